@@ -1,0 +1,173 @@
+/**
+ * The aggregated catalogue of every upstream's tools, prompts, resources and resource templates,
+ * under stable namespaced names (`<server><sep><name>`). Listings are served from here, not fanned
+ * out per call; an upstream's `list_changed` refreshes its part. Names that are invisible-character,
+ * mixed-script, or look-alike collisions are left out, loudly.
+ */
+import { EventEmitter } from 'node:events';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { nameProblem, skeleton } from './names.ts';
+
+export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+const LIST: Record<Kind, { method: string; field: string; capability: string }> = {
+  tools: { method: 'tools/list', field: 'tools', capability: 'tools' },
+  prompts: { method: 'prompts/list', field: 'prompts', capability: 'prompts' },
+  resources: { method: 'resources/list', field: 'resources', capability: 'resources' },
+  resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', capability: 'resources' },
+};
+
+const MAX_PAGES = 100;
+const MAX_ITEMS = 10_000;
+
+interface Part {
+  tools: JsonObject[];
+  prompts: JsonObject[];
+  resources: JsonObject[];
+  resourceTemplates: JsonObject[];
+  templateRes: RegExp[];
+}
+
+export interface Resolved {
+  server: string;
+  /** The name the upstream knows it by. */
+  name: string;
+  def: JsonObject;
+}
+
+export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
+  readonly separator: string;
+  readonly #upstreams: Map<string, Upstream>;
+  readonly #parts = new Map<string, Part>();
+  readonly #log: Logger;
+
+  constructor(upstreams: Map<string, Upstream>, separator: string, log: Logger) {
+    super();
+    this.#upstreams = upstreams;
+    this.separator = separator;
+    this.#log = log;
+  }
+
+  /** Namespaced name of an upstream item. */
+  qualify(server: string, name: string): string {
+    return `${server}${this.separator}${name}`;
+  }
+
+  /** Split a namespaced name; the server part never contains the separator (checked at load). */
+  split(qualified: string): { server: string; name: string } | undefined {
+    const i = qualified.indexOf(this.separator);
+    if (i <= 0) return undefined;
+    return { server: qualified.slice(0, i), name: qualified.slice(i + this.separator.length) };
+  }
+
+  async refresh(server: string, kinds: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates']): Promise<void> {
+    const up = this.#upstreams.get(server);
+    if (!up?.identity) return;
+    const part = this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] };
+    for (const kind of kinds) {
+      const { capability } = LIST[kind];
+      const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
+      part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
+      if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateRegex(String(t.uriTemplate ?? '')));
+      this.#parts.set(server, part);
+      this.emit('changed', kind, server);
+    }
+  }
+
+  drop(server: string): void {
+    if (!this.#parts.delete(server)) return;
+    for (const k of Object.keys(LIST) as Kind[]) this.emit('changed', k, server);
+  }
+
+  /** Items of one kind, namespaced (all servers) or as the upstream names them (one server). */
+  list(kind: Kind, scope?: string): JsonObject[] {
+    const out: JsonObject[] = [];
+    const servers = scope ? [scope] : [...this.#upstreams.keys()];
+    for (const server of servers) {
+      const part = this.#parts.get(server);
+      if (!part) continue;
+      for (const item of part[kind]) {
+        if (scope || kind === 'resources' || kind === 'resourceTemplates') out.push(item);
+        else out.push({ ...item, name: this.qualify(server, String(item.name)) });
+      }
+    }
+    return out;
+  }
+
+  resolve(kind: 'tools' | 'prompts', name: string, scope?: string): Resolved | undefined {
+    const target = scope ? { server: scope, name } : this.split(name);
+    if (!target) return undefined;
+    const def = this.#parts.get(target.server)?.[kind].find((t) => t.name === target.name);
+    return def ? { server: target.server, name: target.name, def } : undefined;
+  }
+
+  /** The server that owns a resource URI: listed URIs first, then exactly one matching template. */
+  resolveResource(uri: string, scope?: string): string | undefined {
+    const servers = scope ? [scope] : [...this.#parts.keys()];
+    for (const s of servers) if (this.#parts.get(s)?.resources.some((r) => r.uri === uri)) return s;
+    const matches = servers.filter((s) => this.#parts.get(s)?.templateRes.some((re) => re.test(uri)));
+    if (matches.length === 1) return matches[0];
+    if (scope && this.#upstreams.has(scope)) return scope;
+    return undefined;
+  }
+
+  async #fetchAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
+    const { method, field } = LIST[kind];
+    const items: JsonObject[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const r = await up.request(method, cursor === undefined ? undefined : { cursor }, {});
+      const got = Array.isArray(r[field]) ? (r[field] as unknown[]) : [];
+      for (const it of got) if (it && typeof it === 'object' && !Array.isArray(it)) items.push(it as JsonObject);
+      cursor = r.nextCursor;
+      if (typeof cursor !== 'string' || items.length >= MAX_ITEMS) break;
+    }
+    return items.slice(0, MAX_ITEMS);
+  }
+
+  /** Keep only well-named, unique, non-confusable items; log the rest with the reason. */
+  #clean(server: string, kind: 'tools' | 'prompts', items: JsonObject[]): JsonObject[] {
+    const seen = new Map<string, string>();
+    const kept: JsonObject[] = [];
+    for (const item of items) {
+      const name = item.name;
+      if (typeof name !== 'string') {
+        this.#log.warn({ server, kind }, 'refused an item without a name');
+        continue;
+      }
+      const problem = nameProblem(name);
+      const sk = skeleton(name);
+      const clash = seen.get(sk);
+      if (problem || clash !== undefined) {
+        this.#log.error(
+          { server, kind, name: JSON.stringify(name), reason: problem ?? `looks like \`${clash}\`` },
+          'refused an upstream item: unsafe name',
+        );
+        continue;
+      }
+      seen.set(sk, name);
+      kept.push(item);
+    }
+    return kept;
+  }
+}
+
+/** RFC 6570 template -> a regex that matches URIs it could expand to (levels 1-4, conservatively). */
+export function templateRegex(template: string): RegExp {
+  let re = '^';
+  let last = 0;
+  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
+    re += escapeRe(template.slice(last, m.index));
+    const op = m[1][0];
+    re += op === '+' || op === '#' ? '.*' : op === '/' || op === '.' || op === ';' || op === '?' || op === '&' ? '.*' : '[^/?#]*';
+    last = (m.index ?? 0) + m[0].length;
+  }
+  re += `${escapeRe(template.slice(last))}$`;
+  return new RegExp(re);
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nameProblem, skeleton } from './names.ts';
+import { templateRegex } from './catalog.ts';
+
+test('ordinary tool names pass', () => {
+  for (const n of ['echo', 'read_file', 'get-sum', 'files.read', 'créer_fichier', '読み込む']) assert.equal(nameProblem(n), undefined, n);
+});
+
+test('invisible, control, bidi and tag characters are refused', () => {
+  for (const n of ['echo\u200b', 'ec\u202eho', 'echo\u0000', 'echo\u{E0041}', 'a\u00a0b', 'tab\tname']) {
+    assert.match(nameProblem(n) ?? '', /invisible|control/, JSON.stringify(n));
+  }
+});
+
+test('mixed scripts are refused (Cyrillic а in a Latin name)', () => {
+  assert.match(nameProblem('re\u0430d_file') ?? '', /mixes scripts \(Cyrillic, Latin\)/);
+  assert.match(nameProblem('\u03bfpen') ?? '', /mixes scripts/);
+});
+
+test('non-nfc names and overlong names are refused', () => {
+  assert.match(nameProblem('cre\u0301er') ?? '', /nfc/);
+  assert.match(nameProblem('x'.repeat(129)) ?? '', /longer/);
+});
+
+test('look-alike names share a skeleton', () => {
+  assert.equal(skeleton('read_file'), skeleton('Read-File'));
+  assert.equal(skeleton('read_file'), skeleton('ｒｅａｄ_file'));
+  assert.equal(skeleton('delete_all'), skeleton('de1ete_a11'));
+  assert.notEqual(skeleton('read_file'), skeleton('write_file'));
+});
+
+test('resource templates match the uris they expand to', () => {
+  assert.ok(templateRegex('demo://resource/{id}').test('demo://resource/42'));
+  assert.ok(!templateRegex('demo://resource/{id}').test('demo://resource/42/more'));
+  assert.ok(templateRegex('file://{+path}').test('file:///a/b/c'));
+  assert.ok(!templateRegex('demo://a.{x}').test('demo://abx'));
+});

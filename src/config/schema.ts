@@ -1,0 +1,150 @@
+/**
+ * The configuration schema: one source for the TypeScript types (Static<>) and the JSON Schema
+ * committed as schema/gatehouse.schema.json (`npm run schema`). Defaults are filled in by the loader.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Name = Type.String({
+  pattern: '^[a-z0-9][a-z0-9_-]{0,47}$',
+  description: 'Lowercase letters, digits, `_` and `-`; at most 48 characters.',
+});
+
+const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+  description: 'Environment variables for the process. Values may use ${VAR} references.',
+});
+
+const Timeouts = Type.Object(
+  {
+    connectMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000, description: 'Time allowed to start and handshake.' }),
+    requestMs: Type.Integer({
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 60_000,
+      description: 'Time allowed for a request; progress notifications reset it.',
+    }),
+    maxTotalMs: Type.Integer({
+      minimum: 100,
+      maximum: 86_400_000,
+      default: 300_000,
+      description: 'Hard limit for a request, even while progress keeps arriving.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Restart = Type.Object(
+  {
+    initialDelayMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
+    maxDelayMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 30_000 }),
+  },
+  { additionalProperties: false, default: {}, description: 'Exponential backoff when a stdio server exits.' },
+);
+
+const ServerCommon = {
+  name: Name,
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  timeouts: Type.Optional(Timeouts),
+  disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
+};
+
+export const StdioServer = Type.Object(
+  {
+    ...ServerCommon,
+    transport: Type.Literal('stdio'),
+    command: Type.String({ minLength: 1 }),
+    args: Type.Optional(Type.Array(Type.String(), { default: [] })),
+    env: Type.Optional(Env),
+    cwd: Type.Optional(Type.String({ description: 'Working directory; relative paths are relative to the config file.' })),
+    inheritEnv: Type.Optional(
+      Type.Array(Type.String(), {
+        default: ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'],
+        description: 'Gateway environment variables passed through to the server; nothing else is inherited.',
+      }),
+    ),
+    restart: Type.Optional(Restart),
+  },
+  { additionalProperties: false },
+);
+
+export const HttpServer = Type.Object(
+  {
+    ...ServerCommon,
+    transport: Type.Union([Type.Literal('http'), Type.Literal('sse')], {
+      description: '`http`: Streamable HTTP (either MCP era, probed with server/discover); `sse`: legacy HTTP+SSE (2024-11-05).',
+    }),
+    url: Type.String({ format: 'uri', pattern: '^https?://' }),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  { additionalProperties: false },
+);
+
+export const Server = Type.Union([StdioServer, HttpServer]);
+
+export const Listen = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8765 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const Gateway = Type.Object(
+  {
+    listen: Type.Optional(Listen),
+    publicUrl: Type.Optional(Type.String({ format: 'uri', description: 'The URL clients use to reach the gateway.' })),
+    stateDir: Type.Optional(Type.String({ default: '.gatehouse', description: 'Relative to the config file.' })),
+    allowedOrigins: Type.Optional(
+      Type.Array(Type.String(), { default: [], description: 'Browser origins allowed besides the gateway itself (exact match).' }),
+    ),
+    allowedHosts: Type.Optional(
+      Type.Array(Type.String(), { default: [], description: 'Host header values allowed besides loopback names and publicUrl.' }),
+    ),
+    namespaceSeparator: Type.Optional(Type.String({ minLength: 1, maxLength: 4, pattern: '^[_.:/-]+$', default: '__' })),
+    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 })),
+    maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, default: 64 })),
+    sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500, description: 'Items per page in listings.' })),
+    allowUnauthenticated: Type.Optional(
+      Type.Union([Type.Literal('loopback'), Type.Literal('never')], {
+        default: 'loopback',
+        description: 'Until identity is configured, unauthenticated callers are served only from loopback addresses.',
+      }),
+    ),
+    trustProxy: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const Storage = Type.Object(
+  {
+    driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+    sqlitePath: Type.Optional(Type.String({ default: 'gatehouse.db', description: 'Relative to the state directory.' })),
+    postgresUrl: Type.Optional(Type.String({ description: 'postgres://user@host:port/db; use ${DATABASE_URL}.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    version: Type.Literal(1, { description: 'Configuration format version.' }),
+    gateway: Type.Optional(Gateway),
+    storage: Type.Optional(Storage),
+    servers: Type.Array(Server, { default: [] }),
+  },
+  { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
+);
+
+export type StdioServerConfig = Static<typeof StdioServer>;
+export type HttpServerConfig = Static<typeof HttpServer>;
+export type ServerConfig = Static<typeof Server>;
+export type RawConfig = Static<typeof ConfigSchema>;
+
+/** The configuration after loading: defaults filled, paths absolute. */
+export interface Config {
+  /** Absolute path of the file it came from (or '<memory>'). */
+  source: string;
+  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl'>> & { publicUrl?: string; listen: Required<Static<typeof Listen>> };
+  storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
+  servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
+}

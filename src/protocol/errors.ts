@@ -1,0 +1,112 @@
+/**
+ * The one error catalogue. Every refusal Gatehouse makes has a stable string code here, with the
+ * JSON-RPC code and HTTP status it maps to. `toWire` in ./wire.ts is the only place errors become
+ * responses. Messages are short, lowercase, no final period; user input goes in backticks.
+ * Internal failures map to -32603 and never carry details onto the wire.
+ */
+
+export const RPC = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** 2026-07-28: HTTP headers do not match the body. */
+  HEADER_MISMATCH: -32020,
+  /** 2026-07-28: a capability the server needs from the client is missing. */
+  MISSING_CLIENT_CAPABILITY: -32021,
+  /** 2026-07-28: unsupported protocol version (data.supported lists ours). */
+  UNSUPPORTED_PROTOCOL_VERSION: -32022,
+  /** Implementation-defined range (-32000..-32019): Gatehouse refusals. */
+  GATEWAY_REFUSED: -32001,
+  UPSTREAM_UNAVAILABLE: -32002,
+} as const;
+
+interface Entry {
+  rpc: number;
+  http: number;
+  /** Default message; callers may give a more specific one. */
+  message: string;
+}
+
+const CATALOGUE = {
+  E_PARSE: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: body is not valid json' },
+  E_DUPLICATE_KEY: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: duplicate object key' },
+  E_TOO_DEEP: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: json nesting too deep' },
+  E_BODY_TOO_LARGE: { rpc: RPC.INVALID_REQUEST, http: 413, message: 'request body too large' },
+  E_BATCH: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'json-rpc batches are not supported' },
+  E_INVALID_REQUEST: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'invalid json-rpc request' },
+  E_UNSUPPORTED_MEDIA: { rpc: RPC.INVALID_REQUEST, http: 415, message: 'content-type must be application/json' },
+  E_NOT_ACCEPTABLE: { rpc: RPC.INVALID_REQUEST, http: 406, message: 'accept must include application/json and text/event-stream' },
+  E_METHOD_NOT_ALLOWED: { rpc: RPC.INVALID_REQUEST, http: 405, message: 'method not allowed' },
+  E_ORIGIN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'origin not allowed' },
+  E_HOST: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'host not allowed' },
+  E_UNAUTHENTICATED: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'authentication required' },
+  E_PROTOCOL_VERSION: { rpc: RPC.UNSUPPORTED_PROTOCOL_VERSION, http: 400, message: 'unsupported protocol version' },
+  E_HEADER_MISMATCH: { rpc: RPC.HEADER_MISMATCH, http: 400, message: 'header mismatch' },
+  E_MISSING_CAPABILITY: { rpc: RPC.MISSING_CLIENT_CAPABILITY, http: 400, message: 'missing required client capability' },
+  E_SESSION_REQUIRED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'mcp-session-id header required' },
+  E_SESSION_NOT_FOUND: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'session not found' },
+  E_NOT_INITIALIZED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'session not initialized' },
+  E_METHOD_NOT_FOUND: { rpc: RPC.METHOD_NOT_FOUND, http: 200, message: 'method not found' },
+  E_INVALID_PARAMS: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'invalid params' },
+  /** Unknown and forbidden tools look the same on purpose. */
+  E_UNKNOWN_TOOL: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown tool' },
+  E_UNKNOWN_PROMPT: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown prompt' },
+  E_UNKNOWN_RESOURCE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown resource' },
+  E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },
+  E_UNKNOWN_TASK: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown task' },
+  E_INPUT_STATE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'invalid or expired request state' },
+  E_UPSTREAM_UNAVAILABLE: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream unavailable' },
+  E_UPSTREAM_TIMEOUT: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream timed out' },
+  E_UPSTREAM_FAILED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream failed' },
+  E_UPSTREAM_PROTOCOL: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream sent an invalid response' },
+  E_CANCELLED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'request cancelled' },
+  E_SHUTTING_DOWN: { rpc: RPC.INTERNAL_ERROR, http: 503, message: 'gateway shutting down' },
+  E_INTERNAL: { rpc: RPC.INTERNAL_ERROR, http: 500, message: 'internal error' },
+} as const satisfies Record<string, Entry>;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+export function catalogueEntry(code: ErrorCode): Entry {
+  return CATALOGUE[code];
+}
+
+/** A refusal or failure Gatehouse reports to its caller. `message` is safe to show. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly data: unknown;
+  override readonly name = 'GatehouseError';
+  constructor(code: ErrorCode, message?: string, data?: unknown) {
+    super(message ?? CATALOGUE[code].message);
+    this.code = code;
+    this.data = data;
+  }
+  get rpc(): number {
+    return CATALOGUE[this.code].rpc;
+  }
+  get http(): number {
+    return CATALOGUE[this.code].http;
+  }
+}
+
+/** A JSON-RPC error returned by an upstream server, passed through to the caller unchanged. */
+export class UpstreamRpcError extends Error {
+  readonly rpcCode: number;
+  readonly data: unknown;
+  override readonly name = 'UpstreamRpcError';
+  constructor(rpcCode: number, message: string, data?: unknown) {
+    super(message);
+    this.rpcCode = rpcCode;
+    this.data = data;
+  }
+}
+
+/** Quote user input for messages: backticks, bounded, control characters made visible. */
+export function quote(value: unknown, max = 80): string {
+  let s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  if (s.length > max) s = `${s.slice(0, max)}…`;
+  // eslint-disable-next-line no-control-regex
+  s = s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `\`${s}\``;
+}

@@ -1,0 +1,91 @@
+/** JSON-RPC 2.0 message shapes and classification. */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type JsonObject = { [k: string]: unknown };
+export type RequestId = string | number;
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id: RequestId;
+  method: string;
+  params?: JsonObject;
+}
+export interface JsonRpcNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params?: JsonObject;
+}
+export interface JsonRpcSuccess {
+  jsonrpc: '2.0';
+  id: RequestId;
+  result: JsonObject;
+}
+export interface JsonRpcFailure {
+  jsonrpc: '2.0';
+  id: RequestId | null;
+  error: { code: number; message: string; data?: unknown };
+}
+export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
+
+export type Classified =
+  | { kind: 'request'; msg: JsonRpcRequest }
+  | { kind: 'notification'; msg: JsonRpcNotification }
+  | { kind: 'response'; msg: JsonRpcResponse }
+  | { kind: 'invalid'; reason: string; id: RequestId | null };
+
+function isId(v: unknown): v is RequestId {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isPlainObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Classify a parsed value as a JSON-RPC message, strictly. */
+export function classify(v: unknown): Classified {
+  if (!isPlainObject(v)) return { kind: 'invalid', reason: 'message must be a json object', id: null };
+  const id = isId(v.id) ? v.id : null;
+  if (v.jsonrpc !== '2.0') return { kind: 'invalid', reason: 'jsonrpc must be "2.0"', id };
+  if ('method' in v) {
+    if (typeof v.method !== 'string' || v.method.length === 0 || v.method.length > 256) {
+      return { kind: 'invalid', reason: 'method must be a non-empty string', id };
+    }
+    if ('params' in v && v.params !== undefined && !isPlainObject(v.params)) {
+      return { kind: 'invalid', reason: 'params must be an object', id };
+    }
+    if ('id' in v) {
+      if (!isId(v.id)) return { kind: 'invalid', reason: 'id must be a string or a number', id: null };
+      return { kind: 'request', msg: v as unknown as JsonRpcRequest };
+    }
+    return { kind: 'notification', msg: v as unknown as JsonRpcNotification };
+  }
+  if ('result' in v || 'error' in v) {
+    if (!('id' in v) || (v.id !== null && !isId(v.id))) return { kind: 'invalid', reason: 'response id is missing', id: null };
+    if ('result' in v && !isPlainObject(v.result)) return { kind: 'invalid', reason: 'result must be an object', id };
+    if ('error' in v) {
+      const e = v.error;
+      if (!isPlainObject(e) || typeof e.code !== 'number' || typeof e.message !== 'string') {
+        return { kind: 'invalid', reason: 'error must have a numeric code and a message', id };
+      }
+    }
+    return { kind: 'response', msg: v as unknown as JsonRpcResponse };
+  }
+  return { kind: 'invalid', reason: 'not a request, notification or response', id };
+}
+
+export function success(id: RequestId, result: JsonObject): JsonRpcSuccess {
+  return { jsonrpc: '2.0', id, result };
+}
+
+export function failure(id: RequestId | null, code: number, message: string, data?: unknown): JsonRpcFailure {
+  const error: JsonRpcFailure['error'] = { code, message };
+  if (data !== undefined) error.data = data;
+  return { jsonrpc: '2.0', id, error };
+}
+
+export function notification(method: string, params?: JsonObject): JsonRpcNotification {
+  return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
+}
+
+export { isPlainObject };

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStrictJson } from './strict-json.ts';
+import { GatehouseError } from './errors.ts';
+
+const code = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof GatehouseError ? e.code : 'other';
+  }
+  return 'ok';
+};
+
+test('parses ordinary json', () => {
+  assert.deepEqual(parseStrictJson('{"a":[1,{"b":"c"}],"d":null}', 10), { a: [1, { b: 'c' }], d: null });
+});
+
+test('refuses duplicate keys, including escaped spellings of the same key', () => {
+  assert.equal(code(() => parseStrictJson('{"name":"a","name":"b"}', 10)), 'E_DUPLICATE_KEY');
+  assert.equal(code(() => parseStrictJson('{"name":"a","n\\u0061me":"b"}', 10)), 'E_DUPLICATE_KEY');
+  assert.equal(code(() => parseStrictJson('{"p":{"x":1,"x":2}}', 10)), 'E_DUPLICATE_KEY');
+});
+
+test('the same key in sibling objects and string values that look like keys are fine', () => {
+  assert.equal(code(() => parseStrictJson('[{"a":1},{"a":2}]', 10)), 'ok');
+  assert.equal(code(() => parseStrictJson('{"a":"a","b":["a","a"],"c":"\\"a\\":"}', 10)), 'ok');
+  assert.equal(code(() => parseStrictJson('{"a":{"a":{"a":1}}}', 10)), 'ok');
+});
+
+test('refuses nesting beyond the limit without recursion', () => {
+  assert.equal(code(() => parseStrictJson('['.repeat(100_000) + ']'.repeat(100_000), 64)), 'E_TOO_DEEP');
+  assert.equal(code(() => parseStrictJson('{"a":'.repeat(65) + '1' + '}'.repeat(65), 64)), 'E_TOO_DEEP');
+  assert.equal(code(() => parseStrictJson('{"a":'.repeat(64) + '1' + '}'.repeat(64), 64)), 'ok');
+});
+
+test('refuses invalid json with a parse error', () => {
+  assert.equal(code(() => parseStrictJson('{"a":', 10)), 'E_PARSE');
+  assert.equal(code(() => parseStrictJson('', 10)), 'E_PARSE');
+  assert.equal(code(() => parseStrictJson('{"a":1}x', 10)), 'E_PARSE');
+});

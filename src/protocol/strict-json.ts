@@ -1,0 +1,75 @@
+/**
+ * Strict parsing of untrusted JSON bodies: one linear scan enforces the nesting limit and refuses
+ * duplicate object keys (which JSON.parse would silently resolve last-wins, letting a proxy and an
+ * upstream disagree about what a message says), then JSON.parse builds the value. The scan allocates
+ * only for keys; a 1 KB message costs a few microseconds.
+ */
+import { GatehouseError } from './errors.ts';
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_OBJ = 123;
+const CLOSE_OBJ = 125;
+const OPEN_ARR = 91;
+const CLOSE_ARR = 93;
+const COLON = 58;
+
+export function parseStrictJson(text: string, maxDepth: number): unknown {
+  scan(text, maxDepth);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatehouseError('E_PARSE');
+  }
+}
+
+function scan(s: string, maxDepth: number): void {
+  // keys[d] holds the keys seen in the object open at depth d (undefined for arrays).
+  const keys: Array<Set<string> | undefined> = [];
+  let depth = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < n; i++) {
+        const d = s.charCodeAt(i);
+        if (d === BACKSLASH) {
+          escaped = true;
+          i++;
+        } else if (d === QUOTE) break;
+      }
+      const set = keys[depth];
+      if (set !== undefined && isKey(s, i + 1)) {
+        const raw = s.slice(start + 1, i);
+        let key = raw;
+        if (escaped) {
+          try {
+            key = JSON.parse(s.slice(start, i + 1)) as string;
+          } catch {
+            throw new GatehouseError('E_PARSE');
+          }
+        }
+        if (set.has(key)) throw new GatehouseError('E_DUPLICATE_KEY', `parse error: duplicate object key ${JSON.stringify(key.slice(0, 64))}`);
+        set.add(key);
+      }
+    } else if (c === OPEN_OBJ || c === OPEN_ARR) {
+      if (++depth > maxDepth) throw new GatehouseError('E_TOO_DEEP', `parse error: json nesting deeper than ${maxDepth}`);
+      keys[depth] = c === OPEN_OBJ ? new Set() : undefined;
+    } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
+      keys[depth] = undefined;
+      depth--;
+    }
+  }
+}
+
+/** Is the string that ended just before `i` followed (after whitespace) by a colon? */
+function isKey(s: string, i: number): boolean {
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === COLON) return true;
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return false;
+}

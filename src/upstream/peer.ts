@@ -1,0 +1,207 @@
+/**
+ * JSON-RPC correlation over one upstream channel: ids, timeouts (inactivity reset by progress, plus a
+ * hard maximum), cancellation, progress routing, and server->client requests routed to the request
+ * that caused them. Malformed or unexpected upstream messages are dropped and logged, never thrown:
+ * one broken upstream must not reach the wrong caller or crash the gateway.
+ */
+import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
+import { classify, type JsonObject, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
+
+interface Pending {
+  id: number;
+  method: string;
+  opts: CallOptions;
+  resolve(r: JsonObject): void;
+  reject(e: Error): void;
+  idle?: NodeJS.Timeout;
+  hard?: NodeJS.Timeout;
+  progressToken?: string | number;
+  cleanup(): void;
+}
+
+export class Peer {
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #byToken = new Map<string | number, Pending>();
+  readonly #channel: Channel;
+  readonly #log: Logger;
+  #closed: Error | undefined;
+  #onEvent: (n: JsonRpcNotification) => void = () => {};
+  #onClose: (err?: Error) => void = () => {};
+  /** Fallback for server->client requests no in-flight request can be blamed for (e.g. ping). */
+  #onOrphanRequest: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
+    r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
+
+  constructor(channel: Channel, log: Logger) {
+    this.#channel = channel;
+    this.#log = log;
+    channel.setReceiver({
+      message: (m, relatedTo) => this.#receive(m, relatedTo),
+      closed: (err) => this.#shutdown(err ?? new Error('channel closed')),
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+  onEvent(fn: (n: JsonRpcNotification) => void): void {
+    this.#onEvent = fn;
+  }
+  onClose(fn: (err?: Error) => void): void {
+    this.#onClose = fn;
+  }
+  onOrphanRequest(fn: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>): void {
+    this.#onOrphanRequest = fn;
+  }
+
+  request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
+    if (this.#closed) return Promise.reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE'));
+    if (opts.signal?.aborted) return Promise.reject(new GatehouseError('E_CANCELLED'));
+    const id = this.#nextId++;
+    return new Promise<JsonObject>((resolve, reject) => {
+      const onAbort = () => this.#cancel(p, new GatehouseError('E_CANCELLED'), 'cancelled by the client');
+      const p: Pending = {
+        id,
+        method,
+        opts,
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(p.idle);
+          clearTimeout(p.hard);
+          opts.signal?.removeEventListener('abort', onAbort);
+          this.#pending.delete(id);
+          if (p.progressToken !== undefined) this.#byToken.delete(p.progressToken);
+        },
+      };
+      const token = (params?._meta as JsonObject | undefined)?.progressToken;
+      if (typeof token === 'string' || typeof token === 'number') {
+        p.progressToken = token;
+        this.#byToken.set(token, p);
+      }
+      this.#pending.set(id, p);
+      this.#armIdle(p);
+      p.hard = setTimeout(
+        () => this.#cancel(p, new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${opts.maxTotalMs} ms`), 'timeout'),
+        opts.maxTotalMs,
+      );
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const msg = params === undefined ? { jsonrpc: '2.0' as const, id, method } : { jsonrpc: '2.0' as const, id, method, params };
+      this.#channel.send(msg, opts.signal).catch((err: Error) => {
+        if (!this.#pending.has(id)) return;
+        p.cleanup();
+        reject(err instanceof GatehouseError || err instanceof UpstreamRpcError ? err : this.#failure(err));
+      });
+    });
+  }
+
+  async notify(method: string, params?: JsonObject): Promise<void> {
+    if (this.#closed) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE');
+    await this.#channel.send(params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params });
+  }
+
+  async close(): Promise<void> {
+    this.#shutdown(new Error('closed by the gateway'));
+    await this.#channel.close();
+  }
+
+  #failure(err: Error): GatehouseError {
+    this.#log.warn({ upstream: this.#channel.description, err: err.message }, 'upstream send failed');
+    return new GatehouseError('E_UPSTREAM_FAILED');
+  }
+
+  #armIdle(p: Pending): void {
+    clearTimeout(p.idle);
+    p.idle = setTimeout(
+      () => this.#cancel(p, new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${p.opts.timeoutMs} ms`), 'timeout'),
+      p.opts.timeoutMs,
+    );
+  }
+
+  #cancel(p: Pending, err: GatehouseError, reason: string): void {
+    if (!this.#pending.has(p.id)) return;
+    p.cleanup();
+    p.reject(err);
+    if (this.#closed) return;
+    if (this.#channel.cancel?.(p.id)) return;
+    this.notify('notifications/cancelled', { requestId: p.id, reason }).catch(() => {});
+  }
+
+  #shutdown(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = err;
+    for (const p of [...this.#pending.values()]) {
+      p.cleanup();
+      p.reject(new GatehouseError('E_UPSTREAM_FAILED'));
+    }
+    this.#onClose(err);
+  }
+
+  #receive(raw: unknown, relatedTo?: RequestId): void {
+    const c = classify(raw);
+    switch (c.kind) {
+      case 'response': {
+        const p = typeof c.msg.id === 'number' ? this.#pending.get(c.msg.id) : undefined;
+        if (!p) {
+          this.#log.warn({ upstream: this.#channel.description, id: c.msg.id }, 'dropped upstream response with unknown id');
+          return;
+        }
+        p.cleanup();
+        if ('error' in c.msg) p.reject(new UpstreamRpcError(c.msg.error.code, c.msg.error.message, c.msg.error.data));
+        else p.resolve(c.msg.result);
+        return;
+      }
+      case 'notification':
+        return this.#notification(c.msg, relatedTo);
+      case 'request':
+        void this.#serverRequest(c.msg, relatedTo);
+        return;
+      default:
+        this.#log.warn({ upstream: this.#channel.description, reason: c.reason }, 'dropped invalid upstream message');
+    }
+  }
+
+  #notification(n: JsonRpcNotification, relatedTo?: RequestId): void {
+    if (n.method === 'notifications/progress') {
+      const token = n.params?.progressToken;
+      const p = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
+      if (!p) return; // progress for nothing we asked about: drop
+      this.#armIdle(p);
+      p.opts.onNotification?.(n);
+      return;
+    }
+    if (n.method === 'notifications/cancelled') return;
+    const p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    if (p) p.opts.onNotification?.(n);
+    else this.#onEvent(n);
+  }
+
+  async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
+    let target = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    if (!target) {
+      // No transport-level link (stdio): blame the request only when exactly one could have caused it.
+      const candidates = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
+      if (candidates.length === 1) target = candidates[0];
+    }
+    let answer: ServerRequestAnswer;
+    try {
+      if (target?.opts.onServerRequest) {
+        this.#armIdle(target);
+        answer = await target.opts.onServerRequest(r);
+      } else {
+        answer = await this.#onOrphanRequest(r);
+      }
+    } catch (err) {
+      this.#log.warn({ upstream: this.#channel.description, method: r.method, err: (err as Error).message }, 'server request failed');
+      answer = { error: { code: -32603, message: 'internal error' } };
+    }
+    if (this.#closed) return;
+    const msg = 'result' in answer ? { jsonrpc: '2.0' as const, id: r.id, result: answer.result } : { jsonrpc: '2.0' as const, id: r.id, error: answer.error };
+    this.#channel.send(msg).catch(() => {});
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * A stdio upstream channel: one child process, newline-delimited JSON-RPC on stdin/stdout, stderr
+ * forwarded to the log line by line. The child gets only the environment it is configured with
+ * (plus the inherited allowlist), never the gateway's whole environment. Restarts are the pool's job.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Logger } from '../observability/logger.ts';
+import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import type { Channel } from './types.ts';
+
+export interface StdioOptions {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** Longest accepted stdout line (one message); longer lines are dropped. */
+  maxLineBytes?: number;
+}
+
+const KILL_GRACE_MS = 2000;
+
+export class StdioChannel implements Channel {
+  readonly description: string;
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #log: Logger;
+  readonly #maxLine: number;
+  #receiver: Parameters<Channel['setReceiver']>[0] | undefined;
+  #buf: Buffer[] = [];
+  #bufLen = 0;
+  #dropping = false;
+  #exited: Promise<void>;
+  #closing = false;
+
+  constructor(name: string, opts: StdioOptions, log: Logger) {
+    this.description = `stdio:${name}`;
+    this.#log = log;
+    this.#maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
+    this.#child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: false,
+    });
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('exit', (code, signal) => {
+        if (!this.#closing) log.warn({ upstream: name, code, signal }, 'upstream process exited');
+        this.#receiver?.closed(new Error(`process exited (${signal ?? code})`));
+        resolve();
+      });
+      this.#child.once('error', (err) => {
+        log.error({ upstream: name, err: err.message }, 'upstream process could not start');
+        this.#receiver?.closed(err);
+        resolve();
+      });
+    });
+    this.#child.stdin.on('error', () => {}); // EPIPE after exit: reported through 'exit'
+    this.#child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
+    let errLine = '';
+    this.#child.stderr.setEncoding('utf8');
+    this.#child.stderr.on('data', (s: string) => {
+      errLine += s;
+      let i: number;
+      while ((i = errLine.indexOf('\n')) >= 0) {
+        const line = errLine.slice(0, i).slice(0, 2000);
+        errLine = errLine.slice(i + 1);
+        if (line.trim()) log.debug({ upstream: name, stderr: line }, 'upstream stderr');
+      }
+      if (errLine.length > 8192) errLine = '';
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  setReceiver(r: Parameters<Channel['setReceiver']>[0]): void {
+    this.#receiver = r;
+  }
+
+  send(msg: JsonRpcMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.#child.stdin.writable) return reject(new Error('stdin closed'));
+      this.#child.stdin.write(`${JSON.stringify(msg)}\n`, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.#closing = true;
+    this.#child.stdin.end();
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), KILL_GRACE_MS);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  #onData(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (this.#dropping) {
+        this.#dropping = false;
+        this.#buf = [];
+        this.#bufLen = 0;
+        continue;
+      }
+      const line = this.#bufLen ? Buffer.concat([...this.#buf, piece]) : piece;
+      this.#buf = [];
+      this.#bufLen = 0;
+      this.#line(line);
+    }
+    if (start < chunk.length && !this.#dropping) {
+      const rest = chunk.subarray(start);
+      this.#bufLen += rest.length;
+      if (this.#bufLen > this.#maxLine) {
+        this.#log.warn({ upstream: this.description }, 'dropped oversized upstream message');
+        this.#dropping = true;
+        this.#buf = [];
+        this.#bufLen = 0;
+      } else {
+        this.#buf.push(Buffer.from(rest));
+      }
+    }
+  }
+
+  #line(line: Buffer): void {
+    if (line.length === 0 || (line.length === 1 && line[0] === 13)) return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line.toString('utf8'));
+    } catch {
+      this.#log.warn({ upstream: this.description, bytes: line.length }, 'dropped non-json upstream output');
+      return;
+    }
+    this.#receiver?.message(msg);
+  }
+}

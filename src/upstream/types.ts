@@ -1,0 +1,45 @@
+/** What the rest of the gateway sees of an upstream MCP server connection. */
+import type { JsonObject, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, RequestId } from '../protocol/jsonrpc.ts';
+
+export type Era = 'modern' | 'legacy';
+
+/** A server->client request's answer: a result object, or a JSON-RPC error. */
+export type ServerRequestAnswer = { result: JsonObject } | { error: { code: number; message: string; data?: unknown } };
+
+export interface CallOptions {
+  /** Inactivity limit; each progress notification restarts it. */
+  timeoutMs: number;
+  /** Hard limit, whatever progress arrives. */
+  maxTotalMs: number;
+  signal?: AbortSignal;
+  /** Request-scoped notifications (progress for this request's token, messages on its stream). */
+  onNotification?: (n: JsonRpcNotification) => void;
+  /** Server->client requests made on behalf of this request (legacy era: sampling, elicitation, roots). */
+  onServerRequest?: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>;
+}
+
+/**
+ * A transport-level message channel to one upstream. The JSON-RPC peer (peer.ts) does correlation;
+ * a channel only moves messages. `relatedTo` tells the peer which of its requests a received message
+ * belongs to, when the transport knows (an HTTP response stream); stdio never knows.
+ */
+export interface Channel {
+  send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  /** Cancel an in-flight request at transport level (HTTP: close its stream). Returns false if unsupported. */
+  cancel?(id: RequestId): boolean;
+  setReceiver(r: {
+    message(msg: unknown, relatedTo?: RequestId): void;
+    closed(err?: Error): void;
+  }): void;
+  close(): Promise<void>;
+  /** For diagnostics only (never sent to callers). */
+  readonly description: string;
+}
+
+export interface ServerIdentity {
+  era: Era;
+  protocolVersion: string;
+  serverInfo: JsonObject;
+  capabilities: JsonObject;
+  instructions?: string;
+}
