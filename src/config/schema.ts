@@ -15,27 +15,27 @@ const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Ty
 
 const Timeouts = Type.Object(
   {
-    connectMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000, description: 'Time allowed to start and handshake.' }),
-    requestMs: Type.Integer({
+    connectMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000, description: 'Time allowed to start and handshake.' })),
+    requestMs: Type.Optional(Type.Integer({
       minimum: 100,
       maximum: 3_600_000,
       default: 60_000,
       description: 'Time allowed for a request; progress notifications reset it.',
-    }),
-    maxTotalMs: Type.Integer({
+    })),
+    maxTotalMs: Type.Optional(Type.Integer({
       minimum: 100,
       maximum: 86_400_000,
       default: 300_000,
       description: 'Hard limit for a request, even while progress keeps arriving.',
-    }),
+    })),
   },
   { additionalProperties: false, default: {} },
 );
 
 const Restart = Type.Object(
   {
-    initialDelayMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
-    maxDelayMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 30_000 }),
+    initialDelayMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, default: 500 })),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3_600_000, default: 30_000 })),
   },
   { additionalProperties: false, default: {}, description: 'Exponential backoff when a stdio server exits.' },
 );
@@ -82,8 +82,8 @@ export const Server = Type.Union([StdioServer, HttpServer]);
 
 export const Listen = Type.Object(
   {
-    host: Type.String({ default: '127.0.0.1' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8765 }),
+    host: Type.Optional(Type.String({ default: '127.0.0.1' })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8765 })),
   },
   { additionalProperties: false, default: {} },
 );

@@ -1,0 +1,42 @@
+/** What the gateway knows about one downstream request while it handles it. */
+import type { JsonObject, JsonRpcNotification, RequestId } from '../protocol/jsonrpc.ts';
+import type { ServerRequestAnswer } from '../upstream/types.ts';
+import type { LiveSession } from '../sessions/sessions.ts';
+
+/** The way back to the caller while its request is in flight. */
+export interface Outlet {
+  /** A request-scoped notification (progress, log message) for the caller. */
+  notify(n: JsonRpcNotification): void;
+  /** Ask the caller a server->client question (legacy sessions only); undefined when impossible. */
+  ask?: (method: string, params: JsonObject, signal: AbortSignal) => Promise<ServerRequestAnswer>;
+}
+
+/**
+ * Until identity lands (issue 4) callers are anonymous loopback callers; the principal is still a
+ * first-class value so that every stage already takes it from here and nowhere else.
+ */
+export interface Principal {
+  subject: string;
+  tenant: string;
+  client: string;
+  roles: string[];
+  authenticated: boolean;
+}
+
+export interface RequestContext {
+  era: 'modern' | 'legacy';
+  protocolVersion: string;
+  /** '' for the aggregate endpoint, or the server name for /servers/<name>/mcp. */
+  scope: string;
+  requestId: RequestId;
+  /** Gateway-unique id for logs, metrics and (later) audit. */
+  traceId: string;
+  principal: Principal;
+  clientCapabilities: JsonObject;
+  clientInfo: JsonObject;
+  session?: LiveSession;
+  outlet: Outlet;
+  signal: AbortSignal;
+  /** The caller's progress token, when it asked for progress. */
+  progressToken?: string | number;
+}

@@ -1,0 +1,153 @@
+/**
+ * One downstream JSON-RPC request -> its result, for either era. Listings come from the catalogue;
+ * tools/call runs the pipeline; everything else that targets one upstream is routed and forwarded.
+ * Transport concerns (headers, sessions, streams) stay in the listener.
+ */
+import { GatehouseError, quote } from '../protocol/errors.ts';
+import { GATEWAY_INFO, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { Catalog, Kind } from '../catalog/catalog.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { runToolCall } from '../pipeline/index.ts';
+import type { PipelineDeps } from '../pipeline/types.ts';
+import type { RequestContext } from './context.ts';
+import { forward } from './forward.ts';
+import { paginate } from './paginate.ts';
+
+export interface DispatchDeps extends PipelineDeps {
+  pageSize: number;
+  instructions?: string;
+}
+
+const LISTS: Record<string, { kind: Kind; field: string }> = {
+  'tools/list': { kind: 'tools', field: 'tools' },
+  'prompts/list': { kind: 'prompts', field: 'prompts' },
+  'resources/list': { kind: 'resources', field: 'resources' },
+  'resources/templates/list': { kind: 'resourceTemplates', field: 'resourceTemplates' },
+};
+
+export const KNOWN_METHODS = new Set([
+  'initialize', 'ping', 'server/discover', 'tools/call', 'prompts/get', 'resources/read', 'resources/subscribe',
+  'resources/unsubscribe', 'completion/complete', 'logging/setLevel', 'subscriptions/listen', 'tasks/get',
+  'tasks/result', 'tasks/cancel', 'tasks/list', ...Object.keys(LISTS),
+]);
+
+/** What the gateway offers downstream (aggregate endpoint). */
+export function gatewayCapabilities(): JsonObject {
+  return {
+    tools: { listChanged: true },
+    prompts: { listChanged: true },
+    resources: { subscribe: true, listChanged: true },
+    completions: {},
+    logging: {},
+  };
+}
+
+export function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
+  if (!scope) return gatewayCapabilities();
+  const caps = { ...(deps.upstreams.get(scope)?.identity?.capabilities ?? {}) };
+  delete caps.experimental;
+  return caps;
+}
+
+function upstreamFor(deps: DispatchDeps, server: string): Upstream {
+  const up = deps.upstreams.get(server);
+  if (!up) throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(server)}`);
+  return up;
+}
+
+function str(params: JsonObject | undefined, key: string): string {
+  const v = params?.[key];
+  if (typeof v !== 'string' || v.length === 0) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${key}\` must be a non-empty string`);
+  return v;
+}
+
+export async function dispatch(ctx: RequestContext, method: string, params: JsonObject | undefined, deps: DispatchDeps): Promise<JsonObject> {
+  const scope = ctx.scope || undefined;
+  const list = LISTS[method];
+  if (list) {
+    const items = deps.catalog.list(list.kind, scope);
+    const { page, nextCursor } = paginate(items, params?.cursor, deps.pageSize);
+    const r: JsonObject = { [list.field]: page };
+    if (nextCursor) r.nextCursor = nextCursor;
+    if (ctx.era === 'modern') Object.assign(r, { ttlMs: 0, cacheScope: 'private' });
+    return r;
+  }
+  switch (method) {
+    case 'ping':
+      return {};
+    case 'server/discover':
+      return {
+        supportedVersions: [...SUPPORTED_VERSIONS],
+        capabilities: serverCapabilities(deps, ctx.scope),
+        serverInfo: GATEWAY_INFO,
+        ...(deps.instructions ? { instructions: deps.instructions } : {}),
+        _meta: { [META.serverInfo]: GATEWAY_INFO },
+      };
+    case 'tools/call':
+      return runToolCall(ctx, params ?? {}, deps);
+    case 'prompts/get': {
+      const name = str(params, 'name');
+      const hit = deps.catalog.resolve('prompts', name, scope);
+      if (!hit) throw new GatehouseError('E_UNKNOWN_PROMPT', `unknown prompt ${quote(name)}`);
+      return forward(upstreamFor(deps, hit.server), ctx, method, { ...params, name: hit.name }, deps.holds);
+    }
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe': {
+      const uri = str(params, 'uri');
+      const server = deps.catalog.resolveResource(uri, scope);
+      if (!server) throw new GatehouseError('E_UNKNOWN_RESOURCE', `unknown resource ${quote(uri)}`);
+      if (method !== 'resources/read') {
+        if (!ctx.session) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(method)} needs a 2025-11-25 session`);
+        if (method === 'resources/subscribe') ctx.session.subscriptions.add(uri);
+        else ctx.session.subscriptions.delete(uri);
+      }
+      return forward(upstreamFor(deps, server), ctx, method, params, deps.holds);
+    }
+    case 'completion/complete':
+      return complete(ctx, params, deps);
+    case 'logging/setLevel':
+      if (ctx.session) ctx.session.logLevel = str(params, 'level');
+      return {};
+    case 'tasks/get':
+    case 'tasks/result':
+    case 'tasks/cancel': {
+      const taskId = str(params, 'taskId');
+      const target = scope ? { server: scope, name: taskId } : deps.catalog.split(taskId);
+      if (!target || !deps.upstreams.has(target.server)) throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(taskId)}`);
+      const r = await forward(upstreamFor(deps, target.server), ctx, method, { ...params, taskId: target.name }, deps.holds);
+      return scope ? r : namespaceTask(r, deps.catalog.qualify(target.server, ''));
+    }
+    case 'tasks/list':
+      return { tasks: [] };
+    default:
+      throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
+  }
+}
+
+async function complete(ctx: RequestContext, params: JsonObject | undefined, deps: DispatchDeps): Promise<JsonObject> {
+  const ref = params?.ref as JsonObject | undefined;
+  const scope = ctx.scope || undefined;
+  if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+    const hit = deps.catalog.resolve('prompts', ref.name, scope);
+    if (!hit) throw new GatehouseError('E_UNKNOWN_PROMPT', `unknown prompt ${quote(ref.name)}`);
+    return forward(upstreamFor(deps, hit.server), ctx, 'completion/complete', { ...params, ref: { ...ref, name: hit.name } }, deps.holds);
+  }
+  if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+    const server = deps.catalog.resolveResource(ref.uri, scope);
+    if (!server) throw new GatehouseError('E_UNKNOWN_RESOURCE', `unknown resource ${quote(ref.uri)}`);
+    return forward(upstreamFor(deps, server), ctx, 'completion/complete', params, deps.holds);
+  }
+  throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` must be a prompt or resource reference');
+}
+
+/** Task ids are namespaced like tools so a later tasks/get finds the right upstream. */
+function namespaceTask(r: JsonObject, prefix: string): JsonObject {
+  const task = r.task as JsonObject | undefined;
+  if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: prefix + task.taskId } };
+  if (typeof r.taskId === 'string') return { ...r, taskId: prefix + r.taskId };
+  return r;
+}
+
+export { namespaceTask };

@@ -1,0 +1,124 @@
+/**
+ * Sending one caller's request to one upstream, in either era on either side:
+ * - progress: the caller's token is swapped for a gateway-unique one upstream and swapped back;
+ * - server->client requests from a legacy upstream go to the legacy caller that caused them, or
+ *   become an `input_required` round trip for a modern caller (holds.ts);
+ * - `input_required` from a modern upstream passes to a modern caller as is, and is played out as
+ *   server->client requests for a legacy caller;
+ * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
+ */
+import { createHash } from 'node:crypto';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { ServerRequestAnswer } from '../upstream/types.ts';
+import type { RequestContext } from './context.ts';
+import type { Holds } from './holds.ts';
+
+const MAX_ROUNDS = 8;
+let tokenSeq = 0;
+
+const CAPABILITY_FOR: Record<string, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/** Params for upstream: caller's _meta without protocol keys, progress token swapped. */
+function upstreamParams(params: JsonObject | undefined, token: string | undefined): JsonObject {
+  const out: JsonObject = { ...(params ?? {}) };
+  const meta: JsonObject = {};
+  const callerMeta = params?._meta as JsonObject | undefined;
+  if (callerMeta) for (const [k, v] of Object.entries(callerMeta)) if (!k.startsWith('io.modelcontextprotocol/') && k !== 'progressToken') meta[k] = v;
+  if (token !== undefined) meta.progressToken = token;
+  if (Object.keys(meta).length) out._meta = meta;
+  else delete out._meta;
+  delete out.inputResponses;
+  delete out.requestState;
+  return out;
+}
+
+function relay(ctx: RequestContext, token: string | undefined): (n: JsonRpcNotification) => void {
+  return (n) => {
+    if (n.method === 'notifications/progress') {
+      if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
+      ctx.outlet.notify({ ...n, params: { ...n.params, progressToken: ctx.progressToken } });
+    } else if (n.method === 'notifications/message') {
+      ctx.outlet.notify(n);
+    }
+  };
+}
+
+/** Questions the caller cannot answer (it did not declare the capability) are refused here. */
+function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | undefined {
+  if (r.method === 'ping') return { result: {} };
+  const cap = CAPABILITY_FOR[r.method];
+  if (!cap || !ctx.clientCapabilities[cap]) return { error: { code: -32601, message: `the client does not support \`${r.method}\`` } };
+  return undefined;
+}
+
+/** Ask a legacy caller on its stream. */
+async function askLegacy(ctx: RequestContext, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
+  const refused = refusal(ctx, r);
+  if (refused) return refused;
+  if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
+  return ctx.outlet.ask(r.method, r.params ?? {}, ctx.signal);
+}
+
+function binding(ctx: RequestContext, method: string, params: JsonObject | undefined): string {
+  const what = JSON.stringify([ctx.principal.subject, ctx.scope, method, params?.name ?? params?.uri ?? '']);
+  return createHash('sha256').update(what).digest('base64url');
+}
+
+export async function forward(
+  up: Upstream,
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject | undefined,
+  holds: Holds,
+): Promise<JsonObject> {
+  const token = ctx.progressToken !== undefined ? `gh-${process.pid}-${++tokenSeq}` : undefined;
+  const onNotification = relay(ctx, token);
+
+  if (ctx.era === 'modern') {
+    const state = params?.requestState;
+    if (holds.isOurs(state)) return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)));
+    const base = upstreamParams(params, token);
+    // A modern caller's retry of a modern upstream's input_required goes back verbatim.
+    if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
+    if (typeof state === 'string') base.requestState = state;
+    const held = holds.create(binding(ctx, method, params));
+    held.start((ask) => up.request(method, base, { signal: ctx.signal, onNotification, onServerRequest: (r) => Promise.resolve(refusal(ctx, r) ?? ask(r)) }));
+    return resumeHeld(holds, ctx, method, params, held);
+  }
+
+  // Legacy caller.
+  let p = upstreamParams(params, token);
+  for (let round = 0; ; round++) {
+    const result = await up.request(method, p, { signal: ctx.signal, onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
+    if (result.resultType !== 'input_required') return result;
+    if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
+    const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
+    const responses: JsonObject = {};
+    for (const [key, req] of Object.entries(requests)) {
+      const a = await askLegacy(ctx, { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject });
+      if ('error' in a) throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
+      responses[key] = a.result;
+    }
+    p = { ...upstreamParams(params, token), inputResponses: responses };
+    if (typeof result.requestState === 'string') p.requestState = result.requestState;
+  }
+}
+
+async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>): Promise<JsonObject> {
+  if (params?.inputResponses && typeof params.inputResponses === 'object') held.answer(params.inputResponses as JsonObject);
+  const step = await held.next(ctx.signal);
+  if ('questions' in step) {
+    const inputRequests: JsonObject = {};
+    for (const q of step.questions) inputRequests[q.key] = { method: q.request.method, params: q.request.params ?? {} };
+    return { resultType: 'input_required', inputRequests, requestState: holds.seal(held) };
+  }
+  holds.release(held);
+  if ('failed' in step) throw step.failed;
+  return step.done;
+}

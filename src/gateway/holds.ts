@@ -1,0 +1,150 @@
+/**
+ * Held upstream calls for modern (2026-07-28) callers. When a legacy upstream asks its caller a
+ * question mid-call (sampling, elicitation, roots), a modern caller cannot be asked on the same
+ * stream: the gateway answers `input_required` instead, keeps the upstream call running here, and
+ * resumes it when the caller retries with `inputResponses` and the HMAC-sealed `requestState`.
+ * Holds live in this process's memory, bounded in number and time.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
+import type { ServerRequestAnswer } from '../upstream/types.ts';
+
+const PREFIX = 'gh1.';
+const MAX_HOLDS = 1000;
+
+interface Question {
+  key: string;
+  request: JsonRpcRequest;
+  answer(a: ServerRequestAnswer): void;
+}
+
+type Step = { done: JsonObject } | { failed: unknown } | { questions: Question[] };
+
+export class HeldCall {
+  readonly id: string;
+  readonly binding: string;
+  readonly #queue: Question[] = [];
+  #outcome: Step | undefined;
+  #wake: (() => void) | undefined;
+  #seq = 0;
+  expires: number;
+
+  constructor(id: string, binding: string, ttlMs: number) {
+    this.id = id;
+    this.binding = binding;
+    this.expires = Date.now() + ttlMs;
+  }
+
+  /** Run the upstream call; its server requests are queued as questions. */
+  start(run: (ask: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>) => Promise<JsonObject>): void {
+    run((request) => new Promise<ServerRequestAnswer>((answer) => {
+      this.#queue.push({ key: `q${++this.#seq}`, request, answer });
+      this.#wake?.();
+    })).then(
+      (done) => this.#finish({ done }),
+      (failed) => this.#finish({ failed }),
+    );
+  }
+
+  #finish(s: Step): void {
+    this.#outcome = s;
+    this.#wake?.();
+  }
+
+  /** Wait for the next thing the caller must see: the result, the failure, or questions. */
+  async next(signal: AbortSignal): Promise<Step> {
+    // Let questions asked in the same tick gather into one round.
+    for (;;) {
+      if (this.#queue.length) {
+        await new Promise((r) => setImmediate(r));
+        return { questions: [...this.#queue] };
+      }
+      if (this.#outcome) return this.#outcome;
+      if (signal.aborted) throw new GatehouseError('E_CANCELLED');
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Deliver the caller's answers to the questions it was shown. */
+  answer(responses: JsonObject): void {
+    for (const q of this.#queue.splice(0)) {
+      const r = responses[q.key];
+      if (r && typeof r === 'object' && !Array.isArray(r)) q.answer({ result: r as JsonObject });
+      else q.answer({ error: { code: -32602, message: 'the client gave no answer for this request' } });
+    }
+  }
+
+  abandon(): void {
+    for (const q of this.#queue.splice(0)) q.answer({ error: { code: -32603, message: 'request abandoned by the client' } });
+  }
+}
+
+export class Holds {
+  readonly #secret = randomBytes(32);
+  readonly #holds = new Map<string, HeldCall>();
+  readonly #ttlMs: number;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(ttlMs = 300_000) {
+    this.#ttlMs = ttlMs;
+    this.#sweeper = setInterval(() => this.#sweep(), 10_000);
+    this.#sweeper.unref();
+  }
+
+  create(binding: string): HeldCall {
+    if (this.#holds.size >= MAX_HOLDS) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
+    const h = new HeldCall(randomBytes(16).toString('base64url'), binding, this.#ttlMs);
+    this.#holds.set(h.id, h);
+    return h;
+  }
+
+  isOurs(state: unknown): state is string {
+    return typeof state === 'string' && state.startsWith(PREFIX);
+  }
+
+  seal(h: HeldCall): string {
+    h.expires = Date.now() + this.#ttlMs;
+    return `${PREFIX}${h.id}.${this.#mac(h.id, h.binding)}`;
+  }
+
+  /** The held call a sealed state names, checked against the retry's binding (tool, caller). */
+  open(state: string, binding: string): HeldCall {
+    const [, id = '', mac = ''] = state.split('.');
+    const h = this.#holds.get(id);
+    const want = Buffer.from(this.#mac(id, binding));
+    const got = Buffer.from(mac);
+    if (!h || h.binding !== binding || want.length !== got.length || !timingSafeEqual(want, got) || h.expires < Date.now()) {
+      throw new GatehouseError('E_INPUT_STATE', 'invalid or expired request state (it may belong to another gateway replica)');
+    }
+    return h;
+  }
+
+  release(h: HeldCall): void {
+    this.#holds.delete(h.id);
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const h of this.#holds.values()) h.abandon();
+    this.#holds.clear();
+  }
+
+  #mac(id: string, binding: string): string {
+    return createHmac('sha256', this.#secret).update(`${id}\n${binding}`).digest('base64url');
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, h] of this.#holds) {
+      if (h.expires < now) {
+        h.abandon();
+        this.#holds.delete(id);
+      }
+    }
+  }
+}

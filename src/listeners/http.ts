@@ -1,0 +1,98 @@
+/**
+ * The HTTP listener: routes only. `/mcp` and `/servers/<name>/mcp` go to the MCP endpoint;
+ * `/healthz` (the process is alive), `/readyz` (the store answers and every enabled upstream is
+ * connected; the body says which is not), `/metrics` (Prometheus). Nothing here knows policy.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GatehouseError } from '../protocol/errors.ts';
+import { toWire } from '../protocol/wire.ts';
+import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
+import { checkHost } from './guards.ts';
+import type { Store } from '../storage/types.ts';
+
+export interface HttpDeps {
+  endpoint: () => EndpointDeps;
+  store: Store;
+}
+
+const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
+
+function json(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readiness(deps: HttpDeps): Promise<{ ready: boolean; store: string; upstreams: Record<string, string> }> {
+  let store = 'ok';
+  try {
+    await deps.store.ping();
+  } catch {
+    store = 'unavailable';
+  }
+  const upstreams: Record<string, string> = {};
+  let ready = store === 'ok';
+  for (const [name, up] of deps.endpoint().upstreams) {
+    upstreams[name] = up.state;
+    if (up.state !== 'ready') ready = false;
+  }
+  return { ready, store, upstreams };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const ep = deps.endpoint();
+  if (path === '/mcp') return handleMcp(req, res, '', ep);
+  const m = SERVER_PATH.exec(path);
+  if (m) return handleMcp(req, res, m[1], ep);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+  checkHost(req.headers.host, ep.hosts);
+  if (path === '/healthz') return json(res, 200, { status: 'ok' });
+  if (path === '/readyz') {
+    const r = await readiness(deps);
+    return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', store: r.store, upstreams: r.upstreams });
+  }
+  if (path === '/metrics') {
+    const { contentType, body } = await ep.metrics.render();
+    return json(res, 200, body, contentType);
+  }
+  json(res, 404, { error: 'not found' });
+}
+
+export class HttpListener {
+  readonly #server: Server;
+  readonly #deps: HttpDeps;
+
+  constructor(deps: HttpDeps) {
+    this.#deps = deps;
+    this.#server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+      route(req, res, this.#deps).catch((err) => {
+        const w = toWire(err instanceof GatehouseError ? err : err, null, deps.endpoint().log);
+        if (!res.headersSent) json(res, w.status === 200 ? 500 : w.status, w.body);
+        else res.end();
+      });
+    });
+    this.#server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    });
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => resolve(this.#server.address() as AddressInfo));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeIdleConnections();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      setTimeout(() => {
+        this.#server.closeAllConnections();
+        resolve();
+      }, 2000).unref();
+    });
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The MCP Streamable HTTP endpoint, both eras on one URL (`/mcp`, and `/servers/<name>/mcp` for one
+ * upstream under its own names). Order: host, origin, caller, media type, body cap, strict JSON,
+ * no batches, message shape, protocol version, then era: a request carrying the 2026-07-28 `_meta`
+ * (or `server/discover`) is modern and stateless with its Mcp-* headers checked against the body;
+ * `initialize` and session-bound requests are legacy (2025-11-25).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { GatehouseError, quote } from '../protocol/errors.ts';
+import { classify, success, type JsonObject, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import { GATEWAY_INFO, LEGACY_VERSIONS, META, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
+import { parseStrictJson } from '../protocol/strict-json.ts';
+import { toWire } from '../protocol/wire.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { KNOWN_METHODS, dispatch, serverCapabilities, type DispatchDeps } from '../gateway/dispatch.ts';
+import type { Principal, RequestContext } from '../gateway/context.ts';
+import type { LiveSession, Sessions } from '../sessions/sessions.ts';
+import { acceptsJsonAndSse, checkHost, checkOrigin, decodeHeaderValue, isLoopback, readBody } from './guards.ts';
+import { Responder, StreamSink } from './responder.ts';
+import type { Subscriptions } from './subscriptions.ts';
+
+export interface EndpointDeps extends DispatchDeps {
+  sessions: Sessions;
+  subscriptions: Subscriptions;
+  metrics: Metrics;
+  log: Logger;
+  hosts: Set<string>;
+  origins: Set<string>;
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  allowUnauthenticated: 'loopback' | 'never';
+}
+
+const ANONYMOUS: Principal = { subject: 'anonymous', tenant: 'default', client: 'unknown', roles: [], authenticated: false };
+const NAME_HEADER_METHODS: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendError(res: ServerResponse, err: unknown, id: RequestId | null, log: Logger, headers: Record<string, string> = {}): void {
+  const w = toWire(err, id, log);
+  const status = w.status === 200 ? 400 : w.status;
+  const body = JSON.stringify(w.body);
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/** Who is calling. Identity (issue 4) replaces this; until then only loopback callers are served. */
+function authenticate(req: IncomingMessage, deps: EndpointDeps): Principal {
+  if (deps.allowUnauthenticated === 'loopback' && isLoopback(req.socket.remoteAddress)) return ANONYMOUS;
+  throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
+}
+
+export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope: string, deps: EndpointDeps): Promise<void> {
+  let id: RequestId | null = null;
+  try {
+    checkHost(header(req, 'host'), deps.hosts);
+    checkOrigin(header(req, 'origin'), deps.origins);
+    const principal = authenticate(req, deps);
+    if (scope && !deps.upstreams.has(scope)) throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
+    const sessionId = header(req, 'mcp-session-id');
+    if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
+    if (req.method === 'DELETE') {
+      if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+      const s = await deps.sessions.get(sessionId, null, scope);
+      await deps.sessions.delete(s);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+
+    const ctype = header(req, 'content-type')?.split(';')[0].trim().toLowerCase();
+    if (ctype !== 'application/json') throw new GatehouseError('E_UNSUPPORTED_MEDIA');
+    const accept = acceptsJsonAndSse(header(req, 'accept'));
+    if (!accept.ok) throw new GatehouseError('E_NOT_ACCEPTABLE');
+    const text = await readBody(req, deps.maxBodyBytes);
+    const parsed = parseStrictJson(text, deps.maxJsonDepth);
+    if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
+    const c = classify(parsed);
+    if (c.kind === 'invalid') {
+      id = c.id;
+      throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
+    }
+    const versionHeader = header(req, 'mcp-protocol-version');
+    if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
+      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`);
+    }
+
+    if (c.kind === 'response') {
+      // A legacy client answering one of our server->client requests.
+      if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED');
+      const s = await deps.sessions.get(sessionId, null, scope);
+      const answer = 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result };
+      if (c.msg.id !== null) s.answer(c.msg.id, answer);
+      res.writeHead(202).end();
+      return;
+    }
+
+    const msg = c.msg;
+    if (c.kind === 'request') id = c.msg.id;
+    const params = msg.params;
+    const declared = declaredVersion(params);
+    const modern = msg.method !== 'initialize' && (declared !== undefined || msg.method === 'server/discover');
+
+    if (modern) {
+      checkModernHeaders(req, msg.method, params, declared, versionHeader);
+      if (c.kind === 'notification') return void res.writeHead(202).end();
+      deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'modern');
+      if (msg.method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
+      const meta = (params?._meta ?? {}) as JsonObject;
+      const ctx = makeContext(req, res, c.msg as JsonRpcRequest, scope, principal, 'modern', declared ?? LEGACY_VERSIONS[0], meta, deps);
+      if (msg.method === 'subscriptions/listen') return deps.subscriptions.listen(res, c.msg as JsonRpcRequest, scope);
+      return await answer(res, ctx, msg.method, params, accept.sse, deps);
+    }
+
+    // Legacy era.
+    if (msg.method === 'initialize') {
+      if (c.kind !== 'request') throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
+      return await initialize(res, c.msg as JsonRpcRequest, scope, deps);
+    }
+    if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED', 'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)');
+    const session = await deps.sessions.get(sessionId, null, scope);
+    const sessionHeaders = { 'mcp-session-id': session.id };
+    if (c.kind === 'notification') {
+      onLegacyNotification(session, msg.method, params);
+      res.writeHead(202, sessionHeaders).end();
+      return;
+    }
+    deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'legacy');
+    const ctx = makeContext(req, res, c.msg as JsonRpcRequest, scope, principal, 'legacy', session.record.protocolVersion, (params?._meta ?? {}) as JsonObject, deps, session);
+    return await answer(res, ctx, msg.method, params, accept.sse, deps, sessionHeaders);
+  } catch (err) {
+    if (err instanceof GatehouseError && err.code === 'E_BODY_TOO_LARGE') {
+      // Answer 413 first, then discard what the client is still sending (bounded), then hang up.
+      sendError(res, err, id, deps.log, { connection: 'close' });
+      req.resume();
+      setTimeout(() => req.destroy(), 5000).unref();
+      return;
+    }
+    sendError(res, err, id, deps.log);
+  }
+}
+
+function checkModernHeaders(req: IncomingMessage, method: string, params: JsonObject | undefined, declared: string | undefined, versionHeader: string | undefined): void {
+  if (declared !== undefined && !isModernVersion(declared)) {
+    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`);
+  }
+  if (declared !== undefined && !isSupportedVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`);
+  if (declared !== undefined && versionHeader !== declared) {
+    throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-protocol-version ${quote(versionHeader ?? '')} does not match the body ${quote(declared)}`);
+  }
+  const mh = header(req, 'mcp-method');
+  if (mh !== method) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-method ${quote(mh ?? '')} does not match the body ${quote(method)}`);
+  const field = NAME_HEADER_METHODS[method];
+  if (field) {
+    const raw = header(req, 'mcp-name');
+    const body = params?.[field];
+    if (raw === undefined || decodeHeaderValue(raw) !== body) {
+      throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-name does not match the body ${field}`);
+    }
+  }
+  if (declared !== undefined) {
+    const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
+    if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
+      throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
+    }
+  }
+}
+
+function makeContext(
+  req: IncomingMessage, res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, era: 'modern' | 'legacy',
+  protocolVersion: string, meta: JsonObject, deps: EndpointDeps, session?: LiveSession,
+): RequestContext {
+  const abort = new AbortController();
+  // Closing the connection before the answer is written cancels the request (both eras).
+  res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+  const token = meta.progressToken;
+  const ctx: RequestContext = {
+    era, protocolVersion, scope, principal, session,
+    requestId: msg.id,
+    traceId: randomUUID(),
+    clientCapabilities: (era === 'modern' ? meta[META.clientCapabilities] : session?.record.clientCapabilities ?? {}) as JsonObject,
+    clientInfo: (era === 'modern' ? meta[META.clientInfo] ?? {} : session?.record.clientInfo ?? {}) as JsonObject,
+    outlet: { notify: () => {} },
+    signal: abort.signal,
+    progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+  };
+  controllers.set(ctx, abort);
+  void req;
+  return ctx;
+}
+
+async function answer(
+  res: ServerResponse, ctx: RequestContext, method: string, params: JsonObject | undefined, sse: boolean, deps: EndpointDeps,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const out = new Responder(res, sse, headers);
+  ctx.outlet.notify = (n) => out.send(n);
+  if (ctx.session) {
+    const session = ctx.session;
+    ctx.outlet.ask = (m, p, signal) => session.ask(sse ? out : session.stream ?? out, m, p, signal);
+  }
+  const ctl = controllers.get(ctx);
+  if (ctl) inFlight.set(ctx, ctl);
+  try {
+    let result = await dispatch(ctx, method, params, deps);
+    if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };
+    out.finish(success(ctx.requestId, result));
+  } catch (err) {
+    const w = toWire(err, ctx.requestId, deps.log);
+    out.finish(w.body, 200);
+  } finally {
+    inFlight.delete(ctx);
+  }
+}
+
+/** Legacy requests in flight, for notifications/cancelled: context -> its abort controller. */
+const inFlight = new Map<RequestContext, AbortController>();
+const controllers = new WeakMap<RequestContext, AbortController>();
+
+function onLegacyNotification(session: LiveSession, method: string, params: JsonObject | undefined): void {
+  if (method !== 'notifications/cancelled') return; // initialized, roots/list_changed, progress: nothing to do
+  const rid = params?.requestId;
+  for (const [ctx, ctl] of inFlight) if (ctx.session === session && ctx.requestId === rid) ctl.abort();
+}
+
+async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, deps: EndpointDeps): Promise<void> {
+  const p = msg.params ?? {};
+  const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
+  const version = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
+  const caps = p.capabilities && typeof p.capabilities === 'object' ? (p.capabilities as JsonObject) : {};
+  const info = p.clientInfo && typeof p.clientInfo === 'object' ? (p.clientInfo as JsonObject) : {};
+  const session = await deps.sessions.create({ scope, protocolVersion: version, clientInfo: info, clientCapabilities: caps, principal: null });
+  deps.metrics.sessions.set(deps.sessions.size);
+  const up = scope ? deps.upstreams.get(scope) : undefined;
+  const result: JsonObject = {
+    protocolVersion: version,
+    capabilities: serverCapabilities(deps, scope),
+    serverInfo: up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
+  };
+  const instructions = scope ? up?.identity?.instructions : deps.instructions;
+  if (instructions) result.instructions = instructions;
+  const body = JSON.stringify(success(msg.id, result));
+  res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, principal: Principal, deps: EndpointDeps): Promise<void> {
+  void principal;
+  if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED', 'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id');
+  const accept = header(req, 'accept') ?? '';
+  if (!accept.includes('text/event-stream') && !accept.includes('*/*')) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
+  const s = await deps.sessions.get(sessionId, null, scope);
+  s.stream?.close();
+  const sink = new StreamSink(res, { 'mcp-session-id': s.id }, () => {
+    if (s.stream === sink) s.stream = undefined;
+  });
+  s.stream = sink;
+}
+

@@ -1,0 +1,102 @@
+/**
+ * Writing MCP answers on an HTTP response. A POST's answer starts undecided: if the final response
+ * comes first it goes out as one application/json body; if a notification or a server->client
+ * request comes first (and the client accepts it) the answer becomes an SSE stream. Long-lived
+ * streams (GET, subscriptions/listen) are SSE from the start, with keep-alive comments.
+ */
+import type { ServerResponse } from 'node:http';
+import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import type { MessageSink } from '../sessions/sessions.ts';
+
+const KEEPALIVE_MS = 15_000;
+
+function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive',
+    ...extra,
+  });
+}
+
+export class Responder implements MessageSink {
+  readonly #res: ServerResponse;
+  readonly #sseOk: boolean;
+  readonly #headers: Record<string, string>;
+  #mode: 'pending' | 'sse' | 'done' = 'pending';
+
+  constructor(res: ServerResponse, acceptsSse: boolean, headers: Record<string, string> = {}) {
+    this.#res = res;
+    this.#sseOk = acceptsSse;
+    this.#headers = headers;
+  }
+
+  get closed(): boolean {
+    return this.#mode === 'done' || this.#res.destroyed;
+  }
+
+  /** A message before the final response (notification or server->client request). */
+  send(msg: JsonRpcMessage): void {
+    if (this.closed || !this.#sseOk) return;
+    if (this.#mode === 'pending') {
+      sseHeaders(this.#res, this.#headers);
+      this.#mode = 'sse';
+    }
+    this.#res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+  }
+
+  /** The final response; `status` applies only when nothing was streamed yet. */
+  finish(msg: JsonRpcMessage, status = 200): void {
+    if (this.closed) return;
+    const body = JSON.stringify(msg);
+    if (this.#mode === 'sse') {
+      this.#res.end(`event: message\ndata: ${body}\n\n`);
+    } else {
+      this.#res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers });
+      this.#res.end(body);
+    }
+    this.#mode = 'done';
+  }
+
+  close(): void {
+    if (this.#mode === 'done') return;
+    this.#mode = 'done';
+    this.#res.end();
+  }
+}
+
+/** A long-lived SSE stream (GET stream of a legacy session, or subscriptions/listen). */
+export class StreamSink implements MessageSink {
+  readonly #res: ServerResponse;
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(res: ServerResponse, headers: Record<string, string> = {}, onClose?: () => void) {
+    this.#res = res;
+    sseHeaders(res, headers);
+    res.flushHeaders();
+    this.#timer = setInterval(() => res.write(':\n\n'), KEEPALIVE_MS);
+    this.#timer.unref();
+    res.on('close', () => {
+      this.#closed = true;
+      clearInterval(this.#timer);
+      onClose?.();
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#res.destroyed;
+  }
+
+  send(msg: JsonRpcMessage): void {
+    if (!this.closed) this.#res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#res.end();
+  }
+}

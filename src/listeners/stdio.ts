@@ -1,0 +1,121 @@
+/**
+ * `gatehouse stdio`: one client over stdin/stdout (desktop clients that launch a command), both
+ * eras: `initialize` starts a legacy session held in memory; requests carrying the 2026-07-28
+ * `_meta` are handled statelessly. Same dispatch and pipeline as HTTP; the caller is the local user.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { GatehouseError } from '../protocol/errors.ts';
+import { classify, success, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import { GATEWAY_INFO, LEGACY_VERSIONS, META, declaredVersion, isModernVersion } from '../protocol/era.ts';
+import { parseStrictJson } from '../protocol/strict-json.ts';
+import { toWire } from '../protocol/wire.ts';
+import { dispatch, serverCapabilities } from '../gateway/dispatch.ts';
+import type { Principal, RequestContext } from '../gateway/context.ts';
+import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
+import type { EndpointDeps } from './mcp-endpoint.ts';
+
+const LOCAL_USER: Principal = { subject: 'local', tenant: 'default', client: 'stdio', roles: [], authenticated: false };
+
+export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
+  const out: MessageSink = {
+    send: (m: JsonRpcMessage) => void output.write(`${JSON.stringify(m)}\n`),
+    closed: false,
+    close: () => {},
+  };
+  let session: LiveSession | undefined;
+  const inFlight = new Map<RequestId, AbortController>();
+
+  const handle = async (line: string): Promise<void> => {
+    let id: RequestId | null = null;
+    try {
+      const parsed = parseStrictJson(line, deps().maxJsonDepth);
+      if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
+      const c = classify(parsed);
+      if (c.kind === 'invalid') {
+        id = c.id;
+        throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
+      }
+      if (c.kind === 'response') {
+        if (c.msg.id !== null) session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
+        return;
+      }
+      if (c.kind === 'notification') {
+        if (c.msg.method === 'notifications/cancelled') inFlight.get(c.msg.params?.requestId as RequestId)?.abort();
+        return;
+      }
+      const req: JsonRpcRequest = c.msg;
+      id = req.id;
+      const declared = declaredVersion(req.params);
+      const modern = req.method !== 'initialize' && (declared !== undefined || req.method === 'server/discover');
+      if (req.method === 'initialize') return out.send(success(req.id, initialize(req, scope, deps(), (s) => (session = s))));
+      if (modern && declared !== undefined && !isModernVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION');
+      if (!modern && !session) throw new GatehouseError('E_NOT_INITIALIZED');
+      const abort = new AbortController();
+      inFlight.set(req.id, abort);
+      const meta = (req.params?._meta ?? {}) as JsonObject;
+      const token = meta.progressToken;
+      const ctx: RequestContext = {
+        era: modern ? 'modern' : 'legacy',
+        protocolVersion: modern ? declared ?? '2026-07-28' : session!.record.protocolVersion,
+        scope,
+        requestId: req.id,
+        traceId: randomUUID(),
+        principal: LOCAL_USER,
+        clientCapabilities: (modern ? meta[META.clientCapabilities] ?? {} : session!.record.clientCapabilities) as JsonObject,
+        clientInfo: (modern ? meta[META.clientInfo] ?? {} : session!.record.clientInfo) as JsonObject,
+        session: modern ? undefined : session,
+        outlet: {
+          notify: (n) => out.send(n),
+          ask: modern ? undefined : (m, p, signal) => session!.ask(out, m, p, signal),
+        },
+        signal: abort.signal,
+        progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+      };
+      try {
+        let result = await dispatch(ctx, req.method, req.params, deps());
+        if (modern && result.resultType === undefined) result = { resultType: 'complete', ...result };
+        out.send(success(req.id, result));
+      } finally {
+        inFlight.delete(req.id);
+      }
+    } catch (err) {
+      if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST') out.send(toWire(err, id, deps().log).body);
+    }
+  };
+
+  return new Promise((resolve) => {
+    let buf = '';
+    input.setEncoding('utf8');
+    input.on('data', (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line) void handle(line);
+      }
+      if (buf.length > deps().maxBodyBytes) {
+        buf = '';
+        out.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body);
+      }
+    });
+    input.on('end', () => {
+      for (const a of inFlight.values()) a.abort();
+      session?.close();
+      resolve();
+    });
+  });
+}
+
+function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {
+  const p = req.params ?? {};
+  const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
+  const version = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
+  const now = Date.now();
+  set(new LiveSession({
+    id: 'stdio', scope, protocolVersion: version, principal: null, createdAt: now, lastSeenAt: now,
+    clientInfo: p.clientInfo ?? {}, clientCapabilities: p.capabilities ?? {},
+  }));
+  return { protocolVersion: version, capabilities: serverCapabilities(deps, scope), serverInfo: GATEWAY_INFO };
+}

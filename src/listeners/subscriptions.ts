@@ -1,0 +1,93 @@
+/**
+ * Change notifications to callers: list_changed fan-out to legacy sessions (on their GET stream)
+ * and to modern `subscriptions/listen` streams that opted in to that type; resource updates to the
+ * sessions subscribed to that URI. Only the types a listener asked for are ever sent to it.
+ */
+import type { ServerResponse } from 'node:http';
+import { META } from '../protocol/era.ts';
+import type { JsonObject, JsonRpcNotification, JsonRpcRequest, RequestId } from '../protocol/jsonrpc.ts';
+import type { Kind } from '../catalog/catalog.ts';
+import type { Sessions } from '../sessions/sessions.ts';
+import { StreamSink } from './responder.ts';
+
+interface Listener {
+  id: RequestId;
+  scope: string;
+  filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
+  sink: StreamSink;
+}
+
+const FILTER_FOR: Record<Kind, keyof Listener['filter']> = {
+  tools: 'toolsListChanged',
+  prompts: 'promptsListChanged',
+  resources: 'resourcesListChanged',
+  resourceTemplates: 'resourcesListChanged',
+};
+const METHOD_FOR: Record<Kind, string> = {
+  tools: 'notifications/tools/list_changed',
+  prompts: 'notifications/prompts/list_changed',
+  resources: 'notifications/resources/list_changed',
+  resourceTemplates: 'notifications/resources/list_changed',
+};
+const MAX_LISTENERS = 10_000;
+
+export class Subscriptions {
+  readonly #sessions: Sessions;
+  readonly #listeners = new Set<Listener>();
+
+  constructor(sessions: Sessions) {
+    this.#sessions = sessions;
+  }
+
+  /** Open a modern listen stream: acknowledge what we honour, then keep it open. */
+  listen(res: ServerResponse, req: JsonRpcRequest, scope: string): void {
+    const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
+    const filter: Listener['filter'] = {
+      toolsListChanged: asked.toolsListChanged === true || undefined,
+      promptsListChanged: asked.promptsListChanged === true || undefined,
+      resourcesListChanged: asked.resourcesListChanged === true || undefined,
+    };
+    if (this.#listeners.size >= MAX_LISTENERS) {
+      res.writeHead(503).end();
+      return;
+    }
+    const l: Listener = { id: req.id, scope, filter, sink: undefined as unknown as StreamSink };
+    l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l));
+    this.#listeners.add(l);
+    const ack: JsonObject = {};
+    for (const [k, v] of Object.entries(filter)) if (v) ack[k] = true;
+    l.sink.send({
+      jsonrpc: '2.0',
+      method: 'notifications/subscriptions/acknowledged',
+      params: { notifications: ack, _meta: { [META.subscriptionId]: req.id } },
+    });
+  }
+
+  /** The catalogue of `server` changed: tell every caller that can see it and asked to know. */
+  listChanged(kind: Kind, server: string): void {
+    const method = METHOD_FOR[kind];
+    for (const s of this.#sessions.all()) {
+      if (s.stream && (s.record.scope === '' || s.record.scope === server)) s.stream.send({ jsonrpc: '2.0', method });
+    }
+    for (const l of this.#listeners) {
+      if (!l.filter[FILTER_FOR[kind]] || (l.scope !== '' && l.scope !== server)) continue;
+      l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
+    }
+  }
+
+  /** An upstream says a resource changed: only sessions subscribed to that URI hear of it. */
+  resourceUpdated(server: string, n: JsonRpcNotification): void {
+    const uri = n.params?.uri;
+    if (typeof uri !== 'string') return;
+    for (const s of this.#sessions.all()) {
+      if (s.stream && s.subscriptions.has(uri) && (s.record.scope === '' || s.record.scope === server)) {
+        s.stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
+      }
+    }
+  }
+
+  close(): void {
+    for (const l of this.#listeners) l.sink.close();
+    this.#listeners.clear();
+  }
+}

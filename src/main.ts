@@ -1,0 +1,190 @@
+/**
+ * The composition root: config -> store -> upstreams -> catalogue -> listeners. The only place that
+ * knows how the parts fit; every part takes what it needs as arguments.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from './config/schema.ts';
+import { openStore } from './storage/index.ts';
+import type { Store } from './storage/types.ts';
+import { Upstream } from './upstream/upstream.ts';
+import { Catalog, type Kind } from './catalog/catalog.ts';
+import { Sessions } from './sessions/sessions.ts';
+import { Holds } from './gateway/holds.ts';
+import { Metrics } from './observability/metrics.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { HttpListener } from './listeners/http.ts';
+import { Subscriptions } from './listeners/subscriptions.ts';
+import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
+import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
+import { GatehouseError, quote } from './protocol/errors.ts';
+import type { JsonRpcNotification } from './protocol/jsonrpc.ts';
+
+const LIST_CHANGED: Record<string, Kind[]> = {
+  'notifications/tools/list_changed': ['tools'],
+  'notifications/prompts/list_changed': ['prompts'],
+  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
+};
+
+export interface GatewayOptions {
+  log?: Logger;
+  /** Do not listen on HTTP (the stdio command). */
+  noHttp?: boolean;
+}
+
+export class Gateway {
+  config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly upstreams = new Map<string, Upstream>();
+  readonly catalog: Catalog;
+  readonly sessions: Sessions;
+  readonly subscriptions: Subscriptions;
+  readonly holds = new Holds();
+  readonly metrics = new Metrics();
+  #http: HttpListener | undefined;
+  #endpoint!: EndpointDeps;
+  url = '';
+
+  private constructor(config: Config, store: Store, log: Logger) {
+    this.config = config;
+    this.store = store;
+    this.log = log;
+    this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log);
+    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds);
+    this.subscriptions = new Subscriptions(this.sessions);
+    this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
+  }
+
+  static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+    const log = opts.log ?? createLogger();
+    checkServerNames(config);
+    await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
+    const store = await openStore(config.storage);
+    const gw = new Gateway(config, store, log);
+    gw.#endpoint = gw.#endpointDeps();
+    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
+    if (!opts.noHttp) {
+      gw.#http = new HttpListener({ endpoint: () => gw.#endpoint, store });
+      const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      gw.url = `http://${host}:${addr.port}`;
+      if (config.gateway.listen.port === 0) {
+        // Host and Origin allowlists need the real port.
+        gw.config = { ...config, gateway: { ...config.gateway, listen: { ...config.gateway.listen, port: addr.port } } };
+        gw.#endpoint = gw.#endpointDeps();
+      }
+    }
+    return gw;
+  }
+
+  /** Resolves when every enabled upstream is connected, or after `ms`. */
+  async waitForUpstreams(ms: number): Promise<void> {
+    const all = Promise.allSettled([...this.upstreams.values()].map((u) => u.start()));
+    await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
+  }
+
+  /** Apply a new configuration: upstreams added, removed or changed; listener settings need a restart. */
+  async reload(next: Config): Promise<string[]> {
+    checkServerNames(next);
+    const notes: string[] = [];
+    const prev = this.config;
+    if (next.gateway.listen.host !== prev.gateway.listen.host || (prev.gateway.listen.port !== 0 && next.gateway.listen.port !== prev.gateway.listen.port)) {
+      notes.push('listen address changed: restart the gateway to apply it');
+    }
+    if (next.storage.driver !== prev.storage.driver || next.storage.sqlitePath !== prev.storage.sqlitePath || next.storage.postgresUrl !== prev.storage.postgresUrl) {
+      notes.push('storage changed: restart the gateway to apply it');
+    }
+    const wanted = new Map(next.servers.filter((s) => !s.disabled).map((s) => [s.name, s]));
+    for (const [name, up] of this.upstreams) {
+      const cfg = wanted.get(name);
+      if (!cfg || JSON.stringify(cfg) !== JSON.stringify(up.cfg)) {
+        await this.#removeUpstream(name);
+        notes.push(cfg ? `server ${quote(name)} changed: restarted` : `server ${quote(name)} removed`);
+      }
+    }
+    for (const [name, cfg] of wanted) {
+      if (!this.upstreams.has(name)) {
+        this.#addUpstream(cfg);
+        if (!prev.servers.some((s) => s.name === name)) notes.push(`server ${quote(name)} added`);
+      }
+    }
+    this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen } };
+    this.#endpoint = this.#endpointDeps();
+    return notes;
+  }
+
+  async stop(): Promise<void> {
+    await this.#http?.close();
+    this.subscriptions.close();
+    this.sessions.close();
+    this.holds.close();
+    await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.store.close();
+  }
+
+  /** What the HTTP and stdio listeners need, rebuilt on reload. */
+  get endpoint(): EndpointDeps {
+    return this.#endpoint;
+  }
+
+  #endpointDeps(): EndpointDeps {
+    const g = this.config.gateway;
+    const guard = { port: g.listen.port, publicUrl: g.publicUrl, allowedOrigins: g.allowedOrigins, allowedHosts: g.allowedHosts };
+    return {
+      catalog: this.catalog,
+      upstreams: this.upstreams,
+      holds: this.holds,
+      metrics: this.metrics,
+      sessions: this.sessions,
+      subscriptions: this.subscriptions,
+      log: this.log,
+      pageSize: g.pageSize,
+      hosts: allowedHostSet(guard),
+      origins: allowedOriginSet(guard),
+      maxBodyBytes: g.maxBodyBytes,
+      maxJsonDepth: g.maxJsonDepth,
+      allowUnauthenticated: g.allowUnauthenticated,
+    };
+  }
+
+  #addUpstream(cfg: Config['servers'][number]): void {
+    const up = new Upstream(cfg, this.store.verdicts, this.log);
+    this.upstreams.set(cfg.name, up);
+    up.on('ready', () => {
+      this.metrics.upstreamUp.set({ server: cfg.name }, 1);
+      this.catalog.refresh(cfg.name).catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
+    });
+    up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
+    up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n));
+    up.start().catch(() => {});
+  }
+
+  async #removeUpstream(name: string): Promise<void> {
+    const up = this.upstreams.get(name);
+    this.upstreams.delete(name);
+    this.catalog.drop(name);
+    this.metrics.upstreamUp.remove({ server: name });
+    await up?.stop();
+  }
+
+  #onUpstreamEvent(server: string, n: JsonRpcNotification): void {
+    const kinds = LIST_CHANGED[n.method];
+    if (kinds) {
+      this.catalog.refresh(server, kinds).catch((err: Error) => this.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
+    } else if (n.method === 'notifications/resources/updated') {
+      this.subscriptions.resourceUpdated(server, n);
+    }
+  }
+}
+
+/** A server name must not contain the namespace separator, or `a__b` + `c` could pass for `a` + `b__c`. */
+function checkServerNames(config: Config): void {
+  const sep = config.gateway.namespaceSeparator;
+  for (const s of config.servers) {
+    if (s.name.includes(sep)) {
+      throw new GatehouseError('E_INVALID_PARAMS', `server name ${quote(s.name)} contains the namespace separator ${quote(sep)}: rename it or change gateway.namespaceSeparator`);
+    }
+  }
+}

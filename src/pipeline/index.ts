@@ -1,0 +1,44 @@
+/**
+ * THE order of a tools/call. This list is the only place the order is written; each line says why
+ * the stage stands where it does. Config changes what a stage does, never where it runs.
+ */
+import { GatehouseError } from '../protocol/errors.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import { routeTool } from './stages/route-tool.ts';
+import { validateArguments } from './stages/validate-arguments.ts';
+import { executeCall } from './stages/execute-call.ts';
+import { applyLimits, classifyTool, decidePolicy, recordIntent, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
+import type { CallState, PipelineDeps, Stage } from './types.ts';
+
+export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
+  // receive (parse, caps, headers, origin, version) happened in the listener: nothing unparsed gets here.
+  ['authenticate', requirePrincipal], // first: every later stage keys on the verified principal
+  ['route', routeTool], // before anything tool-specific; unknown and forbidden look alike
+  ['classify', classifyTool], // needs the route; policy needs the class
+  ['validate', validateArguments], // before policy: policy reads arguments, so they must be well-formed
+  ['decide', decidePolicy], // pure; needs principal, tool, class and valid arguments
+  ['limit', applyLimits], // after decide: refused calls do not spend budget
+  ['approve', requireApproval], // after limit: no approval requests for calls that would be throttled
+  ['record', recordIntent], // durable intent before anything reaches the upstream
+  ['execute', executeCall], // the only stage that talks to the upstream
+  ['redact', redactResult], // before the result leaves the gateway or is recorded
+];
+
+export async function runToolCall(ctx: RequestContext, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
+  const name = params.name;
+  if (typeof name !== 'string' || name.length === 0) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `name` must be a non-empty string');
+  const s: CallState = { ctx, requested: name, params, startedAt: performance.now() };
+  let outcome = 'error';
+  try {
+    for (const [, stage] of TOOL_CALL_PIPELINE) await stage(s, deps);
+    outcome = s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
+    return s.result!;
+  } catch (err) {
+    outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
+    throw err;
+  } finally {
+    // outcome record (audit, issue 7) goes here, after redaction, hash-chained
+    deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, (performance.now() - s.startedAt) / 1000);
+  }
+}

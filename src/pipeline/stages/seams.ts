@@ -1,0 +1,28 @@
+/**
+ * Stages whose behaviour later issues fill in. Each exists now, in its place in the order, so that
+ * the order is fixed and visible; today each passes through and says what it will do.
+ */
+import type { Stage } from '../types.ts';
+
+/** authenticate: the principal comes from the verified credential only (issue 4); the listener sets it. */
+export const requirePrincipal: Stage = () => {};
+
+/** classify: READ / WRITE / DESTRUCTIVE from the inventory, pin check, quarantine (issue 3). */
+export const classifyTool: Stage = () => {};
+
+/** decide: pure policy evaluation (issue 6). With no policy engine configured, calls are allowed. */
+export const decidePolicy: Stage = (s) => {
+  s.decision = { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy engine configured yet'] };
+};
+
+/** limit: rate limits and concurrency leases keyed by principal and tool (issue 6). */
+export const applyLimits: Stage = () => {};
+
+/** approve: human approval bound to the exact call (issue 8). */
+export const requireApproval: Stage = () => {};
+
+/** record: durable write-ahead audit record before anything goes upstream (issue 7). */
+export const recordIntent: Stage = () => {};
+
+/** redact: scrub secrets and configured PII from the result (issue 7). */
+export const redactResult: Stage = () => {};

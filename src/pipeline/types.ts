@@ -1,0 +1,39 @@
+/** The state of one tools/call as it moves through the pipeline, and what stages may use. */
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { Holds } from '../gateway/holds.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+export type ToolClass = 'READ' | 'WRITE' | 'DESTRUCTIVE';
+
+export interface Decision {
+  effect: 'allow' | 'deny' | 'approval' | 'shadow';
+  rule: string;
+  reasons: string[];
+}
+
+export interface CallState {
+  readonly ctx: RequestContext;
+  /** The tool name exactly as the caller sent it. */
+  readonly requested: string;
+  /** The caller's params, parsed once; `arguments` is what goes upstream. */
+  readonly params: JsonObject;
+  readonly startedAt: number;
+  route?: { server: string; tool: string; def: JsonObject };
+  /** undefined until the inventory (issue 3) classifies tools; treated as the most dangerous class. */
+  toolClass?: ToolClass;
+  decision?: Decision;
+  result?: JsonObject;
+}
+
+export interface PipelineDeps {
+  catalog: Catalog;
+  upstreams: Map<string, Upstream>;
+  holds: Holds;
+  metrics: Metrics;
+}
+
+/** A stage either returns (continue) or throws a GatehouseError (stop). */
+export type Stage = (s: CallState, deps: PipelineDeps) => void | Promise<void>;

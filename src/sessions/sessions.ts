@@ -1,0 +1,146 @@
+/**
+ * Legacy (2025-11-25) downstream sessions. The record lives in the store, so a session created on
+ * one replica is known on another; what only this process has (the GET stream, questions waiting
+ * for the client's answer, resource subscriptions) lives in LiveSession. Ids are 128-bit random.
+ * A session belongs to the principal that created it: another principal presenting the id gets
+ * `session not found`, exactly like an unknown id.
+ */
+import { randomBytes } from 'node:crypto';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.ts';
+import type { SessionRecord, SessionStore } from '../storage/types.ts';
+import type { ServerRequestAnswer } from '../upstream/types.ts';
+
+export interface MessageSink {
+  send(msg: JsonRpcMessage): void;
+  readonly closed: boolean;
+  close(): void;
+}
+
+const TOUCH_EVERY_MS = 30_000;
+const MAX_PENDING_ASKS = 64;
+
+export class LiveSession {
+  readonly record: SessionRecord;
+  stream: MessageSink | undefined;
+  readonly subscriptions = new Set<string>();
+  logLevel: string | undefined;
+  readonly #asks = new Map<RequestId, (a: ServerRequestAnswer) => void>();
+  #askSeq = 0;
+  lastTouch = 0;
+
+  constructor(record: SessionRecord) {
+    this.record = record;
+  }
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Send a server->client request on `sink` (the causing POST's stream, or the GET stream) and await the answer. */
+  ask(sink: MessageSink, method: string, params: JsonObject, signal: AbortSignal): Promise<ServerRequestAnswer> {
+    if (this.#asks.size >= MAX_PENDING_ASKS) return Promise.resolve({ error: { code: -32603, message: 'too many questions waiting for the client' } });
+    const id = `gh-${++this.#askSeq}`;
+    return new Promise((resolve) => {
+      const done = (a: ServerRequestAnswer) => {
+        this.#asks.delete(id);
+        signal.removeEventListener('abort', onAbort);
+        resolve(a);
+      };
+      const onAbort = () => done({ error: { code: -32603, message: 'request cancelled' } });
+      this.#asks.set(id, done);
+      signal.addEventListener('abort', onAbort, { once: true });
+      sink.send({ jsonrpc: '2.0', id, method, params });
+    });
+  }
+
+  /** The client's answer to one of our questions. False when no question has that id. */
+  answer(id: RequestId, a: ServerRequestAnswer): boolean {
+    const done = this.#asks.get(id);
+    if (!done) return false;
+    done(a);
+    return true;
+  }
+
+  close(): void {
+    for (const done of [...this.#asks.values()]) done({ error: { code: -32603, message: 'session closed' } });
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}
+
+export class Sessions {
+  readonly #store: SessionStore;
+  readonly #live = new Map<string, LiveSession>();
+  readonly #idleMs: number;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(store: SessionStore, idleSeconds: number) {
+    this.#store = store;
+    this.#idleMs = idleSeconds * 1000;
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs));
+    this.#sweeper.unref();
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt'>): Promise<LiveSession> {
+    const now = Date.now();
+    const record: SessionRecord = { ...init, id: randomBytes(16).toString('base64url'), createdAt: now, lastSeenAt: now };
+    await this.#store.create(record);
+    const s = new LiveSession(record);
+    s.lastTouch = now;
+    this.#live.set(record.id, s);
+    return s;
+  }
+
+  /** The session `id` of `principal` on `scope`; anything else is `session not found`. */
+  async get(id: string, principal: string | null, scope: string): Promise<LiveSession> {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) throw new GatehouseError('E_SESSION_NOT_FOUND');
+    let s = this.#live.get(id);
+    if (!s) {
+      const record = await this.#store.get(id);
+      if (record && Date.now() - record.lastSeenAt <= this.#idleMs) {
+        s = new LiveSession(record);
+        this.#live.set(id, s);
+      }
+    }
+    if (!s || s.record.principal !== principal || s.record.scope !== scope) throw new GatehouseError('E_SESSION_NOT_FOUND');
+    const now = Date.now();
+    s.record.lastSeenAt = now;
+    if (now - s.lastTouch > TOUCH_EVERY_MS) {
+      s.lastTouch = now;
+      this.#store.touch(id, now).catch(() => {});
+    }
+    return s;
+  }
+
+  async delete(s: LiveSession): Promise<void> {
+    this.#live.delete(s.id);
+    s.close();
+    await this.#store.delete(s.id);
+  }
+
+  /** Every live session in this process (for list_changed fan-out). */
+  all(): IterableIterator<LiveSession> {
+    return this.#live.values();
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const s of this.#live.values()) s.close();
+    this.#live.clear();
+  }
+
+  async #sweep(): Promise<void> {
+    const before = Date.now() - this.#idleMs;
+    for (const [id, s] of this.#live) {
+      if (s.record.lastSeenAt < before) {
+        this.#live.delete(id);
+        s.close();
+      }
+    }
+    await this.#store.purgeIdle(before).catch(() => {});
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * One configured upstream server: its channel and peer, the handshake, the era verdict (cached in
+ * the store), and restarts with exponential backoff when it dies. Callers use `request`, which
+ * waits for the connection (bounded by connectMs) and adds the modern `_meta` envelope when needed.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { GatehouseError } from '../protocol/errors.ts';
+import { META, modernMeta } from '../protocol/era.ts';
+import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ServerConfig, StdioServerConfig } from '../config/schema.ts';
+import type { VerdictStore } from '../storage/types.ts';
+import { Peer } from './peer.ts';
+import { StdioChannel } from './stdio.ts';
+import { StreamableHttpChannel } from './http.ts';
+import { LegacySseChannel } from './sse.ts';
+import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
+import type { CallOptions, Channel, ServerIdentity, ServerRequestAnswer } from './types.ts';
+
+export type UpstreamState = 'starting' | 'ready' | 'down' | 'stopped';
+type Cfg = ServerConfig & { timeouts: { connectMs: number; requestMs: number; maxTotalMs: number } };
+
+const STABLE_MS = 60_000;
+
+export function fingerprint(cfg: ServerConfig): string {
+  const c = cfg as Partial<StdioServerConfig> & { url?: string };
+  return createHash('sha256')
+    .update(JSON.stringify([cfg.transport, c.command, c.args, c.url]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of cfg.inheritEnv ?? []) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return { ...env, ...(cfg.env ?? {}) };
+}
+
+export class Upstream extends EventEmitter<{
+  ready: [ServerIdentity];
+  down: [];
+  event: [JsonRpcNotification];
+}> {
+  readonly name: string;
+  readonly cfg: Cfg;
+  #state: UpstreamState = 'down';
+  #peer: Peer | undefined;
+  #identity: ServerIdentity | undefined;
+  #ready: Promise<void> | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #delay: number;
+  #readySince = 0;
+  #lastError = '';
+  readonly #log: Logger;
+  readonly #verdicts: VerdictStore;
+  /** Server->client requests no in-flight call can be blamed for. */
+  orphanHandler: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
+    r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
+
+  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger) {
+    super();
+    this.name = cfg.name;
+    this.cfg = cfg;
+    this.#verdicts = verdicts;
+    this.#log = log.child({ upstream: cfg.name });
+    this.#delay = this.#restartCfg().initialDelayMs;
+  }
+
+  get state(): UpstreamState {
+    return this.#state;
+  }
+  get identity(): ServerIdentity | undefined {
+    return this.#identity;
+  }
+  get lastError(): string {
+    return this.#lastError;
+  }
+  get pid(): number | undefined {
+    return this.#peer && this.#channel instanceof StdioChannel ? this.#channel.pid : undefined;
+  }
+  #channel: Channel | undefined;
+
+  start(): Promise<void> {
+    if (this.#state === 'stopped') return Promise.reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE'));
+    if (this.#ready && this.#state !== 'down') return this.#ready;
+    this.#state = 'starting';
+    this.#ready = this.#connect();
+    this.#ready.catch(() => {});
+    return this.#ready;
+  }
+
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    clearTimeout(this.#restartTimer);
+    const peer = this.#peer;
+    this.#peer = undefined;
+    await peer?.close();
+  }
+
+  /** Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept. */
+  async request(method: string, params: JsonObject | undefined, opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>): Promise<JsonObject> {
+    const peer = await this.#usablePeer();
+    const identity = this.#identity!;
+    let p = params;
+    if (identity.era === 'modern') {
+      const meta = { ...((params?._meta as JsonObject | undefined) ?? {}), ...modernMeta(GATEWAY_CLIENT_CAPABILITIES) };
+      p = { ...(params ?? {}), _meta: meta };
+    }
+    return peer.request(method, p, {
+      timeoutMs: opts.timeoutMs ?? this.cfg.timeouts.requestMs,
+      maxTotalMs: opts.maxTotalMs ?? this.cfg.timeouts.maxTotalMs,
+      signal: opts.signal,
+      onNotification: opts.onNotification,
+      onServerRequest: opts.onServerRequest,
+    });
+  }
+
+  async notify(method: string, params?: JsonObject): Promise<void> {
+    const peer = await this.#usablePeer();
+    await peer.notify(method, params);
+  }
+
+  async #usablePeer(): Promise<Peer> {
+    if (this.#state === 'stopped') throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is stopped`);
+    if (this.#state !== 'ready') {
+      const wait = this.start();
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`)), this.cfg.timeouts.connectMs);
+      });
+      try {
+        await Promise.race([wait, limit]);
+      } catch {
+        throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const peer = this.#peer;
+    if (!peer || peer.closed) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`);
+    return peer;
+  }
+
+  #restartCfg(): { initialDelayMs: number; maxDelayMs: number } {
+    const r = (this.cfg as StdioServerConfig).restart;
+    return { initialDelayMs: r?.initialDelayMs ?? 500, maxDelayMs: r?.maxDelayMs ?? 30_000 };
+  }
+
+  #makeChannel(): Channel {
+    const cfg = this.cfg;
+    if (cfg.transport === 'stdio') {
+      return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
+    }
+    if (cfg.transport === 'sse') return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+    return new StreamableHttpChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+  }
+
+  async #connect(): Promise<void> {
+    const channel = this.#makeChannel();
+    const peer = new Peer(channel, this.#log);
+    this.#channel = channel;
+    this.#peer = peer;
+    peer.onEvent((n) => this.emit('event', n));
+    peer.onOrphanRequest((r) => this.orphanHandler(r));
+    peer.onClose((err) => this.#onPeerClosed(peer, err));
+    try {
+      const fp = fingerprint(this.cfg);
+      const cached = await this.#verdicts.get(this.name).catch(() => undefined);
+      const prior = cached?.fingerprint === fp ? cached.era : undefined;
+      const identity = await handshake(peer, { timeoutMs: this.cfg.timeouts.connectMs, prior });
+      if (this.#peer !== peer) throw new Error('superseded');
+      this.#identity = identity;
+      this.#state = 'ready';
+      this.#readySince = Date.now();
+      this.#lastError = '';
+      if (cached?.era !== identity.era || cached.fingerprint !== fp || cached.protocolVersion !== identity.protocolVersion) {
+        await this.#verdicts
+          .put({ server: this.name, fingerprint: fp, era: identity.era, protocolVersion: identity.protocolVersion, probedAt: Date.now() })
+          .catch((err: Error) => this.#log.warn({ err: err.message }, 'could not cache era verdict'));
+      }
+      this.#log.info({ era: identity.era, protocolVersion: identity.protocolVersion, server: identity.serverInfo[META.serverInfo] ?? identity.serverInfo.name }, 'upstream ready');
+      this.emit('ready', identity);
+    } catch (err) {
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      this.#log.warn({ err: this.#lastError }, 'upstream handshake failed');
+      await peer.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  #onPeerClosed(peer: Peer, err?: Error): void {
+    if (this.#peer !== peer) return;
+    this.#peer = undefined;
+    if (this.#state === 'stopped') return;
+    const wasReady = this.#state === 'ready';
+    this.#state = 'down';
+    this.#lastError = err?.message ?? 'closed';
+    if (wasReady) this.emit('down');
+    const { initialDelayMs, maxDelayMs } = this.#restartCfg();
+    if (wasReady && Date.now() - this.#readySince > STABLE_MS) this.#delay = initialDelayMs;
+    const delay = this.#delay;
+    this.#delay = Math.min(this.#delay * 2, maxDelayMs);
+    this.#log.info({ delayMs: delay }, 'restarting upstream');
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      if (this.#state === 'down') this.start().catch(() => {});
+    }, delay);
+    this.#restartTimer.unref();
+  }
+}

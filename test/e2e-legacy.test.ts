@@ -1,0 +1,131 @@
+/**
+ * End to end, legacy era: the SDK v1 client (2025-11-25, sessions) -> Gatehouse -> real npm MCP
+ * servers (server-everything and server-filesystem over stdio).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { EVERYTHING, FILESYSTEM, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+let t: TestGateway;
+let sandbox: string;
+
+before(async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  sandbox = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
+  mkdirSync(join(sandbox, 'docs'));
+  writeFileSync(join(sandbox, 'docs', 'hello.txt'), 'hello from the sandbox\n');
+  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']) + stdioServer('files', FILESYSTEM, [sandbox]));
+});
+after(async () => t?.close());
+
+async function connect(path = '/mcp', capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: 'e2e-legacy', version: '1.0.0' }, { capabilities });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}${path}`)));
+  return client;
+}
+
+test('lists the tools of both servers under namespaced names', async () => {
+  const client = await connect();
+  const { tools } = await client.listTools();
+  const names = tools.map((x) => x.name);
+  assert.ok(names.includes('everything__echo'), names.join(','));
+  assert.ok(names.includes('files__read_text_file') || names.includes('files__read_file'), names.join(','));
+  assert.ok(names.every((n) => n.startsWith('everything__') || n.startsWith('files__')));
+  await client.close();
+});
+
+test('calls a tool through the gateway and gets the upstream result', async () => {
+  const client = await connect();
+  const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'hi through gatehouse' } });
+  assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: hi through gatehouse' }]);
+  const file = await client.callTool({ name: 'files__read_text_file', arguments: { path: join(sandbox, 'docs', 'hello.txt') } });
+  assert.match(JSON.stringify(file.content), /hello from the sandbox/);
+  await client.close();
+});
+
+test('an unknown tool and a tool of an unknown server give the same error', async () => {
+  const client = await connect();
+  const a = await client.callTool({ name: 'everything__nope', arguments: {} }).catch((e: Error) => e);
+  const b = await client.callTool({ name: 'ghost__echo', arguments: {} }).catch((e: Error) => e);
+  assert.ok(a instanceof Error && b instanceof Error);
+  assert.match(a.message, /-32602.*unknown tool/);
+  assert.equal(a.message.replace('everything__nope', 'X'), b.message.replace('ghost__echo', 'X'));
+  await client.close();
+});
+
+test('progress notifications reach the caller with its own token', async () => {
+  const client = await connect();
+  const seen: number[] = [];
+  const r = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, {
+    onprogress: (p) => seen.push(p.progress),
+  });
+  assert.equal(r.isError ?? false, false);
+  assert.deepEqual(seen, [1, 2, 3]);
+  await client.close();
+});
+
+test('sampling, elicitation and roots requests are routed to the caller that caused them', async () => {
+  const client = await connect('/mcp', { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } });
+  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled by the caller' },
+  }));
+  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Ada' } }));
+  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///caller-root', name: 'caller' }] }));
+  const s = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } });
+  assert.match(JSON.stringify(s.content), /sampled by the caller/);
+  const roots = await client.callTool({ name: 'everything__get-roots-list', arguments: {} });
+  assert.match(JSON.stringify(roots.content), /caller-root/);
+  await client.close();
+});
+
+test('a caller without the sampling capability is not asked', async () => {
+  const client = await connect();
+  const s = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } }).catch((e: Error) => e);
+  // The upstream's request is refused by the gateway; the upstream reports the failure.
+  assert.ok(s instanceof Error || (s as { isError?: boolean }).isError === true);
+  await client.close();
+});
+
+test('prompts and resources are aggregated and routed', async () => {
+  const client = await connect();
+  const { prompts } = await client.listPrompts();
+  assert.ok(prompts.some((p) => p.name.startsWith('everything__')));
+  const simple = prompts.find((p) => p.name === 'everything__simple-prompt') ?? prompts[0];
+  const got = await client.getPrompt({ name: simple.name, arguments: {} }).catch(() => undefined);
+  if (simple.name === 'everything__simple-prompt') assert.ok(got && got.messages.length > 0);
+  const { resources } = await client.listResources();
+  assert.ok(resources.length > 0);
+  const read = await client.readResource({ uri: resources[0].uri });
+  assert.ok(read.contents.length > 0);
+  await client.close();
+});
+
+test('the per-server endpoint exposes one server under its own tool names', async () => {
+  const client = await connect('/servers/everything/mcp');
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((x) => x.name === 'echo'));
+  assert.ok(!tools.some((x) => x.name.includes('__')));
+  const r = await client.callTool({ name: 'echo', arguments: { message: 'scoped' } });
+  assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: scoped' }]);
+  await client.close();
+});
+
+test('sessions end with DELETE and unknown sessions get 404', async () => {
+  const client = await connect();
+  const transport = client.transport as StreamableHTTPClientTransport;
+  const sid = transport.sessionId!;
+  await transport.terminateSession();
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  assert.equal(r.status, 404);
+  void ToolListChangedNotificationSchema;
+});

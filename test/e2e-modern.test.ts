@@ -1,0 +1,93 @@
+/**
+ * End to end, modern era: the SDK v2 client in auto mode negotiates 2026-07-28 with Gatehouse
+ * (stateless, `_meta` on every request) in front of legacy upstreams; server->client requests from
+ * the upstream come back to the modern client as `input_required` round trips.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+let t: TestGateway;
+before(async () => {
+  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']));
+});
+after(async () => t?.close());
+
+async function connect(capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: 'e2e-modern', version: '2.0.0' }, { capabilities, versionNegotiation: { mode: 'auto' } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
+  return client;
+}
+
+test('the v2 client negotiates the modern era with the gateway', async () => {
+  const client = await connect();
+  assert.equal(client.getProtocolEra(), 'modern');
+  assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+  await client.close();
+});
+
+test('lists and calls tools statelessly', async () => {
+  const client = await connect();
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((x) => x.name === 'everything__echo'));
+  const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'modern hello' } });
+  assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: modern hello' }]);
+  await client.close();
+});
+
+test('progress reaches a modern caller on the response stream', async () => {
+  const client = await connect();
+  const seen: number[] = [];
+  const r = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, {
+    onprogress: (p: { progress: number }) => seen.push(p.progress),
+  });
+  assert.equal(r.isError ?? false, false);
+  assert.deepEqual(seen, [1, 2, 3]);
+  await client.close();
+});
+
+test('an elicitation from a legacy upstream becomes an input_required round trip', async () => {
+  const client = await connect({ elicitation: { form: {} } });
+  let asked = 0;
+  client.setRequestHandler('elicitation/create', async () => {
+    asked++;
+    return { action: 'accept', content: { name: 'Ada', check: true } };
+  });
+  const r = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} });
+  assert.equal(asked, 1);
+  assert.match(JSON.stringify(r.content), /Ada|accept/);
+  await client.close();
+});
+
+test('a forged requestState is refused and reaches nothing', async () => {
+  const res = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'everything__echo' },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 7, method: 'tools/call',
+      params: {
+        name: 'everything__echo', arguments: { message: 'x' }, requestState: 'gh1.AAAA.BBBB', inputResponses: { q1: { action: 'accept' } },
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+      },
+    }),
+  });
+  const body = (await res.json()) as { error: { code: number; message: string } };
+  assert.equal(body.error.code, -32602);
+  assert.match(body.error.message, /request state/);
+});
+
+test('server/discover answers without a session', async () => {
+  const res = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('mcp-session-id'), null);
+  const body = (await res.json()) as { result: { supportedVersions: string[]; capabilities: Record<string, unknown>; resultType: string } };
+  assert.ok(body.result.supportedVersions.includes('2026-07-28'));
+  assert.ok(body.result.supportedVersions.includes('2025-11-25'));
+  assert.equal(body.result.resultType, 'complete');
+  assert.ok(body.result.capabilities.tools);
+});

@@ -1,0 +1,86 @@
+/**
+ * Starting a real gateway for end-to-end tests: in-process (Gateway.start from YAML text through the
+ * real config loader) or as a child process through the CLI. Real upstreams come from npm.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { parseConfig } from '../../src/config/load.ts';
+import { Gateway } from '../../src/main.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+export const FILESYSTEM = join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
+
+/** YAML for a stdio server running a node script with this Node. */
+export function stdioServer(name: string, script: string, args: string[] = []): string {
+  return `  - name: ${name}\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ${JSON.stringify([script, ...args])}\n`;
+}
+
+export interface TestGateway {
+  gw: Gateway;
+  url: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** Start a gateway on a free loopback port with `servers` (YAML list items) and extra gateway keys. */
+export async function startGateway(servers: string, opts: { gateway?: string; waitMs?: number } = {}): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}servers:\n${servers || '  []\n'}`;
+  const config = parseConfig(yaml, join(dir, 'gatehouse.yaml'));
+  const gw = await Gateway.start(config, { log: process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger() });
+  await gw.waitForUpstreams(opts.waitMs ?? 20_000);
+  await waitForCatalog(gw);
+  return {
+    gw,
+    url: gw.url,
+    dir,
+    close: async () => {
+      await gw.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForCatalog(gw: Gateway): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ready = [...gw.upstreams.values()].every((u) => u.state !== 'ready' || gw.catalog.list('tools', u.name).length > 0 || !u.identity?.capabilities.tools);
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Start the CLI as a child process; resolves once /readyz answers 200. */
+export async function startCli(configYaml: string, dir: string): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, configYaml);
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolveUrl((JSON.parse(line) as { url: string }).url.replace(/\/mcp$/, ''));
+    });
+    child.once('exit', (code) => reject(new Error(`gatehouse exited with ${code}`)));
+    setTimeout(() => reject(new Error('gatehouse did not start')), 20_000).unref();
+  });
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (r?.status === 200) break;
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  return {
+    child,
+    url,
+    stop: () => new Promise<void>((res) => {
+      if (child.exitCode !== null) return res();
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
+}
