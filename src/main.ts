@@ -66,7 +66,7 @@ export class Gateway {
     gw.#endpoint = gw.#endpointDeps();
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
-      gw.#http = new HttpListener({ endpoint: () => gw.#endpoint, store });
+      gw.#http = new HttpListener({ endpoint: () => gw.#endpoint, store, upstreamReady: (n) => gw.upstreamReady(n) });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       gw.url = `http://${host}:${addr.port}`;
@@ -79,11 +79,18 @@ export class Gateway {
     return gw;
   }
 
-  /** Resolves when every enabled upstream is connected, or after `ms`. */
+  /** Resolves when every enabled upstream is connected and catalogued, or after `ms`. */
   async waitForUpstreams(ms: number): Promise<void> {
-    const all = Promise.allSettled([...this.upstreams.values()].map((u) => u.start()));
+    const all = Promise.allSettled([...this.upstreams.values()].map((u) => u.start().then(() => this.#catalogued.get(u.name))));
     await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
   }
+
+  /** Connected and its catalogue loaded: what /readyz reports per upstream. */
+  upstreamReady(name: string): boolean {
+    return this.upstreams.get(name)?.state === 'ready' && this.catalog.has(name);
+  }
+
+  readonly #catalogued = new Map<string, Promise<void>>();
 
   /** Apply a new configuration: upstreams added, removed or changed; listener settings need a restart. */
   async reload(next: Config): Promise<string[]> {
@@ -154,7 +161,8 @@ export class Gateway {
     this.upstreams.set(cfg.name, up);
     up.on('ready', () => {
       this.metrics.upstreamUp.set({ server: cfg.name }, 1);
-      this.catalog.refresh(cfg.name).catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
+      const done = this.catalog.refresh(cfg.name).catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
+      this.#catalogued.set(cfg.name, done);
     });
     up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
     up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n));
@@ -164,6 +172,7 @@ export class Gateway {
   async #removeUpstream(name: string): Promise<void> {
     const up = this.upstreams.get(name);
     this.upstreams.delete(name);
+    this.#catalogued.delete(name);
     this.catalog.drop(name);
     this.metrics.upstreamUp.remove({ server: name });
     await up?.stop();

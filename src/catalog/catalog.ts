@@ -66,14 +66,27 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     const up = this.#upstreams.get(server);
     if (!up?.identity) return;
     const part = this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] };
+    const fresh = !this.#parts.has(server);
     for (const kind of kinds) {
       const { capability } = LIST[kind];
       const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
       if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateRegex(String(t.uriTemplate ?? '')));
-      this.#parts.set(server, part);
-      this.emit('changed', kind, server);
+      if (!fresh) {
+        this.#parts.set(server, part);
+        this.emit('changed', kind, server);
+      }
     }
+    if (fresh) {
+      // First load: publish all kinds at once, so nobody sees a half-loaded server.
+      this.#parts.set(server, part);
+      for (const kind of kinds) this.emit('changed', kind, server);
+    }
+  }
+
+  /** Whether the server's part has been loaded at least once. */
+  has(server: string): boolean {
+    return this.#parts.has(server);
   }
 
   drop(server: string): void {

@@ -14,6 +14,8 @@ import type { Store } from '../storage/types.ts';
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
   store: Store;
+  /** Connected and catalogued. */
+  upstreamReady: (name: string) => boolean;
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -34,8 +36,9 @@ async function readiness(deps: HttpDeps): Promise<{ ready: boolean; store: strin
   const upstreams: Record<string, string> = {};
   let ready = store === 'ok';
   for (const [name, up] of deps.endpoint().upstreams) {
-    upstreams[name] = up.state;
-    if (up.state !== 'ready') ready = false;
+    const ok = deps.upstreamReady(name);
+    upstreams[name] = ok ? 'ready' : up.state === 'ready' ? 'loading catalogue' : up.state;
+    if (!ok) ready = false;
   }
   return { ready, store, upstreams };
 }

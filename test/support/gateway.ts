@@ -34,7 +34,6 @@ export async function startGateway(servers: string, opts: { gateway?: string; wa
   const config = parseConfig(yaml, join(dir, 'gatehouse.yaml'));
   const gw = await Gateway.start(config, { log: process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger() });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
-  await waitForCatalog(gw);
   return {
     gw,
     url: gw.url,
@@ -46,19 +45,13 @@ export async function startGateway(servers: string, opts: { gateway?: string; wa
   };
 }
 
-async function waitForCatalog(gw: Gateway): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ready = [...gw.upstreams.values()].every((u) => u.state !== 'ready' || gw.catalog.list('tools', u.name).length > 0 || !u.identity?.capabilities.tools);
-    if (ready) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Start the CLI as a child process; resolves once /readyz answers 200. */
-export async function startCli(configYaml: string, dir: string): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+export async function startCli(configYaml: string, dir: string): Promise<{ child: ChildProcess; url: string; file: string; stop(): Promise<void> }> {
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, configYaml);
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -77,6 +70,7 @@ export async function startCli(configYaml: string, dir: string): Promise<{ child
   return {
     child,
     url,
+    file,
     stop: () => new Promise<void>((res) => {
       if (child.exitCode !== null) return res();
       child.once('exit', () => res());

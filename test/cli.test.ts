@@ -1,0 +1,113 @@
+/**
+ * The `gatehouse` command as an operator uses it: --help everywhere, init, config validate (text and
+ * --json, errors at file:line), start --json, reload on SIGHUP (a bad config keeps the last good one),
+ * and `gatehouse stdio` driven by a real SDK client.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EVERYTHING, ROOT, startCli } from './support/gateway.ts';
+
+const CLI = join(ROOT, 'src/cli/main.ts');
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const everything = (name: string) =>
+  `  - name: ${name}\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`;
+
+test('every command has --help', () => {
+  for (const cmd of [[], ['start'], ['stdio'], ['init'], ['config'], ['config', 'validate']]) {
+    const r = run(...cmd, '--help');
+    assert.equal(r.code, 0, cmd.join(' '));
+    assert.match(r.out, /Usage: gatehouse/);
+  }
+});
+
+test('init writes a starter config that validates; it refuses to overwrite without --force', () => {
+  const file = join(dir, 'starter.yaml');
+  assert.equal(run('init', file).code, 0);
+  assert.match(readFileSync(file, 'utf8'), /^version: 1$/m);
+  const v = run('config', 'validate', file);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, /valid \(1 servers\)/);
+  const again = run('init', file);
+  assert.equal(again.code, 2);
+  assert.match(again.err, /exists; use --force/);
+  assert.equal(run('init', file, '--force').code, 0);
+});
+
+test('config validate points at the line and key, in text and in json', () => {
+  const file = join(dir, 'broken.yaml');
+  writeFileSync(file, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');
+  const text = run('config', 'validate', file);
+  assert.equal(text.code, 2);
+  assert.match(text.err, /broken\.yaml:5:5: servers\[0\]: unknown key `comand` \(did you mean `command`\?\)/);
+  const json = run('config', 'validate', file, '--json');
+  assert.equal(json.code, 2);
+  const body = JSON.parse(json.out) as { valid: boolean; issues: Array<{ line: number; path: string }> };
+  assert.equal(body.valid, false);
+  assert.ok(body.issues.some((i) => i.line === 5 && i.path === 'servers[0]'));
+});
+
+test('start refuses an invalid config with the reason and exit status 2', () => {
+  const file = join(dir, 'bad-start.yaml');
+  writeFileSync(file, 'version: 2\nservers: []\n');
+  const r = run('start', '--config', file);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /bad-start\.yaml:1:10: version: must be `1`/);
+});
+
+test('start serves; SIGHUP with a broken file keeps the last good config; a fixed file applies', async () => {
+  const state = join(dir, 'state-reload');
+  const head = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(state)}\nservers:\n`;
+  const g = await startCli(head + everything('one'), dir);
+  try {
+    const ready = (await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> };
+    assert.deepEqual(Object.keys(ready.upstreams), ['one']);
+    writeFileSync(g.file, head + '  - name: two\n    transport: nope\n');
+    g.child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 800));
+    const still = (await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> };
+    assert.deepEqual(Object.keys(still.upstreams), ['one'], 'the bad reload changed nothing');
+    writeFileSync(g.file, head + everything('one') + everything('two'));
+    g.child.kill('SIGHUP');
+    let names: string[] = [];
+    for (let i = 0; i < 50 && names.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      names = Object.keys(((await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams);
+    }
+    assert.deepEqual(names.sort(), ['one', 'two']);
+  } finally {
+    await g.stop();
+  }
+});
+
+test('gatehouse stdio serves a real client over stdin/stdout', async () => {
+  const file = join(dir, 'stdio.yaml');
+  writeFileSync(file, `version: 1\ngateway:\n  stateDir: ${JSON.stringify(join(dir, 'state-stdio'))}\nservers:\n${everything('everything')}`);
+  const env = { ...process.env } as Record<string, string>;
+  delete env.NODE_TEST_CONTEXT;
+  env.GATEHOUSE_LOG_LEVEL = 'silent';
+  const client = new Client({ name: 'stdio-test', version: '1' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', file], env, stderr: 'ignore' }));
+  try {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((x) => x.name === 'everything__echo'), tools.map((x) => x.name).join(','));
+    const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'over stdio' } });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: over stdio' }]);
+  } finally {
+    await client.close();
+  }
+});
