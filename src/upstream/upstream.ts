@@ -13,8 +13,6 @@ import type { ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { StdioChannel } from './stdio.ts';
-import { StreamableHttpChannel } from './http.ts';
-import { LegacySseChannel } from './sse.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
 import type { CallOptions, Channel, ServerIdentity, ServerRequestAnswer } from './types.ts';
 
@@ -147,17 +145,22 @@ export class Upstream extends EventEmitter<{
     return { initialDelayMs: r?.initialDelayMs ?? 500, maxDelayMs: r?.maxDelayMs ?? 30_000 };
   }
 
-  #makeChannel(): Channel {
+  /** HTTP channels (and undici) load only when an HTTP upstream is configured: stdio-only gateways stay small. */
+  async #makeChannel(): Promise<Channel> {
     const cfg = this.cfg;
     if (cfg.transport === 'stdio') {
       return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
     }
-    if (cfg.transport === 'sse') return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+    if (cfg.transport === 'sse') {
+      const { LegacySseChannel } = await import('./sse.ts');
+      return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+    }
+    const { StreamableHttpChannel } = await import('./http.ts');
     return new StreamableHttpChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
   }
 
   async #connect(): Promise<void> {
-    const channel = this.#makeChannel();
+    const channel = await this.#makeChannel();
     const peer = new Peer(channel, this.#log);
     this.#channel = channel;
     this.#peer = peer;
