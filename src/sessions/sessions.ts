@@ -18,6 +18,8 @@ export interface MessageSink {
 }
 
 const TOUCH_EVERY_MS = 30_000;
+/** How long this process trusts its cached copy before checking the store again (another replica may have ended it). */
+const RECHECK_MS = 5_000;
 const MAX_PENDING_ASKS = 64;
 
 export class LiveSession {
@@ -28,6 +30,7 @@ export class LiveSession {
   readonly #asks = new Map<RequestId, (a: ServerRequestAnswer) => void>();
   #askSeq = 0;
   lastTouch = 0;
+  verifiedAt = Date.now();
 
   constructor(record: SessionRecord) {
     this.record = record;
@@ -99,6 +102,14 @@ export class Sessions {
   async get(id: string, principal: string | null, scope: string): Promise<LiveSession> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) throw new GatehouseError('E_SESSION_NOT_FOUND');
     let s = this.#live.get(id);
+    if (s && Date.now() - s.verifiedAt > RECHECK_MS) {
+      if (!(await this.#store.get(id))) {
+        this.#live.delete(id);
+        s.close();
+        throw new GatehouseError('E_SESSION_NOT_FOUND');
+      }
+      s.verifiedAt = Date.now();
+    }
     if (!s) {
       const record = await this.#store.get(id);
       if (record && Date.now() - record.lastSeenAt <= this.#idleMs) {

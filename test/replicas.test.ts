@@ -1,0 +1,65 @@
+/**
+ * Several replicas on one PostgreSQL database: a legacy session created through one gateway process
+ * is served by another (any replica can take any request), and a session ended on one replica is
+ * gone on the other.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
+
+const schema = freshPgSchema();
+const gateways: TestGateway[] = [];
+after(async () => {
+  await Promise.all(gateways.map((g) => g.close()));
+  await dropPgSchema(schema).catch(() => {});
+});
+
+async function replica(): Promise<TestGateway> {
+  const g = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']), {
+    gateway: '',
+    storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(pgUrlWithSchema(schema))}\n`,
+  });
+  gateways.push(g);
+  return g;
+}
+
+function post(url: string, sid: string, body: unknown) {
+  return fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify(body),
+  });
+}
+
+test('a session started on replica A is served by replica B, and ended everywhere', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const c = new pg.Client({ connectionString: pgTestUrl() });
+  await c.connect();
+  await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  await c.end();
+  const [a, b] = await Promise.all([replica(), replica()]);
+  assert.equal(a.gw.store.driver, 'postgres');
+
+  const client = new Client({ name: 'replicas', version: '1' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`));
+  await client.connect(transport);
+  const sid = transport.sessionId!;
+
+  const onB = await post(b.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'via B' } } });
+  assert.equal(onB.status, 200);
+  assert.match(await onB.text(), /Echo: via B/);
+
+  const del = await fetch(`${b.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } });
+  assert.equal(del.status, 204);
+  // Replica A trusts its cached copy for at most a few seconds.
+  let status = 0;
+  for (let i = 0; i < 80 && status !== 404; i++) {
+    status = (await post(a.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status;
+    if (status !== 404) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 404);
+});
