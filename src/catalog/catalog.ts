@@ -140,9 +140,17 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     return items.slice(0, MAX_ITEMS);
   }
 
-  /** Keep only well-named, unique, non-confusable items; log the rest with the reason. */
+  /**
+   * Keep only well-named, unique, non-confusable items; log the rest with the reason. When two names
+   * look alike, both are refused: the gateway cannot know which one the operator meant.
+   */
   #clean(server: string, kind: 'tools' | 'prompts', items: JsonObject[]): JsonObject[] {
-    const seen = new Map<string, string>();
+    const bySkeleton = new Map<string, string[]>();
+    for (const item of items) {
+      if (typeof item.name !== 'string') continue;
+      const sk = skeleton(item.name);
+      bySkeleton.set(sk, [...(bySkeleton.get(sk) ?? []), item.name]);
+    }
     const kept: JsonObject[] = [];
     for (const item of items) {
       const name = item.name;
@@ -150,17 +158,12 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         this.#log.warn({ server, kind }, 'refused an item without a name');
         continue;
       }
-      const problem = nameProblem(name);
-      const sk = skeleton(name);
-      const clash = seen.get(sk);
-      if (problem || clash !== undefined) {
-        this.#log.error(
-          { server, kind, name: JSON.stringify(name), reason: problem ?? `looks like \`${clash}\`` },
-          'refused an upstream item: unsafe name',
-        );
+      const twins = bySkeleton.get(skeleton(name))!.filter((n) => n !== name);
+      const problem = nameProblem(name) ?? (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined);
+      if (problem) {
+        this.#log.error({ server, kind, name: JSON.stringify(name), reason: problem }, 'refused an upstream item: unsafe name');
         continue;
       }
-      seen.set(sk, name);
       kept.push(item);
     }
     return kept;

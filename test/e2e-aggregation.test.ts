@@ -1,0 +1,84 @@
+/**
+ * Aggregation details, end to end: unsafe upstream names refused, pagination of the merged
+ * listing, cancellation reaching the upstream, prompts and completions routed by namespaced name.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+let t: TestGateway;
+let client: Client;
+const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-agg-')), 'rec.jsonl');
+
+before(async () => {
+  t = await startGateway(stdioServer('cat', join(ROOT, 'test/fixtures/upstreams/catalog-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, { gateway: '  pageSize: 10\n' });
+  client = new Client({ name: 'agg', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
+});
+after(async () => {
+  await client?.close();
+  await t?.close();
+});
+
+async function allTools(): Promise<{ names: string[]; pages: number }> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const r = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ListToolsResultSchema);
+    names.push(...r.tools.map((x) => x.name));
+    cursor = r.nextCursor;
+    pages++;
+  } while (cursor);
+  return { names, pages };
+}
+
+test('look-alike, mixed-script and invisible-character names never reach callers', async () => {
+  const { names } = await allTools();
+  assert.ok(!names.includes('cat__read_file') && !names.includes('cat__Read-File'), 'look-alikes: both refused');
+  assert.ok(!names.some((n) => n.includes('\u0430')), 'mixed-script name refused');
+  assert.ok(!names.some((n) => n.includes('\u200b')), 'invisible character refused');
+  const err = await client.callTool({ name: 'cat__Read-File', arguments: {} }).catch((e: Error) => e);
+  assert.match(String(err), /unknown tool/);
+});
+
+test('the merged listing is paginated with opaque cursors', async () => {
+  const { names, pages } = await allTools();
+  assert.equal(names.length, 31); // wait, t01..t30
+  assert.equal(pages, 4);
+  assert.equal(new Set(names).size, names.length);
+  const bad = await client.request({ method: 'tools/list', params: { cursor: 'forged' } }, ListToolsResultSchema).catch((e: Error) => e);
+  assert.match(String(bad), /-32602.*cursor/);
+});
+
+test('a cancelled call is cancelled upstream too', async () => {
+  const ac = new AbortController();
+  const call = client.callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: ac.signal }).catch((e: Error) => e);
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort('the user changed their mind');
+  assert.ok((await call) instanceof Error);
+  let seen = '';
+  for (let i = 0; i < 50 && !seen.includes('"aborted":"wait"'); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    seen = readFileSync(rec, 'utf8');
+  }
+  assert.match(seen, /"method":"notifications\/cancelled"/);
+  assert.match(seen, /"aborted":"wait"/);
+});
+
+test('prompts and argument completion are routed by namespaced name', async () => {
+  const { prompts } = await client.listPrompts();
+  assert.deepEqual(prompts.map((p) => p.name), ['cat__greet']);
+  const p = await client.getPrompt({ name: 'cat__greet', arguments: { language: 'esperanto' } });
+  assert.deepEqual(p.messages[0].content, { type: 'text', text: 'greet in esperanto' });
+  const c = await client.complete({ ref: { type: 'ref/prompt', name: 'cat__greet' }, argument: { name: 'language', value: 'es' } });
+  assert.deepEqual(c.completion.values, ['esperanto', 'estonian']);
+  const sent = readFileSync(rec, 'utf8');
+  assert.match(sent, /"method":"completion\/complete","params":\{"ref":\{"type":"ref\/prompt","name":"greet"\}/);
+});
