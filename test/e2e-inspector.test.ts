@@ -13,7 +13,7 @@ before(async () => {
 after(async () => t?.close());
 
 async function inspector(...args: string[]): Promise<unknown> {
-  const env = { ...process.env, HOME: t.dir, MCP_CATALOG_PATH: join(t.dir, 'catalog.json') };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: t.dir, MCP_CATALOG_PATH: join(t.dir, 'catalog.json') };
   delete env.NODE_TEST_CONTEXT;
   const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
