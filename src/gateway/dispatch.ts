@@ -4,7 +4,7 @@
  * Transport concerns (headers, sessions, streams) stay in the listener.
  */
 import { GatehouseError, quote } from '../protocol/errors.ts';
-import { GATEWAY_INFO, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
+import { GATEWAY_INFO, LEGACY_VERSIONS, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -48,6 +48,31 @@ export function serverCapabilities(deps: DispatchDeps, scope: string): JsonObjec
   const caps = { ...(deps.upstreams.get(scope)?.identity?.capabilities ?? {}) };
   delete caps.experimental;
   return caps;
+}
+
+/** What a legacy `initialize` asks for, read defensively; versions we do not speak negotiate down. */
+export function readInitialize(params: JsonObject | undefined): { protocolVersion: string; clientCapabilities: JsonObject; clientInfo: JsonObject } {
+  const p = params ?? {};
+  const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
+  const obj = (v: unknown): JsonObject => (v && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject) : {});
+  return {
+    protocolVersion: (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0],
+    clientCapabilities: obj(p.capabilities),
+    clientInfo: obj(p.clientInfo),
+  };
+}
+
+/** The `initialize` result: the gateway's identity, or the upstream's on a per-server endpoint. */
+export function initializeResult(deps: DispatchDeps, scope: string, protocolVersion: string): JsonObject {
+  const up = scope ? deps.upstreams.get(scope) : undefined;
+  const result: JsonObject = {
+    protocolVersion,
+    capabilities: serverCapabilities(deps, scope),
+    serverInfo: up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
+  };
+  const instructions = scope ? up?.identity?.instructions : deps.instructions;
+  if (instructions) result.instructions = instructions;
+  return result;
 }
 
 function upstreamFor(deps: DispatchDeps, server: string): Upstream {

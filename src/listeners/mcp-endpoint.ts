@@ -9,12 +9,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { classify, success, type JsonObject, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
-import { GATEWAY_INFO, LEGACY_VERSIONS, META, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
+import { LEGACY_VERSIONS, META, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { KNOWN_METHODS, dispatch, serverCapabilities, type DispatchDeps } from '../gateway/dispatch.ts';
+import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../gateway/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
 import { acceptsJsonAndSse, checkHost, checkOrigin, decodeHeaderValue, isLoopback, readBody } from './guards.ts';
@@ -230,22 +230,10 @@ function onLegacyNotification(session: LiveSession, method: string, params: Json
 }
 
 async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, deps: EndpointDeps): Promise<void> {
-  const p = msg.params ?? {};
-  const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
-  const version = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
-  const caps = p.capabilities && typeof p.capabilities === 'object' ? (p.capabilities as JsonObject) : {};
-  const info = p.clientInfo && typeof p.clientInfo === 'object' ? (p.clientInfo as JsonObject) : {};
-  const session = await deps.sessions.create({ scope, protocolVersion: version, clientInfo: info, clientCapabilities: caps, principal: null });
+  const init = readInitialize(msg.params);
+  const session = await deps.sessions.create({ scope, ...init, principal: null });
   deps.metrics.sessions.set(deps.sessions.size);
-  const up = scope ? deps.upstreams.get(scope) : undefined;
-  const result: JsonObject = {
-    protocolVersion: version,
-    capabilities: serverCapabilities(deps, scope),
-    serverInfo: up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
-  };
-  const instructions = scope ? up?.identity?.instructions : deps.instructions;
-  if (instructions) result.instructions = instructions;
-  const body = JSON.stringify(success(msg.id, result));
+  const body = JSON.stringify(success(msg.id, initializeResult(deps, scope, init.protocolVersion)));
   res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

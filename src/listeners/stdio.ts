@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { GatehouseError } from '../protocol/errors.ts';
 import { classify, success, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
-import { GATEWAY_INFO, LEGACY_VERSIONS, META, declaredVersion, isModernVersion } from '../protocol/era.ts';
+import { META, declaredVersion, isModernVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
-import { dispatch, serverCapabilities } from '../gateway/dispatch.ts';
+import { dispatch, initializeResult, readInitialize } from '../gateway/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
@@ -109,13 +109,8 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
 }
 
 function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {
-  const p = req.params ?? {};
-  const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
-  const version = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
+  const init = readInitialize(req.params);
   const now = Date.now();
-  set(new LiveSession({
-    id: 'stdio', scope, protocolVersion: version, principal: null, createdAt: now, lastSeenAt: now,
-    clientInfo: p.clientInfo ?? {}, clientCapabilities: p.capabilities ?? {},
-  }));
-  return { protocolVersion: version, capabilities: serverCapabilities(deps, scope), serverInfo: GATEWAY_INFO };
+  set(new LiveSession({ id: 'stdio', scope, ...init, principal: null, createdAt: now, lastSeenAt: now }));
+  return initializeResult(deps, scope, init.protocolVersion);
 }
