@@ -6,11 +6,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 let t: TestGateway;
 before(async () => {
-  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']));
+  const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-modern-')), 'rec.jsonl');
+  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']) + stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`);
 });
 after(async () => t?.close());
 
@@ -90,4 +94,46 @@ test('server/discover answers without a session', async () => {
   assert.ok(body.result.supportedVersions.includes('2025-11-25'));
   assert.equal(body.result.resultType, 'complete');
   assert.ok(body.result.capabilities.tools);
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+async function raw(method: string, params: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 42, method, params }),
+  });
+  const text = await res.text();
+  const data = text.startsWith('{') ? JSON.parse(text) : text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  return { status: res.status, body: data };
+}
+
+test('modern: a request whose _meta lacks the protocol version is -32602 with HTTP 400', async () => {
+  const r = await raw('tools/list', {});
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, -32602);
+  assert.equal(r.body.id, 42);
+});
+
+test('modern: methods 2026-07-28 removed are -32601 with HTTP 404', async () => {
+  for (const m of ['ping', 'logging/setLevel']) {
+    const r = await raw(m, { _meta: META, level: 'info' });
+    assert.equal(r.status, 404, m);
+    assert.equal(r.body.error.code, -32601, m);
+  }
+});
+
+test('modern: a tool that needs sampling from a caller that did not declare it is -32021 with the capability named', async () => {
+  const r = await raw('tools/call', { name: 'everything__trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 }, _meta: META }, { 'mcp-name': 'everything__trigger-sampling-request' });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, -32021);
+  assert.deepEqual(r.body.error.data, { requiredCapabilities: { sampling: {} } });
+});
+
+test('modern: log messages are relayed only when the request asks for them, at or above its level', async () => {
+  const call = (meta: Record<string, unknown>) => raw('tools/call', { name: 'rec__log', arguments: {}, _meta: { ...META, ...meta } }, { 'mcp-name': 'rec__log' });
+  const levels = (b: unknown) => (Array.isArray(b) ? b : [b]).filter((m: any) => m.method === 'notifications/message').map((m: any) => m.params.level);
+  assert.deepEqual(levels((await call({})).body), [], 'no logLevel: no log messages');
+  assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'info' })).body), ['info', 'error']);
+  assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'debug' })).body), ['debug', 'info', 'error']);
 });

@@ -37,6 +37,11 @@ export interface RequestContext {
   session?: LiveSession;
   outlet: Outlet;
   signal: AbortSignal;
+  /**
+   * Lowest log level the caller wants relayed. Modern callers set it per request in `_meta` (no field:
+   * no log messages at all); legacy callers with logging/setLevel (unset: everything).
+   */
+  logLevel?: string;
   /** The caller's progress token, when it asked for progress. */
   progressToken?: string | number;
 }

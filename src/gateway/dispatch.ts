@@ -87,8 +87,12 @@ function str(params: JsonObject | undefined, key: string): string {
   return v;
 }
 
+/** Methods 2026-07-28 removed: a modern caller gets `method not found` for them. */
+const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+
 export async function dispatch(ctx: RequestContext, method: string, params: JsonObject | undefined, deps: DispatchDeps): Promise<JsonObject> {
   const scope = ctx.scope || undefined;
+  if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method)) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   const list = LISTS[method];
   if (list) {
     const items = deps.catalog.list(list.kind, scope);

@@ -38,13 +38,23 @@ function upstreamParams(params: JsonObject | undefined, token: string | undefine
   return out;
 }
 
+const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** Should a log message at `level` reach this caller? */
+export function wantsLog(ctx: RequestContext, level: unknown): boolean {
+  if (ctx.logLevel === undefined) return ctx.era === 'legacy';
+  const min = LEVELS.indexOf(ctx.logLevel);
+  const at = LEVELS.indexOf(String(level));
+  return at >= 0 && at >= Math.max(0, min);
+}
+
 function relay(ctx: RequestContext, token: string | undefined): (n: JsonRpcNotification) => void {
   return (n) => {
     if (n.method === 'notifications/progress') {
       if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
       ctx.outlet.notify({ ...n, params: { ...n.params, progressToken: ctx.progressToken } });
     } else if (n.method === 'notifications/message') {
-      ctx.outlet.notify(n);
+      if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(n);
     }
   };
 }
@@ -88,7 +98,7 @@ export async function forward(
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
-    held.start((ask) => up.request(method, base, { signal: ctx.signal, onNotification, onServerRequest: (r) => Promise.resolve(refusal(ctx, r) ?? ask(r)) }));
+    held.start((ask) => up.request(method, base, { signal: ctx.signal, onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
     return resumeHeld(holds, ctx, method, params, held);
   }
 
@@ -112,7 +122,29 @@ export async function forward(
 
 async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>): Promise<JsonObject> {
   if (params?.inputResponses && typeof params.inputResponses === 'object') held.answer(params.inputResponses as JsonObject);
-  const step = await held.next(ctx.signal);
+  let step = await held.next(ctx.signal);
+  while ('questions' in step) {
+    // Roots the caller did not declare are answered "unsupported" upstream; sampling or elicitation
+    // it did not declare end the call with -32021 (2026-07-28), since the tool cannot go on without them.
+    const missing: JsonObject = {};
+    for (const q of step.questions) {
+      const cap = CAPABILITY_FOR[q.request.method];
+      if (cap && ctx.clientCapabilities[cap]) continue;
+      if (cap === 'roots' || !cap) held.answerHere(q.key, { error: { code: -32601, message: `the client does not support \`${q.request.method}\`` } });
+      else missing[cap] = {};
+    }
+    if (Object.keys(missing).length) {
+      held.abandon();
+      holds.release(held);
+      throw new GatehouseError('E_MISSING_CAPABILITY', `missing required client capability: ${Object.keys(missing).map((c) => `\`${c}\``).join(', ')}`, { requiredCapabilities: missing });
+    }
+    const asked = step.questions.filter((q) => ctx.clientCapabilities[CAPABILITY_FOR[q.request.method] ?? '']);
+    if (asked.length) {
+      step = { questions: asked };
+      break;
+    }
+    step = await held.next(ctx.signal);
+  }
   if ('questions' in step) {
     const inputRequests: JsonObject = {};
     for (const q of step.questions) inputRequests[q.key] = { method: q.request.method, params: q.request.params ?? {} };

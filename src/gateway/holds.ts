@@ -70,6 +70,12 @@ export class HeldCall {
     }
   }
 
+  /** Answer one queued question here (the caller is not asked). */
+  answerHere(key: string, a: ServerRequestAnswer): void {
+    const i = this.#queue.findIndex((q) => q.key === key);
+    if (i >= 0) this.#queue.splice(i, 1)[0].answer(a);
+  }
+
   /** Deliver the caller's answers to the questions it was shown. */
   answer(responses: JsonObject): void {
     for (const q of this.#queue.splice(0)) {

@@ -105,7 +105,8 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     if (c.kind === 'request') id = c.msg.id;
     const params = msg.params;
     const declared = declaredVersion(params);
-    const modern = msg.method !== 'initialize' && (declared !== undefined || msg.method === 'server/discover');
+    // Modern: the body's _meta names a version, or the header names a modern one, or it is server/discover.
+    const modern = msg.method !== 'initialize' && (declared !== undefined || isModernVersion(versionHeader) || msg.method === 'server/discover');
 
     if (modern) {
       checkModernHeaders(req, msg.method, params, declared, versionHeader);
@@ -147,6 +148,9 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
 }
 
 function checkModernHeaders(req: IncomingMessage, method: string, params: JsonObject | undefined, declared: string | undefined, versionHeader: string | undefined): void {
+  if (declared === undefined && method !== 'server/discover') {
+    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
+  }
   if (declared !== undefined && !isModernVersion(declared)) {
     throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`);
   }
@@ -167,7 +171,7 @@ function checkModernHeaders(req: IncomingMessage, method: string, params: JsonOb
   if (declared !== undefined) {
     const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
     if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
-      throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
+      throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
     }
   }
 }
@@ -189,6 +193,7 @@ function makeContext(
     outlet: { notify: () => {} },
     signal: abort.signal,
     progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+    logLevel: era === 'modern' ? (typeof meta[META.logLevel] === 'string' ? (meta[META.logLevel] as string) : undefined) : session?.logLevel,
   };
   controllers.set(ctx, abort);
   void req;
@@ -213,10 +218,17 @@ async function answer(
     out.finish(success(ctx.requestId, result));
   } catch (err) {
     const w = toWire(err, ctx.requestId, deps.log);
-    out.finish(w.body, 200);
+    out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
   } finally {
     inFlight.delete(ctx);
   }
+}
+
+/** 2026-07-28 gives some JSON-RPC errors their own HTTP status. */
+function modernStatus(code: number): number {
+  if (code === -32601) return 404;
+  if (code === -32020 || code === -32021 || code === -32022) return 400;
+  return 200;
 }
 
 /** Legacy requests in flight, for notifications/cancelled: context -> its abort controller. */

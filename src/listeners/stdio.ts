@@ -71,6 +71,7 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
         },
         signal: abort.signal,
         progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+        logLevel: modern ? (typeof meta[META.logLevel] === 'string' ? (meta[META.logLevel] as string) : undefined) : session!.logLevel,
       };
       try {
         let result = await dispatch(ctx, req.method, req.params, deps());

@@ -45,6 +45,8 @@ const CATALOGUE = {
   E_PROTOCOL_VERSION: { rpc: RPC.UNSUPPORTED_PROTOCOL_VERSION, http: 400, message: 'unsupported protocol version' },
   E_HEADER_MISMATCH: { rpc: RPC.HEADER_MISMATCH, http: 400, message: 'header mismatch' },
   E_MISSING_CAPABILITY: { rpc: RPC.MISSING_CLIENT_CAPABILITY, http: 400, message: 'missing required client capability' },
+  /** 2026-07-28: the per-request `_meta` envelope is missing or malformed. */
+  E_INVALID_META: { rpc: RPC.INVALID_PARAMS, http: 400, message: 'invalid params: missing or malformed `_meta`' },
   E_SESSION_REQUIRED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'mcp-session-id header required' },
   E_SESSION_NOT_FOUND: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'session not found' },
   E_NOT_INITIALIZED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'session not initialized' },

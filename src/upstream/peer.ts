@@ -176,9 +176,12 @@ export class Peer {
       return;
     }
     if (n.method === 'notifications/cancelled') return;
-    const p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    let p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    // A log message on a channel that cannot say which request it belongs to (stdio) is given to the
+    // only request in flight, if there is exactly one; otherwise it reaches no caller.
+    if (!p && relatedTo === undefined && n.method === 'notifications/message' && this.#pending.size === 1) p = this.#pending.values().next().value;
     if (p) p.opts.onNotification?.(n);
-    else this.#onEvent(n);
+    else if (n.method !== 'notifications/message') this.#onEvent(n);
   }
 
   async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
