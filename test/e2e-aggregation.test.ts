@@ -50,7 +50,7 @@ test('look-alike, mixed-script and invisible-character names never reach callers
 
 test('the merged listing is paginated with opaque cursors', async () => {
   const { names, pages } = await allTools();
-  assert.equal(names.length, 31); // wait, t01..t30
+  assert.equal(names.length, 32); // wait, regional, t01..t30
   assert.equal(pages, 4);
   assert.equal(new Set(names).size, names.length);
   const bad = await client.request({ method: 'tools/list', params: { cursor: 'forged' } }, ListToolsResultSchema).catch((e: Error) => e);
@@ -81,4 +81,29 @@ test('prompts and argument completion are routed by namespaced name', async () =
   assert.deepEqual(c.completion.values, ['esperanto', 'estonian']);
   const sent = readFileSync(rec, 'utf8');
   assert.match(sent, /"method":"completion\/complete","params":\{"ref":\{"type":"ref\/prompt","name":"greet"\}/);
+});
+
+test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, or nothing reaches the upstream', async () => {
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  const call = (region: unknown, headers: Record<string, string>) =>
+    fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'cat__regional', ...headers },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'cat__regional', arguments: { region, query: 'q' }, _meta: meta } }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const count = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"name":"regional"')).length;
+  const before = count();
+  for (const [region, headers] of [
+    ['eu-west-1', {}],
+    ['eu-west-1', { 'mcp-param-region': 'us-east-1' }],
+    ['eu-west-1', { 'mcp-param-region': '=?base64?dXMtZWFzdC0x?=' }],
+  ] as const) {
+    const r = await call(region, headers);
+    assert.equal(r.status, 400, JSON.stringify(headers));
+    assert.equal(r.body.error.code, -32020);
+  }
+  assert.equal(count(), before, 'nothing reached the upstream');
+  const ok = await call('zürich', { 'mcp-param-region': `=?base64?${Buffer.from('zürich').toString('base64')}?=` });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(count(), before + 1);
 });

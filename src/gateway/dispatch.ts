@@ -132,7 +132,9 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
         if (method === 'resources/subscribe') ctx.session.subscriptions.add(uri);
         else ctx.session.subscriptions.delete(uri);
       }
-      return forward(upstreamFor(deps, server), ctx, method, params, deps.holds);
+      const r = await forward(upstreamFor(deps, server), ctx, method, params, deps.holds);
+      // 2026-07-28: resources/read is cacheable; say how, when the upstream did not.
+      return ctx.era === 'modern' && method === 'resources/read' ? { ttlMs: 0, cacheScope: 'private', ...r } : r;
     }
     case 'completion/complete':
       return complete(ctx, params, deps);

@@ -86,6 +86,7 @@ export async function forward(
   method: string,
   params: JsonObject | undefined,
   holds: Holds,
+  headers?: Record<string, string>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `gh-${process.pid}-${++tokenSeq}` : undefined;
   const onNotification = relay(ctx, token);
@@ -98,14 +99,14 @@ export async function forward(
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
-    held.start((ask) => up.request(method, base, { signal: ctx.signal, onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
+    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
     return resumeHeld(holds, ctx, method, params, held);
   }
 
   // Legacy caller.
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await up.request(method, p, { signal: ctx.signal, onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
+    const result = await up.request(method, p, { signal: ctx.signal, headers, onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
     if (result.resultType !== 'input_required') return result;
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;

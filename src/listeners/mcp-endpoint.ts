@@ -9,8 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { classify, success, type JsonObject, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
-import { LEGACY_VERSIONS, META, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
+import { LEGACY_VERSIONS, META, SUPPORTED_VERSIONS, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
+import { paramHeaderProblem } from '../protocol/param-headers.ts';
 import { toWire } from '../protocol/wire.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -86,10 +87,8 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       id = c.id;
       throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
     }
+    if (c.kind === 'request') id = c.msg.id;
     const versionHeader = header(req, 'mcp-protocol-version');
-    if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
-      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`);
-    }
 
     if (c.kind === 'response') {
       // A legacy client answering one of our server->client requests.
@@ -102,14 +101,14 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
 
     const msg = c.msg;
-    if (c.kind === 'request') id = c.msg.id;
     const params = msg.params;
     const declared = declaredVersion(params);
     // Modern: the body's _meta names a version, or the header names a modern one, or it is server/discover.
-    const modern = msg.method !== 'initialize' && (declared !== undefined || isModernVersion(versionHeader) || msg.method === 'server/discover');
+    const modern = declared !== undefined || isModernVersion(versionHeader) || msg.method === 'server/discover';
 
     if (modern) {
       checkModernHeaders(req, msg.method, params, declared, versionHeader);
+      if (msg.method === 'tools/call') checkParamHeaders(req, params, scope, deps);
       if (c.kind === 'notification') return void res.writeHead(202).end();
       deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'modern');
       if (msg.method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
@@ -120,6 +119,9 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
 
     // Legacy era.
+    if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
+      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`, { supported: SUPPORTED_VERSIONS, requested: versionHeader });
+    }
     if (msg.method === 'initialize') {
       if (c.kind !== 'request') throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
       return await initialize(res, c.msg as JsonRpcRequest, scope, deps);
@@ -148,15 +150,13 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
 }
 
 function checkModernHeaders(req: IncomingMessage, method: string, params: JsonObject | undefined, declared: string | undefined, versionHeader: string | undefined): void {
-  if (declared === undefined && method !== 'server/discover') {
-    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
-  }
-  if (declared !== undefined && !isModernVersion(declared)) {
-    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`);
-  }
-  if (declared !== undefined && !isSupportedVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`);
-  if (declared !== undefined && versionHeader !== declared) {
+  if (declared === undefined) throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
+  // Header and body disagree: a mismatch, whatever the versions are (checked before support).
+  if (versionHeader !== declared) {
     throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-protocol-version ${quote(versionHeader ?? '')} does not match the body ${quote(declared)}`);
+  }
+  if (!isModernVersion(declared) || !isSupportedVersion(declared)) {
+    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`, { supported: SUPPORTED_VERSIONS, requested: declared });
   }
   const mh = header(req, 'mcp-method');
   if (mh !== method) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-method ${quote(mh ?? '')} does not match the body ${quote(method)}`);
@@ -168,12 +168,20 @@ function checkModernHeaders(req: IncomingMessage, method: string, params: JsonOb
       throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-name does not match the body ${field}`);
     }
   }
-  if (declared !== undefined) {
-    const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
-    if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
-      throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
-    }
+  const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
+  if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
+    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
   }
+}
+
+/** Mcp-Param-* headers of a modern tools/call must match the arguments the tool's schema names. */
+function checkParamHeaders(req: IncomingMessage, params: JsonObject | undefined, scope: string, deps: EndpointDeps): void {
+  const name = params?.name;
+  if (typeof name !== 'string') return;
+  const def = deps.catalog.resolve('tools', name, scope || undefined)?.def;
+  if (!def) return; // unknown tools are refused by the pipeline, with the same error as forbidden ones
+  const problem = paramHeaderProblem(def.inputSchema, params?.arguments as JsonObject | undefined, req.headers, decodeHeaderValue);
+  if (problem) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: ${problem}`);
 }
 
 function makeContext(

@@ -55,7 +55,7 @@ export class StreamableHttpChannel implements Channel {
     return true;
   }
 
-  async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(msg: JsonRpcMessage, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
     const isRequest = 'method' in msg && 'id' in msg;
     const id = isRequest ? (msg as { id: RequestId }).id : undefined;
@@ -75,6 +75,7 @@ export class StreamableHttpChannel implements Channel {
       const field = NAME_FIELD[(msg as { method: string }).method];
       const name = field ? params?.[field] : undefined;
       if (typeof name === 'string') headers['mcp-name'] = encodeHeaderValue(name);
+      if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers[k] = encodeHeaderValue(v);
       if (id !== undefined) this.#modern.set(id, ac);
     } else {
       if (this.#sessionId) headers['mcp-session-id'] = this.#sessionId;

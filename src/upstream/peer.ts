@@ -92,7 +92,7 @@ export class Peer {
       );
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const msg = params === undefined ? { jsonrpc: '2.0' as const, id, method } : { jsonrpc: '2.0' as const, id, method, params };
-      this.#channel.send(msg, opts.signal).catch((err: Error) => {
+      this.#channel.send(msg, opts.signal, opts.headers).catch((err: Error) => {
         if (!this.#pending.has(id)) return;
         p.cleanup();
         reject(err instanceof GatehouseError || err instanceof UpstreamRpcError ? err : this.#failure(err));

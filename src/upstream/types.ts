@@ -12,6 +12,8 @@ export interface CallOptions {
   /** Hard limit, whatever progress arrives. */
   maxTotalMs: number;
   signal?: AbortSignal;
+  /** Extra HTTP headers for this request (HTTP upstreams only), e.g. Mcp-Param-* mirrors. */
+  headers?: Record<string, string>;
   /** Request-scoped notifications (progress for this request's token, messages on its stream). */
   onNotification?: (n: JsonRpcNotification) => void;
   /** Server->client requests made on behalf of this request (legacy era: sampling, elicitation, roots). */
@@ -24,7 +26,7 @@ export interface CallOptions {
  * belongs to, when the transport knows (an HTTP response stream); stdio never knows.
  */
 export interface Channel {
-  send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  send(msg: JsonRpcMessage, signal?: AbortSignal, headers?: Record<string, string>): Promise<void>;
   /** Cancel an in-flight request at transport level (HTTP: close its stream). Returns false if unsupported. */
   cancel?(id: RequestId): boolean;
   setReceiver(r: {

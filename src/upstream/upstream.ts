@@ -109,6 +109,7 @@ export class Upstream extends EventEmitter<{
       timeoutMs: opts.timeoutMs ?? this.cfg.timeouts.requestMs,
       maxTotalMs: opts.maxTotalMs ?? this.cfg.timeouts.maxTotalMs,
       signal: opts.signal,
+      headers: opts.headers,
       onNotification: opts.onNotification,
       onServerRequest: opts.onServerRequest,
     });
