@@ -137,3 +137,25 @@ test('modern: log messages are relayed only when the request asks for them, at o
   assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'info' })).body), ['info', 'error']);
   assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'debug' })).body), ['debug', 'info', 'error']);
 });
+
+test('modern: closing the connection cancels the call upstream', async () => {
+  const ac = new AbortController();
+  const started = Date.now();
+  const p = fetch(`${t.url}/mcp`, {
+    method: 'POST', signal: ac.signal,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'everything__trigger-long-running-operation' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 30, steps: 30 }, _meta: META } }),
+  }).catch((e: Error) => e);
+  await new Promise((r) => setTimeout(r, 300));
+  const up = t.gw.upstreams.get('everything')!;
+  ac.abort();
+  assert.ok((await p) instanceof Error);
+  // The gateway dropped the upstream request (it sent notifications/cancelled): nothing is left in flight.
+  let inFlight = -1;
+  for (let i = 0; i < 50 && inFlight !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    inFlight = up.inFlight;
+  }
+  assert.equal(inFlight, 0);
+  assert.ok(Date.now() - started < 10_000);
+});

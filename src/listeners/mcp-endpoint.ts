@@ -44,7 +44,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function sendError(res: ServerResponse, err: unknown, id: RequestId | null, log: Logger, headers: Record<string, string> = {}): void {
   const w = toWire(err, id, log);
-  const status = w.status === 200 ? 400 : w.status;
+  // Answered before dispatch: an error that is "200 + JSON-RPC error" inside a call is a 4xx here.
+  const status = w.status === 200 ? (w.body.error.code === -32601 ? 404 : 400) : w.status;
   const body = JSON.stringify(w.body);
   if (res.headersSent) return void res.end();
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });

@@ -71,6 +71,10 @@ export class Upstream extends EventEmitter<{
   get identity(): ServerIdentity | undefined {
     return this.#identity;
   }
+  /** Requests sent upstream and not yet answered. */
+  get inFlight(): number {
+    return this.#peer?.inFlight ?? 0;
+  }
   get lastError(): string {
     return this.#lastError;
   }
