@@ -217,7 +217,13 @@ async function answer(
   ctx.outlet.notify = (n) => out.send(n);
   if (ctx.session) {
     const session = ctx.session;
-    ctx.outlet.ask = (m, p, signal) => session.ask(sse ? out : session.stream ?? out, m, p, signal);
+    // Questions go on this request's stream when the client takes SSE, else on its GET stream; with
+    // neither, the upstream is told at once that the client cannot be asked.
+    ctx.outlet.ask = (m, p, signal) => {
+      const sink = sse ? out : session.stream;
+      if (!sink || sink.closed) return Promise.resolve({ error: { code: -32603, message: 'the client has no open stream to be asked on' } });
+      return session.ask(sink, m, p, signal);
+    };
   }
   const ctl = controllers.get(ctx);
   if (ctl) inFlight.set(ctx, ctl);
