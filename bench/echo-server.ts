@@ -1,39 +1,58 @@
 /**
- * The benchmark's upstream: an MCP server with one tool, `echo`, built with the official SDK v1.
- * HTTP mode (default): Streamable HTTP, one server+transport per session (SSE responses: the SDK's
- * JSON-response mode leaks memory per call), on 127.0.0.1, printing {"url": ...}. `--stdio`: stdio.
+ * The benchmark's upstream: an MCP server with one tool, `echo`, that returns its `text` argument,
+ * built with the official SDK v1 (legacy 2025-11-25 era).
+ *   node bench/echo-server.ts [--port N]   Streamable HTTP on 127.0.0.1 (port 0 = any free port),
+ *                                          printing {"url": ...} as one JSON line once listening
+ *   node bench/echo-server.ts --stdio      the same server over stdin/stdout
+ * HTTP mode is stateful with one McpServer per session and answers with SSE: the SDK's JSON-response
+ * mode (`enableJsonResponse: true`) keeps memory per call forever (SDK issue 2559).
  */
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
-function build(): McpServer {
-  const s = new McpServer({ name: 'bench-echo', version: '1.0.0' });
-  s.registerTool('echo', { description: 'returns its text', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
-  return s;
+const { values: opts } = parseArgs({ options: { stdio: { type: 'boolean' }, port: { type: 'string', default: '0' } } });
+
+function echoServer(): McpServer {
+  const server = new McpServer({ name: 'bench-echo', version: '1.0.0' });
+  server.registerTool('echo', { description: 'returns its text argument', inputSchema: { text: z.string() } }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
+  return server;
 }
 
-if (process.argv.includes('--stdio')) {
-  await build().connect(new StdioServerTransport());
-} else {
+async function serveHttp(port: number): Promise<void> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (req, res) => {
-    const sid = req.headers['mcp-session-id'];
-    let t = typeof sid === 'string' ? sessions.get(sid) : undefined;
-    if (!t) {
-      if (sid) return void res.writeHead(404).end();
-      t = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => void sessions.set(id, t!) });
-      t.onclose = () => t?.sessionId && sessions.delete(t.sessionId);
-      await build().connect(t);
+    try {
+      const sid = req.headers['mcp-session-id'];
+      let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      if (!transport) {
+        if (sid !== undefined) return void res.writeHead(404).end();
+        const created = new StreamableHTTPServerTransport({
+          sessionIdGenerator: randomUUID,
+          onsessioninitialized: (id) => void sessions.set(id, created),
+        });
+        created.onclose = () => {
+          if (created.sessionId) sessions.delete(created.sessionId);
+        };
+        await echoServer().connect(created);
+        transport = created;
+      }
+      await transport.handleRequest(req, res);
+    } catch (err) {
+      if (!res.headersSent) res.writeHead(500).end(String((err as Error).message));
     }
-    await t.handleRequest(req, res);
   });
   http.keepAliveTimeout = 60_000;
-  http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-    const { port } = http.address() as { port: number };
-    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` })}\n`);
-  });
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  const address = http.address() as { port: number };
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${address.port}/mcp` })}\n`);
 }
+
+if (opts.stdio) await echoServer().connect(new StdioServerTransport());
+else await serveHttp(Number(opts.port));

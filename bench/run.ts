@@ -1,153 +1,210 @@
 /**
- * `npm run bench`: direct client -> echo upstream versus client -> Gatehouse -> the same upstream (over
- * Streamable HTTP, and over stdio), at several concurrencies, in one run on this machine. Reports
- * calls/s, p50/p99 latency, ratios to direct, gateway CPU µs per call and gateway RSS, and writes
- * bench/results/<date>.{md,json} and bench/results/latest.md. Options: --quick, --n 1,16,64, --json.
+ * `npm run bench`: the direct baseline (load -> echo upstream) against the same load through
+ * Gatehouse (to the echo upstream over Streamable HTTP, and over stdio), at N = 1, 16, 64 concurrent
+ * sessions, in one run on this machine. Writes bench/results/<date>-<id>.{md,json} and
+ * bench/results/latest.md, and prints the Markdown (or, with --json, the JSON) on stdout; progress
+ * goes to stderr. When Gatehouse cannot be started the direct rows are still measured and written,
+ * the report says why, and the exit status is 1.
+ *   node bench/run.ts [--quick] [--n 1,16,64] [--json]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { render, type Facts, type Measurement, type PathId, type Result, type Row } from './report.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const asJson = args.includes('--json');
-const ns = (args[args.indexOf('--n') + 1] && args.includes('--n') ? args[args.indexOf('--n') + 1] : '1,16,64').split(',').map(Number);
-const WARM = quick ? 500 : 2000;
-const MEASURE = quick ? 2000 : 8000;
-const say = (m: string) => process.stderr.write(`bench: ${m}\n`);
+const ECHO = join(ROOT, 'bench/echo-server.ts');
+const { values: opts } = parseArgs({ options: { quick: { type: 'boolean' }, n: { type: 'string', default: '1,16,64' }, json: { type: 'boolean' } } });
+const ns = opts.n.split(',').map((s) => Number(s.trim()));
+if (ns.some((n) => !Number.isInteger(n) || n < 1)) {
+  process.stderr.write(`bench: bad \`--n ${opts.n}\`: expected positive integers separated by commas\n`);
+  process.exit(2);
+}
+const WARMUP_MS = opts.quick ? 500 : 2000;
+const MEASURE_MS = opts.quick ? 2000 : 8000;
 const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' };
 delete env.NODE_TEST_CONTEXT;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const children = new Set<ChildProcess>();
+const LABELS: Record<PathId, string> = { direct: 'direct', 'gatehouse-http': 'gatehouse -> HTTP upstream', 'gatehouse-stdio': 'gatehouse -> stdio upstream' };
 
-interface Load { calls: number; errors: number; callsPerSec: number; p50ms: number; p99ms: number }
-interface Row extends Load { path: string; n: number; cpuUsPerCall?: number; rssPeakMb?: number }
-
-function startPrinting(cmd: string, argv: string[]): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs a node script; `ready` sees stdout as it grows and resolves the start once it returns a value. */
+function launch<T>(args: string[], ready: (stdout: string) => T | undefined, timeoutMs: number): Promise<{ child: ChildProcess; value: T; stderr: () => string }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let out = '';
+  let err = '';
+  const stderr = () => err.trim().split('\n').slice(-5).join('\n');
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
-    let out = '';
+    const timer = setTimeout(() => reject(new Error(`\`${args.join(' ')}\` not ready after ${timeoutMs} ms ${stderr()}`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, line });
+      const value = ready(out);
+      if (value !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, value, stderr });
+      }
     });
-    child.once('exit', (c) => reject(new Error(`${argv[0]} exited with ${c}`)));
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`\`${args.slice(0, 2).join(' ')}\` exited (${signal ?? code}): ${stderr() || 'no output'}`));
+    });
   });
 }
 
-function load(url: string, tool: string, n: number): Promise<Load> {
+const firstJsonLine = <T>(out: string): T | undefined => {
+  const line = out.split('\n').find((l, i, all) => i < all.length - 1 && l.startsWith('{'));
+  return line ? (JSON.parse(line) as T) : undefined;
+};
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  if ((await Promise.race([exited.then(() => true), sleep(5000).then(() => false)])) === false) child.kill('SIGKILL');
+}
+
+async function measure(url: string, tool: string, n: number, pid?: number): Promise<Measurement> {
+  const args = [join(ROOT, 'bench/load.ts'), '--url', url, '--tool', tool, '--clients', String(n), '--warmup', String(WARMUP_MS), '--measure', String(MEASURE_MS)];
+  if (pid) args.push('--pid', String(pid));
+  const { value } = await launch(args, (out) => firstJsonLine<Measurement>(out), WARMUP_MS + MEASURE_MS + 60_000);
+  return value;
+}
+
+async function point(path: PathId, url: string, tool: string, n: number, pid?: number): Promise<Row> {
+  say(`measuring ${LABELS[path]} N=${n} ...`);
+  try {
+    const m = await measure(url, tool, n, pid);
+    const gw = m.cpuUsPerCall === undefined ? '' : `, gateway ${Math.round(m.cpuUsPerCall)} µs CPU/call, RSS peak ${m.rssPeakMb?.toFixed(1)} MB`;
+    say(`  ${Math.round(m.callsPerSec)} calls/s, p50 ${m.p50ms.toFixed(2)} ms, p99 ${m.p99ms.toFixed(2)} ms, ${m.errors} errors${gw}`);
+    return { path, n, ...m };
+  } catch (err) {
+    say(`  failed: ${(err as Error).message}`);
+    return { path, n, calls: 0, errors: 0, callsPerSec: 0, p50ms: 0, p99ms: 0, failure: (err as Error).message };
+  }
+}
+
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bench/load.ts'), url, tool, String(n), String(WARM), String(MEASURE)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (c) => (c === 0 ? resolve(JSON.parse(out) as Load) : reject(new Error(`load exited with ${c}`))));
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }
 
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-}
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-async function throughGateway(pid: number, url: string, tool: string, n: number, path: string): Promise<Row> {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);
-  const before = cpuTicks(pid);
-  const r = await load(url, tool, n);
-  const ticks = cpuTicks(pid) - before;
-  clearInterval(timer);
-  // CPU over the whole load run (warm-up + measure) divided by the calls of that run, estimated from the measured rate.
-  const totalCalls = r.callsPerSec * (WARM + MEASURE) / 1000;
-  return { ...r, path, n, cpuUsPerCall: (ticks / CLK_TCK) * 1e6 / Math.max(1, totalCalls), rssPeakMb: peak };
-}
-
-// Measure what operators run: the built JavaScript (dist/), not the TypeScript source.
-say('building dist/ (tsc)');
-execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-
-const rows: Row[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-const children: ChildProcess[] = [];
-try {
-  say('starting the echo upstream');
-  const echo = await startPrinting(process.execPath, [join(ROOT, 'bench/echo-server.ts')]);
-  children.push(echo.child);
-  const echoUrl = (JSON.parse(echo.line) as { url: string }).url;
-  for (const n of ns) {
-    say(`measuring direct N=${n}`);
-    rows.push({ ...(await load(echoUrl, 'echo', n)), path: 'direct (client -> echo over HTTP)', n });
-  }
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const cfg = join(dir, 'gatehouse.yaml');
-  writeFileSync(cfg, [
+/** Starts `gatehouse start` from the source and waits for GET /readyz to answer 200. */
+async function startGateway(dir: string, echoUrl: string): Promise<{ child: ChildProcess; url: string; coldStartMs: number }> {
+  const port = await freePort();
+  const config = join(dir, 'gatehouse.yaml');
+  writeFileSync(config, [
     'version: 1',
     'gateway:',
     `  listen: { host: 127.0.0.1, port: ${port} }`,
     `  stateDir: ${JSON.stringify(join(dir, 'state'))}`,
     'servers:',
     `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
-    `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(join(ROOT, 'bench/echo-server.ts'))}, "--stdio"] }`,
+    `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
     '',
   ].join('\n'));
-  say('starting gatehouse');
-  const t0 = Date.now();
-  const gw = await startPrinting(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'start', '--json', '--config', cfg]);
-  children.push(gw.child);
-  const gwUrl = (JSON.parse(gw.line) as { url: string }).url;
-  for (let i = 0; i < 200; i++) {
-    if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 50));
+  // Measure what operators run: the built JavaScript (dist/), not the TypeScript source (type
+  // stripping alone costs ~27 MB of RSS).
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const deadline = t0 + 30_000;
+  while (performance.now() < deadline && !exited()) {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    await res?.body?.cancel();
+    if (res?.status === 200) return { child, url: `http://127.0.0.1:${port}/mcp`, coldStartMs: performance.now() - t0 };
+    await sleep(50);
   }
-  const coldStartMs = Date.now() - t0;
-  const pid = gw.child.pid!;
-  const idleRss = rssMb(pid);
-  for (const n of ns) {
-    say(`measuring gatehouse -> HTTP upstream N=${n}`);
-    rows.push(await throughGateway(pid, gwUrl, 'echo__echo', n, 'gatehouse -> echo over HTTP'));
-  }
-  for (const n of ns) {
-    say(`measuring gatehouse -> stdio upstream N=${n}`);
-    rows.push(await throughGateway(pid, gwUrl, 'echo_stdio__echo', n, 'gatehouse -> echo over stdio'));
-  }
-  const date = new Date().toISOString().slice(0, 10);
-  const facts = { date, node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', warmupMs: WARM, measureMs: MEASURE, gatewayIdleRssMb: idleRss, gatewayColdStartMs: coldStartMs };
-  const result = { facts, rows };
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  const md = render(result);
-  writeFileSync(join(ROOT, `bench/results/${date}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(ROOT, `bench/results/${date}.md`), md);
-  writeFileSync(join(ROOT, 'bench/results/latest.md'), md);
-  process.stdout.write(asJson ? `${JSON.stringify(result)}\n` : md);
-} finally {
-  for (const c of children) c.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  const lines = err.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const tail = lines.find((l) => /^(\w*Error\b|gatehouse:)/.test(l)) ?? lines.slice(-3).join(' / ');
+  await stop(child);
+  throw new Error(exited() ? `\`gatehouse start\` exited with ${child.exitCode ?? child.signalCode}: ${tail || 'no output'}` : `\`/readyz\` not 200 within 30 s${tail ? `: ${tail}` : ''}`);
 }
 
-function render(r: { facts: Record<string, unknown>; rows: Row[] }): string {
-  const direct = new Map(r.rows.filter((x) => x.path.startsWith('direct')).map((x) => [x.n, x]));
-  const f = (v: number | undefined, d = 0) => (v === undefined ? '-' : v.toFixed(d));
-  const lines = [
-    `# Gatehouse benchmark — ${r.facts.date}`,
-    '',
-    `Machine: ${r.facts.cpus} cores (${r.facts.cpuModel}), Node ${r.facts.node}. Client, gateway and upstream share these cores.`,
-    `Each point: ${r.facts.warmupMs} ms warm-up, ${r.facts.measureMs} ms measured; tools/call with a 1 KB text, N concurrent legacy sessions.`,
-    `Gateway idle RSS ${f(r.facts.gatewayIdleRssMb as number, 1)} MB; cold start to /readyz ${r.facts.gatewayColdStartMs} ms (two upstreams).`,
-    '',
-    '| path | N | calls/s | ratio to direct | p50 ms | p99 ms | added p50 ms | gateway CPU µs/call | gateway RSS peak MB | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const x of r.rows) {
-    const d = direct.get(x.n);
-    const ratio = d && !x.path.startsWith('direct') ? (x.callsPerSec / d.callsPerSec).toFixed(2) : '1.00';
-    const added = d && !x.path.startsWith('direct') ? (x.p50ms - d.p50ms).toFixed(2) : '-';
-    lines.push(`| ${x.path} | ${x.n} | ${f(x.callsPerSec)} | ${ratio} | ${f(x.p50ms, 2)} | ${f(x.p99ms, 2)} | ${added} | ${f(x.cpuUsPerCall)} | ${f(x.rssPeakMb, 1)} | ${x.errors} |`);
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
   }
-  lines.push('', 'Ratios compare with the direct row of the same N in the same run. See bench/README.md.', '');
-  return lines.join('\n');
 }
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const rows: Row[] = [];
+  let gateway: Facts['gateway'] = { started: false, error: 'not attempted' };
+  try {
+    say(`starting the echo upstream (${WARMUP_MS} ms warm-up, ${MEASURE_MS} ms measured per point)`);
+    const echo = await launch([ECHO], (out) => firstJsonLine<{ url: string }>(out), 15_000);
+    for (const n of ns) rows.push(await point('direct', echo.value.url, 'echo', n));
+    say('starting gatehouse');
+    try {
+      const gw = await startGateway(dir, echo.value.url);
+      await sleep(1000);
+      const pid = gw.child.pid!;
+      gateway = { started: true, coldStartMs: gw.coldStartMs, idleRssMb: rssMb(pid) };
+      say(`  ready in ${Math.round(gw.coldStartMs)} ms, idle RSS ${gateway.idleRssMb.toFixed(1)} MB`);
+      for (const n of ns) rows.push(await point('gatehouse-http', gw.url, 'echo__echo', n, pid));
+      for (const n of ns) rows.push(await point('gatehouse-stdio', gw.url, 'echo_stdio__echo', n, pid));
+      await stop(gw.child);
+    } catch (err) {
+      gateway = { started: false, error: (err as Error).message };
+      say(`gatehouse could not be started: ${gateway.error}`);
+    }
+  } finally {
+    await Promise.all([...children].map((c) => stop(c)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const facts: Facts = {
+    date: new Date().toISOString().slice(0, 10),
+    id: randomBytes(3).toString('hex'),
+    commit: gitCommit(),
+    node: process.version,
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    warmupMs: WARMUP_MS,
+    measureMs: MEASURE_MS,
+    gateway,
+  };
+  const result: Result = { facts, rows };
+  const markdown = render(result);
+  const results = join(ROOT, 'bench/results');
+  mkdirSync(results, { recursive: true });
+  const name = `${facts.date}-${facts.id}`;
+  writeFileSync(join(results, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(results, `${name}.md`), markdown);
+  writeFileSync(join(results, 'latest.md'), markdown);
+  say(`wrote bench/results/${name}.md, .json and latest.md`);
+  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : markdown);
+  return facts.gateway.started ? 0 : 1;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGTERM');
+    process.exit(130);
+  });
+}
+process.exitCode = await main();

@@ -12,5 +12,5 @@ if (!extra.length) {
   process.stderr.write('gatehouse: type-checking (tsc)\n');
   if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
 }
-const files = extra.some((a) => !a.startsWith('-')) ? [] : ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const files = extra.some((a) => !a.startsWith('-')) ? [] : ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'];
 process.exit(run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...extra, ...files]));

@@ -6,7 +6,8 @@
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { CompleteRequestSchema, CreateMessageResultSchema, ElicitResultSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
@@ -15,7 +16,29 @@ const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 
-function build(): McpServer {
+/** SSE resumability (SEP-1699): every event of a session, replayable after `Last-Event-ID`. */
+function memoryEventStore(): EventStore {
+  const events: Array<{ id: string; stream: string; message: JSONRPCMessage }> = [];
+  return {
+    async storeEvent(stream, message) {
+      const id = `${stream}_${events.length}`;
+      events.push({ id, stream, message });
+      return id;
+    },
+    async getStreamIdForEventId(id) {
+      return events.find((e) => e.id === id)?.stream;
+    },
+    async replayEventsAfter(lastId, { send }) {
+      const at = events.findIndex((e) => e.id === lastId);
+      if (at < 0) throw new Error(`unknown event id \`${lastId}\``);
+      const { stream } = events[at];
+      for (const e of events.slice(at + 1)) if (e.stream === stream && Object.keys(e.message).length) await send(e.id, e.message);
+      return stream;
+    },
+  };
+}
+
+function build(closeStream: (id: RequestId) => void): McpServer {
   const s = new McpServer({ name: 'gatehouse-conformance-fixture', version: '1.0.0' }, { capabilities: { logging: {}, completions: {}, resources: { subscribe: true } } });
   s.registerTool('test_simple_text', { description: 'simple text' }, async () => text('This is a simple text response for testing.'));
   s.registerTool('test_image_content', { description: 'image' }, async () => ({ content: [{ type: 'image', data: PNG, mimeType: 'image/png' }] }));
@@ -36,6 +59,14 @@ function build(): McpServer {
       await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data } });
     }
     return text('Tool with logging executed successfully');
+  });
+  // SEP-1699 polling: one event (so the client holds a Last-Event-ID), then the POST stream closes
+  // mid-call and the result arrives on the client's GET reconnection (replayed from the event store).
+  s.registerTool('test_reconnection', { description: 'closes its SSE stream mid-call', inputSchema: {} }, async (_a, extra) => {
+    await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'closing the stream; reconnect to get the result' } });
+    (extra.closeSSEStream ?? (() => closeStream(extra.requestId)))();
+    await sleep(200);
+    return text('Reconnection test completed');
   });
   s.registerTool('test_error_handling', { description: 'always fails' }, async () => ({ isError: true, ...text('This tool intentionally returns an error for testing') }));
   s.registerTool('test_tool_with_progress', { description: 'reports progress' , inputSchema: {} }, async (_a, extra) => {
@@ -133,6 +164,30 @@ function build(): McpServer {
       { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
     ],
   }));
+  // Diagnostic tools the 2026-07-28 requirements call. This fixture speaks 2025-11-25; through the
+  // gateway they exercise its bridging: sampling/elicitation become input_required or -32021, logs are
+  // filtered by the caller's logLevel, list changes reach subscriptions/listen streams.
+  s.registerTool('test_missing_capability', { description: 'needs sampling from the client', inputSchema: {} }, async (_a, extra) => {
+    const r = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 10 } }, CreateMessageResultSchema);
+    return text(`sampled: ${JSON.stringify(r.content)}`);
+  });
+  s.registerTool('test_logging_tool', { description: 'logs at info', inputSchema: {} }, async (_a, extra) => {
+    for (const data of ['one', 'two', 'three']) await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data } });
+    return text('logged');
+  });
+  s.registerTool('test_streaming_elicitation', { description: 'asks the user mid-call', inputSchema: {} }, async (_a, extra) => {
+    const r = await extra.sendRequest({ method: 'elicitation/create', params: { message: 'Continue?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } } }, ElicitResultSchema);
+    return text(`answer: ${r.action}`);
+  });
+  let added = 0;
+  s.registerTool('test_trigger_tool_change', { description: 'adds a tool (tools/list_changed)', inputSchema: {} }, async () => {
+    s.registerTool(`dynamic_tool_${++added}`, { description: 'added at run time' }, async () => text('dynamic'));
+    return text('tool list changed');
+  });
+  s.registerTool('test_trigger_prompt_change', { description: 'adds a prompt (prompts/list_changed)', inputSchema: {} }, async () => {
+    s.registerPrompt(`dynamic_prompt_${++added}`, { description: 'added at run time' }, async () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'dynamic' } }] }));
+    return text('prompt list changed');
+  });
   s.server.setRequestHandler(CompleteRequestSchema, async (req) => ({
     completion: { values: ['paris', 'park', 'party'].filter((v) => v.startsWith(req.params.argument.value)), total: 3, hasMore: false },
   }));
@@ -141,12 +196,29 @@ function build(): McpServer {
   return s;
 }
 
-/** Adds the JSON Schema 2020-12 tool with its schema exactly as the scenario states it. */
-function addSchemaTool(s: McpServer): void {
+/** Adds the tools whose schemas must be listed exactly as written (JSON Schema 2020-12, x-mcp-header). */
+function addRawTools(s: McpServer): void {
   const raw = s.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: unknown) => Promise<{ tools: unknown[] }>> };
   const list = raw._requestHandlers.get('tools/list')!;
+  const call = raw._requestHandlers.get('tools/call')! as unknown as (req: { params: { name: string; arguments?: unknown } }, extra: unknown) => Promise<unknown>;
+  raw._requestHandlers.set('tools/call', (async (req: { params: { name: string; arguments?: unknown } }, extra: unknown) =>
+    req.params.name === 'test_custom_headers' ? text(`headers ok: ${JSON.stringify(req.params.arguments ?? {})}`) : call(req, extra)) as never);
   raw._requestHandlers.set('tools/list', async (req, extra) => {
     const r = await list(req, extra);
+    r.tools.push({
+      name: 'test_custom_headers',
+      description: 'parameters mirrored into Mcp-Param headers (x-mcp-header)',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          region: { type: 'string', 'x-mcp-header': 'Region' },
+          priority: { type: 'integer', 'x-mcp-header': 'Priority' },
+          verbose: { type: 'boolean', 'x-mcp-header': 'Verbose' },
+          query: { type: 'string' },
+        },
+        required: ['region', 'query'],
+      },
+    });
     r.tools.push({
       name: 'json_schema_2020_12_tool',
       description: 'Tool with JSON Schema 2020-12 features',
@@ -176,11 +248,17 @@ const http = createServer(async (req, res) => {
   if (!t) {
     if (sid) return void res.writeHead(404).end();
     if (req.method !== 'POST') return void res.writeHead(400).end();
-    t = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => void sessions.set(id, t!) });
-    t.onclose = () => t?.sessionId && sessions.delete(t.sessionId);
-    const s = build();
+    const created = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (id) => void sessions.set(id, created),
+      eventStore: memoryEventStore(),
+      retryInterval: 500,
+    });
+    t = created;
+    t.onclose = () => created.sessionId && sessions.delete(created.sessionId);
+    const s = build((id) => created.closeSSEStream(id));
     await s.connect(t);
-    addSchemaTool(s);
+    addRawTools(s);
   }
   await t.handleRequest(req, res);
 });
