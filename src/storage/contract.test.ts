@@ -1,100 +1,282 @@
 /**
- * The storage contract: one suite, run against every implementation (SQLite and PostgreSQL).
+ * The storage contract: one suite (runContract) run against every implementation, SQLite and
+ * PostgreSQL; then what only one driver has (file permissions, several replicas migrating one
+ * schema at once, passwords kept out of errors), and the visible skip when PostgreSQL is down.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, maskUrl } from './index.ts';
-import type { SessionRecord, Store } from './types.ts';
+import { fileURLToPath } from 'node:url';
+import Sqlite from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { openStore } from './index.ts';
+import { migrate } from './migrations.ts';
+import type { SessionRecord, Store, UpstreamVerdict } from './types.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../test/support/services.ts';
 
 type Opener = () => Promise<Store>;
 
+const T0 = 1_760_000_000_000;
+const LATEST_DATE = 8_640_000_000_000_000; // epoch ms of the last valid Date: needs all 64 bits of BIGINT
+
 function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id, scope: '', protocolVersion: '2025-11-25', principal: null, createdAt: 1_700_000_000_000, lastSeenAt: 1_700_000_000_000,
-    clientInfo: { name: 'cliént ✓', nested: { list: [1, 2, { deep: true }] } }, clientCapabilities: { sampling: {} }, ...over,
-  };
+  return { id, scope: '', protocolVersion: '2025-11-25', clientInfo: { name: 'c' }, clientCapabilities: {}, principal: null, createdAt: T0, lastSeenAt: T0, ...over };
 }
 
-async function contract(t: TestContext, open: Opener): Promise<void> {
-  const store = await open();
+function verdict(server: string, over: Partial<UpstreamVerdict> = {}): UpstreamVerdict {
+  return { server, fingerprint: 'f1', era: 'legacy', protocolVersion: '2025-11-25', probedAt: T0, ...over };
+}
+
+/** The contract every Store passes. `setup` returns how to open the store, or nothing to skip. */
+function runContract(name: string, setup: (t: TestContext) => Promise<Opener | undefined>): void {
+  test(`${name}: the store contract`, async (t) => {
+    const open = await setup(t);
+    if (!open) return;
+    const rich = session('s-rich', {
+      scope: 'files', principal: 'tenant/alice ✓', createdAt: T0, lastSeenAt: LATEST_DATE,
+      clientInfo: { name: 'cliént 🦀 客户端 עברית', text: 'a"b\\c\n\t\u0001', nested: { list: [1, -2.5, 0, Number.MAX_SAFE_INTEGER, 1e-7, { deep: [true, false, null] }], empty: {}, none: [] } },
+      clientCapabilities: { sampling: {}, roots: { listChanged: true } },
+    });
+    const store = await open();
+    try {
+      assert.equal(store.driver, name);
+      await t.test('a session round-trips exactly: nested json, unicode, numbers stay numbers', async () => {
+        await store.sessions.create(rich);
+        const got = await store.sessions.get(rich.id);
+        assert.deepEqual(got, rich);
+        assert.equal(typeof got!.createdAt, 'number');
+        assert.equal(typeof got!.lastSeenAt, 'number');
+      });
+      await t.test('json columns hold any json value; undefined is stored as null', async () => {
+        await store.sessions.create(session('s-null', { clientInfo: null, clientCapabilities: 'plain' }));
+        await store.sessions.create(session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }));
+        await store.sessions.create(session('s-undef', { clientInfo: undefined }));
+        assert.deepEqual(await store.sessions.get('s-null'), session('s-null', { clientInfo: null, clientCapabilities: 'plain' }));
+        assert.deepEqual(await store.sessions.get('s-list'), session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }));
+        assert.equal((await store.sessions.get('s-undef'))!.clientInfo, null);
+      });
+      await t.test('an absent session is undefined', async () => {
+        assert.equal(await store.sessions.get('s-absent'), undefined);
+      });
+      await t.test('a duplicate id is refused and the first record kept', async () => {
+        await assert.rejects(store.sessions.create(session('s-rich', { scope: 'other' })));
+        assert.deepEqual(await store.sessions.get('s-rich'), rich);
+      });
+      await t.test('touch moves lastSeenAt only; touching an absent id does nothing', async () => {
+        await store.sessions.create(session('s-touch'));
+        await store.sessions.touch('s-touch', T0 + 60_000);
+        assert.deepEqual(await store.sessions.get('s-touch'), session('s-touch', { lastSeenAt: T0 + 60_000 }));
+        await store.sessions.touch('s-nobody', T0);
+        assert.equal(await store.sessions.get('s-nobody'), undefined);
+      });
+      await t.test('delete says whether it removed a session', async () => {
+        await store.sessions.create(session('s-del'));
+        assert.equal(await store.sessions.delete('s-del'), true);
+        assert.equal(await store.sessions.get('s-del'), undefined);
+        assert.equal(await store.sessions.delete('s-del'), false);
+        assert.equal(await store.sessions.delete('s-never'), false);
+      });
+      await t.test('purgeIdle removes exactly the sessions last seen before the cut-off', async () => {
+        // Far in the past, so the sessions of the other subtests are never candidates.
+        for (const [id, at] of [['p-1000', 1000], ['p-1999', 1999], ['p-2000', 2000], ['p-3000', 3000], ['p-touched', 1000]] as const) {
+          await store.sessions.create(session(id, { createdAt: at, lastSeenAt: at }));
+        }
+        await store.sessions.touch('p-touched', 5000);
+        assert.equal(await store.sessions.purgeIdle(2000), 2);
+        assert.equal(await store.sessions.get('p-1000'), undefined);
+        assert.equal(await store.sessions.get('p-1999'), undefined);
+        for (const id of ['p-2000', 'p-3000', 'p-touched', 's-rich']) assert.ok(await store.sessions.get(id), id);
+        assert.equal(await store.sessions.purgeIdle(2000), 0);
+      });
+      await t.test('verdicts: absent, put, get, overwrite; servers are independent', async () => {
+        assert.equal(await store.verdicts.get('up'), undefined);
+        await store.verdicts.put(verdict('up'));
+        await store.verdicts.put(verdict('other', { probedAt: LATEST_DATE }));
+        assert.deepEqual(await store.verdicts.get('up'), verdict('up'));
+        await store.verdicts.put(verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }));
+        assert.deepEqual(await store.verdicts.get('up'), verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }));
+        const other = await store.verdicts.get('other');
+        assert.deepEqual(other, verdict('other', { probedAt: LATEST_DATE }));
+        assert.equal(typeof other!.probedAt, 'number');
+      });
+      await t.test('ping answers', async () => {
+        await store.ping();
+      });
+    } finally {
+      await store.close();
+    }
+    await t.test('a closed store fails ping', async () => {
+      await assert.rejects(store.ping());
+    });
+    await t.test('opening again (migrations already done) keeps the data', async () => {
+      const again = await open();
+      try {
+        assert.deepEqual(await again.sessions.get('s-rich'), rich);
+        assert.equal((await again.verdicts.get('up'))?.fingerprint, 'f2');
+      } finally {
+        await again.close();
+      }
+    });
+  });
+}
+
+const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'gatehouse-store-')), 'state', 'gatehouse.db');
+const openPg = (schema: string): Promise<Store> => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema });
+
+/** A fresh schema for this test, dropped when it ends; undefined (test skipped) when PostgreSQL is down. */
+async function pgSchemaFor(t: TestContext): Promise<string | undefined> {
+  if (!(await requireService(t, 'postgres'))) return undefined;
+  const schema = freshPgSchema();
+  t.after(() => dropPgSchema(pgTestUrl(), schema));
+  return schema;
+}
+
+runContract('sqlite', async () => {
+  const path = tempPath();
+  return () => openStore({ driver: 'sqlite', sqlitePath: path });
+});
+
+runContract('postgres', async (t) => {
+  const schema = await pgSchemaFor(t);
+  return schema ? () => openPg(schema) : undefined;
+});
+
+test('migrations run once: a second run executes nothing', async () => {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
-    await t.test('sessions: create, get, round-trip of json and numbers', async () => {
-      const s = session('sess-aaaaaaaaaaaaaaaa', { principal: 'tenant/alice', scope: 'files' });
-      await store.sessions.create(s);
-      const got = await store.sessions.get(s.id);
-      assert.deepEqual(got, s);
-      assert.equal(typeof got!.createdAt, 'number');
-      assert.equal(await store.sessions.get('absent'), undefined);
-    });
-    await t.test('sessions: a duplicate id is refused', async () => {
-      await assert.rejects(store.sessions.create(session('sess-aaaaaaaaaaaaaaaa')));
-    });
-    await t.test('sessions: touch, purge idle, delete', async () => {
-      await store.sessions.create(session('sess-bbbbbbbbbbbbbbbb'));
-      await store.sessions.touch('sess-bbbbbbbbbbbbbbbb', 1_800_000_000_000);
-      assert.equal((await store.sessions.get('sess-bbbbbbbbbbbbbbbb'))!.lastSeenAt, 1_800_000_000_000);
-      assert.equal(await store.sessions.purgeIdle(1_750_000_000_000), 1); // only the untouched one
-      assert.equal(await store.sessions.get('sess-aaaaaaaaaaaaaaaa'), undefined);
-      assert.equal(await store.sessions.delete('sess-bbbbbbbbbbbbbbbb'), true);
-      assert.equal(await store.sessions.delete('sess-bbbbbbbbbbbbbbbb'), false);
-    });
-    await t.test('verdicts: put, get, overwrite', async () => {
-      assert.equal(await store.verdicts.get('up'), undefined);
-      await store.verdicts.put({ server: 'up', fingerprint: 'f1', era: 'legacy', protocolVersion: '2025-11-25', probedAt: 5 });
-      await store.verdicts.put({ server: 'up', fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: 6 });
-      assert.deepEqual(await store.verdicts.get('up'), { server: 'up', fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: 6 });
-    });
-    await t.test('ping answers', async () => {
-      await store.ping();
-    });
+    assert.deepEqual(await migrate(db), ['0001_core']);
+    assert.deepEqual(await migrate(db), []);
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('sqlite: a private directory (0700) and file (0600), in WAL mode', async () => {
+  const path = tempPath();
+  const store = await openStore({ driver: 'sqlite', sqlitePath: path });
+  await store.sessions.create(session('s-mode'));
+  try {
+    assert.equal(statSync(join(path, '..')).mode & 0o777, 0o700);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(`${path}-wal`).mode & 0o777, 0o600);
+    const raw = new Sqlite(path, { readonly: true });
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+    raw.close();
   } finally {
     await store.close();
   }
-  // Reopening runs the migrations again (a no-op) and keeps the data.
-  const again = await open();
+});
+
+test('sqlite: two gateway processes opening a new file at the same moment share it', async () => {
+  const path = tempPath();
+  const startAt = Date.now() + 1000; // both children are loaded by then and open the file together
+  const child = (tag: string) => new Promise<void>((resolve, reject) => {
+    const script = `import { openStore } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+      await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
+      const store = await openStore({ driver: 'sqlite', sqlitePath: ${JSON.stringify(path)} });
+      const base = ${JSON.stringify(session('x'))};
+      for (let i = 0; i < 10; i++) await store.sessions.create({ ...base, id: '${tag}-' + i });
+      await store.close();`;
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 }, (err, _out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve()));
+  });
+  await Promise.all([child('a'), child('b')]);
+  const store = await openStore({ driver: 'sqlite', sqlitePath: path });
   try {
-    assert.equal((await again.verdicts.get('up'))?.fingerprint, 'f2');
+    for (const tag of ['a', 'b']) for (let i = 0; i < 10; i++) assert.ok(await store.sessions.get(`${tag}-${i}`), `${tag}-${i}`);
   } finally {
-    await again.close();
+    await store.close();
   }
+});
+
+test('sqlite: a file that is not a database is refused, naming the path', async () => {
+  const path = tempPath();
+  await openStore({ driver: 'sqlite', sqlitePath: join(path, '..', 'other.db') }).then((s) => s.close()); // creates the directory
+  writeFileSync(path, 'not a database, just text that is long enough to have a header'.repeat(4));
+  await assert.rejects(openStore({ driver: 'sqlite', sqlitePath: path }), (e: Error) => e.message.startsWith(`cannot open the sqlite store \`${path}\`: `));
+});
+
+/** Open `n` stores on `schema` at once; on any failure close the ones that opened, then throw. */
+async function openAll(n: number, schema: string): Promise<Store[]> {
+  const results = await Promise.allSettled(Array.from({ length: n }, () => openPg(schema)));
+  const stores = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(stores.map((s) => s.close()));
+    throw failed.reason;
+  }
+  return stores;
 }
 
-test('sqlite store passes the contract', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'gatehouse-store-')), 'state', 'gatehouse.db');
-  await contract(t, () => openStore({ driver: 'sqlite', sqlitePath: path }));
-});
-
-test('postgres store passes the contract', async (t) => {
-  if (!(await requireService(t, 'postgres'))) return;
-  const schema = freshPgSchema();
+test('postgres: replicas opening a new schema at the same time all succeed and share it', async (t) => {
+  const schema = await pgSchemaFor(t);
+  if (!schema) return;
+  const stores = await openAll(8, schema);
   try {
-    await contract(t, () => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema }));
+    await stores[0].sessions.create(session('s-shared'));
+    for (const s of stores) assert.equal((await s.sessions.get('s-shared'))?.id, 's-shared');
   } finally {
-    await dropPgSchema(schema);
-  }
-});
-
-test('postgres: replicas opening the same database at once migrate once', async (t) => {
-  if (!(await requireService(t, 'postgres'))) return;
-  const schema = freshPgSchema();
-  try {
-    const stores = await Promise.all([1, 2, 3].map(() => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema })));
-    await stores[0].sessions.create(session('sess-cccccccccccccccc'));
-    assert.equal((await stores[2].sessions.get('sess-cccccccccccccccc'))?.id, 'sess-cccccccccccccccc');
     await Promise.all(stores.map((s) => s.close()));
-  } finally {
-    await dropPgSchema(schema);
   }
 });
 
-test('postgres: a connection error names the server but not the password', async () => {
-  const err = await openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: 'postgres://gh:s3cret-pw@127.0.0.1:1/test' }).catch((e: Error) => e);
-  assert.ok(err instanceof Error);
-  assert.match(err.message, /cannot connect to postgresql at postgres:\/\/gh:\*\*\*@127\.0\.0\.1:1\/test/);
-  assert.doesNotMatch(err.message, /s3cret-pw/);
-  assert.equal(maskUrl('postgres://u:p@h/db'), 'postgres://u:***@h/db');
+test('postgres: stores in different schemas of one database are independent', async (t) => {
+  const one = await pgSchemaFor(t);
+  if (!one) return;
+  const two = freshPgSchema();
+  t.after(() => dropPgSchema(pgTestUrl(), two));
+  const a = await openPg(one); // its kysely_migration must not be mistaken for the other schema's
+  try {
+    const b = await openPg(two);
+    try {
+      await a.sessions.create(session('s-only-in-one'));
+      assert.ok(await a.sessions.get('s-only-in-one'));
+      assert.equal(await b.sessions.get('s-only-in-one'), undefined);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
+  }
+});
+
+test('postgres: errors name the server but never the password', async (t) => {
+  const refused = (url: string) => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url }).then(() => assert.fail('opened'), (e: Error) => e.message);
+  const plain = await refused('postgres://gh:s3cret-pw@127.0.0.1:1/test');
+  assert.match(plain, /^cannot connect to postgresql at postgres:\/\/gh:\*\*\*@127\.0\.0\.1:1\/test: .*ECONNREFUSED/);
+  assert.doesNotMatch(plain, /s3cret-pw/);
+  const encoded = await refused('postgres://gh:p%40ss%2Fw0rd@127.0.0.1:1/test');
+  assert.doesNotMatch(encoded, /p@ss|p%40ss|w0rd/);
+  const query = await refused('postgres://gh@127.0.0.1:1/test?password=qu3ry-pw');
+  assert.doesNotMatch(query, /qu3ry-pw/);
+  await assert.rejects(openStore({ driver: 'postgres', sqlitePath: '' }), /`storage\.postgresUrl` is required/);
+  await assert.rejects(openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: 'x"; drop' }), /invalid postgresql schema name `x"; drop`/);
+  if (!(await requireService(t, 'postgres'))) return;
+  const u = new URL(pgTestUrl());
+  u.password = 'srv-pw-42';
+  u.pathname = '/gatehouse_no_such_database';
+  const missing = await refused(u.toString());
+  assert.match(missing, /gatehouse_no_such_database/);
+  assert.doesNotMatch(missing, /srv-pw-42/);
+});
+
+test('postgres tests skip visibly when the server is down, and fail when CI=true', async () => {
+  const run = (ci: boolean) => new Promise<{ code: number; out: string }>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_TEST_PG_URL: 'postgres://postgres@127.0.0.1:1/test' };
+    delete env.NODE_TEST_CONTEXT; // run as a standalone test process, not as a child of this runner
+    if (ci) env.CI = 'true';
+    else delete env.CI;
+    const args = ['--test', '--test-reporter=tap', '--test-name-pattern=^postgres: the store contract$', fileURLToPath(import.meta.url)];
+    execFile(process.execPath, args, { env, timeout: 15_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }));
+  });
+  const message = 'postgres not reachable on 127.0.0.1:1 — start it to run this test';
+  const [local, ci] = await Promise.all([run(false), run(true)]);
+  assert.equal(local.code, 0, local.out);
+  assert.ok(local.out.includes(`SKIP: ${message}\n`), local.out);
+  assert.ok(local.out.includes(`# SKIP ${message}`), local.out);
+  assert.equal(ci.code, 1, ci.out);
+  assert.ok(ci.out.includes(message), ci.out);
+  assert.match(ci.out, /# fail 1/);
 });

@@ -1,9 +1,14 @@
-/** The sessions and upstream_verdicts tables: the only code that reads or writes them. */
-import type { Kysely, Selectable } from 'kysely';
+/**
+ * The sessions and upstream_verdicts tables: the only code that reads or writes them, the same for
+ * both drivers. JSON columns are text (serialised here); timestamps arrive as numbers from either
+ * driver (the PostgreSQL pool parses BIGINT as a number, see postgres.ts).
+ */
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
-import type { SessionRecord, SessionStore, UpstreamVerdict, VerdictStore } from './types.ts';
+import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
-const n = (v: number | string | bigint): number => Number(v);
+/** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
+const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
 
 function toRecord(r: Selectable<SessionsTable>): SessionRecord {
   return {
@@ -13,12 +18,12 @@ function toRecord(r: Selectable<SessionsTable>): SessionRecord {
     clientInfo: JSON.parse(r.client_info),
     clientCapabilities: JSON.parse(r.client_capabilities),
     principal: r.principal,
-    createdAt: n(r.created_at),
-    lastSeenAt: n(r.last_seen_at),
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
   };
 }
 
-export function sessionRepo(db: Kysely<Database>): SessionStore {
+function sessionRepo(db: Kysely<Database>): SessionStore {
   return {
     async create(r) {
       await db
@@ -27,8 +32,8 @@ export function sessionRepo(db: Kysely<Database>): SessionStore {
           id: r.id,
           scope: r.scope,
           protocol_version: r.protocolVersion,
-          client_info: JSON.stringify(r.clientInfo ?? {}),
-          client_capabilities: JSON.stringify(r.clientCapabilities ?? {}),
+          client_info: toJson(r.clientInfo),
+          client_capabilities: toJson(r.clientCapabilities),
           principal: r.principal,
           created_at: r.createdAt,
           last_seen_at: r.lastSeenAt,
@@ -44,7 +49,7 @@ export function sessionRepo(db: Kysely<Database>): SessionStore {
     },
     async delete(id) {
       const r = await db.deleteFrom('sessions').where('id', '=', id).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      return r.numDeletedRows > 0n;
     },
     async purgeIdle(before) {
       const r = await db.deleteFrom('sessions').where('last_seen_at', '<', before).executeTakeFirst();
@@ -53,20 +58,35 @@ export function sessionRepo(db: Kysely<Database>): SessionStore {
   };
 }
 
-export function verdictRepo(db: Kysely<Database>): VerdictStore {
+function verdictRepo(db: Kysely<Database>): VerdictStore {
   return {
     async get(server) {
       const r = await db.selectFrom('upstream_verdicts').selectAll().where('server', '=', server).executeTakeFirst();
       if (!r) return undefined;
-      return { server: r.server, fingerprint: r.fingerprint, era: r.era as UpstreamVerdict['era'], protocolVersion: r.protocol_version, probedAt: n(r.probed_at) };
+      return { server: r.server, fingerprint: r.fingerprint, era: r.era as UpstreamVerdict['era'], protocolVersion: r.protocol_version, probedAt: r.probed_at };
     },
     async put(v) {
-      const row = { server: v.server, fingerprint: v.fingerprint, era: v.era, protocol_version: v.protocolVersion, probed_at: v.probedAt };
+      const row = { fingerprint: v.fingerprint, era: v.era, protocol_version: v.protocolVersion, probed_at: v.probedAt };
       await db
         .insertInto('upstream_verdicts')
-        .values(row)
-        .onConflict((oc) => oc.column('server').doUpdateSet({ fingerprint: row.fingerprint, era: row.era, protocol_version: row.protocol_version, probed_at: row.probed_at }))
+        .values({ server: v.server, ...row })
+        .onConflict((oc) => oc.column('server').doUpdateSet(row))
         .execute();
+    },
+  };
+}
+
+/** A `Store` over an open, migrated database; `close` releases it. */
+export function storeOver(db: Kysely<Database>, driver: Store['driver']): Store {
+  return {
+    driver,
+    sessions: sessionRepo(db),
+    verdicts: verdictRepo(db),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
     },
   };
 }

@@ -1,4 +1,4 @@
-/** Table shapes as kysely sees them. Timestamps are epoch milliseconds; JSON is stored as text. */
+/** Table shapes as kysely sees them (see migrations.ts). Timestamps are epoch milliseconds; JSON is stored as text. */
 export interface SessionsTable {
   id: string;
   scope: string;

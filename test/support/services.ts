@@ -1,7 +1,8 @@
 /**
  * PostgreSQL and Redis for tests: the servers on this machine (127.0.0.1:5432 trust auth, database
- * `test`; 127.0.0.1:6379). When one is down its tests are skipped with a visible message — except in
- * CI (CI=true), where a skip would hide a broken set-up, so the test fails instead.
+ * `test`, or GATEHOUSE_TEST_PG_URL; 127.0.0.1:6379). When one is down its tests are skipped with a
+ * visible message, except in CI (CI=true), where a skip would hide a broken set-up: the test fails.
+ * Each test file works in its own fresh PostgreSQL schema, so files running in parallel never collide.
  */
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -9,59 +10,75 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 
+const CONNECT_TIMEOUT_MS = 1000;
+
 export function pgTestUrl(): string {
   return process.env.GATEHOUSE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 }
 
-function reachable(host: string, port: number, ms = 1000): Promise<boolean> {
+/** Whether a TCP connection to `host:port` opens within the timeout. */
+function reachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     const done = (ok: boolean) => {
       s.destroy();
       resolve(ok);
     };
-    s.setTimeout(ms, () => done(false));
+    s.setTimeout(CONNECT_TIMEOUT_MS, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
 }
 
-export async function postgresAvailable(): Promise<boolean> {
+function pgAddress(): { host: string; port: number } {
   const u = new URL(pgTestUrl());
-  return reachable(u.hostname, Number(u.port || 5432));
+  return { host: u.hostname, port: Number(u.port || 5432) };
+}
+
+export async function postgresAvailable(): Promise<boolean> {
+  const { host, port } = pgAddress();
+  return reachable(host, port);
 }
 
 export async function redisAvailable(): Promise<boolean> {
   return reachable('127.0.0.1', 6379);
 }
 
-/** Skip (or, under CI, fail) when the service is not reachable. Returns true when the test may run. */
+/**
+ * Skip `t` (or, when CI=true, fail it) if `name` is not reachable. Returns whether the test may go
+ * on: `if (!(await requireService(t, 'postgres'))) return;`
+ */
 export async function requireService(t: TestContext, name: 'postgres' | 'redis'): Promise<boolean> {
-  const ok = name === 'postgres' ? await postgresAvailable() : await redisAvailable();
-  if (ok) return true;
-  const where = name === 'postgres' ? new URL(pgTestUrl()).host : '127.0.0.1:6379';
+  const up = name === 'postgres' ? await postgresAvailable() : await redisAvailable();
+  if (up) return true;
+  const where = name === 'postgres' ? `${pgAddress().host}:${pgAddress().port}` : '127.0.0.1:6379';
   const message = `${name} not reachable on ${where} — start it to run this test`;
-  if (process.env.CI === 'true') assert.fail(`${message} (CI=true: a skipped service test is a failure)`);
+  if (process.env.CI === 'true') assert.fail(message);
   process.stderr.write(`SKIP: ${message}\n`);
   t.skip(message);
   return false;
 }
 
+/** A random schema name, unique to one test file. */
 export function freshPgSchema(): string {
   return `t_${randomBytes(6).toString('hex')}`;
 }
 
-export async function dropPgSchema(schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: pgTestUrl() });
+/** Drop a test schema and everything in it (from pgTestUrl() when no url is given). */
+export async function dropPgSchema(schema: string): Promise<void>;
+export async function dropPgSchema(url: string, schema: string): Promise<void>;
+export async function dropPgSchema(a: string, b?: string): Promise<void> {
+  const [url, schema] = b === undefined ? [pgTestUrl(), a] : [a, b];
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await c.query(`DROP SCHEMA IF EXISTS ${c.escapeIdentifier(schema)} CASCADE`);
   } finally {
     await c.end();
   }
 }
 
-/** A postgres URL whose connections use `schema` (created by the store on open). */
+/** A postgres URL whose connections use `schema` (which must exist) as their search_path. */
 export function pgUrlWithSchema(schema: string): string {
   const u = new URL(pgTestUrl());
   u.searchParams.set('options', `-c search_path=${schema}`);

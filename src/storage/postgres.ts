@@ -1,0 +1,82 @@
+/**
+ * The shared store for several replicas: PostgreSQL through a pg Pool under kysely. Optionally in a
+ * dedicated schema (created when missing; every connection's search_path points at it). Replicas
+ * starting together migrate one at a time under an advisory lock. No message carries the password.
+ */
+import pg from 'pg';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
+import { migrate } from './migrations.ts';
+import { maskUrl, scrub } from './mask.ts';
+import { storeOver } from './repos.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './types.ts';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** The advisory lock replicas take around schema creation and migration (any 64-bit constant). */
+const MIGRATE_LOCK = sql.lit(0x6761_7465_686f_7573n); // "gatehous"
+const INT8_OID = 20;
+
+// BIGINT columns hold epoch milliseconds, far inside Number's exact integer range: parse them as
+// numbers for this pool only (pg's default is a string; the global type registry stays untouched).
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function reason(err: unknown): string {
+  if (err instanceof AggregateError && !err.message) return err.errors.map(reason).join('; ');
+  if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
+  return String(err);
+}
+
+export async function openPostgres(url: string, schema?: string): Promise<Store> {
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name \`${schema}\``);
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types });
+  // An idle connection that breaks (server restart) is dropped by the pool; the next query opens a
+  // new one and reports any failure itself. Without a listener the error would crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool,
+      // `schema` matched SCHEMA_NAME above, so quoting it is enough.
+      onCreateConnection: schema ? async (c) => void (await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`))) : undefined,
+    }),
+  });
+  const fail = async (what: string, err: unknown): Promise<never> => {
+    await db.destroy().catch(() => {});
+    throw new Error(`${what} ${maskUrl(url)}: ${scrub(reason(err), url)}`);
+  };
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    return fail('cannot connect to postgresql at', err);
+  }
+  try {
+    await db.connection().execute((conn) => migrateLocked(conn, schema));
+  } catch (err) {
+    return fail('cannot migrate the postgresql database at', err);
+  }
+  return storeOver(db, 'postgres');
+}
+
+/** On one connection: take the lock, create the schema, migrate, release the lock. */
+async function migrateLocked(conn: Kysely<Database>, schema: string | undefined): Promise<void> {
+  // Bounded wait: a replica stuck while holding the lock must not hang every other one forever.
+  await sql`set lock_timeout = '60s'`.execute(conn);
+  await sql`select pg_advisory_lock(${MIGRATE_LOCK})`.execute(conn);
+  try {
+    if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(conn);
+    const { rows } = await sql<{ current: string | null }>`select current_schema() as current`.execute(conn);
+    const current = rows[0]?.current;
+    if (!current) throw new Error('no schema on the search_path exists: create one or set a schema');
+    await migrate(conn, { schema: current });
+  } catch (err) {
+    // Best effort: the caller then closes the pool, and closing the connection releases the lock too.
+    await sql`select pg_advisory_unlock(${MIGRATE_LOCK})`.execute(conn).catch(() => {});
+    throw err;
+  }
+  // On success the connection goes back to the pool: it must not keep the lock (no catch here: a
+  // failed unlock fails the open, and closing the pool releases the lock).
+  await sql`select pg_advisory_unlock(${MIGRATE_LOCK})`.execute(conn);
+  await sql`reset lock_timeout`.execute(conn);
+}

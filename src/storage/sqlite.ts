@@ -1,0 +1,81 @@
+/**
+ * The embedded store: one SQLite file in the state directory (better-sqlite3 under kysely), readable
+ * only by the gateway's user. `gatehouse start` needs nothing else.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Sqlite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { migrate } from './migrations.ts';
+import { storeOver } from './repos.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './types.ts';
+
+/** Create `path` empty with mode 0600 unless it exists, so it is never readable by others, not even briefly. */
+function createPrivately(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Switch the file to WAL (a lasting property of the file). That needs the file to itself for a
+ * moment, and SQLite answers SQLITE_BUSY at once instead of waiting: retry until the busy timeout.
+ */
+async function enableWal(sqlite: Sqlite.Database): Promise<void> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`the journal mode stays \`${mode}\` instead of wal`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      await sleep(10 + Math.random() * 40);
+    }
+  }
+}
+
+export async function openSqlite(path: string): Promise<Store> {
+  let sqlite: Sqlite.Database | undefined;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    createPrivately(path); // the -wal and -shm files SQLite creates take the same mode
+    sqlite = new Sqlite(path);
+    // busy_timeout first: another process may hold the file, and every statement below (switching
+    // to WAL too) then waits up to 5 s for its lock instead of failing at once. WAL: readers never
+    // block the writer, so several processes can share the file.
+    // synchronous=FULL (not NORMAL): every commit is fsynced, so a write the gateway acknowledged
+    // survives a power cut. This file will hold the audit trail and approvals, which must never be
+    // lost silently; the writes are few (session creation, throttled touches), so the cost is small.
+    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    await enableWal(sqlite);
+    sqlite.pragma('synchronous = FULL');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    await db.connection().execute(migrateLocked);
+    return storeOver(db, 'sqlite');
+  } catch (err) {
+    sqlite?.close();
+    throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Migrate under SQLite's write lock, taken before reading what has run: kysely takes no lock of its
+ * own on SQLite, and two processes opening a new file together would both try to create the tables.
+ */
+async function migrateLocked(conn: Kysely<Database>): Promise<void> {
+  await sql`begin immediate`.execute(conn);
+  try {
+    await migrate(conn, { inTransaction: true });
+  } catch (err) {
+    await sql`rollback`.execute(conn).catch(() => {}); // the caller closes the file either way
+    throw err;
+  }
+  await sql`commit`.execute(conn);
+}
