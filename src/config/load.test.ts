@@ -1,75 +1,256 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from './load.ts';
 import { starterConfig } from './starter.ts';
 import { renderSchema } from './json-schema.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'config');
 
-function issues(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+/** The error lines for a fixture, named by its file name alone so the golden lines read as written. */
+function fixtureErrors(name: string, env: NodeJS.ProcessEnv = {}): string[] {
+  return errors(readFileSync(join(FIXTURES, name), 'utf8'), name, env);
+}
+
+function errors(text: string, source = 'g.yaml', env: NodeJS.ProcessEnv = {}): string[] {
   try {
-    parseConfig(text, 'g.yaml', env);
+    parseConfig(text, source, env);
   } catch (e) {
     assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.name, 'ConfigError');
+    assert.deepEqual(e.message.split('\n'), e.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`));
     return e.message.split('\n');
   }
   assert.fail('expected a ConfigError');
 }
 
-test('the committed JSON Schema is what the TypeBox source generates (npm run schema)', () => {
-  assert.equal(readFileSync(join(ROOT, 'schema/gatehouse.schema.json'), 'utf8'), renderSchema());
+test('the committed JSON Schema is what the generator writes from the TypeBox source (npm run schema)', () => {
+  assert.equal(readFileSync(join(ROOT, 'schema', 'gatehouse.schema.json'), 'utf8'), renderSchema());
 });
 
-test('the starter config and the quickstart parse', async () => {
-  const starter = parseConfig(starterConfig(), '/tmp/x/gatehouse.yaml', {});
-  assert.equal(starter.servers[0].name, 'everything');
-  const quick = await loadConfig(join(ROOT, 'examples/quickstart.yaml'), {});
-  assert.deepEqual(quick.servers.map((s) => s.name), ['everything', 'files']);
-  assert.equal(quick.gateway.stateDir, join(ROOT, '.gatehouse'));
-  assert.deepEqual((quick.servers[1] as { args: string[] }).args.slice(-1), [join(ROOT, '.gatehouse', 'sandbox')]);
+test('the starter config parses, with the everything server over stdio', () => {
+  const c = parseConfig(starterConfig(), '/srv/gh/gatehouse.yaml', {});
+  assert.deepEqual(c.servers.map((s) => [s.name, s.transport, 'command' in s ? s.command : '', 'args' in s ? s.args : []]), [
+    ['everything', 'stdio', 'npx', ['--no', 'mcp-server-everything', 'stdio']],
+  ]);
+  assert.equal(c.gateway.stateDir, '/srv/gh/.gatehouse');
+  assert.equal(c.storage.sqlitePath, '/srv/gh/.gatehouse/gatehouse.db');
 });
 
-test('defaults are filled and paths made absolute', () => {
-  const c = parseConfig('version: 1\nservers:\n  - { name: a, transport: stdio, command: x, cwd: sub }\n  - { name: b, transport: http, url: "http://127.0.0.1:1/mcp" }\n', '/etc/gh/g.yaml', {});
+test('the quickstart parses: state at the repository root, the sandbox under it, servers run from the root', async () => {
+  const c = await loadConfig(join(ROOT, 'examples', 'quickstart.yaml'), {});
+  assert.equal(c.source, join(ROOT, 'examples', 'quickstart.yaml'));
   assert.deepEqual(c.gateway.listen, { host: '127.0.0.1', port: 8765 });
-  assert.equal(c.gateway.stateDir, '/etc/gh/.gatehouse');
-  assert.equal(c.storage.sqlitePath, '/etc/gh/.gatehouse/gatehouse.db');
-  assert.deepEqual(c.servers[0].timeouts, { connectMs: 15_000, requestMs: 60_000, maxTotalMs: 300_000 });
-  assert.equal((c.servers[0] as { cwd: string }).cwd, '/etc/gh/sub');
-  assert.equal(c.gateway.namespaceSeparator, '__');
+  assert.equal(c.gateway.stateDir, join(ROOT, '.gatehouse'));
+  assert.deepEqual(c.servers.map((s) => [s.name, s.transport === 'stdio' && [s.command, ...s.args!, s.cwd]]), [
+    ['everything', ['npx', '--no', 'mcp-server-everything', 'stdio', ROOT]],
+    ['files', ['npx', '--no', 'mcp-server-filesystem', join(ROOT, '.gatehouse', 'sandbox'), ROOT]],
+  ]);
 });
 
-test('environment references: values, defaults, escapes', () => {
-  const c = parseConfig('version: 1\nservers:\n  - name: a\n    transport: stdio\n    command: "${CMD}"\n    args: ["${MISSING:-fallback}", "$${LITERAL}"]\n', 'g.yaml', { CMD: 'run-me' });
-  assert.equal((c.servers[0] as { command: string }).command, 'run-me');
-  assert.deepEqual((c.servers[0] as { args: string[] }).args, ['fallback', '${LITERAL}']);
+test('golden: the full fixture, every option set, loads to exactly this', async () => {
+  const env = { DATABASE_URL: 'postgres://gh@127.0.0.1:5432/gh', LOCAL_TOKEN: 'local-secret', REMOTE_TOKEN: 'remote-secret' };
+  const c = await loadConfig(join(FIXTURES, 'full.yaml'), env);
+  const state = join(FIXTURES, 'state');
+  assert.deepEqual(c, {
+    source: join(FIXTURES, 'full.yaml'),
+    gateway: {
+      listen: { host: '0.0.0.0', port: 9000 },
+      publicUrl: 'https://mcp.example.com',
+      stateDir: state,
+      allowedOrigins: ['https://app.example.com'],
+      allowedHosts: ['mcp.internal'],
+      namespaceSeparator: '.',
+      maxBodyBytes: 1048576,
+      maxJsonDepth: 32,
+      sessionIdleSeconds: 600,
+      pageSize: 50,
+      allowUnauthenticated: 'never',
+      trustProxy: true,
+    },
+    storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
+    servers: [
+      {
+        name: 'local',
+        description: 'A stdio server with everything set.',
+        transport: 'stdio',
+        command: 'node',
+        args: ['server.js', '--root', `${state}/files`, '${NOT_A_REFERENCE}'],
+        env: { API_TOKEN: 'local-secret', MODE: 'production' },
+        cwd: join(FIXTURES, 'servers', 'local'),
+        inheritEnv: ['PATH'],
+        timeouts: { connectMs: 5000, requestMs: 30000, maxTotalMs: 120000 },
+        restart: { initialDelayMs: 100, maxDelayMs: 5000 },
+        disabled: true,
+      },
+      {
+        name: 'remote',
+        transport: 'http',
+        url: 'https://mcp.example.com/mcp',
+        headers: { Authorization: 'Bearer remote-secret' },
+        timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
+        disabled: false,
+      },
+      {
+        name: 'legacy',
+        transport: 'sse',
+        url: 'http://127.0.0.1:3001/sse',
+        headers: {},
+        timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
+        disabled: false,
+      },
+    ],
+  });
+  // An unquoted reference that yields a number is one; the environment wins over the default.
+  assert.equal((await loadConfig(join(FIXTURES, 'full.yaml'), { ...env, PORT: '8080' })).gateway.listen.port, 8080);
+  assert.equal((await loadConfig(join(FIXTURES, 'full.yaml'), { ...env, PORT: '' })).gateway.listen.port, 9000, 'empty counts as unset for `:-`');
 });
 
-test('golden errors: each names file, line, column, key and what is wrong', () => {
-  assert.deepEqual(issues('version: 1\nservers: [\n'), ['g.yaml:3:1: flow sequence in block collection must be sufficiently indented and end with a ]']);
-  assert.deepEqual(issues('version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: x\n'), [
-    'g.yaml:3:5: servers[0]: missing required key `command`',
-    'g.yaml:5:5: servers[0]: unknown key `comand` (did you mean `command`?)',
-  ]);
-  assert.deepEqual(issues('version: 1\ngateway:\n  listen: { port: "80" }\nservers: []\n'), ['g.yaml:3:19: gateway.listen.port: must be an integer']);
-  assert.deepEqual(issues('version: 1\nservers:\n  - { name: a, transport: websocket, url: "ws://x" }\n'), ['g.yaml:3:27: servers[0].transport: must be one of `stdio`, `http`, `sse`']);
-  assert.deepEqual(issues('version: 1\nservers:\n  - { name: a, transport: stdio, command: "${TOKEN}" }\n'), [
-    'g.yaml:3:43: servers[0].command: environment variable `TOKEN` is not set (use ${TOKEN:-default} for a default)',
-  ]);
-  assert.deepEqual(issues('version: 1\nservers:\n  - { name: a, transport: stdio, command: x }\n  - { name: a, transport: stdio, command: y }\n'), [
-    'g.yaml:4:13: servers[1].name: duplicate server name `a` (first used by servers[0])',
-  ]);
-  assert.deepEqual(issues('version: 1\nversion: 1\nservers: []\n'), ['g.yaml:2:1: duplicate key `version`']);
-  assert.deepEqual(issues('version: 1\nservers:\n  - { name: a__b, transport: stdio, command: x }\n'), [
-    'g.yaml:3:13: servers[0].name: server name `a__b` contains the namespace separator `__`',
-  ]);
-  assert.deepEqual(issues('version: 1\nstorage: { driver: postgres }\nservers: []\n'), ['g.yaml:2:20: storage.driver: the postgres driver needs `postgresUrl`']);
+test('defaults: a minimal file gets every default, paths absolute against the config directory', () => {
+  const c = parseConfig('version: 1\nservers:\n  - { name: a, transport: stdio, command: x, cwd: sub }\n', '/etc/gh/g.yaml', {});
+  assert.deepEqual(c, {
+    source: '/etc/gh/g.yaml',
+    gateway: {
+      listen: { host: '127.0.0.1', port: 8765 },
+      stateDir: '/etc/gh/.gatehouse',
+      allowedOrigins: [],
+      allowedHosts: [],
+      namespaceSeparator: '__',
+      maxBodyBytes: 4 * 1024 * 1024,
+      maxJsonDepth: 64,
+      sessionIdleSeconds: 3600,
+      pageSize: 500,
+      allowUnauthenticated: 'loopback',
+      trustProxy: false,
+    },
+    storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
+    servers: [
+      {
+        name: 'a',
+        transport: 'stdio',
+        command: 'x',
+        cwd: '/etc/gh/sub',
+        args: [],
+        env: {},
+        inheritEnv: ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'],
+        restart: { initialDelayMs: 500, maxDelayMs: 30000 },
+        timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
+        disabled: false,
+      },
+    ],
+  });
+  assert.deepEqual(parseConfig('version: 1\n', '/etc/gh/g.yaml', {}).servers, []);
 });
 
-test('a secret from the environment is never echoed in an error', () => {
-  const lines = issues('version: 1\ngateway:\n  listen: { port: "${PORT}" }\nservers: []\n', { PORT: 'hunter2-secret' });
-  assert.equal(lines.length, 1);
-  assert.doesNotMatch(lines[0], /hunter2/);
+test('references: GATEHOUSE_STATE_DIR and GATEHOUSE_CONFIG_DIR are defined unless the environment sets them', () => {
+  const text = 'version: 1\ngateway: { stateDir: "${GATEHOUSE_CONFIG_DIR}/../state" }\nservers:\n  - { name: a, transport: stdio, command: x, args: ["${GATEHOUSE_STATE_DIR}", "${GATEHOUSE_CONFIG_DIR}"] }\n';
+  const c = parseConfig(text, '/etc/gh/g.yaml', {});
+  assert.equal(c.gateway.stateDir, '/etc/state');
+  assert.deepEqual((c.servers[0] as { args: string[] }).args, ['/etc/state', '/etc/gh']);
+  const own = parseConfig(text, '/etc/gh/g.yaml', { GATEHOUSE_STATE_DIR: '/mine', GATEHOUSE_CONFIG_DIR: '/conf' });
+  assert.deepEqual((own.servers[0] as { args: string[] }).args, ['/mine', '/conf']);
+});
+
+test('golden errors: a YAML syntax error points at its line', () => {
+  assert.deepEqual(fixtureErrors('syntax-error.yaml'), [
+    'syntax-error.yaml:6:5: flow sequence in block collection must be sufficiently indented and end with a ]',
+  ]);
+  assert.deepEqual(errors('version: 1\n---\nversion: 1\n'), ['g.yaml:2:1: only one YAML document is allowed (found a second `---`)']);
+});
+
+test('golden errors: unknown keys, with the closest known key when one is near', () => {
+  assert.deepEqual(fixtureErrors('unknown-key.yaml'), [
+    'unknown-key.yaml:4:3: gateway: unknown key `maxBodySize` (did you mean `maxBodyBytes`?)',
+    'unknown-key.yaml:8:5: servers[0]: unknown key `comand` (did you mean `command`?)',
+    'unknown-key.yaml:10:5: servers[0]: unknown key `colour`',
+  ]);
+});
+
+test('golden errors: wrong types', () => {
+  assert.deepEqual(fixtureErrors('wrong-type.yaml'), [
+    'wrong-type.yaml:4:11: gateway.listen.port: must be an integer',
+    'wrong-type.yaml:5:15: gateway.trustProxy: must be `true` or `false`',
+    'wrong-type.yaml:10:11: servers[0].args: must be a list',
+  ]);
+});
+
+test('golden errors: values outside a fixed set', () => {
+  assert.deepEqual(fixtureErrors('bad-enum.yaml'), [
+    'bad-enum.yaml:3:25: gateway.allowUnauthenticated: must be one of `loopback`, `never`',
+    'bad-enum.yaml:5:11: storage.driver: must be one of `sqlite`, `postgres`',
+    'bad-enum.yaml:11:16: servers[1].transport: must be one of `stdio`, `http`, `sse`',
+  ]);
+});
+
+test('golden errors: a missing environment variable is reported where it is used, and nothing else there', () => {
+  assert.deepEqual(fixtureErrors('missing-env.yaml', { TEAM: 'x' }), [
+    'missing-env.yaml:4:16: storage.postgresUrl: environment variable `DATABASE_URL` is not set (use `${DATABASE_URL:-default}` for a default)',
+    'missing-env.yaml:10:22: servers[0].headers.Authorization: environment variable `REMOTE_TOKEN` is not set (use `${REMOTE_TOKEN:-default}` for a default)',
+  ]);
+});
+
+test('golden errors: duplicate server names and duplicate YAML keys', () => {
+  assert.deepEqual(fixtureErrors('duplicate-server.yaml'), [
+    'duplicate-server.yaml:10:11: servers[2].name: duplicate server name (first used by servers[0] at line 3)',
+  ]);
+  assert.deepEqual(fixtureErrors('duplicate-key.yaml'), ['duplicate-key.yaml:6:5: gateway.listen: duplicate key `port` (first at line 4)']);
+});
+
+test('golden errors: limits that must agree, and postgres without a URL', () => {
+  assert.deepEqual(fixtureErrors('limits.yaml'), [
+    'limits.yaml:2:20: storage.driver: the `postgres` driver needs `postgresUrl`',
+    'limits.yaml:7:47: servers[0].timeouts.maxTotalMs: must not be smaller than `requestMs`',
+    'limits.yaml:10:19: servers[0].restart.maxDelayMs: must not be smaller than `initialDelayMs`',
+    'limits.yaml:15:18: servers[1].timeouts.requestMs: must not be larger than `maxTotalMs` (default 300000)',
+  ]);
+});
+
+test('loadConfig names the file as it was given', async () => {
+  const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
+  await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {
+    assert.deepEqual(e.issues, [{ file: given, line: 6, column: 5, path: 'gateway.listen', message: 'duplicate key `port` (first at line 4)' }]);
+    return true;
+  });
+});
+
+test('errors of every kind come together, sorted by line', () => {
+  const text = [
+    'version: 2',
+    'gateway:',
+    '  pageSize: 0',
+    'servers:',
+    '  - name: Bad Name',
+    '    transport: stdio',
+    '    command: ""',
+    '    env: { 1X: a, OK: "${NOPE}" }',
+    '  - just a string',
+    '  - { name: a__b, transport: http, url: "ftp://x" }',
+    '  - { name: c, url: "http://127.0.0.1/mcp" }',
+    '  - { name: d, transport: stdio, command: "${BROKEN" }',
+    '',
+  ].join('\n');
+  assert.deepEqual(errors(text), [
+    'g.yaml:1:10: version: must be `1`',
+    'g.yaml:3:13: gateway.pageSize: must be at least 1',
+    'g.yaml:5:11: servers[0].name: must match `^[a-z0-9][a-z0-9_-]{0,47}$`',
+    'g.yaml:7:14: servers[0].command: must not be empty',
+    'g.yaml:8:12: servers[0].env: `1X` is not a valid environment variable name',
+    'g.yaml:8:23: servers[0].env.OK: environment variable `NOPE` is not set (use `${NOPE:-default}` for a default)',
+    'g.yaml:9:5: servers[1]: must be a mapping',
+    'g.yaml:10:13: servers[2].name: must not contain the namespace separator (`gateway.namespaceSeparator`)',
+    'g.yaml:10:41: servers[2].url: must match `^https?://`',
+    'g.yaml:11:5: servers[3]: missing required key `transport` (one of `stdio`, `http`, `sse`)',
+    'g.yaml:12:43: servers[4].command: malformed `${` reference (write `$${` for a literal `${`)',
+  ]);
+  assert.deepEqual(errors(''), ['g.yaml:1:1: must be a mapping with `version` and `servers`']);
+});
+
+test('values from the environment are never echoed in errors', () => {
+  const secret = 'hunter2-secret';
+  const text = 'version: 1\ngateway:\n  listen: { port: "${PORT}" }\nservers:\n  - name: "${NAME}"\n    transport: "${NAME}"\n  - { name: "${NAME}", transport: http, url: "${NAME}" }\n';
+  const lines = errors(text, 'g.yaml', { PORT: secret, NAME: secret });
+  assert.ok(lines.length >= 3, lines.join('\n'));
+  for (const line of lines) assert.doesNotMatch(line, /hunter2/);
 });

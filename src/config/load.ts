@@ -1,20 +1,23 @@
 /**
- * Loading the YAML configuration: parse (keeping positions), substitute ${VAR} references, validate
- * against the schema, check what a schema cannot (unique names, limits that must agree), fill
- * defaults and make paths absolute. Every problem is reported at once, each with file:line:column
- * and the key path. Values that came from the environment are never echoed (they may be secrets).
+ * Loading the YAML configuration: parse keeping node positions, substitute ${VAR} references,
+ * validate against the schema (which also fills its defaults), check what a schema cannot (unique
+ * names, limits that must agree) and make paths absolute. A YAML syntax error stops there; past
+ * that, every problem is reported at once, sorted by line, each as `file:line:column: key.path:
+ * message`. Messages never echo configuration values: a value may have come from the environment,
+ * and those may be secrets.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { ConfigSchema, HttpServer, StdioServer, type Config, type RawConfig, type ServerConfig } from './schema.ts';
+import { ConfigSchema, Gateway, HttpServer, StdioServer, type Config, type RawConfig } from './schema.ts';
 
 export interface ConfigIssue {
   file: string;
   line: number;
   column: number;
+  /** The key path, e.g. `servers[1].transport` ('' for the whole file). */
   path: string;
   message: string;
 }
@@ -28,62 +31,92 @@ export class ConfigError extends Error {
   }
 }
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
-// Servers are validated one by one against the variant their `transport` names: clearer errors.
-const topSchema = { ...ConfigSchema, properties: { ...ConfigSchema.properties, servers: { type: 'array', items: { type: 'object' } } } };
-const validateTop = ajv.compile(topSchema);
-const validateStdio = ajv.compile(StdioServer);
-const validateHttp = ajv.compile(HttpServer);
+/** The source name for configuration that did not come from a file; paths resolve against the cwd. */
+const MEMORY_SOURCE = '<memory>';
 
-export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  const abs = resolve(path);
-  return parseConfig(await readFile(abs, 'utf8'), abs, env);
-}
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+// useDefaults: the schema's `default`s are the one source of defaults. verbose: errors carry their schema.
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true }));
+// Each server is validated against the variant its `transport` names: clearer errors than a union's.
+const validateTop = ajv.compile({ ...ConfigSchema, properties: { ...ConfigSchema.properties, servers: { type: 'array', default: [] } } });
+const VARIANTS: Record<string, ValidateFunction> = { stdio: ajv.compile(StdioServer), http: ajv.compile(HttpServer) };
+VARIANTS.sse = VARIANTS.http;
+const TRANSPORTS = '`stdio`, `http`, `sse`';
+const DEFAULT_STATE_DIR = (Gateway.properties.stateDir as { default: string }).default;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Path = Array<string | number>;
+type Obj = Record<string, unknown>;
 
+interface Context {
+  doc: Document;
+  issues: ConfigIssue[];
+  /** Paths holding a reference that could not be substituted: schema errors there would be noise. */
+  unset: Set<string>;
+  /** Report at `node`, or else at the deepest node along `path` that exists. */
+  add(path: Path, message: string, node?: Node | null): void;
+  line(node: Node): number;
+}
+
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  return parseConfig(await readFile(path, 'utf8'), path, env);
+}
+
+/** Parse configuration text; `source` names it in messages and anchors relative paths. */
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const file = source;
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const issues: ConfigIssue[] = [];
-  const at = (offset: number | undefined, path: Path, message: string) => {
-    const pos = lc.linePos(offset ?? 0);
-    issues.push({ file, line: pos.line, column: pos.col, path: formatPath(path), message });
-  };
-  for (const e of doc.errors) {
-    const msg = e.code === 'DUPLICATE_KEY' ? `duplicate key \`${/^[^:\s]*/.exec(text.slice(e.pos[0]))?.[0] ?? ''}\`` : e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/\.$/, '');
-    at(e.pos[0], [], msg.charAt(0).toLowerCase() + msg.slice(1));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, uniqueKeys: false, prettyErrors: false });
+  const ctx = context(doc, lineCounter, source);
+  // After the first syntax error the parse is unreliable, and what follows is mostly its echo.
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const message = syntax.code === 'MULTIPLE_DOCS' ? 'only one YAML document is allowed (found a second `---`)' : sentence(syntax.message);
+    throw new ConfigError([{ file: source, ...position(lineCounter, syntax.pos[0]), path: '', message }]);
   }
-  if (issues.length) throw new ConfigError(issues);
+  duplicateKeys(doc.contents, [], ctx);
 
-  const configDir = dirname(resolve(file));
-  const rawStateDir = doc.getIn(['gateway', 'stateDir']);
-  const stateDir = resolve(configDir, typeof rawStateDir === 'string' ? substitute(rawStateDir, env, () => {}) : '.gatehouse');
-  const vars: NodeJS.ProcessEnv = { GATEHOUSE_STATE_DIR: stateDir, GATEHOUSE_CONFIG_DIR: configDir, ...env };
-  substituteAll(doc, vars, at);
-  const envPaths = new Set(issues.map((i) => i.path));
-  const atSchema = (o: number | undefined, p: Path, m: string) => {
-    if (!envPaths.has(formatPath(p))) at(o, p, m);
+  const configDir = source === MEMORY_SOURCE ? process.cwd() : dirname(resolve(source));
+  const vars: NodeJS.ProcessEnv = { GATEHOUSE_CONFIG_DIR: configDir, ...env };
+  const stateDirText = doc.getIn(['gateway', 'stateDir']);
+  const stateDir = resolve(configDir, typeof stateDirText === 'string' ? substitute(stateDirText, vars).value : DEFAULT_STATE_DIR);
+  substituteAll(doc.contents, [], { GATEHOUSE_STATE_DIR: stateDir, ...vars }, ctx);
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS(); // refuses alias bombs (maxAliasCount)
+  } catch (err) {
+    ctx.add([], sentence((err as Error).message));
+    throw new ConfigError(sorted(ctx.issues));
+  }
+  validate(raw, ctx);
+  semanticChecks(raw, ctx);
+  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
+  return normalise(raw as RawConfig, source, configDir);
+}
+
+function context(doc: Document, lc: LineCounter, file: string): Context {
+  const ctx: Context = {
+    doc,
+    issues: [],
+    unset: new Set(),
+    add(path, message, node) {
+      const at = node ?? nearest(doc, path);
+      ctx.issues.push({ file, ...position(lc, at?.range?.[0] ?? 0), path: formatPath(path), message });
+    },
+    line: (node) => lc.linePos(node.range?.[0] ?? 0).line,
   };
+  return ctx;
+}
 
-  const raw = doc.toJS() as unknown;
-  if (!validateTop(raw)) report(validateTop, doc, [], atSchema);
-  const r = raw as RawConfig;
-  (Array.isArray(r?.servers) ? r.servers : []).forEach((s: unknown, i: number) => {
-    const transport = (s as { transport?: unknown })?.transport;
-    const v = transport === 'stdio' ? validateStdio : transport === 'http' || transport === 'sse' ? validateHttp : undefined;
-    if (!v) {
-      const node = nodeAt(doc, ['servers', i, 'transport']) ?? nodeAt(doc, ['servers', i]);
-      at(node?.range?.[0], ['servers', i, 'transport'], transport === undefined ? 'required: one of `stdio`, `http`, `sse`' : 'must be one of `stdio`, `http`, `sse`');
-    } else if (!v(s)) report(v, doc, ['servers', i], atSchema);
-  });
-  if (issues.length) throw new ConfigError(sorted(issues));
+function position(lc: LineCounter, offset: number): { line: number; column: number } {
+  const { line, col } = lc.linePos(offset);
+  return { line, column: col };
+}
 
-  semanticChecks(r, doc, at);
-  if (issues.length) throw new ConfigError(sorted(issues));
-  return normalise(r, file, configDir, stateDir);
+/** A library message as ours: first line only, lowercase start, no final period. */
+function sentence(message: string): string {
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/[.:]$/, '');
+  return first.charAt(0).toLowerCase() + first.slice(1);
 }
 
 function sorted(issues: ConfigIssue[]): ConfigIssue[] {
@@ -91,204 +124,272 @@ function sorted(issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 function formatPath(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
+    .join('');
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function nodeAt(doc: Document, path: Path): Node | undefined {
-  const n = path.length === 0 ? doc.contents : doc.getIn(path, true);
-  return n && typeof n === 'object' && 'range' in (n as object) ? (n as Node) : undefined;
+  const n: unknown = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  return n && typeof n === 'object' && 'range' in n ? (n as Node) : undefined;
 }
 
-/** The node of the key itself (for unknown keys). */
-function keyNodeAt(doc: Document, path: Path, key: string): Node | undefined {
-  const parent = nodeAt(doc, path);
-  if (!isMap(parent)) return parent;
-  const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === key);
-  return (pair?.key as Node | undefined) ?? parent;
+function nearest(doc: Document, path: Path): Node | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = nodeAt(doc, path.slice(0, n));
+    if (node) return node;
+  }
+  return undefined;
 }
 
-const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** The node of a key in the mapping at `path` (unknown and duplicate keys are reported there). */
+function keyNode(doc: Document, path: Path, key: string): Node | undefined {
+  const map = nodeAt(doc, path);
+  const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === key) : undefined;
+  return (pair?.key as Node | undefined) ?? map;
+}
 
-function substitute(value: string, vars: NodeJS.ProcessEnv, missing: (name: string) => void): string {
-  return value.replace(REF, (m, name: string | undefined, def: string | undefined) => {
-    if (m === '$${') return '${';
-    const v = vars[name!];
-    if (v !== undefined) return v;
-    if (def !== undefined) return def;
-    missing(name!);
-    return '';
+function duplicateKeys(node: unknown, path: Path, ctx: Context): void {
+  if (isMap(node)) {
+    const first = new Map<string, Node>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+      const seen = first.get(key);
+      if (seen) ctx.add(path, `duplicate key \`${key}\` (first at line ${ctx.line(seen)})`, pair.key as Node);
+      else if (isScalar(pair.key)) first.set(key, pair.key);
+      duplicateKeys(pair.value, [...path, key], ctx);
+    }
+  } else if (isSeq(node)) node.items.forEach((item, i) => duplicateKeys(item, [...path, i], ctx));
+}
+
+// `$${` is a literal `${`; `${NAME}` and `${NAME:-default}` are references; any other `${` is malformed.
+const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g;
+
+function substitute(text: string, vars: NodeJS.ProcessEnv): { value: string; missing: string[]; malformed: boolean } {
+  const missing: string[] = [];
+  let malformed = false;
+  const value = text.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
+    if (match === '$${') return '${';
+    if (name === undefined) {
+      malformed = true;
+      return match;
+    }
+    const set = vars[name];
+    const v = fallback !== undefined && !set ? fallback : set; // like the shell, `:-` also replaces an empty value
+    if (v === undefined) missing.push(name);
+    return v ?? '';
+  });
+  return { value, missing, malformed };
+}
+
+/** Replace references in every string value. An unquoted value that becomes a number or boolean is one. */
+function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv, ctx: Context): void {
+  if (isMap(node)) for (const pair of node.items) substituteAll(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?'], vars, ctx);
+  else if (isSeq(node)) node.items.forEach((item, i) => substituteAll(item, [...path, i], vars, ctx));
+  else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
+    const { value, missing, malformed } = substitute(node.value, vars);
+    for (const name of missing) ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
+    if (malformed) ctx.add(path, 'malformed `${` reference (write `$${` for a literal `${`)', node);
+    if (missing.length || malformed) ctx.unset.add(formatPath(path));
+    node.value = node.type === Scalar.PLAIN ? retype(value) : value;
+  }
+}
+
+function retype(value: string): string | number | boolean {
+  if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  return value === 'true' ? true : value === 'false' ? false : value;
+}
+
+function validate(raw: unknown, ctx: Context): void {
+  if (!isObj(raw)) {
+    ctx.add([], 'must be a mapping with `version` and `servers`');
+    return;
+  }
+  if (!validateTop(raw)) report(validateTop.errors, [], ctx);
+  if (!Array.isArray(raw.servers)) return;
+  raw.servers.forEach((server: unknown, i) => {
+    const path = ['servers', i];
+    if (!isObj(server)) return ctx.add(path, 'must be a mapping');
+    const t = server.transport;
+    const check = typeof t === 'string' && Object.hasOwn(VARIANTS, t) ? VARIANTS[t] : undefined;
+    if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
+    else if (!check) {
+      if (!ctx.unset.has(formatPath([...path, 'transport']))) ctx.add([...path, 'transport'], `must be one of ${TRANSPORTS}`);
+    } else if (!check(server)) report(check.errors, path, ctx);
   });
 }
 
-function substituteAll(doc: Document, vars: NodeJS.ProcessEnv, at: (o: number | undefined, p: Path, m: string) => void): void {
-  const walk = (node: unknown, path: Path): void => {
-    if (isMap(node)) for (const pair of node.items) walk(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?']);
-    else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
-    else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('$')) {
-      node.value = substitute(node.value, vars, (name) => at(node.range?.[0], path, `environment variable \`${name}\` is not set (use \${${name}:-default} for a default)`));
-    }
-  };
-  walk(doc.contents, []);
+function pointerToPath(pointer: string): Path {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
-function keysOf(schema: { properties?: Record<string, unknown> }): string[] {
-  return Object.keys(schema.properties ?? {});
+function isConstUnion(schema: unknown): schema is Array<{ const: unknown }> {
+  return Array.isArray(schema) && schema.every((s) => isObj(s) && 'const' in s);
 }
 
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
+const code = (v: unknown) => `\`${typeof v === 'string' ? v : JSON.stringify(v)}\``;
+
+function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Context): void {
+  const list = errors ?? [];
+  // A union of constants reads as one "must be one of" instead of one complaint per constant.
+  const choices = list.filter((e) => e.keyword === 'anyOf' && isConstUnion(e.schema));
+  // An unknown key whose suggestion is a missing required key is one mistake (a typo), reported once.
+  const hints = new Map<ErrorObject, string | undefined>();
+  for (const e of list) {
+    if (e.keyword !== 'additionalProperties') continue;
+    const known = Object.keys((e.parentSchema as { properties?: Obj }).properties ?? {});
+    hints.set(e, closest(String(e.params.additionalProperty), known));
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  const typos = new Set([...hints].map(([e, hint]) => `${e.instancePath}/${hint}`));
+  const seen = new Set<string>();
+  for (const e of list) {
+    const path = [...base, ...pointerToPath(e.instancePath)];
+    if (ctx.unset.has(formatPath(path))) continue;
+    if (e.keyword === 'anyOf' && !choices.includes(e)) continue;
+    if (choices.some((c) => e.schemaPath.startsWith(`${c.schemaPath}/`))) continue;
+    let node: Node | undefined;
+    let message: string;
+    if (e.keyword === 'additionalProperties') {
+      const key = String(e.params.additionalProperty);
+      const hint = hints.get(e);
+      node = keyNode(ctx.doc, path, key);
+      message = `unknown key \`${key}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}`;
+    } else if (e.keyword === 'required') {
+      if (typos.has(`${e.instancePath}/${e.params.missingProperty}`)) continue;
+      message = `missing required key \`${e.params.missingProperty}\``;
+    } else message = describe(e);
+    const id = `${formatPath(path)}\n${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    ctx.add(path, message, node);
+  }
+}
+
+const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', integer: 'an integer', number: 'a number', boolean: '`true` or `false`', string: 'a string' };
+
+function describe(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return `must be ${TYPE_NAMES[String(p.type)] ?? p.type}`;
+    case 'const':
+      return `must be ${code(p.allowedValue)}`;
+    case 'anyOf':
+      return `must be one of ${(e.schema as Array<{ const: unknown }>).map((s) => code(s.const)).join(', ')}`;
+    case 'enum':
+      return `must be one of ${(p.allowedValues as unknown[]).map(code).join(', ')}`;
+    case 'pattern':
+      return `must match ${code(p.pattern)}`;
+    case 'format':
+      return `must be a valid ${String(p.format).toUpperCase()}`;
+    case 'minimum':
+      return `must be at least ${p.limit}`;
+    case 'maximum':
+      return `must be at most ${p.limit}`;
+    case 'minLength':
+      return p.limit === 1 ? 'must not be empty' : `must be at least ${p.limit} characters long`;
+    case 'maxLength':
+      return `must be at most ${p.limit} characters long`;
+    default:
+      return sentence(e.message ?? 'is not valid');
+  }
+}
+
+/** The known key nearest to a misspelt one, when it is near enough to be what was meant. */
+function closest(word: string, candidates: string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  let byPrefix: string | undefined;
+  let longestPrefix = Math.max(4, Math.ceil(w.length / 2)) - 1;
+  for (const c of candidates) {
+    const d = distance(w, c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+    const p = commonPrefix(w, c.toLowerCase());
+    if (p > longestPrefix) [byPrefix, longestPrefix] = [c, p];
+  }
+  // Near in spelling (`comand`), or the same word with a different ending (`maxBodySize`).
+  return bestDistance <= Math.max(1, Math.min(3, Math.floor(w.length / 3))) ? best : byPrefix;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && a[n] === b[n]) n++;
+  return n;
 }
 
 function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
+    let diagonal = row[0];
+    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
     }
   }
-  return dp[b.length];
+  return row[b.length];
 }
 
-function schemaAt(validate: ValidateFunction, instancePath: string): { properties?: Record<string, unknown> } {
-  let s = validate.schema as { properties?: Record<string, any>; items?: any; anyOf?: any[] };
-  for (const seg of instancePath.split('/').filter(Boolean)) {
-    if (s?.properties?.[seg]) s = s.properties[seg];
-    else if (s?.items) s = s.items;
-    else if (s && typeof s === 'object' && 'additionalProperties' in s && typeof (s as any).additionalProperties === 'object') s = (s as any).additionalProperties;
-    else return {};
-  }
-  return s ?? {};
-}
-
-function report(validate: ValidateFunction, doc: Document, base: Path, at: (o: number | undefined, p: Path, m: string) => void): void {
-  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if');
-  const seen = new Set<string>();
-  for (const e of errors) {
-    const rel: Path = e.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
-    const path = [...base, ...rel];
-    let message = describe(e);
-    let node = nodeAt(doc, path);
-    if (e.keyword === 'additionalProperties') {
-      const key = String((e.params as { additionalProperty: string }).additionalProperty);
-      const hint = closest(key, keysOf(schemaAt(validate, e.instancePath)));
-      message = `unknown key \`${key}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}`;
-      node = keyNodeAt(doc, path, key);
-      path.push(key);
-      path.pop();
-      const id = `${formatPath(path)}|${message}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      at(node?.range?.[0], path, message);
-      continue;
+function semanticChecks(raw: unknown, ctx: Context): void {
+  if (!isObj(raw)) return;
+  const gateway = isObj(raw.gateway) ? raw.gateway : {};
+  const separator = typeof gateway.namespaceSeparator === 'string' ? gateway.namespaceSeparator : '';
+  const firstUse = new Map<string, number>();
+  (Array.isArray(raw.servers) ? raw.servers : []).forEach((server: unknown, i) => {
+    if (!isObj(server)) return;
+    const path = ['servers', i];
+    if (typeof server.name === 'string' && !ctx.unset.has(formatPath([...path, 'name']))) {
+      const first = firstUse.get(server.name);
+      const firstNode = nodeAt(ctx.doc, ['servers', first ?? i, 'name']);
+      if (first !== undefined) ctx.add([...path, 'name'], `duplicate server name (first used by servers[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`);
+      else firstUse.set(server.name, i);
+      if (separator && server.name.includes(separator)) ctx.add([...path, 'name'], 'must not contain the namespace separator (`gateway.namespaceSeparator`)');
     }
-    if (e.keyword === 'required') {
-      const prop = (e.params as { missingProperty: string }).missingProperty;
-      message = `missing required key \`${prop}\``;
-    }
-    const id = `${formatPath(path)}|${message}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    at(node?.range?.[0], path, message);
-  }
-}
-
-function describe(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'type':
-      return `must be ${(e.params as { type: string }).type === 'integer' ? 'an integer' : `a ${(e.params as { type: string }).type}`}`;
-    case 'const':
-      return `must be \`${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}\``;
-    case 'enum':
-      return `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => `\`${v}\``).join(', ')}`;
-    case 'pattern':
-      return 'has characters that are not allowed here';
-    case 'format':
-      return `must be a valid ${(e.params as { format: string }).format}`;
-    case 'minimum':
-    case 'maximum':
-    case 'minLength':
-    case 'maxLength':
-    case 'minItems':
-    case 'maxItems':
-      return (e.message ?? 'out of range').toLowerCase();
-    default:
-      return (e.message ?? 'invalid').toLowerCase();
-  }
-}
-
-function semanticChecks(r: RawConfig, doc: Document, at: (o: number | undefined, p: Path, m: string) => void): void {
-  const names = new Map<string, number>();
-  const sep = r.gateway?.namespaceSeparator ?? '__';
-  r.servers.forEach((s, i) => {
-    const node = nodeAt(doc, ['servers', i, 'name']);
-    const first = names.get(s.name);
-    if (first !== undefined) at(node?.range?.[0], ['servers', i, 'name'], `duplicate server name \`${s.name}\` (first used by servers[${first}])`);
-    else names.set(s.name, i);
-    if (s.name.includes(sep)) at(node?.range?.[0], ['servers', i, 'name'], `server name \`${s.name}\` contains the namespace separator \`${sep}\``);
-    const t = s.timeouts;
-    if (t?.maxTotalMs !== undefined && t.maxTotalMs < (t.requestMs ?? 60_000)) {
-      at(nodeAt(doc, ['servers', i, 'timeouts', 'maxTotalMs'])?.range?.[0], ['servers', i, 'timeouts', 'maxTotalMs'], 'must not be smaller than requestMs');
-    }
-    const rs = (s as { restart?: { initialDelayMs?: number; maxDelayMs?: number } }).restart;
-    if (rs?.maxDelayMs !== undefined && rs.maxDelayMs < (rs.initialDelayMs ?? 500)) {
-      at(nodeAt(doc, ['servers', i, 'restart', 'maxDelayMs'])?.range?.[0], ['servers', i, 'restart', 'maxDelayMs'], 'must not be smaller than initialDelayMs');
+    ordered(ctx, [...path, 'timeouts'], server.timeouts, 'requestMs', 'maxTotalMs');
+    ordered(ctx, [...path, 'restart'], server.restart, 'initialDelayMs', 'maxDelayMs');
+    if (isObj(server.env)) {
+      for (const key of Object.keys(server.env)) {
+        if (!ENV_NAME.test(key)) ctx.add([...path, 'env'], `\`${key}\` is not a valid environment variable name`, keyNode(ctx.doc, [...path, 'env'], key));
+      }
     }
   });
-  if (r.storage?.driver === 'postgres' && !r.storage.postgresUrl) {
-    at(nodeAt(doc, ['storage', 'driver'])?.range?.[0], ['storage', 'driver'], 'the postgres driver needs `postgresUrl`');
+  const storage = isObj(raw.storage) ? raw.storage : {};
+  if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
+    ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
   }
 }
 
-const INHERIT_DEFAULT = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'];
+/** `high` must not be below `low`; reported at whichever of the two the file sets (defaults are filled). */
+function ordered(ctx: Context, path: Path, limits: unknown, low: string, high: string): void {
+  const [a, b] = isObj(limits) ? [limits[low], limits[high]] : [];
+  if (typeof a !== 'number' || typeof b !== 'number' || b >= a) return;
+  if (nodeAt(ctx.doc, [...path, high])) ctx.add([...path, high], `must not be smaller than \`${low}\``);
+  else ctx.add([...path, low], `must not be larger than \`${high}\` (default ${b})`);
+}
 
-function normalise(r: RawConfig, source: string, configDir: string, stateDir: string): Config {
-  const g = r.gateway ?? {};
-  const servers = r.servers.map((s): Config['servers'][number] => {
-    const timeouts = { connectMs: 15_000, requestMs: 60_000, maxTotalMs: 300_000, ...(s.timeouts ?? {}) };
-    if (s.transport === 'stdio') {
-      return {
-        ...s,
-        args: s.args ?? [],
-        env: s.env ?? {},
-        inheritEnv: s.inheritEnv ?? INHERIT_DEFAULT,
-        cwd: s.cwd ? resolve(configDir, s.cwd) : undefined,
-        restart: { initialDelayMs: 500, maxDelayMs: 30_000, ...(s.restart ?? {}) },
-        timeouts,
-      } satisfies ServerConfig & { timeouts: typeof timeouts };
-    }
-    return { ...s, headers: s.headers ?? {}, timeouts };
-  });
+/** The validator has filled every default; what is left is making paths absolute. */
+function normalise(r: RawConfig, source: string, configDir: string): Config {
+  const gateway = r.gateway as Config['gateway'];
+  const storage = r.storage as Config['storage'];
+  const stateDir = resolve(configDir, gateway.stateDir);
+  const servers = r.servers.map((s) =>
+    s.transport === 'stdio'
+      ? { ...s, env: s.env ?? {}, ...(s.cwd === undefined ? {} : { cwd: resolve(configDir, s.cwd) }) }
+      : { ...s, headers: s.headers ?? {} },
+  );
   return {
-    source,
-    gateway: {
-      listen: { host: g.listen?.host ?? '127.0.0.1', port: g.listen?.port ?? 8765 },
-      publicUrl: g.publicUrl,
-      stateDir,
-      allowedOrigins: g.allowedOrigins ?? [],
-      allowedHosts: g.allowedHosts ?? [],
-      namespaceSeparator: g.namespaceSeparator ?? '__',
-      maxBodyBytes: g.maxBodyBytes ?? 4 * 1024 * 1024,
-      maxJsonDepth: g.maxJsonDepth ?? 64,
-      sessionIdleSeconds: g.sessionIdleSeconds ?? 3600,
-      pageSize: g.pageSize ?? 500,
-      allowUnauthenticated: g.allowUnauthenticated ?? 'loopback',
-      trustProxy: g.trustProxy ?? false,
-    },
-    storage: {
-      driver: r.storage?.driver ?? 'sqlite',
-      sqlitePath: resolve(stateDir, r.storage?.sqlitePath ?? 'gatehouse.db'),
-      postgresUrl: r.storage?.postgresUrl,
-    },
-    servers,
+    source: source === MEMORY_SOURCE ? source : resolve(source),
+    gateway: { ...gateway, stateDir },
+    storage: { ...storage, sqlitePath: resolve(stateDir, storage.sqlitePath) },
+    servers: servers as Config['servers'],
   };
 }

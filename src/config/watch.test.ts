@@ -1,43 +1,75 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { watchConfig } from './watch.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from './load.ts';
+import { watchConfig, type ConfigWatcher } from './watch.ts';
 import type { Config } from './schema.ts';
 
 const good = (port: number) => `version: 1\ngateway:\n  listen: { port: ${port} }\nservers: []\n`;
 
-function next<T>(arr: T[], n: number, ms = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const until = Date.now() + ms;
-    const tick = () => (arr.length >= n ? resolve() : Date.now() > until ? reject(new Error(`waited for ${n} events, got ${arr.length}`)) : setTimeout(tick, 20));
-    tick();
-  });
+async function until(what: string, done: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
 }
 
-test('a changed file reloads; a broken one reports its line and changes nothing; a fix reloads again', async () => {
+function setup(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-watch-'));
-  const file = join(dir, 'g.yaml');
+  const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, good(1111));
   const changes: Config[] = [];
   const errors: Error[] = [];
-  const w = watchConfig(file, { onChange: (c) => changes.push(c), onError: (e) => errors.push(e) }, 20);
-  try {
-    await new Promise((r) => setTimeout(r, 100));
-    writeFileSync(file, good(2222));
-    await next(changes, 1);
-    assert.equal(changes[0].gateway.listen.port, 2222);
-    writeFileSync(file, 'version: 1\nservers:\n  - name: x\n    transport: nope\n');
-    await next(errors, 1);
-    assert.match(errors[0].message, /g\.yaml:4:16: servers\[0\]\.transport/);
-    assert.equal(changes.length, 1, 'nothing applied from the broken file');
-    // Editors often write a new file and rename it over the old one.
-    writeFileSync(join(dir, 'g.yaml.tmp'), good(3333));
-    renameSync(join(dir, 'g.yaml.tmp'), file);
-    await next(changes, 2);
-    assert.equal(changes[1].gateway.listen.port, 3333);
-  } finally {
-    w.close();
-  }
+  const watcher: ConfigWatcher = watchConfig(file, { onChange: (c) => changes.push(c), onError: (e) => errors.push(e), env: {} });
+  t.after(() => {
+    watcher.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, file, changes, errors, watcher };
+}
+
+test('a change reloads; a broken change reports its line and hands over nothing; a fix reloads again', async (t) => {
+  const { dir, file, changes, errors } = setup(t);
+  writeFileSync(file, good(2222));
+  await until('the first change', () => changes.length === 1);
+  assert.equal(changes[0].gateway.listen.port, 2222);
+
+  writeFileSync(file, 'version: 1\nservers:\n  - name: x\n    transport: nope\n');
+  await until('the error', () => errors.length === 1);
+  assert.ok(errors[0] instanceof ConfigError);
+  assert.equal(errors[0].message, `${file}:4:16: servers[0].transport: must be one of \`stdio\`, \`http\`, \`sse\``);
+  assert.equal(changes.length, 1, 'nothing handed over from the broken file');
+
+  // Editors often write a new file and rename it over the old one.
+  writeFileSync(join(dir, 'gatehouse.yaml.tmp'), good(3333));
+  renameSync(join(dir, 'gatehouse.yaml.tmp'), file);
+  await until('the fix', () => changes.length === 2);
+  assert.equal(changes[1].gateway.listen.port, 3333);
+  assert.equal(errors.length, 1);
+});
+
+test('a burst of writes is one reload of the last text; other files and unchanged saves are ignored', async (t) => {
+  const { dir, file, changes, errors } = setup(t);
+  for (const port of [4001, 4002, 4003]) writeFileSync(file, good(port));
+  await until('the reload', () => changes.length === 1);
+  writeFileSync(join(dir, 'other.yaml'), 'not: [valid');
+  writeFileSync(file, good(4003));
+  await sleep(400);
+  assert.deepEqual(changes.map((c) => c.gateway.listen.port), [4003]);
+  assert.deepEqual(errors, []);
+});
+
+test('reload() (SIGHUP) reads the file even when unchanged; after close() nothing fires', async (t) => {
+  const { file, changes, watcher } = setup(t);
+  watcher.reload();
+  await until('the forced reload', () => changes.length === 1);
+  assert.equal(changes[0].gateway.listen.port, 1111);
+  watcher.close();
+  writeFileSync(file, good(5555));
+  await sleep(400);
+  assert.equal(changes.length, 1);
 });
