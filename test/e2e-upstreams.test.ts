@@ -115,3 +115,22 @@ test('a server->client request on an HTTP upstream reaches its caller (sampling 
   assert.match(JSON.stringify(r.content), /from the caller/);
   await c.close();
 });
+
+test('a modern upstream announces a list change on its listen stream; the gateway refreshes and fans out', async () => {
+  const c = await legacyClient();
+  await c.callTool({ name: 'modern__grow', arguments: {} });
+  let names: string[] = [];
+  for (let i = 0; i < 50 && !names.includes('modern__extra_1'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    names = (await c.listTools()).tools.map((x) => x.name);
+  }
+  assert.ok(names.includes('modern__extra_1'), names.join(','));
+  await c.close();
+});
+
+test('a legacy caller gets 2025-shaped results from a modern upstream (no resultType)', async () => {
+  const c = await legacyClient();
+  const r = await c.request({ method: 'tools/call', params: { name: 'modern__greet', arguments: { name: 'x' } } }, (await import('@modelcontextprotocol/sdk/types.js')).CallToolResultSchema.passthrough());
+  assert.equal((r as Record<string, unknown>).resultType, undefined);
+  await c.close();
+});

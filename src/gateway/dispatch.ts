@@ -111,6 +111,8 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
         capabilities: serverCapabilities(deps, ctx.scope),
         serverInfo: GATEWAY_INFO,
         ...(deps.instructions ? { instructions: deps.instructions } : {}),
+        ttlMs: 0,
+        cacheScope: 'private',
         _meta: { [META.serverInfo]: GATEWAY_INFO },
       };
     case 'tools/call':
@@ -131,6 +133,8 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
         if (!ctx.session) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(method)} needs a 2025-11-25 session`);
         if (method === 'resources/subscribe') ctx.session.subscriptions.add(uri);
         else ctx.session.subscriptions.delete(uri);
+        // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
+        if (deps.upstreams.get(server)?.identity?.era === 'modern') return {};
       }
       const r = await forward(upstreamFor(deps, server), ctx, method, params, deps.holds);
       // 2026-07-28: resources/read is cacheable; say how, when the upstream did not.

@@ -75,6 +75,13 @@ async function askLegacy(ctx: RequestContext, r: JsonRpcRequest): Promise<Server
   return ctx.outlet.ask(r.method, r.params ?? {}, ctx.signal);
 }
 
+/** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
+function declaredFor(ctx: RequestContext): JsonObject {
+  const out: JsonObject = {};
+  for (const cap of ['sampling', 'elicitation', 'roots']) if (ctx.clientCapabilities[cap]) out[cap] = ctx.clientCapabilities[cap];
+  return out;
+}
+
 function binding(ctx: RequestContext, method: string, params: JsonObject | undefined): string {
   const what = JSON.stringify([ctx.principal.subject, ctx.scope, method, params?.name ?? params?.uri ?? '']);
   return createHash('sha256').update(what).digest('base64url');
@@ -99,15 +106,15 @@ export async function forward(
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
-    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
+    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
     return resumeHeld(holds, ctx, method, params, held);
   }
 
   // Legacy caller.
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await up.request(method, p, { signal: ctx.signal, headers, onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
-    if (result.resultType !== 'input_required') return result;
+    const result = await up.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
+    if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
     const responses: JsonObject = {};
@@ -119,6 +126,19 @@ export async function forward(
     p = { ...upstreamParams(params, token), inputResponses: responses };
     if (typeof result.requestState === 'string') p.requestState = result.requestState;
   }
+}
+
+/** A 2026-07-28 result as a 2025-11-25 caller expects it: no `resultType`, no modern result `_meta` keys. */
+function legacyShape(r: JsonObject): JsonObject {
+  if (r.resultType === undefined && r._meta === undefined) return r;
+  const { resultType: _rt, ttlMs: _ttl, cacheScope: _cs, ...rest } = r;
+  const meta = r._meta as JsonObject | undefined;
+  if (meta) {
+    const kept = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')));
+    if (Object.keys(kept).length) rest._meta = kept;
+    else delete rest._meta;
+  }
+  return rest;
 }
 
 async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>): Promise<JsonObject> {

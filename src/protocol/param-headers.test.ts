@@ -34,3 +34,8 @@ test('problems: missing, different, present without an argument; numeric compari
   assert.equal(paramHeaderProblem(schema, { n: 42 }, { 'mcp-param-count': '42.0' }, decode), undefined);
   assert.match(paramHeaderProblem(schema, { n: 42 }, { 'mcp-param-count': '' }, decode)!, /does not match/);
 });
+
+test('raw header values must be visible ASCII, and base64 sentinels valid', () => {
+  assert.match(paramHeaderProblem(schema, { region: 'zürich' }, { 'mcp-param-region': 'z\u00fcrich' }, decode)!, /characters a header may not carry/);
+  assert.match(paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?!!!?=' }, decode)!, /not valid base64/);
+});

@@ -71,6 +71,8 @@ export function paramHeaderProblem(inputSchema: unknown, args: JsonObject | unde
   for (const p of paramHeaders(inputSchema)) {
     const key = `mcp-param-${p.name.toLowerCase()}`;
     const raw = headers[key];
+    if (typeof raw === 'string' && !/^[\x20-\x7e\t]*$/.test(raw)) return `\`Mcp-Param-${p.name}\` has characters a header may not carry (use the base64 form)`;
+    if (typeof raw === 'string' && raw.startsWith('=?base64?') && !/^=\?base64\?[A-Za-z0-9+/]*={0,2}\?=$/.test(raw)) return `\`Mcp-Param-${p.name}\` is not valid base64`;
     const got = typeof raw === 'string' ? decode(raw) : undefined;
     const want = expected.get(key);
     if (!want) {

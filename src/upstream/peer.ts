@@ -179,7 +179,10 @@ export class Peer {
     let p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
     // A log message on a channel that cannot say which request it belongs to (stdio) is given to the
     // only request in flight, if there is exactly one; otherwise it reaches no caller.
-    if (!p && relatedTo === undefined && n.method === 'notifications/message' && this.#pending.size === 1) p = this.#pending.values().next().value;
+    if (!p && relatedTo === undefined && n.method === 'notifications/message') {
+      const calls = [...this.#pending.values()].filter((x) => x.method !== 'subscriptions/listen');
+      if (calls.length === 1) p = calls[0];
+    }
     if (p) p.opts.onNotification?.(n);
     else if (n.method !== 'notifications/message') this.#onEvent(n);
   }

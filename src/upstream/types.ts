@@ -12,6 +12,11 @@ export interface CallOptions {
   /** Hard limit, whatever progress arrives. */
   maxTotalMs: number;
   signal?: AbortSignal;
+  /**
+   * Modern upstreams: the client capabilities to declare in this request's `_meta` — the caller's,
+   * since the caller answers any input request. Default: what the gateway itself can answer.
+   */
+  clientCapabilities?: JsonObject;
   /** Extra HTTP headers for this request (HTTP upstreams only), e.g. Mcp-Param-* mirrors. */
   headers?: Record<string, string>;
   /** Request-scoped notifications (progress for this request's token, messages on its stream). */

@@ -106,7 +106,7 @@ export class Upstream extends EventEmitter<{
     const identity = this.#identity!;
     let p = params;
     if (identity.era === 'modern') {
-      const meta = { ...((params?._meta as JsonObject | undefined) ?? {}), ...modernMeta(GATEWAY_CLIENT_CAPABILITIES) };
+      const meta = { ...((params?._meta as JsonObject | undefined) ?? {}), ...modernMeta(opts.clientCapabilities ?? GATEWAY_CLIENT_CAPABILITIES) };
       p = { ...(params ?? {}), _meta: meta };
     }
     return peer.request(method, p, {
@@ -189,12 +189,42 @@ export class Upstream extends EventEmitter<{
       }
       this.#log.info({ era: identity.era, protocolVersion: identity.protocolVersion, server: identity.serverInfo[META.serverInfo] ?? identity.serverInfo.name }, 'upstream ready');
       this.emit('ready', identity);
+      if (identity.era === 'modern') this.#listen(peer, identity);
     } catch (err) {
       this.#lastError = err instanceof Error ? err.message : String(err);
       this.#log.warn({ err: this.#lastError }, 'upstream handshake failed');
       await peer.close().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * A 2026-07-28 upstream sends change notifications only on a `subscriptions/listen` stream: keep
+   * one open for the list types it can change, and reopen it (with backoff) while the peer lives.
+   */
+  #listen(peer: Peer, identity: ServerIdentity, delay = 500): void {
+    const caps = identity.capabilities as Record<string, { listChanged?: boolean } | undefined>;
+    const notifications: JsonObject = {};
+    if (caps.tools?.listChanged) notifications.toolsListChanged = true;
+    if (caps.prompts?.listChanged) notifications.promptsListChanged = true;
+    if (caps.resources?.listChanged) notifications.resourcesListChanged = true;
+    if (!Object.keys(notifications).length) return;
+    const forever = 2_147_483_647;
+    const opened = Date.now();
+    peer
+      .request('subscriptions/listen', { notifications, _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) }, {
+        timeoutMs: forever,
+        maxTotalMs: forever,
+        onNotification: (n) => {
+          if (n.method !== 'notifications/subscriptions/acknowledged') this.emit('event', n);
+        },
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#peer !== peer || peer.closed || this.#state !== 'ready') return;
+        const next = Date.now() - opened > 60_000 ? 500 : Math.min(delay * 2, 30_000);
+        setTimeout(() => this.#listen(peer, identity, next), delay).unref();
+      });
   }
 
   #onPeerClosed(peer: Peer, err?: Error): void {
