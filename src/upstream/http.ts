@@ -1,46 +1,160 @@
 /**
- * A Streamable HTTP upstream channel, either era, over one keep-alive undici Agent (the hot path:
- * no SDK client, no per-call setup). The era of each message is read off the message itself: one
- * with the 2026-07-28 `_meta` goes out with MCP-Protocol-Version, Mcp-Method and Mcp-Name; legacy
- * messages carry the session id and version that `initialize` negotiated. Everything received on a
- * request's response (JSON or SSE) is delivered as related to that request. Broken answers (HTML
- * error pages, truncated JSON, oversize bodies) become a JSON-RPC error for that request only.
+ * A Streamable HTTP upstream channel, either era, over one keep-alive undici Pool (the hot path: no
+ * SDK client, no per-call setup beyond the request itself). The era of each message is read off the
+ * message: one whose `_meta` declares a protocol version goes out with MCP-Protocol-Version,
+ * Mcp-Method and Mcp-Name; the others carry the session id and version `initialize` negotiated.
+ * Whatever arrives on a request's own response (JSON or SSE) is delivered as related to it, and a
+ * response for any other id is dropped. Broken answers (HTML error pages, truncated JSON, wrong
+ * content types, oversize bodies) become a JSON-RPC error for that request only.
  */
-import { Agent, request } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
-import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.ts';
-import { readSse } from './sse-reader.ts';
+import { classify, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../protocol/jsonrpc.ts';
+import { DEFAULT_MAX_EVENT_BYTES, readSse, SseParser, SseTooLargeError } from './sse-reader.ts';
 import type { Channel } from './types.ts';
 
-const MAX_BODY = 64 * 1024 * 1024;
-const NAME_FIELD: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+/** Largest JSON body, and largest SSE event, accepted from an upstream. */
+const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
+const CONNECTIONS = 256;
+/** Notifications, responses and the GET stream's headers: no peer timeout watches these. */
+const CONTROL_TIMEOUT_MS = 30_000;
+const DELETE_TIMEOUT_MS = 2_000;
+/** A response stream still open this long after it delivered its answer is closed by us. */
+const LINGER_MS = 5_000;
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+/** Legacy stream resumption (GET + Last-Event-ID): attempts in a row that bring no new event. */
+const RESUME_TRIES = 3;
+const ACCEPT = 'application/json, text/event-stream';
+const INVALID = 'upstream sent an invalid response';
 
-/** Header-safe value, or the `=?base64?…?=` sentinel form. */
+type Receiver = Parameters<Channel['setReceiver']>[0];
+type Body = Dispatcher.ResponseData['body'];
+
+export interface LegacyState {
+  sessionId?: string;
+  version?: string;
+}
+
+interface Exchange {
+  readonly ac: AbortController;
+  readonly modern: boolean;
+}
+
+/** Header-safe value, or the `=?base64?…?=` sentinel form (2026-07-28 value encoding). */
 export function encodeHeaderValue(v: string): string {
   const plain = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(v) && !(v.startsWith('=?base64?') && v.endsWith('?='));
   return plain ? v : `=?base64?${Buffer.from(v, 'utf8').toString('base64')}?=`;
 }
 
-type Receiver = Parameters<Channel['setReceiver']>[0];
+function nameField(method: string): 'name' | 'uri' | undefined {
+  if (method === 'tools/call' || method === 'prompts/get') return 'name';
+  return method === 'resources/read' ? 'uri' : undefined;
+}
+
+/**
+ * Adds the MCP headers for one outgoing message to `into`: the 2026-07-28 request metadata when the
+ * message's `_meta` declares a version (then `extra` Mcp-Param-* values too, encoded), else the
+ * legacy session id and negotiated version.
+ */
+export function protocolHeaders(msg: JsonRpcMessage, legacy: LegacyState, extra?: Record<string, string>, into: Record<string, string> = {}): Record<string, string> {
+  const version = 'method' in msg ? declaredVersion(msg.params) : undefined;
+  if (version !== undefined && 'method' in msg) {
+    into['mcp-protocol-version'] = version;
+    into['mcp-method'] = msg.method;
+    const field = nameField(msg.method);
+    const name = field && msg.params?.[field];
+    if (typeof name === 'string') into['mcp-name'] = encodeHeaderValue(name);
+    if (extra) for (const k of Object.keys(extra)) into[k.toLowerCase()] = encodeHeaderValue(extra[k]);
+    return into;
+  }
+  return legacyHeaders(legacy, into);
+}
+
+function legacyHeaders(legacy: LegacyState, into: Record<string, string>): Record<string, string> {
+  if (legacy.sessionId !== undefined) into['mcp-session-id'] = legacy.sessionId;
+  if (legacy.version !== undefined) into['mcp-protocol-version'] = legacy.version;
+  return into;
+}
+
+function synth(id: RequestId, message: string, data?: JsonObject): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, error: data ? { code: -32603, message, data } : { code: -32603, message } };
+}
+
+function rpcError(body: unknown): { code: number; message: string; data?: unknown } | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const b = body as JsonObject;
+  const e = b.error as JsonObject | undefined;
+  if (b.jsonrpc !== '2.0' || 'method' in b || !e || typeof e !== 'object' || typeof e.code !== 'number' || typeof e.message !== 'string') return undefined;
+  return e as { code: number; message: string; data?: unknown };
+}
+
+/**
+ * The response to deliver for request `id` from an HTTP answer that was not an SSE stream. A 2xx
+ * JSON body must be this request's response. On an HTTP error status, a JSON-RPC error with this id
+ * or none is passed on (with `data.httpStatus` when it has no data); anything else becomes -32603
+ * with `data.httpStatus`, which the era probe relies on.
+ */
+export function answerFor(id: RequestId, status: number, isJson: boolean, body: unknown): JsonRpcResponse {
+  if (status < 300) {
+    const c = classify(body);
+    return isJson && c.kind === 'response' && c.msg.id === id ? c.msg : synth(id, INVALID);
+  }
+  const err = rpcError(body);
+  const bodyId = (body as { id?: unknown } | undefined)?.id;
+  if (err && (bodyId === id || bodyId === null || bodyId === undefined)) {
+    return { jsonrpc: '2.0', id, error: err.data === undefined ? { ...err, data: { httpStatus: status } } : err };
+  }
+  return synth(id, `upstream http ${status}`, { httpStatus: status });
+}
+
+/** The media type of a Content-Type header, lowercased, without parameters. */
+export function mediaType(h: string | string[] | undefined): string {
+  if (typeof h !== 'string') return '';
+  const semi = h.indexOf(';');
+  return (semi < 0 ? h : h.slice(0, semi)).trim().toLowerCase();
+}
+
+/** The body as text, or undefined when it is larger than MAX_BODY (then it is not read). */
+async function readBounded(body: Body, declared: string | string[] | undefined): Promise<string | undefined> {
+  if (typeof declared === 'string' && Number(declared) > MAX_BODY) {
+    body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(c);
+  }
+  return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+}
 
 export class StreamableHttpChannel implements Channel {
   readonly description: string;
-  readonly #url: string;
-  readonly #headers: Record<string, string>;
-  readonly #agent = new Agent({ keepAliveTimeout: 30_000, connections: 128, pipelining: 1 });
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #base: Record<string, string> = {};
   readonly #log: Logger;
-  readonly #modern = new Map<RequestId, AbortController>();
+  readonly #exchanges = new Map<RequestId, Exchange>();
+  readonly #stop = new AbortController();
+  readonly #legacy: LegacyState = {};
   #receiver: Receiver | undefined;
-  #sessionId: string | undefined;
-  #version: string | undefined;
-  #getStream: AbortController | undefined;
+  #listening = false;
   #closed = false;
 
   constructor(name: string, opts: { url: string; headers?: Record<string, string> }, log: Logger) {
+    const url = new URL(opts.url);
     this.description = `http:${name}`;
-    this.#url = opts.url;
-    this.#headers = opts.headers ?? {};
+    this.#pool = new Pool(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+    this.#path = `${url.pathname}${url.search}`;
+    for (const [k, v] of Object.entries(opts.headers ?? {})) this.#base[k.toLowerCase()] = v;
     this.#log = log;
   }
 
@@ -48,171 +162,234 @@ export class StreamableHttpChannel implements Channel {
     this.#receiver = r;
   }
 
+  /** Closes the request's stream. Modern: that is the cancellation (true). Legacy: the peer still sends notifications/cancelled. */
   cancel(id: RequestId): boolean {
-    const ac = this.#modern.get(id);
-    if (!ac) return false;
-    ac.abort();
-    return true;
+    const ex = this.#exchanges.get(id);
+    if (!ex) return false;
+    ex.ac.abort();
+    return ex.modern;
   }
 
-  async send(msg: JsonRpcMessage, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<void> {
+  async send(msg: JsonRpcMessage, signal?: AbortSignal, extra?: Record<string, string>): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
-    const isRequest = 'method' in msg && 'id' in msg;
-    const id = isRequest ? (msg as { id: RequestId }).id : undefined;
-    const headers: Record<string, string> = {
-      ...this.#headers,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-    };
-    const params = 'params' in msg ? (msg.params as JsonObject | undefined) : undefined;
-    const modern = 'method' in msg ? declaredVersion(params) : undefined;
-    const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (modern) {
-      headers['mcp-protocol-version'] = modern;
-      headers['mcp-method'] = (msg as { method: string }).method;
-      const field = NAME_FIELD[(msg as { method: string }).method];
-      const name = field ? params?.[field] : undefined;
-      if (typeof name === 'string') headers['mcp-name'] = encodeHeaderValue(name);
-      if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers[k] = encodeHeaderValue(v);
-      if (id !== undefined) this.#modern.set(id, ac);
-    } else {
-      if (this.#sessionId) headers['mcp-session-id'] = this.#sessionId;
-      if (this.#version) headers['mcp-protocol-version'] = this.#version;
-    }
-    try {
-      const res = await request(this.#url, { method: 'POST', headers, body: JSON.stringify(msg), dispatcher: this.#agent, signal: ac.signal });
-      const method = 'method' in msg ? msg.method : undefined;
-      if (method === 'initialize') {
-        const sid = res.headers['mcp-session-id'];
-        if (typeof sid === 'string') this.#sessionId = sid;
-      }
-      if (res.statusCode === 202 || res.statusCode === 204) {
-        await res.body.dump();
-        if (method === 'notifications/initialized' && !modern) this.#openGetStream();
-        return;
-      }
-      if (!modern && this.#sessionId && res.statusCode === 404) {
-        await res.body.dump();
-        this.#receiver?.closed(new Error('upstream session expired'));
-        return;
-      }
-      if (id === undefined) return void (await res.body.dump());
-      const ctype = String(res.headers['content-type'] ?? '');
-      let answered = false;
-      const deliver = (m: unknown) => {
-        if (m && typeof m === 'object' && 'id' in m && (m as { id: unknown }).id === id && !('method' in m)) {
-          answered = true;
-          if (method === 'initialize') this.#captureVersion(m);
-        }
-        this.#receiver?.message(m, id);
-      };
-      if (res.statusCode < 400 && ctype.includes('text/event-stream')) {
-        for await (const ev of readSse(res.body, MAX_BODY)) {
-          if (ev.event !== 'message') continue;
-          try {
-            deliver(JSON.parse(ev.data));
-          } catch {
-            this.#log.warn({ upstream: this.description }, 'dropped malformed sse event from upstream');
-          }
-        }
-        if (!answered) this.#synth(id, 'upstream closed the stream without a response');
-        return;
-      }
-      const text = await readBounded(res.body);
-      let parsed: unknown;
-      try {
-        parsed = text === undefined ? undefined : JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      const isRpcAnswer = parsed && typeof parsed === 'object' && (parsed as { id?: unknown }).id === id && ('result' in parsed || 'error' in parsed);
-      if (isRpcAnswer && (res.statusCode < 400 || 'error' in (parsed as object))) return deliver(parsed);
-      if (res.statusCode >= 400) return this.#synth(id, `upstream http ${res.statusCode}`, { httpStatus: res.statusCode });
-      this.#synth(id, 'upstream sent an invalid response');
-    } catch (err) {
-      if (ac.signal.aborted) return; // cancelled: the peer already settled the request
-      if (id !== undefined && err instanceof Error && err.message === 'response too large') return this.#synth(id, 'upstream response too large');
-      if (id !== undefined && err instanceof Error && /sse/.test(err.message)) return this.#synth(id, 'upstream sent an invalid response');
-      throw err;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (id !== undefined) this.#modern.delete(id);
-    }
+    const headers = protocolHeaders(msg, this.#legacy, extra, { ...this.#base, 'content-type': 'application/json', accept: ACCEPT });
+    const body = JSON.stringify(msg);
+    if ('method' in msg && 'id' in msg) return this.#request(msg, headers, body, signal);
+    const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal, headersTimeout: CONTROL_TIMEOUT_MS, bodyTimeout: CONTROL_TIMEOUT_MS });
+    await res.body.dump();
+    if (res.statusCode === 404 && headers['mcp-session-id'] !== undefined) return this.#expire();
+    if (res.statusCode >= 300) throw new Error(`upstream answered http ${res.statusCode}`);
+    if ('method' in msg && msg.method === 'notifications/initialized' && headers['mcp-method'] === undefined) this.#listen();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
-    this.#getStream?.abort();
-    for (const ac of this.#modern.values()) ac.abort();
-    if (this.#sessionId) {
-      await request(this.#url, {
-        method: 'DELETE',
-        headers: { ...this.#headers, 'mcp-session-id': this.#sessionId, ...(this.#version ? { 'mcp-protocol-version': this.#version } : {}) },
-        dispatcher: this.#agent,
-        signal: AbortSignal.timeout(2000),
-      }).then((r) => r.body.dump(), () => {});
+    this.#abortAll();
+    const sid = this.#legacy.sessionId;
+    if (sid !== undefined) {
+      await this.#pool
+        .request({ path: this.#path, method: 'DELETE', headers: legacyHeaders(this.#legacy, { ...this.#base }), signal: AbortSignal.timeout(DELETE_TIMEOUT_MS) })
+        .then((r) => r.body.dump())
+        .catch(() => {});
     }
-    await this.#agent.close().catch(() => {});
+    await this.#pool.destroy().catch(() => {});
   }
 
-  #captureVersion(m: unknown): void {
-    const v = (m as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
-    if (typeof v === 'string') this.#version = v;
+  async #request(msg: JsonRpcRequest, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<void> {
+    const ex: Exchange = { ac: new AbortController(), modern: headers['mcp-method'] !== undefined };
+    this.#exchanges.set(msg.id, ex);
+    const onAbort = () => ex.ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: ex.ac.signal, headersTimeout: 0, bodyTimeout: 0 });
+      await this.#answer(msg, ex, res, headers['mcp-session-id'] !== undefined);
+    } catch (err) {
+      if (ex.ac.signal.aborted) return; // cancelled, timed out or closed: the peer has settled the request
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.#exchanges.get(msg.id) === ex) this.#exchanges.delete(msg.id);
+    }
   }
 
-  #synth(id: RequestId, message: string, data?: JsonObject): void {
-    this.#receiver?.message({ jsonrpc: '2.0', id, error: { code: -32603, message, ...(data ? { data } : {}) } }, id);
+  async #answer(msg: JsonRpcRequest, ex: Exchange, res: Dispatcher.ResponseData, sentSession: boolean): Promise<void> {
+    const status = res.statusCode;
+    if (msg.method === 'initialize' && status < 300) {
+      const sid = res.headers['mcp-session-id'];
+      if (typeof sid === 'string' && /^[\x21-\x7e]{1,1024}$/.test(sid)) this.#legacy.sessionId = sid;
+    }
+    if (status === 404 && sentSession) {
+      await res.body.dump();
+      return this.#expire();
+    }
+    const type = mediaType(res.headers['content-type']);
+    if (status < 300 && type === 'text/event-stream') return this.#stream(msg, ex, res.body);
+    const text = await readBounded(res.body, res.headers['content-length']);
+    if (text === undefined) {
+      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream response');
+      return this.#settle(msg, synth(msg.id, 'upstream response too large'));
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: answerFor turns it into an error for this request
+    }
+    const answer = answerFor(msg.id, status, type === 'application/json', parsed);
+    if ('error' in answer && answer.error.message === INVALID) this.#log.warn({ upstream: this.description, status, type }, 'upstream sent an invalid response');
+    this.#settle(msg, answer);
   }
 
-  /** Legacy: the standalone GET stream for server-initiated messages; reconnects with backoff. */
-  #openGetStream(): void {
-    if (this.#getStream || !this.#sessionId) return;
-    const ac = new AbortController();
-    this.#getStream = ac;
-    let delay = 500;
-    const loop = async () => {
-      while (!this.#closed && !ac.signal.aborted) {
-        try {
-          const headers: Record<string, string> = { ...this.#headers, accept: 'text/event-stream', 'mcp-session-id': this.#sessionId! };
-          if (this.#version) headers['mcp-protocol-version'] = this.#version;
-          const res = await request(this.#url, { method: 'GET', headers, dispatcher: this.#agent, signal: ac.signal, bodyTimeout: 0 });
-          if (res.statusCode === 405 || res.statusCode === 404 || res.statusCode >= 400) {
-            await res.body.dump();
-            return; // no GET stream offered (or session gone: the next POST will say so)
+  /** Reads a request's SSE response; legacy streams that end early are resumed with GET + Last-Event-ID. */
+  async #stream(msg: JsonRpcRequest, ex: Exchange, first: Body): Promise<void> {
+    const token = (msg.params?._meta as JsonObject | undefined)?.progressToken;
+    const parser = new SseParser(MAX_BODY);
+    let answered = false;
+    let malformed = false;
+    let linger: NodeJS.Timeout | undefined;
+    let stalls = 0;
+    try {
+      for (let body: Body | undefined = first; body; ) {
+        const seen = parser.lastEventId;
+        for await (const ev of readSse(body, parser)) {
+          if (ev.data === '' || ev.event !== 'message') continue; // priming events carry no message
+          const verdict = this.#fromStream(msg, token, ev.data);
+          if (verdict === 'malformed') malformed = true;
+          else if (verdict === 'answer' && !answered) {
+            answered = true;
+            linger = setTimeout(() => ex.ac.abort(), LINGER_MS);
           }
-          delay = 500;
-          for await (const ev of readSse(res.body)) {
-            if (ev.event !== 'message') continue;
-            try {
-              this.#receiver?.message(JSON.parse(ev.data));
-            } catch {
-              /* malformed event: dropped */
-            }
-          }
-        } catch {
-          if (ac.signal.aborted) return;
         }
-        await new Promise((r) => setTimeout(r, delay).unref());
-        delay = Math.min(delay * 2, 30_000);
+        if (answered || ex.modern) break;
+        stalls = parser.lastEventId === seen ? stalls + 1 : 0;
+        body = await this.#resume(parser, ex, stalls);
       }
-    };
-    void loop();
-  }
-}
-
-async function readBounded(body: AsyncIterable<Uint8Array> & { destroy?: () => void }): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
-      body.destroy?.();
-      throw new Error('response too large');
+    } catch (err) {
+      if (!(err instanceof SseTooLargeError)) throw err;
+      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream sse event');
+      if (!answered) this.#settle(msg, synth(msg.id, 'upstream response too large'));
+      return;
+    } finally {
+      clearTimeout(linger);
     }
-    chunks.push(Buffer.from(c));
+    if (!answered && !ex.ac.signal.aborted) this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
   }
-  return Buffer.concat(chunks).toString('utf8');
+
+  /** One message from request `msg`'s stream: delivered as related to it, unless it belongs elsewhere. */
+  #fromStream(msg: JsonRpcRequest, token: unknown, data: string): 'answer' | 'malformed' | 'other' {
+    let m: unknown;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
+      return 'malformed';
+    }
+    const c = classify(m);
+    if (c.kind === 'response') {
+      if (c.msg.id === msg.id) return (this.#settle(msg, c.msg), 'answer');
+      this.#log.warn({ upstream: this.description, id: c.msg.id }, 'dropped an upstream response on another request stream');
+      return 'other';
+    }
+    if (c.kind === 'invalid') {
+      this.#log.warn({ upstream: this.description, reason: c.reason }, 'dropped an invalid upstream message');
+      if (c.id !== msg.id || 'method' in (m as object)) return 'malformed';
+      this.#settle(msg, synth(msg.id, INVALID));
+      return 'answer';
+    }
+    if (c.kind === 'notification' && c.msg.method === 'notifications/progress' && c.msg.params?.progressToken !== token) {
+      this.#log.warn({ upstream: this.description }, 'dropped upstream progress for another request');
+      return 'other';
+    }
+    this.#receiver?.message(c.msg, msg.id);
+    return 'other';
+  }
+
+  async #resume(parser: SseParser, ex: Exchange, stalls: number): Promise<Body | undefined> {
+    if (!parser.lastEventId || stalls >= RESUME_TRIES || this.#closed) return undefined;
+    await sleep(Math.min(parser.retryMs ?? 1000, RETRY_MAX_MS), undefined, { signal: ex.ac.signal });
+    const res = await this.#pool.request({ path: this.#path, method: 'GET', headers: this.#getHeaders(parser.lastEventId), signal: ex.ac.signal, headersTimeout: 0, bodyTimeout: 0 });
+    if (res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream') return res.body;
+    await res.body.dump();
+    if (res.statusCode === 404 && this.#legacy.sessionId !== undefined) this.#expire();
+    return undefined;
+  }
+
+  #settle(msg: JsonRpcRequest, answer: JsonRpcResponse): void {
+    if (msg.method === 'initialize' && 'result' in answer && typeof answer.result.protocolVersion === 'string') {
+      this.#legacy.version = answer.result.protocolVersion;
+    }
+    this.#receiver?.message(answer, msg.id);
+  }
+
+  #getHeaders(lastEventId: string): Record<string, string> {
+    const h = legacyHeaders(this.#legacy, { ...this.#base, accept: 'text/event-stream' });
+    if (lastEventId) h['last-event-id'] = lastEventId;
+    return h;
+  }
+
+  /** Legacy: the standalone GET stream for server-initiated messages, reconnected with backoff while open. */
+  #listen(): void {
+    if (this.#listening || this.#closed) return;
+    this.#listening = true;
+    void this.#listenLoop();
+  }
+
+  async #listenLoop(): Promise<void> {
+    const parser = new SseParser(MAX_BODY);
+    const signal = this.#stop.signal;
+    let delay = RETRY_FIRST_MS;
+    while (!this.#closed) {
+      let events = 0;
+      try {
+        const res = await this.#pool.request({ path: this.#path, method: 'GET', headers: this.#getHeaders(parser.lastEventId), signal, headersTimeout: CONTROL_TIMEOUT_MS, bodyTimeout: 0 });
+        const sse = res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream';
+        if (!sse) await res.body.dump();
+        if (res.statusCode === 405) return; // the server offers no GET stream
+        if (res.statusCode === 404 && this.#legacy.sessionId !== undefined) return this.#expire();
+        if (!sse) throw new Error(`upstream get stream answered http ${res.statusCode}`);
+        for await (const ev of readSse(res.body, parser)) {
+          if (ev.data === '' || ev.event !== 'message') continue;
+          events++;
+          this.#fromListen(ev.data);
+        }
+      } catch (err) {
+        if (this.#closed) return;
+        this.#log.debug({ upstream: this.description, err: (err as Error).message }, 'upstream get stream dropped');
+      }
+      if (events > 0) delay = RETRY_FIRST_MS;
+      try {
+        await sleep(Math.min(Math.max(delay, parser.retryMs ?? 0), RETRY_MAX_MS), undefined, { signal });
+      } catch {
+        return;
+      }
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  #fromListen(data: string): void {
+    let m: unknown;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
+    }
+    const c = classify(m);
+    if (c.kind === 'request' || c.kind === 'notification') return this.#receiver?.message(c.msg);
+    this.#log.warn({ upstream: this.description, kind: c.kind }, 'dropped an upstream message the get stream may not carry');
+  }
+
+  #abortAll(): void {
+    this.#closed = true;
+    this.#stop.abort();
+    for (const ex of this.#exchanges.values()) ex.ac.abort();
+  }
+
+  /** The server ended the legacy session: this channel is done; the pool reconnects with a new one. */
+  #expire(): void {
+    if (this.#closed) return;
+    this.#legacy.sessionId = undefined;
+    this.#abortAll();
+    void this.#pool.destroy().catch(() => {});
+    this.#receiver?.closed(new Error('upstream session expired'));
+  }
 }

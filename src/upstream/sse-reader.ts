@@ -1,66 +1,156 @@
 /**
- * A small, bounded Server-Sent Events parser over a byte stream: `event`, `data` (multi-line), `id`;
- * comments ignored; CRLF, LF or CR line ends; UTF-8 split across chunks. An event larger than
- * `maxEventBytes` throws, so a hostile upstream cannot grow our memory without bound.
+ * A small, bounded Server-Sent Events parser (the WHATWG event-stream rules) for upstream streams:
+ * `event`, `data` (multi-line), `id`, `retry`; comments ignored; CRLF, LF or CR line ends; a leading
+ * BOM dropped. Lines are cut on bytes and decoded whole, so a UTF-8 character split across chunks
+ * arrives intact, and each byte is scanned once whatever the chunking. An event whose data would
+ * exceed `maxEventBytes` throws `SseTooLargeError`: a hostile upstream cannot grow our memory
+ * without bound. As the standard says, an event not terminated by a blank line is discarded.
  */
 
 export interface SseEvent {
+  /** `message` unless the event named another type. */
   event: string;
   data: string;
-  id?: string;
+  /** The last event id seen on the stream so far (`''` if none). */
+  id: string;
 }
 
-export async function* readSse(body: AsyncIterable<Uint8Array>, maxEventBytes = 64 * 1024 * 1024): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  let event = '';
-  let data: string[] = [];
-  let size = 0;
-  let id: string | undefined;
-  for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (;;) {
-      let end = -1;
-      let next = 0;
-      for (let i = start; i < buf.length; i++) {
-        const c = buf.charCodeAt(i);
-        if (c === 10) {
-          end = i;
-          next = i + 1;
-          break;
-        }
-        if (c === 13) {
-          if (i + 1 >= buf.length) break; // wait: CR may be followed by LF in the next chunk
-          end = i;
-          next = buf.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
-          break;
-        }
-      }
-      if (end < 0) break;
-      const line = buf.slice(start, end);
-      start = next;
-      if (line === '') {
-        if (data.length) yield { event: event || 'message', data: data.join('\n'), id };
-        event = '';
-        data = [];
-        size = 0;
-        continue;
-      }
-      if (line.charCodeAt(0) === 58) continue; // comment
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? '' : line.slice(colon + 1);
-      if (value.charCodeAt(0) === 32) value = value.slice(1);
-      if (field === 'data') {
-        size += value.length;
-        if (size > maxEventBytes) throw new Error('sse event too large');
-        data.push(value);
-      } else if (field === 'event') event = value;
-      else if (field === 'id') id = value;
-    }
-    buf = buf.slice(start);
-    if (buf.length > maxEventBytes) throw new Error('sse line too large');
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+export class SseTooLargeError extends Error {
+  constructor(max: number) {
+    super(`sse event larger than ${max} bytes`);
+    this.name = 'SseTooLargeError';
   }
-  if (data.length) yield { event: event || 'message', data: data.join('\n'), id };
+}
+
+const LF = 10;
+const CR = 13;
+const COLON = 58;
+const SPACE = 32;
+
+/** Push-style parser: feed it chunks, it returns the events they complete. Keeps stream state. */
+export class SseParser {
+  /** The last event id seen (what a client sends back as Last-Event-ID). */
+  lastEventId = '';
+  /** The reconnection delay the server asked for with `retry:`, in milliseconds. */
+  retryMs: number | undefined;
+  readonly #max: number;
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  #dataBytes = 0;
+  #type = '';
+  #data = '';
+  #hasData = false;
+  #afterCr = false;
+  #firstLine = true;
+
+  constructor(maxEventBytes = DEFAULT_MAX_EVENT_BYTES) {
+    this.#max = maxEventBytes;
+  }
+
+  push(chunk: Uint8Array): SseEvent[] {
+    const out: SseEvent[] = [];
+    if (chunk.length === 0) return out;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let pos = 0;
+    if (this.#afterCr) {
+      this.#afterCr = false;
+      if (buf[0] === LF) pos = 1; // the LF of a CRLF cut between two chunks
+    }
+    let lf = -2;
+    let cr = -2;
+    while (pos < buf.length) {
+      if (lf !== -1 && lf < pos) lf = buf.indexOf(LF, pos);
+      if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
+      let end: number;
+      let next: number;
+      if (cr >= 0 && (lf < 0 || cr < lf)) {
+        end = cr;
+        if (cr + 1 === buf.length) this.#afterCr = true;
+        next = buf[cr + 1] === LF ? cr + 2 : cr + 1;
+      } else if (lf >= 0) {
+        end = lf;
+        next = lf + 1;
+      } else break;
+      if (this.#partialBytes === 0) this.#line(buf, pos, end, out);
+      else {
+        this.#grow(end - pos);
+        const line = Buffer.concat([...this.#partial, buf.subarray(pos, end)]);
+        this.#partial = [];
+        this.#partialBytes = 0;
+        this.#line(line, 0, line.length, out);
+      }
+      pos = next;
+    }
+    if (pos < buf.length) {
+      this.#grow(buf.length - pos);
+      this.#partial.push(Buffer.from(buf.subarray(pos))); // a copy: the producer may reuse its chunk
+      this.#partialBytes += buf.length - pos;
+    }
+    return out;
+  }
+
+  #grow(bytes: number): void {
+    if (this.#dataBytes + this.#partialBytes + bytes > this.#max) throw new SseTooLargeError(this.#max);
+  }
+
+  #line(b: Buffer, start: number, end: number, out: SseEvent[]): void {
+    let s = start;
+    if (this.#firstLine) {
+      this.#firstLine = false;
+      if (end - s >= 3 && b[s] === 0xef && b[s + 1] === 0xbb && b[s + 2] === 0xbf) s += 3;
+    }
+    if (s === end) return this.#dispatch(out);
+    if (b[s] === COLON) return; // comment
+    let colon = s;
+    while (colon < end && b[colon] !== COLON) colon++;
+    if (colon - s > 5) return; // no field we know is that long
+    const field = b.toString('latin1', s, colon);
+    let v = colon < end ? colon + 1 : end;
+    if (v < end && b[v] === SPACE) v++;
+    switch (field) {
+      case 'data': {
+        this.#dataBytes += end - v + 1;
+        if (this.#dataBytes > this.#max) throw new SseTooLargeError(this.#max);
+        const value = b.toString('utf8', v, end);
+        this.#data = this.#hasData ? `${this.#data}\n${value}` : value;
+        this.#hasData = true;
+        return;
+      }
+      case 'event':
+        this.#type = b.toString('utf8', v, end);
+        return;
+      case 'id':
+        for (let i = v; i < end; i++) if (b[i] === 0) return; // an id with NUL is ignored
+        this.lastEventId = b.toString('utf8', v, end);
+        return;
+      case 'retry': {
+        const text = b.toString('latin1', v, end);
+        if (/^\d{1,9}$/.test(text)) this.retryMs = Number(text);
+        return;
+      }
+    }
+  }
+
+  #dispatch(out: SseEvent[]): void {
+    if (this.#hasData) out.push({ event: this.#type || 'message', data: this.#data, id: this.lastEventId });
+    this.#type = '';
+    this.#data = '';
+    this.#hasData = false;
+    this.#dataBytes = 0;
+  }
+}
+
+/**
+ * The events of a byte stream (a web ReadableStream or any async iterable of bytes, e.g. an undici
+ * body). Pass a parser to read its `lastEventId` and `retryMs` afterwards or to continue a stream.
+ */
+export async function* readSse(
+  source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  parser: SseParser = new SseParser(),
+): AsyncGenerator<SseEvent, void, undefined> {
+  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    for (const ev of parser.push(chunk)) yield ev;
+  }
 }

@@ -1,32 +1,41 @@
 /**
  * A legacy HTTP+SSE upstream channel (protocol 2024-11-05, deprecated but still deployed): a GET
- * opens the event stream, whose first `endpoint` event names the URL to POST messages to (it must
- * be on the same origin); every answer arrives on the stream. If the stream drops, the channel is
- * closed and the pool reconnects.
+ * opens the event stream, whose first `endpoint` event names where to POST messages (resolved
+ * against the stream's URL, refused on another origin). Every answer arrives on that one stream, so
+ * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
+ * the stream drops, the channel closes and the pool reconnects.
  */
-import { Agent, request } from 'undici';
+import { Pool } from 'undici';
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import { mediaType } from './http.ts';
 import { readSse } from './sse-reader.ts';
 import type { Channel } from './types.ts';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const POST_TIMEOUT_MS = 30_000;
 
 type Receiver = Parameters<Channel['setReceiver']>[0];
 
 export class LegacySseChannel implements Channel {
   readonly description: string;
-  readonly #url: string;
-  readonly #headers: Record<string, string>;
-  readonly #agent = new Agent({ keepAliveTimeout: 30_000, connections: 32 });
+  readonly #url: URL;
+  readonly #pool: Pool;
+  readonly #headers: Record<string, string> = {};
   readonly #log: Logger;
-  readonly #stream = new AbortController();
+  readonly #connectMs: number;
+  readonly #stop = new AbortController();
   #receiver: Receiver | undefined;
+  /** The path (and query) to POST to, once the endpoint event has named it. */
   #endpoint: Promise<string> | undefined;
   #closed = false;
 
-  constructor(name: string, opts: { url: string; headers?: Record<string, string> }, log: Logger) {
+  constructor(name: string, opts: { url: string; headers?: Record<string, string>; connectTimeoutMs?: number }, log: Logger) {
     this.description = `sse:${name}`;
-    this.#url = opts.url;
-    this.#headers = opts.headers ?? {};
+    this.#url = new URL(opts.url);
+    this.#pool = new Pool(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
+    for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
+    this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#log = log;
   }
 
@@ -34,69 +43,102 @@ export class LegacySseChannel implements Channel {
     this.#receiver = r;
   }
 
+  /** Opens the event stream and waits for its endpoint event. */
+  async ready(): Promise<void> {
+    await this.#connect();
+  }
+
   async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
-    const endpoint = await this.#connect();
-    const res = await request(endpoint, {
+    const path = await this.#connect();
+    const res = await this.#pool.request({
+      path,
       method: 'POST',
       headers: { ...this.#headers, 'content-type': 'application/json' },
       body: JSON.stringify(msg),
-      dispatcher: this.#agent,
       signal,
+      headersTimeout: POST_TIMEOUT_MS,
+      bodyTimeout: POST_TIMEOUT_MS,
     });
     await res.body.dump();
-    if (res.statusCode >= 400 && 'id' in msg && 'method' in msg) {
-      this.#receiver?.message({ jsonrpc: '2.0', id: msg.id, error: { code: -32603, message: `upstream http ${res.statusCode}`, data: { httpStatus: res.statusCode } } });
-    }
+    const status = res.statusCode;
+    if (status < 300) return;
+    if (status === 404) return this.#shutdown(new Error('upstream session expired'));
+    if (!('method' in msg && 'id' in msg)) throw new Error(`upstream answered http ${status}`);
+    const error = { code: -32603, message: `upstream http ${status}`, data: { httpStatus: status } };
+    this.#receiver?.message({ jsonrpc: '2.0', id: msg.id, error }, msg.id);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stream.abort();
-    await this.#agent.close().catch(() => {});
+    this.#stop.abort();
+    await this.#pool.destroy().catch(() => {});
   }
 
   #connect(): Promise<string> {
-    this.#endpoint ??= new Promise<string>((resolve, reject) => {
+    if (!this.#endpoint) {
+      this.#endpoint = this.#open();
+      this.#endpoint.catch(() => {}); // callers see the rejection; this only marks it handled
+    }
+    return this.#endpoint;
+  }
+
+  #open(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       const fail = (err: Error) => {
+        clearTimeout(timer);
         reject(err);
-        if (!this.#closed) {
-          this.#closed = true;
-          this.#receiver?.closed(err);
-        }
+        this.#shutdown(err);
       };
-      (async () => {
-        const res = await request(this.#url, {
+      const timer = setTimeout(() => fail(new Error(`upstream sse stream named no endpoint within ${this.#connectMs} ms`)), this.#connectMs);
+      const run = async () => {
+        const res = await this.#pool.request({
+          path: `${this.#url.pathname}${this.#url.search}`,
           method: 'GET',
           headers: { ...this.#headers, accept: 'text/event-stream' },
-          dispatcher: this.#agent,
-          signal: this.#stream.signal,
+          signal: this.#stop.signal,
+          headersTimeout: this.#connectMs,
           bodyTimeout: 0,
         });
-        if (res.statusCode !== 200) {
+        if (res.statusCode !== 200 || mediaType(res.headers['content-type']) !== 'text/event-stream') {
           await res.body.dump();
           throw new Error(`upstream sse stream answered http ${res.statusCode}`);
         }
-        let ready = false;
+        let named = false;
         for await (const ev of readSse(res.body)) {
-          if (ev.event === 'endpoint' && !ready) {
+          if (!named) {
+            if (ev.event !== 'endpoint') continue; // the endpoint comes first; anything earlier has no session
             const target = new URL(ev.data.trim(), this.#url);
-            if (target.origin !== new URL(this.#url).origin) throw new Error('upstream sse endpoint is on another origin');
-            ready = true;
-            resolve(target.toString());
-            continue;
-          }
-          if (ev.event !== 'message') continue;
-          try {
-            this.#receiver?.message(JSON.parse(ev.data));
-          } catch {
-            this.#log.warn({ upstream: this.description }, 'dropped malformed sse event from upstream');
-          }
+            if (target.origin !== this.#url.origin) throw new Error(`upstream sse endpoint \`${target.origin}\` is on another origin`);
+            named = true;
+            clearTimeout(timer);
+            resolve(`${target.pathname}${target.search}`);
+          } else if (ev.event === 'message' && ev.data !== '') this.#deliver(ev.data);
         }
         throw new Error('upstream sse stream ended');
-      })().catch((err: Error) => fail(this.#stream.signal.aborted ? new Error('closed') : err));
+      };
+      run().catch((err: Error) => fail(this.#closed ? new Error('channel closed') : err));
     });
-    return this.#endpoint;
+  }
+
+  #deliver(data: string): void {
+    let m: unknown;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
+    }
+    this.#receiver?.message(m);
+  }
+
+  /** The stream is gone (or never came): close everything and tell the peer, once. */
+  #shutdown(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort();
+    void this.#pool.destroy().catch(() => {});
+    this.#log.warn({ upstream: this.description, err: err.message }, 'upstream sse stream closed');
+    this.#receiver?.closed(err);
   }
 }
