@@ -24,6 +24,7 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
     close: () => {},
   };
   let session: LiveSession | undefined;
+  let detach: (() => void) | undefined;
   const inFlight = new Map<RequestId, AbortController>();
 
   const handle = async (line: string): Promise<void> => {
@@ -48,7 +49,14 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
       id = req.id;
       const declared = declaredVersion(req.params);
       const modern = req.method !== 'initialize' && (declared !== undefined || req.method === 'server/discover');
-      if (req.method === 'initialize') return out.send(success(req.id, initialize(req, scope, deps(), (s) => (session = s))));
+      if (req.method === 'initialize') {
+        return out.send(success(req.id, initialize(req, scope, deps(), (s) => {
+          detach?.();
+          session = s;
+          s.stream = out; // list_changed and resource updates are written to stdout like everything else
+          detach = deps().sessions.attachLocal(s);
+        })));
+      }
       if (modern && declared !== undefined && !isModernVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION');
       if (!modern && !session) throw new GatehouseError('E_NOT_INITIALIZED');
       const abort = new AbortController();
@@ -103,7 +111,7 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
     });
     input.on('end', () => {
       for (const a of inFlight.values()) a.abort();
-      session?.close();
+      detach?.();
       resolve();
     });
   });
@@ -112,6 +120,6 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
 function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {
   const init = readInitialize(req.params);
   const now = Date.now();
-  set(new LiveSession({ id: 'stdio', scope, ...init, principal: null, createdAt: now, lastSeenAt: now }));
+  set(new LiveSession({ id: `stdio-${randomUUID()}`, scope, ...init, principal: null, createdAt: now, lastSeenAt: now }));
   return initializeResult(deps, scope, init.protocolVersion);
 }

@@ -133,9 +133,23 @@ export class Sessions {
     await this.#store.delete(s.id);
   }
 
+  /**
+   * A session that lives only in this process and is not persisted (the stdio listener's one client):
+   * registered so change notifications reach it; never swept while its connection is open.
+   */
+  attachLocal(s: LiveSession): () => void {
+    this.#local.add(s);
+    return () => {
+      this.#local.delete(s);
+      s.close();
+    };
+  }
+  readonly #local = new Set<LiveSession>();
+
   /** Every live session in this process (for list_changed fan-out). */
-  all(): IterableIterator<LiveSession> {
-    return this.#live.values();
+  *all(): IterableIterator<LiveSession> {
+    yield* this.#live.values();
+    yield* this.#local;
   }
 
   close(): void {

@@ -1,0 +1,67 @@
+/**
+ * The stdio listener in-process: one client on a pair of streams, both eras, and change
+ * notifications from an upstream reaching it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { serveStdio } from '../src/listeners/stdio.ts';
+import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+let t: TestGateway;
+const input = new PassThrough();
+const output = new PassThrough();
+const lines: any[] = [];
+let served: Promise<void>;
+
+before(async () => {
+  const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
+  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`);
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  served = serveStdio(input, output, '', () => t.gw.endpoint);
+});
+after(async () => {
+  input.end();
+  await served;
+  await t?.close();
+});
+
+const send = (m: unknown) => input.write(`${JSON.stringify(m)}\n`);
+async function waitFor(pred: (m: any) => boolean): Promise<any> {
+  for (let i = 0; i < 100; i++) {
+    const hit = lines.find(pred);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail('no such message arrived');
+}
+
+test('legacy over stdio: initialize, call, and list_changed reaches the client', async () => {
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } } });
+  assert.equal((await waitFor((m) => m.id === 1)).result.protocolVersion, '2025-11-25');
+  send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'rec__add_tool', arguments: { name: 'late' } } });
+  await waitFor((m) => m.id === 2 && m.result);
+  await waitFor((m) => m.method === 'notifications/tools/list_changed');
+  send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
+  const list = await waitFor((m) => m.id === 3);
+  assert.ok(list.result.tools.some((x: { name: string }) => x.name === 'rec__late'));
+});
+
+test('modern over stdio: a request with the 2026-07-28 _meta is served statelessly', async () => {
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  send({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'rec__record', arguments: { note: 'hi' }, _meta: meta } });
+  const r = await waitFor((m) => m.id === 10);
+  assert.equal(r.result.resultType, 'complete');
+  assert.match(JSON.stringify(r.result.content), /hi/);
+});
