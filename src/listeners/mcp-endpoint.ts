@@ -66,7 +66,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     const principal = authenticate(req, deps);
     if (scope && !deps.upstreams.has(scope)) throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
-    if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
+    if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, deps);
     if (req.method === 'DELETE') {
       if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
       const s = await deps.sessions.get(sessionId, null, scope);
@@ -114,7 +114,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'modern');
       if (msg.method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
       const meta = (params?._meta ?? {}) as JsonObject;
-      const ctx = makeContext(req, res, c.msg as JsonRpcRequest, scope, principal, 'modern', declared ?? LEGACY_VERSIONS[0], meta, deps);
+      const ctx = makeContext(res, c.msg as JsonRpcRequest, scope, principal, 'modern', declared ?? LEGACY_VERSIONS[0], meta);
       if (msg.method === 'subscriptions/listen') return deps.subscriptions.listen(res, c.msg as JsonRpcRequest, scope);
       return await answer(res, ctx, msg.method, params, accept.sse, deps);
     }
@@ -136,7 +136,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       return;
     }
     deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'legacy');
-    const ctx = makeContext(req, res, c.msg as JsonRpcRequest, scope, principal, 'legacy', session.record.protocolVersion, (params?._meta ?? {}) as JsonObject, deps, session);
+    const ctx = makeContext(res, c.msg as JsonRpcRequest, scope, principal, 'legacy', session.record.protocolVersion, (params?._meta ?? {}) as JsonObject, session);
     return await answer(res, ctx, msg.method, params, accept.sse, deps, sessionHeaders);
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'E_BODY_TOO_LARGE') {
@@ -186,8 +186,8 @@ function checkParamHeaders(req: IncomingMessage, params: JsonObject | undefined,
 }
 
 function makeContext(
-  req: IncomingMessage, res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, era: 'modern' | 'legacy',
-  protocolVersion: string, meta: JsonObject, deps: EndpointDeps, session?: LiveSession,
+  res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, era: 'modern' | 'legacy',
+  protocolVersion: string, meta: JsonObject, session?: LiveSession,
 ): RequestContext {
   const abort = new AbortController();
   // Closing the connection before the answer is written cancels the request (both eras).
@@ -205,7 +205,6 @@ function makeContext(
     logLevel: era === 'modern' ? (typeof meta[META.logLevel] === 'string' ? (meta[META.logLevel] as string) : undefined) : session?.logLevel,
   };
   controllers.set(ctx, abort);
-  void req;
   return ctx;
 }
 
@@ -265,8 +264,7 @@ async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: strin
   res.end(body);
 }
 
-async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, principal: Principal, deps: EndpointDeps): Promise<void> {
-  void principal;
+async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, deps: EndpointDeps): Promise<void> {
   if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED', 'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id');
   const accept = header(req, 'accept') ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
