@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
+export { decodeHeaderValue } from '../protocol/header-value.ts';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 
@@ -69,12 +70,6 @@ export function readBody(req: IncomingMessage, max: number): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-/** Decode the `=?base64?…?=` sentinel used for non-ASCII Mcp-Name / Mcp-Param values. */
-export function decodeHeaderValue(v: string): string {
-  const m = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/.exec(v);
-  return m ? Buffer.from(m[1], 'base64').toString('utf8') : v;
 }
 
 export function acceptsJsonAndSse(accept: string | undefined): { ok: boolean; sse: boolean } {

@@ -38,4 +38,7 @@ test('problems: missing, different, present without an argument; numeric compari
 test('raw header values must be visible ASCII, and base64 sentinels valid', () => {
   assert.match(paramHeaderProblem(schema, { region: 'zürich' }, { 'mcp-param-region': 'z\u00fcrich' }, decode)!, /characters a header may not carry/);
   assert.match(paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?!!!?=' }, decode)!, /not valid base64/);
+  assert.match(paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?eA?=' }, decode)!, /not valid base64/, 'missing padding');
+  // Without the closing `?=` it is not the sentinel form: a literal value compared as is.
+  assert.equal(paramHeaderProblem(schema, { region: '=?base64?eA==' }, { 'mcp-param-region': '=?base64?eA==' }, decode), undefined);
 });

@@ -4,6 +4,7 @@
  * sets them itself on the way to a modern HTTP upstream. Pure functions.
  */
 import type { JsonObject } from './jsonrpc.ts';
+import { badSentinel } from './header-value.ts';
 
 export interface ParamHeader {
   /** The `<Name>` part, as the schema spells it. */
@@ -72,7 +73,7 @@ export function paramHeaderProblem(inputSchema: unknown, args: JsonObject | unde
     const key = `mcp-param-${p.name.toLowerCase()}`;
     const raw = headers[key];
     if (typeof raw === 'string' && !/^[\x20-\x7e\t]*$/.test(raw)) return `\`Mcp-Param-${p.name}\` has characters a header may not carry (use the base64 form)`;
-    if (typeof raw === 'string' && raw.startsWith('=?base64?') && !/^=\?base64\?[A-Za-z0-9+/]*={0,2}\?=$/.test(raw)) return `\`Mcp-Param-${p.name}\` is not valid base64`;
+    if (typeof raw === 'string' && badSentinel(raw)) return `\`Mcp-Param-${p.name}\` is not valid base64`;
     const got = typeof raw === 'string' ? decode(raw) : undefined;
     const want = expected.get(key);
     if (!want) {
