@@ -13,6 +13,7 @@ import type { PipelineDeps } from '../pipeline/types.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
 import { paginate } from './paginate.ts';
+import { namespaceTask } from './tasks.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -177,12 +178,3 @@ async function complete(ctx: RequestContext, params: JsonObject | undefined, dep
   throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` must be a prompt or resource reference');
 }
 
-/** Task ids are namespaced like tools so a later tasks/get finds the right upstream. */
-function namespaceTask(r: JsonObject, prefix: string): JsonObject {
-  const task = r.task as JsonObject | undefined;
-  if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: prefix + task.taskId } };
-  if (typeof r.taskId === 'string') return { ...r, taskId: prefix + r.taskId };
-  return r;
-}
-
-export { namespaceTask };

@@ -5,14 +5,17 @@
  */
 import type { Stage } from '../types.ts';
 import { forward } from '../../gateway/forward.ts';
+import { namespaceTask } from '../../gateway/tasks.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 
-export const executeCall: Stage = async (s, { upstreams, holds }) => {
+export const executeCall: Stage = async (s, { upstreams, holds, catalog }) => {
   const route = s.route!;
   const up = upstreams.get(route.server)!;
   // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
   const mirrored = expectedParamHeaders(route.def.inputSchema, s.params.arguments as JsonObject | undefined);
   const headers = mirrored.size ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text])) : undefined;
-  s.result = await forward(up, s.ctx, 'tools/call', { ...s.params, name: route.tool }, holds, headers);
+  const result = await forward(up, s.ctx, 'tools/call', { ...s.params, name: route.tool }, holds, headers);
+  // A task handle is namespaced like the tool, so tasks/get later finds this upstream.
+  s.result = s.ctx.scope ? result : namespaceTask(result, catalog.qualify(route.server, ''));
 };
