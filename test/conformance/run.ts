@@ -18,6 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { childEnv, stopper } from '../support/processes.ts';
 import { failedChecks, gatewayBelow, parseSummary, regressions, scenarioOfFolder, table, type SuiteRun } from './report.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -29,12 +30,6 @@ export const SUITES: Record<string, string[]> = {
   '2026-07-28': [NEXT, '--requirements', '2026-07-28'],
 };
 const SUITE_TIMEOUT_MS = 600_000;
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-}
 
 /** Run one suite against `url`. Never throws: a suite that cannot run comes back with `error`. */
 export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
@@ -69,15 +64,6 @@ export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
 export interface Proc {
   url: string;
   stop(): Promise<void>;
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () => new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
 }
 
 /** Start the fixture on a free loopback port, serving `era` (both, legacy or modern); resolves with its MCP URL. */

@@ -28,7 +28,7 @@ async function waitForPort(port: number, ms = 15_000): Promise<void> {
 }
 
 /** The environment for a child: ours, minus the test runner's own variables. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   delete env.NODE_TEST_CONTEXT;
   return env;
@@ -40,7 +40,8 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+/** Stop a child: SIGTERM, then SIGKILL if it lingers. */
+export function stopper(child: ChildProcess): () => Promise<void> {
   return () => new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
