@@ -12,7 +12,7 @@
  * Exit status: 1 when the gateway's score is below the direct score (or the gateway run failed),
  * or when a suite could not run; 0 otherwise. Scenarios that fail directly are reported, not fatal.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
