@@ -9,6 +9,7 @@ import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import { Upstream } from './upstream/upstream.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
+import { Inventory } from './inventory/inventory.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -38,6 +39,7 @@ export class Gateway {
   readonly store: Store;
   readonly upstreams = new Map<string, Upstream>();
   readonly catalog: Catalog;
+  readonly inventory: Inventory;
   readonly sessions: Sessions;
   readonly subscriptions: Subscriptions;
   readonly holds = new Holds();
@@ -50,7 +52,12 @@ export class Gateway {
     this.config = config;
     this.store = store;
     this.log = log;
-    this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log);
+    this.inventory = new Inventory(store.inventory, () => this.config, log);
+    this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
+    // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
+    this.inventory.on('changed', (server) => {
+      for (const kind of ['tools', 'prompts', 'resources', 'resourceTemplates'] as const) this.subscriptions.listChanged(kind, server);
+    });
     this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds);
     this.subscriptions = new Subscriptions(this.sessions);
     this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
@@ -63,6 +70,12 @@ export class Gateway {
     await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
     const store = await openStore(config.storage);
     const gw = new Gateway(config, store, log);
+    try {
+      await gw.inventory.start();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     gw.#endpoint = gw.#endpointDeps();
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
@@ -127,6 +140,7 @@ export class Gateway {
     this.subscriptions.close();
     this.sessions.close();
     this.holds.close();
+    this.inventory.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.store.close();
   }
@@ -141,6 +155,7 @@ export class Gateway {
     const guard = { port: g.listen.port, publicUrl: g.publicUrl, allowedOrigins: g.allowedOrigins, allowedHosts: g.allowedHosts };
     return {
       catalog: this.catalog,
+      inventory: this.inventory,
       upstreams: this.upstreams,
       holds: this.holds,
       metrics: this.metrics,

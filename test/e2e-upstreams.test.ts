@@ -26,6 +26,7 @@ before(async () => {
     `  - { name: ehttp, transport: http, url: ${JSON.stringify(http.url)} }\n` +
       `  - { name: esse, transport: sse, url: ${JSON.stringify(sse.url)} }\n` +
       `  - { name: modern, transport: http, url: ${JSON.stringify(modern.url)} }\n`,
+    { top: 'inventory: { newTools: accept }  # modern__grow adds tools at run time\n' },
   );
 });
 after(async () => {

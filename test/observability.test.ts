@@ -15,7 +15,9 @@ import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gat
 let t: TestGateway;
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-obs-')), 'rec.jsonl');
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`);
+  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, {
+    top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
+  });
 });
 after(async () => t?.close());
 

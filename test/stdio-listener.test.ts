@@ -19,7 +19,9 @@ let served: Promise<void>;
 
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`);
+  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, {
+    top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
+  });
   let buf = '';
   output.on('data', (d: Buffer) => {
     buf += d.toString();

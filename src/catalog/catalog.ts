@@ -30,6 +30,15 @@ interface Part {
   templateRes: RegExp[];
 }
 
+/**
+ * What the inventory does with the catalogue: record every discovery before it is published (and
+ * refuse to publish when it cannot), and decide what a client may be shown of each item.
+ */
+export interface CatalogGate {
+  observe(server: string, part: Omit<Part, 'templateRes'>, found: { serverInfo: unknown; protocolVersion: string; instructions: string | undefined }, otherTools: ReadonlySet<string>): Promise<void>;
+  present(server: string, kind: Kind, item: JsonObject): JsonObject | undefined;
+}
+
 export interface Resolved {
   server: string;
   /** The name the upstream knows it by. */
@@ -42,12 +51,14 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   readonly #upstreams: Map<string, Upstream>;
   readonly #parts = new Map<string, Part>();
   readonly #log: Logger;
+  readonly #gate: CatalogGate | undefined;
 
-  constructor(upstreams: Map<string, Upstream>, separator: string, log: Logger) {
+  constructor(upstreams: Map<string, Upstream>, separator: string, log: Logger, gate?: CatalogGate) {
     super();
     this.#upstreams = upstreams;
     this.separator = separator;
     this.#log = log;
+    this.#gate = gate;
   }
 
   /** Namespaced name of an upstream item. */
@@ -65,23 +76,35 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   async refresh(server: string, kinds: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates']): Promise<void> {
     const up = this.#upstreams.get(server);
     if (!up?.identity) return;
-    const part = this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] };
-    const fresh = !this.#parts.has(server);
+    const part = { ...(this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] }) };
     for (const kind of kinds) {
       const { capability } = LIST[kind];
       const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
       if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateRegex(String(t.uriTemplate ?? '')));
-      if (!fresh) {
-        this.#parts.set(server, part);
-        this.emit('changed', kind, server);
+    }
+    // Recorded (pinned, scanned, quarantined) before anyone can see or call it; if the inventory
+    // cannot record it, the new listing is not published at all.
+    const { serverInfo, protocolVersion, instructions } = up.identity;
+    await this.#gate?.observe(server, part, { serverInfo, protocolVersion, instructions }, this.#otherTools(server));
+    // Published all kinds at once, so nobody sees a half-loaded server.
+    this.#parts.set(server, part);
+    for (const kind of kinds) this.emit('changed', kind, server);
+  }
+
+  /** Tool names of every other server, as an agent might be steered to call them. */
+  #otherTools(server: string): Set<string> {
+    const out = new Set<string>();
+    for (const [s, part] of this.#parts) {
+      if (s === server) continue;
+      for (const t of part.tools) {
+        const name = String(t.name);
+        out.add(this.qualify(s, name));
+        // Plain words (`search`, `fetch`) appear in honest prose; only identifier-like names count.
+        if (/[_.-]|[a-z][A-Z]/.test(name)) out.add(name);
       }
     }
-    if (fresh) {
-      // First load: publish all kinds at once, so nobody sees a half-loaded server.
-      this.#parts.set(server, part);
-      for (const kind of kinds) this.emit('changed', kind, server);
-    }
+    return out;
   }
 
   /** Whether the server's part has been loaded at least once. */
@@ -101,7 +124,9 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     for (const server of servers) {
       const part = this.#parts.get(server);
       if (!part) continue;
-      for (const item of part[kind]) {
+      for (const raw of part[kind]) {
+        const item = this.#gate ? this.#gate.present(server, kind, raw) : raw;
+        if (!item) continue;
         if (scope || kind === 'resources' || kind === 'resourceTemplates') out.push(item);
         else out.push({ ...item, name: this.qualify(server, String(item.name)) });
       }

@@ -71,10 +71,18 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       trustProxy: true,
     },
     storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
+    inventory: { newTools: 'accept' },
     servers: [
       {
         name: 'local',
         description: 'A stdio server with everything set.',
+        owner: 'platform-team',
+        repository: 'https://github.com/example/local-mcp',
+        location: 'build-host-1',
+        environment: 'prod',
+        scopes: ['repo:read', 'issues:write'],
+        resources: ['example/widgets', '/srv/data'],
+        tools: { read_widget: { class: 'READ' }, drop_widget: { class: 'DESTRUCTIVE', note: 'deletes the row for good' } },
         transport: 'stdio',
         command: 'node',
         args: ['server.js', '--root', `${state}/files`, '${NOT_A_REFERENCE}'],
@@ -126,6 +134,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
       trustProxy: false,
     },
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
+    inventory: { newTools: 'quarantine' },
     servers: [
       {
         name: 'a',

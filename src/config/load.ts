@@ -390,6 +390,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     source: source === MEMORY_SOURCE ? source : resolve(source),
     gateway: { ...gateway, stateDir },
     storage: { ...storage, sqlitePath: resolve(stateDir, storage.sqlitePath) },
+    inventory: r.inventory as Config['inventory'],
     servers: servers as Config['servers'],
   };
 }

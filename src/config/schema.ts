@@ -40,9 +40,34 @@ const Restart = Type.Object(
   { additionalProperties: false, default: {}, description: 'Exponential backoff when a stdio server exits.' },
 );
 
+const ToolClass = Type.Union([Type.Literal('READ'), Type.Literal('WRITE'), Type.Literal('DESTRUCTIVE')], {
+  description: 'READ changes nothing; WRITE changes something recoverable; DESTRUCTIVE deletes, pays, deploys or cannot be undone.',
+});
+
+const ToolSettings = Type.Object(
+  {
+    class: Type.Optional(ToolClass),
+    note: Type.Optional(Type.String({ maxLength: 2000, description: 'Why it has this class, for reviewers.' })),
+  },
+  { additionalProperties: false },
+);
+
 const ServerCommon = {
   name: Name,
   description: Type.Optional(Type.String({ maxLength: 2000 })),
+  owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The team or person answerable for this server.' })),
+  repository: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where its source lives (URL or package name).' })),
+  location: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where it runs (host, cluster, region, or `local`).' })),
+  environment: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'e.g. `dev`, `staging`, `prod`.' })),
+  scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+    description: 'Upstream permissions it needs (OAuth scopes, roles).',
+  })),
+  resources: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+    description: 'Resources it may touch (repositories, projects, folders, URLs): its bounds, written down.',
+  })),
+  tools: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), ToolSettings, {
+    description: "Per tool (the server's own tool name): the operator's classification, which wins over any proposal.",
+  })),
   timeouts: Type.Optional(Timeouts),
   disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
 };
@@ -124,12 +149,23 @@ export const Storage = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const InventorySettings = Type.Object(
+  {
+    newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
+      default: 'quarantine',
+      description: 'Tools that appear after a server was first catalogued: hidden until accepted, or accepted on first sight.',
+    })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
     version: Type.Literal(1, { description: 'Configuration format version.' }),
     gateway: Type.Optional(Gateway),
     storage: Type.Optional(Storage),
+    inventory: Type.Optional(InventorySettings),
     servers: Type.Array(Server, { default: [] }),
   },
   { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
@@ -146,5 +182,6 @@ export interface Config {
   source: string;
   gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl'>> & { publicUrl?: string; listen: Required<Static<typeof Listen>> };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
+  inventory: Required<Static<typeof InventorySettings>>;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
 }

@@ -71,7 +71,7 @@ export function initializeResult(deps: DispatchDeps, scope: string, protocolVers
     capabilities: serverCapabilities(deps, scope),
     serverInfo: up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
   };
-  const instructions = scope ? up?.identity?.instructions : deps.instructions;
+  const instructions = scope ? deps.inventory.instructions(scope) : deps.instructions;
   if (instructions) result.instructions = instructions;
   return result;
 }

@@ -8,7 +8,8 @@ import type { RequestContext } from '../gateway/context.ts';
 import { routeTool } from './stages/route-tool.ts';
 import { validateArguments } from './stages/validate-arguments.ts';
 import { executeCall } from './stages/execute-call.ts';
-import { applyLimits, classifyTool, decidePolicy, recordIntent, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
+import { classifyTool } from './stages/classify-tool.ts';
+import { applyLimits, decidePolicy, recordIntent, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
 import type { CallState, PipelineDeps, Stage } from './types.ts';
 
 export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [

@@ -2,11 +2,13 @@
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { Inventory } from '../inventory/inventory.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
-export type ToolClass = 'READ' | 'WRITE' | 'DESTRUCTIVE';
+import type { ToolClass } from '../inventory/classify.ts';
+export type { ToolClass };
 
 export interface Decision {
   effect: 'allow' | 'deny' | 'approval' | 'shadow';
@@ -22,14 +24,17 @@ export interface CallState {
   readonly params: JsonObject;
   readonly startedAt: number;
   route?: { server: string; tool: string; def: JsonObject };
-  /** undefined until the inventory (issue 3) classifies tools; treated as the most dangerous class. */
+  /** Set by classify: the operator's class, or DESTRUCTIVE while unreviewed. */
   toolClass?: ToolClass;
+  /** The pin of the definition the call was checked against. */
+  toolPin?: string;
   decision?: Decision;
   result?: JsonObject;
 }
 
 export interface PipelineDeps {
   catalog: Catalog;
+  inventory: Inventory;
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

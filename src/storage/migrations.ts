@@ -7,7 +7,14 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 
-const migrations: Record<string, Migration> = {
+/** A serial primary key: SQLite's rowid alias, PostgreSQL's identity column. */
+function serial(driver: Driver) {
+  return driver === 'postgres' ? 'bigserial' : 'integer';
+}
+
+type Driver = 'sqlite' | 'postgres';
+
+const migrationsFor = (driver: Driver): Record<string, Migration> => ({
   '0001_core': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -32,9 +39,67 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
+  '0002_inventory': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('inventory_servers')
+        .addColumn('server', 'text', (c) => c.primaryKey())
+        .addColumn('first_seen', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addColumn('server_info', 'text', (c) => c.notNull()) // json
+        .addColumn('protocol_version', 'text', (c) => c.notNull())
+        .addColumn('instructions', 'text')
+        .addColumn('instructions_pin', 'text', (c) => c.notNull())
+        .addColumn('findings', 'text', (c) => c.notNull()) // json
+        .addColumn('accepted_pin', 'text')
+        .addColumn('accepted_instructions', 'text')
+        .addColumn('accepted_by', 'text')
+        .addColumn('accepted_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('inventory_tools')
+        .addColumn('server', 'text', (c) => c.notNull())
+        .addColumn('tool', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addColumn('present', 'bigint', (c) => c.notNull()) // 1 while the server lists it
+        .addColumn('pin', 'text', (c) => c.notNull())
+        .addColumn('def', 'text', (c) => c.notNull()) // json, as the upstream sent it
+        .addColumn('findings', 'text', (c) => c.notNull()) // json
+        .addColumn('proposed_class', 'text', (c) => c.notNull())
+        .addColumn('proposal_reasons', 'text', (c) => c.notNull()) // json
+        .addColumn('accepted_pin', 'text')
+        .addColumn('accepted_def', 'text')
+        .addColumn('accepted_by', 'text')
+        .addColumn('accepted_at', 'bigint')
+        .addColumn('class', 'text')
+        .addColumn('classified_by', 'text')
+        .addColumn('classified_at', 'bigint')
+        .addPrimaryKeyConstraint('inventory_tools_pk', ['server', 'tool'])
+        .execute();
+      await db.schema
+        .createTable('inventory_events')
+        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('server', 'text', (c) => c.notNull())
+        .addColumn('tool', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull()) // json
+        .execute();
+      await db.schema
+        .createTable('inventory_snapshots')
+        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('server', 'text', (c) => c.notNull())
+        .addColumn('observed_at', 'bigint', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull()) // json
+        .execute();
+      await db.schema.createIndex('inventory_snapshots_server').on('inventory_snapshots').columns(['server', 'seq']).execute();
+    },
+  },
+});
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export interface MigrateOptions {
   /**
@@ -44,10 +109,13 @@ export interface MigrateOptions {
   schema?: string;
   /** The caller already holds a transaction on this connection (SQLite's `begin immediate`). */
   inTransaction?: boolean;
+  /** Column types differ in one place (serial keys). */
+  driver: Driver;
 }
 
 /** Bring the database up to date; returns the names of the migrations that ran (none when it was). */
-export async function migrate(db: Kysely<any>, opts: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(db: Kysely<any>, opts: MigrateOptions): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(opts.driver) };
   const migrator = new Migrator({ db, provider, migrationTableSchema: opts.schema, disableTransactions: opts.inTransaction });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {

@@ -69,7 +69,7 @@ async function migrateLocked(conn: Kysely<Database>, schema: string | undefined)
     const { rows } = await sql<{ current: string | null }>`select current_schema() as current`.execute(conn);
     const current = rows[0]?.current;
     if (!current) throw new Error('no schema on the search_path exists: create one or set a schema');
-    await migrate(conn, { schema: current });
+    await migrate(conn, { schema: current, driver: 'postgres' });
   } catch (err) {
     // Best effort: the caller then closes the pool, and closing the connection releases the lock too.
     await sql`select pg_advisory_unlock(${MIGRATE_LOCK})`.execute(conn).catch(() => {});

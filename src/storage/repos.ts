@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
+import { inventoryRepo } from './inventory-repo.ts';
 import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
@@ -82,6 +83,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver']): Store 
     driver,
     sessions: sessionRepo(db),
     verdicts: verdictRepo(db),
+    inventory: inventoryRepo(db, driver),
     async ping() {
       await sql`select 1`.execute(db);
     },

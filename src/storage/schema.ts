@@ -1,4 +1,6 @@
 /** Table shapes as kysely sees them (see migrations.ts). Timestamps are epoch milliseconds; JSON is stored as text. */
+import type { Generated } from 'kysely';
+
 export interface SessionsTable {
   id: string;
   scope: string;
@@ -18,7 +20,64 @@ export interface UpstreamVerdictsTable {
   probed_at: number;
 }
 
+export interface InventoryServersTable {
+  server: string;
+  first_seen: number;
+  last_seen: number;
+  server_info: string;
+  protocol_version: string;
+  instructions: string | null;
+  instructions_pin: string;
+  findings: string;
+  accepted_pin: string | null;
+  accepted_instructions: string | null;
+  accepted_by: string | null;
+  accepted_at: number | null;
+}
+
+export interface InventoryToolsTable {
+  server: string;
+  tool: string;
+  first_seen: number;
+  last_seen: number;
+  present: number;
+  pin: string;
+  def: string;
+  findings: string;
+  proposed_class: string;
+  proposal_reasons: string;
+  accepted_pin: string | null;
+  accepted_def: string | null;
+  accepted_by: string | null;
+  accepted_at: number | null;
+  class: string | null;
+  classified_by: string | null;
+  classified_at: number | null;
+}
+
+export interface InventoryEventsTable {
+  seq: Generated<number>;
+  at: number;
+  server: string;
+  tool: string | null;
+  kind: string;
+  actor: string;
+  detail: string;
+}
+
+export interface InventorySnapshotsTable {
+  seq: Generated<number>;
+  server: string;
+  observed_at: number;
+  digest: string;
+  content: string;
+}
+
 export interface Database {
   sessions: SessionsTable;
   upstream_verdicts: UpstreamVerdictsTable;
+  inventory_servers: InventoryServersTable;
+  inventory_tools: InventoryToolsTable;
+  inventory_events: InventoryEventsTable;
+  inventory_snapshots: InventorySnapshotsTable;
 }

@@ -72,7 +72,7 @@ export async function openSqlite(path: string): Promise<Store> {
 async function migrateLocked(conn: Kysely<Database>): Promise<void> {
   await sql`begin immediate`.execute(conn);
   try {
-    await migrate(conn, { inTransaction: true });
+    await migrate(conn, { inTransaction: true, driver: 'sqlite' });
   } catch (err) {
     await sql`rollback`.execute(conn).catch(() => {}); // the caller closes the file either way
     throw err;

@@ -41,10 +41,101 @@ export interface VerdictStore {
   put(v: UpstreamVerdict): Promise<void>;
 }
 
+/** What discovery last saw of one server, and what an operator accepted of its instructions. */
+export interface InventoryServer {
+  server: string;
+  firstSeen: number;
+  lastSeen: number;
+  serverInfo: unknown;
+  protocolVersion: string;
+  instructions: string | null;
+  instructionsPin: string;
+  findings: unknown[];
+  acceptedPin: string | null;
+  acceptedInstructions: string | null;
+  acceptedBy: string | null;
+  acceptedAt: number | null;
+}
+
+/** One tool of one server: its current definition, the accepted one, and its review. */
+export interface InventoryTool {
+  server: string;
+  tool: string;
+  firstSeen: number;
+  lastSeen: number;
+  /** Whether the server still lists it. */
+  present: boolean;
+  pin: string;
+  def: Record<string, unknown>;
+  findings: unknown[];
+  proposedClass: string;
+  proposalReasons: string[];
+  acceptedPin: string | null;
+  acceptedDef: Record<string, unknown> | null;
+  acceptedBy: string | null;
+  acceptedAt: number | null;
+  class: string | null;
+  classifiedBy: string | null;
+  classifiedAt: number | null;
+}
+
+export interface InventoryEventInput {
+  at: number;
+  server: string;
+  tool: string | null;
+  kind: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface InventoryEvent extends InventoryEventInput {
+  seq: number;
+}
+
+export interface InventorySnapshot {
+  seq: number;
+  server: string;
+  observedAt: number;
+  digest: string;
+  content: unknown;
+}
+
+/** One server's inventory as a read-modify-write unit. */
+export interface InventoryState {
+  server: InventoryServer | undefined;
+  tools: InventoryTool[];
+  /** The digest of the server's latest snapshot. */
+  lastDigest: string | undefined;
+}
+
+export interface InventoryChange {
+  server?: InventoryServer;
+  /** Inserted or replaced whole. */
+  tools?: InventoryTool[];
+  events?: InventoryEventInput[];
+  snapshot?: { observedAt: number; digest: string; content: unknown };
+}
+
+export interface InventoryStore {
+  /** Changes whenever anything in the inventory changes (the latest event's sequence number). */
+  revision(): Promise<number>;
+  servers(): Promise<InventoryServer[]>;
+  tools(server?: string): Promise<InventoryTool[]>;
+  /**
+   * Read one server's state and write what `fn` makes of it, atomically and serialised against every
+   * other update of that server (across processes): discovery and an operator's accept never lose
+   * each other's writes. `fn` must be pure; it may run again.
+   */
+  update<T>(server: string, fn: (state: InventoryState) => { change: InventoryChange; result: T }): Promise<T>;
+  events(opts?: { server?: string; afterSeq?: number; limit?: number }): Promise<InventoryEvent[]>;
+  snapshots(server: string, limit?: number): Promise<InventorySnapshot[]>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
   readonly verdicts: VerdictStore;
+  readonly inventory: InventoryStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

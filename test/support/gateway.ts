@@ -27,10 +27,13 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Start a gateway on a free loopback port with `servers` (YAML list items) and extra gateway keys. */
-export async function startGateway(servers: string, opts: { gateway?: string; storage?: string; waitMs?: number } = {}): Promise<TestGateway> {
+/**
+ * Start a gateway on a free loopback port with `servers` (YAML list items), extra gateway keys and
+ * extra top-level sections (`top`, e.g. `inventory: { newTools: accept }`).
+ */
+export async function startGateway(servers: string, opts: { gateway?: string; storage?: string; top?: string; waitMs?: number } = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
-  const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}servers:\n${servers || '  []\n'}`;
+  const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
   const config = parseConfig(yaml, join(dir, 'gatehouse.yaml'));
   const gw = await Gateway.start(config, { log: process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger() });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);

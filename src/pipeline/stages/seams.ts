@@ -7,9 +7,6 @@ import type { Stage } from '../types.ts';
 /** authenticate: the principal comes from the verified credential only (issue 4); the listener sets it. */
 export const requirePrincipal: Stage = () => {};
 
-/** classify: READ / WRITE / DESTRUCTIVE from the inventory, pin check, quarantine (issue 3). */
-export const classifyTool: Stage = () => {};
-
 /** decide: pure policy evaluation (issue 6). With no policy engine configured, calls are allowed. */
 export const decidePolicy: Stage = (s) => {
   s.decision = { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy engine configured yet'] };

@@ -1,0 +1,36 @@
+/**
+ * Pins: SHA-256 over the RFC 8785 (JCS) canonical JSON of what a client is shown, so that the same
+ * definition always hashes the same, whatever key order or number spelling the upstream used.
+ */
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+
+/** RFC 8785 canonical JSON. `undefined` (not JSON) becomes `null`. */
+export function canonicalJson(value: unknown): string {
+  return canonicalize(value) ?? 'null';
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The fields of a tool a client sees and a model reads: every one of them is pinned. */
+const TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
+
+/** The part of a tool definition that is pinned (fields the upstream did not send are left out). */
+export function pinnedPart(def: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const f of TOOL_FIELDS) if (def[f] !== undefined) out[f] = def[f];
+  return out;
+}
+
+/** `sha256:<hex>` of a tool's pinned part. */
+export function toolPin(def: JsonObject): string {
+  return `sha256:${sha256(canonicalJson(pinnedPart(def)))}`;
+}
+
+/** `sha256:<hex>` of a server's instructions (absent instructions pin as the empty string). */
+export function instructionsPin(instructions: string | undefined): string {
+  return `sha256:${sha256(canonicalJson(instructions ?? ''))}`;
+}

@@ -1,0 +1,194 @@
+/**
+ * The inventory's decisions, pure: what a discovery means for the stored inventory (pins, first
+ * sight, rug pulls, poisoning), what an operator's accept or classify changes, and the status and
+ * class every tool has as a result. The store applies the changes atomically (InventoryStore.update).
+ *
+ * Status is derived, never stored: a tool is active exactly when its current pin is the accepted
+ * one. So a definition that changes is quarantined by the same write that records it, a server that
+ * reverts to the accepted definition is active again, and nothing can leave a stale "active" behind.
+ */
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { InventoryChange, InventoryEventInput, InventoryServer, InventoryState, InventoryTool } from '../storage/types.ts';
+import { canonicalJson, instructionsPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { proposeClass, type ToolClass } from './classify.ts';
+import { scanInstructions, scanTool, summarize, type Finding } from './scan.ts';
+
+export type NewToolRule = 'quarantine' | 'accept';
+
+export interface Observation {
+  server: string;
+  at: number;
+  serverInfo: unknown;
+  protocolVersion: string;
+  instructions: string | undefined;
+  tools: JsonObject[];
+  prompts: JsonObject[];
+  resources: JsonObject[];
+  resourceTemplates: JsonObject[];
+  /** Tool names of other servers, for the cross-tool reference check. */
+  otherTools: ReadonlySet<string>;
+}
+
+export const SYSTEM_ACTOR = 'gatehouse';
+
+/** Why a tool is quarantined, or null when it is active. */
+export function toolQuarantine(t: Pick<InventoryTool, 'pin' | 'acceptedPin' | 'findings'>): string | null {
+  const findings = t.findings as Finding[];
+  if (t.acceptedPin === t.pin) return null;
+  const scan = findings.length ? `poisoning scan: ${summarize(findings)}` : '';
+  if (t.acceptedPin === null) return scan || 'new tool, not yet reviewed';
+  return ['definition changed since it was accepted', scan].filter(Boolean).join('; ');
+}
+
+export function serverQuarantine(s: Pick<InventoryServer, 'instructionsPin' | 'acceptedPin' | 'findings'>): string | null {
+  if (s.acceptedPin === s.instructionsPin) return null;
+  const findings = s.findings as Finding[];
+  const scan = findings.length ? `poisoning scan: ${summarize(findings)}` : '';
+  if (s.acceptedPin === null) return scan || 'instructions not yet reviewed';
+  return ['server instructions changed since they were accepted', scan].filter(Boolean).join('; ');
+}
+
+/** The class the gateway acts on: the operator's (config, then CLI), else DESTRUCTIVE until reviewed. */
+export function effectiveClass(t: Pick<InventoryTool, 'class'>, configured: ToolClass | undefined): { class: ToolClass; reviewed: boolean; source: 'config' | 'operator' | 'unreviewed' } {
+  if (configured) return { class: configured, reviewed: true, source: 'config' };
+  if (t.class) return { class: t.class as ToolClass, reviewed: true, source: 'operator' };
+  return { class: 'DESTRUCTIVE', reviewed: false, source: 'unreviewed' };
+}
+
+function snapshotOf(obs: Observation, iPin: string): { digest: string; content: JsonObject } {
+  const content: JsonObject = {
+    serverInfo: (obs.serverInfo ?? null) as JsonObject,
+    protocolVersion: obs.protocolVersion,
+    instructionsPin: iPin,
+    tools: obs.tools.map((t) => ({ pin: toolPin(t), def: pinnedPart(t) })),
+    prompts: obs.prompts.map((p) => p.name ?? null),
+    resources: obs.resources.map((r) => r.uri ?? null),
+    resourceTemplates: obs.resourceTemplates.map((r) => r.uriTemplate ?? null),
+  };
+  return { digest: `sha256:${sha256(canonicalJson(content))}`, content };
+}
+
+/** What one discovery of a server changes. The first discovery of a server accepts what it finds (unless poisoned). */
+export function reconcile(state: InventoryState, obs: Observation, rule: NewToolRule): InventoryChange {
+  const at = obs.at;
+  const events: InventoryEventInput[] = [];
+  const ev = (tool: string | null, kind: string, detail: Record<string, unknown>) => events.push({ at, server: obs.server, tool, kind, actor: SYSTEM_ACTOR, detail });
+  const firstSight = state.server === undefined;
+
+  const iPin = instructionsPin(obs.instructions);
+  const iFindings = scanInstructions(obs.instructions, { otherTools: obs.otherTools });
+  const prevServer = state.server;
+  const server: InventoryServer = {
+    server: obs.server,
+    firstSeen: prevServer?.firstSeen ?? at,
+    lastSeen: at,
+    serverInfo: obs.serverInfo ?? null,
+    protocolVersion: obs.protocolVersion,
+    instructions: obs.instructions ?? null,
+    instructionsPin: iPin,
+    findings: iFindings,
+    acceptedPin: prevServer ? prevServer.acceptedPin : iFindings.length ? null : iPin,
+    acceptedInstructions: prevServer ? prevServer.acceptedInstructions : iFindings.length ? null : (obs.instructions ?? null),
+    acceptedBy: prevServer ? prevServer.acceptedBy : iFindings.length ? null : SYSTEM_ACTOR,
+    acceptedAt: prevServer ? prevServer.acceptedAt : iFindings.length ? null : at,
+  };
+  if (firstSight) ev(null, 'server.discovered', { serverInfo: server.serverInfo, instructionsPin: iPin });
+  else if (prevServer!.instructionsPin !== iPin) ev(null, 'server.instructions_changed', { from: prevServer!.instructionsPin, to: iPin });
+  const sq = serverQuarantine(server);
+  if (sq && (firstSight || prevServer!.instructionsPin !== iPin || serverQuarantine(prevServer!) === null)) ev(null, 'server.quarantined', { reason: sq });
+
+  const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
+  const tools: InventoryTool[] = [];
+  const seen = new Set<string>();
+  for (const def of obs.tools) {
+    const name = String(def.name);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const prev = prevTools.get(name);
+    const pin = toolPin(def);
+    const findings = scanTool(def, { otherTools: obs.otherTools });
+    const proposal = proposeClass(def);
+    const acceptNow = !prev && findings.length === 0 && (firstSight || rule === 'accept');
+    const t: InventoryTool = {
+      server: obs.server,
+      tool: name,
+      firstSeen: prev?.firstSeen ?? at,
+      lastSeen: at,
+      present: true,
+      pin,
+      def,
+      findings,
+      proposedClass: proposal.class,
+      proposalReasons: proposal.reasons,
+      acceptedPin: prev ? prev.acceptedPin : acceptNow ? pin : null,
+      acceptedDef: prev ? prev.acceptedDef : acceptNow ? def : null,
+      acceptedBy: prev ? prev.acceptedBy : acceptNow ? SYSTEM_ACTOR : null,
+      acceptedAt: prev ? prev.acceptedAt : acceptNow ? at : null,
+      class: prev?.class ?? null,
+      classifiedBy: prev?.classifiedBy ?? null,
+      classifiedAt: prev?.classifiedAt ?? null,
+    };
+    tools.push(t);
+    if (!prev) ev(name, 'tool.discovered', { pin, proposedClass: proposal.class });
+    else if (prev.pin !== pin) ev(name, 'tool.changed', { from: prev.pin, to: pin });
+    else if (!prev.present) ev(name, 'tool.returned', { pin });
+    const q = toolQuarantine(t);
+    const wasQ = prev ? toolQuarantine(prev) : null;
+    if (q && (q !== wasQ || !prev)) ev(name, 'tool.quarantined', { reason: q, findings });
+    if (!q && wasQ) ev(name, 'tool.restored', { reason: 'the definition is the accepted one again' });
+  }
+  for (const prev of state.tools) {
+    if (seen.has(prev.tool) || !prev.present) continue;
+    tools.push({ ...prev, present: false });
+    ev(prev.tool, 'tool.removed', { pin: prev.pin });
+  }
+
+  const snap = snapshotOf(obs, iPin);
+  return {
+    server,
+    tools,
+    events,
+    snapshot: snap.digest === state.lastDigest ? undefined : { observedAt: at, digest: snap.digest, content: snap.content },
+  };
+}
+
+export interface ReviewResult {
+  ok: boolean;
+  message: string;
+  /** For accept: the accepted definition before and after (for the diff). */
+  before?: unknown;
+  after?: unknown;
+}
+
+/** Accept a tool's current definition (or, with `tool` null, the server's instructions). */
+export function accept(state: InventoryState, tool: string | null, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
+  const server = state.server;
+  if (!server) return { change: {}, result: { ok: false, message: 'server not yet discovered' } };
+  if (tool === null) {
+    if (server.acceptedPin === server.instructionsPin) return { change: {}, result: { ok: true, message: 'already accepted', before: server.acceptedInstructions, after: server.instructions } };
+    const next = { ...server, acceptedPin: server.instructionsPin, acceptedInstructions: server.instructions, acceptedBy: actor, acceptedAt: at };
+    return {
+      change: { server: next, events: [{ at, server: server.server, tool: null, kind: 'server.accepted', actor, detail: { pin: server.instructionsPin, was: server.acceptedPin } }] },
+      result: { ok: true, message: 'instructions accepted', before: server.acceptedInstructions, after: server.instructions },
+    };
+  }
+  const t = state.tools.find((x) => x.tool === tool);
+  if (!t) return { change: {}, result: { ok: false, message: 'tool not found' } };
+  const before = t.acceptedDef;
+  if (t.acceptedPin === t.pin) return { change: {}, result: { ok: true, message: 'already accepted', before, after: t.def } };
+  const next: InventoryTool = { ...t, acceptedPin: t.pin, acceptedDef: t.def, acceptedBy: actor, acceptedAt: at };
+  return {
+    change: { tools: [next], events: [{ at, server: t.server, tool, kind: 'tool.accepted', actor, detail: { pin: t.pin, was: t.acceptedPin, findings: t.findings } }] },
+    result: { ok: true, message: 'definition accepted', before, after: t.def },
+  };
+}
+
+export function classify(state: InventoryState, tool: string, cls: ToolClass, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
+  const t = state.tools.find((x) => x.tool === tool);
+  if (!t) return { change: {}, result: { ok: false, message: 'tool not found' } };
+  const next: InventoryTool = { ...t, class: cls, classifiedBy: actor, classifiedAt: at };
+  return {
+    change: { tools: [next], events: [{ at, server: t.server, tool, kind: 'tool.classified', actor, detail: { class: cls, was: t.class, proposed: t.proposedClass } }] },
+    result: { ok: true, message: `classified ${cls}` },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The poisoning scan. Pure. A tool's description, title, schemas (parameter names, descriptions,
+ * enums, defaults, examples) and a server's instructions are text a model reads and a person rarely
+ * does: hidden characters, terminal escapes and instruction-like content in them are how tool
+ * poisoning works. Every hit is a finding (which quarantines the tool); `sanitize` removes hidden
+ * characters and escapes from what reaches clients. All patterns are linear: no nested quantifiers.
+ */
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+
+export interface Finding {
+  kind: 'hidden-characters' | 'terminal-escape' | 'instructions' | 'credential-reference' | 'cross-tool-reference';
+  /** Where: `description`, `inputSchema.properties.path.description`, `inputSchema.properties[name]`, `instructions`. */
+  where: string;
+  detail: string;
+}
+
+/**
+ * Unicode tags (invisible ASCII copies), variation selectors (can carry data), bidi controls,
+ * zero-width characters, the BOM, and C0/C1 controls other than tab, line feed and carriage return.
+ */
+const HIDDEN = /[\u{E0000}-\u{E007F}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u200B-\u200D\u2060-\u2064\uFEFF\u180E\u00AD\u0000-\u0008\u000B\u000C\u000E-\u001A\u001C-\u001F\u007F-\u009A\u009C-\u009F]/gu;
+/** ESC and the 8-bit CSI: the start of every ANSI escape sequence. */
+const ESCAPE = /[\u001B\u009B]/g;
+/** A whole ANSI escape sequence (CSI, OSC, or a two-character escape), for sanitising. */
+const ANSI_SEQUENCE = /\u001B\[[0-?]{0,32}[ -/]{0,8}[@-~]|\u001B\][^\u0007\u001B]{0,4096}(?:\u0007|\u001B\\)|\u001B[@-Z\\-_]|\u009B[0-?]{0,32}[ -/]{0,8}[@-~]/g;
+
+const INSTRUCTIONS: Array<[RegExp, string]> = [
+  [/<\s*\/?\s*(?:important|system|instructions?|secret|hidden)\s*>/i, 'a hidden-instruction tag'],
+  [/\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|other|system)\s+(?:instructions?|prompts?|rules?|messages?)/i, 'an instruction to ignore instructions'],
+  [/\b(?:do\s+not|don'?t|never)\s+(?:tell|mention|inform|reveal\s+to|show)\s+(?:the\s+)?user/i, 'an instruction to hide something from the user'],
+  [/\bbefore\s+(?:using|calling|invoking|running)\s+(?:this|any|the|other)\s+tools?\b[^.]{0,80}\b(?:read|call|send|pass|include)/i, 'an instruction to act before using a tool'],
+  [/\b(?:system\s+prompt|you\s+are\s+now|new\s+instructions|act\s+as\s+(?:an?\s+)?(?:admin|root|system))/i, 'prompt-injection wording'],
+  [/\b(?:sidenote|side\s+note)\s*[:,]/i, 'a hidden side note'],
+];
+
+/** Files that hold credentials or agent configuration: no honest tool description needs to name them. */
+const CREDENTIAL_PATHS = /(?:^|[\s'"`(=:,])(?:~|\$HOME|\/home\/[^/\s]{1,64}|\/root)?\/?\.(?:ssh|aws|gnupg|kube|docker|azure|env|npmrc|pypirc|netrc|git-credentials|pgpass)\b|\.config\/gcloud\b|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\bmcp\.json\b|\bclaude_desktop_config\.json\b|\/etc\/(?:passwd|shadow)\b/i;
+
+export interface ScanOptions {
+  /** Names of tools on other servers: a description that names one is trying to steer the model. */
+  otherTools?: ReadonlySet<string>;
+}
+
+function describe(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+function scanText(text: string, where: string, out: Finding[], opts: ScanOptions): void {
+  const hidden = text.match(HIDDEN);
+  if (hidden) out.push({ kind: 'hidden-characters', where, detail: `${hidden.length} hidden character(s): ${[...new Set(hidden)].slice(0, 5).map(describe).join(', ')}` });
+  if (ESCAPE.test(text)) out.push({ kind: 'terminal-escape', where, detail: 'an ANSI terminal escape sequence' });
+  ESCAPE.lastIndex = 0;
+  // Judge the text as a model would read it: without the invisible characters between the letters.
+  const visible = text.replace(HIDDEN, '').replace(/[_-]+/g, ' ');
+  for (const [re, what] of INSTRUCTIONS) if (re.test(visible)) out.push({ kind: 'instructions', where, detail: what });
+  const cred = CREDENTIAL_PATHS.exec(visible);
+  if (cred) out.push({ kind: 'credential-reference', where, detail: `mentions ${JSON.stringify(cred[0].trim().slice(0, 40))}` });
+  if (opts.otherTools?.size) {
+    for (const w of visible.split(/[^A-Za-z0-9_.:/-]+/)) {
+      if (w.length >= 4 && opts.otherTools.has(w)) {
+        out.push({ kind: 'cross-tool-reference', where, detail: `names another server's tool ${JSON.stringify(w)}` });
+        break;
+      }
+    }
+  }
+}
+
+const TEXT_KEYS = new Set(['description', 'title', 'default', 'examples', 'enum', 'const', '$comment', 'pattern', 'format']);
+const MAX_NODES = 20_000;
+
+/** Walk a JSON Schema: every property name and every textual value a model could read. */
+function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOptions, budget: { n: number }): void {
+  if (--budget.n < 0) return;
+  if (typeof node === 'string') return scanText(node, where, out, opts);
+  if (Array.isArray(node)) {
+    node.forEach((v, i) => scanSchema(v, `${where}[${i}]`, out, opts, budget));
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  for (const [key, value] of Object.entries(node as JsonObject)) {
+    if (key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions') {
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [prop, sub] of Object.entries(value as JsonObject)) {
+          scanText(prop, `${where}.${key}[${JSON.stringify(prop)}]`, out, opts);
+          scanSchema(sub, `${where}.${key}.${prop}`, out, opts, budget);
+        }
+      }
+    } else if (TEXT_KEYS.has(key) || typeof value === 'object') {
+      scanSchema(value, `${where}.${key}`, out, opts, budget);
+    } else if (key === 'required' && Array.isArray(value)) {
+      scanSchema(value, `${where}.${key}`, out, opts, budget);
+    }
+  }
+}
+
+/** Findings for one tool definition. The tool's own name was checked by the catalogue already. */
+export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
+  const out: Finding[] = [];
+  const budget = { n: MAX_NODES };
+  for (const key of ['title', 'description'] as const) if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
+  for (const key of ['inputSchema', 'outputSchema', 'annotations'] as const) if (def[key] !== undefined) scanSchema(def[key], key, out, opts, budget);
+  if (budget.n < 0) out.push({ kind: 'instructions', where: 'inputSchema', detail: `schema too large to scan (over ${MAX_NODES} nodes)` });
+  return dedupe(out);
+}
+
+export function scanInstructions(text: string | undefined, opts: ScanOptions = {}): Finding[] {
+  const out: Finding[] = [];
+  if (text) scanText(text, 'instructions', out, opts);
+  return dedupe(out);
+}
+
+function dedupe(fs: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return fs.filter((f) => {
+    const k = `${f.kind}|${f.where}|${f.detail}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}
+
+/** Text without escape sequences and hidden characters: what clients are shown. */
+export function sanitizeText(text: string): string {
+  return text.replace(ANSI_SEQUENCE, '').replace(ESCAPE, '').replace(HIDDEN, '');
+}
+
+/** A deep copy of a definition with every string (and key) sanitised. */
+export function sanitize<T>(value: T): T {
+  if (typeof value === 'string') return sanitizeText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => sanitize(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value as JsonObject)) out[sanitizeText(k)] = sanitize(v);
+    return out as T;
+  }
+  return value;
+}
+
+/** One line for operators: the findings' details, joined. */
+export function summarize(findings: Finding[]): string {
+  return findings.map((f) => `${f.where}: ${f.detail}`).join('; ');
+}

@@ -1,0 +1,166 @@
+/**
+ * The inventory tables (inventory_servers, inventory_tools, inventory_events, inventory_snapshots):
+ * the only code that reads or writes them. `update` is a serialised read-modify-write per server:
+ * SQLite takes its write lock up front (`begin immediate`, so two processes never both read and then
+ * both fail to upgrade), PostgreSQL a transaction-scoped advisory lock keyed by the server name.
+ */
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database, InventoryServersTable, InventoryToolsTable } from './schema.ts';
+import type { InventoryChange, InventoryServer, InventoryState, InventoryStore, InventoryTool } from './types.ts';
+
+const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
+
+function serverOut(r: Selectable<InventoryServersTable>): InventoryServer {
+  return {
+    server: r.server,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    serverInfo: JSON.parse(r.server_info),
+    protocolVersion: r.protocol_version,
+    instructions: r.instructions,
+    instructionsPin: r.instructions_pin,
+    findings: JSON.parse(r.findings),
+    acceptedPin: r.accepted_pin,
+    acceptedInstructions: r.accepted_instructions,
+    acceptedBy: r.accepted_by,
+    acceptedAt: r.accepted_at,
+  };
+}
+
+function serverIn(s: InventoryServer): InventoryServersTable {
+  return {
+    server: s.server,
+    first_seen: s.firstSeen,
+    last_seen: s.lastSeen,
+    server_info: toJson(s.serverInfo),
+    protocol_version: s.protocolVersion,
+    instructions: s.instructions,
+    instructions_pin: s.instructionsPin,
+    findings: toJson(s.findings),
+    accepted_pin: s.acceptedPin,
+    accepted_instructions: s.acceptedInstructions,
+    accepted_by: s.acceptedBy,
+    accepted_at: s.acceptedAt,
+  };
+}
+
+function toolOut(r: Selectable<InventoryToolsTable>): InventoryTool {
+  return {
+    server: r.server,
+    tool: r.tool,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    present: Number(r.present) === 1,
+    pin: r.pin,
+    def: JSON.parse(r.def),
+    findings: JSON.parse(r.findings),
+    proposedClass: r.proposed_class,
+    proposalReasons: JSON.parse(r.proposal_reasons),
+    acceptedPin: r.accepted_pin,
+    acceptedDef: r.accepted_def === null ? null : JSON.parse(r.accepted_def),
+    acceptedBy: r.accepted_by,
+    acceptedAt: r.accepted_at,
+    class: r.class,
+    classifiedBy: r.classified_by,
+    classifiedAt: r.classified_at,
+  };
+}
+
+function toolIn(t: InventoryTool): InventoryToolsTable {
+  return {
+    server: t.server,
+    tool: t.tool,
+    first_seen: t.firstSeen,
+    last_seen: t.lastSeen,
+    present: t.present ? 1 : 0,
+    pin: t.pin,
+    def: toJson(t.def),
+    findings: toJson(t.findings),
+    proposed_class: t.proposedClass,
+    proposal_reasons: toJson(t.proposalReasons),
+    accepted_pin: t.acceptedPin,
+    accepted_def: t.acceptedDef === null ? null : toJson(t.acceptedDef),
+    accepted_by: t.acceptedBy,
+    accepted_at: t.acceptedAt,
+    class: t.class,
+    classified_by: t.classifiedBy,
+    classified_at: t.classifiedAt,
+  };
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+async function readState(db: Db, server: string): Promise<InventoryState> {
+  const s = await db.selectFrom('inventory_servers').selectAll().where('server', '=', server).executeTakeFirst();
+  const tools = await db.selectFrom('inventory_tools').selectAll().where('server', '=', server).orderBy('tool').execute();
+  const snap = await db.selectFrom('inventory_snapshots').select('digest').where('server', '=', server).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return { server: s ? serverOut(s) : undefined, tools: tools.map(toolOut), lastDigest: snap?.digest };
+}
+
+async function writeChange(db: Db, server: string, c: InventoryChange): Promise<void> {
+  if (c.server) {
+    const row = serverIn(c.server);
+    await db.insertInto('inventory_servers').values(row).onConflict((oc) => oc.column('server').doUpdateSet(row)).execute();
+  }
+  for (const t of c.tools ?? []) {
+    if (t.server !== server) throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${t.server}\``);
+    const row = toolIn(t);
+    await db.insertInto('inventory_tools').values(row).onConflict((oc) => oc.columns(['server', 'tool']).doUpdateSet(row)).execute();
+  }
+  for (const e of c.events ?? []) {
+    await db.insertInto('inventory_events').values({ at: e.at, server: e.server, tool: e.tool, kind: e.kind, actor: e.actor, detail: toJson(e.detail) }).execute();
+  }
+  if (c.snapshot) {
+    await db.insertInto('inventory_snapshots').values({ server, observed_at: c.snapshot.observedAt, digest: c.snapshot.digest, content: toJson(c.snapshot.content) }).execute();
+  }
+}
+
+export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres'): InventoryStore {
+  return {
+    async revision() {
+      const r = await db.selectFrom('inventory_events').select((eb) => eb.fn.max('seq').as('rev')).executeTakeFirst();
+      return Number(r?.rev ?? 0);
+    },
+    async servers() {
+      return (await db.selectFrom('inventory_servers').selectAll().orderBy('server').execute()).map(serverOut);
+    },
+    async tools(server) {
+      let q = db.selectFrom('inventory_tools').selectAll();
+      if (server !== undefined) q = q.where('server', '=', server);
+      return (await q.orderBy('server').orderBy('tool').execute()).map(toolOut);
+    },
+    async update(server, fn) {
+      if (driver === 'postgres') {
+        return db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(hashtext(${`gatehouse.inventory:${server}`}))`.execute(trx);
+          const { change, result } = fn(await readState(trx, server));
+          await writeChange(trx, server, change);
+          return result;
+        });
+      }
+      return db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          const { change, result } = fn(await readState(conn, server));
+          await writeChange(conn, server, change);
+          await sql`commit`.execute(conn);
+          return result;
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => {});
+          throw err;
+        }
+      });
+    },
+    async events(opts = {}) {
+      let q = db.selectFrom('inventory_events').selectAll();
+      if (opts.server !== undefined) q = q.where('server', '=', opts.server);
+      if (opts.afterSeq !== undefined) q = q.where('seq', '>', opts.afterSeq);
+      const rows = await q.orderBy('seq').limit(opts.limit ?? 1000).execute();
+      return rows.map((r) => ({ seq: Number(r.seq), at: r.at, server: r.server, tool: r.tool, kind: r.kind, actor: r.actor, detail: JSON.parse(r.detail) }));
+    },
+    async snapshots(server, limit = 100) {
+      const rows = await db.selectFrom('inventory_snapshots').selectAll().where('server', '=', server).orderBy('seq', 'desc').limit(limit).execute();
+      return rows.map((r) => ({ seq: Number(r.seq), server: r.server, observedAt: r.observed_at, digest: r.digest, content: JSON.parse(r.content) }));
+    },
+  };
+}
