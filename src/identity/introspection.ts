@@ -1,0 +1,108 @@
+// RFC 7662 token introspection for opaque (non-JWT) access tokens.
+//
+// Only an answer with `active: true` counts, and even then the gateway re-checks audience, issuer and
+// expiry itself: an authorization server shared by several resources may happily say "active" for a
+// token minted for someone else. Positive answers are cached briefly, keyed by SHA-256 of the token, so
+// the raw token never sits in memory as a map key (heap dumps, debug listings).
+import { createHash } from 'node:crypto';
+import { fail, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
+import type { ClaimNames, Principal, VerifyResult } from './claims.ts';
+
+export interface IntrospectionConfig {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface IntrospectorOptions {
+  audience: string;
+  issuers: ReadonlySet<string>;
+  claims: ClaimNames;
+  clockToleranceSec: number;
+  fetchTimeoutMs: number;
+  /** how long a positive answer may be reused; capped at 30 s and never past the token's exp */
+  cacheTtlMs?: number;
+  now?: () => number;
+}
+
+const MAX_CACHE_TTL_MS = 30_000;
+const MAX_CACHE_ENTRIES = 10_000;
+
+export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+export class Introspector {
+  readonly #config: IntrospectionConfig;
+  readonly #opts: IntrospectorOptions;
+  readonly #cache = new Map<string, { principal: Principal; until: number }>();
+  readonly #auth: string;
+  readonly #now: () => number;
+
+  constructor(config: IntrospectionConfig, opts: IntrospectorOptions) {
+    this.#config = config;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
+    const id = encodeURIComponent(config.clientId);
+    const secret = encodeURIComponent(config.clientSecret);
+    this.#auth = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  }
+
+  async verify(token: string): Promise<VerifyResult> {
+    const key = tokenHash(token);
+    const now = this.#now();
+    const hit = this.#cache.get(key);
+    if (hit && hit.until > now) return { ok: true, principal: hit.principal };
+    if (hit) this.#cache.delete(key);
+
+    let body: unknown;
+    try {
+      const res = await fetch(this.#config.url, {
+        method: 'POST',
+        headers: {
+          authorization: this.#auth,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.#opts.fetchTimeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return fail('introspection failed');
+      }
+      body = await readJsonCapped(res);
+    } catch {
+      return fail('introspection unavailable');
+    }
+    if (!isObject(body)) return fail('introspection failed');
+    if (body.active !== true) return fail('token inactive');
+
+    const { audience, issuers, clockToleranceSec } = this.#opts;
+    const aud = body.aud;
+    if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return fail('wrong audience');
+    if (body.iss !== undefined && !(typeof body.iss === 'string' && issuers.has(body.iss))) return fail('wrong issuer');
+    if (body.sub === undefined) return fail('missing sub claim');
+    if (typeof body.sub !== 'string' || body.sub === '') return fail('invalid sub claim');
+    if (typeof body.exp !== 'number' || !Number.isFinite(body.exp)) return fail('missing exp claim');
+    const tolMs = clockToleranceSec * 1000;
+    if (body.exp * 1000 <= now - tolMs) return fail('token expired');
+    if (typeof body.nbf === 'number' && body.nbf * 1000 > now + tolMs) return fail('token not yet valid');
+
+    // Without `iss` the answer is attributed to the introspection endpoint itself, never guessed.
+    const issuer = typeof body.iss === 'string' ? body.iss : this.#config.url;
+    const principal = principalFromClaims(body, this.#opts.claims, issuer, 'introspection');
+    const ttl = Math.min(this.#opts.cacheTtlMs ?? MAX_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
+    const until = Math.min(now + ttl, principal.expiresAt);
+    if (until > now) {
+      if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(key, { principal, until });
+    }
+    return { ok: true, principal };
+  }
+
+  /** For tests and diagnostics: the cache keys (token hashes). */
+  cacheKeys(): string[] {
+    return [...this.#cache.keys()];
+  }
+}
