@@ -1,0 +1,278 @@
+// Redaction engine for everything Gatehouse stores or exports (audit records, logs, exports).
+//
+// Removes: configured secret values in all their encodings (./secret-patterns.ts, SecretMatcher),
+// well-known secret formats (WELL_KNOWN), configured/default sensitive field names, and configured
+// JSON paths. Runs in bounded time: every string scan is linear, strings are cut at
+// maxStringLength, and depth and node count are capped. If anything throws, the whole value is
+// replaced by WITHHELD: a redactor never hands back its input unredacted.
+//
+// Path syntax (small on purpose):
+//   $                 the root
+//   .name  ['name']  ["name"]   an object key (exact, case-sensitive; no `]` inside brackets)
+//   [3]               an array index          .*  [*]   any key or index
+//   ..name  ..*  ..[*]  ..[0]   recursive descent: the selector at any depth below
+// e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`. Names match object keys only, indices
+// match array elements only.
+
+import { SecretMatcher, WELL_KNOWN, marker } from './secret-patterns.ts';
+
+export interface RedactorOptions {
+  /** Exact secret values to remove wherever they appear. At least 6 characters each. */
+  secrets?: string[];
+  /** Object keys whose values are replaced wholesale (case-insensitive, `-`/`_` ignored). */
+  fields?: string[];
+  /** Include DEFAULT_FIELDS (default true). */
+  defaultFields?: boolean;
+  /** JSON paths whose values are replaced (syntax above). */
+  paths?: string[];
+  /** Longer strings are cut (then scanned) and marked [TRUNCATED]. Default 1 MiB of UTF-16 units. */
+  maxStringLength?: number;
+  /** Deeper subtrees are withheld. Default 64. */
+  maxDepth?: number;
+  /** Nodes beyond this count are withheld. Default 100 000. */
+  maxNodes?: number;
+}
+
+export interface Redaction {
+  value: unknown;
+  /** number of replacements made */
+  count: number;
+  /** true when anything was withheld (a limit was hit, or redaction failed) */
+  withheld: boolean;
+  /** kinds of what was removed, sorted; never the secret itself */
+  kinds: string[];
+}
+
+export const WITHHELD = '[WITHHELD: redaction failed]';
+export const MIN_SECRET_LENGTH = 6;
+export const DEFAULT_FIELDS: readonly string[] = [
+  'password', 'passwd', 'pwd', 'passphrase', 'secret', 'client_secret', 'token', 'access_token',
+  'refresh_token', 'id_token', 'api_key', 'apikey', 'x-api-key', 'authorization',
+  'proxy-authorization', 'cookie', 'set-cookie', 'private_key', 'secret_key', 'session_token',
+  'credentials', 'ssn', 'credit_card', 'card_number', 'cvv', 'cvc',
+];
+
+/** Characters dropped from the end of a cut string: a token straddling the cut is removed whole. */
+const CUT_LOOKBACK = 8192;
+
+interface Step {
+  desc: boolean;
+  any: boolean;
+  key?: string;
+  index?: number;
+}
+
+interface Ctx {
+  count: number;
+  kinds: Set<string>;
+  nodes: number;
+  withheld: boolean;
+}
+
+const normField = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+
+function parsePath(src: string): Step[] {
+  const bad = (why: string) => new Error(`Redactor: invalid path ${JSON.stringify(src)}: ${why}`);
+  if (typeof src !== 'string' || !src.startsWith('$')) throw bad('must start with $');
+  const steps: Step[] = [];
+  let i = 1;
+  while (i < src.length) {
+    let desc = false;
+    if (src.startsWith('..', i)) {
+      desc = true;
+      i += 2;
+    } else if (src[i] === '.') i += 1;
+    else if (src[i] !== '[') throw bad(`unexpected ${JSON.stringify(src[i])} at ${i}`);
+    if (src[i] === '[') {
+      const close = src.indexOf(']', i);
+      if (close < 0) throw bad(`unclosed [ at ${i}`);
+      const inner = src.slice(i + 1, close);
+      i = close + 1;
+      if (inner === '*') steps.push({ desc, any: true });
+      else if (/^\d{1,9}$/.test(inner)) steps.push({ desc, any: false, index: Number(inner) });
+      else if (/^'[^']+'$|^"[^"]+"$/.test(inner)) steps.push({ desc, any: false, key: inner.slice(1, -1) });
+      else throw bad(`bad selector [${inner}]`);
+    } else {
+      let j = i;
+      while (j < src.length && src[j] !== '.' && src[j] !== '[' && src[j] !== ']') j++;
+      if (j === i) throw bad(`empty name at ${i}`);
+      const name = src.slice(i, j);
+      steps.push(name === '*' ? { desc, any: true } : { desc, any: false, key: name });
+      i = j;
+    }
+  }
+  if (steps.length > 0xffff) throw bad('too long');
+  return steps;
+}
+
+const stepMatches = (s: Step, key: string | number) =>
+  s.any || (typeof key === 'number' ? s.index === key : s.key === key);
+
+export class Redactor {
+  // Plain (not #private) fields so withSecrets() can make a shallow copy.
+  private matchers: SecretMatcher[];
+  private secretSet: Set<string>;
+  private readonly fields: Set<string>;
+  private readonly paths: Step[][];
+  private readonly rootStates: number[];
+  private readonly rootMatched: boolean;
+  private readonly maxStringLength: number;
+  private readonly maxDepth: number;
+  private readonly maxNodes: number;
+
+  constructor(opts: RedactorOptions = {}) {
+    const secrets = Redactor.checkSecrets(opts.secrets ?? []);
+    this.secretSet = new Set(secrets);
+    this.matchers = secrets.length ? [new SecretMatcher(secrets)] : [];
+    const fields = [...(opts.defaultFields === false ? [] : DEFAULT_FIELDS), ...(opts.fields ?? [])];
+    this.fields = new Set(fields.map(normField));
+    this.paths = (opts.paths ?? []).map(parsePath);
+    // A traversal state is (path index, step index) packed as p * 65536 + i.
+    this.rootStates = this.paths.flatMap((p, n) => (p.length ? [n * 65536] : []));
+    this.rootMatched = this.paths.some((p) => p.length === 0);
+    const limit = (v: number | undefined, d: number, name: string) => {
+      if (v === undefined) return d;
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Redactor: ${name} must be a positive integer`);
+      return v;
+    };
+    this.maxStringLength = limit(opts.maxStringLength, 1 << 20, 'maxStringLength');
+    this.maxDepth = limit(opts.maxDepth, 64, 'maxDepth');
+    this.maxNodes = limit(opts.maxNodes, 100_000, 'maxNodes');
+  }
+
+  private static checkSecrets(secrets: string[]): string[] {
+    for (const s of secrets) {
+      if (typeof s !== 'string') throw new Error('Redactor: secrets must be strings');
+      // Never echo the value: it is a secret.
+      if (s.length < MIN_SECRET_LENGTH)
+        throw new Error(`Redactor: secret values must be at least ${MIN_SECRET_LENGTH} characters (got one of ${s.length})`);
+    }
+    return [...new Set(secrets)];
+  }
+
+  /** A copy that also removes `extra` (e.g. credentials injected into one call). Only the new
+   * secrets are compiled; fields, paths and the existing automaton are shared. */
+  withSecrets(extra: string[]): Redactor {
+    const fresh = Redactor.checkSecrets(extra).filter((s) => !this.secretSet.has(s));
+    const copy = Object.assign(Object.create(Redactor.prototype) as Redactor, this);
+    copy.secretSet = new Set([...this.secretSet, ...fresh]);
+    copy.matchers = fresh.length ? [...this.matchers, new SecretMatcher(fresh)] : this.matchers;
+    return copy;
+  }
+
+  redact(value: unknown): Redaction {
+    const ctx: Ctx = { count: 0, kinds: new Set(), nodes: 0, withheld: false };
+    try {
+      let out: unknown;
+      if (this.rootMatched && value !== undefined) out = this.hit('path', ctx);
+      else out = this.walk(value, 0, this.rootStates, ctx);
+      return { value: out, count: ctx.count, withheld: ctx.withheld, kinds: [...ctx.kinds].sort() };
+    } catch {
+      return { value: WITHHELD, count: 0, withheld: true, kinds: ['error'] };
+    }
+  }
+
+  redactString(s: string): { text: string; count: number } {
+    const ctx: Ctx = { count: 0, kinds: new Set(), nodes: 0, withheld: false };
+    try {
+      return { text: this.str(String(s), ctx), count: ctx.count };
+    } catch {
+      return { text: WITHHELD, count: 0 };
+    }
+  }
+
+  private hit(kind: string, ctx: Ctx): string {
+    ctx.count++;
+    ctx.kinds.add(kind);
+    return marker(kind);
+  }
+
+  private limit(kind: string, ctx: Ctx): string {
+    ctx.withheld = true;
+    ctx.kinds.add(kind);
+    return `[WITHHELD: ${kind} exceeded]`;
+  }
+
+  private walk(v: unknown, depth: number, states: number[], ctx: Ctx): unknown {
+    if (++ctx.nodes > this.maxNodes) return this.limit('node-limit', ctx);
+    if (typeof v === 'string') return this.str(v, ctx);
+    if (typeof v === 'number' || typeof v === 'bigint') {
+      // Numbers are not secrets, unless a configured secret is that number.
+      if (!this.secretSet.size) return v;
+      const r = this.str(String(v), ctx);
+      return r === String(v) ? v : r;
+    }
+    if (v === null || typeof v !== 'object') return v; // boolean, undefined, symbol, function
+    if (depth >= this.maxDepth) return this.limit('depth-limit', ctx);
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return this.limit('binary', ctx);
+    if (Array.isArray(v)) {
+      const out: unknown[] = [];
+      for (let i = 0; i < v.length; i++) out.push(this.child(v[i], i, depth, states, ctx));
+      return out;
+    }
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return this.walk(toJSON.call(v), depth + 1, states, ctx); // Date etc.
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) {
+      const value = this.child((v as Record<string, unknown>)[k], k, depth, states, ctx);
+      const redactedKey = this.str(k, ctx); // a key can itself contain a secret
+      let key = redactedKey;
+      for (let n = 2; Object.hasOwn(out, key); n++) key = `${redactedKey}#${n}`;
+      // defineProperty: a key named __proto__ must stay a plain property.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+
+  private child(value: unknown, key: string | number, depth: number, states: number[], ctx: Ctx): unknown {
+    const next: number[] = [];
+    let matched = false;
+    for (const st of states) {
+      const p = Math.floor(st / 65536);
+      const i = st % 65536;
+      const step = this.paths[p][i];
+      if (step.desc && !next.includes(st)) next.push(st); // a descendant may still match deeper
+      if (stepMatches(step, key)) {
+        if (i + 1 === this.paths[p].length) matched = true;
+        else if (!next.includes(st + 1)) next.push(st + 1);
+      }
+    }
+    if (value !== undefined && value !== null) {
+      if (matched) return this.hit('path', ctx);
+      if (typeof key === 'string' && this.fields.has(normField(key))) return this.hit('field', ctx);
+    }
+    return this.walk(value, depth + 1, next, ctx);
+  }
+
+  /** Redacts one string: cut to the limit, then secret values, then well-known formats. */
+  private str(input: string, ctx: Ctx): string {
+    let s = input;
+    let cut = false;
+    if (s.length > this.maxStringLength) {
+      s = s.slice(0, this.maxStringLength);
+      // Drop the trailing run of non-whitespace: a token cut in half would no longer match.
+      let j = s.length;
+      while (j > 0 && s.length - j < CUT_LOOKBACK && !/\s/.test(s[j - 1])) j--;
+      s = s.slice(0, j);
+      cut = true;
+      ctx.kinds.add('truncated');
+    }
+    for (const m of this.matchers) {
+      const spans = m.find(s);
+      if (!spans.length) continue;
+      let out = '';
+      let last = 0;
+      for (const [a, b] of spans) {
+        out += s.slice(last, a) + this.hit('secret', ctx);
+        last = b;
+      }
+      s = out + s.slice(last);
+    }
+    const note = (kind: string) => {
+      ctx.count++;
+      ctx.kinds.add(kind);
+    };
+    for (const p of WELL_KNOWN) if (p.hint === undefined || s.includes(p.hint)) s = p.apply(s, note);
+    return cut ? `${s}[TRUNCATED: ${input.length} chars]` : s;
+  }
+}

@@ -1,0 +1,332 @@
+// Secret detection primitives used by the audit redactor (./redact.ts):
+//
+//  1. SecretMatcher: finds configured secret VALUES (injected credentials, canaries) in every
+//     encoding we know they travel in (raw, base64 std/url incl. embedded in a longer stream,
+//     percent/form encoding, hex, JSON-escaped and double JSON-escaped).
+//  2. WELL_KNOWN: recognisers for well-known secret FORMATS (JWTs, cloud/API tokens, PEM keys, ...).
+//
+// Everything here runs in time linear in the input (see the notes on each part). Nothing here
+// ever puts a secret into an error message or a kind name.
+
+export const marker = (kind: string): string => `[REDACTED:${kind}]`;
+
+// ---------------------------------------------------------------------------------------------
+// 1. Secret values: Aho-Corasick.
+//
+// Why Aho-Corasick and not one big RegExp alternation of escaped literals: V8's irregexp is a
+// backtracking engine; an alternation of k literals is tried alternative by alternative at every
+// start position, so the cost is O(n * k) and k grows quickly (about 20 needles per secret, times
+// the number of secrets). The automaton below is O(n + matches) regardless of how many needles
+// there are, never backtracks, and its cost does not depend on the input's shape.
+
+interface Needle {
+  text: string;
+  /** a base64 needle: the match is widened over adjacent base64 characters (see SecretMatcher.find). */
+  b64: boolean;
+}
+
+/**
+ * Aho-Corasick compiled to a full DFA: one table lookup per input character. Characters are first
+ * mapped to a small alphabet (only characters that occur in some needle; everything else is
+ * symbol 0, which always leads back to the root), which keeps the table small.
+ */
+class Automaton {
+  private readonly ascii = new Int32Array(128); // char code < 128 -> symbol
+  private readonly wide = new Map<number, number>(); // other char codes -> symbol
+  private readonly width: number; // alphabet size
+  private readonly delta: Int32Array; // delta[state * width + symbol] -> state
+  /** length of the longest needle ending in this state, directly or through failure links (0: none). */
+  private readonly len: Int32Array;
+  private readonly b64: Uint8Array;
+
+  constructor(needles: Needle[], fold: boolean) {
+    let width = 1;
+    const symbolOf = (c: number, create: boolean): number => {
+      if (fold && c >= 65 && c <= 90) c += 32; // ASCII-only case folding (hex digits, %XX)
+      if (c < 128) {
+        if (this.ascii[c] === 0 && create) {
+          this.ascii[c] = width++;
+          if (fold && c >= 97 && c <= 122) this.ascii[c - 32] = this.ascii[c];
+        }
+        return this.ascii[c];
+      }
+      let sym = this.wide.get(c);
+      if (sym === undefined && create) this.wide.set(c, (sym = width++));
+      return sym ?? 0;
+    };
+    // 1. The trie.
+    const trie: Array<Map<number, number>> = [new Map()];
+    const ownLen: number[] = [0];
+    const ownB64: boolean[] = [false];
+    for (const n of needles) {
+      let st = 0;
+      for (let i = 0; i < n.text.length; i++) {
+        const sym = symbolOf(n.text.charCodeAt(i), true);
+        let nx = trie[st].get(sym);
+        if (nx === undefined) {
+          trie[st].set(sym, (nx = trie.length));
+          trie.push(new Map());
+          ownLen.push(0);
+          ownB64.push(false);
+        }
+        st = nx;
+      }
+      ownLen[st] = Math.max(ownLen[st], n.text.length);
+      ownB64[st] ||= n.b64;
+    }
+    // 2. Breadth-first, so the rows of shallower states (failure targets) are complete first.
+    this.width = width;
+    this.delta = new Int32Array(trie.length * width);
+    this.len = Int32Array.from(ownLen);
+    this.b64 = Uint8Array.from(ownB64, (b) => (b ? 1 : 0));
+    const fail = new Int32Array(trie.length);
+    const queue: number[] = [0];
+    for (let q = 0; q < queue.length; q++) {
+      const u = queue[q];
+      for (let a = 1; a < width; a++) {
+        const v = trie[u].get(a);
+        if (v === undefined) {
+          this.delta[u * width + a] = u === 0 ? 0 : this.delta[fail[u] * width + a];
+          continue;
+        }
+        this.delta[u * width + a] = v;
+        fail[v] = u === 0 ? 0 : this.delta[fail[u] * width + a];
+        this.len[v] = Math.max(this.len[v], this.len[fail[v]]);
+        this.b64[v] |= this.b64[fail[v]];
+        queue.push(v);
+      }
+    }
+  }
+
+  /** Appends (start, end, isBase64) triples for the longest needle ending at each position. */
+  scan(s: string, hits: number[]): void {
+    const { ascii, wide, width, delta, len, b64 } = this;
+    let st = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      st = delta[st * width + (c < 128 ? ascii[c] : (wide.get(c) ?? 0))];
+      if (len[st] !== 0) hits.push(i + 1 - len[st], i + 1, b64[st]);
+    }
+  }
+}
+
+const toUrlSafe = (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_');
+const unpad = (b64: string) => b64.replace(/=+$/, '');
+const uEscape = (s: string, upper: boolean) =>
+  s.replace(/[^\x20-\x7e]/g, (c) => {
+    const h = c.charCodeAt(0).toString(16).padStart(4, '0');
+    return '\\u' + (upper ? h.toUpperCase() : h);
+  });
+const jsonInner = (s: string) => JSON.stringify(s).slice(1, -1);
+
+/** The case-sensitive and the case-insensitive (hex, percent) needles for one secret value. */
+export function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] } {
+  const exact = new Map<string, boolean>();
+  const add = (t: string, b64 = false) => exact.set(t, (exact.get(t) ?? false) || b64);
+  add(secret);
+  // JSON-escaped: as JSON.stringify writes it, with \uXXXX for non-ASCII (either hex case),
+  // with escaped slashes, and escaped twice (a JSON document carried inside a JSON string).
+  for (const once of [jsonInner(secret), uEscape(jsonInner(secret), false), uEscape(jsonInner(secret), true)]) {
+    add(once);
+    add(once.replace(/\//g, '\\/'));
+    add(jsonInner(once));
+  }
+  const bytes = Buffer.from(secret, 'utf8');
+  const std = bytes.toString('base64');
+  for (const b of [std, unpad(std), toUrlSafe(std), unpad(toUrlSafe(std))]) add(b, true);
+  // Inside a longer base64 stream the secret starts at byte offset 0, 1 or 2 of a 3-byte group.
+  // Character j of the encoding carries bits [6j, 6j+6) of the stream; only characters whose
+  // bits all come from the secret are stable, the edge characters depend on the neighbours.
+  for (let k = 0; k < 3; k++) {
+    const enc = unpad(Buffer.concat([Buffer.alloc(k), bytes]).toString('base64'));
+    const stable = enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    if (stable.length >= 8) {
+      add(stable, true);
+      add(toUrlSafe(stable), true);
+    }
+  }
+  // Matched case-insensitively (an encoder may write %2f or %2F, hex in either case).
+  const component = encodeURIComponent(secret);
+  const caseless = new Set<string>([
+    bytes.toString('hex'),
+    component,
+    component.replace(/%20/g, '+'), // application/x-www-form-urlencoded
+    new URLSearchParams({ v: secret }).toString().slice(2), // also escapes !'()~
+    [...bytes].map((b) => '%' + b.toString(16).padStart(2, '0')).join(''), // every byte escaped
+    encodeURI(secret),
+    encodeURIComponent(component), // encoded twice (a URL inside a query parameter)
+  ]);
+  return { exact: [...exact].map(([text, b64]) => ({ text, b64 })), caseless: [...caseless] };
+}
+
+const B64_CHAR = /[A-Za-z0-9+/_-]/;
+
+/**
+ * A set of secret values compiled into two automata (exact and ASCII-case-insensitive).
+ * find() returns merged [start, end) intervals to replace.
+ */
+export class SecretMatcher {
+  private readonly exact: Automaton;
+  private readonly caseless: Automaton;
+
+  constructor(secrets: string[]) {
+    const exact: Needle[] = [];
+    const caseless: Needle[] = [];
+    for (const s of secrets) {
+      const e = secretEncodings(s);
+      exact.push(...e.exact);
+      for (const t of e.caseless) caseless.push({ text: t.toLowerCase(), b64: false });
+    }
+    this.exact = new Automaton(exact, false);
+    this.caseless = new Automaton(caseless, true);
+  }
+
+  find(s: string): Array<[number, number]> {
+    const hits: number[] = [];
+    this.exact.scan(s, hits);
+    this.caseless.scan(s, hits);
+    const spans: Array<[number, number]> = [];
+    for (let h = 0; h < hits.length; h += 3) {
+      let start = hits[h];
+      let end = hits[h + 1];
+      if (hits[h + 2] === 1) {
+        // Widen a base64 hit by one character each side (those edge characters still carry a
+        // few bits of the secret) and over trailing padding.
+        if (start > 0 && B64_CHAR.test(s[start - 1])) start--;
+        if (end < s.length && B64_CHAR.test(s[end])) end++;
+        for (let p = 0; p < 2 && s[end] === '='; p++) end++;
+      }
+      spans.push([start, end]);
+    }
+    spans.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const sp of spans) {
+      const last = merged[merged.length - 1];
+      if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
+      else merged.push([sp[0], sp[1]]);
+    }
+    return merged;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Well-known formats.
+//
+// Rules that keep every pattern linear on V8's backtracking engine:
+//  - each pattern starts with a negative lookbehind on its own token alphabet, so an attempt can
+//    only start at the beginning of a token run (a run of 200 KB of `a` or `eyJeyJ...` is tried
+//    once, not at each of its positions);
+//  - every repetition is a single character class with an upper bound, never a quantified group;
+//  - what follows a repetition is a character that the repeated class excludes (`.`, `@`, `:`),
+//    so giving characters back on failure costs O(1) each and at most the bound.
+// Private key blocks are found with indexOf instead (a lazy `[\s\S]*?` to an END line would
+// rescan the rest of the input for every BEGIN).
+
+export interface WellKnown {
+  kind: string;
+  /** a substring without which the pattern cannot match (cheap pre-check). */
+  hint?: string;
+  apply: (s: string, note: (kind: string) => void) => string;
+}
+
+type Replacer = (m: string, g: Array<string | undefined>, offset: number, s: string) => string | null;
+
+/** A regex-based recogniser; `build` returns the replacement, or null to leave the match alone. */
+function rx(kind: string, re: RegExp, hint?: string, build?: Replacer): WellKnown {
+  return {
+    kind,
+    hint,
+    apply: (s, note) =>
+      s.replace(re, (m: string, ...rest: unknown[]) => {
+        // String.prototype.replace passes (match, ...groups, offset, string[, namedGroups]).
+        const at = rest.findIndex((x) => typeof x === 'number');
+        const out = build ? build(m, rest.slice(0, at) as Array<string | undefined>, rest[at] as number, s) : marker(kind);
+        if (out === null) return m;
+        note(kind);
+        return out;
+      }),
+  };
+}
+
+function privateKeyBlocks(s: string, note: (kind: string) => void): string {
+  let out = '';
+  let last = 0;
+  let from = 0;
+  for (;;) {
+    const begin = s.indexOf('-----BEGIN ', from);
+    if (begin < 0) break;
+    const labelEnd = s.indexOf('-----', begin + 11);
+    if (labelEnd < 0) break;
+    if (labelEnd - begin > 80 || !s.slice(begin + 11, labelEnd).includes('PRIVATE KEY')) {
+      from = begin + 11;
+      continue;
+    }
+    // A block without an END line (e.g. a truncated log line) is redacted to the end of the text.
+    const endAt = s.indexOf('-----END ', labelEnd + 5);
+    const endLine = endAt < 0 ? -1 : s.indexOf('-----', endAt + 9);
+    const stop = endLine < 0 ? s.length : endLine + 5;
+    out += s.slice(last, begin) + marker('private-key');
+    note('private-key');
+    last = from = stop;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+const AUTH_HEADER_BEFORE = /authorization["']?\s{0,4}[:=]\s{0,4}["']?$/i;
+
+/** `Bearer x` / `Basic x` outside an Authorization header only count when x looks like a credential. */
+const schemeToken =
+  (basic: boolean): Replacer =>
+  (_m, g, offset, s) => {
+    const [scheme, gap, token] = g as string[];
+    const inHeader = AUTH_HEADER_BEFORE.test(s.slice(Math.max(0, offset - 40), offset));
+    if (!inHeader) {
+      if (basic && !Buffer.from(token, 'base64').toString('latin1').includes(':')) return null;
+      if (!basic && !/\d/.test(token) && token.length < 24) return null; // "bearer authentication"
+    }
+    return `${scheme}${gap}${marker(basic ? 'basic-auth' : 'bearer-token')}`;
+  };
+
+const keyValue: Replacer = (m, g) => {
+  const [key, sep, quote, quoted, bare] = g;
+  const value = quoted ?? bare ?? '';
+  if (value.startsWith('[REDACTED:') || value.startsWith('[WITHHELD')) return null;
+  return `${key}${sep}${quote ?? ''}${marker('key-value')}`;
+};
+
+/** Applied in this order, after secret values have been removed. */
+export const WELL_KNOWN: WellKnown[] = [
+  { kind: 'private-key', hint: '-----BEGIN ', apply: privateKeyBlocks },
+  rx('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,8192}\.[A-Za-z0-9_-]{2,16384}\.[A-Za-z0-9_-]{0,8192}/g, 'eyJ'),
+  rx(
+    'url-password',
+    // scheme://user:password@ : keep scheme and user, redact the password (up to the last @ within
+    // the bound). Anchored on the literal `://` (the scheme is kept anyway), so the engine can skip
+    // ahead to it; user and password stop at `/`, so scans from two `://` never overlap.
+    /:\/\/([^\s:@/?#]{0,256}):([^\s/?#]{1,512})@/g,
+    '://',
+    (_m, g) => `://${g[0]}:${marker('url-password')}@`,
+  ),
+  rx('aws-access-key', /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, 'IA'),
+  rx(
+    'aws-secret-key',
+    /(aws[_-]?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key|secret[_-]?access[_-]?key)(["']?\s{0,4}[:=]\s{0,4}["']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,
+    undefined,
+    (_m, g) => `${g[0]}${g[1]}${marker('aws-secret-key')}`,
+  ),
+  rx('github-token', /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,244})/g),
+  rx('slack-token', /(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}/g, 'xox'),
+  rx('stripe-key', /(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}/g, 'k_'),
+  rx('google-api-key', /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}/g, 'AIza'),
+  rx('openai-key', /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{17,250}/g, 'sk-'),
+  rx('bearer-token', /\b(Bearer)([ \t]{1,8})([A-Za-z0-9._~+/-]{6,4096}={0,2})/gi, undefined, schemeToken(false)),
+  rx('basic-auth', /\b(Basic)([ \t]{1,8})([A-Za-z0-9+/]{4,4096}={0,2})/gi, undefined, schemeToken(true)),
+  rx(
+    'key-value',
+    // password=..., "secret": "...", TOKEN: ..., api-key=... in query strings, config, JSON text.
+    // The key must start a word (db_password matches at `password`) and be followed by = or :.
+    /(?<![A-Za-z0-9])(password|passwd|pwd|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credentials?)(\\{0,3}["']?[ \t]{0,4}[=:][ \t]{0,4})(?:(\\{0,3}["'])([^\r\n"'\\]{1,2048})|([^\s&;,"'<>\\]{1,2048}))/gi,
+    undefined,
+    keyValue,
+  ),
+];
