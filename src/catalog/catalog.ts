@@ -20,6 +20,20 @@ const LIST: Record<Kind, { method: string; field: string; capability: string }> 
 };
 
 const MAX_PAGES = 100;
+/** Far beyond any honest definition; keeps hashing, scanning and copying free of deep recursion. */
+const MAX_ITEM_DEPTH = 96;
+
+/** Whether `v` nests deeper than `max`, checked without recursion. */
+function depthOver(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length) {
+    const [node, d] = stack.pop()!;
+    if (!node || typeof node !== 'object') continue;
+    if (d > max) return true;
+    for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return false;
+}
 const MAX_ITEMS = 10_000;
 
 interface Part {
@@ -184,7 +198,9 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         continue;
       }
       const twins = bySkeleton.get(skeleton(name))!.filter((n) => n !== name);
-      const problem = nameProblem(name) ?? (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined);
+      const problem = nameProblem(name)
+        ?? (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined)
+        ?? (depthOver(item, MAX_ITEM_DEPTH) ? `definition nested deeper than ${MAX_ITEM_DEPTH} levels` : undefined);
       if (problem) {
         this.#log.error({ server, kind, name: JSON.stringify(name), reason: problem }, 'refused an upstream item: unsafe name');
         continue;

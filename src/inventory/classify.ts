@@ -54,6 +54,7 @@ const READ = new Set([
 export function words(text: string): string[] {
   return text
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2') // AWSDeleteBucket -> AWS Delete Bucket
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter(Boolean);
@@ -74,7 +75,8 @@ export function proposeClass(def: JsonObject): Proposal {
   const destructiveDesc = hits(descWords, DESTRUCTIVE_PROSE);
   if (destructiveName.length) reasons.push(`name says ${destructiveName.join(', ')}`);
   if (destructiveDesc.length) reasons.push(`description says ${destructiveDesc.join(', ')}`);
-  if (ann.destructiveHint === true && ann.readOnlyHint !== true) reasons.push('annotations: destructiveHint');
+  // A hint can only make the proposal more cautious: destructiveHint counts even beside readOnlyHint.
+  if (ann.destructiveHint === true) reasons.push('annotations: destructiveHint');
   if (reasons.length) {
     if (ann.readOnlyHint === true) reasons.push('readOnlyHint ignored: it contradicts the name or description');
     return { class: 'DESTRUCTIVE', reasons };

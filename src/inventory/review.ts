@@ -60,12 +60,17 @@ function snapshotOf(obs: Observation, iPin: string): { digest: string; content: 
     serverInfo: (obs.serverInfo ?? null) as JsonObject,
     protocolVersion: obs.protocolVersion,
     instructionsPin: iPin,
-    tools: obs.tools.map((t) => ({ pin: toolPin(t), def: pinnedPart(t) })),
-    prompts: obs.prompts.map((p) => p.name ?? null),
-    resources: obs.resources.map((r) => r.uri ?? null),
-    resourceTemplates: obs.resourceTemplates.map((r) => r.uriTemplate ?? null),
+    // Sorted: an upstream that lists the same things in another order has not changed.
+    tools: [...obs.tools].sort(byKey('name')).map((t) => ({ pin: toolPin(t), def: pinnedPart(t) })),
+    prompts: obs.prompts.map((p) => String(p.name ?? '')).sort(),
+    resources: obs.resources.map((r) => String(r.uri ?? '')).sort(),
+    resourceTemplates: obs.resourceTemplates.map((r) => String(r.uriTemplate ?? '')).sort(),
   };
   return { digest: `sha256:${sha256(canonicalJson(content))}`, content };
+}
+
+function byKey(key: string): (a: JsonObject, b: JsonObject) => number {
+  return (a, b) => (String(a[key]) < String(b[key]) ? -1 : String(a[key]) > String(b[key]) ? 1 : 0);
 }
 
 /** What one discovery of a server changes. The first discovery of a server accepts what it finds (unless poisoned). */
@@ -96,6 +101,7 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
   else if (prevServer!.instructionsPin !== iPin) ev(null, 'server.instructions_changed', { from: prevServer!.instructionsPin, to: iPin });
   const sq = serverQuarantine(server);
   if (sq && (firstSight || prevServer!.instructionsPin !== iPin || serverQuarantine(prevServer!) === null)) ev(null, 'server.quarantined', { reason: sq });
+  if (!sq && prevServer && serverQuarantine(prevServer)) ev(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
 
   const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
   const tools: InventoryTool[] = [];
@@ -186,6 +192,7 @@ export function accept(state: InventoryState, tool: string | null, actor: string
 export function classify(state: InventoryState, tool: string, cls: ToolClass, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
   const t = state.tools.find((x) => x.tool === tool);
   if (!t) return { change: {}, result: { ok: false, message: 'tool not found' } };
+  if (t.class === cls) return { change: {}, result: { ok: true, message: `already ${cls}` } };
   const next: InventoryTool = { ...t, class: cls, classifiedBy: actor, classifiedAt: at };
   return {
     change: { tools: [next], events: [{ at, server: t.server, tool, kind: 'tool.classified', actor, detail: { class: cls, was: t.class, proposed: t.proposedClass } }] },

@@ -15,10 +15,22 @@ export interface Finding {
 }
 
 /**
- * Unicode tags (invisible ASCII copies), variation selectors (can carry data), bidi controls,
- * zero-width characters, the BOM, and C0/C1 controls other than tab, line feed and carriage return.
+ * Characters no honest tool text needs: Unicode tags (invisible ASCII copies), supplementary
+ * variation selectors (they carry bytes in "emoji smuggling"), bidi controls, zero-width spaces and
+ * joiners that are not joining non-ASCII letters or emoji, runs of variation selectors, the BOM, the
+ * soft hyphen, and C0/C1 controls other than tab, line feed and carriage return. A single joiner
+ * between Persian letters or inside an emoji sequence, and one variation selector after an emoji,
+ * are ordinary text and stay.
  */
-const HIDDEN = /[\u{E0000}-\u{E007F}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u200B-\u200D\u2060-\u2064\uFEFF\u180E\u00AD\u0000-\u0008\u000B\u000C\u000E-\u001A\u001C-\u001F\u007F-\u009A\u009C-\u009F]/gu;
+const HIDDEN = new RegExp(
+  [
+    '[\\u{E0000}-\\u{E007F}\\u{E0100}-\\u{E01EF}\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C\\u200B\\u2060-\\u2064\\uFEFF\\u180E\\u00AD]',
+    '[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001A\\u001C-\\u001F\\u007F-\\u009A\\u009C-\\u009F]',
+    '(?<=[\\u0000-\\u007F])[\\u200C\\u200D]|[\\u200C\\u200D](?=[\\u0000-\\u007F]|$)|^[\\u200C\\u200D]',
+    '[\\uFE00-\\uFE0F](?=[\\uFE00-\\uFE0F])|(?<=[\\uFE00-\\uFE0F])[\\uFE00-\\uFE0F]|(?<=[A-Za-z])[\\uFE00-\\uFE0F]',
+  ].join('|'),
+  'gu',
+);
 /** ESC and the 8-bit CSI: the start of every ANSI escape sequence. */
 const ESCAPE = /[\u001B\u009B]/g;
 /** A whole ANSI escape sequence (CSI, OSC, or a two-character escape), for sanitising. */
@@ -29,7 +41,7 @@ const INSTRUCTIONS: Array<[RegExp, string]> = [
   [/\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|other|system)\s+(?:instructions?|prompts?|rules?|messages?)/i, 'an instruction to ignore instructions'],
   [/\b(?:do\s+not|don'?t|never)\s+(?:tell|mention|inform|reveal\s+to|show)\s+(?:the\s+)?user/i, 'an instruction to hide something from the user'],
   [/\bbefore\s+(?:using|calling|invoking|running)\s+(?:this|any|the|other)\s+tools?\b[^.]{0,80}\b(?:read|call|send|pass|include)/i, 'an instruction to act before using a tool'],
-  [/\b(?:system\s+prompt|you\s+are\s+now|new\s+instructions|act\s+as\s+(?:an?\s+)?(?:admin|root|system))/i, 'prompt-injection wording'],
+  [/\b(?:(?:reveal|print|output|repeat|show|leak)\s+(?:your|the)\s+system\s+prompt|you\s+are\s+now\b|new\s+instructions\s*:|act\s+as\s+(?:an?\s+)?(?:admin|root|system)\b)/i, 'prompt-injection wording'],
   [/\b(?:sidenote|side\s+note)\s*[:,]/i, 'a hidden side note'],
 ];
 
@@ -50,13 +62,17 @@ function scanText(text: string, where: string, out: Finding[], opts: ScanOptions
   if (hidden) out.push({ kind: 'hidden-characters', where, detail: `${hidden.length} hidden character(s): ${[...new Set(hidden)].slice(0, 5).map(describe).join(', ')}` });
   if (ESCAPE.test(text)) out.push({ kind: 'terminal-escape', where, detail: 'an ANSI terminal escape sequence' });
   ESCAPE.lastIndex = 0;
-  // Judge the text as a model would read it: without the invisible characters between the letters.
-  const visible = text.replace(HIDDEN, '').replace(/[_-]+/g, ' ');
+  // Judge the text as a model would read it: without the invisible characters between the letters,
+  // compatibility forms folded (fullwidth letters, typographic apostrophes), and identifiers split
+  // into words (a parameter named `ignore_previous_instructions` says what it says).
+  const plain = text.replace(HIDDEN, '').normalize('NFKC').replace(/[\u2018\u2019\u02BC\uFF07]/g, "'");
+  const visible = plain.replace(/[_-]+/g, ' ');
   for (const [re, what] of INSTRUCTIONS) if (re.test(visible)) out.push({ kind: 'instructions', where, detail: what });
   const cred = CREDENTIAL_PATHS.exec(visible);
   if (cred) out.push({ kind: 'credential-reference', where, detail: `mentions ${JSON.stringify(cred[0].trim().slice(0, 40))}` });
   if (opts.otherTools?.size) {
-    for (const w of visible.split(/[^A-Za-z0-9_.:/-]+/)) {
+    for (const raw of plain.split(/[^A-Za-z0-9_.:/-]+/)) {
+      const w = raw.replace(/[.:/-]+$/, '');
       if (w.length >= 4 && opts.otherTools.has(w)) {
         out.push({ kind: 'cross-tool-reference', where, detail: `names another server's tool ${JSON.stringify(w)}` });
         break;
@@ -65,41 +81,45 @@ function scanText(text: string, where: string, out: Finding[], opts: ScanOptions
   }
 }
 
-const TEXT_KEYS = new Set(['description', 'title', 'default', 'examples', 'enum', 'const', '$comment', 'pattern', 'format']);
 const MAX_NODES = 20_000;
+/** Deeper than any honest schema; deeper nesting is itself a finding (and never a stack overflow). */
+export const MAX_DEPTH = 64;
 
-/** Walk a JSON Schema: every property name and every textual value a model could read. */
-function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOptions, budget: { n: number }): void {
+interface Budget {
+  n: number;
+  deep: boolean;
+}
+
+/** Walk a JSON Schema: every key and every string in it is text a model may read. */
+function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOptions, budget: Budget, depth = 0): void {
   if (--budget.n < 0) return;
+  if (depth > MAX_DEPTH) {
+    budget.deep = true;
+    return;
+  }
   if (typeof node === 'string') return scanText(node, where, out, opts);
   if (Array.isArray(node)) {
-    node.forEach((v, i) => scanSchema(v, `${where}[${i}]`, out, opts, budget));
+    node.forEach((v, i) => scanSchema(v, `${where}[${i}]`, out, opts, budget, depth + 1));
     return;
   }
   if (!node || typeof node !== 'object') return;
   for (const [key, value] of Object.entries(node as JsonObject)) {
-    if (key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions') {
-      if (value && typeof value === 'object' && !Array.isArray(value)) {
-        for (const [prop, sub] of Object.entries(value as JsonObject)) {
-          scanText(prop, `${where}.${key}[${JSON.stringify(prop)}]`, out, opts);
-          scanSchema(sub, `${where}.${key}.${prop}`, out, opts, budget);
-        }
-      }
-    } else if (TEXT_KEYS.has(key) || typeof value === 'object') {
-      scanSchema(value, `${where}.${key}`, out, opts, budget);
-    } else if (key === 'required' && Array.isArray(value)) {
-      scanSchema(value, `${where}.${key}`, out, opts, budget);
-    }
+    scanText(key, `${where}[${JSON.stringify(key)}]`, out, opts);
+    scanSchema(value, `${where}.${key}`, out, opts, budget, depth + 1);
   }
 }
 
 /** Findings for one tool definition. The tool's own name was checked by the catalogue already. */
 export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
   const out: Finding[] = [];
-  const budget = { n: MAX_NODES };
   for (const key of ['title', 'description'] as const) if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
-  for (const key of ['inputSchema', 'outputSchema', 'annotations'] as const) if (def[key] !== undefined) scanSchema(def[key], key, out, opts, budget);
-  if (budget.n < 0) out.push({ kind: 'instructions', where: 'inputSchema', detail: `schema too large to scan (over ${MAX_NODES} nodes)` });
+  for (const key of ['inputSchema', 'outputSchema', 'annotations', 'execution'] as const) {
+    if (def[key] === undefined) continue;
+    const budget: Budget = { n: MAX_NODES, deep: false };
+    scanSchema(def[key], key, out, opts, budget);
+    if (budget.n < 0) out.push({ kind: 'instructions', where: key, detail: `too large to scan (over ${MAX_NODES} nodes)` });
+    if (budget.deep) out.push({ kind: 'instructions', where: key, detail: `nested deeper than ${MAX_DEPTH} levels` });
+  }
   return dedupe(out);
 }
 
@@ -122,14 +142,17 @@ export function sanitizeText(text: string): string {
   return text.replace(ANSI_SEQUENCE, '').replace(ESCAPE, '').replace(HIDDEN, '');
 }
 
-/** A deep copy of a definition with every string (and key) sanitised. */
-export function sanitize<T>(value: T): T {
+/**
+ * A deep copy of a definition with every string (and key) sanitised. Keys become own properties
+ * (`__proto__` included: Object.fromEntries defines, it does not assign). Nesting beyond MAX_DEPTH
+ * is cut to null; such a definition is quarantined by the scan anyway.
+ */
+export function sanitize<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return sanitizeText(value) as T;
-  if (Array.isArray(value)) return value.map((v) => sanitize(v)) as T;
+  if (depth > MAX_DEPTH) return null as T;
+  if (Array.isArray(value)) return value.map((v) => sanitize(v, depth + 1)) as T;
   if (value && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value as JsonObject)) out[sanitizeText(k)] = sanitize(v);
-    return out as T;
+    return Object.fromEntries(Object.entries(value as JsonObject).map(([k, v]) => [sanitizeText(k), sanitize(v, depth + 1)])) as T;
   }
   return value;
 }

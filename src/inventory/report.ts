@@ -1,0 +1,84 @@
+/**
+ * The inventory as operators read it: one row per tool (and one per configured server nobody has
+ * discovered yet), joining what the config declares with what discovery found. Pure.
+ */
+import { createTwoFilesPatch } from 'diff';
+import type { Config } from '../config/schema.ts';
+import type { InventoryServer, InventoryTool } from '../storage/types.ts';
+import type { ToolClass } from './classify.ts';
+import { configuredClasses } from './inventory.ts';
+import { effectiveClass, serverQuarantine, toolQuarantine } from './review.ts';
+
+export interface InventoryRow {
+  server: string;
+  /** Namespaced, as clients call it ('' for a server row). */
+  tool: string;
+  class: ToolClass | '';
+  /** Who set the class: config, an operator (CLI), or nobody yet (treated as DESTRUCTIVE). */
+  review: 'config' | 'operator' | 'unreviewed' | '';
+  proposed: ToolClass | '';
+  status: 'active' | 'quarantined' | 'removed' | 'not discovered' | 'disabled';
+  reason: string;
+  pin: string;
+  owner: string;
+  repository: string;
+  location: string;
+  environment: string;
+  transport: string;
+  scopes: string[];
+  resources: string[];
+}
+
+export interface InventoryData {
+  servers: InventoryServer[];
+  tools: InventoryTool[];
+}
+
+export function inventoryRows(config: Config, data: InventoryData): InventoryRow[] {
+  const classes = configuredClasses(config);
+  const sep = config.gateway.namespaceSeparator;
+  const rows: InventoryRow[] = [];
+  for (const s of config.servers) {
+    const base = {
+      server: s.name,
+      owner: s.owner ?? '',
+      repository: s.repository ?? '',
+      location: s.location ?? (s.transport === 'stdio' ? 'local (stdio)' : s.url),
+      environment: s.environment ?? '',
+      transport: s.transport,
+      scopes: s.scopes ?? [],
+      resources: s.resources ?? [],
+    };
+    const record = data.servers.find((r) => r.server === s.name);
+    const tools = data.tools.filter((t) => t.server === s.name);
+    if (!record) {
+      rows.push({ ...base, tool: '', class: '', review: '', proposed: '', status: s.disabled ? 'disabled' : 'not discovered', reason: 'no discovery recorded yet', pin: '' });
+      continue;
+    }
+    const sq = serverQuarantine(record);
+    if (sq) rows.push({ ...base, tool: '', class: '', review: '', proposed: '', status: 'quarantined', reason: sq, pin: record.instructionsPin.slice(0, 19) });
+    for (const t of tools) {
+      const cls = effectiveClass(t, classes.get(s.name)?.get(t.tool));
+      const q = toolQuarantine(t);
+      rows.push({
+        ...base,
+        tool: `${s.name}${sep}${t.tool}`,
+        class: cls.class,
+        review: cls.source,
+        proposed: t.proposedClass as ToolClass,
+        status: !t.present ? 'removed' : s.disabled ? 'disabled' : q || sq ? 'quarantined' : 'active',
+        reason: !t.present ? 'no longer listed by the server' : (q ?? sq ?? ''),
+        pin: t.pin.slice(0, 19),
+      });
+    }
+  }
+  return rows;
+}
+
+/** A unified diff between the accepted and the current definition (pretty JSON), or '' when equal. */
+export function definitionDiff(name: string, accepted: unknown, current: unknown): string {
+  const a = accepted === null || accepted === undefined ? '' : `${JSON.stringify(accepted, null, 2)}\n`;
+  const b = `${JSON.stringify(current, null, 2)}\n`;
+  if (a === b) return '';
+  return createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, { context: 3 });
+}
