@@ -79,7 +79,12 @@ export class Gateway {
     gw.#endpoint = gw.#endpointDeps();
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
-      gw.#http = new HttpListener({ endpoint: () => gw.#endpoint, store, upstreamReady: (n) => gw.upstreamReady(n) });
+      gw.#http = new HttpListener({
+        endpoint: () => gw.#endpoint,
+        store,
+        upstreamReady: (n) => gw.upstreamReady(n),
+        admin: () => ({ config: gw.config, store }),
+      });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       gw.url = `http://${host}:${addr.port}`;

@@ -28,7 +28,7 @@ const everything = (name: string) =>
   `  - name: ${name}\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`;
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['start'], ['stdio'], ['init'], ['config'], ['config', 'validate']]) {
+  for (const cmd of [[], ['start'], ['stdio'], ['init'], ['config'], ['config', 'validate'], ['inventory'], ['inventory', 'list'], ['inventory', 'diff'], ['inventory', 'accept'], ['inventory', 'classify'], ['inventory', 'events'], ['check']]) {
     const r = run(...cmd, '--help');
     assert.equal(r.code, 0, cmd.join(' '));
     assert.match(r.out, /Usage: gatehouse/);

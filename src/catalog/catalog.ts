@@ -100,14 +100,18 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     // Recorded (pinned, scanned, quarantined) before anyone can see or call it; if the inventory
     // cannot record it, the new listing is not published at all.
     const { serverInfo, protocolVersion, instructions } = up.identity;
-    await this.#gate?.observe(server, part, { serverInfo, protocolVersion, instructions }, this.#otherTools(server));
+    await this.#gate?.observe(server, part, { serverInfo, protocolVersion, instructions }, this.#otherTools(server, part.tools));
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
     for (const kind of kinds) this.emit('changed', kind, server);
   }
 
-  /** Tool names of every other server, as an agent might be steered to call them. */
-  #otherTools(server: string): Set<string> {
+  /**
+   * Tool names of every other server, as an agent might be steered to call them. A server naming its
+   * own tools is fine, even when another server has a tool of the same name (two instances of one server).
+   */
+  #otherTools(server: string, own: JsonObject[]): Set<string> {
+    const mine = new Set(own.map((t) => String(t.name)));
     const out = new Set<string>();
     for (const [s, part] of this.#parts) {
       if (s === server) continue;
@@ -115,7 +119,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         const name = String(t.name);
         out.add(this.qualify(s, name));
         // Plain words (`search`, `fetch`) appear in honest prose; only identifier-like names count.
-        if (/[_.-]|[a-z][A-Z]/.test(name)) out.add(name);
+        if (/[_.-]|[a-z][A-Z]/.test(name) && !mine.has(name)) out.add(name);
       }
     }
     return out;

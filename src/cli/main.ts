@@ -15,6 +15,7 @@ import { Gateway } from '../main.ts';
 import { createLogger } from '../observability/logger.ts';
 import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
+import { registerCheck, registerInventory } from './inventory.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -24,7 +25,8 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function load(file: string): Promise<Config> {
+async function load(given: string): Promise<Config> {
+  const file = resolve(given);
   if (!existsSync(file)) fail(`config file \`${file}\` not found (create one with \`gatehouse init\`)`, 2);
   try {
     return await loadConfig(file);
@@ -33,6 +35,12 @@ async function load(file: string): Promise<Config> {
     throw err;
   }
 }
+
+// `gatehouse inventory | head`: the reader left; that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command('gatehouse')
   .description('Gatehouse: the control plane between AI agents and MCP servers')
@@ -140,5 +148,8 @@ configCmd
       fail(code === 'ENOENT' ? `config file \`${path}\` not found` : (err as Error).message, 2);
     }
   });
+
+registerInventory(program, { configOption, load, fail });
+registerCheck(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

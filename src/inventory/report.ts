@@ -82,3 +82,31 @@ export function definitionDiff(name: string, accepted: unknown, current: unknown
   if (a === b) return '';
   return createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, { context: 3 });
 }
+
+export interface ReviewChange {
+  /** `server<sep>tool`, or the server name for its instructions. */
+  name: string;
+  reason: string;
+  accepted: unknown;
+  current: unknown;
+  diff: string;
+}
+
+/** What waits for review (everything quarantined), or one tool or server's state when `target` is given. */
+export function reviewChanges(data: InventoryData, sep: string, target?: { server: string; tool: string | null }): ReviewChange[] {
+  const changes: ReviewChange[] = [];
+  for (const s of data.servers) {
+    if (target && (target.server !== s.server || target.tool !== null)) continue;
+    const reason = serverQuarantine(s);
+    if (reason || target) {
+      changes.push({ name: s.server, reason: reason ?? 'accepted', accepted: s.acceptedInstructions, current: s.instructions, diff: definitionDiff(`${s.server} instructions`, s.acceptedInstructions, s.instructions) });
+    }
+  }
+  for (const t of data.tools) {
+    if (!t.present || (target && (target.server !== t.server || target.tool !== t.tool))) continue;
+    const reason = toolQuarantine(t);
+    const full = `${t.server}${sep}${t.tool}`;
+    if (reason || target) changes.push({ name: full, reason: reason ?? 'accepted', accepted: t.acceptedDef, current: t.def, diff: definitionDiff(full, t.acceptedDef, t.def) });
+  }
+  return changes;
+}

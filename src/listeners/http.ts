@@ -10,12 +10,14 @@ import { toWire } from '../protocol/wire.ts';
 import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
 import { checkHost } from './guards.ts';
 import type { Store } from '../storage/types.ts';
+import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
   store: Store;
   /** Connected and catalogued. */
   upstreamReady: (name: string) => boolean;
+  admin: () => AdminDeps;
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -56,6 +58,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const r = await readiness(deps);
     return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', store: r.store, upstreams: r.upstreams });
   }
+  if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
   if (path === '/metrics') {
     const { contentType, body } = await ep.metrics.render();
     return json(res, 200, body, contentType);

@@ -39,7 +39,9 @@ export class StdioChannel implements Channel {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['pipe', 'pipe', 'pipe'],
-      detached: false,
+      // Its own process group: a server started through a wrapper (npx, sh -c, uvx) is a grandchild,
+      // and stopping must reach it too, or it keeps running and holds our pipes open.
+      detached: true,
     });
     this.#exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
@@ -84,14 +86,31 @@ export class StdioChannel implements Channel {
     });
   }
 
+  /** Signal the whole process group (the server and whatever it started); the child alone as a fallback. */
+  #signal(sig: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    try {
+      if (pid) process.kill(-pid, sig);
+      else this.#child.kill(sig);
+    } catch {
+      this.#child.kill(sig); // no such group (already gone): harmless
+    }
+  }
+
   async close(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     this.#closing = true;
-    this.#child.stdin.end();
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), KILL_GRACE_MS);
-    await this.#exited;
-    clearTimeout(timer);
+    const running = this.#child.exitCode === null && this.#child.signalCode === null;
+    if (running) {
+      this.#child.stdin.end();
+      this.#signal('SIGTERM');
+      const timer = setTimeout(() => this.#signal('SIGKILL'), KILL_GRACE_MS);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    // A grandchild that ignored SIGTERM must not outlive us holding the pipes.
+    this.#signal('SIGKILL');
+    this.#child.stdout.destroy();
+    this.#child.stderr.destroy();
   }
 
   #onData(chunk: Buffer): void {

@@ -24,6 +24,8 @@ export interface TestGateway {
   gw: Gateway;
   url: string;
   dir: string;
+  /** The config file (written for CLI commands that share the gateway's store). */
+  file: string;
   close(): Promise<void>;
 }
 
@@ -34,13 +36,16 @@ export interface TestGateway {
 export async function startGateway(servers: string, opts: { gateway?: string; storage?: string; top?: string; waitMs?: number } = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
-  const config = parseConfig(yaml, join(dir, 'gatehouse.yaml'));
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, yaml);
+  const config = parseConfig(yaml, file);
   const gw = await Gateway.start(config, { log: process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger() });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
   return {
     gw,
     url: gw.url,
     dir,
+    file,
     close: async () => {
       await gw.stop();
       await rm(dir, { recursive: true, force: true });
@@ -80,4 +85,16 @@ export async function startCli(configYaml: string, dir: string): Promise<{ child
       child.kill('SIGTERM');
     }),
   };
+}
+
+/** Run a `gatehouse` CLI command to completion; stdout, stderr and the exit code. */
+export function runCli(args: string[], opts: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((res) => child.once('close', (code) => res({ code: code ?? -1, stdout, stderr })));
 }

@@ -1,0 +1,202 @@
+/**
+ * `gatehouse inventory` and `gatehouse check`: what is behind the gateway, how each tool is
+ * classified, what is quarantined and why, and the readiness report. They read and write the store
+ * named by the config, so they work whether or not a gateway is running; a running gateway (any
+ * replica) picks up an accept or a classification within a second.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { hostname, userInfo } from 'node:os';
+import type { Config } from '../config/schema.ts';
+import { Gateway } from '../main.ts';
+import { silentLogger } from '../observability/logger.ts';
+import { openStore } from '../storage/index.ts';
+import type { Store } from '../storage/types.ts';
+import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { accept, classify } from '../inventory/review.ts';
+import { definitionDiff, inventoryRows, reviewChanges, type InventoryData, type InventoryRow } from '../inventory/report.ts';
+import { readiness, summary } from '../readiness/check.ts';
+import { FORMATS, render, type Format } from './format.ts';
+
+export interface CliContext {
+  configOption: () => Option;
+  load: (file: string) => Promise<Config>;
+  fail: (message: string, code?: number) => never;
+}
+
+function actorName(by: string | undefined): string {
+  if (by) return by;
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep 'unknown'
+  }
+  return `cli:${user}@${hostname()}`;
+}
+
+async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function readInventory(store: Store): Promise<InventoryData> {
+  const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);
+  return { servers, tools };
+}
+
+/** Connect to every enabled server once, so that discovery is recorded; progress on stderr. */
+async function refresh(config: Config, quiet: boolean): Promise<void> {
+  const say = (s: string) => !quiet && process.stderr.write(`${s}\n`);
+  const enabled = config.servers.filter((s) => !s.disabled);
+  say(`discovering ${enabled.length} server(s)...`);
+  const gw = await Gateway.start(config, { log: silentLogger(), noHttp: true });
+  try {
+    const wait = Math.max(...enabled.map((s) => s.timeouts.connectMs), 1000) + 5000;
+    await gw.waitForUpstreams(wait);
+    for (const s of enabled) say(`  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})`}`);
+  } finally {
+    await gw.stop();
+  }
+}
+
+/** `server__tool` -> its parts, checked against the config. */
+function parseTool(config: Config, name: string, fail: CliContext['fail']): { server: string; tool: string | null } {
+  const sep = config.gateway.namespaceSeparator;
+  const i = name.indexOf(sep);
+  const server = i < 0 ? name : name.slice(0, i);
+  if (!config.servers.some((s) => s.name === server)) fail(`unknown server \`${server}\` in \`${name}\` (tools are named <server>${sep}<tool>)`, 2);
+  return { server, tool: i < 0 ? null : name.slice(i + sep.length) };
+}
+
+const COLUMNS = ['tool', 'class', 'review', 'proposed', 'status', 'reason', 'owner', 'scopes', 'resources'];
+
+function rowCells(r: InventoryRow): (string | string[])[] {
+  return [r.tool || `${r.server} (server)`, r.class, r.review, r.proposed, r.status, r.reason, r.owner, r.scopes, r.resources];
+}
+
+export function registerInventory(program: Command, ctx: CliContext): void {
+  const inv = program
+    .command('inventory')
+    .description('every server and tool behind the gateway: class, review, quarantine, owner, scopes, resources');
+  inv
+    .command('list', { isDefault: true })
+    .description('servers x tools with class, review, quarantine, owner, scopes and resources (the default)')
+    .addOption(ctx.configOption())
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('--json', 'same as --format json')
+    .option('-s, --server <name>', 'only this server')
+    .option('--refresh', 'connect to every server first, so that what they offer now is recorded')
+    .action(async (opts: { config: string; format: Format; json?: boolean; server?: string; refresh?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      if (opts.server && !config.servers.some((s) => s.name === opts.server)) ctx.fail(`unknown server \`${opts.server}\``, 2);
+      if (opts.refresh) await refresh(config, Boolean(opts.json));
+      const data = await withStore(config, readInventory);
+      const rows = inventoryRows(config, data).filter((r) => !opts.server || r.server === opts.server);
+      process.stdout.write(render(opts.json ? 'json' : opts.format, COLUMNS, rows.map(rowCells), { rows }));
+    });
+
+  inv
+    .command('diff')
+    .description('what changed since each definition was accepted (quarantined tools and servers), as unified diffs')
+    .argument('[tool]', 'one tool (<server><sep><tool>) or server')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the changes as JSON')
+    .action(async (name: string | undefined, opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const sep = config.gateway.namespaceSeparator;
+      const target = name ? parseTool(config, name, ctx.fail) : undefined;
+      const changes = reviewChanges(await withStore(config, readInventory), sep, target);
+      if (target && !changes.length) ctx.fail(`\`${name}\` is not in the inventory`, 2);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ changes }, null, 2)}\n`);
+      if (!changes.length) return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
+      for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
+    });
+
+  inv
+    .command('accept')
+    .description('accept the current definition of a quarantined tool (or a server\'s instructions), after showing the diff')
+    .argument('<tool>', '<server><sep><tool>, or a server name for its instructions')
+    .addOption(ctx.configOption())
+    .option('--by <name>', 'who accepts (recorded); default: cli:<user>@<host>')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { config: string; by?: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const { server, tool } = parseTool(config, name, ctx.fail);
+      const by = actorName(opts.by);
+      const r = await withStore(config, (store) => store.inventory.update(server, (state) => accept(state, tool, by, Date.now())));
+      if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
+      const diff = definitionDiff(name, r.before, r.after);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`);
+      process.stdout.write(`${diff}${name}: ${r.message} by ${by}\n`);
+    });
+
+  inv
+    .command('classify')
+    .description('record the class of a tool (who and when are recorded); config classes still win')
+    .argument('<tool>', '<server><sep><tool>')
+    .argument('<class>', TOOL_CLASSES.join(' | '))
+    .addOption(ctx.configOption())
+    .option('--by <name>', 'who classifies (recorded); default: cli:<user>@<host>')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, cls: string, opts: { config: string; by?: string; json?: boolean }) => {
+      const upper = cls.toUpperCase();
+      if (!(TOOL_CLASSES as readonly string[]).includes(upper)) ctx.fail(`unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
+      const config = await ctx.load(opts.config);
+      const { server, tool } = parseTool(config, name, ctx.fail);
+      if (tool === null) ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
+      const by = actorName(opts.by);
+      const r = await withStore(config, (store) => store.inventory.update(server, (state) => classify(state, tool, upper as ToolClass, by, Date.now())));
+      if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
+      const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
+      const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`);
+      process.stdout.write(`${name}: ${r.message} by ${by}${note}\n`);
+    });
+
+  inv
+    .command('events')
+    .description('the inventory history: discoveries, changes, quarantines, accepts and classifications')
+    .addOption(ctx.configOption())
+    .option('-s, --server <name>', 'only this server')
+    .option('-n, --limit <n>', 'at most this many, oldest first', '200')
+    .option('--json', 'print the events as JSON')
+    .action(async (opts: { config: string; server?: string; limit: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) ctx.fail('`--limit` must be a positive integer', 2);
+      const events = await withStore(config, (s) => s.inventory.events({ server: opts.server, limit }));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`);
+      const rows = events.map((e) => [new Date(e.at).toISOString(), e.server, e.tool ?? '', e.kind, e.actor, String(e.detail.reason ?? e.detail.class ?? e.detail.proposedClass ?? '')]);
+      process.stdout.write(render('table', ['time', 'server', 'tool', 'event', 'actor', 'detail'], rows, null));
+    });
+}
+
+export function registerCheck(program: Command, ctx: CliContext): void {
+  program
+    .command('check')
+    .description('the readiness report: the configuration and inventory against the seven-section checklist')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the report as JSON')
+    .option('--refresh', 'connect to every server first (records what they offer now)')
+    .action(async (opts: { config: string; json?: boolean; refresh?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      if (opts.refresh) await refresh(config, Boolean(opts.json));
+      const items = readiness(config, await withStore(config, readInventory));
+      const totals = summary(items);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
+      else {
+        let section = '';
+        for (const i of items) {
+          if (i.section !== section) process.stdout.write(`${section ? '\n' : ''}${(section = i.section).toUpperCase()}\n`);
+          process.stdout.write(`  ${i.status.toUpperCase().padEnd(4)} ${i.id} ${i.title}\n         ${i.why}\n${i.status !== 'pass' && i.fix ? `         fix: ${i.fix}\n` : ''}`);
+        }
+        process.stdout.write(`\n${totals.pass} pass, ${totals.warn} warn, ${totals.fail} fail: ${totals.fail ? 'not ready' : 'ready'}\n`);
+      }
+      process.exitCode = totals.fail ? 1 : 0;
+    });
+}

@@ -1,0 +1,59 @@
+/**
+ * The admin HTTP API (read-only for now): the inventory, what waits for review, its history, and
+ * the readiness report, as JSON, the same data the CLI prints. Until identity (issue 4) brings an
+ * admin role, it answers loopback callers only, and only while unauthenticated loopback access is
+ * allowed at all (`gateway.allowUnauthenticated: loopback`); everyone else gets 401.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.ts';
+import type { Store } from '../storage/types.ts';
+import { GatehouseError } from '../protocol/errors.ts';
+import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
+import { readiness, summary } from '../readiness/check.ts';
+import { isLoopback } from './guards.ts';
+
+export interface AdminDeps {
+  config: Config;
+  store: Store;
+}
+
+export const ADMIN_PREFIX = '/admin/v1/';
+
+async function inventory(store: Store): Promise<InventoryData> {
+  const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);
+  return { servers, tools };
+}
+
+/** The JSON body for an admin path, or undefined when there is no such resource. */
+async function resource(path: string, query: URLSearchParams, deps: AdminDeps): Promise<unknown> {
+  const { config, store } = deps;
+  switch (path) {
+    case 'inventory':
+      return { rows: inventoryRows(config, await inventory(store)) };
+    case 'inventory/diff':
+      return { changes: reviewChanges(await inventory(store), config.gateway.namespaceSeparator) };
+    case 'inventory/events': {
+      const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
+      const afterSeq = Number(query.get('after') ?? 0) || 0;
+      return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
+    }
+    case 'check': {
+      const items = readiness(config, await inventory(store));
+      const totals = summary(items);
+      return { ready: totals.fail === 0, summary: totals, items };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
+  if (deps.config.gateway.allowUnauthenticated !== 'loopback' || !isLoopback(req.socket.remoteAddress)) {
+    throw new GatehouseError('E_UNAUTHENTICATED', 'the admin api needs an admin credential');
+  }
+  const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
+  const body = await resource(url.pathname.slice(ADMIN_PREFIX.length), url.searchParams, deps);
+  if (body === undefined) return send(404, { error: 'not found' });
+  res.setHeader('x-content-type-options', 'nosniff');
+  send(200, body);
+}

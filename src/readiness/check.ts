@@ -1,0 +1,135 @@
+/**
+ * `gatehouse check`: the running configuration (and what the inventory recorded) against the
+ * seven-section readiness checklist (DESIGN.md section 1), item by item. Pure: the CLI and the admin
+ * API pass in the config and the inventory. An item whose feature Gatehouse does not have yet fails,
+ * saying so: a readiness report that passes what cannot be done would be worse than none.
+ */
+import type { Config, ServerConfig } from '../config/schema.ts';
+import type { InventoryData } from '../inventory/report.ts';
+import { configuredClasses } from '../inventory/inventory.ts';
+import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
+
+export type Status = 'pass' | 'warn' | 'fail';
+
+export interface CheckItem {
+  id: string;
+  section: string;
+  title: string;
+  status: Status;
+  why: string;
+  fix: string;
+}
+
+export const SECTIONS = ['1 inventory', '2 identity and credentials', '3 policy', '4 approval', '5 audit', '6 safe execution', '7 rollout'] as const;
+
+const SECRET_NAME = /(?:token|secret|password|passwd|api[_-]?key|private[_-]?key|credential|auth)/i;
+/** A value that is plainly a literal credential rather than a reference to one. */
+const STATIC_SECRET_VALUE = /^(?:bearer|basic|token)\s+\S{8,}|^(?:ghp_|gho_|github_pat_|xox[abposr]-|sk-|sk_live_|AKIA|glpat-)\S+/i;
+
+function list(items: string[], max = 5): string {
+  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+}
+
+function item(id: string, title: string, status: Status, why: string, fix = ''): CheckItem {
+  const section = SECTIONS[Number(id.split('.')[0]) - 1];
+  return { id, section, title, status, why, fix };
+}
+
+/** Where a server config carries a long-lived secret in clear (headers or environment). */
+function staticSecrets(s: ServerConfig, i: number): string[] {
+  const out: string[] = [];
+  const pairs = s.transport === 'stdio' ? Object.entries(s.env ?? {}).map(([k, v]) => [`servers[${i}].env.${k}`, k, v]) : Object.entries(s.headers ?? {}).map(([k, v]) => [`servers[${i}].headers.${k}`, k, v]);
+  for (const [where, key, value] of pairs) if (value && (SECRET_NAME.test(key) || STATIC_SECRET_VALUE.test(value))) out.push(`${s.name} (${where})`);
+  return out;
+}
+
+const NOT_YET = (what: string) => `Gatehouse does not ${what} yet`;
+
+export function readiness(config: Config, inv: InventoryData): CheckItem[] {
+  const enabled = config.servers.filter((s) => !s.disabled);
+  const items: CheckItem[] = [];
+  const classes = configuredClasses(config);
+  const present = inv.tools.filter((t) => t.present && enabled.some((s) => s.name === t.server));
+
+  // 1 Inventory
+  const undocumented = enabled.filter((s) => !s.owner || !s.repository || !s.location).map((s) => s.name);
+  items.push(item('1.1', 'every server has an owner, a source repository and a location', undocumented.length ? 'fail' : 'pass',
+    undocumented.length ? `missing for ${list(undocumented)}` : `${enabled.length} server(s) documented`,
+    'set `owner`, `repository` and `location` on each server in the config'));
+  const undiscovered = enabled.filter((s) => !inv.servers.some((r) => r.server === s.name)).map((s) => s.name);
+  items.push(item('1.2', 'every server has been discovered and catalogued', undiscovered.length ? 'fail' : 'pass',
+    undiscovered.length ? `never discovered: ${list(undiscovered)}` : `${enabled.length} server(s), ${present.length} tool(s) catalogued`,
+    'start the gateway, or run `gatehouse inventory --refresh`'));
+  const unreviewed = present.filter((t) => !effectiveClass(t, classes.get(t.server)?.get(t.tool)).reviewed).map((t) => `${t.server}/${t.tool}`);
+  items.push(item('1.3', 'every tool is classified READ / WRITE / DESTRUCTIVE by an operator', unreviewed.length ? 'fail' : present.length ? 'pass' : 'fail',
+    unreviewed.length ? `${unreviewed.length} unreviewed (treated as DESTRUCTIVE): ${list(unreviewed)}` : present.length ? `${present.length} tool(s) classified` : 'no tools catalogued',
+    'set `servers[].tools.<tool>.class` in the config, or run `gatehouse inventory classify <tool> <class>`'));
+  const quarantined = present.filter((t) => toolQuarantine(t)).map((t) => `${t.server}/${t.tool}`);
+  const qServers = inv.servers.filter((r) => enabled.some((s) => s.name === r.server) && serverQuarantine(r)).map((r) => r.server);
+  items.push(item('1.4', 'no tool or server is waiting in quarantine', quarantined.length || qServers.length ? 'warn' : 'pass',
+    quarantined.length || qServers.length ? `quarantined: ${list([...qServers, ...quarantined])}` : 'nothing quarantined',
+    'review with `gatehouse inventory diff`, then `gatehouse inventory accept <tool>`'));
+  const noScopes = enabled.filter((s) => !s.scopes?.length).map((s) => s.name);
+  items.push(item('1.5', 'the upstream permissions each server needs are written down', noScopes.length ? 'warn' : 'pass',
+    noScopes.length ? `no \`scopes\` for ${list(noScopes)}` : 'scopes documented', 'list the OAuth scopes or roles in `servers[].scopes` (an empty list is not enough)'));
+  const noResources = enabled.filter((s) => !s.resources?.length).map((s) => s.name);
+  items.push(item('1.6', 'the resources each server may touch are written down', noResources.length ? 'warn' : 'pass',
+    noResources.length ? `no \`resources\` for ${list(noResources)}` : 'in-bounds resources documented', 'list repositories, projects, folders or URLs in `servers[].resources`'));
+  items.push(item('1.7', 'tool definitions are pinned and new tools wait for review', config.inventory.newTools === 'quarantine' ? 'pass' : 'warn',
+    config.inventory.newTools === 'quarantine' ? 'changed definitions and new tools are quarantined until accepted' : 'new tools are accepted on first sight (`inventory.newTools: accept`)',
+    'set `inventory.newTools: quarantine`'));
+
+  // 2 Identity and credentials
+  items.push(item('2.1', 'callers authenticate with scoped OAuth tokens', 'fail',
+    config.gateway.allowUnauthenticated === 'loopback' ? 'no identity provider is configured: unauthenticated callers are accepted from loopback' : 'no identity provider is configured: every caller is refused',
+    NOT_YET('verify OAuth access tokens') + ' (issue 4)'));
+  const secrets = enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s)));
+  items.push(item('2.2', 'no long-lived static token in the configuration', secrets.length ? 'fail' : 'pass',
+    secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
+    'move each credential to a secrets manager and reference it (credential references: issue 5)'));
+  items.push(item('2.3', 'upstream credentials live in a secrets manager, per environment and per tenant', 'fail', NOT_YET('broker upstream credentials'), 'issue 5'));
+  items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', 'fail', NOT_YET('rotate or revoke credentials'), 'issue 5'));
+
+  // 3 Policy
+  const risky = present.filter((t) => effectiveClass(t, classes.get(t.server)?.get(t.tool)).class !== 'READ').length;
+  items.push(item('3.1', 'a tool allowlist decides who may call what', 'fail', `${NOT_YET('evaluate policies')}: every caller may call every active tool`, 'issue 6'));
+  items.push(item('3.2', 'exact resource allowlists bound what tools may touch', 'fail', NOT_YET('check resource arguments'), 'issue 6'));
+  items.push(item('3.3', 'WRITE and DESTRUCTIVE calls need approval', 'fail', `${risky} WRITE or DESTRUCTIVE tool(s) run without approval`, 'approval rules (issues 6 and 8)'));
+  items.push(item('3.4', 'rate limits and concurrency caps per user and per tool', 'fail', 'no rate limit or concurrency cap is configured', 'issue 6'));
+
+  // 4 Approval
+  items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'fail', NOT_YET('ask for human approval'), 'issue 8'));
+
+  // 5 Audit
+  items.push(item('5.1', 'one structured audit event per call', 'fail', `${NOT_YET('write an audit trail')} (calls are only counted in /metrics)`, 'issue 7'));
+  items.push(item('5.2', 'secrets and PII are redacted from what is recorded', 'fail', NOT_YET('redact audit records'), 'issue 7'));
+  items.push(item('5.3', 'retention is configured', 'fail', NOT_YET('keep or prune audit records'), 'issue 7'));
+  items.push(item('5.4', 'audit events are exported to a SIEM', 'fail', 'no audit export is configured', 'issue 7'));
+
+  // 6 Safe execution
+  items.push(item('6.1', 'request size and nesting are bounded', 'pass', `bodies up to ${config.gateway.maxBodyBytes} bytes, JSON nesting up to ${config.gateway.maxJsonDepth}`));
+  items.push(item('6.2', "arguments are validated against each tool's input schema", 'fail', `${NOT_YET('validate arguments against input schemas')} (only that they are an object)`, 'issue 6'));
+  const inheriting = enabled.filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v))).map((s) => s.name);
+  items.push(item('6.3', 'stdio servers start with a minimal environment', inheriting.length ? 'warn' : 'pass',
+    inheriting.length ? `secret-looking variables inherited by ${list(inheriting)}` : 'only the listed variables are inherited', 'trim `servers[].inheritEnv`'));
+  items.push(item('6.4', 'tools run sandboxed with restricted egress', 'fail', NOT_YET('sandbox upstream processes'), 'run stdio servers in a container or a restricted user until Gatehouse does'));
+  items.push(item('6.5', 'a read-only mode exists', 'fail', NOT_YET('offer a read-only mode'), 'issue 6'));
+  const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
+  items.push(item('6.6', 'the listener is not exposed without authentication', exposed && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
+    exposed ? `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback` : 'listening on loopback only',
+    'configure an identity provider before exposing the gateway'));
+
+  // 7 Rollout
+  items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'fail', NOT_YET('offer shadow mode'), 'issue 6'));
+  items.push(item('7.2', 'a server or tool can be switched off at once', 'warn', 'a server can be disabled (`servers[].disabled`, applied on reload); single tools only through quarantine', 'per-tool kill switch: issue 6'));
+  items.push(item('7.3', 'credentials can be revoked during an incident', 'fail', NOT_YET('revoke credentials'), 'issue 5'));
+  items.push(item('7.4', 'logs can be exported for an incident', 'fail', NOT_YET('export audit logs'), 'issue 7'));
+  items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
+  return items;
+}
+
+export function summary(items: CheckItem[]): Record<Status, number> {
+  const out: Record<Status, number> = { pass: 0, warn: 0, fail: 0 };
+  for (const i of items) out[i.status]++;
+  return out;
+}
