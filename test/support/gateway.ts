@@ -88,8 +88,8 @@ export async function startCli(configYaml: string, dir: string): Promise<{ child
 }
 
 /** Run a `gatehouse` CLI command to completion; stdout, stderr and the exit code. */
-export function runCli(args: string[], opts: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env };
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, ...opts.env };
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -1,0 +1,65 @@
+/**
+ * Golden tests for `gatehouse check`: the readiness report of the quickstart as shipped (nothing
+ * discovered yet, nothing documented) and of a well-configured gateway (documented, discovered,
+ * every tool classified). Items whose features do not exist yet fail in both, honestly. Regenerate
+ * the golden files after an intended change with UPDATE_GOLDEN=1.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FILESYSTEM, ROOT, runCli } from './support/gateway.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { readiness } from '../src/readiness/check.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function golden(name: string, actual: unknown): void {
+  const file = join(ROOT, 'test/golden', name);
+  const text = `${JSON.stringify(actual, null, 2)}\n`;
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+  assert.deepEqual(actual, JSON.parse(readFileSync(file, 'utf8')), `differs from test/golden/${name} (UPDATE_GOLDEN=1 to accept)`);
+}
+
+test('golden: the quickstart as shipped is not ready, and says why item by item', async () => {
+  const file = join(dir, 'quickstart.yaml');
+  const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8').replace(/stateDir: .*/, 'stateDir: state').replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`);
+  writeFileSync(file, text);
+  const r = await runCli(['check', '--json', '-c', file]);
+  assert.equal(r.code, 1, 'a failing item makes the exit status non-zero');
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.ready, false);
+  golden('check-quickstart.json', report);
+  const text2 = await runCli(['check', '-c', file]);
+  assert.match(text2.stdout, /^ {2}FAIL 1\.2 every server has been discovered and catalogued\n {9}never discovered: everything, files\n {9}fix: start the gateway, or run `gatehouse inventory --refresh`$/m);
+  assert.match(text2.stdout, /\d+ pass, \d+ warn, \d+ fail: not ready\n$/);
+});
+
+test('golden: a well-configured gateway passes the inventory section; what does not exist yet still fails', async () => {
+  const env = { CHECK_STATE_DIR: join(dir, 'well'), NODE: process.execPath, FILESYSTEM_SERVER: FILESYSTEM };
+  const file = join(ROOT, 'test/fixtures/check/well-configured.yaml');
+  const r = await runCli(['check', '--json', '--refresh', '-c', file], { env });
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout);
+  const inventory = report.items.filter((i: { section: string }) => i.section === '1 inventory');
+  assert.deepEqual(inventory.map((i: { status: string }) => i.status), ['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+  // Paths differ per machine: the golden file holds the rest.
+  golden('check-well-configured.json', JSON.parse(JSON.stringify(report).replaceAll(join(dir, 'well'), '<state>')));
+});
+
+test('static credentials in the config fail 2.2, named by server and key (values never printed)', () => {
+  const config = parseConfig(
+    'version: 1\nservers:\n' +
+      '  - { name: gh, transport: http, url: "https://gh.example/mcp", headers: { Authorization: "Bearer ghp_abcdefghijklmnop1234" } }\n' +
+      '  - { name: db, transport: stdio, command: x, env: { PGPASSWORD: hunter2hunter2, MODE: fast } }\n' +
+      '  - { name: ok, transport: stdio, command: x, env: { MODE: fast } }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
+  const item = readiness(config, { servers: [], tools: [] }).find((i) => i.id === '2.2')!;
+  assert.equal(item.status, 'fail');
+  assert.equal(item.why, 'static credentials in gh (servers[0].headers.Authorization), db (servers[1].env.PGPASSWORD)');
+  assert.doesNotMatch(JSON.stringify(item), /ghp_|hunter2/);
+});
