@@ -161,8 +161,8 @@ test('accept() of a poisoned tool, of server instructions, and of what does not 
   assert.equal(serverQuarantine(apply(state, s.change).server!), null);
   assert.deepEqual(accept(apply(state, s.change), null, 'bob', 4).change, {});
 
-  assert.deepEqual(accept(state, 'nope', 'alice', 5), { change: {}, result: { ok: false, message: 'tool not found' } });
-  assert.deepEqual(accept(EMPTY, 'echo', 'alice', 5), { change: {}, result: { ok: false, message: 'server not yet discovered' } });
+  assert.deepEqual(accept(state, 'nope', 'alice', 5), { change: {}, result: { ok: false, message: 'the server does not list such a tool' } });
+  assert.deepEqual(accept(EMPTY, 'echo', 'alice', 5), { change: {}, result: { ok: false, message: 'its server has not been discovered yet (start the gateway, or run `gatehouse inventory --refresh`)' } });
 });
 
 test('classify() records the class, and effectiveClass() ranks config over operator over unreviewed', () => {
@@ -172,7 +172,7 @@ test('classify() records the class, and effectiveClass() ranks config over opera
   const t = change.tools?.[0] as InventoryTool;
   assert.deepEqual([t.class, t.classifiedBy, t.classifiedAt, t.acceptedPin], ['READ', 'carol', 9000, toolPin(echo)]);
   assert.deepEqual(change.events?.[0], { at: 9000, server: 'demo', tool: 'echo', kind: 'tool.classified', actor: 'carol', detail: { class: 'READ', was: null, proposed: 'READ' } });
-  assert.deepEqual(classify(state, 'nope', 'READ', 'carol', 1).result, { ok: false, message: 'tool not found' });
+  assert.deepEqual(classify(state, 'nope', 'READ', 'carol', 1).result, { ok: false, message: 'the server does not list such a tool' });
   // A later discovery keeps the operator's class.
   assert.equal(tool(run([[obs([echo2], 2)]], apply(state, change)).state, 'echo').class, 'READ');
 

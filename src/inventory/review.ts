@@ -158,6 +158,8 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
   };
 }
 
+const NOT_DISCOVERED = 'its server has not been discovered yet (start the gateway, or run `gatehouse inventory --refresh`)';
+
 export interface ReviewResult {
   ok: boolean;
   message: string;
@@ -169,7 +171,7 @@ export interface ReviewResult {
 /** Accept a tool's current definition (or, with `tool` null, the server's instructions). */
 export function accept(state: InventoryState, tool: string | null, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
   const server = state.server;
-  if (!server) return { change: {}, result: { ok: false, message: 'server not yet discovered' } };
+  if (!server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
   if (tool === null) {
     if (server.acceptedPin === server.instructionsPin) return { change: {}, result: { ok: true, message: 'already accepted', before: server.acceptedInstructions, after: server.instructions } };
     const next = { ...server, acceptedPin: server.instructionsPin, acceptedInstructions: server.instructions, acceptedBy: actor, acceptedAt: at };
@@ -179,7 +181,7 @@ export function accept(state: InventoryState, tool: string | null, actor: string
     };
   }
   const t = state.tools.find((x) => x.tool === tool);
-  if (!t) return { change: {}, result: { ok: false, message: 'tool not found' } };
+  if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   const before = t.acceptedDef;
   if (t.acceptedPin === t.pin) return { change: {}, result: { ok: true, message: 'already accepted', before, after: t.def } };
   const next: InventoryTool = { ...t, acceptedPin: t.pin, acceptedDef: t.def, acceptedBy: actor, acceptedAt: at };
@@ -190,8 +192,9 @@ export function accept(state: InventoryState, tool: string | null, actor: string
 }
 
 export function classify(state: InventoryState, tool: string, cls: ToolClass, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
+  if (!state.server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
   const t = state.tools.find((x) => x.tool === tool);
-  if (!t) return { change: {}, result: { ok: false, message: 'tool not found' } };
+  if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   if (t.class === cls) return { change: {}, result: { ok: true, message: `already ${cls}` } };
   const next: InventoryTool = { ...t, class: cls, classifiedBy: actor, classifiedAt: at };
   return {
