@@ -10,6 +10,7 @@ import type { Store } from './storage/types.ts';
 import { Upstream } from './upstream/upstream.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
+import { Authenticator } from './identity/authenticator.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -83,14 +84,15 @@ export class Gateway {
         endpoint: () => gw.#endpoint,
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
-        admin: () => ({ config: gw.config, store }),
+        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       gw.url = `http://${host}:${addr.port}`;
       if (config.gateway.listen.port === 0) {
-        // Host and Origin allowlists need the real port.
+        // Host and Origin allowlists (and a resource identifier taken from the listen address) need the real port.
         gw.config = { ...config, gateway: { ...config.gateway, listen: { ...config.gateway.listen, port: addr.port } } };
+        if (config.identity?.resourceFromListen) gw.config.identity = { ...config.identity, resource: config.identity.resource.replace(/:0\/mcp$/, `:${addr.port}/mcp`) };
         gw.#endpoint = gw.#endpointDeps();
       }
     }
@@ -172,7 +174,7 @@ export class Gateway {
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,
-      allowUnauthenticated: g.allowUnauthenticated,
+      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys),
     };
   }
 

@@ -376,6 +376,13 @@ function ordered(ctx: Context, path: Path, limits: unknown, low: string, high: s
   else ctx.add([...path, low], `must not be larger than \`${high}\` (default ${b})`);
 }
 
+/** publicUrl + /mcp, or the listen address (loopback names as they are). */
+function defaultResource(g: Config['gateway']): string {
+  if (g.publicUrl) return `${g.publicUrl.replace(/\/+$/, '')}/mcp`;
+  const host = g.listen.host.includes(':') ? `[${g.listen.host}]` : g.listen.host;
+  return `http://${host}:${g.listen.port}/mcp`;
+}
+
 /** The validator has filled every default; what is left is making paths absolute. */
 function normalise(r: RawConfig, source: string, configDir: string): Config {
   const gateway = r.gateway as Config['gateway'];
@@ -391,6 +398,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     gateway: { ...gateway, stateDir },
     storage: { ...storage, sqlitePath: resolve(stateDir, storage.sqlitePath) },
     inventory: r.inventory as Config['inventory'],
+    ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
     servers: servers as Config['servers'],
   };
 }

@@ -149,6 +149,63 @@ export const Storage = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Scopes = Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { description: 'OAuth scope values (RFC 6749 scope-token).' });
+
+export const Identity = Type.Object(
+  {
+    resource: Type.Optional(Type.String({
+      format: 'uri',
+      pattern: '^https?://',
+      description: "The gateway's resource identifier: the audience tokens must carry, exactly. Default: publicUrl (or the listen address) + `/mcp`.",
+    })),
+    resourceName: Type.Optional(Type.String({ maxLength: 200, default: 'Gatehouse' })),
+    issuers: Type.Optional(Type.Array(
+      Type.Object(
+        {
+          issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'Exactly as in the tokens `iss` (https; http only on loopback).' }),
+          jwksUri: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Default: discovered from the issuer metadata.' })),
+          algorithms: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'Default: RS256, PS256, ES256, EdDSA. Symmetric algorithms and `none` are refused.' })),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'OpenID / OAuth authorization servers whose JWT access tokens are accepted.' },
+    )),
+    introspection: Type.Optional(Type.Object(
+      {
+        url: Type.String({ format: 'uri', pattern: '^https?://' }),
+        clientId: Type.String({ minLength: 1 }),
+        clientSecret: Type.String({ minLength: 1, description: 'Use ${VAR}.' }),
+      },
+      { additionalProperties: false, description: 'RFC 7662 introspection for opaque (non-JWT) tokens.' },
+    )),
+    claims: Type.Optional(Type.Object(
+      {
+        tenant: Type.Optional(Type.String({ minLength: 1, default: 'tenant' })),
+        roles: Type.Optional(Type.String({ minLength: 1, default: 'roles', description: 'Dotted path, e.g. `realm_access.roles`.' })),
+        clientId: Type.Optional(Type.String({ minLength: 1, default: 'client_id' })),
+      },
+      { additionalProperties: false, default: {} },
+    )),
+    defaultTenant: Type.Optional(Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      description: 'Tenant for tokens without the tenant claim. Unset: such tokens are refused.',
+    })),
+    requiredScopes: Type.Optional(Type.Object(
+      {
+        mcp: Type.Optional(Scopes),
+        READ: Type.Optional(Scopes),
+        WRITE: Type.Optional(Scopes),
+        DESTRUCTIVE: Type.Optional(Scopes),
+      },
+      { additionalProperties: false, default: {}, description: 'Scopes a token must carry: `mcp` for any MCP request, and per tool class for tools/call.' },
+    )),
+    adminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-admin'], description: 'Roles that may use the admin API.' })),
+    apiKeys: Type.Optional(Type.Boolean({ default: true, description: 'Accept API keys made with `gatehouse keys create`.' })),
+    clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 30 })),
+  },
+  { additionalProperties: false, description: 'Who may call: OAuth 2.1 access tokens and API keys. When set, every caller must authenticate.' },
+);
+
 export const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -166,6 +223,7 @@ export const ConfigSchema = Type.Object(
     gateway: Type.Optional(Gateway),
     storage: Type.Optional(Storage),
     inventory: Type.Optional(InventorySettings),
+    identity: Type.Optional(Identity),
     servers: Type.Array(Server, { default: [] }),
   },
   { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
@@ -183,5 +241,16 @@ export interface Config {
   gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl'>> & { publicUrl?: string; listen: Required<Static<typeof Listen>> };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
   inventory: Required<Static<typeof InventorySettings>>;
+  /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
+  identity?: IdentityConfig;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
 }
+
+export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspection' | 'defaultTenant' | 'claims' | 'requiredScopes'> & {
+  introspection?: Static<typeof Identity>['introspection'];
+  defaultTenant?: string;
+  claims: { tenant: string; roles: string; clientId: string };
+  requiredScopes: { mcp?: string[]; READ?: string[]; WRITE?: string[]; DESTRUCTIVE?: string[] };
+  /** The resource was not configured: it was taken from the listen address. */
+  resourceFromListen?: boolean;
+};

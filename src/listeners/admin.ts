@@ -1,8 +1,9 @@
 /**
  * The admin HTTP API (read-only for now): the inventory, what waits for review, its history, and
- * the readiness report, as JSON, the same data the CLI prints. Until identity (issue 4) brings an
- * admin role, it answers loopback callers only, and only while unauthenticated loopback access is
- * allowed at all (`gateway.allowUnauthenticated: loopback`); everyone else gets 401.
+ * the readiness report, as JSON, the same data the CLI prints. With identity configured it needs a
+ * credential carrying one of `identity.adminRoles` (from the IdP's roles claim, or an admin API key):
+ * an agent's credential gets 403. Without identity, it answers loopback callers only (local
+ * development), like the MCP endpoint.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.ts';
@@ -10,11 +11,12 @@ import type { Store } from '../storage/types.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
-import { isLoopback } from './guards.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
 
 export interface AdminDeps {
   config: Config;
   store: Store;
+  identity: Authenticator;
 }
 
 export const ADMIN_PREFIX = '/admin/v1/';
@@ -48,9 +50,8 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
 }
 
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
-  if (deps.config.gateway.allowUnauthenticated !== 'loopback' || !isLoopback(req.socket.remoteAddress)) {
-    throw new GatehouseError('E_UNAUTHENTICATED', 'the admin api needs an admin credential');
-  }
+  const principal = await deps.identity.authenticate(req);
+  if (deps.identity.enabled && !deps.identity.isAdmin(principal)) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
   const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
   const body = await resource(url.pathname.slice(ADMIN_PREFIX.length), url.searchParams, deps);
   if (body === undefined) return send(404, { error: 'not found' });

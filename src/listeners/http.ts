@@ -21,6 +21,7 @@ export interface HttpDeps {
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
+const PRM_PREFIX = '/.well-known/oauth-protected-resource';
 
 function json(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -53,6 +54,13 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   if (m) return handleMcp(req, res, m[1], ep);
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
   checkHost(req.headers.host, ep.hosts);
+  if (path.startsWith(PRM_PREFIX)) {
+    // RFC 9728: the path-suffixed forms (for /mcp and each /servers/<name>/mcp) and the root form.
+    const meta = ep.identity.metadata;
+    const suffix = path.slice(PRM_PREFIX.length);
+    if (meta && (suffix === '' || suffix === '/mcp' || SERVER_PATH.test(suffix))) return json(res, 200, meta);
+    return json(res, 404, { error: 'not found' });
+  }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {
     const r = await readiness(deps);
@@ -74,8 +82,12 @@ export class HttpListener {
     this.#deps = deps;
     this.#server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
       route(req, res, this.#deps).catch((err) => {
-        const w = toWire(err instanceof GatehouseError ? err : err, null, deps.endpoint().log);
-        if (!res.headersSent) json(res, w.status === 200 ? 500 : w.status, w.body);
+        const ep = deps.endpoint();
+        const w = toWire(err, null, ep.log);
+        if (!res.headersSent) {
+          for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
+          json(res, w.status === 200 ? 500 : w.status, w.body);
+        }
         else res.end();
       });
     });

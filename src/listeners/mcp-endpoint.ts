@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../gateway/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
-import { acceptsJsonAndSse, checkHost, checkOrigin, decodeHeaderValue, isLoopback, readBody } from './guards.ts';
+import { acceptsJsonAndSse, checkHost, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
@@ -31,10 +31,8 @@ export interface EndpointDeps extends DispatchDeps {
   origins: Set<string>;
   maxBodyBytes: number;
   maxJsonDepth: number;
-  allowUnauthenticated: 'loopback' | 'never';
 }
 
-const ANONYMOUS: Principal = { subject: 'anonymous', tenant: 'default', client: 'unknown', roles: [], authenticated: false };
 const NAME_HEADER_METHODS: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -52,24 +50,19 @@ function sendError(res: ServerResponse, err: unknown, id: RequestId | null, log:
   res.end(body);
 }
 
-/** Who is calling. Identity (issue 4) replaces this; until then only loopback callers are served. */
-function authenticate(req: IncomingMessage, deps: EndpointDeps): Principal {
-  if (deps.allowUnauthenticated === 'loopback' && isLoopback(req.socket.remoteAddress)) return ANONYMOUS;
-  throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
-}
-
 export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope: string, deps: EndpointDeps): Promise<void> {
   let id: RequestId | null = null;
   try {
     checkHost(header(req, 'host'), deps.hosts);
     checkOrigin(header(req, 'origin'), deps.origins);
-    const principal = authenticate(req, deps);
+    // Who is calling, from the verified credential only; nothing below reads identity from anywhere else.
+    const principal = await deps.identity.authenticate(req);
     if (scope && !deps.upstreams.has(scope)) throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
-    if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, deps);
+    if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
     if (req.method === 'DELETE') {
       if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-      const s = await deps.sessions.get(sessionId, null, scope);
+      const s = await deps.sessions.get(sessionId, principal.key, scope);
       await deps.sessions.delete(s);
       res.writeHead(204).end();
       return;
@@ -94,7 +87,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     if (c.kind === 'response') {
       // A legacy client answering one of our server->client requests.
       if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED');
-      const s = await deps.sessions.get(sessionId, null, scope);
+      const s = await deps.sessions.get(sessionId, principal.key, scope);
       const answer = 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result };
       if (c.msg.id !== null) s.answer(c.msg.id, answer);
       res.writeHead(202).end();
@@ -125,10 +118,10 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
     if (msg.method === 'initialize') {
       if (c.kind !== 'request') throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
-      return await initialize(res, c.msg as JsonRpcRequest, scope, deps);
+      return await initialize(res, c.msg as JsonRpcRequest, scope, principal, deps);
     }
     if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED', 'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)');
-    const session = await deps.sessions.get(sessionId, null, scope);
+    const session = await deps.sessions.get(sessionId, principal.key, scope);
     const sessionHeaders = { 'mcp-session-id': session.id };
     if (c.kind === 'notification') {
       onLegacyNotification(session, msg.method, params);
@@ -146,7 +139,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       setTimeout(() => req.destroy(), 5000).unref();
       return;
     }
-    sendError(res, err, id, deps.log);
+    sendError(res, err, id, deps.log, deps.identity.challenge(err));
   }
 }
 
@@ -232,7 +225,9 @@ async function answer(
     out.finish(success(ctx.requestId, result));
   } catch (err) {
     const w = toWire(err, ctx.requestId, deps.log);
-    out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
+    // Scopes that fall short for this tool: 403 with the challenge, so a client can step up (both eras).
+    if (err instanceof GatehouseError && err.code === 'E_INSUFFICIENT_SCOPE') out.finish(w.body, 403, deps.identity.challenge(err));
+    else out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
   } finally {
     inFlight.delete(ctx);
   }
@@ -255,20 +250,20 @@ function onLegacyNotification(session: LiveSession, method: string, params: Json
   for (const [ctx, ctl] of inFlight) if (ctx.session === session && ctx.requestId === rid) ctl.abort();
 }
 
-async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, deps: EndpointDeps): Promise<void> {
+async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, deps: EndpointDeps): Promise<void> {
   const init = readInitialize(msg.params);
-  const session = await deps.sessions.create({ scope, ...init, principal: null });
+  const session = await deps.sessions.create({ scope, ...init, principal: principal.key });
   deps.metrics.sessions.set(deps.sessions.size);
   const body = JSON.stringify(success(msg.id, initializeResult(deps, scope, init.protocolVersion)));
   res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, deps: EndpointDeps): Promise<void> {
+async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, principal: Principal, deps: EndpointDeps): Promise<void> {
   if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED', 'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id');
   const accept = header(req, 'accept') ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
-  const s = await deps.sessions.get(sessionId, null, scope);
+  const s = await deps.sessions.get(sessionId, principal.key, scope);
   s.stream?.close();
   const sink = new StreamSink(res, { 'mcp-session-id': s.id }, () => {
     if (s.stream === sink) s.stream = undefined;

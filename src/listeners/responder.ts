@@ -47,13 +47,13 @@ export class Responder implements MessageSink {
   }
 
   /** The final response; `status` applies only when nothing was streamed yet. */
-  finish(msg: JsonRpcMessage, status = 200): void {
+  finish(msg: JsonRpcMessage, status = 200, extraHeaders: Record<string, string> = {}): void {
     if (this.closed) return;
     const body = JSON.stringify(msg);
     if (this.#mode === 'sse') {
       this.#res.end(`event: message\ndata: ${body}\n\n`);
     } else {
-      this.#res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers });
+      this.#res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers, ...extraHeaders });
       this.#res.end(body);
     }
     this.#mode = 'done';

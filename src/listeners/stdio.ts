@@ -15,7 +15,7 @@ import type { Principal, RequestContext } from '../gateway/context.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
 
-const LOCAL_USER: Principal = { subject: 'local', tenant: 'default', client: 'stdio', roles: [], authenticated: false };
+const LOCAL_USER: Principal = { subject: 'local', tenant: 'default', client: 'stdio', roles: [], scopes: [], authenticated: false, via: 'local', issuer: '', key: 'local' };
 
 export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
   const out: MessageSink = {

@@ -9,6 +9,7 @@ import { routeTool } from './stages/route-tool.ts';
 import { validateArguments } from './stages/validate-arguments.ts';
 import { executeCall } from './stages/execute-call.ts';
 import { classifyTool } from './stages/classify-tool.ts';
+import { requireClassScopes } from './stages/require-class-scopes.ts';
 import { applyLimits, decidePolicy, recordIntent, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
 import type { CallState, PipelineDeps, Stage } from './types.ts';
 
@@ -17,6 +18,7 @@ export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
   ['authenticate', requirePrincipal], // first: every later stage keys on the verified principal
   ['route', routeTool], // before anything tool-specific; unknown and forbidden look alike
   ['classify', classifyTool], // needs the route; policy needs the class
+  ['authorize', requireClassScopes], // needs the class; before validate, so a caller without the scope learns nothing more
   ['validate', validateArguments], // before policy: policy reads arguments, so they must be well-formed
   ['decide', decidePolicy], // pure; needs principal, tool, class and valid arguments
   ['limit', applyLimits], // after decide: refused calls do not spend budget

@@ -3,6 +3,7 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -35,6 +36,7 @@ export interface CallState {
 export interface PipelineDeps {
   catalog: Catalog;
   inventory: Inventory;
+  identity: Authenticator;
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

@@ -42,6 +42,13 @@ const CATALOGUE = {
   E_ORIGIN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'origin not allowed' },
   E_HOST: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'host not allowed' },
   E_UNAUTHENTICATED: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'authentication required' },
+  /** The credential was presented and refused (expired, wrong audience, revoked, ...). */
+  E_INVALID_TOKEN: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'invalid token' },
+  /** RFC 6750 invalid_request: e.g. a token in the query string. */
+  E_INVALID_AUTH_REQUEST: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'invalid authorization request' },
+  E_INSUFFICIENT_SCOPE: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'insufficient scope' },
+  /** Authenticated, but not allowed here (the admin api without an admin role). */
+  E_FORBIDDEN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'forbidden' },
   E_PROTOCOL_VERSION: { rpc: RPC.UNSUPPORTED_PROTOCOL_VERSION, http: 400, message: 'unsupported protocol version' },
   E_HEADER_MISMATCH: { rpc: RPC.HEADER_MISMATCH, http: 400, message: 'header mismatch' },
   E_MISSING_CAPABILITY: { rpc: RPC.MISSING_CLIENT_CAPABILITY, http: 400, message: 'missing required client capability' },

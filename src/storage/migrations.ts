@@ -98,6 +98,25 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
       await db.schema.createIndex('inventory_snapshots_server').on('inventory_snapshots').columns(['server', 'seq']).execute();
     },
   },
+  '0003_api_keys': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('hash', 'text', (c) => c.notNull()) // sha256 of the secret part; the key itself is never stored
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull()) // json
+        .addColumn('scopes', 'text', (c) => c.notNull()) // json
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('revoked_by', 'text')
+        .execute();
+    },
+  },
 });
 
 

@@ -6,6 +6,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
+import { apiKeyRepo } from './api-key-repo.ts';
 import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
@@ -84,6 +85,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver']): Store 
     sessions: sessionRepo(db),
     verdicts: verdictRepo(db),
     inventory: inventoryRepo(db, driver),
+    apiKeys: apiKeyRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -73,7 +73,23 @@ export interface InventorySnapshotsTable {
   content: string;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  hash: string;
+  tenant: string;
+  roles: string;
+  scopes: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
 export interface Database {
+  api_keys: ApiKeysTable;
   sessions: SessionsTable;
   upstream_verdicts: UpstreamVerdictsTable;
   inventory_servers: InventoryServersTable;

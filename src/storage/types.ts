@@ -131,11 +131,38 @@ export interface InventoryStore {
   snapshots(server: string, limit?: number): Promise<InventorySnapshot[]>;
 }
 
+/** An API key as stored: the secret itself is never kept, only its SHA-256. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  hash: string;
+  tenant: string;
+  roles: string[];
+  scopes: string[];
+  createdAt: number;
+  createdBy: string;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokedBy: string | null;
+}
+
+export interface ApiKeyStore {
+  /** Refuses a duplicate id or name. */
+  create(r: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
+  /** Revoke by id or name; the record after, or undefined when there is none. Revoking twice keeps the first time. */
+  revoke(idOrName: string, by: string, at: number): Promise<ApiKeyRecord | undefined>;
+  touch(id: string, at: number): Promise<void>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
   readonly verdicts: VerdictStore;
   readonly inventory: InventoryStore;
+  readonly apiKeys: ApiKeyStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

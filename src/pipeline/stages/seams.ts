@@ -2,10 +2,16 @@
  * Stages whose behaviour later issues fill in. Each exists now, in its place in the order, so that
  * the order is fixed and visible; today each passes through and says what it will do.
  */
+import { GatehouseError } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
 
-/** authenticate: the principal comes from the verified credential only (issue 4); the listener sets it. */
-export const requirePrincipal: Stage = () => {};
+/**
+ * authenticate: the listener verified the credential before parsing the body (401/403 belong to the
+ * HTTP exchange); here the pipeline only insists that a principal is present.
+ */
+export const requirePrincipal: Stage = (s) => {
+  if (!s.ctx.principal) throw new GatehouseError('E_UNAUTHENTICATED');
+};
 
 /** decide: pure policy evaluation (issue 6). With no policy engine configured, calls are allowed. */
 export const decidePolicy: Stage = (s) => {

@@ -1,0 +1,53 @@
+/** The api_keys table: the only code that reads or writes it, the same for both drivers. */
+import type { Kysely, Selectable } from 'kysely';
+import type { ApiKeysTable, Database } from './schema.ts';
+import type { ApiKeyRecord, ApiKeyStore } from './types.ts';
+
+function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    hash: r.hash,
+    tenant: r.tenant,
+    roles: JSON.parse(r.roles),
+    scopes: JSON.parse(r.scopes),
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+    revokedBy: r.revoked_by,
+  };
+}
+
+export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
+  const find = (idOrName: string) => db.selectFrom('api_keys').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  return {
+    async create(r) {
+      await db
+        .insertInto('api_keys')
+        .values({
+          id: r.id, name: r.name, hash: r.hash, tenant: r.tenant, roles: JSON.stringify(r.roles), scopes: JSON.stringify(r.scopes),
+          created_at: r.createdAt, created_by: r.createdBy, expires_at: r.expiresAt, last_used_at: r.lastUsedAt, revoked_at: r.revokedAt, revoked_by: r.revokedBy,
+        })
+        .execute();
+    },
+    async get(id) {
+      const r = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? out(r) : undefined;
+    },
+    async list() {
+      return (await db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('name').execute()).map(out);
+    },
+    async revoke(idOrName, by, at) {
+      const r = await find(idOrName);
+      if (!r) return undefined;
+      await db.updateTable('api_keys').set({ revoked_at: at, revoked_by: by }).where('id', '=', r.id).where('revoked_at', 'is', null).execute();
+      const after = await db.selectFrom('api_keys').selectAll().where('id', '=', r.id).executeTakeFirst();
+      return after ? out(after) : undefined;
+    },
+    async touch(id, at) {
+      await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+    },
+  };
+}
