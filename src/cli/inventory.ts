@@ -24,7 +24,7 @@ export interface CliContext {
   fail: (message: string, code?: number) => never;
 }
 
-function actorName(by: string | undefined): string {
+export function actorName(by: string | undefined): string {
   if (by) return by;
   let user = 'unknown';
   try {

@@ -16,6 +16,7 @@ import { createLogger } from '../observability/logger.ts';
 import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { registerCheck, registerInventory } from './inventory.ts';
+import { registerKeys } from './keys.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -151,5 +152,6 @@ configCmd
 
 registerInventory(program, { configOption, load, fail });
 registerCheck(program, { configOption, load, fail });
+registerKeys(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

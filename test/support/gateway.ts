@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../../src/config/load.ts';
 import { Gateway } from '../../src/main.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import { silentLogger, type Logger } from '../../src/observability/logger.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -33,13 +33,16 @@ export interface TestGateway {
  * Start a gateway on a free loopback port with `servers` (YAML list items), extra gateway keys and
  * extra top-level sections (`top`, e.g. `inventory: { newTools: accept }`).
  */
-export async function startGateway(servers: string, opts: { gateway?: string; storage?: string; top?: string; waitMs?: number } = {}): Promise<TestGateway> {
+export async function startGateway(
+  servers: string,
+  opts: { gateway?: string; storage?: string; top?: string; waitMs?: number; port?: number; log?: Logger } = {},
+): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
-  const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
+  const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${opts.port ?? 0} }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, yaml);
   const config = parseConfig(yaml, file);
-  const gw = await Gateway.start(config, { log: process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger() });
+  const gw = await Gateway.start(config, { log: opts.log ?? (process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger()) });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
   return {
     gw,

@@ -1,0 +1,100 @@
+/**
+ * `gatehouse keys create|list|revoke`: API keys for service agents and local development. A key is
+ * printed once, at creation; the store keeps only its hash. Revocation takes effect on the next
+ * request on every gateway sharing the store.
+ */
+import type { Command } from 'commander';
+import { newApiKey, parseDuration } from '../identity/api-keys.ts';
+import { openStore } from '../storage/index.ts';
+import type { ApiKeyRecord } from '../storage/types.ts';
+import type { Config } from '../config/schema.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { render } from './format.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(/[\s,]+/).filter(Boolean);
+}
+
+/** What `list` shows: never the hash. */
+function shown(r: ApiKeyRecord, now: number) {
+  const state = r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && r.expiresAt <= now ? 'expired' : 'active';
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: r.id, name: r.name, tenant: r.tenant, roles: r.roles, scopes: r.scopes, state,
+    createdAt: iso(r.createdAt), createdBy: r.createdBy, expiresAt: iso(r.expiresAt), lastUsedAt: iso(r.lastUsedAt), revokedAt: iso(r.revokedAt), revokedBy: r.revokedBy,
+  };
+}
+
+async function withKeys<T>(config: Config, fn: (keys: Awaited<ReturnType<typeof openStore>>['apiKeys']) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store.apiKeys);
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerKeys(program: Command, ctx: CliContext): void {
+  const keys = program.command('keys').description('API keys for service agents and local development (stored hashed)');
+
+  keys
+    .command('create')
+    .description('create a key bound to a tenant and roles; it is printed once')
+    .requiredOption('-n, --name <name>', 'a unique name (the key\'s client name in audit records)')
+    .requiredOption('-t, --tenant <tenant>', 'the tenant it acts for')
+    .option('-r, --roles <roles>', 'comma-separated roles (e.g. agent, or gatehouse-admin for the admin api)', '')
+    .option('-s, --scopes <scopes>', 'comma-separated scopes; default: those identity.requiredScopes asks of every request and of READ calls')
+    .option('-e, --expires <duration>', 'lifetime: 90d, 12h, 30m; `never` for no expiry', '90d')
+    .option('--by <name>', 'who creates it (recorded); default: cli:<user>@<host>')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the key and its record as JSON')
+    .action(async (opts: { name: string; tenant: string; roles: string; scopes?: string; expires: string; by?: string; config: string; json?: boolean }) => {
+      if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+      if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+      const ttl = opts.expires === 'never' ? null : parseDuration(opts.expires);
+      if (ttl === undefined) ctx.fail(`\`--expires ${opts.expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
+      const config = await ctx.load(opts.config);
+      const req = config.identity?.requiredScopes ?? {};
+      const scopes = opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
+      const now = Date.now();
+      const { key, record } = newApiKey({ name: opts.name, tenant: opts.tenant, roles: list(opts.roles), scopes, createdAt: now, createdBy: actorName(opts.by), expiresAt: ttl === null ? null : now + ttl });
+      await withKeys(config, async (store) => {
+        if ((await store.list()).some((k) => k.name === opts.name)) ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
+        await store.create(record);
+      });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
+      process.stdout.write(`${key}\n`);
+      process.stderr.write(`created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`);
+      if (!config.identity) process.stderr.write('note: no `identity` section in this config, so the gateway does not ask for keys yet\n');
+    });
+
+  keys
+    .command('list')
+    .description('every key: tenant, roles, scopes, state, created, expires, last used (never the key)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const now = Date.now();
+      const rows = (await withKeys(config, (s) => s.list())).map((r) => shown(r, now));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'], rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']), null));
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke a key by id or name: refused from the next request on')
+    .argument('<key>', 'the key id or name')
+    .option('--by <name>', 'who revokes it (recorded); default: cli:<user>@<host>')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the record as JSON')
+    .action(async (idOrName: string, opts: { by?: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const r = await withKeys(config, (s) => s.revoke(idOrName, actorName(opts.by), Date.now()));
+      if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
+      process.stdout.write(`key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt!).toISOString()} by ${r.revokedBy}\n`);
+    });
+}
