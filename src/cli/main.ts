@@ -72,7 +72,10 @@ program
     else {
       process.stdout.write(`gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`);
     }
-    if (config.gateway.allowUnauthenticated === 'loopback') {
+    if (config.identity) {
+      const issuers = config.identity.issuers.map((i) => i.issuer);
+      process.stderr.write(`gatehouse: authentication required (resource ${config.identity.resource}; ${[...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []), ...(config.identity.apiKeys ? ['api keys'] : [])].join(', ')})\n`);
+    } else if (config.gateway.allowUnauthenticated === 'loopback') {
       process.stderr.write('gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n');
     }
     const reload = async (next: Config) => {

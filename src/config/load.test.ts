@@ -216,6 +216,17 @@ test('golden errors: limits that must agree, and postgres without a URL', () => 
   ]);
 });
 
+test('golden errors: identity that would accept forgeable or interceptable tokens', () => {
+  assert.deepEqual(fixtureErrors('identity.yaml'), [
+    'identity.yaml:5:15: identity.issuers[0].issuer: must be https (plain http only on a loopback address)',
+    'identity.yaml:6:20: identity.issuers[0].algorithms[0]: must be one of `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `ES512`, `EdDSA`',
+    'identity.yaml:6:27: identity.issuers[0].algorithms[1]: must be one of `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `ES512`, `EdDSA`',
+    'identity.yaml:7:27: identity.requiredScopes.mcp[0]: a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)',
+    'identity.yaml:8:18: identity.introspection: missing required key `clientSecret`',
+    'identity.yaml:8:25: identity.introspection.url: must be https (plain http only on a loopback address)',
+  ]);
+});
+
 test('loadConfig names the file as it was given', async () => {
   const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
   await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {

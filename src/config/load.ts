@@ -362,11 +362,31 @@ function semanticChecks(raw: unknown, ctx: Context): void {
       }
     }
   });
+  const identity = isObj(raw.identity) ? raw.identity : {};
+  const urls: Array<[Path, unknown]> = [[['identity', 'resource'], identity.resource], [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined]];
+  (Array.isArray(identity.issuers) ? identity.issuers : []).forEach((is: unknown, i) => {
+    if (isObj(is)) urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
+  });
+  for (const [path, url] of urls) {
+    if (path[1] === 'resource') continue; // the resource is ours: any scheme the clients reach us by
+    if (typeof url === 'string' && URL.canParse(url) && new URL(url).protocol === 'http:' && !LOOPBACK_HOSTS.has(new URL(url).hostname)) {
+      ctx.add(path, 'must be https (plain http only on a loopback address)');
+    }
+  }
+  const scopes = isObj(identity.requiredScopes) ? identity.requiredScopes : {};
+  for (const [key, list] of Object.entries(scopes)) {
+    (Array.isArray(list) ? list : []).forEach((scope: unknown, i) => {
+      if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope)) ctx.add(['identity', 'requiredScopes', key, i], 'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)');
+    });
+  }
   const storage = isObj(raw.storage) ? raw.storage : {};
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
   }
 }
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** `high` must not be below `low`; reported at whichever of the two the file sets (defaults are filled). */
 function ordered(ctx: Context, path: Path, limits: unknown, low: string, high: string): void {

@@ -149,7 +149,7 @@ export const Storage = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-const Scopes = Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { description: 'OAuth scope values (RFC 6749 scope-token).' });
+const Scopes = Type.Array(Type.String({ minLength: 1 }), { description: 'OAuth scope values (RFC 6749 scope-tokens: printable ASCII, no space, quote or backslash).' });
 
 export const Identity = Type.Object(
   {
@@ -164,7 +164,10 @@ export const Identity = Type.Object(
         {
           issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'Exactly as in the tokens `iss` (https; http only on loopback).' }),
           jwksUri: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Default: discovered from the issuer metadata.' })),
-          algorithms: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'Default: RS256, PS256, ES256, EdDSA. Symmetric algorithms and `none` are refused.' })),
+          algorithms: Type.Optional(Type.Array(
+            Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))),
+            { minItems: 1, description: 'Default: RS256, PS256, ES256, EdDSA. Only asymmetric algorithms: HS* and `none` are refused.' },
+          )),
         },
         { additionalProperties: false },
       ),

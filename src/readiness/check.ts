@@ -80,9 +80,19 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
     'set `inventory.newTools: quarantine`'));
 
   // 2 Identity and credentials
-  items.push(item('2.1', 'callers authenticate with scoped OAuth tokens', 'fail',
-    config.gateway.allowUnauthenticated === 'loopback' ? 'no identity provider is configured: unauthenticated callers are accepted from loopback' : 'no identity provider is configured: every caller is refused',
-    NOT_YET('verify OAuth access tokens') + ' (issue 4)'));
+  const id = config.identity;
+  const oauth = Boolean(id && (id.issuers.length || id.introspection));
+  items.push(item('2.1', 'callers authenticate with scoped OAuth tokens', oauth ? 'pass' : id ? 'warn' : 'fail',
+    oauth ? `access tokens from ${list(id!.issuers.map((i) => i.issuer).concat(id!.introspection ? ['introspection'] : []))}, audience ${id!.resource}`
+      : id ? 'only API keys are accepted: no OpenID issuer is configured'
+        : config.gateway.allowUnauthenticated === 'loopback' ? 'no identity provider is configured: unauthenticated callers are accepted from loopback' : 'no identity provider is configured: every caller is refused',
+    'configure `identity.issuers` (an OpenID provider) and `identity.requiredScopes`'));
+  const scoped = Boolean(id?.requiredScopes.mcp?.length && (['READ', 'WRITE', 'DESTRUCTIVE'] as const).every((c) => id.requiredScopes[c]?.length));
+  items.push(item('2.5', 'tokens need scopes for MCP access and for each tool class', scoped ? 'pass' : 'fail',
+    scoped ? 'scopes are required for every request and per class' : 'no scopes are required (`identity.requiredScopes`): any token of the issuer may call any tool',
+    'set `identity.requiredScopes.mcp`, `.READ`, `.WRITE` and `.DESTRUCTIVE`'));
+  items.push(item('2.6', 'the admin API needs an admin role', id ? 'pass' : 'warn',
+    id ? `roles ${id.adminRoles.join(', ')}; agent credentials get 403` : 'without identity the admin API answers any loopback caller', 'configure `identity` (and `identity.adminRoles`)'));
   const secrets = enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s)));
   items.push(item('2.2', 'no long-lived static token in the configuration', secrets.length ? 'fail' : 'pass',
     secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
@@ -115,8 +125,8 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('6.4', 'tools run sandboxed with restricted egress', 'fail', NOT_YET('sandbox upstream processes'), 'run stdio servers in a container or a restricted user until Gatehouse does'));
   items.push(item('6.5', 'a read-only mode exists', 'fail', NOT_YET('offer a read-only mode'), 'issue 6'));
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
-  items.push(item('6.6', 'the listener is not exposed without authentication', exposed && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
-    exposed ? `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback` : 'listening on loopback only',
+  items.push(item('6.6', 'the listener is not exposed without authentication', exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
+    exposed ? (id ? `listening on ${config.gateway.listen.host}; every caller authenticates` : `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback`) : 'listening on loopback only',
     'configure an identity provider before exposing the gateway'));
 
   // 7 Rollout
@@ -125,7 +135,8 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('7.3', 'credentials can be revoked during an incident', 'fail', NOT_YET('revoke credentials'), 'issue 5'));
   items.push(item('7.4', 'logs can be exported for an incident', 'fail', NOT_YET('export audit logs'), 'issue 7'));
   items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
-  return items;
+  const order = (id: string) => id.split('.').map(Number);
+  return items.sort((a, b) => order(a.id)[0] - order(b.id)[0] || order(a.id)[1] - order(b.id)[1]);
 }
 
 export function summary(items: CheckItem[]): Record<Status, number> {
