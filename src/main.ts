@@ -11,6 +11,7 @@ import { Upstream } from './upstream/upstream.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
+import { Audit } from './audit/audit.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -41,6 +42,7 @@ export class Gateway {
   readonly upstreams = new Map<string, Upstream>();
   readonly catalog: Catalog;
   readonly inventory: Inventory;
+  readonly audit: Audit;
   readonly sessions: Sessions;
   readonly subscriptions: Subscriptions;
   readonly holds = new Holds();
@@ -53,7 +55,8 @@ export class Gateway {
     this.config = config;
     this.store = store;
     this.log = log;
-    this.inventory = new Inventory(store.inventory, () => this.config, log);
+    this.audit = new Audit(store.audit, config.audit, log);
+    this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
     this.inventory.on('changed', (server) => {
@@ -72,6 +75,7 @@ export class Gateway {
     const store = await openStore(config.storage);
     const gw = new Gateway(config, store, log);
     try {
+      await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) });
       await gw.inventory.start();
     } catch (err) {
       await store.close();
@@ -137,8 +141,12 @@ export class Gateway {
         if (!prev.servers.some((s) => s.name === name)) notes.push(`server ${quote(name)} added`);
       }
     }
-    this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen } };
+    // A resource identifier taken from the listen address keeps the address actually bound.
+    const identity = next.identity?.resourceFromListen && this.config.identity?.resourceFromListen ? { ...next.identity, resource: this.config.identity.resource } : next.identity;
+    this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
     this.#endpoint = this.#endpointDeps();
+    this.audit.reconfigure(next.audit);
+    await this.audit.record({ kind: 'config.reloaded', detail: { config: next.source, notes } });
     return notes;
   }
 
@@ -149,6 +157,7 @@ export class Gateway {
     this.holds.close();
     this.inventory.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.audit.close();
     await this.store.close();
   }
 
@@ -163,6 +172,7 @@ export class Gateway {
     return {
       catalog: this.catalog,
       inventory: this.inventory,
+      audit: this.audit,
       upstreams: this.upstreams,
       holds: this.holds,
       metrics: this.metrics,

@@ -72,6 +72,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
     },
     storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
     inventory: { newTools: 'accept' },
+    audit: { arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow' },
     servers: [
       {
         name: 'local',
@@ -135,6 +136,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
     },
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
     inventory: { newTools: 'quarantine' },
+    audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse' },
     servers: [
       {
         name: 'a',

@@ -209,6 +209,28 @@ export const Identity = Type.Object(
   { additionalProperties: false, description: 'Who may call: OAuth 2.1 access tokens and API keys. When set, every caller must authenticate.' },
 );
 
+const Capture = Type.Union([Type.Literal('none'), Type.Literal('shape'), Type.Literal('redacted')]);
+
+export const AuditSettings = Type.Object(
+  {
+    arguments: Type.Optional({ ...Capture, default: 'redacted', description: 'What of the arguments is kept: nothing, their shape (types and sizes), or the values with secrets and PII removed.' }),
+    results: Type.Optional({ ...Capture, default: 'shape', description: 'What of the results is kept.' }),
+    redact: Type.Optional(Type.Object(
+      {
+        fields: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Key names whose values are removed wherever they appear (in addition to the built-in list: password, token, secret, ...).' })),
+        paths: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'JSON paths removed: `$.arguments.email`, `$..ssn`, `$.items[*].card`.' })),
+      },
+      { additionalProperties: false, default: {} },
+    )),
+    retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500, default: 365, description: 'Records older than this are pruned (0: keep forever); the chain stays verifiable through checkpoints.' })),
+    readWhenUnavailable: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
+      default: 'refuse',
+      description: 'READ calls when the audit store cannot write (WRITE and DESTRUCTIVE calls are always refused then).',
+    })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -227,6 +249,7 @@ export const ConfigSchema = Type.Object(
     storage: Type.Optional(Storage),
     inventory: Type.Optional(InventorySettings),
     identity: Type.Optional(Identity),
+    audit: Type.Optional(AuditSettings),
     servers: Type.Array(Server, { default: [] }),
   },
   { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
@@ -244,6 +267,7 @@ export interface Config {
   gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl'>> & { publicUrl?: string; listen: Required<Static<typeof Listen>> };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
   inventory: Required<Static<typeof InventorySettings>>;
+  audit: AuditConfig;
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
@@ -257,3 +281,5 @@ export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspect
   /** The resource was not configured: it was taken from the listen address. */
   resourceFromListen?: boolean;
 };
+
+export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact'> & { redact: { fields: string[]; paths: string[] } };

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { InventoryServer, InventoryStore } from '../storage/types.ts';
+import type { InventoryEventInput, InventoryServer, InventoryStore } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Kind } from '../catalog/catalog.ts';
 import type { ToolClass } from './classify.ts';
@@ -54,11 +54,15 @@ export class Inventory extends EventEmitter<{ changed: [server: string] }> {
   #timer: NodeJS.Timeout | undefined;
   #syncing: Promise<void> | undefined;
 
-  constructor(store: InventoryStore, config: () => Config, log: Logger) {
+  readonly #onEvents: (events: InventoryEventInput[]) => void;
+
+  /** `onEvents`: every event this process records (the audit trail mirrors them). */
+  constructor(store: InventoryStore, config: () => Config, log: Logger, onEvents: (events: InventoryEventInput[]) => void = () => {}) {
     super();
     this.#store = store;
     this.#config = config;
     this.#log = log;
+    this.#onEvents = onEvents;
   }
 
   /** Load the stored inventory and follow its changes. */
@@ -105,6 +109,7 @@ export class Inventory extends EventEmitter<{ changed: [server: string] }> {
       const change = reconcile(state, obs, rule);
       return { change, result: change.events ?? [] };
     });
+    this.#onEvents(events);
     for (const e of events) {
       if (e.kind.endsWith('quarantined')) this.#log.warn({ server, tool: e.tool, reason: e.detail.reason }, `${e.tool ? 'tool' : 'server'} quarantined`);
     }

@@ -12,6 +12,8 @@ export class Metrics {
   readonly #requests: Counter<'method' | 'era'>;
   readonly upstreamUp: Gauge<'server'>;
   readonly sessions: Gauge;
+  /** READ calls let through while the audit store could not write (`audit.readWhenUnavailable: allow`). */
+  readonly auditFailOpen: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
@@ -26,6 +28,7 @@ export class Metrics {
     this.#requests = new Counter({ name: 'gatehouse_requests_total', help: 'json-rpc requests by method and protocol era', labelNames: ['method', 'era'], registers: [this.registry] });
     this.upstreamUp = new Gauge({ name: 'gatehouse_upstream_up', help: '1 when the upstream is connected', labelNames: ['server'], registers: [this.registry] });
     this.sessions = new Gauge({ name: 'gatehouse_legacy_sessions', help: 'open legacy (2025-11-25) sessions in this process', registers: [this.registry] });
+    this.auditFailOpen = new Counter({ name: 'gatehouse_audit_fail_open_total', help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)', registers: [this.registry] });
   }
 
   recordCall(server: string, tool: string, outcome: string, seconds: number): void {

@@ -10,7 +10,8 @@ import { validateArguments } from './stages/validate-arguments.ts';
 import { executeCall } from './stages/execute-call.ts';
 import { classifyTool } from './stages/classify-tool.ts';
 import { requireClassScopes } from './stages/require-class-scopes.ts';
-import { applyLimits, decidePolicy, recordIntent, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
+import { recordIntent } from './stages/record-intent.ts';
+import { applyLimits, decidePolicy, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
 import type { CallState, PipelineDeps, Stage } from './types.ts';
 
 export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
@@ -33,15 +34,28 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
   if (typeof name !== 'string' || name.length === 0) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `name` must be a non-empty string');
   const s: CallState = { ctx, requested: name, params, startedAt: performance.now() };
   let outcome = 'error';
+  let error: string | undefined;
   try {
-    for (const [, stage] of TOOL_CALL_PIPELINE) await stage(s, deps);
+    for (const [stageName, stage] of TOOL_CALL_PIPELINE) {
+      s.stage = stageName;
+      await stage(s, deps);
+    }
     outcome = s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
     return s.result!;
   } catch (err) {
+    error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
     outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
     throw err;
   } finally {
-    // outcome record (audit, issue 7) goes here, after redaction, hash-chained
-    deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, (performance.now() - s.startedAt) / 1000);
+    const ms = performance.now() - s.startedAt;
+    // The outcome record closes the intent (hash-chained, after redaction); a call refused before
+    // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
+    if (s.intent) {
+      const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required');
+      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error));
+    } else if (error) {
+      await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error, ms));
+    }
+    deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, ms / 1000);
   }
 }

@@ -4,6 +4,8 @@ import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
+import type { Audit } from '../audit/audit.ts';
+import type { AuditEvent } from '../audit/event.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -24,12 +26,16 @@ export interface CallState {
   /** The caller's params, parsed once; `arguments` is what goes upstream. */
   readonly params: JsonObject;
   readonly startedAt: number;
-  route?: { server: string; tool: string; def: JsonObject };
+  route?: { server: string; tool: string; def: JsonObject; qualified: string };
   /** Set by classify: the operator's class, or DESTRUCTIVE while unreviewed. */
   toolClass?: ToolClass;
   /** The pin of the definition the call was checked against. */
   toolPin?: string;
   decision?: Decision;
+  /** The durable write-ahead record, once the record stage wrote it. */
+  intent?: AuditEvent;
+  /** The stage running (for the refusal record). */
+  stage?: string;
   result?: JsonObject;
 }
 
@@ -37,6 +43,7 @@ export interface PipelineDeps {
   catalog: Catalog;
   inventory: Inventory;
   identity: Authenticator;
+  audit: Audit;
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

@@ -63,6 +63,8 @@ const CATALOGUE = {
   E_UNKNOWN_TOOL: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown tool' },
   /** The inventory holds the tool (or its server) back until an operator reviews it. */
   E_TOOL_QUARANTINED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'tool quarantined until an operator reviews it' },
+  /** Fail closed: the write-ahead audit record could not be written. */
+  E_AUDIT_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the audit trail cannot be written: the call was refused' },
   E_UNKNOWN_PROMPT: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown prompt' },
   E_UNKNOWN_RESOURCE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown resource' },
   E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },

@@ -117,6 +117,44 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0004_audit': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('audit_events')
+        // A global order for exporters; appends are serialised, so it is also the commit order.
+        .addColumn('position', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text')
+        .addColumn('subject', 'text')
+        .addColumn('tenant', 'text')
+        .addColumn('tool', 'text')
+        .addColumn('outcome', 'text')
+        .addColumn('intent_id', 'text')
+        .addColumn('body', 'text', (c) => c.notNull()) // the whole record, hash included
+        .addUniqueConstraint('audit_events_stream_seq', ['stream', 'seq'])
+        .execute();
+      await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+      await db.schema.createIndex('audit_events_run').on('audit_events').column('run_id').execute();
+      await db.schema.createIndex('audit_events_intent').on('audit_events').column('intent_id').execute();
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('stream', 'text', (c) => c.primaryKey())
+        .addColumn('seq', 'bigint', (c) => c.notNull()) // the last pruned record of the stream
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_cursors')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('position', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 

@@ -7,6 +7,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
+import { auditRepo } from './audit-repo.ts';
 import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
@@ -86,6 +87,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver']): Store 
     verdicts: verdictRepo(db),
     inventory: inventoryRepo(db, driver),
     apiKeys: apiKeyRepo(db),
+    audit: auditRepo(db, driver),
     async ping() {
       await sql`select 1`.execute(db);
     },

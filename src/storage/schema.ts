@@ -88,7 +88,39 @@ export interface ApiKeysTable {
   revoked_by: string | null;
 }
 
+export interface AuditEventsTable {
+  position: Generated<number>;
+  stream: string;
+  seq: number;
+  id: string;
+  at: number;
+  kind: string;
+  run_id: string | null;
+  subject: string | null;
+  tenant: string | null;
+  tool: string | null;
+  outcome: string | null;
+  intent_id: string | null;
+  body: string;
+}
+
+export interface AuditCheckpointsTable {
+  stream: string;
+  seq: number;
+  hash: string;
+  at: number;
+}
+
+export interface AuditCursorsTable {
+  name: string;
+  position: number;
+  updated_at: number;
+}
+
 export interface Database {
+  audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_cursors: AuditCursorsTable;
   api_keys: ApiKeysTable;
   sessions: SessionsTable;
   upstream_verdicts: UpstreamVerdictsTable;

@@ -3,6 +3,8 @@
  * contract suite (src/storage/contract.test.ts). One module owns each table.
  */
 
+import type { AuditEvent } from '../audit/event.ts';
+
 /** A legacy (2025-11-25) downstream session. */
 export interface SessionRecord {
   id: string;
@@ -157,12 +159,44 @@ export interface ApiKeyStore {
   touch(id: string, at: number): Promise<void>;
 }
 
+export interface AuditQuery {
+  afterPosition?: number;
+  stream?: string;
+  since?: number;
+  until?: number;
+  runId?: string;
+  subject?: string;
+  tenant?: string;
+  tool?: string;
+  outcome?: string;
+  kind?: string;
+  limit?: number;
+}
+
+/** The audit trail: append-only, hash-chained per stream (src/audit). */
+export interface AuditStore {
+  /** One transaction; appends are serialised across processes, so positions follow commit order. */
+  appendBatch(events: AuditEvent[]): Promise<void>;
+  read(q: AuditQuery): Promise<Array<{ position: number; event: AuditEvent }>>;
+  streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
+  /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
+  streamRecords(stream: string, fromSeq: number, limit: number): Promise<Array<{ position: number; stream: string; seq: number; body: string }>>;
+  /** Intents of other streams that no outcome or unknown record closes. */
+  openIntents(excludeStream: string): Promise<AuditEvent[]>;
+  checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
+  /** Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per stream. */
+  prune(before: number): Promise<number>;
+  getCursor(name: string): Promise<number>;
+  setCursor(name: string, position: number): Promise<void>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
   readonly verdicts: VerdictStore;
   readonly inventory: InventoryStore;
   readonly apiKeys: ApiKeyStore;
+  readonly audit: AuditStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -24,8 +24,9 @@ export const applyLimits: Stage = () => {};
 /** approve: human approval bound to the exact call (issue 8). */
 export const requireApproval: Stage = () => {};
 
-/** record: durable write-ahead audit record before anything goes upstream (issue 7). */
-export const recordIntent: Stage = () => {};
-
-/** redact: scrub secrets and configured PII from the result (issue 7). */
+/**
+ * redact: what the caller gets back is the upstream's result; what is recorded of it is redacted in
+ * the outcome record (CallRecorder). Scrubbing injected credentials from the result itself comes with
+ * the credential broker (issue 5), which knows their values.
+ */
 export const redactResult: Stage = () => {};

@@ -1,0 +1,81 @@
+/**
+ * The audit trail of one gateway process: its stream (AuditLog), what it keeps of calls
+ * (CallRecorder), recovery of calls a previous process left without an outcome, mirroring of
+ * inventory events, and retention. Fail closed: when the store cannot take the write-ahead record,
+ * WRITE and DESTRUCTIVE calls are refused, READ calls as configured.
+ */
+import type { AuditConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
+import { AuditLog, newStreamName, type AuditInput } from './log.ts';
+import { CallRecorder } from './calls.ts';
+import type { AuditEvent } from './event.ts';
+
+const DAY_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+export class Audit {
+  readonly log: AuditLog;
+  readonly store: AuditStore;
+  recorder: CallRecorder;
+  config: AuditConfig;
+  readonly #ops: Logger;
+  #pruner: NodeJS.Timeout | undefined;
+
+  constructor(store: AuditStore, config: AuditConfig, ops: Logger, stream = newStreamName('gw')) {
+    this.store = store;
+    this.config = config;
+    this.#ops = ops;
+    this.log = new AuditLog(store, stream);
+    this.recorder = new CallRecorder(config);
+  }
+
+  /** Open the stream, close out what a crashed process left open, start retention. */
+  async start(detail: Record<string, unknown>): Promise<void> {
+    await this.log.append({ kind: 'stream.opened', detail });
+    const open = await this.store.openIntents(this.log.stream);
+    for (const i of open) {
+      await this.log.append({
+        kind: 'call.unknown', intent: i.id, outcome: 'unknown', requestId: i.requestId, sessionId: i.sessionId, runId: i.runId, traceId: i.traceId,
+        actor: i.actor, client: i.client, server: i.server, tool: i.tool, class: i.class, argsHash: i.argsHash,
+        detail: { reason: 'no outcome was recorded: the process handling the call stopped before it finished', stream: i.stream, seq: i.seq },
+      });
+    }
+    if (open.length) this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
+    this.#pruner = setInterval(() => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')), PRUNE_EVERY_MS);
+    this.#pruner.unref();
+    await this.prune();
+  }
+
+  /** Apply a reloaded config (capture modes, redaction, retention). */
+  reconfigure(config: AuditConfig): void {
+    this.config = config;
+    this.recorder = new CallRecorder(config);
+  }
+
+  async prune(now = Date.now()): Promise<number> {
+    if (!this.config.retentionDays) return 0;
+    const removed = await this.store.prune(now - this.config.retentionDays * DAY_MS);
+    if (removed) await this.log.append({ kind: 'audit.pruned', detail: { removed, olderThanDays: this.config.retentionDays } });
+    return removed;
+  }
+
+  /** Best effort for records nothing waits on (a failure is logged, and counted by the log). */
+  record(input: AuditInput): Promise<AuditEvent | undefined> {
+    return this.log.append(input).catch((err: Error) => {
+      this.#ops.error({ kind: input.kind, err: err.message }, 'audit: record not written');
+      return undefined;
+    });
+  }
+
+  inventoryEvents(events: InventoryEventInput[]): void {
+    for (const e of events) {
+      void this.record({ kind: 'inventory.event', at: e.at, server: e.server, tool: e.tool ?? undefined, detail: { event: e.kind, actor: e.actor, ...e.detail } });
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pruner);
+    await this.log.close();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * What the audit keeps of a tool call: the write-ahead intent, the outcome, or the refusal, built
+ * from the pipeline's CallState. Arguments and results are kept as configured — not at all, as their
+ * shape (types and sizes, no values), or redacted — and the arguments' SHA-256 (over RFC 8785 JSON) is
+ * always kept, so a record can be matched to a call without holding its values.
+ */
+import type { AuditConfig } from '../config/schema.ts';
+import type { CallState } from '../pipeline/types.ts';
+import { canonicalJson, sha256 } from '../inventory/canonical.ts';
+import type { AuditInput } from './log.ts';
+import { Redactor, WITHHELD } from './redact.ts';
+
+const MAX_SHAPE_DEPTH = 8;
+
+/** Types and sizes, no values: `{ path: 'string(12)', lines: 'array(3)' }`. Keys are redacted like values. */
+export function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `string(${v.length})`;
+  if (typeof v !== 'object') return typeof v;
+  if (depth >= MAX_SHAPE_DEPTH) return Array.isArray(v) ? `array(${v.length})` : 'object';
+  if (Array.isArray(v)) return v.length && typeof v[0] === 'object' && v[0] !== null ? [`array(${v.length}) of`, shapeOf(v[0], redactor, depth + 1)] : `array(${v.length})`;
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).slice(0, 200).map(([k, x]) => [redactor.redactString(k).text, shapeOf(x, redactor, depth + 1)]));
+}
+
+export class CallRecorder {
+  readonly #cfg: AuditConfig;
+  readonly #redactor: Redactor;
+
+  constructor(cfg: AuditConfig, redactor?: Redactor) {
+    this.#cfg = cfg;
+    this.#redactor = redactor ?? new Redactor({ fields: cfg.redact.fields, paths: cfg.redact.paths });
+  }
+
+  get redactor(): Redactor {
+    return this.#redactor;
+  }
+
+  /** `secrets`: values injected into this call (credentials), removed in every encoding. */
+  #capture(root: 'arguments' | 'result', value: unknown, mode: AuditConfig['arguments'], secrets: string[]): { value?: unknown; withheld?: boolean } {
+    if (mode === 'none' || value === undefined) return {};
+    const redactor = secrets.length ? this.#redactor.withSecrets(secrets) : this.#redactor;
+    if (mode === 'shape') {
+      try {
+        return { value: shapeOf(value, redactor) };
+      } catch {
+        return { value: WITHHELD, withheld: true };
+      }
+    }
+    // Redacted under its root key, so that configured paths read `$.arguments.email`.
+    const r = redactor.redact({ [root]: value });
+    const out = r.value as Record<string, unknown> | string;
+    return typeof out === 'object' && out !== null ? { value: out[root], withheld: r.withheld || undefined } : { value: WITHHELD, withheld: true };
+  }
+
+  #common(s: CallState): AuditInput {
+    const ctx = s.ctx;
+    const p = ctx.principal;
+    const args = s.params.arguments;
+    const meta = (s.params._meta ?? {}) as Record<string, unknown>;
+    const runLabel = typeof meta['io.gatehouse/run'] === 'string' ? (meta['io.gatehouse/run'] as string).slice(0, 200) : undefined;
+    return {
+      kind: 'call.intent',
+      requestId: String(ctx.requestId),
+      sessionId: ctx.session?.id,
+      runId: ctx.session?.id ?? runLabel ?? ctx.traceId,
+      traceId: ctx.traceId,
+      actor: { subject: p.subject, tenant: p.tenant, via: p.via, issuer: p.issuer },
+      client: p.client,
+      server: s.route?.server,
+      tool: s.route?.qualified ?? s.requested.slice(0, 300),
+      class: s.toolClass,
+      pin: s.toolPin,
+      decision: s.decision,
+      argsHash: args === undefined ? undefined : `sha256:${sha256(canonicalJson(args))}`,
+    };
+  }
+
+  intent(s: CallState, secrets: string[] = []): AuditInput {
+    const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
+    return { ...this.#common(s), kind: 'call.intent', args: args.value, withheld: args.withheld };
+  }
+
+  outcome(s: CallState, intent: string, outcome: NonNullable<AuditInput['outcome']>, latencyMs: number, error?: string, secrets: string[] = []): AuditInput {
+    const result = this.#capture('result', s.result, this.#cfg.results, secrets);
+    const { args: _a, ...common } = this.#common(s);
+    return { ...common, kind: 'call.outcome', intent, outcome, latencyMs: Math.round(latencyMs * 1000) / 1000, error, result: result.value, withheld: result.withheld };
+  }
+
+  refused(s: CallState, stage: string, error: string, latencyMs: number, secrets: string[] = []): AuditInput {
+    const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
+    return { ...this.#common(s), kind: 'call.refused', outcome: 'refused', stage, error, latencyMs: Math.round(latencyMs * 1000) / 1000, args: args.value, withheld: args.withheld };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The audit event: one versioned JSON shape for every record (schema: docs/audit-event.schema.json,
+ * reference: docs/audit.md). Records are hash-chained per stream: `hash` is the SHA-256 of `prev` and
+ * the canonical JSON (RFC 8785) of the record without `hash`, so an edit, a deletion or a reordering
+ * breaks the chain at the exact position.
+ */
+import { canonicalJson, sha256 } from '../inventory/canonical.ts';
+
+export const AUDIT_SCHEMA_VERSION = 1;
+export const GENESIS = '0'.repeat(64);
+
+export type AuditKind =
+  | 'call.intent' // write-ahead: durable before the call goes upstream
+  | 'call.outcome' // after the call: outcome, latency, result as configured
+  | 'call.refused' // refused before anything went upstream (which stage, which error)
+  | 'call.unknown' // an intent whose outcome was never recorded (the process died): found at the next start
+  | 'inventory.event' // discovery, change, quarantine, accept, classification
+  | 'config.reloaded'
+  | 'admin.action' // keys, reviews, exports ... done through the CLI or the admin api
+  | 'stream.opened'
+  | 'stream.closed'
+  | 'audit.pruned';
+
+export interface AuditActor {
+  subject: string;
+  tenant: string;
+  via: string;
+  issuer: string;
+}
+
+export interface AuditEvent {
+  v: typeof AUDIT_SCHEMA_VERSION;
+  /** Unique id of this record. */
+  id: string;
+  /** ISO 8601, milliseconds, UTC. */
+  time: string;
+  /** The writer (one gateway process, or one CLI invocation): the chain is per stream. */
+  stream: string;
+  seq: number;
+  prev: string;
+  hash: string;
+  kind: AuditKind;
+  /** The JSON-RPC id of the request (as a string). */
+  requestId?: string;
+  /** The legacy session, when there is one. */
+  sessionId?: string;
+  /** The run a call belongs to: the session, or the caller's `_meta` run label, else the trace id. */
+  runId?: string;
+  traceId?: string;
+  actor?: AuditActor;
+  client?: string;
+  server?: string;
+  /** Namespaced tool name. */
+  tool?: string;
+  class?: string;
+  /** The tool definition's pin at the time of the call. */
+  pin?: string;
+  resources?: string[];
+  decision?: { effect: string; rule: string; reasons: string[]; policyRevision?: string };
+  approval?: { status: string; id?: string; approvers?: string[] };
+  outcome?: 'ok' | 'tool_error' | 'error' | 'refused' | 'input_required' | 'unknown';
+  /** Error code (E_*) of a refusal or failure. */
+  error?: string;
+  /** The pipeline stage that refused. */
+  stage?: string;
+  latencyMs?: number;
+  /** SHA-256 of the canonical arguments. */
+  argsHash?: string;
+  /** Arguments and result as configured: absent, their shape, or redacted. */
+  args?: unknown;
+  result?: unknown;
+  /** For outcome and unknown records: the intent they close. */
+  intent?: string;
+  /** Anything else the kind carries (inventory events, admin actions, reload notes). */
+  detail?: Record<string, unknown>;
+  /** Set when redaction failed and the value was withheld. */
+  withheld?: boolean;
+}
+
+/** The hash a record must carry, given its content and its predecessor's hash. */
+export function chainHash(e: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
+  const { hash: _ignored, ...rest } = e;
+  return sha256(`${e.prev}\n${canonicalJson(rest)}`);
+}

@@ -1,0 +1,243 @@
+/**
+ * Limits shared by several gateway processes through Redis.
+ *
+ * - One Lua script per acquire checks every matching rule and, only if all pass, takes the rate
+ *   points and adds the concurrency leases: atomic across processes, nothing to give back.
+ * - Rate: the same token bucket as memory.ts, a hash {tokens, at} per key, expiring once full again.
+ * - Concurrency: a sorted set per key of lease ids scored by expiry. Acquire drops expired ids before
+ *   counting, so a crashed holder's lease frees its slot after `leaseTtlMs`; a running call's leases
+ *   are renewed by one timer every ttl/3. Release removes the id.
+ * - The clock is Redis' own (TIME in the script): replicas with skewed clocks still agree.
+ * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`): the call
+ *   is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
+ *   `degraded` turns true. After `retryIntervalMs`, once the client is connected again, the next
+ *   acquire tries Redis and, on success, leaves degraded mode.
+ * - All keys of one acquire go to one script: on Redis Cluster they would need one hash slot (put a
+ *   `{tag}` in keyPrefix). Not needed for a single Redis or a primary with replicas.
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { CONCURRENCY_RETRY_MS, checksFor, compileRules, refusal, type AcquireResult, type CompiledRule, type LimitCall, type Limiter } from './limiter.ts';
+import { MemoryLimiter } from './memory.ts';
+import type { LimitRule } from './model.ts';
+
+// Redis >= 5 replicates script effects, so TIME before writes is allowed; replicate_commands makes
+// 3.2 and 4 do the same (and is a no-op where it still exists).
+const CLOCK = `if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function keepLease(key, lease, ttl)
+  redis.call('ZADD', key, now + ttl, lease)
+  if redis.call('PTTL', key) < ttl + 1000 then redis.call('PEXPIRE', key, ttl + 1000) end
+end
+`;
+
+// KEYS: one per check. ARGV: lease id, lease ttl, concurrency retry ms, then per check kind ('r'|'c'),
+// a, b (rate: ms to refill one point, capacity; concurrency: cap, unused). Returns {0} or {index, wait ms}.
+const ACQUIRE = `${CLOCK}
+local lease, ttl, cwait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local level, at = {}, {}
+local worst, worstWait = 0, 0
+for i = 1, #KEYS do
+  local kind, a, b = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
+  local wait = 0
+  if kind == 'r' then
+    local h = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+    local tokens, last = tonumber(h[1]), tonumber(h[2])
+    if tokens == nil or last == nil then tokens, last = b, now
+    else tokens = math.min(b, tokens + math.max(0, now - last) / a) end
+    level[i], at[i] = tokens, math.max(now, last)
+    if tokens < 1 then wait = (1 - tokens) * a end
+  else
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    if redis.call('ZCARD', KEYS[i]) >= a then wait = cwait end
+  end
+  if wait > worstWait then worst, worstWait = i, wait end
+end
+if worst > 0 then return {worst, tostring(worstWait)} end
+for i = 1, #KEYS do
+  local kind, a, b = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
+  if kind == 'r' then
+    local left = level[i] - 1
+    redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'at', tostring(at[i]))
+    redis.call('PEXPIRE', KEYS[i], math.ceil((b - left) * a) + 1000)
+  else
+    keepLease(KEYS[i], lease, ttl)
+  end
+end
+return {0}`;
+
+// Re-adds rather than only updating: the call is still running, so it does hold the slot.
+const RENEW = `${CLOCK}
+for i = 1, #KEYS do keepLease(KEYS[i], ARGV[1], tonumber(ARGV[2])) end
+return 0`;
+
+const RELEASE = `for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 0`;
+
+interface Script { src: string; sha: string }
+const script = (src: string): Script => ({ src, sha: createHash('sha1').update(src).digest('hex') });
+const SCRIPTS = { acquire: script(ACQUIRE), renew: script(RENEW), release: script(RELEASE) };
+
+export interface RedisLimiterOptions {
+  url: string;
+  keyPrefix?: string;
+  /** Default 200 ms. */
+  commandTimeoutMs?: number;
+  /** Default 30000 ms. */
+  leaseTtlMs?: number;
+  /** Default 2; see RedisLimitsConfig. */
+  fallbackDivisor?: number;
+  /** After a Redis failure, stay local at least this long before trying Redis again; default 1000 ms. */
+  retryIntervalMs?: number;
+  /** Called on every change of `degraded`, with why. */
+  onDegraded?: (degraded: boolean, reason: string) => void;
+  /** More ioredis options (TLS, auth...); the timeout and queue settings here always win. */
+  redisOptions?: RedisOptions;
+}
+
+interface HeldLease { id: string; keys: string[]; renewing?: Promise<unknown> }
+
+export class RedisLimiter implements Limiter {
+  readonly #rules: CompiledRule[];
+  readonly #fallback: MemoryLimiter;
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #ttl: number;
+  readonly #timeout: number;
+  readonly #retryInterval: number;
+  readonly #onDegraded?: (degraded: boolean, reason: string) => void;
+  readonly #held = new Set<HeldLease>();
+  readonly #renewTimer: NodeJS.Timeout;
+  readonly #firstReady: Promise<void>;
+  #everReady = false;
+  #degraded = false;
+  #retryAt = 0;
+
+  constructor(rules: readonly LimitRule[], options: RedisLimiterOptions) {
+    this.#rules = compileRules(rules);
+    this.#fallback = new MemoryLimiter(rules, { divisor: Math.max(1, options.fallbackDivisor ?? 2) });
+    this.#prefix = options.keyPrefix ?? 'gatehouse:limits:';
+    this.#ttl = options.leaseTtlMs ?? 30_000;
+    this.#timeout = options.commandTimeoutMs ?? 200;
+    this.#retryInterval = options.retryIntervalMs ?? 1000;
+    this.#onDegraded = options.onDegraded;
+    this.#client = new Redis(options.url, {
+      ...options.redisOptions,
+      commandTimeout: this.#timeout,
+      connectTimeout: Math.max(1000, this.#timeout),
+      enableOfflineQueue: false, // while disconnected, fail at once (and go local) rather than queue
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    this.#client.on('error', () => {}); // failures surface per command; unhandled 'error' would crash
+    this.#firstReady = new Promise((resolve) => this.#client.once('ready', () => { this.#everReady = true; resolve(); }));
+    this.#renewTimer = setInterval(() => this.#renewAll(), Math.max(10, Math.floor(this.#ttl / 3)));
+    this.#renewTimer.unref();
+  }
+
+  /** True while calls are limited locally because Redis failed. */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  /** Wait (at most `timeoutMs`) for the first connection; whether it is connected. */
+  async ready(timeoutMs = 5000): Promise<boolean> {
+    await within(this.#firstReady, timeoutMs);
+    return this.#client.status === 'ready';
+  }
+
+  async acquire(call: LimitCall, now?: number): Promise<AcquireResult> {
+    const checks = checksFor(this.#rules, call);
+    if (checks.length === 0) return { ok: true, release: async () => {} };
+    // Just after start, give the connection one command timeout to open rather than going local.
+    if (!this.#everReady) await within(this.#firstReady, this.#timeout);
+    if (!this.#degraded || (Date.now() >= this.#retryAt && this.#client.status === 'ready')) {
+      const id = randomUUID();
+      const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS];
+      for (const c of checks) {
+        if (c.kind === 'rate') args.push('r', String(c.rule.rate!.msPerPoint), c.rule.rate!.capacity);
+        else args.push('c', c.rule.concurrency!, 0);
+      }
+      const keys = checks.map((c) => this.#prefix + (c.kind === 'rate' ? 'r:' : 'c:') + c.key);
+      try {
+        const reply = (await this.#run(SCRIPTS.acquire, keys, args)) as [number, string?];
+        this.#setDegraded(false, 'redis reachable again');
+        if (reply[0] !== 0) return refusal(checks[reply[0] - 1], Number(reply[1]));
+        return this.#lease({ id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency') });
+      } catch (err) {
+        // The script may still have run (a timeout): its points stay spent and its lease, never
+        // renewed, expires after the TTL. Both err on the strict side.
+        this.#retryAt = Date.now() + this.#retryInterval;
+        this.#setDegraded(true, `redis failed (${(err as Error).message}); limiting locally, budgets divided`);
+      }
+    }
+    return this.#fallback.acquire(call, now);
+  }
+
+  /** Stop renewing and disconnect. Leases not released expire after their TTL, as a crash's would. */
+  async close(): Promise<void> {
+    clearInterval(this.#renewTimer);
+    this.#held.clear();
+    await this.#fallback.close();
+    // quit waits for pending replies; a dead or hung Redis gets a plain disconnect instead.
+    const quit = this.#client.quit().then(() => true, () => false);
+    if (!(await within(quit, this.#timeout)) || !(await quit)) this.#client.disconnect();
+  }
+
+  #lease(lease: HeldLease): AcquireResult {
+    if (lease.keys.length === 0) return { ok: true, release: async () => {} };
+    this.#held.add(lease);
+    let released = false;
+    return {
+      ok: true,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.#held.delete(lease);
+        await lease.renewing; // a renewal still in flight must not re-add the lease after its removal
+        // Failure is fine: the lease, no longer renewed, expires after the TTL.
+        await this.#run(SCRIPTS.release, lease.keys, [lease.id]).catch(() => {});
+      },
+    };
+  }
+
+  #renewAll(): void {
+    for (const lease of this.#held) {
+      if (lease.renewing) continue;
+      // A failed renewal is not retried early: if Redis stays away the lease expires, and the call
+      // keeps running uncounted in Redis — the price of a crashed holder never leaking a slot.
+      lease.renewing = this.#run(SCRIPTS.renew, lease.keys, [lease.id, this.#ttl]).catch(() => {}).finally(() => { lease.renewing = undefined; });
+    }
+  }
+
+  async #run(s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(s.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return await this.#client.eval(s.src, keys.length, ...keys, ...args);
+    }
+  }
+
+  #setDegraded(degraded: boolean, reason: string): void {
+    if (this.#degraded === degraded) return;
+    this.#degraded = degraded;
+    try {
+      this.#onDegraded?.(degraded, reason);
+    } catch {
+      // a broken callback must not break the call path
+    }
+  }
+}
+
+/** Wait for `p` at most `ms`; whether it settled in time. The timer is cleared either way. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Canonical forms of resource values, one function per kind. Pure (except `resolveRealPath`, which
+ * is separate on purpose). Each returns the canonical value and whether it differs from what the
+ * caller sent; what is refused outright is what no canonical form can make safe (traversal, hidden
+ * characters, mixed scripts, credentials in URLs, the wrong type). Whether a *changed* value is then
+ * refused is the extractor's decision (resources.ts): the policy must judge exactly what goes upstream.
+ */
+import { realpath } from 'node:fs/promises';
+
+export type Canon = { ok: true; value: string; changed: boolean } | { ok: false; reason: string };
+
+const fail = (reason: string): Canon => ({ ok: false, reason });
+const done = (value: string, raw: string): Canon => ({ ok: true, value, changed: value !== raw });
+
+/** User input shown in a message: bounded, with anything unprintable escaped. */
+export function show(value: string): string {
+  const cut = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+  return cut.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{M}`\u{fe00}-\u{fe0f}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function needString(v: unknown, what: string): string | Canon {
+  if (typeof v !== 'string') return fail(`${what} must be a string, got ${typeName(v)}`);
+  if (v.length === 0) return fail(`${what} is empty`);
+  return v;
+}
+
+// Controls, format characters (zero-width, bidi controls, tags), variation selectors, odd separators,
+// Hangul fillers: nothing a person can see or tell apart.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
+
+const SCRIPTS: Array<[string, RegExp]> = [
+  ['Latin', /\p{Script=Latin}/u],
+  ['Cyrillic', /\p{Script=Cyrillic}/u],
+  ['Greek', /\p{Script=Greek}/u],
+];
+
+/** Latin, Cyrillic and Greek letters in one identifier are how look-alikes (`аcme`) are made. */
+function mixedScripts(text: string): string | undefined {
+  const found = new Set<string>();
+  for (const ch of text) {
+    const s = SCRIPTS.find(([, re]) => re.test(ch));
+    if (s) found.add(s[0]);
+  }
+  return found.size > 1 ? [...found].sort().join(', ') : undefined;
+}
+
+/** An opaque identifier (project key, ticket id, one template part): NFC, visible, one script. */
+export function canonicalId(raw: unknown, what = 'id'): Canon {
+  const s = needString(raw, what);
+  if (typeof s !== 'string') return s;
+  if (s.length > 512) return fail(`${what} is longer than 512 characters`);
+  if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
+  const value = s.normalize('NFC').trim();
+  if (value.length === 0) return fail(`${what} is blank`);
+  const mixed = mixedScripts(value);
+  if (mixed) return fail(`${what} \`${show(s)}\` mixes scripts (${mixed})`);
+  return done(value, s);
+}
+
+/** `owner/name` (or deeper, `group/sub/name`): id rules per segment, no empty, `.` or `..` segments. */
+export function canonicalRepo(raw: unknown, what = 'repo'): Canon {
+  const id = canonicalId(raw, what);
+  if (!id.ok) return id;
+  const raw_ = raw as string;
+  if (/[\s%\\?#]/u.test(id.value)) return fail(`${what} \`${show(raw_)}\` contains a space, \`%\`, \`\\\`, \`?\` or \`#\``);
+  const segments = id.value.split('/');
+  if (segments.length < 2) return fail(`${what} \`${show(raw_)}\` is not \`owner/name\``);
+  for (const seg of segments) {
+    if (seg === '') return fail(`${what} \`${show(raw_)}\` has an empty segment (or a trailing slash)`);
+    if (seg === '.' || seg === '..') return fail(`${what} \`${show(raw_)}\` contains a \`${seg}\` segment`);
+    const mixed = mixedScripts(seg);
+    if (mixed) return fail(`${what} \`${show(raw_)}\` mixes scripts (${mixed})`);
+  }
+  return id;
+}
+
+// Encoded `.`, `/`, `\`, `%` (double encoding) and NUL: in a file path these only ever serve to hide
+// a traversal from a check that does not decode as many times as the upstream does.
+const ENCODED_DANGER = /%(2e|2f|5c|25|00)/i;
+
+function dotDotSegment(text: string): boolean {
+  return text.split(/[/\\]/).some((seg) => seg === '..' || seg.normalize('NFKC') === '..');
+}
+
+/** Up to three layers of percent-decoding, to see through what an upstream might decode. */
+function decodings(text: string): string[] {
+  const out: string[] = [];
+  let cur = text;
+  for (let i = 0; i < 3; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(cur);
+    } catch {
+      break; // not valid percent-encoding (or overlong UTF-8): nothing further an upstream would see
+    }
+    if (next === cur) break;
+    out.push(next);
+    cur = next;
+  }
+  return out;
+}
+
+/**
+ * An absolute POSIX path. `//` and `/./` collapse and a trailing slash goes (so the value changes);
+ * `..` in any form, NUL, controls, backslashes and encoded separators are refused. With `root` (itself
+ * canonical), the path must be the root or inside it by whole segments: `/srv/data/tenant1_secrets`
+ * is not inside `/srv/data/tenant1`.
+ */
+export function canonicalPath(raw: unknown, root?: string, what = 'path'): Canon {
+  const s = needString(raw, what);
+  if (typeof s !== 'string') return s;
+  if (s.length > 4096) return fail(`${what} is longer than 4096 characters`);
+  if (s.includes('\0')) return fail(`${what} contains a nul character`);
+  if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
+  if (s.includes('\\')) return fail(`${what} \`${show(s)}\` contains a backslash`);
+  if (ENCODED_DANGER.test(s)) return fail(`${what} \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+  if ([s, ...decodings(s)].some(dotDotSegment)) return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
+  if (!s.startsWith('/')) return fail(`${what} \`${show(s)}\` is not absolute`);
+  const value = '/' + s.split('/').filter((seg) => seg !== '' && seg !== '.').join('/');
+  if (root !== undefined && !insidePath(value, root)) return fail(`${what} \`${show(s)}\` is outside \`${root}\``);
+  return done(value, s);
+}
+
+/** Segment-aware containment of canonical paths (`root` itself counts as inside). */
+export function insidePath(path: string, root: string): boolean {
+  return root === '/' || path === root || path.startsWith(`${root}/`);
+}
+
+/**
+ * An http(s) URL as WHATWG URL serialises it: lowercase scheme and host, IDNA to punycode, default
+ * port removed, dot segments resolved. Refused: other schemes (`javascript:`, `file:`), userinfo,
+ * whitespace/controls/backslashes (which parsers disagree about), encoded separators in the path.
+ * The fragment is dropped (it never reaches a server), which counts as a change.
+ */
+export function canonicalUrl(raw: unknown, what = 'url'): Canon {
+  const s = needString(raw, what);
+  if (typeof s !== 'string') return s;
+  if (s.length > 2048) return fail(`${what} is longer than 2048 characters`);
+  if (/[\s\\]/u.test(s) || INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains whitespace, a backslash or invisible characters`);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return fail(`${what} \`${show(s)}\` is not a valid url`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return fail(`${what} scheme \`${show(u.protocol)}\` is not allowed (only http and https)`);
+  if (u.username !== '' || u.password !== '' || /^[a-z]+:\/\/[^/?#]*@/i.test(s)) return fail(`${what} \`${show(u.host)}\` must not contain credentials`);
+  if (ENCODED_DANGER.test(u.pathname)) return fail(`${what} path \`${show(u.pathname)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+  u.hash = '';
+  return done(u.href, s);
+}
+
+/** Canonical form of a path or root written in a policy (compile time). */
+export function canonicalRoot(root: string): string | undefined {
+  const c = canonicalPath(root);
+  return c.ok ? c.value : undefined;
+}
+
+/**
+ * The real path behind `path` (symlinks resolved by the filesystem the gateway sees). Not pure: the
+ * lead calls it at the edge, then canonicalises and checks the result like any other path.
+ */
+export async function resolveRealPath(path: string): Promise<string> {
+  return realpath(path);
+}

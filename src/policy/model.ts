@@ -1,0 +1,152 @@
+/**
+ * The policy model: what a compiled policy holds, what a decision says, and the error a bad policy
+ * fails with. Types only (plus PolicyError) so every other policy module can depend on this one and
+ * nothing else. A compiled policy is deeply frozen: evaluation can never change it, and two replicas
+ * with the same revision decide the same.
+ */
+import type { ToolClass } from '../inventory/classify.ts';
+
+export type { ToolClass };
+export type Effect = 'allow' | 'deny' | 'approve' | 'shadow';
+export const EFFECTS: readonly Effect[] = ['allow', 'deny', 'approve', 'shadow'];
+export type Mode = 'enforce' | 'shadow' | 'read_only' | 'disabled';
+export const MODES: readonly Mode[] = ['enforce', 'shadow', 'read_only', 'disabled'];
+export type ResourceKind = 'repo' | 'path' | 'url' | 'id';
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['repo', 'path', 'url', 'id'];
+
+/** One problem in a policy source, positioned like config errors: `file:line:column: path: message`. */
+export interface PolicyIssue {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  readonly issues: PolicyIssue[];
+  constructor(issues: PolicyIssue[]) {
+    super(issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'));
+    this.issues = issues;
+  }
+}
+
+/** A compiled `*`/`?` glob (or an exact name when `literal`). */
+export interface Glob {
+  source: string;
+  literal: boolean;
+  re: RegExp;
+}
+
+/**
+ * A resource pattern of a rule: `exact` compares the whole canonical value; `inside` (written
+ * `prefix/*`) matches values strictly below `prefix` by `/` segments; `glob` is a full-string glob and
+ * only ever matches `id` resources (a `*` in a path or repo could cross a `/`).
+ */
+export interface ResourcePattern {
+  source: string;
+  kind?: ResourceKind;
+  match: 'exact' | 'inside' | 'glob';
+  /** The value compared: the exact value, the prefix (without `/*`), or the glob. */
+  value: string;
+  caseInsensitive: boolean;
+  re?: RegExp;
+}
+
+export interface SubjectMatch {
+  tenants?: readonly string[];
+  roles?: readonly string[];
+  clients?: readonly string[];
+  subjects?: readonly string[];
+}
+
+export interface Approvers {
+  roles?: readonly string[];
+  subjects?: readonly string[];
+  count: 1 | 2;
+}
+
+export interface Rule {
+  id: string;
+  description?: string;
+  subjects?: SubjectMatch;
+  tools?: readonly Glob[];
+  classes?: readonly ToolClass[];
+  resources?: readonly ResourcePattern[];
+  effect: Effect;
+  approvers?: Approvers;
+  /** Epoch milliseconds; the rule stops matching at this instant. */
+  validUntil?: number;
+  /** Where the rule was written (for explain); not part of the revision. */
+  at: { file: string; line: number };
+}
+
+/** How to find the target resource of a call in its arguments. */
+export interface ResourceSpec {
+  kind: ResourceKind;
+  /** The argument holding the whole value (path, url, id, repo). */
+  arg?: string;
+  /** For repo/id: `{owner}/{repo}` — each `{name}` is one argument, which may not contain `/`. */
+  template?: string;
+  /** For path: the value must be this root or inside it (by segments). */
+  root?: string;
+}
+
+export interface ResourceRule {
+  tool: Glob;
+  resources: readonly ResourceSpec[];
+}
+
+export interface Modes {
+  gateway?: Mode;
+  tenants: Readonly<Record<string, Mode>>;
+  servers: Readonly<Record<string, Mode>>;
+  tools: Readonly<Record<string, Mode>>;
+}
+
+export interface Policy {
+  /** First 16 hex characters of SHA-256 over the canonical JSON of what decides (no positions). */
+  revision: string;
+  rules: readonly Rule[];
+  resources: readonly ResourceRule[];
+  modes: Modes;
+  /** Approvers for `default:class-approval` and approve rules that name none. */
+  defaultApprovers?: Approvers;
+  sources: readonly string[];
+}
+
+export interface PolicyPrincipal {
+  subject: string;
+  tenant: string;
+  client: string;
+  roles: readonly string[];
+}
+
+export interface Resource {
+  kind: ResourceKind;
+  value: string;
+}
+
+export interface EvaluationInput {
+  principal: PolicyPrincipal;
+  server: string;
+  /** The namespaced tool name (`github__create_issue`). */
+  tool: string;
+  toolClass: ToolClass;
+  arguments: unknown;
+  /** Already extracted and canonicalised; when absent, evaluate extracts them from `arguments`. */
+  resources?: readonly Resource[];
+}
+
+export interface Decision {
+  effect: Effect;
+  /** A rule id, or `default:deny`, `default:class-approval`, `mode:disabled`, `mode:read_only`, `resource:refused`. */
+  rule: string;
+  reasons: string[];
+  approvers?: Approvers;
+  mode: Mode;
+  /** In shadow mode: what enforcement would have decided. */
+  shadowOf?: { effect: Effect; rule: string };
+  revision: string;
+}

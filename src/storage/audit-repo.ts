@@ -1,0 +1,118 @@
+/**
+ * The audit tables (audit_events, audit_checkpoints, audit_cursors): the only code that reads or
+ * writes them. Appends are serialised across processes — SQLite by its write lock (`begin immediate`),
+ * PostgreSQL by a transaction-scoped advisory lock — so the global `position` an exporter follows is
+ * also the commit order: a reader never sees position N+1 before N.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { AuditEvent } from '../audit/event.ts';
+import type { Database } from './schema.ts';
+import type { AuditStore } from './types.ts';
+
+const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
+
+function row(e: AuditEvent) {
+  return {
+    stream: e.stream, seq: e.seq, id: e.id, at: Date.parse(e.time), kind: e.kind, run_id: e.runId ?? null, subject: e.actor?.subject ?? null,
+    tenant: e.actor?.tenant ?? null, tool: e.tool ?? null, outcome: e.outcome ?? null, intent_id: e.intent ?? null, body: JSON.stringify(e),
+  };
+}
+
+export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres'): AuditStore {
+  return {
+    async appendBatch(events) {
+      if (!events.length) return;
+      const rows = events.map(row);
+      if (driver === 'postgres') {
+        await db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+          await trx.insertInto('audit_events').values(rows).execute();
+        });
+        return;
+      }
+      await db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          await conn.insertInto('audit_events').values(rows).execute();
+          await sql`commit`.execute(conn);
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => {});
+          throw err;
+        }
+      });
+    },
+    async read(q) {
+      let s = db.selectFrom('audit_events').select(['position', 'body']);
+      if (q.afterPosition !== undefined) s = s.where('position', '>', q.afterPosition);
+      if (q.stream !== undefined) s = s.where('stream', '=', q.stream);
+      if (q.since !== undefined) s = s.where('at', '>=', q.since);
+      if (q.until !== undefined) s = s.where('at', '<', q.until);
+      if (q.runId !== undefined) s = s.where('run_id', '=', q.runId);
+      if (q.subject !== undefined) s = s.where('subject', '=', q.subject);
+      if (q.tenant !== undefined) s = s.where('tenant', '=', q.tenant);
+      if (q.tool !== undefined) s = s.where('tool', '=', q.tool);
+      if (q.outcome !== undefined) s = s.where('outcome', '=', q.outcome);
+      if (q.kind !== undefined) s = s.where('kind', '=', q.kind);
+      const rows = await s.orderBy('position').limit(q.limit ?? 1000).execute();
+      return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
+    },
+    async streams() {
+      const rows = await db
+        .selectFrom('audit_events')
+        .select((eb) => ['stream', eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last'), eb.fn.countAll().as('count'), eb.fn.max('at').as('lastAt')])
+        .groupBy('stream')
+        .orderBy('stream')
+        .execute();
+      return rows.map((r) => ({ stream: r.stream, firstSeq: Number(r.first), lastSeq: Number(r.last), count: Number(r.count), lastAt: Number(r.lastAt) }));
+    },
+    async streamRecords(stream, fromSeq, limit) {
+      const rows = await db.selectFrom('audit_events').select(['position', 'stream', 'seq', 'body']).where('stream', '=', stream).where('seq', '>=', fromSeq).orderBy('seq').limit(limit).execute();
+      return rows.map((r) => ({ position: Number(r.position), stream: r.stream, seq: Number(r.seq), body: r.body }));
+    },
+    async openIntents(excludeStream) {
+      const rows = await db
+        .selectFrom('audit_events as i')
+        .select('i.body')
+        .where('i.kind', '=', 'call.intent')
+        .where('i.stream', '!=', excludeStream)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events as o').select('o.position').whereRef('o.intent_id', '=', 'i.id'))))
+        .orderBy('i.position')
+        .limit(10_000)
+        .execute();
+      return rows.map((r) => JSON.parse(r.body) as AuditEvent);
+    },
+    async checkpoint(stream) {
+      const r = await db.selectFrom('audit_checkpoints').selectAll().where('stream', '=', stream).executeTakeFirst();
+      return r ? { seq: Number(r.seq), hash: r.hash, at: Number(r.at) } : undefined;
+    },
+    async prune(before) {
+      return db.transaction().execute(async (trx) => {
+        const last = await trx
+          .selectFrom('audit_events')
+          .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
+          .where('at', '<', before)
+          .groupBy('stream')
+          .execute();
+        let deleted = 0;
+        for (const l of last) {
+          const cut = await trx.selectFrom('audit_events').select('body').where('stream', '=', l.stream).where('seq', '=', Number(l.seq)).executeTakeFirstOrThrow();
+          const hash = (JSON.parse(cut.body) as AuditEvent).hash;
+          const cp = { seq: Number(l.seq), hash, at: Date.now() };
+          await trx.insertInto('audit_checkpoints').values({ stream: l.stream, ...cp }).onConflict((oc) => oc.column('stream').doUpdateSet(cp)).execute();
+          // Everything up to the checkpoint goes, so the remaining chain starts right after it.
+          const r = await trx.deleteFrom('audit_events').where('stream', '=', l.stream).where('seq', '<=', Number(l.seq)).executeTakeFirst();
+          deleted += Number(r.numDeletedRows);
+        }
+        return deleted;
+      });
+    },
+    async getCursor(name) {
+      const r = await db.selectFrom('audit_cursors').select('position').where('name', '=', name).executeTakeFirst();
+      return r ? Number(r.position) : 0;
+    },
+    async setCursor(name, position) {
+      const v = { position, updated_at: Date.now() };
+      await db.insertInto('audit_cursors').values({ name, ...v }).onConflict((oc) => oc.column('name').doUpdateSet(v)).execute();
+    },
+  };
+}
