@@ -88,7 +88,7 @@ export class Gateway {
         endpoint: () => gw.#endpoint,
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
-        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity }),
+        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

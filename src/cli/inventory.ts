@@ -17,6 +17,7 @@ import { accept, classify } from '../inventory/review.ts';
 import { definitionDiff, inventoryRows, reviewChanges, type InventoryData, type InventoryRow } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { FORMATS, render, type Format } from './format.ts';
+import { recordAdmin } from './admin-record.ts';
 
 export interface CliContext {
   configOption: () => Option;
@@ -128,7 +129,11 @@ export function registerInventory(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const { server, tool } = parseTool(config, name, ctx.fail);
       const by = actorName(opts.by);
-      const r = await withStore(config, (store) => store.inventory.update(server, (state) => accept(state, tool, by, Date.now())));
+      const r = await withStore(config, async (store) => {
+        const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
+        if (res.ok) await recordAdmin(store, by, 'inventory.accept', { server, tool, result: res.message });
+        return res;
+      });
       if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
       const diff = definitionDiff(name, r.before, r.after);
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`);
@@ -150,7 +155,11 @@ export function registerInventory(program: Command, ctx: CliContext): void {
       const { server, tool } = parseTool(config, name, ctx.fail);
       if (tool === null) ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
       const by = actorName(opts.by);
-      const r = await withStore(config, (store) => store.inventory.update(server, (state) => classify(state, tool, upper as ToolClass, by, Date.now())));
+      const r = await withStore(config, async (store) => {
+        const res = await store.inventory.update(server, (state) => classify(state, tool, upper as ToolClass, by, Date.now()));
+        if (res.ok) await recordAdmin(store, by, 'inventory.classify', { server, tool, class: upper });
+        return res;
+      });
       if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
       const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
       const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';

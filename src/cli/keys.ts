@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
 import { openStore } from '../storage/index.ts';
-import type { ApiKeyRecord } from '../storage/types.ts';
+import type { ApiKeyRecord, Store } from '../storage/types.ts';
+import { recordAdmin } from './admin-record.ts';
 import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
@@ -27,10 +28,10 @@ function shown(r: ApiKeyRecord, now: number) {
   };
 }
 
-async function withKeys<T>(config: Config, fn: (keys: Awaited<ReturnType<typeof openStore>>['apiKeys']) => Promise<T>): Promise<T> {
+async function withKeys<T>(config: Config, fn: (keys: Store['apiKeys'], store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(config.storage);
   try {
-    return await fn(store.apiKeys);
+    return await fn(store.apiKeys, store);
   } finally {
     await store.close();
   }
@@ -60,9 +61,10 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       const scopes = opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
       const now = Date.now();
       const { key, record } = newApiKey({ name: opts.name, tenant: opts.tenant, roles: list(opts.roles), scopes, createdAt: now, createdBy: actorName(opts.by), expiresAt: ttl === null ? null : now + ttl });
-      await withKeys(config, async (store) => {
-        if ((await store.list()).some((k) => k.name === opts.name)) ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
-        await store.create(record);
+      await withKeys(config, async (keys, store) => {
+        if ((await keys.list()).some((k) => k.name === opts.name)) ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
+        await keys.create(record);
+        await recordAdmin(store, record.createdBy, 'keys.create', { id: record.id, name: record.name, tenant: record.tenant, roles: record.roles, scopes: record.scopes, expiresAt: record.expiresAt });
       });
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
       process.stdout.write(`${key}\n`);
@@ -92,7 +94,11 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     .option('--json', 'print the record as JSON')
     .action(async (idOrName: string, opts: { by?: string; config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
-      const r = await withKeys(config, (s) => s.revoke(idOrName, actorName(opts.by), Date.now()));
+      const r = await withKeys(config, async (keys, store) => {
+        const rec = await keys.revoke(idOrName, actorName(opts.by), Date.now());
+        if (rec) await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', { id: rec.id, name: rec.name, revokedAt: rec.revokedAt });
+        return rec;
+      });
       if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
       process.stdout.write(`key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt!).toISOString()} by ${r.revokedBy}\n`);

@@ -17,6 +17,7 @@ import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { registerCheck, registerInventory } from './inventory.ts';
 import { registerKeys } from './keys.ts';
+import { registerAudit } from './audit.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -156,5 +157,6 @@ configCmd
 registerInventory(program, { configOption, load, fail });
 registerCheck(program, { configOption, load, fail });
 registerKeys(program, { configOption, load, fail });
+registerAudit(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

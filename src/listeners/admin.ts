@@ -11,12 +11,16 @@ import type { Store } from '../storage/types.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
+import { verifyAudit } from '../audit/verify.ts';
+import { parseTime, timeline } from '../audit/timeline.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 
 export interface AdminDeps {
   config: Config;
   store: Store;
   identity: Authenticator;
+  /** This process's audit stream (still being written: not expected to be closed). */
+  auditStream: string;
 }
 
 export const ADMIN_PREFIX = '/admin/v1/';
@@ -39,13 +43,27 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
       const afterSeq = Number(query.get('after') ?? 0) || 0;
       return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
     }
+    case 'audit/search': {
+      const num = (k: string) => (query.get(k) === null ? undefined : parseTime(query.get(k)!));
+      const str = (k: string) => query.get(k) ?? undefined;
+      const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
+      const rows = await store.audit.read({ subject: str('subject'), tenant: str('tenant'), tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: num('since'), until: num('until'), afterPosition: Number(query.get('after') ?? 0) || undefined, limit });
+      return { records: rows.map((r) => ({ position: r.position, ...r.event })) };
+    }
+    case 'audit/verify':
+      return verifyAudit(store.audit, { liveStreams: new Set([deps.auditStream]) });
     case 'check': {
       const items = readiness(config, await inventory(store));
       const totals = summary(items);
       return { ready: totals.fail === 0, summary: totals, items };
     }
-    default:
-      return undefined;
+    default: {
+      const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
+      if (!run) return undefined;
+      const id = decodeURIComponent(run[1]);
+      const rows = await store.audit.read({ runId: id, limit: 100_000 });
+      return rows.length ? { run: id, entries: timeline(rows.map((r) => r.event)) } : undefined;
+    }
   }
 }
 

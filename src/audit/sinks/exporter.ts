@@ -74,6 +74,7 @@ export class Exporter {
   #lastSuccessAt: string | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
+  #draining = false;
   #wake: (() => void) | undefined;
 
   constructor(opts: ExporterOptions) {
@@ -100,18 +101,24 @@ export class Exporter {
    * called while the background loop runs.
    */
   async runOnce(): Promise<number> {
-    if (this.#loop) throw new Error(`exporter ${this.name}: runOnce while the background loop runs`);
-    let sent = 0;
-    for (;;) {
-      const n = await this.#step();
-      if (n === 0) return sent;
-      sent += n;
+    if (this.#loop || this.#draining) throw new Error(`exporter ${this.name}: runOnce while another run is in progress`);
+    this.#draining = true; // two concurrent drains would send the same batch twice, out of order
+    try {
+      let sent = 0;
+      for (;;) {
+        const n = await this.#step();
+        if (n === 0) return sent;
+        sent += n;
+      }
+    } finally {
+      this.#draining = false;
     }
   }
 
   /** Starts the background loop (idempotent). Failures never escape as unhandled rejections. */
   start(): void {
     if (this.#loop) return;
+    if (this.#draining) throw new Error(`exporter ${this.name}: start while runOnce is in progress`);
     this.#stopping = false;
     this.#loop = this.#run().finally(() => (this.#loop = undefined));
   }

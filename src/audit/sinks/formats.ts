@@ -15,9 +15,12 @@ export const PRODUCT_VERSION: string = GATEWAY_INFO.version;
 /** Private Enterprise Number reserved for documentation (RFC 5612); replace when Gatehouse has its own. */
 export const SD_ID = 'gatehouse@32473';
 
-/** JSON text with U+2028/U+2029 escaped (valid JSON, same value, never splits a "line"). */
+/**
+ * JSON text with DEL, C1 controls (NEL U+0085 among them) and U+2028/U+2029 escaped as well: legal raw
+ * in JSON, but some line readers split on them. Valid JSON, same value, one line.
+ */
 export function lineJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** JSON text that is pure printable ASCII: every non-ASCII code unit as \uXXXX (same value). */
@@ -176,7 +179,7 @@ function cefHeader(v: string): string {
 export function cefValue(v: string): string {
   return v
     .replace(/[\\=]/g, (c) => '\\' + c)
-    .replace(/\r\n|\r|\n/g, (c) => (c === '\r' ? '\\r' : '\\n'))
+    .replace(/[\r\n]/g, (c) => (c === '\r' ? '\\r' : '\\n'))
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
 }
 

@@ -52,7 +52,8 @@ export class HttpSink implements Sink {
     this.#where = safeUrl(opts.url);
     // Everything that could leak: header values and the URL's user info / query.
     const u = URL.canParse(opts.url) ? new URL(opts.url) : undefined;
-    this.#secrets = [...Object.values(opts.headers ?? {}), u?.password ?? '', u?.username ?? '', u?.search.slice(1) ?? '']
+    const query = u ? [u.search.slice(1), ...u.searchParams.values()] : [];
+    this.#secrets = [...Object.values(opts.headers ?? {}), u ? decodeURIComponent(u.password) : '', u?.password ?? '', ...query]
       .filter((s) => s.length > 0)
       .sort((a, b) => b.length - a.length); // longest first, so a token inside a header value is covered whole
   }

@@ -1,0 +1,46 @@
+/**
+ * A run reconstructed: its records in order, each call's intent joined with its outcome (or its
+ * refusal, or `unknown`), with times and latency. Pure: the CLI and the admin API read the records.
+ */
+import type { AuditEvent } from './event.ts';
+
+export interface TimelineEntry {
+  time: string;
+  kind: AuditEvent['kind'];
+  tool?: string;
+  class?: string;
+  actor?: string;
+  decision?: string;
+  outcome?: string;
+  error?: string;
+  latencyMs?: number;
+  requestId?: string;
+  id: string;
+  intent?: string;
+}
+
+export function timeline(events: AuditEvent[]): TimelineEntry[] {
+  const sorted = [...events].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.stream === b.stream ? a.seq - b.seq : 0));
+  return sorted.map((e) => ({
+    time: e.time,
+    kind: e.kind,
+    tool: e.tool,
+    class: e.class,
+    actor: e.actor ? `${e.actor.subject}@${e.actor.tenant}` : undefined,
+    decision: e.decision ? `${e.decision.effect} (${e.decision.rule})` : undefined,
+    outcome: e.outcome,
+    error: e.error,
+    latencyMs: e.latencyMs,
+    requestId: e.requestId,
+    id: e.id,
+    intent: e.intent,
+  }));
+}
+
+/** `2026-11-29T10:00:00Z`, `2026-11-29`, or relative to now: `30m`, `24h`, `7d`. */
+export function parseTime(text: string, now = Date.now()): number | undefined {
+  const rel = /^(\d{1,6})([mhd])$/.exec(text);
+  if (rel) return now - Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd'];
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? undefined : t;
+}

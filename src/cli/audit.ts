@@ -1,0 +1,138 @@
+/**
+ * `gatehouse audit verify|run|search|export|prune`: the audit trail for operators and incident
+ * responders. They read the store named by the config, so they work with or without a running gateway.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { openStore } from '../storage/index.ts';
+import type { AuditQuery, Store } from '../storage/types.ts';
+import type { Config } from '../config/schema.ts';
+import { verifyAudit } from '../audit/verify.ts';
+import { parseTime, timeline } from '../audit/timeline.ts';
+import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/export-formats.ts';
+import { render } from './format.ts';
+import type { CliContext } from './inventory.ts';
+
+async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = parseTime(v);
+  if (t === undefined) ctx.fail(`\`${flag} ${v}\` is not a time: use an ISO date (2026-11-29T10:00:00Z) or a duration ago (30m, 24h, 7d)`, 2);
+  return t;
+}
+
+export function registerAudit(program: Command, ctx: CliContext): void {
+  const audit = program.command('audit').description('the audit trail: verify the chain, reconstruct a run, search, export');
+
+  audit
+    .command('verify')
+    .description('recompute every stream\'s hash chain: reports edited, missing and reordered records with their position')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const report = await withStore(config, (s) => verifyAudit(s.audit, { onProgress: opts.json ? undefined : (n) => process.stderr.write(`\rverified ${n} records`) }));
+      if (!opts.json) process.stderr.write('\n');
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        for (const p of report.problems) process.stdout.write(`${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`);
+        process.stdout.write(`${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`);
+      }
+      process.exitCode = report.ok ? 0 : 1;
+    });
+
+  audit
+    .command('run')
+    .description('the ordered timeline of a run (a session id, a run label or a trace id): calls, decisions, outcomes, times')
+    .argument('<run>', 'run, session or trace id')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the timeline as JSON')
+    .action(async (run: string, opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }));
+      if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
+      const entries = timeline(rows.map((r) => r.event));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
+      process.stdout.write(render('table', ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'], entries.map((e) => [e.time, e.kind, e.tool, e.class, e.actor, e.decision, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.latencyMs === undefined ? '' : String(e.latencyMs)]), null));
+    });
+
+  audit
+    .command('search')
+    .description('records by actor, tenant, tool, outcome, kind and time')
+    .addOption(ctx.configOption())
+    .option('--subject <subject>', 'the actor\'s subject')
+    .option('--tenant <tenant>', 'the actor\'s tenant')
+    .option('--tool <tool>', 'namespaced tool name')
+    .option('--outcome <outcome>', 'ok, tool_error, error, refused, input_required, unknown')
+    .option('--kind <kind>', 'e.g. call.intent, call.outcome, call.refused, inventory.event')
+    .option('--since <time>', 'ISO time or a duration ago (24h)')
+    .option('--until <time>', 'ISO time or a duration ago')
+    .option('-n, --limit <n>', 'at most this many', '200')
+    .option('--json', 'print the records as JSON')
+    .action(async (opts: { config: string; subject?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; since?: string; until?: string; limit: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const q: AuditQuery = { subject: opts.subject, tenant: opts.tenant, tool: opts.tool, outcome: opts.outcome, kind: opts.kind, since: timeOption(ctx, '--since', opts.since), until: timeOption(ctx, '--until', opts.until), limit: Number(opts.limit) || 200 };
+      const rows = await withStore(config, (s) => s.audit.read(q));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
+      const entries = timeline(rows.map((r) => r.event));
+      process.stdout.write(render('table', ['time', 'event', 'tool', 'actor', 'outcome', 'id'], entries.map((e) => [e.time, e.kind, e.tool, e.actor, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.id]), null));
+    });
+
+  audit
+    .command('export')
+    .description('records of a time range in a SIEM format, for incident hand-off (progress on stderr)')
+    .addOption(ctx.configOption())
+    .option('--since <time>', 'ISO time or a duration ago (24h)')
+    .option('--until <time>', 'ISO time or a duration ago')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
+    .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
+    .action(async (opts: { config: string; since?: string; until?: string; format: ExportFormat; output?: string }) => {
+      const config = await ctx.load(opts.config);
+      const since = timeOption(ctx, '--since', opts.since);
+      const until = timeOption(ctx, '--until', opts.until);
+      const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'wx' }) : process.stdout;
+      if (opts.output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(err.code === 'EEXIST' ? `\`${opts.output}\` exists: choose another file` : `cannot write \`${opts.output}\`: ${err.code}`, 2));
+      let count = 0;
+      await withStore(config, async (s) => {
+        for (let after = 0; ; ) {
+          const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
+          if (!rows.length) break;
+          if (!out.write(formatRecords(opts.format, rows.map((r) => r.event)))) await once(out, 'drain');
+          count += rows.length;
+          after = rows[rows.length - 1].position;
+          if (opts.output) process.stderr.write(`\rexported ${count} records`);
+        }
+      });
+      if (opts.output) {
+        out.end();
+        await once(out, 'finish');
+        process.stderr.write(`\rexported ${count} records to ${opts.output}\n`);
+      }
+    });
+
+  audit
+    .command('prune')
+    .description('delete records older than the retention (audit.retentionDays), keeping the chain verifiable')
+    .addOption(ctx.configOption())
+    .option('--older-than <duration>', 'instead of the configured retention, e.g. 30d')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { config: string; olderThan?: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const days = config.audit.retentionDays;
+      const before = opts.olderThan ? timeOption(ctx, '--older-than', opts.olderThan)! : days ? Date.now() - days * 86_400_000 : undefined;
+      if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
+      const removed = await withStore(config, (s) => s.audit.prune(before));
+      if (opts.json) process.stdout.write(`${JSON.stringify({ removed, before: new Date(before).toISOString() })}\n`);
+      else process.stdout.write(`removed ${removed} records older than ${new Date(before).toISOString()}; checkpoints keep the rest verifiable\n`);
+    });
+}

@@ -1,0 +1,217 @@
+/**
+ * The audit trail end to end: a real client -> Gatehouse -> a recording upstream. One intent before
+ * and one outcome after every call, refusals recorded, runs reconstructed, secrets and PII absent
+ * from every record, export, log line and metric; tampering found with its position; an unwritable
+ * audit store refuses calls that change things; and a gateway killed with SIGKILL under load leaves
+ * a chain that verifies, with a write-ahead record for every call the upstream saw.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import Sqlite from 'better-sqlite3';
+import { pino } from 'pino';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { canonicalJson, sha256 } from '../src/inventory/canonical.ts';
+import type { AuditEvent } from '../src/audit/event.ts';
+
+const RECORDER = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
+const CANARY = 'canary-7f3a9c2e5b1d';
+const GH_TOKEN = `ghp_${'Z'.repeat(36)}`;
+const logs: string[] = [];
+let t: TestGateway;
+const rec = join(tmp, 'rec.jsonl');
+
+const servers = (file: string) =>
+  stdioServer('rec', RECORDER) + `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`;
+
+before(async () => {
+  const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+  t = await startGateway(servers(rec), { log, top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\n' });
+});
+after(async () => {
+  await t?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function connect(url: string): Promise<Client> {
+  const c = new Client({ name: 'audit-e2e', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  return c;
+}
+
+async function records(tg: TestGateway, q = ''): Promise<AuditEvent[]> {
+  const body = (await (await fetch(`${tg.url}/admin/v1/audit/search?limit=5000${q}`)).json()) as { records: AuditEvent[] };
+  return body.records;
+}
+
+test('every call: a durable intent before it, an outcome after it, joined into the run timeline', async () => {
+  const c = await connect(t.url);
+  await c.callTool({ name: 'rec__record', arguments: { note: 'first' } });
+  await c.callTool({ name: 'rec__other', arguments: { note: 'second' } });
+  await assert.rejects(c.callTool({ name: 'rec__nope', arguments: {} }));
+  const sid = (c.transport as StreamableHTTPClientTransport).sessionId!;
+  const all = await records(t);
+  const mine = all.filter((e) => e.sessionId === sid);
+  assert.deepEqual(mine.map((e) => [e.kind, e.tool, e.outcome ?? null]), [
+    ['call.intent', 'rec__record', null], ['call.outcome', 'rec__record', 'ok'],
+    ['call.intent', 'rec__other', null], ['call.outcome', 'rec__other', 'ok'],
+    ['call.refused', 'rec__nope', 'refused'],
+  ]);
+  const [intent, outcome] = mine;
+  assert.equal(outcome.intent, intent.id);
+  assert.deepEqual(intent.actor, { subject: 'anonymous', tenant: 'default', via: 'anonymous', issuer: '' });
+  assert.equal(intent.class, 'READ');
+  assert.equal(mine[2].class, 'WRITE');
+  assert.equal(intent.argsHash, `sha256:${sha256(canonicalJson({ note: 'first' }))}`);
+  assert.deepEqual(intent.args, { note: 'first' });
+  assert.deepEqual(intent.decision, { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy engine configured yet'] });
+  assert.ok(intent.pin?.startsWith('sha256:'));
+  assert.ok(typeof outcome.latencyMs === 'number');
+  assert.deepEqual([mine[4].stage, mine[4].error], ['route', 'E_UNKNOWN_TOOL']);
+
+  const run = await runCli(['audit', 'run', sid, '--json', '-c', t.file]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout).entries.map((e: { kind: string }) => e.kind), ['call.intent', 'call.outcome', 'call.intent', 'call.outcome', 'call.refused']);
+  const api = (await (await fetch(`${t.url}/admin/v1/audit/runs/${sid}`)).json()) as { entries: unknown[] };
+  assert.deepEqual(api.entries, JSON.parse(run.stdout).entries);
+  await c.close();
+});
+
+test('secrets and PII never reach a record, an export, a log line or a metric', async () => {
+  const c = await connect(t.url);
+  const jwt = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: CANARY })).toString('base64url')}.c2lnbmF0dXJlc2lnbmF0dXJl`;
+  await c.callTool({ name: 'rec__record', arguments: { note: `deploy with ${GH_TOKEN} and ${jwt}`, x: `postgres://app:${CANARY}@db:5432/x` } });
+  await c.callTool({ name: 'rec__other', arguments: { note: 'pii', x: JSON.stringify({ api_token: CANARY }) } });
+  const r = await c.callTool({ name: 'rec__record', arguments: { note: 'field', x: 'ok' } });
+  assert.ok(r.content);
+  await c.close();
+  const exported = await runCli(['audit', 'export', '--format', 'jsonl', '-c', t.file]);
+  assert.equal(exported.code, 0, exported.stderr);
+  const db = JSON.stringify(await records(t));
+  const metrics = await (await fetch(`${t.url}/metrics`)).text();
+  for (const [where, text] of [['records', db], ['export', exported.stdout], ['logs', logs.join('')], ['metrics', metrics]] as const) {
+    for (const secret of [CANARY, GH_TOKEN, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex')]) {
+      assert.ok(!text.includes(secret), `${secret.slice(0, 12)}... in the ${where}`);
+    }
+  }
+  assert.match(db, /\[REDACTED:github-token\]/);
+  assert.ok(readFileSync(rec, 'utf8').includes(GH_TOKEN), 'the upstream itself got the arguments unchanged');
+});
+
+test('verify finds an edited, a deleted and a reordered record, each at its position', async () => {
+  const dir = mkdtempSync(join(tmp, 'tamper-'));
+  const g = await startGateway(servers(join(dir, 'rec.jsonl')), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n` });
+  const c = await connect(g.url);
+  for (let i = 0; i < 6; i++) await c.callTool({ name: 'rec__record', arguments: { note: `n${i}` } });
+  await c.close();
+  await g.close();
+  const cfg = join(dir, 'gatehouse.yaml');
+  writeFileSync(cfg, `version: 1\nstorage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\nservers: []\n`);
+  const clean = await runCli(['audit', 'verify', '--json', '-c', cfg]);
+  assert.equal(clean.code, 0, clean.stdout);
+  assert.deepEqual(JSON.parse(clean.stdout).problems, []);
+
+  const db = new Sqlite(join(dir, 'a.db'));
+  const rows = db.prepare('select position, stream, seq, body from audit_events order by position').all() as Array<{ position: number; stream: string; seq: number; body: string }>;
+  // An intent whose actor is rewritten; then a deleted record; then two records swapped.
+  const i = rows.findIndex((r) => r.body.includes('"call.intent"'));
+  const edit = rows[i];
+  const gone = rows[i + 2];
+  const [a, b, next] = [rows[i + 4], rows[i + 5], rows[i + 6]];
+  db.prepare('update audit_events set body = ? where position = ?').run(edit.body.replace('"subject":"anonymous"', '"subject":"someone-else"'), edit.position);
+  db.prepare('delete from audit_events where position = ?').run(gone.position);
+  db.prepare('update audit_events set seq = -1 where position = ?').run(a.position);
+  db.prepare('update audit_events set seq = ? where position = ?').run(a.seq, b.position);
+  db.prepare('update audit_events set seq = ? where position = ?').run(b.seq, a.position);
+  db.close();
+  const report = await runCli(['audit', 'verify', '--json', '-c', cfg]);
+  assert.equal(report.code, 1);
+  const problems = JSON.parse(report.stdout).problems.map((p: { problem: string; seq: number; position: number | null }) => [p.problem, p.seq, p.position]);
+  assert.deepEqual(problems.filter((p: unknown[]) => p[0] !== 'not closed'), [
+    ['edited', edit.seq, edit.position],
+    ['missing', gone.seq, null],
+    ['edited', a.seq, b.position],
+    ['edited', b.seq, a.position],
+    ['out of order', next.seq, next.position], // the record after the swap no longer follows its predecessor
+  ]);
+  const text = await runCli(['audit', 'verify', '-c', cfg]);
+  assert.match(text.stdout, /^EDITED: stream \S+ seq \d+ \(position \d+\): the content does not match its hash$/m);
+  assert.match(text.stdout, /TAMPERING OR LOSS DETECTED\n$/);
+});
+
+test('an unwritable audit store refuses WRITE calls, and READ calls unless configured otherwise; nothing reaches the upstream', async () => {
+  for (const readWhenUnavailable of ['refuse', 'allow']) {
+    const dir = mkdtempSync(join(tmp, 'down-'));
+    const file = join(dir, 'rec.jsonl');
+    const g = await startGateway(servers(file), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n`, top: `audit: { readWhenUnavailable: ${readWhenUnavailable} }\n` });
+    const c = await connect(g.url);
+    await c.callTool({ name: 'rec__record', arguments: { note: 'before' } });
+    // The store starts failing every audit write, as a full disk or a broken volume would.
+    const db = new Sqlite(join(dir, 'a.db'));
+    db.exec("create trigger audit_down before insert on audit_events begin select raise(abort, 'disk I/O error'); end");
+    db.close();
+    const seen = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
+    await assert.rejects(c.callTool({ name: 'rec__other', arguments: { note: 'write' } }), (err: { code: number; message: string }) => {
+      assert.equal(err.code, -32001);
+      assert.match(err.message, /the audit trail cannot be written, so calls that change things are refused/);
+      return true;
+    });
+    if (readWhenUnavailable === 'refuse') await assert.rejects(c.callTool({ name: 'rec__record', arguments: { note: 'read' } }), /audit trail cannot be written/);
+    else {
+      await c.callTool({ name: 'rec__record', arguments: { note: 'read' } });
+      assert.match(await (await fetch(`${g.url}/metrics`)).text(), /^gatehouse_audit_fail_open_total 1$/m);
+    }
+    const after = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
+    assert.equal(after - seen, readWhenUnavailable === 'allow' ? 1 : 0, 'the refused calls never reached the upstream');
+    await c.close();
+    await g.close();
+  }
+});
+
+test('SIGKILL under load, three times: the chain verifies, every call the upstream saw has a prior intent, open calls become unknown', async () => {
+  const dir = mkdtempSync(join(tmp, 'crash-'));
+  const file = join(dir, 'rec.jsonl');
+  writeFileSync(join(dir, 'gatehouse.yaml'), `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n${servers(file)}`);
+  const cfg = join(dir, 'gatehouse.yaml');
+  let n = 0;
+  for (let round = 0; round < 3; round++) {
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const url = await new Promise<string>((res) => child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))));
+    for (let i = 0; i < 100; i++) if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break; else await new Promise((r) => setTimeout(r, 50));
+    const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url)));
+    let stop = false;
+    const load = clients.map(async (c) => {
+      while (!stop) await c.callTool({ name: 'rec__other', arguments: { note: `call-${round}-${n++}` } }).catch(() => { stop = true; });
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    stop = true;
+    await Promise.allSettled(load);
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+  // A last start closes out what the killed processes left open.
+  const last = await startGateway(servers(file), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'state', 'gatehouse.db'))} }\n` });
+  const all = (await runCli(['audit', 'search', '--limit', '100000', '--json', '-c', last.file])).stdout;
+  const events = JSON.parse(all).records as AuditEvent[];
+  await last.close();
+  const verify = await runCli(['audit', 'verify', '--json', '-c', cfg]);
+  const report = JSON.parse(verify.stdout);
+  assert.equal(report.ok, true, verify.stdout);
+  assert.ok(report.problems.filter((p: { problem: string }) => p.problem === 'not closed').length >= 3, 'the killed streams end without a closing record');
+  const intents = new Map(events.filter((e) => e.kind === 'call.intent').map((e) => [e.argsHash, e]));
+  const seen = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.method === 'tools/call');
+  assert.ok(seen.length > 20, `${seen.length} calls under load`);
+  for (const m of seen) assert.ok(intents.has(`sha256:${sha256(canonicalJson(m.params.arguments))}`), `no intent for ${m.params.arguments.note}`);
+  const closed = new Set(events.filter((e) => e.kind === 'call.outcome' || e.kind === 'call.unknown').map((e) => e.intent));
+  for (const i of intents.values()) assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
+});
