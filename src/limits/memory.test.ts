@@ -178,3 +178,14 @@ test('divisor: the stricter local limit divides points, burst and caps, never be
   assert.equal(held.ok, true);
   assert.equal((await l.acquire(x, T0 + 3_600_000)).ok, false, 'a cap of 1 divided by 2 is still 1, not 0');
 });
+
+test('createLimiter: memory without a redis section', async () => {
+  const { createLimiter } = await import('./index.ts');
+  const l = createLimiter({ rules: [{ id: 'r', scope: 'principal', rate: { points: 2, perSeconds: 60 } }] });
+  assert.ok(l instanceof MemoryLimiter);
+  assert.equal(l.degraded, false);
+  assert.equal((await l.acquire(alice)).ok, true);
+  assert.equal((await l.acquire(alice)).ok, true);
+  assert.equal((await l.acquire(alice)).ok, false);
+  await l.close();
+});

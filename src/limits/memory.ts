@@ -27,6 +27,8 @@ export class MemoryLimiter implements Limiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #inFlight = new Map<string, number>();
   #sinceSweep = 0;
+  /** Never: nothing to lose contact with (same shape as RedisLimiter). */
+  readonly degraded = false;
 
   constructor(rules: readonly LimitRule[], options: MemoryLimiterOptions = {}) {
     this.#rules = compileRules(rules, options.divisor ?? 1);

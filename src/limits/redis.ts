@@ -111,6 +111,8 @@ export class RedisLimiter implements Limiter {
   readonly #renewTimer: NodeJS.Timeout;
   readonly #firstReady: Promise<void>;
   #everReady = false;
+  /** Until then, a call waits for the first connection rather than going local at once. */
+  readonly #startGraceUntil: number;
   #degraded = false;
   #retryAt = 0;
 
@@ -122,6 +124,7 @@ export class RedisLimiter implements Limiter {
     this.#timeout = options.commandTimeoutMs ?? 200;
     this.#retryInterval = options.retryIntervalMs ?? 1000;
     this.#onDegraded = options.onDegraded;
+    this.#startGraceUntil = Date.now() + this.#timeout;
     this.#client = new Redis(options.url, {
       ...options.redisOptions,
       commandTimeout: this.#timeout,
@@ -151,7 +154,8 @@ export class RedisLimiter implements Limiter {
     const checks = checksFor(this.#rules, call);
     if (checks.length === 0) return { ok: true, release: async () => {} };
     // Just after start, give the connection one command timeout to open rather than going local.
-    if (!this.#everReady) await within(this.#firstReady, this.#timeout);
+    const grace = this.#startGraceUntil - Date.now();
+    if (!this.#everReady && grace > 0) await within(this.#firstReady, grace);
     if (!this.#degraded || (Date.now() >= this.#retryAt && this.#client.status === 'ready')) {
       const id = randomUUID();
       const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS];
