@@ -51,21 +51,21 @@ function mixedScripts(text: string): string | undefined {
 }
 
 /** An opaque identifier (project key, ticket id, one template part): NFC, visible, one script. */
-export function canonicalId(raw: unknown, what = 'id'): Canon {
+export function canonicalId(raw: unknown, what = 'id', scriptCheck = true): Canon {
   const s = needString(raw, what);
   if (typeof s !== 'string') return s;
   if (s.length > 512) return fail(`${what} is longer than 512 characters`);
   if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
   const value = s.normalize('NFC').trim();
   if (value.length === 0) return fail(`${what} is blank`);
-  const mixed = mixedScripts(value);
+  const mixed = scriptCheck ? mixedScripts(value) : undefined;
   if (mixed) return fail(`${what} \`${show(s)}\` mixes scripts (${mixed})`);
   return done(value, s);
 }
 
 /** `owner/name` (or deeper, `group/sub/name`): id rules per segment, no empty, `.` or `..` segments. */
 export function canonicalRepo(raw: unknown, what = 'repo'): Canon {
-  const id = canonicalId(raw, what);
+  const id = canonicalId(raw, what, false); // scripts are checked per segment below
   if (!id.ok) return id;
   const raw_ = raw as string;
   if (/[\s%\\?#]/u.test(id.value)) return fail(`${what} \`${show(raw_)}\` contains a space, \`%\`, \`\\\`, \`?\` or \`#\``);

@@ -98,6 +98,8 @@ function duplicateKeys(node: unknown, path: Path, src: Source): void {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '?';
       const seen = first.get(key);
+      // toJS would turn `__proto__` into a prototype and drop it silently: refuse it outright.
+      if (key === '__proto__') src.addAt(pair.key as Node, [...path, key], 'key `__proto__` is not allowed');
       if (seen) src.addAt(pair.key as Node, [...path, key], `duplicate key \`${key}\` (first at line ${src.nodeLine(seen)})`);
       else if (isScalar(pair.key)) first.set(key, pair.key);
       duplicateKeys(pair.value, [...path, key], src);
