@@ -93,15 +93,14 @@ describe('aws secrets manager provider', () => {
 
   test('a body changed after signing is refused (the payload hash is part of the signature)', async () => {
     const client = new SecretsManagerClient({ region: 'eu-west-1', endpoint: aws.url, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, maxAttempts: 1 });
-    client.middlewareStack.addRelativeTo(
-      (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
-        const request = (args as { request: { body: string; headers: Record<string, string> } }).request;
-        request.body = JSON.stringify({ SecretId: 'mcp/acme/plain' });
-        request.headers['content-length'] = String(Buffer.byteLength(request.body));
-        return next(args);
-      },
-      { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' },
-    );
+    type Middleware = Parameters<typeof client.middlewareStack.addRelativeTo>[0];
+    const tamper = (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const request = (args as { request: { body: string; headers: Record<string, string> } }).request;
+      request.body = JSON.stringify({ SecretId: 'mcp/acme/plain' });
+      request.headers['content-length'] = String(Buffer.byteLength(request.body));
+      return next(args);
+    };
+    client.middlewareStack.addRelativeTo(tamper as unknown as Middleware, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' });
     try {
       await assert.rejects(client.send(new GetSecretValueCommand({ SecretId: 'mcp/acme/github' })), { name: 'InvalidSignatureException' });
       assert.equal(aws.requests.at(-1)?.status, 403);

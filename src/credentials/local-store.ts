@@ -1,0 +1,247 @@
+// The embedded secret store behind `local:<name>`: one JSON file, each entry AES-256-GCM encrypted.
+//
+//   { "version": 1, "keyId": "<16 hex>", "entries": { "<name>": { iv, tag, ciphertext, updatedAt } } }
+//
+// - Key: 32 random bytes, base64 — from env GATEHOUSE_SECRETS_KEY if set, else a key file (mode 0600,
+//   created if missing). `keyId` is a fingerprint of the key (a hash, which reveals nothing about a
+//   random 256-bit key), so a wrong key is reported as such before any decryption is attempted.
+// - AAD = the entry name: a ciphertext moved to another name fails authentication, so entries cannot be
+//   swapped or renamed by editing the file.
+// - Writes are atomic (temp file 0600 + fsync + rename) and serialised within the process. Two
+//   processes writing at once (two CLI invocations) can still lose one update: there is no file lock.
+// - Reads re-read the file, so a change made by the CLI is seen by a running gateway (through the
+//   resolver's cache TTL).
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CredentialError } from './types.ts';
+
+export const KEY_ENV = 'GATEHOUSE_SECRETS_KEY';
+const KEY_BYTES = 32;
+const FORMAT_VERSION = 1;
+const PROVIDER = 'local';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
+
+interface Entry {
+  iv: string;
+  tag: string;
+  ciphertext: string;
+  updatedAt: string;
+}
+
+interface StoreFile {
+  version: number;
+  keyId: string;
+  entries: Record<string, Entry>;
+}
+
+export function generateKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/** Decode a base64 key; exactly 32 bytes. The key is never echoed. */
+export function parseKey(base64: string, source = 'key'): Buffer {
+  const text = base64.trim();
+  const key = Buffer.from(text, 'base64');
+  // Node's decoder skips garbage silently: require that the text is exactly the key's encoding.
+  if (key.length !== KEY_BYTES || key.toString('base64').replace(/=+$/, '') !== text.replace(/=+$/, '')) {
+    throw new CredentialError('E_PROVIDER_AUTH', `${source} is not ${KEY_BYTES} bytes of base64`, { provider: PROVIDER });
+  }
+  return key;
+}
+
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update('gatehouse-secrets-key-id\0').update(key).digest('hex').slice(0, 16);
+}
+
+/**
+ * The store key: GATEHOUSE_SECRETS_KEY if set, else the key file, created (0600, parent 0700) when
+ * missing. A key file that group or others can read is refused.
+ */
+export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }): Promise<Buffer> {
+  const fromEnv = (opts.env ?? process.env)[KEY_ENV];
+  if (fromEnv) return parseKey(fromEnv, KEY_ENV);
+  try {
+    const st = await stat(opts.keyFile);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new CredentialError('E_PROVIDER_AUTH', `key file ${opts.keyFile} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`, { provider: PROVIDER });
+    }
+    return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = generateKey();
+  await mkdir(dirname(opts.keyFile), { recursive: true, mode: 0o700 });
+  try {
+    // 'wx': if another process created it meanwhile, use theirs.
+    const fh = await open(opts.keyFile, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${key.toString('base64')}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
+    throw err;
+  }
+}
+
+/** Write a key file atomically (0600). For rotation: write the new key aside, rotateKey(), then move it. */
+export async function writeKeyFile(path: string, key: Buffer): Promise<void> {
+  await atomicWrite(path, `${key.toString('base64')}\n`);
+}
+
+export class LocalSecretStore {
+  readonly file: string;
+  #key: Buffer;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string, key: Buffer) {
+    if (key.length !== KEY_BYTES) throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
+    this.file = file;
+    this.#key = Buffer.from(key);
+  }
+
+  get keyId(): string {
+    return keyId(this.#key);
+  }
+
+  async get(name: string): Promise<string> {
+    return (await this.getEntry(name)).value;
+  }
+
+  async getEntry(name: string): Promise<{ value: string; updatedAt: string }> {
+    checkName(name);
+    const doc = await this.#read();
+    const entry = Object.hasOwn(doc.entries, name) ? doc.entries[name] : undefined;
+    if (!entry) throw new CredentialError('E_SECRET_NOT_FOUND', 'no such local secret', { provider: PROVIDER, ref: `local:${name}` });
+    return { value: decrypt(this.#key, name, entry), updatedAt: entry.updatedAt };
+  }
+
+  async list(): Promise<{ name: string; updatedAt: string }[]> {
+    const doc = await this.#read();
+    return Object.entries(doc.entries)
+      .map(([name, e]) => ({ name, updatedAt: e.updatedAt }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  set(name: string, value: string): Promise<void> {
+    checkName(name);
+    return this.#mutate((doc) => {
+      doc.entries[name] = encrypt(this.#key, name, value);
+    });
+  }
+
+  /** true if the entry existed */
+  delete(name: string): Promise<boolean> {
+    checkName(name);
+    return this.#mutate((doc) => {
+      if (!Object.hasOwn(doc.entries, name)) return false;
+      delete doc.entries[name];
+      return true;
+    });
+  }
+
+  /** Re-encrypt every entry under `newKey` and record its keyId; all or nothing (one atomic write). */
+  rotateKey(newKey: Buffer): Promise<void> {
+    if (newKey.length !== KEY_BYTES) throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
+    const next = Buffer.from(newKey);
+    return this.#mutate(
+      (doc) => {
+        const entries: Record<string, Entry> = {};
+        for (const [name, e] of Object.entries(doc.entries)) entries[name] = { ...encrypt(next, name, decrypt(this.#key, name, e)), updatedAt: e.updatedAt };
+        doc.entries = entries;
+        doc.keyId = keyId(next);
+      },
+      () => (this.#key = next), // switch keys only once the file is written
+    );
+  }
+
+  /** Read-modify-write under the in-process queue; `after` runs once the file is written. */
+  #mutate<T>(change: (doc: StoreFile) => T, after?: () => void): Promise<T> {
+    const run = this.#queue.then(async () => {
+      const doc = await this.#read();
+      const result = change(doc);
+      await atomicWrite(this.file, `${JSON.stringify(doc, null, 2)}\n`);
+      after?.();
+      return result;
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #read(): Promise<StoreFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: FORMAT_VERSION, keyId: this.keyId, entries: {} };
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', `cannot read the secret store (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { provider: PROVIDER });
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      doc = undefined;
+    }
+    const d = doc as StoreFile | undefined;
+    if (!d || d.version !== FORMAT_VERSION || typeof d.keyId !== 'string' || typeof d.entries !== 'object' || d.entries === null || Array.isArray(d.entries)) {
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'the secret store file is not a version 1 store', { provider: PROVIDER });
+    }
+    if (d.keyId !== this.keyId) {
+      throw new CredentialError('E_PROVIDER_AUTH', `the key (id ${this.keyId}) is not this store's key (id ${d.keyId})`, { provider: PROVIDER });
+    }
+    return d;
+  }
+}
+
+function checkName(name: string): void {
+  if (!NAME.test(name)) throw new CredentialError('E_REF_INVALID', 'invalid local secret name (letters, digits, _ . @ -; at most 128)', { provider: PROVIDER });
+}
+
+function encrypt(key: Buffer, name: string, value: string): Entry {
+  const iv = randomBytes(12); // 96-bit random nonce, fresh per write
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(name, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+  return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64'), updatedAt: new Date().toISOString() };
+}
+
+function decrypt(key: Buffer, name: string, e: Entry): string {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(e.iv, 'base64'), { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(name, 'utf8'));
+    decipher.setAuthTag(Buffer.from(e.tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(e.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+  } catch {
+    throw new CredentialError('E_PROVIDER_AUTH', 'entry failed authentication (tampered, moved, or wrong key)', { provider: PROVIDER, ref: `local:${name}` });
+  }
+}
+
+/** temp file (0600, same directory) + fsync + rename + directory fsync. */
+async function atomicWrite(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  try {
+    const d = await open(dir, 'r');
+    await d.sync().finally(() => d.close());
+  } catch {
+    // directory fsync is not supported everywhere (Windows)
+  }
+}
