@@ -55,7 +55,7 @@ export class Gateway {
     this.config = config;
     this.store = store;
     this.log = log;
-    this.audit = new Audit(store.audit, config.audit, log);
+    this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
@@ -145,7 +145,7 @@ export class Gateway {
     const identity = next.identity?.resourceFromListen && this.config.identity?.resourceFromListen ? { ...next.identity, resource: this.config.identity.resource } : next.identity;
     this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
     this.#endpoint = this.#endpointDeps();
-    this.audit.reconfigure(next.audit);
+    await this.audit.reconfigure(next.audit);
     await this.audit.record({ kind: 'config.reloaded', detail: { config: next.source, notes } });
     return notes;
   }

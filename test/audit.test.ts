@@ -215,3 +215,33 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
   const closed = new Set(events.filter((e) => e.kind === 'call.outcome' || e.kind === 'call.unknown').map((e) => e.intent));
   for (const i of intents.values()) assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
 });
+
+test('an HTTP sink (Splunk HEC) down for a while, then up: every record arrives, duplicates removable by (stream, seq)', async () => {
+  const { splunkReceiver } = await import('./fixtures/sinks/http-receivers.ts');
+  const receiver = await splunkReceiver('hec-token-123456');
+  await receiver.setMode('refuse');
+  const dir = mkdtempSync(join(tmp, 'export-'));
+  const g = await startGateway(servers(join(dir, 'rec.jsonl')), {
+    top: `audit:\n  exports:\n    - { name: siem, type: http, url: ${JSON.stringify(receiver.url)}, format: splunk-hec, headers: { Authorization: "Splunk hec-token-123456" } }\n`,
+  });
+  try {
+    const c = await connect(g.url);
+    for (let i = 0; i < 10; i++) await c.callTool({ name: 'rec__record', arguments: { note: `exported-${i}` } });
+    await c.close();
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(receiver.events.length, 0, 'nothing arrived while the receiver was down');
+    await receiver.setMode('up');
+    const want = new Set((await records(g)).map((e) => `${e.stream}#${e.seq}`));
+    let got = new Set<string>();
+    for (let i = 0; i < 200 && [...want].some((k) => !got.has(k)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      got = new Set(receiver.events.map((e) => `${e.event.stream}#${e.event.seq}`));
+    }
+    for (const k of want) assert.ok(got.has(k), `${k} arrived`);
+    const byKey = new Map(receiver.events.map((e) => [`${e.event.stream}#${e.event.seq}`, e.event.hash]));
+    assert.equal(byKey.size, got.size, 'duplicates are the same record');
+  } finally {
+    await g.close();
+    await receiver.close();
+  }
+});

@@ -201,6 +201,14 @@ test('spoofed identity in headers, _meta and clientInfo changes nothing: the ses
     const s = await t.gw.store.sessions.get(id);
     assert.deepEqual(JSON.parse(s!.principal!), ['jwt', oidc.issuer, 'agent-a', 'acme'], 'verified subject and tenant only');
   }
+  // The audit record of a call with spoofed headers and _meta names the verified principal.
+  const spoofed = { ...call('rec__record', 21), params: { name: 'rec__record', arguments: { note: 'spoof' }, _meta: { tenant: 'globex', 'io.modelcontextprotocol/user': 'root' } } };
+  const r2 = await post(spoofed, { ...bearer(tok), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', 'x-forwarded-user': 'admin', 'x-tenant-id': 'globex' });
+  assert.equal(r2.status, 200);
+  const rows = await t.gw.store.audit.read({ kind: 'call.intent', limit: 10_000 });
+  const rec2 = rows.map((x) => x.event).find((e) => e.sessionId === sid && e.requestId === '21')!;
+  assert.deepEqual(rec2.actor, { subject: 'agent-a', tenant: 'acme', via: 'jwt', issuer: oidc.issuer });
+  assert.equal(rec2.client, 'agent-a');
 });
 
 test("another principal's session id is 404, no credential is 401, and the owner's session carries on", async () => {

@@ -10,6 +10,7 @@ import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
 import { AuditLog, newStreamName, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from './event.ts';
+import { AuditExports } from './exports.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -20,14 +21,18 @@ export class Audit {
   recorder: CallRecorder;
   config: AuditConfig;
   readonly #ops: Logger;
+  readonly #stateDir: string;
   #pruner: NodeJS.Timeout | undefined;
+  exports: AuditExports;
 
-  constructor(store: AuditStore, config: AuditConfig, ops: Logger, stream = newStreamName('gw')) {
+  constructor(store: AuditStore, config: AuditConfig, ops: Logger, stateDir: string, stream = newStreamName('gw')) {
     this.store = store;
     this.config = config;
     this.#ops = ops;
-    this.log = new AuditLog(store, stream);
+    this.#stateDir = stateDir;
+    this.log = new AuditLog(store, stream, () => this.exports.notify());
     this.recorder = new CallRecorder(config);
+    this.exports = new AuditExports(config.exports, store, stateDir, ops);
   }
 
   /** Open the stream, close out what a crashed process left open, start retention. */
@@ -45,12 +50,19 @@ export class Audit {
     this.#pruner = setInterval(() => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')), PRUNE_EVERY_MS);
     this.#pruner.unref();
     await this.prune();
+    this.exports.start();
   }
 
   /** Apply a reloaded config (capture modes, redaction, retention). */
-  reconfigure(config: AuditConfig): void {
+  async reconfigure(config: AuditConfig): Promise<void> {
+    const exportsChanged = JSON.stringify(config.exports) !== JSON.stringify(this.config.exports);
     this.config = config;
     this.recorder = new CallRecorder(config);
+    if (exportsChanged) {
+      await this.exports.stop();
+      this.exports = new AuditExports(config.exports, this.store, this.#stateDir, this.#ops);
+      this.exports.start();
+    }
   }
 
   async prune(now = Date.now()): Promise<number> {
@@ -77,5 +89,6 @@ export class Audit {
   async close(): Promise<void> {
     clearInterval(this.#pruner);
     await this.log.close();
+    await this.exports.stop();
   }
 }

@@ -36,9 +36,13 @@ export class AuditLog {
   /** Consecutive failed batches; the call path reads it to fail closed quickly. */
   failures = 0;
 
-  constructor(store: AuditStore, stream: string) {
+  readonly #onWritten: () => void;
+
+  /** `onWritten`: after each durable batch (exporters wake up). */
+  constructor(store: AuditStore, stream: string, onWritten: () => void = () => {}) {
     this.#store = store;
     this.stream = stream;
+    this.#onWritten = onWritten;
   }
 
   /** Durable when it resolves; rejects when the store could not take it. */
@@ -76,6 +80,7 @@ export class AuditLog {
         this.#seq = seq;
         this.#prev = prev;
         batch.forEach((p, i) => p.resolve(events[i]));
+        this.#onWritten();
       }
     } finally {
       this.#flushing = undefined;

@@ -72,7 +72,10 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
     },
     storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
     inventory: { newTools: 'accept' },
-    audit: { arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow' },
+    audit: {
+      arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow',
+      exports: [{ name: 'siem', type: 'syslog', host: 'siem.internal', port: 6514, format: 'cef' }], // defaults inside a union are filled where used
+    },
     servers: [
       {
         name: 'local',
@@ -136,7 +139,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
     },
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
     inventory: { newTools: 'quarantine' },
-    audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse' },
+    audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse', exports: [] },
     servers: [
       {
         name: 'a',

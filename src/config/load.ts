@@ -418,7 +418,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     gateway: { ...gateway, stateDir },
     storage: { ...storage, sqlitePath: resolve(stateDir, storage.sqlitePath) },
     inventory: r.inventory as Config['inventory'],
-    audit: r.audit as Config['audit'],
+    audit: { ...(r.audit as Config['audit']), exports: (r.audit?.exports ?? []) as Config['audit']['exports'] },
     ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
     servers: servers as Config['servers'],
   };

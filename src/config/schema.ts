@@ -211,6 +211,36 @@ export const Identity = Type.Object(
 
 const Capture = Type.Union([Type.Literal('none'), Type.Literal('shape'), Type.Literal('redacted')]);
 
+const ExportCommon = { name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,47}$', description: 'Names the export and its persisted cursor.' }) };
+
+const AuditExport = Type.Union([
+  Type.Object({
+    ...ExportCommon,
+    type: Type.Literal('file'),
+    dir: Type.Optional(Type.String({ default: 'audit-export', description: 'JSON Lines files, relative to the state directory.' })),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1024, default: 104_857_600 })),
+    daily: Type.Optional(Type.Boolean({ default: true })),
+    maxFiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 30 })),
+  }, { additionalProperties: false }),
+  Type.Object({
+    ...ExportCommon,
+    type: Type.Literal('http'),
+    url: Type.String({ format: 'uri', pattern: '^https?://' }),
+    format: Type.Union([Type.Literal('splunk-hec'), Type.Literal('elastic-bulk'), Type.Literal('otlp')]),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'e.g. Authorization: "Splunk ${HEC_TOKEN}"' })),
+    index: Type.Optional(Type.String({ minLength: 1, description: 'elastic-bulk: the index (or data stream); splunk-hec: the index.' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 })),
+  }, { additionalProperties: false }),
+  Type.Object({
+    ...ExportCommon,
+    type: Type.Literal('syslog'),
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' })),
+    format: Type.Optional(Type.Union([Type.Literal('rfc5424'), Type.Literal('cef')], { default: 'rfc5424' })),
+  }, { additionalProperties: false }),
+]);
+
 export const AuditSettings = Type.Object(
   {
     arguments: Type.Optional({ ...Capture, default: 'redacted', description: 'What of the arguments is kept: nothing, their shape (types and sizes), or the values with secrets and PII removed.' }),
@@ -223,6 +253,7 @@ export const AuditSettings = Type.Object(
       { additionalProperties: false, default: {} },
     )),
     retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500, default: 365, description: 'Records older than this are pruned (0: keep forever); the chain stays verifiable through checkpoints.' })),
+    exports: Type.Optional(Type.Array(AuditExport, { default: [], description: 'Where records are sent, at least once, in order per stream (duplicates carry the same stream and seq).' })),
     readWhenUnavailable: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
       default: 'refuse',
       description: 'READ calls when the audit store cannot write (WRITE and DESTRUCTIVE calls are always refused then).',
@@ -282,4 +313,5 @@ export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspect
   resourceFromListen?: boolean;
 };
 
-export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact'> & { redact: { fields: string[]; paths: string[] } };
+export type AuditExportConfig = Static<typeof AuditExport>;
+export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact' | 'exports'> & { redact: { fields: string[]; paths: string[] }; exports: AuditExportConfig[] };

@@ -1,0 +1,86 @@
+/**
+ * Human approvals (issue 8): when policy says `approve`, the call waits for a person. This file holds
+ * only the shapes; lifecycle.ts moves a request between states, binding.ts ties it to one exact call.
+ *
+ * Times are epoch milliseconds (like `Rule.validUntil`); pages and webhooks print them as ISO UTC.
+ */
+import type { ToolClass } from '../inventory/classify.ts';
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+export const APPROVAL_STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'expired', 'used'];
+
+/** Who asked: copied from the verified Principal at request time, never from arguments. */
+export interface Requester {
+  /** `principalKey(...)` of the caller: the identity the approval is bound to. */
+  key: string;
+  subject: string;
+  tenant: string;
+  client: string;
+}
+
+/** Who decides: from the verified Principal of the person on the approval page. */
+export interface Approver {
+  key: string;
+  subject: string;
+  tenant: string;
+  roles: readonly string[];
+}
+
+/** Who may decide, and how many distinct people must approve (from the policy decision). */
+export interface ApproversRule {
+  roles?: readonly string[];
+  subjects?: readonly string[];
+  count: 1 | 2;
+}
+
+export interface ApprovalDecision {
+  by: { key: string; subject: string; tenant: string; roles: string[] };
+  decision: 'approve' | 'deny';
+  reason?: string;
+  at: number;
+}
+
+export interface ApprovalRequest {
+  /** Unguessable, url-safe (binding.ts `newApprovalId`). */
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  status: ApprovalStatus;
+  tenant: string;
+  requester: Requester;
+  server: string;
+  /** Namespaced (`github__create_issue`). */
+  tool: string;
+  toolClass: ToolClass;
+  /** `sha256:<hex>` of the canonical JSON of the REAL arguments (not the redacted `args` below). */
+  argsHash: string;
+  /** The arguments as shown to approvers, already redacted by the caller. Never used for matching. */
+  args: unknown;
+  /** The tool definition pin the call was evaluated against. */
+  pin: string;
+  policyRevision: string;
+  /** The policy rule that asked for approval (a rule id or `default:class-approval`). */
+  rule: string;
+  approversRule: ApproversRule;
+  /** The exact target resource, when policy extracted one (`path:/srv/a.txt`, `repo:acme/web`). */
+  resource?: string;
+  /** Plain-language description of the action (summary.ts). */
+  summary: string;
+  decisions: ApprovalDecision[];
+  usedAt?: number;
+  /** principalKey of the caller that consumed the approval. */
+  usedBy?: string;
+}
+
+/** The call an approval is for, or the retried call that wants to use it. */
+export interface BoundCall {
+  tenant: string;
+  principalKey: string;
+  client: string;
+  server: string;
+  tool: string;
+  /** The real (unredacted) arguments. */
+  args: unknown;
+  pin: string;
+  policyRevision: string;
+}

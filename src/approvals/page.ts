@@ -1,0 +1,166 @@
+/**
+ * The approval pages: complete HTML5 documents that work with NO JavaScript (there is none at all)
+ * and no inline style attributes, so the lead can serve them under a strict CSP. The stylesheet is
+ * `APPROVAL_CSS`, served at `/approvals/static/page.css`.
+ *
+ * Every interpolated value goes through `text()`: `visible()` first (hidden characters become
+ * `⟨U+202E⟩` markers), then HTML escaping of & < > " '. Values are only ever placed in element
+ * content or in double-quoted attributes, where that escaping is sufficient.
+ */
+import type { ApprovalRequest } from './model.ts';
+import type { Receipt } from './receipt.ts';
+import { visible } from './summary.ts';
+
+export { APPROVAL_CSS } from './page-css.ts';
+
+export const APPROVAL_CSS_PATH = '/approvals/static/page.css';
+
+/** Headers the lead should send with every approval page (frame-ancestors cannot go in a meta tag). */
+export const APPROVAL_PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESC[c]);
+}
+
+/** The only way a value enters the HTML. */
+export function text(value: unknown): string {
+  return escapeHtml(visible(typeof value === 'string' ? value : String(value)));
+}
+
+/** Only same-origin paths or http(s) URLs may be used as links and form actions (no `javascript:`). */
+export function safeUrl(url: string): string {
+  if ((url.startsWith('/') && !url.startsWith('//') && !url.startsWith('/\\')) || /^https?:\/\//i.test(url)) return escapeHtml(url);
+  throw new Error(`approval page: refusing unsafe URL ${JSON.stringify(url)}`);
+}
+
+function iso(ms: number | undefined): string {
+  return ms === undefined || !Number.isFinite(ms) ? '—' : new Date(ms).toISOString();
+}
+
+function doc(title: string, body: string): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    '<meta name="robots" content="noindex, nofollow">',
+    `<title>${text(title)}</title>`,
+    `<link rel="stylesheet" href="${APPROVAL_CSS_PATH}">`,
+    '</head>',
+    `<body><main>${body}</main></body>`,
+    '</html>',
+  ].join('\n');
+}
+
+/** The class in words, with a class for colour: colour is never the only signal. */
+function classBadge(c: string): string {
+  return `<span class="cls cls-${c === 'DESTRUCTIVE' ? 'destructive' : c === 'WRITE' ? 'write' : 'read'}">${text(c)}</span>`;
+}
+
+function receiptHtml(r: Receipt): string {
+  if (r.kind === 'diff') {
+    const lines = r.unified.split('\n').map((line) => {
+      const cls = line.startsWith('+++') || line.startsWith('---') ? 'meta'
+        : line.startsWith('@@') ? 'hunk' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : 'ctx';
+      return `<span class="${cls}">${text(line)}</span>`;
+    });
+    return [
+      `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${text(r.path)}</code></h2>`,
+      `<pre class="diff">${lines.join('\n')}</pre>`,
+      r.truncated ? '<p class="warn">The diff is too long and was cut here.</p>' : '',
+      r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${text(r.otherArgs)}</pre>` : '',
+    ].join('\n');
+  }
+  if (r.kind === 'fields') {
+    const rows = r.rows.map(([k, v]) => `<tr><th scope="row">${text(k)}</th><td><pre class="cell">${text(v)}</pre></td></tr>`);
+    return `<h2>Details</h2><table class="fields"><tbody>${rows.join('')}</tbody></table>`;
+  }
+  return `<h2>Arguments</h2><pre class="json">${text(r.json)}</pre>`;
+}
+
+function decisionsHtml(req: ApprovalRequest): string {
+  if (!req.decisions.length) return '<p>No decisions yet.</p>';
+  const rows = req.decisions.map((d) =>
+    `<li><strong class="d-${d.decision === 'deny' ? 'deny' : 'approve'}">${d.decision === 'deny' ? 'Denied' : 'Approved'}</strong> by ${text(d.by.subject)} at ${text(iso(d.at))}${d.reason ? `: <q>${text(d.reason)}</q>` : ''}</li>`);
+  return `<ul class="decisions">${rows.join('')}</ul>`;
+}
+
+function form(actionUrl: string, csrfToken: string, decision: 'approve' | 'deny'): string {
+  const label = decision === 'approve' ? 'Approve' : 'Deny';
+  return [
+    `<form method="post" action="${safeUrl(actionUrl)}" class="decide decide-${decision}">`,
+    `<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">`,
+    `<input type="hidden" name="decision" value="${decision}">`,
+    `<label for="reason-${decision}">Reason (optional)</label>`,
+    `<textarea id="reason-${decision}" name="reason" rows="2" maxlength="1000"></textarea>`,
+    `<button type="submit" class="btn btn-${decision}">${label}</button>`,
+    '</form>',
+  ].join('\n');
+}
+
+export interface PageOptions {
+  csrfToken: string;
+  actionUrl: string;
+  viewer: { subject: string };
+  canDecide: boolean;
+  /** Why the viewer cannot decide (or any note for them). */
+  why?: string;
+}
+
+export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOptions): string {
+  const rule = req.approversRule;
+  const who = [
+    rule.roles?.length ? `role ${rule.roles.join(' or ')}` : '',
+    rule.subjects?.length ? `${rule.subjects.join(', ')}` : '',
+  ].filter(Boolean).join('; ') || 'nobody configured';
+  const need = `${rule.count} distinct approver${rule.count === 2 ? 's' : ''} (${who})`;
+  const body = [
+    `<p class="status status-${text(req.status)}">Status: <strong>${text(req.status.toUpperCase())}</strong></p>`,
+    `<h1 class="summary">${text(req.summary)}</h1>`,
+    '<dl class="facts">',
+    `<dt>Server</dt><dd><code>${text(req.server)}</code></dd>`,
+    `<dt>Tool</dt><dd><code>${text(req.tool)}</code></dd>`,
+    `<dt>Target</dt><dd><code>${text(req.resource ?? '—')}</code></dd>`,
+    `<dt>Class</dt><dd>${classBadge(req.toolClass)}</dd>`,
+    `<dt>Requested by</dt><dd>${text(req.requester.subject)} (tenant ${text(req.requester.tenant)}, client ${text(req.requester.client)})</dd>`,
+    `<dt>Created</dt><dd><time>${text(iso(req.createdAt))}</time></dd>`,
+    `<dt>Expires</dt><dd><time>${text(iso(req.expiresAt))}</time></dd>`,
+    `<dt>Needs</dt><dd>${text(need)}</dd>`,
+    `<dt>Policy</dt><dd>rule <code>${text(req.rule)}</code>, revision <code>${text(req.policyRevision)}</code></dd>`,
+    `<dt>Request</dt><dd><code>${text(req.id)}</code>, arguments <code>${text(req.argsHash)}</code></dd>`,
+    '</dl>',
+    `<section class="receipt">${receiptHtml(rcpt)}</section>`,
+    `<section><h2>Decisions</h2>${decisionsHtml(req)}</section>`,
+    `<p class="viewer">Signed in as ${text(opts.viewer.subject)}.</p>`,
+    opts.why ? `<p class="why">${text(opts.why)}</p>` : '',
+    opts.canDecide && req.status === 'pending'
+      ? `<section class="actions">${form(opts.actionUrl, opts.csrfToken, 'approve')}\n${form(opts.actionUrl, opts.csrfToken, 'deny')}</section>`
+      : '',
+  ];
+  return doc(`Approval: ${req.summary}`, body.filter(Boolean).join('\n'));
+}
+
+/** Pending approvals, newest first, each linking to its page. */
+export function listPage(requests: readonly ApprovalRequest[], opts: { linkFor?: (id: string) => string } = {}): string {
+  const link = opts.linkFor ?? ((id: string) => `/approvals/${encodeURIComponent(id)}`);
+  const items = [...requests].sort((a, b) => b.createdAt - a.createdAt).map((r) =>
+    `<li><a href="${safeUrl(link(r.id))}">${text(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${text(r.tool)}</code> · ${text(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`);
+  const body = `<h1>Pending approvals</h1>${items.length ? `<ul class="list">${items.join('')}</ul>` : '<p>Nothing is waiting for approval.</p>'}`;
+  return doc('Pending approvals', body);
+}
+
+/** After a decision (or a refusal): a message and a way back. */
+export function resultPage(message: string, opts: { backUrl?: string } = {}): string {
+  return doc('Approval', `<p class="result">${text(message)}</p><p><a href="${safeUrl(opts.backUrl ?? '/approvals')}">Back to pending approvals</a></p>`);
+}

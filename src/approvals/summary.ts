@@ -1,0 +1,101 @@
+/**
+ * Plain-language summaries of an action ("Create issue Fix login in acme/web") and `visible()`, which
+ * makes hidden characters visible. Output here is plain TEXT: every renderer (page.ts, webhook.ts)
+ * escapes it for its own context. Nothing is ever stripped silently: an approver must SEE a spoofing
+ * attempt (a bidi override reversing a file name, zero-width characters, invisible tag text).
+ */
+import { words } from '../inventory/classify.ts';
+
+/** Namespaced tool name (`github__create_issue`) or bare tool name -> template. */
+export type SummaryTemplates = Readonly<Record<string, string>>;
+
+export const MAX_VALUE_CHARS = 80;
+
+/** Hidden or misleading code points. `\n` and `\t` are kept (multi-line bodies and diffs). */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0E\u{E0100}-\u{E01EF}]/gu;
+
+/**
+ * Replace control characters (C0 but \n \t, DEL, C1), bidi controls, zero-width and other format
+ * characters, tag characters, line/paragraph separators, lone surrogates, Hangul fillers and
+ * variation selectors (not U+FE0F, the common emoji one) with `⟨U+202E⟩`-style markers.
+ * Idempotent: the markers themselves are visible characters.
+ */
+export function visible(text: string): string {
+  return text.replace(HIDDEN, (ch) => {
+    if (ch === '\n' || ch === '\t') return ch;
+    const cp = ch.codePointAt(0) ?? 0;
+    return `⟨U+${cp.toString(16).toUpperCase().padStart(4, '0')}⟩`;
+  });
+}
+
+/** Cut to `max` code points (never inside a surrogate pair), with an ellipsis when cut. */
+export function truncate(text: string, max = MAX_VALUE_CHARS): string {
+  const cps = Array.from(text);
+  return cps.length <= max ? text : `${cps.slice(0, max - 1).join('')}…`;
+}
+
+/** One argument value as short text: strings as they are, anything else as compact JSON. */
+export function valueText(value: unknown, max = MAX_VALUE_CHARS): string {
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return truncate(s, max);
+}
+
+function lookup(args: unknown, path: string): { found: boolean; value?: unknown } {
+  let cur: unknown = args;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return { found: false };
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur === undefined ? { found: false } : { found: true, value: cur };
+}
+
+/**
+ * Fill `{name}` (or `{a.b}`) placeholders from the arguments. A missing argument shows as
+ * `‹missing: name›` so a template never silently reads as a different action.
+ */
+export function interpolate(template: string, args: unknown): string {
+  return template.replace(/\{([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\}/g, (_, name: string) => {
+    const hit = lookup(args, name);
+    return hit.found ? valueText(hit.value) : `‹missing: ${name}›`;
+  });
+}
+
+/** Arguments that identify what an action acts on, in order of preference for the default summary. */
+const KEY_ARGS = [
+  'path', 'file', 'filePath', 'file_path', 'filename', 'source', 'destination', 'url', 'uri',
+  'repo', 'repository', 'owner', 'title', 'name', 'id', 'issue_number', 'number', 'branch', 'query', 'to', 'subject',
+];
+
+function splitName(tool: string): { server?: string; bare: string } {
+  const i = tool.indexOf('__');
+  return i > 0 ? { server: tool.slice(0, i), bare: tool.slice(i + 2) } : { bare: tool };
+}
+
+/**
+ * `files__write_file` + {path: '/srv/a.txt', content} -> `Write file /srv/a.txt (files)`: the tool's
+ * words, up to two identifying argument values, then the server.
+ */
+export function defaultSummary(tool: string, args: unknown): string {
+  const { server, bare } = splitName(tool);
+  const ws = words(bare);
+  const verb = ws.length ? ws.join(' ') : bare;
+  const parts = [verb.charAt(0).toUpperCase() + verb.slice(1)];
+  if (args && typeof args === 'object' && !Array.isArray(args)) {
+    const rec = args as Record<string, unknown>;
+    const shown = (k: string) => Object.hasOwn(rec, k) && (typeof rec[k] === 'string' || typeof rec[k] === 'number');
+    const values: string[] = [];
+    // `{owner, repo}` reads as one thing: acme/web.
+    if (shown('owner') && shown('repo')) values.push(`${rec.owner}/${rec.repo}`);
+    for (const k of KEY_ARGS) if (shown(k) && !(values.length && (k === 'owner' || k === 'repo'))) values.push(String(rec[k]));
+    for (const v of values.slice(0, 2)) parts.push(valueText(v));
+  }
+  if (server) parts.push(`(${server})`);
+  return parts.join(' ');
+}
+
+/** The summary for a call: the tool's template (namespaced name first, then bare), else the default. */
+export function summarize(tool: string, args: unknown, templates: SummaryTemplates = {}): string {
+  const template = (Object.hasOwn(templates, tool) ? templates[tool] : undefined)
+    ?? (Object.hasOwn(templates, splitName(tool).bare) ? templates[splitName(tool).bare] : undefined);
+  return template !== undefined ? interpolate(template, args) : defaultSummary(tool, args);
+}

@@ -1,0 +1,70 @@
+/**
+ * The configured audit exports of a gateway: one Exporter per `audit.exports` entry, reading the
+ * store after its persisted cursor (`export:<name>`) and pushing to its sink, at least once, in order.
+ * Every replica runs its exports; the shared cursor keeps the duplicates to what retries cause, and
+ * every record carries (stream, seq) to remove them.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { AuditExportConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { AuditStore } from '../storage/types.ts';
+import { Exporter, type ExporterStatus } from './sinks/exporter.ts';
+import { FileSink } from './sinks/file.ts';
+import { HttpSink } from './sinks/http.ts';
+import { SyslogSink } from './sinks/syslog.ts';
+import type { Sink } from './sinks/sink.ts';
+
+export function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
+  switch (cfg.type) {
+    case 'file':
+      return new FileSink({ name: cfg.name, dir: resolve(stateDir, cfg.dir ?? 'audit-export'), maxBytes: cfg.maxBytes, daily: cfg.daily, maxFiles: cfg.maxFiles });
+    case 'http':
+      return new HttpSink({
+        name: cfg.name, url: cfg.url, format: cfg.format, headers: cfg.headers, timeoutMs: cfg.timeoutMs,
+        splunk: cfg.format === 'splunk-hec' ? { index: cfg.index, host: hostname(), source: 'gatehouse', sourcetype: 'gatehouse:audit' } : undefined,
+        elastic: cfg.format === 'elastic-bulk' ? { index: cfg.index ?? 'gatehouse-audit' } : undefined,
+        otlp: cfg.format === 'otlp' ? { serviceName: 'gatehouse', serviceInstanceId: hostname() } : undefined,
+      });
+    case 'syslog':
+      return new SyslogSink({ name: cfg.name, host: cfg.host, port: cfg.port, transport: cfg.transport ?? 'tcp', format: cfg.format ?? 'rfc5424' });
+  }
+}
+
+export class AuditExports {
+  readonly #exporters: Array<{ exporter: Exporter; sink: Sink }> = [];
+
+  constructor(configs: AuditExportConfig[], store: AuditStore, stateDir: string, log: Logger) {
+    const source = { read: (after: number, limit: number) => store.read({ afterPosition: after, limit }) };
+    const cursors = { get: (name: string) => store.getCursor(`export:${name}`), set: (name: string, p: number) => store.setCursor(`export:${name}`, p) };
+    for (const cfg of configs) {
+      const secrets = cfg.type === 'http' ? Object.values(cfg.headers ?? {}) : [];
+      const sink = sinkFor(cfg, stateDir);
+      const exporter = new Exporter({
+        name: cfg.name, sink, source, cursors, secrets,
+        onError: (message, retryable) => log.warn({ export: cfg.name, retryable, err: message }, 'audit export failing; it retries, nothing is dropped'),
+      });
+      this.#exporters.push({ exporter, sink });
+    }
+  }
+
+  start(): void {
+    for (const e of this.#exporters) e.exporter.start();
+  }
+
+  /** A new record was written: exporters need not wait for their next poll. */
+  notify(): void {
+    for (const e of this.#exporters) e.exporter.notify();
+  }
+
+  status(): ExporterStatus[] {
+    return this.#exporters.map((e) => e.exporter.status());
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.#exporters.map(async (e) => {
+      await e.exporter.stop();
+      await e.sink.close();
+    }));
+  }
+}
