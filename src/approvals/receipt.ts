@@ -59,9 +59,11 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
   if (write && opts.currentContent !== undefined) {
     const newFile = opts.currentContent === null;
     let unified = createTwoFilesPatch(
-      newFile ? '/dev/null' : `a/${write.path}`, `b/${write.path}`,
+      newFile ? '/dev/null' : write.path, write.path,
       opts.currentContent ?? '', write.content, undefined, undefined, { context: 3 },
-    );
+    )
+      .replace(/^(?:Index: .*\n)?={3,}\n/, '') // the library's Index/separator lines: noise for one file
+      .replace(/\n$/, '');
     const truncated = unified.length > MAX_DIFF_CHARS;
     if (truncated) unified = unified.slice(0, MAX_DIFF_CHARS);
     // Arguments besides path and content (mode, encoding, create flags...) still have to be seen.

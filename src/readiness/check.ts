@@ -111,10 +111,16 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'fail', NOT_YET('ask for human approval'), 'issue 8'));
 
   // 5 Audit
-  items.push(item('5.1', 'one structured audit event per call', 'fail', `${NOT_YET('write an audit trail')} (calls are only counted in /metrics)`, 'issue 7'));
-  items.push(item('5.2', 'secrets and PII are redacted from what is recorded', 'fail', NOT_YET('redact audit records'), 'issue 7'));
-  items.push(item('5.3', 'retention is configured', 'fail', NOT_YET('keep or prune audit records'), 'issue 7'));
-  items.push(item('5.4', 'audit events are exported to a SIEM', 'fail', 'no audit export is configured', 'issue 7'));
+  const a = config.audit;
+  items.push(item('5.1', 'one structured audit event per call', 'pass', 'a write-ahead intent and an outcome (or a refusal) per call, hash-chained; calls are refused when it cannot be written'));
+  items.push(item('5.2', 'secrets and PII are redacted from what is recorded', a.arguments === 'redacted' && !a.redact.fields.length && !a.redact.paths.length ? 'warn' : 'pass',
+    `arguments: ${a.arguments}, results: ${a.results}; ${a.redact.fields.length + a.redact.paths.length ? `${a.redact.fields.length} PII field(s), ${a.redact.paths.length} path(s) configured` : 'built-in secret detection only, no PII fields or paths configured'}`,
+    'list your PII in `audit.redact.fields` / `audit.redact.paths`, or keep only shapes (`audit.arguments: shape`)'));
+  items.push(item('5.3', 'retention is configured', a.retentionDays ? 'pass' : 'warn', a.retentionDays ? `${a.retentionDays} days, pruned with checkpoints` : 'records are kept forever', 'set `audit.retentionDays`'));
+  const siem = a.exports.filter((e) => e.type !== 'file').map((e) => e.name);
+  items.push(item('5.4', 'audit events are exported to a SIEM', siem.length ? 'pass' : a.exports.length ? 'warn' : 'fail',
+    siem.length ? `exported to ${list(siem)}` : a.exports.length ? 'only to local files' : 'no audit export is configured',
+    'add an `audit.exports` entry (splunk-hec, elastic-bulk, otlp, or syslog)'));
 
   // 6 Safe execution
   items.push(item('6.1', 'request size and nesting are bounded', 'pass', `bodies up to ${config.gateway.maxBodyBytes} bytes, JSON nesting up to ${config.gateway.maxJsonDepth}`));
@@ -133,7 +139,7 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'fail', NOT_YET('offer shadow mode'), 'issue 6'));
   items.push(item('7.2', 'a server or tool can be switched off at once', 'warn', 'a server can be disabled (`servers[].disabled`, applied on reload); single tools only through quarantine', 'per-tool kill switch: issue 6'));
   items.push(item('7.3', 'credentials can be revoked during an incident', 'fail', NOT_YET('revoke credentials'), 'issue 5'));
-  items.push(item('7.4', 'logs can be exported for an incident', 'fail', NOT_YET('export audit logs'), 'issue 7'));
+  items.push(item('7.4', 'logs can be exported for an incident', 'pass', '`gatehouse audit export --since ... --format jsonl|cef|...` and `gatehouse audit run <id>`'));
   items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
   const order = (id: string) => id.split('.').map(Number);
   return items.sort((a, b) => order(a.id)[0] - order(b.id)[0] || order(a.id)[1] - order(b.id)[1]);
