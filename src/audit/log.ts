@@ -56,6 +56,9 @@ export class AuditLog {
 
   async #flush(): Promise<void> {
     try {
+      // Let the rest of this event-loop turn append too: every request whose I/O arrived together
+      // joins one transaction (with a synchronous driver nothing can join while a commit runs).
+      await new Promise((r) => setImmediate(r));
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, MAX_BATCH);
         let seq = this.#seq;

@@ -8,6 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEvent } from '../audit/event.ts';
 import type { Database } from './schema.ts';
 import type { AuditStore } from './types.ts';
+import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 
 const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
 
@@ -18,11 +19,12 @@ function row(e: AuditEvent) {
   };
 }
 
-export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres'): AuditStore {
+export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWriter?: SqliteAuditWriter): AuditStore {
   return {
     async appendBatch(events) {
       if (!events.length) return;
       const rows = events.map(row);
+      if (sqliteWriter) return sqliteWriter.append(rows);
       if (driver === 'postgres') {
         await db.transaction().execute(async (trx) => {
           await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);

@@ -8,6 +8,7 @@ import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
+import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
@@ -80,18 +81,20 @@ function verdictRepo(db: Kysely<Database>): VerdictStore {
 }
 
 /** A `Store` over an open, migrated database; `close` releases it. */
-export function storeOver(db: Kysely<Database>, driver: Store['driver']): Store {
+/** `sqliteWriter`: SQLite only, the audit writer thread (audit appends leave the event loop free). */
+export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteWriter?: SqliteAuditWriter): Store {
   return {
     driver,
     sessions: sessionRepo(db),
     verdicts: verdictRepo(db),
     inventory: inventoryRepo(db, driver),
     apiKeys: apiKeyRepo(db),
-    audit: auditRepo(db, driver),
+    audit: auditRepo(db, driver, sqliteWriter),
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await sqliteWriter?.close();
       await db.destroy();
     },
   };

@@ -9,6 +9,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
+import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -58,7 +59,7 @@ export async function openSqlite(path: string): Promise<Store> {
     sqlite.pragma('synchronous = FULL');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     await db.connection().execute(migrateLocked);
-    return storeOver(db, 'sqlite');
+    return storeOver(db, 'sqlite', new SqliteAuditWriter(path));
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);

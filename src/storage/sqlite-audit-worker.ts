@@ -1,0 +1,38 @@
+/**
+ * The SQLite audit writer, in a worker thread. better-sqlite3 is synchronous: a durable commit
+ * (fsync) on the main thread would stop every request for its duration. Here the commit runs beside
+ * the event loop, and records keep queueing (and batching) while it does. Messages: `{ id, rows }` ->
+ * `{ id }` or `{ id, error }`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Sqlite from 'better-sqlite3';
+
+interface Row {
+  stream: string; seq: number; id: string; at: number; kind: string; run_id: string | null; subject: string | null;
+  tenant: string | null; tool: string | null; outcome: string | null; intent_id: string | null; body: string;
+}
+
+const db = new Sqlite(workerData.path as string);
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = FULL');
+const insert = db.prepare(
+  'insert into audit_events (stream, seq, id, at, kind, run_id, subject, tenant, tool, outcome, intent_id, body) values (@stream, @seq, @id, @at, @kind, @run_id, @subject, @tenant, @tool, @outcome, @intent_id, @body)',
+);
+// `immediate`: take the write lock up front, so a concurrent writer waits instead of failing to upgrade.
+const appendAll = db.transaction((rows: Row[]) => {
+  for (const r of rows) insert.run(r);
+});
+
+parentPort!.on('message', (m: { id: number; rows?: Row[]; close?: boolean }) => {
+  if (m.close) {
+    db.close();
+    parentPort!.postMessage({ id: m.id });
+    return;
+  }
+  try {
+    appendAll.immediate(m.rows!);
+    parentPort!.postMessage({ id: m.id });
+  } catch (err) {
+    parentPort!.postMessage({ id: m.id, error: (err as Error).message });
+  }
+});
