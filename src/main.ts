@@ -12,6 +12,9 @@ import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { Audit } from './audit/audit.ts';
+import { SchemaValidators } from './policy/arguments.ts';
+import { createLimiter } from './limits/index.ts';
+import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -47,6 +50,8 @@ export class Gateway {
   readonly subscriptions: Subscriptions;
   readonly holds = new Holds();
   readonly metrics = new Metrics();
+  readonly validators = new SchemaValidators();
+  #limiter: Limiter | undefined;
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
@@ -56,6 +61,7 @@ export class Gateway {
     this.store = store;
     this.log = log;
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
+    this.#limiter = this.#newLimiter(config);
     this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
@@ -141,6 +147,13 @@ export class Gateway {
         if (!prev.servers.some((s) => s.name === name)) notes.push(`server ${quote(name)} added`);
       }
     }
+    if (JSON.stringify(next.limits) !== JSON.stringify(prev.limits)) {
+      const old = this.#limiter;
+      this.#limiter = this.#newLimiter(next);
+      await old?.close();
+      notes.push('limits replaced (counters start afresh)');
+    }
+    if (next.policy?.compiled.revision !== prev.policy?.compiled.revision) notes.push(`policy revision ${prev.policy?.compiled.revision ?? 'none'} -> ${next.policy?.compiled.revision ?? 'none'}`);
     // A resource identifier taken from the listen address keeps the address actually bound.
     const identity = next.identity?.resourceFromListen && this.config.identity?.resourceFromListen ? { ...next.identity, resource: this.config.identity.resource } : next.identity;
     this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
@@ -157,6 +170,7 @@ export class Gateway {
     this.holds.close();
     this.inventory.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.#limiter?.close();
     await this.audit.close();
     await this.store.close();
   }
@@ -173,6 +187,9 @@ export class Gateway {
       catalog: this.catalog,
       inventory: this.inventory,
       audit: this.audit,
+      policy: this.config.policy?.compiled,
+      validators: this.validators,
+      limiter: this.#limiter,
       upstreams: this.upstreams,
       holds: this.holds,
       metrics: this.metrics,
@@ -186,6 +203,14 @@ export class Gateway {
       maxJsonDepth: g.maxJsonDepth,
       identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys),
     };
+  }
+
+  #newLimiter(config: Config): Limiter | undefined {
+    if (!config.limits?.rules.length) return undefined;
+    return createLimiter(config.limits as never, {
+      onDegraded: (degraded, reason) =>
+        degraded ? this.log.error({ reason }, 'limits: redis unreachable; enforcing the stricter local limits') : this.log.info('limits: redis reachable again'),
+    });
   }
 
   #addUpstream(cfg: Config['servers'][number]): void {

@@ -71,7 +71,7 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   assert.equal(mine[2].class, 'WRITE');
   assert.equal(intent.argsHash, `sha256:${sha256(canonicalJson({ note: 'first' }))}`);
   assert.deepEqual(intent.args, { note: 'first' });
-  assert.deepEqual(intent.decision, { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy engine configured yet'] });
+  assert.deepEqual(intent.decision, { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy is configured'] });
   assert.ok(intent.pin?.startsWith('sha256:'));
   assert.ok(typeof outcome.latencyMs === 'number');
   assert.deepEqual([mine[4].stage, mine[4].error], ['route', 'E_UNKNOWN_TOOL']);

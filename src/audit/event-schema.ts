@@ -31,7 +31,7 @@ export const AuditEventSchema = Type.Object(
     resources: Type.Optional(Type.Array(Type.String())),
     decision: Type.Optional(Type.Object({ effect: Type.String(), rule: Type.String(), reasons: Type.Array(Type.String()), policyRevision: Str() })),
     approval: Type.Optional(Type.Object({ status: Type.String(), id: Str(), approvers: Type.Optional(Type.Array(Type.String())) })),
-    outcome: Type.Optional(Type.Union(['ok', 'tool_error', 'error', 'refused', 'input_required', 'unknown'].map((k) => Type.Literal(k)))),
+    outcome: Type.Optional(Type.Union(['ok', 'tool_error', 'error', 'refused', 'input_required', 'unknown', 'shadow'].map((k) => Type.Literal(k)))),
     error: Str('E_* code of a refusal or failure.'),
     stage: Str('The pipeline stage that refused.'),
     latencyMs: Type.Optional(Type.Number({ minimum: 0 })),

@@ -58,7 +58,7 @@ export interface AuditEvent {
   resources?: string[];
   decision?: { effect: string; rule: string; reasons: string[]; policyRevision?: string };
   approval?: { status: string; id?: string; approvers?: string[] };
-  outcome?: 'ok' | 'tool_error' | 'error' | 'refused' | 'input_required' | 'unknown';
+  outcome?: 'ok' | 'tool_error' | 'error' | 'refused' | 'input_required' | 'unknown' | 'shadow';
   /** Error code (E_*) of a refusal or failure. */
   error?: string;
   /** The pipeline stage that refused. */

@@ -6,12 +6,15 @@
  * message`. Messages never echo configuration values: a value may have come from the environment,
  * and those may be secrets.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ConfigSchema, Gateway, HttpServer, StdioServer, type Config, type RawConfig } from './schema.ts';
+import { compileAll } from '../policy/compile.ts';
+import { PolicyError } from '../policy/model.ts';
 
 export interface ConfigIssue {
   file: string;
@@ -91,7 +94,33 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   validate(raw, ctx);
   semanticChecks(raw, ctx);
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
-  return normalise(raw as RawConfig, source, configDir);
+  const config = normalise(raw as RawConfig, source, configDir);
+  const policy = loadPolicy(raw as RawConfig, configDir, ctx);
+  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
+  return policy ? { ...config, policy } : config;
+}
+
+/** Read and compile the policy files; their problems join the config's, at their own file and line. */
+function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['policy'] {
+  const files = raw.policy?.files;
+  if (!files) return undefined;
+  const inputs: Array<{ text: string; source: string }> = [];
+  files.forEach((f, i) => {
+    const path = resolve(configDir, f);
+    try {
+      inputs.push({ text: readFileSync(path, 'utf8'), source: path });
+    } catch (err) {
+      ctx.add(['policy', 'files', i], `cannot read \`${f}\` (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  });
+  if (ctx.issues.length) return undefined;
+  try {
+    return { files: inputs.map((x) => x.source), compiled: compileAll(inputs) };
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    for (const is of err.issues) ctx.issues.push({ file: is.file, line: is.line, column: is.column, path: is.path, message: is.message });
+    return undefined;
+  }
 }
 
 function context(doc: Document, lc: LineCounter, file: string): Context {
@@ -419,6 +448,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     storage: { ...storage, sqlitePath: resolve(stateDir, storage.sqlitePath) },
     inventory: r.inventory as Config['inventory'],
     audit: { ...(r.audit as Config['audit']), exports: (r.audit?.exports ?? []) as Config['audit']['exports'] },
+    ...(r.limits ? { limits: r.limits as Config['limits'] } : {}),
     ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
     servers: servers as Config['servers'],
   };

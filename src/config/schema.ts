@@ -3,6 +3,8 @@
  * committed as schema/gatehouse.schema.json (`npm run schema`). Defaults are filled in by the loader.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { Policy } from '../policy/model.ts';
+import type { LimitsConfig } from '../limits/model.ts';
 
 const Name = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]{0,47}$',
@@ -262,6 +264,52 @@ export const AuditSettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const PolicySettings = Type.Object(
+  {
+    files: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Policy files (rules, resources, modes), relative to this file; compiled at load, errors at file:line; reloaded with the config. Test them with `gatehouse policy test`.',
+    }),
+  },
+  { additionalProperties: false, description: 'Who may call what: deny by default; WRITE and DESTRUCTIVE need approval unless a rule says otherwise.' },
+);
+
+export const LimitsSettings = Type.Object(
+  {
+    rules: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' }),
+          scope: Type.Union([Type.Literal('principal'), Type.Literal('tool'), Type.Literal('principal_tool'), Type.Literal('tenant')]),
+          tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Namespaced tool globs; absent: every tool.' })),
+          rate: Type.Optional(Type.Object(
+            {
+              points: Type.Integer({ minimum: 1 }),
+              perSeconds: Type.Number({ exclusiveMinimum: 0 }),
+              burst: Type.Optional(Type.Integer({ minimum: 1 })),
+            },
+            { additionalProperties: false },
+          )),
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls of this key in flight at once.' })),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    redis: Type.Optional(Type.Object(
+      {
+        url: Type.String({ pattern: '^rediss?://', description: 'Shared by every replica: one budget. Use ${REDIS_URL}.' }),
+        keyPrefix: Type.Optional(Type.String()),
+        commandTimeoutMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000 })),
+        leaseTtlMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+        fallbackDivisor: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'While Redis is unreachable each replica enforces the limits divided by this (set it to the number of replicas).' })),
+      },
+      { additionalProperties: false },
+    )),
+  },
+  { additionalProperties: false, description: 'Rate limits and concurrency caps per principal, tool, principal and tool, or tenant.' },
+);
+
 export const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -281,6 +329,8 @@ export const ConfigSchema = Type.Object(
     inventory: Type.Optional(InventorySettings),
     identity: Type.Optional(Identity),
     audit: Type.Optional(AuditSettings),
+    policy: Type.Optional(PolicySettings),
+    limits: Type.Optional(LimitsSettings),
     servers: Type.Array(Server, { default: [] }),
   },
   { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
@@ -299,6 +349,9 @@ export interface Config {
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
   inventory: Required<Static<typeof InventorySettings>>;
   audit: AuditConfig;
+  /** Absent: no policy engine (every call is allowed, and `gatehouse check` says so). */
+  policy?: { files: string[]; compiled: Policy };
+  limits?: LimitsConfig;
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;

@@ -9,6 +9,7 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { runToolCall } from '../pipeline/index.ts';
+import { visible } from '../policy/evaluate.ts';
 import type { PipelineDeps } from '../pipeline/types.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
@@ -88,6 +89,14 @@ function str(params: JsonObject | undefined, key: string): string {
   return v;
 }
 
+function toolVisible(deps: DispatchDeps, ctx: RequestContext, scope: string | undefined, name: string): boolean {
+  const target = scope ? { server: scope, name } : deps.catalog.split(name);
+  if (!target) return false;
+  const p = ctx.principal;
+  const cls = deps.inventory.tool(target.server, target.name).class;
+  return visible({ subject: p.subject, tenant: p.tenant, client: p.client, roles: p.roles }, deps.catalog.qualify(target.server, target.name), cls, deps.policy!, { server: target.server, now: Date.now() });
+}
+
 /** Methods 2026-07-28 removed: a modern caller gets `method not found` for them. */
 const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 
@@ -96,7 +105,9 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method)) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   const list = LISTS[method];
   if (list) {
-    const items = deps.catalog.list(list.kind, scope);
+    let items = deps.catalog.list(list.kind, scope);
+    // Listings follow policy: a principal sees only the tools it could be allowed to call.
+    if (list.kind === 'tools' && deps.policy) items = items.filter((t) => toolVisible(deps, ctx, scope, String(t.name)));
     const { page, nextCursor } = paginate(items, params?.cursor, deps.pageSize);
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;

@@ -227,7 +227,11 @@ async function answer(
     const w = toWire(err, ctx.requestId, deps.log);
     // Scopes that fall short for this tool: 403 with the challenge, so a client can step up (both eras).
     if (err instanceof GatehouseError && err.code === 'E_INSUFFICIENT_SCOPE') out.finish(w.body, 403, deps.identity.challenge(err));
-    else out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
+    else if (err instanceof GatehouseError && err.code === 'E_RATE_LIMITED') {
+      // The JSON-RPC error (data.retryAfterMs) answers the call; Retry-After tells HTTP clients too.
+      const ms = (err.data as { retryAfterMs?: number })?.retryAfterMs ?? 1000;
+      out.finish(w.body, ctx.era === 'modern' ? 429 : 200, { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) });
+    } else out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
   } finally {
     inFlight.delete(ctx);
   }

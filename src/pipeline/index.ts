@@ -11,7 +11,9 @@ import { executeCall } from './stages/execute-call.ts';
 import { classifyTool } from './stages/classify-tool.ts';
 import { requireClassScopes } from './stages/require-class-scopes.ts';
 import { recordIntent } from './stages/record-intent.ts';
-import { applyLimits, decidePolicy, redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
+import { decidePolicy } from './stages/decide-policy.ts';
+import { applyLimits } from './stages/apply-limits.ts';
+import { redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
 import type { CallState, PipelineDeps, Stage } from './types.ts';
 
 export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
@@ -40,7 +42,7 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
       s.stage = stageName;
       await stage(s, deps);
     }
-    outcome = s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
+    outcome = s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
     return s.result!;
   } catch (err) {
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
@@ -51,11 +53,12 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
     // The outcome record closes the intent (hash-chained, after redaction); a call refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
-      const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required');
+      const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error));
     } else if (error) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error, ms));
     }
+    await s.release?.().catch(() => {});
     deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, ms / 1000);
   }
 }

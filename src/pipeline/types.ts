@@ -5,6 +5,9 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Policy } from '../policy/model.ts';
+import type { SchemaValidators } from '../policy/arguments.ts';
+import type { Limiter } from '../limits/limiter.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
@@ -17,6 +20,8 @@ export interface Decision {
   effect: 'allow' | 'deny' | 'approval' | 'shadow';
   rule: string;
   reasons: string[];
+  policyRevision?: string;
+  approvers?: { roles?: readonly string[]; subjects?: readonly string[]; count?: number };
 }
 
 export interface CallState {
@@ -34,6 +39,8 @@ export interface CallState {
   decision?: Decision;
   /** The durable write-ahead record, once the record stage wrote it. */
   intent?: AuditEvent;
+  /** Gives back the concurrency lease taken by the limit stage. */
+  release?: () => Promise<void>;
   /** The stage running (for the refusal record). */
   stage?: string;
   result?: JsonObject;
@@ -44,6 +51,10 @@ export interface PipelineDeps {
   inventory: Inventory;
   identity: Authenticator;
   audit: Audit;
+  /** The compiled policy; undefined when none is configured. */
+  policy: Policy | undefined;
+  validators: SchemaValidators;
+  limiter: Limiter | undefined;
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

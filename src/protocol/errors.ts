@@ -65,6 +65,10 @@ const CATALOGUE = {
   E_TOOL_QUARANTINED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'tool quarantined until an operator reviews it' },
   /** Fail closed: the write-ahead audit record could not be written. */
   E_AUDIT_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the audit trail cannot be written: the call was refused' },
+  E_POLICY_DENIED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'denied by policy' },
+  /** Policy asks for a human approval the gateway cannot collect for this call. */
+  E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
+  E_RATE_LIMITED: { rpc: RPC.GATEWAY_REFUSED, http: 429, message: 'rate limited' },
   E_UNKNOWN_PROMPT: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown prompt' },
   E_UNKNOWN_RESOURCE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown resource' },
   E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },

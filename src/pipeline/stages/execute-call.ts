@@ -11,6 +11,12 @@ import type { JsonObject } from '../../protocol/jsonrpc.ts';
 
 export const executeCall: Stage = async (s, { upstreams, holds, catalog }) => {
   const route = s.route!;
+  if (s.decision?.effect === 'shadow') {
+    // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
+    const text = `Shadow mode: Gatehouse recorded this call to ${route.qualified} as proposed and did NOT run it (policy rule \`${s.decision.rule}\`). Nothing was changed.`;
+    s.result = { content: [{ type: 'text', text }], isError: false, _meta: { 'io.gatehouse/shadow': true } };
+    return;
+  }
   const up = upstreams.get(route.server)!;
   // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
   const mirrored = expectedParamHeaders(route.def.inputSchema, s.params.arguments as JsonObject | undefined);

@@ -13,16 +13,14 @@ export const requirePrincipal: Stage = (s) => {
   if (!s.ctx.principal) throw new GatehouseError('E_UNAUTHENTICATED');
 };
 
-/** decide: pure policy evaluation (issue 6). With no policy engine configured, calls are allowed. */
-export const decidePolicy: Stage = (s) => {
-  s.decision = { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy engine configured yet'] };
+/**
+ * approve: human approval bound to the exact call (issue 8). Until approvals can be collected, a call
+ * that policy sends for approval is refused (fail closed), naming the rule.
+ */
+export const requireApproval: Stage = (s) => {
+  if (s.decision?.effect !== 'approval') return;
+  throw new GatehouseError('E_APPROVAL_REQUIRED', `this call needs an approval (policy rule \`${s.decision.rule}\`), and this gateway cannot collect approvals yet`, { rule: s.decision.rule });
 };
-
-/** limit: rate limits and concurrency leases keyed by principal and tool (issue 6). */
-export const applyLimits: Stage = () => {};
-
-/** approve: human approval bound to the exact call (issue 8). */
-export const requireApproval: Stage = () => {};
 
 /**
  * redact: what the caller gets back is the upstream's result; what is recorded of it is redacted in

@@ -1,0 +1,91 @@
+/**
+ * Input validation before policy reads the arguments: global bounds (depth, string and array
+ * lengths, keys, total size; prototype-pollution keys) and the tool's own input schema (JSON Schema
+ * 2020-12 through Ajv). Schemas come from the (pinned, reviewed) inventory; they are compiled once per
+ * pin, with no remote `$ref` (Ajv never fetches without a loadSchema hook) and a cap on their size.
+ */
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+
+export const BOUNDS = { depth: 32, stringLength: 1_000_000, arrayLength: 10_000, keys: 1_000, totalBytes: 4_000_000, nodes: 200_000 } as const;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type ArgumentProblem = { path: string; message: string };
+
+function pathOf(parts: Array<string | number>): string {
+  return parts.length ? parts.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('').replace(/^\./, '') : '(arguments)';
+}
+
+/** The first bound the arguments break, or undefined. Iterative: hostile nesting cannot overflow the stack. */
+export function checkBounds(args: unknown): ArgumentProblem | undefined {
+  const stack: Array<[unknown, Array<string | number>]> = [[args, []]];
+  let nodes = 0;
+  let bytes = 0;
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (++nodes > BOUNDS.nodes) return { path: pathOf(path), message: `more than ${BOUNDS.nodes} values` };
+    if (path.length > BOUNDS.depth) return { path: pathOf(path), message: `nested deeper than ${BOUNDS.depth} levels` };
+    if (typeof v === 'string') {
+      if (v.length > BOUNDS.stringLength) return { path: pathOf(path), message: `a string longer than ${BOUNDS.stringLength} characters` };
+      bytes += v.length;
+    } else if (Array.isArray(v)) {
+      if (v.length > BOUNDS.arrayLength) return { path: pathOf(path), message: `an array longer than ${BOUNDS.arrayLength} items` };
+      v.forEach((x, i) => stack.push([x, [...path, i]]));
+    } else if (v && typeof v === 'object') {
+      const keys = Object.keys(v);
+      if (keys.length > BOUNDS.keys) return { path: pathOf(path), message: `more than ${BOUNDS.keys} keys` };
+      for (const k of keys) {
+        if (FORBIDDEN_KEYS.has(k)) return { path: pathOf([...path, k]), message: `the key \`${k}\` is not allowed` };
+        bytes += k.length;
+        stack.push([(v as Record<string, unknown>)[k], [...path, k]]);
+      }
+    }
+    if (bytes > BOUNDS.totalBytes) return { path: '(arguments)', message: `more than ${BOUNDS.totalBytes} characters in all` };
+  }
+  return undefined;
+}
+
+const MAX_SCHEMA_CHARS = 1_000_000;
+
+export class SchemaValidators {
+  readonly #ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, unicodeRegExp: true });
+  readonly #byPin = new Map<string, ValidateFunction | Error>();
+
+  constructor() {
+    addFormats(this.#ajv);
+  }
+
+  /** Validate `args` against `schema` (cached by `pin`); the first problem, or undefined. */
+  check(pin: string, schema: unknown, args: unknown): ArgumentProblem | undefined {
+    let v = this.#byPin.get(pin);
+    if (!v) {
+      v = this.#compile(schema);
+      if (this.#byPin.size > 5000) this.#byPin.clear();
+      this.#byPin.set(pin, v);
+    }
+    if (v instanceof Error) return { path: '(schema)', message: `the tool's input schema cannot be used (${v.message}), so no call is let through` };
+    if (v(args ?? {})) return undefined;
+    const e = v.errors?.[0];
+    if (!e) return { path: '(arguments)', message: 'do not match the input schema' };
+    const where = e.instancePath ? e.instancePath.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')) : [];
+    if (e.keyword === 'required') where.push((e.params as { missingProperty: string }).missingProperty);
+    if (e.keyword === 'additionalProperties') where.push((e.params as { additionalProperty: string }).additionalProperty);
+    const message = e.keyword === 'required' ? 'is required' : e.keyword === 'additionalProperties' ? 'is not an accepted argument' : (e.message ?? 'is invalid');
+    return { path: pathOf(where.map((p) => (/^\d+$/.test(p) ? Number(p) : p))), message };
+  }
+
+  #compile(schema: unknown): ValidateFunction | Error {
+    try {
+      if (schema === undefined) return this.#ajv.compile({ type: 'object' });
+      if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return new Error('not an object');
+      if (JSON.stringify(schema).length > MAX_SCHEMA_CHARS) return new Error('too large');
+      // Draft-07 and 2020-12 schemas from MCP servers share what matters here; the dialect is ours.
+      const { $schema: _dialect, $id: _id, ...rest } = schema as Record<string, unknown>;
+      return this.#ajv.compile(rest);
+    } catch (err) {
+      return new Error(String((err as Error).message).slice(0, 200));
+    }
+  }
+}
