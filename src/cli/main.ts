@@ -18,6 +18,7 @@ import { GatehouseError } from '../protocol/errors.ts';
 import { registerCheck, registerInventory } from './inventory.ts';
 import { registerKeys } from './keys.ts';
 import { registerAudit } from './audit.ts';
+import { registerPolicy } from './policy.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -158,5 +159,6 @@ registerInventory(program, { configOption, load, fail });
 registerCheck(program, { configOption, load, fail });
 registerKeys(program, { configOption, load, fail });
 registerAudit(program, { configOption, load, fail });
+registerPolicy(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,188 @@
+/**
+ * Policy end to end: API-key principals of three tenants -> Gatehouse with a policy -> a recording
+ * upstream that proves what reached it. Listings follow policy; forbidden looks like unknown;
+ * hostile resource values and malformed arguments are refused with nothing upstream; shadow mode runs
+ * nothing and says so; read-only mode; approvals fail closed; rate limits and concurrency caps, in
+ * memory and shared through Redis by two gateways; `gatehouse policy explain|test`.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { requireService } from './support/services.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-policy-'));
+const rec = join(tmp, 'rec.jsonl');
+const POLICY = join(ROOT, 'test/fixtures/policy/policy.yaml');
+const servers = (file: string) =>
+  stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+  `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n` +
+  '    tools: { record: { class: READ }, slow: { class: READ }, read_path: { class: READ }, other: { class: WRITE }, open_issue: { class: WRITE } }\n';
+const top = (extra = '') => `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(POLICY)}] }\n${extra}`;
+
+let t: TestGateway;
+const keys: Record<string, string> = {};
+const upstreamCalls = (file = rec) => readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+
+async function key(g: TestGateway, name: string, tenant: string, roles: string): Promise<string> {
+  const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-r', roles, '-s', 'x', '--json', '-c', g.file]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).key;
+}
+
+before(async () => {
+  t = await startGateway(servers(rec), { top: top('limits:\n  rules:\n    - { id: three-reads, scope: principal_tool, tools: [rec__record], rate: { points: 3, perSeconds: 3600 } }\n') });
+  for (const [name, tenant, roles] of [['dev', 'acme', 'dev'], ['ops', 'acme', 'ops'], ['trial', 'trial', 'dev'], ['frozen', 'frozen', 'dev'], ['limited', 'acme', 'dev']]) keys[name] = await key(t, name, tenant, roles);
+});
+after(async () => {
+  await t?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+async function rpc(g: TestGateway, k: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method };
+  if (typeof params.name === 'string') headers['mcp-name'] = params.name;
+  if (k) headers.authorization = `Bearer ${k}`;
+  const r = await fetch(`${g.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }) });
+  return { status: r.status, headers: r.headers, body: await r.json() };
+}
+const call = (k: string | undefined, name: string, args: Record<string, unknown> = {}, g = t) => rpc(g, k, 'tools/call', { name, arguments: args });
+
+test('listings follow policy, and a forbidden tool is refused exactly like one that does not exist', async () => {
+  const names = (await rpc(t, keys.dev, 'tools/list')).body.result.tools.map((x: { name: string }) => x.name).sort();
+  assert.deepEqual(names, ['rec__open_issue', 'rec__other', 'rec__read_path', 'rec__record', 'rec__slow']);
+  const before = upstreamCalls();
+  const forbidden = await call(keys.dev, 'rec__log');
+  const missing = await call(keys.dev, 'rec__nope');
+  assert.deepEqual(forbidden.body.error.code, missing.body.error.code);
+  assert.equal(forbidden.body.error.message.replace('rec__log', 'X'), missing.body.error.message.replace('rec__nope', 'X'));
+  assert.equal(upstreamCalls(), before);
+});
+
+test('hostile resource values are refused and nothing reaches the upstream', async () => {
+  const ok = await call(keys.dev, 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 't' });
+  assert.ok(ok.body.result, JSON.stringify(ok.body));
+  const before = upstreamCalls();
+  const hostile: Array<[string, Record<string, unknown>]> = [
+    ['traversal in a repo', { owner: 'acme', repo: 'widgets/../secrets', title: 't' }],
+    ['encoded traversal', { owner: 'acme', repo: '%2e%2e%2fsecrets', title: 't' }],
+    ['double encoding', { owner: 'acme', repo: '%252e%252e%252fsecrets', title: 't' }],
+    ['Cyrillic look-alike owner', { owner: '\u0430cme', repo: 'widgets', title: 't' }],
+    ['trailing slash', { owner: 'acme', repo: 'widgets/', title: 't' }],
+    ['case variant', { owner: 'ACME', repo: 'widgets', title: 't' }],
+    ['an array of two repos', { owner: 'acme', repo: ['widgets', 'secrets'], title: 't' }],
+    ['a denied repo', { owner: 'acme', repo: 'secrets', title: 't' }],
+    ['a zero-width character', { owner: 'acme', repo: 'wid\u200bgets', title: 't' }],
+  ];
+  for (const [what, args] of hostile) {
+    const r = await call(keys.dev, 'rec__open_issue', args);
+    assert.ok(r.body.error, `${what}: ${JSON.stringify(r.body)}`);
+    // Refused by policy for the resource (or, for the array, by the schema), never for another reason.
+    assert.match(r.body.error.message, /denied by policy|`repo` must be string/, what);
+    if (process.env.SHOW_REASONS) process.stderr.write(`${what}: ${r.body.error.message}\n`);
+  }
+  const paths: Array<[string, string]> = [
+    ['a sibling with the root as prefix', '/srv/data/tenant1_secrets/a.txt'],
+    ['dot-dot out of the root', '/srv/data/tenant1/../tenant2/a.txt'],
+    ['encoded dot-dot', '/srv/data/tenant1/%2e%2e/tenant2/a.txt'],
+    ['a NUL byte', '/srv/data/tenant1/a\u0000.txt'],
+    ['a backslash', '/srv/data/tenant1\\..\\tenant2'],
+  ];
+  for (const [what, path] of paths) {
+    const r = await call(keys.dev, 'rec__read_path', { path });
+    assert.match(r.body.error?.message ?? '', /denied by policy/, what);
+    if (process.env.SHOW_REASONS) process.stderr.write(`${what}: ${r.body.error.message}\n`);
+  }
+  const proto = await call(keys.dev, 'rec__open_issue', JSON.parse('{"owner":"acme","repo":"widgets","title":"t","__proto__":{"admin":true}}'));
+  assert.equal(proto.body.error.code, -32602);
+  assert.equal(upstreamCalls(), before, 'nothing reached the upstream');
+  assert.ok((await call(keys.dev, 'rec__read_path', { path: '/srv/data/tenant1/a.txt' })).body.result, 'the allowed path still works');
+});
+
+test('arguments are validated against the input schema: -32602 with the failing path', async () => {
+  const before = upstreamCalls();
+  const r = await call(keys.dev, 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 42 });
+  assert.equal(r.body.error.code, -32602);
+  assert.match(r.body.error.message, /`title` must be string/);
+  const missing = await call(keys.dev, 'rec__open_issue', { owner: 'acme', repo: 'widgets' });
+  assert.match(missing.body.error.message, /`title` is required/);
+  const deep = await call(keys.dev, 'rec__record', { note: 'x', x: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) });
+  assert.match(deep.body.error.message, /nested deeper than 32 levels/);
+  assert.equal(upstreamCalls(), before);
+});
+
+test('approvals: a WRITE call policy sends for approval is refused until approvals exist (fail closed)', async () => {
+  const before = upstreamCalls();
+  const r = await call(keys.dev, 'rec__other', { note: 'w' });
+  assert.equal(r.body.error.code, -32001);
+  assert.match(r.body.error.message, /needs an approval \(policy rule `writes-need-ops`\)/);
+  assert.equal(upstreamCalls(), before);
+});
+
+test('shadow mode: a WRITE call runs nothing and says so; the audit records it as proposed; authentication still applies', async () => {
+  const before = upstreamCalls();
+  const r = await call(keys.trial, 'rec__other', { note: 'shadowed' });
+  assert.match(r.body.result.content[0].text, /Shadow mode: Gatehouse recorded this call to rec__other as proposed and did NOT run it/);
+  assert.equal(r.body.result._meta['io.gatehouse/shadow'], true);
+  assert.equal(upstreamCalls(), before, 'nothing ran');
+  const rows = (await t.gw.store.audit.read({ tool: 'rec__other', limit: 1000 })).map((x) => x.event).filter((e) => e.actor?.tenant === 'trial');
+  assert.deepEqual(rows.map((e) => [e.kind, e.decision?.effect, e.outcome ?? null]), [['call.intent', 'shadow', null], ['call.outcome', 'shadow', 'shadow']]);
+  assert.equal((await call(undefined, 'rec__other', { note: 'x' })).status, 401, 'shadow never relaxes authentication');
+  const read = await call(keys.trial, 'rec__record', { note: 'reads run in shadow mode' });
+  assert.ok(read.body.result);
+  assert.equal(upstreamCalls(), before + 1);
+});
+
+test('read-only mode: only READ tools run', async () => {
+  const before = upstreamCalls();
+  assert.ok((await call(keys.frozen, 'rec__other', { note: 'w' })).body.error);
+  assert.ok((await call(keys.frozen, 'rec__record', { note: 'r' })).body.result);
+  assert.equal(upstreamCalls(), before + 1);
+  const names = (await rpc(t, keys.frozen, 'tools/list')).body.result.tools.map((x: { name: string }) => x.name);
+  assert.ok(!names.includes('rec__other'), 'and WRITE tools are not listed');
+});
+
+test('a rate limit refuses the call after the budget, with a retry-after; other principals keep theirs', async () => {
+  for (let i = 0; i < 3; i++) assert.ok((await call(keys.limited, 'rec__record', { note: `n${i}` })).body.result);
+  const before = upstreamCalls();
+  const r = await call(keys.limited, 'rec__record', { note: 'n4' });
+  assert.equal(r.status, 429);
+  assert.match(r.body.error.message, /rate limited \(three-reads\)/);
+  assert.ok(r.body.error.data.retryAfterMs > 0);
+  assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  assert.equal(upstreamCalls(), before);
+  assert.ok((await call(keys.ops, 'rec__record', { note: 'other principal' })).body.result);
+});
+
+test('two gateways sharing Redis enforce one budget; a concurrency cap of 3 holds exactly 3', async (tc) => {
+  if (!(await requireService(tc, 'redis'))) return;
+  const prefix = `gatehouse:test:${randomUUID()}:`;
+  const limits = `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}" }\n  rules:\n    - { id: shared-five, scope: tenant, tools: [rec__record], rate: { points: 5, perSeconds: 3600 } }\n    - { id: three-at-once, scope: tool, tools: [rec__slow], concurrency: 3 }\n`;
+  const dir = mkdtempSync(join(tmp, 'redis-'));
+  const db = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;
+  const [a, b] = [await startGateway(servers(join(dir, 'a.jsonl')), { top: top(limits), storage: db }), await startGateway(servers(join(dir, 'b.jsonl')), { top: top(limits), storage: db })];
+  try {
+    const k = await key(a, 'shared', 'acme', 'dev');
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(k, 'rec__record', { note: `r${i}` }, i % 2 ? a : b)));
+    assert.equal(results.filter((r) => r.body.result).length, 5, 'one budget across both gateways');
+    const slow = await Promise.all(Array.from({ length: 10 }, (_, i) => call(k, 'rec__slow', { ms: 400 }, i % 2 ? a : b)));
+    assert.equal(slow.filter((r) => r.body.result).length, 3, 'exactly three ran at once');
+    assert.ok(slow.filter((r) => r.body.error).every((r) => /three-at-once/.test(r.body.error.message)));
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('gatehouse policy explain and gatehouse policy test', async () => {
+  const ex = await runCli(['policy', 'explain', '--subject', 'dev', '--tenant', 'acme', '--roles', 'dev', '--tool', 'rec__open_issue', '--class', 'WRITE', '--args', '{"owner":"acme","repo":"widgets","title":"x"}', '-c', t.file]);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.match(ex.stdout, /rule `dev-issues-widgets` \(allow, .*policy\.yaml:\d+\): matched/);
+  assert.match(ex.stdout, /=> ALLOW \(dev-issues-widgets\)\n$/);
+  const ok = await runCli(['policy', 'test', join(ROOT, 'test/fixtures/policy/cases.yaml'), '-c', t.file]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /3 passed, 0 failed/);
+});
