@@ -13,6 +13,7 @@ import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
+import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
 import { createLimiter } from './limits/index.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
@@ -52,6 +53,7 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
+  readonly runtimeModes: RuntimeModes;
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
@@ -62,6 +64,10 @@ export class Gateway {
     this.log = log;
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.#limiter = this.#newLimiter(config);
+    this.runtimeModes = new RuntimeModes(store.modes, log, () => {
+      if (this.#endpoint) this.#endpoint = this.#endpointDeps();
+      for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
+    });
     this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
@@ -83,6 +89,7 @@ export class Gateway {
     try {
       await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) });
       await gw.inventory.start();
+      await gw.runtimeModes.start();
     } catch (err) {
       await store.close();
       throw err;
@@ -169,6 +176,7 @@ export class Gateway {
     this.sessions.close();
     this.holds.close();
     this.inventory.stop();
+    this.runtimeModes.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.#limiter?.close();
     await this.audit.close();
@@ -187,7 +195,8 @@ export class Gateway {
       catalog: this.catalog,
       inventory: this.inventory,
       audit: this.audit,
-      policy: this.config.policy?.compiled,
+      policy: this.config.policy ? { ...this.config.policy.compiled, modes: mergeModes(this.config.policy.compiled.modes, this.runtimeModes.records) } : undefined,
+      modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
       limiter: this.#limiter,
       upstreams: this.upstreams,

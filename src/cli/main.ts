@@ -19,6 +19,7 @@ import { registerCheck, registerInventory } from './inventory.ts';
 import { registerKeys } from './keys.ts';
 import { registerAudit } from './audit.ts';
 import { registerPolicy } from './policy.ts';
+import { registerMode } from './mode.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -89,6 +90,7 @@ program
       }
     };
     const watcher = watchConfig(file, {
+      policyFiles: config.policy?.files,
       onChange: (next) => void reload(next),
       onError: (err) => log.error({ err: err.message }, 'configuration reload refused; keeping the last good configuration'),
     });
@@ -160,5 +162,6 @@ registerCheck(program, { configOption, load, fail });
 registerKeys(program, { configOption, load, fail });
 registerAudit(program, { configOption, load, fail });
 registerPolicy(program, { configOption, load, fail });
+registerMode(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

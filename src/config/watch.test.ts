@@ -73,3 +73,30 @@ test('reload() (SIGHUP) reads the file even when unchanged; after close() nothin
   await sleep(400);
   assert.equal(changes.length, 1);
 });
+
+test('a policy file is watched with the config: an edit reloads with a new revision; a broken one reports its line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-watch-policy-'));
+  const policyDir = join(dir, 'policies');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(policyDir);
+  const policy = join(policyDir, 'policy.yaml');
+  const rule = (id: string) => `rules:\n  - id: ${id}\n    tools: ['*']\n    classes: [READ]\n    effect: allow\n`;
+  writeFileSync(policy, rule('first'));
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, 'version: 1\npolicy: { files: [policies/policy.yaml] }\nservers: []\n');
+  const changes: Config[] = [];
+  const errors: Error[] = [];
+  const watcher = watchConfig(file, { policyFiles: [policy], onChange: (c) => changes.push(c), onError: (e) => errors.push(e), env: {} });
+  t.after(() => {
+    watcher.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(policy, rule('second'));
+  await until('the policy change', () => changes.length === 1);
+  assert.deepEqual(changes[0].policy!.compiled.rules.map((r) => r.id), ['second']);
+  writeFileSync(policy, `${rule('third')}    effect: maybe\n`);
+  await until('the error', () => errors.length === 1);
+  assert.ok(errors[0] instanceof ConfigError);
+  assert.match(errors[0].message, /policy\.yaml:\d+:\d+: /);
+  assert.equal(changes.length, 1, 'a broken policy hands over nothing');
+});

@@ -26,9 +26,15 @@ export interface ConfigWatcher {
   close(): void;
 }
 
-export function watchConfig(path: string, opts: WatchOptions): ConfigWatcher {
-  const name = basename(path);
-  let lastText = readText(path); // the file as the caller loaded it counts as seen
+/** The config's text and its policy files' texts: a change to any of them is a change. */
+function combined(configText: string, files: readonly string[]): string {
+  return [configText, ...files.map((f) => readText(f) ?? '')].join('\u0000');
+}
+
+export function watchConfig(path: string, opts: WatchOptions & { policyFiles?: readonly string[] }): ConfigWatcher {
+  const names = new Set([basename(path)]);
+  let policyFiles = opts.policyFiles ?? [];
+  let lastText = combined(readText(path) ?? '', policyFiles); // the files as the caller loaded them count as seen
   let attempt = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -43,8 +49,9 @@ export function watchConfig(path: string, opts: WatchOptions): ConfigWatcher {
       return;
     }
     // A later attempt supersedes this one: results must not arrive out of order.
-    if (closed || mine !== attempt || (!force && text === lastText)) return;
-    lastText = text;
+    const all = combined(text, policyFiles);
+    if (closed || mine !== attempt || (!force && all === lastText)) return;
+    lastText = all;
     let config: Config;
     try {
       config = parseConfig(text, path, opts.env ?? process.env);
@@ -52,28 +59,39 @@ export function watchConfig(path: string, opts: WatchOptions): ConfigWatcher {
       opts.onError(err as Error);
       return;
     }
+    policyFiles = config.policy?.files ?? [];
+    for (const f of policyFiles) watchDir(dirname(f), basename(f));
+    lastText = combined(text, policyFiles);
     opts.onChange(config);
   };
   const run = (force: boolean) => void load(force).catch((err: Error) => opts.onError(err));
 
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, changed) => {
-      const entry = changed?.toString();
-      if (entry !== undefined && entry !== name && !entry.startsWith('..')) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => run(false), opts.debounceMs ?? 100);
-    });
-    watcher.on('error', (err) => opts.onError(err));
-  } catch (err) {
-    opts.onError(err as Error); // no file watching here; reload() still works
+  // One watcher per directory (the config's, and each policy file's), each for the names that matter there.
+  const watchers = new Map<string, { watcher: FSWatcher; names: Set<string> }>();
+  function watchDir(dir: string, file: string): void {
+    const known = watchers.get(dir);
+    if (known) return void known.names.add(file);
+    try {
+      const entry = { names: new Set([file]), watcher: watch(dir, { persistent: false }, (_event, changed) => {
+        const name = changed?.toString();
+        if (name !== undefined && !entry.names.has(name) && !name.startsWith('..')) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => run(false), opts.debounceMs ?? 100);
+      }) };
+      entry.watcher.on('error', (err) => opts.onError(err));
+      watchers.set(dir, entry);
+    } catch (err) {
+      opts.onError(err as Error); // no file watching here; reload() still works
+    }
   }
+  for (const n of names) watchDir(dirname(path), n);
+  for (const f of policyFiles) watchDir(dirname(f), basename(f));
   return {
     reload: () => run(true),
     close() {
       closed = true;
       clearTimeout(timer);
-      watcher?.close();
+      for (const w of watchers.values()) w.watcher.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { runToolCall } from '../pipeline/index.ts';
 import { visible } from '../policy/evaluate.ts';
+import { resolveMode } from '../policy/modes.ts';
 import type { PipelineDeps } from '../pipeline/types.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
@@ -93,7 +94,12 @@ function toolVisible(deps: DispatchDeps, ctx: RequestContext, scope: string | un
   const target = scope ? { server: scope, name } : deps.catalog.split(name);
   if (!target) return false;
   const p = ctx.principal;
+  const qualified = deps.catalog.qualify(target.server, target.name);
   const cls = deps.inventory.tool(target.server, target.name).class;
+  if (!deps.policy) {
+    const m = resolveMode(deps.modes, { tenant: p.tenant, server: target.server, tool: qualified }).mode;
+    return m !== 'disabled' && !(m === 'read_only' && cls !== 'READ');
+  }
   return visible({ subject: p.subject, tenant: p.tenant, client: p.client, roles: p.roles }, deps.catalog.qualify(target.server, target.name), cls, deps.policy!, { server: target.server, now: Date.now() });
 }
 
@@ -107,7 +113,7 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   if (list) {
     let items = deps.catalog.list(list.kind, scope);
     // Listings follow policy: a principal sees only the tools it could be allowed to call.
-    if (list.kind === 'tools' && deps.policy) items = items.filter((t) => toolVisible(deps, ctx, scope, String(t.name)));
+    if (list.kind === 'tools') items = items.filter((t) => toolVisible(deps, ctx, scope, String(t.name)));
     const { page, nextCursor } = paginate(items, params?.cursor, deps.pageSize);
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;

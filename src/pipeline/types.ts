@@ -5,7 +5,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { Audit } from '../audit/audit.ts';
-import type { Policy } from '../policy/model.ts';
+import type { Modes, Policy } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
 import type { Limiter } from '../limits/limiter.ts';
 import type { AuditEvent } from '../audit/event.ts';
@@ -51,8 +51,10 @@ export interface PipelineDeps {
   inventory: Inventory;
   identity: Authenticator;
   audit: Audit;
-  /** The compiled policy; undefined when none is configured. */
+  /** The compiled policy with the run-time modes laid over its own; undefined when none is configured. */
   policy: Policy | undefined;
+  /** The modes in force (policy files and run time). */
+  modes: Modes;
   validators: SchemaValidators;
   limiter: Limiter | undefined;
   upstreams: Map<string, Upstream>;

@@ -155,6 +155,18 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0005_modes': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('modes')
+        .addColumn('scope', 'text', (c) => c.primaryKey()) // `gateway`, `tenant:<t>`, `server:<s>`, `tool:<namespaced>`
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('set_by', 'text', (c) => c.notNull())
+        .addColumn('set_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 

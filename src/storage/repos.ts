@@ -9,7 +9,7 @@ import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import type { SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
+import type { ModeRecord, ModeStore, SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
 const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
@@ -81,6 +81,27 @@ function verdictRepo(db: Kysely<Database>): VerdictStore {
 }
 
 /** A `Store` over an open, migrated database; `close` releases it. */
+function modeRepo(db: Kysely<Database>): ModeStore {
+  return {
+    async list() {
+      const rows = await db.selectFrom('modes').selectAll().orderBy('scope').execute();
+      return rows.map((r) => ({ scope: r.scope, mode: r.mode as ModeRecord['mode'], reason: r.reason, setBy: r.set_by, setAt: Number(r.set_at) }));
+    },
+    async set(r) {
+      const row = { mode: r.mode, reason: r.reason, set_by: r.setBy, set_at: r.setAt };
+      await db.insertInto('modes').values({ scope: r.scope, ...row }).onConflict((oc) => oc.column('scope').doUpdateSet(row)).execute();
+    },
+    async clear(scope) {
+      const r = await db.deleteFrom('modes').where('scope', '=', scope).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async revision() {
+      const r = await db.selectFrom('modes').select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('set_at').as('at')]).executeTakeFirst();
+      return `${Number(r?.n ?? 0)}:${Number(r?.at ?? 0)}`;
+    },
+  };
+}
+
 /** `sqliteWriter`: SQLite only, the audit writer thread (audit appends leave the event loop free). */
 export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteWriter?: SqliteAuditWriter): Store {
   return {
@@ -90,6 +111,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     inventory: inventoryRepo(db, driver),
     apiKeys: apiKeyRepo(db),
     audit: auditRepo(db, driver, sqliteWriter),
+    modes: modeRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -117,7 +117,16 @@ export interface AuditCursorsTable {
   updated_at: number;
 }
 
+export interface ModesTable {
+  scope: string;
+  mode: string;
+  reason: string;
+  set_by: string;
+  set_at: number;
+}
+
 export interface Database {
+  modes: ModesTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_cursors: AuditCursorsTable;

@@ -190,6 +190,25 @@ export interface AuditStore {
   setCursor(name: string, position: number): Promise<void>;
 }
 
+/** A mode set at run time (the kill switch): overrides the policy files' modes for its scope. */
+export interface ModeRecord {
+  /** `gateway`, `tenant:<t>`, `server:<s>` or `tool:<namespaced>`. */
+  scope: string;
+  mode: 'enforce' | 'shadow' | 'read_only' | 'disabled';
+  reason: string;
+  setBy: string;
+  setAt: number;
+}
+
+export interface ModeStore {
+  list(): Promise<ModeRecord[]>;
+  set(r: ModeRecord): Promise<void>;
+  /** Whether there was one to clear. */
+  clear(scope: string): Promise<boolean>;
+  /** Changes whenever a mode is set or cleared (for followers). */
+  revision(): Promise<string>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -197,6 +216,7 @@ export interface Store {
   readonly inventory: InventoryStore;
   readonly apiKeys: ApiKeyStore;
   readonly audit: AuditStore;
+  readonly modes: ModeStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,71 @@
+/**
+ * Modes set at run time — the incident switch (`gatehouse mode set --tool X disabled`) — kept in the
+ * store, followed by every gateway (polled each second, like the inventory), and laid over the modes
+ * of the policy files: the most specific scope still wins, and `disabled` anywhere still wins.
+ */
+import type { Logger } from '../observability/logger.ts';
+import type { ModeRecord, ModeStore } from '../storage/types.ts';
+import type { Modes } from './model.ts';
+
+const POLL_MS = 1000;
+export const NO_MODES: Modes = Object.freeze({ tenants: {}, servers: {}, tools: {} });
+
+/** `--tool x` / `--server s` / `--tenant t` / `--gateway` -> a scope key. */
+export function scopeKey(o: { tool?: string; server?: string; tenant?: string; gateway?: boolean }): string | undefined {
+  const given = [o.tool && `tool:${o.tool}`, o.server && `server:${o.server}`, o.tenant && `tenant:${o.tenant}`, o.gateway && 'gateway'].filter(Boolean) as string[];
+  return given.length === 1 ? given[0] : undefined;
+}
+
+export function mergeModes(base: Modes | undefined, over: readonly ModeRecord[]): Modes {
+  const m = { gateway: base?.gateway, tenants: { ...base?.tenants }, servers: { ...base?.servers }, tools: { ...base?.tools } } as { gateway?: Modes['gateway']; tenants: Record<string, Modes['gateway']>; servers: Record<string, Modes['gateway']>; tools: Record<string, Modes['gateway']> };
+  for (const r of over) {
+    if (r.scope === 'gateway') m.gateway = r.mode;
+    else {
+      const i = r.scope.indexOf(':');
+      const kind = r.scope.slice(0, i);
+      const name = r.scope.slice(i + 1);
+      if (kind === 'tenant') m.tenants[name] = r.mode;
+      else if (kind === 'server') m.servers[name] = r.mode;
+      else if (kind === 'tool') m.tools[name] = r.mode;
+    }
+  }
+  return m as Modes;
+}
+
+export class RuntimeModes {
+  readonly #store: ModeStore;
+  readonly #log: Logger;
+  readonly #onChange: () => void;
+  #records: ModeRecord[] = [];
+  #revision = '';
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(store: ModeStore, log: Logger, onChange: () => void) {
+    this.#store = store;
+    this.#log = log;
+    this.#onChange = onChange;
+  }
+
+  get records(): readonly ModeRecord[] {
+    return this.#records;
+  }
+
+  async start(): Promise<void> {
+    await this.sync();
+    this.#timer = setInterval(() => void this.sync().catch((err: Error) => this.#log.warn({ err: err.message }, 'modes refresh failed')), POLL_MS);
+    this.#timer.unref();
+  }
+
+  async sync(): Promise<void> {
+    const rev = await this.#store.revision();
+    if (rev === this.#revision) return;
+    this.#records = await this.#store.list();
+    this.#revision = rev;
+    this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
+    this.#onChange();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

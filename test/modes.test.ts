@@ -1,0 +1,74 @@
+/**
+ * The incident switch: `gatehouse mode set` from another process disables a tool (or puts the whole
+ * gateway in read-only or shadow mode) on a running gateway within a second, with or without a
+ * policy; it is recorded in the audit trail; `mode clear` gives the decision back to the policy files.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-modes-'));
+const rec = join(tmp, 'rec.jsonl');
+let t: TestGateway;
+let c: Client;
+const calls = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+
+before(async () => {
+  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`);
+  c = new Client({ name: 'modes', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
+});
+after(async () => {
+  await c?.close();
+  await t?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+const listed = async (name: string) => (await c.listTools()).tools.some((x) => x.name === name);
+
+test('disable one tool at once, from another process; recorded; cleared again', async () => {
+  assert.ok(await listed('rec__other'));
+  const set = await runCli(['mode', 'set', 'disabled', '--tool', 'rec__other', '--reason', 'incident 4711', '--by', 'oncall', '-c', t.file]);
+  assert.equal(set.code, 0, set.stderr);
+  await until('the tool to disappear', async () => !(await listed('rec__other')));
+  const before = calls();
+  await assert.rejects(c.callTool({ name: 'rec__other', arguments: { note: 'x' } }), /unknown tool `rec__other`/);
+  assert.equal(calls(), before, 'nothing reached the upstream');
+  await c.callTool({ name: 'rec__record', arguments: { note: 'other tools keep working' } });
+  const actions = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 100 })).map((r) => r.event);
+  assert.ok(actions.some((e) => e.actor?.subject === 'oncall' && e.detail?.action === 'mode.set' && e.detail?.scope === 'tool:rec__other' && e.detail?.reason === 'incident 4711'));
+  const list = JSON.parse((await runCli(['mode', 'list', '--json', '-c', t.file])).stdout);
+  assert.deepEqual(list.modes.map((m: { scope: string; mode: string }) => [m.scope, m.mode]), [['tool:rec__other', 'disabled']]);
+  assert.equal((await runCli(['mode', 'clear', '--tool', 'rec__other', '-c', t.file])).code, 0);
+  await until('the tool to come back', () => listed('rec__other'));
+});
+
+test('the whole gateway read-only, then in shadow mode, without any policy', async () => {
+  assert.equal((await runCli(['mode', 'set', 'read_only', '--gateway', '--reason', 'drill', '-c', t.file])).code, 0);
+  await until('read-only', async () => !(await listed('rec__other')));
+  const before = calls();
+  await assert.rejects(c.callTool({ name: 'rec__other', arguments: { note: 'w' } }));
+  await c.callTool({ name: 'rec__record', arguments: { note: 'r' } });
+  assert.equal(calls(), before + 1);
+  assert.equal((await runCli(['mode', 'set', 'shadow', '--gateway', '--reason', 'rollout', '-c', t.file])).code, 0);
+  await until('shadow', () => listed('rec__other'));
+  const r = await c.callTool({ name: 'rec__other', arguments: { note: 'proposed' } });
+  assert.match(JSON.stringify(r.content), /did NOT run it/);
+  assert.equal(calls(), before + 1, 'nothing ran');
+  assert.equal((await runCli(['mode', 'clear', '--gateway', '-c', t.file])).code, 0);
+  const bad = await runCli(['mode', 'set', 'off', '--tool', 'x', '--reason', 'r', '-c', t.file]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown mode `off`: use enforce, shadow, read_only, disabled/);
+});
