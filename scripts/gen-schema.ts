@@ -1,9 +1,13 @@
-// Writes schema/gatehouse.schema.json from the TypeBox schema (src/config/schema.ts): the JSON Schema
-// and the TypeScript types have one source. `npm run schema`; a test fails when the file drifts.
+// Writes the JSON Schemas from their TypeBox sources: schema/gatehouse.schema.json (the config,
+// src/config/schema.ts) and schema/audit-event.schema.json (the audit record, src/audit/event-schema.ts).
+// `npm run schema`; tests fail when a committed file drifts.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSchema } from '../src/config/json-schema.ts';
+import { renderAuditSchema } from '../src/audit/event-schema.ts';
 
-const out = join(import.meta.dirname, '..', 'schema', 'gatehouse.schema.json');
-writeFileSync(out, renderSchema());
-process.stdout.write(`wrote ${out}\n`);
+for (const [file, text] of [['gatehouse.schema.json', renderSchema()], ['audit-event.schema.json', renderAuditSchema()]] as const) {
+  const out = join(import.meta.dirname, '..', 'schema', file);
+  writeFileSync(out, text);
+  process.stdout.write(`wrote ${out}\n`);
+}

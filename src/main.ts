@@ -37,6 +37,8 @@ export interface GatewayOptions {
   log?: Logger;
   /** Do not listen on HTTP (the stdio command). */
   noHttp?: boolean;
+  /** Do not run audit exports (a short-lived gateway, such as `inventory --refresh`). */
+  noExports?: boolean;
 }
 
 export class Gateway {
@@ -87,7 +89,7 @@ export class Gateway {
     const store = await openStore(config.storage);
     const gw = new Gateway(config, store, log);
     try {
-      await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) });
+      await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) }, !opts.noExports);
       await gw.inventory.start();
       await gw.runtimeModes.start();
     } catch (err) {

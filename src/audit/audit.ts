@@ -36,7 +36,7 @@ export class Audit {
   }
 
   /** Open the stream, close out what a crashed process left open, start retention. */
-  async start(detail: Record<string, unknown>): Promise<void> {
+  async start(detail: Record<string, unknown>, exports = true): Promise<void> {
     await this.log.append({ kind: 'stream.opened', detail });
     const open = await this.store.openIntents(this.log.stream);
     for (const i of open) {
@@ -50,7 +50,7 @@ export class Audit {
     this.#pruner = setInterval(() => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')), PRUNE_EVERY_MS);
     this.#pruner.unref();
     await this.prune();
-    this.exports.start();
+    if (exports) this.exports.start();
   }
 
   /** Apply a reloaded config (capture modes, redaction, retention). */

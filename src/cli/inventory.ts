@@ -55,7 +55,7 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
   const say = (s: string) => !quiet && process.stderr.write(`${s}\n`);
   const enabled = config.servers.filter((s) => !s.disabled);
   say(`discovering ${enabled.length} server(s)...`);
-  const gw = await Gateway.start(config, { log: silentLogger(), noHttp: true });
+  const gw = await Gateway.start(config, { log: silentLogger(), noHttp: true, noExports: true });
   try {
     const wait = Math.max(...enabled.map((s) => s.timeouts.connectMs), 1000) + 5000;
     await gw.waitForUpstreams(wait);

@@ -101,11 +101,18 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', 'fail', NOT_YET('rotate or revoke credentials'), 'issue 5'));
 
   // 3 Policy
+  const pol = config.policy?.compiled;
   const risky = present.filter((t) => effectiveClass(t, classes.get(t.server)?.get(t.tool)).class !== 'READ').length;
-  items.push(item('3.1', 'a tool allowlist decides who may call what', 'fail', `${NOT_YET('evaluate policies')}: every caller may call every active tool`, 'issue 6'));
-  items.push(item('3.2', 'exact resource allowlists bound what tools may touch', 'fail', NOT_YET('check resource arguments'), 'issue 6'));
-  items.push(item('3.3', 'WRITE and DESTRUCTIVE calls need approval', 'fail', `${risky} WRITE or DESTRUCTIVE tool(s) run without approval`, 'approval rules (issues 6 and 8)'));
-  items.push(item('3.4', 'rate limits and concurrency caps per user and per tool', 'fail', 'no rate limit or concurrency cap is configured', 'issue 6'));
+  items.push(item('3.1', 'a tool allowlist decides who may call what', pol ? 'pass' : 'fail',
+    pol ? `policy revision ${pol.revision}: ${pol.rules.length} rule(s), deny by default` : 'no policy is configured: every caller may call every active tool', 'write a policy (`policy.files`) and test it with `gatehouse policy test`'));
+  items.push(item('3.2', 'exact resource allowlists bound what tools may touch', pol?.resources.length ? 'pass' : 'fail',
+    pol?.resources.length ? `${pol.resources.length} resource extraction rule(s); paths, URLs and ids canonicalised and checked` : 'no resource rules: arguments are not checked against allowed repositories, folders or URLs', 'add `resources:` extraction rules and resource patterns to the policy'));
+  items.push(item('3.3', 'WRITE and DESTRUCTIVE calls need approval', 'fail',
+    pol ? `policy sends WRITE/DESTRUCTIVE calls for approval, but approvals cannot be collected yet, so those calls are refused` : `${risky} WRITE or DESTRUCTIVE tool(s) run without approval`, 'approvals: issue 8'));
+  const lim = config.limits?.rules ?? [];
+  items.push(item('3.4', 'rate limits and concurrency caps per user and per tool', lim.some((r) => r.rate) && lim.some((r) => r.concurrency) ? 'pass' : lim.length ? 'warn' : 'fail',
+    lim.length ? `${lim.length} rule(s)${config.limits?.redis ? ', shared through Redis' : ', in memory (one process)'}${lim.some((r) => r.concurrency) ? '' : '; no concurrency cap'}${lim.some((r) => r.rate) ? '' : '; no rate limit'}` : 'no rate limit or concurrency cap is configured',
+    'add `limits.rules` (rate and concurrency; `limits.redis` for several replicas)'));
 
   // 4 Approval
   items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'fail', NOT_YET('ask for human approval'), 'issue 8'));
@@ -124,20 +131,20 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
 
   // 6 Safe execution
   items.push(item('6.1', 'request size and nesting are bounded', 'pass', `bodies up to ${config.gateway.maxBodyBytes} bytes, JSON nesting up to ${config.gateway.maxJsonDepth}`));
-  items.push(item('6.2', "arguments are validated against each tool's input schema", 'fail', `${NOT_YET('validate arguments against input schemas')} (only that they are an object)`, 'issue 6'));
+  items.push(item('6.2', "arguments are validated against each tool's input schema", 'pass', 'JSON Schema 2020-12 per pinned definition, plus depth, length, size and prototype-key bounds'));
   const inheriting = enabled.filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v))).map((s) => s.name);
   items.push(item('6.3', 'stdio servers start with a minimal environment', inheriting.length ? 'warn' : 'pass',
     inheriting.length ? `secret-looking variables inherited by ${list(inheriting)}` : 'only the listed variables are inherited', 'trim `servers[].inheritEnv`'));
   items.push(item('6.4', 'tools run sandboxed with restricted egress', 'fail', NOT_YET('sandbox upstream processes'), 'run stdio servers in a container or a restricted user until Gatehouse does'));
-  items.push(item('6.5', 'a read-only mode exists', 'fail', NOT_YET('offer a read-only mode'), 'issue 6'));
+  items.push(item('6.5', 'a read-only mode exists', 'pass', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy'));
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
   items.push(item('6.6', 'the listener is not exposed without authentication', exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
     exposed ? (id ? `listening on ${config.gateway.listen.host}; every caller authenticates` : `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback`) : 'listening on loopback only',
     'configure an identity provider before exposing the gateway'));
 
   // 7 Rollout
-  items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'fail', NOT_YET('offer shadow mode'), 'issue 6'));
-  items.push(item('7.2', 'a server or tool can be switched off at once', 'warn', 'a server can be disabled (`servers[].disabled`, applied on reload); single tools only through quarantine', 'per-tool kill switch: issue 6'));
+  items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'pass', '`gatehouse mode set shadow ...`, or `modes` in the policy; the caller is told nothing ran'));
+  items.push(item('7.2', 'a server or tool can be switched off at once', 'pass', '`gatehouse mode set disabled --tool|--server ...` applies on every gateway within a second, audited'));
   items.push(item('7.3', 'credentials can be revoked during an incident', 'fail', NOT_YET('revoke credentials'), 'issue 5'));
   items.push(item('7.4', 'logs can be exported for an incident', 'pass', '`gatehouse audit export --since ... --format jsonl|cef|...` and `gatehouse audit run <id>`'));
   items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
