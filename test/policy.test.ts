@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { requireService } from './support/services.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-policy-'));
@@ -158,22 +158,41 @@ test('a rate limit refuses the call after the budget, with a retry-after; other 
   assert.ok((await call(keys.ops, 'rec__record', { note: 'other principal' })).body.result);
 });
 
-test('two gateways sharing Redis enforce one budget; a concurrency cap of 3 holds exactly 3', async (tc) => {
+test('two gateway processes sharing Redis enforce one budget; a concurrency cap of 3 holds exactly under 100 parallel calls', async (tc) => {
   if (!(await requireService(tc, 'redis'))) return;
   const prefix = `gatehouse:test:${randomUUID()}:`;
   const limits = `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}" }\n  rules:\n    - { id: shared-five, scope: tenant, tools: [rec__record], rate: { points: 5, perSeconds: 3600 } }\n    - { id: three-at-once, scope: tool, tools: [rec__slow], concurrency: 3 }\n`;
   const dir = mkdtempSync(join(tmp, 'redis-'));
   const db = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;
-  const [a, b] = [await startGateway(servers(join(dir, 'a.jsonl')), { top: top(limits), storage: db }), await startGateway(servers(join(dir, 'b.jsonl')), { top: top(limits), storage: db })];
+  const a = await startGateway(servers(join(dir, 'a.jsonl')), { top: top(limits), storage: db });
+  // The second gateway is another process, started through the CLI on the same store and Redis.
+  const yaml = `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'b-state'))} }\n${db}${top(limits)}servers:\n${servers(join(dir, 'b.jsonl'))}`;
+  const child = await startCli(yaml, dir);
+  const b = { url: child.url } as TestGateway;
   try {
     const k = await key(a, 'shared', 'acme', 'dev');
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(k, 'rec__record', { note: `r${i}` }, i % 2 ? a : b)));
-    assert.equal(results.filter((r) => r.body.result).length, 5, 'one budget across both gateways');
-    const slow = await Promise.all(Array.from({ length: 10 }, (_, i) => call(k, 'rec__slow', { ms: 400 }, i % 2 ? a : b)));
+    assert.equal(results.filter((r) => r.body.result).length, 5, 'one budget across both processes');
+    const slow = await Promise.all(Array.from({ length: 100 }, (_, i) => call(k, 'rec__slow', { ms: 600 }, i % 2 ? a : b)));
     assert.equal(slow.filter((r) => r.body.result).length, 3, 'exactly three ran at once');
     assert.ok(slow.filter((r) => r.body.error).every((r) => /three-at-once/.test(r.body.error.message)));
   } finally {
-    await Promise.all([a.close(), b.close()]);
+    await Promise.all([a.close(), child.stop()]);
+  }
+});
+
+test('Redis unreachable: each gateway enforces the stricter local limits, never none', async () => {
+  const limits = 'limits:\n  redis: { url: "redis://127.0.0.1:9", fallbackDivisor: 2, commandTimeoutMs: 100 }\n  rules:\n    - { id: four, scope: tool, tools: [rec__record], rate: { points: 4, perSeconds: 3600 } }\n';
+  const dir = mkdtempSync(join(tmp, 'redis-down-'));
+  const g = await startGateway(servers(join(dir, 'rec.jsonl')), { top: top(limits) });
+  try {
+    const k = await key(g, 'down', 'acme', 'dev');
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await call(k, 'rec__record', { note: `d${i}` }, g));
+    assert.equal(results.filter((r) => r.body.result).length, 2, '4 points divided by 2');
+    assert.match(results.at(-1)!.body.error.message, /rate limited \(four\)/);
+  } finally {
+    await g.close();
   }
 });
 
