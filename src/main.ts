@@ -14,6 +14,10 @@ import { Authenticator } from './identity/authenticator.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
+import { CredentialBroker, perTenant, resolverFor } from './credentials/broker.ts';
+import { CredentialedUpstreams } from './credentials/upstreams.ts';
+import { SecretScrubber } from './credentials/scrub.ts';
+import type { SecretResolver } from './credentials/resolver.ts';
 import { createLimiter } from './limits/index.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
@@ -56,16 +60,29 @@ export class Gateway {
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
   readonly runtimeModes: RuntimeModes;
+  /** The broker, the connections holding credentials, and the scrubber of their values. */
+  readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
+  /** Each server's config as written (connections holding credentials carry a filled-in copy). */
+  readonly #serverCfg = new Map<string, Config['servers'][number]>();
+  readonly #pendingCredentialed = new Map<string, Promise<void>>();
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
 
-  private constructor(config: Config, store: Store, log: Logger) {
+  private constructor(config: Config, store: Store, log: Logger, resolver: SecretResolver) {
     this.config = config;
     this.store = store;
     this.log = log;
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.#limiter = this.#newLimiter(config);
+    const broker = new CredentialBroker(resolver, store.revocations, log);
+    const scrubber = new SecretScrubber();
+    const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber);
+    pool.onCreated = (server, tenantKey, up) => {
+      const cfg = this.#serverCfg.get(server);
+      if (cfg && tenantKey === (perTenant(cfg) ? (cfg.credentials?.discoveryTenant ?? 'default') : '*')) this.#wire(server, up, false);
+    };
+    this.credentials = { broker, pool, scrubber };
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#endpoint = this.#endpointDeps();
       for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
@@ -87,11 +104,19 @@ export class Gateway {
     await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
     const store = await openStore(config.storage);
-    const gw = new Gateway(config, store, log);
+    let resolver: SecretResolver;
+    try {
+      resolver = await resolverFor(config);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const gw = new Gateway(config, store, log, resolver);
     try {
       await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) }, !opts.noExports);
       await gw.inventory.start();
       await gw.runtimeModes.start();
+      await gw.credentials.broker.start();
     } catch (err) {
       await store.close();
       throw err;
@@ -120,7 +145,9 @@ export class Gateway {
 
   /** Resolves when every enabled upstream is connected and catalogued, or after `ms`. */
   async waitForUpstreams(ms: number): Promise<void> {
-    const all = Promise.allSettled([...this.upstreams.values()].map((u) => u.start().then(() => this.#catalogued.get(u.name))));
+    const all = Promise.allSettled([...this.#pendingCredentialed.values()]).then(() =>
+      Promise.allSettled([...this.upstreams.values()].map((u) => u.start().then(() => this.#catalogued.get(u.name)))),
+    );
     await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
   }
 
@@ -145,7 +172,7 @@ export class Gateway {
     const wanted = new Map(next.servers.filter((s) => !s.disabled).map((s) => [s.name, s]));
     for (const [name, up] of this.upstreams) {
       const cfg = wanted.get(name);
-      if (!cfg || JSON.stringify(cfg) !== JSON.stringify(up.cfg)) {
+      if (!cfg || JSON.stringify(cfg) !== JSON.stringify(this.#serverCfg.get(name))) {
         await this.#removeUpstream(name);
         notes.push(cfg ? `server ${quote(name)} changed: restarted` : `server ${quote(name)} removed`);
       }
@@ -179,6 +206,8 @@ export class Gateway {
     this.holds.close();
     this.inventory.stop();
     this.runtimeModes.stop();
+    await this.credentials.broker.stop();
+    await this.credentials.pool.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.#limiter?.close();
     await this.audit.close();
@@ -201,6 +230,7 @@ export class Gateway {
       modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
       limiter: this.#limiter,
+      credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },
       upstreams: this.upstreams,
       holds: this.holds,
       metrics: this.metrics,
@@ -225,7 +255,23 @@ export class Gateway {
   }
 
   #addUpstream(cfg: Config['servers'][number]): void {
-    const up = new Upstream(cfg, this.store.verdicts, this.log);
+    this.#serverCfg.set(cfg.name, cfg);
+    if (cfg.credentials) {
+      // Its connection needs its secrets first: the discovery tenant's (or the only) connection is
+      // the one the catalogue lists from; the pool wires it (onCreated) when it exists.
+      const pending = this.credentials.pool.get(cfg, cfg.credentials.discoveryTenant ?? 'default').then(
+        () => undefined,
+        (err: Error) => this.log.error({ upstream: cfg.name, err: err.message }, 'upstream not started: its credentials are unavailable'),
+      );
+      this.#pendingCredentialed.set(cfg.name, pending);
+      return;
+    }
+    this.#wire(cfg.name, new Upstream(cfg, this.store.verdicts, this.log));
+  }
+
+  /** Make `up` the server's connection for listings and events, and start it. */
+  #wire(name: string, up: Upstream, start = true): void {
+    const cfg = { name };
     this.upstreams.set(cfg.name, up);
     up.on('ready', () => {
       this.metrics.upstreamUp.set({ server: cfg.name }, 1);
@@ -234,12 +280,15 @@ export class Gateway {
     });
     up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
     up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n));
-    up.start().catch(() => {});
+    if (start) up.start().catch(() => {});
   }
 
   async #removeUpstream(name: string): Promise<void> {
     const up = this.upstreams.get(name);
     this.upstreams.delete(name);
+    this.#serverCfg.delete(name);
+    this.#pendingCredentialed.delete(name);
+    await this.credentials.pool.drop(name);
     this.#catalogued.delete(name);
     this.catalog.drop(name);
     this.metrics.upstreamUp.remove({ server: name });

@@ -72,6 +72,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
     },
     storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
     inventory: { newTools: 'accept' },
+    secrets: { cacheTtlSeconds: 30, vault: { address: 'https://vault.example.com:8200', auth: { method: 'approle', roleId: 'gatehouse', secretId: 'local-secret' } } },
     audit: {
       arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow',
       exports: [{ name: 'siem', type: 'syslog', host: 'siem.internal', port: 6514, format: 'cef' }], // defaults inside a union are filled where used
@@ -86,6 +87,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         environment: 'prod',
         scopes: ['repo:read', 'issues:write'],
         resources: ['example/widgets', '/srv/data'],
+        credentials: { env: { GITHUB_TOKEN: 'vault://secret/mcp/{tenant}/github#token' }, discoveryTenant: 'acme' },
         tools: { read_widget: { class: 'READ' }, drop_widget: { class: 'DESTRUCTIVE', note: 'deletes the row for good' } },
         transport: 'stdio',
         command: 'node',
@@ -139,6 +141,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
     },
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
     inventory: { newTools: 'quarantine' },
+    secrets: { cacheTtlSeconds: 60 },
     audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse', exports: [] },
     servers: [
       {

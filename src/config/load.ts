@@ -449,6 +449,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     inventory: r.inventory as Config['inventory'],
     audit: { ...(r.audit as Config['audit']), exports: (r.audit?.exports ?? []) as Config['audit']['exports'] },
     ...(r.limits ? { limits: r.limits as Config['limits'] } : {}),
+    secrets: r.secrets as Config['secrets'],
     ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
     servers: servers as Config['servers'],
   };

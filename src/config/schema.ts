@@ -54,7 +54,24 @@ const ToolSettings = Type.Object(
   { additionalProperties: false },
 );
 
+const CredentialRef = Type.String({
+  pattern: '^(vault://|aws-sm://|op://|exec:|env:|local:)',
+  description: 'A secret reference: vault://mount/path#field, aws-sm://id#field, op://vault/item/field, exec:command, env:NAME, local:name. `{tenant}` and `{env}` are filled per call.',
+});
+
+const Credentials = Type.Object(
+  {
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), CredentialRef, { description: 'stdio servers: environment variables set from secrets.' })),
+    headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.Union([CredentialRef, Type.Object({ ref: CredentialRef, prefix: Type.Optional(Type.String({ description: 'e.g. `Bearer `' })) }, { additionalProperties: false })]), {
+      description: 'http servers: request headers set from secrets.',
+    })),
+    discoveryTenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$', description: 'Whose credentials list the tools (when the references name {tenant}). Default `default`.' })),
+  },
+  { additionalProperties: false, description: 'Upstream credentials, resolved at call time from a secrets manager; never seen by agents.' },
+);
+
 const ServerCommon = {
+  credentials: Type.Optional(Credentials),
   name: Name,
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The team or person answerable for this server.' })),
@@ -310,6 +327,28 @@ export const LimitsSettings = Type.Object(
   { additionalProperties: false, description: 'Rate limits and concurrency caps per principal, tool, principal and tool, or tenant.' },
 );
 
+const VaultAuth = Type.Union([
+  Type.Object({ method: Type.Literal('token'), token: Type.String({ minLength: 1, description: 'Use ${VAULT_TOKEN}.' }) }, { additionalProperties: false }),
+  Type.Object({ method: Type.Literal('approle'), roleId: Type.String({ minLength: 1 }), secretId: Type.String({ minLength: 1 }), mount: Type.Optional(Type.String()) }, { additionalProperties: false }),
+  Type.Object({ method: Type.Literal('jwt'), role: Type.String({ minLength: 1 }), jwtFile: Type.String({ minLength: 1, description: 'Read at every login (a projected service-account token).' }), mount: Type.Optional(Type.String()) }, { additionalProperties: false }),
+]);
+
+export const SecretsSettings = Type.Object(
+  {
+    cacheTtlSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: 60, description: 'How long a resolved secret is reused before it is read again (rotation is picked up then).' })),
+    vault: Type.Optional(Type.Object({ address: Type.String({ format: 'uri' }), namespace: Type.Optional(Type.String()), auth: VaultAuth }, { additionalProperties: false })),
+    aws: Type.Optional(Type.Object({
+      region: Type.String({ minLength: 1 }),
+      endpoint: Type.Optional(Type.String({ format: 'uri' })),
+      accessKeyId: Type.Optional(Type.String()),
+      secretAccessKey: Type.Optional(Type.String()),
+    }, { additionalProperties: false, description: 'Without keys, the AWS SDK finds credentials itself (environment, profile, instance role).' })),
+    onepassword: Type.Optional(Type.Object({ host: Type.String({ format: 'uri' }), token: Type.String({ minLength: 1 }) }, { additionalProperties: false, description: '1Password Connect.' })),
+    exec: Type.Optional(Type.Object({ timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false, default: {}, description: 'Secrets managers for credential references; `local:` (the embedded encrypted store in the state directory) and `env:` need nothing here.' },
+);
+
 export const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -330,6 +369,7 @@ export const ConfigSchema = Type.Object(
     identity: Type.Optional(Identity),
     audit: Type.Optional(AuditSettings),
     policy: Type.Optional(PolicySettings),
+    secrets: Type.Optional(SecretsSettings),
     limits: Type.Optional(LimitsSettings),
     servers: Type.Array(Server, { default: [] }),
   },
@@ -352,6 +392,7 @@ export interface Config {
   /** Absent: no policy engine (every call is allowed, and `gatehouse check` says so). */
   policy?: { files: string[]; compiled: Policy };
   limits?: LimitsConfig;
+  secrets: Static<typeof SecretsSettings> & { cacheTtlSeconds: number };
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
@@ -368,3 +409,5 @@ export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspect
 
 export type AuditExportConfig = Static<typeof AuditExport>;
 export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact' | 'exports'> & { redact: { fields: string[]; paths: string[] }; exports: AuditExportConfig[] };
+
+export type CredentialsConfig = Static<typeof Credentials>;

@@ -2,7 +2,7 @@
  * THE order of a tools/call. This list is the only place the order is written; each line says why
  * the stage stands where it does. Config changes what a stage does, never where it runs.
  */
-import { GatehouseError } from '../protocol/errors.ts';
+import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { routeTool } from './stages/route-tool.ts';
@@ -47,6 +47,8 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
   } catch (err) {
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
     outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
+    // An upstream's error can quote the secrets it was given: scrubbed like a result.
+    if (err instanceof UpstreamRpcError) throw new UpstreamRpcError(err.rpcCode, deps.credentials.scrubber.value(err.message, s.injected ?? []), deps.credentials.scrubber.value(err.data, s.injected ?? []));
     throw err;
   } finally {
     const ms = performance.now() - s.startedAt;
@@ -54,7 +56,7 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
       const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
-      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error));
+      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
     } else if (error) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error, ms));
     }

@@ -8,6 +8,9 @@ import type { Audit } from '../audit/audit.ts';
 import type { Modes, Policy } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
 import type { Limiter } from '../limits/limiter.ts';
+import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
+import type { SecretScrubber } from '../credentials/scrub.ts';
+import type { ServerConfig } from '../config/schema.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
@@ -39,6 +42,8 @@ export interface CallState {
   decision?: Decision;
   /** The durable write-ahead record, once the record stage wrote it. */
   intent?: AuditEvent;
+  /** Secret values injected into this call's upstream (redacted from its result, errors and audit). */
+  injected?: string[];
   /** Gives back the concurrency lease taken by the limit stage. */
   release?: () => Promise<void>;
   /** The stage running (for the refusal record). */
@@ -57,6 +62,7 @@ export interface PipelineDeps {
   modes: Modes;
   validators: SchemaValidators;
   limiter: Limiter | undefined;
+  credentials: { pool: CredentialedUpstreams; scrubber: SecretScrubber; configOf: (server: string) => ServerConfig | undefined };
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

@@ -69,6 +69,8 @@ const CATALOGUE = {
   /** Policy asks for a human approval the gateway cannot collect for this call. */
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
   E_RATE_LIMITED: { rpc: RPC.GATEWAY_REFUSED, http: 429, message: 'rate limited' },
+  /** The upstream's credential is revoked, missing or its secrets manager unreachable: fail closed. */
+  E_CREDENTIAL_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the upstream credentials are unavailable' },
   E_UNKNOWN_PROMPT: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown prompt' },
   E_UNKNOWN_RESOURCE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown resource' },
   E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },

@@ -167,6 +167,30 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0006_credentials': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('credential_revocations')
+        .addColumn('ref', 'text', (c) => c.primaryKey()) // as configured (with {tenant}) or expanded
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('revoked_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('gateway_instances')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('revocation_acks')
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('acked_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('revocation_acks_pk', ['ref', 'instance'])
+        .execute();
+    },
+  },
 });
 
 

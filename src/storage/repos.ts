@@ -9,7 +9,7 @@ import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import type { ModeRecord, ModeStore, SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
+import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
 const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
@@ -102,6 +102,41 @@ function modeRepo(db: Kysely<Database>): ModeStore {
   };
 }
 
+function revocationRepo(db: Kysely<Database>): RevocationStore {
+  return {
+    async revoke(r) {
+      const row = { reason: r.reason, revoked_by: r.revokedBy, revoked_at: r.revokedAt };
+      await db.insertInto('credential_revocations').values({ ref: r.ref, ...row }).onConflict((oc) => oc.column('ref').doUpdateSet(row)).execute();
+      await db.deleteFrom('revocation_acks').where('ref', '=', r.ref).execute();
+    },
+    async restore(ref) {
+      const r = await db.deleteFrom('credential_revocations').where('ref', '=', ref).executeTakeFirst();
+      await db.deleteFrom('revocation_acks').where('ref', '=', ref).execute();
+      return r.numDeletedRows > 0n;
+    },
+    async list() {
+      const rows = await db.selectFrom('credential_revocations').selectAll().orderBy('revoked_at').execute();
+      return rows.map((r) => ({ ref: r.ref, reason: r.reason, revokedBy: r.revoked_by, revokedAt: Number(r.revoked_at) }));
+    },
+    async ack(ref, instance, at) {
+      await db.insertInto('revocation_acks').values({ ref, instance, acked_at: at }).onConflict((oc) => oc.columns(['ref', 'instance']).doNothing()).execute();
+    },
+    async acks(ref) {
+      const rows = await db.selectFrom('revocation_acks').selectAll().where('ref', '=', ref).execute();
+      return rows.map((r) => ({ instance: r.instance, ackedAt: Number(r.acked_at) }));
+    },
+    async heartbeat(instance, startedAt, at) {
+      await db.insertInto('gateway_instances').values({ id: instance, started_at: startedAt, last_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet({ last_seen: at })).execute();
+    },
+    async live(since) {
+      return (await db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', since).execute()).map((r) => r.id);
+    },
+    async forget(instance) {
+      await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
+    },
+  };
+}
+
 /** `sqliteWriter`: SQLite only, the audit writer thread (audit appends leave the event loop free). */
 export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteWriter?: SqliteAuditWriter): Store {
   return {
@@ -112,6 +147,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     apiKeys: apiKeyRepo(db),
     audit: auditRepo(db, driver, sqliteWriter),
     modes: modeRepo(db),
+    revocations: revocationRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

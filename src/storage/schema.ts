@@ -125,7 +125,29 @@ export interface ModesTable {
   set_at: number;
 }
 
+export interface CredentialRevocationsTable {
+  ref: string;
+  reason: string;
+  revoked_by: string;
+  revoked_at: number;
+}
+
+export interface GatewayInstancesTable {
+  id: string;
+  started_at: number;
+  last_seen: number;
+}
+
+export interface RevocationAcksTable {
+  ref: string;
+  instance: string;
+  acked_at: number;
+}
+
 export interface Database {
+  credential_revocations: CredentialRevocationsTable;
+  gateway_instances: GatewayInstancesTable;
+  revocation_acks: RevocationAcksTable;
   modes: ModesTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;

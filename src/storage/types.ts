@@ -209,6 +209,27 @@ export interface ModeStore {
   revision(): Promise<string>;
 }
 
+export interface Revocation {
+  ref: string;
+  reason: string;
+  revokedBy: string;
+  revokedAt: number;
+}
+
+/** Credential revocations, and which live gateways have applied them (the confirmation). */
+export interface RevocationStore {
+  revoke(r: Revocation): Promise<void>;
+  /** Lift a revocation (after the secret was rotated in its manager); whether there was one. */
+  restore(ref: string): Promise<boolean>;
+  list(): Promise<Revocation[]>;
+  ack(ref: string, instance: string, at: number): Promise<void>;
+  acks(ref: string): Promise<Array<{ instance: string; ackedAt: number }>>;
+  heartbeat(instance: string, startedAt: number, at: number): Promise<void>;
+  /** Gateways seen since `since`. */
+  live(since: number): Promise<string[]>;
+  forget(instance: string): Promise<void>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -217,6 +238,7 @@ export interface Store {
   readonly apiKeys: ApiKeyStore;
   readonly audit: AuditStore;
   readonly modes: ModeStore;
+  readonly revocations: RevocationStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

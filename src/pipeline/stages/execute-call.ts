@@ -9,7 +9,7 @@ import { namespaceTask } from '../../gateway/tasks.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 
-export const executeCall: Stage = async (s, { upstreams, holds, catalog }) => {
+export const executeCall: Stage = async (s, { upstreams, holds, catalog, credentials }) => {
   const route = s.route!;
   if (s.decision?.effect === 'shadow') {
     // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
@@ -17,7 +17,15 @@ export const executeCall: Stage = async (s, { upstreams, holds, catalog }) => {
     s.result = { content: [{ type: 'text', text }], isError: false, _meta: { 'io.gatehouse/shadow': true } };
     return;
   }
-  const up = upstreams.get(route.server)!;
+  // A server with credentials: its connection for this caller's tenant, holding that tenant's secrets
+  // (resolved now, from the secrets manager or its cache); everyone else shares the server's one.
+  const cfg = credentials.configOf(route.server);
+  let up = upstreams.get(route.server)!;
+  if (cfg?.credentials) {
+    const held = await credentials.pool.get(cfg, s.ctx.principal.tenant);
+    up = held.up;
+    s.injected = held.values;
+  }
   // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
   const mirrored = expectedParamHeaders(route.def.inputSchema, s.params.arguments as JsonObject | undefined);
   const headers = mirrored.size ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text])) : undefined;

@@ -23,8 +23,10 @@ export const requireApproval: Stage = (s) => {
 };
 
 /**
- * redact: what the caller gets back is the upstream's result; what is recorded of it is redacted in
- * the outcome record (CallRecorder). Scrubbing injected credentials from the result itself comes with
- * the credential broker (issue 5), which knows their values.
+ * redact: injected credential values (in every encoding) are removed from the result before it leaves
+ * the gateway: an upstream that echoes its environment or headers gives nothing away. (What the audit
+ * keeps of the result is redacted further, in the outcome record.)
  */
-export const redactResult: Stage = () => {};
+export const redactResult: Stage = (s, { credentials }) => {
+  if (s.result) s.result = credentials.scrubber.value(s.result, s.injected ?? []);
+};

@@ -1,0 +1,163 @@
+/**
+ * The credential broker: turns a server's credential references into the secrets its upstream
+ * connection needs, at call time, per (server, environment, tenant) — and nothing else ever sees them.
+ * Secrets go into the upstream's environment (stdio) or headers (HTTP); the values are also handed to
+ * the redaction of results, errors and audit records. Revocations (from the store, any process) are
+ * followed every second: the cache is purged, connections holding a revoked secret are stopped, calls
+ * that need it fail closed, and this gateway acknowledges, so `gatehouse credentials revoke` can
+ * confirm the effect.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config, ServerConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RevocationStore } from '../storage/types.ts';
+import { GatehouseError, quote } from '../protocol/errors.ts';
+import { SecretResolver } from './resolver.ts';
+import { VaultProvider } from './vault.ts';
+import { AwsSecretsManagerProvider } from './aws.ts';
+import { OnePasswordProvider } from './onepassword.ts';
+import { ExecProvider } from './exec.ts';
+import { EnvProvider } from './env.ts';
+import { LocalProvider } from './local.ts';
+import { LocalSecretStore, loadKey } from './local-store.ts';
+import { CredentialError, expandReference } from './types.ts';
+
+export interface Materialized {
+  /** The server config with its credentials filled in (env or headers). Never logged. */
+  cfg: ServerConfig;
+  /** The secret values (for redaction). */
+  values: string[];
+  /** References, as configured and as expanded (for revocation). */
+  refs: string[];
+  /** SHA-256 over the values: a change means the secret was rotated. */
+  digest: string;
+}
+
+export const LOCAL_SECRETS_FILE = 'secrets.enc.json';
+export const LOCAL_KEY_FILE = 'secrets.key';
+const FOLLOW_MS = 1000;
+
+/** The providers a config names (local and env always; the managers when configured). */
+export async function resolverFor(config: Config): Promise<SecretResolver> {
+  const ttl = config.secrets.cacheTtlSeconds * 1000;
+  const s = config.secrets;
+  const resolver = new SecretResolver();
+  const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
+  resolver.register(new LocalProvider({ store: new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key), cacheTtlMs: ttl }));
+  resolver.register(new EnvProvider({ cacheTtlMs: ttl }));
+  resolver.register(new ExecProvider({ cacheTtlMs: ttl, timeoutMs: s.exec?.timeoutMs }));
+  if (s.vault) {
+    const a = s.vault.auth;
+    const auth = a.method === 'jwt' ? { method: 'jwt' as const, role: a.role, mount: a.mount, jwt: async () => (await readFile(a.jwtFile, 'utf8')).trim() } : a;
+    resolver.register(new VaultProvider({ address: s.vault.address, namespace: s.vault.namespace, auth, cacheTtlMs: ttl }));
+  }
+  if (s.aws) {
+    const credentials = s.aws.accessKeyId && s.aws.secretAccessKey ? { accessKeyId: s.aws.accessKeyId, secretAccessKey: s.aws.secretAccessKey } : undefined;
+    resolver.register(new AwsSecretsManagerProvider({ region: s.aws.region, endpoint: s.aws.endpoint, credentials, cacheTtlMs: ttl }));
+  }
+  if (s.onepassword) resolver.register(new OnePasswordProvider({ host: s.onepassword.host, token: s.onepassword.token, cacheTtlMs: ttl }));
+  return resolver;
+}
+
+/** Whether the server's credentials differ per tenant (one upstream connection per tenant). */
+export function perTenant(cfg: ServerConfig): boolean {
+  const refs = [...Object.values(cfg.credentials?.env ?? {}), ...Object.values(cfg.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
+  return refs.some((r) => r.includes('{tenant}'));
+}
+
+export class CredentialBroker {
+  readonly instance = `gw-${randomUUID()}`;
+  readonly #resolver: SecretResolver;
+  readonly #store: RevocationStore;
+  readonly #log: Logger;
+  readonly #started = Date.now();
+  #revoked = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  /** Called with each newly revoked reference (the pool stops what holds it). */
+  onRevoked: (ref: string) => Promise<void> = async () => {};
+
+  constructor(resolver: SecretResolver, store: RevocationStore, log: Logger) {
+    this.#resolver = resolver;
+    this.#store = store;
+    this.#log = log;
+  }
+
+  async start(): Promise<void> {
+    await this.follow();
+    this.#timer = setInterval(() => void this.follow().catch((err: Error) => this.#log.warn({ err: err.message }, 'credentials: following revocations failed')), FOLLOW_MS);
+    this.#timer.unref();
+  }
+
+  /** Heartbeat, and apply (then acknowledge) revocations made anywhere. */
+  async follow(): Promise<void> {
+    const now = Date.now();
+    await this.#store.heartbeat(this.instance, this.#started, now);
+    const refs = new Set((await this.#store.list()).map((r) => r.ref));
+    for (const ref of refs) {
+      if (this.#revoked.has(ref)) continue;
+      this.#revoked.add(ref);
+      this.#resolver.purge((k) => k === ref || matchesTemplate(ref, k));
+      await this.onRevoked(ref);
+      this.#log.warn({ ref }, 'credential revoked: purged, and connections holding it stopped');
+      await this.#store.ack(ref, this.instance, Date.now());
+    }
+    for (const ref of this.#revoked) if (!refs.has(ref)) this.#revoked.delete(ref); // restored
+  }
+
+  isRevoked(refs: readonly string[]): boolean {
+    return refs.some((r) => this.#revoked.has(r));
+  }
+
+  /** The server's config with its secrets for this tenant; fails closed with a clear error. */
+  async materialize(cfg: ServerConfig, tenant: string): Promise<Materialized> {
+    const c = cfg.credentials!;
+    const context = { tenant, environment: cfg.environment ?? 'default' };
+    const refs: string[] = [];
+    const values: string[] = [];
+    const one = async (ref: string): Promise<string> => {
+      let expanded: string;
+      try {
+        expanded = expandReference(ref, context);
+      } catch {
+        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the credentials of server ${quote(cfg.name)} cannot be used for tenant ${quote(tenant)}`);
+      }
+      refs.push(ref, expanded);
+      if (this.#revoked.has(ref) || this.#revoked.has(expanded)) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `a credential of server ${quote(cfg.name)} is revoked: calls that need it are refused`);
+      try {
+        const v = (await this.#resolver.resolve(expanded)).value;
+        values.push(v);
+        return v;
+      } catch (err) {
+        const why = err instanceof CredentialError ? err.code : 'E_PROVIDER_UNAVAILABLE';
+        this.#log.error({ server: cfg.name, ref: expanded, code: why, err: err instanceof CredentialError ? err.message : undefined }, 'credentials: resolution failed');
+        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the credentials of server ${quote(cfg.name)} are unavailable (${why.toLowerCase().replace(/^e_/, '').replaceAll('_', ' ')})`);
+      }
+    };
+    let out: ServerConfig;
+    if (cfg.transport === 'stdio') {
+      const env: Record<string, string> = { ...(cfg.env ?? {}) };
+      for (const [k, ref] of Object.entries(c.env ?? {})) env[k] = await one(ref);
+      out = { ...cfg, env };
+    } else {
+      const headers: Record<string, string> = { ...(cfg.headers ?? {}) };
+      for (const [k, h] of Object.entries(c.headers ?? {})) headers[k] = `${typeof h === 'string' ? '' : (h.prefix ?? '')}${await one(typeof h === 'string' ? h : h.ref)}`;
+      out = { ...cfg, headers };
+    }
+    const digest = createHash('sha256').update(values.join('\u0000')).digest('hex');
+    return { cfg: out, values, refs: [...new Set(refs)], digest };
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#store.forget(this.instance).catch(() => {});
+  }
+}
+
+/** A revocation of a configured reference (with `{tenant}`) covers each of its expansions. */
+function matchesTemplate(template: string, expanded: string): boolean {
+  if (!template.includes('{')) return false;
+  const re = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(tenant|env)\\?\}/g, '[^/#]+')}$`);
+  return re.test(expanded);
+}

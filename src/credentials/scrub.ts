@@ -1,0 +1,67 @@
+/**
+ * Removing injected credential values — in every encoding the redaction engine knows (raw, base64
+ * at any alignment, URL, hex, JSON-escaped) — from what leaves the gateway: results, upstream error
+ * messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
+ */
+import type { Logger } from '../observability/logger.ts';
+import { SecretMatcher, marker } from '../audit/secret-patterns.ts';
+
+const MAX_DEPTH = 64;
+
+export class SecretScrubber {
+  #key = '';
+  #matcher: SecretMatcher | undefined;
+
+  /** Scrub with these values from now on (values shorter than 6 characters cannot be matched safely and are refused by the engine). */
+  update(values: readonly string[]): void {
+    const usable = [...new Set(values.filter((v) => v.length >= 6))].sort();
+    const key = usable.join('\u0000');
+    if (key === this.#key) return;
+    this.#key = key;
+    this.#matcher = usable.length ? new SecretMatcher(usable) : undefined;
+  }
+
+  text(s: string, matcher = this.#matcher): string {
+    if (!matcher) return s;
+    const spans = matcher.find(s);
+    if (!spans.length) return s;
+    let out = '';
+    let at = 0;
+    for (const [a, b] of spans) {
+      out += s.slice(at, a) + marker('credential');
+      at = b;
+    }
+    return out + s.slice(at);
+  }
+
+  /** A deep copy with every string (and key) scrubbed; `extra` adds values for this one call. */
+  value<T>(v: T, extra: readonly string[] = []): T {
+    const usable = extra.filter((x) => x.length >= 6);
+    const matcher = usable.length ? new SecretMatcher([...new Set([...usable, ...(this.#key ? this.#key.split('\u0000') : [])])]) : this.#matcher;
+    if (!matcher) return v;
+    const walk = (x: unknown, depth: number): unknown => {
+      if (typeof x === 'string') return this.text(x, matcher);
+      if (depth > MAX_DEPTH || !x || typeof x !== 'object') return x;
+      if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
+      return Object.fromEntries(Object.entries(x).map(([k, y]) => [this.text(k, matcher), walk(y, depth + 1)]));
+    };
+    return walk(v, 0) as T;
+  }
+}
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+/** A logger whose every record is scrubbed first (for the connections that hold credentials). */
+export function scrubbingLogger(log: Logger, scrubber: SecretScrubber): Logger {
+  const wrap = (l: Logger): Logger =>
+    new Proxy(l, {
+      get(target, prop, receiver) {
+        if (prop === 'child') return (bindings: object, opts?: object) => wrap(target.child(scrubber.value(bindings), opts as never));
+        if (typeof prop === 'string' && LEVELS.has(prop)) {
+          return (obj: unknown, ...rest: unknown[]) => (target as unknown as Record<string, (...a: unknown[]) => void>)[prop](scrubber.value(obj), ...rest.map((r) => (typeof r === 'string' ? scrubber.text(r) : r)));
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+  return wrap(log);
+}

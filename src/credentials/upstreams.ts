@@ -1,0 +1,114 @@
+/**
+ * Upstream connections that hold credentials: one per (server, tenant) when the server's references
+ * name `{tenant}` (tenants never share a process or connection that holds a secret), else one per
+ * server. Each call asks for its connection; when the secrets behind it changed (rotation, after the
+ * cache TTL) a new connection replaces it and the old one finishes its calls in flight before it stops.
+ * A revocation stops every connection holding the revoked secret at once.
+ */
+import type { ServerConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { VerdictStore } from '../storage/types.ts';
+import { Upstream } from '../upstream/upstream.ts';
+import { perTenant, type CredentialBroker } from './broker.ts';
+import { scrubbingLogger, type SecretScrubber } from './scrub.ts';
+
+interface Held {
+  up: Upstream;
+  digest: string;
+  refs: string[];
+  values: string[];
+}
+
+const DRAIN_MS = 60_000;
+
+export class CredentialedUpstreams {
+  readonly #broker: CredentialBroker;
+  readonly #verdicts: VerdictStore;
+  readonly #log: Logger;
+  readonly #held = new Map<string, Held>();
+  readonly #retiring = new Set<Upstream>();
+  /** A new connection was made (the gateway wires its events, e.g. the catalogue). */
+  onCreated: (server: string, tenantKey: string, up: Upstream) => void = () => {};
+
+  readonly #scrubber: SecretScrubber;
+
+  constructor(broker: CredentialBroker, verdicts: VerdictStore, log: Logger, scrubber: SecretScrubber) {
+    this.#broker = broker;
+    this.#verdicts = verdicts;
+    this.#scrubber = scrubber;
+    // What these connections log (an upstream's stderr, say) is scrubbed of the secrets they hold.
+    this.#log = scrubbingLogger(log, scrubber);
+    broker.onRevoked = (ref) => this.revoke(ref);
+  }
+
+  static key(cfg: ServerConfig, tenant: string): string {
+    return `${cfg.name}\u0000${perTenant(cfg) ? tenant : '*'}`;
+  }
+
+  /** The connection for this server and tenant, with current secrets; the values, for redaction. */
+  async get(cfg: ServerConfig, tenant: string): Promise<{ up: Upstream; values: string[] }> {
+    const key = CredentialedUpstreams.key(cfg, tenant);
+    const m = await this.#broker.materialize(cfg, tenant);
+    const held = this.#held.get(key);
+    if (held && held.digest === m.digest && held.up.state !== 'stopped') return { up: held.up, values: m.values };
+    const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
+    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values });
+    this.#scrubber.update(this.values());
+    this.onCreated(cfg.name, key.split('\u0000')[1], up);
+    up.start().catch(() => {});
+    if (held) {
+      this.#log.info({ server: cfg.name }, 'credentials rotated: a new upstream connection takes new calls; the old one drains');
+      this.#retire(held.up);
+    }
+    return { up, values: m.values };
+  }
+
+  /** Stop every connection holding `ref` now (calls in flight fail; new ones are refused). */
+  async revoke(ref: string): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const [key, h] of this.#held) {
+      if (!h.refs.some((r) => r === ref || matches(ref, r))) continue;
+      this.#held.delete(key);
+      stops.push(h.up.stop());
+    }
+    await Promise.allSettled(stops);
+  }
+
+  /** Stop every connection of a server (removed from the config). */
+  async drop(server: string): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const [key, h] of this.#held) {
+      if (!key.startsWith(`${server}\u0000`)) continue;
+      this.#held.delete(key);
+      stops.push(h.up.stop());
+    }
+    await Promise.allSettled(stops);
+  }
+
+  /** Every secret value currently held (for redaction of anything leaving the gateway). */
+  values(): string[] {
+    return [...new Set([...this.#held.values()].flatMap((h) => h.values))];
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#held.values()].map((h) => h.up.stop()).concat([...this.#retiring].map((u) => u.stop())));
+    this.#held.clear();
+  }
+
+  #retire(up: Upstream): void {
+    this.#retiring.add(up);
+    const deadline = Date.now() + DRAIN_MS;
+    const check = () => {
+      if (up.inFlight === 0 || Date.now() > deadline) {
+        this.#retiring.delete(up);
+        void up.stop();
+      } else setTimeout(check, 50).unref();
+    };
+    check();
+  }
+}
+
+function matches(template: string, expanded: string): boolean {
+  if (!template.includes('{')) return false;
+  return new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(tenant|env)\}/g, '[^/#]+')}$`).test(expanded);
+}
