@@ -20,6 +20,7 @@ import { registerKeys } from './keys.ts';
 import { registerAudit } from './audit.ts';
 import { registerPolicy } from './policy.ts';
 import { registerMode } from './mode.ts';
+import { registerSecrets } from './secrets.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -163,5 +164,6 @@ registerKeys(program, { configOption, load, fail });
 registerAudit(program, { configOption, load, fail });
 registerPolicy(program, { configOption, load, fail });
 registerMode(program, { configOption, load, fail });
+registerSecrets(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

@@ -85,6 +85,11 @@ export class CredentialedUpstreams {
     await Promise.allSettled(stops);
   }
 
+  /** What is held, for operators and tests: server, tenant key, process id (stdio), state. Never values. */
+  describe(): Array<{ server: string; tenant: string; pid: number | undefined; state: string }> {
+    return [...this.#held].map(([key, h]) => ({ server: key.split('\u0000')[0], tenant: key.split('\u0000')[1], pid: h.up.pid, state: h.up.state }));
+  }
+
   /** Every secret value currently held (for redaction of anything leaving the gateway). */
   values(): string[] {
     return [...new Set([...this.#held.values()].flatMap((h) => h.values))];

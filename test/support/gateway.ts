@@ -35,13 +35,14 @@ export interface TestGateway {
  */
 export async function startGateway(
   servers: string,
-  opts: { gateway?: string; storage?: string; top?: string; waitMs?: number; port?: number; log?: Logger } = {},
+  opts: { gateway?: string; storage?: string; top?: string; waitMs?: number; port?: number; log?: Logger; before?: (stateDir: string) => Promise<void> } = {},
 ): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${opts.port ?? 0} }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, yaml);
   const config = parseConfig(yaml, file);
+  await opts.before?.(config.gateway.stateDir);
   const gw = await Gateway.start(config, { log: opts.log ?? (process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger()) });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
   return {

@@ -1,0 +1,168 @@
+/**
+ * `gatehouse secrets set|list|delete|rotate-key` (the embedded encrypted store, `local:<name>`
+ * references) and `gatehouse credentials revoke|restore|list` (any reference). A revocation is
+ * confirmed: the command waits until every live gateway sharing the store has stopped serving the
+ * credential, and prints the time that took.
+ */
+import type { Command } from 'commander';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openStore } from '../storage/index.ts';
+import type { Store } from '../storage/types.ts';
+import type { Config } from '../config/schema.ts';
+import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
+import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { recordAdmin } from './admin-record.ts';
+import { render } from './format.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
+
+async function localStore(config: Config): Promise<LocalSecretStore> {
+  const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
+  return new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key);
+}
+
+async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text.replace(/\r?\n$/, '');
+}
+
+export function registerSecrets(program: Command, ctx: CliContext): void {
+  const secrets = program.command('secrets').description('the embedded encrypted secret store (AES-256-GCM), for `local:<name>` references');
+
+  secrets
+    .command('set')
+    .description('store a secret; the value is read from standard input (never from the command line)')
+    .argument('<name>', 'referenced as local:<name>')
+    .addOption(ctx.configOption())
+    .action(async (name: string, opts: { config: string }) => {
+      if (!NAME.test(name)) ctx.fail('a secret name is 1-128 letters, digits and `_ . @ -`', 2);
+      const config = await ctx.load(opts.config);
+      if (process.stdin.isTTY) process.stderr.write(`value for local:${name} (then Enter, Ctrl-D): `);
+      const value = await readStdin();
+      if (!value) ctx.fail('no value on standard input', 2);
+      await (await localStore(config)).set(name, value);
+      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.set', { name }));
+      process.stdout.write(`stored local:${name}\n`);
+    });
+
+  secrets
+    .command('list')
+    .description('names and update times (never values)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await (await localStore(config)).list();
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['name', 'updated'], rows.map((r) => [`local:${r.name}`, r.updatedAt]), null));
+    });
+
+  secrets
+    .command('delete')
+    .description('remove a secret')
+    .argument('<name>')
+    .addOption(ctx.configOption())
+    .action(async (name: string, opts: { config: string }) => {
+      const config = await ctx.load(opts.config);
+      if (!(await (await localStore(config)).delete(name))) ctx.fail(`no secret local:${name}`, 2);
+      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.delete', { name }));
+      process.stdout.write(`deleted local:${name}\n`);
+    });
+
+  secrets
+    .command('rotate-key')
+    .description('re-encrypt every secret under a new key; the old key stops working')
+    .addOption(ctx.configOption())
+    .action(async (opts: { config: string }) => {
+      const config = await ctx.load(opts.config);
+      const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
+      const store = await localStore(config);
+      const next = generateKey();
+      // The new key is written aside first: a crash between the steps leaves a key that opens the store.
+      await writeKeyFile(`${keyFile}.next`, next);
+      await store.rotateKey(next);
+      await rename(`${keyFile}.next`, keyFile);
+      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }));
+      process.stdout.write(`secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`);
+    });
+
+  const creds = program.command('credentials').description('revoke or restore upstream credentials (any reference)');
+
+  creds
+    .command('revoke')
+    .description('stop using a credential everywhere at once, and confirm it: waits until every live gateway has stopped serving it')
+    .argument('<reference>', 'as configured (with {tenant}: every tenant) or expanded (one tenant)')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
+    .option('--timeout <seconds>', 'how long to wait for the confirmation', '30')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (ref: string, opts: { reason: string; by?: string; timeout: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const by = actorName(opts.by);
+      const result = await withStore(config, async (s) => {
+        const at = Date.now();
+        await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
+        await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
+        const live = await s.revocations.live(at - 5000);
+        const deadline = at + Number(opts.timeout) * 1000;
+        for (;;) {
+          const acks = await s.revocations.acks(ref);
+          const missing = live.filter((i) => !acks.some((a) => a.instance === i));
+          if (!missing.length) return { ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: true, timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0, missing };
+          if (Date.now() > deadline) return { ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false, timeToEffectMs: null, missing };
+          if (!opts.json) process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+      if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else {
+        process.stderr.write('\r');
+        process.stdout.write(result.confirmed
+          ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
+          : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`);
+      }
+      process.exitCode = result.confirmed ? 0 : 1;
+    });
+
+  creds
+    .command('restore')
+    .description('lift a revocation (after the secret was replaced in its manager)')
+    .argument('<reference>')
+    .option('--by <name>', 'who (recorded)')
+    .addOption(ctx.configOption())
+    .action(async (ref: string, opts: { by?: string; config: string }) => {
+      const config = await ctx.load(opts.config);
+      const had = await withStore(config, async (s) => {
+        const r = await s.revocations.restore(ref);
+        if (r) await recordAdmin(s, actorName(opts.by), 'credentials.restore', { ref });
+        return r;
+      });
+      if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);
+      process.stdout.write(`restored ${ref}\n`);
+    });
+
+  creds
+    .command('list')
+    .description('revoked credentials: who, when, why')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.revocations.list());
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['reference', 'revoked by', 'at', 'reason'], rows.map((r) => [r.ref, r.revokedBy, new Date(r.revokedAt).toISOString(), r.reason]), null));
+    });
+}

@@ -1,0 +1,153 @@
+/**
+ * The credential broker end to end: two tenants, each with its own canary secret, through API-key
+ * principals -> Gatehouse -> a stdio upstream that echoes its environment (raw, base64, hex, URL) and
+ * quotes it in errors. Each tenant's process holds only its own secret (read from /proc); nothing of
+ * either appears in a response, a log line, a metric or an audit record. Rotation and revocation end to
+ * end with the measured time to effect; a real Vault KV v2 round trip.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
+import { startVaultServer, type VaultServer } from './fixtures/secrets/vault-server.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-creds-'));
+const CANARY = { acme: `canary-acme-${randomUUID()}`, globex: `canary-globex-${randomUUID()}` };
+const logs: string[] = [];
+let t: TestGateway;
+let vault: VaultServer;
+const keys: Record<string, string> = {};
+
+const envOf = (pid: number | undefined): string => (pid ? readFileSync(`/proc/${pid}/environ`, 'utf8') : '');
+
+before(async () => {
+  vault = await startVaultServer({ rootTokens: ['vault-root-token'] });
+  vault.setSecret('secret/mcp/acme/api', { value: `vault-acme-${randomUUID()}` });
+  vault.setSecret('secret/mcp/globex/api', { value: `vault-globex-${randomUUID()}` });
+  const rec = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
+  const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+  t = await startGateway(
+    stdioServer('leaky', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
+      '    credentials: { env: { API_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n    tools: { echo_env: { class: READ }, fail_env: { class: READ } }\n' +
+      stdioServer('vaulted', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'vaulted.jsonl'))} }\n` +
+      '    credentials: { env: { API_TOKEN: "vault://secret/mcp/{tenant}/api#value" }, discoveryTenant: acme }\n    tools: { echo_env: { class: READ } }\n',
+    {
+      log,
+      top: `identity: { apiKeys: true }\nsecrets:\n  cacheTtlSeconds: 1\n  vault: { address: ${JSON.stringify(vault.url)}, auth: { method: token, token: vault-root-token } }\n`,
+      // The local secrets must exist before the gateway connects the discovery tenant's process.
+      before: async (stateDir: string) => {
+        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        await store.set('canary-acme', CANARY.acme);
+        await store.set('canary-globex', CANARY.globex);
+      },
+    },
+  );
+  for (const tenant of ['acme', 'globex']) {
+    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file]);
+    keys[tenant] = JSON.parse(r.stdout).key;
+  }
+});
+after(async () => {
+  await t?.close();
+  await vault?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+async function call(tenant: string, name: string, args: Record<string, unknown>): Promise<any> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[tenant]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: META } }),
+  });
+  return r.json();
+}
+const held = (server: string, tenant: string) => t.gw.credentials.pool.describe().find((h) => h.server === server && h.tenant === tenant);
+const encodings = (v: string) => [v, Buffer.from(v).toString('base64'), Buffer.from(v).toString('hex'), encodeURIComponent(v), Buffer.from(v).toString('base64url')];
+
+test("each tenant's upstream process holds only its own secret; no response carries either, in any encoding", async () => {
+  const answers: string[] = [];
+  for (const tenant of ['acme', 'globex'] as const) {
+    for (const encoding of ['raw', 'base64', 'hex', 'url']) {
+      const r = await call(tenant, 'leaky__echo_env', { name: 'API_TOKEN', encoding });
+      assert.match(r.result.content[0].text, /^API_TOKEN=\[REDACTED:credential\]$/, `${tenant} ${encoding}: ${JSON.stringify(r)}`);
+      answers.push(JSON.stringify(r));
+    }
+    const failed = await call(tenant, 'leaky__fail_env', { name: 'API_TOKEN' });
+    answers.push(JSON.stringify(failed));
+    assert.ok(!JSON.stringify(failed).includes(CANARY[tenant]), 'an upstream error quoting the secret is scrubbed');
+  }
+  const a = held('leaky', 'acme')!;
+  const g = held('leaky', 'globex')!;
+  assert.notEqual(a.pid, g.pid, 'one process per tenant');
+  assert.ok(envOf(a.pid).includes(`API_TOKEN=${CANARY.acme}`) && !envOf(a.pid).includes(CANARY.globex), "acme's process has acme's secret only");
+  assert.ok(envOf(g.pid).includes(`API_TOKEN=${CANARY.globex}`) && !envOf(g.pid).includes(CANARY.acme), "globex's process has globex's secret only");
+
+  const metrics = await (await fetch(`${t.url}/metrics`)).text();
+  const audit = JSON.stringify(await t.gw.store.audit.read({ limit: 100_000 }));
+  const admin = JSON.stringify(await t.gw.store.apiKeys.list());
+  for (const [where, text] of [['responses', answers.join('')], ['logs', logs.join('')], ['metrics', metrics], ['audit', audit], ['admin data', admin]] as const) {
+    for (const secret of [...encodings(CANARY.acme), ...encodings(CANARY.globex)]) assert.ok(!text.includes(secret), `a canary (${secret.slice(0, 16)}...) in the ${where}`);
+  }
+  assert.ok(logs.join('').includes('echo_env: API_TOKEN=[REDACTED:credential]'), "the upstream's stderr reached the log, scrubbed");
+});
+
+test('a real Vault KV v2 round trip: the tenant’s secret reaches only its process', async () => {
+  const r = await call('globex', 'vaulted__echo_env', { name: 'API_TOKEN' });
+  assert.match(r.result?.content[0].text, /REDACTED:credential/, JSON.stringify(r) + logs.filter((l) => /vault|credential/i.test(l)).join('\n'));
+  const h = held('vaulted', 'globex')!;
+  assert.match(envOf(h.pid), /API_TOKEN=vault-globex-/);
+  assert.ok(vault.count('/v1/secret/data/mcp/globex/api') >= 1);
+});
+
+test('rotation: a changed secret is picked up without a restart, by a new process; the old one drains', async () => {
+  const before = held('leaky', 'acme')!;
+  const stateDir = join(t.dir, 'state');
+  const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+  const rotated = `canary-acme-rotated-${randomUUID()}`;
+  const started = Date.now();
+  await store.set('canary-acme', rotated);
+  let after = before;
+  for (let i = 0; i < 100 && after.pid === before.pid; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    await call('acme', 'leaky__echo_env', { name: 'API_TOKEN' });
+    after = held('leaky', 'acme')!;
+  }
+  const took = Date.now() - started;
+  assert.notEqual(after.pid, before.pid, 'a new process');
+  assert.ok(envOf(after.pid).includes(`API_TOKEN=${rotated}`));
+  for (let i = 0; i < 50 && existsSync(`/proc/${before.pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!existsSync(`/proc/${before.pid}`) || !readFileSync(`/proc/${before.pid}/stat`, 'utf8').includes('node'), 'the old process stopped');
+  process.stderr.write(`# rotation took effect in ${took} ms (cache TTL 1 s)\n`);
+});
+
+test('revocation: confirmed by every live gateway, with the time to effect; calls fail closed; restore', async () => {
+  const pid = held('leaky', 'globex')!.pid;
+  const r = await runCli(['credentials', 'revoke', 'local:canary-{tenant}', '--reason', 'leaked in a ticket', '--by', 'sec', '--json', '-c', t.file]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const res = JSON.parse(r.stdout);
+  assert.equal(res.confirmed, true);
+  assert.ok(res.gateways >= 1 && typeof res.timeToEffectMs === 'number');
+  process.stderr.write(`# revocation confirmed by ${res.gateways} gateway(s) in ${res.timeToEffectMs} ms\n`);
+  const refused = await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' });
+  assert.equal(refused.error.code, -32001);
+  assert.match(refused.error.message, /a credential of server `leaky` is revoked/);
+  assert.ok(!held('leaky', 'globex'), 'no connection holds it');
+  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((res2) => setTimeout(res2, 100));
+  assert.ok(!existsSync(`/proc/${pid}`), 'the process that held it is gone');
+  const events = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event);
+  assert.ok(events.some((e) => e.detail?.action === 'credentials.revoke' && e.actor?.subject === 'sec'));
+  assert.equal((await runCli(['credentials', 'restore', 'local:canary-{tenant}', '-c', t.file])).code, 0);
+  let ok: any;
+  for (let i = 0; i < 30 && !ok?.result; i++) {
+    await new Promise((res2) => setTimeout(res2, 100));
+    ok = await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' });
+  }
+  assert.ok(ok.result, 'restored');
+});
