@@ -97,8 +97,17 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   items.push(item('2.2', 'no long-lived static token in the configuration', secrets.length ? 'fail' : 'pass',
     secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
     'move each credential to a secrets manager and reference it (credential references: issue 5)'));
-  items.push(item('2.3', 'upstream credentials live in a secrets manager, per environment and per tenant', 'fail', NOT_YET('broker upstream credentials'), 'issue 5'));
-  items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', 'fail', NOT_YET('rotate or revoke credentials'), 'issue 5'));
+  const credentialed = enabled.filter((s) => s.credentials);
+  const managed = (ref: string) => /^(vault|aws-sm|op):/.test(ref);
+  const refsOf = (s: ServerConfig) => [...Object.values(s.credentials?.env ?? {}), ...Object.values(s.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
+  const unmanaged = credentialed.filter((s) => !refsOf(s).every(managed)).map((s) => s.name);
+  const shared = credentialed.filter((s) => !refsOf(s).some((r) => r.includes('{tenant}'))).map((s) => s.name);
+  items.push(item('2.3', 'upstream credentials live in a secrets manager, per environment and per tenant', !credentialed.length ? 'warn' : unmanaged.length ? 'warn' : shared.length ? 'warn' : 'pass',
+    !credentialed.length ? 'no server has brokered credentials (`servers[].credentials`)'
+      : unmanaged.length ? `not in a secrets manager (local:, env: or exec:): ${list(unmanaged)}`
+        : shared.length ? `one credential for every tenant: ${list(shared)}` : `${credentialed.length} server(s) with per-tenant references in a secrets manager`,
+    'reference secrets per tenant (`{tenant}`) in Vault, AWS Secrets Manager or 1Password'));
+  items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', 'pass', `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; \`gatehouse credentials revoke\` confirms on every live gateway`));
 
   // 3 Policy
   const pol = config.policy?.compiled;
@@ -145,7 +154,7 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   // 7 Rollout
   items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'pass', '`gatehouse mode set shadow ...`, or `modes` in the policy; the caller is told nothing ran'));
   items.push(item('7.2', 'a server or tool can be switched off at once', 'pass', '`gatehouse mode set disabled --tool|--server ...` applies on every gateway within a second, audited'));
-  items.push(item('7.3', 'credentials can be revoked during an incident', 'fail', NOT_YET('revoke credentials'), 'issue 5'));
+  items.push(item('7.3', 'credentials can be revoked during an incident', 'pass', '`gatehouse credentials revoke <ref> --reason ...` stops every connection holding it and prints the time to effect'));
   items.push(item('7.4', 'logs can be exported for an incident', 'pass', '`gatehouse audit export --since ... --format jsonl|cef|...` and `gatehouse audit run <id>`'));
   items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
   const order = (id: string) => id.split('.').map(Number);
