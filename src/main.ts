@@ -18,6 +18,8 @@ import { CredentialBroker, perTenant, resolverFor } from './credentials/broker.t
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
+import { ApprovalService } from './approvals/service.ts';
+import type { ApprovalRequest } from './approvals/model.ts';
 import { createLimiter } from './limits/index.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
@@ -65,6 +67,7 @@ export class Gateway {
   /** Each server's config as written (connections holding credentials carry a filled-in copy). */
   readonly #serverCfg = new Map<string, Config['servers'][number]>();
   readonly #pendingCredentialed = new Map<string, Promise<void>>();
+  readonly approvals: ApprovalService;
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
@@ -83,6 +86,7 @@ export class Gateway {
       if (cfg && tenantKey === (perTenant(cfg) ? (cfg.credentials?.discoveryTenant ?? 'default') : '*')) this.#wire(server, up, false);
     };
     this.credentials = { broker, pool, scrubber };
+    this.approvals = new ApprovalService(store.approvals, () => this.config, () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url, this.audit, log);
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#endpoint = this.#endpointDeps();
       for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
@@ -117,6 +121,7 @@ export class Gateway {
       await gw.inventory.start();
       await gw.runtimeModes.start();
       await gw.credentials.broker.start();
+      await gw.approvals.init();
     } catch (err) {
       await store.close();
       throw err;
@@ -129,6 +134,7 @@ export class Gateway {
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
         admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream }),
+        approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => gw.#currentContent(r) }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -230,6 +236,8 @@ export class Gateway {
       modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
       limiter: this.#limiter,
+      approvals: this.approvals,
+      approvalWaitMs: this.config.approvals.waitSeconds * 1000,
       credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },
       upstreams: this.upstreams,
       holds: this.holds,
@@ -244,6 +252,22 @@ export class Gateway {
       maxJsonDepth: g.maxJsonDepth,
       identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys),
     };
+  }
+
+  /** For an approver's diff: the file a write would change, read through the server's configured READ tool. */
+  async #currentContent(r: ApprovalRequest): Promise<string | null | undefined> {
+    const readTool = this.config.approvals.readTools?.[r.tool];
+    const args = r.args as Record<string, unknown>;
+    const path = ['path', 'file', 'file_path', 'filePath'].map((k) => args?.[k]).find((v) => typeof v === 'string');
+    if (!readTool || typeof path !== 'string') return undefined;
+    const target = this.catalog.split(readTool);
+    const cfg = target && this.#serverCfg.get(target.server);
+    if (!target || !cfg || target.server !== r.server) return undefined;
+    const up = cfg.credentials ? (await this.credentials.pool.get(cfg, r.tenant)).up : this.upstreams.get(target.server);
+    const res = await up?.request('tools/call', { name: target.name, arguments: { path } }, {});
+    if (!res || res.isError) return null; // no such file yet: the write creates it
+    const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
+    return typeof text === 'string' ? text : undefined;
   }
 
   #newLimiter(config: Config): Limiter | undefined {

@@ -70,7 +70,8 @@ export class CallRecorder {
       tool: s.route?.qualified ?? s.requested.slice(0, 300),
       class: s.toolClass,
       pin: s.toolPin,
-      decision: s.decision,
+      decision: s.decision ? { effect: s.decision.effect, rule: s.decision.rule, reasons: s.decision.reasons, policyRevision: s.decision.policyRevision } : undefined,
+      approval: s.approval,
       argsHash: args === undefined ? undefined : `sha256:${sha256(canonicalJson(args))}`,
     };
   }

@@ -16,6 +16,7 @@ export type AuditKind =
   | 'call.unknown' // an intent whose outcome was never recorded (the process died): found at the next start
   | 'inventory.event' // discovery, change, quarantine, accept, classification
   | 'config.reloaded'
+  | 'approval.event' // requested, decided, used, refused
   | 'admin.action' // keys, reviews, exports ... done through the CLI or the admin api
   | 'stream.opened'
   | 'stream.closed'

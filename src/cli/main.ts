@@ -21,6 +21,7 @@ import { registerAudit } from './audit.ts';
 import { registerPolicy } from './policy.ts';
 import { registerMode } from './mode.ts';
 import { registerSecrets } from './secrets.ts';
+import { registerApprovals } from './approvals.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -165,5 +166,6 @@ registerAudit(program, { configOption, load, fail });
 registerPolicy(program, { configOption, load, fail });
 registerMode(program, { configOption, load, fail });
 registerSecrets(program, { configOption, load, fail });
+registerApprovals(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

@@ -450,6 +450,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     audit: { ...(r.audit as Config['audit']), exports: (r.audit?.exports ?? []) as Config['audit']['exports'] },
     ...(r.limits ? { limits: r.limits as Config['limits'] } : {}),
     secrets: r.secrets as Config['secrets'],
+    approvals: r.approvals as Config['approvals'],
     ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
     servers: servers as Config['servers'],
   };

@@ -349,6 +349,19 @@ export const SecretsSettings = Type.Object(
   { additionalProperties: false, default: {}, description: 'Secrets managers for credential references; `local:` (the embedded encrypted store in the state directory) and `env:` need nothing here.' },
 );
 
+export const ApprovalsSettings = Type.Object(
+  {
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 7 * 86_400, default: 3600, description: 'How long a request (and then its approval) stays usable.' })),
+    waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'Legacy callers without URL elicitation: how long the call waits for the decision (with progress) before it returns the pending approval id.' })),
+    maxPendingPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5 })),
+    baseUrl: Type.Optional(Type.String({ format: 'uri', description: 'Where approvers reach the gateway (links in pages, elicitations and webhooks). Default: publicUrl, else the listen address.' })),
+    templates: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 500 }), { description: 'Plain-language action per tool: `"Create issue {title} in {owner}/{repo}"`.' })),
+    readTools: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'For a diff: the READ tool of the same server that reads the current content, e.g. files__write_file: files__read_text_file.' })),
+    webhook: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }), secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -370,6 +383,7 @@ export const ConfigSchema = Type.Object(
     audit: Type.Optional(AuditSettings),
     policy: Type.Optional(PolicySettings),
     secrets: Type.Optional(SecretsSettings),
+    approvals: Type.Optional(ApprovalsSettings),
     limits: Type.Optional(LimitsSettings),
     servers: Type.Array(Server, { default: [] }),
   },
@@ -393,6 +407,7 @@ export interface Config {
   policy?: { files: string[]; compiled: Policy };
   limits?: LimitsConfig;
   secrets: Static<typeof SecretsSettings> & { cacheTtlSeconds: number };
+  approvals: Static<typeof ApprovalsSettings> & { ttlSeconds: number; waitSeconds: number; maxPendingPerPrincipal: number };
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;

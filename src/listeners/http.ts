@@ -11,6 +11,7 @@ import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
 import { checkHost } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
+import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
@@ -18,6 +19,7 @@ export interface HttpDeps {
   /** Connected and catalogued. */
   upstreamReady: (name: string) => boolean;
   admin: () => AdminDeps;
+  approvalPage: () => ApprovalPageDeps;
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -52,6 +54,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   if (path === '/mcp') return handleMcp(req, res, '', ep);
   const m = SERVER_PATH.exec(path);
   if (m) return handleMcp(req, res, m[1], ep);
+  if (path === '/approvals' || path.startsWith('/approvals/')) {
+    checkHost(req.headers.host, ep.hosts);
+    return handleApprovalPage(req, res, path, deps.approvalPage());
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
   checkHost(req.headers.host, ep.hosts);
   if (path.startsWith(PRM_PREFIX)) {

@@ -13,7 +13,8 @@ import { requireClassScopes } from './stages/require-class-scopes.ts';
 import { recordIntent } from './stages/record-intent.ts';
 import { decidePolicy } from './stages/decide-policy.ts';
 import { applyLimits } from './stages/apply-limits.ts';
-import { redactResult, requireApproval, requirePrincipal } from './stages/seams.ts';
+import { redactResult, requirePrincipal } from './stages/seams.ts';
+import { requireApproval } from './stages/require-approval.ts';
 import type { CallState, PipelineDeps, Stage } from './types.ts';
 
 export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
@@ -41,8 +42,9 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
     for (const [stageName, stage] of TOOL_CALL_PIPELINE) {
       s.stage = stageName;
       await stage(s, deps);
+      if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
     }
-    outcome = s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
+    outcome = s.halt ? 'input_required' : s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
     return s.result!;
   } catch (err) {
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
@@ -57,8 +59,8 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
     if (s.intent) {
       const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
-    } else if (error) {
-      await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error, ms));
+    } else if (error || s.halt) {
+      await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
     }
     await s.release?.().catch(() => {});
     deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, ms / 1000);

@@ -8,6 +8,7 @@ import type { Audit } from '../audit/audit.ts';
 import type { Modes, Policy } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
 import type { Limiter } from '../limits/limiter.ts';
+import type { ApprovalService } from '../approvals/service.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
 import type { SecretScrubber } from '../credentials/scrub.ts';
 import type { ServerConfig } from '../config/schema.ts';
@@ -42,6 +43,10 @@ export interface CallState {
   decision?: Decision;
   /** The durable write-ahead record, once the record stage wrote it. */
   intent?: AuditEvent;
+  /** The approval this call waits for, or used. */
+  approval?: { id: string; status: string; approvers?: string[] };
+  /** A stage answered the call itself (a pending approval): the later stages do not run. */
+  halt?: boolean;
   /** Secret values injected into this call's upstream (redacted from its result, errors and audit). */
   injected?: string[];
   /** Gives back the concurrency lease taken by the limit stage. */
@@ -62,6 +67,9 @@ export interface PipelineDeps {
   modes: Modes;
   validators: SchemaValidators;
   limiter: Limiter | undefined;
+  approvals: ApprovalService;
+  /** Legacy callers: how long a call waits for its approval before returning the pending id. */
+  approvalWaitMs: number;
   credentials: { pool: CredentialedUpstreams; scrubber: SecretScrubber; configOf: (server: string) => ServerConfig | undefined };
   upstreams: Map<string, Upstream>;
   holds: Holds;

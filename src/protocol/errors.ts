@@ -68,6 +68,8 @@ const CATALOGUE = {
   E_POLICY_DENIED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'denied by policy' },
   /** Policy asks for a human approval the gateway cannot collect for this call. */
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
+  /** A presented approval cannot be used for this call (not approved, used, expired, bound to another call). */
+  E_APPROVAL_REFUSED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the approval cannot be used for this call' },
   E_RATE_LIMITED: { rpc: RPC.GATEWAY_REFUSED, http: 429, message: 'rate limited' },
   /** The upstream's credential is revoked, missing or its secrets manager unreachable: fail closed. */
   E_CREDENTIAL_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the upstream credentials are unavailable' },

@@ -191,6 +191,26 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0007_approvals': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('approvals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('requester_key', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull()) // the whole request, decisions included
+        .execute();
+      await db.schema.createIndex('approvals_status').on('approvals').columns(['status', 'tenant']).execute();
+      await db.schema
+        .createTable('gateway_keys')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull()) // random key material shared by the replicas (e.g. for sealing request state)
+        .execute();
+    },
+  },
 });
 
 

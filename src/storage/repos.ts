@@ -8,6 +8,7 @@ import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
+import { approvalRepo } from './approval-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
@@ -148,6 +149,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     audit: auditRepo(db, driver, sqliteWriter),
     modes: modeRepo(db),
     revocations: revocationRepo(db),
+    approvals: approvalRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -144,7 +144,24 @@ export interface RevocationAcksTable {
   acked_at: number;
 }
 
+export interface ApprovalsTable {
+  id: string;
+  tenant: string;
+  requester_key: string;
+  status: string;
+  created_at: number;
+  expires_at: number;
+  body: string;
+}
+
+export interface GatewayKeysTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
+  approvals: ApprovalsTable;
+  gateway_keys: GatewayKeysTable;
   credential_revocations: CredentialRevocationsTable;
   gateway_instances: GatewayInstancesTable;
   revocation_acks: RevocationAcksTable;

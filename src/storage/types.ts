@@ -4,6 +4,7 @@
  */
 
 import type { AuditEvent } from '../audit/event.ts';
+import type { ApprovalRequest } from '../approvals/model.ts';
 
 /** A legacy (2025-11-25) downstream session. */
 export interface SessionRecord {
@@ -230,6 +231,20 @@ export interface RevocationStore {
   forget(instance: string): Promise<void>;
 }
 
+export interface ApprovalStore {
+  create(r: ApprovalRequest): Promise<void>;
+  get(id: string): Promise<ApprovalRequest | undefined>;
+  /**
+   * Replace a request only if its status is still `expected` (compare-and-set): of concurrent
+   * transitions exactly one wins, so an approval is used at most once across every replica.
+   */
+  transition(next: ApprovalRequest, expected: ApprovalRequest['status']): Promise<boolean>;
+  list(opts?: { status?: ApprovalRequest['status']; tenant?: string; limit?: number }): Promise<ApprovalRequest[]>;
+  countPending(requesterKey: string, now: number): Promise<number>;
+  /** A random key shared by every replica, made on first use. */
+  sharedKey(name: string): Promise<Buffer>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -239,6 +254,7 @@ export interface Store {
   readonly audit: AuditStore;
   readonly modes: ModeStore;
   readonly revocations: RevocationStore;
+  readonly approvals: ApprovalStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -13,14 +13,6 @@ export const requirePrincipal: Stage = (s) => {
   if (!s.ctx.principal) throw new GatehouseError('E_UNAUTHENTICATED');
 };
 
-/**
- * approve: human approval bound to the exact call (issue 8). Until approvals can be collected, a call
- * that policy sends for approval is refused (fail closed), naming the rule.
- */
-export const requireApproval: Stage = (s) => {
-  if (s.decision?.effect !== 'approval') return;
-  throw new GatehouseError('E_APPROVAL_REQUIRED', `this call needs an approval (policy rule \`${s.decision.rule}\`), and this gateway cannot collect approvals yet`, { rule: s.decision.rule });
-};
 
 /**
  * redact: injected credential values (in every encoding) are removed from the result before it leaves

@@ -1,0 +1,145 @@
+/**
+ * Approvals at run time: requests created from the call pipeline, decisions from the page, the CLI or
+ * the admin API, use (at most once, compare-and-set in the store, so across every replica), the
+ * HMAC-sealed request state for modern retries, the signed webhook, and an audit record for each step.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ApprovalStore } from '../storage/types.ts';
+import type { Audit } from '../audit/audit.ts';
+import { bindingOf, newApprovalId } from './binding.ts';
+import { decide, expire, isExpired, newRequest, pendingCapReached, use, type Transition } from './lifecycle.ts';
+import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
+import { summarize } from './summary.ts';
+import { sign, slackPayload } from './webhook.ts';
+import type { ToolClass } from '../inventory/classify.ts';
+
+const STATE_PREFIX = 'gha1.';
+
+export class ApprovalService {
+  readonly #store: ApprovalStore;
+  readonly #log: Logger;
+  readonly #audit: Audit;
+  #config: () => Config;
+  #key: Buffer = Buffer.alloc(0);
+  baseUrl: () => string;
+
+  constructor(store: ApprovalStore, config: () => Config, baseUrl: () => string, audit: Audit, log: Logger) {
+    this.#store = store;
+    this.#config = config;
+    this.baseUrl = baseUrl;
+    this.#audit = audit;
+    this.#log = log;
+  }
+
+  async init(): Promise<void> {
+    this.#key = await this.#store.sharedKey('approval-state');
+  }
+
+  get store(): ApprovalStore {
+    return this.#store;
+  }
+
+  pageUrl(id: string): string {
+    return `${this.baseUrl().replace(/\/+$/, '')}/approvals/${id}`;
+  }
+
+  #mac(text: string): string {
+    return createHmac('sha256', this.#key).update(text).digest('base64url');
+  }
+
+  /** The modern `requestState` for a pending approval: tamper-evident, shared by every replica. */
+  seal(id: string): string {
+    return `${STATE_PREFIX}${id}.${this.#mac(id)}`;
+  }
+
+  /** The approval id in a sealed state, or undefined if it is not ours or was altered. */
+  open(state: unknown): string | undefined {
+    if (typeof state !== 'string' || !state.startsWith(STATE_PREFIX)) return undefined;
+    const rest = state.slice(STATE_PREFIX.length);
+    const dot = rest.lastIndexOf('.');
+    if (dot < 0) return undefined;
+    const id = rest.slice(0, dot);
+    const mac = Buffer.from(rest.slice(dot + 1));
+    const want = Buffer.from(this.#mac(id));
+    return mac.length === want.length && timingSafeEqual(mac, want) ? id : undefined;
+  }
+
+  isOurs(state: unknown): boolean {
+    return typeof state === 'string' && state.startsWith(STATE_PREFIX);
+  }
+
+  async create(input: { call: BoundCall; subject: string; toolClass: ToolClass; shownArgs: unknown; rule: string; approvers: ApproversRule | undefined; resource?: string }): Promise<ApprovalRequest | 'cap'> {
+    const cfg = this.#config().approvals;
+    const now = Date.now();
+    if (pendingCapReached(await this.#store.countPending(input.call.principalKey, now), cfg.maxPendingPerPrincipal)) return 'cap';
+    const approversRule: ApproversRule = input.approvers ?? { roles: ['gatehouse-admin'], count: 1 };
+    const req = newRequest({
+      id: newApprovalId(), now, ttlMs: cfg.ttlSeconds * 1000, call: input.call, subject: input.subject, toolClass: input.toolClass, shownArgs: input.shownArgs,
+      rule: input.rule, approversRule: { ...approversRule, count: approversRule.count ?? 1 } as ApproversRule, resource: input.resource,
+      summary: summarize(input.call.tool, input.shownArgs, cfg.templates),
+    });
+    await this.#store.create(req);
+    await this.#audit.record({ kind: 'approval.event', tool: req.tool, server: req.server, class: req.toolClass, argsHash: req.argsHash, approval: { status: 'pending', id: req.id }, detail: { event: 'requested', requester: req.requester.subject, tenant: req.tenant, rule: req.rule } });
+    void this.#notify(req);
+    return req;
+  }
+
+  /** Use an approval for this exact call: once, while approved and unexpired, and only if nothing bound changed. */
+  async consume(id: string, call: BoundCall): Promise<Transition> {
+    const req = await this.#store.get(id);
+    if (!req || req.tenant !== call.tenant) return { ok: false, code: 'not_approved', message: 'no such approval' };
+    const t = use(req, call, Date.now());
+    if (!t.ok) {
+      if (t.request) await this.#store.transition(t.request, req.status);
+      await this.#audit.record({ kind: 'approval.event', tool: req.tool, approval: { status: req.status, id }, detail: { event: 'refused', code: t.code } });
+      return t;
+    }
+    if (!(await this.#store.transition(t.request, 'approved'))) return { ok: false, code: 'already_used', message: 'this approval was used already' };
+    await this.#audit.record({ kind: 'approval.event', tool: req.tool, approval: { status: 'used', id, approvers: t.request.decisions.map((d) => d.by.subject) }, detail: { event: 'used' } });
+    return t;
+  }
+
+  async decide(id: string, approver: Approver, decision: 'approve' | 'deny', reason: string | undefined): Promise<Transition> {
+    const req = await this.#store.get(id);
+    if (!req) return { ok: false, code: 'not_pending', message: 'no such approval' };
+    const t = decide(req, approver, decision, reason?.slice(0, 1000), Date.now());
+    if (!t.ok) {
+      if (t.request) await this.#store.transition(t.request, req.status);
+      return t;
+    }
+    if (!(await this.#store.transition(t.request, 'pending'))) return { ok: false, code: 'not_pending', message: 'the request changed meanwhile: reload it' };
+    await this.#audit.record({
+      kind: 'approval.event', tool: req.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
+      actor: { subject: approver.subject, tenant: approver.tenant, via: 'approver', issuer: '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason },
+    });
+    return t;
+  }
+
+  async get(id: string): Promise<ApprovalRequest | undefined> {
+    const r = await this.#store.get(id);
+    if (r && isExpired(r, Date.now()) && (r.status === 'pending' || r.status === 'approved')) {
+      const e = expire(r, Date.now());
+      await this.#store.transition(e, r.status);
+      return e;
+    }
+    return r;
+  }
+
+  async #notify(req: ApprovalRequest): Promise<void> {
+    const hook = this.#config().approvals.webhook;
+    if (!hook) return;
+    try {
+      const body = JSON.stringify(slackPayload(req, this.pageUrl(req.id)));
+      const r = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign(body, hook.secret, Math.floor(Date.now() / 1000)) }, body, signal: AbortSignal.timeout(5000) });
+      if (!r.ok) this.#log.warn({ status: r.status }, 'approvals: webhook refused the notification');
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, cause: String((err as { cause?: unknown }).cause ?? '') }, 'approvals: webhook unreachable');
+    }
+  }
+
+  binding(call: BoundCall): string {
+    return bindingOf(call).binding;
+  }
+}

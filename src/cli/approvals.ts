@@ -1,0 +1,102 @@
+/**
+ * `gatehouse approvals list|show|approve|deny`: the approval queue from a terminal. The approver is
+ * who runs it (`--by`, default cli:<user>@<host>) with the roles they claim (`--role`); the same rules
+ * apply as on the page: not the requester, the request's tenant, an allowed role or subject, distinct
+ * approvers for a two-person rule. Every decision is in the audit trail.
+ */
+import type { Command } from 'commander';
+import { openStore } from '../storage/index.ts';
+import type { Store } from '../storage/types.ts';
+import type { Config } from '../config/schema.ts';
+import { decide, isExpired } from '../approvals/lifecycle.ts';
+import { receipt } from '../approvals/receipt.ts';
+import { visible } from '../approvals/summary.ts';
+import { AuditLog, newStreamName } from '../audit/log.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { render } from './format.ts';
+
+async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerApprovals(program: Command, ctx: CliContext): void {
+  const approvals = program.command('approvals').description('calls waiting for a human decision');
+
+  approvals
+    .command('list')
+    .description('pending requests (or all with --all)')
+    .option('--all', 'every status')
+    .option('--tenant <tenant>', 'one tenant')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { all?: boolean; tenant?: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant }));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'], rows.map((r) => [r.id, isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status, r.tenant, r.requester.subject, r.tool, r.toolClass, visible(r.summary), new Date(r.expiresAt).toISOString()]), null));
+    });
+
+  approvals
+    .command('show')
+    .description('one request: the action, tool, target, arguments or diff, decisions')
+    .argument('<id>')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const r = await withStore(config, (s) => s.approvals.get(id));
+      if (!r) ctx.fail(`no approval request \`${id}\``, 2);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      const rc = receipt(r);
+      process.stdout.write([
+        `${visible(r.summary)}`,
+        `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
+        `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
+        `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
+        `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
+        ...r.decisions.map((d) => `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`),
+        '',
+        rc.kind === 'diff' ? visible(rc.unified) : rc.kind === 'fields' ? rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n') : visible(rc.json),
+        '',
+      ].join('\n'));
+    });
+
+  for (const decision of ['approve', 'deny'] as const) {
+    approvals
+      .command(decision)
+      .description(`${decision} a pending request, as who runs the command, with the roles given`)
+      .argument('<id>')
+      .option('--by <name>', 'who decides (recorded); default: cli:<user>@<host>')
+      .option('--role <roles>', 'the approver roles you hold (comma-separated), checked against the request', '')
+      .option('--reason <text>', 'why (recorded)')
+      .addOption(ctx.configOption())
+      .option('--json', 'print the request as JSON')
+      .action(async (id: string, opts: { by?: string; role: string; reason?: string; config: string; json?: boolean }) => {
+        const config = await ctx.load(opts.config);
+        const by = actorName(opts.by);
+        const result = await withStore(config, async (s) => {
+          const r = await s.approvals.get(id);
+          if (!r) return { ok: false as const, message: 'no such request' };
+          const approver = { key: `cli:${by}`, subject: by, tenant: r.tenant, roles: opts.role.split(',').map((x) => x.trim()).filter(Boolean) };
+          const t = decide(r, approver, decision, opts.reason, Date.now());
+          if (!t.ok) {
+            if (t.request) await s.approvals.transition(t.request, r.status);
+            return t;
+          }
+          if (!(await s.approvals.transition(t.request, 'pending'))) return { ok: false as const, message: 'the request changed meanwhile' };
+          const log = new AuditLog(s.audit, newStreamName('cli'));
+          await log.append({ kind: 'approval.event', tool: r.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) }, actor: { subject: by, tenant: r.tenant, via: 'cli', issuer: '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason } });
+          await log.close();
+          return t;
+        });
+        if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
+        if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
+        process.stdout.write(`${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`);
+      });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The approval page: `GET /approvals` (what waits in the viewer's tenant), `GET /approvals/<id>`
+ * (the action in plain language, the exact tool and target, the receipt or diff), `POST
+ * /approvals/<id>` (approve or deny: a plain HTML form, CSRF-protected, no JavaScript). The viewer is
+ * authenticated like any caller (bearer token or API key, typically added by an SSO proxy); without
+ * identity, loopback only. Responses carry a strict CSP and no-store.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
+import type { ApprovalService } from '../approvals/service.ts';
+import { APPROVAL_CSS } from '../approvals/page-css.ts';
+import { APPROVAL_CSS_PATH, APPROVAL_PAGE_HEADERS, approvalPage, listPage, resultPage } from '../approvals/page.ts';
+import { receipt } from '../approvals/receipt.ts';
+import { isAllowedApprover } from '../approvals/lifecycle.ts';
+import { isApprovalId } from '../approvals/binding.ts';
+import type { Principal } from '../gateway/context.ts';
+import type { ApprovalRequest } from '../approvals/model.ts';
+
+export interface ApprovalPageDeps {
+  identity: Authenticator;
+  approvals: ApprovalService;
+  origins: Set<string>;
+  /** Current content of a file a write would change, through the server's configured READ tool. */
+  currentContent(req: ApprovalRequest): Promise<string | null | undefined>;
+}
+
+const MAX_FORM = 16 * 1024;
+
+function send(res: ServerResponse, status: number, html: string, type = 'text/html; charset=utf-8'): void {
+  res.writeHead(status, { ...APPROVAL_PAGE_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(html) });
+  res.end(html);
+}
+
+function csrf(approvals: ApprovalService, id: string, viewer: Principal): string {
+  return createHmac('sha256', approvals.seal('csrf')).update(`${id}\n${viewer.key}`).digest('base64url');
+}
+
+async function form(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > MAX_FORM) throw new GatehouseError('E_BODY_TOO_LARGE');
+  }
+  return new URLSearchParams(body);
+}
+
+function why(req: ApprovalRequest, viewer: Principal, allowed: boolean): string | undefined {
+  if (req.status !== 'pending') return `This request is ${req.status}.`;
+  if (viewer.key === req.requester.key || (viewer.subject === req.requester.subject && viewer.tenant === req.tenant)) return 'You asked for this call: someone else must decide it.';
+  if (!allowed) return `Only ${[...(req.approversRule.roles ?? []).map((r) => `role ${r}`), ...(req.approversRule.subjects ?? [])].join(' or ')} may decide.`;
+  return undefined;
+}
+
+export async function handleApprovalPage(req: IncomingMessage, res: ServerResponse, path: string, deps: ApprovalPageDeps): Promise<void> {
+  if (path === APPROVAL_CSS_PATH) return send(res, 200, APPROVAL_CSS, 'text/css; charset=utf-8');
+  const viewer = await deps.identity.authenticate(req);
+  const approver = { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles };
+  if (path === '/approvals' || path === '/approvals/') {
+    const pending = await deps.approvals.store.list({ status: 'pending', tenant: viewer.authenticated ? viewer.tenant : undefined });
+    return send(res, 200, listPage(pending));
+  }
+  const id = path.slice('/approvals/'.length);
+  const ar = isApprovalId(id) ? await deps.approvals.get(id) : undefined;
+  // Another tenant's request looks exactly like one that does not exist.
+  if (!ar || (viewer.authenticated && ar.tenant !== viewer.tenant)) return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
+  const allowed = isAllowedApprover(ar.approversRule, approver);
+  if (req.method === 'POST') {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !deps.origins.has(origin)) throw new GatehouseError('E_ORIGIN');
+    const f = await form(req);
+    const token = Buffer.from(f.get('csrf') ?? '');
+    const want = Buffer.from(csrf(deps.approvals, id, viewer));
+    if (token.length !== want.length || !timingSafeEqual(token, want)) return send(res, 403, resultPage('This form has expired: reload the page and decide again.', { backUrl: `/approvals/${id}` }));
+    const decision = f.get('decision');
+    if (decision !== 'approve' && decision !== 'deny') return send(res, 400, resultPage('Choose approve or deny.', { backUrl: `/approvals/${id}` }));
+    const t = await deps.approvals.decide(id, approver, decision, f.get('reason') ?? undefined);
+    if (!t.ok) return send(res, 403, resultPage(`Not recorded: ${t.message}`, { backUrl: `/approvals/${id}` }));
+    return send(res, 200, resultPage(`Recorded: ${decision === 'approve' ? 'approved' : 'denied'} by ${viewer.subject} at ${new Date().toISOString()}. The request is now ${t.request.status}.`, { backUrl: `/approvals/${id}` }));
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+  const current = await deps.currentContent(ar).catch(() => undefined);
+  const note = why(ar, viewer, allowed);
+  return send(res, 200, approvalPage(ar, receipt(ar, { currentContent: current }), { csrfToken: csrf(deps.approvals, id, viewer), actionUrl: `/approvals/${id}`, viewer: { subject: viewer.subject }, canDecide: !note, why: note }));
+}

@@ -1,0 +1,74 @@
+/**
+ * approve: policy said a person must approve this exact call. A call that presents an approval (the
+ * sealed `requestState` of a modern retry, or `_meta["io.gatehouse/approval"]` of a legacy one) uses
+ * it — once, only if the tenant, principal, client, tool, arguments, tool pin and policy revision are
+ * all the ones approved. Otherwise a request is made and the caller learns where a person decides it:
+ * modern callers get `input_required` with a URL elicitation; legacy callers wait (when configured,
+ * with progress) or get a result naming the pending approval and how to retry. Nothing the agent
+ * answers is ever an approval: only a decision recorded by an allowed approver is.
+ */
+import { GatehouseError } from '../../protocol/errors.ts';
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
+import type { BoundCall } from '../../approvals/model.ts';
+import type { CallState, Stage } from '../types.ts';
+
+const META_KEY = 'io.gatehouse/approval';
+
+function boundCall(s: CallState): BoundCall {
+  const p = s.ctx.principal;
+  return { tenant: p.tenant, principalKey: p.key, client: p.client, server: s.route!.server, tool: s.route!.qualified, args: s.params.arguments ?? {}, pin: s.toolPin ?? '', policyRevision: s.decision?.policyRevision ?? '' };
+}
+
+export const requireApproval: Stage = async (s, deps) => {
+  if (s.decision?.effect !== 'approval') return;
+  const { approvals, audit } = deps;
+  const call = boundCall(s);
+  const params = s.params as JsonObject;
+  const meta = (params._meta ?? {}) as JsonObject;
+  const presented = approvals.open(params.requestState) ?? (typeof meta[META_KEY] === 'string' ? (meta[META_KEY] as string) : undefined);
+  if (approvals.isOurs(params.requestState) && !approvals.open(params.requestState)) throw new GatehouseError('E_INPUT_STATE');
+  if (presented) {
+    const t = await approvals.consume(presented, call);
+    if (!t.ok) throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${presented} cannot be used for this call: ${t.message}`, { approval: presented, code: t.code });
+    s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
+    // What goes upstream is the call that was approved, without our round-trip fields.
+    delete params.requestState;
+    delete params.inputResponses;
+    return;
+  }
+  const shown = audit.recorder.redactor.redact({ arguments: call.args }).value as { arguments?: unknown };
+  const req = await approvals.create({ call, subject: s.ctx.principal.subject, toolClass: s.toolClass ?? 'DESTRUCTIVE', shownArgs: shown?.arguments ?? '[withheld]', rule: s.decision.rule, approvers: s.decision.approvers as never });
+  if (req === 'cap') throw new GatehouseError('E_APPROVAL_REQUIRED', 'too many of your calls are waiting for approval: wait for decisions before asking for more');
+  const url = approvals.pageUrl(req.id);
+  s.approval = { id: req.id, status: 'pending' };
+  if (s.ctx.era === 'modern') {
+    s.result = {
+      resultType: 'input_required',
+      inputRequests: { [`approval-${req.id}`]: { method: 'elicitation/create', params: { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}. Retry the call with this request state once it is approved.` } } },
+      requestState: approvals.seal(req.id),
+    };
+    s.halt = true;
+    return;
+  }
+  // Legacy: wait for the decision, when configured, with progress for callers that asked for it.
+  const deadline = Date.now() + deps.approvalWaitMs;
+  let tick = 0;
+  while (Date.now() < deadline && !s.ctx.signal.aborted) {
+    const now = await approvals.get(req.id);
+    if (now && now.status !== 'pending') {
+      if (now.status !== 'approved') throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} was ${now.status}`, { approval: req.id, status: now.status });
+      const t = await approvals.consume(req.id, call);
+      if (!t.ok) throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} cannot be used: ${t.message}`, { approval: req.id });
+      s.approval = { id: req.id, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
+      return;
+    }
+    if (s.ctx.progressToken !== undefined) s.ctx.outlet.notify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: s.ctx.progressToken, progress: ++tick, message: `waiting for approval ${req.id}: ${url}` } });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  s.result = {
+    content: [{ type: 'text', text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.` }],
+    isError: true,
+    _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
+  };
+  s.halt = true;
+};
