@@ -115,11 +115,14 @@ test('arguments are validated against the input schema: -32602 with the failing 
   assert.equal(upstreamCalls(), before);
 });
 
-test('approvals: a WRITE call policy sends for approval is refused until approvals exist (fail closed)', async () => {
+test('approvals: a WRITE call that policy sends for approval waits for a person; nothing runs meanwhile', async () => {
   const before = upstreamCalls();
   const r = await call(keys.dev, 'rec__other', { note: 'w' });
-  assert.equal(r.body.error.code, -32001);
-  assert.match(r.body.error.message, /needs an approval \(policy rule `writes-need-ops`\)/);
+  assert.equal(r.body.result.resultType, 'input_required');
+  const [req] = Object.values(r.body.result.inputRequests) as Array<{ params: { mode: string; url: string } }>;
+  assert.equal(req.params.mode, 'url');
+  const stored = (await t.gw.store.approvals.get(req.params.url.split('/').at(-1)!))!;
+  assert.deepEqual([stored.rule, stored.status, stored.approversRule.roles], ['writes-need-ops', 'pending', ['ops']]);
   assert.equal(upstreamCalls(), before);
 });
 

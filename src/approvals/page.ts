@@ -21,7 +21,7 @@ export const APPROVAL_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin', // not no-referrer: browsers then send `Origin: null` with the form, and the origin check needs it
   'cache-control': 'no-store',
 };
 
@@ -53,7 +53,7 @@ function doc(title: string, body: string): string {
     '<head>',
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="referrer" content="no-referrer">',
+    '<meta name="referrer" content="same-origin">',
     '<meta name="robots" content="noindex, nofollow">',
     `<title>${text(title)}</title>`,
     `<link rel="stylesheet" href="${APPROVAL_CSS_PATH}">`,

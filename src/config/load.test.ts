@@ -72,6 +72,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
     },
     storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
     inventory: { newTools: 'accept' },
+    approvals: { ttlSeconds: 3600, waitSeconds: 0, maxPendingPerPrincipal: 5 },
     secrets: { cacheTtlSeconds: 30, vault: { address: 'https://vault.example.com:8200', auth: { method: 'approle', roleId: 'gatehouse', secretId: 'local-secret' } } },
     audit: {
       arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow',
@@ -142,6 +143,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
     inventory: { newTools: 'quarantine' },
     secrets: { cacheTtlSeconds: 60 },
+    approvals: { ttlSeconds: 3600, waitSeconds: 0, maxPendingPerPrincipal: 5 },
     audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse', exports: [] },
     servers: [
       {

@@ -116,15 +116,18 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
     pol ? `policy revision ${pol.revision}: ${pol.rules.length} rule(s), deny by default` : 'no policy is configured: every caller may call every active tool', 'write a policy (`policy.files`) and test it with `gatehouse policy test`'));
   items.push(item('3.2', 'exact resource allowlists bound what tools may touch', pol?.resources.length ? 'pass' : 'fail',
     pol?.resources.length ? `${pol.resources.length} resource extraction rule(s); paths, URLs and ids canonicalised and checked` : 'no resource rules: arguments are not checked against allowed repositories, folders or URLs', 'add `resources:` extraction rules and resource patterns to the policy'));
-  items.push(item('3.3', 'WRITE and DESTRUCTIVE calls need approval', 'fail',
-    pol ? `policy sends WRITE/DESTRUCTIVE calls for approval, but approvals cannot be collected yet, so those calls are refused` : `${risky} WRITE or DESTRUCTIVE tool(s) run without approval`, 'approvals: issue 8'));
+  items.push(item('3.3', 'WRITE and DESTRUCTIVE calls need approval', pol ? 'pass' : 'fail',
+    pol ? 'the policy sends WRITE and DESTRUCTIVE calls for approval unless a rule allows their class or names the tool' : `no policy: ${risky} WRITE or DESTRUCTIVE tool(s) run without approval`,
+    'write a policy (`policy.files`); approvers per rule or `defaults.approvers`'));
   const lim = config.limits?.rules ?? [];
   items.push(item('3.4', 'rate limits and concurrency caps per user and per tool', lim.some((r) => r.rate) && lim.some((r) => r.concurrency) ? 'pass' : lim.length ? 'warn' : 'fail',
     lim.length ? `${lim.length} rule(s)${config.limits?.redis ? ', shared through Redis' : ', in memory (one process)'}${lim.some((r) => r.concurrency) ? '' : '; no concurrency cap'}${lim.some((r) => r.rate) ? '' : '; no rate limit'}` : 'no rate limit or concurrency cap is configured',
     'add `limits.rules` (rate and concurrency; `limits.redis` for several replicas)'));
 
   // 4 Approval
-  items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'fail', NOT_YET('ask for human approval'), 'issue 8'));
+  items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'pass',
+    'the approval page, `gatehouse approvals`, and the audit trail record approver, decision, reason and time'));
+  items.push(item('4.2', 'approvers are notified', config.approvals.webhook ? 'pass' : 'warn', config.approvals.webhook ? 'a signed webhook (Slack-compatible) links to each request' : 'no webhook: approvers must watch the page or `gatehouse approvals list`', 'set `approvals.webhook`'));
 
   // 5 Audit
   const a = config.audit;

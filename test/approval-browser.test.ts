@@ -1,0 +1,103 @@
+/**
+ * The approval page in a real browser (Debian's Chromium driven by playwright-core): a WRITE call
+ * waits; an approver opens the page (identified by the bearer credential an SSO proxy would add),
+ * reads the action, the exact tool and the diff, and clicks Approve — no JavaScript needed; the call
+ * then runs exactly once. A denied call never runs. UPDATE_SCREENSHOTS=1 refreshes docs/approvals/*.png.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chromium, type Browser } from 'playwright-core';
+import { FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
+const sandbox = join(tmp, 'sandbox');
+let t: TestGateway;
+let browser: Browser | undefined;
+const keys: Record<string, string> = {};
+
+before(async () => {
+  mkdirSync(sandbox);
+  writeFileSync(join(sandbox, 'notes.txt'), 'alpha\nbeta\ngamma\n');
+  writeFileSync(join(tmp, 'policy.yaml'), 'rules:\n  - id: reads\n    tools: ["files__*"]\n    classes: [READ]\n    effect: allow\n  - id: writes-need-a-lead\n    tools: [files__write_file]\n    effect: approve\n    approvers: { roles: [lead] }\n');
+  t = await startGateway(stdioServer('files', FILESYSTEM, [sandbox]) + '    tools: { write_file: { class: WRITE }, read_text_file: { class: READ } }\n', {
+    top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals:\n  templates: { files__write_file: "Overwrite {path}" }\n  readTools: { files__write_file: files__read_text_file }\n`,
+  });
+  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) keys[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-r', roles, '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  if (existsSync(CHROMIUM)) {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }
+});
+after(async () => {
+  await browser?.close();
+  await t?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } } };
+async function write(content: string, extra: Record<string, unknown> = {}): Promise<any> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'files__write_file', authorization: `Bearer ${keys.agent}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'files__write_file', arguments: { path: join(sandbox, 'notes.txt'), content }, _meta: META, ...extra } }),
+  });
+  return r.json();
+}
+
+async function page(url: string) {
+  const ctx = await browser!.newContext({ extraHTTPHeaders: { authorization: `Bearer ${keys.lead}` }, viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+  const p = await ctx.newPage();
+  await p.goto(url);
+  return { p, ctx };
+}
+
+test('approved in a real browser: the page shows the action and the diff; Approve works without JavaScript; the write runs once', async (tc) => {
+  if (!browser) {
+    if (process.env.CI === 'true') assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`);
+    return tc.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  }
+  const first = await write('alpha\nBETA\ngamma\n');
+  const elicitation = (Object.values(first.result.inputRequests)[0] as any).params;
+  assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nbeta\ngamma\n', 'nothing written yet');
+  const { p, ctx } = await page(elicitation.url);
+  const text = await p.textContent('body');
+  assert.match(text!, /Overwrite .*notes\.txt/);
+  assert.match(text!, /files__write_file/);
+  assert.match(text!, /-beta/);
+  assert.match(text!, /\+BETA/);
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    mkdirSync(join(ROOT, 'docs/approvals'), { recursive: true });
+    await p.screenshot({ path: join(ROOT, 'docs/approvals/approval-page.png'), fullPage: true });
+  }
+  await p.fill('#reason-approve', 'checked the diff');
+  await Promise.all([p.waitForLoadState(), p.click('form.decide-approve button')]);
+  assert.match((await p.textContent('body'))!, /Recorded: approved by apikey:lead/);
+  if (process.env.UPDATE_SCREENSHOTS === '1') await p.screenshot({ path: join(ROOT, 'docs/approvals/approved.png'), fullPage: true });
+  await ctx.close();
+  const retry = await write('alpha\nBETA\ngamma\n', { requestState: first.result.requestState });
+  assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
+  assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nBETA\ngamma\n');
+  const again = await write('alpha\nBETA\ngamma\n', { requestState: first.result.requestState });
+  assert.ok(again.error, 'and only once');
+});
+
+test('denied in a real browser: the write never runs', async (tc) => {
+  if (!browser) {
+    if (process.env.CI === 'true') assert.fail(`no Chromium at ${CHROMIUM}`);
+    return tc.skip(`no Chromium at ${CHROMIUM}`);
+  }
+  const first = await write('DESTROYED\n');
+  const { p, ctx } = await page((Object.values(first.result.inputRequests)[0] as any).params.url);
+  await Promise.all([p.waitForLoadState(), p.click('form.decide-deny button')]);
+  assert.match((await p.textContent('body'))!, /Recorded: denied/);
+  await ctx.close();
+  assert.ok((await write('DESTROYED\n', { requestState: first.result.requestState })).error);
+  assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nBETA\ngamma\n');
+});
