@@ -181,7 +181,14 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   const r0 = (await t.gw.store.approvals.get(rid))!;
   await t.gw.store.approvals.transition({ ...r0, policyRevision: 'an-older-revision' }, 'approved');
   assert.match((await modern('agent', 'rec__other', { note: `${note}-rev` }, { requestState: again.result.requestState })).error.message, /cannot be used/);
-  assert.equal(ran('other', `${note}-late`) + ran('other', `${note}-rev`) + ran('other', `${note}-changed`), 0);
+  // A tool definition changed (and re-accepted) after the approval: its pin no longer matches.
+  const pinned = await modern('agent', 'rec__other', { note: `${note}-pin` });
+  const pid = (Object.values(pinned.result.inputRequests)[0] as any).params.elicitationId as string;
+  await decideOnPage('lead1', pid, 'approve');
+  const p0 = (await t.gw.store.approvals.get(pid))!;
+  await t.gw.store.approvals.transition({ ...p0, pin: 'sha256:the-definition-that-was-approved' }, 'approved');
+  assert.match((await modern('agent', 'rec__other', { note: `${note}-pin` }, { requestState: pinned.result.requestState })).error.message, /cannot be used/);
+  assert.equal(ran('other', `${note}-late`) + ran('other', `${note}-rev`) + ran('other', `${note}-changed`) + ran('other', `${note}-pin`), 0);
 });
 
 test('a denied call never runs; flooding is capped; hostile arguments are shown escaped and marked', async () => {
@@ -220,4 +227,26 @@ test('a decision made through one gateway is honoured by another sharing the sto
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
+});
+
+test('legacy client with URL elicitation: shown the page, the call waits for the decision, then runs once', async () => {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const { ElicitRequestSchema } = await import('@modelcontextprotocol/sdk/types.js');
+  const c = new Client({ name: 'legacy-url', version: '1' }, { capabilities: { elicitation: { url: {}, form: {} } } });
+  const shown: string[] = [];
+  c.setRequestHandler(ElicitRequestSchema, async (req) => {
+    const p = req.params as { mode?: string; url?: string; elicitationId?: string };
+    shown.push(p.url ?? '');
+    // The person behind the agent opens the page; a lead (someone else) approves there.
+    if (p.elicitationId) await decideOnPage('lead1', p.elicitationId, 'approve');
+    return { action: 'accept' };
+  });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys.agent}` } } }));
+  const note = `elicited-${randomUUID()}`;
+  const r = await c.callTool({ name: 'rec__other', arguments: { note } });
+  assert.ok(!r.isError, JSON.stringify(r));
+  assert.match(shown[0], /\/approvals\/apr_/);
+  assert.equal(ran('other', note), 1);
+  await c.close();
 });

@@ -50,8 +50,15 @@ export const requireApproval: Stage = async (s, deps) => {
     s.halt = true;
     return;
   }
-  // Legacy: wait for the decision, when configured, with progress for callers that asked for it.
-  const deadline = Date.now() + deps.approvalWaitMs;
+  // Legacy: a client that declared URL elicitation is shown the page (its answer approves nothing);
+  // then the call waits for the decision — configured time, at least two minutes after an elicitation.
+  const elicitsUrl = Boolean((s.ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url);
+  if (elicitsUrl && s.ctx.outlet.ask) {
+    void s.ctx.outlet
+      .ask('elicitation/create', { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}` }, s.ctx.signal)
+      .catch(() => undefined);
+  }
+  const deadline = Date.now() + Math.max(deps.approvalWaitMs, elicitsUrl && s.ctx.outlet.ask ? 120_000 : 0);
   let tick = 0;
   while (Date.now() < deadline && !s.ctx.signal.aborted) {
     const now = await approvals.get(req.id);
