@@ -151,3 +151,37 @@ test('revocation: confirmed by every live gateway, with the time to effect; call
   }
   assert.ok(ok.result, 'restored');
 });
+
+test('HTTP upstreams get the tenant credential as a header; the caller never sees it', async () => {
+  const { legacyHttp } = await import('./fixtures/upstreams/sdk-http-servers.ts');
+  const web = await legacyHttp();
+  const dir = mkdtempSync(join(tmp, 'http-'));
+  const g = await startGateway(
+    `  - name: web\n    transport: http\n    url: ${JSON.stringify(web.url)}\n    credentials: { headers: { Authorization: { ref: "local:canary-{tenant}", prefix: "Bearer " } }, discoveryTenant: acme }\n    tools: { echo: { class: READ } }\n`,
+    {
+      top: 'identity: { apiKeys: true }\n',
+      before: async (stateDir: string) => {
+        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        await store.set('canary-acme', CANARY.acme);
+        await store.set('canary-globex', CANARY.globex);
+      },
+    },
+  );
+  try {
+    const k = JSON.parse((await runCli(['keys', 'create', '-n', 'g', '-t', 'globex', '-s', 'x', '--json', '-c', g.file])).stdout).key;
+    const r = await fetch(`${g.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'web__echo', authorization: `Bearer ${k}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'web__echo', arguments: { text: `say ${CANARY.globex}` }, _meta: META } }),
+    });
+    const body = await r.text();
+    assert.match(body, /\[REDACTED:credential\]/, 'even an echo of the secret in the arguments is scrubbed on the way back');
+    assert.ok(!body.includes(CANARY.globex));
+    const auth = web.seen.filter((s) => s.method === 'POST').map((s) => s.headers.authorization);
+    assert.ok(auth.includes(`Bearer ${CANARY.globex}`), "globex's calls carry globex's credential");
+    assert.ok(auth.includes(`Bearer ${CANARY.acme}`), "discovery used the discovery tenant's");
+  } finally {
+    await g.close();
+    await web.close();
+  }
+});
