@@ -59,9 +59,10 @@ export class RuntimeModes {
   async sync(): Promise<void> {
     const rev = await this.#store.revision();
     if (rev === this.#revision) return;
+    const first = this.#revision === '';
     this.#records = await this.#store.list();
     this.#revision = rev;
-    this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
+    if (this.#records.length || !first) this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
     this.#onChange();
   }
 
