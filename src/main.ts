@@ -14,7 +14,10 @@ import { Authenticator } from './identity/authenticator.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
-import { CredentialBroker, perTenant, resolverFor } from './credentials/broker.ts';
+import { CredentialBroker, brokered, perTenant, resolverFor } from './credentials/broker.ts';
+import { UpstreamOAuth } from './credentials/upstream-oauth.ts';
+import { loadKey } from './credentials/local-store.ts';
+import { LOCAL_KEY_FILE } from './credentials/broker.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
@@ -72,13 +75,14 @@ export class Gateway {
   #endpoint!: EndpointDeps;
   url = '';
 
-  private constructor(config: Config, store: Store, log: Logger, resolver: SecretResolver) {
+  private constructor(config: Config, store: Store, log: Logger, resolver: SecretResolver, secretsKey: Buffer) {
     this.config = config;
     this.store = store;
     this.log = log;
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.#limiter = this.#newLimiter(config);
     const broker = new CredentialBroker(resolver, store.revocations, log);
+    broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);
     const scrubber = new SecretScrubber();
     const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber);
     pool.onCreated = (server, tenantKey, up) => {
@@ -109,13 +113,15 @@ export class Gateway {
     await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
     const store = await openStore(config.storage);
     let resolver: SecretResolver;
+    let secretsKey: Buffer;
     try {
       resolver = await resolverFor(config);
+      secretsKey = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
     } catch (err) {
       await store.close();
       throw err;
     }
-    const gw = new Gateway(config, store, log, resolver);
+    const gw = new Gateway(config, store, log, resolver, secretsKey);
     try {
       await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) }, !opts.noExports);
       await gw.inventory.start();
@@ -134,6 +140,7 @@ export class Gateway {
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
         admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream }),
+        oauthCallback: (code: string, state: string) => gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl()),
         approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => gw.#currentContent(r) }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
@@ -205,7 +212,10 @@ export class Gateway {
     return notes;
   }
 
+  #stopped = false;
+
   async stop(): Promise<void> {
+    this.#stopped = true;
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();
@@ -254,6 +264,11 @@ export class Gateway {
     };
   }
 
+  /** Where an upstream authorization server sends the browser back (the same for the CLI and every replica). */
+  callbackUrl(): string {
+    return oauthCallbackUrl(this.config, this.url);
+  }
+
   /** For an approver's diff: the file a write would change, read through the server's configured READ tool. */
   async #currentContent(r: ApprovalRequest): Promise<string | null | undefined> {
     const readTool = this.config.approvals.readTools?.[r.tool];
@@ -263,7 +278,7 @@ export class Gateway {
     const target = this.catalog.split(readTool);
     const cfg = target && this.#serverCfg.get(target.server);
     if (!target || !cfg || target.server !== r.server) return undefined;
-    const up = cfg.credentials ? (await this.credentials.pool.get(cfg, r.tenant)).up : this.upstreams.get(target.server);
+    const up = brokered(cfg) ? (await this.credentials.pool.get(cfg, r.tenant)).up : this.upstreams.get(target.server);
     const res = await up?.request('tools/call', { name: target.name, arguments: { path } }, {});
     if (!res || res.isError) return null; // no such file yet: the write creates it
     const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
@@ -280,14 +295,21 @@ export class Gateway {
 
   #addUpstream(cfg: Config['servers'][number]): void {
     this.#serverCfg.set(cfg.name, cfg);
-    if (cfg.credentials) {
+    if (brokered(cfg)) {
       // Its connection needs its secrets first: the discovery tenant's (or the only) connection is
       // the one the catalogue lists from; the pool wires it (onCreated) when it exists.
-      const pending = this.credentials.pool.get(cfg, cfg.credentials.discoveryTenant ?? 'default').then(
-        () => undefined,
-        (err: Error) => this.log.error({ upstream: cfg.name, err: err.message }, 'upstream not started: its credentials are unavailable'),
-      );
-      this.#pendingCredentialed.set(cfg.name, pending);
+      // Until its credentials can be had (a secret created, an upstream authorization completed), retried with backoff.
+      const attempt = (delay: number): Promise<void> =>
+        this.credentials.pool.get(cfg, cfg.credentials?.discoveryTenant ?? 'default').then(
+          () => undefined,
+          (err: Error) => {
+            this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
+            setTimeout(() => {
+              if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(Math.min(delay * 2, 30_000));
+            }, delay).unref();
+          },
+        );
+      this.#pendingCredentialed.set(cfg.name, attempt(1000));
       return;
     }
     this.#wire(cfg.name, new Upstream(cfg, this.store.verdicts, this.log));
@@ -327,6 +349,12 @@ export class Gateway {
       this.subscriptions.resourceUpdated(server, n);
     }
   }
+}
+
+/** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
+export function oauthCallbackUrl(config: Config, url = ''): string {
+  const base = config.approvals.baseUrl ?? config.gateway.publicUrl ?? (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
+  return `${base.replace(/\/+$/, '')}/oauth/callback`;
 }
 
 /** A server name must not contain the namespace separator, or `a__b` + `c` could pass for `a` + `b__c`. */

@@ -22,6 +22,7 @@ import { registerPolicy } from './policy.ts';
 import { registerMode } from './mode.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerApprovals } from './approvals.ts';
+import { registerUpstream } from './upstream.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -167,5 +168,6 @@ registerPolicy(program, { configOption, load, fail });
 registerMode(program, { configOption, load, fail });
 registerSecrets(program, { configOption, load, fail });
 registerApprovals(program, { configOption, load, fail });
+registerUpstream(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

@@ -110,9 +110,21 @@ export const StdioServer = Type.Object(
   { additionalProperties: false },
 );
 
+const UpstreamOAuth = Type.Object(
+  {
+    issuer: Type.String({ format: 'uri', description: "The upstream's authorization server (its metadata is discovered)." }),
+    clientId: Type.String({ minLength: 1, description: 'Gatehouse as a client registered there.' }),
+    clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}; absent: a public client (PKCE only).' })),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [] })),
+    resource: Type.Optional(Type.String({ format: 'uri', description: 'The resource indicator (RFC 8707); default: the server URL.' })),
+  },
+  { additionalProperties: false, description: 'Gatehouse is the OAuth client of this server: one token per tenant, by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.' },
+);
+
 export const HttpServer = Type.Object(
   {
     ...ServerCommon,
+    oauth: Type.Optional(UpstreamOAuth),
     transport: Type.Union([Type.Literal('http'), Type.Literal('sse')], {
       description: '`http`: Streamable HTTP (either MCP era, probed with server/discover); `sse`: legacy HTTP+SSE (2024-11-05).',
     }),

@@ -23,6 +23,7 @@ import { EnvProvider } from './env.ts';
 import { LocalProvider } from './local.ts';
 import { LocalSecretStore, loadKey } from './local-store.ts';
 import { CredentialError, expandReference } from './types.ts';
+import type { UpstreamOAuth } from './upstream-oauth.ts';
 
 export interface Materialized {
   /** The server config with its credentials filled in (env or headers). Never logged. */
@@ -61,8 +62,14 @@ export async function resolverFor(config: Config): Promise<SecretResolver> {
   return resolver;
 }
 
+/** Whether the server's connections carry brokered credentials (references or upstream OAuth). */
+export function brokered(cfg: ServerConfig): boolean {
+  return Boolean(cfg.credentials || (cfg.transport !== 'stdio' && cfg.oauth));
+}
+
 /** Whether the server's credentials differ per tenant (one upstream connection per tenant). */
 export function perTenant(cfg: ServerConfig): boolean {
+  if (cfg.transport !== 'stdio' && cfg.oauth) return true;
   const refs = [...Object.values(cfg.credentials?.env ?? {}), ...Object.values(cfg.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
   return refs.some((r) => r.includes('{tenant}'));
 }
@@ -75,6 +82,8 @@ export class CredentialBroker {
   readonly #started = Date.now();
   #revoked = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** Upstream OAuth (tokens per server and tenant), when the gateway has a secrets key. */
+  oauth: UpstreamOAuth | undefined;
   /** Called with each newly revoked reference (the pool stops what holds it). */
   onRevoked: (ref: string) => Promise<void> = async () => {};
 
@@ -112,7 +121,7 @@ export class CredentialBroker {
 
   /** The server's config with its secrets for this tenant; fails closed with a clear error. */
   async materialize(cfg: ServerConfig, tenant: string): Promise<Materialized> {
-    const c = cfg.credentials!;
+    const c = cfg.credentials ?? {};
     const context = { tenant, environment: cfg.environment ?? 'default' };
     const refs: string[] = [];
     const values: string[] = [];
@@ -143,6 +152,15 @@ export class CredentialBroker {
     } else {
       const headers: Record<string, string> = { ...(cfg.headers ?? {}) };
       for (const [k, h] of Object.entries(c.headers ?? {})) headers[k] = `${typeof h === 'string' ? '' : (h.prefix ?? '')}${await one(typeof h === 'string' ? h : h.ref)}`;
+      if (cfg.oauth) {
+        const ref = `oauth:${cfg.name}`;
+        refs.push(ref, `${ref}:${tenant}`);
+        if (this.#revoked.has(ref) || this.#revoked.has(`${ref}:${tenant}`)) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(cfg.name)} is revoked: calls that need it are refused`);
+        if (!this.oauth) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(cfg.name)} needs upstream oauth, which this gateway cannot use`);
+        const token = await this.oauth.accessToken(cfg, tenant);
+        values.push(token);
+        headers.authorization = `Bearer ${token}`;
+      }
       out = { ...cfg, headers };
     }
     const digest = createHash('sha256').update(values.join('\u0000')).digest('hex');

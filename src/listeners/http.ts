@@ -12,6 +12,7 @@ import { checkHost } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
+import { resultPage } from '../approvals/page.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
@@ -20,6 +21,8 @@ export interface HttpDeps {
   upstreamReady: (name: string) => boolean;
   admin: () => AdminDeps;
   approvalPage: () => ApprovalPageDeps;
+  /** Upstream OAuth: the authorization server sent the browser back with a code. */
+  oauthCallback: (code: string, state: string) => Promise<{ server: string; tenant: string }>;
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -66,6 +69,14 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const suffix = path.slice(PRM_PREFIX.length);
     if (meta && (suffix === '' || suffix === '/mcp' || SERVER_PATH.test(suffix))) return json(res, 200, meta);
     return json(res, 404, { error: 'not found' });
+  }
+  if (path === '/oauth/callback') {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const code = q.get('code');
+    const state = q.get('state');
+    if (!code || !state) return json(res, 400, resultPage(`Not authorized: ${q.get('error') ?? 'no code'}.`), 'text/html; charset=utf-8');
+    const done = await deps.oauthCallback(code, state);
+    return json(res, 200, resultPage(`Gatehouse is now authorized to call server ${done.server} for tenant ${done.tenant}. You can close this page.`), 'text/html; charset=utf-8');
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {

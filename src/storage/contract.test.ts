@@ -147,7 +147,7 @@ runContract('postgres', async (t) => {
 test('migrations run once: a second run executes nothing', async () => {
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
-    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals']);
+    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth']);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
     await db.destroy();

@@ -211,6 +211,26 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0008_upstream_oauth': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('upstream_tokens')
+        .addColumn('server', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull()) // AES-256-GCM under the secrets key; AAD: server and tenant
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_tokens_pk', ['server', 'tenant'])
+        .execute();
+      await db.schema
+        .createTable('oauth_pending')
+        .addColumn('state', 'text', (c) => c.primaryKey())
+        .addColumn('server', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('sealed_verifier', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 

@@ -10,7 +10,7 @@ import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
+import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, UpstreamTokenStore, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
 const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
@@ -138,6 +138,34 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
   };
 }
 
+function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
+  return {
+    async put(server, tenant, sealed, at) {
+      await db.insertInto('upstream_tokens').values({ server, tenant, sealed, updated_at: at }).onConflict((oc) => oc.columns(['server', 'tenant']).doUpdateSet({ sealed, updated_at: at })).execute();
+    },
+    async get(server, tenant) {
+      return (await db.selectFrom('upstream_tokens').select('sealed').where('server', '=', server).where('tenant', '=', tenant).executeTakeFirst())?.sealed;
+    },
+    async delete(server, tenant) {
+      const r = await db.deleteFrom('upstream_tokens').where('server', '=', server).where('tenant', '=', tenant).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async list() {
+      return (await db.selectFrom('upstream_tokens').select(['server', 'tenant', 'updated_at']).orderBy('server').orderBy('tenant').execute()).map((r) => ({ server: r.server, tenant: r.tenant, updatedAt: Number(r.updated_at) }));
+    },
+    async addPending(p) {
+      await db.insertInto('oauth_pending').values({ state: p.state, server: p.server, tenant: p.tenant, sealed_verifier: p.sealedVerifier, created_at: p.createdAt }).execute();
+    },
+    async takePending(state) {
+      const r = await db.selectFrom('oauth_pending').selectAll().where('state', '=', state).executeTakeFirst();
+      if (!r) return undefined;
+      const d = await db.deleteFrom('oauth_pending').where('state', '=', state).executeTakeFirst();
+      if (d.numDeletedRows === 0n) return undefined; // taken by someone else meanwhile
+      return { server: r.server, tenant: r.tenant, sealedVerifier: r.sealed_verifier, createdAt: Number(r.created_at) };
+    },
+  };
+}
+
 /** `sqliteWriter`: SQLite only, the audit writer thread (audit appends leave the event loop free). */
 export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteWriter?: SqliteAuditWriter): Store {
   return {
@@ -150,6 +178,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     modes: modeRepo(db),
     revocations: revocationRepo(db),
     approvals: approvalRepo(db),
+    upstreamTokens: tokenRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -159,7 +159,24 @@ export interface GatewayKeysTable {
   value: string;
 }
 
+export interface UpstreamTokensTable {
+  server: string;
+  tenant: string;
+  sealed: string;
+  updated_at: number;
+}
+
+export interface OauthPendingTable {
+  state: string;
+  server: string;
+  tenant: string;
+  sealed_verifier: string;
+  created_at: number;
+}
+
 export interface Database {
+  upstream_tokens: UpstreamTokensTable;
+  oauth_pending: OauthPendingTable;
   approvals: ApprovalsTable;
   gateway_keys: GatewayKeysTable;
   credential_revocations: CredentialRevocationsTable;

@@ -245,6 +245,17 @@ export interface ApprovalStore {
   sharedKey(name: string): Promise<Buffer>;
 }
 
+/** Upstream OAuth tokens and authorizations in progress; values arrive and leave sealed (encrypted). */
+export interface UpstreamTokenStore {
+  put(server: string, tenant: string, sealed: string, at: number): Promise<void>;
+  get(server: string, tenant: string): Promise<string | undefined>;
+  delete(server: string, tenant: string): Promise<boolean>;
+  list(): Promise<Array<{ server: string; tenant: string; updatedAt: number }>>;
+  addPending(p: { state: string; server: string; tenant: string; sealedVerifier: string; createdAt: number }): Promise<void>;
+  /** The pending authorization, removed as it is read (a state works once). */
+  takePending(state: string): Promise<{ server: string; tenant: string; sealedVerifier: string; createdAt: number } | undefined>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -255,6 +266,7 @@ export interface Store {
   readonly modes: ModeStore;
   readonly revocations: RevocationStore;
   readonly approvals: ApprovalStore;
+  readonly upstreamTokens: UpstreamTokenStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

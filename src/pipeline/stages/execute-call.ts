@@ -4,6 +4,7 @@
  * by the upstream connection, never by the caller.
  */
 import type { Stage } from '../types.ts';
+import { brokered } from '../../credentials/broker.ts';
 import { forward } from '../../gateway/forward.ts';
 import { namespaceTask } from '../../gateway/tasks.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
@@ -21,7 +22,7 @@ export const executeCall: Stage = async (s, { upstreams, holds, catalog, credent
   // (resolved now, from the secrets manager or its cache); everyone else shares the server's one.
   const cfg = credentials.configOf(route.server);
   let up = upstreams.get(route.server)!;
-  if (cfg?.credentials) {
+  if (cfg && brokered(cfg)) {
     const held = await credentials.pool.get(cfg, s.ctx.principal.tenant);
     up = held.up;
     s.injected = held.values;

@@ -1,0 +1,81 @@
+/**
+ * `gatehouse upstream authorize|list|forget`: Gatehouse as the OAuth client of upstream servers that
+ * use OAuth. `authorize` prints the URL a person of the tenant opens; the authorization server sends
+ * the browser back to the gateway (`/oauth/callback`), which keeps the tokens sealed and refreshes them.
+ */
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { openStore } from '../storage/index.ts';
+import type { Store } from '../storage/types.ts';
+import type { Config, HttpServerConfig } from '../config/schema.ts';
+import { loadKey } from '../credentials/local-store.ts';
+import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
+import { UpstreamOAuth } from '../credentials/upstream-oauth.ts';
+import { oauthCallbackUrl } from '../main.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { recordAdmin } from './admin-record.ts';
+import { render } from './format.ts';
+
+async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.storage);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
+
+export function registerUpstream(program: Command, ctx: CliContext): void {
+  const up = program.command('upstream').description('OAuth authorizations of upstream servers (Gatehouse as their OAuth client)');
+
+  up.command('authorize')
+    .description('start an authorization for one tenant: prints the URL to open; the gateway completes it')
+    .argument('<server>')
+    .requiredOption('-t, --tenant <tenant>', 'whose authorization this is')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the URL as JSON')
+    .action(async (name: string, opts: { tenant: string; config: string; json?: boolean }) => {
+      if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
+      const config = await ctx.load(opts.config);
+      const server = config.servers.find((s) => s.name === name);
+      if (!server || server.transport === 'stdio' || !server.oauth) ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
+      const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
+      const url = await withStore(config, async (s) => {
+        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(server as HttpServerConfig, opts.tenant, oauthCallbackUrl(config));
+        await recordAdmin(s, actorName(undefined), 'upstream.authorize', { server: name, tenant: opts.tenant });
+        return u;
+      });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);
+      process.stdout.write(`${url}\n`);
+      process.stderr.write(`open this URL as a person of tenant ${opts.tenant} within ten minutes; the gateway must be reachable at ${oauthCallbackUrl(config)}\n`);
+    });
+
+  up.command('list')
+    .description('authorizations held: server, tenant, last update (never tokens)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.upstreamTokens.list());
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ authorizations: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['server', 'tenant', 'updated'], rows.map((r) => [r.server, r.tenant, new Date(r.updatedAt).toISOString()]), null));
+    });
+
+  up.command('forget')
+    .description('delete a tenant\'s tokens for a server (to revoke at once everywhere, use `gatehouse credentials revoke oauth:<server>:<tenant>`)')
+    .argument('<server>')
+    .requiredOption('-t, --tenant <tenant>')
+    .addOption(ctx.configOption())
+    .action(async (name: string, opts: { tenant: string; config: string }) => {
+      const config = await ctx.load(opts.config);
+      const had = await withStore(config, async (s) => {
+        const r = await s.upstreamTokens.delete(name, opts.tenant);
+        if (r) await recordAdmin(s, actorName(undefined), 'upstream.forget', { server: name, tenant: opts.tenant });
+        return r;
+      });
+      if (!had) ctx.fail(`no authorization of \`${name}\` for tenant \`${opts.tenant}\``, 2);
+      process.stdout.write(`forgot the tokens of ${name} for ${opts.tenant}\n`);
+    });
+}

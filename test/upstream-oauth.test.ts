@@ -1,0 +1,114 @@
+/**
+ * Gatehouse as the OAuth client of an upstream MCP server that requires OAuth (a real oidc-provider as
+ * its authorization server): `gatehouse upstream authorize` per tenant (authorization code + PKCE +
+ * resource indicator, completed at the gateway's callback), tokens sealed in the store, one
+ * connection per tenant with that tenant's token, refresh when due, revocation, and the tokens
+ * nowhere else: not in responses, logs, or the store in clear.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
+import { freePort } from './support/processes.ts';
+import { followToRedirectUri, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
+
+const CLIENT_SECRET = `gh-client-${randomUUID()}`;
+const logs: string[] = [];
+let oidc: OidcFixture;
+let upstream: ProtectedServer;
+let t: TestGateway;
+let callback = '';
+const keys: Record<string, string> = {};
+
+before(async () => {
+  const [gwPort, upPort] = [await freePort(), await freePort()];
+  callback = `http://127.0.0.1:${gwPort}/oauth/callback`;
+  const resource = `http://127.0.0.1:${upPort}/mcp`;
+  oidc = await startOidcProvider({
+    resource,
+    scopes: ['mcp:tools'],
+    accessTokenTtl: 36, // refreshed 30 s before expiry: after about 6 s
+    extraClients: [{ client_id: 'gatehouse', client_secret: CLIENT_SECRET, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [callback], token_endpoint_auth_method: 'client_secret_basic' }],
+  });
+  upstream = await startProtectedServer(oidc.issuer, upPort);
+  const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+  t = await startGateway(
+    `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
+    { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500 },
+  );
+  for (const tenant of ['acme', 'globex']) keys[tenant] = JSON.parse((await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout).key;
+});
+after(async () => {
+  await t?.close();
+  await upstream?.close();
+  await oidc?.stop();
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+async function whoami(tenant: string): Promise<any> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'remote__whoami', authorization: `Bearer ${keys[tenant]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'remote__whoami', arguments: {}, _meta: META } }),
+  });
+  return r.json();
+}
+
+/** A person of the tenant opens the URL, logs in as `user` and consents; the browser lands on the gateway. */
+async function authorize(tenant: string, user: string): Promise<string> {
+  const r = await runCli(['upstream', 'authorize', 'remote', '--tenant', tenant, '--json', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  const { url, redirectUri } = JSON.parse(r.stdout);
+  assert.equal(redirectUri, callback);
+  const u = new URL(url);
+  assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
+  assert.equal(u.searchParams.get('resource'), upstream.url);
+  u.searchParams.set('login_hint', user);
+  const code = await followToRedirectUri(u.href, callback);
+  const back = await fetch(`${callback}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(u.searchParams.get('state')!)}`);
+  return back.text();
+}
+
+test('per tenant: authorized by a person of each tenant, each tenant calls with its own token', async () => {
+  const before = await whoami('acme');
+  assert.ok(before.error, 'not authorized yet');
+  assert.match(await authorize('acme', 'alice-acme'), /now authorized to call server remote for tenant acme/);
+  let r: any;
+  for (let i = 0; i < 100 && !r?.result; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    r = await whoami('acme');
+  }
+  assert.equal(r.result.content[0].text, 'subject=alice-acme');
+  const g = await whoami('globex');
+  assert.match(g.error.message, /server `remote` is not authorized for tenant `globex` yet: run `gatehouse upstream authorize remote --tenant globex`/);
+  await authorize('globex', 'bob-globex');
+  assert.equal((await whoami('globex')).result.content[0].text, 'subject=bob-globex');
+  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
+  // A state works once.
+  const replay = await fetch(`${callback}?code=x&state=${encodeURIComponent('not-a-state')}`);
+  assert.notEqual(replay.status, 200);
+});
+
+test('tokens are sealed in the store and appear in no response or log line; refresh when due; revocation', async () => {
+  const rows = await t.gw.store.upstreamTokens.list();
+  assert.deepEqual(rows.map((r) => [r.server, r.tenant]).sort(), [['remote', 'acme'], ['remote', 'globex']]);
+  const sealed = await Promise.all(rows.map((r) => t.gw.store.upstreamTokens.get(r.server, r.tenant)));
+  const seen = [...upstream.tokens];
+  assert.ok(seen.length >= 2);
+  for (const tok of seen) {
+    for (const s of sealed) assert.ok(!s!.includes(tok) && !s!.includes(tok.split('.')[1]), 'not in clear in the store');
+    assert.ok(!logs.join('').includes(tok.split('.')[2]), 'not in the logs');
+  }
+  const before = upstream.tokens.size;
+
+  await new Promise((res) => setTimeout(res, 6500));
+  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
+  assert.ok(upstream.tokens.size > before, 'a refreshed token was used');
+  const rev = await runCli(['credentials', 'revoke', 'oauth:remote:globex', '--reason', 'offboarding', '--json', '-c', t.file]);
+  assert.equal(JSON.parse(rev.stdout).confirmed, true);
+  assert.match((await whoami('globex')).error.message, /authorization of server `remote` is revoked/);
+  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
+});
