@@ -70,6 +70,7 @@ export class Gateway {
   /** Each server's config as written (connections holding credentials carry a filled-in copy). */
   readonly #serverCfg = new Map<string, Config['servers'][number]>();
   readonly #pendingCredentialed = new Map<string, Promise<void>>();
+  readonly #retryCredentials = new Map<string, () => void>();
   readonly approvals: ApprovalService;
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
@@ -140,7 +141,11 @@ export class Gateway {
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
         admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream }),
-        oauthCallback: (code: string, state: string) => gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl()),
+        oauthCallback: async (code: string, state: string) => {
+          const done = await gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl());
+          gw.#retryCredentials.get(done.server)?.();
+          return done;
+        },
         approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => gw.#currentContent(r) }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
@@ -299,14 +304,19 @@ export class Gateway {
       // Its connection needs its secrets first: the discovery tenant's (or the only) connection is
       // the one the catalogue lists from; the pool wires it (onCreated) when it exists.
       // Until its credentials can be had (a secret created, an upstream authorization completed), retried with backoff.
+      let timer: NodeJS.Timeout | undefined;
       const attempt = (delay: number): Promise<void> =>
         this.credentials.pool.get(cfg, cfg.credentials?.discoveryTenant ?? 'default').then(
-          () => undefined,
+          () => void this.#retryCredentials.delete(cfg.name),
           (err: Error) => {
             this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
-            setTimeout(() => {
+            const again = () => {
+              clearTimeout(timer);
               if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(Math.min(delay * 2, 30_000));
-            }, delay).unref();
+            };
+            this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
+            timer = setTimeout(again, delay);
+            timer.unref();
           },
         );
       this.#pendingCredentialed.set(cfg.name, attempt(1000));

@@ -36,10 +36,12 @@ before(async () => {
   upstream = await startProtectedServer(oidc.issuer, upPort);
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
   t = await startGateway(
-    `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
+    `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n` +
+      `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
     { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500 },
   );
   for (const tenant of ['acme', 'globex']) keys[tenant] = JSON.parse((await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  for (const user of ['alice', 'carol', 'dave']) keys[user] = JSON.parse((await runCli(['keys', 'create', '-n', user, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout).key;
 });
 after(async () => {
   await t?.close();
@@ -48,18 +50,19 @@ after(async () => {
 });
 
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-async function whoami(tenant: string): Promise<any> {
+async function whoami(who: string, server = 'remote'): Promise<any> {
+  const name = `${server}__whoami`;
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'remote__whoami', authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'remote__whoami', arguments: {}, _meta: META } }),
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[who]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: {}, _meta: META } }),
   });
   return r.json();
 }
 
 /** A person of the tenant opens the URL, logs in as `user` and consents; the browser lands on the gateway. */
-async function authorize(tenant: string, user: string): Promise<string> {
-  const r = await runCli(['upstream', 'authorize', 'remote', '--tenant', tenant, '--json', '-c', t.file]);
+async function authorize(tenant: string, user: string, server = 'remote', subject?: string): Promise<string> {
+  const r = await runCli(['upstream', 'authorize', server, '--tenant', tenant, ...(subject ? ['--subject', subject] : []), '--json', '-c', t.file]);
   assert.equal(r.code, 0, r.stderr);
   const { url, redirectUri } = JSON.parse(r.stdout);
   assert.equal(redirectUri, callback);
@@ -111,4 +114,18 @@ test('tokens are sealed in the store and appear in no response or log line; refr
   assert.equal(JSON.parse(rev.stdout).confirmed, true);
   assert.match((await whoami('globex')).error.message, /authorization of server `remote` is revoked/);
   assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
+});
+
+test('per user: each user of a tenant authorizes for themselves and calls with their own token', async () => {
+  await authorize('acme', 'discovery-acme', 'personal');
+  await authorize('acme', 'alice', 'personal', 'apikey:alice');
+  await authorize('acme', 'carol', 'personal', 'apikey:carol');
+  let r: any;
+  for (let i = 0; i < 100 && !r?.result; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    r = await whoami('alice', 'personal');
+  }
+  assert.equal(r.result?.content[0].text, 'subject=alice', JSON.stringify(r));
+  assert.equal((await whoami('carol', 'personal')).result.content[0].text, 'subject=carol');
+  assert.match((await whoami('dave', 'personal')).error.message, /not authorized for user `apikey:dave` of tenant `acme` yet: run `gatehouse upstream authorize personal --tenant acme --subject apikey:dave`/);
 });

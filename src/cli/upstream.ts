@@ -34,17 +34,20 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
     .description('start an authorization for one tenant: prints the URL to open; the gateway completes it')
     .argument('<server>')
     .requiredOption('-t, --tenant <tenant>', 'whose authorization this is')
+    .option('-s, --subject <subject>', 'for `oauth.per: user`: the user (their verified subject); without it, the tenant-wide one used for discovery')
     .addOption(ctx.configOption())
     .option('--json', 'print the URL as JSON')
-    .action(async (name: string, opts: { tenant: string; config: string; json?: boolean }) => {
+    .action(async (name: string, opts: { tenant: string; subject?: string; config: string; json?: boolean }) => {
       if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
+      if (opts.subject !== undefined && !/^[^\s/\u0000-\u001f]{1,256}$/.test(opts.subject)) ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
       const config = await ctx.load(opts.config);
       const server = config.servers.find((s) => s.name === name);
       if (!server || server.transport === 'stdio' || !server.oauth) ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
       const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
       const url = await withStore(config, async (s) => {
-        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(server as HttpServerConfig, opts.tenant, oauthCallbackUrl(config));
-        await recordAdmin(s, actorName(undefined), 'upstream.authorize', { server: name, tenant: opts.tenant });
+        const owner = opts.subject ? `${opts.tenant}/${opts.subject}` : opts.tenant;
+        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(server as HttpServerConfig, owner, oauthCallbackUrl(config));
+        await recordAdmin(s, actorName(undefined), 'upstream.authorize', { server: name, tenant: opts.tenant, subject: opts.subject });
         return u;
       });
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);

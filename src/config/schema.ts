@@ -117,8 +117,9 @@ const UpstreamOAuth = Type.Object(
     clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}; absent: a public client (PKCE only).' })),
     scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [] })),
     resource: Type.Optional(Type.String({ format: 'uri', description: 'The resource indicator (RFC 8707); default: the server URL.' })),
+    per: Type.Optional(Type.Union([Type.Literal('tenant'), Type.Literal('user')], { default: 'tenant', description: 'One authorization per tenant, or per user (subject) within a tenant.' })),
   },
-  { additionalProperties: false, description: 'Gatehouse is the OAuth client of this server: one token per tenant, by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.' },
+  { additionalProperties: false, description: 'Gatehouse is the OAuth client of this server: one token per tenant (or user), by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.' },
 );
 
 export const HttpServer = Type.Object(

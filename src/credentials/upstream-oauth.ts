@@ -102,7 +102,11 @@ export class UpstreamOAuth {
   /** A valid access token for (server, tenant), refreshed when due; fails closed when there is none. */
   async accessToken(server: HttpServerConfig, tenant: string): Promise<string> {
     const sealed = await this.#store.get(server.name, tenant);
-    if (!sealed) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(server.name)} is not authorized for tenant ${quote(tenant)} yet: run \`gatehouse upstream authorize ${server.name} --tenant ${tenant}\``);
+    if (!sealed) {
+      const [t, subject] = tenant.split('/');
+      const who = subject ? `user ${quote(subject)} of tenant ${quote(t)}` : `tenant ${quote(t)}`;
+      throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(server.name)} is not authorized for ${who} yet: run \`gatehouse upstream authorize ${server.name} --tenant ${t}${subject ? ` --subject ${subject}` : ''}\``);
+    }
     let t = JSON.parse(unseal(this.#key, `${server.name}\u0000${tenant}`, sealed)) as TokenSet;
     if (t.expires_at !== undefined && t.expires_at - SKEW_MS < Date.now()) {
       if (!t.refresh_token) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} expired: authorize again`);

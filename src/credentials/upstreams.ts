@@ -9,7 +9,7 @@ import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Upstream } from '../upstream/upstream.ts';
-import { perTenant, type CredentialBroker } from './broker.ts';
+import { ownerOf, perTenant, type CredentialBroker } from './broker.ts';
 import { scrubbingLogger, type SecretScrubber } from './scrub.ts';
 
 interface Held {
@@ -41,14 +41,14 @@ export class CredentialedUpstreams {
     broker.onRevoked = (ref) => this.revoke(ref);
   }
 
-  static key(cfg: ServerConfig, tenant: string): string {
-    return `${cfg.name}\u0000${perTenant(cfg) ? tenant : '*'}`;
+  static key(cfg: ServerConfig, tenant: string, subject?: string): string {
+    return `${cfg.name}\u0000${perTenant(cfg) ? ownerOf(cfg, tenant, subject) : '*'}`;
   }
 
-  /** The connection for this server and tenant, with current secrets; the values, for redaction. */
-  async get(cfg: ServerConfig, tenant: string): Promise<{ up: Upstream; values: string[] }> {
-    const key = CredentialedUpstreams.key(cfg, tenant);
-    const m = await this.#broker.materialize(cfg, tenant);
+  /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */
+  async get(cfg: ServerConfig, tenant: string, subject?: string): Promise<{ up: Upstream; values: string[] }> {
+    const key = CredentialedUpstreams.key(cfg, tenant, subject);
+    const m = await this.#broker.materialize(cfg, tenant, subject);
     const held = this.#held.get(key);
     if (held && held.digest === m.digest && held.up.state !== 'stopped') return { up: held.up, values: m.values };
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);

@@ -23,7 +23,7 @@ export const executeCall: Stage = async (s, { upstreams, holds, catalog, credent
   const cfg = credentials.configOf(route.server);
   let up = upstreams.get(route.server)!;
   if (cfg && brokered(cfg)) {
-    const held = await credentials.pool.get(cfg, s.ctx.principal.tenant);
+    const held = await credentials.pool.get(cfg, s.ctx.principal.tenant, s.ctx.principal.subject);
     up = held.up;
     s.injected = held.values;
   }
