@@ -118,6 +118,7 @@ const UpstreamOAuth = Type.Object(
     scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [] })),
     resource: Type.Optional(Type.String({ format: 'uri', description: 'The resource indicator (RFC 8707); default: the server URL.' })),
     per: Type.Optional(Type.Union([Type.Literal('tenant'), Type.Literal('user')], { default: 'tenant', description: 'One authorization per tenant, or per user (subject) within a tenant.' })),
+    tokenExchange: Type.Optional(Type.Boolean({ default: false, description: "RFC 8693: exchange the caller's own OAuth access token at this authorization server for one for this server (per user); callers without one (API keys) use the stored authorization." })),
   },
   { additionalProperties: false, description: 'Gatehouse is the OAuth client of this server: one token per tenant (or user), by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.' },
 );

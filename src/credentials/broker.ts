@@ -69,7 +69,7 @@ export function brokered(cfg: ServerConfig): boolean {
 
 /** Whose upstream authorization a call uses: the tenant, or `tenant/subject` for per-user OAuth (no subject: the tenant's, for discovery). */
 export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): string {
-  return cfg.transport !== 'stdio' && cfg.oauth?.per === 'user' && subject ? `${tenant}/${subject}` : tenant;
+  return cfg.transport !== 'stdio' && (cfg.oauth?.per === 'user' || cfg.oauth?.tokenExchange) && subject ? `${tenant}/${subject}` : tenant;
 }
 
 /** Whether the server's credentials differ per tenant (one upstream connection per tenant). */
@@ -125,7 +125,7 @@ export class CredentialBroker {
   }
 
   /** The server's config with its secrets for this tenant; fails closed with a clear error. */
-  async materialize(cfg: ServerConfig, tenant: string, subject?: string): Promise<Materialized> {
+  async materialize(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string): Promise<Materialized> {
     const c = cfg.credentials ?? {};
     const context = { tenant, environment: cfg.environment ?? 'default' };
     const refs: string[] = [];
@@ -163,7 +163,7 @@ export class CredentialBroker {
         refs.push(ref, `${ref}:${tenant}`, `${ref}:${owner}`);
         if (this.#revoked.has(ref) || this.#revoked.has(`${ref}:${tenant}`) || this.#revoked.has(`${ref}:${owner}`)) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(cfg.name)} is revoked: calls that need it are refused`);
         if (!this.oauth) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(cfg.name)} needs upstream oauth, which this gateway cannot use`);
-        const token = await this.oauth.accessToken(cfg, owner);
+        const token = cfg.oauth.tokenExchange && subjectToken ? await this.oauth.exchange(cfg, subjectToken) : await this.oauth.accessToken(cfg, owner);
         values.push(token);
         headers.authorization = `Bearer ${token}`;
       }

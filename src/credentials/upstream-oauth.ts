@@ -99,6 +99,27 @@ export class UpstreamOAuth {
     return { server: p.server, tenant: p.tenant };
   }
 
+  readonly #exchanged = new Map<string, TokenSet>();
+
+  /**
+   * RFC 8693: the caller's access token exchanged for one for this server, cached (by the subject
+   * token's hash, never the token) until shortly before it expires.
+   */
+  async exchange(server: HttpServerConfig, subjectToken: string): Promise<string> {
+    const key = `${server.name}\u0000${createHash('sha256').update(subjectToken).digest('hex')}`;
+    const cached = this.#exchanged.get(key);
+    if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > Date.now())) return cached.access_token;
+    const t = await this.#token(server, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subjectToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    });
+    if (this.#exchanged.size > 10_000) this.#exchanged.clear();
+    this.#exchanged.set(key, t);
+    return t.access_token;
+  }
+
   /** A valid access token for (server, tenant), refreshed when due; fails closed when there is none. */
   async accessToken(server: HttpServerConfig, tenant: string): Promise<string> {
     const sealed = await this.#store.get(server.name, tenant);

@@ -46,9 +46,9 @@ export class CredentialedUpstreams {
   }
 
   /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */
-  async get(cfg: ServerConfig, tenant: string, subject?: string): Promise<{ up: Upstream; values: string[] }> {
+  async get(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string): Promise<{ up: Upstream; values: string[] }> {
     const key = CredentialedUpstreams.key(cfg, tenant, subject);
-    const m = await this.#broker.materialize(cfg, tenant, subject);
+    const m = await this.#broker.materialize(cfg, tenant, subject, subjectToken);
     const held = this.#held.get(key);
     if (held && held.digest === m.digest && held.up.state !== 'stopped') return { up: held.up, values: m.values };
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);

@@ -17,6 +17,13 @@ import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
 import { metadataUrls, protectedResourceMetadata, wwwAuthenticate, type ProtectedResourceMetadata } from './prm.ts';
 import type { ToolClass } from '../inventory/classify.ts';
 
+const TOKEN = Symbol('gatehouse.callerToken');
+
+/** The caller's own access token, for token exchange (undefined for API keys and anonymous callers). */
+export function callerToken(p: Principal): string | undefined {
+  return (p as unknown as Record<symbol, string | undefined>)[TOKEN];
+}
+
 const ANONYMOUS: Principal = { subject: 'anonymous', tenant: 'default', client: 'unknown', roles: [], scopes: [], authenticated: false, via: 'anonymous', issuer: '', key: 'anonymous' };
 const QUERY_TOKEN = /(?:^|&)(?:access_token|token|api_key|apikey)=/i;
 
@@ -75,6 +82,9 @@ export class Authenticator {
     if (!m) throw new GatehouseError('E_INVALID_AUTH_REQUEST', 'the authorization header must be `Bearer <token>`');
     const principal = await this.#verify(m[1]);
     this.requireScopes(principal, cfg.requiredScopes.mcp ?? []);
+    // Kept for RFC 8693 token exchange with an upstream's authorization server only: not enumerable,
+    // so it is in no JSON, log line or record made of the principal; it never goes to an upstream.
+    if (principal.via === 'jwt' || principal.via === 'introspection') Object.defineProperty(principal, TOKEN, { value: m[1], enumerable: false });
     return principal;
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Stage } from '../types.ts';
 import { brokered } from '../../credentials/broker.ts';
+import { callerToken } from '../../identity/authenticator.ts';
 import { forward } from '../../gateway/forward.ts';
 import { namespaceTask } from '../../gateway/tasks.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
@@ -23,7 +24,7 @@ export const executeCall: Stage = async (s, { upstreams, holds, catalog, credent
   const cfg = credentials.configOf(route.server);
   let up = upstreams.get(route.server)!;
   if (cfg && brokered(cfg)) {
-    const held = await credentials.pool.get(cfg, s.ctx.principal.tenant, s.ctx.principal.subject);
+    const held = await credentials.pool.get(cfg, s.ctx.principal.tenant, s.ctx.principal.subject, callerToken(s.ctx.principal));
     up = held.up;
     s.injected = held.values;
   }
