@@ -140,7 +140,7 @@ export class Gateway {
         endpoint: () => gw.#endpoint,
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
-        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream }),
+        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream, record: (i) => gw.audit.record(i) }),
         oauthCallback: async (code: string, state: string) => {
           const done = await gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl());
           gw.#retryCredentials.get(done.server)?.();

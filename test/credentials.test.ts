@@ -185,3 +185,20 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
     await web.close();
   }
 });
+
+test('revocation through the admin api: admins only, confirmed, recorded', async () => {
+  const admin = JSON.parse((await runCli(['keys', 'create', '-n', 'ops-admin', '-t', 'acme', '-r', 'gatehouse-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  const post = (key: string, body: unknown) =>
+    fetch(`${t.url}/admin/v1/credentials/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  assert.equal((await post(keys.acme, { ref: 'local:canary-acme', reason: 'x' })).status, 403, 'an agent cannot');
+  assert.equal((await post(admin, { ref: 'local:canary-acme' })).status, 400, 'a reason is required');
+  const r = await post(admin, { ref: 'local:canary-acme', reason: 'rotating after an incident' });
+  const body = (await r.json()) as { confirmed: boolean; timeToEffectMs: number };
+  assert.equal(r.status, 200);
+  assert.equal(body.confirmed, true);
+  assert.match((await call('acme', 'leaky__echo_env', { name: 'API_TOKEN' })).error.message, /revoked/);
+  assert.ok((await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' })).result, "the other tenant's credential is untouched");
+  const listed = (await (await fetch(`${t.url}/admin/v1/credentials`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { revoked: Array<{ ref: string; revokedBy: string }> };
+  assert.ok(listed.revoked.some((x) => x.ref === 'local:canary-acme' && x.revokedBy === 'apikey:ops-admin@acme'));
+  assert.equal((await runCli(['credentials', 'restore', 'local:canary-acme', '-c', t.file])).code, 0);
+});

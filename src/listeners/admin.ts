@@ -14,11 +14,16 @@ import { readiness, summary } from '../readiness/check.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
+import type { Principal } from '../gateway/context.ts';
+import type { AuditInput } from '../audit/log.ts';
+import { readBody } from './guards.ts';
 
 export interface AdminDeps {
   config: Config;
   store: Store;
   identity: Authenticator;
+  /** Append to this gateway's audit stream. */
+  record: (input: AuditInput) => Promise<unknown>;
   /** This process's audit stream (still being written: not expected to be closed). */
   auditStream: string;
 }
@@ -52,6 +57,8 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
     }
     case 'audit/verify':
       return verifyAudit(store.audit, { liveStreams: new Set([deps.auditStream]) });
+    case 'credentials':
+      return { revoked: await store.revocations.list() };
     case 'check': {
       const items = readiness(config, await inventory(store));
       const totals = summary(items);
@@ -67,10 +74,37 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
   }
 }
 
+/**
+ * POST /admin/v1/credentials/revoke {"ref", "reason"}: the same as `gatehouse credentials revoke`,
+ * confirmed by every live gateway (waits up to 30 s), recorded with the admin's identity.
+ */
+async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): Promise<unknown> {
+  let input: { ref?: unknown; reason?: unknown };
+  try {
+    input = JSON.parse(await readBody(req, 16 * 1024)) as typeof input;
+  } catch {
+    throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: send {"ref": "...", "reason": "..."}');
+  }
+  if (typeof input.ref !== 'string' || !input.ref || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` and `reason` are required strings');
+  const s = deps.store;
+  const at = Date.now();
+  const by = `${admin.subject}@${admin.tenant}`;
+  await s.revocations.revoke({ ref: input.ref, reason: input.reason.slice(0, 500), revokedBy: by, revokedAt: at });
+  await deps.record({ kind: 'admin.action', actor: { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer }, detail: { action: 'credentials.revoke', ref: input.ref, reason: input.reason } });
+  const live = await s.revocations.live(at - 5000);
+  for (const deadline = at + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const acks = await s.revocations.acks(input.ref);
+    const missing = live.filter((i) => !acks.some((a) => a.instance === i));
+    if (!missing.length) return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: true, timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0 };
+  }
+  return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false };
+}
+
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
   const principal = await deps.identity.authenticate(req);
   if (deps.identity.enabled && !deps.identity.isAdmin(principal)) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
   const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
+  if (req.method === 'POST') return send(200, await revoke(req, principal, deps));
   const body = await resource(url.pathname.slice(ADMIN_PREFIX.length), url.searchParams, deps);
   if (body === undefined) return send(404, { error: 'not found' });
   res.setHeader('x-content-type-options', 'nosniff');

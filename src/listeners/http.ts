@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
-import { checkHost } from './guards.ts';
+import { checkHost, checkOrigin, readBody } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
@@ -61,6 +61,12 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     checkHost(req.headers.host, ep.hosts);
     return handleApprovalPage(req, res, path, deps.approvalPage());
   }
+  // The admin api's few actions (revoking a credential) are POSTs; everything else here is read-only.
+  if (req.method === 'POST' && path === `${ADMIN_PREFIX}credentials/revoke`) {
+    checkHost(req.headers.host, ep.hosts);
+    checkOrigin(req.headers.origin, ep.origins);
+    return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
   checkHost(req.headers.host, ep.hosts);
   if (path.startsWith(PRM_PREFIX)) {
@@ -103,7 +109,8 @@ export class HttpListener {
         const w = toWire(err, null, ep.log);
         if (!res.headersSent) {
           for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
-          json(res, w.status === 200 ? 500 : w.status, w.body);
+          // Outside MCP a JSON-RPC "200 with an error" is plain HTTP: a refusal of the request is 400.
+          json(res, w.status !== 200 ? w.status : err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500, w.body);
         }
         else res.end();
       });
