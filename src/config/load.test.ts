@@ -98,6 +98,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         inheritEnv: ['PATH'],
         timeouts: { connectMs: 5000, requestMs: 30000, maxTotalMs: 120000 },
         restart: { initialDelayMs: 100, maxDelayMs: 5000 },
+        sandbox: { network: 'none' },
         disabled: true,
       },
       {
@@ -155,6 +156,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
         env: {},
         inheritEnv: ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'],
         restart: { initialDelayMs: 500, maxDelayMs: 30000 },
+        sandbox: { network: 'host' },
         timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
         disabled: false,
       },

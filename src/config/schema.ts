@@ -106,6 +106,15 @@ export const StdioServer = Type.Object(
       }),
     ),
     restart: Type.Optional(Restart),
+    sandbox: Type.Optional(Type.Object(
+      {
+        network: Type.Union([Type.Literal('host'), Type.Literal('none')], {
+          default: 'host',
+          description: '`none`: the process runs in its own network namespace with no interface up (no egress at all, not even loopback); Linux, needs unshare(1).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    )),
   },
   { additionalProperties: false },
 );

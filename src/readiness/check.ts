@@ -147,7 +147,11 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   const inheriting = enabled.filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v))).map((s) => s.name);
   items.push(item('6.3', 'stdio servers start with a minimal environment', inheriting.length ? 'warn' : 'pass',
     inheriting.length ? `secret-looking variables inherited by ${list(inheriting)}` : 'only the listed variables are inherited', 'trim `servers[].inheritEnv`'));
-  items.push(item('6.4', 'tools run sandboxed with restricted egress', 'fail', NOT_YET('sandbox upstream processes'), 'run stdio servers in a container or a restricted user until Gatehouse does'));
+  const stdio = enabled.filter((s) => s.transport === 'stdio');
+  const open = stdio.filter((s) => s.transport === 'stdio' && s.sandbox?.network !== 'none').map((s) => s.name);
+  items.push(item('6.4', 'tools run sandboxed with restricted egress', !stdio.length ? 'pass' : open.length ? 'fail' : 'warn',
+    !stdio.length ? 'no local (stdio) servers' : open.length ? `stdio servers with network access: ${list(open)}` : 'every stdio server runs without network (its own network namespace); filesystem and process isolation are up to the host',
+    'set `sandbox: { network: none }` on stdio servers that need no network; run them as a dedicated user or in a container for the filesystem'));
   items.push(item('6.5', 'a read-only mode exists', 'pass', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy'));
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
   items.push(item('6.6', 'the listener is not exposed without authentication', exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',

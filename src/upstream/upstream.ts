@@ -154,7 +154,12 @@ export class Upstream extends EventEmitter<{
   async #makeChannel(): Promise<Channel> {
     const cfg = this.cfg;
     if (cfg.transport === 'stdio') {
-      return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
+      // sandbox.network none: a network namespace of its own (and a user namespace, so no privilege is
+      // needed), where no interface is up: the server can reach nothing, not even loopback.
+      const isolated = cfg.sandbox?.network === 'none';
+      const command = isolated ? 'unshare' : cfg.command;
+      const args = isolated ? ['--user', '--map-current-user', '--net', '--', cfg.command, ...(cfg.args ?? [])] : (cfg.args ?? []);
+      return new StdioChannel(cfg.name, { command, args, env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
     }
     if (cfg.transport === 'sse') {
       const { LegacySseChannel } = await import('./sse.ts');
