@@ -5,8 +5,6 @@
  * approvers for a two-person rule. Every decision is in the audit trail.
  */
 import type { Command } from 'commander';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import { decide, isExpired } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
@@ -14,15 +12,8 @@ import { visible } from '../approvals/summary.ts';
 import { AuditLog, newStreamName } from '../audit/log.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
+import { withStore } from './store.ts';
 
-async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 export function registerApprovals(program: Command, ctx: CliContext): void {
   const approvals = program.command('approvals').description('calls waiting for a human decision');

@@ -6,23 +6,15 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { openStore } from '../storage/index.ts';
-import type { AuditQuery, Store } from '../storage/types.ts';
+import type { AuditQuery } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
 import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/export-formats.ts';
 import { render } from './format.ts';
 import type { CliContext } from './inventory.ts';
+import { withStore } from './store.ts';
 
-async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

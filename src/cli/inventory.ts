@@ -10,7 +10,6 @@ import { hostname, userInfo } from 'node:os';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
 import { silentLogger } from '../observability/logger.ts';
-import { openStore } from '../storage/index.ts';
 import type { Store } from '../storage/types.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { accept, classify } from '../inventory/review.ts';
@@ -18,6 +17,7 @@ import { definitionDiff, inventoryRows, reviewChanges, type InventoryData, type 
 import { readiness, summary } from '../readiness/check.ts';
 import { FORMATS, render, type Format } from './format.ts';
 import { recordAdmin } from './admin-record.ts';
+import { withStore } from './store.ts';
 
 export interface CliContext {
   configOption: () => Option;
@@ -36,14 +36,6 @@ export function actorName(by: string | undefined): string {
   return `cli:${user}@${hostname()}`;
 }
 
-async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 async function readInventory(store: Store): Promise<InventoryData> {
   const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);

@@ -4,23 +4,15 @@
  * on every gateway sharing the store within a second, and is recorded in the audit trail.
  */
 import type { Command } from 'commander';
-import { openStore } from '../storage/index.ts';
-import type { ModeRecord, Store } from '../storage/types.ts';
+import type { ModeRecord } from '../storage/types.ts';
 import { scopeKey } from '../policy/runtime-modes.ts';
 import { MODES } from '../policy/model.ts';
 import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
+import { withStore } from './store.ts';
 
-async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
 const scopeOptions = (c: Command) =>

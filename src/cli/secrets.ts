@@ -7,14 +7,13 @@
 import type { Command } from 'commander';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
+import { withStore } from './store.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
@@ -23,14 +22,6 @@ async function localStore(config: Config): Promise<LocalSecretStore> {
   return new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key);
 }
 
-async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 async function readStdin(): Promise<string> {
   let text = '';

@@ -5,8 +5,6 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
 import type { Config, HttpServerConfig } from '../config/schema.ts';
 import { loadKey } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
@@ -15,15 +13,8 @@ import { oauthCallbackUrl } from '../main.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
+import { withStore } from './store.ts';
 
-async function withStore<T>(config: Config, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.storage);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
 

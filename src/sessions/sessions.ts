@@ -90,7 +90,9 @@ export class Sessions {
 
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt'>): Promise<LiveSession> {
     const now = Date.now();
-    const record: SessionRecord = { ...init, id: randomBytes(16).toString('base64url'), createdAt: now, lastSeenAt: now };
+    // Hex, not base64url: an id that starts with `-` reads as an option to every command line
+    // (`gatehouse audit run <session>`), and operators paste these ids.
+    const record: SessionRecord = { ...init, id: randomBytes(16).toString('hex'), createdAt: now, lastSeenAt: now };
     await this.#store.create(record);
     const s = new LiveSession(record);
     s.lastTouch = now;
