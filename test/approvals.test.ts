@@ -250,3 +250,37 @@ test('legacy client with URL elicitation: shown the page, the call waits for the
   assert.equal(ran('other', note), 1);
   await c.close();
 });
+
+test('legacy client without URL elicitation, approvals.waitSeconds set: the call waits with progress, then runs once approved', async () => {
+  const dir = mkdtempSync(join(tmp, 'wait-'));
+  const file = join(dir, 'rec.jsonl');
+  const g = await startGateway(servers(file), {
+    top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\napprovals: { waitSeconds: 20 }\n`,
+  });
+  try {
+    const k: Record<string, string> = {};
+    for (const [name, roles] of [['waiter', 'agent'], ['boss', 'lead']]) k[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-r', roles, '-s', 'x', '--json', '-c', g.file])).stdout).key;
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const c = new Client({ name: 'waiter', version: '1' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${k.waiter}` } } }));
+    const progress: string[] = [];
+    const call = c.callTool({ name: 'rec__other', arguments: { note: 'waited' } }, undefined, { onprogress: (p) => progress.push(String(p.message)), timeout: 30_000 });
+    let pending: { id: string } | undefined;
+    for (let i = 0; i < 100 && !pending; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pending = (await g.gw.store.approvals.list({ status: 'pending' }))[0];
+    }
+    assert.ok(pending, 'a request was made');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(readFileSync(file, 'utf8').includes('"waited"'), false, 'nothing ran while waiting');
+    assert.equal((await runCli(['approvals', 'approve', pending.id, '--role', 'lead', '--by', 'boss', '-c', g.file])).code, 0);
+    const r = await call;
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(progress.some((m) => m.includes(`waiting for approval ${pending!.id}`)), 'progress named the approval');
+    assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"waited"')).length, 1, 'ran once');
+    await c.close();
+  } finally {
+    await g.close();
+  }
+});
