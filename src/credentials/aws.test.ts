@@ -10,22 +10,14 @@ import { CredentialError, parseReference } from './types.ts';
 import { startAwsSmServer } from '../../test/fixtures/secrets/aws-sm-server.ts';
 import type { AwsSmServer } from '../../test/fixtures/secrets/aws-sm-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';
+import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const ACCESS_KEY = 'AKIAGATEHOUSETEST01';
 const SECRET_KEY = 'CANARY-AWS-SECRET-KEY-wJalrXUtnFEMI/K7MDENG';
 const SECRET = 'CANARY-SECRET-aws-91be';
 const canaries = [SECRET_KEY, SECRET, 'CANARY-PLAIN'];
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<CredentialError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CredentialError, String(err));
-  assert.equal(err.code, code, err.message);
-  for (const c of canaries) assert.ok(!err.message.includes(c), `message leaks ${c}: ${err.message}`);
-  return err;
-}
+const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, canaries);
 
 describe('aws secrets manager provider', () => {
   let aws: AwsSmServer;

@@ -3,21 +3,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExecProvider, splitCommandLine } from './exec.ts';
 import { CredentialError, parseReference } from './types.ts';
+import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const NODE = process.execPath;
 const STDERR_CANARY = 'CANARY-STDERR-token-f00d';
 const q = (s: string) => `'${s}'`; // single-quote a script for the exec: command line
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<CredentialError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CredentialError, String(err));
-  assert.equal(err.code, code, err.message);
-  assert.ok(!err.message.includes(STDERR_CANARY), `message leaks stderr: ${err.message}`);
-  return err;
-}
+const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, [STDERR_CANARY]);
 
 describe('exec provider', () => {
   const resolve = (ref: string, p = new ExecProvider()) => p.resolve(parseReference(ref));

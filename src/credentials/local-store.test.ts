@@ -8,21 +8,13 @@ import { KEY_ENV, LocalSecretStore, generateKey, keyId, loadKey, parseKey, write
 import { LocalProvider } from './local.ts';
 import { SecretResolver } from './resolver.ts';
 import { CredentialError } from './types.ts';
+import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const SECRET = 'CANARY-SECRET-local-0b5e';
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
 const posix = process.platform !== 'win32';
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<CredentialError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CredentialError, String(err));
-  assert.equal(err.code, code, err.message);
-  assert.ok(!err.message.includes(SECRET), `message leaks the secret: ${err.message}`);
-  return err;
-}
+const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, [SECRET]);
 
 describe('local encrypted store', () => {
   let dir: string;

@@ -8,20 +8,12 @@ import { CredentialError, parseReference } from './types.ts';
 import { startOnePasswordServer } from '../../test/fixtures/secrets/onepassword-server.ts';
 import type { OnePasswordServer } from '../../test/fixtures/secrets/onepassword-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';
+import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const TOKEN = 'CANARY-OP-CONNECT-TOKEN-eyJhbGciOiJFUzI1NiJ9';
 const SECRET = 'CANARY-SECRET-op-4a2c';
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<CredentialError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CredentialError, String(err));
-  assert.equal(err.code, code, err.message);
-  for (const c of [TOKEN, SECRET]) assert.ok(!err.message.includes(c), `message leaks ${c}: ${err.message}`);
-  return err;
-}
+const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, [TOKEN, SECRET]);
 
 describe('1password connect provider', () => {
   let op: OnePasswordServer;

@@ -9,6 +9,7 @@ import { CredentialError, parseReference } from './types.ts';
 import { startVaultServer } from '../../test/fixtures/secrets/vault-server.ts';
 import type { VaultServer } from '../../test/fixtures/secrets/vault-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';
+import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const SECRET = 'CANARY-SECRET-vault-7d1f';
 const ROOT = 'CANARY-TOKEN-root-3e9a';
@@ -20,16 +21,7 @@ let clock = 1_700_000_000_000;
 const now = () => clock;
 
 /** Assert a CredentialError with `code` whose message leaks none of the canaries. */
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<CredentialError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CredentialError, String(err));
-  assert.equal(err.code, code, err.message);
-  for (const canary of [SECRET, ROOT, SECRET_ID, JWT, 'hvs.']) assert.ok(!err.message.includes(canary), `message leaks ${canary}: ${err.message}`);
-  return err;
-}
+const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, [SECRET, ROOT, SECRET_ID, JWT, 'hvs.']);
 
 describe('vault provider', () => {
   let vault: VaultServer;
