@@ -3,9 +3,13 @@
  * lengths, keys, total size; prototype-pollution keys) and the tool's own input schema (JSON Schema
  * 2020-12 through Ajv). Schemas come from the (pinned, reviewed) inventory; they are compiled once per
  * pin, with no remote `$ref` (Ajv never fetches without a loadSchema hook) and a cap on their size.
+ * Their `pattern`s run on RE2 (./regexp.ts), the route Ajv documents for untrusted schemas: a
+ * backtracking pattern from an upstream cannot stop the event loop, and a value too long to check
+ * within the budget is refused, never waved through.
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { RegExpBudgetError, ajvRegExpEngine } from './regexp.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -50,7 +54,7 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
 const MAX_SCHEMA_CHARS = 1_000_000;
 
 export class SchemaValidators {
-  readonly #ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, unicodeRegExp: true });
+  readonly #ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, unicodeRegExp: true, code: { regExp: ajvRegExpEngine } });
   readonly #byPin = new Map<string, ValidateFunction | Error>();
 
   constructor() {
@@ -66,7 +70,12 @@ export class SchemaValidators {
       this.#byPin.set(pin, v);
     }
     if (v instanceof Error) return { path: '(schema)', message: `the tool's input schema cannot be used (${v.message}), so no call is let through` };
-    if (v(args ?? {})) return undefined;
+    try {
+      if (v(args ?? {})) return undefined;
+    } catch (err) {
+      if (err instanceof RegExpBudgetError) return { path: '(arguments)', message: err.message };
+      return { path: '(arguments)', message: 'could not be checked against the input schema, so no call is let through' };
+    }
     const e = v.errors?.[0];
     if (!e) return { path: '(arguments)', message: 'do not match the input schema' };
     const where = e.instancePath ? e.instancePath.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')) : [];

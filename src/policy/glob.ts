@@ -33,7 +33,13 @@ export function hasWildcard(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');
 }
 
-/** Anchored regex for a glob; the caller validated it. `i` for case-insensitive matching. */
+/**
+ * Anchored matcher for a glob; the caller validated it. `i` for case-insensitive matching. It is a
+ * RegExp (its `source` is the equivalent pattern, for display) whose `test` does not backtrack:
+ * V8 would take O(n^k) on `a*b*c*d` against a long hostile value with k stars, so `test` matches the
+ * literal runs between stars leftmost-first instead (greedy leftmost is exact for `*`), which is
+ * linear in the value for `*` and O(value x run) for runs containing `?`.
+ */
 export function globRegExp(pattern: string, caseInsensitive = false): RegExp {
   let body = '';
   for (const ch of pattern) {
@@ -41,7 +47,56 @@ export function globRegExp(pattern: string, caseInsensitive = false): RegExp {
     else if (ch === '?') body += '[^]';
     else body += ch.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
   }
-  return new RegExp(`^${body}$`, caseInsensitive ? 'ui' : 'u');
+  return new GlobRegExp(`^${body}$`, caseInsensitive ? 'ui' : 'u', pattern, caseInsensitive);
+}
+
+/** One code point per element; case folded per code point when asked (length kept, like RegExp `ui`). */
+function codePoints(s: string, fold: boolean): string[] {
+  const out = Array.from(s);
+  if (fold) for (let i = 0; i < out.length; i++) {
+    const l = out[i].toLowerCase();
+    if (l.length === out[i].length) out[i] = l;
+  }
+  return out;
+}
+
+/** Does `run` (code points, `?` = any one) match `v` at `at`? */
+function runAt(v: string[], at: number, run: string[]): boolean {
+  if (at + run.length > v.length) return false;
+  for (let j = 0; j < run.length; j++) if (run[j] !== '?' && run[j] !== v[at + j]) return false;
+  return true;
+}
+
+export function linearGlobTest(pattern: string, value: string, caseInsensitive = false): boolean {
+  const runs = pattern.split('*').map((r) => codePoints(r, caseInsensitive));
+  const v = codePoints(value, caseInsensitive);
+  if (runs.length === 1) return v.length === runs[0].length && runAt(v, 0, runs[0]);
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  if (first.length + last.length > v.length || !runAt(v, 0, first) || !runAt(v, v.length - last.length, last)) return false;
+  let pos = first.length;
+  const end = v.length - last.length;
+  for (let r = 1; r < runs.length - 1; r++) {
+    const run = runs[r];
+    let at = pos;
+    while (at + run.length <= end && !runAt(v, at, run)) at++;
+    if (at + run.length > end) return false;
+    pos = at + run.length;
+  }
+  return true;
+}
+
+class GlobRegExp extends RegExp {
+  readonly #glob: string;
+  readonly #ci: boolean;
+  constructor(source: string, flags: string, glob: string, ci: boolean) {
+    super(source, flags);
+    this.#glob = glob;
+    this.#ci = ci;
+  }
+  override test(value: string): boolean {
+    return linearGlobTest(this.#glob, String(value), this.#ci);
+  }
 }
 
 export function compileGlob(pattern: string): Glob {
