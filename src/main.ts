@@ -11,6 +11,8 @@ import { Upstream } from './upstream/upstream.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
+import { PrincipalRevocations } from './identity/revocations.ts';
+import { AuthFailures } from './identity/auth-failures.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
@@ -72,6 +74,8 @@ export class Gateway {
   readonly #pendingCredentialed = new Map<string, Promise<void>>();
   readonly #retryCredentials = new Map<string, () => void>();
   readonly approvals: ApprovalService;
+  readonly principalRevocations: PrincipalRevocations;
+  readonly authFailures: AuthFailures;
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
@@ -91,6 +95,9 @@ export class Gateway {
       if (cfg && tenantKey === (perTenant(cfg) ? (cfg.credentials?.discoveryTenant ?? 'default') : '*')) this.#wire(server, up, false);
     };
     this.credentials = { broker, pool, scrubber };
+    this.principalRevocations = new PrincipalRevocations(store.principalRevocations);
+    this.principalRevocations.onError = (err) => log.warn({ err: err.message }, 'identity: revocations not refreshed; the last list stays in force');
+    this.authFailures = new AuthFailures((input) => this.audit.record(input));
     this.approvals = new ApprovalService(store.approvals, () => this.config, () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url, this.audit, log);
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#endpoint = this.#endpointDeps();
@@ -129,6 +136,7 @@ export class Gateway {
       await gw.runtimeModes.start();
       await gw.credentials.broker.start();
       await gw.approvals.init();
+      await gw.principalRevocations.start();
     } catch (err) {
       await store.close();
       throw err;
@@ -225,6 +233,8 @@ export class Gateway {
     this.subscriptions.close();
     this.sessions.close();
     this.holds.close();
+    this.principalRevocations.stop();
+    this.authFailures.close();
     this.inventory.stop();
     this.runtimeModes.stop();
     await this.credentials.broker.stop();
@@ -265,7 +275,7 @@ export class Gateway {
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,
-      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys),
+      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, { revocations: this.principalRevocations, failures: this.authFailures, trustedProxies: g.trustedProxies }),
     };
   }
 

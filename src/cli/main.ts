@@ -23,6 +23,7 @@ import { registerMode } from './mode.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerApprovals } from './approvals.ts';
 import { registerUpstream } from './upstream.ts';
+import { registerPrincipals } from './principals.ts';
 
 const configOption = () =>
   new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
@@ -169,5 +170,6 @@ registerMode(program, { configOption, load, fail });
 registerSecrets(program, { configOption, load, fail });
 registerApprovals(program, { configOption, load, fail });
 registerUpstream(program, { configOption, load, fail });
+registerPrincipals(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

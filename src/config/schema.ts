@@ -178,6 +178,13 @@ export const Gateway = Type.Object(
       }),
     ),
     trustProxy: Type.Optional(Type.Boolean({ default: false })),
+    trustedProxies: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For or X-Real-IP is refused unless it comes from one of these.',
+    })),
+    metricsToken: Type.Optional(Type.String({ minLength: 16, description: '/metrics and /readyz require `Authorization: Bearer <this>` (use ${METRICS_TOKEN}).' })),
+    maxSessionsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Legacy sessions one principal may hold open.' })),
+    maxSessionsPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Legacy sessions one tenant may hold open.' })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -210,6 +217,9 @@ export const Identity = Type.Object(
             Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))),
             { minItems: 1, description: 'Default: RS256, PS256, ES256, EdDSA. Only asymmetric algorithms: HS* and `none` are refused.' },
           )),
+          tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Tokens of this issuer act for this tenant only; a tenant claim naming another is refused.' })),
+          tenants: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), { minItems: 1, description: 'Tokens of this issuer name their tenant in the tenant claim, and it must be one of these.' })),
+          platform: Type.Optional(Type.Boolean({ description: 'Tokens of this issuer may act for any tenant, and its admins are platform admins.' })),
         },
         { additionalProperties: false },
       ),
@@ -244,7 +254,8 @@ export const Identity = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'Scopes a token must carry: `mcp` for any MCP request, and per tool class for tools/call.' },
     )),
-    adminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-admin'], description: 'Roles that may use the admin API.' })),
+    adminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-admin'], description: "Roles that may use the admin API for their own tenant (from a platform issuer: for every tenant)." })),
+    platformAdminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-platform-admin'], description: 'Roles that make a platform admin (every tenant), honoured only from a platform issuer or an API key.' })),
     apiKeys: Type.Optional(Type.Boolean({ default: true, description: 'Accept API keys made with `gatehouse keys create`.' })),
     clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 30 })),
   },
@@ -377,6 +388,7 @@ export const ApprovalsSettings = Type.Object(
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 7 * 86_400, default: 3600, description: 'How long a request (and then its approval) stays usable.' })),
     waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'Legacy callers without URL elicitation: how long the call waits for the decision (with progress) before it returns the pending approval id.' })),
     maxPendingPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5 })),
+    maxPendingPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100 })),
     baseUrl: Type.Optional(Type.String({ format: 'uri', description: 'Where approvers reach the gateway (links in pages, elicitations and webhooks). Default: publicUrl, else the listen address.' })),
     templates: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 500 }), { description: 'Plain-language action per tool: `"Create issue {title} in {owner}/{repo}"`.' })),
     readTools: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'For a diff: the READ tool of the same server that reads the current content, e.g. files__write_file: files__read_text_file.' })),
@@ -422,7 +434,7 @@ export type RawConfig = Static<typeof ConfigSchema>;
 export interface Config {
   /** Absolute path of the file it came from (or '<memory>'). */
   source: string;
-  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl'>> & { publicUrl?: string; listen: Required<Static<typeof Listen>> };
+  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl' | 'metricsToken'>> & { publicUrl?: string; metricsToken?: string; listen: Required<Static<typeof Listen>> };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
   inventory: Required<Static<typeof InventorySettings>>;
   audit: AuditConfig;

@@ -16,6 +16,22 @@ import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
 import { metadataUrls, protectedResourceMetadata, wwwAuthenticate, type ProtectedResourceMetadata } from './prm.ts';
 import type { ToolClass } from '../inventory/classify.ts';
+import { bindTenant, checkBindings, isPlatformIssuer, type IssuerBinding } from './tenant-binding.ts';
+import type { PrincipalRevocations } from './revocations.ts';
+import type { AuthFailures } from './auth-failures.ts';
+import { forwardedClient, hasForwardingHeaders } from './forwarded.ts';
+
+export interface AuthenticatorOptions {
+  /** Revoked subjects and token ids (followed from the store). */
+  revocations?: PrincipalRevocations;
+  /** Where authentication failures are recorded (aggregated). */
+  failures?: AuthFailures;
+  /** Without identity: proxies whose forwarding headers are believed. */
+  trustedProxies?: readonly string[];
+}
+
+/** Who may use the admin api, and for what: every tenant, or one. */
+export type AdminScope = { platform: true } | { platform: false; tenant: string };
 
 const TOKEN = Symbol('gatehouse.callerToken');
 
@@ -36,11 +52,19 @@ export class Authenticator {
   readonly metadataPaths: string[] = [];
   readonly #metadataUrl: string = '';
   readonly #metadata: ProtectedResourceMetadata | undefined;
+  readonly #opts: AuthenticatorOptions;
+  readonly #bindings = new Map<string, IssuerBinding>();
+  #issuerCount = 0;
 
-  constructor(cfg: IdentityConfig | undefined, allowUnauthenticated: 'loopback' | 'never', keys: ApiKeyStore) {
+  constructor(cfg: IdentityConfig | undefined, allowUnauthenticated: 'loopback' | 'never', keys: ApiKeyStore, opts: AuthenticatorOptions = {}) {
     this.#cfg = cfg;
+    this.#opts = opts;
     this.#anonymousLoopback = !cfg && allowUnauthenticated === 'loopback';
     if (!cfg) return;
+    const issuers = cfg.issuers.length ? cfg.issuers : cfg.introspection ? [{ issuer: cfg.introspection.url }] : [];
+    checkBindings(issuers);
+    this.#issuerCount = issuers.length;
+    for (const i of issuers) this.#bindings.set(i.issuer, { tenant: i.tenant, tenants: i.tenants, platform: i.platform });
     if (cfg.issuers.length || cfg.introspection) {
       this.#verifier = new TokenVerifier({
         issuers: cfg.issuers.length ? cfg.issuers : [{ issuer: cfg.introspection!.url }],
@@ -69,11 +93,38 @@ export class Authenticator {
 
   /** The verified principal of an HTTP request; throws a GatehouseError (401/403) otherwise. */
   async authenticate(req: IncomingMessage): Promise<Principal> {
+    try {
+      return await this.#authenticate(req);
+    } catch (err) {
+      if (err instanceof GatehouseError && err.code !== 'E_UNAUTHENTICATED' && err.code !== 'E_INSUFFICIENT_SCOPE') {
+        const seen = (err.data as { refused?: Partial<TokenPrincipal> & { tenantClaim?: string | null } } | undefined)?.refused;
+        this.#opts.failures?.note({
+          reason: err.message.replace(/^invalid token: /, ''), code: err.code, remote: req.socket.remoteAddress,
+          issuer: seen?.issuer, subject: seen?.subject, tenant: seen?.tenantClaim ?? undefined, via: seen?.via,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<Principal> {
     const query = (req.url ?? '').split('?')[1] ?? '';
     if (QUERY_TOKEN.test(query)) throw new GatehouseError('E_INVALID_AUTH_REQUEST', 'access tokens in the query string are refused: send them in the authorization header');
     const cfg = this.#cfg;
     if (!cfg) {
-      if (this.#anonymousLoopback && isLoopback(req.socket.remoteAddress)) return ANONYMOUS;
+      const remote = req.socket.remoteAddress;
+      // Behind a reverse proxy every caller arrives from the proxy's (often loopback) address: the
+      // caller is the one the proxy names, and only a named proxy is believed.
+      if (hasForwardingHeaders(req.headers)) {
+        const trusted = this.#opts.trustedProxies ?? [];
+        if (!trusted.length || !remote || !trusted.includes(normalizeAddress(remote))) {
+          throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: a forwarded request reached a gateway without identity, and its proxy is not in gateway.trustedProxies');
+        }
+        const client = forwardedClient(req.headers, trusted);
+        if (this.#anonymousLoopback && client !== undefined && isLoopback(client)) return ANONYMOUS;
+        throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
+      }
+      if (this.#anonymousLoopback && isLoopback(remote)) return ANONYMOUS;
       throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
     }
     const auth = req.headers.authorization;
@@ -95,13 +146,24 @@ export class Authenticator {
       const r = await this.#keys.verify(token);
       if (!r.ok) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${r.reason}`);
       const k = r.record;
-      const p = { subject: `apikey:${k.name}`, tenant: k.tenant, client: k.name, roles: k.roles, scopes: k.scopes, authenticated: true, via: 'api-key' as const, issuer: 'gatehouse' };
-      return { ...p, key: principalKey(p) };
+      // The key's own identity owns its sessions; the person it acts for (when it names one) is the
+      // subject, so two keys of one person are one person to the two-person rule.
+      const own = { via: 'api-key' as const, issuer: 'gatehouse', subject: `apikey:${k.name}`, tenant: k.tenant };
+      const p = { subject: k.subject ?? own.subject, tenant: k.tenant, client: k.name, roles: k.roles, scopes: k.scopes, authenticated: true, via: 'api-key' as const, issuer: 'gatehouse' };
+      const why = this.#opts.revocations?.revoked(p);
+      if (why) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${why}`, { refused: { subject: p.subject, issuer: p.issuer, via: p.via, tenantClaim: p.tenant } });
+      return { ...p, key: principalKey(own) };
     }
     if (!this.#verifier) throw new GatehouseError('E_INVALID_TOKEN', 'invalid token: only api keys are accepted here');
     const r = await this.#verifier.verify(token);
     if (!r.ok) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${r.reason}`);
-    return fromToken(r.principal, cfg.defaultTenant);
+    const t = r.principal;
+    const refused = { subject: t.subject, issuer: t.issuer, via: t.via, tenantClaim: t.tenant };
+    const bound = bindTenant(this.#bindings.get(t.issuer), this.#issuerCount, t.tenant, cfg.defaultTenant);
+    if (!bound.ok) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${bound.reason}`, { refused });
+    const why = this.#opts.revocations?.revoked(t);
+    if (why) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${why}`, { refused });
+    return fromToken(t, bound.tenant);
   }
 
   /** 403 insufficient_scope unless the principal holds every scope in `needed`. */
@@ -117,7 +179,28 @@ export class Authenticator {
 
   /** Whether the principal may use the admin api. */
   isAdmin(p: Principal): boolean {
-    return p.authenticated && p.roles.some((r) => this.#cfg?.adminRoles.includes(r));
+    return this.adminScope(p) !== undefined;
+  }
+
+  /**
+   * What the principal may administer. Without identity (loopback only): everything. A platform
+   * admin role counts from an API key (made by an operator) or a platform issuer only; an admin role
+   * from a tenant's issuer, or an API key, administers that tenant; from a platform issuer, every tenant.
+   */
+  adminScope(p: Principal): AdminScope | undefined {
+    const cfg = this.#cfg;
+    if (!cfg) return { platform: true };
+    if (!p.authenticated) return undefined;
+    const platformIssuer = (p.via === 'jwt' || p.via === 'introspection') && isPlatformIssuer(this.#bindings.get(p.issuer), this.#issuerCount);
+    if (p.roles.some((r) => cfg.platformAdminRoles.includes(r)) && (p.via === 'api-key' || platformIssuer)) return { platform: true };
+    if (p.roles.some((r) => cfg.adminRoles.includes(r))) return platformIssuer ? { platform: true } : { platform: false, tenant: p.tenant };
+    return undefined;
+  }
+
+  /** Whether this credential stands for a person (not a service key): only people approve. */
+  isPerson(p: Principal): boolean {
+    if (!p.authenticated) return !this.#cfg;
+    return !(p.via === 'api-key' && p.subject.startsWith('apikey:'));
   }
 
   /** Headers for an authentication failure: the RFC 6750 / 9728 challenge. */
@@ -139,9 +222,11 @@ export class Authenticator {
   }
 }
 
-function fromToken(t: TokenPrincipal, defaultTenant: string | undefined): Principal {
-  const tenant = t.tenant ?? defaultTenant;
-  if (!tenant) throw new GatehouseError('E_INVALID_TOKEN', 'invalid token: no tenant claim');
+function normalizeAddress(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function fromToken(t: TokenPrincipal, tenant: string): Principal {
   const p = { subject: t.subject, tenant, client: t.clientId ?? 'unknown', roles: [...t.roles], scopes: [...t.scopes], authenticated: true, via: t.via, issuer: t.issuer };
   return { ...p, key: principalKey(p) };
 }

@@ -11,6 +11,8 @@ export interface Principal {
   /** epoch milliseconds */
   expiresAt: number;
   via: 'jwt' | 'introspection';
+  /** The token's `jti`, when it has one (for revoking one token). */
+  tokenId: string | null;
 }
 
 export interface ClaimNames {
@@ -49,6 +51,7 @@ export function principalFromClaims(
     issuer,
     expiresAt: (claims.exp as number) * 1000,
     via,
+    tokenId: typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : null,
   });
 }
 

@@ -47,7 +47,7 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     idp.hits.length = 0;
     const r = await v.verify('opaque-good');
     assert.ok(r.ok, JSON.stringify(r));
-    const { expiresAt: _, ...rest } = r.principal;
+    const { expiresAt: _, tokenId: _t, ...rest } = r.principal;
     assert.deepEqual(rest, { subject: 'svc-1', tenant: 'acme', clientId: 'agent-a', roles: ['agent'], scopes: ['mcp:tools', 'mcp:read'], issuer: ISSUER, via: 'introspection' });
     assert.equal(idp.hits.length, 1);
     assert.equal((await v.verify('opaque-good')).ok, true);

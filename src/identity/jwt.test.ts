@@ -54,7 +54,8 @@ describe('real tokens from the OpenID provider', () => {
     const token = await op.clientCredentialsToken(a.id, a.secret, 'mcp:tools mcp:read');
     const result = await verifier.verify(token);
     assert.ok(result.ok, JSON.stringify(result));
-    const { expiresAt, ...rest } = result.principal;
+    const { expiresAt, tokenId, ...rest } = result.principal;
+    assert.equal(typeof tokenId, 'string', 'oidc-provider access tokens carry a jti');
     assert.deepEqual(rest, { subject: 'agent-a', tenant: 'acme', clientId: 'agent-a', roles: ['agent'], scopes: ['mcp:tools', 'mcp:read'], issuer: op.issuer, via: 'jwt' });
     assert.ok(Math.abs(expiresAt - (Date.now() + 600_000)) < 10_000);
     assert.ok(Object.isFrozen(result.principal));

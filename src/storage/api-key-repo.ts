@@ -9,6 +9,7 @@ function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
     name: r.name,
     hash: r.hash,
     tenant: r.tenant,
+    subject: r.subject ?? null,
     roles: JSON.parse(r.roles),
     scopes: JSON.parse(r.scopes),
     createdAt: r.created_at,
@@ -27,7 +28,7 @@ export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
       await db
         .insertInto('api_keys')
         .values({
-          id: r.id, name: r.name, hash: r.hash, tenant: r.tenant, roles: JSON.stringify(r.roles), scopes: JSON.stringify(r.scopes),
+          id: r.id, name: r.name, hash: r.hash, tenant: r.tenant, subject: r.subject, roles: JSON.stringify(r.roles), scopes: JSON.stringify(r.scopes),
           created_at: r.createdAt, created_by: r.createdBy, expires_at: r.expiresAt, last_used_at: r.lastUsedAt, revoked_at: r.revokedAt, revoked_by: r.revokedBy,
         })
         .execute();

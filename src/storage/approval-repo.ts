@@ -28,6 +28,10 @@ export function approvalRepo(db: Kysely<Database>): ApprovalStore {
       const r = await db.selectFrom('approvals').select((eb) => eb.fn.countAll().as('n')).where('requester_key', '=', requesterKey).where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
       return Number(r?.n ?? 0);
     },
+    async countPendingTenant(tenant, now) {
+      const r = await db.selectFrom('approvals').select((eb) => eb.fn.countAll().as('n')).where('tenant', '=', tenant).where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
+      return Number(r?.n ?? 0);
+    },
     async sharedKey(name) {
       const fresh = randomBytes(32).toString('base64');
       await db.insertInto('gateway_keys').values({ name, value: fresh }).onConflict((oc) => oc.column('name').doNothing()).execute();

@@ -105,6 +105,35 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
       await t.test('ping answers', async () => {
         await store.ping();
       });
+      await t.test('sessions are counted per principal and per tenant, idle ones not', async () => {
+        await store.sessions.create(session('c-1', { principal: 'p1', tenant: 't1', lastSeenAt: T0 + 10 }));
+        await store.sessions.create(session('c-2', { principal: 'p1', tenant: 't1', lastSeenAt: T0 + 10 }));
+        await store.sessions.create(session('c-3', { principal: 'p2', tenant: 't1', lastSeenAt: T0 + 10 }));
+        await store.sessions.create(session('c-4', { principal: 'p1', tenant: 't1', lastSeenAt: T0 - 10 }));
+        assert.equal(await store.sessions.count({ principal: 'p1', since: T0 }), 2);
+        assert.equal(await store.sessions.count({ tenant: 't1', since: T0 }), 3);
+        assert.equal(await store.sessions.count({ tenant: 't2', since: T0 }), 0);
+        assert.equal((await store.sessions.get('c-1'))!.tenant, 't1');
+      });
+      await t.test('principal revocations: revoke keeps the first record, restore lifts it', async () => {
+        const r = { kind: 'subject' as const, value: 'ivy', issuer: '', reason: 'x', revokedBy: 'a', revokedAt: T0 };
+        await store.principalRevocations.revoke(r);
+        await store.principalRevocations.revoke({ ...r, reason: 'y', revokedAt: T0 + 1 });
+        await store.principalRevocations.revoke({ ...r, kind: 'jti', value: 'tok-1', issuer: 'https://idp' });
+        assert.deepEqual(await store.principalRevocations.list(), [r, { ...r, kind: 'jti', value: 'tok-1', issuer: 'https://idp' }]);
+        assert.equal(await store.principalRevocations.restore('subject', 'ivy', ''), true);
+        assert.equal(await store.principalRevocations.restore('subject', 'ivy', ''), false);
+        assert.equal((await store.principalRevocations.list()).length, 1);
+      });
+      await t.test('dual control: one confirmation wins', async () => {
+        const d = { id: 'd1', action: 'audit.prune', params: { before: T0 }, requestedBy: 'alice', requestedAt: T0, expiresAt: T0 + 1000, status: 'pending' as const, confirmedBy: null, confirmedAt: null };
+        await store.dualControl.create(d);
+        assert.deepEqual(await store.dualControl.get('d1'), d);
+        const wins = await Promise.all([store.dualControl.confirm('d1', 'bob', T0 + 1), store.dualControl.confirm('d1', 'carol', T0 + 2)]);
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal((await store.dualControl.get('d1'))!.status, 'done');
+        assert.deepEqual(await store.dualControl.list('pending'), []);
+      });
     } finally {
       await store.close();
     }
@@ -147,7 +176,7 @@ runContract('postgres', async (t) => {
 test('migrations run once: a second run executes nothing', async () => {
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
-    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth']);
+    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth', '0009_tenant_boundaries']);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
     await db.destroy();

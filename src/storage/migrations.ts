@@ -231,6 +231,40 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0009_tenant_boundaries': {
+    async up(db: Kysely<any>) {
+      // Revoked token principals: a subject (of one issuer, or of any when issuer is '') or one token id.
+      await db.schema
+        .createTable('principal_revocations')
+        .addColumn('kind', 'text', (c) => c.notNull()) // subject | jti
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('issuer', 'text', (c) => c.notNull()) // '' for every issuer
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('revoked_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('principal_revocations_pk', ['kind', 'value', 'issuer'])
+        .execute();
+      // Operations that need two distinct people: asked by one, confirmed (and run) by another.
+      await db.schema
+        .createTable('dual_control')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull()) // json
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull()) // pending | done | cancelled
+        .addColumn('confirmed_by', 'text')
+        .addColumn('confirmed_at', 'bigint')
+        .execute();
+      // The person an API key acts for (two-person rules count people, not credentials).
+      await db.schema.alterTable('api_keys').addColumn('subject', 'text').execute();
+      // Sessions per tenant are capped: the tenant is kept beside the principal.
+      await db.schema.alterTable('sessions').addColumn('tenant', 'text').execute();
+      await db.schema.createIndex('sessions_principal').on('sessions').column('principal').execute();
+      await db.schema.createIndex('sessions_tenant').on('sessions').column('tenant').execute();
+    },
+  },
 });
 
 

@@ -9,6 +9,7 @@ import { inventoryRepo } from './inventory-repo.ts';
 import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
+import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, UpstreamTokenStore, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
@@ -23,6 +24,7 @@ function toRecord(r: Selectable<SessionsTable>): SessionRecord {
     clientInfo: JSON.parse(r.client_info),
     clientCapabilities: JSON.parse(r.client_capabilities),
     principal: r.principal,
+    ...(r.tenant !== null && r.tenant !== undefined ? { tenant: r.tenant } : {}),
     createdAt: r.created_at,
     lastSeenAt: r.last_seen_at,
   };
@@ -40,6 +42,7 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
           client_info: toJson(r.clientInfo),
           client_capabilities: toJson(r.clientCapabilities),
           principal: r.principal,
+          tenant: r.tenant ?? null,
           created_at: r.createdAt,
           last_seen_at: r.lastSeenAt,
         })
@@ -59,6 +62,12 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
     async purgeIdle(before) {
       const r = await db.deleteFrom('sessions').where('last_seen_at', '<', before).executeTakeFirst();
       return Number(r.numDeletedRows);
+    },
+    async count(q) {
+      let query = db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).where('last_seen_at', '>=', q.since);
+      if (q.principal !== undefined) query = query.where('principal', '=', q.principal);
+      if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
+      return Number((await query.executeTakeFirst())?.n ?? 0);
     },
   };
 }
@@ -179,6 +188,8 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     revocations: revocationRepo(db),
     approvals: approvalRepo(db),
     upstreamTokens: tokenRepo(db),
+    principalRevocations: principalRevocationRepo(db),
+    dualControl: dualControlRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -8,6 +8,7 @@ export interface SessionsTable {
   client_info: string;
   client_capabilities: string;
   principal: string | null;
+  tenant: string | null;
   created_at: number;
   last_seen_at: number;
 }
@@ -78,6 +79,7 @@ export interface ApiKeysTable {
   name: string;
   hash: string;
   tenant: string;
+  subject: string | null;
   roles: string;
   scopes: string;
   created_at: number;
@@ -174,7 +176,30 @@ export interface OauthPendingTable {
   created_at: number;
 }
 
+export interface PrincipalRevocationsTable {
+  kind: string;
+  value: string;
+  issuer: string;
+  reason: string;
+  revoked_by: string;
+  revoked_at: number;
+}
+
+export interface DualControlTable {
+  id: string;
+  action: string;
+  params: string;
+  requested_by: string;
+  requested_at: number;
+  expires_at: number;
+  status: string;
+  confirmed_by: string | null;
+  confirmed_at: number | null;
+}
+
 export interface Database {
+  principal_revocations: PrincipalRevocationsTable;
+  dual_control: DualControlTable;
   upstream_tokens: UpstreamTokensTable;
   oauth_pending: OauthPendingTable;
   approvals: ApprovalsTable;

@@ -16,6 +16,8 @@ export interface SessionRecord {
   clientCapabilities: unknown;
   /** The verified principal's stable key, or null while unauthenticated access is allowed. */
   principal: string | null;
+  /** The principal's tenant (sessions are capped per tenant); null for anonymous sessions. */
+  tenant?: string | null;
   createdAt: number; // epoch ms
   lastSeenAt: number; // epoch ms
 }
@@ -37,6 +39,8 @@ export interface SessionStore {
   delete(id: string): Promise<boolean>;
   /** Delete sessions last seen before `before`; returns how many. */
   purgeIdle(before: number): Promise<number>;
+  /** Sessions of one principal or one tenant last seen at or after `since`. */
+  count(q: { principal?: string; tenant?: string; since: number }): Promise<number>;
 }
 
 export interface VerdictStore {
@@ -140,6 +144,8 @@ export interface ApiKeyRecord {
   name: string;
   hash: string;
   tenant: string;
+  /** The person the key acts for (their subject at the identity provider); null for a service key. */
+  subject: string | null;
   roles: string[];
   scopes: string[];
   createdAt: number;
@@ -241,6 +247,7 @@ export interface ApprovalStore {
   transition(next: ApprovalRequest, expected: ApprovalRequest['status']): Promise<boolean>;
   list(opts?: { status?: ApprovalRequest['status']; tenant?: string; limit?: number }): Promise<ApprovalRequest[]>;
   countPending(requesterKey: string, now: number): Promise<number>;
+  countPendingTenant(tenant: string, now: number): Promise<number>;
   /** A random key shared by every replica, made on first use. */
   sharedKey(name: string): Promise<Buffer>;
 }
@@ -256,6 +263,45 @@ export interface UpstreamTokenStore {
   takePending(state: string): Promise<{ server: string; tenant: string; sealedVerifier: string; createdAt: number } | undefined>;
 }
 
+/** A revoked token principal: every token of a subject, or one token by its `jti`. */
+export interface PrincipalRevocation {
+  kind: 'subject' | 'jti';
+  value: string;
+  /** The issuer it applies to; '' for every issuer (and for API keys acting for that subject). */
+  issuer: string;
+  reason: string;
+  revokedBy: string;
+  revokedAt: number;
+}
+
+export interface PrincipalRevocationStore {
+  /** Revoking again keeps the first record. */
+  revoke(r: PrincipalRevocation): Promise<void>;
+  restore(kind: PrincipalRevocation['kind'], value: string, issuer: string): Promise<boolean>;
+  list(): Promise<PrincipalRevocation[]>;
+}
+
+/** An operation that needs two distinct people: requested by one, confirmed by another. */
+export interface DualControlRecord {
+  id: string;
+  action: string;
+  params: Record<string, unknown>;
+  requestedBy: string;
+  requestedAt: number;
+  expiresAt: number;
+  status: 'pending' | 'done' | 'cancelled';
+  confirmedBy: string | null;
+  confirmedAt: number | null;
+}
+
+export interface DualControlStore {
+  create(r: DualControlRecord): Promise<void>;
+  get(id: string): Promise<DualControlRecord | undefined>;
+  list(status?: DualControlRecord['status']): Promise<DualControlRecord[]>;
+  /** pending -> done by `by` (compare-and-set: exactly one confirmation wins). */
+  confirm(id: string, by: string, at: number): Promise<boolean>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -267,6 +313,8 @@ export interface Store {
   readonly revocations: RevocationStore;
   readonly approvals: ApprovalStore;
   readonly upstreamTokens: UpstreamTokenStore;
+  readonly principalRevocations: PrincipalRevocationStore;
+  readonly dualControl: DualControlStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,83 @@
+/**
+ * `gatehouse principals revoke|restore|list`: token principals revoked like API keys — every token of
+ * a subject (of one issuer, or of every issuer and the API keys acting for that person), or one token
+ * by its id (`jti`). Every gateway sharing the store applies a revocation within a second; each is
+ * recorded in the audit trail.
+ */
+import type { Command } from 'commander';
+import type { PrincipalRevocation } from '../storage/types.ts';
+import { recordAdmin } from './admin-record.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { render } from './format.ts';
+import { withStore } from './store.ts';
+
+interface Target {
+  subject?: string;
+  tokenId?: string;
+  issuer?: string;
+}
+
+function target(ctx: CliContext, opts: Target): { kind: PrincipalRevocation['kind']; value: string; issuer: string } {
+  if (Boolean(opts.subject) === Boolean(opts.tokenId)) ctx.fail('give exactly one of `--subject` or `--token-id`', 2);
+  const value = (opts.subject ?? opts.tokenId)!;
+  if (value.length > 1024) ctx.fail('the value is too long', 2);
+  return { kind: opts.subject ? 'subject' : 'jti', value, issuer: opts.issuer ?? '' };
+}
+
+export function registerPrincipals(program: Command, ctx: CliContext): void {
+  const cmd = program.command('principals').description('revoke token principals (a subject, or one token by its jti), like API keys');
+
+  cmd
+    .command('revoke')
+    .description('refuse every token of a subject, or one token, on every gateway within a second')
+    .option('--subject <subject>', 'the subject (`sub`); also refuses API keys acting for this person unless --issuer is given')
+    .option('--token-id <jti>', 'one token, by its `jti`')
+    .option('--issuer <issuer>', 'only tokens of this issuer (default: every issuer)')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <name>', 'who revokes (recorded); default: cli:<user>@<host>')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the revocation as JSON')
+    .action(async (opts: Target & { reason: string; by?: string; config: string; json?: boolean }) => {
+      const t = target(ctx, opts);
+      const config = await ctx.load(opts.config);
+      const r: PrincipalRevocation = { ...t, reason: opts.reason.slice(0, 500), revokedBy: actorName(opts.by), revokedAt: Date.now() };
+      await withStore(config, async (s) => {
+        await s.principalRevocations.revoke(r);
+        await recordAdmin(s, r.revokedBy, 'principals.revoke', { kind: r.kind, value: r.value, issuer: r.issuer || '*', reason: r.reason });
+      });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      process.stdout.write(`${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`);
+    });
+
+  cmd
+    .command('restore')
+    .description('lift a revocation')
+    .option('--subject <subject>')
+    .option('--token-id <jti>')
+    .option('--issuer <issuer>', 'as given when revoking')
+    .option('--by <name>', 'who restores (recorded)')
+    .addOption(ctx.configOption())
+    .action(async (opts: Target & { by?: string; config: string }) => {
+      const t = target(ctx, opts);
+      const config = await ctx.load(opts.config);
+      const done = await withStore(config, async (s) => {
+        const ok = await s.principalRevocations.restore(t.kind, t.value, t.issuer);
+        if (ok) await recordAdmin(s, actorName(opts.by), 'principals.restore', { kind: t.kind, value: t.value, issuer: t.issuer || '*' });
+        return ok;
+      });
+      if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
+      process.stdout.write(`${t.kind} ${t.value} restored\n`);
+    });
+
+  cmd
+    .command('list')
+    .description('revoked subjects and tokens')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.principalRevocations.list());
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+      process.stdout.write(render('table', ['kind', 'value', 'issuer', 'reason', 'by', 'at'], rows.map((r) => [r.kind, r.value, r.issuer || '*', r.reason, r.revokedBy, new Date(r.revokedAt).toISOString()]), null));
+    });
+}

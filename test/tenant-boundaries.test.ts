@@ -1,0 +1,178 @@
+/**
+ * Tenant and authority boundaries, tried as a hostile tenant would: two tenants' identity providers
+ * (the real oidc-provider, bound to acme and globex by the tenant claim, and a second issuer with its
+ * own signing key, bound to initech alone), API keys, and the admin api. A token that names a tenant
+ * its issuer does not serve is refused and recorded; token principals are revoked like API keys;
+ * admins see their own tenant; destructive audit operations need two people.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, importJWK } from 'jose';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { freePort } from './support/processes.ts';
+import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
+import { Authenticator } from '../src/identity/authenticator.ts';
+import type { AuditEvent } from '../src/audit/event.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-boundaries-'));
+const rec = join(tmp, 'rec.jsonl');
+writeFileSync(rec, '');
+let oidc: OidcFixture;
+let idp2: SecondIssuer;
+let t: TestGateway;
+let resource = '';
+const SCOPE = 'mcp:tools mcp:read';
+const secret = (id: string) => oidc.clients.find((c) => c.id === id)!.secret;
+const oidcToken = (id: string) => oidc.clientCredentialsToken(id, secret(id), SCOPE);
+const calls = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+
+before(async () => {
+  const port = await freePort();
+  resource = `http://127.0.0.1:${port}/mcp`;
+  oidc = await startOidcProvider({ resource, scopes: ['mcp:tools', 'mcp:read'] });
+  idp2 = await startSecondIssuer(resource);
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: READ } }\n`,
+    {
+      port,
+      top:
+        `identity:\n  resource: ${resource}\n  issuers:\n` +
+        `    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n` +
+        `    - { issuer: ${JSON.stringify(idp2.issuer)}, tenant: initech }\n` +
+        '  requiredScopes: { mcp: [mcp:tools] }\n  adminRoles: [admin]\n',
+    },
+  );
+});
+after(async () => {
+  await t?.close();
+  await oidc?.stop();
+  await idp2?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+/** A modern tools/call with this bearer token: the HTTP status and the body. */
+async function call(token: string, note = 'hi'): Promise<{ status: number; body: any; challenge: string | null }> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__record', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'rec__record', arguments: { note }, _meta: META } }),
+  });
+  return { status: r.status, body: await r.json(), challenge: r.headers.get('www-authenticate') };
+}
+const audit = async (q: Parameters<TestGateway['gw']['store']['audit']['read']>[0]): Promise<AuditEvent[]> => (await t.gw.store.audit.read({ limit: 10_000, ...q })).map((r) => r.event);
+async function eventually<T>(fn: () => Promise<T | undefined>, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("a tenant's issuer cannot mint principals for another tenant: 401, nothing upstream, recorded", async () => {
+  const before = calls();
+  // initech's identity provider signs a perfectly valid token that says it is acme's.
+  const hostile = await idp2.mint({ tenant: 'acme', scope: SCOPE, client_id: 'initech-bot' }, { subject: 'mallory' });
+  const r = await call(hostile, 'cross-tenant');
+  assert.equal(r.status, 401);
+  assert.match(r.challenge ?? '', /invalid_token/);
+  assert.match(r.challenge ?? '', /tenant not served by this issuer/);
+  // The tenant-set issuer too: a token of the real provider, correctly signed, naming initech.
+  const key = await importJWK(oidc.signingKey.privateJwk, 'ES256');
+  const now = Math.floor(Date.now() / 1000);
+  const forged = await new SignJWT({ tenant: 'initech', scope: SCOPE, client_id: 'agent-a' })
+    .setProtectedHeader({ alg: 'ES256', kid: oidc.signingKey.kid, typ: 'at+jwt' })
+    .setIssuer(oidc.issuer).setAudience(resource).setSubject('agent-a').setIssuedAt(now).setExpirationTime(now + 300).sign(key);
+  assert.equal((await call(forged)).status, 401);
+  assert.equal(calls(), before, 'nothing reached the upstream');
+
+  const refused = await eventually(async () => {
+    const rows = (await audit({ kind: 'call.refused' })).filter((e) => e.stage === 'authenticate' && e.detail?.reason === 'tenant not served by this issuer');
+    return rows.length >= 2 ? rows : undefined;
+  });
+  const m = refused.find((e) => e.actor?.subject === 'mallory')!;
+  assert.deepEqual([m.actor?.issuer, m.actor?.tenant, m.error, m.outcome], [idp2.issuer, 'acme', 'E_INVALID_TOKEN', 'refused']);
+  assert.ok(refused.some((e) => e.actor?.issuer === oidc.issuer && e.actor?.tenant === 'initech'));
+});
+
+test('each issuer serves its own tenants: the fixed tenant without a claim, the claim within the set', async () => {
+  const before = calls();
+  assert.equal((await call(await idp2.mint({ scope: SCOPE }, { subject: 'ivy' }), 'initech-call')).status, 200);
+  assert.equal((await call(await idp2.mint({ scope: SCOPE, tenant: 'initech' }, { subject: 'ivy' }))).status, 200);
+  assert.equal((await call(await oidcToken('agent-a'), 'acme-call')).status, 200);
+  assert.equal((await call(await oidcToken('agent-b'), 'globex-call')).status, 200);
+  assert.equal(calls(), before + 4);
+  const intents = await audit({ kind: 'call.intent' });
+  assert.ok(intents.some((e) => e.actor?.subject === 'ivy' && e.actor.tenant === 'initech' && e.actor.issuer === idp2.issuer));
+  assert.ok(intents.some((e) => e.actor?.subject === 'agent-b' && e.actor.tenant === 'globex'));
+});
+
+test('issuers must be bound once there are several: an unbound one fails at start', () => {
+  const base = { resource, resourceName: 'x', claims: { tenant: 'tenant', roles: 'roles', clientId: 'client_id' }, requiredScopes: {}, adminRoles: ['admin'], platformAdminRoles: ['p'], apiKeys: true, clockToleranceSec: 30 };
+  assert.throws(() => new Authenticator({ ...base, issuers: [{ issuer: oidc.issuer }, { issuer: idp2.issuer, tenant: 'initech' }] } as never, 'never', t.gw.store.apiKeys), /not bound to a tenant/);
+  assert.throws(() => new Authenticator({ ...base, issuers: [{ issuer: oidc.issuer, tenant: 'a', platform: true }] } as never, 'never', t.gw.store.apiKeys), /more than one way/);
+});
+
+test('token principals are revoked by subject and by token id, on the running gateway within a second', async () => {
+  const ivy = await idp2.mint({ scope: SCOPE }, { subject: 'ivy' });
+  const other = await idp2.mint({ scope: SCOPE }, { subject: 'ian' });
+  assert.equal((await call(ivy)).status, 200);
+  const started = Date.now();
+  const r = await runCli(['principals', 'revoke', '--subject', 'ivy', '--issuer', idp2.issuer, '--reason', 'laptop stolen', '--by', 'sec-team', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  const cliDone = Date.now();
+  await eventually(async () => ((await call(ivy)).status === 401 ? true : undefined), 1500);
+  assert.ok(Date.now() - cliDone < 1200, `applied ${Date.now() - cliDone} ms after the command returned`);
+  const refused = await call(await idp2.mint({ scope: SCOPE }, { subject: 'ivy' }));
+  assert.equal(refused.status, 401, 'a fresh token of the same subject is refused too');
+  assert.match(refused.challenge ?? '', /principal revoked/);
+  assert.equal((await call(other)).status, 200, 'another subject of the same issuer is not');
+  const listed = JSON.parse((await runCli(['principals', 'list', '--json', '-c', t.file])).stdout).revoked;
+  assert.deepEqual(listed.map((x: { kind: string; value: string; revokedBy: string }) => [x.kind, x.value, x.revokedBy]), [['subject', 'ivy', 'sec-team']]);
+  const recorded = (await audit({ kind: 'admin.action', since: started - 1000 })).find((e) => e.detail?.action === 'principals.revoke');
+  assert.deepEqual([recorded?.actor?.subject, recorded?.detail?.value, recorded?.detail?.reason], ['sec-team', 'ivy', 'laptop stolen']);
+  assert.equal((await runCli(['principals', 'restore', '--subject', 'ivy', '--issuer', idp2.issuer, '-c', t.file])).code, 0);
+  await eventually(async () => ((await call(ivy)).status === 200 ? true : undefined), 1500);
+
+  // One token, by its id: the other tokens of the person keep working.
+  const one = await idp2.mint({ scope: SCOPE }, { subject: 'ivy', jti: 'tok-1' });
+  const two = await idp2.mint({ scope: SCOPE }, { subject: 'ivy', jti: 'tok-2' });
+  assert.equal((await runCli(['principals', 'revoke', '--token-id', 'tok-1', '--reason', 'leaked in a log', '-c', t.file])).code, 0);
+  await eventually(async () => ((await call(one)).status === 401 ? true : undefined), 1500);
+  assert.equal((await call(two)).status, 200);
+  // A real provider's token (its jti is its own) revoked by id.
+  const real = await oidcToken('agent-a');
+  const jti = JSON.parse(Buffer.from(real.split('.')[1], 'base64url').toString()).jti as string;
+  assert.equal((await runCli(['principals', 'revoke', '--token-id', jti, '--issuer', oidc.issuer, '--reason', 'x', '-c', t.file])).code, 0);
+  await eventually(async () => ((await call(real)).status === 401 ? true : undefined), 1500);
+  assert.equal((await call(await oidcToken('agent-a'))).status, 200, 'a new token of the same client is fine');
+  assert.equal((await runCli(['principals', 'revoke', '-c', t.file, '--reason', 'x'])).code, 2, 'a subject or a token id is required');
+});
+
+test('a subject revoked for every issuer also stops the API keys that act for that person', async () => {
+  const made = JSON.parse((await runCli(['keys', 'create', '-n', 'ida-laptop', '-t', 'initech', '-p', 'ida', '-s', 'mcp:tools,mcp:read', '--json', '-c', t.file])).stdout);
+  assert.equal(made.person, 'ida');
+  assert.equal((await call(made.key)).status, 200);
+  assert.equal((await runCli(['principals', 'revoke', '--subject', 'ida', '--reason', 'left the company', '-c', t.file])).code, 0);
+  await eventually(async () => ((await call(made.key)).status === 401 ? true : undefined), 1500);
+});
+
+test('authentication failures are recorded aggregated: a flood of bad tokens is a few records that count it', async () => {
+  const since = Date.now();
+  const bad = await idp2.mint({ scope: SCOPE }, { audience: 'http://127.0.0.1:1/elsewhere', subject: 'flood' });
+  const results = await Promise.all(Array.from({ length: 60 }, () => call(bad)));
+  assert.ok(results.every((r) => r.status === 401));
+  t.gw.authFailures.flush();
+  const rows = await eventually(async () => {
+    const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter((e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience');
+    return r.reduce((n, e) => n + Number(e.detail?.count), 0) === 60 ? r : undefined;
+  });
+  assert.ok(rows.length <= 2, `${rows.length} records for 60 failures`);
+});
