@@ -8,6 +8,7 @@ import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import { Upstream } from './upstream/upstream.ts';
+import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
@@ -67,6 +68,8 @@ export class Gateway {
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
   readonly runtimeModes: RuntimeModes;
+  /** Starts stdio servers (in bubblewrap when configured) and reaps what a killed gateway left running. */
+  sandbox!: SandboxHost;
   /** The broker, the connections holding credentials, and the scrubber of their values. */
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
   /** Each server's config as written (connections holding credentials carry a filled-in copy). */
@@ -91,6 +94,7 @@ export class Gateway {
     const scrubber = new SecretScrubber();
     const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber);
     pool.onCreated = (server, tenantKey, up) => {
+      up.sandbox = { host: this.sandbox, tenant: tenantKey };
       const cfg = this.#serverCfg.get(server);
       if (cfg && tenantKey === (perTenant(cfg) ? (cfg.credentials?.discoveryTenant ?? 'default') : '*')) this.#wire(server, up, false);
     };
@@ -117,6 +121,8 @@ export class Gateway {
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger();
     checkServerNames(config);
+    const jailed = config.servers.find((s) => !s.disabled && s.transport === 'stdio' && s.sandbox);
+    if (jailed && !findExecutable('bwrap')) throw new Error(sandboxUnavailable(jailed.name));
     await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
     const store = await openStore(config.storage);
@@ -142,6 +148,8 @@ export class Gateway {
       throw err;
     }
     gw.#endpoint = gw.#endpointDeps();
+    gw.sandbox = await SandboxHost.open(config.gateway.stateDir, log, (server, tenant, r) =>
+      void gw.audit.record({ kind: 'egress.refused', server, outcome: 'refused', detail: { tenant, target: r.target, address: r.address, reason: r.reason } }));
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
       gw.#http = new HttpListener({
@@ -240,6 +248,7 @@ export class Gateway {
     await this.credentials.broker.stop();
     await this.credentials.pool.stop();
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.sandbox?.close();
     await this.#limiter?.close();
     await this.audit.close();
     await this.store.close();
@@ -337,6 +346,7 @@ export class Gateway {
 
   /** Make `up` the server's connection for listings and events, and start it. */
   #wire(name: string, up: Upstream, start = true): void {
+    up.sandbox ??= { host: this.sandbox, tenant: 'default' };
     const cfg = { name };
     this.upstreams.set(cfg.name, up);
     up.on('ready', () => {

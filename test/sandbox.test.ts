@@ -1,60 +1,275 @@
 /**
- * Restricted egress for stdio servers: with `sandbox: { network: none }` the server runs in a network
- * namespace of its own with nothing up, so it cannot reach a listener on this machine (nor anything
- * else); the same server without the sandbox can. The MCP conversation over stdio is unaffected.
+ * The sandbox of stdio servers, tried by a hostile server (test/fixtures/upstreams/hostile-server.ts):
+ * the same server runs twice per tenant, once in the sandbox and once without, and each escape it
+ * tries — the state directory, the store, the gateway's environment, another tenant's /tmp, a fork
+ * bomb, memory, connections past the egress allowlist (and to a metadata address), a new user
+ * namespace, outliving a killed gateway — fails sandboxed and works unsandboxed.
+ * Real processes, real bubblewrap, real connections on loopback only.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { randomUUID } from 'node:crypto';
+import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
+import { findExecutable } from '../src/sandbox/sandbox.ts';
+import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
+import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 
+const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
+const TOOLS = ['read_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status'];
+const classes = `    tools: { ${TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
+const usable = !!findExecutable('bwrap');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
-let listener: Server;
-let port = 0;
-let accepted = 0;
+chmodSync(tmp, 0o755); // the sandbox user (nobody) must reach the paths declared under it
+let allowed: Server;
+let forbidden: Server;
+const accepted = { allowed: 0, forbidden: 0 };
 let t: TestGateway;
-let usable = true;
+const keys: Record<string, string> = {};
 
 before(async () => {
-  try {
-    execFileSync('unshare', ['--user', '--map-current-user', '--net', 'true']);
-  } catch {
-    usable = false;
-    return;
-  }
-  listener = createServer((s) => (accepted++, s.destroy()));
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  port = (listener.address() as { port: number }).port;
-  const rec = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
+  if (!usable) return;
+  allowed = createServer((s) => (accepted.allowed++, s.destroy()));
+  forbidden = createServer((s) => (accepted.forbidden++, s.destroy()));
+  for (const s of [allowed, forbidden]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s: Server) => (s.address() as { port: number }).port;
+  const creds = '    credentials: { env: { API_TOKEN: "local:token-{tenant}" }, discoveryTenant: acme }\n' + classes;
+  const allow = [`127.0.0.1:${port(allowed)}`, `localhost:${port(allowed)}`, '169.254.169.254:80'];
   t = await startGateway(
-    stdioServer('jailed', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'a.jsonl'))} }\n    sandbox: { network: none }\n` +
-      stdioServer('free', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'b.jsonl'))} }\n`,
+    stdioServer('jailed', HOSTILE) + creds + `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
+      stdioServer('free', HOSTILE) + creds,
+    {
+      top: 'identity: { apiKeys: true }\n',
+      before: async (stateDir) => {
+        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        for (const tenant of ['acme', 'globex']) await store.set(`token-${tenant}`, `secret-of-${tenant}`);
+      },
+    },
   );
+  for (const tenant of ['acme', 'globex']) {
+    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file]);
+    keys[tenant] = JSON.parse(r.stdout).key;
+  }
 });
 after(async () => {
   await t?.close();
-  listener?.close();
+  allowed?.close();
+  forbidden?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-test('a sandboxed stdio server reaches nothing; the same server without the sandbox does', async (tc) => {
-  if (!usable) {
-    if (process.env.CI === 'true') assert.fail('unshare(1) with user and network namespaces is not available');
-    return tc.skip('unshare(1) with user and network namespaces is not available here');
-  }
-  const c = new Client({ name: 'sandbox', version: '1' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
-  const jailed = await c.callTool({ name: 'jailed__probe_net', arguments: { host: '127.0.0.1', port } });
-  assert.notEqual((jailed.content as Array<{ text: string }>)[0].text, 'connected');
-  assert.equal(accepted, 0, 'nothing arrived from the sandboxed server');
-  const free = await c.callTool({ name: 'free__probe_net', arguments: { host: '127.0.0.1', port } });
-  assert.equal((free.content as Array<{ text: string }>)[0].text, 'connected');
-  assert.equal(accepted, 1);
-  await c.close();
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+/** One tool call as `tenant`; the text it answers. */
+async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[tenant]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: META } }),
+  });
+  const body = (await r.json()) as { result?: { content: Array<{ text: string }> }; error?: { message: string } };
+  if (!body.result) throw new Error(`${name}: ${JSON.stringify(body)}`);
+  return body.result.content[0].text;
+}
+/** The same attempt sandboxed and unsandboxed. */
+async function both(tenant: string, tool: string, args: Record<string, unknown> = {}): Promise<{ jailed: string; free: string }> {
+  return { jailed: await call(tenant, `jailed__${tool}`, args), free: await call(tenant, `free__${tool}`, args) };
+}
+function skip(tc: { skip(m: string): void }): boolean {
+  if (usable) return false;
+  if (process.env.CI === 'true') assert.fail('bubblewrap (bwrap) is not installed');
+  tc.skip('bubblewrap (bwrap) is not installed');
+  return true;
+}
+
+test('sandboxed: its own user, no capabilities, no-new-privileges, seccomp, a minimal environment', async (tc) => {
+  if (skip(tc)) return;
+  const { jailed, free } = await both('acme', 'status');
+  const j = JSON.parse(jailed);
+  const f = JSON.parse(free);
+  assert.equal(j.uid, 65534);
+  assert.equal(j.capEff, '0000000000000000');
+  assert.equal(j.noNewPrivs, '1');
+  assert.equal(j.seccomp, '2');
+  assert.ok(j.processes < 10 && f.processes > j.processes, `its own PID namespace: ${j.processes} processes in sight (unsandboxed: ${f.processes})`);
+  assert.ok(!j.env.includes('NODE_TEST_CONTEXT'), 'nothing of the gateway environment beyond the allowlist');
+  assert.equal(f.uid, process.getuid!());
+  assert.equal(f.seccomp, '0');
+  assert.equal(await call('acme', 'jailed__unshare'), 'failed (1)', 'no new user namespace (seccomp)');
 });
+
+test("the state directory: the gateway's secrets.key is out of sight sandboxed, readable unsandboxed", async (tc) => {
+  if (skip(tc)) return;
+  const path = join(t.gw.config.gateway.stateDir, 'secrets.key');
+  const { jailed, free } = await both('acme', 'read_file', { path });
+  assert.equal(jailed, 'ENOENT');
+  assert.equal(free, `ok: ${readFileSync(path).toString('base64')}`);
+});
+
+test('the store: the SQLite database cannot be written sandboxed, can be unsandboxed', async (tc) => {
+  if (skip(tc)) return;
+  const { jailed, free } = await both('acme', 'write_store', { path: t.gw.config.storage.sqlitePath! });
+  assert.notEqual(jailed, 'ok: written');
+  assert.equal(free, 'ok: written');
+});
+
+test("the gateway's environment: /proc/<gateway pid>/environ is unreachable sandboxed (own PID namespace), readable unsandboxed", async (tc) => {
+  if (skip(tc)) return;
+  const { jailed, free } = await both('acme', 'read_file', { path: `/proc/${process.pid}/environ` });
+  assert.ok(!jailed.startsWith('ok:'), jailed);
+  assert.match(Buffer.from(free.slice(4), 'base64').toString(), /PATH=/);
+});
+
+test("another tenant's /tmp: private per tenant connection sandboxed, shared unsandboxed", async (tc) => {
+  if (skip(tc)) return;
+  const name = `gatehouse-tenant-${randomUUID()}`;
+  try {
+    await both('acme', 'write_tmp', { name, content: 'acme was here' });
+    const { jailed, free } = await both('globex', 'read_file', { path: `/tmp/${name}` });
+    assert.equal(jailed, 'ENOENT');
+    assert.equal(free, `ok: ${Buffer.from('acme was here').toString('base64')}`);
+    assert.equal(await call('acme', 'jailed__read_file', { path: `/tmp/${name}` }), `ok: ${Buffer.from('acme was here').toString('base64')}`, 'its own /tmp it keeps');
+    const held = t.gw.credentials.pool.describe().filter((h) => h.server === 'jailed');
+    assert.deepEqual(held.map((h) => h.tenant).sort(), ['acme', 'globex'], 'one sandbox per tenant');
+  } finally {
+    rmSync(`/tmp/${name}`, { force: true });
+  }
+});
+
+test('a fork bomb is bounded sandboxed (process limit), not unsandboxed', async (tc) => {
+  if (skip(tc)) return;
+  const { jailed, free } = await both('acme', 'fork', { count: 100 });
+  assert.match(jailed, /^refused after \d+$/);
+  assert.equal(free, 'ok: 100');
+});
+
+test('memory past the limit: killed sandboxed, granted unsandboxed', async (tc) => {
+  if (skip(tc)) return;
+  const { jailed, free } = await both('acme', 'allocate', { mb: 400 });
+  assert.match(jailed, /^died \(/);
+  assert.equal(free, 'ok: 400 MB');
+  assert.equal(await call('acme', 'jailed__allocate', { mb: 16 }), 'ok: 16 MB', 'within the limit it works');
+});
+
+test('egress: only the allowlist, through the gateway proxy; loopback names, other ports and metadata refused and recorded', async (tc) => {
+  if (skip(tc)) return;
+  const port = (s: Server) => (s.address() as { port: number }).port;
+  // An allowed literal address: through the proxy, to the listener.
+  assert.equal(await call('acme', 'jailed__connect', { host: '127.0.0.1', port: port(allowed) }), 'ok: connected through the proxy');
+  assert.equal(accepted.allowed, 1);
+  // Not listed: refused by the proxy; unsandboxed it connects.
+  const other = await both('acme', 'connect', { host: '127.0.0.1', port: port(forbidden) });
+  assert.equal(other.jailed, 'proxy: HTTP/1.1 403 Forbidden egress refused: not in allowlist');
+  assert.equal(other.free, 'ok: connected');
+  assert.equal(accepted.forbidden, 1, 'only the unsandboxed connection arrived');
+  // A listed name that resolves to loopback: refused after resolution.
+  assert.equal(await call('acme', 'jailed__connect', { host: 'localhost', port: port(allowed) }), 'proxy: HTTP/1.1 403 Forbidden egress refused: loopback address');
+  // The metadata address is refused although listed, before any connection is attempted.
+  assert.equal(await call('acme', 'jailed__connect', { host: '169.254.169.254', port: 80 }), 'proxy: HTTP/1.1 403 Forbidden egress refused: metadata address');
+  assert.equal(accepted.allowed, 1);
+  await new Promise((r) => setTimeout(r, 200)); // the audit log commits in groups
+  const records = (await t.gw.store.audit.read({ kind: 'egress.refused', limit: 100 })).map((r) => r.event);
+  assert.deepEqual(records.map((r) => [r.server, r.detail?.tenant, r.detail?.reason]), [
+    ['jailed', 'acme', 'not in allowlist'],
+    ['jailed', 'acme', 'loopback address'],
+    ['jailed', 'acme', 'metadata address'],
+  ]);
+});
+
+test('egress decisions: what the proxy refuses after resolution', async () => {
+  assert.equal(refusedAddress('169.254.169.254'), 'metadata address');
+  assert.equal(refusedAddress('::ffff:169.254.169.254'), 'metadata address');
+  assert.equal(refusedAddress('fd00:ec2::254'), 'metadata address');
+  assert.equal(refusedAddress('127.0.0.2'), 'loopback address');
+  assert.equal(refusedAddress('::1'), 'loopback address');
+  assert.equal(refusedAddress('10.1.2.3'), 'private address');
+  assert.equal(refusedAddress('192.168.0.1'), 'private address');
+  assert.equal(refusedAddress('fe80::1'), 'link-local address');
+  assert.equal(refusedAddress('0.0.0.0'), 'reserved address');
+  assert.equal(refusedAddress('93.184.215.14'), undefined);
+  const list = ['api.example.com:443', '*.example.org:443', '10.0.0.5:5432', '169.254.169.254:80'].map(parseAllow);
+  assert.deepEqual(await vet(list, '10.0.0.5', 5432), { address: '10.0.0.5' }, 'an internal address listed literally');
+  assert.equal((await vet(list, '10.0.0.6', 5432) as { reason: string }).reason, 'not in allowlist');
+  assert.equal((await vet(list, '169.254.169.254', 80) as { reason: string }).reason, 'metadata address');
+  assert.equal((await vet(list, 'api.example.com', 80) as { reason: string }).reason, 'not in allowlist');
+  assert.equal((await vet(list, 'example.org', 443) as { reason: string }).reason, 'not in allowlist', 'a wildcard does not match the bare domain');
+  assert.equal((await vet(list.concat(parseAllow('localhost:443')), 'localhost', 443) as { reason: string }).reason, 'loopback address');
+});
+
+test('the seccomp filter: the architecture check first, every denied call refused with EPERM', () => {
+  const prog = seccompProgram();
+  assert.equal(prog.length % 8, 0);
+  assert.equal(prog.readUInt16LE(0), 0x20, 'load the architecture');
+  assert.equal(prog.readUInt32LE(4), 4);
+  assert.ok(deniedSyscalls().includes('ptrace') && deniedSyscalls().includes('bpf') && deniedSyscalls().includes('keyctl'));
+  assert.equal(prog.readUInt32LE(prog.length - 4), 0x80000000, 'a foreign architecture is killed');
+});
+
+test('start refuses a sandboxed server where bubblewrap is missing, and says what to do', async (tc) => {
+  if (skip(tc)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nobwrap-'));
+  try {
+    const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\nservers:\n${stdioServer('jailed', HOSTILE)}    sandbox: {}\n`;
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(file, yaml);
+    const r = await runCli(['start', '--config', file], { env: { PATH: '/nonexistent' } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr + r.stdout, /server `jailed` is sandboxed, but bubblewrap \(bwrap\) is not installed: install it \(Debian\/Ubuntu: apt-get install bubblewrap/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a gateway killed outright: its sandboxed server dies with it; the unsandboxed one lingers until the next gateway reaps it', async (tc) => {
+  if (skip(tc)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sigkill-'));
+  chmodSync(dir, 0o755);
+  const beats = join(dir, 'beats');
+  mkdirSync(beats, { mode: 0o777 });
+  chmodSync(beats, 0o777);
+  const state = join(dir, 'state');
+  const server = (name: string, extra: string) => `${stdioServer(name, HOSTILE)}    env: { HEARTBEAT_FILE: ${JSON.stringify(join(beats, name))} }\n${extra}`;
+  const head = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(state)}\n`;
+  const fresh = (name: string) => existsSync(join(beats, name)) && Date.now() - statSync(join(beats, name)).mtimeMs < 500;
+  const until = async (cond: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end && !cond(); ) await new Promise((r) => setTimeout(r, 50));
+    return cond();
+  };
+  let first: Awaited<ReturnType<typeof startCli>> | undefined;
+  let second: Awaited<ReturnType<typeof startCli>> | undefined;
+  try {
+    first = await startCli(`${head}servers:\n${server('jailed', `    sandbox: { paths: { write: [${JSON.stringify(beats)}] } }\n`)}${server('free', '')}`, dir);
+    assert.ok(await until(() => fresh('jailed') && fresh('free'), 20_000), 'both servers run');
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first!.child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(!fresh('jailed'), 'the sandboxed server died with the gateway');
+    assert.ok(fresh('free'), 'the unsandboxed server outlived the gateway');
+    second = await startCli(`${head}servers: []\n`, dir);
+    assert.ok(await until(() => !fresh('free'), 5000), 'the next gateway on the state directory reaped it');
+    assert.deepEqual(readdir(join(state, 'run')), [], 'nothing left on record');
+  } finally {
+    first?.child.kill('SIGKILL');
+    await second?.stop();
+    // Whatever survived a failed assertion: kill it by its recorded process id.
+    for (const f of readdir(join(state, 'run'))) {
+      try {
+        process.kill(-JSON.parse(readFileSync(join(state, 'run', f), 'utf8')).pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function readdir(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}

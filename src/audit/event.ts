@@ -20,7 +20,8 @@ export type AuditKind =
   | 'admin.action' // keys, reviews, exports ... done through the CLI or the admin api
   | 'stream.opened'
   | 'stream.closed'
-  | 'audit.pruned';
+  | 'audit.pruned'
+  | 'egress.refused'; // a sandboxed server's connection refused by the egress proxy
 
 export interface AuditActor {
   subject: string;

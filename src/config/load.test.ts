@@ -162,7 +162,6 @@ test('defaults: a minimal file gets every default, paths absolute against the co
         env: {},
         inheritEnv: ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'],
         restart: { initialDelayMs: 500, maxDelayMs: 30000 },
-        sandbox: { network: 'host' },
         timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
         disabled: false,
       },

@@ -91,6 +91,44 @@ const ServerCommon = {
   disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
 };
 
+const AbsolutePath = Type.String({ pattern: '^/', description: 'An absolute path (use ${GATEHOUSE_CONFIG_DIR} or ${GATEHOUSE_STATE_DIR} for relative ones).' });
+
+const Sandbox = Type.Object(
+  {
+    network: Type.Optional(Type.Union([
+      Type.Literal('none'),
+      Type.Literal('host'),
+      Type.Object({
+        allow: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):[0-9]{1,5}$' }), {
+          description: '`host:port` (or `*.domain:port`) the server may connect to, through the gateway\'s egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).',
+        }),
+      }, { additionalProperties: false }),
+    ], { default: 'none', description: '`none` (default): loopback only, nothing leaves; `{ allow: [...] }`: only the listed destinations, through a proxy in the gateway, each refusal recorded in the audit trail; `host`: the host\'s network, unrestricted.' })),
+    paths: Type.Optional(Type.Object({
+      read: Type.Optional(Type.Array(AbsolutePath, { description: 'Extra paths the server may read.' })),
+      write: Type.Optional(Type.Array(AbsolutePath, { description: 'Paths the server may read and write (they must be writable by the sandbox user).' })),
+    }, { additionalProperties: false, description: 'Besides the system directories, its command, its package and its cwd (read-only).' })),
+    secrets: Type.Optional(Type.Union([Type.Literal('env'), Type.Literal('file')], {
+      description: 'How `credentials.env` values reach the server: `env` (default) as environment variables, `file` as /run/secrets/<NAME> with <NAME>_FILE naming it.',
+    })),
+    user: Type.Optional(Type.Object({
+      uid: Type.Integer({ minimum: 1, maximum: 4294967294 }),
+      gid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967294 })),
+    }, { additionalProperties: false, description: 'The user the server runs as when the gateway runs as root (default 65534, nobody); otherwise the gateway\'s own user.' })),
+    limits: Type.Optional(Type.Object({
+      memoryMb: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
+      processes: Type.Optional(Type.Integer({ minimum: 1, description: 'Processes and threads; default 128.' })),
+      cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'CPU share in cores (cgroups); default 1.' })),
+      cpuSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'CPU time a process may use in all; default none.' })),
+      openFiles: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
+    }, { additionalProperties: false })),
+  },
+  {
+    additionalProperties: false,
+    description: 'Run the server in a bubblewrap sandbox (Linux, needs bwrap): read-only view of what it needs, private /tmp, own PID namespace, no-new-privileges, seccomp, resource limits, restricted egress. Absent: unsandboxed (`gatehouse check` fails item 6.4).',
+  },
+);
+
 export const StdioServer = Type.Object(
   {
     ...ServerCommon,
@@ -106,15 +144,7 @@ export const StdioServer = Type.Object(
       }),
     ),
     restart: Type.Optional(Restart),
-    sandbox: Type.Optional(Type.Object(
-      {
-        network: Type.Union([Type.Literal('host'), Type.Literal('none')], {
-          default: 'host',
-          description: '`none`: the process runs in its own network namespace with no interface up (no egress at all, not even loopback); Linux, needs unshare(1).',
-        }),
-      },
-      { additionalProperties: false, default: {} },
-    )),
+    sandbox: Type.Optional(Sandbox),
   },
   { additionalProperties: false },
 );

@@ -15,6 +15,12 @@ export interface StdioOptions {
   cwd?: string;
   /** Longest accepted stdout line (one message); longer lines are dropped. */
   maxLineBytes?: number;
+  /** Contents for file descriptors 3, 4, ... (a sandbox's seccomp filter and files), written once. */
+  fds?: Buffer[];
+  /** The process started (its id, for the registry of started processes). */
+  onStarted?: (pid: number) => void;
+  /** The process is gone: release what was made for it. */
+  onExited?: () => Promise<void>;
 }
 
 const KILL_GRACE_MS = 2000;
@@ -35,22 +41,32 @@ export class StdioChannel implements Channel {
     this.description = `stdio:${name}`;
     this.#log = log;
     this.#maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
+    const fds = opts.fds ?? [];
     this.#child = spawn(opts.command, opts.args, {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...fds.map(() => 'pipe' as const)],
       // Its own process group: a server started through a wrapper (npx, sh -c, uvx) is a grandchild,
       // and stopping must reach it too, or it keeps running and holds our pipes open.
       detached: true,
+    }) as ChildProcessWithoutNullStreams;
+    fds.forEach((data, i) => {
+      const pipe = this.#child.stdio[3 + i] as unknown as import('node:stream').Writable;
+      pipe.on('error', () => {}); // the reader is gone: the process failed to start, reported through 'exit'
+      pipe.end(data);
     });
+    if (this.#child.pid) opts.onStarted?.(this.#child.pid);
+    const released = () => opts.onExited?.().catch((err: Error) => log.warn({ upstream: name, err: err.message }, 'upstream cleanup failed'));
     this.#exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         if (!this.#closing) log.warn({ upstream: name, code, signal }, 'upstream process exited');
+        void released();
         this.#receiver?.closed(new Error(`process exited (${signal ?? code})`));
         resolve();
       });
       this.#child.once('error', (err) => {
         log.error({ upstream: name, err: err.message }, 'upstream process could not start');
+        void released();
         this.#receiver?.closed(err);
         resolve();
       });
@@ -65,7 +81,9 @@ export class StdioChannel implements Channel {
       while ((i = errLine.indexOf('\n')) >= 0) {
         const line = errLine.slice(0, i).slice(0, 2000);
         errLine = errLine.slice(i + 1);
-        if (line.trim()) log.debug({ upstream: name, stderr: line }, 'upstream stderr');
+        // The sandbox's own complaints (a path missing, say) explain why a server never started.
+        if (line.startsWith('bwrap:') || line.startsWith('setpriv:') || line.startsWith('prlimit:')) log.warn({ upstream: name, stderr: line }, 'sandbox could not start the server');
+        else if (line.trim()) log.debug({ upstream: name, stderr: line }, 'upstream stderr');
       }
       if (errLine.length > 8192) errLine = '';
     });

@@ -13,6 +13,7 @@ import type { ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { StdioChannel } from './stdio.ts';
+import { stdioEnv, type SandboxHost } from '../sandbox/sandbox.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
 import type { CallOptions, Channel, ServerIdentity, ServerRequestAnswer } from './types.ts';
 
@@ -27,12 +28,6 @@ export function fingerprint(cfg: ServerConfig): string {
     .update(JSON.stringify([cfg.transport, c.command, c.args, c.url]))
     .digest('hex')
     .slice(0, 32);
-}
-
-function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of cfg.inheritEnv ?? []) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  return { ...env, ...(cfg.env ?? {}) };
 }
 
 export class Upstream extends EventEmitter<{
@@ -82,6 +77,8 @@ export class Upstream extends EventEmitter<{
     return this.#peer && this.#channel instanceof StdioChannel ? this.#channel.pid : undefined;
   }
   #channel: Channel | undefined;
+  /** Starts stdio servers (sandboxed when configured) and keeps their registry; the gateway sets it, with the tenant of this connection. */
+  sandbox: { host: SandboxHost; tenant: string } | undefined;
 
   start(): Promise<void> {
     if (this.#state === 'stopped') return Promise.reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE'));
@@ -154,12 +151,11 @@ export class Upstream extends EventEmitter<{
   async #makeChannel(): Promise<Channel> {
     const cfg = this.cfg;
     if (cfg.transport === 'stdio') {
-      // sandbox.network none: a network namespace of its own (and a user namespace, so no privilege is
-      // needed), where no interface is up: the server can reach nothing, not even loopback.
-      const isolated = cfg.sandbox?.network === 'none';
-      const command = isolated ? 'unshare' : cfg.command;
-      const args = isolated ? ['--user', '--map-current-user', '--net', '--', cfg.command, ...(cfg.args ?? [])] : (cfg.args ?? []);
-      return new StdioChannel(cfg.name, { command, args, env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
+      // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
+      if (!this.sandbox && cfg.sandbox) throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
+      if (!this.sandbox) return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
+      const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
+      return new StdioChannel(cfg.name, { command: l.command, args: l.args, env: l.env, cwd: l.cwd, fds: l.fds, onStarted: l.started, onExited: l.exited }, this.#log);
     }
     if (cfg.transport === 'sse') {
       const { LegacySseChannel } = await import('./sse.ts');
@@ -170,7 +166,15 @@ export class Upstream extends EventEmitter<{
   }
 
   async #connect(): Promise<void> {
-    const channel = await this.#makeChannel();
+    let channel: Channel;
+    try {
+      channel = await this.#makeChannel();
+    } catch (err) {
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      this.#state = 'down';
+      this.#log.error({ err: this.#lastError }, 'upstream could not start');
+      throw err;
+    }
     const peer = new Peer(channel, this.#log);
     this.#channel = channel;
     this.#peer = peer;

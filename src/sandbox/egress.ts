@@ -1,0 +1,221 @@
+/**
+ * Egress for sandboxed servers that may reach the network. Such a server runs in a network namespace
+ * with loopback only; its one way out is a unix socket bound into the sandbox, served here, in the
+ * gateway, as an HTTP proxy (CONNECT for TLS and anything else over TCP, absolute-form requests for
+ * plain HTTP). For each connection the proxy checks the destination against the server's allowlist,
+ * resolves the name itself, refuses private, loopback, link-local, reserved and cloud metadata
+ * addresses (an allowlist entry that is itself such an address literal opts that one address in;
+ * metadata addresses never are), and connects to the very address it checked — so a name that
+ * re-resolves elsewhere later (DNS rebinding) changes nothing. Every refusal is reported.
+ */
+import { BlockList, createServer, connect, isIP, type Server, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { rmSync } from 'node:fs';
+
+export interface EgressRefusal {
+  /** What the server asked for (host:port). */
+  target: string;
+  /** The resolved address that was refused, when resolution got that far. */
+  address?: string;
+  reason: 'not in allowlist' | 'metadata address' | 'loopback address' | 'private address' | 'link-local address' | 'reserved address' | 'unresolvable' | 'bad request';
+}
+
+export interface AllowEntry {
+  host: string;
+  port: number;
+}
+
+/** `host:port`, `[v6]:port` or `*.domain:port`; hosts compared in lower case. */
+export function parseAllow(entry: string): AllowEntry {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):(\d{1,5})$/.exec(entry);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`egress allowlist entry \`${entry}\` is not host:port`);
+  return { host: m[1].replace(/^\[|\]$/g, '').toLowerCase(), port: Number(m[2]) };
+}
+
+const METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254']);
+
+function blocks(list: Array<[string, number, 'ipv4' | 'ipv6']>): BlockList {
+  const b = new BlockList();
+  for (const [net, prefix, family] of list) b.addSubnet(net, prefix, family);
+  return b;
+}
+const LOOPBACK = blocks([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]);
+const LINK_LOCAL = blocks([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]);
+const PRIVATE = blocks([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['fc00::', 7, 'ipv6']]);
+const RESERVED = blocks([
+  ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.0.2.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'], ['198.51.100.0', 24, 'ipv4'], ['203.0.113.0', 24, 'ipv4'], ['224.0.0.0', 3, 'ipv4'],
+  ['::', 128, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['64:ff9b:1::', 48, 'ipv6'], ['100::', 64, 'ipv6'], ['2001:db8::', 32, 'ipv6'], ['2002::', 16, 'ipv6'], ['ff00::', 8, 'ipv6'],
+]);
+
+/** Why an address may not be reached from a sandbox, or undefined for a public address. */
+export function refusedAddress(ip: string): EgressRefusal['reason'] | undefined {
+  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  let addr = ip.toLowerCase();
+  // An IPv4-mapped IPv6 address is the IPv4 address.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (mapped) return refusedAddress(mapped[1]);
+  if (family === 'ipv6' && addr.startsWith('::ffff:')) return 'reserved address';
+  if (METADATA.has(addr)) return 'metadata address';
+  if (LOOPBACK.check(addr, family)) return 'loopback address';
+  if (LINK_LOCAL.check(addr, family)) return 'link-local address';
+  if (PRIVATE.check(addr, family)) return 'private address';
+  if (RESERVED.check(addr, family)) return 'reserved address';
+  return undefined;
+}
+
+function allowedBy(list: AllowEntry[], host: string, port: number): AllowEntry | undefined {
+  const h = host.toLowerCase();
+  return list.find((e) => e.port === port && (e.host === h || (e.host.startsWith('*.') && h.endsWith(e.host.slice(1)) && h.length > e.host.length - 1)));
+}
+
+/** Decide one destination: the address to connect to, or why not. Exported for tests. */
+export async function vet(list: AllowEntry[], host: string, port: number): Promise<{ address: string } | EgressRefusal> {
+  const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const entry = allowedBy(list, host, port);
+  if (!entry) return { target, reason: 'not in allowlist' };
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+    } catch {
+      return { target, reason: 'unresolvable' };
+    }
+  }
+  for (const address of addresses) {
+    const why = refusedAddress(address);
+    // Naming an internal address literally in the allowlist lets that address in; a name never does.
+    if (why && (why === 'metadata address' || !isIP(entry.host) || entry.host !== address.toLowerCase())) return { target, address, reason: why };
+  }
+  if (!addresses.length) return { target, reason: 'unresolvable' };
+  return { address: addresses[0] };
+}
+
+const MAX_HEAD = 16 * 1024;
+const CONNECT_MS = 10_000;
+
+export class EgressProxy {
+  readonly #server: Server;
+  readonly #path: string;
+  readonly #allow: AllowEntry[];
+  readonly #refused: (r: EgressRefusal) => void;
+  readonly #open = new Set<Socket>();
+
+  constructor(path: string, allow: string[], onRefused: (r: EgressRefusal) => void) {
+    this.#path = path;
+    this.#allow = allow.map(parseAllow);
+    this.#refused = onRefused;
+    this.#server = createServer((s) => this.#accept(s));
+  }
+
+  listen(): Promise<void> {
+    rmSync(this.#path, { force: true });
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#path, () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#open) s.destroy();
+    await new Promise<void>((r) => this.#server.close(() => r()));
+    rmSync(this.#path, { force: true });
+  }
+
+  #accept(client: Socket): void {
+    this.#open.add(client);
+    client.on('close', () => this.#open.delete(client));
+    client.on('error', () => client.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_HEAD) this.#refuse(client, { target: '?', reason: 'bad request' }, 400);
+        return;
+      }
+      client.off('data', onData);
+      client.pause();
+      void this.#handle(client, head.subarray(0, end).toString('latin1'), head.subarray(end + 4));
+    };
+    client.on('data', onData);
+  }
+
+  async #handle(client: Socket, head: string, rest: Buffer): Promise<void> {
+    const [requestLine, ...headers] = head.split('\r\n');
+    const [method, uri, version] = requestLine.split(' ');
+    let host: string;
+    let port: number;
+    let forward: Buffer | undefined;
+    if (method === 'CONNECT') {
+      const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(uri ?? '');
+      if (!m) return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
+      host = m[1].replace(/^\[|\]$/g, '');
+      port = Number(m[2]);
+    } else {
+      let url: URL;
+      try {
+        url = new URL(uri ?? '');
+      } catch {
+        return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
+      }
+      if (url.protocol !== 'http:' || !version?.startsWith('HTTP/')) return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
+      host = url.hostname.replace(/^\[|\]$/g, '');
+      port = Number(url.port || 80);
+      // Origin-form to the server; one request per connection, so every request is vetted.
+      const kept = headers.filter((h) => !/^(proxy-[a-z-]*|connection|keep-alive)\s*:/i.test(h));
+      forward = Buffer.concat([Buffer.from(`${method} ${url.pathname}${url.search} ${version}\r\n${[...kept, 'Connection: close'].join('\r\n')}\r\n\r\n`, 'latin1'), rest]);
+    }
+    const verdict = await vet(this.#allow, host, port);
+    if ('reason' in verdict) return this.#refuse(client, verdict, 403);
+    const upstream = connect({ host: verdict.address, port, timeout: CONNECT_MS });
+    this.#open.add(upstream);
+    upstream.on('close', () => (this.#open.delete(upstream), client.destroy()));
+    upstream.on('timeout', () => upstream.destroy());
+    upstream.on('error', () => {
+      if (client.writable && !upstream.readyState.startsWith('open')) client.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n');
+      upstream.destroy();
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.once('connect', () => {
+      upstream.setTimeout(0);
+      if (forward) upstream.write(forward);
+      else {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (rest.length) upstream.write(rest);
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
+  }
+
+  #refuse(client: Socket, r: EgressRefusal, status: 400 | 403): void {
+    this.#refused(r);
+    const body = `egress refused: ${r.reason}\n`;
+    client.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  }
+}
+
+/**
+ * What runs first inside a sandbox with an allowlist: a TCP listener on the sandbox's own loopback
+ * that passes bytes to the proxy's socket (most clients speak to an HTTP proxy over TCP, not a unix
+ * socket), then the server itself. It decides nothing; the proxy outside does. Plain JavaScript,
+ * handed to bubblewrap as data, so it needs no file of the gateway inside the sandbox.
+ */
+export const RELAY_SOURCE = `
+import { createServer, connect } from 'node:net';
+import { spawn } from 'node:child_process';
+const [port, socketPath, ...command] = process.argv.slice(2);
+const relay = createServer((c) => {
+  const u = connect(socketPath);
+  c.pipe(u); u.pipe(c);
+  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
+});
+relay.listen(Number(port), '127.0.0.1', () => {
+  const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
+  child.on('error', (e) => { process.stderr.write('sandbox: ' + e.message + '\\n'); process.exit(127); });
+  child.on('exit', (code, signal) => process.exit(code ?? 128));
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => child.kill(s));
+});
+`;

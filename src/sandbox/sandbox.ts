@@ -1,0 +1,311 @@
+/**
+ * How a stdio server is started: unsandboxed, as configured, or inside bubblewrap (the sandbox Flatpak
+ * uses; no privilege needed). Sandboxed, a server sees a read-only root made of the system directories,
+ * its command, its package and the paths it declares (read-only or read-write), a private /tmp of its
+ * own connection (so one per tenant), its own process, IPC and UTS namespaces, no capabilities,
+ * no-new-privileges and a seccomp filter; it never sees the gateway's state directory, well-known
+ * credential files of the gateway's home, or the gateway's environment. It runs as a user id of its
+ * own when the gateway runs as root, within memory, process and CPU limits, and dies with the gateway.
+ * Every process started (sandboxed or not) is written down, so a gateway killed outright has its
+ * servers reaped by the next one.
+ */
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import type { StdioServerConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import { seccompProgram, seccompSupported } from './seccomp.ts';
+import { createGroups, DEFAULT_LIMITS, limitBackend, removeGroups, rlimitArgs, type Limits } from './limits.ts';
+import { ProcessRegistry, startTimeOf } from './registry.ts';
+import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
+
+/** What a stdio channel spawns, and what it reports back. */
+export interface Launch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** Contents for file descriptors 3, 4, ... of the started process (read once, then closed). */
+  fds: Buffer[];
+  /** The process started: written down for reaping. */
+  started(pid: number): void;
+  /** The process is gone: remove what was made for it. */
+  exited(): Promise<void>;
+}
+
+/** The user id servers run as when the gateway runs as root (and none is configured): `nobody`. */
+export const SANDBOX_UID = 65534;
+const PROXY_PORT = 3128;
+const SECRET_FILES = ['.ssh', '.aws', '.gnupg', '.kube', '.docker', '.azure', '.config/gcloud', '.netrc', '.npmrc', '.pgpass', '.git-credentials', '.vault-token'];
+const ETC = ['/etc/ssl', '/etc/ca-certificates', '/etc/pki', '/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/hosts', '/etc/nsswitch.conf', '/etc/mime.types'];
+
+/** An executable by name along PATH (or a path as given); undefined when there is none. */
+export function findExecutable(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
+  const runnable = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) {
+    const p = resolve(cwd, name);
+    return runnable(p) ? p : undefined;
+  }
+  for (const dir of path.split(delimiter).filter(Boolean)) if (runnable(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+/** The uid and gid a sandboxed server runs as: its own when the gateway is root, else the gateway's (it cannot change). */
+export function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: number; gid: number } {
+  if (process.getuid?.() !== 0) return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const u = cfg.sandbox?.user;
+  return { uid: u?.uid ?? SANDBOX_UID, gid: u?.gid ?? u?.uid ?? SANDBOX_UID };
+}
+
+/** The environment of a server: the inherited allowlist and its configured variables, nothing else. */
+export function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of cfg.inheritEnv ?? []) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return { ...env, ...(cfg.env ?? {}) };
+}
+
+function limitsOf(cfg: StdioServerConfig): Limits {
+  return { ...DEFAULT_LIMITS, ...(cfg.sandbox?.limits ?? {}) };
+}
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Under the system directories every sandbox shows anyway. */
+function system(p: string): boolean {
+  return ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/etc'].some((d) => inside(real(p), d));
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** The directory a program belongs to: the nearest ancestor with a package manifest, else its own directory. */
+export function packageRoot(file: string): string {
+  const start = dirname(file);
+  const stop = new Set(['/', homedir(), '/usr', '/usr/bin', '/usr/local', '/opt', '/home', '/tmp', '/srv']);
+  for (let d = start; !stop.has(d); d = dirname(d)) {
+    if (['package.json', 'pyproject.toml', 'setup.py', 'Cargo.toml', 'go.mod'].some((m) => existsSync(join(d, m)))) return d;
+    if (dirname(d) === d) break;
+  }
+  return start;
+}
+
+export class SandboxHost {
+  readonly stateDir: string;
+  readonly registry: ProcessRegistry;
+  readonly #log: Logger;
+  readonly #runDir: string;
+  readonly #refused: (server: string, tenant: string, r: EgressRefusal) => void;
+
+  private constructor(stateDir: string, log: Logger, onRefused: (server: string, tenant: string, r: EgressRefusal) => void) {
+    this.stateDir = real(stateDir);
+    this.#log = log;
+    this.#refused = onRefused;
+    this.registry = new ProcessRegistry(stateDir);
+    // Proxy sockets live outside the state directory (a socket path must stay short); named by our
+    // process id, so a gateway started later removes those of gateways that are gone.
+    for (const d of readdirSync(tmpdir())) {
+      const pid = /^gatehouse-run-(\d+)-/.exec(d)?.[1];
+      if (pid && !startTimeOf(Number(pid))) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    }
+    this.#runDir = mkdtempSync(join(tmpdir(), `gatehouse-run-${process.pid}-`));
+    chmodSync(this.#runDir, 0o711);
+  }
+
+  /** Reap what an earlier gateway on this state directory left running, then serve launches. */
+  static async open(stateDir: string, log: Logger, onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {}): Promise<SandboxHost> {
+    const host = new SandboxHost(stateDir, log, onRefused);
+    const reaped = await host.registry.reap();
+    for (const e of reaped) log.warn({ upstream: e.server, tenant: e.tenant, pid: e.pid, sandboxed: e.sandboxed }, 'killed a server left running by an earlier gateway');
+    return host;
+  }
+
+  async close(): Promise<void> {
+    rmSync(this.#runDir, { recursive: true, force: true });
+  }
+
+  /** How to start this server for this tenant's connection. */
+  async launch(cfg: StdioServerConfig, tenant: string): Promise<Launch> {
+    const id = `${cfg.name}-${randomBytes(6).toString('hex')}`;
+    const entry = { id, server: cfg.name, tenant, groups: [] as string[], sandboxed: !!cfg.sandbox, owner: ProcessRegistry.self };
+    const registry = this.registry;
+    const base = {
+      fds: [] as Buffer[],
+      started: (pid: number) => registry.add({ ...entry, pid, startTime: startTimeOf(pid) ?? '' }),
+    };
+    if (!cfg.sandbox) {
+      return { ...base, command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd, exited: async () => registry.remove(id) };
+    }
+    const plan = await this.#sandboxed(cfg, tenant, id);
+    entry.groups = plan.groups;
+    return {
+      ...base,
+      ...plan,
+      exited: async () => {
+        registry.remove(id);
+        await plan.cleanup();
+      },
+    };
+  }
+
+  async #sandboxed(cfg: StdioServerConfig, tenant: string, id: string): Promise<Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> }> {
+    const sb = cfg.sandbox!;
+    const bwrap = findExecutable('bwrap');
+    if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
+    if (!seccompSupported()) throw new Error(`server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``);
+    const { uid, gid } = sandboxUser(cfg);
+    const cwd = cfg.cwd ? real(cfg.cwd) : undefined;
+    const env = stdioEnv(cfg);
+    const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
+    if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
+
+    // What the server may see: read-only unless declared writable; deeper paths mounted later win.
+    const ro = new Set<string>();
+    const rw = new Set<string>((sb.paths?.write ?? []).map(real));
+    const nodePrefix = dirname(dirname(real(process.execPath)));
+    if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
+    for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
+    for (const a of cfg.args ?? []) {
+      if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
+      const p = resolve(cwd ?? process.cwd(), a);
+      if (existsSync(p) && statSync(p).isFile() && !system(p)) ro.add(packageRoot(real(p)));
+    }
+    if (cwd) ro.add(cwd);
+    for (const p of sb.paths?.read ?? []) ro.add(real(p));
+    for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
+      if (p === this.stateDir) throw new Error(`server \`${cfg.name}\`: the sandbox may not include the state directory itself (\`${p}\`)`);
+    }
+    for (const p of rw) ro.delete(p);
+
+    const args: string[] = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+    const net = sb.network ?? 'none';
+    if (net !== 'host') args.push('--unshare-net');
+    args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'sandbox');
+    args.push('--ro-bind', '/usr', '/usr');
+    for (const d of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+      let st;
+      try {
+        st = statSync(d, { throwIfNoEntry: false });
+      } catch {
+        continue;
+      }
+      if (!st) continue;
+      const target = real(d);
+      if (target !== d && inside(target, '/usr')) args.push('--symlink', target, d);
+      else args.push('--ro-bind', d, d);
+    }
+    for (const e of ETC) args.push('--ro-bind-try', e, e);
+    if (net === 'host') args.push('--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf');
+    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/run');
+
+    const fds: Buffer[] = [seccompProgram()];
+    const data = (content: string | Buffer, dest: string, perms = '0444') => {
+      fds.push(Buffer.from(content));
+      args.push('--perms', perms, '--ro-bind-data', String(2 + fds.length), dest);
+    };
+    data(`root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`, '/etc/passwd');
+    data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
+
+    const byDepth = (a: string, b: string) => a.split(sep).length - b.split(sep).length || a.localeCompare(b);
+    const binds = [...[...ro].map((p) => ['--ro-bind', p] as const), ...[...rw].map((p) => ['--bind', p] as const)].sort((a, b) => byDepth(a[1], b[1]));
+    for (const [how, p] of binds) {
+      if (!existsSync(p)) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` does not exist`);
+      args.push(how, p, p);
+    }
+    // Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files.
+    const shown = [...ro, ...rw];
+    const masks: string[] = [];
+    if (shown.some((p) => inside(this.stateDir, p))) masks.push(this.stateDir);
+    const home = real(homedir());
+    for (const f of SECRET_FILES) {
+      const p = join(home, f);
+      if (existsSync(p) && shown.some((s) => inside(p, s))) masks.push(p);
+    }
+    for (const s of shown) if (existsSync(join(s, '.env')) && !rw.has(s)) masks.push(join(s, '.env'));
+    for (const m of masks) {
+      if (statSync(m).isDirectory()) args.push('--tmpfs', m, '--remount-ro', m);
+      else args.push('--ro-bind', '/dev/null', m);
+    }
+    // Declared paths inside the state directory (a scratch folder, say) come back on top of the mask.
+    for (const [how, p] of binds) if (p !== this.stateDir && inside(p, this.stateDir)) args.push(how, p, p);
+    // Declared writable paths inside the gateway's own state directory are handed to the server's user.
+    if (process.getuid?.() === 0) for (const p of rw) if (inside(p, this.stateDir)) chownSync(p, uid, gid);
+
+    // Secrets: environment variables, or files under /run/secrets (and <NAME>_FILE naming each).
+    const secretNames = Object.keys(cfg.credentials?.env ?? {});
+    if ((sb.secrets ?? 'env') === 'file') {
+      for (const k of secretNames) {
+        if (env[k] === undefined) continue;
+        data(env[k], `/run/secrets/${k}`, '0400');
+        env[`${k}_FILE`] = `/run/secrets/${k}`;
+        delete env[k];
+      }
+    }
+    env.HOME = '/tmp';
+    env.TMPDIR = '/tmp';
+    env.USER = 'sandbox';
+    env.LOGNAME = 'sandbox';
+
+    let proxy: EgressProxy | undefined;
+    let proxyDir: string | undefined;
+    let inner = [command, ...(cfg.args ?? [])];
+    if (typeof net === 'object') {
+      proxyDir = join(this.#runDir, id.slice(-12));
+      mkdirSync(proxyDir, { mode: 0o700 });
+      const socket = join(proxyDir, 'egress.sock');
+      proxy = new EgressProxy(socket, net.allow, (r) => this.#refused(cfg.name, tenant, r));
+      await proxy.listen();
+      if (process.getuid?.() === 0) (chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid));
+      args.push('--ro-bind', proxyDir, '/run/gatehouse');
+      data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
+      inner = [real(process.execPath), '/run/gatehouse-relay.mjs', String(PROXY_PORT), '/run/gatehouse/egress.sock', ...inner];
+      const url = `http://127.0.0.1:${PROXY_PORT}`;
+      Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, http_proxy: url, https_proxy: url, all_proxy: url, NO_PROXY: '', no_proxy: '', NODE_USE_ENV_PROXY: '1' });
+    }
+    args.push('--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
+
+    const limits = limitsOf(cfg);
+    const backend = limitBackend();
+    const groups = backend.kind === 'rlimit' ? { dirs: [], procs: [] } : createGroups(backend, id, limits);
+    // A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
+    // user, set resource limits, then bubblewrap.
+    let chain = ['prlimit', ...rlimitArgs(backend, limits), '--', bwrap, ...args];
+    if (process.getuid?.() === 0 && uid !== 0) chain = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
+    if (groups.procs.length) {
+      chain = ['/bin/sh', '-c', 'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"', 'gatehouse-sandbox', ...groups.procs, '--', ...chain];
+    }
+    this.#log.debug({ upstream: cfg.name, tenant, limits: backend.kind, uid }, 'starting sandboxed server');
+    return {
+      command: chain[0],
+      args: chain.slice(1),
+      env,
+      cwd: '/',
+      fds,
+      groups: groups.dirs,
+      cleanup: async () => {
+        await proxy?.close();
+        if (proxyDir) rmSync(proxyDir, { recursive: true, force: true });
+        await removeGroups(groups.dirs);
+      },
+    };
+  }
+}
+
+/** The message a sandboxed server gets where bubblewrap is missing. */
+export function sandboxUnavailable(server: string): string {
+  return `server \`${server}\` is sandboxed, but bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) or remove \`sandbox\` from the server`;
+}
