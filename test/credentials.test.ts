@@ -186,11 +186,13 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
   }
 });
 
-test('revocation through the admin api: admins only, confirmed, recorded', async () => {
-  const admin = JSON.parse((await runCli(['keys', 'create', '-n', 'ops-admin', '-t', 'acme', '-r', 'gatehouse-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+test('revocation through the admin api: platform admins only, confirmed, recorded', async () => {
+  const admin = JSON.parse((await runCli(['keys', 'create', '-n', 'ops-admin', '-t', 'acme', '-r', 'gatehouse-platform-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
   const post = (key: string, body: unknown) =>
     fetch(`${t.url}/admin/v1/credentials/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
   assert.equal((await post(keys.acme, { ref: 'local:canary-acme', reason: 'x' })).status, 403, 'an agent cannot');
+  const tenantAdmin = JSON.parse((await runCli(['keys', 'create', '-n', 'acme-admin', '-t', 'acme', '-r', 'gatehouse-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  assert.equal((await post(tenantAdmin, { ref: 'local:canary-globex', reason: 'x' })).status, 403, "a tenant admin cannot (a credential ref can be another tenant's)");
   assert.equal((await post(admin, { ref: 'local:canary-acme' })).status, 400, 'a reason is required');
   const r = await post(admin, { ref: 'local:canary-acme', reason: 'rotating after an incident' });
   const body = (await r.json()) as { confirmed: boolean; timeToEffectMs: number };

@@ -176,3 +176,84 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
   });
   assert.ok(rows.length <= 2, `${rows.length} records for 60 failures`);
 });
+
+/** A key made with the CLI: `gatehouse keys create` with these arguments. */
+async function key(name: string, tenant: string, roles: string, person?: string): Promise<string> {
+  const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-r', roles, '-s', 'mcp:tools,mcp:read', ...(person ? ['-p', person] : []), '--json', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).key;
+}
+const admin = (path: string, token: string, init: RequestInit = {}) =>
+  fetch(`${t.url}/admin/v1/${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+
+test("admins are scoped: a tenant admin reads its own tenant's audit records only, and no gateway-wide operation", async () => {
+  // Records in both tenants first.
+  assert.equal((await call(await oidcToken('agent-a'), 'acme-secret-plan')).status, 200);
+  assert.equal((await call(await oidcToken('agent-b'), 'globex-secret-plan')).status, 200);
+  const globexRun = (await audit({ kind: 'call.intent', tenant: 'globex' })).at(-1)!.runId!;
+  const acmeAdmin = await key('acme-admin', 'acme', 'admin', 'ann');
+  const fromIdp = await oidcToken('admin'); // the real provider's admin client: role admin, tenant acme
+  // initech's own issuer cannot make platform admins, whatever roles it writes.
+  const initechBoss = await idp2.mint({ scope: SCOPE, roles: ['gatehouse-platform-admin', 'admin'] }, { subject: 'boss' });
+  for (const [who, tok, tenant] of [['acme key', acmeAdmin, 'acme'], ['acme idp admin', fromIdp, 'acme'], ['initech idp', initechBoss, 'initech']] as const) {
+    const mine = await admin('audit/search?limit=5000', tok);
+    assert.equal(mine.status, 200, who);
+    const records = ((await mine.json()) as { records: AuditEvent[] }).records;
+    assert.ok(records.every((e) => e.actor?.tenant === tenant), `${who}: only ${tenant}'s records`);
+    assert.ok(!JSON.stringify(records).includes('agent-b'), `${who}: nothing of globex's`);
+    assert.equal((await admin('audit/search?tenant=globex', tok)).status, 403, `${who}: asking for another tenant is refused`);
+    assert.equal((await admin(`audit/runs/${globexRun}`, tok)).status, 404, `${who}: another tenant's run does not exist`);
+    assert.equal((await admin('audit/verify', tok)).status, 403, who);
+    assert.equal((await admin('credentials', tok)).status, 403, who);
+    assert.equal((await admin('credentials/revoke', tok, { method: 'POST', body: JSON.stringify({ ref: 'local:x', reason: 'y' }) })).status, 403, who);
+    assert.equal((await admin('audit/prune', tok, { method: 'POST', body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'y' }) })).status, 403, who);
+  }
+  const acmeSearch = ((await (await admin('audit/search?limit=5000', acmeAdmin)).json()) as { records: AuditEvent[] }).records;
+  assert.ok(acmeSearch.some((e) => JSON.stringify(e).includes('agent-a')), 'its own records are there');
+  // A platform admin sees both tenants.
+  const platform = await key('platform-pat', 'ops', 'gatehouse-platform-admin', 'pat');
+  const all = ((await (await admin('audit/search?limit=5000', platform)).json()) as { records: AuditEvent[] }).records;
+  assert.ok(all.some((e) => e.actor?.tenant === 'acme') && all.some((e) => e.actor?.tenant === 'globex'));
+  assert.equal((await admin(`audit/runs/${globexRun}`, platform)).status, 200);
+  assert.equal((await admin('audit/verify', platform)).status, 200);
+  // Agents are not admins at all.
+  assert.equal((await admin('inventory', await oidcToken('agent-a'))).status, 403);
+});
+
+test('pruning the audit trail needs two distinct people (not two credentials), through the api and the cli, and is recorded', async () => {
+  const pat = await key('prune-pat', 'ops', 'gatehouse-platform-admin', 'pat2');
+  const patAgain = await key('prune-pat-laptop', 'ops', 'gatehouse-platform-admin', 'pat2');
+  const service = await key('prune-bot', 'ops', 'gatehouse-platform-admin');
+  const pia = await key('prune-pia', 'ops', 'gatehouse-platform-admin', 'pia');
+  const ask = await admin('audit/prune', pat, { method: 'POST', body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'retention cleanup' }) });
+  assert.equal(ask.status, 202);
+  const { request } = (await ask.json()) as { request: string };
+  const confirm = (tok: string) => admin(`audit/prune/${request}/confirm`, tok, { method: 'POST' });
+  assert.equal((await confirm(pat)).status, 403, 'the asker cannot confirm');
+  assert.equal((await confirm(patAgain)).status, 403, 'nor can the same person with another key');
+  assert.equal((await confirm(service)).status, 403, 'a service key is nobody');
+  assert.equal((await admin('audit/prune', service, { method: 'POST', body: JSON.stringify({ olderThan: '30d', reason: 'x' }) })).status, 403);
+  const done = await confirm(pia);
+  assert.equal(done.status, 200);
+  assert.deepEqual(((await done.json()) as { requestedBy: string; confirmedBy: string }), { request, removed: 0, before: '2000-01-01T00:00:00.000Z', requestedBy: 'pat2', confirmedBy: 'pia' });
+  assert.equal((await confirm(pia)).status, 403, 'once');
+  const pruned = (await audit({ kind: 'audit.pruned' })).find((e) => e.detail?.request === request);
+  assert.deepEqual([pruned?.detail?.requestedBy, pruned?.detail?.confirmedBy, pruned?.actor?.subject], ['pat2', 'pia', 'pia']);
+  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.prune.requested' && e.detail.request === request && e.actor?.subject === 'pat2'));
+  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.prune.refused' && e.detail.request === request));
+
+  // The CLI: the same rule between the names given.
+  const asked = await runCli(['audit', 'prune', '--older-than', '2000-01-01T00:00:00Z', '--reason', 'cleanup', '--by', 'alice', '--json', '-c', t.file]);
+  assert.equal(asked.code, 0, asked.stderr);
+  const id = JSON.parse(asked.stdout).request as string;
+  assert.equal((await runCli(['audit', 'prune', '--older-than', '30d', '-c', t.file])).code, 2, 'a reason is required');
+  const self = await runCli(['audit', 'prune', '--confirm', id, '--by', 'alice', '-c', t.file]);
+  assert.equal(self.code, 2);
+  assert.match(self.stderr, /a second person must confirm/);
+  const pending = JSON.parse((await runCli(['audit', 'prune', '--pending', '--json', '-c', t.file])).stdout).pending;
+  assert.ok(pending.some((p: { id: string }) => p.id === id));
+  const ok = await runCli(['audit', 'prune', '--confirm', id, '--by', 'bob', '--json', '-c', t.file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual([JSON.parse(ok.stdout).requestedBy, JSON.parse(ok.stdout).confirmedBy], ['alice', 'bob']);
+  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.pruned' && e.detail.request === id && e.detail.confirmedBy === 'bob'));
+});

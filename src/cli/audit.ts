@@ -14,6 +14,9 @@ import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/expor
 import { render } from './format.ts';
 import type { CliContext } from './inventory.ts';
 import { withStore } from './store.ts';
+import { recordAdmin } from './admin-record.ts';
+import { actorName } from './inventory.ts';
+import { confirmDual, requestDual } from '../identity/dual-control.ts';
 
 
 function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
@@ -114,17 +117,46 @@ export function registerAudit(program: Command, ctx: CliContext): void {
 
   audit
     .command('prune')
-    .description('delete records older than the retention (audit.retentionDays), keeping the chain verifiable')
+    .description('delete records older than the retention (audit.retentionDays), keeping the chain verifiable; needs two people: one asks, another confirms')
     .addOption(ctx.configOption())
     .option('--older-than <duration>', 'instead of the configured retention, e.g. 30d')
+    .option('--reason <text>', 'why (recorded; required to ask)')
+    .option('--confirm <request>', 'confirm and run a prune another person asked for')
+    .option('--pending', 'list prune requests waiting for a second person')
+    .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { config: string; olderThan?: string; json?: boolean }) => {
+    .action(async (opts: { config: string; olderThan?: string; reason?: string; confirm?: string; pending?: boolean; by?: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
+      const by = actorName(opts.by);
+      const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+      if (opts.pending) {
+        const rows = await withStore(config, (s) => s.dualControl.list('pending'));
+        return out({ pending: rows }, rows.map((r) => `${r.id}  asked by ${r.requestedBy} at ${new Date(r.requestedAt).toISOString()}: older than ${new Date(Number(r.params.before)).toISOString()} (${String(r.params.reason)})`).join('\n') || 'nothing waits');
+      }
+      if (opts.confirm) {
+        const result = await withStore(config, async (s) => {
+          const r = await confirmDual(s.dualControl, opts.confirm!, 'audit.prune', by);
+          if (!r.ok) {
+            await recordAdmin(s, by, 'audit.prune.refused', { request: opts.confirm, code: r.code });
+            return r;
+          }
+          const before = Number(r.record.params.before);
+          const removed = await s.audit.prune(before);
+          await recordAdmin(s, by, 'audit.pruned', { removed, before: new Date(before).toISOString(), request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: by, reason: r.record.params.reason });
+          return { ok: true as const, removed, before, requestedBy: r.record.requestedBy };
+        });
+        if (!result.ok) ctx.fail(`not pruned: ${result.message}`, 2);
+        return out({ removed: result.removed, before: new Date(result.before).toISOString(), requestedBy: result.requestedBy, confirmedBy: by }, `removed ${result.removed} records older than ${new Date(result.before).toISOString()} (asked by ${result.requestedBy}, confirmed by ${by}); checkpoints keep the rest verifiable`);
+      }
       const days = config.audit.retentionDays;
       const before = opts.olderThan ? timeOption(ctx, '--older-than', opts.olderThan)! : days ? Date.now() - days * 86_400_000 : undefined;
       if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
-      const removed = await withStore(config, (s) => s.audit.prune(before));
-      if (opts.json) process.stdout.write(`${JSON.stringify({ removed, before: new Date(before).toISOString() })}\n`);
-      else process.stdout.write(`removed ${removed} records older than ${new Date(before).toISOString()}; checkpoints keep the rest verifiable\n`);
+      if (!opts.reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
+      const r = await withStore(config, async (s) => {
+        const req = await requestDual(s.dualControl, 'audit.prune', { before, reason: opts.reason!.slice(0, 500) }, by);
+        await recordAdmin(s, by, 'audit.prune.requested', { request: req.id, before: new Date(before).toISOString(), reason: opts.reason });
+        return req;
+      });
+      out({ request: r.id, status: 'pending', before: new Date(before).toISOString(), expiresAt: new Date(r.expiresAt).toISOString() }, `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`);
     });
 }

@@ -1,9 +1,12 @@
 /**
- * The admin HTTP API (read-only for now): the inventory, what waits for review, its history, and
- * the readiness report, as JSON, the same data the CLI prints. With identity configured it needs a
- * credential carrying one of `identity.adminRoles` (from the IdP's roles claim, or an admin API key):
- * an agent's credential gets 403. Without identity, it answers loopback callers only (local
- * development), like the MCP endpoint.
+ * The admin HTTP API: the inventory, what waits for review, its history, the readiness report, the
+ * audit trail, credential revocation and (with two people) audit pruning, as JSON, the same data the
+ * CLI prints. With identity configured it needs an admin credential, and what it shows follows the
+ * admin's scope: a tenant admin (an admin role from its tenant's issuer, or an admin API key) sees
+ * its own tenant's audit records only and none of the gateway-wide operations; a platform admin
+ * (`identity.platformAdminRoles` from a platform issuer or an API key, or an admin role from a
+ * platform issuer) sees everything. An agent's credential gets 403. Without identity, it answers
+ * loopback callers only (local development), like the MCP endpoint.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.ts';
@@ -13,7 +16,8 @@ import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/r
 import { readiness, summary } from '../readiness/check.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
-import type { Authenticator } from '../identity/authenticator.ts';
+import type { AdminScope, Authenticator } from '../identity/authenticator.ts';
+import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../gateway/context.ts';
 import type { AuditInput } from '../audit/log.ts';
 import { readBody } from './guards.ts';
@@ -35,9 +39,16 @@ async function inventory(store: Store): Promise<InventoryData> {
   return { servers, tools };
 }
 
+const PLATFORM_ONLY = new Set(['audit/verify', 'credentials']);
+
+function requirePlatform(scope: AdminScope): void {
+  if (!scope.platform) throw new GatehouseError('E_FORBIDDEN', `forbidden: this needs a platform admin; your admin role covers tenant \`${scope.tenant}\` only`);
+}
+
 /** The JSON body for an admin path, or undefined when there is no such resource. */
-async function resource(path: string, query: URLSearchParams, deps: AdminDeps): Promise<unknown> {
+async function resource(path: string, query: URLSearchParams, deps: AdminDeps, scope: AdminScope): Promise<unknown> {
   const { config, store } = deps;
+  if (PLATFORM_ONLY.has(path)) requirePlatform(scope);
   switch (path) {
     case 'inventory':
       return { rows: inventoryRows(config, await inventory(store)) };
@@ -52,7 +63,10 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
       const num = (k: string) => (query.get(k) === null ? undefined : parseTime(query.get(k)!));
       const str = (k: string) => query.get(k) ?? undefined;
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
-      const rows = await store.audit.read({ subject: str('subject'), tenant: str('tenant'), tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: num('since'), until: num('until'), afterPosition: Number(query.get('after') ?? 0) || undefined, limit });
+      // A tenant admin searches its own tenant, whatever it asks for.
+      const asked = str('tenant');
+      if (!scope.platform && asked !== undefined && asked !== scope.tenant) throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${scope.tenant}\` only`);
+      const rows = await store.audit.read({ subject: str('subject'), tenant: scope.platform ? asked : scope.tenant, tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: num('since'), until: num('until'), afterPosition: Number(query.get('after') ?? 0) || undefined, limit });
       return { records: rows.map((r) => ({ position: r.position, ...r.event })) };
     }
     case 'audit/verify':
@@ -68,7 +82,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps): 
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
-      const rows = await store.audit.read({ runId: id, limit: 100_000 });
+      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter((r) => scope.platform || r.event.actor?.tenant === scope.tenant);
       return rows.length ? { run: id, entries: timeline(rows.map((r) => r.event)) } : undefined;
     }
   }
@@ -100,12 +114,59 @@ async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): 
   return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false };
 }
 
+/**
+ * Audit pruning needs two people: `POST audit/prune {"olderThan": "30d", "reason"}` asks (202, with
+ * the request id), `POST audit/prune/<id>/confirm` by another person runs it. Platform admins only;
+ * service keys (no person) can do neither.
+ */
+async function prune(req: IncomingMessage, path: string, admin: Principal, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
+  if (!deps.identity.isPerson(admin) && deps.identity.enabled) throw new GatehouseError('E_FORBIDDEN', 'forbidden: two-person operations need a person: this credential is a service key');
+  const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
+  const confirm = /^audit\/prune\/(dc_[0-9a-f]{24})\/confirm$/.exec(path);
+  if (confirm) {
+    const r = await confirmDual(deps.store.dualControl, confirm[1], 'audit.prune', admin.subject);
+    if (!r.ok) {
+      await deps.record({ kind: 'admin.action', actor, detail: { action: 'audit.prune.refused', request: confirm[1], code: r.code } });
+      throw new GatehouseError(r.code === 'not_found' ? 'E_INVALID_PARAMS' : 'E_FORBIDDEN', `${r.code === 'not_found' ? 'invalid params' : 'forbidden'}: ${r.message}`);
+    }
+    const before = Number(r.record.params.before);
+    const removed = await deps.store.audit.prune(before);
+    await deps.record({ kind: 'audit.pruned', actor, detail: { removed, before: new Date(before).toISOString(), request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: admin.subject, reason: r.record.params.reason } });
+    return { status: 200, body: { request: r.record.id, removed, before: new Date(before).toISOString(), requestedBy: r.record.requestedBy, confirmedBy: admin.subject } };
+  }
+  if (path !== 'audit/prune') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+  let input: { olderThan?: unknown; reason?: unknown };
+  try {
+    input = JSON.parse(await readBody(req, 16 * 1024)) as typeof input;
+  } catch {
+    throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: send {"olderThan": "30d", "reason": "..."}');
+  }
+  const before = typeof input.olderThan === 'string' ? parseTime(input.olderThan) : undefined;
+  if (before === undefined || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `olderThan` (a duration like 30d or an ISO time) and `reason` are required');
+  const r = await requestDual(deps.store.dualControl, 'audit.prune', { before, reason: input.reason.slice(0, 500) }, admin.subject);
+  await deps.record({ kind: 'admin.action', actor, detail: { action: 'audit.prune.requested', request: r.id, before: new Date(before).toISOString(), reason: input.reason.slice(0, 500) } });
+  return { status: 202, body: { request: r.id, status: 'pending', before: new Date(before).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), confirm: `${ADMIN_PREFIX}audit/prune/${r.id}/confirm (by another person)` } };
+}
+
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
   const principal = await deps.identity.authenticate(req);
-  if (deps.identity.enabled && !deps.identity.isAdmin(principal)) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
+  const scope = deps.identity.adminScope(principal);
+  if (!scope) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
   const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
-  if (req.method === 'POST') return send(200, await revoke(req, principal, deps));
-  const body = await resource(url.pathname.slice(ADMIN_PREFIX.length), url.searchParams, deps);
+  const path = url.pathname.slice(ADMIN_PREFIX.length);
+  if (req.method === 'POST') {
+    if (path === 'credentials/revoke') {
+      requirePlatform(scope);
+      return send(200, await revoke(req, principal, deps));
+    }
+    if (path.startsWith('audit/prune')) {
+      requirePlatform(scope);
+      const r = await prune(req, path, principal, deps);
+      return send(r.status, r.body);
+    }
+    throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+  }
+  const body = await resource(path, url.searchParams, deps, scope);
   if (body === undefined) return send(404, { error: 'not found' });
   res.setHeader('x-content-type-options', 'nosniff');
   send(200, body);

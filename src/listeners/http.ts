@@ -61,8 +61,8 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     checkHost(req.headers.host, ep.hosts);
     return handleApprovalPage(req, res, path, deps.approvalPage());
   }
-  // The admin api's few actions (revoking a credential) are POSTs; everything else here is read-only.
-  if (req.method === 'POST' && path === `${ADMIN_PREFIX}credentials/revoke`) {
+  // The admin api's few actions (revoking a credential, pruning the audit trail) are POSTs; everything else here is read-only.
+  if (req.method === 'POST' && path.startsWith(ADMIN_PREFIX)) {
     checkHost(req.headers.host, ep.hosts);
     checkOrigin(req.headers.origin, ep.origins);
     return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
