@@ -14,6 +14,7 @@ import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
+import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
@@ -88,6 +89,7 @@ export class Gateway {
     this.store = store;
     this.log = log;
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
+    this.audit.retentionGuard = (days) => effectiveRetentionDays(store.dualControl, days, (approved) => log.warn({ configured: days, approved }, 'audit: the configured retention is shorter than the one two people approved; keeping the approved one'));
     this.#limiter = this.#newLimiter(config);
     const broker = new CredentialBroker(resolver, store.revocations, log);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);

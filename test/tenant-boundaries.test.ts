@@ -257,3 +257,32 @@ test('pruning the audit trail needs two distinct people (not two credentials), t
   assert.deepEqual([JSON.parse(ok.stdout).requestedBy, JSON.parse(ok.stdout).confirmedBy], ['alice', 'bob']);
   assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.pruned' && e.detail.request === id && e.detail.confirmedBy === 'bob'));
 });
+
+test('shortening the audit retention needs two people: one person editing the config cannot make the gateway prune more', async () => {
+  const guard = t.gw.audit.retentionGuard!;
+  assert.equal(await guard(365), 365, 'the retention first seen is the baseline');
+  assert.equal(await guard(3), 365, 'a shorter configured retention is held at the approved one');
+  assert.equal(await guard(0), 0, 'longer (forever) is always fine');
+  assert.equal(await guard(400), 400);
+  const rita = await key('ret-rita', 'ops', 'gatehouse-platform-admin', 'rita');
+  const raj = await key('ret-raj', 'ops', 'gatehouse-platform-admin', 'raj');
+  const acmeAdmin = await key('ret-acme', 'acme', 'admin', 'ann2');
+  assert.equal((await admin('audit/retention', acmeAdmin, { method: 'POST', body: JSON.stringify({ days: 3, reason: 'x' }) })).status, 403, 'not a tenant admin');
+  assert.equal((await admin('audit/retention', rita, { method: 'POST', body: JSON.stringify({ days: -1, reason: 'x' }) })).status, 400);
+  const ask = await admin('audit/retention', rita, { method: 'POST', body: JSON.stringify({ days: 30, reason: 'storage costs' }) });
+  assert.equal(ask.status, 202);
+  const { request } = (await ask.json()) as { request: string };
+  assert.equal(await guard(3), 365, 'asked is not approved');
+  assert.equal((await admin(`audit/retention/${request}/confirm`, rita, { method: 'POST' })).status, 403);
+  assert.equal((await admin(`audit/prune/${request}/confirm`, raj, { method: 'POST' })).status, 403, 'a retention request does not confirm a prune');
+  const ok = await admin(`audit/retention/${request}/confirm`, raj, { method: 'POST' });
+  assert.equal(ok.status, 200);
+  assert.equal(await guard(3), 30, 'now the floor is 30 days');
+  assert.equal(await guard(365), 365, 'the config may still keep more');
+  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.retention' && e.detail.request === request && e.detail.requestedBy === 'rita' && e.detail.confirmedBy === 'raj'));
+  // The CLI, the same way.
+  const asked = JSON.parse((await runCli(['audit', 'retention', '--days', '7', '--reason', 'r', '--by', 'carl', '--json', '-c', t.file])).stdout).request as string;
+  assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'carl', '-c', t.file])).code, 2);
+  assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'dana', '-c', t.file])).code, 0);
+  assert.equal(await guard(3), 7);
+});

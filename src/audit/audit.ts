@@ -65,10 +65,14 @@ export class Audit {
     }
   }
 
+  /** The retention actually applied, given the configured one (set by the composition root: shortening needs two people). */
+  retentionGuard: ((configured: number) => Promise<number>) | undefined;
+
   async prune(now = Date.now()): Promise<number> {
-    if (!this.config.retentionDays) return 0;
-    const removed = await this.store.prune(now - this.config.retentionDays * DAY_MS);
-    if (removed) await this.log.append({ kind: 'audit.pruned', detail: { removed, olderThanDays: this.config.retentionDays } });
+    const days = this.retentionGuard ? await this.retentionGuard(this.config.retentionDays) : this.config.retentionDays;
+    if (!days) return 0;
+    const removed = await this.store.prune(now - days * DAY_MS);
+    if (removed) await this.log.append({ kind: 'audit.pruned', detail: { removed, olderThanDays: days } });
     return removed;
   }
 

@@ -159,4 +159,37 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       });
       out({ request: r.id, status: 'pending', before: new Date(before).toISOString(), expiresAt: new Date(r.expiresAt).toISOString() }, `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`);
     });
+
+  audit
+    .command('retention')
+    .description('shorten (or lengthen) the retention the gateway may prune to; needs two people: one asks, another confirms. Pruning never goes below the last approved retention, whatever the config says')
+    .addOption(ctx.configOption())
+    .option('--days <n>', 'the retention to approve, in days (0: forever)')
+    .option('--reason <text>', 'why (recorded; required to ask)')
+    .option('--confirm <request>', 'confirm a retention change another person asked for')
+    .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { config: string; days?: string; reason?: string; confirm?: string; by?: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const by = actorName(opts.by);
+      const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+      if (opts.confirm) {
+        const r = await withStore(config, async (s) => {
+          const done = await confirmDual(s.dualControl, opts.confirm!, 'audit.retention', by);
+          await recordAdmin(s, by, done.ok ? 'audit.retention' : 'audit.retention.refused', done.ok ? { days: done.record.params.days, request: done.record.id, requestedBy: done.record.requestedBy, confirmedBy: by, reason: done.record.params.reason } : { request: opts.confirm, code: done.code });
+          return done;
+        });
+        if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
+        return out({ days: r.record.params.days, requestedBy: r.record.requestedBy, confirmedBy: by }, `retention ${String(r.record.params.days)} days approved (asked by ${r.record.requestedBy}, confirmed by ${by})`);
+      }
+      const days = Number(opts.days);
+      if (opts.days === undefined || !Number.isInteger(days) || days < 0 || days > 36_500) ctx.fail('give `--days` (0-36500; 0 keeps records forever)', 2);
+      if (!opts.reason) ctx.fail('give `--reason`: it is recorded', 2);
+      const r = await withStore(config, async (s) => {
+        const req = await requestDual(s.dualControl, 'audit.retention', { days, reason: opts.reason!.slice(0, 500) }, by);
+        await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason: opts.reason });
+        return req;
+      });
+      out({ request: r.id, status: 'pending', days }, `retention of ${days} days asked as ${r.id}; another person approves it with: gatehouse audit retention --confirm ${r.id}`);
+    });
 }

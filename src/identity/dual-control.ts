@@ -30,3 +30,23 @@ export async function confirmDual(store: DualControlStore, id: string, action: s
   if (!(await store.confirm(id, person, now))) return { ok: false, code: 'raced', message: `request \`${id}\` was confirmed meanwhile` };
   return { ok: true, record: { ...r, status: 'done', confirmedBy: person, confirmedAt: now } };
 }
+
+const forever = (days: number): number => (days === 0 ? Number.POSITIVE_INFINITY : days);
+
+/**
+ * The audit retention actually applied: never shorter than the last retention two people approved
+ * (`audit.retention` requests), so one person editing the config cannot make the gateway prune away
+ * records. The first retention seen is the baseline. 0 means forever. `onHeld` is told when the
+ * configured retention is shorter than the approved one (the approved one is kept).
+ */
+export async function effectiveRetentionDays(store: DualControlStore, configured: number, onHeld: (approved: number) => void = () => {}, now = Date.now()): Promise<number> {
+  const approved = (await store.list('done')).filter((r) => r.action === 'audit.retention').sort((a, b) => (a.confirmedAt ?? 0) - (b.confirmedAt ?? 0)).at(-1);
+  if (!approved) {
+    await store.create({ id: `dc_${randomBytes(12).toString('hex')}`, action: 'audit.retention', params: { days: configured, baseline: true }, requestedBy: 'config', requestedAt: now, expiresAt: now, status: 'done', confirmedBy: 'config', confirmedAt: now });
+    return configured;
+  }
+  const floor = Number(approved.params.days);
+  const days = Math.max(forever(configured), forever(floor));
+  if (forever(configured) < forever(floor)) onHeld(floor);
+  return days === Number.POSITIVE_INFINITY ? 0 : days;
+}

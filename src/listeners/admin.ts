@@ -114,38 +114,68 @@ async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): 
   return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false };
 }
 
+interface DualOp {
+  action: string;
+  /** The request's parameters from the body, or undefined when they are not acceptable. */
+  parse(input: Record<string, unknown>): Record<string, unknown> | undefined;
+  /** Run it once a second person confirmed; what the answer says. */
+  run(params: Record<string, unknown>, deps: AdminDeps): Promise<Record<string, unknown>>;
+  usage: string;
+}
+
+const DUAL_OPS: Record<string, DualOp> = {
+  'audit/prune': {
+    action: 'audit.prune',
+    usage: '{"olderThan": "30d" or an ISO time, "reason": "..."}',
+    parse: (i) => {
+      const before = typeof i.olderThan === 'string' ? parseTime(i.olderThan) : undefined;
+      return before === undefined ? undefined : { before };
+    },
+    run: async (p, deps) => ({ removed: await deps.store.audit.prune(Number(p.before)), before: new Date(Number(p.before)).toISOString() }),
+  },
+  'audit/retention': {
+    action: 'audit.retention',
+    usage: '{"days": 0-36500 (0: forever), "reason": "..."}',
+    // The approval itself is the change: pruning never goes below the last approved retention.
+    parse: (i) => (Number.isInteger(i.days) && (i.days as number) >= 0 && (i.days as number) <= 36_500 ? { days: i.days } : undefined),
+    run: async (p) => ({ days: p.days }),
+  },
+};
+
 /**
- * Audit pruning needs two people: `POST audit/prune {"olderThan": "30d", "reason"}` asks (202, with
- * the request id), `POST audit/prune/<id>/confirm` by another person runs it. Platform admins only;
- * service keys (no person) can do neither.
+ * Destructive audit operations need two people: `POST audit/prune` or `POST audit/retention` asks
+ * (202, with the request id); `POST <same path>/<id>/confirm` by another person runs it. Platform
+ * admins only; service keys (no person) can do neither. Every step is recorded.
  */
-async function prune(req: IncomingMessage, path: string, admin: Principal, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
-  if (!deps.identity.isPerson(admin) && deps.identity.enabled) throw new GatehouseError('E_FORBIDDEN', 'forbidden: two-person operations need a person: this credential is a service key');
+async function dualControl(req: IncomingMessage, path: string, admin: Principal, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
+  if (deps.identity.enabled && !deps.identity.isPerson(admin)) throw new GatehouseError('E_FORBIDDEN', 'forbidden: two-person operations need a person: this credential is a service key');
   const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
-  const confirm = /^audit\/prune\/(dc_[0-9a-f]{24})\/confirm$/.exec(path);
-  if (confirm) {
-    const r = await confirmDual(deps.store.dualControl, confirm[1], 'audit.prune', admin.subject);
+  const m = /^(audit\/(?:prune|retention))(?:\/(dc_[0-9a-f]{24})\/confirm)?$/.exec(path);
+  const op = m ? DUAL_OPS[m[1]] : undefined;
+  if (!m || !op) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+  if (m[2]) {
+    const r = await confirmDual(deps.store.dualControl, m[2], op.action, admin.subject);
     if (!r.ok) {
-      await deps.record({ kind: 'admin.action', actor, detail: { action: 'audit.prune.refused', request: confirm[1], code: r.code } });
+      await deps.record({ kind: 'admin.action', actor, detail: { action: `${op.action}.refused`, request: m[2], code: r.code } });
       throw new GatehouseError(r.code === 'not_found' ? 'E_INVALID_PARAMS' : 'E_FORBIDDEN', `${r.code === 'not_found' ? 'invalid params' : 'forbidden'}: ${r.message}`);
     }
-    const before = Number(r.record.params.before);
-    const removed = await deps.store.audit.prune(before);
-    await deps.record({ kind: 'audit.pruned', actor, detail: { removed, before: new Date(before).toISOString(), request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: admin.subject, reason: r.record.params.reason } });
-    return { status: 200, body: { request: r.record.id, removed, before: new Date(before).toISOString(), requestedBy: r.record.requestedBy, confirmedBy: admin.subject } };
+    const result = await op.run(r.record.params, deps);
+    const detail = { ...result, request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: admin.subject, reason: r.record.params.reason };
+    await deps.record(op.action === 'audit.prune' ? { kind: 'audit.pruned', actor, detail } : { kind: 'admin.action', actor, detail: { action: op.action, ...detail } });
+    return { status: 200, body: { request: r.record.id, ...result, requestedBy: r.record.requestedBy, confirmedBy: admin.subject } };
   }
-  if (path !== 'audit/prune') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-  let input: { olderThan?: unknown; reason?: unknown };
+  let input: Record<string, unknown>;
   try {
-    input = JSON.parse(await readBody(req, 16 * 1024)) as typeof input;
+    input = JSON.parse(await readBody(req, 16 * 1024)) as Record<string, unknown>;
   } catch {
-    throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: send {"olderThan": "30d", "reason": "..."}');
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
   }
-  const before = typeof input.olderThan === 'string' ? parseTime(input.olderThan) : undefined;
-  if (before === undefined || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `olderThan` (a duration like 30d or an ISO time) and `reason` are required');
-  const r = await requestDual(deps.store.dualControl, 'audit.prune', { before, reason: input.reason.slice(0, 500) }, admin.subject);
-  await deps.record({ kind: 'admin.action', actor, detail: { action: 'audit.prune.requested', request: r.id, before: new Date(before).toISOString(), reason: input.reason.slice(0, 500) } });
-  return { status: 202, body: { request: r.id, status: 'pending', before: new Date(before).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), confirm: `${ADMIN_PREFIX}audit/prune/${r.id}/confirm (by another person)` } };
+  const params = input && typeof input === 'object' ? op.parse(input) : undefined;
+  if (!params || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
+  const reason = input.reason.slice(0, 500);
+  const r = await requestDual(deps.store.dualControl, op.action, { ...params, reason }, admin.subject);
+  await deps.record({ kind: 'admin.action', actor, detail: { action: `${op.action}.requested`, request: r.id, ...params, reason } });
+  return { status: 202, body: { request: r.id, status: 'pending', ...params, expiresAt: new Date(r.expiresAt).toISOString(), confirm: `${ADMIN_PREFIX}${m[1]}/${r.id}/confirm (by another person)` } };
 }
 
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
@@ -159,9 +189,9 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, dep
       requirePlatform(scope);
       return send(200, await revoke(req, principal, deps));
     }
-    if (path.startsWith('audit/prune')) {
+    if (path.startsWith('audit/prune') || path.startsWith('audit/retention')) {
       requirePlatform(scope);
-      const r = await prune(req, path, principal, deps);
+      const r = await dualControl(req, path, principal, deps);
       return send(r.status, r.body);
     }
     throw new GatehouseError('E_METHOD_NOT_ALLOWED');
