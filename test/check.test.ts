@@ -7,7 +7,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FILESYSTEM, ROOT, runCli } from './support/gateway.ts';
@@ -15,6 +15,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { readiness } from '../src/readiness/check.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-'));
+chmodSync(dir, 0o755); // the sandboxed filesystem server (uid 65534) serves a folder under it
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function golden(name: string, actual: unknown): void {

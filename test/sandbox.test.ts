@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
-import { findExecutable } from '../src/sandbox/sandbox.ts';
+import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { readiness } from '../src/readiness/check.ts';
 import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 
@@ -273,3 +275,41 @@ function readdir(d: string): string[] {
     return [];
   }
 }
+
+test('readiness 6.4: fails for an unsandboxed server, a missing bubblewrap, or a state directory the sandbox user can read; says how to fix', () => {
+  const config = parseConfig(
+    'version: 1\ngateway: { stateDir: /srv/gh/state }\nservers:\n' +
+      '  - { name: boxed, transport: stdio, command: x, sandbox: { network: { allow: ["api.example.com:443"] } } }\n' +
+      '  - { name: open, transport: stdio, command: x }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
+  const at = (c: typeof config, facts: SandboxFacts) => readiness(c, { servers: [], tools: [] }, facts).find((i) => i.id === '6.4')!;
+  const fine: SandboxFacts = { bwrap: true, stateDirExposed: [] };
+  const open = at(config, fine);
+  assert.equal(open.status, 'fail');
+  assert.equal(open.why, 'unsandboxed stdio servers: open');
+  assert.match(open.fix, /add `sandbox: \{\}` to every stdio server/);
+  const boxedOnly = { ...config, servers: config.servers.filter((s) => s.name === 'boxed') };
+  assert.deepEqual([at(boxedOnly, fine).status, at(boxedOnly, fine).why], ['pass', 'every stdio server runs in bubblewrap (read-only view, private /tmp, own PID namespace, seccomp, limits); egress: an allowlist for boxed, none for the rest']);
+  const missing = at(boxedOnly, { bwrap: false, stateDirExposed: [] });
+  assert.deepEqual([missing.status, missing.why, missing.fix], ['fail', 'bubblewrap (bwrap) is not installed: sandboxed servers cannot start', 'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)']);
+  const exposed = at(boxedOnly, { bwrap: true, stateDirExposed: [{ uid: 1000, why: 'uid 1000 owns it' }] });
+  assert.equal(exposed.status, 'fail');
+  assert.equal(exposed.why, 'the state directory is readable by uid 1000, which runs sandboxed servers (uid 1000 owns it)');
+  assert.match(exposed.fix, /^`chmod 700 \/srv\/gh\/state`/);
+});
+
+test('readiness 6.4 looks at the real state directory: mode 0755 is readable by the sandbox user, 0700 is not', (tc) => {
+  if (process.getuid?.() !== 0) return tc.skip('servers run as a user of their own only when the gateway runs as root');
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-facts-'));
+  try {
+    const servers = [{ name: 'boxed', transport: 'stdio' as const, command: 'x', sandbox: {} }];
+    chmodSync(dir, 0o755);
+    assert.deepEqual(sandboxFacts(servers, dir).stateDirExposed, [{ uid: 65534, why: 'mode 0755' }]);
+    chmodSync(dir, 0o700);
+    assert.deepEqual(sandboxFacts(servers, dir).stateDirExposed, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

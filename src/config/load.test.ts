@@ -39,14 +39,14 @@ test('the starter config parses, with the everything server over stdio', () => {
   assert.equal(c.storage.sqlitePath, '/srv/gh/.gatehouse/gatehouse.db');
 });
 
-test('the quickstart parses: state at the repository root, the sandbox under it, servers run from the root', async () => {
+test('the quickstart parses: state at the repository root, the served folder under tmp/, servers run from the root', async () => {
   const c = await loadConfig(join(ROOT, 'examples', 'quickstart.yaml'), {});
   assert.equal(c.source, join(ROOT, 'examples', 'quickstart.yaml'));
   assert.deepEqual(c.gateway.listen, { host: '127.0.0.1', port: 8765 });
   assert.equal(c.gateway.stateDir, join(ROOT, '.gatehouse'));
   assert.deepEqual(c.servers.map((s) => [s.name, s.transport === 'stdio' && [s.command, ...s.args!, s.cwd]]), [
     ['everything', ['npx', '--no', 'mcp-server-everything', 'stdio', ROOT]],
-    ['files', ['npx', '--no', 'mcp-server-filesystem', join(ROOT, '.gatehouse', 'sandbox'), ROOT]],
+    ['files', ['npx', '--no', 'mcp-server-filesystem', `${join(ROOT, 'examples')}/../tmp/quickstart-files`, ROOT]],
   ]);
 });
 

@@ -4,7 +4,8 @@
  * API pass in the config and the inventory. An item whose feature Gatehouse does not have yet fails,
  * saying so: a readiness report that passes what cannot be done would be worse than none.
  */
-import type { Config, ServerConfig } from '../config/schema.ts';
+import type { Config, ServerConfig, StdioServerConfig } from '../config/schema.ts';
+import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sandbox.ts';
 import type { InventoryData } from '../inventory/report.ts';
 import { configuredClasses } from '../inventory/inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
@@ -45,8 +46,11 @@ function staticSecrets(s: ServerConfig, i: number): string[] {
 
 const NOT_YET = (what: string) => `Gatehouse does not ${what} yet`;
 
-export function readiness(config: Config, inv: InventoryData): CheckItem[] {
+export function readiness(config: Config, inv: InventoryData, host?: SandboxFacts): CheckItem[] {
   const enabled = config.servers.filter((s) => !s.disabled);
+  const stdio = enabled.filter((s): s is StdioServerConfig & (typeof enabled)[number] => s.transport === 'stdio');
+  // The one look at the host: bubblewrap, and who can read the state directory (tests pass their own).
+  host ??= sandboxFacts(stdio, config.gateway.stateDir);
   const items: CheckItem[] = [];
   const classes = configuredClasses(config);
   const present = inv.tools.filter((t) => t.present && enabled.some((s) => s.name === t.server));
@@ -147,11 +151,8 @@ export function readiness(config: Config, inv: InventoryData): CheckItem[] {
   const inheriting = enabled.filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v))).map((s) => s.name);
   items.push(item('6.3', 'stdio servers start with a minimal environment', inheriting.length ? 'warn' : 'pass',
     inheriting.length ? `secret-looking variables inherited by ${list(inheriting)}` : 'only the listed variables are inherited', 'trim `servers[].inheritEnv`'));
-  const stdio = enabled.filter((s) => s.transport === 'stdio');
-  const open = stdio.filter((s) => s.transport === 'stdio' && s.sandbox?.network !== 'none').map((s) => s.name);
-  items.push(item('6.4', 'tools run sandboxed with restricted egress', !stdio.length ? 'pass' : open.length ? 'fail' : 'warn',
-    !stdio.length ? 'no local (stdio) servers' : open.length ? `stdio servers with network access: ${list(open)}` : 'every stdio server runs without network (its own network namespace); filesystem and process isolation are up to the host',
-    'set `sandbox: { network: none }` on stdio servers that need no network; run them as a dedicated user or in a container for the filesystem'));
+  const sb = sandboxReadiness(stdio, config.gateway.stateDir, host);
+  items.push(item('6.4', 'tools run sandboxed with restricted egress', sb.status, sb.why, sb.fix));
   items.push(item('6.5', 'a read-only mode exists', 'pass', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy'));
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
   items.push(item('6.6', 'the listener is not exposed without authentication', exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',

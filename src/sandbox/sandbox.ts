@@ -93,8 +93,28 @@ function real(p: string): string {
   }
 }
 
-/** The directory a program belongs to: the nearest ancestor with a package manifest, else its own directory. */
+/** Why `uid`/`gid` cannot reach `path` (enter every ancestor; read it, or write it too), or undefined. */
+function unreachable(path: string, uid: number, gid: number, write: boolean): string | undefined {
+  const allows = (p: string, bit: number) => {
+    const st = statSync(p);
+    const bits = st.uid === uid ? st.mode >> 6 : st.gid === gid ? st.mode >> 3 : st.mode;
+    return (bits & bit) === bit;
+  };
+  const parts = path.split(sep).filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = sep + parts.slice(0, i).join(sep);
+    if (!allows(dir, 1)) return `\`${dir}\` is mode ${(statSync(dir).mode & 0o777).toString(8).padStart(4, '0')}`;
+  }
+  const need = (write ? 2 : 0) | 4 | (statSync(path).isDirectory() ? 1 : 0);
+  return allows(path, need) ? undefined : `it is not ${write ? 'writable' : 'readable'} by that user`;
+}
+
+/** The directory a program belongs to: the project of its node_modules, the nearest ancestor with a package manifest, else its own directory. */
 export function packageRoot(file: string): string {
+  // An installed package resolves its dependencies from the node_modules it sits in (hoisted): the
+  // project that holds that node_modules is its package.
+  const nm = file.indexOf(`${sep}node_modules${sep}`);
+  if (nm > 0) return file.slice(0, nm);
   const start = dirname(file);
   const stop = new Set(['/', homedir(), '/usr', '/usr/bin', '/usr/local', '/opt', '/home', '/tmp', '/srv']);
   for (let d = start; !stop.has(d); d = dirname(d)) {
@@ -163,10 +183,10 @@ export class SandboxHost {
   }
 
   async #sandboxed(cfg: StdioServerConfig, tenant: string, id: string): Promise<Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> }> {
+    if (!seccompSupported()) throw new Error(`server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``);
     const sb = cfg.sandbox!;
     const bwrap = findExecutable('bwrap');
     if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
-    if (!seccompSupported()) throw new Error(`server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``);
     const { uid, gid } = sandboxUser(cfg);
     const cwd = cfg.cwd ? real(cfg.cwd) : undefined;
     const env = stdioEnv(cfg);
@@ -187,7 +207,15 @@ export class SandboxHost {
     if (cwd) ro.add(cwd);
     for (const p of sb.paths?.read ?? []) ro.add(real(p));
     for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
-      if (p === this.stateDir) throw new Error(`server \`${cfg.name}\`: the sandbox may not include the state directory itself (\`${p}\`)`);
+      if (inside(p, this.stateDir)) {
+        throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`);
+      }
+    }
+    // A writable folder that does not exist yet is made for the server's user.
+    for (const p of rw) {
+      if (existsSync(p)) continue;
+      mkdirSync(p, { recursive: true, mode: 0o700 });
+      if (process.getuid?.() === 0) chownSync(p, uid, gid);
     }
     for (const p of rw) ro.delete(p);
 
@@ -217,6 +245,7 @@ export class SandboxHost {
       fds.push(Buffer.from(content));
       args.push('--perms', perms, '--ro-bind-data', String(2 + fds.length), dest);
     };
+
     data(`root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`, '/etc/passwd');
     data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
 
@@ -224,6 +253,9 @@ export class SandboxHost {
     const binds = [...[...ro].map((p) => ['--ro-bind', p] as const), ...[...rw].map((p) => ['--bind', p] as const)].sort((a, b) => byDepth(a[1], b[1]));
     for (const [how, p] of binds) {
       if (!existsSync(p)) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` does not exist`);
+      // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
+      const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
+      if (blocked) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`);
       args.push(how, p, p);
     }
     // Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files.
@@ -240,10 +272,6 @@ export class SandboxHost {
       if (statSync(m).isDirectory()) args.push('--tmpfs', m, '--remount-ro', m);
       else args.push('--ro-bind', '/dev/null', m);
     }
-    // Declared paths inside the state directory (a scratch folder, say) come back on top of the mask.
-    for (const [how, p] of binds) if (p !== this.stateDir && inside(p, this.stateDir)) args.push(how, p, p);
-    // Declared writable paths inside the gateway's own state directory are handed to the server's user.
-    if (process.getuid?.() === 0) for (const p of rw) if (inside(p, this.stateDir)) chownSync(p, uid, gid);
 
     // Secrets: environment variables, or files under /run/secrets (and <NAME>_FILE naming each).
     const secretNames = Object.keys(cfg.credentials?.env ?? {});
@@ -308,4 +336,61 @@ export class SandboxHost {
 /** The message a sandboxed server gets where bubblewrap is missing. */
 export function sandboxUnavailable(server: string): string {
   return `server \`${server}\` is sandboxed, but bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) or remove \`sandbox\` from the server`;
+}
+
+/** What `gatehouse check` needs to know of this host for item 6.4. */
+export interface SandboxFacts {
+  bwrap: boolean;
+  /** Sandbox users (uid) that can read or enter the state directory, with why. */
+  stateDirExposed: Array<{ uid: number; why: string }>;
+}
+
+/** Whether `uid`/`gid` may read or enter `path` by its mode bits (root may always). */
+function reachable(path: string, uid: number, gid: number): string | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (uid === 0) return 'the servers run as root';
+  const bits = st.uid === uid ? (st.mode >> 6) & 5 : st.gid === gid ? (st.mode >> 3) & 5 : st.mode & 5;
+  if (!bits) return undefined;
+  return st.uid === uid ? `uid ${uid} owns it` : `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
+}
+
+export function sandboxFacts(servers: StdioServerConfig[], stateDir: string): SandboxFacts {
+  const users = new Map<number, number>();
+  for (const s of servers) if (s.sandbox) {
+    const u = sandboxUser(s);
+    users.set(u.uid, u.gid);
+  }
+  const stateDirExposed: SandboxFacts['stateDirExposed'] = [];
+  for (const [uid, gid] of users) {
+    const why = reachable(stateDir, uid, gid);
+    if (why) stateDirExposed.push({ uid, why });
+  }
+  return { bwrap: !!findExecutable('bwrap'), stateDirExposed };
+}
+
+/** Readiness item 6.4 (tools run sandboxed with restricted egress): status, why and how to fix. */
+export function sandboxReadiness(stdio: StdioServerConfig[], stateDir: string, facts: SandboxFacts): { status: 'pass' | 'warn' | 'fail'; why: string; fix: string } {
+  if (!stdio.length) return { status: 'pass', why: 'no local (stdio) servers', fix: '' };
+  const names = (l: StdioServerConfig[]) => (l.length <= 5 ? l.map((s) => s.name).join(', ') : `${l.slice(0, 5).map((s) => s.name).join(', ')} and ${l.length - 5} more`);
+  const open = stdio.filter((s) => !s.sandbox);
+  const fails: Array<[string, string]> = [];
+  if (open.length) fails.push([`unsandboxed stdio servers: ${names(open)}`, 'add `sandbox: {}` to every stdio server (no network by default; `network: { allow: [host:port] }` reaches named hosts through the gateway; docs/sandbox.md)']);
+  if (open.length < stdio.length && !facts.bwrap) fails.push(['bubblewrap (bwrap) is not installed: sandboxed servers cannot start', 'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)']);
+  for (const e of facts.stateDirExposed) {
+    fails.push([`the state directory is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`, `\`chmod 700 ${stateDir}\`, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)`]);
+  }
+  if (fails.length) return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
+  const host = stdio.filter((s) => s.sandbox?.network === 'host');
+  if (host.length) return { status: 'warn', why: `sandboxed, but with the host's network (unrestricted egress): ${names(host)}`, fix: 'use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway\'s egress proxy' };
+  const allow = stdio.filter((s) => typeof s.sandbox?.network === 'object');
+  return {
+    status: 'pass',
+    why: `every stdio server runs in bubblewrap (read-only view, private /tmp, own PID namespace, seccomp, limits); egress: ${allow.length ? `an allowlist for ${names(allow)}, none for the rest` : 'none'}`,
+    fix: '',
+  };
 }
