@@ -17,12 +17,13 @@ import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } f
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
 import { parseConfig } from '../src/config/load.ts';
+import { starterConfig } from '../src/config/starter.ts';
 import { readiness } from '../src/readiness/check.ts';
 import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
-const TOOLS = ['read_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status'];
+const TOOLS = ['read_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status', 'burn'];
 const classes = `    tools: { ${TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 const usable = !!findExecutable('bwrap');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
@@ -43,7 +44,8 @@ before(async () => {
   const allow = [`127.0.0.1:${port(allowed)}`, `localhost:${port(allowed)}`, '169.254.169.254:80'];
   t = await startGateway(
     stdioServer('jailed', HOSTILE) + creds + `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
-      stdioServer('free', HOSTILE) + creds,
+      stdioServer('free', HOSTILE) + creds +
+      stdioServer('boxed', HOSTILE) + creds + '    sandbox: { secrets: file, limits: { cpus: 0.2 } }\n',
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir) => {
@@ -312,4 +314,40 @@ test('readiness 6.4 looks at the real state directory: mode 0755 is readable by 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('new configurations are sandboxed: the starter (gatehouse init) and the quickstart', async () => {
+  const starter = parseConfig(starterConfig(), '/srv/gh/gatehouse.yaml', {});
+  assert.deepEqual(starter.servers.map((s) => [s.name, s.transport === 'stdio' && s.sandbox]), [['everything', { network: 'none' }]]);
+  const quick = parseConfig(readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8'), join(ROOT, 'examples/quickstart.yaml'), {});
+  assert.deepEqual(quick.servers.map((s) => [s.name, s.transport === 'stdio' && !!s.sandbox]), [['everything', true], ['files', true]]);
+});
+
+test('network none: nothing but loopback inside, and nothing listens there; the allowlisted sandbox cannot go around its proxy', async (tc) => {
+  if (skip(tc)) return;
+  const port = (allowed.address() as { port: number }).port;
+  const before = accepted.allowed;
+  assert.equal(await call('acme', 'boxed__connect', { host: '127.0.0.1', port }), 'ECONNREFUSED');
+  assert.equal(await call('acme', 'jailed__connect', { host: '127.0.0.1', port, direct: true }), 'ECONNREFUSED');
+  assert.equal(await call('acme', 'free__connect', { host: '127.0.0.1', port, direct: true }), 'ok: connected');
+  assert.equal(accepted.allowed, before + 1, 'only the unsandboxed connection arrived');
+});
+
+test('secrets as files: /run/secrets/<NAME> and <NAME>_FILE, not the environment; as environment unsandboxed', async (tc) => {
+  if (skip(tc)) return;
+  const boxed = JSON.parse(await call('globex', 'boxed__status'));
+  assert.ok(boxed.env.includes('API_TOKEN_FILE') && !boxed.env.includes('API_TOKEN'), boxed.env.join(' '));
+  // The file holds the tenant's secret: the gateway recognises it (in base64 too) and scrubs it from the result.
+  assert.equal(await call('globex', 'boxed__read_file', { path: '/run/secrets/API_TOKEN' }), 'ok: [REDACTED:credential]');
+  assert.equal(await call('globex', 'boxed__read_file', { path: '/proc/self/environ' }).then((t) => Buffer.from(t.slice(4), 'base64').toString().includes('secret-of')), false);
+  assert.ok(JSON.parse(await call('globex', 'free__status')).env.includes('API_TOKEN'));
+});
+
+test('a CPU limit: a fifth of a core sandboxed, whatever is free unsandboxed', async (tc) => {
+  if (skip(tc)) return;
+  const cpu = (t: string) => Number(/^cpu (\d+) ms$/.exec(t)![1]);
+  const boxed = cpu(await call('acme', 'boxed__burn', { ms: 1500 }));
+  const free = cpu(await call('acme', 'free__burn', { ms: 1500 }));
+  assert.ok(boxed <= 1500 * 0.3, `sandboxed: ${boxed} ms of CPU in 1500 ms`);
+  assert.ok(free > boxed * 1.5, `unsandboxed: ${free} ms, sandboxed ${boxed} ms`);
 });

@@ -28,8 +28,8 @@ storage:
   # postgresUrl: \${DATABASE_URL}            # required with driver: postgres
 
 servers:
-  # A stdio server: Gatehouse starts it with only the environment below plus inheritEnv, and
-  # restarts it with backoff when it exits. This one needs @modelcontextprotocol/server-everything
+  # A stdio server: Gatehouse starts it sandboxed, with only the environment below plus inheritEnv,
+  # and restarts it with backoff when it exits. This one needs @modelcontextprotocol/server-everything
   # installed (npm install @modelcontextprotocol/server-everything); npx --no never downloads.
   - name: everything                        # lowercase letters, digits, _ and -; tools become everything__<tool>
     transport: stdio
@@ -42,6 +42,15 @@ servers:
     # timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 }   # requestMs resets on progress
     # restart: { initialDelayMs: 500, maxDelayMs: 30000 }
     # disabled: false                       # true keeps it here without starting it
+    # In bubblewrap (Linux; install the bubblewrap package): it sees the system, its command, its package
+    # and cwd read-only, a private /tmp, only its own processes, never the state directory or your home;
+    # it runs as its own user (uid 65534 when the gateway is root), with no-new-privileges, a seccomp
+    # filter and resource limits, and dies with the gateway. Remove it only for a server you trust.
+    sandbox:
+      network: none                         # none | host | { allow: ["api.example.com:443"] } (through the gateway's proxy)
+      # paths: { read: [/srv/data], write: [/srv/scratch] }   # absolute paths it may also read / write
+      # secrets: env                        # env | file: credentials.env values as /run/secrets/<NAME>
+      # limits: { memoryMb: 1024, processes: 128, cpus: 1, openFiles: 1024 }
 
   # A remote server over Streamable HTTP (either MCP era; Gatehouse probes which):
   # - name: remote

@@ -188,7 +188,9 @@ export class SandboxHost {
     const bwrap = findExecutable('bwrap');
     if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
     const { uid, gid } = sandboxUser(cfg);
-    const cwd = cfg.cwd ? real(cfg.cwd) : undefined;
+    // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
+    const where = real(cfg.cwd ?? process.cwd());
+    const cwd = where === '/' || where === real(homedir()) || system(where) ? undefined : where;
     const env = stdioEnv(cfg);
     const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
     if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
