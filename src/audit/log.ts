@@ -2,8 +2,14 @@
  * The audit log of one writer (a gateway process or a CLI invocation): its own hash-chained stream.
  * Appends are group-committed: records that arrive while a batch is being written go together in the
  * next transaction, so a busy gateway pays one durable commit per batch, not per record, and every
- * `append` resolves only once its record is durable. A failed batch rejects every record in it and
- * leaves the chain head where it was (nothing half-written is ever chained on).
+ * `append` resolves only once its record is durable. A failed batch leaves the chain head where it
+ * was (nothing half-written is ever chained on).
+ *
+ * Each record stands on its own merits: one that cannot be chained (it holds text RFC 8785 cannot
+ * encode) is made storable or refused alone, and when a batch fails for a reason that is not the
+ * store being down, its records are written one by one, so a record the database refuses (a NUL in
+ * a column, a value too large) costs no other caller its record. When the store is down, the whole
+ * batch is refused at once: the callers fail closed without waiting on one round trip each.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -19,6 +25,53 @@ interface Pending {
 }
 
 const MAX_BATCH = 500;
+
+function refused(err: unknown): Error {
+  return new Error(`the audit store refused the write: ${(err as Error).message}`);
+}
+
+/**
+ * Whether a failed write says the store itself is unavailable (connection, server, lock, resources)
+ * rather than refusing this data. PostgreSQL errors carry an SQLSTATE: classes 08 (connection), 53
+ * (resources), 57 (operator intervention: shutdown, terminated), 58 (system) and XX (internal) are
+ * the store's; 22 (data), 23 (integrity), 54 (too large) are the record's. Errors without one (a
+ * socket, the SQLite writer thread) are read by their message.
+ */
+export function storeDown(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57|58|XX)/.test(code);
+  const message = String((err as Error)?.message ?? err);
+  return !/SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)|constraint|too (big|large|long)|invalid (byte|input)|out of range/i.test(message);
+}
+
+/**
+ * The record as it can be chained and stored. RFC 8785 JSON cannot hold a lone UTF-16 surrogate, so
+ * one in any string (a hostile tool name, say) is replaced by U+FFFD and the record says so
+ * (`detail.replacedUnpairedSurrogates`); the alternative, refusing the record, would lose the trace
+ * of the very call that sent it. NUL characters stay as they are: the body is JSON (`\u0000`), and the
+ * store's indexed columns hold a sanitised copy (storage/audit-repo.ts).
+ */
+function storable(input: AuditInput): AuditInput {
+  if (wellFormed(input, 0)) return input;
+  const clean = mend(input, 0) as AuditInput;
+  return { ...clean, detail: { ...clean.detail, replacedUnpairedSurrogates: true } };
+}
+
+/** No string (value or key) holds a lone surrogate. Records are bounded by the recorder; depth is capped anyway. */
+function wellFormed(v: unknown, depth: number): boolean {
+  if (typeof v === 'string') return v.isWellFormed();
+  if (!v || typeof v !== 'object' || depth > 64) return true;
+  if (Array.isArray(v)) return v.every((x) => wellFormed(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (!k.isWellFormed() || !wellFormed(x, depth + 1)) return false;
+  return true;
+}
+
+function mend(v: unknown, depth: number): unknown {
+  if (typeof v === 'string') return v.toWellFormed();
+  if (!v || typeof v !== 'object' || depth > 64) return v;
+  if (Array.isArray(v)) return v.map((x) => mend(x, depth + 1));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), mend(x, depth + 1)]));
+}
 
 /** A stream name no other writer uses: host, kind of writer, a random suffix. */
 export function newStreamName(kind: 'gw' | 'cli'): string {
@@ -61,32 +114,73 @@ export class AuditLog {
       await new Promise((r) => setImmediate(r));
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, MAX_BATCH);
-        let seq = this.#seq;
-        let prev = this.#prev;
-        const events: AuditEvent[] = [];
-        for (const p of batch) {
-          const { at, id, ...rest } = p.input;
-          const e = { v: AUDIT_SCHEMA_VERSION, id: id ?? randomUUID(), time: new Date(at ?? Date.now()).toISOString(), stream: this.stream, seq: ++seq, prev, ...rest } as Omit<AuditEvent, 'hash'>;
-          const full = { ...e, hash: chainHash(e) } as AuditEvent;
-          events.push(full);
-          prev = full.hash;
-        }
+        const { events, taken } = this.#chain(batch);
+        if (!events.length) continue;
         try {
           await this.#store.appendBatch(events);
         } catch (err) {
-          this.failures++;
-          const e = new Error(`the audit store refused the write: ${(err as Error).message}`);
-          for (const p of batch) p.reject(e);
+          if (events.length === 1 || storeDown(err)) {
+            this.failures++;
+            const e = refused(err);
+            for (const p of taken) p.reject(e);
+            continue;
+          }
+          await this.#oneByOne(taken);
           continue;
         }
-        this.failures = 0;
-        this.#seq = seq;
-        this.#prev = prev;
-        batch.forEach((p, i) => p.resolve(events[i]));
-        this.#onWritten();
+        this.#commit(taken, events);
       }
     } finally {
       this.#flushing = undefined;
+    }
+  }
+
+  /** Records for `batch` chained on the current head; a record that cannot be chained is refused alone. */
+  #chain(batch: Pending[]): { events: AuditEvent[]; taken: Pending[] } {
+    let seq = this.#seq;
+    let prev = this.#prev;
+    const events: AuditEvent[] = [];
+    const taken: Pending[] = [];
+    for (const p of batch) {
+      try {
+        const { at, id, ...rest } = storable(p.input);
+        const e = { v: AUDIT_SCHEMA_VERSION, id: id ?? randomUUID(), time: new Date(at ?? Date.now()).toISOString(), stream: this.stream, seq: seq + 1, prev, ...rest } as Omit<AuditEvent, 'hash'>;
+        const full = { ...e, hash: chainHash(e) } as AuditEvent;
+        events.push(full);
+        taken.push(p);
+        seq++;
+        prev = full.hash;
+      } catch (err) {
+        p.reject(new Error(`the audit record cannot be written: ${(err as Error).message}`));
+      }
+    }
+    return { events, taken };
+  }
+
+  #commit(taken: Pending[], events: AuditEvent[]): void {
+    this.failures = 0;
+    this.#seq = events[events.length - 1].seq;
+    this.#prev = events[events.length - 1].hash;
+    taken.forEach((p, i) => p.resolve(events[i]));
+    this.#onWritten();
+  }
+
+  /** After a batch failed for a record's sake: each record in its own transaction, chained on what was written. */
+  async #oneByOne(pending: Pending[]): Promise<void> {
+    for (let i = 0; i < pending.length; i++) {
+      const { events, taken } = this.#chain([pending[i]]);
+      if (!events.length) continue;
+      try {
+        await this.#store.appendBatch(events);
+        this.#commit(taken, events);
+      } catch (err) {
+        if (storeDown(err)) this.failures++;
+        const e = refused(err);
+        taken[0].reject(e);
+        // The store went down meanwhile: the rest fail closed now, not one timeout each.
+        if (storeDown(err)) for (const p of pending.slice(i + 1)) p.reject(e);
+        if (storeDown(err)) return;
+      }
     }
   }
 

@@ -12,10 +12,21 @@ import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 
 const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
 
+/**
+ * An indexed column's copy of a record's text. PostgreSQL text cannot hold NUL, and a lone surrogate
+ * would reach it as U+FFFD anyway: the column gets U+FFFD for both, the body (JSON, where NUL is
+ * `\u0000`) keeps the exact value, and the hash covers the body. One caller's hostile tool name thus
+ * never fails the batch it shares with others.
+ */
+function col(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  return v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd').toWellFormed() : v.toWellFormed();
+}
+
 function row(e: AuditEvent) {
   return {
-    stream: e.stream, seq: e.seq, id: e.id, at: Date.parse(e.time), kind: e.kind, run_id: e.runId ?? null, subject: e.actor?.subject ?? null,
-    tenant: e.actor?.tenant ?? null, tool: e.tool ?? null, outcome: e.outcome ?? null, intent_id: e.intent ?? null, body: JSON.stringify(e),
+    stream: col(e.stream)!, seq: e.seq, id: col(e.id)!, at: Date.parse(e.time), kind: e.kind, run_id: col(e.runId), subject: col(e.actor?.subject),
+    tenant: col(e.actor?.tenant), tool: col(e.tool), outcome: e.outcome ?? null, intent_id: col(e.intent), body: JSON.stringify(e),
   };
 }
 

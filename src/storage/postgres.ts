@@ -29,12 +29,24 @@ function reason(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Connection errors never reach the process as an unhandled 'error' event. pg emits 'error' on a
+ * client whose connection breaks (server restart, failover, pg_terminate_backend) even while a query
+ * is running, and the pool listens only on clients it holds idle: a client checked out (inside a
+ * transaction, mid-query) had no listener, and its 'error' killed the gateway. Every client gets a
+ * listener when it is created; the operation in flight fails on its own (its caller fails closed),
+ * the broken client is not queryable so the pool discards it on release, and the next operation
+ * opens a new connection.
+ */
+export function hardenPool(pool: pg.Pool, onError: (err: Error) => void = () => {}): pg.Pool {
+  pool.on('error', (err) => onError(err));
+  pool.on('connect', (client) => client.on('error', (err) => onError(err)));
+  return pool;
+}
+
 export async function openPostgres(url: string, schema?: string): Promise<Store> {
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name \`${schema}\``);
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types });
-  // An idle connection that breaks (server restart) is dropped by the pool; the next query opens a
-  // new one and reports any failure itself. Without a listener the error would crash the process.
-  pool.on('error', () => {});
+  const pool = hardenPool(new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types }));
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,
