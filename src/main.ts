@@ -156,6 +156,7 @@ export class Gateway {
     if (!opts.noHttp) {
       gw.#http = new HttpListener({
         endpoint: () => gw.#endpoint,
+        timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
         admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream, record: (i) => gw.audit.record(i) }),
@@ -286,6 +287,7 @@ export class Gateway {
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,
+      bodyTimeoutMs: g.bodyTimeoutMs,
       identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, { revocations: this.principalRevocations, failures: this.authFailures, trustedProxies: g.trustedProxies }),
     };
   }

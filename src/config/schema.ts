@@ -199,6 +199,8 @@ export const Gateway = Type.Object(
     namespaceSeparator: Type.Optional(Type.String({ minLength: 1, maxLength: 4, pattern: '^[_.:/-]+$', default: '__' })),
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 })),
     maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, default: 64 })),
+    headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request whose headers have not all arrived by then is refused (408) and its connection closed. Default 10000.' })),
+    bodyTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request body that has not all arrived by then is refused (408) and its connection closed. Default 30000.' })),
     sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500, description: 'Items per page in listings.' })),
     allowUnauthenticated: Type.Optional(

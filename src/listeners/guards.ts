@@ -50,33 +50,100 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-/** Read the body up to `max` bytes; beyond that, refuse without reading the rest. */
-export function readBody(req: IncomingMessage, max: number): Promise<string> {
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Read the body up to `max` bytes within `timeoutMs`; beyond either, refuse without reading the rest
+ * (a slow body cannot hold a connection). The bytes must be UTF-8: invalid sequences are refused
+ * (a parse error), never replaced with U+FFFD and executed as something the caller did not send.
+ */
+export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) return Promise.reject(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = (err: GatehouseError) => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.pause();
+      reject(err);
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => stop(new GatehouseError('E_REQUEST_TIMEOUT', `request body not received within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    timer?.unref();
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
-        return;
-      }
+      if (size > max) return stop(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(UTF8.decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new GatehouseError('E_PARSE', 'parse error: body is not valid utf-8'));
+      }
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
+/** One media range of an Accept header: type/subtype and its q (0 means "not acceptable"). */
+function mediaRanges(accept: string): Array<{ type: string; q: number }> {
+  return accept.split(',').map((part) => {
+    const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const qv = q ? Number(q.slice(2)) : 1;
+    return { type, q: Number.isFinite(qv) ? qv : 0 };
+  });
+}
+
+function accepts(ranges: Array<{ type: string; q: number }>, type: string): boolean {
+  const [major] = type.split('/');
+  // The most specific range decides (RFC 9110 12.5.1): exact, then major/*, then */*.
+  const exact = ranges.find((r) => r.type === type) ?? ranges.find((r) => r.type === `${major}/*`) ?? ranges.find((r) => r.type === '*/*');
+  return exact !== undefined && exact.q > 0;
+}
+
+/**
+ * What a POST may be answered with. The client must send Accept (the transport spec: it MUST list
+ * application/json and text/event-stream); a missing header, or one that accepts neither, is 406.
+ * A client that accepts only JSON is still served, with plain JSON responses (no stream), because
+ * refusing it would gain nothing.
+ */
 export function acceptsJsonAndSse(accept: string | undefined): { ok: boolean; sse: boolean } {
-  if (!accept) return { ok: true, sse: true };
-  const a = accept.toLowerCase();
-  const any = a.includes('*/*');
-  const json = any || a.includes('application/json');
-  const sse = any || a.includes('text/event-stream');
+  if (!accept || !accept.trim()) return { ok: false, sse: false };
+  const ranges = mediaRanges(accept);
+  const json = accepts(ranges, 'application/json');
+  const sse = accepts(ranges, 'text/event-stream');
   return { ok: json || sse, sse };
+}
+
+/** A GET stream needs Accept to list text/event-stream (the transport spec). */
+export function acceptsSse(accept: string | undefined): boolean {
+  return !!accept && accepts(mediaRanges(accept), 'text/event-stream');
+}
+
+/**
+ * The body's media type: `application/json`, in UTF-8 (the only charset JSON has, RFC 8259), not
+ * compressed. Anything else is 415 — a gzip body, or `charset=utf-7` (whose `+ADw-` spellings would
+ * mean one thing here and another to whatever decodes it next), is refused, not guessed at.
+ */
+export function checkMediaType(contentType: string | undefined, contentEncoding: string | undefined): void {
+  const [type, ...params] = (contentType ?? '').split(';').map((x) => x.trim());
+  if (type.toLowerCase() !== 'application/json') throw new GatehouseError('E_UNSUPPORTED_MEDIA');
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    const name = p.slice(0, eq).trim().toLowerCase();
+    const value = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (name === 'charset' && value !== 'utf-8' && value !== 'utf8') {
+      throw new GatehouseError('E_UNSUPPORTED_MEDIA', `unsupported charset \`${value.slice(0, 40)}\`: json is utf-8`);
+    }
+  }
+  const enc = (contentEncoding ?? '').trim().toLowerCase();
+  if (enc && enc !== 'identity') throw new GatehouseError('E_UNSUPPORTED_MEDIA', `unsupported content-encoding \`${enc.slice(0, 40)}\`: send the body uncompressed`);
 }

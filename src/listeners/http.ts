@@ -23,6 +23,8 @@ export interface HttpDeps {
   approvalPage: () => ApprovalPageDeps;
   /** Upstream OAuth: the authorization server sent the browser back with a code. */
   oauthCallback: (code: string, state: string) => Promise<{ server: string; tenant: string }>;
+  /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
+  timeouts?: { headersMs?: number; bodyMs?: number };
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -103,7 +105,13 @@ export class HttpListener {
 
   constructor(deps: HttpDeps) {
     this.#deps = deps;
-    this.#server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    // Slow headers and slow bodies cannot hold a connection: node answers 408 and closes once the
+    // headers, or the whole request, have not arrived in time (a response may then take as long as
+    // it needs: these clocks stop when the request is in). /mcp also times its body itself, to answer
+    // with a JSON-RPC error; requestTimeout is the net under every other route.
+    const headersMs = deps.timeouts?.headersMs ?? 10_000;
+    const requestMs = headersMs + (deps.timeouts?.bodyMs ?? 30_000);
+    this.#server = createServer({ requestTimeout: requestMs, headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs), keepAliveTimeout: 65_000 }, (req, res) => {
       route(req, res, this.#deps).catch((err) => {
         const ep = deps.endpoint();
         const w = toWire(err, null, ep.log);
@@ -115,8 +123,9 @@ export class HttpListener {
         else res.end();
       });
     });
-    this.#server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     });
   }
 

@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../gateway/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
-import { acceptsJsonAndSse, checkHost, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';
+import { acceptsJsonAndSse, acceptsSse, checkHost, checkMediaType, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
@@ -31,7 +31,12 @@ export interface EndpointDeps extends DispatchDeps {
   origins: Set<string>;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** How long a request body may take to arrive (default BODY_TIMEOUT_MS). */
+  bodyTimeoutMs?: number;
 }
+
+/** A body that has not fully arrived by then is refused (408) and the connection closed. */
+export const BODY_TIMEOUT_MS = 30_000;
 
 const NAME_HEADER_METHODS: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
 
@@ -69,11 +74,10 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
 
-    const ctype = header(req, 'content-type')?.split(';')[0].trim().toLowerCase();
-    if (ctype !== 'application/json') throw new GatehouseError('E_UNSUPPORTED_MEDIA');
+    checkMediaType(header(req, 'content-type'), header(req, 'content-encoding'));
     const accept = acceptsJsonAndSse(header(req, 'accept'));
     if (!accept.ok) throw new GatehouseError('E_NOT_ACCEPTABLE');
-    const text = await readBody(req, deps.maxBodyBytes);
+    const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
     const parsed = parseStrictJson(text, deps.maxJsonDepth);
     if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
     const c = classify(parsed);
@@ -122,6 +126,10 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
     if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED', 'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)');
     const session = await deps.sessions.get(sessionId, principal.key, scope);
+    // After initialize the header names the negotiated version (the transport spec); another one is refused.
+    if (versionHeader !== undefined && versionHeader !== session.record.protocolVersion) {
+      throw new GatehouseError('E_PROTOCOL_VERSION', `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`, { supported: [session.record.protocolVersion], requested: versionHeader });
+    }
     const sessionHeaders = { 'mcp-session-id': session.id };
     if (c.kind === 'notification') {
       onLegacyNotification(session, msg.method, params);
@@ -132,7 +140,7 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     const ctx = makeContext(res, c.msg as JsonRpcRequest, scope, principal, 'legacy', session.record.protocolVersion, (params?._meta ?? {}) as JsonObject, session);
     return await answer(res, ctx, msg.method, params, accept.sse, deps, sessionHeaders);
   } catch (err) {
-    if (err instanceof GatehouseError && err.code === 'E_BODY_TOO_LARGE') {
+    if (err instanceof GatehouseError && (err.code === 'E_BODY_TOO_LARGE' || err.code === 'E_REQUEST_TIMEOUT')) {
       // Answer 413 first, then discard what the client is still sending (bounded), then hang up.
       sendError(res, err, id, deps.log, { connection: 'close' });
       req.resume();
@@ -265,8 +273,7 @@ async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: strin
 
 async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, principal: Principal, deps: EndpointDeps): Promise<void> {
   if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED', 'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id');
-  const accept = header(req, 'accept') ?? '';
-  if (!accept.includes('text/event-stream') && !accept.includes('*/*')) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
+  if (!acceptsSse(header(req, 'accept'))) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
   const s = await deps.sessions.get(sessionId, principal.key, scope);
   s.stream?.close();
   const sink = new StreamSink(res, { 'mcp-session-id': s.id }, () => {

@@ -34,6 +34,8 @@ const CATALOGUE = {
   E_DUPLICATE_KEY: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: duplicate object key' },
   E_TOO_DEEP: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: json nesting too deep' },
   E_BODY_TOO_LARGE: { rpc: RPC.INVALID_REQUEST, http: 413, message: 'request body too large' },
+  /** The body did not arrive in time (a slow client holding a connection). */
+  E_REQUEST_TIMEOUT: { rpc: RPC.INVALID_REQUEST, http: 408, message: 'request body not received in time' },
   E_BATCH: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'json-rpc batches are not supported' },
   E_INVALID_REQUEST: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'invalid json-rpc request' },
   E_UNSUPPORTED_MEDIA: { rpc: RPC.INVALID_REQUEST, http: 415, message: 'content-type must be application/json' },

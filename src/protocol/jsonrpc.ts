@@ -4,6 +4,24 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 export type JsonObject = { [k: string]: unknown };
 export type RequestId = string | number;
 
+/**
+ * A JSON-RPC number id that a double cannot hold exactly (above 2^53, or written `1.0`, `1e3`):
+ * the original digits, written back verbatim by JSON.stringify (JSON.rawJSON) and by String().
+ * At run time it stands where a RequestId number would (strict-json.ts makes it; nothing else does).
+ */
+export class ExactNumberId {
+  readonly raw: string;
+  constructor(raw: string) {
+    this.raw = raw;
+  }
+  toJSON(): unknown {
+    return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(this.raw);
+  }
+  toString(): string {
+    return this.raw;
+  }
+}
+
 export interface JsonRpcRequest {
   jsonrpc: '2.0';
   id: RequestId;
@@ -35,7 +53,7 @@ export type Classified =
   | { kind: 'invalid'; reason: string; id: RequestId | null };
 
 function isId(v: unknown): v is RequestId {
-  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || v instanceof ExactNumberId;
 }
 
 function isPlainObject(v: unknown): v is JsonObject {

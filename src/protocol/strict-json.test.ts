@@ -39,3 +39,18 @@ test('refuses invalid json with a parse error', () => {
   assert.equal(code(() => parseStrictJson('', 10)), 'E_PARSE');
   assert.equal(code(() => parseStrictJson('{"a":1}x', 10)), 'E_PARSE');
 });
+
+test('a top-level number id a double cannot hold is kept exactly and written back verbatim', async () => {
+  const { ExactNumberId, classify, success } = await import('./jsonrpc.ts');
+  const big = '{"jsonrpc":"2.0","id": 9007199254740993123,"method":"ping"}';
+  const v = parseStrictJson(big, 10) as { id: unknown };
+  assert.ok(v.id instanceof ExactNumberId);
+  assert.equal(String(v.id), '9007199254740993123');
+  const c = classify(v);
+  assert.equal(c.kind, 'request');
+  assert.equal(JSON.stringify(success((c as { msg: { id: number } }).msg.id, {})), '{"jsonrpc":"2.0","id":9007199254740993123,"result":{}}');
+  assert.equal(JSON.stringify(parseStrictJson('{"id":1.0}', 10)), '{"id":1.0}');
+  assert.equal((parseStrictJson('{"id":42}', 10) as { id: unknown }).id, 42, 'ordinary ids stay numbers');
+  assert.equal((parseStrictJson('{"id":"9007199254740993123"}', 10) as { id: unknown }).id, '9007199254740993123');
+  assert.equal((parseStrictJson('{"params":{"id":9007199254740993123}}', 10) as { params: { id: unknown } }).params.id, 9007199254740993000, 'only the envelope id');
+});

@@ -3,8 +3,13 @@
  * duplicate object keys (which JSON.parse would silently resolve last-wins, letting a proxy and an
  * upstream disagree about what a message says), then JSON.parse builds the value. The scan allocates
  * only for keys; a 1 KB message costs a few microseconds.
+ *
+ * The same scan notes how the top-level `id` was written. JSON.parse reads every number as a double,
+ * so an id above 2^53 (or written `1.0`, `1e3`) would come back altered in the response: such an id
+ * becomes an ExactNumberId that carries the original digits and writes them back verbatim.
  */
 import { GatehouseError } from './errors.ts';
+import { ExactNumberId } from './jsonrpc.ts';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -15,15 +20,32 @@ const CLOSE_ARR = 93;
 const COLON = 58;
 
 export function parseStrictJson(text: string, maxDepth: number): unknown {
-  scan(text, maxDepth);
+  const idSource = scan(text, maxDepth);
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch {
     throw new GatehouseError('E_PARSE');
   }
+  if (idSource !== undefined && v && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as { id?: unknown };
+    if (typeof o.id === 'number' && String(o.id) !== idSource) o.id = new ExactNumberId(idSource);
+  }
+  return v;
 }
 
-function scan(s: string, maxDepth: number): void {
+const NUMBER_TOKEN = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
+/** The number token at `i` (after whitespace), or undefined. */
+function numberAt(s: string, i: number): string | undefined {
+  while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9 || s.charCodeAt(i) === 10 || s.charCodeAt(i) === 13)) i++;
+  NUMBER_TOKEN.lastIndex = i;
+  return NUMBER_TOKEN.exec(s)?.[0];
+}
+
+/** Check nesting and duplicate keys; return the source text of the top-level `id` when it is a number. */
+function scan(s: string, maxDepth: number): string | undefined {
+  let idSource: string | undefined;
   // keys[d] holds the keys seen in the object open at depth d (undefined for arrays).
   const keys: Array<Set<string> | undefined> = [];
   let depth = 0;
@@ -53,6 +75,7 @@ function scan(s: string, maxDepth: number): void {
         }
         if (set.has(key)) throw new GatehouseError('E_DUPLICATE_KEY', `parse error: duplicate object key ${JSON.stringify(key.slice(0, 64))}`);
         set.add(key);
+        if (depth === 1 && key === 'id') idSource = numberAt(s, s.indexOf(':', i + 1) + 1);
       }
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       if (++depth > maxDepth) throw new GatehouseError('E_TOO_DEEP', `parse error: json nesting deeper than ${maxDepth}`);
@@ -62,6 +85,7 @@ function scan(s: string, maxDepth: number): void {
       depth--;
     }
   }
+  return idSource;
 }
 
 /** Is the string that ended just before `i` followed (after whitespace) by a colon? */

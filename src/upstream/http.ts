@@ -117,8 +117,12 @@ export function mediaType(h: string | string[] | undefined): string {
   return (semi < 0 ? h : h.slice(0, semi)).trim().toLowerCase();
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** readBounded's answer for a body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
+const NOT_UTF8 = Symbol('not utf-8');
+
 /** The body as text, or undefined when it is larger than MAX_BODY (then it is not read). */
-async function readBounded(body: Body, declared: string | string[] | undefined): Promise<string | undefined> {
+async function readBounded(body: Body, declared: string | string[] | undefined): Promise<string | undefined | typeof NOT_UTF8> {
   if (typeof declared === 'string' && Number(declared) > MAX_BODY) {
     body.destroy();
     return undefined;
@@ -133,7 +137,11 @@ async function readBounded(body: Body, declared: string | string[] | undefined):
     }
     chunks.push(c);
   }
-  return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  try {
+    return UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+  } catch {
+    return NOT_UTF8;
+  }
 }
 
 export class StreamableHttpChannel implements Channel {
@@ -228,6 +236,10 @@ export class StreamableHttpChannel implements Channel {
     if (text === undefined) {
       this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream response');
       return this.#settle(msg, synth(msg.id, 'upstream response too large'));
+    }
+    if (text === NOT_UTF8) {
+      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an upstream response that is not valid utf-8');
+      return this.#settle(msg, synth(msg.id, 'upstream response is not valid utf-8'));
     }
     let parsed: unknown;
     try {

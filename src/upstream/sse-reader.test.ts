@@ -104,3 +104,11 @@ test('parsing is linear: an 8 MiB event in 1 KiB chunks is quick', () => {
   assert.equal(ev.data.length, 8 * 1024 * 1024);
   assert.ok(ms < 3000, `took ${ms} ms`);
 });
+
+test('an event whose data is not valid utf-8 is dropped whole and counted; the next one arrives', () => {
+  const p = new SseParser();
+  const bad = Uint8Array.from([...enc('data: {"a":"'), 0xc3, 0x28, ...enc('"}\n\n')]);
+  const events = [...p.push(bad), ...p.push(enc('data: {"b":1}\n\n'))];
+  assert.deepEqual(events.map((e) => e.data), ['{"b":1}']);
+  assert.equal(p.invalidEvents, 1);
+});

@@ -4,7 +4,9 @@
  * BOM dropped. Lines are cut on bytes and decoded whole, so a UTF-8 character split across chunks
  * arrives intact, and each byte is scanned once whatever the chunking. An event whose data would
  * exceed `maxEventBytes` throws `SseTooLargeError`: a hostile upstream cannot grow our memory
- * without bound. As the standard says, an event not terminated by a blank line is discarded.
+ * without bound. As the standard says, an event not terminated by a blank line is discarded. An
+ * event whose data is not valid UTF-8 is dropped whole and counted (`invalidEvents`): a message is
+ * never decoded with U+FFFD in place of what the upstream sent and then acted on.
  */
 
 export interface SseEvent {
@@ -14,6 +16,8 @@ export interface SseEvent {
   /** The last event id seen on the stream so far (`''` if none). */
   id: string;
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
@@ -42,6 +46,9 @@ export class SseParser {
   #type = '';
   #data = '';
   #hasData = false;
+  #invalid = false;
+  /** Events dropped because their data was not valid UTF-8. */
+  invalidEvents = 0;
   #afterCr = false;
   #firstLine = true;
 
@@ -113,7 +120,14 @@ export class SseParser {
       case 'data': {
         this.#dataBytes += end - v + 1;
         if (this.#dataBytes > this.#max) throw new SseTooLargeError(this.#max);
-        const value = b.toString('utf8', v, end);
+        let value: string;
+        try {
+          value = UTF8.decode(b.subarray(v, end));
+        } catch {
+          // Not UTF-8: the whole event is dropped (counted), never decoded with U+FFFD and passed on.
+          this.#invalid = true;
+          value = '';
+        }
         this.#data = this.#hasData ? `${this.#data}\n${value}` : value;
         this.#hasData = true;
         return;
@@ -134,7 +148,9 @@ export class SseParser {
   }
 
   #dispatch(out: SseEvent[]): void {
-    if (this.#hasData) out.push({ event: this.#type || 'message', data: this.#data, id: this.lastEventId });
+    if (this.#invalid) this.invalidEvents++;
+    else if (this.#hasData) out.push({ event: this.#type || 'message', data: this.#data, id: this.lastEventId });
+    this.#invalid = false;
     this.#type = '';
     this.#data = '';
     this.#hasData = false;

@@ -1,0 +1,159 @@
+/**
+ * Hostile intake against a running gateway: slow headers and bodies, ids beyond 2^53, compressed and
+ * non-UTF-8 bodies, a missing Accept, a protocol version other than the negotiated one, invalid UTF-8
+ * from the caller and from the upstream, and a catastrophic regular expression in an upstream's input
+ * schema. Each is refused (or answered exactly) and never reaches the upstream; the gateway's event
+ * loop delay is measured around the hostile work rather than timing it against this machine's speed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startGateway, type TestGateway } from './support/gateway.ts';
+import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
+import { withLoopDelay } from './support/loop-delay.ts';
+
+let t: TestGateway;
+let up: HostileInput;
+const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+before(async () => {
+  up = await hostileInputHttp();
+  t = await startGateway(`  - { name: h, transport: http, url: ${JSON.stringify(up.url)} }\n`, {
+    gateway: '  headersTimeoutMs: 400\n  bodyTimeoutMs: 400\n',
+    top: 'inventory: { newTools: accept }\n',
+  });
+});
+after(async () => {
+  await t?.close();
+  await up?.close();
+});
+
+async function post(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, ...headers }, body });
+  const text = await r.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: r.status, json, headers: r.headers };
+}
+
+async function session(): Promise<string> {
+  const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'hostile', version: '1' } } }));
+  assert.equal(r.status, 200);
+  const sid = r.headers.get('mcp-session-id')!;
+  await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  return sid;
+}
+
+const call = (id: number | string, name: string, args: unknown = {}) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+/** Open a raw connection, send `head`, and wait for the gateway to answer and hang up. */
+function slowClient(head: string): Promise<{ response: string; ms: number }> {
+  const url = new URL(t.url);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const s = connect({ host: url.hostname, port: Number(url.port) }, () => s.write(head));
+    let response = '';
+    s.on('data', (d) => (response += d));
+    s.on('close', () => resolve({ response, ms: Date.now() - started }));
+    s.on('error', reject);
+    setTimeout(() => s.destroy(new Error('the gateway never hung up')), 10_000).unref();
+  });
+}
+
+test('slow headers: refused with 408 and the connection closed', async () => {
+  const host = new URL(t.url).host;
+  const r = await slowClient(`POST /mcp HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\n`);
+  assert.match(r.response, /^HTTP\/1\.1 408/);
+});
+
+test('slow body: refused with 408 and the connection closed; nothing reached the upstream', async () => {
+  const host = new URL(t.url).host;
+  const before = up.calls.length;
+  const r = await slowClient(`POST /mcp HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\naccept: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc":"2.0",`);
+  assert.match(r.response, /^HTTP\/1\.1 408/);
+  assert.match(r.response, /request body not received within 400 ms/);
+  assert.equal(up.calls.length, before);
+});
+
+test('an id above 2^53 comes back exactly as it was sent', async () => {
+  const body = '{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"big","version":"1"}}}';
+  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: H, body });
+  const text = await r.text();
+  assert.equal(r.status, 200);
+  assert.match(text, /"id":123456789012345678901234567890[,}]/);
+});
+
+test('a call with an id above 2^53 is answered with that id', async () => {
+  const sid = await session();
+  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, accept: 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: call('__ID__', 'h__ok').replace('"__ID__"', '9007199254740993') });
+  const text = await r.text();
+  assert.match(text, /"id":9007199254740993[,}]/, text);
+  assert.match(text, /fine: ok/);
+});
+
+test('refused before the body is read or anything reaches the upstream: gzip, utf-7, other charsets, no Accept', async () => {
+  const sid = await session();
+  const before = up.calls.length;
+  const s = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  const cases: Array<[Record<string, string>, number, RegExp]> = [
+    [{ ...s, 'content-encoding': 'gzip' }, 415, /content-encoding `gzip`/],
+    [{ ...s, 'content-type': 'application/json; charset=utf-7' }, 415, /charset `utf-7`/],
+    [{ ...s, 'content-type': 'application/json; charset=latin1' }, 415, /charset/],
+    [{ ...s, accept: '' }, 406, /accept/],
+    [{ ...s, accept: 'text/html' }, 406, /accept/],
+  ];
+  for (const [headers, status, message] of cases) {
+    const r = await post(call(2, 'h__ok'), headers);
+    assert.equal(r.status, status, JSON.stringify([headers, r.json]));
+    assert.match(r.json.error.message, message);
+  }
+  assert.equal(up.calls.length, before);
+});
+
+test('a protocol version header other than the negotiated one is refused', async () => {
+  const sid = await session();
+  const before = up.calls.length;
+  const r = await post(call(3, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, -32022);
+  assert.match(r.json.error.message, /not the one this session negotiated/);
+  assert.equal(up.calls.length, before);
+  assert.equal((await post(call(4, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' })).status, 200);
+});
+
+test('invalid utf-8 from the caller is a parse error, never executed with U+FFFD', async () => {
+  const sid = await session();
+  const before = up.calls.length;
+  const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"h__ok","arguments":{"q":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}}')]);
+  const r = await post(body, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, -32700);
+  assert.match(r.json.error.message, /utf-8/);
+  assert.equal(up.calls.length, before);
+});
+
+test('invalid utf-8 from the upstream is refused, in a JSON body and in an SSE event', async () => {
+  const sid = await session();
+  for (const [id, tool] of [[6, 'h__bad_utf8'], [7, 'h__bad_utf8_sse']] as const) {
+    const r = await post(call(id, tool), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' });
+    const text = JSON.stringify(r.json);
+    assert.doesNotMatch(text, /\ufffd|\\ufffd/, 'no replacement characters reach the caller');
+    assert.ok(r.json.error || r.json.result?.isError, text);
+  }
+});
+
+test('a catastrophic pattern in the upstream schema does not stop the event loop: the call is refused', async () => {
+  const sid = await session();
+  const before = up.calls.length;
+  const { value, maxDelayMs } = await withLoopDelay(() => post(call(8, 'h__redos', { q: `${'a'.repeat(48)}!` }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' }));
+  const text = JSON.stringify(value.json);
+  assert.ok(value.json.error || value.json.result?.isError, text);
+  assert.match(text, /pattern/);
+  assert.equal(up.calls.length, before, 'refused before the upstream');
+  // A backtracking engine needs about 2.5 s at 29 characters and doubles per character.
+  assert.ok(maxDelayMs < 1000, `the gateway's event loop was blocked ${maxDelayMs} ms`);
+  const fine = await post(call(9, 'h__redos', { q: 'hello world' }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' });
+  assert.match(JSON.stringify(fine.json), /fine: redos/);
+});
