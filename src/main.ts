@@ -26,6 +26,7 @@ import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
+import { readForApprover } from './approvals/current-content.ts';
 import type { ApprovalRequest } from './approvals/model.ts';
 import { createLimiter } from './limits/index.ts';
 import type { Limiter } from './limits/limiter.ts';
@@ -165,7 +166,7 @@ export class Gateway {
           gw.#retryCredentials.get(done.server)?.();
           return done;
         },
-        approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => gw.#currentContent(r) }),
+        approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => readForApprover(r, { readTool: gw.config.approvals.readTools?.[r.tool], split: (tool) => gw.catalog.split(tool), policy: gw.#endpoint.policy, read: () => gw.#currentContent(r), record: (i) => gw.audit.record(i) }) }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -27,7 +27,7 @@ before(async () => {
   t = await startGateway(stdioServer('files', FILESYSTEM, [sandbox]) + '    tools: { write_file: { class: WRITE }, read_text_file: { class: READ } }\n', {
     top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals:\n  templates: { files__write_file: "Overwrite {path}" }\n  readTools: { files__write_file: files__read_text_file }\n`,
   });
-  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) keys[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-r', roles, '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) keys[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', t.file])).stdout).key;
   if (existsSync(CHROMIUM)) {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -78,7 +78,7 @@ test('approved in a real browser: the page shows the action and the diff; Approv
   }
   await p.fill('#reason-approve', 'checked the diff');
   await Promise.all([p.waitForLoadState(), p.click('form.decide-approve button')]);
-  assert.match((await p.textContent('body'))!, /Recorded: approved by apikey:lead/);
+  assert.match((await p.textContent('body'))!, /Recorded: approved by lead/);
   if (process.env.UPDATE_SCREENSHOTS === '1') await p.screenshot({ path: join(ROOT, 'docs/approvals/approved.png'), fullPage: true });
   await ctx.close();
   const retry = await write('alpha\nBETA\ngamma\n', { requestState: first.result.requestState });

@@ -14,7 +14,7 @@ import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './mode
 
 export type RefusalCode =
   | 'not_pending' | 'expired' | 'cross_tenant' | 'self_approval' | 'not_an_approver' | 'already_decided'
-  | 'not_approved' | 'already_used' | 'binding_mismatch' | 'anonymous';
+  | 'not_approved' | 'already_used' | 'binding_mismatch' | 'anonymous' | 'not_a_person';
 
 export interface Refusal {
   ok: false;
@@ -41,8 +41,11 @@ export function newRequest(input: {
   ttlMs: number;
   call: BoundCall;
   subject: string;
+  /** The requester's roles and issuer (an approver's diff is read with these rights). */
+  roles?: readonly string[];
+  issuer?: string;
   toolClass: ToolClass;
-  /** Redacted arguments, for display only. */
+  /** The arguments exactly as they will run, for display only. */
   shownArgs: unknown;
   rule: string;
   approversRule: ApproversRule;
@@ -56,7 +59,7 @@ export function newRequest(input: {
     expiresAt: input.now + input.ttlMs,
     status: 'pending',
     tenant: call.tenant,
-    requester: { key: call.principalKey, subject: input.subject, tenant: call.tenant, client: call.client },
+    requester: { key: call.principalKey, subject: input.subject, tenant: call.tenant, client: call.client, ...(input.roles ? { roles: [...input.roles] } : {}), ...(input.issuer !== undefined ? { issuer: input.issuer } : {}) },
     server: call.server,
     tool: call.tool,
     toolClass: input.toolClass,
@@ -99,6 +102,7 @@ export function decide(req: ApprovalRequest, approver: Approver, decision: 'appr
   if (req.status !== 'pending') return refuse('not_pending', `This request is already ${req.status}.`);
   if (isExpired(req, now)) return refuse('expired', 'This request has expired.', { ...req, status: 'expired' });
   if (!approver.key || !approver.subject) return refuse('anonymous', 'Approvers must be signed in.');
+  if (approver.person === false) return refuse('not_a_person', 'Approvers are people: this credential is a service key that stands for no one.');
   if (approver.tenant !== req.tenant) return refuse('cross_tenant', 'This request belongs to another tenant.');
   if (samePerson(approver, req.requester)) return refuse('self_approval', 'You cannot decide on your own request.');
   if (!isAllowedApprover(req.approversRule, approver)) return refuse('not_an_approver', 'You are not an approver for this request.');

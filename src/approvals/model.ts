@@ -16,6 +16,9 @@ export interface Requester {
   subject: string;
   tenant: string;
   client: string;
+  /** The requester's roles and issuer when it asked: an approver's diff is read with these rights. */
+  roles?: string[];
+  issuer?: string;
 }
 
 /** Who decides: from the verified Principal of the person on the approval page. */
@@ -24,6 +27,8 @@ export interface Approver {
   subject: string;
   tenant: string;
   roles: readonly string[];
+  /** False for a credential that stands for no person (a service API key): it cannot decide. */
+  person?: boolean;
 }
 
 /** Who may decide, and how many distinct people must approve (from the policy decision). */
@@ -54,7 +59,10 @@ export interface ApprovalRequest {
   toolClass: ToolClass;
   /** `sha256:<hex>` of the canonical JSON of the REAL arguments (not the redacted `args` below). */
   argsHash: string;
-  /** The arguments as shown to approvers, already redacted by the caller. Never used for matching. */
+  /**
+   * The arguments exactly as they will run (escaped when shown, never redacted: an approver must see
+   * what runs). Secrets Gatehouse injects are not arguments. Never used for matching (argsHash is).
+   */
   args: unknown;
   /** The tool definition pin the call was evaluated against. */
   pin: string;
@@ -84,3 +92,6 @@ export interface BoundCall {
   pin: string;
   policyRevision: string;
 }
+
+/** For a diff: the file's current content (null: no such file yet), or why it is not shown; undefined: no diff. */
+export type CurrentContent = { content: string | null } | { withheld: string } | undefined;

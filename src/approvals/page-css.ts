@@ -17,7 +17,8 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .cls-write { color: var(--amber); }
 .cls-read { color: var(--green); }
 .status strong { letter-spacing: .03em; }
-pre.diff, pre.json { border: 1px solid #8884; border-radius: 4px; padding: .5rem; max-height: 70vh; overflow: auto; }
+pre.diff, pre.json { border: 1px solid #8884; border-radius: 4px; padding: .5rem; }
+.fold, .ws { color: #b00020; background: #b0002014; border-radius: 2px; }
 pre.diff span { display: block; }
 pre.diff .add { background: #1b6e2022; }
 pre.diff .del { background: #b0002022; }

@@ -9,7 +9,7 @@
  */
 import type { ApprovalRequest } from './model.ts';
 import type { Receipt } from './receipt.ts';
-import { visible } from './summary.ts';
+import { oneLine, visible } from './summary.ts';
 
 export { APPROVAL_CSS } from './page-css.ts';
 
@@ -31,9 +31,37 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ESC[c]);
 }
 
-/** The only way a value enters the HTML. */
+/** The only way a value enters the HTML (inline); `line()` for values that must stay on one line, `block()` for long ones. */
 export function text(value: unknown): string {
   return escapeHtml(visible(typeof value === 'string' ? value : String(value)));
+}
+
+/** A value that must read as one line (a title, a name): line breaks shown as markers, never as breaks. */
+export function line(value: unknown): string {
+  return escapeHtml(oneLine(typeof value === 'string' ? value : String(value)));
+}
+
+/** Lines longer than this are folded, with a visible marker where each fold is. */
+export const FOLD_AT = 120;
+/** Runs of this many spaces or more are shown as a counted marker (padding that pushes text out of sight). */
+const SPACE_RUN = /( {8,})/;
+
+function foldLine(l: string): string {
+  const out: string[] = [];
+  const cps = Array.from(l);
+  for (let i = 0; i < cps.length; i += FOLD_AT) out.push(escapeHtml(cps.slice(i, i + FOLD_AT).join('')));
+  return out.join('<span class="fold" title="folded: the value continues on the next line">↩</span>\n');
+}
+
+/**
+ * A long value in a <pre>: hidden characters made visible, long space runs counted, long lines folded
+ * with a visible marker, so nothing can sit off-screen or out of sight; everything is still there.
+ */
+export function block(value: string): string {
+  return visible(value)
+    .split('\n')
+    .map((l) => l.split(SPACE_RUN).map((part, i) => (i % 2 ? `<span class="ws">⟨${part.length} spaces⟩</span>` : foldLine(part))).join(''))
+    .join('\n');
 }
 
 /** Only same-origin paths or http(s) URLs may be used as links and form actions (no `javascript:`). */
@@ -68,31 +96,34 @@ function classBadge(c: string): string {
   return `<span class="cls cls-${c === 'DESTRUCTIVE' ? 'destructive' : c === 'WRITE' ? 'write' : 'read'}">${text(c)}</span>`;
 }
 
+const MULTILINE_FIELDS = new Set(['body', 'description', 'content', 'text', 'message', 'comment']);
+
 function receiptHtml(r: Receipt): string {
   if (r.kind === 'diff') {
     const lines = r.unified.split('\n').map((line) => {
       const cls = line.startsWith('+++') || line.startsWith('---') ? 'meta'
         : line.startsWith('@@') ? 'hunk' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : 'ctx';
-      return `<span class="${cls}">${text(line)}</span>`;
+      return `<span class="${cls}">${block(line)}</span>`;
     });
     return [
       `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${text(r.path)}</code></h2>`,
       `<pre class="diff">${lines.join('\n')}</pre>`,
       r.truncated ? '<p class="warn">The diff is too long and was cut here.</p>' : '',
-      r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${text(r.otherArgs)}</pre>` : '',
+      r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${block(r.otherArgs)}</pre>` : '',
     ].join('\n');
   }
   if (r.kind === 'fields') {
-    const rows = r.rows.map(([k, v]) => `<tr><th scope="row">${text(k)}</th><td><pre class="cell">${text(v)}</pre></td></tr>`);
+    // Free text (a body, a description) keeps its lines; every other field must read as one line.
+    const rows = r.rows.map(([k, v]) => `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${MULTILINE_FIELDS.has(k) ? block(v) : block(oneLine(v))}</pre></td></tr>`);
     return `<h2>Details</h2><table class="fields"><tbody>${rows.join('')}</tbody></table>`;
   }
-  return `<h2>Arguments</h2><pre class="json">${text(r.json)}</pre>`;
+  return `<h2>Arguments</h2><pre class="json">${block(r.json)}</pre>`;
 }
 
 function decisionsHtml(req: ApprovalRequest): string {
   if (!req.decisions.length) return '<p>No decisions yet.</p>';
   const rows = req.decisions.map((d) =>
-    `<li><strong class="d-${d.decision === 'deny' ? 'deny' : 'approve'}">${d.decision === 'deny' ? 'Denied' : 'Approved'}</strong> by ${text(d.by.subject)} at ${text(iso(d.at))}${d.reason ? `: <q>${text(d.reason)}</q>` : ''}</li>`);
+    `<li><strong class="d-${d.decision === 'deny' ? 'deny' : 'approve'}">${d.decision === 'deny' ? 'Denied' : 'Approved'}</strong> by ${line(d.by.subject)} at ${text(iso(d.at))}${d.reason ? `: <q>${text(d.reason)}</q>` : ''}</li>`);
   return `<ul class="decisions">${rows.join('')}</ul>`;
 }
 
@@ -116,6 +147,8 @@ export interface PageOptions {
   canDecide: boolean;
   /** Why the viewer cannot decide (or any note for them). */
   why?: string;
+  /** Why there is no diff (the requester may not read the file, or it could not be read). */
+  diffNote?: string;
 }
 
 export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOptions): string {
@@ -127,19 +160,20 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
   const need = `${rule.count} distinct approver${rule.count === 2 ? 's' : ''} (${who})`;
   const body = [
     `<p class="status status-${text(req.status)}">Status: <strong>${text(req.status.toUpperCase())}</strong></p>`,
-    `<h1 class="summary">${text(req.summary)}</h1>`,
+    `<h1 class="summary">${line(req.summary)}</h1>`,
     '<dl class="facts">',
-    `<dt>Server</dt><dd><code>${text(req.server)}</code></dd>`,
-    `<dt>Tool</dt><dd><code>${text(req.tool)}</code></dd>`,
-    `<dt>Target</dt><dd><code>${text(req.resource ?? '—')}</code></dd>`,
+    `<dt>Server</dt><dd><code>${line(req.server)}</code></dd>`,
+    `<dt>Tool</dt><dd><code>${line(req.tool)}</code></dd>`,
+    `<dt>Target</dt><dd><code>${line(req.resource ?? '—')}</code></dd>`,
     `<dt>Class</dt><dd>${classBadge(req.toolClass)}</dd>`,
-    `<dt>Requested by</dt><dd>${text(req.requester.subject)} (tenant ${text(req.requester.tenant)}, client ${text(req.requester.client)})</dd>`,
+    `<dt>Requested by</dt><dd>${line(req.requester.subject)} (tenant ${line(req.requester.tenant)}, client ${line(req.requester.client)})</dd>`,
     `<dt>Created</dt><dd><time>${text(iso(req.createdAt))}</time></dd>`,
     `<dt>Expires</dt><dd><time>${text(iso(req.expiresAt))}</time></dd>`,
     `<dt>Needs</dt><dd>${text(need)}</dd>`,
     `<dt>Policy</dt><dd>rule <code>${text(req.rule)}</code>, revision <code>${text(req.policyRevision)}</code></dd>`,
     `<dt>Request</dt><dd><code>${text(req.id)}</code>, arguments <code>${text(req.argsHash)}</code></dd>`,
     '</dl>',
+    opts.diffNote ? `<p class="warn diff-note">${text(opts.diffNote)}</p>` : '',
     `<section class="receipt">${receiptHtml(rcpt)}</section>`,
     `<section><h2>Decisions</h2>${decisionsHtml(req)}</section>`,
     `<p class="viewer">Signed in as ${text(opts.viewer.subject)}.</p>`,
@@ -148,14 +182,14 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
       ? `<section class="actions">${form(opts.actionUrl, opts.csrfToken, 'approve')}\n${form(opts.actionUrl, opts.csrfToken, 'deny')}</section>`
       : '',
   ];
-  return doc(`Approval: ${req.summary}`, body.filter(Boolean).join('\n'));
+  return doc(`Approval: ${oneLine(req.summary)}`, body.filter(Boolean).join('\n'));
 }
 
 /** Pending approvals, newest first, each linking to its page. */
 export function listPage(requests: readonly ApprovalRequest[], opts: { linkFor?: (id: string) => string } = {}): string {
   const link = opts.linkFor ?? ((id: string) => `/approvals/${encodeURIComponent(id)}`);
   const items = [...requests].sort((a, b) => b.createdAt - a.createdAt).map((r) =>
-    `<li><a href="${safeUrl(link(r.id))}">${text(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${text(r.tool)}</code> · ${text(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`);
+    `<li><a href="${safeUrl(link(r.id))}">${line(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${line(r.tool)}</code> · ${line(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`);
   const body = `<h1>Pending approvals</h1>${items.length ? `<ul class="list">${items.join('')}</ul>` : '<p>Nothing is waiting for approval.</p>'}`;
   return doc('Pending approvals', body);
 }

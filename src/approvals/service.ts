@@ -14,6 +14,7 @@ import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './mode
 import { summarize } from './summary.ts';
 import { sign, slackPayload } from './webhook.ts';
 import type { ToolClass } from '../inventory/classify.ts';
+import { GatehouseError, quote } from '../protocol/errors.ts';
 
 const STATE_PREFIX = 'gha1.';
 
@@ -70,13 +71,21 @@ export class ApprovalService {
     return typeof state === 'string' && state.startsWith(STATE_PREFIX);
   }
 
-  async create(input: { call: BoundCall; subject: string; toolClass: ToolClass; shownArgs: unknown; rule: string; approvers: ApproversRule | undefined; resource?: string }): Promise<ApprovalRequest | 'cap'> {
+  /**
+   * A new pending request; 'cap' when the principal has too many waiting. A tenant with too many
+   * waiting is refused here, so one tenant's backlog never stops another's.
+   */
+  async create(input: { call: BoundCall; subject: string; roles?: readonly string[]; issuer?: string; toolClass: ToolClass; shownArgs: unknown; rule: string; approvers: ApproversRule | undefined; resource?: string }): Promise<ApprovalRequest | 'cap'> {
     const cfg = this.#config().approvals;
     const now = Date.now();
     if (pendingCapReached(await this.#store.countPending(input.call.principalKey, now), cfg.maxPendingPerPrincipal)) return 'cap';
+    const tenantCap = cfg.maxPendingPerTenant ?? 100;
+    if (pendingCapReached(await this.#store.countPendingTenant(input.call.tenant, now), tenantCap)) {
+      throw new GatehouseError('E_APPROVAL_REQUIRED', `too many calls of tenant ${quote(input.call.tenant)} are waiting for approval (at most ${tenantCap}): wait for decisions before asking for more`, { cap: 'tenant' });
+    }
     const approversRule: ApproversRule = input.approvers ?? { roles: ['gatehouse-admin'], count: 1 };
     const req = newRequest({
-      id: newApprovalId(), now, ttlMs: cfg.ttlSeconds * 1000, call: input.call, subject: input.subject, toolClass: input.toolClass, shownArgs: input.shownArgs,
+      id: newApprovalId(), now, ttlMs: cfg.ttlSeconds * 1000, call: input.call, subject: input.subject, roles: input.roles, issuer: input.issuer, toolClass: input.toolClass, shownArgs: input.shownArgs,
       rule: input.rule, approversRule: { ...approversRule, count: approversRule.count ?? 1 } as ApproversRule, resource: input.resource,
       summary: summarize(input.call.tool, input.shownArgs, cfg.templates),
     });

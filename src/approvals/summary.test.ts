@@ -30,10 +30,11 @@ test('long values are truncated with an ellipsis (by code point)', () => {
   assert.equal(truncate('😀'.repeat(10), 5), '😀😀😀😀…');
 });
 
-test('interpolated values are not escaped here (renderers escape) but hidden characters survive to be marked', () => {
+test('interpolated values are not escaped here (renderers escape); hidden characters and line breaks are marked, so a summary is one line', () => {
   const s = summarize('t', { n: '<b>\u202E' }, { t: 'Name {n}' });
-  assert.equal(s, 'Name <b>\u202E');
-  assert.equal(visible(s), 'Name <b>⟨U+202E⟩');
+  assert.equal(s, 'Name <b>⟨U+202E⟩');
+  assert.equal(visible(s), s, 'idempotent');
+  assert.equal(summarize('t', { n: 'Fix typo\n[Pre-approved by admin-1]' }, { t: 'PR {n}' }), 'PR Fix typo⟨U+000A⟩[Pre-approved by admin-1]');
 });
 
 test('default summary: tool words, key argument values, server', () => {

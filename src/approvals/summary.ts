@@ -28,6 +28,14 @@ export function visible(text: string): string {
   });
 }
 
+/**
+ * For text that must stay on one line (a summary, a title, a name): line breaks are made visible too,
+ * so a newline in a title can never start what looks like a line of the page's own.
+ */
+export function oneLine(text: string): string {
+  return visible(text).replace(/[\n\t]/g, (ch) => `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
 /** Cut to `max` code points (never inside a surrogate pair), with an ellipsis when cut. */
 export function truncate(text: string, max = MAX_VALUE_CHARS): string {
   const cps = Array.from(text);
@@ -97,5 +105,5 @@ export function defaultSummary(tool: string, args: unknown): string {
 export function summarize(tool: string, args: unknown, templates: SummaryTemplates = {}): string {
   const template = (Object.hasOwn(templates, tool) ? templates[tool] : undefined)
     ?? (Object.hasOwn(templates, splitName(tool).bare) ? templates[splitName(tool).bare] : undefined);
-  return template !== undefined ? interpolate(template, args) : defaultSummary(tool, args);
+  return oneLine(template !== undefined ? interpolate(template, args) : defaultSummary(tool, args));
 }

@@ -1,9 +1,11 @@
 /**
- * The approval page: `GET /approvals` (what waits in the viewer's tenant), `GET /approvals/<id>`
- * (the action in plain language, the exact tool and target, the receipt or diff), `POST
- * /approvals/<id>` (approve or deny: a plain HTML form, CSRF-protected, no JavaScript). The viewer is
- * authenticated like any caller (bearer token or API key, typically added by an SSO proxy); without
- * identity, loopback only. Responses carry a strict CSP and no-store.
+ * The approval page: `GET /approvals` (what waits for the viewer), `GET /approvals/<id>` (the action
+ * in plain language, the exact tool and target, the receipt or diff), `POST /approvals/<id>` (approve
+ * or deny: a plain HTML form, CSRF-protected, no JavaScript). The viewer is authenticated like any
+ * caller (bearer token or API key, typically added by an SSO proxy); without identity, loopback only.
+ * A request is visible only to people who may decide it: its tenant, an approver role or subject of
+ * its rule, and a person (not a service key); to anyone else it does not exist. Lookups and decisions
+ * are rate limited per viewer. Responses carry a strict CSP and no-store.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,21 +18,45 @@ import { receipt } from '../approvals/receipt.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../gateway/context.ts';
-import type { ApprovalRequest } from '../approvals/model.ts';
+import type { ApprovalRequest, CurrentContent } from '../approvals/model.ts';
+import { DECISIONS, LOOKUPS, ViewerLimits } from '../approvals/viewer-limits.ts';
 
 export interface ApprovalPageDeps {
   identity: Authenticator;
   approvals: ApprovalService;
   origins: Set<string>;
-  /** Current content of a file a write would change, through the server's configured READ tool. */
-  currentContent(req: ApprovalRequest): Promise<string | null | undefined>;
+  /** Current content of a file a write would change, read with the requester's rights through the server's configured READ tool. */
+  currentContent(req: ApprovalRequest): Promise<CurrentContent>;
+  limits?: { lookups: ViewerLimits; decisions: ViewerLimits };
 }
+
+// One budget per process for every viewer (the deps are rebuilt per request).
+const LIMITS = { lookups: new ViewerLimits(LOOKUPS), decisions: new ViewerLimits(DECISIONS) };
 
 const MAX_FORM = 16 * 1024;
 
-function send(res: ServerResponse, status: number, html: string, type = 'text/html; charset=utf-8'): void {
-  res.writeHead(status, { ...APPROVAL_PAGE_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(html) });
+function send(res: ServerResponse, status: number, html: string, type = 'text/html; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...APPROVAL_PAGE_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(html), ...extra });
   res.end(html);
+}
+
+/** 429 with Retry-After when the viewer's budget is spent; true when it answered. */
+function limited(res: ServerResponse, limit: ViewerLimits, viewer: Principal): boolean {
+  const wait = limit.take(viewer.key);
+  if (!wait) return false;
+  const s = Math.max(1, Math.ceil(wait / 1000));
+  send(res, 429, resultPage(`Too many requests: try again in ${s} seconds.`), undefined, { 'retry-after': String(s) });
+  return true;
+}
+
+/**
+ * May this viewer see (and so perhaps decide) the request? Without identity (loopback, local
+ * development) everyone may look. Otherwise: the request's tenant, an approver of its rule, a person.
+ */
+function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator): boolean {
+  if (!identity.enabled) return true;
+  if (!viewer.authenticated || ar.tenant !== viewer.tenant || !identity.isPerson(viewer)) return false;
+  return isAllowedApprover(ar.approversRule, { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles });
 }
 
 function csrf(approvals: ApprovalService, id: string, viewer: Principal): string {
@@ -56,17 +82,20 @@ function why(req: ApprovalRequest, viewer: Principal, allowed: boolean): string 
 export async function handleApprovalPage(req: IncomingMessage, res: ServerResponse, path: string, deps: ApprovalPageDeps): Promise<void> {
   if (path === APPROVAL_CSS_PATH) return send(res, 200, APPROVAL_CSS, 'text/css; charset=utf-8');
   const viewer = await deps.identity.authenticate(req);
-  const approver = { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles };
+  const limits = deps.limits ?? LIMITS;
+  if (limited(res, limits.lookups, viewer)) return;
+  const approver = { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles, person: deps.identity.isPerson(viewer) };
   if (path === '/approvals' || path === '/approvals/') {
     const pending = await deps.approvals.store.list({ status: 'pending', tenant: viewer.authenticated ? viewer.tenant : undefined });
-    return send(res, 200, listPage(pending));
+    return send(res, 200, listPage(pending.filter((r) => mayView(r, viewer, deps.identity))));
   }
   const id = path.slice('/approvals/'.length);
   const ar = isApprovalId(id) ? await deps.approvals.get(id) : undefined;
-  // Another tenant's request looks exactly like one that does not exist.
-  if (!ar || (viewer.authenticated && ar.tenant !== viewer.tenant)) return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
+  // Another tenant's request, or one the viewer may not decide, looks exactly like one that does not exist.
+  if (!ar || !mayView(ar, viewer, deps.identity)) return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
   const allowed = isAllowedApprover(ar.approversRule, approver);
   if (req.method === 'POST') {
+    if (limited(res, limits.decisions, viewer)) return;
     const origin = req.headers.origin;
     if (origin !== undefined && !deps.origins.has(origin)) throw new GatehouseError('E_ORIGIN');
     const f = await form(req);
@@ -80,7 +109,8 @@ export async function handleApprovalPage(req: IncomingMessage, res: ServerRespon
     return send(res, 200, resultPage(`Recorded: ${decision === 'approve' ? 'approved' : 'denied'} by ${viewer.subject} at ${new Date().toISOString()}. The request is now ${t.request.status}.`, { backUrl: `/approvals/${id}` }));
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-  const current = await deps.currentContent(ar).catch(() => undefined);
+  const current = await deps.currentContent(ar).catch((): CurrentContent => ({ withheld: 'No diff: the current content could not be read.' }));
   const note = why(ar, viewer, allowed);
-  return send(res, 200, approvalPage(ar, receipt(ar, { currentContent: current }), { csrfToken: csrf(deps.approvals, id, viewer), actionUrl: `/approvals/${id}`, viewer: { subject: viewer.subject }, canDecide: !note, why: note }));
+  const rcpt = receipt(ar, { currentContent: current && 'content' in current ? current.content : undefined });
+  return send(res, 200, approvalPage(ar, rcpt, { csrfToken: csrf(deps.approvals, id, viewer), actionUrl: `/approvals/${id}`, viewer: { subject: viewer.subject }, canDecide: !note, why: note, diffNote: current && 'withheld' in current ? current.withheld : undefined }));
 }

@@ -21,7 +21,7 @@ function boundCall(s: CallState): BoundCall {
 
 export const requireApproval: Stage = async (s, deps) => {
   if (s.decision?.effect !== 'approval') return;
-  const { approvals, audit } = deps;
+  const { approvals } = deps;
   const call = boundCall(s);
   const params = s.params as JsonObject;
   const meta = (params._meta ?? {}) as JsonObject;
@@ -36,8 +36,10 @@ export const requireApproval: Stage = async (s, deps) => {
     delete params.inputResponses;
     return;
   }
-  const shown = audit.recorder.redactor.redact({ arguments: call.args }).value as { arguments?: unknown };
-  const req = await approvals.create({ call, subject: s.ctx.principal.subject, toolClass: s.toolClass ?? 'DESTRUCTIVE', shownArgs: shown?.arguments ?? '[withheld]', rule: s.decision.rule, approvers: s.decision.approvers as never });
+  // The approver sees the arguments exactly as they will run (never redacted to look harmless), and
+  // the diff is read with the requester's roles.
+  const p = s.ctx.principal;
+  const req = await approvals.create({ call, subject: p.subject, roles: p.roles, issuer: p.issuer, toolClass: s.toolClass ?? 'DESTRUCTIVE', shownArgs: call.args, rule: s.decision.rule, approvers: s.decision.approvers as never });
   if (req === 'cap') throw new GatehouseError('E_APPROVAL_REQUIRED', 'too many of your calls are waiting for approval: wait for decisions before asking for more');
   const url = approvals.pageUrl(req.id);
   s.approval = { id: req.id, status: 'pending' };

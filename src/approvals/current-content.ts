@@ -1,0 +1,49 @@
+/**
+ * The diff an approver sees is read with the REQUESTER's rights: the file's current content comes
+ * through the server's configured READ tool (`approvals.readTools`) only when the policy would let
+ * the requester call that tool on that path itself. Otherwise there is no diff, and the page says
+ * why: approving a write must never become a way to read what the requester may not. Every read (and
+ * every refusal) is an `approval.event` record naming whose rights it used.
+ */
+import type { AuditInput } from '../audit/log.ts';
+import type { Policy } from '../policy/model.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import { PATH_ARGS } from './receipt.ts';
+import type { ApprovalRequest, CurrentContent } from './model.ts';
+
+export interface ReadForApproverDeps {
+  /** The configured READ tool for this request's tool, if any. */
+  readTool: string | undefined;
+  /** `server__tool` -> its server and the tool's own name. */
+  split(tool: string): { server: string; name: string } | undefined;
+  /** The policy in force (undefined: none configured, calls are not restricted by policy). */
+  policy: Policy | undefined;
+  /** Read the path through the READ tool on the request's tenant's connection: its text, null when there is no such file, undefined when unreadable. */
+  read(): Promise<string | null | undefined>;
+  record(input: AuditInput): Promise<unknown>;
+  now?: number;
+}
+
+export async function readForApprover(req: ApprovalRequest, deps: ReadForApproverDeps): Promise<CurrentContent> {
+  const args = req.args && typeof req.args === 'object' ? (req.args as Record<string, unknown>) : {};
+  const path = PATH_ARGS.map((k) => args[k]).find((v): v is string => typeof v === 'string');
+  const readTool = deps.readTool;
+  if (!readTool || path === undefined) return undefined;
+  const target = deps.split(readTool);
+  if (!target || target.server !== req.server) return undefined;
+  const r = req.requester;
+  const principal = { subject: r.subject, tenant: r.tenant, client: r.client, roles: r.roles ?? [] };
+  const readArgs = { path };
+  let rule = 'builtin:no-policy';
+  if (deps.policy) {
+    const d = evaluate({ principal, server: target.server, tool: readTool, toolClass: 'READ', arguments: readArgs }, deps.policy, deps.now ?? Date.now());
+    rule = d.rule;
+    if (d.effect !== 'allow') {
+      await deps.record({ kind: 'approval.event', tool: req.tool, server: req.server, approval: { status: req.status, id: req.id }, detail: { event: 'diff.withheld', readTool, path, as: r.subject, tenant: r.tenant, rule, effect: d.effect } });
+      return { withheld: `No diff: ${r.subject} may not read ${path} (policy rule ${rule}), so the current content is not shown. The arguments below are exactly what will run.` };
+    }
+  }
+  await deps.record({ kind: 'approval.event', tool: req.tool, server: req.server, approval: { status: req.status, id: req.id }, detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule } });
+  const text = await deps.read();
+  return text === undefined ? { withheld: 'No diff: the current content could not be read.' } : { content: text };
+}
