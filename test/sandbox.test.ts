@@ -347,7 +347,9 @@ test('a CPU limit: a fifth of a core sandboxed, whatever is free unsandboxed', a
   if (skip(tc)) return;
   const cpu = (t: string) => Number(/^cpu (\d+) ms$/.exec(t)![1]);
   const boxed = cpu(await call('acme', 'boxed__burn', { ms: 1500 }));
-  const free = cpu(await call('acme', 'free__burn', { ms: 1500 }));
   assert.ok(boxed <= 1500 * 0.3, `sandboxed: ${boxed} ms of CPU in 1500 ms`);
-  assert.ok(free > boxed * 1.5, `unsandboxed: ${free} ms, sandboxed ${boxed} ms`);
+  // The machine is shared: the unsandboxed server gets what others leave, so it has a few tries.
+  const free: number[] = [];
+  for (let i = 0; i < 3 && !free.some((f) => f > boxed * 1.5); i++) free.push(cpu(await call('acme', 'free__burn', { ms: 1500 })));
+  assert.ok(free.some((f) => f > boxed * 1.5), `unsandboxed: ${free.join(', ')} ms, sandboxed ${boxed} ms`);
 });

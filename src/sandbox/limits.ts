@@ -7,7 +7,7 @@
  * memory counts the data segment, so it must leave room for what a runtime reserves at start.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface Limits {
   memoryMb: number;
@@ -116,6 +116,7 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
   const put = (dir: string, file: string, value: string) => writeFileSync(join(dir, file), value);
   try {
     if (backend.kind === 'cgroup-v1') {
+      for (const c of ['pids', 'memory', 'cpu'] as const) ensureDir(backend.bases[c]!); // a closing gateway may have removed it
       const pids = join(backend.bases.pids!, id);
       const mem = join(backend.bases.memory!, id);
       const cpu = join(backend.bases.cpu!, id);
@@ -129,6 +130,7 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
       }
       if (l.cpus) put(cpu, 'cpu.cfs_quota_us', String(Math.round(l.cpus * 100_000)));
     } else if (backend.kind === 'cgroup-v2') {
+      ensureDir(backend.bases.unified!);
       const d = join(backend.bases.unified!, id);
       mkdirSync(d);
       dirs.push(d);
@@ -146,6 +148,17 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
     throw err;
   }
   return { dirs, procs: dirs.map((d) => join(d, 'cgroup.procs')) };
+}
+
+/** Remove the `gatehouse` parent groups when no sandbox uses them any more (a busy one stays). */
+export function releaseBackend(): void {
+  for (const dir of Object.values(found?.bases ?? {})) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // still holds sandboxes (another gateway in this process), or gone
+    }
+  }
 }
 
 /** Kill whatever is left in the groups, then remove them. */
@@ -167,6 +180,11 @@ export async function removeGroups(dirs: string[]): Promise<void> {
     for (let i = 0; i < 20; i++) {
       try {
         rmdirSync(d);
+        try {
+          rmdirSync(dirname(d)); // the last sandbox gone: no empty `gatehouse` group left in the gateway's own
+        } catch {
+          // other sandboxes still use it
+        }
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;

@@ -16,7 +16,7 @@ import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import { seccompProgram, seccompSupported } from './seccomp.ts';
-import { createGroups, DEFAULT_LIMITS, limitBackend, removeGroups, rlimitArgs, type Limits } from './limits.ts';
+import { createGroups, DEFAULT_LIMITS, limitBackend, releaseBackend, removeGroups, rlimitArgs, type Limits } from './limits.ts';
 import { ProcessRegistry, startTimeOf } from './registry.ts';
 import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 
@@ -156,6 +156,7 @@ export class SandboxHost {
 
   async close(): Promise<void> {
     rmSync(this.#runDir, { recursive: true, force: true });
+    releaseBackend();
   }
 
   /** How to start this server for this tenant's connection. */

@@ -56,19 +56,23 @@ export class StdioChannel implements Channel {
       pipe.end(data);
     });
     if (this.#child.pid) opts.onStarted?.(this.#child.pid);
-    const released = () => opts.onExited?.().catch((err: Error) => log.warn({ upstream: name, err: err.message }, 'upstream cleanup failed'));
+    const released = async () => {
+      try {
+        await opts.onExited?.();
+      } catch (err) {
+        log.warn({ upstream: name, err: (err as Error).message }, 'upstream cleanup failed');
+      }
+    };
     this.#exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         if (!this.#closing) log.warn({ upstream: name, code, signal }, 'upstream process exited');
-        void released();
         this.#receiver?.closed(new Error(`process exited (${signal ?? code})`));
-        resolve();
+        void released().finally(resolve); // closed means cleaned up (a sandbox's proxy and control groups)
       });
       this.#child.once('error', (err) => {
         log.error({ upstream: name, err: err.message }, 'upstream process could not start');
-        void released();
         this.#receiver?.closed(err);
-        resolve();
+        void released().finally(resolve);
       });
     });
     this.#child.stdin.on('error', () => {}); // EPIPE after exit: reported through 'exit'
