@@ -47,3 +47,47 @@ export function skeleton(name: string): string {
     .replace(/[0o]/g, 'o')
     .replace(/[1il|]/g, 'l');
 }
+
+/**
+ * Letters of other scripts that read as Latin ones (after Unicode's confusables data, UTS #39, for
+ * the scripts tool names are attacked with). A name written wholly in one of these scripts, every
+ * letter a look-alike, passes the mixed-script check yet reads as a Latin name: `раураl` in Cyrillic
+ * is "paypal" to a person and a model alike.
+ */
+const LATIN_LOOKALIKES: Record<string, string> = {
+  // Cyrillic
+  а: 'a', в: 'b', е: 'e', ё: 'e', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x', ѕ: 's', і: 'i', ї: 'i', ј: 'j',
+  ԁ: 'd', ԛ: 'q', ԝ: 'w', һ: 'h', ӏ: 'l', ь: 'b', ɡ: 'g', ү: 'y', ӧ: 'o', ӓ: 'a',
+  А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', Х: 'X', У: 'Y', Ѕ: 'S', І: 'I', Ј: 'J', Ԁ: 'D', Ԛ: 'Q', Ԝ: 'W', Һ: 'H', Ӏ: 'I',
+  // Greek
+  α: 'a', ο: 'o', ν: 'v', ρ: 'p', τ: 't', υ: 'u', ι: 'i', κ: 'k', χ: 'x', γ: 'y', ε: 'e', η: 'n', μ: 'u', ω: 'w',
+  Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X',
+  // Armenian
+  օ: 'o', ս: 'u', հ: 'h', ո: 'n', ց: 'g', զ: 'q', ա: 'w', ռ: 'n', Տ: 'S', Ս: 'U', Օ: 'O',
+  // Cherokee (capital letters that look Latin)
+  Ꭺ: 'A', Ᏼ: 'B', Ꮯ: 'C', Ꭰ: 'D', Ꭼ: 'E', Ꮐ: 'G', Ꮋ: 'H', Ꮖ: 'I', Ꭻ: 'J', Ꮶ: 'K', Ꮮ: 'L', Ꮇ: 'M', Ꮲ: 'P', Ꮪ: 'S', Ꭲ: 'T', Ꮩ: 'V', Ꮃ: 'W', Ꮓ: 'Z',
+};
+
+/**
+ * When `name` is written in one script other than Latin and every letter in it is a Latin
+ * look-alike: the Latin text it reads as (with its other characters kept), else undefined. Such a
+ * name is not refused (it is one script, and may be honest) but flagged for an operator's review.
+ */
+export function wholeScriptConfusable(name: string): { script: string; reads: string } | undefined {
+  let letters = 0;
+  const scripts = new Set<string>();
+  let reads = '';
+  for (const ch of name.normalize('NFC')) {
+    if (!/\p{L}/u.test(ch)) {
+      reads += ch;
+      continue;
+    }
+    letters++;
+    const latin = LATIN_LOOKALIKES[ch];
+    if (latin === undefined) return undefined;
+    scripts.add(SCRIPTS.find(([, re]) => re.test(ch))?.[0] ?? 'Other');
+    reads += latin;
+  }
+  if (letters < 2 || scripts.size !== 1 || scripts.has('Latin')) return undefined;
+  return { script: [...scripts][0], reads };
+}

@@ -166,7 +166,8 @@ test('pathological strings terminate with the right result', () => {
     ['a'.repeat(100_000) + '<IMPORTANT>', ['instructions @ description']],
     ['\u200b'.repeat(100_000), ['hidden-characters @ description']],
   ];
-  for (const [text, expected] of cases) assert.deepEqual(brief(scanTool({ description: text })), expected, JSON.stringify(text.slice(0, 12)));
+  // Every one of these is also oversized (scan-hostile.test.ts); here only the patterns' results matter.
+  for (const [text, expected] of cases) assert.deepEqual(brief(scanTool({ description: text })).filter((k) => !k.startsWith('oversized')), expected, JSON.stringify(text.slice(0, 12)));
   // ESC ] is a complete two-character escape when no OSC terminator follows.
   assert.equal(sanitizeText('\u001b]'.repeat(50_000) + 'x'), 'x');
   // An over-long CSI is not a sequence: only the ESC goes; the rest is harmless text.

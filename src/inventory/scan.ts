@@ -6,9 +6,10 @@
  * characters and escapes from what reaches clients. All patterns are linear: no nested quantifiers.
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
+import { wholeScriptConfusable } from '../catalog/names.ts';
 
 export interface Finding {
-  kind: 'hidden-characters' | 'terminal-escape' | 'instructions' | 'credential-reference' | 'cross-tool-reference';
+  kind: 'hidden-characters' | 'terminal-escape' | 'instructions' | 'credential-reference' | 'cross-tool-reference' | 'oversized' | 'confusable-name';
   /** Where: `description`, `inputSchema.properties.path.description`, `inputSchema.properties[name]`, `instructions`. */
   where: string;
   detail: string;
@@ -48,6 +49,18 @@ const INSTRUCTIONS: Array<[RegExp, string]> = [
 /** Files that hold credentials or agent configuration: no honest tool description needs to name them. */
 const CREDENTIAL_PATHS = /(?:^|[\s'"`(=:,])(?:~|\$HOME|\/home\/[^/\s]{1,64}|\/root)?\/?\.(?:ssh|aws|gnupg|kube|docker|azure|env|npmrc|pypirc|netrc|git-credentials|pgpass)\b|\.config\/gcloud\b|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\bmcp\.json\b|\bclaude_desktop_config\.json\b|\/etc\/(?:passwd|shadow)\b/i;
 
+/**
+ * The same, spelled as identifier words (a parameter named `content_from_reading_ssh_id_rsa` or
+ * `sshPrivateKey`): read on the text split into words, where the path patterns above cannot see it.
+ */
+const CREDENTIAL_WORDS = /\bid\s+(?:rsa|dsa|ecdsa|ed25519)\b|\b(?:ssh|aws|gnupg|gpg|kube|docker|gcloud|azure)\s+(?:credentials?|private\s+keys?|secret\s+(?:access\s+)?keys?)\b|\bauthorized\s+keys\b|\bgit\s+credentials\b|\betc\s+(?:passwd|shadow)\b/i;
+
+/**
+ * Sizes beyond any honest tool text. A description is read by the model on every listing: 100 kB of
+ * it is a way to bury instructions (or to flood the context), so longer texts are findings.
+ */
+export const TEXT_LIMITS = { title: 256, description: 8_192, schemaString: 4_096, instructions: 16_384 } as const;
+
 export interface ScanOptions {
   /** Names of tools on other servers: a description that names one is trying to steer the model. */
   otherTools?: ReadonlySet<string>;
@@ -68,7 +81,7 @@ function scanText(text: string, where: string, out: Finding[], opts: ScanOptions
   const plain = text.replace(HIDDEN, '').normalize('NFKC').replace(/[\u2018\u2019\u02BC\uFF07]/g, "'");
   const visible = plain.replace(/[_-]+/g, ' ');
   for (const [re, what] of INSTRUCTIONS) if (re.test(visible)) out.push({ kind: 'instructions', where, detail: what });
-  const cred = CREDENTIAL_PATHS.exec(visible);
+  const cred = CREDENTIAL_PATHS.exec(visible) ?? CREDENTIAL_WORDS.exec(visible.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[./\\]+/g, ' '));
   if (cred) out.push({ kind: 'credential-reference', where, detail: `mentions ${JSON.stringify(cred[0].trim().slice(0, 40))}` });
   if (opts.otherTools?.size) {
     for (const raw of plain.split(/[^A-Za-z0-9_.:/-]+/)) {
@@ -97,7 +110,10 @@ function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOpti
     budget.deep = true;
     return;
   }
-  if (typeof node === 'string') return scanText(node, where, out, opts);
+  if (typeof node === 'string') {
+    if (node.length > TEXT_LIMITS.schemaString) out.push({ kind: 'oversized', where, detail: `${node.length} characters (at most ${TEXT_LIMITS.schemaString})` });
+    return scanText(node, where, out, opts);
+  }
   if (Array.isArray(node)) {
     node.forEach((v, i) => scanSchema(v, `${where}[${i}]`, out, opts, budget, depth + 1));
     return;
@@ -112,7 +128,15 @@ function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOpti
 /** Findings for one tool definition. The tool's own name was checked by the catalogue already. */
 export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
   const out: Finding[] = [];
-  for (const key of ['title', 'description'] as const) if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
+  for (const key of ['title', 'description'] as const) {
+    const text = def[key];
+    if (typeof text !== 'string') continue;
+    if (text.length > TEXT_LIMITS[key]) out.push({ kind: 'oversized', where: key, detail: `${text.length} characters (at most ${TEXT_LIMITS[key]})` });
+    scanText(text, key, out, opts);
+  }
+  // Refused outright by the catalogue when it mixes scripts; one script that reads as Latin is held for review.
+  const confusable = typeof def.name === 'string' ? wholeScriptConfusable(def.name) : undefined;
+  if (confusable) out.push({ kind: 'confusable-name', where: 'name', detail: `written in ${confusable.script}, reads as the Latin ${JSON.stringify(confusable.reads)}` });
   for (const key of ['inputSchema', 'outputSchema', 'annotations', 'execution'] as const) {
     if (def[key] === undefined) continue;
     const budget: Budget = { n: MAX_NODES, deep: false };
@@ -125,6 +149,7 @@ export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
 
 export function scanInstructions(text: string | undefined, opts: ScanOptions = {}): Finding[] {
   const out: Finding[] = [];
+  if (text && text.length > TEXT_LIMITS.instructions) out.push({ kind: 'oversized', where: 'instructions', detail: `${text.length} characters (at most ${TEXT_LIMITS.instructions})` });
   if (text) scanText(text, 'instructions', out, opts);
   return dedupe(out);
 }
@@ -161,3 +186,4 @@ export function sanitize<T>(value: T, depth = 0): T {
 export function summarize(findings: Finding[]): string {
   return findings.map((f) => `${f.where}: ${f.detail}`).join('; ');
 }
+
