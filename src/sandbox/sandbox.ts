@@ -188,6 +188,9 @@ export class SandboxHost {
     const sb = cfg.sandbox!;
     const bwrap = findExecutable('bwrap');
     if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
+    const prlimit = findExecutable('prlimit');
+    const setpriv = findExecutable('setpriv');
+    if (!prlimit || !setpriv) throw new Error(`server \`${cfg.name}\` is sandboxed, but prlimit and setpriv (util-linux) are not both installed`);
     const { uid, gid } = sandboxUser(cfg);
     // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
     const where = real(cfg.cwd ?? process.cwd());
@@ -291,31 +294,42 @@ export class SandboxHost {
     env.USER = 'sandbox';
     env.LOGNAME = 'sandbox';
 
-    let proxy: EgressProxy | undefined;
-    let proxyDir: string | undefined;
-    let inner = [command, ...(cfg.args ?? [])];
-    if (typeof net === 'object') {
-      proxyDir = join(this.#runDir, id.slice(-12));
-      mkdirSync(proxyDir, { mode: 0o700 });
-      const socket = join(proxyDir, 'egress.sock');
-      proxy = new EgressProxy(socket, net.allow, (r) => this.#refused(cfg.name, tenant, r));
-      await proxy.listen();
-      if (process.getuid?.() === 0) (chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid));
-      args.push('--ro-bind', proxyDir, '/run/gatehouse');
-      data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
-      inner = [real(process.execPath), '/run/gatehouse-relay.mjs', String(PROXY_PORT), '/run/gatehouse/egress.sock', ...inner];
-      const url = `http://127.0.0.1:${PROXY_PORT}`;
-      Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, http_proxy: url, https_proxy: url, all_proxy: url, NO_PROXY: '', no_proxy: '', NODE_USE_ENV_PROXY: '1' });
-    }
-    args.push('--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
-
     const limits = limitsOf(cfg);
     const backend = limitBackend();
     const groups = backend.kind === 'rlimit' ? { dirs: [], procs: [] } : createGroups(backend, id, limits);
+    let proxy: EgressProxy | undefined;
+    let proxyDir: string | undefined;
+    const cleanup = async () => {
+      await proxy?.close();
+      if (proxyDir) rmSync(proxyDir, { recursive: true, force: true });
+      await removeGroups(groups.dirs);
+    };
+    let inner = [command, ...(cfg.args ?? [])];
+    // With an allowlist, the server's only way out: a proxy in the gateway behind a socket in the sandbox.
+    if (typeof net === 'object') {
+      try {
+        proxyDir = join(this.#runDir, id.slice(-12));
+        mkdirSync(proxyDir, { mode: 0o700 });
+        const socket = join(proxyDir, 'egress.sock');
+        proxy = new EgressProxy(socket, net.allow, (r) => this.#refused(cfg.name, tenant, r));
+        await proxy.listen();
+        if (process.getuid?.() === 0) (chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid));
+        args.push('--ro-bind', proxyDir, '/run/gatehouse');
+        data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
+        inner = [real(process.execPath), '/run/gatehouse-relay.mjs', String(PROXY_PORT), '/run/gatehouse/egress.sock', ...inner];
+        const url = `http://127.0.0.1:${PROXY_PORT}`;
+        Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, http_proxy: url, https_proxy: url, all_proxy: url, NO_PROXY: '', no_proxy: '', NODE_USE_ENV_PROXY: '1' });
+      } catch (err) {
+        await cleanup();
+        throw err;
+      }
+    }
+    args.push('--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
+
     // A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
     // user, set resource limits, then bubblewrap.
-    let chain = ['prlimit', ...rlimitArgs(backend, limits), '--', bwrap, ...args];
-    if (process.getuid?.() === 0 && uid !== 0) chain = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
+    let chain = [prlimit, ...rlimitArgs(backend, limits), '--', bwrap, ...args];
+    if (process.getuid?.() === 0 && uid !== 0) chain = [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
     if (groups.procs.length) {
       chain = ['/bin/sh', '-c', 'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"', 'gatehouse-sandbox', ...groups.procs, '--', ...chain];
     }
@@ -327,11 +341,7 @@ export class SandboxHost {
       cwd: '/',
       fds,
       groups: groups.dirs,
-      cleanup: async () => {
-        await proxy?.close();
-        if (proxyDir) rmSync(proxyDir, { recursive: true, force: true });
-        await removeGroups(groups.dirs);
-      },
+      cleanup,
     };
   }
 }
