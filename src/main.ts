@@ -116,7 +116,7 @@ export class Gateway {
     this.inventory.on('changed', (server) => {
       for (const kind of ['tools', 'prompts', 'resources', 'resourceTemplates'] as const) this.subscriptions.listChanged(kind, server);
     });
-    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds);
+    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds, () => ({ perPrincipal: this.config.gateway.maxSessionsPerPrincipal, perTenant: this.config.gateway.maxSessionsPerTenant }));
     this.subscriptions = new Subscriptions(this.sessions);
     this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
   }

@@ -3,7 +3,8 @@
  * question mid-call (sampling, elicitation, roots), a modern caller cannot be asked on the same
  * stream: the gateway answers `input_required` instead, keeps the upstream call running here, and
  * resumes it when the caller retries with `inputResponses` and the HMAC-sealed `requestState`.
- * Holds live in this process's memory, bounded in number and time.
+ * Holds live in this process's memory, bounded in number and time, and per principal and per tenant
+ * (when the caller names the owner), so one tenant's slow calls cannot use up every other tenant's.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -12,6 +13,20 @@ import type { ServerRequestAnswer } from '../upstream/types.ts';
 
 const PREFIX = 'gh1.';
 const MAX_HOLDS = 1000;
+
+/** Who a held call belongs to, for the per-principal and per-tenant caps. */
+export interface HoldOwner {
+  principal: string;
+  tenant: string;
+}
+
+export interface HoldCaps {
+  total: number;
+  perPrincipal: number;
+  perTenant: number;
+}
+
+export const DEFAULT_HOLD_CAPS: HoldCaps = { total: MAX_HOLDS, perPrincipal: 20, perTenant: 200 };
 
 interface Question {
   key: string;
@@ -24,6 +39,7 @@ type Step = { done: JsonObject } | { failed: unknown } | { questions: Question[]
 export class HeldCall {
   readonly id: string;
   readonly binding: string;
+  owner: HoldOwner | undefined;
   readonly #queue: Question[] = [];
   #outcome: Step | undefined;
   #wake: (() => void) | undefined;
@@ -95,18 +111,42 @@ export class Holds {
   readonly #holds = new Map<string, HeldCall>();
   readonly #ttlMs: number;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #caps: HoldCaps;
+  readonly #perPrincipal = new Map<string, number>();
+  readonly #perTenant = new Map<string, number>();
 
-  constructor(ttlMs = 300_000) {
+  constructor(ttlMs = 300_000, caps: HoldCaps = DEFAULT_HOLD_CAPS) {
     this.#ttlMs = ttlMs;
+    this.#caps = caps;
     this.#sweeper = setInterval(() => this.#sweep(), 10_000);
     this.#sweeper.unref();
   }
 
-  create(binding: string): HeldCall {
-    if (this.#holds.size >= MAX_HOLDS) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
+  create(binding: string, owner?: HoldOwner): HeldCall {
+    if (owner) {
+      if ((this.#perTenant.get(owner.tenant) ?? 0) >= this.#caps.perTenant) throw new GatehouseError('E_RATE_LIMITED', `too many calls of tenant \`${owner.tenant}\` are waiting for client input (at most ${this.#caps.perTenant}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'tenant' });
+      if ((this.#perPrincipal.get(owner.principal) ?? 0) >= this.#caps.perPrincipal) throw new GatehouseError('E_RATE_LIMITED', `too many of your calls are waiting for client input (at most ${this.#caps.perPrincipal}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'principal' });
+    }
+    if (this.#holds.size >= this.#caps.total) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
     const h = new HeldCall(randomBytes(16).toString('base64url'), binding, this.#ttlMs);
     this.#holds.set(h.id, h);
+    if (owner) {
+      h.owner = owner;
+      this.#perTenant.set(owner.tenant, (this.#perTenant.get(owner.tenant) ?? 0) + 1);
+      this.#perPrincipal.set(owner.principal, (this.#perPrincipal.get(owner.principal) ?? 0) + 1);
+    }
     return h;
+  }
+
+  #forget(h: HeldCall): void {
+    if (!this.#holds.delete(h.id) || !h.owner) return;
+    const dec = (m: Map<string, number>, k: string) => {
+      const n = (m.get(k) ?? 1) - 1;
+      if (n > 0) m.set(k, n);
+      else m.delete(k);
+    };
+    dec(this.#perTenant, h.owner.tenant);
+    dec(this.#perPrincipal, h.owner.principal);
   }
 
   isOurs(state: unknown): state is string {
@@ -131,13 +171,15 @@ export class Holds {
   }
 
   release(h: HeldCall): void {
-    this.#holds.delete(h.id);
+    this.#forget(h);
   }
 
   close(): void {
     clearInterval(this.#sweeper);
     for (const h of this.#holds.values()) h.abandon();
     this.#holds.clear();
+    this.#perPrincipal.clear();
+    this.#perTenant.clear();
   }
 
   #mac(id: string, binding: string): string {
@@ -146,10 +188,10 @@ export class Holds {
 
   #sweep(): void {
     const now = Date.now();
-    for (const [id, h] of this.#holds) {
+    for (const h of this.#holds.values()) {
       if (h.expires < now) {
         h.abandon();
-        this.#holds.delete(id);
+        this.#forget(h);
       }
     }
   }

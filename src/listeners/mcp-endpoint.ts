@@ -264,7 +264,7 @@ function onLegacyNotification(session: LiveSession, method: string, params: Json
 
 async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, deps: EndpointDeps): Promise<void> {
   const init = readInitialize(msg.params);
-  const session = await deps.sessions.create({ scope, ...init, principal: principal.key });
+  const session = await deps.sessions.create({ scope, ...init, principal: principal.key, tenant: principal.tenant });
   deps.metrics.sessions.set(deps.sessions.size);
   const body = JSON.stringify(success(msg.id, initializeResult(deps, scope, init.protocolVersion)));
   res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id, 'content-length': Buffer.byteLength(body) });

@@ -21,6 +21,13 @@ const TOUCH_EVERY_MS = 30_000;
 /** How long this process trusts its cached copy before checking the store again (another replica may have ended it). */
 const RECHECK_MS = 5_000;
 const MAX_PENDING_ASKS = 64;
+/** What a session keeps of the client's self-description (capabilities and info), at most. */
+export const MAX_CLIENT_JSON = 64 * 1024;
+
+export interface SessionCaps {
+  perPrincipal: number;
+  perTenant: number;
+}
 
 export class LiveSession {
   readonly record: SessionRecord;
@@ -77,9 +84,13 @@ export class Sessions {
   readonly #idleMs: number;
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(store: SessionStore, idleSeconds: number) {
+  readonly #caps: () => SessionCaps | undefined;
+
+  /** `caps`: sessions one principal and one tenant may hold open (read at each new session, so a reload applies). */
+  constructor(store: SessionStore, idleSeconds: number, caps: () => SessionCaps | undefined = () => undefined) {
     this.#store = store;
     this.#idleMs = idleSeconds * 1000;
+    this.#caps = caps;
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs));
     this.#sweeper.unref();
   }
@@ -88,8 +99,25 @@ export class Sessions {
     return this.#live.size;
   }
 
+  /**
+   * A new session, within the caps: per principal (authenticated callers) and per tenant, counting
+   * sessions not idle (across replicas: the store counts). The client's self-description is bounded.
+   */
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt'>): Promise<LiveSession> {
     const now = Date.now();
+    if (JSON.stringify(init.clientCapabilities ?? null).length + JSON.stringify(init.clientInfo ?? null).length > MAX_CLIENT_JSON) {
+      throw new GatehouseError('E_INVALID_PARAMS', `invalid params: the client's capabilities and info are larger than ${MAX_CLIENT_JSON / 1024} KiB`);
+    }
+    const caps = this.#caps();
+    if (caps) {
+      const since = now - this.#idleMs;
+      if (init.tenant && (await this.#store.count({ tenant: init.tenant, since })) >= caps.perTenant) {
+        throw new GatehouseError('E_RATE_LIMITED', `too many open sessions in tenant \`${init.tenant}\` (at most ${caps.perTenant}): end some (DELETE) or let them idle out`, { retryAfterMs: 10_000, cap: 'tenant' });
+      }
+      if (init.principal && init.principal !== 'anonymous' && (await this.#store.count({ principal: init.principal, since })) >= caps.perPrincipal) {
+        throw new GatehouseError('E_RATE_LIMITED', `too many open sessions for you (at most ${caps.perPrincipal}): end some (DELETE) or let them idle out`, { retryAfterMs: 10_000, cap: 'principal' });
+      }
+    }
     // Hex, not base64url: an id that starts with `-` reads as an option to every command line
     // (`gatehouse audit run <session>`), and operators paste these ids.
     const record: SessionRecord = { ...init, id: randomBytes(16).toString('hex'), createdAt: now, lastSeenAt: now };

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Holds } from './holds.ts';
+import { GatehouseError } from '../protocol/errors.ts';
+
+test("holds are capped per principal and per tenant: one tenant's waiting calls leave room for another's", () => {
+  const holds = new Holds(60_000, { total: 10, perPrincipal: 2, perTenant: 3 });
+  try {
+    const a1 = holds.create('b', { principal: 'p1', tenant: 't1' });
+    holds.create('b', { principal: 'p1', tenant: 't1' });
+    assert.throws(() => holds.create('b', { principal: 'p1', tenant: 't1' }), (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /your calls/.test(e.message));
+    holds.create('b', { principal: 'p2', tenant: 't1' });
+    assert.throws(() => holds.create('b', { principal: 'p3', tenant: 't1' }), (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /tenant `t1`/.test(e.message));
+    assert.doesNotThrow(() => holds.create('b', { principal: 'q1', tenant: 't2' }), 'another tenant is unaffected');
+    holds.release(a1);
+    assert.doesNotThrow(() => holds.create('b', { principal: 'p3', tenant: 't1' }), 'a released hold frees its place');
+  } finally {
+    holds.close();
+  }
+});
+
+test('the total cap still holds for calls without an owner', () => {
+  const holds = new Holds(60_000, { total: 2, perPrincipal: 2, perTenant: 2 });
+  try {
+    holds.create('b');
+    holds.create('b');
+    assert.throws(() => holds.create('b'), /too many calls waiting/);
+  } finally {
+    holds.close();
+  }
+});
