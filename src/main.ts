@@ -360,6 +360,12 @@ export class Gateway {
       this.#catalogued.set(cfg.name, done);
     });
     up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
+    this.metrics.upstreamCircuit.set({ server: cfg.name }, 0);
+    up.on('circuit', (c) => {
+      this.metrics.upstreamCircuit.set({ server: cfg.name }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
+      this.metrics.upstreamCircuitChanges.inc({ server: cfg.name, to: c.to });
+      void this.audit.record({ kind: 'upstream.circuit', server: cfg.name, detail: { from: c.from, to: c.to, reason: c.reason, ...(c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {}) } });
+    });
     up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n));
     if (start) up.start().catch(() => {});
   }

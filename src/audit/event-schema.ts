@@ -16,7 +16,7 @@ export const AuditEventSchema = Type.Object(
     prev: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The previous record\'s hash (64 zeros for the first).' }),
     hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of prev, a newline, and the RFC 8785 JSON of the record without hash.' }),
     kind: Type.Union(
-      ['call.intent', 'call.outcome', 'call.refused', 'call.unknown', 'inventory.event', 'config.reloaded', 'approval.event', 'admin.action', 'stream.opened', 'stream.closed', 'audit.pruned', 'egress.refused'].map((k) => Type.Literal(k)),
+      ['call.intent', 'call.outcome', 'call.refused', 'call.unknown', 'inventory.event', 'config.reloaded', 'approval.event', 'admin.action', 'stream.opened', 'stream.closed', 'audit.pruned', 'egress.refused', 'upstream.circuit', 'audit.checkpoint'].map((k) => Type.Literal(k)),
     ),
     requestId: Str('The JSON-RPC id of the request.'),
     sessionId: Str('The legacy session.'),

@@ -21,7 +21,9 @@ export type AuditKind =
   | 'stream.opened'
   | 'stream.closed'
   | 'audit.pruned'
-  | 'egress.refused'; // a sandboxed server's connection refused by the egress proxy
+  | 'egress.refused' // a sandboxed server's connection refused by the egress proxy
+  | 'upstream.circuit' // an upstream's circuit breaker opened, let a probe through, or closed
+  | 'audit.checkpoint'; // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
 
 export interface AuditActor {
   subject: string;

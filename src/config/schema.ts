@@ -88,6 +88,14 @@ const ServerCommon = {
     description: "Per tool (the server's own tool name): the operator's classification, which wins over any proposal.",
   })),
   timeouts: Type.Optional(Timeouts),
+  circuit: Type.Optional(Type.Object({
+    failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Consecutive failures that open the circuit. Default 5.' })),
+    errorRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Failure ratio over the window that opens it. Default 0.5.' })),
+    minRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Requests in the window before the rate counts. Default 20.' })),
+    windowMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000, description: 'Default 30000.' })),
+    cooldownMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Open this long before one probe request. Default 5000; doubles after a failed probe.' })),
+    maxCooldownMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'Default 60000.' })),
+  }, { additionalProperties: false, description: 'Circuit breaker: fail fast while the server keeps failing.' })),
   disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
 };
 

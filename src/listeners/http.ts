@@ -46,8 +46,9 @@ async function readiness(deps: HttpDeps): Promise<{ ready: boolean; store: strin
   const upstreams: Record<string, string> = {};
   let ready = store === 'ok';
   for (const [name, up] of deps.endpoint().upstreams) {
-    const ok = deps.upstreamReady(name);
-    upstreams[name] = ok ? 'ready' : up.state === 'ready' ? 'loading catalogue' : up.state;
+    const circuit = up.breaker?.state ?? 'closed';
+    const ok = deps.upstreamReady(name) && circuit !== 'open';
+    upstreams[name] = circuit !== 'closed' ? `circuit ${circuit}` : ok ? 'ready' : up.state === 'ready' ? 'loading catalogue' : up.state;
     if (!ok) ready = false;
   }
   return { ready, store, upstreams };

@@ -11,6 +11,9 @@ export class Metrics {
   readonly #latency: Histogram<'server' | 'outcome'>;
   readonly #requests: Counter<'method' | 'era'>;
   readonly upstreamUp: Gauge<'server'>;
+  /** 0 closed, 1 half-open, 2 open (src/upstream/breaker.ts). */
+  readonly upstreamCircuit: Gauge<'server'>;
+  readonly upstreamCircuitChanges: Counter<'server' | 'to'>;
   readonly sessions: Gauge;
   /** READ calls let through while the audit store could not write (`audit.readWhenUnavailable: allow`). */
   readonly auditFailOpen: Counter;
@@ -27,6 +30,8 @@ export class Metrics {
     });
     this.#requests = new Counter({ name: 'gatehouse_requests_total', help: 'json-rpc requests by method and protocol era', labelNames: ['method', 'era'], registers: [this.registry] });
     this.upstreamUp = new Gauge({ name: 'gatehouse_upstream_up', help: '1 when the upstream is connected', labelNames: ['server'], registers: [this.registry] });
+    this.upstreamCircuit = new Gauge({ name: 'gatehouse_upstream_circuit_state', help: 'circuit breaker per upstream: 0 closed, 1 half-open, 2 open', labelNames: ['server'], registers: [this.registry] });
+    this.upstreamCircuitChanges = new Counter({ name: 'gatehouse_upstream_circuit_changes_total', help: 'circuit breaker transitions per upstream, by the state entered', labelNames: ['server', 'to'], registers: [this.registry] });
     this.sessions = new Gauge({ name: 'gatehouse_legacy_sessions', help: 'open legacy (2025-11-25) sessions in this process', registers: [this.registry] });
     this.auditFailOpen = new Counter({ name: 'gatehouse_audit_fail_open_total', help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)', registers: [this.registry] });
   }

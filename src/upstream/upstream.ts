@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { GatehouseError } from '../protocol/errors.ts';
+import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
+import { CircuitBreaker, type BreakerOptions, type CircuitChange } from './breaker.ts';
 import { META, modernMeta } from '../protocol/era.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -30,10 +31,22 @@ export function fingerprint(cfg: ServerConfig): string {
     .slice(0, 32);
 }
 
+/**
+ * Whether an error says the upstream failed (unreachable, timed out, broken or invalid answers, its
+ * internal error) rather than answered: a JSON-RPC error it chose to send (unknown tool, invalid
+ * params) is an answer and keeps the circuit closed.
+ */
+function breaks(err: unknown): boolean {
+  if (err instanceof UpstreamRpcError) return err.rpcCode === -32603;
+  if (err instanceof GatehouseError) return err.code.startsWith('E_UPSTREAM_');
+  return true;
+}
+
 export class Upstream extends EventEmitter<{
   ready: [ServerIdentity];
   down: [];
   event: [JsonRpcNotification];
+  circuit: [CircuitChange];
 }> {
   readonly name: string;
   readonly cfg: Cfg;
@@ -47,6 +60,8 @@ export class Upstream extends EventEmitter<{
   #lastError = '';
   readonly #log: Logger;
   readonly #verdicts: VerdictStore;
+  /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
+  readonly breaker: CircuitBreaker;
   /** Server->client requests no in-flight call can be blamed for. */
   orphanHandler: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
@@ -58,6 +73,11 @@ export class Upstream extends EventEmitter<{
     this.#verdicts = verdicts;
     this.#log = log.child({ upstream: cfg.name });
     this.#delay = this.#restartCfg().initialDelayMs;
+    this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit);
+    this.breaker.on('change', (c) => {
+      this.#log.warn({ circuit: c.to, reason: c.reason }, `upstream circuit ${c.to}`);
+      this.emit('circuit', c);
+    });
   }
 
   get state(): UpstreamState {
@@ -99,6 +119,24 @@ export class Upstream extends EventEmitter<{
 
   /** Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept. */
   async request(method: string, params: JsonObject | undefined, opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>): Promise<JsonObject> {
+    const ticket = this.breaker.admit();
+    if (!ticket) {
+      const wait = Math.max(0, (this.breaker.retryAt ?? Date.now()) - Date.now());
+      throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable: it kept failing (circuit open, next try in ${Math.ceil(wait / 1000)} s)`);
+    }
+    try {
+      const result = await this.#request(method, params, opts);
+      this.breaker.success(ticket);
+      return result;
+    } catch (err) {
+      if (opts.signal?.aborted) this.breaker.release(ticket);
+      else if (breaks(err)) this.breaker.failure(ticket, err instanceof Error ? err.message.slice(0, 120) : 'failed');
+      else this.breaker.success(ticket);
+      throw err;
+    }
+  }
+
+  async #request(method: string, params: JsonObject | undefined, opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>): Promise<JsonObject> {
     const peer = await this.#usablePeer();
     const identity = this.#identity!;
     let p = params;

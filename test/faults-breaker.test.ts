@@ -1,0 +1,66 @@
+/**
+ * The circuit breaker of a running gateway: an upstream that keeps failing opens its circuit, after
+ * which calls are refused at once without reaching it; /readyz, /metrics and the audit trail show
+ * it; after the cooldown one probe goes through and its success closes the circuit.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, type TestGateway } from './support/gateway.ts';
+import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
+
+let t: TestGateway;
+let up: HostileInput;
+const H = { 'content-type': 'application/json', accept: 'application/json' };
+let sid = '';
+
+before(async () => {
+  up = await hostileInputHttp();
+  t = await startGateway(`  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 1500 }\n`, { top: 'inventory: { newTools: accept }\n' });
+  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'breaker', version: '1' } } }) });
+  sid = r.headers.get('mcp-session-id')!;
+});
+after(async () => {
+  await t?.close();
+  await up?.close();
+});
+
+async function call(name: string): Promise<string> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST', headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: {} } }),
+  });
+  return r.text();
+}
+
+test('failures open the circuit; then calls are refused at once and never reach the upstream', async () => {
+  assert.match(await call('h__ok'), /fine: ok/);
+  for (let i = 0; i < 2; i++) assert.match(await call('h__bad_utf8'), /not valid utf-8/);
+  const before = up.calls.length;
+  const refused = await call('h__ok');
+  assert.match(refused, /circuit open/);
+  assert.equal(up.calls.length, before, 'nothing reached the upstream');
+
+  const ready = await fetch(`${t.url}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.equal(((await ready.json()) as { upstreams: Record<string, string> }).upstreams.h, 'circuit open');
+  const metrics = await (await fetch(`${t.url}/metrics`)).text();
+  assert.match(metrics, /gatehouse_upstream_circuit_state\{server="h"\} 2/);
+  assert.match(metrics, /gatehouse_upstream_circuit_changes_total\{server="h",to="open"\} 1/);
+  await t.gw.audit.log.drain();
+  const rows = await t.gw.store.audit.read({ kind: 'upstream.circuit' });
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].event.server, 'h');
+  assert.equal(rows[0].event.detail?.to, 'open');
+  assert.match(String(rows[0].event.detail?.reason), /2 consecutive failures/);
+});
+
+test('after the cooldown one probe goes through; its success closes the circuit', async () => {
+  await new Promise((r) => setTimeout(r, 1600));
+  assert.match(await call('h__ok'), /fine: ok/);
+  const ready = await fetch(`${t.url}/readyz`);
+  assert.equal(((await ready.json()) as { upstreams: Record<string, string> }).upstreams.h, 'ready');
+  await t.gw.audit.log.drain();
+  const rows = await t.gw.store.audit.read({ kind: 'upstream.circuit' });
+  assert.deepEqual(rows.map((r) => r.event.detail?.to), ['open', 'half-open', 'closed']);
+  assert.match(await (await fetch(`${t.url}/metrics`)).text(), /gatehouse_upstream_circuit_state\{server="h"\} 0/);
+});
