@@ -32,6 +32,8 @@ let allowed: Server;
 let forbidden: Server;
 const accepted = { allowed: 0, forbidden: 0 };
 let t: TestGateway;
+const home = join(tmp, 'home');
+const HOME_FILES: Record<string, string> = { '.ssh/id_ed25519': 'PRIVATE KEY', '.aws/credentials': 'aws_secret_access_key = x', 'project/.env': 'DATABASE_PASSWORD=hunter2', 'notes.txt': 'shown' };
 const keys: Record<string, string> = {};
 
 before(async () => {
@@ -42,10 +44,19 @@ before(async () => {
   const port = (s: Server) => (s.address() as { port: number }).port;
   const creds = '    credentials: { env: { API_TOKEN: "local:token-{tenant}" }, discoveryTenant: acme }\n' + classes;
   const allow = [`127.0.0.1:${port(allowed)}`, `localhost:${port(allowed)}`, '169.254.169.254:80'];
+  // A home with credentials in it, and a project with a .env, both readable by anyone: only the
+  // sandbox's masks keep them from a server that is shown the whole home.
+  for (const [f, content] of Object.entries(HOME_FILES)) {
+    mkdirSync(join(home, f, '..'), { recursive: true });
+    writeFileSync(join(home, f), content);
+  }
+  const realHome = process.env.HOME;
+  process.env.HOME = home; // the gateway's home, while it starts its servers
   t = await startGateway(
     stdioServer('jailed', HOSTILE) + creds + `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
       stdioServer('free', HOSTILE) + creds +
-      stdioServer('boxed', HOSTILE) + creds + '    sandbox: { secrets: file, limits: { cpus: 0.2 } }\n',
+      stdioServer('boxed', HOSTILE) + creds + '    sandbox: { secrets: file, limits: { cpus: 0.2 } }\n' +
+      stdioServer('homed', HOSTILE) + classes + `    cwd: ${JSON.stringify(join(home, 'project'))}\n    sandbox: { paths: { read: [${JSON.stringify(home)}] } }\n`,
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir) => {
@@ -54,6 +65,7 @@ before(async () => {
       },
     },
   );
+  process.env.HOME = realHome;
   for (const tenant of ['acme', 'globex']) {
     const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file]);
     keys[tenant] = JSON.parse(r.stdout).key;
@@ -352,4 +364,22 @@ test('a CPU limit: a fifth of a core sandboxed, whatever is free unsandboxed', a
   const free: number[] = [];
   for (let i = 0; i < 3 && !free.some((f) => f > boxed * 1.5); i++) free.push(cpu(await call('acme', 'free__burn', { ms: 1500 })));
   assert.ok(free.some((f) => f > boxed * 1.5), `unsandboxed: ${free.join(', ')} ms, sandboxed ${boxed} ms`);
+});
+
+test("the gateway's home and .env: masked even inside a path the server may read; readable unsandboxed", async (tc) => {
+  if (skip(tc)) return;
+  const b64 = (v: string) => `ok: ${Buffer.from(v).toString('base64')}`;
+  // The gateway's home, for a connection made now (one per tenant) as for the one made at start.
+  const realHome = process.env.HOME;
+  process.env.HOME = home;
+  tc.after(() => void (process.env.HOME = realHome));
+  await call('acme', 'homed__status');
+  process.env.HOME = realHome;
+  for (const f of ['.ssh/id_ed25519', '.aws/credentials']) {
+    assert.equal(await call('acme', 'homed__read_file', { path: join(home, f) }), 'ENOENT', f);
+    assert.equal(await call('acme', 'free__read_file', { path: join(home, f) }), b64(HOME_FILES[f]), f);
+  }
+  assert.equal(await call('acme', 'homed__read_file', { path: join(home, 'project/.env') }), 'ok: ', 'an empty file stands in for .env');
+  assert.equal(await call('acme', 'free__read_file', { path: join(home, 'project/.env') }), b64(HOME_FILES['project/.env']));
+  assert.equal(await call('acme', 'homed__read_file', { path: join(home, 'notes.txt') }), b64('shown'), 'the declared path itself is shown');
 });

@@ -276,7 +276,7 @@ export class SandboxHost {
     for (const s of shown) if (existsSync(join(s, '.env')) && !rw.has(s)) masks.push(join(s, '.env'));
     for (const m of masks) {
       if (statSync(m).isDirectory()) args.push('--tmpfs', m, '--remount-ro', m);
-      else args.push('--ro-bind', '/dev/null', m);
+      else data('', m); // an empty file in its place
     }
 
     // Secrets: environment variables, or files under /run/secrets (and <NAME>_FILE naming each).
