@@ -93,6 +93,8 @@ export async function vet(list: AllowEntry[], host: string, port: number): Promi
 
 const MAX_HEAD = 16 * 1024;
 const CONNECT_MS = 10_000;
+/** Sockets one sandbox may hold open through the proxy (both sides count): the gateway's descriptors are not its to exhaust. */
+const MAX_OPEN = 512;
 
 export class EgressProxy {
   readonly #server: Server;
@@ -123,6 +125,7 @@ export class EgressProxy {
   }
 
   #accept(client: Socket): void {
+    if (this.#open.size >= MAX_OPEN) return void client.destroy();
     this.#open.add(client);
     client.on('close', () => this.#open.delete(client));
     client.on('error', () => client.destroy());
