@@ -88,12 +88,17 @@ test('a slow call within its limit succeeds', async () => {
   assert.deepEqual(r.content, [{ type: 'text', text: 'slept 300' }]);
 });
 
-test('task ids are namespaced like tools: tasks/get finds the right upstream with the upstream\'s own id', async () => {
+test('task handles are sealed for their caller: tasks/get finds the right upstream with the upstream\'s own id', async () => {
   const { z } = await import('zod');
   const created = (await client.request({ method: 'tools/call', params: { name: 'chaos__task', arguments: {} } }, z.object({ task: z.object({ taskId: z.string() }) }).passthrough())) as { task: { taskId: string } };
-  assert.equal(created.task.taskId, 'chaos__t-1');
-  const got = (await client.request({ method: 'tasks/get', params: { taskId: 'chaos__t-1' } }, z.object({ taskId: z.string(), status: z.string() }).passthrough())) as { taskId: string; status: string };
-  assert.deepEqual([got.taskId, got.status], ['chaos__t-1', 'completed']);
+  assert.match(created.task.taskId, /^gh1\./);
+  const got = (await client.request({ method: 'tasks/get', params: { taskId: created.task.taskId } }, z.object({ taskId: z.string(), status: z.string() }).passthrough())) as { taskId: string; status: string };
+  assert.deepEqual([got.taskId, got.status], [created.task.taskId, 'completed']);
+  // The upstream's own id, or a namespaced one, names no task of this caller.
+  for (const raw of ['chaos__t-1', 't-1']) {
+    const e = await client.request({ method: 'tasks/get', params: { taskId: raw } }, z.object({}).passthrough()).catch((err: Error) => err);
+    assert.match(String(e), /unknown task/);
+  }
   const unknown = await client.request({ method: 'tasks/get', params: { taskId: 'ghost__t-1' } }, z.object({}).passthrough()).catch((e: Error) => e);
   assert.match(String(unknown), /unknown task/);
 });

@@ -176,17 +176,25 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
   assert.deepEqual(hits, [], 'no fetch to jku or x5u');
 });
 
-test('scopes: the mcp scope for any request, the class scope for a call; 403 insufficient_scope names them', async () => {
+test('scopes: the mcp scope for any request (403 insufficient_scope names it); a tool whose class scope the token lacks is unknown and unlisted', async () => {
   const none = await post(INIT, bearer(await token('agent-a', 'mcp:read')));
   assert.equal(none.status, 403);
   assert.match(none.headers.get('www-authenticate')!, /error="insufficient_scope", scope="mcp:tools"/);
   const readOnly = await token('agent-a', 'mcp:tools mcp:read');
   const sid = await session(readOnly);
   const before = calls();
-  const w = await post(call('rec__other'), { ...bearer(readOnly), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
-  assert.equal(w.status, 403);
-  assert.match(w.headers.get('www-authenticate')!, /error="insufficient_scope", scope="mcp:write"/);
+  const headers = { ...bearer(readOnly), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  // Visibility before everything: the WRITE tool looks exactly like one that does not exist.
+  const w = await post(call('rec__other'), headers);
+  const missing = await post(call('rec__no_such_tool'), headers);
+  assert.equal(w.status, 200);
+  const [we, me] = [((await w.json()) as { error: { code: number; message: string } }).error, ((await missing.json()) as { error: { code: number; message: string } }).error];
+  assert.equal(we.code, me.code);
+  assert.equal(we.message.replace('rec__other', 'X'), me.message.replace('rec__no_such_tool', 'X'));
   assert.equal(calls(), before, 'the WRITE call did not reach the upstream');
+  const list = (await (await post({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }, headers)).json()) as { result: { tools: Array<{ name: string }> } };
+  const names = list.result.tools.map((x: { name: string }) => x.name);
+  assert.ok(names.includes('rec__record') && !names.includes('rec__other'), names.join(','));
   const ok = await post(call('rec__record', 3), { ...bearer(readOnly), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
   assert.equal(ok.status, 200);
   assert.equal(calls(), before + 1);

@@ -54,7 +54,9 @@ export interface AuditEvent {
   actor?: AuditActor;
   client?: string;
   server?: string;
-  /** Namespaced tool name. */
+  /** The MCP method of a call record (`tools/call`, `resources/read`, `prompts/get`, ...). */
+  method?: string;
+  /** Namespaced tool or prompt name, or namespaced resource URI. */
   tool?: string;
   class?: string;
   /** The tool definition's pin at the time of the call. */

@@ -9,6 +9,8 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { nameProblem, skeleton } from './names.ts';
+import { namespaceUri, splitUri } from './uris.ts';
+import { isItemName } from '../inventory/canonical.ts';
 
 export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -145,11 +147,17 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       for (const raw of part[kind]) {
         const item = this.#gate ? this.#gate.present(server, kind, raw) : raw;
         if (!item) continue;
-        if (scope || kind === 'resources' || kind === 'resourceTemplates') out.push(item);
-        else out.push({ ...item, name: this.qualify(server, String(item.name)) });
+        out.push(scope ? item : this.#namespaced(server, kind, item));
       }
     }
     return out;
+  }
+
+  /** One item as the aggregate endpoint shows it: names and URIs carry the server. */
+  #namespaced(server: string, kind: Kind, item: JsonObject): JsonObject {
+    if (kind === 'resources') return { ...item, uri: namespaceUri(server, String(item.uri)) };
+    if (kind === 'resourceTemplates') return { ...item, uriTemplate: namespaceUri(server, String(item.uriTemplate)) };
+    return { ...item, name: this.qualify(server, String(item.name)) };
   }
 
   resolve(kind: 'tools' | 'prompts', name: string, scope?: string): Resolved | undefined {
@@ -159,14 +167,22 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     return def ? { server: target.server, name: target.name, def } : undefined;
   }
 
-  /** The server that owns a resource URI: listed URIs first, then exactly one matching template. */
-  resolveResource(uri: string, scope?: string): string | undefined {
-    const servers = scope ? [scope] : [...this.#parts.keys()];
-    for (const s of servers) if (this.#parts.get(s)?.resources.some((r) => r.uri === uri)) return s;
-    const matches = servers.filter((s) => this.#parts.get(s)?.templateRes.some((re) => re.test(uri)));
-    if (matches.length === 1) return matches[0];
-    if (scope && this.#upstreams.has(scope)) return scope;
-    return undefined;
+  /**
+   * The server a resource URI belongs to and the URI as that server wrote it: on the aggregate endpoint
+   * from its namespace (`gatehouse:<server>/...`), on a per-server endpoint the server itself. `def` is
+   * the listed resource, else the one template it matches (`template: true`), else undefined: a URI the
+   * server did not list can still be read where policy allows it.
+   */
+  resolveResource(uri: string, scope?: string): { server: string; uri: string; def?: JsonObject; template?: boolean } | undefined {
+    const target = scope ? { server: scope, uri } : splitUri(uri);
+    if (!target || !this.#upstreams.has(target.server)) return undefined;
+    const part = this.#parts.get(target.server);
+    if (!part) return undefined;
+    const listed = part.resources.find((r) => r.uri === target.uri);
+    if (listed) return { ...target, def: listed };
+    const i = part.templateRes.findIndex((re) => re.test(target.uri));
+    if (i >= 0) return { ...target, def: part.resourceTemplates[i], template: true };
+    return target;
   }
 
   async #fetchAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
@@ -202,7 +218,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         continue;
       }
       const twins = bySkeleton.get(skeleton(name))!.filter((n) => n !== name);
-      const problem = nameProblem(name)
+      const problem = (kind === 'tools' && isItemName(name) ? 'starts like a prompt or resource entry of the inventory (`prompt:`, `resource:`, `template:`)' : undefined)
+        ?? nameProblem(name)
         ?? (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined)
         ?? (depthOver(item, MAX_ITEM_DEPTH) ? `definition nested deeper than ${MAX_ITEM_DEPTH} levels` : undefined);
       if (problem) {

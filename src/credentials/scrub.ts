@@ -34,19 +34,64 @@ export class SecretScrubber {
     return out + s.slice(at);
   }
 
-  /** A deep copy with every string (and key) scrubbed; `extra` adds values for this one call. */
+  /**
+   * A deep copy with every string (and key) scrubbed; `extra` adds values for this one call. Past the
+   * depth bound nothing is passed through: the rest is withheld. A value split across the texts of
+   * consecutive array items (content blocks) is found in their concatenation and removed from each.
+   */
   value<T>(v: T, extra: readonly string[] = []): T {
     const usable = extra.filter((x) => x.length >= 6);
     const matcher = usable.length ? new SecretMatcher([...new Set([...usable, ...(this.#key ? this.#key.split('\u0000') : [])])]) : this.#matcher;
     if (!matcher) return v;
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return this.text(x, matcher);
-      if (depth > MAX_DEPTH || !x || typeof x !== 'object') return x;
-      if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
+      if (!x || typeof x !== 'object') return x;
+      if (depth > MAX_DEPTH) return WITHHELD_DEEP;
+      if (Array.isArray(x)) return this.#joined(x, matcher).map((y) => walk(y, depth + 1));
       return Object.fromEntries(Object.entries(x).map(([k, y]) => [this.text(k, matcher), walk(y, depth + 1)]));
     };
     return walk(v, 0) as T;
   }
+
+  /** The items of an array with any secret that spans two or more of their texts cut out of each part. */
+  #joined(items: unknown[], matcher: SecretMatcher): unknown[] {
+    const texts = items.map(textOf);
+    if (texts.filter((t) => t !== undefined).length < 2) return items;
+    let joined = '';
+    const starts: number[] = [];
+    for (const t of texts) {
+      starts.push(joined.length);
+      joined += t ?? '\u0000';
+    }
+    const cuts = new Map<number, Array<[number, number]>>();
+    for (const [a, b] of matcher.find(joined)) {
+      for (let i = 0; i < items.length; i++) {
+        const t = texts[i];
+        if (t === undefined) continue;
+        const from = Math.max(a, starts[i]);
+        const to = Math.min(b, starts[i] + t.length);
+        if (from >= to || (a >= starts[i] && b <= starts[i] + t.length)) continue; // wholly inside one item: the walk finds it
+        cuts.set(i, [...(cuts.get(i) ?? []), [from - starts[i], to - starts[i]]]);
+      }
+    }
+    if (!cuts.size) return items;
+    return items.map((item, i) => {
+      const spans = cuts.get(i);
+      if (!spans) return item;
+      let t = texts[i]!;
+      for (const [a, b] of spans.sort((x, y) => y[0] - x[0])) t = t.slice(0, a) + marker('credential') + t.slice(b);
+      return typeof item === 'string' ? t : { ...(item as Record<string, unknown>), text: t };
+    });
+  }
+}
+
+const WITHHELD_DEEP = '[withheld: nested too deeply to check for secrets]';
+
+/** The text of an array item: a string, or a content block's `text`. */
+function textOf(item: unknown): string | undefined {
+  if (typeof item === 'string') return item;
+  if (item && typeof item === 'object' && typeof (item as { text?: unknown }).text === 'string') return (item as { text: string }).text;
+  return undefined;
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);

@@ -1,15 +1,16 @@
 /**
- * Upstream connections that hold credentials: one per (server, tenant) when the server's references
- * name `{tenant}` (tenants never share a process or connection that holds a secret), else one per
- * server. Each call asks for its connection; when the secrets behind it changed (rotation, after the
- * cache TTL) a new connection replaces it and the old one finishes its calls in flight before it stops.
- * A revocation stops every connection holding the revoked secret at once.
+ * The upstream connections callers use: one per (server, tenant) — or (server, tenant, user) for
+ * per-user upstream OAuth — for every server, with or without credentials. Tenants never share a
+ * process, an upstream session, its cached roots or its subscriptions, and a connection holding one
+ * tenant's secrets never answers another. Each request asks for its connection; when the secrets behind
+ * it changed (rotation, after the cache TTL) a new connection replaces it and the old one finishes its
+ * calls in flight before it stops. A revocation stops every connection holding the revoked secret at once.
  */
 import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Upstream } from '../upstream/upstream.ts';
-import { ownerOf, perTenant, type CredentialBroker } from './broker.ts';
+import { brokered, ownerOf, type CredentialBroker } from './broker.ts';
 import { scrubbingLogger, type SecretScrubber } from './scrub.ts';
 
 interface Held {
@@ -42,14 +43,16 @@ export class CredentialedUpstreams {
   }
 
   static key(cfg: ServerConfig, tenant: string, subject?: string): string {
-    return `${cfg.name}\u0000${perTenant(cfg) ? ownerOf(cfg, tenant, subject) : '*'}`;
+    return `${cfg.name}\u0000${ownerOf(cfg, tenant, subject)}`;
   }
 
   /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */
   async get(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string): Promise<{ up: Upstream; values: string[] }> {
     const key = CredentialedUpstreams.key(cfg, tenant, subject);
-    const m = await this.#broker.materialize(cfg, tenant, subject, subjectToken);
     const held = this.#held.get(key);
+    // A server without credentials has nothing to resolve: its tenant's connection as it is.
+    if (held && !held.refs.length && !brokered(cfg) && held.up.state !== 'stopped') return { up: held.up, values: [] };
+    const m = await this.#broker.materialize(cfg, tenant, subject, subjectToken);
     if (held && held.digest === m.digest && held.up.state !== 'stopped') return { up: held.up, values: m.values };
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
     this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values });

@@ -48,13 +48,17 @@ export function wantsLog(ctx: RequestContext, level: unknown): boolean {
   return at >= 0 && at >= Math.max(0, min);
 }
 
-function relay(ctx: RequestContext, token: string | undefined): (n: JsonRpcNotification) => void {
+/** Removes the secrets held by the caller's connection from anything the upstream says to the caller. */
+export type Scrub = <T>(v: T) => T;
+const asIs: Scrub = (v) => v;
+
+function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n: JsonRpcNotification) => void {
   return (n) => {
     if (n.method === 'notifications/progress') {
       if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
-      ctx.outlet.notify({ ...n, params: { ...n.params, progressToken: ctx.progressToken } });
+      ctx.outlet.notify(scrub({ ...n, params: { ...n.params, progressToken: ctx.progressToken } }));
     } else if (n.method === 'notifications/message') {
-      if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(n);
+      if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(scrub(n));
     }
   };
 }
@@ -68,11 +72,11 @@ function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | 
 }
 
 /** Ask a legacy caller on its stream. */
-async function askLegacy(ctx: RequestContext, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
+async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: Scrub): Promise<ServerRequestAnswer> {
   const refused = refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
-  return ctx.outlet.ask(r.method, r.params ?? {}, ctx.signal);
+  return ctx.outlet.ask(r.method, scrub(r.params ?? {}), ctx.signal);
 }
 
 /** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
@@ -94,32 +98,33 @@ export async function forward(
   params: JsonObject | undefined,
   holds: Holds,
   headers?: Record<string, string>,
+  scrub: Scrub = asIs,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `gh-${process.pid}-${++tokenSeq}` : undefined;
-  const onNotification = relay(ctx, token);
+  const onNotification = relay(ctx, token, scrub);
 
   if (ctx.era === 'modern') {
     const state = params?.requestState;
-    if (holds.isOurs(state)) return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)));
+    if (holds.isOurs(state)) return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)), scrub);
     const base = upstreamParams(params, token);
     // A modern caller's retry of a modern upstream's input_required goes back verbatim.
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
     held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
-    return resumeHeld(holds, ctx, method, params, held);
+    return resumeHeld(holds, ctx, method, params, held, scrub);
   }
 
   // Legacy caller.
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await up.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r) });
+    const result = await up.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
     const responses: JsonObject = {};
     for (const [key, req] of Object.entries(requests)) {
-      const a = await askLegacy(ctx, { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject });
+      const a = await askLegacy(ctx, { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject }, scrub);
       if ('error' in a) throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
       responses[key] = a.result;
     }
@@ -141,7 +146,7 @@ function legacyShape(r: JsonObject): JsonObject {
   return rest;
 }
 
-async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>): Promise<JsonObject> {
+async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>, scrub: Scrub): Promise<JsonObject> {
   if (params?.inputResponses && typeof params.inputResponses === 'object') held.answer(params.inputResponses as JsonObject);
   let step = await held.next(ctx.signal);
   while ('questions' in step) {
@@ -168,7 +173,7 @@ async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, par
   }
   if ('questions' in step) {
     const inputRequests: JsonObject = {};
-    for (const q of step.questions) inputRequests[q.key] = { method: q.request.method, params: q.request.params ?? {} };
+    for (const q of step.questions) inputRequests[q.key] = { method: q.request.method, params: scrub(q.request.params ?? {}) };
     return { resultType: 'input_required', inputRequests, requestState: holds.seal(held) };
   }
   holds.release(held);

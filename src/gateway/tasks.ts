@@ -1,11 +1,64 @@
-/** Task handles from upstreams, namespaced like tools (`<server><sep><taskId>`) on the aggregate endpoint. */
+/**
+ * Task handles. An upstream's task id is only meaningful on the connection (tenant) that started it,
+ * and only its starter may read, await or cancel it. So the caller never sees the raw id: it gets a
+ * handle sealed with a key every replica shares, naming the server, the tool (so modes and visibility
+ * apply again on every later request), the upstream's id, and a digest of the principal. A handle
+ * presented by anyone else, altered, or from another endpoint is an unknown task.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 
-/** Task ids are namespaced like tools so a later tasks/get finds the right upstream. */
-export function namespaceTask(r: JsonObject, prefix: string): JsonObject {
-  const task = r.task as JsonObject | undefined;
-  if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: prefix + task.taskId } };
-  if (typeof r.taskId === 'string') return { ...r, taskId: prefix + r.taskId };
-  return r;
+export interface TaskTarget {
+  server: string;
+  /** The caller-facing tool name the task came from. */
+  tool: string;
+  /** The upstream's own task id. */
+  taskId: string;
 }
 
+const MAX_HANDLE = 2048;
+
+export class TaskHandles {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    this.#key = key;
+  }
+
+  #mac(body: string): string {
+    return createHmac('sha256', this.#key).update(body).digest('base64url');
+  }
+
+  static #who(principalKey: string, scope: string): string {
+    return createHash('sha256').update(JSON.stringify([principalKey, scope])).digest('base64url').slice(0, 22);
+  }
+
+  seal(t: TaskTarget, principalKey: string, scope: string): string {
+    const body = Buffer.from(JSON.stringify([t.server, t.tool, t.taskId, TaskHandles.#who(principalKey, scope)])).toString('base64url');
+    return `gh1.${body}.${this.#mac(body)}`;
+  }
+
+  open(handle: string, principalKey: string, scope: string): TaskTarget | undefined {
+    if (handle.length > MAX_HANDLE) return undefined;
+    const [v, body, mac] = handle.split('.');
+    if (v !== 'gh1' || !body || !mac) return undefined;
+    const want = Buffer.from(this.#mac(body));
+    const got = Buffer.from(mac);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
+    try {
+      const [server, tool, taskId, who] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as string[];
+      if (who !== TaskHandles.#who(principalKey, scope)) return undefined;
+      return { server, tool, taskId };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A result that carries a task handle, with the handle sealed for this caller. */
+  wrap(r: JsonObject, at: Omit<TaskTarget, 'taskId'>, principalKey: string, scope: string): JsonObject {
+    const task = r.task as JsonObject | undefined;
+    if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: this.seal({ ...at, taskId: task.taskId }, principalKey, scope) } };
+    if (typeof r.taskId === 'string') return { ...r, taskId: this.seal({ ...at, taskId: r.taskId }, principalKey, scope) };
+    return r;
+  }
+}

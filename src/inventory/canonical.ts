@@ -34,3 +34,24 @@ export function toolPin(def: JsonObject): string {
 export function instructionsPin(instructions: string | undefined): string {
   return `sha256:${sha256(canonicalJson(instructions ?? ''))}`;
 }
+
+/** Inventory items besides tools are stored under these prefixes (tool names with them are refused). */
+export const ITEM_PREFIXES = ['prompt:', 'resource:', 'template:'] as const;
+
+export function isItemName(name: string): boolean {
+  return ITEM_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * `sha256:<hex>` of a prompt, resource or template as clients see it: everything but `_meta` and what
+ * changes with the data rather than the definition (a resource's size and last-modified time).
+ */
+export function itemPin(def: JsonObject): string {
+  const { _meta: _m, size: _s, ...rest } = def;
+  const ann = rest.annotations as JsonObject | undefined;
+  if (ann && typeof ann === 'object' && 'lastModified' in ann) {
+    const { lastModified: _l, ...a } = ann;
+    rest.annotations = a;
+  }
+  return `sha256:${sha256(canonicalJson(rest))}`;
+}

@@ -14,6 +14,7 @@ import type { Kind } from '../catalog/catalog.ts';
 import type { ToolClass } from './classify.ts';
 import { effectiveClass, reconcile, serverQuarantine, toolQuarantine, type Observation } from './review.ts';
 import { sanitize, sanitizeText } from './scan.ts';
+import { isItemName } from './canonical.ts';
 
 export interface ToolView {
   pin: string;
@@ -44,6 +45,14 @@ export interface Discovered {
 }
 
 const POLL_MS = 1000;
+
+/** The inventory key of a catalogue item. */
+const ITEM_KEY: Record<Kind, (item: JsonObject) => string> = {
+  tools: (i) => String(i.name),
+  prompts: (i) => `prompt:${String(i.name)}`,
+  resources: (i) => `resource:${String(i.uri)}`,
+  resourceTemplates: (i) => `template:${String(i.uriTemplate)}`,
+};
 
 export class Inventory extends EventEmitter<{ changed: [server: string] }> {
   readonly #store: InventoryStore;
@@ -92,7 +101,7 @@ export class Inventory extends EventEmitter<{ changed: [server: string] }> {
     for (const t of tools) {
       const v = views.get(t.server);
       if (!v || !t.present) continue;
-      const cls = effectiveClass(t, classes.get(t.server)?.get(t.tool));
+      const cls = isItemName(t.tool) ? { class: 'READ' as const, reviewed: true } : effectiveClass(t, classes.get(t.server)?.get(t.tool));
       v.tools.set(t.tool, { pin: t.pin, quarantine: toolQuarantine(t), class: cls.class, reviewed: cls.reviewed, shown: sanitize(t.def as JsonObject) });
     }
     const before = this.#views;
@@ -124,12 +133,24 @@ export class Inventory extends EventEmitter<{ changed: [server: string] }> {
     return { ...t, serverQuarantine: v.quarantine };
   }
 
+  /**
+   * A prompt, resource or template (`prompt:<name>`, `resource:<uri>`, `template:<uriTemplate>`), as
+   * the call path needs it. '' is a resource the server did not list: only its server's standing counts.
+   */
+  item(server: string, item: string): Pick<ToolView, 'pin' | 'quarantine'> & { serverQuarantine: string | null } {
+    const v = this.#views.get(server);
+    if (!v) return { pin: '', quarantine: 'not in the inventory', serverQuarantine: null };
+    if (item === '') return { pin: '', quarantine: null, serverQuarantine: v.quarantine };
+    const t = v.tools.get(item);
+    return t ? { pin: t.pin, quarantine: t.quarantine, serverQuarantine: v.quarantine } : { pin: '', quarantine: 'not in the inventory', serverQuarantine: v.quarantine };
+  }
+
   /** An item as a client may see it, or undefined when it must be hidden. */
   present(server: string, kind: Kind, item: JsonObject): JsonObject | undefined {
     const v = this.#views.get(server);
     if (!v || v.quarantine) return undefined;
-    if (kind !== 'tools') return item;
-    const t = v.tools.get(String(item.name));
+    const key = ITEM_KEY[kind](item);
+    const t = v.tools.get(key);
     return t && !t.quarantine ? t.shown : undefined;
   }
 

@@ -2,6 +2,7 @@
  * The inventory as operators read it: one row per tool (and one per configured server nobody has
  * discovered yet), joining what the config declares with what discovery found. Pure.
  */
+import { isItemName } from './canonical.ts';
 import { createTwoFilesPatch } from 'diff';
 import type { Config } from '../config/schema.ts';
 import type { InventoryServer, InventoryTool } from '../storage/types.ts';
@@ -15,7 +16,7 @@ export interface InventoryRow {
   tool: string;
   class: ToolClass | '';
   /** Who set the class: config, an operator (CLI), or nobody yet (treated as DESTRUCTIVE). */
-  review: 'config' | 'operator' | 'unreviewed' | '';
+  review: 'config' | 'operator' | 'unreviewed' | 'read-only item' | '';
   proposed: ToolClass | '';
   status: 'active' | 'quarantined' | 'removed' | 'not discovered' | 'disabled';
   reason: string;
@@ -58,7 +59,8 @@ export function inventoryRows(config: Config, data: InventoryData): InventoryRow
     const sq = serverQuarantine(record);
     if (sq) rows.push({ ...base, tool: '', class: '', review: '', proposed: '', status: 'quarantined', reason: sq, pin: record.instructionsPin.slice(0, 19) });
     for (const t of tools) {
-      const cls = effectiveClass(t, classes.get(s.name)?.get(t.tool));
+      // Prompts, resources and templates only read: pinned and reviewed like tools, never classified.
+      const cls = isItemName(t.tool) ? { class: 'READ' as ToolClass, source: 'read-only item' as const } : effectiveClass(t, classes.get(s.name)?.get(t.tool));
       const q = toolQuarantine(t);
       rows.push({
         ...base,

@@ -9,9 +9,9 @@
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { InventoryChange, InventoryEventInput, InventoryServer, InventoryState, InventoryTool } from '../storage/types.ts';
-import { canonicalJson, instructionsPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { canonicalJson, instructionsPin, isItemName, itemPin, pinnedPart, sha256, toolPin } from './canonical.ts';
 import { proposeClass, type ToolClass } from './classify.ts';
-import { scanInstructions, scanTool, summarize, type Finding } from './scan.ts';
+import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';
 
 export type NewToolRule = 'quarantine' | 'accept';
 
@@ -30,6 +30,9 @@ export interface Observation {
 }
 
 export const SYSTEM_ACTOR = 'gatehouse';
+
+/** How long after a server's first discovery a kind it lists for the first time is still first sight. */
+const FIRST_SIGHT_GRACE_MS = 60_000;
 
 /** Why a tool is quarantined, or null when it is active. */
 export function toolQuarantine(t: Pick<InventoryTool, 'pin' | 'acceptedPin' | 'findings'>): string | null {
@@ -104,17 +107,28 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
   if (!sq && prevServer && serverQuarantine(prevServer)) ev(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
 
   const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
+  const withinGrace = firstSight || at - state.server!.firstSeen < FIRST_SIGHT_GRACE_MS;
   const tools: InventoryTool[] = [];
   const seen = new Set<string>();
-  for (const def of obs.tools) {
-    const name = String(def.name);
+  // Tools, then prompts, resource templates and resources under their prefixes: each pinned and
+  // scanned. Listed resources are data more than definitions: new ones are accepted unless poisoned
+  // (their descriptions are scanned, and a changed one is quarantined like any other item).
+  const entries: Array<{ name: string; def: JsonObject; pin: string; findings: Finding[]; rule: NewToolRule; tool: boolean }> = [
+    ...obs.tools.map((def) => ({ name: String(def.name), def, pin: toolPin(def), findings: scanTool(def, { otherTools: obs.otherTools }), rule, tool: true })),
+    ...obs.prompts.map((def) => ({ name: `prompt:${String(def.name)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule, tool: false })),
+    ...obs.resourceTemplates.map((def) => ({ name: `template:${String(def.uriTemplate)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule, tool: false })),
+    ...obs.resources.map((def) => ({ name: `resource:${String(def.uri)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule: 'accept' as NewToolRule, tool: false })),
+  ];
+  for (const { name, def, pin, findings, rule: newRule, tool } of entries) {
     if (seen.has(name)) continue;
     seen.add(name);
     const prev = prevTools.get(name);
-    const pin = toolPin(def);
-    const findings = scanTool(def, { otherTools: obs.otherTools });
-    const proposal = proposeClass(def);
-    const acceptNow = !prev && findings.length === 0 && (firstSight || rule === 'accept');
+    const proposal = tool ? proposeClass(def) : { class: 'READ' as ToolClass, reasons: ['prompts and resources only read'] };
+    // A kind first listed soon after the server's first discovery (servers often register prompts
+    // and templates after they answer) counts as first sight too; later, new is new.
+    const kindPrefix = name.slice(0, name.indexOf(':') + 1);
+    const firstOfKind = !tool && withinGrace && !state.tools.some((x) => x.tool.startsWith(kindPrefix));
+    const acceptNow = !prev && findings.length === 0 && (firstSight || firstOfKind || newRule === 'accept');
     const t: InventoryTool = {
       server: obs.server,
       tool: name,
@@ -148,6 +162,7 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
     tools.push({ ...prev, present: false });
     ev(prev.tool, 'tool.removed', { pin: prev.pin });
   }
+
 
   const snap = snapshotOf(obs, iPin);
   return {
@@ -193,6 +208,7 @@ export function accept(state: InventoryState, tool: string | null, actor: string
 
 export function classify(state: InventoryState, tool: string, cls: ToolClass, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
   if (!state.server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
+  if (isItemName(tool)) return { change: {}, result: { ok: false, message: 'prompts, resources and templates only read: they have no class to set' } };
   const t = state.tools.find((x) => x.tool === tool);
   if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   if (t.class === cls) return { change: {}, result: { ok: true, message: `already ${cls}` } };

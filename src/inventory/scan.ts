@@ -187,3 +187,14 @@ export function summarize(findings: Finding[]): string {
   return findings.map((f) => `${f.where}: ${f.detail}`).join('; ');
 }
 
+/** Findings for a prompt, resource or resource template: its texts, and a prompt's arguments. */
+export function scanItem(def: JsonObject, opts: ScanOptions = {}): Finding[] {
+  const out = scanTool(def, opts);
+  for (const key of ['name', 'uri', 'uriTemplate'] as const) if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
+  if (def.arguments !== undefined) {
+    const budget: Budget = { n: MAX_NODES, deep: false };
+    scanSchema(def.arguments, 'arguments', out, opts, budget);
+    if (budget.n < 0 || budget.deep) out.push({ kind: 'instructions', where: 'arguments', detail: 'too large or too deeply nested to scan' });
+  }
+  return dedupe(out);
+}

@@ -9,6 +9,7 @@ import type { JsonObject, JsonRpcNotification, JsonRpcRequest, RequestId } from 
 import type { Kind } from '../catalog/catalog.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { StreamSink } from './responder.ts';
+import { namespaceUri } from '../catalog/uris.ts';
 
 interface Listener {
   id: RequestId;
@@ -75,14 +76,19 @@ export class Subscriptions {
     }
   }
 
-  /** An upstream says a resource changed: only sessions subscribed to that URI hear of it. */
-  resourceUpdated(server: string, n: JsonRpcNotification): void {
+  /**
+   * An upstream says a resource changed, on the connection of `owner` (a tenant, or `tenant/user`):
+   * only that tenant's (user's) sessions subscribed to that URI of that server hear of it, under the
+   * URI they subscribed with (namespaced on the aggregate endpoint).
+   */
+  resourceUpdated(server: string, owner: string, n: JsonRpcNotification): void {
     const uri = n.params?.uri;
     if (typeof uri !== 'string') return;
+    const key = `${server}\u0000${uri}`;
     for (const s of this.#sessions.all()) {
-      if (s.stream && s.subscriptions.has(uri) && (s.record.scope === '' || s.record.scope === server)) {
-        s.stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
-      }
+      if (!s.stream || !s.subscriptions.has(key) || (s.record.scope !== '' && s.record.scope !== server)) continue;
+      if (!ownedBy(s.record.principal, owner)) continue;
+      s.stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: s.record.scope ? uri : namespaceUri(server, uri) } });
     }
   }
 
@@ -90,4 +96,21 @@ export class Subscriptions {
     for (const l of this.#listeners) l.sink.close();
     this.#listeners.clear();
   }
+}
+
+/** Whether a session's principal (its stored key, null for the anonymous caller) is `owner`'s. */
+function ownedBy(principalKey: string | null, owner: string): boolean {
+  let tenant = 'default';
+  let subject = 'anonymous';
+  if (principalKey) {
+    try {
+      const k = JSON.parse(principalKey) as string[];
+      subject = String(k[2]);
+      tenant = String(k[3]);
+    } catch {
+      return false;
+    }
+  }
+  const slash = owner.indexOf('/');
+  return slash < 0 ? owner === tenant : owner.slice(0, slash) === tenant && owner.slice(slash + 1) === subject;
 }

@@ -1,45 +1,139 @@
 /**
- * THE order of a tools/call. This list is the only place the order is written; each line says why
- * the stage stands where it does. Config changes what a stage does, never where it runs.
+ * THE method table: every MCP method the gateway accepts, and the stages each passes, in order. This
+ * file is the only place the order is written; each stage line says why it stands where it does, and
+ * each row says why it skips a stage. A method that is not in the table is refused (-32601).
+ * Config changes what a stage does, never where it runs.
  */
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
+import { requirePrincipal } from './stages/require-principal.ts';
 import { routeTool } from './stages/route-tool.ts';
+import { routePrompt } from './stages/route-prompt.ts';
+import { routeResource } from './stages/route-resource.ts';
+import { routeCompletion } from './stages/route-completion.ts';
+import { routeTask } from './stages/route-task.ts';
+import { classifyTarget } from './stages/classify-target.ts';
+import { authorizeTarget } from './stages/authorize-target.ts';
 import { validateArguments } from './stages/validate-arguments.ts';
-import { executeCall } from './stages/execute-call.ts';
-import { classifyTool } from './stages/classify-tool.ts';
-import { requireClassScopes } from './stages/require-class-scopes.ts';
-import { recordIntent } from './stages/record-intent.ts';
 import { decidePolicy } from './stages/decide-policy.ts';
 import { applyLimits } from './stages/apply-limits.ts';
-import { redactResult, requirePrincipal } from './stages/seams.ts';
 import { requireApproval } from './stages/require-approval.ts';
-import type { CallState, PipelineDeps, Stage } from './types.ts';
+import { connectUpstream } from './stages/connect-upstream.ts';
+import { recordIntent } from './stages/record-intent.ts';
+import { executeRequest } from './stages/execute-request.ts';
+import { redactResult } from './stages/redact-result.ts';
+import type { CallState, PipelineDeps, Stage, TargetKind } from './types.ts';
 
-export const TOOL_CALL_PIPELINE: ReadonlyArray<readonly [string, Stage]> = [
+type Steps = ReadonlyArray<readonly [string, Stage]>;
+
+/** A tools/call, the fullest row; the others are this list with stages left out (said why below). */
+export const TOOL_CALL_PIPELINE: Steps = [
   // receive (parse, caps, headers, origin, version) happened in the listener: nothing unparsed gets here.
   ['authenticate', requirePrincipal], // first: every later stage keys on the verified principal
-  ['route', routeTool], // before anything tool-specific; unknown and forbidden look alike
-  ['classify', classifyTool], // needs the route; policy needs the class
-  ['authorize', requireClassScopes], // needs the class; before validate, so a caller without the scope learns nothing more
-  ['validate', validateArguments], // before policy: policy reads arguments, so they must be well-formed
-  ['decide', decidePolicy], // pure; needs principal, tool, class and valid arguments
-  ['limit', applyLimits], // after decide: refused calls do not spend budget
+  ['route', routeTool], // before anything target-specific; unknown looks like forbidden (authorize)
+  ['classify', classifyTarget], // needs the route; authorize and policy need the class
+  ['authorize', authorizeTarget], // visibility before everything that reads arguments or tells a forbidden tool apart
+  ['validate', validateArguments], // before policy: policy reads arguments, so they must be well-formed and canonical
+  ['decide', decidePolicy], // pure; needs principal, target, class and the canonical resources
+  ['limit', applyLimits], // after decide: refused calls do not spend the call budget
   ['approve', requireApproval], // after limit: no approval requests for calls that would be throttled
+  ['connect', connectUpstream], // the caller's tenant's connection and secrets; after approve, before record
   ['record', recordIntent], // durable intent before anything reaches the upstream
-  ['execute', executeCall], // the only stage that talks to the upstream
+  ['execute', executeRequest], // the only stage that talks to the upstream
   ['redact', redactResult], // before the result leaves the gateway or is recorded
 ];
 
-export async function runToolCall(ctx: RequestContext, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
-  const name = params.name;
-  if (typeof name !== 'string' || name.length === 0) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `name` must be a non-empty string');
-  const s: CallState = { ctx, requested: name, params, startedAt: performance.now() };
+const without = (names: string[], swap: Record<string, Stage> = {}): Steps =>
+  TOOL_CALL_PIPELINE.filter(([n]) => !names.includes(n)).map(([n, st]) => [n, swap[n] ?? st] as const);
+
+export interface UpstreamRow {
+  kind: TargetKind;
+  /** The param naming the target (a tool or prompt name, a URI, a task handle). */
+  target: string;
+  stages: Steps;
+  /** Why a stage of the tools/call row is not in this one. */
+  skips: Readonly<Record<string, string>>;
+}
+
+/** Methods that reach an upstream: each passes the stages that apply to it. */
+export const UPSTREAM_METHODS: Readonly<Record<string, UpstreamRow>> = {
+  'tools/call': { kind: 'tool', target: 'name', stages: TOOL_CALL_PIPELINE, skips: {} },
+  'prompts/get': {
+    kind: 'prompt',
+    target: 'name',
+    stages: without(['approve'], { route: routePrompt }),
+    skips: { approve: 'a prompt only reads: policy asking approval for it is a refusal (decide)' },
+  },
+  'resources/read': {
+    kind: 'resource',
+    target: 'uri',
+    stages: without(['approve'], { route: routeResource }),
+    skips: { approve: 'a read: policy asking approval for it is a refusal (decide)' },
+  },
+  'resources/subscribe': {
+    kind: 'resource',
+    target: 'uri',
+    stages: without(['approve'], { route: routeResource }),
+    skips: { approve: 'reads to come: policy asking approval for it is a refusal (decide)' },
+  },
+  'resources/unsubscribe': {
+    kind: 'resource',
+    target: 'uri',
+    stages: without(['approve'], { route: routeResource }),
+    skips: { approve: 'ends a subscription: nothing to approve' },
+  },
+  'completion/complete': {
+    kind: 'prompt', // or resource: the route stage sets it from `ref`
+    target: 'ref',
+    stages: without(['approve'], { route: routeCompletion }),
+    skips: { approve: 'suggests argument values only: policy asking approval is a refusal (decide)' },
+  },
+  'tasks/get': taskRow(),
+  'tasks/result': taskRow(),
+  'tasks/cancel': taskRow(),
+};
+
+/** tasks/*: the continuation of a tools/call, by the caller that started it. */
+function taskRow(): UpstreamRow {
+  const why = 'the task belongs to a tools/call that passed it; the sealed handle binds it to that caller and tool';
+  return {
+    kind: 'tool',
+    target: 'taskId',
+    stages: without(['validate', 'decide', 'limit', 'approve'], { route: routeTask }),
+    skips: { validate: why, decide: `${why} (modes and visibility apply again at authorize)`, limit: why, approve: why },
+  };
+}
+
+/**
+ * Methods the gateway answers itself: nothing of them reaches an upstream. Listings come from the
+ * catalogue, filtered by the same visibility test as authorize and scrubbed of injected secrets.
+ */
+export const LOCAL_METHODS: Readonly<Record<string, string>> = {
+  initialize: 'the gateway negotiates for itself; the upstreams were initialised by the gateway',
+  ping: 'answered by the gateway',
+  'server/discover': "the gateway's own identity and capabilities",
+  'logging/setLevel': "kept on the caller's session; upstream log messages are filtered by it",
+  'tools/list': 'from the catalogue: visible tools only (policy, modes, scopes), sanitised and scrubbed',
+  'prompts/list': 'from the catalogue: visible prompts only, sanitised and scrubbed',
+  'resources/list': 'from the catalogue: visible resources only, namespaced, sanitised and scrubbed',
+  'resources/templates/list': 'from the catalogue: visible templates only, namespaced, sanitised and scrubbed',
+  'subscriptions/listen': "a stream of the gateway's own change notifications (listener)",
+};
+
+/** Run one upstream-bound request through its row. The finally block writes its audit record. */
+export async function runRequest(ctx: RequestContext, method: string, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
+  const row = UPSTREAM_METHODS[method];
+  if (!row) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: \`${method}\``);
+  const t = params[row.target];
+  const requested = row.target === 'ref' ? targetOfRef(t) : t;
+  if (typeof requested !== 'string' || requested.length === 0) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${row.target}\` must be a non-empty string`);
+  const kind = row.target === 'ref' && (t as JsonObject).type === 'ref/resource' ? 'resource' : row.kind;
+  const s: CallState = { ctx, method, kind, requested, params, startedAt: performance.now() };
   let outcome = 'error';
   let error: string | undefined;
   try {
-    for (const [stageName, stage] of TOOL_CALL_PIPELINE) {
+    for (const [stageName, stage] of row.stages) {
       s.stage = stageName;
       await stage(s, deps);
       if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
@@ -54,7 +148,7 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
     throw err;
   } finally {
     const ms = performance.now() - s.startedAt;
-    // The outcome record closes the intent (hash-chained, after redaction); a call refused before
+    // The outcome record closes the intent (hash-chained, after redaction); a request refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
       const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
@@ -63,6 +157,17 @@ export async function runToolCall(ctx: RequestContext, params: JsonObject, deps:
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
     }
     await s.release?.().catch(() => {});
-    deps.metrics.recordCall(s.route?.server ?? '', s.route?.tool ?? '', outcome, ms / 1000);
+    deps.metrics.recordCall(s.route?.server ?? '', s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method, outcome, ms / 1000); // URIs would be unbounded labels
   }
+}
+
+function targetOfRef(ref: unknown): unknown {
+  if (!ref || typeof ref !== 'object') return undefined;
+  const r = ref as JsonObject;
+  return r.type === 'ref/prompt' ? r.name : r.type === 'ref/resource' ? r.uri : undefined;
+}
+
+/** A tools/call (kept for callers that name it). */
+export function runToolCall(ctx: RequestContext, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
+  return runRequest(ctx, 'tools/call', params, deps);
 }

@@ -1,11 +1,11 @@
-/** The state of one tools/call as it moves through the pipeline, and what stages may use. */
+/** The state of one upstream-bound request as it moves through the pipeline, and what stages may use. */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { Audit } from '../audit/audit.ts';
-import type { Modes, Policy } from '../policy/model.ts';
+import type { Modes, Policy, Resource } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
 import type { Limiter } from '../limits/limiter.ts';
 import type { ApprovalService } from '../approvals/service.ts';
@@ -16,6 +16,7 @@ import type { AuditEvent } from '../audit/event.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { TaskHandles } from '../gateway/tasks.ts';
 
 import type { ToolClass } from '../inventory/classify.ts';
 export type { ToolClass };
@@ -28,14 +29,38 @@ export interface Decision {
   approvers?: { roles?: readonly string[]; subjects?: readonly string[]; count?: number };
 }
 
+/** What a request acts on: the policy subject, the inventory item, the audit record's `tool`. */
+export type TargetKind = 'tool' | 'prompt' | 'resource';
+
+export interface Route {
+  server: string;
+  /** The name the upstream knows it by: a tool or prompt name, or the resource URI as the upstream wrote it. */
+  tool: string;
+  /** The definition from the inventory (a tool, prompt, resource or resource template). */
+  def: JsonObject;
+  /** The caller-facing name: namespaced tool or prompt, or namespaced resource URI. */
+  qualified: string;
+  /** The inventory item behind it (`prompt:<name>`, `resource:<uri>`, `template:<uriTemplate>`, or the tool's name). */
+  item: string;
+}
+
 export interface CallState {
   readonly ctx: RequestContext;
-  /** The tool name exactly as the caller sent it. */
+  /** The JSON-RPC method (a row of the method table). */
+  readonly method: string;
+  readonly kind: TargetKind;
+  /** The tool or prompt name, or resource URI, exactly as the caller sent it. */
   readonly requested: string;
   /** The caller's params, parsed once; `arguments` is what goes upstream. */
   readonly params: JsonObject;
   readonly startedAt: number;
-  route?: { server: string; tool: string; def: JsonObject; qualified: string };
+  route?: Route;
+  /** Exactly what goes upstream: set by route, made canonical by validate (what policy checked). */
+  upstream?: JsonObject;
+  /** The canonical resources policy decided on. */
+  resources?: Resource[];
+  /** Set by classify: why the item may not be used until an operator reviews it. */
+  quarantine?: string | null;
   /** Set by classify: the operator's class, or DESTRUCTIVE while unreviewed. */
   toolClass?: ToolClass;
   /** The pin of the definition the call was checked against. */
@@ -47,6 +72,8 @@ export interface CallState {
   approval?: { id: string; status: string; approvers?: string[] };
   /** A stage answered the call itself (a pending approval): the later stages do not run. */
   halt?: boolean;
+  /** The caller's tenant's connection to the server (set by connect). */
+  up?: Upstream;
   /** Secret values injected into this call's upstream (redacted from its result, errors and audit). */
   injected?: string[];
   /** Gives back the concurrency lease taken by the limit stage. */
@@ -71,6 +98,8 @@ export interface PipelineDeps {
   /** Legacy callers: how long a call waits for its approval before returning the pending id. */
   approvalWaitMs: number;
   credentials: { pool: CredentialedUpstreams; scrubber: SecretScrubber; configOf: (server: string) => ServerConfig | undefined };
+  /** Task handles bound to the principal that started the task. */
+  tasks: TaskHandles;
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;

@@ -88,6 +88,11 @@ function dotDotSegment(text: string): boolean {
   return text.split(/[/\\]/).some((seg) => seg === '..' || seg.normalize('NFKC') === '..');
 }
 
+/** The `.`, `/` and `\\` of a text, in order: what a look-alike (fullwidth `．／`) would add after NFKC. */
+function separators(text: string): string {
+  return text.replace(/[^./\\]/g, '');
+}
+
 /** Up to three layers of percent-decoding, to see through what an upstream might decode. */
 function decodings(text: string): string[] {
   const out: string[] = [];
@@ -120,7 +125,9 @@ export function canonicalPath(raw: unknown, root?: string, what = 'path'): Canon
   if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
   if (s.includes('\\')) return fail(`${what} \`${show(s)}\` contains a backslash`);
   if (ENCODED_DANGER.test(s)) return fail(`${what} \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
-  if ([s, ...decodings(s)].some(dotDotSegment)) return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
+  // Compatibility forms too: a fullwidth `．．／` is `../` to anything that normalises (NFKC) later.
+  if ([s, ...decodings(s)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC')))) return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
+  if (separators(s.normalize('NFKC')) !== separators(s)) return fail(`${what} \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
   if (!s.startsWith('/')) return fail(`${what} \`${show(s)}\` is not absolute`);
   const value = '/' + s.split('/').filter((seg) => seg !== '' && seg !== '.').join('/');
   if (root !== undefined && !insidePath(value, root)) return fail(`${what} \`${show(s)}\` is outside \`${root}\``);
@@ -168,4 +175,74 @@ export function canonicalRoot(root: string): string | undefined {
  */
 export async function resolveRealPath(path: string): Promise<string> {
   return realpath(path);
+}
+
+export type UriCanon = { ok: true; resource: { kind: 'path' | 'url' | 'id'; value: string }; uri: string; changed: boolean } | { ok: false; reason: string };
+
+/**
+ * A resource URI as policy judges it and as it then goes upstream. `file:` URIs are paths (so path
+ * patterns and roots apply; the path is decoded once, and traversal in any encoding is refused);
+ * http(s) URIs are urls; any other scheme is an id whose value is the URI as WHATWG serialises it
+ * (dot segments and encoded separators refused, no userinfo). `uri` is the canonical form: the one
+ * forwarded.
+ */
+export function canonicalResourceUri(raw: unknown): UriCanon {
+  const s = needString(raw, 'uri');
+  if (typeof s !== 'string') return s as { ok: false; reason: string };
+  if (s.length > 8192) return { ok: false, reason: 'uri is longer than 8192 characters' };
+  if (/[\s\\]/u.test(s) || INVISIBLE.test(s)) return { ok: false, reason: `uri \`${show(s)}\` contains whitespace, a backslash or invisible characters` };
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return { ok: false, reason: `uri \`${show(s)}\` is not a valid uri` };
+  }
+  if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(s)) return { ok: false, reason: `uri \`${show(s)}\` must not contain credentials` };
+  if (u.protocol === 'http:' || u.protocol === 'https:') {
+    const c = canonicalUrl(s, 'uri');
+    return c.ok ? { ok: true, resource: { kind: 'url', value: c.value }, uri: c.value, changed: c.changed } : c;
+  }
+  if (u.protocol === 'file:') {
+    if (u.host !== '' && u.host !== 'localhost') return { ok: false, reason: `uri \`${show(s)}\` names a remote host` };
+    if (u.search || u.hash) return { ok: false, reason: `uri \`${show(s)}\` has a query or fragment` };
+    const rawPath = s.replace(/^file:(\/\/(localhost)?)?/i, '');
+    if (ENCODED_DANGER.test(rawPath)) return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rawPath);
+    } catch {
+      return { ok: false, reason: `uri \`${show(s)}\` is not valid percent-encoding` };
+    }
+    const p = canonicalPath(decoded, undefined, 'uri path');
+    if (!p.ok) return p;
+    const uri = new URL(`file://${p.value.split('/').map((seg) => encodeURIComponent(seg)).join('/')}`).href;
+    return { ok: true, resource: { kind: 'path', value: p.value }, uri, changed: uri !== s };
+  }
+  const rest = s.slice(s.indexOf(':') + 1);
+  if (ENCODED_DANGER.test(rest)) return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
+  if ([rest, ...decodings(rest)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC')))) return { ok: false, reason: `uri \`${show(s)}\` contains a \`..\` segment` };
+  const id = canonicalId(u.href, 'uri', false);
+  if (!id.ok) return id;
+  return { ok: true, resource: { kind: 'id', value: id.value }, uri: id.value, changed: id.value !== s };
+}
+
+/**
+ * The real path behind a canonical path, as far as it exists (a file about to be created has a real
+ * parent): symlinks anywhere on the way are resolved, so a link inside an allowed folder that points
+ * outside it is judged by where it points.
+ */
+export async function realPathOf(path: string): Promise<string> {
+  const tail: string[] = [];
+  let cur = path;
+  for (;;) {
+    try {
+      const real = await realpath(cur);
+      return tail.length ? `${real === '/' ? '' : real}/${tail.reverse().join('/')}` : real;
+    } catch {
+      const i = cur.lastIndexOf('/');
+      if (i <= 0) return path;
+      tail.push(cur.slice(i + 1));
+      cur = cur.slice(0, i);
+    }
+  }
 }

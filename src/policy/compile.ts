@@ -47,7 +47,7 @@ export function compileAll(inputs: readonly PolicyText[]): Policy {
   }
   if (acc.issues.length) throw new PolicyError(acc.issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column));
   const meaning = {
-    rules: acc.rules.map(({ at: _at, ...r }) => ({ ...r, tools: r.tools?.map((g) => g.source), resources: r.resources?.map(({ re: _re, ...p }) => p) })),
+    rules: acc.rules.map(({ at: _at, ...r }) => ({ ...r, tools: r.tools?.map((g) => g.source), prompts: r.prompts?.map((g) => g.source), resources: r.resources?.map(({ re: _re, shape: _shape, ...p }) => p) })),
     resources: acc.resources.map((r) => ({ tool: r.tool.source, resources: r.resources })),
     modes: acc.modes,
     defaultApprovers: acc.defaultApprovers ?? null,
@@ -185,7 +185,7 @@ function extraction(v: unknown, path: Path, src: Source, acc: Acc): void {
   acc.resources.push({ tool: compileGlob(v.tool), resources: specs });
 }
 
-const RULE_KEYS = ['id', 'description', 'subjects', 'tools', 'classes', 'resources', 'effect', 'approvers', 'validUntil'];
+const RULE_KEYS = ['id', 'description', 'subjects', 'tools', 'prompts', 'classes', 'resources', 'effect', 'approvers', 'validUntil'];
 
 function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (!keys(v, path, RULE_KEYS, src, 'a rule')) return;
@@ -209,6 +209,11 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   tools?.forEach((t, i) => {
     const p = toolGlobProblem(t);
     if (p) src.add([...path, 'tools', i], p);
+  });
+  const prompts = v.prompts === undefined ? undefined : strings(v.prompts, [...path, 'prompts'], src);
+  prompts?.forEach((t, i) => {
+    const p = toolGlobProblem(t);
+    if (p) src.add([...path, 'prompts', i], p);
   });
   const classes = v.classes === undefined ? undefined : strings(v.classes, [...path, 'classes'], src);
   classes?.forEach((c, i) => {
@@ -235,6 +240,7 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (v.description !== undefined) r.description = v.description as string;
   if (subjects) r.subjects = subjects;
   if (tools) r.tools = tools.map(compileGlob);
+  if (prompts) r.prompts = prompts.map(compileGlob);
   if (classes) r.classes = classes as ToolClass[];
   if (resources) r.resources = resources;
   if (appr) r.approvers = appr; // else the policy's default approvers, at evaluation
@@ -263,13 +269,14 @@ function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefin
     return { source: text, kind: 'id', match: 'glob', value: text, caseInsensitive: ci, re: globRegExp(text, ci) };
   }
   // Without a kind, the shape says which canonical form to hold the pattern to.
-  const kind: ResourceKind = given ?? (value.startsWith('/') || value === '' ? 'path' : value.includes('://') ? 'url' : inside || value.includes('/') ? 'repo' : 'id');
+  // A resource URI of another scheme than http(s) (`secret://token`) is an id: resources/read judges it so.
+  const kind: ResourceKind = given ?? (value.startsWith('/') || value === '' ? 'path' : /^https?:\/\//i.test(value) ? 'url' : value.includes('://') ? 'id' : inside || value.includes('/') ? 'repo' : 'id');
   if (value !== '') {
     const c = inside && kind !== 'path' ? canonicalId(value) : CANON[kind](value);
     if (!c.ok) return void src.add(path, c.reason);
     if (c.changed) return void src.add(path, `pattern is not canonical (write \`${c.value}\`)`);
   }
-  const out: ResourcePattern = { source: text, match: inside ? 'inside' : 'exact', value: ci ? value.toLowerCase() : value, caseInsensitive: ci };
+  const out: ResourcePattern = { source: text, match: inside ? 'inside' : 'exact', value: ci ? value.toLowerCase() : value, caseInsensitive: ci, shape: kind };
   if (given) out.kind = given;
   return out;
 }

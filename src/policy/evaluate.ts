@@ -26,9 +26,9 @@
  * must cover the whole call, a deny needs to catch only part of it.
  */
 import { resolveMode } from './modes.ts';
-import { extractResources, matchResource } from './resources.ts';
+import { extractResources, extractionFor, matchResource } from './resources.ts';
 import { globMatches } from './glob.ts';
-import type { Decision, Effect, EvaluationInput, Policy, PolicyPrincipal, Resource, Rule, ToolClass } from './model.ts';
+import type { Decision, Effect, EvaluationInput, Policy, PolicyPrincipal, Resource, ResourceKind, Rule, TargetKind, ToolClass } from './model.ts';
 
 export interface RuleCheck {
   rule: Rule;
@@ -40,9 +40,13 @@ export interface RuleCheck {
 export interface CallFacts {
   principal: PolicyPrincipal;
   tool: string;
+  /** Default `tool`. */
+  kind?: TargetKind;
   toolClass: ToolClass;
-  /** undefined: not known (listings) — resource conditions are then ignored. */
+  /** undefined: not known (listings) — resource conditions are then ignored, except by kind: */
   resources?: readonly Resource[];
+  /** When resources are not known: the kinds the target can have (a tool's extraction rule), so a rule whose patterns can never match them does not count. */
+  resourceKinds?: readonly ResourceKind[];
   now?: number;
 }
 
@@ -64,8 +68,18 @@ export function checkRule(rule: Rule, f: CallFacts): RuleCheck {
   if (rule.validUntil !== undefined && f.now !== undefined && f.now >= rule.validUntil) return no(`expired at ${new Date(rule.validUntil).toISOString()}`);
   const who = subjectsWhy(rule, f.principal);
   if (who) return no(who);
+  const kind = f.kind ?? 'tool';
+  if (kind !== 'tool' && rule.tools) return no(`the rule names tools; this is a ${kind}`);
+  if (kind !== 'prompt' && rule.prompts) return no(`the rule names prompts; this is a ${kind}`);
   if (rule.tools && !rule.tools.some((g) => globMatches(g, f.tool))) return no(`tool \`${f.tool}\` matches none of ${list(rule.tools.map((g) => g.source))}`);
+  if (rule.prompts && !rule.prompts.some((g) => globMatches(g, f.tool))) return no(`prompt \`${f.tool}\` matches none of ${list(rule.prompts.map((g) => g.source))}`);
   if (rule.classes && !rule.classes.includes(f.toolClass)) return no(`class ${f.toolClass} is not one of ${rule.classes.join(', ')}`);
+  if (rule.resources && f.resources === undefined && f.resourceKinds !== undefined) {
+    const kinds = f.resourceKinds;
+    if (!rule.resources.some((p) => kinds.includes(p.kind ?? (p.match === 'glob' ? 'id' : (p.shape ?? 'id'))))) {
+      return no(kinds.length ? `no resource pattern of the rule can match a ${kinds.join(' or ')}` : 'the target has no extracted resource');
+    }
+  }
   if (rule.resources && f.resources !== undefined) {
     const pats = rule.resources;
     if (f.resources.length === 0) return no('the call has no extracted resource');
@@ -118,7 +132,7 @@ export function evaluate(input: EvaluationInput, policy: Policy, now: Date | num
     if (!x.ok) return out({ effect: 'deny', rule: 'resource:refused', reasons: [x.path ? `${x.reason} (at \`${x.path}\`)` : x.reason] });
     resources = x.resources.map(({ kind, value }) => ({ kind, value }));
   }
-  const v = decideRules(policy, { principal: input.principal, tool: input.tool, toolClass: input.toolClass, resources, now: at });
+  const v = decideRules(policy, { principal: input.principal, tool: input.tool, kind: input.kind, toolClass: input.toolClass, resources, now: at });
   if (mode === 'shadow' && input.toolClass !== 'READ' && (v.effect === 'allow' || v.effect === 'approve')) {
     return { ...out({ effect: 'shadow', rule: 'mode:shadow', reasons: [...v.reasons, `mode is shadow (${from}): would be ${v.effect} by \`${v.rule}\`; nothing is executed`] }), shadowOf: { effect: v.effect, rule: v.rule } };
   }
@@ -131,13 +145,15 @@ export function evaluate(input: EvaluationInput, policy: Policy, now: Date | num
  * conditions are ignored — the arguments are not known yet). `server` defaults to the part of the
  * name before the first `__` (pass it when the namespace separator is configured differently).
  */
-export function visible(principal: PolicyPrincipal, tool: string, toolClass: ToolClass, policy: Policy, opts: { server?: string; now?: number } = {}): boolean {
+export function visible(principal: PolicyPrincipal, tool: string, toolClass: ToolClass, policy: Policy, opts: { server?: string; now?: number; kind?: TargetKind; resources?: readonly Resource[] } = {}): boolean {
   const sep = tool.indexOf('__');
   const server = opts.server ?? (sep > 0 ? tool.slice(0, sep) : '');
   const { mode } = resolveMode(policy.modes, { tenant: principal.tenant, server, tool });
   if (mode === 'disabled' || (mode === 'read_only' && toolClass !== 'READ')) return false;
-  const facts: CallFacts = { principal, tool, toolClass, now: opts.now };
+  // A tool's resources are not known before its call, but their kinds are (its extraction rule).
+  const resourceKinds = (opts.kind ?? 'tool') === 'tool' && opts.resources === undefined ? (extractionFor(policy.resources, tool)?.resources.map((r) => r.kind) ?? []) : undefined;
+  const facts: CallFacts = { principal, tool, kind: opts.kind, toolClass, now: opts.now, resources: opts.resources, resourceKinds };
   const matched = policy.rules.filter((r) => checkRule(r, facts).matched);
-  if (matched.some((r) => r.effect === 'deny' && !r.resources)) return false;
+  if (matched.some((r) => r.effect === 'deny' && (!r.resources || opts.resources !== undefined))) return false;
   return matched.some((r) => r.effect !== 'deny');
 }

@@ -52,6 +52,8 @@ export interface ResourcePattern {
   value: string;
   caseInsensitive: boolean;
   re?: RegExp;
+  /** The kind the pattern's shape says (when `kind` is not given): which resources it could ever match. */
+  shape?: ResourceKind;
 }
 
 export interface SubjectMatch {
@@ -67,11 +69,20 @@ export interface Approvers {
   count: 1 | 2;
 }
 
+/**
+ * What a request acts on. A rule that names `tools` governs tool calls only, one that names `prompts`
+ * governs prompts only; a rule naming neither governs every kind (resource reads included, matched by
+ * its `resources` patterns against the canonical URI).
+ */
+export type TargetKind = 'tool' | 'prompt' | 'resource';
+
 export interface Rule {
   id: string;
   description?: string;
   subjects?: SubjectMatch;
   tools?: readonly Glob[];
+  /** Namespaced prompt names (`server__prompt`), globs as for tools. */
+  prompts?: readonly Glob[];
   classes?: readonly ToolClass[];
   resources?: readonly ResourcePattern[];
   effect: Effect;
@@ -131,8 +142,10 @@ export interface Resource {
 export interface EvaluationInput {
   principal: PolicyPrincipal;
   server: string;
-  /** The namespaced tool name (`github__create_issue`). */
+  /** The namespaced tool or prompt name (`github__create_issue`), or the resource URI. */
   tool: string;
+  /** Default `tool`. */
+  kind?: TargetKind;
   toolClass: ToolClass;
   arguments: unknown;
   /** Already extracted and canonicalised; when absent, evaluate extracts them from `arguments`. */

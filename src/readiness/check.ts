@@ -4,6 +4,7 @@
  * API pass in the config and the inventory. An item whose feature Gatehouse does not have yet fails,
  * saying so: a readiness report that passes what cannot be done would be worse than none.
  */
+import { isItemName } from '../inventory/canonical.ts';
 import type { Config, ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sandbox.ts';
 import type { InventoryData } from '../inventory/report.ts';
@@ -53,7 +54,9 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
   host ??= sandboxFacts(stdio, config.gateway.stateDir);
   const items: CheckItem[] = [];
   const classes = configuredClasses(config);
-  const present = inv.tools.filter((t) => t.present && enabled.some((s) => s.name === t.server));
+  // Prompts, resources and templates are pinned and quarantined like tools, but only read: classes are for tools.
+  const presentItems = inv.tools.filter((t) => t.present && enabled.some((s) => s.name === t.server));
+  const present = presentItems.filter((t) => !isItemName(t.tool));
 
   // 1 Inventory
   const undocumented = enabled.filter((s) => !s.owner || !s.repository || !s.location).map((s) => s.name);
@@ -68,7 +71,7 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
   items.push(item('1.3', 'every tool is classified READ / WRITE / DESTRUCTIVE by an operator', unreviewed.length ? 'fail' : present.length ? 'pass' : 'fail',
     unreviewed.length ? `${unreviewed.length} unreviewed (treated as DESTRUCTIVE): ${list(unreviewed)}` : present.length ? `${present.length} tool(s) classified` : 'no tools catalogued',
     'set `servers[].tools.<tool>.class` in the config, or run `gatehouse inventory classify <tool> <class>`'));
-  const quarantined = present.filter((t) => toolQuarantine(t)).map((t) => `${t.server}/${t.tool}`);
+  const quarantined = presentItems.filter((t) => toolQuarantine(t)).map((t) => `${t.server}/${t.tool}`);
   const qServers = inv.servers.filter((r) => enabled.some((s) => s.name === r.server) && serverQuarantine(r)).map((r) => r.server);
   items.push(item('1.4', 'no tool or server is waiting in quarantine', quarantined.length || qServers.length ? 'warn' : 'pass',
     quarantined.length || qServers.length ? `quarantined: ${list([...qServers, ...quarantined])}` : 'nothing quarantined',
@@ -155,8 +158,11 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
   items.push(item('6.4', 'tools run sandboxed with restricted egress', sb.status, sb.why, sb.fix));
   items.push(item('6.5', 'a read-only mode exists', 'pass', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy'));
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
-  items.push(item('6.6', 'the listener is not exposed without authentication', exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
-    exposed ? (id ? `listening on ${config.gateway.listen.host}; every caller authenticates` : `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback`) : 'listening on loopback only',
+  // Behind a reverse proxy every caller arrives from the proxy: without identity that is exposure.
+  const proxies = id ? [] : (config.gateway.trustedProxies ?? []);
+  items.push(item('6.6', 'the listener is not exposed without authentication', proxies.length ? 'fail' : exposed && !id && config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
+    proxies.length ? `no identity provider, but requests forwarded by ${proxies.join(', ')} are served: the callers behind the proxy are not authenticated`
+      : exposed ? (id ? `listening on ${config.gateway.listen.host}; every caller authenticates` : `listening on ${config.gateway.listen.host}; unauthenticated callers are refused unless they come from loopback`) : 'listening on loopback only',
     'configure an identity provider before exposing the gateway'));
 
   // 7 Rollout

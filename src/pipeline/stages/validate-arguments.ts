@@ -1,17 +1,96 @@
 /**
- * validate: arguments are untrusted. They must be a JSON object (or absent) within the global bounds
- * (depth, lengths, size, no prototype keys), and match the tool's input schema from the inventory.
- * Refusals are -32602 and name the failing path; nothing reaches policy, let alone the upstream.
+ * validate: what the caller sent is untrusted, and what goes upstream is exactly what policy will
+ * judge. Per kind:
+ * - tool: arguments a JSON object (or absent) within the global bounds, matching the tool's input
+ *   schema from the inventory (-32602 naming the failing path); then the target resources are
+ *   extracted and canonicalised, a URL is forwarded in its canonical form, and a path on a local
+ *   server is judged (and forwarded) as the real path behind any symlink;
+ * - prompt: arguments an object of strings within bounds;
+ * - resource: the URI canonical (traversal, encodings and look-alikes refused), forwarded canonical.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import { checkBounds } from '../../policy/arguments.ts';
-import type { Stage } from '../types.ts';
+import { canonicalPath, canonicalResourceUri, realPathOf } from '../../policy/canonical.ts';
+import { extractResources } from '../../policy/resources.ts';
+import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
-export const validateArguments: Stage = (s, { validators }) => {
+const MAX_PROMPT_ARG = 64 * 1024;
+
+function invalid(message: string, path?: string): GatehouseError {
+  return new GatehouseError('E_INVALID_PARAMS', `invalid params: ${message}`, path === undefined ? undefined : { path });
+}
+
+/** Whether paths of this server name files the gateway sees too (a local process). */
+function localServer(deps: PipelineDeps, server: string): boolean {
+  return deps.credentials.configOf(server)?.transport === 'stdio';
+}
+
+async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   const args = s.params.arguments;
-  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
-    throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `arguments` must be an object');
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) throw invalid('`arguments` must be an object');
+  const problem = checkBounds(args) ?? deps.validators.check(s.toolPin ?? '', s.route!.def.inputSchema, args);
+  if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
+  if (!deps.policy) return;
+  const x = extractResources(deps.policy.resources, s.route!.qualified, args ?? {});
+  if (!x.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${x.reason}${x.path ? ` (at \`${x.path}\`)` : ''}`.slice(0, 1000), { rule: 'resource:refused' });
+  const forwarded: JsonObject = { ...((args ?? {}) as JsonObject) };
+  s.resources = [];
+  for (const r of x.resources) {
+    let value = r.value;
+    if (r.kind === 'path' && r.args.length === 1 && localServer(deps, s.route!.server)) {
+      const real = await realPathOf(value);
+      const c = canonicalPath(real);
+      if (!c.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${c.reason}`, { rule: 'resource:refused' });
+      value = c.value;
+    }
+    // Exactly the canonical value policy judges goes upstream (one argument holding the whole value).
+    if (value !== r.raw && r.args.length === 1) forwarded[r.args[0]] = value;
+    s.resources.push({ kind: r.kind, value });
   }
-  const problem = checkBounds(args) ?? validators.check(s.toolPin ?? '', s.route!.def.inputSchema, args);
-  if (problem) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${problem.path}\` ${problem.message}`, { path: problem.path });
+  s.upstream = { ...s.upstream, arguments: forwarded };
+}
+
+function validatePrompt(s: CallState): void {
+  const args = s.params.arguments;
+  if (args === undefined) return;
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) throw invalid('`arguments` must be an object');
+  let total = 0;
+  for (const [k, v] of Object.entries(args)) {
+    if (typeof v !== 'string') throw invalid(`\`arguments.${k}\` must be a string`, `arguments.${k}`);
+    total += k.length + v.length;
+  }
+  if (total > MAX_PROMPT_ARG) throw invalid(`\`arguments\` are larger than ${MAX_PROMPT_ARG} characters`, 'arguments');
+  const problem = checkBounds(args);
+  if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
+}
+
+async function validateResource(s: CallState, deps: PipelineDeps): Promise<void> {
+  const c = canonicalResourceUri(s.route!.tool);
+  if (!c.ok) throw invalid(c.reason, 'uri');
+  let resource = c.resource;
+  let uri = c.uri;
+  if (resource.kind === 'path' && localServer(deps, s.route!.server)) {
+    const real = canonicalPath(await realPathOf(resource.value));
+    if (!real.ok) throw invalid(real.reason, 'uri');
+    if (real.value !== resource.value) {
+      resource = { kind: 'path', value: real.value };
+      uri = new URL(`file://${real.value.split('/').map((seg) => encodeURIComponent(seg)).join('/')}`).href;
+    }
+  }
+  s.resources = [resource];
+  const key = s.method === 'completion/complete' ? 'ref' : 'uri';
+  s.upstream = key === 'ref' ? { ...s.upstream, ref: { ...(s.upstream!.ref as JsonObject), uri } } : { ...s.upstream, uri };
+}
+
+export const validateArguments: Stage = async (s, deps) => {
+  if (s.method === 'completion/complete') {
+    const a = s.params.argument as JsonObject | undefined;
+    if (!a || typeof a.name !== 'string' || typeof a.value !== 'string' || a.name.length > 256 || a.value.length > MAX_PROMPT_ARG) throw invalid('`argument` must be `{ name, value }` strings within bounds', 'argument');
+    // A template reference is a pattern, not a resource: the completion is judged by the template.
+    if (s.kind === 'resource' && s.route!.item.startsWith('template:')) return;
+  }
+  if (s.kind === 'tool') return validateTool(s, deps);
+  if (s.kind === 'prompt') return s.method === 'prompts/get' ? validatePrompt(s) : undefined;
+  return validateResource(s, deps);
 };

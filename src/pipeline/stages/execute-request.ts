@@ -1,0 +1,40 @@
+/**
+ * execute: the only stage that talks to the upstream. Exactly what validate made canonical goes out,
+ * under the upstream's own names, on the caller's connection. Shadow simulates and says so. A task
+ * handle comes back sealed for this caller; a subscription is kept on the caller's session, keyed by
+ * its tenant's connection, so only that tenant hears of updates.
+ */
+import { forward } from '../../gateway/forward.ts';
+import { expectedParamHeaders } from '../../protocol/param-headers.ts';
+import { GatehouseError, quote } from '../../protocol/errors.ts';
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
+import type { Stage } from '../types.ts';
+
+export const executeRequest: Stage = async (s, { holds, tasks, credentials }) => {
+  const route = s.route!;
+  if (s.decision?.effect === 'shadow') {
+    // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
+    const text = `Shadow mode: Gatehouse recorded this call to ${route.qualified} as proposed and did NOT run it (policy rule \`${s.decision.rule}\`). Nothing was changed.`;
+    s.result = { content: [{ type: 'text', text }], isError: false, _meta: { 'io.gatehouse/shadow': true } };
+    return;
+  }
+  if (s.method === 'resources/subscribe' || s.method === 'resources/unsubscribe') {
+    const session = s.ctx.session;
+    if (!session) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
+    const key = `${route.server}\u0000${String(s.upstream!.uri)}`;
+    if (s.method === 'resources/subscribe') session.subscriptions.add(key);
+    else session.subscriptions.delete(key);
+    // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
+    if (s.up!.identity?.era === 'modern') {
+      s.result = {};
+      return;
+    }
+  }
+  // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
+  const mirrored = s.method === 'tools/call' ? expectedParamHeaders(route.def.inputSchema, s.upstream!.arguments as JsonObject | undefined) : new Map();
+  const headers = mirrored.size ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text])) : undefined;
+  // Whatever the upstream says to the caller on the way (progress, log messages, questions) is scrubbed too.
+  const scrub = <T>(v: T): T => credentials.scrubber.value(v, s.injected ?? []);
+  const result = await forward(s.up!, s.ctx, s.method, s.upstream, holds, headers, scrub);
+  s.result = s.method === 'tools/call' || s.method.startsWith('tasks/') ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope) : result;
+};

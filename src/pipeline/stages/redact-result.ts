@@ -1,0 +1,14 @@
+/**
+ * redact: before anything of the answer leaves the gateway or is recorded, the secrets injected into
+ * this caller's connection are removed from it in every encoding, at any depth (past the depth bound
+ * the rest is withheld, never passed through), including a secret split across content items. On the
+ * aggregate endpoint, resource URIs in the answer are namespaced so a follow-up read is routed back.
+ */
+import { namespaceUris } from '../../catalog/uris.ts';
+import type { Stage } from '../types.ts';
+
+export const redactResult: Stage = (s, { credentials }) => {
+  if (!s.result) return;
+  const scrubbed = credentials.scrubber.value(s.result, s.injected ?? []);
+  s.result = s.ctx.scope ? scrubbed : namespaceUris(s.method, scrubbed, s.route!.server);
+};

@@ -1,0 +1,11 @@
+/** route (prompts/get): namespaced prompt name -> its server and the prompt's own name. */
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
+import type { Stage } from '../types.ts';
+import { unknownTarget } from './unknown.ts';
+
+export const routePrompt: Stage = (s, { catalog, upstreams }) => {
+  const hit = catalog.resolve('prompts', s.requested, s.ctx.scope || undefined);
+  if (!hit || !upstreams.has(hit.server)) throw unknownTarget(s);
+  s.route = { server: hit.server, tool: hit.name, def: hit.def, qualified: catalog.qualify(hit.server, hit.name), item: `prompt:${hit.name}` };
+  s.upstream = { ...s.params, name: hit.name } as JsonObject;
+};

@@ -1,0 +1,17 @@
+/**
+ * route (tasks/get, tasks/result, tasks/cancel): a task handle is sealed for the principal and the
+ * endpoint that started the task, and names its server and tool; anyone else's, an altered one, or a
+ * raw upstream id is an unknown task. The tool is then authorised again like a new call to it (a
+ * disabled tool's tasks cannot be read), and the request goes to the same tenant's connection.
+ */
+import { GatehouseError, quote } from '../../protocol/errors.ts';
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
+import type { Stage } from '../types.ts';
+
+export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
+  const t = tasks.open(s.requested, s.ctx.principal.key, s.ctx.scope);
+  const hit = t && catalog.resolve('tools', s.ctx.scope ? catalog.split(t.tool)?.name ?? '' : t.tool, s.ctx.scope || undefined);
+  if (!t || !hit || hit.server !== t.server || !upstreams.has(t.server)) throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(s.requested.slice(0, 80))}`);
+  s.route = { server: t.server, tool: hit.name, def: hit.def, qualified: t.tool, item: hit.name };
+  s.upstream = { ...s.params, taskId: t.taskId } as JsonObject;
+};

@@ -1,0 +1,354 @@
+/**
+ * Complete mediation, tried as an attacker would: every method that reaches an upstream passes its
+ * row of the method table, on the caller's own tenant's connection; everything an upstream says is
+ * scrubbed; what a caller may not use looks like what does not exist; what policy checked is what the
+ * upstream receives. Two tenants (acme, globex) with canary secrets, a third (nobody) that no rule
+ * allows, and a stateful upstream (test/fixtures/upstreams/tenant-server.ts) that records every
+ * message it receives, tagged with the tenant whose process received it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
+const data = join(tmp, 'data');
+const CANARY = { acme: `canary-acme-${randomUUID()}`, globex: `canary-globex-${randomUUID()}` };
+const record = join(tmp, 'record.jsonl');
+const twinRecord = join(tmp, 'twin.jsonl');
+const keys: Record<string, string> = {};
+let t: TestGateway;
+
+const SERVER = join(ROOT, 'test/fixtures/upstreams/tenant-server.ts');
+const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch'];
+const classes = `    tools: { ${READ_TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
+
+before(async () => {
+  mkdirSync(join(data, 'acme'), { recursive: true });
+  mkdirSync(join(data, 'globex'), { recursive: true });
+  writeFileSync(join(data, 'acme', 'notes.txt'), 'acme notes');
+  writeFileSync(join(data, 'globex', 'plans.txt'), 'globex plans');
+  writeFileSync(join(tmp, 'outside.txt'), 'outside the allowed folder');
+  symlinkSync(join(tmp, 'outside.txt'), join(data, 'acme', 'link.txt'));
+  const policy = join(tmp, 'policy.yaml');
+  writeFileSync(policy, `
+resources:
+  - { tool: mt__read_file, resource: { kind: path, arg: path } }
+  - { tool: mt__fetch, resource: { kind: url, arg: url } }
+rules:
+  - id: tenants-read
+    subjects: { tenants: [acme, globex] }
+    tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, 'twin__*']
+    classes: [READ]
+    effect: allow
+  - id: tenants-prompts
+    subjects: { tenants: [acme, globex] }
+    prompts: ['mt__*', 'twin__*']
+    effect: allow
+  - id: own-files
+    subjects: { tenants: [acme] }
+    tools: [mt__read_file]
+    resources: ['${data}/acme/*']
+    effect: allow
+  - id: own-file-resources
+    subjects: { tenants: [acme] }
+    resources: ['${data}/acme/*', 'secret://token']
+    effect: allow
+  - id: globex-token
+    subjects: { tenants: [globex] }
+    resources: ['secret://token']
+    effect: allow
+  - id: docs
+    subjects: { tenants: [acme] }
+    tools: [mt__fetch]
+    resources: ['https://docs.allowed.test/*']
+    effect: allow
+`);
+  const creds = '    credentials: { env: { TENANT_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n';
+  t = await startGateway(
+    stdioServer('mt', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n` + creds + classes +
+      stdioServer('twin', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(twinRecord)} }\n` + creds + classes,
+    {
+      top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\n`,
+      before: async (stateDir: string) => {
+        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        await store.set('canary-acme', CANARY.acme);
+        await store.set('canary-globex', CANARY.globex);
+        await store.set('canary-nobody', `canary-nobody-${randomUUID()}`);
+        await store.set('canary-noread', `canary-noread-${randomUUID()}`);
+      },
+    },
+  );
+  for (const [tenant, scopes] of [['acme', 'mcp:read'], ['globex', 'mcp:read'], ['nobody', 'mcp:read'], ['noread', 'mcp:other']] as const) {
+    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', scopes, '--json', '-c', t.file]);
+    keys[tenant] = JSON.parse(r.stdout).key;
+  }
+});
+after(async () => {
+  await t?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** What reached the upstream processes: each message with the tenant whose process received it. */
+function reached(file = record): Array<{ tenant: string; msg: { method?: string; params?: Record<string, unknown> } }> {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+const count = (method: string, file = record) => reached(file).filter((r) => r.msg.method === method).length;
+
+let seq = 0;
+/** A raw 2025-11-25 request on a fresh session of `tenant`; the JSON-RPC response. */
+async function rpc(tenant: string, method: string, params: Record<string, unknown>, path = '/mcp'): Promise<any> {
+  const sid = await session(tenant, path);
+  const r = await fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys[tenant]}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: ++seq, method, params }),
+  });
+  const text = await r.text();
+  const line = text.startsWith('{') ? text : text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).find((l) => l.includes(`"id":${seq}`));
+  return JSON.parse(line ?? text);
+}
+const sessions = new Map<string, string>();
+async function session(tenant: string, path: string): Promise<string> {
+  const key = `${tenant} ${path}`;
+  if (sessions.has(key)) return sessions.get(key)!;
+  const r = await fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys[tenant]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  sessions.set(key, r.headers.get('mcp-session-id')!);
+  return sessions.get(key)!;
+}
+
+async function sdk(tenant: string, capabilities: Record<string, unknown> = {}, path = '/mcp'): Promise<Client> {
+  const c = new Client({ name: `mediation-${tenant}`, version: '1.0.0' }, { capabilities });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}${path}`), { requestInit: { headers: { authorization: `Bearer ${keys[tenant]}` } } }));
+  return c;
+}
+
+const noCanary = (what: unknown, label: string) => {
+  const s = typeof what === 'string' ? what : JSON.stringify(what);
+  for (const c of Object.values(CANARY)) {
+    for (const enc of [c, Buffer.from(c).toString('base64'), Buffer.from(c).toString('hex')]) assert.ok(!s.includes(enc), `${label} carries a canary: ${s.slice(0, 300)}`);
+    assert.ok(!s.includes(c.slice(0, 18)) || !s.includes(c.slice(18)), `${label} carries a split canary`);
+  }
+};
+
+test('a method outside the method table is refused; tasks/list is not answered with an empty list', async () => {
+  for (const m of ['tasks/list', 'sampling/createMessage', 'roots/list', 'admin/anything']) {
+    const r = await rpc('acme', m, {});
+    assert.equal(r.error?.code, -32601, `${m}: ${JSON.stringify(r)}`);
+  }
+});
+
+test('prompts, resources, completions and subscriptions of a principal no rule allows look like nothing; nothing reaches the upstream', async () => {
+  const before = reached().length;
+  const prompt = await rpc('nobody', 'prompts/get', { name: 'mt__greet', arguments: { name: 'x' } });
+  const noPrompt = await rpc('nobody', 'prompts/get', { name: 'mt__no_such_prompt' });
+  assert.equal(prompt.error.code, noPrompt.error.code);
+  assert.equal(prompt.error.message.replace('mt__greet', 'X'), noPrompt.error.message.replace('mt__no_such_prompt', 'X'));
+  const read = await rpc('nobody', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
+  const noRead = await rpc('nobody', 'resources/read', { uri: 'gatehouse:mt/secret://none' });
+  assert.equal(read.error.code, noRead.error.code);
+  assert.equal(read.error.message.replace('token', 'X'), noRead.error.message.replace('none', 'X'));
+  const passwd = await rpc('nobody', 'resources/read', { uri: `gatehouse:mt/file://${data}/globex/plans.txt` });
+  assert.ok(passwd.error, JSON.stringify(passwd));
+  const complete = await rpc('nobody', 'completion/complete', { ref: { type: 'ref/prompt', name: 'mt__greet' }, argument: { name: 'name', value: 'a' } });
+  assert.ok(complete.error, JSON.stringify(complete));
+  const sub = await rpc('nobody', 'resources/subscribe', { uri: 'gatehouse:mt/secret://token' });
+  assert.ok(sub.error, JSON.stringify(sub));
+  // Listings agree: the principal is shown nothing it cannot use.
+  for (const [m, f] of [['tools/list', 'tools'], ['prompts/list', 'prompts'], ['resources/list', 'resources'], ['resources/templates/list', 'resourceTemplates']] as const) {
+    const l = await rpc('nobody', m, {});
+    assert.deepEqual(l.result[f], [], `${m} for nobody: ${JSON.stringify(l.result[f]).slice(0, 200)}`);
+  }
+  assert.equal(reached().length, before, 'nothing reached any upstream process');
+  // Each refusal is recorded.
+  const mine = (await t.gw.store.audit.read({ kind: 'call.refused', tenant: 'nobody', limit: 500 })).map((r) => r.event);
+  for (const m of ['prompts/get', 'resources/read', 'completion/complete', 'resources/subscribe']) assert.ok(mine.some((r) => r.method === m), `a refusal record for ${m}`);
+});
+
+test("each tenant's requests are answered by its own process, with its own secret, for every method", async () => {
+  const before = reached().length;
+  const a = await rpc('acme', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
+  const g = await rpc('globex', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
+  for (const [r, label] of [[a, 'acme'], [g, 'globex']] as const) {
+    assert.ok(r.result, JSON.stringify(r));
+    noCanary(r, `${label}'s read`);
+  }
+  const p = await rpc('globex', 'prompts/get', { name: 'mt__greet', arguments: { name: 'Ada' } });
+  assert.match(JSON.stringify(p.result.messages), /Hello Ada/);
+  noCanary(p, "globex's prompt");
+  const c = await rpc('globex', 'completion/complete', { ref: { type: 'ref/prompt', name: 'mt__greet' }, argument: { name: 'name', value: 'bo' } });
+  assert.ok(c.result.completion.values.includes('bo-alice'), JSON.stringify(c));
+  noCanary(c, "globex's completion");
+  const got = reached().slice(before);
+  const byMethod = (m: string) => got.filter((r) => r.msg.method === m).map((r) => r.tenant);
+  assert.deepEqual(byMethod('resources/read').sort(), ['acme', 'globex']);
+  assert.deepEqual(byMethod('prompts/get'), ['globex']);
+  assert.deepEqual(byMethod('completion/complete'), ['globex']);
+  assert.ok(!got.some((r) => r.msg.params?.uri !== undefined && String(r.msg.params.uri).startsWith('gatehouse:')), 'the upstream gets its own URIs');
+});
+
+test('traversal, encodings, look-alikes and symlinks out of an allowed folder are refused with nothing upstream; the canonical form is what goes upstream', async () => {
+  const before = reached().length;
+  const hostile = [
+    `file://${data}/acme/../globex/plans.txt`,
+    `file://${data}/acme/%2e%2e/globex/plans.txt`,
+    `file://${data}/acme/%252e%252e/globex/plans.txt`,
+    `file://${data}/acme/\uff0e\uff0e\uff0fglobex/plans.txt`,
+    `file://${data}/acme/link.txt`,
+    `file://${data}/acme/notes.txt\u200b`,
+    `file://evil.example${data}/acme/notes.txt`,
+  ];
+  for (const uri of hostile) {
+    const r = await rpc('acme', 'resources/read', { uri: `gatehouse:mt/${uri}` });
+    assert.ok(r.error, `${uri}: ${JSON.stringify(r).slice(0, 200)}`);
+    assert.doesNotMatch(JSON.stringify(r), /globex plans|outside the allowed/);
+  }
+  for (const path of [`${data}/acme/../globex/plans.txt`, `${data}/acme/\uff0e\uff0e\uff0fglobex/plans.txt`, `${data}/acme/link.txt`]) {
+    const r = await rpc('acme', 'tools/call', { name: 'mt__read_file', arguments: { path } });
+    assert.ok(r.error || r.result?.isError, `${path}: ${JSON.stringify(r).slice(0, 200)}`);
+    assert.doesNotMatch(JSON.stringify(r), /globex plans|outside the allowed/);
+  }
+  assert.equal(reached().length, before, 'nothing hostile reached the upstream');
+  // Allowed, written non-canonically: the upstream receives exactly the canonical form policy judged.
+  const ok = await rpc('acme', 'resources/read', { uri: `gatehouse:mt/file://${data}/acme//notes.txt` });
+  assert.equal(ok.result.contents[0].text, 'acme notes');
+  const f = await rpc('acme', 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://DOCS.allowed.test/a/../../@169.254.169.254/' } });
+  assert.equal(f.result.isError ?? false, false, JSON.stringify(f));
+  const sent = reached().slice(before).map((r) => r.msg);
+  assert.ok(sent.some((m) => m.method === 'resources/read' && m.params?.uri === `file://${data}/acme/notes.txt`), JSON.stringify(sent));
+  const fetched = sent.find((m) => m.method === 'tools/call')!;
+  assert.equal((fetched.params!.arguments as { url: string }).url, 'https://docs.allowed.test/@169.254.169.254/');
+});
+
+test("a subscription hears only its own tenant's updates", async () => {
+  const acme = await sdk('acme');
+  const globex = await sdk('globex');
+  const heard = { acme: [] as string[], globex: [] as string[] };
+  acme.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void heard.acme.push(n.params.uri));
+  globex.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void heard.globex.push(n.params.uri));
+  await acme.subscribeResource({ uri: 'gatehouse:mt/secret://token' });
+  await globex.subscribeResource({ uri: 'gatehouse:mt/secret://token' });
+  await acme.callTool({ name: 'mt__touch', arguments: { uri: 'secret://token' } });
+  for (let i = 0; i < 100 && !heard.acme.length; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(heard.acme, ['gatehouse:mt/secret://token']);
+  // globex's own process changed nothing; acme's change is not globex's business.
+  await globex.callTool({ name: 'mt__whoami', arguments: {} });
+  assert.deepEqual(heard.globex, []);
+  await acme.close();
+  await globex.close();
+});
+
+test('everything an upstream says is scrubbed: descriptions, instructions, prompts, contents, progress, logs, sampling, deep and split results', async () => {
+  const client = await sdk('globex', { sampling: {} });
+  const asked: unknown[] = [];
+  client.setRequestHandler(CreateMessageRequestSchema, async (r) => {
+    asked.push(r.params);
+    return { model: 'm', role: 'assistant', content: { type: 'text', text: 'ok' } };
+  });
+  const logs: unknown[] = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+  // Listings come from acme's (the discovery tenant's) process: its canary is in the descriptions.
+  noCanary(await client.listTools(), 'tools/list');
+  noCanary(await client.listPrompts(), 'prompts/list');
+  noCanary(await client.listResources(), 'resources/list');
+  const progress: unknown[] = [];
+  noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'progress' } }, undefined, { onprogress: (p) => void progress.push(p) }), 'progress result');
+  assert.equal(progress.length, 1);
+  noCanary(progress, 'progress');
+  noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'log' } }), 'log result');
+  assert.ok(logs.length >= 1);
+  noCanary(logs, 'log messages');
+  noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'sample' } }), 'sample result');
+  assert.equal(asked.length, 1);
+  noCanary(asked, 'the sampling request');
+  noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'deep' } }), 'deep structured content');
+  const split = await client.callTool({ name: 'mt__leak', arguments: { how: 'split' } });
+  noCanary((split.content as Array<{ text: string }>).map((c) => c.text).join(''), 'split content');
+  await client.close();
+  // The per-server endpoint's instructions are the upstream's own, scrubbed.
+  const direct = await sdk('globex', {}, '/servers/mt/mcp');
+  assert.match(direct.getInstructions() ?? '', /This server connects with/);
+  noCanary(direct.getInstructions(), 'instructions');
+  await direct.close();
+});
+
+test("roots: a caller never gets another tenant's roots from a stateful upstream", async () => {
+  const acme = await sdk('acme', { roots: { listChanged: true } });
+  acme.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///home/acme/secret-project', name: 'acme' }] }));
+  const a = await acme.callTool({ name: 'mt__roots', arguments: {} });
+  assert.match(JSON.stringify(a.content), /secret-project/);
+  const globex = await sdk('globex');
+  const g = await globex.callTool({ name: 'mt__roots', arguments: {} });
+  assert.doesNotMatch(JSON.stringify(g.content), /secret-project/);
+  await acme.close();
+  await globex.close();
+});
+
+test('visibility before everything: bad arguments or a missing scope never tell a forbidden tool from a missing one', async () => {
+  const before = count('tools/call');
+  // globex may not use read_file at all (no rule): wrong arguments must not reveal its schema.
+  const forbidden = await rpc('globex', 'tools/call', { name: 'mt__read_file', arguments: { nope: 1 } });
+  const missing = await rpc('globex', 'tools/call', { name: 'mt__no_such_tool', arguments: { nope: 1 } });
+  assert.equal(forbidden.error.code, missing.error.code);
+  assert.equal(forbidden.error.message.replace('mt__read_file', 'X'), missing.error.message.replace('mt__no_such_tool', 'X'));
+  // A key without the READ scope: READ tools are unknown and unlisted (no insufficient_scope challenge).
+  const noScope = await rpc('noread', 'tools/call', { name: 'mt__whoami', arguments: {} });
+  assert.equal(noScope.error.code, missing.error.code);
+  assert.match(noScope.error.message, /unknown tool/);
+  assert.deepEqual((await rpc('noread', 'tools/list', {})).result.tools, []);
+  // A visible tool with bad arguments does say what is wrong.
+  const bad = await rpc('acme', 'tools/call', { name: 'mt__strict', arguments: { repo: 1 } });
+  assert.match(bad.error.message, /invalid params: `(repo|n)`/);
+  assert.equal(count('tools/call'), before);
+});
+
+test('resource URIs are namespaced: two servers listing the same URI never capture each other', async () => {
+  const list = await rpc('acme', 'resources/list', {});
+  const uris = list.result.resources.map((r: { uri: string }) => r.uri);
+  assert.ok(uris.includes('gatehouse:mt/secret://token') && uris.includes('gatehouse:twin/secret://token'), uris.join(' '));
+  const templates = (await rpc('acme', 'resources/templates/list', {})).result.resourceTemplates.map((r: { uriTemplate: string }) => r.uriTemplate);
+  assert.ok(templates.includes('gatehouse:mt/file:///{+path}'), templates.join(' '));
+  const twinBefore = count('resources/read', twinRecord);
+  const mtBefore = count('resources/read');
+  await rpc('acme', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
+  assert.equal(count('resources/read', twinRecord), twinBefore);
+  assert.equal(count('resources/read'), mtBefore + 1);
+  // A bare URI names no server on the aggregate endpoint.
+  const bare = await rpc('acme', 'resources/read', { uri: 'secret://token' });
+  assert.ok(bare.error);
+});
+
+test('prompts and templates are pinned and scanned: a poisoned prompt is quarantined, unlisted and refused', async () => {
+  const names = (await rpc('acme', 'prompts/list', {})).result.prompts.map((p: { name: string }) => p.name);
+  assert.ok(names.includes('mt__greet') && !names.includes('mt__evil'), names.join(' '));
+  const before = count('prompts/get');
+  const r = await rpc('acme', 'prompts/get', { name: 'mt__evil' });
+  assert.ok(r.error, JSON.stringify(r));
+  assert.equal(count('prompts/get'), before);
+  const inv = await runCli(['inventory', '--format', 'json', '-c', t.file]);
+  const rows = (JSON.parse(inv.stdout) as { rows: Array<{ tool: string; status: string; pin: string }> }).rows;
+  assert.equal(rows.find((x) => x.tool === 'mt__prompt:evil')?.status, 'quarantined');
+  assert.equal(rows.find((x) => x.tool === 'mt__prompt:greet')?.status, 'active');
+  assert.ok(rows.find((x) => x.tool === 'mt__template:file:///{+path}')?.pin.startsWith('sha256:'));
+});
+
+test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {
+  const before = reached().length;
+  for (const taskId of ['mt__abc', 'abc', `gh1.${Buffer.from(JSON.stringify(['mt', 'mt__whoami', 'abc', 'x'])).toString('base64url')}.forged`]) {
+    const r = await rpc('acme', 'tasks/get', { taskId });
+    assert.match(r.error?.message ?? '', /unknown task/, JSON.stringify(r));
+  }
+  assert.equal(reached().length, before);
+});
