@@ -23,7 +23,7 @@ import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
-const TOOLS = ['read_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status', 'burn'];
+const TOOLS = ['read_file', 'write_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status', 'burn'];
 const classes = `    tools: { ${TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 const usable = !!findExecutable('bwrap');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
@@ -115,6 +115,10 @@ test('sandboxed: its own user, no capabilities, no-new-privileges, seccomp, a mi
   assert.equal(f.uid, process.getuid!());
   assert.equal(f.seccomp, '0');
   assert.equal(await call('acme', 'jailed__unshare'), 'failed (1)', 'no new user namespace (seccomp)');
+  // A read-only root: its own package and the root itself refuse writes; /tmp takes them.
+  assert.equal(await call('acme', 'jailed__write_file', { path: join(ROOT, 'test/fixtures/upstreams/pwned.txt') }), 'EROFS');
+  assert.equal(await call('acme', 'jailed__write_file', { path: '/pwned.txt' }), 'EROFS');
+  assert.equal(await call('acme', 'jailed__write_file', { path: '/tmp/fine.txt' }), 'ok: written');
 });
 
 test("the state directory: the gateway's secrets.key is out of sight sandboxed, readable unsandboxed", async (tc) => {

@@ -324,7 +324,8 @@ export class SandboxHost {
         throw err;
       }
     }
-    args.push('--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
+    // The root bubblewrap built is a tmpfs: read-only too, so only /tmp and the declared paths take writes.
+    args.push('--remount-ro', '/', '--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
 
     // A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
     // user, set resource limits, then bubblewrap.
