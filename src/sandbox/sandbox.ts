@@ -220,7 +220,8 @@ export class SandboxHost {
     // A writable folder that does not exist yet is made for the server's user.
     for (const p of rw) {
       if (existsSync(p)) continue;
-      mkdirSync(p, { recursive: true, mode: 0o700 });
+      mkdirSync(dirname(p), { recursive: true, mode: 0o755 }); // parents the sandbox user can enter
+      mkdirSync(p, { mode: 0o700 });
       if (process.getuid?.() === 0) chownSync(p, uid, gid);
     }
     for (const p of rw) ro.delete(p);
