@@ -11,6 +11,7 @@ import { AuditLog, newStreamName, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from './event.ts';
 import { AuditExports } from './exports.ts';
+import { loadOrCreateSigner } from './checkpoint.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -30,7 +31,13 @@ export class Audit {
     this.config = config;
     this.#ops = ops;
     this.#stateDir = stateDir;
-    this.log = new AuditLog(store, stream, () => this.exports.notify());
+    // Signed checkpoints (checkpoint.ts) with the state directory's key, so a cut stream is detectable.
+    const every = config.checkpoints ?? {};
+    this.log = new AuditLog(store, stream, () => this.exports.notify(), {
+      signer: loadOrCreateSigner(stateDir),
+      everyRecords: every.everyRecords ?? 1000,
+      everyMs: (every.everySeconds ?? 60) * 1000,
+    });
     this.recorder = new CallRecorder(config);
     this.exports = new AuditExports(config.exports, store, stateDir, ops);
   }

@@ -15,6 +15,15 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, chainHash, type AuditEvent } from './event.ts';
+import type { CheckpointSigner } from './checkpoint.ts';
+
+export interface CheckpointOptions {
+  signer: CheckpointSigner;
+  /** A checkpoint after this many records... */
+  everyRecords: number;
+  /** ...or this long after the first record not yet checkpointed. */
+  everyMs: number;
+}
 
 export type AuditInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'stream' | 'seq' | 'prev' | 'hash'> & { id?: string; at?: number };
 
@@ -90,12 +99,46 @@ export class AuditLog {
   failures = 0;
 
   readonly #onWritten: () => void;
+  readonly #checkpoints: CheckpointOptions | undefined;
+  /** Records written since the last checkpoint, and the timer that bounds their wait. */
+  #unsigned = 0;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #checkpointQueued = false;
 
-  /** `onWritten`: after each durable batch (exporters wake up). */
-  constructor(store: AuditStore, stream: string, onWritten: () => void = () => {}) {
+  /** `onWritten`: after each durable batch (exporters wake up). `checkpoints`: sign the stream as it grows (checkpoint.ts). */
+  constructor(store: AuditStore, stream: string, onWritten: () => void = () => {}, checkpoints?: CheckpointOptions) {
     this.#store = store;
     this.stream = stream;
     this.#onWritten = onWritten;
+    this.#checkpoints = checkpoints;
+  }
+
+  /** Append a signed checkpoint of the record written last (if anything was written since the last one). */
+  checkpoint(): Promise<AuditEvent | undefined> {
+    if (!this.#checkpoints || this.#checkpointQueued || (this.#unsigned === 0 && this.#queue.length === 0)) return Promise.resolve(undefined);
+    this.#checkpointQueued = true;
+    return this.append({ kind: 'audit.checkpoint' });
+  }
+
+  #afterWrite(events: AuditEvent[]): void {
+    const cp = this.#checkpoints;
+    if (!cp) return;
+    for (const e of events) {
+      if (e.kind === 'audit.checkpoint') {
+        this.#unsigned = 0;
+        this.#checkpointQueued = false;
+        clearTimeout(this.#checkpointTimer);
+        this.#checkpointTimer = undefined;
+      } else this.#unsigned++;
+    }
+    if (this.#unsigned >= cp.everyRecords) void this.checkpoint().catch(() => (this.#checkpointQueued = false));
+    else if (this.#unsigned > 0 && !this.#checkpointTimer && !this.#closed) {
+      this.#checkpointTimer = setTimeout(() => {
+        this.#checkpointTimer = undefined;
+        void this.checkpoint().catch(() => (this.#checkpointQueued = false));
+      }, cp.everyMs);
+      this.#checkpointTimer.unref();
+    }
   }
 
   /** Durable when it resolves; rejects when the store could not take it. */
@@ -143,7 +186,10 @@ export class AuditLog {
     const taken: Pending[] = [];
     for (const p of batch) {
       try {
-        const { at, id, ...rest } = storable(p.input);
+        let input = p.input;
+        // A checkpoint signs the record chained just before it (in this batch or an earlier one).
+        if (input.kind === 'audit.checkpoint' && this.#checkpoints) input = { ...input, detail: { ...this.#checkpoints.signer.sign(this.stream, seq, prev) } };
+        const { at, id, ...rest } = storable(input);
         const e = { v: AUDIT_SCHEMA_VERSION, id: id ?? randomUUID(), time: new Date(at ?? Date.now()).toISOString(), stream: this.stream, seq: seq + 1, prev, ...rest } as Omit<AuditEvent, 'hash'>;
         const full = { ...e, hash: chainHash(e) } as AuditEvent;
         events.push(full);
@@ -162,6 +208,7 @@ export class AuditLog {
     this.#seq = events[events.length - 1].seq;
     this.#prev = events[events.length - 1].hash;
     taken.forEach((p, i) => p.resolve(events[i]));
+    this.#afterWrite(events);
     this.#onWritten();
   }
 
@@ -193,6 +240,12 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.append({ kind: 'stream.closed' }).catch(() => {});
+    // The last word of a stream is signed, so a cut after it is as visible as one before it.
+    if (this.#checkpoints) {
+      this.#checkpointQueued = false;
+      await this.checkpoint().catch(() => {});
+    }
+    clearTimeout(this.#checkpointTimer);
     this.#closed = true;
     await this.drain();
   }

@@ -6,12 +6,13 @@
  */
 import type { AuditStore } from '../storage/types.ts';
 import { GENESIS, chainHash, type AuditEvent } from './event.ts';
+import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
 
 export interface Problem {
   stream: string;
   seq: number;
   position: number | null;
-  problem: 'edited' | 'missing' | 'out of order' | 'unreadable' | 'not closed';
+  problem: 'edited' | 'missing' | 'out of order' | 'unreadable' | 'not closed' | 'truncated' | 'deleted' | 'bad checkpoint';
   detail: string;
 }
 
@@ -24,7 +25,14 @@ export interface VerifyReport {
 
 const PAGE = 2000;
 
-export async function verifyAudit(store: AuditStore, opts: { liveStreams?: ReadonlySet<string>; onProgress?: (records: number) => void } = {}): Promise<VerifyReport> {
+/**
+ * `checkpoints`: an export of signed checkpoints taken earlier (checkpoint.ts): streams cut short or
+ * deleted since are reported. `trustedKeys`: key ids whose signatures count (default: any valid one).
+ */
+export async function verifyAudit(
+  store: AuditStore,
+  opts: { liveStreams?: ReadonlySet<string>; onProgress?: (records: number) => void; checkpoints?: CheckpointExport; trustedKeys?: ReadonlySet<string> } = {},
+): Promise<VerifyReport> {
   const problems: Problem[] = [];
   let records = 0;
   const streams = await store.streams();
@@ -56,9 +64,16 @@ export async function verifyAudit(store: AuditStore, opts: { liveStreams?: Reado
         } else if (e.prev !== prev && r.seq === expectSeq) {
           problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'out of order', detail: 'it does not follow the record before it' });
         }
+        // A signed checkpoint in the stream signs the record just before it.
+        if (e.kind === 'audit.checkpoint') {
+          const d = e.detail as unknown as CheckpointDetail | undefined;
+          if (!d || d.seq !== e.seq - 1 || d.hash !== e.prev || !signatureValid(s.stream, d, opts.trustedKeys)) {
+            problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'bad checkpoint', detail: 'the checkpoint does not sign the record before it with a valid (trusted) signature' });
+          }
+        }
         prev = e.hash;
         expectSeq = r.seq + 1;
-        last = e;
+        if (e.kind !== 'audit.checkpoint' || !last) last = e;
       }
       opts.onProgress?.(records);
       if (page.length < PAGE) break;
@@ -69,6 +84,7 @@ export async function verifyAudit(store: AuditStore, opts: { liveStreams?: Reado
       problems.push({ stream: s.stream, seq: last.seq, position: null, problem: 'not closed', detail: 'no closing record: the writer stopped abruptly, or records after this one were removed' });
     }
   }
+  if (opts.checkpoints) problems.push(...(await checkAgainstCheckpoints(store, opts.checkpoints, opts.trustedKeys)));
   const serious = problems.filter((p) => p.problem !== 'not closed');
   return { ok: serious.length === 0, streams: streams.length, records, problems };
 }

@@ -1,10 +1,11 @@
 /**
- * `gatehouse audit verify|run|search|export|prune`: the audit trail for operators and incident
+ * `gatehouse audit verify|checkpoints|run|search|export|prune`: the audit trail for operators and incident
  * responders. They read the store named by the config, so they work with or without a running gateway.
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { exportCheckpoints, latestCheckpoints, parseCheckpointExport, type CheckpointExport } from '../audit/checkpoint.ts';
 import { once } from 'node:events';
 import type { AuditQuery } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
@@ -34,9 +35,20 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .description('recompute every stream\'s hash chain: reports edited, missing and reordered records with their position')
     .addOption(ctx.configOption())
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .option('--checkpoints <file>', 'signed checkpoints exported earlier (`gatehouse audit checkpoints`): also report streams cut short or deleted since')
+    .option('--trust-key <keyId...>', 'count only checkpoints signed by these key ids (default: any valid signature)')
+    .action(async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[] }) => {
       const config = await ctx.load(opts.config);
-      const report = await withStore(config, (s) => verifyAudit(s.audit, { onProgress: opts.json ? undefined : (n) => process.stderr.write(`\rverified ${n} records`) }));
+      let checkpoints: CheckpointExport | undefined;
+      if (opts.checkpoints) {
+        try {
+          checkpoints = parseCheckpointExport(readFileSync(opts.checkpoints, 'utf8'));
+        } catch (err) {
+          ctx.fail(`cannot read checkpoints from \`${opts.checkpoints}\`: ${(err as Error).message}`, 2);
+        }
+      }
+      const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
+      const report = await withStore(config, (s) => verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : (n) => process.stderr.write(`\rverified ${n} records`) }));
       if (!opts.json) process.stderr.write('\n');
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
@@ -44,6 +56,24 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         process.stdout.write(`${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`);
       }
       process.exitCode = report.ok ? 0 : 1;
+    });
+
+  audit
+    .command('checkpoints')
+    .description('the latest signed checkpoint of every stream, to keep elsewhere: `audit verify --checkpoints` then detects cut and deleted streams')
+    .addOption(ctx.configOption())
+    .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
+    .action(async (opts: { config: string; output?: string }) => {
+      const config = await ctx.load(opts.config);
+      const cps = await withStore(config, (s) => latestCheckpoints(s.audit));
+      const text = `${JSON.stringify(exportCheckpoints(cps), null, 2)}\n`;
+      if (!opts.output) return void process.stdout.write(text);
+      try {
+        writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        ctx.fail((err as NodeJS.ErrnoException).code === 'EEXIST' ? `\`${opts.output}\` exists: choose another file` : `cannot write \`${opts.output}\`: ${(err as NodeJS.ErrnoException).code}`, 2);
+      }
+      process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
     });
 
   audit

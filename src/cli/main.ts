@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../config/load.ts';
 import { starterConfig } from '../config/starter.ts';
 import { watchConfig } from '../config/watch.ts';
+import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -91,12 +92,16 @@ program
         log.info({ notes }, 'configuration reloaded');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'configuration reload refused; keeping the last good configuration');
+        await gw.reloadRefused(file, err as Error);
       }
     };
     const watcher = watchConfig(file, {
       policyFiles: config.policy?.files,
       onChange: (next) => void reload(next),
-      onError: (err) => log.error({ err: err.message }, 'configuration reload refused; keeping the last good configuration'),
+      onError: (err) => {
+        log.error({ err: err.message }, 'configuration reload refused; keeping the last good configuration');
+        void gw.reloadRefused(file, err);
+      },
     });
     process.on('SIGHUP', () => watcher.reload());
     let stopping = false;
@@ -150,6 +155,9 @@ configCmd
       const config = await loadConfig(path);
       if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
       else process.stdout.write(`${path}: valid (${config.servers.length} servers)\n`);
+      const policy = config.policy?.compiled;
+      const warnings = policy ? unknownToolWarnings(policy, { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator }) : [];
+      for (const w of warnings) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
     } catch (err) {
       if (err instanceof ConfigError) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ valid: false, file: path, issues: err.issues })}\n`);

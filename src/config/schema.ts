@@ -347,6 +347,13 @@ export const AuditSettings = Type.Object(
     )),
     retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500, default: 365, description: 'Records older than this are pruned (0: keep forever); the chain stays verifiable through checkpoints.' })),
     exports: Type.Optional(Type.Array(AuditExport, { default: [], description: 'Where records are sent, at least once, in order per stream (duplicates carry the same stream and seq).' })),
+    checkpoints: Type.Optional(Type.Object(
+      {
+        everyRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'A signed checkpoint after this many records. Default 1000.' })),
+        everySeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Or this long after the first record not yet checkpointed. Default 60.' })),
+      },
+      { additionalProperties: false, description: 'Signed checkpoints (Ed25519, key in the state directory) that let `gatehouse audit verify --checkpoints` detect cut and deleted streams.' },
+    )),
     readWhenUnavailable: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
       default: 'refuse',
       description: 'READ calls when the audit store cannot write (WRITE and DESTRUCTIVE calls are always refused then).',

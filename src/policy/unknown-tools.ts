@@ -1,0 +1,55 @@
+/**
+ * Policy rules that name tools nothing provides. A rule for `githb__create_issue` (a typo) or for a
+ * server that was removed never matches, silently: the allow it meant to grant or the deny it meant
+ * to enforce is not there. At load Gatehouse knows the configured servers (and the tools the
+ * operator wrote down for them); once the catalogue is loaded it knows every discovered tool. Each
+ * tool pattern is checked against what is known and every miss is a warning with the rule's id and
+ * place. Pure.
+ */
+import type { Glob, Policy } from './model.ts';
+
+export interface UnknownToolWarning {
+  rule: string;
+  at: string;
+  pattern: string;
+  message: string;
+}
+
+export interface KnownTools {
+  /** Configured server names. */
+  servers: ReadonlySet<string>;
+  /** Namespaced tool names known so far (configured or discovered); undefined: not loaded yet. */
+  tools?: ReadonlySet<string>;
+  separator: string;
+}
+
+function problem(g: Glob, known: KnownTools): string | undefined {
+  const cut = g.source.indexOf(known.separator);
+  if (g.literal) {
+    if (cut <= 0) return `\`${g.source}\` is not a namespaced tool name (\`<server>${known.separator}<tool>\`)`;
+    const server = g.source.slice(0, cut);
+    if (!known.servers.has(server)) return `no server \`${server}\` is configured`;
+    if (known.tools && !known.tools.has(g.source)) return `server \`${server}\` has no tool \`${g.source.slice(cut + known.separator.length)}\``;
+    return undefined;
+  }
+  // A glob: its server part, when written literally, must name a configured server.
+  const wild = Math.min(...['*', '?'].map((c) => (g.source.includes(c) ? g.source.indexOf(c) : Infinity)));
+  if (cut > 0 && cut < wild && !known.servers.has(g.source.slice(0, cut))) return `no server \`${g.source.slice(0, cut)}\` is configured`;
+  if (known.tools && !g.source.startsWith('*') && ![...known.tools].some((t) => g.re.test(t))) return 'it matches no known tool';
+  return undefined;
+}
+
+export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownToolWarning[] {
+  const out: UnknownToolWarning[] = [];
+  for (const r of policy.rules) {
+    for (const g of r.tools ?? []) {
+      const why = problem(g, known);
+      if (why) out.push({ rule: r.id, at: `${r.at.file}:${r.at.line}`, pattern: g.source, message: `rule \`${r.id}\` names tool \`${g.source}\`, but ${why}` });
+    }
+  }
+  for (const rr of policy.resources) {
+    const why = problem(rr.tool, known);
+    if (why) out.push({ rule: 'resources', at: policy.sources[0] ?? '', pattern: rr.tool.source, message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}` });
+  }
+  return out;
+}

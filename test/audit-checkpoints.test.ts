@@ -1,0 +1,93 @@
+/**
+ * Signed audit checkpoints end to end, through the CLI against a real gateway process: the gateway
+ * signs its stream, `gatehouse audit checkpoints` exports the latest signatures, and after the tail of
+ * the stream is cut (or the stream deleted) `gatehouse audit verify --checkpoints` exits 1 where the
+ * chain alone still passes. Also: a refused config reload is in the audit trail, and a policy rule
+ * naming a tool of an unconfigured server is a warning at load.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { runCli, startCli } from './support/gateway.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cpe2e-'));
+const file = join(dir, 'gatehouse.yaml');
+const db = join(dir, 'state', 'gatehouse.db');
+const CONFIG = `version: 1
+gateway:
+  listen: { host: 127.0.0.1, port: 0 }
+  stateDir: ${JSON.stringify(join(dir, 'state'))}
+audit:
+  checkpoints: { everyRecords: 2, everySeconds: 1 }
+policy:
+  files: [policy.yaml]
+servers: []
+`;
+const POLICY = `rules:
+  - id: typo
+    effect: allow
+    tools: ['githb__create_issue']
+`;
+let gwStream = '';
+
+before(async () => {
+  writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  const gw = await startCli(CONFIG, dir);
+  // A reload the gateway must refuse: the file is no longer valid.
+  writeFileSync(file, `${CONFIG}\nnot: [valid`);
+  gw.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 1500));
+  await gw.stop();
+  writeFileSync(file, CONFIG);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const cli = (...args: string[]) => runCli([...args, '--config', file]);
+
+test('a policy rule naming a tool of an unconfigured server is a warning at load', async () => {
+  const r = await cli('config', 'validate');
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /warning: .*policy\.yaml:\d+: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/);
+});
+
+test('a refused reload is recorded in the audit trail', async () => {
+  const r = await cli('audit', 'search', '--kind', 'config.reloaded', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const rows = (JSON.parse(r.stdout) as { records: Array<{ outcome?: string; detail?: { refused?: boolean; reason?: string } }> }).records;
+  const refused = rows.filter((e) => e.detail?.refused);
+  assert.equal(refused.length, 1, r.stdout);
+  assert.equal(refused[0].outcome, 'refused');
+  assert.match(refused[0].detail!.reason!, /gatehouse\.yaml/);
+});
+
+test('export checkpoints, cut the tail: the chain alone passes, the checkpoints do not', async () => {
+  const cp = join(dir, 'checkpoints.json');
+  const exp = await cli('audit', 'checkpoints', '-o', cp);
+  assert.equal(exp.code, 0, exp.stderr);
+  assert.equal((await cli('audit', 'verify', '--checkpoints', cp)).code, 0);
+
+  const sqlite = new Sqlite(db);
+  gwStream = (sqlite.prepare("select stream from audit_events where stream like '%/gw/%' limit 1").get() as { stream: string }).stream;
+  const last = (sqlite.prepare('select max(seq) as m from audit_events where stream = ?').get(gwStream) as { m: number }).m;
+  sqlite.prepare('delete from audit_events where stream = ? and seq > ?').run(gwStream, last - 3);
+  sqlite.close();
+
+  const plain = await cli('audit', 'verify');
+  assert.equal(plain.code, 0, 'a cut tail alone reads as a writer that stopped abruptly');
+  const checked = await cli('audit', 'verify', '--checkpoints', cp);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stdout, /TRUNCATED: stream .*\/gw\/.* seq \d+: the stream ends at seq/);
+});
+
+test('a deleted stream is reported given the export', async () => {
+  const cp = join(dir, 'checkpoints.json');
+  const sqlite = new Sqlite(db);
+  sqlite.prepare('delete from audit_events where stream = ?').run(gwStream);
+  sqlite.close();
+  const checked = await cli('audit', 'verify', '--checkpoints', cp);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stdout, /DELETED: stream .*\/gw\//);
+});
