@@ -18,8 +18,9 @@ import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { unknownToolWarnings } from './policy/unknown-tools.ts';
+import { unknownToolWarnings } from './policy/unknown-tools.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
-import { CredentialBroker, brokered, perTenant, resolverFor } from './credentials/broker.ts';
+import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { UpstreamOAuth } from './credentials/upstream-oauth.ts';
 import { loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
@@ -33,6 +34,7 @@ import { createLimiter } from './limits/index.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
+import { TaskHandles } from './gateway/tasks.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { HttpListener } from './listeners/http.ts';
@@ -82,6 +84,8 @@ export class Gateway {
   readonly approvals: ApprovalService;
   readonly principalRevocations: PrincipalRevocations;
   readonly authFailures: AuthFailures;
+  /** Task handles sealed for their caller (the key is shared by every replica). */
+  tasks = new TaskHandles(Buffer.alloc(0));
   #http: HttpListener | undefined;
   #endpoint!: EndpointDeps;
   url = '';
@@ -100,7 +104,9 @@ export class Gateway {
     pool.onCreated = (server, tenantKey, up) => {
       up.sandbox = { host: this.sandbox, tenant: tenantKey };
       const cfg = this.#serverCfg.get(server);
-      if (cfg && tenantKey === (perTenant(cfg) ? (cfg.credentials?.discoveryTenant ?? 'default') : '*')) this.#wire(server, up, false);
+      if (!cfg) return;
+      if (tenantKey === discoveryTenant(cfg)) this.#wire(server, up, false);
+      else up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(server, n, tenantKey));
     };
     this.credentials = { broker, pool, scrubber };
     this.principalRevocations = new PrincipalRevocations(store.principalRevocations);
@@ -147,6 +153,8 @@ export class Gateway {
       await gw.credentials.broker.start();
       await gw.approvals.init();
       await gw.principalRevocations.start();
+      gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
+      await gw.principalRevocations.start();
     } catch (err) {
       await store.close();
       throw err;
@@ -154,6 +162,7 @@ export class Gateway {
     gw.#endpoint = gw.#endpointDeps();
     gw.sandbox = await SandboxHost.open(config.gateway.stateDir, log, (server, tenant, r) =>
       void gw.audit.record({ kind: 'egress.refused', server, outcome: 'refused', detail: { tenant, target: r.target, address: r.address, reason: r.reason } }));
+    gw.#warnUnknownTools(config);
     gw.#warnUnknownTools(config);
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
@@ -212,8 +221,22 @@ export class Gateway {
     await this.audit.record({ kind: 'config.reloaded', outcome: 'refused', detail: { config: source, refused: true, reason: err.message.slice(0, 4000) } });
   }
 
+  /** Policy rules that name tools of servers that are not configured: warnings, with the rule and its line. */
+  #warnUnknownTools(config: Config): void {
+    const policy = config.policy?.compiled;
+    if (!policy) return;
+    const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
+    for (const w of unknownToolWarnings(policy, known)) this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, `policy: ${w.message}`);
+  }
+
+  /** A reload that was refused (the file is invalid, or applying it failed): recorded; the last good config stays. */
+  async reloadRefused(source: string, err: Error): Promise<void> {
+    await this.audit.record({ kind: 'config.reloaded', outcome: 'refused', detail: { config: source, refused: true, reason: err.message.slice(0, 4000) } });
+  }
+
   async reload(next: Config): Promise<string[]> {
     checkServerNames(next);
+    this.#warnUnknownTools(next);
     this.#warnUnknownTools(next);
     const notes: string[] = [];
     const prev = this.config;
@@ -295,6 +318,7 @@ export class Gateway {
       credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },
       upstreams: this.upstreams,
       holds: this.holds,
+      tasks: this.tasks,
       metrics: this.metrics,
       sessions: this.sessions,
       subscriptions: this.subscriptions,
@@ -323,7 +347,7 @@ export class Gateway {
     const target = this.catalog.split(readTool);
     const cfg = target && this.#serverCfg.get(target.server);
     if (!target || !cfg || target.server !== r.server) return undefined;
-    const up = brokered(cfg) ? (await this.credentials.pool.get(cfg, r.tenant)).up : this.upstreams.get(target.server);
+    const up = (await this.credentials.pool.get(cfg, r.tenant)).up;
     const res = await up?.request('tools/call', { name: target.name, arguments: { path } }, {});
     if (!res || res.isError) return null; // no such file yet: the write creates it
     const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
@@ -340,29 +364,26 @@ export class Gateway {
 
   #addUpstream(cfg: Config['servers'][number]): void {
     this.#serverCfg.set(cfg.name, cfg);
-    if (brokered(cfg)) {
-      // Its connection needs its secrets first: the discovery tenant's (or the only) connection is
-      // the one the catalogue lists from; the pool wires it (onCreated) when it exists.
-      // Until its credentials can be had (a secret created, an upstream authorization completed), retried with backoff.
-      let timer: NodeJS.Timeout | undefined;
-      const attempt = (delay: number): Promise<void> =>
-        this.credentials.pool.get(cfg, cfg.credentials?.discoveryTenant ?? 'default').then(
-          () => void this.#retryCredentials.delete(cfg.name),
-          (err: Error) => {
-            this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
-            const again = () => {
-              clearTimeout(timer);
-              if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(Math.min(delay * 2, 30_000));
-            };
-            this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
-            timer = setTimeout(again, delay);
-            timer.unref();
-          },
-        );
-      this.#pendingCredentialed.set(cfg.name, attempt(1000));
-      return;
-    }
-    this.#wire(cfg.name, new Upstream(cfg, this.store.verdicts, this.log));
+    // Every server is reached through the tenants' connections; the discovery tenant's one is the
+    // connection the catalogue lists from (the pool wires it, onCreated, when it exists). One with
+    // credentials waits for them (a secret created, an upstream authorization completed): retried
+    // with backoff.
+    let timer: NodeJS.Timeout | undefined;
+    const attempt = (delay: number): Promise<void> =>
+      this.credentials.pool.get(cfg, discoveryTenant(cfg)).then(
+        () => void this.#retryCredentials.delete(cfg.name),
+        (err: Error) => {
+          this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
+          const again = () => {
+            clearTimeout(timer);
+            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(Math.min(delay * 2, 30_000));
+          };
+          this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
+          timer = setTimeout(again, delay);
+          timer.unref();
+        },
+      );
+    this.#pendingCredentialed.set(cfg.name, attempt(1000));
   }
 
   /** Make `up` the server's connection for listings and events, and start it. */
@@ -382,7 +403,7 @@ export class Gateway {
       this.metrics.upstreamCircuitChanges.inc({ server: cfg.name, to: c.to });
       void this.audit.record({ kind: 'upstream.circuit', server: cfg.name, detail: { from: c.from, to: c.to, reason: c.reason, ...(c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {}) } });
     });
-    up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n));
+    up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n, discoveryTenant(this.#serverCfg.get(cfg.name))));
     if (start) up.start().catch(() => {});
   }
 
@@ -398,14 +419,21 @@ export class Gateway {
     await up?.stop();
   }
 
-  #onUpstreamEvent(server: string, n: JsonRpcNotification): void {
+  /** An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user). */
+  #onUpstreamEvent(server: string, n: JsonRpcNotification, owner: string): void {
     const kinds = LIST_CHANGED[n.method];
     if (kinds) {
       this.catalog.refresh(server, kinds).catch((err: Error) => this.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
     } else if (n.method === 'notifications/resources/updated') {
-      this.subscriptions.resourceUpdated(server, n);
+      // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
+      this.subscriptions.resourceUpdated(server, owner, this.credentials.scrubber.value(n));
     }
   }
+}
+
+/** Whose connection lists a server's tools (and serves that tenant's calls too). */
+function discoveryTenant(cfg: Config['servers'][number] | undefined): string {
+  return cfg?.credentials?.discoveryTenant ?? 'default';
 }
 
 /** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
