@@ -18,7 +18,6 @@ import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { unknownToolWarnings } from './policy/unknown-tools.ts';
-import { unknownToolWarnings } from './policy/unknown-tools.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { UpstreamOAuth } from './credentials/upstream-oauth.ts';
@@ -163,7 +162,6 @@ export class Gateway {
     gw.sandbox = await SandboxHost.open(config.gateway.stateDir, log, (server, tenant, r) =>
       void gw.audit.record({ kind: 'egress.refused', server, outcome: 'refused', detail: { tenant, target: r.target, address: r.address, reason: r.reason } }));
     gw.#warnUnknownTools(config);
-    gw.#warnUnknownTools(config);
     for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
       gw.#http = new HttpListener({
@@ -221,22 +219,8 @@ export class Gateway {
     await this.audit.record({ kind: 'config.reloaded', outcome: 'refused', detail: { config: source, refused: true, reason: err.message.slice(0, 4000) } });
   }
 
-  /** Policy rules that name tools of servers that are not configured: warnings, with the rule and its line. */
-  #warnUnknownTools(config: Config): void {
-    const policy = config.policy?.compiled;
-    if (!policy) return;
-    const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
-    for (const w of unknownToolWarnings(policy, known)) this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, `policy: ${w.message}`);
-  }
-
-  /** A reload that was refused (the file is invalid, or applying it failed): recorded; the last good config stays. */
-  async reloadRefused(source: string, err: Error): Promise<void> {
-    await this.audit.record({ kind: 'config.reloaded', outcome: 'refused', detail: { config: source, refused: true, reason: err.message.slice(0, 4000) } });
-  }
-
   async reload(next: Config): Promise<string[]> {
     checkServerNames(next);
-    this.#warnUnknownTools(next);
     this.#warnUnknownTools(next);
     const notes: string[] = [];
     const prev = this.config;
