@@ -4,6 +4,7 @@
  * named by the config, so they work whether or not a gateway is running; a running gateway (any
  * replica) picks up an accept or a classification within a second.
  */
+import { gatherState } from '../readiness/state.ts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { hostname, userInfo } from 'node:os';
@@ -187,7 +188,10 @@ export function registerCheck(program: Command, ctx: CliContext): void {
     .action(async (opts: { config: string; json?: boolean; refresh?: boolean }) => {
       const config = await ctx.load(opts.config);
       if (opts.refresh) await refresh(config, Boolean(opts.json));
-      const items = readiness(config, await withStore(config, readInventory));
+      const items = await withStore(config, async (store) => {
+        const inv = await readInventory(store);
+        return readiness(config, inv, undefined, await gatherState(store, config, inv));
+      });
       const totals = summary(items);
       if (opts.json) process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
       else {

@@ -8,6 +8,7 @@
  * platform issuer) sees everything. An agent's credential gets 403. Without identity, it answers
  * loopback callers only (local development), like the MCP endpoint.
  */
+import { gatherState } from '../readiness/state.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
@@ -74,7 +75,8 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
     case 'credentials':
       return { revoked: await store.revocations.list() };
     case 'check': {
-      const items = readiness(config, await inventory(store));
+      const inv = await inventory(store);
+      const items = readiness(config, inv, undefined, await gatherState(store, config, inv));
       const totals = summary(items);
       return { ready: totals.fail === 0, summary: totals, items };
     }

@@ -1,10 +1,12 @@
 /**
  * `gatehouse check`: the running configuration (and what the inventory recorded) against the
  * seven-section readiness checklist (DESIGN.md section 1), item by item. Pure: the CLI and the admin
- * API pass in the config and the inventory. An item whose feature Gatehouse does not have yet fails,
- * saying so: a readiness report that passes what cannot be done would be worse than none.
+ * API pass in the config, the inventory and what they read of the running system (state.ts). No item
+ * is a constant: each is computed from the config or that state, and one whose state cannot be read
+ * fails, saying so — a readiness report that passes what it did not look at would be worse than none.
  */
 import { isItemName } from '../inventory/canonical.ts';
+import type { ReadinessState } from './state.ts';
 import type { Config, ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sandbox.ts';
 import type { InventoryData } from '../inventory/report.ts';
@@ -47,7 +49,7 @@ function staticSecrets(s: ServerConfig, i: number): string[] {
 
 const NOT_YET = (what: string) => `Gatehouse does not ${what} yet`;
 
-export function readiness(config: Config, inv: InventoryData, host?: SandboxFacts): CheckItem[] {
+export function readiness(config: Config, inv: InventoryData, host?: SandboxFacts, state: ReadinessState = {}): CheckItem[] {
   const enabled = config.servers.filter((s) => !s.disabled);
   const stdio = enabled.filter((s): s is StdioServerConfig & (typeof enabled)[number] => s.transport === 'stdio');
   // The one look at the host: bubblewrap, and who can read the state directory (tests pass their own).
@@ -114,7 +116,13 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
       : unmanaged.length ? `not in a secrets manager (local:, env: or exec:): ${list(unmanaged)}`
         : shared.length ? `one credential for every tenant: ${list(shared)}` : `${credentialed.length} server(s) with per-tenant references in a secrets manager`,
     'reference secrets per tenant (`{tenant}`) in Vault, AWS Secrets Manager or 1Password'));
-  items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', 'pass', `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; \`gatehouse credentials revoke\` confirms on every live gateway`));
+  const rev = state.revocations;
+  const slowRotation = config.secrets.cacheTtlSeconds > 3600;
+  items.push(item('2.4', 'credentials can be rotated and revoked, with confirmation', !rev ? 'fail' : rev.unconfirmed.length ? 'fail' : slowRotation ? 'warn' : 'pass',
+    !rev ? 'the revocation records cannot be read from the store'
+      : rev.unconfirmed.length ? `revoked but not confirmed by every live gateway: ${list(rev.unconfirmed)}`
+        : `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; ${rev.refs.length} revocation(s) in force, confirmed by all ${rev.liveGateways} live gateway(s)`,
+    !rev || rev.unconfirmed.length ? 'check the store; a gateway that does not confirm is not following revocations (restart it)' : 'lower `secrets.cacheTtlSeconds` (at most an hour)'));
 
   // 3 Policy
   const pol = config.policy?.compiled;
@@ -132,13 +140,24 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
     'add `limits.rules` (rate and concurrency; `limits.redis` for several replicas)'));
 
   // 4 Approval
-  items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', 'pass',
-    'the approval page, `gatehouse approvals`, and the audit trail record approver, decision, reason and time'));
+  const appr = state.approvals;
+  const pageBase = config.approvals.baseUrl ?? config.gateway.publicUrl;
+  items.push(item('4.1', 'approvers see the action, tool, target and diff; who approved and when is recorded', !appr || appr.unrecorded ? 'fail' : pageBase || !exposedHost(config) ? 'pass' : 'warn',
+    !appr ? 'the approval records cannot be read from the store'
+      : appr.unrecorded ? `${appr.unrecorded} decided approval(s) without an approver and time on record`
+        : `${appr.decided} decision(s) on record, each with approver and time; approval pages at ${pageBase ?? 'the listen address'}`,
+    !appr || appr.unrecorded ? 'check the store (approvals)' : 'set `approvals.baseUrl` (or `gateway.publicUrl`) so links in notifications reach the page'));
   items.push(item('4.2', 'approvers are notified', config.approvals.webhook ? 'pass' : 'warn', config.approvals.webhook ? 'a signed webhook (Slack-compatible) links to each request' : 'no webhook: approvers must watch the page or `gatehouse approvals list`', 'set `approvals.webhook`'));
 
   // 5 Audit
   const a = config.audit;
-  items.push(item('5.1', 'one structured audit event per call', 'pass', 'a write-ahead intent and an outcome (or a refusal) per call, hash-chained; calls are refused when it cannot be written'));
+  const au = state.audit;
+  const failOpen = a.readWhenUnavailable === 'allow';
+  items.push(item('5.1', 'one structured audit event per call', !au ? 'fail' : au.unclosed ? 'warn' : failOpen ? 'warn' : 'pass',
+    !au ? 'the audit trail cannot be read from the store'
+      : au.unclosed ? `${au.unclosed} call(s) recorded as started more than five minutes ago have no outcome yet (a gateway died; the next start records them as unknown)`
+        : `${au.records} record(s): a write-ahead intent and an outcome (or a refusal) per request, hash-chained${failOpen ? '; READ calls go on without a record when the trail cannot be written (`audit.readWhenUnavailable: allow`)' : '; requests are refused when it cannot be written'}`,
+    !au ? 'check the store' : au.unclosed ? 'restart the gateway that died, then `gatehouse audit verify`' : 'set `audit.readWhenUnavailable: refuse`'));
   items.push(item('5.2', 'secrets and PII are redacted from what is recorded', a.arguments === 'redacted' && !a.redact.fields.length && !a.redact.paths.length ? 'warn' : 'pass',
     `arguments: ${a.arguments}, results: ${a.results}; ${a.redact.fields.length + a.redact.paths.length ? `${a.redact.fields.length} PII field(s), ${a.redact.paths.length} path(s) configured` : 'built-in secret detection only, no PII fields or paths configured'}`,
     'list your PII in `audit.redact.fields` / `audit.redact.paths`, or keep only shapes (`audit.arguments: shape`)'));
@@ -149,14 +168,29 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
     'add an `audit.exports` entry (splunk-hec, elastic-bulk, otlp, or syslog)'));
 
   // 6 Safe execution
-  items.push(item('6.1', 'request size and nesting are bounded', 'pass', `bodies up to ${config.gateway.maxBodyBytes} bytes, JSON nesting up to ${config.gateway.maxJsonDepth}`));
-  items.push(item('6.2', "arguments are validated against each tool's input schema", 'pass', 'JSON Schema 2020-12 per pinned definition, plus depth, length, size and prototype-key bounds'));
+  const g = config.gateway;
+  const loose = g.maxBodyBytes > 16 * 1024 * 1024 || g.maxJsonDepth > 128;
+  items.push(item('6.1', 'request size and nesting are bounded', loose ? 'warn' : 'pass', `bodies up to ${g.maxBodyBytes} bytes, JSON nesting up to ${g.maxJsonDepth}`,
+    'keep `gateway.maxBodyBytes` at most 16 MiB and `gateway.maxJsonDepth` at most 128'));
+  const uncheckable = state.uncheckable ?? [];
+  items.push(item('6.2', "arguments are validated against each tool's input schema", uncheckable.length ? 'warn' : present.length ? 'pass' : 'warn',
+    uncheckable.length ? `input schemas that cannot be enforced (every call to these tools is refused): ${list(uncheckable)}`
+      : present.length ? `${present.length} tool schema(s) compile (JSON Schema 2020-12 per pinned definition), plus depth, length, size and prototype-key bounds` : 'no tools catalogued yet',
+    uncheckable.length ? "ask the server's owner to fix the schema" : 'start the gateway, or run `gatehouse inventory --refresh`'));
   const inheriting = enabled.filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v))).map((s) => s.name);
   items.push(item('6.3', 'stdio servers start with a minimal environment', inheriting.length ? 'warn' : 'pass',
     inheriting.length ? `secret-looking variables inherited by ${list(inheriting)}` : 'only the listed variables are inherited', 'trim `servers[].inheritEnv`'));
   const sb = sandboxReadiness(stdio, config.gateway.stateDir, host);
   items.push(item('6.4', 'tools run sandboxed with restricted egress', sb.status, sb.why, sb.fix));
-  items.push(item('6.5', 'a read-only mode exists', 'pass', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy'));
+  const modes = state.modes;
+  const inForce = (m: string) => [
+    ...(modes ?? []).filter((r) => r.mode === m).map((r) => r.scope),
+    ...Object.entries({ ...(pol?.modes.tenants ?? {}), ...(pol?.modes.servers ?? {}), ...(pol?.modes.tools ?? {}) }).filter(([, v]) => v === m).map(([k]) => `${k} (policy)`),
+    ...(pol?.modes.gateway === m ? ['gateway (policy)'] : []),
+  ];
+  const modeItem = (id: string, title: string, mode: string, how: string) =>
+    items.push(item(id, title, modes ? 'pass' : 'fail', modes ? `${how}; in force now: ${inForce(mode).length ? list(inForce(mode)) : 'none'}` : 'the run-time modes cannot be read from the store, so a switch would not be followed', 'check the store'));
+  modeItem('6.5', 'a read-only mode exists', 'read_only', '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy');
   const exposed = !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
   // Behind a reverse proxy every caller arrives from the proxy: without identity that is exposure.
   const proxies = id ? [] : (config.gateway.trustedProxies ?? []);
@@ -166,10 +200,19 @@ export function readiness(config: Config, inv: InventoryData, host?: SandboxFact
     'configure an identity provider before exposing the gateway'));
 
   // 7 Rollout
-  items.push(item('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'pass', '`gatehouse mode set shadow ...`, or `modes` in the policy; the caller is told nothing ran'));
-  items.push(item('7.2', 'a server or tool can be switched off at once', 'pass', '`gatehouse mode set disabled --tool|--server ...` applies on every gateway within a second, audited'));
-  items.push(item('7.3', 'credentials can be revoked during an incident', 'pass', '`gatehouse credentials revoke <ref> --reason ...` stops every connection holding it and prints the time to effect'));
-  items.push(item('7.4', 'logs can be exported for an incident', 'pass', '`gatehouse audit export --since ... --format jsonl|cef|...` and `gatehouse audit run <id>`'));
+  modeItem('7.1', 'shadow mode: proposed writes are recorded, nothing executes', 'shadow', '`gatehouse mode set shadow ...`, or `modes` in the policy; the caller is told nothing ran');
+  modeItem('7.2', 'a server or tool can be switched off at once', 'disabled', '`gatehouse mode set disabled --tool|--server ...` applies on every gateway within a second, audited');
+  const brokeredServers = enabled.filter((s) => s.credentials || (s.transport !== 'stdio' && s.oauth)).map((s) => s.name);
+  items.push(item('7.3', 'credentials can be revoked during an incident', !rev ? 'fail' : brokeredServers.length ? 'pass' : 'warn',
+    !rev ? 'the revocation records cannot be read from the store'
+      : brokeredServers.length ? `\`gatehouse credentials revoke <ref>\` stops every connection holding it: ${list(brokeredServers)} use brokered credentials; ${rev.liveGateways} live gateway(s) follow revocations`
+        : 'no server uses brokered credentials: there is nothing Gatehouse can revoke (secrets would have to be revoked at each server)',
+    !rev ? 'check the store' : 'reference upstream secrets with `servers[].credentials`'));
+  const lagging = Object.entries(au?.exportLag ?? {}).filter(([, n]) => n >= 1000).map(([name, n]) => `${name} (${n >= 10_000 ? '10000+' : n} records behind)`);
+  items.push(item('7.4', 'logs can be exported for an incident', !au ? 'fail' : lagging.length ? 'warn' : 'pass',
+    !au ? 'the audit trail cannot be read from the store'
+      : lagging.length ? `exports behind: ${list(lagging)}` : `${au.records} record(s) readable for \`gatehouse audit export\` and \`gatehouse audit run\`; ${Object.keys(au.exportLag).length} export(s) up to date`,
+    !au ? 'check the store' : 'check the export destinations (`gatehouse audit export` meanwhile)'));
   items.push(item('7.5', 'owners can be notified', undocumented.length ? 'fail' : 'pass', undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record', 'set `servers[].owner`'));
   const order = (id: string) => id.split('.').map(Number);
   return items.sort((a, b) => order(a.id)[0] - order(b.id)[0] || order(a.id)[1] - order(b.id)[1]);
@@ -179,4 +222,8 @@ export function summary(items: CheckItem[]): Record<Status, number> {
   const out: Record<Status, number> = { pass: 0, warn: 0, fail: 0 };
   for (const i of items) out[i.status]++;
   return out;
+}
+
+function exposedHost(config: Config): boolean {
+  return !['127.0.0.1', '::1', 'localhost'].includes(config.gateway.listen.host);
 }

@@ -1,0 +1,77 @@
+/**
+ * What `gatehouse check` reads from the running system besides the config and the inventory, so that
+ * no readiness item is a constant: the audit trail (records, calls left without an outcome, export
+ * lag), the modes in force, revocations and which live gateways confirmed them, recorded approval
+ * decisions, and whether every catalogued tool's input schema can be enforced. Each part is read on
+ * its own; a part that cannot be read is `undefined`, and the items that need it fail.
+ */
+import type { Store } from '../storage/types.ts';
+import type { Config } from '../config/schema.ts';
+import type { InventoryData } from '../inventory/report.ts';
+import { isItemName } from '../inventory/canonical.ts';
+import { SchemaValidators } from '../policy/arguments.ts';
+
+export interface ReadinessState {
+  audit?: {
+    records: number;
+    /** Call intents older than STALE_MS without an outcome (or `unknown`) record. */
+    unclosed: number;
+    /** Records each configured export has not sent yet (capped at LAG_CAP). */
+    exportLag: Record<string, number>;
+  };
+  modes?: Array<{ scope: string; mode: string }>;
+  revocations?: { refs: string[]; unconfirmed: string[]; liveGateways: number };
+  approvals?: { decided: number; unrecorded: number };
+  /** Catalogued tools whose input schema cannot be compiled (so no call to them is let through). */
+  uncheckable?: string[];
+}
+
+const STALE_MS = 5 * 60_000;
+const LAG_CAP = 10_000;
+const LIVE_MS = 30_000;
+
+async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function gatherState(store: Store, config: Config, inv: InventoryData, now = Date.now()): Promise<ReadinessState> {
+  const [audit, modes, revocations, approvals] = await Promise.all([
+    part(async () => {
+      const streams = await store.audit.streams();
+      const open = await store.audit.openIntents('');
+      const exportLag: Record<string, number> = {};
+      for (const e of config.audit.exports) {
+        const cursor = await store.audit.getCursor(e.name);
+        exportLag[e.name] = (await store.audit.read({ afterPosition: cursor, limit: LAG_CAP })).length;
+      }
+      const unclosed = open.filter((r) => now - Date.parse(r.time) > STALE_MS).length;
+      return { records: streams.reduce((n, s) => n + s.count, 0), unclosed, exportLag };
+    }),
+    part(async () => (await store.modes.list()).map((m) => ({ scope: m.scope, mode: m.mode }))),
+    part(async () => {
+      const list = await store.revocations.list();
+      const live = await store.revocations.live(now - LIVE_MS);
+      const unconfirmed: string[] = [];
+      for (const r of list) {
+        const acked = new Set((await store.revocations.acks(r.ref)).map((a) => a.instance));
+        if (live.some((g) => !acked.has(g))) unconfirmed.push(r.ref);
+      }
+      return { refs: list.map((r) => r.ref), unconfirmed, liveGateways: live.length };
+    }),
+    part(async () => {
+      const decided = [...(await store.approvals.list({ status: 'approved', limit: 200 })), ...(await store.approvals.list({ status: 'denied', limit: 200 }))];
+      const unrecorded = decided.filter((r) => !r.decisions.length || r.decisions.some((d) => !d.by?.subject || !Number.isFinite(d.at))).length;
+      return { decided: decided.length, unrecorded };
+    }),
+  ]);
+  const validators = new SchemaValidators();
+  const uncheckable = inv.tools
+    .filter((t) => t.present && !isItemName(t.tool))
+    .filter((t) => validators.check(t.pin, (t.def as { inputSchema?: unknown }).inputSchema, {})?.path === '(schema)')
+    .map((t) => `${t.server}/${t.tool}`);
+  return { audit, modes, revocations, approvals, uncheckable };
+}
