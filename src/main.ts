@@ -175,6 +175,7 @@ export class Gateway {
           gw.#retryCredentials.get(done.server)?.();
           return done;
         },
+        metricsToken: () => gw.config.gateway.metricsToken,
         approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => readForApprover(r, { readTool: gw.config.approvals.readTools?.[r.tool], split: (tool) => gw.catalog.split(tool), policy: gw.#endpoint.policy, read: () => gw.#currentContent(r), record: (i) => gw.audit.record(i) }) }),
       });
       const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);

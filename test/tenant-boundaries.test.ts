@@ -27,6 +27,7 @@ let idp2: SecondIssuer;
 let t: TestGateway;
 let resource = '';
 const SCOPE = 'mcp:tools mcp:read';
+const SCRAPE = 'scrape-0123456789abcdef0123';
 const secret = (id: string) => oidc.clients.find((c) => c.id === id)!.secret;
 const oidcToken = (id: string) => oidc.clientCredentialsToken(id, secret(id), SCOPE);
 const calls = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
@@ -40,6 +41,7 @@ before(async () => {
     stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: READ } }\n`,
     {
       port,
+      gateway: `  metricsToken: ${SCRAPE}\n`,
       top:
         `identity:\n  resource: ${resource}\n  issuers:\n` +
         `    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n` +
@@ -285,4 +287,16 @@ test('shortening the audit retention needs two people: one person editing the co
   assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'carl', '-c', t.file])).code, 2);
   assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'dana', '-c', t.file])).code, 0);
   assert.equal(await guard(3), 7);
+});
+
+test('/metrics and /readyz need the scrape token; no user credential opens them; /healthz stays open', async () => {
+  for (const path of ['/metrics', '/readyz']) {
+    assert.equal((await fetch(`${t.url}${path}`)).status, 401, `${path} without a credential`);
+    assert.equal((await fetch(`${t.url}${path}`, { headers: { authorization: 'Bearer scrape-0123456789abcdef0124' } })).status, 401, `${path} with a wrong token`);
+    assert.equal((await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${await oidcToken('admin')}` } })).status, 401, `${path} with an admin's access token`);
+    const ok = await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${SCRAPE}` } });
+    assert.equal(ok.status, 200, path);
+  }
+  assert.match(await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${SCRAPE}` } })).text(), /gatehouse_/);
+  assert.equal((await fetch(`${t.url}/healthz`)).status, 200);
 });

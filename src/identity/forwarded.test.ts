@@ -15,4 +15,6 @@ test('the client is the right-most hop that is not a trusted proxy', () => {
   assert.equal(forwardedClient({ forwarded: 'for=198.51.100.7:1234, for=10.0.0.2' }, trusted), '198.51.100.7');
   assert.equal(forwardedClient({ 'x-real-ip': '::ffff:127.0.0.1' }, ['10.0.0.2']), '127.0.0.1');
   assert.equal(forwardedClient({ forwarded: 'proto=https' }, trusted), undefined, 'unreadable: nobody');
+  assert.equal(forwardedClient({ 'x-forwarded-for': '127.0.0.1' }, trusted), '127.0.0.1', 'a client on the proxy host');
+  assert.equal(forwardedClient({ 'x-forwarded-for': ', 127.0.0.1' }, trusted), undefined, 'an empty hop: nobody');
 });

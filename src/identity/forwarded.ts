@@ -19,7 +19,8 @@ const strip = (a: string): string => {
 
 /**
  * The client address the trusted proxies report: the right-most hop that is not itself a trusted
- * proxy (hops to the left of it could be written by the client). Undefined when none can be read.
+ * proxy (hops to the left of it could be written by the client), or the first hop when all are
+ * (a client on the proxy's own host). Undefined when none can be read.
  */
 export function forwardedClient(h: IncomingHttpHeaders, trusted: readonly string[]): string | undefined {
   const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
@@ -36,5 +37,6 @@ export function forwardedClient(h: IncomingHttpHeaders, trusted: readonly string
     if (!hops[i]) return undefined;
     if (!trusted.includes(hops[i])) return hops[i];
   }
-  return undefined;
+  // Every hop is a trusted proxy's address: the first one is where the request started.
+  return hops[0] || undefined;
 }

@@ -67,9 +67,9 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     assertRefused(await v.verify('opaque-no-sub'), 'missing sub claim');
     const before = idp.hits.length;
     assertRefused(await v.verify('opaque-inactive'), 'token inactive');
-    assert.equal(idp.hits.length, before + 1, 'negative answers are not cached');
+    assert.equal(idp.hits.length, before, 'negative answers are cached too');
     assertRefused(await v.verify('has space'), 'malformed token');
-    assert.equal(idp.hits.length, before + 1, 'a token that is not a b64token is never sent');
+    assert.equal(idp.hits.length, before, 'a token that is not a b64token is never sent');
     const wrongSecret = new TokenVerifier({ issuers: [{ issuer: ISSUER }], audience: RESOURCE, introspection: { ...config(), clientSecret: 'nope' } });
     assertRefused(await wrongSecret.verify('opaque-good'), 'introspection failed');
   });
@@ -91,5 +91,22 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     clock += 30_000; // past the 30 s cap even though cacheTtlMs asked for an hour
     assert.equal((await i.verify('opaque-good')).ok, true);
     assert.equal(idp.hits.length, 4);
+  });
+
+  test('a flood of one bad token costs one introspection call; the refusal is cached 10 s, bounded', async () => {
+    let clock = Date.now();
+    const i = new Introspector(config(), { audience: RESOURCE, issuers: new Set([ISSUER]), claims: {}, clockToleranceSec: 0, fetchTimeoutMs: 2000, cacheEntries: 20, now: () => clock });
+    idp.hits.length = 0;
+    const results = await Promise.all(Array.from({ length: 500 }, () => i.verify('opaque-bad-flood')));
+    assert.ok(results.every((r) => !r.ok));
+    assert.equal(idp.hits.length, 1, '500 concurrent lookups, one call');
+    assertRefused(await i.verify('opaque-bad-flood'), 'token inactive');
+    assert.equal(idp.hits.length, 1, 'served from the negative cache');
+    assert.equal(i.negativeEntries, 1);
+    clock += 10_001;
+    assertRefused(await i.verify('opaque-bad-flood'), 'token inactive');
+    assert.equal(idp.hits.length, 2, 'asked again once the refusal expired');
+    for (let n = 0; n < 30; n++) await i.verify(`opaque-distinct-${n}`);
+    assert.equal(i.negativeEntries, 20, 'bounded');
   });
 });

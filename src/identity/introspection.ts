@@ -2,8 +2,10 @@
 //
 // Only an answer with `active: true` counts, and even then the gateway re-checks audience, issuer and
 // expiry itself: an authorization server shared by several resources may happily say "active" for a
-// token minted for someone else. Positive answers are cached briefly, keyed by SHA-256 of the token, so
-// the raw token never sits in memory as a map key (heap dumps, debug listings).
+// token minted for someone else. Answers are cached briefly, keyed by SHA-256 of the token, so the raw
+// token never sits in memory as a map key (heap dumps, debug listings): positive ones up to 30 s (never
+// past `exp`), negative ones 10 s (an unreachable server 1 s), each cache bounded; concurrent
+// lookups of one token share one introspection call. A flood of one bad token costs one call, not one each.
 import { createHash } from 'node:crypto';
 import { fail, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
 import type { ClaimNames, Principal, VerifyResult } from './claims.ts';
@@ -22,11 +24,15 @@ export interface IntrospectorOptions {
   fetchTimeoutMs: number;
   /** how long a positive answer may be reused; capped at 30 s and never past the token's exp */
   cacheTtlMs?: number;
+  /** entries kept in each cache (positive, negative); default 10 000 */
+  cacheEntries?: number;
   now?: () => number;
 }
 
 const MAX_CACHE_TTL_MS = 30_000;
 const MAX_CACHE_ENTRIES = 10_000;
+const NEGATIVE_TTL_MS = 10_000;
+const UNAVAILABLE_TTL_MS = 1_000;
 
 export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
@@ -34,6 +40,8 @@ export class Introspector {
   readonly #config: IntrospectionConfig;
   readonly #opts: IntrospectorOptions;
   readonly #cache = new Map<string, { principal: Principal; until: number }>();
+  readonly #negative = new Map<string, { result: VerifyResult; until: number }>();
+  readonly #inFlight = new Map<string, Promise<VerifyResult>>();
   readonly #auth: string;
   readonly #now: () => number;
 
@@ -53,7 +61,24 @@ export class Introspector {
     const hit = this.#cache.get(key);
     if (hit && hit.until > now) return { ok: true, principal: hit.principal };
     if (hit) this.#cache.delete(key);
+    const miss = this.#negative.get(key);
+    if (miss && miss.until > now) return miss.result;
+    if (miss) this.#negative.delete(key);
+    const pending = this.#inFlight.get(key);
+    if (pending) return pending;
+    const p = this.#introspect(token, key, now).then((result) => {
+      if (!result.ok) {
+        const ttl = result.reason === 'introspection unavailable' || result.reason === 'introspection failed' ? UNAVAILABLE_TTL_MS : NEGATIVE_TTL_MS;
+        if (this.#negative.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES)) this.#negative.delete(this.#negative.keys().next().value as string);
+        this.#negative.set(key, { result, until: now + ttl });
+      }
+      return result;
+    }).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, p);
+    return p;
+  }
 
+  async #introspect(token: string, key: string, now: number): Promise<VerifyResult> {
     let body: unknown;
     try {
       const res = await fetch(this.#config.url, {
@@ -95,7 +120,7 @@ export class Introspector {
     const ttl = Math.min(this.#opts.cacheTtlMs ?? MAX_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
     const until = Math.min(now + ttl, principal.expiresAt);
     if (until > now) {
-      if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
+      if (this.#cache.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES)) this.#cache.delete(this.#cache.keys().next().value as string);
       this.#cache.set(key, { principal, until });
     }
     return { ok: true, principal };
@@ -104,5 +129,10 @@ export class Introspector {
   /** For tests and diagnostics: the cache keys (token hashes). */
   cacheKeys(): string[] {
     return [...this.#cache.keys()];
+  }
+
+  /** For tests and diagnostics: how many refusals are cached. */
+  get negativeEntries(): number {
+    return this.#negative.size;
   }
 }

@@ -13,6 +13,7 @@ import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
 import { resultPage } from '../approvals/page.ts';
+import { requireScrapeToken } from '../identity/scrape-token.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
@@ -23,6 +24,8 @@ export interface HttpDeps {
   approvalPage: () => ApprovalPageDeps;
   /** Upstream OAuth: the authorization server sent the browser back with a code. */
   oauthCallback: (code: string, state: string) => Promise<{ server: string; tenant: string }>;
+  /** When set, /metrics and /readyz need `Authorization: Bearer <it>`. */
+  metricsToken?: () => string | undefined;
   /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
   timeouts?: { headersMs?: number; bodyMs?: number };
 }
@@ -89,11 +92,13 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {
+    requireScrapeToken(req, deps.metricsToken?.());
     const r = await readiness(deps);
     return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', store: r.store, upstreams: r.upstreams });
   }
   if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
   if (path === '/metrics') {
+    requireScrapeToken(req, deps.metricsToken?.());
     const { contentType, body } = await ep.metrics.render();
     return json(res, 200, body, contentType);
   }
