@@ -12,7 +12,7 @@ import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import { checkBounds } from '../../policy/arguments.ts';
 import { canonicalPath, canonicalResourceUri, realPathOf } from '../../policy/canonical.ts';
-import { extractResources } from '../../policy/resources.ts';
+import { extractResources, extractionFor } from '../../policy/resources.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
 const MAX_PROMPT_ARG = 64 * 1024;
@@ -35,12 +35,15 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   const x = extractResources(deps.policy.resources, s.route!.qualified, args ?? {});
   if (!x.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${x.reason}${x.path ? ` (at \`${x.path}\`)` : ''}`.slice(0, 1000), { rule: 'resource:refused' });
   const forwarded: JsonObject = { ...((args ?? {}) as JsonObject) };
+  // One extracted resource per spec of the rule, in order: a spec's `root` holds for the real path too.
+  const specs = extractionFor(deps.policy.resources, s.route!.qualified)?.resources ?? [];
   s.resources = [];
-  for (const r of x.resources) {
+  for (const [i, r] of x.resources.entries()) {
     let value = r.value;
     if (r.kind === 'path' && r.args.length === 1 && localServer(deps, s.route!.server)) {
       const real = await realPathOf(value);
-      const c = canonicalPath(real);
+      const root = specs[i]?.root;
+      const c = canonicalPath(real, root === undefined ? undefined : await realPathOf(root));
       if (!c.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${c.reason}`, { rule: 'resource:refused' });
       value = c.value;
     }
