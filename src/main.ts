@@ -99,7 +99,7 @@ export class Gateway {
     const broker = new CredentialBroker(resolver, store.revocations, log);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);
     const scrubber = new SecretScrubber();
-    const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber);
+    const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber, () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000);
     pool.onCreated = (server, tenantKey, up) => {
       up.sandbox = { host: this.sandbox, tenant: tenantKey };
       const cfg = this.#serverCfg.get(server);
@@ -355,7 +355,7 @@ export class Gateway {
     // with backoff.
     let timer: NodeJS.Timeout | undefined;
     const attempt = (delay: number): Promise<void> =>
-      this.credentials.pool.get(cfg, discoveryTenant(cfg)).then(
+      this.credentials.pool.get(cfg, discoveryTenant(cfg), undefined, undefined, { keep: true }).then(
         () => void this.#retryCredentials.delete(cfg.name),
         (err: Error) => {
           this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');

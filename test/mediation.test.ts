@@ -352,3 +352,16 @@ test('task handles are sealed for their caller: forged, raw or foreign handles a
   }
   assert.equal(reached().length, before);
 });
+
+test("an idle tenant's connection is stopped and started again on its next request; the catalogue's stays", async () => {
+  await rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} });
+  const held = () => t.gw.credentials.pool.describe().filter((h) => h.server === 'mt').map((h) => h.tenant).sort();
+  assert.deepEqual(held(), ['acme', 'globex']);
+  const pid = t.gw.credentials.pool.describe().find((h) => h.server === 'mt' && h.tenant === 'globex')!.pid;
+  assert.ok(t.gw.credentials.pool.sweep(Date.now() + 16 * 60_000) >= 1);
+  assert.deepEqual(held(), ['acme']);
+  const r = await rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} });
+  assert.equal(r.result.content[0].text, 'globex');
+  const again = t.gw.credentials.pool.describe().find((h) => h.server === 'mt' && h.tenant === 'globex')!.pid;
+  assert.notEqual(again, pid);
+});

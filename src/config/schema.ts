@@ -210,6 +210,7 @@ export const Gateway = Type.Object(
     headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request whose headers have not all arrived by then is refused (408) and its connection closed. Default 10000.' })),
     bodyTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request body that has not all arrived by then is refused (408) and its connection closed. Default 30000.' })),
     sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),
+    tenantIdleMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_080, description: "A tenant's upstream connection (a process per tenant for stdio servers) unused this long is stopped; the next request starts it again. The discovery tenant's stays. Default 15." })),
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500, description: 'Items per page in listings.' })),
     allowUnauthenticated: Type.Optional(
       Type.Union([Type.Literal('loopback'), Type.Literal('never')], {

@@ -18,9 +18,13 @@ interface Held {
   digest: string;
   refs: string[];
   values: string[];
+  /** The catalogue's connection: never stopped for being idle. */
+  keep: boolean;
+  lastUsed: number;
 }
 
 const DRAIN_MS = 60_000;
+const SWEEP_MS = 60_000;
 
 export class CredentialedUpstreams {
   readonly #broker: CredentialBroker;
@@ -33,8 +37,14 @@ export class CredentialedUpstreams {
 
   readonly #scrubber: SecretScrubber;
 
-  constructor(broker: CredentialBroker, verdicts: VerdictStore, log: Logger, scrubber: SecretScrubber) {
+  readonly #idleMs: () => number;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(broker: CredentialBroker, verdicts: VerdictStore, log: Logger, scrubber: SecretScrubber, idleMs: () => number = () => 15 * 60_000) {
     this.#broker = broker;
+    this.#idleMs = idleMs;
+    this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.#sweeper.unref();
     this.#verdicts = verdicts;
     this.#scrubber = scrubber;
     // What these connections log (an upstream's stderr, say) is scrubbed of the secrets they hold.
@@ -47,15 +57,22 @@ export class CredentialedUpstreams {
   }
 
   /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */
-  async get(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string): Promise<{ up: Upstream; values: string[] }> {
+  async get(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string, opts: { keep?: boolean } = {}): Promise<{ up: Upstream; values: string[] }> {
     const key = CredentialedUpstreams.key(cfg, tenant, subject);
     const held = this.#held.get(key);
+    const now = Date.now();
     // A server without credentials has nothing to resolve: its tenant's connection as it is.
-    if (held && !held.refs.length && !brokered(cfg) && held.up.state !== 'stopped') return { up: held.up, values: [] };
+    if (held && !held.refs.length && !brokered(cfg) && held.up.state !== 'stopped') {
+      held.lastUsed = now;
+      return { up: held.up, values: [] };
+    }
     const m = await this.#broker.materialize(cfg, tenant, subject, subjectToken);
-    if (held && held.digest === m.digest && held.up.state !== 'stopped') return { up: held.up, values: m.values };
+    if (held && held.digest === m.digest && held.up.state !== 'stopped') {
+      held.lastUsed = now;
+      return { up: held.up, values: m.values };
+    }
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
-    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values });
+    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values, keep: Boolean(opts.keep || held?.keep), lastUsed: now });
     this.#scrubber.update(this.values());
     this.onCreated(cfg.name, key.split('\u0000')[1], up);
     up.start().catch(() => {});
@@ -98,7 +115,21 @@ export class CredentialedUpstreams {
     return [...new Set([...this.#held.values()].flatMap((h) => h.values))];
   }
 
+  /** Stop the connections nobody used for the idle time (and none in flight); the next request starts them again. */
+  sweep(now = Date.now()): number {
+    let n = 0;
+    for (const [key, h] of this.#held) {
+      if (h.keep || h.up.inFlight > 0 || now - h.lastUsed < this.#idleMs()) continue;
+      this.#held.delete(key);
+      void h.up.stop();
+      n++;
+    }
+    if (n) this.#scrubber.update(this.values());
+    return n;
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.#sweeper);
     await Promise.allSettled([...this.#held.values()].map((h) => h.up.stop()).concat([...this.#retiring].map((u) => u.stop())));
     this.#held.clear();
   }
