@@ -44,6 +44,9 @@ test('an upstream killed mid-call fails that call with -32603 while other caller
   assert.equal(dead.code, -32603);
   assert.match(dead.message, /upstream failed/);
   assert.deepEqual(echo.content, [{ type: 'text', text: 'Echo: still here' }]);
+  // The upstream received the call before it died: what happened is unknown, not a plain error.
+  const rec = (await t.gw.store.audit.read({ tool: 'chaos__die', kind: 'call.outcome', limit: 10 })).map((r) => r.event);
+  assert.deepEqual(rec.map((e) => e.outcome), ['unknown']);
 });
 
 test('the dead upstream is restarted and serves again', async () => {

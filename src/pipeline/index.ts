@@ -132,6 +132,7 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
   const s: CallState = { ctx, method, kind, requested, params, startedAt: performance.now() };
   let outcome = 'error';
   let error: string | undefined;
+  let failure: unknown;
   try {
     for (const [stageName, stage] of row.stages) {
       s.stage = stageName;
@@ -141,6 +142,7 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
     outcome = s.halt ? 'input_required' : s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
     return s.result!;
   } catch (err) {
+    failure = err;
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
     outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
     // An upstream's error can quote the secrets it was given: scrubbed like a result.
@@ -151,7 +153,7 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
     // The outcome record closes the intent (hash-chained, after redaction); a request refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
-      const o = error ? 'error' : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
+      const o = error ? (mayHaveReached(s.stage, failure) ? 'unknown' : 'error') : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
     } else if (error || s.halt) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
@@ -159,6 +161,17 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
     await s.release?.().catch(() => {});
     deps.metrics.recordCall(s.route?.server ?? '', s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method, outcome, ms / 1000); // URIs would be unbounded labels
   }
+}
+
+/**
+ * Whether a failed request may have reached the upstream (and acted): then its outcome is `unknown`,
+ * never `error` — a write whose upstream died mid-call, timed out or was cancelled may have happened.
+ * Only a failure before anything was sent (no connection, an open circuit) or an answer from the
+ * upstream itself (a JSON-RPC error) is a plain `error`.
+ */
+function mayHaveReached(stage: string | undefined, err: unknown): boolean {
+  if (stage !== 'execute' || err instanceof UpstreamRpcError) return false;
+  return !(err instanceof GatehouseError && (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND'));
 }
 
 function targetOfRef(ref: unknown): unknown {
