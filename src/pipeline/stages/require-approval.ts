@@ -14,9 +14,10 @@ import type { CallState, Stage } from '../types.ts';
 
 const META_KEY = 'io.gatehouse/approval';
 
+/** Bound to the arguments as they go upstream (canonical URLs, real paths), which is what the approver is shown. */
 function boundCall(s: CallState): BoundCall {
   const p = s.ctx.principal;
-  return { tenant: p.tenant, principalKey: p.key, client: p.client, server: s.route!.server, tool: s.route!.qualified, args: s.params.arguments ?? {}, pin: s.toolPin ?? '', policyRevision: s.decision?.policyRevision ?? '' };
+  return { tenant: p.tenant, principalKey: p.key, client: p.client, server: s.route!.server, tool: s.route!.qualified, args: s.upstream?.arguments ?? s.params.arguments ?? {}, pin: s.toolPin ?? '', policyRevision: s.decision?.policyRevision ?? '' };
 }
 
 export const requireApproval: Stage = async (s, deps) => {
