@@ -10,5 +10,6 @@ import type { Stage } from '../types.ts';
 export const redactResult: Stage = (s, { credentials }) => {
   if (!s.result) return;
   const scrubbed = credentials.scrubber.value(s.result, s.injected ?? []);
-  s.result = s.ctx.scope ? scrubbed : namespaceUris(s.method, scrubbed, s.route!.server);
+  // A task's result is the result of the tools/call that started it.
+  s.result = s.ctx.scope ? scrubbed : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, s.route!.server);
 };
