@@ -30,6 +30,7 @@ import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
 import type { ApprovalRequest } from './approvals/model.ts';
 import { createLimiter } from './limits/index.ts';
+import { DEFAULT_REFUSALS, RefusalBudget } from './limits/refusals.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { Holds } from './gateway/holds.ts';
@@ -71,6 +72,7 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
+  #refusals: RefusalBudget;
   readonly runtimeModes: RuntimeModes;
   /** Starts stdio servers (in bubblewrap when configured) and reaps what a killed gateway left running. */
   sandbox!: SandboxHost;
@@ -96,6 +98,7 @@ export class Gateway {
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.audit.retentionGuard = (days) => effectiveRetentionDays(store.dualControl, days, (approved) => log.warn({ configured: days, approved }, 'audit: the configured retention is shorter than the one two people approved; keeping the approved one'));
     this.#limiter = this.#newLimiter(config);
+    this.#refusals = this.#newRefusals(config);
     const broker = new CredentialBroker(resolver, store.revocations, log);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);
     const scrubber = new SecretScrubber();
@@ -170,8 +173,8 @@ export class Gateway {
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
         admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream, record: (i) => gw.audit.record(i) }),
-        oauthCallback: async (code: string, state: string) => {
-          const done = await gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl());
+        oauthCallback: async (code: string, state: string, iss?: string) => {
+          const done = await gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl(), iss);
           gw.#retryCredentials.get(done.server)?.();
           return done;
         },
@@ -249,6 +252,9 @@ export class Gateway {
       const old = this.#limiter;
       this.#limiter = this.#newLimiter(next);
       await old?.close();
+      const oldRefusals = this.#refusals;
+      this.#refusals = this.#newRefusals(next);
+      await oldRefusals.close();
       notes.push('limits replaced (counters start afresh)');
     }
     if (next.policy?.compiled.revision !== prev.policy?.compiled.revision) notes.push(`policy revision ${prev.policy?.compiled.revision ?? 'none'} -> ${next.policy?.compiled.revision ?? 'none'}`);
@@ -278,6 +284,7 @@ export class Gateway {
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.sandbox?.close();
     await this.#limiter?.close();
+    await this.#refusals.close();
     await this.audit.close();
     await this.store.close();
   }
@@ -298,6 +305,7 @@ export class Gateway {
       modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
       limiter: this.#limiter,
+      refusals: this.#refusals,
       approvals: this.approvals,
       approvalWaitMs: this.config.approvals.waitSeconds * 1000,
       credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },
@@ -337,6 +345,13 @@ export class Gateway {
     if (!res || res.isError) return null; // no such file yet: the write creates it
     const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
     return typeof text === 'string' ? text : undefined;
+  }
+
+  /** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */
+  #newRefusals(config: Config): RefusalBudget {
+    const redis = config.limits?.redis;
+    const rule = { id: 'refusals', scope: 'principal' as const, rate: config.limits?.refusals ?? DEFAULT_REFUSALS };
+    return new RefusalBudget(createLimiter({ rules: [rule], redis: redis && { ...redis, keyPrefix: `${redis.keyPrefix ?? 'gatehouse:limits:'}refusals:` } }));
   }
 
   #newLimiter(config: Config): Limiter | undefined {

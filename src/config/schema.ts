@@ -395,6 +395,14 @@ export const LimitsSettings = Type.Object(
       ),
       { default: [] },
     ),
+    refusals: Type.Optional(Type.Object(
+      {
+        points: Type.Integer({ minimum: 1 }),
+        perSeconds: Type.Number({ exclusiveMinimum: 0 }),
+        burst: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
+      { additionalProperties: false, description: 'Refused requests per principal (unknown or forbidden targets, bad arguments, denials): once spent, every request of the principal is refused until the bucket refills. Default 120 per 60 s.' },
+    )),
     redis: Type.Optional(Type.Object(
       {
         url: Type.String({ pattern: '^rediss?://', description: 'Shared by every replica: one budget. Use ${REDIS_URL}.' }),

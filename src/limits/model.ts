@@ -49,6 +49,12 @@ export interface RedisLimitsConfig {
 
 export interface LimitsConfig {
   rules: LimitRule[];
+  /**
+   * Refused requests (unknown or forbidden targets, bad arguments, policy denials) per principal: a
+   * separate bucket, so probing costs something. When it is empty every request of the principal is
+   * refused until it refills. Default 120 per 60 s.
+   */
+  refusals?: RateSpec;
   /** Absent: one process, in-memory limits. */
   redis?: RedisLimitsConfig;
 }
@@ -75,7 +81,17 @@ export function validateLimits(value: unknown, path = 'limits'): LimitsIssue[] {
     for (const k of Object.keys(o)) if (!allowed.includes(k)) add(`${p}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
   };
   if (!isObj(value)) return [{ path, message: 'must be an object' }];
-  unknownKeys(value, ['rules', 'redis'], path);
+  unknownKeys(value, ['rules', 'redis', 'refusals'], path);
+  if (value.refusals !== undefined) {
+    const r = value.refusals;
+    if (!isObj(r)) add(`${path}.refusals`, 'must be an object');
+    else {
+      unknownKeys(r, ['points', 'perSeconds', 'burst'], `${path}.refusals`);
+      if (!posInt(r.points, 1_000_000)) add(`${path}.refusals.points`, 'must be an integer from 1 to 1000000');
+      if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0)) add(`${path}.refusals.perSeconds`, 'must be a number above 0');
+      if (r.burst !== undefined && !posInt(r.burst, 1_000_000)) add(`${path}.refusals.burst`, 'must be an integer from 1 to 1000000');
+    }
+  }
   if (!Array.isArray(value.rules)) add(`${path}.rules`, 'must be a list of rules');
   else {
     const seen = new Map<string, number>();

@@ -134,6 +134,8 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
   let error: string | undefined;
   let failure: unknown;
   try {
+    // A principal that spent its refusal budget is refused everything until it refills.
+    deps.refusals?.check(ctx.principal.key);
     for (const [stageName, stage] of row.stages) {
       s.stage = stageName;
       await stage(s, deps);
@@ -157,6 +159,7 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
     } else if (error || s.halt) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
+      if (error) await deps.refusals?.spend(ctx.principal.tenant, ctx.principal.key, error);
     }
     await s.release?.().catch(() => {});
     deps.metrics.recordCall(s.route?.server ?? '', s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method, outcome, ms / 1000); // URIs would be unbounded labels

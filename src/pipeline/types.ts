@@ -8,6 +8,7 @@ import type { Audit } from '../audit/audit.ts';
 import type { Modes, Policy, Resource } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
 import type { Limiter } from '../limits/limiter.ts';
+import type { RefusalBudget } from '../limits/refusals.ts';
 import type { ApprovalService } from '../approvals/service.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
 import type { SecretScrubber } from '../credentials/scrub.ts';
@@ -94,6 +95,8 @@ export interface PipelineDeps {
   modes: Modes;
   validators: SchemaValidators;
   limiter: Limiter | undefined;
+  /** Refused requests spend a budget of their own (probing is bounded like calling). */
+  refusals?: RefusalBudget;
   approvals: ApprovalService;
   /** Legacy callers: how long a call waits for its approval before returning the pending id. */
   approvalWaitMs: number;
