@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
-import { TOKEN_EXCHANGE, followToRedirectUri, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { TOKEN_EXCHANGE, followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
 const SECRET = `gh-${randomUUID()}`;
@@ -38,8 +38,7 @@ before(async () => {
   const r = JSON.parse((await runCli(['upstream', 'authorize', 'remote', '--tenant', 'acme', '--json', '-c', t.file])).stdout);
   const u = new URL(r.url);
   u.searchParams.set('login_hint', 'discoverer');
-  const code = await followToRedirectUri(u.href, callback);
-  await fetch(`${callback}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(u.searchParams.get('state')!)}`);
+  await fetch(await followToRedirect(u.href, callback));
 });
 after(async () => {
   await t?.close();

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
-import { followToRedirectUri, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
 const CLIENT_SECRET = `gh-client-${randomUUID()}`;
@@ -70,8 +70,8 @@ async function authorize(tenant: string, user: string, server = 'remote', subjec
   assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
   assert.equal(u.searchParams.get('resource'), upstream.url);
   u.searchParams.set('login_hint', user);
-  const code = await followToRedirectUri(u.href, callback);
-  const back = await fetch(`${callback}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(u.searchParams.get('state')!)}`);
+  // The browser lands on the gateway with everything the authorization server put in the redirect.
+  const back = await fetch(await followToRedirect(u.href, callback));
   return back.text();
 }
 

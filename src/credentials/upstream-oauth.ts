@@ -3,11 +3,63 @@
  * tenant), obtained by authorization code + PKCE with a resource indicator (RFC 8707), refreshed when
  * it expires, stored sealed (AES-256-GCM under the secrets key; replicas sharing GATEHOUSE_SECRETS_KEY
  * share the tokens). The verifier of an authorization in progress never leaves the store.
+ *
+ * The protocol is oauth4webapi's (discovery, grants, response checks), with what an attacker who
+ * controls an authorization server's metadata could otherwise exploit closed here: the issuer and
+ * every endpoint must be https (plain http only on a loopback address, for local servers and tests),
+ * so a `javascript:` or `file:` authorization URL is never printed and no client secret or PKCE
+ * verifier is sent in clear; metadata is found per RFC 8414 (the well-known path inserted before an
+ * issuer's path) and then as OpenID Connect discovery, and must name the issuer exactly; every
+ * response is read up to a size cap, with a timeout, and never follows a redirect.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import * as oauth from 'oauth4webapi';
 import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
+
+/** Largest metadata or token response read (bytes): anything longer is refused, unread. */
+export const MAX_OAUTH_RESPONSE_BYTES = 64 * 1024;
+const TIMEOUT_MS = 10_000;
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** Why `url` may not be an OAuth endpoint (https only; http on loopback), or undefined. */
+export function endpointProblem(url: string | undefined, what: string): string | undefined {
+  if (typeof url !== 'string' || !url) return `${what} is missing`;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${what} \`${url.slice(0, 80)}\` is not a url`;
+  }
+  if (u.protocol === 'https:') return undefined;
+  if (u.protocol === 'http:' && LOOPBACK.has(u.hostname)) return undefined;
+  return `${what} \`${url.slice(0, 80)}\` must be https (plain http only on a loopback address)`;
+}
+
+const insecure = (url: string): boolean => new URL(url).protocol === 'http:';
+
+/** fetch with a size cap on the body, a timeout, and no redirects (oauth4webapi's customFetch). */
+async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
+  const r = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), ...(init.signal ? [init.signal] : [])]) });
+  const declared = Number(r.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > MAX_OAUTH_RESPONSE_BYTES) {
+    await r.body?.cancel();
+    throw new Error(`response larger than ${MAX_OAUTH_RESPONSE_BYTES} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const c of (r.body ?? []) as AsyncIterable<Uint8Array>) {
+    size += c.length;
+    if (size > MAX_OAUTH_RESPONSE_BYTES) throw new Error(`response larger than ${MAX_OAUTH_RESPONSE_BYTES} bytes`);
+    chunks.push(c);
+  }
+  return new Response(Buffer.concat(chunks), { status: r.status, statusText: r.statusText, headers: r.headers });
+}
+
+function options(url: string): { [oauth.customFetch]: typeof cappedFetch; [oauth.allowInsecureRequests]: boolean } {
+  return { [oauth.customFetch]: cappedFetch, [oauth.allowInsecureRequests]: insecure(url) };
+}
 
 export interface TokenSet {
   access_token: string;
@@ -16,10 +68,7 @@ export interface TokenSet {
   expires_at?: number;
 }
 
-interface Metadata {
-  authorization_endpoint: string;
-  token_endpoint: string;
-}
+type Metadata = oauth.AuthorizationServer & { authorization_endpoint: string; token_endpoint: string };
 
 const PENDING_MS = 10 * 60_000;
 const SKEW_MS = 30_000;
@@ -54,17 +103,7 @@ export class UpstreamOAuth {
   #metadata(issuer: string): Promise<Metadata> {
     let m = this.#meta.get(issuer);
     if (!m) {
-      m = (async () => {
-        const base = issuer.replace(/\/+$/, '');
-        for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-          const r = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000), redirect: 'error' }).catch(() => undefined);
-          if (r?.ok) {
-            const j = (await r.json()) as Partial<Metadata> & { issuer?: string };
-            if (j.authorization_endpoint && j.token_endpoint && (!j.issuer || j.issuer.replace(/\/+$/, '') === base)) return j as Metadata;
-          }
-        }
-        throw new Error(`no authorization server metadata at ${issuer}`);
-      })();
+      m = discover(issuer);
       m.catch(() => this.#meta.delete(issuer));
       this.#meta.set(issuer, m);
     }
@@ -75,26 +114,29 @@ export class UpstreamOAuth {
   async authorizeUrl(server: HttpServerConfig, tenant: string, redirectUri: string): Promise<string> {
     const o = server.oauth!;
     const meta = await this.#metadata(o.issuer);
-    const verifier = randomBytes(32).toString('base64url');
+    const verifier = oauth.generateRandomCodeVerifier();
     const state = randomBytes(24).toString('base64url');
     await this.#store.addPending({ state, server: server.name, tenant, sealedVerifier: seal(this.#key, `pkce\u0000${state}`, verifier), createdAt: Date.now() });
     const u = new URL(meta.authorization_endpoint);
     const params = {
       response_type: 'code', client_id: o.clientId, redirect_uri: redirectUri, state, resource: o.resource ?? server.url,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', scope: (o.scopes ?? []).join(' '),
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: (o.scopes ?? []).join(' '),
     };
     for (const [k, v] of Object.entries(params)) if (v) u.searchParams.set(k, v);
     return u.href;
   }
 
   /** The redirect back: exchange the code (once, within ten minutes), keep the tokens sealed. */
-  async complete(servers: (name: string) => HttpServerConfig | undefined, state: string, code: string, redirectUri: string): Promise<{ server: string; tenant: string }> {
+  async complete(servers: (name: string) => HttpServerConfig | undefined, state: string, code: string, redirectUri: string, iss?: string): Promise<{ server: string; tenant: string }> {
     const p = await this.#store.takePending(state);
     if (!p || Date.now() - p.createdAt > PENDING_MS) throw new GatehouseError('E_INVALID_PARAMS', 'this authorization is unknown or expired: start again with `gatehouse upstream authorize`');
     const server = servers(p.server);
     if (!server?.oauth) throw new GatehouseError('E_INVALID_PARAMS', `server ${quote(p.server)} no longer uses oauth`);
     const verifier = unseal(this.#key, `pkce\u0000${state}`, p.sealedVerifier);
-    const tokens = await this.#token(server, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+    const tokens = await this.#token(server, (as, client, auth, extra) => {
+      const params = oauth.validateAuthResponse(as, client, new URLSearchParams({ code, state, ...(iss !== undefined ? { iss } : {}) }), state);
+      return oauth.authorizationCodeGrantRequest(as, client, auth, params, redirectUri, verifier, extra);
+    });
     await this.#save(server.name, p.tenant, tokens);
     return { server: p.server, tenant: p.tenant };
   }
@@ -109,12 +151,13 @@ export class UpstreamOAuth {
     const key = `${server.name}\u0000${createHash('sha256').update(subjectToken).digest('hex')}`;
     const cached = this.#exchanged.get(key);
     if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > Date.now())) return cached.access_token;
-    const t = await this.#token(server, {
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: subjectToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-    });
+    const t = await this.#token(server, (as, client, auth, { additionalParameters, ...extra }) =>
+      oauth.genericTokenEndpointRequest(as, client, auth, 'urn:ietf:params:oauth:grant-type:token-exchange', {
+        subject_token: subjectToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        ...(additionalParameters as Record<string, string>),
+      }, extra));
     if (this.#exchanged.size > 10_000) this.#exchanged.clear();
     this.#exchanged.set(key, t);
     return t.access_token;
@@ -134,7 +177,8 @@ export class UpstreamOAuth {
       const key = `${server.name}\u0000${tenant}`;
       let pending = this.#refreshing.get(key);
       if (!pending) {
-        pending = this.#token(server, { grant_type: 'refresh_token', refresh_token: t.refresh_token })
+        const refresh = t.refresh_token;
+        pending = this.#token(server, (as, client, auth, extra) => oauth.refreshTokenGrantRequest(as, client, auth, refresh, extra))
           .then(async (fresh) => {
             const next = { ...fresh, refresh_token: fresh.refresh_token ?? t.refresh_token };
             await this.#save(server.name, tenant, next);
@@ -150,20 +194,58 @@ export class UpstreamOAuth {
     return t.access_token;
   }
 
-  async #token(server: HttpServerConfig, grant: Record<string, string>): Promise<TokenSet> {
+  /** One grant at the token endpoint, with the resource indicator; the response checked by oauth4webapi. */
+  async #token(server: HttpServerConfig, grant: (as: Metadata, client: oauth.Client, auth: oauth.ClientAuth, extra: oauth.TokenEndpointRequestOptions) => Promise<Response>): Promise<TokenSet> {
     const o = server.oauth!;
-    const meta = await this.#metadata(o.issuer);
-    const body = new URLSearchParams({ ...grant, resource: o.resource ?? server.url });
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    if (o.clientSecret) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(o.clientId)}:${encodeURIComponent(o.clientSecret)}`).toString('base64')}`;
-    else body.set('client_id', o.clientId);
-    const r = await fetch(meta.token_endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000), redirect: 'error' });
-    const j = (await r.json().catch(() => ({}))) as { access_token?: string; refresh_token?: string; expires_in?: number; error?: string };
-    if (!r.ok || !j.access_token) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization server of ${quote(server.name)} refused: ${String(j.error ?? r.status).slice(0, 60)}`);
+    const refused = (why: string) => new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization server of ${quote(server.name)} refused: ${why.slice(0, 120)}`);
+    let meta: Metadata;
+    try {
+      meta = await this.#metadata(o.issuer);
+    } catch (err) {
+      throw refused((err as Error).message);
+    }
+    const client: oauth.Client = { client_id: o.clientId };
+    const auth = o.clientSecret ? oauth.ClientSecretBasic(o.clientSecret) : oauth.None();
+    const extra = { ...options(meta.token_endpoint), additionalParameters: { resource: o.resource ?? server.url } };
+    let j: oauth.TokenEndpointResponse;
+    try {
+      const r = await grant(meta, client, auth, extra);
+      j = await oauth.processGenericTokenEndpointResponse(meta, client, r);
+    } catch (err) {
+      const e = err as { error?: string; message?: string };
+      throw refused(String(e.error ?? e.message ?? 'error'));
+    }
     return { access_token: j.access_token, refresh_token: j.refresh_token, expires_at: typeof j.expires_in === 'number' ? Date.now() + j.expires_in * 1000 : undefined };
   }
 
   async #save(server: string, tenant: string, t: TokenSet): Promise<void> {
     await this.#store.put(server, tenant, seal(this.#key, `${server}\u0000${tenant}`, JSON.stringify(t)), Date.now());
   }
+}
+
+/**
+ * Authorization server metadata for `issuer`: RFC 8414 first (`/.well-known/oauth-authorization-server`
+ * inserted before the issuer's path), then OpenID Connect discovery; the document must name the
+ * issuer exactly and its endpoints must be https (or loopback http).
+ */
+async function discover(issuer: string): Promise<Metadata> {
+  const bad = endpointProblem(issuer, 'the issuer');
+  if (bad) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', bad);
+  const url = new URL(issuer);
+  const problems: string[] = [];
+  for (const algorithm of ['oauth2', 'oidc'] as const) {
+    try {
+      const r = await oauth.discoveryRequest(url, { algorithm, ...options(issuer) });
+      const as = await oauth.processDiscoveryResponse(url, r);
+      for (const [key, what] of [['authorization_endpoint', 'the authorization endpoint'], ['token_endpoint', 'the token endpoint']] as const) {
+        const p = endpointProblem(as[key], what);
+        if (p) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the metadata of ${issuer}: ${p}`);
+      }
+      return as as Metadata;
+    } catch (err) {
+      if (err instanceof GatehouseError) throw err;
+      problems.push(`${algorithm}: ${(err as Error).message}`);
+    }
+  }
+  throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `no usable authorization server metadata for ${issuer} (${problems.join('; ').slice(0, 300)})`);
 }

@@ -23,7 +23,7 @@ export interface HttpDeps {
   admin: () => AdminDeps;
   approvalPage: () => ApprovalPageDeps;
   /** Upstream OAuth: the authorization server sent the browser back with a code. */
-  oauthCallback: (code: string, state: string) => Promise<{ server: string; tenant: string }>;
+  oauthCallback: (code: string, state: string, iss?: string) => Promise<{ server: string; tenant: string }>;
   /** When set, /metrics and /readyz need `Authorization: Bearer <it>`. */
   metricsToken?: () => string | undefined;
   /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
@@ -87,7 +87,8 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const code = q.get('code');
     const state = q.get('state');
     if (!code || !state) return json(res, 400, resultPage(`Not authorized: ${q.get('error') ?? 'no code'}.`), 'text/html; charset=utf-8');
-    const done = await deps.oauthCallback(code, state);
+    // `iss` (RFC 9207): which authorization server sent the browser back, checked against the one asked.
+    const done = await deps.oauthCallback(code, state, q.get('iss') ?? undefined);
     return json(res, 200, resultPage(`Gatehouse is now authorized to call server ${done.server} for tenant ${done.tenant}. You can close this page.`), 'text/html; charset=utf-8');
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
