@@ -8,6 +8,7 @@ import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import { Upstream } from './upstream/upstream.ts';
+import type { CircuitChange } from './upstream/breaker.ts';
 import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
@@ -108,7 +109,10 @@ export class Gateway {
       const cfg = this.#serverCfg.get(server);
       if (!cfg) return;
       if (tenantKey === discoveryTenant(cfg)) this.#wire(server, up, false);
-      else up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(server, n, tenantKey));
+      else {
+        up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(server, n, tenantKey));
+        up.on('circuit', (c) => this.#circuitChanged(server, c, tenantKey));
+      }
     };
     this.credentials = { broker, pool, scrubber };
     this.principalRevocations = new PrincipalRevocations(store.principalRevocations);
@@ -386,6 +390,17 @@ export class Gateway {
     this.#pendingCredentialed.set(cfg.name, attempt(1000));
   }
 
+  /**
+   * A connection's circuit breaker changed: counted and recorded (with the tenant, for a tenant's own
+   * connection); the state gauge follows the connection the catalogue lists from.
+   */
+  #circuitChanged(server: string, c: CircuitChange, tenant?: string): void {
+    if (tenant === undefined) this.metrics.upstreamCircuit.set({ server }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
+    this.metrics.upstreamCircuitChanges.inc({ server, to: c.to });
+    const retryAt = c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {};
+    void this.audit.record({ kind: 'upstream.circuit', server, detail: { ...(tenant === undefined ? {} : { tenant }), from: c.from, to: c.to, reason: c.reason, ...retryAt } });
+  }
+
   /** Make `up` the server's connection for listings and events, and start it. */
   #wire(name: string, up: Upstream, start = true): void {
     up.sandbox ??= { host: this.sandbox, tenant: 'default' };
@@ -398,11 +413,7 @@ export class Gateway {
     });
     up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
     this.metrics.upstreamCircuit.set({ server: cfg.name }, 0);
-    up.on('circuit', (c) => {
-      this.metrics.upstreamCircuit.set({ server: cfg.name }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
-      this.metrics.upstreamCircuitChanges.inc({ server: cfg.name, to: c.to });
-      void this.audit.record({ kind: 'upstream.circuit', server: cfg.name, detail: { from: c.from, to: c.to, reason: c.reason, ...(c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {}) } });
-    });
+    up.on('circuit', (c) => this.#circuitChanged(cfg.name, c));
     up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n, discoveryTenant(this.#serverCfg.get(cfg.name))));
     if (start) up.start().catch(() => {});
   }
