@@ -5,6 +5,7 @@ import type { AuditInput } from '../audit/log.ts';
 import type { AuditConfig } from '../config/schema.ts';
 import { KNOWN_METHODS } from '../gateway/dispatch.ts';
 import { LOCAL_METHODS, TOOL_CALL_PIPELINE, UPSTREAM_METHODS, runRequest } from './index.ts';
+import type { PipelineDeps } from './types.ts';
 import { routeCompletion } from './stages/route-completion.ts';
 import { routePrompt } from './stages/route-prompt.ts';
 import { routeResource } from './stages/route-resource.ts';
@@ -70,10 +71,12 @@ async function pipelineDeps() {
   return { d, records, calls, spent };
 }
 
+/** Deps that throw on any use: nothing of the pipeline may run. */
+const untouchable = new Proxy({}, { get: (_, k) => { throw new Error(`deps.${String(k)} was used`); } }) as PipelineDeps;
+
 test('runRequest refuses a method outside the table with -32601, touching nothing', async () => {
   for (const method of ['tasks/list', 'sampling/createMessage', 'roots/list', 'tools/list', 'initialize', 'admin/anything', '']) {
-    // Deps that throw on any use: nothing of the pipeline may run.
-    const err = await thrown(() => runRequest(ctx(), method, { name: 'mt__write' }, deps()));
+    const err = await thrown(() => runRequest(ctx(), method, { name: 'mt__write' }, untouchable));
     assert.deepEqual([err.code, err.rpc], ['E_METHOD_NOT_FOUND', -32601], method);
   }
 });

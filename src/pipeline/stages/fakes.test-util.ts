@@ -40,15 +40,13 @@ export function state(init: StateInit = {}): CallState {
   return { method: 'tools/call', kind: 'tool', requested: 'mt__whoami', params: {}, startedAt: 0, ...rest, ctx: ctx(c) };
 }
 
-/** Pipeline deps where every member a test does not give throws when used: a stage touching more than it should fails loudly. */
+/**
+ * Pipeline deps with only what a test gives (no policy and no modes unless given). A member the test
+ * did not give is undefined: a stage that needs it fails with a TypeError, and optional members
+ * (`refusals`, `resultSecrets`, ...) read as not configured.
+ */
 export function deps(over: Partial<PipelineDeps> = {}): PipelineDeps {
-  const base = { policy: undefined, modes: { tenants: {}, servers: {}, tools: {} }, ...over } as Record<string, unknown>;
-  return new Proxy(base, {
-    get(target, prop) {
-      if (typeof prop === 'string' && !(prop in target)) throw new Error(`the stage used deps.${prop}, which this test did not expect`);
-      return target[prop as string];
-    },
-  }) as unknown as PipelineDeps;
+  return { policy: undefined, modes: { tenants: {}, servers: {}, tools: {} }, ...over } as PipelineDeps;
 }
 
 export const silentLog = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {}, trace: () => {}, fatal: () => {}, child: () => silentLog } as never;
