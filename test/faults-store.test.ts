@@ -3,7 +3,8 @@
  * another connection, the way a failover or a server restart looks to a client) while clients are
  * idle, checked out inside a transaction, and mid-query. The process survives, the operation in
  * flight fails (so the caller fails closed), and the next operation works on a new connection.
- * And one record that PostgreSQL cannot hold never costs another record its place.
+ * And one record that PostgreSQL cannot hold never costs another record its place. Redis: the
+ * limiter's own connection killed by the server (CLIENT KILL ID, never all clients: the server is shared).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,4 +125,37 @@ test('postgresql: a NUL in one tenant\'s tool name costs no other record its pla
   assert.equal(rows[2].event.actor?.tenant, 'globex\u0000');
   assert.equal((await store.audit.read({ tool: 'x__a\ufffdb' })).length, 1, 'the indexed column holds a searchable copy');
   assert.equal((await verifyAudit(store.audit)).ok, true);
+});
+
+test('redis: the limiter\'s connection killed by the server (CLIENT KILL): the process survives, limits go local, then back to Redis', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const { Redis } = await import('ioredis');
+  const { RedisLimiter } = await import('../src/limits/redis.ts');
+  const name = `gatehouse-fault-${schema}`;
+  const prefix = `gatehouse-test:faults:${schema}:`;
+  const l = new RedisLimiter([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], { url: 'redis://127.0.0.1:6379', keyPrefix: prefix, retryIntervalMs: 100, redisOptions: { connectionName: name } });
+  const admin = new Redis('redis://127.0.0.1:6379');
+  const call = { tenant: 'acme', subject: 'alice', tool: 'x__y' };
+  try {
+    assert.ok(await l.ready());
+    assert.equal((await l.acquire(call)).ok, true);
+    // Only this test's own connection: the Redis server is shared.
+    const list = String(await admin.client('LIST'));
+    const id = list.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+    assert.ok(id, 'the limiter\'s connection is listed');
+    await admin.client('KILL', 'ID', id);
+    assert.equal((await l.acquire(call)).ok, true, 'a decision is still made (locally, if Redis is not back yet)');
+    let back = false;
+    for (let i = 0; i < 100 && !back; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await l.acquire({ ...call, subject: 'probe' });
+      back = !l.degraded;
+    }
+    assert.ok(back, 'limits are shared through Redis again');
+  } finally {
+    await l.close();
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+    await admin.quit();
+  }
 });
