@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { CallRecorder } from '../audit/calls.ts';
 import type { AuditInput } from '../audit/log.ts';
 import type { AuditConfig } from '../config/schema.ts';
 import { KNOWN_METHODS } from '../gateway/dispatch.ts';
+import { TaskHandles } from '../gateway/tasks.ts';
+import { SecretScrubber } from '../credentials/scrub.ts';
+import { SchemaValidators } from '../policy/arguments.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { LOCAL_METHODS, TOOL_CALL_PIPELINE, UPSTREAM_METHODS, runRequest } from './index.ts';
 import type { PipelineDeps } from './types.ts';
 import { routeCompletion } from './stages/route-completion.ts';
@@ -11,7 +16,7 @@ import { routePrompt } from './stages/route-prompt.ts';
 import { routeResource } from './stages/route-resource.ts';
 import { routeTask } from './stages/route-task.ts';
 import { routeTool } from './stages/route-tool.ts';
-import { catalogOf, ctx, deps, principal, thrown } from './stages/fakes.test-util.ts';
+import { catalogOf, ctx, deps, fakeUpstream, policyOf, principal, thrown } from './stages/fakes.test-util.ts';
 
 const ORDER = ['authenticate', 'route', 'classify', 'authorize', 'validate', 'decide', 'limit', 'approve', 'connect', 'record', 'execute', 'redact'];
 const ROUTES: Record<string, unknown> = {
@@ -112,4 +117,69 @@ test('a request refused at a stage writes one refusal record naming the stage an
   const ro = deps({ ...Object.fromEntries(['catalog', 'upstreams', 'audit', 'metrics', 'credentials', 'inventory', 'identity', 'refusals'].map((k) => [k, (later.d as never)[k]])), modes: { gateway: 'read_only', tenants: {}, servers: {}, tools: {} } });
   await thrown(() => runRequest(ctx({ principal: p }), 'tools/call', { name: 'mt__write' }, ro));
   assert.deepEqual(later.records.map((x) => [x.kind, x.stage, x.error, x.tool, x.class]), [['call.refused', 'authorize', 'E_UNKNOWN_TOOL', 'mt__write', 'WRITE']]);
+});
+
+const SECRET = 'tenant-token-5e8c2a9f1d';
+
+/** Every stage's deps, faked small: a real catalogue, policy, schema validators and scrubber; the rest hand-written. */
+async function fullDeps() {
+  const events: unknown[][] = [];
+  const up = fakeUpstream();
+  up.request = (async (method: string, params: JsonObject) => (events.push(['upstream', method, params]), { content: [{ type: 'text', text: `fetched with ${SECRET}` }] })) as never;
+  const { catalog, upstreams } = await catalogOf({ mt: { tools: [{ name: 'fetch', inputSchema: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'], additionalProperties: false } }] } });
+  const policy = policyOf(`
+resources:
+  - { tool: mt__fetch, resource: { kind: url, arg: url } }
+rules:
+  - { id: docs, subjects: { tenants: [acme] }, tools: [mt__fetch], resources: ['https://docs.example/*'], effect: allow }
+`);
+  const audit = {
+    config: { readWhenUnavailable: 'refuse' },
+    recorder: new CallRecorder(AUDIT_CONFIG),
+    log: { append: async (r: AuditInput) => (events.push(['intent', r]), { ...r, id: 'evt-intent' }) },
+    record: async (r: AuditInput) => void events.push(['record', r]),
+  };
+  const d = deps({
+    catalog,
+    upstreams,
+    policy,
+    modes: policy.modes,
+    audit: audit as never,
+    inventory: { tool: () => ({ pin: 'sha256:p', quarantine: null, serverQuarantine: null, class: 'READ' }) } as never,
+    identity: { classScopes: () => [] } as never,
+    validators: new SchemaValidators(),
+    limiter: undefined,
+    credentials: { configOf: (name: string) => ({ name, transport: 'http' }), pool: { get: async () => ({ up, values: [SECRET] }) }, scrubber: new SecretScrubber() } as never,
+    tasks: new TaskHandles(randomBytes(32)),
+    holds: {} as never,
+    metrics: { recordCall: () => {} } as never,
+  });
+  return { d, events };
+}
+
+test('visibility before validation: a forbidden tool with malformed arguments is unknown, a usable one is told what is wrong; neither reaches the upstream', async () => {
+  const { d, events } = await fullDeps();
+  const bad = { name: 'mt__fetch', arguments: { url: 1, extra: true } };
+  const forbidden = await thrown(() => runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', bad, d));
+  const missing = await thrown(() => runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', { ...bad, name: 'mt__nope' }, d));
+  assert.deepEqual([forbidden.code, forbidden.message.replace('mt__fetch', 'X')], [missing.code, missing.message.replace('mt__nope', 'X')]);
+  const usable = await thrown(() => runRequest(ctx(), 'tools/call', bad, d));
+  assert.equal(usable.code, 'E_INVALID_PARAMS');
+  assert.deepEqual(events.filter(([k]) => k !== 'record'), [], 'no intent, nothing upstream');
+  assert.deepEqual(events.map(([, r]) => [(r as AuditInput).stage, (r as AuditInput).error]), [['authorize', 'E_UNKNOWN_TOOL'], ['route', 'E_UNKNOWN_TOOL'], ['validate', 'E_INVALID_PARAMS']]);
+});
+
+test('a call that passes every stage: recorded before it goes out, sent canonical, answered scrubbed, closed by its outcome record', async () => {
+  const { d, events } = await fullDeps();
+  const r = await runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://DOCS.example/a/../b#x' } }, d);
+  assert.deepEqual(events.map(([k]) => k), ['intent', 'upstream', 'record'], 'the write-ahead record before anything reaches the upstream');
+  assert.deepEqual(events[1].slice(1), ['tools/call', { name: 'fetch', arguments: { url: 'https://docs.example/b' } }]);
+  assert.ok(!JSON.stringify(r).includes(SECRET), JSON.stringify(r));
+  const outcome = events[2][1] as AuditInput;
+  assert.deepEqual([outcome.kind, outcome.intent, outcome.outcome, outcome.decision?.rule], ['call.outcome', 'evt-intent', 'ok', 'docs']);
+  assert.ok(!JSON.stringify(outcome).includes(SECRET));
+  // The same call to a URL policy does not allow is refused by decide, with nothing sent.
+  const denied = await thrown(() => runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://evil.example/' } }, d));
+  assert.equal(denied.code, 'E_POLICY_DENIED');
+  assert.deepEqual(events.slice(3).map(([k, x]) => [k, (x as AuditInput).stage]), [['record', 'decide']]);
 });
