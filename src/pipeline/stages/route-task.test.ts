@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { TaskHandles } from '../../gateway/tasks.ts';
 import { routeTask } from './route-task.ts';
+import { authorizeTarget } from './authorize-target.ts';
 import { catalogOf, deps, principal, state, thrown } from './fakes.test-util.ts';
 
 const servers = { mt: { tools: [{ name: 'slow' }] }, twin: { tools: [{ name: 'slow' }] } };
@@ -70,4 +71,17 @@ test('a genuine handle whose tool or server is gone, or whose tool is not its se
   const noConnection = deps({ catalog, upstreams: new Map([...upstreams].filter(([n]) => n !== 'mt')), tasks });
   const err = await thrown(() => routeTask(get(tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'x' }, alice.key, '')), noConnection));
   assert.equal(err.code, 'E_UNKNOWN_TASK');
+});
+
+test('a genuine handle for a tool the caller may no longer use is an unknown task too, like a forged one', async () => {
+  const { tasks, d } = await setup();
+  const handle = tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'upstream-42' }, alice.key, '');
+  const s = get(handle);
+  await routeTask(s, d);
+  s.toolClass = 'READ';
+  // The tool switched off since the task started: authorize refuses it as the tasks row's "no such thing".
+  const off = await thrown(() => authorizeTarget(s, { ...d, modes: { tenants: {}, servers: {}, tools: { mt__slow: 'disabled' } }, identity: { classScopes: () => [] } as never }));
+  const forged = await thrown(() => routeTask(get(`${handle}x`), d));
+  assert.deepEqual([off.code, off.message.slice(0, 14)], [forged.code, forged.message.slice(0, 14)]);
+  assert.equal(off.code, 'E_UNKNOWN_TASK');
 });

@@ -18,3 +18,13 @@ test('what the caller sent is quoted bounded and with controls escaped', () => {
   const hidden = unknownTarget({ kind: 'tool', requested: 'mt__x\u200bz' });
   assert.equal(hidden.message, 'unknown tool `mt__x\\u200bz`');
 });
+
+test('on the tasks row the target is a handle: no such thing is an unknown task, whatever the kind', () => {
+  for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel']) {
+    const e = unknownTarget({ kind: 'tool', requested: `gh1.${'x'.repeat(200)}`, method });
+    assert.equal(e.code, 'E_UNKNOWN_TASK', method);
+    assert.match(e.message, /^unknown task `gh1\.x+`$/);
+    assert.ok(e.message.length < 100);
+  }
+  assert.equal(unknownTarget({ kind: 'tool', requested: 'mt__x', method: 'tools/call' }).code, 'E_UNKNOWN_TOOL');
+});
