@@ -244,3 +244,21 @@ test('lookups are rate limited per viewer: one viewer walking the pages is stopp
   assert.ok(Number(limited!.headers.get('retry-after')) >= 1);
   assert.equal((await view('bob-2', '/approvals')).status, 200, 'bob is not');
 });
+
+test('the CLI with --as decides as that verified person: the same visibility and people rules as the page', async () => {
+  const cli = (...args: string[]) => runCli([...args, '-c', t.file]);
+  const note = `cli-${randomUUID()}`;
+  const { id } = await ask(keys.aliceSso, 'rec__other', { note });
+  const listFor = async (who: string) => (JSON.parse((await cli('approvals', 'list', '--json', '--as', keys[who])).stdout).approvals as Array<{ id: string }>).map((a) => a.id);
+  assert.ok((await listFor('bob-1')).includes(id));
+  for (const who of ['agent', 'lead-bot', 'gina']) assert.ok(!(await listFor(who)).includes(id), who);
+  assert.equal((await cli('approvals', 'show', id, '--as', keys.gina)).code, 2);
+  const self = await cli('approvals', 'approve', id, '--role', 'lead', '--as', keys['alice-ci']);
+  assert.equal(self.code, 2);
+  assert.match(self.stderr, /cannot decide on your own request/);
+  assert.match((await cli('approvals', 'approve', id, '--as', keys['lead-bot'])).stderr, /no such request/);
+  const ok = await cli('approvals', 'approve', id, '--by', 'someone-else', '--as', keys['bob-2']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /approved by bob/);
+  assert.deepEqual((await t.gw.approvals.get(id))!.decisions.map((d) => d.by.subject), ['bob']);
+});

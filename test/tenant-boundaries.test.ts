@@ -300,3 +300,37 @@ test('/metrics and /readyz need the scrape token; no user credential opens them;
   assert.match(await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${SCRAPE}` } })).text(), /gatehouse_/);
   assert.equal((await fetch(`${t.url}/healthz`)).status, 200);
 });
+
+test('the CLI with --as acts as that verified credential: a tenant admin sees its own tenant, and the people rules hold', async () => {
+  const cli = (...args: string[]) => runCli([...args, '-c', t.file]);
+  const ann = await key('cli-acme-admin', 'acme', 'admin', 'ann3');
+  const search = await cli('audit', 'search', '--json', '-n', '5000', '--as', ann);
+  assert.equal(search.code, 0, search.stderr);
+  const records = JSON.parse(search.stdout).records as AuditEvent[];
+  assert.ok(records.length && records.every((e) => e.actor?.tenant === 'acme'), 'only acme');
+  assert.equal((await cli('audit', 'search', '--tenant', 'globex', '--as', ann)).code, 2);
+  const globexRun = (await audit({ kind: 'call.intent', tenant: 'globex' })).at(-1)!.runId!;
+  assert.equal((await cli('audit', 'run', globexRun, '--as', ann)).code, 2, "another tenant's run does not exist");
+  assert.equal((await cli('audit', 'run', globexRun)).code, 0, 'the operator sees it');
+  assert.match((await cli('audit', 'verify', '--as', ann)).stderr, /needs a platform admin/);
+  const exported = await cli('audit', 'export', '--as', ann);
+  assert.ok(exported.stdout.trim().split('\n').every((l) => JSON.parse(l).actor?.tenant === 'acme'));
+  const listed = JSON.parse((await cli('keys', 'list', '--json', '--as', ann)).stdout).keys as Array<{ tenant: string }>;
+  assert.ok(listed.length && listed.every((k) => k.tenant === 'acme'));
+  assert.match((await cli('audit', 'search', '--as', await oidcToken('agent-a'))).stderr, /no admin role/);
+  assert.match((await cli('audit', 'search', '--as', 'ghk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).stderr, /credential was refused/);
+  // Two people, verified: one person's second key is not a second person; a service key is nobody.
+  const quinn = await key('cli-quinn', 'ops', 'gatehouse-platform-admin', 'quinn');
+  const quinn2 = await key('cli-quinn-2', 'ops', 'gatehouse-platform-admin', 'quinn');
+  const bot = await key('cli-bot', 'ops', 'gatehouse-platform-admin');
+  const rita = await key('cli-rosa', 'ops', 'gatehouse-platform-admin', 'rosa');
+  const asked = await cli('audit', 'prune', '--older-than', '2000-01-01T00:00:00Z', '--reason', 'cli two people', '--by', 'someone-else', '--json', '--as', quinn);
+  assert.equal(asked.code, 0, asked.stderr);
+  const id = JSON.parse(asked.stdout).request as string;
+  assert.match((await cli('audit', 'prune', '--confirm', id, '--by', 'not-quinn', '--as', quinn2)).stderr, /a second person must confirm/, '--by cannot pretend');
+  assert.match((await cli('audit', 'prune', '--confirm', id, '--as', bot)).stderr, /service key/);
+  assert.equal((await cli('audit', 'prune', '--confirm', id, '--as', ann)).code, 2, 'a tenant admin cannot');
+  const ok = await cli('audit', 'prune', '--confirm', id, '--json', '--as', rita);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual([JSON.parse(ok.stdout).requestedBy, JSON.parse(ok.stdout).confirmedBy], ['quinn', 'rosa']);
+});

@@ -1,8 +1,10 @@
 /**
- * `gatehouse approvals list|show|approve|deny`: the approval queue from a terminal. The approver is
- * who runs it (`--by`, default cli:<user>@<host>) with the roles they claim (`--role`); the same rules
- * apply as on the page: not the requester, the request's tenant, an allowed role or subject, distinct
- * approvers for a two-person rule. Every decision is in the audit trail.
+ * `gatehouse approvals list|show|approve|deny`: the approval queue from a terminal. With `--as
+ * <credential>` the approver is that verified principal, with its own tenant and roles, and sees only
+ * what the page would show it. Without, the operator (who holds the store) decides as `--by` with the
+ * roles given (`--role`). The same rules apply as on the page either way: not the requester, the
+ * request's tenant, an allowed role or subject, a person, distinct approvers for a two-person rule.
+ * Every decision is in the audit trail.
  */
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.ts';
@@ -13,6 +15,16 @@ import { AuditLog, newStreamName } from '../audit/log.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
+import { asOption, caller, type Caller } from './scope.ts';
+import { isAllowedApprover } from '../approvals/lifecycle.ts';
+import type { ApprovalRequest } from '../approvals/model.ts';
+
+/** What the page would let this caller see (the operator sees everything). */
+function visibleTo(c: Caller, r: ApprovalRequest): boolean {
+  const p = c.principal;
+  if (!p) return true;
+  return r.tenant === p.tenant && c.identity!.isPerson(p) && isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles });
+}
 
 
 export function registerApprovals(program: Command, ctx: CliContext): void {
@@ -25,9 +37,13 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
     .option('--tenant <tenant>', 'one tenant')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { all?: boolean; tenant?: string; config: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (opts: { all?: boolean; tenant?: string; config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) => s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant }));
+      const rows = await withStore(config, async (s) => {
+        const c = await caller(ctx, config, s, opts.as);
+        return (await s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant })).filter((r) => visibleTo(c, r));
+      });
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
       process.stdout.write(render('table', ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'], rows.map((r) => [r.id, isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status, r.tenant, r.requester.subject, r.tool, r.toolClass, visible(r.summary), new Date(r.expiresAt).toISOString()]), null));
     });
@@ -38,9 +54,14 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
     .argument('<id>')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (id: string, opts: { config: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (id: string, opts: { config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const r = await withStore(config, (s) => s.approvals.get(id));
+      const r = await withStore(config, async (s) => {
+        const c = await caller(ctx, config, s, opts.as);
+        const found = await s.approvals.get(id);
+        return found && visibleTo(c, found) ? found : undefined;
+      });
       if (!r) ctx.fail(`no approval request \`${id}\``, 2);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       const rc = receipt(r);
@@ -67,13 +88,20 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
       .option('--reason <text>', 'why (recorded)')
       .addOption(ctx.configOption())
       .option('--json', 'print the request as JSON')
-      .action(async (id: string, opts: { by?: string; role: string; reason?: string; config: string; json?: boolean }) => {
+      .addOption(asOption())
+      .action(async (id: string, opts: { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string }) => {
         const config = await ctx.load(opts.config);
-        const by = actorName(opts.by);
+        let by = actorName(opts.by);
         const result = await withStore(config, async (s) => {
+          const c = await caller(ctx, config, s, opts.as);
           const r = await s.approvals.get(id);
-          if (!r) return { ok: false as const, message: 'no such request' };
-          const approver = { key: `cli:${by}`, subject: by, tenant: r.tenant, roles: opts.role.split(',').map((x) => x.trim()).filter(Boolean) };
+          if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
+          const p = c.principal;
+          if (p) by = p.subject;
+          // With a credential: that verified person, its tenant and roles. Without: the operator, as --by, with the roles given.
+          const approver = p
+            ? { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity!.isPerson(p) }
+            : { key: `cli:${by}`, subject: by, tenant: r.tenant, roles: opts.role.split(',').map((x) => x.trim()).filter(Boolean) };
           const t = decide(r, approver, decision, opts.reason, Date.now());
           if (!t.ok) {
             if (t.request) await s.approvals.transition(t.request, r.status);
@@ -81,7 +109,7 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
           }
           if (!(await s.approvals.transition(t.request, 'pending'))) return { ok: false as const, message: 'the request changed meanwhile' };
           const log = new AuditLog(s.audit, newStreamName('cli'));
-          await log.append({ kind: 'approval.event', tool: r.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) }, actor: { subject: by, tenant: r.tenant, via: 'cli', issuer: '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason } });
+          await log.append({ kind: 'approval.event', tool: r.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) }, actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason } });
           await log.close();
           return t;
         });

@@ -18,6 +18,22 @@ import { withStore } from './store.ts';
 import { recordAdmin } from './admin-record.ts';
 import { actorName } from './inventory.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
+import { adminScopeOf, asOption, caller, requirePlatform } from './scope.ts';
+import type { Store } from '../storage/types.ts';
+import type { AdminScope } from '../identity/authenticator.ts';
+
+/** `--as` given: the scope of that credential; else the operator's (every tenant). */
+async function scopeFor(ctx: CliContext, config: Config, as: string | undefined): Promise<{ scope: AdminScope; person?: string }> {
+  return withStore(config, async (s: Store) => {
+    const c = await caller(ctx, config, s, as);
+    const scope = adminScopeOf(ctx, c);
+    if (c.principal && !c.identity!.isPerson(c.principal)) return { scope };
+    return { scope, person: c.principal?.subject };
+  });
+}
+
+/** A tenant admin's view: its own tenant's records only. */
+const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) => scope.platform || e.actor?.tenant === scope.tenant;
 
 
 function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
@@ -37,8 +53,10 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--json', 'print the report as JSON')
     .option('--checkpoints <file>', 'signed checkpoints exported earlier (`gatehouse audit checkpoints`): also report streams cut short or deleted since')
     .option('--trust-key <keyId...>', 'count only checkpoints signed by these key ids (default: any valid signature)')
-    .action(async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[] }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[]; as?: string }) => {
       const config = await ctx.load(opts.config);
+      requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
       let checkpoints: CheckpointExport | undefined;
       if (opts.checkpoints) {
         try {
@@ -82,9 +100,11 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .argument('<run>', 'run, session or trace id')
     .addOption(ctx.configOption())
     .option('--json', 'print the timeline as JSON')
-    .action(async (run: string, opts: { config: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (run: string, opts: { config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }));
+      const { scope } = await scopeFor(ctx, config, opts.as);
+      const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) => inScope(scope)(r.event));
       if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
       const entries = timeline(rows.map((r) => r.event));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
@@ -104,9 +124,12 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--until <time>', 'ISO time or a duration ago')
     .option('-n, --limit <n>', 'at most this many', '200')
     .option('--json', 'print the records as JSON')
-    .action(async (opts: { config: string; subject?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; since?: string; until?: string; limit: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; subject?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; since?: string; until?: string; limit: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const q: AuditQuery = { subject: opts.subject, tenant: opts.tenant, tool: opts.tool, outcome: opts.outcome, kind: opts.kind, since: timeOption(ctx, '--since', opts.since), until: timeOption(ctx, '--until', opts.until), limit: Number(opts.limit) || 200 };
+      const { scope } = await scopeFor(ctx, config, opts.as);
+      if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant) ctx.fail(`forbidden: the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
+      const q: AuditQuery = { subject: opts.subject, tenant: scope.platform ? opts.tenant : scope.tenant, tool: opts.tool, outcome: opts.outcome, kind: opts.kind, since: timeOption(ctx, '--since', opts.since), until: timeOption(ctx, '--until', opts.until), limit: Number(opts.limit) || 200 };
       const rows = await withStore(config, (s) => s.audit.read(q));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
       const entries = timeline(rows.map((r) => r.event));
@@ -121,8 +144,10 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--until <time>', 'ISO time or a duration ago')
     .addOption(new Option('-f, --format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
-    .action(async (opts: { config: string; since?: string; until?: string; format: ExportFormat; output?: string }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; since?: string; until?: string; format: ExportFormat; output?: string; as?: string }) => {
       const config = await ctx.load(opts.config);
+      const { scope } = await scopeFor(ctx, config, opts.as);
       const since = timeOption(ctx, '--since', opts.since);
       const until = timeOption(ctx, '--until', opts.until);
       const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'wx' }) : process.stdout;
@@ -132,8 +157,9 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         for (let after = 0; ; ) {
           const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
           if (!rows.length) break;
-          if (!out.write(formatRecords(opts.format, rows.map((r) => r.event)))) await once(out, 'drain');
-          count += rows.length;
+          const mine = rows.map((r) => r.event).filter(inScope(scope));
+          if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
+          count += mine.length;
           after = rows[rows.length - 1].position;
           if (opts.output) process.stderr.write(`\rexported ${count} records`);
         }
@@ -155,9 +181,14 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--pending', 'list prune requests waiting for a second person')
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { config: string; olderThan?: string; reason?: string; confirm?: string; pending?: boolean; by?: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; olderThan?: string; reason?: string; confirm?: string; pending?: boolean; by?: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const by = actorName(opts.by);
+      // With a credential, the person is the verified one (never what --by says) and must be a platform admin.
+      const who = await scopeFor(ctx, config, opts.as);
+      requirePlatform(ctx, who.scope);
+      if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
+      const by = who.person ?? actorName(opts.by);
       const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
       if (opts.pending) {
         const rows = await withStore(config, (s) => s.dualControl.list('pending'));
@@ -199,9 +230,14 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--confirm <request>', 'confirm a retention change another person asked for')
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { config: string; days?: string; reason?: string; confirm?: string; by?: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; days?: string; reason?: string; confirm?: string; by?: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      const by = actorName(opts.by);
+      // With a credential, the person is the verified one (never what --by says) and must be a platform admin.
+      const who = await scopeFor(ctx, config, opts.as);
+      requirePlatform(ctx, who.scope);
+      if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
+      const by = who.person ?? actorName(opts.by);
       const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
       if (opts.confirm) {
         const r = await withStore(config, async (s) => {

@@ -11,6 +11,7 @@ import { recordAdmin } from './admin-record.ts';
 import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
+import { adminScopeOf, asOption, caller } from './scope.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -79,10 +80,14 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     .description('every key: tenant, roles, scopes, state, created, expires, last used (never the key)')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .addOption(asOption())
+    .action(async (opts: { config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
       const now = Date.now();
-      const rows = (await withKeys(config, (s) => s.list())).map((r) => shown(r, now));
+      const rows = (await withKeys(config, async (keys, store) => {
+        const scope = adminScopeOf(ctx, await caller(ctx, config, store, opts.as));
+        return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
+      })).map((r) => shown(r, now));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
       process.stdout.write(render('table', ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'], rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']), null));
     });

@@ -139,6 +139,12 @@ export class Authenticator {
     return principal;
   }
 
+  /** A bare credential (the CLI's `--as`): the checks of a bearer token, without an HTTP request. */
+  async authenticateToken(token: string): Promise<Principal> {
+    if (!this.#cfg) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so credentials mean nothing here');
+    return this.#verify(token.trim());
+  }
+
   async #verify(token: string): Promise<Principal> {
     const cfg = this.#cfg!;
     if (looksLikeApiKey(token)) {
