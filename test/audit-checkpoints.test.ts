@@ -91,3 +91,11 @@ test('a deleted stream is reported given the export', async () => {
   assert.equal(checked.code, 1);
   assert.match(checked.stdout, /DELETED: stream .*\/gw\//);
 });
+
+test('with policy.unknownTools: error, such a rule fails the load at its file and line', async () => {
+  const strict = join(dir, 'strict.yaml');
+  writeFileSync(strict, CONFIG.replace('  files: [policy.yaml]\n', '  files: [policy.yaml]\n  unknownTools: error\n'));
+  const r = await runCli(['config', 'validate', strict]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /policy\.yaml:2:1: policy: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/);
+});

@@ -15,6 +15,7 @@ import addFormatsModule from 'ajv-formats';
 import { ConfigSchema, Gateway, HttpServer, StdioServer, type Config, type RawConfig } from './schema.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
+import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 
 export interface ConfigIssue {
   file: string;
@@ -96,6 +97,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
   const config = normalise(raw as RawConfig, source, configDir);
   const policy = loadPolicy(raw as RawConfig, configDir, ctx);
+  if (policy && (raw as RawConfig).policy?.unknownTools === 'error') {
+    const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
+    for (const w of unknownToolWarnings(policy.compiled, known)) ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
+  }
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
   return policy ? { ...config, policy } : config;
 }

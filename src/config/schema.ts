@@ -369,6 +369,9 @@ export const PolicySettings = Type.Object(
       minItems: 1,
       description: 'Policy files (rules, resources, modes), relative to this file; compiled at load, errors at file:line; reloaded with the config. Test them with `gatehouse policy test`.',
     }),
+    unknownTools: Type.Optional(Type.Union([Type.Literal('warn'), Type.Literal('error')], {
+      description: 'A rule naming a tool of a server that is not configured: a warning at load (`warn`, default) or a load error (`error`).',
+    })),
   },
   { additionalProperties: false, description: 'Who may call what: deny by default; WRITE and DESTRUCTIVE need approval unless a rule says otherwise.' },
 );

@@ -4,13 +4,16 @@
  * to enforce is not there. At load Gatehouse knows the configured servers (and the tools the
  * operator wrote down for them); once the catalogue is loaded it knows every discovered tool. Each
  * tool pattern is checked against what is known and every miss is a warning with the rule's id and
- * place. Pure.
+ * place (an error at load with `policy.unknownTools: error`). Pure.
  */
 import type { Glob, Policy } from './model.ts';
 
 export interface UnknownToolWarning {
   rule: string;
+  /** `file:line` of the rule. */
   at: string;
+  file: string;
+  line: number;
   pattern: string;
   message: string;
 }
@@ -44,12 +47,13 @@ export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownT
   for (const r of policy.rules) {
     for (const g of r.tools ?? []) {
       const why = problem(g, known);
-      if (why) out.push({ rule: r.id, at: `${r.at.file}:${r.at.line}`, pattern: g.source, message: `rule \`${r.id}\` names tool \`${g.source}\`, but ${why}` });
+      if (why) out.push({ rule: r.id, at: `${r.at.file}:${r.at.line}`, file: r.at.file, line: r.at.line, pattern: g.source, message: `rule \`${r.id}\` names tool \`${g.source}\`, but ${why}` });
     }
   }
   for (const rr of policy.resources) {
     const why = problem(rr.tool, known);
-    if (why) out.push({ rule: 'resources', at: policy.sources[0] ?? '', pattern: rr.tool.source, message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}` });
+    const file = policy.sources[0] ?? '';
+    if (why) out.push({ rule: 'resources', at: `${file}:1`, file, line: 1, pattern: rr.tool.source, message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}` });
   }
   return out;
 }
