@@ -310,6 +310,8 @@ export class Gateway {
       validators: this.validators,
       limiter: this.#limiter,
       refusals: this.#refusals,
+      outboundSecrets: this.config.secrets.outbound,
+      resultSecrets: this.config.secrets.results,
       approvals: this.approvals,
       approvalWaitMs: this.config.approvals.waitSeconds * 1000,
       credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },

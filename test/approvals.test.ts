@@ -135,6 +135,9 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   const retry = await modern('agent', 'rec__other', { note }, { requestState: first.result.requestState });
   assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
   assert.equal(ran('other', note), 1);
+  // The approval's sealed state is the gateway's: the upstream receives the approved call without it.
+  const sent = readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes(note));
+  assert.ok(sent.every((l) => !l.includes('requestState') && !l.includes('inputResponses')), sent.join('\n'));
 });
 
 test('bypasses: changed arguments, self-approval, another tenant, one person twice, expiry, a new policy revision, 20 concurrent uses', async () => {

@@ -33,7 +33,9 @@ const servers = (file: string) =>
 
 before(async () => {
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
-  t = await startGateway(servers(rec), { log, top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\n' });
+  // What the audit itself keeps is tested here: calls that carry secrets must run (outbound
+  // detection, which would refuse them first, is tested in test/mediation.test.ts).
+  t = await startGateway(servers(rec), { log, top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\nsecrets: { outbound: allow }\n' });
 });
 after(async () => {
   await t?.close();

@@ -76,7 +76,7 @@ rules:
     stdioServer('mt', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n` + creds + classes +
       stdioServer('twin', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(twinRecord)} }\n` + creds + classes,
     {
-      top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\n`,
+      top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n`,
       before: async (stateDir: string) => {
         const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
         await store.set('canary-acme', CANARY.acme);
@@ -364,4 +364,28 @@ test("an idle tenant's connection is stopped and started again on its next reque
   assert.equal(r.result.content[0].text, 'globex');
   const again = t.gw.credentials.pool.describe().find((h) => h.server === 'mt' && h.tenant === 'globex')!.pid;
   assert.notEqual(again, pid);
+});
+
+test("outbound: another tenant's secret in any encoding, or a well-known token, in arguments or _meta is denied; nothing reaches the upstream", async () => {
+  const before = reached().length;
+  const c = CANARY.acme;
+  const carriers = [c, Buffer.from(c).toString('base64'), Buffer.from(c).toString('hex'), encodeURIComponent(`x=${c}`), `ghp_${'a1B2'.repeat(9)}`];
+  for (const repo of carriers) {
+    const r = await rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo, n: 1 } });
+    assert.match(r.error?.message ?? '', /secret:outbound/, `${repo.slice(0, 20)}: ${JSON.stringify(r).slice(0, 200)}`);
+  }
+  const viaMeta = await rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo: 'a/b', n: 1 }, _meta: { note: c } });
+  assert.match(viaMeta.error?.message ?? '', /secret:outbound/);
+  const viaPrompt = await rpc('globex', 'prompts/get', { name: 'mt__greet', arguments: { name: c } });
+  assert.match(viaPrompt.error?.message ?? '', /secret:outbound/);
+  assert.equal(reached().length, before, 'nothing reached the upstream');
+  // The refusal says what kind of credential, never the value.
+  noCanary(viaMeta, 'the refusal');
+});
+
+test('results: a well-known secret an upstream found elsewhere is redacted when configured (secrets.results: redact)', async () => {
+  const r = await rpc('acme', 'tools/call', { name: 'mt__leak', arguments: { how: 'aws' } });
+  const text = r.result.content[0].text as string;
+  assert.doesNotMatch(text, /AKIAQ3EGRAB5CDEFGHIJ/);
+  assert.match(text, /REDACTED/);
 });

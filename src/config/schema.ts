@@ -429,6 +429,12 @@ const VaultAuth = Type.Union([
 export const SecretsSettings = Type.Object(
   {
     cacheTtlSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: 60, description: 'How long a resolved secret is reused before it is read again (rotation is picked up then).' })),
+    outbound: Type.Optional(Type.Union([Type.Literal('deny'), Type.Literal('approve'), Type.Literal('allow')], {
+      description: "What happens to a request whose arguments carry a credential: any tenant's injected secret (in any encoding) or a well-known secret format (private keys, JWTs, cloud and API tokens). `deny` (default), `approve` (a tool call waits for a person; anything else is denied), or `allow`.",
+    })),
+    results: Type.Optional(Type.Union([Type.Literal('redact'), Type.Literal('pass')], {
+      description: 'Well-known secret formats in what upstreams return: `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
+    })),
     vault: Type.Optional(Type.Object({ address: Type.String({ format: 'uri' }), namespace: Type.Optional(Type.String()), auth: VaultAuth }, { additionalProperties: false })),
     aws: Type.Optional(Type.Object({
       region: Type.String({ minLength: 1 }),

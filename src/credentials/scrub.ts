@@ -4,7 +4,7 @@
  * messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
  */
 import type { Logger } from '../observability/logger.ts';
-import { SecretMatcher, marker } from '../audit/secret-patterns.ts';
+import { SecretMatcher, WELL_KNOWN, marker } from '../audit/secret-patterns.ts';
 
 const MAX_DEPTH = 64;
 
@@ -53,6 +53,55 @@ export class SecretScrubber {
     return walk(v, 0) as T;
   }
 
+  /**
+   * What in `v` (any depth, keys too, across consecutive content blocks) is a credential: an injected
+   * value of any tenant's connection (in every encoding), or a well-known secret format (private keys,
+   * JWTs, cloud and API tokens; not the `password=` heuristic, which names too much that is not one).
+   * The kinds found, empty when none; past the depth bound, `nested too deeply to check`.
+   */
+  find(v: unknown): string[] {
+    const found = new Set<string>();
+    const matcher = this.#matcher;
+    const look = (text: string) => {
+      if (matcher && matcher.find(text).length) found.add('injected credential');
+      for (const p of WELL_KNOWN) if (p.kind !== 'key-value' && (p.hint === undefined || text.includes(p.hint))) p.apply(text, (kind) => found.add(kind));
+    };
+    const walk = (x: unknown, depth: number): void => {
+      if (typeof x === 'string') return look(x);
+      if (!x || typeof x !== 'object') return;
+      if (depth > MAX_DEPTH) return void found.add('nested too deeply to check');
+      if (Array.isArray(x)) {
+        const texts = x.map(textOf).filter((t): t is string => t !== undefined);
+        if (texts.length > 1 && matcher && matcher.find(texts.join('')).length) found.add('injected credential');
+        for (const y of x) walk(y, depth + 1);
+        return;
+      }
+      for (const [k, y] of Object.entries(x)) {
+        look(k);
+        walk(y, depth + 1);
+      }
+    };
+    walk(v, 0);
+    return [...found];
+  }
+
+  /** A deep copy with well-known secret formats replaced by markers (results, when configured). */
+  patterns<T>(v: T): T {
+    const text = (s: string) => {
+      for (const p of WELL_KNOWN) if (p.hint === undefined || s.includes(p.hint)) s = p.apply(s, () => {});
+      return s;
+    };
+    const walk = (x: unknown, depth: number): unknown => {
+      if (typeof x === 'string') return text(x);
+      if (!x || typeof x !== 'object') return x;
+      if (depth > MAX_DEPTH) return WITHHELD_DEEP;
+      if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
+      // Identifiers (a resource's URI, a content type) are not where a found secret is told.
+      return Object.fromEntries(Object.entries(x).map(([k, y]) => [text(k), IDENTIFIERS.has(k) ? y : walk(y, depth + 1)]));
+    };
+    return walk(v, 0) as T;
+  }
+
   /** The items of an array with any secret that spans two or more of their texts cut out of each part. */
   #joined(items: unknown[], matcher: SecretMatcher): unknown[] {
     const texts = items.map(textOf);
@@ -85,6 +134,7 @@ export class SecretScrubber {
   }
 }
 
+const IDENTIFIERS = new Set(['uri', 'uriTemplate', 'mimeType', 'type', 'name']);
 const WITHHELD_DEEP = '[withheld: nested too deeply to check for secrets]';
 
 /** The text of an array item: a string, or a content block's `text`. */

@@ -17,6 +17,7 @@ import { classifyTarget } from './stages/classify-target.ts';
 import { authorizeTarget } from './stages/authorize-target.ts';
 import { validateArguments } from './stages/validate-arguments.ts';
 import { decidePolicy } from './stages/decide-policy.ts';
+import { inspectArguments } from './stages/inspect-arguments.ts';
 import { applyLimits } from './stages/apply-limits.ts';
 import { requireApproval } from './stages/require-approval.ts';
 import { connectUpstream } from './stages/connect-upstream.ts';
@@ -36,6 +37,7 @@ export const TOOL_CALL_PIPELINE: Steps = [
   ['authorize', authorizeTarget], // visibility before everything that reads arguments or tells a forbidden tool apart
   ['validate', validateArguments], // before policy: policy reads arguments, so they must be well-formed and canonical
   ['decide', decidePolicy], // pure; needs principal, target, class and the canonical resources
+  ['inspect', inspectArguments], // after decide: credentials on their way out are denied or sent for approval
   ['limit', applyLimits], // after decide: refused calls do not spend the call budget
   ['approve', requireApproval], // after limit: no approval requests for calls that would be throttled
   ['connect', connectUpstream], // the caller's tenant's connection and secrets; after approve, before record
@@ -100,8 +102,8 @@ function taskRow(): UpstreamRow {
   return {
     kind: 'tool',
     target: 'taskId',
-    stages: without(['validate', 'decide', 'limit', 'approve'], { route: routeTask }),
-    skips: { validate: why, decide: `${why} (modes and visibility apply again at authorize)`, limit: why, approve: why },
+    stages: without(['validate', 'decide', 'inspect', 'limit', 'approve'], { route: routeTask }),
+    skips: { validate: why, decide: `${why} (modes and visibility apply again at authorize)`, inspect: 'a task handle carries nothing of the caller', limit: why, approve: why },
   };
 }
 

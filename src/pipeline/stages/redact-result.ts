@@ -7,9 +7,11 @@
 import { namespaceUris } from '../../catalog/uris.ts';
 import type { Stage } from '../types.ts';
 
-export const redactResult: Stage = (s, { credentials }) => {
+export const redactResult: Stage = (s, { credentials, resultSecrets }) => {
   if (!s.result) return;
-  const scrubbed = credentials.scrubber.value(s.result, s.injected ?? []);
+  let scrubbed = credentials.scrubber.value(s.result, s.injected ?? []);
+  // Secrets the gateway did not inject (an AWS key a tool read somewhere) go too, when configured.
+  if (resultSecrets === 'redact') scrubbed = credentials.scrubber.patterns(scrubbed);
   // A task's result is the result of the tools/call that started it.
   s.result = s.ctx.scope ? scrubbed : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, s.route!.server);
 };

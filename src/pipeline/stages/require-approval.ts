@@ -35,6 +35,10 @@ export const requireApproval: Stage = async (s, deps) => {
     // What goes upstream is the call that was approved, without our round-trip fields.
     delete params.requestState;
     delete params.inputResponses;
+    if (s.upstream) {
+      delete s.upstream.requestState;
+      delete s.upstream.inputResponses;
+    }
     return;
   }
   // The approver sees the arguments exactly as they will run (never redacted to look harmless), and
