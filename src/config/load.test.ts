@@ -244,6 +244,22 @@ test('golden errors: identity that would accept forgeable or interceptable token
   ]);
 });
 
+test('issuers: with more than one, each is bound to its tenants, one way', () => {
+  const yaml = (issuers: string) => `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n  issuers:\n${issuers}servers: []\n`;
+  const errors = (text: string) => {
+    try {
+      parseConfig(text, '/x/gatehouse.yaml', {});
+      return [];
+    } catch (err) {
+      return (err as ConfigError).issues.map((i) => i.message);
+    }
+  };
+  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com" }\n')), [], 'a single unbound issuer is the platform issuer');
+  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com" }\n    - { issuer: "https://b.example.com", tenant: t2 }\n')), ['with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`']);
+  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com", tenant: t1, platform: true }\n')), ['bind the issuer one way: `tenant`, `tenants` or `platform: true`']);
+  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com", tenants: [t1, t3] }\n    - { issuer: "https://b.example.com", platform: true }\n')), []);
+});
+
 test('loadConfig names the file as it was given', async () => {
   const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
   await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {

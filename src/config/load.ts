@@ -401,6 +401,14 @@ function semanticChecks(raw: unknown, ctx: Context): void {
   (Array.isArray(identity.issuers) ? identity.issuers : []).forEach((is: unknown, i) => {
     if (isObj(is)) urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
   });
+  // Every issuer speaks for the tenants it is bound to; with several, an unbound one could speak for any.
+  const issuers = Array.isArray(identity.issuers) ? identity.issuers : [];
+  issuers.forEach((is: unknown, i) => {
+    if (!isObj(is)) return;
+    const kinds = [is.tenant !== undefined, is.tenants !== undefined, is.platform === true].filter(Boolean).length;
+    if (kinds > 1) ctx.add(['identity', 'issuers', i], 'bind the issuer one way: `tenant`, `tenants` or `platform: true`');
+    else if (kinds === 0 && issuers.length > 1) ctx.add(['identity', 'issuers', i], 'with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`');
+  });
   for (const [path, url] of urls) {
     if (path[1] === 'resource') continue; // the resource is ours: any scheme the clients reach us by
     if (typeof url === 'string' && URL.canParse(url) && new URL(url).protocol === 'http:' && !LOOPBACK_HOSTS.has(new URL(url).hostname)) {
