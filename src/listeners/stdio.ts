@@ -15,6 +15,8 @@ import type { Principal, RequestContext } from '../gateway/context.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const LOCAL_USER: Principal = { subject: 'local', tenant: 'default', client: 'stdio', roles: [], scopes: [], authenticated: false, via: 'local', issuer: '', key: 'local' };
 
 export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
@@ -94,18 +96,36 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
   };
 
   return new Promise((resolve) => {
-    let buf = '';
-    input.setEncoding('utf8');
-    input.on('data', (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 1);
-        if (line) void handle(line);
+    // Lines are cut on bytes and decoded whole and strictly: a line that is not UTF-8 is a parse
+    // error, never decoded with U+FFFD and executed as something the client did not send.
+    let parts: Buffer[] = [];
+    let size = 0;
+    const line = (bytes: Buffer) => {
+      let text: string;
+      try {
+        text = UTF8.decode(bytes).trim();
+      } catch {
+        return out.send(toWire(new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8'), null).body);
       }
-      if (buf.length > deps().maxBodyBytes) {
-        buf = '';
+      if (text) void handle(text);
+    };
+    input.on('data', (chunk: Buffer | string) => {
+      let b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      let i: number;
+      while ((i = b.indexOf(0x0a)) >= 0) {
+        const whole = parts.length ? Buffer.concat([...parts, b.subarray(0, i)]) : b.subarray(0, i);
+        parts = [];
+        size = 0;
+        b = b.subarray(i + 1);
+        line(whole);
+      }
+      if (b.length) {
+        parts.push(b);
+        size += b.length;
+      }
+      if (size > deps().maxBodyBytes) {
+        parts = [];
+        size = 0;
         out.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body);
       }
     });

@@ -1,0 +1,61 @@
+/**
+ * The stdio listener with hostile bytes: a line that is not UTF-8 is a parse error (never decoded
+ * with U+FFFD and executed), and a multi-byte character split across reads still arrives whole.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { serveStdio } from '../src/listeners/stdio.ts';
+import { startGateway, type TestGateway } from './support/gateway.ts';
+
+let t: TestGateway;
+const input = new PassThrough();
+const output = new PassThrough();
+const lines: any[] = [];
+let served: Promise<void>;
+
+before(async () => {
+  t = await startGateway('');
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  served = serveStdio(input, output, '', () => t.gw.endpoint);
+});
+after(async () => {
+  input.end();
+  await served;
+  await t?.close();
+});
+
+async function next(): Promise<any> {
+  const seen = lines.length;
+  for (let i = 0; i < 100 && lines.length === seen; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(lines.length > seen, 'an answer arrived');
+  return lines[lines.length - 1];
+}
+
+test('a line that is not utf-8 is a parse error', async () => {
+  const p = next();
+  input.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","version":"1"}}}\n')]));
+  const r = await p;
+  assert.equal(r.error?.code, -32700);
+  assert.match(r.error.message, /not valid utf-8/);
+});
+
+test('a character split across reads arrives whole', async () => {
+  const line = Buffer.from('{"jsonrpc":"2.0","id":"é-2","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ç","version":"1"}}}\n');
+  const cut = line.indexOf(Buffer.from('é')) + 1; // between the two bytes of é
+  const p = next();
+  input.write(line.subarray(0, cut));
+  await new Promise((r) => setTimeout(r, 30));
+  input.write(line.subarray(cut));
+  const r = await p;
+  assert.equal(r.id, 'é-2');
+  assert.ok(r.result?.protocolVersion, JSON.stringify(r));
+});
