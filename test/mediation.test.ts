@@ -197,6 +197,13 @@ test("each tenant's requests are answered by its own process, with its own secre
   assert.deepEqual(byMethod('prompts/get'), ['globex']);
   assert.deepEqual(byMethod('completion/complete'), ['globex']);
   assert.ok(!got.some((r) => r.msg.params?.uri !== undefined && String(r.msg.params.uri).startsWith('gatehouse:')), 'the upstream gets its own URIs');
+  // Each request has its write-ahead intent and its outcome, naming the method and the target.
+  const recs = (await t.gw.store.audit.read({ tenant: 'globex', limit: 1000 })).map((r) => r.event);
+  for (const [method, target] of [['resources/read', 'gatehouse:mt/secret://token'], ['prompts/get', 'mt__greet'], ['completion/complete', 'mt__greet']]) {
+    const intent = recs.find((e) => e.kind === 'call.intent' && e.method === method && e.tool === target);
+    assert.ok(intent, `an intent for ${method}`);
+    assert.ok(recs.some((e) => e.kind === 'call.outcome' && e.intent === intent.id && e.outcome === 'ok'), `an outcome for ${method}`);
+  }
 });
 
 test('traversal, encodings, look-alikes and symlinks out of an allowed folder are refused with nothing upstream; the canonical form is what goes upstream', async () => {
