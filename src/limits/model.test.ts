@@ -59,3 +59,12 @@ test('tool globs: `*` and `?` only, everything else literal', () => {
   assert.ok(globToRegExp('(x)[y]{z}+|^$\\-').test('(x)[y]{z}+|^$\\-'));
   assert.ok(globToRegExp('*').test(''));
 });
+
+test('tool globs in limits match without backtracking', async () => {
+  const { globToRegExp } = await import('./model.ts');
+  const { withLoopDelay } = await import('../../test/support/loop-delay.ts');
+  const re = globToRegExp('*a*a*a*a*a*a*a*a*a*a*a*a*b');
+  const { value, maxDelayMs } = await withLoopDelay(() => [re.test('a'.repeat(400)), re.test(`${'a'.repeat(400)}b`), globToRegExp('github__*').test('github__x'), globToRegExp('a.b').test('axb')]);
+  assert.deepEqual(value, [false, true, true, false]);
+  assert.ok(maxDelayMs < 1000, `event loop blocked ${maxDelayMs} ms`);
+});

@@ -8,6 +8,7 @@
  * `burst` is the bucket's capacity, i.e. how many calls may go back to back after an idle period
  * (default: `points`). One call costs one point.
  */
+import { globRegExp } from '../policy/glob.ts';
 
 export type LimitScope = 'principal' | 'tool' | 'principal_tool' | 'tenant';
 export const LIMIT_SCOPES: readonly LimitScope[] = ['principal', 'tool', 'principal_tool', 'tenant'];
@@ -143,13 +144,11 @@ function validateRule(
   }
 }
 
-/** A tool glob as a RegExp: `*` any run of characters, `?` exactly one; everything else literal. */
+/**
+ * A tool glob as a RegExp: `*` any run of characters, `?` exactly one; everything else literal. The
+ * same globs as policy's, matched the same way (without backtracking: `a*a*a*…*b` from config
+ * against a long name would otherwise take polynomial time with the number of stars).
+ */
 export function globToRegExp(glob: string): RegExp {
-  let src = '';
-  for (const ch of glob) {
-    if (ch === '*') src += '[^]*';
-    else if (ch === '?') src += '[^]';
-    else src += ch.replace(/[\\^$.|+()[\]{}\/]/g, '\\$&');
-  }
-  return new RegExp(`^${src}$`, 'u');
+  return globRegExp(glob);
 }
