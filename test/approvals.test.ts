@@ -211,6 +211,18 @@ test('a denied call never runs; flooding is capped; hostile arguments are shown 
   assert.match(results[6].error.message, /too many of your calls are waiting for approval/);
 });
 
+test('the approver sees the secret-looking argument that will run; the chat webhook gets it redacted', async () => {
+  const token = `token=Zq8${randomUUID().slice(0, 8)}wX`;
+  const first = await modern('racer', 'rec__other', { note: token });
+  assert.ok(first.result, JSON.stringify(first));
+  const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
+  const page = await (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })).text();
+  assert.ok(page.includes(token), 'the page shows what will run');
+  for (let i = 0; i < 50 && !hooks.some((h) => h.body.includes(id)); i++) await new Promise((r) => setTimeout(r, 50));
+  const hook = hooks.find((h) => h.body.includes(id))!;
+  assert.ok(!hook.body.includes(token), 'the webhook does not carry it');
+});
+
 test('a decision made through one gateway is honoured by another sharing the store', async () => {
   const dir = mkdtempSync(join(tmp, 'shared-'));
   const storage = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;

@@ -140,7 +140,9 @@ export class ApprovalService {
     const hook = this.#config().approvals.webhook;
     if (!hook) return;
     try {
-      const body = JSON.stringify(slackPayload(req, this.pageUrl(req.id)));
+      // The page shows the call exactly as it runs; a chat channel gets the summary with secrets redacted.
+      const summary = this.#audit.recorder.redactor.redactString(req.summary).text;
+      const body = JSON.stringify(slackPayload({ ...req, summary }, this.pageUrl(req.id)));
       const r = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign(body, hook.secret, Math.floor(Date.now() / 1000)) }, body, signal: AbortSignal.timeout(5000) });
       if (!r.ok) this.#log.warn({ status: r.status }, 'approvals: webhook refused the notification');
     } catch (err) {
