@@ -18,7 +18,7 @@ import { routeTask } from './stages/route-task.ts';
 import { routeTool } from './stages/route-tool.ts';
 import { catalogOf, ctx, deps, fakeUpstream, policyOf, principal, thrown } from './stages/fakes.test-util.ts';
 
-const ORDER = ['authenticate', 'route', 'classify', 'authorize', 'validate', 'decide', 'limit', 'approve', 'connect', 'record', 'execute', 'redact'];
+const ORDER = ['authenticate', 'route', 'classify', 'authorize', 'validate', 'decide', 'inspect', 'limit', 'approve', 'connect', 'record', 'execute', 'redact'];
 const ROUTES: Record<string, unknown> = {
   'tools/call': routeTool,
   'prompts/get': routePrompt,
