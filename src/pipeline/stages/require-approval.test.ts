@@ -109,6 +109,9 @@ test('a presented approval is used once for this exact call; the round-trip fiel
     assert.deepEqual(s.approval, { id: 'apr_1', status: 'approved', approvers: ['carol'] });
     assert.equal(s.params.requestState, undefined);
     assert.equal(s.params.inputResponses, undefined);
+    assert.equal(s.upstream!.requestState, undefined, 'the sealed state never goes upstream');
+    assert.equal(s.upstream!.inputResponses, undefined);
+    assert.deepEqual(s.upstream!.arguments, { path: '/srv/real.txt' });
     assert.equal(s.halt, undefined);
   }
 });
