@@ -102,3 +102,16 @@ test('no result (a halted call) is left alone', async () => {
   await redactResult(s, setup());
   assert.equal(s.result, undefined);
 });
+
+test('well-known secret formats an upstream returns are removed only when configured (`secrets.results: redact`)', async () => {
+  const AWS = 'AKIAIOSFODNN7EXAMPLE';
+  const result = () => ({ content: [{ type: 'text', text: `found ${AWS} in a file` }] });
+  const passed = answered(result());
+  await redactResult(passed, setup());
+  assert.match(JSON.stringify(passed.result), new RegExp(AWS), 'default: passed as the upstream said it');
+  const scrubber = new SecretScrubber();
+  const redacted = answered(result());
+  await redactResult(redacted, deps({ credentials: { scrubber } as never, resultSecrets: 'redact' }));
+  assert.doesNotMatch(JSON.stringify(redacted.result), new RegExp(AWS));
+  assert.match(JSON.stringify(redacted.result), /\[REDACTED:aws-access-key\]/);
+});
