@@ -105,3 +105,16 @@ test('a subscription without a session is refused, with nothing sent', async () 
   assert.equal(err.code, 'E_METHOD_NOT_FOUND');
   assert.deepEqual(up.sent, []);
 });
+
+test('x-mcp-header parameters are mirrored by the gateway from the checked, canonical arguments', async () => {
+  const seen: unknown[] = [];
+  const up = fakeUpstream();
+  up.request = (async (_m: string, _p: unknown, opts: { headers?: Record<string, string> }) => (seen.push(opts.headers), { content: [] })) as never;
+  const s = toolCall(up);
+  s.route!.def = { name: 'fetch', inputSchema: { type: 'object', properties: { url: { type: 'string', 'x-mcp-header': 'Url' }, n: { type: 'integer', 'x-mcp-header': 'N' } } } };
+  await executeRequest(s, setup().d);
+  assert.deepEqual(seen, [{ 'mcp-param-Url': 'https://docs.example/b' }], 'the canonical URL; an absent argument sends no header');
+  const plain = toolCall(up);
+  await executeRequest(plain, setup().d);
+  assert.deepEqual(seen[1], undefined, 'no annotation, no headers');
+});
