@@ -334,3 +334,32 @@ test('the CLI with --as acts as that verified credential: a tenant admin sees it
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual([JSON.parse(ok.stdout).requestedBy, JSON.parse(ok.stdout).confirmedBy], ['quinn', 'rosa']);
 });
+
+test('a revocation applies on every gateway sharing the store, within a second', async () => {
+  const dir = mkdtempSync(join(tmp, 'shared-'));
+  const storage = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;
+  const start = async () => {
+    const port = await freePort();
+    const res = `http://127.0.0.1:${port}/mcp`;
+    const g = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(join(dir, `${port}.jsonl`))} }\n    tools: { record: { class: READ } }\n`, {
+      port, storage, top: `identity:\n  resource: ${res}\n  issuers: [{ issuer: ${JSON.stringify(idp2.issuer)}, tenant: initech }]\n`,
+    });
+    return { g, res };
+  };
+  const gateways = [await start(), await start()];
+  try {
+    const callOn = async (g: TestGateway, token: string) => (await fetch(`${g.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__record', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: { note: 'x' }, _meta: META } }),
+    })).status;
+    const tokens = await Promise.all(gateways.map(({ res }) => idp2.mint({ scope: SCOPE }, { subject: 'ivan', audience: res })));
+    for (const [i, { g }] of gateways.entries()) assert.equal(await callOn(g, tokens[i]), 200);
+    assert.equal((await runCli(['principals', 'revoke', '--subject', 'ivan', '--reason', 'x', '-c', gateways[0].g.file])).code, 0);
+    const done = Date.now();
+    await Promise.all(gateways.map(({ g }, i) => eventually(async () => ((await callOn(g, tokens[i])) === 401 ? true : undefined), 1500)));
+    assert.ok(Date.now() - done < 1200, `both refused within ${Date.now() - done} ms`);
+  } finally {
+    for (const { g } of gateways) await g.close();
+  }
+});
