@@ -58,6 +58,15 @@ test('without identity, a request that says it was forwarded is refused unless t
   }
   const admin = await fetch(`${plain.url}/admin/v1/inventory`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
   assert.equal(admin.status, 401, 'the admin api too');
+  // Recorded, aggregated: one kind of failure from one address is one record that counts them.
+  plain.gw.authFailures.flush();
+  let counted = 0;
+  for (let i = 0; i < 40 && counted < 5; i++) {
+    const rows = (await plain.gw.store.audit.read({ kind: 'call.refused', limit: 1000 })).map((r) => r.event).filter((e) => e.stage === 'authenticate' && /forwarded request/.test(String(e.detail?.reason)));
+    counted = rows.reduce((n, e) => n + Number(e.detail?.count), 0);
+    if (counted < 5) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(counted, 5, 'four forwarded MCP requests and one admin request');
 });
 
 test('behind a trusted proxy the caller is the one the proxy names: an outsider is refused, a spoofed loopback hop changes nothing', async () => {

@@ -96,7 +96,8 @@ export class Authenticator {
     try {
       return await this.#authenticate(req);
     } catch (err) {
-      if (err instanceof GatehouseError && err.code !== 'E_UNAUTHENTICATED' && err.code !== 'E_INSUFFICIENT_SCOPE') {
+      // Scopes that fall short are authorization, not authentication: the call's own refusal records them.
+      if (err instanceof GatehouseError && err.code !== 'E_INSUFFICIENT_SCOPE') {
         const seen = (err.data as { refused?: Partial<TokenPrincipal> & { tenantClaim?: string | null } } | undefined)?.refused;
         this.#opts.failures?.note({
           reason: err.message.replace(/^invalid token: /, ''), code: err.code, remote: req.socket.remoteAddress,
