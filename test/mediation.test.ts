@@ -17,6 +17,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
+import { withLoopDelay } from './support/loop-delay.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
 const data = join(tmp, 'data');
@@ -395,4 +396,14 @@ test('results: a well-known secret an upstream found elsewhere is redacted when 
   const text = r.result.content[0].text as string;
   assert.doesNotMatch(text, /AKIAQ3EGRAB5CDEFGHIJ/);
   assert.match(text, /REDACTED/);
+});
+
+test('a 60 kB URI against a resource template is refused without stalling the gateway; nothing upstream', async () => {
+  const before = reached().length;
+  for (const uri of [`gatehouse:mt/file:///${'a/'.repeat(30_000)}x`, `gatehouse:mt/file:///${'a'.repeat(60_000)}`]) {
+    const { value: r, maxDelayMs } = await withLoopDelay(() => rpc('acme', 'resources/read', { uri }));
+    assert.ok(r.error, JSON.stringify(r).slice(0, 200));
+    assert.ok(maxDelayMs < 1000, `the event loop stalled for ${maxDelayMs} ms`);
+  }
+  assert.equal(reached().length, before);
 });

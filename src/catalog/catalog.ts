@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { nameProblem, skeleton } from './names.ts';
 import { namespaceUri, splitUri } from './uris.ts';
+import { templateMatcher, type TemplateMatcher } from './template.ts';
 import { isItemName } from '../inventory/canonical.ts';
 
 export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
@@ -43,7 +44,7 @@ interface Part {
   prompts: JsonObject[];
   resources: JsonObject[];
   resourceTemplates: JsonObject[];
-  templateRes: RegExp[];
+  templateRes: TemplateMatcher[];
 }
 
 /**
@@ -97,7 +98,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       const { capability } = LIST[kind];
       const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
-      if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateRegex(String(t.uriTemplate ?? '')));
+      // Bounded, linear-time matchers: a hostile template or a 60 kB URI cannot stall the event loop.
+      if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateMatcher(String(t.uriTemplate ?? '')));
     }
     // Recorded (pinned, scanned, quarantined) before anyone can see or call it; if the inventory
     // cannot record it, the new listing is not published at all.
@@ -230,22 +232,4 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     }
     return kept;
   }
-}
-
-/** RFC 6570 template -> a regex that matches URIs it could expand to (levels 1-4, conservatively). */
-export function templateRegex(template: string): RegExp {
-  let re = '^';
-  let last = 0;
-  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
-    re += escapeRe(template.slice(last, m.index));
-    const op = m[1][0];
-    re += op === '+' || op === '#' ? '.*' : op === '/' || op === '.' || op === ';' || op === '?' || op === '&' ? '.*' : '[^/?#]*';
-    last = (m.index ?? 0) + m[0].length;
-  }
-  re += `${escapeRe(template.slice(last))}$`;
-  return new RegExp(re);
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nameProblem, skeleton } from './names.ts';
-import { templateRegex } from './catalog.ts';
+import { templateMatcher as templateRegex } from './template.ts';
 
 test('ordinary tool names pass', () => {
   for (const n of ['echo', 'read_file', 'get-sum', 'files.read', 'créer_fichier', '読み込む']) assert.equal(nameProblem(n), undefined, n);

@@ -88,8 +88,8 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   const scope = ctx.scope || undefined;
   if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method)) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   // Everything that reaches an upstream passes its row of the method table.
-  if (UPSTREAM_METHODS[method]) return runRequest(ctx, method, params ?? {}, deps);
-  const list = LISTS[method];
+  if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
+  const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   if (list) {
     const { page, nextCursor } = paginate(listing(ctx, list.kind, deps), params?.cursor, deps.pageSize);
     const r: JsonObject = { [list.field]: page };

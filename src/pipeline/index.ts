@@ -125,7 +125,8 @@ export const LOCAL_METHODS: Readonly<Record<string, string>> = {
 
 /** Run one upstream-bound request through its row. The finally block writes its audit record. */
 export async function runRequest(ctx: RequestContext, method: string, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
-  const row = UPSTREAM_METHODS[method];
+  // Own rows only: `constructor` or `__proto__` is no method, not an inherited member.
+  const row = Object.hasOwn(UPSTREAM_METHODS, method) ? UPSTREAM_METHODS[method] : undefined;
   if (!row) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: \`${method}\``);
   const t = params[row.target];
   const requested = row.target === 'ref' ? targetOfRef(t) : t;

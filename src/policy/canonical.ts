@@ -5,7 +5,8 @@
  * characters, mixed scripts, credentials in URLs, the wrong type). Whether a *changed* value is then
  * refused is the extractor's decision (resources.ts): the policy must judge exactly what goes upstream.
  */
-import { realpath } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
+import { dirname, normalize } from 'node:path';
 
 export type Canon = { ok: true; value: string; changed: boolean } | { ok: false; reason: string };
 
@@ -231,14 +232,23 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
  * parent): symlinks anywhere on the way are resolved, so a link inside an allowed folder that points
  * outside it is judged by where it points.
  */
-export async function realPathOf(path: string): Promise<string> {
+export async function realPathOf(path: string, hops = 0): Promise<string> {
+  // Too many links (a loop): '' is no path at all, which every caller refuses.
+  if (hops > 40) return '';
   const tail: string[] = [];
   let cur = path;
   for (;;) {
     try {
       const real = await realpath(cur);
-      return tail.length ? `${real === '/' ? '' : real}/${tail.reverse().join('/')}` : real;
+      return tail.length ? `${real === '/' ? '' : real}/${[...tail].reverse().join('/')}` : real;
     } catch {
+      // A link that points nowhere yet is judged by where it points: writing through it creates that file.
+      const st = await lstat(cur).catch(() => undefined);
+      if (st?.isSymbolicLink()) {
+        const target = await readlink(cur);
+        const abs = normalize(target.startsWith('/') ? target : `${dirname(cur)}/${target}`);
+        return realPathOf(tail.length ? `${abs === '/' ? '' : abs}/${[...tail].reverse().join('/')}` : abs, hops + 1);
+      }
       const i = cur.lastIndexOf('/');
       if (i <= 0) return path;
       tail.push(cur.slice(i + 1));

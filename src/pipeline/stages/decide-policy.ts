@@ -26,7 +26,9 @@ export const decidePolicy: Stage = (s, { policy, modes }) => {
     s.decision = shadow ? { effect: 'shadow', rule: 'mode:shadow', reasons: [`shadow mode (${m.from})`] } : { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy is configured'] };
     return;
   }
-  const input = { principal, server: route.server, tool: route.qualified, kind: s.kind, toolClass, arguments: s.params.arguments ?? {}, resources: s.resources };
+  // A prompt's arguments are text for a model, not targets: only tools and resource reads have resources.
+  const resources = s.resources ?? (s.kind === 'prompt' ? [] : undefined);
+  const input = { principal, server: route.server, tool: route.qualified, kind: s.kind, toolClass, arguments: s.params.arguments ?? {}, resources };
   const d = evaluate(input, policy, Date.now());
   s.decision = { effect: d.effect === 'approve' ? 'approval' : d.effect, rule: d.rule, reasons: d.reasons, policyRevision: d.revision, approvers: d.approvers };
   if (d.effect === 'approve' && s.method !== 'tools/call') {
