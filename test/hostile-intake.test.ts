@@ -38,11 +38,11 @@ async function post(body: string | Buffer, headers: Record<string, string> = {})
   return { status: r.status, json, headers: r.headers };
 }
 
-async function session(): Promise<string> {
-  const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'hostile', version: '1' } } }));
+async function session(version = '2025-11-25'): Promise<string> {
+  const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'hostile', version: '1' } } }));
   assert.equal(r.status, 200);
   const sid = r.headers.get('mcp-session-id')!;
-  await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), { 'mcp-session-id': sid, 'mcp-protocol-version': version });
   return sid;
 }
 
@@ -112,15 +112,16 @@ test('refused before the body is read or anything reaches the upstream: gzip, ut
   assert.equal(up.calls.length, before);
 });
 
-test('a protocol version header other than the negotiated one is refused', async () => {
-  const sid = await session();
+test('a protocol version header later than the negotiated one is refused; an earlier legacy one is served (as the conformance suite expects)', async () => {
+  const sid = await session('2025-06-18');
   const before = up.calls.length;
-  const r = await post(call(3, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+  const r = await post(call(3, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
   assert.equal(r.status, 400);
   assert.equal(r.json.error.code, -32022);
   assert.match(r.json.error.message, /not the one this session negotiated/);
   assert.equal(up.calls.length, before);
-  assert.equal((await post(call(4, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' })).status, 200);
+  assert.equal((await post(call(4, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' })).status, 200);
+  assert.equal((await post(call(5, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' })).status, 200);
 });
 
 test('invalid utf-8 from the caller is a parse error, never executed with U+FFFD', async () => {
