@@ -126,8 +126,10 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
     }
     if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED', 'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)');
     const session = await deps.sessions.get(sessionId, principal.key, scope);
-    // After initialize the header names the negotiated version (the transport spec); another one is refused.
-    if (versionHeader !== undefined && versionHeader !== session.record.protocolVersion) {
+    // After initialize the header names the negotiated version (clients SHOULD send it); an earlier
+    // legacy version is served as the spec's conformance suite expects, a later or a modern one never:
+    // a session cannot talk itself into behaviour it did not negotiate. (Versions are dates: they sort.)
+    if (versionHeader !== undefined && (versionHeader > session.record.protocolVersion || !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))) {
       throw new GatehouseError('E_PROTOCOL_VERSION', `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`, { supported: [session.record.protocolVersion], requested: versionHeader });
     }
     const sessionHeaders = { 'mcp-session-id': session.id };
