@@ -69,7 +69,7 @@ export class Gateway {
   readonly audit: Audit;
   readonly sessions: Sessions;
   readonly subscriptions: Subscriptions;
-  readonly holds = new Holds();
+  readonly holds = new Holds(undefined, () => ({ total: 1000, perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal, perTenant: this.config.gateway.maxHeldCallsPerTenant }));
   readonly metrics = new Metrics();
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;

@@ -1,6 +1,6 @@
 /**
- * Caps per principal and per tenant, tried as a hostile tenant would: legacy sessions and pending
- * approvals. Two tenants' identity providers (the real oidc-provider for acme and globex, a second
+ * Caps per principal and per tenant, tried as a hostile tenant would: legacy sessions, pending
+ * approvals and held calls (a legacy upstream's question waiting for a modern caller's answer). Two tenants' identity providers (the real oidc-provider for acme and globex, a second
  * issuer with its own key for acme's SSO) and API keys. One principal cannot take its tenant's whole
  * share, one tenant cannot take another's, and the errors say which cap was reached.
  */
@@ -14,24 +14,28 @@ import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './sup
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
+import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-caps-'));
 let oidc: OidcFixture;
 let sso: SecondIssuer;
 let t: TestGateway;
+let web: TestServer;
 const tokens: Record<string, string> = {};
 
 before(async () => {
   const rec = join(tmp, 'rec.jsonl');
   writeFileSync(rec, '');
-  writeFileSync(join(tmp, 'policy.yaml'), 'rules:\n  - id: writes-need-a-lead\n    tools: [rec__other]\n    effect: approve\n    approvers: { roles: [lead] }\n  - id: reads\n    tools: [rec__record]\n    effect: allow\n');
+  writeFileSync(join(tmp, 'policy.yaml'), 'rules:\n  - id: writes-need-a-lead\n    tools: [rec__other]\n    effect: approve\n    approvers: { roles: [lead] }\n  - id: reads\n    tools: [rec__record, web__ask]\n    effect: allow\n');
+  web = await legacyHttp();
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   oidc = await startOidcProvider({ resource, scopes: ['mcp:tools'] });
   sso = await startSecondIssuer(resource);
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE }, record: { class: READ } }\n`, {
+  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE }, record: { class: READ } }\n` +
+    `  - { name: web, transport: http, url: ${JSON.stringify(web.url)}, tools: { ask: { class: READ } } }\n`, {
     port,
-    gateway: '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n',
+    gateway: '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n  maxHeldCallsPerPrincipal: 2\n  maxHeldCallsPerTenant: 3\n',
     top:
       `identity:\n  resource: ${resource}\n  issuers:\n    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n    - { issuer: ${JSON.stringify(sso.issuer)}, tenant: acme }\n` +
       `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals: { maxPendingPerPrincipal: 2, maxPendingPerTenant: 3 }\n`,
@@ -49,6 +53,7 @@ after(async () => {
   await t?.close();
   await oidc?.stop();
   await sso?.stop();
+  await web?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -105,4 +110,29 @@ test('pending approvals: capped per principal and per tenant, with errors that s
   assert.match(tenantFull.error?.message ?? '', /too many calls of tenant `acme` are waiting for approval \(at most 3\)/);
   assert.equal((await write('globexBot')).result?.resultType, 'input_required', 'globex still asks');
   assert.equal((await t.gw.store.approvals.countPendingTenant('acme', Date.now())), 3);
+});
+
+async function ask(who: string): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'web__ask', authorization: `Bearer ${tokens[who]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'web__ask', arguments: {}, _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } } }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+test("held calls: one principal's unanswered questions, then one tenant's, reach their caps; another tenant's calls still wait", async () => {
+  for (let i = 0; i < 2; i++) {
+    const r = await ask('ann');
+    assert.equal(r.body.result?.resultType, 'input_required', JSON.stringify(r));
+  }
+  const mine = await ask('ann');
+  assert.equal(mine.status, 429);
+  assert.match(mine.body.error.message, /too many of your calls are waiting for client input \(at most 2\)/);
+  assert.equal((await ask('art')).body.result?.resultType, 'input_required');
+  const tenant = await ask('amy');
+  assert.equal(tenant.status, 429);
+  assert.match(tenant.body.error.message, /too many calls of tenant `acme` are waiting for client input \(at most 3\)/);
+  assert.equal((await ask('acmeBot')).status, 429, "acme's other issuer shares acme's cap");
+  for (const who of ['globexBot', 'globex-key']) assert.equal((await ask(who)).body.result?.resultType, 'input_required', `${who}: globex still asks`);
 });

@@ -226,6 +226,8 @@ export const Gateway = Type.Object(
     metricsToken: Type.Optional(Type.String({ minLength: 16, description: '/metrics and /readyz require `Authorization: Bearer <this>` (use ${METRICS_TOKEN}).' })),
     maxSessionsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Legacy sessions one principal may hold open.' })),
     maxSessionsPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Legacy sessions one tenant may hold open.' })),
+    maxHeldCallsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Upstream calls of one principal waiting for its answer to a question (modern callers), in this process.' })),
+    maxHeldCallsPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'The same, per tenant (at most 1000 in all).' })),
   },
   { additionalProperties: false, default: {} },
 );

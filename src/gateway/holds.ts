@@ -7,6 +7,7 @@
  * (when the caller names the owner), so one tenant's slow calls cannot use up every other tenant's.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
@@ -27,6 +28,12 @@ export interface HoldCaps {
 }
 
 export const DEFAULT_HOLD_CAPS: HoldCaps = { total: MAX_HOLDS, perPrincipal: 20, perTenant: 200 };
+
+/**
+ * The caller a request is handled for, set by the listener around dispatch, so a hold made below
+ * (in the forwarder) counts against its principal and tenant when the forwarder does not name them.
+ */
+export const holdOwner = new AsyncLocalStorage<HoldOwner>();
 
 interface Question {
   key: string;
@@ -111,23 +118,25 @@ export class Holds {
   readonly #holds = new Map<string, HeldCall>();
   readonly #ttlMs: number;
   readonly #sweeper: NodeJS.Timeout;
-  readonly #caps: HoldCaps;
+  readonly #caps: () => HoldCaps;
   readonly #perPrincipal = new Map<string, number>();
   readonly #perTenant = new Map<string, number>();
 
-  constructor(ttlMs = 300_000, caps: HoldCaps = DEFAULT_HOLD_CAPS) {
+  /** `caps`: fixed, or read at each new hold (so a config reload applies). */
+  constructor(ttlMs = 300_000, caps: HoldCaps | (() => HoldCaps) = DEFAULT_HOLD_CAPS) {
     this.#ttlMs = ttlMs;
-    this.#caps = caps;
+    this.#caps = typeof caps === 'function' ? caps : () => caps;
     this.#sweeper = setInterval(() => this.#sweep(), 10_000);
     this.#sweeper.unref();
   }
 
-  create(binding: string, owner?: HoldOwner): HeldCall {
+  create(binding: string, owner: HoldOwner | undefined = holdOwner.getStore()): HeldCall {
+    const caps = this.#caps();
     if (owner) {
-      if ((this.#perTenant.get(owner.tenant) ?? 0) >= this.#caps.perTenant) throw new GatehouseError('E_RATE_LIMITED', `too many calls of tenant \`${owner.tenant}\` are waiting for client input (at most ${this.#caps.perTenant}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'tenant' });
-      if ((this.#perPrincipal.get(owner.principal) ?? 0) >= this.#caps.perPrincipal) throw new GatehouseError('E_RATE_LIMITED', `too many of your calls are waiting for client input (at most ${this.#caps.perPrincipal}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'principal' });
+      if ((this.#perTenant.get(owner.tenant) ?? 0) >= caps.perTenant) throw new GatehouseError('E_RATE_LIMITED', `too many calls of tenant \`${owner.tenant}\` are waiting for client input (at most ${caps.perTenant}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'tenant' });
+      if ((this.#perPrincipal.get(owner.principal) ?? 0) >= caps.perPrincipal) throw new GatehouseError('E_RATE_LIMITED', `too many of your calls are waiting for client input (at most ${caps.perPrincipal}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'principal' });
     }
-    if (this.#holds.size >= this.#caps.total) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
+    if (this.#holds.size >= caps.total) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
     const h = new HeldCall(randomBytes(16).toString('base64url'), binding, this.#ttlMs);
     this.#holds.set(h.id, h);
     if (owner) {

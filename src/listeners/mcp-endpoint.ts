@@ -21,6 +21,7 @@ import type { LiveSession, Sessions } from '../sessions/sessions.ts';
 import { acceptsJsonAndSse, acceptsSse, checkHost, checkMediaType, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
+import { holdOwner } from '../gateway/holds.ts';
 
 export interface EndpointDeps extends DispatchDeps {
   sessions: Sessions;
@@ -230,7 +231,8 @@ async function answer(
   const ctl = controllers.get(ctx);
   if (ctl) inFlight.set(ctx, ctl);
   try {
-    let result = await dispatch(ctx, method, params, deps);
+    // Held calls made while answering count against this caller's principal and tenant.
+    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () => dispatch(ctx, method, params, deps));
     if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };
     out.finish(success(ctx.requestId, result));
   } catch (err) {
