@@ -97,6 +97,10 @@ const ServerCommon = {
     maxCooldownMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'Default 60000.' })),
   }, { additionalProperties: false, description: 'Circuit breaker: fail fast while the server keeps failing.' })),
   disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
+  era: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('legacy'), Type.Literal('modern')], {
+    default: 'auto',
+    description: "The MCP era spoken to this server. `auto`: probe with server/discover; a server that speaks both eras is also reached over a 2025-11-25 session for legacy callers that can be asked questions (sampling, elicitation, roots). `legacy`: always 2025-11-25 (`initialize`). `modern`: always 2026-07-28; a server that does not answer server/discover is unavailable. `sse` servers are always legacy.",
+  })),
 };
 
 const AbsolutePath = Type.String({ pattern: '^/', description: 'An absolute path (use ${GATEHOUSE_CONFIG_DIR} or ${GATEHOUSE_STATE_DIR} for relative ones).' });

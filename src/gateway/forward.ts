@@ -18,6 +18,10 @@ import type { Holds } from './holds.ts';
 const MAX_ROUNDS = 8;
 let tokenSeq = 0;
 
+/** Methods during which an upstream may ask the caller something, and what it may ask. */
+const MAY_ASK = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
+const ASKABLE = ['sampling', 'elicitation', 'roots'];
+
 const CAPABILITY_FOR: Record<string, string> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
@@ -115,10 +119,13 @@ export async function forward(
     return resumeHeld(holds, ctx, method, params, held, scrub);
   }
 
-  // Legacy caller.
+  // Legacy caller. One that can be asked questions is served over a 2025-11-25 session when the
+  // upstream speaks both eras: there, a server asks by request (what servers written against the
+  // classic API do), where 2026-07-28 would need `input_required`.
+  const via = MAY_ASK.has(method) && ASKABLE.some((c) => ctx.clientCapabilities[c]) ? ((await up.legacySession()) ?? up) : up;
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await up.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
+    const result = await via.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;

@@ -20,6 +20,8 @@ export interface HandshakeOptions {
   timeoutMs: number;
   /** Known era from a cached verdict; skips the probe. */
   prior?: Era;
+  /** The operator's choice (`era:` in config): `legacy` never probes; `modern` never falls back to `initialize`. */
+  only?: Era;
   signal?: AbortSignal;
 }
 
@@ -33,7 +35,7 @@ function meansLegacy(err: unknown): boolean {
 
 export async function handshake(peer: Peer, opts: HandshakeOptions): Promise<ServerIdentity> {
   const call = { timeoutMs: opts.timeoutMs, maxTotalMs: opts.timeoutMs, signal: opts.signal };
-  if (opts.prior !== 'legacy') {
+  if (opts.only === 'modern' || (opts.only !== 'legacy' && opts.prior !== 'legacy')) {
     try {
       const r = await peer.request('server/discover', { _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) }, call);
       const versions = Array.isArray(r.supportedVersions) ? r.supportedVersions : [];
@@ -50,6 +52,7 @@ export async function handshake(peer: Peer, opts: HandshakeOptions): Promise<Ser
     } catch (err) {
       if (!meansLegacy(err)) throw err;
     }
+    if (opts.only === 'modern') throw new GatehouseError('E_UPSTREAM_PROTOCOL', `upstream does not speak ${MODERN_VERSION} (configured \`era: modern\`)`);
   }
   const r = await peer.request(
     'initialize',

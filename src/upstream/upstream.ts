@@ -16,17 +16,26 @@ import { Peer } from './peer.ts';
 import { StdioChannel } from './stdio.ts';
 import { stdioEnv, type SandboxHost } from '../sandbox/sandbox.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
-import type { CallOptions, Channel, ServerIdentity, ServerRequestAnswer } from './types.ts';
+import type { CallOptions, Channel, Era, ServerIdentity, ServerRequestAnswer } from './types.ts';
 
 export type UpstreamState = 'starting' | 'ready' | 'down' | 'stopped';
 type Cfg = ServerConfig & { timeouts: { connectMs: number; requestMs: number; maxTotalMs: number } };
 
 const STABLE_MS = 60_000;
+/** After a legacy session to a modern server failed (a modern-only server), how long its modern connection serves everyone. */
+const LEGACY_SESSION_RETRY_MS = 5 * 60_000;
+
+/** The era the operator pinned (`era:` in config); `sse` servers are always legacy. */
+function pinnedEra(cfg: ServerConfig): Era | undefined {
+  if (cfg.transport === 'sse') return undefined;
+  return cfg.era === 'legacy' || cfg.era === 'modern' ? cfg.era : undefined;
+}
 
 export function fingerprint(cfg: ServerConfig): string {
   const c = cfg as Partial<StdioServerConfig> & { url?: string };
+  const era = pinnedEra(cfg);
   return createHash('sha256')
-    .update(JSON.stringify([cfg.transport, c.command, c.args, c.url]))
+    .update(JSON.stringify([cfg.transport, c.command, c.args, c.url, ...(era ? [era] : [])]))
     .digest('hex')
     .slice(0, 32);
 }
@@ -60,18 +69,26 @@ export class Upstream extends EventEmitter<{
   #lastError = '';
   readonly #log: Logger;
   readonly #verdicts: VerdictStore;
+  /** This connection is the 2025-11-25 session of a modern connection (legacySession): never probes, never caches a verdict. */
+  readonly #legacyOnly: boolean;
+  /** The logger this connection was given, for its legacy session. */
+  readonly #givenLog: Logger;
+  #legacy: Upstream | undefined;
+  #legacyRefusedUntil = 0;
   /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
   readonly breaker: CircuitBreaker;
   /** Server->client requests no in-flight call can be blamed for. */
   orphanHandler: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
 
-  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger) {
+  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean } = {}) {
     super();
     this.name = cfg.name;
     this.cfg = cfg;
     this.#verdicts = verdicts;
-    this.#log = log.child({ upstream: cfg.name });
+    this.#legacyOnly = Boolean(opts.legacyOnly);
+    this.#givenLog = log;
+    this.#log = log.child(this.#legacyOnly ? { upstream: cfg.name, session: 'legacy' } : { upstream: cfg.name });
     this.#delay = this.#restartCfg().initialDelayMs;
     this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit);
     this.breaker.on('change', (c) => {
@@ -88,7 +105,7 @@ export class Upstream extends EventEmitter<{
   }
   /** Requests sent upstream and not yet answered. */
   get inFlight(): number {
-    return this.#peer?.inFlight ?? 0;
+    return (this.#peer?.inFlight ?? 0) + (this.#legacy?.inFlight ?? 0);
   }
   get lastError(): string {
     return this.#lastError;
@@ -114,7 +131,40 @@ export class Upstream extends EventEmitter<{
     clearTimeout(this.#restartTimer);
     const peer = this.#peer;
     this.#peer = undefined;
-    await peer?.close();
+    const legacy = this.#legacy;
+    this.#legacy = undefined;
+    await Promise.all([peer?.close(), legacy?.stop()]);
+  }
+
+  /**
+   * A 2025-11-25 session to this same server, for a legacy caller that can be asked questions: a
+   * dual-era server sends sampling, elicitation and roots requests only within a legacy session
+   * (on 2026-07-28 it must return `input_required`, which servers written against the classic API do
+   * not). Only with `era: auto`, only when this connection speaks 2026-07-28, started on first need;
+   * undefined when the server refuses `initialize` (modern-only: the caller is then served over this
+   * connection, its `input_required` played out as questions), retried after a while.
+   */
+  async legacySession(): Promise<Upstream | undefined> {
+    if (this.#legacyOnly || this.cfg.transport === 'sse' || (this.cfg.era ?? 'auto') !== 'auto') return undefined;
+    if (this.#state !== 'ready') await this.#usablePeer().catch(() => undefined);
+    if (this.#identity?.era !== 'modern' || this.#state !== 'ready' || Date.now() < this.#legacyRefusedUntil) return undefined;
+    if (!this.#legacy || this.#legacy.state === 'stopped') {
+      const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true });
+      legacy.sandbox = this.sandbox;
+      legacy.orphanHandler = (r) => this.orphanHandler(r);
+      this.#legacy = legacy;
+    }
+    const legacy = this.#legacy;
+    try {
+      await legacy.#usablePeer();
+      return legacy;
+    } catch {
+      this.#log.info({ retryInMs: LEGACY_SESSION_RETRY_MS }, 'upstream refused a 2025-11-25 session: legacy callers are served over 2026-07-28');
+      this.#legacyRefusedUntil = Date.now() + LEGACY_SESSION_RETRY_MS;
+      if (this.#legacy === legacy) this.#legacy = undefined;
+      await legacy.stop();
+      return undefined;
+    }
   }
 
   /** Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept. */
@@ -221,15 +271,16 @@ export class Upstream extends EventEmitter<{
     peer.onClose((err) => this.#onPeerClosed(peer, err));
     try {
       const fp = fingerprint(this.cfg);
-      const cached = await this.#verdicts.get(this.name).catch(() => undefined);
+      const cached = this.#legacyOnly ? undefined : await this.#verdicts.get(this.name).catch(() => undefined);
       const prior = cached?.fingerprint === fp ? cached.era : undefined;
-      const identity = await handshake(peer, { timeoutMs: this.cfg.timeouts.connectMs, prior });
+      const only = this.#legacyOnly ? 'legacy' : pinnedEra(this.cfg);
+      const identity = await handshake(peer, { timeoutMs: this.cfg.timeouts.connectMs, prior, only });
       if (this.#peer !== peer) throw new Error('superseded');
       this.#identity = identity;
       this.#state = 'ready';
       this.#readySince = Date.now();
       this.#lastError = '';
-      if (cached?.era !== identity.era || cached.fingerprint !== fp || cached.protocolVersion !== identity.protocolVersion) {
+      if (!this.#legacyOnly && (cached?.era !== identity.era || cached.fingerprint !== fp || cached.protocolVersion !== identity.protocolVersion)) {
         await this.#verdicts
           .put({ server: this.name, fingerprint: fp, era: identity.era, protocolVersion: identity.protocolVersion, probedAt: Date.now() })
           .catch((err: Error) => this.#log.warn({ err: err.message }, 'could not cache era verdict'));

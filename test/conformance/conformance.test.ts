@@ -43,3 +43,20 @@ test('conformance, through gatehouse: no scored scenario that passes directly fa
     assert.deepEqual(scoredLost, [], `suite ${d.suite}, passes directly but not through gatehouse:\n${detail(g.scores, scoredLost)}`);
   }
 });
+
+test('conformance, a server whose tools ask by server-to-client request (as reference servers do): the released `active` suite scores the same through gatehouse', {
+  timeout: 90_000,
+  skip: hasGateway ? false : `the gatehouse cli (${cli}) does not exist yet`,
+}, async () => {
+  // Gatehouse talks 2026-07-28 to this dual-era server; the suite's 2025-11-25 clients that can answer
+  // sampling and elicitation are served over a 2025-11-25 session, where the server can ask them.
+  const { direct, gateway, gatewayError } = await runConformance(['active'], { tools: 'classic' });
+  assert.equal(gatewayError, undefined, 'gatehouse started in front of the fixture');
+  const d = direct[0];
+  const g = gateway?.[0];
+  assert.ok(g && !g.error && !d.error, 'the suite ran directly and through gatehouse');
+  assert.deepEqual(failing(d.scores, false), [], `failing directly:\n${detail(d.scores, failing(d.scores, false))}`);
+  const lost = regressions(d.scores, g.scores);
+  assert.deepEqual(lost, [], `passes directly but not through gatehouse:\n${detail(g.scores, lost)}`);
+  for (const s of ['tools-call-sampling', 'tools-call-elicitation', 'elicitation-sep1034-defaults', 'elicitation-sep1330-enums']) assert.ok(g.scores[s]?.ok, `${s} passes through gatehouse`);
+});

@@ -9,6 +9,8 @@
  * (or PORT=N; 0 = any free port). `--era legacy` serves only 2025-11-25 (a modern request is handled
  * like any request without a session: refused, so clients fall back to `initialize`); `--era modern`
  * only 2026-07-28 (legacy requests get the unsupported-version error). Default: both.
+ * `--tools classic` serves the client-request tools written against the classic API (fixture-classic.ts):
+ * they ask by server-to-client request, which only a 2025-11-25 session can carry.
  * Listens on 127.0.0.1 and prints one JSON line: {"url": "http://127.0.0.1:<port>/mcp"}.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -18,10 +20,12 @@ import type { EventStore, McpRequestContext, McpServer } from '@modelcontextprot
 import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { addClientRequestTools, addContentTools, addHandlers, addPrompts, addResources, createFixtureServer } from './fixture-tools.ts';
 import { addDiagnosticTools, addInputRequiredTools, stateCodec } from './fixture-modern.ts';
+import { addClassicClientRequestTools } from './fixture-classic.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const ERA = arg('--era') ?? 'both';
 if (!['both', 'legacy', 'modern'].includes(ERA)) throw new Error(`unknown era \`${ERA}\` (both, legacy or modern)`);
+const CLASSIC = arg('--tools') === 'classic';
 const LOCAL = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -29,7 +33,8 @@ const MAX_BODY = 4 * 1024 * 1024;
 function build(ctx: McpRequestContext): McpServer {
   const s = createFixtureServer({ requestState: { verify: stateCodec.verify } });
   addContentTools(s);
-  addClientRequestTools(s, (c) => c.http?.closeSSE?.());
+  if (CLASSIC) addClassicClientRequestTools(s);
+  addClientRequestTools(s, (c) => c.http?.closeSSE?.(), { askers: !CLASSIC });
   addResources(s);
   addPrompts(s);
   addHandlers(s);

@@ -77,7 +77,7 @@ const SCHEMA_2020_12 = {
   additionalProperties: false,
 } as const;
 
-const SEP1034 = {
+export const SEP1034 = {
   type: 'object',
   properties: {
     name: { type: 'string', default: 'John Doe' },
@@ -87,7 +87,7 @@ const SEP1034 = {
     verified: { type: 'boolean', default: true },
   },
 };
-const SEP1330 = {
+export const SEP1330 = {
   type: 'object',
   properties: {
     untitledSingle: { type: 'string', enum: ['option1', 'option2', 'option3'] },
@@ -112,7 +112,16 @@ function elicitationTool(s: McpServer, name: string, message: (args: { message?:
  * Tools that ask the client mid-call. They return input_required (2026-07-28 multi round-trip); on a
  * 2025-11-25 session the SDK's legacy shim sends the same requests as server-to-client requests.
  */
-export function addClientRequestTools(s: McpServer, closeSse: (ctx: ServerContext) => void): void {
+export function addClientRequestTools(s: McpServer, closeSse: (ctx: ServerContext) => void, opts: { askers?: boolean } = {}): void {
+  if (opts.askers !== false) addAskers(s);
+  s.registerTool('test_reconnection', { description: 'closes its SSE stream mid-call; the result arrives after the client reconnects', inputSchema: empty }, async (_a, ctx) => {
+    closeSse(ctx);
+    await sleep(100);
+    return text('Reconnection test completed successfully');
+  });
+}
+
+function addAskers(s: McpServer): void {
   s.registerTool('test_sampling', { description: 'asks the client llm', inputSchema: z.object({ prompt: z.string() }) }, async ({ prompt }, ctx) => {
     const r = inputResponse(ctx.mcpReq.inputResponses, 'llm');
     if (r.kind !== 'sampling') {
@@ -129,11 +138,6 @@ export function addClientRequestTools(s: McpServer, closeSse: (ctx: ServerContex
   elicitationTool(s, 'test_elicitation', (a) => a.message ?? '', userSchema, 'User response');
   elicitationTool(s, 'test_elicitation_sep1034_defaults', () => 'Please review your profile', SEP1034, 'Elicitation completed');
   elicitationTool(s, 'test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed');
-  s.registerTool('test_reconnection', { description: 'closes its SSE stream mid-call; the result arrives after the client reconnects', inputSchema: empty }, async (_a, ctx) => {
-    closeSse(ctx);
-    await sleep(100);
-    return text('Reconnection test completed successfully');
-  });
 }
 
 export function addResources(s: McpServer): void {

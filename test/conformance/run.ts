@@ -7,7 +7,9 @@
  * `2026-07-28` (`--requirements 2026-07-28`) from the prerelease installed as `conformance-next`.
  * Options: --suite <name>[,<name>] (default: all three), --direct-only (skip the gateway),
  * --fixture-era both|legacy|modern (the eras the fixture serves; default both: Gatehouse then talks
- * 2026-07-28 to it, `legacy` makes it bridge to a 2025-11-25-only server);
+ * 2026-07-28 to it, `legacy` makes it bridge to a 2025-11-25-only server), --fixture-tools classic
+ * (its sampling and elicitation tools ask by server-to-client request, as the reference servers'
+ * do, instead of returning input_required: see fixture-classic.ts);
  * GATEHOUSE_CONFORMANCE_LOG=<file> appends the gateway's log to that file.
  * Exit status: 1 when the gateway's score is below the direct score (or the gateway run failed),
  * or when a suite could not run; 0 otherwise. Scenarios that fail directly are reported, not fatal.
@@ -67,8 +69,8 @@ export interface Proc {
 }
 
 /** Start the fixture on a free loopback port, serving `era` (both, legacy or modern); resolves with its MCP URL. */
-export function startFixture(era = 'both'): Promise<Proc> {
-  const args = [join(ROOT, 'test/conformance/fixture-server.ts'), '--port', '0', '--era', era];
+export function startFixture(era = 'both', tools = 'input-required'): Promise<Proc> {
+  const args = [join(ROOT, 'test/conformance/fixture-server.ts'), '--port', '0', '--era', era, '--tools', tools];
   const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
     const timer = setTimeout(() => (child.kill('SIGKILL'), fail(new Error('the fixture printed no url in 15 s'))), 15_000);
@@ -139,6 +141,8 @@ export interface ConformanceRun {
   date: string;
   /** The eras the fixture served (`--fixture-era`). */
   fixtureEra: string;
+  /** How its tools ask the client (`--fixture-tools`): `input-required` or `classic`. */
+  fixtureTools?: string;
   direct: SuiteRun[];
   gateway?: SuiteRun[];
   /** Why the run through Gatehouse did not happen or did not finish. */
@@ -146,9 +150,9 @@ export interface ConformanceRun {
 }
 
 /** The suites against the fixture directly, then (unless `directOnly`) through Gatehouse. */
-export async function runConformance(suites: string[], opts: { directOnly?: boolean; era?: string } = {}): Promise<ConformanceRun> {
-  const fixture = await startFixture(opts.era);
-  const result: ConformanceRun = { date: new Date().toISOString(), fixtureEra: opts.era ?? 'both', direct: [] };
+export async function runConformance(suites: string[], opts: { directOnly?: boolean; era?: string; tools?: string } = {}): Promise<ConformanceRun> {
+  const fixture = await startFixture(opts.era, opts.tools);
+  const result: ConformanceRun = { date: new Date().toISOString(), fixtureEra: opts.era ?? 'both', fixtureTools: opts.tools ?? 'input-required', direct: [] };
   try {
     for (const suite of suites) {
       process.stderr.write(`conformance: suite ${suite}, direct\n`);
@@ -195,7 +199,7 @@ if (import.meta.main) {
   const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
   const suites = arg('--suite')?.split(',') ?? Object.keys(SUITES);
   const directOnly = process.argv.includes('--direct-only');
-  const run = await runConformance(suites, { directOnly, era: arg('--fixture-era') });
+  const run = await runConformance(suites, { directOnly, era: arg('--fixture-era'), tools: arg('--fixture-tools') });
   for (const d of run.direct) process.stdout.write(`${table(d, run.gateway?.find((g) => g.suite === d.suite), directOnly ? undefined : run.gatewayError)}\n`);
   mkdirSync(join(ROOT, 'test/conformance/results'), { recursive: true });
   writeFileSync(join(ROOT, 'test/conformance/results/latest.json'), `${JSON.stringify(run, null, 2)}\n`);
