@@ -407,3 +407,24 @@ test('a 60 kB URI against a resource template is refused without stalling the ga
   }
   assert.equal(reached().length, before);
 });
+
+test("one tenant's sessions share the upstream subscription: the first makes it, the last ends it", async () => {
+  const uri = `gatehouse:mt/file://${data}/acme/notes.txt`;
+  const [subs, unsubs] = [count('resources/subscribe'), count('resources/unsubscribe')];
+  const a = await sdk('acme');
+  const b = await sdk('acme');
+  const heard: string[] = [];
+  b.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void heard.push(n.params.uri));
+  await a.subscribeResource({ uri });
+  await b.subscribeResource({ uri });
+  assert.equal(count('resources/subscribe'), subs + 1, 'one upstream subscription for the tenant');
+  await a.unsubscribeResource({ uri });
+  assert.equal(count('resources/unsubscribe'), unsubs, 'b still holds it: nothing ended upstream');
+  await a.callTool({ name: 'mt__touch', arguments: { uri: `file://${data}/acme/notes.txt` } });
+  for (let i = 0; i < 100 && !heard.length; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(heard, [uri]);
+  await b.unsubscribeResource({ uri });
+  assert.equal(count('resources/unsubscribe'), unsubs + 1, 'the last one out ends it');
+  await a.close();
+  await b.close();
+});

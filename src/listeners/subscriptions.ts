@@ -10,6 +10,7 @@ import type { Kind } from '../catalog/catalog.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { StreamSink } from './responder.ts';
 import { namespaceUri } from '../catalog/uris.ts';
+import { sessionOwnedBy } from '../sessions/owner.ts';
 
 interface Listener {
   id: RequestId;
@@ -87,7 +88,7 @@ export class Subscriptions {
     const key = `${server}\u0000${uri}`;
     for (const s of this.#sessions.all()) {
       if (!s.stream || !s.subscriptions.has(key) || (s.record.scope !== '' && s.record.scope !== server)) continue;
-      if (!ownedBy(s.record.principal, owner)) continue;
+      if (!sessionOwnedBy(s.record.principal, owner)) continue;
       s.stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: s.record.scope ? uri : namespaceUri(server, uri) } });
     }
   }
@@ -96,21 +97,4 @@ export class Subscriptions {
     for (const l of this.#listeners) l.sink.close();
     this.#listeners.clear();
   }
-}
-
-/** Whether a session's principal (its stored key, null for the anonymous caller) is `owner`'s. */
-function ownedBy(principalKey: string | null, owner: string): boolean {
-  let tenant = 'default';
-  let subject = 'anonymous';
-  if (principalKey) {
-    try {
-      const k = JSON.parse(principalKey) as string[];
-      subject = String(k[2]);
-      tenant = String(k[3]);
-    } catch {
-      return false;
-    }
-  }
-  const slash = owner.indexOf('/');
-  return slash < 0 ? owner === tenant : owner.slice(0, slash) === tenant && owner.slice(slash + 1) === subject;
 }

@@ -18,6 +18,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { TaskHandles } from '../gateway/tasks.ts';
+import type { Sessions } from '../sessions/sessions.ts';
 
 import type { ToolClass } from '../inventory/classify.ts';
 export type { ToolClass };
@@ -105,6 +106,8 @@ export interface PipelineDeps {
   outboundSecrets?: 'deny' | 'approve' | 'allow';
   /** Well-known secret formats in results: `redact` or `pass` (`secrets.results`); default pass. */
   resultSecrets?: 'redact' | 'pass';
+  /** Legacy sessions (resource subscriptions are shared per tenant connection). */
+  sessions?: Sessions;
   /** Task handles bound to the principal that started the task. */
   tasks: TaskHandles;
   upstreams: Map<string, Upstream>;

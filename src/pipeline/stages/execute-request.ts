@@ -5,12 +5,14 @@
  * its tenant's connection, so only that tenant hears of updates.
  */
 import { forward } from '../../gateway/forward.ts';
+import { ownerOf } from '../../credentials/broker.ts';
+import { sessionOwnedBy } from '../../sessions/owner.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 
-export const executeRequest: Stage = async (s, { holds, tasks, credentials }) => {
+export const executeRequest: Stage = async (s, { holds, tasks, credentials, sessions }) => {
   const route = s.route!;
   if (s.decision?.effect === 'shadow') {
     // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
@@ -22,10 +24,15 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials }) =>
     const session = s.ctx.session;
     if (!session) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
     const key = `${route.server}\u0000${String(s.upstream!.uri)}`;
+    // The upstream subscription belongs to the tenant's connection, shared by its sessions: it is
+    // made by the first of them and ended by the last, never under another session's feet.
+    const p = s.ctx.principal;
+    const owner = ownerOf(credentials.configOf(route.server)!, p.tenant, p.subject);
+    const others = [...(sessions?.all() ?? [])].some((x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner));
     if (s.method === 'resources/subscribe') session.subscriptions.add(key);
     else session.subscriptions.delete(key);
     // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
-    if (s.up!.identity?.era === 'modern') {
+    if (s.up!.identity?.era === 'modern' || others) {
       s.result = {};
       return;
     }
