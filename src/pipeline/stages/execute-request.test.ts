@@ -13,7 +13,8 @@ const SECRET = 'tenant-token-7f3a9c1e5b';
 
 function setup() {
   const tasks = new TaskHandles(randomBytes(32));
-  return { tasks, d: deps({ tasks, holds: {} as never, credentials: { scrubber: new SecretScrubber() } as never }) };
+  const configOf = (name: string) => ({ name, transport: 'stdio', command: 'x' });
+  return { tasks, d: deps({ tasks, holds: {} as never, credentials: { scrubber: new SecretScrubber(), configOf } as never }) };
 }
 
 function toolCall(up: Upstream, c: Partial<RequestContext> = {}) {
