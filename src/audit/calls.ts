@@ -1,16 +1,38 @@
 /**
  * What the audit keeps of a tool call: the write-ahead intent, the outcome, or the refusal, built
- * from the pipeline's CallState. Arguments and results are kept as configured — not at all, as their
+ * from a narrow record of the request (CallFacts). Arguments and results are kept as configured — not at all, as their
  * shape (types and sizes, no values), or redacted — and the arguments' SHA-256 (over RFC 8785 JSON) is
  * always kept, so a record can be matched to a call without holding its values.
  */
 import type { AuditConfig } from '../config/schema.ts';
-import type { CallState } from '../pipeline/types.ts';
 import { canonicalJson, sha256 } from '../inventory/canonical.ts';
 import type { AuditInput } from './log.ts';
 import { Redactor, WITHHELD } from './redact.ts';
 
 const MAX_SHAPE_DEPTH = 8;
+
+/**
+ * What the audit reads of a request: a narrow record (the pipeline's state has these fields, and
+ * more the audit has no business with). The audit never imports the pipeline.
+ */
+export interface CallFacts {
+  readonly ctx: {
+    requestId: string | number;
+    traceId: string;
+    session?: { id: string };
+    principal: { subject: string; tenant: string; via: string; issuer: string; client: string };
+  };
+  readonly method: string;
+  readonly requested: string;
+  readonly params: { arguments?: unknown; _meta?: unknown };
+  route?: { server: string; qualified: string };
+  resources?: ReadonlyArray<{ value: string }>;
+  toolClass?: 'READ' | 'WRITE' | 'DESTRUCTIVE';
+  toolPin?: string;
+  decision?: { effect: string; rule: string; reasons: string[]; policyRevision?: string };
+  approval?: { id: string; status: string; approvers?: string[] };
+  result?: unknown;
+}
 
 /** Types and sizes, no values: `{ path: 'string(12)', lines: 'array(3)' }`. Keys are redacted like values. */
 export function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
@@ -52,7 +74,7 @@ export class CallRecorder {
     return typeof out === 'object' && out !== null ? { value: out[root], withheld: r.withheld || undefined } : { value: WITHHELD, withheld: true };
   }
 
-  #common(s: CallState): AuditInput {
+  #common(s: CallFacts): AuditInput {
     const ctx = s.ctx;
     const p = ctx.principal;
     const args = s.params.arguments;
@@ -78,18 +100,18 @@ export class CallRecorder {
     };
   }
 
-  intent(s: CallState, secrets: string[] = []): AuditInput {
+  intent(s: CallFacts, secrets: string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
     return { ...this.#common(s), kind: 'call.intent', args: args.value, withheld: args.withheld };
   }
 
-  outcome(s: CallState, intent: string, outcome: NonNullable<AuditInput['outcome']>, latencyMs: number, error?: string, secrets: string[] = []): AuditInput {
+  outcome(s: CallFacts, intent: string, outcome: NonNullable<AuditInput['outcome']>, latencyMs: number, error?: string, secrets: string[] = []): AuditInput {
     const result = this.#capture('result', s.result, this.#cfg.results, secrets);
     const { args: _a, ...common } = this.#common(s);
     return { ...common, kind: 'call.outcome', intent, outcome, latencyMs: Math.round(latencyMs * 1000) / 1000, error, result: result.value, withheld: result.withheld };
   }
 
-  refused(s: CallState, stage: string, error: string, latencyMs: number, secrets: string[] = []): AuditInput {
+  refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
     return { ...this.#common(s), kind: 'call.refused', outcome: 'refused', stage, error, latencyMs: Math.round(latencyMs * 1000) / 1000, args: args.value, withheld: args.withheld };
   }
