@@ -169,7 +169,6 @@ export class Gateway {
     gw.sandbox = await SandboxHost.open(config.gateway.stateDir, log, (server, tenant, r) =>
       void gw.audit.record({ kind: 'egress.refused', server, outcome: 'refused', detail: { tenant, target: r.target, address: r.address, reason: r.reason } }));
     gw.#warnUnknownTools(config);
-    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s);
     if (!opts.noHttp) {
       gw.#http = new HttpListener({
         endpoint: () => gw.#endpoint,
@@ -185,7 +184,15 @@ export class Gateway {
         metricsToken: () => gw.config.gateway.metricsToken,
         approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => readForApprover(r, { readTool: gw.config.approvals.readTools?.[r.tool], split: (tool) => gw.catalog.split(tool), policy: gw.#endpoint.policy, read: () => gw.#currentContent(r), record: (i) => gw.audit.record(i) }) }),
       });
-      const addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
+      let addr: Awaited<ReturnType<HttpListener['listen']>>;
+      try {
+        addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
+      } catch (err) {
+        // The port is taken (say): no upstream started yet; the audit stream ends with `stream.closed`.
+        gw.#http = undefined;
+        await gw.stop();
+        throw err;
+      }
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       gw.url = `http://${host}:${addr.port}`;
       if (config.gateway.listen.port === 0) {
@@ -195,6 +202,7 @@ export class Gateway {
         gw.#endpoint = gw.#endpointDeps();
       }
     }
+    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s); // after listening: a failed start spawns nothing
     return gw;
   }
 
