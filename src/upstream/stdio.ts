@@ -24,6 +24,38 @@ export interface StdioOptions {
 }
 
 const KILL_GRACE_MS = 2000;
+const TAIL_LINES = 5;
+
+/**
+ * Stderr lines are logged at info, at most `burst` per `windowMs` per process (a chatty or looping
+ * server cannot flood the log); the first line after a quiet window says how many were left out.
+ */
+export class StderrLog {
+  #windowStart = -Infinity;
+  #inWindow = 0;
+  #suppressed = 0;
+  readonly burst: number;
+  readonly windowMs: number;
+  constructor(burst = 20, windowMs = 10_000) {
+    this.burst = burst;
+    this.windowMs = windowMs;
+  }
+
+  line(now: number, emit: (suppressedBefore: number) => void): void {
+    if (now - this.#windowStart >= this.windowMs) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow >= this.burst) {
+      this.#suppressed++;
+      return;
+    }
+    this.#inWindow++;
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    emit(n);
+  }
+}
 
 export class StdioChannel implements Channel {
   readonly description: string;
@@ -78,6 +110,7 @@ export class StdioChannel implements Channel {
     this.#child.stdin.on('error', () => {}); // EPIPE after exit: reported through 'exit'
     this.#child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
     let errLine = '';
+    const stderrLog = new StderrLog();
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (s: string) => {
       errLine += s;
@@ -85,12 +118,23 @@ export class StdioChannel implements Channel {
       while ((i = errLine.indexOf('\n')) >= 0) {
         const line = errLine.slice(0, i).slice(0, 2000);
         errLine = errLine.slice(i + 1);
+        if (line.trim()) this.#tail = [...this.#tail.slice(1 - TAIL_LINES), line.slice(0, 300)];
         // The sandbox's own complaints (a path missing, say) explain why a server never started.
         if (line.startsWith('bwrap:') || line.startsWith('setpriv:') || line.startsWith('prlimit:')) log.warn({ upstream: name, stderr: line }, 'sandbox could not start the server');
-        else if (line.trim()) log.debug({ upstream: name, stderr: line }, 'upstream stderr');
+        else if (line.trim()) stderrLog.line(Date.now(), (n) => log.info({ upstream: name, stderr: line, ...(n ? { suppressed: n } : {}) }, 'upstream stderr'));
       }
       if (errLine.length > 8192) errLine = '';
     });
+    this.#stderrEnded = new Promise((resolve) => this.#child.stderr.once('close', resolve));
+  }
+
+  #tail: string[] = [];
+  #stderrEnded: Promise<unknown>;
+
+  /** The server's last lines on stderr (npm's "404 Not Found", a stack trace), once it has closed them or after `waitMs`. */
+  async stderrTail(waitMs = 250): Promise<string> {
+    await Promise.race([this.#stderrEnded, new Promise((r) => setTimeout(r, waitMs).unref())]);
+    return this.#tail.join(' | ');
   }
 
   get pid(): number | undefined {

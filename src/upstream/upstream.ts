@@ -68,6 +68,7 @@ export class Upstream extends EventEmitter<{
   #readySince = 0;
   #lastError = '';
   readonly #log: Logger;
+  readonly #channelLog: Logger;
   readonly #verdicts: VerdictStore;
   /** This connection is the 2025-11-25 session of a modern connection (legacySession): never probes, never caches a verdict. */
   readonly #legacyOnly: boolean;
@@ -77,9 +78,9 @@ export class Upstream extends EventEmitter<{
   #legacyRefusedUntil = 0;
   /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
   readonly breaker: CircuitBreaker;
-  /** Server->client requests no in-flight call can be blamed for. */
-  orphanHandler: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
-    r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
+  /** Server->client requests no in-flight call can be blamed for; `why` says why (the default answer). */
+  orphanHandler: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
+    r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
   constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean } = {}) {
     super();
@@ -89,6 +90,7 @@ export class Upstream extends EventEmitter<{
     this.#legacyOnly = Boolean(opts.legacyOnly);
     this.#givenLog = log;
     this.#log = log.child(this.#legacyOnly ? { upstream: cfg.name, session: 'legacy' } : { upstream: cfg.name });
+    this.#channelLog = log; // channels and the peer name the upstream themselves: one `upstream` key per line
     this.#delay = this.#restartCfg().initialDelayMs;
     this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit);
     this.breaker.on('change', (c) => {
@@ -151,7 +153,7 @@ export class Upstream extends EventEmitter<{
     if (!this.#legacy || this.#legacy.state === 'stopped') {
       const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true });
       legacy.sandbox = this.sandbox;
-      legacy.orphanHandler = (r) => this.orphanHandler(r);
+      legacy.orphanHandler = (r, why) => this.orphanHandler(r, why);
       this.#legacy = legacy;
     }
     const legacy = this.#legacy;
@@ -201,6 +203,7 @@ export class Upstream extends EventEmitter<{
       headers: opts.headers,
       onNotification: opts.onNotification,
       onServerRequest: opts.onServerRequest,
+      askable: opts.askable,
     });
   }
 
@@ -241,16 +244,16 @@ export class Upstream extends EventEmitter<{
     if (cfg.transport === 'stdio') {
       // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
       if (!this.sandbox && cfg.sandbox) throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
-      if (!this.sandbox) return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#log);
+      if (!this.sandbox) return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#channelLog);
       const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
-      return new StdioChannel(cfg.name, { command: l.command, args: l.args, env: l.env, cwd: l.cwd, fds: l.fds, onStarted: l.started, onExited: l.exited }, this.#log);
+      return new StdioChannel(cfg.name, { command: l.command, args: l.args, env: l.env, cwd: l.cwd, fds: l.fds, onStarted: l.started, onExited: l.exited }, this.#channelLog);
     }
     if (cfg.transport === 'sse') {
       const { LegacySseChannel } = await import('./sse.ts');
-      return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+      return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#channelLog);
     }
     const { StreamableHttpChannel } = await import('./http.ts');
-    return new StreamableHttpChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#log);
+    return new StreamableHttpChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#channelLog);
   }
 
   async #connect(): Promise<void> {
@@ -263,11 +266,11 @@ export class Upstream extends EventEmitter<{
       this.#log.error({ err: this.#lastError }, 'upstream could not start');
       throw err;
     }
-    const peer = new Peer(channel, this.#log);
+    const peer = new Peer(channel, this.#channelLog, { correlates: this.cfg.transport === 'http' });
     this.#channel = channel;
     this.#peer = peer;
     peer.onEvent((n) => this.emit('event', n));
-    peer.onOrphanRequest((r) => this.orphanHandler(r));
+    peer.onOrphanRequest((r, why) => this.orphanHandler(r, why));
     peer.onClose((err) => this.#onPeerClosed(peer, err));
     try {
       const fp = fingerprint(this.cfg);
@@ -289,7 +292,9 @@ export class Upstream extends EventEmitter<{
       this.emit('ready', identity);
       if (identity.era === 'modern') this.#listen(peer, identity);
     } catch (err) {
-      this.#lastError = err instanceof Error ? err.message : String(err);
+      // A server that died or hangs usually said why on stderr (npm's "404 Not Found"): that is the error.
+      const tail = channel instanceof StdioChannel ? await channel.stderrTail() : '';
+      this.#lastError = (err instanceof Error ? err.message : String(err)) + (tail ? `; its stderr: ${tail}` : '');
       this.#log.warn({ err: this.#lastError }, 'upstream handshake failed');
       await peer.close().catch(() => {});
       throw err;
