@@ -66,8 +66,11 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         }
       }
       const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
-      const report = await withStore(config, (s) => verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : (n) => process.stderr.write(`\rverified ${n} records`) }));
-      if (!opts.json) process.stderr.write('\n');
+      // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
+      const tty = process.stderr.isTTY;
+      const progress = (n: number) => process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
+      const report = await withStore(config, (s) => verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }));
+      if (!opts.json && tty) process.stderr.write('\n');
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         for (const p of report.problems) process.stdout.write(`${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`);
