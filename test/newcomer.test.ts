@@ -1,0 +1,204 @@
+/**
+ * The newcomer's path, with real processes: `node bin/gatehouse.js` on the machine's Node 20 runs
+ * itself again under Node 24 (help, exit status, a real SDK client over `gatehouse stdio`, signals);
+ * `npm pack` makes a package whose bin runs from dist/; a start that fails (port taken) spawns no
+ * upstream and leaves an audit trail that verifies; a missing package's npm error is in the log at
+ * info, and no log line names its upstream twice.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EVERYTHING, ROOT } from './support/gateway.ts';
+
+const NODE20 = '/usr/bin/node';
+const BIN = join(ROOT, 'bin/gatehouse.js');
+const CLI = join(ROOT, 'src/cli/main.ts');
+const old = spawnSync(NODE20, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.trim();
+const skipOld = !old || Number(old.split('.')[0]) >= 24 ? `no Node older than 24 at ${NODE20}` : false;
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-newcomer-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  const e = { ...process.env, ...extra } as Record<string, string>;
+  delete e.NODE_TEST_CONTEXT;
+  return e;
+}
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(child: ChildProcess): Promise<Ran> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((res) => child.once('close', (code, signal) => res({ code, signal, stdout, stderr })));
+}
+
+function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Ran> {
+  return collect(spawn(cmd, args, { env: opts.env ?? env(), cwd: opts.cwd ?? dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Resolves with the first stdout (or stderr) text that matches, or rejects after `ms`. */
+function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, ms = 30_000): Promise<RegExpMatchArray> {
+  return new Promise((res, rej) => {
+    let text = '';
+    const timer = setTimeout(() => rej(new Error(`no ${re} on ${stream} within ${ms} ms:\n${text}`)), ms);
+    child[stream]!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = text.match(re);
+      if (m) {
+        clearTimeout(timer);
+        res(m);
+      }
+    });
+  });
+}
+
+const everything = (name: string) =>
+  `  - name: ${name}\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`;
+
+function config(name: string, servers: string, port = 0): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${port} }\n  stateDir: ${JSON.stringify(join(dir, `state-${name}`))}\nservers:\n${servers}`);
+  return file;
+}
+
+/** The children of a process (Linux). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+test('Node 20: `node bin/gatehouse.js --help` runs under Node 24; the exit status passes through', { skip: skipOld }, async () => {
+  const help = await run(NODE20, [BIN, '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /Usage: gatehouse/);
+  assert.doesNotMatch(help.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
+  const missing = await run(NODE20, [BIN, 'config', 'validate', join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 2, 'a usage error is still 2');
+  assert.match(missing.stderr, /nope\.yaml` not found/);
+});
+
+test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 client, command /usr/bin/node) and lists and calls tools', { skip: skipOld }, async () => {
+  const file = config('stdio', everything('everything'));
+  const client = new Client({ name: 'newcomer', version: '1' });
+  await client.connect(new StdioClientTransport({ command: NODE20, args: [BIN, 'stdio', '--config', file], env: env({ GATEHOUSE_LOG_LEVEL: 'warn' }), stderr: 'ignore' }));
+  try {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'everything__echo'), tools.map((t) => t.name).join(','));
+    const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'from node 20' } });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: from node 20' }]);
+  } finally {
+    await client.close();
+  }
+});
+
+test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifies); a child killed by a signal kills the launcher the same way', { skip: skipOld }, async () => {
+  const file = config('signals', everything('everything'));
+  const child = spawn(NODE20, [BIN, 'start', '--json', '--config', file], { env: env(), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = collect(child);
+  await waitFor(child, 'stdout', /"url":"http:\/\/127\.0\.0\.1:\d+\/mcp"/);
+  assert.equal(childrenOf(child.pid!).length, 1, 'the launcher runs one Node 24 child');
+  child.kill('SIGTERM');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.match(verify.stdout, /the chain is intact/);
+
+  const stdio = spawn(NODE20, [BIN, 'stdio', '--config', file], { env: env({ GATEHOUSE_LOG_LEVEL: 'silent' }), cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const ended = collect(stdio);
+  let inner: number[] = [];
+  for (let i = 0; i < 100 && !inner.length; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    inner = childrenOf(stdio.pid!);
+  }
+  assert.equal(inner.length, 1);
+  process.kill(inner[0], 'SIGKILL');
+  const k = await ended;
+  assert.equal(k.signal, 'SIGKILL', `exit ${k.code}`);
+});
+
+test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (on Node 20 too)', async () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; files: string[]; scripts: Record<string, string> };
+  assert.equal(pkg.bin.gatehouse, 'bin/gatehouse.js');
+  assert.ok(pkg.files.includes('dist') && /npm run build/.test(pkg.scripts.prepack), 'dist/ is built when packing');
+  // --ignore-scripts: the listing, without building dist/ in a shared checkout.
+  const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', env: env() });
+  assert.equal(pack.status, 0, pack.stderr);
+  const files = (JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
+  for (const f of ['bin/gatehouse.js', 'bin/node24.js', 'package.json', 'README.md', 'examples/quickstart.yaml']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
+  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('.tools/')), 'no sources, tests or tools');
+
+  // An installed copy: the packed files, dist/ built from src, dependencies beside it.
+  const nm = join(dir, 'install/node_modules');
+  const at = join(nm, 'gatehouse');
+  mkdirSync(at, { recursive: true });
+  for (const f of files.filter((p) => !p.startsWith('dist/'))) cpSync(join(ROOT, f), join(at, f));
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(at, 'dist')], { encoding: 'utf8' });
+  assert.ok(existsSync(join(at, 'dist/cli/main.js')), build.stdout + build.stderr);
+  for (const d of readdirSync(join(ROOT, 'node_modules'))) if (!d.startsWith('.')) symlinkSync(join(ROOT, 'node_modules', d), join(nm, d));
+  const on24 = await run(process.execPath, [join(at, 'bin/gatehouse.js'), '--help']);
+  assert.equal(on24.code, 0, on24.stderr);
+  assert.match(on24.stdout, /Usage: gatehouse/);
+  if (!skipOld) {
+    const on20 = await run(NODE20, [join(at, 'bin/gatehouse.js'), 'init', join(dir, 'from-package.yaml')], { env: env({ GATEHOUSE_NODE: process.execPath }) });
+    assert.equal(on20.code, 0, on20.stderr);
+    assert.match(readFileSync(join(dir, 'from-package.yaml'), 'utf8'), /^version: 1$/m);
+  }
+});
+
+let taken: Server;
+before(async () => {
+  taken = createServer();
+  await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+});
+after(() => taken.close());
+
+test('a start that fails (port taken) spawns no upstream, and `audit verify` finds nothing wrong; its progress is in lines off a terminal', async () => {
+  const port = (taken.address() as { port: number }).port;
+  const marker = join(dir, 'upstream-started');
+  const spy = `  - name: spy\n    transport: stdio\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(`echo started >> ${marker}; exec ${process.execPath} ${EVERYTHING} stdio`)}]\n`;
+  const file = config('taken', spy, port);
+  const r = await run(process.execPath, [CLI, 'start', '--config', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`could not start: address 127\\.0\\.0\\.1:${port} is already in use`));
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(existsSync(marker), false, 'no upstream was started');
+  const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.match(verify.stdout, /^\d+ records in 1 streams: the chain is intact$/m);
+  assert.doesNotMatch(verify.stderr, /\r/);
+  assert.match(verify.stderr, /^verified \d+ records\n$/m);
+});
+
+test('a missing package: npm\'s own error is in the log at info and in the upstream\'s error; one `upstream` key per line', async () => {
+  const ghost = `  - name: ghost\n    transport: stdio\n    command: npx\n    args: ["--no", "mcp-server-gatehouse-does-not-exist"]\n    env: { npm_config_offline: "true" }\n`;
+  const file = config('ghost', ghost);
+  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { env: env(), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = collect(child);
+  await waitFor(child, 'stderr', /upstream handshake failed/);
+  child.kill('SIGTERM');
+  const r = await done;
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
+  for (const l of lines) assert.ok((l.match(/"upstream":/g) ?? []).length <= 1, `duplicate key in ${l}`);
+  const logs = lines.map((l) => JSON.parse(l) as { level: number; msg: string; stderr?: string; err?: string });
+  assert.ok(logs.some((l) => l.msg === 'upstream stderr' && l.level === 30 && /ENOTCACHED/.test(l.stderr ?? '')), r.stderr);
+  const failed = logs.find((l) => l.msg === 'upstream handshake failed');
+  assert.match(failed?.err ?? '', /its stderr: npm error code ENOTCACHED/);
+});
