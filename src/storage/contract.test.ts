@@ -176,7 +176,7 @@ runContract('postgres', async (t) => {
 test('migrations run once: a second run executes nothing', async () => {
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
-    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth', '0009_tenant_boundaries']);
+    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth', '0009_tenant_boundaries', '0010_incidents']);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
     await db.destroy();

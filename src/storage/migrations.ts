@@ -265,6 +265,44 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
       await db.schema.createIndex('sessions_tenant').on('sessions').column('tenant').execute();
     },
   },
+  '0010_incidents': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('scope_kind', 'text', (c) => c.notNull()) // tool | server | tenant | principal
+        .addColumn('scope_value', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text') // null: gateway-wide
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull()) // open | closed
+        .addColumn('opened_by', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'bigint', (c) => c.notNull())
+        .addColumn('window_start', 'bigint', (c) => c.notNull())
+        .addColumn('closed_by', 'text')
+        .addColumn('closed_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('incident_actions')
+        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('incident_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull()) // json
+        .execute();
+      await db.schema.createIndex('incident_actions_incident').on('incident_actions').columns(['incident_id', 'seq']).execute();
+      // Which gateway applied which version of a change it follows from the store (modes, principal revocations).
+      await db.schema
+        .createTable('apply_acks')
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('acked_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('apply_acks_pk', ['key', 'instance'])
+        .execute();
+    },
+  },
 });
 
 

@@ -10,6 +10,7 @@ import { apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
 import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
+import { applyAckRepo, incidentRepo } from './incident-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, UpstreamTokenStore, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
 
@@ -68,6 +69,17 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
       if (q.principal !== undefined) query = query.where('principal', '=', q.principal);
       if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
       return Number((await query.executeTakeFirst())?.n ?? 0);
+    },
+    async deleteMatching(q) {
+      if (q.tenant === undefined && q.subject === undefined) return 0;
+      let query = db.selectFrom('sessions').select(['id', 'principal']);
+      if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
+      // The principal key is JSON [via, issuer, subject, tenant].
+      const subjectOf = (p: string | null) => { try { return (JSON.parse(p ?? 'null') as unknown[] | null)?.[2]; } catch { return undefined; } };
+      const ids = (await query.execute()).filter((r) => q.subject === undefined || subjectOf(r.principal) === q.subject).map((r) => r.id);
+      let n = 0;
+      for (let i = 0; i < ids.length; i += 500) n += Number((await db.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 500)).executeTakeFirst()).numDeletedRows);
+      return n;
     },
   };
 }
@@ -190,6 +202,8 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteW
     upstreamTokens: tokenRepo(db),
     principalRevocations: principalRevocationRepo(db),
     dualControl: dualControlRepo(db),
+    incidents: incidentRepo(db),
+    applyAcks: applyAckRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

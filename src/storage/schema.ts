@@ -197,7 +197,41 @@ export interface DualControlTable {
   confirmed_at: number | null;
 }
 
+export interface IncidentsTable {
+  id: string;
+  title: string;
+  scope_kind: string;
+  scope_value: string;
+  tenant: string | null;
+  reason: string;
+  status: string;
+  opened_by: string;
+  opened_at: number;
+  window_start: number;
+  closed_by: string | null;
+  closed_at: number | null;
+}
+
+export interface IncidentActionsTable {
+  seq: Generated<number>;
+  incident_id: string;
+  at: number;
+  actor: string;
+  action: string;
+  detail: string;
+}
+
+export interface ApplyAcksTable {
+  key: string;
+  instance: string;
+  version: number;
+  acked_at: number;
+}
+
 export interface Database {
+  incidents: IncidentsTable;
+  incident_actions: IncidentActionsTable;
+  apply_acks: ApplyAcksTable;
   principal_revocations: PrincipalRevocationsTable;
   dual_control: DualControlTable;
   upstream_tokens: UpstreamTokensTable;

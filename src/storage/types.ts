@@ -41,6 +41,8 @@ export interface SessionStore {
   purgeIdle(before: number): Promise<number>;
   /** Sessions of one principal or one tenant last seen at or after `since`. */
   count(q: { principal?: string; tenant?: string; since: number }): Promise<number>;
+  /** End every session of a tenant, or of principals whose key contains `subject` (an incident); how many. */
+  deleteMatching(q: { tenant?: string; subject?: string }): Promise<number>;
 }
 
 export interface VerdictStore {
@@ -302,6 +304,51 @@ export interface DualControlStore {
   confirm(id: string, by: string, at: number): Promise<boolean>;
 }
 
+/** One step taken for an incident (containment, revocation, export, notice, close), in order. */
+export interface IncidentAction {
+  at: number;
+  by: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+/** An incident: what was contained, by whom and when, and what was done about it since. */
+export interface IncidentRecord {
+  id: string;
+  title: string;
+  scope: { kind: 'tool' | 'server' | 'tenant' | 'principal'; value: string };
+  /** The tenant it concerns (a tenant scope), or null for a gateway-wide one (tool, server, principal). */
+  tenant: string | null;
+  reason: string;
+  status: 'open' | 'closed';
+  openedBy: string;
+  openedAt: number;
+  /** Where its window of audit records starts (before the opening: the misbehaviour came first). */
+  windowStart: number;
+  closedBy: string | null;
+  closedAt: number | null;
+  actions: IncidentAction[];
+}
+
+export interface IncidentStore {
+  create(r: IncidentRecord): Promise<void>;
+  get(id: string): Promise<IncidentRecord | undefined>;
+  /** Newest first, without their actions. */
+  list(q?: { status?: IncidentRecord['status']; tenant?: string; limit?: number }): Promise<Array<Omit<IncidentRecord, 'actions'>>>;
+  addAction(id: string, a: IncidentAction): Promise<void>;
+  /** open -> closed (compare-and-set); whether this call closed it. */
+  close(id: string, by: string, at: number): Promise<boolean>;
+}
+
+/**
+ * Which live gateways have applied a change followed from the store (a run-time mode, a principal
+ * revocation), keyed like `mode:<scope>`: each gateway writes the version (the change's time) it applied.
+ */
+export interface ApplyAckStore {
+  ack(key: string, instance: string, version: number, at: number): Promise<void>;
+  acks(key: string): Promise<Array<{ instance: string; version: number; ackedAt: number }>>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -315,6 +362,8 @@ export interface Store {
   readonly upstreamTokens: UpstreamTokenStore;
   readonly principalRevocations: PrincipalRevocationStore;
   readonly dualControl: DualControlStore;
+  readonly incidents: IncidentStore;
+  readonly applyAcks: ApplyAckStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;
