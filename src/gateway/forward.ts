@@ -106,6 +106,7 @@ export async function forward(
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `gh-${process.pid}-${++tokenSeq}` : undefined;
   const onNotification = relay(ctx, token, scrub);
+  const askable = ASKABLE.some((c) => ctx.clientCapabilities[c]);
 
   if (ctx.era === 'modern') {
     const state = params?.requestState;
@@ -115,17 +116,17 @@ export async function forward(
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
-    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
+    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
     return resumeHeld(holds, ctx, method, params, held, scrub);
   }
 
   // Legacy caller. One that can be asked questions is served over a 2025-11-25 session when the
   // upstream speaks both eras: there, a server asks by request (what servers written against the
   // classic API do), where 2026-07-28 would need `input_required`.
-  const via = MAY_ASK.has(method) && ASKABLE.some((c) => ctx.clientCapabilities[c]) ? ((await up.legacySession()) ?? up) : up;
+  const via = MAY_ASK.has(method) && askable ? ((await up.legacySession()) ?? up) : up;
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await via.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
+    const result = await via.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;

@@ -3,11 +3,18 @@
  * hard maximum), cancellation, progress routing, and server->client requests routed to the request
  * that caused them. Malformed or unexpected upstream messages are dropped and logged, never thrown:
  * one broken upstream must not reach the wrong caller or crash the gateway.
+ *
+ * Which request caused a server->client request: the one whose response stream it arrived on (HTTP),
+ * else the one whose progress token it carries in `_meta`. A channel that cannot tell (stdio, legacy
+ * HTTP+SSE) also blames the only call in flight; once the server has asked anything, calls of callers
+ * that can be asked run one at a time there (ask-lane.ts), so that rule stays exact. Otherwise the
+ * server gets an error that says why, and no caller is asked.
  */
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import { classify, type JsonObject, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
+import { AskLane } from './ask-lane.ts';
 
 interface Pending {
   id: number;
@@ -30,13 +37,19 @@ export class Peer {
   #closed: Error | undefined;
   #onEvent: (n: JsonRpcNotification) => void = () => {};
   #onClose: (err?: Error) => void = () => {};
-  /** Fallback for server->client requests no in-flight request can be blamed for (e.g. ping). */
-  #onOrphanRequest: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
-    r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
+  /** Whether the channel says which request a received message belongs to (HTTP response streams). */
+  readonly #correlates: boolean;
+  readonly #lane = new AskLane();
+  /** The server has asked something: from now on, calls of callers that can be asked run one at a time (uncorrelated channels). */
+  #asks = false;
+  /** Server->client requests no call can be blamed for; `why` says why. */
+  #onOrphanRequest: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
+    r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
-  constructor(channel: Channel, log: Logger) {
+  constructor(channel: Channel, log: Logger, opts: { correlates?: boolean } = {}) {
     this.#channel = channel;
     this.#log = log;
+    this.#correlates = Boolean(opts.correlates);
     channel.setReceiver({
       message: (m, relatedTo) => this.#receive(m, relatedTo),
       closed: (err) => this.#shutdown(err ?? new Error('channel closed')),
@@ -55,11 +68,16 @@ export class Peer {
   onClose(fn: (err?: Error) => void): void {
     this.#onClose = fn;
   }
-  onOrphanRequest(fn: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>): void {
+  onOrphanRequest(fn: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer>): void {
     this.#onOrphanRequest = fn;
   }
 
   request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
+    if (this.#correlates || !opts.onServerRequest || !this.#asks) return this.#request(method, params, opts);
+    return this.#lane.run(Boolean(opts.askable), () => this.#request(method, params, opts), { signal: opts.signal, maxWaitMs: opts.maxTotalMs });
+  }
+
+  #request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
     if (this.#closed) return Promise.reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE'));
     if (opts.signal?.aborted) return Promise.reject(new GatehouseError('E_CANCELLED'));
     const id = this.#nextId++;
@@ -187,20 +205,35 @@ export class Peer {
     else if (n.method !== 'notifications/message') this.#onEvent(n);
   }
 
+  /** The call that caused server->client request `r`, or why none can be named. */
+  #causeOf(r: JsonRpcRequest, relatedTo?: RequestId): Pending | string {
+    const related = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    if (related?.opts.onServerRequest) return related;
+    const token = (r.params?._meta as JsonObject | undefined)?.progressToken;
+    const byToken = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
+    if (byToken?.opts.onServerRequest) return byToken;
+    const calls = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
+    const what = `\`${r.method}\``;
+    if (!calls.length) return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
+    if (this.#correlates) return `${what} arrived outside the stream of the call that caused it: the gateway relays questions only to the caller whose call caused them`;
+    if (calls.length === 1) return calls[0];
+    if (calls.every((p) => !p.opts.askable)) return `${what}: none of the callers with calls in flight can answer it`;
+    return `${what}: ${calls.length} calls are in flight on this connection and the server did not say which one asks (no progress token); the gateway asks no caller it cannot be sure of`;
+  }
+
   async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
-    let target = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
-    if (!target) {
-      // No transport-level link (stdio): blame the request only when exactly one could have caused it.
-      const candidates = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
-      if (candidates.length === 1) target = candidates[0];
-    }
+    if (r.method !== 'ping') this.#asks = true;
+    const cause = r.method === 'ping' ? undefined : this.#causeOf(r, relatedTo);
     let answer: ServerRequestAnswer;
     try {
-      if (target?.opts.onServerRequest) {
-        this.#armIdle(target);
-        answer = await target.opts.onServerRequest(r);
+      if (cause === undefined) {
+        answer = { result: {} };
+      } else if (typeof cause === 'object') {
+        this.#armIdle(cause);
+        answer = await cause.opts.onServerRequest!(r);
       } else {
-        answer = await this.#onOrphanRequest(r);
+        this.#log.info({ upstream: this.#channel.description, method: r.method, why: cause }, 'server request no call can be blamed for');
+        answer = await this.#onOrphanRequest(r, cause);
       }
     } catch (err) {
       this.#log.warn({ upstream: this.#channel.description, method: r.method, err: (err as Error).message }, 'server request failed');

@@ -23,6 +23,8 @@ export interface CallOptions {
   onNotification?: (n: JsonRpcNotification) => void;
   /** Server->client requests made on behalf of this request (legacy era: sampling, elicitation, roots). */
   onServerRequest?: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>;
+  /** The caller can be asked questions (it declared sampling, elicitation or roots): see ask-lane.ts. */
+  askable?: boolean;
 }
 
 /**

@@ -78,9 +78,9 @@ export class Upstream extends EventEmitter<{
   #legacyRefusedUntil = 0;
   /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
   readonly breaker: CircuitBreaker;
-  /** Server->client requests no in-flight call can be blamed for. */
-  orphanHandler: (r: JsonRpcRequest) => Promise<ServerRequestAnswer> = async (r) =>
-    r.method === 'ping' ? { result: {} } : { error: { code: -32601, message: 'method not supported by the gateway' } };
+  /** Server->client requests no in-flight call can be blamed for; `why` says why (the default answer). */
+  orphanHandler: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
+    r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
   constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean } = {}) {
     super();
@@ -153,7 +153,7 @@ export class Upstream extends EventEmitter<{
     if (!this.#legacy || this.#legacy.state === 'stopped') {
       const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true });
       legacy.sandbox = this.sandbox;
-      legacy.orphanHandler = (r) => this.orphanHandler(r);
+      legacy.orphanHandler = (r, why) => this.orphanHandler(r, why);
       this.#legacy = legacy;
     }
     const legacy = this.#legacy;
@@ -203,6 +203,7 @@ export class Upstream extends EventEmitter<{
       headers: opts.headers,
       onNotification: opts.onNotification,
       onServerRequest: opts.onServerRequest,
+      askable: opts.askable,
     });
   }
 
@@ -265,11 +266,11 @@ export class Upstream extends EventEmitter<{
       this.#log.error({ err: this.#lastError }, 'upstream could not start');
       throw err;
     }
-    const peer = new Peer(channel, this.#channelLog);
+    const peer = new Peer(channel, this.#channelLog, { correlates: this.cfg.transport === 'http' });
     this.#channel = channel;
     this.#peer = peer;
     peer.onEvent((n) => this.emit('event', n));
-    peer.onOrphanRequest((r) => this.orphanHandler(r));
+    peer.onOrphanRequest((r, why) => this.orphanHandler(r, why));
     peer.onClose((err) => this.#onPeerClosed(peer, err));
     try {
       const fp = fingerprint(this.cfg);
