@@ -14,6 +14,7 @@ import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
+import { ApplyAcks } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
@@ -115,13 +116,16 @@ export class Gateway {
       }
     };
     this.credentials = { broker, pool, scrubber };
-    this.principalRevocations = new PrincipalRevocations(store.principalRevocations);
+    // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
+    const acks = new ApplyAcks(store.applyAcks, broker.instance, log);
+    this.principalRevocations = new PrincipalRevocations(acks.following(store.principalRevocations));
     this.principalRevocations.onError = (err) => log.warn({ err: err.message }, 'identity: revocations not refreshed; the last list stays in force');
     this.authFailures = new AuthFailures((input) => this.audit.record(input));
     this.approvals = new ApprovalService(store.approvals, () => this.config, () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url, this.audit, log);
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#endpoint = this.#endpointDeps();
       for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
+      acks.modesApplied(this.runtimeModes.records);
     });
     this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);

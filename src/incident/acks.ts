@@ -1,0 +1,106 @@
+/**
+ * Confirming that a change every gateway follows from the store has taken effect everywhere. The
+ * credential broker acknowledges revocations itself (revocation_acks); run-time modes and principal
+ * revocations are polled by each gateway, and a gateway that has applied one writes an apply_acks row
+ * (its instance id, the change's version) so `gatehouse incident open` can wait for every live
+ * gateway, as `gatehouse credentials revoke` does, and say how long that took.
+ */
+import type { Logger } from '../observability/logger.ts';
+import type { ApplyAckStore, ModeRecord, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
+
+export const modeKey = (scope: string) => `mode:${scope}`;
+export const principalKey = (r: Pick<PrincipalRevocation, 'kind' | 'value' | 'issuer'>) => `principal:${r.kind}:${r.issuer}:${r.value}`;
+
+const RETRY_MS = 1000;
+
+/** The gateway side: acknowledges each applied change once (again after a failed write). */
+export class ApplyAcks {
+  readonly #store: ApplyAckStore;
+  readonly #instance: string;
+  readonly #log: Logger;
+  readonly #acked = new Map<string, number>();
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(store: ApplyAckStore, instance: string, log: Logger) {
+    this.#store = store;
+    this.#instance = instance;
+    this.#log = log;
+  }
+
+  /** Call after the changes are in force on this gateway. */
+  applied(changes: ReadonlyArray<{ key: string; version: number }>): void {
+    const todo = changes.filter((c) => this.#acked.get(c.key) !== c.version);
+    if (!todo.length) return;
+    void (async () => {
+      try {
+        for (const c of todo) {
+          await this.#store.ack(c.key, this.#instance, c.version, Date.now());
+          this.#acked.set(c.key, c.version);
+        }
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'incident: acknowledging an applied change failed; retrying');
+        clearTimeout(this.#retry);
+        this.#retry = setTimeout(() => this.applied(changes), RETRY_MS);
+        this.#retry.unref();
+      }
+    })();
+  }
+
+  modesApplied(records: readonly ModeRecord[]): void {
+    this.applied(records.map((r) => ({ key: modeKey(r.scope), version: r.setAt })));
+  }
+
+  /**
+   * The principal revocations store as the gateway's follower reads it: once the list it read is
+   * applied (the follower applies it in the continuation of this read, before any macrotask), it is acknowledged.
+   */
+  following(store: PrincipalRevocationStore): PrincipalRevocationStore {
+    return {
+      revoke: (r) => store.revoke(r),
+      restore: (k, v, i) => store.restore(k, v, i),
+      list: async () => {
+        const list = await store.list();
+        setImmediate(() => this.applied(list.map((r) => ({ key: principalKey(r), version: r.revokedAt }))));
+        return list;
+      },
+    };
+  }
+
+  stop(): void {
+    clearTimeout(this.#retry);
+  }
+}
+
+export interface Confirmation {
+  /** Live gateways when the change was made. */
+  gateways: number;
+  confirmed: boolean;
+  /** From the change to the last gateway's acknowledgement; null when not confirmed. */
+  timeToEffectMs: number | null;
+  /** Gateways that did not acknowledge in time. */
+  missing: string[];
+}
+
+/**
+ * Wait until every gateway in `live` has acknowledged (a version >= `version`, when given), or the deadline.
+ * `acks` reads the acknowledgements; `at` is when the change was made.
+ */
+export async function confirmed(
+  live: readonly string[],
+  acks: () => Promise<Array<{ instance: string; ackedAt: number; version?: number }>>,
+  opts: { at: number; version?: number; timeoutMs: number; onWait?: (missing: number, of: number) => void },
+): Promise<Confirmation> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const got = (await acks()).filter((a) => opts.version === undefined || (a.version ?? 0) >= opts.version);
+    const missing = live.filter((i) => !got.some((a) => a.instance === i));
+    const mine = got.filter((a) => live.includes(a.instance));
+    if (!missing.length) return { gateways: live.length, confirmed: true, timeToEffectMs: mine.length ? Math.max(0, Math.max(...mine.map((a) => a.ackedAt)) - opts.at) : 0, missing };
+    if (Date.now() > deadline) return { gateways: live.length, confirmed: false, timeToEffectMs: null, missing };
+    opts.onWait?.(missing.length, live.length);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Gateways that heartbeat within this window count as live (they heartbeat every second). */
+export const LIVE_MS = 5000;
