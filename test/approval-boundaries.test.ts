@@ -262,3 +262,17 @@ test('the CLI with --as decides as that verified person: the same visibility and
   assert.match(ok.stdout, /approved by bob/);
   assert.deepEqual((await t.gw.approvals.get(id))!.decisions.map((d) => d.by.subject), ['bob']);
 });
+
+test('decisions are rate limited per viewer too: a viewer posting on a loop is stopped', async () => {
+  const { id } = await ask(keys.agent, 'rec__other', { note: `decisions-${randomUUID()}` });
+  let limited: Response | undefined;
+  for (let i = 0; i < 20 && !limited; i++) {
+    const r = await fetch(`${t.url}/approvals/${id}`, { method: 'POST', headers: { authorization: `Bearer ${keys['bob-2']}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged&decision=approve' });
+    if (r.status === 429) limited = r;
+    else assert.equal(r.status, 403, 'a forged form is refused');
+    await r.arrayBuffer();
+  }
+  assert.ok(limited, 'bob-2 was stopped');
+  assert.ok(Number(limited!.headers.get('retry-after')) >= 1);
+  assert.equal((await t.gw.approvals.get(id))!.status, 'pending', 'nothing was decided');
+});
