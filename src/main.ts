@@ -35,6 +35,7 @@ import { createLimiter } from './limits/index.ts';
 import { DEFAULT_REFUSALS, RefusalBudget } from './limits/refusals.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
+import { startFanout, type Fanout } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -90,6 +91,8 @@ export class Gateway {
   /** Task handles sealed for their caller (the key is shared by every replica). */
   tasks = new TaskHandles(Buffer.alloc(0));
   #http: HttpListener | undefined;
+  /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
+  #fanout: Fanout | undefined;
   #endpoint!: EndpointDeps;
   url = '';
 
@@ -164,6 +167,7 @@ export class Gateway {
       await gw.approvals.init();
       await gw.principalRevocations.start();
       gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
+      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, log });
       await gw.principalRevocations.start();
     } catch (err) {
       await store.close();
@@ -290,6 +294,7 @@ export class Gateway {
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();
+    await this.#fanout?.close();
     this.holds.close();
     this.principalRevocations.stop();
     this.authFailures.close();

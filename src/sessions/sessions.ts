@@ -85,6 +85,14 @@ export class Sessions {
   readonly #sweeper: NodeJS.Timeout;
 
   readonly #caps: () => SessionCaps | undefined;
+  /**
+   * How long a cached copy is trusted before the store is read again. With fan-out (src/sessions/
+   * fanout.ts) live, an end elsewhere arrives at once and this is only a safety net; with fan-out
+   * configured but down, the gateway sets it to 0: every request re-reads (the stricter fallback).
+   */
+  recheckMs: () => number = () => RECHECK_MS;
+  /** Called when this process ends a session (to tell the other replicas). */
+  onEnded: (id: string) => void = () => {};
 
   /** `caps`: sessions one principal and one tenant may hold open (read at each new session, so a reload applies). */
   constructor(store: SessionStore, idleSeconds: number, caps: () => SessionCaps | undefined = () => undefined) {
@@ -132,7 +140,7 @@ export class Sessions {
   async get(id: string, principal: string | null, scope: string): Promise<LiveSession> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) throw new GatehouseError('E_SESSION_NOT_FOUND');
     let s = this.#live.get(id);
-    if (s && Date.now() - s.verifiedAt > RECHECK_MS) {
+    if (s && Date.now() - s.verifiedAt >= this.recheckMs()) {
       if (!(await this.#store.get(id))) {
         this.#live.delete(id);
         s.close();
@@ -161,6 +169,20 @@ export class Sessions {
     this.#live.delete(s.id);
     s.close();
     await this.#store.delete(s.id);
+    this.onEnded(s.id);
+  }
+
+  /** Another replica ended session `id`: drop this process's copy (its GET stream closes). */
+  endedElsewhere(id: string): void {
+    const s = this.#live.get(id);
+    if (!s) return;
+    this.#live.delete(id);
+    s.close();
+  }
+
+  /** Re-check every cached copy against the store on its next use (fan-out messages may have been missed). */
+  distrustAll(): void {
+    for (const s of this.#live.values()) s.verifiedAt = 0;
   }
 
   /**

@@ -1,0 +1,160 @@
+/**
+ * Changes one replica makes that the others must apply now, not at their next poll: a legacy session
+ * ended, revocations changed. One Redis pub/sub channel per deployment (the limits' Redis and key
+ * prefix); a message is a hint to re-read or drop, never the truth: the store stays the truth, so a
+ * lost message costs at most the followers' own delay.
+ *
+ * `live` is true only while the subscription is up. While it is down a replica cannot hear of changes
+ * elsewhere, so callers fall back to the stricter path (sessions re-read the store on every request);
+ * when it is (re)established, `onResync` runs so cached state is re-checked (messages may have been missed).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export type FanoutMessage =
+  | { kind: 'session.ended'; id: string }
+  | { kind: 'revocations.changed' }
+  | { kind: 'modes.changed' };
+
+export interface FanoutOptions {
+  url: string;
+  /** Channel name; default `gatehouse:fanout`. Replicas of one deployment share it. */
+  channel?: string;
+  /** Called with every message published by another process. */
+  onMessage: (msg: FanoutMessage) => void;
+  /** Called whenever the subscription is (re)established: re-check what is cached. */
+  onResync?: () => void;
+  /** Called on every change of `live`. */
+  onLive?: (live: boolean) => void;
+}
+
+const MAX_MESSAGE = 1024;
+
+export class Fanout {
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #channel: string;
+  readonly #origin = randomBytes(8).toString('hex');
+  readonly #opts: FanoutOptions;
+  #live = false;
+  #closed = false;
+
+  constructor(opts: FanoutOptions) {
+    this.#opts = opts;
+    this.#channel = opts.channel ?? 'gatehouse:fanout';
+    const common = {
+      connectTimeout: 1000,
+      commandTimeout: 500,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    };
+    this.#pub = new Redis(opts.url, common);
+    // A subscriber connection: ioredis re-subscribes on reconnect, but offline queueing must be on
+    // for that, so this one keeps the default queue.
+    this.#sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
+    this.#pub.on('error', () => {});
+    this.#sub.on('error', () => {});
+    this.#sub.on('message', (channel: string, text: string) => {
+      if (channel !== this.#channel || text.length > MAX_MESSAGE) return;
+      let m: { origin?: string; msg?: FanoutMessage };
+      try {
+        m = JSON.parse(text) as typeof m;
+      } catch {
+        return;
+      }
+      if (m.origin === this.#origin || !m.msg || typeof m.msg.kind !== 'string') return;
+      try {
+        this.#opts.onMessage(m.msg);
+      } catch {
+        // a broken handler must not stop the subscription
+      }
+    });
+    this.#sub.on('ready', () => void this.#subscribe());
+    for (const ev of ['close', 'end', 'reconnecting'] as const) this.#sub.on(ev, () => this.#setLive(false));
+  }
+
+  /** True while this process hears every change published elsewhere. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** Wait (at most `ms`) until the subscription is up; whether it is. */
+  async ready(ms = 3000): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!this.#live && Date.now() < until && !this.#closed) await new Promise((r) => setTimeout(r, 20));
+    return this.#live;
+  }
+
+  /** Tell the other replicas. Never throws: a lost message only costs the followers' own delay. */
+  async publish(msg: FanoutMessage): Promise<void> {
+    await this.#pub.publish(this.#channel, JSON.stringify({ origin: this.#origin, msg })).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#setLive(false);
+    for (const c of [this.#pub, this.#sub]) c.disconnect();
+  }
+
+  async #subscribe(): Promise<void> {
+    try {
+      await this.#sub.subscribe(this.#channel);
+    } catch {
+      return; // the next 'ready' tries again
+    }
+    this.#setLive(true);
+    // Whatever was cached while not live may have changed unheard (even before the first connection).
+    this.#opts.onResync?.();
+  }
+
+  #setLive(live: boolean): void {
+    if (this.#live === live || (live && this.#closed)) return;
+    this.#live = live;
+    try {
+      this.#opts.onLive?.(live);
+    } catch {
+      // a broken callback must not break the subscription
+    }
+  }
+}
+
+/** The parts of a gateway that follow fan-out messages. */
+export interface FanoutFollowers {
+  sessions: {
+    recheckMs: () => number;
+    onEnded: (id: string) => void;
+    endedElsewhere(id: string): void;
+    distrustAll(): void;
+  };
+  revocations: { refresh(): Promise<void> };
+  log: { info(o: object, m: string): void; error(o: object, m: string): void };
+}
+
+/**
+ * Fan-out for a gateway whose limits use Redis (the same server and key prefix: one deployment, one
+ * channel); undefined without Redis (one process, or replicas that follow the store only).
+ */
+export function startFanout(redis: { url: string; keyPrefix?: string } | undefined, f: FanoutFollowers): Fanout | undefined {
+  if (!redis) return undefined;
+  const fanout = new Fanout({
+    url: redis.url,
+    channel: `${redis.keyPrefix ?? 'gatehouse:limits:'}fanout`,
+    onMessage: (msg) => {
+      if (msg.kind === 'session.ended' && typeof msg.id === 'string') f.sessions.endedElsewhere(msg.id);
+      else if (msg.kind === 'revocations.changed') void f.revocations.refresh().catch(() => {});
+    },
+    onResync: () => {
+      f.sessions.distrustAll();
+      void f.revocations.refresh().catch(() => {});
+    },
+    onLive: (live) =>
+      live
+        ? f.log.info({}, 'fan-out: subscribed; session ends elsewhere apply at once')
+        : f.log.error({}, 'fan-out: redis unreachable; every legacy session request re-reads the store until it is back'),
+  });
+  const trusted = f.sessions.recheckMs;
+  f.sessions.recheckMs = () => (fanout.live ? trusted() : 0);
+  f.sessions.onEnded = (id) => void fanout.publish({ kind: 'session.ended', id });
+  return fanout;
+}
