@@ -133,8 +133,8 @@ export class Gateway {
     this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
-    this.inventory.on('changed', (server) => {
-      for (const kind of ['tools', 'prompts', 'resources', 'resourceTemplates'] as const) this.subscriptions.listChanged(kind, server);
+    this.inventory.on('changed', (server, kinds) => {
+      for (const kind of kinds) this.subscriptions.listChanged(kind, server);
     });
     this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds, () => ({ perPrincipal: this.config.gateway.maxSessionsPerPrincipal, perTenant: this.config.gateway.maxSessionsPerTenant }));
     this.subscriptions = new Subscriptions(this.sessions);

@@ -54,7 +54,10 @@ const ITEM_KEY: Record<Kind, (item: JsonObject) => string> = {
   resourceTemplates: (i) => `template:${String(i.uriTemplate)}`,
 };
 
-export class Inventory extends EventEmitter<{ changed: [server: string] }> {
+/** The listings an inventory change can alter. */
+export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+export class Inventory extends EventEmitter<{ changed: [server: string, kinds: ListKind[]] }> {
   readonly #store: InventoryStore;
   readonly #config: () => Config;
   readonly #log: Logger;
@@ -107,7 +110,10 @@ export class Inventory extends EventEmitter<{ changed: [server: string] }> {
     const before = this.#views;
     this.#views = views;
     this.#revision = rev;
-    for (const [server, v] of views) if (fingerprint(before.get(server)) !== fingerprint(v)) this.emit('changed', server);
+    for (const [server, v] of views) {
+      const kinds = changedKinds(before.get(server), v);
+      if (kinds.length) this.emit('changed', server, kinds);
+    }
   }
 
   /** Record what discovery found, before the catalogue publishes it; the view is current on return. */
@@ -173,7 +179,19 @@ export function configuredClasses(config: Config): Map<string, Map<string, ToolC
   return out;
 }
 
-function fingerprint(v: ServerView | undefined): string {
-  if (!v) return '';
-  return [v.quarantine, ...[...v.tools].map(([n, t]) => `${n}:${t.pin}:${t.quarantine}`)].join('|');
+/** The kind of listing an inventory entry belongs to (prompts, templates and resources are stored with a prefix). */
+function kindOf(name: string): ListKind {
+  if (name.startsWith('prompt:')) return 'prompts';
+  if (name.startsWith('template:')) return 'resourceTemplates';
+  if (name.startsWith('resource:')) return 'resources';
+  return 'tools';
+}
+
+/** Which listings of a server differ between two views: only those are announced as changed. */
+function changedKinds(a: ServerView | undefined, b: ServerView): ListKind[] {
+  const all: ListKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
+  if (!a) return all;
+  if (a.quarantine !== b.quarantine) return all;
+  const print = (v: ServerView, kind: ListKind) => [...v.tools].filter(([n]) => kindOf(n) === kind).map(([n, t]) => `${n}:${t.pin}:${t.quarantine}`).join('|');
+  return all.filter((k) => print(a, k) !== print(b, k));
 }

@@ -25,17 +25,20 @@ const FILTER_FOR: Record<Kind, keyof Listener['filter']> = {
   resources: 'resourcesListChanged',
   resourceTemplates: 'resourcesListChanged',
 };
-const METHOD_FOR: Record<Kind, string> = {
-  tools: 'notifications/tools/list_changed',
-  prompts: 'notifications/prompts/list_changed',
-  resources: 'notifications/resources/list_changed',
-  resourceTemplates: 'notifications/resources/list_changed',
+const METHOD_OF: Record<keyof Listener['filter'], string> = {
+  toolsListChanged: 'notifications/tools/list_changed',
+  promptsListChanged: 'notifications/prompts/list_changed',
+  resourcesListChanged: 'notifications/resources/list_changed',
 };
 const MAX_LISTENERS = 10_000;
+/** How long changes are gathered before callers are told (one notification per type). */
+const COALESCE_MS = 25;
 
 export class Subscriptions {
   readonly #sessions: Sessions;
   readonly #listeners = new Set<Listener>();
+  readonly #pending = new Set<string>();
+  #flush: NodeJS.Timeout | undefined;
 
   constructor(sessions: Sessions) {
     this.#sessions = sessions;
@@ -65,15 +68,29 @@ export class Subscriptions {
     });
   }
 
-  /** The catalogue of `server` changed: tell every caller that can see it and asked to know. */
+  /**
+   * The catalogue of `server` changed: tell every caller that can see it and asked to know, once. One
+   * change is often reported twice (the catalogue, then the inventory recording it; a resource list
+   * and its templates), so changes are gathered for a moment and each caller hears of each type once.
+   */
   listChanged(kind: Kind, server: string): void {
-    const method = METHOD_FOR[kind];
-    for (const s of this.#sessions.all()) {
-      if (s.stream && (s.record.scope === '' || s.record.scope === server)) s.stream.send({ jsonrpc: '2.0', method });
-    }
-    for (const l of this.#listeners) {
-      if (!l.filter[FILTER_FOR[kind]] || (l.scope !== '' && l.scope !== server)) continue;
-      l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
+    this.#pending.add(`${FILTER_FOR[kind]}\u0000${server}`);
+    this.#flush ??= setTimeout(() => this.#announce(), COALESCE_MS);
+    this.#flush.unref?.();
+  }
+
+  #announce(): void {
+    this.#flush = undefined;
+    const changes = [...this.#pending].map((k) => k.split('\u0000') as [keyof Listener['filter'], string]);
+    this.#pending.clear();
+    const sees = (scope: string, type: string) => changes.some(([t, server]) => t === type && (scope === '' || scope === server));
+    for (const type of new Set(changes.map(([t]) => t))) {
+      const method = METHOD_OF[type];
+      for (const s of this.#sessions.all()) if (s.stream && sees(s.record.scope, type)) s.stream.send({ jsonrpc: '2.0', method });
+      for (const l of this.#listeners) {
+        if (!l.filter[type] || !sees(l.scope, type)) continue;
+        l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
+      }
     }
   }
 
@@ -94,6 +111,9 @@ export class Subscriptions {
   }
 
   close(): void {
+    clearTimeout(this.#flush);
+    this.#flush = undefined;
+    this.#pending.clear();
     for (const l of this.#listeners) l.sink.close();
     this.#listeners.clear();
   }

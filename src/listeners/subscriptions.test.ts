@@ -1,0 +1,77 @@
+/**
+ * list_changed fan-out: a listener hears only the types it asked for, once per change, however many
+ * times the change is reported (catalogue and inventory; a resource list and its templates); a legacy
+ * session's stream hears each type once; a scoped listener hears only its server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { Sessions } from '../sessions/sessions.ts';
+import { Subscriptions } from './subscriptions.ts';
+
+/** A response that records the SSE messages written to it. */
+function fakeRes(): ServerResponse & { messages: Array<{ method?: string }> } {
+  const res = new EventEmitter() as unknown as ServerResponse & { messages: Array<{ method?: string }> };
+  res.messages = [];
+  Object.assign(res, {
+    destroyed: false,
+    setHeader() {},
+    writeHead() {
+      return res;
+    },
+    flushHeaders() {},
+    write(chunk: string) {
+      const data = /^data: (.*)$/m.exec(chunk)?.[1];
+      if (data) res.messages.push(JSON.parse(data));
+      return true;
+    },
+    end() {},
+  });
+  return res;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 60));
+
+function listen(subs: Subscriptions, notifications: Record<string, boolean>, scope = ''): ServerResponse & { messages: Array<{ method?: string }> } {
+  const res = fakeRes();
+  subs.listen(res, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } }, scope);
+  res.messages.length = 0; // the acknowledgement
+  return res;
+}
+
+test('each listener hears only what it asked for, once per change', async () => {
+  const legacyStream: Array<{ method: string }> = [];
+  const sessions = { *all() { yield { stream: { send: (m: { method: string }) => legacyStream.push(m) }, record: { scope: '' } }; } } as unknown as Sessions;
+  const subs = new Subscriptions(sessions);
+  const tools = listen(subs, { toolsListChanged: true });
+  const prompts = listen(subs, { promptsListChanged: true });
+  const resources = listen(subs, { resourcesListChanged: true });
+  const other = listen(subs, { toolsListChanged: true }, 'other');
+
+  // One tools change, reported by the catalogue and again by the inventory.
+  subs.listChanged('tools', 'files');
+  subs.listChanged('tools', 'files');
+  await settle();
+  assert.deepEqual(tools.messages.map((m) => m.method), ['notifications/tools/list_changed']);
+  assert.equal(prompts.messages.length, 0, "prompts listeners hear nothing of tools");
+  assert.equal(resources.messages.length, 0);
+  assert.equal(other.messages.length, 0, "a listener scoped to another server hears nothing");
+  assert.deepEqual(legacyStream.map((m) => m.method), ['notifications/tools/list_changed']);
+
+  // Resources and templates of one server change together: one resources notification.
+  subs.listChanged('resources', 'files');
+  subs.listChanged('resourceTemplates', 'files');
+  await settle();
+  assert.deepEqual(resources.messages.map((m) => m.method), ['notifications/resources/list_changed']);
+  assert.equal(tools.messages.length, 1);
+  assert.equal(prompts.messages.length, 0);
+
+  subs.listChanged('prompts', 'other');
+  subs.listChanged('tools', 'other');
+  await settle();
+  assert.deepEqual(prompts.messages.map((m) => m.method), ['notifications/prompts/list_changed']);
+  assert.deepEqual(other.messages.map((m) => m.method), ['notifications/tools/list_changed']);
+  assert.equal(tools.messages.length, 2);
+  subs.close();
+});
