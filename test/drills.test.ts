@@ -1,0 +1,232 @@
+/**
+ * Drills on three replicas behind nginx (shared PostgreSQL schema and Redis prefix), as tests:
+ * - one replica SIGKILLed under load: clients go on through nginx, no call executes twice (the
+ *   recording upstream, shared by every replica's connection, shows each execution), and the audit
+ *   of every stream verifies;
+ * - PostgreSQL connections cut (pg_terminate_backend of this deployment's application_name only: the
+ *   server is shared) under load: nothing reaches the upstream without its write-ahead record, and
+ *   calls work again afterwards;
+ * - a rolling configuration change, one replica at a time (SIGHUP), with traffic flowing.
+ * Redis cut and restored: test/drills-redis.test.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runCli } from './support/gateway.ts';
+import { freePort } from './support/processes.ts';
+import { dropPgSchema, freshPgSchema, postgresAvailable, redisAvailable, requireService, pgTestUrl } from './support/services.ts';
+import { NGINX, RECORDER, createSchema, cutPostgres, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
+
+const schema = freshPgSchema();
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-drills-'));
+const opts: DeploymentOptions = {
+  schema,
+  app: `gatehouse-drills-${schema}`,
+  redisUrl: 'redis://127.0.0.1:6379',
+  keyPrefix: `gatehouse-test:${schema}:`,
+  recordFile: join(tmp, 'rec.jsonl'),
+  publicUrl: '',
+  secretsKey: newSecretsKey(),
+};
+const replicas: Replica[] = [];
+let lb: Nginx | undefined;
+let ready = false;
+
+before(async () => {
+  if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
+  await createSchema(schema);
+  const lbPort = await freePort();
+  opts.publicUrl = `http://127.0.0.1:${lbPort}`;
+  const ports = [await freePort(), await freePort(), await freePort()];
+  replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`d${i + 1}`, opts, p)))));
+  lb = await startNginx(ports, lbPort);
+  ready = true;
+});
+
+after(async () => {
+  await lb?.stop();
+  await Promise.all(replicas.map((r) => r.stop()));
+  if (ready) await dropPgSchema(schema).catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function usable(t: import('node:test').TestContext): Promise<boolean> {
+  if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
+  if (!NGINX) {
+    if (process.env.CI === 'true') assert.fail('nginx is not installed');
+    t.skip('nginx is not installed (apt-get install -y nginx-light)');
+    return false;
+  }
+  assert.ok(ready, 'the deployment started');
+  return true;
+}
+
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** A legacy session opened through `base` (initialize + initialized); its id. */
+async function openSession(base: string): Promise<string> {
+  const r = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } } }),
+  });
+  assert.equal(r.status, 200);
+  const sid = r.headers.get('mcp-session-id')!;
+  await r.text();
+  const n = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  await n.text();
+  return sid;
+}
+
+type Outcome = 'ok' | 'failed';
+
+/** One tools/call of rec__record with a unique note; never retried (a retry could execute twice). */
+async function callOnce(base: string, sid: string, id: number, note: string): Promise<Outcome> {
+  try {
+    const r = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'rec__record', arguments: { note } } }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (r.status !== 200) {
+      await r.text();
+      return 'failed';
+    }
+    const body = await rpcBody(r);
+    return body.result && !body.result.isError && JSON.stringify(body.result).includes(note) ? 'ok' : 'failed';
+  } catch {
+    return 'failed';
+  }
+}
+
+interface Load {
+  results: Map<string, Outcome>;
+  /** Notes in the order they were sent, with when. */
+  sent: Array<{ note: string; at: number }>;
+  stop(): Promise<void>;
+}
+
+/** `workers` clients, each with its own legacy session through nginx, calling back to back until stopped. */
+async function load(prefix: string, workers: number): Promise<Load> {
+  const results = new Map<string, Outcome>();
+  const sent: Load['sent'] = [];
+  let running = true;
+  const sids = await Promise.all(Array.from({ length: workers }, () => openSession(lb!.url)));
+  const loops = sids.map(async (sid, w) => {
+    for (let i = 0; running; i++) {
+      const note = `${prefix}-${w}-${i}`;
+      sent.push({ note, at: Date.now() });
+      results.set(note, await callOnce(lb!.url, sid, i + 1, note));
+    }
+  });
+  return { results, sent, stop: async () => { running = false; await Promise.all(loops); } };
+}
+
+function executions(prefix: string): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const c of recordedCalls(opts.recordFile)) {
+    const note = String(c.arguments.note ?? '');
+    if (note.startsWith(`${prefix}-`)) n.set(note, (n.get(note) ?? 0) + 1);
+  }
+  return n;
+}
+
+test('drill: one replica SIGKILLed under load; clients go on, nothing executes twice, every audit stream verifies', async (t) => {
+  if (!(await usable(t))) return;
+  const victim = replicas[1];
+  const l = await load('kill', 4);
+  await new Promise((r) => setTimeout(r, 1500));
+  const killedAt = Date.now();
+  victim.child.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 2500));
+  await l.stop();
+
+  const ran = executions('kill');
+  for (const [note, n] of ran) assert.equal(n, 1, `${note} executed ${n} times`);
+  const ok = [...l.results].filter(([, o]) => o === 'ok').map(([n]) => n);
+  const failed = [...l.results].filter(([, o]) => o === 'failed').map(([n]) => n);
+  for (const note of ok) assert.equal(ran.get(note), 1, `${note} answered but not executed once`);
+  const after = l.sent.filter((s) => s.at > killedAt + 500).map((s) => s.note);
+  assert.ok(after.length > 8, `calls went on after the kill (${after.length})`);
+  assert.ok(after.every((n) => l.results.get(n) === 'ok'), 'every call sent after the kill answered');
+  // Only the calls in flight on the killed replica may fail (one per client at most, twice for safety).
+  assert.ok(failed.length <= 8, `failed: ${failed.join(', ')}`);
+  t.diagnostic(`${ok.length} calls answered, ${failed.length} failed (in flight on the killed replica), ${after.length} after the kill`);
+
+  const verify = await runCli(['audit', 'verify', '--json', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  const report = JSON.parse(verify.stdout) as { ok: boolean; streams: number; problems: unknown[] };
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.ok(report.ok);
+  assert.ok(report.streams >= 3, `every replica's stream is there (${report.streams})`);
+
+  // The replica comes back on its port; nginx sends it traffic again.
+  replicas[1] = await startReplica(victim.name, opts, victim.port);
+  await waitFor('nginx to use the restarted replica', async () => {
+    const sid = await openSession(lb!.url);
+    const r = await fetch(`${lb!.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    await r.text();
+    return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
+  }, 15_000);
+});
+
+test('drill: PostgreSQL connections cut under load; nothing reaches the upstream unrecorded; calls recover', async (t) => {
+  if (!(await usable(t))) return;
+  const l = await load('pgcut', 3);
+  await new Promise((r) => setTimeout(r, 500));
+  let cut = 0;
+  const until = Date.now() + 2000;
+  while (Date.now() < until) {
+    cut += await cutPostgres(opts.app);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await l.stop();
+  assert.ok(cut >= 3, `connections cut: ${cut}`);
+
+  // Every execution has its write-ahead intent in the store.
+  const c = new pg.Client({ connectionString: pgTestUrl() });
+  await c.connect();
+  const intents = new Set<string>();
+  try {
+    const r = await c.query(`select body from "${schema}".audit_events where kind = 'call.intent' and body like '%pgcut-%'`);
+    for (const row of r.rows as Array<{ body: string }>) for (const m of row.body.matchAll(/pgcut-\d+-\d+/g)) intents.add(m[0]);
+  } finally {
+    await c.end();
+  }
+  const ran = executions('pgcut');
+  for (const [note, n] of ran) {
+    assert.equal(n, 1, `${note} executed ${n} times`);
+    assert.ok(intents.has(note), `${note} reached the upstream without a write-ahead record`);
+  }
+  const failed = [...l.results.values()].filter((o) => o === 'failed').length;
+  t.diagnostic(`${cut} connections cut; ${ran.size} calls executed, ${failed} failed closed`);
+
+  // Recovery: every call answers again.
+  const sid = await openSession(lb!.url);
+  for (let i = 0; i < 9; i++) assert.equal(await callOnce(lb!.url, sid, 100 + i, `pgafter-${i}`), 'ok');
+});
+
+test('drill: a rolling configuration change, one replica at a time (SIGHUP), traffic flowing', async (t) => {
+  if (!(await usable(t))) return;
+  const l = await load('rolling', 2);
+  const lists = async (r: Replica) => {
+    const sid = await openSession(r.url);
+    const res = await fetch(`${r.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    return JSON.stringify((await rpcBody(res)).result).includes('rec2__record');
+  };
+  for (const [i, r] of replicas.entries()) {
+    appendFileSync(r.file, `  - name: rec2\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ${JSON.stringify([RECORDER])}\n    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec2.jsonl'))} }\n`);
+    r.child.kill('SIGHUP');
+    await waitFor(`${r.name} to serve the new server`, () => lists(r), 15_000);
+    // The replicas not yet changed still run the old configuration.
+    for (const other of replicas.slice(i + 1)) assert.equal(await lists(other), false, `${other.name} changed too early`);
+  }
+  await l.stop();
+  const outcomes = [...l.results.values()];
+  assert.ok(outcomes.length > 10);
+  assert.ok(outcomes.every((o) => o === 'ok'), `${outcomes.filter((o) => o !== 'ok').length} calls failed during the rolling change`);
+  for (const r of replicas) assert.doesNotMatch(r.log(), /reload (failed|refused)/i);
+});
