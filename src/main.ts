@@ -90,6 +90,8 @@ export class Gateway {
   readonly authFailures: AuthFailures;
   /** Task handles sealed for their caller (the key is shared by every replica). */
   tasks = new TaskHandles(Buffer.alloc(0));
+  /** Seals listing cursors; shared by every replica. */
+  #cursorKey: Buffer | undefined;
   #http: HttpListener | undefined;
   /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
   #fanout: Fanout | undefined;
@@ -167,6 +169,7 @@ export class Gateway {
       await gw.approvals.init();
       await gw.principalRevocations.start();
       gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
+      gw.#cursorKey = await store.approvals.sharedKey('list-cursors');
       gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, log });
       await gw.principalRevocations.start();
     } catch (err) {
@@ -341,6 +344,7 @@ export class Gateway {
       log: this.log,
       pageSize: g.pageSize,
       hosts: allowedHostSet(guard),
+      cursorKey: this.#cursorKey,
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,

@@ -57,6 +57,24 @@ test('the merged listing is paginated with opaque cursors', async () => {
   assert.match(String(bad), /-32602.*cursor/);
 });
 
+test('a cursor is good only for its listing on its endpoint: elsewhere it is -32602', async () => {
+  const { nextCursor } = await client.request({ method: 'tools/list', params: {} }, ListToolsResultSchema);
+  assert.ok(nextCursor);
+  const other = new Client({ name: 'agg-scoped', version: '1' });
+  await other.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/servers/cat/mcp`)));
+  try {
+    const foreign = await other.request({ method: 'tools/list', params: { cursor: nextCursor } }, ListToolsResultSchema).catch((e: Error) => e);
+    assert.match(String(foreign), /-32602.*cursor/);
+    const page2 = await other.request({ method: 'tools/list', params: {} }, ListToolsResultSchema);
+    assert.ok(page2.nextCursor);
+    assert.equal((await other.request({ method: 'tools/list', params: { cursor: page2.nextCursor } }, ListToolsResultSchema)).tools.length > 0, true);
+  } finally {
+    await other.close();
+  }
+  const prompts = await client.request({ method: 'prompts/list', params: { cursor: nextCursor } }, ListToolsResultSchema).catch((e: Error) => e);
+  assert.match(String(prompts), /-32602.*cursor/);
+});
+
 test('a cancelled call is cancelled upstream too', async () => {
   const ac = new AbortController();
   const call = client.callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: ac.signal }).catch((e: Error) => e);

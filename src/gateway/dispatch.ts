@@ -18,14 +18,16 @@ import { paginate } from './paginate.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
+  /** Seals listing cursors (shared by every replica). */
+  cursorKey?: Buffer;
   instructions?: string;
 }
 
-const LISTS: Record<string, { kind: Kind; field: string }> = {
-  'tools/list': { kind: 'tools', field: 'tools' },
-  'prompts/list': { kind: 'prompts', field: 'prompts' },
-  'resources/list': { kind: 'resources', field: 'resources' },
-  'resources/templates/list': { kind: 'resourceTemplates', field: 'resourceTemplates' },
+const LISTS: Record<string, { kind: Kind; field: string; key: string }> = {
+  'tools/list': { kind: 'tools', field: 'tools', key: 'name' },
+  'prompts/list': { kind: 'prompts', field: 'prompts', key: 'name' },
+  'resources/list': { kind: 'resources', field: 'resources', key: 'uri' },
+  'resources/templates/list': { kind: 'resourceTemplates', field: 'resourceTemplates', key: 'uriTemplate' },
 };
 
 /** Every method the gateway accepts: the method table's rows (src/pipeline/index.ts), nothing else. */
@@ -91,7 +93,8 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
   const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   if (list) {
-    const { page, nextCursor } = paginate(listing(ctx, list.kind, deps), params?.cursor, deps.pageSize);
+    const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
+    const { page, nextCursor } = paginate(listing(ctx, list.kind, deps), params?.cursor, deps.pageSize, binding, (item) => String(item[list.key]));
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;
     if (ctx.era === 'modern') Object.assign(r, { ttlMs: 0, cacheScope: 'private' });

@@ -1,20 +1,49 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { paginate } from './paginate.ts';
+import { randomBytes } from 'node:crypto';
+import { paginate, type CursorBinding } from './paginate.ts';
 
-test('pages through a list with opaque cursors', () => {
-  const items = Array.from({ length: 7 }, (_, i) => i);
-  const a = paginate(items, undefined, 3);
-  assert.deepEqual(a.page, [0, 1, 2]);
-  const b = paginate(items, a.nextCursor, 3);
-  assert.deepEqual(b.page, [3, 4, 5]);
-  const c = paginate(items, b.nextCursor, 3);
-  assert.deepEqual(c.page, [6]);
+const key = randomBytes(32);
+const alice: CursorBinding = { key, bind: JSON.stringify(['tools/list', '', 'alice']) };
+const name = (x: { name: string }) => x.name;
+const tools = (...names: string[]) => names.map((n) => ({ name: n }));
+
+test('pages through a list in name order with sealed cursors', () => {
+  const items = tools('g', 'a', 'e', 'c', 'b', 'f', 'd');
+  const a = paginate(items, undefined, 3, alice, name);
+  assert.deepEqual(a.page.map(name), ['a', 'b', 'c']);
+  assert.match(a.nextCursor!, /^c1\./);
+  const b = paginate(items, a.nextCursor, 3, alice, name);
+  assert.deepEqual(b.page.map(name), ['d', 'e', 'f']);
+  const c = paginate(items, b.nextCursor, 3, alice, name);
+  assert.deepEqual(c.page.map(name), ['g']);
   assert.equal(c.nextCursor, undefined);
 });
 
-test('a forged or malformed cursor is invalid params', () => {
-  for (const bad of ['nope', 42, Buffer.from('o-1').toString('base64url'), Buffer.from('o1e9').toString('base64url')]) {
-    assert.throws(() => paginate([1], bad, 3), /unknown `cursor`/);
+test('a change between two pages neither repeats nor skips what was there all along', () => {
+  const first = paginate(tools('a', 'b', 'c', 'd', 'e', 'f'), undefined, 3, alice, name);
+  // `b` removed and `0` added before the cursor; `cc` added after it.
+  const second = paginate(tools('0', 'a', 'c', 'cc', 'd', 'e', 'f'), first.nextCursor, 3, alice, name);
+  assert.deepEqual(second.page.map(name), ['cc', 'd', 'e']);
+  // The cursor's own item removed: the walk goes on after where it was.
+  const third = paginate(tools('a', 'b', 'd', 'e', 'f'), first.nextCursor, 3, alice, name);
+  assert.deepEqual(third.page.map(name), ['d', 'e', 'f']);
+});
+
+test('a forged, altered or malformed cursor, or one from another listing, endpoint, caller or key, is invalid params', () => {
+  const items = tools('a', 'b', 'c', 'd');
+  const { nextCursor } = paginate(items, undefined, 2, alice, name);
+  const body = Buffer.from(JSON.stringify('a'), 'utf8').toString('base64url');
+  const forged = `c1.${body}.${nextCursor!.split('.')[2]}`;
+  const others: CursorBinding[] = [
+    { key, bind: JSON.stringify(['prompts/list', '', 'alice']) },
+    { key, bind: JSON.stringify(['tools/list', 'files', 'alice']) },
+    { key, bind: JSON.stringify(['tools/list', '', 'bob']) },
+    { key: randomBytes(32), bind: alice.bind },
+  ];
+  for (const other of others) assert.throws(() => paginate(items, nextCursor, 2, other, name), /unknown `cursor`/);
+  for (const bad of ['nope', 42, forged, Buffer.from('o2').toString('base64url'), `${nextCursor}x`, 'c1.x'.repeat(1000)]) {
+    assert.throws(() => paginate(items, bad, 2, alice, name), /unknown `cursor`/);
   }
+  assert.deepEqual(paginate(items, nextCursor, 2, alice, name).page.map(name), ['c', 'd']);
 });
