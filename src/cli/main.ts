@@ -75,17 +75,6 @@ program
         : (err as Error).message;
       fail(`could not start: ${msg}`);
     }
-    const summary = { url: `${gw.url}/mcp`, servers: config.servers.map((s) => s.name), stateDir: config.gateway.stateDir, storage: config.storage.driver };
-    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    else {
-      process.stdout.write(`gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`);
-    }
-    if (config.identity) {
-      const issuers = config.identity.issuers.map((i) => i.issuer);
-      process.stderr.write(`gatehouse: authentication required (resource ${config.identity.resource}; ${[...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []), ...(config.identity.apiKeys ? ['api keys'] : [])].join(', ')})\n`);
-    } else if (config.gateway.allowUnauthenticated === 'loopback') {
-      process.stderr.write('gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n');
-    }
     const reload = async (next: Config) => {
       try {
         const notes = await gw.reload(next);
@@ -114,6 +103,18 @@ program
     };
     process.on('SIGINT', () => void stop());
     process.on('SIGTERM', () => void stop());
+    // Announced only once a signal stops it cleanly: whoever reads the address may stop it at once.
+    const summary = { url: `${gw.url}/mcp`, servers: config.servers.map((s) => s.name), stateDir: config.gateway.stateDir, storage: config.storage.driver };
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      process.stdout.write(`gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`);
+    }
+    if (config.identity) {
+      const issuers = config.identity.issuers.map((i) => i.issuer);
+      process.stderr.write(`gatehouse: authentication required (resource ${config.identity.resource}; ${[...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []), ...(config.identity.apiKeys ? ['api keys'] : [])].join(', ')})\n`);
+    } else if (config.gateway.allowUnauthenticated === 'loopback') {
+      process.stderr.write('gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n');
+    }
   });
 
 program
