@@ -108,6 +108,27 @@ test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 clien
   }
 });
 
+test('the README\'s desktop-client snippet works as written: `node` found on a PATH whose Node is 20, absolute paths', { skip: skipOld }, async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = readme.match(/```json\n(\{\n  "mcpServers"[\s\S]*?)```/)?.[1];
+  assert.ok(block, 'a desktop-client snippet in the README');
+  const server = (JSON.parse(block.replaceAll('/path/to/gatehouse', ROOT)) as { mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> }).mcpServers.gatehouse;
+  assert.equal(server.command, 'node');
+  assert.deepEqual(server.args.slice(0, 3), [BIN, 'stdio', '--config']);
+  assert.ok(existsSync(server.args[3]), server.args[3]);
+  // The README's config is the quickstart (sandboxed, the repository's state): the same command with a test config.
+  const args = [...server.args.slice(0, 3), config('desktop', everything('everything'))];
+  const client = new Client({ name: 'desktop', version: '1' });
+  const transport = new StdioClientTransport({ command: server.command, args, env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...server.env }, stderr: 'ignore' });
+  await client.connect(transport);
+  try {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'everything__echo'));
+  } finally {
+    await client.close();
+  }
+});
+
 test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifies); a child killed by a signal kills the launcher the same way', { skip: skipOld }, async () => {
   const file = config('signals', everything('everything'));
   const child = spawn(NODE20, [BIN, 'start', '--json', '--config', file], { env: env(), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -116,7 +137,7 @@ test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifi
   assert.equal(childrenOf(child.pid!).length, 1, 'the launcher runs one Node 24 child');
   child.kill('SIGTERM');
   const r = await done;
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 0, `${r.signal} ${r.stderr}`);
   const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /the chain is intact/);
