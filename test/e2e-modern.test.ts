@@ -159,3 +159,15 @@ test('modern: closing the connection cancels the call upstream', async () => {
   assert.equal(inFlight, 0);
   assert.ok(Date.now() - started < 10_000);
 });
+
+test('modern: tasks/get, tasks/update and tasks/cancel need Mcp-Name equal to the task id (else -32020, HTTP 400)', async () => {
+  for (const method of ['tasks/get', 'tasks/cancel']) {
+    const missing = await raw(method, { taskId: 'gh1.x.y', _meta: META });
+    assert.equal(missing.status, 400, method);
+    assert.equal(missing.body.error.code, -32020);
+    const wrong = await raw(method, { taskId: 'gh1.x.y', _meta: META }, { 'mcp-name': 'gh1.x.z' });
+    assert.equal(wrong.body.error.code, -32020);
+    const right = await raw(method, { taskId: 'gh1.x.y', _meta: META }, { 'mcp-name': 'gh1.x.y' });
+    assert.notEqual(right.body.error?.code, -32020, `${method}: the header check passes; the task is unknown`);
+  }
+});

@@ -8,7 +8,7 @@
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
 import { createHash } from 'node:crypto';
-import { GatehouseError } from '../protocol/errors.ts';
+import { forLegacyCaller, GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
@@ -126,7 +126,9 @@ export async function forward(
   const via = MAY_ASK.has(method) && askable ? ((await up.legacySession()) ?? up) : up;
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
-    const result = await via.request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => askLegacy(ctx, r, scrub) });
+    const result = await via
+      .request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => askLegacy(ctx, r, scrub) })
+      .catch((err: unknown) => Promise.reject(forLegacyCaller(err)));
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;

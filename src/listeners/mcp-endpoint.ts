@@ -39,7 +39,15 @@ export interface EndpointDeps extends DispatchDeps {
 /** A body that has not fully arrived by then is refused (408) and the connection closed. */
 export const BODY_TIMEOUT_MS = 30_000;
 
-const NAME_HEADER_METHODS: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+const NAME_HEADER_METHODS: Record<string, string> = {
+  'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
+  // The tasks extension routes by task: Mcp-Name carries the task id.
+  'tasks/get': 'taskId',
+  'tasks/update': 'taskId',
+  'tasks/cancel': 'taskId',
+};
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -114,6 +114,29 @@ export class GatehouseError extends Error {
 }
 
 /** A JSON-RPC error returned by an upstream server, passed through to the caller unchanged. */
+/**
+ * Codes 2026-07-28 introduced mean nothing to a 2025-11-25 caller: what it gets instead. A missing
+ * client capability is an invalid request for this client (its data still names the capability);
+ * a header mismatch or version refusal between the gateway and an upstream is the gateway's failure.
+ */
+const LEGACY_CODE_FOR: Record<number, number> = {
+  [RPC.HEADER_MISMATCH]: RPC.INTERNAL_ERROR,
+  [RPC.MISSING_CLIENT_CAPABILITY]: RPC.INVALID_REQUEST,
+  [RPC.UNSUPPORTED_PROTOCOL_VERSION]: RPC.INTERNAL_ERROR,
+};
+
+/** The error as a 2025-11-25 caller may receive it: never a 2026-07-28-only code. */
+export function forLegacyCaller(err: unknown): unknown {
+  if (err instanceof UpstreamRpcError && Object.hasOwn(LEGACY_CODE_FOR, err.rpcCode)) {
+    const code = LEGACY_CODE_FOR[err.rpcCode];
+    return code === RPC.INTERNAL_ERROR ? new GatehouseError('E_UPSTREAM_PROTOCOL', 'the upstream refused the gateway\'s request') : new UpstreamRpcError(code, err.message, err.data);
+  }
+  if (err instanceof GatehouseError && Object.hasOwn(LEGACY_CODE_FOR, err.rpc)) {
+    return new UpstreamRpcError(LEGACY_CODE_FOR[err.rpc], err.message, err.data);
+  }
+  return err;
+}
+
 export class UpstreamRpcError extends Error {
   readonly rpcCode: number;
   readonly data: unknown;
