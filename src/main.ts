@@ -194,6 +194,7 @@ export class Gateway {
         },
         metricsToken: () => gw.config.gateway.metricsToken,
         approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => readForApprover(r, { readTool: gw.config.approvals.readTools?.[r.tool], split: (tool) => gw.catalog.split(tool), policy: gw.#endpoint.policy, read: () => gw.#currentContent(r), record: (i) => gw.audit.record(i) }) }),
+        console: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, record: (i) => gw.audit.record(i), baseUrl: gw.config.gateway.publicUrl ?? gw.url }),
       });
       let addr: Awaited<ReturnType<HttpListener['listen']>>;
       try {

@@ -465,6 +465,7 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     secrets: r.secrets as Config['secrets'],
     approvals: r.approvals as Config['approvals'],
     ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
+    ...(r.console ? { console: r.console as Config['console'] } : {}),
     servers: servers as Config['servers'],
   };
 }

@@ -478,6 +478,26 @@ export const InventorySettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const ConsoleSettings = Type.Object(
+  {
+    clientId: Type.Optional(Type.String({ minLength: 1, description: "The console's OAuth client id at the identity provider (authorization code + PKCE)." })),
+    clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}. Without it the console is a public client (PKCE only).' })),
+    issuer: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Which of identity.issuers people sign in at with clientId. Default: the first.' })),
+    logins: Type.Optional(Type.Array(Type.Object(
+      {
+        issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'One of identity.issuers.' }),
+        clientId: Type.String({ minLength: 1 }),
+        clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}.' })),
+        label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The sign-in button says "Sign in with <label>".' })),
+      },
+      { additionalProperties: false },
+    ), { description: 'More identity providers people may sign in at (a platform issuer beside tenant issuers, say).' })),
+    redirectPath: Type.Optional(Type.String({ pattern: '^/console/[A-Za-z0-9/_-]*$', default: '/console/callback', description: 'Where the provider sends people back; register publicUrl + this path.' })),
+    sessionHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24, default: 8, description: 'A console session ends after this, or when its access token expires, whichever is first.' })),
+  },
+  { additionalProperties: false, description: 'The operator console at /console/: people sign in with OpenID Connect; roles as in the admin API.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
@@ -491,6 +511,7 @@ export const ConfigSchema = Type.Object(
     secrets: Type.Optional(SecretsSettings),
     approvals: Type.Optional(ApprovalsSettings),
     limits: Type.Optional(LimitsSettings),
+    console: Type.Optional(ConsoleSettings),
     servers: Type.Array(Server, { default: [] }),
   },
   { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
@@ -516,6 +537,8 @@ export interface Config {
   approvals: Static<typeof ApprovalsSettings> & { ttlSeconds: number; waitSeconds: number; maxPendingPerPrincipal: number };
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
+  /** Absent: no operator console. */
+  console?: Static<typeof ConsoleSettings> & { redirectPath: string; sessionHours: number };
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
 }
 

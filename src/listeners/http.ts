@@ -12,6 +12,7 @@ import { checkHost, checkOrigin, readBody } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
+import { handleConsole, withConsoleViewer, type ConsoleDeps } from './console-http.ts';
 import { resultPage } from '../approvals/page.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
 
@@ -22,6 +23,8 @@ export interface HttpDeps {
   upstreamReady: (name: string) => boolean;
   admin: () => AdminDeps;
   approvalPage: () => ApprovalPageDeps;
+  /** The operator console at /console/ (absent: 404). */
+  console?: () => ConsoleDeps;
   /** Upstream OAuth: the authorization server sent the browser back with a code. */
   oauthCallback: (code: string, state: string, iss?: string) => Promise<{ server: string; tenant: string }>;
   /** When set, /metrics and /readyz need `Authorization: Bearer <it>`. */
@@ -65,7 +68,11 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   if (m) return handleMcp(req, res, m[1], ep);
   if (path === '/approvals' || path.startsWith('/approvals/')) {
     checkHost(req.headers.host, ep.hosts);
-    return handleApprovalPage(req, res, path, deps.approvalPage());
+    return handleApprovalPage(req, res, path, await withConsoleViewer(req, deps.approvalPage(), deps.console?.()));
+  }
+  if (deps.console && (path === '/console' || path.startsWith('/console/'))) {
+    checkHost(req.headers.host, ep.hosts);
+    return handleConsole(req, res, path, deps.console());
   }
   // The admin api's few actions (revoking a credential, pruning the audit trail) are POSTs; everything else here is read-only.
   if (req.method === 'POST' && path.startsWith(ADMIN_PREFIX)) {

@@ -1,0 +1,159 @@
+/**
+ * What the console changes, with the same rules and the same records as the CLI: accepting and
+ * classifying through `src/inventory/review.ts` and the inventory store, modes through the mode
+ * store, keys through the key store; each an `admin.action` audit record naming the person and
+ * `via: console`. Authority is checked here, not in the pages: a tenant admin switches its own tenant
+ * and manages its own tenant's keys (never with a platform admin role); inventory reviews and modes
+ * of tools, servers or the gateway serve every tenant, so they need a platform admin.
+ */
+import type { Config } from '../config/schema.ts';
+import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
+import type { AdminScope } from '../identity/authenticator.ts';
+import type { AuditInput } from '../audit/log.ts';
+import type { Principal } from '../gateway/context.ts';
+import { accept, classify } from '../inventory/review.ts';
+import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { MODES } from '../policy/model.ts';
+import { newApiKey, parseDuration } from '../identity/api-keys.ts';
+
+export interface ActionDeps {
+  config: Config;
+  store: Store;
+  record: (input: AuditInput) => Promise<unknown>;
+}
+
+export interface Actor {
+  principal: Principal;
+  scope: AdminScope;
+}
+
+export type Outcome = { ok: true; message: string; created?: { key: string; name: string } } | { ok: false; message: string };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function by(a: Actor): string {
+  return `${a.principal.subject}@${a.principal.tenant}`;
+}
+
+async function recordAction(deps: ActionDeps, a: Actor, action: string, detail: Record<string, unknown>): Promise<void> {
+  const p = a.principal;
+  await deps.record({ kind: 'admin.action', actor: { subject: p.subject, tenant: p.tenant, via: p.via, issuer: p.issuer }, detail: { action, via: 'console', ...detail } });
+}
+
+function splitName(config: Config, name: string): { server: string; tool: string | null } | undefined {
+  const sep = config.gateway.namespaceSeparator;
+  const i = name.indexOf(sep);
+  const server = i < 0 ? name : name.slice(0, i);
+  if (!config.servers.some((s) => s.name === server)) return undefined;
+  return { server, tool: i < 0 ? null : name.slice(i + sep.length) };
+}
+
+const PLATFORM = 'this needs a platform admin: the inventory serves every tenant';
+
+/** `gatehouse inventory accept <tool>`: accept a quarantined tool's current definition (or a server's instructions). */
+export async function acceptItem(deps: ActionDeps, a: Actor, name: string): Promise<Outcome> {
+  if (!a.scope.platform) return { ok: false, message: PLATFORM };
+  const t = splitName(deps.config, name);
+  if (!t) return { ok: false, message: `unknown server in \`${name}\`` };
+  const who = by(a);
+  const r = await deps.store.inventory.update(t.server, (state) => accept(state, t.tool, who, Date.now()));
+  if (!r.ok) return { ok: false, message: `cannot accept \`${name}\`: ${r.message}` };
+  await recordAction(deps, a, 'inventory.accept', { server: t.server, tool: t.tool, result: r.message });
+  return { ok: true, message: `${name}: ${r.message} by ${who}` };
+}
+
+/** `gatehouse inventory classify <tool> <class>`. */
+export async function classifyTool(deps: ActionDeps, a: Actor, name: string, cls: string): Promise<Outcome> {
+  if (!a.scope.platform) return { ok: false, message: PLATFORM };
+  const upper = cls.toUpperCase();
+  if (!(TOOL_CLASSES as readonly string[]).includes(upper)) return { ok: false, message: `unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}` };
+  const t = splitName(deps.config, name);
+  if (!t || t.tool === null) return { ok: false, message: `\`${name}\` is not a tool (<server>${deps.config.gateway.namespaceSeparator}<tool>)` };
+  const tool = t.tool;
+  const who = by(a);
+  const r = await deps.store.inventory.update(t.server, (state) => classify(state, tool, upper as ToolClass, who, Date.now()));
+  if (!r.ok) return { ok: false, message: `cannot classify \`${name}\`: ${r.message}` };
+  await recordAction(deps, a, 'inventory.classify', { server: t.server, tool, class: upper });
+  const configured = deps.config.servers.find((s) => s.name === t.server)?.tools?.[tool]?.class;
+  return { ok: true, message: `${name}: ${r.message} by ${who}${configured && configured !== upper ? ` (the config says ${configured}, and the config wins)` : ''}` };
+}
+
+/** The scope key a form names, if this admin may switch it. */
+export function modeScope(a: Actor, kind: string, name: string): { scope: string } | { error: string } {
+  if (kind === 'gateway') return a.scope.platform ? { scope: 'gateway' } : { error: 'switching the gateway needs a platform admin' };
+  if (!['tool', 'server', 'tenant'].includes(kind)) return { error: 'choose tool, server, tenant or gateway' };
+  if (!name || name.length > 200 || /[\s\p{Cc}]/u.test(name)) return { error: `give the ${kind}'s name` };
+  if (!a.scope.platform && (kind !== 'tenant' || name !== a.scope.tenant)) return { error: `your admin role covers tenant \`${a.scope.tenant}\` only` };
+  return { scope: `${kind}:${name}` };
+}
+
+function mayTouchScope(a: Actor, scope: string): boolean {
+  return a.scope.platform || scope === `tenant:${a.scope.tenant}`;
+}
+
+/** `gatehouse mode set`. */
+export async function setMode(deps: ActionDeps, a: Actor, mode: string, kind: string, name: string, reason: string): Promise<Outcome> {
+  if (!(MODES as readonly string[]).includes(mode)) return { ok: false, message: `unknown mode \`${mode}\`: use ${MODES.join(', ')}` };
+  const s = modeScope(a, kind, name.trim());
+  if ('error' in s) return { ok: false, message: s.error };
+  if (!reason.trim()) return { ok: false, message: 'give a reason (it is recorded)' };
+  const rec: ModeRecord = { scope: s.scope, mode: mode as ModeRecord['mode'], reason: reason.trim().slice(0, 500), setBy: by(a), setAt: Date.now() };
+  await deps.store.modes.set(rec);
+  await recordAction(deps, a, 'mode.set', { scope: rec.scope, mode: rec.mode, reason: rec.reason });
+  return { ok: true, message: `${rec.scope}: ${rec.mode} (gateways apply it within a second)` };
+}
+
+/** `gatehouse mode clear`. */
+export async function clearMode(deps: ActionDeps, a: Actor, scope: string): Promise<Outcome> {
+  if (!mayTouchScope(a, scope)) return { ok: false, message: `your admin role covers tenant \`${(a.scope as { tenant: string }).tenant}\` only` };
+  if (!(await deps.store.modes.clear(scope))) return { ok: false, message: `no run-time mode is set for ${scope}` };
+  await recordAction(deps, a, 'mode.clear', { scope });
+  return { ok: true, message: `${scope}: cleared` };
+}
+
+/** The modes this admin sees: everything (platform), or what applies to its tenant's calls. */
+export function visibleModes(a: Actor, modes: ModeRecord[]): ModeRecord[] {
+  return a.scope.platform ? modes : modes.filter((m) => !m.scope.startsWith('tenant:') || m.scope === `tenant:${(a.scope as { tenant: string }).tenant}`);
+}
+
+export function visibleKeys(a: Actor, keys: ApiKeyRecord[]): ApiKeyRecord[] {
+  return keys.filter((k) => a.scope.platform || k.tenant === (a.scope as { tenant: string }).tenant);
+}
+
+const list = (v: string | null) => (v ?? '').split(/[\s,]+/).filter(Boolean);
+
+/** `gatehouse keys create`: the key is shown once. A tenant admin makes keys of its own tenant, never with a platform admin role. */
+export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams): Promise<Outcome> {
+  const name = f.get('name') ?? '';
+  const tenant = a.scope.platform ? (f.get('tenant') ?? '') : a.scope.tenant;
+  const person = (f.get('person') ?? '').trim();
+  const roles = list(f.get('roles'));
+  const expires = (f.get('expires') ?? '90d').trim() || '90d';
+  if (!NAME.test(name)) return { ok: false, message: 'the name must be 1-64 letters, digits, `_`, `.` or `-`' };
+  if (!NAME.test(tenant)) return { ok: false, message: 'the tenant must be 1-64 letters, digits, `_`, `.` or `-`' };
+  if (person && (person.startsWith('apikey:') || person.length > 256)) return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
+  const platformRoles = deps.config.identity?.platformAdminRoles ?? [];
+  if (!a.scope.platform && roles.some((r) => platformRoles.includes(r))) return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };
+  const ttl = expires === 'never' ? null : parseDuration(expires);
+  if (ttl === undefined) return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
+  if (ttl === null && !a.scope.platform) return { ok: false, message: 'a tenant admin makes keys that expire' };
+  const req = deps.config.identity?.requiredScopes ?? {};
+  const scopes = f.get('scopes')?.trim() ? list(f.get('scopes')) : [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
+  const now = Date.now();
+  if ((await deps.store.apiKeys.list()).some((k) => k.name === name)) return { ok: false, message: `a key named \`${name}\` exists; revoke it or choose another name` };
+  const { key, record } = newApiKey({ name, tenant, subject: person || null, roles, scopes, createdAt: now, createdBy: by(a), expiresAt: ttl === null ? null : now + ttl });
+  await deps.store.apiKeys.create(record);
+  await recordAction(deps, a, 'keys.create', { id: record.id, name, tenant, person: record.subject, roles, scopes, expiresAt: record.expiresAt });
+  return { ok: true, message: `key ${record.id} (${name}) created for tenant ${tenant}`, created: { key, name } };
+}
+
+/** `gatehouse keys revoke`: refused from the next request on, on every gateway. */
+export async function revokeKey(deps: ActionDeps, a: Actor, id: string): Promise<Outcome> {
+  const rec = await deps.store.apiKeys.get(id);
+  // Another tenant's key looks exactly like one that does not exist.
+  if (!rec || !visibleKeys(a, [rec]).length) return { ok: false, message: 'no such key' };
+  const r = await deps.store.apiKeys.revoke(rec.id, by(a), Date.now());
+  if (!r) return { ok: false, message: 'no such key' };
+  await recordAction(deps, a, 'keys.revoke', { id: r.id, name: r.name, revokedAt: r.revokedAt });
+  return { ok: true, message: `key ${r.id} (${r.name}) revoked` };
+}
