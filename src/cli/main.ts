@@ -180,5 +180,6 @@ registerSecrets(program, { configOption, load, fail });
 registerApprovals(program, { configOption, load, fail });
 registerUpstream(program, { configOption, load, fail });
 registerPrincipals(program, { configOption, load, fail });
+(await import('./incident.ts')).registerIncident(program, { configOption, load, fail });
 
 await program.parseAsync(process.argv);

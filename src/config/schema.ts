@@ -75,6 +75,10 @@ const ServerCommon = {
   name: Name,
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The team or person answerable for this server.' })),
+  contact: Type.Optional(Type.Object({
+    email: Type.Optional(Type.Array(Type.String({ format: 'email', maxLength: 320 }), { minItems: 1, maxItems: 20, description: 'Addresses `gatehouse incident notify` writes to.' })),
+    webhook: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }), secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }) }, { additionalProperties: false, description: 'A Slack-compatible, signed webhook for incident notices.' })),
+  }, { additionalProperties: false, description: 'How to reach the owner when an incident concerns this server.' })),
   repository: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where its source lives (URL or package name).' })),
   location: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where it runs (host, cluster, region, or `local`).' })),
   environment: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'e.g. `dev`, `staging`, `prod`.' })),

@@ -1,0 +1,225 @@
+/**
+ * `gatehouse incident open|revoke|export|verify|notify|status|list|close`: the incident playbook, one
+ * command per step. `open` contains (disables a tool, server or tenant, or revokes a principal) on
+ * every live gateway and waits for each to confirm; `revoke` revokes what the scope used; `export`
+ * writes a signed evidence bundle that `verify` re-checks offline; `notify` reaches the owners;
+ * `close` ends it (with `--lift`, the containment too). Every step is recorded in the audit trail and
+ * in the incident's own log.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { AuditLog, newStreamName } from '../audit/log.ts';
+import { parseTime } from '../audit/timeline.ts';
+import type { IncidentRecord, Store } from '../storage/types.ts';
+import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SCOPE_KINDS, type Actor } from '../incident/incident.ts';
+import { revokeIncident } from '../incident/revoke.ts';
+import { exportBundle, verifyBundle } from '../incident/bundle.ts';
+import { notifyIncident } from '../incident/notify.ts';
+import { actorName, type CliContext } from './inventory.ts';
+import { render } from './format.ts';
+import { withStore } from './store.ts';
+
+/** One audit stream for the whole command, opened on its first record and closed at the end. */
+async function asActor<T>(store: Store, name: string, fn: (a: Actor) => Promise<T>): Promise<T> {
+  const log = new AuditLog(store.audit, newStreamName('cli'));
+  let opened = false;
+  const actor: Actor = {
+    name,
+    async record(action, detail) {
+      if (!opened) {
+        opened = true;
+        await log.append({ kind: 'stream.opened', detail: { writer: 'gatehouse cli' } });
+      }
+      await log.append({ kind: 'admin.action', actor: { subject: name, tenant: '*', via: 'cli', issuer: '' }, detail: { action, ...detail } });
+    },
+  };
+  try {
+    return await fn(actor);
+  } finally {
+    if (opened) await log.close();
+  }
+}
+
+const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
+const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+const waiting = (json?: boolean) => (json ? undefined : (missing: number, of: number) => process.stderr.write(`\rwaiting for ${missing} of ${of} gateway(s) to confirm...`));
+
+function describe(r: IncidentRecord): string {
+  const lines = [
+    `incident ${r.id}: ${r.title}`,
+    `  status:  ${r.status}${r.closedAt ? ` (closed by ${r.closedBy} at ${iso(r.closedAt)})` : ''}`,
+    `  scope:   ${r.scope.kind} ${r.scope.value}`,
+    `  reason:  ${r.reason}`,
+    `  opened:  by ${r.openedBy} at ${iso(r.openedAt)}; audit window from ${iso(r.windowStart)}`,
+    '  actions:',
+    ...r.actions.map((a) => `    ${iso(a.at)}  ${a.action.padEnd(9)}  by ${a.by}  ${JSON.stringify(a.detail)}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerIncident(program: Command, ctx: CliContext): void {
+  const cmd = program.command('incident').description('the incident playbook: contain, revoke, export, notify, close — one command each');
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof IncidentError) return ctx.fail(err.message, err.code === 'conflict' ? 1 : 2);
+      throw err;
+    }
+  };
+
+  cmd
+    .command('open')
+    .description('contain at once (disable the tool, server or tenant, or revoke the principal) on every live gateway, confirmed, and open an incident')
+    .requiredOption('--title <text>', 'what is going on, in a line')
+    .option('--tool <tool>', 'a tool (namespaced): disabled')
+    .option('--server <server>', 'every tool of a server: disabled')
+    .option('--tenant <tenant>', 'every call of a tenant: disabled')
+    .option('--principal <subject>', 'a person or service (`sub`): every token and API key refused')
+    .requiredOption('--reason <text>', 'why (recorded, and sent to the owners)')
+    .option('--since <time>', 'where the incident\'s audit window starts: 30m, 2h, 1d or an ISO time', '1h')
+    .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
+    .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { title: string; tool?: string; server?: string; tenant?: string; principal?: string; reason: string; since: string; by?: string; timeout: string; config: string; json?: boolean }) => {
+      const given = SCOPE_KINDS.filter((k) => opts[k] !== undefined);
+      if (given.length !== 1) ctx.fail('give exactly one of --tool, --server, --tenant or --principal', 2);
+      const windowStart = parseTime(opts.since);
+      if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
+      const config = await ctx.load(opts.config);
+      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) =>
+        openIncident(s, a, { title: opts.title, scope: checkScope(config, given[0], opts[given[0]]!), reason: opts.reason, windowStart, timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }))));
+      if (!opts.json) process.stderr.write('\r');
+      process.exitCode = r.containment.confirmed ? 0 : 1;
+      if (opts.json) return out(r);
+      const c = r.containment;
+      process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
+      process.stdout.write(c.confirmed
+        ? `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
+        : `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${c.missing.join(', ')}\n`);
+      process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
+    });
+
+  cmd
+    .command('revoke')
+    .description('revoke what the scope used: secret references and upstream OAuth of its servers, API keys, sessions; confirmed on every live gateway')
+    .argument('<id>', 'the incident')
+    .option('--by <name>', 'who (recorded)')
+    .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, opts: { by?: string; timeout: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }))));
+      if (!opts.json) process.stderr.write('\r');
+      process.exitCode = r.confirmed ? 0 : 1;
+      if (opts.json) return out(r);
+      process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);
+      for (const c of r.credentials) {
+        process.stdout.write(c.confirmed
+          ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
+          : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`);
+      }
+      for (const k of r.apiKeys) process.stdout.write(`revoked api key ${k.name} (${k.id}) at ${k.revokedAt}: refused from the next request\n`);
+      if (r.sessions) process.stdout.write(`ended ${r.sessions.ended} session(s) at ${r.sessions.at}: every gateway drops them within 5 s\n`);
+      for (const s of r.skipped) process.stdout.write(`left ${s.ref} (${s.server}): ${s.why}\n`);
+      if (!r.credentials.length && !r.apiKeys.length && !r.sessions?.ended) process.stdout.write('nothing to revoke for this scope\n');
+    });
+
+  cmd
+    .command('export')
+    .description('write the evidence bundle: audit records of the window with signed checkpoints and a verification report, run timelines, inventory, policy, config hash, signed manifest')
+    .argument('<id>', 'the incident')
+    .requiredOption('--out <dir>', 'a new (or empty) directory')
+    .option('--by <name>', 'who (recorded)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, opts: { out: string; by?: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const dir = resolve(opts.out);
+      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir)))).catch((err: Error) => ctx.fail(err.message));
+      if (opts.json) return out({ dir: r.dir, incident: r.incident, records: r.records, truncated: r.truncated, runs: r.runs, keyId: r.manifest.signature.keyId });
+      process.stdout.write(`wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`);
+      process.stdout.write(`check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`);
+    });
+
+  cmd
+    .command('verify')
+    .description('re-check an evidence bundle offline: file digests, the signed manifest, the hash chain of the records, the checkpoints')
+    .argument('<bundle>', 'the directory `incident export` wrote')
+    .option('--trust-key <keyId...>', 'only signatures by these key ids count (default: any valid signature)')
+    .option('--json', 'print the report as JSON')
+    .action(async (bundle: string, opts: { trustKey?: string[]; json?: boolean }) => {
+      const r = await verifyBundle(resolve(bundle), opts.trustKey ? new Set(opts.trustKey) : undefined);
+      process.exitCode = r.ok ? 0 : 1;
+      if (opts.json) return out(r);
+      for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
+      process.stdout.write(r.ok ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n` : `the bundle does not verify (${r.problems.length} problem(s))\n`);
+    });
+
+  cmd
+    .command('notify')
+    .description('tell the owners of the affected servers (servers[].owner, servers[].contact): signed webhook and email, retried with backoff, each delivery recorded')
+    .argument('<id>', 'the incident')
+    .option('--smtp <url>', 'smtp://host:port or smtps://user:pass@host:port (default: $GATEHOUSE_SMTP_URL)')
+    .option('--from <address>', 'the sender (default: $GATEHOUSE_SMTP_FROM, else gatehouse@<host>)')
+    .option('--attempts <n>', 'tries per delivery', '4')
+    .option('--by <name>', 'who (recorded)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, opts: { smtp?: string; from?: string; attempts: string; by?: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const attempts = Number(opts.attempts);
+      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
+      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts })))).catch((err: Error) => ctx.fail(err.message));
+      process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
+      if (opts.json) return out(r);
+      if (!r.deliveries.length) process.stdout.write(`no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`);
+      for (const d of r.deliveries) process.stdout.write(`${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`);
+    });
+
+  cmd
+    .command('status')
+    .description('one incident: scope, status and every action taken')
+    .argument('<id>', 'the incident')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const r = await run(() => withStore(config, (s) => getIncident(s, id)));
+      if (opts.json) return out(r);
+      process.stdout.write(describe(r));
+    });
+
+  cmd
+    .command('list')
+    .description('incidents, newest first')
+    .option('--status <status>', 'open or closed')
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action(async (opts: { status?: string; config: string; json?: boolean }) => {
+      if (opts.status !== undefined && opts.status !== 'open' && opts.status !== 'closed') ctx.fail('`--status` is open or closed', 2);
+      const config = await ctx.load(opts.config);
+      const rows = await withStore(config, (s) => s.incidents.list({ status: opts.status as IncidentRecord['status'] | undefined }));
+      if (opts.json) return out({ incidents: rows });
+      process.stdout.write(render('table', ['id', 'status', 'scope', 'title', 'opened by', 'opened at', 'closed at'], rows.map((r) => [r.id, r.status, `${r.scope.kind}:${r.scope.value}`, r.title, r.openedBy, iso(r.openedAt), iso(r.closedAt)]), null));
+    });
+
+  cmd
+    .command('close')
+    .description('close an incident; the containment stays unless --lift is given')
+    .argument('<id>', 'the incident')
+    .option('--note <text>', 'what was found and done (recorded)')
+    .option('--lift', 'also clear the run-time mode (or restore the principal) the incident set')
+    .option('--by <name>', 'who (recorded)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the incident as JSON')
+    .action(async (id: string, opts: { note?: string; lift?: boolean; by?: string; config: string; json?: boolean }) => {
+      const config = await ctx.load(opts.config);
+      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift }))));
+      if (opts.json) return out(r);
+      const lifted = (r.actions.at(-1)?.detail.lifted as string[] | undefined) ?? [];
+      process.stdout.write(`incident ${id} closed${lifted.length ? `; lifted ${lifted.join(', ')}` : '; the containment stays (lift it with `gatehouse mode clear` or `close --lift`)'}\n`);
+    });
+}

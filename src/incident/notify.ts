@@ -1,0 +1,178 @@
+/**
+ * `incident notify`: tell the owners of the servers an incident concerns what happened, what was
+ * contained and revoked, and what they must do. Owners come from the config: `servers[].owner` (an
+ * email address there is written to) and `servers[].contact` (`email` addresses, and a `webhook`
+ * with its own secret). Webhooks get a Slack-compatible message signed like the approval webhook
+ * (x-gatehouse-timestamp, x-gatehouse-signature: v1=HMAC-SHA256 over `${timestamp}.${body}`); email
+ * goes through nodemailer to the SMTP server given (`--smtp`, $GATEHOUSE_SMTP_URL). Each delivery is
+ * tried up to `attempts` times with exponential backoff, and each outcome is recorded: in the audit
+ * trail and in the incident's action log.
+ */
+import { hostname } from 'node:os';
+import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { Config } from '../config/schema.ts';
+import { mrkdwn, sign } from '../approvals/webhook.ts';
+import type { IncidentRecord, Store } from '../storage/types.ts';
+import { addAction, getIncident, serverOfTool, type Actor } from './incident.ts';
+import { touched, windowRecords } from './window.ts';
+
+const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
+
+export interface Recipient {
+  server: string;
+  owner: string | null;
+  channel: 'email' | 'webhook';
+  /** An address, or the webhook URL (its secret stays in the config). */
+  to: string;
+  secret?: string;
+}
+
+export interface Delivery {
+  server: string;
+  channel: Recipient['channel'];
+  to: string;
+  ok: boolean;
+  attempts: number;
+  /** The last failure (no secret in it), when not ok. */
+  error?: string;
+  at: string;
+}
+
+export interface NotifyOptions {
+  smtpUrl?: string;
+  from?: string;
+  attempts?: number;
+  /** The first retry waits this long, each next one twice as long. */
+  backoffMs?: number;
+  timeoutMs?: number;
+  tenant?: string;
+}
+
+export async function recipients(store: Store, config: Config, incident: IncidentRecord): Promise<{ servers: string[]; recipients: Recipient[] }> {
+  const own = incident.scope.kind === 'tool' ? serverOfTool(config, incident.scope.value) : incident.scope.kind === 'server' ? incident.scope.value : undefined;
+  const t = touched(incident.scope, (await windowRecords(store.audit, incident)).records.map((r) => r.event));
+  const servers = [...new Set([...(own ? [own] : []), ...t.servers])].sort();
+  const out: Recipient[] = [];
+  for (const name of servers) {
+    const s = config.servers.find((x) => x.name === name);
+    if (!s) continue;
+    const owner = s.owner ?? null;
+    const emails = new Set([...(owner && EMAIL.test(owner) ? [owner] : []), ...(s.contact?.email ?? [])]);
+    for (const to of emails) out.push({ server: name, owner, channel: 'email', to });
+    if (s.contact?.webhook) out.push({ server: name, owner, channel: 'webhook', to: s.contact.webhook.url, secret: s.contact.webhook.secret });
+  }
+  return { servers, recipients: out };
+}
+
+/** The notice in plain text: what happened, what was contained, what the owner must do. */
+export function noticeText(incident: IncidentRecord, server: string): { subject: string; text: string } {
+  const scope = `${incident.scope.kind} ${incident.scope.value}`;
+  const lines = [
+    `Incident ${incident.id}: ${incident.title}`,
+    '',
+    'What happened',
+    `  ${incident.reason}`,
+    `  Opened by ${incident.openedBy} at ${new Date(incident.openedAt).toISOString()}; status ${incident.status}.`,
+    `  It concerns ${scope}, and your server \`${server}\`.`,
+    '',
+    'What was done',
+  ];
+  for (const a of incident.actions) {
+    const d = a.detail;
+    if (a.action === 'contained') lines.push(`  ${new Date(a.at).toISOString()} contained: ${String(d.target)} (${d.confirmed ? `confirmed by ${String(d.gateways)} gateway(s) within ${String(d.timeToEffectMs)} ms` : 'NOT confirmed by every gateway'})`);
+    else if (a.action === 'revoked') {
+      const creds = (d.credentials as Array<{ ref: string }> | undefined) ?? [];
+      lines.push(`  ${new Date(a.at).toISOString()} revoked: ${creds.length} credential(s)${creds.length ? ` (${creds.map((c) => c.ref).join(', ')})` : ''}, ${(d.apiKeys as string[] | undefined)?.length ?? 0} api key(s), ${String(d.sessionsEnded ?? 0)} session(s)`);
+    } else if (a.action === 'exported') lines.push(`  ${new Date(a.at).toISOString()} evidence exported (${String(d.records)} audit records)`);
+  }
+  lines.push(
+    '',
+    'What you must do',
+    `  1. Do not re-enable ${scope} until the cause is understood; the operator lifts the containment when closing the incident.`,
+    '  2. Rotate every revoked credential in its secrets manager; the operator then restores it (`gatehouse credentials restore <ref>`).',
+    '  3. Review the evidence bundle the operator shares with you (checked with `gatehouse incident verify`), and reply with what the server did.',
+  );
+  return { subject: `[gatehouse] incident ${incident.id}: ${incident.title}`.slice(0, 200), text: lines.join('\n') + '\n' };
+}
+
+function slack(incident: IncidentRecord, server: string, text: string): string {
+  return JSON.stringify({
+    text: mrkdwn(`Incident ${incident.id}: ${incident.title} (server ${server})`, 300),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: `Incident ${incident.id}`.slice(0, 150) } },
+      { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text) } },
+    ],
+    incident: { id: incident.id, title: incident.title, scope: incident.scope, server, status: incident.status, openedAt: new Date(incident.openedAt).toISOString() },
+    unfurl_links: false,
+    unfurl_media: false,
+  });
+}
+
+async function withRetries(attempts: number, backoffMs: number, once: () => Promise<void>): Promise<{ ok: boolean; attempts: number; error?: string }> {
+  let error = '';
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      await once();
+      return { ok: true, attempts: i };
+    } catch (err) {
+      error = (err as Error).message.slice(0, 300);
+      if (i < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (i - 1)));
+    }
+  }
+  return { ok: false, attempts, error };
+}
+
+/** `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or `smtps://...` (TLS from the start). */
+export function smtpOptions(url: string, timeoutMs: number): SMTPTransport.Options {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('the smtp url is not a url: use smtp://host:port or smtps://host:port');
+  }
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error('the smtp url must start with smtp:// or smtps://');
+  const secure = u.protocol === 'smtps:';
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (secure ? 465 : 587)), secure,
+    ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
+    connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs,
+  };
+}
+
+export async function notifyIncident(store: Store, config: Config, actor: Actor, id: string, opts: NotifyOptions = {}): Promise<{ incident: string; servers: string[]; deliveries: Delivery[] }> {
+  const incident = await getIncident(store, id, opts.tenant);
+  const { servers, recipients: list } = await recipients(store, config, incident);
+  const smtpUrl = opts.smtpUrl ?? process.env.GATEHOUSE_SMTP_URL;
+  const from = opts.from ?? process.env.GATEHOUSE_SMTP_FROM ?? `gatehouse@${hostname()}`;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const mailer = smtpUrl ? nodemailer.createTransport(smtpOptions(smtpUrl, timeoutMs)) : undefined;
+  const attempts = opts.attempts ?? 4;
+  const backoffMs = opts.backoffMs ?? 500;
+  const deliveries: Delivery[] = [];
+  try {
+    for (const r of list) {
+      const { subject, text } = noticeText(incident, r.server);
+      let outcome: { ok: boolean; attempts: number; error?: string };
+      if (r.channel === 'email') {
+        outcome = mailer
+          ? await withRetries(attempts, backoffMs, async () => void (await mailer.sendMail({ from, to: r.to, subject, text, headers: { 'x-gatehouse-incident': incident.id } })))
+          : { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
+      } else {
+        const body = slack(incident, r.server, text);
+        outcome = await withRetries(attempts, backoffMs, async () => {
+          const res = await fetch(r.to, { method: 'POST', headers: { 'content-type': 'application/json', ...sign(body, r.secret!, Date.now() / 1000) }, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+          await res.body?.cancel();
+          if (!res.ok) throw new Error(`the webhook answered ${res.status}`);
+        });
+      }
+      const d: Delivery = { server: r.server, channel: r.channel, to: r.to, ...outcome, at: new Date().toISOString() };
+      deliveries.push(d);
+      await actor.record('incident.notice', { incident: id, server: d.server, channel: d.channel, to: d.to, ok: d.ok, attempts: d.attempts, ...(d.error ? { error: d.error } : {}) });
+    }
+  } finally {
+    mailer?.close();
+  }
+  await addAction(store, id, actor, 'notified', { servers, deliveries: deliveries.map((d) => ({ server: d.server, channel: d.channel, to: d.to, ok: d.ok, attempts: d.attempts })) });
+  return { incident: id, servers, deliveries };
+}

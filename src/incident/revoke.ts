@@ -1,0 +1,130 @@
+/**
+ * `incident revoke`: revoke what the incident's scope used, and confirm it.
+ *
+ * - brokered secret references of the affected servers (for a tool or server: every reference as
+ *   configured, which covers every tenant's expansion; for a tenant: that tenant's expansions of
+ *   `{tenant}` references; a reference shared by every tenant is reported, not revoked, since
+ *   revoking it would cut every tenant off);
+ * - upstream OAuth authorizations (`oauth:<server>`, or `oauth:<server>:<tenant>`, or a person's own
+ *   `oauth:<server>:<tenant>/<subject>` for per-user authorizations);
+ * - API keys of the tenant, or acting for the principal;
+ * - legacy sessions of the tenant or the principal (every gateway ends them within seconds).
+ *
+ * "Affected servers" are the scope's own (a tool's server, the server) and every server the scope's
+ * calls reached in the incident's window. Credential revocations are confirmed by every live gateway
+ * (the broker's acknowledgements); API keys and sessions are read from the store on every request,
+ * so they take effect when written.
+ */
+import type { Config, ServerConfig } from '../config/schema.ts';
+import { expandReference } from '../credentials/types.ts';
+import type { IncidentRecord, Store } from '../storage/types.ts';
+import { confirmed, LIVE_MS, type Confirmation } from './acks.ts';
+import { addAction, getIncident, serverOfTool, type Actor } from './incident.ts';
+import { touched, windowRecords } from './window.ts';
+
+export interface PlannedRef {
+  ref: string;
+  server: string;
+  kind: 'secret' | 'oauth';
+}
+
+export interface Plan {
+  servers: string[];
+  refs: PlannedRef[];
+  /** Shared references left alone, with why. */
+  skipped: Array<{ ref: string; server: string; why: string }>;
+  apiKeys: Array<{ id: string; name: string }>;
+  sessions: { tenant?: string; subject?: string } | undefined;
+}
+
+function refsOf(s: ServerConfig): string[] {
+  const c = s.credentials;
+  return [...Object.values(c?.env ?? {}), ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
+}
+
+export async function plan(store: Store, config: Config, incident: IncidentRecord): Promise<Plan> {
+  const { scope } = incident;
+  const { records } = await windowRecords(store.audit, incident);
+  const t = touched(scope, records.map((r) => r.event));
+  const own = scope.kind === 'tool' ? serverOfTool(config, scope.value) : scope.kind === 'server' ? scope.value : undefined;
+  const servers = [...new Set([...(own ? [own] : []), ...t.servers])].filter((n) => config.servers.some((s) => s.name === n)).sort();
+  const refs: PlannedRef[] = [];
+  const skipped: Plan['skipped'] = [];
+  const add = (p: PlannedRef) => void (refs.some((r) => r.ref === p.ref) || refs.push(p));
+  for (const name of servers) {
+    const s = config.servers.find((x) => x.name === name)!;
+    const oauth = s.transport !== 'stdio' ? s.oauth : undefined;
+    if (scope.kind === 'tool' || scope.kind === 'server') {
+      for (const ref of refsOf(s)) add({ ref, server: name, kind: 'secret' });
+      if (oauth) add({ ref: `oauth:${name}`, server: name, kind: 'oauth' });
+      continue;
+    }
+    const tenants = scope.kind === 'tenant' ? [scope.value] : t.tenants;
+    for (const ref of refsOf(s)) {
+      if (scope.kind === 'principal') {
+        skipped.push({ ref, server: name, why: 'shared by the principal\'s tenant; the principal never saw it' });
+        continue;
+      }
+      if (!ref.includes('{tenant}')) {
+        skipped.push({ ref, server: name, why: 'shared by every tenant: revoke it with `gatehouse credentials revoke` if it must go' });
+        continue;
+      }
+      for (const tenant of tenants) {
+        try {
+          add({ ref: expandReference(ref, { tenant, environment: s.environment ?? 'default' }), server: name, kind: 'secret' });
+        } catch {
+          skipped.push({ ref, server: name, why: `cannot be expanded for tenant \`${tenant}\`` });
+        }
+      }
+    }
+    if (oauth) {
+      for (const tenant of tenants) {
+        if (scope.kind === 'tenant') add({ ref: `oauth:${name}:${tenant}`, server: name, kind: 'oauth' });
+        else if (oauth.per === 'user') add({ ref: `oauth:${name}:${tenant}/${scope.value}`, server: name, kind: 'oauth' });
+      }
+    }
+  }
+  const keys = (await store.apiKeys.list()).filter((k) => k.revokedAt === null && (scope.kind === 'tenant' ? k.tenant === scope.value : scope.kind === 'principal' ? k.subject === scope.value || k.name === scope.value : false));
+  const sessions = scope.kind === 'tenant' ? { tenant: scope.value } : scope.kind === 'principal' ? { subject: scope.value } : undefined;
+  return { servers, refs, skipped, apiKeys: keys.map((k) => ({ id: k.id, name: k.name })), sessions };
+}
+
+export interface RevokeResult {
+  incident: string;
+  servers: string[];
+  credentials: Array<PlannedRef & { revokedAt: string } & Confirmation>;
+  skipped: Plan['skipped'];
+  apiKeys: Array<{ id: string; name: string; revokedAt: string }>;
+  sessions: { ended: number; at: string } | null;
+  confirmed: boolean;
+}
+
+export async function revokeIncident(store: Store, config: Config, actor: Actor, id: string, opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void } = {}): Promise<RevokeResult> {
+  const incident = await getIncident(store, id, opts.tenant);
+  const p = await plan(store, config, incident);
+  const at = Date.now();
+  const live = await store.revocations.live(at - LIVE_MS);
+  const reason = `incident ${id}: ${incident.title}`.slice(0, 500);
+  for (const r of p.refs) {
+    await store.revocations.revoke({ ref: r.ref, reason, revokedBy: actor.name, revokedAt: at });
+    await actor.record('credentials.revoke', { ref: r.ref, reason, incident: id });
+  }
+  const credentials = await Promise.all(p.refs.map(async (r) => ({
+    ...r, revokedAt: new Date(at).toISOString(),
+    ...(await confirmed(live, () => store.revocations.acks(r.ref), { at, timeoutMs: opts.timeoutMs ?? 30_000, onWait: opts.onWait })),
+  })));
+  const apiKeys: RevokeResult['apiKeys'] = [];
+  for (const k of p.apiKeys) {
+    const after = await store.apiKeys.revoke(k.id, actor.name, Date.now());
+    if (after?.revokedAt) {
+      apiKeys.push({ id: k.id, name: k.name, revokedAt: new Date(after.revokedAt).toISOString() });
+      await actor.record('keys.revoke', { id: k.id, name: k.name, incident: id });
+    }
+  }
+  const sessions = p.sessions ? { ended: await store.sessions.deleteMatching(p.sessions), at: new Date().toISOString() } : null;
+  const result: RevokeResult = { incident: id, servers: p.servers, credentials, skipped: p.skipped, apiKeys, sessions, confirmed: credentials.every((c) => c.confirmed) };
+  await addAction(store, id, actor, 'revoked', {
+    credentials: credentials.map((c) => ({ ref: c.ref, confirmed: c.confirmed, timeToEffectMs: c.timeToEffectMs })), apiKeys: apiKeys.map((k) => k.name), sessionsEnded: sessions?.ended ?? 0, confirmed: result.confirmed,
+  });
+  return result;
+}
