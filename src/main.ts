@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
@@ -40,6 +41,7 @@ import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
@@ -93,6 +95,8 @@ export class Gateway {
   /** Seals listing cursors; shared by every replica. */
   #cursorKey: Buffer | undefined;
   #http: HttpListener | undefined;
+  /** Spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (src/observability/tracing.ts). */
+  readonly tracer: Tracer | undefined;
   /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
   #fanout: Fanout | undefined;
   #endpoint!: EndpointDeps;
@@ -102,6 +106,7 @@ export class Gateway {
     this.config = config;
     this.store = store;
     this.log = log;
+    this.tracer = tracerFromEnv(process.env, () => this.config.gateway.trustedProxies ?? [], log, { 'service.instance.id': `${hostname()}:${process.pid}` });
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
     this.audit.retentionGuard = (days) => effectiveRetentionDays(store.dualControl, days, (approved) => log.warn({ configured: days, approved }, 'audit: the configured retention is shorter than the one two people approved; keeping the approved one'));
     this.#limiter = this.#newLimiter(config);
@@ -310,6 +315,7 @@ export class Gateway {
     await this.sandbox?.close();
     await this.#limiter?.close();
     await this.#refusals.close();
+    await this.tracer?.close();
     await this.audit.close();
     await this.store.close();
   }
@@ -340,6 +346,7 @@ export class Gateway {
       holds: this.holds,
       tasks: this.tasks,
       metrics: this.metrics,
+      tracer: this.tracer,
       sessions: this.sessions,
       subscriptions: this.subscriptions,
       log: this.log,

@@ -240,11 +240,13 @@ async function answer(
   if (ctl) inFlight.set(ctx, ctl);
   try {
     // Held calls made while answering count against this caller's principal and tenant.
-    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () => dispatch(ctx, method, params, deps));
+    const run = () => dispatch(ctx, method, params, deps);
+    // Traced: the request's span (a trusted caller's traceparent continues its trace; ctx.traceId follows).
+    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () => (deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run()));
     if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };
     out.finish(success(ctx.requestId, result));
   } catch (err) {
-    const w = toWire(err, ctx.requestId, deps.log);
+    const w = toWire(err, ctx.requestId, deps.log.child({ traceId: ctx.traceId }));
     // Scopes that fall short for this tool: 403 with the challenge, so a client can step up (both eras).
     if (err instanceof GatehouseError && err.code === 'E_INSUFFICIENT_SCOPE') out.finish(w.body, 403, deps.identity.challenge(err));
     else if (err instanceof GatehouseError && err.code === 'E_RATE_LIMITED') {

@@ -19,7 +19,8 @@ export class Metrics {
   readonly auditFailOpen: Counter;
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
+    // prom-client's own names already start with process_ or nodejs_: gatehouse_process_cpu_seconds_total, gatehouse_nodejs_heap_size_used_bytes.
+    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     this.#calls = new Counter({ name: 'gatehouse_tool_calls_total', help: 'tools/call requests by server, tool and outcome', labelNames: ['server', 'tool', 'outcome'], registers: [this.registry] });
     this.#latency = new Histogram({
       name: 'gatehouse_tool_call_duration_seconds',

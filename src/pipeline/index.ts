@@ -141,7 +141,8 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
     deps.refusals?.check(ctx.principal.key);
     for (const [stageName, stage] of row.stages) {
       s.stage = stageName;
-      await stage(s, deps);
+      // Traced: each stage a child span of the request's (src/observability/tracing.ts); same call either way.
+      await (deps.tracer ? deps.tracer.stage(ctx, stageName, () => stage(s, deps)) : stage(s, deps));
       if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
     }
     outcome = s.halt ? 'input_required' : s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';

@@ -19,6 +19,7 @@ import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { TaskHandles } from '../gateway/tasks.ts';
 import type { Sessions } from '../sessions/sessions.ts';
+import type { Tracer } from '../observability/tracing.ts';
 
 import type { ToolClass } from '../inventory/classify.ts';
 export type { ToolClass };
@@ -113,6 +114,8 @@ export interface PipelineDeps {
   upstreams: Map<string, Upstream>;
   holds: Holds;
   metrics: Metrics;
+  /** Traces (OTLP): a span per stage, when configured. */
+  tracer?: Tracer;
 }
 
 /** A stage either returns (continue) or throws a GatehouseError (stop). */

@@ -14,6 +14,7 @@ import { declaredVersion } from '../protocol/era.ts';
 import { classify, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../protocol/jsonrpc.ts';
 import { DEFAULT_MAX_EVENT_BYTES, readSse, SseParser, SseTooLargeError } from './sse-reader.ts';
 import type { Channel } from './types.ts';
+import { currentTraceparent } from '../observability/tracing.ts';
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
@@ -181,6 +182,8 @@ export class StreamableHttpChannel implements Channel {
   async send(msg: JsonRpcMessage, signal?: AbortSignal, extra?: Record<string, string>): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
     const headers = protocolHeaders(msg, this.#legacy, extra, { ...this.#base, 'content-type': 'application/json', accept: ACCEPT });
+    const traceparent = currentTraceparent(); // inside a traced stage: the upstream joins the caller's trace
+    if (traceparent) headers.traceparent = traceparent;
     const body = JSON.stringify(msg);
     if ('method' in msg && 'id' in msg) return this.#request(msg, headers, body, signal);
     const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal, headersTimeout: CONTROL_TIMEOUT_MS, bodyTimeout: CONTROL_TIMEOUT_MS });
