@@ -222,4 +222,6 @@ test('a missing package: npm\'s own error is in the log at info and in the upstr
   assert.ok(logs.some((l) => l.msg === 'upstream stderr' && l.level === 30 && /ENOTCACHED/.test(l.stderr ?? '')), r.stderr);
   const failed = logs.find((l) => l.msg === 'upstream handshake failed');
   assert.match(failed?.err ?? '', /its stderr: npm error code ENOTCACHED/);
+  const inv = await run(process.execPath, [CLI, 'inventory', '--refresh', '--config', file]);
+  assert.match(inv.stderr, /ghost: not reachable \(down\): .*its stderr: npm error code ENOTCACHED/);
 });

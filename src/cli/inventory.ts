@@ -52,7 +52,8 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
   try {
     const wait = Math.max(...enabled.map((s) => s.timeouts.connectMs), 1000) + 5000;
     await gw.waitForUpstreams(wait);
-    for (const s of enabled) say(`  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})`}`);
+    const why = (name: string) => (gw.upstreams.get(name)?.lastError ? `: ${gw.upstreams.get(name)!.lastError}` : ''); // its stderr's last lines, if any
+    for (const s of enabled) say(`  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})${why(s.name)}`}`);
   } finally {
     await gw.stop();
   }
