@@ -94,6 +94,16 @@ test('Node 20: `node bin/gatehouse.js --help` runs under Node 24; the exit statu
   assert.match(missing.stderr, /nope\.yaml` not found/);
 });
 
+test('Node 20: `npx gatehouse` in the checkout, and `npx --prefix <checkout> gatehouse` anywhere else, run this gatehouse', { skip: skipOld }, async () => {
+  const node20 = env({ PATH: `/usr/bin:/bin:${process.env.PATH}` });
+  const inside = await run('npx', ['gatehouse', '--version'], { cwd: ROOT, env: node20 });
+  assert.equal(inside.code, 0, inside.stderr);
+  assert.equal(inside.stdout.trim(), '0.1.0');
+  const outside = await run('npx', ['--prefix', ROOT, 'gatehouse', 'config', 'validate', join(ROOT, 'examples/quickstart.yaml')], { cwd: dir, env: node20 });
+  assert.equal(outside.code, 0, outside.stderr);
+  assert.match(outside.stdout, /quickstart\.yaml: valid \(2 servers\)/);
+});
+
 test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 client, command /usr/bin/node) and lists and calls tools', { skip: skipOld }, async () => {
   const file = config('stdio', everything('everything'));
   const client = new Client({ name: 'newcomer', version: '1' });
