@@ -99,7 +99,7 @@ export interface RevokeResult {
   confirmed: boolean;
 }
 
-export async function revokeIncident(store: Store, config: Config, actor: Actor, id: string, opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void } = {}): Promise<RevokeResult> {
+export async function revokeIncident(store: Store, config: Config, actor: Actor, id: string, opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void; spareKey?: string } = {}): Promise<RevokeResult> {
   const incident = await getIncident(store, id, opts.tenant);
   const p = await plan(store, config, incident);
   const at = Date.now();
@@ -115,6 +115,11 @@ export async function revokeIncident(store: Store, config: Config, actor: Actor,
   })));
   const apiKeys: RevokeResult['apiKeys'] = [];
   for (const k of p.apiKeys) {
+    // The key the admin acts with stays: revoking it would lock them out of the rest of the playbook.
+    if (k.name === opts.spareKey) {
+      p.skipped.push({ ref: `api key ${k.name}`, server: '', why: 'the key this request came with (revoke it with `gatehouse keys revoke` when done)' });
+      continue;
+    }
     const after = await store.apiKeys.revoke(k.id, actor.name, Date.now());
     if (after?.revokedAt) {
       apiKeys.push({ id: k.id, name: k.name, revokedAt: new Date(after.revokedAt).toISOString() });

@@ -22,6 +22,7 @@ import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../gateway/context.ts';
 import type { AuditInput } from '../audit/log.ts';
 import { readBody } from './guards.ts';
+import { handleIncidents } from './admin-incidents.ts';
 
 export interface AdminDeps {
   config: Config;
@@ -186,6 +187,10 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, dep
   if (!scope) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
   const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
   const path = url.pathname.slice(ADMIN_PREFIX.length);
+  if (path === 'incidents' || path.startsWith('incidents/')) {
+    const r = await handleIncidents(req, path, url.searchParams, principal, scope, deps);
+    return send(r.status, r.body);
+  }
   if (req.method === 'POST') {
     if (path === 'credentials/revoke') {
       requirePlatform(scope);

@@ -1,0 +1,89 @@
+/**
+ * The incident playbook on the admin API, the same steps as `gatehouse incident`:
+ *
+ *   GET  incidents[?status=open|closed]     list (newest first)
+ *   GET  incidents/<id>                     one, with its action log
+ *   POST incidents                          {title, reason, tool|server|tenant|principal, since?}: contain, confirmed, open
+ *   POST incidents/<id>/revoke              revoke what the scope used, confirmed
+ *   POST incidents/<id>/notify              {smtp?, from?}: tell the owners
+ *   POST incidents/<id>/close               {note?, lift?}
+ *
+ * A platform admin may do all of it. A tenant admin sees and acts on its own tenant's incidents only
+ * (another's looks like none), and may open one only for its own tenant (`tenant`): disabling a tool
+ * or server, or revoking a person at every issuer, reaches beyond one tenant. The evidence bundle is
+ * written by the CLI (`gatehouse incident export`), on the operator's machine, not by the gateway.
+ */
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { AdminScope } from '../identity/authenticator.ts';
+import type { Principal } from '../gateway/context.ts';
+import { parseTime } from '../audit/timeline.ts';
+import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SCOPE_KINDS, validId, type Actor } from '../incident/incident.ts';
+import { revokeIncident } from '../incident/revoke.ts';
+import { notifyIncident } from '../incident/notify.ts';
+import type { AdminDeps } from './admin.ts';
+import { readBody } from './guards.ts';
+
+const str = (v: unknown, max = 1024): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
+
+async function body(req: IncomingMessage, usage: string): Promise<Record<string, unknown>> {
+  const text = await readBody(req, 16 * 1024);
+  if (!text.trim()) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
+}
+
+function actorOf(admin: Principal, deps: AdminDeps): Actor {
+  const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
+  return { name: `${admin.subject}@${admin.tenant}`, record: async (action, detail) => void (await deps.record({ kind: 'admin.action', actor, detail: { action, ...detail } })) };
+}
+
+export async function handleIncidents(req: IncomingMessage, path: string, query: URLSearchParams, admin: Principal, scope: AdminScope, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
+  const tenant = scope.platform ? undefined : scope.tenant;
+  try {
+    if (path === 'incidents' && req.method === 'GET') {
+      const status = query.get('status');
+      if (status !== null && status !== 'open' && status !== 'closed') throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `status` is open or closed');
+      return { status: 200, body: { incidents: await deps.store.incidents.list({ status: status ?? undefined, tenant }) } };
+    }
+    if (path === 'incidents' && req.method === 'POST') {
+      const usage = '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h" (optional)}';
+      const input = await body(req, usage);
+      const kinds = SCOPE_KINDS.filter((k) => input[k] !== undefined);
+      const title = str(input.title, 300);
+      const reason = str(input.reason, 500);
+      const value = kinds.length === 1 ? str(input[kinds[0]]) : undefined;
+      const windowStart = input.since === undefined ? undefined : typeof input.since === 'string' ? parseTime(input.since) : undefined;
+      if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined)) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
+      if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant)) throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`);
+      const r = await openIncident(deps.store, actorOf(admin, deps), { title, reason, scope: checkScope(deps.config, kinds[0], value), windowStart });
+      return { status: 201, body: r };
+    }
+    const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close))?$/.exec(path);
+    if (!m || !validId(m[1])) return { status: 404, body: { error: 'not found' } };
+    const id = m[1];
+    if (!m[2]) {
+      if (req.method !== 'GET') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+      return { status: 200, body: await getIncident(deps.store, id, tenant) };
+    }
+    if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+    const actor = actorOf(admin, deps);
+    if (m[2] === 'revoke') return { status: 200, body: await revokeIncident(deps.store, deps.config, actor, id, { tenant, spareKey: admin.via === 'api-key' ? admin.client : undefined }) };
+    if (m[2] === 'notify') {
+      const input = await body(req, '{"smtp": "smtp://host:port" (optional), "from": "address" (optional)}');
+      return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant, smtpUrl: str(input.smtp, 2000), from: str(input.from, 320) }) };
+    }
+    const input = await body(req, '{"note": "...", "lift": true|false} (both optional)');
+    return { status: 200, body: await closeIncident(deps.store, actor, id, { tenant, note: str(input.note, 500), lift: input.lift === true }) };
+  } catch (err) {
+    if (!(err instanceof IncidentError)) throw err;
+    if (err.code === 'not_found') return { status: 404, body: { error: 'not found' } };
+    if (err.code === 'conflict') return { status: 409, body: { error: err.message } };
+    throw new GatehouseError(err.code === 'forbidden' ? 'E_FORBIDDEN' : 'E_INVALID_PARAMS', `${err.code === 'forbidden' ? 'forbidden' : 'invalid params'}: ${err.message}`);
+  }
+}
