@@ -231,6 +231,21 @@ export class Gateway {
     await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
   }
 
+  #firstCatalogue: Promise<void> | undefined;
+  #catalogueSettled = false;
+
+  /**
+   * Settles once every enabled upstream's first catalogue load finished or failed, or after the
+   * longest connect timeout (and a margin for the listing): requests arriving just after start wait
+   * this long at most, instead of seeing an empty catalogue.
+   */
+  #untilCatalogued(): Promise<void> {
+    if (this.#catalogueSettled) return Promise.resolve();
+    const bound = Math.max(0, ...this.config.servers.filter((s) => !s.disabled).map((s) => s.timeouts?.connectMs ?? 15_000)) + 2000;
+    this.#firstCatalogue ??= this.waitForUpstreams(bound).then(() => void (this.#catalogueSettled = true));
+    return this.#firstCatalogue;
+  }
+
   /** Connected and its catalogue loaded: what /readyz reports per upstream. */
   upstreamReady(name: string): boolean {
     return this.upstreams.get(name)?.state === 'ready' && this.catalog.has(name);
@@ -351,8 +366,9 @@ export class Gateway {
       subscriptions: this.subscriptions,
       log: this.log,
       pageSize: g.pageSize,
-      hosts: allowedHostSet(guard),
       cursorKey: this.#cursorKey,
+      catalogued: () => this.#untilCatalogued(),
+      hosts: allowedHostSet(guard),
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,

@@ -20,6 +20,8 @@ export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
   /** Seals listing cursors (shared by every replica). */
   cursorKey?: Buffer;
+  /** Settles once every upstream's first catalogue load finished or failed (bounded). */
+  catalogued?: () => Promise<void>;
   instructions?: string;
 }
 
@@ -89,9 +91,11 @@ const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 're
 export async function dispatch(ctx: RequestContext, method: string, params: JsonObject | undefined, deps: DispatchDeps): Promise<JsonObject> {
   const scope = ctx.scope || undefined;
   if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method)) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
+  const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
+  // Just after start, an empty listing or "unknown tool" would be wrong: wait (bounded) for the first catalogue.
+  if (deps.catalogued && (list || Object.hasOwn(UPSTREAM_METHODS, method))) await deps.catalogued();
   // Everything that reaches an upstream passes its row of the method table.
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
-  const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
     const { page, nextCursor } = paginate(listing(ctx, list.kind, deps), params?.cursor, deps.pageSize, binding, (item) => String(item[list.key]));
