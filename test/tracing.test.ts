@@ -129,3 +129,17 @@ test('metric names carry the gatehouse_ prefix once', async () => {
   assert.match(text, /^gatehouse_nodejs_heap_size_used_bytes /m);
   assert.doesNotMatch(text, /gatehouse_process_process_|gatehouse_process_nodejs_/);
 });
+
+test('every metric the dashboard and docs/operations.md name is exported', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const root = join(import.meta.dirname, '..');
+  const text = await (await fetch(`${trusted.url}/metrics`)).text();
+  const families = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+  const named = (s: string) => [...s.matchAll(/gatehouse_[a-z0-9_]*[a-z0-9]/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+  const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/gatehouse.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  const inDashboard = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => named(t.expr)));
+  const inDocs = named(readFileSync(join(root, 'docs/operations.md'), 'utf8')).filter((n) => !/^gatehouse_process_(process|nodejs)$/.test(n));
+  assert.ok(inDashboard.length > 5 && inDocs.length > 5);
+  for (const n of new Set([...inDashboard, ...inDocs])) assert.ok(families.has(n), `${n} is not exported`);
+});
