@@ -96,7 +96,7 @@ export function registerIncident(program: Command, ctx: CliContext): void {
       const c = r.containment;
       process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
       process.stdout.write(c.confirmed
-        ? `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
+        ? c.gateways === 0 ? `contained: ${c.target}; no gateway is running (each applies it as it starts)\n` : `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
         : `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${c.missing.join(', ')}\n`);
       process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
     });
