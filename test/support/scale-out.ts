@@ -80,6 +80,8 @@ export interface DeploymentOptions {
   limitRules?: string;
   /** The public URL (nginx's), for the Host and Origin allowlists. */
   publicUrl: string;
+  /** More top-level YAML sections (identity, policy, approvals...). */
+  top?: string;
   secretsKey: string;
 }
 
@@ -97,7 +99,7 @@ inventory: { newTools: accept }
 limits:
   redis: { url: ${JSON.stringify(redisUrl)}, keyPrefix: ${JSON.stringify(o.keyPrefix)}, fallbackDivisor: 3 }
   rules:
-${o.limitRules ?? '    - { id: few-others, scope: tool, tools: [rec__other], rate: { points: 4, perSeconds: 3600 } }\n'}servers:
+${o.limitRules ?? '    - { id: few-others, scope: tool, tools: [rec__other], rate: { points: 4, perSeconds: 3600 } }\n'}${o.top ?? ''}servers:
   - name: rec
     transport: stdio
     command: ${JSON.stringify(process.execPath)}

@@ -1,0 +1,125 @@
+/**
+ * Approvals and revocations across three replicas behind nginx (API keys, the approvals policy of
+ * test/approvals.test.ts): a call held on one replica is approved on the page through whichever
+ * replicas nginx picks (the CSRF token from one, the POST to another), the approval is used at most
+ * once when retried on every replica at the same time, and a key revoked from the CLI is refused by
+ * every replica.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, runCli } from './support/gateway.ts';
+import { freePort } from './support/processes.ts';
+import { dropPgSchema, freshPgSchema, postgresAvailable, redisAvailable, requireService } from './support/services.ts';
+import { NGINX, createSchema, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
+
+const schema = freshPgSchema();
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-scale-approvals-'));
+const opts: DeploymentOptions = {
+  schema,
+  app: `gatehouse-scale-appr-${schema}`,
+  redisUrl: 'redis://127.0.0.1:6379',
+  keyPrefix: `gatehouse-test:${schema}:`,
+  recordFile: join(tmp, 'rec.jsonl'),
+  publicUrl: '',
+  secretsKey: newSecretsKey(),
+  limitRules: '    - { id: unused, scope: tool, tools: [rec__slow], rate: { points: 100, perSeconds: 60 } }\n',
+  top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n`,
+};
+const replicas: Replica[] = [];
+let lb: Nginx | undefined;
+let ready = false;
+const keys: Record<string, string> = {};
+
+before(async () => {
+  if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
+  await createSchema(schema);
+  const lbPort = await freePort();
+  opts.publicUrl = `http://127.0.0.1:${lbPort}`;
+  const ports = [await freePort(), await freePort(), await freePort()];
+  replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`a${i + 1}`, opts, p)))));
+  lb = await startNginx(ports, lbPort);
+  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) {
+    const r = await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+    assert.equal(r.code, 0, r.stderr);
+    keys[name] = JSON.parse(r.stdout).key;
+  }
+  ready = true;
+});
+
+after(async () => {
+  await lb?.stop();
+  await Promise.all(replicas.map((r) => r.stop()));
+  if (ready) await dropPgSchema(schema).catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function usable(t: import('node:test').TestContext): Promise<boolean> {
+  if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
+  if (!NGINX) {
+    if (process.env.CI === 'true') assert.fail('nginx is not installed');
+    t.skip('nginx is not installed (apt-get install -y nginx-light)');
+    return false;
+  }
+  assert.ok(ready, 'the deployment started');
+  return true;
+}
+
+const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+async function session(base: string, who: string): Promise<string> {
+  const r = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...H, authorization: `Bearer ${keys[who]}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } } }) });
+  assert.equal(r.status, 200, await r.text());
+  return r.headers.get('mcp-session-id')!;
+}
+
+async function call(base: string, who: string, sid: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}) {
+  const r = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${keys[who]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: meta } }),
+  });
+  return { status: r.status, replica: r.headers.get('x-gatehouse-replica'), body: r.status === 200 ? await rpcBody(r) : { error: { code: r.status, message: await r.text() } } };
+}
+
+test('an approval held on one replica is decided through others and used at most once across all three', async (t) => {
+  if (!(await usable(t))) return;
+  const sid = await session(lb!.url, 'agent');
+  const note = `held-${randomUUID()}`;
+  const first = await call(lb!.url, 'agent', sid, 'rec__other', { note });
+  const pending = (first.body.result?._meta as Record<string, { id: string }> | undefined)?.['io.gatehouse/approval'];
+  assert.ok(pending, JSON.stringify(first.body));
+
+  // The page through nginx: GET on one replica, POST on the next (round robin); the CSRF token holds.
+  const auth = { authorization: `Bearer ${keys.lead}` };
+  const page = await fetch(`${lb!.url}/approvals/${pending.id}`, { headers: auth });
+  const html = await page.text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  assert.ok(csrf, html.slice(0, 500));
+  const post = await fetch(`${lb!.url}/approvals/${pending.id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
+  const decided = await post.text();
+  assert.equal(post.status, 200, decided);
+  assert.notEqual(page.headers.get('x-gatehouse-replica'), post.headers.get('x-gatehouse-replica'), 'decided on another replica than the page was served by');
+  assert.match(decided, /approved by lead/);
+
+  // The retry sent to every replica at once, twice each: exactly one runs.
+  const retries = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'agent', sid, 'rec__other', { note }, { 'io.gatehouse/approval': pending.id })));
+  const ran = retries.filter((r) => r.body.result && !r.body.result.isError);
+  assert.equal(ran.length, 1, JSON.stringify(retries.map((r) => r.body)));
+  assert.equal(recordedCalls(opts.recordFile).filter((c) => c.arguments.note === note).length, 1, 'executed once');
+});
+
+test('an API key revoked from the CLI is refused by every replica', async (t) => {
+  if (!(await usable(t))) return;
+  const sids = await Promise.all(replicas.map((r) => session(r.url, 'agent')));
+  for (const [i, r] of replicas.entries()) assert.ok((await call(r.url, 'agent', sids[i], 'rec__record', { note: `before-${r.name}` })).body.result);
+  const revoked = await runCli(['keys', 'revoke', 'agent', '--by', 'drill', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  for (const [i, r] of replicas.entries()) {
+    await waitFor(`${r.name} to refuse the revoked key`, async () => (await call(r.url, 'agent', sids[i], 'rec__record', { note: `after-${r.name}` })).status === 401, 2000);
+  }
+  assert.equal(recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('after-')).length, 0);
+});
