@@ -29,6 +29,7 @@ let platform: OidcFixture;
 let t: TestGateway;
 let browser: Browser | undefined;
 const keys: Record<string, string> = {};
+let chainOfT2 = '';
 
 before(async () => {
   const port = await freePort();
@@ -266,6 +267,14 @@ test('approvals and audit: the queue links to the approval page, which the conso
   assert.match(bob.p.url(), /\/console\/audit\/runs\//);
   assert.match(await body(bob.p), /shifty__delete_file/);
   await shot(bob.p, 'run');
+  // A record's chain proof: its hash recomputed, linked to the records on either side.
+  await bob.p.goto(`${t.url}/console/audit?tool=shifty__delete_file`);
+  await Promise.all([bob.p.waitForLoadState(), bob.p.click('table.audit td a:text("proof")')]);
+  const proof = await body(bob.p);
+  assert.match(proof, /Chain proof/);
+  assert.match(proof, /Hash[^]*verified/);
+  assert.doesNotMatch(proof, /BROKEN|missing/);
+  chainOfT2 = bob.p.url();
   await bob.ctx.close();
 });
 
@@ -285,6 +294,8 @@ test('tenant boundaries: a tenant admin of t1 sees nothing of t2 on any page, an
   assert.ok(run, 't2 has a run');
   const r = await p.goto(`${t.url}/console/audit/runs/${encodeURIComponent(run)}`);
   assert.equal(r!.status(), 404, "another tenant's run does not exist");
+  assert.ok(chainOfT2);
+  assert.equal((await p.goto(chainOfT2))!.status(), 404, "nor another tenant's record");
   // Crafted posts with alice's own valid session and CSRF token: t2's key, the gateway's mode, the inventory.
   await p.goto(`${t.url}/console/keys`);
   const csrf = (await p.getAttribute('input[name="csrf"]', 'value'))!;

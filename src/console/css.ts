@@ -26,7 +26,8 @@ th { white-space: nowrap; }
 .cls-read, .st-pass, .st-active, .o-ok { color: var(--green); }
 .muted, small { color: var(--muted); }
 pre.diff { border: 1px solid var(--line); border-radius: 4px; padding: .5rem; }
-pre.diff span { display: block; }
+pre.diff > span { display: block; min-height: 1.2em; }
+table.inventory td:first-child code { white-space: nowrap; }
 pre.diff .add { background: #1b6e2022; }
 pre.diff .del { background: #b0002022; }
 pre.diff .hunk, pre.diff .meta { color: var(--muted); }

@@ -86,7 +86,7 @@ function diffHtml(unified: string): string {
     const cls = l.startsWith('+++') || l.startsWith('---') ? 'meta' : l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx';
     return `<span class="${cls}">${block(l)}</span>`;
   });
-  return `<pre class="diff">${lines.join('\n')}</pre>`;
+  return `<pre class="diff">${lines.join('')}</pre>`;
 }
 
 export function loginPage(logins: Array<{ label: string }>, opts: { message?: string; problem?: string } = {}): string {
@@ -119,7 +119,7 @@ export function messagePage(message: string, back = '/console/'): string {
 }
 
 export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChange[], canReview: boolean): string {
-  const classOptions = (cur: string) => ['READ', 'WRITE', 'DESTRUCTIVE'].map((c) => `<option${c === cur ? ' selected' : ''}>${c}</option>`).join('');
+  const classOptions = (cur: string) => (cur ? '' : '<option value="" selected disabled>class…</option>') + ['READ', 'WRITE', 'DESTRUCTIVE'].map((c) => `<option${c === cur ? ' selected' : ''}>${c}</option>`).join('');
   const body = rows.map((r) => {
     const name = r.tool || r.server;
     const review = r.tool && canReview && r.review !== 'read-only item' && r.status !== 'removed'
@@ -200,11 +200,11 @@ export function auditPage(v: View, f: AuditFilters, rows: Array<{ position: numb
     '<button type="submit">Search</button>',
     '</form>',
   ].join('\n');
-  const trs = rows.map(({ position, event: e }) => `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${e.actor ? line(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${line(e.runId.slice(0, 24))}</a>` : ''}</td></tr>`);
+  const trs = rows.map(({ position, event: e }) => `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${e.actor ? line(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${line(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`);
   const q = new URLSearchParams(Object.entries({ ...f, after: next }).filter(([, x]) => x !== undefined && x !== '').map(([k, x]) => [k, String(x)] as [string, string]));
   return layout(v, 'audit', 'Audit', [
     form,
-    trs.length ? `<table class="audit"><thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Tool</th><th>Actor</th><th>Outcome</th><th>Decision</th><th>Run</th></tr></thead><tbody>${trs.join('')}</tbody></table>` : '<p>No records match.</p>',
+    trs.length ? `<table class="audit"><thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Tool</th><th>Actor</th><th>Outcome</th><th>Decision</th><th>Run</th><th>Chain</th></tr></thead><tbody>${trs.join('')}</tbody></table>` : '<p>No records match.</p>',
     next !== undefined ? `<p class="pager"><a href="/console/audit?${escapeHtml(q.toString())}">Next page</a></p>` : '',
     v.platform ? '' : `<p class="muted">Records of tenant ${text(v.tenant)} only.</p>`,
   ].join('\n'));
@@ -255,4 +255,29 @@ export function readinessPage(v: View, items: CheckItem[], totals: Record<string
     `<p class="summary"><strong>${totals.fail === 0 ? 'Ready' : 'Not ready'}</strong>: ${text(totals.pass ?? 0)} pass, ${text(totals.warn ?? 0)} warn, ${text(totals.fail ?? 0)} fail. The same report as <code>gatehouse check</code>.</p>`,
     ...out,
   ].join('\n'));
+}
+
+export interface ChainProof {
+  record: AuditEvent;
+  /** The record's own hash recomputed over its content. */
+  hashOk: boolean;
+  /** The record before it in its stream (undefined: the first, or pruned to a checkpoint). */
+  before?: { seq: number; hash: string; linked: boolean };
+  /** The checkpoint kept when the records before were pruned. */
+  checkpoint?: { seq: number; hash: string; linked: boolean };
+  /** The record after it (undefined: the latest so far). */
+  after?: { seq: number; prev: string; linked: boolean };
+}
+
+export function chainPage(v: View, p: ChainProof): string {
+  const e = p.record;
+  const mark = (ok: boolean) => (ok ? '<strong class="st-pass">verified</strong>' : '<strong class="st-fail">BROKEN</strong>');
+  const rows = [
+    ['Record', `<code>${text(e.id)}</code>, ${text(e.kind)}${e.tool ? ` <code>${line(e.tool)}</code>` : ''} at ${text(e.time)}`],
+    ['Stream', `<code>${line(e.stream)}</code>, seq ${text(e.seq)}`],
+    ['Hash', `<code>${text(e.hash)}</code> ${mark(p.hashOk)} <small>(SHA-256 over the record's content and the hash before it)</small>`],
+    ['Previous', `<code>${text(e.prev)}</code> ${p.before ? `${mark(p.before.linked)} <small>(the hash of seq ${text(p.before.seq)})</small>` : p.checkpoint ? `${mark(p.checkpoint.linked)} <small>(the checkpoint kept for pruned seq ${text(p.checkpoint.seq)})</small>` : e.seq === 1 ? '<small>(the first record of its stream)</small>' : '<strong class="st-fail">the record before it is missing</strong>'}`],
+    ['Next', p.after ? `seq ${text(p.after.seq)} names this hash as its previous: ${mark(p.after.linked)}` : '<small>the latest record of its stream so far</small>'],
+  ];
+  return layout(v, 'audit', 'Chain proof', `<table class="proof"><tbody>${rows.map(([k, x]) => `<tr><th scope="row">${k}</th><td>${x}</td></tr>`).join('')}</tbody></table><p class="muted">The whole trail is checked by <code>gatehouse audit verify</code> (a platform admin).</p><p><a href="/console/audit">Back to the search</a></p>`);
 }

@@ -22,6 +22,7 @@ import type { ApprovalPageDeps } from './approvals-http.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { isLoopback, readBody } from './guards.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
+import { ViewerLimits } from '../approvals/viewer-limits.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { gatherState } from '../readiness/state.ts';
@@ -30,7 +31,8 @@ import { CONSOLE_CSS, CONSOLE_CSS_PATH } from '../console/css.ts';
 import { ConsoleCookies, newSid, type Session } from '../console/session.ts';
 import { consoleLogins, finishLogin, startLogin, type ConsoleLogin } from '../console/login.ts';
 import * as actions from '../console/actions.ts';
-import { approvalsPage, auditPage, continuePage, inventoryPage, keysPage, loginPage, messagePage, modesPage, readinessPage, runPage, type AuditFilters, type View } from '../console/pages.ts';
+import { approvalsPage, auditPage, chainPage, continuePage, inventoryPage, keysPage, loginPage, messagePage, modesPage, readinessPage, runPage, type AuditFilters, type ChainProof, type View } from '../console/pages.ts';
+import { chainHash, type AuditEvent } from '../audit/event.ts';
 
 export interface ConsoleDeps {
   config: Config;
@@ -47,6 +49,8 @@ export interface ConsoleDeps {
 export const CONSOLE_PREFIX = '/console';
 const MAX_FORM = 16 * 1024;
 const PAGE_SIZE = 50;
+// Per person, in this process: pages (a search walked in a loop) and actions (a form posted in a loop).
+const LIMITS = { pages: new ViewerLimits({ burst: 120, perSecond: 2 }), actions: new ViewerLimits({ burst: 30, perSecond: 0.5 }) };
 
 function headers(formAction = "'self'"): Record<string, string> {
   return {
@@ -178,6 +182,12 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
       return auditPage(vw, f, rows, rows.length === PAGE_SIZE ? rows[rows.length - 1].position : undefined);
     }
     default: {
+      const chain = /^audit\/chain\/([^/]{1,300})\/(\d{1,15})$/.exec(page);
+      if (chain) {
+        const proof = await chainProof(store, decodeURIComponent(chain[1]), Number(chain[2]));
+        // Another tenant's record does not exist for a tenant admin.
+        return proof && (v.scope.platform || proof.record.actor?.tenant === (v.scope as { tenant: string }).tenant) ? chainPage(vw, proof) : undefined;
+      }
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(page);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
@@ -186,6 +196,31 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
       return rows.length ? runPage(vw, id, timeline(rows.map((r) => r.event))) : undefined;
     }
   }
+}
+
+/** One record's place in its hash chain: its own hash, and its links to the records on either side (or the pruning checkpoint). */
+async function chainProof(store: Store, stream: string, seq: number): Promise<ChainProof | undefined> {
+  const rows = await store.audit.streamRecords(stream, Math.max(0, seq - 1), 3);
+  const parse = (seqOf: number): AuditEvent | undefined => {
+    const r = rows.find((x) => x.seq === seqOf);
+    try {
+      return r ? (JSON.parse(r.body) as AuditEvent) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const record = parse(seq);
+  if (!record) return undefined;
+  const before = parse(seq - 1);
+  const after = parse(seq + 1);
+  const cp = before ? undefined : await store.audit.checkpoint(stream);
+  return {
+    record,
+    hashOk: chainHash(record) === record.hash,
+    ...(before ? { before: { seq: before.seq, hash: before.hash, linked: before.hash === record.prev } } : {}),
+    ...(cp && cp.seq === seq - 1 ? { checkpoint: { seq: cp.seq, hash: cp.hash, linked: cp.hash === record.prev } } : {}),
+    ...(after ? { after: { seq: after.seq, prev: after.prev, linked: after.prev === record.hash } } : {}),
+  };
 }
 
 /** POST /console/<action>: the page to show after it (with the outcome), and the status. */
@@ -294,6 +329,11 @@ export async function handleConsole(req: IncomingMessage, res: ServerResponse, p
       return send(res, w.login ? 401 : 200, loginPage(logins, { problem: w.login }), clear, loginFormAction(logins));
     }
     const v = w.viewer;
+    const wait = (req.method === 'POST' ? LIMITS.actions : LIMITS.pages).take(v.principal.key);
+    if (wait) {
+      const sec = Math.max(1, Math.ceil(wait / 1000));
+      return send(res, 429, messagePage(`Too many requests: try again in ${sec} seconds.`), { 'retry-after': String(sec) });
+    }
     const page = path === '/console' || path === '/console/' ? '' : path.slice('/console/'.length);
     if (req.method === 'POST') {
       // A present Origin must be ours; the CSRF token (bound to this session) is required either way.
