@@ -14,11 +14,11 @@ test('stderr lines: at most `burst` per window; the first line after says how ma
 test('a server that dies: its last stderr lines, and no log line names it twice', async () => {
   const lines: string[] = [];
   const log = pino({ level: 'info', base: undefined }, new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n')), cb()) }));
-  const script = 'for (let i = 1; i <= 8; i++) console.error(`line ${i}`); process.exit(3)';
+  const script = 'for (let i = 1; i <= 12; i++) console.error(`line ${i}`); process.exit(3)';
   const ch = new StdioChannel('dies', { command: process.execPath, args: ['-e', script], env: {} }, log);
   const closed = new Promise<Error | undefined>((res) => ch.setReceiver({ message: () => {}, closed: res }));
   assert.match((await closed)?.message ?? '', /process exited \(3\)/);
-  assert.equal(await ch.stderrTail(), 'line 4 | line 5 | line 6 | line 7 | line 8');
+  assert.equal(await ch.stderrTail(), 'line 5 | line 6 | line 7 | line 8 | line 9 | line 10 | line 11 | line 12');
   await ch.close();
   assert.ok(lines.some((l) => JSON.parse(l).msg === 'upstream stderr' && JSON.parse(l).level === 30));
   for (const l of lines) assert.ok((l.match(/"upstream":/g) ?? []).length <= 1, l);

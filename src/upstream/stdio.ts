@@ -24,7 +24,7 @@ export interface StdioOptions {
 }
 
 const KILL_GRACE_MS = 2000;
-const TAIL_LINES = 5;
+const TAIL_LINES = 8;
 
 /**
  * Stderr lines are logged at info, at most `burst` per `windowMs` per process (a chatty or looping
