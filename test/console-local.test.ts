@@ -64,3 +64,21 @@ test('a request forwarded by an untrusted proxy is refused, as on the admin API'
   assert.equal(r.status, 401);
   assert.equal(r.headers.get('content-security-policy'), CSP);
 });
+
+test('the configuration names console logins at identity issuers only, with the line', async () => {
+  const { parseConfig } = await import('../src/config/load.ts');
+  const yaml = (console: string, identity = 'identity:\n  issuers: [{ issuer: "https://idp.example.com" }]\n') => `version: 1\n${identity}${console}servers: []\n`;
+  const issues = (text: string): string[] => {
+    try {
+      parseConfig(text, 'gatehouse.yaml');
+      return [];
+    } catch (err) {
+      return (err as { issues: Array<{ line: number; path: string; message: string }> }).issues.map((i) => `${i.line} ${i.path}: ${i.message}`);
+    }
+  };
+  assert.deepEqual(issues(yaml('console: { clientId: c }\n')), []);
+  assert.deepEqual(issues(yaml('console:\n  clientId: c\n  issuer: "https://other.example.com"\n')), ['6 console.issuer: must be one of `identity.issuers`']);
+  assert.deepEqual(issues(yaml('console:\n  logins:\n    - { issuer: "https://other.example.com", clientId: c }\n')), ['6 console.logins[0].issuer: must be one of `identity.issuers`']);
+  assert.match(issues(yaml('console: { redirectPath: /console/cb }\n'))[0], /console: set `clientId` \(or `logins`\)/);
+  assert.match(issues(yaml('console: { clientId: c }\n', ''))[0], /console: the console signs people in through `identity.issuers`/);
+});

@@ -421,6 +421,18 @@ function semanticChecks(raw: unknown, ctx: Context): void {
       if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope)) ctx.add(['identity', 'requiredScopes', key, i], 'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)');
     });
   }
+  // The console signs people in at identity issuers only.
+  if (isObj(raw.console)) {
+    const c = raw.console;
+    const known = issuers.map((is: unknown) => (isObj(is) ? is.issuer : undefined));
+    if (!isObj(raw.identity)) ctx.add(['console'], 'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)');
+    else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length)) ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
+    else if (c.clientId !== undefined && c.issuer === undefined && !known.length) ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
+    if (isObj(raw.identity) && c.issuer !== undefined && !known.includes(c.issuer)) ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
+    (Array.isArray(c.logins) ? c.logins : []).forEach((l: unknown, i) => {
+      if (isObj(raw.identity) && isObj(l) && !known.includes(l.issuer)) ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
+    });
+  }
   const storage = isObj(raw.storage) ? raw.storage : {};
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
