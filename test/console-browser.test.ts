@@ -37,7 +37,7 @@ before(async () => {
   const resource = `${base}/mcp`;
   const consoleClient = { client_id: 'gatehouse-console', client_secret: secret, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${base}/console/callback`] };
   [tenants, platform] = await Promise.all([
-    startOidcProvider({ resource, scopes: ['mcp:tools'], extraClients: [consoleClient], accountClaims: { alice: { tenant: 't1', roles: ['admin'] }, bob: { tenant: 't2', roles: ['admin'] }, carol: { tenant: 't1', roles: ['agent'] } } }),
+    startOidcProvider({ resource, scopes: ['mcp:tools'], extraClients: [consoleClient], accountClaims: { alice: { tenant: 't1', roles: ['admin'] }, bob: { tenant: 't2', roles: ['admin'] }, carol: { tenant: 't1', roles: ['agent'] }, dave: { tenant: 't1', roles: ['admin'] } } }),
     startOidcProvider({ resource, scopes: ['mcp:tools'], extraClients: [consoleClient], accountClaims: { root: { tenant: 'ops', roles: ['platform-admin'] } } }),
   ]);
   writeFileSync(join(tmp, 'policy.yaml'), [
@@ -349,5 +349,24 @@ test('CSRF and origin: a form without the token, with a wrong token, from anothe
   assert.match(await body(p), /Signed out/);
   await p.goto(`${t.url}/console/inventory`);
   assert.match(await body(p), /Sign in with/);
+  await ctx.close();
+});
+
+test('a person revoked with `gatehouse principals revoke` loses the console at the next page: the session is re-verified on every request', async (tc) => {
+  if (!needBrowser(tc)) return;
+  const { p, ctx } = await signIn('dave');
+  assert.match(await body(p), /Signed in as dave/);
+  const r = await runCli(['principals', 'revoke', '--subject', 'dave', '--reason', 'left the company', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  let text = '';
+  for (let i = 0; i < 40; i++) {
+    await p.goto(`${t.url}/console/keys`);
+    text = await body(p);
+    if (/Sign in with/.test(text)) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.match(text, /Your session has ended .*revoked/);
+  assert.doesNotMatch(text, /agent-t1/);
+  assert.equal((await ctx.cookies()).some((c) => c.name === 'gatehouse-console'), false, 'the cookie is cleared');
   await ctx.close();
 });

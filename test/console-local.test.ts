@@ -82,3 +82,17 @@ test('the configuration names console logins at identity issuers only, with the 
   assert.match(issues(yaml('console: { redirectPath: /console/cb }\n'))[0], /console: set `clientId` \(or `logins`\)/);
   assert.match(issues(yaml('console: { clientId: c }\n', ''))[0], /console: the console signs people in through `identity.issuers`/);
 });
+
+test('the audit search pages through the trail, 50 records a page', async () => {
+  for (let i = 0; i < 60; i++) await t.gw.audit.record({ kind: 'admin.action', actor: { subject: 'pager', tenant: 'default', via: 'cli', issuer: '' }, detail: { action: 'test.page', i } });
+  const first = await fetch(`${t.url}/console/`, { redirect: 'manual' });
+  const cookie = first.headers.getSetCookie()[0].split(';')[0];
+  const page1 = await (await fetch(`${t.url}/console/audit?kind=admin.action`, { headers: { cookie } })).text();
+  const rows = (html: string) => (html.match(/<tr><td>\d+<\/td>/g) ?? []).length;
+  assert.equal(rows(page1), 50);
+  const next = /<a href="(\/console\/audit\?[^"]+)">Next page<\/a>/.exec(page1)![1].replace(/&amp;/g, '&');
+  assert.match(next, /kind=admin\.action/);
+  const page2 = await (await fetch(`${t.url}${next}`, { headers: { cookie } })).text();
+  assert.ok(rows(page2) >= 10 && rows(page2) < 50, String(rows(page2)));
+  assert.doesNotMatch(page2, /Next page/);
+});
