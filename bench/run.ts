@@ -6,6 +6,7 @@
  * goes to stderr. When Gatehouse cannot be started the direct rows are still measured and written,
  * the report says why, and the exit status is 1.
  *   node bench/run.ts [--quick] [--n 1,16,64] [--json]
+ *   node bench/run.ts --replicas [--quick] [--n 16]   (two replicas against one, behind nginx)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +19,7 @@ import { render, type Facts, type Measurement, type PathId, type Result, type Ro
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
-const { values: opts } = parseArgs({ options: { quick: { type: 'boolean' }, n: { type: 'string', default: '1,16,64' }, json: { type: 'boolean' } } });
+const { values: opts } = parseArgs({ options: { quick: { type: 'boolean' }, n: { type: 'string', default: '1,16,64' }, json: { type: 'boolean' }, replicas: { type: 'boolean' } } });
 const ns = opts.n.split(',').map((s) => Number(s.trim()));
 if (ns.some((n) => !Number.isInteger(n) || n < 1)) {
   process.stderr.write(`bench: bad \`--n ${opts.n}\`: expected positive integers separated by commas\n`);
@@ -207,4 +208,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(130);
   });
 }
-process.exitCode = await main();
+// --replicas: two replicas against one behind nginx (bench/replicas.ts), instead of the paths above.
+process.exitCode = opts.replicas ? await (await import('./replicas.ts')).runReplicas({ quick: Boolean(opts.quick), ns: process.argv.includes('--n') ? ns : [16] }) : await main();

@@ -93,7 +93,7 @@ export class Fanout {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#setLive(false);
+    this.#live = false; // closing on purpose: not an outage to report
     for (const c of [this.#pub, this.#sub]) c.disconnect();
   }
 
