@@ -93,8 +93,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   async refresh(server: string, kinds: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates']): Promise<void> {
     const up = this.#upstreams.get(server);
     if (!up?.identity) return;
-    const before = this.#parts.get(server);
-    const part = { ...(before ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] }) };
+    const part = { ...(this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] }) };
     for (const kind of kinds) {
       const { capability } = LIST[kind];
       const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
@@ -108,8 +107,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     await this.#gate?.observe(server, part, { serverInfo, protocolVersion, instructions }, this.#otherTools(server, part.tools));
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
-    // Announced only when the listing differs: a refresh that finds the same items says nothing.
-    for (const kind of kinds) if (!before || JSON.stringify(before[kind]) !== JSON.stringify(part[kind])) this.emit('changed', kind, server);
+    for (const kind of kinds) this.emit('changed', kind, server);
   }
 
   /**

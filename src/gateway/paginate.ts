@@ -1,11 +1,13 @@
 /**
- * Cursor pagination of catalogue listings. A page is the items after the last key the caller saw, in
- * key order (name, or URI), so a listing that changes between two pages neither repeats nor skips
- * what was there all along. The cursor is sealed (HMAC with a key every replica shares) and bound to
- * the listing, the endpoint and the caller: a forged cursor, or one from another listing, endpoint or
- * caller, is -32602.
+ * Cursor pagination of catalogue listings, in the catalogue's own order (servers in config order, each
+ * server's items in its order: clients may rely on it). A page starts after the last item the caller
+ * saw, found again by its key (name, or URI), so a listing that changes between two pages neither
+ * repeats nor skips what was there all along. The cursor remembers the last few keys seen (as short
+ * digests), so the walk goes on even when the very last one was removed. It is sealed (HMAC with a key
+ * every replica shares) and bound to the listing, the endpoint and the caller: a forged cursor, or one
+ * from another listing, endpoint or caller, is -32602.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 
@@ -24,35 +26,55 @@ function mac(b: CursorBinding, body: string): Buffer {
   return createHmac('sha256', b.key ?? PROCESS_KEY).update(JSON.stringify([b.bind, body])).digest();
 }
 
-function open(cursor: unknown, b: CursorBinding): string {
+/** The last keys a cursor remembers, and how it names them. */
+const REMEMBERED = 32;
+const digest = (key: string) => createHash('sha256').update(key).digest('base64url').slice(0, 12);
+
+interface Position {
+  /** Items shown so far (where to go on when none of the remembered keys is left). */
+  o: number;
+  /** Digests of the last keys shown, oldest first. */
+  k: string[];
+}
+
+function open(cursor: unknown, b: CursorBinding): Position {
   if (typeof cursor !== 'string' || cursor.length > MAX_CURSOR) throw invalid();
   const m = /^c1\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(cursor);
   if (!m) throw invalid();
   const given = Buffer.from(m[2], 'base64url');
   const want = mac(b, m[1]);
   if (given.length !== want.length || !timingSafeEqual(given, want)) throw invalid();
-  const after = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8')) as unknown;
-  if (typeof after !== 'string') throw invalid();
-  return after;
+  const at = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8')) as Partial<Position>;
+  if (!Number.isInteger(at?.o) || (at.o as number) < 0 || !Array.isArray(at.k) || !at.k.every((x) => typeof x === 'string')) throw invalid();
+  return at as Position;
 }
 
-function seal(after: string, b: CursorBinding): string {
-  const body = Buffer.from(JSON.stringify(after), 'utf8').toString('base64url');
+function seal(at: Position, b: CursorBinding): string {
+  const body = Buffer.from(JSON.stringify(at), 'utf8').toString('base64url');
   return `c1.${body}.${mac(b, body).toString('base64url')}`;
 }
 
-const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** One page of `items`, ordered by `keyOf`, after the cursor's key. */
+/** One page of `items` (in their order), after the items the cursor says were shown. */
 export function paginate<T extends JsonObject>(items: T[], cursor: unknown, pageSize: number, binding: CursorBinding, keyOf: (item: T) => string): { page: T[]; nextCursor?: string } {
-  const sorted = items.map((item) => ({ item, key: keyOf(item) })).sort((x, y) => byKey(x.key, y.key));
+  const keys = items.map((item) => digest(keyOf(item)));
   let start = 0;
+  let shown = 0;
+  let seen: string[] = [];
   if (cursor !== undefined && cursor !== null) {
-    const after = open(cursor, binding);
-    start = sorted.findIndex((x) => x.key > after);
-    if (start < 0) start = sorted.length;
+    const at = open(cursor, binding);
+    shown = at.o;
+    seen = at.k;
+    start = Math.min(at.o, items.length);
+    for (let i = at.k.length - 1; i >= 0; i--) {
+      const found = keys.lastIndexOf(at.k[i]);
+      if (found >= 0) {
+        start = found + 1;
+        break;
+      }
+    }
   }
-  const slice = sorted.slice(start, start + pageSize);
-  const page = slice.map((x) => x.item);
-  return start + pageSize < sorted.length ? { page, nextCursor: seal(slice[slice.length - 1].key, binding) } : { page };
+  const page = items.slice(start, start + pageSize);
+  if (start + pageSize >= items.length) return { page };
+  const k = [...seen, ...keys.slice(start, start + pageSize)].slice(-REMEMBERED);
+  return { page, nextCursor: seal({ o: shown + page.length, k }, binding) };
 }

@@ -95,16 +95,21 @@ test('on a channel that cannot say, once the server asks, callers that can be as
   await peer.close();
 });
 
-test('a channel that can say (HTTP) never falls back to the only call in flight; ping is answered', async () => {
+test('questions on their call\'s stream make nobody wait; ping is answered', async () => {
   const ch = new FakeChannel();
-  const peer = new Peer(ch, silentLogger(), { correlates: true });
+  const peer = new Peer(ch, silentLogger());
   const asked: string[] = [];
-  call(peer, 'only', asked);
-  ch.deliver(sampling('s1'));
-  assert.match(((await ch.answerTo('s1')).error as { message: string }).message, /outside the stream of the call that caused it/);
+  call(peer, 'a', asked);
+  ch.deliver(sampling('s1'), 1);
+  assert.deepEqual((await ch.answerTo('s1')).result, { answeredBy: 'a' });
+  call(peer, 'b', asked);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ch.sent.filter((m) => (m as { method?: string }).method === 'tools/call').length, 2, 'b is sent beside a: the server says which call asks');
   ch.deliver({ jsonrpc: '2.0', id: 'p', method: 'ping' });
   assert.deepEqual((await ch.answerTo('p')).result, {});
-  assert.deepEqual(asked, []);
+  ch.deliver({ jsonrpc: '2.0', id: 'n', method: 'roots/list' });
+  assert.match(((await ch.answerTo('n')).error as { message: string }).message, /2 calls are in flight/);
+  assert.deepEqual(asked, ['a']);
   await peer.close();
 });
 

@@ -5,10 +5,11 @@
  * one broken upstream must not reach the wrong caller or crash the gateway.
  *
  * Which request caused a server->client request: the one whose response stream it arrived on (HTTP),
- * else the one whose progress token it carries in `_meta`. A channel that cannot tell (stdio, legacy
- * HTTP+SSE) also blames the only call in flight; once the server has asked anything, calls of callers
- * that can be asked run one at a time there (ask-lane.ts), so that rule stays exact. Otherwise the
- * server gets an error that says why, and no caller is asked.
+ * else the one whose progress token it carries in `_meta`, else the only call in flight. That last rule
+ * is exact because, once the server has asked anything without saying for which call (always on
+ * stdio and legacy HTTP+SSE; on Streamable HTTP when it asks on its GET stream, as the SDK's
+ * `ctx.mcpReq.requestSampling` does), calls of callers that can be asked run one at a time
+ * (ask-lane.ts). Otherwise the server gets an error that says why, and no caller is asked.
  */
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import { classify, type JsonObject, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
@@ -37,19 +38,16 @@ export class Peer {
   #closed: Error | undefined;
   #onEvent: (n: JsonRpcNotification) => void = () => {};
   #onClose: (err?: Error) => void = () => {};
-  /** Whether the channel says which request a received message belongs to (HTTP response streams). */
-  readonly #correlates: boolean;
   readonly #lane = new AskLane();
-  /** The server has asked something: from now on, calls of callers that can be asked run one at a time (uncorrelated channels). */
+  /** The server has asked something without saying for which call: from now on, calls of callers that can be asked run one at a time. */
   #asks = false;
   /** Server->client requests no call can be blamed for; `why` says why. */
   #onOrphanRequest: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
-  constructor(channel: Channel, log: Logger, opts: { correlates?: boolean } = {}) {
+  constructor(channel: Channel, log: Logger) {
     this.#channel = channel;
     this.#log = log;
-    this.#correlates = Boolean(opts.correlates);
     channel.setReceiver({
       message: (m, relatedTo) => this.#receive(m, relatedTo),
       closed: (err) => this.#shutdown(err ?? new Error('channel closed')),
@@ -73,7 +71,7 @@ export class Peer {
   }
 
   request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
-    if (this.#correlates || !opts.onServerRequest || !this.#asks) return this.#request(method, params, opts);
+    if (!opts.onServerRequest || !this.#asks) return this.#request(method, params, opts);
     return this.#lane.run(Boolean(opts.askable), () => this.#request(method, params, opts), { signal: opts.signal, maxWaitMs: opts.maxTotalMs });
   }
 
@@ -209,20 +207,19 @@ export class Peer {
   #causeOf(r: JsonRpcRequest, relatedTo?: RequestId): Pending | string {
     const related = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
     if (related?.opts.onServerRequest) return related;
+    this.#asks = true;
     const token = (r.params?._meta as JsonObject | undefined)?.progressToken;
     const byToken = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
     if (byToken?.opts.onServerRequest) return byToken;
     const calls = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
     const what = `\`${r.method}\``;
     if (!calls.length) return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
-    if (this.#correlates) return `${what} arrived outside the stream of the call that caused it: the gateway relays questions only to the caller whose call caused them`;
     if (calls.length === 1) return calls[0];
     if (calls.every((p) => !p.opts.askable)) return `${what}: none of the callers with calls in flight can answer it`;
     return `${what}: ${calls.length} calls are in flight on this connection and the server did not say which one asks (no progress token); the gateway asks no caller it cannot be sure of`;
   }
 
   async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
-    if (r.method !== 'ping') this.#asks = true;
     const cause = r.method === 'ping' ? undefined : this.#causeOf(r, relatedTo);
     let answer: ServerRequestAnswer;
     try {

@@ -266,7 +266,7 @@ export class Upstream extends EventEmitter<{
       this.#log.error({ err: this.#lastError }, 'upstream could not start');
       throw err;
     }
-    const peer = new Peer(channel, this.#channelLog, { correlates: this.cfg.transport === 'http' });
+    const peer = new Peer(channel, this.#channelLog);
     this.#channel = channel;
     this.#peer = peer;
     peer.onEvent((n) => this.emit('event', n));

@@ -147,6 +147,8 @@ export interface ConformanceRun {
   gateway?: SuiteRun[];
   /** Why the run through Gatehouse did not happen or did not finish. */
   gatewayError?: string;
+  /** The `active` suite again, against the fixture with classic client-request tools (the default run only). */
+  classic?: ConformanceRun;
 }
 
 /** The suites against the fixture directly, then (unless `directOnly`) through Gatehouse. */
@@ -201,9 +203,15 @@ if (import.meta.main) {
   const directOnly = process.argv.includes('--direct-only');
   const run = await runConformance(suites, { directOnly, era: arg('--fixture-era'), tools: arg('--fixture-tools') });
   for (const d of run.direct) process.stdout.write(`${table(d, run.gateway?.find((g) => g.suite === d.suite), directOnly ? undefined : run.gatewayError)}\n`);
+  // By default, also the fixture whose tools ask by server-to-client request, as reference servers' do.
+  if (!arg('--fixture-tools') && suites.includes('active')) {
+    run.classic = await runConformance(['active'], { directOnly, era: arg('--fixture-era'), tools: 'classic' });
+    process.stdout.write('\n(the fixture with classic client-request tools, fixture-classic.ts)\n');
+    for (const d of run.classic.direct) process.stdout.write(`${table(d, run.classic.gateway?.find((g) => g.suite === d.suite), directOnly ? undefined : run.classic.gatewayError)}\n`);
+  }
   mkdirSync(join(ROOT, 'test/conformance/results'), { recursive: true });
   writeFileSync(join(ROOT, 'test/conformance/results/latest.json'), `${JSON.stringify(run, null, 2)}\n`);
-  const problems = failed(run, directOnly);
+  const problems = [...failed(run, directOnly), ...(run.classic ? failed(run.classic, directOnly).map((p) => `classic tools: ${p}`) : [])];
   for (const p of problems) process.stderr.write(`conformance: ${p}\n`);
   process.exit(problems.length ? 1 : 0);
 }
