@@ -218,7 +218,6 @@ test('keys: a tenant admin creates a key (shown once), sees only its tenant, rev
   assert.match(text, /agent-t1/);
   assert.doesNotMatch(text, /agent-t2/, 'nothing of t2');
   await p.fill('input[name="name"]', 'ci-bot');
-  await p.fill('input[name="roles"]', 'agent');
   await p.fill('input[name="scopes"]', 'mcp:tools');
   await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
   const created = (await p.textContent('code.secret'))!.trim();
@@ -238,6 +237,18 @@ test('keys: a tenant admin creates a key (shown once), sees only its tenant, rev
   await p.fill('input[name="roles"]', 'platform-admin');
   await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
   assert.match(await body(p), /cannot make a key with a platform admin role/);
+  // Nor a key that acts for someone else, or carries a role the admin does not hold (an approver role, say).
+  await p.fill('input[name="name"]', 'sneaky');
+  await p.fill('input[name="roles"]', '');
+  await p.fill('input[name="person"]', 'carol');
+  await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+  assert.match(await body(p), /act for nobody \(a service key\) or for you \(`alice`\)/);
+  await p.fill('input[name="name"]', 'sneaky');
+  await p.fill('input[name="person"]', '');
+  await p.fill('input[name="roles"]', 'lead');
+  await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+  assert.match(await body(p), /only roles it holds: not `lead`/);
+  assert.equal(JSON.parse((await runCli(['keys', 'list', '--json', '-c', t.file])).stdout).keys.some((k: any) => k.name === 'sneaky'), false);
   await ctx.close();
 });
 

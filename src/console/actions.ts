@@ -122,7 +122,11 @@ export function visibleKeys(a: Actor, keys: ApiKeyRecord[]): ApiKeyRecord[] {
 
 const list = (v: string | null) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 
-/** `gatehouse keys create`: the key is shown once. A tenant admin makes keys of its own tenant, never with a platform admin role. */
+/**
+ * `gatehouse keys create`: the key is shown once. A tenant admin makes keys of its own tenant only,
+ * that expire, act for nobody or for the admin, and carry only roles the admin holds (never a
+ * platform admin role).
+ */
 export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams): Promise<Outcome> {
   const name = f.get('name') ?? '';
   const tenant = a.scope.platform ? (f.get('tenant') ?? '') : a.scope.tenant;
@@ -134,6 +138,11 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
   if (person && (person.startsWith('apikey:') || person.length > 256)) return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
   const platformRoles = deps.config.identity?.platformAdminRoles ?? [];
   if (!a.scope.platform && roles.some((r) => platformRoles.includes(r))) return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };
+  // No key stronger than its maker: a tenant admin's key acts for nobody (a service key, which never
+  // approves) or for the admin, and carries only roles the admin holds, so it cannot mint an approver.
+  if (!a.scope.platform && person && person !== a.principal.subject) return { ok: false, message: `a tenant admin makes keys that act for nobody (a service key) or for you (\`${a.principal.subject}\`)` };
+  const foreign = a.scope.platform ? [] : roles.filter((r) => !a.principal.roles.includes(r));
+  if (foreign.length) return { ok: false, message: `a tenant admin gives keys only roles it holds: not ${foreign.map((r) => `\`${r}\``).join(', ')}` };
   const ttl = expires === 'never' ? null : parseDuration(expires);
   if (ttl === undefined) return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
   if (ttl === null && !a.scope.platform) return { ok: false, message: 'a tenant admin makes keys that expire' };
