@@ -123,3 +123,18 @@ test('an API key revoked from the CLI is refused by every replica', async (t) =>
   }
   assert.equal(recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('after-')).length, 0);
 });
+
+test('a person revoked from the CLI (principals revoke) is refused by every replica, API keys acting for them included', async (t) => {
+  if (!(await usable(t))) return;
+  const made = await runCli(['keys', 'create', '-n', 'helper', '-t', 'acme', '-p', 'helper-person', '-r', 'agent', '-s', 'x', '--json', '-c', replicas[1].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  assert.equal(made.code, 0, made.stderr);
+  keys.helper = JSON.parse(made.stdout).key;
+  const sids = await Promise.all(replicas.map((r) => session(r.url, 'helper')));
+  const revoked = await runCli(['principals', 'revoke', '--subject', 'helper-person', '--reason', 'drill', '-c', replicas[2].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const t0 = Date.now();
+  for (const [i, r] of replicas.entries()) {
+    await waitFor(`${r.name} to refuse the revoked person`, async () => (await call(r.url, 'helper', sids[i], 'rec__record', { note: `revoked-${r.name}` })).status === 401, 2000);
+  }
+  t.diagnostic(`refused on all three within ${Date.now() - t0} ms of the command's return`);
+});

@@ -10,6 +10,7 @@ import { recordAdmin } from './admin-record.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
+import { announce } from '../sessions/fanout.ts';
 
 interface Target {
   subject?: string;
@@ -45,6 +46,8 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
         await s.principalRevocations.revoke(r);
         await recordAdmin(s, r.revokedBy, 'principals.revoke', { kind: r.kind, value: r.value, issuer: r.issuer || '*', reason: r.reason });
       });
+      // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
+      await announce(config.limits?.redis, { kind: 'revocations.changed' });
       if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       process.stdout.write(`${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`);
     });

@@ -158,3 +158,27 @@ export function startFanout(redis: { url: string; keyPrefix?: string } | undefin
   f.sessions.onEnded = (id) => void fanout.publish({ kind: 'session.ended', id });
   return fanout;
 }
+
+/**
+ * Tell running gateways now, from a short-lived process (the CLI after a revocation). Best effort and
+ * bounded: without Redis, or with Redis away, nothing happens and the gateways' own polling applies
+ * the change within its interval.
+ */
+export async function announce(redis: { url: string; keyPrefix?: string } | undefined, msg: FanoutMessage, timeoutMs = 1000): Promise<boolean> {
+  if (!redis) return false;
+  const client = new Redis(redis.url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const send = (async () => {
+      await client.connect();
+      await client.publish(`${redis.keyPrefix ?? 'gatehouse:limits:'}fanout`, JSON.stringify({ origin: 'cli', msg }));
+      return true;
+    })();
+    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    return await Promise.race([send.catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
