@@ -95,10 +95,13 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
   assert.equal((await api('acme-admin', `incidents/${otherId}/close`, {})).status, 404);
   assert.equal((await runCli(['incident', 'close', otherId, '--lift', '-c', t.file])).code, 0);
 
+  const notified = await api('acme-admin', `incidents/${id}/notify`, { smtp: 'smtp://203.0.113.9:25' });
+  assert.equal(notified.status, 200);
+  assert.deepEqual([notified.body.servers, notified.body.deliveries], [['leaky'], []], 'no owner on record; and no host from the request is dialled');
   const closed = await api('acme-admin', `incidents/${id}/close`, { note: 'agent rebuilt', lift: true });
   assert.equal(closed.status, 200);
   assert.equal(closed.body.status, 'closed');
-  assert.deepEqual(closed.body.actions.map((a: { action: string }) => a.action), ['contained', 'revoked', 'closed']);
+  assert.deepEqual(closed.body.actions.map((a: { action: string }) => a.action), ['contained', 'revoked', 'notified', 'closed']);
   assert.equal((await api('acme-admin', `incidents/${id}/close`, {})).status, 409);
   const got = await api('acme-admin', `incidents/${id}`);
   assert.equal(got.body.closedBy, 'apikey:acme-admin@acme');

@@ -5,7 +5,7 @@
  *   GET  incidents/<id>                     one, with its action log
  *   POST incidents                          {title, reason, tool|server|tenant|principal, since?}: contain, confirmed, open
  *   POST incidents/<id>/revoke              revoke what the scope used, confirmed
- *   POST incidents/<id>/notify              {smtp?, from?}: tell the owners
+ *   POST incidents/<id>/notify              tell the owners (SMTP from the gateway's $GATEHOUSE_SMTP_URL and $GATEHOUSE_SMTP_FROM)
  *   POST incidents/<id>/close               {note?, lift?}
  *
  * A platform admin may do all of it. A tenant admin sees and acts on its own tenant's incidents only
@@ -74,10 +74,8 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
     const actor = actorOf(admin, deps);
     if (m[2] === 'revoke') return { status: 200, body: await revokeIncident(deps.store, deps.config, actor, id, { tenant, spareKey: admin.via === 'api-key' ? admin.client : undefined }) };
-    if (m[2] === 'notify') {
-      const input = await body(req, '{"smtp": "smtp://host:port" (optional), "from": "address" (optional)}');
-      return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant, smtpUrl: str(input.smtp, 2000), from: str(input.from, 320) }) };
-    }
+    // Where mail goes is the gateway operator's setting, never the caller's: no host from the request is dialled.
+    if (m[2] === 'notify') return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant }) };
     const input = await body(req, '{"note": "...", "lift": true|false} (both optional)');
     return { status: 200, body: await closeIncident(deps.store, actor, id, { tenant, note: str(input.note, 500), lift: input.lift === true }) };
   } catch (err) {
