@@ -207,7 +207,31 @@ test('modes: a platform admin disables a tool with a reason; the MCP client is r
   assert.match(await body(alice.p), /tenant:t1: read_only/);
   await Promise.all([alice.p.waitForLoadState(), alice.p.click('form:has(input[value="tenant:t1"]) button')]);
   assert.match(await body(alice.p), /tenant:t1: cleared/);
+  assert.equal(await alice.p.$('select[name="mode"] option:text("enforce")'), null, 'a tenant admin only makes its tenant stricter');
   await alice.ctx.close();
+  // What a platform admin set on t1, t1's admin can neither clear nor lift.
+  const root = await signIn('root', 1);
+  await root.p.goto(`${t.url}/console/modes`);
+  await root.p.selectOption('select[name="mode"]', 'read_only');
+  await root.p.selectOption('select[name="kind"]', 'tenant');
+  await root.p.fill('input[name="name"]', 't1');
+  await root.p.fill('input[name="reason"]', 'audit of t1');
+  await Promise.all([root.p.waitForLoadState(), root.p.click('form.card button')]);
+  assert.match(await body(root.p), /tenant:t1: read_only/);
+  const again = await signIn('alice');
+  await again.p.goto(`${t.url}/console/modes`);
+  assert.match(await body(again.p), /root@ops \(platform admin\)/);
+  assert.equal(await again.p.$('form:has(input[value="tenant:t1"]) button'), null, 'no Clear button');
+  const csrf = (await again.p.getAttribute('input[name="csrf"]', 'value'))!;
+  const cookie = (await again.ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  const post = (path: string, f: Record<string, string>) => fetch(`${t.url}/console/${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: t.url }, body: new URLSearchParams({ csrf, ...f }) });
+  assert.equal((await post('modes/clear', { scope: 'tenant:t1' })).status, 403);
+  assert.equal((await post('modes/set', { mode: 'enforce', kind: 'tenant', name: 't1', reason: 'lift it' })).status, 403);
+  assert.equal((await post('modes/set', { mode: 'shadow', kind: 'tenant', name: 't1', reason: 'replace it' })).status, 403);
+  await again.ctx.close();
+  await Promise.all([root.p.waitForLoadState(), root.p.click('form:has(input[value="tenant:t1"]) button')]);
+  assert.match(await body(root.p), /tenant:t1: cleared/);
+  await root.ctx.close();
 });
 
 test('keys: a tenant admin creates a key (shown once), sees only its tenant, revokes a key, and the gateway refuses it', async (tc) => {

@@ -97,15 +97,35 @@ export async function setMode(deps: ActionDeps, a: Actor, mode: string, kind: st
   const s = modeScope(a, kind, name.trim());
   if ('error' in s) return { ok: false, message: s.error };
   if (!reason.trim()) return { ok: false, message: 'give a reason (it is recorded)' };
-  const rec: ModeRecord = { scope: s.scope, mode: mode as ModeRecord['mode'], reason: reason.trim().slice(0, 500), setBy: by(a), setAt: Date.now() };
+  // A tenant admin makes its tenant stricter; `enforce` at the tenant's scope would lift a platform's gateway-wide mode.
+  if (!a.scope.platform && mode === 'enforce') return { ok: false, message: 'a tenant admin can make its tenant stricter (disabled, read_only, shadow), not lift a mode: clear one it set instead' };
+  const current = (await deps.store.modes.list()).find((m) => m.scope === s.scope);
+  if (current && !mayClear(a, current)) return { ok: false, message: `${s.scope} was set by ${current.setBy}: only a platform admin changes it` };
+  const rec: ModeRecord = { scope: s.scope, mode: mode as ModeRecord['mode'], reason: reason.trim().slice(0, 500), setBy: modeSetter(a), setAt: Date.now() };
   await deps.store.modes.set(rec);
   await recordAction(deps, a, 'mode.set', { scope: rec.scope, mode: rec.mode, reason: rec.reason });
   return { ok: true, message: `${rec.scope}: ${rec.mode} (gateways apply it within a second)` };
 }
 
+const PLATFORM_MARK = ' (platform admin)';
+
+/** Who set a mode, as recorded: a platform admin is marked, so a tenant admin never clears what the platform set. */
+function modeSetter(a: Actor): string {
+  return a.scope.platform ? `${by(a)}${PLATFORM_MARK}` : by(a);
+}
+
+/** A platform admin clears anything; a tenant admin only its tenant's modes that its tenant's admins set in the console. */
+export function mayClear(a: Actor, m: ModeRecord): boolean {
+  if (a.scope.platform) return true;
+  const tenant = a.scope.tenant;
+  return m.scope === `tenant:${tenant}` && m.setBy.endsWith(`@${tenant}`) && !m.setBy.startsWith('cli:');
+}
+
 /** `gatehouse mode clear`. */
 export async function clearMode(deps: ActionDeps, a: Actor, scope: string): Promise<Outcome> {
   if (!mayTouchScope(a, scope)) return { ok: false, message: `your admin role covers tenant \`${(a.scope as { tenant: string }).tenant}\` only` };
+  const current = (await deps.store.modes.list()).find((m) => m.scope === scope);
+  if (current && !mayClear(a, current)) return { ok: false, message: `${scope} was set by ${current.setBy}: only a platform admin clears it` };
   if (!(await deps.store.modes.clear(scope))) return { ok: false, message: `no run-time mode is set for ${scope}` };
   await recordAction(deps, a, 'mode.clear', { scope });
   return { ok: true, message: `${scope}: cleared` };

@@ -159,9 +159,9 @@ export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
 
 const MODE_NAMES = ['disabled', 'read_only', 'shadow', 'enforce'];
 
-export function modesPage(v: View, modes: ModeRecord[]): string {
+export function modesPage(v: View, modes: ModeRecord[], canClear: (m: ModeRecord) => boolean): string {
   const rows = modes.map((m) => {
-    const clear = v.platform || m.scope === `tenant:${v.tenant}`
+    const clear = canClear(m)
       ? `<form method="post" action="/console/modes/clear" class="inline">${csrfField(v)}<input type="hidden" name="scope" value="${escapeHtml(m.scope)}"><button type="submit">Clear</button></form>`
       : '';
     return `<tr><td><code>${line(m.scope)}</code></td><td class="st-${escapeHtml(m.mode)}">${text(m.mode)}</td><td>${line(m.reason)}</td><td>${line(m.setBy)}</td><td>${text(iso(m.setAt))}</td><td>${clear}</td></tr>`;
@@ -169,7 +169,7 @@ export function modesPage(v: View, modes: ModeRecord[]): string {
   const kinds = v.platform ? ['tool', 'server', 'tenant', 'gateway'] : ['tenant'];
   const form = [
     `<form method="post" action="/console/modes/set" class="card">${csrfField(v)}`,
-    `<label>Mode<select name="mode">${MODE_NAMES.map((m) => `<option>${m}</option>`).join('')}</select></label>`,
+    `<label>Mode<select name="mode">${MODE_NAMES.filter((m) => v.platform || m !== 'enforce').map((m) => `<option>${m}</option>`).join('')}</select></label>`,
     `<label>For<select name="kind">${kinds.map((k) => `<option>${k}</option>`).join('')}</select></label>`,
     v.platform ? '<label>Name (tool, server or tenant)<input name="name" maxlength="200"></label>' : `<label>Tenant<input name="name" value="${escapeHtml(v.tenant)}" readonly></label>`,
     '<label>Reason<input name="reason" required maxlength="500" size="40"></label>',
@@ -181,7 +181,7 @@ export function modesPage(v: View, modes: ModeRecord[]): string {
     form,
     '<h2>In force</h2>',
     rows.length ? `<table><thead><tr><th>Scope</th><th>Mode</th><th>Reason</th><th>Set by</th><th>Set at</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>` : '<p>No run-time mode is set: the policy files decide.</p>',
-    v.platform ? '' : `<p class="muted">Your admin role covers tenant ${text(v.tenant)}: you can switch your tenant. Tools, servers and the gateway serve every tenant: a platform admin switches those.</p>`,
+    v.platform ? '' : `<p class="muted">Your admin role covers tenant ${text(v.tenant)}: you can make your tenant stricter, and clear what your tenant's admins set. Tools, servers and the gateway serve every tenant: a platform admin switches those, and lifts what a platform admin set.</p>`,
   ].join('\n'));
 }
 

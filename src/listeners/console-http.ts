@@ -166,7 +166,7 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
     case 'approvals':
       return approvalsPage(vw, await pendingFor(v, deps));
     case 'modes':
-      return modesPage(vw, actions.visibleModes(a, await store.modes.list()));
+      return modesPage(vw, actions.visibleModes(a, await store.modes.list()), (m) => actions.mayClear(a, m));
     case 'keys':
       return keysPage(vw, actions.visibleKeys(a, await store.apiKeys.list()), created);
     case 'readiness': {
