@@ -196,6 +196,12 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
 });
 
 test('usage errors exit 2 and say why', async () => {
+  for (const sub of ['open', 'revoke', 'export', 'verify', 'notify', 'status', 'list', 'close']) {
+    const h = await runCli(['incident', sub, '--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, new RegExp(`Usage: gatehouse incident ${sub}`));
+    assert.match(h.stdout, /--json/);
+  }
   const none = await cli('incident', 'open', '--title', 'x', '--reason', 'y');
   assert.equal(none.code, 2);
   assert.match(none.stderr, /give exactly one of --tool, --server, --tenant or --principal/);

@@ -82,6 +82,7 @@ test('only the affected servers\' owners; an owner that is no address gets no em
     assert.deepEqual((await recipients(store, config, team.incident)).recipients, []);
     const { subject, text } = noticeText(incident, 'files');
     assert.match(subject, new RegExp(`^\\[gatehouse\\] incident ${incident.id}: t$`));
+    assert.equal(noticeText({ ...incident, title: 'a\r\nBcc: x@evil.test' }, 'files').subject, `[gatehouse] incident ${incident.id}: a  Bcc: x@evil.test`);
     assert.match(text, /What happened[\s\S]*What was done[\s\S]*contained: tool:files__write=disabled[\s\S]*What you must do/);
   } finally {
     await store.close();

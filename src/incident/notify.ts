@@ -93,7 +93,8 @@ export function noticeText(incident: IncidentRecord, server: string): { subject:
     '  2. Rotate every revoked credential in its secrets manager; the operator then restores it (`gatehouse credentials restore <ref>`).',
     '  3. Review the evidence bundle the operator shares with you (checked with `gatehouse incident verify`), and reply with what the server did.',
   );
-  return { subject: `[gatehouse] incident ${incident.id}: ${incident.title}`.slice(0, 200), text: lines.join('\n') + '\n' };
+  // A title is one line: control characters (a newline would start a header of its own) become spaces.
+  return { subject: `[gatehouse] incident ${incident.id}: ${incident.title}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').slice(0, 200), text: lines.join('\n') + '\n' };
 }
 
 function slack(incident: IncidentRecord, server: string, text: string): string {
