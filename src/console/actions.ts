@@ -181,6 +181,7 @@ export async function revokeKey(deps: ActionDeps, a: Actor, id: string): Promise
   const rec = await deps.store.apiKeys.get(id);
   // Another tenant's key looks exactly like one that does not exist.
   if (!rec || !visibleKeys(a, [rec]).length) return { ok: false, message: 'no such key' };
+  if (!a.scope.platform && rec.roles.some((r) => (deps.config.identity?.platformAdminRoles ?? []).includes(r))) return { ok: false, message: `key ${rec.name} holds a platform admin role: only a platform admin revokes it` };
   const r = await deps.store.apiKeys.revoke(rec.id, by(a), Date.now());
   if (!r) return { ok: false, message: 'no such key' };
   await recordAction(deps, a, 'keys.revoke', { id: r.id, name: r.name, revokedAt: r.revokedAt });
