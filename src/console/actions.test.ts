@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Config } from '../config/schema.ts';
+import type { ApiKeyRecord, ModeRecord, Store } from '../storage/types.ts';
+import type { Principal } from '../gateway/context.ts';
+import { clearMode, createKey, modeScope, revokeKey, setMode, visibleKeys, visibleModes, type Actor } from './actions.ts';
+
+function fakeStore() {
+  const modes: ModeRecord[] = [];
+  const keys: ApiKeyRecord[] = [];
+  const store = {
+    modes: {
+      list: async () => [...modes],
+      set: async (r: ModeRecord) => void (modes.splice(0, modes.length, ...modes.filter((m) => m.scope !== r.scope)), modes.push(r)),
+      clear: async (scope: string) => {
+        const i = modes.findIndex((m) => m.scope === scope);
+        if (i >= 0) modes.splice(i, 1);
+        return i >= 0;
+      },
+    },
+    apiKeys: {
+      list: async () => [...keys],
+      get: async (id: string) => keys.find((k) => k.id === id),
+      create: async (r: ApiKeyRecord) => void keys.push(r),
+      revoke: async (id: string, by: string, at: number) => {
+        const k = keys.find((x) => x.id === id || x.name === id);
+        if (k && k.revokedAt === null) Object.assign(k, { revokedAt: at, revokedBy: by });
+        return k;
+      },
+    },
+  };
+  return { store: store as unknown as Store, modes, keys };
+}
+
+const config = { identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] } }, gateway: { namespaceSeparator: '__' }, servers: [] } as unknown as Config;
+const principal = (subject: string, tenant: string, roles: string[]): Principal => ({ subject, tenant, roles, client: 'c', scopes: [], authenticated: true, via: 'jwt', issuer: 'i', key: `${subject}@${tenant}` });
+const alice: Actor = { principal: principal('alice', 't1', ['admin']), scope: { platform: false, tenant: 't1' } };
+const root: Actor = { principal: principal('root', 'ops', ['platform-admin']), scope: { platform: true } };
+
+function deps() {
+  const f = fakeStore();
+  const records: unknown[] = [];
+  return { ...f, records, d: { config, store: f.store, record: async (i: unknown) => void records.push(i) } };
+}
+
+test('modes: a tenant admin switches its own tenant only, only stricter, and never what a platform admin set', async () => {
+  const { d, modes, records } = deps();
+  assert.deepEqual(modeScope(alice, 'tenant', 't2'), { error: 'your admin role covers tenant `t1` only' });
+  assert.deepEqual(modeScope(alice, 'gateway', ''), { error: 'switching the gateway needs a platform admin' });
+  assert.deepEqual(modeScope(alice, 'tool', 's__x'), { error: 'your admin role covers tenant `t1` only' });
+  assert.equal((await setMode(d, alice, 'enforce', 'tenant', 't1', 'lift')).ok, false);
+  assert.equal((await setMode(d, alice, 'read_only', 'tenant', 't1', '')).ok, false, 'a reason is required');
+  assert.equal((await setMode(d, alice, 'read_only', 'tenant', 't1', 'freeze')).ok, true);
+  assert.equal(modes[0].setBy, 'alice@t1');
+  assert.equal((await clearMode(d, alice, 'tenant:t1')).ok, true);
+  assert.equal((await setMode(d, root, 'disabled', 'tenant', 't1', 'incident')).ok, true);
+  assert.equal(modes[0].setBy, 'root@ops (platform admin)');
+  assert.equal((await clearMode(d, alice, 'tenant:t1')).ok, false);
+  assert.equal((await setMode(d, alice, 'shadow', 'tenant', 't1', 'replace')).ok, false);
+  assert.equal(modes[0].mode, 'disabled');
+  assert.equal((await setMode(d, root, 'disabled', 'tenant', 't2', 'x')).ok, true);
+  assert.deepEqual(visibleModes(alice, modes).map((m) => m.scope), ['tenant:t1']);
+  assert.ok(records.every((r) => (r as { detail: { via: string } }).detail.via === 'console'));
+});
+
+test('keys: a tenant admin makes keys of its tenant, no stronger than itself; sees and revokes its tenant only', async () => {
+  const { d, keys } = deps();
+  const form = (o: Record<string, string>) => new URLSearchParams({ name: 'k', tenant: 't2', expires: '30d', ...o });
+  const made = await createKey(d, alice, form({}));
+  assert.equal(made.ok, true);
+  assert.equal(keys[0].tenant, 't1', 'its own tenant, whatever the form says');
+  assert.deepEqual(keys[0].scopes, ['mcp:tools']);
+  assert.equal(keys[0].subject, null);
+  for (const [o, why] of [[{ name: 'a', roles: 'platform-admin' }, /platform admin role/], [{ name: 'b', person: 'carol' }, /act for nobody/], [{ name: 'c', roles: 'lead' }, /not `lead`/], [{ name: 'd', expires: 'never' }, /expire/], [{ name: 'k' }, /exists/]] as const) {
+    const r = await createKey(d, alice, form(o));
+    assert.equal(r.ok, false, JSON.stringify(o));
+    assert.match(r.message, why);
+  }
+  assert.equal((await createKey(d, alice, form({ name: 'mine', person: 'alice', roles: 'admin' }))).ok, true);
+  assert.equal((await createKey(d, root, form({ name: 'other', roles: 'platform-admin' }))).ok, true);
+  assert.equal((await createKey(d, root, form({ name: 'plat', tenant: 't1', roles: 'platform-admin' }))).ok, true);
+  assert.deepEqual(visibleKeys(alice, keys).map((k) => k.name), ['k', 'mine', 'plat']);
+  const other = keys.find((k) => k.name === 'other')!;
+  assert.deepEqual(await revokeKey(d, alice, other.id), { ok: false, message: 'no such key' });
+  assert.match((await revokeKey(d, alice, keys.find((k) => k.name === 'plat')!.id)).message, /only a platform admin revokes it/);
+  assert.equal((await revokeKey(d, alice, keys[0].id)).ok, true);
+  assert.equal(keys[0].revokedBy, 'alice@t1');
+  assert.equal(other.revokedAt, null);
+});
