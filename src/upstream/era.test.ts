@@ -80,3 +80,10 @@ test('era: auto, modern-only server: no legacy session (the caller is served ove
   assert.equal(pinned.identity?.era, 'modern');
   assert.equal(await pinned.legacySession(), undefined);
 });
+
+test('the era is read from config: auto, legacy or modern; anything else is a load error', async () => {
+  const { parseConfig } = await import('../config/load.ts');
+  const yaml = (era: string) => `version: 1\nservers:\n  - { name: u, transport: http, url: "http://127.0.0.1:1/mcp", era: ${era} }\n`;
+  for (const era of ['auto', 'legacy', 'modern']) assert.equal((parseConfig(yaml(era), '/tmp/gatehouse.yaml').servers[0] as { era?: string }).era, era);
+  assert.throws(() => parseConfig(yaml('both'), '/tmp/gatehouse.yaml'), /era/);
+});
