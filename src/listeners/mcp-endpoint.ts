@@ -15,7 +15,7 @@ import { paramHeaderProblem } from '../protocol/param-headers.ts';
 import { toWire } from '../protocol/wire.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../gateway/dispatch.ts';
+import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../pipeline/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
 import { acceptsJsonAndSse, acceptsSse, checkHost, checkMediaType, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';

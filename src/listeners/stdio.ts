@@ -10,7 +10,7 @@ import { classify, success, type JsonObject, type JsonRpcMessage, type JsonRpcRe
 import { META, declaredVersion, isModernVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
-import { dispatch, initializeResult, readInitialize } from '../gateway/dispatch.ts';
+import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';

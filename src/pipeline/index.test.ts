@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CallRecorder } from '../audit/calls.ts';
 import type { AuditInput } from '../audit/log.ts';
 import type { AuditConfig } from '../config/schema.ts';
-import { KNOWN_METHODS } from '../gateway/dispatch.ts';
+import { KNOWN_METHODS } from './dispatch.ts';
 import { TaskHandles } from '../gateway/tasks.ts';
 import { SecretScrubber } from '../credentials/scrub.ts';
 import { SchemaValidators } from '../policy/arguments.ts';

@@ -8,13 +8,13 @@ import { GatehouseError, quote } from '../protocol/errors.ts';
 import { GATEWAY_INFO, LEGACY_VERSIONS, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
-import { LOCAL_METHODS, UPSTREAM_METHODS, runRequest } from '../pipeline/index.ts';
-import { usable } from '../pipeline/stages/authorize-target.ts';
+import { LOCAL_METHODS, UPSTREAM_METHODS, runRequest } from './index.ts';
+import { usable } from './stages/authorize-target.ts';
 import { canonicalResourceUri } from '../policy/canonical.ts';
 import { namespaceUri, splitUri } from '../catalog/uris.ts';
-import type { PipelineDeps, TargetKind } from '../pipeline/types.ts';
-import type { RequestContext } from './context.ts';
-import { paginate } from './paginate.ts';
+import type { PipelineDeps, TargetKind } from './types.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import { paginate } from '../gateway/paginate.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
