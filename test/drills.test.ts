@@ -165,12 +165,15 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
 
   // The replica comes back on its port; nginx sends it traffic again.
   replicas[1] = await startReplica(victim.name, opts, victim.port);
+  const seen: string[] = [];
+  // One session (in the store), one request per round: round robin cycles over every replica.
+  const sid = await openSession(lb!.url);
   await waitFor('nginx to use the restarted replica', async () => {
-    const sid = await openSession(lb!.url);
     const r = await fetch(`${lb!.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
     await r.text();
+    seen.push(`${r.status}@${r.headers.get('x-gatehouse-replica')}`);
     return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
-  }, 15_000);
+  }, 30_000).catch((err: Error) => assert.fail(`${err.message}; answers: ${seen.slice(-12).join(' ')}; replica log: ${replicas[1].log().slice(-1500)}`));
 });
 
 test('drill: PostgreSQL connections cut under load; nothing reaches the upstream unrecorded; calls recover', async (t) => {
