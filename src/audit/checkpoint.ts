@@ -13,7 +13,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditStore } from '../storage/types.ts';
-import type { Problem } from './verify.ts';
+import type { Problem } from './event.ts';
 
 export const SIGNING_KEY_FILE = 'audit-signing-key.pem';
 

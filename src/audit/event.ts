@@ -88,3 +88,12 @@ export function chainHash(e: Omit<AuditEvent, 'hash'> & { hash?: string }): stri
   const { hash: _ignored, ...rest } = e;
   return sha256(`${e.prev}\n${canonicalJson(rest)}`);
 }
+
+/** One thing wrong with the trail, at its place (what `gatehouse audit verify` reports). */
+export interface Problem {
+  stream: string;
+  seq: number;
+  position: number | null;
+  problem: 'edited' | 'missing' | 'out of order' | 'unreadable' | 'not closed' | 'truncated' | 'deleted' | 'bad checkpoint';
+  detail: string;
+}

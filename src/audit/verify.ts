@@ -5,16 +5,10 @@
  * was edited around the hash. Each problem names the stream, the seq and the position.
  */
 import type { AuditStore } from '../storage/types.ts';
-import { GENESIS, chainHash, type AuditEvent } from './event.ts';
+import { GENESIS, chainHash, type AuditEvent, type Problem } from './event.ts';
 import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
 
-export interface Problem {
-  stream: string;
-  seq: number;
-  position: number | null;
-  problem: 'edited' | 'missing' | 'out of order' | 'unreadable' | 'not closed' | 'truncated' | 'deleted' | 'bad checkpoint';
-  detail: string;
-}
+export type { Problem } from './event.ts';
 
 export interface VerifyReport {
   ok: boolean;
