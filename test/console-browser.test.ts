@@ -354,6 +354,56 @@ test('tenant boundaries: a tenant admin of t1 sees nothing of t2 on any page, an
   await ctx.close();
 });
 
+test('incidents: a platform admin contains a tool by opening an incident (the MCP client is refused), follows it, and closes it lifting the containment; a tenant admin sees only its tenant', async (tc) => {
+  if (!needBrowser(tc)) return;
+  const { p, ctx } = await signIn('root', 1);
+  await p.goto(`${t.url}/console/incidents`);
+  await p.fill('input[name="title"]', 'lookup returns other tenants');
+  await p.selectOption('select[name="kind"]', 'tool');
+  await p.fill('input[name="value"]', 'shifty__lookup');
+  await p.fill('input[name="reason"]', 'reported by t2');
+  await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+  let text = await body(p);
+  assert.match(text, /incident inc_[0-9a-f]{12} opened: tool:shifty__lookup=disabled/);
+  assert.match(text, /contained/);
+  const id = /inc_[0-9a-f]{12}/.exec(text)![0];
+  let refused = '';
+  for (let i = 0; i < 40; i++) {
+    refused = JSON.stringify((await call(keys['agent-t2'], 'shifty__lookup', { id: '5' })).body);
+    if (!/lookup ran/.test(refused)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.doesNotMatch(refused, /lookup ran/, 'contained');
+  await shot(p, 'incident');
+  // Its audit window opens in the search.
+  await Promise.all([p.waitForLoadState(), p.click('a:text("Its audit records")')]);
+  const window = new URL(p.url()).searchParams;
+  assert.ok(Date.parse(window.get('since')!) <= Date.now() - 3_500_000, 'from an hour before');
+  assert.ok(Date.parse(window.get('until')!) <= Date.now());
+  await p.goto(`${t.url}/console/audit?kind=admin.action&since=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}&until=${window.get('until')}`);
+  assert.match(await body(p), /admin\.action incident\.open/);
+  const alice = await signIn('alice');
+  await alice.p.goto(`${t.url}/console/incidents`);
+  assert.doesNotMatch(await body(alice.p), /lookup returns other tenants/, 'a gateway-wide incident is not a tenant admin\'s');
+  assert.equal((await alice.p.goto(`${t.url}/console/incidents/${id}`))!.status(), 404);
+  await alice.ctx.close();
+  await p.goto(`${t.url}/console/incidents/${id}`);
+  await p.selectOption('select[name="lift"]', 'yes');
+  await p.fill('input[name="note"]', 'fixed upstream');
+  await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+  text = await body(p);
+  assert.match(text, new RegExp(`incident ${id} closed, containment lifted`));
+  assert.match(text, /closed[^]*fixed upstream/);
+  let back = '';
+  for (let i = 0; i < 40; i++) {
+    back = JSON.stringify((await call(keys['agent-t2'], 'shifty__lookup', { id: '6' })).body);
+    if (/lookup ran/.test(back)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(back, /lookup ran/, 'lifted');
+  await ctx.close();
+});
+
 test('CSRF and origin: a form without the token, with a wrong token, from another origin, or without a session is refused', async (tc) => {
   if (!needBrowser(tc)) return;
   const { p, ctx } = await signIn('root', 1);

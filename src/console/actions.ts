@@ -15,6 +15,8 @@ import { accept, classify } from '../inventory/review.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { MODES } from '../policy/model.ts';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
+import { checkScope, closeIncident, getIncident, IncidentError, openIncident, type Actor as IncidentActor } from '../incident/incident.ts';
+import type { IncidentRecord } from '../storage/types.ts';
 
 export interface ActionDeps {
   config: Config;
@@ -186,4 +188,53 @@ export async function revokeKey(deps: ActionDeps, a: Actor, id: string): Promise
   if (!r) return { ok: false, message: 'no such key' };
   await recordAction(deps, a, 'keys.revoke', { id: r.id, name: r.name, revokedAt: r.revokedAt });
   return { ok: true, message: `key ${r.id} (${r.name}) revoked` };
+}
+
+/** The incident module's actor: named like a mode setter (a platform admin marked), recorded via the console. */
+function incidentActor(deps: ActionDeps, a: Actor): IncidentActor {
+  return { name: modeSetter(a), record: (action, detail) => recordAction(deps, a, action, detail) };
+}
+
+/** How long opening waits for every live gateway to acknowledge the containment before it answers. */
+export const INCIDENT_CONFIRM_MS = 10_000;
+
+/**
+ * `gatehouse incident open`: contain at once (disable a tool, server or tenant, or revoke a person),
+ * confirmed by the live gateways, and open the incident. A tenant admin contains its own tenant only.
+ */
+export async function openIncidentAction(deps: ActionDeps, a: Actor, f: URLSearchParams): Promise<Outcome & { id?: string }> {
+  const kind = f.get('kind') ?? '';
+  const value = (f.get('value') ?? '').trim();
+  if (!a.scope.platform && (kind !== 'tenant' || value !== a.scope.tenant)) return { ok: false, message: `your admin role covers tenant \`${a.scope.tenant}\` only: contain your tenant, or ask a platform admin` };
+  try {
+    const scope = checkScope(deps.config, kind, value);
+    const r = await openIncident(deps.store, incidentActor(deps, a), { title: f.get('title') ?? '', scope, reason: f.get('reason') ?? '', timeoutMs: INCIDENT_CONFIRM_MS });
+    const c = r.containment;
+    return { ok: true, id: r.incident.id, message: `incident ${r.incident.id} opened: ${c.target} ${c.confirmed ? `confirmed by ${c.gateways} gateway(s) in ${c.timeToEffectMs} ms` : `not yet confirmed by every gateway (${c.gateways - c.missing.length} of ${c.gateways})`}` };
+  } catch (err) {
+    if (err instanceof IncidentError) return { ok: false, message: err.message };
+    throw err;
+  }
+}
+
+/** May this admin close the incident (and lift its containment)? A tenant admin: its tenant's, opened by its tenant's admins. */
+export function mayCloseIncident(a: Actor, r: Pick<IncidentRecord, 'tenant' | 'openedBy'>): boolean {
+  if (a.scope.platform) return true;
+  const t = a.scope.tenant;
+  return r.tenant === t && r.openedBy.endsWith(`@${t}`) && !r.openedBy.startsWith('cli:');
+}
+
+/** `gatehouse incident close [--lift]`. */
+export async function closeIncidentAction(deps: ActionDeps, a: Actor, id: string, f: URLSearchParams): Promise<Outcome> {
+  const tenant = a.scope.platform ? undefined : a.scope.tenant;
+  try {
+    const r = await getIncident(deps.store, id, tenant);
+    if (!mayCloseIncident(a, r)) return { ok: false, message: `incident ${id} was opened by ${r.openedBy}: only a platform admin closes it` };
+    const lift = f.get('lift') === 'yes';
+    const closed = await closeIncident(deps.store, incidentActor(deps, a), id, { note: f.get('note') ?? '', lift, tenant });
+    return { ok: true, message: `incident ${id} closed${lift ? ', containment lifted' : ''} at ${new Date(closed.closedAt ?? Date.now()).toISOString()}` };
+  } catch (err) {
+    if (err instanceof IncidentError) return { ok: false, message: err.code === 'not_found' ? 'no such incident' : err.message };
+    throw err;
+  }
 }

@@ -7,7 +7,7 @@
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
 import type { CheckItem } from '../readiness/check.ts';
 import type { ApprovalRequest } from '../approvals/model.ts';
-import type { ApiKeyRecord, ModeRecord } from '../storage/types.ts';
+import type { ApiKeyRecord, IncidentRecord, ModeRecord } from '../storage/types.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
 import { block, escapeHtml, line, safeUrl, text } from '../approvals/page.ts';
@@ -29,6 +29,7 @@ export const NAV = [
   ['inventory', 'Inventory'],
   ['approvals', 'Approvals'],
   ['modes', 'Modes'],
+  ['incidents', 'Incidents'],
   ['audit', 'Audit'],
   ['keys', 'Keys'],
   ['readiness', 'Readiness'],
@@ -185,7 +186,7 @@ export function modesPage(v: View, modes: ModeRecord[], canClear: (m: ModeRecord
   ].join('\n'));
 }
 
-export interface AuditFilters { run?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; after?: number }
+export interface AuditFilters { run?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; since?: string; until?: string; after?: number }
 
 export function auditPage(v: View, f: AuditFilters, rows: Array<{ position: number; event: AuditEvent }>, next: number | undefined): string {
   const input = (name: keyof AuditFilters, label: string) => `<label>${label}<input name="${name}" value="${escapeHtml(String(f[name] ?? ''))}" maxlength="300"></label>`;
@@ -197,10 +198,12 @@ export function auditPage(v: View, f: AuditFilters, rows: Array<{ position: numb
     input('tool', 'Tool'),
     `<label>Outcome<select name="outcome">${outcomes.map((o) => `<option${o === (f.outcome ?? '') ? ' selected' : ''} value="${o}">${o || 'any'}</option>`).join('')}</select></label>`,
     input('kind', 'Kind'),
+    input('since', 'Since'),
+    input('until', 'Until'),
     '<button type="submit">Search</button>',
     '</form>',
   ].join('\n');
-  const trs = rows.map(({ position, event: e }) => `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${e.actor ? line(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${line(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`);
+  const trs = rows.map(({ position, event: e }) => `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}${typeof e.detail?.action === 'string' ? ` <small>${line(e.detail.action)}</small>` : ''}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${e.actor ? line(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${line(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`);
   const q = new URLSearchParams(Object.entries({ ...f, after: next }).filter(([, x]) => x !== undefined && x !== '').map(([k, x]) => [k, String(x)] as [string, string]));
   return layout(v, 'audit', 'Audit', [
     form,
@@ -280,4 +283,49 @@ export function chainPage(v: View, p: ChainProof): string {
     ['Next', p.after ? `seq ${text(p.after.seq)} names this hash as its previous: ${mark(p.after.linked)}` : '<small>the latest record of its stream so far</small>'],
   ];
   return layout(v, 'audit', 'Chain proof', `<table class="proof"><tbody>${rows.map(([k, x]) => `<tr><th scope="row">${k}</th><td>${x}</td></tr>`).join('')}</tbody></table><p class="muted">The whole trail is checked by <code>gatehouse audit verify</code> (a platform admin).</p><p><a href="/console/audit">Back to the search</a></p>`);
+}
+
+export function incidentsPage(v: View, list: Array<Omit<IncidentRecord, 'actions'>>): string {
+  const kinds = v.platform ? ['tool', 'server', 'tenant', 'principal'] : ['tenant'];
+  const form = [
+    `<form method="post" action="/console/incidents/open" class="card">${csrfField(v)}`,
+    '<label>Title<input name="title" required maxlength="300" size="30"></label>',
+    `<label>Contain<select name="kind">${kinds.map((k) => `<option>${k}</option>`).join('')}</select></label>`,
+    v.platform ? '<label>Which (tool, server, tenant or person)<input name="value" required maxlength="300"></label>' : `<label>Tenant<input name="value" value="${escapeHtml(v.tenant)}" readonly></label>`,
+    '<label>Reason<input name="reason" required maxlength="500" size="30"></label>',
+    '<button type="submit" class="danger">Contain and open</button>',
+    '</form>',
+  ].join('\n');
+  const rows = list.map((r) => `<tr><td><a href="/console/incidents/${escapeHtml(encodeURIComponent(r.id))}">${line(r.title)}</a><br><small><code>${text(r.id)}</code></small></td><td><code>${line(`${r.scope.kind}:${r.scope.value}`)}</code></td><td class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</td><td>${line(r.openedBy)}</td><td>${text(iso(r.openedAt))}</td><td>${text(iso(r.closedAt))}</td></tr>`);
+  return layout(v, 'incidents', 'Incidents', [
+    '<p>Opening an incident contains at once: the tool, server or tenant is <strong>disabled</strong> (or every token and key of a person revoked) on every gateway, confirmed, as <code>gatehouse incident open</code> does. Every later step is written to the incident and the audit trail.</p>',
+    form,
+    rows.length ? `<table class="incidents"><thead><tr><th>Incident</th><th>Scope</th><th>Status</th><th>Opened by</th><th>Opened</th><th>Closed</th></tr></thead><tbody>${rows.join('')}</tbody></table>` : '<p>No incidents.</p>',
+    v.platform ? '' : `<p class="muted">Incidents of tenant ${text(v.tenant)} only.</p>`,
+  ].join('\n'));
+}
+
+export function incidentPage(v: View, r: IncidentRecord, canClose: boolean): string {
+  const until = r.closedAt ?? Date.now();
+  const audit = `/console/audit?${new URLSearchParams({ since: new Date(r.windowStart).toISOString(), until: new Date(until).toISOString(), ...(r.tenant && v.platform ? { tenant: r.tenant } : {}) })}`;
+  const actions = r.actions.map((x) => `<tr><td>${text(iso(x.at))}</td><td>${text(x.action)}</td><td>${line(x.by)}</td><td><pre>${block(JSON.stringify(x.detail, null, 1))}</pre></td></tr>`);
+  const close = r.status === 'open' && canClose
+    ? [
+      `<form method="post" action="/console/incidents/${escapeHtml(encodeURIComponent(r.id))}/close" class="card">${csrfField(v)}`,
+      '<label>Note<input name="note" maxlength="500" size="40"></label>',
+      '<label>Containment<select name="lift"><option value="no">keep it</option><option value="yes">lift it (the policy files decide again)</option></select></label>',
+      '<button type="submit">Close the incident</button>',
+      '</form>',
+    ].join('\n')
+    : '';
+  return layout(v, 'incidents', r.title, [
+    `<p><code>${text(r.id)}</code> · <code>${line(`${r.scope.kind}:${r.scope.value}`)}</code> · <strong class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</strong></p>`,
+    `<p><strong>Why:</strong> ${line(r.reason)}</p>`,
+    `<p>Opened by ${line(r.openedBy)} at ${text(iso(r.openedAt))}${r.closedAt ? `; closed by ${line(r.closedBy ?? '')} at ${text(iso(r.closedAt))}` : ''}. <a href="${escapeHtml(audit)}">Its audit records</a> (from ${text(iso(r.windowStart))}).</p>`,
+    '<h2>What was done</h2>',
+    `<table class="actions"><thead><tr><th>Time</th><th>Step</th><th>By</th><th>Detail</th></tr></thead><tbody>${actions.join('')}</tbody></table>`,
+    close,
+    '<p class="muted">Revoking credentials, exporting the evidence and notifying owners: <code>gatehouse incident revoke|export|notify</code>.</p>',
+    '<p><a href="/console/incidents">All incidents</a></p>',
+  ].join('\n'));
 }

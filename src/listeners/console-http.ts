@@ -26,12 +26,13 @@ import { ViewerLimits } from '../approvals/viewer-limits.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { gatherState } from '../readiness/state.ts';
-import { timeline } from '../audit/timeline.ts';
+import { parseTime, timeline } from '../audit/timeline.ts';
+import { getIncident, IncidentError } from '../incident/incident.ts';
 import { CONSOLE_CSS, CONSOLE_CSS_PATH } from '../console/css.ts';
 import { ConsoleCookies, newSid, type Session } from '../console/session.ts';
 import { consoleLogins, finishLogin, startLogin, type ConsoleLogin } from '../console/login.ts';
 import * as actions from '../console/actions.ts';
-import { approvalsPage, auditPage, chainPage, continuePage, inventoryPage, keysPage, loginPage, messagePage, modesPage, readinessPage, runPage, type AuditFilters, type ChainProof, type View } from '../console/pages.ts';
+import { approvalsPage, auditPage, chainPage, continuePage, incidentPage, incidentsPage, inventoryPage, keysPage, loginPage, messagePage, modesPage, readinessPage, runPage, type AuditFilters, type ChainProof, type View } from '../console/pages.ts';
 import { chainHash, type AuditEvent } from '../audit/event.ts';
 
 export interface ConsoleDeps {
@@ -167,6 +168,8 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
       return approvalsPage(vw, await pendingFor(v, deps));
     case 'modes':
       return modesPage(vw, actions.visibleModes(a, await store.modes.list()), (m) => actions.mayClear(a, m));
+    case 'incidents':
+      return incidentsPage(vw, await store.incidents.list({ tenant: v.scope.platform ? undefined : v.scope.tenant, limit: 200 }));
     case 'keys':
       return keysPage(vw, actions.visibleKeys(a, await store.apiKeys.list()), created);
     case 'readiness': {
@@ -176,12 +179,21 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
     }
     case 'audit': {
       const str = (k: string) => query.get(k)?.trim().slice(0, 300) || undefined;
-      const f: AuditFilters = { run: str('run'), tenant: v.scope.platform ? str('tenant') : undefined, tool: str('tool'), outcome: str('outcome'), kind: str('kind'), after: Number(query.get('after')) || undefined };
+      const f: AuditFilters = { run: str('run'), tenant: v.scope.platform ? str('tenant') : undefined, tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: str('since'), until: str('until'), after: Number(query.get('after')) || undefined };
       const tenant = v.scope.platform ? f.tenant : v.scope.tenant;
-      const rows = await store.audit.read({ runId: f.run, tenant, tool: f.tool, outcome: f.outcome, kind: f.kind, afterPosition: f.after, limit: PAGE_SIZE });
+      const time = (x: string | undefined) => (x === undefined ? undefined : parseTime(x));
+      const rows = await store.audit.read({ runId: f.run, tenant, tool: f.tool, outcome: f.outcome, kind: f.kind, since: time(f.since), until: time(f.until), afterPosition: f.after, limit: PAGE_SIZE });
       return auditPage(vw, f, rows, rows.length === PAGE_SIZE ? rows[rows.length - 1].position : undefined);
     }
     default: {
+      const inc = /^incidents\/([^/]{1,64})$/.exec(page);
+      if (inc) {
+        const r = await getIncident(store, decodeURIComponent(inc[1]), v.scope.platform ? undefined : v.scope.tenant).catch((err: unknown) => {
+          if (err instanceof IncidentError) return undefined;
+          throw err;
+        });
+        return r ? incidentPage(vw, r, actions.mayCloseIncident(a, r)) : undefined;
+      }
       const chain = /^audit\/chain\/([^/]{1,300})\/(\d{1,15})$/.exec(page);
       if (chain) {
         const proof = await chainProof(store, decodeURIComponent(chain[1]), Number(chain[2]));
@@ -235,7 +247,19 @@ async function act(path: string, f: URLSearchParams, v: Viewer, deps: ConsoleDep
     case 'modes/clear': return { page: 'modes', outcome: await actions.clearMode(d, a, g('scope')) };
     case 'keys/create': return { page: 'keys', outcome: await actions.createKey(d, a, f) };
     case 'keys/revoke': return { page: 'keys', outcome: await actions.revokeKey(d, a, g('id')) };
-    default: return undefined;
+    case 'incidents/open': {
+      const o = await actions.openIncidentAction(d, a, f);
+      return { page: o.id ? `incidents/${o.id}` : 'incidents', outcome: o };
+    }
+    default: {
+      const close = /^incidents\/([^/]{1,64})\/close$/.exec(path);
+      if (close) {
+        const id = decodeURIComponent(close[1]);
+        const o = await actions.closeIncidentAction(d, a, id, f);
+        return { page: o.ok ? `incidents/${id}` : 'incidents', outcome: o };
+      }
+      return undefined;
+    }
   }
 }
 
@@ -350,7 +374,7 @@ export async function handleConsole(req: IncomingMessage, res: ServerResponse, p
       const done = await act(page, f, v, deps);
       if (!done) return send(res, 404, messagePage('No such action.'));
       const html = await render(done.page, v, deps, cookies, new URLSearchParams(), { kind: done.outcome.ok ? 'ok' : 'err', message: done.outcome.message }, done.outcome.ok ? done.outcome.created : undefined);
-      return send(res, done.outcome.ok ? 200 : 403, html!, v.setCookies.length ? { 'set-cookie': v.setCookies } : {});
+      return send(res, done.outcome.ok ? 200 : 403, html ?? messagePage(done.outcome.message), v.setCookies.length ? { 'set-cookie': v.setCookies } : {});
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, messagePage('Method not allowed.'), { allow: 'GET, POST' });
     if (page === '') return redirect(res, '/console/inventory', v.setCookies);
