@@ -1,9 +1,9 @@
 /**
  * Approvals and revocations across three replicas behind nginx (API keys, the approvals policy of
- * test/approvals.test.ts): a call held on one replica is approved on the page through whichever
- * replicas nginx picks (the CSRF token from one, the POST to another), the approval is used at most
- * once when retried on every replica at the same time, and a key revoked from the CLI is refused by
- * every replica.
+ * test/approvals.test.ts): a call held on one replica (waiting for its decision) is approved on the
+ * page through whichever replicas nginx picks (the CSRF token from one, the POST to another) and runs
+ * once where it waits; the approval is then refused on every replica; a key or a person revoked from
+ * the CLI is refused by every replica.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runCli } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
-import { dropPgSchema, freshPgSchema, postgresAvailable, redisAvailable, requireService } from './support/services.ts';
+import pg from 'pg';
+import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, redisAvailable, requireService } from './support/services.ts';
 import { NGINX, createSchema, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
 
 const schema = freshPgSchema();
@@ -27,7 +28,7 @@ const opts: DeploymentOptions = {
   publicUrl: '',
   secretsKey: newSecretsKey(),
   limitRules: '    - { id: unused, scope: tool, tools: [rec__slow], rate: { points: 100, perSeconds: 60 } }\n',
-  top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n`,
+  top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\napprovals: { waitSeconds: 30 }\n`,
 };
 const replicas: Replica[] = [];
 let lb: Nginx | undefined;
@@ -85,30 +86,45 @@ async function call(base: string, who: string, sid: string, name: string, args: 
   return { status: r.status, replica: r.headers.get('x-gatehouse-replica'), body: r.status === 200 ? await rpcBody(r) : { error: { code: r.status, message: await r.text() } } };
 }
 
-test('an approval held on one replica is decided through others and used at most once across all three', async (t) => {
+test('a call held on one replica is approved through two others, runs once where it waits, and the approval is then used up everywhere', async (t) => {
   if (!(await usable(t))) return;
-  const sid = await session(lb!.url, 'agent');
+  const [a] = replicas;
+  const sid = await session(a.url, 'agent');
   const note = `held-${randomUUID()}`;
-  const first = await call(lb!.url, 'agent', sid, 'rec__other', { note });
-  const pending = (first.body.result?._meta as Record<string, { id: string }> | undefined)?.['io.gatehouse/approval'];
-  assert.ok(pending, JSON.stringify(first.body));
+  // Held on replica A (approvals.waitSeconds): A polls the store for the decision.
+  const held = call(a.url, 'agent', sid, 'rec__other', { note });
+  let id = '';
+  await waitFor('the pending approval', async () => {
+    const c = new pg.Client({ connectionString: pgTestUrl() });
+    await c.connect();
+    try {
+      const r = await c.query(`select id from "${schema}".approvals where status = 'pending'`);
+      id = (r.rows[0] as { id?: string } | undefined)?.id ?? '';
+    } finally {
+      await c.end();
+    }
+    return id !== '';
+  }, 10_000);
 
   // The page through nginx: GET on one replica, POST on the next (round robin); the CSRF token holds.
   const auth = { authorization: `Bearer ${keys.lead}` };
-  const page = await fetch(`${lb!.url}/approvals/${pending.id}`, { headers: auth });
+  const page = await fetch(`${lb!.url}/approvals/${id}`, { headers: auth });
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   assert.ok(csrf, html.slice(0, 500));
-  const post = await fetch(`${lb!.url}/approvals/${pending.id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
+  const post = await fetch(`${lb!.url}/approvals/${id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
   const decided = await post.text();
   assert.equal(post.status, 200, decided);
   assert.notEqual(page.headers.get('x-gatehouse-replica'), post.headers.get('x-gatehouse-replica'), 'decided on another replica than the page was served by');
   assert.match(decided, /approved by lead/);
 
-  // The retry sent to every replica at once, twice each: exactly one runs.
-  const retries = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'agent', sid, 'rec__other', { note }, { 'io.gatehouse/approval': pending.id })));
-  const ran = retries.filter((r) => r.body.result && !r.body.result.isError);
-  assert.equal(ran.length, 1, JSON.stringify(retries.map((r) => r.body)));
+  const answer = await held;
+  assert.ok(answer.body.result && !answer.body.result.isError, JSON.stringify(answer.body));
+  assert.match(JSON.stringify(answer.body.result), new RegExp(note));
+
+  // The same approval presented on every replica at once, twice each: all refused (used once, on A).
+  const replays = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'agent', sid, 'rec__other', { note }, { 'io.gatehouse/approval': id })));
+  assert.ok(replays.every((r) => r.body.error), JSON.stringify(replays.map((r) => r.body)));
   assert.equal(recordedCalls(opts.recordFile).filter((c) => c.arguments.note === note).length, 1, 'executed once');
 });
 
