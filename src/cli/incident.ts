@@ -15,6 +15,7 @@ import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SC
 import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle, verifyBundle } from '../incident/bundle.ts';
 import { notifyIncident } from '../incident/notify.ts';
+import { announce } from '../sessions/fanout.ts';
 import { actorName, type CliContext } from './inventory.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
@@ -89,7 +90,7 @@ export function registerIncident(program: Command, ctx: CliContext): void {
       if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
       const config = await ctx.load(opts.config);
       const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) =>
-        openIncident(s, a, { title: opts.title, scope: checkScope(config, given[0], opts[given[0]]!), reason: opts.reason, windowStart, timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }))));
+        openIncident(s, a, { title: opts.title, scope: checkScope(config, given[0], opts[given[0]]!), reason: opts.reason, windowStart, timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json), announce: (m) => announce(config.limits?.redis, m) }))));
       if (!opts.json) process.stderr.write('\r');
       process.exitCode = r.containment.confirmed ? 0 : 1;
       if (opts.json) return out(r);

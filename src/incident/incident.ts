@@ -60,6 +60,8 @@ export interface OpenInput {
   windowStart?: number;
   timeoutMs?: number;
   onWait?: (missing: number, of: number) => void;
+  /** Tell replicas to re-read now rather than at their next poll (Redis fan-out; best effort). */
+  announce?: (msg: { kind: 'revocations.changed' | 'modes.changed' }) => Promise<unknown>;
 }
 
 export interface OpenResult {
@@ -83,12 +85,14 @@ export async function openIncident(store: Store, actor: Actor, input: OpenInput,
     // Revoking again keeps the first record: its time is the version gateways acknowledge.
     const inForce = (await store.principalRevocations.list()).find((x) => x.kind === 'subject' && x.value === value && x.issuer === '') ?? r;
     await actor.record('principals.revoke', { kind: 'subject', value, issuer: '*', reason: r.reason, incident: id });
+    await input.announce?.({ kind: 'revocations.changed' });
     const c = await confirmed(live, () => store.applyAcks.acks(principalKey(inForce)), { at: now, version: inForce.revokedAt, timeoutMs, onWait: input.onWait });
     containment = { kind: 'principal', target: `subject ${value}`, at: now, ...c };
   } else {
     const rec: ModeRecord = { scope: `${kind}:${value}`, mode: 'disabled', reason: `incident ${id}: ${reason}`, setBy: actor.name, setAt: now };
     await store.modes.set(rec);
     await actor.record('mode.set', { scope: rec.scope, mode: rec.mode, reason: rec.reason, incident: id });
+    await input.announce?.({ kind: 'modes.changed' });
     const c = await confirmed(live, () => store.applyAcks.acks(modeKey(rec.scope)), { at: now, version: rec.setAt, timeoutMs, onWait: input.onWait });
     containment = { kind: 'mode', target: `${rec.scope}=disabled`, at: now, ...c };
   }

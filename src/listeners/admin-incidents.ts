@@ -22,6 +22,7 @@ import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SC
 import { revokeIncident } from '../incident/revoke.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import type { AdminDeps } from './admin.ts';
+import { announce } from '../sessions/fanout.ts';
 import { readBody } from './guards.ts';
 
 const str = (v: unknown, max = 1024): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
@@ -61,7 +62,7 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
       const windowStart = input.since === undefined ? undefined : typeof input.since === 'string' ? parseTime(input.since) : undefined;
       if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined)) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
       if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant)) throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`);
-      const r = await openIncident(deps.store, actorOf(admin, deps), { title, reason, scope: checkScope(deps.config, kinds[0], value), windowStart });
+      const r = await openIncident(deps.store, actorOf(admin, deps), { title, reason, scope: checkScope(deps.config, kinds[0], value), windowStart, announce: (msg) => announce(deps.config.limits?.redis, msg) });
       return { status: 201, body: r };
     }
     const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close))?$/.exec(path);
