@@ -1,0 +1,86 @@
+/**
+ * The deployment files, checked as far as this machine can: the Kubernetes manifest parses, its
+ * ConfigMap is a valid Gatehouse configuration (the real loader), its probes name endpoints the
+ * gateway serves and its security context is the restricted one; the systemd unit passes
+ * `systemd-analyze verify` (when present) with no unknown keys; the Containerfile is multi-stage,
+ * ends as a numeric non-root user and has a HEALTHCHECK on an endpoint the gateway serves. No
+ * container runtime or cluster is available here.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseConfig } from '../src/config/load.ts';
+import { ROOT } from './support/gateway.ts';
+
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+const SERVED = ['/healthz', '/readyz'];
+
+test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a restricted security context', () => {
+  const docs = parseAllDocuments(read('deploy/kubernetes/gatehouse.yaml'));
+  for (const d of docs) assert.deepEqual(d.errors, []);
+  const objs = docs.map((d) => d.toJS() as Record<string, any>);
+  const kinds = objs.map((o) => o.kind);
+  assert.deepEqual(kinds.sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
+  const cm = objs.find((o) => o.kind === 'ConfigMap')!;
+  const config = parseConfig(cm.data['gatehouse.yaml'], '/etc/gatehouse/gatehouse.yaml', { DATABASE_URL: 'postgres://u@db:5432/g', REDIS_URL: 'redis://redis:6379' });
+  assert.equal(config.storage.driver, 'postgres');
+  assert.ok(config.limits?.redis, 'limits (and fan-out) through Redis');
+
+  const dep = objs.find((o) => o.kind === 'Deployment')!;
+  const pod = dep.spec.template.spec;
+  const c = pod.containers[0];
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe]) assert.ok(SERVED.includes(p.httpGet.path));
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.ok(pod.securityContext.runAsUser > 0);
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+  const secretEnv = c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name).sort();
+  assert.deepEqual(secretEnv, ['DATABASE_URL', 'GATEHOUSE_SECRETS_KEY', 'REDIS_URL']);
+  assert.ok(!c.env.some((e: any) => /KEY|URL|TOKEN|SECRET/.test(e.name) && typeof e.value === 'string' && !e.name.startsWith('OTEL_')), 'no secret inline');
+  // Writable places are volumes; the config is read-only.
+  const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m]));
+  assert.equal(mounts['/etc/gatehouse'].readOnly, true);
+  assert.equal(config.gateway.stateDir, '/var/lib/gatehouse');
+  assert.ok(mounts['/var/lib/gatehouse'] && mounts['/tmp']);
+  assert.equal(dep.spec.strategy.rollingUpdate.maxUnavailable, 0);
+});
+
+test('systemd: the unit verifies, hardened, reload by SIGHUP', (t) => {
+  const unit = read('deploy/systemd/gatehouse.service');
+  for (const k of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'DynamicUser=yes', 'StateDirectory=gatehouse', 'CapabilityBoundingSet=', 'ExecReload=/bin/kill -HUP $MAINPID']) assert.ok(unit.includes(k), k);
+  assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m, 'V8 needs W+X pages');
+  const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
+  if (!analyze) return void t.skip('systemd-analyze is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-unit-'));
+  try {
+    const file = join(dir, 'gatehouse.service');
+    writeFileSync(file, unit.replace('/usr/bin/gatehouse', '/bin/true')); // the binary is not installed here
+    const r = spawnSync(analyze, ['verify', file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr + r.stdout, /Unknown (key|section)|Failed to parse|Invalid/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Containerfile: multi-stage, numeric non-root user, HEALTHCHECK on a served endpoint, compiled entrypoint', () => {
+  const f = read('deploy/container/Containerfile');
+  const lines = f.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  assert.ok(lines.filter((l) => /^FROM\s/.test(l)).length >= 2, 'multi-stage');
+  const users = lines.filter((l) => /^USER\s/.test(l));
+  assert.match(users.at(-1)!, /^USER\s+[1-9]\d*:[1-9]\d*$/, 'ends as a numeric, non-root user');
+  const health = f.slice(f.indexOf('HEALTHCHECK'));
+  assert.ok(SERVED.some((p) => health.includes(p)));
+  assert.match(f, /ENTRYPOINT \["node", "\/opt\/gatehouse\/dist\/cli\/main\.js"\]/);
+  assert.match(f, /npm prune --omit=dev/);
+  // Every file the runtime stage copies comes from the build stage, owned by root (not writable by the user).
+  for (const l of lines.filter((x) => /^COPY --from=build/.test(x))) assert.match(l, /--chown=root:root/);
+  // What the build stage copies exists in the repository.
+  for (const m of f.matchAll(/^COPY (?!--from)(.+) \.\/\S*$/gm)) for (const p of m[1].split(/\s+/)) assert.ok(existsSync(join(ROOT, p)), p);
+});
