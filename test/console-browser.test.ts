@@ -386,6 +386,20 @@ test('incidents: a platform admin contains a tool by opening an incident (the MC
   await alice.p.goto(`${t.url}/console/incidents`);
   assert.doesNotMatch(await body(alice.p), /lookup returns other tenants/, 'a gateway-wide incident is not a tenant admin\'s');
   assert.equal((await alice.p.goto(`${t.url}/console/incidents/${id}`))!.status(), 404);
+  // A tenant admin contains its own tenant, and only that.
+  await alice.p.goto(`${t.url}/console/incidents`);
+  assert.deepEqual(await alice.p.$$eval('select[name="kind"] option', (o) => o.map((x) => x.textContent)), ['tenant']);
+  await alice.p.fill('input[name="title"]', 't1 agent misbehaves');
+  await alice.p.fill('input[name="reason"]', 'odd deletes');
+  await Promise.all([alice.p.waitForLoadState(), alice.p.click('form.card button')]);
+  assert.match(await body(alice.p), /opened: tenant:t1=disabled/);
+  const bobs = await signIn('bob');
+  await bobs.p.goto(`${t.url}/console/incidents`);
+  assert.doesNotMatch(await body(bobs.p), /t1 agent misbehaves/);
+  await bobs.ctx.close();
+  await alice.p.selectOption('select[name="lift"]', 'yes');
+  await Promise.all([alice.p.waitForLoadState(), alice.p.click('form.card button')]);
+  assert.match(await body(alice.p), /closed, containment lifted/);
   await alice.ctx.close();
   await p.goto(`${t.url}/console/incidents/${id}`);
   await p.selectOption('select[name="lift"]', 'yes');

@@ -206,6 +206,11 @@ export async function openIncidentAction(deps: ActionDeps, a: Actor, f: URLSearc
   const kind = f.get('kind') ?? '';
   const value = (f.get('value') ?? '').trim();
   if (!a.scope.platform && (kind !== 'tenant' || value !== a.scope.tenant)) return { ok: false, message: `your admin role covers tenant \`${a.scope.tenant}\` only: contain your tenant, or ask a platform admin` };
+  if (!a.scope.platform) {
+    // Closing with `lift` clears the tenant's mode: never one a platform admin set.
+    const current = (await deps.store.modes.list()).find((m) => m.scope === `tenant:${value}`);
+    if (current && !mayClear(a, current)) return { ok: false, message: `tenant:${value} is already ${current.mode} (set by ${current.setBy}): ask a platform admin` };
+  }
   try {
     const scope = checkScope(deps.config, kind, value);
     const r = await openIncident(deps.store, incidentActor(deps, a), { title: f.get('title') ?? '', scope, reason: f.get('reason') ?? '', timeoutMs: INCIDENT_CONFIRM_MS });
