@@ -175,7 +175,7 @@ export class Gateway {
       await gw.principalRevocations.start();
       gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
       gw.#cursorKey = await store.approvals.sharedKey('list-cursors');
-      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, log });
+      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, log, live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0) });
       await gw.principalRevocations.start();
     } catch (err) {
       await store.close();
@@ -408,8 +408,11 @@ export class Gateway {
   #newLimiter(config: Config): Limiter | undefined {
     if (!config.limits?.rules.length) return undefined;
     return createLimiter(config.limits as never, {
-      onDegraded: (degraded, reason) =>
-        degraded ? this.log.error({ reason }, 'limits: redis unreachable; enforcing the stricter local limits') : this.log.info('limits: redis reachable again'),
+      onDegraded: (degraded, reason) => {
+        this.metrics.limitsDegraded.set(degraded ? 1 : 0);
+        if (degraded) this.log.error({ reason }, 'limits: redis unreachable; enforcing the stricter local limits');
+        else this.log.info('limits: redis reachable again');
+      },
     });
   }
 

@@ -62,6 +62,11 @@ function post(base: string, sid: string, body: unknown): Promise<Response> {
   return fetch(`${base}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify(body) });
 }
 
+async function metric(r: Replica, name: string): Promise<number> {
+  const text = await (await fetch(`${r.url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
 async function endedOnA_refusedOnB(): Promise<number> {
   const sid = await openSession(a!.url);
   assert.equal((await post(b!.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200); // B caches it
@@ -83,9 +88,12 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
   assert.ok(a && b && redis);
   await waitFor('fan-out on both replicas', async () => [a!, b!].every((r) => count(r.log(), /fan-out: subscribed/) >= 1), 10_000);
   assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out: at once');
+  assert.equal(await metric(b!, 'gatehouse_fanout_up'), 1);
+  assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 0);
 
   await redis.stop();
   await waitFor('B to notice Redis is gone', async () => /fan-out: redis unreachable/.test(b!.log()), 10_000);
+  assert.equal(await metric(b!, 'gatehouse_fanout_up'), 0);
   // Without fan-out B re-reads the session on every request: still refused at once.
   const waited = await endedOnA_refusedOnB();
   assert.ok(waited < 500, `refused after ${waited} ms`);
@@ -93,12 +101,15 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
   assert.equal(await callOther(b!.url, 'fallback-1'), true);
   assert.equal(await callOther(b!.url, 'fallback-2'), false, 'the local budget is divided');
   assert.match(b!.log(), /limits: redis unreachable/);
+  assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 1);
 
   // Redis back on the same port (empty: the shared budget starts afresh).
   redis = await startOwnRedis(redis.port);
   await waitFor('fan-out to resubscribe', async () => count(b!.log(), /fan-out: subscribed/) >= 2 && count(a!.log(), /fan-out: subscribed/) >= 2, 15_000);
   assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out again');
   await waitFor('limits to use Redis again', async () => (await callOther(b!.url, `back-${Date.now()}`)) && /limits: redis reachable again/.test(b!.log()), 10_000);
+  assert.equal(await metric(b!, 'gatehouse_fanout_up'), 1);
+  assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 0);
   const executed = recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('fallback-')).length;
   assert.equal(executed, 1, 'the refused call never reached the upstream');
 });

@@ -17,6 +17,10 @@ export class Metrics {
   readonly sessions: Gauge;
   /** READ calls let through while the audit store could not write (`audit.readWhenUnavailable: allow`). */
   readonly auditFailOpen: Counter;
+  /** 1 while this process hears the other replicas' changes over Redis (src/sessions/fanout.ts). */
+  readonly fanoutUp: Gauge;
+  /** 1 while limits are enforced locally, divided, because Redis failed. */
+  readonly limitsDegraded: Gauge;
 
   constructor() {
     // prom-client's own names already start with process_ or nodejs_: gatehouse_process_cpu_seconds_total, gatehouse_nodejs_heap_size_used_bytes.
@@ -34,6 +38,8 @@ export class Metrics {
     this.upstreamCircuit = new Gauge({ name: 'gatehouse_upstream_circuit_state', help: 'circuit breaker per upstream: 0 closed, 1 half-open, 2 open', labelNames: ['server'], registers: [this.registry] });
     this.upstreamCircuitChanges = new Counter({ name: 'gatehouse_upstream_circuit_changes_total', help: 'circuit breaker transitions per upstream, by the state entered', labelNames: ['server', 'to'], registers: [this.registry] });
     this.sessions = new Gauge({ name: 'gatehouse_legacy_sessions', help: 'open legacy (2025-11-25) sessions in this process', registers: [this.registry] });
+    this.fanoutUp = new Gauge({ name: 'gatehouse_fanout_up', help: '1 while replica fan-out over Redis is subscribed; 0 when Redis is away (sessions are re-read on every request) or not configured', registers: [this.registry] });
+    this.limitsDegraded = new Gauge({ name: 'gatehouse_limits_degraded', help: '1 while limits are enforced locally (divided by fallbackDivisor) because Redis failed', registers: [this.registry] });
     this.auditFailOpen = new Counter({ name: 'gatehouse_audit_fail_open_total', help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)', registers: [this.registry] });
   }
 

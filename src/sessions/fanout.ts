@@ -129,6 +129,8 @@ export interface FanoutFollowers {
   };
   revocations: { refresh(): Promise<void> };
   log: { info(o: object, m: string): void; error(o: object, m: string): void };
+  /** Told on every change of `live` (a metric). */
+  live?: (up: boolean) => void;
 }
 
 /**
@@ -148,10 +150,11 @@ export function startFanout(redis: { url: string; keyPrefix?: string } | undefin
       f.sessions.distrustAll();
       void f.revocations.refresh().catch(() => {});
     },
-    onLive: (live) =>
-      live
-        ? f.log.info({}, 'fan-out: subscribed; session ends elsewhere apply at once')
-        : f.log.error({}, 'fan-out: redis unreachable; every legacy session request re-reads the store until it is back'),
+    onLive: (live) => {
+      f.live?.(live);
+      if (live) f.log.info({}, 'fan-out: subscribed; session ends elsewhere apply at once');
+      else f.log.error({}, 'fan-out: redis unreachable; every legacy session request re-reads the store until it is back');
+    },
   });
   const trusted = f.sessions.recheckMs;
   f.sessions.recheckMs = () => (fanout.live ? trusted() : 0);
