@@ -105,6 +105,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         restart: { initialDelayMs: 100, maxDelayMs: 5000 },
         sandbox: { network: 'none' },
         disabled: true,
+        era: 'auto',
       },
       {
         name: 'remote',
@@ -113,6 +114,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         headers: { Authorization: 'Bearer remote-secret' },
         timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
         disabled: false,
+        era: 'auto',
       },
       {
         name: 'legacy',
@@ -121,6 +123,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         headers: {},
         timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
         disabled: false,
+        era: 'auto',
       },
     ],
   });
@@ -168,6 +171,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
         restart: { initialDelayMs: 500, maxDelayMs: 30000 },
         timeouts: { connectMs: 15000, requestMs: 60000, maxTotalMs: 300000 },
         disabled: false,
+        era: 'auto',
       },
     ],
   });
