@@ -58,6 +58,12 @@ test('the dead upstream is restarted and serves again', async () => {
   assert.deepEqual(r.content, [{ type: 'text', text: 'ok' }]);
 });
 
+test('an answer that is not UTF-8 is an error for its call, never text with U+FFFD in it', async () => {
+  const e = await callError('chaos__bad_utf8');
+  assert.match(e.message, /upstream/);
+  assert.doesNotMatch(JSON.stringify(e), /\ufffd|rm -rf/);
+});
+
 test('garbage, unknown ids and foreign progress never reach the caller; the call times out cleanly', async () => {
   const seen: unknown[] = [];
   const start = Date.now();

@@ -3,6 +3,7 @@
  * forwarded to the log line by line. The child gets only the environment it is configured with
  * (plus the inherited allowlist), never the gateway's whole environment. Restarts are the pool's job.
  */
+import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
@@ -218,6 +219,15 @@ export class StdioChannel implements Channel {
       msg = JSON.parse(line.toString('utf8'));
     } catch {
       this.#log.warn({ upstream: this.description, bytes: line.length }, 'dropped non-json upstream output');
+      return;
+    }
+    // Bytes that are not UTF-8 are never passed on decoded as U+FFFD: a response becomes an error for
+    // its request (so the caller is not left waiting), anything else is dropped.
+    if (!isUtf8(line)) {
+      this.#log.warn({ upstream: this.description, bytes: line.length }, 'refused upstream output that is not UTF-8');
+      const id = (msg as { id?: unknown } | null)?.id;
+      const response = msg && typeof msg === 'object' && ('result' in msg || 'error' in msg);
+      if (response && (typeof id === 'string' || typeof id === 'number')) this.#receiver?.message({ jsonrpc: '2.0', id, error: { code: -32603, message: 'the upstream answered with bytes that are not UTF-8' } });
       return;
     }
     this.#receiver?.message(msg);
