@@ -175,7 +175,7 @@ export class Gateway {
       await gw.principalRevocations.start();
       gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
       gw.#cursorKey = await store.approvals.sharedKey('list-cursors');
-      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, log, live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0) });
+      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, modes: gw.runtimeModes, log, live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0) });
       await gw.principalRevocations.start();
     } catch (err) {
       await store.close();

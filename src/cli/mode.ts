@@ -12,6 +12,7 @@ import { actorName, type CliContext } from './inventory.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
+import { announce } from '../sessions/fanout.ts';
 
 
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
@@ -41,6 +42,8 @@ export function registerMode(program: Command, ctx: CliContext): void {
         await s.modes.set(rec);
         await recordAdmin(s, rec.setBy, 'mode.set', { scope, mode: rec.mode, reason: rec.reason });
       });
+      // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
+      await announce(config.limits?.redis, { kind: 'modes.changed' });
       if (opts.json) return void process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
       process.stdout.write(`${scope}: ${rec.mode} (set by ${rec.setBy}; gateways apply it within a second)\n`);
     });
@@ -58,6 +61,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
         return r;
       });
       if (!had) ctx.fail(`no run-time mode is set for ${scope}`, 2);
+      await announce(config.limits?.redis, { kind: 'modes.changed' });
       process.stdout.write(`${scope}: cleared\n`);
     });
 

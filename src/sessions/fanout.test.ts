@@ -48,7 +48,8 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
   let refreshed = 0;
   const sessions = { recheckMs: () => 5000, onEnded: (_id: string) => {}, endedElsewhere: (id: string) => void ended.push(id), distrustAll: () => void distrusted++ };
   const log = { info() {}, error() {} };
-  const f = startFanout({ url: URL, keyPrefix: prefix }, { sessions, revocations: { refresh: async () => void refreshed++ }, log })!;
+  let synced = 0;
+  const f = startFanout({ url: URL, keyPrefix: prefix }, { sessions, revocations: { refresh: async () => void refreshed++ }, modes: { sync: async () => void synced++ }, log })!;
   try {
     assert.ok(await f.ready());
     assert.equal(sessions.recheckMs(), 5000, 'live: the cached copy is trusted (ends arrive at once)');
@@ -56,6 +57,10 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
     await announce({ url: URL, keyPrefix: prefix }, { kind: 'session.ended', id: 's1' });
     for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(ended, ['s1']);
+    const before = synced;
+    await announce({ url: URL, keyPrefix: prefix }, { kind: 'modes.changed' });
+    for (let i = 0; i < 100 && synced === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(synced, before + 1, 'modes re-read');
   } finally {
     await f.close();
   }

@@ -128,6 +128,8 @@ export interface FanoutFollowers {
     distrustAll(): void;
   };
   revocations: { refresh(): Promise<void> };
+  /** Run-time modes (the incident switch): re-read when another process changed them. */
+  modes?: { sync(): Promise<void> };
   log: { info(o: object, m: string): void; error(o: object, m: string): void };
   /** Told on every change of `live` (a metric). */
   live?: (up: boolean) => void;
@@ -145,10 +147,12 @@ export function startFanout(redis: { url: string; keyPrefix?: string } | undefin
     onMessage: (msg) => {
       if (msg.kind === 'session.ended' && typeof msg.id === 'string') f.sessions.endedElsewhere(msg.id);
       else if (msg.kind === 'revocations.changed') void f.revocations.refresh().catch(() => {});
+      else if (msg.kind === 'modes.changed') void f.modes?.sync().catch(() => {});
     },
     onResync: () => {
       f.sessions.distrustAll();
       void f.revocations.refresh().catch(() => {});
+      void f.modes?.sync().catch(() => {});
     },
     onLive: (live) => {
       f.live?.(live);
