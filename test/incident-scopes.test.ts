@@ -121,3 +121,18 @@ test('a principal: every key acting for the person is refused once open returns;
   const status = JSON.parse((await runCli(['incident', 'status', opened.body.incident.id, '--json', '-c', t.file])).stdout);
   assert.equal(status.openedBy, 'apikey:ops2@globex');
 });
+
+test('the evidence bundle over the admin API: a platform admin gets the manifest and files (their digests match); a tenant admin is refused', async () => {
+  const opened = await api('ops2', 'incidents', { title: 'bundle', reason: 'evidence', tool: 'leaky__record' });
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  const id = opened.body.incident.id as string;
+  const r = await api('ops2', `incidents/${id}/export`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+  const { createHash } = await import('node:crypto');
+  for (const [name, digest] of Object.entries(r.body.manifest.files as Record<string, string>)) {
+    assert.equal(createHash('sha256').update(r.body.files[name]).digest('hex'), digest.replace(/^sha256:/, ''), name);
+  }
+  assert.ok(r.body.files['audit.jsonl'] !== undefined && r.body.manifest.signature);
+  assert.equal((await api('acme-admin', `incidents/${id}/export`, {})).status, 404, "a tenant admin does not see the operator's incident");
+  await runCli(['incident', 'close', id, '--lift', '-c', t.file]);
+});

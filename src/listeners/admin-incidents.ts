@@ -7,11 +7,14 @@
  *   POST incidents/<id>/revoke              revoke what the scope used, confirmed
  *   POST incidents/<id>/notify              tell the owners (SMTP from the gateway's $GATEHOUSE_SMTP_URL and $GATEHOUSE_SMTP_FROM)
  *   POST incidents/<id>/close               {note?, lift?}
+ *   POST incidents/<id>/export              the evidence bundle as JSON ({manifest, files}); platform admins only
  *
  * A platform admin may do all of it. A tenant admin sees and acts on its own tenant's incidents only
  * (another's looks like none), and may open one only for its own tenant (`tenant`): disabling a tool
- * or server, or revoking a person at every issuer, reaches beyond one tenant. The evidence bundle is
- * written by the CLI (`gatehouse incident export`), on the operator's machine, not by the gateway.
+ * or server, or revoking a person at every issuer, reaches beyond one tenant. The evidence bundle
+ * (`gatehouse incident export` writes it to a folder) is answered as JSON to platform admins only: it
+ * holds store-wide state (the inventory, every revocation, the chain verification). Written to a
+ * private temporary folder, read back whole, and removed.
  */
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -21,6 +24,10 @@ import { parseTime } from '../audit/timeline.ts';
 import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SCOPE_KINDS, validId, type Actor } from '../incident/incident.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { notifyIncident } from '../incident/notify.ts';
+import { exportBundle } from '../incident/bundle.ts';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AdminDeps } from './admin.ts';
 import { announce } from '../sessions/fanout.ts';
 import { readBody } from './guards.ts';
@@ -65,7 +72,7 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
       const r = await openIncident(deps.store, actorOf(admin, deps), { title, reason, scope: checkScope(deps.config, kinds[0], value), windowStart, announce: (msg) => announce(deps.config.limits?.redis, msg) });
       return { status: 201, body: r };
     }
-    const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close))?$/.exec(path);
+    const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close|export))?$/.exec(path);
     if (!m || !validId(m[1])) return { status: 404, body: { error: 'not found' } };
     const id = m[1];
     if (!m[2]) {
@@ -77,6 +84,19 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
     if (m[2] === 'revoke') return { status: 200, body: await revokeIncident(deps.store, deps.config, actor, id, { tenant, spareKey: admin.via === 'api-key' ? admin.client : undefined }) };
     // Where mail goes is the gateway operator's setting, never the caller's: no host from the request is dialled.
     if (m[2] === 'notify') return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant }) };
+    if (m[2] === 'export') {
+      await getIncident(deps.store, id, tenant); // another tenant's looks like none
+      if (tenant !== undefined) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the evidence bundle holds store-wide state: a platform admin exports it');
+      const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bundle-'));
+      try {
+        const r = await exportBundle(deps.store, deps.config, actor, id, join(dir, 'bundle'));
+        const files: Record<string, string> = {};
+        for (const name of Object.keys(r.manifest.files)) files[name] = await readFile(join(dir, 'bundle', name), 'utf8');
+        return { status: 200, body: { incident: id, records: r.records, truncated: r.truncated, manifest: r.manifest, files } };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
     const input = await body(req, '{"note": "...", "lift": true|false} (both optional)');
     return { status: 200, body: await closeIncident(deps.store, actor, id, { tenant, note: str(input.note, 500), lift: input.lift === true }) };
   } catch (err) {
