@@ -3,7 +3,7 @@
  * the admin API, use (at most once, compare-and-set in the store, so across every replica), the
  * HMAC-sealed request state for modern retries, the signed webhook, and an audit record for each step.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ApprovalStore } from '../storage/types.ts';
@@ -47,7 +47,7 @@ export class ApprovalService {
   }
 
   #mac(text: string): string {
-    return createHmac('sha256', this.#key).update(text).digest('base64url');
+    return hmacSha256(this.#key, text).toString('base64url');
   }
 
   /** The modern `requestState` for a pending approval: tamper-evident, shared by every replica. */
@@ -62,9 +62,7 @@ export class ApprovalService {
     const dot = rest.lastIndexOf('.');
     if (dot < 0) return undefined;
     const id = rest.slice(0, dot);
-    const mac = Buffer.from(rest.slice(dot + 1));
-    const want = Buffer.from(this.#mac(id));
-    return mac.length === want.length && timingSafeEqual(mac, want) ? id : undefined;
+    return sameBytes(rest.slice(dot + 1), this.#mac(id)) ? id : undefined;
   }
 
   isOurs(state: unknown): boolean {

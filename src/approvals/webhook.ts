@@ -9,7 +9,7 @@
  * Signatures: `v1=` hex HMAC-SHA256 over `${timestamp}.${body}` with unix-second timestamps, checked
  * in constant time, stale or future timestamps refused (replay window).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { ApprovalRequest } from './model.ts';
 import { truncate, visible } from './summary.ts';
 
@@ -63,7 +63,7 @@ export const TIMESTAMP_HEADER = 'x-gatehouse-timestamp';
 export const SIGNATURE_HEADER = 'x-gatehouse-signature';
 
 function mac(body: string | Uint8Array, secret: string, ts: string): string {
-  return createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
+  return hmacSha256(secret, `${ts}.`, body).toString('hex');
 }
 
 /** Headers for a webhook POST of `body` (sign the exact bytes you send). `timestampSec`: unix seconds. */
@@ -90,7 +90,5 @@ export function verify(headers: Headers, body: string | Uint8Array, secret: stri
   if (Math.abs(nowSec - Number(ts)) > toleranceSec) return false;
   const m = /^v1=([0-9a-f]{64})$/.exec(sig);
   if (!m) return false;
-  const want = Buffer.from(mac(body, secret, ts), 'hex');
-  const got = Buffer.from(m[1], 'hex');
-  return want.length === got.length && timingSafeEqual(want, got);
+  return sameBytes(Buffer.from(mac(body, secret, ts), 'hex'), Buffer.from(m[1], 'hex'));
 }

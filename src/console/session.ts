@@ -7,7 +7,8 @@
  * Cookies: HttpOnly, SameSite=Strict (the short-lived login cookie is Lax: it must come back with the
  * provider's cross-site redirect), Path=/, Secure unless the console is plain http on loopback.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import { seal, unseal } from '../credentials/upstream-oauth.ts';
 
 export interface Session {
@@ -41,7 +42,7 @@ export class ConsoleCookies {
 
   constructor(key: Buffer, secure: boolean) {
     this.#key = key.subarray(0, 32);
-    this.#csrfKey = createHmac('sha256', key).update('console csrf').digest();
+    this.#csrfKey = hmacSha256(key, 'console csrf');
     this.secure = secure;
   }
 
@@ -94,13 +95,11 @@ export class ConsoleCookies {
   }
 
   csrf(sid: string): string {
-    return createHmac('sha256', this.#csrfKey).update(sid).digest('base64url');
+    return hmacSha256(this.#csrfKey, sid).toString('base64url');
   }
 
   csrfOk(sid: string, token: string | null): boolean {
-    const got = Buffer.from(token ?? '');
-    const want = Buffer.from(this.csrf(sid));
-    return got.length === want.length && timingSafeEqual(got, want);
+    return sameBytes(token ?? '', this.csrf(sid));
   }
 }
 

@@ -6,7 +6,8 @@
  * Holds live in this process's memory, bounded in number and time, and per principal and per tenant
  * (when the caller names the owner), so one tenant's slow calls cannot use up every other tenant's.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
@@ -171,9 +172,7 @@ export class Holds {
   open(state: string, binding: string): HeldCall {
     const [, id = '', mac = ''] = state.split('.');
     const h = this.#holds.get(id);
-    const want = Buffer.from(this.#mac(id, binding));
-    const got = Buffer.from(mac);
-    if (!h || h.binding !== binding || want.length !== got.length || !timingSafeEqual(want, got) || h.expires < Date.now()) {
+    if (!h || h.binding !== binding || !sameBytes(this.#mac(id, binding), mac) || h.expires < Date.now()) {
       throw new GatehouseError('E_INPUT_STATE', 'invalid or expired request state (it may belong to another gateway replica)');
     }
     return h;
@@ -192,7 +191,7 @@ export class Holds {
   }
 
   #mac(id: string, binding: string): string {
-    return createHmac('sha256', this.#secret).update(`${id}\n${binding}`).digest('base64url');
+    return hmacSha256(this.#secret, `${id}\n${binding}`).toString('base64url');
   }
 
   #sweep(): void {

@@ -7,7 +7,8 @@
  * every replica shares) and bound to the listing, the endpoint and the caller: a forged cursor, or one
  * from another listing, endpoint or caller, is -32602.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 
@@ -23,7 +24,7 @@ const MAX_CURSOR = 2048;
 const invalid = () => new GatehouseError('E_INVALID_PARAMS', 'invalid params: unknown `cursor`');
 
 function mac(b: CursorBinding, body: string): Buffer {
-  return createHmac('sha256', b.key ?? PROCESS_KEY).update(JSON.stringify([b.bind, body])).digest();
+  return hmacSha256(b.key ?? PROCESS_KEY, JSON.stringify([b.bind, body]));
 }
 
 /** The last keys a cursor remembers, and how it names them. */
@@ -43,7 +44,7 @@ function open(cursor: unknown, b: CursorBinding): Position {
   if (!m) throw invalid();
   const given = Buffer.from(m[2], 'base64url');
   const want = mac(b, m[1]);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) throw invalid();
+  if (!sameBytes(given, want)) throw invalid();
   const at = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8')) as Partial<Position>;
   if (!Number.isInteger(at?.o) || (at.o as number) < 0 || !Array.isArray(at.k) || !at.k.every((x) => typeof x === 'string')) throw invalid();
   return at as Position;

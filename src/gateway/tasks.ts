@@ -5,7 +5,8 @@
  * apply again on every later request), the upstream's id, and a digest of the principal. A handle
  * presented by anyone else, altered, or from another endpoint is an unknown task.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 
 export interface TaskTarget {
@@ -26,7 +27,7 @@ export class TaskHandles {
   }
 
   #mac(body: string): string {
-    return createHmac('sha256', this.#key).update(body).digest('base64url');
+    return hmacSha256(this.#key, body).toString('base64url');
   }
 
   static #who(principalKey: string, scope: string): string {
@@ -42,9 +43,7 @@ export class TaskHandles {
     if (handle.length > MAX_HANDLE) return undefined;
     const [v, body, mac] = handle.split('.');
     if (v !== 'gh1' || !body || !mac) return undefined;
-    const want = Buffer.from(this.#mac(body));
-    const got = Buffer.from(mac);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
+    if (!sameBytes(this.#mac(body), mac)) return undefined;
     try {
       const [server, tool, taskId, who] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as string[];
       if (who !== TaskHandles.#who(principalKey, scope)) return undefined;

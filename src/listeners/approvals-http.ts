@@ -7,7 +7,7 @@
  * its rule, and a person (not a service key); to anyone else it does not exist. Lookups and decisions
  * are rate limited per viewer. Responses carry a strict CSP and no-store.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
@@ -60,7 +60,7 @@ function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator
 }
 
 function csrf(approvals: ApprovalService, id: string, viewer: Principal): string {
-  return createHmac('sha256', approvals.seal('csrf')).update(`${id}\n${viewer.key}`).digest('base64url');
+  return hmacSha256(approvals.seal('csrf'), `${id}\n${viewer.key}`).toString('base64url');
 }
 
 async function form(req: IncomingMessage): Promise<URLSearchParams> {
@@ -99,9 +99,7 @@ export async function handleApprovalPage(req: IncomingMessage, res: ServerRespon
     const origin = req.headers.origin;
     if (origin !== undefined && !deps.origins.has(origin)) throw new GatehouseError('E_ORIGIN');
     const f = await form(req);
-    const token = Buffer.from(f.get('csrf') ?? '');
-    const want = Buffer.from(csrf(deps.approvals, id, viewer));
-    if (token.length !== want.length || !timingSafeEqual(token, want)) return send(res, 403, resultPage('This form has expired: reload the page and decide again.', { backUrl: `/approvals/${id}` }));
+    if (!sameBytes(f.get('csrf') ?? '', csrf(deps.approvals, id, viewer))) return send(res, 403, resultPage('This form has expired: reload the page and decide again.', { backUrl: `/approvals/${id}` }));
     const decision = f.get('decision');
     if (decision !== 'approve' && decision !== 'deny') return send(res, 400, resultPage('Choose approve or deny.', { backUrl: `/approvals/${id}` }));
     const t = await deps.approvals.decide(id, approver, decision, f.get('reason') ?? undefined);
