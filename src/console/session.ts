@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
-import { seal, unseal } from '../credentials/upstream-oauth.ts';
+import { seal, unseal } from '../util/seal.ts';
 
 export interface Session {
   /** The access token the person's provider issued for the gateway's resource. */

@@ -11,7 +11,8 @@
 //   processes writing at once (two CLI invocations) can still lose one update: there is no file lock.
 // - Reads re-read the file, so a change made by the CLI is seen by a running gateway (through the
 //   resolver's cache TTL).
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { openParts, sealParts } from '../util/seal.ts';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
@@ -202,19 +203,13 @@ function checkName(name: string): void {
 }
 
 function encrypt(key: Buffer, name: string, value: string): Entry {
-  const iv = randomBytes(12); // 96-bit random nonce, fresh per write
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(name, 'utf8'));
-  const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-  return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64'), updatedAt: new Date().toISOString() };
+  const s = sealParts(key, name, value); // bound to its name: an entry moved to another name does not open
+  return { iv: s.iv.toString('base64'), tag: s.tag.toString('base64'), ciphertext: s.ciphertext.toString('base64'), updatedAt: new Date().toISOString() };
 }
 
 function decrypt(key: Buffer, name: string, e: Entry): string {
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(e.iv, 'base64'), { authTagLength: 16 });
-    decipher.setAAD(Buffer.from(name, 'utf8'));
-    decipher.setAuthTag(Buffer.from(e.tag, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(e.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    return openParts(key, name, { iv: Buffer.from(e.iv, 'base64'), tag: Buffer.from(e.tag, 'base64'), ciphertext: Buffer.from(e.ciphertext, 'base64') });
   } catch {
     throw new CredentialError('E_PROVIDER_AUTH', 'entry failed authentication (tampered, moved, or wrong key)', { provider: PROVIDER, ref: `local:${name}` });
   }

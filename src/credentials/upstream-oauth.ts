@@ -12,7 +12,8 @@
  * issuer's path) and then as OpenID Connect discovery, and must name the issuer exactly; every
  * response is read up to a size cap, with a timeout, and never follows a redirect.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { seal, unseal } from '../util/seal.ts';
 import * as oauth from 'oauth4webapi';
 import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
@@ -72,22 +73,6 @@ type Metadata = oauth.AuthorizationServer & { authorization_endpoint: string; to
 
 const PENDING_MS = 10 * 60_000;
 const SKEW_MS = 30_000;
-
-export function seal(key: Buffer, aad: string, plain: string): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(aad));
-  const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-  return [iv, c.getAuthTag(), body].map((b) => b.toString('base64url')).join('.');
-}
-
-export function unseal(key: Buffer, aad: string, sealed: string): string {
-  const [iv, tag, body] = sealed.split('.').map((p) => Buffer.from(p, 'base64url'));
-  const d = createDecipheriv('aes-256-gcm', key, iv);
-  d.setAAD(Buffer.from(aad));
-  d.setAuthTag(tag);
-  return Buffer.concat([d.update(body), d.final()]).toString('utf8');
-}
 
 export class UpstreamOAuth {
   readonly #store: UpstreamTokenStore;
