@@ -3,6 +3,7 @@
  * knows how the parts fit; every part takes what it needs as arguments.
  */
 import { mkdir } from 'node:fs/promises';
+import { doubled } from './util/backoff.ts';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from './config/schema.ts';
@@ -430,7 +431,7 @@ export class Gateway {
           this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
           const again = () => {
             clearTimeout(timer);
-            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(Math.min(delay * 2, 30_000));
+            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(doubled(delay, 30_000));
           };
           this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
           timer = setTimeout(again, delay);

@@ -11,6 +11,7 @@
  * or invalid response. A JSON-RPC error the upstream chose to send is an answer, not a failure.
  */
 import { EventEmitter } from 'node:events';
+import { doubled } from '../util/backoff.ts';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -97,7 +98,7 @@ export class CircuitBreaker extends EventEmitter<{ change: [CircuitChange] }> {
     this.#consecutive++;
     if (t.probe) {
       this.#probing = false;
-      this.#cooldown = Math.min(this.#cooldown * 2, this.options.maxCooldownMs);
+      this.#cooldown = doubled(this.#cooldown, this.options.maxCooldownMs);
       return this.#open(`the probe request ${why}`);
     }
     if (this.#state !== 'closed') return;

@@ -8,6 +8,7 @@
  * content types, oversize bodies) become a JSON-RPC error for that request only.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { doubled } from '../util/backoff.ts';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
@@ -377,7 +378,7 @@ export class StreamableHttpChannel implements Channel {
       } catch {
         return;
       }
-      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      delay = doubled(delay, RETRY_MAX_MS);
     }
   }
 

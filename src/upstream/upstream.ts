@@ -4,6 +4,7 @@
  * waits for the connection (bounded by connectMs) and adds the modern `_meta` envelope when needed.
  */
 import { createHash } from 'node:crypto';
+import { doubled } from '../util/backoff.ts';
 import { EventEmitter } from 'node:events';
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import { CircuitBreaker, type BreakerOptions, type CircuitChange } from './breaker.ts';
@@ -325,7 +326,7 @@ export class Upstream extends EventEmitter<{
       .catch(() => undefined)
       .finally(() => {
         if (this.#peer !== peer || peer.closed || this.#state !== 'ready') return;
-        const next = Date.now() - opened > 60_000 ? 500 : Math.min(delay * 2, 30_000);
+        const next = Date.now() - opened > 60_000 ? 500 : doubled(delay, 30_000);
         setTimeout(() => this.#listen(peer, identity, next), delay).unref();
       });
   }
@@ -341,7 +342,7 @@ export class Upstream extends EventEmitter<{
     const { initialDelayMs, maxDelayMs } = this.#restartCfg();
     if (wasReady && Date.now() - this.#readySince > STABLE_MS) this.#delay = initialDelayMs;
     const delay = this.#delay;
-    this.#delay = Math.min(this.#delay * 2, maxDelayMs);
+    this.#delay = doubled(this.#delay, maxDelayMs);
     this.#log.info({ delayMs: delay }, 'restarting upstream');
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {

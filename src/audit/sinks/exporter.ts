@@ -16,6 +16,7 @@
  * hole is worse than a stalled one, which status and alerts make visible).
  */
 import type { AuditEvent } from '../event.ts';
+import { equalJitter, nthDelay } from '../../util/backoff.ts';
 import { scrub, SinkError, type Sink } from './sink.ts';
 
 export interface AuditSource {
@@ -182,8 +183,7 @@ export class Exporter {
   #delay(err: unknown): number {
     const { initialMs, maxMs } = this.#o.backoff ?? { initialMs: 500, maxMs: 60_000 };
     if (this.#rejected) return maxMs;
-    const base = Math.min(maxMs, initialMs * 2 ** Math.min(30, this.#failures - 1));
-    const jittered = base / 2 + (this.#o.random ?? Math.random)() * (base / 2);
+    const jittered = equalJitter(nthDelay(initialMs, this.#failures, maxMs), this.#o.random);
     const floor = err instanceof SinkError ? (err.retryAfterMs ?? 0) : 0;
     return Math.min(maxMs, Math.max(jittered, floor));
   }
