@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { closestKey } from '../util/suggest.ts';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from './yaml-positions.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ConfigSchema, Gateway, HttpServer, StdioServer, type Config, type RawConfig } from './schema.ts';
@@ -49,7 +51,6 @@ const TRANSPORTS = '`stdio`, `http`, `sse`';
 const DEFAULT_STATE_DIR = (Gateway.properties.stateDir as { default: string }).default;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-type Path = Array<string | number>;
 type Obj = Record<string, unknown>;
 
 interface Context {
@@ -142,49 +143,17 @@ function context(doc: Document, lc: LineCounter, file: string): Context {
   return ctx;
 }
 
-function position(lc: LineCounter, offset: number): { line: number; column: number } {
-  const { line, col } = lc.linePos(offset);
-  return { line, column: col };
-}
-
-/** A library message as ours: first line only, lowercase start, no final period. */
-function sentence(message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/[.:]$/, '');
-  return first.charAt(0).toLowerCase() + first.slice(1);
-}
-
 function sorted(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => a.line - b.line || a.column - b.column);
-}
-
-function formatPath(path: Path): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
-    .join('');
 }
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function nodeAt(doc: Document, path: Path): Node | undefined {
-  const n: unknown = path.length === 0 ? doc.contents : doc.getIn(path, true);
-  return n && typeof n === 'object' && 'range' in n ? (n as Node) : undefined;
-}
-
-function nearest(doc: Document, path: Path): Node | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = nodeAt(doc, path.slice(0, n));
-    if (node) return node;
-  }
-  return undefined;
-}
-
-/** The node of a key in the mapping at `path` (unknown and duplicate keys are reported there). */
-function keyNode(doc: Document, path: Path, key: string): Node | undefined {
-  const map = nodeAt(doc, path);
-  const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === key) : undefined;
-  return (pair?.key as Node | undefined) ?? map;
+/** The node of a key in the mapping at `path`, else the mapping (unknown keys are reported there). */
+function keyOrMap(doc: Document, path: Path, key: string): Node | undefined {
+  return keyNode(doc, path, key) ?? nodeAt(doc, path);
 }
 
 function duplicateKeys(node: unknown, path: Path, ctx: Context): void {
@@ -279,7 +248,7 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
   for (const e of list) {
     if (e.keyword !== 'additionalProperties') continue;
     const known = Object.keys((e.parentSchema as { properties?: Obj }).properties ?? {});
-    hints.set(e, closest(String(e.params.additionalProperty), known));
+    hints.set(e, closestKey(String(e.params.additionalProperty), known));
   }
   const typos = new Set([...hints].map(([e, hint]) => `${e.instancePath}/${hint}`));
   const seen = new Set<string>();
@@ -293,7 +262,7 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
       const hint = hints.get(e);
-      node = keyNode(ctx.doc, path, key);
+      node = keyOrMap(ctx.doc, path, key);
       message = `unknown key \`${key}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}`;
     } else if (e.keyword === 'required') {
       if (typos.has(`${e.instancePath}/${e.params.missingProperty}`)) continue;
@@ -336,43 +305,6 @@ function describe(e: ErrorObject): string {
   }
 }
 
-/** The known key nearest to a misspelt one, when it is near enough to be what was meant. */
-function closest(word: string, candidates: string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  let byPrefix: string | undefined;
-  let longestPrefix = Math.max(4, Math.ceil(w.length / 2)) - 1;
-  for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-    const p = commonPrefix(w, c.toLowerCase());
-    if (p > longestPrefix) [byPrefix, longestPrefix] = [c, p];
-  }
-  // Near in spelling (`comand`), or the same word with a different ending (`maxBodySize`).
-  return bestDistance <= Math.max(1, Math.min(3, Math.floor(w.length / 3))) ? best : byPrefix;
-}
-
-function commonPrefix(a: string, b: string): number {
-  let n = 0;
-  while (n < a.length && a[n] === b[n]) n++;
-  return n;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
 function semanticChecks(raw: unknown, ctx: Context): void {
   if (!isObj(raw)) return;
   const gateway = isObj(raw.gateway) ? raw.gateway : {};
@@ -392,7 +324,7 @@ function semanticChecks(raw: unknown, ctx: Context): void {
     ordered(ctx, [...path, 'restart'], server.restart, 'initialDelayMs', 'maxDelayMs');
     if (isObj(server.env)) {
       for (const key of Object.keys(server.env)) {
-        if (!ENV_NAME.test(key)) ctx.add([...path, 'env'], `\`${key}\` is not a valid environment variable name`, keyNode(ctx.doc, [...path, 'env'], key));
+        if (!ENV_NAME.test(key)) ctx.add([...path, 'env'], `\`${key}\` is not a valid environment variable name`, keyOrMap(ctx.doc, [...path, 'env'], key));
       }
     }
   });

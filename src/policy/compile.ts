@@ -14,7 +14,9 @@ import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { canonicalId, canonicalPath, canonicalRepo, canonicalUrl, type Canon } from './canonical.ts';
 import { compileGlob, globRegExp, hasWildcard, resourceGlobProblem, toolGlobProblem } from './glob.ts';
 import { EFFECTS, MODES, PolicyError, RESOURCE_KINDS, type Approvers, type Effect, type Mode, type Modes, type Policy, type PolicyIssue, type ResourceKind, type ResourcePattern, type ResourceRule, type ResourceSpec, type Rule, type SubjectMatch } from './model.ts';
-import { readSource, suggest, type Path, type Source } from './source.ts';
+import type { Path } from '../config/yaml-positions.ts';
+import { suggest } from '../util/suggest.ts';
+import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
 
 type Obj = Record<string, unknown>;

@@ -4,9 +4,8 @@
  * that, the compiler collects every problem before throwing. Messages never echo long values.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../config/yaml-positions.ts';
 import { PolicyError, type PolicyIssue } from './model.ts';
-
-export type Path = Array<string | number>;
 
 export interface Source {
   file: string;
@@ -21,44 +20,11 @@ export interface Source {
   nodeLine(node: Node): number;
 }
 
-export function formatPath(path: Path): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
-    .join('');
-}
-
-function nodeAt(doc: Document, path: Path): Node | undefined {
-  const n: unknown = path.length === 0 ? doc.contents : doc.getIn(path, true);
-  return n && typeof n === 'object' && 'range' in n ? (n as Node) : undefined;
-}
-
-function nearest(doc: Document, path: Path): Node | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = nodeAt(doc, path.slice(0, n));
-    if (node) return node;
-  }
-  return undefined;
-}
-
-function keyNode(doc: Document, path: Path, key: string): Node | undefined {
-  const map = nodeAt(doc, path);
-  const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === key) : undefined;
-  return (pair?.key as Node | undefined) ?? undefined;
-}
-
-function sentence(message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/[.:]$/, '');
-  return first.charAt(0).toLowerCase() + first.slice(1);
-}
-
 /** Parse one source. Throws PolicyError on a YAML syntax error or duplicate keys. */
 export function readSource(text: string, file: string): { source: Source; value: unknown } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
-  const pos = (offset: number) => {
-    const { line, col } = lc.linePos(offset);
-    return { line, column: col };
-  };
+  const pos = (offset: number) => position(lc, offset);
   const source: Source = {
     file,
     doc,
@@ -105,26 +71,4 @@ function duplicateKeys(node: unknown, path: Path, src: Source): void {
       duplicateKeys(pair.value, [...path, key], src);
     }
   } else if (isSeq(node)) node.items.forEach((item, i) => duplicateKeys(item, [...path, i], src));
-}
-
-/** Closest of `candidates` to `word` within two edits, for "did you mean". */
-export function suggest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
 }

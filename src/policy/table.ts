@@ -18,7 +18,9 @@
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { evaluate } from './evaluate.ts';
 import { EFFECTS, PolicyError, type Decision, type Effect, type EvaluationInput, type Policy } from './model.ts';
-import { readSource, suggest, type Path, type Source } from './source.ts';
+import type { Path } from '../config/yaml-positions.ts';
+import { suggest } from '../util/suggest.ts';
+import { readSource, type Source } from './source.ts';
 
 export interface TableCase {
   name: string;

@@ -1,0 +1,48 @@
+/**
+ * Positions in YAML for error reports (`file:line:column: path: message`), shared by the config
+ * loader and the policy reader so that both point at the same place for the same mistake.
+ */
+import { isMap, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+
+export type Path = Array<string | number>;
+
+/** `a.b[0]["odd key"]`: the path as a reader of the YAML would write it. */
+export function formatPath(path: Path): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
+    .join('');
+}
+
+/** 1-based line and column of a source offset. */
+export function position(lc: LineCounter, offset: number): { line: number; column: number } {
+  const { line, col } = lc.linePos(offset);
+  return { line, column: col };
+}
+
+/** The node at `path`, if there is one. */
+export function nodeAt(doc: Document, path: Path): Node | undefined {
+  const n: unknown = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  return n && typeof n === 'object' && 'range' in n ? (n as Node) : undefined;
+}
+
+/** The node at `path`, or its nearest existing ancestor (a missing key is reported at its parent). */
+export function nearest(doc: Document, path: Path): Node | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = nodeAt(doc, path.slice(0, n));
+    if (node) return node;
+  }
+  return undefined;
+}
+
+/** The node of the key `key` in the mapping at `path` (unknown and duplicate keys are reported there). */
+export function keyNode(doc: Document, path: Path, key: string): Node | undefined {
+  const map = nodeAt(doc, path);
+  const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === key) : undefined;
+  return (pair?.key as Node | undefined) ?? undefined;
+}
+
+/** A YAML library message as ours: first line only, no position, lowercase start, no final period. */
+export function sentence(message: string): string {
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/[.:]$/, '');
+  return first.charAt(0).toLowerCase() + first.slice(1);
+}
