@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { verify } from '../src/approvals/webhook.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approvals-'));
@@ -108,7 +109,7 @@ test('legacy: the call returns the pending approval; approved on the page; the r
   const audit = (await t.gw.store.audit.read({ kind: 'approval.event', limit: 1000 })).map((x) => x.event).filter((e) => e.approval?.id === pending.id);
   assert.deepEqual(audit.map((e) => e.detail?.event), ['requested', 'approved', 'used', 'refused']);
   assert.equal(audit[1].actor?.subject, 'lead1');
-  for (let i = 0; i < 50 && !hooks.some((h) => h.body.includes(pending.id)); i++) await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => hooks.some((h) => h.body.includes(pending.id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(pending.id))!;
   assert.ok(hook.ok, 'the webhook is signed');
   assert.match(JSON.parse(hook.body).text, /approvals\/apr_/);
@@ -218,7 +219,7 @@ test('the approver sees the secret-looking argument that will run; the chat webh
   const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
   const page = await (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })).text();
   assert.ok(page.includes(token), 'the page shows what will run');
-  for (let i = 0; i < 50 && !hooks.some((h) => h.body.includes(id)); i++) await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => hooks.some((h) => h.body.includes(id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(id))!;
   assert.ok(!hook.body.includes(token), 'the webhook does not carry it');
 });

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { startVaultServer, type VaultServer } from './fixtures/secrets/vault-server.ts';
 
@@ -139,7 +140,7 @@ test('revocation: confirmed by every live gateway, with the time to effect; call
   assert.equal(refused.error.code, -32001);
   assert.match(refused.error.message, /a credential of server `leaky` is revoked/);
   assert.ok(!held('leaky', 'globex'), 'no connection holds it');
-  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((res2) => setTimeout(res2, 100));
+  await eventually(() => !existsSync(`/proc/${pid}`), { timeoutMs: 10_000, intervalMs: 100 });
   assert.ok(!existsSync(`/proc/${pid}`), 'the process that held it is gone');
   const events = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event);
   assert.ok(events.some((e) => e.detail?.action === 'credentials.revoke' && e.actor?.subject === 'sec'));

@@ -18,6 +18,7 @@ import { CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotif
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
+import { eventually } from './support/eventually.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
 const data = join(tmp, 'data');
@@ -249,7 +250,7 @@ test("a subscription hears only its own tenant's updates", async () => {
   await acme.subscribeResource({ uri: 'gatehouse:mt/secret://token' });
   await globex.subscribeResource({ uri: 'gatehouse:mt/secret://token' });
   await acme.callTool({ name: 'mt__touch', arguments: { uri: 'secret://token' } });
-  for (let i = 0; i < 100 && !heard.acme.length; i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => heard.acme.length, { timeoutMs: 10_000, intervalMs: 20 });
   assert.deepEqual(heard.acme, ['gatehouse:mt/secret://token']);
   // globex's own process changed nothing; acme's change is not globex's business.
   await globex.callTool({ name: 'mt__whoami', arguments: {} });
@@ -421,7 +422,7 @@ test("one tenant's sessions share the upstream subscription: the first makes it,
   await a.unsubscribeResource({ uri });
   assert.equal(count('resources/unsubscribe'), unsubs, 'b still holds it: nothing ended upstream');
   await a.callTool({ name: 'mt__touch', arguments: { uri: `file://${data}/acme/notes.txt` } });
-  for (let i = 0; i < 100 && !heard.length; i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => heard.length, { timeoutMs: 10_000, intervalMs: 20 });
   assert.deepEqual(heard, [uri]);
   await b.unsubscribeResource({ uri });
   assert.equal(count('resources/unsubscribe'), unsubs + 1, 'the last one out ends it');
