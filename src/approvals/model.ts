@@ -7,7 +7,6 @@
 import type { ToolClass } from '../inventory/classify.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
-export const APPROVAL_STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'expired', 'used'];
 
 /** Who asked: copied from the verified Principal at request time, never from arguments. */
 export interface Requester {

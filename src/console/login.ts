@@ -4,7 +4,6 @@
  * (oauth4webapi). What comes back is an access token for the gateway's own resource, which the
  * console then verifies like any bearer token: same keys, same audience, same tenant binding.
  */
-import { randomBytes } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -86,8 +85,4 @@ export async function finishLogin(l: ConsoleLogin, pending: PendingLogin, query:
   } catch (err) {
     throw new GatehouseError('E_UNAUTHENTICATED', `sign-in failed: ${(err as Error).message.slice(0, 200)}`);
   }
-}
-
-export function randomId(): string {
-  return randomBytes(12).toString('hex');
 }

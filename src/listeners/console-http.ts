@@ -47,7 +47,6 @@ export interface ConsoleDeps {
   baseUrl: string;
 }
 
-export const CONSOLE_PREFIX = '/console';
 const MAX_FORM = 16 * 1024;
 const PAGE_SIZE = 50;
 // Per person, in this process: pages (a search walked in a loop) and actions (a form posted in a loop).

@@ -164,12 +164,6 @@ export function canonicalUrl(raw: unknown, what = 'url'): Canon {
   return done(u.href, s);
 }
 
-/** Canonical form of a path or root written in a policy (compile time). */
-export function canonicalRoot(root: string): string | undefined {
-  const c = canonicalPath(root);
-  return c.ok ? c.value : undefined;
-}
-
 /**
  * The real path behind `path` (symlinks resolved by the filesystem the gateway sees). Not pure: the
  * lead calls it at the edge, then canonicalises and checks the result like any other path.
