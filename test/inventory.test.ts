@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EVERYTHING, FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 const SHIFTY = join(ROOT, 'test/fixtures/upstreams/shifty-server.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-inventory-'));
@@ -50,12 +51,7 @@ async function admin(t: TestGateway, path: string): Promise<any> {
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+  return eventually(fn, { timeoutMs: 10_000, intervalMs: 50 }).catch(() => assert.fail(`timed out waiting for ${what}`));
 }
 
 async function toolNames(c: Client): Promise<string[]> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-modes-'));
 const rec = join(tmp, 'rec.jsonl');
@@ -30,11 +31,7 @@ after(async () => {
 });
 
 async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+  await eventually(fn, { timeoutMs: 10_000, intervalMs: 50 }).catch(() => assert.fail(`timed out waiting for ${what}`));
 }
 const listed = async (name: string) => (await c.listTools()).tools.some((x) => x.name === name);
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { serveStdio } from '../src/listeners/stdio.ts';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 const input = new PassThrough();
@@ -41,12 +42,7 @@ after(async () => {
 
 const send = (m: unknown) => input.write(`${JSON.stringify(m)}\n`);
 async function waitFor(pred: (m: any) => boolean): Promise<any> {
-  for (let i = 0; i < 100; i++) {
-    const hit = lines.find(pred);
-    if (hit) return hit;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail('no such message arrived');
+  return eventually(() => lines.find(pred), { timeoutMs: 10_000, intervalMs: 50 }).catch(() => assert.fail('no such message arrived'));
 }
 
 test('legacy over stdio: initialize, call, and list_changed reaches the client', async () => {

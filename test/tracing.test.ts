@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { TOOL_CALL_PIPELINE } from '../src/pipeline/index.ts';
 
@@ -78,12 +79,9 @@ async function modernCall(base: string, note: string, traceparent?: string): Pro
 }
 
 async function spansOf(traceId: string, n: number): Promise<Span[]> {
-  for (let i = 0; i < 100; i++) {
-    const mine = spans.filter((s) => s.traceId === traceId);
-    if (mine.length >= n) return mine;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return spans.filter((s) => s.traceId === traceId);
+  const mine = () => spans.filter((s) => s.traceId === traceId);
+  // Not enough spans in time: the caller's assertions say which are missing.
+  return eventually(() => mine().length >= n && mine(), { timeoutMs: 10_000, intervalMs: 50 }).catch(() => mine());
 }
 
 test('a trusted caller’s trace continues: a SERVER span, a child per stage, the upstream joins, audit and log carry the id', async () => {

@@ -11,13 +11,15 @@ export interface EventuallyOptions {
   intervalMs?: number;
 }
 
-export async function eventually<T>(fn: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 50 }: EventuallyOptions = {}): Promise<T> {
+type Falsy = false | 0 | '' | null | undefined;
+
+export async function eventually<T>(fn: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 50 }: EventuallyOptions = {}): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, Falsy>;
       last = undefined;
     } catch (err) {
       last = err;
