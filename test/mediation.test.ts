@@ -429,3 +429,12 @@ test("one tenant's sessions share the upstream subscription: the first makes it,
   await a.close();
   await b.close();
 });
+
+test("a tenant's first requests arriving together start one process, not one each", async () => {
+  const starts = () => reached().filter((r) => r.tenant === 'globex' && r.msg.method === 'initialize').length;
+  t.gw.credentials.pool.sweep(Date.now() + 16 * 60_000);
+  const before = starts();
+  const rs = await Promise.all(Array.from({ length: 6 }, () => rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} })));
+  for (const r of rs) assert.equal(r.result?.content?.[0]?.text, 'globex', JSON.stringify(r));
+  assert.equal(starts(), before + 1, 'one process for the tenant');
+});

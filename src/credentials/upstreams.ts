@@ -6,6 +6,7 @@
  * it changed (rotation, after the cache TTL) a new connection replaces it and the old one finishes its
  * calls in flight before it stops. A revocation stops every connection holding the revoked secret at once.
  */
+import { GatehouseError } from '../protocol/errors.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { VerdictStore } from '../storage/types.ts';
@@ -38,6 +39,7 @@ export class CredentialedUpstreams {
   readonly #scrubber: SecretScrubber;
 
   readonly #idleMs: () => number;
+  #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(broker: CredentialBroker, verdicts: VerdictStore, log: Logger, scrubber: SecretScrubber, idleMs: () => number = () => 15 * 60_000) {
@@ -67,18 +69,22 @@ export class CredentialedUpstreams {
       return { up: held.up, values: [] };
     }
     const m = await this.#broker.materialize(cfg, tenant, subject, subjectToken);
-    if (held && held.digest === m.digest && held.up.state !== 'stopped') {
-      held.lastUsed = now;
-      return { up: held.up, values: m.values };
+    // Read again after the await: a concurrent first request of this tenant may have connected
+    // meanwhile (two processes for one key would leave one running unowned), or the gateway stopped.
+    if (this.#stopped) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${cfg.name}\` is stopped`);
+    const current = this.#held.get(key);
+    if (current && current.digest === m.digest && current.up.state !== 'stopped') {
+      current.lastUsed = now;
+      return { up: current.up, values: m.values };
     }
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
-    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values, keep: Boolean(opts.keep || held?.keep), lastUsed: now });
+    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values, keep: Boolean(opts.keep || current?.keep), lastUsed: now });
     this.#scrubber.update(this.values());
     this.onCreated(cfg.name, key.split('\u0000')[1], up);
     up.start().catch(() => {});
-    if (held) {
+    if (current) {
       this.#log.info({ server: cfg.name }, 'credentials rotated: a new upstream connection takes new calls; the old one drains');
-      this.#retire(held.up);
+      this.#retire(current.up);
     }
     return { up, values: m.values };
   }
@@ -129,6 +135,7 @@ export class CredentialedUpstreams {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#sweeper);
     await Promise.allSettled([...this.#held.values()].map((h) => h.up.stop()).concat([...this.#retiring].map((u) => u.stop())));
     this.#held.clear();
