@@ -9,60 +9,17 @@
  * - a rolling configuration change, one replica at a time (SIGHUP), with traffic flowing.
  * Redis cut and restored: test/drills-redis.test.ts.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runCli } from './support/gateway.ts';
-import { freePort } from './support/processes.ts';
-import { dropPgSchema, freshPgSchema, postgresAvailable, redisAvailable, requireService, pgTestUrl } from './support/services.ts';
-import { NGINX, RECORDER, createSchema, cutPostgres, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
+import { pgTestUrl } from './support/services.ts';
+import { deployment, RECORDER, cutPostgres, recordedCalls, rpcBody, startReplica, waitFor, type Replica } from './support/scale-out.ts';
 
-const schema = freshPgSchema();
-const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-drills-'));
-const opts: DeploymentOptions = {
-  schema,
-  app: `gatehouse-drills-${schema}`,
-  redisUrl: 'redis://127.0.0.1:6379',
-  keyPrefix: `gatehouse-test:${schema}:`,
-  recordFile: join(tmp, 'rec.jsonl'),
-  publicUrl: '',
-  secretsKey: newSecretsKey(),
-};
-const replicas: Replica[] = [];
-let lb: Nginx | undefined;
-let ready = false;
-
-before(async () => {
-  if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
-  await createSchema(schema);
-  const lbPort = await freePort();
-  opts.publicUrl = `http://127.0.0.1:${lbPort}`;
-  const ports = [await freePort(), await freePort(), await freePort()];
-  replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`d${i + 1}`, opts, p)))));
-  lb = await startNginx(ports, lbPort);
-  ready = true;
-});
-
-after(async () => {
-  await lb?.stop();
-  await Promise.all(replicas.map((r) => r.stop()));
-  if (ready) await dropPgSchema(schema).catch(() => {});
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function usable(t: import('node:test').TestContext): Promise<boolean> {
-  if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
-  if (!NGINX) {
-    if (process.env.CI === 'true') assert.fail('nginx is not installed');
-    t.skip('nginx is not installed (apt-get install -y nginx-light)');
-    return false;
-  }
-  assert.ok(ready, 'the deployment started');
-  return true;
-}
+const d = deployment('drills', 'd');
+const { opts, replicas, tmp, usable } = d;
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -115,12 +72,12 @@ async function load(prefix: string, workers: number): Promise<Load> {
   const results = new Map<string, Outcome>();
   const sent: Load['sent'] = [];
   let running = true;
-  const sids = await Promise.all(Array.from({ length: workers }, () => openSession(lb!.url)));
+  const sids = await Promise.all(Array.from({ length: workers }, () => openSession(d.lb!.url)));
   const loops = sids.map(async (sid, w) => {
     for (let i = 0; running; i++) {
       const note = `${prefix}-${w}-${i}`;
       sent.push({ note, at: Date.now() });
-      results.set(note, await callOnce(lb!.url, sid, i + 1, note));
+      results.set(note, await callOnce(d.lb!.url, sid, i + 1, note));
     }
   });
   return { results, sent, stop: async () => { running = false; await Promise.all(loops); } };
@@ -167,9 +124,9 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
   replicas[1] = await startReplica(victim.name, opts, victim.port);
   const seen: string[] = [];
   // One session (in the store), one request per round: round robin cycles over every replica.
-  const sid = await openSession(lb!.url);
+  const sid = await openSession(d.lb!.url);
   await waitFor('nginx to use the restarted replica', async () => {
-    const r = await fetch(`${lb!.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const r = await fetch(`${d.lb!.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
     await r.text();
     seen.push(`${r.status}@${r.headers.get('x-gatehouse-replica')}`);
     return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
@@ -194,7 +151,7 @@ test('drill: PostgreSQL connections cut under load; nothing reaches the upstream
   await c.connect();
   const intents = new Set<string>();
   try {
-    const r = await c.query(`select body from "${schema}".audit_events where kind = 'call.intent' and body like '%pgcut-%'`);
+    const r = await c.query(`select body from "${opts.schema}".audit_events where kind = 'call.intent' and body like '%pgcut-%'`);
     for (const row of r.rows as Array<{ body: string }>) for (const m of row.body.matchAll(/pgcut-\d+-\d+/g)) intents.add(m[0]);
   } finally {
     await c.end();
@@ -208,8 +165,8 @@ test('drill: PostgreSQL connections cut under load; nothing reaches the upstream
   t.diagnostic(`${cut} connections cut; ${ran.size} calls executed, ${failed} failed closed`);
 
   // Recovery: every call answers again.
-  const sid = await openSession(lb!.url);
-  for (let i = 0; i < 9; i++) assert.equal(await callOnce(lb!.url, sid, 100 + i, `pgafter-${i}`), 'ok');
+  const sid = await openSession(d.lb!.url);
+  for (let i = 0; i < 9; i++) assert.equal(await callOnce(d.lb!.url, sid, 100 + i, `pgafter-${i}`), 'ok');
 });
 
 test('drill: a rolling configuration change, one replica at a time (SIGHUP), traffic flowing', async (t) => {

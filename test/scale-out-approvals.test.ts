@@ -5,69 +5,27 @@
  * once where it waits; the approval is then refused on every replica; a key or a person revoked from
  * the CLI is refused by every replica.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runCli } from './support/gateway.ts';
-import { freePort } from './support/processes.ts';
 import pg from 'pg';
-import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, redisAvailable, requireService } from './support/services.ts';
-import { NGINX, createSchema, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
+import { pgTestUrl } from './support/services.ts';
+import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
 
-const schema = freshPgSchema();
-const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-scale-approvals-'));
-const opts: DeploymentOptions = {
-  schema,
-  app: `gatehouse-scale-appr-${schema}`,
-  redisUrl: 'redis://127.0.0.1:6379',
-  keyPrefix: `gatehouse-test:${schema}:`,
-  recordFile: join(tmp, 'rec.jsonl'),
-  publicUrl: '',
-  secretsKey: newSecretsKey(),
+const keys: Record<string, string> = {};
+const d = deployment('scale-appr', 'a', {
   limitRules: '    - { id: unused, scope: tool, tools: [rec__slow], rate: { points: 100, perSeconds: 60 } }\n',
   top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\napprovals: { waitSeconds: 30 }\n`,
-};
-const replicas: Replica[] = [];
-let lb: Nginx | undefined;
-let ready = false;
-const keys: Record<string, string> = {};
-
-before(async () => {
-  if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
-  await createSchema(schema);
-  const lbPort = await freePort();
-  opts.publicUrl = `http://127.0.0.1:${lbPort}`;
-  const ports = [await freePort(), await freePort(), await freePort()];
-  replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`a${i + 1}`, opts, p)))));
-  lb = await startNginx(ports, lbPort);
+}, async ({ replicas, opts }) => {
   for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) {
     const r = await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
     assert.equal(r.code, 0, r.stderr);
     keys[name] = JSON.parse(r.stdout).key;
   }
-  ready = true;
 });
-
-after(async () => {
-  await lb?.stop();
-  await Promise.all(replicas.map((r) => r.stop()));
-  if (ready) await dropPgSchema(schema).catch(() => {});
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function usable(t: import('node:test').TestContext): Promise<boolean> {
-  if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
-  if (!NGINX) {
-    if (process.env.CI === 'true') assert.fail('nginx is not installed');
-    t.skip('nginx is not installed (apt-get install -y nginx-light)');
-    return false;
-  }
-  assert.ok(ready, 'the deployment started');
-  return true;
-}
+const { opts, replicas, usable } = d;
 
 const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -98,7 +56,7 @@ test('a call held on one replica is approved through two others, runs once where
     const c = new pg.Client({ connectionString: pgTestUrl() });
     await c.connect();
     try {
-      const r = await c.query(`select id from "${schema}".approvals where status = 'pending'`);
+      const r = await c.query(`select id from "${opts.schema}".approvals where status = 'pending'`);
       id = (r.rows[0] as { id?: string } | undefined)?.id ?? '';
     } finally {
       await c.end();
@@ -108,11 +66,11 @@ test('a call held on one replica is approved through two others, runs once where
 
   // The page through nginx: GET on one replica, POST on the next (round robin); the CSRF token holds.
   const auth = { authorization: `Bearer ${keys.lead}` };
-  const page = await fetch(`${lb!.url}/approvals/${id}`, { headers: auth });
+  const page = await fetch(`${d.lb!.url}/approvals/${id}`, { headers: auth });
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   assert.ok(csrf, html.slice(0, 500));
-  const post = await fetch(`${lb!.url}/approvals/${id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
+  const post = await fetch(`${d.lb!.url}/approvals/${id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
   const decided = await post.text();
   assert.equal(post.status, 200, decided);
   assert.notEqual(page.headers.get('x-gatehouse-replica'), post.headers.get('x-gatehouse-replica'), 'decided on another replica than the page was served by');

@@ -4,62 +4,16 @@
  * one replica is gone on the others at once (Redis fan-out, not the 5 s re-check); a shared rate
  * limit and a run-time mode hold whichever replica a call lands on.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { runCli } from './support/gateway.ts';
-import { freePort } from './support/processes.ts';
-import { dropPgSchema, freshPgSchema, postgresAvailable, redisAvailable, requireService } from './support/services.ts';
-import { NGINX, createSchema, newSecretsKey, recordedCalls, rpcBody, startNginx, startReplica, waitFor, type DeploymentOptions, type Nginx, type Replica } from './support/scale-out.ts';
+import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
 
-const schema = freshPgSchema();
-const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-scale-out-'));
-const opts: DeploymentOptions = {
-  schema,
-  app: `gatehouse-scale-${schema}`,
-  redisUrl: 'redis://127.0.0.1:6379',
-  keyPrefix: `gatehouse-test:${schema}:`,
-  recordFile: join(tmp, 'rec.jsonl'),
-  publicUrl: '',
-  secretsKey: newSecretsKey(),
-};
-const replicas: Replica[] = [];
-let lb: Nginx | undefined;
-let ready = false;
-
-before(async () => {
-  if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
-  await createSchema(schema);
-  const lbPort = await freePort();
-  opts.publicUrl = `http://127.0.0.1:${lbPort}`;
-  const ports = [await freePort(), await freePort(), await freePort()];
-  replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`r${i + 1}`, opts, p)))));
-  lb = await startNginx(ports, lbPort);
-  ready = true;
-});
-
-after(async () => {
-  await lb?.stop();
-  await Promise.all(replicas.map((r) => r.stop()));
-  if (ready) await dropPgSchema(schema).catch(() => {});
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function usable(t: import('node:test').TestContext): Promise<boolean> {
-  if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
-  if (!NGINX) {
-    if (process.env.CI === 'true') assert.fail('nginx is not installed');
-    t.skip('nginx is not installed (apt-get install -y nginx-light)');
-    return false;
-  }
-  assert.ok(ready, 'the deployment started');
-  return true;
-}
+const d = deployment('scale', 'r');
+const { opts, replicas, tmp, usable } = d;
 
 function legacyPost(base: string, sid: string, body: unknown): Promise<Response> {
   return fetch(`${base}/mcp`, {
@@ -74,12 +28,12 @@ const call = (id: number, name: string, args: Record<string, unknown>) => ({ jso
 test('nginx spreads one legacy session over all three replicas, and each serves it', async (t) => {
   if (!(await usable(t))) return;
   const client = new Client({ name: 'scale-out', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${lb!.url}/mcp`));
+  const transport = new StreamableHTTPClientTransport(new URL(`${d.lb!.url}/mcp`));
   await client.connect(transport);
   const sid = transport.sessionId!;
   const served = new Set<string>();
   for (let i = 0; i < 9; i++) {
-    const r = await legacyPost(lb!.url, sid, call(100 + i, 'rec__record', { note: `spread-${i}` }));
+    const r = await legacyPost(d.lb!.url, sid, call(100 + i, 'rec__record', { note: `spread-${i}` }));
     assert.equal(r.status, 200);
     served.add(r.headers.get('x-gatehouse-replica') ?? '');
     const body = await rpcBody(r);
@@ -96,7 +50,7 @@ test('nginx spreads one legacy session over all three replicas, and each serves 
 test('modern (stateless) calls go through nginx to any replica', async (t) => {
   if (!(await usable(t))) return;
   const client = new ModernClient({ name: 'scale-out-modern', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' } });
-  await client.connect(new ModernTransport(new URL(`${lb!.url}/mcp`)));
+  await client.connect(new ModernTransport(new URL(`${d.lb!.url}/mcp`)));
   assert.equal(client.getProtocolEra(), 'modern');
   for (let i = 0; i < 6; i++) {
     const r = await client.callTool({ name: 'rec__record', arguments: { note: `modern-${i}` } });
@@ -128,14 +82,14 @@ test('a session ended on one replica is refused by the others at once (fan-out o
 test('a rate limit is one budget across the replicas (Redis)', async (t) => {
   if (!(await usable(t))) return;
   const client = new Client({ name: 'limits', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${lb!.url}/mcp`));
+  const transport = new StreamableHTTPClientTransport(new URL(`${d.lb!.url}/mcp`));
   await client.connect(transport);
   const sid = transport.sessionId!;
   let ok = 0;
   let refused = 0;
   const served = new Set<string>();
   for (let i = 0; i < 9; i++) {
-    const r = await legacyPost(lb!.url, sid, call(200 + i, 'rec__other', { note: `limited-${i}` }));
+    const r = await legacyPost(d.lb!.url, sid, call(200 + i, 'rec__other', { note: `limited-${i}` }));
     served.add(r.headers.get('x-gatehouse-replica') ?? '');
     const body = await rpcBody(r);
     if (body.result && !body.result.isError) ok++;

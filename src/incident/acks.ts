@@ -29,11 +29,11 @@ export class ApplyAcks {
 
   /** Call after the changes are in force on this gateway. */
   applied(changes: ReadonlyArray<{ key: string; version: number }>): void {
-    const todo = changes.filter((c) => this.#acked.get(c.key) !== c.version);
-    if (!todo.length) return;
+    const pending = changes.filter((c) => this.#acked.get(c.key) !== c.version);
+    if (!pending.length) return;
     void (async () => {
       try {
-        for (const c of todo) {
+        for (const c of pending) {
           await this.#store.ack(c.key, this.#instance, c.version, Date.now());
           this.#acked.set(c.key, c.version);
         }

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ROOT } from './gateway.ts';
 import { childEnv, freePort, stopper } from './processes.ts';
-import { pgTestUrl } from './services.ts';
+import { after, before, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, redisAvailable, requireService } from './services.ts';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
@@ -253,3 +255,58 @@ export function recordedCalls(file: string): Array<{ name: string; arguments: Re
 }
 
 export { waitFor };
+
+export interface Deployment {
+  readonly opts: DeploymentOptions;
+  readonly replicas: Replica[];
+  /** The test file's own temporary folder (the recording file is in it). */
+  readonly tmp: string;
+  /** nginx in front of the replicas, once started. */
+  lb: Nginx | undefined;
+  /** Whether a test can use the deployment: skipped visibly without PostgreSQL, Redis or nginx (failed under CI=true). */
+  usable(t: TestContext): Promise<boolean>;
+}
+
+/**
+ * Three replicas of one deployment (fresh PostgreSQL schema, own Redis key prefix) behind nginx, for
+ * one test file: started in its before() hook (then `afterStart`, e.g. API keys), stopped in after().
+ */
+export function deployment(name: string, replicaPrefix: string, extra: Partial<DeploymentOptions> = {}, afterStart?: (d: Deployment) => Promise<void>): Deployment {
+  const schema = freshPgSchema();
+  const tmp = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
+  let ready = false;
+  const d: Deployment = {
+    opts: { schema, app: `gatehouse-${name}-${schema}`, redisUrl: 'redis://127.0.0.1:6379', keyPrefix: `gatehouse-test:${schema}:`, recordFile: join(tmp, 'rec.jsonl'), publicUrl: '', secretsKey: newSecretsKey(), ...extra },
+    replicas: [],
+    tmp,
+    lb: undefined,
+    async usable(t) {
+      if (!(await requireService(t, 'postgres')) || !(await requireService(t, 'redis'))) return false;
+      if (!NGINX) {
+        if (process.env.CI === 'true') assert.fail('nginx is not installed');
+        t.skip('nginx is not installed (apt-get install -y nginx-light)');
+        return false;
+      }
+      assert.ok(ready, 'the deployment started');
+      return true;
+    },
+  };
+  before(async () => {
+    if (!NGINX || !(await postgresAvailable()) || !(await redisAvailable())) return;
+    await createSchema(schema);
+    const lbPort = await freePort();
+    d.opts.publicUrl = `http://127.0.0.1:${lbPort}`;
+    const ports = [await freePort(), await freePort(), await freePort()];
+    d.replicas.push(...(await Promise.all(ports.map((p, i) => startReplica(`${replicaPrefix}${i + 1}`, d.opts, p)))));
+    d.lb = await startNginx(ports, lbPort);
+    await afterStart?.(d);
+    ready = true;
+  });
+  after(async () => {
+    await d.lb?.stop();
+    await Promise.all(d.replicas.map((r) => r.stop()));
+    if (ready) await dropPgSchema(schema).catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return d;
+}
