@@ -74,7 +74,11 @@ function iso(ms: number | undefined): string {
   return ms === undefined || !Number.isFinite(ms) ? '—' : new Date(ms).toISOString();
 }
 
-function doc(title: string, body: string): string {
+/**
+ * The HTML document every server-rendered page of the gateway shares (this approval page and the
+ * console): no script, same-origin referrer, not indexed, one stylesheet of our own.
+ */
+export function htmlDocument(o: { title: string; css: string; body: string; head?: string }): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -83,12 +87,17 @@ function doc(title: string, body: string): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="referrer" content="same-origin">',
     '<meta name="robots" content="noindex, nofollow">',
-    `<title>${text(title)}</title>`,
-    `<link rel="stylesheet" href="${APPROVAL_CSS_PATH}">`,
+    `<title>${text(o.title)}</title>`,
+    `<link rel="stylesheet" href="${o.css}">`,
+    ...(o.head ? [o.head] : []),
     '</head>',
-    `<body><main>${body}</main></body>`,
+    `<body>${o.body}</body>`,
     '</html>',
   ].join('\n');
+}
+
+function doc(title: string, body: string): string {
+  return htmlDocument({ title, css: APPROVAL_CSS_PATH, body: `<main>${body}</main>` });
 }
 
 /** The class in words, with a class for colour: colour is never the only signal. */

@@ -36,6 +36,17 @@ async function scopeFor(ctx: CliContext, config: Config, as: string | undefined)
 const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) => scope.platform || e.actor?.tenant === scope.tenant;
 
 
+/**
+ * Who performs a two-person audit operation (prune, retention): with a credential, the verified person
+ * (never what --by says), who must be a platform admin; a service key is nobody and is refused.
+ */
+async function twoPersonActor(ctx: CliContext, config: Config, opts: { as?: string; by?: string }): Promise<string> {
+  const who = await scopeFor(ctx, config, opts.as);
+  requirePlatform(ctx, who.scope);
+  if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
+  return who.person ?? actorName(opts.by);
+}
+
 function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const t = parseTime(v);
@@ -187,11 +198,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .addOption(asOption())
     .action(async (opts: { config: string; olderThan?: string; reason?: string; confirm?: string; pending?: boolean; by?: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      // With a credential, the person is the verified one (never what --by says) and must be a platform admin.
-      const who = await scopeFor(ctx, config, opts.as);
-      requirePlatform(ctx, who.scope);
-      if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
-      const by = who.person ?? actorName(opts.by);
+      const by = await twoPersonActor(ctx, config, opts);
       const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
       if (opts.pending) {
         const rows = await withStore(config, (s) => s.dualControl.list('pending'));
@@ -236,11 +243,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .addOption(asOption())
     .action(async (opts: { config: string; days?: string; reason?: string; confirm?: string; by?: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
-      // With a credential, the person is the verified one (never what --by says) and must be a platform admin.
-      const who = await scopeFor(ctx, config, opts.as);
-      requirePlatform(ctx, who.scope);
-      if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
-      const by = who.person ?? actorName(opts.by);
+      const by = await twoPersonActor(ctx, config, opts);
       const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
       if (opts.confirm) {
         const r = await withStore(config, async (s) => {

@@ -10,7 +10,7 @@ import type { ApprovalRequest } from '../approvals/model.ts';
 import type { ApiKeyRecord, IncidentRecord, ModeRecord } from '../storage/types.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
-import { block, escapeHtml, line, safeUrl, text } from '../approvals/page.ts';
+import { block, escapeHtml, htmlDocument, line, safeUrl, text } from '../approvals/page.ts';
 import { CONSOLE_CSS_PATH } from './css.ts';
 
 export interface View {
@@ -46,21 +46,7 @@ function csrfField(v: View): string {
 }
 
 export function doc(title: string, body: string, head = ''): string {
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="referrer" content="same-origin">',
-    '<meta name="robots" content="noindex, nofollow">',
-    `<title>${text(title)} · Gatehouse console</title>`,
-    `<link rel="stylesheet" href="${CONSOLE_CSS_PATH}">`,
-    head,
-    '</head>',
-    `<body>${body}</body>`,
-    '</html>',
-  ].join('\n');
+  return htmlDocument({ title: `${title} · Gatehouse console`, css: CONSOLE_CSS_PATH, body, head });
 }
 
 export function layout(v: View, page: PageName, title: string, content: string): string {
