@@ -10,6 +10,7 @@ const MAX_DEPTH = 64;
 
 export class SecretScrubber {
   #key = '';
+  #values = new Set<string>();
   #matcher: SecretMatcher | undefined;
 
   /** Scrub with these values from now on (values shorter than 6 characters cannot be matched safely and are refused by the engine). */
@@ -18,6 +19,7 @@ export class SecretScrubber {
     const key = usable.join('\u0000');
     if (key === this.#key) return;
     this.#key = key;
+    this.#values = new Set(usable);
     this.#matcher = usable.length ? new SecretMatcher(usable) : undefined;
   }
 
@@ -40,8 +42,10 @@ export class SecretScrubber {
    * consecutive array items (content blocks) is found in their concatenation and removed from each.
    */
   value<T>(v: T, extra: readonly string[] = []): T {
-    const usable = extra.filter((x) => x.length >= 6);
-    const matcher = usable.length ? new SecretMatcher([...new Set([...usable, ...(this.#key ? this.#key.split('\u0000') : [])])]) : this.#matcher;
+    // A connection's values are normally among those already held: the compiled matcher serves; a
+    // new automaton is built only for values it does not know (building one costs more than a scan).
+    const unknown = extra.filter((x) => x.length >= 6 && !this.#values.has(x));
+    const matcher = unknown.length ? new SecretMatcher([...new Set([...unknown, ...this.#values])]) : this.#matcher;
     if (!matcher) return v;
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return this.text(x, matcher);
