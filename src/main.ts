@@ -392,11 +392,13 @@ export class Gateway {
     const target = this.catalog.split(readTool);
     const cfg = target && this.#serverCfg.get(target.server);
     if (!target || !cfg || target.server !== r.server) return undefined;
-    const up = (await this.credentials.pool.get(cfg, r.tenant)).up;
-    const res = await up?.request('tools/call', { name: target.name, arguments: { path } }, {});
+    // The requester's tenant's connection (policy was evaluated for the requester: approvals/current-content.ts);
+    // what it returns is scrubbed like any answer before an approver sees it.
+    const { up, values } = await this.credentials.pool.get(cfg, r.tenant);
+    const res = await up.request('tools/call', { name: target.name, arguments: { path } }, {});
     if (!res || res.isError) return null; // no such file yet: the write creates it
     const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
-    return typeof text === 'string' ? text : undefined;
+    return typeof text === 'string' ? this.credentials.scrubber.value(text, values) : undefined;
   }
 
   /** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */
