@@ -19,9 +19,13 @@ const { values: opts } = parseArgs({ options: { stdio: { type: 'boolean' }, port
 
 function echoServer(): McpServer {
   const server = new McpServer({ name: 'bench-echo', version: '1.0.0' });
-  server.registerTool('echo', { description: 'returns its text argument', inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
+  server.registerTool(
+    'echo',
+    { description: 'returns its text argument', inputSchema: { text: z.string() } },
+    async ({ text }) => ({
+      content: [{ type: 'text', text }],
+    }),
+  );
   return server;
 }
 

@@ -37,32 +37,58 @@ const TOOL = JSON.stringify(opts.tool);
 /** 1 KB of text that differs per call (session and call numbers first), so a stale or replayed answer is an error. */
 const textFor = (client: number, id: number) => `${client}:${id}:`.padEnd(1024, 'x');
 
-const pool = new Pool(url.origin, { connections: n, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+const pool = new Pool(url.origin, {
+  connections: n,
+  pipelining: 1,
+  keepAliveTimeout: 60_000,
+  headersTimeout: 30_000,
+  bodyTimeout: 30_000,
+});
 
-interface Reply { status: number; contentType: string; sessionId?: string; body: string }
+interface Reply {
+  status: number;
+  contentType: string;
+  sessionId?: string;
+  body: string;
+}
 
 async function post(body: string, headers: Record<string, string>): Promise<Reply> {
   const r = await pool.request({ path: url.pathname, method: 'POST', headers, body });
   const text = await r.body.text();
   const sid = r.headers['mcp-session-id'];
-  return { status: r.statusCode, contentType: String(r.headers['content-type'] ?? ''), sessionId: typeof sid === 'string' ? sid : undefined, body: text };
+  return {
+    status: r.statusCode,
+    contentType: String(r.headers['content-type'] ?? ''),
+    sessionId: typeof sid === 'string' ? sid : undefined,
+    body: text,
+  };
 }
 
 async function openSession(): Promise<Record<string, string>> {
   const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 'gatehouse-bench', version: '1' } } });
+  const init = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 'gatehouse-bench', version: '1' } },
+  });
   const r = await post(init, base);
   if (r.status !== 200 || !r.sessionId || !findResponse(r.contentType, r.body, 0)?.result) {
     throw new Error(`initialize failed: HTTP ${r.status} ${r.body.slice(0, 300)}`);
   }
   const headers = { ...base, 'mcp-session-id': r.sessionId, 'mcp-protocol-version': VERSION };
   const ack = await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
-  if (ack.status !== 202 && ack.status !== 200) throw new Error(`notifications/initialized failed: HTTP ${ack.status} ${ack.body.slice(0, 300)}`);
+  if (ack.status !== 202 && ack.status !== 200)
+    throw new Error(`notifications/initialized failed: HTTP ${ack.status} ${ack.body.slice(0, 300)}`);
   return headers;
 }
 
 async function closeSession(headers: Record<string, string>): Promise<void> {
-  const r = await pool.request({ path: url.pathname, method: 'DELETE', headers: { 'mcp-session-id': headers['mcp-session-id'], 'mcp-protocol-version': VERSION } });
+  const r = await pool.request({
+    path: url.pathname,
+    method: 'DELETE',
+    headers: { 'mcp-session-id': headers['mcp-session-id'], 'mcp-protocol-version': VERSION },
+  });
   await r.body.dump();
 }
 
@@ -95,7 +121,10 @@ async function client(headers: Record<string, string>, index: number): Promise<v
     const t0 = process.hrtime.bigint();
     try {
       const text = textFor(index, id);
-      const r = await post(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":${TOOL},"arguments":{"text":"${text}"}}}`, headers);
+      const r = await post(
+        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":${TOOL},"arguments":{"text":"${text}"}}}`,
+        headers,
+      );
       const response = r.status === 200 ? findResponse(r.contentType, r.body, id) : undefined;
       const ok = resultText(response) === text;
       if (!measuring) continue;

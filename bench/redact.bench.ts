@@ -12,9 +12,16 @@ function buildDocument(targetBytes: number): { items: unknown[] } {
   for (let i = 0; size < targetBytes; i++) {
     const item = {
       id: i,
-      text: `Result ${i}: the quick brown fox jumps over the lazy dog; see https://example.com/a/b?page=${i}&q=fox. `.repeat(3),
-      blob: Buffer.from(`binary-ish payload ${i} ${i % 7 === 0 ? secrets[i % 3] : 'nothing to see'} `.repeat(8)).toString('base64'),
-      log: i % 11 === 0 ? `Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIke2l9In0.c2lnbmF0dXJl${i}` : `GET /items/${i} 200 12ms`,
+      text: `Result ${i}: the quick brown fox jumps over the lazy dog; see https://example.com/a/b?page=${i}&q=fox. `.repeat(
+        3,
+      ),
+      blob: Buffer.from(
+        `binary-ish payload ${i} ${i % 7 === 0 ? secrets[i % 3] : 'nothing to see'} `.repeat(8),
+      ).toString('base64'),
+      log:
+        i % 11 === 0
+          ? `Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIke2l9In0.c2lnbmF0dXJl${i}`
+          : `GET /items/${i} 200 12ms`,
       conn: i % 13 === 0 ? `postgres://app:hunter${i}@db:5432/x` : 'postgres://db:5432/x',
       card: '4111 1111 1111 1111',
       nested: { ssn: '123-45-6789', note: i % 17 === 0 ? `token=${'z'.repeat(30)} AKIAIOSFODNN7EXAMPLE` : 'ok' },
@@ -35,7 +42,9 @@ function measure(label: string, fn: () => void) {
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) fn();
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`${label}: ${((mb * runs) / seconds).toFixed(1)} MB/s (${((seconds / runs) * 1000).toFixed(1)} ms per ${mb.toFixed(2)} MB)`);
+  console.log(
+    `${label}: ${((mb * runs) / seconds).toFixed(1)} MB/s (${((seconds / runs) * 1000).toFixed(1)} ms per ${mb.toFixed(2)} MB)`,
+  );
 }
 
 let count = 0;

@@ -24,8 +24,15 @@ import type { Measurement } from './report.ts';
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
 
-interface Options { quick: boolean; ns: number[] }
-interface Point { replicas: number; n: number; m: Measurement | { failure: string } }
+interface Options {
+  quick: boolean;
+  ns: number[];
+}
+interface Point {
+  replicas: number;
+  n: number;
+  m: Measurement | { failure: string };
+}
 
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +51,11 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** A node script printing one JSON line on stdout; its value. */
-function jsonLine<T>(args: string[], timeoutMs: number, children: Set<ChildProcess>): Promise<{ child: ChildProcess; value: T }> {
+function jsonLine<T>(
+  args: string[],
+  timeoutMs: number,
+  children: Set<ChildProcess>,
+): Promise<{ child: ChildProcess; value: T }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   let out = '';
@@ -58,31 +69,51 @@ function jsonLine<T>(args: string[], timeoutMs: number, children: Set<ChildProce
         resolve({ child, value: JSON.parse(line) as T });
       }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${args[0]} exited with ${code}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code}`));
+    });
   });
 }
 
-async function startReplica(dir: string, name: string, port: number, lbPort: number, pgUrl: string, prefix: string, echoUrl: string, key: string, children: Set<ChildProcess>): Promise<ChildProcess> {
+async function startReplica(
+  dir: string,
+  name: string,
+  port: number,
+  lbPort: number,
+  pgUrl: string,
+  prefix: string,
+  echoUrl: string,
+  key: string,
+  children: Set<ChildProcess>,
+): Promise<ChildProcess> {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, [
-    'version: 1',
-    'gateway:',
-    `  listen: { host: 127.0.0.1, port: ${port} }`,
-    `  stateDir: ${JSON.stringify(join(dir, name))}`,
-    `  publicUrl: http://127.0.0.1:${lbPort}`,
-    '  trustedProxies: [127.0.0.1]',
-    'storage:',
-    '  driver: postgres',
-    `  postgresUrl: ${JSON.stringify(pgUrl)}`,
-    'inventory: { newTools: accept }',
-    'limits:',
-    `  redis: { url: "redis://127.0.0.1:6379", keyPrefix: ${JSON.stringify(prefix)}, fallbackDivisor: 2 }`,
-    '  rules: [{ id: generous, scope: principal, rate: { points: 1000000, perSeconds: 1 } }]',
-    'servers:',
-    `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
-    '',
-  ].join('\n'));
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', file], { cwd: ROOT, env: { ...env(), GATEHOUSE_SECRETS_KEY: key }, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'gateway:',
+      `  listen: { host: 127.0.0.1, port: ${port} }`,
+      `  stateDir: ${JSON.stringify(join(dir, name))}`,
+      `  publicUrl: http://127.0.0.1:${lbPort}`,
+      '  trustedProxies: [127.0.0.1]',
+      'storage:',
+      '  driver: postgres',
+      `  postgresUrl: ${JSON.stringify(pgUrl)}`,
+      'inventory: { newTools: accept }',
+      'limits:',
+      `  redis: { url: "redis://127.0.0.1:6379", keyPrefix: ${JSON.stringify(prefix)}, fallbackDivisor: 2 }`,
+      '  rules: [{ id: generous, scope: principal, rate: { points: 1000000, perSeconds: 1 } }]',
+      'servers:',
+      `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', file], {
+    cwd: ROOT,
+    env: { ...env(), GATEHOUSE_SECRETS_KEY: key },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.add(child);
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`replica ${name} exited with ${child.exitCode}`);
@@ -110,12 +141,16 @@ function render(points: Point[], facts: Record<string, unknown>): string {
   for (const n of [...new Set(points.map((p) => p.n))]) {
     const one = ok(points.find((p) => p.n === n && p.replicas === 1));
     const two = ok(points.find((p) => p.n === n && p.replicas === 2));
-    const f = (m: Measurement | undefined, k: 'callsPerSec' | 'p50ms' | 'p99ms') => (m ? (k === 'callsPerSec' ? Math.round(m[k]).toLocaleString('en') : m[k].toFixed(2)) : 'failed');
+    const f = (m: Measurement | undefined, k: 'callsPerSec' | 'p50ms' | 'p99ms') =>
+      m ? (k === 'callsPerSec' ? Math.round(m[k]).toLocaleString('en') : m[k].toFixed(2)) : 'failed';
     const ratio = one && two && one.callsPerSec > 0 ? `${(two.callsPerSec / one.callsPerSec).toFixed(2)}x` : '-';
-    lines.push(`| ${n} | ${f(one, 'callsPerSec')} | ${f(one, 'p50ms')} | ${f(one, 'p99ms')} | ${f(two, 'callsPerSec')} | ${f(two, 'p50ms')} | ${f(two, 'p99ms')} | ${ratio} |`);
+    lines.push(
+      `| ${n} | ${f(one, 'callsPerSec')} | ${f(one, 'p50ms')} | ${f(one, 'p99ms')} | ${f(two, 'callsPerSec')} | ${f(two, 'p50ms')} | ${f(two, 'p99ms')} | ${ratio} |`,
+    );
   }
   const failures = points.filter((p) => 'failure' in p.m);
-  for (const p of failures) lines.push('', `${p.replicas} replica(s), N=${p.n} failed: ${(p.m as { failure: string }).failure}`);
+  for (const p of failures)
+    lines.push('', `${p.replicas} replica(s), N=${p.n} failed: ${(p.m as { failure: string }).failure}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -132,7 +167,11 @@ export async function runReplicas(o: Options): Promise<number> {
   try {
     say('building dist/');
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
     } catch {
       say('tsc reported type errors; measuring the JavaScript it emitted');
     }
@@ -147,14 +186,33 @@ export async function runReplicas(o: Options): Promise<number> {
     const ports = [await freePort(), await freePort()];
     const lbPort = await freePort();
     say('starting two replicas');
-    for (const [i, p] of ports.entries()) await startReplica(dir, `r${i + 1}`, p, lbPort, u.toString(), prefix, echo.value.url, key, children);
+    for (const [i, p] of ports.entries())
+      await startReplica(dir, `r${i + 1}`, p, lbPort, u.toString(), prefix, echo.value.url, key, children);
     for (const replicas of [1, 2]) {
       lb = await startNginx(ports.slice(0, replicas), lbPort);
       for (const n of o.ns) {
         say(`measuring ${replicas} replica(s) behind nginx, N=${n} ...`);
         try {
-          const { value } = await jsonLine<Measurement>([join(ROOT, 'bench/load.ts'), '--url', `${lb.url}/mcp`, '--tool', 'echo__echo', '--clients', String(n), '--warmup', String(warmupMs), '--measure', String(measureMs)], warmupMs + measureMs + 60_000, children);
-          say(`  ${Math.round(value.callsPerSec)} calls/s, p50 ${value.p50ms.toFixed(2)} ms, p99 ${value.p99ms.toFixed(2)} ms, ${value.errors} errors`);
+          const { value } = await jsonLine<Measurement>(
+            [
+              join(ROOT, 'bench/load.ts'),
+              '--url',
+              `${lb.url}/mcp`,
+              '--tool',
+              'echo__echo',
+              '--clients',
+              String(n),
+              '--warmup',
+              String(warmupMs),
+              '--measure',
+              String(measureMs),
+            ],
+            warmupMs + measureMs + 60_000,
+            children,
+          );
+          say(
+            `  ${Math.round(value.callsPerSec)} calls/s, p50 ${value.p50ms.toFixed(2)} ms, p99 ${value.p99ms.toFixed(2)} ms, ${value.errors} errors`,
+          );
           points.push({ replicas, n, m: value });
         } catch (err) {
           points.push({ replicas, n, m: { failure: (err as Error).message } });
@@ -174,11 +232,24 @@ export async function runReplicas(o: Options): Promise<number> {
   }
   let commit: string | undefined;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     commit = undefined;
   }
-  const facts = { date: new Date().toISOString().slice(0, 10), id: randomBytes(3).toString('hex'), commit, node: process.version, cores: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', warmupMs, measureMs, loadBefore, loadAfter: loadavg()[0] };
+  const facts = {
+    date: new Date().toISOString().slice(0, 10),
+    id: randomBytes(3).toString('hex'),
+    commit,
+    node: process.version,
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    warmupMs,
+    measureMs,
+    loadBefore,
+    loadAfter: loadavg()[0],
+  };
   const markdown = render(points, facts);
   const results = join(ROOT, 'bench/results');
   mkdirSync(results, { recursive: true });

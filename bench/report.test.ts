@@ -11,7 +11,10 @@ const echo = (id: number, text: string) => ({ jsonrpc: '2.0', id, result: { cont
 
 test('a response is found in a JSON body, single or batched', () => {
   assert.equal(resultText(findResponse('application/json', JSON.stringify(echo(3, 'hi')), 3)), 'hi');
-  assert.equal(resultText(findResponse('application/json; charset=utf-8', JSON.stringify([echo(1, 'a'), echo(2, 'b')]), 2)), 'b');
+  assert.equal(
+    resultText(findResponse('application/json; charset=utf-8', JSON.stringify([echo(1, 'a'), echo(2, 'b')]), 2)),
+    'b',
+  );
   assert.equal(findResponse('application/json', JSON.stringify(echo(3, 'hi')), 4), undefined);
 });
 
@@ -25,7 +28,10 @@ test('a response is found among SSE events, after notifications, with CRLF and m
 
 test('an unexpected content type or a tool error is not an echo', () => {
   assert.throws(() => findResponse('text/html', '<p>', 1), /unexpected content type `text\/html`/);
-  assert.equal(resultText(findResponse('application/json', '{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"no"}}', 1)), undefined);
+  assert.equal(
+    resultText(findResponse('application/json', '{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"no"}}', 1)),
+    undefined,
+  );
 });
 
 test('ratios compare calls/s and p50 with the direct row of the same N', () => {
@@ -36,18 +42,55 @@ test('ratios compare calls/s and p50 with the direct row of the same N', () => {
 });
 
 test('the report has a table per path and says when the gateway could not be started', () => {
-  const base = { date: '2026-01-02', id: 'abc123', node: 'v24.0.0', cores: 2, cpuModel: 'cpu', warmupMs: 500, measureMs: 2000 };
+  const base = {
+    date: '2026-01-02',
+    id: 'abc123',
+    node: 'v24.0.0',
+    cores: 2,
+    cpuModel: 'cpu',
+    warmupMs: 500,
+    measureMs: 2000,
+  };
   const rows: Result['rows'] = [
     { path: 'direct', n: 16, calls: 8000, errors: 0, callsPerSec: 4000, p50ms: 3, p99ms: 9 },
-    { path: 'gatehouse-http', n: 16, calls: 6000, errors: 2, callsPerSec: 3000, p50ms: 4, p99ms: 12, cpuUsPerCall: 210, rssPeakMb: 120.5, firstError: 'HTTP 500 boom' },
-    { path: 'gatehouse-stdio', n: 16, calls: 0, errors: 0, callsPerSec: 0, p50ms: 0, p99ms: 0, failure: 'load exited (1)' },
+    {
+      path: 'gatehouse-http',
+      n: 16,
+      calls: 6000,
+      errors: 2,
+      callsPerSec: 3000,
+      p50ms: 4,
+      p99ms: 12,
+      cpuUsPerCall: 210,
+      rssPeakMb: 120.5,
+      firstError: 'HTTP 500 boom',
+    },
+    {
+      path: 'gatehouse-stdio',
+      n: 16,
+      calls: 0,
+      errors: 0,
+      callsPerSec: 0,
+      p50ms: 0,
+      p99ms: 0,
+      failure: 'load exited (1)',
+    },
   ];
   const md = render({ facts: { ...base, gateway: { started: true, coldStartMs: 700, idleRssMb: 90 } }, rows });
-  assert.match(md, /### direct: .*\n\n\| N \| calls\/s \| p50 ms \| p99 ms \| errors \|\n\|---:\|---:\|---:\|---:\|---:\|\n\| 16 \| 4,000 \| 3\.00 \| 9\.00 \| 0 \|/);
+  assert.match(
+    md,
+    /### direct: .*\n\n\| N \| calls\/s \| p50 ms \| p99 ms \| errors \|\n\|---:\|---:\|---:\|---:\|---:\|\n\| 16 \| 4,000 \| 3\.00 \| 9\.00 \| 0 \|/,
+  );
   assert.match(md, /\| 16 \| 3,000 \| 4\.00 \| 12\.00 \| 0\.75x \| 1\.00 \| 210 \| 120\.5 \| 2 \|/);
   assert.match(md, /First error: `HTTP 500 boom`/);
   assert.match(md, /\| 16 \| not measured: load exited \(1\) \|/);
-  const down = render({ facts: { ...base, gateway: { started: false, error: '`gatehouse start` exited with 1' } }, rows: rows.slice(0, 1) });
-  assert.match(down, /\*\*Gateway: could not be started, so only the direct rows were measured\.\*\* Reason: `gatehouse start` exited with 1/);
+  const down = render({
+    facts: { ...base, gateway: { started: false, error: '`gatehouse start` exited with 1' } },
+    rows: rows.slice(0, 1),
+  });
+  assert.match(
+    down,
+    /\*\*Gateway: could not be started, so only the direct rows were measured\.\*\* Reason: `gatehouse start` exited with 1/,
+  );
   assert.doesNotMatch(down, /through Gatehouse/);
 });

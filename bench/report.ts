@@ -63,17 +63,31 @@ const num = (v: number | undefined, digits = 0): string =>
 function table(path: PathId, rows: Row[], direct: Map<number, Row>): string[] {
   const gateway = path !== 'direct';
   const head = gateway
-    ? ['N', 'calls/s', 'p50 ms', 'p99 ms', 'ratio to direct', 'added p50 ms', 'gateway CPU µs/call', 'gateway RSS peak MB', 'errors']
+    ? [
+        'N',
+        'calls/s',
+        'p50 ms',
+        'p99 ms',
+        'ratio to direct',
+        'added p50 ms',
+        'gateway CPU µs/call',
+        'gateway RSS peak MB',
+        'errors',
+      ]
     : ['N', 'calls/s', 'p50 ms', 'p99 ms', 'errors'];
   const out = [`### ${PATHS[path]}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---:').join('|')}|`];
   for (const r of rows) {
     if (r.failure) {
-      out.push(`| ${r.n} | not measured: ${r.failure.replaceAll('|', '\\|').replaceAll('\n', ' ')} |${' |'.repeat(head.length - 2)}`);
+      out.push(
+        `| ${r.n} | not measured: ${r.failure.replaceAll('|', '\\|').replaceAll('\n', ' ')} |${' |'.repeat(head.length - 2)}`,
+      );
       continue;
     }
     const base = [num(r.n), num(r.callsPerSec), num(r.p50ms, 2), num(r.p99ms, 2)];
     const c = compare(r, direct.get(r.n));
-    const extra = gateway ? [c ? `${num(c.ratio, 2)}x` : '-', c ? num(c.addedP50ms, 2) : '-', num(r.cpuUsPerCall), num(r.rssPeakMb, 1)] : [];
+    const extra = gateway
+      ? [c ? `${num(c.ratio, 2)}x` : '-', c ? num(c.addedP50ms, 2) : '-', num(r.cpuUsPerCall), num(r.rssPeakMb, 1)]
+      : [];
     out.push(`| ${[...base, ...extra, num(r.errors)].join(' | ')} |`);
   }
   const firstError = rows.find((r) => r.firstError)?.firstError;

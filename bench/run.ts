@@ -19,7 +19,14 @@ import { render, type Facts, type Measurement, type PathId, type Result, type Ro
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
-const { values: opts } = parseArgs({ options: { quick: { type: 'boolean' }, n: { type: 'string', default: '1,16,64' }, json: { type: 'boolean' }, replicas: { type: 'boolean' } } });
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    n: { type: 'string', default: '1,16,64' },
+    json: { type: 'boolean' },
+    replicas: { type: 'boolean' },
+  },
+});
 const ns = opts.n.split(',').map((s) => Number(s.trim()));
 if (ns.some((n) => !Number.isInteger(n) || n < 1)) {
   process.stderr.write(`bench: bad \`--n ${opts.n}\`: expected positive integers separated by commas\n`);
@@ -32,10 +39,18 @@ delete env.NODE_TEST_CONTEXT;
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const children = new Set<ChildProcess>();
-const LABELS: Record<PathId, string> = { direct: 'direct', 'gatehouse-http': 'gatehouse -> HTTP upstream', 'gatehouse-stdio': 'gatehouse -> stdio upstream' };
+const LABELS: Record<PathId, string> = {
+  direct: 'direct',
+  'gatehouse-http': 'gatehouse -> HTTP upstream',
+  'gatehouse-stdio': 'gatehouse -> stdio upstream',
+};
 
 /** Runs a node script; `ready` sees stdout as it grows and resolves the start once it returns a value. */
-function launch<T>(args: string[], ready: (stdout: string) => T | undefined, timeoutMs: number): Promise<{ child: ChildProcess; value: T; stderr: () => string }> {
+function launch<T>(
+  args: string[],
+  ready: (stdout: string) => T | undefined,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; value: T; stderr: () => string }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -44,7 +59,10 @@ function launch<T>(args: string[], ready: (stdout: string) => T | undefined, tim
   const stderr = () => err.trim().split('\n').slice(-5).join('\n');
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`\`${args.join(' ')}\` not ready after ${timeoutMs} ms ${stderr()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`\`${args.join(' ')}\` not ready after ${timeoutMs} ms ${stderr()}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const value = ready(out);
@@ -73,7 +91,19 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function measure(url: string, tool: string, n: number, pid?: number): Promise<Measurement> {
-  const args = [join(ROOT, 'bench/load.ts'), '--url', url, '--tool', tool, '--clients', String(n), '--warmup', String(WARMUP_MS), '--measure', String(MEASURE_MS)];
+  const args = [
+    join(ROOT, 'bench/load.ts'),
+    '--url',
+    url,
+    '--tool',
+    tool,
+    '--clients',
+    String(n),
+    '--warmup',
+    String(WARMUP_MS),
+    '--measure',
+    String(MEASURE_MS),
+  ];
   if (pid) args.push('--pid', String(pid));
   const { value } = await launch(args, (out) => firstJsonLine<Measurement>(out), WARMUP_MS + MEASURE_MS + 60_000);
   return value;
@@ -83,8 +113,13 @@ async function point(path: PathId, url: string, tool: string, n: number, pid?: n
   say(`measuring ${LABELS[path]} N=${n} ...`);
   try {
     const m = await measure(url, tool, n, pid);
-    const gw = m.cpuUsPerCall === undefined ? '' : `, gateway ${Math.round(m.cpuUsPerCall)} µs CPU/call, RSS peak ${m.rssPeakMb?.toFixed(1)} MB`;
-    say(`  ${Math.round(m.callsPerSec)} calls/s, p50 ${m.p50ms.toFixed(2)} ms, p99 ${m.p99ms.toFixed(2)} ms, ${m.errors} errors${gw}`);
+    const gw =
+      m.cpuUsPerCall === undefined
+        ? ''
+        : `, gateway ${Math.round(m.cpuUsPerCall)} µs CPU/call, RSS peak ${m.rssPeakMb?.toFixed(1)} MB`;
+    say(
+      `  ${Math.round(m.callsPerSec)} calls/s, p50 ${m.p50ms.toFixed(2)} ms, p99 ${m.p99ms.toFixed(2)} ms, ${m.errors} errors${gw}`,
+    );
     return { path, n, ...m };
   } catch (err) {
     say(`  failed: ${(err as Error).message}`);
@@ -108,24 +143,38 @@ function rssMb(pid: number): number {
 }
 
 /** Starts `gatehouse start` from the source and waits for GET /readyz to answer 200. */
-async function startGateway(dir: string, echoUrl: string): Promise<{ child: ChildProcess; url: string; coldStartMs: number }> {
+async function startGateway(
+  dir: string,
+  echoUrl: string,
+): Promise<{ child: ChildProcess; url: string; coldStartMs: number }> {
   const port = await freePort();
   const config = join(dir, 'gatehouse.yaml');
-  writeFileSync(config, [
-    'version: 1',
-    'gateway:',
-    `  listen: { host: 127.0.0.1, port: ${port} }`,
-    `  stateDir: ${JSON.stringify(join(dir, 'state'))}`,
-    'servers:',
-    `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
-    `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'version: 1',
+      'gateway:',
+      `  listen: { host: 127.0.0.1, port: ${port} }`,
+      `  stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+      'servers:',
+      `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
+      `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
+      '',
+    ].join('\n'),
+  );
   // Measure what operators run: the built JavaScript (dist/), not the TypeScript source (type
   // stripping alone costs ~27 MB of RSS).
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', config], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let err = '';
@@ -133,20 +182,32 @@ async function startGateway(dir: string, echoUrl: string): Promise<{ child: Chil
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   const deadline = t0 + 30_000;
   while (performance.now() < deadline && !exited()) {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
+      () => undefined,
+    );
     await res?.body?.cancel();
     if (res?.status === 200) return { child, url: `http://127.0.0.1:${port}/mcp`, coldStartMs: performance.now() - t0 };
     await sleep(50);
   }
-  const lines = err.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = err
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const tail = lines.find((l) => /^(\w*Error\b|gatehouse:)/.test(l)) ?? lines.slice(-3).join(' / ');
   await stop(child);
-  throw new Error(exited() ? `\`gatehouse start\` exited with ${child.exitCode ?? child.signalCode}: ${tail || 'no output'}` : `\`/readyz\` not 200 within 30 s${tail ? `: ${tail}` : ''}`);
+  throw new Error(
+    exited()
+      ? `\`gatehouse start\` exited with ${child.exitCode ?? child.signalCode}: ${tail || 'no output'}`
+      : `\`/readyz\` not 200 within 30 s${tail ? `: ${tail}` : ''}`,
+  );
 }
 
 function gitCommit(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
@@ -209,4 +270,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 // --replicas: two replicas against one behind nginx (bench/replicas.ts), instead of the paths above.
-process.exitCode = opts.replicas ? await (await import('./replicas.ts')).runReplicas({ quick: Boolean(opts.quick), ns: process.argv.includes('--n') ? ns : [16] }) : await main();
+process.exitCode = opts.replicas
+  ? await (await import('./replicas.ts')).runReplicas({
+      quick: Boolean(opts.quick),
+      ns: process.argv.includes('--n') ? ns : [16],
+    })
+  : await main();

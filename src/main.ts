@@ -74,7 +74,11 @@ export class Gateway {
   readonly audit: Audit;
   readonly sessions: Sessions;
   readonly subscriptions: Subscriptions;
-  readonly holds = new Holds(undefined, () => ({ total: 1000, perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal, perTenant: this.config.gateway.maxHeldCallsPerTenant }));
+  readonly holds = new Holds(undefined, () => ({
+    total: 1000,
+    perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal,
+    perTenant: this.config.gateway.maxHeldCallsPerTenant,
+  }));
   readonly metrics = new Metrics();
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
@@ -107,15 +111,29 @@ export class Gateway {
     this.config = config;
     this.store = store;
     this.log = log;
-    this.tracer = tracerFromEnv(process.env, () => this.config.gateway.trustedProxies ?? [], log, { 'service.instance.id': `${hostname()}:${process.pid}` });
+    this.tracer = tracerFromEnv(process.env, () => this.config.gateway.trustedProxies ?? [], log, {
+      'service.instance.id': `${hostname()}:${process.pid}`,
+    });
     this.audit = new Audit(store.audit, config.audit, log, config.gateway.stateDir);
-    this.audit.retentionGuard = (days) => effectiveRetentionDays(store.dualControl, days, (approved) => log.warn({ configured: days, approved }, 'audit: the configured retention is shorter than the one two people approved; keeping the approved one'));
+    this.audit.retentionGuard = (days) =>
+      effectiveRetentionDays(store.dualControl, days, (approved) =>
+        log.warn(
+          { configured: days, approved },
+          'audit: the configured retention is shorter than the one two people approved; keeping the approved one',
+        ),
+      );
     this.#limiter = this.#newLimiter(config);
     this.#refusals = this.#newRefusals(config);
     const broker = new CredentialBroker(resolver, store.revocations, log);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);
     const scrubber = new SecretScrubber();
-    const pool = new CredentialedUpstreams(broker, store.verdicts, log, scrubber, () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000);
+    const pool = new CredentialedUpstreams(
+      broker,
+      store.verdicts,
+      log,
+      scrubber,
+      () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000,
+    );
     pool.onCreated = (server, tenantKey, up) => {
       up.sandbox = { host: this.sandbox, tenant: tenantKey };
       const cfg = this.#serverCfg.get(server);
@@ -130,21 +148,36 @@ export class Gateway {
     // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
     const acks = new ApplyAcks(store.applyAcks, broker.instance, log);
     this.principalRevocations = new PrincipalRevocations(acks.following(store.principalRevocations));
-    this.principalRevocations.onError = (err) => log.warn({ err: err.message }, 'identity: revocations not refreshed; the last list stays in force');
+    this.principalRevocations.onError = (err) =>
+      log.warn({ err: err.message }, 'identity: revocations not refreshed; the last list stays in force');
     this.authFailures = new AuthFailures((input) => this.audit.record(input));
-    this.approvals = new ApprovalService(store.approvals, () => this.config, () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url, this.audit, log);
+    this.approvals = new ApprovalService(
+      store.approvals,
+      () => this.config,
+      () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url,
+      this.audit,
+      log,
+    );
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#endpoint = this.#endpointDeps();
       for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
       acks.modesApplied(this.runtimeModes.records);
     });
-    this.inventory = new Inventory(store.inventory, () => this.config, log, (events) => this.audit.inventoryEvents(events));
+    this.inventory = new Inventory(
+      store.inventory,
+      () => this.config,
+      log,
+      (events) => this.audit.inventoryEvents(events),
+    );
     this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
     this.inventory.on('changed', (server, kinds) => {
       for (const kind of kinds) this.subscriptions.listChanged(kind, server);
     });
-    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds, () => ({ perPrincipal: this.config.gateway.maxSessionsPerPrincipal, perTenant: this.config.gateway.maxSessionsPerTenant }));
+    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds, () => ({
+      perPrincipal: this.config.gateway.maxSessionsPerPrincipal,
+      perTenant: this.config.gateway.maxSessionsPerTenant,
+    }));
     this.subscriptions = new Subscriptions(this.sessions);
     this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
   }
@@ -168,7 +201,10 @@ export class Gateway {
     }
     const gw = new Gateway(config, store, log, resolver, secretsKey);
     try {
-      await gw.audit.start({ event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) }, !opts.noExports);
+      await gw.audit.start(
+        { event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) },
+        !opts.noExports,
+      );
       await gw.inventory.start();
       await gw.runtimeModes.start();
       await gw.credentials.broker.start();
@@ -176,15 +212,30 @@ export class Gateway {
       await gw.principalRevocations.start();
       gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
       gw.#cursorKey = await store.approvals.sharedKey('list-cursors');
-      gw.#fanout = startFanout(config.limits?.redis, { sessions: gw.sessions, revocations: gw.principalRevocations, modes: gw.runtimeModes, log, live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0) });
+      gw.#fanout = startFanout(config.limits?.redis, {
+        sessions: gw.sessions,
+        revocations: gw.principalRevocations,
+        modes: gw.runtimeModes,
+        log,
+        live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0),
+      });
       await gw.principalRevocations.start();
     } catch (err) {
       await store.close();
       throw err;
     }
     gw.#endpoint = gw.#endpointDeps();
-    gw.sandbox = await SandboxHost.open(config.gateway.stateDir, log, (server, tenant, r) =>
-      void gw.audit.record({ kind: 'egress.refused', server, outcome: 'refused', detail: { tenant, target: r.target, address: r.address, reason: r.reason } }));
+    gw.sandbox = await SandboxHost.open(
+      config.gateway.stateDir,
+      log,
+      (server, tenant, r) =>
+        void gw.audit.record({
+          kind: 'egress.refused',
+          server,
+          outcome: 'refused',
+          detail: { tenant, target: r.target, address: r.address, reason: r.reason },
+        }),
+    );
     gw.#warnUnknownTools(config);
     if (!opts.noHttp) {
       gw.#http = new HttpListener({
@@ -192,15 +243,50 @@ export class Gateway {
         timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
         store,
         upstreamReady: (n) => gw.upstreamReady(n),
-        admin: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, auditStream: gw.audit.log.stream, record: (i) => gw.audit.record(i) }),
+        admin: () => ({
+          config: gw.config,
+          store,
+          identity: gw.#endpoint.identity,
+          auditStream: gw.audit.log.stream,
+          record: (i) => gw.audit.record(i),
+        }),
         oauthCallback: async (code: string, state: string, iss?: string) => {
-          const done = await gw.credentials.broker.oauth!.complete((n) => { const c = gw.#serverCfg.get(n); return c && c.transport !== 'stdio' ? c : undefined; }, state, code, gw.callbackUrl(), iss);
+          const done = await gw.credentials.broker.oauth!.complete(
+            (n) => {
+              const c = gw.#serverCfg.get(n);
+              return c && c.transport !== 'stdio' ? c : undefined;
+            },
+            state,
+            code,
+            gw.callbackUrl(),
+            iss,
+          );
           gw.#retryCredentials.get(done.server)?.();
           return done;
         },
         metricsToken: () => gw.config.gateway.metricsToken,
-        approvalPage: () => ({ identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, currentContent: (r) => readForApprover(r, { readTool: gw.config.approvals.readTools?.[r.tool], split: (tool) => gw.catalog.split(tool), policy: gw.#endpoint.policy, read: () => gw.#currentContent(r), record: (i) => gw.audit.record(i) }) }),
-        console: () => ({ config: gw.config, store, identity: gw.#endpoint.identity, approvals: gw.approvals, origins: gw.#endpoint.origins, record: (i) => gw.audit.record(i), baseUrl: gw.config.gateway.publicUrl ?? gw.url }),
+        approvalPage: () => ({
+          identity: gw.#endpoint.identity,
+          approvals: gw.approvals,
+          origins: gw.#endpoint.origins,
+          currentContent: (r) =>
+            readForApprover(r, {
+              readTool: gw.config.approvals.readTools?.[r.tool],
+              split: (tool) => gw.catalog.split(tool),
+              policy: gw.#endpoint.policy,
+              read: () => gw.#currentContent(r),
+              record: (i) => gw.audit.record(i),
+            }),
+        }),
+        console: () => ({
+          config: gw.config,
+          store,
+          identity: gw.#endpoint.identity,
+          approvals: gw.approvals,
+          origins: gw.#endpoint.origins,
+          record: (i) => gw.audit.record(i),
+          baseUrl: gw.config.gateway.publicUrl ?? gw.url,
+        }),
       });
       let addr: Awaited<ReturnType<HttpListener['listen']>>;
       try {
@@ -215,8 +301,15 @@ export class Gateway {
       gw.url = `http://${host}:${addr.port}`;
       if (config.gateway.listen.port === 0) {
         // Host and Origin allowlists (and a resource identifier taken from the listen address) need the real port.
-        gw.config = { ...config, gateway: { ...config.gateway, listen: { ...config.gateway.listen, port: addr.port } } };
-        if (config.identity?.resourceFromListen) gw.config.identity = { ...config.identity, resource: config.identity.resource.replace(/:0\/mcp$/, `:${addr.port}/mcp`) };
+        gw.config = {
+          ...config,
+          gateway: { ...config.gateway, listen: { ...config.gateway.listen, port: addr.port } },
+        };
+        if (config.identity?.resourceFromListen)
+          gw.config.identity = {
+            ...config.identity,
+            resource: config.identity.resource.replace(/:0\/mcp$/, `:${addr.port}/mcp`),
+          };
         gw.#endpoint = gw.#endpointDeps();
       }
     }
@@ -242,7 +335,8 @@ export class Gateway {
    */
   #untilCatalogued(): Promise<void> {
     if (this.#catalogueSettled) return Promise.resolve();
-    const bound = Math.max(0, ...this.config.servers.filter((s) => !s.disabled).map((s) => s.timeouts?.connectMs ?? 15_000)) + 2000;
+    const bound =
+      Math.max(0, ...this.config.servers.filter((s) => !s.disabled).map((s) => s.timeouts?.connectMs ?? 15_000)) + 2000;
     this.#firstCatalogue ??= this.waitForUpstreams(bound).then(() => void (this.#catalogueSettled = true));
     return this.#firstCatalogue;
   }
@@ -260,12 +354,17 @@ export class Gateway {
     const policy = config.policy?.compiled;
     if (!policy) return;
     const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
-    for (const w of unknownToolWarnings(policy, known)) this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, `policy: ${w.message}`);
+    for (const w of unknownToolWarnings(policy, known))
+      this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, `policy: ${w.message}`);
   }
 
   /** A reload that was refused (the file is invalid, or applying it failed): recorded; the last good config stays. */
   async reloadRefused(source: string, err: Error): Promise<void> {
-    await this.audit.record({ kind: 'config.reloaded', outcome: 'refused', detail: { config: source, refused: true, reason: err.message.slice(0, 4000) } });
+    await this.audit.record({
+      kind: 'config.reloaded',
+      outcome: 'refused',
+      detail: { config: source, refused: true, reason: err.message.slice(0, 4000) },
+    });
   }
 
   async reload(next: Config): Promise<string[]> {
@@ -273,10 +372,17 @@ export class Gateway {
     this.#warnUnknownTools(next);
     const notes: string[] = [];
     const prev = this.config;
-    if (next.gateway.listen.host !== prev.gateway.listen.host || (prev.gateway.listen.port !== 0 && next.gateway.listen.port !== prev.gateway.listen.port)) {
+    if (
+      next.gateway.listen.host !== prev.gateway.listen.host ||
+      (prev.gateway.listen.port !== 0 && next.gateway.listen.port !== prev.gateway.listen.port)
+    ) {
       notes.push('listen address changed: restart the gateway to apply it');
     }
-    if (next.storage.driver !== prev.storage.driver || next.storage.sqlitePath !== prev.storage.sqlitePath || next.storage.postgresUrl !== prev.storage.postgresUrl) {
+    if (
+      next.storage.driver !== prev.storage.driver ||
+      next.storage.sqlitePath !== prev.storage.sqlitePath ||
+      next.storage.postgresUrl !== prev.storage.postgresUrl
+    ) {
       notes.push('storage changed: restart the gateway to apply it');
     }
     const wanted = new Map(next.servers.filter((s) => !s.disabled).map((s) => [s.name, s]));
@@ -302,9 +408,15 @@ export class Gateway {
       await oldRefusals.close();
       notes.push('limits replaced (counters start afresh)');
     }
-    if (next.policy?.compiled.revision !== prev.policy?.compiled.revision) notes.push(`policy revision ${prev.policy?.compiled.revision ?? 'none'} -> ${next.policy?.compiled.revision ?? 'none'}`);
+    if (next.policy?.compiled.revision !== prev.policy?.compiled.revision)
+      notes.push(
+        `policy revision ${prev.policy?.compiled.revision ?? 'none'} -> ${next.policy?.compiled.revision ?? 'none'}`,
+      );
     // A resource identifier taken from the listen address keeps the address actually bound.
-    const identity = next.identity?.resourceFromListen && this.config.identity?.resourceFromListen ? { ...next.identity, resource: this.config.identity.resource } : next.identity;
+    const identity =
+      next.identity?.resourceFromListen && this.config.identity?.resourceFromListen
+        ? { ...next.identity, resource: this.config.identity.resource }
+        : next.identity;
     this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
     this.#endpoint = this.#endpointDeps();
     await this.audit.reconfigure(next.audit);
@@ -343,12 +455,22 @@ export class Gateway {
 
   #endpointDeps(): EndpointDeps {
     const g = this.config.gateway;
-    const guard = { port: g.listen.port, publicUrl: g.publicUrl, allowedOrigins: g.allowedOrigins, allowedHosts: g.allowedHosts };
+    const guard = {
+      port: g.listen.port,
+      publicUrl: g.publicUrl,
+      allowedOrigins: g.allowedOrigins,
+      allowedHosts: g.allowedHosts,
+    };
     return {
       catalog: this.catalog,
       inventory: this.inventory,
       audit: this.audit,
-      policy: this.config.policy ? { ...this.config.policy.compiled, modes: mergeModes(this.config.policy.compiled.modes, this.runtimeModes.records) } : undefined,
+      policy: this.config.policy
+        ? {
+            ...this.config.policy.compiled,
+            modes: mergeModes(this.config.policy.compiled.modes, this.runtimeModes.records),
+          }
+        : undefined,
       modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
       limiter: this.#limiter,
@@ -357,7 +479,11 @@ export class Gateway {
       resultSecrets: this.config.secrets.results,
       approvals: this.approvals,
       approvalWaitMs: this.config.approvals.waitSeconds * 1000,
-      credentials: { pool: this.credentials.pool, scrubber: this.credentials.scrubber, configOf: (name: string) => this.#serverCfg.get(name) },
+      credentials: {
+        pool: this.credentials.pool,
+        scrubber: this.credentials.scrubber,
+        configOf: (name: string) => this.#serverCfg.get(name),
+      },
       upstreams: this.upstreams,
       holds: this.holds,
       tasks: this.tasks,
@@ -374,7 +500,11 @@ export class Gateway {
       maxBodyBytes: g.maxBodyBytes,
       maxJsonDepth: g.maxJsonDepth,
       bodyTimeoutMs: g.bodyTimeoutMs,
-      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, { revocations: this.principalRevocations, failures: this.authFailures, trustedProxies: g.trustedProxies }),
+      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, {
+        revocations: this.principalRevocations,
+        failures: this.authFailures,
+        trustedProxies: g.trustedProxies,
+      }),
     };
   }
 
@@ -397,7 +527,10 @@ export class Gateway {
     const { up, values } = await this.credentials.pool.get(cfg, r.tenant);
     const res = await up.request('tools/call', { name: target.name, arguments: { path } }, {});
     if (!res || res.isError) return null; // no such file yet: the write creates it
-    const text = (res.content as Array<{ type: string; text?: string }> | undefined)?.filter((c) => c.type === 'text').map((c) => c.text).join('');
+    const text = (res.content as Array<{ type: string; text?: string }> | undefined)
+      ?.filter((c) => c.type === 'text')
+      .map((c) => c.text)
+      .join('');
     return typeof text === 'string' ? this.credentials.scrubber.value(text, values) : undefined;
   }
 
@@ -405,7 +538,12 @@ export class Gateway {
   #newRefusals(config: Config): RefusalBudget {
     const redis = config.limits?.redis;
     const rule = { id: 'refusals', scope: 'principal' as const, rate: config.limits?.refusals ?? DEFAULT_REFUSALS };
-    return new RefusalBudget(createLimiter({ rules: [rule], redis: redis && { ...redis, keyPrefix: `${redis.keyPrefix ?? 'gatehouse:limits:'}refusals:` } }));
+    return new RefusalBudget(
+      createLimiter({
+        rules: [rule],
+        redis: redis && { ...redis, keyPrefix: `${redis.keyPrefix ?? 'gatehouse:limits:'}refusals:` },
+      }),
+    );
   }
 
   #newLimiter(config: Config): Limiter | undefined {
@@ -430,10 +568,14 @@ export class Gateway {
       this.credentials.pool.get(cfg, discoveryTenant(cfg), undefined, undefined, { keep: true }).then(
         () => void this.#retryCredentials.delete(cfg.name),
         (err: Error) => {
-          this.log.error({ upstream: cfg.name, err: err.message, retryInMs: delay }, 'upstream not started: its credentials are unavailable');
+          this.log.error(
+            { upstream: cfg.name, err: err.message, retryInMs: delay },
+            'upstream not started: its credentials are unavailable',
+          );
           const again = () => {
             clearTimeout(timer);
-            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped) void attempt(doubled(delay, 30_000));
+            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped)
+              void attempt(doubled(delay, 30_000));
           };
           this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
           timer = setTimeout(again, delay);
@@ -448,10 +590,15 @@ export class Gateway {
    * connection); the state gauge follows the connection the catalogue lists from.
    */
   #circuitChanged(server: string, c: CircuitChange, tenant?: string): void {
-    if (tenant === undefined) this.metrics.upstreamCircuit.set({ server }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
+    if (tenant === undefined)
+      this.metrics.upstreamCircuit.set({ server }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
     this.metrics.upstreamCircuitChanges.inc({ server, to: c.to });
     const retryAt = c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {};
-    void this.audit.record({ kind: 'upstream.circuit', server, detail: { ...(tenant === undefined ? {} : { tenant }), from: c.from, to: c.to, reason: c.reason, ...retryAt } });
+    void this.audit.record({
+      kind: 'upstream.circuit',
+      server,
+      detail: { ...(tenant === undefined ? {} : { tenant }), from: c.from, to: c.to, reason: c.reason, ...retryAt },
+    });
   }
 
   /** Make `up` the server's connection for listings and events, and start it. */
@@ -461,13 +608,17 @@ export class Gateway {
     this.upstreams.set(cfg.name, up);
     up.on('ready', () => {
       this.metrics.upstreamUp.set({ server: cfg.name }, 1);
-      const done = this.catalog.refresh(cfg.name).catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
+      const done = this.catalog
+        .refresh(cfg.name)
+        .catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
       this.#catalogued.set(cfg.name, done);
     });
     up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
     this.metrics.upstreamCircuit.set({ server: cfg.name }, 0);
     up.on('circuit', (c) => this.#circuitChanged(cfg.name, c));
-    up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(cfg.name, n, discoveryTenant(this.#serverCfg.get(cfg.name))));
+    up.on('event', (n: JsonRpcNotification) =>
+      this.#onUpstreamEvent(cfg.name, n, discoveryTenant(this.#serverCfg.get(cfg.name))),
+    );
     if (start) up.start().catch(() => {});
   }
 
@@ -487,7 +638,9 @@ export class Gateway {
   #onUpstreamEvent(server: string, n: JsonRpcNotification, owner: string): void {
     const kinds = LIST_CHANGED[n.method];
     if (kinds) {
-      this.catalog.refresh(server, kinds).catch((err: Error) => this.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
+      this.catalog
+        .refresh(server, kinds)
+        .catch((err: Error) => this.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
     } else if (n.method === 'notifications/resources/updated') {
       // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
       this.subscriptions.resourceUpdated(server, owner, this.credentials.scrubber.value(n));
@@ -502,7 +655,10 @@ function discoveryTenant(cfg: Config['servers'][number] | undefined): string {
 
 /** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
 export function oauthCallbackUrl(config: Config, url = ''): string {
-  const base = config.approvals.baseUrl ?? config.gateway.publicUrl ?? (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
+  const base =
+    config.approvals.baseUrl ??
+    config.gateway.publicUrl ??
+    (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
   return `${base.replace(/\/+$/, '')}/oauth/callback`;
 }
 
@@ -511,7 +667,10 @@ function checkServerNames(config: Config): void {
   const sep = config.gateway.namespaceSeparator;
   for (const s of config.servers) {
     if (s.name.includes(sep)) {
-      throw new GatehouseError('E_INVALID_PARAMS', `server name ${quote(s.name)} contains the namespace separator ${quote(sep)}: rename it or change gateway.namespaceSeparator`);
+      throw new GatehouseError(
+        'E_INVALID_PARAMS',
+        `server name ${quote(s.name)} contains the namespace separator ${quote(sep)}: rename it or change gateway.namespaceSeparator`,
+      );
     }
   }
 }

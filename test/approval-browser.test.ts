@@ -23,15 +23,55 @@ const keys: Record<string, string> = {};
 before(async () => {
   mkdirSync(sandbox);
   writeFileSync(join(sandbox, 'notes.txt'), 'alpha\nbeta\ngamma\n');
-  writeFileSync(join(tmp, 'policy.yaml'), 'rules:\n  - id: reads\n    tools: ["files__*"]\n    classes: [READ]\n    effect: allow\n  - id: writes-need-a-lead\n    tools: [files__write_file]\n    effect: approve\n    approvers: { roles: [lead] }\n');
-  t = await startGateway(stdioServer('files', FILESYSTEM, [sandbox]) + '    tools: { write_file: { class: WRITE }, read_text_file: { class: READ } }\n', {
-    top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals:\n  templates: { files__write_file: "Overwrite {path}" }\n  readTools: { files__write_file: files__read_text_file }\n`,
-  });
-  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) keys[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  writeFileSync(
+    join(tmp, 'policy.yaml'),
+    'rules:\n  - id: reads\n    tools: ["files__*"]\n    classes: [READ]\n    effect: allow\n  - id: writes-need-a-lead\n    tools: [files__write_file]\n    effect: approve\n    approvers: { roles: [lead] }\n',
+  );
+  t = await startGateway(
+    stdioServer('files', FILESYSTEM, [sandbox]) +
+      '    tools: { write_file: { class: WRITE }, read_text_file: { class: READ } }\n',
+    {
+      top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals:\n  templates: { files__write_file: "Overwrite {path}" }\n  readTools: { files__write_file: files__read_text_file }\n`,
+    },
+  );
+  for (const [name, roles] of [
+    ['agent', 'agent'],
+    ['lead', 'lead'],
+  ])
+    keys[name] = JSON.parse(
+      (
+        await runCli([
+          'keys',
+          'create',
+          '-n',
+          name,
+          '-t',
+          'acme',
+          '-p',
+          name,
+          '-r',
+          roles,
+          '-s',
+          'x',
+          '--json',
+          '-c',
+          t.file,
+        ])
+      ).stdout,
+    ).key;
   if (existsSync(CHROMIUM)) {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }
 });
@@ -41,18 +81,42 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } } };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+};
 async function write(content: string, extra: Record<string, unknown> = {}): Promise<any> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'files__write_file', authorization: `Bearer ${keys.agent}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'files__write_file', arguments: { path: join(sandbox, 'notes.txt'), content }, _meta: META, ...extra } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'files__write_file',
+      authorization: `Bearer ${keys.agent}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: {
+        name: 'files__write_file',
+        arguments: { path: join(sandbox, 'notes.txt'), content },
+        _meta: META,
+        ...extra,
+      },
+    }),
   });
   return r.json();
 }
 
 async function page(url: string) {
-  const ctx = await browser!.newContext({ extraHTTPHeaders: { authorization: `Bearer ${keys.lead}` }, viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+  const ctx = await browser!.newContext({
+    extraHTTPHeaders: { authorization: `Bearer ${keys.lead}` },
+    viewport: { width: 390, height: 844 },
+    javaScriptEnabled: false,
+  });
   const p = await ctx.newPage();
   await p.goto(url);
   return { p, ctx };
@@ -60,7 +124,8 @@ async function page(url: string) {
 
 test('approved in a real browser: the page shows the action and the diff; Approve works without JavaScript; the write runs once', async (tc) => {
   if (!browser) {
-    if (process.env.CI === 'true') assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`);
+    if (process.env.CI === 'true')
+      assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`);
     return tc.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
   }
   const first = await write('alpha\nBETA\ngamma\n');
@@ -79,7 +144,8 @@ test('approved in a real browser: the page shows the action and the diff; Approv
   await p.fill('#reason-approve', 'checked the diff');
   await Promise.all([p.waitForLoadState(), p.click('form.decide-approve button')]);
   assert.match((await p.textContent('body'))!, /Recorded: approved by lead/);
-  if (process.env.UPDATE_SCREENSHOTS === '1') await p.screenshot({ path: join(ROOT, 'docs/approvals/approved.png'), fullPage: true });
+  if (process.env.UPDATE_SCREENSHOTS === '1')
+    await p.screenshot({ path: join(ROOT, 'docs/approvals/approved.png'), fullPage: true });
   await ctx.close();
   const retry = await write('alpha\nBETA\ngamma\n', { requestState: first.result.requestState });
   assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));

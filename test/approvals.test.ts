@@ -23,7 +23,10 @@ const HOOK_SECRET = 'webhook-secret-0123456789';
 let t: TestGateway;
 let closeReceiver = async () => {};
 const keys: Record<string, string> = {};
-const ran = (tool: string, note?: string) => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"') && l.includes(`"${tool}"`) && (!note || l.includes(note))).length;
+const ran = (tool: string, note?: string) =>
+  readFileSync(rec, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"') && l.includes(`"${tool}"`) && (!note || l.includes(note))).length;
 
 const servers = (file: string) =>
   stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
@@ -33,18 +36,45 @@ before(async () => {
   const receiver = createServer(async (req, res) => {
     let body = '';
     for await (const c of req) body += c;
-    hooks.push({ body, ok: verify(req.headers as Record<string, string>, body, HOOK_SECRET, Math.floor(Date.now() / 1000)) });
+    hooks.push({
+      body,
+      ok: verify(req.headers as Record<string, string>, body, HOOK_SECRET, Math.floor(Date.now() / 1000)),
+    });
     res.end('ok');
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   closeReceiver = () => new Promise<void>((r) => receiver.close(() => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
   t = await startGateway(servers(rec), {
-    top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n` +
+    top:
+      `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n` +
       `approvals:\n  maxPendingPerPrincipal: 5\n  templates: { rec__other: "Record the note {note}" }\n  webhook: { url: ${JSON.stringify(hookUrl)}, secret: ${HOOK_SECRET} }\n`,
   });
-  for (const [name, tenant, roles] of [['agent', 'acme', 'agent'], ['lead1', 'acme', 'lead'], ['lead2', 'acme', 'lead'], ['glead', 'globex', 'lead'], ['spammer', 'acme', 'agent'], ['racer', 'acme', 'agent']]) {
-    const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-p', name, '-r', roles, '-s', 'x', '--json', '-c', t.file]);
+  for (const [name, tenant, roles] of [
+    ['agent', 'acme', 'agent'],
+    ['lead1', 'acme', 'lead'],
+    ['lead2', 'acme', 'lead'],
+    ['glead', 'globex', 'lead'],
+    ['spammer', 'acme', 'agent'],
+    ['racer', 'acme', 'agent'],
+  ]) {
+    const r = await runCli([
+      'keys',
+      'create',
+      '-n',
+      name,
+      '-t',
+      tenant,
+      '-p',
+      name,
+      '-r',
+      roles,
+      '-s',
+      'x',
+      '--json',
+      '-c',
+      t.file,
+    ]);
     keys[name] = JSON.parse(r.stdout).key;
   }
 });
@@ -54,34 +84,94 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const MODERN = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } } };
-async function modern(who: string, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}, g = t): Promise<any> {
+const MODERN = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+};
+async function modern(
+  who: string,
+  name: string,
+  args: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  g = t,
+): Promise<any> {
   const r = await fetch(`${g.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: MODERN, ...extra } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: MODERN, ...extra },
+    }),
   });
   return r.json();
 }
 async function legacySession(who: string): Promise<string> {
-  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys[who]}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } } }) });
-  return r.headers.get('mcp-session-id')!;
-}
-async function legacy(who: string, sid: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}): Promise<any> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: meta } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } },
+    }),
+  });
+  return r.headers.get('mcp-session-id')!;
+}
+async function legacy(
+  who: string,
+  sid: string,
+  name: string,
+  args: Record<string, unknown>,
+  meta: Record<string, unknown> = {},
+): Promise<any> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: meta },
+    }),
   });
   return r.json();
 }
 /** Decide on the page as `who`: GET the page (for the CSRF token), POST the form. */
-async function decideOnPage(who: string, id: string, decision: 'approve' | 'deny', reason = ''): Promise<{ status: number; html: string }> {
+async function decideOnPage(
+  who: string,
+  id: string,
+  decision: 'approve' | 'deny',
+  reason = '',
+): Promise<{ status: number; html: string }> {
   const auth = { authorization: `Bearer ${keys[who]}` };
   const page = await fetch(`${t.url}/approvals/${id}`, { headers: auth });
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? 'none';
-  const r = await fetch(`${t.url}/approvals/${id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision, reason }).toString() });
+  const r = await fetch(`${t.url}/approvals/${id}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, decision, reason }).toString(),
+  });
   return { status: r.status, html: await r.text() };
 }
 
@@ -91,9 +181,14 @@ test('legacy: the call returns the pending approval; approved on the page; the r
   const first = await legacy('agent', sid, 'rec__other', { note });
   const pending = first.result._meta['io.gatehouse/approval'];
   assert.equal(first.result.isError, true);
-  assert.match(first.result.content[0].text, /needs a person's approval\. Approval apr_\S+ is pending at http:\/\/127\.0\.0\.1:\d+\/approvals\/apr_/);
+  assert.match(
+    first.result.content[0].text,
+    /needs a person's approval\. Approval apr_\S+ is pending at http:\/\/127\.0\.0\.1:\d+\/approvals\/apr_/,
+  );
   assert.equal(ran('other', note), 0, 'nothing ran');
-  const page = await (await fetch(`${t.url}/approvals/${pending.id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })).text();
+  const page = await (
+    await fetch(`${t.url}/approvals/${pending.id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })
+  ).text();
   assert.match(page, new RegExp(`Record the note ${note}`));
   assert.match(page, /rec__other/);
   const decided = await decideOnPage('lead1', pending.id, 'approve', 'looks fine');
@@ -106,8 +201,13 @@ test('legacy: the call returns the pending approval; approved on the page; the r
   assert.equal(replay.error.code, -32001);
   assert.match(replay.error.message, /cannot be used for this call/);
   assert.equal(ran('other', note), 1, 'still once');
-  const audit = (await t.gw.store.audit.read({ kind: 'approval.event', limit: 1000 })).map((x) => x.event).filter((e) => e.approval?.id === pending.id);
-  assert.deepEqual(audit.map((e) => e.detail?.event), ['requested', 'approved', 'used', 'refused']);
+  const audit = (await t.gw.store.audit.read({ kind: 'approval.event', limit: 1000 }))
+    .map((x) => x.event)
+    .filter((e) => e.approval?.id === pending.id);
+  assert.deepEqual(
+    audit.map((e) => e.detail?.event),
+    ['requested', 'approved', 'used', 'refused'],
+  );
   assert.equal(audit[1].actor?.subject, 'lead1');
   await eventually(() => hooks.some((h) => h.body.includes(pending.id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(pending.id))!;
@@ -125,11 +225,33 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   assert.match(req.params.url, /\/approvals\/apr_/);
   const id = req.params.elicitationId;
   // The agent accepting its own elicitation is not an approval.
-  const early = await modern('agent', 'rec__other', { note }, { requestState: first.result.requestState, inputResponses: { [`approval-${id}`]: { action: 'accept' } } });
+  const early = await modern(
+    'agent',
+    'rec__other',
+    { note },
+    { requestState: first.result.requestState, inputResponses: { [`approval-${id}`]: { action: 'accept' } } },
+  );
   assert.match(early.error.message, /cannot be used for this call/);
-  const tampered = await modern('agent', 'rec__other', { note }, { requestState: first.result.requestState.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')) });
+  const tampered = await modern(
+    'agent',
+    'rec__other',
+    { note },
+    { requestState: first.result.requestState.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')) },
+  );
   assert.ok(tampered.error);
-  const cli = await runCli(['approvals', 'approve', id, '--role', 'lead', '--by', 'lead-on-call', '--reason', 'ok', '-c', t.file]);
+  const cli = await runCli([
+    'approvals',
+    'approve',
+    id,
+    '--role',
+    'lead',
+    '--by',
+    'lead-on-call',
+    '--reason',
+    'ok',
+    '-c',
+    t.file,
+  ]);
   assert.equal(cli.code, 0, cli.stderr);
   const shown = await runCli(['approvals', 'show', id, '-c', t.file]);
   assert.match(shown.stdout, /approve by lead-on-call/);
@@ -137,8 +259,13 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
   assert.equal(ran('other', note), 1);
   // The approval's sealed state is the gateway's: the upstream receives the approved call without it.
-  const sent = readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes(note));
-  assert.ok(sent.every((l) => !l.includes('requestState') && !l.includes('inputResponses')), sent.join('\n'));
+  const sent = readFileSync(rec, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(note));
+  assert.ok(
+    sent.every((l) => !l.includes('requestState') && !l.includes('inputResponses')),
+    sent.join('\n'),
+  );
 });
 
 test('bypasses: changed arguments, self-approval, another tenant, one person twice, expiry, a new policy revision, 20 concurrent uses', async () => {
@@ -150,14 +277,19 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   const self = await decideOnPage('agent', id, 'approve');
   assert.equal(self.status, 404);
   // Another tenant's approver does not even see it.
-  assert.equal((await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.glead}` } })).status, 404);
+  assert.equal(
+    (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.glead}` } })).status,
+    404,
+  );
   assert.equal((await decideOnPage('glead', id, 'approve')).status, 404);
   assert.equal((await decideOnPage('lead1', id, 'approve')).status, 200);
   // Arguments changed after the approval: refused.
   const changed = await modern('agent', 'rec__other', { note: `${note}-changed` }, { requestState: state });
   assert.match(changed.error.message, /cannot be used for this call/);
   // 20 concurrent uses of one approval: exactly one runs.
-  const racers = await Promise.all(Array.from({ length: 20 }, () => modern('agent', 'rec__other', { note }, { requestState: state })));
+  const racers = await Promise.all(
+    Array.from({ length: 20 }, () => modern('agent', 'rec__other', { note }, { requestState: state })),
+  );
   assert.equal(racers.filter((r) => r.result?.resultType === 'complete').length, 1);
   assert.equal(ran('other', note), 1, 'exactly one upstream call');
 
@@ -166,9 +298,29 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   const iid = (Object.values(issue.result.inputRequests)[0] as any).params.elicitationId as string;
   assert.equal((await decideOnPage('lead1', iid, 'approve')).status, 200);
   assert.equal((await decideOnPage('lead1', iid, 'approve')).status, 403, 'already decided');
-  assert.match((await modern('agent', 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 'two' }, { requestState: issue.result.requestState })).error.message, /cannot be used/);
+  assert.match(
+    (
+      await modern(
+        'agent',
+        'rec__open_issue',
+        { owner: 'acme', repo: 'widgets', title: 'two' },
+        { requestState: issue.result.requestState },
+      )
+    ).error.message,
+    /cannot be used/,
+  );
   assert.equal((await decideOnPage('lead2', iid, 'approve')).status, 200);
-  assert.equal((await modern('agent', 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 'two' }, { requestState: issue.result.requestState })).result.resultType, 'complete');
+  assert.equal(
+    (
+      await modern(
+        'agent',
+        'rec__open_issue',
+        { owner: 'acme', repo: 'widgets', title: 'two' },
+        { requestState: issue.result.requestState },
+      )
+    ).result.resultType,
+    'complete',
+  );
 
   // Expired: the approval's time is up (as if an hour passed).
   const late = await modern('agent', 'rec__other', { note: `${note}-late` });
@@ -176,7 +328,11 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   await decideOnPage('lead1', lid, 'approve');
   const stored = (await t.gw.store.approvals.get(lid))!;
   await t.gw.store.approvals.transition({ ...stored, expiresAt: Date.now() - 1 }, 'approved');
-  assert.match((await modern('agent', 'rec__other', { note: `${note}-late` }, { requestState: late.result.requestState })).error.message, /expired/);
+  assert.match(
+    (await modern('agent', 'rec__other', { note: `${note}-late` }, { requestState: late.result.requestState })).error
+      .message,
+    /expired/,
+  );
 
   // A new policy revision (or a re-accepted tool definition) needs a new approval.
   const again = await modern('agent', 'rec__other', { note: `${note}-rev` });
@@ -184,27 +340,46 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   await decideOnPage('lead1', rid, 'approve');
   const r0 = (await t.gw.store.approvals.get(rid))!;
   await t.gw.store.approvals.transition({ ...r0, policyRevision: 'an-older-revision' }, 'approved');
-  assert.match((await modern('agent', 'rec__other', { note: `${note}-rev` }, { requestState: again.result.requestState })).error.message, /cannot be used/);
+  assert.match(
+    (await modern('agent', 'rec__other', { note: `${note}-rev` }, { requestState: again.result.requestState })).error
+      .message,
+    /cannot be used/,
+  );
   // A tool definition changed (and re-accepted) after the approval: its pin no longer matches.
   const pinned = await modern('agent', 'rec__other', { note: `${note}-pin` });
   const pid = (Object.values(pinned.result.inputRequests)[0] as any).params.elicitationId as string;
   await decideOnPage('lead1', pid, 'approve');
   const p0 = (await t.gw.store.approvals.get(pid))!;
   await t.gw.store.approvals.transition({ ...p0, pin: 'sha256:the-definition-that-was-approved' }, 'approved');
-  assert.match((await modern('agent', 'rec__other', { note: `${note}-pin` }, { requestState: pinned.result.requestState })).error.message, /cannot be used/);
-  assert.equal(ran('other', `${note}-late`) + ran('other', `${note}-rev`) + ran('other', `${note}-changed`) + ran('other', `${note}-pin`), 0);
+  assert.match(
+    (await modern('agent', 'rec__other', { note: `${note}-pin` }, { requestState: pinned.result.requestState })).error
+      .message,
+    /cannot be used/,
+  );
+  assert.equal(
+    ran('other', `${note}-late`) +
+      ran('other', `${note}-rev`) +
+      ran('other', `${note}-changed`) +
+      ran('other', `${note}-pin`),
+    0,
+  );
 });
 
 test('a denied call never runs; flooding is capped; hostile arguments are shown escaped and marked', async () => {
   const note = '<script>alert(1)</script> \u202Egnp.exe';
   const r = await modern('agent', 'rec__other', { note });
   const id = (Object.values(r.result.inputRequests)[0] as any).params.elicitationId as string;
-  const page = await (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })).text();
+  const page = await (
+    await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })
+  ).text();
   assert.ok(!page.includes('<script>alert'), 'escaped');
   assert.match(page, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.match(page, /⟨U\+202E⟩/);
   assert.equal((await decideOnPage('lead1', id, 'deny', 'no')).status, 200);
-  assert.match((await modern('agent', 'rec__other', { note }, { requestState: r.result.requestState })).error.message, /cannot be used/);
+  assert.match(
+    (await modern('agent', 'rec__other', { note }, { requestState: r.result.requestState })).error.message,
+    /cannot be used/,
+  );
   assert.equal(ran('other', 'alert(1)'), 0);
   const results = [];
   for (let i = 0; i < 7; i++) results.push(await modern('spammer', 'rec__other', { note: `spam-${i}` }));
@@ -217,7 +392,9 @@ test('the approver sees the secret-looking argument that will run; the chat webh
   const first = await modern('racer', 'rec__other', { note: token });
   assert.ok(first.result, JSON.stringify(first));
   const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
-  const page = await (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })).text();
+  const page = await (
+    await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })
+  ).text();
   assert.ok(page.includes(token), 'the page shows what will run');
   await eventually(() => hooks.some((h) => h.body.includes(id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(id))!;
@@ -228,18 +405,51 @@ test('a decision made through one gateway is honoured by another sharing the sto
   const dir = mkdtempSync(join(tmp, 'shared-'));
   const storage = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;
   const topYaml = `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n`;
-  const [a, b] = [await startGateway(servers(join(dir, 'a.jsonl')), { storage, top: topYaml }), await startGateway(servers(join(dir, 'b.jsonl')), { storage, top: topYaml })];
+  const [a, b] = [
+    await startGateway(servers(join(dir, 'a.jsonl')), { storage, top: topYaml }),
+    await startGateway(servers(join(dir, 'b.jsonl')), { storage, top: topYaml }),
+  ];
   try {
-    for (const [name, roles] of [['racer', 'agent'], ['lead1', 'lead']]) {
-      const k = await runCli(['keys', 'create', '-n', `${name}-x`, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', a.file]);
+    for (const [name, roles] of [
+      ['racer', 'agent'],
+      ['lead1', 'lead'],
+    ]) {
+      const k = await runCli([
+        'keys',
+        'create',
+        '-n',
+        `${name}-x`,
+        '-t',
+        'acme',
+        '-p',
+        name,
+        '-r',
+        roles,
+        '-s',
+        'x',
+        '--json',
+        '-c',
+        a.file,
+      ]);
       keys[`${name}-x`] = JSON.parse(k.stdout).key;
     }
     const first = await modern('racer-x', 'rec__other', { note: 'shared' }, {}, a);
     const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
     assert.equal((await runCli(['approvals', 'approve', id, '--role', 'lead', '-c', b.file])).code, 0);
-    const retry = await modern('racer-x', 'rec__other', { note: 'shared' }, { requestState: first.result.requestState }, b);
+    const retry = await modern(
+      'racer-x',
+      'rec__other',
+      { note: 'shared' },
+      { requestState: first.result.requestState },
+      b,
+    );
     assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
-    assert.equal(readFileSync(join(dir, 'b.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"shared"')).length, 1);
+    assert.equal(
+      readFileSync(join(dir, 'b.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"shared"')).length,
+      1,
+    );
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
@@ -258,7 +468,11 @@ test('legacy client with URL elicitation: shown the page, the call waits for the
     if (p.elicitationId) await decideOnPage('lead1', p.elicitationId, 'approve');
     return { action: 'accept' };
   });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys.agent}` } } }));
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${keys.agent}` } },
+    }),
+  );
   const note = `elicited-${randomUUID()}`;
   const r = await c.callTool({ name: 'rec__other', arguments: { note } });
   assert.ok(!r.isError, JSON.stringify(r));
@@ -275,13 +489,44 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
   });
   try {
     const k: Record<string, string> = {};
-    for (const [name, roles] of [['waiter', 'agent'], ['boss', 'lead']]) k[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', g.file])).stdout).key;
+    for (const [name, roles] of [
+      ['waiter', 'agent'],
+      ['boss', 'lead'],
+    ])
+      k[name] = JSON.parse(
+        (
+          await runCli([
+            'keys',
+            'create',
+            '-n',
+            name,
+            '-t',
+            'acme',
+            '-p',
+            name,
+            '-r',
+            roles,
+            '-s',
+            'x',
+            '--json',
+            '-c',
+            g.file,
+          ])
+        ).stdout,
+      ).key;
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
     const c = new Client({ name: 'waiter', version: '1' });
-    await c.connect(new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${k.waiter}` } } }));
+    await c.connect(
+      new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${k.waiter}` } },
+      }),
+    );
     const progress: string[] = [];
-    const call = c.callTool({ name: 'rec__other', arguments: { note: 'waited' } }, undefined, { onprogress: (p) => progress.push(String(p.message)), timeout: 30_000 });
+    const call = c.callTool({ name: 'rec__other', arguments: { note: 'waited' } }, undefined, {
+      onprogress: (p) => progress.push(String(p.message)),
+      timeout: 30_000,
+    });
     let pending: { id: string } | undefined;
     for (let i = 0; i < 100 && !pending; i++) {
       await new Promise((r) => setTimeout(r, 50));
@@ -290,11 +535,23 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
     assert.ok(pending, 'a request was made');
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(readFileSync(file, 'utf8').includes('"waited"'), false, 'nothing ran while waiting');
-    assert.equal((await runCli(['approvals', 'approve', pending.id, '--role', 'lead', '--by', 'boss', '-c', g.file])).code, 0);
+    assert.equal(
+      (await runCli(['approvals', 'approve', pending.id, '--role', 'lead', '--by', 'boss', '-c', g.file])).code,
+      0,
+    );
     const r = await call;
     assert.ok(!r.isError, JSON.stringify(r));
-    assert.ok(progress.some((m) => m.includes(`waiting for approval ${pending!.id}`)), 'progress named the approval');
-    assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"waited"')).length, 1, 'ran once');
+    assert.ok(
+      progress.some((m) => m.includes(`waiting for approval ${pending!.id}`)),
+      'progress named the approval',
+    );
+    assert.equal(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"waited"')).length,
+      1,
+      'ran once',
+    );
     await c.close();
   } finally {
     await g.close();

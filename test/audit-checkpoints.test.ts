@@ -50,13 +50,18 @@ const cli = (...args: string[]) => runCli([...args, '--config', file]);
 test('a policy rule naming a tool of an unconfigured server is a warning at load', async () => {
   const r = await cli('config', 'validate');
   assert.equal(r.code, 0);
-  assert.match(r.stderr, /warning: .*policy\.yaml:\d+: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/);
+  assert.match(
+    r.stderr,
+    /warning: .*policy\.yaml:\d+: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/,
+  );
 });
 
 test('a refused reload is recorded in the audit trail', async () => {
   const r = await cli('audit', 'search', '--kind', 'config.reloaded', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const rows = (JSON.parse(r.stdout) as { records: Array<{ outcome?: string; detail?: { refused?: boolean; reason?: string } }> }).records;
+  const rows = (
+    JSON.parse(r.stdout) as { records: Array<{ outcome?: string; detail?: { refused?: boolean; reason?: string } }> }
+  ).records;
   const refused = rows.filter((e) => e.detail?.refused);
   assert.equal(refused.length, 1, r.stdout);
   assert.equal(refused[0].outcome, 'refused');
@@ -70,8 +75,12 @@ test('export checkpoints, cut the tail: the chain alone passes, the checkpoints 
   assert.equal((await cli('audit', 'verify', '--checkpoints', cp)).code, 0);
 
   const sqlite = new Sqlite(db);
-  gwStream = (sqlite.prepare("select stream from audit_events where stream like '%/gw/%' limit 1").get() as { stream: string }).stream;
-  const last = (sqlite.prepare('select max(seq) as m from audit_events where stream = ?').get(gwStream) as { m: number }).m;
+  gwStream = (
+    sqlite.prepare("select stream from audit_events where stream like '%/gw/%' limit 1").get() as { stream: string }
+  ).stream;
+  const last = (
+    sqlite.prepare('select max(seq) as m from audit_events where stream = ?').get(gwStream) as { m: number }
+  ).m;
   sqlite.prepare('delete from audit_events where stream = ? and seq > ?').run(gwStream, last - 3);
   sqlite.close();
 
@@ -97,5 +106,8 @@ test('with policy.unknownTools: error, such a rule fails the load at its file an
   writeFileSync(strict, CONFIG.replace('  files: [policy.yaml]\n', '  files: [policy.yaml]\n  unknownTools: error\n'));
   const r = await runCli(['config', 'validate', strict]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /policy\.yaml:2:1: policy: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/);
+  assert.match(
+    r.stderr,
+    /policy\.yaml:2:1: policy: rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/,
+  );
 });

@@ -29,13 +29,17 @@ let t: TestGateway;
 const rec = join(tmp, 'rec.jsonl');
 
 const servers = (file: string) =>
-  stdioServer('rec', RECORDER) + `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`;
+  stdioServer('rec', RECORDER) +
+  `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`;
 
 before(async () => {
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
   // What the audit itself keeps is tested here: calls that carry secrets must run (outbound
   // detection, which would refuse them first, is tested in test/mediation.test.ts).
-  t = await startGateway(servers(rec), { log, top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\nsecrets: { outbound: allow }\n' });
+  t = await startGateway(servers(rec), {
+    log,
+    top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\nsecrets: { outbound: allow }\n',
+  });
 });
 after(async () => {
   await t?.close();
@@ -49,7 +53,9 @@ async function connect(url: string): Promise<Client> {
 }
 
 async function records(tg: TestGateway, q = ''): Promise<AuditEvent[]> {
-  const body = (await (await fetch(`${tg.url}/admin/v1/audit/search?limit=5000${q}`)).json()) as { records: AuditEvent[] };
+  const body = (await (await fetch(`${tg.url}/admin/v1/audit/search?limit=5000${q}`)).json()) as {
+    records: AuditEvent[];
+  };
   return body.records;
 }
 
@@ -61,11 +67,16 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   const sid = (c.transport as StreamableHTTPClientTransport).sessionId!;
   const all = await records(t);
   const mine = all.filter((e) => e.sessionId === sid);
-  assert.deepEqual(mine.map((e) => [e.kind, e.tool, e.outcome ?? null]), [
-    ['call.intent', 'rec__record', null], ['call.outcome', 'rec__record', 'ok'],
-    ['call.intent', 'rec__other', null], ['call.outcome', 'rec__other', 'ok'],
-    ['call.refused', 'rec__nope', 'refused'],
-  ]);
+  assert.deepEqual(
+    mine.map((e) => [e.kind, e.tool, e.outcome ?? null]),
+    [
+      ['call.intent', 'rec__record', null],
+      ['call.outcome', 'rec__record', 'ok'],
+      ['call.intent', 'rec__other', null],
+      ['call.outcome', 'rec__other', 'ok'],
+      ['call.refused', 'rec__nope', 'refused'],
+    ],
+  );
   const [intent, outcome] = mine;
   assert.equal(outcome.intent, intent.id);
   assert.deepEqual(intent.actor, { subject: 'anonymous', tenant: 'default', via: 'anonymous', issuer: '' });
@@ -73,14 +84,21 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   assert.equal(mine[2].class, 'WRITE');
   assert.equal(intent.argsHash, `sha256:${sha256(canonicalJson({ note: 'first' }))}`);
   assert.deepEqual(intent.args, { note: 'first' });
-  assert.deepEqual(intent.decision, { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy is configured'] });
+  assert.deepEqual(intent.decision, {
+    effect: 'allow',
+    rule: 'builtin:no-policy',
+    reasons: ['no policy is configured'],
+  });
   assert.ok(intent.pin?.startsWith('sha256:'));
   assert.ok(typeof outcome.latencyMs === 'number');
   assert.deepEqual([mine[4].stage, mine[4].error], ['route', 'E_UNKNOWN_TOOL']);
 
   const run = await runCli(['audit', 'run', sid, '--json', '-c', t.file]);
   assert.equal(run.code, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout).entries.map((e: { kind: string }) => e.kind), ['call.intent', 'call.outcome', 'call.intent', 'call.outcome', 'call.refused']);
+  assert.deepEqual(
+    JSON.parse(run.stdout).entries.map((e: { kind: string }) => e.kind),
+    ['call.intent', 'call.outcome', 'call.intent', 'call.outcome', 'call.refused'],
+  );
   const api = (await (await fetch(`${t.url}/admin/v1/audit/runs/${sid}`)).json()) as { entries: unknown[] };
   assert.deepEqual(api.entries, JSON.parse(run.stdout).entries);
   await c.close();
@@ -89,7 +107,10 @@ test('every call: a durable intent before it, an outcome after it, joined into t
 test('secrets and PII never reach a record, an export, a log line or a metric', async () => {
   const c = await connect(t.url);
   const jwt = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: CANARY })).toString('base64url')}.c2lnbmF0dXJlc2lnbmF0dXJl`;
-  await c.callTool({ name: 'rec__record', arguments: { note: `deploy with ${GH_TOKEN} and ${jwt}`, x: `postgres://app:${CANARY}@db:5432/x` } });
+  await c.callTool({
+    name: 'rec__record',
+    arguments: { note: `deploy with ${GH_TOKEN} and ${jwt}`, x: `postgres://app:${CANARY}@db:5432/x` },
+  });
   await c.callTool({ name: 'rec__other', arguments: { note: 'pii', x: JSON.stringify({ api_token: CANARY }) } });
   const r = await c.callTool({ name: 'rec__record', arguments: { note: 'field', x: 'ok' } });
   assert.ok(r.content);
@@ -98,8 +119,18 @@ test('secrets and PII never reach a record, an export, a log line or a metric', 
   assert.equal(exported.code, 0, exported.stderr);
   const db = JSON.stringify(await records(t));
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
-  for (const [where, text] of [['records', db], ['export', exported.stdout], ['logs', logs.join('')], ['metrics', metrics]] as const) {
-    for (const secret of [CANARY, GH_TOKEN, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex')]) {
+  for (const [where, text] of [
+    ['records', db],
+    ['export', exported.stdout],
+    ['logs', logs.join('')],
+    ['metrics', metrics],
+  ] as const) {
+    for (const secret of [
+      CANARY,
+      GH_TOKEN,
+      Buffer.from(CANARY).toString('base64'),
+      Buffer.from(CANARY).toString('hex'),
+    ]) {
       assert.ok(!text.includes(secret), `${secret.slice(0, 12)}... in the ${where}`);
     }
   }
@@ -109,7 +140,9 @@ test('secrets and PII never reach a record, an export, a log line or a metric', 
 
 test('verify finds an edited, a deleted and a reordered record, each at its position', async () => {
   const dir = mkdtempSync(join(tmp, 'tamper-'));
-  const g = await startGateway(servers(join(dir, 'rec.jsonl')), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n` });
+  const g = await startGateway(servers(join(dir, 'rec.jsonl')), {
+    storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n`,
+  });
   const c = await connect(g.url);
   for (let i = 0; i < 6; i++) await c.callTool({ name: 'rec__record', arguments: { note: `n${i}` } });
   await c.close();
@@ -121,13 +154,21 @@ test('verify finds an edited, a deleted and a reordered record, each at its posi
   assert.deepEqual(JSON.parse(clean.stdout).problems, []);
 
   const db = new Sqlite(join(dir, 'a.db'));
-  const rows = db.prepare('select position, stream, seq, body from audit_events order by position').all() as Array<{ position: number; stream: string; seq: number; body: string }>;
+  const rows = db.prepare('select position, stream, seq, body from audit_events order by position').all() as Array<{
+    position: number;
+    stream: string;
+    seq: number;
+    body: string;
+  }>;
   // An intent whose actor is rewritten; then a deleted record; then two records swapped.
   const i = rows.findIndex((r) => r.body.includes('"call.intent"'));
   const edit = rows[i];
   const gone = rows[i + 2];
   const [a, b, next] = [rows[i + 4], rows[i + 5], rows[i + 6]];
-  db.prepare('update audit_events set body = ? where position = ?').run(edit.body.replace('"subject":"anonymous"', '"subject":"someone-else"'), edit.position);
+  db.prepare('update audit_events set body = ? where position = ?').run(
+    edit.body.replace('"subject":"anonymous"', '"subject":"someone-else"'),
+    edit.position,
+  );
   db.prepare('delete from audit_events where position = ?').run(gone.position);
   db.prepare('update audit_events set seq = -1 where position = ?').run(a.position);
   db.prepare('update audit_events set seq = ? where position = ?').run(a.seq, b.position);
@@ -135,14 +176,19 @@ test('verify finds an edited, a deleted and a reordered record, each at its posi
   db.close();
   const report = await runCli(['audit', 'verify', '--json', '-c', cfg]);
   assert.equal(report.code, 1);
-  const problems = JSON.parse(report.stdout).problems.map((p: { problem: string; seq: number; position: number | null }) => [p.problem, p.seq, p.position]);
-  assert.deepEqual(problems.filter((p: unknown[]) => p[0] !== 'not closed'), [
-    ['edited', edit.seq, edit.position],
-    ['missing', gone.seq, null],
-    ['edited', a.seq, b.position],
-    ['edited', b.seq, a.position],
-    ['out of order', next.seq, next.position], // the record after the swap no longer follows its predecessor
-  ]);
+  const problems = JSON.parse(report.stdout).problems.map(
+    (p: { problem: string; seq: number; position: number | null }) => [p.problem, p.seq, p.position],
+  );
+  assert.deepEqual(
+    problems.filter((p: unknown[]) => p[0] !== 'not closed'),
+    [
+      ['edited', edit.seq, edit.position],
+      ['missing', gone.seq, null],
+      ['edited', a.seq, b.position],
+      ['edited', b.seq, a.position],
+      ['out of order', next.seq, next.position], // the record after the swap no longer follows its predecessor
+    ],
+  );
   const text = await runCli(['audit', 'verify', '-c', cfg]);
   assert.match(text.stdout, /^EDITED: stream \S+ seq \d+ \(position \d+\): the content does not match its hash$/m);
   assert.match(text.stdout, /TAMPERING OR LOSS DETECTED\n$/);
@@ -152,25 +198,39 @@ test('an unwritable audit store refuses WRITE calls, and READ calls unless confi
   for (const readWhenUnavailable of ['refuse', 'allow']) {
     const dir = mkdtempSync(join(tmp, 'down-'));
     const file = join(dir, 'rec.jsonl');
-    const g = await startGateway(servers(file), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n`, top: `audit: { readWhenUnavailable: ${readWhenUnavailable} }\n` });
+    const g = await startGateway(servers(file), {
+      storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n`,
+      top: `audit: { readWhenUnavailable: ${readWhenUnavailable} }\n`,
+    });
     const c = await connect(g.url);
     await c.callTool({ name: 'rec__record', arguments: { note: 'before' } });
     // The store starts failing every audit write, as a full disk or a broken volume would.
     const db = new Sqlite(join(dir, 'a.db'));
     db.exec("create trigger audit_down before insert on audit_events begin select raise(abort, 'disk I/O error'); end");
     db.close();
-    const seen = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
-    await assert.rejects(c.callTool({ name: 'rec__other', arguments: { note: 'write' } }), (err: { code: number; message: string }) => {
-      assert.equal(err.code, -32001);
-      assert.match(err.message, /the audit trail cannot be written, so calls that change things are refused/);
-      return true;
-    });
-    if (readWhenUnavailable === 'refuse') await assert.rejects(c.callTool({ name: 'rec__record', arguments: { note: 'read' } }), /audit trail cannot be written/);
+    const seen = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('tools/call')).length;
+    await assert.rejects(
+      c.callTool({ name: 'rec__other', arguments: { note: 'write' } }),
+      (err: { code: number; message: string }) => {
+        assert.equal(err.code, -32001);
+        assert.match(err.message, /the audit trail cannot be written, so calls that change things are refused/);
+        return true;
+      },
+    );
+    if (readWhenUnavailable === 'refuse')
+      await assert.rejects(
+        c.callTool({ name: 'rec__record', arguments: { note: 'read' } }),
+        /audit trail cannot be written/,
+      );
     else {
       await c.callTool({ name: 'rec__record', arguments: { note: 'read' } });
       assert.match(await (await fetch(`${g.url}/metrics`)).text(), /^gatehouse_audit_fail_open_total 1$/m);
     }
-    const after = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
+    const after = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('tools/call')).length;
     assert.equal(after - seen, readWhenUnavailable === 'allow' ? 1 : 0, 'the refused calls never reached the upstream');
     await c.close();
     await g.close();
@@ -180,19 +240,32 @@ test('an unwritable audit store refuses WRITE calls, and READ calls unless confi
 test('SIGKILL under load, three times: the chain verifies, every call the upstream saw has a prior intent, open calls become unknown', async () => {
   const dir = mkdtempSync(join(tmp, 'crash-'));
   const file = join(dir, 'rec.jsonl');
-  writeFileSync(join(dir, 'gatehouse.yaml'), `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n${servers(file)}`);
+  writeFileSync(
+    join(dir, 'gatehouse.yaml'),
+    `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n${servers(file)}`,
+  );
   const cfg = join(dir, 'gatehouse.yaml');
   let n = 0;
   for (let round = 0; round < 3; round++) {
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-    const url = await new Promise<string>((res) => child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))));
-    for (let i = 0; i < 100; i++) if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break; else await new Promise((r) => setTimeout(r, 50));
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const url = await new Promise<string>((res) =>
+      child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
+    );
+    for (let i = 0; i < 100; i++)
+      if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break;
+      else await new Promise((r) => setTimeout(r, 50));
     const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url)));
     let stop = false;
     const load = clients.map(async (c) => {
-      while (!stop) await c.callTool({ name: 'rec__other', arguments: { note: `call-${round}-${n++}` } }).catch(() => { stop = true; });
+      while (!stop)
+        await c.callTool({ name: 'rec__other', arguments: { note: `call-${round}-${n++}` } }).catch(() => {
+          stop = true;
+        });
     });
     await new Promise((r) => setTimeout(r, 400));
     child.kill('SIGKILL');
@@ -202,20 +275,36 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
     await Promise.allSettled(clients.map((c) => c.close()));
   }
   // A last start closes out what the killed processes left open.
-  const last = await startGateway(servers(file), { storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'state', 'gatehouse.db'))} }\n` });
+  const last = await startGateway(servers(file), {
+    storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'state', 'gatehouse.db'))} }\n`,
+  });
   const all = (await runCli(['audit', 'search', '--limit', '100000', '--json', '-c', last.file])).stdout;
   const events = JSON.parse(all).records as AuditEvent[];
   await last.close();
   const verify = await runCli(['audit', 'verify', '--json', '-c', cfg]);
   const report = JSON.parse(verify.stdout);
   assert.equal(report.ok, true, verify.stdout);
-  assert.ok(report.problems.filter((p: { problem: string }) => p.problem === 'not closed').length >= 3, 'the killed streams end without a closing record');
+  assert.ok(
+    report.problems.filter((p: { problem: string }) => p.problem === 'not closed').length >= 3,
+    'the killed streams end without a closing record',
+  );
   const intents = new Map(events.filter((e) => e.kind === 'call.intent').map((e) => [e.argsHash, e]));
-  const seen = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.method === 'tools/call');
+  const seen = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.method === 'tools/call');
   assert.ok(seen.length > 20, `${seen.length} calls under load`);
-  for (const m of seen) assert.ok(intents.has(`sha256:${sha256(canonicalJson(m.params.arguments))}`), `no intent for ${m.params.arguments.note}`);
-  const closed = new Set(events.filter((e) => e.kind === 'call.outcome' || e.kind === 'call.unknown').map((e) => e.intent));
-  for (const i of intents.values()) assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
+  for (const m of seen)
+    assert.ok(
+      intents.has(`sha256:${sha256(canonicalJson(m.params.arguments))}`),
+      `no intent for ${m.params.arguments.note}`,
+    );
+  const closed = new Set(
+    events.filter((e) => e.kind === 'call.outcome' || e.kind === 'call.unknown').map((e) => e.intent),
+  );
+  for (const i of intents.values())
+    assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
 });
 
 test('an HTTP sink (Splunk HEC) down for a while, then up: every record arrives, duplicates removable by (stream, seq)', async () => {

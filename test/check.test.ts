@@ -24,12 +24,18 @@ function golden(name: string, raw: unknown): void {
   const actual = JSON.parse(JSON.stringify(raw).replace(/\b[1-9]\d* record\(s\)/g, 'N record(s)'));
   const text = `${JSON.stringify(actual, null, 2)}\n`;
   if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
-  assert.deepEqual(actual, JSON.parse(readFileSync(file, 'utf8')), `differs from test/golden/${name} (UPDATE_GOLDEN=1 to accept)`);
+  assert.deepEqual(
+    actual,
+    JSON.parse(readFileSync(file, 'utf8')),
+    `differs from test/golden/${name} (UPDATE_GOLDEN=1 to accept)`,
+  );
 }
 
 test('golden: the quickstart as shipped is not ready, and says why item by item', async () => {
   const file = join(dir, 'quickstart.yaml');
-  const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8').replace(/stateDir: .*/, 'stateDir: state').replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`);
+  const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8')
+    .replace(/stateDir: .*/, 'stateDir: state')
+    .replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`);
   writeFileSync(file, text);
   const r = await runCli(['check', '--json', '-c', file]);
   assert.equal(r.code, 1, 'a failing item makes the exit status non-zero');
@@ -37,7 +43,10 @@ test('golden: the quickstart as shipped is not ready, and says why item by item'
   assert.equal(report.ready, false);
   golden('check-quickstart.json', report);
   const text2 = await runCli(['check', '-c', file]);
-  assert.match(text2.stdout, /^ {2}FAIL 1\.2 every server has been discovered and catalogued\n {9}never discovered: everything, files\n {9}fix: start the gateway, or run `gatehouse inventory --refresh`$/m);
+  assert.match(
+    text2.stdout,
+    /^ {2}FAIL 1\.2 every server has been discovered and catalogued\n {9}never discovered: everything, files\n {9}fix: start the gateway, or run `gatehouse inventory --refresh`$/m,
+  );
   assert.match(text2.stdout, /\d+ pass, \d+ warn, \d+ fail: not ready\n$/);
 });
 
@@ -49,7 +58,10 @@ test('golden: a well-configured gateway is ready: every item passes or warns, an
   assert.equal(r.code, 0, JSON.stringify(report.items.filter((i: { status: string }) => i.status === 'fail')));
   assert.equal(report.ready, true);
   const inventory = report.items.filter((i: { section: string }) => i.section === '1 inventory');
-  assert.deepEqual(inventory.map((i: { status: string }) => i.status), ['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+  assert.deepEqual(
+    inventory.map((i: { status: string }) => i.status),
+    ['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass'],
+  );
   // Paths differ per machine: the golden file holds the rest.
   golden('check-well-configured.json', JSON.parse(JSON.stringify(report).replaceAll(join(dir, 'well'), '<state>')));
 });

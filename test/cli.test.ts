@@ -28,7 +28,21 @@ const everything = (name: string) =>
   `  - name: ${name}\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`;
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['start'], ['stdio'], ['init'], ['config'], ['config', 'validate'], ['inventory'], ['inventory', 'list'], ['inventory', 'diff'], ['inventory', 'accept'], ['inventory', 'classify'], ['inventory', 'events'], ['check']]) {
+  for (const cmd of [
+    [],
+    ['start'],
+    ['stdio'],
+    ['init'],
+    ['config'],
+    ['config', 'validate'],
+    ['inventory'],
+    ['inventory', 'list'],
+    ['inventory', 'diff'],
+    ['inventory', 'accept'],
+    ['inventory', 'classify'],
+    ['inventory', 'events'],
+    ['check'],
+  ]) {
     const r = run(...cmd, '--help');
     assert.equal(r.code, 0, cmd.join(' '));
     assert.match(r.out, /Usage: gatehouse/);
@@ -86,7 +100,9 @@ test('start serves; SIGHUP with a broken file keeps the last good config; a fixe
     let names: string[] = [];
     for (let i = 0; i < 50 && names.length < 2; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      names = Object.keys(((await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams);
+      names = Object.keys(
+        ((await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams,
+      );
     }
     assert.deepEqual(names.sort(), ['one', 'two']);
   } finally {
@@ -96,15 +112,28 @@ test('start serves; SIGHUP with a broken file keeps the last good config; a fixe
 
 test('gatehouse stdio serves a real client over stdin/stdout', async () => {
   const file = join(dir, 'stdio.yaml');
-  writeFileSync(file, `version: 1\ngateway:\n  stateDir: ${JSON.stringify(join(dir, 'state-stdio'))}\nservers:\n${everything('everything')}`);
+  writeFileSync(
+    file,
+    `version: 1\ngateway:\n  stateDir: ${JSON.stringify(join(dir, 'state-stdio'))}\nservers:\n${everything('everything')}`,
+  );
   const env = { ...process.env } as Record<string, string>;
   delete env.NODE_TEST_CONTEXT;
   env.GATEHOUSE_LOG_LEVEL = 'silent';
   const client = new Client({ name: 'stdio-test', version: '1' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', file], env, stderr: 'ignore' }));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'stdio', '--config', file],
+      env,
+      stderr: 'ignore',
+    }),
+  );
   try {
     const { tools } = await client.listTools();
-    assert.ok(tools.some((x) => x.name === 'everything__echo'), tools.map((x) => x.name).join(','));
+    assert.ok(
+      tools.some((x) => x.name === 'everything__echo'),
+      tools.map((x) => x.name).join(','),
+    );
     const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'over stdio' } });
     assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: over stdio' }]);
   } finally {

@@ -15,7 +15,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-console-local-'));
 let t: TestGateway;
 
 before(async () => {
-  t = await startGateway(stdioServer('shifty', SHIFTY) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec.jsonl'))}, SHIFTY_POISON: "1" }\n`);
+  t = await startGateway(
+    stdioServer('shifty', SHIFTY) +
+      `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec.jsonl'))}, SHIFTY_POISON: "1" }\n`,
+  );
 });
 after(async () => {
   await t?.close();
@@ -48,9 +51,17 @@ test('loopback without identity: the operator console, with a CSRF cookie; forms
   assert.match(inv, /⟨U\+E0041⟩/, 'tag characters made visible');
   const csrf = /name="csrf" value="([^"]+)"/.exec(inv)![1];
   const post = (body: Record<string, string>, headers: Record<string, string> = {}) =>
-    fetch(`${t.url}/console/inventory/accept`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers }, body: new URLSearchParams(body) });
+    fetch(`${t.url}/console/inventory/accept`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
+      body: new URLSearchParams(body),
+    });
   assert.equal((await post({ tool: 'shifty__ansi' })).status, 403, 'no token');
-  assert.equal((await post({ tool: 'shifty__ansi', csrf }, { origin: 'http://evil.example' })).status, 403, 'another origin');
+  assert.equal(
+    (await post({ tool: 'shifty__ansi', csrf }, { origin: 'http://evil.example' })).status,
+    403,
+    'another origin',
+  );
   const ok = await post({ tool: 'shifty__ansi', csrf }, { origin: t.url });
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /shifty__ansi: definition accepted by anonymous@default/);
@@ -67,24 +78,39 @@ test('a request forwarded by an untrusted proxy is refused, as on the admin API'
 
 test('the configuration names console logins at identity issuers only, with the line', async () => {
   const { parseConfig } = await import('../src/config/load.ts');
-  const yaml = (console: string, identity = 'identity:\n  issuers: [{ issuer: "https://idp.example.com" }]\n') => `version: 1\n${identity}${console}servers: []\n`;
+  const yaml = (console: string, identity = 'identity:\n  issuers: [{ issuer: "https://idp.example.com" }]\n') =>
+    `version: 1\n${identity}${console}servers: []\n`;
   const issues = (text: string): string[] => {
     try {
       parseConfig(text, 'gatehouse.yaml');
       return [];
     } catch (err) {
-      return (err as { issues: Array<{ line: number; path: string; message: string }> }).issues.map((i) => `${i.line} ${i.path}: ${i.message}`);
+      return (err as { issues: Array<{ line: number; path: string; message: string }> }).issues.map(
+        (i) => `${i.line} ${i.path}: ${i.message}`,
+      );
     }
   };
   assert.deepEqual(issues(yaml('console: { clientId: c }\n')), []);
-  assert.deepEqual(issues(yaml('console:\n  clientId: c\n  issuer: "https://other.example.com"\n')), ['6 console.issuer: must be one of `identity.issuers`']);
-  assert.deepEqual(issues(yaml('console:\n  logins:\n    - { issuer: "https://other.example.com", clientId: c }\n')), ['6 console.logins[0].issuer: must be one of `identity.issuers`']);
+  assert.deepEqual(issues(yaml('console:\n  clientId: c\n  issuer: "https://other.example.com"\n')), [
+    '6 console.issuer: must be one of `identity.issuers`',
+  ]);
+  assert.deepEqual(issues(yaml('console:\n  logins:\n    - { issuer: "https://other.example.com", clientId: c }\n')), [
+    '6 console.logins[0].issuer: must be one of `identity.issuers`',
+  ]);
   assert.match(issues(yaml('console: { redirectPath: /console/cb }\n'))[0], /console: set `clientId` \(or `logins`\)/);
-  assert.match(issues(yaml('console: { clientId: c }\n', ''))[0], /console: the console signs people in through `identity.issuers`/);
+  assert.match(
+    issues(yaml('console: { clientId: c }\n', ''))[0],
+    /console: the console signs people in through `identity.issuers`/,
+  );
 });
 
 test('the audit search pages through the trail, 50 records a page', async () => {
-  for (let i = 0; i < 60; i++) await t.gw.audit.record({ kind: 'admin.action', actor: { subject: 'pager', tenant: 'default', via: 'cli', issuer: '' }, detail: { action: 'test.page', i } });
+  for (let i = 0; i < 60; i++)
+    await t.gw.audit.record({
+      kind: 'admin.action',
+      actor: { subject: 'pager', tenant: 'default', via: 'cli', issuer: '' },
+      detail: { action: 'test.page', i },
+    });
   const first = await fetch(`${t.url}/console/`, { redirect: 'manual' });
   const cookie = first.headers.getSetCookie()[0].split(';')[0];
   const page1 = await (await fetch(`${t.url}/console/audit?kind=admin.action`, { headers: { cookie } })).text();

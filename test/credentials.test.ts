@@ -34,16 +34,21 @@ before(async () => {
   const rec = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
   t = await startGateway(
-    stdioServer('leaky', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
+    stdioServer('leaky', rec) +
+      `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
       '    credentials: { env: { API_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n    tools: { echo_env: { class: READ }, fail_env: { class: READ } }\n' +
-      stdioServer('vaulted', rec) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'vaulted.jsonl'))} }\n` +
+      stdioServer('vaulted', rec) +
+      `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'vaulted.jsonl'))} }\n` +
       '    credentials: { env: { API_TOKEN: "vault://secret/mcp/{tenant}/api#value" }, discoveryTenant: acme }\n    tools: { echo_env: { class: READ } }\n',
     {
       log,
       top: `identity: { apiKeys: true }\nsecrets:\n  cacheTtlSeconds: 1\n  vault: { address: ${JSON.stringify(vault.url)}, auth: { method: token, token: vault-root-token } }\n`,
       // The local secrets must exist before the gateway connects the discovery tenant's process.
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
       },
@@ -60,24 +65,50 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 async function call(tenant: string, name: string, args: Record<string, unknown>): Promise<any> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[tenant]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: META },
+    }),
   });
   return r.json();
 }
-const held = (server: string, tenant: string) => t.gw.credentials.pool.describe().find((h) => h.server === server && h.tenant === tenant);
-const encodings = (v: string) => [v, Buffer.from(v).toString('base64'), Buffer.from(v).toString('hex'), encodeURIComponent(v), Buffer.from(v).toString('base64url')];
+const held = (server: string, tenant: string) =>
+  t.gw.credentials.pool.describe().find((h) => h.server === server && h.tenant === tenant);
+const encodings = (v: string) => [
+  v,
+  Buffer.from(v).toString('base64'),
+  Buffer.from(v).toString('hex'),
+  encodeURIComponent(v),
+  Buffer.from(v).toString('base64url'),
+];
 
 test("each tenant's upstream process holds only its own secret; no response carries either, in any encoding", async () => {
   const answers: string[] = [];
   for (const tenant of ['acme', 'globex'] as const) {
     for (const encoding of ['raw', 'base64', 'hex', 'url']) {
       const r = await call(tenant, 'leaky__echo_env', { name: 'API_TOKEN', encoding });
-      assert.match(r.result.content[0].text, /^API_TOKEN=\[REDACTED:credential\]$/, `${tenant} ${encoding}: ${JSON.stringify(r)}`);
+      assert.match(
+        r.result.content[0].text,
+        /^API_TOKEN=\[REDACTED:credential\]$/,
+        `${tenant} ${encoding}: ${JSON.stringify(r)}`,
+      );
       answers.push(JSON.stringify(r));
     }
     const failed = await call(tenant, 'leaky__fail_env', { name: 'API_TOKEN' });
@@ -87,21 +118,41 @@ test("each tenant's upstream process holds only its own secret; no response carr
   const a = held('leaky', 'acme')!;
   const g = held('leaky', 'globex')!;
   assert.notEqual(a.pid, g.pid, 'one process per tenant');
-  assert.ok(envOf(a.pid).includes(`API_TOKEN=${CANARY.acme}`) && !envOf(a.pid).includes(CANARY.globex), "acme's process has acme's secret only");
-  assert.ok(envOf(g.pid).includes(`API_TOKEN=${CANARY.globex}`) && !envOf(g.pid).includes(CANARY.acme), "globex's process has globex's secret only");
+  assert.ok(
+    envOf(a.pid).includes(`API_TOKEN=${CANARY.acme}`) && !envOf(a.pid).includes(CANARY.globex),
+    "acme's process has acme's secret only",
+  );
+  assert.ok(
+    envOf(g.pid).includes(`API_TOKEN=${CANARY.globex}`) && !envOf(g.pid).includes(CANARY.acme),
+    "globex's process has globex's secret only",
+  );
 
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
   const audit = JSON.stringify(await t.gw.store.audit.read({ limit: 100_000 }));
   const admin = JSON.stringify(await t.gw.store.apiKeys.list());
-  for (const [where, text] of [['responses', answers.join('')], ['logs', logs.join('')], ['metrics', metrics], ['audit', audit], ['admin data', admin]] as const) {
-    for (const secret of [...encodings(CANARY.acme), ...encodings(CANARY.globex)]) assert.ok(!text.includes(secret), `a canary (${secret.slice(0, 16)}...) in the ${where}`);
+  for (const [where, text] of [
+    ['responses', answers.join('')],
+    ['logs', logs.join('')],
+    ['metrics', metrics],
+    ['audit', audit],
+    ['admin data', admin],
+  ] as const) {
+    for (const secret of [...encodings(CANARY.acme), ...encodings(CANARY.globex)])
+      assert.ok(!text.includes(secret), `a canary (${secret.slice(0, 16)}...) in the ${where}`);
   }
-  assert.ok(logs.join('').includes('echo_env: API_TOKEN=[REDACTED:credential]'), "the upstream's stderr reached the log, scrubbed");
+  assert.ok(
+    logs.join('').includes('echo_env: API_TOKEN=[REDACTED:credential]'),
+    "the upstream's stderr reached the log, scrubbed",
+  );
 });
 
 test('a real Vault KV v2 round trip: the tenant’s secret reaches only its process', async () => {
   const r = await call('globex', 'vaulted__echo_env', { name: 'API_TOKEN' });
-  assert.match(r.result?.content[0].text, /REDACTED:credential/, JSON.stringify(r) + logs.filter((l) => /vault|credential/i.test(l)).join('\n'));
+  assert.match(
+    r.result?.content[0].text,
+    /REDACTED:credential/,
+    JSON.stringify(r) + logs.filter((l) => /vault|credential/i.test(l)).join('\n'),
+  );
   const h = held('vaulted', 'globex')!;
   assert.match(envOf(h.pid), /API_TOKEN=vault-globex-/);
   assert.ok(vault.count('/v1/secret/data/mcp/globex/api') >= 1);
@@ -110,7 +161,10 @@ test('a real Vault KV v2 round trip: the tenant’s secret reaches only its proc
 test('rotation: a changed secret is picked up without a restart, by a new process; the old one drains', async () => {
   const before = held('leaky', 'acme')!;
   const stateDir = join(t.dir, 'state');
-  const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+  const store = new LocalSecretStore(
+    join(stateDir, 'secrets.enc.json'),
+    await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+  );
   const rotated = `canary-acme-rotated-${randomUUID()}`;
   const started = Date.now();
   await store.set('canary-acme', rotated);
@@ -124,13 +178,27 @@ test('rotation: a changed secret is picked up without a restart, by a new proces
   assert.notEqual(after.pid, before.pid, 'a new process');
   assert.ok(envOf(after.pid).includes(`API_TOKEN=${rotated}`));
   for (let i = 0; i < 50 && existsSync(`/proc/${before.pid}`); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(!existsSync(`/proc/${before.pid}`) || !readFileSync(`/proc/${before.pid}/stat`, 'utf8').includes('node'), 'the old process stopped');
+  assert.ok(
+    !existsSync(`/proc/${before.pid}`) || !readFileSync(`/proc/${before.pid}/stat`, 'utf8').includes('node'),
+    'the old process stopped',
+  );
   process.stderr.write(`# rotation took effect in ${took} ms (cache TTL 1 s)\n`);
 });
 
 test('revocation: confirmed by every live gateway, with the time to effect; calls fail closed; restore', async () => {
   const pid = held('leaky', 'globex')!.pid;
-  const r = await runCli(['credentials', 'revoke', 'local:canary-{tenant}', '--reason', 'leaked in a ticket', '--by', 'sec', '--json', '-c', t.file]);
+  const r = await runCli([
+    'credentials',
+    'revoke',
+    'local:canary-{tenant}',
+    '--reason',
+    'leaked in a ticket',
+    '--by',
+    'sec',
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const res = JSON.parse(r.stdout);
   assert.equal(res.confirmed, true);
@@ -162,21 +230,42 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
       },
     },
   );
   try {
-    const k = JSON.parse((await runCli(['keys', 'create', '-n', 'g', '-t', 'globex', '-s', 'x', '--json', '-c', g.file])).stdout).key;
+    const k = JSON.parse(
+      (await runCli(['keys', 'create', '-n', 'g', '-t', 'globex', '-s', 'x', '--json', '-c', g.file])).stdout,
+    ).key;
     const r = await fetch(`${g.url}/mcp`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'web__echo', authorization: `Bearer ${k}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'web__echo', arguments: { text: `say ${CANARY.globex}` }, _meta: META } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'web__echo',
+        authorization: `Bearer ${k}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'web__echo', arguments: { text: `say ${CANARY.globex}` }, _meta: META },
+      }),
     });
     const body = await r.text();
-    assert.match(body, /\[REDACTED:credential\]/, 'even an echo of the secret in the arguments is scrubbed on the way back');
+    assert.match(
+      body,
+      /\[REDACTED:credential\]/,
+      'even an echo of the secret in the arguments is scrubbed on the way back',
+    );
     assert.ok(!body.includes(CANARY.globex));
     const auth = web.seen.filter((s) => s.method === 'POST').map((s) => s.headers.authorization);
     assert.ok(auth.includes(`Bearer ${CANARY.globex}`), "globex's calls carry globex's credential");
@@ -188,20 +277,69 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
 });
 
 test('revocation through the admin api: platform admins only, confirmed, recorded', async () => {
-  const admin = JSON.parse((await runCli(['keys', 'create', '-n', 'ops-admin', '-t', 'acme', '-r', 'gatehouse-platform-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  const admin = JSON.parse(
+    (
+      await runCli([
+        'keys',
+        'create',
+        '-n',
+        'ops-admin',
+        '-t',
+        'acme',
+        '-r',
+        'gatehouse-platform-admin',
+        '-s',
+        'x',
+        '--json',
+        '-c',
+        t.file,
+      ])
+    ).stdout,
+  ).key;
   const post = (key: string, body: unknown) =>
-    fetch(`${t.url}/admin/v1/credentials/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    fetch(`${t.url}/admin/v1/credentials/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
+    });
   assert.equal((await post(keys.acme, { ref: 'local:canary-acme', reason: 'x' })).status, 403, 'an agent cannot');
-  const tenantAdmin = JSON.parse((await runCli(['keys', 'create', '-n', 'acme-admin', '-t', 'acme', '-r', 'gatehouse-admin', '-s', 'x', '--json', '-c', t.file])).stdout).key;
-  assert.equal((await post(tenantAdmin, { ref: 'local:canary-globex', reason: 'x' })).status, 403, "a tenant admin cannot (a credential ref can be another tenant's)");
+  const tenantAdmin = JSON.parse(
+    (
+      await runCli([
+        'keys',
+        'create',
+        '-n',
+        'acme-admin',
+        '-t',
+        'acme',
+        '-r',
+        'gatehouse-admin',
+        '-s',
+        'x',
+        '--json',
+        '-c',
+        t.file,
+      ])
+    ).stdout,
+  ).key;
+  assert.equal(
+    (await post(tenantAdmin, { ref: 'local:canary-globex', reason: 'x' })).status,
+    403,
+    "a tenant admin cannot (a credential ref can be another tenant's)",
+  );
   assert.equal((await post(admin, { ref: 'local:canary-acme' })).status, 400, 'a reason is required');
   const r = await post(admin, { ref: 'local:canary-acme', reason: 'rotating after an incident' });
   const body = (await r.json()) as { confirmed: boolean; timeToEffectMs: number };
   assert.equal(r.status, 200);
   assert.equal(body.confirmed, true);
   assert.match((await call('acme', 'leaky__echo_env', { name: 'API_TOKEN' })).error.message, /revoked/);
-  assert.ok((await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' })).result, "the other tenant's credential is untouched");
-  const listed = (await (await fetch(`${t.url}/admin/v1/credentials`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { revoked: Array<{ ref: string; revokedBy: string }> };
+  assert.ok(
+    (await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' })).result,
+    "the other tenant's credential is untouched",
+  );
+  const listed = (await (
+    await fetch(`${t.url}/admin/v1/credentials`, { headers: { authorization: `Bearer ${admin}` } })
+  ).json()) as { revoked: Array<{ ref: string; revokedBy: string }> };
   assert.ok(listed.revoked.some((x) => x.ref === 'local:canary-acme' && x.revokedBy === 'apikey:ops-admin@acme'));
   assert.equal((await runCli(['credentials', 'restore', 'local:canary-acme', '-c', t.file])).code, 0);
 });

@@ -12,7 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './support/processes.ts';
 import { dropPgSchema, freshPgSchema, postgresAvailable, requireService } from './support/services.ts';
-import { REDIS_SERVER, createSchema, newSecretsKey, recordedCalls, rpcBody, startOwnRedis, startReplica, waitFor, type DeploymentOptions, type Replica } from './support/scale-out.ts';
+import {
+  REDIS_SERVER,
+  createSchema,
+  newSecretsKey,
+  recordedCalls,
+  rpcBody,
+  startOwnRedis,
+  startReplica,
+  waitFor,
+  type DeploymentOptions,
+  type Replica,
+} from './support/scale-out.ts';
 
 const schema = freshPgSchema();
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-drill-redis-'));
@@ -51,7 +62,12 @@ async function openSession(base: string): Promise<string> {
   const r = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: HEADERS,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } },
+    }),
   });
   assert.equal(r.status, 200);
   await r.text();
@@ -59,7 +75,11 @@ async function openSession(base: string): Promise<string> {
 }
 
 function post(base: string, sid: string, body: unknown): Promise<Response> {
-  return fetch(`${base}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify(body) });
+  return fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify(body),
+  });
 }
 
 async function metric(r: Replica, name: string): Promise<number> {
@@ -72,13 +92,24 @@ async function endedOnA_refusedOnB(): Promise<number> {
   assert.equal((await post(b!.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200); // B caches it
   assert.equal((await fetch(`${a!.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } })).status, 204);
   const t0 = Date.now();
-  await waitFor('B to refuse the ended session', async () => (await post(b!.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404, 3000);
+  await waitFor(
+    'B to refuse the ended session',
+    async () => (await post(b!.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404,
+    3000,
+  );
   return Date.now() - t0;
 }
 
 async function callOther(base: string, note: string): Promise<boolean> {
   const sid = await openSession(base);
-  const body = await rpcBody(await post(base, sid, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'rec__other', arguments: { note } } }));
+  const body = await rpcBody(
+    await post(base, sid, {
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'rec__other', arguments: { note } },
+    }),
+  );
   return Boolean(body.result && !body.result.isError);
 }
 
@@ -86,7 +117,11 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
   if (!(await requireService(t, 'postgres'))) return;
   if (!REDIS_SERVER) return void t.skip('redis-server is not installed');
   assert.ok(a && b && redis);
-  await waitFor('fan-out on both replicas', async () => [a!, b!].every((r) => count(r.log(), /fan-out: subscribed/) >= 1), 10_000);
+  await waitFor(
+    'fan-out on both replicas',
+    async () => [a!, b!].every((r) => count(r.log(), /fan-out: subscribed/) >= 1),
+    10_000,
+  );
   assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out: at once');
   assert.equal(await metric(b!, 'gatehouse_fanout_up'), 1);
   assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 0);
@@ -105,11 +140,21 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
 
   // Redis back on the same port (empty: the shared budget starts afresh).
   redis = await startOwnRedis(redis.port);
-  await waitFor('fan-out to resubscribe', async () => count(b!.log(), /fan-out: subscribed/) >= 2 && count(a!.log(), /fan-out: subscribed/) >= 2, 15_000);
+  await waitFor(
+    'fan-out to resubscribe',
+    async () => count(b!.log(), /fan-out: subscribed/) >= 2 && count(a!.log(), /fan-out: subscribed/) >= 2,
+    15_000,
+  );
   assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out again');
-  await waitFor('limits to use Redis again', async () => (await callOther(b!.url, `back-${Date.now()}`)) && /limits: redis reachable again/.test(b!.log()), 10_000);
+  await waitFor(
+    'limits to use Redis again',
+    async () => (await callOther(b!.url, `back-${Date.now()}`)) && /limits: redis reachable again/.test(b!.log()),
+    10_000,
+  );
   assert.equal(await metric(b!, 'gatehouse_fanout_up'), 1);
   assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 0);
-  const executed = recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('fallback-')).length;
+  const executed = recordedCalls(opts.recordFile).filter((c) =>
+    String(c.arguments.note).startsWith('fallback-'),
+  ).length;
   assert.equal(executed, 1, 'the refused call never reached the upstream');
 });

@@ -16,7 +16,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runCli } from './support/gateway.ts';
 import { pgTestUrl } from './support/services.ts';
-import { deployment, RECORDER, cutPostgres, recordedCalls, rpcBody, startReplica, waitFor, type Replica } from './support/scale-out.ts';
+import {
+  deployment,
+  RECORDER,
+  cutPostgres,
+  recordedCalls,
+  rpcBody,
+  startReplica,
+  waitFor,
+  type Replica,
+} from './support/scale-out.ts';
 
 const d = deployment('drills', 'd');
 const { opts, replicas, tmp, usable } = d;
@@ -28,12 +37,21 @@ async function openSession(base: string): Promise<string> {
   const r = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: HEADERS,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } },
+    }),
   });
   assert.equal(r.status, 200);
   const sid = r.headers.get('mcp-session-id')!;
   await r.text();
-  const n = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  const n = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
   await n.text();
   return sid;
 }
@@ -46,7 +64,12 @@ async function callOnce(base: string, sid: string, id: number, note: string): Pr
     const r = await fetch(`${base}/mcp`, {
       method: 'POST',
       headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'rec__record', arguments: { note } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'rec__record', arguments: { note } },
+      }),
       signal: AbortSignal.timeout(15_000),
     });
     if (r.status !== 200) {
@@ -80,7 +103,14 @@ async function load(prefix: string, workers: number): Promise<Load> {
       results.set(note, await callOnce(d.lb!.url, sid, i + 1, note));
     }
   });
-  return { results, sent, stop: async () => { running = false; await Promise.all(loops); } };
+  return {
+    results,
+    sent,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
 }
 
 function executions(prefix: string): Map<string, number> {
@@ -109,12 +139,19 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
   for (const note of ok) assert.equal(ran.get(note), 1, `${note} answered but not executed once`);
   const after = l.sent.filter((s) => s.at > killedAt + 500).map((s) => s.note);
   assert.ok(after.length > 8, `calls went on after the kill (${after.length})`);
-  assert.ok(after.every((n) => l.results.get(n) === 'ok'), 'every call sent after the kill answered');
+  assert.ok(
+    after.every((n) => l.results.get(n) === 'ok'),
+    'every call sent after the kill answered',
+  );
   // Only the calls in flight on the killed replica may fail (one per client at most, twice for safety).
   assert.ok(failed.length <= 8, `failed: ${failed.join(', ')}`);
-  t.diagnostic(`${ok.length} calls answered, ${failed.length} failed (in flight on the killed replica), ${after.length} after the kill`);
+  t.diagnostic(
+    `${ok.length} calls answered, ${failed.length} failed (in flight on the killed replica), ${after.length} after the kill`,
+  );
 
-  const verify = await runCli(['audit', 'verify', '--json', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  const verify = await runCli(['audit', 'verify', '--json', '-c', replicas[0].file], {
+    env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey },
+  });
   const report = JSON.parse(verify.stdout) as { ok: boolean; streams: number; problems: unknown[] };
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.ok(report.ok);
@@ -125,12 +162,24 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
   const seen: string[] = [];
   // One session (in the store), one request per round: round robin cycles over every replica.
   const sid = await openSession(d.lb!.url);
-  await waitFor('nginx to use the restarted replica', async () => {
-    const r = await fetch(`${d.lb!.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
-    await r.text();
-    seen.push(`${r.status}@${r.headers.get('x-gatehouse-replica')}`);
-    return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
-  }, 30_000).catch((err: Error) => assert.fail(`${err.message}; answers: ${seen.slice(-12).join(' ')}; replica log: ${replicas[1].log().slice(-1500)}`));
+  await waitFor(
+    'nginx to use the restarted replica',
+    async () => {
+      const r = await fetch(`${d.lb!.url}/mcp`, {
+        method: 'POST',
+        headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      await r.text();
+      seen.push(`${r.status}@${r.headers.get('x-gatehouse-replica')}`);
+      return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
+    },
+    30_000,
+  ).catch((err: Error) =>
+    assert.fail(
+      `${err.message}; answers: ${seen.slice(-12).join(' ')}; replica log: ${replicas[1].log().slice(-1500)}`,
+    ),
+  );
 });
 
 test('drill: PostgreSQL connections cut under load; nothing reaches the upstream unrecorded; calls recover', async (t) => {
@@ -151,8 +200,11 @@ test('drill: PostgreSQL connections cut under load; nothing reaches the upstream
   await c.connect();
   const intents = new Set<string>();
   try {
-    const r = await c.query(`select body from "${opts.schema}".audit_events where kind = 'call.intent' and body like '%pgcut-%'`);
-    for (const row of r.rows as Array<{ body: string }>) for (const m of row.body.matchAll(/pgcut-\d+-\d+/g)) intents.add(m[0]);
+    const r = await c.query(
+      `select body from "${opts.schema}".audit_events where kind = 'call.intent' and body like '%pgcut-%'`,
+    );
+    for (const row of r.rows as Array<{ body: string }>)
+      for (const m of row.body.matchAll(/pgcut-\d+-\d+/g)) intents.add(m[0]);
   } finally {
     await c.end();
   }
@@ -174,19 +226,30 @@ test('drill: a rolling configuration change, one replica at a time (SIGHUP), tra
   const l = await load('rolling', 2);
   const lists = async (r: Replica) => {
     const sid = await openSession(r.url);
-    const res = await fetch(`${r.url}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const res = await fetch(`${r.url}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
     return JSON.stringify((await rpcBody(res)).result).includes('rec2__record');
   };
   for (const [i, r] of replicas.entries()) {
-    appendFileSync(r.file, `  - name: rec2\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ${JSON.stringify([RECORDER])}\n    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec2.jsonl'))} }\n`);
+    appendFileSync(
+      r.file,
+      `  - name: rec2\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ${JSON.stringify([RECORDER])}\n    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec2.jsonl'))} }\n`,
+    );
     r.child.kill('SIGHUP');
     await waitFor(`${r.name} to serve the new server`, () => lists(r), 15_000);
     // The replicas not yet changed still run the old configuration.
-    for (const other of replicas.slice(i + 1)) assert.equal(await lists(other), false, `${other.name} changed too early`);
+    for (const other of replicas.slice(i + 1))
+      assert.equal(await lists(other), false, `${other.name} changed too early`);
   }
   await l.stop();
   const outcomes = [...l.results.values()];
   assert.ok(outcomes.length > 10);
-  assert.ok(outcomes.every((o) => o === 'ok'), `${outcomes.filter((o) => o !== 'ok').length} calls failed during the rolling change`);
+  assert.ok(
+    outcomes.every((o) => o === 'ok'),
+    `${outcomes.filter((o) => o !== 'ok').length} calls failed during the rolling change`,
+  );
   for (const r of replicas) assert.doesNotMatch(r.log(), /reload (failed|refused)/i);
 });

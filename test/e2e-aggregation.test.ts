@@ -17,7 +17,11 @@ let client: Client;
 const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-agg-')), 'rec.jsonl');
 
 before(async () => {
-  t = await startGateway(stdioServer('cat', join(ROOT, 'test/fixtures/upstreams/catalog-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, { gateway: '  pageSize: 10\n' });
+  t = await startGateway(
+    stdioServer('cat', join(ROOT, 'test/fixtures/upstreams/catalog-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+    { gateway: '  pageSize: 10\n' },
+  );
   client = new Client({ name: 'agg', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
 });
@@ -53,7 +57,9 @@ test('the merged listing is paginated with opaque cursors', async () => {
   assert.equal(names.length, 32); // wait, regional, t01..t30
   assert.equal(pages, 4);
   assert.equal(new Set(names).size, names.length);
-  const bad = await client.request({ method: 'tools/list', params: { cursor: 'forged' } }, ListToolsResultSchema).catch((e: Error) => e);
+  const bad = await client
+    .request({ method: 'tools/list', params: { cursor: 'forged' } }, ListToolsResultSchema)
+    .catch((e: Error) => e);
   assert.match(String(bad), /-32602.*cursor/);
 });
 
@@ -63,21 +69,31 @@ test('a cursor is good only for its listing on its endpoint: elsewhere it is -32
   const other = new Client({ name: 'agg-scoped', version: '1' });
   await other.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/servers/cat/mcp`)));
   try {
-    const foreign = await other.request({ method: 'tools/list', params: { cursor: nextCursor } }, ListToolsResultSchema).catch((e: Error) => e);
+    const foreign = await other
+      .request({ method: 'tools/list', params: { cursor: nextCursor } }, ListToolsResultSchema)
+      .catch((e: Error) => e);
     assert.match(String(foreign), /-32602.*cursor/);
     const page2 = await other.request({ method: 'tools/list', params: {} }, ListToolsResultSchema);
     assert.ok(page2.nextCursor);
-    assert.equal((await other.request({ method: 'tools/list', params: { cursor: page2.nextCursor } }, ListToolsResultSchema)).tools.length > 0, true);
+    assert.equal(
+      (await other.request({ method: 'tools/list', params: { cursor: page2.nextCursor } }, ListToolsResultSchema)).tools
+        .length > 0,
+      true,
+    );
   } finally {
     await other.close();
   }
-  const prompts = await client.request({ method: 'prompts/list', params: { cursor: nextCursor } }, ListToolsResultSchema).catch((e: Error) => e);
+  const prompts = await client
+    .request({ method: 'prompts/list', params: { cursor: nextCursor } }, ListToolsResultSchema)
+    .catch((e: Error) => e);
   assert.match(String(prompts), /-32602.*cursor/);
 });
 
 test('a cancelled call is cancelled upstream too', async () => {
   const ac = new AbortController();
-  const call = client.callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: ac.signal }).catch((e: Error) => e);
+  const call = client
+    .callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: ac.signal })
+    .catch((e: Error) => e);
   await new Promise((r) => setTimeout(r, 300));
   ac.abort('the user changed their mind');
   assert.ok((await call) instanceof Error);
@@ -92,24 +108,48 @@ test('a cancelled call is cancelled upstream too', async () => {
 
 test('prompts and argument completion are routed by namespaced name', async () => {
   const { prompts } = await client.listPrompts();
-  assert.deepEqual(prompts.map((p) => p.name), ['cat__greet']);
+  assert.deepEqual(
+    prompts.map((p) => p.name),
+    ['cat__greet'],
+  );
   const p = await client.getPrompt({ name: 'cat__greet', arguments: { language: 'esperanto' } });
   assert.deepEqual(p.messages[0].content, { type: 'text', text: 'greet in esperanto' });
-  const c = await client.complete({ ref: { type: 'ref/prompt', name: 'cat__greet' }, argument: { name: 'language', value: 'es' } });
+  const c = await client.complete({
+    ref: { type: 'ref/prompt', name: 'cat__greet' },
+    argument: { name: 'language', value: 'es' },
+  });
   assert.deepEqual(c.completion.values, ['esperanto', 'estonian']);
   const sent = readFileSync(rec, 'utf8');
   assert.match(sent, /"method":"completion\/complete","params":\{"ref":\{"type":"ref\/prompt","name":"greet"\}/);
 });
 
 test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, or nothing reaches the upstream', async () => {
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
   const call = (region: unknown, headers: Record<string, string>) =>
     fetch(`${t.url}/mcp`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'cat__regional', ...headers },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'cat__regional', arguments: { region, query: 'q' }, _meta: meta } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'cat__regional',
+        ...headers,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'cat__regional', arguments: { region, query: 'q' }, _meta: meta },
+      }),
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
-  const count = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"name":"regional"')).length;
+  const count = () =>
+    readFileSync(rec, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"name":"regional"')).length;
   const before = count();
   for (const [region, headers] of [
     ['eu-west-1', {}],

@@ -13,7 +13,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
-const SUMMARIZER = join(ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/toolWithSampleServer.js');
+const SUMMARIZER = join(
+  ROOT,
+  'node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/toolWithSampleServer.js',
+);
 const LIMIT = { timeout: 30_000 };
 let t: TestGateway;
 

@@ -24,7 +24,10 @@ test('tools/list at once after start lists the upstream tools', LIMIT, async () 
   try {
     assert.equal(t.gw.upstreamReady('everything'), false, 'the upstream is still starting when the caller lists');
     const { tools } = await client.listTools();
-    assert.ok(tools.some((x) => x.name === 'everything__echo'), `listed: ${tools.map((x) => x.name).join(', ')}`);
+    assert.ok(
+      tools.some((x) => x.name === 'everything__echo'),
+      `listed: ${tools.map((x) => x.name).join(', ')}`,
+    );
   } finally {
     await client.close();
     await t.close();
@@ -43,7 +46,10 @@ test('a call at once after start reaches the tool, not "unknown tool"', LIMIT, a
 });
 
 test('an upstream that cannot start does not hold callers past its connect timeout', LIMIT, async () => {
-  const t = await startGateway(`  - name: broken\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ["-e", "setTimeout(() => {}, 60000)"]\n    timeouts: { connectMs: 500 }\n`, { waitMs: 0 });
+  const t = await startGateway(
+    `  - name: broken\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: ["-e", "setTimeout(() => {}, 60000)"]\n    timeouts: { connectMs: 500 }\n`,
+    { waitMs: 0 },
+  );
   const client = new Client({ name: 'early', version: '1' });
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));

@@ -17,7 +17,11 @@ async function inspector(...args: string[]): Promise<unknown> {
   delete env.NODE_TEST_CONTEXT;
   const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, 'node_modules/.bin/mcp-inspector'), ['--cli', `${t.url}/mcp`, '--transport', 'http', ...args], { env });
+    const child = spawn(
+      join(ROOT, 'node_modules/.bin/mcp-inspector'),
+      ['--cli', `${t.url}/mcp`, '--transport', 'http', ...args],
+      { env },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -39,6 +43,13 @@ test('the inspector CLI lists the tools through the gateway', async () => {
 });
 
 test('the inspector CLI calls a tool through the gateway', async () => {
-  const r = (await inspector('--method', 'tools/call', '--tool-name', 'everything__echo', '--tool-arg', 'message=from the inspector')) as { content: unknown };
+  const r = (await inspector(
+    '--method',
+    'tools/call',
+    '--tool-name',
+    'everything__echo',
+    '--tool-arg',
+    'message=from the inspector',
+  )) as { content: unknown };
   assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: from the inspector' }]);
 });

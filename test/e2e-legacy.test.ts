@@ -8,7 +8,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, FILESYSTEM, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 let t: TestGateway;
@@ -20,7 +25,9 @@ before(async () => {
   sandbox = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
   mkdirSync(join(sandbox, 'docs'));
   writeFileSync(join(sandbox, 'docs', 'hello.txt'), 'hello from the sandbox\n');
-  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']) + stdioServer('files', FILESYSTEM, [sandbox]));
+  t = await startGateway(
+    stdioServer('everything', EVERYTHING, ['stdio']) + stdioServer('files', FILESYSTEM, [sandbox]),
+  );
 });
 after(async () => t?.close());
 
@@ -44,7 +51,10 @@ test('calls a tool through the gateway and gets the upstream result', async () =
   const client = await connect();
   const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'hi through gatehouse' } });
   assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: hi through gatehouse' }]);
-  const file = await client.callTool({ name: 'files__read_text_file', arguments: { path: join(sandbox, 'docs', 'hello.txt') } });
+  const file = await client.callTool({
+    name: 'files__read_text_file',
+    arguments: { path: join(sandbox, 'docs', 'hello.txt') },
+  });
   assert.match(JSON.stringify(file.content), /hello from the sandbox/);
   await client.close();
 });
@@ -62,9 +72,13 @@ test('an unknown tool and a tool of an unknown server give the same error', asyn
 test('progress notifications reach the caller with its own token', async () => {
   const client = await connect();
   const seen: number[] = [];
-  const r = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, {
-    onprogress: (p) => seen.push(p.progress),
-  });
+  const r = await client.callTool(
+    { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+    undefined,
+    {
+      onprogress: (p) => seen.push(p.progress),
+    },
+  );
   assert.equal(r.isError ?? false, false);
   assert.deepEqual(seen, [1, 2, 3]);
   await client.close();
@@ -73,11 +87,18 @@ test('progress notifications reach the caller with its own token', async () => {
 test('sampling, elicitation and roots requests are routed to the caller that caused them', async () => {
   const client = await connect('/mcp', { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } });
   client.setRequestHandler(CreateMessageRequestSchema, async () => ({
-    model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled by the caller' },
+    model: 'test-model',
+    role: 'assistant',
+    content: { type: 'text', text: 'sampled by the caller' },
   }));
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Ada' } }));
-  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///caller-root', name: 'caller' }] }));
-  const s = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } });
+  client.setRequestHandler(ListRootsRequestSchema, async () => ({
+    roots: [{ uri: 'file:///caller-root', name: 'caller' }],
+  }));
+  const s = await client.callTool({
+    name: 'everything__trigger-sampling-request',
+    arguments: { prompt: 'hello', maxTokens: 10 },
+  });
   assert.match(JSON.stringify(s.content), /sampled by the caller/);
   const roots = await client.callTool({ name: 'everything__get-roots-list', arguments: {} });
   assert.match(JSON.stringify(roots.content), /caller-root/);
@@ -86,7 +107,9 @@ test('sampling, elicitation and roots requests are routed to the caller that cau
 
 test('a caller without the sampling capability is not asked', async () => {
   const client = await connect();
-  const s = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } }).catch((e: Error) => e);
+  const s = await client
+    .callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } })
+    .catch((e: Error) => e);
   // The upstream's request is refused by the gateway; the upstream reports the failure.
   assert.ok(s instanceof Error || (s as { isError?: boolean }).isError === true);
   await client.close();
@@ -123,7 +146,12 @@ test('sessions end with DELETE and unknown sessions get 404', async () => {
   await transport.terminateSession();
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
   });
   assert.equal(r.status, 404);
@@ -133,14 +161,30 @@ test('sessions end with DELETE and unknown sessions get 404', async () => {
 test('a question for a caller with no stream to be asked on fails fast instead of hanging', async () => {
   const h = { 'content-type': 'application/json', accept: 'application/json' };
   const init = await fetch(`${t.url}/mcp`, {
-    method: 'POST', headers: h,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { sampling: {} }, clientInfo: { name: 'json-only', version: '1' } } }),
+    method: 'POST',
+    headers: h,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: { sampling: {} },
+        clientInfo: { name: 'json-only', version: '1' },
+      },
+    }),
   });
   const sid = init.headers.get('mcp-session-id')!;
   const started = Date.now();
   const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST', headers: { ...h, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'everything__trigger-sampling-request', arguments: { prompt: 'p', maxTokens: 5 } } }),
+    method: 'POST',
+    headers: { ...h, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-sampling-request', arguments: { prompt: 'p', maxTokens: 5 } },
+    }),
   });
   const body = (await r.json()) as { result?: { isError?: boolean }; error?: unknown };
   assert.ok(body.error !== undefined || body.result?.isError === true, JSON.stringify(body));

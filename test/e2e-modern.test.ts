@@ -14,12 +14,19 @@ import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from '.
 let t: TestGateway;
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-modern-')), 'rec.jsonl');
-  t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']) + stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`);
+  t = await startGateway(
+    stdioServer('everything', EVERYTHING, ['stdio']) +
+      stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+  );
 });
 after(async () => t?.close());
 
 async function connect(capabilities: Record<string, unknown> = {}): Promise<Client> {
-  const client = new Client({ name: 'e2e-modern', version: '2.0.0' }, { capabilities, versionNegotiation: { mode: 'auto' } });
+  const client = new Client(
+    { name: 'e2e-modern', version: '2.0.0' },
+    { capabilities, versionNegotiation: { mode: 'auto' } },
+  );
   await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
   return client;
 }
@@ -43,9 +50,12 @@ test('lists and calls tools statelessly', async () => {
 test('progress reaches a modern caller on the response stream', async () => {
   const client = await connect();
   const seen: number[] = [];
-  const r = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, {
-    onprogress: (p: { progress: number }) => seen.push(p.progress),
-  });
+  const r = await client.callTool(
+    { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+    {
+      onprogress: (p: { progress: number }) => seen.push(p.progress),
+    },
+  );
   assert.equal(r.isError ?? false, false);
   assert.deepEqual(seen, [1, 2, 3]);
   await client.close();
@@ -67,12 +77,26 @@ test('an elicitation from a legacy upstream becomes an input_required round trip
 test('a forged requestState is refused and reaches nothing', async () => {
   const res = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'everything__echo' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'everything__echo',
+    },
     body: JSON.stringify({
-      jsonrpc: '2.0', id: 7, method: 'tools/call',
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
       params: {
-        name: 'everything__echo', arguments: { message: 'x' }, requestState: 'gh1.AAAA.BBBB', inputResponses: { q1: { action: 'accept' } },
-        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+        name: 'everything__echo',
+        arguments: { message: 'x' },
+        requestState: 'gh1.AAAA.BBBB',
+        inputResponses: { q1: { action: 'accept' } },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
       },
     }),
   });
@@ -84,27 +108,62 @@ test('a forged requestState is refused and reaches nothing', async () => {
 test('server/discover answers without a session', async () => {
   const res = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'server/discover',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'server/discover',
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
   });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('mcp-session-id'), null);
-  const body = (await res.json()) as { result: { supportedVersions: string[]; capabilities: Record<string, unknown>; resultType: string } };
+  const body = (await res.json()) as {
+    result: { supportedVersions: string[]; capabilities: Record<string, unknown>; resultType: string };
+  };
   assert.ok(body.result.supportedVersions.includes('2026-07-28'));
   assert.ok(body.result.supportedVersions.includes('2025-11-25'));
   assert.equal(body.result.resultType, 'complete');
   assert.ok(body.result.capabilities.tools);
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-async function raw(method: string, params: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+async function raw(
+  method: string,
+  params: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      ...headers,
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 42, method, params }),
   });
   const text = await res.text();
-  const data = text.startsWith('{') ? JSON.parse(text) : text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  const data = text.startsWith('{')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => JSON.parse(l.slice(6)));
   return { status: res.status, body: data };
 }
 
@@ -124,27 +183,55 @@ test('modern: methods 2026-07-28 removed are -32601 with HTTP 404', async () => 
 });
 
 test('modern: a tool that needs sampling from a caller that did not declare it is -32021 with the capability named', async () => {
-  const r = await raw('tools/call', { name: 'everything__trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 }, _meta: META }, { 'mcp-name': 'everything__trigger-sampling-request' });
+  const r = await raw(
+    'tools/call',
+    { name: 'everything__trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 }, _meta: META },
+    { 'mcp-name': 'everything__trigger-sampling-request' },
+  );
   assert.equal(r.status, 400);
   assert.equal(r.body.error.code, -32021);
   assert.deepEqual(r.body.error.data, { requiredCapabilities: { sampling: {} } });
 });
 
 test('modern: log messages are relayed only when the request asks for them, at or above its level', async () => {
-  const call = (meta: Record<string, unknown>) => raw('tools/call', { name: 'rec__log', arguments: {}, _meta: { ...META, ...meta } }, { 'mcp-name': 'rec__log' });
-  const levels = (b: unknown) => (Array.isArray(b) ? b : [b]).filter((m: any) => m.method === 'notifications/message').map((m: any) => m.params.level);
+  const call = (meta: Record<string, unknown>) =>
+    raw('tools/call', { name: 'rec__log', arguments: {}, _meta: { ...META, ...meta } }, { 'mcp-name': 'rec__log' });
+  const levels = (b: unknown) =>
+    (Array.isArray(b) ? b : [b])
+      .filter((m: any) => m.method === 'notifications/message')
+      .map((m: any) => m.params.level);
   assert.deepEqual(levels((await call({})).body), [], 'no logLevel: no log messages');
   assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'info' })).body), ['info', 'error']);
-  assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'debug' })).body), ['debug', 'info', 'error']);
+  assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'debug' })).body), [
+    'debug',
+    'info',
+    'error',
+  ]);
 });
 
 test('modern: closing the connection cancels the call upstream', async () => {
   const ac = new AbortController();
   const started = Date.now();
   const p = fetch(`${t.url}/mcp`, {
-    method: 'POST', signal: ac.signal,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'everything__trigger-long-running-operation' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 30, steps: 30 }, _meta: META } }),
+    method: 'POST',
+    signal: ac.signal,
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'everything__trigger-long-running-operation',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: {
+        name: 'everything__trigger-long-running-operation',
+        arguments: { duration: 30, steps: 30 },
+        _meta: META,
+      },
+    }),
   }).catch((e: Error) => e);
   await new Promise((r) => setTimeout(r, 300));
   const up = t.gw.upstreams.get('everything')!;

@@ -40,7 +40,10 @@ async function legacyClient(caps: Record<string, unknown> = {}): Promise<V1Clien
   return c;
 }
 async function modernClient(caps: Record<string, unknown> = {}): Promise<V2Client> {
-  const c = new V2Client({ name: 'modern', version: '2' }, { capabilities: caps, versionNegotiation: { mode: 'auto' } });
+  const c = new V2Client(
+    { name: 'modern', version: '2' },
+    { capabilities: caps, versionNegotiation: { mode: 'auto' } },
+  );
   await c.connect(new V2Transport(new URL(`${t.url}/mcp`)));
   return c;
 }
@@ -57,18 +60,30 @@ test('a legacy caller reaches all three upstreams', async () => {
   const c = await legacyClient();
   const names = (await c.listTools()).tools.map((x) => x.name);
   for (const n of ['ehttp__echo', 'esse__echo', 'modern__greet']) assert.ok(names.includes(n), n);
-  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [{ type: 'text', text: 'Echo: a' }]);
-  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [{ type: 'text', text: 'Echo: b' }]);
-  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [{ type: 'text', text: 'hello c' }]);
+  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [
+    { type: 'text', text: 'Echo: a' },
+  ]);
+  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [
+    { type: 'text', text: 'Echo: b' },
+  ]);
+  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [
+    { type: 'text', text: 'hello c' },
+  ]);
   await c.close();
 });
 
 test('a modern caller reaches all three upstreams', async () => {
   const c = await modernClient();
   assert.equal(c.getProtocolEra(), 'modern');
-  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [{ type: 'text', text: 'Echo: a' }]);
-  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [{ type: 'text', text: 'Echo: b' }]);
-  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [{ type: 'text', text: 'hello c' }]);
+  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [
+    { type: 'text', text: 'Echo: a' },
+  ]);
+  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [
+    { type: 'text', text: 'Echo: b' },
+  ]);
+  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [
+    { type: 'text', text: 'hello c' },
+  ]);
   await c.close();
 });
 
@@ -111,7 +126,11 @@ test('input_required from a modern upstream: played out as elicitation for a leg
 test('a server->client request on an HTTP upstream reaches its caller (sampling over the response stream)', async () => {
   const { CreateMessageRequestSchema } = await import('@modelcontextprotocol/sdk/types.js');
   const c = await legacyClient({ sampling: {} });
-  c.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: 'from the caller' } }));
+  c.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    model: 'm',
+    role: 'assistant',
+    content: { type: 'text', text: 'from the caller' },
+  }));
   const r = await c.callTool({ name: 'ehttp__trigger-sampling-request', arguments: { prompt: 'p', maxTokens: 5 } });
   assert.match(JSON.stringify(r.content), /from the caller/);
   await c.close();
@@ -131,7 +150,10 @@ test('a modern upstream announces a list change on its listen stream; the gatewa
 
 test('a legacy caller gets 2025-shaped results from a modern upstream (no resultType)', async () => {
   const c = await legacyClient();
-  const r = await c.request({ method: 'tools/call', params: { name: 'modern__greet', arguments: { name: 'x' } } }, (await import('@modelcontextprotocol/sdk/types.js')).CallToolResultSchema.passthrough());
+  const r = await c.request(
+    { method: 'tools/call', params: { name: 'modern__greet', arguments: { name: 'x' } } },
+    (await import('@modelcontextprotocol/sdk/types.js')).CallToolResultSchema.passthrough(),
+  );
   assert.equal((r as Record<string, unknown>).resultType, undefined);
   await c.close();
 });

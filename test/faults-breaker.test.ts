@@ -15,8 +15,20 @@ let sid = '';
 
 before(async () => {
   up = await hostileInputHttp();
-  t = await startGateway(`  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 1500 }\n`, { top: 'inventory: { newTools: accept }\n' });
-  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'breaker', version: '1' } } }) });
+  t = await startGateway(
+    `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 1500 }\n`,
+    { top: 'inventory: { newTools: accept }\n' },
+  );
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: H,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'breaker', version: '1' } },
+    }),
+  });
   sid = r.headers.get('mcp-session-id')!;
 });
 after(async () => {
@@ -26,7 +38,8 @@ after(async () => {
 
 async function call(name: string): Promise<string> {
   const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST', headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    method: 'POST',
+    headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: {} } }),
   });
   return r.text();
@@ -61,6 +74,9 @@ test('after the cooldown one probe goes through; its success closes the circuit'
   assert.equal(((await ready.json()) as { upstreams: Record<string, string> }).upstreams.h, 'ready');
   await t.gw.audit.log.drain();
   const rows = await t.gw.store.audit.read({ kind: 'upstream.circuit' });
-  assert.deepEqual(rows.map((r) => r.event.detail?.to), ['open', 'half-open', 'closed']);
+  assert.deepEqual(
+    rows.map((r) => r.event.detail?.to),
+    ['open', 'half-open', 'closed'],
+  );
   assert.match(await (await fetch(`${t.url}/metrics`)).text(), /gatehouse_upstream_circuit_state\{server="h"\} 0/);
 });

@@ -33,7 +33,10 @@ async function resetConnections(): Promise<number> {
   const c = new pg.Client({ connectionString: pgTestUrl() });
   await c.connect();
   try {
-    const r = await c.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [app]);
+    const r = await c.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
+      [app],
+    );
     return r.rowCount ?? 0;
   } finally {
     await c.end();
@@ -41,7 +44,8 @@ async function resetConnections(): Promise<number> {
 }
 
 before(async () => {
-  if (await postgresAvailable()) store = await openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url(), pgSchema: schema });
+  if (await postgresAvailable())
+    store = await openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url(), pgSchema: schema });
 });
 after(async () => {
   await store?.close();
@@ -55,7 +59,11 @@ test('postgresql: idle pooled connections reset under the store; the next operat
   await new Promise((r) => setTimeout(r, 100));
   // The reset connection may be handed out once more before the pool notices; a second try never fails.
   let ok = false;
-  for (let i = 0; i < 3 && !ok; i++) ok = await store.modes.list().then(() => true, () => false);
+  for (let i = 0; i < 3 && !ok; i++)
+    ok = await store.modes.list().then(
+      () => true,
+      () => false,
+    );
   assert.ok(ok, 'the store works again');
 });
 
@@ -73,15 +81,25 @@ test('postgresql: a connection reset mid-transaction and mid-query fails those o
         await new Promise((r) => setTimeout(r, 400));
         await sql`select 1`.execute(trx);
       })
-      .then(() => 'finished', (err: Error) => err);
-    const sleeping = sql`select pg_sleep(5)`.execute(db).then(() => 'finished', (err: Error) => err);
+      .then(
+        () => 'finished',
+        (err: Error) => err,
+      );
+    const sleeping = sql`select pg_sleep(5)`.execute(db).then(
+      () => 'finished',
+      (err: Error) => err,
+    );
     await new Promise((r) => setTimeout(r, 150));
     assert.ok((await resetConnections()) >= 2);
     assert.ok((await held) instanceof Error, 'the transaction fails');
     assert.ok((await sleeping) instanceof Error, 'the query fails');
     await new Promise((r) => setTimeout(r, 100));
     let ok = false;
-    for (let i = 0; i < 3 && !ok; i++) ok = await sql`select 1`.execute(db).then(() => true, () => false);
+    for (let i = 0; i < 3 && !ok; i++)
+      ok = await sql`select 1`.execute(db).then(
+        () => true,
+        () => false,
+      );
     assert.ok(ok, 'the pool works again');
   } finally {
     await db.destroy();
@@ -96,19 +114,26 @@ test('postgresql: audit appends fail closed while the connection is reset, and r
   const locker = new pg.Client({ connectionString: pgTestUrl() });
   await locker.connect();
   await locker.query('select pg_advisory_lock($1::bigint)', [String(0x6761_7465_6175_6469n)]);
-  const waiting = log.append({ kind: 'admin.action', detail: { during: 'reset' } }).then(() => undefined, (err: Error) => err);
+  const waiting = log.append({ kind: 'admin.action', detail: { during: 'reset' } }).then(
+    () => undefined,
+    (err: Error) => err,
+  );
   await new Promise((r) => setTimeout(r, 200));
   await resetConnections();
   assert.match(String(await waiting), /audit store refused the write/, 'the caller is told, so it fails closed');
   await locker.end();
   let written = 0;
-  for (let i = 0; i < 5; i++) written += await log.append({ kind: 'admin.action', detail: { i } }).then(() => 1, () => 0);
+  for (let i = 0; i < 5; i++)
+    written += await log.append({ kind: 'admin.action', detail: { i } }).then(
+      () => 1,
+      () => 0,
+    );
   assert.ok(written >= 4, `at most the first append after the reset may fail (${written} of 5 written)`);
   const v = await verifyAudit(store.audit);
   assert.equal(v.ok, true, JSON.stringify(v));
 });
 
-test('postgresql: a NUL in one tenant\'s tool name costs no other record its place in the batch', async (t) => {
+test("postgresql: a NUL in one tenant's tool name costs no other record its place in the batch", async (t) => {
   if (!(await requireService(t, 'postgres')) || !store) return;
   const log = new AuditLog(store.audit, `faults/${schema}/nul`);
   const actor = (tenant: string) => ({ subject: 'u', tenant, via: 'api_key', issuer: 'gatehouse' });
@@ -118,22 +143,38 @@ test('postgresql: a NUL in one tenant\'s tool name costs no other record its pla
     log.append({ kind: 'call.refused', actor: actor('globex\u0000'), tool: 'x__\ud800', outcome: 'refused' }),
     log.append({ kind: 'call.refused', actor: actor('initech'), tool: 'x__ok2', outcome: 'refused' }),
   ]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+  );
   const rows = await store.audit.read({ stream: log.stream });
-  assert.deepEqual(rows.map((r) => r.event.tool), ['x__ok', 'x__a\u0000b', 'x__\ufffd', 'x__ok2'], 'the record keeps the exact name (a lone surrogate cannot be hashed: replaced, and said so)');
+  assert.deepEqual(
+    rows.map((r) => r.event.tool),
+    ['x__ok', 'x__a\u0000b', 'x__\ufffd', 'x__ok2'],
+    'the record keeps the exact name (a lone surrogate cannot be hashed: replaced, and said so)',
+  );
   assert.equal(rows[2].event.detail?.replacedUnpairedSurrogates, true);
   assert.equal(rows[2].event.actor?.tenant, 'globex\u0000');
-  assert.equal((await store.audit.read({ tool: 'x__a\ufffdb' })).length, 1, 'the indexed column holds a searchable copy');
+  assert.equal(
+    (await store.audit.read({ tool: 'x__a\ufffdb' })).length,
+    1,
+    'the indexed column holds a searchable copy',
+  );
   assert.equal((await verifyAudit(store.audit)).ok, true);
 });
 
-test('redis: the limiter\'s connection killed by the server (CLIENT KILL): the process survives, limits go local, then back to Redis', async (t) => {
+test("redis: the limiter's connection killed by the server (CLIENT KILL): the process survives, limits go local, then back to Redis", async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   const { Redis } = await import('ioredis');
   const { RedisLimiter } = await import('../src/limits/redis.ts');
   const name = `gatehouse-fault-${schema}`;
   const prefix = `gatehouse-test:faults:${schema}:`;
-  const l = new RedisLimiter([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], { url: 'redis://127.0.0.1:6379', keyPrefix: prefix, retryIntervalMs: 100, redisOptions: { connectionName: name } });
+  const l = new RedisLimiter([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], {
+    url: 'redis://127.0.0.1:6379',
+    keyPrefix: prefix,
+    retryIntervalMs: 100,
+    redisOptions: { connectionName: name },
+  });
   const admin = new Redis('redis://127.0.0.1:6379');
   const call = { tenant: 'acme', subject: 'alice', tool: 'x__y' };
   try {
@@ -141,8 +182,11 @@ test('redis: the limiter\'s connection killed by the server (CLIENT KILL): the p
     assert.equal((await l.acquire(call)).ok, true);
     // Only this test's own connection: the Redis server is shared.
     const list = String(await admin.client('LIST'));
-    const id = list.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
-    assert.ok(id, 'the limiter\'s connection is listed');
+    const id = list
+      .split('\n')
+      .find((line) => line.includes(` name=${name} `))
+      ?.match(/^id=(\d+)/)?.[1];
+    assert.ok(id, "the limiter's connection is listed");
     await admin.client('KILL', 'ID', id);
     assert.equal((await l.acquire(call)).ok, true, 'a decision is still made (locally, if Redis is not back yet)');
     let back = false;

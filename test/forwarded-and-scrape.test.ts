@@ -28,10 +28,19 @@ before(async () => {
   const target = new URL(proxied.url);
   proxy = createServer((req, res) => {
     const xff = [req.headers['x-forwarded-for'], clientAddress].filter(Boolean).join(', ');
-    const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host, 'x-forwarded-for': xff } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: target.host, 'x-forwarded-for': xff },
+      },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -45,16 +54,33 @@ after(async () => {
   await proxied?.close();
 });
 
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+};
 const post = (base: string, headers: Record<string, string> = {}) =>
-  fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(INIT) });
+  fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(INIT),
+  });
 
 test('without identity, a request that says it was forwarded is refused unless the proxy is trusted', async () => {
   assert.equal((await post(plain.url)).status, 200, 'a loopback caller is served');
-  for (const h of [{ 'x-forwarded-for': '203.0.113.9' }, { 'x-forwarded-for': '127.0.0.1' }, { forwarded: 'for=127.0.0.1' }, { 'x-real-ip': '127.0.0.1' }] as Array<Record<string, string>>) {
+  for (const h of [
+    { 'x-forwarded-for': '203.0.113.9' },
+    { 'x-forwarded-for': '127.0.0.1' },
+    { forwarded: 'for=127.0.0.1' },
+    { 'x-real-ip': '127.0.0.1' },
+  ] as Array<Record<string, string>>) {
     const r = await post(plain.url, h);
     assert.equal(r.status, 401, JSON.stringify(h));
-    assert.match(((await r.json()) as { error: { message: string } }).error.message, /forwarded request .* gateway\.trustedProxies/);
+    assert.match(
+      ((await r.json()) as { error: { message: string } }).error.message,
+      /forwarded request .* gateway\.trustedProxies/,
+    );
   }
   const admin = await fetch(`${plain.url}/admin/v1/inventory`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
   assert.equal(admin.status, 401, 'the admin api too');
@@ -62,7 +88,9 @@ test('without identity, a request that says it was forwarded is refused unless t
   plain.gw.authFailures.flush();
   let counted = 0;
   for (let i = 0; i < 40 && counted < 5; i++) {
-    const rows = (await plain.gw.store.audit.read({ kind: 'call.refused', limit: 1000 })).map((r) => r.event).filter((e) => e.stage === 'authenticate' && /forwarded request/.test(String(e.detail?.reason)));
+    const rows = (await plain.gw.store.audit.read({ kind: 'call.refused', limit: 1000 }))
+      .map((r) => r.event)
+      .filter((e) => e.stage === 'authenticate' && /forwarded request/.test(String(e.detail?.reason)));
     counted = rows.reduce((n, e) => n + Number(e.detail?.count), 0);
     if (counted < 5) await new Promise((r) => setTimeout(r, 50));
   }
@@ -72,7 +100,11 @@ test('without identity, a request that says it was forwarded is refused unless t
 test('behind a trusted proxy the caller is the one the proxy names: an outsider is refused, a spoofed loopback hop changes nothing', async () => {
   clientAddress = '203.0.113.9';
   assert.equal((await post(proxyUrl)).status, 401, 'an outsider through the proxy');
-  assert.equal((await post(proxyUrl, { 'x-forwarded-for': '127.0.0.1' })).status, 401, 'prepending loopback does not help');
+  assert.equal(
+    (await post(proxyUrl, { 'x-forwarded-for': '127.0.0.1' })).status,
+    401,
+    'prepending loopback does not help',
+  );
   assert.equal((await fetch(`${proxyUrl}/admin/v1/inventory`)).status, 401);
   clientAddress = '127.0.0.1';
   assert.equal((await post(proxyUrl)).status, 200, 'a caller on the proxy host is loopback');
@@ -81,7 +113,9 @@ test('behind a trusted proxy the caller is the one the proxy names: an outsider 
 test('gatehouse check fails item 6.6 when a gateway without identity trusts a proxy, and passes it otherwise', async () => {
   const item = async (file: string) => {
     const r = await runCli(['check', '--json', '-c', file]);
-    return (JSON.parse(r.stdout) as { items: Array<{ id: string; status: string; why: string }> }).items.find((i) => i.id === '6.6')!;
+    return (JSON.parse(r.stdout) as { items: Array<{ id: string; status: string; why: string }> }).items.find(
+      (i) => i.id === '6.6',
+    )!;
   };
   const bad = await item(proxied.file);
   assert.equal(bad.status, 'fail');

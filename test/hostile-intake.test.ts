@@ -28,7 +28,10 @@ after(async () => {
   await up?.close();
 });
 
-async function post(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+async function post(
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
   const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, ...headers }, body });
   const text = await r.text();
   let json: unknown = text;
@@ -39,14 +42,25 @@ async function post(body: string | Buffer, headers: Record<string, string> = {})
 }
 
 async function session(version = '2025-11-25'): Promise<string> {
-  const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'hostile', version: '1' } } }));
+  const r = await post(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'hostile', version: '1' } },
+    }),
+  );
   assert.equal(r.status, 200);
   const sid = r.headers.get('mcp-session-id')!;
-  await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), { 'mcp-session-id': sid, 'mcp-protocol-version': version });
+  await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), {
+    'mcp-session-id': sid,
+    'mcp-protocol-version': version,
+  });
   return sid;
 }
 
-const call = (id: number | string, name: string, args: unknown = {}) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const call = (id: number | string, name: string, args: unknown = {}) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
 /** Open a raw connection, send `head`, and wait for the gateway to answer and hang up. */
 function slowClient(head: string): Promise<{ response: string; ms: number }> {
@@ -71,14 +85,17 @@ test('slow headers: refused with 408 and the connection closed', async () => {
 test('slow body: refused with 408 and the connection closed; nothing reached the upstream', async () => {
   const host = new URL(t.url).host;
   const before = up.calls.length;
-  const r = await slowClient(`POST /mcp HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\naccept: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc":"2.0",`);
+  const r = await slowClient(
+    `POST /mcp HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\naccept: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc":"2.0",`,
+  );
   assert.match(r.response, /^HTTP\/1\.1 408/);
   assert.match(r.response, /request body not received within 400 ms/);
   assert.equal(up.calls.length, before);
 });
 
 test('an id above 2^53 comes back exactly as it was sent', async () => {
-  const body = '{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"big","version":"1"}}}';
+  const body =
+    '{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"big","version":"1"}}}';
   const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: H, body });
   const text = await r.text();
   assert.equal(r.status, 200);
@@ -87,7 +104,11 @@ test('an id above 2^53 comes back exactly as it was sent', async () => {
 
 test('a call with an id above 2^53 is answered with that id', async () => {
   const sid = await session();
-  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, accept: 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: call('__ID__', 'h__ok').replace('"__ID__"', '9007199254740993') });
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { ...H, accept: 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    body: call('__ID__', 'h__ok').replace('"__ID__"', '9007199254740993'),
+  });
   const text = await r.text();
   assert.match(text, /"id":9007199254740993[,}]/, text);
   assert.match(text, /fine: ok/);
@@ -120,14 +141,24 @@ test('a protocol version header later than the negotiated one is refused; an ear
   assert.equal(r.json.error.code, -32022);
   assert.match(r.json.error.message, /not the one this session negotiated/);
   assert.equal(up.calls.length, before);
-  assert.equal((await post(call(4, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' })).status, 200);
-  assert.equal((await post(call(5, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' })).status, 200);
+  assert.equal(
+    (await post(call(4, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' })).status,
+    200,
+  );
+  assert.equal(
+    (await post(call(5, 'h__ok'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' })).status,
+    200,
+  );
 });
 
 test('invalid utf-8 from the caller is a parse error, never executed with U+FFFD', async () => {
   const sid = await session();
   const before = up.calls.length;
-  const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"h__ok","arguments":{"q":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}}')]);
+  const body = Buffer.concat([
+    Buffer.from('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"h__ok","arguments":{"q":"'),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from('"}}}'),
+  ]);
   const r = await post(body, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
   assert.equal(r.status, 400);
   assert.equal(r.json.error.code, -32700);
@@ -137,8 +168,15 @@ test('invalid utf-8 from the caller is a parse error, never executed with U+FFFD
 
 test('invalid utf-8 from the upstream is refused, in a JSON body and in an SSE event', async () => {
   const sid = await session();
-  for (const [id, tool] of [[6, 'h__bad_utf8'], [7, 'h__bad_utf8_sse']] as const) {
-    const r = await post(call(id, tool), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' });
+  for (const [id, tool] of [
+    [6, 'h__bad_utf8'],
+    [7, 'h__bad_utf8_sse'],
+  ] as const) {
+    const r = await post(call(id, tool), {
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      accept: 'application/json',
+    });
     const text = JSON.stringify(r.json);
     assert.doesNotMatch(text, /\ufffd|\\ufffd/, 'no replacement characters reach the caller');
     assert.ok(r.json.error || r.json.result?.isError, text);
@@ -148,13 +186,23 @@ test('invalid utf-8 from the upstream is refused, in a JSON body and in an SSE e
 test('a catastrophic pattern in the upstream schema does not stop the event loop: the call is refused', async () => {
   const sid = await session();
   const before = up.calls.length;
-  const { value, maxDelayMs } = await withLoopDelay(() => post(call(8, 'h__redos', { q: `${'a'.repeat(48)}!` }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' }));
+  const { value, maxDelayMs } = await withLoopDelay(() =>
+    post(call(8, 'h__redos', { q: `${'a'.repeat(48)}!` }), {
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      accept: 'application/json',
+    }),
+  );
   const text = JSON.stringify(value.json);
   assert.ok(value.json.error || value.json.result?.isError, text);
   assert.match(text, /pattern/);
   assert.equal(up.calls.length, before, 'refused before the upstream');
   // A backtracking engine needs about 2.5 s at 29 characters and doubles per character.
   assert.ok(maxDelayMs < 1000, `the gateway's event loop was blocked ${maxDelayMs} ms`);
-  const fine = await post(call(9, 'h__redos', { q: 'hello world' }), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' });
+  const fine = await post(call(9, 'h__redos', { q: 'hello world' }), {
+    'mcp-session-id': sid,
+    'mcp-protocol-version': '2025-11-25',
+    accept: 'application/json',
+  });
   assert.match(JSON.stringify(fine.json), /fine: redos/);
 });

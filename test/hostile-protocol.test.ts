@@ -23,12 +23,18 @@ after(async () => t?.close());
 
 /** Tool calls the recorder saw (it records to the path in its env; see the fixture). */
 function upstreamCalls(): string[] {
-  return readFileSync(recordFile, 'utf8').split('\n').filter((l) => l.includes('"tools/call"'));
+  return readFileSync(recordFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"'));
 }
 
 const LEGACY = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
-async function post(body: string | Buffer, headers: Record<string, string> = {}, path = '/mcp'): Promise<{ status: number; json: any }> {
+async function post(
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  path = '/mcp',
+): Promise<{ status: number; json: any }> {
   const r = await fetch(`${t.url}${path}`, { method: 'POST', headers: { ...LEGACY, ...headers }, body });
   const text = await r.text();
   let json: unknown;
@@ -56,11 +62,21 @@ function rawPost(body: string, headers: Record<string, string>): Promise<{ statu
 
 function modernCall(name: string, args: unknown = {}, version = '2026-07-28') {
   return JSON.stringify({
-    jsonrpc: '2.0', id: 1, method: 'tools/call',
-    params: { name, arguments: args, _meta: { 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {} } },
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: {
+      name,
+      arguments: args,
+      _meta: { 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {} },
+    },
   });
 }
-const modernHeaders = (name: string, version = '2026-07-28') => ({ 'mcp-protocol-version': version, 'mcp-method': 'tools/call', 'mcp-name': name });
+const modernHeaders = (name: string, version = '2026-07-28') => ({
+  'mcp-protocol-version': version,
+  'mcp-method': 'tools/call',
+  'mcp-name': name,
+});
 
 test('control: a well-formed modern call reaches the upstream', async () => {
   const before = upstreamCalls().length;
@@ -71,23 +87,116 @@ test('control: a well-formed modern call reaches the upstream', async () => {
 });
 
 const cases: Array<[string, () => Promise<{ status: number; json: any }>, number, number | null]> = [
-  ['foreign Origin', () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), origin: 'http://evil.example' }), 403, -32600],
-  ['null Origin', () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), origin: 'null' }), 403, -32600],
-  ['unsupported protocol version (body and header)', () => post(modernCall('rec__record', {}, '2099-01-01'), modernHeaders('rec__record', '2099-01-01')), 400, -32022],
-  ['unsupported protocol version header on a legacy request', () => post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }), { 'mcp-protocol-version': '1999-01-01' }), 400, -32022],
+  [
+    'foreign Origin',
+    () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), origin: 'http://evil.example' }),
+    403,
+    -32600,
+  ],
+  [
+    'null Origin',
+    () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), origin: 'null' }),
+    403,
+    -32600,
+  ],
+  [
+    'unsupported protocol version (body and header)',
+    () => post(modernCall('rec__record', {}, '2099-01-01'), modernHeaders('rec__record', '2099-01-01')),
+    400,
+    -32022,
+  ],
+  [
+    'unsupported protocol version header on a legacy request',
+    () =>
+      post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }), {
+        'mcp-protocol-version': '1999-01-01',
+      }),
+    400,
+    -32022,
+  ],
   ['Mcp-Name does not match the body', () => post(modernCall('rec__record'), modernHeaders('rec__other')), 400, -32020],
-  ['Mcp-Method does not match the body', () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'mcp-method': 'tools/list' }), 400, -32020],
-  ['protocol version header does not match the body', () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'mcp-protocol-version': '2025-11-25' }), 400, -32020],
-  ['missing Mcp-Name', () => post(modernCall('rec__record'), { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' }), 400, -32020],
-  ['duplicate JSON keys', () => post(modernCall('rec__record').replace('"name":"rec__record"', '"name":"rec__record","name":"rec__record"'), modernHeaders('rec__record')), 400, -32700],
-  ['100,000-deep nesting', () => post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, modernHeaders('rec__record')), 400, -32700],
+  [
+    'Mcp-Method does not match the body',
+    () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'mcp-method': 'tools/list' }),
+    400,
+    -32020,
+  ],
+  [
+    'protocol version header does not match the body',
+    () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'mcp-protocol-version': '2025-11-25' }),
+    400,
+    -32020,
+  ],
+  [
+    'missing Mcp-Name',
+    () => post(modernCall('rec__record'), { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' }),
+    400,
+    -32020,
+  ],
+  [
+    'duplicate JSON keys',
+    () =>
+      post(
+        modernCall('rec__record').replace('"name":"rec__record"', '"name":"rec__record","name":"rec__record"'),
+        modernHeaders('rec__record'),
+      ),
+    400,
+    -32700,
+  ],
+  [
+    '100,000-deep nesting',
+    () =>
+      post(
+        `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+        modernHeaders('rec__record'),
+      ),
+    400,
+    -32700,
+  ],
   ['a batch array', () => post(`[${modernCall('rec__record')}]`, modernHeaders('rec__record')), 400, -32600],
-  ['an unknown session id', () => post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: {} } }), { 'mcp-session-id': 'AAAAAAAAAAAAAAAAAAAAAA', 'mcp-protocol-version': '2025-11-25' }), 404, -32600],
-  ['a legacy request without a session', () => post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: {} } })), 400, -32600],
+  [
+    'an unknown session id',
+    () =>
+      post(
+        JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: {} } }),
+        { 'mcp-session-id': 'AAAAAAAAAAAAAAAAAAAAAA', 'mcp-protocol-version': '2025-11-25' },
+      ),
+    404,
+    -32600,
+  ],
+  [
+    'a legacy request without a session',
+    () =>
+      post(
+        JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: {} } }),
+      ),
+    400,
+    -32600,
+  ],
   ['not json at all', () => post('{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {'), 400, -32700],
-  ['wrong content type', () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'content-type': 'text/plain' }), 415, -32600],
-  ['jsonrpc version missing', () => post(JSON.stringify({ id: 1, method: 'tools/call', params: { name: 'rec__record' } }), modernHeaders('rec__record')), 400, -32600],
-  ['a foreign Host header (DNS rebinding)', () => rawPost(modernCall('rec__record'), { ...LEGACY, ...modernHeaders('rec__record'), host: 'attacker.example:8765' }), 403, -32600],
+  [
+    'wrong content type',
+    () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), 'content-type': 'text/plain' }),
+    415,
+    -32600,
+  ],
+  [
+    'jsonrpc version missing',
+    () =>
+      post(
+        JSON.stringify({ id: 1, method: 'tools/call', params: { name: 'rec__record' } }),
+        modernHeaders('rec__record'),
+      ),
+    400,
+    -32600,
+  ],
+  [
+    'a foreign Host header (DNS rebinding)',
+    () =>
+      rawPost(modernCall('rec__record'), { ...LEGACY, ...modernHeaders('rec__record'), host: 'attacker.example:8765' }),
+    403,
+    -32600,
+  ],
 ];
 
 for (const [name, send, status, code] of cases) {
@@ -104,10 +213,19 @@ test('refused: a 50 MB body is cut off at the limit with 413', async () => {
   const before = upstreamCalls().length;
   const url = new URL(`${t.url}/mcp`);
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: '/mcp', method: 'POST', headers: { ...LEGACY, ...modernHeaders('rec__record') } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/mcp',
+        method: 'POST',
+        headers: { ...LEGACY, ...modernHeaders('rec__record') },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
     let sent = 0;
@@ -126,7 +244,10 @@ test('refused: a 50 MB body is cut off at the limit with 413', async () => {
 });
 
 test('the error body of an internal failure leaks nothing', async () => {
-  const r = await post(modernCall('rec__record', {}, '2026-07-28'), { ...modernHeaders('rec__record'), 'mcp-name': '=?base64?!!!?=' });
+  const r = await post(modernCall('rec__record', {}, '2026-07-28'), {
+    ...modernHeaders('rec__record'),
+    'mcp-name': '=?base64?!!!?=',
+  });
   assert.equal(r.status, 400);
   assert.doesNotMatch(JSON.stringify(r.json), /at .*\.ts|\/work\/|node:internal|127\.0\.0\.1/);
 });

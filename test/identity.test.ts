@@ -32,9 +32,13 @@ let t: TestGateway;
 let resource = '';
 let web: TestServer;
 const client = (id: string) => oidc.clients.find((c) => c.id === id)!;
-const token = (id: string, scope = 'mcp:tools mcp:read', res?: string) => oidc.clientCredentialsToken(id, client(id).secret, scope, res ? { resource: res } : undefined);
+const token = (id: string, scope = 'mcp:tools mcp:read', res?: string) =>
+  oidc.clientCredentialsToken(id, client(id).secret, scope, res ? { resource: res } : undefined);
 const recorded = () => readFileSync(rec, 'utf8');
-const calls = () => recorded().split('\n').filter((l) => l.includes('"tools/call"')).length;
+const calls = () =>
+  recorded()
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"')).length;
 
 before(async () => {
   const port = await freePort();
@@ -62,12 +66,26 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 function post(body: unknown, headers: Record<string, string> = {}, path = '/mcp'): Promise<Response> {
-  return fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(body) });
+  return fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
-const call = (name: string, id = 2) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { note: 'hi' } } });
+const call = (name: string, id = 2) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: { note: 'hi' } },
+});
 /** A legacy session for this token; its id. */
 async function session(tok: string, extra: Record<string, string> = {}): Promise<string> {
   const r = await post(INIT, { ...bearer(tok), ...extra });
@@ -80,16 +98,28 @@ test('protected resource metadata at both well-known forms; 401 with the challen
     const r = await fetch(`${t.url}${path}`);
     assert.equal(r.status, 200, path);
     assert.deepEqual(await r.json(), {
-      resource, authorization_servers: [oidc.issuer], scopes_supported: ['mcp:tools', 'mcp:read', 'mcp:write'], bearer_methods_supported: ['header'], resource_name: 'Gatehouse',
+      resource,
+      authorization_servers: [oidc.issuer],
+      scopes_supported: ['mcp:tools', 'mcp:read', 'mcp:write'],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Gatehouse',
     });
   }
   const r = await post(INIT);
   assert.equal(r.status, 401);
-  assert.equal(r.headers.get('www-authenticate'), `Bearer resource_metadata="http://127.0.0.1:${new URL(resource).port}/.well-known/oauth-protected-resource/mcp"`);
+  assert.equal(
+    r.headers.get('www-authenticate'),
+    `Bearer resource_metadata="http://127.0.0.1:${new URL(resource).port}/.well-known/oauth-protected-resource/mcp"`,
+  );
 });
 
 test("the SDK client's own client-credentials flow discovers the metadata and calls through", async () => {
-  const provider = new ClientCredentialsProvider({ clientId: 'agent-a', clientSecret: client('agent-a').secret, scope: 'mcp:tools mcp:read', expectedIssuer: oidc.issuer });
+  const provider = new ClientCredentialsProvider({
+    clientId: 'agent-a',
+    clientSecret: client('agent-a').secret,
+    scope: 'mcp:tools mcp:read',
+    expectedIssuer: oidc.issuer,
+  });
   const c = new Client({ name: 'cc', version: '1' });
   await c.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
   const r = await c.callTool({ name: 'rec__record', arguments: { note: 'via client credentials' } });
@@ -102,17 +132,37 @@ test('authorization code + PKCE with a resource indicator, driven by the SDK cli
     code = '';
     #tokens: OAuthTokens | undefined;
     #verifier = '';
-    get redirectUrl() { return oidc.publicClient.redirectUri; }
-    get clientMetadata() { return { redirect_uris: [oidc.publicClient.redirectUri], client_name: 'agent-ui', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] }; }
-    clientInformation(): OAuthClientInformation { return { client_id: oidc.publicClient.id }; }
-    tokens() { return this.#tokens; }
-    saveTokens(tokens: OAuthTokens) { this.#tokens = tokens; }
+    get redirectUrl() {
+      return oidc.publicClient.redirectUri;
+    }
+    get clientMetadata() {
+      return {
+        redirect_uris: [oidc.publicClient.redirectUri],
+        client_name: 'agent-ui',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      };
+    }
+    clientInformation(): OAuthClientInformation {
+      return { client_id: oidc.publicClient.id };
+    }
+    tokens() {
+      return this.#tokens;
+    }
+    saveTokens(tokens: OAuthTokens) {
+      this.#tokens = tokens;
+    }
     async redirectToAuthorization(url: URL) {
       assert.equal(url.searchParams.get('resource'), resource, 'the resource indicator is sent');
       this.code = await followToRedirectUri(url.href, oidc.publicClient.redirectUri);
     }
-    saveCodeVerifier(v: string) { this.#verifier = v; }
-    codeVerifier() { return this.#verifier; }
+    saveCodeVerifier(v: string) {
+      this.#verifier = v;
+    }
+    codeVerifier() {
+      return this.#verifier;
+    }
   }
   const provider = new AuthCode();
   const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
@@ -129,10 +179,27 @@ test('authorization code + PKCE with a resource indicator, driven by the SDK cli
 test('forged, expired, misdirected and malformed tokens are refused with 401 and nothing upstream', async (tc) => {
   const key = await importJWK(oidc.signingKey.privateJwk, 'ES256');
   const now = Math.floor(Date.now() / 1000);
-  const claims = { sub: 'agent-a', tenant: 'acme', roles: ['agent'], scope: 'mcp:tools mcp:read', client_id: 'agent-a' };
-  const sign = (over: Record<string, unknown> = {}, header: Record<string, unknown> = {}, k: Parameters<SignJWT['sign']>[0] = key) =>
-    new SignJWT({ ...claims, ...over }).setProtectedHeader({ alg: 'ES256', kid: oidc.signingKey.kid, ...header }).setIssuer(String(over.iss ?? oidc.issuer)).setAudience(String(over.aud ?? resource)).setIssuedAt(now - 5).setExpirationTime(Number(over.exp ?? now + 300)).sign(k);
-  const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>) => `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
+  const claims = {
+    sub: 'agent-a',
+    tenant: 'acme',
+    roles: ['agent'],
+    scope: 'mcp:tools mcp:read',
+    client_id: 'agent-a',
+  };
+  const sign = (
+    over: Record<string, unknown> = {},
+    header: Record<string, unknown> = {},
+    k: Parameters<SignJWT['sign']>[0] = key,
+  ) =>
+    new SignJWT({ ...claims, ...over })
+      .setProtectedHeader({ alg: 'ES256', kid: oidc.signingKey.kid, ...header })
+      .setIssuer(String(over.iss ?? oidc.issuer))
+      .setAudience(String(over.aud ?? resource))
+      .setIssuedAt(now - 5)
+      .setExpirationTime(Number(over.exp ?? now + 300))
+      .sign(k);
+  const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>) =>
+    `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
   const { privateKey: otherKey } = await generateKeyPair('ES256');
   const hits: string[] = [];
   const attacker = createServer((req, res) => (hits.push(req.url ?? ''), res.end('{"keys":[]}')));
@@ -149,9 +216,21 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
     ['expired', await sign({ exp: now - 600 }), /token expired/],
     ['not yet valid', await sign({ nbf: now + 600 }), /not yet valid/],
     ['wrong issuer', await sign({ iss: 'http://127.0.0.1:1' }), /unknown issuer/],
-    ['wrong audience', await token('agent-a', 'mcp:tools mcp:read', 'https://gateway.example.com/mcp'), /wrong audience/],
-    ['look-alike audience', await token('agent-a', 'mcp:tools mcp:read', resource.replace('127.0.0.1', '127.0.0.1.evil.test')), /wrong audience/],
-    ['same server, other name', await token('agent-a', 'mcp:tools mcp:read', resource.replace('127.0.0.1', 'localhost')), /wrong audience/],
+    [
+      'wrong audience',
+      await token('agent-a', 'mcp:tools mcp:read', 'https://gateway.example.com/mcp'),
+      /wrong audience/,
+    ],
+    [
+      'look-alike audience',
+      await token('agent-a', 'mcp:tools mcp:read', resource.replace('127.0.0.1', '127.0.0.1.evil.test')),
+      /wrong audience/,
+    ],
+    [
+      'same server, other name',
+      await token('agent-a', 'mcp:tools mcp:read', resource.replace('127.0.0.1', 'localhost')),
+      /wrong audience/,
+    ],
     ['trailing-slash audience', await token('agent-a', 'mcp:tools mcp:read', `${resource}/`), /wrong audience/],
     ['signed by another key', await sign({}, {}, otherKey), /bad signature|no matching key/],
     ['alg none', unsigned({ alg: 'none', typ: 'JWT' }, payload), /algorithm not allowed|malformed/],
@@ -169,7 +248,11 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
     assert.match(challenge, /^Bearer resource_metadata="[^"]+", error="invalid_token"/, what);
     assert.match(await r.text(), reason, what);
   }
-  const q = await fetch(`${t.url}/mcp?access_token=${await token('agent-a')}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(INIT) });
+  const q = await fetch(`${t.url}/mcp?access_token=${await token('agent-a')}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify(INIT),
+  });
   assert.equal(q.status, 401, 'a token in the query string');
   assert.match(q.headers.get('www-authenticate')!, /error="invalid_request"/);
   assert.equal(calls(), before, 'nothing reached the upstream');
@@ -188,30 +271,71 @@ test('scopes: the mcp scope for any request (403 insufficient_scope names it); a
   const w = await post(call('rec__other'), headers);
   const missing = await post(call('rec__no_such_tool'), headers);
   assert.equal(w.status, 200);
-  const [we, me] = [((await w.json()) as { error: { code: number; message: string } }).error, ((await missing.json()) as { error: { code: number; message: string } }).error];
+  const [we, me] = [
+    ((await w.json()) as { error: { code: number; message: string } }).error,
+    ((await missing.json()) as { error: { code: number; message: string } }).error,
+  ];
   assert.equal(we.code, me.code);
   assert.equal(we.message.replace('rec__other', 'X'), me.message.replace('rec__no_such_tool', 'X'));
   assert.equal(calls(), before, 'the WRITE call did not reach the upstream');
-  const list = (await (await post({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }, headers)).json()) as { result: { tools: Array<{ name: string }> } };
+  const list = (await (await post({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }, headers)).json()) as {
+    result: { tools: Array<{ name: string }> };
+  };
   const names = list.result.tools.map((x: { name: string }) => x.name);
   assert.ok(names.includes('rec__record') && !names.includes('rec__other'), names.join(','));
-  const ok = await post(call('rec__record', 3), { ...bearer(readOnly), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  const ok = await post(call('rec__record', 3), {
+    ...bearer(readOnly),
+    'mcp-session-id': sid,
+    'mcp-protocol-version': '2025-11-25',
+  });
   assert.equal(ok.status, 200);
   assert.equal(calls(), before + 1);
 });
 
 test('spoofed identity in headers, _meta and clientInfo changes nothing: the session belongs to the verified principal', async () => {
   const tok = await token('agent-a');
-  const sid = await session(tok, { 'x-forwarded-user': 'admin', 'x-tenant-id': 'globex', 'x-user': 'root', 'x-remote-user': 'admin' });
-  const r = await post({ ...INIT, params: { ...INIT.params, clientInfo: { name: 'admin', version: '1' }, _meta: { tenant: 'globex', subject: 'root' } } }, { ...bearer(tok), 'x-tenant-id': 'globex' });
+  const sid = await session(tok, {
+    'x-forwarded-user': 'admin',
+    'x-tenant-id': 'globex',
+    'x-user': 'root',
+    'x-remote-user': 'admin',
+  });
+  const r = await post(
+    {
+      ...INIT,
+      params: {
+        ...INIT.params,
+        clientInfo: { name: 'admin', version: '1' },
+        _meta: { tenant: 'globex', subject: 'root' },
+      },
+    },
+    { ...bearer(tok), 'x-tenant-id': 'globex' },
+  );
   const sid2 = r.headers.get('mcp-session-id')!;
   for (const id of [sid, sid2]) {
     const s = await t.gw.store.sessions.get(id);
-    assert.deepEqual(JSON.parse(s!.principal!), ['jwt', oidc.issuer, 'agent-a', 'acme'], 'verified subject and tenant only');
+    assert.deepEqual(
+      JSON.parse(s!.principal!),
+      ['jwt', oidc.issuer, 'agent-a', 'acme'],
+      'verified subject and tenant only',
+    );
   }
   // The audit record of a call with spoofed headers and _meta names the verified principal.
-  const spoofed = { ...call('rec__record', 21), params: { name: 'rec__record', arguments: { note: 'spoof' }, _meta: { tenant: 'globex', 'io.modelcontextprotocol/user': 'root' } } };
-  const r2 = await post(spoofed, { ...bearer(tok), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', 'x-forwarded-user': 'admin', 'x-tenant-id': 'globex' });
+  const spoofed = {
+    ...call('rec__record', 21),
+    params: {
+      name: 'rec__record',
+      arguments: { note: 'spoof' },
+      _meta: { tenant: 'globex', 'io.modelcontextprotocol/user': 'root' },
+    },
+  };
+  const r2 = await post(spoofed, {
+    ...bearer(tok),
+    'mcp-session-id': sid,
+    'mcp-protocol-version': '2025-11-25',
+    'x-forwarded-user': 'admin',
+    'x-tenant-id': 'globex',
+  });
   assert.equal(r2.status, 200);
   const rows = await t.gw.store.audit.read({ kind: 'call.intent', limit: 10_000 });
   const rec2 = rows.map((x) => x.event).find((e) => e.sessionId === sid && e.requestId === '21')!;
@@ -237,17 +361,37 @@ test("another principal's session id is 404, no credential is 401, and the owner
 });
 
 test('api keys: created hashed, bound to tenant and roles; revocation applies on the next request', async () => {
-  const made = await runCli(['keys', 'create', '-n', 'ci-agent', '-t', 'acme', '-r', 'agent', '-s', 'mcp:tools,mcp:read', '--json', '-c', t.file]);
+  const made = await runCli([
+    'keys',
+    'create',
+    '-n',
+    'ci-agent',
+    '-t',
+    'acme',
+    '-r',
+    'agent',
+    '-s',
+    'mcp:tools,mcp:read',
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(made.code, 0, made.stderr);
   const { key, id } = JSON.parse(made.stdout);
   assert.match(key, /^ghk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-  assert.doesNotMatch(JSON.stringify(await t.gw.store.apiKeys.list()), new RegExp(key.slice(22)), 'the secret is not stored');
+  assert.doesNotMatch(
+    JSON.stringify(await t.gw.store.apiKeys.list()),
+    new RegExp(key.slice(22)),
+    'the secret is not stored',
+  );
   const sid = await session(key);
   const s = await t.gw.store.sessions.get(sid);
   assert.deepEqual(JSON.parse(s!.principal!), ['api-key', 'gatehouse', 'apikey:ci-agent', 'acme']);
   const hdr = { ...bearer(key), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
   assert.equal((await post(call('rec__record'), hdr)).status, 200);
-  const listed = JSON.parse((await runCli(['keys', 'list', '--json', '-c', t.file])).stdout).keys.find((k: { id: string }) => k.id === id);
+  const listed = JSON.parse((await runCli(['keys', 'list', '--json', '-c', t.file])).stdout).keys.find(
+    (k: { id: string }) => k.id === id,
+  );
   assert.deepEqual([listed.state, listed.tenant, listed.roles], ['active', 'acme', ['agent']]);
   assert.ok(listed.lastUsedAt, 'last used is recorded');
   assert.equal((await runCli(['keys', 'revoke', 'ci-agent', '--by', 'sec-team', '-c', t.file])).code, 0);
@@ -255,11 +399,16 @@ test('api keys: created hashed, bound to tenant and roles; revocation applies on
   assert.equal(refused.status, 401);
   assert.match(await refused.text(), /api key revoked/);
   // Defaults: the scopes every request and READ calls need; an expiry, after which the key is refused.
-  const short = JSON.parse((await runCli(['keys', 'create', '-n', 'short', '-t', 'acme', '-e', '1m', '--json', '-c', t.file])).stdout);
+  const short = JSON.parse(
+    (await runCli(['keys', 'create', '-n', 'short', '-t', 'acme', '-e', '1m', '--json', '-c', t.file])).stdout,
+  );
   assert.deepEqual(short.scopes, ['mcp:tools', 'mcp:read']);
   assert.equal(Date.parse(short.expiresAt) - Date.parse(short.createdAt), 60_000);
   const keys = new ApiKeys(t.gw.store.apiKeys);
-  assert.deepEqual(await keys.verify(short.key, Date.parse(short.expiresAt) + 1), { ok: false, reason: 'api key expired' });
+  assert.deepEqual(await keys.verify(short.key, Date.parse(short.expiresAt) + 1), {
+    ok: false,
+    reason: 'api key expired',
+  });
   assert.equal((await keys.verify(short.key)).ok, true);
 });
 
@@ -270,8 +419,44 @@ test('the admin api needs an admin role: IdP admin and admin keys yes, agents no
   assert.match(none.headers.get('www-authenticate')!, /^Bearer resource_metadata=/);
   assert.equal((await get(await token('agent-a'))).status, 403);
   assert.equal((await get(await token('admin'))).status, 200);
-  const adminKey = JSON.parse((await runCli(['keys', 'create', '-n', 'ops', '-t', 'acme', '-r', 'admin', '-s', 'mcp:tools', '--json', '-c', t.file])).stdout).key;
-  const agentKey = JSON.parse((await runCli(['keys', 'create', '-n', 'bot', '-t', 'acme', '-r', 'agent', '-s', 'mcp:tools', '--json', '-c', t.file])).stdout).key;
+  const adminKey = JSON.parse(
+    (
+      await runCli([
+        'keys',
+        'create',
+        '-n',
+        'ops',
+        '-t',
+        'acme',
+        '-r',
+        'admin',
+        '-s',
+        'mcp:tools',
+        '--json',
+        '-c',
+        t.file,
+      ])
+    ).stdout,
+  ).key;
+  const agentKey = JSON.parse(
+    (
+      await runCli([
+        'keys',
+        'create',
+        '-n',
+        'bot',
+        '-t',
+        'acme',
+        '-r',
+        'agent',
+        '-s',
+        'mcp:tools',
+        '--json',
+        '-c',
+        t.file,
+      ])
+    ).stdout,
+  ).key;
   assert.equal((await get(adminKey)).status, 200);
   assert.equal((await get(agentKey)).status, 403);
 });
@@ -280,13 +465,24 @@ test('the caller’s token never reaches the upstream, the logs or the metrics',
   const tok = await token('agent-a');
   const sid = await session(tok);
   await post(call('rec__record', 11), { ...bearer(tok), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
-  const viaHttp = await post({ jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'web__echo', arguments: { text: 'hi' } } }, { ...bearer(tok), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  const viaHttp = await post(
+    { jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'web__echo', arguments: { text: 'hi' } } },
+    { ...bearer(tok), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+  );
   assert.match(await viaHttp.text(), /hi/, 'the HTTP upstream was called');
-  assert.ok(web.seen.length > 0 && web.seen.every((r) => r.headers.authorization === undefined), 'no authorization header went to the HTTP upstream');
+  assert.ok(
+    web.seen.length > 0 && web.seen.every((r) => r.headers.authorization === undefined),
+    'no authorization header went to the HTTP upstream',
+  );
   await post(call('rec__record'), { ...bearer(`${tok}x`), 'mcp-protocol-version': '2026-07-28' });
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
   const signature = tok.split('.')[2];
-  for (const [where, text] of [['upstream', recorded()], ['http upstream', JSON.stringify(web.seen)], ['logs', logs.join('')], ['metrics', metrics]] as const) {
+  for (const [where, text] of [
+    ['upstream', recorded()],
+    ['http upstream', JSON.stringify(web.seen)],
+    ['logs', logs.join('')],
+    ['metrics', metrics],
+  ] as const) {
     assert.ok(!text.includes(signature) && !text.includes(tok.split('.')[1]), `no token in the ${where}`);
   }
   assert.ok(logs.length > 0, 'the logs were captured');

@@ -41,8 +41,14 @@ before(async () => {
       stream.on('data', (d: Buffer) => (body += d.toString()));
       stream.on('end', () => {
         // The text is quoted-printable: soft line breaks and `=` escapes undone.
-        const text = body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-        mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), body: text });
+        const text = body
+          .replace(/=\r\n/g, '')
+          .replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          body: text,
+        });
         done();
       });
     },
@@ -53,7 +59,10 @@ before(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       if (hookFailures-- > 0) return void res.writeHead(503).end();
-      hooks.push({ verified: verifySignature(req.headers as Record<string, string>, body, SECRET, Date.now() / 1000), body });
+      hooks.push({
+        verified: verifySignature(req.headers as Record<string, string>, body, SECRET, Date.now() / 1000),
+        body,
+      });
       res.writeHead(200).end('ok');
     });
   });
@@ -90,8 +99,23 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
   for (const note of ['rm -rf one', 'rm -rf two']) await c.callTool({ name: 'rec__other', arguments: { note } });
 
   await s.test('open: contained on every live gateway within a second; the tool is unknown at once', async () => {
-    const r = json<{ incident: { id: string; status: string }; containment: { confirmed: boolean; gateways: number; timeToEffectMs: number; target: string } }>(
-      await cli('incident', 'open', '--title', 'rec__other deletes things', '--tool', 'rec__other', '--reason', 'it ran rm -rf', '--by', 'oncall', '--json'),
+    const r = json<{
+      incident: { id: string; status: string };
+      containment: { confirmed: boolean; gateways: number; timeToEffectMs: number; target: string };
+    }>(
+      await cli(
+        'incident',
+        'open',
+        '--title',
+        'rec__other deletes things',
+        '--tool',
+        'rec__other',
+        '--reason',
+        'it ran rm -rf',
+        '--by',
+        'oncall',
+        '--json',
+      ),
     );
     id = r.incident.id;
     assert.match(id, /^inc_[0-9a-f]{12}$/);
@@ -108,27 +132,48 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
     assert.match(text.stdout, /status: +open/);
   });
 
-  await s.test('revoke: the server\'s credential, confirmed by the live gateway; its other tools stop too', async () => {
+  await s.test("revoke: the server's credential, confirmed by the live gateway; its other tools stop too", async () => {
     await c.callTool({ name: 'rec__record', arguments: { note: 'still fine before revoke' } });
-    const r = json<{ servers: string[]; credentials: Array<{ ref: string; confirmed: boolean; timeToEffectMs: number; revokedAt: string }>; confirmed: boolean }>(await cli('incident', 'revoke', id, '--by', 'oncall', '--json'));
+    const r = json<{
+      servers: string[];
+      credentials: Array<{ ref: string; confirmed: boolean; timeToEffectMs: number; revokedAt: string }>;
+      confirmed: boolean;
+    }>(await cli('incident', 'revoke', id, '--by', 'oncall', '--json'));
     assert.deepEqual(r.servers, ['rec']);
-    assert.deepEqual(r.credentials.map((x) => [x.ref, x.confirmed]), [['env:INCIDENT_DRILL_TOKEN', true]]);
+    assert.deepEqual(
+      r.credentials.map((x) => [x.ref, x.confirmed]),
+      [['env:INCIDENT_DRILL_TOKEN', true]],
+    );
     assert.ok(r.confirmed);
-    const after = await c.callTool({ name: 'rec__record', arguments: { note: 'after revoke' } }).then((x) => JSON.stringify(x), (e: Error) => e.message);
+    const after = await c.callTool({ name: 'rec__record', arguments: { note: 'after revoke' } }).then(
+      (x) => JSON.stringify(x),
+      (e: Error) => e.message,
+    );
     assert.match(after, /revoked/);
-    const listed = json<{ revoked: Array<{ ref: string }> }>(await runCli(['credentials', 'list', '--json', '-c', t.file]));
+    const listed = json<{ revoked: Array<{ ref: string }> }>(
+      await runCli(['credentials', 'list', '--json', '-c', t.file]),
+    );
     assert.ok(listed.revoked.some((x) => x.ref === 'env:INCIDENT_DRILL_TOKEN'));
   });
 
   await s.test('export + verify: a signed bundle that verifies offline; any tampering fails it', async () => {
     const dir = join(tmp, 'bundle');
-    const r = json<{ dir: string; records: number; runs: number; keyId: string }>(await cli('incident', 'export', id, '--out', dir, '--json'));
+    const r = json<{ dir: string; records: number; runs: number; keyId: string }>(
+      await cli('incident', 'export', id, '--out', dir, '--json'),
+    );
     assert.ok(r.records > 0);
     const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
     assert.match(audit, /rm -rf one|"tool":"rec__other"/, 'the misbehaving calls are in the window');
-    const timelines = JSON.parse(readFileSync(join(dir, 'timelines.json'), 'utf8')) as { runs: Array<{ entries: Array<{ tool?: string }> }> };
-    assert.ok(timelines.runs.some((x) => x.entries.some((e) => e.tool === 'rec__other')), 'the affected session\'s run is reconstructed');
-    const policy = JSON.parse(readFileSync(join(dir, 'policy.json'), 'utf8')) as { runtimeModes: Array<{ scope: string }> };
+    const timelines = JSON.parse(readFileSync(join(dir, 'timelines.json'), 'utf8')) as {
+      runs: Array<{ entries: Array<{ tool?: string }> }>;
+    };
+    assert.ok(
+      timelines.runs.some((x) => x.entries.some((e) => e.tool === 'rec__other')),
+      "the affected session's run is reconstructed",
+    );
+    const policy = JSON.parse(readFileSync(join(dir, 'policy.json'), 'utf8')) as {
+      runtimeModes: Array<{ scope: string }>;
+    };
     assert.ok(policy.runtimeModes.some((m) => m.scope === 'tool:rec__other'));
     assert.match(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).sha256, /^[0-9a-f]{64}$/);
     const ok = await runCli(['incident', 'verify', dir, '--trust-key', r.keyId]);
@@ -142,12 +187,17 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
     assert.equal(bad.code, 1);
     const report = JSON.parse(bad.stdout) as { ok: boolean; problems: Array<{ file: string; problem: string }> };
     assert.ok(report.problems.some((p) => p.file === 'audit.jsonl' && /altered/.test(p.problem)));
-    assert.ok(report.problems.some((p) => p.file === 'audit.jsonl' && /edited/.test(p.problem)), 'the record no longer matches its hash');
+    assert.ok(
+      report.problems.some((p) => p.file === 'audit.jsonl' && /edited/.test(p.problem)),
+      'the record no longer matches its hash',
+    );
 
     // Rewriting the manifest's digest to match does not help: the signature covers the entries.
     const manifest = JSON.parse(readFileSync(join(edited, 'manifest.json'), 'utf8'));
     const { createHash } = await import('node:crypto');
-    manifest.files['audit.jsonl'] = createHash('sha256').update(readFileSync(join(edited, 'audit.jsonl'))).digest('hex');
+    manifest.files['audit.jsonl'] = createHash('sha256')
+      .update(readFileSync(join(edited, 'audit.jsonl')))
+      .digest('hex');
     writeFileSync(join(edited, 'manifest.json'), JSON.stringify(manifest, null, 2));
     const bad2 = await runCli(['incident', 'verify', edited]);
     assert.equal(bad2.code, 1);
@@ -156,42 +206,82 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
 
     const other = join(tmp, 'other-file');
     cpSync(dir, other, { recursive: true });
-    writeFileSync(join(other, 'inventory.json'), readFileSync(join(dir, 'inventory.json'), 'utf8').replace('"rec"', '"rex"'));
+    writeFileSync(
+      join(other, 'inventory.json'),
+      readFileSync(join(dir, 'inventory.json'), 'utf8').replace('"rec"', '"rex"'),
+    );
     assert.match((await runCli(['incident', 'verify', other])).stdout, /FAIL inventory.json/);
   });
 
-  await s.test('notify: the owners get a signed webhook (retried after a failure) and email over real SMTP; deliveries recorded', async () => {
-    const port = (smtp.server.address() as { port: number }).port;
-    const r = json<{ deliveries: Array<{ channel: string; to: string; ok: boolean; attempts: number }> }>(
-      await cli('incident', 'notify', id, '--smtp', `smtp://127.0.0.1:${port}`, '--from', 'gatehouse@example.test', '--json'),
-    );
-    assert.deepEqual(r.deliveries.map((d) => [d.channel, d.to, d.ok]).sort(), [['email', 'oncall@example.test', true], ['email', 'owners@example.test', true], ['webhook', `http://127.0.0.1:${(hook.address() as { port: number }).port}/incident`, true]]);
-    assert.equal(r.deliveries.find((d) => d.channel === 'webhook')!.attempts, 2, 'retried after the 503');
-    assert.deepEqual(mails.map((m) => m.to[0]).sort(), ['oncall@example.test', 'owners@example.test']);
-    assert.match(mails[0].body, new RegExp(`Subject: \\[gatehouse\\] incident ${id}`));
-    assert.match(mails[0].body, /What you must do/);
-    assert.match(mails[0].body, /revoked: 1 credential\(s\) \(env:INCIDENT_DRILL_TOKEN\)/);
-    assert.equal(hooks.length, 1);
-    assert.ok(hooks[0].verified, 'the webhook is signed with the contact\'s secret');
-    const payload = JSON.parse(hooks[0].body) as { text: string; incident: { id: string } };
-    assert.equal(payload.incident.id, id);
-    const notices = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event.detail).filter((d) => d?.action === 'incident.notice');
-    assert.equal(notices.length, 3);
-  });
+  await s.test(
+    'notify: the owners get a signed webhook (retried after a failure) and email over real SMTP; deliveries recorded',
+    async () => {
+      const port = (smtp.server.address() as { port: number }).port;
+      const r = json<{ deliveries: Array<{ channel: string; to: string; ok: boolean; attempts: number }> }>(
+        await cli(
+          'incident',
+          'notify',
+          id,
+          '--smtp',
+          `smtp://127.0.0.1:${port}`,
+          '--from',
+          'gatehouse@example.test',
+          '--json',
+        ),
+      );
+      assert.deepEqual(r.deliveries.map((d) => [d.channel, d.to, d.ok]).sort(), [
+        ['email', 'oncall@example.test', true],
+        ['email', 'owners@example.test', true],
+        ['webhook', `http://127.0.0.1:${(hook.address() as { port: number }).port}/incident`, true],
+      ]);
+      assert.equal(r.deliveries.find((d) => d.channel === 'webhook')!.attempts, 2, 'retried after the 503');
+      assert.deepEqual(mails.map((m) => m.to[0]).sort(), ['oncall@example.test', 'owners@example.test']);
+      assert.match(mails[0].body, new RegExp(`Subject: \\[gatehouse\\] incident ${id}`));
+      assert.match(mails[0].body, /What you must do/);
+      assert.match(mails[0].body, /revoked: 1 credential\(s\) \(env:INCIDENT_DRILL_TOKEN\)/);
+      assert.equal(hooks.length, 1);
+      assert.ok(hooks[0].verified, "the webhook is signed with the contact's secret");
+      const payload = JSON.parse(hooks[0].body) as { text: string; incident: { id: string } };
+      assert.equal(payload.incident.id, id);
+      const notices = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 }))
+        .map((x) => x.event.detail)
+        .filter((d) => d?.action === 'incident.notice');
+      assert.equal(notices.length, 3);
+    },
+  );
 
   await s.test('status, close --lift, list', async () => {
     const st = json<{ actions: Array<{ action: string }> }>(await cli('incident', 'status', id, '--json'));
-    assert.deepEqual(st.actions.map((a) => a.action), ['contained', 'revoked', 'exported', 'notified']);
-    const closed = json<{ status: string; closedBy: string }>(await cli('incident', 'close', id, '--lift', '--note', 'tool fixed upstream', '--by', 'oncall', '--json'));
+    assert.deepEqual(
+      st.actions.map((a) => a.action),
+      ['contained', 'revoked', 'exported', 'notified'],
+    );
+    const closed = json<{ status: string; closedBy: string }>(
+      await cli('incident', 'close', id, '--lift', '--note', 'tool fixed upstream', '--by', 'oncall', '--json'),
+    );
     assert.equal(closed.status, 'closed');
     assert.equal(closed.closedBy, 'oncall');
     assert.equal((await cli('incident', 'close', id)).code, 1, 'closing twice fails');
     const list = json<{ incidents: Array<{ id: string; status: string }> }>(await cli('incident', 'list', '--json'));
-    assert.deepEqual(list.incidents.map((x) => [x.id, x.status]), [[id, 'closed']]);
+    assert.deepEqual(
+      list.incidents.map((x) => [x.id, x.status]),
+      [[id, 'closed']],
+    );
     const modes = json<{ modes: unknown[] }>(await runCli(['mode', 'list', '--json', '-c', t.file]));
     assert.deepEqual(modes.modes, [], 'the containment was lifted');
-    const opened = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event.detail?.action);
-    for (const a of ['incident.open', 'mode.set', 'credentials.revoke', 'incident.revoked', 'incident.exported', 'incident.notified', 'incident.closed']) assert.ok(opened.includes(a), a);
+    const opened = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map(
+      (x) => x.event.detail?.action,
+    );
+    for (const a of [
+      'incident.open',
+      'mode.set',
+      'credentials.revoke',
+      'incident.revoked',
+      'incident.exported',
+      'incident.notified',
+      'incident.closed',
+    ])
+      assert.ok(opened.includes(a), a);
   });
 });
 

@@ -20,12 +20,29 @@ let key = '';
 
 before(async () => {
   for (let i = 0; i < 2; i++) {
-    gateways.push(await startGateway(
-      stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, `rec-${i}.jsonl`))} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`,
-      { storage, top: 'identity: { apiKeys: true }\n' },
-    ));
+    gateways.push(
+      await startGateway(
+        stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+          `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, `rec-${i}.jsonl`))} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`,
+        { storage, top: 'identity: { apiKeys: true }\n' },
+      ),
+    );
   }
-  const r = await runCli(['keys', 'create', '-n', 'pat-laptop', '-t', 'acme', '-p', 'pat', '-s', 'x', '--json', '-c', gateways[0].file]);
+  const r = await runCli([
+    'keys',
+    'create',
+    '-n',
+    'pat-laptop',
+    '-t',
+    'acme',
+    '-p',
+    'pat',
+    '-s',
+    'x',
+    '--json',
+    '-c',
+    gateways[0].file,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   key = JSON.parse(r.stdout).key;
 });
@@ -34,27 +51,67 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 async function call(g: TestGateway, name: string): Promise<{ status: number; text: string }> {
   const r = await fetch(`${g.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${key}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: { note: 'x' }, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${key}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: { note: 'x' }, _meta: META },
+    }),
   });
   return { status: r.status, text: await r.text() };
 }
 
 test('a tool, then a person: confirmed by both gateways; both refuse as soon as open returns', async () => {
   for (const g of gateways) assert.match((await call(g, 'rec__other')).text, /"result"/);
-  const tool = await runCli(['incident', 'open', '--title', 'other misbehaves', '--tool', 'rec__other', '--reason', 'r', '--json', '-c', gateways[1].file]);
+  const tool = await runCli([
+    'incident',
+    'open',
+    '--title',
+    'other misbehaves',
+    '--tool',
+    'rec__other',
+    '--reason',
+    'r',
+    '--json',
+    '-c',
+    gateways[1].file,
+  ]);
   assert.equal(tool.code, 0, tool.stderr);
   const c = JSON.parse(tool.stdout).containment;
   assert.deepEqual([c.confirmed, c.gateways], [true, 2]);
   assert.ok(c.timeToEffectMs < 1000, `${c.timeToEffectMs} ms`);
   for (const g of gateways) assert.match((await call(g, 'rec__other')).text, /unknown tool `rec__other`/);
-  for (const g of gateways) assert.match((await call(g, 'rec__record')).text, /"result"/, 'the other tools keep working');
+  for (const g of gateways)
+    assert.match((await call(g, 'rec__record')).text, /"result"/, 'the other tools keep working');
 
-  const person = await runCli(['incident', 'open', '--title', 'pat\'s laptop', '--principal', 'pat', '--reason', 'stolen', '--json', '-c', gateways[0].file]);
+  const person = await runCli([
+    'incident',
+    'open',
+    '--title',
+    "pat's laptop",
+    '--principal',
+    'pat',
+    '--reason',
+    'stolen',
+    '--json',
+    '-c',
+    gateways[0].file,
+  ]);
   assert.equal(person.code, 0, person.stderr);
   const p = JSON.parse(person.stdout).containment;
   assert.deepEqual([p.confirmed, p.gateways, p.target], [true, 2, 'subject pat']);
@@ -67,7 +124,20 @@ test('a gateway that is alive but never applies it is named; the command exits 1
   await beat();
   const timer = setInterval(() => void beat(), 500);
   try {
-    const r = await runCli(['incident', 'open', '--title', 'x', '--server', 'rec', '--reason', 'r', '--timeout', '1', '-c', gateways[0].file]);
+    const r = await runCli([
+      'incident',
+      'open',
+      '--title',
+      'x',
+      '--server',
+      'rec',
+      '--reason',
+      'r',
+      '--timeout',
+      '1',
+      '-c',
+      gateways[0].file,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /contained: server:rec=disabled, but 1 gateway\(s\) did not confirm within 1 s: gw-hung/);
   } finally {

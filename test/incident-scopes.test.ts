@@ -19,12 +19,16 @@ const keys: Record<string, string> = {};
 
 before(async () => {
   t = await startGateway(
-    stdioServer('leaky', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
+    stdioServer('leaky', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
       '    credentials: { env: { API_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n    tools: { record: { class: READ } }\n',
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
         await store.set('canary-acme', `acme-${randomUUID()}`);
         await store.set('canary-globex', `globex-${randomUUID()}`);
       },
@@ -46,18 +50,37 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 async function call(key: string, name = 'leaky__record'): Promise<{ status: number; text: string }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[key]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: { note: 'x' }, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[key]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: { note: 'x' }, _meta: META },
+    }),
   });
   return { status: r.status, text: await r.text() };
 }
 const ok = (r: { text: string }) => /"result"/.test(r.text) && !/"isError":true/.test(r.text);
 const api = async (key: string, path: string, body?: unknown) => {
-  const r = await fetch(`${t.url}/admin/v1/${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[key]}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${t.url}/admin/v1/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[key]}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json()) as any };
 };
 
@@ -65,11 +88,28 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
   assert.ok(ok(await call('acme')), 'acme works before');
   assert.ok(ok(await call('globex')), 'globex works before');
   assert.equal((await api('acme', 'incidents')).status, 403, 'an agent cannot');
-  assert.equal((await api('acme-admin', 'incidents', { title: 't', reason: 'r', tool: 'leaky__record' })).status, 403, 'a tool reaches beyond one tenant');
-  assert.equal((await api('acme-admin', 'incidents', { title: 't', reason: 'r', tenant: 'globex' })).status, 403, 'another tenant');
-  assert.equal((await api('acme-admin', 'incidents', { title: 't', tenant: 'acme' })).status, 400, 'a reason is required');
+  assert.equal(
+    (await api('acme-admin', 'incidents', { title: 't', reason: 'r', tool: 'leaky__record' })).status,
+    403,
+    'a tool reaches beyond one tenant',
+  );
+  assert.equal(
+    (await api('acme-admin', 'incidents', { title: 't', reason: 'r', tenant: 'globex' })).status,
+    403,
+    'another tenant',
+  );
+  assert.equal(
+    (await api('acme-admin', 'incidents', { title: 't', tenant: 'acme' })).status,
+    400,
+    'a reason is required',
+  );
 
-  const opened = await api('acme-admin', 'incidents', { title: 'acme agent gone rogue', reason: 'exfiltration', tenant: 'acme', since: '10m' });
+  const opened = await api('acme-admin', 'incidents', {
+    title: 'acme agent gone rogue',
+    reason: 'exfiltration',
+    tenant: 'acme',
+    since: '10m',
+  });
   assert.equal(opened.status, 201, JSON.stringify(opened.body));
   assert.equal(opened.body.containment.confirmed, true);
   assert.equal(opened.body.containment.target, 'tenant:acme=disabled');
@@ -79,46 +119,98 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
 
   const revoked = await api('acme-admin', `incidents/${id}/revoke`, {});
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
-  assert.deepEqual(revoked.body.credentials.map((c: { ref: string; confirmed: boolean }) => [c.ref, c.confirmed]), [['local:canary-acme', true]]);
-  assert.deepEqual(revoked.body.apiKeys.map((k: { name: string }) => k.name), ['acme', 'ops'], "the tenant's keys, but not the admin's own");
+  assert.deepEqual(
+    revoked.body.credentials.map((c: { ref: string; confirmed: boolean }) => [c.ref, c.confirmed]),
+    [['local:canary-acme', true]],
+  );
+  assert.deepEqual(
+    revoked.body.apiKeys.map((k: { name: string }) => k.name),
+    ['acme', 'ops'],
+    "the tenant's keys, but not the admin's own",
+  );
   assert.ok(revoked.body.skipped.some((s: { ref: string }) => s.ref === 'api key acme-admin'));
   assert.equal((await call('acme')).status, 401, "acme's key is refused");
   assert.ok(ok(await call('globex')), "globex's credential is untouched");
 
   // A gateway-wide incident (opened by the operator) is not the tenant admin's to see.
-  const other = await runCli(['incident', 'open', '--title', 'globex thing', '--tool', 'leaky__record', '--reason', 'r', '--json', '-c', t.file]);
+  const other = await runCli([
+    'incident',
+    'open',
+    '--title',
+    'globex thing',
+    '--tool',
+    'leaky__record',
+    '--reason',
+    'r',
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(other.code, 0, other.stderr);
   const otherId = JSON.parse(other.stdout).incident.id as string;
   const listed = await api('acme-admin', 'incidents');
-  assert.deepEqual(listed.body.incidents.map((i: { id: string }) => i.id), [id]);
+  assert.deepEqual(
+    listed.body.incidents.map((i: { id: string }) => i.id),
+    [id],
+  );
   assert.equal((await api('acme-admin', `incidents/${otherId}`)).status, 404, "another's incident looks like none");
   assert.equal((await api('acme-admin', `incidents/${otherId}/close`, {})).status, 404);
   assert.equal((await runCli(['incident', 'close', otherId, '--lift', '-c', t.file])).code, 0);
 
   const notified = await api('acme-admin', `incidents/${id}/notify`, { smtp: 'smtp://203.0.113.9:25' });
   assert.equal(notified.status, 200);
-  assert.deepEqual([notified.body.servers, notified.body.deliveries], [['leaky'], []], 'no owner on record; and no host from the request is dialled');
+  assert.deepEqual(
+    [notified.body.servers, notified.body.deliveries],
+    [['leaky'], []],
+    'no owner on record; and no host from the request is dialled',
+  );
   const closed = await api('acme-admin', `incidents/${id}/close`, { note: 'agent rebuilt', lift: true });
   assert.equal(closed.status, 200);
   assert.equal(closed.body.status, 'closed');
-  assert.deepEqual(closed.body.actions.map((a: { action: string }) => a.action), ['contained', 'revoked', 'notified', 'closed']);
+  assert.deepEqual(
+    closed.body.actions.map((a: { action: string }) => a.action),
+    ['contained', 'revoked', 'notified', 'closed'],
+  );
   assert.equal((await api('acme-admin', `incidents/${id}/close`, {})).status, 409);
   const got = await api('acme-admin', `incidents/${id}`);
   assert.equal(got.body.closedBy, 'apikey:acme-admin@acme');
 });
 
 test('a principal: every key acting for the person is refused once open returns; revoke takes the keys', async () => {
-  await runCli(['keys', 'create', '-n', 'ops2', '-t', 'globex', '-r', 'gatehouse-platform-admin', '-s', 'x', '--json', '-c', t.file]).then((r) => (keys.ops2 = JSON.parse(r.stdout).key));
+  await runCli([
+    'keys',
+    'create',
+    '-n',
+    'ops2',
+    '-t',
+    'globex',
+    '-r',
+    'gatehouse-platform-admin',
+    '-s',
+    'x',
+    '--json',
+    '-c',
+    t.file,
+  ]).then((r) => (keys.ops2 = JSON.parse(r.stdout).key));
   assert.ok(ok(await call('alice')), 'alice works before');
-  const opened = await api('ops2', 'incidents', { title: 'alice\'s laptop stolen', reason: 'stolen device', principal: 'alice' });
+  const opened = await api('ops2', 'incidents', {
+    title: "alice's laptop stolen",
+    reason: 'stolen device',
+    principal: 'alice',
+  });
   assert.equal(opened.status, 201, JSON.stringify(opened.body));
   assert.equal(opened.body.containment.confirmed, true);
   assert.equal((await call('alice')).status, 401, 'refused at once');
   assert.ok(ok(await call('globex')), 'the rest of the tenant keeps working');
   const revoked = await api('ops2', `incidents/${opened.body.incident.id}/revoke`, {});
-  assert.deepEqual(revoked.body.apiKeys.map((k: { name: string }) => k.name), ['alice']);
+  assert.deepEqual(
+    revoked.body.apiKeys.map((k: { name: string }) => k.name),
+    ['alice'],
+  );
   assert.deepEqual(revoked.body.credentials, [], "the tenant's shared credential is not the person's");
-  const status = JSON.parse((await runCli(['incident', 'status', opened.body.incident.id, '--json', '-c', t.file])).stdout);
+  const status = JSON.parse(
+    (await runCli(['incident', 'status', opened.body.incident.id, '--json', '-c', t.file])).stdout,
+  );
   assert.equal(status.openedBy, 'apikey:ops2@globex');
 });
 
@@ -133,6 +225,10 @@ test('the evidence bundle over the admin API: a platform admin gets the manifest
     assert.equal(createHash('sha256').update(r.body.files[name]).digest('hex'), digest.replace(/^sha256:/, ''), name);
   }
   assert.ok(r.body.files['audit.jsonl'] !== undefined && r.body.manifest.signature);
-  assert.equal((await api('acme-admin', `incidents/${id}/export`, {})).status, 404, "a tenant admin does not see the operator's incident");
+  assert.equal(
+    (await api('acme-admin', `incidents/${id}/export`, {})).status,
+    404,
+    "a tenant admin does not see the operator's incident",
+  );
   await runCli(['incident', 'close', id, '--lift', '-c', t.file]);
 });

@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
@@ -40,7 +45,9 @@ before(async () => {
   writeFileSync(join(tmp, 'outside.txt'), 'outside the allowed folder');
   symlinkSync(join(tmp, 'outside.txt'), join(data, 'acme', 'link.txt'));
   const policy = join(tmp, 'policy.yaml');
-  writeFileSync(policy, `
+  writeFileSync(
+    policy,
+    `
 resources:
   - { tool: mt__read_file, resource: { kind: path, arg: path } }
   - { tool: mt__fetch, resource: { kind: url, arg: url } }
@@ -72,15 +79,25 @@ rules:
     tools: [mt__fetch]
     resources: ['https://docs.allowed.test/*']
     effect: allow
-`);
+`,
+  );
   const creds = '    credentials: { env: { TENANT_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n';
   t = await startGateway(
-    stdioServer('mt', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n` + creds + classes +
-      stdioServer('twin', SERVER) + `    env: { RECORD_FILE: ${JSON.stringify(twinRecord)} }\n` + creds + classes,
+    stdioServer('mt', SERVER) +
+      `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n` +
+      creds +
+      classes +
+      stdioServer('twin', SERVER) +
+      `    env: { RECORD_FILE: ${JSON.stringify(twinRecord)} }\n` +
+      creds +
+      classes,
     {
       top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n`,
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
         await store.set('canary-nobody', `canary-nobody-${randomUUID()}`);
@@ -88,7 +105,12 @@ rules:
       },
     },
   );
-  for (const [tenant, scopes] of [['acme', 'mcp:read'], ['globex', 'mcp:read'], ['nobody', 'mcp:read'], ['noread', 'mcp:other']] as const) {
+  for (const [tenant, scopes] of [
+    ['acme', 'mcp:read'],
+    ['globex', 'mcp:read'],
+    ['nobody', 'mcp:read'],
+    ['noread', 'mcp:other'],
+  ] as const) {
     const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', scopes, '--json', '-c', t.file]);
     keys[tenant] = JSON.parse(r.stdout).key;
   }
@@ -100,7 +122,10 @@ after(async () => {
 
 /** What reached the upstream processes: each message with the tenant whose process received it. */
 function reached(file = record): Array<{ tenant: string; msg: { method?: string; params?: Record<string, unknown> } }> {
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 const count = (method: string, file = record) => reached(file).filter((r) => r.msg.method === method).length;
 
@@ -110,11 +135,23 @@ async function rpc(tenant: string, method: string, params: Record<string, unknow
   const sid = await session(tenant, path);
   const r = await fetch(`${t.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys[tenant]}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${keys[tenant]}`,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: ++seq, method, params }),
   });
   const text = await r.text();
-  const line = text.startsWith('{') ? text : text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).find((l) => l.includes(`"id":${seq}`));
+  const line = text.startsWith('{')
+    ? text
+    : text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .find((l) => l.includes(`"id":${seq}`));
   return JSON.parse(line ?? text);
 }
 const sessions = new Map<string, string>();
@@ -123,8 +160,17 @@ async function session(tenant: string, path: string): Promise<string> {
   if (sessions.has(key)) return sessions.get(key)!;
   const r = await fetch(`${t.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${keys[tenant]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
   });
   assert.equal(r.status, 200, await r.clone().text());
   sessions.set(key, r.headers.get('mcp-session-id')!);
@@ -133,14 +179,19 @@ async function session(tenant: string, path: string): Promise<string> {
 
 async function sdk(tenant: string, capabilities: Record<string, unknown> = {}, path = '/mcp'): Promise<Client> {
   const c = new Client({ name: `mediation-${tenant}`, version: '1.0.0' }, { capabilities });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}${path}`), { requestInit: { headers: { authorization: `Bearer ${keys[tenant]}` } } }));
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${t.url}${path}`), {
+      requestInit: { headers: { authorization: `Bearer ${keys[tenant]}` } },
+    }),
+  );
   return c;
 }
 
 const noCanary = (what: unknown, label: string) => {
   const s = typeof what === 'string' ? what : JSON.stringify(what);
   for (const c of Object.values(CANARY)) {
-    for (const enc of [c, Buffer.from(c).toString('base64'), Buffer.from(c).toString('hex')]) assert.ok(!s.includes(enc), `${label} carries a canary: ${s.slice(0, 300)}`);
+    for (const enc of [c, Buffer.from(c).toString('base64'), Buffer.from(c).toString('hex')])
+      assert.ok(!s.includes(enc), `${label} carries a canary: ${s.slice(0, 300)}`);
     assert.ok(!s.includes(c.slice(0, 18)) || !s.includes(c.slice(18)), `${label} carries a split canary`);
   }
 };
@@ -157,40 +208,63 @@ test('prompts, resources, completions and subscriptions of a principal no rule a
   const prompt = await rpc('nobody', 'prompts/get', { name: 'mt__greet', arguments: { name: 'x' } });
   const noPrompt = await rpc('nobody', 'prompts/get', { name: 'mt__no_such_prompt' });
   assert.equal(prompt.error.code, noPrompt.error.code);
-  assert.equal(prompt.error.message.replace('mt__greet', 'X'), noPrompt.error.message.replace('mt__no_such_prompt', 'X'));
+  assert.equal(
+    prompt.error.message.replace('mt__greet', 'X'),
+    noPrompt.error.message.replace('mt__no_such_prompt', 'X'),
+  );
   const read = await rpc('nobody', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
   const noRead = await rpc('nobody', 'resources/read', { uri: 'gatehouse:mt/secret://none' });
   assert.equal(read.error.code, noRead.error.code);
   assert.equal(read.error.message.replace('token', 'X'), noRead.error.message.replace('none', 'X'));
   const passwd = await rpc('nobody', 'resources/read', { uri: `gatehouse:mt/file://${data}/globex/plans.txt` });
   assert.ok(passwd.error, JSON.stringify(passwd));
-  const complete = await rpc('nobody', 'completion/complete', { ref: { type: 'ref/prompt', name: 'mt__greet' }, argument: { name: 'name', value: 'a' } });
+  const complete = await rpc('nobody', 'completion/complete', {
+    ref: { type: 'ref/prompt', name: 'mt__greet' },
+    argument: { name: 'name', value: 'a' },
+  });
   assert.ok(complete.error, JSON.stringify(complete));
   const sub = await rpc('nobody', 'resources/subscribe', { uri: 'gatehouse:mt/secret://token' });
   assert.ok(sub.error, JSON.stringify(sub));
   // Listings agree: the principal is shown nothing it cannot use.
-  for (const [m, f] of [['tools/list', 'tools'], ['prompts/list', 'prompts'], ['resources/list', 'resources'], ['resources/templates/list', 'resourceTemplates']] as const) {
+  for (const [m, f] of [
+    ['tools/list', 'tools'],
+    ['prompts/list', 'prompts'],
+    ['resources/list', 'resources'],
+    ['resources/templates/list', 'resourceTemplates'],
+  ] as const) {
     const l = await rpc('nobody', m, {});
     assert.deepEqual(l.result[f], [], `${m} for nobody: ${JSON.stringify(l.result[f]).slice(0, 200)}`);
   }
   assert.equal(reached().length, before, 'nothing reached any upstream process');
   // Each refusal is recorded.
-  const mine = (await t.gw.store.audit.read({ kind: 'call.refused', tenant: 'nobody', limit: 500 })).map((r) => r.event);
-  for (const m of ['prompts/get', 'resources/read', 'completion/complete', 'resources/subscribe']) assert.ok(mine.some((r) => r.method === m), `a refusal record for ${m}`);
+  const mine = (await t.gw.store.audit.read({ kind: 'call.refused', tenant: 'nobody', limit: 500 })).map(
+    (r) => r.event,
+  );
+  for (const m of ['prompts/get', 'resources/read', 'completion/complete', 'resources/subscribe'])
+    assert.ok(
+      mine.some((r) => r.method === m),
+      `a refusal record for ${m}`,
+    );
 });
 
 test("each tenant's requests are answered by its own process, with its own secret, for every method", async () => {
   const before = reached().length;
   const a = await rpc('acme', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
   const g = await rpc('globex', 'resources/read', { uri: 'gatehouse:mt/secret://token' });
-  for (const [r, label] of [[a, 'acme'], [g, 'globex']] as const) {
+  for (const [r, label] of [
+    [a, 'acme'],
+    [g, 'globex'],
+  ] as const) {
     assert.ok(r.result, JSON.stringify(r));
     noCanary(r, `${label}'s read`);
   }
   const p = await rpc('globex', 'prompts/get', { name: 'mt__greet', arguments: { name: 'Ada' } });
   assert.match(JSON.stringify(p.result.messages), /Hello Ada/);
   noCanary(p, "globex's prompt");
-  const c = await rpc('globex', 'completion/complete', { ref: { type: 'ref/prompt', name: 'mt__greet' }, argument: { name: 'name', value: 'bo' } });
+  const c = await rpc('globex', 'completion/complete', {
+    ref: { type: 'ref/prompt', name: 'mt__greet' },
+    argument: { name: 'name', value: 'bo' },
+  });
   assert.ok(c.result.completion.values.includes('bo-alice'), JSON.stringify(c));
   noCanary(c, "globex's completion");
   const got = reached().slice(before);
@@ -198,13 +272,23 @@ test("each tenant's requests are answered by its own process, with its own secre
   assert.deepEqual(byMethod('resources/read').sort(), ['acme', 'globex']);
   assert.deepEqual(byMethod('prompts/get'), ['globex']);
   assert.deepEqual(byMethod('completion/complete'), ['globex']);
-  assert.ok(!got.some((r) => r.msg.params?.uri !== undefined && String(r.msg.params.uri).startsWith('gatehouse:')), 'the upstream gets its own URIs');
+  assert.ok(
+    !got.some((r) => r.msg.params?.uri !== undefined && String(r.msg.params.uri).startsWith('gatehouse:')),
+    'the upstream gets its own URIs',
+  );
   // Each request has its write-ahead intent and its outcome, naming the method and the target.
   const recs = (await t.gw.store.audit.read({ tenant: 'globex', limit: 1000 })).map((r) => r.event);
-  for (const [method, target] of [['resources/read', 'gatehouse:mt/secret://token'], ['prompts/get', 'mt__greet'], ['completion/complete', 'mt__greet']]) {
+  for (const [method, target] of [
+    ['resources/read', 'gatehouse:mt/secret://token'],
+    ['prompts/get', 'mt__greet'],
+    ['completion/complete', 'mt__greet'],
+  ]) {
     const intent = recs.find((e) => e.kind === 'call.intent' && e.method === method && e.tool === target);
     assert.ok(intent, `an intent for ${method}`);
-    assert.ok(recs.some((e) => e.kind === 'call.outcome' && e.intent === intent.id && e.outcome === 'ok'), `an outcome for ${method}`);
+    assert.ok(
+      recs.some((e) => e.kind === 'call.outcome' && e.intent === intent.id && e.outcome === 'ok'),
+      `an outcome for ${method}`,
+    );
   }
 });
 
@@ -224,7 +308,11 @@ test('traversal, encodings, look-alikes and symlinks out of an allowed folder ar
     assert.ok(r.error, `${uri}: ${JSON.stringify(r).slice(0, 200)}`);
     assert.doesNotMatch(JSON.stringify(r), /globex plans|outside the allowed/);
   }
-  for (const path of [`${data}/acme/../globex/plans.txt`, `${data}/acme/\uff0e\uff0e\uff0fglobex/plans.txt`, `${data}/acme/link.txt`]) {
+  for (const path of [
+    `${data}/acme/../globex/plans.txt`,
+    `${data}/acme/\uff0e\uff0e\uff0fglobex/plans.txt`,
+    `${data}/acme/link.txt`,
+  ]) {
     const r = await rpc('acme', 'tools/call', { name: 'mt__read_file', arguments: { path } });
     assert.ok(r.error || r.result?.isError, `${path}: ${JSON.stringify(r).slice(0, 200)}`);
     assert.doesNotMatch(JSON.stringify(r), /globex plans|outside the allowed/);
@@ -233,10 +321,18 @@ test('traversal, encodings, look-alikes and symlinks out of an allowed folder ar
   // Allowed, written non-canonically: the upstream receives exactly the canonical form policy judged.
   const ok = await rpc('acme', 'resources/read', { uri: `gatehouse:mt/file://${data}/acme//notes.txt` });
   assert.equal(ok.result.contents[0].text, 'acme notes');
-  const f = await rpc('acme', 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://DOCS.allowed.test/a/../../@169.254.169.254/' } });
+  const f = await rpc('acme', 'tools/call', {
+    name: 'mt__fetch',
+    arguments: { url: 'https://DOCS.allowed.test/a/../../@169.254.169.254/' },
+  });
   assert.equal(f.result.isError ?? false, false, JSON.stringify(f));
-  const sent = reached().slice(before).map((r) => r.msg);
-  assert.ok(sent.some((m) => m.method === 'resources/read' && m.params?.uri === `file://${data}/acme/notes.txt`), JSON.stringify(sent));
+  const sent = reached()
+    .slice(before)
+    .map((r) => r.msg);
+  assert.ok(
+    sent.some((m) => m.method === 'resources/read' && m.params?.uri === `file://${data}/acme/notes.txt`),
+    JSON.stringify(sent),
+  );
   const fetched = sent.find((m) => m.method === 'tools/call')!;
   assert.equal((fetched.params!.arguments as { url: string }).url, 'https://docs.allowed.test/@169.254.169.254/');
 });
@@ -273,7 +369,12 @@ test('everything an upstream says is scrubbed: descriptions, instructions, promp
   noCanary(await client.listPrompts(), 'prompts/list');
   noCanary(await client.listResources(), 'resources/list');
   const progress: unknown[] = [];
-  noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'progress' } }, undefined, { onprogress: (p) => void progress.push(p) }), 'progress result');
+  noCanary(
+    await client.callTool({ name: 'mt__leak', arguments: { how: 'progress' } }, undefined, {
+      onprogress: (p) => void progress.push(p),
+    }),
+    'progress result',
+  );
   assert.equal(progress.length, 1);
   noCanary(progress, 'progress');
   noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'log' } }), 'log result');
@@ -295,7 +396,9 @@ test('everything an upstream says is scrubbed: descriptions, instructions, promp
 
 test("roots: a caller never gets another tenant's roots from a stateful upstream", async () => {
   const acme = await sdk('acme', { roots: { listChanged: true } });
-  acme.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///home/acme/secret-project', name: 'acme' }] }));
+  acme.setRequestHandler(ListRootsRequestSchema, async () => ({
+    roots: [{ uri: 'file:///home/acme/secret-project', name: 'acme' }],
+  }));
   const a = await acme.callTool({ name: 'mt__roots', arguments: {} });
   assert.match(JSON.stringify(a.content), /secret-project/);
   const globex = await sdk('globex');
@@ -311,7 +414,10 @@ test('visibility before everything: bad arguments or a missing scope never tell 
   const forbidden = await rpc('globex', 'tools/call', { name: 'mt__read_file', arguments: { nope: 1 } });
   const missing = await rpc('globex', 'tools/call', { name: 'mt__no_such_tool', arguments: { nope: 1 } });
   assert.equal(forbidden.error.code, missing.error.code);
-  assert.equal(forbidden.error.message.replace('mt__read_file', 'X'), missing.error.message.replace('mt__no_such_tool', 'X'));
+  assert.equal(
+    forbidden.error.message.replace('mt__read_file', 'X'),
+    missing.error.message.replace('mt__no_such_tool', 'X'),
+  );
   // A key without the READ scope: READ tools are unknown and unlisted (no insufficient_scope challenge).
   const noScope = await rpc('noread', 'tools/call', { name: 'mt__whoami', arguments: {} });
   assert.equal(noScope.error.code, missing.error.code);
@@ -326,8 +432,13 @@ test('visibility before everything: bad arguments or a missing scope never tell 
 test('resource URIs are namespaced: two servers listing the same URI never capture each other', async () => {
   const list = await rpc('acme', 'resources/list', {});
   const uris = list.result.resources.map((r: { uri: string }) => r.uri);
-  assert.ok(uris.includes('gatehouse:mt/secret://token') && uris.includes('gatehouse:twin/secret://token'), uris.join(' '));
-  const templates = (await rpc('acme', 'resources/templates/list', {})).result.resourceTemplates.map((r: { uriTemplate: string }) => r.uriTemplate);
+  assert.ok(
+    uris.includes('gatehouse:mt/secret://token') && uris.includes('gatehouse:twin/secret://token'),
+    uris.join(' '),
+  );
+  const templates = (await rpc('acme', 'resources/templates/list', {})).result.resourceTemplates.map(
+    (r: { uriTemplate: string }) => r.uriTemplate,
+  );
   assert.ok(templates.includes('gatehouse:mt/file:///{+path}'), templates.join(' '));
   const twinBefore = count('resources/read', twinRecord);
   const mtBefore = count('resources/read');
@@ -355,7 +466,11 @@ test('prompts and templates are pinned and scanned: a poisoned prompt is quarant
 
 test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {
   const before = reached().length;
-  for (const taskId of ['mt__abc', 'abc', `gh1.${Buffer.from(JSON.stringify(['mt', 'mt__whoami', 'abc', 'x'])).toString('base64url')}.forged`]) {
+  for (const taskId of [
+    'mt__abc',
+    'abc',
+    `gh1.${Buffer.from(JSON.stringify(['mt', 'mt__whoami', 'abc', 'x'])).toString('base64url')}.forged`,
+  ]) {
     const r = await rpc('acme', 'tasks/get', { taskId });
     assert.match(r.error?.message ?? '', /unknown task/, JSON.stringify(r));
   }
@@ -364,7 +479,12 @@ test('task handles are sealed for their caller: forged, raw or foreign handles a
 
 test("an idle tenant's connection is stopped and started again on its next request; the catalogue's stays", async () => {
   await rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} });
-  const held = () => t.gw.credentials.pool.describe().filter((h) => h.server === 'mt').map((h) => h.tenant).sort();
+  const held = () =>
+    t.gw.credentials.pool
+      .describe()
+      .filter((h) => h.server === 'mt')
+      .map((h) => h.tenant)
+      .sort();
   assert.deepEqual(held(), ['acme', 'globex']);
   const pid = t.gw.credentials.pool.describe().find((h) => h.server === 'mt' && h.tenant === 'globex')!.pid;
   assert.ok(t.gw.credentials.pool.sweep(Date.now() + 16 * 60_000) >= 1);
@@ -378,12 +498,22 @@ test("an idle tenant's connection is stopped and started again on its next reque
 test("outbound: another tenant's secret in any encoding, or a well-known token, in arguments or _meta is denied; nothing reaches the upstream", async () => {
   const before = reached().length;
   const c = CANARY.acme;
-  const carriers = [c, Buffer.from(c).toString('base64'), Buffer.from(c).toString('hex'), encodeURIComponent(`x=${c}`), `ghp_${'a1B2'.repeat(9)}`];
+  const carriers = [
+    c,
+    Buffer.from(c).toString('base64'),
+    Buffer.from(c).toString('hex'),
+    encodeURIComponent(`x=${c}`),
+    `ghp_${'a1B2'.repeat(9)}`,
+  ];
   for (const repo of carriers) {
     const r = await rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo, n: 1 } });
     assert.match(r.error?.message ?? '', /secret:outbound/, `${repo.slice(0, 20)}: ${JSON.stringify(r).slice(0, 200)}`);
   }
-  const viaMeta = await rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo: 'a/b', n: 1 }, _meta: { note: c } });
+  const viaMeta = await rpc('globex', 'tools/call', {
+    name: 'mt__strict',
+    arguments: { repo: 'a/b', n: 1 },
+    _meta: { note: c },
+  });
   assert.match(viaMeta.error?.message ?? '', /secret:outbound/);
   const viaPrompt = await rpc('globex', 'prompts/get', { name: 'mt__greet', arguments: { name: c } });
   assert.match(viaPrompt.error?.message ?? '', /secret:outbound/);
@@ -434,7 +564,9 @@ test("a tenant's first requests arriving together start one process, not one eac
   const starts = () => reached().filter((r) => r.tenant === 'globex' && r.msg.method === 'initialize').length;
   t.gw.credentials.pool.sweep(Date.now() + 16 * 60_000);
   const before = starts();
-  const rs = await Promise.all(Array.from({ length: 6 }, () => rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} })));
+  const rs = await Promise.all(
+    Array.from({ length: 6 }, () => rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} })),
+  );
   for (const r of rs) assert.equal(r.result?.content?.[0]?.text, 'globex', JSON.stringify(r));
   assert.equal(starts(), before + 1, 'one process for the tenant');
 });

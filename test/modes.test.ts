@@ -17,10 +17,16 @@ const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-modes-'));
 const rec = join(tmp, 'rec.jsonl');
 let t: TestGateway;
 let c: Client;
-const calls = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+const calls = () =>
+  readFileSync(rec, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"')).length;
 
 before(async () => {
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`);
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`,
+  );
   c = new Client({ name: 'modes', version: '1' });
   await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
 });
@@ -37,7 +43,19 @@ const listed = async (name: string) => (await c.listTools()).tools.some((x) => x
 
 test('disable one tool at once, from another process; recorded; cleared again', async () => {
   assert.ok(await listed('rec__other'));
-  const set = await runCli(['mode', 'set', 'disabled', '--tool', 'rec__other', '--reason', 'incident 4711', '--by', 'oncall', '-c', t.file]);
+  const set = await runCli([
+    'mode',
+    'set',
+    'disabled',
+    '--tool',
+    'rec__other',
+    '--reason',
+    'incident 4711',
+    '--by',
+    'oncall',
+    '-c',
+    t.file,
+  ]);
   assert.equal(set.code, 0, set.stderr);
   await until('the tool to disappear', async () => !(await listed('rec__other')));
   const before = calls();
@@ -45,9 +63,20 @@ test('disable one tool at once, from another process; recorded; cleared again', 
   assert.equal(calls(), before, 'nothing reached the upstream');
   await c.callTool({ name: 'rec__record', arguments: { note: 'other tools keep working' } });
   const actions = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 100 })).map((r) => r.event);
-  assert.ok(actions.some((e) => e.actor?.subject === 'oncall' && e.detail?.action === 'mode.set' && e.detail?.scope === 'tool:rec__other' && e.detail?.reason === 'incident 4711'));
+  assert.ok(
+    actions.some(
+      (e) =>
+        e.actor?.subject === 'oncall' &&
+        e.detail?.action === 'mode.set' &&
+        e.detail?.scope === 'tool:rec__other' &&
+        e.detail?.reason === 'incident 4711',
+    ),
+  );
   const list = JSON.parse((await runCli(['mode', 'list', '--json', '-c', t.file])).stdout);
-  assert.deepEqual(list.modes.map((m: { scope: string; mode: string }) => [m.scope, m.mode]), [['tool:rec__other', 'disabled']]);
+  assert.deepEqual(
+    list.modes.map((m: { scope: string; mode: string }) => [m.scope, m.mode]),
+    [['tool:rec__other', 'disabled']],
+  );
   assert.equal((await runCli(['mode', 'clear', '--tool', 'rec__other', '-c', t.file])).code, 0);
   await until('the tool to come back', () => listed('rec__other'));
 });

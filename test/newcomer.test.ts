@@ -8,7 +8,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +81,10 @@ const everything = (name: string) =>
 
 function config(name: string, servers: string, port = 0): string {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${port} }\n  stateDir: ${JSON.stringify(join(dir, `state-${name}`))}\nservers:\n${servers}`);
+  writeFileSync(
+    file,
+    `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${port} }\n  stateDir: ${JSON.stringify(join(dir, `state-${name}`))}\nservers:\n${servers}`,
+  );
   return file;
 }
 
@@ -84,7 +97,9 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-test('Node 20: `node bin/gatehouse.js --help` runs under Node 24; the exit status passes through', { skip: skipOld }, async () => {
+test('Node 20: `node bin/gatehouse.js --help` runs under Node 24; the exit status passes through', {
+  skip: skipOld,
+}, async () => {
   const help = await run(NODE20, [BIN, '--help']);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /Usage: gatehouse/);
@@ -94,23 +109,41 @@ test('Node 20: `node bin/gatehouse.js --help` runs under Node 24; the exit statu
   assert.match(missing.stderr, /nope\.yaml` not found/);
 });
 
-test('Node 20: `npx gatehouse` in the checkout, and `npx --prefix <checkout> gatehouse` anywhere else, run this gatehouse', { skip: skipOld }, async () => {
+test('Node 20: `npx gatehouse` in the checkout, and `npx --prefix <checkout> gatehouse` anywhere else, run this gatehouse', {
+  skip: skipOld,
+}, async () => {
   const node20 = env({ PATH: `/usr/bin:/bin:${process.env.PATH}` });
   const inside = await run('npx', ['gatehouse', '--version'], { cwd: ROOT, env: node20 });
   assert.equal(inside.code, 0, inside.stderr);
   assert.equal(inside.stdout.trim(), '0.1.0');
-  const outside = await run('npx', ['--prefix', ROOT, 'gatehouse', 'config', 'validate', join(ROOT, 'examples/quickstart.yaml')], { cwd: dir, env: node20 });
+  const outside = await run(
+    'npx',
+    ['--prefix', ROOT, 'gatehouse', 'config', 'validate', join(ROOT, 'examples/quickstart.yaml')],
+    { cwd: dir, env: node20 },
+  );
   assert.equal(outside.code, 0, outside.stderr);
   assert.match(outside.stdout, /quickstart\.yaml: valid \(2 servers\)/);
 });
 
-test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 client, command /usr/bin/node) and lists and calls tools', { skip: skipOld }, async () => {
+test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 client, command /usr/bin/node) and lists and calls tools', {
+  skip: skipOld,
+}, async () => {
   const file = config('stdio', everything('everything'));
   const client = new Client({ name: 'newcomer', version: '1' });
-  await client.connect(new StdioClientTransport({ command: NODE20, args: [BIN, 'stdio', '--config', file], env: env({ GATEHOUSE_LOG_LEVEL: 'warn' }), stderr: 'ignore' }));
+  await client.connect(
+    new StdioClientTransport({
+      command: NODE20,
+      args: [BIN, 'stdio', '--config', file],
+      env: env({ GATEHOUSE_LOG_LEVEL: 'warn' }),
+      stderr: 'ignore',
+    }),
+  );
   try {
     const { tools } = await client.listTools();
-    assert.ok(tools.some((t) => t.name === 'everything__echo'), tools.map((t) => t.name).join(','));
+    assert.ok(
+      tools.some((t) => t.name === 'everything__echo'),
+      tools.map((t) => t.name).join(','),
+    );
     const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'from node 20' } });
     assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: from node 20' }]);
   } finally {
@@ -118,18 +151,29 @@ test('Node 20: a desktop client runs `node bin/gatehouse.js stdio` (SDK v1 clien
   }
 });
 
-test('the README\'s desktop-client snippet works as written: `node` found on a PATH whose Node is 20, absolute paths', { skip: skipOld }, async () => {
+test("the README's desktop-client snippet works as written: `node` found on a PATH whose Node is 20, absolute paths", {
+  skip: skipOld,
+}, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const block = readme.match(/```json\n(\{\n  "mcpServers"[\s\S]*?)```/)?.[1];
   assert.ok(block, 'a desktop-client snippet in the README');
-  const server = (JSON.parse(block.replaceAll('/path/to/gatehouse', ROOT)) as { mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> }).mcpServers.gatehouse;
+  const server = (
+    JSON.parse(block.replaceAll('/path/to/gatehouse', ROOT)) as {
+      mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }>;
+    }
+  ).mcpServers.gatehouse;
   assert.equal(server.command, 'node');
   assert.deepEqual(server.args.slice(0, 3), [BIN, 'stdio', '--config']);
   assert.ok(existsSync(server.args[3]), server.args[3]);
   // The README's config is the quickstart (sandboxed, the repository's state): the same command with a test config.
   const args = [...server.args.slice(0, 3), config('desktop', everything('everything'))];
   const client = new Client({ name: 'desktop', version: '1' });
-  const transport = new StdioClientTransport({ command: server.command, args, env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...server.env }, stderr: 'ignore' });
+  const transport = new StdioClientTransport({
+    command: server.command,
+    args,
+    env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...server.env },
+    stderr: 'ignore',
+  });
   await client.connect(transport);
   try {
     const { tools } = await client.listTools();
@@ -139,9 +183,15 @@ test('the README\'s desktop-client snippet works as written: `node` found on a P
   }
 });
 
-test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifies); a child killed by a signal kills the launcher the same way', { skip: skipOld }, async () => {
+test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifies); a child killed by a signal kills the launcher the same way', {
+  skip: skipOld,
+}, async () => {
   const file = config('signals', everything('everything'));
-  const child = spawn(NODE20, [BIN, 'start', '--json', '--config', file], { env: env(), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE20, [BIN, 'start', '--json', '--config', file], {
+    env: env(),
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const done = collect(child);
   await waitFor(child, 'stdout', /"url":"http:\/\/127\.0\.0\.1:\d+\/mcp"/);
   assert.equal(childrenOf(child.pid!).length, 1, 'the launcher runs one Node 24 child');
@@ -152,7 +202,11 @@ test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifi
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /the chain is intact/);
 
-  const stdio = spawn(NODE20, [BIN, 'stdio', '--config', file], { env: env({ GATEHOUSE_LOG_LEVEL: 'silent' }), cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const stdio = spawn(NODE20, [BIN, 'stdio', '--config', file], {
+    env: env({ GATEHOUSE_LOG_LEVEL: 'silent' }),
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const ended = collect(stdio);
   let inner: number[] = [];
   for (let i = 0; i < 100 && !inner.length; i++) {
@@ -166,29 +220,54 @@ test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifi
 });
 
 test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (on Node 20 too)', async () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; files: string[]; scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+    files: string[];
+    scripts: Record<string, string>;
+  };
   assert.equal(pkg.bin.gatehouse, 'bin/gatehouse.js');
   assert.ok(pkg.files.includes('dist') && /npm run build/.test(pkg.scripts.prepack), 'dist/ is built when packing');
   // --ignore-scripts: the listing, without building dist/ in a shared checkout.
-  const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', env: env() });
+  const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: env(),
+  });
   assert.equal(pack.status, 0, pack.stderr);
   const files = (JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
-  for (const f of ['bin/gatehouse.js', 'bin/node24.js', 'package.json', 'README.md', 'examples/quickstart.yaml']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
-  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('.tools/')), 'no sources, tests or tools');
+  for (const f of ['bin/gatehouse.js', 'bin/node24.js', 'package.json', 'README.md', 'examples/quickstart.yaml'])
+    assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
+  assert.ok(
+    !files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('.tools/')),
+    'no sources, tests or tools',
+  );
 
   // An installed copy: the packed files, dist/ built from src, dependencies beside it.
   const nm = join(dir, 'install/node_modules');
   const at = join(nm, 'gatehouse');
   mkdirSync(at, { recursive: true });
   for (const f of files.filter((p) => !p.startsWith('dist/'))) cpSync(join(ROOT, f), join(at, f));
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(at, 'dist')], { encoding: 'utf8' });
+  const build = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      join(at, 'dist'),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.ok(existsSync(join(at, 'dist/cli/main.js')), build.stdout + build.stderr);
-  for (const d of readdirSync(join(ROOT, 'node_modules'))) if (!d.startsWith('.')) symlinkSync(join(ROOT, 'node_modules', d), join(nm, d));
+  for (const d of readdirSync(join(ROOT, 'node_modules')))
+    if (!d.startsWith('.')) symlinkSync(join(ROOT, 'node_modules', d), join(nm, d));
   const on24 = await run(process.execPath, [join(at, 'bin/gatehouse.js'), '--help']);
   assert.equal(on24.code, 0, on24.stderr);
   assert.match(on24.stdout, /Usage: gatehouse/);
   if (!skipOld) {
-    const on20 = await run(NODE20, [join(at, 'bin/gatehouse.js'), 'init', join(dir, 'from-package.yaml')], { env: env({ GATEHOUSE_NODE: process.execPath }) });
+    const on20 = await run(NODE20, [join(at, 'bin/gatehouse.js'), 'init', join(dir, 'from-package.yaml')], {
+      env: env({ GATEHOUSE_NODE: process.execPath }),
+    });
     assert.equal(on20.code, 0, on20.stderr);
     assert.match(readFileSync(join(dir, 'from-package.yaml'), 'utf8'), /^version: 1$/m);
   }
@@ -218,10 +297,14 @@ test('a start that fails (port taken) spawns no upstream, and `audit verify` fin
   assert.match(verify.stderr, /^verified \d+ records\n$/m);
 });
 
-test('a missing package: npm\'s own error is in the log at info and in the upstream\'s error; one `upstream` key per line', async () => {
+test("a missing package: npm's own error is in the log at info and in the upstream's error; one `upstream` key per line", async () => {
   const ghost = `  - name: ghost\n    transport: stdio\n    command: npx\n    args: ["--no", "mcp-server-gatehouse-does-not-exist"]\n    env: { npm_config_offline: "true" }\n`;
   const file = config('ghost', ghost);
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { env: env(), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'start', '--config', file], {
+    env: env(),
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const done = collect(child);
   await waitFor(child, 'stderr', /upstream handshake failed/);
   child.kill('SIGTERM');
@@ -229,7 +312,10 @@ test('a missing package: npm\'s own error is in the log at info and in the upstr
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
   for (const l of lines) assert.ok((l.match(/"upstream":/g) ?? []).length <= 1, `duplicate key in ${l}`);
   const logs = lines.map((l) => JSON.parse(l) as { level: number; msg: string; stderr?: string; err?: string });
-  assert.ok(logs.some((l) => l.msg === 'upstream stderr' && l.level === 30 && /ENOTCACHED/.test(l.stderr ?? '')), r.stderr);
+  assert.ok(
+    logs.some((l) => l.msg === 'upstream stderr' && l.level === 30 && /ENOTCACHED/.test(l.stderr ?? '')),
+    r.stderr,
+  );
   const failed = logs.find((l) => l.msg === 'upstream handshake failed');
   assert.match(failed?.err ?? '', /its stderr: npm error code ENOTCACHED/);
   const inv = await run(process.execPath, [CLI, 'inventory', '--refresh', '--config', file]);

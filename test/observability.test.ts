@@ -15,9 +15,13 @@ import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gat
 let t: TestGateway;
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-obs-')), 'rec.jsonl');
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, {
-    top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
-  });
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+    {
+      top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
+    },
+  );
 });
 after(async () => t?.close());
 
@@ -49,12 +53,26 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
   await new Promise((r) => setTimeout(r, 200)); // the client opens its GET stream after initialize
 
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
   const ac = new AbortController();
   const listen = await fetch(`${t.url}/mcp`, {
-    method: 'POST', signal: ac.signal,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: meta } }),
+    method: 'POST',
+    signal: ac.signal,
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'subscriptions/listen',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'L1',
+      method: 'subscriptions/listen',
+      params: { notifications: { toolsListChanged: true }, _meta: meta },
+    }),
   });
   const reader = listen.body!.getReader();
   let streamed = '';
@@ -67,7 +85,8 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   })();
 
   await legacy.callTool({ name: 'rec__add_tool', arguments: { name: 'fresh' } });
-  for (let i = 0; i < 50 && !(legacyHeard > 0 && streamed.includes('list_changed')); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && !(legacyHeard > 0 && streamed.includes('list_changed')); i++)
+    await new Promise((r) => setTimeout(r, 100));
   assert.ok(legacyHeard > 0, 'the legacy session heard list_changed');
   assert.match(streamed, /notifications\/subscriptions\/acknowledged.*"toolsListChanged":true/s);
   assert.match(streamed, /notifications\/tools\/list_changed.*"io\.modelcontextprotocol\/subscriptionId":"L1"/s);

@@ -25,7 +25,10 @@ const top = (extra = '') => `identity: { apiKeys: true }\npolicy: { files: [${JS
 
 let t: TestGateway;
 const keys: Record<string, string> = {};
-const upstreamCalls = (file = rec) => readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+const upstreamCalls = (file = rec) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"')).length;
 
 async function key(g: TestGateway, name: string, tenant: string, roles: string): Promise<string> {
   const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-r', roles, '-s', 'x', '--json', '-c', g.file]);
@@ -34,23 +37,52 @@ async function key(g: TestGateway, name: string, tenant: string, roles: string):
 }
 
 before(async () => {
-  t = await startGateway(servers(rec), { top: top('limits:\n  rules:\n    - { id: three-reads, scope: principal_tool, tools: [rec__record], rate: { points: 3, perSeconds: 3600 } }\n') });
-  for (const [name, tenant, roles] of [['dev', 'acme', 'dev'], ['ops', 'acme', 'ops'], ['trial', 'trial', 'dev'], ['frozen', 'frozen', 'dev'], ['limited', 'acme', 'dev']]) keys[name] = await key(t, name, tenant, roles);
+  t = await startGateway(servers(rec), {
+    top: top(
+      'limits:\n  rules:\n    - { id: three-reads, scope: principal_tool, tools: [rec__record], rate: { points: 3, perSeconds: 3600 } }\n',
+    ),
+  });
+  for (const [name, tenant, roles] of [
+    ['dev', 'acme', 'dev'],
+    ['ops', 'acme', 'ops'],
+    ['trial', 'trial', 'dev'],
+    ['frozen', 'frozen', 'dev'],
+    ['limited', 'acme', 'dev'],
+  ])
+    keys[name] = await key(t, name, tenant, roles);
 });
 after(async () => {
   await t?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-async function rpc(g: TestGateway, k: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<{ status: number; headers: Headers; body: any }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+async function rpc(
+  g: TestGateway,
+  k: string | undefined,
+  method: string,
+  params: Record<string, unknown> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': method,
+  };
   if (typeof params.name === 'string') headers['mcp-name'] = params.name;
   if (k) headers.authorization = `Bearer ${k}`;
-  const r = await fetch(`${g.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }) });
+  const r = await fetch(`${g.url}/mcp`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }),
+  });
   return { status: r.status, headers: r.headers, body: await r.json() };
 }
-const call = (k: string | undefined, name: string, args: Record<string, unknown> = {}, g = t) => rpc(g, k, 'tools/call', { name, arguments: args });
+const call = (k: string | undefined, name: string, args: Record<string, unknown> = {}, g = t) =>
+  rpc(g, k, 'tools/call', { name, arguments: args });
 
 test('listings follow policy, and a forbidden tool is refused exactly like one that does not exist', async () => {
   const names = (await rpc(t, keys.dev, 'tools/list')).body.result.tools.map((x: { name: string }) => x.name).sort();
@@ -59,7 +91,10 @@ test('listings follow policy, and a forbidden tool is refused exactly like one t
   const forbidden = await call(keys.dev, 'rec__log');
   const missing = await call(keys.dev, 'rec__nope');
   assert.deepEqual(forbidden.body.error.code, missing.body.error.code);
-  assert.equal(forbidden.body.error.message.replace('rec__log', 'X'), missing.body.error.message.replace('rec__nope', 'X'));
+  assert.equal(
+    forbidden.body.error.message.replace('rec__log', 'X'),
+    missing.body.error.message.replace('rec__nope', 'X'),
+  );
   assert.equal(upstreamCalls(), before);
 });
 
@@ -97,10 +132,17 @@ test('hostile resource values are refused and nothing reaches the upstream', asy
     assert.match(r.body.error?.message ?? '', /denied by policy/, what);
     if (process.env.SHOW_REASONS) process.stderr.write(`${what}: ${r.body.error.message}\n`);
   }
-  const proto = await call(keys.dev, 'rec__open_issue', JSON.parse('{"owner":"acme","repo":"widgets","title":"t","__proto__":{"admin":true}}'));
+  const proto = await call(
+    keys.dev,
+    'rec__open_issue',
+    JSON.parse('{"owner":"acme","repo":"widgets","title":"t","__proto__":{"admin":true}}'),
+  );
   assert.equal(proto.body.error.code, -32602);
   assert.equal(upstreamCalls(), before, 'nothing reached the upstream');
-  assert.ok((await call(keys.dev, 'rec__read_path', { path: '/srv/data/tenant1/a.txt' })).body.result, 'the allowed path still works');
+  assert.ok(
+    (await call(keys.dev, 'rec__read_path', { path: '/srv/data/tenant1/a.txt' })).body.result,
+    'the allowed path still works',
+  );
 });
 
 test('arguments are validated against the input schema: -32602 with the failing path', async () => {
@@ -129,11 +171,22 @@ test('approvals: a WRITE call that policy sends for approval waits for a person;
 test('shadow mode: a WRITE call runs nothing and says so; the audit records it as proposed; authentication still applies', async () => {
   const before = upstreamCalls();
   const r = await call(keys.trial, 'rec__other', { note: 'shadowed' });
-  assert.match(r.body.result.content[0].text, /Shadow mode: Gatehouse recorded this call to rec__other as proposed and did NOT run it/);
+  assert.match(
+    r.body.result.content[0].text,
+    /Shadow mode: Gatehouse recorded this call to rec__other as proposed and did NOT run it/,
+  );
   assert.equal(r.body.result._meta['io.gatehouse/shadow'], true);
   assert.equal(upstreamCalls(), before, 'nothing ran');
-  const rows = (await t.gw.store.audit.read({ tool: 'rec__other', limit: 1000 })).map((x) => x.event).filter((e) => e.actor?.tenant === 'trial');
-  assert.deepEqual(rows.map((e) => [e.kind, e.decision?.effect, e.outcome ?? null]), [['call.intent', 'shadow', null], ['call.outcome', 'shadow', 'shadow']]);
+  const rows = (await t.gw.store.audit.read({ tool: 'rec__other', limit: 1000 }))
+    .map((x) => x.event)
+    .filter((e) => e.actor?.tenant === 'trial');
+  assert.deepEqual(
+    rows.map((e) => [e.kind, e.decision?.effect, e.outcome ?? null]),
+    [
+      ['call.intent', 'shadow', null],
+      ['call.outcome', 'shadow', 'shadow'],
+    ],
+  );
   assert.equal((await call(undefined, 'rec__other', { note: 'x' })).status, 401, 'shadow never relaxes authentication');
   const read = await call(keys.trial, 'rec__record', { note: 'reads run in shadow mode' });
   assert.ok(read.body.result);
@@ -174,9 +227,13 @@ test('two gateway processes sharing Redis enforce one budget; a concurrency cap 
   const b = { url: child.url } as TestGateway;
   try {
     const k = await key(a, 'shared', 'acme', 'dev');
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(k, 'rec__record', { note: `r${i}` }, i % 2 ? a : b)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => call(k, 'rec__record', { note: `r${i}` }, i % 2 ? a : b)),
+    );
     assert.equal(results.filter((r) => r.body.result).length, 5, 'one budget across both processes');
-    const slow = await Promise.all(Array.from({ length: 100 }, (_, i) => call(k, 'rec__slow', { ms: 600 }, i % 2 ? a : b)));
+    const slow = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => call(k, 'rec__slow', { ms: 600 }, i % 2 ? a : b)),
+    );
     assert.equal(slow.filter((r) => r.body.result).length, 3, 'exactly three ran at once');
     assert.ok(slow.filter((r) => r.body.error).every((r) => /three-at-once/.test(r.body.error.message)));
   } finally {
@@ -185,7 +242,8 @@ test('two gateway processes sharing Redis enforce one budget; a concurrency cap 
 });
 
 test('Redis unreachable: each gateway enforces the stricter local limits, never none', async () => {
-  const limits = 'limits:\n  redis: { url: "redis://127.0.0.1:9", fallbackDivisor: 2, commandTimeoutMs: 100 }\n  rules:\n    - { id: four, scope: tool, tools: [rec__record], rate: { points: 4, perSeconds: 3600 } }\n';
+  const limits =
+    'limits:\n  redis: { url: "redis://127.0.0.1:9", fallbackDivisor: 2, commandTimeoutMs: 100 }\n  rules:\n    - { id: four, scope: tool, tools: [rec__record], rate: { points: 4, perSeconds: 3600 } }\n';
   const dir = mkdtempSync(join(tmp, 'redis-down-'));
   const g = await startGateway(servers(join(dir, 'rec.jsonl')), { top: top(limits) });
   try {
@@ -200,7 +258,24 @@ test('Redis unreachable: each gateway enforces the stricter local limits, never 
 });
 
 test('gatehouse policy explain and gatehouse policy test', async () => {
-  const ex = await runCli(['policy', 'explain', '--subject', 'dev', '--tenant', 'acme', '--roles', 'dev', '--tool', 'rec__open_issue', '--class', 'WRITE', '--args', '{"owner":"acme","repo":"widgets","title":"x"}', '-c', t.file]);
+  const ex = await runCli([
+    'policy',
+    'explain',
+    '--subject',
+    'dev',
+    '--tenant',
+    'acme',
+    '--roles',
+    'dev',
+    '--tool',
+    'rec__open_issue',
+    '--class',
+    'WRITE',
+    '--args',
+    '{"owner":"acme","repo":"widgets","title":"x"}',
+    '-c',
+    t.file,
+  ]);
   assert.equal(ex.code, 0, ex.stderr);
   assert.match(ex.stdout, /rule `dev-issues-widgets` \(allow, .*policy\.yaml:\d+\): matched/);
   assert.match(ex.stdout, /=> ALLOW \(dev-issues-widgets\)\n$/);

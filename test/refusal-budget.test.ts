@@ -15,21 +15,50 @@ let t: TestGateway;
 const keys: Record<string, string> = {};
 
 before(async () => {
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n    tools: { record: { class: READ } }\n`, {
-    top: 'identity: { apiKeys: true }\nlimits: { rules: [], refusals: { points: 5, perSeconds: 3600 } }\n',
-  });
-  for (const name of ['prober', 'bystander']) keys[name] = JSON.parse((await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(record)} }\n    tools: { record: { class: READ } }\n`,
+    {
+      top: 'identity: { apiKeys: true }\nlimits: { rules: [], refusals: { points: 5, perSeconds: 3600 } }\n',
+    },
+  );
+  for (const name of ['prober', 'bystander'])
+    keys[name] = JSON.parse(
+      (await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout,
+    ).key;
 });
 after(async () => {
   await t?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function call(who: string, name: string): Promise<{ error?: { code: number; message: string; data?: { retryAfterMs?: number } }; result?: unknown }> {
+async function call(
+  who: string,
+  name: string,
+): Promise<{ error?: { code: number; message: string; data?: { retryAfterMs?: number } }; result?: unknown }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name,
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
   });
   return (await r.json()) as never;
 }
@@ -45,6 +74,8 @@ test('five refused probes spend the budget, the sixth finds it empty; then every
   assert.match((await call('prober', 'rec__record')).error!.message, /rate limited \(refusals\)/);
   // Another principal is untouched.
   assert.ok((await call('bystander', 'rec__record')).result);
-  const reached = readFileSync(record, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+  const reached = readFileSync(record, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"')).length;
   assert.equal(reached, 1, 'only the bystander reached the upstream');
 });

@@ -30,7 +30,12 @@ async function replica(): Promise<TestGateway> {
 function post(url: string, sid: string, body: unknown) {
   return fetch(`${url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
     body: JSON.stringify(body),
   });
 }
@@ -49,7 +54,12 @@ test('a session started on replica A is served by replica B, and ended everywher
   await client.connect(transport);
   const sid = transport.sessionId!;
 
-  const onB = await post(b.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'via B' } } });
+  const onB = await post(b.url, sid, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'everything__echo', arguments: { message: 'via B' } },
+  });
   assert.equal(onB.status, 200);
   assert.match(await onB.text(), /Echo: via B/);
 

@@ -9,7 +9,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -23,7 +33,18 @@ import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
-const TOOLS = ['read_file', 'write_file', 'write_store', 'write_tmp', 'fork', 'allocate', 'connect', 'unshare', 'status', 'burn'];
+const TOOLS = [
+  'read_file',
+  'write_file',
+  'write_store',
+  'write_tmp',
+  'fork',
+  'allocate',
+  'connect',
+  'unshare',
+  'status',
+  'burn',
+];
 const classes = `    tools: { ${TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 const usable = !!findExecutable('bwrap');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
@@ -33,7 +54,12 @@ let forbidden: Server;
 const accepted = { allowed: 0, forbidden: 0 };
 let t: TestGateway;
 const home = join(tmp, 'home');
-const HOME_FILES: Record<string, string> = { '.ssh/id_ed25519': 'PRIVATE KEY', '.aws/credentials': 'aws_secret_access_key = x', 'project/.env': 'DATABASE_PASSWORD=hunter2', 'notes.txt': 'shown' };
+const HOME_FILES: Record<string, string> = {
+  '.ssh/id_ed25519': 'PRIVATE KEY',
+  '.aws/credentials': 'aws_secret_access_key = x',
+  'project/.env': 'DATABASE_PASSWORD=hunter2',
+  'notes.txt': 'shown',
+};
 const keys: Record<string, string> = {};
 
 before(async () => {
@@ -53,14 +79,24 @@ before(async () => {
   const realHome = process.env.HOME;
   process.env.HOME = home; // the gateway's home, while it starts its servers
   t = await startGateway(
-    stdioServer('jailed', HOSTILE) + creds + `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
-      stdioServer('free', HOSTILE) + creds +
-      stdioServer('boxed', HOSTILE) + creds + '    sandbox: { secrets: file, limits: { cpus: 0.2 } }\n' +
-      stdioServer('homed', HOSTILE) + classes + `    cwd: ${JSON.stringify(join(home, 'project'))}\n    sandbox: { paths: { read: [${JSON.stringify(home)}] } }\n`,
+    stdioServer('jailed', HOSTILE) +
+      creds +
+      `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
+      stdioServer('free', HOSTILE) +
+      creds +
+      stdioServer('boxed', HOSTILE) +
+      creds +
+      '    sandbox: { secrets: file, limits: { cpus: 0.2 } }\n' +
+      stdioServer('homed', HOSTILE) +
+      classes +
+      `    cwd: ${JSON.stringify(join(home, 'project'))}\n    sandbox: { paths: { read: [${JSON.stringify(home)}] } }\n`,
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir) => {
-        const store = new LocalSecretStore(join(stateDir, 'secrets.enc.json'), await loadKey({ keyFile: join(stateDir, 'secrets.key') }));
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
         for (const tenant of ['acme', 'globex']) await store.set(`token-${tenant}`, `secret-of-${tenant}`);
       },
     },
@@ -78,20 +114,39 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 /** One tool call as `tenant`; the text it answers. */
 async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[tenant]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: META },
+    }),
   });
   const body = (await r.json()) as { result?: { content: Array<{ text: string }> }; error?: { message: string } };
   if (!body.result) throw new Error(`${name}: ${JSON.stringify(body)}`);
   return body.result.content[0].text;
 }
 /** The same attempt sandboxed and unsandboxed. */
-async function both(tenant: string, tool: string, args: Record<string, unknown> = {}): Promise<{ jailed: string; free: string }> {
+async function both(
+  tenant: string,
+  tool: string,
+  args: Record<string, unknown> = {},
+): Promise<{ jailed: string; free: string }> {
   return { jailed: await call(tenant, `jailed__${tool}`, args), free: await call(tenant, `free__${tool}`, args) };
 }
 function skip(tc: { skip(m: string): void }): boolean {
@@ -110,13 +165,19 @@ test('sandboxed: its own user, no capabilities, no-new-privileges, seccomp, a mi
   assert.equal(j.capEff, '0000000000000000');
   assert.equal(j.noNewPrivs, '1');
   assert.equal(j.seccomp, '2');
-  assert.ok(j.processes < 10 && f.processes > j.processes, `its own PID namespace: ${j.processes} processes in sight (unsandboxed: ${f.processes})`);
+  assert.ok(
+    j.processes < 10 && f.processes > j.processes,
+    `its own PID namespace: ${j.processes} processes in sight (unsandboxed: ${f.processes})`,
+  );
   assert.ok(!j.env.includes('NODE_TEST_CONTEXT'), 'nothing of the gateway environment beyond the allowlist');
   assert.equal(f.uid, process.getuid!());
   assert.equal(f.seccomp, '0');
   assert.equal(await call('acme', 'jailed__unshare'), 'failed (1)', 'no new user namespace (seccomp)');
   // A read-only root: its own package and the root itself refuse writes; /tmp takes them.
-  assert.equal(await call('acme', 'jailed__write_file', { path: join(ROOT, 'test/fixtures/upstreams/pwned.txt') }), 'EROFS');
+  assert.equal(
+    await call('acme', 'jailed__write_file', { path: join(ROOT, 'test/fixtures/upstreams/pwned.txt') }),
+    'EROFS',
+  );
   assert.equal(await call('acme', 'jailed__write_file', { path: '/pwned.txt' }), 'EROFS');
   assert.equal(await call('acme', 'jailed__write_file', { path: '/tmp/fine.txt' }), 'ok: written');
 });
@@ -151,7 +212,11 @@ test("another tenant's /tmp: private per tenant connection sandboxed, shared uns
     const { jailed, free } = await both('globex', 'read_file', { path: `/tmp/${name}` });
     assert.equal(jailed, 'ENOENT');
     assert.equal(free, `ok: ${Buffer.from('acme was here').toString('base64')}`);
-    assert.equal(await call('acme', 'jailed__read_file', { path: `/tmp/${name}` }), `ok: ${Buffer.from('acme was here').toString('base64')}`, 'its own /tmp it keeps');
+    assert.equal(
+      await call('acme', 'jailed__read_file', { path: `/tmp/${name}` }),
+      `ok: ${Buffer.from('acme was here').toString('base64')}`,
+      'its own /tmp it keeps',
+    );
     const held = t.gw.credentials.pool.describe().filter((h) => h.server === 'jailed');
     assert.deepEqual(held.map((h) => h.tenant).sort(), ['acme', 'globex'], 'one sandbox per tenant');
   } finally {
@@ -178,7 +243,10 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
   if (skip(tc)) return;
   const port = (s: Server) => (s.address() as { port: number }).port;
   // An allowed literal address: through the proxy, to the listener.
-  assert.equal(await call('acme', 'jailed__connect', { host: '127.0.0.1', port: port(allowed) }), 'ok: connected through the proxy');
+  assert.equal(
+    await call('acme', 'jailed__connect', { host: '127.0.0.1', port: port(allowed) }),
+    'ok: connected through the proxy',
+  );
   assert.equal(accepted.allowed, 1);
   // Not listed: refused by the proxy; unsandboxed it connects.
   const other = await both('acme', 'connect', { host: '127.0.0.1', port: port(forbidden) });
@@ -186,17 +254,26 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
   assert.equal(other.free, 'ok: connected');
   assert.equal(accepted.forbidden, 1, 'only the unsandboxed connection arrived');
   // A listed name that resolves to loopback: refused after resolution.
-  assert.equal(await call('acme', 'jailed__connect', { host: 'localhost', port: port(allowed) }), 'proxy: HTTP/1.1 403 Forbidden egress refused: loopback address');
+  assert.equal(
+    await call('acme', 'jailed__connect', { host: 'localhost', port: port(allowed) }),
+    'proxy: HTTP/1.1 403 Forbidden egress refused: loopback address',
+  );
   // The metadata address is refused although listed, before any connection is attempted.
-  assert.equal(await call('acme', 'jailed__connect', { host: '169.254.169.254', port: 80 }), 'proxy: HTTP/1.1 403 Forbidden egress refused: metadata address');
+  assert.equal(
+    await call('acme', 'jailed__connect', { host: '169.254.169.254', port: 80 }),
+    'proxy: HTTP/1.1 403 Forbidden egress refused: metadata address',
+  );
   assert.equal(accepted.allowed, 1);
   await new Promise((r) => setTimeout(r, 200)); // the audit log commits in groups
   const records = (await t.gw.store.audit.read({ kind: 'egress.refused', limit: 100 })).map((r) => r.event);
-  assert.deepEqual(records.map((r) => [r.server, r.detail?.tenant, r.detail?.reason]), [
-    ['jailed', 'acme', 'not in allowlist'],
-    ['jailed', 'acme', 'loopback address'],
-    ['jailed', 'acme', 'metadata address'],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.server, r.detail?.tenant, r.detail?.reason]),
+    [
+      ['jailed', 'acme', 'not in allowlist'],
+      ['jailed', 'acme', 'loopback address'],
+      ['jailed', 'acme', 'metadata address'],
+    ],
+  );
 });
 
 test('egress decisions: what the proxy refuses after resolution', async () => {
@@ -212,11 +289,18 @@ test('egress decisions: what the proxy refuses after resolution', async () => {
   assert.equal(refusedAddress('93.184.215.14'), undefined);
   const list = ['api.example.com:443', '*.example.org:443', '10.0.0.5:5432', '169.254.169.254:80'].map(parseAllow);
   assert.deepEqual(await vet(list, '10.0.0.5', 5432), { address: '10.0.0.5' }, 'an internal address listed literally');
-  assert.equal((await vet(list, '10.0.0.6', 5432) as { reason: string }).reason, 'not in allowlist');
-  assert.equal((await vet(list, '169.254.169.254', 80) as { reason: string }).reason, 'metadata address');
-  assert.equal((await vet(list, 'api.example.com', 80) as { reason: string }).reason, 'not in allowlist');
-  assert.equal((await vet(list, 'example.org', 443) as { reason: string }).reason, 'not in allowlist', 'a wildcard does not match the bare domain');
-  assert.equal((await vet(list.concat(parseAllow('localhost:443')), 'localhost', 443) as { reason: string }).reason, 'loopback address');
+  assert.equal(((await vet(list, '10.0.0.6', 5432)) as { reason: string }).reason, 'not in allowlist');
+  assert.equal(((await vet(list, '169.254.169.254', 80)) as { reason: string }).reason, 'metadata address');
+  assert.equal(((await vet(list, 'api.example.com', 80)) as { reason: string }).reason, 'not in allowlist');
+  assert.equal(
+    ((await vet(list, 'example.org', 443)) as { reason: string }).reason,
+    'not in allowlist',
+    'a wildcard does not match the bare domain',
+  );
+  assert.equal(
+    ((await vet(list.concat(parseAllow('localhost:443')), 'localhost', 443)) as { reason: string }).reason,
+    'loopback address',
+  );
 });
 
 test('the seccomp filter: the architecture check first, every denied call refused with EPERM', () => {
@@ -224,7 +308,9 @@ test('the seccomp filter: the architecture check first, every denied call refuse
   assert.equal(prog.length % 8, 0);
   assert.equal(prog.readUInt16LE(0), 0x20, 'load the architecture');
   assert.equal(prog.readUInt32LE(4), 4);
-  assert.ok(deniedSyscalls().includes('ptrace') && deniedSyscalls().includes('bpf') && deniedSyscalls().includes('keyctl'));
+  assert.ok(
+    deniedSyscalls().includes('ptrace') && deniedSyscalls().includes('bpf') && deniedSyscalls().includes('keyctl'),
+  );
   assert.equal(prog.readUInt32LE(prog.length - 4), 0x80000000, 'a foreign architecture is killed');
 });
 
@@ -237,7 +323,10 @@ test('start refuses a sandboxed server where bubblewrap is missing, and says wha
     writeFileSync(file, yaml);
     const r = await runCli(['start', '--config', file], { env: { PATH: '/nonexistent' } });
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr + r.stdout, /server `jailed` is sandboxed, but bubblewrap \(bwrap\) is not installed: install it \(Debian\/Ubuntu: apt-get install bubblewrap/);
+    assert.match(
+      r.stderr + r.stdout,
+      /server `jailed` is sandboxed, but bubblewrap \(bwrap\) is not installed: install it \(Debian\/Ubuntu: apt-get install bubblewrap/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -251,9 +340,11 @@ test('a gateway killed outright: its sandboxed server dies with it; the unsandbo
   mkdirSync(beats, { mode: 0o777 });
   chmodSync(beats, 0o777);
   const state = join(dir, 'state');
-  const server = (name: string, extra: string) => `${stdioServer(name, HOSTILE)}    env: { HEARTBEAT_FILE: ${JSON.stringify(join(beats, name))} }\n${extra}`;
+  const server = (name: string, extra: string) =>
+    `${stdioServer(name, HOSTILE)}    env: { HEARTBEAT_FILE: ${JSON.stringify(join(beats, name))} }\n${extra}`;
   const head = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(state)}\n`;
-  const fresh = (name: string) => existsSync(join(beats, name)) && Date.now() - statSync(join(beats, name)).mtimeMs < 500;
+  const fresh = (name: string) =>
+    existsSync(join(beats, name)) && Date.now() - statSync(join(beats, name)).mtimeMs < 500;
   const until = async (cond: () => boolean, ms: number) => {
     for (const end = Date.now() + ms; Date.now() < end && !cond(); ) await new Promise((r) => setTimeout(r, 50));
     return cond();
@@ -261,7 +352,10 @@ test('a gateway killed outright: its sandboxed server dies with it; the unsandbo
   let first: Awaited<ReturnType<typeof startCli>> | undefined;
   let second: Awaited<ReturnType<typeof startCli>> | undefined;
   try {
-    first = await startCli(`${head}servers:\n${server('jailed', `    sandbox: { paths: { write: [${JSON.stringify(beats)}] } }\n`)}${server('free', '')}`, dir);
+    first = await startCli(
+      `${head}servers:\n${server('jailed', `    sandbox: { paths: { write: [${JSON.stringify(beats)}] } }\n`)}${server('free', '')}`,
+      dir,
+    );
     assert.ok(await until(() => fresh('jailed') && fresh('free'), 20_000), 'both servers run');
     first.child.kill('SIGKILL');
     await new Promise((r) => first!.child.once('exit', r));
@@ -302,19 +396,36 @@ test('readiness 6.4: fails for an unsandboxed server, a missing bubblewrap, or a
     '/etc/gh/g.yaml',
     {},
   );
-  const at = (c: typeof config, facts: SandboxFacts) => readiness(c, { servers: [], tools: [] }, facts).find((i) => i.id === '6.4')!;
+  const at = (c: typeof config, facts: SandboxFacts) =>
+    readiness(c, { servers: [], tools: [] }, facts).find((i) => i.id === '6.4')!;
   const fine: SandboxFacts = { bwrap: true, stateDirExposed: [] };
   const open = at(config, fine);
   assert.equal(open.status, 'fail');
   assert.equal(open.why, 'unsandboxed stdio servers: open');
   assert.match(open.fix, /add `sandbox: \{\}` to every stdio server/);
   const boxedOnly = { ...config, servers: config.servers.filter((s) => s.name === 'boxed') };
-  assert.deepEqual([at(boxedOnly, fine).status, at(boxedOnly, fine).why], ['pass', 'every stdio server runs in bubblewrap (read-only view, private /tmp, own PID namespace, seccomp, limits); egress: an allowlist for boxed, none for the rest']);
+  assert.deepEqual(
+    [at(boxedOnly, fine).status, at(boxedOnly, fine).why],
+    [
+      'pass',
+      'every stdio server runs in bubblewrap (read-only view, private /tmp, own PID namespace, seccomp, limits); egress: an allowlist for boxed, none for the rest',
+    ],
+  );
   const missing = at(boxedOnly, { bwrap: false, stateDirExposed: [] });
-  assert.deepEqual([missing.status, missing.why, missing.fix], ['fail', 'bubblewrap (bwrap) is not installed: sandboxed servers cannot start', 'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)']);
+  assert.deepEqual(
+    [missing.status, missing.why, missing.fix],
+    [
+      'fail',
+      'bubblewrap (bwrap) is not installed: sandboxed servers cannot start',
+      'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)',
+    ],
+  );
   const exposed = at(boxedOnly, { bwrap: true, stateDirExposed: [{ uid: 1000, why: 'uid 1000 owns it' }] });
   assert.equal(exposed.status, 'fail');
-  assert.equal(exposed.why, 'the state directory is readable by uid 1000, which runs sandboxed servers (uid 1000 owns it)');
+  assert.equal(
+    exposed.why,
+    'the state directory is readable by uid 1000, which runs sandboxed servers (uid 1000 owns it)',
+  );
   assert.match(exposed.fix, /^`chmod 700 \/srv\/gh\/state`/);
 });
 
@@ -334,9 +445,22 @@ test('readiness 6.4 looks at the real state directory: mode 0755 is readable by 
 
 test('new configurations are sandboxed: the starter (gatehouse init) and the quickstart', async () => {
   const starter = parseConfig(starterConfig(), '/srv/gh/gatehouse.yaml', {});
-  assert.deepEqual(starter.servers.map((s) => [s.name, s.transport === 'stdio' && s.sandbox]), [['everything', { network: 'none' }]]);
-  const quick = parseConfig(readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8'), join(ROOT, 'examples/quickstart.yaml'), {});
-  assert.deepEqual(quick.servers.map((s) => [s.name, s.transport === 'stdio' && !!s.sandbox]), [['everything', true], ['files', true]]);
+  assert.deepEqual(
+    starter.servers.map((s) => [s.name, s.transport === 'stdio' && s.sandbox]),
+    [['everything', { network: 'none' }]],
+  );
+  const quick = parseConfig(
+    readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8'),
+    join(ROOT, 'examples/quickstart.yaml'),
+    {},
+  );
+  assert.deepEqual(
+    quick.servers.map((s) => [s.name, s.transport === 'stdio' && !!s.sandbox]),
+    [
+      ['everything', true],
+      ['files', true],
+    ],
+  );
 });
 
 test('network none: nothing but loopback inside, and nothing listens there; the allowlisted sandbox cannot go around its proxy', async (tc) => {
@@ -354,8 +478,16 @@ test('secrets as files: /run/secrets/<NAME> and <NAME>_FILE, not the environment
   const boxed = JSON.parse(await call('globex', 'boxed__status'));
   assert.ok(boxed.env.includes('API_TOKEN_FILE') && !boxed.env.includes('API_TOKEN'), boxed.env.join(' '));
   // The file holds the tenant's secret: the gateway recognises it (in base64 too) and scrubs it from the result.
-  assert.equal(await call('globex', 'boxed__read_file', { path: '/run/secrets/API_TOKEN' }), 'ok: [REDACTED:credential]');
-  assert.equal(await call('globex', 'boxed__read_file', { path: '/proc/self/environ' }).then((t) => Buffer.from(t.slice(4), 'base64').toString().includes('secret-of')), false);
+  assert.equal(
+    await call('globex', 'boxed__read_file', { path: '/run/secrets/API_TOKEN' }),
+    'ok: [REDACTED:credential]',
+  );
+  assert.equal(
+    await call('globex', 'boxed__read_file', { path: '/proc/self/environ' }).then((t) =>
+      Buffer.from(t.slice(4), 'base64').toString().includes('secret-of'),
+    ),
+    false,
+  );
   assert.ok(JSON.parse(await call('globex', 'free__status')).env.includes('API_TOKEN'));
 });
 
@@ -366,8 +498,12 @@ test('a CPU limit: a fifth of a core sandboxed, whatever is free unsandboxed', a
   assert.ok(boxed <= 1500 * 0.3, `sandboxed: ${boxed} ms of CPU in 1500 ms`);
   // The machine is shared: the unsandboxed server gets what others leave, so it has a few tries.
   const free: number[] = [];
-  for (let i = 0; i < 3 && !free.some((f) => f > boxed * 1.5); i++) free.push(cpu(await call('acme', 'free__burn', { ms: 1500 })));
-  assert.ok(free.some((f) => f > boxed * 1.5), `unsandboxed: ${free.join(', ')} ms, sandboxed ${boxed} ms`);
+  for (let i = 0; i < 3 && !free.some((f) => f > boxed * 1.5); i++)
+    free.push(cpu(await call('acme', 'free__burn', { ms: 1500 })));
+  assert.ok(
+    free.some((f) => f > boxed * 1.5),
+    `unsandboxed: ${free.join(', ')} ms, sandboxed ${boxed} ms`,
+  );
 });
 
 test("the gateway's home and .env: masked even inside a path the server may read; readable unsandboxed", async (tc) => {
@@ -383,7 +519,18 @@ test("the gateway's home and .env: masked even inside a path the server may read
     assert.equal(await call('acme', 'homed__read_file', { path: join(home, f) }), 'ENOENT', f);
     assert.equal(await call('acme', 'free__read_file', { path: join(home, f) }), b64(HOME_FILES[f]), f);
   }
-  assert.equal(await call('acme', 'homed__read_file', { path: join(home, 'project/.env') }), 'ok: ', 'an empty file stands in for .env');
-  assert.equal(await call('acme', 'free__read_file', { path: join(home, 'project/.env') }), b64(HOME_FILES['project/.env']));
-  assert.equal(await call('acme', 'homed__read_file', { path: join(home, 'notes.txt') }), b64('shown'), 'the declared path itself is shown');
+  assert.equal(
+    await call('acme', 'homed__read_file', { path: join(home, 'project/.env') }),
+    'ok: ',
+    'an empty file stands in for .env',
+  );
+  assert.equal(
+    await call('acme', 'free__read_file', { path: join(home, 'project/.env') }),
+    b64(HOME_FILES['project/.env']),
+  );
+  assert.equal(
+    await call('acme', 'homed__read_file', { path: join(home, 'notes.txt') }),
+    b64('shown'),
+    'the declared path itself is shown',
+  );
 });

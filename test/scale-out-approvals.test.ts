@@ -15,33 +15,90 @@ import { pgTestUrl } from './support/services.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
 
 const keys: Record<string, string> = {};
-const d = deployment('scale-appr', 'a', {
-  limitRules: '    - { id: unused, scope: tool, tools: [rec__slow], rate: { points: 100, perSeconds: 60 } }\n',
-  top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\napprovals: { waitSeconds: 30 }\n`,
-}, async ({ replicas, opts }) => {
-  for (const [name, roles] of [['agent', 'agent'], ['lead', 'lead']]) {
-    const r = await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-p', name, '-r', roles, '-s', 'x', '--json', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
-    assert.equal(r.code, 0, r.stderr);
-    keys[name] = JSON.parse(r.stdout).key;
-  }
-});
+const d = deployment(
+  'scale-appr',
+  'a',
+  {
+    limitRules: '    - { id: unused, scope: tool, tools: [rec__slow], rate: { points: 100, perSeconds: 60 } }\n',
+    top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\napprovals: { waitSeconds: 30 }\n`,
+  },
+  async ({ replicas, opts }) => {
+    for (const [name, roles] of [
+      ['agent', 'agent'],
+      ['lead', 'lead'],
+    ]) {
+      const r = await runCli(
+        [
+          'keys',
+          'create',
+          '-n',
+          name,
+          '-t',
+          'acme',
+          '-p',
+          name,
+          '-r',
+          roles,
+          '-s',
+          'x',
+          '--json',
+          '-c',
+          replicas[0].file,
+        ],
+        { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      keys[name] = JSON.parse(r.stdout).key;
+    }
+  },
+);
 const { opts, replicas, usable } = d;
 
 const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 async function session(base: string, who: string): Promise<string> {
-  const r = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...H, authorization: `Bearer ${keys[who]}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } } }) });
+  const r = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...H, authorization: `Bearer ${keys[who]}` },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } },
+    }),
+  });
   assert.equal(r.status, 200, await r.text());
   return r.headers.get('mcp-session-id')!;
 }
 
-async function call(base: string, who: string, sid: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}) {
+async function call(
+  base: string,
+  who: string,
+  sid: string,
+  name: string,
+  args: Record<string, unknown>,
+  meta: Record<string, unknown> = {},
+) {
   const r = await fetch(`${base}/mcp`, {
     method: 'POST',
-    headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: meta } }),
+    headers: {
+      ...H,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: meta },
+    }),
   });
-  return { status: r.status, replica: r.headers.get('x-gatehouse-replica'), body: r.status === 200 ? await rpcBody(r) : { error: { code: r.status, message: await r.text() } } };
+  return {
+    status: r.status,
+    replica: r.headers.get('x-gatehouse-replica'),
+    body: r.status === 200 ? await rpcBody(r) : { error: { code: r.status, message: await r.text() } },
+  };
 }
 
 test('a call held on one replica is approved through two others, runs once where it waits, and the approval is then used up everywhere', async (t) => {
@@ -52,17 +109,21 @@ test('a call held on one replica is approved through two others, runs once where
   // Held on replica A (approvals.waitSeconds): A polls the store for the decision.
   const held = call(a.url, 'agent', sid, 'rec__other', { note });
   let id = '';
-  await waitFor('the pending approval', async () => {
-    const c = new pg.Client({ connectionString: pgTestUrl() });
-    await c.connect();
-    try {
-      const r = await c.query(`select id from "${opts.schema}".approvals where status = 'pending'`);
-      id = (r.rows[0] as { id?: string } | undefined)?.id ?? '';
-    } finally {
-      await c.end();
-    }
-    return id !== '';
-  }, 10_000);
+  await waitFor(
+    'the pending approval',
+    async () => {
+      const c = new pg.Client({ connectionString: pgTestUrl() });
+      await c.connect();
+      try {
+        const r = await c.query(`select id from "${opts.schema}".approvals where status = 'pending'`);
+        id = (r.rows[0] as { id?: string } | undefined)?.id ?? '';
+      } finally {
+        await c.end();
+      }
+      return id !== '';
+    },
+    10_000,
+  );
 
   // The page through nginx: GET on one replica, POST on the next (round robin); the CSRF token holds.
   const auth = { authorization: `Bearer ${keys.lead}` };
@@ -70,10 +131,18 @@ test('a call held on one replica is approved through two others, runs once where
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   assert.ok(csrf, html.slice(0, 500));
-  const post = await fetch(`${d.lb!.url}/approvals/${id}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString() });
+  const post = await fetch(`${d.lb!.url}/approvals/${id}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString(),
+  });
   const decided = await post.text();
   assert.equal(post.status, 200, decided);
-  assert.notEqual(page.headers.get('x-gatehouse-replica'), post.headers.get('x-gatehouse-replica'), 'decided on another replica than the page was served by');
+  assert.notEqual(
+    page.headers.get('x-gatehouse-replica'),
+    post.headers.get('x-gatehouse-replica'),
+    'decided on another replica than the page was served by',
+  );
   assert.match(decided, /approved by lead/);
 
   const answer = await held;
@@ -81,34 +150,74 @@ test('a call held on one replica is approved through two others, runs once where
   assert.match(JSON.stringify(answer.body.result), new RegExp(note));
 
   // The same approval presented on every replica at once, twice each: all refused (used once, on A).
-  const replays = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'agent', sid, 'rec__other', { note }, { 'io.gatehouse/approval': id })));
-  assert.ok(replays.every((r) => r.body.error), JSON.stringify(replays.map((r) => r.body)));
+  const replays = await Promise.all(
+    replicas
+      .flatMap((r) => [r, r])
+      .map((r) => call(r.url, 'agent', sid, 'rec__other', { note }, { 'io.gatehouse/approval': id })),
+  );
+  assert.ok(
+    replays.every((r) => r.body.error),
+    JSON.stringify(replays.map((r) => r.body)),
+  );
   assert.equal(recordedCalls(opts.recordFile).filter((c) => c.arguments.note === note).length, 1, 'executed once');
 });
 
 test('an API key revoked from the CLI is refused by every replica', async (t) => {
   if (!(await usable(t))) return;
   const sids = await Promise.all(replicas.map((r) => session(r.url, 'agent')));
-  for (const [i, r] of replicas.entries()) assert.ok((await call(r.url, 'agent', sids[i], 'rec__record', { note: `before-${r.name}` })).body.result);
-  const revoked = await runCli(['keys', 'revoke', 'agent', '--by', 'drill', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  for (const [i, r] of replicas.entries())
+    assert.ok((await call(r.url, 'agent', sids[i], 'rec__record', { note: `before-${r.name}` })).body.result);
+  const revoked = await runCli(['keys', 'revoke', 'agent', '--by', 'drill', '-c', replicas[0].file], {
+    env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey },
+  });
   assert.equal(revoked.code, 0, revoked.stderr);
   for (const [i, r] of replicas.entries()) {
-    await waitFor(`${r.name} to refuse the revoked key`, async () => (await call(r.url, 'agent', sids[i], 'rec__record', { note: `after-${r.name}` })).status === 401, 2000);
+    await waitFor(
+      `${r.name} to refuse the revoked key`,
+      async () => (await call(r.url, 'agent', sids[i], 'rec__record', { note: `after-${r.name}` })).status === 401,
+      2000,
+    );
   }
   assert.equal(recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('after-')).length, 0);
 });
 
 test('a person revoked from the CLI (principals revoke) is refused by every replica, API keys acting for them included', async (t) => {
   if (!(await usable(t))) return;
-  const made = await runCli(['keys', 'create', '-n', 'helper', '-t', 'acme', '-p', 'helper-person', '-r', 'agent', '-s', 'x', '--json', '-c', replicas[1].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  const made = await runCli(
+    [
+      'keys',
+      'create',
+      '-n',
+      'helper',
+      '-t',
+      'acme',
+      '-p',
+      'helper-person',
+      '-r',
+      'agent',
+      '-s',
+      'x',
+      '--json',
+      '-c',
+      replicas[1].file,
+    ],
+    { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
+  );
   assert.equal(made.code, 0, made.stderr);
   keys.helper = JSON.parse(made.stdout).key;
   const sids = await Promise.all(replicas.map((r) => session(r.url, 'helper')));
-  const revoked = await runCli(['principals', 'revoke', '--subject', 'helper-person', '--reason', 'drill', '-c', replicas[2].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  const revoked = await runCli(
+    ['principals', 'revoke', '--subject', 'helper-person', '--reason', 'drill', '-c', replicas[2].file],
+    { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
+  );
   assert.equal(revoked.code, 0, revoked.stderr);
   const t0 = Date.now();
   for (const [i, r] of replicas.entries()) {
-    await waitFor(`${r.name} to refuse the revoked person`, async () => (await call(r.url, 'helper', sids[i], 'rec__record', { note: `revoked-${r.name}` })).status === 401, 2000);
+    await waitFor(
+      `${r.name} to refuse the revoked person`,
+      async () => (await call(r.url, 'helper', sids[i], 'rec__record', { note: `revoked-${r.name}` })).status === 401,
+      2000,
+    );
   }
   t.diagnostic(`refused on all three within ${Date.now() - t0} ms of the command's return`);
 });

@@ -26,7 +26,10 @@ test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a
   const kinds = objs.map((o) => o.kind);
   assert.deepEqual(kinds.sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
   const cm = objs.find((o) => o.kind === 'ConfigMap')!;
-  const config = parseConfig(cm.data['gatehouse.yaml'], '/etc/gatehouse/gatehouse.yaml', { DATABASE_URL: 'postgres://u@db:5432/g', REDIS_URL: 'redis://redis:6379' });
+  const config = parseConfig(cm.data['gatehouse.yaml'], '/etc/gatehouse/gatehouse.yaml', {
+    DATABASE_URL: 'postgres://u@db:5432/g',
+    REDIS_URL: 'redis://redis:6379',
+  });
   assert.equal(config.storage.driver, 'postgres');
   assert.ok(config.limits?.redis, 'limits (and fan-out) through Redis');
 
@@ -39,10 +42,23 @@ test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.ok(pod.securityContext.runAsUser > 0);
   assert.equal(pod.automountServiceAccountToken, false);
-  assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
-  const secretEnv = c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name).sort();
+  assert.deepEqual(c.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+  });
+  const secretEnv = c.env
+    .filter((e: any) => e.valueFrom?.secretKeyRef)
+    .map((e: any) => e.name)
+    .sort();
   assert.deepEqual(secretEnv, ['DATABASE_URL', 'GATEHOUSE_SECRETS_KEY', 'REDIS_URL']);
-  assert.ok(!c.env.some((e: any) => /KEY|URL|TOKEN|SECRET/.test(e.name) && typeof e.value === 'string' && !e.name.startsWith('OTEL_')), 'no secret inline');
+  assert.ok(
+    !c.env.some(
+      (e: any) => /KEY|URL|TOKEN|SECRET/.test(e.name) && typeof e.value === 'string' && !e.name.startsWith('OTEL_'),
+    ),
+    'no secret inline',
+  );
   // Writable places are volumes; the config is read-only.
   const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m]));
   assert.equal(mounts['/etc/gatehouse'].readOnly, true);
@@ -53,7 +69,15 @@ test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a
 
 test('systemd: the unit verifies, hardened, reload by SIGHUP', (t) => {
   const unit = read('deploy/systemd/gatehouse.service');
-  for (const k of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'DynamicUser=yes', 'StateDirectory=gatehouse', 'CapabilityBoundingSet=', 'ExecReload=/bin/kill -HUP $MAINPID']) assert.ok(unit.includes(k), k);
+  for (const k of [
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'DynamicUser=yes',
+    'StateDirectory=gatehouse',
+    'CapabilityBoundingSet=',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+  ])
+    assert.ok(unit.includes(k), k);
   assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m, 'V8 needs W+X pages');
   const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
   if (!analyze) return void t.skip('systemd-analyze is not installed');
@@ -82,5 +106,6 @@ test('Containerfile: multi-stage, numeric non-root user, HEALTHCHECK on a served
   // Every file the runtime stage copies comes from the build stage, owned by root (not writable by the user).
   for (const l of lines.filter((x) => /^COPY --from=build/.test(x))) assert.match(l, /--chown=root:root/);
   // What the build stage copies exists in the repository.
-  for (const m of f.matchAll(/^COPY (?!--from)(.+) \.\/\S*$/gm)) for (const p of m[1].split(/\s+/)) assert.ok(existsSync(join(ROOT, p)), p);
+  for (const m of f.matchAll(/^COPY (?!--from)(.+) \.\/\S*$/gm))
+    for (const p of m[1].split(/\s+/)) assert.ok(existsSync(join(ROOT, p)), p);
 });

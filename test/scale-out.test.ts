@@ -18,12 +18,22 @@ const { opts, replicas, tmp, usable } = d;
 function legacyPost(base: string, sid: string, body: unknown): Promise<Response> {
   return fetch(`${base}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
     body: JSON.stringify(body),
   });
 }
 
-const call = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const call = (id: number, name: string, args: Record<string, unknown>) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
 
 test('nginx spreads one legacy session over all three replicas, and each serves it', async (t) => {
   if (!(await usable(t))) return;
@@ -39,17 +49,28 @@ test('nginx spreads one legacy session over all three replicas, and each serves 
     const body = await rpcBody(r);
     assert.match(JSON.stringify(body.result), new RegExp(`spread-${i}`));
   }
-  assert.deepEqual([...served].sort(), replicas.map((r) => `127.0.0.1:${r.port}`).sort(), 'every replica served some of the session');
+  assert.deepEqual(
+    [...served].sort(),
+    replicas.map((r) => `127.0.0.1:${r.port}`).sort(),
+    'every replica served some of the session',
+  );
   // Through the SDK as well (its requests land wherever nginx sends them).
   const listed = await client.listTools();
   assert.ok(listed.tools.some((x) => x.name === 'rec__record'));
   await client.close();
-  assert.equal(recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('spread-')).length, 9, 'each call executed once');
+  assert.equal(
+    recordedCalls(opts.recordFile).filter((c) => String(c.arguments.note).startsWith('spread-')).length,
+    9,
+    'each call executed once',
+  );
 });
 
 test('modern (stateless) calls go through nginx to any replica', async (t) => {
   if (!(await usable(t))) return;
-  const client = new ModernClient({ name: 'scale-out-modern', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' } });
+  const client = new ModernClient(
+    { name: 'scale-out-modern', version: '2.0.0' },
+    { versionNegotiation: { mode: 'auto' } },
+  );
   await client.connect(new ModernTransport(new URL(`${d.lb!.url}/mcp`)));
   assert.equal(client.getProtocolEra(), 'modern');
   for (let i = 0; i < 6; i++) {
@@ -68,11 +89,16 @@ test('a session ended on one replica is refused by the others at once (fan-out o
   await client.connect(transport);
   const sid = transport.sessionId!;
   // B and C cache the session.
-  for (const r of [b, c]) assert.equal((await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200);
+  for (const r of [b, c])
+    assert.equal((await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200);
   const ended = Date.now();
   assert.equal((await fetch(`${a.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } })).status, 204);
   for (const r of [b, c]) {
-    await waitFor(`${r.name} to drop the session`, async () => (await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404, 2000);
+    await waitFor(
+      `${r.name} to drop the session`,
+      async () => (await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404,
+      2000,
+    );
   }
   // Well inside the 5 s a replica would otherwise trust its cached copy.
   assert.ok(Date.now() - ended < 2000, `took ${Date.now() - ended} ms`);
@@ -104,20 +130,31 @@ test('a rate limit is one budget across the replicas (Redis)', async (t) => {
 
 test('a mode set from the CLI applies on every replica', async (t) => {
   if (!(await usable(t))) return;
-  const set = await runCli(['mode', 'set', 'disabled', '--tool', 'rec__record', '--reason', 'scale-out drill', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+  const set = await runCli(
+    ['mode', 'set', 'disabled', '--tool', 'rec__record', '--reason', 'scale-out drill', '-c', replicas[0].file],
+    { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
+  );
   assert.equal(set.code, 0, set.stderr);
   try {
     for (const r of replicas) {
       const client = new Client({ name: 'modes', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(`${r.url}/mcp`)));
-      await waitFor(`${r.name} to refuse the disabled tool`, async () => {
-        const res = await client.callTool({ name: 'rec__record', arguments: { note: `mode-${r.name}` } }).catch((err: Error) => ({ isError: true, content: err.message }));
-        return res.isError === true;
-      }, 5000);
+      await waitFor(
+        `${r.name} to refuse the disabled tool`,
+        async () => {
+          const res = await client
+            .callTool({ name: 'rec__record', arguments: { note: `mode-${r.name}` } })
+            .catch((err: Error) => ({ isError: true, content: err.message }));
+          return res.isError === true;
+        },
+        5000,
+      );
       await client.close();
     }
   } finally {
-    const clear = await runCli(['mode', 'clear', '--tool', 'rec__record', '-c', replicas[0].file], { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } });
+    const clear = await runCli(['mode', 'clear', '--tool', 'rec__record', '-c', replicas[0].file], {
+      env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey },
+    });
     assert.equal(clear.code, 0, clear.stderr);
   }
 });

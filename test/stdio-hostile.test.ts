@@ -42,14 +42,24 @@ async function next(): Promise<any> {
 
 test('a line that is not utf-8 is a parse error', async () => {
   const p = next();
-  input.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","version":"1"}}}\n')]));
+  input.write(
+    Buffer.concat([
+      Buffer.from(
+        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"',
+      ),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('","version":"1"}}}\n'),
+    ]),
+  );
   const r = await p;
   assert.equal(r.error?.code, -32700);
   assert.match(r.error.message, /not valid utf-8/);
 });
 
 test('a character split across reads arrives whole', async () => {
-  const line = Buffer.from('{"jsonrpc":"2.0","id":"é-2","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ç","version":"1"}}}\n');
+  const line = Buffer.from(
+    '{"jsonrpc":"2.0","id":"é-2","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ç","version":"1"}}}\n',
+  );
   const cut = line.indexOf(Buffer.from('é')) + 1; // between the two bytes of é
   const p = next();
   input.write(line.subarray(0, cut));

@@ -20,9 +20,13 @@ let served: Promise<void>;
 
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`, {
-    top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
-  });
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+    {
+      top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
+    },
+  );
   let buf = '';
   output.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -42,11 +46,18 @@ after(async () => {
 
 const send = (m: unknown) => input.write(`${JSON.stringify(m)}\n`);
 async function waitFor(pred: (m: any) => boolean): Promise<any> {
-  return eventually(() => lines.find(pred), { timeoutMs: 10_000, intervalMs: 50 }).catch(() => assert.fail('no such message arrived'));
+  return eventually(() => lines.find(pred), { timeoutMs: 10_000, intervalMs: 50 }).catch(() =>
+    assert.fail('no such message arrived'),
+  );
 }
 
 test('legacy over stdio: initialize, call, and list_changed reaches the client', async () => {
-  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } } });
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+  });
   assert.equal((await waitFor((m) => m.id === 1)).result.protocolVersion, '2025-11-25');
   send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'rec__add_tool', arguments: { name: 'late' } } });
   await waitFor((m) => m.id === 2 && m.result);
@@ -57,8 +68,16 @@ test('legacy over stdio: initialize, call, and list_changed reaches the client',
 });
 
 test('modern over stdio: a request with the 2026-07-28 _meta is served statelessly', async () => {
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-  send({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'rec__record', arguments: { note: 'hi' }, _meta: meta } });
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  send({
+    jsonrpc: '2.0',
+    id: 10,
+    method: 'tools/call',
+    params: { name: 'rec__record', arguments: { note: 'hi' }, _meta: meta },
+  });
   const r = await waitFor((m) => m.id === 10);
   assert.equal(r.result.resultType, 'complete');
   assert.match(JSON.stringify(r.result.content), /hi/);

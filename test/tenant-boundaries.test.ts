@@ -30,7 +30,10 @@ const SCOPE = 'mcp:tools mcp:read';
 const SCRAPE = 'scrape-0123456789abcdef0123';
 const secret = (id: string) => oidc.clients.find((c) => c.id === id)!.secret;
 const oidcToken = (id: string) => oidc.clientCredentialsToken(id, secret(id), SCOPE);
-const calls = () => readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+const calls = () =>
+  readFileSync(rec, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"')).length;
 
 before(async () => {
   const port = await freePort();
@@ -38,7 +41,8 @@ before(async () => {
   oidc = await startOidcProvider({ resource, scopes: ['mcp:tools', 'mcp:read'] });
   idp2 = await startSecondIssuer(resource);
   t = await startGateway(
-    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: READ } }\n`,
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: READ } }\n`,
     {
       port,
       gateway: `  metricsToken: ${SCRAPE}\n`,
@@ -57,17 +61,33 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 /** A modern tools/call with this bearer token: the HTTP status and the body. */
 async function call(token: string, note = 'hi'): Promise<{ status: number; body: any; challenge: string | null }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__record', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'rec__record', arguments: { note }, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'rec__record',
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name: 'rec__record', arguments: { note }, _meta: META },
+    }),
   });
   return { status: r.status, body: await r.json(), challenge: r.headers.get('www-authenticate') };
 }
-const audit = async (q: Parameters<TestGateway['gw']['store']['audit']['read']>[0]): Promise<AuditEvent[]> => (await t.gw.store.audit.read({ limit: 10_000, ...q })).map((r) => r.event);
+const audit = async (q: Parameters<TestGateway['gw']['store']['audit']['read']>[0]): Promise<AuditEvent[]> =>
+  (await t.gw.store.audit.read({ limit: 10_000, ...q })).map((r) => r.event);
 async function eventually<T>(fn: () => Promise<T | undefined>, ms = 3000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -91,16 +111,26 @@ test("a tenant's issuer cannot mint principals for another tenant: 401, nothing 
   const now = Math.floor(Date.now() / 1000);
   const forged = await new SignJWT({ tenant: 'initech', scope: SCOPE, client_id: 'agent-a' })
     .setProtectedHeader({ alg: 'ES256', kid: oidc.signingKey.kid, typ: 'at+jwt' })
-    .setIssuer(oidc.issuer).setAudience(resource).setSubject('agent-a').setIssuedAt(now).setExpirationTime(now + 300).sign(key);
+    .setIssuer(oidc.issuer)
+    .setAudience(resource)
+    .setSubject('agent-a')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .sign(key);
   assert.equal((await call(forged)).status, 401);
   assert.equal(calls(), before, 'nothing reached the upstream');
 
   const refused = await eventually(async () => {
-    const rows = (await audit({ kind: 'call.refused' })).filter((e) => e.stage === 'authenticate' && e.detail?.reason === 'tenant not served by this issuer');
+    const rows = (await audit({ kind: 'call.refused' })).filter(
+      (e) => e.stage === 'authenticate' && e.detail?.reason === 'tenant not served by this issuer',
+    );
     return rows.length >= 2 ? rows : undefined;
   });
   const m = refused.find((e) => e.actor?.subject === 'mallory')!;
-  assert.deepEqual([m.actor?.issuer, m.actor?.tenant, m.error, m.outcome], [idp2.issuer, 'acme', 'E_INVALID_TOKEN', 'refused']);
+  assert.deepEqual(
+    [m.actor?.issuer, m.actor?.tenant, m.error, m.outcome],
+    [idp2.issuer, 'acme', 'E_INVALID_TOKEN', 'refused'],
+  );
   assert.ok(refused.some((e) => e.actor?.issuer === oidc.issuer && e.actor?.tenant === 'initech'));
 });
 
@@ -112,14 +142,41 @@ test('each issuer serves its own tenants: the fixed tenant without a claim, the 
   assert.equal((await call(await oidcToken('agent-b'), 'globex-call')).status, 200);
   assert.equal(calls(), before + 4);
   const intents = await audit({ kind: 'call.intent' });
-  assert.ok(intents.some((e) => e.actor?.subject === 'ivy' && e.actor.tenant === 'initech' && e.actor.issuer === idp2.issuer));
+  assert.ok(
+    intents.some((e) => e.actor?.subject === 'ivy' && e.actor.tenant === 'initech' && e.actor.issuer === idp2.issuer),
+  );
   assert.ok(intents.some((e) => e.actor?.subject === 'agent-b' && e.actor.tenant === 'globex'));
 });
 
 test('issuers must be bound once there are several: an unbound one fails at start', () => {
-  const base = { resource, resourceName: 'x', claims: { tenant: 'tenant', roles: 'roles', clientId: 'client_id' }, requiredScopes: {}, adminRoles: ['admin'], platformAdminRoles: ['p'], apiKeys: true, clockToleranceSec: 30 };
-  assert.throws(() => new Authenticator({ ...base, issuers: [{ issuer: oidc.issuer }, { issuer: idp2.issuer, tenant: 'initech' }] } as never, 'never', t.gw.store.apiKeys), /not bound to a tenant/);
-  assert.throws(() => new Authenticator({ ...base, issuers: [{ issuer: oidc.issuer, tenant: 'a', platform: true }] } as never, 'never', t.gw.store.apiKeys), /more than one way/);
+  const base = {
+    resource,
+    resourceName: 'x',
+    claims: { tenant: 'tenant', roles: 'roles', clientId: 'client_id' },
+    requiredScopes: {},
+    adminRoles: ['admin'],
+    platformAdminRoles: ['p'],
+    apiKeys: true,
+    clockToleranceSec: 30,
+  };
+  assert.throws(
+    () =>
+      new Authenticator(
+        { ...base, issuers: [{ issuer: oidc.issuer }, { issuer: idp2.issuer, tenant: 'initech' }] } as never,
+        'never',
+        t.gw.store.apiKeys,
+      ),
+    /not bound to a tenant/,
+  );
+  assert.throws(
+    () =>
+      new Authenticator(
+        { ...base, issuers: [{ issuer: oidc.issuer, tenant: 'a', platform: true }] } as never,
+        'never',
+        t.gw.store.apiKeys,
+      ),
+    /more than one way/,
+  );
 });
 
 test('token principals are revoked by subject and by token id, on the running gateway within a second', async () => {
@@ -127,7 +184,20 @@ test('token principals are revoked by subject and by token id, on the running ga
   const other = await idp2.mint({ scope: SCOPE }, { subject: 'ian' });
   assert.equal((await call(ivy)).status, 200);
   const started = Date.now();
-  const r = await runCli(['principals', 'revoke', '--subject', 'ivy', '--issuer', idp2.issuer, '--reason', 'laptop stolen', '--by', 'sec-team', '-c', t.file]);
+  const r = await runCli([
+    'principals',
+    'revoke',
+    '--subject',
+    'ivy',
+    '--issuer',
+    idp2.issuer,
+    '--reason',
+    'laptop stolen',
+    '--by',
+    'sec-team',
+    '-c',
+    t.file,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const cliDone = Date.now();
   await eventually(async () => ((await call(ivy)).status === 401 ? true : undefined), 1500);
@@ -137,32 +207,75 @@ test('token principals are revoked by subject and by token id, on the running ga
   assert.match(refused.challenge ?? '', /principal revoked/);
   assert.equal((await call(other)).status, 200, 'another subject of the same issuer is not');
   const listed = JSON.parse((await runCli(['principals', 'list', '--json', '-c', t.file])).stdout).revoked;
-  assert.deepEqual(listed.map((x: { kind: string; value: string; revokedBy: string }) => [x.kind, x.value, x.revokedBy]), [['subject', 'ivy', 'sec-team']]);
-  const recorded = (await audit({ kind: 'admin.action', since: started - 1000 })).find((e) => e.detail?.action === 'principals.revoke');
-  assert.deepEqual([recorded?.actor?.subject, recorded?.detail?.value, recorded?.detail?.reason], ['sec-team', 'ivy', 'laptop stolen']);
-  assert.equal((await runCli(['principals', 'restore', '--subject', 'ivy', '--issuer', idp2.issuer, '-c', t.file])).code, 0);
+  assert.deepEqual(
+    listed.map((x: { kind: string; value: string; revokedBy: string }) => [x.kind, x.value, x.revokedBy]),
+    [['subject', 'ivy', 'sec-team']],
+  );
+  const recorded = (await audit({ kind: 'admin.action', since: started - 1000 })).find(
+    (e) => e.detail?.action === 'principals.revoke',
+  );
+  assert.deepEqual(
+    [recorded?.actor?.subject, recorded?.detail?.value, recorded?.detail?.reason],
+    ['sec-team', 'ivy', 'laptop stolen'],
+  );
+  assert.equal(
+    (await runCli(['principals', 'restore', '--subject', 'ivy', '--issuer', idp2.issuer, '-c', t.file])).code,
+    0,
+  );
   await eventually(async () => ((await call(ivy)).status === 200 ? true : undefined), 1500);
 
   // One token, by its id: the other tokens of the person keep working.
   const one = await idp2.mint({ scope: SCOPE }, { subject: 'ivy', jti: 'tok-1' });
   const two = await idp2.mint({ scope: SCOPE }, { subject: 'ivy', jti: 'tok-2' });
-  assert.equal((await runCli(['principals', 'revoke', '--token-id', 'tok-1', '--reason', 'leaked in a log', '-c', t.file])).code, 0);
+  assert.equal(
+    (await runCli(['principals', 'revoke', '--token-id', 'tok-1', '--reason', 'leaked in a log', '-c', t.file])).code,
+    0,
+  );
   await eventually(async () => ((await call(one)).status === 401 ? true : undefined), 1500);
   assert.equal((await call(two)).status, 200);
   // A real provider's token (its jti is its own) revoked by id.
   const real = await oidcToken('agent-a');
   const jti = JSON.parse(Buffer.from(real.split('.')[1], 'base64url').toString()).jti as string;
-  assert.equal((await runCli(['principals', 'revoke', '--token-id', jti, '--issuer', oidc.issuer, '--reason', 'x', '-c', t.file])).code, 0);
+  assert.equal(
+    (await runCli(['principals', 'revoke', '--token-id', jti, '--issuer', oidc.issuer, '--reason', 'x', '-c', t.file]))
+      .code,
+    0,
+  );
   await eventually(async () => ((await call(real)).status === 401 ? true : undefined), 1500);
   assert.equal((await call(await oidcToken('agent-a'))).status, 200, 'a new token of the same client is fine');
-  assert.equal((await runCli(['principals', 'revoke', '-c', t.file, '--reason', 'x'])).code, 2, 'a subject or a token id is required');
+  assert.equal(
+    (await runCli(['principals', 'revoke', '-c', t.file, '--reason', 'x'])).code,
+    2,
+    'a subject or a token id is required',
+  );
 });
 
 test('a subject revoked for every issuer also stops the API keys that act for that person', async () => {
-  const made = JSON.parse((await runCli(['keys', 'create', '-n', 'ida-laptop', '-t', 'initech', '-p', 'ida', '-s', 'mcp:tools,mcp:read', '--json', '-c', t.file])).stdout);
+  const made = JSON.parse(
+    (
+      await runCli([
+        'keys',
+        'create',
+        '-n',
+        'ida-laptop',
+        '-t',
+        'initech',
+        '-p',
+        'ida',
+        '-s',
+        'mcp:tools,mcp:read',
+        '--json',
+        '-c',
+        t.file,
+      ])
+    ).stdout,
+  );
   assert.equal(made.person, 'ida');
   assert.equal((await call(made.key)).status, 200);
-  assert.equal((await runCli(['principals', 'revoke', '--subject', 'ida', '--reason', 'left the company', '-c', t.file])).code, 0);
+  assert.equal(
+    (await runCli(['principals', 'revoke', '--subject', 'ida', '--reason', 'left the company', '-c', t.file])).code,
+    0,
+  );
   await eventually(async () => ((await call(made.key)).status === 401 ? true : undefined), 1500);
 });
 
@@ -173,7 +286,9 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
   assert.ok(results.every((r) => r.status === 401));
   t.gw.authFailures.flush();
   const rows = await eventually(async () => {
-    const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter((e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience');
+    const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter(
+      (e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience',
+    );
     return r.reduce((n, e) => n + Number(e.detail?.count), 0) === 60 ? r : undefined;
   });
   assert.ok(rows.length <= 2, `${rows.length} records for 60 failures`);
@@ -181,12 +296,30 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
 
 /** A key made with the CLI: `gatehouse keys create` with these arguments. */
 async function key(name: string, tenant: string, roles: string, person?: string): Promise<string> {
-  const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-r', roles, '-s', 'mcp:tools,mcp:read', ...(person ? ['-p', person] : []), '--json', '-c', t.file]);
+  const r = await runCli([
+    'keys',
+    'create',
+    '-n',
+    name,
+    '-t',
+    tenant,
+    '-r',
+    roles,
+    '-s',
+    'mcp:tools,mcp:read',
+    ...(person ? ['-p', person] : []),
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout).key;
 }
 const admin = (path: string, token: string, init: RequestInit = {}) =>
-  fetch(`${t.url}/admin/v1/${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  fetch(`${t.url}/admin/v1/${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
 
 test("admins are scoped: a tenant admin reads its own tenant's audit records only, and no gateway-wide operation", async () => {
   // Records in both tenants first.
@@ -196,22 +329,62 @@ test("admins are scoped: a tenant admin reads its own tenant's audit records onl
   const acmeAdmin = await key('acme-admin', 'acme', 'admin', 'ann');
   const fromIdp = await oidcToken('admin'); // the real provider's admin client: role admin, tenant acme
   // initech's own issuer cannot make platform admins, whatever roles it writes.
-  const initechBoss = await idp2.mint({ scope: SCOPE, roles: ['gatehouse-platform-admin', 'admin'] }, { subject: 'boss' });
-  for (const [who, tok, tenant] of [['acme key', acmeAdmin, 'acme'], ['acme idp admin', fromIdp, 'acme'], ['initech idp', initechBoss, 'initech']] as const) {
+  const initechBoss = await idp2.mint(
+    { scope: SCOPE, roles: ['gatehouse-platform-admin', 'admin'] },
+    { subject: 'boss' },
+  );
+  for (const [who, tok, tenant] of [
+    ['acme key', acmeAdmin, 'acme'],
+    ['acme idp admin', fromIdp, 'acme'],
+    ['initech idp', initechBoss, 'initech'],
+  ] as const) {
     const mine = await admin('audit/search?limit=5000', tok);
     assert.equal(mine.status, 200, who);
     const records = ((await mine.json()) as { records: AuditEvent[] }).records;
-    assert.ok(records.every((e) => e.actor?.tenant === tenant), `${who}: only ${tenant}'s records`);
+    assert.ok(
+      records.every((e) => e.actor?.tenant === tenant),
+      `${who}: only ${tenant}'s records`,
+    );
     assert.ok(!JSON.stringify(records).includes('agent-b'), `${who}: nothing of globex's`);
-    assert.equal((await admin('audit/search?tenant=globex', tok)).status, 403, `${who}: asking for another tenant is refused`);
-    assert.equal((await admin(`audit/runs/${globexRun}`, tok)).status, 404, `${who}: another tenant's run does not exist`);
+    assert.equal(
+      (await admin('audit/search?tenant=globex', tok)).status,
+      403,
+      `${who}: asking for another tenant is refused`,
+    );
+    assert.equal(
+      (await admin(`audit/runs/${globexRun}`, tok)).status,
+      404,
+      `${who}: another tenant's run does not exist`,
+    );
     assert.equal((await admin('audit/verify', tok)).status, 403, who);
     assert.equal((await admin('credentials', tok)).status, 403, who);
-    assert.equal((await admin('credentials/revoke', tok, { method: 'POST', body: JSON.stringify({ ref: 'local:x', reason: 'y' }) })).status, 403, who);
-    assert.equal((await admin('audit/prune', tok, { method: 'POST', body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'y' }) })).status, 403, who);
+    assert.equal(
+      (
+        await admin('credentials/revoke', tok, {
+          method: 'POST',
+          body: JSON.stringify({ ref: 'local:x', reason: 'y' }),
+        })
+      ).status,
+      403,
+      who,
+    );
+    assert.equal(
+      (
+        await admin('audit/prune', tok, {
+          method: 'POST',
+          body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'y' }),
+        })
+      ).status,
+      403,
+      who,
+    );
   }
-  const acmeSearch = ((await (await admin('audit/search?limit=5000', acmeAdmin)).json()) as { records: AuditEvent[] }).records;
-  assert.ok(acmeSearch.some((e) => JSON.stringify(e).includes('agent-a')), 'its own records are there');
+  const acmeSearch = ((await (await admin('audit/search?limit=5000', acmeAdmin)).json()) as { records: AuditEvent[] })
+    .records;
+  assert.ok(
+    acmeSearch.some((e) => JSON.stringify(e).includes('agent-a')),
+    'its own records are there',
+  );
   // A platform admin sees both tenants.
   const platform = await key('platform-pat', 'ops', 'gatehouse-platform-admin', 'pat');
   const all = ((await (await admin('audit/search?limit=5000', platform)).json()) as { records: AuditEvent[] }).records;
@@ -227,25 +400,62 @@ test('pruning the audit trail needs two distinct people (not two credentials), t
   const patAgain = await key('prune-pat-laptop', 'ops', 'gatehouse-platform-admin', 'pat2');
   const service = await key('prune-bot', 'ops', 'gatehouse-platform-admin');
   const pia = await key('prune-pia', 'ops', 'gatehouse-platform-admin', 'pia');
-  const ask = await admin('audit/prune', pat, { method: 'POST', body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'retention cleanup' }) });
+  const ask = await admin('audit/prune', pat, {
+    method: 'POST',
+    body: JSON.stringify({ olderThan: '2000-01-01T00:00:00Z', reason: 'retention cleanup' }),
+  });
   assert.equal(ask.status, 202);
   const { request } = (await ask.json()) as { request: string };
   const confirm = (tok: string) => admin(`audit/prune/${request}/confirm`, tok, { method: 'POST' });
   assert.equal((await confirm(pat)).status, 403, 'the asker cannot confirm');
   assert.equal((await confirm(patAgain)).status, 403, 'nor can the same person with another key');
   assert.equal((await confirm(service)).status, 403, 'a service key is nobody');
-  assert.equal((await admin('audit/prune', service, { method: 'POST', body: JSON.stringify({ olderThan: '30d', reason: 'x' }) })).status, 403);
+  assert.equal(
+    (await admin('audit/prune', service, { method: 'POST', body: JSON.stringify({ olderThan: '30d', reason: 'x' }) }))
+      .status,
+    403,
+  );
   const done = await confirm(pia);
   assert.equal(done.status, 200);
-  assert.deepEqual(((await done.json()) as { requestedBy: string; confirmedBy: string }), { request, removed: 0, before: '2000-01-01T00:00:00.000Z', requestedBy: 'pat2', confirmedBy: 'pia' });
+  assert.deepEqual((await done.json()) as { requestedBy: string; confirmedBy: string }, {
+    request,
+    removed: 0,
+    before: '2000-01-01T00:00:00.000Z',
+    requestedBy: 'pat2',
+    confirmedBy: 'pia',
+  });
   assert.equal((await confirm(pia)).status, 403, 'once');
   const pruned = (await audit({ kind: 'audit.pruned' })).find((e) => e.detail?.request === request);
-  assert.deepEqual([pruned?.detail?.requestedBy, pruned?.detail?.confirmedBy, pruned?.actor?.subject], ['pat2', 'pia', 'pia']);
-  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.prune.requested' && e.detail.request === request && e.actor?.subject === 'pat2'));
-  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.prune.refused' && e.detail.request === request));
+  assert.deepEqual(
+    [pruned?.detail?.requestedBy, pruned?.detail?.confirmedBy, pruned?.actor?.subject],
+    ['pat2', 'pia', 'pia'],
+  );
+  assert.ok(
+    (await audit({ kind: 'admin.action' })).some(
+      (e) =>
+        e.detail?.action === 'audit.prune.requested' && e.detail.request === request && e.actor?.subject === 'pat2',
+    ),
+  );
+  assert.ok(
+    (await audit({ kind: 'admin.action' })).some(
+      (e) => e.detail?.action === 'audit.prune.refused' && e.detail.request === request,
+    ),
+  );
 
   // The CLI: the same rule between the names given.
-  const asked = await runCli(['audit', 'prune', '--older-than', '2000-01-01T00:00:00Z', '--reason', 'cleanup', '--by', 'alice', '--json', '-c', t.file]);
+  const asked = await runCli([
+    'audit',
+    'prune',
+    '--older-than',
+    '2000-01-01T00:00:00Z',
+    '--reason',
+    'cleanup',
+    '--by',
+    'alice',
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(asked.code, 0, asked.stderr);
   const id = JSON.parse(asked.stdout).request as string;
   assert.equal((await runCli(['audit', 'prune', '--older-than', '30d', '-c', t.file])).code, 2, 'a reason is required');
@@ -257,7 +467,11 @@ test('pruning the audit trail needs two distinct people (not two credentials), t
   const ok = await runCli(['audit', 'prune', '--confirm', id, '--by', 'bob', '--json', '-c', t.file]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual([JSON.parse(ok.stdout).requestedBy, JSON.parse(ok.stdout).confirmedBy], ['alice', 'bob']);
-  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.pruned' && e.detail.request === id && e.detail.confirmedBy === 'bob'));
+  assert.ok(
+    (await audit({ kind: 'admin.action' })).some(
+      (e) => e.detail?.action === 'audit.pruned' && e.detail.request === id && e.detail.confirmedBy === 'bob',
+    ),
+  );
 });
 
 test('shortening the audit retention needs two people: one person editing the config cannot make the gateway prune more', async () => {
@@ -269,21 +483,47 @@ test('shortening the audit retention needs two people: one person editing the co
   const rita = await key('ret-rita', 'ops', 'gatehouse-platform-admin', 'rita');
   const raj = await key('ret-raj', 'ops', 'gatehouse-platform-admin', 'raj');
   const acmeAdmin = await key('ret-acme', 'acme', 'admin', 'ann2');
-  assert.equal((await admin('audit/retention', acmeAdmin, { method: 'POST', body: JSON.stringify({ days: 3, reason: 'x' }) })).status, 403, 'not a tenant admin');
-  assert.equal((await admin('audit/retention', rita, { method: 'POST', body: JSON.stringify({ days: -1, reason: 'x' }) })).status, 400);
-  const ask = await admin('audit/retention', rita, { method: 'POST', body: JSON.stringify({ days: 30, reason: 'storage costs' }) });
+  assert.equal(
+    (await admin('audit/retention', acmeAdmin, { method: 'POST', body: JSON.stringify({ days: 3, reason: 'x' }) }))
+      .status,
+    403,
+    'not a tenant admin',
+  );
+  assert.equal(
+    (await admin('audit/retention', rita, { method: 'POST', body: JSON.stringify({ days: -1, reason: 'x' }) })).status,
+    400,
+  );
+  const ask = await admin('audit/retention', rita, {
+    method: 'POST',
+    body: JSON.stringify({ days: 30, reason: 'storage costs' }),
+  });
   assert.equal(ask.status, 202);
   const { request } = (await ask.json()) as { request: string };
   assert.equal(await guard(3), 365, 'asked is not approved');
   assert.equal((await admin(`audit/retention/${request}/confirm`, rita, { method: 'POST' })).status, 403);
-  assert.equal((await admin(`audit/prune/${request}/confirm`, raj, { method: 'POST' })).status, 403, 'a retention request does not confirm a prune');
+  assert.equal(
+    (await admin(`audit/prune/${request}/confirm`, raj, { method: 'POST' })).status,
+    403,
+    'a retention request does not confirm a prune',
+  );
   const ok = await admin(`audit/retention/${request}/confirm`, raj, { method: 'POST' });
   assert.equal(ok.status, 200);
   assert.equal(await guard(3), 30, 'now the floor is 30 days');
   assert.equal(await guard(365), 365, 'the config may still keep more');
-  assert.ok((await audit({ kind: 'admin.action' })).some((e) => e.detail?.action === 'audit.retention' && e.detail.request === request && e.detail.requestedBy === 'rita' && e.detail.confirmedBy === 'raj'));
+  assert.ok(
+    (await audit({ kind: 'admin.action' })).some(
+      (e) =>
+        e.detail?.action === 'audit.retention' &&
+        e.detail.request === request &&
+        e.detail.requestedBy === 'rita' &&
+        e.detail.confirmedBy === 'raj',
+    ),
+  );
   // The CLI, the same way.
-  const asked = JSON.parse((await runCli(['audit', 'retention', '--days', '7', '--reason', 'r', '--by', 'carl', '--json', '-c', t.file])).stdout).request as string;
+  const asked = JSON.parse(
+    (await runCli(['audit', 'retention', '--days', '7', '--reason', 'r', '--by', 'carl', '--json', '-c', t.file]))
+      .stdout,
+  ).request as string;
   assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'carl', '-c', t.file])).code, 2);
   assert.equal((await runCli(['audit', 'retention', '--confirm', asked, '--by', 'dana', '-c', t.file])).code, 0);
   assert.equal(await guard(3), 7);
@@ -292,12 +532,23 @@ test('shortening the audit retention needs two people: one person editing the co
 test('/metrics and /readyz need the scrape token; no user credential opens them; /healthz stays open', async () => {
   for (const path of ['/metrics', '/readyz']) {
     assert.equal((await fetch(`${t.url}${path}`)).status, 401, `${path} without a credential`);
-    assert.equal((await fetch(`${t.url}${path}`, { headers: { authorization: 'Bearer scrape-0123456789abcdef0124' } })).status, 401, `${path} with a wrong token`);
-    assert.equal((await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${await oidcToken('admin')}` } })).status, 401, `${path} with an admin's access token`);
+    assert.equal(
+      (await fetch(`${t.url}${path}`, { headers: { authorization: 'Bearer scrape-0123456789abcdef0124' } })).status,
+      401,
+      `${path} with a wrong token`,
+    );
+    assert.equal(
+      (await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${await oidcToken('admin')}` } })).status,
+      401,
+      `${path} with an admin's access token`,
+    );
     const ok = await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${SCRAPE}` } });
     assert.equal(ok.status, 200, path);
   }
-  assert.match(await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${SCRAPE}` } })).text(), /gatehouse_/);
+  assert.match(
+    await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${SCRAPE}` } })).text(),
+    /gatehouse_/,
+  );
   assert.equal((await fetch(`${t.url}/healthz`)).status, 200);
 });
 
@@ -314,20 +565,46 @@ test('the CLI with --as acts as that verified credential: a tenant admin sees it
   assert.equal((await cli('audit', 'run', globexRun)).code, 0, 'the operator sees it');
   assert.match((await cli('audit', 'verify', '--as', ann)).stderr, /needs a platform admin/);
   const exported = await cli('audit', 'export', '--as', ann);
-  assert.ok(exported.stdout.trim().split('\n').every((l) => JSON.parse(l).actor?.tenant === 'acme'));
-  const listed = JSON.parse((await cli('keys', 'list', '--json', '--as', ann)).stdout).keys as Array<{ tenant: string }>;
+  assert.ok(
+    exported.stdout
+      .trim()
+      .split('\n')
+      .every((l) => JSON.parse(l).actor?.tenant === 'acme'),
+  );
+  const listed = JSON.parse((await cli('keys', 'list', '--json', '--as', ann)).stdout).keys as Array<{
+    tenant: string;
+  }>;
   assert.ok(listed.length && listed.every((k) => k.tenant === 'acme'));
   assert.match((await cli('audit', 'search', '--as', await oidcToken('agent-a'))).stderr, /no admin role/);
-  assert.match((await cli('audit', 'search', '--as', 'ghk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).stderr, /credential was refused/);
+  assert.match(
+    (await cli('audit', 'search', '--as', 'ghk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).stderr,
+    /credential was refused/,
+  );
   // Two people, verified: one person's second key is not a second person; a service key is nobody.
   const quinn = await key('cli-quinn', 'ops', 'gatehouse-platform-admin', 'quinn');
   const quinn2 = await key('cli-quinn-2', 'ops', 'gatehouse-platform-admin', 'quinn');
   const bot = await key('cli-bot', 'ops', 'gatehouse-platform-admin');
   const rita = await key('cli-rosa', 'ops', 'gatehouse-platform-admin', 'rosa');
-  const asked = await cli('audit', 'prune', '--older-than', '2000-01-01T00:00:00Z', '--reason', 'cli two people', '--by', 'someone-else', '--json', '--as', quinn);
+  const asked = await cli(
+    'audit',
+    'prune',
+    '--older-than',
+    '2000-01-01T00:00:00Z',
+    '--reason',
+    'cli two people',
+    '--by',
+    'someone-else',
+    '--json',
+    '--as',
+    quinn,
+  );
   assert.equal(asked.code, 0, asked.stderr);
   const id = JSON.parse(asked.stdout).request as string;
-  assert.match((await cli('audit', 'prune', '--confirm', id, '--by', 'not-quinn', '--as', quinn2)).stderr, /a second person must confirm/, '--by cannot pretend');
+  assert.match(
+    (await cli('audit', 'prune', '--confirm', id, '--by', 'not-quinn', '--as', quinn2)).stderr,
+    /a second person must confirm/,
+    '--by cannot pretend',
+  );
   assert.match((await cli('audit', 'prune', '--confirm', id, '--as', bot)).stderr, /service key/);
   assert.equal((await cli('audit', 'prune', '--confirm', id, '--as', ann)).code, 2, 'a tenant admin cannot');
   const ok = await cli('audit', 'prune', '--confirm', id, '--json', '--as', rita);
@@ -341,23 +618,53 @@ test('a revocation applies on every gateway sharing the store, within a second',
   const start = async () => {
     const port = await freePort();
     const res = `http://127.0.0.1:${port}/mcp`;
-    const g = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(join(dir, `${port}.jsonl`))} }\n    tools: { record: { class: READ } }\n`, {
-      port, storage, top: `identity:\n  resource: ${res}\n  issuers: [{ issuer: ${JSON.stringify(idp2.issuer)}, tenant: initech }]\n`,
-    });
+    const g = await startGateway(
+      stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+        `    env: { RECORD_FILE: ${JSON.stringify(join(dir, `${port}.jsonl`))} }\n    tools: { record: { class: READ } }\n`,
+      {
+        port,
+        storage,
+        top: `identity:\n  resource: ${res}\n  issuers: [{ issuer: ${JSON.stringify(idp2.issuer)}, tenant: initech }]\n`,
+      },
+    );
     return { g, res };
   };
   const gateways = [await start(), await start()];
   try {
-    const callOn = async (g: TestGateway, token: string) => (await fetch(`${g.url}/mcp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__record', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'rec__record', arguments: { note: 'x' }, _meta: META } }),
-    })).status;
-    const tokens = await Promise.all(gateways.map(({ res }) => idp2.mint({ scope: SCOPE }, { subject: 'ivan', audience: res })));
+    const callOn = async (g: TestGateway, token: string) =>
+      (
+        await fetch(`${g.url}/mcp`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2026-07-28',
+            'mcp-method': 'tools/call',
+            'mcp-name': 'rec__record',
+            authorization: `Bearer ${token}`,
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'tools/call',
+            params: { name: 'rec__record', arguments: { note: 'x' }, _meta: META },
+          }),
+        })
+      ).status;
+    const tokens = await Promise.all(
+      gateways.map(({ res }) => idp2.mint({ scope: SCOPE }, { subject: 'ivan', audience: res })),
+    );
     for (const [i, { g }] of gateways.entries()) assert.equal(await callOn(g, tokens[i]), 200);
-    assert.equal((await runCli(['principals', 'revoke', '--subject', 'ivan', '--reason', 'x', '-c', gateways[0].g.file])).code, 0);
+    assert.equal(
+      (await runCli(['principals', 'revoke', '--subject', 'ivan', '--reason', 'x', '-c', gateways[0].g.file])).code,
+      0,
+    );
     const done = Date.now();
-    await Promise.all(gateways.map(({ g }, i) => eventually(async () => ((await callOn(g, tokens[i])) === 401 ? true : undefined), 1500)));
+    await Promise.all(
+      gateways.map(({ g }, i) =>
+        eventually(async () => ((await callOn(g, tokens[i])) === 401 ? true : undefined), 1500),
+      ),
+    );
     assert.ok(Date.now() - done < 1200, `both refused within ${Date.now() - done} ms`);
   } finally {
     for (const { g } of gateways) await g.close();

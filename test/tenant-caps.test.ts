@@ -26,26 +26,48 @@ const tokens: Record<string, string> = {};
 before(async () => {
   const rec = join(tmp, 'rec.jsonl');
   writeFileSync(rec, '');
-  writeFileSync(join(tmp, 'policy.yaml'), 'rules:\n  - id: writes-need-a-lead\n    tools: [rec__other]\n    effect: approve\n    approvers: { roles: [lead] }\n  - id: reads\n    tools: [rec__record, web__ask]\n    effect: allow\n');
+  writeFileSync(
+    join(tmp, 'policy.yaml'),
+    'rules:\n  - id: writes-need-a-lead\n    tools: [rec__other]\n    effect: approve\n    approvers: { roles: [lead] }\n  - id: reads\n    tools: [rec__record, web__ask]\n    effect: allow\n',
+  );
   web = await legacyHttp();
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   oidc = await startOidcProvider({ resource, scopes: ['mcp:tools'] });
   sso = await startSecondIssuer(resource);
-  t = await startGateway(stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) + `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE }, record: { class: READ } }\n` +
-    `  - { name: web, transport: http, url: ${JSON.stringify(web.url)}, tools: { ask: { class: READ } } }\n`, {
-    port,
-    gateway: '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n  maxHeldCallsPerPrincipal: 2\n  maxHeldCallsPerTenant: 3\n',
-    top:
-      `identity:\n  resource: ${resource}\n  issuers:\n    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n    - { issuer: ${JSON.stringify(sso.issuer)}, tenant: acme }\n` +
-      `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals: { maxPendingPerPrincipal: 2, maxPendingPerTenant: 3 }\n`,
-  });
-  const cc = (id: string) => oidc.clientCredentialsToken(id, oidc.clients.find((c) => c.id === id)!.secret, 'mcp:tools');
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE }, record: { class: READ } }\n` +
+      `  - { name: web, transport: http, url: ${JSON.stringify(web.url)}, tools: { ask: { class: READ } } }\n`,
+    {
+      port,
+      gateway:
+        '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n  maxHeldCallsPerPrincipal: 2\n  maxHeldCallsPerTenant: 3\n',
+      top:
+        `identity:\n  resource: ${resource}\n  issuers:\n    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n    - { issuer: ${JSON.stringify(sso.issuer)}, tenant: acme }\n` +
+        `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals: { maxPendingPerPrincipal: 2, maxPendingPerTenant: 3 }\n`,
+    },
+  );
+  const cc = (id: string) =>
+    oidc.clientCredentialsToken(id, oidc.clients.find((c) => c.id === id)!.secret, 'mcp:tools');
   tokens.acmeBot = await cc('agent-a');
   tokens.globexBot = await cc('agent-b');
-  for (const who of ['ann', 'art', 'amy']) tokens[who] = await sso.mint({ scope: 'mcp:tools' }, { subject: who, ttlSec: 900 });
+  for (const who of ['ann', 'art', 'amy'])
+    tokens[who] = await sso.mint({ scope: 'mcp:tools' }, { subject: who, ttlSec: 900 });
   for (const name of ['acme-key', 'globex-key']) {
-    const r = await runCli(['keys', 'create', '-n', name, '-t', name.split('-')[0], '-s', 'mcp:tools', '--json', '-c', t.file]);
+    const r = await runCli([
+      'keys',
+      'create',
+      '-n',
+      name,
+      '-t',
+      name.split('-')[0],
+      '-s',
+      'mcp:tools',
+      '--json',
+      '-c',
+      t.file,
+    ]);
     tokens[name] = JSON.parse(r.stdout).key;
   }
 });
@@ -57,13 +79,33 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const INIT = (capabilities: unknown = {}) => ({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'c', version: '1' } } });
-async function initialize(who: string, capabilities?: unknown): Promise<{ status: number; session: string | null; message?: string }> {
-  const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${tokens[who]}` }, body: JSON.stringify(INIT(capabilities)) });
+const INIT = (capabilities: unknown = {}) => ({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'c', version: '1' } },
+});
+async function initialize(
+  who: string,
+  capabilities?: unknown,
+): Promise<{ status: number; session: string | null; message?: string }> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${tokens[who]}`,
+    },
+    body: JSON.stringify(INIT(capabilities)),
+  });
   const body = (await r.json()) as { error?: { message: string } };
   return { status: r.status, session: r.headers.get('mcp-session-id'), message: body.error?.message };
 }
-const end = (who: string, session: string) => fetch(`${t.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session, authorization: `Bearer ${tokens[who]}` } });
+const end = (who: string, session: string) =>
+  fetch(`${t.url}/mcp`, {
+    method: 'DELETE',
+    headers: { 'mcp-session-id': session, authorization: `Bearer ${tokens[who]}` },
+  });
 
 test('sessions: capped per principal and per tenant; another tenant is not affected; an ended session frees its place', async () => {
   const mine: string[] = [];
@@ -81,7 +123,8 @@ test('sessions: capped per principal and per tenant; another tenant is not affec
   assert.equal(full.status, 429, 'acme has its 5');
   assert.match(full.message!, /too many open sessions in tenant `acme` \(at most 5\)/);
   assert.equal((await initialize('acmeBot')).status, 429, "acme's other issuer shares acme's cap");
-  for (const who of ['globexBot', 'globex-key']) assert.equal((await initialize(who)).status, 200, `${who}: globex is not affected`);
+  for (const who of ['globexBot', 'globex-key'])
+    assert.equal((await initialize(who)).status, 200, `${who}: globex is not affected`);
   assert.equal((await end('ann', mine[0])).status, 204);
   assert.equal((await initialize('amy')).status, 200, 'an ended session frees a place');
   // A client describing itself with a megabyte is refused before anything is kept.
@@ -90,12 +133,27 @@ test('sessions: capped per principal and per tenant; another tenant is not affec
   assert.match(big.message!, /larger than 64 KiB/);
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 async function write(who: string): Promise<any> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__other', authorization: `Bearer ${tokens[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'rec__other', arguments: { note: randomUUID() }, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'rec__other',
+      authorization: `Bearer ${tokens[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name: 'rec__other', arguments: { note: randomUUID() }, _meta: META },
+    }),
   });
   return r.json();
 }
@@ -107,16 +165,35 @@ test('pending approvals: capped per principal and per tenant, with errors that s
   assert.match(third.error?.message ?? '', /too many of your calls are waiting for approval/);
   assert.equal((await write('art')).result?.resultType, 'input_required');
   const tenantFull = await write('amy');
-  assert.match(tenantFull.error?.message ?? '', /too many calls of tenant `acme` are waiting for approval \(at most 3\)/);
+  assert.match(
+    tenantFull.error?.message ?? '',
+    /too many calls of tenant `acme` are waiting for approval \(at most 3\)/,
+  );
   assert.equal((await write('globexBot')).result?.resultType, 'input_required', 'globex still asks');
-  assert.equal((await t.gw.store.approvals.countPendingTenant('acme', Date.now())), 3);
+  assert.equal(await t.gw.store.approvals.countPendingTenant('acme', Date.now()), 3);
 });
 
 async function ask(who: string): Promise<{ status: number; body: any }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'web__ask', authorization: `Bearer ${tokens[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'web__ask', arguments: {}, _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'web__ask',
+      authorization: `Bearer ${tokens[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: {
+        name: 'web__ask',
+        arguments: {},
+        _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } },
+      },
+    }),
   });
   return { status: r.status, body: await r.json() };
 }
@@ -134,5 +211,6 @@ test("held calls: one principal's unanswered questions, then one tenant's, reach
   assert.equal(tenant.status, 429);
   assert.match(tenant.body.error.message, /too many calls of tenant `acme` are waiting for client input \(at most 3\)/);
   assert.equal((await ask('acmeBot')).status, 429, "acme's other issuer shares acme's cap");
-  for (const who of ['globexBot', 'globex-key']) assert.equal((await ask(who)).body.result?.resultType, 'input_required', `${who}: globex still asks`);
+  for (const who of ['globexBot', 'globex-key'])
+    assert.equal((await ask(who)).body.result?.resultType, 'input_required', `${who}: globex still asks`);
 });

@@ -27,15 +27,30 @@ before(async () => {
     resource,
     scopes: ['mcp:tools'],
     tokenExchange: { audiences: [upstreamUrl] },
-    extraClients: [{ client_id: 'gatehouse', client_secret: SECRET, grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE], response_types: ['code'], redirect_uris: [callback], token_endpoint_auth_method: 'client_secret_basic' }],
+    extraClients: [
+      {
+        client_id: 'gatehouse',
+        client_secret: SECRET,
+        grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+        response_types: ['code'],
+        redirect_uris: [callback],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);
   t = await startGateway(
     `  - name: remote\n    transport: http\n    url: ${JSON.stringify(upstreamUrl)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(SECRET)}, scopes: [mcp:tools], tokenExchange: true }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
-    { port: gwPort, waitMs: 500, top: `identity:\n  resource: ${resource}\n  issuers: [{ issuer: ${JSON.stringify(oidc.issuer)} }]\n` },
+    {
+      port: gwPort,
+      waitMs: 500,
+      top: `identity:\n  resource: ${resource}\n  issuers: [{ issuer: ${JSON.stringify(oidc.issuer)} }]\n`,
+    },
   );
   // The tenant's own authorization lists the tools (discovery); calls use the exchanged tokens.
-  const r = JSON.parse((await runCli(['upstream', 'authorize', 'remote', '--tenant', 'acme', '--json', '-c', t.file])).stdout);
+  const r = JSON.parse(
+    (await runCli(['upstream', 'authorize', 'remote', '--tenant', 'acme', '--json', '-c', t.file])).stdout,
+  );
   const u = new URL(r.url);
   u.searchParams.set('login_hint', 'discoverer');
   await fetch(await followToRedirect(u.href, callback));
@@ -49,25 +64,57 @@ after(async () => {
 async function whoami(token: string): Promise<any> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'remote__whoami', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name: 'remote__whoami', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'remote__whoami',
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: {
+        name: 'remote__whoami',
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
   });
   return r.json();
 }
 
 test("the caller's token is exchanged for the upstream's audience: the upstream sees the caller, never the caller's token", async () => {
-  const a = await oidc.clientCredentialsToken('agent-a', oidc.clients.find((c) => c.id === 'agent-a')!.secret, 'mcp:tools');
+  const a = await oidc.clientCredentialsToken(
+    'agent-a',
+    oidc.clients.find((c) => c.id === 'agent-a')!.secret,
+    'mcp:tools',
+  );
   let r: any;
   for (let i = 0; i < 100 && !r?.result; i++) {
     await new Promise((res) => setTimeout(res, 100));
     r = await whoami(a);
   }
   assert.equal(r.result?.content[0].text, 'subject=agent-a', JSON.stringify(r));
-  const b = await oidc.clientCredentialsToken('agent-b', oidc.clients.find((c) => c.id === 'agent-b')!.secret, 'mcp:tools');
+  const b = await oidc.clientCredentialsToken(
+    'agent-b',
+    oidc.clients.find((c) => c.id === 'agent-b')!.secret,
+    'mcp:tools',
+  );
   assert.equal((await whoami(b)).result.content[0].text, 'subject=agent-b');
   assert.ok(!upstream.tokens.has(a) && !upstream.tokens.has(b), "the callers' own tokens never reached the upstream");
   const audit = JSON.stringify(await t.gw.store.audit.read({ limit: 10_000 }));
   assert.ok(!audit.includes(a.split('.')[2]) && !audit.includes(b.split('.')[2]), 'nor the audit trail');
-  const exchanged = [...upstream.tokens].map((tok) => JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()));
-  assert.ok(exchanged.some((c) => c.sub === 'agent-a' && c.aud === upstream.url && c.act?.sub === 'gatehouse'), 'audience is the upstream; Gatehouse acts for the caller');
+  const exchanged = [...upstream.tokens].map((tok) =>
+    JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()),
+  );
+  assert.ok(
+    exchanged.some((c) => c.sub === 'agent-a' && c.aud === upstream.url && c.act?.sub === 'gatehouse'),
+    'audience is the upstream; Gatehouse acts for the caller',
+  );
 });

@@ -16,7 +16,14 @@ import { eventually } from './support/eventually.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { TOOL_CALL_PIPELINE } from '../src/pipeline/index.ts';
 
-interface Span { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; status: { code: number } }
+interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  status: { code: number };
+}
 
 let receiver: Server;
 const spans: Span[] = [];
@@ -45,14 +52,27 @@ before(async () => {
   const saved = { ...process.env };
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
-  const log = pino({ level: 'debug', base: undefined }, new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) logLines.push(JSON.parse(l)); cb(); } }));
+  const log = pino(
+    { level: 'debug', base: undefined },
+    new Writable({
+      write(chunk, _e, cb) {
+        for (const l of String(chunk).split('\n')) if (l) logLines.push(JSON.parse(l));
+        cb();
+      },
+    }),
+  );
   const server = `  - { name: web, transport: http, url: ${JSON.stringify(upstream.url)}, tools: { echo: { class: READ } } }\n`;
   try {
     // The caller on loopback is a trusted proxy for one gateway, not for the other.
-    trusted = await startGateway(server, { gateway: '  trustedProxies: [127.0.0.1]\n', top: 'inventory: { newTools: accept }\n', log });
+    trusted = await startGateway(server, {
+      gateway: '  trustedProxies: [127.0.0.1]\n',
+      top: 'inventory: { newTools: accept }\n',
+      log,
+    });
     untrusted = await startGateway(server, { top: 'inventory: { newTools: accept }\n' });
   } finally {
-    for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_SCHEDULE_DELAY']) if (saved[k] === undefined) delete process.env[k];
+    for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_SCHEDULE_DELAY'])
+      if (saved[k] === undefined) delete process.env[k];
   }
 });
 
@@ -67,13 +87,25 @@ async function modernCall(base: string, note: string, traceparent?: string): Pro
   return fetch(`${base}/mcp`, {
     method: 'POST',
     headers: {
-      'content-type': 'application/json', accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'web__echo',
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'web__echo',
       ...(traceparent ? { traceparent } : {}),
     },
     body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'tools/call',
-      params: { name: 'web__echo', arguments: { text: note }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'web__echo',
+        arguments: { text: note },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
     }),
   });
 }
@@ -96,16 +128,31 @@ test('a trusted caller’s trace continues: a SERVER span, a child per stage, th
   assert.equal(req.kind, 2);
   assert.equal(req.parentSpanId, PARENT);
   const children = mine.filter((s) => s.parentSpanId === req.spanId);
-  assert.deepEqual(children.map((s) => s.name), stages.map((n) => `stage ${n}`), 'one child per stage, in pipeline order');
+  assert.deepEqual(
+    children.map((s) => s.name),
+    stages.map((n) => `stage ${n}`),
+    'one child per stage, in pipeline order',
+  );
   assert.ok(children.every((s) => s.status.code === 0));
 
   const execute = children.find((s) => s.name === 'stage execute')!;
   const sent = upstream.seen.filter((s) => s.method === 'POST' && s.headers.traceparent);
-  assert.ok(sent.some((s) => s.headers.traceparent === `00-${ID}-${execute.spanId}-01`), 'the upstream got the execute stage as its parent');
+  assert.ok(
+    sent.some((s) => s.headers.traceparent === `00-${ID}-${execute.spanId}-01`),
+    'the upstream got the execute stage as its parent',
+  );
 
-  const records = (await trusted.gw.store.audit.read({ kind: 'call.intent', limit: 1000 })).map((x) => x.event).filter((e) => e.tool === 'web__echo');
-  assert.ok(records.some((e) => e.traceId === ID), 'the audit record carries the trace id');
-  assert.ok(logLines.some((l) => l.traceId === ID && l.method === 'tools/call'), 'a log line carries the trace id');
+  const records = (await trusted.gw.store.audit.read({ kind: 'call.intent', limit: 1000 }))
+    .map((x) => x.event)
+    .filter((e) => e.tool === 'web__echo');
+  assert.ok(
+    records.some((e) => e.traceId === ID),
+    'the audit record carries the trace id',
+  );
+  assert.ok(
+    logLines.some((l) => l.traceId === ID && l.method === 'tools/call'),
+    'a log line carries the trace id',
+  );
 });
 
 test('an untrusted caller’s traceparent is ignored: a new trace, W3C ids, no parent', async () => {
@@ -134,10 +181,15 @@ test('every metric the dashboard and docs/operations.md name is exported', async
   const root = join(import.meta.dirname, '..');
   const text = await (await fetch(`${trusted.url}/metrics`)).text();
   const families = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
-  const named = (s: string) => [...s.matchAll(/gatehouse_[a-z0-9_]*[a-z0-9]/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
-  const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/gatehouse.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  const named = (s: string) =>
+    [...s.matchAll(/gatehouse_[a-z0-9_]*[a-z0-9]/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+  const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/gatehouse.json'), 'utf8')) as {
+    panels: Array<{ targets: Array<{ expr: string }> }>;
+  };
   const inDashboard = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => named(t.expr)));
-  const inDocs = named(readFileSync(join(root, 'docs/operations.md'), 'utf8')).filter((n) => !/^gatehouse_process_(process|nodejs)$/.test(n));
+  const inDocs = named(readFileSync(join(root, 'docs/operations.md'), 'utf8')).filter(
+    (n) => !/^gatehouse_process_(process|nodejs)$/.test(n),
+  );
   assert.ok(inDashboard.length > 5 && inDocs.length > 5);
   for (const n of new Set([...inDashboard, ...inDocs])) assert.ok(families.has(n), `${n} is not exported`);
 });

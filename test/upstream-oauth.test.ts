@@ -31,7 +31,16 @@ before(async () => {
     resource,
     scopes: ['mcp:tools'],
     accessTokenTtl: 36, // refreshed 30 s before expiry: after about 6 s
-    extraClients: [{ client_id: 'gatehouse', client_secret: CLIENT_SECRET, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [callback], token_endpoint_auth_method: 'client_secret_basic' }],
+    extraClients: [
+      {
+        client_id: 'gatehouse',
+        client_secret: CLIENT_SECRET,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [callback],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
@@ -40,8 +49,14 @@ before(async () => {
       `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
     { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500 },
   );
-  for (const tenant of ['acme', 'globex']) keys[tenant] = JSON.parse((await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout).key;
-  for (const user of ['alice', 'carol', 'dave']) keys[user] = JSON.parse((await runCli(['keys', 'create', '-n', user, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout).key;
+  for (const tenant of ['acme', 'globex'])
+    keys[tenant] = JSON.parse(
+      (await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout,
+    ).key;
+  for (const user of ['alice', 'carol', 'dave'])
+    keys[user] = JSON.parse(
+      (await runCli(['keys', 'create', '-n', user, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout,
+    ).key;
 });
 after(async () => {
   await t?.close();
@@ -49,20 +64,45 @@ after(async () => {
   await oidc?.stop();
 });
 
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 async function whoami(who: string, server = 'remote'): Promise<any> {
   const name = `${server}__whoami`;
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: {}, _meta: META } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: {}, _meta: META },
+    }),
   });
   return r.json();
 }
 
 /** A person of the tenant opens the URL, logs in as `user` and consents; the browser lands on the gateway. */
 async function authorize(tenant: string, user: string, server = 'remote', subject?: string): Promise<string> {
-  const r = await runCli(['upstream', 'authorize', server, '--tenant', tenant, ...(subject ? ['--subject', subject] : []), '--json', '-c', t.file]);
+  const r = await runCli([
+    'upstream',
+    'authorize',
+    server,
+    '--tenant',
+    tenant,
+    ...(subject ? ['--subject', subject] : []),
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const { url, redirectUri } = JSON.parse(r.stdout);
   assert.equal(redirectUri, callback);
@@ -86,7 +126,10 @@ test('per tenant: authorized by a person of each tenant, each tenant calls with 
   }
   assert.equal(r.result.content[0].text, 'subject=alice-acme');
   const g = await whoami('globex');
-  assert.match(g.error.message, /server `remote` is not authorized for tenant `globex` yet: run `gatehouse upstream authorize remote --tenant globex`/);
+  assert.match(
+    g.error.message,
+    /server `remote` is not authorized for tenant `globex` yet: run `gatehouse upstream authorize remote --tenant globex`/,
+  );
   await authorize('globex', 'bob-globex');
   assert.equal((await whoami('globex')).result.content[0].text, 'subject=bob-globex');
   assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
@@ -97,12 +140,16 @@ test('per tenant: authorized by a person of each tenant, each tenant calls with 
 
 test('tokens are sealed in the store and appear in no response or log line; refresh when due; revocation', async () => {
   const rows = await t.gw.store.upstreamTokens.list();
-  assert.deepEqual(rows.map((r) => [r.server, r.tenant]).sort(), [['remote', 'acme'], ['remote', 'globex']]);
+  assert.deepEqual(rows.map((r) => [r.server, r.tenant]).sort(), [
+    ['remote', 'acme'],
+    ['remote', 'globex'],
+  ]);
   const sealed = await Promise.all(rows.map((r) => t.gw.store.upstreamTokens.get(r.server, r.tenant)));
   const seen = [...upstream.tokens];
   assert.ok(seen.length >= 2);
   for (const tok of seen) {
-    for (const s of sealed) assert.ok(!s!.includes(tok) && !s!.includes(tok.split('.')[1]), 'not in clear in the store');
+    for (const s of sealed)
+      assert.ok(!s!.includes(tok) && !s!.includes(tok.split('.')[1]), 'not in clear in the store');
     assert.ok(!logs.join('').includes(tok.split('.')[2]), 'not in the logs');
   }
   const before = upstream.tokens.size;
@@ -110,7 +157,16 @@ test('tokens are sealed in the store and appear in no response or log line; refr
   await new Promise((res) => setTimeout(res, 6500));
   assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
   assert.ok(upstream.tokens.size > before, 'a refreshed token was used');
-  const rev = await runCli(['credentials', 'revoke', 'oauth:remote:globex', '--reason', 'offboarding', '--json', '-c', t.file]);
+  const rev = await runCli([
+    'credentials',
+    'revoke',
+    'oauth:remote:globex',
+    '--reason',
+    'offboarding',
+    '--json',
+    '-c',
+    t.file,
+  ]);
   assert.equal(JSON.parse(rev.stdout).confirmed, true);
   assert.match((await whoami('globex')).error.message, /authorization of server `remote` is revoked/);
   assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
@@ -127,5 +183,8 @@ test('per user: each user of a tenant authorizes for themselves and calls with t
   }
   assert.equal(r.result?.content[0].text, 'subject=alice', JSON.stringify(r));
   assert.equal((await whoami('carol', 'personal')).result.content[0].text, 'subject=carol');
-  assert.match((await whoami('dave', 'personal')).error.message, /not authorized for user `apikey:dave` of tenant `acme` yet: run `gatehouse upstream authorize personal --tenant acme --subject apikey:dave`/);
+  assert.match(
+    (await whoami('dave', 'personal')).error.message,
+    /not authorized for user `apikey:dave` of tenant `acme` yet: run `gatehouse upstream authorize personal --tenant acme --subject apikey:dave`/,
+  );
 });

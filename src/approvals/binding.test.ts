@@ -42,8 +42,16 @@ test('key order does not change the args hash or the binding', () => {
 
 test('matches only the identical call', () => {
   const req = newRequest({
-    id: newApprovalId(), now: 0, ttlMs: 1000, call, subject: 'alice', toolClass: 'WRITE',
-    shownArgs: { redacted: true }, rule: 'r1', approversRule: { roles: ['lead'], count: 1 }, summary: 's',
+    id: newApprovalId(),
+    now: 0,
+    ttlMs: 1000,
+    call,
+    subject: 'alice',
+    toolClass: 'WRITE',
+    shownArgs: { redacted: true },
+    rule: 'r1',
+    approversRule: { roles: ['lead'], count: 1 },
+    summary: 's',
   });
   assert.equal(matches(req, call), true, 'shown (redacted) args are not used for matching');
   for (const [name, change] of changes) assert.equal(matches(req, { ...call, ...change }), false, name);

@@ -36,14 +36,32 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
   const readArgs = { path };
   let rule = 'builtin:no-policy';
   if (deps.policy) {
-    const d = evaluate({ principal, server: target.server, tool: readTool, toolClass: 'READ', arguments: readArgs }, deps.policy, deps.now ?? Date.now());
+    const d = evaluate(
+      { principal, server: target.server, tool: readTool, toolClass: 'READ', arguments: readArgs },
+      deps.policy,
+      deps.now ?? Date.now(),
+    );
     rule = d.rule;
     if (d.effect !== 'allow') {
-      await deps.record({ kind: 'approval.event', tool: req.tool, server: req.server, approval: { status: req.status, id: req.id }, detail: { event: 'diff.withheld', readTool, path, as: r.subject, tenant: r.tenant, rule, effect: d.effect } });
-      return { withheld: `No diff: ${r.subject} may not read ${path} (policy rule ${rule}), so the current content is not shown. The arguments below are exactly what will run.` };
+      await deps.record({
+        kind: 'approval.event',
+        tool: req.tool,
+        server: req.server,
+        approval: { status: req.status, id: req.id },
+        detail: { event: 'diff.withheld', readTool, path, as: r.subject, tenant: r.tenant, rule, effect: d.effect },
+      });
+      return {
+        withheld: `No diff: ${r.subject} may not read ${path} (policy rule ${rule}), so the current content is not shown. The arguments below are exactly what will run.`,
+      };
     }
   }
-  await deps.record({ kind: 'approval.event', tool: req.tool, server: req.server, approval: { status: req.status, id: req.id }, detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule } });
+  await deps.record({
+    kind: 'approval.event',
+    tool: req.tool,
+    server: req.server,
+    approval: { status: req.status, id: req.id },
+    detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule },
+  });
   const text = await deps.read();
   return text === undefined ? { withheld: 'No diff: the current content could not be read.' } : { content: text };
 }

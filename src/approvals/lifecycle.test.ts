@@ -7,14 +7,29 @@ import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './mode
 const T0 = Date.UTC(2026, 0, 1);
 const TTL = 15 * 60_000;
 const call: BoundCall = {
-  tenant: 'acme', principalKey: 'key:alice', client: 'claude', server: 'files', tool: 'files__delete_file',
-  args: { path: '/srv/a.txt' }, pin: 'sha256:pin1', policyRevision: 'rev1',
+  tenant: 'acme',
+  principalKey: 'key:alice',
+  client: 'claude',
+  server: 'files',
+  tool: 'files__delete_file',
+  args: { path: '/srv/a.txt' },
+  pin: 'sha256:pin1',
+  policyRevision: 'rev1',
 };
 
 function request(rule: ApproversRule = { roles: ['approver'], count: 1 }): ApprovalRequest {
   return newRequest({
-    id: 'apr_x', now: T0, ttlMs: TTL, call, subject: 'alice', toolClass: 'DESTRUCTIVE', shownArgs: call.args,
-    rule: 'r1', approversRule: rule, resource: 'path:/srv/a.txt', summary: 'Delete file /srv/a.txt (files)',
+    id: 'apr_x',
+    now: T0,
+    ttlMs: TTL,
+    call,
+    subject: 'alice',
+    toolClass: 'DESTRUCTIVE',
+    shownArgs: call.args,
+    rule: 'r1',
+    approversRule: rule,
+    resource: 'path:/srv/a.txt',
+    summary: 'Delete file /srv/a.txt (files)',
   });
 }
 
@@ -33,13 +48,34 @@ function refused(t: Transition, code: string): void {
 test('one allowed approver approves a count-1 request', () => {
   const r = ok(decide(request(), bob, 'approve', 'looks fine', T0 + 1));
   assert.equal(r.status, 'approved');
-  assert.deepEqual(r.decisions.map((d) => [d.by.subject, d.decision, d.reason]), [['bob', 'approve', 'looks fine']]);
+  assert.deepEqual(
+    r.decisions.map((d) => [d.by.subject, d.decision, d.reason]),
+    [['bob', 'approve', 'looks fine']],
+  );
 });
 
 test('refusals: self-approval, cross-tenant, missing role, anonymous', () => {
-  refused(decide(request(), { key: 'key:alice', subject: 'alice', tenant: 'acme', roles: ['approver'] }, 'approve', undefined, T0), 'self_approval');
+  refused(
+    decide(
+      request(),
+      { key: 'key:alice', subject: 'alice', tenant: 'acme', roles: ['approver'] },
+      'approve',
+      undefined,
+      T0,
+    ),
+    'self_approval',
+  );
   // The same human through another credential (same subject and tenant) is still the requester.
-  refused(decide(request(), { key: 'key:alice-apikey', subject: 'alice', tenant: 'acme', roles: ['approver'] }, 'approve', undefined, T0), 'self_approval');
+  refused(
+    decide(
+      request(),
+      { key: 'key:alice-apikey', subject: 'alice', tenant: 'acme', roles: ['approver'] },
+      'approve',
+      undefined,
+      T0,
+    ),
+    'self_approval',
+  );
   refused(decide(request(), { ...bob, tenant: 'globex' }, 'approve', undefined, T0), 'cross_tenant');
   refused(decide(request(), { ...bob, roles: ['developer'] }, 'approve', undefined, T0), 'not_an_approver');
   refused(decide(request(), { ...bob, key: '' }, 'approve', undefined, T0), 'anonymous');
@@ -48,7 +84,15 @@ test('refusals: self-approval, cross-tenant, missing role, anonymous', () => {
 });
 
 test('approvers named by subject are allowed without the role', () => {
-  const r = ok(decide(request({ subjects: ['dave'], count: 1 }), { key: 'key:dave', subject: 'dave', tenant: 'acme', roles: [] }, 'approve', undefined, T0));
+  const r = ok(
+    decide(
+      request({ subjects: ['dave'], count: 1 }),
+      { key: 'key:dave', subject: 'dave', tenant: 'acme', roles: [] },
+      'approve',
+      undefined,
+      T0,
+    ),
+  );
   assert.equal(r.status, 'approved');
 });
 
@@ -66,7 +110,16 @@ test('deny wins: one deny by an allowed approver denies, even after an approval'
   const one = ok(decide(request({ roles: ['approver'], count: 2 }), bob, 'approve', undefined, T0));
   const denied = ok(decide(one, carol, 'deny', 'no', T0 + 1));
   assert.equal(denied.status, 'denied');
-  refused(decide(denied, { key: 'key:erin', subject: 'erin', tenant: 'acme', roles: ['approver'] }, 'approve', undefined, T0 + 2), 'not_pending');
+  refused(
+    decide(
+      denied,
+      { key: 'key:erin', subject: 'erin', tenant: 'acme', roles: ['approver'] },
+      'approve',
+      undefined,
+      T0 + 2,
+    ),
+    'not_pending',
+  );
   refused(decide(request(), { ...bob, roles: [] }, 'deny', undefined, T0), 'not_an_approver');
 });
 
@@ -86,7 +139,13 @@ test('use: only approved, unexpired, once, and only for the identical call', () 
   const pending = request();
   refused(use(pending, call, T0), 'not_approved');
   const approved = ok(decide(pending, bob, 'approve', undefined, T0));
-  for (const change of [{ args: { path: '/srv/b.txt' } }, { pin: 'sha256:pin2' }, { policyRevision: 'rev2' }, { principalKey: 'key:mallory' }, { client: 'other' }]) {
+  for (const change of [
+    { args: { path: '/srv/b.txt' } },
+    { pin: 'sha256:pin2' },
+    { policyRevision: 'rev2' },
+    { principalKey: 'key:mallory' },
+    { client: 'other' },
+  ]) {
     refused(use(approved, { ...call, ...change }, T0 + 1), 'binding_mismatch');
   }
   const used = ok(use(approved, call, T0 + 1));

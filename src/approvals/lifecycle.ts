@@ -13,8 +13,17 @@ import { bindingOf, mismatch } from './binding.ts';
 import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
 
 export type RefusalCode =
-  | 'not_pending' | 'expired' | 'cross_tenant' | 'self_approval' | 'not_an_approver' | 'already_decided'
-  | 'not_approved' | 'already_used' | 'binding_mismatch' | 'anonymous' | 'not_a_person';
+  | 'not_pending'
+  | 'expired'
+  | 'cross_tenant'
+  | 'self_approval'
+  | 'not_an_approver'
+  | 'already_decided'
+  | 'not_approved'
+  | 'already_used'
+  | 'binding_mismatch'
+  | 'anonymous'
+  | 'not_a_person';
 
 export interface Refusal {
   ok: false;
@@ -59,7 +68,14 @@ export function newRequest(input: {
     expiresAt: input.now + input.ttlMs,
     status: 'pending',
     tenant: call.tenant,
-    requester: { key: call.principalKey, subject: input.subject, tenant: call.tenant, client: call.client, ...(input.roles ? { roles: [...input.roles] } : {}), ...(input.issuer !== undefined ? { issuer: input.issuer } : {}) },
+    requester: {
+      key: call.principalKey,
+      subject: input.subject,
+      tenant: call.tenant,
+      client: call.client,
+      ...(input.roles ? { roles: [...input.roles] } : {}),
+      ...(input.issuer !== undefined ? { issuer: input.issuer } : {}),
+    },
     server: call.server,
     tool: call.tool,
     toolClass: input.toolClass,
@@ -93,20 +109,32 @@ export function isAllowedApprover(rule: ApproversRule, approver: Approver): bool
  * conservative: it can refuse two different people who share a subject under two issuers, never
  * count one person twice.
  */
-function samePerson(a: { key: string; subject: string; tenant: string }, b: { key: string; subject: string; tenant: string }): boolean {
+function samePerson(
+  a: { key: string; subject: string; tenant: string },
+  b: { key: string; subject: string; tenant: string },
+): boolean {
   return a.key === b.key || (a.subject === b.subject && a.tenant === b.tenant);
 }
 
-export function decide(req: ApprovalRequest, approver: Approver, decision: 'approve' | 'deny', reason: string | undefined, now: number): Transition {
+export function decide(
+  req: ApprovalRequest,
+  approver: Approver,
+  decision: 'approve' | 'deny',
+  reason: string | undefined,
+  now: number,
+): Transition {
   if (req.status === 'expired') return refuse('expired', 'This request has expired.');
   if (req.status !== 'pending') return refuse('not_pending', `This request is already ${req.status}.`);
   if (isExpired(req, now)) return refuse('expired', 'This request has expired.', { ...req, status: 'expired' });
   if (!approver.key || !approver.subject) return refuse('anonymous', 'Approvers must be signed in.');
-  if (approver.person === false) return refuse('not_a_person', 'Approvers are people: this credential is a service key that stands for no one.');
+  if (approver.person === false)
+    return refuse('not_a_person', 'Approvers are people: this credential is a service key that stands for no one.');
   if (approver.tenant !== req.tenant) return refuse('cross_tenant', 'This request belongs to another tenant.');
   if (samePerson(approver, req.requester)) return refuse('self_approval', 'You cannot decide on your own request.');
-  if (!isAllowedApprover(req.approversRule, approver)) return refuse('not_an_approver', 'You are not an approver for this request.');
-  if (req.decisions.some((d) => samePerson(d.by, approver))) return refuse('already_decided', 'You have already decided on this request.');
+  if (!isAllowedApprover(req.approversRule, approver))
+    return refuse('not_an_approver', 'You are not an approver for this request.');
+  if (req.decisions.some((d) => samePerson(d.by, approver)))
+    return refuse('already_decided', 'You have already decided on this request.');
 
   const entry = {
     by: { key: approver.key, subject: approver.subject, tenant: approver.tenant, roles: [...approver.roles] },
@@ -129,13 +157,15 @@ export function use(req: ApprovalRequest, call: BoundCall, now: number): Transit
   if (req.status !== 'approved') return refuse('not_approved', `This request is ${req.status}, not approved.`);
   if (isExpired(req, now)) return refuse('expired', 'This approval has expired.', { ...req, status: 'expired' });
   const field = mismatch(req, call);
-  if (field) return refuse('binding_mismatch', `The call differs from the approved one (${field}); a new approval is needed.`);
+  if (field)
+    return refuse('binding_mismatch', `The call differs from the approved one (${field}); a new approval is needed.`);
   return { ok: true, request: { ...req, status: 'used', usedAt: now, usedBy: call.principalKey } };
 }
 
 /** Mark a pending or approved (unused) request expired once its time has passed; otherwise unchanged. */
 export function expire(req: ApprovalRequest, now: number): ApprovalRequest {
-  if ((req.status === 'pending' || req.status === 'approved') && isExpired(req, now)) return { ...req, status: 'expired' };
+  if ((req.status === 'pending' || req.status === 'approved') && isExpired(req, now))
+    return { ...req, status: 'expired' };
   return req;
 }
 
@@ -143,9 +173,15 @@ export function expire(req: ApprovalRequest, now: number): ApprovalRequest {
  * Has this principal too many requests waiting? Takes a count, or the principal's requests (only
  * unexpired pending ones count when `now` is given). A cap below 1 means no new requests at all.
  */
-export function pendingCapReached(existingPendingForPrincipal: number | readonly ApprovalRequest[], cap: number, now?: number): boolean {
-  const n = typeof existingPendingForPrincipal === 'number'
-    ? existingPendingForPrincipal
-    : existingPendingForPrincipal.filter((r) => r.status === 'pending' && (now === undefined || !isExpired(r, now))).length;
+export function pendingCapReached(
+  existingPendingForPrincipal: number | readonly ApprovalRequest[],
+  cap: number,
+  now?: number,
+): boolean {
+  const n =
+    typeof existingPendingForPrincipal === 'number'
+      ? existingPendingForPrincipal
+      : existingPendingForPrincipal.filter((r) => r.status === 'pending' && (now === undefined || !isExpired(r, now)))
+          .length;
   return n >= cap;
 }

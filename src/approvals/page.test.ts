@@ -16,14 +16,56 @@ const req = fixtureRequest('github__create_issue', hostile, {
   resource: 'repo:acme/web\u200B',
   requester: { key: 'key:alice', subject: '<b>alice</b>', tenant: 'acme', client: 'cl"ient' },
 });
-const opts = { csrfToken: 'tok"en<1>', actionUrl: '/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA/decide', viewer: { subject: 'bob' }, canDecide: true };
+const opts = {
+  csrfToken: 'tok"en<1>',
+  actionUrl: '/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA/decide',
+  viewer: { subject: 'bob' },
+  canDecide: true,
+};
 
 test('hostile values are escaped and hidden characters marked; no script anywhere', () => {
   const html = approvalPage(req, receipt(req), opts);
   assert.equal(/<script/i.test(html), false);
   assert.equal(/<img/i.test(html), false);
   // Every real tag is ours: known element names, no event-handler attributes.
-  const ALLOWED = new Set(['html', 'head', 'meta', 'title', 'link', 'body', 'main', 'p', 'strong', 'h1', 'h2', 'h3', 'dl', 'dt', 'dd', 'code', 'span', 'time', 'section', 'table', 'tbody', 'tr', 'th', 'td', 'pre', 'ul', 'li', 'q', 'form', 'input', 'label', 'textarea', 'button', 'small', 'br', 'a']);
+  const ALLOWED = new Set([
+    'html',
+    'head',
+    'meta',
+    'title',
+    'link',
+    'body',
+    'main',
+    'p',
+    'strong',
+    'h1',
+    'h2',
+    'h3',
+    'dl',
+    'dt',
+    'dd',
+    'code',
+    'span',
+    'time',
+    'section',
+    'table',
+    'tbody',
+    'tr',
+    'th',
+    'td',
+    'pre',
+    'ul',
+    'li',
+    'q',
+    'form',
+    'input',
+    'label',
+    'textarea',
+    'button',
+    'small',
+    'br',
+    'a',
+  ]);
   for (const tag of html.match(/<[a-zA-Z][^>]*>/g) ?? []) {
     assert.ok(ALLOWED.has(/^<([a-zA-Z0-9]+)/.exec(tag)![1].toLowerCase()), tag);
     assert.equal(/\son[a-z]+\s*=/i.test(tag), false, tag);
@@ -43,7 +85,10 @@ test('a complete document: viewport, external stylesheet, no inline styles, fact
   assert.ok(html.includes('<meta name="viewport" content="width=device-width, initial-scale=1">'));
   assert.ok(html.includes('<link rel="stylesheet" href="/approvals/static/page.css">'));
   assert.equal(/\sstyle=|<style/i.test(html), false);
-  assert.ok(html.includes('<span class="cls cls-destructive">DESTRUCTIVE</span>'), 'the class in words, not only colour');
+  assert.ok(
+    html.includes('<span class="cls cls-destructive">DESTRUCTIVE</span>'),
+    'the class in words, not only colour',
+  );
   assert.ok(html.includes('2026-01-01T12:00:00.000Z') && html.includes('2026-01-01T12:15:00.000Z'));
   assert.ok(html.includes('<code>github__create_issue</code>') && html.includes('<code>github</code>'));
   assert.ok(APPROVAL_CSS.includes('.cls-destructive'));
@@ -77,7 +122,14 @@ test('an unsafe action URL is refused', () => {
 });
 
 test('list and result pages', () => {
-  const list = listPage([req, fixtureRequest('files__delete_file', { path: '/x' }, { id: 'apr_BBBBBBBBBBBBBBBBBBBBBB', createdAt: req.createdAt + 1 })]);
+  const list = listPage([
+    req,
+    fixtureRequest(
+      'files__delete_file',
+      { path: '/x' },
+      { id: 'apr_BBBBBBBBBBBBBBBBBBBBBB', createdAt: req.createdAt + 1 },
+    ),
+  ]);
   assert.equal(/<script/i.test(list), false);
   assert.ok(list.includes('href="/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA"'));
   assert.ok(list.indexOf('apr_BBBB') < list.indexOf('apr_AAAA'), 'newest first');

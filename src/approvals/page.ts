@@ -18,7 +18,8 @@ export const APPROVAL_CSS_PATH = '/approvals/static/page.css';
 /** Headers the lead should send with every approval page (frame-ancestors cannot go in a meta tag). */
 export const APPROVAL_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin', // not no-referrer: browsers then send `Origin: null` with the form, and the origin check needs it
@@ -60,13 +61,19 @@ function foldLine(l: string): string {
 export function block(value: string): string {
   return visible(value)
     .split('\n')
-    .map((l) => l.split(SPACE_RUN).map((part, i) => (i % 2 ? `<span class="ws">⟨${part.length} spaces⟩</span>` : foldLine(part))).join(''))
+    .map((l) =>
+      l
+        .split(SPACE_RUN)
+        .map((part, i) => (i % 2 ? `<span class="ws">⟨${part.length} spaces⟩</span>` : foldLine(part)))
+        .join(''),
+    )
     .join('\n');
 }
 
 /** Only same-origin paths or http(s) URLs may be used as links and form actions (no `javascript:`). */
 export function safeUrl(url: string): string {
-  if ((url.startsWith('/') && !url.startsWith('//') && !url.startsWith('/\\')) || /^https?:\/\//i.test(url)) return escapeHtml(url);
+  if ((url.startsWith('/') && !url.startsWith('//') && !url.startsWith('/\\')) || /^https?:\/\//i.test(url))
+    return escapeHtml(url);
   throw new Error(`approval page: refusing unsafe URL ${JSON.stringify(url)}`);
 }
 
@@ -110,8 +117,16 @@ const MULTILINE_FIELDS = new Set(['body', 'description', 'content', 'text', 'mes
 function receiptHtml(r: Receipt): string {
   if (r.kind === 'diff') {
     const lines = r.unified.split('\n').map((line) => {
-      const cls = line.startsWith('+++') || line.startsWith('---') ? 'meta'
-        : line.startsWith('@@') ? 'hunk' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : 'ctx';
+      const cls =
+        line.startsWith('+++') || line.startsWith('---')
+          ? 'meta'
+          : line.startsWith('@@')
+            ? 'hunk'
+            : line.startsWith('+')
+              ? 'add'
+              : line.startsWith('-')
+                ? 'del'
+                : 'ctx';
       return `<span class="${cls}">${block(line)}</span>`;
     });
     return [
@@ -123,7 +138,10 @@ function receiptHtml(r: Receipt): string {
   }
   if (r.kind === 'fields') {
     // Free text (a body, a description) keeps its lines; every other field must read as one line.
-    const rows = r.rows.map(([k, v]) => `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${MULTILINE_FIELDS.has(k) ? block(v) : block(oneLine(v))}</pre></td></tr>`);
+    const rows = r.rows.map(
+      ([k, v]) =>
+        `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${MULTILINE_FIELDS.has(k) ? block(v) : block(oneLine(v))}</pre></td></tr>`,
+    );
     return `<h2>Details</h2><table class="fields"><tbody>${rows.join('')}</tbody></table>`;
   }
   return `<h2>Arguments</h2><pre class="json">${block(r.json)}</pre>`;
@@ -131,8 +149,10 @@ function receiptHtml(r: Receipt): string {
 
 function decisionsHtml(req: ApprovalRequest): string {
   if (!req.decisions.length) return '<p>No decisions yet.</p>';
-  const rows = req.decisions.map((d) =>
-    `<li><strong class="d-${d.decision === 'deny' ? 'deny' : 'approve'}">${d.decision === 'deny' ? 'Denied' : 'Approved'}</strong> by ${line(d.by.subject)} at ${text(iso(d.at))}${d.reason ? `: <q>${text(d.reason)}</q>` : ''}</li>`);
+  const rows = req.decisions.map(
+    (d) =>
+      `<li><strong class="d-${d.decision === 'deny' ? 'deny' : 'approve'}">${d.decision === 'deny' ? 'Denied' : 'Approved'}</strong> by ${line(d.by.subject)} at ${text(iso(d.at))}${d.reason ? `: <q>${text(d.reason)}</q>` : ''}</li>`,
+  );
   return `<ul class="decisions">${rows.join('')}</ul>`;
 }
 
@@ -162,10 +182,13 @@ export interface PageOptions {
 
 export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOptions): string {
   const rule = req.approversRule;
-  const who = [
-    rule.roles?.length ? `role ${rule.roles.join(' or ')}` : '',
-    rule.subjects?.length ? `${rule.subjects.join(', ')}` : '',
-  ].filter(Boolean).join('; ') || 'nobody configured';
+  const who =
+    [
+      rule.roles?.length ? `role ${rule.roles.join(' or ')}` : '',
+      rule.subjects?.length ? `${rule.subjects.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ') || 'nobody configured';
   const need = `${rule.count} distinct approver${rule.count === 2 ? 's' : ''} (${who})`;
   const body = [
     `<p class="status status-${text(req.status)}">Status: <strong>${text(req.status.toUpperCase())}</strong></p>`,
@@ -195,15 +218,25 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
 }
 
 /** Pending approvals, newest first, each linking to its page. */
-export function listPage(requests: readonly ApprovalRequest[], opts: { linkFor?: (id: string) => string } = {}): string {
+export function listPage(
+  requests: readonly ApprovalRequest[],
+  opts: { linkFor?: (id: string) => string } = {},
+): string {
   const link = opts.linkFor ?? ((id: string) => `/approvals/${encodeURIComponent(id)}`);
-  const items = [...requests].sort((a, b) => b.createdAt - a.createdAt).map((r) =>
-    `<li><a href="${safeUrl(link(r.id))}">${line(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${line(r.tool)}</code> · ${line(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`);
+  const items = [...requests]
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .map(
+      (r) =>
+        `<li><a href="${safeUrl(link(r.id))}">${line(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${line(r.tool)}</code> · ${line(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`,
+    );
   const body = `<h1>Pending approvals</h1>${items.length ? `<ul class="list">${items.join('')}</ul>` : '<p>Nothing is waiting for approval.</p>'}`;
   return doc('Pending approvals', body);
 }
 
 /** After a decision (or a refusal): a message and a way back. */
 export function resultPage(message: string, opts: { backUrl?: string } = {}): string {
-  return doc('Approval', `<p class="result">${text(message)}</p><p><a href="${safeUrl(opts.backUrl ?? '/approvals')}">Back to pending approvals</a></p>`);
+  return doc(
+    'Approval',
+    `<p class="result">${text(message)}</p><p><a href="${safeUrl(opts.backUrl ?? '/approvals')}">Back to pending approvals</a></p>`,
+  );
 }

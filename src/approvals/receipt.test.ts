@@ -36,12 +36,26 @@ test('without current content (not read), a write falls back to the arguments', 
 });
 
 test('an issue-like call gets a field table with every argument', () => {
-  const req = fixtureRequest('github__create_issue', { zeta: 1, body: 'Steps…', owner: 'acme', repo: 'web', title: 'Login broken', labels: ['bug', 'p1'], assignees: [] });
+  const req = fixtureRequest('github__create_issue', {
+    zeta: 1,
+    body: 'Steps…',
+    owner: 'acme',
+    repo: 'web',
+    title: 'Login broken',
+    labels: ['bug', 'p1'],
+    assignees: [],
+  });
   const r = receipt(req);
   assert.equal(r.kind, 'fields');
   if (r.kind !== 'fields') return;
   assert.deepEqual(r.rows, [
-    ['owner', 'acme'], ['repo', 'web'], ['title', 'Login broken'], ['labels', 'bug, p1'], ['assignees', ''], ['body', 'Steps…'], ['zeta', '1'],
+    ['owner', 'acme'],
+    ['repo', 'web'],
+    ['title', 'Login broken'],
+    ['labels', 'bug, p1'],
+    ['assignees', ''],
+    ['body', 'Steps…'],
+    ['zeta', '1'],
   ]);
   const pr = receipt(fixtureRequest('github__create_pull_request', { base: 'main', head: 'feat', draft: false }));
   assert.equal(pr.kind, 'fields');

@@ -18,8 +18,27 @@ export const CONTENT_ARGS = ['content', 'contents', 'text', 'data'] as const;
 /** Field-table keys, in display order; any of the first group makes a call "ticket-like". */
 const TICKET_KEYS = ['title', 'body', 'labels', 'assignees', 'base', 'head', 'status', 'state'];
 const FIELD_ORDER = [
-  'owner', 'repo', 'repository', 'project', 'issue_number', 'pull_number', 'number', 'id', 'title', 'status', 'state',
-  'base', 'head', 'labels', 'assignees', 'reviewers', 'milestone', 'priority', 'draft', 'body', 'description',
+  'owner',
+  'repo',
+  'repository',
+  'project',
+  'issue_number',
+  'pull_number',
+  'number',
+  'id',
+  'title',
+  'status',
+  'state',
+  'base',
+  'head',
+  'labels',
+  'assignees',
+  'reviewers',
+  'milestone',
+  'priority',
+  'draft',
+  'body',
+  'description',
 ];
 
 /** Largest diff shown in full; beyond it the page says it was cut (the arguments JSON stays exact). */
@@ -35,7 +54,9 @@ function firstString(rec: Record<string, unknown>, keys: readonly string[]): [st
 }
 
 /** The path and content of a whole-file write, when the arguments look like one. */
-export function fileWrite(args: unknown): { path: string; content: string; pathKey: string; contentKey: string } | undefined {
+export function fileWrite(
+  args: unknown,
+): { path: string; content: string; pathKey: string; contentKey: string } | undefined {
   const rec = record(args);
   if (!rec) return undefined;
   const p = firstString(rec, PATH_ARGS);
@@ -59,22 +80,32 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
   if (write && opts.currentContent !== undefined) {
     const newFile = opts.currentContent === null;
     let unified = createTwoFilesPatch(
-      newFile ? '/dev/null' : write.path, write.path,
-      opts.currentContent ?? '', write.content, undefined, undefined, { context: 3 },
+      newFile ? '/dev/null' : write.path,
+      write.path,
+      opts.currentContent ?? '',
+      write.content,
+      undefined,
+      undefined,
+      { context: 3 },
     )
       .replace(/^(?:Index: .*\n)?={3,}\n/, '') // the library's Index/separator lines: noise for one file
       .replace(/\n$/, '');
     const truncated = unified.length > MAX_DIFF_CHARS;
     if (truncated) unified = unified.slice(0, MAX_DIFF_CHARS);
     // Arguments besides path and content (mode, encoding, create flags...) still have to be seen.
-    const rest = Object.fromEntries(Object.entries(rec ?? {}).filter(([k]) => k !== write.pathKey && k !== write.contentKey));
+    const rest = Object.fromEntries(
+      Object.entries(rec ?? {}).filter(([k]) => k !== write.pathKey && k !== write.contentKey),
+    );
     const out: Receipt = { kind: 'diff', path: write.path, newFile, unified, truncated };
     if (Object.keys(rest).length) out.otherArgs = JSON.stringify(rest, null, 2);
     return out;
   }
   if (rec && TICKET_KEYS.some((k) => Object.hasOwn(rec, k))) {
     const keys = Object.keys(rec);
-    const ordered = [...FIELD_ORDER.filter((k) => keys.includes(k)), ...keys.filter((k) => !FIELD_ORDER.includes(k)).sort()];
+    const ordered = [
+      ...FIELD_ORDER.filter((k) => keys.includes(k)),
+      ...keys.filter((k) => !FIELD_ORDER.includes(k)).sort(),
+    ];
     return { kind: 'fields', rows: ordered.map((k) => [k, cell(rec[k])]) };
   }
   return { kind: 'arguments', json: JSON.stringify(req.args ?? null, null, 2) };

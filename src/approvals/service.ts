@@ -73,22 +73,55 @@ export class ApprovalService {
    * A new pending request; 'cap' when the principal has too many waiting. A tenant with too many
    * waiting is refused here, so one tenant's backlog never stops another's.
    */
-  async create(input: { call: BoundCall; subject: string; roles?: readonly string[]; issuer?: string; toolClass: ToolClass; shownArgs: unknown; rule: string; approvers: ApproversRule | undefined; resource?: string }): Promise<ApprovalRequest | 'cap'> {
+  async create(input: {
+    call: BoundCall;
+    subject: string;
+    roles?: readonly string[];
+    issuer?: string;
+    toolClass: ToolClass;
+    shownArgs: unknown;
+    rule: string;
+    approvers: ApproversRule | undefined;
+    resource?: string;
+  }): Promise<ApprovalRequest | 'cap'> {
     const cfg = this.#config().approvals;
     const now = Date.now();
-    if (pendingCapReached(await this.#store.countPending(input.call.principalKey, now), cfg.maxPendingPerPrincipal)) return 'cap';
+    if (pendingCapReached(await this.#store.countPending(input.call.principalKey, now), cfg.maxPendingPerPrincipal))
+      return 'cap';
     const tenantCap = cfg.maxPendingPerTenant ?? 100;
     if (pendingCapReached(await this.#store.countPendingTenant(input.call.tenant, now), tenantCap)) {
-      throw new GatehouseError('E_APPROVAL_REQUIRED', `too many calls of tenant ${quote(input.call.tenant)} are waiting for approval (at most ${tenantCap}): wait for decisions before asking for more`, { cap: 'tenant' });
+      throw new GatehouseError(
+        'E_APPROVAL_REQUIRED',
+        `too many calls of tenant ${quote(input.call.tenant)} are waiting for approval (at most ${tenantCap}): wait for decisions before asking for more`,
+        { cap: 'tenant' },
+      );
     }
     const approversRule: ApproversRule = input.approvers ?? { roles: ['gatehouse-admin'], count: 1 };
     const req = newRequest({
-      id: newApprovalId(), now, ttlMs: cfg.ttlSeconds * 1000, call: input.call, subject: input.subject, roles: input.roles, issuer: input.issuer, toolClass: input.toolClass, shownArgs: input.shownArgs,
-      rule: input.rule, approversRule: { ...approversRule, count: approversRule.count ?? 1 } as ApproversRule, resource: input.resource,
+      id: newApprovalId(),
+      now,
+      ttlMs: cfg.ttlSeconds * 1000,
+      call: input.call,
+      subject: input.subject,
+      roles: input.roles,
+      issuer: input.issuer,
+      toolClass: input.toolClass,
+      shownArgs: input.shownArgs,
+      rule: input.rule,
+      approversRule: { ...approversRule, count: approversRule.count ?? 1 } as ApproversRule,
+      resource: input.resource,
       summary: summarize(input.call.tool, input.shownArgs, cfg.templates),
     });
     await this.#store.create(req);
-    await this.#audit.record({ kind: 'approval.event', tool: req.tool, server: req.server, class: req.toolClass, argsHash: req.argsHash, approval: { status: 'pending', id: req.id }, detail: { event: 'requested', requester: req.requester.subject, tenant: req.tenant, rule: req.rule } });
+    await this.#audit.record({
+      kind: 'approval.event',
+      tool: req.tool,
+      server: req.server,
+      class: req.toolClass,
+      argsHash: req.argsHash,
+      approval: { status: 'pending', id: req.id },
+      detail: { event: 'requested', requester: req.requester.subject, tenant: req.tenant, rule: req.rule },
+    });
     void this.#notify(req);
     return req;
   }
@@ -100,15 +133,31 @@ export class ApprovalService {
     const t = use(req, call, Date.now());
     if (!t.ok) {
       if (t.request) await this.#store.transition(t.request, req.status);
-      await this.#audit.record({ kind: 'approval.event', tool: req.tool, approval: { status: req.status, id }, detail: { event: 'refused', code: t.code } });
+      await this.#audit.record({
+        kind: 'approval.event',
+        tool: req.tool,
+        approval: { status: req.status, id },
+        detail: { event: 'refused', code: t.code },
+      });
       return t;
     }
-    if (!(await this.#store.transition(t.request, 'approved'))) return { ok: false, code: 'already_used', message: 'this approval was used already' };
-    await this.#audit.record({ kind: 'approval.event', tool: req.tool, approval: { status: 'used', id, approvers: t.request.decisions.map((d) => d.by.subject) }, detail: { event: 'used' } });
+    if (!(await this.#store.transition(t.request, 'approved')))
+      return { ok: false, code: 'already_used', message: 'this approval was used already' };
+    await this.#audit.record({
+      kind: 'approval.event',
+      tool: req.tool,
+      approval: { status: 'used', id, approvers: t.request.decisions.map((d) => d.by.subject) },
+      detail: { event: 'used' },
+    });
     return t;
   }
 
-  async decide(id: string, approver: Approver, decision: 'approve' | 'deny', reason: string | undefined): Promise<Transition> {
+  async decide(
+    id: string,
+    approver: Approver,
+    decision: 'approve' | 'deny',
+    reason: string | undefined,
+  ): Promise<Transition> {
     const req = await this.#store.get(id);
     if (!req) return { ok: false, code: 'not_pending', message: 'no such approval' };
     const t = decide(req, approver, decision, reason?.slice(0, 1000), Date.now());
@@ -116,10 +165,14 @@ export class ApprovalService {
       if (t.request) await this.#store.transition(t.request, req.status);
       return t;
     }
-    if (!(await this.#store.transition(t.request, 'pending'))) return { ok: false, code: 'not_pending', message: 'the request changed meanwhile: reload it' };
+    if (!(await this.#store.transition(t.request, 'pending')))
+      return { ok: false, code: 'not_pending', message: 'the request changed meanwhile: reload it' };
     await this.#audit.record({
-      kind: 'approval.event', tool: req.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
-      actor: { subject: approver.subject, tenant: approver.tenant, via: 'approver', issuer: '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason },
+      kind: 'approval.event',
+      tool: req.tool,
+      approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
+      actor: { subject: approver.subject, tenant: approver.tenant, via: 'approver', issuer: '' },
+      detail: { event: decision === 'approve' ? 'approved' : 'denied', reason },
     });
     return t;
   }
@@ -141,10 +194,18 @@ export class ApprovalService {
       // The page shows the call exactly as it runs; a chat channel gets the summary with secrets redacted.
       const summary = this.#audit.recorder.redactor.redactString(req.summary).text;
       const body = JSON.stringify(slackPayload({ ...req, summary }, this.pageUrl(req.id)));
-      const r = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign(body, hook.secret, Math.floor(Date.now() / 1000)) }, body, signal: AbortSignal.timeout(5000) });
+      const r = await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...sign(body, hook.secret, Math.floor(Date.now() / 1000)) },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
       if (!r.ok) this.#log.warn({ status: r.status }, 'approvals: webhook refused the notification');
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message, cause: String((err as { cause?: unknown }).cause ?? '') }, 'approvals: webhook unreachable');
+      this.#log.warn(
+        { err: (err as Error).message, cause: String((err as { cause?: unknown }).cause ?? '') },
+        'approvals: webhook unreachable',
+      );
     }
   }
 

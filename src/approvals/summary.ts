@@ -33,7 +33,10 @@ export function visible(text: string): string {
  * so a newline in a title can never start what looks like a line of the page's own.
  */
 export function oneLine(text: string): string {
-  return visible(text).replace(/[\n\t]/g, (ch) => `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return visible(text).replace(
+    /[\n\t]/g,
+    (ch) => `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`,
+  );
 }
 
 /** Cut to `max` code points (never inside a surrogate pair), with an ellipsis when cut. */
@@ -70,8 +73,27 @@ export function interpolate(template: string, args: unknown): string {
 
 /** Arguments that identify what an action acts on, in order of preference for the default summary. */
 const KEY_ARGS = [
-  'path', 'file', 'filePath', 'file_path', 'filename', 'source', 'destination', 'url', 'uri',
-  'repo', 'repository', 'owner', 'title', 'name', 'id', 'issue_number', 'number', 'branch', 'query', 'to', 'subject',
+  'path',
+  'file',
+  'filePath',
+  'file_path',
+  'filename',
+  'source',
+  'destination',
+  'url',
+  'uri',
+  'repo',
+  'repository',
+  'owner',
+  'title',
+  'name',
+  'id',
+  'issue_number',
+  'number',
+  'branch',
+  'query',
+  'to',
+  'subject',
 ];
 
 function splitName(tool: string): { server?: string; bare: string } {
@@ -94,7 +116,8 @@ export function defaultSummary(tool: string, args: unknown): string {
     const values: string[] = [];
     // `{owner, repo}` reads as one thing: acme/web.
     if (shown('owner') && shown('repo')) values.push(`${rec.owner}/${rec.repo}`);
-    for (const k of KEY_ARGS) if (shown(k) && !(values.length && (k === 'owner' || k === 'repo'))) values.push(String(rec[k]));
+    for (const k of KEY_ARGS)
+      if (shown(k) && !(values.length && (k === 'owner' || k === 'repo'))) values.push(String(rec[k]));
     for (const v of values.slice(0, 2)) parts.push(valueText(v));
   }
   if (server) parts.push(`(${server})`);
@@ -103,7 +126,8 @@ export function defaultSummary(tool: string, args: unknown): string {
 
 /** The summary for a call: the tool's template (namespaced name first, then bare), else the default. */
 export function summarize(tool: string, args: unknown, templates: SummaryTemplates = {}): string {
-  const template = (Object.hasOwn(templates, tool) ? templates[tool] : undefined)
-    ?? (Object.hasOwn(templates, splitName(tool).bare) ? templates[splitName(tool).bare] : undefined);
+  const template =
+    (Object.hasOwn(templates, tool) ? templates[tool] : undefined) ??
+    (Object.hasOwn(templates, splitName(tool).bare) ? templates[splitName(tool).bare] : undefined);
   return oneLine(template !== undefined ? interpolate(template, args) : defaultSummary(tool, args));
 }

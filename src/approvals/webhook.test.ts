@@ -12,14 +12,26 @@ test('a signed body verifies', () => {
   assert.equal(h['x-gatehouse-timestamp'], String(now));
   assert.match(h['x-gatehouse-signature'], /^v1=[0-9a-f]{64}$/);
   assert.equal(verify(h, body, secret, now + 10), true);
-  assert.equal(verify({ 'X-Gatehouse-Timestamp': h['x-gatehouse-timestamp'], 'X-Gatehouse-Signature': h['x-gatehouse-signature'] }, Buffer.from(body), secret, now), true);
+  assert.equal(
+    verify(
+      { 'X-Gatehouse-Timestamp': h['x-gatehouse-timestamp'], 'X-Gatehouse-Signature': h['x-gatehouse-signature'] },
+      Buffer.from(body),
+      secret,
+      now,
+    ),
+    true,
+  );
 });
 
 test('tampered body, wrong secret, bad signatures and stale or future timestamps are refused', () => {
   const h = sign(body, secret, now);
   assert.equal(verify(h, body.replace('pending', 'approved'), secret, now), false);
   assert.equal(verify(h, body, 'other', now), false);
-  assert.equal(verify({ ...h, 'x-gatehouse-timestamp': String(now + 1) }, body, secret, now), false, 'timestamp is signed');
+  assert.equal(
+    verify({ ...h, 'x-gatehouse-timestamp': String(now + 1) }, body, secret, now),
+    false,
+    'timestamp is signed',
+  );
   assert.equal(verify(h, body, secret, now + 301), false, 'stale');
   assert.equal(verify(h, body, secret, now - 301), false, 'future');
   assert.equal(verify(h, body, secret, now + 300), true);
@@ -29,13 +41,18 @@ test('tampered body, wrong secret, bad signatures and stale or future timestamps
 });
 
 test('Slack text cannot mention or link: <!channel>, <https://evil|click>, @here', () => {
-  const req = fixtureRequest('slack__post', { text: 'x' }, {
-    summary: 'Post <!channel> see <https://evil.example|click> @here & <@U123> \u202E',
-    resource: '<!here>',
-  });
+  const req = fixtureRequest(
+    'slack__post',
+    { text: 'x' },
+    {
+      summary: 'Post <!channel> see <https://evil.example|click> @here & <@U123> \u202E',
+      resource: '<!here>',
+    },
+  );
   const p = slackPayload(req, 'https://gatehouse.example/approvals/apr_x');
   const all = JSON.stringify(p);
-  for (const bad of ['<!channel>', '<!here>', '<https://evil', '<@U123>', '@here', '\u202E']) assert.equal(all.includes(bad), false, bad);
+  for (const bad of ['<!channel>', '<!here>', '<https://evil', '<@U123>', '@here', '\u202E'])
+    assert.equal(all.includes(bad), false, bad);
   assert.ok(p.text.includes('&lt;!channel&gt;'));
   assert.ok(p.text.includes('&lt;https://evil.example|click&gt;'));
   assert.ok(p.text.includes('＠here &amp; &lt;＠U123&gt; ⟨U+202E⟩'));

@@ -16,7 +16,9 @@ import { truncate, visible } from './summary.ts';
 /** Slack text from untrusted values: hidden characters marked, link/mention syntax neutralised. */
 export function mrkdwn(value: string, max = 2900): string {
   return truncate(visible(value), max)
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
     .replace(/@/g, '＠');
 }
 
@@ -32,7 +34,8 @@ function iso(ms: number): string {
 }
 
 export function slackPayload(req: ApprovalRequest, pageUrl: string): SlackPayload {
-  if (!/^https?:\/\/[^\s<>|]+$/i.test(pageUrl)) throw new Error('slackPayload: pageUrl must be an http(s) URL without spaces, <, > or |');
+  if (!/^https?:\/\/[^\s<>|]+$/i.test(pageUrl))
+    throw new Error('slackPayload: pageUrl must be an http(s) URL without spaces, <, > or |');
   const summary = mrkdwn(req.summary, 500);
   const cls = req.toolClass === 'DESTRUCTIVE' ? '*DESTRUCTIVE*' : mrkdwn(req.toolClass);
   const field = (label: string, value: string) => ({ type: 'mrkdwn', text: `*${label}*\n${mrkdwn(value, 500)}` });
@@ -51,7 +54,9 @@ export function slackPayload(req: ApprovalRequest, pageUrl: string): SlackPayloa
       },
       {
         type: 'actions',
-        elements: [{ type: 'button', text: { type: 'plain_text', text: 'Review' }, url: pageUrl, action_id: 'gatehouse_review' }],
+        elements: [
+          { type: 'button', text: { type: 'plain_text', text: 'Review' }, url: pageUrl, action_id: 'gatehouse_review' },
+        ],
       },
     ],
     unfurl_links: false,
@@ -83,7 +88,13 @@ function header(headers: Headers, name: string): string | undefined {
 }
 
 /** True only for a fresh, correctly signed body. `nowSec`: unix seconds. */
-export function verify(headers: Headers, body: string | Uint8Array, secret: string, nowSec: number, toleranceSec = 300): boolean {
+export function verify(
+  headers: Headers,
+  body: string | Uint8Array,
+  secret: string,
+  nowSec: number,
+  toleranceSec = 300,
+): boolean {
   const ts = header(headers, TIMESTAMP_HEADER);
   const sig = header(headers, SIGNATURE_HEADER);
   if (!ts || !sig || !/^\d{1,12}$/.test(ts)) return false;

@@ -48,13 +48,32 @@ export class Audit {
     const open = await this.store.openIntents(this.log.stream);
     for (const i of open) {
       await this.log.append({
-        kind: 'call.unknown', intent: i.id, outcome: 'unknown', requestId: i.requestId, sessionId: i.sessionId, runId: i.runId, traceId: i.traceId,
-        actor: i.actor, client: i.client, server: i.server, tool: i.tool, class: i.class, argsHash: i.argsHash,
-        detail: { reason: 'no outcome was recorded: the process handling the call stopped before it finished', stream: i.stream, seq: i.seq },
+        kind: 'call.unknown',
+        intent: i.id,
+        outcome: 'unknown',
+        requestId: i.requestId,
+        sessionId: i.sessionId,
+        runId: i.runId,
+        traceId: i.traceId,
+        actor: i.actor,
+        client: i.client,
+        server: i.server,
+        tool: i.tool,
+        class: i.class,
+        argsHash: i.argsHash,
+        detail: {
+          reason: 'no outcome was recorded: the process handling the call stopped before it finished',
+          stream: i.stream,
+          seq: i.seq,
+        },
       });
     }
-    if (open.length) this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
-    this.#pruner = setInterval(() => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')), PRUNE_EVERY_MS);
+    if (open.length)
+      this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
+    this.#pruner = setInterval(
+      () => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')),
+      PRUNE_EVERY_MS,
+    );
     this.#pruner.unref();
     await this.prune();
     if (exports) this.exports.start();
@@ -93,7 +112,13 @@ export class Audit {
 
   inventoryEvents(events: InventoryEventInput[]): void {
     for (const e of events) {
-      void this.record({ kind: 'inventory.event', at: e.at, server: e.server, tool: e.tool ?? undefined, detail: { event: e.kind, actor: e.actor, ...e.detail } });
+      void this.record({
+        kind: 'inventory.event',
+        at: e.at,
+        server: e.server,
+        tool: e.tool ?? undefined,
+        detail: { event: e.kind, actor: e.actor, ...e.detail },
+      });
     }
   }
 

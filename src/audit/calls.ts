@@ -40,8 +40,15 @@ export function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   if (typeof v === 'string') return `string(${v.length})`;
   if (typeof v !== 'object') return typeof v;
   if (depth >= MAX_SHAPE_DEPTH) return Array.isArray(v) ? `array(${v.length})` : 'object';
-  if (Array.isArray(v)) return v.length && typeof v[0] === 'object' && v[0] !== null ? [`array(${v.length}) of`, shapeOf(v[0], redactor, depth + 1)] : `array(${v.length})`;
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).slice(0, 200).map(([k, x]) => [redactor.redactString(k).text, shapeOf(x, redactor, depth + 1)]));
+  if (Array.isArray(v))
+    return v.length && typeof v[0] === 'object' && v[0] !== null
+      ? [`array(${v.length}) of`, shapeOf(v[0], redactor, depth + 1)]
+      : `array(${v.length})`;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>)
+      .slice(0, 200)
+      .map(([k, x]) => [redactor.redactString(k).text, shapeOf(x, redactor, depth + 1)]),
+  );
 }
 
 export class CallRecorder {
@@ -58,7 +65,12 @@ export class CallRecorder {
   }
 
   /** `secrets`: values injected into this call (credentials), removed in every encoding. */
-  #capture(root: 'arguments' | 'result', value: unknown, mode: AuditConfig['arguments'], secrets: string[]): { value?: unknown; withheld?: boolean } {
+  #capture(
+    root: 'arguments' | 'result',
+    value: unknown,
+    mode: AuditConfig['arguments'],
+    secrets: string[],
+  ): { value?: unknown; withheld?: boolean } {
     if (mode === 'none' || value === undefined) return {};
     const redactor = secrets.length ? this.#redactor.withSecrets(secrets) : this.#redactor;
     if (mode === 'shape') {
@@ -71,7 +83,9 @@ export class CallRecorder {
     // Redacted under its root key, so that configured paths read `$.arguments.email`.
     const r = redactor.redact({ [root]: value });
     const out = r.value as Record<string, unknown> | string;
-    return typeof out === 'object' && out !== null ? { value: out[root], withheld: r.withheld || undefined } : { value: WITHHELD, withheld: true };
+    return typeof out === 'object' && out !== null
+      ? { value: out[root], withheld: r.withheld || undefined }
+      : { value: WITHHELD, withheld: true };
   }
 
   #common(s: CallFacts): AuditInput {
@@ -79,7 +93,8 @@ export class CallRecorder {
     const p = ctx.principal;
     const args = s.params.arguments;
     const meta = (s.params._meta ?? {}) as Record<string, unknown>;
-    const runLabel = typeof meta['io.gatehouse/run'] === 'string' ? (meta['io.gatehouse/run'] as string).slice(0, 200) : undefined;
+    const runLabel =
+      typeof meta['io.gatehouse/run'] === 'string' ? (meta['io.gatehouse/run'] as string).slice(0, 200) : undefined;
     return {
       kind: 'call.intent',
       requestId: String(ctx.requestId),
@@ -94,7 +109,14 @@ export class CallRecorder {
       resources: s.resources?.map((r) => r.value.slice(0, 1000)),
       class: s.toolClass,
       pin: s.toolPin,
-      decision: s.decision ? { effect: s.decision.effect, rule: s.decision.rule, reasons: s.decision.reasons, policyRevision: s.decision.policyRevision } : undefined,
+      decision: s.decision
+        ? {
+            effect: s.decision.effect,
+            rule: s.decision.rule,
+            reasons: s.decision.reasons,
+            policyRevision: s.decision.policyRevision,
+          }
+        : undefined,
       approval: s.approval,
       argsHash: args === undefined ? undefined : `sha256:${sha256(canonicalJson(args))}`,
     };
@@ -105,14 +127,39 @@ export class CallRecorder {
     return { ...this.#common(s), kind: 'call.intent', args: args.value, withheld: args.withheld };
   }
 
-  outcome(s: CallFacts, intent: string, outcome: NonNullable<AuditInput['outcome']>, latencyMs: number, error?: string, secrets: string[] = []): AuditInput {
+  outcome(
+    s: CallFacts,
+    intent: string,
+    outcome: NonNullable<AuditInput['outcome']>,
+    latencyMs: number,
+    error?: string,
+    secrets: string[] = [],
+  ): AuditInput {
     const result = this.#capture('result', s.result, this.#cfg.results, secrets);
     const { args: _a, ...common } = this.#common(s);
-    return { ...common, kind: 'call.outcome', intent, outcome, latencyMs: Math.round(latencyMs * 1000) / 1000, error, result: result.value, withheld: result.withheld };
+    return {
+      ...common,
+      kind: 'call.outcome',
+      intent,
+      outcome,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      error,
+      result: result.value,
+      withheld: result.withheld,
+    };
   }
 
   refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
-    return { ...this.#common(s), kind: 'call.refused', outcome: 'refused', stage, error, latencyMs: Math.round(latencyMs * 1000) / 1000, args: args.value, withheld: args.withheld };
+    return {
+      ...this.#common(s),
+      kind: 'call.refused',
+      outcome: 'refused',
+      stage,
+      error,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      args: args.value,
+      withheld: args.withheld,
+    };
   }
 }

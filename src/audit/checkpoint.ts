@@ -9,7 +9,15 @@
  * longer carries the checkpointed hash (rewritten). Each checkpoint carries its public key; trust
  * comes from the exported file (or a pinned key), never from the store.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditStore } from '../storage/types.ts';
@@ -59,7 +67,13 @@ function signerOf(privateKey: KeyObject): CheckpointSigner {
   const publicKey = spki.toString('base64');
   return {
     keyId,
-    sign: (stream, seq, hash) => ({ seq, hash, keyId, publicKey, signature: sign(null, checkpointPayload(stream, seq, hash), privateKey).toString('base64') }),
+    sign: (stream, seq, hash) => ({
+      seq,
+      hash,
+      keyId,
+      publicKey,
+      signature: sign(null, checkpointPayload(stream, seq, hash), privateKey).toString('base64'),
+    }),
   };
 }
 
@@ -101,7 +115,16 @@ export async function latestCheckpoints(store: AuditStore): Promise<SignedCheckp
       const d = event.detail as unknown as CheckpointDetail | undefined;
       if (!d || typeof d.seq !== 'number') continue;
       const cur = latest.get(event.stream);
-      if (!cur || d.seq > cur.seq) latest.set(event.stream, { stream: event.stream, time: event.time, seq: d.seq, hash: d.hash, keyId: d.keyId, publicKey: d.publicKey, signature: d.signature });
+      if (!cur || d.seq > cur.seq)
+        latest.set(event.stream, {
+          stream: event.stream,
+          time: event.time,
+          seq: d.seq,
+          hash: d.hash,
+          keyId: d.keyId,
+          publicKey: d.publicKey,
+          signature: d.signature,
+        });
     }
     if (page.length < 1000) break;
     after = page[page.length - 1].position;
@@ -115,7 +138,8 @@ export function exportCheckpoints(checkpoints: SignedCheckpoint[], now = new Dat
 
 export function parseCheckpointExport(text: string): CheckpointExport {
   const v = JSON.parse(text) as CheckpointExport;
-  if (v?.format !== 'gatehouse-audit-checkpoints/1' || !Array.isArray(v.checkpoints)) throw new Error('not a gatehouse audit checkpoint export');
+  if (v?.format !== 'gatehouse-audit-checkpoints/1' || !Array.isArray(v.checkpoints))
+    throw new Error('not a gatehouse audit checkpoint export');
   return v;
 }
 
@@ -124,24 +148,40 @@ export function parseCheckpointExport(text: string): CheckpointExport {
  * hash (or have been pruned past it, which leaves a retention checkpoint). A checkpoint whose
  * signature does not verify is itself a problem: the file was altered.
  */
-export async function checkAgainstCheckpoints(store: AuditStore, exported: CheckpointExport, trusted?: ReadonlySet<string>): Promise<Problem[]> {
+export async function checkAgainstCheckpoints(
+  store: AuditStore,
+  exported: CheckpointExport,
+  trusted?: ReadonlySet<string>,
+): Promise<Problem[]> {
   const problems: Problem[] = [];
   const streams = new Map((await store.streams()).map((s) => [s.stream, s]));
   for (const cp of exported.checkpoints) {
     const at = { stream: cp.stream, seq: cp.seq, position: null };
     if (!signatureValid(cp.stream, cp, trusted)) {
-      problems.push({ ...at, problem: 'edited', detail: 'the exported checkpoint\'s signature does not verify (or its key is not trusted)' });
+      problems.push({
+        ...at,
+        problem: 'edited',
+        detail: "the exported checkpoint's signature does not verify (or its key is not trusted)",
+      });
       continue;
     }
     const pruned = await store.checkpoint(cp.stream);
     if (pruned && pruned.seq >= cp.seq) continue; // retention removed it, and kept its own checkpoint
     const s = streams.get(cp.stream);
     if (!s) {
-      problems.push({ ...at, problem: 'deleted', detail: `the stream is gone; it had reached seq ${cp.seq} when checkpointed at ${cp.time}` });
+      problems.push({
+        ...at,
+        problem: 'deleted',
+        detail: `the stream is gone; it had reached seq ${cp.seq} when checkpointed at ${cp.time}`,
+      });
       continue;
     }
     if (s.lastSeq < cp.seq) {
-      problems.push({ ...at, problem: 'truncated', detail: `the stream ends at seq ${s.lastSeq}; it had reached seq ${cp.seq} when checkpointed at ${cp.time}` });
+      problems.push({
+        ...at,
+        problem: 'truncated',
+        detail: `the stream ends at seq ${s.lastSeq}; it had reached seq ${cp.seq} when checkpointed at ${cp.time}`,
+      });
       continue;
     }
     const [r] = await store.streamRecords(cp.stream, cp.seq, 1);
@@ -151,8 +191,14 @@ export async function checkAgainstCheckpoints(store: AuditStore, exported: Check
     } catch {
       hash = undefined;
     }
-    if (hash === undefined) problems.push({ ...at, problem: 'missing', detail: `the checkpointed record seq ${cp.seq} is absent` });
-    else if (hash !== cp.hash) problems.push({ ...at, problem: 'edited', detail: `the record at seq ${cp.seq} is not the one checkpointed (its hash differs)` });
+    if (hash === undefined)
+      problems.push({ ...at, problem: 'missing', detail: `the checkpointed record seq ${cp.seq} is absent` });
+    else if (hash !== cp.hash)
+      problems.push({
+        ...at,
+        problem: 'edited',
+        detail: `the record at seq ${cp.seq} is not the one checkpointed (its hash differs)`,
+      });
   }
   return problems;
 }

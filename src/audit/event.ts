@@ -94,6 +94,14 @@ export interface Problem {
   stream: string;
   seq: number;
   position: number | null;
-  problem: 'edited' | 'missing' | 'out of order' | 'unreadable' | 'not closed' | 'truncated' | 'deleted' | 'bad checkpoint';
+  problem:
+    | 'edited'
+    | 'missing'
+    | 'out of order'
+    | 'unreadable'
+    | 'not closed'
+    | 'truncated'
+    | 'deleted'
+    | 'bad checkpoint';
   detail: string;
 }

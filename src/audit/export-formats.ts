@@ -12,7 +12,9 @@ export function formatRecords(format: ExportFormat, events: AuditEvent[]): strin
     case 'jsonl':
       return events.map(jsonl).join('');
     case 'splunk-hec':
-      return events.map((e) => `${splunkHec(e, { host, source: 'gatehouse', sourcetype: 'gatehouse:audit' })}\n`).join('');
+      return events
+        .map((e) => `${splunkHec(e, { host, source: 'gatehouse', sourcetype: 'gatehouse:audit' })}\n`)
+        .join('');
     case 'elastic-bulk':
       return elasticBulk(events, 'gatehouse-audit');
     case 'otlp':

@@ -18,16 +18,35 @@ import type { Sink } from './sinks/sink.ts';
 export function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
   switch (cfg.type) {
     case 'file':
-      return new FileSink({ name: cfg.name, dir: resolve(stateDir, cfg.dir ?? 'audit-export'), maxBytes: cfg.maxBytes, daily: cfg.daily, maxFiles: cfg.maxFiles });
+      return new FileSink({
+        name: cfg.name,
+        dir: resolve(stateDir, cfg.dir ?? 'audit-export'),
+        maxBytes: cfg.maxBytes,
+        daily: cfg.daily,
+        maxFiles: cfg.maxFiles,
+      });
     case 'http':
       return new HttpSink({
-        name: cfg.name, url: cfg.url, format: cfg.format, headers: cfg.headers, timeoutMs: cfg.timeoutMs,
-        splunk: cfg.format === 'splunk-hec' ? { index: cfg.index, host: hostname(), source: 'gatehouse', sourcetype: 'gatehouse:audit' } : undefined,
+        name: cfg.name,
+        url: cfg.url,
+        format: cfg.format,
+        headers: cfg.headers,
+        timeoutMs: cfg.timeoutMs,
+        splunk:
+          cfg.format === 'splunk-hec'
+            ? { index: cfg.index, host: hostname(), source: 'gatehouse', sourcetype: 'gatehouse:audit' }
+            : undefined,
         elastic: cfg.format === 'elastic-bulk' ? { index: cfg.index ?? 'gatehouse-audit' } : undefined,
         otlp: cfg.format === 'otlp' ? { serviceName: 'gatehouse', serviceInstanceId: hostname() } : undefined,
       });
     case 'syslog':
-      return new SyslogSink({ name: cfg.name, host: cfg.host, port: cfg.port, transport: cfg.transport ?? 'tcp', format: cfg.format ?? 'rfc5424' });
+      return new SyslogSink({
+        name: cfg.name,
+        host: cfg.host,
+        port: cfg.port,
+        transport: cfg.transport ?? 'tcp',
+        format: cfg.format ?? 'rfc5424',
+      });
   }
 }
 
@@ -36,13 +55,24 @@ export class AuditExports {
 
   constructor(configs: AuditExportConfig[], store: AuditStore, stateDir: string, log: Logger) {
     const source = { read: (after: number, limit: number) => store.read({ afterPosition: after, limit }) };
-    const cursors = { get: (name: string) => store.getCursor(`export:${name}`), set: (name: string, p: number) => store.setCursor(`export:${name}`, p) };
+    const cursors = {
+      get: (name: string) => store.getCursor(`export:${name}`),
+      set: (name: string, p: number) => store.setCursor(`export:${name}`, p),
+    };
     for (const cfg of configs) {
       const secrets = cfg.type === 'http' ? Object.values(cfg.headers ?? {}) : [];
       const sink = sinkFor(cfg, stateDir);
       const exporter = new Exporter({
-        name: cfg.name, sink, source, cursors, secrets,
-        onError: (message, retryable) => log.warn({ export: cfg.name, retryable, err: message }, 'audit export failing; it retries, nothing is dropped'),
+        name: cfg.name,
+        sink,
+        source,
+        cursors,
+        secrets,
+        onError: (message, retryable) =>
+          log.warn(
+            { export: cfg.name, retryable, err: message },
+            'audit export failing; it retries, nothing is dropped',
+          ),
       });
       this.#exporters.push({ exporter, sink });
     }
@@ -62,9 +92,11 @@ export class AuditExports {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled(this.#exporters.map(async (e) => {
-      await e.exporter.stop();
-      await e.sink.close();
-    }));
+    await Promise.allSettled(
+      this.#exporters.map(async (e) => {
+        await e.exporter.stop();
+        await e.sink.close();
+      }),
+    );
   }
 }

@@ -12,7 +12,8 @@ function fakeStore(opts: { down?: () => boolean } = {}) {
     async appendBatch(events: AuditEvent[]) {
       calls++;
       if (opts.down?.()) throw Object.assign(new Error('Connection terminated unexpectedly'), {});
-      if (events.some((e) => e.detail?.bad)) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+      if (events.some((e) => e.detail?.bad))
+        throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
       rows.push(...events);
     },
   } as unknown as AuditStore;
@@ -36,9 +37,15 @@ test('a record the store refuses fails alone; the others of its batch are writte
     log.append({ kind: 'admin.action', detail: { n: 2, bad: true } }),
     log.append({ kind: 'admin.action', detail: { n: 3 } }),
   ]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.match(String((results[1] as PromiseRejectedResult).reason), /audit store refused the write/);
-  assert.deepEqual(f.rows.map((e) => e.detail?.n), [1, 3]);
+  assert.deepEqual(
+    f.rows.map((e) => e.detail?.n),
+    [1, 3],
+  );
   assert.ok(chainOk(f.rows));
   assert.equal(log.failures, 0, 'a refused record is not the store failing: calls after it are not failed closed');
   await log.append({ kind: 'admin.action' });
@@ -49,7 +56,9 @@ test('when the store is down the whole batch is refused at once (no record-by-re
   let down = true;
   const f = fakeStore({ down: () => down });
   const log = new AuditLog(f.store, 's2');
-  const results = await Promise.allSettled([1, 2, 3, 4].map((n) => log.append({ kind: 'admin.action', detail: { n } })));
+  const results = await Promise.allSettled(
+    [1, 2, 3, 4].map((n) => log.append({ kind: 'admin.action', detail: { n } })),
+  );
   assert.ok(results.every((r) => r.status === 'rejected'));
   assert.equal(f.calls(), 1);
   down = false;
@@ -60,7 +69,10 @@ test('when the store is down the whole batch is refused at once (no record-by-re
 test('a lone surrogate cannot be hashed (RFC 8785): replaced, flagged, and the batch goes on', async () => {
   const f = fakeStore();
   const log = new AuditLog(f.store, 's3');
-  const [a, b] = await Promise.all([log.append({ kind: 'call.refused', tool: 'x__\ud800' }), log.append({ kind: 'call.refused', tool: 'x__ok', detail: { k: 'a\u0000b' } })]);
+  const [a, b] = await Promise.all([
+    log.append({ kind: 'call.refused', tool: 'x__\ud800' }),
+    log.append({ kind: 'call.refused', tool: 'x__ok', detail: { k: 'a\u0000b' } }),
+  ]);
   assert.equal(a.tool, 'x__\ufffd');
   assert.equal(a.detail?.replacedUnpairedSurrogates, true);
   assert.equal(b.detail?.k, 'a\u0000b', 'NUL is kept exactly (JSON escapes it)');

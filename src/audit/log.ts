@@ -25,7 +25,10 @@ export interface CheckpointOptions {
   everyMs: number;
 }
 
-export type AuditInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'stream' | 'seq' | 'prev' | 'hash'> & { id?: string; at?: number };
+export type AuditInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'stream' | 'seq' | 'prev' | 'hash'> & {
+  id?: string;
+  at?: number;
+};
 
 interface Pending {
   input: AuditInput;
@@ -50,7 +53,9 @@ export function storeDown(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57|58|XX)/.test(code);
   const message = String((err as Error)?.message ?? err);
-  return !/SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)|constraint|too (big|large|long)|invalid (byte|input)|out of range/i.test(message);
+  return !/SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)|constraint|too (big|large|long)|invalid (byte|input)|out of range/i.test(
+    message,
+  );
 }
 
 /**
@@ -84,7 +89,9 @@ function mend(v: unknown, depth: number): unknown {
 
 /** A stream name no other writer uses: host, kind of writer, a random suffix. */
 export function newStreamName(kind: 'gw' | 'cli'): string {
-  return `${hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 40)}/${kind}/${randomUUID().slice(0, 8)}`;
+  return `${hostname()
+    .replace(/[^A-Za-z0-9.-]/g, '_')
+    .slice(0, 40)}/${kind}/${randomUUID().slice(0, 8)}`;
 }
 
 export class AuditLog {
@@ -115,7 +122,8 @@ export class AuditLog {
 
   /** Append a signed checkpoint of the record written last (if anything was written since the last one). */
   checkpoint(): Promise<AuditEvent | undefined> {
-    if (!this.#checkpoints || this.#checkpointQueued || (this.#unsigned === 0 && this.#queue.length === 0)) return Promise.resolve(undefined);
+    if (!this.#checkpoints || this.#checkpointQueued || (this.#unsigned === 0 && this.#queue.length === 0))
+      return Promise.resolve(undefined);
     this.#checkpointQueued = true;
     return this.append({ kind: 'audit.checkpoint' });
   }
@@ -188,9 +196,18 @@ export class AuditLog {
       try {
         let input = p.input;
         // A checkpoint signs the record chained just before it (in this batch or an earlier one).
-        if (input.kind === 'audit.checkpoint' && this.#checkpoints) input = { ...input, detail: { ...this.#checkpoints.signer.sign(this.stream, seq, prev) } };
+        if (input.kind === 'audit.checkpoint' && this.#checkpoints)
+          input = { ...input, detail: { ...this.#checkpoints.signer.sign(this.stream, seq, prev) } };
         const { at, id, ...rest } = storable(input);
-        const e = { v: AUDIT_SCHEMA_VERSION, id: id ?? randomUUID(), time: new Date(at ?? Date.now()).toISOString(), stream: this.stream, seq: seq + 1, prev, ...rest } as Omit<AuditEvent, 'hash'>;
+        const e = {
+          v: AUDIT_SCHEMA_VERSION,
+          id: id ?? randomUUID(),
+          time: new Date(at ?? Date.now()).toISOString(),
+          stream: this.stream,
+          seq: seq + 1,
+          prev,
+          ...rest,
+        } as Omit<AuditEvent, 'hash'>;
         const full = { ...e, hash: chainHash(e) } as AuditEvent;
         events.push(full);
         taken.push(p);

@@ -33,7 +33,10 @@ const ENCODINGS: Record<string, string> = {
 };
 
 test('secrets shorter than 6 characters are refused without echoing them', () => {
-  assert.throws(() => new Redactor({ secrets: ['abc12'] }), (e: Error) => /at least 6/.test(e.message) && !e.message.includes('abc12'));
+  assert.throws(
+    () => new Redactor({ secrets: ['abc12'] }),
+    (e: Error) => /at least 6/.test(e.message) && !e.message.includes('abc12'),
+  );
   assert.throws(() => new Redactor({ secrets: ['longenough'] }).withSecrets(['xy']), /at least 6/);
 });
 
@@ -65,7 +68,8 @@ test('canary inside a longer base64 stream, at all 3 byte alignments, std and ur
       assert.ok(after.replace(/=+$/, '').length <= Math.ceil((tail.length * 8) / 6), `alignment ${k}: ${after}`);
       // Decode every piece the marker left, at every character offset: the canary is not in there.
       for (const piece of text.split('[REDACTED:secret]'))
-        for (let j = 0; j < 4; j++) assert.ok(!Buffer.from(piece.slice(j), 'base64').includes(inner), `alignment ${k}, ${enc}`);
+        for (let j = 0; j < 4; j++)
+          assert.ok(!Buffer.from(piece.slice(j), 'base64').includes(inner), `alignment ${k}, ${enc}`);
       assert.ok(text.startsWith(enc.slice(0, 30)), 'the unrelated prefix is kept');
     }
   }
@@ -87,7 +91,11 @@ test('object keys containing a secret are redacted; values stay attached', () =>
 test('numbers pass through unless a configured secret is that number', () => {
   const n = new Redactor({ secrets: ['12345678'] });
   assert.deepEqual(n.redact({ a: 12345678, b: 1234567, c: true, d: null, e: [1.5] }).value, {
-    a: '[REDACTED:secret]', b: 1234567, c: true, d: null, e: [1.5],
+    a: '[REDACTED:secret]',
+    b: 1234567,
+    c: true,
+    d: null,
+    e: [1.5],
   });
   assert.deepEqual(r.redact({ a: 12345678 }).value, { a: 12345678 });
 });
@@ -100,7 +108,11 @@ test('withSecrets adds per-call secrets without changing the original', () => {
 });
 
 const FORMATS: Array<[string, string, string]> = [
-  ['jwt', 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', 'dozjg'],
+  [
+    'jwt',
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    'dozjg',
+  ],
   ['aws-access-key', 'AKIAIOSFODNN7EXAMPLE', 'IOSFODNN'],
   ['aws-access-key', 'ASIAY34FZKBOKMUTVV7A', 'Y34FZ'],
   ['aws-secret-key', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalr'],
@@ -113,7 +125,11 @@ const FORMATS: Array<[string, string, string]> = [
   ['google-api-key', 'AIzaSyD-1234567890abcdefghijklmnopqrstu', 'SyD-1234'],
   ['openai-key', 'sk-proj-abcdefghijklmnopqrstuvwxyz012345', 'abcdefghij'],
   ['private-key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----', 'MIIEow'],
-  ['private-key', '-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXk\\n-----END OPENSSH PRIVATE KEY-----', 'b3Blbn'],
+  [
+    'private-key',
+    '-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXk\\n-----END OPENSSH PRIVATE KEY-----',
+    'b3Blbn',
+  ],
   ['bearer-token', 'Authorization: Bearer opaque-token-value', 'opaque'],
   ['bearer-token', 'curl -H "Bearer 9f8e7d6c5b4a39281706"', '9f8e7d'],
   ['basic-auth', 'Basic dXNlcjpodW50ZXIy', 'dXNlcjpo'],
@@ -165,13 +181,22 @@ test('near misses are left alone', () => {
 
 test('fields: default list and custom names, case and -/_ insensitive', () => {
   const res = new Redactor({ fields: ['email'] }).redact({
-    Password: 'x', API_KEY: 'y', 'X-Api-Key': 'z', Authorization: 'Bearer q', EMAIL: 'a@b.c',
-    nested: { ssn: '123-45-6789', tokenCount: 3, maxTokens: 4 }, empty: { password: null },
+    Password: 'x',
+    API_KEY: 'y',
+    'X-Api-Key': 'z',
+    Authorization: 'Bearer q',
+    EMAIL: 'a@b.c',
+    nested: { ssn: '123-45-6789', tokenCount: 3, maxTokens: 4 },
+    empty: { password: null },
   });
   assert.deepEqual(res.value, {
-    Password: '[REDACTED:field]', API_KEY: '[REDACTED:field]', 'X-Api-Key': '[REDACTED:field]',
-    Authorization: '[REDACTED:field]', EMAIL: '[REDACTED:field]',
-    nested: { ssn: '[REDACTED:field]', tokenCount: 3, maxTokens: 4 }, empty: { password: null },
+    Password: '[REDACTED:field]',
+    API_KEY: '[REDACTED:field]',
+    'X-Api-Key': '[REDACTED:field]',
+    Authorization: '[REDACTED:field]',
+    EMAIL: '[REDACTED:field]',
+    nested: { ssn: '[REDACTED:field]', tokenCount: 3, maxTokens: 4 },
+    empty: { password: null },
   });
   assert.equal(res.count, 6);
   assert.deepEqual(new Redactor({ defaultFields: false }).redact({ password: 'p' }).value, { password: 'p' });
@@ -183,23 +208,41 @@ test('paths: dotted, [*], $.. recursion, bracketed names and indices', () => {
     paths: ['$.arguments.email', '$.items[*].card', '$..ssn', "$['odd key']", '$.list[1]', '$..deep.*'],
   });
   const res = p.redact({
-    arguments: { email: 'a@b.c', name: 'n' }, email: 'kept',
-    items: [{ card: '4111', id: 1 }, { card: '5500', id: 2 }],
-    a: { b: [{ ssn: 'x' }, { c: { ssn: { any: 'thing' } } }] }, ssn: 'top',
-    'odd key': 1, list: ['a', 'b', 'c'], x: { deep: { k1: 1, k2: [2] } },
+    arguments: { email: 'a@b.c', name: 'n' },
+    email: 'kept',
+    items: [
+      { card: '4111', id: 1 },
+      { card: '5500', id: 2 },
+    ],
+    a: { b: [{ ssn: 'x' }, { c: { ssn: { any: 'thing' } } }] },
+    ssn: 'top',
+    'odd key': 1,
+    list: ['a', 'b', 'c'],
+    x: { deep: { k1: 1, k2: [2] } },
   });
   assert.deepEqual(res.value, {
-    arguments: { email: '[REDACTED:path]', name: 'n' }, email: 'kept',
-    items: [{ card: '[REDACTED:path]', id: 1 }, { card: '[REDACTED:path]', id: 2 }],
-    a: { b: [{ ssn: '[REDACTED:path]' }, { c: { ssn: '[REDACTED:path]' } }] }, ssn: '[REDACTED:path]',
-    'odd key': '[REDACTED:path]', list: ['a', '[REDACTED:path]', 'c'], x: { deep: { k1: '[REDACTED:path]', k2: '[REDACTED:path]' } },
+    arguments: { email: '[REDACTED:path]', name: 'n' },
+    email: 'kept',
+    items: [
+      { card: '[REDACTED:path]', id: 1 },
+      { card: '[REDACTED:path]', id: 2 },
+    ],
+    a: { b: [{ ssn: '[REDACTED:path]' }, { c: { ssn: '[REDACTED:path]' } }] },
+    ssn: '[REDACTED:path]',
+    'odd key': '[REDACTED:path]',
+    list: ['a', '[REDACTED:path]', 'c'],
+    x: { deep: { k1: '[REDACTED:path]', k2: '[REDACTED:path]' } },
   });
   assert.deepEqual(res.kinds, ['path']);
 });
 
 test('invalid paths throw at construction naming the path', () => {
   for (const bad of ['arguments.email', '$.a[', '$.a[x]', '$..', '$.a..', '$x', '$.a[]']) {
-    assert.throws(() => new Redactor({ paths: [bad] }), (e: Error) => e.message.includes(JSON.stringify(bad)), bad);
+    assert.throws(
+      () => new Redactor({ paths: [bad] }),
+      (e: Error) => e.message.includes(JSON.stringify(bad)),
+      bad,
+    );
   }
 });
 
@@ -231,13 +274,33 @@ test('depth and node limits withhold the subtree', () => {
 });
 
 test('a failure inside redaction withholds the whole value, never passing it through', () => {
-  const getter = { ok: CANARY, get boom(): string { throw new Error(CANARY); } };
+  const getter = {
+    ok: CANARY,
+    get boom(): string {
+      throw new Error(CANARY);
+    },
+  };
   assert.deepEqual(r.redact(getter), { value: WITHHELD, count: 0, withheld: true, kinds: ['error'] });
-  const proxy = new Proxy({ s: CANARY }, { ownKeys() { throw new Error('no'); } });
+  const proxy = new Proxy(
+    { s: CANARY },
+    {
+      ownKeys() {
+        throw new Error('no');
+      },
+    },
+  );
   assert.equal(r.redact({ wrapper: proxy }).value, WITHHELD);
-  const evil = { toString(): string { throw new Error('x'); } } as unknown as string;
+  const evil = {
+    toString(): string {
+      throw new Error('x');
+    },
+  } as unknown as string;
   assert.deepEqual(r.redactString(evil), { text: WITHHELD, count: 0 });
-  const badJson = { toJSON(): never { throw new Error(CANARY); } };
+  const badJson = {
+    toJSON(): never {
+      throw new Error(CANARY);
+    },
+  };
   assert.equal(r.redact([CANARY, badJson]).value, WITHHELD);
 });
 

@@ -46,10 +46,32 @@ export interface Redaction {
 export const WITHHELD = '[WITHHELD: redaction failed]';
 export const MIN_SECRET_LENGTH = 6;
 export const DEFAULT_FIELDS: readonly string[] = [
-  'password', 'passwd', 'pwd', 'passphrase', 'secret', 'client_secret', 'token', 'access_token',
-  'refresh_token', 'id_token', 'api_key', 'apikey', 'x-api-key', 'authorization',
-  'proxy-authorization', 'cookie', 'set-cookie', 'private_key', 'secret_key', 'session_token',
-  'credentials', 'ssn', 'credit_card', 'card_number', 'cvv', 'cvc',
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'client_secret',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'api_key',
+  'apikey',
+  'x-api-key',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'private_key',
+  'secret_key',
+  'session_token',
+  'credentials',
+  'ssn',
+  'credit_card',
+  'card_number',
+  'cvv',
+  'cvc',
 ];
 
 /** Characters dropped from the end of a cut string: a token straddling the cut is removed whole. */
@@ -145,7 +167,9 @@ export class Redactor {
       if (typeof s !== 'string') throw new Error('Redactor: secrets must be strings');
       // Never echo the value: it is a secret.
       if (s.length < MIN_SECRET_LENGTH)
-        throw new Error(`Redactor: secret values must be at least ${MIN_SECRET_LENGTH} characters (got one of ${s.length})`);
+        throw new Error(
+          `Redactor: secret values must be at least ${MIN_SECRET_LENGTH} characters (got one of ${s.length})`,
+        );
     }
     return [...new Set(secrets)];
   }

@@ -240,7 +240,9 @@ function rx(kind: string, re: RegExp, hint?: string, build?: Replacer): WellKnow
       s.replace(re, (m: string, ...rest: unknown[]) => {
         // String.prototype.replace passes (match, ...groups, offset, string[, namedGroups]).
         const at = rest.findIndex((x) => typeof x === 'number');
-        const out = build ? build(m, rest.slice(0, at) as Array<string | undefined>, rest[at] as number, s) : marker(kind);
+        const out = build
+          ? build(m, rest.slice(0, at) as Array<string | undefined>, rest[at] as number, s)
+          : marker(kind);
         if (out === null) return m;
         note(kind);
         return out;

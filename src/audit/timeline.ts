@@ -20,7 +20,9 @@ export interface TimelineEntry {
 }
 
 export function timeline(events: AuditEvent[]): TimelineEntry[] {
-  const sorted = [...events].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.stream === b.stream ? a.seq - b.seq : 0));
+  const sorted = [...events].sort((a, b) =>
+    a.time < b.time ? -1 : a.time > b.time ? 1 : a.stream === b.stream ? a.seq - b.seq : 0,
+  );
   return sorted.map((e) => ({
     time: e.time,
     kind: e.kind,

@@ -25,7 +25,12 @@ const PAGE = 2000;
  */
 export async function verifyAudit(
   store: AuditStore,
-  opts: { liveStreams?: ReadonlySet<string>; onProgress?: (records: number) => void; checkpoints?: CheckpointExport; trustedKeys?: ReadonlySet<string> } = {},
+  opts: {
+    liveStreams?: ReadonlySet<string>;
+    onProgress?: (records: number) => void;
+    checkpoints?: CheckpointExport;
+    trustedKeys?: ReadonlySet<string>;
+  } = {},
 ): Promise<VerifyReport> {
   const problems: Problem[] = [];
   let records = 0;
@@ -43,26 +48,68 @@ export async function verifyAudit(
         try {
           e = JSON.parse(r.body) as AuditEvent;
         } catch {
-          problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'unreadable', detail: 'the record is not valid json' });
+          problems.push({
+            stream: s.stream,
+            seq: r.seq,
+            position: r.position,
+            problem: 'unreadable',
+            detail: 'the record is not valid json',
+          });
           continue;
         }
         if (r.seq > expectSeq) {
-          problems.push({ stream: s.stream, seq: expectSeq, position: null, problem: 'missing', detail: `seq ${expectSeq}${r.seq - 1 > expectSeq ? ` to ${r.seq - 1}` : ''} absent` });
+          problems.push({
+            stream: s.stream,
+            seq: expectSeq,
+            position: null,
+            problem: 'missing',
+            detail: `seq ${expectSeq}${r.seq - 1 > expectSeq ? ` to ${r.seq - 1}` : ''} absent`,
+          });
         } else if (r.seq < expectSeq && !(r.seq === expectSeq - 1 && e.hash === prev)) {
-          problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'out of order', detail: `seq ${r.seq} after ${expectSeq - 1}` });
+          problems.push({
+            stream: s.stream,
+            seq: r.seq,
+            position: r.position,
+            problem: 'out of order',
+            detail: `seq ${r.seq} after ${expectSeq - 1}`,
+          });
         }
         if (e.stream !== r.stream || e.seq !== r.seq) {
-          problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'edited', detail: `the columns say ${r.stream}#${r.seq}, the record ${e.stream}#${e.seq}` });
+          problems.push({
+            stream: s.stream,
+            seq: r.seq,
+            position: r.position,
+            problem: 'edited',
+            detail: `the columns say ${r.stream}#${r.seq}, the record ${e.stream}#${e.seq}`,
+          });
         } else if (chainHash(e) !== e.hash) {
-          problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'edited', detail: 'the content does not match its hash' });
+          problems.push({
+            stream: s.stream,
+            seq: r.seq,
+            position: r.position,
+            problem: 'edited',
+            detail: 'the content does not match its hash',
+          });
         } else if (e.prev !== prev && r.seq === expectSeq) {
-          problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'out of order', detail: 'it does not follow the record before it' });
+          problems.push({
+            stream: s.stream,
+            seq: r.seq,
+            position: r.position,
+            problem: 'out of order',
+            detail: 'it does not follow the record before it',
+          });
         }
         // A signed checkpoint in the stream signs the record just before it.
         if (e.kind === 'audit.checkpoint') {
           const d = e.detail as unknown as CheckpointDetail | undefined;
           if (!d || d.seq !== e.seq - 1 || d.hash !== e.prev || !signatureValid(s.stream, d, opts.trustedKeys)) {
-            problems.push({ stream: s.stream, seq: r.seq, position: r.position, problem: 'bad checkpoint', detail: 'the checkpoint does not sign the record before it with a valid (trusted) signature' });
+            problems.push({
+              stream: s.stream,
+              seq: r.seq,
+              position: r.position,
+              problem: 'bad checkpoint',
+              detail: 'the checkpoint does not sign the record before it with a valid (trusted) signature',
+            });
           }
         }
         prev = e.hash;
@@ -75,7 +122,13 @@ export async function verifyAudit(
     }
     // A stream that did not end cleanly: its writer crashed, or its tail was cut. Live streams are still being written.
     if (last && last.kind !== 'stream.closed' && !opts.liveStreams?.has(s.stream)) {
-      problems.push({ stream: s.stream, seq: last.seq, position: null, problem: 'not closed', detail: 'no closing record: the writer stopped abruptly, or records after this one were removed' });
+      problems.push({
+        stream: s.stream,
+        seq: last.seq,
+        position: null,
+        problem: 'not closed',
+        detail: 'no closing record: the writer stopped abruptly, or records after this one were removed',
+      });
     }
   }
   if (opts.checkpoints) problems.push(...(await checkAgainstCheckpoints(store, opts.checkpoints, opts.trustedKeys)));

@@ -52,7 +52,12 @@ interface Part {
  * refuse to publish when it cannot), and decide what a client may be shown of each item.
  */
 export interface CatalogGate {
-  observe(server: string, part: Omit<Part, 'templateRes'>, found: { serverInfo: unknown; protocolVersion: string; instructions: string | undefined }, otherTools: ReadonlySet<string>): Promise<void>;
+  observe(
+    server: string,
+    part: Omit<Part, 'templateRes'>,
+    found: { serverInfo: unknown; protocolVersion: string; instructions: string | undefined },
+    otherTools: ReadonlySet<string>,
+  ): Promise<void>;
   present(server: string, kind: Kind, item: JsonObject): JsonObject | undefined;
 }
 
@@ -93,18 +98,26 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   async refresh(server: string, kinds: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates']): Promise<void> {
     const up = this.#upstreams.get(server);
     if (!up?.identity) return;
-    const part = { ...(this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] }) };
+    const part = {
+      ...(this.#parts.get(server) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [], templateRes: [] }),
+    };
     for (const kind of kinds) {
       const { capability } = LIST[kind];
       const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
       // Bounded, linear-time matchers: a hostile template or a 60 kB URI cannot stall the event loop.
-      if (kind === 'resourceTemplates') part.templateRes = items.map((t) => templateMatcher(String(t.uriTemplate ?? '')));
+      if (kind === 'resourceTemplates')
+        part.templateRes = items.map((t) => templateMatcher(String(t.uriTemplate ?? '')));
     }
     // Recorded (pinned, scanned, quarantined) before anyone can see or call it; if the inventory
     // cannot record it, the new listing is not published at all.
     const { serverInfo, protocolVersion, instructions } = up.identity;
-    await this.#gate?.observe(server, part, { serverInfo, protocolVersion, instructions }, this.#otherTools(server, part.tools));
+    await this.#gate?.observe(
+      server,
+      part,
+      { serverInfo, protocolVersion, instructions },
+      this.#otherTools(server, part.tools),
+    );
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
     for (const kind of kinds) this.emit('changed', kind, server);
@@ -175,7 +188,10 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
    * the listed resource, else the one template it matches (`template: true`), else undefined: a URI the
    * server did not list can still be read where policy allows it.
    */
-  resolveResource(uri: string, scope?: string): { server: string; uri: string; def?: JsonObject; template?: boolean } | undefined {
+  resolveResource(
+    uri: string,
+    scope?: string,
+  ): { server: string; uri: string; def?: JsonObject; template?: boolean } | undefined {
     const target = scope ? { server: scope, uri } : splitUri(uri);
     if (!target || !this.#upstreams.has(target.server)) return undefined;
     const part = this.#parts.get(target.server);
@@ -220,12 +236,18 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         continue;
       }
       const twins = bySkeleton.get(skeleton(name))!.filter((n) => n !== name);
-      const problem = (kind === 'tools' && isItemName(name) ? 'starts like a prompt or resource entry of the inventory (`prompt:`, `resource:`, `template:`)' : undefined)
-        ?? nameProblem(name)
-        ?? (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined)
-        ?? (depthOver(item, MAX_ITEM_DEPTH) ? `definition nested deeper than ${MAX_ITEM_DEPTH} levels` : undefined);
+      const problem =
+        (kind === 'tools' && isItemName(name)
+          ? 'starts like a prompt or resource entry of the inventory (`prompt:`, `resource:`, `template:`)'
+          : undefined) ??
+        nameProblem(name) ??
+        (twins.length ? `looks like ${twins.map((n) => JSON.stringify(n)).join(', ')}` : undefined) ??
+        (depthOver(item, MAX_ITEM_DEPTH) ? `definition nested deeper than ${MAX_ITEM_DEPTH} levels` : undefined);
       if (problem) {
-        this.#log.error({ server, kind, name: JSON.stringify(name), reason: problem }, 'refused an upstream item: unsafe name');
+        this.#log.error(
+          { server, kind, name: JSON.stringify(name), reason: problem },
+          'refused an upstream item: unsafe name',
+        );
         continue;
       }
       kept.push(item);

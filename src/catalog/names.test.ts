@@ -4,7 +4,8 @@ import { nameProblem, skeleton } from './names.ts';
 import { templateMatcher as templateRegex } from './template.ts';
 
 test('ordinary tool names pass', () => {
-  for (const n of ['echo', 'read_file', 'get-sum', 'files.read', 'créer_fichier', '読み込む']) assert.equal(nameProblem(n), undefined, n);
+  for (const n of ['echo', 'read_file', 'get-sum', 'files.read', 'créer_fichier', '読み込む'])
+    assert.equal(nameProblem(n), undefined, n);
 });
 
 test('invisible, control, bidi and tag characters are refused', () => {

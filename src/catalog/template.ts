@@ -30,15 +30,18 @@ function unusable(template: string, problem: string): TemplateMatcher {
 }
 
 export function templateMatcher(template: string): TemplateMatcher {
-  if (template.length > MAX_TEMPLATE_CHARS) return unusable(template, `template longer than ${MAX_TEMPLATE_CHARS} characters`);
+  if (template.length > MAX_TEMPLATE_CHARS)
+    return unusable(template, `template longer than ${MAX_TEMPLATE_CHARS} characters`);
   let re = '';
   let last = 0;
   let count = 0;
   for (const m of template.matchAll(/\{([^}]*)\}/g)) {
-    if (++count > MAX_TEMPLATE_EXPRESSIONS) return unusable(template, `more than ${MAX_TEMPLATE_EXPRESSIONS} expressions`);
+    if (++count > MAX_TEMPLATE_EXPRESSIONS)
+      return unusable(template, `more than ${MAX_TEMPLATE_EXPRESSIONS} expressions`);
     re += RE2JS.quote(template.slice(last, m.index));
     const op = m[1][0];
-    re += op === '+' || op === '#' || op === '/' || op === '.' || op === ';' || op === '?' || op === '&' ? '.*' : '[^/?#]*';
+    re +=
+      op === '+' || op === '#' || op === '/' || op === '.' || op === ';' || op === '?' || op === '&' ? '.*' : '[^/?#]*';
     last = (m.index ?? 0) + m[0].length;
   }
   re += RE2JS.quote(template.slice(last));

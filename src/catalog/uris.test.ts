@@ -2,9 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { URI_SCHEME, namespaceUri, namespaceUris, splitUri } from './uris.ts';
 
-test('namespaceUri and splitUri are inverses, whatever the server\'s URI holds', () => {
+test("namespaceUri and splitUri are inverses, whatever the server's URI holds", () => {
   assert.equal(URI_SCHEME, 'gatehouse:');
-  for (const uri of ['secret://token', 'file:///srv/a b.txt', 'https://example.com/a?b=c#d', 'gatehouse:twin/secret://token', 'x']) {
+  for (const uri of [
+    'secret://token',
+    'file:///srv/a b.txt',
+    'https://example.com/a?b=c#d',
+    'gatehouse:twin/secret://token',
+    'x',
+  ]) {
     const n = namespaceUri('mt', uri);
     assert.equal(n, `gatehouse:mt/${uri}`);
     assert.deepEqual(splitUri(n), { server: 'mt', uri });
@@ -15,28 +21,57 @@ test('namespaceUri and splitUri are inverses, whatever the server\'s URI holds',
 });
 
 test('anything else is not a namespaced URI', () => {
-  for (const uri of ['secret://token', 'gatehouse:', 'gatehouse:mt', 'gatehouse:mt/', 'gatehouse:/secret://token', 'GATEHOUSE:mt/x', ' gatehouse:mt/x', 'gatehouse//mt/x', 'urn:gatehouse:mt/x']) {
+  for (const uri of [
+    'secret://token',
+    'gatehouse:',
+    'gatehouse:mt',
+    'gatehouse:mt/',
+    'gatehouse:/secret://token',
+    'GATEHOUSE:mt/x',
+    ' gatehouse:mt/x',
+    'gatehouse//mt/x',
+    'urn:gatehouse:mt/x',
+  ]) {
     assert.equal(splitUri(uri), undefined, uri);
   }
 });
 
-test('resources/read: each content\'s URI is namespaced; everything else is kept', () => {
-  const r = namespaceUris('resources/read', { contents: [{ uri: 'secret://token', text: 't', mimeType: 'text/plain' }, { blob: 'AA==' }, 'odd', null], _meta: { x: 1 } }, 'mt');
-  assert.deepEqual(r, { contents: [{ uri: 'gatehouse:mt/secret://token', text: 't', mimeType: 'text/plain' }, { blob: 'AA==' }, 'odd', null], _meta: { x: 1 } });
+test("resources/read: each content's URI is namespaced; everything else is kept", () => {
+  const r = namespaceUris(
+    'resources/read',
+    {
+      contents: [{ uri: 'secret://token', text: 't', mimeType: 'text/plain' }, { blob: 'AA==' }, 'odd', null],
+      _meta: { x: 1 },
+    },
+    'mt',
+  );
+  assert.deepEqual(r, {
+    contents: [
+      { uri: 'gatehouse:mt/secret://token', text: 't', mimeType: 'text/plain' },
+      { blob: 'AA==' },
+      'odd',
+      null,
+    ],
+    _meta: { x: 1 },
+  });
 });
 
 test('tools/call: resource links and embedded resources are namespaced, other blocks untouched', () => {
-  const r = namespaceUris('tools/call', {
-    content: [
-      { type: 'text', text: 'see file:///srv/a.txt', uri: 'not-a-link' },
-      { type: 'resource_link', uri: 'file:///srv/a.txt', name: 'a' },
-      { type: 'resource', resource: { uri: 'file:///srv/b.txt', text: 'b' } },
-      { type: 'resource', resource: { text: 'no uri' } },
-      { type: 'image', data: 'AA==', mimeType: 'image/png' },
-      ['nested'],
-    ],
-    isError: false,
-  }, 'mt');
+  const r = namespaceUris(
+    'tools/call',
+    {
+      content: [
+        { type: 'text', text: 'see file:///srv/a.txt', uri: 'not-a-link' },
+        { type: 'resource_link', uri: 'file:///srv/a.txt', name: 'a' },
+        { type: 'resource', resource: { uri: 'file:///srv/b.txt', text: 'b' } },
+        { type: 'resource', resource: { text: 'no uri' } },
+        { type: 'image', data: 'AA==', mimeType: 'image/png' },
+        ['nested'],
+      ],
+      isError: false,
+    },
+    'mt',
+  );
   assert.deepEqual(r.content, [
     { type: 'text', text: 'see file:///srv/a.txt', uri: 'not-a-link' },
     { type: 'resource_link', uri: 'gatehouse:mt/file:///srv/a.txt', name: 'a' },
@@ -49,17 +84,33 @@ test('tools/call: resource links and embedded resources are namespaced, other bl
 });
 
 test('prompts/get: message contents, single or arrays, are namespaced', () => {
-  const r = namespaceUris('prompts/get', {
-    messages: [
-      { role: 'user', content: { type: 'resource', resource: { uri: 'secret://token', text: 'x' } } },
-      { role: 'assistant', content: [{ type: 'resource_link', uri: 'secret://a' }, { type: 'text', text: 'hi' }] },
-      { role: 'user', content: { type: 'text', text: 'plain' } },
-      'odd',
-    ],
-  }, 'mt');
+  const r = namespaceUris(
+    'prompts/get',
+    {
+      messages: [
+        { role: 'user', content: { type: 'resource', resource: { uri: 'secret://token', text: 'x' } } },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'resource_link', uri: 'secret://a' },
+            { type: 'text', text: 'hi' },
+          ],
+        },
+        { role: 'user', content: { type: 'text', text: 'plain' } },
+        'odd',
+      ],
+    },
+    'mt',
+  );
   assert.deepEqual(r.messages, [
     { role: 'user', content: { type: 'resource', resource: { uri: 'gatehouse:mt/secret://token', text: 'x' } } },
-    { role: 'assistant', content: [{ type: 'resource_link', uri: 'gatehouse:mt/secret://a' }, { type: 'text', text: 'hi' }] },
+    {
+      role: 'assistant',
+      content: [
+        { type: 'resource_link', uri: 'gatehouse:mt/secret://a' },
+        { type: 'text', text: 'hi' },
+      ],
+    },
     { role: 'user', content: { type: 'text', text: 'plain' } },
     'odd',
   ]);

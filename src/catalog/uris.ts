@@ -28,7 +28,8 @@ function block(c: unknown, server: string): unknown {
   const o = c as JsonObject;
   if (o.type === 'resource_link' && typeof o.uri === 'string') return { ...o, uri: namespaceUri(server, o.uri) };
   const r = o.resource as JsonObject | undefined;
-  if (o.type === 'resource' && r && typeof r.uri === 'string') return { ...o, resource: { ...r, uri: namespaceUri(server, r.uri) } };
+  if (o.type === 'resource' && r && typeof r.uri === 'string')
+    return { ...o, resource: { ...r, uri: namespaceUri(server, r.uri) } };
   return o;
 }
 
@@ -39,11 +40,31 @@ function block(c: unknown, server: string): unknown {
  */
 export function namespaceUris(method: string, r: JsonObject, server: string): JsonObject {
   if (method === 'resources/read' && Array.isArray(r.contents)) {
-    return { ...r, contents: r.contents.map((c) => (c && typeof c === 'object' && typeof (c as JsonObject).uri === 'string' ? { ...(c as JsonObject), uri: namespaceUri(server, (c as JsonObject).uri as string) } : c)) };
+    return {
+      ...r,
+      contents: r.contents.map((c) =>
+        c && typeof c === 'object' && typeof (c as JsonObject).uri === 'string'
+          ? { ...(c as JsonObject), uri: namespaceUri(server, (c as JsonObject).uri as string) }
+          : c,
+      ),
+    };
   }
-  if (method === 'tools/call' && Array.isArray(r.content)) return { ...r, content: r.content.map((c) => block(c, server)) as never };
+  if (method === 'tools/call' && Array.isArray(r.content))
+    return { ...r, content: r.content.map((c) => block(c, server)) as never };
   if (method === 'prompts/get' && Array.isArray(r.messages)) {
-    return { ...r, messages: r.messages.map((m) => (m && typeof m === 'object' && !Array.isArray(m) ? { ...(m as JsonObject), content: Array.isArray((m as JsonObject).content) ? ((m as JsonObject).content as unknown[]).map((c) => block(c, server)) : block((m as JsonObject).content, server) } : m)) as never };
+    return {
+      ...r,
+      messages: r.messages.map((m) =>
+        m && typeof m === 'object' && !Array.isArray(m)
+          ? {
+              ...(m as JsonObject),
+              content: Array.isArray((m as JsonObject).content)
+                ? ((m as JsonObject).content as unknown[]).map((c) => block(c, server))
+                : block((m as JsonObject).content, server),
+            }
+          : m,
+      ) as never,
+    };
   }
   return r;
 }

@@ -23,9 +23,12 @@ import type { ApprovalRequest } from '../approvals/model.ts';
 function visibleTo(c: Caller, r: ApprovalRequest): boolean {
   const p = c.principal;
   if (!p) return true;
-  return r.tenant === p.tenant && c.identity!.isPerson(p) && isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles });
+  return (
+    r.tenant === p.tenant &&
+    c.identity!.isPerson(p) &&
+    isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles })
+  );
 }
-
 
 export function registerApprovals(program: Command, ctx: CliContext): void {
   const approvals = program.command('approvals').description('calls waiting for a human decision');
@@ -42,10 +45,28 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, async (s) => {
         const c = await caller(ctx, config, s, opts.as);
-        return (await s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant })).filter((r) => visibleTo(c, r));
+        return (await s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant })).filter((r) =>
+          visibleTo(c, r),
+        );
       });
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'], rows.map((r) => [r.id, isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status, r.tenant, r.requester.subject, r.tool, r.toolClass, visible(r.summary), new Date(r.expiresAt).toISOString()]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'],
+          rows.map((r) => [
+            r.id,
+            isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status,
+            r.tenant,
+            r.requester.subject,
+            r.tool,
+            r.toolClass,
+            visible(r.summary),
+            new Date(r.expiresAt).toISOString(),
+          ]),
+          null,
+        ),
+      );
     });
 
   approvals
@@ -65,17 +86,26 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
       if (!r) ctx.fail(`no approval request \`${id}\``, 2);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       const rc = receipt(r);
-      process.stdout.write([
-        `${visible(r.summary)}`,
-        `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
-        `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
-        `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
-        `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
-        ...r.decisions.map((d) => `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`),
-        '',
-        rc.kind === 'diff' ? visible(rc.unified) : rc.kind === 'fields' ? rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n') : visible(rc.json),
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `${visible(r.summary)}`,
+          `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
+          `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
+          `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
+          `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
+          ...r.decisions.map(
+            (d) =>
+              `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
+          ),
+          '',
+          rc.kind === 'diff'
+            ? visible(rc.unified)
+            : rc.kind === 'fields'
+              ? rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n')
+              : visible(rc.json),
+          '',
+        ].join('\n'),
+      );
     });
 
   for (const decision of ['approve', 'deny'] as const) {
@@ -89,33 +119,55 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
       .addOption(ctx.configOption())
       .option('--json', 'print the request as JSON')
       .addOption(asOption())
-      .action(async (id: string, opts: { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string }) => {
-        const config = await ctx.load(opts.config);
-        let by = actorName(opts.by);
-        const result = await withStore(config, async (s) => {
-          const c = await caller(ctx, config, s, opts.as);
-          const r = await s.approvals.get(id);
-          if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
-          const p = c.principal;
-          if (p) by = p.subject;
-          // With a credential: that verified person, its tenant and roles. Without: the operator, as --by, with the roles given.
-          const approver = p
-            ? { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity!.isPerson(p) }
-            : { key: `cli:${by}`, subject: by, tenant: r.tenant, roles: opts.role.split(',').map((x) => x.trim()).filter(Boolean) };
-          const t = decide(r, approver, decision, opts.reason, Date.now());
-          if (!t.ok) {
-            if (t.request) await s.approvals.transition(t.request, r.status);
+      .action(
+        async (
+          id: string,
+          opts: { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string },
+        ) => {
+          const config = await ctx.load(opts.config);
+          let by = actorName(opts.by);
+          const result = await withStore(config, async (s) => {
+            const c = await caller(ctx, config, s, opts.as);
+            const r = await s.approvals.get(id);
+            if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
+            const p = c.principal;
+            if (p) by = p.subject;
+            // With a credential: that verified person, its tenant and roles. Without: the operator, as --by, with the roles given.
+            const approver = p
+              ? { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity!.isPerson(p) }
+              : {
+                  key: `cli:${by}`,
+                  subject: by,
+                  tenant: r.tenant,
+                  roles: opts.role
+                    .split(',')
+                    .map((x) => x.trim())
+                    .filter(Boolean),
+                };
+            const t = decide(r, approver, decision, opts.reason, Date.now());
+            if (!t.ok) {
+              if (t.request) await s.approvals.transition(t.request, r.status);
+              return t;
+            }
+            if (!(await s.approvals.transition(t.request, 'pending')))
+              return { ok: false as const, message: 'the request changed meanwhile' };
+            const log = new AuditLog(s.audit, newStreamName('cli'));
+            await log.append({
+              kind: 'approval.event',
+              tool: r.tool,
+              approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
+              actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' },
+              detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason },
+            });
+            await log.close();
             return t;
-          }
-          if (!(await s.approvals.transition(t.request, 'pending'))) return { ok: false as const, message: 'the request changed meanwhile' };
-          const log = new AuditLog(s.audit, newStreamName('cli'));
-          await log.append({ kind: 'approval.event', tool: r.tool, approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) }, actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' }, detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason } });
-          await log.close();
-          return t;
-        });
-        if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
-        if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
-        process.stdout.write(`${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`);
-      });
+          });
+          if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
+          if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
+          process.stdout.write(
+            `${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`,
+          );
+        },
+      );
   }
 }

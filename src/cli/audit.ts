@@ -5,7 +5,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { exportCheckpoints, latestCheckpoints, parseCheckpointExport, type CheckpointExport } from '../audit/checkpoint.ts';
+import {
+  exportCheckpoints,
+  latestCheckpoints,
+  parseCheckpointExport,
+  type CheckpointExport,
+} from '../audit/checkpoint.ts';
 import { once } from 'node:events';
 import type { AuditQuery } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
@@ -23,7 +28,11 @@ import type { Store } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 
 /** `--as` given: the scope of that credential; else the operator's (every tenant). */
-async function scopeFor(ctx: CliContext, config: Config, as: string | undefined): Promise<{ scope: AdminScope; person?: string }> {
+async function scopeFor(
+  ctx: CliContext,
+  config: Config,
+  as: string | undefined,
+): Promise<{ scope: AdminScope; person?: string }> {
   return withStore(config, async (s: Store) => {
     const c = await caller(ctx, config, s, as);
     const scope = adminScopeOf(ctx, c);
@@ -33,8 +42,8 @@ async function scopeFor(ctx: CliContext, config: Config, as: string | undefined)
 }
 
 /** A tenant admin's view: its own tenant's records only. */
-const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) => scope.platform || e.actor?.tenant === scope.tenant;
-
+const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) =>
+  scope.platform || e.actor?.tenant === scope.tenant;
 
 /**
  * Who performs a two-person audit operation (prune, retention): with a credential, the verified person
@@ -43,56 +52,80 @@ const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) => s
 async function twoPersonActor(ctx: CliContext, config: Config, opts: { as?: string; by?: string }): Promise<string> {
   const who = await scopeFor(ctx, config, opts.as);
   requirePlatform(ctx, who.scope);
-  if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person) ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
+  if ((opts.as ?? process.env.GATEHOUSE_CREDENTIAL) && !who.person)
+    ctx.fail('forbidden: two-person operations need a person: this credential is a service key', 2);
   return who.person ?? actorName(opts.by);
 }
 
 function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const t = parseTime(v);
-  if (t === undefined) ctx.fail(`\`${flag} ${v}\` is not a time: use an ISO date (2026-11-29T10:00:00Z) or a duration ago (30m, 24h, 7d)`, 2);
+  if (t === undefined)
+    ctx.fail(
+      `\`${flag} ${v}\` is not a time: use an ISO date (2026-11-29T10:00:00Z) or a duration ago (30m, 24h, 7d)`,
+      2,
+    );
   return t;
 }
 
 export function registerAudit(program: Command, ctx: CliContext): void {
-  const audit = program.command('audit').description('the audit trail: verify the chain, reconstruct a run, search, export');
+  const audit = program
+    .command('audit')
+    .description('the audit trail: verify the chain, reconstruct a run, search, export');
 
   audit
     .command('verify')
-    .description('recompute every stream\'s hash chain: reports edited, missing and reordered records with their position')
+    .description(
+      "recompute every stream's hash chain: reports edited, missing and reordered records with their position",
+    )
     .addOption(ctx.configOption())
     .option('--json', 'print the report as JSON')
-    .option('--checkpoints <file>', 'signed checkpoints exported earlier (`gatehouse audit checkpoints`): also report streams cut short or deleted since')
+    .option(
+      '--checkpoints <file>',
+      'signed checkpoints exported earlier (`gatehouse audit checkpoints`): also report streams cut short or deleted since',
+    )
     .option('--trust-key <keyId...>', 'count only checkpoints signed by these key ids (default: any valid signature)')
     .addOption(asOption())
-    .action(async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[]; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
-      let checkpoints: CheckpointExport | undefined;
-      if (opts.checkpoints) {
-        try {
-          checkpoints = parseCheckpointExport(readFileSync(opts.checkpoints, 'utf8'));
-        } catch (err) {
-          ctx.fail(`cannot read checkpoints from \`${opts.checkpoints}\`: ${(err as Error).message}`, 2);
+    .action(
+      async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[]; as?: string }) => {
+        const config = await ctx.load(opts.config);
+        requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
+        let checkpoints: CheckpointExport | undefined;
+        if (opts.checkpoints) {
+          try {
+            checkpoints = parseCheckpointExport(readFileSync(opts.checkpoints, 'utf8'));
+          } catch (err) {
+            ctx.fail(`cannot read checkpoints from \`${opts.checkpoints}\`: ${(err as Error).message}`, 2);
+          }
         }
-      }
-      const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
-      // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
-      const tty = process.stderr.isTTY;
-      const progress = (n: number) => process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
-      const report = await withStore(config, (s) => verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }));
-      if (!opts.json && tty) process.stderr.write('\n');
-      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else {
-        for (const p of report.problems) process.stdout.write(`${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`);
-        process.stdout.write(`${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`);
-      }
-      process.exitCode = report.ok ? 0 : 1;
-    });
+        const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
+        // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
+        const tty = process.stderr.isTTY;
+        const progress = (n: number) =>
+          process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
+        const report = await withStore(config, (s) =>
+          verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }),
+        );
+        if (!opts.json && tty) process.stderr.write('\n');
+        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          for (const p of report.problems)
+            process.stdout.write(
+              `${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`,
+            );
+          process.stdout.write(
+            `${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`,
+          );
+        }
+        process.exitCode = report.ok ? 0 : 1;
+      },
+    );
 
   audit
     .command('checkpoints')
-    .description('the latest signed checkpoint of every stream, to keep elsewhere: `audit verify --checkpoints` then detects cut and deleted streams')
+    .description(
+      'the latest signed checkpoint of every stream, to keep elsewhere: `audit verify --checkpoints` then detects cut and deleted streams',
+    )
     .addOption(ctx.configOption())
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
     .action(async (opts: { config: string; output?: string }) => {
@@ -103,14 +136,21 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       try {
         writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
       } catch (err) {
-        ctx.fail((err as NodeJS.ErrnoException).code === 'EEXIST' ? `\`${opts.output}\` exists: choose another file` : `cannot write \`${opts.output}\`: ${(err as NodeJS.ErrnoException).code}`, 2);
+        ctx.fail(
+          (err as NodeJS.ErrnoException).code === 'EEXIST'
+            ? `\`${opts.output}\` exists: choose another file`
+            : `cannot write \`${opts.output}\`: ${(err as NodeJS.ErrnoException).code}`,
+          2,
+        );
       }
       process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
     });
 
   audit
     .command('run')
-    .description('the ordered timeline of a run (a session id, a run label or a trace id): calls, decisions, outcomes, times')
+    .description(
+      'the ordered timeline of a run (a session id, a run label or a trace id): calls, decisions, outcomes, times',
+    )
     .argument('<run>', 'run, session or trace id')
     .addOption(ctx.configOption())
     .option('--json', 'print the timeline as JSON')
@@ -118,19 +158,37 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .action(async (run: string, opts: { config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
       const { scope } = await scopeFor(ctx, config, opts.as);
-      const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) => inScope(scope)(r.event));
+      const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) =>
+        inScope(scope)(r.event),
+      );
       if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
       const entries = timeline(rows.map((r) => r.event));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
-      process.stdout.write(render('table', ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'], entries.map((e) => [e.time, e.kind, e.tool, e.class, e.actor, e.decision, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.latencyMs === undefined ? '' : String(e.latencyMs)]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'],
+          entries.map((e) => [
+            e.time,
+            e.kind,
+            e.tool,
+            e.class,
+            e.actor,
+            e.decision,
+            e.error ? `${e.outcome} ${e.error}` : e.outcome,
+            e.latencyMs === undefined ? '' : String(e.latencyMs),
+          ]),
+          null,
+        ),
+      );
     });
 
   audit
     .command('search')
     .description('records by actor, tenant, tool, outcome, kind and time')
     .addOption(ctx.configOption())
-    .option('--subject <subject>', 'the actor\'s subject')
-    .option('--tenant <tenant>', 'the actor\'s tenant')
+    .option('--subject <subject>', "the actor's subject")
+    .option('--tenant <tenant>', "the actor's tenant")
     .option('--tool <tool>', 'namespaced tool name')
     .option('--outcome <outcome>', 'ok, tool_error, error, refused, input_required, unknown')
     .option('--kind <kind>', 'e.g. call.intent, call.outcome, call.refused, inventory.event')
@@ -139,16 +197,55 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('-n, --limit <n>', 'at most this many', '200')
     .option('--json', 'print the records as JSON')
     .addOption(asOption())
-    .action(async (opts: { config: string; subject?: string; tenant?: string; tool?: string; outcome?: string; kind?: string; since?: string; until?: string; limit: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const { scope } = await scopeFor(ctx, config, opts.as);
-      if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant) ctx.fail(`forbidden: the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
-      const q: AuditQuery = { subject: opts.subject, tenant: scope.platform ? opts.tenant : scope.tenant, tool: opts.tool, outcome: opts.outcome, kind: opts.kind, since: timeOption(ctx, '--since', opts.since), until: timeOption(ctx, '--until', opts.until), limit: Number(opts.limit) || 200 };
-      const rows = await withStore(config, (s) => s.audit.read(q));
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
-      const entries = timeline(rows.map((r) => r.event));
-      process.stdout.write(render('table', ['time', 'event', 'tool', 'actor', 'outcome', 'id'], entries.map((e) => [e.time, e.kind, e.tool, e.actor, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.id]), null));
-    });
+    .action(
+      async (opts: {
+        config: string;
+        subject?: string;
+        tenant?: string;
+        tool?: string;
+        outcome?: string;
+        kind?: string;
+        since?: string;
+        until?: string;
+        limit: string;
+        json?: boolean;
+        as?: string;
+      }) => {
+        const config = await ctx.load(opts.config);
+        const { scope } = await scopeFor(ctx, config, opts.as);
+        if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant)
+          ctx.fail(`forbidden: the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
+        const q: AuditQuery = {
+          subject: opts.subject,
+          tenant: scope.platform ? opts.tenant : scope.tenant,
+          tool: opts.tool,
+          outcome: opts.outcome,
+          kind: opts.kind,
+          since: timeOption(ctx, '--since', opts.since),
+          until: timeOption(ctx, '--until', opts.until),
+          limit: Number(opts.limit) || 200,
+        };
+        const rows = await withStore(config, (s) => s.audit.read(q));
+        if (opts.json)
+          return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
+        const entries = timeline(rows.map((r) => r.event));
+        process.stdout.write(
+          render(
+            'table',
+            ['time', 'event', 'tool', 'actor', 'outcome', 'id'],
+            entries.map((e) => [
+              e.time,
+              e.kind,
+              e.tool,
+              e.actor,
+              e.error ? `${e.outcome} ${e.error}` : e.outcome,
+              e.id,
+            ]),
+            null,
+          ),
+        );
+      },
+    );
 
   audit
     .command('export')
@@ -159,35 +256,54 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
     .addOption(asOption())
-    .action(async (opts: { config: string; since?: string; until?: string; format: ExportFormat; output?: string; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const { scope } = await scopeFor(ctx, config, opts.as);
-      const since = timeOption(ctx, '--since', opts.since);
-      const until = timeOption(ctx, '--until', opts.until);
-      const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'wx' }) : process.stdout;
-      if (opts.output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(err.code === 'EEXIST' ? `\`${opts.output}\` exists: choose another file` : `cannot write \`${opts.output}\`: ${err.code}`, 2));
-      let count = 0;
-      await withStore(config, async (s) => {
-        for (let after = 0; ; ) {
-          const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
-          if (!rows.length) break;
-          const mine = rows.map((r) => r.event).filter(inScope(scope));
-          if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
-          count += mine.length;
-          after = rows[rows.length - 1].position;
-          if (opts.output) process.stderr.write(`\rexported ${count} records`);
+    .action(
+      async (opts: {
+        config: string;
+        since?: string;
+        until?: string;
+        format: ExportFormat;
+        output?: string;
+        as?: string;
+      }) => {
+        const config = await ctx.load(opts.config);
+        const { scope } = await scopeFor(ctx, config, opts.as);
+        const since = timeOption(ctx, '--since', opts.since);
+        const until = timeOption(ctx, '--until', opts.until);
+        const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'wx' }) : process.stdout;
+        if (opts.output)
+          await once(out, 'open').catch((err: NodeJS.ErrnoException) =>
+            ctx.fail(
+              err.code === 'EEXIST'
+                ? `\`${opts.output}\` exists: choose another file`
+                : `cannot write \`${opts.output}\`: ${err.code}`,
+              2,
+            ),
+          );
+        let count = 0;
+        await withStore(config, async (s) => {
+          for (let after = 0; ; ) {
+            const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
+            if (!rows.length) break;
+            const mine = rows.map((r) => r.event).filter(inScope(scope));
+            if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
+            count += mine.length;
+            after = rows[rows.length - 1].position;
+            if (opts.output) process.stderr.write(`\rexported ${count} records`);
+          }
+        });
+        if (opts.output) {
+          out.end();
+          await once(out, 'finish');
+          process.stderr.write(`\rexported ${count} records to ${opts.output}\n`);
         }
-      });
-      if (opts.output) {
-        out.end();
-        await once(out, 'finish');
-        process.stderr.write(`\rexported ${count} records to ${opts.output}\n`);
-      }
-    });
+      },
+    );
 
   audit
     .command('prune')
-    .description('delete records older than the retention (audit.retentionDays), keeping the chain verifiable; needs two people: one asks, another confirms')
+    .description(
+      'delete records older than the retention (audit.retentionDays), keeping the chain verifiable; needs two people: one asks, another confirms',
+    )
     .addOption(ctx.configOption())
     .option('--older-than <duration>', 'instead of the configured retention, e.g. 30d')
     .option('--reason <text>', 'why (recorded; required to ask)')
@@ -196,44 +312,102 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .addOption(asOption())
-    .action(async (opts: { config: string; olderThan?: string; reason?: string; confirm?: string; pending?: boolean; by?: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const by = await twoPersonActor(ctx, config, opts);
-      const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
-      if (opts.pending) {
-        const rows = await withStore(config, (s) => s.dualControl.list('pending'));
-        return out({ pending: rows }, rows.map((r) => `${r.id}  asked by ${r.requestedBy} at ${new Date(r.requestedAt).toISOString()}: older than ${new Date(Number(r.params.before)).toISOString()} (${String(r.params.reason)})`).join('\n') || 'nothing waits');
-      }
-      if (opts.confirm) {
-        const result = await withStore(config, async (s) => {
-          const r = await confirmDual(s.dualControl, opts.confirm!, 'audit.prune', by);
-          if (!r.ok) {
-            await recordAdmin(s, by, 'audit.prune.refused', { request: opts.confirm, code: r.code });
-            return r;
-          }
-          const before = Number(r.record.params.before);
-          const removed = await s.audit.prune(before);
-          await recordAdmin(s, by, 'audit.pruned', { removed, before: new Date(before).toISOString(), request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: by, reason: r.record.params.reason });
-          return { ok: true as const, removed, before, requestedBy: r.record.requestedBy };
+    .action(
+      async (opts: {
+        config: string;
+        olderThan?: string;
+        reason?: string;
+        confirm?: string;
+        pending?: boolean;
+        by?: string;
+        json?: boolean;
+        as?: string;
+      }) => {
+        const config = await ctx.load(opts.config);
+        const by = await twoPersonActor(ctx, config, opts);
+        const out = (json: unknown, text: string): void =>
+          void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+        if (opts.pending) {
+          const rows = await withStore(config, (s) => s.dualControl.list('pending'));
+          return out(
+            { pending: rows },
+            rows
+              .map(
+                (r) =>
+                  `${r.id}  asked by ${r.requestedBy} at ${new Date(r.requestedAt).toISOString()}: older than ${new Date(Number(r.params.before)).toISOString()} (${String(r.params.reason)})`,
+              )
+              .join('\n') || 'nothing waits',
+          );
+        }
+        if (opts.confirm) {
+          const result = await withStore(config, async (s) => {
+            const r = await confirmDual(s.dualControl, opts.confirm!, 'audit.prune', by);
+            if (!r.ok) {
+              await recordAdmin(s, by, 'audit.prune.refused', { request: opts.confirm, code: r.code });
+              return r;
+            }
+            const before = Number(r.record.params.before);
+            const removed = await s.audit.prune(before);
+            await recordAdmin(s, by, 'audit.pruned', {
+              removed,
+              before: new Date(before).toISOString(),
+              request: r.record.id,
+              requestedBy: r.record.requestedBy,
+              confirmedBy: by,
+              reason: r.record.params.reason,
+            });
+            return { ok: true as const, removed, before, requestedBy: r.record.requestedBy };
+          });
+          if (!result.ok) ctx.fail(`not pruned: ${result.message}`, 2);
+          return out(
+            {
+              removed: result.removed,
+              before: new Date(result.before).toISOString(),
+              requestedBy: result.requestedBy,
+              confirmedBy: by,
+            },
+            `removed ${result.removed} records older than ${new Date(result.before).toISOString()} (asked by ${result.requestedBy}, confirmed by ${by}); checkpoints keep the rest verifiable`,
+          );
+        }
+        const days = config.audit.retentionDays;
+        const before = opts.olderThan
+          ? timeOption(ctx, '--older-than', opts.olderThan)!
+          : days
+            ? Date.now() - days * 86_400_000
+            : undefined;
+        if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
+        if (!opts.reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
+        const r = await withStore(config, async (s) => {
+          const req = await requestDual(
+            s.dualControl,
+            'audit.prune',
+            { before, reason: opts.reason!.slice(0, 500) },
+            by,
+          );
+          await recordAdmin(s, by, 'audit.prune.requested', {
+            request: req.id,
+            before: new Date(before).toISOString(),
+            reason: opts.reason,
+          });
+          return req;
         });
-        if (!result.ok) ctx.fail(`not pruned: ${result.message}`, 2);
-        return out({ removed: result.removed, before: new Date(result.before).toISOString(), requestedBy: result.requestedBy, confirmedBy: by }, `removed ${result.removed} records older than ${new Date(result.before).toISOString()} (asked by ${result.requestedBy}, confirmed by ${by}); checkpoints keep the rest verifiable`);
-      }
-      const days = config.audit.retentionDays;
-      const before = opts.olderThan ? timeOption(ctx, '--older-than', opts.olderThan)! : days ? Date.now() - days * 86_400_000 : undefined;
-      if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
-      if (!opts.reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
-      const r = await withStore(config, async (s) => {
-        const req = await requestDual(s.dualControl, 'audit.prune', { before, reason: opts.reason!.slice(0, 500) }, by);
-        await recordAdmin(s, by, 'audit.prune.requested', { request: req.id, before: new Date(before).toISOString(), reason: opts.reason });
-        return req;
-      });
-      out({ request: r.id, status: 'pending', before: new Date(before).toISOString(), expiresAt: new Date(r.expiresAt).toISOString() }, `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`);
-    });
+        out(
+          {
+            request: r.id,
+            status: 'pending',
+            before: new Date(before).toISOString(),
+            expiresAt: new Date(r.expiresAt).toISOString(),
+          },
+          `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`,
+        );
+      },
+    );
 
   audit
     .command('retention')
-    .description('shorten (or lengthen) the retention the gateway may prune to; needs two people: one asks, another confirms. Pruning never goes below the last approved retention, whatever the config says')
+    .description(
+      'shorten (or lengthen) the retention the gateway may prune to; needs two people: one asks, another confirms. Pruning never goes below the last approved retention, whatever the config says',
+    )
     .addOption(ctx.configOption())
     .option('--days <n>', 'the retention to approve, in days (0: forever)')
     .option('--reason <text>', 'why (recorded; required to ask)')
@@ -241,27 +415,63 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .addOption(asOption())
-    .action(async (opts: { config: string; days?: string; reason?: string; confirm?: string; by?: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const by = await twoPersonActor(ctx, config, opts);
-      const out = (json: unknown, text: string): void => void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
-      if (opts.confirm) {
+    .action(
+      async (opts: {
+        config: string;
+        days?: string;
+        reason?: string;
+        confirm?: string;
+        by?: string;
+        json?: boolean;
+        as?: string;
+      }) => {
+        const config = await ctx.load(opts.config);
+        const by = await twoPersonActor(ctx, config, opts);
+        const out = (json: unknown, text: string): void =>
+          void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+        if (opts.confirm) {
+          const r = await withStore(config, async (s) => {
+            const done = await confirmDual(s.dualControl, opts.confirm!, 'audit.retention', by);
+            await recordAdmin(
+              s,
+              by,
+              done.ok ? 'audit.retention' : 'audit.retention.refused',
+              done.ok
+                ? {
+                    days: done.record.params.days,
+                    request: done.record.id,
+                    requestedBy: done.record.requestedBy,
+                    confirmedBy: by,
+                    reason: done.record.params.reason,
+                  }
+                : { request: opts.confirm, code: done.code },
+            );
+            return done;
+          });
+          if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
+          return out(
+            { days: r.record.params.days, requestedBy: r.record.requestedBy, confirmedBy: by },
+            `retention ${String(r.record.params.days)} days approved (asked by ${r.record.requestedBy}, confirmed by ${by})`,
+          );
+        }
+        const days = Number(opts.days);
+        if (opts.days === undefined || !Number.isInteger(days) || days < 0 || days > 36_500)
+          ctx.fail('give `--days` (0-36500; 0 keeps records forever)', 2);
+        if (!opts.reason) ctx.fail('give `--reason`: it is recorded', 2);
         const r = await withStore(config, async (s) => {
-          const done = await confirmDual(s.dualControl, opts.confirm!, 'audit.retention', by);
-          await recordAdmin(s, by, done.ok ? 'audit.retention' : 'audit.retention.refused', done.ok ? { days: done.record.params.days, request: done.record.id, requestedBy: done.record.requestedBy, confirmedBy: by, reason: done.record.params.reason } : { request: opts.confirm, code: done.code });
-          return done;
+          const req = await requestDual(
+            s.dualControl,
+            'audit.retention',
+            { days, reason: opts.reason!.slice(0, 500) },
+            by,
+          );
+          await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason: opts.reason });
+          return req;
         });
-        if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
-        return out({ days: r.record.params.days, requestedBy: r.record.requestedBy, confirmedBy: by }, `retention ${String(r.record.params.days)} days approved (asked by ${r.record.requestedBy}, confirmed by ${by})`);
-      }
-      const days = Number(opts.days);
-      if (opts.days === undefined || !Number.isInteger(days) || days < 0 || days > 36_500) ctx.fail('give `--days` (0-36500; 0 keeps records forever)', 2);
-      if (!opts.reason) ctx.fail('give `--reason`: it is recorded', 2);
-      const r = await withStore(config, async (s) => {
-        const req = await requestDual(s.dualControl, 'audit.retention', { days, reason: opts.reason!.slice(0, 500) }, by);
-        await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason: opts.reason });
-        return req;
-      });
-      out({ request: r.id, status: 'pending', days }, `retention of ${days} days asked as ${r.id}; another person approves it with: gatehouse audit retention --confirm ${r.id}`);
-    });
+        out(
+          { request: r.id, status: 'pending', days },
+          `retention of ${days} days asked as ${r.id}; another person approves it with: gatehouse audit retention --confirm ${r.id}`,
+        );
+      },
+    );
 }

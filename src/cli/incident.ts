@@ -11,7 +11,15 @@ import { resolve } from 'node:path';
 import { AuditLog, newStreamName } from '../audit/log.ts';
 import { parseTime } from '../audit/timeline.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
-import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SCOPE_KINDS, type Actor } from '../incident/incident.ts';
+import {
+  checkScope,
+  closeIncident,
+  getIncident,
+  IncidentError,
+  openIncident,
+  SCOPE_KINDS,
+  type Actor,
+} from '../incident/incident.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle, verifyBundle } from '../incident/bundle.ts';
 import { notifyIncident } from '../incident/notify.ts';
@@ -31,7 +39,11 @@ async function asActor<T>(store: Store, name: string, fn: (a: Actor) => Promise<
         opened = true;
         await log.append({ kind: 'stream.opened', detail: { writer: 'gatehouse cli' } });
       }
-      await log.append({ kind: 'admin.action', actor: { subject: name, tenant: '*', via: 'cli', issuer: '' }, detail: { action, ...detail } });
+      await log.append({
+        kind: 'admin.action',
+        actor: { subject: name, tenant: '*', via: 'cli', issuer: '' },
+        detail: { action, ...detail },
+      });
     },
   };
   try {
@@ -43,7 +55,11 @@ async function asActor<T>(store: Store, name: string, fn: (a: Actor) => Promise<
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-const waiting = (json?: boolean) => (json ? undefined : (missing: number, of: number) => process.stderr.write(`\rwaiting for ${missing} of ${of} gateway(s) to confirm...`));
+const waiting = (json?: boolean) =>
+  json
+    ? undefined
+    : (missing: number, of: number) =>
+        process.stderr.write(`\rwaiting for ${missing} of ${of} gateway(s) to confirm...`);
 
 function describe(r: IncidentRecord): string {
   const lines = [
@@ -59,7 +75,9 @@ function describe(r: IncidentRecord): string {
 }
 
 export function registerIncident(program: Command, ctx: CliContext): void {
-  const cmd = program.command('incident').description('the incident playbook: contain, revoke, export, notify, close — one command each');
+  const cmd = program
+    .command('incident')
+    .description('the incident playbook: contain, revoke, export, notify, close — one command each');
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -71,40 +89,75 @@ export function registerIncident(program: Command, ctx: CliContext): void {
 
   cmd
     .command('open')
-    .description('contain at once (disable the tool, server or tenant, or revoke the principal) on every live gateway, confirmed, and open an incident')
+    .description(
+      'contain at once (disable the tool, server or tenant, or revoke the principal) on every live gateway, confirmed, and open an incident',
+    )
     .requiredOption('--title <text>', 'what is going on, in a line')
     .option('--tool <tool>', 'a tool (namespaced): disabled')
     .option('--server <server>', 'every tool of a server: disabled')
     .option('--tenant <tenant>', 'every call of a tenant: disabled')
     .option('--principal <subject>', 'a person or service (`sub`): every token and API key refused')
     .requiredOption('--reason <text>', 'why (recorded, and sent to the owners)')
-    .option('--since <time>', 'where the incident\'s audit window starts: 30m, 2h, 1d or an ISO time', '1h')
+    .option('--since <time>', "where the incident's audit window starts: 30m, 2h, 1d or an ISO time", '1h')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
     .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { title: string; tool?: string; server?: string; tenant?: string; principal?: string; reason: string; since: string; by?: string; timeout: string; config: string; json?: boolean }) => {
-      const given = SCOPE_KINDS.filter((k) => opts[k] !== undefined);
-      if (given.length !== 1) ctx.fail('give exactly one of --tool, --server, --tenant or --principal', 2);
-      const windowStart = parseTime(opts.since);
-      if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
-      const config = await ctx.load(opts.config);
-      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) =>
-        openIncident(s, a, { title: opts.title, scope: checkScope(config, given[0], opts[given[0]]!), reason: opts.reason, windowStart, timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json), announce: (m) => announce(config.limits?.redis, m) }))));
-      if (!opts.json) process.stderr.write('\r');
-      process.exitCode = r.containment.confirmed ? 0 : 1;
-      if (opts.json) return out(r);
-      const c = r.containment;
-      process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
-      process.stdout.write(c.confirmed
-        ? c.gateways === 0 ? `contained: ${c.target}; no gateway is running (each applies it as it starts)\n` : `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
-        : `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${c.missing.join(', ')}\n`);
-      process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
-    });
+    .action(
+      async (opts: {
+        title: string;
+        tool?: string;
+        server?: string;
+        tenant?: string;
+        principal?: string;
+        reason: string;
+        since: string;
+        by?: string;
+        timeout: string;
+        config: string;
+        json?: boolean;
+      }) => {
+        const given = SCOPE_KINDS.filter((k) => opts[k] !== undefined);
+        if (given.length !== 1) ctx.fail('give exactly one of --tool, --server, --tenant or --principal', 2);
+        const windowStart = parseTime(opts.since);
+        if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
+        const config = await ctx.load(opts.config);
+        const r = await run(() =>
+          withStore(config, (s) =>
+            asActor(s, actorName(opts.by), (a) =>
+              openIncident(s, a, {
+                title: opts.title,
+                scope: checkScope(config, given[0], opts[given[0]]!),
+                reason: opts.reason,
+                windowStart,
+                timeoutMs: Number(opts.timeout) * 1000,
+                onWait: waiting(opts.json),
+                announce: (m) => announce(config.limits?.redis, m),
+              }),
+            ),
+          ),
+        );
+        if (!opts.json) process.stderr.write('\r');
+        process.exitCode = r.containment.confirmed ? 0 : 1;
+        if (opts.json) return out(r);
+        const c = r.containment;
+        process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
+        process.stdout.write(
+          c.confirmed
+            ? c.gateways === 0
+              ? `contained: ${c.target}; no gateway is running (each applies it as it starts)\n`
+              : `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
+            : `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${c.missing.join(', ')}\n`,
+        );
+        process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
+      },
+    );
 
   cmd
     .command('revoke')
-    .description('revoke what the scope used: secret references and upstream OAuth of its servers, API keys, sessions; confirmed on every live gateway')
+    .description(
+      'revoke what the scope used: secret references and upstream OAuth of its servers, API keys, sessions; confirmed on every live gateway',
+    )
     .argument('<id>', 'the incident')
     .option('--by <name>', 'who (recorded)')
     .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
@@ -112,25 +165,40 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (id: string, opts: { by?: string; timeout: string; config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
-      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }))));
+      const r = await run(() =>
+        withStore(config, (s) =>
+          asActor(s, actorName(opts.by), (a) =>
+            revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }),
+          ),
+        ),
+      );
       if (!opts.json) process.stderr.write('\r');
       process.exitCode = r.confirmed ? 0 : 1;
       if (opts.json) return out(r);
       process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);
       for (const c of r.credentials) {
-        process.stdout.write(c.confirmed
-          ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
-          : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`);
+        process.stdout.write(
+          c.confirmed
+            ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
+            : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`,
+        );
       }
-      for (const k of r.apiKeys) process.stdout.write(`revoked api key ${k.name} (${k.id}) at ${k.revokedAt}: refused from the next request\n`);
-      if (r.sessions) process.stdout.write(`ended ${r.sessions.ended} session(s) at ${r.sessions.at}: every gateway drops them within 5 s\n`);
+      for (const k of r.apiKeys)
+        process.stdout.write(`revoked api key ${k.name} (${k.id}) at ${k.revokedAt}: refused from the next request\n`);
+      if (r.sessions)
+        process.stdout.write(
+          `ended ${r.sessions.ended} session(s) at ${r.sessions.at}: every gateway drops them within 5 s\n`,
+        );
       for (const s of r.skipped) process.stdout.write(`left ${s.ref} (${s.server}): ${s.why}\n`);
-      if (!r.credentials.length && !r.apiKeys.length && !r.sessions?.ended) process.stdout.write('nothing to revoke for this scope\n');
+      if (!r.credentials.length && !r.apiKeys.length && !r.sessions?.ended)
+        process.stdout.write('nothing to revoke for this scope\n');
     });
 
   cmd
     .command('export')
-    .description('write the evidence bundle: audit records of the window with signed checkpoints and a verification report, run timelines, inventory, policy, config hash, signed manifest')
+    .description(
+      'write the evidence bundle: audit records of the window with signed checkpoints and a verification report, run timelines, inventory, policy, config hash, signed manifest',
+    )
     .argument('<id>', 'the incident')
     .requiredOption('--out <dir>', 'a new (or empty) directory')
     .option('--by <name>', 'who (recorded)')
@@ -139,15 +207,31 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .action(async (id: string, opts: { out: string; by?: string; config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
       const dir = resolve(opts.out);
-      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir)))).catch((err: Error) => ctx.fail(err.message));
-      if (opts.json) return out({ dir: r.dir, incident: r.incident, records: r.records, truncated: r.truncated, runs: r.runs, keyId: r.manifest.signature.keyId });
-      process.stdout.write(`wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`);
-      process.stdout.write(`check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`);
+      const r = await run(() =>
+        withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir))),
+      ).catch((err: Error) => ctx.fail(err.message));
+      if (opts.json)
+        return out({
+          dir: r.dir,
+          incident: r.incident,
+          records: r.records,
+          truncated: r.truncated,
+          runs: r.runs,
+          keyId: r.manifest.signature.keyId,
+        });
+      process.stdout.write(
+        `wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
+      );
+      process.stdout.write(
+        `check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`,
+      );
     });
 
   cmd
     .command('verify')
-    .description('re-check an evidence bundle offline: file digests, the signed manifest, the hash chain of the records, the checkpoints')
+    .description(
+      're-check an evidence bundle offline: file digests, the signed manifest, the hash chain of the records, the checkpoints',
+    )
     .argument('<bundle>', 'the directory `incident export` wrote')
     .option('--trust-key <keyId...>', 'only signatures by these key ids count (default: any valid signature)')
     .option('--json', 'print the report as JSON')
@@ -156,12 +240,18 @@ export function registerIncident(program: Command, ctx: CliContext): void {
       process.exitCode = r.ok ? 0 : 1;
       if (opts.json) return out(r);
       for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
-      process.stdout.write(r.ok ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n` : `the bundle does not verify (${r.problems.length} problem(s))\n`);
+      process.stdout.write(
+        r.ok
+          ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n`
+          : `the bundle does not verify (${r.problems.length} problem(s))\n`,
+      );
     });
 
   cmd
     .command('notify')
-    .description('tell the owners of the affected servers (servers[].owner, servers[].contact): signed webhook and email, retried with backoff, each delivery recorded')
+    .description(
+      'tell the owners of the affected servers (servers[].owner, servers[].contact): signed webhook and email, retried with backoff, each delivery recorded',
+    )
     .argument('<id>', 'the incident')
     .option('--smtp <url>', 'smtp://host:port or smtps://user:pass@host:port (default: $GATEHOUSE_SMTP_URL)')
     .option('--from <address>', 'the sender (default: $GATEHOUSE_SMTP_FROM, else gatehouse@<host>)')
@@ -169,16 +259,33 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { smtp?: string; from?: string; attempts: string; by?: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const attempts = Number(opts.attempts);
-      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
-      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts })))).catch((err: Error) => ctx.fail(err.message));
-      process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
-      if (opts.json) return out(r);
-      if (!r.deliveries.length) process.stdout.write(`no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`);
-      for (const d of r.deliveries) process.stdout.write(`${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`);
-    });
+    .action(
+      async (
+        id: string,
+        opts: { smtp?: string; from?: string; attempts: string; by?: string; config: string; json?: boolean },
+      ) => {
+        const config = await ctx.load(opts.config);
+        const attempts = Number(opts.attempts);
+        if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
+        const r = await run(() =>
+          withStore(config, (s) =>
+            asActor(s, actorName(opts.by), (a) =>
+              notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts }),
+            ),
+          ),
+        ).catch((err: Error) => ctx.fail(err.message));
+        process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
+        if (opts.json) return out(r);
+        if (!r.deliveries.length)
+          process.stdout.write(
+            `no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`,
+          );
+        for (const d of r.deliveries)
+          process.stdout.write(
+            `${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`,
+          );
+      },
+    );
 
   cmd
     .command('status')
@@ -200,11 +307,29 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
     .action(async (opts: { status?: string; config: string; json?: boolean }) => {
-      if (opts.status !== undefined && opts.status !== 'open' && opts.status !== 'closed') ctx.fail('`--status` is open or closed', 2);
+      if (opts.status !== undefined && opts.status !== 'open' && opts.status !== 'closed')
+        ctx.fail('`--status` is open or closed', 2);
       const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) => s.incidents.list({ status: opts.status as IncidentRecord['status'] | undefined }));
+      const rows = await withStore(config, (s) =>
+        s.incidents.list({ status: opts.status as IncidentRecord['status'] | undefined }),
+      );
       if (opts.json) return out({ incidents: rows });
-      process.stdout.write(render('table', ['id', 'status', 'scope', 'title', 'opened by', 'opened at', 'closed at'], rows.map((r) => [r.id, r.status, `${r.scope.kind}:${r.scope.value}`, r.title, r.openedBy, iso(r.openedAt), iso(r.closedAt)]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['id', 'status', 'scope', 'title', 'opened by', 'opened at', 'closed at'],
+          rows.map((r) => [
+            r.id,
+            r.status,
+            `${r.scope.kind}:${r.scope.value}`,
+            r.title,
+            r.openedBy,
+            iso(r.openedAt),
+            iso(r.closedAt),
+          ]),
+          null,
+        ),
+      );
     });
 
   cmd
@@ -216,11 +341,19 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the incident as JSON')
-    .action(async (id: string, opts: { note?: string; lift?: boolean; by?: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const r = await run(() => withStore(config, (s) => asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift }))));
-      if (opts.json) return out(r);
-      const lifted = (r.actions.at(-1)?.detail.lifted as string[] | undefined) ?? [];
-      process.stdout.write(`incident ${id} closed${lifted.length ? `; lifted ${lifted.join(', ')}` : '; the containment stays (lift it with `gatehouse mode clear` or `close --lift`)'}\n`);
-    });
+    .action(
+      async (id: string, opts: { note?: string; lift?: boolean; by?: string; config: string; json?: boolean }) => {
+        const config = await ctx.load(opts.config);
+        const r = await run(() =>
+          withStore(config, (s) =>
+            asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift })),
+          ),
+        );
+        if (opts.json) return out(r);
+        const lifted = (r.actions.at(-1)?.detail.lifted as string[] | undefined) ?? [];
+        process.stdout.write(
+          `incident ${id} closed${lifted.length ? `; lifted ${lifted.join(', ')}` : '; the containment stays (lift it with `gatehouse mode clear` or `close --lift`)'}\n`,
+        );
+      },
+    );
 }

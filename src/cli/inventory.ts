@@ -14,7 +14,13 @@ import { silentLogger } from '../observability/logger.ts';
 import type { Store } from '../storage/types.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { accept, classify } from '../inventory/review.ts';
-import { definitionDiff, inventoryRows, reviewChanges, type InventoryData, type InventoryRow } from '../inventory/report.ts';
+import {
+  definitionDiff,
+  inventoryRows,
+  reviewChanges,
+  type InventoryData,
+  type InventoryRow,
+} from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { FORMATS, render, type Format } from './format.ts';
 import { recordAdmin } from './admin-record.ts';
@@ -37,7 +43,6 @@ export function actorName(by: string | undefined): string {
   return `cli:${user}@${hostname()}`;
 }
 
-
 async function readInventory(store: Store): Promise<InventoryData> {
   const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);
   return { servers, tools };
@@ -53,7 +58,10 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
     const wait = Math.max(...enabled.map((s) => s.timeouts.connectMs), 1000) + 5000;
     await gw.waitForUpstreams(wait);
     const why = (name: string) => (gw.upstreams.get(name)?.lastError ? `: ${gw.upstreams.get(name)!.lastError}` : ''); // its stderr's last lines, if any
-    for (const s of enabled) say(`  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})${why(s.name)}`}`);
+    for (const s of enabled)
+      say(
+        `  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})${why(s.name)}`}`,
+      );
   } finally {
     await gw.stop();
   }
@@ -64,14 +72,25 @@ function parseTool(config: Config, name: string, fail: CliContext['fail']): { se
   const sep = config.gateway.namespaceSeparator;
   const i = name.indexOf(sep);
   const server = i < 0 ? name : name.slice(0, i);
-  if (!config.servers.some((s) => s.name === server)) fail(`unknown server \`${server}\` in \`${name}\` (tools are named <server>${sep}<tool>)`, 2);
+  if (!config.servers.some((s) => s.name === server))
+    fail(`unknown server \`${server}\` in \`${name}\` (tools are named <server>${sep}<tool>)`, 2);
   return { server, tool: i < 0 ? null : name.slice(i + sep.length) };
 }
 
 const COLUMNS = ['tool', 'class', 'review', 'proposed', 'status', 'reason', 'owner', 'scopes', 'resources'];
 
 function rowCells(r: InventoryRow): (string | string[])[] {
-  return [r.tool || `${r.server} (server)`, r.class, r.review, r.proposed, r.status, r.reason, r.owner, r.scopes, r.resources];
+  return [
+    r.tool || `${r.server} (server)`,
+    r.class,
+    r.review,
+    r.proposed,
+    r.status,
+    r.reason,
+    r.owner,
+    r.scopes,
+    r.resources,
+  ];
 }
 
 export function registerInventory(program: Command, ctx: CliContext): void {
@@ -88,7 +107,8 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .option('--refresh', 'connect to every server first, so that what they offer now is recorded')
     .action(async (opts: { config: string; format: Format; json?: boolean; server?: string; refresh?: boolean }) => {
       const config = await ctx.load(opts.config);
-      if (opts.server && !config.servers.some((s) => s.name === opts.server)) ctx.fail(`unknown server \`${opts.server}\``, 2);
+      if (opts.server && !config.servers.some((s) => s.name === opts.server))
+        ctx.fail(`unknown server \`${opts.server}\``, 2);
       if (opts.refresh) await refresh(config, Boolean(opts.json));
       const data = await withStore(config, readInventory);
       const rows = inventoryRows(config, data).filter((r) => !opts.server || r.server === opts.server);
@@ -108,13 +128,16 @@ export function registerInventory(program: Command, ctx: CliContext): void {
       const changes = reviewChanges(await withStore(config, readInventory), sep, target);
       if (target && !changes.length) ctx.fail(`\`${name}\` is not in the inventory`, 2);
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ changes }, null, 2)}\n`);
-      if (!changes.length) return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
+      if (!changes.length)
+        return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
       for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
     });
 
   inv
     .command('accept')
-    .description('accept the current definition of a quarantined tool (or a server\'s instructions), after showing the diff')
+    .description(
+      "accept the current definition of a quarantined tool (or a server's instructions), after showing the diff",
+    )
     .argument('<tool>', '<server><sep><tool>, or a server name for its instructions')
     .addOption(ctx.configOption())
     .option('--by <name>', 'who accepts (recorded); default: cli:<user>@<host>')
@@ -130,7 +153,10 @@ export function registerInventory(program: Command, ctx: CliContext): void {
       });
       if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
       const diff = definitionDiff(name, r.before, r.after);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`);
+      if (opts.json)
+        return void process.stdout.write(
+          `${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`,
+        );
       process.stdout.write(`${diff}${name}: ${r.message} by ${by}\n`);
     });
 
@@ -144,20 +170,28 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, cls: string, opts: { config: string; by?: string; json?: boolean }) => {
       const upper = cls.toUpperCase();
-      if (!(TOOL_CLASSES as readonly string[]).includes(upper)) ctx.fail(`unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
+      if (!(TOOL_CLASSES as readonly string[]).includes(upper))
+        ctx.fail(`unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
       const config = await ctx.load(opts.config);
       const { server, tool } = parseTool(config, name, ctx.fail);
-      if (tool === null) ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
+      if (tool === null)
+        ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
       const by = actorName(opts.by);
       const r = await withStore(config, async (store) => {
-        const res = await store.inventory.update(server, (state) => classify(state, tool, upper as ToolClass, by, Date.now()));
+        const res = await store.inventory.update(server, (state) =>
+          classify(state, tool, upper as ToolClass, by, Date.now()),
+        );
         if (res.ok) await recordAdmin(store, by, 'inventory.classify', { server, tool, class: upper });
         return res;
       });
       if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
       const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
-      const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`);
+      const note =
+        overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
+      if (opts.json)
+        return void process.stdout.write(
+          `${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`,
+        );
       process.stdout.write(`${name}: ${r.message} by ${by}${note}\n`);
     });
 
@@ -174,7 +208,14 @@ export function registerInventory(program: Command, ctx: CliContext): void {
       if (!Number.isInteger(limit) || limit < 1) ctx.fail('`--limit` must be a positive integer', 2);
       const events = await withStore(config, (s) => s.inventory.events({ server: opts.server, limit }));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`);
-      const rows = events.map((e) => [new Date(e.at).toISOString(), e.server, e.tool ?? '', e.kind, e.actor, String(e.detail.reason ?? e.detail.class ?? e.detail.proposedClass ?? '')]);
+      const rows = events.map((e) => [
+        new Date(e.at).toISOString(),
+        e.server,
+        e.tool ?? '',
+        e.kind,
+        e.actor,
+        String(e.detail.reason ?? e.detail.class ?? e.detail.proposedClass ?? ''),
+      ]);
       process.stdout.write(render('table', ['time', 'server', 'tool', 'event', 'actor', 'detail'], rows, null));
     });
 }
@@ -194,14 +235,20 @@ export function registerCheck(program: Command, ctx: CliContext): void {
         return readiness(config, inv, undefined, await gatherState(store, config, inv));
       });
       const totals = summary(items);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
       else {
         let section = '';
         for (const i of items) {
-          if (i.section !== section) process.stdout.write(`${section ? '\n' : ''}${(section = i.section).toUpperCase()}\n`);
-          process.stdout.write(`  ${i.status.toUpperCase().padEnd(4)} ${i.id} ${i.title}\n         ${i.why}\n${i.status !== 'pass' && i.fix ? `         fix: ${i.fix}\n` : ''}`);
+          if (i.section !== section)
+            process.stdout.write(`${section ? '\n' : ''}${((section = i.section)).toUpperCase()}\n`);
+          process.stdout.write(
+            `  ${i.status.toUpperCase().padEnd(4)} ${i.id} ${i.title}\n         ${i.why}\n${i.status !== 'pass' && i.fix ? `         fix: ${i.fix}\n` : ''}`,
+          );
         }
-        process.stdout.write(`\n${totals.pass} pass, ${totals.warn} warn, ${totals.fail} fail: ${totals.fail ? 'not ready' : 'ready'}\n`);
+        process.stdout.write(
+          `\n${totals.pass} pass, ${totals.warn} warn, ${totals.fail} fail: ${totals.fail ? 'not ready' : 'ready'}\n`,
+        );
       }
       process.exitCode = totals.fail ? 1 : 0;
     });

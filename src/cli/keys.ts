@@ -24,8 +24,19 @@ function shown(r: ApiKeyRecord, now: number) {
   const state = r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && r.expiresAt <= now ? 'expired' : 'active';
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
-    id: r.id, name: r.name, tenant: r.tenant, person: r.subject, roles: r.roles, scopes: r.scopes, state,
-    createdAt: iso(r.createdAt), createdBy: r.createdBy, expiresAt: iso(r.expiresAt), lastUsedAt: iso(r.lastUsedAt), revokedAt: iso(r.revokedAt), revokedBy: r.revokedBy,
+    id: r.id,
+    name: r.name,
+    tenant: r.tenant,
+    person: r.subject,
+    roles: r.roles,
+    scopes: r.scopes,
+    state,
+    createdAt: iso(r.createdAt),
+    createdBy: r.createdBy,
+    expiresAt: iso(r.expiresAt),
+    lastUsedAt: iso(r.lastUsedAt),
+    revokedAt: iso(r.revokedAt),
+    revokedBy: r.revokedBy,
   };
 }
 
@@ -44,36 +55,83 @@ export function registerKeys(program: Command, ctx: CliContext): void {
   keys
     .command('create')
     .description('create a key bound to a tenant and roles; it is printed once')
-    .requiredOption('-n, --name <name>', 'a unique name (the key\'s client name in audit records)')
+    .requiredOption('-n, --name <name>', "a unique name (the key's client name in audit records)")
     .requiredOption('-t, --tenant <tenant>', 'the tenant it acts for')
-    .option('-p, --person <subject>', 'the person the key acts for (their subject at your identity provider); a key without one is a service key and cannot approve')
+    .option(
+      '-p, --person <subject>',
+      'the person the key acts for (their subject at your identity provider); a key without one is a service key and cannot approve',
+    )
     .option('-r, --roles <roles>', 'comma-separated roles (e.g. agent, or gatehouse-admin for the admin api)', '')
-    .option('-s, --scopes <scopes>', 'comma-separated scopes; default: those identity.requiredScopes asks of every request and of READ calls')
+    .option(
+      '-s, --scopes <scopes>',
+      'comma-separated scopes; default: those identity.requiredScopes asks of every request and of READ calls',
+    )
     .option('-e, --expires <duration>', 'lifetime: 90d, 12h, 30m; `never` for no expiry', '90d')
     .option('--by <name>', 'who creates it (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the key and its record as JSON')
-    .action(async (opts: { name: string; tenant: string; person?: string; roles: string; scopes?: string; expires: string; by?: string; config: string; json?: boolean }) => {
-      if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
-      if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
-      const ttl = opts.expires === 'never' ? null : parseDuration(opts.expires);
-      if (opts.person !== undefined && (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256)) ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
-      if (ttl === undefined) ctx.fail(`\`--expires ${opts.expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
-      const config = await ctx.load(opts.config);
-      const req = config.identity?.requiredScopes ?? {};
-      const scopes = opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
-      const now = Date.now();
-      const { key, record } = newApiKey({ name: opts.name, tenant: opts.tenant, subject: opts.person ?? null, roles: list(opts.roles), scopes, createdAt: now, createdBy: actorName(opts.by), expiresAt: ttl === null ? null : now + ttl });
-      await withKeys(config, async (keys, store) => {
-        if ((await keys.list()).some((k) => k.name === opts.name)) ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
-        await keys.create(record);
-        await recordAdmin(store, record.createdBy, 'keys.create', { id: record.id, name: record.name, tenant: record.tenant, person: record.subject, roles: record.roles, scopes: record.scopes, expiresAt: record.expiresAt });
-      });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
-      process.stdout.write(`${key}\n`);
-      process.stderr.write(`created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`);
-      if (!config.identity) process.stderr.write('note: no `identity` section in this config, so the gateway does not ask for keys yet\n');
-    });
+    .action(
+      async (opts: {
+        name: string;
+        tenant: string;
+        person?: string;
+        roles: string;
+        scopes?: string;
+        expires: string;
+        by?: string;
+        config: string;
+        json?: boolean;
+      }) => {
+        if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+        if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+        const ttl = opts.expires === 'never' ? null : parseDuration(opts.expires);
+        if (
+          opts.person !== undefined &&
+          (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256)
+        )
+          ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
+        if (ttl === undefined)
+          ctx.fail(`\`--expires ${opts.expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
+        const config = await ctx.load(opts.config);
+        const req = config.identity?.requiredScopes ?? {};
+        const scopes =
+          opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
+        const now = Date.now();
+        const { key, record } = newApiKey({
+          name: opts.name,
+          tenant: opts.tenant,
+          subject: opts.person ?? null,
+          roles: list(opts.roles),
+          scopes,
+          createdAt: now,
+          createdBy: actorName(opts.by),
+          expiresAt: ttl === null ? null : now + ttl,
+        });
+        await withKeys(config, async (keys, store) => {
+          if ((await keys.list()).some((k) => k.name === opts.name))
+            ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
+          await keys.create(record);
+          await recordAdmin(store, record.createdBy, 'keys.create', {
+            id: record.id,
+            name: record.name,
+            tenant: record.tenant,
+            person: record.subject,
+            roles: record.roles,
+            scopes: record.scopes,
+            expiresAt: record.expiresAt,
+          });
+        });
+        if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
+        process.stdout.write(`${key}\n`);
+        process.stderr.write(
+          `created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`,
+        );
+        if (!config.identity)
+          process.stderr.write(
+            'note: no `identity` section in this config, so the gateway does not ask for keys yet\n',
+          );
+      },
+    );
 
   keys
     .command('list')
@@ -84,12 +142,21 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     .action(async (opts: { config: string; json?: boolean; as?: string }) => {
       const config = await ctx.load(opts.config);
       const now = Date.now();
-      const rows = (await withKeys(config, async (keys, store) => {
-        const scope = adminScopeOf(ctx, await caller(ctx, config, store, opts.as));
-        return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
-      })).map((r) => shown(r, now));
+      const rows = (
+        await withKeys(config, async (keys, store) => {
+          const scope = adminScopeOf(ctx, await caller(ctx, config, store, opts.as));
+          return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
+        })
+      ).map((r) => shown(r, now));
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'], rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'],
+          rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']),
+          null,
+        ),
+      );
     });
 
   keys
@@ -103,11 +170,18 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const r = await withKeys(config, async (keys, store) => {
         const rec = await keys.revoke(idOrName, actorName(opts.by), Date.now());
-        if (rec) await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', { id: rec.id, name: rec.name, revokedAt: rec.revokedAt });
+        if (rec)
+          await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', {
+            id: rec.id,
+            name: rec.name,
+            revokedAt: rec.revokedAt,
+          });
         return rec;
       });
       if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
-      process.stdout.write(`key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt!).toISOString()} by ${r.revokedBy}\n`);
+      process.stdout.write(
+        `key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt!).toISOString()} by ${r.revokedBy}\n`,
+      );
     });
 }

@@ -27,7 +27,10 @@ import { registerUpstream } from './upstream.ts';
 import { registerPrincipals } from './principals.ts';
 
 const configOption = () =>
-  new Option('-c, --config <file>', 'configuration file').default(process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml', '$GATEHOUSE_CONFIG or gatehouse.yaml');
+  new Option('-c, --config <file>', 'configuration file').default(
+    process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml',
+    '$GATEHOUSE_CONFIG or gatehouse.yaml',
+  );
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -70,9 +73,12 @@ program
     try {
       gw = await Gateway.start(config, { log });
     } catch (err) {
-      const msg = err instanceof GatehouseError ? err.message : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
-        ? `address ${config.gateway.listen.host}:${config.gateway.listen.port} is already in use`
-        : (err as Error).message;
+      const msg =
+        err instanceof GatehouseError
+          ? err.message
+          : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+            ? `address ${config.gateway.listen.host}:${config.gateway.listen.port} is already in use`
+            : (err as Error).message;
       fail(`could not start: ${msg}`);
     }
     const reload = async (next: Config) => {
@@ -104,16 +110,27 @@ program
     process.on('SIGINT', () => void stop());
     process.on('SIGTERM', () => void stop());
     // Announced only once a signal stops it cleanly: whoever reads the address may stop it at once.
-    const summary = { url: `${gw.url}/mcp`, servers: config.servers.map((s) => s.name), stateDir: config.gateway.stateDir, storage: config.storage.driver };
+    const summary = {
+      url: `${gw.url}/mcp`,
+      servers: config.servers.map((s) => s.name),
+      stateDir: config.gateway.stateDir,
+      storage: config.storage.driver,
+    };
     if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
-      process.stdout.write(`gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`);
+      process.stdout.write(
+        `gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`,
+      );
     }
     if (config.identity) {
       const issuers = config.identity.issuers.map((i) => i.issuer);
-      process.stderr.write(`gatehouse: authentication required (resource ${config.identity.resource}; ${[...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []), ...(config.identity.apiKeys ? ['api keys'] : [])].join(', ')})\n`);
+      process.stderr.write(
+        `gatehouse: authentication required (resource ${config.identity.resource}; ${[...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []), ...(config.identity.apiKeys ? ['api keys'] : [])].join(', ')})\n`,
+      );
     } else if (config.gateway.allowUnauthenticated === 'loopback') {
-      process.stderr.write('gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n');
+      process.stderr.write(
+        'gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n',
+      );
     }
   });
 
@@ -124,7 +141,8 @@ program
   .option('-s, --server <name>', 'expose only this server, under its own tool names')
   .action(async (opts: { config: string; server?: string }) => {
     const config = await load(resolve(opts.config));
-    if (opts.server && !config.servers.some((s) => s.name === opts.server)) fail(`unknown server \`${opts.server}\``, 2);
+    if (opts.server && !config.servers.some((s) => s.name === opts.server))
+      fail(`unknown server \`${opts.server}\``, 2);
     const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
     await gw.waitForUpstreams(15_000);
     await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
@@ -154,10 +172,16 @@ configCmd
     const path = resolve(file ?? opts.config);
     try {
       const config = await loadConfig(path);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
       else process.stdout.write(`${path}: valid (${config.servers.length} servers)\n`);
       const policy = config.policy?.compiled;
-      const warnings = policy ? unknownToolWarnings(policy, { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator }) : [];
+      const warnings = policy
+        ? unknownToolWarnings(policy, {
+            servers: new Set(config.servers.map((s) => s.name)),
+            separator: config.gateway.namespaceSeparator,
+          })
+        : [];
       for (const w of warnings) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
     } catch (err) {
       if (err instanceof ConfigError) {

@@ -14,13 +14,18 @@ import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 
-
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
 const scopeOptions = (c: Command) =>
-  c.option('--tool <tool>', 'one tool (namespaced)').option('--server <server>', 'every tool of a server').option('--tenant <tenant>', 'every call of a tenant').option('--gateway', 'every call');
+  c
+    .option('--tool <tool>', 'one tool (namespaced)')
+    .option('--server <server>', 'every tool of a server')
+    .option('--tenant <tenant>', 'every call of a tenant')
+    .option('--gateway', 'every call');
 
 export function registerMode(program: Command, ctx: CliContext): void {
-  const mode = program.command('mode').description('the incident switch: disable, read-only or shadow a tool, server, tenant or the gateway, at once');
+  const mode = program
+    .command('mode')
+    .description('the incident switch: disable, read-only or shadow a tool, server, tenant or the gateway, at once');
 
   scopeOptions(
     mode
@@ -37,7 +42,13 @@ export function registerMode(program: Command, ctx: CliContext): void {
       const scope = scopeKey(opts);
       if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
       const config = await ctx.load(opts.config);
-      const rec: ModeRecord = { scope, mode: m as ModeRecord['mode'], reason: opts.reason.slice(0, 500), setBy: actorName(opts.by), setAt: Date.now() };
+      const rec: ModeRecord = {
+        scope,
+        mode: m as ModeRecord['mode'],
+        reason: opts.reason.slice(0, 500),
+        setBy: actorName(opts.by),
+        setAt: Date.now(),
+      };
       await withStore(config, async (s) => {
         await s.modes.set(rec);
         await recordAdmin(s, rec.setBy, 'mode.set', { scope, mode: rec.mode, reason: rec.reason });
@@ -74,6 +85,13 @@ export function registerMode(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.modes.list());
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ modes: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['scope', 'mode', 'set by', 'set at', 'reason'], rows.map((r) => [r.scope, r.mode, r.setBy, new Date(r.setAt).toISOString(), r.reason]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['scope', 'mode', 'set by', 'set at', 'reason'],
+          rows.map((r) => [r.scope, r.mode, r.setBy, new Date(r.setAt).toISOString(), r.reason]),
+          null,
+        ),
+      );
     });
 }

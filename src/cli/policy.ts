@@ -22,44 +22,69 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
   policy
     .command('explain')
     .description('the decision for one call, rule by rule: which matched and why the others did not')
-    .requiredOption('--subject <subject>', 'the caller\'s subject')
-    .requiredOption('--tenant <tenant>', 'the caller\'s tenant')
+    .requiredOption('--subject <subject>', "the caller's subject")
+    .requiredOption('--tenant <tenant>', "the caller's tenant")
     .option('--roles <roles>', 'comma-separated roles', '')
     .option('--client <client>', 'the OAuth client or API key name', 'unknown')
     .requiredOption('--tool <tool>', 'namespaced tool name, e.g. github__create_issue')
-    .option('--class <class>', 'READ, WRITE or DESTRUCTIVE (default: from the inventory; unreviewed counts as DESTRUCTIVE)')
+    .option(
+      '--class <class>',
+      'READ, WRITE or DESTRUCTIVE (default: from the inventory; unreviewed counts as DESTRUCTIVE)',
+    )
     .option('--args <json>', 'the arguments as JSON', '{}')
     .addOption(ctx.configOption())
     .option('--json', 'print the decision and the explanation as JSON')
-    .action(async (opts: { subject: string; tenant: string; roles: string; client: string; tool: string; class?: string; args: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
-      let args: unknown;
-      try {
-        args = JSON.parse(opts.args);
-      } catch {
-        ctx.fail('`--args` is not valid JSON', 2);
-      }
-      const sep = config.gateway.namespaceSeparator;
-      const server = opts.tool.includes(sep) ? opts.tool.slice(0, opts.tool.indexOf(sep)) : '';
-      let toolClass = opts.class?.toUpperCase() as ToolClass | undefined;
-      if (toolClass && !TOOL_CLASSES.includes(toolClass)) ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
-      if (!toolClass) {
-        const configured = config.servers.find((s) => s.name === server)?.tools?.[opts.tool.slice(server.length + sep.length)]?.class;
-        const store = await openStore(config.storage);
+    .action(
+      async (opts: {
+        subject: string;
+        tenant: string;
+        roles: string;
+        client: string;
+        tool: string;
+        class?: string;
+        args: string;
+        config: string;
+        json?: boolean;
+      }) => {
+        const config = await ctx.load(opts.config);
+        if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
+        let args: unknown;
         try {
-          const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === opts.tool);
-          toolClass = configured ?? (rec?.class as ToolClass | null) ?? 'DESTRUCTIVE';
-        } finally {
-          await store.close();
+          args = JSON.parse(opts.args);
+        } catch {
+          ctx.fail('`--args` is not valid JSON', 2);
         }
-      }
-      const input = { principal: { subject: opts.subject, tenant: opts.tenant, client: opts.client, roles: list(opts.roles) }, server, tool: opts.tool, toolClass, arguments: args };
-      const decision = evaluate(input, config.policy.compiled, Date.now());
-      const lines = explain(input, config.policy.compiled, Date.now());
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ decision, explanation: lines }, null, 2)}\n`);
-      process.stdout.write(`${lines.join('\n')}\n=> ${decision.effect.toUpperCase()} (${decision.rule})\n`);
-    });
+        const sep = config.gateway.namespaceSeparator;
+        const server = opts.tool.includes(sep) ? opts.tool.slice(0, opts.tool.indexOf(sep)) : '';
+        let toolClass = opts.class?.toUpperCase() as ToolClass | undefined;
+        if (toolClass && !TOOL_CLASSES.includes(toolClass))
+          ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
+        if (!toolClass) {
+          const configured = config.servers.find((s) => s.name === server)?.tools?.[
+            opts.tool.slice(server.length + sep.length)
+          ]?.class;
+          const store = await openStore(config.storage);
+          try {
+            const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === opts.tool);
+            toolClass = configured ?? (rec?.class as ToolClass | null) ?? 'DESTRUCTIVE';
+          } finally {
+            await store.close();
+          }
+        }
+        const input = {
+          principal: { subject: opts.subject, tenant: opts.tenant, client: opts.client, roles: list(opts.roles) },
+          server,
+          tool: opts.tool,
+          toolClass,
+          arguments: args,
+        };
+        const decision = evaluate(input, config.policy.compiled, Date.now());
+        const lines = explain(input, config.policy.compiled, Date.now());
+        if (opts.json)
+          return void process.stdout.write(`${JSON.stringify({ decision, explanation: lines }, null, 2)}\n`);
+        process.stdout.write(`${lines.join('\n')}\n=> ${decision.effect.toUpperCase()} (${decision.rule})\n`);
+      },
+    );
 
   policy
     .command('test')
@@ -79,10 +104,18 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       }
       const results = runTable(config.policy.compiled, cases);
       const failed = results.filter((r) => !r.pass);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ revision: config.policy.compiled.revision, passed: results.length - failed.length, failed: failed.length, results }, null, 2)}\n`);
+      if (opts.json)
+        process.stdout.write(
+          `${JSON.stringify({ revision: config.policy.compiled.revision, passed: results.length - failed.length, failed: failed.length, results }, null, 2)}\n`,
+        );
       else {
-        for (const r of results) process.stdout.write(`${r.pass ? 'PASS' : 'FAIL'} ${file}:${r.line} ${r.name}${r.pass ? '' : `\n${r.diff.map((d) => `     ${d}`).join('\n')}`}\n`);
-        process.stdout.write(`${results.length - failed.length} passed, ${failed.length} failed (policy revision ${config.policy.compiled.revision})\n`);
+        for (const r of results)
+          process.stdout.write(
+            `${r.pass ? 'PASS' : 'FAIL'} ${file}:${r.line} ${r.name}${r.pass ? '' : `\n${r.diff.map((d) => `     ${d}`).join('\n')}`}\n`,
+          );
+        process.stdout.write(
+          `${results.length - failed.length} passed, ${failed.length} failed (policy revision ${config.policy.compiled.revision})\n`,
+        );
       }
       process.exitCode = failed.length ? 1 : 0;
     });

@@ -26,12 +26,17 @@ function target(ctx: CliContext, opts: Target): { kind: PrincipalRevocation['kin
 }
 
 export function registerPrincipals(program: Command, ctx: CliContext): void {
-  const cmd = program.command('principals').description('revoke token principals (a subject, or one token by its jti), like API keys');
+  const cmd = program
+    .command('principals')
+    .description('revoke token principals (a subject, or one token by its jti), like API keys');
 
   cmd
     .command('revoke')
     .description('refuse every token of a subject, or one token, on every gateway within a second')
-    .option('--subject <subject>', 'the subject (`sub`); also refuses API keys acting for this person unless --issuer is given')
+    .option(
+      '--subject <subject>',
+      'the subject (`sub`); also refuses API keys acting for this person unless --issuer is given',
+    )
     .option('--token-id <jti>', 'one token, by its `jti`')
     .option('--issuer <issuer>', 'only tokens of this issuer (default: every issuer)')
     .requiredOption('--reason <text>', 'why (recorded)')
@@ -41,15 +46,27 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
     .action(async (opts: Target & { reason: string; by?: string; config: string; json?: boolean }) => {
       const t = target(ctx, opts);
       const config = await ctx.load(opts.config);
-      const r: PrincipalRevocation = { ...t, reason: opts.reason.slice(0, 500), revokedBy: actorName(opts.by), revokedAt: Date.now() };
+      const r: PrincipalRevocation = {
+        ...t,
+        reason: opts.reason.slice(0, 500),
+        revokedBy: actorName(opts.by),
+        revokedAt: Date.now(),
+      };
       await withStore(config, async (s) => {
         await s.principalRevocations.revoke(r);
-        await recordAdmin(s, r.revokedBy, 'principals.revoke', { kind: r.kind, value: r.value, issuer: r.issuer || '*', reason: r.reason });
+        await recordAdmin(s, r.revokedBy, 'principals.revoke', {
+          kind: r.kind,
+          value: r.value,
+          issuer: r.issuer || '*',
+          reason: r.reason,
+        });
       });
       // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
       await announce(config.limits?.redis, { kind: 'revocations.changed' });
       if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      process.stdout.write(`${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`);
+      process.stdout.write(
+        `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`,
+      );
     });
 
   cmd
@@ -65,7 +82,12 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const done = await withStore(config, async (s) => {
         const ok = await s.principalRevocations.restore(t.kind, t.value, t.issuer);
-        if (ok) await recordAdmin(s, actorName(opts.by), 'principals.restore', { kind: t.kind, value: t.value, issuer: t.issuer || '*' });
+        if (ok)
+          await recordAdmin(s, actorName(opts.by), 'principals.restore', {
+            kind: t.kind,
+            value: t.value,
+            issuer: t.issuer || '*',
+          });
         return ok;
       });
       if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
@@ -81,6 +103,20 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.principalRevocations.list());
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['kind', 'value', 'issuer', 'reason', 'by', 'at'], rows.map((r) => [r.kind, r.value, r.issuer || '*', r.reason, r.revokedBy, new Date(r.revokedAt).toISOString()]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['kind', 'value', 'issuer', 'reason', 'by', 'at'],
+          rows.map((r) => [
+            r.kind,
+            r.value,
+            r.issuer || '*',
+            r.reason,
+            r.revokedBy,
+            new Date(r.revokedAt).toISOString(),
+          ]),
+          null,
+        ),
+      );
     });
 }

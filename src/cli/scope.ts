@@ -13,7 +13,11 @@ import { Authenticator, type AdminScope } from '../identity/authenticator.ts';
 import { PrincipalRevocations } from '../identity/revocations.ts';
 import type { CliContext } from './inventory.ts';
 
-export const asOption = () => new Option('--as <credential>', 'act as this API key or access token (its tenant and roles); default: $GATEHOUSE_CREDENTIAL, else as the operator (every tenant)');
+export const asOption = () =>
+  new Option(
+    '--as <credential>',
+    'act as this API key or access token (its tenant and roles); default: $GATEHOUSE_CREDENTIAL, else as the operator (every tenant)',
+  );
 
 export interface Caller {
   /** Undefined for the operator (no credential given). */
@@ -22,13 +26,20 @@ export interface Caller {
 }
 
 /** The verified caller for `--as`, or the operator; fails (exit 2) when the credential is refused. */
-export async function caller(ctx: CliContext, config: Config, store: Store, credential: string | undefined): Promise<Caller> {
+export async function caller(
+  ctx: CliContext,
+  config: Config,
+  store: Store,
+  credential: string | undefined,
+): Promise<Caller> {
   const given = credential ?? process.env.GATEHOUSE_CREDENTIAL;
   if (!given) return {};
   if (!config.identity) ctx.fail('`--as` needs an `identity` section in the config', 2);
   const revocations = new PrincipalRevocations(store.principalRevocations);
   await revocations.refresh();
-  const identity = new Authenticator(config.identity, config.gateway.allowUnauthenticated, store.apiKeys, { revocations });
+  const identity = new Authenticator(config.identity, config.gateway.allowUnauthenticated, store.apiKeys, {
+    revocations,
+  });
   try {
     return { principal: await identity.authenticateToken(given), identity };
   } catch (err) {
@@ -45,5 +56,9 @@ export function adminScopeOf(ctx: CliContext, c: Caller): AdminScope {
 }
 
 export function requirePlatform(ctx: CliContext, scope: AdminScope): void {
-  if (!scope.platform) ctx.fail(`forbidden: this needs a platform admin; the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
+  if (!scope.platform)
+    ctx.fail(
+      `forbidden: this needs a platform admin; the credential's admin role covers tenant \`${scope.tenant}\` only`,
+      2,
+    );
 }

@@ -22,7 +22,6 @@ async function localStore(config: Config): Promise<LocalSecretStore> {
   return new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key);
 }
 
-
 async function readStdin(): Promise<string> {
   let text = '';
   for await (const chunk of process.stdin) text += chunk;
@@ -30,7 +29,9 @@ async function readStdin(): Promise<string> {
 }
 
 export function registerSecrets(program: Command, ctx: CliContext): void {
-  const secrets = program.command('secrets').description('the embedded encrypted secret store (AES-256-GCM), for `local:<name>` references');
+  const secrets = program
+    .command('secrets')
+    .description('the embedded encrypted secret store (AES-256-GCM), for `local:<name>` references');
 
   secrets
     .command('set')
@@ -57,7 +58,14 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await (await localStore(config)).list();
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['name', 'updated'], rows.map((r) => [`local:${r.name}`, r.updatedAt]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['name', 'updated'],
+          rows.map((r) => [`local:${r.name}`, r.updatedAt]),
+          null,
+        ),
+      );
     });
 
   secrets
@@ -85,48 +93,75 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
       await writeKeyFile(`${keyFile}.next`, next);
       await store.rotateKey(next);
       await rename(`${keyFile}.next`, keyFile);
-      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }));
-      process.stdout.write(`secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`);
+      await withStore(config, (s) =>
+        recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
+      );
+      process.stdout.write(
+        `secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`,
+      );
     });
 
   const creds = program.command('credentials').description('revoke or restore upstream credentials (any reference)');
 
   creds
     .command('revoke')
-    .description('stop using a credential everywhere at once, and confirm it: waits until every live gateway has stopped serving it')
+    .description(
+      'stop using a credential everywhere at once, and confirm it: waits until every live gateway has stopped serving it',
+    )
     .argument('<reference>', 'as configured (with {tenant}: every tenant) or expanded (one tenant)')
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
     .option('--timeout <seconds>', 'how long to wait for the confirmation', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (ref: string, opts: { reason: string; by?: string; timeout: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const by = actorName(opts.by);
-      const result = await withStore(config, async (s) => {
-        const at = Date.now();
-        await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
-        await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
-        const live = await s.revocations.live(at - 5000);
-        const deadline = at + Number(opts.timeout) * 1000;
-        for (;;) {
-          const acks = await s.revocations.acks(ref);
-          const missing = live.filter((i) => !acks.some((a) => a.instance === i));
-          if (!missing.length) return { ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: true, timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0, missing };
-          if (Date.now() > deadline) return { ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false, timeToEffectMs: null, missing };
-          if (!opts.json) process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
-          await new Promise((r) => setTimeout(r, 100));
+    .action(
+      async (ref: string, opts: { reason: string; by?: string; timeout: string; config: string; json?: boolean }) => {
+        const config = await ctx.load(opts.config);
+        const by = actorName(opts.by);
+        const result = await withStore(config, async (s) => {
+          const at = Date.now();
+          await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
+          await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
+          const live = await s.revocations.live(at - 5000);
+          const deadline = at + Number(opts.timeout) * 1000;
+          for (;;) {
+            const acks = await s.revocations.acks(ref);
+            const missing = live.filter((i) => !acks.some((a) => a.instance === i));
+            if (!missing.length)
+              return {
+                ref,
+                revokedAt: new Date(at).toISOString(),
+                gateways: live.length,
+                confirmed: true,
+                timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
+                missing,
+              };
+            if (Date.now() > deadline)
+              return {
+                ref,
+                revokedAt: new Date(at).toISOString(),
+                gateways: live.length,
+                confirmed: false,
+                timeToEffectMs: null,
+                missing,
+              };
+            if (!opts.json)
+              process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else {
+          process.stderr.write('\r');
+          process.stdout.write(
+            result.confirmed
+              ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
+              : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`,
+          );
         }
-      });
-      if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else {
-        process.stderr.write('\r');
-        process.stdout.write(result.confirmed
-          ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
-          : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`);
-      }
-      process.exitCode = result.confirmed ? 0 : 1;
-    });
+        process.exitCode = result.confirmed ? 0 : 1;
+      },
+    );
 
   creds
     .command('restore')
@@ -154,6 +189,13 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.revocations.list());
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['reference', 'revoked by', 'at', 'reason'], rows.map((r) => [r.ref, r.revokedBy, new Date(r.revokedAt).toISOString(), r.reason]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['reference', 'revoked by', 'at', 'reason'],
+          rows.map((r) => [r.ref, r.revokedBy, new Date(r.revokedAt).toISOString(), r.reason]),
+          null,
+        ),
+      );
     });
 }

@@ -15,35 +15,52 @@ import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 
-
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
 
 export function registerUpstream(program: Command, ctx: CliContext): void {
-  const up = program.command('upstream').description('OAuth authorizations of upstream servers (Gatehouse as their OAuth client)');
+  const up = program
+    .command('upstream')
+    .description('OAuth authorizations of upstream servers (Gatehouse as their OAuth client)');
 
   up.command('authorize')
     .description('start an authorization for one tenant: prints the URL to open; the gateway completes it')
     .argument('<server>')
     .requiredOption('-t, --tenant <tenant>', 'whose authorization this is')
-    .option('-s, --subject <subject>', 'for `oauth.per: user`: the user (their verified subject); without it, the tenant-wide one used for discovery')
+    .option(
+      '-s, --subject <subject>',
+      'for `oauth.per: user`: the user (their verified subject); without it, the tenant-wide one used for discovery',
+    )
     .addOption(ctx.configOption())
     .option('--json', 'print the URL as JSON')
     .action(async (name: string, opts: { tenant: string; subject?: string; config: string; json?: boolean }) => {
       if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
-      if (opts.subject !== undefined && !/^[^\s/\u0000-\u001f]{1,256}$/.test(opts.subject)) ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
+      if (opts.subject !== undefined && !/^[^\s/\u0000-\u001f]{1,256}$/.test(opts.subject))
+        ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
       const config = await ctx.load(opts.config);
       const server = config.servers.find((s) => s.name === name);
-      if (!server || server.transport === 'stdio' || !server.oauth) ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
+      if (!server || server.transport === 'stdio' || !server.oauth)
+        ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
       const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
       const url = await withStore(config, async (s) => {
         const owner = opts.subject ? `${opts.tenant}/${opts.subject}` : opts.tenant;
-        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(server as HttpServerConfig, owner, oauthCallbackUrl(config));
-        await recordAdmin(s, actorName(undefined), 'upstream.authorize', { server: name, tenant: opts.tenant, subject: opts.subject });
+        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(
+          server as HttpServerConfig,
+          owner,
+          oauthCallbackUrl(config),
+        );
+        await recordAdmin(s, actorName(undefined), 'upstream.authorize', {
+          server: name,
+          tenant: opts.tenant,
+          subject: opts.subject,
+        });
         return u;
       });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);
+      if (opts.json)
+        return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);
       process.stdout.write(`${url}\n`);
-      process.stderr.write(`open this URL as a person of tenant ${opts.tenant} within ten minutes; the gateway must be reachable at ${oauthCallbackUrl(config)}\n`);
+      process.stderr.write(
+        `open this URL as a person of tenant ${opts.tenant} within ten minutes; the gateway must be reachable at ${oauthCallbackUrl(config)}\n`,
+      );
     });
 
   up.command('list')
@@ -54,11 +71,20 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.upstreamTokens.list());
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ authorizations: rows }, null, 2)}\n`);
-      process.stdout.write(render('table', ['server', 'tenant', 'updated'], rows.map((r) => [r.server, r.tenant, new Date(r.updatedAt).toISOString()]), null));
+      process.stdout.write(
+        render(
+          'table',
+          ['server', 'tenant', 'updated'],
+          rows.map((r) => [r.server, r.tenant, new Date(r.updatedAt).toISOString()]),
+          null,
+        ),
+      );
     });
 
   up.command('forget')
-    .description('delete a tenant\'s tokens for a server (to revoke at once everywhere, use `gatehouse credentials revoke oauth:<server>:<tenant>`)')
+    .description(
+      "delete a tenant's tokens for a server (to revoke at once everywhere, use `gatehouse credentials revoke oauth:<server>:<tenant>`)",
+    )
     .argument('<server>')
     .requiredOption('-t, --tenant <tenant>')
     .addOption(ctx.configOption())

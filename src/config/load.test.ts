@@ -20,7 +20,10 @@ function errors(text: string, source = 'g.yaml', env: NodeJS.ProcessEnv = {}): s
   } catch (e) {
     assert.ok(e instanceof ConfigError, String(e));
     assert.equal(e.name, 'ConfigError');
-    assert.deepEqual(e.message.split('\n'), e.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`));
+    assert.deepEqual(
+      e.message.split('\n'),
+      e.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`),
+    );
     return e.message.split('\n');
   }
   assert.fail('expected a ConfigError');
@@ -32,9 +35,10 @@ test('the committed JSON Schema is what the generator writes from the TypeBox so
 
 test('the starter config parses, with the everything server over stdio', () => {
   const c = parseConfig(starterConfig(), '/srv/gh/gatehouse.yaml', {});
-  assert.deepEqual(c.servers.map((s) => [s.name, s.transport, 'command' in s ? s.command : '', 'args' in s ? s.args : []]), [
-    ['everything', 'stdio', 'npx', ['--no', 'mcp-server-everything', 'stdio']],
-  ]);
+  assert.deepEqual(
+    c.servers.map((s) => [s.name, s.transport, 'command' in s ? s.command : '', 'args' in s ? s.args : []]),
+    [['everything', 'stdio', 'npx', ['--no', 'mcp-server-everything', 'stdio']]],
+  );
   assert.equal(c.gateway.stateDir, '/srv/gh/.gatehouse');
   assert.equal(c.storage.sqlitePath, '/srv/gh/.gatehouse/gatehouse.db');
 });
@@ -44,14 +48,21 @@ test('the quickstart parses: state at the repository root, the served folder und
   assert.equal(c.source, join(ROOT, 'examples', 'quickstart.yaml'));
   assert.deepEqual(c.gateway.listen, { host: '127.0.0.1', port: 8765 });
   assert.equal(c.gateway.stateDir, join(ROOT, '.gatehouse'));
-  assert.deepEqual(c.servers.map((s) => [s.name, s.transport === 'stdio' && [s.command, ...s.args!, s.cwd]]), [
-    ['everything', ['npx', '--no', 'mcp-server-everything', 'stdio', ROOT]],
-    ['files', ['npx', '--no', 'mcp-server-filesystem', `${join(ROOT, 'examples')}/../tmp/quickstart-files`, ROOT]],
-  ]);
+  assert.deepEqual(
+    c.servers.map((s) => [s.name, s.transport === 'stdio' && [s.command, ...s.args!, s.cwd]]),
+    [
+      ['everything', ['npx', '--no', 'mcp-server-everything', 'stdio', ROOT]],
+      ['files', ['npx', '--no', 'mcp-server-filesystem', `${join(ROOT, 'examples')}/../tmp/quickstart-files`, ROOT]],
+    ],
+  );
 });
 
 test('golden: the full fixture, every option set, loads to exactly this', async () => {
-  const env = { DATABASE_URL: 'postgres://gh@127.0.0.1:5432/gh', LOCAL_TOKEN: 'local-secret', REMOTE_TOKEN: 'remote-secret' };
+  const env = {
+    DATABASE_URL: 'postgres://gh@127.0.0.1:5432/gh',
+    LOCAL_TOKEN: 'local-secret',
+    REMOTE_TOKEN: 'remote-secret',
+  };
   const c = await loadConfig(join(FIXTURES, 'full.yaml'), env);
   const state = join(FIXTURES, 'state');
   assert.deepEqual(c, {
@@ -75,12 +86,26 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       maxHeldCallsPerPrincipal: 20,
       maxHeldCallsPerTenant: 200,
     },
-    storage: { driver: 'postgres', sqlitePath: '/var/lib/gatehouse/unused.db', postgresUrl: 'postgres://gh@127.0.0.1:5432/gh' },
+    storage: {
+      driver: 'postgres',
+      sqlitePath: '/var/lib/gatehouse/unused.db',
+      postgresUrl: 'postgres://gh@127.0.0.1:5432/gh',
+    },
     inventory: { newTools: 'accept' },
     approvals: { ttlSeconds: 3600, waitSeconds: 0, maxPendingPerPrincipal: 5, maxPendingPerTenant: 100 },
-    secrets: { cacheTtlSeconds: 30, vault: { address: 'https://vault.example.com:8200', auth: { method: 'approle', roleId: 'gatehouse', secretId: 'local-secret' } } },
+    secrets: {
+      cacheTtlSeconds: 30,
+      vault: {
+        address: 'https://vault.example.com:8200',
+        auth: { method: 'approle', roleId: 'gatehouse', secretId: 'local-secret' },
+      },
+    },
     audit: {
-      arguments: 'shape', results: 'none', redact: { fields: ['email'], paths: ['$.arguments.card'] }, retentionDays: 30, readWhenUnavailable: 'allow',
+      arguments: 'shape',
+      results: 'none',
+      redact: { fields: ['email'], paths: ['$.arguments.card'] },
+      retentionDays: 30,
+      readWhenUnavailable: 'allow',
       exports: [{ name: 'siem', type: 'syslog', host: 'siem.internal', port: 6514, format: 'cef' }], // defaults inside a union are filled where used
     },
     servers: [
@@ -94,7 +119,10 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         scopes: ['repo:read', 'issues:write'],
         resources: ['example/widgets', '/srv/data'],
         credentials: { env: { GITHUB_TOKEN: 'vault://secret/mcp/{tenant}/github#token' }, discoveryTenant: 'acme' },
-        tools: { read_widget: { class: 'READ' }, drop_widget: { class: 'DESTRUCTIVE', note: 'deletes the row for good' } },
+        tools: {
+          read_widget: { class: 'READ' },
+          drop_widget: { class: 'DESTRUCTIVE', note: 'deletes the row for good' },
+        },
         transport: 'stdio',
         command: 'node',
         args: ['server.js', '--root', `${state}/files`, '${NOT_A_REFERENCE}'],
@@ -129,11 +157,19 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
   });
   // An unquoted reference that yields a number is one; the environment wins over the default.
   assert.equal((await loadConfig(join(FIXTURES, 'full.yaml'), { ...env, PORT: '8080' })).gateway.listen.port, 8080);
-  assert.equal((await loadConfig(join(FIXTURES, 'full.yaml'), { ...env, PORT: '' })).gateway.listen.port, 9000, 'empty counts as unset for `:-`');
+  assert.equal(
+    (await loadConfig(join(FIXTURES, 'full.yaml'), { ...env, PORT: '' })).gateway.listen.port,
+    9000,
+    'empty counts as unset for `:-`',
+  );
 });
 
 test('defaults: a minimal file gets every default, paths absolute against the config directory', () => {
-  const c = parseConfig('version: 1\nservers:\n  - { name: a, transport: stdio, command: x, cwd: sub }\n', '/etc/gh/g.yaml', {});
+  const c = parseConfig(
+    'version: 1\nservers:\n  - { name: a, transport: stdio, command: x, cwd: sub }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
   assert.deepEqual(c, {
     source: '/etc/gh/g.yaml',
     gateway: {
@@ -158,7 +194,14 @@ test('defaults: a minimal file gets every default, paths absolute against the co
     inventory: { newTools: 'quarantine' },
     secrets: { cacheTtlSeconds: 60 },
     approvals: { ttlSeconds: 3600, waitSeconds: 0, maxPendingPerPrincipal: 5, maxPendingPerTenant: 100 },
-    audit: { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] }, retentionDays: 365, readWhenUnavailable: 'refuse', exports: [] },
+    audit: {
+      arguments: 'redacted',
+      results: 'shape',
+      redact: { fields: [], paths: [] },
+      retentionDays: 365,
+      readWhenUnavailable: 'refuse',
+      exports: [],
+    },
     servers: [
       {
         name: 'a',
@@ -179,7 +222,8 @@ test('defaults: a minimal file gets every default, paths absolute against the co
 });
 
 test('references: GATEHOUSE_STATE_DIR and GATEHOUSE_CONFIG_DIR are defined unless the environment sets them', () => {
-  const text = 'version: 1\ngateway: { stateDir: "${GATEHOUSE_CONFIG_DIR}/../state" }\nservers:\n  - { name: a, transport: stdio, command: x, args: ["${GATEHOUSE_STATE_DIR}", "${GATEHOUSE_CONFIG_DIR}"] }\n';
+  const text =
+    'version: 1\ngateway: { stateDir: "${GATEHOUSE_CONFIG_DIR}/../state" }\nservers:\n  - { name: a, transport: stdio, command: x, args: ["${GATEHOUSE_STATE_DIR}", "${GATEHOUSE_CONFIG_DIR}"] }\n';
   const c = parseConfig(text, '/etc/gh/g.yaml', {});
   assert.equal(c.gateway.stateDir, '/etc/state');
   assert.deepEqual((c.servers[0] as { args: string[] }).args, ['/etc/state', '/etc/gh']);
@@ -191,7 +235,9 @@ test('golden errors: a YAML syntax error points at its line', () => {
   assert.deepEqual(fixtureErrors('syntax-error.yaml'), [
     'syntax-error.yaml:6:5: flow sequence in block collection must be sufficiently indented and end with a ]',
   ]);
-  assert.deepEqual(errors('version: 1\n---\nversion: 1\n'), ['g.yaml:2:1: only one YAML document is allowed (found a second `---`)']);
+  assert.deepEqual(errors('version: 1\n---\nversion: 1\n'), [
+    'g.yaml:2:1: only one YAML document is allowed (found a second `---`)',
+  ]);
 });
 
 test('golden errors: unknown keys, with the closest known key when one is near', () => {
@@ -229,7 +275,9 @@ test('golden errors: duplicate server names and duplicate YAML keys', () => {
   assert.deepEqual(fixtureErrors('duplicate-server.yaml'), [
     'duplicate-server.yaml:10:11: servers[2].name: duplicate server name (first used by servers[0] at line 3)',
   ]);
-  assert.deepEqual(fixtureErrors('duplicate-key.yaml'), ['duplicate-key.yaml:6:5: gateway.listen: duplicate key `port` (first at line 4)']);
+  assert.deepEqual(fixtureErrors('duplicate-key.yaml'), [
+    'duplicate-key.yaml:6:5: gateway.listen: duplicate key `port` (first at line 4)',
+  ]);
 });
 
 test('golden errors: limits that must agree, and postgres without a URL', () => {
@@ -253,7 +301,8 @@ test('golden errors: identity that would accept forgeable or interceptable token
 });
 
 test('issuers: with more than one, each is bound to its tenants, one way', () => {
-  const yaml = (issuers: string) => `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n  issuers:\n${issuers}servers: []\n`;
+  const yaml = (issuers: string) =>
+    `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n  issuers:\n${issuers}servers: []\n`;
   const errors = (text: string) => {
     try {
       parseConfig(text, '/x/gatehouse.yaml', {});
@@ -262,16 +311,34 @@ test('issuers: with more than one, each is bound to its tenants, one way', () =>
       return (err as ConfigError).issues.map((i) => i.message);
     }
   };
-  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com" }\n')), [], 'a single unbound issuer is the platform issuer');
-  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com" }\n    - { issuer: "https://b.example.com", tenant: t2 }\n')), ['with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`']);
-  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com", tenant: t1, platform: true }\n')), ['bind the issuer one way: `tenant`, `tenants` or `platform: true`']);
-  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com", tenants: [t1, t3] }\n    - { issuer: "https://b.example.com", platform: true }\n')), []);
+  assert.deepEqual(
+    errors(yaml('    - { issuer: "https://a.example.com" }\n')),
+    [],
+    'a single unbound issuer is the platform issuer',
+  );
+  assert.deepEqual(
+    errors(yaml('    - { issuer: "https://a.example.com" }\n    - { issuer: "https://b.example.com", tenant: t2 }\n')),
+    ['with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`'],
+  );
+  assert.deepEqual(errors(yaml('    - { issuer: "https://a.example.com", tenant: t1, platform: true }\n')), [
+    'bind the issuer one way: `tenant`, `tenants` or `platform: true`',
+  ]);
+  assert.deepEqual(
+    errors(
+      yaml(
+        '    - { issuer: "https://a.example.com", tenants: [t1, t3] }\n    - { issuer: "https://b.example.com", platform: true }\n',
+      ),
+    ),
+    [],
+  );
 });
 
 test('loadConfig names the file as it was given', async () => {
   const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
   await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {
-    assert.deepEqual(e.issues, [{ file: given, line: 6, column: 5, path: 'gateway.listen', message: 'duplicate key `port` (first at line 4)' }]);
+    assert.deepEqual(e.issues, [
+      { file: given, line: 6, column: 5, path: 'gateway.listen', message: 'duplicate key `port` (first at line 4)' },
+    ]);
     return true;
   });
 });
@@ -310,7 +377,8 @@ test('errors of every kind come together, sorted by line', () => {
 
 test('values from the environment are never echoed in errors', () => {
   const secret = 'hunter2-secret';
-  const text = 'version: 1\ngateway:\n  listen: { port: "${PORT}" }\nservers:\n  - name: "${NAME}"\n    transport: "${NAME}"\n  - { name: "${NAME}", transport: http, url: "${NAME}" }\n';
+  const text =
+    'version: 1\ngateway:\n  listen: { port: "${PORT}" }\nservers:\n  - name: "${NAME}"\n    transport: "${NAME}"\n  - { name: "${NAME}", transport: http, url: "${NAME}" }\n';
   const lines = errors(text, 'g.yaml', { PORT: secret, NAME: secret });
   assert.ok(lines.length >= 3, lines.join('\n'));
   for (const line of lines) assert.doesNotMatch(line, /hunter2/);

@@ -44,7 +44,10 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 // useDefaults: the schema's `default`s are the one source of defaults. verbose: errors carry their schema.
 const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true }));
 // Each server is validated against the variant its `transport` names: clearer errors than a union's.
-const validateTop = ajv.compile({ ...ConfigSchema, properties: { ...ConfigSchema.properties, servers: { type: 'array', default: [] } } });
+const validateTop = ajv.compile({
+  ...ConfigSchema,
+  properties: { ...ConfigSchema.properties, servers: { type: 'array', default: [] } },
+});
 const VARIANTS: Record<string, ValidateFunction> = { stdio: ajv.compile(StdioServer), http: ajv.compile(HttpServer) };
 VARIANTS.sse = VARIANTS.http;
 const TRANSPORTS = '`stdio`, `http`, `sse`';
@@ -75,7 +78,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   // After the first syntax error the parse is unreliable, and what follows is mostly its echo.
   const syntax = doc.errors[0];
   if (syntax) {
-    const message = syntax.code === 'MULTIPLE_DOCS' ? 'only one YAML document is allowed (found a second `---`)' : sentence(syntax.message);
+    const message =
+      syntax.code === 'MULTIPLE_DOCS'
+        ? 'only one YAML document is allowed (found a second `---`)'
+        : sentence(syntax.message);
     throw new ConfigError([{ file: source, ...position(lineCounter, syntax.pos[0]), path: '', message }]);
   }
   duplicateKeys(doc.contents, [], ctx);
@@ -83,7 +89,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const configDir = source === MEMORY_SOURCE ? process.cwd() : dirname(resolve(source));
   const vars: NodeJS.ProcessEnv = { GATEHOUSE_CONFIG_DIR: configDir, ...env };
   const stateDirText = doc.getIn(['gateway', 'stateDir']);
-  const stateDir = resolve(configDir, typeof stateDirText === 'string' ? substitute(stateDirText, vars).value : DEFAULT_STATE_DIR);
+  const stateDir = resolve(
+    configDir,
+    typeof stateDirText === 'string' ? substitute(stateDirText, vars).value : DEFAULT_STATE_DIR,
+  );
   substituteAll(doc.contents, [], { GATEHOUSE_STATE_DIR: stateDir, ...vars }, ctx);
 
   let raw: unknown;
@@ -100,7 +109,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const policy = loadPolicy(raw as RawConfig, configDir, ctx);
   if (policy && (raw as RawConfig).policy?.unknownTools === 'error') {
     const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
-    for (const w of unknownToolWarnings(policy.compiled, known)) ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
+    for (const w of unknownToolWarnings(policy.compiled, known))
+      ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
   }
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
   return policy ? { ...config, policy } : config;
@@ -124,7 +134,8 @@ function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['po
     return { files: inputs.map((x) => x.source), compiled: compileAll(inputs) };
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
-    for (const is of err.issues) ctx.issues.push({ file: is.file, line: is.line, column: is.column, path: is.path, message: is.message });
+    for (const is of err.issues)
+      ctx.issues.push({ file: is.file, line: is.line, column: is.column, path: is.path, message: is.message });
     return undefined;
   }
 }
@@ -191,11 +202,14 @@ function substitute(text: string, vars: NodeJS.ProcessEnv): { value: string; mis
 
 /** Replace references in every string value. An unquoted value that becomes a number or boolean is one. */
 function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv, ctx: Context): void {
-  if (isMap(node)) for (const pair of node.items) substituteAll(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?'], vars, ctx);
+  if (isMap(node))
+    for (const pair of node.items)
+      substituteAll(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?'], vars, ctx);
   else if (isSeq(node)) node.items.forEach((item, i) => substituteAll(item, [...path, i], vars, ctx));
   else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
     const { value, missing, malformed } = substitute(node.value, vars);
-    for (const name of missing) ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
+    for (const name of missing)
+      ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
     if (malformed) ctx.add(path, 'malformed `${` reference (write `$${` for a literal `${`)', node);
     if (missing.length || malformed) ctx.unset.add(formatPath(path));
     node.value = node.type === Scalar.PLAIN ? retype(value) : value;
@@ -221,7 +235,8 @@ function validate(raw: unknown, ctx: Context): void {
     const check = typeof t === 'string' && Object.hasOwn(VARIANTS, t) ? VARIANTS[t] : undefined;
     if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
     else if (!check) {
-      if (!ctx.unset.has(formatPath([...path, 'transport']))) ctx.add([...path, 'transport'], `must be one of ${TRANSPORTS}`);
+      if (!ctx.unset.has(formatPath([...path, 'transport'])))
+        ctx.add([...path, 'transport'], `must be one of ${TRANSPORTS}`);
     } else if (!check(server)) report(check.errors, path, ctx);
   });
 }
@@ -275,7 +290,14 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
   }
 }
 
-const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', integer: 'an integer', number: 'a number', boolean: '`true` or `false`', string: 'a string' };
+const TYPE_NAMES: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: '`true` or `false`',
+  string: 'a string',
+};
 
 function describe(e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
@@ -316,53 +338,89 @@ function semanticChecks(raw: unknown, ctx: Context): void {
     if (typeof server.name === 'string' && !ctx.unset.has(formatPath([...path, 'name']))) {
       const first = firstUse.get(server.name);
       const firstNode = nodeAt(ctx.doc, ['servers', first ?? i, 'name']);
-      if (first !== undefined) ctx.add([...path, 'name'], `duplicate server name (first used by servers[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`);
+      if (first !== undefined)
+        ctx.add(
+          [...path, 'name'],
+          `duplicate server name (first used by servers[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`,
+        );
       else firstUse.set(server.name, i);
-      if (separator && server.name.includes(separator)) ctx.add([...path, 'name'], 'must not contain the namespace separator (`gateway.namespaceSeparator`)');
+      if (separator && server.name.includes(separator))
+        ctx.add([...path, 'name'], 'must not contain the namespace separator (`gateway.namespaceSeparator`)');
     }
     ordered(ctx, [...path, 'timeouts'], server.timeouts, 'requestMs', 'maxTotalMs');
     ordered(ctx, [...path, 'restart'], server.restart, 'initialDelayMs', 'maxDelayMs');
     if (isObj(server.env)) {
       for (const key of Object.keys(server.env)) {
-        if (!ENV_NAME.test(key)) ctx.add([...path, 'env'], `\`${key}\` is not a valid environment variable name`, keyOrMap(ctx.doc, [...path, 'env'], key));
+        if (!ENV_NAME.test(key))
+          ctx.add(
+            [...path, 'env'],
+            `\`${key}\` is not a valid environment variable name`,
+            keyOrMap(ctx.doc, [...path, 'env'], key),
+          );
       }
     }
   });
   const identity = isObj(raw.identity) ? raw.identity : {};
-  const urls: Array<[Path, unknown]> = [[['identity', 'resource'], identity.resource], [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined]];
+  const urls: Array<[Path, unknown]> = [
+    [['identity', 'resource'], identity.resource],
+    [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined],
+  ];
   (Array.isArray(identity.issuers) ? identity.issuers : []).forEach((is: unknown, i) => {
-    if (isObj(is)) urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
+    if (isObj(is))
+      urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
   });
   // Every issuer speaks for the tenants it is bound to; with several, an unbound one could speak for any.
   const issuers = Array.isArray(identity.issuers) ? identity.issuers : [];
   issuers.forEach((is: unknown, i) => {
     if (!isObj(is)) return;
     const kinds = [is.tenant !== undefined, is.tenants !== undefined, is.platform === true].filter(Boolean).length;
-    if (kinds > 1) ctx.add(['identity', 'issuers', i], 'bind the issuer one way: `tenant`, `tenants` or `platform: true`');
-    else if (kinds === 0 && issuers.length > 1) ctx.add(['identity', 'issuers', i], 'with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`');
+    if (kinds > 1)
+      ctx.add(['identity', 'issuers', i], 'bind the issuer one way: `tenant`, `tenants` or `platform: true`');
+    else if (kinds === 0 && issuers.length > 1)
+      ctx.add(
+        ['identity', 'issuers', i],
+        'with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`',
+      );
   });
   for (const [path, url] of urls) {
     if (path[1] === 'resource') continue; // the resource is ours: any scheme the clients reach us by
-    if (typeof url === 'string' && URL.canParse(url) && new URL(url).protocol === 'http:' && !LOOPBACK_HOSTS.has(new URL(url).hostname)) {
+    if (
+      typeof url === 'string' &&
+      URL.canParse(url) &&
+      new URL(url).protocol === 'http:' &&
+      !LOOPBACK_HOSTS.has(new URL(url).hostname)
+    ) {
       ctx.add(path, 'must be https (plain http only on a loopback address)');
     }
   }
   const scopes = isObj(identity.requiredScopes) ? identity.requiredScopes : {};
   for (const [key, list] of Object.entries(scopes)) {
     (Array.isArray(list) ? list : []).forEach((scope: unknown, i) => {
-      if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope)) ctx.add(['identity', 'requiredScopes', key, i], 'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)');
+      if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope))
+        ctx.add(
+          ['identity', 'requiredScopes', key, i],
+          'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)',
+        );
     });
   }
   // The console signs people in at identity issuers only.
   if (isObj(raw.console)) {
     const c = raw.console;
     const known = issuers.map((is: unknown) => (isObj(is) ? is.issuer : undefined));
-    if (!isObj(raw.identity)) ctx.add(['console'], 'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)');
-    else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length)) ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
-    else if (c.clientId !== undefined && c.issuer === undefined && !known.length) ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
-    if (isObj(raw.identity) && c.issuer !== undefined && !known.includes(c.issuer)) ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
+    if (!isObj(raw.identity))
+      ctx.add(
+        ['console'],
+        'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)',
+      );
+    else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length))
+      ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
+    else if (c.clientId !== undefined && c.issuer === undefined && !known.length)
+      ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
+    if (isObj(raw.identity) && c.issuer !== undefined && !known.includes(c.issuer))
+      ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
     (Array.isArray(c.logins) ? c.logins : []).forEach((l: unknown, i) => {
-      if (isObj(raw.identity) && isObj(l) && !known.includes(l.issuer)) ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
+      if (isObj(raw.identity) && isObj(l) && !known.includes(l.issuer))
+        ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
     });
   }
   const storage = isObj(raw.storage) ? raw.storage : {};
@@ -408,7 +466,15 @@ function normalise(r: RawConfig, source: string, configDir: string): Config {
     ...(r.limits ? { limits: r.limits as Config['limits'] } : {}),
     secrets: r.secrets as Config['secrets'],
     approvals: r.approvals as Config['approvals'],
-    ...(r.identity ? { identity: { ...r.identity, resource: r.identity.resource ?? defaultResource(gateway), ...(r.identity.resource ? {} : { resourceFromListen: true }) } as Config['identity'] } : {}),
+    ...(r.identity
+      ? {
+          identity: {
+            ...r.identity,
+            resource: r.identity.resource ?? defaultResource(gateway),
+            ...(r.identity.resource ? {} : { resourceFromListen: true }),
+          } as Config['identity'],
+        }
+      : {}),
     ...(r.console ? { console: r.console as Config['console'] } : {}),
     servers: servers as Config['servers'],
   };

@@ -17,19 +17,30 @@ const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Ty
 
 const Timeouts = Type.Object(
   {
-    connectMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000, description: 'Time allowed to start and handshake.' })),
-    requestMs: Type.Optional(Type.Integer({
-      minimum: 100,
-      maximum: 3_600_000,
-      default: 60_000,
-      description: 'Time allowed for a request; progress notifications reset it.',
-    })),
-    maxTotalMs: Type.Optional(Type.Integer({
-      minimum: 100,
-      maximum: 86_400_000,
-      default: 300_000,
-      description: 'Hard limit for a request, even while progress keeps arriving.',
-    })),
+    connectMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 600_000,
+        default: 15_000,
+        description: 'Time allowed to start and handshake.',
+      }),
+    ),
+    requestMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 3_600_000,
+        default: 60_000,
+        description: 'Time allowed for a request; progress notifications reset it.',
+      }),
+    ),
+    maxTotalMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 86_400_000,
+        default: 300_000,
+        description: 'Hard limit for a request, even while progress keeps arriving.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -43,7 +54,8 @@ const Restart = Type.Object(
 );
 
 const ToolClass = Type.Union([Type.Literal('READ'), Type.Literal('WRITE'), Type.Literal('DESTRUCTIVE')], {
-  description: 'READ changes nothing; WRITE changes something recoverable; DESTRUCTIVE deletes, pays, deploys or cannot be undone.',
+  description:
+    'READ changes nothing; WRITE changes something recoverable; DESTRUCTIVE deletes, pays, deploys or cannot be undone.',
 });
 
 const ToolSettings = Type.Object(
@@ -56,92 +68,240 @@ const ToolSettings = Type.Object(
 
 const CredentialRef = Type.String({
   pattern: '^(vault://|aws-sm://|op://|exec:|env:|local:)',
-  description: 'A secret reference: vault://mount/path#field, aws-sm://id#field, op://vault/item/field, exec:command, env:NAME, local:name. `{tenant}` and `{env}` are filled per call.',
+  description:
+    'A secret reference: vault://mount/path#field, aws-sm://id#field, op://vault/item/field, exec:command, env:NAME, local:name. `{tenant}` and `{env}` are filled per call.',
 });
 
 const Credentials = Type.Object(
   {
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), CredentialRef, { description: 'stdio servers: environment variables set from secrets.' })),
-    headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.Union([CredentialRef, Type.Object({ ref: CredentialRef, prefix: Type.Optional(Type.String({ description: 'e.g. `Bearer `' })) }, { additionalProperties: false })]), {
-      description: 'http servers: request headers set from secrets.',
-    })),
-    discoveryTenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$', description: 'Whose credentials list the tools (when the references name {tenant}). Default `default`.' })),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), CredentialRef, {
+        description: 'stdio servers: environment variables set from secrets.',
+      }),
+    ),
+    headers: Type.Optional(
+      Type.Record(
+        Type.String({ pattern: '^[A-Za-z0-9-]+$' }),
+        Type.Union([
+          CredentialRef,
+          Type.Object(
+            { ref: CredentialRef, prefix: Type.Optional(Type.String({ description: 'e.g. `Bearer `' })) },
+            { additionalProperties: false },
+          ),
+        ]),
+        {
+          description: 'http servers: request headers set from secrets.',
+        },
+      ),
+    ),
+    discoveryTenant: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$',
+        description: 'Whose credentials list the tools (when the references name {tenant}). Default `default`.',
+      }),
+    ),
   },
-  { additionalProperties: false, description: 'Upstream credentials, resolved at call time from a secrets manager; never seen by agents.' },
+  {
+    additionalProperties: false,
+    description: 'Upstream credentials, resolved at call time from a secrets manager; never seen by agents.',
+  },
 );
 
 const ServerCommon = {
   credentials: Type.Optional(Credentials),
   name: Name,
   description: Type.Optional(Type.String({ maxLength: 2000 })),
-  owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The team or person answerable for this server.' })),
-  contact: Type.Optional(Type.Object({
-    email: Type.Optional(Type.Array(Type.String({ format: 'email', maxLength: 320 }), { minItems: 1, maxItems: 20, description: 'Addresses `gatehouse incident notify` writes to.' })),
-    webhook: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }), secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }) }, { additionalProperties: false, description: 'A Slack-compatible, signed webhook for incident notices.' })),
-  }, { additionalProperties: false, description: 'How to reach the owner when an incident concerns this server.' })),
-  repository: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where its source lives (URL or package name).' })),
-  location: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Where it runs (host, cluster, region, or `local`).' })),
-  environment: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'e.g. `dev`, `staging`, `prod`.' })),
-  scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
-    description: 'Upstream permissions it needs (OAuth scopes, roles).',
-  })),
-  resources: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
-    description: 'Resources it may touch (repositories, projects, folders, URLs): its bounds, written down.',
-  })),
-  tools: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), ToolSettings, {
-    description: "Per tool (the server's own tool name): the operator's classification, which wins over any proposal.",
-  })),
+  owner: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'The team or person answerable for this server.' }),
+  ),
+  contact: Type.Optional(
+    Type.Object(
+      {
+        email: Type.Optional(
+          Type.Array(Type.String({ format: 'email', maxLength: 320 }), {
+            minItems: 1,
+            maxItems: 20,
+            description: 'Addresses `gatehouse incident notify` writes to.',
+          }),
+        ),
+        webhook: Type.Optional(
+          Type.Object(
+            {
+              url: Type.String({ format: 'uri' }),
+              secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }),
+            },
+            { additionalProperties: false, description: 'A Slack-compatible, signed webhook for incident notices.' },
+          ),
+        ),
+      },
+      { additionalProperties: false, description: 'How to reach the owner when an incident concerns this server.' },
+    ),
+  ),
+  repository: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 2000, description: 'Where its source lives (URL or package name).' }),
+  ),
+  location: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 2000, description: 'Where it runs (host, cluster, region, or `local`).' }),
+  ),
+  environment: Type.Optional(
+    Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'e.g. `dev`, `staging`, `prod`.' }),
+  ),
+  scopes: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+      description: 'Upstream permissions it needs (OAuth scopes, roles).',
+    }),
+  ),
+  resources: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+      description: 'Resources it may touch (repositories, projects, folders, URLs): its bounds, written down.',
+    }),
+  ),
+  tools: Type.Optional(
+    Type.Record(Type.String({ minLength: 1, maxLength: 128 }), ToolSettings, {
+      description:
+        "Per tool (the server's own tool name): the operator's classification, which wins over any proposal.",
+    }),
+  ),
   timeouts: Type.Optional(Timeouts),
-  circuit: Type.Optional(Type.Object({
-    failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Consecutive failures that open the circuit. Default 5.' })),
-    errorRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Failure ratio over the window that opens it. Default 0.5.' })),
-    minRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Requests in the window before the rate counts. Default 20.' })),
-    windowMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000, description: 'Default 30000.' })),
-    cooldownMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Open this long before one probe request. Default 5000; doubles after a failed probe.' })),
-    maxCooldownMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'Default 60000.' })),
-  }, { additionalProperties: false, description: 'Circuit breaker: fail fast while the server keeps failing.' })),
-  disabled: Type.Optional(Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' })),
-  era: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('legacy'), Type.Literal('modern')], {
-    default: 'auto',
-    description: "The MCP era spoken to this server. `auto`: probe with server/discover; a server that speaks both eras is also reached over a 2025-11-25 session for legacy callers that can be asked questions (sampling, elicitation, roots). `legacy`: always 2025-11-25 (`initialize`). `modern`: always 2026-07-28; a server that does not answer server/discover is unavailable. `sse` servers are always legacy.",
-  })),
+  circuit: Type.Optional(
+    Type.Object(
+      {
+        failures: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 1000,
+            description: 'Consecutive failures that open the circuit. Default 5.',
+          }),
+        ),
+        errorRate: Type.Optional(
+          Type.Number({
+            exclusiveMinimum: 0,
+            maximum: 1,
+            description: 'Failure ratio over the window that opens it. Default 0.5.',
+          }),
+        ),
+        minRequests: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 100_000,
+            description: 'Requests in the window before the rate counts. Default 20.',
+          }),
+        ),
+        windowMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000, description: 'Default 30000.' })),
+        cooldownMs: Type.Optional(
+          Type.Integer({
+            minimum: 100,
+            maximum: 3_600_000,
+            description: 'Open this long before one probe request. Default 5000; doubles after a failed probe.',
+          }),
+        ),
+        maxCooldownMs: Type.Optional(
+          Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'Default 60000.' }),
+        ),
+      },
+      { additionalProperties: false, description: 'Circuit breaker: fail fast while the server keeps failing.' },
+    ),
+  ),
+  disabled: Type.Optional(
+    Type.Boolean({ default: false, description: 'Keep the server in config but do not start it.' }),
+  ),
+  era: Type.Optional(
+    Type.Union([Type.Literal('auto'), Type.Literal('legacy'), Type.Literal('modern')], {
+      default: 'auto',
+      description:
+        'The MCP era spoken to this server. `auto`: probe with server/discover; a server that speaks both eras is also reached over a 2025-11-25 session for legacy callers that can be asked questions (sampling, elicitation, roots). `legacy`: always 2025-11-25 (`initialize`). `modern`: always 2026-07-28; a server that does not answer server/discover is unavailable. `sse` servers are always legacy.',
+    }),
+  ),
 };
 
-const AbsolutePath = Type.String({ pattern: '^/', description: 'An absolute path (use ${GATEHOUSE_CONFIG_DIR} or ${GATEHOUSE_STATE_DIR} for relative ones).' });
+const AbsolutePath = Type.String({
+  pattern: '^/',
+  description: 'An absolute path (use ${GATEHOUSE_CONFIG_DIR} or ${GATEHOUSE_STATE_DIR} for relative ones).',
+});
 
 const Sandbox = Type.Object(
   {
-    network: Type.Optional(Type.Union([
-      Type.Literal('none'),
-      Type.Literal('host'),
-      Type.Object({
-        allow: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):[0-9]{1,5}$' }), {
-          description: '`host:port` (or `*.domain:port`) the server may connect to, through the gateway\'s egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).',
-        }),
-      }, { additionalProperties: false }),
-    ], { default: 'none', description: '`none` (default): loopback only, nothing leaves; `{ allow: [...] }`: only the listed destinations, through a proxy in the gateway, each refusal recorded in the audit trail; `host`: the host\'s network, unrestricted.' })),
-    paths: Type.Optional(Type.Object({
-      read: Type.Optional(Type.Array(AbsolutePath, { description: 'Extra paths the server may read.' })),
-      write: Type.Optional(Type.Array(AbsolutePath, { description: 'Paths the server may read and write (they must be writable by the sandbox user).' })),
-    }, { additionalProperties: false, description: 'Besides the system directories, its command, its package and its cwd (read-only).' })),
-    secrets: Type.Optional(Type.Union([Type.Literal('env'), Type.Literal('file')], {
-      description: 'How `credentials.env` values reach the server: `env` (default) as environment variables, `file` as /run/secrets/<NAME> with <NAME>_FILE naming it.',
-    })),
-    user: Type.Optional(Type.Object({
-      uid: Type.Integer({ minimum: 1, maximum: 4294967294 }),
-      gid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967294 })),
-    }, { additionalProperties: false, description: 'The user the server runs as when the gateway runs as root (default 65534, nobody); otherwise the gateway\'s own user.' })),
-    limits: Type.Optional(Type.Object({
-      memoryMb: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
-      processes: Type.Optional(Type.Integer({ minimum: 1, description: 'Processes and threads; default 128.' })),
-      cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'CPU share in cores (cgroups); default 1.' })),
-      cpuSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'CPU time a process may use in all; default none.' })),
-      openFiles: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
-    }, { additionalProperties: false })),
+    network: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal('none'),
+          Type.Literal('host'),
+          Type.Object(
+            {
+              allow: Type.Array(
+                Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):[0-9]{1,5}$' }),
+                {
+                  description:
+                    "`host:port` (or `*.domain:port`) the server may connect to, through the gateway's egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).",
+                },
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ],
+        {
+          default: 'none',
+          description:
+            "`none` (default): loopback only, nothing leaves; `{ allow: [...] }`: only the listed destinations, through a proxy in the gateway, each refusal recorded in the audit trail; `host`: the host's network, unrestricted.",
+        },
+      ),
+    ),
+    paths: Type.Optional(
+      Type.Object(
+        {
+          read: Type.Optional(Type.Array(AbsolutePath, { description: 'Extra paths the server may read.' })),
+          write: Type.Optional(
+            Type.Array(AbsolutePath, {
+              description: 'Paths the server may read and write (they must be writable by the sandbox user).',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'Besides the system directories, its command, its package and its cwd (read-only).',
+        },
+      ),
+    ),
+    secrets: Type.Optional(
+      Type.Union([Type.Literal('env'), Type.Literal('file')], {
+        description:
+          'How `credentials.env` values reach the server: `env` (default) as environment variables, `file` as /run/secrets/<NAME> with <NAME>_FILE naming it.',
+      }),
+    ),
+    user: Type.Optional(
+      Type.Object(
+        {
+          uid: Type.Integer({ minimum: 1, maximum: 4294967294 }),
+          gid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967294 })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "The user the server runs as when the gateway runs as root (default 65534, nobody); otherwise the gateway's own user.",
+        },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          memoryMb: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
+          processes: Type.Optional(Type.Integer({ minimum: 1, description: 'Processes and threads; default 128.' })),
+          cpus: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: 'CPU share in cores (cgroups); default 1.' }),
+          ),
+          cpuSeconds: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'CPU time a process may use in all; default none.' }),
+          ),
+          openFiles: Type.Optional(Type.Integer({ minimum: 16, description: 'Default 1024.' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   {
     additionalProperties: false,
-    description: 'Run the server in a bubblewrap sandbox (Linux, needs bwrap): read-only view of what it needs, private /tmp, own PID namespace, no-new-privileges, seccomp, resource limits, restricted egress. Absent: unsandboxed (`gatehouse check` fails item 6.4).',
+    description:
+      'Run the server in a bubblewrap sandbox (Linux, needs bwrap): read-only view of what it needs, private /tmp, own PID namespace, no-new-privileges, seccomp, resource limits, restricted egress. Absent: unsandboxed (`gatehouse check` fails item 6.4).',
   },
 );
 
@@ -152,7 +312,9 @@ export const StdioServer = Type.Object(
     command: Type.String({ minLength: 1 }),
     args: Type.Optional(Type.Array(Type.String(), { default: [] })),
     env: Type.Optional(Env),
-    cwd: Type.Optional(Type.String({ description: 'Working directory; relative paths are relative to the config file.' })),
+    cwd: Type.Optional(
+      Type.String({ description: 'Working directory; relative paths are relative to the config file.' }),
+    ),
     inheritEnv: Type.Optional(
       Type.Array(Type.String(), {
         default: ['PATH', 'HOME', 'LANG', 'TMPDIR', 'NODE_OPTIONS'],
@@ -167,15 +329,37 @@ export const StdioServer = Type.Object(
 
 const UpstreamOAuth = Type.Object(
   {
-    issuer: Type.String({ format: 'uri', description: "The upstream's authorization server (its metadata is discovered)." }),
+    issuer: Type.String({
+      format: 'uri',
+      description: "The upstream's authorization server (its metadata is discovered).",
+    }),
     clientId: Type.String({ minLength: 1, description: 'Gatehouse as a client registered there.' }),
-    clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}; absent: a public client (PKCE only).' })),
+    clientSecret: Type.Optional(
+      Type.String({ minLength: 1, description: 'Use ${VAR}; absent: a public client (PKCE only).' }),
+    ),
     scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [] })),
-    resource: Type.Optional(Type.String({ format: 'uri', description: 'The resource indicator (RFC 8707); default: the server URL.' })),
-    per: Type.Optional(Type.Union([Type.Literal('tenant'), Type.Literal('user')], { default: 'tenant', description: 'One authorization per tenant, or per user (subject) within a tenant.' })),
-    tokenExchange: Type.Optional(Type.Boolean({ default: false, description: "RFC 8693: exchange the caller's own OAuth access token at this authorization server for one for this server (per user); callers without one (API keys) use the stored authorization." })),
+    resource: Type.Optional(
+      Type.String({ format: 'uri', description: 'The resource indicator (RFC 8707); default: the server URL.' }),
+    ),
+    per: Type.Optional(
+      Type.Union([Type.Literal('tenant'), Type.Literal('user')], {
+        default: 'tenant',
+        description: 'One authorization per tenant, or per user (subject) within a tenant.',
+      }),
+    ),
+    tokenExchange: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          "RFC 8693: exchange the caller's own OAuth access token at this authorization server for one for this server (per user); callers without one (API keys) use the stored authorization.",
+      }),
+    ),
   },
-  { additionalProperties: false, description: 'Gatehouse is the OAuth client of this server: one token per tenant (or user), by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.' },
+  {
+    additionalProperties: false,
+    description:
+      'Gatehouse is the OAuth client of this server: one token per tenant (or user), by authorization code + PKCE (`gatehouse upstream authorize`), refreshed, stored encrypted.',
+  },
 );
 
 export const HttpServer = Type.Object(
@@ -183,7 +367,8 @@ export const HttpServer = Type.Object(
     ...ServerCommon,
     oauth: Type.Optional(UpstreamOAuth),
     transport: Type.Union([Type.Literal('http'), Type.Literal('sse')], {
-      description: '`http`: Streamable HTTP (either MCP era, probed with server/discover); `sse`: legacy HTTP+SSE (2024-11-05).',
+      description:
+        '`http`: Streamable HTTP (either MCP era, probed with server/discover); `sse`: legacy HTTP+SSE (2024-11-05).',
     }),
     url: Type.String({ format: 'uri', pattern: '^https?://' }),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -207,19 +392,50 @@ export const Gateway = Type.Object(
     publicUrl: Type.Optional(Type.String({ format: 'uri', description: 'The URL clients use to reach the gateway.' })),
     stateDir: Type.Optional(Type.String({ default: '.gatehouse', description: 'Relative to the config file.' })),
     allowedOrigins: Type.Optional(
-      Type.Array(Type.String(), { default: [], description: 'Browser origins allowed besides the gateway itself (exact match).' }),
+      Type.Array(Type.String(), {
+        default: [],
+        description: 'Browser origins allowed besides the gateway itself (exact match).',
+      }),
     ),
     allowedHosts: Type.Optional(
-      Type.Array(Type.String(), { default: [], description: 'Host header values allowed besides loopback names and publicUrl.' }),
+      Type.Array(Type.String(), {
+        default: [],
+        description: 'Host header values allowed besides loopback names and publicUrl.',
+      }),
     ),
-    namespaceSeparator: Type.Optional(Type.String({ minLength: 1, maxLength: 4, pattern: '^[_.:/-]+$', default: '__' })),
+    namespaceSeparator: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4, pattern: '^[_.:/-]+$', default: '__' }),
+    ),
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 })),
     maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, default: 64 })),
-    headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request whose headers have not all arrived by then is refused (408) and its connection closed. Default 10000.' })),
-    bodyTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'A request body that has not all arrived by then is refused (408) and its connection closed. Default 30000.' })),
+    headersTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 600_000,
+        description:
+          'A request whose headers have not all arrived by then is refused (408) and its connection closed. Default 10000.',
+      }),
+    ),
+    bodyTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 600_000,
+        description:
+          'A request body that has not all arrived by then is refused (408) and its connection closed. Default 30000.',
+      }),
+    ),
     sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),
-    tenantIdleMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_080, description: "A tenant's upstream connection (a process per tenant for stdio servers) unused this long is stopped; the next request starts it again. The discovery tenant's stays. Default 15." })),
-    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500, description: 'Items per page in listings.' })),
+    tenantIdleMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_080,
+        description:
+          "A tenant's upstream connection (a process per tenant for stdio servers) unused this long is stopped; the next request starts it again. The discovery tenant's stays. Default 15.",
+      }),
+    ),
+    pageSize: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000, default: 500, description: 'Items per page in listings.' }),
+    ),
     allowUnauthenticated: Type.Optional(
       Type.Union([Type.Literal('loopback'), Type.Literal('never')], {
         default: 'loopback',
@@ -227,15 +443,52 @@ export const Gateway = Type.Object(
       }),
     ),
     trustProxy: Type.Optional(Type.Boolean({ default: false })),
-    trustedProxies: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
-      default: [],
-      description: 'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For or X-Real-IP is refused unless it comes from one of these.',
-    })),
-    metricsToken: Type.Optional(Type.String({ minLength: 16, description: '/metrics and /readyz require `Authorization: Bearer <this>` (use ${METRICS_TOKEN}).' })),
-    maxSessionsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Legacy sessions one principal may hold open.' })),
-    maxSessionsPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Legacy sessions one tenant may hold open.' })),
-    maxHeldCallsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Upstream calls of one principal waiting for its answer to a question (modern callers), in this process.' })),
-    maxHeldCallsPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'The same, per tenant (at most 1000 in all).' })),
+    trustedProxies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description:
+          'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For or X-Real-IP is refused unless it comes from one of these.',
+      }),
+    ),
+    metricsToken: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description: '/metrics and /readyz require `Authorization: Bearer <this>` (use ${METRICS_TOKEN}).',
+      }),
+    ),
+    maxSessionsPerPrincipal: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: 100,
+        description: 'Legacy sessions one principal may hold open.',
+      }),
+    ),
+    maxSessionsPerTenant: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        default: 1000,
+        description: 'Legacy sessions one tenant may hold open.',
+      }),
+    ),
+    maxHeldCallsPerPrincipal: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: 20,
+        description:
+          'Upstream calls of one principal waiting for its answer to a question (modern callers), in this process.',
+      }),
+    ),
+    maxHeldCallsPerTenant: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: 200,
+        description: 'The same, per tenant (at most 1000 in all).',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -243,132 +496,281 @@ export const Gateway = Type.Object(
 export const Storage = Type.Object(
   {
     driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
-    sqlitePath: Type.Optional(Type.String({ default: 'gatehouse.db', description: 'Relative to the state directory.' })),
+    sqlitePath: Type.Optional(
+      Type.String({ default: 'gatehouse.db', description: 'Relative to the state directory.' }),
+    ),
     postgresUrl: Type.Optional(Type.String({ description: 'postgres://user@host:port/db; use ${DATABASE_URL}.' })),
   },
   { additionalProperties: false, default: {} },
 );
 
-const Scopes = Type.Array(Type.String({ minLength: 1 }), { description: 'OAuth scope values (RFC 6749 scope-tokens: printable ASCII, no space, quote or backslash).' });
+const Scopes = Type.Array(Type.String({ minLength: 1 }), {
+  description: 'OAuth scope values (RFC 6749 scope-tokens: printable ASCII, no space, quote or backslash).',
+});
 
 export const Identity = Type.Object(
   {
-    resource: Type.Optional(Type.String({
-      format: 'uri',
-      pattern: '^https?://',
-      description: "The gateway's resource identifier: the audience tokens must carry, exactly. Default: publicUrl (or the listen address) + `/mcp`.",
-    })),
+    resource: Type.Optional(
+      Type.String({
+        format: 'uri',
+        pattern: '^https?://',
+        description:
+          "The gateway's resource identifier: the audience tokens must carry, exactly. Default: publicUrl (or the listen address) + `/mcp`.",
+      }),
+    ),
     resourceName: Type.Optional(Type.String({ maxLength: 200, default: 'Gatehouse' })),
-    issuers: Type.Optional(Type.Array(
+    issuers: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            issuer: Type.String({
+              format: 'uri',
+              pattern: '^https?://',
+              description: 'Exactly as in the tokens `iss` (https; http only on loopback).',
+            }),
+            jwksUri: Type.Optional(
+              Type.String({
+                format: 'uri',
+                pattern: '^https?://',
+                description: 'Default: discovered from the issuer metadata.',
+              }),
+            ),
+            algorithms: Type.Optional(
+              Type.Array(
+                Type.Union(
+                  ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) =>
+                    Type.Literal(a),
+                  ),
+                ),
+                {
+                  minItems: 1,
+                  description:
+                    'Default: RS256, PS256, ES256, EdDSA. Only asymmetric algorithms: HS* and `none` are refused.',
+                },
+              ),
+            ),
+            tenant: Type.Optional(
+              Type.String({
+                pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+                description:
+                  'Tokens of this issuer act for this tenant only; a tenant claim naming another is refused.',
+              }),
+            ),
+            tenants: Type.Optional(
+              Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), {
+                minItems: 1,
+                description:
+                  'Tokens of this issuer name their tenant in the tenant claim, and it must be one of these.',
+              }),
+            ),
+            platform: Type.Optional(
+              Type.Boolean({
+                description: 'Tokens of this issuer may act for any tenant, and its admins are platform admins.',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        { default: [], description: 'OpenID / OAuth authorization servers whose JWT access tokens are accepted.' },
+      ),
+    ),
+    introspection: Type.Optional(
       Type.Object(
         {
-          issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'Exactly as in the tokens `iss` (https; http only on loopback).' }),
-          jwksUri: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Default: discovered from the issuer metadata.' })),
-          algorithms: Type.Optional(Type.Array(
-            Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))),
-            { minItems: 1, description: 'Default: RS256, PS256, ES256, EdDSA. Only asymmetric algorithms: HS* and `none` are refused.' },
-          )),
-          tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Tokens of this issuer act for this tenant only; a tenant claim naming another is refused.' })),
-          tenants: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), { minItems: 1, description: 'Tokens of this issuer name their tenant in the tenant claim, and it must be one of these.' })),
-          platform: Type.Optional(Type.Boolean({ description: 'Tokens of this issuer may act for any tenant, and its admins are platform admins.' })),
+          url: Type.String({ format: 'uri', pattern: '^https?://' }),
+          clientId: Type.String({ minLength: 1 }),
+          clientSecret: Type.String({ minLength: 1, description: 'Use ${VAR}.' }),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'RFC 7662 introspection for opaque (non-JWT) tokens.' },
       ),
-      { default: [], description: 'OpenID / OAuth authorization servers whose JWT access tokens are accepted.' },
-    )),
-    introspection: Type.Optional(Type.Object(
-      {
-        url: Type.String({ format: 'uri', pattern: '^https?://' }),
-        clientId: Type.String({ minLength: 1 }),
-        clientSecret: Type.String({ minLength: 1, description: 'Use ${VAR}.' }),
-      },
-      { additionalProperties: false, description: 'RFC 7662 introspection for opaque (non-JWT) tokens.' },
-    )),
-    claims: Type.Optional(Type.Object(
-      {
-        tenant: Type.Optional(Type.String({ minLength: 1, default: 'tenant' })),
-        roles: Type.Optional(Type.String({ minLength: 1, default: 'roles', description: 'Dotted path, e.g. `realm_access.roles`.' })),
-        clientId: Type.Optional(Type.String({ minLength: 1, default: 'client_id' })),
-      },
-      { additionalProperties: false, default: {} },
-    )),
-    defaultTenant: Type.Optional(Type.String({
-      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
-      description: 'Tenant for tokens without the tenant claim. Unset: such tokens are refused.',
-    })),
-    requiredScopes: Type.Optional(Type.Object(
-      {
-        mcp: Type.Optional(Scopes),
-        READ: Type.Optional(Scopes),
-        WRITE: Type.Optional(Scopes),
-        DESTRUCTIVE: Type.Optional(Scopes),
-      },
-      { additionalProperties: false, default: {}, description: 'Scopes a token must carry: `mcp` for any MCP request, and per tool class for tools/call.' },
-    )),
-    adminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-admin'], description: "Roles that may use the admin API for their own tenant (from a platform issuer: for every tenant)." })),
-    platformAdminRoles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: ['gatehouse-platform-admin'], description: 'Roles that make a platform admin (every tenant), honoured only from a platform issuer or an API key.' })),
-    apiKeys: Type.Optional(Type.Boolean({ default: true, description: 'Accept API keys made with `gatehouse keys create`.' })),
+    ),
+    claims: Type.Optional(
+      Type.Object(
+        {
+          tenant: Type.Optional(Type.String({ minLength: 1, default: 'tenant' })),
+          roles: Type.Optional(
+            Type.String({ minLength: 1, default: 'roles', description: 'Dotted path, e.g. `realm_access.roles`.' }),
+          ),
+          clientId: Type.Optional(Type.String({ minLength: 1, default: 'client_id' })),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    defaultTenant: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+        description: 'Tenant for tokens without the tenant claim. Unset: such tokens are refused.',
+      }),
+    ),
+    requiredScopes: Type.Optional(
+      Type.Object(
+        {
+          mcp: Type.Optional(Scopes),
+          READ: Type.Optional(Scopes),
+          WRITE: Type.Optional(Scopes),
+          DESTRUCTIVE: Type.Optional(Scopes),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description: 'Scopes a token must carry: `mcp` for any MCP request, and per tool class for tools/call.',
+        },
+      ),
+    ),
+    adminRoles: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: ['gatehouse-admin'],
+        description:
+          'Roles that may use the admin API for their own tenant (from a platform issuer: for every tenant).',
+      }),
+    ),
+    platformAdminRoles: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: ['gatehouse-platform-admin'],
+        description:
+          'Roles that make a platform admin (every tenant), honoured only from a platform issuer or an API key.',
+      }),
+    ),
+    apiKeys: Type.Optional(
+      Type.Boolean({ default: true, description: 'Accept API keys made with `gatehouse keys create`.' }),
+    ),
     clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 30 })),
   },
-  { additionalProperties: false, description: 'Who may call: OAuth 2.1 access tokens and API keys. When set, every caller must authenticate.' },
+  {
+    additionalProperties: false,
+    description: 'Who may call: OAuth 2.1 access tokens and API keys. When set, every caller must authenticate.',
+  },
 );
 
 const Capture = Type.Union([Type.Literal('none'), Type.Literal('shape'), Type.Literal('redacted')]);
 
-const ExportCommon = { name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,47}$', description: 'Names the export and its persisted cursor.' }) };
+const ExportCommon = {
+  name: Type.String({
+    pattern: '^[a-z0-9][a-z0-9_-]{0,47}$',
+    description: 'Names the export and its persisted cursor.',
+  }),
+};
 
 const AuditExport = Type.Union([
-  Type.Object({
-    ...ExportCommon,
-    type: Type.Literal('file'),
-    dir: Type.Optional(Type.String({ default: 'audit-export', description: 'JSON Lines files, relative to the state directory.' })),
-    maxBytes: Type.Optional(Type.Integer({ minimum: 1024, default: 104_857_600 })),
-    daily: Type.Optional(Type.Boolean({ default: true })),
-    maxFiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 30 })),
-  }, { additionalProperties: false }),
-  Type.Object({
-    ...ExportCommon,
-    type: Type.Literal('http'),
-    url: Type.String({ format: 'uri', pattern: '^https?://' }),
-    format: Type.Union([Type.Literal('splunk-hec'), Type.Literal('elastic-bulk'), Type.Literal('otlp')]),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'e.g. Authorization: "Splunk ${HEC_TOKEN}"' })),
-    index: Type.Optional(Type.String({ minLength: 1, description: 'elastic-bulk: the index (or data stream); splunk-hec: the index.' })),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 })),
-  }, { additionalProperties: false }),
-  Type.Object({
-    ...ExportCommon,
-    type: Type.Literal('syslog'),
-    host: Type.String({ minLength: 1 }),
-    port: Type.Integer({ minimum: 1, maximum: 65535 }),
-    transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' })),
-    format: Type.Optional(Type.Union([Type.Literal('rfc5424'), Type.Literal('cef')], { default: 'rfc5424' })),
-  }, { additionalProperties: false }),
+  Type.Object(
+    {
+      ...ExportCommon,
+      type: Type.Literal('file'),
+      dir: Type.Optional(
+        Type.String({ default: 'audit-export', description: 'JSON Lines files, relative to the state directory.' }),
+      ),
+      maxBytes: Type.Optional(Type.Integer({ minimum: 1024, default: 104_857_600 })),
+      daily: Type.Optional(Type.Boolean({ default: true })),
+      maxFiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 30 })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      ...ExportCommon,
+      type: Type.Literal('http'),
+      url: Type.String({ format: 'uri', pattern: '^https?://' }),
+      format: Type.Union([Type.Literal('splunk-hec'), Type.Literal('elastic-bulk'), Type.Literal('otlp')]),
+      headers: Type.Optional(
+        Type.Record(Type.String(), Type.String(), { description: 'e.g. Authorization: "Splunk ${HEC_TOKEN}"' }),
+      ),
+      index: Type.Optional(
+        Type.String({ minLength: 1, description: 'elastic-bulk: the index (or data stream); splunk-hec: the index.' }),
+      ),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      ...ExportCommon,
+      type: Type.Literal('syslog'),
+      host: Type.String({ minLength: 1 }),
+      port: Type.Integer({ minimum: 1, maximum: 65535 }),
+      transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' })),
+      format: Type.Optional(Type.Union([Type.Literal('rfc5424'), Type.Literal('cef')], { default: 'rfc5424' })),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 
 export const AuditSettings = Type.Object(
   {
-    arguments: Type.Optional({ ...Capture, default: 'redacted', description: 'What of the arguments is kept: nothing, their shape (types and sizes), or the values with secrets and PII removed.' }),
+    arguments: Type.Optional({
+      ...Capture,
+      default: 'redacted',
+      description:
+        'What of the arguments is kept: nothing, their shape (types and sizes), or the values with secrets and PII removed.',
+    }),
     results: Type.Optional({ ...Capture, default: 'shape', description: 'What of the results is kept.' }),
-    redact: Type.Optional(Type.Object(
-      {
-        fields: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Key names whose values are removed wherever they appear (in addition to the built-in list: password, token, secret, ...).' })),
-        paths: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'JSON paths removed: `$.arguments.email`, `$..ssn`, `$.items[*].card`.' })),
-      },
-      { additionalProperties: false, default: {} },
-    )),
-    retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500, default: 365, description: 'Records older than this are pruned (0: keep forever); the chain stays verifiable through checkpoints.' })),
-    exports: Type.Optional(Type.Array(AuditExport, { default: [], description: 'Where records are sent, at least once, in order per stream (duplicates carry the same stream and seq).' })),
-    checkpoints: Type.Optional(Type.Object(
-      {
-        everyRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'A signed checkpoint after this many records. Default 1000.' })),
-        everySeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Or this long after the first record not yet checkpointed. Default 60.' })),
-      },
-      { additionalProperties: false, description: 'Signed checkpoints (Ed25519, key in the state directory) that let `gatehouse audit verify --checkpoints` detect cut and deleted streams.' },
-    )),
-    readWhenUnavailable: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
-      default: 'refuse',
-      description: 'READ calls when the audit store cannot write (WRITE and DESTRUCTIVE calls are always refused then).',
-    })),
+    redact: Type.Optional(
+      Type.Object(
+        {
+          fields: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              default: [],
+              description:
+                'Key names whose values are removed wherever they appear (in addition to the built-in list: password, token, secret, ...).',
+            }),
+          ),
+          paths: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              default: [],
+              description: 'JSON paths removed: `$.arguments.email`, `$..ssn`, `$.items[*].card`.',
+            }),
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    retentionDays: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 36_500,
+        default: 365,
+        description:
+          'Records older than this are pruned (0: keep forever); the chain stays verifiable through checkpoints.',
+      }),
+    ),
+    exports: Type.Optional(
+      Type.Array(AuditExport, {
+        default: [],
+        description:
+          'Where records are sent, at least once, in order per stream (duplicates carry the same stream and seq).',
+      }),
+    ),
+    checkpoints: Type.Optional(
+      Type.Object(
+        {
+          everyRecords: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 1_000_000,
+              description: 'A signed checkpoint after this many records. Default 1000.',
+            }),
+          ),
+          everySeconds: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Or this long after the first record not yet checkpointed. Default 60.',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Signed checkpoints (Ed25519, key in the state directory) that let `gatehouse audit verify --checkpoints` detect cut and deleted streams.',
+        },
+      ),
+    ),
+    readWhenUnavailable: Type.Optional(
+      Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
+        default: 'refuse',
+        description:
+          'READ calls when the audit store cannot write (WRITE and DESTRUCTIVE calls are always refused then).',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -377,13 +779,21 @@ export const PolicySettings = Type.Object(
   {
     files: Type.Array(Type.String({ minLength: 1 }), {
       minItems: 1,
-      description: 'Policy files (rules, resources, modes), relative to this file; compiled at load, errors at file:line; reloaded with the config. Test them with `gatehouse policy test`.',
+      description:
+        'Policy files (rules, resources, modes), relative to this file; compiled at load, errors at file:line; reloaded with the config. Test them with `gatehouse policy test`.',
     }),
-    unknownTools: Type.Optional(Type.Union([Type.Literal('warn'), Type.Literal('error')], {
-      description: 'A rule naming a tool of a server that is not configured: a warning at load (`warn`, default) or a load error (`error`).',
-    })),
+    unknownTools: Type.Optional(
+      Type.Union([Type.Literal('warn'), Type.Literal('error')], {
+        description:
+          'A rule naming a tool of a server that is not configured: a warning at load (`warn`, default) or a load error (`error`).',
+      }),
+    ),
   },
-  { additionalProperties: false, description: 'Who may call what: deny by default; WRITE and DESTRUCTIVE need approval unless a rule says otherwise.' },
+  {
+    additionalProperties: false,
+    description:
+      'Who may call what: deny by default; WRITE and DESTRUCTIVE need approval unless a rule says otherwise.',
+  },
 );
 
 export const LimitsSettings = Type.Object(
@@ -392,114 +802,287 @@ export const LimitsSettings = Type.Object(
       Type.Object(
         {
           id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' }),
-          scope: Type.Union([Type.Literal('principal'), Type.Literal('tool'), Type.Literal('principal_tool'), Type.Literal('tenant')]),
-          tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Namespaced tool globs; absent: every tool.' })),
-          rate: Type.Optional(Type.Object(
-            {
-              points: Type.Integer({ minimum: 1 }),
-              perSeconds: Type.Number({ exclusiveMinimum: 0 }),
-              burst: Type.Optional(Type.Integer({ minimum: 1 })),
-            },
-            { additionalProperties: false },
-          )),
+          scope: Type.Union([
+            Type.Literal('principal'),
+            Type.Literal('tool'),
+            Type.Literal('principal_tool'),
+            Type.Literal('tenant'),
+          ]),
+          tools: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), { description: 'Namespaced tool globs; absent: every tool.' }),
+          ),
+          rate: Type.Optional(
+            Type.Object(
+              {
+                points: Type.Integer({ minimum: 1 }),
+                perSeconds: Type.Number({ exclusiveMinimum: 0 }),
+                burst: Type.Optional(Type.Integer({ minimum: 1 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
           concurrency: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls of this key in flight at once.' })),
         },
         { additionalProperties: false },
       ),
       { default: [] },
     ),
-    refusals: Type.Optional(Type.Object(
-      {
-        points: Type.Integer({ minimum: 1 }),
-        perSeconds: Type.Number({ exclusiveMinimum: 0 }),
-        burst: Type.Optional(Type.Integer({ minimum: 1 })),
-      },
-      { additionalProperties: false, description: 'Refused requests per principal (unknown or forbidden targets, bad arguments, denials): once spent, every request of the principal is refused until the bucket refills. Default 120 per 60 s.' },
-    )),
-    redis: Type.Optional(Type.Object(
-      {
-        url: Type.String({ pattern: '^rediss?://', description: 'Shared by every replica: one budget. Use ${REDIS_URL}.' }),
-        keyPrefix: Type.Optional(Type.String()),
-        commandTimeoutMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000 })),
-        leaseTtlMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
-        fallbackDivisor: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'While Redis is unreachable each replica enforces the limits divided by this (set it to the number of replicas).' })),
-      },
-      { additionalProperties: false },
-    )),
+    refusals: Type.Optional(
+      Type.Object(
+        {
+          points: Type.Integer({ minimum: 1 }),
+          perSeconds: Type.Number({ exclusiveMinimum: 0 }),
+          burst: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Refused requests per principal (unknown or forbidden targets, bad arguments, denials): once spent, every request of the principal is refused until the bucket refills. Default 120 per 60 s.',
+        },
+      ),
+    ),
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({
+            pattern: '^rediss?://',
+            description: 'Shared by every replica: one budget. Use ${REDIS_URL}.',
+          }),
+          keyPrefix: Type.Optional(Type.String()),
+          commandTimeoutMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000 })),
+          leaseTtlMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+          fallbackDivisor: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 1000,
+              description:
+                'While Redis is unreachable each replica enforces the limits divided by this (set it to the number of replicas).',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
-  { additionalProperties: false, description: 'Rate limits and concurrency caps per principal, tool, principal and tool, or tenant.' },
+  {
+    additionalProperties: false,
+    description: 'Rate limits and concurrency caps per principal, tool, principal and tool, or tenant.',
+  },
 );
 
 const VaultAuth = Type.Union([
-  Type.Object({ method: Type.Literal('token'), token: Type.String({ minLength: 1, description: 'Use ${VAULT_TOKEN}.' }) }, { additionalProperties: false }),
-  Type.Object({ method: Type.Literal('approle'), roleId: Type.String({ minLength: 1 }), secretId: Type.String({ minLength: 1 }), mount: Type.Optional(Type.String()) }, { additionalProperties: false }),
-  Type.Object({ method: Type.Literal('jwt'), role: Type.String({ minLength: 1 }), jwtFile: Type.String({ minLength: 1, description: 'Read at every login (a projected service-account token).' }), mount: Type.Optional(Type.String()) }, { additionalProperties: false }),
+  Type.Object(
+    { method: Type.Literal('token'), token: Type.String({ minLength: 1, description: 'Use ${VAULT_TOKEN}.' }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      method: Type.Literal('approle'),
+      roleId: Type.String({ minLength: 1 }),
+      secretId: Type.String({ minLength: 1 }),
+      mount: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      method: Type.Literal('jwt'),
+      role: Type.String({ minLength: 1 }),
+      jwtFile: Type.String({ minLength: 1, description: 'Read at every login (a projected service-account token).' }),
+      mount: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 
 export const SecretsSettings = Type.Object(
   {
-    cacheTtlSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: 60, description: 'How long a resolved secret is reused before it is read again (rotation is picked up then).' })),
-    outbound: Type.Optional(Type.Union([Type.Literal('deny'), Type.Literal('approve'), Type.Literal('allow')], {
-      description: "What happens to a request whose arguments carry a credential: any tenant's injected secret (in any encoding) or a well-known secret format (private keys, JWTs, cloud and API tokens). `deny` (default), `approve` (a tool call waits for a person; anything else is denied), or `allow`.",
-    })),
-    results: Type.Optional(Type.Union([Type.Literal('redact'), Type.Literal('pass')], {
-      description: 'Well-known secret formats in what upstreams return: `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
-    })),
-    vault: Type.Optional(Type.Object({ address: Type.String({ format: 'uri' }), namespace: Type.Optional(Type.String()), auth: VaultAuth }, { additionalProperties: false })),
-    aws: Type.Optional(Type.Object({
-      region: Type.String({ minLength: 1 }),
-      endpoint: Type.Optional(Type.String({ format: 'uri' })),
-      accessKeyId: Type.Optional(Type.String()),
-      secretAccessKey: Type.Optional(Type.String()),
-    }, { additionalProperties: false, description: 'Without keys, the AWS SDK finds credentials itself (environment, profile, instance role).' })),
-    onepassword: Type.Optional(Type.Object({ host: Type.String({ format: 'uri' }), token: Type.String({ minLength: 1 }) }, { additionalProperties: false, description: '1Password Connect.' })),
-    exec: Type.Optional(Type.Object({ timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })) }, { additionalProperties: false })),
+    cacheTtlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 86_400,
+        default: 60,
+        description: 'How long a resolved secret is reused before it is read again (rotation is picked up then).',
+      }),
+    ),
+    outbound: Type.Optional(
+      Type.Union([Type.Literal('deny'), Type.Literal('approve'), Type.Literal('allow')], {
+        description:
+          "What happens to a request whose arguments carry a credential: any tenant's injected secret (in any encoding) or a well-known secret format (private keys, JWTs, cloud and API tokens). `deny` (default), `approve` (a tool call waits for a person; anything else is denied), or `allow`.",
+      }),
+    ),
+    results: Type.Optional(
+      Type.Union([Type.Literal('redact'), Type.Literal('pass')], {
+        description:
+          'Well-known secret formats in what upstreams return: `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
+      }),
+    ),
+    vault: Type.Optional(
+      Type.Object(
+        { address: Type.String({ format: 'uri' }), namespace: Type.Optional(Type.String()), auth: VaultAuth },
+        { additionalProperties: false },
+      ),
+    ),
+    aws: Type.Optional(
+      Type.Object(
+        {
+          region: Type.String({ minLength: 1 }),
+          endpoint: Type.Optional(Type.String({ format: 'uri' })),
+          accessKeyId: Type.Optional(Type.String()),
+          secretAccessKey: Type.Optional(Type.String()),
+        },
+        {
+          additionalProperties: false,
+          description: 'Without keys, the AWS SDK finds credentials itself (environment, profile, instance role).',
+        },
+      ),
+    ),
+    onepassword: Type.Optional(
+      Type.Object(
+        { host: Type.String({ format: 'uri' }), token: Type.String({ minLength: 1 }) },
+        { additionalProperties: false, description: '1Password Connect.' },
+      ),
+    ),
+    exec: Type.Optional(
+      Type.Object(
+        { timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })) },
+        { additionalProperties: false },
+      ),
+    ),
   },
-  { additionalProperties: false, default: {}, description: 'Secrets managers for credential references; `local:` (the embedded encrypted store in the state directory) and `env:` need nothing here.' },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Secrets managers for credential references; `local:` (the embedded encrypted store in the state directory) and `env:` need nothing here.',
+  },
 );
 
 export const ApprovalsSettings = Type.Object(
   {
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 7 * 86_400, default: 3600, description: 'How long a request (and then its approval) stays usable.' })),
-    waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'Legacy callers without URL elicitation: how long the call waits for the decision (with progress) before it returns the pending approval id.' })),
+    ttlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 30,
+        maximum: 7 * 86_400,
+        default: 3600,
+        description: 'How long a request (and then its approval) stays usable.',
+      }),
+    ),
+    waitSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 3600,
+        default: 0,
+        description:
+          'Legacy callers without URL elicitation: how long the call waits for the decision (with progress) before it returns the pending approval id.',
+      }),
+    ),
     maxPendingPerPrincipal: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5 })),
     maxPendingPerTenant: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100 })),
-    baseUrl: Type.Optional(Type.String({ format: 'uri', description: 'Where approvers reach the gateway (links in pages, elicitations and webhooks). Default: publicUrl, else the listen address.' })),
-    templates: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 500 }), { description: 'Plain-language action per tool: `"Create issue {title} in {owner}/{repo}"`.' })),
-    readTools: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'For a diff: the READ tool of the same server that reads the current content, e.g. files__write_file: files__read_text_file.' })),
-    webhook: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }), secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }) }, { additionalProperties: false })),
+    baseUrl: Type.Optional(
+      Type.String({
+        format: 'uri',
+        description:
+          'Where approvers reach the gateway (links in pages, elicitations and webhooks). Default: publicUrl, else the listen address.',
+      }),
+    ),
+    templates: Type.Optional(
+      Type.Record(Type.String(), Type.String({ maxLength: 500 }), {
+        description: 'Plain-language action per tool: `"Create issue {title} in {owner}/{repo}"`.',
+      }),
+    ),
+    readTools: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'For a diff: the READ tool of the same server that reads the current content, e.g. files__write_file: files__read_text_file.',
+      }),
+    ),
+    webhook: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ format: 'uri' }),
+          secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for x-gatehouse-signature.' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
 
 export const InventorySettings = Type.Object(
   {
-    newTools: Type.Optional(Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
-      default: 'quarantine',
-      description: 'Tools that appear after a server was first catalogued: hidden until accepted, or accepted on first sight.',
-    })),
+    newTools: Type.Optional(
+      Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
+        default: 'quarantine',
+        description:
+          'Tools that appear after a server was first catalogued: hidden until accepted, or accepted on first sight.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
 
 export const ConsoleSettings = Type.Object(
   {
-    clientId: Type.Optional(Type.String({ minLength: 1, description: "The console's OAuth client id at the identity provider (authorization code + PKCE)." })),
-    clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}. Without it the console is a public client (PKCE only).' })),
-    issuer: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Which of identity.issuers people sign in at with clientId. Default: the first.' })),
-    logins: Type.Optional(Type.Array(Type.Object(
-      {
-        issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'One of identity.issuers.' }),
-        clientId: Type.String({ minLength: 1 }),
-        clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}.' })),
-        label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The sign-in button says "Sign in with <label>".' })),
-      },
-      { additionalProperties: false },
-    ), { description: 'More identity providers people may sign in at (a platform issuer beside tenant issuers, say).' })),
-    redirectPath: Type.Optional(Type.String({ pattern: '^/console/[A-Za-z0-9/_-]*$', default: '/console/callback', description: 'Where the provider sends people back; register publicUrl + this path.' })),
-    sessionHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24, default: 8, description: 'A console session ends after this, or when its access token expires, whichever is first.' })),
+    clientId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "The console's OAuth client id at the identity provider (authorization code + PKCE).",
+      }),
+    ),
+    clientSecret: Type.Optional(
+      Type.String({ minLength: 1, description: 'Use ${VAR}. Without it the console is a public client (PKCE only).' }),
+    ),
+    issuer: Type.Optional(
+      Type.String({
+        format: 'uri',
+        pattern: '^https?://',
+        description: 'Which of identity.issuers people sign in at with clientId. Default: the first.',
+      }),
+    ),
+    logins: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'One of identity.issuers.' }),
+            clientId: Type.String({ minLength: 1 }),
+            clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}.' })),
+            label: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 100,
+                description: 'The sign-in button says "Sign in with <label>".',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          description: 'More identity providers people may sign in at (a platform issuer beside tenant issuers, say).',
+        },
+      ),
+    ),
+    redirectPath: Type.Optional(
+      Type.String({
+        pattern: '^/console/[A-Za-z0-9/_-]*$',
+        default: '/console/callback',
+        description: 'Where the provider sends people back; register publicUrl + this path.',
+      }),
+    ),
+    sessionHours: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 24,
+        default: 8,
+        description: 'A console session ends after this, or when its access token expires, whichever is first.',
+      }),
+    ),
   },
-  { additionalProperties: false, description: 'The operator console at /console/: people sign in with OpenID Connect; roles as in the admin API.' },
+  {
+    additionalProperties: false,
+    description: 'The operator console at /console/: people sign in with OpenID Connect; roles as in the admin API.',
+  },
 );
 
 export const ConfigSchema = Type.Object(
@@ -518,7 +1101,11 @@ export const ConfigSchema = Type.Object(
     console: Type.Optional(ConsoleSettings),
     servers: Type.Array(Server, { default: [] }),
   },
-  { additionalProperties: false, $id: 'https://gatehouse.dev/schema/gatehouse.schema.json', title: 'Gatehouse configuration' },
+  {
+    additionalProperties: false,
+    $id: 'https://gatehouse.dev/schema/gatehouse.schema.json',
+    title: 'Gatehouse configuration',
+  },
 );
 
 export type StdioServerConfig = Static<typeof StdioServer>;
@@ -530,7 +1117,11 @@ export type RawConfig = Static<typeof ConfigSchema>;
 export interface Config {
   /** Absolute path of the file it came from (or '<memory>'). */
   source: string;
-  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl' | 'metricsToken'>> & { publicUrl?: string; metricsToken?: string; listen: Required<Static<typeof Listen>> };
+  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl' | 'metricsToken'>> & {
+    publicUrl?: string;
+    metricsToken?: string;
+    listen: Required<Static<typeof Listen>>;
+  };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
   inventory: Required<Static<typeof InventorySettings>>;
   audit: AuditConfig;
@@ -538,7 +1129,11 @@ export interface Config {
   policy?: { files: string[]; compiled: Policy };
   limits?: LimitsConfig;
   secrets: Static<typeof SecretsSettings> & { cacheTtlSeconds: number };
-  approvals: Static<typeof ApprovalsSettings> & { ttlSeconds: number; waitSeconds: number; maxPendingPerPrincipal: number };
+  approvals: Static<typeof ApprovalsSettings> & {
+    ttlSeconds: number;
+    waitSeconds: number;
+    maxPendingPerPrincipal: number;
+  };
   /** Absent: no identity provider (loopback-only anonymous access, if allowed). */
   identity?: IdentityConfig;
   /** Absent: no operator console. */
@@ -546,7 +1141,10 @@ export interface Config {
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
 }
 
-export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspection' | 'defaultTenant' | 'claims' | 'requiredScopes'> & {
+export type IdentityConfig = Omit<
+  Required<Static<typeof Identity>>,
+  'introspection' | 'defaultTenant' | 'claims' | 'requiredScopes'
+> & {
   introspection?: Static<typeof Identity>['introspection'];
   defaultTenant?: string;
   claims: { tenant: string; roles: string; clientId: string };
@@ -556,6 +1154,9 @@ export type IdentityConfig = Omit<Required<Static<typeof Identity>>, 'introspect
 };
 
 export type AuditExportConfig = Static<typeof AuditExport>;
-export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact' | 'exports'> & { redact: { fields: string[]; paths: string[] }; exports: AuditExportConfig[] };
+export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact' | 'exports'> & {
+  redact: { fields: string[]; paths: string[] };
+  exports: AuditExportConfig[];
+};
 
 export type CredentialsConfig = Static<typeof Credentials>;

@@ -24,7 +24,11 @@ function setup(t: { after(fn: () => void): void }) {
   writeFileSync(file, good(1111));
   const changes: Config[] = [];
   const errors: Error[] = [];
-  const watcher: ConfigWatcher = watchConfig(file, { onChange: (c) => changes.push(c), onError: (e) => errors.push(e), env: {} });
+  const watcher: ConfigWatcher = watchConfig(file, {
+    onChange: (c) => changes.push(c),
+    onError: (e) => errors.push(e),
+    env: {},
+  });
   t.after(() => {
     watcher.close();
     rmSync(dir, { recursive: true, force: true });
@@ -59,7 +63,10 @@ test('a burst of writes is one reload of the last text; other files and unchange
   writeFileSync(join(dir, 'other.yaml'), 'not: [valid');
   writeFileSync(file, good(4003));
   await sleep(400);
-  assert.deepEqual(changes.map((c) => c.gateway.listen.port), [4003]);
+  assert.deepEqual(
+    changes.map((c) => c.gateway.listen.port),
+    [4003],
+  );
   assert.deepEqual(errors, []);
 });
 
@@ -86,14 +93,22 @@ test('a policy file is watched with the config: an edit reloads with a new revis
   writeFileSync(file, 'version: 1\npolicy: { files: [policies/policy.yaml] }\nservers: []\n');
   const changes: Config[] = [];
   const errors: Error[] = [];
-  const watcher = watchConfig(file, { policyFiles: [policy], onChange: (c) => changes.push(c), onError: (e) => errors.push(e), env: {} });
+  const watcher = watchConfig(file, {
+    policyFiles: [policy],
+    onChange: (c) => changes.push(c),
+    onError: (e) => errors.push(e),
+    env: {},
+  });
   t.after(() => {
     watcher.close();
     rmSync(dir, { recursive: true, force: true });
   });
   writeFileSync(policy, rule('second'));
   await until('the policy change', () => changes.length === 1);
-  assert.deepEqual(changes[0].policy!.compiled.rules.map((r) => r.id), ['second']);
+  assert.deepEqual(
+    changes[0].policy!.compiled.rules.map((r) => r.id),
+    ['second'],
+  );
   writeFileSync(policy, `${rule('third')}    effect: maybe\n`);
   await until('the error', () => errors.length === 1);
   assert.ok(errors[0] instanceof ConfigError);

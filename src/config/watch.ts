@@ -72,12 +72,15 @@ export function watchConfig(path: string, opts: WatchOptions & { policyFiles?: r
     const known = watchers.get(dir);
     if (known) return void known.names.add(file);
     try {
-      const entry = { names: new Set([file]), watcher: watch(dir, { persistent: false }, (_event, changed) => {
-        const name = changed?.toString();
-        if (name !== undefined && !entry.names.has(name) && !name.startsWith('..')) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => run(false), opts.debounceMs ?? 100);
-      }) };
+      const entry = {
+        names: new Set([file]),
+        watcher: watch(dir, { persistent: false }, (_event, changed) => {
+          const name = changed?.toString();
+          if (name !== undefined && !entry.names.has(name) && !name.startsWith('..')) return;
+          clearTimeout(timer);
+          timer = setTimeout(() => run(false), opts.debounceMs ?? 100);
+        }),
+      };
       entry.watcher.on('error', (err) => opts.onError(err));
       watchers.set(dir, entry);
     } catch (err) {

@@ -21,6 +21,9 @@ test('nodes, their nearest existing ancestor and key nodes, with 1-based lines a
 });
 
 test('sentence: the first line, without position, lowercase, no final period', () => {
-  assert.equal(sentence('Nested mappings are not allowed at line 3, column 4:\n\n  x'), 'nested mappings are not allowed');
+  assert.equal(
+    sentence('Nested mappings are not allowed at line 3, column 4:\n\n  x'),
+    'nested mappings are not allowed',
+  );
   assert.equal(sentence('Bad thing.'), 'bad thing');
 });

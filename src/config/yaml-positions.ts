@@ -9,7 +9,13 @@ export type Path = Array<string | number>;
 /** `a.b[0]["odd key"]`: the path as a reader of the YAML would write it. */
 export function formatPath(path: Path): string {
   return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
+    .map((p, i) =>
+      typeof p === 'number'
+        ? `[${p}]`
+        : /^[A-Za-z_$][\w$-]*$/.test(p)
+          ? `${i ? '.' : ''}${p}`
+          : `[${JSON.stringify(p)}]`,
+    )
     .join('');
 }
 
@@ -43,6 +49,9 @@ export function keyNode(doc: Document, path: Path, key: string): Node | undefine
 
 /** A YAML library message as ours: first line only, no position, lowercase start, no final period. */
 export function sentence(message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '').replace(/[.:]$/, '');
+  const first = message
+    .split('\n')[0]
+    .replace(/ at line \d+, column \d+.*$/, '')
+    .replace(/[.:]$/, '');
   return first.charAt(0).toLowerCase() + first.slice(1);
 }

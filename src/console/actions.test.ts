@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import type { Config } from '../config/schema.ts';
 import type { ApiKeyRecord, ModeRecord, Store } from '../storage/types.ts';
 import type { Principal } from '../gateway/context.ts';
-import { clearMode, createKey, modeScope, revokeKey, setMode, visibleKeys, visibleModes, type Actor } from './actions.ts';
+import {
+  clearMode,
+  createKey,
+  modeScope,
+  revokeKey,
+  setMode,
+  visibleKeys,
+  visibleModes,
+  type Actor,
+} from './actions.ts';
 
 function fakeStore() {
   const modes: ModeRecord[] = [];
@@ -11,7 +20,8 @@ function fakeStore() {
   const store = {
     modes: {
       list: async () => [...modes],
-      set: async (r: ModeRecord) => void (modes.splice(0, modes.length, ...modes.filter((m) => m.scope !== r.scope)), modes.push(r)),
+      set: async (r: ModeRecord) =>
+        void (modes.splice(0, modes.length, ...modes.filter((m) => m.scope !== r.scope)), modes.push(r)),
       clear: async (scope: string) => {
         const i = modes.findIndex((m) => m.scope === scope);
         if (i >= 0) modes.splice(i, 1);
@@ -32,8 +42,22 @@ function fakeStore() {
   return { store: store as unknown as Store, modes, keys };
 }
 
-const config = { identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] } }, gateway: { namespaceSeparator: '__' }, servers: [] } as unknown as Config;
-const principal = (subject: string, tenant: string, roles: string[]): Principal => ({ subject, tenant, roles, client: 'c', scopes: [], authenticated: true, via: 'jwt', issuer: 'i', key: `${subject}@${tenant}` });
+const config = {
+  identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] } },
+  gateway: { namespaceSeparator: '__' },
+  servers: [],
+} as unknown as Config;
+const principal = (subject: string, tenant: string, roles: string[]): Principal => ({
+  subject,
+  tenant,
+  roles,
+  client: 'c',
+  scopes: [],
+  authenticated: true,
+  via: 'jwt',
+  issuer: 'i',
+  key: `${subject}@${tenant}`,
+});
 const alice: Actor = { principal: principal('alice', 't1', ['admin']), scope: { platform: false, tenant: 't1' } };
 const root: Actor = { principal: principal('root', 'ops', ['platform-admin']), scope: { platform: true } };
 
@@ -59,7 +83,10 @@ test('modes: a tenant admin switches its own tenant only, only stricter, and nev
   assert.equal((await setMode(d, alice, 'shadow', 'tenant', 't1', 'replace')).ok, false);
   assert.equal(modes[0].mode, 'disabled');
   assert.equal((await setMode(d, root, 'disabled', 'tenant', 't2', 'x')).ok, true);
-  assert.deepEqual(visibleModes(alice, modes).map((m) => m.scope), ['tenant:t1']);
+  assert.deepEqual(
+    visibleModes(alice, modes).map((m) => m.scope),
+    ['tenant:t1'],
+  );
   assert.ok(records.every((r) => (r as { detail: { via: string } }).detail.via === 'console'));
 });
 
@@ -71,7 +98,13 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
   assert.equal(keys[0].tenant, 't1', 'its own tenant, whatever the form says');
   assert.deepEqual(keys[0].scopes, ['mcp:tools']);
   assert.equal(keys[0].subject, null);
-  for (const [o, why] of [[{ name: 'a', roles: 'platform-admin' }, /platform admin role/], [{ name: 'b', person: 'carol' }, /act for nobody/], [{ name: 'c', roles: 'lead' }, /not `lead`/], [{ name: 'd', expires: 'never' }, /expire/], [{ name: 'k' }, /exists/]] as const) {
+  for (const [o, why] of [
+    [{ name: 'a', roles: 'platform-admin' }, /platform admin role/],
+    [{ name: 'b', person: 'carol' }, /act for nobody/],
+    [{ name: 'c', roles: 'lead' }, /not `lead`/],
+    [{ name: 'd', expires: 'never' }, /expire/],
+    [{ name: 'k' }, /exists/],
+  ] as const) {
     const r = await createKey(d, alice, form(o));
     assert.equal(r.ok, false, JSON.stringify(o));
     assert.match(r.message, why);
@@ -79,10 +112,16 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
   assert.equal((await createKey(d, alice, form({ name: 'mine', person: 'alice', roles: 'admin' }))).ok, true);
   assert.equal((await createKey(d, root, form({ name: 'other', roles: 'platform-admin' }))).ok, true);
   assert.equal((await createKey(d, root, form({ name: 'plat', tenant: 't1', roles: 'platform-admin' }))).ok, true);
-  assert.deepEqual(visibleKeys(alice, keys).map((k) => k.name), ['k', 'mine', 'plat']);
+  assert.deepEqual(
+    visibleKeys(alice, keys).map((k) => k.name),
+    ['k', 'mine', 'plat'],
+  );
   const other = keys.find((k) => k.name === 'other')!;
   assert.deepEqual(await revokeKey(d, alice, other.id), { ok: false, message: 'no such key' });
-  assert.match((await revokeKey(d, alice, keys.find((k) => k.name === 'plat')!.id)).message, /only a platform admin revokes it/);
+  assert.match(
+    (await revokeKey(d, alice, keys.find((k) => k.name === 'plat')!.id)).message,
+    /only a platform admin revokes it/,
+  );
   assert.equal((await revokeKey(d, alice, keys[0].id)).ok, true);
   assert.equal(keys[0].revokedBy, 'alice@t1');
   assert.equal(other.revokedAt, null);

@@ -15,7 +15,14 @@ import { accept, classify } from '../inventory/review.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { MODES } from '../policy/model.ts';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
-import { checkScope, closeIncident, getIncident, IncidentError, openIncident, type Actor as IncidentActor } from '../incident/incident.ts';
+import {
+  checkScope,
+  closeIncident,
+  getIncident,
+  IncidentError,
+  openIncident,
+  type Actor as IncidentActor,
+} from '../incident/incident.ts';
 import type { IncidentRecord } from '../storage/types.ts';
 
 export interface ActionDeps {
@@ -29,7 +36,9 @@ export interface Actor {
   scope: AdminScope;
 }
 
-export type Outcome = { ok: true; message: string; created?: { key: string; name: string } } | { ok: false; message: string };
+export type Outcome =
+  | { ok: true; message: string; created?: { key: string; name: string } }
+  | { ok: false; message: string };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -37,9 +46,18 @@ function by(a: Actor): string {
   return `${a.principal.subject}@${a.principal.tenant}`;
 }
 
-async function recordAction(deps: ActionDeps, a: Actor, action: string, detail: Record<string, unknown>): Promise<void> {
+async function recordAction(
+  deps: ActionDeps,
+  a: Actor,
+  action: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
   const p = a.principal;
-  await deps.record({ kind: 'admin.action', actor: { subject: p.subject, tenant: p.tenant, via: p.via, issuer: p.issuer }, detail: { action, via: 'console', ...detail } });
+  await deps.record({
+    kind: 'admin.action',
+    actor: { subject: p.subject, tenant: p.tenant, via: p.via, issuer: p.issuer },
+    detail: { action, via: 'console', ...detail },
+  });
 }
 
 function splitName(config: Config, name: string): { server: string; tool: string | null } | undefined {
@@ -68,24 +86,36 @@ export async function acceptItem(deps: ActionDeps, a: Actor, name: string): Prom
 export async function classifyTool(deps: ActionDeps, a: Actor, name: string, cls: string): Promise<Outcome> {
   if (!a.scope.platform) return { ok: false, message: PLATFORM };
   const upper = cls.toUpperCase();
-  if (!(TOOL_CLASSES as readonly string[]).includes(upper)) return { ok: false, message: `unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}` };
+  if (!(TOOL_CLASSES as readonly string[]).includes(upper))
+    return { ok: false, message: `unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}` };
   const t = splitName(deps.config, name);
-  if (!t || t.tool === null) return { ok: false, message: `\`${name}\` is not a tool (<server>${deps.config.gateway.namespaceSeparator}<tool>)` };
+  if (!t || t.tool === null)
+    return {
+      ok: false,
+      message: `\`${name}\` is not a tool (<server>${deps.config.gateway.namespaceSeparator}<tool>)`,
+    };
   const tool = t.tool;
   const who = by(a);
-  const r = await deps.store.inventory.update(t.server, (state) => classify(state, tool, upper as ToolClass, who, Date.now()));
+  const r = await deps.store.inventory.update(t.server, (state) =>
+    classify(state, tool, upper as ToolClass, who, Date.now()),
+  );
   if (!r.ok) return { ok: false, message: `cannot classify \`${name}\`: ${r.message}` };
   await recordAction(deps, a, 'inventory.classify', { server: t.server, tool, class: upper });
   const configured = deps.config.servers.find((s) => s.name === t.server)?.tools?.[tool]?.class;
-  return { ok: true, message: `${name}: ${r.message} by ${who}${configured && configured !== upper ? ` (the config says ${configured}, and the config wins)` : ''}` };
+  return {
+    ok: true,
+    message: `${name}: ${r.message} by ${who}${configured && configured !== upper ? ` (the config says ${configured}, and the config wins)` : ''}`,
+  };
 }
 
 /** The scope key a form names, if this admin may switch it. */
 export function modeScope(a: Actor, kind: string, name: string): { scope: string } | { error: string } {
-  if (kind === 'gateway') return a.scope.platform ? { scope: 'gateway' } : { error: 'switching the gateway needs a platform admin' };
+  if (kind === 'gateway')
+    return a.scope.platform ? { scope: 'gateway' } : { error: 'switching the gateway needs a platform admin' };
   if (!['tool', 'server', 'tenant'].includes(kind)) return { error: 'choose tool, server, tenant or gateway' };
   if (!name || name.length > 200 || /[\s\p{Cc}]/u.test(name)) return { error: `give the ${kind}'s name` };
-  if (!a.scope.platform && (kind !== 'tenant' || name !== a.scope.tenant)) return { error: `your admin role covers tenant \`${a.scope.tenant}\` only` };
+  if (!a.scope.platform && (kind !== 'tenant' || name !== a.scope.tenant))
+    return { error: `your admin role covers tenant \`${a.scope.tenant}\` only` };
   return { scope: `${kind}:${name}` };
 }
 
@@ -94,16 +124,36 @@ function mayTouchScope(a: Actor, scope: string): boolean {
 }
 
 /** `gatehouse mode set`. */
-export async function setMode(deps: ActionDeps, a: Actor, mode: string, kind: string, name: string, reason: string): Promise<Outcome> {
-  if (!(MODES as readonly string[]).includes(mode)) return { ok: false, message: `unknown mode \`${mode}\`: use ${MODES.join(', ')}` };
+export async function setMode(
+  deps: ActionDeps,
+  a: Actor,
+  mode: string,
+  kind: string,
+  name: string,
+  reason: string,
+): Promise<Outcome> {
+  if (!(MODES as readonly string[]).includes(mode))
+    return { ok: false, message: `unknown mode \`${mode}\`: use ${MODES.join(', ')}` };
   const s = modeScope(a, kind, name.trim());
   if ('error' in s) return { ok: false, message: s.error };
   if (!reason.trim()) return { ok: false, message: 'give a reason (it is recorded)' };
   // A tenant admin makes its tenant stricter; `enforce` at the tenant's scope would lift a platform's gateway-wide mode.
-  if (!a.scope.platform && mode === 'enforce') return { ok: false, message: 'a tenant admin can make its tenant stricter (disabled, read_only, shadow), not lift a mode: clear one it set instead' };
+  if (!a.scope.platform && mode === 'enforce')
+    return {
+      ok: false,
+      message:
+        'a tenant admin can make its tenant stricter (disabled, read_only, shadow), not lift a mode: clear one it set instead',
+    };
   const current = (await deps.store.modes.list()).find((m) => m.scope === s.scope);
-  if (current && !mayClear(a, current)) return { ok: false, message: `${s.scope} was set by ${current.setBy}: only a platform admin changes it` };
-  const rec: ModeRecord = { scope: s.scope, mode: mode as ModeRecord['mode'], reason: reason.trim().slice(0, 500), setBy: modeSetter(a), setAt: Date.now() };
+  if (current && !mayClear(a, current))
+    return { ok: false, message: `${s.scope} was set by ${current.setBy}: only a platform admin changes it` };
+  const rec: ModeRecord = {
+    scope: s.scope,
+    mode: mode as ModeRecord['mode'],
+    reason: reason.trim().slice(0, 500),
+    setBy: modeSetter(a),
+    setAt: Date.now(),
+  };
   await deps.store.modes.set(rec);
   await recordAction(deps, a, 'mode.set', { scope: rec.scope, mode: rec.mode, reason: rec.reason });
   return { ok: true, message: `${rec.scope}: ${rec.mode} (gateways apply it within a second)` };
@@ -125,9 +175,11 @@ export function mayClear(a: Actor, m: ModeRecord): boolean {
 
 /** `gatehouse mode clear`. */
 export async function clearMode(deps: ActionDeps, a: Actor, scope: string): Promise<Outcome> {
-  if (!mayTouchScope(a, scope)) return { ok: false, message: `your admin role covers tenant \`${(a.scope as { tenant: string }).tenant}\` only` };
+  if (!mayTouchScope(a, scope))
+    return { ok: false, message: `your admin role covers tenant \`${(a.scope as { tenant: string }).tenant}\` only` };
   const current = (await deps.store.modes.list()).find((m) => m.scope === scope);
-  if (current && !mayClear(a, current)) return { ok: false, message: `${scope} was set by ${current.setBy}: only a platform admin clears it` };
+  if (current && !mayClear(a, current))
+    return { ok: false, message: `${scope} was set by ${current.setBy}: only a platform admin clears it` };
   if (!(await deps.store.modes.clear(scope))) return { ok: false, message: `no run-time mode is set for ${scope}` };
   await recordAction(deps, a, 'mode.clear', { scope });
   return { ok: true, message: `${scope}: cleared` };
@@ -135,7 +187,11 @@ export async function clearMode(deps: ActionDeps, a: Actor, scope: string): Prom
 
 /** The modes this admin sees: everything (platform), or what applies to its tenant's calls. */
 export function visibleModes(a: Actor, modes: ModeRecord[]): ModeRecord[] {
-  return a.scope.platform ? modes : modes.filter((m) => !m.scope.startsWith('tenant:') || m.scope === `tenant:${(a.scope as { tenant: string }).tenant}`);
+  return a.scope.platform
+    ? modes
+    : modes.filter(
+        (m) => !m.scope.startsWith('tenant:') || m.scope === `tenant:${(a.scope as { tenant: string }).tenant}`,
+      );
 }
 
 export function visibleKeys(a: Actor, keys: ApiKeyRecord[]): ApiKeyRecord[] {
@@ -157,24 +213,55 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
   const expires = (f.get('expires') ?? '90d').trim() || '90d';
   if (!NAME.test(name)) return { ok: false, message: 'the name must be 1-64 letters, digits, `_`, `.` or `-`' };
   if (!NAME.test(tenant)) return { ok: false, message: 'the tenant must be 1-64 letters, digits, `_`, `.` or `-`' };
-  if (person && (person.startsWith('apikey:') || person.length > 256)) return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
+  if (person && (person.startsWith('apikey:') || person.length > 256))
+    return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
   const platformRoles = deps.config.identity?.platformAdminRoles ?? [];
-  if (!a.scope.platform && roles.some((r) => platformRoles.includes(r))) return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };
+  if (!a.scope.platform && roles.some((r) => platformRoles.includes(r)))
+    return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };
   // No key stronger than its maker: a tenant admin's key acts for nobody (a service key, which never
   // approves) or for the admin, and carries only roles the admin holds, so it cannot mint an approver.
-  if (!a.scope.platform && person && person !== a.principal.subject) return { ok: false, message: `a tenant admin makes keys that act for nobody (a service key) or for you (\`${a.principal.subject}\`)` };
+  if (!a.scope.platform && person && person !== a.principal.subject)
+    return {
+      ok: false,
+      message: `a tenant admin makes keys that act for nobody (a service key) or for you (\`${a.principal.subject}\`)`,
+    };
   const foreign = a.scope.platform ? [] : roles.filter((r) => !a.principal.roles.includes(r));
-  if (foreign.length) return { ok: false, message: `a tenant admin gives keys only roles it holds: not ${foreign.map((r) => `\`${r}\``).join(', ')}` };
+  if (foreign.length)
+    return {
+      ok: false,
+      message: `a tenant admin gives keys only roles it holds: not ${foreign.map((r) => `\`${r}\``).join(', ')}`,
+    };
   const ttl = expires === 'never' ? null : parseDuration(expires);
-  if (ttl === undefined) return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
+  if (ttl === undefined)
+    return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
   if (ttl === null && !a.scope.platform) return { ok: false, message: 'a tenant admin makes keys that expire' };
   const req = deps.config.identity?.requiredScopes ?? {};
-  const scopes = f.get('scopes')?.trim() ? list(f.get('scopes')) : [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
+  const scopes = f.get('scopes')?.trim()
+    ? list(f.get('scopes'))
+    : [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
   const now = Date.now();
-  if ((await deps.store.apiKeys.list()).some((k) => k.name === name)) return { ok: false, message: `a key named \`${name}\` exists; revoke it or choose another name` };
-  const { key, record } = newApiKey({ name, tenant, subject: person || null, roles, scopes, createdAt: now, createdBy: by(a), expiresAt: ttl === null ? null : now + ttl });
+  if ((await deps.store.apiKeys.list()).some((k) => k.name === name))
+    return { ok: false, message: `a key named \`${name}\` exists; revoke it or choose another name` };
+  const { key, record } = newApiKey({
+    name,
+    tenant,
+    subject: person || null,
+    roles,
+    scopes,
+    createdAt: now,
+    createdBy: by(a),
+    expiresAt: ttl === null ? null : now + ttl,
+  });
   await deps.store.apiKeys.create(record);
-  await recordAction(deps, a, 'keys.create', { id: record.id, name, tenant, person: record.subject, roles, scopes, expiresAt: record.expiresAt });
+  await recordAction(deps, a, 'keys.create', {
+    id: record.id,
+    name,
+    tenant,
+    person: record.subject,
+    roles,
+    scopes,
+    expiresAt: record.expiresAt,
+  });
   return { ok: true, message: `key ${record.id} (${name}) created for tenant ${tenant}`, created: { key, name } };
 }
 
@@ -183,7 +270,8 @@ export async function revokeKey(deps: ActionDeps, a: Actor, id: string): Promise
   const rec = await deps.store.apiKeys.get(id);
   // Another tenant's key looks exactly like one that does not exist.
   if (!rec || !visibleKeys(a, [rec]).length) return { ok: false, message: 'no such key' };
-  if (!a.scope.platform && rec.roles.some((r) => (deps.config.identity?.platformAdminRoles ?? []).includes(r))) return { ok: false, message: `key ${rec.name} holds a platform admin role: only a platform admin revokes it` };
+  if (!a.scope.platform && rec.roles.some((r) => (deps.config.identity?.platformAdminRoles ?? []).includes(r)))
+    return { ok: false, message: `key ${rec.name} holds a platform admin role: only a platform admin revokes it` };
   const r = await deps.store.apiKeys.revoke(rec.id, by(a), Date.now());
   if (!r) return { ok: false, message: 'no such key' };
   await recordAction(deps, a, 'keys.revoke', { id: r.id, name: r.name, revokedAt: r.revokedAt });
@@ -202,20 +290,41 @@ export const INCIDENT_CONFIRM_MS = 10_000;
  * `gatehouse incident open`: contain at once (disable a tool, server or tenant, or revoke a person),
  * confirmed by the live gateways, and open the incident. A tenant admin contains its own tenant only.
  */
-export async function openIncidentAction(deps: ActionDeps, a: Actor, f: URLSearchParams): Promise<Outcome & { id?: string }> {
+export async function openIncidentAction(
+  deps: ActionDeps,
+  a: Actor,
+  f: URLSearchParams,
+): Promise<Outcome & { id?: string }> {
   const kind = f.get('kind') ?? '';
   const value = (f.get('value') ?? '').trim();
-  if (!a.scope.platform && (kind !== 'tenant' || value !== a.scope.tenant)) return { ok: false, message: `your admin role covers tenant \`${a.scope.tenant}\` only: contain your tenant, or ask a platform admin` };
+  if (!a.scope.platform && (kind !== 'tenant' || value !== a.scope.tenant))
+    return {
+      ok: false,
+      message: `your admin role covers tenant \`${a.scope.tenant}\` only: contain your tenant, or ask a platform admin`,
+    };
   if (!a.scope.platform) {
     // Closing with `lift` clears the tenant's mode: never one a platform admin set.
     const current = (await deps.store.modes.list()).find((m) => m.scope === `tenant:${value}`);
-    if (current && !mayClear(a, current)) return { ok: false, message: `tenant:${value} is already ${current.mode} (set by ${current.setBy}): ask a platform admin` };
+    if (current && !mayClear(a, current))
+      return {
+        ok: false,
+        message: `tenant:${value} is already ${current.mode} (set by ${current.setBy}): ask a platform admin`,
+      };
   }
   try {
     const scope = checkScope(deps.config, kind, value);
-    const r = await openIncident(deps.store, incidentActor(deps, a), { title: f.get('title') ?? '', scope, reason: f.get('reason') ?? '', timeoutMs: INCIDENT_CONFIRM_MS });
+    const r = await openIncident(deps.store, incidentActor(deps, a), {
+      title: f.get('title') ?? '',
+      scope,
+      reason: f.get('reason') ?? '',
+      timeoutMs: INCIDENT_CONFIRM_MS,
+    });
     const c = r.containment;
-    return { ok: true, id: r.incident.id, message: `incident ${r.incident.id} opened: ${c.target} ${c.confirmed ? `confirmed by ${c.gateways} gateway(s) in ${c.timeToEffectMs} ms` : `not yet confirmed by every gateway (${c.gateways - c.missing.length} of ${c.gateways})`}` };
+    return {
+      ok: true,
+      id: r.incident.id,
+      message: `incident ${r.incident.id} opened: ${c.target} ${c.confirmed ? `confirmed by ${c.gateways} gateway(s) in ${c.timeToEffectMs} ms` : `not yet confirmed by every gateway (${c.gateways - c.missing.length} of ${c.gateways})`}`,
+    };
   } catch (err) {
     if (err instanceof IncidentError) return { ok: false, message: err.message };
     throw err;
@@ -230,16 +339,30 @@ export function mayCloseIncident(a: Actor, r: Pick<IncidentRecord, 'tenant' | 'o
 }
 
 /** `gatehouse incident close [--lift]`. */
-export async function closeIncidentAction(deps: ActionDeps, a: Actor, id: string, f: URLSearchParams): Promise<Outcome> {
+export async function closeIncidentAction(
+  deps: ActionDeps,
+  a: Actor,
+  id: string,
+  f: URLSearchParams,
+): Promise<Outcome> {
   const tenant = a.scope.platform ? undefined : a.scope.tenant;
   try {
     const r = await getIncident(deps.store, id, tenant);
-    if (!mayCloseIncident(a, r)) return { ok: false, message: `incident ${id} was opened by ${r.openedBy}: only a platform admin closes it` };
+    if (!mayCloseIncident(a, r))
+      return { ok: false, message: `incident ${id} was opened by ${r.openedBy}: only a platform admin closes it` };
     const lift = f.get('lift') === 'yes';
-    const closed = await closeIncident(deps.store, incidentActor(deps, a), id, { note: f.get('note') ?? '', lift, tenant });
-    return { ok: true, message: `incident ${id} closed${lift ? ', containment lifted' : ''} at ${new Date(closed.closedAt ?? Date.now()).toISOString()}` };
+    const closed = await closeIncident(deps.store, incidentActor(deps, a), id, {
+      note: f.get('note') ?? '',
+      lift,
+      tenant,
+    });
+    return {
+      ok: true,
+      message: `incident ${id} closed${lift ? ', containment lifted' : ''} at ${new Date(closed.closedAt ?? Date.now()).toISOString()}`,
+    };
   } catch (err) {
-    if (err instanceof IncidentError) return { ok: false, message: err.code === 'not_found' ? 'no such incident' : err.message };
+    if (err instanceof IncidentError)
+      return { ok: false, message: err.code === 'not_found' ? 'no such incident' : err.message };
     throw err;
   }
 }

@@ -8,10 +8,28 @@ const view: View = { who: 'alice', role: 'tenant admin of t1', platform: false, 
 
 test('no script anywhere, the CSRF token in every form, values escaped and hidden characters made visible', () => {
   const row: InventoryRow = {
-    server: 's', tool: 's__<img src=x onerror=alert(1)>', class: 'WRITE', review: 'operator', proposed: 'WRITE', status: 'quarantined',
-    reason: 'changed\u202Eevil\nline', pin: '', owner: '"team"', repository: '', location: '', environment: '', transport: 'stdio', scopes: [], resources: [],
+    server: 's',
+    tool: 's__<img src=x onerror=alert(1)>',
+    class: 'WRITE',
+    review: 'operator',
+    proposed: 'WRITE',
+    status: 'quarantined',
+    reason: 'changed\u202Eevil\nline',
+    pin: '',
+    owner: '"team"',
+    repository: '',
+    location: '',
+    environment: '',
+    transport: 'stdio',
+    scopes: [],
+    resources: [],
   };
-  const html = inventoryPage({ ...view, platform: true }, [row], [{ name: row.tool, reason: 'new', accepted: null, current: { d: '\u001b[8mhidden' }, diff: '+ "\u001b[8mhidden"' }], true);
+  const html = inventoryPage(
+    { ...view, platform: true },
+    [row],
+    [{ name: row.tool, reason: 'new', accepted: null, current: { d: '\u001b[8mhidden' }, diff: '+ "\u001b[8mhidden"' }],
+    true,
+  );
   assert.doesNotMatch(html, /<script|<img|onerror=alert\(1\)>/i);
   assert.match(html, /&lt;img src=x onerror=alert\(1\)&gt;/);
   assert.match(html, /⟨U\+202E⟩/);
@@ -23,10 +41,29 @@ test('no script anywhere, the CSRF token in every form, values escaped and hidde
 });
 
 test('a tenant admin gets no review forms; a created key is shown once, in that answer only', () => {
-  const html = inventoryPage(view, [], [{ name: 's__t', reason: 'new tool', accepted: null, current: {}, diff: '' }], false);
+  const html = inventoryPage(
+    view,
+    [],
+    [{ name: 's__t', reason: 'new tool', accepted: null, current: {}, diff: '' }],
+    false,
+  );
   assert.doesNotMatch(html, /inventory\/accept/);
   assert.match(html, /A platform admin accepts definitions/);
-  const rec: ApiKeyRecord = { id: 'k1', name: 'bot', hash: 'h', tenant: 't1', subject: null, roles: [], scopes: [], createdAt: 0, createdBy: 'x', expiresAt: null, lastUsedAt: null, revokedAt: null, revokedBy: null };
+  const rec: ApiKeyRecord = {
+    id: 'k1',
+    name: 'bot',
+    hash: 'h',
+    tenant: 't1',
+    subject: null,
+    roles: [],
+    scopes: [],
+    createdAt: 0,
+    createdBy: 'x',
+    expiresAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    revokedBy: null,
+  };
   assert.match(keysPage(view, [rec], { key: 'ghk_abc', name: 'bot' }), /<code class="secret">ghk_abc<\/code>/);
   assert.doesNotMatch(keysPage(view, [rec]), /ghk_|h<\/td>/);
   assert.match(loginPage([{ label: '<idp>' }]), /Sign in with &lt;idp&gt;/);

@@ -18,14 +18,23 @@ test('a session cookie round-trips; tampered, foreign-key and expired ones are r
   assert.equal(new ConsoleCookies(randomBytes(32), false).session(value), undefined, 'another key');
   assert.equal(c.session(value, s.exp + 1), undefined, 'expired');
   // The login cookie cannot stand in for a session (different associated data).
-  const login = c.loginCookie({ state: 's', verifier: 'v', nonce: 'n', login: 0, exp: Date.now() + 60_000 }).split(';')[0].split('=')[1];
+  const login = c
+    .loginCookie({ state: 's', verifier: 'v', nonce: 'n', login: 0, exp: Date.now() + 60_000 })
+    .split(';')[0]
+    .split('=')[1];
   assert.equal(c.session(`gatehouse-console=${login}`), undefined);
 });
 
 test('secure cookies: __Host- names, Secure; the login cookie is Lax so it survives the provider redirect', () => {
   const c = new ConsoleCookies(key, true);
-  assert.match(c.sessionCookie({ token: 't', sid: 's', login: 0, exp: Date.now() + 1000 }), /^__Host-gatehouse-console=.*; SameSite=Strict; Secure$/);
-  assert.match(c.loginCookie({ state: 's', verifier: 'v', nonce: 'n', login: 0, exp: Date.now() + 1000 }), /^__Host-gatehouse-console-login=.*; SameSite=Lax; Secure$/);
+  assert.match(
+    c.sessionCookie({ token: 't', sid: 's', login: 0, exp: Date.now() + 1000 }),
+    /^__Host-gatehouse-console=.*; SameSite=Strict; Secure$/,
+  );
+  assert.match(
+    c.loginCookie({ state: 's', verifier: 'v', nonce: 'n', login: 0, exp: Date.now() + 1000 }),
+    /^__Host-gatehouse-console-login=.*; SameSite=Lax; Secure$/,
+  );
   assert.match(c.clearSession(), /Max-Age=0/);
 });
 

@@ -59,7 +59,12 @@ export class ConsoleCookies {
   }
 
   sessionCookie(s: Session, now = Date.now()): string {
-    return this.#cookie(this.sessionName, seal(this.#key, SESSION_AAD, JSON.stringify(s)), (s.exp - now) / 1000, 'Strict');
+    return this.#cookie(
+      this.sessionName,
+      seal(this.#key, SESSION_AAD, JSON.stringify(s)),
+      (s.exp - now) / 1000,
+      'Strict',
+    );
   }
 
   clearSession(): string {
@@ -77,7 +82,9 @@ export class ConsoleCookies {
   /** The session in the request's cookies, or undefined (absent, tampered, sealed by another key, expired). */
   session(cookieHeader: string | undefined, now = Date.now()): Session | undefined {
     const s = this.#open<Session>(readCookie(cookieHeader, this.sessionName), SESSION_AAD);
-    return s && typeof s.token === 'string' && typeof s.sid === 'string' && Number.isInteger(s.login) && s.exp > now ? s : undefined;
+    return s && typeof s.token === 'string' && typeof s.sid === 'string' && Number.isInteger(s.login) && s.exp > now
+      ? s
+      : undefined;
   }
 
   pendingLogin(cookieHeader: string | undefined, now = Date.now()): PendingLogin | undefined {

@@ -51,7 +51,9 @@ describe('aws secrets manager provider', () => {
     const v = await resolve(provider(), 'aws-sm://mcp/acme/github#token');
     assert.equal(v.value, SECRET);
     assert.match(v.version ?? '', /^00000000-/);
-    assert.deepEqual(aws.requests, [{ target: 'secretsmanager.GetSecretValue', secretId: 'mcp/acme/github', status: 200 }]);
+    assert.deepEqual(aws.requests, [
+      { target: 'secretsmanager.GetSecretValue', secretId: 'mcp/acme/github', status: 200 },
+    ]);
     assert.equal((await resolve(provider(), 'aws-sm://mcp/acme/github#n')).value, '3');
   });
 
@@ -59,7 +61,8 @@ describe('aws secrets manager provider', () => {
     assert.equal((await resolve(provider(), 'aws-sm://mcp/acme/plain')).value, '  CANARY-PLAIN  ');
     assert.equal((await resolve(provider(), 'aws-sm://mcp/acme/binary')).value, 'AQID');
     assert.equal(
-      (await resolve(provider(), 'aws-sm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:mcp/acme/plain-AbCdEf')).value,
+      (await resolve(provider(), 'aws-sm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:mcp/acme/plain-AbCdEf'))
+        .value,
       '  CANARY-PLAIN  ',
       'an ARN works as the secret id',
     );
@@ -74,17 +77,35 @@ describe('aws secrets manager provider', () => {
 
   test('the server really verifies SigV4: a wrong secret key gets 403 InvalidSignatureException', async () => {
     const e = await rejectsWith(
-      resolve(provider({ credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: `${SECRET_KEY}x` } }), 'aws-sm://mcp/acme/github#token'),
+      resolve(
+        provider({ credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: `${SECRET_KEY}x` } }),
+        'aws-sm://mcp/acme/github#token',
+      ),
       'E_PROVIDER_AUTH',
     );
     assert.match(e.message, /InvalidSignatureException.*HTTP 403/);
-    assert.deepEqual(aws.requests.at(-1), { target: 'secretsmanager.GetSecretValue', status: 403, error: 'InvalidSignatureException' });
-    await rejectsWith(resolve(provider({ credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: SECRET_KEY } }), 'aws-sm://mcp/acme/github#token'), 'E_PROVIDER_AUTH');
+    assert.deepEqual(aws.requests.at(-1), {
+      target: 'secretsmanager.GetSecretValue',
+      status: 403,
+      error: 'InvalidSignatureException',
+    });
+    await rejectsWith(
+      resolve(
+        provider({ credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: SECRET_KEY } }),
+        'aws-sm://mcp/acme/github#token',
+      ),
+      'E_PROVIDER_AUTH',
+    );
     assert.equal(aws.requests.at(-1)?.error, 'UnrecognizedClientException');
   });
 
   test('a body changed after signing is refused (the payload hash is part of the signature)', async () => {
-    const client = new SecretsManagerClient({ region: 'eu-west-1', endpoint: aws.url, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, maxAttempts: 1 });
+    const client = new SecretsManagerClient({
+      region: 'eu-west-1',
+      endpoint: aws.url,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      maxAttempts: 1,
+    });
     type Middleware = Parameters<typeof client.middlewareStack.addRelativeTo>[0];
     const tamper = (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
       const request = (args as { request: { body: string; headers: Record<string, string> } }).request;
@@ -92,9 +113,15 @@ describe('aws secrets manager provider', () => {
       request.headers['content-length'] = String(Buffer.byteLength(request.body));
       return next(args);
     };
-    client.middlewareStack.addRelativeTo(tamper as unknown as Middleware, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' });
+    client.middlewareStack.addRelativeTo(tamper as unknown as Middleware, {
+      relation: 'after',
+      toMiddleware: 'httpSigningMiddleware',
+      name: 'tamper',
+    });
     try {
-      await assert.rejects(client.send(new GetSecretValueCommand({ SecretId: 'mcp/acme/github' })), { name: 'InvalidSignatureException' });
+      await assert.rejects(client.send(new GetSecretValueCommand({ SecretId: 'mcp/acme/github' })), {
+        name: 'InvalidSignatureException',
+      });
       assert.equal(aws.requests.at(-1)?.status, 403);
     } finally {
       client.destroy();
@@ -102,7 +129,11 @@ describe('aws secrets manager provider', () => {
   });
 
   test('a signature from a skewed clock is refused', async () => {
-    const skewed = await startAwsSmServer({ region: 'eu-west-1', credentials: { [ACCESS_KEY]: SECRET_KEY }, now: () => Date.now() + 3_600_000 });
+    const skewed = await startAwsSmServer({
+      region: 'eu-west-1',
+      credentials: { [ACCESS_KEY]: SECRET_KEY },
+      now: () => Date.now() + 3_600_000,
+    });
     try {
       skewed.setSecret('s', 'v');
       // The SDK corrects its clock from the Date header after a skew error, so allow no retry.
@@ -116,11 +147,17 @@ describe('aws secrets manager provider', () => {
   test('endpoint down or hanging: E_PROVIDER_UNAVAILABLE', async () => {
     const gone = await serve((_q, res) => void res.end());
     await gone.close();
-    await rejectsWith(resolve(provider({ endpoint: gone.url }), 'aws-sm://mcp/acme/github#token'), 'E_PROVIDER_UNAVAILABLE');
+    await rejectsWith(
+      resolve(provider({ endpoint: gone.url }), 'aws-sm://mcp/acme/github#token'),
+      'E_PROVIDER_UNAVAILABLE',
+    );
     const hang = await serve(() => {});
     try {
       const t0 = Date.now();
-      await rejectsWith(resolve(provider({ endpoint: hang.url, timeoutMs: 300 }), 'aws-sm://mcp/acme/github#token'), 'E_PROVIDER_UNAVAILABLE');
+      await rejectsWith(
+        resolve(provider({ endpoint: hang.url, timeoutMs: 300 }), 'aws-sm://mcp/acme/github#token'),
+        'E_PROVIDER_UNAVAILABLE',
+      );
       assert.ok(Date.now() - t0 < 3_000);
     } finally {
       await hang.close();
@@ -145,6 +182,9 @@ describe('aws secrets manager provider', () => {
   });
 
   test('a non-loopback http endpoint is refused', () => {
-    assert.throws(() => new AwsSecretsManagerProvider({ region: 'us-east-1', endpoint: 'http://sm.example.com' }), /https/);
+    assert.throws(
+      () => new AwsSecretsManagerProvider({ region: 'us-east-1', endpoint: 'http://sm.example.com' }),
+      /https/,
+    );
   });
 });

@@ -8,7 +8,14 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CredentialError } from './types.ts';
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, checkBaseUrl, fieldToString, isObject } from './http.ts';
+import {
+  DEFAULT_CACHE_TTL_MS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  checkBaseUrl,
+  fieldToString,
+  isObject,
+} from './http.ts';
 
 export interface AwsSecretsManagerOptions {
   region: string;
@@ -45,7 +52,12 @@ export class AwsSecretsManagerProvider implements SecretProvider {
   readonly scheme = 'aws-sm';
   readonly #opts: AwsSecretsManagerOptions;
   readonly #now: () => number;
-  #client: Promise<{ client: SecretsManagerClient; GetSecretValueCommand: typeof import('@aws-sdk/client-secrets-manager').GetSecretValueCommand }> | undefined;
+  #client:
+    | Promise<{
+        client: SecretsManagerClient;
+        GetSecretValueCommand: typeof import('@aws-sdk/client-secrets-manager').GetSecretValueCommand;
+      }>
+    | undefined;
 
   constructor(opts: AwsSecretsManagerOptions) {
     if (opts.endpoint !== undefined) checkBaseUrl(opts.endpoint, PROVIDER);
@@ -68,9 +80,17 @@ export class AwsSecretsManagerProvider implements SecretProvider {
     let text: string;
     if (typeof out.SecretString === 'string') text = out.SecretString;
     else if (out.SecretBinary && !ref.field) text = Buffer.from(out.SecretBinary).toString('base64');
-    else throw new CredentialError('E_SECRET_NOT_FOUND', ref.field ? 'binary secret has no JSON fields' : 'secret has no value', { provider: PROVIDER, ref: ref.raw });
+    else
+      throw new CredentialError(
+        'E_SECRET_NOT_FOUND',
+        ref.field ? 'binary secret has no JSON fields' : 'secret has no value',
+        { provider: PROVIDER, ref: ref.raw },
+      );
     if (Buffer.byteLength(text) > (this.#opts.maxBytes ?? DEFAULT_MAX_BYTES)) {
-      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'secret larger than the size cap', { provider: PROVIDER, ref: ref.raw });
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'secret larger than the size cap', {
+        provider: PROVIDER,
+        ref: ref.raw,
+      });
     }
     let value = text;
     if (ref.field !== undefined) {
@@ -81,12 +101,25 @@ export class AwsSecretsManagerProvider implements SecretProvider {
         doc = undefined;
       }
       // The parse error is not chained: its message can quote the secret.
-      if (!isObject(doc)) throw new CredentialError('E_SECRET_NOT_FOUND', 'secret is not a JSON object, cannot select a field', { provider: PROVIDER, ref: ref.raw });
-      if (!Object.hasOwn(doc, ref.field) || doc[ref.field] === null) throw new CredentialError('E_SECRET_NOT_FOUND', 'field not found in secret', { provider: PROVIDER, ref: ref.raw });
+      if (!isObject(doc))
+        throw new CredentialError('E_SECRET_NOT_FOUND', 'secret is not a JSON object, cannot select a field', {
+          provider: PROVIDER,
+          ref: ref.raw,
+        });
+      if (!Object.hasOwn(doc, ref.field) || doc[ref.field] === null)
+        throw new CredentialError('E_SECRET_NOT_FOUND', 'field not found in secret', {
+          provider: PROVIDER,
+          ref: ref.raw,
+        });
       value = fieldToString(doc[ref.field]);
     }
     const now = this.#now();
-    return { value, fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS), version: out.VersionId };
+    return {
+      value,
+      fetchedAt: now,
+      expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS),
+      version: out.VersionId,
+    };
   }
 
   async close(): Promise<void> {
@@ -103,7 +136,10 @@ export class AwsSecretsManagerProvider implements SecretProvider {
         endpoint: o.endpoint,
         credentials: o.credentials,
         maxAttempts: o.maxAttempts ?? 2,
-        requestHandler: { connectionTimeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, requestTimeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+        requestHandler: {
+          connectionTimeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          requestTimeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        },
       });
       return { client, GetSecretValueCommand: sdk.GetSecretValueCommand };
     });
@@ -115,14 +151,23 @@ export class AwsSecretsManagerProvider implements SecretProvider {
     const name = err instanceof Error ? err.name : '';
     const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
     const opts = { provider: PROVIDER, ref, status };
-    if (timedOutAfter !== undefined) return new CredentialError('E_PROVIDER_UNAVAILABLE', `no answer within ${timedOutAfter} ms`, opts);
-    if (name === 'ResourceNotFoundException') return new CredentialError('E_SECRET_NOT_FOUND', 'secret not found (ResourceNotFoundException)', opts);
+    if (timedOutAfter !== undefined)
+      return new CredentialError('E_PROVIDER_UNAVAILABLE', `no answer within ${timedOutAfter} ms`, opts);
+    if (name === 'ResourceNotFoundException')
+      return new CredentialError('E_SECRET_NOT_FOUND', 'secret not found (ResourceNotFoundException)', opts);
     // A secret scheduled for deletion answers InvalidRequestException.
-    if (name === 'InvalidRequestException') return new CredentialError('E_SECRET_NOT_FOUND', 'secret not readable (InvalidRequestException)', opts);
-    if (name === 'InvalidParameterException') return new CredentialError('E_REF_INVALID', 'invalid secret id (InvalidParameterException)', opts);
+    if (name === 'InvalidRequestException')
+      return new CredentialError('E_SECRET_NOT_FOUND', 'secret not readable (InvalidRequestException)', opts);
+    if (name === 'InvalidParameterException')
+      return new CredentialError('E_REF_INVALID', 'invalid secret id (InvalidParameterException)', opts);
     if (AUTH_ERRORS.has(name)) return new CredentialError('E_PROVIDER_AUTH', `access denied (${name})`, opts);
     const code = (err as { code?: unknown })?.code;
-    const detail = typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : /^[A-Za-z]{2,60}$/.test(name) ? name : 'error';
+    const detail =
+      typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)
+        ? code
+        : /^[A-Za-z]{2,60}$/.test(name)
+          ? name
+          : 'error';
     return new CredentialError('E_PROVIDER_UNAVAILABLE', `request failed (${detail})`, opts);
   }
 }

@@ -46,19 +46,42 @@ export async function resolverFor(config: Config): Promise<SecretResolver> {
   const s = config.secrets;
   const resolver = new SecretResolver();
   const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
-  resolver.register(new LocalProvider({ store: new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key), cacheTtlMs: ttl }));
+  resolver.register(
+    new LocalProvider({
+      store: new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key),
+      cacheTtlMs: ttl,
+    }),
+  );
   resolver.register(new EnvProvider({ cacheTtlMs: ttl }));
   resolver.register(new ExecProvider({ cacheTtlMs: ttl, timeoutMs: s.exec?.timeoutMs }));
   if (s.vault) {
     const a = s.vault.auth;
-    const auth = a.method === 'jwt' ? { method: 'jwt' as const, role: a.role, mount: a.mount, jwt: async () => (await readFile(a.jwtFile, 'utf8')).trim() } : a;
-    resolver.register(new VaultProvider({ address: s.vault.address, namespace: s.vault.namespace, auth, cacheTtlMs: ttl }));
+    const auth =
+      a.method === 'jwt'
+        ? {
+            method: 'jwt' as const,
+            role: a.role,
+            mount: a.mount,
+            jwt: async () => (await readFile(a.jwtFile, 'utf8')).trim(),
+          }
+        : a;
+    resolver.register(
+      new VaultProvider({ address: s.vault.address, namespace: s.vault.namespace, auth, cacheTtlMs: ttl }),
+    );
   }
   if (s.aws) {
-    const credentials = s.aws.accessKeyId && s.aws.secretAccessKey ? { accessKeyId: s.aws.accessKeyId, secretAccessKey: s.aws.secretAccessKey } : undefined;
-    resolver.register(new AwsSecretsManagerProvider({ region: s.aws.region, endpoint: s.aws.endpoint, credentials, cacheTtlMs: ttl }));
+    const credentials =
+      s.aws.accessKeyId && s.aws.secretAccessKey
+        ? { accessKeyId: s.aws.accessKeyId, secretAccessKey: s.aws.secretAccessKey }
+        : undefined;
+    resolver.register(
+      new AwsSecretsManagerProvider({ region: s.aws.region, endpoint: s.aws.endpoint, credentials, cacheTtlMs: ttl }),
+    );
   }
-  if (s.onepassword) resolver.register(new OnePasswordProvider({ host: s.onepassword.host, token: s.onepassword.token, cacheTtlMs: ttl }));
+  if (s.onepassword)
+    resolver.register(
+      new OnePasswordProvider({ host: s.onepassword.host, token: s.onepassword.token, cacheTtlMs: ttl }),
+    );
   return resolver;
 }
 
@@ -69,13 +92,18 @@ export function brokered(cfg: ServerConfig): boolean {
 
 /** Whose upstream authorization a call uses: the tenant, or `tenant/subject` for per-user OAuth (no subject: the tenant's, for discovery). */
 export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): string {
-  return cfg.transport !== 'stdio' && (cfg.oauth?.per === 'user' || cfg.oauth?.tokenExchange) && subject ? `${tenant}/${subject}` : tenant;
+  return cfg.transport !== 'stdio' && (cfg.oauth?.per === 'user' || cfg.oauth?.tokenExchange) && subject
+    ? `${tenant}/${subject}`
+    : tenant;
 }
 
 /** Whether the server's credentials differ per tenant (one upstream connection per tenant). */
 export function perTenant(cfg: ServerConfig): boolean {
   if (cfg.transport !== 'stdio' && cfg.oauth) return true;
-  const refs = [...Object.values(cfg.credentials?.env ?? {}), ...Object.values(cfg.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
+  const refs = [
+    ...Object.values(cfg.credentials?.env ?? {}),
+    ...Object.values(cfg.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+  ];
   return refs.some((r) => r.includes('{tenant}'));
 }
 
@@ -100,7 +128,13 @@ export class CredentialBroker {
 
   async start(): Promise<void> {
     await this.follow();
-    this.#timer = setInterval(() => void this.follow().catch((err: Error) => this.#log.warn({ err: err.message }, 'credentials: following revocations failed')), FOLLOW_MS);
+    this.#timer = setInterval(
+      () =>
+        void this.follow().catch((err: Error) =>
+          this.#log.warn({ err: err.message }, 'credentials: following revocations failed'),
+        ),
+      FOLLOW_MS,
+    );
     this.#timer.unref();
   }
 
@@ -135,18 +169,31 @@ export class CredentialBroker {
       try {
         expanded = expandReference(ref, context);
       } catch {
-        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the credentials of server ${quote(cfg.name)} cannot be used for tenant ${quote(tenant)}`);
+        throw new GatehouseError(
+          'E_CREDENTIAL_UNAVAILABLE',
+          `the credentials of server ${quote(cfg.name)} cannot be used for tenant ${quote(tenant)}`,
+        );
       }
       refs.push(ref, expanded);
-      if (this.#revoked.has(ref) || this.#revoked.has(expanded)) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `a credential of server ${quote(cfg.name)} is revoked: calls that need it are refused`);
+      if (this.#revoked.has(ref) || this.#revoked.has(expanded))
+        throw new GatehouseError(
+          'E_CREDENTIAL_UNAVAILABLE',
+          `a credential of server ${quote(cfg.name)} is revoked: calls that need it are refused`,
+        );
       try {
         const v = (await this.#resolver.resolve(expanded)).value;
         values.push(v);
         return v;
       } catch (err) {
         const why = err instanceof CredentialError ? err.code : 'E_PROVIDER_UNAVAILABLE';
-        this.#log.error({ server: cfg.name, ref: expanded, code: why, err: err instanceof CredentialError ? err.message : undefined }, 'credentials: resolution failed');
-        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the credentials of server ${quote(cfg.name)} are unavailable (${why.toLowerCase().replace(/^e_/, '').replaceAll('_', ' ')})`);
+        this.#log.error(
+          { server: cfg.name, ref: expanded, code: why, err: err instanceof CredentialError ? err.message : undefined },
+          'credentials: resolution failed',
+        );
+        throw new GatehouseError(
+          'E_CREDENTIAL_UNAVAILABLE',
+          `the credentials of server ${quote(cfg.name)} are unavailable (${why.toLowerCase().replace(/^e_/, '').replaceAll('_', ' ')})`,
+        );
       }
     };
     let out: ServerConfig;
@@ -156,14 +203,26 @@ export class CredentialBroker {
       out = { ...cfg, env };
     } else {
       const headers: Record<string, string> = { ...(cfg.headers ?? {}) };
-      for (const [k, h] of Object.entries(c.headers ?? {})) headers[k] = `${typeof h === 'string' ? '' : (h.prefix ?? '')}${await one(typeof h === 'string' ? h : h.ref)}`;
+      for (const [k, h] of Object.entries(c.headers ?? {}))
+        headers[k] = `${typeof h === 'string' ? '' : (h.prefix ?? '')}${await one(typeof h === 'string' ? h : h.ref)}`;
       if (cfg.oauth) {
         const ref = `oauth:${cfg.name}`;
         const owner = ownerOf(cfg, tenant, subject);
         refs.push(ref, `${ref}:${tenant}`, `${ref}:${owner}`);
-        if (this.#revoked.has(ref) || this.#revoked.has(`${ref}:${tenant}`) || this.#revoked.has(`${ref}:${owner}`)) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(cfg.name)} is revoked: calls that need it are refused`);
-        if (!this.oauth) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(cfg.name)} needs upstream oauth, which this gateway cannot use`);
-        const token = cfg.oauth.tokenExchange && subjectToken ? await this.oauth.exchange(cfg, subjectToken) : await this.oauth.accessToken(cfg, owner);
+        if (this.#revoked.has(ref) || this.#revoked.has(`${ref}:${tenant}`) || this.#revoked.has(`${ref}:${owner}`))
+          throw new GatehouseError(
+            'E_CREDENTIAL_UNAVAILABLE',
+            `the authorization of server ${quote(cfg.name)} is revoked: calls that need it are refused`,
+          );
+        if (!this.oauth)
+          throw new GatehouseError(
+            'E_CREDENTIAL_UNAVAILABLE',
+            `server ${quote(cfg.name)} needs upstream oauth, which this gateway cannot use`,
+          );
+        const token =
+          cfg.oauth.tokenExchange && subjectToken
+            ? await this.oauth.exchange(cfg, subjectToken)
+            : await this.oauth.accessToken(cfg, owner);
         values.push(token);
         headers.authorization = `Bearer ${token}`;
       }
@@ -182,6 +241,8 @@ export class CredentialBroker {
 /** A revocation of a configured reference (with `{tenant}`) covers each of its expansions. */
 function matchesTemplate(template: string, expanded: string): boolean {
   if (!template.includes('{')) return false;
-  const re = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(tenant|env)\\?\}/g, '[^/#]+')}$`);
+  const re = new RegExp(
+    `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(tenant|env)\\?\}/g, '[^/#]+')}$`,
+  );
   return re.test(expanded);
 }

@@ -22,7 +22,11 @@ export class EnvProvider implements SecretProvider {
   async resolve(ref: ParsedRef): Promise<SecretValue> {
     const env = this.#opts.env ?? process.env;
     const value = Object.hasOwn(env, ref.path) ? env[ref.path] : undefined;
-    if (!value) throw new CredentialError('E_SECRET_NOT_FOUND', 'environment variable not set', { provider: 'env', ref: ref.raw });
+    if (!value)
+      throw new CredentialError('E_SECRET_NOT_FOUND', 'environment variable not set', {
+        provider: 'env',
+        ref: ref.raw,
+      });
     const now = (this.#opts.now ?? Date.now)();
     return { value, fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS) };
   }

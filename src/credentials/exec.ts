@@ -42,7 +42,8 @@ export function splitCommandLine(line: string): string[] {
       quote = c;
       inArg = true;
     } else if (c === '\\') {
-      if (i + 1 >= line.length) throw new CredentialError('E_REF_INVALID', 'trailing backslash in command line', { provider: PROVIDER });
+      if (i + 1 >= line.length)
+        throw new CredentialError('E_REF_INVALID', 'trailing backslash in command line', { provider: PROVIDER });
       cur += line[++i];
       inArg = true;
     } else if (/\s/.test(c)) {
@@ -74,12 +75,17 @@ export class ExecProvider implements SecretProvider {
     try {
       argv = splitCommandLine(ref.path);
     } catch (err) {
-      throw new CredentialError('E_REF_INVALID', (err as CredentialError).message.replace(/^exec: /, ''), { provider: PROVIDER, ref: ref.raw });
+      throw new CredentialError('E_REF_INVALID', (err as CredentialError).message.replace(/^exec: /, ''), {
+        provider: PROVIDER,
+        ref: ref.raw,
+      });
     }
-    if (!argv.length || !argv[0]) throw new CredentialError('E_REF_INVALID', 'empty command', { provider: PROVIDER, ref: ref.raw });
+    if (!argv.length || !argv[0])
+      throw new CredentialError('E_REF_INVALID', 'empty command', { provider: PROVIDER, ref: ref.raw });
     const out = await this.#run(argv, ref.raw, signal);
     const value = out.trim();
-    if (!value) throw new CredentialError('E_SECRET_NOT_FOUND', 'command printed nothing', { provider: PROVIDER, ref: ref.raw });
+    if (!value)
+      throw new CredentialError('E_SECRET_NOT_FOUND', 'command printed nothing', { provider: PROVIDER, ref: ref.raw });
     const now = this.#now();
     return { value, fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS) };
   }
@@ -87,7 +93,8 @@ export class ExecProvider implements SecretProvider {
   #run(argv: string[], ref: string, signal?: AbortSignal): Promise<string> {
     const timeoutMs = this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxBytes = this.#opts.maxBytes ?? DEFAULT_MAX_BYTES;
-    const fail = (code: 'E_PROVIDER_UNAVAILABLE' | 'E_SECRET_NOT_FOUND', what: string) => new CredentialError(code, what, { provider: PROVIDER, ref });
+    const fail = (code: 'E_PROVIDER_UNAVAILABLE' | 'E_SECRET_NOT_FOUND', what: string) =>
+      new CredentialError(code, what, { provider: PROVIDER, ref });
     return new Promise<string>((resolve, reject) => {
       const posix = process.platform !== 'win32';
       const child = spawn(argv[0], argv.slice(1), {
@@ -110,13 +117,17 @@ export class ExecProvider implements SecretProvider {
           // already gone
         }
       };
-      const timer = setTimeout(() => kill(fail('E_PROVIDER_UNAVAILABLE', `command timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => kill(fail('E_PROVIDER_UNAVAILABLE', `command timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onAbort = () => kill(fail('E_PROVIDER_UNAVAILABLE', 'aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
       child.stdout.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > maxBytes) return kill(fail('E_PROVIDER_UNAVAILABLE', `command output larger than ${maxBytes} bytes`));
+        if (size > maxBytes)
+          return kill(fail('E_PROVIDER_UNAVAILABLE', `command output larger than ${maxBytes} bytes`));
         chunks.push(c);
       });
       child.stderr.resume(); // drained, never read
@@ -128,7 +139,13 @@ export class ExecProvider implements SecretProvider {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (failure) return reject(failure);
-        if (status !== 0) return reject(fail('E_PROVIDER_UNAVAILABLE', status === null ? `command killed by ${sig}` : `command exited with status ${status}`));
+        if (status !== 0)
+          return reject(
+            fail(
+              'E_PROVIDER_UNAVAILABLE',
+              status === null ? `command killed by ${sig}` : `command exited with status ${status}`,
+            ),
+          );
         resolve(Buffer.concat(chunks).toString('utf8'));
       });
     });

@@ -18,9 +18,14 @@ export function checkBaseUrl(url: string, provider: string): string {
   } catch {
     throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'invalid provider address', { provider });
   }
-  if (u.username || u.password) throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'provider address must not carry credentials', { provider });
+  if (u.username || u.password)
+    throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'provider address must not carry credentials', { provider });
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK.has(u.hostname))) {
-    throw new CredentialError('E_PROVIDER_UNAVAILABLE', `provider address must use https (plain http only on loopback): ${u.origin}`, { provider });
+    throw new CredentialError(
+      'E_PROVIDER_UNAVAILABLE',
+      `provider address must use https (plain http only on loopback): ${u.origin}`,
+      { provider },
+    );
   }
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
@@ -53,7 +58,11 @@ export async function requestJson(call: HttpCall): Promise<HttpAnswer> {
   try {
     res = await fetch(call.url, {
       method: call.method ?? 'GET',
-      headers: { accept: 'application/json', ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}), ...call.headers },
+      headers: {
+        accept: 'application/json',
+        ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...call.headers,
+      },
       body: call.body !== undefined ? JSON.stringify(call.body) : undefined,
       redirect: 'manual',
       signal,
@@ -71,8 +80,12 @@ export async function requestJson(call: HttpCall): Promise<HttpAnswer> {
   try {
     text = await readCapped(res, call.maxBytes);
   } catch (err) {
-    if (err instanceof CredentialError) throw new CredentialError(err.code, err.message, { provider: call.provider, ref: call.ref, status: res.status });
-    throw unavailable(timeout.aborted ? `no answer within ${call.timeoutMs} ms` : 'response body could not be read', res.status);
+    if (err instanceof CredentialError)
+      throw new CredentialError(err.code, err.message, { provider: call.provider, ref: call.ref, status: res.status });
+    throw unavailable(
+      timeout.aborted ? `no answer within ${call.timeoutMs} ms` : 'response body could not be read',
+      res.status,
+    );
   }
   let body: unknown;
   if (text.length) {
@@ -118,12 +131,14 @@ function networkCode(err: unknown): string {
 
 /** The common status mapping: 401/403 auth, 404 not found, anything else unavailable. */
 export function statusError(status: number, provider: string, ref?: string): CredentialError {
-  if (status === 401 || status === 403) return new CredentialError('E_PROVIDER_AUTH', 'access denied', { provider, ref, status });
+  if (status === 401 || status === 403)
+    return new CredentialError('E_PROVIDER_AUTH', 'access denied', { provider, ref, status });
   if (status === 404) return new CredentialError('E_SECRET_NOT_FOUND', 'secret not found', { provider, ref, status });
   return new CredentialError('E_PROVIDER_UNAVAILABLE', 'unexpected answer', { provider, ref, status });
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A secret field as a string: strings as they are, other JSON values serialised. */
 export function fieldToString(v: unknown): string {

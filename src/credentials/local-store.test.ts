@@ -32,7 +32,10 @@ describe('local encrypted store', () => {
     assert.equal(await s.get('github'), SECRET);
     await s.set('db.password', 'pw-2');
     assert.equal(await s.get('db.password'), 'pw-2');
-    assert.deepEqual((await s.list()).map((e) => e.name), ['db.password', 'github']);
+    assert.deepEqual(
+      (await s.list()).map((e) => e.name),
+      ['db.password', 'github'],
+    );
     const disk = await readFile(f, 'utf8');
     assert.ok(!disk.includes(SECRET) && !disk.includes('pw-2'));
     const doc = JSON.parse(disk);
@@ -153,7 +156,10 @@ describe('local encrypted store', () => {
     assert.deepEqual(await loadKey({ keyFile: join(dir, 'unused.key'), env: { [KEY_ENV]: k.toString('base64') } }), k);
     await assert.rejects(stat(join(dir, 'unused.key')), { code: 'ENOENT' });
     const short = Buffer.alloc(16, 7).toString('base64');
-    assert.throws(() => parseKey(short), (e: CredentialError) => e.code === 'E_PROVIDER_AUTH' && !e.message.includes(short));
+    assert.throws(
+      () => parseKey(short),
+      (e: CredentialError) => e.code === 'E_PROVIDER_AUTH' && !e.message.includes(short),
+    );
     assert.throws(() => parseKey(`${k.toString('base64')}!!`), { code: 'E_PROVIDER_AUTH' });
   });
 

@@ -46,7 +46,9 @@ export function parseKey(base64: string, source = 'key'): Buffer {
   const key = Buffer.from(text, 'base64');
   // Node's decoder skips garbage silently: require that the text is exactly the key's encoding.
   if (key.length !== KEY_BYTES || key.toString('base64').replace(/=+$/, '') !== text.replace(/=+$/, '')) {
-    throw new CredentialError('E_PROVIDER_AUTH', `${source} is not ${KEY_BYTES} bytes of base64`, { provider: PROVIDER });
+    throw new CredentialError('E_PROVIDER_AUTH', `${source} is not ${KEY_BYTES} bytes of base64`, {
+      provider: PROVIDER,
+    });
   }
   return key;
 }
@@ -65,7 +67,11 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
   try {
     const st = await stat(opts.keyFile);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new CredentialError('E_PROVIDER_AUTH', `key file ${opts.keyFile} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`, { provider: PROVIDER });
+      throw new CredentialError(
+        'E_PROVIDER_AUTH',
+        `key file ${opts.keyFile} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+        { provider: PROVIDER },
+      );
     }
     return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
   } catch (err) {
@@ -84,7 +90,8 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
     }
     return key;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
     throw err;
   }
 }
@@ -100,7 +107,8 @@ export class LocalSecretStore {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(file: string, key: Buffer) {
-    if (key.length !== KEY_BYTES) throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
+    if (key.length !== KEY_BYTES)
+      throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
     this.file = file;
     this.#key = Buffer.from(key);
   }
@@ -117,7 +125,11 @@ export class LocalSecretStore {
     checkName(name);
     const doc = await this.#read();
     const entry = Object.hasOwn(doc.entries, name) ? doc.entries[name] : undefined;
-    if (!entry) throw new CredentialError('E_SECRET_NOT_FOUND', 'no such local secret', { provider: PROVIDER, ref: `local:${name}` });
+    if (!entry)
+      throw new CredentialError('E_SECRET_NOT_FOUND', 'no such local secret', {
+        provider: PROVIDER,
+        ref: `local:${name}`,
+      });
     return { value: decrypt(this.#key, name, entry), updatedAt: entry.updatedAt };
   }
 
@@ -147,12 +159,14 @@ export class LocalSecretStore {
 
   /** Re-encrypt every entry under `newKey` and record its keyId; all or nothing (one atomic write). */
   rotateKey(newKey: Buffer): Promise<void> {
-    if (newKey.length !== KEY_BYTES) throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
+    if (newKey.length !== KEY_BYTES)
+      throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
     const next = Buffer.from(newKey);
     return this.#mutate(
       (doc) => {
         const entries: Record<string, Entry> = {};
-        for (const [name, e] of Object.entries(doc.entries)) entries[name] = { ...encrypt(next, name, decrypt(this.#key, name, e)), updatedAt: e.updatedAt };
+        for (const [name, e] of Object.entries(doc.entries))
+          entries[name] = { ...encrypt(next, name, decrypt(this.#key, name, e)), updatedAt: e.updatedAt };
         doc.entries = entries;
         doc.keyId = keyId(next);
       },
@@ -178,8 +192,13 @@ export class LocalSecretStore {
     try {
       text = await readFile(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: FORMAT_VERSION, keyId: this.keyId, entries: {} };
-      throw new CredentialError('E_PROVIDER_UNAVAILABLE', `cannot read the secret store (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { provider: PROVIDER });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { version: FORMAT_VERSION, keyId: this.keyId, entries: {} };
+      throw new CredentialError(
+        'E_PROVIDER_UNAVAILABLE',
+        `cannot read the secret store (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        { provider: PROVIDER },
+      );
     }
     let doc: unknown;
     try {
@@ -188,30 +207,58 @@ export class LocalSecretStore {
       doc = undefined;
     }
     const d = doc as StoreFile | undefined;
-    if (!d || d.version !== FORMAT_VERSION || typeof d.keyId !== 'string' || typeof d.entries !== 'object' || d.entries === null || Array.isArray(d.entries)) {
-      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'the secret store file is not a version 1 store', { provider: PROVIDER });
+    if (
+      !d ||
+      d.version !== FORMAT_VERSION ||
+      typeof d.keyId !== 'string' ||
+      typeof d.entries !== 'object' ||
+      d.entries === null ||
+      Array.isArray(d.entries)
+    ) {
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'the secret store file is not a version 1 store', {
+        provider: PROVIDER,
+      });
     }
     if (d.keyId !== this.keyId) {
-      throw new CredentialError('E_PROVIDER_AUTH', `the key (id ${this.keyId}) is not this store's key (id ${d.keyId})`, { provider: PROVIDER });
+      throw new CredentialError(
+        'E_PROVIDER_AUTH',
+        `the key (id ${this.keyId}) is not this store's key (id ${d.keyId})`,
+        { provider: PROVIDER },
+      );
     }
     return d;
   }
 }
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new CredentialError('E_REF_INVALID', 'invalid local secret name (letters, digits, _ . @ -; at most 128)', { provider: PROVIDER });
+  if (!NAME.test(name))
+    throw new CredentialError('E_REF_INVALID', 'invalid local secret name (letters, digits, _ . @ -; at most 128)', {
+      provider: PROVIDER,
+    });
 }
 
 function encrypt(key: Buffer, name: string, value: string): Entry {
   const s = sealParts(key, name, value); // bound to its name: an entry moved to another name does not open
-  return { iv: s.iv.toString('base64'), tag: s.tag.toString('base64'), ciphertext: s.ciphertext.toString('base64'), updatedAt: new Date().toISOString() };
+  return {
+    iv: s.iv.toString('base64'),
+    tag: s.tag.toString('base64'),
+    ciphertext: s.ciphertext.toString('base64'),
+    updatedAt: new Date().toISOString(),
+  };
 }
 
 function decrypt(key: Buffer, name: string, e: Entry): string {
   try {
-    return openParts(key, name, { iv: Buffer.from(e.iv, 'base64'), tag: Buffer.from(e.tag, 'base64'), ciphertext: Buffer.from(e.ciphertext, 'base64') });
+    return openParts(key, name, {
+      iv: Buffer.from(e.iv, 'base64'),
+      tag: Buffer.from(e.tag, 'base64'),
+      ciphertext: Buffer.from(e.ciphertext, 'base64'),
+    });
   } catch {
-    throw new CredentialError('E_PROVIDER_AUTH', 'entry failed authentication (tampered, moved, or wrong key)', { provider: PROVIDER, ref: `local:${name}` });
+    throw new CredentialError('E_PROVIDER_AUTH', 'entry failed authentication (tampered, moved, or wrong key)', {
+      provider: PROVIDER,
+      ref: `local:${name}`,
+    });
   }
 }
 

@@ -21,6 +21,11 @@ export class LocalProvider implements SecretProvider {
   async resolve(ref: ParsedRef): Promise<SecretValue> {
     const entry = await this.#opts.store.getEntry(ref.path);
     const now = (this.#opts.now ?? Date.now)();
-    return { value: entry.value, fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS), version: entry.updatedAt };
+    return {
+      value: entry.value,
+      fetchedAt: now,
+      expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS),
+      version: entry.updatedAt,
+    };
   }
 }

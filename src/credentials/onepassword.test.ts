@@ -18,7 +18,8 @@ const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError
 describe('1password connect provider', () => {
   let op: OnePasswordServer;
   let ids: { vaultId: string; itemId: string };
-  const provider = (o: Partial<OnePasswordOptions> = {}) => new OnePasswordProvider({ host: op.url, token: TOKEN, ...o });
+  const provider = (o: Partial<OnePasswordOptions> = {}) =>
+    new OnePasswordProvider({ host: op.url, token: TOKEN, ...o });
   const resolve = (p: OnePasswordProvider, ref: string) => p.resolve(parseReference(ref));
 
   before(async () => {
@@ -38,14 +39,21 @@ describe('1password connect provider', () => {
     const v = await resolve(provider(), 'op://Infra/GitHub Bot/token');
     assert.equal(v.value, SECRET);
     assert.equal(v.version, '1');
-    assert.deepEqual(op.requests.map((r) => r.path), [
-      `/v1/vaults?filter=${encodeURIComponent('name eq "Infra"')}`,
-      `/v1/vaults/${ids.vaultId}/items?filter=${encodeURIComponent('title eq "GitHub Bot"')}`,
-      `/v1/vaults/${ids.vaultId}/items/${ids.itemId}`,
-    ]);
+    assert.deepEqual(
+      op.requests.map((r) => r.path),
+      [
+        `/v1/vaults?filter=${encodeURIComponent('name eq "Infra"')}`,
+        `/v1/vaults/${ids.vaultId}/items?filter=${encodeURIComponent('title eq "GitHub Bot"')}`,
+        `/v1/vaults/${ids.vaultId}/items/${ids.itemId}`,
+      ],
+    );
     assert.equal((await resolve(provider(), 'op://Infra/GitHub Bot/x7k2m')).value, SECRET, 'field by id');
     assert.equal((await resolve(provider(), 'op://Other/Twin/token')).value, 'two', 'same title in another vault');
-    assert.equal((await resolve(provider(), `op://${ids.vaultId}/${ids.itemId}/token`)).value, SECRET, 'Connect ids work too');
+    assert.equal(
+      (await resolve(provider(), `op://${ids.vaultId}/${ids.itemId}/token`)).value,
+      SECRET,
+      'Connect ids work too',
+    );
   });
 
   test('missing vault, item or field (or a field without value): E_SECRET_NOT_FOUND', async () => {
@@ -56,7 +64,10 @@ describe('1password connect provider', () => {
   });
 
   test('a wrong Connect token: E_PROVIDER_AUTH (HTTP 401), token not in the message', async () => {
-    const e = await rejectsWith(resolve(provider({ token: `${TOKEN}x` }), 'op://Infra/GitHub Bot/token'), 'E_PROVIDER_AUTH');
+    const e = await rejectsWith(
+      resolve(provider({ token: `${TOKEN}x` }), 'op://Infra/GitHub Bot/token'),
+      'E_PROVIDER_AUTH',
+    );
     assert.match(e.message, /HTTP 401/);
   });
 

@@ -6,7 +6,15 @@
 // Names cannot contain `"` or `\` (parseReference refuses them), so they cannot break out of the filter.
 import { CredentialError } from './types.ts';
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, checkBaseUrl, isObject, requestJson, statusError } from './http.ts';
+import {
+  DEFAULT_CACHE_TTL_MS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  checkBaseUrl,
+  isObject,
+  requestJson,
+  statusError,
+} from './http.ts';
 
 export interface OnePasswordOptions {
   /** the Connect server, e.g. https://op-connect.internal:8080 */
@@ -37,11 +45,26 @@ export class OnePasswordProvider implements SecretProvider {
   async resolve(ref: ParsedRef, signal?: AbortSignal): Promise<SecretValue> {
     const [vaultName, itemTitle, ...extra] = ref.path.split('/');
     if (!vaultName || !itemTitle || extra.length || !ref.field) {
-      throw new CredentialError('E_REF_INVALID', 'expected op://<vault>/<item>/<field>', { provider: PROVIDER, ref: ref.raw });
+      throw new CredentialError('E_REF_INVALID', 'expected op://<vault>/<item>/<field>', {
+        provider: PROVIDER,
+        ref: ref.raw,
+      });
     }
-    const vaultId = await this.#findId(`/v1/vaults?filter=${encodeURIComponent(`name eq "${vaultName}"`)}`, vaultName, 'vault', ref.raw, signal);
+    const vaultId = await this.#findId(
+      `/v1/vaults?filter=${encodeURIComponent(`name eq "${vaultName}"`)}`,
+      vaultName,
+      'vault',
+      ref.raw,
+      signal,
+    );
     const vaultPath = `/v1/vaults/${encodeURIComponent(vaultId)}`;
-    const itemId = await this.#findId(`${vaultPath}/items?filter=${encodeURIComponent(`title eq "${itemTitle}"`)}`, itemTitle, 'item', ref.raw, signal);
+    const itemId = await this.#findId(
+      `${vaultPath}/items?filter=${encodeURIComponent(`title eq "${itemTitle}"`)}`,
+      itemTitle,
+      'item',
+      ref.raw,
+      signal,
+    );
     const item = await this.#get(`${vaultPath}/items/${encodeURIComponent(itemId)}`, ref.raw, signal);
     const fields = isObject(item) && Array.isArray(item.fields) ? item.fields.filter(isObject) : [];
     const field = fields.find((f) => f.label === ref.field) ?? fields.find((f) => f.id === ref.field);
@@ -50,16 +73,32 @@ export class OnePasswordProvider implements SecretProvider {
     }
     const now = this.#now();
     const version = isObject(item) && item.version !== undefined ? String(item.version) : undefined;
-    return { value: field.value, fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS), version };
+    return {
+      value: field.value,
+      fetchedAt: now,
+      expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS),
+      version,
+    };
   }
 
   /** The id of the one vault or item a filter query finds. */
-  async #findId(path: string, name: string, kind: 'vault' | 'item', ref: string, signal?: AbortSignal): Promise<string> {
+  async #findId(
+    path: string,
+    name: string,
+    kind: 'vault' | 'item',
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const list = await this.#get(path, ref, signal);
-    if (!Array.isArray(list)) throw new CredentialError('E_PROVIDER_UNAVAILABLE', `unexpected ${kind} list`, { provider: PROVIDER, ref });
+    if (!Array.isArray(list))
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', `unexpected ${kind} list`, { provider: PROVIDER, ref });
     const matches = list.filter((e): e is Record<string, unknown> => isObject(e) && typeof e.id === 'string');
     if (matches.length === 1) return matches[0].id as string;
-    if (matches.length > 1) throw new CredentialError('E_SECRET_NOT_FOUND', `${kind} name is ambiguous (${matches.length} matches)`, { provider: PROVIDER, ref });
+    if (matches.length > 1)
+      throw new CredentialError('E_SECRET_NOT_FOUND', `${kind} name is ambiguous (${matches.length} matches)`, {
+        provider: PROVIDER,
+        ref,
+      });
     if (CONNECT_ID.test(name)) return name;
     throw new CredentialError('E_SECRET_NOT_FOUND', `${kind} not found`, { provider: PROVIDER, ref });
   }

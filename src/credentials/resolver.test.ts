@@ -23,7 +23,8 @@ class Scripted implements SecretProvider {
   }
   release(value: string): void {
     const now = this.clock();
-    for (const w of this.waiting.splice(0)) w.resolve({ value: `${value}:${w.ref.path}`, fetchedAt: now, expiresAt: now + this.ttl });
+    for (const w of this.waiting.splice(0))
+      w.resolve({ value: `${value}:${w.ref.path}`, fetchedAt: now, expiresAt: now + this.ttl });
   }
   async close(): Promise<void> {
     this.closed = true;
@@ -41,7 +42,10 @@ describe('SecretResolver', () => {
     await tick();
     assert.deepEqual(p.calls, ['fake://a', 'fake://b']);
     p.release('v1');
-    assert.deepEqual((await all).map((v) => v.value), ['v1:a', 'v1:a', 'v1:b']);
+    assert.deepEqual(
+      (await all).map((v) => v.value),
+      ['v1:a', 'v1:a', 'v1:b'],
+    );
     assert.equal((await r.resolve('fake://a')).value, 'v1:a');
     assert.equal(p.calls.length, 2);
     clock = 1_000;
@@ -124,7 +128,10 @@ describe('SecretResolver', () => {
   test('unknown scheme, duplicate registration, maxEntries, close()', async () => {
     const p = new Scripted(() => 0);
     const r = new SecretResolver({ providers: [p], maxEntries: 2, now: () => 0 });
-    await assert.rejects(r.resolve('vault://secret/x#y'), (e: CredentialError) => e.code === 'E_REF_INVALID' && /no provider for vault:/.test(e.message));
+    await assert.rejects(
+      r.resolve('vault://secret/x#y'),
+      (e: CredentialError) => e.code === 'E_REF_INVALID' && /no provider for vault:/.test(e.message),
+    );
     assert.throws(() => r.register(new Scripted(() => 0)), /already registered/);
     for (const k of ['fake://1', 'fake://2', 'fake://3']) {
       const v = r.resolve(k);
@@ -146,7 +153,16 @@ describe('SecretResolver', () => {
     await assert.rejects(r.resolve('env:toString'), { code: 'E_SECRET_NOT_FOUND' }, 'no prototype lookups');
     process.env.GATEHOUSE_TEST_ENV_PROVIDER = 'from-process';
     try {
-      assert.equal((await new EnvProvider().resolve({ scheme: 'env', path: 'GATEHOUSE_TEST_ENV_PROVIDER', raw: 'env:GATEHOUSE_TEST_ENV_PROVIDER' })).value, 'from-process');
+      assert.equal(
+        (
+          await new EnvProvider().resolve({
+            scheme: 'env',
+            path: 'GATEHOUSE_TEST_ENV_PROVIDER',
+            raw: 'env:GATEHOUSE_TEST_ENV_PROVIDER',
+          })
+        ).value,
+        'from-process',
+      );
     } finally {
       delete process.env.GATEHOUSE_TEST_ENV_PROVIDER;
     }

@@ -43,7 +43,8 @@ export class SecretResolver {
   }
 
   register(provider: SecretProvider): void {
-    if (this.#providers.has(provider.scheme)) throw new Error(`a provider for ${provider.scheme}: is already registered`);
+    if (this.#providers.has(provider.scheme))
+      throw new Error(`a provider for ${provider.scheme}: is already registered`);
     this.#providers.set(provider.scheme, provider);
   }
 
@@ -55,11 +56,14 @@ export class SecretResolver {
   async resolve(ref: string, opts: ResolveOptions = {}): Promise<SecretValue> {
     const key = opts.context ? expandReference(ref, opts.context) : ref;
     if (!opts.context && /\{[^{}]*\}/.test(key)) {
-      throw new CredentialError('E_REF_INVALID', 'reference has placeholders but no tenant/environment was given', { ref });
+      throw new CredentialError('E_REF_INVALID', 'reference has placeholders but no tenant/environment was given', {
+        ref,
+      });
     }
     const parsed = parseReference(key);
     const provider = this.#providers.get(parsed.scheme);
-    if (!provider) throw new CredentialError('E_REF_INVALID', `no provider for ${parsed.scheme}: is configured`, { ref: key });
+    if (!provider)
+      throw new CredentialError('E_REF_INVALID', `no provider for ${parsed.scheme}: is configured`, { ref: key });
 
     const hit = this.#cache.get(key);
     if (hit) {

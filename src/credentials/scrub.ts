@@ -68,7 +68,9 @@ export class SecretScrubber {
     const matcher = this.#matcher;
     const look = (text: string) => {
       if (matcher && matcher.find(text).length) found.add('injected credential');
-      for (const p of WELL_KNOWN) if (p.kind !== 'key-value' && (p.hint === undefined || text.includes(p.hint))) p.apply(text, (kind) => found.add(kind));
+      for (const p of WELL_KNOWN)
+        if (p.kind !== 'key-value' && (p.hint === undefined || text.includes(p.hint)))
+          p.apply(text, (kind) => found.add(kind));
     };
     const walk = (x: unknown, depth: number): void => {
       if (typeof x === 'string') return look(x);
@@ -101,7 +103,9 @@ export class SecretScrubber {
       if (depth > MAX_DEPTH) return WITHHELD_DEEP;
       if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
       // Identifiers (a resource's URI, a content type) are not where a found secret is told.
-      return Object.fromEntries(Object.entries(x).map(([k, y]) => [text(k), IDENTIFIERS.has(k) ? y : walk(y, depth + 1)]));
+      return Object.fromEntries(
+        Object.entries(x).map(([k, y]) => [text(k), IDENTIFIERS.has(k) ? y : walk(y, depth + 1)]),
+      );
     };
     return walk(v, 0) as T;
   }
@@ -144,7 +148,8 @@ const WITHHELD_DEEP = '[withheld: nested too deeply to check for secrets]';
 /** The text of an array item: a string, or a content block's `text`. */
 function textOf(item: unknown): string | undefined {
   if (typeof item === 'string') return item;
-  if (item && typeof item === 'object' && typeof (item as { text?: unknown }).text === 'string') return (item as { text: string }).text;
+  if (item && typeof item === 'object' && typeof (item as { text?: unknown }).text === 'string')
+    return (item as { text: string }).text;
   return undefined;
 }
 
@@ -155,9 +160,14 @@ export function scrubbingLogger(log: Logger, scrubber: SecretScrubber): Logger {
   const wrap = (l: Logger): Logger =>
     new Proxy(l, {
       get(target, prop, receiver) {
-        if (prop === 'child') return (bindings: object, opts?: object) => wrap(target.child(scrubber.value(bindings), opts as never));
+        if (prop === 'child')
+          return (bindings: object, opts?: object) => wrap(target.child(scrubber.value(bindings), opts as never));
         if (typeof prop === 'string' && LEVELS.has(prop)) {
-          return (obj: unknown, ...rest: unknown[]) => (target as unknown as Record<string, (...a: unknown[]) => void>)[prop](scrubber.value(obj), ...rest.map((r) => (typeof r === 'string' ? scrubber.text(r) : r)));
+          return (obj: unknown, ...rest: unknown[]) =>
+            (target as unknown as Record<string, (...a: unknown[]) => void>)[prop](
+              scrubber.value(obj),
+              ...rest.map((r) => (typeof r === 'string' ? scrubber.text(r) : r)),
+            );
         }
         return Reflect.get(target, prop, receiver);
       },

@@ -46,8 +46,14 @@ export class CredentialError extends Error {
   /** the HTTP status that caused the error, when there was one */
   readonly status: number | undefined;
   override readonly name = 'CredentialError';
-  constructor(code: CredentialErrorCode, what: string, opts: { ref?: string; provider?: string; status?: number } = {}) {
-    const parts = [opts.provider, opts.ref !== undefined ? printable(opts.ref) : undefined].filter((p) => p !== undefined);
+  constructor(
+    code: CredentialErrorCode,
+    what: string,
+    opts: { ref?: string; provider?: string; status?: number } = {},
+  ) {
+    const parts = [opts.provider, opts.ref !== undefined ? printable(opts.ref) : undefined].filter(
+      (p) => p !== undefined,
+    );
     const status = opts.status !== undefined ? ` (HTTP ${opts.status})` : '';
     super(`${parts.length ? `${parts.join(': ')}: ` : ''}${what}${status}`);
     this.code = code;
@@ -87,7 +93,8 @@ export function parseReference(text: string): ParsedRef {
     case 'vault': {
       const { path, field } = hierarchical(rest, scheme, bad);
       if (!field) throw bad('a vault reference needs a #field (vault://<mount>/<path>#<field>)', scheme);
-      if (path.split('/').length < 2) throw bad('a vault reference needs a mount and a path (vault://<mount>/<path>#<field>)', scheme);
+      if (path.split('/').length < 2)
+        throw bad('a vault reference needs a mount and a path (vault://<mount>/<path>#<field>)', scheme);
       return { scheme, path, field, raw: text };
     }
     case 'aws-sm': {
@@ -103,7 +110,8 @@ export function parseReference(text: string): ParsedRef {
       const segs = path.split('/');
       if (segs.length !== 3) throw bad('expected op://<vault>/<item>/<field>', scheme);
       // The names go into a Connect filter expression inside double quotes.
-      if (segs.some((s) => s.includes('"') || s.includes('\\'))) throw bad('quotes and backslashes are not allowed in op:// names', scheme);
+      if (segs.some((s) => s.includes('"') || s.includes('\\')))
+        throw bad('quotes and backslashes are not allowed in op:// names', scheme);
       return { scheme, path: `${segs[0]}/${segs[1]}`, field: segs[2], raw: text };
     }
     case 'exec': {
@@ -130,7 +138,11 @@ export function parseReference(text: string): ParsedRef {
 }
 
 /** `//a/b/c#field`: segments must be non-empty and may not be `.` or `..` (URL normalisation would walk them). */
-function hierarchical(rest: string, scheme: string, bad: (what: string, scheme?: string) => CredentialError): { path: string; field?: string } {
+function hierarchical(
+  rest: string,
+  scheme: string,
+  bad: (what: string, scheme?: string) => CredentialError,
+): { path: string; field?: string } {
   if (!rest.startsWith('//')) throw bad(`expected ${scheme}://...`, scheme);
   const hash = rest.indexOf('#');
   const path = hash < 0 ? rest.slice(2) : rest.slice(2, hash);
@@ -159,12 +171,18 @@ const SAFE_VALUE = /^[\p{L}\p{N}_.@+-]{1,128}$/u;
 export function expandReference(ref: string, ctx: ExpansionContext): string {
   const values: Record<string, string | undefined> = { tenant: ctx.tenant, env: ctx.environment };
   return ref.replace(/\{([^{}]*)\}/g, (_whole, name: string) => {
-    if (!Object.hasOwn(values, name)) throw new CredentialError('E_REF_INVALID', `unknown placeholder {${printable(name)}}`, { ref });
+    if (!Object.hasOwn(values, name))
+      throw new CredentialError('E_REF_INVALID', `unknown placeholder {${printable(name)}}`, { ref });
     const value = values[name];
-    if (value === undefined || value === '') throw new CredentialError('E_REF_INVALID', `no value for {${name}}`, { ref });
+    if (value === undefined || value === '')
+      throw new CredentialError('E_REF_INVALID', `no value for {${name}}`, { ref });
     if (!SAFE_VALUE.test(value) || value.includes('..')) {
       // The value itself is not echoed: it comes from a caller and may be hostile.
-      throw new CredentialError('E_REF_INVALID', `unsafe value for {${name}} (allowed: letters, digits, _ . @ + -, no "..")`, { ref });
+      throw new CredentialError(
+        'E_REF_INVALID',
+        `unsafe value for {${name}} (allowed: letters, digits, _ . @ + -, no "..")`,
+        { ref },
+      );
     }
     return value;
   });

@@ -13,7 +13,11 @@ import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { withLoopDelay } from '../../test/support/loop-delay.ts';
 
-type Handler = (path: string, body: string, base: string) => { status?: number; json?: unknown; raw?: string } | undefined;
+type Handler = (
+  path: string,
+  body: string,
+  base: string,
+) => { status?: number; json?: unknown; raw?: string } | undefined;
 const servers: Server[] = [];
 const seen: Array<{ path: string; body: string; auth?: string }> = [];
 after(() => servers.forEach((s) => s.close()));
@@ -52,35 +56,77 @@ function memoryStore(): UpstreamTokenStore {
 }
 
 const client = () => new UpstreamOAuth(memoryStore(), randomBytes(32));
-const server = (issuer: string): HttpServerConfig => ({ name: 'remote', transport: 'http', url: 'https://mcp.example/mcp', oauth: { issuer, clientId: 'gh', clientSecret: 'the-client-secret', scopes: ['mcp'] } }) as unknown as HttpServerConfig;
-const meta = (issuer: string, over: Record<string, unknown> = {}) => ({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, ...over });
+const server = (issuer: string): HttpServerConfig =>
+  ({
+    name: 'remote',
+    transport: 'http',
+    url: 'https://mcp.example/mcp',
+    oauth: { issuer, clientId: 'gh', clientSecret: 'the-client-secret', scopes: ['mcp'] },
+  }) as unknown as HttpServerConfig;
+const meta = (issuer: string, over: Record<string, unknown> = {}) => ({
+  issuer,
+  authorization_endpoint: `${issuer}/authorize`,
+  token_endpoint: `${issuer}/token`,
+  ...over,
+});
 
 test('endpoints must be https; plain http only on loopback', () => {
   assert.equal(endpointProblem('https://as.example/token', 'x'), undefined);
   assert.equal(endpointProblem('http://127.0.0.1:9/token', 'x'), undefined);
   assert.equal(endpointProblem('http://[::1]:9/token', 'x'), undefined);
-  for (const bad of ['http://as.example/token', 'javascript:alert(1)', 'file:///etc/passwd', 'data:text/html,x', 'ftp://as.example/', 'not a url']) {
+  for (const bad of [
+    'http://as.example/token',
+    'javascript:alert(1)',
+    'file:///etc/passwd',
+    'data:text/html,x',
+    'ftp://as.example/',
+    'not a url',
+  ]) {
     assert.match(endpointProblem(bad, 'x') ?? '', /must be https|is not a url/, bad);
   }
 });
 
 test('a javascript: or file: authorization endpoint is refused, never printed as a url to open', async () => {
   for (const evil of ['javascript:alert(document.cookie)//', 'file:///etc/passwd']) {
-    const issuer = await as((path, _b, base) => (path === '/.well-known/oauth-authorization-server' ? { json: meta(base, { authorization_endpoint: evil }) } : undefined));
-    await assert.rejects(client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'), /the authorization endpoint .* must be https/);
+    const issuer = await as((path, _b, base) =>
+      path === '/.well-known/oauth-authorization-server'
+        ? { json: meta(base, { authorization_endpoint: evil }) }
+        : undefined,
+    );
+    await assert.rejects(
+      client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'),
+      /the authorization endpoint .* must be https/,
+    );
   }
 });
 
 test('a plain-http token endpoint on another host is refused before any secret or verifier is sent', async () => {
-  const issuer = await as((path, _b, base) => (path === '/.well-known/oauth-authorization-server' ? { json: meta(base, { token_endpoint: 'http://collector.example/token' }) } : undefined));
-  await assert.rejects(client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'), /the token endpoint .* must be https/);
+  const issuer = await as((path, _b, base) =>
+    path === '/.well-known/oauth-authorization-server'
+      ? { json: meta(base, { token_endpoint: 'http://collector.example/token' }) }
+      : undefined,
+  );
+  await assert.rejects(
+    client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'),
+    /the token endpoint .* must be https/,
+  );
   await assert.rejects(client().exchange(server(issuer), 'subject-token'), /must be https/);
-  assert.ok(!seen.some((s) => s.body.includes('subject-token') || s.auth?.includes(Buffer.from('gh:the-client-secret').toString('base64'))));
+  assert.ok(
+    !seen.some(
+      (s) =>
+        s.body.includes('subject-token') || s.auth?.includes(Buffer.from('gh:the-client-secret').toString('base64')),
+    ),
+  );
 });
 
 test('metadata naming another issuer is refused (no mix-up)', async () => {
-  const issuer = await as((path) => (path.startsWith('/.well-known/') ? { json: meta('https://other.example') } : undefined));
-  await assert.rejects(client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'), /no usable authorization server metadata/);
+  const issuer = await as((path) =>
+    path.startsWith('/.well-known/') ? { json: meta('https://other.example') } : undefined,
+  );
+  await assert.rejects(
+    client().authorizeUrl(server(issuer), 'acme', 'http://127.0.0.1:1/cb'),
+    /no usable authorization server metadata/,
+  );
 });
 
 test('an issuer with a path is discovered per RFC 8414 (well-known inserted before the path)', async () => {
@@ -94,10 +140,23 @@ test('an issuer with a path is discovered per RFC 8414 (well-known inserted befo
 test('megabytes of metadata or of token response are refused without blocking the event loop', async () => {
   const huge = `{"pad":"${'x'.repeat(8 * MAX_OAUTH_RESPONSE_BYTES)}"}`;
   const a = await as((path) => (path.startsWith('/.well-known/') ? { raw: huge } : undefined));
-  const { value, maxDelayMs } = await withLoopDelay(() => client().authorizeUrl(server(a), 'acme', 'http://127.0.0.1:1/cb').then(() => 'ok', (e: Error) => e.message));
+  const { value, maxDelayMs } = await withLoopDelay(() =>
+    client()
+      .authorizeUrl(server(a), 'acme', 'http://127.0.0.1:1/cb')
+      .then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+  );
   assert.match(value, /larger than/);
   assert.ok(maxDelayMs < 1000, `event loop blocked ${maxDelayMs} ms`);
 
-  const b = await as((path, _b, base) => (path === '/.well-known/oauth-authorization-server' ? { json: meta(base) } : path === '/token' ? { raw: huge } : undefined));
+  const b = await as((path, _b, base) =>
+    path === '/.well-known/oauth-authorization-server'
+      ? { json: meta(base) }
+      : path === '/token'
+        ? { raw: huge }
+        : undefined,
+  );
   await assert.rejects(client().exchange(server(b), 'subject-token'), /refused: .*larger than/);
 });

@@ -42,7 +42,11 @@ const insecure = (url: string): boolean => new URL(url).protocol === 'http:';
 
 /** fetch with a size cap on the body, a timeout, and no redirects (oauth4webapi's customFetch). */
 async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
-  const r = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), ...(init.signal ? [init.signal] : [])]) });
+  const r = await fetch(url, {
+    ...init,
+    redirect: 'error',
+    signal: AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), ...(init.signal ? [init.signal] : [])]),
+  });
   const declared = Number(r.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > MAX_OAUTH_RESPONSE_BYTES) {
     await r.body?.cancel();
@@ -101,25 +105,52 @@ export class UpstreamOAuth {
     const meta = await this.#metadata(o.issuer);
     const verifier = oauth.generateRandomCodeVerifier();
     const state = randomBytes(24).toString('base64url');
-    await this.#store.addPending({ state, server: server.name, tenant, sealedVerifier: seal(this.#key, `pkce\u0000${state}`, verifier), createdAt: Date.now() });
+    await this.#store.addPending({
+      state,
+      server: server.name,
+      tenant,
+      sealedVerifier: seal(this.#key, `pkce\u0000${state}`, verifier),
+      createdAt: Date.now(),
+    });
     const u = new URL(meta.authorization_endpoint);
     const params = {
-      response_type: 'code', client_id: o.clientId, redirect_uri: redirectUri, state, resource: o.resource ?? server.url,
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: (o.scopes ?? []).join(' '),
+      response_type: 'code',
+      client_id: o.clientId,
+      redirect_uri: redirectUri,
+      state,
+      resource: o.resource ?? server.url,
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      scope: (o.scopes ?? []).join(' '),
     };
     for (const [k, v] of Object.entries(params)) if (v) u.searchParams.set(k, v);
     return u.href;
   }
 
   /** The redirect back: exchange the code (once, within ten minutes), keep the tokens sealed. */
-  async complete(servers: (name: string) => HttpServerConfig | undefined, state: string, code: string, redirectUri: string, iss?: string): Promise<{ server: string; tenant: string }> {
+  async complete(
+    servers: (name: string) => HttpServerConfig | undefined,
+    state: string,
+    code: string,
+    redirectUri: string,
+    iss?: string,
+  ): Promise<{ server: string; tenant: string }> {
     const p = await this.#store.takePending(state);
-    if (!p || Date.now() - p.createdAt > PENDING_MS) throw new GatehouseError('E_INVALID_PARAMS', 'this authorization is unknown or expired: start again with `gatehouse upstream authorize`');
+    if (!p || Date.now() - p.createdAt > PENDING_MS)
+      throw new GatehouseError(
+        'E_INVALID_PARAMS',
+        'this authorization is unknown or expired: start again with `gatehouse upstream authorize`',
+      );
     const server = servers(p.server);
     if (!server?.oauth) throw new GatehouseError('E_INVALID_PARAMS', `server ${quote(p.server)} no longer uses oauth`);
     const verifier = unseal(this.#key, `pkce\u0000${state}`, p.sealedVerifier);
     const tokens = await this.#token(server, (as, client, auth, extra) => {
-      const params = oauth.validateAuthResponse(as, client, new URLSearchParams({ code, state, ...(iss !== undefined ? { iss } : {}) }), state);
+      const params = oauth.validateAuthResponse(
+        as,
+        client,
+        new URLSearchParams({ code, state, ...(iss !== undefined ? { iss } : {}) }),
+        state,
+      );
       return oauth.authorizationCodeGrantRequest(as, client, auth, params, redirectUri, verifier, extra);
     });
     await this.#save(server.name, p.tenant, tokens);
@@ -135,14 +166,23 @@ export class UpstreamOAuth {
   async exchange(server: HttpServerConfig, subjectToken: string): Promise<string> {
     const key = `${server.name}\u0000${createHash('sha256').update(subjectToken).digest('hex')}`;
     const cached = this.#exchanged.get(key);
-    if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > Date.now())) return cached.access_token;
+    if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > Date.now()))
+      return cached.access_token;
     const t = await this.#token(server, (as, client, auth, { additionalParameters, ...extra }) =>
-      oauth.genericTokenEndpointRequest(as, client, auth, 'urn:ietf:params:oauth:grant-type:token-exchange', {
-        subject_token: subjectToken,
-        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-        requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-        ...(additionalParameters as Record<string, string>),
-      }, extra));
+      oauth.genericTokenEndpointRequest(
+        as,
+        client,
+        auth,
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        {
+          subject_token: subjectToken,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          ...(additionalParameters as Record<string, string>),
+        },
+        extra,
+      ),
+    );
     if (this.#exchanged.size > 10_000) this.#exchanged.clear();
     this.#exchanged.set(key, t);
     return t.access_token;
@@ -154,16 +194,25 @@ export class UpstreamOAuth {
     if (!sealed) {
       const [t, subject] = tenant.split('/');
       const who = subject ? `user ${quote(subject)} of tenant ${quote(t)}` : `tenant ${quote(t)}`;
-      throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(server.name)} is not authorized for ${who} yet: run \`gatehouse upstream authorize ${server.name} --tenant ${t}${subject ? ` --subject ${subject}` : ''}\``);
+      throw new GatehouseError(
+        'E_CREDENTIAL_UNAVAILABLE',
+        `server ${quote(server.name)} is not authorized for ${who} yet: run \`gatehouse upstream authorize ${server.name} --tenant ${t}${subject ? ` --subject ${subject}` : ''}\``,
+      );
     }
     let t = JSON.parse(unseal(this.#key, `${server.name}\u0000${tenant}`, sealed)) as TokenSet;
     if (t.expires_at !== undefined && t.expires_at - SKEW_MS < Date.now()) {
-      if (!t.refresh_token) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} expired: authorize again`);
+      if (!t.refresh_token)
+        throw new GatehouseError(
+          'E_CREDENTIAL_UNAVAILABLE',
+          `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} expired: authorize again`,
+        );
       const key = `${server.name}\u0000${tenant}`;
       let pending = this.#refreshing.get(key);
       if (!pending) {
         const refresh = t.refresh_token;
-        pending = this.#token(server, (as, client, auth, extra) => oauth.refreshTokenGrantRequest(as, client, auth, refresh, extra))
+        pending = this.#token(server, (as, client, auth, extra) =>
+          oauth.refreshTokenGrantRequest(as, client, auth, refresh, extra),
+        )
           .then(async (fresh) => {
             const next = { ...fresh, refresh_token: fresh.refresh_token ?? t.refresh_token };
             await this.#save(server.name, tenant, next);
@@ -173,16 +222,31 @@ export class UpstreamOAuth {
         this.#refreshing.set(key, pending);
       }
       t = await pending.catch(() => {
-        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} could not be refreshed: authorize again`);
+        throw new GatehouseError(
+          'E_CREDENTIAL_UNAVAILABLE',
+          `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} could not be refreshed: authorize again`,
+        );
       });
     }
     return t.access_token;
   }
 
   /** One grant at the token endpoint, with the resource indicator; the response checked by oauth4webapi. */
-  async #token(server: HttpServerConfig, grant: (as: Metadata, client: oauth.Client, auth: oauth.ClientAuth, extra: oauth.TokenEndpointRequestOptions) => Promise<Response>): Promise<TokenSet> {
+  async #token(
+    server: HttpServerConfig,
+    grant: (
+      as: Metadata,
+      client: oauth.Client,
+      auth: oauth.ClientAuth,
+      extra: oauth.TokenEndpointRequestOptions,
+    ) => Promise<Response>,
+  ): Promise<TokenSet> {
     const o = server.oauth!;
-    const refused = (why: string) => new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the authorization server of ${quote(server.name)} refused: ${why.slice(0, 120)}`);
+    const refused = (why: string) =>
+      new GatehouseError(
+        'E_CREDENTIAL_UNAVAILABLE',
+        `the authorization server of ${quote(server.name)} refused: ${why.slice(0, 120)}`,
+      );
     let meta: Metadata;
     try {
       meta = await this.#metadata(o.issuer);
@@ -200,7 +264,11 @@ export class UpstreamOAuth {
       const e = err as { error?: string; message?: string };
       throw refused(String(e.error ?? e.message ?? 'error'));
     }
-    return { access_token: j.access_token, refresh_token: j.refresh_token, expires_at: typeof j.expires_in === 'number' ? Date.now() + j.expires_in * 1000 : undefined };
+    return {
+      access_token: j.access_token,
+      refresh_token: j.refresh_token,
+      expires_at: typeof j.expires_in === 'number' ? Date.now() + j.expires_in * 1000 : undefined,
+    };
   }
 
   async #save(server: string, tenant: string, t: TokenSet): Promise<void> {
@@ -222,7 +290,10 @@ async function discover(issuer: string): Promise<Metadata> {
     try {
       const r = await oauth.discoveryRequest(url, { algorithm, ...options(issuer) });
       const as = await oauth.processDiscoveryResponse(url, r);
-      for (const [key, what] of [['authorization_endpoint', 'the authorization endpoint'], ['token_endpoint', 'the token endpoint']] as const) {
+      for (const [key, what] of [
+        ['authorization_endpoint', 'the authorization endpoint'],
+        ['token_endpoint', 'the token endpoint'],
+      ] as const) {
         const p = endpointProblem(as[key], what);
         if (p) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `the metadata of ${issuer}: ${p}`);
       }
@@ -232,5 +303,8 @@ async function discover(issuer: string): Promise<Metadata> {
       problems.push(`${algorithm}: ${(err as Error).message}`);
     }
   }
-  throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `no usable authorization server metadata for ${issuer} (${problems.join('; ').slice(0, 300)})`);
+  throw new GatehouseError(
+    'E_CREDENTIAL_UNAVAILABLE',
+    `no usable authorization server metadata for ${issuer} (${problems.join('; ').slice(0, 300)})`,
+  );
 }

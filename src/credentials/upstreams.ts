@@ -42,7 +42,13 @@ export class CredentialedUpstreams {
   #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(broker: CredentialBroker, verdicts: VerdictStore, log: Logger, scrubber: SecretScrubber, idleMs: () => number = () => 15 * 60_000) {
+  constructor(
+    broker: CredentialBroker,
+    verdicts: VerdictStore,
+    log: Logger,
+    scrubber: SecretScrubber,
+    idleMs: () => number = () => 15 * 60_000,
+  ) {
     this.#broker = broker;
     this.#idleMs = idleMs;
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -59,7 +65,13 @@ export class CredentialedUpstreams {
   }
 
   /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */
-  async get(cfg: ServerConfig, tenant: string, subject?: string, subjectToken?: string, opts: { keep?: boolean } = {}): Promise<{ up: Upstream; values: string[] }> {
+  async get(
+    cfg: ServerConfig,
+    tenant: string,
+    subject?: string,
+    subjectToken?: string,
+    opts: { keep?: boolean } = {},
+  ): Promise<{ up: Upstream; values: string[] }> {
     const key = CredentialedUpstreams.key(cfg, tenant, subject);
     const held = this.#held.get(key);
     const now = Date.now();
@@ -78,12 +90,22 @@ export class CredentialedUpstreams {
       return { up: current.up, values: m.values };
     }
     const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
-    this.#held.set(key, { up, digest: m.digest, refs: m.refs, values: m.values, keep: Boolean(opts.keep || current?.keep), lastUsed: now });
+    this.#held.set(key, {
+      up,
+      digest: m.digest,
+      refs: m.refs,
+      values: m.values,
+      keep: Boolean(opts.keep || current?.keep),
+      lastUsed: now,
+    });
     this.#scrubber.update(this.values());
     this.onCreated(cfg.name, key.split('\u0000')[1], up);
     up.start().catch(() => {});
     if (current) {
-      this.#log.info({ server: cfg.name }, 'credentials rotated: a new upstream connection takes new calls; the old one drains');
+      this.#log.info(
+        { server: cfg.name },
+        'credentials rotated: a new upstream connection takes new calls; the old one drains',
+      );
       this.#retire(current.up);
     }
     return { up, values: m.values };
@@ -113,7 +135,12 @@ export class CredentialedUpstreams {
 
   /** What is held, for operators and tests: server, tenant key, process id (stdio), state. Never values. */
   describe(): Array<{ server: string; tenant: string; pid: number | undefined; state: string }> {
-    return [...this.#held].map(([key, h]) => ({ server: key.split('\u0000')[0], tenant: key.split('\u0000')[1], pid: h.up.pid, state: h.up.state }));
+    return [...this.#held].map(([key, h]) => ({
+      server: key.split('\u0000')[0],
+      tenant: key.split('\u0000')[1],
+      pid: h.up.pid,
+      state: h.up.state,
+    }));
   }
 
   /** Every secret value currently held (for redaction of anything leaving the gateway). */
@@ -137,7 +164,9 @@ export class CredentialedUpstreams {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#sweeper);
-    await Promise.allSettled([...this.#held.values()].map((h) => h.up.stop()).concat([...this.#retiring].map((u) => u.stop())));
+    await Promise.allSettled(
+      [...this.#held.values()].map((h) => h.up.stop()).concat([...this.#retiring].map((u) => u.stop())),
+    );
     this.#held.clear();
   }
 
@@ -156,5 +185,7 @@ export class CredentialedUpstreams {
 
 function matches(template: string, expanded: string): boolean {
   if (!template.includes('{')) return false;
-  return new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(tenant|env)\}/g, '[^/#]+')}$`).test(expanded);
+  return new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(tenant|env)\}/g, '[^/#]+')}$`).test(
+    expanded,
+  );
 }

@@ -21,7 +21,8 @@ let clock = 1_700_000_000_000;
 const now = () => clock;
 
 /** Assert a CredentialError with `code` whose message leaks none of the canaries. */
-const rejectsWith = (p: Promise<unknown>, code: string) => expectCredentialError(p, code, [SECRET, ROOT, SECRET_ID, JWT, 'hvs.']);
+const rejectsWith = (p: Promise<unknown>, code: string) =>
+  expectCredentialError(p, code, [SECRET, ROOT, SECRET_ID, JWT, 'hvs.']);
 
 describe('vault provider', () => {
   let vault: VaultServer;
@@ -53,8 +54,15 @@ describe('vault provider', () => {
     assert.equal(v.version, '1');
     assert.equal(v.fetchedAt, clock);
     assert.equal(v.expiresAt, clock + 60_000, 'KV v2 has no lease: the configured TTL (default 60 s) applies');
-    assert.deepEqual(vault.requests.map((r) => `${r.method} ${r.path} ${r.status}`), ['GET /v1/secret/data/mcp/acme/github 200']);
-    assert.equal((await resolve(provider(), 'vault://secret/mcp/acme/github#port')).value, '8443', 'non-string fields are serialised');
+    assert.deepEqual(
+      vault.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+      ['GET /v1/secret/data/mcp/acme/github 200'],
+    );
+    assert.equal(
+      (await resolve(provider(), 'vault://secret/mcp/acme/github#port')).value,
+      '8443',
+      'non-string fields are serialised',
+    );
   });
 
   test('a new version is returned with its version number', async () => {
@@ -91,7 +99,10 @@ describe('vault provider', () => {
   });
 
   test('AppRole and JWT with wrong credentials are E_PROVIDER_AUTH without echoing them', async () => {
-    await rejectsWith(resolve(provider({ auth: { method: 'approle', roleId: 'gatehouse', secretId: `${SECRET_ID}x` } })), 'E_PROVIDER_AUTH');
+    await rejectsWith(
+      resolve(provider({ auth: { method: 'approle', roleId: 'gatehouse', secretId: `${SECRET_ID}x` } })),
+      'E_PROVIDER_AUTH',
+    );
     await rejectsWith(resolve(provider({ auth: { method: 'jwt', role: 'mcp', jwt: `${JWT}x` } })), 'E_PROVIDER_AUTH');
   });
 
@@ -139,7 +150,10 @@ describe('vault provider', () => {
     await resolve(p);
     vault.revokeTokens();
     assert.equal((await resolve(p)).value, SECRET);
-    assert.deepEqual(vault.requests.map((r) => r.status), [200, 200, 403, 200, 200]);
+    assert.deepEqual(
+      vault.requests.map((r) => r.status),
+      [200, 200, 403, 200, 200],
+    );
   });
 
   test('concurrent first uses share one login', async () => {
@@ -154,7 +168,10 @@ describe('vault provider', () => {
     const ref = 'vault://secret/mcp/{tenant}/cached#token';
     const ctx = { context: { tenant: 'acme' } };
     const values = await Promise.all([r.resolve(ref, ctx), r.resolve(ref, ctx), r.resolve(ref, ctx)]);
-    assert.deepEqual(values.map((v) => v.value), ['one', 'one', 'one']);
+    assert.deepEqual(
+      values.map((v) => v.value),
+      ['one', 'one', 'one'],
+    );
     assert.equal(vault.count('/v1/secret/data/'), 1, 'one read for three concurrent resolves');
     vault.setSecret('secret/mcp/acme/cached', { token: 'two' });
     clock += 9_000;
@@ -194,7 +211,10 @@ describe('vault provider', () => {
   });
 
   test('plain http is refused except on loopback', () => {
-    assert.throws(() => new VaultProvider({ address: 'http://vault.internal:8200', auth: { method: 'token', token: ROOT } }), /https/);
+    assert.throws(
+      () => new VaultProvider({ address: 'http://vault.internal:8200', auth: { method: 'token', token: ROOT } }),
+      /https/,
+    );
     assert.ok(new VaultProvider({ address: 'https://vault.internal:8200', auth: { method: 'token', token: ROOT } }));
     assert.ok(new VaultProvider({ address: 'http://localhost:8200', auth: { method: 'token', token: ROOT } }));
     assert.ok(new VaultProvider({ address: 'http://[::1]:8200', auth: { method: 'token', token: ROOT } }));

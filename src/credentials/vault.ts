@@ -10,13 +10,27 @@
 // triggers one fresh login and one retry (the token may have been revoked server-side).
 import { CredentialError } from './types.ts';
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, checkBaseUrl, fieldToString, isObject, requestJson, statusError } from './http.ts';
+import {
+  DEFAULT_CACHE_TTL_MS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  checkBaseUrl,
+  fieldToString,
+  isObject,
+  requestJson,
+  statusError,
+} from './http.ts';
 import type { HttpAnswer } from './http.ts';
 
 export type VaultAuth =
   | { method: 'token'; token: string }
-  | { method: 'approle'; roleId: string; secretId: string; /** auth mount, default `approle` */ mount?: string }
-  | { method: 'jwt'; role: string; /** the JWT, or a function returning a fresh one per login */ jwt: string | (() => string | Promise<string>); /** auth mount, default `jwt` */ mount?: string };
+  | { method: 'approle'; roleId: string; secretId: string /** auth mount, default `approle` */; mount?: string }
+  | {
+      method: 'jwt';
+      role: string /** the JWT, or a function returning a fresh one per login */;
+      jwt: string | (() => string | Promise<string>) /** auth mount, default `jwt` */;
+      mount?: string;
+    };
 
 export interface VaultProviderOptions {
   address: string;
@@ -61,7 +75,11 @@ export class VaultProvider implements SecretProvider {
   }
 
   async resolve(ref: ParsedRef, signal?: AbortSignal): Promise<SecretValue> {
-    if (!ref.field) throw new CredentialError('E_REF_INVALID', 'a vault reference needs a #field', { ref: ref.raw, provider: PROVIDER });
+    if (!ref.field)
+      throw new CredentialError('E_REF_INVALID', 'a vault reference needs a #field', {
+        ref: ref.raw,
+        provider: PROVIDER,
+      });
     const [mount, ...rest] = ref.path.split('/');
     const url = `${this.#base}/v1/${encodeURIComponent(mount)}/data/${rest.map(encodeURIComponent).join('/')}`;
     const read = async (token: string) => this.#call(url, 'GET', token, undefined, signal, ref.raw);
@@ -73,13 +91,27 @@ export class VaultProvider implements SecretProvider {
     }
     if (ans.status !== 200) throw statusError(ans.status, PROVIDER, ref.raw);
     const data = isObject(ans.body) && isObject(ans.body.data) ? ans.body.data : undefined;
-    if (!data || !isObject(data.data)) throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'not a KV v2 answer', { provider: PROVIDER, ref: ref.raw, status: ans.status });
+    if (!data || !isObject(data.data))
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', 'not a KV v2 answer', {
+        provider: PROVIDER,
+        ref: ref.raw,
+        status: ans.status,
+      });
     if (!Object.hasOwn(data.data, ref.field) || data.data[ref.field] === null) {
-      throw new CredentialError('E_SECRET_NOT_FOUND', 'field not found in secret', { provider: PROVIDER, ref: ref.raw });
+      throw new CredentialError('E_SECRET_NOT_FOUND', 'field not found in secret', {
+        provider: PROVIDER,
+        ref: ref.raw,
+      });
     }
     const now = this.#now();
-    const version = isObject(data.metadata) && data.metadata.version !== undefined ? String(data.metadata.version) : undefined;
-    return { value: fieldToString(data.data[ref.field]), fetchedAt: now, expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS), version };
+    const version =
+      isObject(data.metadata) && data.metadata.version !== undefined ? String(data.metadata.version) : undefined;
+    return {
+      value: fieldToString(data.data[ref.field]),
+      fetchedAt: now,
+      expiresAt: now + (this.#opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS),
+      version,
+    };
   }
 
   /** Forget the login token (the next use logs in again). */
@@ -136,10 +168,17 @@ export class VaultProvider implements SecretProvider {
     const ans = await this.#call(`${this.#base}/v1/auth/${path}`, 'POST', undefined, body, signal);
     // Vault answers a wrong role or secret id with 400, a bad JWT with 400 or 403.
     if (ans.status === 400 || ans.status === 401 || ans.status === 403) {
-      throw new CredentialError('E_PROVIDER_AUTH', `${auth.method} login refused`, { provider: PROVIDER, status: ans.status });
+      throw new CredentialError('E_PROVIDER_AUTH', `${auth.method} login refused`, {
+        provider: PROVIDER,
+        status: ans.status,
+      });
     }
     const state = ans.status === 200 ? this.#tokenFrom(ans) : undefined;
-    if (!state) throw new CredentialError('E_PROVIDER_UNAVAILABLE', `${auth.method} login failed`, { provider: PROVIDER, status: ans.status });
+    if (!state)
+      throw new CredentialError('E_PROVIDER_UNAVAILABLE', `${auth.method} login failed`, {
+        provider: PROVIDER,
+        status: ans.status,
+      });
     return state;
   }
 
@@ -149,10 +188,22 @@ export class VaultProvider implements SecretProvider {
     const token = typeof auth?.client_token === 'string' && auth.client_token ? auth.client_token : fallbackToken;
     if (!auth || !token) return undefined;
     const lease = typeof auth.lease_duration === 'number' && auth.lease_duration > 0 ? auth.lease_duration * 1000 : 0;
-    return { token, leaseMs: lease, expiresAt: lease ? this.#now() + lease : Infinity, renewable: auth.renewable === true };
+    return {
+      token,
+      leaseMs: lease,
+      expiresAt: lease ? this.#now() + lease : Infinity,
+      renewable: auth.renewable === true,
+    };
   }
 
-  #call(url: string, method: string, token: string | undefined, body: unknown, signal: AbortSignal | undefined, ref?: string): Promise<HttpAnswer> {
+  #call(
+    url: string,
+    method: string,
+    token: string | undefined,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    ref?: string,
+  ): Promise<HttpAnswer> {
     const headers: Record<string, string> = {};
     if (token) headers['x-vault-token'] = token;
     if (this.#opts.namespace) headers['x-vault-namespace'] = this.#opts.namespace;

@@ -33,7 +33,9 @@ function upstreamParams(params: JsonObject | undefined, token: string | undefine
   const out: JsonObject = { ...(params ?? {}) };
   const meta: JsonObject = {};
   const callerMeta = params?._meta as JsonObject | undefined;
-  if (callerMeta) for (const [k, v] of Object.entries(callerMeta)) if (!k.startsWith('io.modelcontextprotocol/') && k !== 'progressToken') meta[k] = v;
+  if (callerMeta)
+    for (const [k, v] of Object.entries(callerMeta))
+      if (!k.startsWith('io.modelcontextprotocol/') && k !== 'progressToken') meta[k] = v;
   if (token !== undefined) meta.progressToken = token;
   if (Object.keys(meta).length) out._meta = meta;
   else delete out._meta;
@@ -71,7 +73,8 @@ function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n
 function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | undefined {
   if (r.method === 'ping') return { result: {} };
   const cap = CAPABILITY_FOR[r.method];
-  if (!cap || !ctx.clientCapabilities[cap]) return { error: { code: -32601, message: `the client does not support \`${r.method}\`` } };
+  if (!cap || !ctx.clientCapabilities[cap])
+    return { error: { code: -32601, message: `the client does not support \`${r.method}\`` } };
   return undefined;
 }
 
@@ -86,7 +89,8 @@ async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: Scrub): 
 /** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
 function declaredFor(ctx: RequestContext): JsonObject {
   const out: JsonObject = {};
-  for (const cap of ['sampling', 'elicitation', 'roots']) if (ctx.clientCapabilities[cap]) out[cap] = ctx.clientCapabilities[cap];
+  for (const cap of ['sampling', 'elicitation', 'roots'])
+    if (ctx.clientCapabilities[cap]) out[cap] = ctx.clientCapabilities[cap];
   return out;
 }
 
@@ -110,13 +114,23 @@ export async function forward(
 
   if (ctx.era === 'modern') {
     const state = params?.requestState;
-    if (holds.isOurs(state)) return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)), scrub);
+    if (holds.isOurs(state))
+      return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)), scrub);
     const base = upstreamParams(params, token);
     // A modern caller's retry of a modern upstream's input_required goes back verbatim.
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(ctx, method, params));
-    held.start((ask) => up.request(method, base, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)) }));
+    held.start((ask) =>
+      up.request(method, base, {
+        signal: ctx.signal,
+        headers,
+        clientCapabilities: declaredFor(ctx),
+        onNotification,
+        askable,
+        onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
+      }),
+    );
     return resumeHeld(holds, ctx, method, params, held, scrub);
   }
 
@@ -127,15 +141,27 @@ export async function forward(
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
     const result = await via
-      .request(method, p, { signal: ctx.signal, headers, clientCapabilities: declaredFor(ctx), onNotification, askable, onServerRequest: (r) => askLegacy(ctx, r, scrub) })
+      .request(method, p, {
+        signal: ctx.signal,
+        headers,
+        clientCapabilities: declaredFor(ctx),
+        onNotification,
+        askable,
+        onServerRequest: (r) => askLegacy(ctx, r, scrub),
+      })
       .catch((err: unknown) => Promise.reject(forLegacyCaller(err)));
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
     const responses: JsonObject = {};
     for (const [key, req] of Object.entries(requests)) {
-      const a = await askLegacy(ctx, { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject }, scrub);
-      if ('error' in a) throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
+      const a = await askLegacy(
+        ctx,
+        { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject },
+        scrub,
+      );
+      if ('error' in a)
+        throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
       responses[key] = a.result;
     }
     p = { ...upstreamParams(params, token), inputResponses: responses };
@@ -156,8 +182,16 @@ function legacyShape(r: JsonObject): JsonObject {
   return rest;
 }
 
-async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, params: JsonObject | undefined, held: ReturnType<Holds['create']>, scrub: Scrub): Promise<JsonObject> {
-  if (params?.inputResponses && typeof params.inputResponses === 'object') held.answer(params.inputResponses as JsonObject);
+async function resumeHeld(
+  holds: Holds,
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject | undefined,
+  held: ReturnType<Holds['create']>,
+  scrub: Scrub,
+): Promise<JsonObject> {
+  if (params?.inputResponses && typeof params.inputResponses === 'object')
+    held.answer(params.inputResponses as JsonObject);
   let step = await held.next(ctx.signal);
   while ('questions' in step) {
     // Roots the caller did not declare are answered "unsupported" upstream; sampling or elicitation
@@ -166,13 +200,22 @@ async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, par
     for (const q of step.questions) {
       const cap = CAPABILITY_FOR[q.request.method];
       if (cap && ctx.clientCapabilities[cap]) continue;
-      if (cap === 'roots' || !cap) held.answerHere(q.key, { error: { code: -32601, message: `the client does not support \`${q.request.method}\`` } });
+      if (cap === 'roots' || !cap)
+        held.answerHere(q.key, {
+          error: { code: -32601, message: `the client does not support \`${q.request.method}\`` },
+        });
       else missing[cap] = {};
     }
     if (Object.keys(missing).length) {
       held.abandon();
       holds.release(held);
-      throw new GatehouseError('E_MISSING_CAPABILITY', `missing required client capability: ${Object.keys(missing).map((c) => `\`${c}\``).join(', ')}`, { requiredCapabilities: missing });
+      throw new GatehouseError(
+        'E_MISSING_CAPABILITY',
+        `missing required client capability: ${Object.keys(missing)
+          .map((c) => `\`${c}\``)
+          .join(', ')}`,
+        { requiredCapabilities: missing },
+      );
     }
     const asked = step.questions.filter((q) => ctx.clientCapabilities[CAPABILITY_FOR[q.request.method] ?? '']);
     if (asked.length) {
@@ -183,7 +226,8 @@ async function resumeHeld(holds: Holds, ctx: RequestContext, method: string, par
   }
   if ('questions' in step) {
     const inputRequests: JsonObject = {};
-    for (const q of step.questions) inputRequests[q.key] = { method: q.request.method, params: scrub(q.request.params ?? {}) };
+    for (const q of step.questions)
+      inputRequests[q.key] = { method: q.request.method, params: scrub(q.request.params ?? {}) };
     return { resultType: 'input_required', inputRequests, requestState: holds.seal(held) };
   }
   holds.release(held);

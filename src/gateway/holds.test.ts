@@ -8,9 +8,15 @@ test("holds are capped per principal and per tenant: one tenant's waiting calls 
   try {
     const a1 = holds.create('b', { principal: 'p1', tenant: 't1' });
     holds.create('b', { principal: 'p1', tenant: 't1' });
-    assert.throws(() => holds.create('b', { principal: 'p1', tenant: 't1' }), (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /your calls/.test(e.message));
+    assert.throws(
+      () => holds.create('b', { principal: 'p1', tenant: 't1' }),
+      (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /your calls/.test(e.message),
+    );
     holds.create('b', { principal: 'p2', tenant: 't1' });
-    assert.throws(() => holds.create('b', { principal: 'p3', tenant: 't1' }), (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /tenant `t1`/.test(e.message));
+    assert.throws(
+      () => holds.create('b', { principal: 'p3', tenant: 't1' }),
+      (e: GatehouseError) => e.code === 'E_RATE_LIMITED' && /tenant `t1`/.test(e.message),
+    );
     assert.doesNotThrow(() => holds.create('b', { principal: 'q1', tenant: 't2' }), 'another tenant is unaffected');
     holds.release(a1);
     assert.doesNotThrow(() => holds.create('b', { principal: 'p3', tenant: 't1' }), 'a released hold frees its place');

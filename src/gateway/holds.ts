@@ -62,10 +62,13 @@ export class HeldCall {
 
   /** Run the upstream call; its server requests are queued as questions. */
   start(run: (ask: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>) => Promise<JsonObject>): void {
-    run((request) => new Promise<ServerRequestAnswer>((answer) => {
-      this.#queue.push({ key: `q${++this.#seq}`, request, answer });
-      this.#wake?.();
-    })).then(
+    run(
+      (request) =>
+        new Promise<ServerRequestAnswer>((answer) => {
+          this.#queue.push({ key: `q${++this.#seq}`, request, answer });
+          this.#wake?.();
+        }),
+    ).then(
       (done) => this.#finish({ done }),
       (failed) => this.#finish({ failed }),
     );
@@ -110,7 +113,8 @@ export class HeldCall {
   }
 
   abandon(): void {
-    for (const q of this.#queue.splice(0)) q.answer({ error: { code: -32603, message: 'request abandoned by the client' } });
+    for (const q of this.#queue.splice(0))
+      q.answer({ error: { code: -32603, message: 'request abandoned by the client' } });
   }
 }
 
@@ -134,10 +138,21 @@ export class Holds {
   create(binding: string, owner: HoldOwner | undefined = holdOwner.getStore()): HeldCall {
     const caps = this.#caps();
     if (owner) {
-      if ((this.#perTenant.get(owner.tenant) ?? 0) >= caps.perTenant) throw new GatehouseError('E_RATE_LIMITED', `too many calls of tenant \`${owner.tenant}\` are waiting for client input (at most ${caps.perTenant}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'tenant' });
-      if ((this.#perPrincipal.get(owner.principal) ?? 0) >= caps.perPrincipal) throw new GatehouseError('E_RATE_LIMITED', `too many of your calls are waiting for client input (at most ${caps.perPrincipal}): answer or abandon some first`, { retryAfterMs: 5000, cap: 'principal' });
+      if ((this.#perTenant.get(owner.tenant) ?? 0) >= caps.perTenant)
+        throw new GatehouseError(
+          'E_RATE_LIMITED',
+          `too many calls of tenant \`${owner.tenant}\` are waiting for client input (at most ${caps.perTenant}): answer or abandon some first`,
+          { retryAfterMs: 5000, cap: 'tenant' },
+        );
+      if ((this.#perPrincipal.get(owner.principal) ?? 0) >= caps.perPrincipal)
+        throw new GatehouseError(
+          'E_RATE_LIMITED',
+          `too many of your calls are waiting for client input (at most ${caps.perPrincipal}): answer or abandon some first`,
+          { retryAfterMs: 5000, cap: 'principal' },
+        );
     }
-    if (this.#holds.size >= caps.total) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
+    if (this.#holds.size >= caps.total)
+      throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
     const h = new HeldCall(randomBytes(16).toString('base64url'), binding, this.#ttlMs);
     this.#holds.set(h.id, h);
     if (owner) {
@@ -173,7 +188,10 @@ export class Holds {
     const [, id = '', mac = ''] = state.split('.');
     const h = this.#holds.get(id);
     if (!h || h.binding !== binding || !sameBytes(this.#mac(id, binding), mac) || h.expires < Date.now()) {
-      throw new GatehouseError('E_INPUT_STATE', 'invalid or expired request state (it may belong to another gateway replica)');
+      throw new GatehouseError(
+        'E_INPUT_STATE',
+        'invalid or expired request state (it may belong to another gateway replica)',
+      );
     }
     return h;
   }

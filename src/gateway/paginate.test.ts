@@ -45,7 +45,14 @@ test('a forged, altered or malformed cursor, or one from another listing, endpoi
     { key: randomBytes(32), bind: alice.bind },
   ];
   for (const other of others) assert.throws(() => paginate(items, nextCursor, 2, other, name), /unknown `cursor`/);
-  for (const bad of ['nope', 42, forged, Buffer.from('o2').toString('base64url'), `${nextCursor}x`, 'c1.x'.repeat(1000)]) {
+  for (const bad of [
+    'nope',
+    42,
+    forged,
+    Buffer.from('o2').toString('base64url'),
+    `${nextCursor}x`,
+    'c1.x'.repeat(1000),
+  ]) {
     assert.throws(() => paginate(items, bad, 2, alice, name), /unknown `cursor`/);
   }
   assert.deepEqual(paginate(items, nextCursor, 2, alice, name).page.map(name), ['c', 'd']);

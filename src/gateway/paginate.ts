@@ -46,7 +46,13 @@ function open(cursor: unknown, b: CursorBinding): Position {
   const want = mac(b, m[1]);
   if (!sameBytes(given, want)) throw invalid();
   const at = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8')) as Partial<Position>;
-  if (!Number.isInteger(at?.o) || (at.o as number) < 0 || !Array.isArray(at.k) || !at.k.every((x) => typeof x === 'string')) throw invalid();
+  if (
+    !Number.isInteger(at?.o) ||
+    (at.o as number) < 0 ||
+    !Array.isArray(at.k) ||
+    !at.k.every((x) => typeof x === 'string')
+  )
+    throw invalid();
   return at as Position;
 }
 
@@ -56,7 +62,13 @@ function seal(at: Position, b: CursorBinding): string {
 }
 
 /** One page of `items` (in their order), after the items the cursor says were shown. */
-export function paginate<T extends JsonObject>(items: T[], cursor: unknown, pageSize: number, binding: CursorBinding, keyOf: (item: T) => string): { page: T[]; nextCursor?: string } {
+export function paginate<T extends JsonObject>(
+  items: T[],
+  cursor: unknown,
+  pageSize: number,
+  binding: CursorBinding,
+  keyOf: (item: T) => string,
+): { page: T[]; nextCursor?: string } {
   const keys = items.map((item) => digest(keyOf(item)));
   let start = 0;
   let shown = 0;

@@ -31,11 +31,16 @@ export class TaskHandles {
   }
 
   static #who(principalKey: string, scope: string): string {
-    return createHash('sha256').update(JSON.stringify([principalKey, scope])).digest('base64url').slice(0, 22);
+    return createHash('sha256')
+      .update(JSON.stringify([principalKey, scope]))
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   seal(t: TaskTarget, principalKey: string, scope: string): string {
-    const body = Buffer.from(JSON.stringify([t.server, t.tool, t.taskId, TaskHandles.#who(principalKey, scope)])).toString('base64url');
+    const body = Buffer.from(
+      JSON.stringify([t.server, t.tool, t.taskId, TaskHandles.#who(principalKey, scope)]),
+    ).toString('base64url');
     return `gh1.${body}.${this.#mac(body)}`;
   }
 
@@ -56,8 +61,10 @@ export class TaskHandles {
   /** A result that carries a task handle, with the handle sealed for this caller. */
   wrap(r: JsonObject, at: Omit<TaskTarget, 'taskId'>, principalKey: string, scope: string): JsonObject {
     const task = r.task as JsonObject | undefined;
-    if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: this.seal({ ...at, taskId: task.taskId }, principalKey, scope) } };
-    if (typeof r.taskId === 'string') return { ...r, taskId: this.seal({ ...at, taskId: r.taskId }, principalKey, scope) };
+    if (task && typeof task.taskId === 'string')
+      return { ...r, task: { ...task, taskId: this.seal({ ...at, taskId: task.taskId }, principalKey, scope) } };
+    if (typeof r.taskId === 'string')
+      return { ...r, taskId: this.seal({ ...at, taskId: r.taskId }, principalKey, scope) };
     return r;
   }
 }

@@ -18,10 +18,16 @@ export function looksLikeApiKey(token: string): boolean {
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 /** A new key and the record to store for it (the key itself is shown once and never stored). */
-export function newApiKey(fields: Omit<ApiKeyRecord, 'id' | 'hash' | 'lastUsedAt' | 'revokedAt' | 'revokedBy'>): { key: string; record: ApiKeyRecord } {
+export function newApiKey(fields: Omit<ApiKeyRecord, 'id' | 'hash' | 'lastUsedAt' | 'revokedAt' | 'revokedBy'>): {
+  key: string;
+  record: ApiKeyRecord;
+} {
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
-  return { key: `ghk_${id}_${secret}`, record: { ...fields, id, hash: hashSecret(secret), lastUsedAt: null, revokedAt: null, revokedBy: null } };
+  return {
+    key: `ghk_${id}_${secret}`,
+    record: { ...fields, id, hash: hashSecret(secret), lastUsedAt: null, revokedAt: null, revokedBy: null },
+  };
 }
 
 export type ApiKeyResult = { ok: true; record: ApiKeyRecord } | { ok: false; reason: string };
@@ -40,7 +46,8 @@ export class ApiKeys {
     const record = await this.#store.get(m[1]);
     // The same answer for an unknown id and a wrong secret: the id is not a secret, but there is no
     // need to confirm which ids exist.
-    if (!record || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hashSecret(m[2]), 'hex'))) return { ok: false, reason: 'unknown api key' };
+    if (!record || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hashSecret(m[2]), 'hex')))
+      return { ok: false, reason: 'unknown api key' };
     if (record.revokedAt !== null) return { ok: false, reason: 'api key revoked' };
     if (record.expiresAt !== null && record.expiresAt <= now) return { ok: false, reason: 'api key expired' };
     if ((this.#touched.get(record.id) ?? 0) + TOUCH_EVERY_MS <= now) {

@@ -70,7 +70,8 @@ export class AuthFailures {
     this.#buckets = new Map();
     this.#overflow = 0;
     for (const b of buckets.values()) if (b.count > 1) void this.#write(b.first, b.count - 1, true);
-    if (overflow) void this.#write({ reason: 'other authentication failures', code: 'E_INVALID_TOKEN' }, overflow, true);
+    if (overflow)
+      void this.#write({ reason: 'other authentication failures', code: 'E_INVALID_TOKEN' }, overflow, true);
   }
 
   async #write(f: AuthFailure, count: number, repeated: boolean): Promise<void> {
@@ -79,8 +80,18 @@ export class AuthFailures {
       stage: 'authenticate',
       outcome: 'refused',
       error: f.code,
-      ...(f.subject || f.tenant ? { actor: { subject: f.subject ?? '', tenant: f.tenant ?? '', via: f.via ?? '', issuer: f.issuer ?? '' } } : {}),
-      detail: { event: 'authentication failed', reason: f.reason, count, windowMs: this.#windowMs, repeated, ...(f.issuer ? { issuer: f.issuer } : {}), ...(f.remote ? { remote: f.remote } : {}) },
+      ...(f.subject || f.tenant
+        ? { actor: { subject: f.subject ?? '', tenant: f.tenant ?? '', via: f.via ?? '', issuer: f.issuer ?? '' } }
+        : {}),
+      detail: {
+        event: 'authentication failed',
+        reason: f.reason,
+        count,
+        windowMs: this.#windowMs,
+        repeated,
+        ...(f.issuer ? { issuer: f.issuer } : {}),
+        ...(f.remote ? { remote: f.remote } : {}),
+      },
     }).catch(() => undefined);
   }
 

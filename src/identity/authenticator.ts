@@ -40,7 +40,17 @@ export function callerToken(p: Principal): string | undefined {
   return (p as unknown as Record<symbol, string | undefined>)[TOKEN];
 }
 
-const ANONYMOUS: Principal = { subject: 'anonymous', tenant: 'default', client: 'unknown', roles: [], scopes: [], authenticated: false, via: 'anonymous', issuer: '', key: 'anonymous' };
+const ANONYMOUS: Principal = {
+  subject: 'anonymous',
+  tenant: 'default',
+  client: 'unknown',
+  roles: [],
+  scopes: [],
+  authenticated: false,
+  via: 'anonymous',
+  issuer: '',
+  key: 'anonymous',
+};
 const QUERY_TOKEN = /(?:^|&)(?:access_token|token|api_key|apikey)=/i;
 
 export class Authenticator {
@@ -56,7 +66,12 @@ export class Authenticator {
   readonly #bindings = new Map<string, IssuerBinding>();
   #issuerCount = 0;
 
-  constructor(cfg: IdentityConfig | undefined, allowUnauthenticated: 'loopback' | 'never', keys: ApiKeyStore, opts: AuthenticatorOptions = {}) {
+  constructor(
+    cfg: IdentityConfig | undefined,
+    allowUnauthenticated: 'loopback' | 'never',
+    keys: ApiKeyStore,
+    opts: AuthenticatorOptions = {},
+  ) {
     this.#cfg = cfg;
     this.#opts = opts;
     this.#anonymousLoopback = !cfg && allowUnauthenticated === 'loopback';
@@ -64,7 +79,8 @@ export class Authenticator {
     const issuers = cfg.issuers.length ? cfg.issuers : cfg.introspection ? [{ issuer: cfg.introspection.url }] : [];
     checkBindings(issuers);
     this.#issuerCount = issuers.length;
-    for (const i of issuers) this.#bindings.set(i.issuer, { tenant: i.tenant, tenants: i.tenants, platform: i.platform });
+    for (const i of issuers)
+      this.#bindings.set(i.issuer, { tenant: i.tenant, tenants: i.tenants, platform: i.platform });
     if (cfg.issuers.length || cfg.introspection) {
       this.#verifier = new TokenVerifier({
         issuers: cfg.issuers.length ? cfg.issuers : [{ issuer: cfg.introspection!.url }],
@@ -79,7 +95,12 @@ export class Authenticator {
     this.#metadataUrl = urls[0];
     this.metadataPaths = urls.map((u) => new URL(u).pathname);
     const scopes = [...new Set(Object.values(cfg.requiredScopes).flat())] as string[];
-    this.#metadata = protectedResourceMetadata({ resource: cfg.resource, authorizationServers: cfg.issuers.map((i) => i.issuer), scopesSupported: scopes, resourceName: cfg.resourceName });
+    this.#metadata = protectedResourceMetadata({
+      resource: cfg.resource,
+      authorizationServers: cfg.issuers.map((i) => i.issuer),
+      scopesSupported: scopes,
+      resourceName: cfg.resourceName,
+    });
   }
 
   get enabled(): boolean {
@@ -98,10 +119,16 @@ export class Authenticator {
     } catch (err) {
       // Scopes that fall short are authorization, not authentication: the call's own refusal records them.
       if (err instanceof GatehouseError && err.code !== 'E_INSUFFICIENT_SCOPE') {
-        const seen = (err.data as { refused?: Partial<TokenPrincipal> & { tenantClaim?: string | null } } | undefined)?.refused;
+        const seen = (err.data as { refused?: Partial<TokenPrincipal> & { tenantClaim?: string | null } } | undefined)
+          ?.refused;
         this.#opts.failures?.note({
-          reason: err.message.replace(/^invalid token: /, ''), code: err.code, remote: req.socket.remoteAddress,
-          issuer: seen?.issuer, subject: seen?.subject, tenant: seen?.tenantClaim ?? undefined, via: seen?.via,
+          reason: err.message.replace(/^invalid token: /, ''),
+          code: err.code,
+          remote: req.socket.remoteAddress,
+          issuer: seen?.issuer,
+          subject: seen?.subject,
+          tenant: seen?.tenantClaim ?? undefined,
+          via: seen?.via,
         });
       }
       throw err;
@@ -110,7 +137,11 @@ export class Authenticator {
 
   async #authenticate(req: IncomingMessage): Promise<Principal> {
     const query = (req.url ?? '').split('?')[1] ?? '';
-    if (QUERY_TOKEN.test(query)) throw new GatehouseError('E_INVALID_AUTH_REQUEST', 'access tokens in the query string are refused: send them in the authorization header');
+    if (QUERY_TOKEN.test(query))
+      throw new GatehouseError(
+        'E_INVALID_AUTH_REQUEST',
+        'access tokens in the query string are refused: send them in the authorization header',
+      );
     const cfg = this.#cfg;
     if (!cfg) {
       const remote = req.socket.remoteAddress;
@@ -119,14 +150,23 @@ export class Authenticator {
       if (hasForwardingHeaders(req.headers)) {
         const trusted = this.#opts.trustedProxies ?? [];
         if (!trusted.length || !remote || !trusted.includes(normalizeAddress(remote))) {
-          throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: a forwarded request reached a gateway without identity, and its proxy is not in gateway.trustedProxies');
+          throw new GatehouseError(
+            'E_UNAUTHENTICATED',
+            'authentication required: a forwarded request reached a gateway without identity, and its proxy is not in gateway.trustedProxies',
+          );
         }
         const client = forwardedClient(req.headers, trusted);
         if (this.#anonymousLoopback && client !== undefined && isLoopback(client)) return ANONYMOUS;
-        throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
+        throw new GatehouseError(
+          'E_UNAUTHENTICATED',
+          'authentication required: no identity provider is configured, so only loopback callers are served',
+        );
       }
       if (this.#anonymousLoopback && isLoopback(remote)) return ANONYMOUS;
-      throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so only loopback callers are served');
+      throw new GatehouseError(
+        'E_UNAUTHENTICATED',
+        'authentication required: no identity provider is configured, so only loopback callers are served',
+      );
     }
     const auth = req.headers.authorization;
     if (!auth) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: send a bearer token');
@@ -136,13 +176,18 @@ export class Authenticator {
     this.requireScopes(principal, cfg.requiredScopes.mcp ?? []);
     // Kept for RFC 8693 token exchange with an upstream's authorization server only: not enumerable,
     // so it is in no JSON, log line or record made of the principal; it never goes to an upstream.
-    if (principal.via === 'jwt' || principal.via === 'introspection') Object.defineProperty(principal, TOKEN, { value: m[1], enumerable: false });
+    if (principal.via === 'jwt' || principal.via === 'introspection')
+      Object.defineProperty(principal, TOKEN, { value: m[1], enumerable: false });
     return principal;
   }
 
   /** A bare credential (the CLI's `--as`): the checks of a bearer token, without an HTTP request. */
   async authenticateToken(token: string): Promise<Principal> {
-    if (!this.#cfg) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: no identity provider is configured, so credentials mean nothing here');
+    if (!this.#cfg)
+      throw new GatehouseError(
+        'E_UNAUTHENTICATED',
+        'authentication required: no identity provider is configured, so credentials mean nothing here',
+      );
     return this.#verify(token.trim());
   }
 
@@ -156,9 +201,21 @@ export class Authenticator {
       // The key's own identity owns its sessions; the person it acts for (when it names one) is the
       // subject, so two keys of one person are one person to the two-person rule.
       const own = { via: 'api-key' as const, issuer: 'gatehouse', subject: `apikey:${k.name}`, tenant: k.tenant };
-      const p = { subject: k.subject ?? own.subject, tenant: k.tenant, client: k.name, roles: k.roles, scopes: k.scopes, authenticated: true, via: 'api-key' as const, issuer: 'gatehouse' };
+      const p = {
+        subject: k.subject ?? own.subject,
+        tenant: k.tenant,
+        client: k.name,
+        roles: k.roles,
+        scopes: k.scopes,
+        authenticated: true,
+        via: 'api-key' as const,
+        issuer: 'gatehouse',
+      };
       const why = this.#opts.revocations?.revoked(p);
-      if (why) throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${why}`, { refused: { subject: p.subject, issuer: p.issuer, via: p.via, tenantClaim: p.tenant } });
+      if (why)
+        throw new GatehouseError('E_INVALID_TOKEN', `invalid token: ${why}`, {
+          refused: { subject: p.subject, issuer: p.issuer, via: p.via, tenantClaim: p.tenant },
+        });
       return { ...p, key: principalKey(own) };
     }
     if (!this.#verifier) throw new GatehouseError('E_INVALID_TOKEN', 'invalid token: only api keys are accepted here');
@@ -176,7 +233,12 @@ export class Authenticator {
   /** 403 insufficient_scope unless the principal holds every scope in `needed`. */
   requireScopes(p: Principal, needed: readonly string[]): void {
     const missing = needed.filter((s) => !p.scopes.includes(s));
-    if (missing.length) throw new GatehouseError('E_INSUFFICIENT_SCOPE', `insufficient scope: this needs ${missing.map((s) => `\`${s}\``).join(', ')}`, { scope: [...needed] });
+    if (missing.length)
+      throw new GatehouseError(
+        'E_INSUFFICIENT_SCOPE',
+        `insufficient scope: this needs ${missing.map((s) => `\`${s}\``).join(', ')}`,
+        { scope: [...needed] },
+      );
   }
 
   /** Scopes a tools/call of this class needs (besides the `mcp` ones every request needs). */
@@ -198,9 +260,13 @@ export class Authenticator {
     const cfg = this.#cfg;
     if (!cfg) return { platform: true };
     if (!p.authenticated) return undefined;
-    const platformIssuer = (p.via === 'jwt' || p.via === 'introspection') && isPlatformIssuer(this.#bindings.get(p.issuer), this.#issuerCount);
-    if (p.roles.some((r) => cfg.platformAdminRoles.includes(r)) && (p.via === 'api-key' || platformIssuer)) return { platform: true };
-    if (p.roles.some((r) => cfg.adminRoles.includes(r))) return platformIssuer ? { platform: true } : { platform: false, tenant: p.tenant };
+    const platformIssuer =
+      (p.via === 'jwt' || p.via === 'introspection') &&
+      isPlatformIssuer(this.#bindings.get(p.issuer), this.#issuerCount);
+    if (p.roles.some((r) => cfg.platformAdminRoles.includes(r)) && (p.via === 'api-key' || platformIssuer))
+      return { platform: true };
+    if (p.roles.some((r) => cfg.adminRoles.includes(r)))
+      return platformIssuer ? { platform: true } : { platform: false, tenant: p.tenant };
     return undefined;
   }
 
@@ -218,11 +284,29 @@ export class Authenticator {
       case 'E_UNAUTHENTICATED':
         return { 'www-authenticate': wwwAuthenticate({ resourceMetadataUrl: url }) };
       case 'E_INVALID_TOKEN':
-        return { 'www-authenticate': wwwAuthenticate({ resourceMetadataUrl: url, error: 'invalid_token', description: err.message }) };
+        return {
+          'www-authenticate': wwwAuthenticate({
+            resourceMetadataUrl: url,
+            error: 'invalid_token',
+            description: err.message,
+          }),
+        };
       case 'E_INVALID_AUTH_REQUEST':
-        return { 'www-authenticate': wwwAuthenticate({ resourceMetadataUrl: url, error: 'invalid_request', description: err.message }) };
+        return {
+          'www-authenticate': wwwAuthenticate({
+            resourceMetadataUrl: url,
+            error: 'invalid_request',
+            description: err.message,
+          }),
+        };
       case 'E_INSUFFICIENT_SCOPE':
-        return { 'www-authenticate': wwwAuthenticate({ resourceMetadataUrl: url, error: 'insufficient_scope', scope: (err.data as { scope?: string[] })?.scope }) };
+        return {
+          'www-authenticate': wwwAuthenticate({
+            resourceMetadataUrl: url,
+            error: 'insufficient_scope',
+            scope: (err.data as { scope?: string[] })?.scope,
+          }),
+        };
       default:
         return {};
     }
@@ -234,6 +318,15 @@ function normalizeAddress(a: string): string {
 }
 
 function fromToken(t: TokenPrincipal, tenant: string): Principal {
-  const p = { subject: t.subject, tenant, client: t.clientId ?? 'unknown', roles: [...t.roles], scopes: [...t.scopes], authenticated: true, via: t.via, issuer: t.issuer };
+  const p = {
+    subject: t.subject,
+    tenant,
+    client: t.clientId ?? 'unknown',
+    roles: [...t.roles],
+    scopes: [...t.scopes],
+    authenticated: true,
+    via: t.via,
+    issuer: t.issuer,
+  };
   return { ...p, key: principalKey(p) };
 }

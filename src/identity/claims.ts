@@ -105,4 +105,5 @@ export async function readJsonCapped(res: Response, max = 64 * 1024): Promise<un
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -4,12 +4,17 @@ import { forwardedClient, hasForwardingHeaders } from './forwarded.ts';
 
 test('forwarding headers are noticed in every spelling', () => {
   assert.equal(hasForwardingHeaders({}), false);
-  for (const h of [{ forwarded: 'for=1.2.3.4' }, { 'x-forwarded-for': '1.2.3.4' }, { 'x-real-ip': '1.2.3.4' }]) assert.equal(hasForwardingHeaders(h), true);
+  for (const h of [{ forwarded: 'for=1.2.3.4' }, { 'x-forwarded-for': '1.2.3.4' }, { 'x-real-ip': '1.2.3.4' }])
+    assert.equal(hasForwardingHeaders(h), true);
 });
 
 test('the client is the right-most hop that is not a trusted proxy', () => {
   const trusted = ['127.0.0.1', '10.0.0.2'];
-  assert.equal(forwardedClient({ 'x-forwarded-for': '127.0.0.1, 203.0.113.9' }, trusted), '203.0.113.9', 'a client cannot prepend loopback');
+  assert.equal(
+    forwardedClient({ 'x-forwarded-for': '127.0.0.1, 203.0.113.9' }, trusted),
+    '203.0.113.9',
+    'a client cannot prepend loopback',
+  );
   assert.equal(forwardedClient({ 'x-forwarded-for': '203.0.113.9, 10.0.0.2' }, trusted), '203.0.113.9');
   assert.equal(forwardedClient({ forwarded: 'for="[2001:db8::1]:443";proto=https' }, trusted), '2001:db8::1');
   assert.equal(forwardedClient({ forwarded: 'for=198.51.100.7:1234, for=10.0.0.2' }, trusted), '198.51.100.7');

@@ -12,7 +12,8 @@ export function hasForwardingHeaders(h: IncomingHttpHeaders): boolean {
 
 const strip = (a: string): string => {
   let v = a.trim().replace(/^"|"$/g, '');
-  if (v.startsWith('[')) v = v.slice(1, v.indexOf(']')); // [::1]:port
+  if (v.startsWith('['))
+    v = v.slice(1, v.indexOf(']')); // [::1]:port
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(v)) v = v.slice(0, v.lastIndexOf(':'));
   return v.startsWith('::ffff:') ? v.slice(7) : v;
 };
@@ -27,7 +28,10 @@ export function forwardedClient(h: IncomingHttpHeaders, trusted: readonly string
   let hops: string[] = [];
   const fwd = one(h.forwarded);
   if (fwd !== undefined) {
-    hops = fwd.split(',').map((el) => /(?:^|;)\s*for=("[^"]*"|[^;,\s]*)/i.exec(el)?.[1] ?? '').map(strip);
+    hops = fwd
+      .split(',')
+      .map((el) => /(?:^|;)\s*for=("[^"]*"|[^;,\s]*)/i.exec(el)?.[1] ?? '')
+      .map(strip);
   } else if (h['x-forwarded-for'] !== undefined) {
     hops = (one(h['x-forwarded-for']) ?? '').split(',').map(strip);
   } else if (h['x-real-ip'] !== undefined) {

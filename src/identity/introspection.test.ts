@@ -25,12 +25,23 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
   before(async () => {
     idp = await loopback((req, res, body) => {
       const expected = `Basic ${Buffer.from('gatehouse:s3cret%3A%2F').toString('base64')}`;
-      if (req.method !== 'POST' || req.headers.authorization !== expected) return json(res, 401, { error: 'invalid_client' });
+      if (req.method !== 'POST' || req.headers.authorization !== expected)
+        return json(res, 401, { error: 'invalid_client' });
       const token = new URLSearchParams(body).get('token') ?? '';
       json(res, 200, answers.get(token) ?? { active: false });
     });
     v = new TokenVerifier({ issuers: [{ issuer: ISSUER }], audience: RESOURCE, introspection: config() });
-    const active = { active: true, sub: 'svc-1', client_id: 'agent-a', scope: 'mcp:tools mcp:read', aud: RESOURCE, iss: ISSUER, exp: now() + 600, tenant: 'acme', roles: ['agent'] };
+    const active = {
+      active: true,
+      sub: 'svc-1',
+      client_id: 'agent-a',
+      scope: 'mcp:tools mcp:read',
+      aud: RESOURCE,
+      iss: ISSUER,
+      exp: now() + 600,
+      tenant: 'acme',
+      roles: ['agent'],
+    };
     answers.set('opaque-good', active);
     answers.set('opaque-good-2', { ...active, aud: ['x', RESOURCE], sub: 'svc-2' });
     answers.set('opaque-inactive', { ...active, active: false });
@@ -48,7 +59,15 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     const r = await v.verify('opaque-good');
     assert.ok(r.ok, JSON.stringify(r));
     const { expiresAt: _, tokenId: _t, ...rest } = r.principal;
-    assert.deepEqual(rest, { subject: 'svc-1', tenant: 'acme', clientId: 'agent-a', roles: ['agent'], scopes: ['mcp:tools', 'mcp:read'], issuer: ISSUER, via: 'introspection' });
+    assert.deepEqual(rest, {
+      subject: 'svc-1',
+      tenant: 'acme',
+      clientId: 'agent-a',
+      roles: ['agent'],
+      scopes: ['mcp:tools', 'mcp:read'],
+      issuer: ISSUER,
+      via: 'introspection',
+    });
     assert.equal(idp.hits.length, 1);
     assert.equal((await v.verify('opaque-good')).ok, true);
     assert.equal(idp.hits.length, 1, 'second verify of the same token is served from cache');
@@ -70,13 +89,25 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     assert.equal(idp.hits.length, before, 'negative answers are cached too');
     assertRefused(await v.verify('has space'), 'malformed token');
     assert.equal(idp.hits.length, before, 'a token that is not a b64token is never sent');
-    const wrongSecret = new TokenVerifier({ issuers: [{ issuer: ISSUER }], audience: RESOURCE, introspection: { ...config(), clientSecret: 'nope' } });
+    const wrongSecret = new TokenVerifier({
+      issuers: [{ issuer: ISSUER }],
+      audience: RESOURCE,
+      introspection: { ...config(), clientSecret: 'nope' },
+    });
     assertRefused(await wrongSecret.verify('opaque-good'), 'introspection failed');
   });
 
   test('the cache keys on SHA-256 of the token, caps at 30 s and never outlives exp', async () => {
     let clock = Date.now();
-    const i = new Introspector(config(), { audience: RESOURCE, issuers: new Set([ISSUER]), claims: {}, clockToleranceSec: 0, fetchTimeoutMs: 2000, cacheTtlMs: 3_600_000, now: () => clock });
+    const i = new Introspector(config(), {
+      audience: RESOURCE,
+      issuers: new Set([ISSUER]),
+      claims: {},
+      clockToleranceSec: 0,
+      fetchTimeoutMs: 2000,
+      cacheTtlMs: 3_600_000,
+      now: () => clock,
+    });
     answers.set('opaque-short', { active: true, sub: 's', aud: RESOURCE, exp: Math.floor(clock / 1000) + 5 });
     idp.hits.length = 0;
     assert.equal((await i.verify('opaque-good')).ok, true);
@@ -95,7 +126,15 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
 
   test('a flood of one bad token costs one introspection call; the refusal is cached 10 s, bounded', async () => {
     let clock = Date.now();
-    const i = new Introspector(config(), { audience: RESOURCE, issuers: new Set([ISSUER]), claims: {}, clockToleranceSec: 0, fetchTimeoutMs: 2000, cacheEntries: 20, now: () => clock });
+    const i = new Introspector(config(), {
+      audience: RESOURCE,
+      issuers: new Set([ISSUER]),
+      claims: {},
+      clockToleranceSec: 0,
+      fetchTimeoutMs: 2000,
+      cacheEntries: 20,
+      now: () => clock,
+    });
     idp.hits.length = 0;
     const results = await Promise.all(Array.from({ length: 500 }, () => i.verify('opaque-bad-flood')));
     assert.ok(results.every((r) => !r.ok));

@@ -66,14 +66,20 @@ export class Introspector {
     if (miss) this.#negative.delete(key);
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const p = this.#introspect(token, key, now).then((result) => {
-      if (!result.ok) {
-        const ttl = result.reason === 'introspection unavailable' || result.reason === 'introspection failed' ? UNAVAILABLE_TTL_MS : NEGATIVE_TTL_MS;
-        if (this.#negative.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES)) this.#negative.delete(this.#negative.keys().next().value as string);
-        this.#negative.set(key, { result, until: now + ttl });
-      }
-      return result;
-    }).finally(() => this.#inFlight.delete(key));
+    const p = this.#introspect(token, key, now)
+      .then((result) => {
+        if (!result.ok) {
+          const ttl =
+            result.reason === 'introspection unavailable' || result.reason === 'introspection failed'
+              ? UNAVAILABLE_TTL_MS
+              : NEGATIVE_TTL_MS;
+          if (this.#negative.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES))
+            this.#negative.delete(this.#negative.keys().next().value as string);
+          this.#negative.set(key, { result, until: now + ttl });
+        }
+        return result;
+      })
+      .finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, p);
     return p;
   }
@@ -120,7 +126,8 @@ export class Introspector {
     const ttl = Math.min(this.#opts.cacheTtlMs ?? MAX_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
     const until = Math.min(now + ttl, principal.expiresAt);
     if (until > now) {
-      if (this.#cache.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES)) this.#cache.delete(this.#cache.keys().next().value as string);
+      if (this.#cache.size >= (this.#opts.cacheEntries ?? MAX_CACHE_ENTRIES))
+        this.#cache.delete(this.#cache.keys().next().value as string);
       this.#cache.set(key, { principal, until });
     }
     return { ok: true, principal };

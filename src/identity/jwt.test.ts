@@ -41,7 +41,15 @@ before(async () => {
   attackerKey = pair.privateKey;
   const attackerJwk = { ...(await exportJWK(pair.publicKey)), kid: 'evil', alg: 'ES256' };
   attacker = await loopback((_req, res) => json(res, 200, { keys: [attackerJwk] }));
-  claims = () => ({ iss: op.issuer, sub: 'agent-a', aud: RESOURCE, iat: now(), exp: now() + 300, client_id: 'agent-a', tenant: 'acme' });
+  claims = () => ({
+    iss: op.issuer,
+    sub: 'agent-a',
+    aud: RESOURCE,
+    iat: now(),
+    exp: now() + 300,
+    client_id: 'agent-a',
+    tenant: 'acme',
+  });
 });
 after(async () => {
   await op?.stop();
@@ -56,7 +64,15 @@ describe('real tokens from the OpenID provider', () => {
     assert.ok(result.ok, JSON.stringify(result));
     const { expiresAt, tokenId, ...rest } = result.principal;
     assert.equal(typeof tokenId, 'string', 'oidc-provider access tokens carry a jti');
-    assert.deepEqual(rest, { subject: 'agent-a', tenant: 'acme', clientId: 'agent-a', roles: ['agent'], scopes: ['mcp:tools', 'mcp:read'], issuer: op.issuer, via: 'jwt' });
+    assert.deepEqual(rest, {
+      subject: 'agent-a',
+      tenant: 'acme',
+      clientId: 'agent-a',
+      roles: ['agent'],
+      scopes: ['mcp:tools', 'mcp:read'],
+      issuer: op.issuer,
+      via: 'jwt',
+    });
     assert.ok(Math.abs(expiresAt - (Date.now() + 600_000)) < 10_000);
     assert.ok(Object.isFrozen(result.principal));
   });
@@ -65,7 +81,10 @@ describe('real tokens from the OpenID provider', () => {
     const by = (id: string) => op.clients.find((c) => c.id === id)!;
     const b = await verifier.verify(await op.clientCredentialsToken('agent-b', by('agent-b').secret, 'mcp:read'));
     assert.ok(b.ok);
-    assert.deepEqual([b.principal.subject, b.principal.tenant, b.principal.roles, b.principal.scopes], ['agent-b', 'globex', ['agent'], ['mcp:read']]);
+    assert.deepEqual(
+      [b.principal.subject, b.principal.tenant, b.principal.roles, b.principal.scopes],
+      ['agent-b', 'globex', ['agent'], ['mcp:read']],
+    );
     const admin = await verifier.verify(await op.clientCredentialsToken('admin', by('admin').secret, 'mcp:admin'));
     assert.ok(admin.ok);
     assert.deepEqual(admin.principal.roles, ['admin']);
@@ -80,14 +99,22 @@ describe('real tokens from the OpenID provider', () => {
   });
 
   test('an explicitly configured jwksUri works too', async () => {
-    const v = new TokenVerifier({ issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri, algorithms: ['ES256'] }], audience: RESOURCE });
+    const v = new TokenVerifier({
+      issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri, algorithms: ['ES256'] }],
+      audience: RESOURCE,
+    });
     const [a] = op.clients;
     assert.equal((await v.verify(await op.clientCredentialsToken(a.id, a.secret, 'mcp:tools'))).ok, true);
   });
 
   test('real tokens for look-alike audiences are refused (exact match only)', async () => {
     const [a] = op.clients;
-    for (const resource of ['https://gateway.example.com.evil.test/mcp', 'https://gateway.example.com/mcp/', 'https://gateway.example.com/mcp2', 'https://GATEWAY.example.com/mcp']) {
+    for (const resource of [
+      'https://gateway.example.com.evil.test/mcp',
+      'https://gateway.example.com/mcp/',
+      'https://gateway.example.com/mcp2',
+      'https://GATEWAY.example.com/mcp',
+    ]) {
       const token = await op.clientCredentialsToken(a.id, a.secret, 'mcp:tools', { resource });
       assertRefused(await verifier.verify(token), 'wrong audience', token);
     }
@@ -120,7 +147,12 @@ describe('hostile and broken tokens', () => {
   });
 
   test('audience: forged look-alikes, arrays and absence', async () => {
-    for (const aud of ['https://gateway.example.com.evil.test/mcp', `${RESOURCE}/`, [`${RESOURCE}/`, 'x'], 'gateway.example.com']) {
+    for (const aud of [
+      'https://gateway.example.com.evil.test/mcp',
+      `${RESOURCE}/`,
+      [`${RESOURCE}/`, 'x'],
+      'gateway.example.com',
+    ]) {
       assertRefused(await verifier.verify(await forge({ ...claims(), aud })), 'wrong audience');
     }
     const { aud: _, ...noAud } = claims();
@@ -132,8 +164,14 @@ describe('hostile and broken tokens', () => {
     const { sub: _s, ...noSub } = claims();
     assertRefused(await verifier.verify(await forge(noSub)), 'missing sub claim');
     assertRefused(await verifier.verify(await forge({ ...claims(), sub: '' })), 'invalid sub claim');
-    assertRefused(await verifier.verify(await forge({ ...claims(), sub: 42 } as unknown as JWTPayload)), 'invalid sub claim');
-    assertRefused(await verifier.verify(await forge({ ...claims(), exp: 'soon' } as unknown as JWTPayload)), 'invalid claims');
+    assertRefused(
+      await verifier.verify(await forge({ ...claims(), sub: 42 } as unknown as JWTPayload)),
+      'invalid sub claim',
+    );
+    assertRefused(
+      await verifier.verify(await forge({ ...claims(), exp: 'soon' } as unknown as JWTPayload)),
+      'invalid claims',
+    );
     const { exp: _e, ...noExp } = claims();
     assertRefused(await verifier.verify(await forge(noExp)), 'missing exp claim');
   });
@@ -144,7 +182,10 @@ describe('hostile and broken tokens', () => {
   });
 
   test('HS256 signed with the issuer public key as HMAC secret is refused', async () => {
-    const pem = createPublicKey({ key: op.signingKey.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const pem = createPublicKey({ key: op.signingKey.publicJwk as never, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    });
     for (const secret of [pem, JSON.stringify(op.signingKey.publicJwk)]) {
       const input = `${b64({ alg: 'HS256', typ: 'JWT', kid: op.signingKey.kid })}.${b64(claims())}`;
       const token = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
@@ -152,13 +193,19 @@ describe('hostile and broken tokens', () => {
     }
     // and a configuration cannot opt into it
     for (const alg of ['HS256', 'none']) {
-      assert.throws(() => new TokenVerifier({ issuers: [{ issuer: op.issuer, algorithms: [alg] }], audience: RESOURCE }), TypeError);
+      assert.throws(
+        () => new TokenVerifier({ issuers: [{ issuer: op.issuer, algorithms: [alg] }], audience: RESOURCE }),
+        TypeError,
+      );
     }
   });
 
   test('a path-traversal kid simply matches no key', async () => {
     assertRefused(await verifier.verify(await forge(claims(), { kid: '../../etc/passwd' })), 'no matching key');
-    assertRefused(await verifier.verify(await forge(claims(), { kid: '../../etc/passwd' }, attackerKey)), 'no matching key');
+    assertRefused(
+      await verifier.verify(await forge(claims(), { kid: '../../etc/passwd' }, attackerKey)),
+      'no matching key',
+    );
   });
 
   test('a token signed with another key is refused', async () => {
@@ -167,7 +214,7 @@ describe('hostile and broken tokens', () => {
   });
 
   test('jku, x5u and jwk headers are ignored: no fetch to them', async () => {
-    const attackerPublic = (await fetch(`${attacker.url}/jwks`).then((r) => r.json()) as { keys: object[] }).keys[0];
+    const attackerPublic = ((await fetch(`${attacker.url}/jwks`).then((r) => r.json())) as { keys: object[] }).keys[0];
     attacker.hits.length = 0; // that fetch was ours
     const headers: Partial<JWTHeaderParameters>[] = [
       { kid: 'evil', jku: `${attacker.url}/jwks` },
@@ -185,10 +232,26 @@ describe('hostile and broken tokens', () => {
   });
 
   test('plain-http JWKS or issuer off loopback are refused at configuration', () => {
-    assert.throws(() => new TokenVerifier({ issuers: [{ issuer: 'https://idp.example.com', jwksUri: 'http://idp.example.com/jwks' }], audience: RESOURCE }), TypeError);
-    assert.throws(() => new TokenVerifier({ issuers: [{ issuer: 'http://idp.example.com' }], audience: RESOURCE }), TypeError);
+    assert.throws(
+      () =>
+        new TokenVerifier({
+          issuers: [{ issuer: 'https://idp.example.com', jwksUri: 'http://idp.example.com/jwks' }],
+          audience: RESOURCE,
+        }),
+      TypeError,
+    );
+    assert.throws(
+      () => new TokenVerifier({ issuers: [{ issuer: 'http://idp.example.com' }], audience: RESOURCE }),
+      TypeError,
+    );
     assert.throws(() => new TokenVerifier({ issuers: [], audience: RESOURCE }), TypeError);
-    assert.doesNotThrow(() => new TokenVerifier({ issuers: [{ issuer: 'https://idp.example.com', jwksUri: 'http://[::1]:9/jwks' }], audience: RESOURCE }));
+    assert.doesNotThrow(
+      () =>
+        new TokenVerifier({
+          issuers: [{ issuer: 'https://idp.example.com', jwksUri: 'http://[::1]:9/jwks' }],
+          audience: RESOURCE,
+        }),
+    );
   });
 
   test('a discovered jwks_uri that is plain http off loopback, or names another issuer, is not used', async () => {
@@ -211,17 +274,40 @@ describe('hostile and broken tokens', () => {
     const dead = await loopback(() => {});
     const url = `${dead.url}/jwks`;
     await dead.close(); // nothing listens there any more
-    const v = new TokenVerifier({ issuers: [{ issuer: op.issuer, jwksUri: url }], audience: RESOURCE, fetchTimeoutMs: 1000 });
+    const v = new TokenVerifier({
+      issuers: [{ issuer: op.issuer, jwksUri: url }],
+      audience: RESOURCE,
+      fetchTimeoutMs: 1000,
+    });
     assertRefused(await v.verify(await forge(claims())), 'issuer keys unavailable');
   });
 
   test('claims mapping: roles path, string roles, scp, azp fallback, no prototype walking', async () => {
-    const v = new TokenVerifier({ issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }], audience: RESOURCE, claims: { roles: 'realm_access.roles', tenant: 'org.id' } });
+    const v = new TokenVerifier({
+      issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }],
+      audience: RESOURCE,
+      claims: { roles: 'realm_access.roles', tenant: 'org.id' },
+    });
     const { client_id: _c, tenant: _t, ...base } = claims();
-    const r = await v.verify(await forge({ ...base, azp: 'web', scp: ['a', 'b', 'a'], realm_access: { roles: 'x y' }, org: { id: 'initech' } }));
+    const r = await v.verify(
+      await forge({
+        ...base,
+        azp: 'web',
+        scp: ['a', 'b', 'a'],
+        realm_access: { roles: 'x y' },
+        org: { id: 'initech' },
+      }),
+    );
     assert.ok(r.ok);
-    assert.deepEqual([r.principal.clientId, r.principal.scopes, r.principal.roles, r.principal.tenant], ['web', ['a', 'b'], ['x', 'y'], 'initech']);
-    const p = new TokenVerifier({ issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }], audience: RESOURCE, claims: { roles: '__proto__.constructor', tenant: 'constructor' } });
+    assert.deepEqual(
+      [r.principal.clientId, r.principal.scopes, r.principal.roles, r.principal.tenant],
+      ['web', ['a', 'b'], ['x', 'y'], 'initech'],
+    );
+    const p = new TokenVerifier({
+      issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }],
+      audience: RESOURCE,
+      claims: { roles: '__proto__.constructor', tenant: 'constructor' },
+    });
     const r2 = await p.verify(await forge({ ...base, roles: ['admin'] }));
     assert.ok(r2.ok);
     assert.deepEqual([r2.principal.roles, r2.principal.tenant, r2.principal.clientId], [[], null, null]);

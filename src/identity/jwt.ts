@@ -37,7 +37,19 @@ export interface VerifierConfig {
 const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 // Symmetric (HS*) and 'none' are excluded by construction: an HMAC "verified" with the issuer's PUBLIC
 // key is the classic algorithm-confusion forgery.
-const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+const ASYMMETRIC = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
 const MAX_TOKEN_LENGTH = 16 * 1024;
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 // RFC 6750 b64token: what an opaque bearer token may look like before it is sent anywhere.
@@ -63,27 +75,33 @@ export class TokenVerifier {
   /** Throws a TypeError for an unsafe or incomplete configuration (fail at start, not per request). */
   constructor(config: VerifierConfig) {
     if (!config.issuers?.length) throw new TypeError('identity: at least one issuer is required');
-    if (typeof config.audience !== 'string' || !URL.canParse(config.audience)) throw new TypeError('identity: audience must be an absolute URL');
+    if (typeof config.audience !== 'string' || !URL.canParse(config.audience))
+      throw new TypeError('identity: audience must be an absolute URL');
     this.#audience = config.audience;
     this.#tolerance = config.clockToleranceSec ?? 30;
-    if (!(this.#tolerance >= 0 && this.#tolerance <= 300)) throw new TypeError('identity: clockToleranceSec must be 0..300');
+    if (!(this.#tolerance >= 0 && this.#tolerance <= 300))
+      throw new TypeError('identity: clockToleranceSec must be 0..300');
     this.#claims = config.claims ?? {};
     this.#timeoutMs = config.fetchTimeoutMs ?? 5000;
     for (const ic of config.issuers) {
-      if (!isAllowedFetchUrl(ic.issuer)) throw new TypeError(`identity: issuer ${ic.issuer} must be https (http only on loopback)`);
+      if (!isAllowedFetchUrl(ic.issuer))
+        throw new TypeError(`identity: issuer ${ic.issuer} must be https (http only on loopback)`);
       if (this.#issuers.has(ic.issuer)) throw new TypeError(`identity: issuer ${ic.issuer} is configured twice`);
       const algorithms = ic.algorithms ?? DEFAULT_ALGORITHMS;
       const bad = algorithms.filter((a) => !ASYMMETRIC.has(a));
-      if (!algorithms.length || bad.length) throw new TypeError(`identity: algorithms not allowed for ${ic.issuer}: ${bad.join(', ') || '(empty)'}`);
+      if (!algorithms.length || bad.length)
+        throw new TypeError(`identity: algorithms not allowed for ${ic.issuer}: ${bad.join(', ') || '(empty)'}`);
       const state: IssuerState = { issuer: ic.issuer, algorithms };
       if (ic.jwksUri !== undefined) {
-        if (!isAllowedFetchUrl(ic.jwksUri)) throw new TypeError(`identity: jwksUri ${ic.jwksUri} must be https (http only on loopback)`);
+        if (!isAllowedFetchUrl(ic.jwksUri))
+          throw new TypeError(`identity: jwksUri ${ic.jwksUri} must be https (http only on loopback)`);
         state.keys = this.#remoteKeys(ic.jwksUri);
       }
       this.#issuers.set(ic.issuer, state);
     }
     if (config.introspection) {
-      if (!isAllowedFetchUrl(config.introspection.url)) throw new TypeError('identity: introspection url must be https (http only on loopback)');
+      if (!isAllowedFetchUrl(config.introspection.url))
+        throw new TypeError('identity: introspection url must be https (http only on loopback)');
       this.#introspector = new Introspector(config.introspection, {
         audience: this.#audience,
         issuers: new Set(this.#issuers.keys()),
@@ -140,7 +158,10 @@ export class TokenVerifier {
     }
     // jose checks presence only; a numeric or empty `sub` would make a meaningless subject.
     if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid sub claim');
-    return { ok: true, principal: principalFromClaims(payload as Record<string, unknown>, this.#claims, state.issuer, 'jwt') };
+    return {
+      ok: true,
+      principal: principalFromClaims(payload as Record<string, unknown>, this.#claims, state.issuer, 'jwt'),
+    };
   }
 
   #remoteKeys(jwksUri: string): JWTVerifyGetKey {

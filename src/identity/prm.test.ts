@@ -17,8 +17,15 @@ test('protectedResourceMetadata builds the RFC 9728 document, resource untouched
     resource_name: 'Gatehouse',
   });
   // No normalisation: URL.href would have turned https://h into https://h/ and broken the audience match.
-  assert.equal(protectedResourceMetadata({ resource: 'https://h', authorizationServers: [], scopesSupported: [] }).resource, 'https://h');
-  assert.equal('resource_name' in protectedResourceMetadata({ resource: 'https://h', authorizationServers: [], scopesSupported: [] }), false);
+  assert.equal(
+    protectedResourceMetadata({ resource: 'https://h', authorizationServers: [], scopesSupported: [] }).resource,
+    'https://h',
+  );
+  assert.equal(
+    'resource_name' in
+      protectedResourceMetadata({ resource: 'https://h', authorizationServers: [], scopesSupported: [] }),
+    false,
+  );
 });
 
 test('protectedResourceMetadata refuses bad input', () => {
@@ -26,9 +33,18 @@ test('protectedResourceMetadata refuses bad input', () => {
   assert.throws(() => protectedResourceMetadata({ ...base, resource: 'gateway/mcp' }), TypeError);
   assert.throws(() => protectedResourceMetadata({ ...base, resource: 'https://h/mcp#frag' }), TypeError);
   assert.throws(() => protectedResourceMetadata({ ...base, resource: 'ftp://h/mcp' }), TypeError);
-  assert.throws(() => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', authorizationServers: ['idp'] }), TypeError);
-  assert.throws(() => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', scopesSupported: ['a b'] }), TypeError);
-  assert.throws(() => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', scopesSupported: ['a"'] }), TypeError);
+  assert.throws(
+    () => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', authorizationServers: ['idp'] }),
+    TypeError,
+  );
+  assert.throws(
+    () => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', scopesSupported: ['a b'] }),
+    TypeError,
+  );
+  assert.throws(
+    () => protectedResourceMetadata({ ...base, resource: 'https://h/mcp', scopesSupported: ['a"'] }),
+    TypeError,
+  );
 });
 
 test('metadataUrls inserts the well-known segment before the path, then the root form', () => {
@@ -52,7 +68,12 @@ test('wwwAuthenticate builds the Bearer challenge', () => {
   const url = 'https://h/.well-known/oauth-protected-resource/mcp';
   assert.equal(wwwAuthenticate({ resourceMetadataUrl: url }), `Bearer resource_metadata="${url}"`);
   assert.equal(
-    wwwAuthenticate({ resourceMetadataUrl: url, error: 'insufficient_scope', scope: ['mcp:tools', 'mcp:admin'], description: 'needs admin' }),
+    wwwAuthenticate({
+      resourceMetadataUrl: url,
+      error: 'insufficient_scope',
+      scope: ['mcp:tools', 'mcp:admin'],
+      description: 'needs admin',
+    }),
     `Bearer resource_metadata="${url}", error="insufficient_scope", scope="mcp:tools mcp:admin", error_description="needs admin"`,
   );
   assert.equal(
@@ -69,7 +90,10 @@ test('wwwAuthenticate cannot be injected through the description', () => {
   assert.doesNotMatch(header, /[^\x20-\x7e]/);
   // exactly the quotes we put there: 3 parameters, 6 quote characters
   assert.equal(header.split('"').length - 1, 6);
-  assert.equal(header, `Bearer resource_metadata="${url}", error="invalid_token", error_description="bad' Set-Cookie: x=1/', error='none', scope='admin"`);
+  assert.equal(
+    header,
+    `Bearer resource_metadata="${url}", error="invalid_token", error_description="bad' Set-Cookie: x=1/', error='none', scope='admin"`,
+  );
   // a description that sanitises to nothing is omitted rather than sent empty
   assert.equal(wwwAuthenticate({ resourceMetadataUrl: url, description: '\r\n' }), `Bearer resource_metadata="${url}"`);
   assert.equal(sanitizeDescription('x'.repeat(500)).length, 200);

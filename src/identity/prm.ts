@@ -67,7 +67,8 @@ export function wwwAuthenticate(input: ChallengeInput): string {
   if (!URL.canParse(input.resourceMetadataUrl)) throw new TypeError('prm: resourceMetadataUrl must be an absolute URL');
   const params: string[] = [`resource_metadata=${quote(new URL(input.resourceMetadataUrl).href)}`];
   if (input.error) {
-    if (!['invalid_token', 'insufficient_scope', 'invalid_request'].includes(input.error)) throw new TypeError('prm: unknown error code');
+    if (!['invalid_token', 'insufficient_scope', 'invalid_request'].includes(input.error))
+      throw new TypeError('prm: unknown error code');
     params.push(`error=${quote(input.error)}`);
   }
   if (input.scope?.length) {
@@ -100,11 +101,13 @@ const quote = (value: string): string => `"${value.replace(/[\\"]/g, '\\$&').rep
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 function checkScopeToken(scope: string): void {
-  if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) throw new TypeError(`prm: invalid scope token ${JSON.stringify(scope)}`);
+  if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope))
+    throw new TypeError(`prm: invalid scope token ${JSON.stringify(scope)}`);
 }
 
 function checkResource(resource: string): URL {
-  if (typeof resource !== 'string' || !URL.canParse(resource)) throw new TypeError('prm: resource must be an absolute URL');
+  if (typeof resource !== 'string' || !URL.canParse(resource))
+    throw new TypeError('prm: resource must be an absolute URL');
   const u = new URL(resource);
   if (u.hash || resource.includes('#')) throw new TypeError('prm: resource must not have a fragment');
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError('prm: resource must be an http(s) URL');

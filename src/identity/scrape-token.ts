@@ -12,5 +12,9 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function requireScrapeToken(req: IncomingMessage, token: string | undefined): void {
   if (!token) return;
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-  if (!m || !timingSafeEqual(digest(m[1]), digest(token))) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: this endpoint needs the scrape token (gateway.metricsToken)');
+  if (!m || !timingSafeEqual(digest(m[1]), digest(token)))
+    throw new GatehouseError(
+      'E_UNAUTHENTICATED',
+      'authentication required: this endpoint needs the scrape token (gateway.metricsToken)',
+    );
 }

@@ -23,10 +23,16 @@ export type TenantVerdict = { ok: true; tenant: string } | { ok: false; reason: 
 export function checkBindings(issuers: ReadonlyArray<IssuerBinding & { issuer: string }>): void {
   for (const i of issuers) {
     const kinds = [i.tenant !== undefined, i.tenants !== undefined, i.platform === true].filter(Boolean).length;
-    if (kinds > 1) throw new TypeError(`identity: issuer ${i.issuer} is bound more than one way: give one of tenant, tenants or platform`);
-    if (i.tenants !== undefined && !i.tenants.length) throw new TypeError(`identity: issuer ${i.issuer} has an empty tenants list`);
+    if (kinds > 1)
+      throw new TypeError(
+        `identity: issuer ${i.issuer} is bound more than one way: give one of tenant, tenants or platform`,
+      );
+    if (i.tenants !== undefined && !i.tenants.length)
+      throw new TypeError(`identity: issuer ${i.issuer} has an empty tenants list`);
     if (kinds === 0 && issuers.length > 1) {
-      throw new TypeError(`identity: issuer ${i.issuer} is not bound to a tenant: with more than one issuer, give each one \`tenant\`, \`tenants\` or \`platform: true\``);
+      throw new TypeError(
+        `identity: issuer ${i.issuer} is not bound to a tenant: with more than one issuer, give each one \`tenant\`, \`tenants\` or \`platform: true\``,
+      );
     }
   }
 }
@@ -42,7 +48,12 @@ export function isPlatformIssuer(b: IssuerBinding | undefined, issuerCount: numb
  * The tenant a verified token acts for under its issuer's binding. `claimed` is the tenant claim
  * (null when absent); `defaultTenant` applies to tokens without one, and must itself be allowed.
  */
-export function bindTenant(b: IssuerBinding | undefined, issuerCount: number, claimed: string | null, defaultTenant: string | undefined): TenantVerdict {
+export function bindTenant(
+  b: IssuerBinding | undefined,
+  issuerCount: number,
+  claimed: string | null,
+  defaultTenant: string | undefined,
+): TenantVerdict {
   if (!b) return { ok: false, reason: 'issuer not bound to any tenant' };
   if (b.tenant !== undefined) {
     if (claimed !== null && claimed !== b.tenant) return { ok: false, reason: 'tenant not served by this issuer' };
@@ -50,7 +61,10 @@ export function bindTenant(b: IssuerBinding | undefined, issuerCount: number, cl
   }
   const tenant = claimed ?? defaultTenant;
   if (tenant === undefined) return { ok: false, reason: 'no tenant claim' };
-  if (b.tenants !== undefined) return b.tenants.includes(tenant) ? { ok: true, tenant } : { ok: false, reason: 'tenant not served by this issuer' };
+  if (b.tenants !== undefined)
+    return b.tenants.includes(tenant)
+      ? { ok: true, tenant }
+      : { ok: false, reason: 'tenant not served by this issuer' };
   if (isPlatformIssuer(b, issuerCount)) return { ok: true, tenant };
   return { ok: false, reason: 'issuer not bound to any tenant' };
 }

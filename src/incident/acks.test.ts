@@ -4,7 +4,9 @@ import { ApplyAcks, confirmed, modeKey, principalKey } from './acks.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { ApplyAckStore, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
 
-function fakeStore(failFirst = 0): ApplyAckStore & { rows: Map<string, { instance: string; version: number; ackedAt: number }[]>; writes: number } {
+function fakeStore(
+  failFirst = 0,
+): ApplyAckStore & { rows: Map<string, { instance: string; version: number; ackedAt: number }[]>; writes: number } {
   const rows = new Map<string, { instance: string; version: number; ackedAt: number }[]>();
   let fails = failFirst;
   const s = {
@@ -13,7 +15,10 @@ function fakeStore(failFirst = 0): ApplyAckStore & { rows: Map<string, { instanc
     async ack(key: string, instance: string, version: number, at: number) {
       if (fails-- > 0) throw new Error('store down');
       s.writes++;
-      rows.set(key, [...(rows.get(key) ?? []).filter((r) => r.instance !== instance), { instance, version, ackedAt: at }]);
+      rows.set(key, [
+        ...(rows.get(key) ?? []).filter((r) => r.instance !== instance),
+        { instance, version, ackedAt: at },
+      ]);
     },
     async acks(key: string) {
       return rows.get(key) ?? [];
@@ -35,7 +40,10 @@ test('a gateway acknowledges each applied mode once per version', async () => {
   assert.equal(store.writes, 1);
   acks.modesApplied([{ ...rec, setAt: 200 }]);
   await tick();
-  assert.deepEqual((await store.acks(modeKey('tool:a__b'))).map((r) => [r.instance, r.version]), [['gw-1', 200]]);
+  assert.deepEqual(
+    (await store.acks(modeKey('tool:a__b'))).map((r) => [r.instance, r.version]),
+    [['gw-1', 200]],
+  );
 });
 
 test('a failed acknowledgement is written again', async () => {
@@ -49,13 +57,23 @@ test('a failed acknowledgement is written again', async () => {
 
 test('principal revocations are acknowledged after the follower read (and applied) them', async () => {
   const store = fakeStore();
-  const r: PrincipalRevocation = { kind: 'subject', value: 'mallory', issuer: '', reason: 'r', revokedBy: 'x', revokedAt: 5 };
+  const r: PrincipalRevocation = {
+    kind: 'subject',
+    value: 'mallory',
+    issuer: '',
+    reason: 'r',
+    revokedBy: 'x',
+    revokedAt: 5,
+  };
   const inner: PrincipalRevocationStore = { revoke: async () => {}, restore: async () => true, list: async () => [r] };
   const followed = new ApplyAcks(store, 'gw-1', silentLogger()).following(inner);
   assert.deepEqual(await followed.list(), [r]);
   assert.equal(store.writes, 0, 'not before the reader had the list');
   await tick();
-  assert.deepEqual((await store.acks(principalKey(r))).map((a) => a.version), [5]);
+  assert.deepEqual(
+    (await store.acks(principalKey(r))).map((a) => a.version),
+    [5],
+  );
 });
 
 test('confirmed: waits for every live gateway at the version, reports the time to effect, or who is missing', async () => {
@@ -68,5 +86,10 @@ test('confirmed: waits for every live gateway at the version, reports the time t
   assert.deepEqual(await pending, { gateways: 2, confirmed: true, timeToEffectMs: 240, missing: [] });
   const late = await confirmed(['gw-1', 'gw-3'], () => store.acks('k'), { at: 100, version: 100, timeoutMs: 100 });
   assert.deepEqual(late, { gateways: 2, confirmed: false, timeToEffectMs: null, missing: ['gw-3'] });
-  assert.deepEqual(await confirmed([], () => store.acks('k'), { at: 0, timeoutMs: 0 }), { gateways: 0, confirmed: true, timeToEffectMs: 0, missing: [] });
+  assert.deepEqual(await confirmed([], () => store.acks('k'), { at: 0, timeoutMs: 0 }), {
+    gateways: 0,
+    confirmed: true,
+    timeToEffectMs: 0,
+    missing: [],
+  });
 });

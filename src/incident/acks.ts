@@ -9,7 +9,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { ApplyAckStore, ModeRecord, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
 
 export const modeKey = (scope: string) => `mode:${scope}`;
-export const principalKey = (r: Pick<PrincipalRevocation, 'kind' | 'value' | 'issuer'>) => `principal:${r.kind}:${r.issuer}:${r.value}`;
+export const principalKey = (r: Pick<PrincipalRevocation, 'kind' | 'value' | 'issuer'>) =>
+  `principal:${r.kind}:${r.issuer}:${r.value}`;
 
 const RETRY_MS = 1000;
 
@@ -95,7 +96,13 @@ export async function confirmed(
     const got = (await acks()).filter((a) => opts.version === undefined || (a.version ?? 0) >= opts.version);
     const missing = live.filter((i) => !got.some((a) => a.instance === i));
     const mine = got.filter((a) => live.includes(a.instance));
-    if (!missing.length) return { gateways: live.length, confirmed: true, timeToEffectMs: mine.length ? Math.max(0, Math.max(...mine.map((a) => a.ackedAt)) - opts.at) : 0, missing };
+    if (!missing.length)
+      return {
+        gateways: live.length,
+        confirmed: true,
+        timeToEffectMs: mine.length ? Math.max(0, Math.max(...mine.map((a) => a.ackedAt)) - opts.at) : 0,
+        missing,
+      };
     if (Date.now() > deadline) return { gateways: live.length, confirmed: false, timeToEffectMs: null, missing };
     opts.onWait?.(missing.length, live.length);
     await new Promise((r) => setTimeout(r, 50));

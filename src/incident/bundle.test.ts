@@ -26,11 +26,29 @@ async function setup() {
   writeFileSync(file, yaml);
   const config = parseConfig(yaml, file);
   const store = await openStore(config.storage);
-  const log = new AuditLog(store.audit, 'gw-test', () => {}, { signer: loadOrCreateSigner(config.gateway.stateDir), everyRecords: 3, everyMs: 60_000 });
-  for (let i = 0; i < 7; i++) await log.append({ kind: 'call.outcome', tool: 'files__write', server: 'files', runId: 'run-1', outcome: 'ok', actor: { subject: 'bot', tenant: 'acme', via: 'api-key', issuer: 'gatehouse' }, detail: { i } });
+  const log = new AuditLog(store.audit, 'gw-test', () => {}, {
+    signer: loadOrCreateSigner(config.gateway.stateDir),
+    everyRecords: 3,
+    everyMs: 60_000,
+  });
+  for (let i = 0; i < 7; i++)
+    await log.append({
+      kind: 'call.outcome',
+      tool: 'files__write',
+      server: 'files',
+      runId: 'run-1',
+      outcome: 'ok',
+      actor: { subject: 'bot', tenant: 'acme', via: 'api-key', issuer: 'gatehouse' },
+      detail: { i },
+    });
   await log.close();
   const actor: Actor = { name: 'tester', record: async () => {} };
-  const { incident } = await openIncident(store, actor, { title: 'files__write misbehaves', scope: { kind: 'tool', value: 'files__write' }, reason: 'r', timeoutMs: 0 });
+  const { incident } = await openIncident(store, actor, {
+    title: 'files__write misbehaves',
+    scope: { kind: 'tool', value: 'files__write' },
+    reason: 'r',
+    timeoutMs: 0,
+  });
   const out = join(dir, 'bundle');
   const r = await exportBundle(store, config, actor, incident.id, out);
   await store.close();
@@ -46,7 +64,10 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
   assert.deepEqual(good.problems, []);
   assert.ok(good.ok);
   const lines = readFileSync(join(out, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
-  assert.ok(lines.some((l) => l.includes('"audit.checkpoint"')), 'signed checkpoints are in the window');
+  assert.ok(
+    lines.some((l) => l.includes('"audit.checkpoint"')),
+    'signed checkpoints are in the window',
+  );
   assert.equal(JSON.parse(readFileSync(join(out, 'timelines.json'), 'utf8')).runs[0].run, 'run-1');
 
   assert.equal((await verifyBundle(out, new Set(['0000000000000000']))).ok, false, 'an untrusted key fails');
@@ -64,7 +85,10 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
   writeFileSync(join(edited, 'manifest.json'), JSON.stringify(m));
   const bad = await verifyBundle(edited);
   assert.ok(bad.problems.some((p) => p.file === 'manifest.json'));
-  assert.ok(bad.problems.some((p) => p.file === 'audit.jsonl' && /does not link|not the one signed/.test(p.problem)), JSON.stringify(bad.problems));
+  assert.ok(
+    bad.problems.some((p) => p.file === 'audit.jsonl' && /does not link|not the one signed/.test(p.problem)),
+    JSON.stringify(bad.problems),
+  );
 
   const removed = copy(out, join(dir, 'removed'));
   writeFileSync(join(removed, 'audit.jsonl'), lines.filter((_l, i) => i !== 2).join('\n') + '\n');
@@ -72,22 +96,39 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
 
   const extra = copy(out, join(dir, 'extra'));
   writeFileSync(join(extra, 'notes.txt'), 'x');
-  assert.deepEqual((await verifyBundle(extra)).problems.map((p) => p.file), ['notes.txt']);
+  assert.deepEqual(
+    (await verifyBundle(extra)).problems.map((p) => p.file),
+    ['notes.txt'],
+  );
 
   const forged = copy(out, join(dir, 'forged'));
   const cps = JSON.parse(readFileSync(join(forged, 'checkpoints.json'), 'utf8'));
   cps.checkpoints[0].hash = '0'.repeat(64);
   writeFileSync(join(forged, 'checkpoints.json'), JSON.stringify(cps));
-  assert.ok((await verifyBundle(forged)).problems.some((p) => p.file === 'checkpoints.json' && /signature/.test(p.problem)));
+  assert.ok(
+    (await verifyBundle(forged)).problems.some((p) => p.file === 'checkpoints.json' && /signature/.test(p.problem)),
+  );
 
   const gone = copy(out, join(dir, 'gone'));
   writeFileSync(join(gone, 'manifest.json'), '{');
-  assert.deepEqual((await verifyBundle(gone)).problems.map((p) => p.file), ['manifest.json']);
+  assert.deepEqual(
+    (await verifyBundle(gone)).problems.map((p) => p.file),
+    ['manifest.json'],
+  );
 });
 
 test('checkChain: each hash, each link within a stream, gaps named', () => {
   const mk = (stream: string, seq: number, prev: string): AuditEvent => {
-    const e = { v: 1, id: `${stream}-${seq}`, time: '2026-01-01T00:00:00.000Z', stream, seq, prev, hash: '', kind: 'call.outcome' } as AuditEvent;
+    const e = {
+      v: 1,
+      id: `${stream}-${seq}`,
+      time: '2026-01-01T00:00:00.000Z',
+      stream,
+      seq,
+      prev,
+      hash: '',
+      kind: 'call.outcome',
+    } as AuditEvent;
     e.hash = chainHash(e);
     return e;
   };
@@ -96,6 +137,12 @@ test('checkChain: each hash, each link within a stream, gaps named', () => {
   const a4 = mk('a', 4, 'f'.repeat(64));
   const b7 = mk('b', 7, 'e'.repeat(64)); // the window starts mid-stream: its first link is not checked
   assert.deepEqual(checkChain([b7, a2, a1]), []);
-  assert.deepEqual(checkChain([a1, a2, a4]).map((p) => p.problem), ['stream a: seq 3 absent']);
-  assert.deepEqual(checkChain([a1, { ...a2, prev: 'x' }]).map((p) => p.problem), ['stream a seq 2: the record does not match its hash (edited)', 'stream a seq 2: does not link to seq 1']);
+  assert.deepEqual(
+    checkChain([a1, a2, a4]).map((p) => p.problem),
+    ['stream a: seq 3 absent'],
+  );
+  assert.deepEqual(
+    checkChain([a1, { ...a2, prev: 'x' }]).map((p) => p.problem),
+    ['stream a seq 2: the record does not match its hash (edited)', 'stream a seq 2: does not link to seq 1'],
+  );
 });

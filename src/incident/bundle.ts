@@ -22,7 +22,14 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { chainHash, type AuditEvent } from '../audit/event.ts';
-import { exportCheckpoints, latestCheckpoints, loadOrCreateSigner, parseCheckpointExport, signatureValid, type CheckpointDetail } from '../audit/checkpoint.ts';
+import {
+  exportCheckpoints,
+  latestCheckpoints,
+  loadOrCreateSigner,
+  parseCheckpointExport,
+  signatureValid,
+  type CheckpointDetail,
+} from '../audit/checkpoint.ts';
 import { timeline } from '../audit/timeline.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { canonicalJson } from '../inventory/canonical.ts';
@@ -31,7 +38,16 @@ import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
 export const BUNDLE_FORMAT = 'gatehouse-incident-bundle/1';
-const FILES = ['incident.json', 'audit.jsonl', 'checkpoints.json', 'verification.json', 'timelines.json', 'inventory.json', 'policy.json', 'config.json'] as const;
+const FILES = [
+  'incident.json',
+  'audit.jsonl',
+  'checkpoints.json',
+  'verification.json',
+  'timelines.json',
+  'inventory.json',
+  'policy.json',
+  'config.json',
+] as const;
 
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
@@ -57,11 +73,23 @@ export function checkChain(events: readonly AuditEvent[]): BundleProblem[] {
   const problems: BundleProblem[] = [];
   const last = new Map<string, AuditEvent>();
   for (const e of [...events].sort((a, b) => (a.stream === b.stream ? a.seq - b.seq : a.stream < b.stream ? -1 : 1))) {
-    if (chainHash(e) !== e.hash) problems.push({ file: 'audit.jsonl', problem: `stream ${e.stream} seq ${e.seq}: the record does not match its hash (edited)` });
+    if (chainHash(e) !== e.hash)
+      problems.push({
+        file: 'audit.jsonl',
+        problem: `stream ${e.stream} seq ${e.seq}: the record does not match its hash (edited)`,
+      });
     const before = last.get(e.stream);
     if (before) {
-      if (e.seq !== before.seq + 1) problems.push({ file: 'audit.jsonl', problem: `stream ${e.stream}: seq ${before.seq + 1}${e.seq - 1 > before.seq + 1 ? ` to ${e.seq - 1}` : ''} absent` });
-      else if (e.prev !== before.hash) problems.push({ file: 'audit.jsonl', problem: `stream ${e.stream} seq ${e.seq}: does not link to seq ${before.seq}` });
+      if (e.seq !== before.seq + 1)
+        problems.push({
+          file: 'audit.jsonl',
+          problem: `stream ${e.stream}: seq ${before.seq + 1}${e.seq - 1 > before.seq + 1 ? ` to ${e.seq - 1}` : ''} absent`,
+        });
+      else if (e.prev !== before.hash)
+        problems.push({
+          file: 'audit.jsonl',
+          problem: `stream ${e.stream} seq ${e.seq}: does not link to seq ${before.seq}`,
+        });
     }
     last.set(e.stream, e);
   }
@@ -69,17 +97,30 @@ export function checkChain(events: readonly AuditEvent[]): BundleProblem[] {
 }
 
 /** Checkpoints (exported, and those recorded in the window): signatures, and hashes where the bundle holds the record. */
-function checkCheckpoints(events: readonly AuditEvent[], exported: Array<CheckpointDetail & { stream: string }>, trusted?: ReadonlySet<string>): BundleProblem[] {
+function checkCheckpoints(
+  events: readonly AuditEvent[],
+  exported: Array<CheckpointDetail & { stream: string }>,
+  trusted?: ReadonlySet<string>,
+): BundleProblem[] {
   const problems: BundleProblem[] = [];
   const byRecord = new Map(events.map((e) => [`${e.stream}\n${e.seq}`, e.hash]));
-  const inWindow = events.filter((e) => e.kind === 'audit.checkpoint' && e.detail && typeof e.detail.seq === 'number').map((e) => ({ ...(e.detail as unknown as CheckpointDetail), stream: e.stream, file: 'audit.jsonl' }));
+  const inWindow = events
+    .filter((e) => e.kind === 'audit.checkpoint' && e.detail && typeof e.detail.seq === 'number')
+    .map((e) => ({ ...(e.detail as unknown as CheckpointDetail), stream: e.stream, file: 'audit.jsonl' }));
   for (const cp of [...exported.map((c) => ({ ...c, file: 'checkpoints.json' })), ...inWindow]) {
     if (!signatureValid(cp.stream, cp, trusted)) {
-      problems.push({ file: cp.file, problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the signature does not verify (or its key is not trusted)` });
+      problems.push({
+        file: cp.file,
+        problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the signature does not verify (or its key is not trusted)`,
+      });
       continue;
     }
     const hash = byRecord.get(`${cp.stream}\n${cp.seq}`);
-    if (hash !== undefined && hash !== cp.hash) problems.push({ file: cp.file, problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the record in the bundle is not the one signed` });
+    if (hash !== undefined && hash !== cp.hash)
+      problems.push({
+        file: cp.file,
+        problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the record in the bundle is not the one signed`,
+      });
   }
   return problems;
 }
@@ -93,7 +134,14 @@ export interface ExportResult {
   manifest: Manifest;
 }
 
-export async function exportBundle(store: Store, config: Config, actor: Actor, id: string, dir: string, opts: { tenant?: string; now?: number } = {}): Promise<ExportResult> {
+export async function exportBundle(
+  store: Store,
+  config: Config,
+  actor: Actor,
+  id: string,
+  dir: string,
+  opts: { tenant?: string; now?: number } = {},
+): Promise<ExportResult> {
   const now = opts.now ?? Date.now();
   const incident = await getIncident(store, id, opts.tenant);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -103,21 +151,57 @@ export async function exportBundle(store: Store, config: Config, actor: Actor, i
   const events = records.map((r) => r.event);
   const t = touched(incident.scope, events);
   const runs = [];
-  for (const run of t.runs) runs.push({ run, entries: timeline((await store.audit.read({ runId: run, limit: 100_000 })).map((r) => r.event)) });
+  for (const run of t.runs)
+    runs.push({ run, entries: timeline((await store.audit.read({ runId: run, limit: 100_000 })).map((r) => r.event)) });
   const policyFiles = [];
-  for (const f of config.policy?.files ?? []) policyFiles.push({ file: f, sha256: await readFile(f).then(sha256, () => null) });
+  for (const f of config.policy?.files ?? [])
+    policyFiles.push({ file: f, sha256: await readFile(f).then(sha256, () => null) });
   const content: Record<(typeof FILES)[number], string> = {
     'incident.json': JSON.stringify(incident, null, 2),
     'audit.jsonl': events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''),
     'checkpoints.json': JSON.stringify(exportCheckpoints(await latestCheckpoints(store.audit), new Date(now)), null, 2),
-    'verification.json': JSON.stringify({ store: await verifyAudit(store.audit), window: { records: events.length, truncated, problems: checkChain(events) } }, null, 2),
+    'verification.json': JSON.stringify(
+      {
+        store: await verifyAudit(store.audit),
+        window: { records: events.length, truncated, problems: checkChain(events) },
+      },
+      null,
+      2,
+    ),
     'timelines.json': JSON.stringify({ scope: incident.scope, touched: t, runs }, null, 2),
-    'inventory.json': JSON.stringify({ revision: await store.inventory.revision(), servers: await store.inventory.servers(), tools: await store.inventory.tools() }, null, 2),
-    'policy.json': JSON.stringify({
-      revision: config.policy?.compiled.revision ?? null, files: policyFiles, runtimeModes: await store.modes.list(),
-      principalRevocations: await store.principalRevocations.list(), credentialRevocations: await store.revocations.list(),
-    }, null, 2),
-    'config.json': JSON.stringify({ source: config.source, sha256: await readFile(config.source).then(sha256, () => null), servers: config.servers.map((s) => ({ name: s.name, owner: s.owner ?? null, environment: s.environment ?? null })) }, null, 2),
+    'inventory.json': JSON.stringify(
+      {
+        revision: await store.inventory.revision(),
+        servers: await store.inventory.servers(),
+        tools: await store.inventory.tools(),
+      },
+      null,
+      2,
+    ),
+    'policy.json': JSON.stringify(
+      {
+        revision: config.policy?.compiled.revision ?? null,
+        files: policyFiles,
+        runtimeModes: await store.modes.list(),
+        principalRevocations: await store.principalRevocations.list(),
+        credentialRevocations: await store.revocations.list(),
+      },
+      null,
+      2,
+    ),
+    'config.json': JSON.stringify(
+      {
+        source: config.source,
+        sha256: await readFile(config.source).then(sha256, () => null),
+        servers: config.servers.map((s) => ({
+          name: s.name,
+          owner: s.owner ?? null,
+          environment: s.environment ?? null,
+        })),
+      },
+      null,
+      2,
+    ),
   };
   const files: Record<string, string> = {};
   for (const name of FILES) {
@@ -125,9 +209,23 @@ export async function exportBundle(store: Store, config: Config, actor: Actor, i
     files[name] = sha256(content[name]);
   }
   const signature = loadOrCreateSigner(config.gateway.stateDir).sign(signedName(id), 0, filesDigest(files));
-  const manifest: Manifest = { format: BUNDLE_FORMAT, incident: id, createdAt: new Date(now).toISOString(), window: { since: new Date(since).toISOString(), until: new Date(until).toISOString() }, files, signature };
+  const manifest: Manifest = {
+    format: BUNDLE_FORMAT,
+    incident: id,
+    createdAt: new Date(now).toISOString(),
+    window: { since: new Date(since).toISOString(), until: new Date(until).toISOString() },
+    files,
+    signature,
+  };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2), { mode: 0o600 });
-  await addAction(store, id, actor, 'exported', { dir, records: events.length, truncated, runs: runs.length, manifest: sha256(JSON.stringify(manifest, null, 2)), keyId: signature.keyId });
+  await addAction(store, id, actor, 'exported', {
+    dir,
+    records: events.length,
+    truncated,
+    runs: runs.length,
+    manifest: sha256(JSON.stringify(manifest, null, 2)),
+    keyId: signature.keyId,
+  });
   return { dir, incident: id, records: events.length, truncated, runs: runs.length, manifest };
 }
 
@@ -142,16 +240,30 @@ export interface BundleReport {
 /** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
 export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string>): Promise<BundleReport> {
   const problems: BundleProblem[] = [];
-  const fail = (file: string, problem: string): BundleReport => ({ ok: false, incident: null, keyId: null, records: 0, problems: [...problems, { file, problem }] });
+  const fail = (file: string, problem: string): BundleReport => ({
+    ok: false,
+    incident: null,
+    keyId: null,
+    records: 0,
+    problems: [...problems, { file, problem }],
+  });
   let manifest: Manifest;
   try {
     manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   } catch (err) {
     return fail('manifest.json', `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'not json'}`);
   }
-  if (manifest?.format !== BUNDLE_FORMAT || typeof manifest.files !== 'object' || !manifest.signature) return fail('manifest.json', 'not a gatehouse incident bundle');
-  if (manifest.signature.hash !== filesDigest(manifest.files) || manifest.signature.seq !== 0 || !signatureValid(signedName(manifest.incident), manifest.signature, trustedKeys)) {
-    problems.push({ file: 'manifest.json', problem: 'the signature does not cover these entries (the manifest was altered), or its key is not trusted' });
+  if (manifest?.format !== BUNDLE_FORMAT || typeof manifest.files !== 'object' || !manifest.signature)
+    return fail('manifest.json', 'not a gatehouse incident bundle');
+  if (
+    manifest.signature.hash !== filesDigest(manifest.files) ||
+    manifest.signature.seq !== 0 ||
+    !signatureValid(signedName(manifest.incident), manifest.signature, trustedKeys)
+  ) {
+    problems.push({
+      file: 'manifest.json',
+      problem: 'the signature does not cover these entries (the manifest was altered), or its key is not trusted',
+    });
   }
   const text = new Map<string, string>();
   for (const name of FILES) {
@@ -166,13 +278,20 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
       problems.push({ file: name, problem: 'missing' });
       continue;
     }
-    if (sha256(body) !== manifest.files[name]) problems.push({ file: name, problem: 'its SHA-256 differs from the manifest (the file was altered)' });
+    if (sha256(body) !== manifest.files[name])
+      problems.push({ file: name, problem: 'its SHA-256 differs from the manifest (the file was altered)' });
     text.set(name, body.toString('utf8'));
   }
-  for (const extra of (await readdir(dir)).filter((f) => f !== 'manifest.json' && !(FILES as readonly string[]).includes(f))) problems.push({ file: extra, problem: 'not part of the bundle' });
+  for (const extra of (await readdir(dir)).filter(
+    (f) => f !== 'manifest.json' && !(FILES as readonly string[]).includes(f),
+  ))
+    problems.push({ file: extra, problem: 'not part of the bundle' });
   let events: AuditEvent[] = [];
   try {
-    events = (text.get('audit.jsonl') ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+    events = (text.get('audit.jsonl') ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEvent);
     problems.push(...checkChain(events));
   } catch {
     problems.push({ file: 'audit.jsonl', problem: 'a line is not valid json' });
@@ -183,5 +302,11 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
   } catch {
     problems.push({ file: 'checkpoints.json', problem: 'not a checkpoint export' });
   }
-  return { ok: problems.length === 0, incident: manifest.incident, keyId: manifest.signature.keyId ?? null, records: events.length, problems };
+  return {
+    ok: problems.length === 0,
+    incident: manifest.incident,
+    keyId: manifest.signature.keyId ?? null,
+    records: events.length,
+    problems,
+  };
 }

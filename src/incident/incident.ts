@@ -41,14 +41,23 @@ export function validId(id: string): boolean {
 /** The server a namespaced tool belongs to, by the config's servers and separator. */
 export function serverOfTool(config: Config, tool: string): string | undefined {
   const sep = config.gateway.namespaceSeparator;
-  return config.servers.map((s) => s.name).filter((n) => tool.startsWith(`${n}${sep}`) && tool.length > n.length + sep.length).sort((a, b) => b.length - a.length)[0];
+  return config.servers
+    .map((s) => s.name)
+    .filter((n) => tool.startsWith(`${n}${sep}`) && tool.length > n.length + sep.length)
+    .sort((a, b) => b.length - a.length)[0];
 }
 
 export function checkScope(config: Config, kind: string, value: string): IncidentRecord['scope'] {
-  if (!(SCOPE_KINDS as readonly string[]).includes(kind)) throw new IncidentError('invalid', `unknown scope \`${kind}\`: use ${SCOPE_KINDS.join(', ')}`);
+  if (!(SCOPE_KINDS as readonly string[]).includes(kind))
+    throw new IncidentError('invalid', `unknown scope \`${kind}\`: use ${SCOPE_KINDS.join(', ')}`);
   if (!value || value.length > 1024) throw new IncidentError('invalid', `the ${kind} is empty or too long`);
-  if (kind === 'server' && !config.servers.some((s) => s.name === value)) throw new IncidentError('invalid', `unknown server \`${value}\``);
-  if (kind === 'tool' && !serverOfTool(config, value)) throw new IncidentError('invalid', `\`${value}\` names no configured server (tools are namespaced: <server>${config.gateway.namespaceSeparator}<tool>)`);
+  if (kind === 'server' && !config.servers.some((s) => s.name === value))
+    throw new IncidentError('invalid', `unknown server \`${value}\``);
+  if (kind === 'tool' && !serverOfTool(config, value))
+    throw new IncidentError(
+      'invalid',
+      `\`${value}\` names no configured server (tools are namespaced: <server>${config.gateway.namespaceSeparator}<tool>)`,
+    );
   return { kind: kind as ScopeKind, value };
 }
 
@@ -69,7 +78,12 @@ export interface OpenResult {
   containment: { kind: 'mode' | 'principal'; target: string; at: number } & Confirmation;
 }
 
-export async function openIncident(store: Store, actor: Actor, input: OpenInput, now = Date.now()): Promise<OpenResult> {
+export async function openIncident(
+  store: Store,
+  actor: Actor,
+  input: OpenInput,
+  now = Date.now(),
+): Promise<OpenResult> {
   const title = input.title.trim().slice(0, 300);
   if (!title) throw new IncidentError('invalid', 'an incident needs a title');
   const reason = input.reason.trim().slice(0, 500);
@@ -80,40 +94,91 @@ export async function openIncident(store: Store, actor: Actor, input: OpenInput,
   let containment: OpenResult['containment'];
   const timeoutMs = input.timeoutMs ?? 30_000;
   if (kind === 'principal') {
-    const r: PrincipalRevocation = { kind: 'subject', value, issuer: '', reason: `incident ${id}: ${reason}`, revokedBy: actor.name, revokedAt: now };
+    const r: PrincipalRevocation = {
+      kind: 'subject',
+      value,
+      issuer: '',
+      reason: `incident ${id}: ${reason}`,
+      revokedBy: actor.name,
+      revokedAt: now,
+    };
     await store.principalRevocations.revoke(r);
     // Revoking again keeps the first record: its time is the version gateways acknowledge.
-    const inForce = (await store.principalRevocations.list()).find((x) => x.kind === 'subject' && x.value === value && x.issuer === '') ?? r;
+    const inForce =
+      (await store.principalRevocations.list()).find(
+        (x) => x.kind === 'subject' && x.value === value && x.issuer === '',
+      ) ?? r;
     await actor.record('principals.revoke', { kind: 'subject', value, issuer: '*', reason: r.reason, incident: id });
     await input.announce?.({ kind: 'revocations.changed' });
-    const c = await confirmed(live, () => store.applyAcks.acks(principalKey(inForce)), { at: now, version: inForce.revokedAt, timeoutMs, onWait: input.onWait });
+    const c = await confirmed(live, () => store.applyAcks.acks(principalKey(inForce)), {
+      at: now,
+      version: inForce.revokedAt,
+      timeoutMs,
+      onWait: input.onWait,
+    });
     containment = { kind: 'principal', target: `subject ${value}`, at: now, ...c };
   } else {
-    const rec: ModeRecord = { scope: `${kind}:${value}`, mode: 'disabled', reason: `incident ${id}: ${reason}`, setBy: actor.name, setAt: now };
+    const rec: ModeRecord = {
+      scope: `${kind}:${value}`,
+      mode: 'disabled',
+      reason: `incident ${id}: ${reason}`,
+      setBy: actor.name,
+      setAt: now,
+    };
     await store.modes.set(rec);
     await actor.record('mode.set', { scope: rec.scope, mode: rec.mode, reason: rec.reason, incident: id });
     await input.announce?.({ kind: 'modes.changed' });
-    const c = await confirmed(live, () => store.applyAcks.acks(modeKey(rec.scope)), { at: now, version: rec.setAt, timeoutMs, onWait: input.onWait });
+    const c = await confirmed(live, () => store.applyAcks.acks(modeKey(rec.scope)), {
+      at: now,
+      version: rec.setAt,
+      timeoutMs,
+      onWait: input.onWait,
+    });
     containment = { kind: 'mode', target: `${rec.scope}=disabled`, at: now, ...c };
   }
   const action: IncidentAction = { at: now, by: actor.name, action: 'contained', detail: { ...containment } };
   const incident: IncidentRecord = {
-    id, title, scope: input.scope, tenant: kind === 'tenant' ? value : null, reason, status: 'open', openedBy: actor.name, openedAt: now,
-    windowStart: Math.min(input.windowStart ?? now - DEFAULT_LOOKBACK_MS, now), closedBy: null, closedAt: null, actions: [action],
+    id,
+    title,
+    scope: input.scope,
+    tenant: kind === 'tenant' ? value : null,
+    reason,
+    status: 'open',
+    openedBy: actor.name,
+    openedAt: now,
+    windowStart: Math.min(input.windowStart ?? now - DEFAULT_LOOKBACK_MS, now),
+    closedBy: null,
+    closedAt: null,
+    actions: [action],
   };
   await store.incidents.create(incident);
-  await actor.record('incident.open', { incident: id, title, scope: `${kind}:${value}`, reason, confirmed: containment.confirmed, timeToEffectMs: containment.timeToEffectMs });
+  await actor.record('incident.open', {
+    incident: id,
+    title,
+    scope: `${kind}:${value}`,
+    reason,
+    confirmed: containment.confirmed,
+    timeToEffectMs: containment.timeToEffectMs,
+  });
   return { incident, containment };
 }
 
 export async function getIncident(store: Store, id: string, tenant?: string): Promise<IncidentRecord> {
   const r = validId(id) ? await store.incidents.get(id) : undefined;
   // A tenant admin's view: another tenant's incident (or a gateway-wide one) looks like none at all.
-  if (!r || (tenant !== undefined && r.tenant !== tenant)) throw new IncidentError('not_found', `no incident \`${id}\``);
+  if (!r || (tenant !== undefined && r.tenant !== tenant))
+    throw new IncidentError('not_found', `no incident \`${id}\``);
   return r;
 }
 
-export async function addAction(store: Store, id: string, actor: Actor, action: string, detail: Record<string, unknown>, at = Date.now()): Promise<void> {
+export async function addAction(
+  store: Store,
+  id: string,
+  actor: Actor,
+  action: string,
+  detail: Record<string, unknown>,
+  at = Date.now(),
+): Promise<void> {
   await store.incidents.addAction(id, { at, by: actor.name, action, detail });
   await actor.record(`incident.${action}`, { incident: id, ...detail });
 }
@@ -122,20 +187,32 @@ export async function addAction(store: Store, id: string, actor: Actor, action: 
  * Close an incident. The containment stays unless `lift` is set: then the mode is cleared (or the
  * principal restored), giving the decision back to the policy files.
  */
-export async function closeIncident(store: Store, actor: Actor, id: string, opts: { note?: string; lift?: boolean; tenant?: string }, now = Date.now()): Promise<IncidentRecord> {
+export async function closeIncident(
+  store: Store,
+  actor: Actor,
+  id: string,
+  opts: { note?: string; lift?: boolean; tenant?: string },
+  now = Date.now(),
+): Promise<IncidentRecord> {
   const r = await getIncident(store, id, opts.tenant);
-  if (r.status === 'closed' || !(await store.incidents.close(id, actor.name, now))) throw new IncidentError('conflict', `incident \`${id}\` is already closed`);
+  if (r.status === 'closed' || !(await store.incidents.close(id, actor.name, now)))
+    throw new IncidentError('conflict', `incident \`${id}\` is already closed`);
   const lifted: string[] = [];
   if (opts.lift) {
     if (r.scope.kind === 'principal') {
-      if (await store.principalRevocations.restore('subject', r.scope.value, '')) lifted.push(`subject ${r.scope.value}`);
-    } else if (await store.modes.clear(`${r.scope.kind}:${r.scope.value}`)) lifted.push(`${r.scope.kind}:${r.scope.value}`);
+      if (await store.principalRevocations.restore('subject', r.scope.value, ''))
+        lifted.push(`subject ${r.scope.value}`);
+    } else if (await store.modes.clear(`${r.scope.kind}:${r.scope.value}`))
+      lifted.push(`${r.scope.kind}:${r.scope.value}`);
   }
   await addAction(store, id, actor, 'closed', { note: opts.note?.slice(0, 500) ?? '', lifted }, now);
   return getIncident(store, id);
 }
 
 /** The window of audit records an incident covers. */
-export function windowOf(r: Pick<IncidentRecord, 'windowStart' | 'closedAt'>, now = Date.now()): { since: number; until: number } {
+export function windowOf(
+  r: Pick<IncidentRecord, 'windowStart' | 'closedAt'>,
+  now = Date.now(),
+): { since: number; until: number } {
   return { since: r.windowStart, until: r.closedAt ?? now };
 }

@@ -24,7 +24,9 @@ let hookCalls = 0;
 
 before(async () => {
   smtp = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
     onData(stream, session, done) {
       stream.resume();
       stream.on('end', () => {
@@ -51,7 +53,8 @@ async function setup(): Promise<{ store: Store; config: ReturnType<typeof parseC
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-notify-'));
   const file = join(dir, 'gatehouse.yaml');
   const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/`;
-  const yaml = `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n` +
+  const yaml =
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n` +
     `  - { name: files, transport: stdio, command: /bin/true, owner: files@example.test, contact: { webhook: { url: ${JSON.stringify(hookUrl)}, secret: notify-secret-0123456789 } } }\n` +
     '  - { name: other, transport: stdio, command: /bin/true, owner: other@example.test }\n' +
     '  - { name: team, transport: stdio, command: /bin/true, owner: the platform team }\n';
@@ -61,7 +64,14 @@ async function setup(): Promise<{ store: Store; config: ReturnType<typeof parseC
 }
 
 test('smtp urls: smtp:// and smtps://, credentials decoded, anything else refused', () => {
-  assert.deepEqual(smtpOptions('smtp://127.0.0.1:2525', 1000), { host: '127.0.0.1', port: 2525, secure: false, connectionTimeout: 1000, greetingTimeout: 1000, socketTimeout: 1000 });
+  assert.deepEqual(smtpOptions('smtp://127.0.0.1:2525', 1000), {
+    host: '127.0.0.1',
+    port: 2525,
+    secure: false,
+    connectionTimeout: 1000,
+    greetingTimeout: 1000,
+    socketTimeout: 1000,
+  });
   const s = smtpOptions('smtps://u%40x:p%3Aw@mail.example', 5);
   assert.equal(s.port, 465);
   assert.equal(s.secure, true);
@@ -70,20 +80,42 @@ test('smtp urls: smtp:// and smtps://, credentials decoded, anything else refuse
   assert.throws(() => smtpOptions('nope', 5), /not a url/);
 });
 
-test('only the affected servers\' owners; an owner that is no address gets no email', async () => {
+test("only the affected servers' owners; an owner that is no address gets no email", async () => {
   const { store, config } = await setup();
   try {
     const actor: Actor = { name: 't', record: async () => {} };
-    const { incident } = await openIncident(store, actor, { title: 't', scope: { kind: 'tool', value: 'files__write' }, reason: 'r', timeoutMs: 0 });
+    const { incident } = await openIncident(store, actor, {
+      title: 't',
+      scope: { kind: 'tool', value: 'files__write' },
+      reason: 'r',
+      timeoutMs: 0,
+    });
     const r = await recipients(store, config, incident);
     assert.deepEqual(r.servers, ['files']);
-    assert.deepEqual(r.recipients.map((x) => [x.channel, x.to.replace(/:\d+/, ':P')]), [['email', 'files@example.test'], ['webhook', 'http://127.0.0.1:P/']]);
-    const team = await openIncident(store, actor, { title: 't', scope: { kind: 'server', value: 'team' }, reason: 'r', timeoutMs: 0 });
+    assert.deepEqual(
+      r.recipients.map((x) => [x.channel, x.to.replace(/:\d+/, ':P')]),
+      [
+        ['email', 'files@example.test'],
+        ['webhook', 'http://127.0.0.1:P/'],
+      ],
+    );
+    const team = await openIncident(store, actor, {
+      title: 't',
+      scope: { kind: 'server', value: 'team' },
+      reason: 'r',
+      timeoutMs: 0,
+    });
     assert.deepEqual((await recipients(store, config, team.incident)).recipients, []);
     const { subject, text } = noticeText(incident, 'files');
     assert.match(subject, new RegExp(`^\\[gatehouse\\] incident ${incident.id}: t$`));
-    assert.equal(noticeText({ ...incident, title: 'a\r\nBcc: x@evil.test' }, 'files').subject, `[gatehouse] incident ${incident.id}: a  Bcc: x@evil.test`);
-    assert.match(text, /What happened[\s\S]*What was done[\s\S]*contained: tool:files__write=disabled[\s\S]*What you must do/);
+    assert.equal(
+      noticeText({ ...incident, title: 'a\r\nBcc: x@evil.test' }, 'files').subject,
+      `[gatehouse] incident ${incident.id}: a  Bcc: x@evil.test`,
+    );
+    assert.match(
+      text,
+      /What happened[\s\S]*What was done[\s\S]*contained: tool:files__write=disabled[\s\S]*What you must do/,
+    );
   } finally {
     await store.close();
   }
@@ -94,9 +126,18 @@ test('deliveries are retried with backoff, and each is recorded, failed or not',
   try {
     const recorded: Array<Record<string, unknown>> = [];
     const actor: Actor = { name: 't', record: async (action, detail) => void recorded.push({ action, ...detail }) };
-    const { incident } = await openIncident(store, actor, { title: 'leak', scope: { kind: 'server', value: 'files' }, reason: 'r', timeoutMs: 0 });
+    const { incident } = await openIncident(store, actor, {
+      title: 'leak',
+      scope: { kind: 'server', value: 'files' },
+      reason: 'r',
+      timeoutMs: 0,
+    });
     const started = Date.now();
-    const r = await notifyIncident(store, config, actor, incident.id, { smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as { port: number }).port}`, attempts: 3, backoffMs: 50 });
+    const r = await notifyIncident(store, config, actor, incident.id, {
+      smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as { port: number }).port}`,
+      attempts: 3,
+      backoffMs: 50,
+    });
     const email = r.deliveries.find((d) => d.channel === 'email')!;
     const webhook = r.deliveries.find((d) => d.channel === 'webhook')!;
     assert.deepEqual([email.ok, email.attempts], [true, 2], 'the 451 was retried');
@@ -104,7 +145,13 @@ test('deliveries are retried with backoff, and each is recorded, failed or not',
     assert.deepEqual([webhook.ok, webhook.attempts, webhook.error], [false, 3, 'the webhook answered 500']);
     assert.equal(hookCalls, 3);
     assert.ok(Date.now() - started >= 50 + 100 + 50, 'backoff doubled between attempts');
-    assert.deepEqual(recorded.filter((x) => x.action === 'incident.notice').map((x) => [x.channel, x.ok]), [['email', true], ['webhook', false]]);
+    assert.deepEqual(
+      recorded.filter((x) => x.action === 'incident.notice').map((x) => [x.channel, x.ok]),
+      [
+        ['email', true],
+        ['webhook', false],
+      ],
+    );
     const after = await store.incidents.get(incident.id);
     assert.equal(after!.actions.at(-1)!.action, 'notified');
 

@@ -49,9 +49,21 @@ export interface NotifyOptions {
   tenant?: string;
 }
 
-export async function recipients(store: Store, config: Config, incident: IncidentRecord): Promise<{ servers: string[]; recipients: Recipient[] }> {
-  const own = incident.scope.kind === 'tool' ? serverOfTool(config, incident.scope.value) : incident.scope.kind === 'server' ? incident.scope.value : undefined;
-  const t = touched(incident.scope, (await windowRecords(store.audit, incident)).records.map((r) => r.event));
+export async function recipients(
+  store: Store,
+  config: Config,
+  incident: IncidentRecord,
+): Promise<{ servers: string[]; recipients: Recipient[] }> {
+  const own =
+    incident.scope.kind === 'tool'
+      ? serverOfTool(config, incident.scope.value)
+      : incident.scope.kind === 'server'
+        ? incident.scope.value
+        : undefined;
+  const t = touched(
+    incident.scope,
+    (await windowRecords(store.audit, incident)).records.map((r) => r.event),
+  );
   const servers = [...new Set([...(own ? [own] : []), ...t.servers])].sort();
   const out: Recipient[] = [];
   for (const name of servers) {
@@ -60,7 +72,14 @@ export async function recipients(store: Store, config: Config, incident: Inciden
     const owner = s.owner ?? null;
     const emails = new Set([...(owner && EMAIL.test(owner) ? [owner] : []), ...(s.contact?.email ?? [])]);
     for (const to of emails) out.push({ server: name, owner, channel: 'email', to });
-    if (s.contact?.webhook) out.push({ server: name, owner, channel: 'webhook', to: s.contact.webhook.url, secret: s.contact.webhook.secret });
+    if (s.contact?.webhook)
+      out.push({
+        server: name,
+        owner,
+        channel: 'webhook',
+        to: s.contact.webhook.url,
+        secret: s.contact.webhook.secret,
+      });
   }
   return { servers, recipients: out };
 }
@@ -80,11 +99,17 @@ export function noticeText(incident: IncidentRecord, server: string): { subject:
   ];
   for (const a of incident.actions) {
     const d = a.detail;
-    if (a.action === 'contained') lines.push(`  ${new Date(a.at).toISOString()} contained: ${String(d.target)} (${d.confirmed ? `confirmed by ${String(d.gateways)} gateway(s) within ${String(d.timeToEffectMs)} ms` : 'NOT confirmed by every gateway'})`);
+    if (a.action === 'contained')
+      lines.push(
+        `  ${new Date(a.at).toISOString()} contained: ${String(d.target)} (${d.confirmed ? `confirmed by ${String(d.gateways)} gateway(s) within ${String(d.timeToEffectMs)} ms` : 'NOT confirmed by every gateway'})`,
+      );
     else if (a.action === 'revoked') {
       const creds = (d.credentials as Array<{ ref: string }> | undefined) ?? [];
-      lines.push(`  ${new Date(a.at).toISOString()} revoked: ${creds.length} credential(s)${creds.length ? ` (${creds.map((c) => c.ref).join(', ')})` : ''}, ${(d.apiKeys as string[] | undefined)?.length ?? 0} api key(s), ${String(d.sessionsEnded ?? 0)} session(s)`);
-    } else if (a.action === 'exported') lines.push(`  ${new Date(a.at).toISOString()} evidence exported (${String(d.records)} audit records)`);
+      lines.push(
+        `  ${new Date(a.at).toISOString()} revoked: ${creds.length} credential(s)${creds.length ? ` (${creds.map((c) => c.ref).join(', ')})` : ''}, ${(d.apiKeys as string[] | undefined)?.length ?? 0} api key(s), ${String(d.sessionsEnded ?? 0)} session(s)`,
+      );
+    } else if (a.action === 'exported')
+      lines.push(`  ${new Date(a.at).toISOString()} evidence exported (${String(d.records)} audit records)`);
   }
   lines.push(
     '',
@@ -94,7 +119,12 @@ export function noticeText(incident: IncidentRecord, server: string): { subject:
     '  3. Review the evidence bundle the operator shares with you (checked with `gatehouse incident verify`), and reply with what the server did.',
   );
   // A title is one line: control characters (a newline would start a header of its own) become spaces.
-  return { subject: `[gatehouse] incident ${incident.id}: ${incident.title}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').slice(0, 200), text: lines.join('\n') + '\n' };
+  return {
+    subject: `[gatehouse] incident ${incident.id}: ${incident.title}`
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+      .slice(0, 200),
+    text: lines.join('\n') + '\n',
+  };
 }
 
 function slack(incident: IncidentRecord, server: string, text: string): string {
@@ -104,13 +134,24 @@ function slack(incident: IncidentRecord, server: string, text: string): string {
       { type: 'header', text: { type: 'plain_text', text: `Incident ${incident.id}`.slice(0, 150) } },
       { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text) } },
     ],
-    incident: { id: incident.id, title: incident.title, scope: incident.scope, server, status: incident.status, openedAt: new Date(incident.openedAt).toISOString() },
+    incident: {
+      id: incident.id,
+      title: incident.title,
+      scope: incident.scope,
+      server,
+      status: incident.status,
+      openedAt: new Date(incident.openedAt).toISOString(),
+    },
     unfurl_links: false,
     unfurl_media: false,
   });
 }
 
-async function withRetries(attempts: number, backoffMs: number, once: () => Promise<void>): Promise<{ ok: boolean; attempts: number; error?: string }> {
+async function withRetries(
+  attempts: number,
+  backoffMs: number,
+  once: () => Promise<void>,
+): Promise<{ ok: boolean; attempts: number; error?: string }> {
   let error = '';
   for (let i = 1; i <= attempts; i++) {
     try {
@@ -132,16 +173,27 @@ export function smtpOptions(url: string, timeoutMs: number): SMTPTransport.Optio
   } catch {
     throw new Error('the smtp url is not a url: use smtp://host:port or smtps://host:port');
   }
-  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error('the smtp url must start with smtp:// or smtps://');
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:')
+    throw new Error('the smtp url must start with smtp:// or smtps://');
   const secure = u.protocol === 'smtps:';
   return {
-    host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (secure ? 465 : 587)), secure,
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port || (secure ? 465 : 587)),
+    secure,
     ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
-    connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
   };
 }
 
-export async function notifyIncident(store: Store, config: Config, actor: Actor, id: string, opts: NotifyOptions = {}): Promise<{ incident: string; servers: string[]; deliveries: Delivery[] }> {
+export async function notifyIncident(
+  store: Store,
+  config: Config,
+  actor: Actor,
+  id: string,
+  opts: NotifyOptions = {},
+): Promise<{ incident: string; servers: string[]; deliveries: Delivery[] }> {
   const incident = await getIncident(store, id, opts.tenant);
   const { servers, recipients: list } = await recipients(store, config, incident);
   const smtpUrl = opts.smtpUrl ?? process.env.GATEHOUSE_SMTP_URL;
@@ -157,23 +209,57 @@ export async function notifyIncident(store: Store, config: Config, actor: Actor,
       let outcome: { ok: boolean; attempts: number; error?: string };
       if (r.channel === 'email') {
         outcome = mailer
-          ? await withRetries(attempts, backoffMs, async () => void (await mailer.sendMail({ from, to: r.to, subject, text, headers: { 'x-gatehouse-incident': incident.id } })))
+          ? await withRetries(
+              attempts,
+              backoffMs,
+              async () =>
+                void (await mailer.sendMail({
+                  from,
+                  to: r.to,
+                  subject,
+                  text,
+                  headers: { 'x-gatehouse-incident': incident.id },
+                })),
+            )
           : { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
       } else {
         const body = slack(incident, r.server, text);
         outcome = await withRetries(attempts, backoffMs, async () => {
-          const res = await fetch(r.to, { method: 'POST', headers: { 'content-type': 'application/json', ...sign(body, r.secret!, Date.now() / 1000) }, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+          const res = await fetch(r.to, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...sign(body, r.secret!, Date.now() / 1000) },
+            body,
+            signal: AbortSignal.timeout(timeoutMs),
+            redirect: 'error',
+          });
           await res.body?.cancel();
           if (!res.ok) throw new Error(`the webhook answered ${res.status}`);
         });
       }
       const d: Delivery = { server: r.server, channel: r.channel, to: r.to, ...outcome, at: new Date().toISOString() };
       deliveries.push(d);
-      await actor.record('incident.notice', { incident: id, server: d.server, channel: d.channel, to: d.to, ok: d.ok, attempts: d.attempts, ...(d.error ? { error: d.error } : {}) });
+      await actor.record('incident.notice', {
+        incident: id,
+        server: d.server,
+        channel: d.channel,
+        to: d.to,
+        ok: d.ok,
+        attempts: d.attempts,
+        ...(d.error ? { error: d.error } : {}),
+      });
     }
   } finally {
     mailer?.close();
   }
-  await addAction(store, id, actor, 'notified', { servers, deliveries: deliveries.map((d) => ({ server: d.server, channel: d.channel, to: d.to, ok: d.ok, attempts: d.attempts })) });
+  await addAction(store, id, actor, 'notified', {
+    servers,
+    deliveries: deliveries.map((d) => ({
+      server: d.server,
+      channel: d.channel,
+      to: d.to,
+      ok: d.ok,
+      attempts: d.attempts,
+    })),
+  });
   return { incident: id, servers, deliveries };
 }

@@ -20,7 +20,8 @@ const NOW = Date.now();
 test('the plan per scope', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-revoke-plan-'));
   const file = join(dir, 'gatehouse.yaml');
-  const yaml = `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n` +
+  const yaml =
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n` +
     '  - { name: gh, transport: stdio, command: /bin/true, environment: prod, credentials: { env: { TOKEN: "vault://kv/{env}/{tenant}/gh#t", SHARED: "env:SHARED_TOKEN" } } }\n' +
     '  - { name: jira, transport: http, url: "https://jira.example/mcp", oauth: { issuer: "https://as.example", clientId: gh }, credentials: { discoveryTenant: acme } }\n' +
     '  - { name: mine, transport: http, url: "https://mine.example/mcp", oauth: { issuer: "https://as.example", clientId: gh, per: user }, credentials: { discoveryTenant: acme } }\n' +
@@ -30,17 +31,54 @@ test('the plan per scope', async () => {
   const store = await openStore(config.storage);
   try {
     const log = new AuditLog(store.audit, 'gw-plan');
-    const call = (server: string, tenant: string, subject: string) => log.append({ kind: 'call.outcome', server, tool: `${server}__x`, outcome: 'ok', runId: `run-${subject}`, actor: { subject, tenant, via: 'jwt', issuer: 'https://idp' } });
+    const call = (server: string, tenant: string, subject: string) =>
+      log.append({
+        kind: 'call.outcome',
+        server,
+        tool: `${server}__x`,
+        outcome: 'ok',
+        runId: `run-${subject}`,
+        actor: { subject, tenant, via: 'jwt', issuer: 'https://idp' },
+      });
     await call('gh', 'acme', 'alice');
     await call('jira', 'acme', 'alice');
     await call('mine', 'acme', 'alice');
     await call('gh', 'globex', 'bob');
     await log.close();
-    for (const [name, tenant, subject] of [['acme-bot', 'acme', null], ['alice-key', 'acme', 'alice'], ['globex-bot', 'globex', null]] as const) {
-      await store.apiKeys.create({ id: `id-${name}`, name, hash: 'h', tenant, subject, roles: [], scopes: [], createdAt: NOW, createdBy: 't', expiresAt: null, lastUsedAt: null, revokedAt: null, revokedBy: null });
+    for (const [name, tenant, subject] of [
+      ['acme-bot', 'acme', null],
+      ['alice-key', 'acme', 'alice'],
+      ['globex-bot', 'globex', null],
+    ] as const) {
+      await store.apiKeys.create({
+        id: `id-${name}`,
+        name,
+        hash: 'h',
+        tenant,
+        subject,
+        roles: [],
+        scopes: [],
+        createdAt: NOW,
+        createdBy: 't',
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+        revokedBy: null,
+      });
     }
     const incident = (kind: IncidentRecord['scope']['kind'], value: string): IncidentRecord => ({
-      id: 'inc_000000000000', title: 't', scope: { kind, value }, tenant: null, reason: 'r', status: 'open', openedBy: 'x', openedAt: NOW, windowStart: NOW - 60_000, closedBy: null, closedAt: null, actions: [],
+      id: 'inc_000000000000',
+      title: 't',
+      scope: { kind, value },
+      tenant: null,
+      reason: 'r',
+      status: 'open',
+      openedBy: 'x',
+      openedAt: NOW,
+      windowStart: NOW - 60_000,
+      closedBy: null,
+      closedAt: null,
+      actions: [],
     });
     const refs = (p: Awaited<ReturnType<typeof plan>>) => p.refs.map((r) => r.ref);
 
@@ -53,13 +91,23 @@ test('the plan per scope', async () => {
     const tenant = await plan(store, config, incident('tenant', 'acme'));
     assert.deepEqual(tenant.servers, ['gh', 'jira', 'mine'], 'the servers the tenant used, not idle');
     assert.deepEqual(refs(tenant), ['vault://kv/prod/acme/gh#t', 'oauth:jira:acme', 'oauth:mine:acme']);
-    assert.deepEqual(tenant.skipped.map((s) => s.ref), ['env:SHARED_TOKEN'], 'a reference every tenant shares is left');
-    assert.deepEqual(tenant.apiKeys.map((k) => k.name), ['acme-bot', 'alice-key']);
+    assert.deepEqual(
+      tenant.skipped.map((s) => s.ref),
+      ['env:SHARED_TOKEN'],
+      'a reference every tenant shares is left',
+    );
+    assert.deepEqual(
+      tenant.apiKeys.map((k) => k.name),
+      ['acme-bot', 'alice-key'],
+    );
     assert.deepEqual(tenant.sessions, { tenant: 'acme' });
 
     const person = await plan(store, config, incident('principal', 'alice'));
     assert.deepEqual(refs(person), ['oauth:mine:acme/alice'], 'only their own authorization');
-    assert.deepEqual(person.apiKeys.map((k) => k.name), ['alice-key']);
+    assert.deepEqual(
+      person.apiKeys.map((k) => k.name),
+      ['alice-key'],
+    );
     assert.deepEqual(person.sessions, { subject: 'alice' });
     assert.ok(person.skipped.every((s) => /never saw it/.test(s.why)));
   } finally {

@@ -39,15 +39,24 @@ export interface Plan {
 
 function refsOf(s: ServerConfig): string[] {
   const c = s.credentials;
-  return [...Object.values(c?.env ?? {}), ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref))];
+  return [
+    ...Object.values(c?.env ?? {}),
+    ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+  ];
 }
 
 export async function plan(store: Store, config: Config, incident: IncidentRecord): Promise<Plan> {
   const { scope } = incident;
   const { records } = await windowRecords(store.audit, incident);
-  const t = touched(scope, records.map((r) => r.event));
-  const own = scope.kind === 'tool' ? serverOfTool(config, scope.value) : scope.kind === 'server' ? scope.value : undefined;
-  const servers = [...new Set([...(own ? [own] : []), ...t.servers])].filter((n) => config.servers.some((s) => s.name === n)).sort();
+  const t = touched(
+    scope,
+    records.map((r) => r.event),
+  );
+  const own =
+    scope.kind === 'tool' ? serverOfTool(config, scope.value) : scope.kind === 'server' ? scope.value : undefined;
+  const servers = [...new Set([...(own ? [own] : []), ...t.servers])]
+    .filter((n) => config.servers.some((s) => s.name === n))
+    .sort();
   const refs: PlannedRef[] = [];
   const skipped: Plan['skipped'] = [];
   const add = (p: PlannedRef) => void (refs.some((r) => r.ref === p.ref) || refs.push(p));
@@ -62,16 +71,24 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
     const tenants = scope.kind === 'tenant' ? [scope.value] : t.tenants;
     for (const ref of refsOf(s)) {
       if (scope.kind === 'principal') {
-        skipped.push({ ref, server: name, why: 'shared by the principal\'s tenant; the principal never saw it' });
+        skipped.push({ ref, server: name, why: "shared by the principal's tenant; the principal never saw it" });
         continue;
       }
       if (!ref.includes('{tenant}')) {
-        skipped.push({ ref, server: name, why: 'shared by every tenant: revoke it with `gatehouse credentials revoke` if it must go' });
+        skipped.push({
+          ref,
+          server: name,
+          why: 'shared by every tenant: revoke it with `gatehouse credentials revoke` if it must go',
+        });
         continue;
       }
       for (const tenant of tenants) {
         try {
-          add({ ref: expandReference(ref, { tenant, environment: s.environment ?? 'default' }), server: name, kind: 'secret' });
+          add({
+            ref: expandReference(ref, { tenant, environment: s.environment ?? 'default' }),
+            server: name,
+            kind: 'secret',
+          });
         } catch {
           skipped.push({ ref, server: name, why: `cannot be expanded for tenant \`${tenant}\`` });
         }
@@ -80,12 +97,26 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
     if (oauth) {
       for (const tenant of tenants) {
         if (scope.kind === 'tenant') add({ ref: `oauth:${name}:${tenant}`, server: name, kind: 'oauth' });
-        else if (oauth.per === 'user') add({ ref: `oauth:${name}:${tenant}/${scope.value}`, server: name, kind: 'oauth' });
+        else if (oauth.per === 'user')
+          add({ ref: `oauth:${name}:${tenant}/${scope.value}`, server: name, kind: 'oauth' });
       }
     }
   }
-  const keys = (await store.apiKeys.list()).filter((k) => k.revokedAt === null && (scope.kind === 'tenant' ? k.tenant === scope.value : scope.kind === 'principal' ? k.subject === scope.value || k.name === scope.value : false));
-  const sessions = scope.kind === 'tenant' ? { tenant: scope.value } : scope.kind === 'principal' ? { subject: scope.value } : undefined;
+  const keys = (await store.apiKeys.list()).filter(
+    (k) =>
+      k.revokedAt === null &&
+      (scope.kind === 'tenant'
+        ? k.tenant === scope.value
+        : scope.kind === 'principal'
+          ? k.subject === scope.value || k.name === scope.value
+          : false),
+  );
+  const sessions =
+    scope.kind === 'tenant'
+      ? { tenant: scope.value }
+      : scope.kind === 'principal'
+        ? { subject: scope.value }
+        : undefined;
   return { servers, refs, skipped, apiKeys: keys.map((k) => ({ id: k.id, name: k.name })), sessions };
 }
 
@@ -99,7 +130,13 @@ export interface RevokeResult {
   confirmed: boolean;
 }
 
-export async function revokeIncident(store: Store, config: Config, actor: Actor, id: string, opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void; spareKey?: string } = {}): Promise<RevokeResult> {
+export async function revokeIncident(
+  store: Store,
+  config: Config,
+  actor: Actor,
+  id: string,
+  opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void; spareKey?: string } = {},
+): Promise<RevokeResult> {
   const incident = await getIncident(store, id, opts.tenant);
   const p = await plan(store, config, incident);
   const at = Date.now();
@@ -109,15 +146,26 @@ export async function revokeIncident(store: Store, config: Config, actor: Actor,
     await store.revocations.revoke({ ref: r.ref, reason, revokedBy: actor.name, revokedAt: at });
     await actor.record('credentials.revoke', { ref: r.ref, reason, incident: id });
   }
-  const credentials = await Promise.all(p.refs.map(async (r) => ({
-    ...r, revokedAt: new Date(at).toISOString(),
-    ...(await confirmed(live, () => store.revocations.acks(r.ref), { at, timeoutMs: opts.timeoutMs ?? 30_000, onWait: opts.onWait })),
-  })));
+  const credentials = await Promise.all(
+    p.refs.map(async (r) => ({
+      ...r,
+      revokedAt: new Date(at).toISOString(),
+      ...(await confirmed(live, () => store.revocations.acks(r.ref), {
+        at,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        onWait: opts.onWait,
+      })),
+    })),
+  );
   const apiKeys: RevokeResult['apiKeys'] = [];
   for (const k of p.apiKeys) {
     // The key the admin acts with stays: revoking it would lock them out of the rest of the playbook.
     if (k.name === opts.spareKey) {
-      p.skipped.push({ ref: `api key ${k.name}`, server: '', why: 'the key this request came with (revoke it with `gatehouse keys revoke` when done)' });
+      p.skipped.push({
+        ref: `api key ${k.name}`,
+        server: '',
+        why: 'the key this request came with (revoke it with `gatehouse keys revoke` when done)',
+      });
       continue;
     }
     const after = await store.apiKeys.revoke(k.id, actor.name, Date.now());
@@ -126,10 +174,23 @@ export async function revokeIncident(store: Store, config: Config, actor: Actor,
       await actor.record('keys.revoke', { id: k.id, name: k.name, incident: id });
     }
   }
-  const sessions = p.sessions ? { ended: await store.sessions.deleteMatching(p.sessions), at: new Date().toISOString() } : null;
-  const result: RevokeResult = { incident: id, servers: p.servers, credentials, skipped: p.skipped, apiKeys, sessions, confirmed: credentials.every((c) => c.confirmed) };
+  const sessions = p.sessions
+    ? { ended: await store.sessions.deleteMatching(p.sessions), at: new Date().toISOString() }
+    : null;
+  const result: RevokeResult = {
+    incident: id,
+    servers: p.servers,
+    credentials,
+    skipped: p.skipped,
+    apiKeys,
+    sessions,
+    confirmed: credentials.every((c) => c.confirmed),
+  };
   await addAction(store, id, actor, 'revoked', {
-    credentials: credentials.map((c) => ({ ref: c.ref, confirmed: c.confirmed, timeToEffectMs: c.timeToEffectMs })), apiKeys: apiKeys.map((k) => k.name), sessionsEnded: sessions?.ended ?? 0, confirmed: result.confirmed,
+    credentials: credentials.map((c) => ({ ref: c.ref, confirmed: c.confirmed, timeToEffectMs: c.timeToEffectMs })),
+    apiKeys: apiKeys.map((k) => k.name),
+    sessionsEnded: sessions?.ended ?? 0,
+    confirmed: result.confirmed,
   });
   return result;
 }

@@ -7,7 +7,11 @@ const PAGE = 1000;
 /** An export holds at most this many records; a longer window says so instead of growing without bound. */
 export const MAX_WINDOW_RECORDS = 500_000;
 
-export async function windowRecords(audit: AuditStore, r: Pick<IncidentRecord, 'windowStart' | 'closedAt'>, now = Date.now()): Promise<{ records: Array<{ position: number; event: AuditEvent }>; truncated: boolean }> {
+export async function windowRecords(
+  audit: AuditStore,
+  r: Pick<IncidentRecord, 'windowStart' | 'closedAt'>,
+  now = Date.now(),
+): Promise<{ records: Array<{ position: number; event: AuditEvent }>; truncated: boolean }> {
   const { since, until } = windowOf(r, now);
   const records: Array<{ position: number; event: AuditEvent }> = [];
   for (let after = 0; ; ) {

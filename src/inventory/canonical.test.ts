@@ -33,7 +33,10 @@ test('key order and number spelling do not change the pin', () => {
     ['{"name":"t","inputSchema":{"maximum":1e2}}', '{"name":"t","inputSchema":{"maximum":100.000}}'],
     ['{"name":"t","inputSchema":{"minimum":-0}}', '{"name":"t","inputSchema":{"minimum":0}}'],
     ['{"name":"t","inputSchema":{"default":0.5E1}}', '{"name":"t","inputSchema":{"default":5}}'],
-    ['{"name":"t","annotations":{"title":"x","readOnlyHint":true}}', '{"annotations":{"readOnlyHint":true,"title":"x"},"name":"t"}'],
+    [
+      '{"name":"t","annotations":{"title":"x","readOnlyHint":true}}',
+      '{"annotations":{"readOnlyHint":true,"title":"x"},"name":"t"}',
+    ],
   ];
   for (const [a, b] of pairs) assert.equal(toolPin(JSON.parse(a)), toolPin(JSON.parse(b)), `${a} vs ${b}`);
   // Insertion order of a JS object does not matter either.
@@ -150,7 +153,15 @@ test('RFC 8785 §3.2.3 property sorting by UTF-16 code units', () => {
   };
   // Read the order off the text: JSON.parse would move the integer-like key "1" first again.
   const order = [...canonicalJson(input).matchAll(/:"([^"]+)"/g)].map((m) => m[1]);
-  assert.deepEqual(order, ['Carriage Return', 'One', 'Control', 'Latin Small Letter O With Diaeresis', 'Euro Sign', 'Emoji: Grinning Face', 'Hebrew Letter Dalet With Dagesh']);
+  assert.deepEqual(order, [
+    'Carriage Return',
+    'One',
+    'Control',
+    'Latin Small Letter O With Diaeresis',
+    'Euro Sign',
+    'Emoji: Grinning Face',
+    'Hebrew Letter Dalet With Dagesh',
+  ]);
   assert.ok(canonicalJson(input).startsWith('{"\\r":"Carriage Return","1":"One","\u0080":'));
   // Numeric-looking keys sort as strings, not as numbers.
   assert.equal(canonicalJson({ 9: 'a', 10: 'b' }), '{"10":"b","9":"a"}');

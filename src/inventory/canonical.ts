@@ -16,7 +16,15 @@ export function sha256(text: string): string {
 }
 
 /** The fields of a tool a client sees and a model reads: every one of them is pinned. */
-const TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
+const TOOL_FIELDS = [
+  'name',
+  'title',
+  'description',
+  'inputSchema',
+  'outputSchema',
+  'annotations',
+  'execution',
+] as const;
 
 /** The part of a tool definition that is pinned (fields the upstream did not send are left out). */
 export function pinnedPart(def: JsonObject): JsonObject {

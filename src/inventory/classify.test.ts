@@ -10,7 +10,11 @@ function check(cases: Case[]): void {
     const p = proposeClass(def);
     assert.equal(p.class, expected, `${JSON.stringify(def)} -> ${p.class} (${p.reasons.join('; ')})`);
     assert.ok(p.reasons.length > 0, `${def.name}: a proposal always says why`);
-    if (reason) assert.ok(p.reasons.some((r) => reason.test(r)), `${def.name}: reasons ${JSON.stringify(p.reasons)} lack ${reason}`);
+    if (reason)
+      assert.ok(
+        p.reasons.some((r) => reason.test(r)),
+        `${def.name}: reasons ${JSON.stringify(p.reasons)} lack ${reason}`,
+      );
   }
 }
 
@@ -42,11 +46,23 @@ test('words() and acronyms: an all-caps prefix swallows the next word', () => {
 test('GitHub-like tools', () => {
   check([
     [{ name: 'create_issue', description: 'Create a new issue in a GitHub repository' }, 'WRITE', /name says create/],
-    [{ name: 'add_issue_comment', description: 'Add a comment to an existing issue' }, 'WRITE', /name says add, comment/],
+    [
+      { name: 'add_issue_comment', description: 'Add a comment to an existing issue' },
+      'WRITE',
+      /name says add, comment/,
+    ],
     [{ name: 'delete_repository', description: 'Delete a repository' }, 'DESTRUCTIVE', /name says delete/],
     [{ name: 'merge_pull_request', description: 'Merge a pull request' }, 'DESTRUCTIVE', /name says merge/],
-    [{ name: 'list_issues', description: 'List issues in a GitHub repository with filtering options' }, 'READ', /name says list/],
-    [{ name: 'get_file_contents', description: 'Get the contents of a file or directory from a GitHub repository' }, 'READ', /name says get/],
+    [
+      { name: 'list_issues', description: 'List issues in a GitHub repository with filtering options' },
+      'READ',
+      /name says list/,
+    ],
+    [
+      { name: 'get_file_contents', description: 'Get the contents of a file or directory from a GitHub repository' },
+      'READ',
+      /name says get/,
+    ],
     [{ name: 'search_code', description: 'Search for code across GitHub repositories' }, 'READ'],
     [{ name: 'fork_repository', description: 'Fork a GitHub repository to your account' }, 'WRITE', /fork/],
     [{ name: 'push_files', description: 'Push multiple files to a GitHub repository in a single commit' }, 'WRITE'],
@@ -55,14 +71,64 @@ test('GitHub-like tools', () => {
 
 test('filesystem tools (descriptions from @modelcontextprotocol/server-filesystem)', () => {
   check([
-    [{ name: 'read_file', description: 'Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.', annotations: { readOnlyHint: true } }, 'READ', /annotations: readOnlyHint/],
-    [{ name: 'read_text_file', description: 'Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read.' }, 'READ'],
-    [{ name: 'write_file', description: 'Create a new file or completely overwrite an existing file with new content. Use with caution as it will overwrite existing files without warning.' }, 'DESTRUCTIVE', /description says overwrite/],
-    [{ name: 'edit_file', description: 'Make line-based edits to a text file. Each edit replaces exact line sequences with new content.' }, 'WRITE', /name says edit/],
-    [{ name: 'move_file', description: 'Move or rename files and directories. If the destination exists, the operation will fail.' }, 'WRITE', /name says move/],
+    [
+      {
+        name: 'read_file',
+        description: 'Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.',
+        annotations: { readOnlyHint: true },
+      },
+      'READ',
+      /annotations: readOnlyHint/,
+    ],
+    [
+      {
+        name: 'read_text_file',
+        description:
+          'Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read.',
+      },
+      'READ',
+    ],
+    [
+      {
+        name: 'write_file',
+        description:
+          'Create a new file or completely overwrite an existing file with new content. Use with caution as it will overwrite existing files without warning.',
+      },
+      'DESTRUCTIVE',
+      /description says overwrite/,
+    ],
+    [
+      {
+        name: 'edit_file',
+        description: 'Make line-based edits to a text file. Each edit replaces exact line sequences with new content.',
+      },
+      'WRITE',
+      /name says edit/,
+    ],
+    [
+      {
+        name: 'move_file',
+        description: 'Move or rename files and directories. If the destination exists, the operation will fail.',
+      },
+      'WRITE',
+      /name says move/,
+    ],
     [{ name: 'create_directory', description: 'Create a new directory or ensure a directory exists.' }, 'WRITE'],
-    [{ name: 'list_directory', description: 'Get a detailed listing of all files and directories in a specified path.' }, 'READ'],
-    [{ name: 'directory_tree', description: 'Get a recursive tree view of files and directories as a JSON structure.' }, 'READ', /name says tree/],
+    [
+      {
+        name: 'list_directory',
+        description: 'Get a detailed listing of all files and directories in a specified path.',
+      },
+      'READ',
+    ],
+    [
+      {
+        name: 'directory_tree',
+        description: 'Get a recursive tree view of files and directories as a JSON structure.',
+      },
+      'READ',
+      /name says tree/,
+    ],
     [{ name: 'get_file_info', description: 'Retrieve detailed metadata about a file or directory.' }, 'READ'],
   ]);
 });
@@ -70,7 +136,11 @@ test('filesystem tools (descriptions from @modelcontextprotocol/server-filesyste
 test('payments, camelCase and kebab-case names', () => {
   check([
     [{ name: 'pay_invoice', description: 'Pay an open invoice' }, 'DESTRUCTIVE', /name says pay/],
-    [{ name: 'refund_charge', description: 'Refund a charge to the customer' }, 'DESTRUCTIVE', /name says refund, charge/],
+    [
+      { name: 'refund_charge', description: 'Refund a charge to the customer' },
+      'DESTRUCTIVE',
+      /name says refund, charge/,
+    ],
     [{ name: 'list_charges', description: 'List recent charges' }, 'READ'],
     [{ name: 'deleteFile', description: 'Removes a file' }, 'DESTRUCTIVE', /name says delete/],
     [{ name: 'close-ticket', description: 'Close a support ticket' }, 'DESTRUCTIVE', /name says close/],
@@ -83,8 +153,15 @@ test('prose: only unambiguous destructive words count', () => {
   check([
     [{ name: 'get_status', description: 'Returns a clear error when the service is down.' }, 'READ'],
     [{ name: 'get_report', description: 'Returns the report in JSON format.' }, 'READ'],
-    [{ name: 'list_jobs', description: 'Lists jobs; you can cancel them with another tool. Output is formatted.' }, 'READ'],
-    [{ name: 'query', description: 'Runs a SQL query. Warning: this can drop tables.' }, 'DESTRUCTIVE', /description says drop/],
+    [
+      { name: 'list_jobs', description: 'Lists jobs; you can cancel them with another tool. Output is formatted.' },
+      'READ',
+    ],
+    [
+      { name: 'query', description: 'Runs a SQL query. Warning: this can drop tables.' },
+      'DESTRUCTIVE',
+      /description says drop/,
+    ],
     [{ name: 'fetch_url', description: 'Fetches a URL and permanently caches it.' }, 'DESTRUCTIVE', /permanently/],
     [{ name: 'helper', title: 'Deletes stale branches' }, 'DESTRUCTIVE', /description says deletes/],
     [{ name: 'helper', description: 'Sends the message to the channel.' }, 'WRITE', /description says sends/],
@@ -95,14 +172,27 @@ test('prose: only unambiguous destructive words count', () => {
 
 test('annotations are untrusted: readOnlyHint never makes a tool READ on its own', () => {
   check([
-    [{ name: 'delete_file', description: 'Delete a file.', annotations: { readOnlyHint: true } }, 'DESTRUCTIVE', /readOnlyHint ignored/],
-    [{ name: 'get_file', description: 'Gets a file, then deletes it.', annotations: { readOnlyHint: true } }, 'DESTRUCTIVE', /readOnlyHint ignored/],
+    [
+      { name: 'delete_file', description: 'Delete a file.', annotations: { readOnlyHint: true } },
+      'DESTRUCTIVE',
+      /readOnlyHint ignored/,
+    ],
+    [
+      { name: 'get_file', description: 'Gets a file, then deletes it.', annotations: { readOnlyHint: true } },
+      'DESTRUCTIVE',
+      /readOnlyHint ignored/,
+    ],
     [{ name: 'update_record', annotations: { readOnlyHint: true } }, 'WRITE', /readOnlyHint ignored/],
     [{ name: 'helper', annotations: { readOnlyHint: true } }, 'WRITE', /only the \(untrusted\) readOnlyHint/],
-    [{ name: 'helper', description: 'Helps.', annotations: { readOnlyHint: true, title: 'Read only helper' } }, 'WRITE'],
+    [
+      { name: 'helper', description: 'Helps.', annotations: { readOnlyHint: true, title: 'Read only helper' } },
+      'WRITE',
+    ],
   ]);
   // The hint is not reported as ignored when nothing contradicted it.
-  assert.ok(!proposeClass({ name: 'get_file', annotations: { readOnlyHint: true } }).reasons.some((r) => /ignored/.test(r)));
+  assert.ok(
+    !proposeClass({ name: 'get_file', annotations: { readOnlyHint: true } }).reasons.some((r) => /ignored/.test(r)),
+  );
 });
 
 test('annotations can only make a proposal more cautious', () => {

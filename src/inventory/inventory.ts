@@ -69,7 +69,12 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
   readonly #onEvents: (events: InventoryEventInput[]) => void;
 
   /** `onEvents`: every event this process records (the audit trail mirrors them). */
-  constructor(store: InventoryStore, config: () => Config, log: Logger, onEvents: (events: InventoryEventInput[]) => void = () => {}) {
+  constructor(
+    store: InventoryStore,
+    config: () => Config,
+    log: Logger,
+    onEvents: (events: InventoryEventInput[]) => void = () => {},
+  ) {
     super();
     this.#store = store;
     this.#config = config;
@@ -80,7 +85,10 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
   /** Load the stored inventory and follow its changes. */
   async start(): Promise<void> {
     await this.sync();
-    this.#timer = setInterval(() => void this.sync().catch((err: Error) => this.#log.warn({ err: err.message }, 'inventory refresh failed')), POLL_MS);
+    this.#timer = setInterval(
+      () => void this.sync().catch((err: Error) => this.#log.warn({ err: err.message }, 'inventory refresh failed')),
+      POLL_MS,
+    );
     this.#timer.unref();
   }
 
@@ -100,12 +108,21 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
     const [servers, tools] = await Promise.all([this.#store.servers(), this.#store.tools()]);
     const classes = configuredClasses(this.#config());
     const views = new Map<string, ServerView>();
-    for (const record of servers) views.set(record.server, { record, quarantine: serverQuarantine(record), tools: new Map() });
+    for (const record of servers)
+      views.set(record.server, { record, quarantine: serverQuarantine(record), tools: new Map() });
     for (const t of tools) {
       const v = views.get(t.server);
       if (!v || !t.present) continue;
-      const cls = isItemName(t.tool) ? { class: 'READ' as const, reviewed: true } : effectiveClass(t, classes.get(t.server)?.get(t.tool));
-      v.tools.set(t.tool, { pin: t.pin, quarantine: toolQuarantine(t), class: cls.class, reviewed: cls.reviewed, shown: sanitize(t.def as JsonObject) });
+      const cls = isItemName(t.tool)
+        ? { class: 'READ' as const, reviewed: true }
+        : effectiveClass(t, classes.get(t.server)?.get(t.tool));
+      v.tools.set(t.tool, {
+        pin: t.pin,
+        quarantine: toolQuarantine(t),
+        class: cls.class,
+        reviewed: cls.reviewed,
+        shown: sanitize(t.def as JsonObject),
+      });
     }
     const before = this.#views;
     this.#views = views;
@@ -126,7 +143,8 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
     });
     this.#onEvents(events);
     for (const e of events) {
-      if (e.kind.endsWith('quarantined')) this.#log.warn({ server, tool: e.tool, reason: e.detail.reason }, `${e.tool ? 'tool' : 'server'} quarantined`);
+      if (e.kind.endsWith('quarantined'))
+        this.#log.warn({ server, tool: e.tool, reason: e.detail.reason }, `${e.tool ? 'tool' : 'server'} quarantined`);
     }
     await this.sync(true);
   }
@@ -135,7 +153,15 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
   tool(server: string, tool: string): ToolView & { serverQuarantine: string | null } {
     const v = this.#views.get(server);
     const t = v?.tools.get(tool);
-    if (!v || !t) return { pin: '', quarantine: 'not in the inventory', class: 'DESTRUCTIVE', reviewed: false, shown: {}, serverQuarantine: null };
+    if (!v || !t)
+      return {
+        pin: '',
+        quarantine: 'not in the inventory',
+        class: 'DESTRUCTIVE',
+        reviewed: false,
+        shown: {},
+        serverQuarantine: null,
+      };
     return { ...t, serverQuarantine: v.quarantine };
   }
 
@@ -148,7 +174,9 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
     if (!v) return { pin: '', quarantine: 'not in the inventory', serverQuarantine: null };
     if (item === '') return { pin: '', quarantine: null, serverQuarantine: v.quarantine };
     const t = v.tools.get(item);
-    return t ? { pin: t.pin, quarantine: t.quarantine, serverQuarantine: v.quarantine } : { pin: '', quarantine: 'not in the inventory', serverQuarantine: v.quarantine };
+    return t
+      ? { pin: t.pin, quarantine: t.quarantine, serverQuarantine: v.quarantine }
+      : { pin: '', quarantine: 'not in the inventory', serverQuarantine: v.quarantine };
   }
 
   /** An item as a client may see it, or undefined when it must be hidden. */
@@ -192,6 +220,10 @@ function changedKinds(a: ServerView | undefined, b: ServerView): ListKind[] {
   const all: ListKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
   if (!a) return all;
   if (a.quarantine !== b.quarantine) return all;
-  const print = (v: ServerView, kind: ListKind) => [...v.tools].filter(([n]) => kindOf(n) === kind).map(([n, t]) => `${n}:${t.pin}:${t.quarantine}`).join('|');
+  const print = (v: ServerView, kind: ListKind) =>
+    [...v.tools]
+      .filter(([n]) => kindOf(n) === kind)
+      .map(([n, t]) => `${n}:${t.pin}:${t.quarantine}`)
+      .join('|');
   return all.filter((k) => print(a, k) !== print(b, k));
 }

@@ -53,14 +53,35 @@ export function inventoryRows(config: Config, data: InventoryData): InventoryRow
     const record = data.servers.find((r) => r.server === s.name);
     const tools = data.tools.filter((t) => t.server === s.name);
     if (!record) {
-      rows.push({ ...base, tool: '', class: '', review: '', proposed: '', status: s.disabled ? 'disabled' : 'not discovered', reason: 'no discovery recorded yet', pin: '' });
+      rows.push({
+        ...base,
+        tool: '',
+        class: '',
+        review: '',
+        proposed: '',
+        status: s.disabled ? 'disabled' : 'not discovered',
+        reason: 'no discovery recorded yet',
+        pin: '',
+      });
       continue;
     }
     const sq = serverQuarantine(record);
-    if (sq) rows.push({ ...base, tool: '', class: '', review: '', proposed: '', status: 'quarantined', reason: sq, pin: record.instructionsPin.slice(0, 19) });
+    if (sq)
+      rows.push({
+        ...base,
+        tool: '',
+        class: '',
+        review: '',
+        proposed: '',
+        status: 'quarantined',
+        reason: sq,
+        pin: record.instructionsPin.slice(0, 19),
+      });
     for (const t of tools) {
       // Prompts, resources and templates only read: pinned and reviewed like tools, never classified.
-      const cls = isItemName(t.tool) ? { class: 'READ' as ToolClass, source: 'read-only item' as const } : effectiveClass(t, classes.get(s.name)?.get(t.tool));
+      const cls = isItemName(t.tool)
+        ? { class: 'READ' as ToolClass, source: 'read-only item' as const }
+        : effectiveClass(t, classes.get(s.name)?.get(t.tool));
       const q = toolQuarantine(t);
       rows.push({
         ...base,
@@ -95,20 +116,37 @@ export interface ReviewChange {
 }
 
 /** What waits for review (everything quarantined), or one tool or server's state when `target` is given. */
-export function reviewChanges(data: InventoryData, sep: string, target?: { server: string; tool: string | null }): ReviewChange[] {
+export function reviewChanges(
+  data: InventoryData,
+  sep: string,
+  target?: { server: string; tool: string | null },
+): ReviewChange[] {
   const changes: ReviewChange[] = [];
   for (const s of data.servers) {
     if (target && (target.server !== s.server || target.tool !== null)) continue;
     const reason = serverQuarantine(s);
     if (reason || target) {
-      changes.push({ name: s.server, reason: reason ?? 'accepted', accepted: s.acceptedInstructions, current: s.instructions, diff: definitionDiff(`${s.server} instructions`, s.acceptedInstructions, s.instructions) });
+      changes.push({
+        name: s.server,
+        reason: reason ?? 'accepted',
+        accepted: s.acceptedInstructions,
+        current: s.instructions,
+        diff: definitionDiff(`${s.server} instructions`, s.acceptedInstructions, s.instructions),
+      });
     }
   }
   for (const t of data.tools) {
     if (!t.present || (target && (target.server !== t.server || target.tool !== t.tool))) continue;
     const reason = toolQuarantine(t);
     const full = `${t.server}${sep}${t.tool}`;
-    if (reason || target) changes.push({ name: full, reason: reason ?? 'accepted', accepted: t.acceptedDef, current: t.def, diff: definitionDiff(full, t.acceptedDef, t.def) });
+    if (reason || target)
+      changes.push({
+        name: full,
+        reason: reason ?? 'accepted',
+        accepted: t.acceptedDef,
+        current: t.def,
+        diff: definitionDiff(full, t.acceptedDef, t.def),
+      });
   }
   return changes;
 }

@@ -8,7 +8,13 @@
  * reverts to the accepted definition is active again, and nothing can leave a stale "active" behind.
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type { InventoryChange, InventoryEventInput, InventoryServer, InventoryState, InventoryTool } from '../storage/types.ts';
+import type {
+  InventoryChange,
+  InventoryEventInput,
+  InventoryServer,
+  InventoryState,
+  InventoryTool,
+} from '../storage/types.ts';
 import { canonicalJson, instructionsPin, isItemName, itemPin, pinnedPart, sha256, toolPin } from './canonical.ts';
 import { proposeClass, type ToolClass } from './classify.ts';
 import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';
@@ -43,7 +49,9 @@ export function toolQuarantine(t: Pick<InventoryTool, 'pin' | 'acceptedPin' | 'f
   return ['definition changed since it was accepted', scan].filter(Boolean).join('; ');
 }
 
-export function serverQuarantine(s: Pick<InventoryServer, 'instructionsPin' | 'acceptedPin' | 'findings'>): string | null {
+export function serverQuarantine(
+  s: Pick<InventoryServer, 'instructionsPin' | 'acceptedPin' | 'findings'>,
+): string | null {
   if (s.acceptedPin === s.instructionsPin) return null;
   const findings = s.findings as Finding[];
   const scan = findings.length ? `poisoning scan: ${summarize(findings)}` : '';
@@ -52,7 +60,10 @@ export function serverQuarantine(s: Pick<InventoryServer, 'instructionsPin' | 'a
 }
 
 /** The class the gateway acts on: the operator's (config, then CLI), else DESTRUCTIVE until reviewed. */
-export function effectiveClass(t: Pick<InventoryTool, 'class'>, configured: ToolClass | undefined): { class: ToolClass; reviewed: boolean; source: 'config' | 'operator' | 'unreviewed' } {
+export function effectiveClass(
+  t: Pick<InventoryTool, 'class'>,
+  configured: ToolClass | undefined,
+): { class: ToolClass; reviewed: boolean; source: 'config' | 'operator' | 'unreviewed' } {
   if (configured) return { class: configured, reviewed: true, source: 'config' };
   if (t.class) return { class: t.class as ToolClass, reviewed: true, source: 'operator' };
   return { class: 'DESTRUCTIVE', reviewed: false, source: 'unreviewed' };
@@ -80,7 +91,8 @@ function byKey(key: string): (a: JsonObject, b: JsonObject) => number {
 export function reconcile(state: InventoryState, obs: Observation, rule: NewToolRule): InventoryChange {
   const at = obs.at;
   const events: InventoryEventInput[] = [];
-  const ev = (tool: string | null, kind: string, detail: Record<string, unknown>) => events.push({ at, server: obs.server, tool, kind, actor: SYSTEM_ACTOR, detail });
+  const ev = (tool: string | null, kind: string, detail: Record<string, unknown>) =>
+    events.push({ at, server: obs.server, tool, kind, actor: SYSTEM_ACTOR, detail });
   const firstSight = state.server === undefined;
 
   const iPin = instructionsPin(obs.instructions);
@@ -96,15 +108,22 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
     instructionsPin: iPin,
     findings: iFindings,
     acceptedPin: prevServer ? prevServer.acceptedPin : iFindings.length ? null : iPin,
-    acceptedInstructions: prevServer ? prevServer.acceptedInstructions : iFindings.length ? null : (obs.instructions ?? null),
+    acceptedInstructions: prevServer
+      ? prevServer.acceptedInstructions
+      : iFindings.length
+        ? null
+        : (obs.instructions ?? null),
     acceptedBy: prevServer ? prevServer.acceptedBy : iFindings.length ? null : SYSTEM_ACTOR,
     acceptedAt: prevServer ? prevServer.acceptedAt : iFindings.length ? null : at,
   };
   if (firstSight) ev(null, 'server.discovered', { serverInfo: server.serverInfo, instructionsPin: iPin });
-  else if (prevServer!.instructionsPin !== iPin) ev(null, 'server.instructions_changed', { from: prevServer!.instructionsPin, to: iPin });
+  else if (prevServer!.instructionsPin !== iPin)
+    ev(null, 'server.instructions_changed', { from: prevServer!.instructionsPin, to: iPin });
   const sq = serverQuarantine(server);
-  if (sq && (firstSight || prevServer!.instructionsPin !== iPin || serverQuarantine(prevServer!) === null)) ev(null, 'server.quarantined', { reason: sq });
-  if (!sq && prevServer && serverQuarantine(prevServer)) ev(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
+  if (sq && (firstSight || prevServer!.instructionsPin !== iPin || serverQuarantine(prevServer!) === null))
+    ev(null, 'server.quarantined', { reason: sq });
+  if (!sq && prevServer && serverQuarantine(prevServer))
+    ev(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
 
   const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
   const withinGrace = firstSight || at - state.server!.firstSeen < FIRST_SIGHT_GRACE_MS;
@@ -113,17 +132,54 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
   // Tools, then prompts, resource templates and resources under their prefixes: each pinned and
   // scanned. Listed resources are data more than definitions: new ones are accepted unless poisoned
   // (their descriptions are scanned, and a changed one is quarantined like any other item).
-  const entries: Array<{ name: string; def: JsonObject; pin: string; findings: Finding[]; rule: NewToolRule; tool: boolean }> = [
-    ...obs.tools.map((def) => ({ name: String(def.name), def, pin: toolPin(def), findings: scanTool(def, { otherTools: obs.otherTools }), rule, tool: true })),
-    ...obs.prompts.map((def) => ({ name: `prompt:${String(def.name)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule, tool: false })),
-    ...obs.resourceTemplates.map((def) => ({ name: `template:${String(def.uriTemplate)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule, tool: false })),
-    ...obs.resources.map((def) => ({ name: `resource:${String(def.uri)}`, def, pin: itemPin(def), findings: scanItem(def, { otherTools: obs.otherTools }), rule: 'accept' as NewToolRule, tool: false })),
+  const entries: Array<{
+    name: string;
+    def: JsonObject;
+    pin: string;
+    findings: Finding[];
+    rule: NewToolRule;
+    tool: boolean;
+  }> = [
+    ...obs.tools.map((def) => ({
+      name: String(def.name),
+      def,
+      pin: toolPin(def),
+      findings: scanTool(def, { otherTools: obs.otherTools }),
+      rule,
+      tool: true,
+    })),
+    ...obs.prompts.map((def) => ({
+      name: `prompt:${String(def.name)}`,
+      def,
+      pin: itemPin(def),
+      findings: scanItem(def, { otherTools: obs.otherTools }),
+      rule,
+      tool: false,
+    })),
+    ...obs.resourceTemplates.map((def) => ({
+      name: `template:${String(def.uriTemplate)}`,
+      def,
+      pin: itemPin(def),
+      findings: scanItem(def, { otherTools: obs.otherTools }),
+      rule,
+      tool: false,
+    })),
+    ...obs.resources.map((def) => ({
+      name: `resource:${String(def.uri)}`,
+      def,
+      pin: itemPin(def),
+      findings: scanItem(def, { otherTools: obs.otherTools }),
+      rule: 'accept' as NewToolRule,
+      tool: false,
+    })),
   ];
   for (const { name, def, pin, findings, rule: newRule, tool } of entries) {
     if (seen.has(name)) continue;
     seen.add(name);
     const prev = prevTools.get(name);
-    const proposal = tool ? proposeClass(def) : { class: 'READ' as ToolClass, reasons: ['prompts and resources only read'] };
+    const proposal = tool
+      ? proposeClass(def)
+      : { class: 'READ' as ToolClass, reasons: ['prompts and resources only read'] };
     // A kind first listed soon after the server's first discovery (servers often register prompts
     // and templates after they answer) counts as first sight too; later, new is new.
     const kindPrefix = name.slice(0, name.indexOf(':') + 1);
@@ -163,17 +219,18 @@ export function reconcile(state: InventoryState, obs: Observation, rule: NewTool
     ev(prev.tool, 'tool.removed', { pin: prev.pin });
   }
 
-
   const snap = snapshotOf(obs, iPin);
   return {
     server,
     tools,
     events,
-    snapshot: snap.digest === state.lastDigest ? undefined : { observedAt: at, digest: snap.digest, content: snap.content },
+    snapshot:
+      snap.digest === state.lastDigest ? undefined : { observedAt: at, digest: snap.digest, content: snap.content },
   };
 }
 
-const NOT_DISCOVERED = 'its server has not been discovered yet (start the gateway, or run `gatehouse inventory --refresh`)';
+const NOT_DISCOVERED =
+  'its server has not been discovered yet (start the gateway, or run `gatehouse inventory --refresh`)';
 
 export interface ReviewResult {
   ok: boolean;
@@ -184,37 +241,109 @@ export interface ReviewResult {
 }
 
 /** Accept a tool's current definition (or, with `tool` null, the server's instructions). */
-export function accept(state: InventoryState, tool: string | null, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
+export function accept(
+  state: InventoryState,
+  tool: string | null,
+  actor: string,
+  at: number,
+): { change: InventoryChange; result: ReviewResult } {
   const server = state.server;
   if (!server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
   if (tool === null) {
-    if (server.acceptedPin === server.instructionsPin) return { change: {}, result: { ok: true, message: 'already accepted', before: server.acceptedInstructions, after: server.instructions } };
-    const next = { ...server, acceptedPin: server.instructionsPin, acceptedInstructions: server.instructions, acceptedBy: actor, acceptedAt: at };
+    if (server.acceptedPin === server.instructionsPin)
+      return {
+        change: {},
+        result: {
+          ok: true,
+          message: 'already accepted',
+          before: server.acceptedInstructions,
+          after: server.instructions,
+        },
+      };
+    const next = {
+      ...server,
+      acceptedPin: server.instructionsPin,
+      acceptedInstructions: server.instructions,
+      acceptedBy: actor,
+      acceptedAt: at,
+    };
     return {
-      change: { server: next, events: [{ at, server: server.server, tool: null, kind: 'server.accepted', actor, detail: { pin: server.instructionsPin, was: server.acceptedPin } }] },
-      result: { ok: true, message: 'instructions accepted', before: server.acceptedInstructions, after: server.instructions },
+      change: {
+        server: next,
+        events: [
+          {
+            at,
+            server: server.server,
+            tool: null,
+            kind: 'server.accepted',
+            actor,
+            detail: { pin: server.instructionsPin, was: server.acceptedPin },
+          },
+        ],
+      },
+      result: {
+        ok: true,
+        message: 'instructions accepted',
+        before: server.acceptedInstructions,
+        after: server.instructions,
+      },
     };
   }
   const t = state.tools.find((x) => x.tool === tool);
   if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   const before = t.acceptedDef;
-  if (t.acceptedPin === t.pin) return { change: {}, result: { ok: true, message: 'already accepted', before, after: t.def } };
+  if (t.acceptedPin === t.pin)
+    return { change: {}, result: { ok: true, message: 'already accepted', before, after: t.def } };
   const next: InventoryTool = { ...t, acceptedPin: t.pin, acceptedDef: t.def, acceptedBy: actor, acceptedAt: at };
   return {
-    change: { tools: [next], events: [{ at, server: t.server, tool, kind: 'tool.accepted', actor, detail: { pin: t.pin, was: t.acceptedPin, findings: t.findings } }] },
+    change: {
+      tools: [next],
+      events: [
+        {
+          at,
+          server: t.server,
+          tool,
+          kind: 'tool.accepted',
+          actor,
+          detail: { pin: t.pin, was: t.acceptedPin, findings: t.findings },
+        },
+      ],
+    },
     result: { ok: true, message: 'definition accepted', before, after: t.def },
   };
 }
 
-export function classify(state: InventoryState, tool: string, cls: ToolClass, actor: string, at: number): { change: InventoryChange; result: ReviewResult } {
+export function classify(
+  state: InventoryState,
+  tool: string,
+  cls: ToolClass,
+  actor: string,
+  at: number,
+): { change: InventoryChange; result: ReviewResult } {
   if (!state.server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
-  if (isItemName(tool)) return { change: {}, result: { ok: false, message: 'prompts, resources and templates only read: they have no class to set' } };
+  if (isItemName(tool))
+    return {
+      change: {},
+      result: { ok: false, message: 'prompts, resources and templates only read: they have no class to set' },
+    };
   const t = state.tools.find((x) => x.tool === tool);
   if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   if (t.class === cls) return { change: {}, result: { ok: true, message: `already ${cls}` } };
   const next: InventoryTool = { ...t, class: cls, classifiedBy: actor, classifiedAt: at };
   return {
-    change: { tools: [next], events: [{ at, server: t.server, tool, kind: 'tool.classified', actor, detail: { class: cls, was: t.class, proposed: t.proposedClass } }] },
+    change: {
+      tools: [next],
+      events: [
+        {
+          at,
+          server: t.server,
+          tool,
+          kind: 'tool.classified',
+          actor,
+          detail: { class: cls, was: t.class, proposed: t.proposedClass },
+        },
+      ],
+    },
     result: { ok: true, message: `classified ${cls}` },
   };
 }

@@ -9,7 +9,14 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { wholeScriptConfusable } from '../catalog/names.ts';
 
 export interface Finding {
-  kind: 'hidden-characters' | 'terminal-escape' | 'instructions' | 'credential-reference' | 'cross-tool-reference' | 'oversized' | 'confusable-name';
+  kind:
+    | 'hidden-characters'
+    | 'terminal-escape'
+    | 'instructions'
+    | 'credential-reference'
+    | 'cross-tool-reference'
+    | 'oversized'
+    | 'confusable-name';
   /** Where: `description`, `inputSchema.properties.path.description`, `inputSchema.properties[name]`, `instructions`. */
   where: string;
   detail: string;
@@ -35,25 +42,40 @@ const HIDDEN = new RegExp(
 /** ESC and the 8-bit CSI: the start of every ANSI escape sequence. */
 const ESCAPE = /[\u001B\u009B]/g;
 /** A whole ANSI escape sequence (CSI, OSC, or a two-character escape), for sanitising. */
-const ANSI_SEQUENCE = /\u001B\[[0-?]{0,32}[ -/]{0,8}[@-~]|\u001B\][^\u0007\u001B]{0,4096}(?:\u0007|\u001B\\)|\u001B[@-Z\\-_]|\u009B[0-?]{0,32}[ -/]{0,8}[@-~]/g;
+const ANSI_SEQUENCE =
+  /\u001B\[[0-?]{0,32}[ -/]{0,8}[@-~]|\u001B\][^\u0007\u001B]{0,4096}(?:\u0007|\u001B\\)|\u001B[@-Z\\-_]|\u009B[0-?]{0,32}[ -/]{0,8}[@-~]/g;
 
 const INSTRUCTIONS: Array<[RegExp, string]> = [
   [/<\s*\/?\s*(?:important|system|instructions?|secret|hidden)\s*>/i, 'a hidden-instruction tag'],
-  [/\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|other|system)\s+(?:instructions?|prompts?|rules?|messages?)/i, 'an instruction to ignore instructions'],
-  [/\b(?:do\s+not|don'?t|never)\s+(?:tell|mention|inform|reveal\s+to|show)\s+(?:the\s+)?user/i, 'an instruction to hide something from the user'],
-  [/\bbefore\s+(?:using|calling|invoking|running)\s+(?:this|any|the|other)\s+tools?\b[^.]{0,80}\b(?:read|call|send|pass|include)/i, 'an instruction to act before using a tool'],
-  [/\b(?:(?:reveal|print|output|repeat|show|leak)\s+(?:your|the)\s+system\s+prompt|you\s+are\s+now\b|new\s+instructions\s*:|act\s+as\s+(?:an?\s+)?(?:admin|root|system)\b)/i, 'prompt-injection wording'],
+  [
+    /\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|other|system)\s+(?:instructions?|prompts?|rules?|messages?)/i,
+    'an instruction to ignore instructions',
+  ],
+  [
+    /\b(?:do\s+not|don'?t|never)\s+(?:tell|mention|inform|reveal\s+to|show)\s+(?:the\s+)?user/i,
+    'an instruction to hide something from the user',
+  ],
+  [
+    /\bbefore\s+(?:using|calling|invoking|running)\s+(?:this|any|the|other)\s+tools?\b[^.]{0,80}\b(?:read|call|send|pass|include)/i,
+    'an instruction to act before using a tool',
+  ],
+  [
+    /\b(?:(?:reveal|print|output|repeat|show|leak)\s+(?:your|the)\s+system\s+prompt|you\s+are\s+now\b|new\s+instructions\s*:|act\s+as\s+(?:an?\s+)?(?:admin|root|system)\b)/i,
+    'prompt-injection wording',
+  ],
   [/\b(?:sidenote|side\s+note)\s*[:,]/i, 'a hidden side note'],
 ];
 
 /** Files that hold credentials or agent configuration: no honest tool description needs to name them. */
-const CREDENTIAL_PATHS = /(?:^|[\s'"`(=:,])(?:~|\$HOME|\/home\/[^/\s]{1,64}|\/root)?\/?\.(?:ssh|aws|gnupg|kube|docker|azure|env|npmrc|pypirc|netrc|git-credentials|pgpass)\b|\.config\/gcloud\b|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\bmcp\.json\b|\bclaude_desktop_config\.json\b|\/etc\/(?:passwd|shadow)\b/i;
+const CREDENTIAL_PATHS =
+  /(?:^|[\s'"`(=:,])(?:~|\$HOME|\/home\/[^/\s]{1,64}|\/root)?\/?\.(?:ssh|aws|gnupg|kube|docker|azure|env|npmrc|pypirc|netrc|git-credentials|pgpass)\b|\.config\/gcloud\b|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\bmcp\.json\b|\bclaude_desktop_config\.json\b|\/etc\/(?:passwd|shadow)\b/i;
 
 /**
  * The same, spelled as identifier words (a parameter named `content_from_reading_ssh_id_rsa` or
  * `sshPrivateKey`): read on the text split into words, where the path patterns above cannot see it.
  */
-const CREDENTIAL_WORDS = /\bid\s+(?:rsa|dsa|ecdsa|ed25519)\b|\b(?:ssh|aws|gnupg|gpg|kube|docker|gcloud|azure)\s+(?:credentials?|private\s+keys?|secret\s+(?:access\s+)?keys?)\b|\bauthorized\s+keys\b|\bgit\s+credentials\b|\betc\s+(?:passwd|shadow)\b/i;
+const CREDENTIAL_WORDS =
+  /\bid\s+(?:rsa|dsa|ecdsa|ed25519)\b|\b(?:ssh|aws|gnupg|gpg|kube|docker|gcloud|azure)\s+(?:credentials?|private\s+keys?|secret\s+(?:access\s+)?keys?)\b|\bauthorized\s+keys\b|\bgit\s+credentials\b|\betc\s+(?:passwd|shadow)\b/i;
 
 /**
  * Sizes beyond any honest tool text. A description is read by the model on every listing: 100 kB of
@@ -72,17 +94,32 @@ function describe(ch: string): string {
 
 function scanText(text: string, where: string, out: Finding[], opts: ScanOptions): void {
   const hidden = text.match(HIDDEN);
-  if (hidden) out.push({ kind: 'hidden-characters', where, detail: `${hidden.length} hidden character(s): ${[...new Set(hidden)].slice(0, 5).map(describe).join(', ')}` });
+  if (hidden)
+    out.push({
+      kind: 'hidden-characters',
+      where,
+      detail: `${hidden.length} hidden character(s): ${[...new Set(hidden)].slice(0, 5).map(describe).join(', ')}`,
+    });
   if (ESCAPE.test(text)) out.push({ kind: 'terminal-escape', where, detail: 'an ANSI terminal escape sequence' });
   ESCAPE.lastIndex = 0;
   // Judge the text as a model would read it: without the invisible characters between the letters,
   // compatibility forms folded (fullwidth letters, typographic apostrophes), and identifiers split
   // into words (a parameter named `ignore_previous_instructions` says what it says).
-  const plain = text.replace(HIDDEN, '').normalize('NFKC').replace(/[\u2018\u2019\u02BC\uFF07]/g, "'");
+  const plain = text
+    .replace(HIDDEN, '')
+    .normalize('NFKC')
+    .replace(/[\u2018\u2019\u02BC\uFF07]/g, "'");
   const visible = plain.replace(/[_-]+/g, ' ');
   for (const [re, what] of INSTRUCTIONS) if (re.test(visible)) out.push({ kind: 'instructions', where, detail: what });
-  const cred = CREDENTIAL_PATHS.exec(visible) ?? CREDENTIAL_WORDS.exec(visible.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[./\\]+/g, ' '));
-  if (cred) out.push({ kind: 'credential-reference', where, detail: `mentions ${JSON.stringify(cred[0].trim().slice(0, 40))}` });
+  const cred =
+    CREDENTIAL_PATHS.exec(visible) ??
+    CREDENTIAL_WORDS.exec(visible.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[./\\]+/g, ' '));
+  if (cred)
+    out.push({
+      kind: 'credential-reference',
+      where,
+      detail: `mentions ${JSON.stringify(cred[0].trim().slice(0, 40))}`,
+    });
   if (opts.otherTools?.size) {
     for (const raw of plain.split(/[^A-Za-z0-9_.:/-]+/)) {
       const w = raw.replace(/[.:/-]+$/, '');
@@ -111,7 +148,8 @@ function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOpti
     return;
   }
   if (typeof node === 'string') {
-    if (node.length > TEXT_LIMITS.schemaString) out.push({ kind: 'oversized', where, detail: `${node.length} characters (at most ${TEXT_LIMITS.schemaString})` });
+    if (node.length > TEXT_LIMITS.schemaString)
+      out.push({ kind: 'oversized', where, detail: `${node.length} characters (at most ${TEXT_LIMITS.schemaString})` });
     return scanText(node, where, out, opts);
   }
   if (Array.isArray(node)) {
@@ -131,17 +169,24 @@ export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
   for (const key of ['title', 'description'] as const) {
     const text = def[key];
     if (typeof text !== 'string') continue;
-    if (text.length > TEXT_LIMITS[key]) out.push({ kind: 'oversized', where: key, detail: `${text.length} characters (at most ${TEXT_LIMITS[key]})` });
+    if (text.length > TEXT_LIMITS[key])
+      out.push({ kind: 'oversized', where: key, detail: `${text.length} characters (at most ${TEXT_LIMITS[key]})` });
     scanText(text, key, out, opts);
   }
   // Refused outright by the catalogue when it mixes scripts; one script that reads as Latin is held for review.
   const confusable = typeof def.name === 'string' ? wholeScriptConfusable(def.name) : undefined;
-  if (confusable) out.push({ kind: 'confusable-name', where: 'name', detail: `written in ${confusable.script}, reads as the Latin ${JSON.stringify(confusable.reads)}` });
+  if (confusable)
+    out.push({
+      kind: 'confusable-name',
+      where: 'name',
+      detail: `written in ${confusable.script}, reads as the Latin ${JSON.stringify(confusable.reads)}`,
+    });
   for (const key of ['inputSchema', 'outputSchema', 'annotations', 'execution'] as const) {
     if (def[key] === undefined) continue;
     const budget: Budget = { n: MAX_NODES, deep: false };
     scanSchema(def[key], key, out, opts, budget);
-    if (budget.n < 0) out.push({ kind: 'instructions', where: key, detail: `too large to scan (over ${MAX_NODES} nodes)` });
+    if (budget.n < 0)
+      out.push({ kind: 'instructions', where: key, detail: `too large to scan (over ${MAX_NODES} nodes)` });
     if (budget.deep) out.push({ kind: 'instructions', where: key, detail: `nested deeper than ${MAX_DEPTH} levels` });
   }
   return dedupe(out);
@@ -149,7 +194,12 @@ export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
 
 export function scanInstructions(text: string | undefined, opts: ScanOptions = {}): Finding[] {
   const out: Finding[] = [];
-  if (text && text.length > TEXT_LIMITS.instructions) out.push({ kind: 'oversized', where: 'instructions', detail: `${text.length} characters (at most ${TEXT_LIMITS.instructions})` });
+  if (text && text.length > TEXT_LIMITS.instructions)
+    out.push({
+      kind: 'oversized',
+      where: 'instructions',
+      detail: `${text.length} characters (at most ${TEXT_LIMITS.instructions})`,
+    });
   if (text) scanText(text, 'instructions', out, opts);
   return dedupe(out);
 }
@@ -177,7 +227,9 @@ export function sanitize<T>(value: T, depth = 0): T {
   if (depth > MAX_DEPTH) return null as T;
   if (Array.isArray(value)) return value.map((v) => sanitize(v, depth + 1)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as JsonObject).map(([k, v]) => [sanitizeText(k), sanitize(v, depth + 1)])) as T;
+    return Object.fromEntries(
+      Object.entries(value as JsonObject).map(([k, v]) => [sanitizeText(k), sanitize(v, depth + 1)]),
+    ) as T;
   }
   return value;
 }
@@ -190,11 +242,13 @@ export function summarize(findings: Finding[]): string {
 /** Findings for a prompt, resource or resource template: its texts, and a prompt's arguments. */
 export function scanItem(def: JsonObject, opts: ScanOptions = {}): Finding[] {
   const out = scanTool(def, opts);
-  for (const key of ['name', 'uri', 'uriTemplate'] as const) if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
+  for (const key of ['name', 'uri', 'uriTemplate'] as const)
+    if (typeof def[key] === 'string') scanText(def[key] as string, key, out, opts);
   if (def.arguments !== undefined) {
     const budget: Budget = { n: MAX_NODES, deep: false };
     scanSchema(def.arguments, 'arguments', out, opts, budget);
-    if (budget.n < 0 || budget.deep) out.push({ kind: 'instructions', where: 'arguments', detail: 'too large or too deeply nested to scan' });
+    if (budget.n < 0 || budget.deep)
+      out.push({ kind: 'instructions', where: 'arguments', detail: 'too large or too deeply nested to scan' });
   }
   return dedupe(out);
 }

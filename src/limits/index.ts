@@ -14,7 +14,10 @@ export { MemoryLimiter } from './memory.ts';
 export { RedisLimiter } from './redis.ts';
 
 /** The limiter for a validated `limits` section. `hooks` apply to the Redis backend only. */
-export function createLimiter(config: LimitsConfig, hooks: Pick<RedisLimiterOptions, 'onDegraded' | 'redisOptions'> = {}): Limiter & { readonly degraded: boolean } {
+export function createLimiter(
+  config: LimitsConfig,
+  hooks: Pick<RedisLimiterOptions, 'onDegraded' | 'redisOptions'> = {},
+): Limiter & { readonly degraded: boolean } {
   if (!config.redis) return new MemoryLimiter(config.rules);
   return new RedisLimiter(config.rules, { ...config.redis, ...hooks });
 }

@@ -64,8 +64,16 @@ export function compileRules(rules: readonly LimitRule[], divisor = 1): Compiled
   const d = Math.max(1, Math.floor(divisor));
   return rules.map((r) => {
     const globs = r.tools?.map(globToRegExp);
-    const c: CompiledRule = { id: r.id, scope: r.scope, matches: globs ? (tool) => globs.some((g) => g.test(tool)) : () => true };
-    if (r.rate) c.rate = { msPerPoint: (r.rate.perSeconds * 1000 * d) / r.rate.points, capacity: Math.max(1, Math.floor((r.rate.burst ?? r.rate.points) / d)) };
+    const c: CompiledRule = {
+      id: r.id,
+      scope: r.scope,
+      matches: globs ? (tool) => globs.some((g) => g.test(tool)) : () => true,
+    };
+    if (r.rate)
+      c.rate = {
+        msPerPoint: (r.rate.perSeconds * 1000 * d) / r.rate.points,
+        capacity: Math.max(1, Math.floor((r.rate.burst ?? r.rate.points) / d)),
+      };
     if (r.concurrency !== undefined) c.concurrency = Math.max(1, Math.floor(r.concurrency / d));
     return c;
   });
@@ -111,5 +119,10 @@ export function checksFor(rules: readonly CompiledRule[], call: LimitCall): Chec
 /** (The 1e-6 absorbs float noise: 3600000.0000000005 ms is 3600000 ms.) */
 export function refusal(check: Check, retryAfterMs: number): Refusal {
   const what = check.kind === 'rate' ? 'rate limit' : `concurrency cap of ${check.rule.concurrency}`;
-  return { ok: false, rule: check.rule.id, retryAfterMs: Math.max(1, Math.ceil(retryAfterMs - 1e-6)), reason: `${what} reached (rule ${check.rule.id}, per ${check.rule.scope})` };
+  return {
+    ok: false,
+    rule: check.rule.id,
+    retryAfterMs: Math.max(1, Math.ceil(retryAfterMs - 1e-6)),
+    reason: `${what} reached (rule ${check.rule.id}, per ${check.rule.scope})`,
+  };
 }

@@ -154,12 +154,18 @@ test('keys are isolated between tenants, principals and tools, per scope', async
 });
 
 test('keys are collision-free: tenant `a:b` + subject `c` is not tenant `a` + subject `b:c`', async () => {
-  const rules: LimitRule[] = [{ id: 'p', scope: 'principal', rate: { points: 1, perSeconds: 3600 } }, { id: 'pt', scope: 'principal_tool', concurrency: 1 }];
+  const rules: LimitRule[] = [
+    { id: 'p', scope: 'principal', rate: { points: 1, perSeconds: 3600 } },
+    { id: 'pt', scope: 'principal_tool', concurrency: 1 },
+  ];
   const [p, pt] = compileRules(rules);
   const x = { tenant: 'a:b', subject: 'c', tool: 's__t' };
   const y = { tenant: 'a', subject: 'b:c', tool: 's__t' };
   assert.notEqual(counterKey(p, x), counterKey(p, y));
-  assert.notEqual(counterKey(pt, { tenant: 'a', subject: 'b","c', tool: 't' }), counterKey(pt, { tenant: 'a', subject: 'b', tool: 'c","t' }));
+  assert.notEqual(
+    counterKey(pt, { tenant: 'a', subject: 'b","c', tool: 't' }),
+    counterKey(pt, { tenant: 'a', subject: 'b', tool: 'c","t' }),
+  );
   const l = new MemoryLimiter([rules[0]]);
   assert.equal((await l.acquire(x, T0)).ok, true);
   assert.equal((await l.acquire(y, T0)).ok, true, 'a different principal has its own budget');
@@ -167,10 +173,13 @@ test('keys are collision-free: tenant `a:b` + subject `c` is not tenant `a` + su
 });
 
 test('divisor: the stricter local limit divides points, burst and caps, never below 1', async () => {
-  const l = new MemoryLimiter([
-    { id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } },
-    { id: 'one', scope: 'tool', tools: ['x__*'], rate: { points: 1, perSeconds: 60 }, concurrency: 1 },
-  ], { divisor: 2 });
+  const l = new MemoryLimiter(
+    [
+      { id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } },
+      { id: 'one', scope: 'tool', tools: ['x__*'], rate: { points: 1, perSeconds: 60 }, concurrency: 1 },
+    ],
+    { divisor: 2 },
+  );
   assert.equal(await okCount(l, alice, 20), 5);
   assert.equal(refused(await l.acquire(alice, T0)).retryAfterMs, 12_000); // 5 per minute
   const x = { ...alice, subject: 'bob', tool: 'x__y' };

@@ -5,7 +5,17 @@
  * its capacity, and the Redis backend runs the same arithmetic in Lua, so falling back does not change
  * what a rule means.
  */
-import { CONCURRENCY_RETRY_MS, checksFor, compileRules, refusal, type AcquireResult, type Check, type CompiledRule, type LimitCall, type Limiter } from './limiter.ts';
+import {
+  CONCURRENCY_RETRY_MS,
+  checksFor,
+  compileRules,
+  refusal,
+  type AcquireResult,
+  type Check,
+  type CompiledRule,
+  type LimitCall,
+  type Limiter,
+} from './limiter.ts';
 import type { LimitRule } from './model.ts';
 
 interface Bucket {
@@ -42,15 +52,21 @@ export class MemoryLimiter implements Limiter {
     // Check everything first; refuse with the longest wait, since all checks must pass.
     let worst: { check: Check; wait: number } | undefined;
     checks.forEach((c, i) => {
-      const wait = c.kind === 'rate'
-        ? (levels[i] >= 1 ? 0 : (1 - levels[i]) * c.rule.rate!.msPerPoint)
-        : ((this.#inFlight.get(c.key) ?? 0) >= c.rule.concurrency! ? CONCURRENCY_RETRY_MS : 0);
+      const wait =
+        c.kind === 'rate'
+          ? levels[i] >= 1
+            ? 0
+            : (1 - levels[i]) * c.rule.rate!.msPerPoint
+          : (this.#inFlight.get(c.key) ?? 0) >= c.rule.concurrency!
+            ? CONCURRENCY_RETRY_MS
+            : 0;
       if (wait > 0 && (!worst || wait > worst.wait)) worst = { check: c, wait };
     });
     if (worst) return refusal(worst.check, worst.wait);
     const held: string[] = [];
     checks.forEach((c, i) => {
-      if (c.kind === 'rate') this.#buckets.set(c.key, { tokens: levels[i] - 1, at: Math.max(now, this.#buckets.get(c.key)?.at ?? now) });
+      if (c.kind === 'rate')
+        this.#buckets.set(c.key, { tokens: levels[i] - 1, at: Math.max(now, this.#buckets.get(c.key)?.at ?? now) });
       else {
         this.#inFlight.set(c.key, (this.#inFlight.get(c.key) ?? 0) + 1);
         held.push(c.key);

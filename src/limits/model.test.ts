@@ -3,28 +3,40 @@ import assert from 'node:assert/strict';
 import { globToRegExp, validateLimits } from './model.ts';
 
 test('a valid limits section has no issues', () => {
-  assert.deepEqual(validateLimits({
-    rules: [
-      { id: 'per-user', scope: 'principal', rate: { points: 60, perSeconds: 60, burst: 10 } },
-      { id: 'gh-writes', scope: 'principal_tool', tools: ['github__create_*', 'github__merge_?r'], concurrency: 2 },
-      { id: 'tenant', scope: 'tenant', rate: { points: 1000, perSeconds: 3600 }, concurrency: 50 },
-      { id: 'tool', scope: 'tool', rate: { points: 1, perSeconds: 0.5 } },
-    ],
-    redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'gh:', commandTimeoutMs: 200, leaseTtlMs: 30000, fallbackDivisor: 3 },
-  }), []);
+  assert.deepEqual(
+    validateLimits({
+      rules: [
+        { id: 'per-user', scope: 'principal', rate: { points: 60, perSeconds: 60, burst: 10 } },
+        { id: 'gh-writes', scope: 'principal_tool', tools: ['github__create_*', 'github__merge_?r'], concurrency: 2 },
+        { id: 'tenant', scope: 'tenant', rate: { points: 1000, perSeconds: 3600 }, concurrency: 50 },
+        { id: 'tool', scope: 'tool', rate: { points: 1, perSeconds: 0.5 } },
+      ],
+      redis: {
+        url: 'redis://127.0.0.1:6379',
+        keyPrefix: 'gh:',
+        commandTimeoutMs: 200,
+        leaseTtlMs: 30000,
+        fallbackDivisor: 3,
+      },
+    }),
+    [],
+  );
 });
 
 test('every problem is reported with its key path, without echoing values', () => {
-  const issues = validateLimits({
-    rules: [
-      { id: 'x', scope: 'user', rate: { points: 0, perSeconds: -1, burst: 1.5, extra: 1 } },
-      { id: 'x', scope: 'tool', tools: [], concurrency: 0 },
-      { id: 'secret value!', scope: 'tenant' },
-      'nope',
-    ],
-    redis: { url: 'http://secret-host', fallbackDivisor: 0 },
-    other: true,
-  }, 'limits');
+  const issues = validateLimits(
+    {
+      rules: [
+        { id: 'x', scope: 'user', rate: { points: 0, perSeconds: -1, burst: 1.5, extra: 1 } },
+        { id: 'x', scope: 'tool', tools: [], concurrency: 0 },
+        { id: 'secret value!', scope: 'tenant' },
+        'nope',
+      ],
+      redis: { url: 'http://secret-host', fallbackDivisor: 0 },
+      other: true,
+    },
+    'limits',
+  );
   const paths = issues.map((i) => i.path);
   assert.deepEqual(paths.sort(), [
     'limits.other',
@@ -42,10 +54,16 @@ test('every problem is reported with its key path, without echoing values', () =
     'limits.rules[2].id',
     'limits.rules[3]',
   ]);
-  assert.match(issues.find((i) => i.path === 'limits.rules[1].id')!.message, /duplicate rule id \(first at rules\[0\]\)/);
+  assert.match(
+    issues.find((i) => i.path === 'limits.rules[1].id')!.message,
+    /duplicate rule id \(first at rules\[0\]\)/,
+  );
   for (const i of issues) assert.doesNotMatch(i.message, /secret/);
   assert.deepEqual(validateLimits(null), [{ path: 'limits', message: 'must be an object' }]);
-  assert.deepEqual(validateLimits({}).map((i) => i.path), ['limits.rules']);
+  assert.deepEqual(
+    validateLimits({}).map((i) => i.path),
+    ['limits.rules'],
+  );
 });
 
 test('tool globs: `*` and `?` only, everything else literal', () => {
@@ -64,7 +82,12 @@ test('tool globs in limits match without backtracking', async () => {
   const { globToRegExp } = await import('./model.ts');
   const { withLoopDelay } = await import('../../test/support/loop-delay.ts');
   const re = globToRegExp('*a*a*a*a*a*a*a*a*a*a*a*a*b');
-  const { value, maxDelayMs } = await withLoopDelay(() => [re.test('a'.repeat(400)), re.test(`${'a'.repeat(400)}b`), globToRegExp('github__*').test('github__x'), globToRegExp('a.b').test('axb')]);
+  const { value, maxDelayMs } = await withLoopDelay(() => [
+    re.test('a'.repeat(400)),
+    re.test(`${'a'.repeat(400)}b`),
+    globToRegExp('github__*').test('github__x'),
+    globToRegExp('a.b').test('axb'),
+  ]);
   assert.deepEqual(value, [false, true, true, false]);
   assert.ok(maxDelayMs < 1000, `event loop blocked ${maxDelayMs} ms`);
 });

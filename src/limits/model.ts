@@ -79,7 +79,8 @@ export function validateLimits(value: unknown, path = 'limits'): LimitsIssue[] {
   const issues: LimitsIssue[] = [];
   const add = (p: string, message: string) => issues.push({ path: p, message });
   const unknownKeys = (o: Record<string, unknown>, allowed: string[], p: string) => {
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) add(`${p}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
+    for (const k of Object.keys(o))
+      if (!allowed.includes(k)) add(`${p}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
   };
   if (!isObj(value)) return [{ path, message: 'must be an object' }];
   unknownKeys(value, ['rules', 'redis', 'refusals'], path);
@@ -89,8 +90,10 @@ export function validateLimits(value: unknown, path = 'limits'): LimitsIssue[] {
     else {
       unknownKeys(r, ['points', 'perSeconds', 'burst'], `${path}.refusals`);
       if (!posInt(r.points, 1_000_000)) add(`${path}.refusals.points`, 'must be an integer from 1 to 1000000');
-      if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0)) add(`${path}.refusals.perSeconds`, 'must be a number above 0');
-      if (r.burst !== undefined && !posInt(r.burst, 1_000_000)) add(`${path}.refusals.burst`, 'must be an integer from 1 to 1000000');
+      if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0))
+        add(`${path}.refusals.perSeconds`, 'must be a number above 0');
+      if (r.burst !== undefined && !posInt(r.burst, 1_000_000))
+        add(`${path}.refusals.burst`, 'must be an integer from 1 to 1000000');
     }
   }
   if (!Array.isArray(value.rules)) add(`${path}.rules`, 'must be a list of rules');
@@ -104,11 +107,16 @@ export function validateLimits(value: unknown, path = 'limits'): LimitsIssue[] {
     if (!isObj(r)) add(p, 'must be an object');
     else {
       unknownKeys(r, REDIS_KEYS, p);
-      if (typeof r.url !== 'string' || !/^rediss?:\/\//.test(r.url)) add(`${p}.url`, 'must be a redis:// or rediss:// URL');
-      if (r.keyPrefix !== undefined && (typeof r.keyPrefix !== 'string' || r.keyPrefix === '')) add(`${p}.keyPrefix`, 'must be a non-empty string');
-      if (r.commandTimeoutMs !== undefined && !posInt(r.commandTimeoutMs, 60_000)) add(`${p}.commandTimeoutMs`, 'must be an integer from 1 to 60000');
-      if (r.leaseTtlMs !== undefined && !(posInt(r.leaseTtlMs, 86_400_000) && (r.leaseTtlMs as number) >= 100)) add(`${p}.leaseTtlMs`, 'must be an integer from 100 to 86400000');
-      if (r.fallbackDivisor !== undefined && !posInt(r.fallbackDivisor, 10_000)) add(`${p}.fallbackDivisor`, 'must be an integer from 1 to 10000');
+      if (typeof r.url !== 'string' || !/^rediss?:\/\//.test(r.url))
+        add(`${p}.url`, 'must be a redis:// or rediss:// URL');
+      if (r.keyPrefix !== undefined && (typeof r.keyPrefix !== 'string' || r.keyPrefix === ''))
+        add(`${p}.keyPrefix`, 'must be a non-empty string');
+      if (r.commandTimeoutMs !== undefined && !posInt(r.commandTimeoutMs, 60_000))
+        add(`${p}.commandTimeoutMs`, 'must be an integer from 1 to 60000');
+      if (r.leaseTtlMs !== undefined && !(posInt(r.leaseTtlMs, 86_400_000) && (r.leaseTtlMs as number) >= 100))
+        add(`${p}.leaseTtlMs`, 'must be an integer from 100 to 86400000');
+      if (r.fallbackDivisor !== undefined && !posInt(r.fallbackDivisor, 10_000))
+        add(`${p}.fallbackDivisor`, 'must be an integer from 1 to 10000');
     }
   }
   return issues;
@@ -124,22 +132,29 @@ function validateRule(
 ): void {
   if (!isObj(rule)) return add(p, 'must be an object');
   unknownKeys(rule, RULE_KEYS, p);
-  if (typeof rule.id !== 'string' || !ID.test(rule.id)) add(`${p}.id`, 'must be 1-128 characters: letters, digits, `_ . : -`, starting with a letter or digit');
+  if (typeof rule.id !== 'string' || !ID.test(rule.id))
+    add(`${p}.id`, 'must be 1-128 characters: letters, digits, `_ . : -`, starting with a letter or digit');
   else if (seen.has(rule.id)) add(`${p}.id`, `duplicate rule id (first at rules[${seen.get(rule.id)}])`);
   else seen.set(rule.id, i);
   if (!LIMIT_SCOPES.includes(rule.scope as LimitScope)) add(`${p}.scope`, `must be one of ${LIMIT_SCOPES.join(', ')}`);
   if (rule.tools !== undefined) {
-    if (!Array.isArray(rule.tools) || rule.tools.length === 0) add(`${p}.tools`, 'must be a non-empty list of tool globs');
-    else rule.tools.forEach((g, j) => { if (typeof g !== 'string' || g === '') add(`${p}.tools[${j}]`, 'must be a non-empty string'); });
+    if (!Array.isArray(rule.tools) || rule.tools.length === 0)
+      add(`${p}.tools`, 'must be a non-empty list of tool globs');
+    else
+      rule.tools.forEach((g, j) => {
+        if (typeof g !== 'string' || g === '') add(`${p}.tools[${j}]`, 'must be a non-empty string');
+      });
   }
   if (rule.rate === undefined && rule.concurrency === undefined) add(p, 'needs `rate`, `concurrency` or both');
-  if (rule.concurrency !== undefined && !posInt(rule.concurrency, 1e6)) add(`${p}.concurrency`, 'must be an integer from 1 to 1000000');
+  if (rule.concurrency !== undefined && !posInt(rule.concurrency, 1e6))
+    add(`${p}.concurrency`, 'must be an integer from 1 to 1000000');
   if (rule.rate !== undefined) {
     const r = rule.rate;
     if (!isObj(r)) return add(`${p}.rate`, 'must be an object with `points` and `perSeconds`');
     unknownKeys(r, RATE_KEYS, `${p}.rate`);
     if (!posInt(r.points)) add(`${p}.rate.points`, 'must be a positive integer');
-    if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0) || r.perSeconds > 31_536_000) add(`${p}.rate.perSeconds`, 'must be a number above 0 and at most 31536000 (a year)');
+    if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0) || r.perSeconds > 31_536_000)
+      add(`${p}.rate.perSeconds`, 'must be a number above 0 and at most 31536000 (a year)');
     if (r.burst !== undefined && !posInt(r.burst)) add(`${p}.rate.burst`, 'must be a positive integer');
   }
 }

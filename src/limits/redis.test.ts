@@ -38,8 +38,13 @@ function setup(t: TestContext) {
 
 /** The worker fixture as another gateway process. */
 async function worker(t: TestContext, rules: LimitRule[], options: RedisLimiterOptions) {
-  const child = spawn(process.execPath, [WORKER, JSON.stringify({ rules, options })], { env: childEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const child = spawn(process.execPath, [WORKER, JSON.stringify({ rules, options })], {
+    env: childEnv(),
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await lines.next()).value as string);
   assert.deepEqual(await next(), { ready: true });
@@ -58,7 +63,8 @@ async function worker(t: TestContext, rules: LimitRule[], options: RedisLimiterO
 }
 
 const okOf = (rs: AcquireResult[]) => rs.filter((r) => r.ok);
-const many = (l: RedisLimiter, n: number, call = alice) => Promise.all(Array.from({ length: n }, () => l.acquire(call)));
+const many = (l: RedisLimiter, n: number, call = alice) =>
+  Promise.all(Array.from({ length: n }, () => l.acquire(call)));
 
 /** Poll until `f` is true (bounded); whether it became true. */
 async function eventually(f: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
@@ -120,14 +126,18 @@ test('a lease renewed while its call runs outlives its TTL; one closed without r
   assert.ok((await holder.ready()) && (await other.ready()));
   const lease = await holder.acquire(alice);
   assert.ok(lease.ok);
-  for (let i = 0; i < 10; i++) { // 2 s, over three TTLs: renewals (every TTL/3) keep the slot taken
+  for (let i = 0; i < 10; i++) {
+    // 2 s, over three TTLs: renewals (every TTL/3) keep the slot taken
     assert.equal((await other.acquire(alice)).ok, false);
     await sleep(200);
   }
   await holder.close(); // a "crash": no release, no more renewals
   assert.equal((await other.acquire(alice)).ok, false, 'the lease is still there right after');
   let got: AcquireResult | undefined;
-  assert.ok(await eventually(async () => (got = await other.acquire(alice)).ok), 'the expired lease must free the slot');
+  assert.ok(
+    await eventually(async () => (got = await other.acquire(alice)).ok),
+    'the expired lease must free the slot',
+  );
   const freed = got as AcquireResult | undefined;
   if (freed?.ok) await freed.release();
 });
@@ -144,14 +154,17 @@ test('a lease held by a child process killed with SIGKILL expires after its TTL'
   w.child.kill('SIGKILL');
   await new Promise((r) => w.child.once('exit', r));
   assert.equal((await here.acquire(alice)).ok, false, 'not freed by the kill itself');
-  assert.ok(await eventually(async () => (await here.acquire(alice)).ok), 'the dead holder\'s lease must expire');
+  assert.ok(await eventually(async () => (await here.acquire(alice)).ok), "the dead holder's lease must expire");
 });
 
 test('Redis unreachable: calls are limited by the stricter local limit and degraded is flagged', async (t) => {
   const closed = await freePort(); // nothing listens there
   const events: boolean[] = [];
   const l = new RedisLimiter(
-    [{ id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } }, { id: 'c', scope: 'tool', tools: ['db__*'], concurrency: 4 }],
+    [
+      { id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } },
+      { id: 'c', scope: 'tool', tools: ['db__*'], concurrency: 4 },
+    ],
     { url: `redis://127.0.0.1:${closed}`, fallbackDivisor: 2, onDegraded: (d) => events.push(d) },
   );
   t.after(() => l.close());
@@ -175,22 +188,44 @@ async function proxy(t: TestContext) {
   const sockets = new Set<Socket>();
   let frozen = false;
   let server: Server | undefined;
-  const up = () => new Promise<void>((resolve) => {
-    server = createServer((client) => {
-      const upstream = connect(6379, '127.0.0.1');
-      for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); s.on('close', () => { client.destroy(); upstream.destroy(); sockets.delete(s); }); }
-      client.on('data', (d) => { if (!frozen) upstream.write(d); });
-      upstream.on('data', (d) => client.write(d));
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(6379, '127.0.0.1');
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => {
+            client.destroy();
+            upstream.destroy();
+            sockets.delete(s);
+          });
+        }
+        client.on('data', (d) => {
+          if (!frozen) upstream.write(d);
+        });
+        upstream.on('data', (d) => client.write(d));
+      });
+      server.listen(port, '127.0.0.1', resolve);
     });
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  const down = () => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server!.close(() => resolve());
-  });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server!.close(() => resolve());
+    });
   await up();
-  t.after(() => { for (const s of sockets) s.destroy(); server?.close(); });
-  return { url: `redis://127.0.0.1:${port}`, up, down, freeze: (f: boolean) => { frozen = f; } };
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server?.close();
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    up,
+    down,
+    freeze: (f: boolean) => {
+      frozen = f;
+    },
+  };
 }
 
 test('Redis down, hung, then back: local limits meanwhile, Redis again once it answers', async (t) => {
@@ -198,7 +233,12 @@ test('Redis down, hung, then back: local limits meanwhile, Redis again once it a
   const { make } = setup(t);
   const p = await proxy(t);
   const events: boolean[] = [];
-  const l = make([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], { url: p.url, fallbackDivisor: 4, retryIntervalMs: 100, onDegraded: (d) => events.push(d) });
+  const l = make([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], {
+    url: p.url,
+    fallbackDivisor: 4,
+    retryIntervalMs: 100,
+    onDegraded: (d) => events.push(d),
+  });
   assert.ok(await l.ready());
   assert.equal((await l.acquire(alice)).ok, true);
   assert.equal(l.degraded, false);
@@ -210,7 +250,13 @@ test('Redis down, hung, then back: local limits meanwhile, Redis again once it a
   assert.equal(local, 24, 'local budget is 100 / 4 = 25, one already spent');
 
   await p.up();
-  assert.ok(await eventually(async () => { await l.acquire({ ...alice, subject: 'probe' }); return !l.degraded; }), 'back on Redis');
+  assert.ok(
+    await eventually(async () => {
+      await l.acquire({ ...alice, subject: 'probe' });
+      return !l.degraded;
+    }),
+    'back on Redis',
+  );
   // Redis' budget, not the exhausted local one: alice spent 1 there before the cut.
   assert.equal(okOf(await many(l, 200)).length, 99);
 

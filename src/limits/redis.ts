@@ -17,7 +17,16 @@
  */
 import { randomUUID, createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CONCURRENCY_RETRY_MS, checksFor, compileRules, refusal, type AcquireResult, type CompiledRule, type LimitCall, type Limiter } from './limiter.ts';
+import {
+  CONCURRENCY_RETRY_MS,
+  checksFor,
+  compileRules,
+  refusal,
+  type AcquireResult,
+  type CompiledRule,
+  type LimitCall,
+  type Limiter,
+} from './limiter.ts';
 import { MemoryLimiter } from './memory.ts';
 import type { LimitRule } from './model.ts';
 
@@ -75,7 +84,10 @@ return 0`;
 const RELEASE = `for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 0`;
 
-interface Script { src: string; sha: string }
+interface Script {
+  src: string;
+  sha: string;
+}
 const script = (src: string): Script => ({ src, sha: createHash('sha1').update(src).digest('hex') });
 const SCRIPTS = { acquire: script(ACQUIRE), renew: script(RENEW), release: script(RELEASE) };
 
@@ -96,7 +108,11 @@ export interface RedisLimiterOptions {
   redisOptions?: RedisOptions;
 }
 
-interface HeldLease { id: string; keys: string[]; renewing?: Promise<unknown> }
+interface HeldLease {
+  id: string;
+  keys: string[];
+  renewing?: Promise<unknown>;
+}
 
 export class RedisLimiter implements Limiter {
   readonly #rules: CompiledRule[];
@@ -134,7 +150,12 @@ export class RedisLimiter implements Limiter {
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
     this.#client.on('error', () => {}); // failures surface per command; unhandled 'error' would crash
-    this.#firstReady = new Promise((resolve) => this.#client.once('ready', () => { this.#everReady = true; resolve(); }));
+    this.#firstReady = new Promise((resolve) =>
+      this.#client.once('ready', () => {
+        this.#everReady = true;
+        resolve();
+      }),
+    );
     this.#renewTimer = setInterval(() => this.#renewAll(), Math.max(10, Math.floor(this.#ttl / 3)));
     this.#renewTimer.unref();
   }
@@ -185,7 +206,10 @@ export class RedisLimiter implements Limiter {
     this.#held.clear();
     await this.#fallback.close();
     // quit waits for pending replies; a dead or hung Redis gets a plain disconnect instead.
-    const quit = this.#client.quit().then(() => true, () => false);
+    const quit = this.#client.quit().then(
+      () => true,
+      () => false,
+    );
     if (!(await within(quit, this.#timeout)) || !(await quit)) this.#client.disconnect();
   }
 
@@ -211,7 +235,11 @@ export class RedisLimiter implements Limiter {
       if (lease.renewing) continue;
       // A failed renewal is not retried early: if Redis stays away the lease expires, and the call
       // keeps running uncounted in Redis — the price of a crashed holder never leaking a slot.
-      lease.renewing = this.#run(SCRIPTS.renew, lease.keys, [lease.id, this.#ttl]).catch(() => {}).finally(() => { lease.renewing = undefined; });
+      lease.renewing = this.#run(SCRIPTS.renew, lease.keys, [lease.id, this.#ttl])
+        .catch(() => {})
+        .finally(() => {
+          lease.renewing = undefined;
+        });
     }
   }
 
@@ -238,7 +266,9 @@ export class RedisLimiter implements Limiter {
 /** Wait for `p` at most `ms`; whether it settled in time. The timer is cleared either way. */
 async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
   try {
     return await Promise.race([p.then(() => true), timeout]);
   } finally {

@@ -11,7 +11,13 @@ import type { RateSpec } from './model.ts';
 
 export const DEFAULT_REFUSALS: RateSpec = { points: 120, perSeconds: 60 };
 /** Refusals the gateway caused itself (its store or a secrets manager failing) cost the caller nothing. */
-const NOT_THE_CALLERS = new Set(['E_RATE_LIMITED', 'E_AUDIT_UNAVAILABLE', 'E_CREDENTIAL_UNAVAILABLE', 'E_UPSTREAM_UNAVAILABLE', 'E_INTERNAL']);
+const NOT_THE_CALLERS = new Set([
+  'E_RATE_LIMITED',
+  'E_AUDIT_UNAVAILABLE',
+  'E_CREDENTIAL_UNAVAILABLE',
+  'E_UPSTREAM_UNAVAILABLE',
+  'E_INTERNAL',
+]);
 const MAX_BLOCKED = 100_000;
 
 export class RefusalBudget {
@@ -30,7 +36,11 @@ export class RefusalBudget {
       this.#blocked.delete(principalKey);
       return;
     }
-    throw new GatehouseError('E_RATE_LIMITED', `rate limited (refusals): too many refused requests; retry in ${Math.ceil((until - now) / 1000)} s`, { rule: 'refusals', retryAfterMs: until - now });
+    throw new GatehouseError(
+      'E_RATE_LIMITED',
+      `rate limited (refusals): too many refused requests; retry in ${Math.ceil((until - now) / 1000)} s`,
+      { rule: 'refusals', retryAfterMs: until - now },
+    );
   }
 
   /** A request of this principal was refused with `code`: spend a point, or block when none is left. */

@@ -21,7 +21,16 @@ import { GatehouseError } from '../protocol/errors.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import type { Principal } from '../gateway/context.ts';
 import { parseTime } from '../audit/timeline.ts';
-import { checkScope, closeIncident, getIncident, IncidentError, openIncident, SCOPE_KINDS, validId, type Actor } from '../incident/incident.ts';
+import {
+  checkScope,
+  closeIncident,
+  getIncident,
+  IncidentError,
+  openIncident,
+  SCOPE_KINDS,
+  validId,
+  type Actor,
+} from '../incident/incident.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import { exportBundle } from '../incident/bundle.ts';
@@ -32,7 +41,8 @@ import type { AdminDeps } from './admin.ts';
 import { announce } from '../sessions/fanout.ts';
 import { readBody } from './guards.ts';
 
-const str = (v: unknown, max = 1024): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
+const str = (v: unknown, max = 1024): string | undefined =>
+  typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined;
 
 async function body(req: IncomingMessage, usage: string): Promise<Record<string, unknown>> {
   const text = await readBody(req, 16 * 1024);
@@ -48,16 +58,31 @@ async function body(req: IncomingMessage, usage: string): Promise<Record<string,
 
 function actorOf(admin: Principal, deps: AdminDeps): Actor {
   const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
-  return { name: `${admin.subject}@${admin.tenant}`, record: async (action, detail) => void (await deps.record({ kind: 'admin.action', actor, detail: { action, ...detail } })) };
+  return {
+    name: `${admin.subject}@${admin.tenant}`,
+    record: async (action, detail) =>
+      void (await deps.record({ kind: 'admin.action', actor, detail: { action, ...detail } })),
+  };
 }
 
-export async function handleIncidents(req: IncomingMessage, path: string, query: URLSearchParams, admin: Principal, scope: AdminScope, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
+export async function handleIncidents(
+  req: IncomingMessage,
+  path: string,
+  query: URLSearchParams,
+  admin: Principal,
+  scope: AdminScope,
+  deps: AdminDeps,
+): Promise<{ status: number; body: unknown }> {
   const tenant = scope.platform ? undefined : scope.tenant;
   try {
     if (path === 'incidents' && req.method === 'GET') {
       const status = query.get('status');
-      if (status !== null && status !== 'open' && status !== 'closed') throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `status` is open or closed');
-      return { status: 200, body: { incidents: await deps.store.incidents.list({ status: status ?? undefined, tenant }) } };
+      if (status !== null && status !== 'open' && status !== 'closed')
+        throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `status` is open or closed');
+      return {
+        status: 200,
+        body: { incidents: await deps.store.incidents.list({ status: status ?? undefined, tenant }) },
+      };
     }
     if (path === 'incidents' && req.method === 'POST') {
       const usage = '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h" (optional)}';
@@ -66,10 +91,22 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
       const title = str(input.title, 300);
       const reason = str(input.reason, 500);
       const value = kinds.length === 1 ? str(input[kinds[0]]) : undefined;
-      const windowStart = input.since === undefined ? undefined : typeof input.since === 'string' ? parseTime(input.since) : undefined;
-      if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined)) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
-      if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant)) throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`);
-      const r = await openIncident(deps.store, actorOf(admin, deps), { title, reason, scope: checkScope(deps.config, kinds[0], value), windowStart, announce: (msg) => announce(deps.config.limits?.redis, msg) });
+      const windowStart =
+        input.since === undefined ? undefined : typeof input.since === 'string' ? parseTime(input.since) : undefined;
+      if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined))
+        throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
+      if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant))
+        throw new GatehouseError(
+          'E_FORBIDDEN',
+          `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`,
+        );
+      const r = await openIncident(deps.store, actorOf(admin, deps), {
+        title,
+        reason,
+        scope: checkScope(deps.config, kinds[0], value),
+        windowStart,
+        announce: (msg) => announce(deps.config.limits?.redis, msg),
+      });
       return { status: 201, body: r };
     }
     const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close|export))?$/.exec(path);
@@ -81,28 +118,54 @@ export async function handleIncidents(req: IncomingMessage, path: string, query:
     }
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
     const actor = actorOf(admin, deps);
-    if (m[2] === 'revoke') return { status: 200, body: await revokeIncident(deps.store, deps.config, actor, id, { tenant, spareKey: admin.via === 'api-key' ? admin.client : undefined }) };
+    if (m[2] === 'revoke')
+      return {
+        status: 200,
+        body: await revokeIncident(deps.store, deps.config, actor, id, {
+          tenant,
+          spareKey: admin.via === 'api-key' ? admin.client : undefined,
+        }),
+      };
     // Where mail goes is the gateway operator's setting, never the caller's: no host from the request is dialled.
-    if (m[2] === 'notify') return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant }) };
+    if (m[2] === 'notify')
+      return { status: 200, body: await notifyIncident(deps.store, deps.config, actor, id, { tenant }) };
     if (m[2] === 'export') {
       await getIncident(deps.store, id, tenant); // another tenant's looks like none
-      if (tenant !== undefined) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the evidence bundle holds store-wide state: a platform admin exports it');
+      if (tenant !== undefined)
+        throw new GatehouseError(
+          'E_FORBIDDEN',
+          'forbidden: the evidence bundle holds store-wide state: a platform admin exports it',
+        );
       const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bundle-'));
       try {
         const r = await exportBundle(deps.store, deps.config, actor, id, join(dir, 'bundle'));
         const files: Record<string, string> = {};
-        for (const name of Object.keys(r.manifest.files)) files[name] = await readFile(join(dir, 'bundle', name), 'utf8');
-        return { status: 200, body: { incident: id, records: r.records, truncated: r.truncated, manifest: r.manifest, files } };
+        for (const name of Object.keys(r.manifest.files))
+          files[name] = await readFile(join(dir, 'bundle', name), 'utf8');
+        return {
+          status: 200,
+          body: { incident: id, records: r.records, truncated: r.truncated, manifest: r.manifest, files },
+        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     }
     const input = await body(req, '{"note": "...", "lift": true|false} (both optional)');
-    return { status: 200, body: await closeIncident(deps.store, actor, id, { tenant, note: str(input.note, 500), lift: input.lift === true }) };
+    return {
+      status: 200,
+      body: await closeIncident(deps.store, actor, id, {
+        tenant,
+        note: str(input.note, 500),
+        lift: input.lift === true,
+      }),
+    };
   } catch (err) {
     if (!(err instanceof IncidentError)) throw err;
     if (err.code === 'not_found') return { status: 404, body: { error: 'not found' } };
     if (err.code === 'conflict') return { status: 409, body: { error: err.message } };
-    throw new GatehouseError(err.code === 'forbidden' ? 'E_FORBIDDEN' : 'E_INVALID_PARAMS', `${err.code === 'forbidden' ? 'forbidden' : 'invalid params'}: ${err.message}`);
+    throw new GatehouseError(
+      err.code === 'forbidden' ? 'E_FORBIDDEN' : 'E_INVALID_PARAMS',
+      `${err.code === 'forbidden' ? 'forbidden' : 'invalid params'}: ${err.message}`,
+    );
   }
 }

@@ -44,7 +44,11 @@ async function inventory(store: Store): Promise<InventoryData> {
 const PLATFORM_ONLY = new Set(['audit/verify', 'credentials']);
 
 function requirePlatform(scope: AdminScope): void {
-  if (!scope.platform) throw new GatehouseError('E_FORBIDDEN', `forbidden: this needs a platform admin; your admin role covers tenant \`${scope.tenant}\` only`);
+  if (!scope.platform)
+    throw new GatehouseError(
+      'E_FORBIDDEN',
+      `forbidden: this needs a platform admin; your admin role covers tenant \`${scope.tenant}\` only`,
+    );
 }
 
 /** The JSON body for an admin path, or undefined when there is no such resource. */
@@ -67,8 +71,19 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
       // A tenant admin searches its own tenant, whatever it asks for.
       const asked = str('tenant');
-      if (!scope.platform && asked !== undefined && asked !== scope.tenant) throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${scope.tenant}\` only`);
-      const rows = await store.audit.read({ subject: str('subject'), tenant: scope.platform ? asked : scope.tenant, tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: num('since'), until: num('until'), afterPosition: Number(query.get('after') ?? 0) || undefined, limit });
+      if (!scope.platform && asked !== undefined && asked !== scope.tenant)
+        throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${scope.tenant}\` only`);
+      const rows = await store.audit.read({
+        subject: str('subject'),
+        tenant: scope.platform ? asked : scope.tenant,
+        tool: str('tool'),
+        outcome: str('outcome'),
+        kind: str('kind'),
+        since: num('since'),
+        until: num('until'),
+        afterPosition: Number(query.get('after') ?? 0) || undefined,
+        limit,
+      });
       return { records: rows.map((r) => ({ position: r.position, ...r.event })) };
     }
     case 'audit/verify':
@@ -85,7 +100,9 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
-      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter((r) => scope.platform || r.event.actor?.tenant === scope.tenant);
+      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter(
+        (r) => scope.platform || r.event.actor?.tenant === scope.tenant,
+      );
       return rows.length ? { run: id, entries: timeline(rows.map((r) => r.event)) } : undefined;
     }
   }
@@ -102,17 +119,29 @@ async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): 
   } catch {
     throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: send {"ref": "...", "reason": "..."}');
   }
-  if (typeof input.ref !== 'string' || !input.ref || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` and `reason` are required strings');
+  if (typeof input.ref !== 'string' || !input.ref || typeof input.reason !== 'string' || !input.reason)
+    throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` and `reason` are required strings');
   const s = deps.store;
   const at = Date.now();
   const by = `${admin.subject}@${admin.tenant}`;
   await s.revocations.revoke({ ref: input.ref, reason: input.reason.slice(0, 500), revokedBy: by, revokedAt: at });
-  await deps.record({ kind: 'admin.action', actor: { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer }, detail: { action: 'credentials.revoke', ref: input.ref, reason: input.reason } });
+  await deps.record({
+    kind: 'admin.action',
+    actor: { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer },
+    detail: { action: 'credentials.revoke', ref: input.ref, reason: input.reason },
+  });
   const live = await s.revocations.live(at - 5000);
   for (const deadline = at + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
     const acks = await s.revocations.acks(input.ref);
     const missing = live.filter((i) => !acks.some((a) => a.instance === i));
-    if (!missing.length) return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: true, timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0 };
+    if (!missing.length)
+      return {
+        ref: input.ref,
+        revokedAt: new Date(at).toISOString(),
+        gateways: live.length,
+        confirmed: true,
+        timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
+      };
   }
   return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false };
 }
@@ -134,13 +163,19 @@ const DUAL_OPS: Record<string, DualOp> = {
       const before = typeof i.olderThan === 'string' ? parseTime(i.olderThan) : undefined;
       return before === undefined ? undefined : { before };
     },
-    run: async (p, deps) => ({ removed: await deps.store.audit.prune(Number(p.before)), before: new Date(Number(p.before)).toISOString() }),
+    run: async (p, deps) => ({
+      removed: await deps.store.audit.prune(Number(p.before)),
+      before: new Date(Number(p.before)).toISOString(),
+    }),
   },
   'audit/retention': {
     action: 'audit.retention',
     usage: '{"days": 0-36500 (0: forever), "reason": "..."}',
     // The approval itself is the change: pruning never goes below the last approved retention.
-    parse: (i) => (Number.isInteger(i.days) && (i.days as number) >= 0 && (i.days as number) <= 36_500 ? { days: i.days } : undefined),
+    parse: (i) =>
+      Number.isInteger(i.days) && (i.days as number) >= 0 && (i.days as number) <= 36_500
+        ? { days: i.days }
+        : undefined,
     run: async (p) => ({ days: p.days }),
   },
 };
@@ -150,8 +185,17 @@ const DUAL_OPS: Record<string, DualOp> = {
  * (202, with the request id); `POST <same path>/<id>/confirm` by another person runs it. Platform
  * admins only; service keys (no person) can do neither. Every step is recorded.
  */
-async function dualControl(req: IncomingMessage, path: string, admin: Principal, deps: AdminDeps): Promise<{ status: number; body: unknown }> {
-  if (deps.identity.enabled && !deps.identity.isPerson(admin)) throw new GatehouseError('E_FORBIDDEN', 'forbidden: two-person operations need a person: this credential is a service key');
+async function dualControl(
+  req: IncomingMessage,
+  path: string,
+  admin: Principal,
+  deps: AdminDeps,
+): Promise<{ status: number; body: unknown }> {
+  if (deps.identity.enabled && !deps.identity.isPerson(admin))
+    throw new GatehouseError(
+      'E_FORBIDDEN',
+      'forbidden: two-person operations need a person: this credential is a service key',
+    );
   const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
   const m = /^(audit\/(?:prune|retention))(?:\/(dc_[0-9a-f]{24})\/confirm)?$/.exec(path);
   const op = m ? DUAL_OPS[m[1]] : undefined;
@@ -159,13 +203,33 @@ async function dualControl(req: IncomingMessage, path: string, admin: Principal,
   if (m[2]) {
     const r = await confirmDual(deps.store.dualControl, m[2], op.action, admin.subject);
     if (!r.ok) {
-      await deps.record({ kind: 'admin.action', actor, detail: { action: `${op.action}.refused`, request: m[2], code: r.code } });
-      throw new GatehouseError(r.code === 'not_found' ? 'E_INVALID_PARAMS' : 'E_FORBIDDEN', `${r.code === 'not_found' ? 'invalid params' : 'forbidden'}: ${r.message}`);
+      await deps.record({
+        kind: 'admin.action',
+        actor,
+        detail: { action: `${op.action}.refused`, request: m[2], code: r.code },
+      });
+      throw new GatehouseError(
+        r.code === 'not_found' ? 'E_INVALID_PARAMS' : 'E_FORBIDDEN',
+        `${r.code === 'not_found' ? 'invalid params' : 'forbidden'}: ${r.message}`,
+      );
     }
     const result = await op.run(r.record.params, deps);
-    const detail = { ...result, request: r.record.id, requestedBy: r.record.requestedBy, confirmedBy: admin.subject, reason: r.record.params.reason };
-    await deps.record(op.action === 'audit.prune' ? { kind: 'audit.pruned', actor, detail } : { kind: 'admin.action', actor, detail: { action: op.action, ...detail } });
-    return { status: 200, body: { request: r.record.id, ...result, requestedBy: r.record.requestedBy, confirmedBy: admin.subject } };
+    const detail = {
+      ...result,
+      request: r.record.id,
+      requestedBy: r.record.requestedBy,
+      confirmedBy: admin.subject,
+      reason: r.record.params.reason,
+    };
+    await deps.record(
+      op.action === 'audit.prune'
+        ? { kind: 'audit.pruned', actor, detail }
+        : { kind: 'admin.action', actor, detail: { action: op.action, ...detail } },
+    );
+    return {
+      status: 200,
+      body: { request: r.record.id, ...result, requestedBy: r.record.requestedBy, confirmedBy: admin.subject },
+    };
   }
   let input: Record<string, unknown>;
   try {
@@ -174,14 +238,33 @@ async function dualControl(req: IncomingMessage, path: string, admin: Principal,
     throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
   }
   const params = input && typeof input === 'object' ? op.parse(input) : undefined;
-  if (!params || typeof input.reason !== 'string' || !input.reason) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
+  if (!params || typeof input.reason !== 'string' || !input.reason)
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
   const reason = input.reason.slice(0, 500);
   const r = await requestDual(deps.store.dualControl, op.action, { ...params, reason }, admin.subject);
-  await deps.record({ kind: 'admin.action', actor, detail: { action: `${op.action}.requested`, request: r.id, ...params, reason } });
-  return { status: 202, body: { request: r.id, status: 'pending', ...params, expiresAt: new Date(r.expiresAt).toISOString(), confirm: `${ADMIN_PREFIX}${m[1]}/${r.id}/confirm (by another person)` } };
+  await deps.record({
+    kind: 'admin.action',
+    actor,
+    detail: { action: `${op.action}.requested`, request: r.id, ...params, reason },
+  });
+  return {
+    status: 202,
+    body: {
+      request: r.id,
+      status: 'pending',
+      ...params,
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      confirm: `${ADMIN_PREFIX}${m[1]}/${r.id}/confirm (by another person)`,
+    },
+  };
 }
 
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, send: (status: number, body: unknown) => void): Promise<void> {
+export async function handleAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: AdminDeps,
+  send: (status: number, body: unknown) => void,
+): Promise<void> {
   const principal = await deps.identity.authenticate(req);
   const scope = deps.identity.adminScope(principal);
   if (!scope) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');

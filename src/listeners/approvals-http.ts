@@ -35,8 +35,19 @@ const LIMITS = { lookups: new ViewerLimits(LOOKUPS), decisions: new ViewerLimits
 
 const MAX_FORM = 16 * 1024;
 
-function send(res: ServerResponse, status: number, html: string, type = 'text/html; charset=utf-8', extra: Record<string, string> = {}): void {
-  res.writeHead(status, { ...APPROVAL_PAGE_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(html), ...extra });
+function send(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  type = 'text/html; charset=utf-8',
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...APPROVAL_PAGE_HEADERS,
+    'content-type': type,
+    'content-length': Buffer.byteLength(html),
+    ...extra,
+  });
   res.end(html);
 }
 
@@ -56,7 +67,12 @@ function limited(res: ServerResponse, limit: ViewerLimits, viewer: Principal): b
 function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator): boolean {
   if (!identity.enabled) return true;
   if (!viewer.authenticated || ar.tenant !== viewer.tenant || !identity.isPerson(viewer)) return false;
-  return isAllowedApprover(ar.approversRule, { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles });
+  return isAllowedApprover(ar.approversRule, {
+    key: viewer.key,
+    subject: viewer.subject,
+    tenant: viewer.tenant,
+    roles: viewer.roles,
+  });
 }
 
 function csrf(approvals: ApprovalService, id: string, viewer: Principal): string {
@@ -74,41 +90,84 @@ async function form(req: IncomingMessage): Promise<URLSearchParams> {
 
 function why(req: ApprovalRequest, viewer: Principal, allowed: boolean): string | undefined {
   if (req.status !== 'pending') return `This request is ${req.status}.`;
-  if (viewer.key === req.requester.key || (viewer.subject === req.requester.subject && viewer.tenant === req.tenant)) return 'You asked for this call: someone else must decide it.';
-  if (!allowed) return `Only ${[...(req.approversRule.roles ?? []).map((r) => `role ${r}`), ...(req.approversRule.subjects ?? [])].join(' or ')} may decide.`;
+  if (viewer.key === req.requester.key || (viewer.subject === req.requester.subject && viewer.tenant === req.tenant))
+    return 'You asked for this call: someone else must decide it.';
+  if (!allowed)
+    return `Only ${[...(req.approversRule.roles ?? []).map((r) => `role ${r}`), ...(req.approversRule.subjects ?? [])].join(' or ')} may decide.`;
   return undefined;
 }
 
-export async function handleApprovalPage(req: IncomingMessage, res: ServerResponse, path: string, deps: ApprovalPageDeps): Promise<void> {
+export async function handleApprovalPage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  deps: ApprovalPageDeps,
+): Promise<void> {
   if (path === APPROVAL_CSS_PATH) return send(res, 200, APPROVAL_CSS, 'text/css; charset=utf-8');
   const viewer = await deps.identity.authenticate(req);
   const limits = deps.limits ?? LIMITS;
   if (limited(res, limits.lookups, viewer)) return;
-  const approver = { key: viewer.key, subject: viewer.subject, tenant: viewer.tenant, roles: viewer.roles, person: deps.identity.isPerson(viewer) };
+  const approver = {
+    key: viewer.key,
+    subject: viewer.subject,
+    tenant: viewer.tenant,
+    roles: viewer.roles,
+    person: deps.identity.isPerson(viewer),
+  };
   if (path === '/approvals' || path === '/approvals/') {
-    const pending = await deps.approvals.store.list({ status: 'pending', tenant: viewer.authenticated ? viewer.tenant : undefined });
+    const pending = await deps.approvals.store.list({
+      status: 'pending',
+      tenant: viewer.authenticated ? viewer.tenant : undefined,
+    });
     return send(res, 200, listPage(pending.filter((r) => mayView(r, viewer, deps.identity))));
   }
   const id = path.slice('/approvals/'.length);
   const ar = isApprovalId(id) ? await deps.approvals.get(id) : undefined;
   // Another tenant's request, or one the viewer may not decide, looks exactly like one that does not exist.
-  if (!ar || !mayView(ar, viewer, deps.identity)) return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
+  if (!ar || !mayView(ar, viewer, deps.identity))
+    return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
   const allowed = isAllowedApprover(ar.approversRule, approver);
   if (req.method === 'POST') {
     if (limited(res, limits.decisions, viewer)) return;
     const origin = req.headers.origin;
     if (origin !== undefined && !deps.origins.has(origin)) throw new GatehouseError('E_ORIGIN');
     const f = await form(req);
-    if (!sameBytes(f.get('csrf') ?? '', csrf(deps.approvals, id, viewer))) return send(res, 403, resultPage('This form has expired: reload the page and decide again.', { backUrl: `/approvals/${id}` }));
+    if (!sameBytes(f.get('csrf') ?? '', csrf(deps.approvals, id, viewer)))
+      return send(
+        res,
+        403,
+        resultPage('This form has expired: reload the page and decide again.', { backUrl: `/approvals/${id}` }),
+      );
     const decision = f.get('decision');
-    if (decision !== 'approve' && decision !== 'deny') return send(res, 400, resultPage('Choose approve or deny.', { backUrl: `/approvals/${id}` }));
+    if (decision !== 'approve' && decision !== 'deny')
+      return send(res, 400, resultPage('Choose approve or deny.', { backUrl: `/approvals/${id}` }));
     const t = await deps.approvals.decide(id, approver, decision, f.get('reason') ?? undefined);
     if (!t.ok) return send(res, 403, resultPage(`Not recorded: ${t.message}`, { backUrl: `/approvals/${id}` }));
-    return send(res, 200, resultPage(`Recorded: ${decision === 'approve' ? 'approved' : 'denied'} by ${viewer.subject} at ${new Date().toISOString()}. The request is now ${t.request.status}.`, { backUrl: `/approvals/${id}` }));
+    return send(
+      res,
+      200,
+      resultPage(
+        `Recorded: ${decision === 'approve' ? 'approved' : 'denied'} by ${viewer.subject} at ${new Date().toISOString()}. The request is now ${t.request.status}.`,
+        { backUrl: `/approvals/${id}` },
+      ),
+    );
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-  const current = await deps.currentContent(ar).catch((): CurrentContent => ({ withheld: 'No diff: the current content could not be read.' }));
+  const current = await deps
+    .currentContent(ar)
+    .catch((): CurrentContent => ({ withheld: 'No diff: the current content could not be read.' }));
   const note = why(ar, viewer, allowed);
   const rcpt = receipt(ar, { currentContent: current && 'content' in current ? current.content : undefined });
-  return send(res, 200, approvalPage(ar, rcpt, { csrfToken: csrf(deps.approvals, id, viewer), actionUrl: `/approvals/${id}`, viewer: { subject: viewer.subject }, canDecide: !note, why: note, diffNote: current && 'withheld' in current ? current.withheld : undefined }));
+  return send(
+    res,
+    200,
+    approvalPage(ar, rcpt, {
+      csrfToken: csrf(deps.approvals, id, viewer),
+      actionUrl: `/approvals/${id}`,
+      viewer: { subject: viewer.subject },
+      canDecide: !note,
+      why: note,
+      diffNote: current && 'withheld' in current ? current.withheld : undefined,
+    }),
+  );
 }

@@ -32,7 +32,24 @@ import { CONSOLE_CSS, CONSOLE_CSS_PATH } from '../console/css.ts';
 import { ConsoleCookies, newSid, type Session } from '../console/session.ts';
 import { consoleLogins, finishLogin, startLogin, type ConsoleLogin } from '../console/login.ts';
 import * as actions from '../console/actions.ts';
-import { approvalsPage, auditPage, chainPage, continuePage, incidentPage, incidentsPage, inventoryPage, keysPage, loginPage, messagePage, modesPage, readinessPage, runPage, type AuditFilters, type ChainProof, type View } from '../console/pages.ts';
+import {
+  approvalsPage,
+  auditPage,
+  chainPage,
+  continuePage,
+  incidentPage,
+  incidentsPage,
+  inventoryPage,
+  keysPage,
+  loginPage,
+  messagePage,
+  modesPage,
+  readinessPage,
+  runPage,
+  type AuditFilters,
+  type ChainProof,
+  type View,
+} from '../console/pages.ts';
 import { chainHash, type AuditEvent } from '../audit/event.ts';
 
 export interface ConsoleDeps {
@@ -50,7 +67,10 @@ export interface ConsoleDeps {
 const MAX_FORM = 16 * 1024;
 const PAGE_SIZE = 50;
 // Per person, in this process: pages (a search walked in a loop) and actions (a form posted in a loop).
-const LIMITS = { pages: new ViewerLimits({ burst: 120, perSecond: 2 }), actions: new ViewerLimits({ burst: 30, perSecond: 0.5 }) };
+const LIMITS = {
+  pages: new ViewerLimits({ burst: 120, perSecond: 2 }),
+  actions: new ViewerLimits({ burst: 30, perSecond: 0.5 }),
+};
 
 function headers(formAction = "'self'"): Record<string, string> {
   return {
@@ -62,13 +82,29 @@ function headers(formAction = "'self'"): Record<string, string> {
   };
 }
 
-function send(res: ServerResponse, status: number, html: string, extra: Record<string, string | string[]> = {}, formAction?: string): void {
-  res.writeHead(status, { ...headers(formAction), 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...extra });
+function send(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  extra: Record<string, string | string[]> = {},
+  formAction?: string,
+): void {
+  res.writeHead(status, {
+    ...headers(formAction),
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    ...extra,
+  });
   res.end(html);
 }
 
 function redirect(res: ServerResponse, to: string, cookies: string[] = []): void {
-  res.writeHead(303, { ...headers(), location: to, 'content-length': 0, ...(cookies.length ? { 'set-cookie': cookies } : {}) });
+  res.writeHead(303, {
+    ...headers(),
+    location: to,
+    'content-length': 0,
+    ...(cookies.length ? { 'set-cookie': cookies } : {}),
+  });
   res.end();
 }
 
@@ -77,7 +113,10 @@ const COOKIES = new WeakMap<Store, Map<boolean, Promise<ConsoleCookies>>>();
 /** The cookie sealer: one key for every replica (kept in the store), Secure unless plain http on loopback. */
 function cookiesFor(deps: ConsoleDeps): Promise<ConsoleCookies> {
   const base = new URL(deps.baseUrl);
-  const secure = !(base.protocol === 'http:' && (base.hostname === 'localhost' || isLoopback(base.hostname.replace(/^\[|\]$/g, ''))));
+  const secure = !(
+    base.protocol === 'http:' &&
+    (base.hostname === 'localhost' || isLoopback(base.hostname.replace(/^\[|\]$/g, '')))
+  );
   let m = COOKIES.get(deps.store);
   if (!m) COOKIES.set(deps.store, (m = new Map()));
   let c = m.get(secure);
@@ -106,14 +145,24 @@ async function who(req: IncomingMessage, deps: ConsoleDeps, cookies: ConsoleCook
     // Local development: loopback callers only (the Authenticator says so), a cookie just for CSRF.
     const principal = await deps.identity.authenticate(req);
     const s = session ?? { token: '', sid: newSid(), login: -1, exp: Date.now() + 8 * 3600_000 };
-    return { viewer: { principal, scope: { platform: true }, session: s, setCookies: session ? [] : [cookies.sessionCookie(s)] } };
+    return {
+      viewer: {
+        principal,
+        scope: { platform: true },
+        session: s,
+        setCookies: session ? [] : [cookies.sessionCookie(s)],
+      },
+    };
   }
   if (!session) return { login: undefined, clear: req.headers.cookie?.includes(cookies.sessionName) ?? false };
   let principal: Principal;
   try {
     principal = await deps.identity.authenticateToken(session.token);
   } catch (err) {
-    return { login: `Your session has ended (${err instanceof GatehouseError ? err.message : 'the token was refused'}): sign in again.`, clear: true };
+    return {
+      login: `Your session has ended (${err instanceof GatehouseError ? err.message : 'the token was refused'}): sign in again.`,
+      clear: true,
+    };
   }
   const scope = deps.identity.adminScope(principal);
   if (!scope) return { login: 'Your account has no admin role: the console needs one.', clear: true };
@@ -148,27 +197,50 @@ function redirectUri(deps: ConsoleDeps): string {
 /** The requests this person may decide, as the approval page lists them: its tenant, an approver of the rule, a person. */
 async function pendingFor(v: Viewer, deps: ConsoleDeps) {
   const p = v.principal;
-  const all = await deps.approvals.store.list({ status: 'pending', tenant: deps.identity.enabled ? p.tenant : undefined });
+  const all = await deps.approvals.store.list({
+    status: 'pending',
+    tenant: deps.identity.enabled ? p.tenant : undefined,
+  });
   if (!deps.identity.enabled) return all;
   if (!deps.identity.isPerson(p)) return [];
-  return all.filter((r) => r.tenant === p.tenant && isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles }));
+  return all.filter(
+    (r) =>
+      r.tenant === p.tenant &&
+      isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles }),
+  );
 }
 
-async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: ConsoleCookies, query: URLSearchParams, flash?: View['flash'], created?: { key: string; name: string }): Promise<string | undefined> {
+async function render(
+  page: string,
+  v: Viewer,
+  deps: ConsoleDeps,
+  cookies: ConsoleCookies,
+  query: URLSearchParams,
+  flash?: View['flash'],
+  created?: { key: string; name: string },
+): Promise<string | undefined> {
   const vw = view(v, cookies, flash);
   const a: actions.Actor = { principal: v.principal, scope: v.scope };
   const { config, store } = deps;
   switch (page) {
     case 'inventory': {
       const inv = await inventory(store);
-      return inventoryPage(vw, inventoryRows(config, inv), reviewChanges(inv, config.gateway.namespaceSeparator), v.scope.platform);
+      return inventoryPage(
+        vw,
+        inventoryRows(config, inv),
+        reviewChanges(inv, config.gateway.namespaceSeparator),
+        v.scope.platform,
+      );
     }
     case 'approvals':
       return approvalsPage(vw, await pendingFor(v, deps));
     case 'modes':
       return modesPage(vw, actions.visibleModes(a, await store.modes.list()), (m) => actions.mayClear(a, m));
     case 'incidents':
-      return incidentsPage(vw, await store.incidents.list({ tenant: v.scope.platform ? undefined : v.scope.tenant, limit: 200 }));
+      return incidentsPage(
+        vw,
+        await store.incidents.list({ tenant: v.scope.platform ? undefined : v.scope.tenant, limit: 200 }),
+      );
     case 'keys':
       return keysPage(vw, actions.visibleKeys(a, await store.apiKeys.list()), created);
     case 'readiness': {
@@ -178,16 +250,39 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
     }
     case 'audit': {
       const str = (k: string) => query.get(k)?.trim().slice(0, 300) || undefined;
-      const f: AuditFilters = { run: str('run'), tenant: v.scope.platform ? str('tenant') : undefined, tool: str('tool'), outcome: str('outcome'), kind: str('kind'), since: str('since'), until: str('until'), after: Number(query.get('after')) || undefined };
+      const f: AuditFilters = {
+        run: str('run'),
+        tenant: v.scope.platform ? str('tenant') : undefined,
+        tool: str('tool'),
+        outcome: str('outcome'),
+        kind: str('kind'),
+        since: str('since'),
+        until: str('until'),
+        after: Number(query.get('after')) || undefined,
+      };
       const tenant = v.scope.platform ? f.tenant : v.scope.tenant;
       const time = (x: string | undefined) => (x === undefined ? undefined : parseTime(x));
-      const rows = await store.audit.read({ runId: f.run, tenant, tool: f.tool, outcome: f.outcome, kind: f.kind, since: time(f.since), until: time(f.until), afterPosition: f.after, limit: PAGE_SIZE });
+      const rows = await store.audit.read({
+        runId: f.run,
+        tenant,
+        tool: f.tool,
+        outcome: f.outcome,
+        kind: f.kind,
+        since: time(f.since),
+        until: time(f.until),
+        afterPosition: f.after,
+        limit: PAGE_SIZE,
+      });
       return auditPage(vw, f, rows, rows.length === PAGE_SIZE ? rows[rows.length - 1].position : undefined);
     }
     default: {
       const inc = /^incidents\/([^/]{1,64})$/.exec(page);
       if (inc) {
-        const r = await getIncident(store, decodeURIComponent(inc[1]), v.scope.platform ? undefined : v.scope.tenant).catch((err: unknown) => {
+        const r = await getIncident(
+          store,
+          decodeURIComponent(inc[1]),
+          v.scope.platform ? undefined : v.scope.tenant,
+        ).catch((err: unknown) => {
           if (err instanceof IncidentError) return undefined;
           throw err;
         });
@@ -197,13 +292,17 @@ async function render(page: string, v: Viewer, deps: ConsoleDeps, cookies: Conso
       if (chain) {
         const proof = await chainProof(store, decodeURIComponent(chain[1]), Number(chain[2]));
         // Another tenant's record does not exist for a tenant admin.
-        return proof && (v.scope.platform || proof.record.actor?.tenant === (v.scope as { tenant: string }).tenant) ? chainPage(vw, proof) : undefined;
+        return proof && (v.scope.platform || proof.record.actor?.tenant === (v.scope as { tenant: string }).tenant)
+          ? chainPage(vw, proof)
+          : undefined;
       }
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(page);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
       // Another tenant's run does not exist for a tenant admin.
-      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter((r) => v.scope.platform || r.event.actor?.tenant === (v.scope as { tenant: string }).tenant);
+      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter(
+        (r) => v.scope.platform || r.event.actor?.tenant === (v.scope as { tenant: string }).tenant,
+      );
       return rows.length ? runPage(vw, id, timeline(rows.map((r) => r.event))) : undefined;
     }
   }
@@ -229,23 +328,36 @@ async function chainProof(store: Store, stream: string, seq: number): Promise<Ch
     record,
     hashOk: chainHash(record) === record.hash,
     ...(before ? { before: { seq: before.seq, hash: before.hash, linked: before.hash === record.prev } } : {}),
-    ...(cp && cp.seq === seq - 1 ? { checkpoint: { seq: cp.seq, hash: cp.hash, linked: cp.hash === record.prev } } : {}),
+    ...(cp && cp.seq === seq - 1
+      ? { checkpoint: { seq: cp.seq, hash: cp.hash, linked: cp.hash === record.prev } }
+      : {}),
     ...(after ? { after: { seq: after.seq, prev: after.prev, linked: after.prev === record.hash } } : {}),
   };
 }
 
 /** POST /console/<action>: the page to show after it (with the outcome), and the status. */
-async function act(path: string, f: URLSearchParams, v: Viewer, deps: ConsoleDeps): Promise<{ page: string; outcome: actions.Outcome } | undefined> {
+async function act(
+  path: string,
+  f: URLSearchParams,
+  v: Viewer,
+  deps: ConsoleDeps,
+): Promise<{ page: string; outcome: actions.Outcome } | undefined> {
   const a: actions.Actor = { principal: v.principal, scope: v.scope };
   const d: actions.ActionDeps = { config: deps.config, store: deps.store, record: deps.record };
   const g = (k: string) => f.get(k) ?? '';
   switch (path) {
-    case 'inventory/accept': return { page: 'inventory', outcome: await actions.acceptItem(d, a, g('tool')) };
-    case 'inventory/classify': return { page: 'inventory', outcome: await actions.classifyTool(d, a, g('tool'), g('class')) };
-    case 'modes/set': return { page: 'modes', outcome: await actions.setMode(d, a, g('mode'), g('kind'), g('name'), g('reason')) };
-    case 'modes/clear': return { page: 'modes', outcome: await actions.clearMode(d, a, g('scope')) };
-    case 'keys/create': return { page: 'keys', outcome: await actions.createKey(d, a, f) };
-    case 'keys/revoke': return { page: 'keys', outcome: await actions.revokeKey(d, a, g('id')) };
+    case 'inventory/accept':
+      return { page: 'inventory', outcome: await actions.acceptItem(d, a, g('tool')) };
+    case 'inventory/classify':
+      return { page: 'inventory', outcome: await actions.classifyTool(d, a, g('tool'), g('class')) };
+    case 'modes/set':
+      return { page: 'modes', outcome: await actions.setMode(d, a, g('mode'), g('kind'), g('name'), g('reason')) };
+    case 'modes/clear':
+      return { page: 'modes', outcome: await actions.clearMode(d, a, g('scope')) };
+    case 'keys/create':
+      return { page: 'keys', outcome: await actions.createKey(d, a, f) };
+    case 'keys/revoke':
+      return { page: 'keys', outcome: await actions.revokeKey(d, a, g('id')) };
     case 'incidents/open': {
       const o = await actions.openIncidentAction(d, a, f);
       return { page: o.id ? `incidents/${o.id}` : 'incidents', outcome: o };
@@ -267,7 +379,14 @@ function loginFormAction(logins: ConsoleLogin[]): string {
   return ["'self'", ...new Set(logins.map((l) => new URL(l.issuer).origin))].join(' ');
 }
 
-async function handleLogin(req: IncomingMessage, res: ServerResponse, path: string, deps: ConsoleDeps, cookies: ConsoleCookies, query: URLSearchParams): Promise<boolean> {
+async function handleLogin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  deps: ConsoleDeps,
+  cookies: ConsoleCookies,
+  query: URLSearchParams,
+): Promise<boolean> {
   const logins = consoleLogins(deps.config);
   const redirectPath = deps.config.console?.redirectPath ?? '/console/callback';
   if (path !== '/console/login' && path !== redirectPath) return false;
@@ -288,14 +407,25 @@ async function handleLogin(req: IncomingMessage, res: ServerResponse, path: stri
       return true;
     }
     const hint = query.get('login_hint')?.trim().slice(0, 200) || undefined;
-    const { url, pending } = await startLogin(l, i, { redirectUri: redirectUri(deps), resource, scopes: deps.config.identity!.requiredScopes.mcp ?? [], loginHint: hint });
+    const { url, pending } = await startLogin(l, i, {
+      redirectUri: redirectUri(deps),
+      resource,
+      scopes: deps.config.identity!.requiredScopes.mcp ?? [],
+      loginHint: hint,
+    });
     redirect(res, url, [cookies.loginCookie(pending)]);
     return true;
   }
   const pending = cookies.pendingLogin(req.headers.cookie);
   const l = pending ? logins[pending.login] : undefined;
   if (!pending || !l) {
-    send(res, 400, loginPage(logins, { problem: 'This sign-in is unknown or expired: start again.' }), { 'set-cookie': cookies.clearLogin() }, loginFormAction(logins));
+    send(
+      res,
+      400,
+      loginPage(logins, { problem: 'This sign-in is unknown or expired: start again.' }),
+      { 'set-cookie': cookies.clearLogin() },
+      loginFormAction(logins),
+    );
     return true;
   }
   let principal: Principal;
@@ -306,16 +436,41 @@ async function handleLogin(req: IncomingMessage, res: ServerResponse, path: stri
     const tokenExp = tokenExpiry(t.accessToken) ?? t.expiresAt ?? Date.now() + 3600_000;
     exp = Math.min(tokenExp, Date.now() + (deps.config.console?.sessionHours ?? 8) * 3600_000);
     if (!deps.identity.adminScope(principal)) {
-      await deps.record({ kind: 'admin.action', actor: actorOf(principal), outcome: 'refused', detail: { action: 'console.login', via: 'console', reason: 'no admin role' } });
-      send(res, 403, loginPage(logins, { problem: `Signed in as ${principal.subject}, but this account has no admin role: the console needs one.` }), { 'set-cookie': cookies.clearLogin() }, loginFormAction(logins));
+      await deps.record({
+        kind: 'admin.action',
+        actor: actorOf(principal),
+        outcome: 'refused',
+        detail: { action: 'console.login', via: 'console', reason: 'no admin role' },
+      });
+      send(
+        res,
+        403,
+        loginPage(logins, {
+          problem: `Signed in as ${principal.subject}, but this account has no admin role: the console needs one.`,
+        }),
+        { 'set-cookie': cookies.clearLogin() },
+        loginFormAction(logins),
+      );
       return true;
     }
     const session: Session = { token: t.accessToken, sid: newSid(), login: pending.login, exp };
-    await deps.record({ kind: 'admin.action', actor: actorOf(principal), detail: { action: 'console.login', via: 'console' } });
-    send(res, 200, continuePage('/console/inventory'), { 'set-cookie': [cookies.clearLogin(), cookies.sessionCookie(session)] });
+    await deps.record({
+      kind: 'admin.action',
+      actor: actorOf(principal),
+      detail: { action: 'console.login', via: 'console' },
+    });
+    send(res, 200, continuePage('/console/inventory'), {
+      'set-cookie': [cookies.clearLogin(), cookies.sessionCookie(session)],
+    });
   } catch (err) {
     const why = err instanceof GatehouseError ? err.message : 'the identity provider did not answer as expected';
-    send(res, 401, loginPage(logins, { problem: `Sign-in failed: ${why}` }), { 'set-cookie': cookies.clearLogin() }, loginFormAction(logins));
+    send(
+      res,
+      401,
+      loginPage(logins, { problem: `Sign-in failed: ${why}` }),
+      { 'set-cookie': cookies.clearLogin() },
+      loginFormAction(logins),
+    );
   }
   return true;
 }
@@ -327,16 +482,27 @@ function actorOf(p: Principal) {
 /** A JWT's `exp` (epoch ms), read after the Authenticator verified it; undefined for opaque tokens. */
 function tokenExpiry(token: string): number | undefined {
   try {
-    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown })
+      .exp;
     return typeof exp === 'number' ? exp * 1000 : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function handleConsole(req: IncomingMessage, res: ServerResponse, path: string, deps: ConsoleDeps): Promise<void> {
+export async function handleConsole(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  deps: ConsoleDeps,
+): Promise<void> {
   if (path === CONSOLE_CSS_PATH) {
-    res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(CONSOLE_CSS) });
+    res.writeHead(200, {
+      'content-type': 'text/css; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'content-length': Buffer.byteLength(CONSOLE_CSS),
+    });
     return void res.end(CONSOLE_CSS);
   }
   const cookies = await cookiesFor(deps);
@@ -348,41 +514,83 @@ export async function handleConsole(req: IncomingMessage, res: ServerResponse, p
       const logins = consoleLogins(deps.config);
       if (typeof logins === 'string') return send(res, 404, messagePage(`The console is not available: ${logins}.`));
       const clear: Record<string, string> = w.clear ? { 'set-cookie': cookies.clearSession() } : {};
-      if (req.method === 'POST') return send(res, 401, loginPage(logins, { problem: 'Sign in first.' }), clear, loginFormAction(logins));
+      if (req.method === 'POST')
+        return send(res, 401, loginPage(logins, { problem: 'Sign in first.' }), clear, loginFormAction(logins));
       return send(res, w.login ? 401 : 200, loginPage(logins, { problem: w.login }), clear, loginFormAction(logins));
     }
     const v = w.viewer;
     const wait = (req.method === 'POST' ? LIMITS.actions : LIMITS.pages).take(v.principal.key);
     if (wait) {
       const sec = Math.max(1, Math.ceil(wait / 1000));
-      return send(res, 429, messagePage(`Too many requests: try again in ${sec} seconds.`), { 'retry-after': String(sec) });
+      return send(res, 429, messagePage(`Too many requests: try again in ${sec} seconds.`), {
+        'retry-after': String(sec),
+      });
     }
     const page = path === '/console' || path === '/console/' ? '' : path.slice('/console/'.length);
     if (req.method === 'POST') {
       // A present Origin must be ours; the CSRF token (bound to this session) is required either way.
       const origin = req.headers.origin;
-      if (origin !== undefined && !deps.origins.has(origin)) return send(res, 403, messagePage('Refused: this form was sent from another site.'));
-      if (req.headers['sec-fetch-site'] === 'cross-site') return send(res, 403, messagePage('Refused: this form was sent from another site.'));
+      if (origin !== undefined && !deps.origins.has(origin))
+        return send(res, 403, messagePage('Refused: this form was sent from another site.'));
+      if (req.headers['sec-fetch-site'] === 'cross-site')
+        return send(res, 403, messagePage('Refused: this form was sent from another site.'));
       const f = await form(req);
-      if (!cookies.csrfOk(v.session.sid, f.get('csrf'))) return send(res, 403, messagePage('This form has expired: reload the page and try again.', `/console/${page.split('/')[0]}`));
+      if (!cookies.csrfOk(v.session.sid, f.get('csrf')))
+        return send(
+          res,
+          403,
+          messagePage('This form has expired: reload the page and try again.', `/console/${page.split('/')[0]}`),
+        );
       if (page === 'logout') {
-        if (v.principal.authenticated) await deps.record({ kind: 'admin.action', actor: actorOf(v.principal), detail: { action: 'console.logout', via: 'console' } });
+        if (v.principal.authenticated)
+          await deps.record({
+            kind: 'admin.action',
+            actor: actorOf(v.principal),
+            detail: { action: 'console.logout', via: 'console' },
+          });
         const logins = consoleLogins(deps.config);
-        return send(res, 200, loginPage(typeof logins === 'string' ? [] : logins, { message: 'Signed out.' }), { 'set-cookie': cookies.clearSession() }, typeof logins === 'string' ? undefined : loginFormAction(logins));
+        return send(
+          res,
+          200,
+          loginPage(typeof logins === 'string' ? [] : logins, { message: 'Signed out.' }),
+          { 'set-cookie': cookies.clearSession() },
+          typeof logins === 'string' ? undefined : loginFormAction(logins),
+        );
       }
       const done = await act(page, f, v, deps);
       if (!done) return send(res, 404, messagePage('No such action.'));
-      const html = await render(done.page, v, deps, cookies, new URLSearchParams(), { kind: done.outcome.ok ? 'ok' : 'err', message: done.outcome.message }, done.outcome.ok ? done.outcome.created : undefined);
-      return send(res, done.outcome.ok ? 200 : 403, html ?? messagePage(done.outcome.message), v.setCookies.length ? { 'set-cookie': v.setCookies } : {});
+      const html = await render(
+        done.page,
+        v,
+        deps,
+        cookies,
+        new URLSearchParams(),
+        { kind: done.outcome.ok ? 'ok' : 'err', message: done.outcome.message },
+        done.outcome.ok ? done.outcome.created : undefined,
+      );
+      return send(
+        res,
+        done.outcome.ok ? 200 : 403,
+        html ?? messagePage(done.outcome.message),
+        v.setCookies.length ? { 'set-cookie': v.setCookies } : {},
+      );
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, messagePage('Method not allowed.'), { allow: 'GET, POST' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, messagePage('Method not allowed.'), { allow: 'GET, POST' });
     if (page === '') return redirect(res, '/console/inventory', v.setCookies);
     const html = await render(page, v, deps, cookies, query);
     if (html === undefined) return send(res, 404, messagePage('No such page.', '/console/inventory'));
     send(res, 200, html, v.setCookies.length ? { 'set-cookie': v.setCookies } : {});
   } catch (err) {
     if (!(err instanceof GatehouseError) || res.headersSent) throw err;
-    const status = err.code === 'E_UNAUTHENTICATED' ? 401 : err.code === 'E_BODY_TOO_LARGE' ? 413 : err.code === 'E_INTERNAL' ? 500 : 403;
+    const status =
+      err.code === 'E_UNAUTHENTICATED'
+        ? 401
+        : err.code === 'E_BODY_TOO_LARGE'
+          ? 413
+          : err.code === 'E_INTERNAL'
+            ? 500
+            : 403;
     send(res, status, messagePage(err.code === 'E_INTERNAL' ? 'Something went wrong.' : err.message));
   }
 }
@@ -392,7 +600,11 @@ export async function handleConsole(req: IncomingMessage, res: ServerResponse, p
  * console session, the approval page sees the session's person (verified exactly as a bearer token
  * would be). Its own CSRF, Origin and approver checks stay as they are.
  */
-export async function withConsoleViewer(req: IncomingMessage, approval: ApprovalPageDeps, deps: ConsoleDeps | undefined): Promise<ApprovalPageDeps> {
+export async function withConsoleViewer(
+  req: IncomingMessage,
+  approval: ApprovalPageDeps,
+  deps: ConsoleDeps | undefined,
+): Promise<ApprovalPageDeps> {
   if (!deps?.identity.enabled || req.headers.authorization || !req.headers.cookie) return approval;
   const session = (await cookiesFor(deps)).session(req.headers.cookie);
   if (!session) return approval;

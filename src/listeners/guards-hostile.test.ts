@@ -27,18 +27,47 @@ test('accept: required, q=0 honoured, the most specific range decides', () => {
   assert.deepEqual(acceptsJsonAndSse('application/json;q=0, text/event-stream;q=0'), { ok: false, sse: false });
   assert.deepEqual(acceptsJsonAndSse('*/*, text/event-stream;q=0'), { ok: true, sse: false });
   assert.equal(acceptsJsonAndSse('text/html').ok, false);
-  assert.ok(acceptsSse('text/event-stream') && acceptsSse('text/*') && !acceptsSse(undefined) && !acceptsSse('application/json'));
+  assert.ok(
+    acceptsSse('text/event-stream') &&
+      acceptsSse('text/*') &&
+      !acceptsSse(undefined) &&
+      !acceptsSse('application/json'),
+  );
 });
 
 test('media type: json in utf-8, uncompressed; anything else is 415', () => {
-  assert.equal(code(() => checkMediaType('application/json', undefined)), 'ok');
-  assert.equal(code(() => checkMediaType('Application/JSON; charset="UTF-8"', 'identity')), 'ok');
-  assert.match(code(() => checkMediaType('application/json; charset=utf-7', undefined)), /^E_UNSUPPORTED_MEDIA: unsupported charset `utf-7`/);
-  assert.match(code(() => checkMediaType('application/json; charset=iso-8859-1', undefined)), /^E_UNSUPPORTED_MEDIA/);
-  assert.match(code(() => checkMediaType('application/json', 'gzip')), /^E_UNSUPPORTED_MEDIA: unsupported content-encoding `gzip`/);
-  assert.match(code(() => checkMediaType('application/json', 'br, gzip')), /^E_UNSUPPORTED_MEDIA/);
-  assert.match(code(() => checkMediaType('text/plain', undefined)), /^E_UNSUPPORTED_MEDIA/);
-  assert.match(code(() => checkMediaType(undefined, undefined)), /^E_UNSUPPORTED_MEDIA/);
+  assert.equal(
+    code(() => checkMediaType('application/json', undefined)),
+    'ok',
+  );
+  assert.equal(
+    code(() => checkMediaType('Application/JSON; charset="UTF-8"', 'identity')),
+    'ok',
+  );
+  assert.match(
+    code(() => checkMediaType('application/json; charset=utf-7', undefined)),
+    /^E_UNSUPPORTED_MEDIA: unsupported charset `utf-7`/,
+  );
+  assert.match(
+    code(() => checkMediaType('application/json; charset=iso-8859-1', undefined)),
+    /^E_UNSUPPORTED_MEDIA/,
+  );
+  assert.match(
+    code(() => checkMediaType('application/json', 'gzip')),
+    /^E_UNSUPPORTED_MEDIA: unsupported content-encoding `gzip`/,
+  );
+  assert.match(
+    code(() => checkMediaType('application/json', 'br, gzip')),
+    /^E_UNSUPPORTED_MEDIA/,
+  );
+  assert.match(
+    code(() => checkMediaType('text/plain', undefined)),
+    /^E_UNSUPPORTED_MEDIA/,
+  );
+  assert.match(
+    code(() => checkMediaType(undefined, undefined)),
+    /^E_UNSUPPORTED_MEDIA/,
+  );
 });
 
 test('body: invalid utf-8 is a parse error, not U+FFFD', async () => {

@@ -1,13 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptsJsonAndSse, allowedHostSet, allowedOriginSet, checkHost, checkOrigin, decodeHeaderValue, isLoopback } from './guards.ts';
+import {
+  acceptsJsonAndSse,
+  allowedHostSet,
+  allowedOriginSet,
+  checkHost,
+  checkOrigin,
+  decodeHeaderValue,
+  isLoopback,
+} from './guards.ts';
 
-const cfg = { port: 8765, allowedOrigins: ['https://console.example'], allowedHosts: [], publicUrl: 'https://mcp.example.com' };
+const cfg = {
+  port: 8765,
+  allowedOrigins: ['https://console.example'],
+  allowedHosts: [],
+  publicUrl: 'https://mcp.example.com',
+};
 
 test('hosts: loopback names on our port, the public url, nothing else', () => {
   const hosts = allowedHostSet(cfg);
-  for (const h of ['127.0.0.1:8765', 'localhost:8765', '[::1]:8765', 'mcp.example.com', 'LOCALHOST:8765']) assert.doesNotThrow(() => checkHost(h, hosts), h);
-  for (const h of ['evil.example:8765', '127.0.0.1:9999', undefined, 'mcp.example.com.evil.io']) assert.throws(() => checkHost(h, hosts), /host not allowed/, String(h));
+  for (const h of ['127.0.0.1:8765', 'localhost:8765', '[::1]:8765', 'mcp.example.com', 'LOCALHOST:8765'])
+    assert.doesNotThrow(() => checkHost(h, hosts), h);
+  for (const h of ['evil.example:8765', '127.0.0.1:9999', undefined, 'mcp.example.com.evil.io'])
+    assert.throws(() => checkHost(h, hosts), /host not allowed/, String(h));
 });
 
 test('origins: absent is fine, null and foreign are refused', () => {

@@ -59,7 +59,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Promise<string> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) return Promise.reject(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
+  if (Number.isFinite(declared) && declared > max)
+    return Promise.reject(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -69,7 +70,13 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Prom
       req.pause();
       reject(err);
     };
-    const timer = timeoutMs > 0 ? setTimeout(() => stop(new GatehouseError('E_REQUEST_TIMEOUT', `request body not received within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () => stop(new GatehouseError('E_REQUEST_TIMEOUT', `request body not received within ${timeoutMs} ms`)),
+            timeoutMs,
+          )
+        : undefined;
     timer?.unref();
     req.on('data', (c: Buffer) => {
       size += c.length;
@@ -104,7 +111,10 @@ function mediaRanges(accept: string): Array<{ type: string; q: number }> {
 function accepts(ranges: Array<{ type: string; q: number }>, type: string): boolean {
   const [major] = type.split('/');
   // The most specific range decides (RFC 9110 12.5.1): exact, then major/*, then */*.
-  const exact = ranges.find((r) => r.type === type) ?? ranges.find((r) => r.type === `${major}/*`) ?? ranges.find((r) => r.type === '*/*');
+  const exact =
+    ranges.find((r) => r.type === type) ??
+    ranges.find((r) => r.type === `${major}/*`) ??
+    ranges.find((r) => r.type === '*/*');
   return exact !== undefined && exact.q > 0;
 }
 
@@ -139,11 +149,19 @@ export function checkMediaType(contentType: string | undefined, contentEncoding:
     const eq = p.indexOf('=');
     if (eq < 0) continue;
     const name = p.slice(0, eq).trim().toLowerCase();
-    const value = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const value = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (name === 'charset' && value !== 'utf-8' && value !== 'utf8') {
       throw new GatehouseError('E_UNSUPPORTED_MEDIA', `unsupported charset \`${value.slice(0, 40)}\`: json is utf-8`);
     }
   }
   const enc = (contentEncoding ?? '').trim().toLowerCase();
-  if (enc && enc !== 'identity') throw new GatehouseError('E_UNSUPPORTED_MEDIA', `unsupported content-encoding \`${enc.slice(0, 40)}\`: send the body uncompressed`);
+  if (enc && enc !== 'identity')
+    throw new GatehouseError(
+      'E_UNSUPPORTED_MEDIA',
+      `unsupported content-encoding \`${enc.slice(0, 40)}\`: send the body uncompressed`,
+    );
 }

@@ -38,11 +38,17 @@ const PRM_PREFIX = '/.well-known/oauth-protected-resource';
 
 function json(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
-async function readiness(deps: HttpDeps): Promise<{ ready: boolean; store: string; upstreams: Record<string, string> }> {
+async function readiness(
+  deps: HttpDeps,
+): Promise<{ ready: boolean; store: string; upstreams: Record<string, string> }> {
   let store = 'ok';
   try {
     await deps.store.ping();
@@ -54,7 +60,14 @@ async function readiness(deps: HttpDeps): Promise<{ ready: boolean; store: strin
   for (const [name, up] of deps.endpoint().upstreams) {
     const circuit = up.breaker?.state ?? 'closed';
     const ok = deps.upstreamReady(name) && circuit !== 'open';
-    upstreams[name] = circuit !== 'closed' ? `circuit ${circuit}` : ok ? 'ready' : up.state === 'ready' ? 'loading catalogue' : up.state;
+    upstreams[name] =
+      circuit !== 'closed'
+        ? `circuit ${circuit}`
+        : ok
+          ? 'ready'
+          : up.state === 'ready'
+            ? 'loading catalogue'
+            : up.state;
     if (!ok) ready = false;
   }
   return { ready, store, upstreams };
@@ -93,18 +106,31 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const code = q.get('code');
     const state = q.get('state');
-    if (!code || !state) return json(res, 400, resultPage(`Not authorized: ${q.get('error') ?? 'no code'}.`), 'text/html; charset=utf-8');
+    if (!code || !state)
+      return json(res, 400, resultPage(`Not authorized: ${q.get('error') ?? 'no code'}.`), 'text/html; charset=utf-8');
     // `iss` (RFC 9207): which authorization server sent the browser back, checked against the one asked.
     const done = await deps.oauthCallback(code, state, q.get('iss') ?? undefined);
-    return json(res, 200, resultPage(`Gatehouse is now authorized to call server ${done.server} for tenant ${done.tenant}. You can close this page.`), 'text/html; charset=utf-8');
+    return json(
+      res,
+      200,
+      resultPage(
+        `Gatehouse is now authorized to call server ${done.server} for tenant ${done.tenant}. You can close this page.`,
+      ),
+      'text/html; charset=utf-8',
+    );
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {
     requireScrapeToken(req, deps.metricsToken?.());
     const r = await readiness(deps);
-    return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', store: r.store, upstreams: r.upstreams });
+    return json(res, r.ready ? 200 : 503, {
+      status: r.ready ? 'ready' : 'not ready',
+      store: r.store,
+      upstreams: r.upstreams,
+    });
   }
-  if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
+  if (path.startsWith(ADMIN_PREFIX))
+    return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
   if (path === '/metrics') {
     requireScrapeToken(req, deps.metricsToken?.());
     const { contentType, body } = await ep.metrics.render();
@@ -125,18 +151,29 @@ export class HttpListener {
     // with a JSON-RPC error; requestTimeout is the net under every other route.
     const headersMs = deps.timeouts?.headersMs ?? 10_000;
     const requestMs = headersMs + (deps.timeouts?.bodyMs ?? 30_000);
-    this.#server = createServer({ requestTimeout: requestMs, headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs), keepAliveTimeout: 65_000 }, (req, res) => {
-      route(req, res, this.#deps).catch((err) => {
-        const ep = deps.endpoint();
-        const w = toWire(err, null, ep.log);
-        if (!res.headersSent) {
-          for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
-          // Outside MCP a JSON-RPC "200 with an error" is plain HTTP: a refusal of the request is 400.
-          json(res, w.status !== 200 ? w.status : err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500, w.body);
-        }
-        else res.end();
-      });
-    });
+    this.#server = createServer(
+      {
+        requestTimeout: requestMs,
+        headersTimeout: headersMs,
+        connectionsCheckingInterval: Math.min(1000, headersMs),
+        keepAliveTimeout: 65_000,
+      },
+      (req, res) => {
+        route(req, res, this.#deps).catch((err) => {
+          const ep = deps.endpoint();
+          const w = toWire(err, null, ep.log);
+          if (!res.headersSent) {
+            for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
+            // Outside MCP a JSON-RPC "200 with an error" is plain HTTP: a refusal of the request is 400.
+            json(
+              res,
+              w.status !== 200 ? w.status : err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500,
+              w.body,
+            );
+          } else res.end();
+        });
+      },
+    );
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);

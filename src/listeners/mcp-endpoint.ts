@@ -9,7 +9,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { classify, success, type JsonObject, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
-import { LEGACY_VERSIONS, META, SUPPORTED_VERSIONS, declaredVersion, isModernVersion, isSupportedVersion } from '../protocol/era.ts';
+import {
+  LEGACY_VERSIONS,
+  META,
+  SUPPORTED_VERSIONS,
+  declaredVersion,
+  isModernVersion,
+  isSupportedVersion,
+} from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { paramHeaderProblem } from '../protocol/param-headers.ts';
 import { toWire } from '../protocol/wire.ts';
@@ -18,7 +25,15 @@ import type { Metrics } from '../observability/metrics.ts';
 import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../pipeline/dispatch.ts';
 import type { Principal, RequestContext } from '../gateway/context.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
-import { acceptsJsonAndSse, acceptsSse, checkHost, checkMediaType, checkOrigin, decodeHeaderValue, readBody } from './guards.ts';
+import {
+  acceptsJsonAndSse,
+  acceptsSse,
+  checkHost,
+  checkMediaType,
+  checkOrigin,
+  decodeHeaderValue,
+  readBody,
+} from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
@@ -54,7 +69,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function sendError(res: ServerResponse, err: unknown, id: RequestId | null, log: Logger, headers: Record<string, string> = {}): void {
+function sendError(
+  res: ServerResponse,
+  err: unknown,
+  id: RequestId | null,
+  log: Logger,
+  headers: Record<string, string> = {},
+): void {
   const w = toWire(err, id, log);
   // Answered before dispatch: an error that is "200 + JSON-RPC error" inside a call is a 4xx here.
   const status = w.status === 200 ? (w.body.error.code === -32601 ? 404 : 400) : w.status;
@@ -64,14 +85,20 @@ function sendError(res: ServerResponse, err: unknown, id: RequestId | null, log:
   res.end(body);
 }
 
-export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope: string, deps: EndpointDeps): Promise<void> {
+export async function handleMcp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: string,
+  deps: EndpointDeps,
+): Promise<void> {
   let id: RequestId | null = null;
   try {
     checkHost(header(req, 'host'), deps.hosts);
     checkOrigin(header(req, 'origin'), deps.origins);
     // Who is calling, from the verified credential only; nothing below reads identity from anywhere else.
     const principal = await deps.identity.authenticate(req);
-    if (scope && !deps.upstreams.has(scope)) throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
+    if (scope && !deps.upstreams.has(scope))
+      throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
     if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
     if (req.method === 'DELETE') {
@@ -120,26 +147,50 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'modern');
       if (msg.method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
       const meta = (params?._meta ?? {}) as JsonObject;
-      const ctx = makeContext(res, c.msg as JsonRpcRequest, scope, principal, 'modern', declared ?? LEGACY_VERSIONS[0], meta);
+      const ctx = makeContext(
+        res,
+        c.msg as JsonRpcRequest,
+        scope,
+        principal,
+        'modern',
+        declared ?? LEGACY_VERSIONS[0],
+        meta,
+      );
       if (msg.method === 'subscriptions/listen') return deps.subscriptions.listen(res, c.msg as JsonRpcRequest, scope);
       return await answer(res, ctx, msg.method, params, accept.sse, deps);
     }
 
     // Legacy era.
     if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
-      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`, { supported: SUPPORTED_VERSIONS, requested: versionHeader });
+      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`, {
+        supported: SUPPORTED_VERSIONS,
+        requested: versionHeader,
+      });
     }
     if (msg.method === 'initialize') {
-      if (c.kind !== 'request') throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
+      if (c.kind !== 'request')
+        throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
       return await initialize(res, c.msg as JsonRpcRequest, scope, principal, deps);
     }
-    if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED', 'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)');
+    if (!sessionId)
+      throw new GatehouseError(
+        'E_SESSION_REQUIRED',
+        'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)',
+      );
     const session = await deps.sessions.get(sessionId, principal.key, scope);
     // After initialize the header names the negotiated version (clients SHOULD send it); an earlier
     // legacy version is served as the spec's conformance suite expects, a later or a modern one never:
     // a session cannot talk itself into behaviour it did not negotiate. (Versions are dates: they sort.)
-    if (versionHeader !== undefined && (versionHeader > session.record.protocolVersion || !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))) {
-      throw new GatehouseError('E_PROTOCOL_VERSION', `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`, { supported: [session.record.protocolVersion], requested: versionHeader });
+    if (
+      versionHeader !== undefined &&
+      (versionHeader > session.record.protocolVersion ||
+        !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))
+    ) {
+      throw new GatehouseError(
+        'E_PROTOCOL_VERSION',
+        `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`,
+        { supported: [session.record.protocolVersion], requested: versionHeader },
+      );
     }
     const sessionHeaders = { 'mcp-session-id': session.id };
     if (c.kind === 'notification') {
@@ -148,7 +199,16 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
       return;
     }
     deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'legacy');
-    const ctx = makeContext(res, c.msg as JsonRpcRequest, scope, principal, 'legacy', session.record.protocolVersion, (params?._meta ?? {}) as JsonObject, session);
+    const ctx = makeContext(
+      res,
+      c.msg as JsonRpcRequest,
+      scope,
+      principal,
+      'legacy',
+      session.record.protocolVersion,
+      (params?._meta ?? {}) as JsonObject,
+      session,
+    );
     return await answer(res, ctx, msg.method, params, accept.sse, deps, sessionHeaders);
   } catch (err) {
     if (err instanceof GatehouseError && (err.code === 'E_BODY_TOO_LARGE' || err.code === 'E_REQUEST_TIMEOUT')) {
@@ -162,17 +222,34 @@ export async function handleMcp(req: IncomingMessage, res: ServerResponse, scope
   }
 }
 
-function checkModernHeaders(req: IncomingMessage, method: string, params: JsonObject | undefined, declared: string | undefined, versionHeader: string | undefined): void {
-  if (declared === undefined) throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
+function checkModernHeaders(
+  req: IncomingMessage,
+  method: string,
+  params: JsonObject | undefined,
+  declared: string | undefined,
+  versionHeader: string | undefined,
+): void {
+  if (declared === undefined)
+    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
   // Header and body disagree: a mismatch, whatever the versions are (checked before support).
   if (versionHeader !== declared) {
-    throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-protocol-version ${quote(versionHeader ?? '')} does not match the body ${quote(declared)}`);
+    throw new GatehouseError(
+      'E_HEADER_MISMATCH',
+      `header mismatch: mcp-protocol-version ${quote(versionHeader ?? '')} does not match the body ${quote(declared)}`,
+    );
   }
   if (!isModernVersion(declared) || !isSupportedVersion(declared)) {
-    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`, { supported: SUPPORTED_VERSIONS, requested: declared });
+    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`, {
+      supported: SUPPORTED_VERSIONS,
+      requested: declared,
+    });
   }
   const mh = header(req, 'mcp-method');
-  if (mh !== method) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-method ${quote(mh ?? '')} does not match the body ${quote(method)}`);
+  if (mh !== method)
+    throw new GatehouseError(
+      'E_HEADER_MISMATCH',
+      `header mismatch: mcp-method ${quote(mh ?? '')} does not match the body ${quote(method)}`,
+    );
   const field = NAME_HEADER_METHODS[method];
   if (field) {
     const raw = header(req, 'mcp-name');
@@ -183,45 +260,82 @@ function checkModernHeaders(req: IncomingMessage, method: string, params: JsonOb
   }
   const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
   if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
-    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`);
+    throw new GatehouseError(
+      'E_INVALID_META',
+      `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`,
+    );
   }
 }
 
 /** Mcp-Param-* headers of a modern tools/call must match the arguments the tool's schema names. */
-function checkParamHeaders(req: IncomingMessage, params: JsonObject | undefined, scope: string, deps: EndpointDeps): void {
+function checkParamHeaders(
+  req: IncomingMessage,
+  params: JsonObject | undefined,
+  scope: string,
+  deps: EndpointDeps,
+): void {
   const name = params?.name;
   if (typeof name !== 'string') return;
   const def = deps.catalog.resolve('tools', name, scope || undefined)?.def;
   if (!def) return; // unknown tools are refused by the pipeline, with the same error as forbidden ones
-  const problem = paramHeaderProblem(def.inputSchema, params?.arguments as JsonObject | undefined, req.headers, decodeHeaderValue);
+  const problem = paramHeaderProblem(
+    def.inputSchema,
+    params?.arguments as JsonObject | undefined,
+    req.headers,
+    decodeHeaderValue,
+  );
   if (problem) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: ${problem}`);
 }
 
 function makeContext(
-  res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, era: 'modern' | 'legacy',
-  protocolVersion: string, meta: JsonObject, session?: LiveSession,
+  res: ServerResponse,
+  msg: JsonRpcRequest,
+  scope: string,
+  principal: Principal,
+  era: 'modern' | 'legacy',
+  protocolVersion: string,
+  meta: JsonObject,
+  session?: LiveSession,
 ): RequestContext {
   const abort = new AbortController();
   // Closing the connection before the answer is written cancels the request (both eras).
-  res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const token = meta.progressToken;
   const ctx: RequestContext = {
-    era, protocolVersion, scope, principal, session,
+    era,
+    protocolVersion,
+    scope,
+    principal,
+    session,
     requestId: msg.id,
     traceId: randomUUID(),
-    clientCapabilities: (era === 'modern' ? meta[META.clientCapabilities] : session?.record.clientCapabilities ?? {}) as JsonObject,
-    clientInfo: (era === 'modern' ? meta[META.clientInfo] ?? {} : session?.record.clientInfo ?? {}) as JsonObject,
+    clientCapabilities: (era === 'modern'
+      ? meta[META.clientCapabilities]
+      : (session?.record.clientCapabilities ?? {})) as JsonObject,
+    clientInfo: (era === 'modern' ? (meta[META.clientInfo] ?? {}) : (session?.record.clientInfo ?? {})) as JsonObject,
     outlet: { notify: () => {} },
     signal: abort.signal,
     progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-    logLevel: era === 'modern' ? (typeof meta[META.logLevel] === 'string' ? (meta[META.logLevel] as string) : undefined) : session?.logLevel,
+    logLevel:
+      era === 'modern'
+        ? typeof meta[META.logLevel] === 'string'
+          ? (meta[META.logLevel] as string)
+          : undefined
+        : session?.logLevel,
   };
   controllers.set(ctx, abort);
   return ctx;
 }
 
 async function answer(
-  res: ServerResponse, ctx: RequestContext, method: string, params: JsonObject | undefined, sse: boolean, deps: EndpointDeps,
+  res: ServerResponse,
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject | undefined,
+  sse: boolean,
+  deps: EndpointDeps,
   headers: Record<string, string> = {},
 ): Promise<void> {
   const out = new Responder(res, sse, headers);
@@ -232,7 +346,8 @@ async function answer(
     // neither, the upstream is told at once that the client cannot be asked.
     ctx.outlet.ask = (m, p, signal) => {
       const sink = sse ? out : session.stream;
-      if (!sink || sink.closed) return Promise.resolve({ error: { code: -32603, message: 'the client has no open stream to be asked on' } });
+      if (!sink || sink.closed)
+        return Promise.resolve({ error: { code: -32603, message: 'the client has no open stream to be asked on' } });
       return session.ask(sink, m, p, signal);
     };
   }
@@ -242,17 +357,22 @@ async function answer(
     // Held calls made while answering count against this caller's principal and tenant.
     const run = () => dispatch(ctx, method, params, deps);
     // Traced: the request's span (a trusted caller's traceparent continues its trace; ctx.traceId follows).
-    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () => (deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run()));
+    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () =>
+      deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run(),
+    );
     if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };
     out.finish(success(ctx.requestId, result));
   } catch (err) {
     const w = toWire(err, ctx.requestId, deps.log.child({ traceId: ctx.traceId }));
     // Scopes that fall short for this tool: 403 with the challenge, so a client can step up (both eras).
-    if (err instanceof GatehouseError && err.code === 'E_INSUFFICIENT_SCOPE') out.finish(w.body, 403, deps.identity.challenge(err));
+    if (err instanceof GatehouseError && err.code === 'E_INSUFFICIENT_SCOPE')
+      out.finish(w.body, 403, deps.identity.challenge(err));
     else if (err instanceof GatehouseError && err.code === 'E_RATE_LIMITED') {
       // The JSON-RPC error (data.retryAfterMs) answers the call; Retry-After tells HTTP clients too.
       const ms = (err.data as { retryAfterMs?: number })?.retryAfterMs ?? 1000;
-      out.finish(w.body, ctx.era === 'modern' ? 429 : 200, { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) });
+      out.finish(w.body, ctx.era === 'modern' ? 429 : 200, {
+        'retry-after': String(Math.max(1, Math.ceil(ms / 1000))),
+      });
     } else out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
   } finally {
     inFlight.delete(ctx);
@@ -276,18 +396,40 @@ function onLegacyNotification(session: LiveSession, method: string, params: Json
   for (const [ctx, ctl] of inFlight) if (ctx.session === session && ctx.requestId === rid) ctl.abort();
 }
 
-async function initialize(res: ServerResponse, msg: JsonRpcRequest, scope: string, principal: Principal, deps: EndpointDeps): Promise<void> {
+async function initialize(
+  res: ServerResponse,
+  msg: JsonRpcRequest,
+  scope: string,
+  principal: Principal,
+  deps: EndpointDeps,
+): Promise<void> {
   const init = readInitialize(msg.params);
   const session = await deps.sessions.create({ scope, ...init, principal: principal.key, tenant: principal.tenant });
   deps.metrics.sessions.set(deps.sessions.size);
   const body = JSON.stringify(success(msg.id, initializeResult(deps, scope, init.protocolVersion)));
-  res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id, 'content-length': Buffer.byteLength(body) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'mcp-session-id': session.id,
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
-async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: string, sessionId: string | undefined, principal: Principal, deps: EndpointDeps): Promise<void> {
-  if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED', 'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id');
-  if (!acceptsSse(header(req, 'accept'))) throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
+async function openGetStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: string,
+  sessionId: string | undefined,
+  principal: Principal,
+  deps: EndpointDeps,
+): Promise<void> {
+  if (!sessionId)
+    throw new GatehouseError(
+      'E_METHOD_NOT_ALLOWED',
+      'method not allowed: the 2026-07-28 protocol has no get stream; legacy clients send mcp-session-id',
+    );
+  if (!acceptsSse(header(req, 'accept')))
+    throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
   const s = await deps.sessions.get(sessionId, principal.key, scope);
   s.stream?.close();
   const sink = new StreamSink(res, { 'mcp-session-id': s.id }, () => {
@@ -295,4 +437,3 @@ async function openGetStream(req: IncomingMessage, res: ServerResponse, scope: s
   });
   s.stream = sink;
 }
-

@@ -53,7 +53,12 @@ export class Responder implements MessageSink {
     if (this.#mode === 'sse') {
       this.#res.end(`event: message\ndata: ${body}\n\n`);
     } else {
-      this.#res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers, ...extraHeaders });
+      this.#res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...this.#headers,
+        ...extraHeaders,
+      });
       this.#res.end(body);
     }
     this.#mode = 'done';

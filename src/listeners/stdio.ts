@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { GatehouseError } from '../protocol/errors.ts';
-import { classify, success, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import {
+  classify,
+  success,
+  type JsonObject,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type RequestId,
+} from '../protocol/jsonrpc.ts';
 import { META, declaredVersion, isModernVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
@@ -17,7 +24,17 @@ import type { EndpointDeps } from './mcp-endpoint.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-const LOCAL_USER: Principal = { subject: 'local', tenant: 'default', client: 'stdio', roles: [], scopes: [], authenticated: false, via: 'local', issuer: '', key: 'local' };
+const LOCAL_USER: Principal = {
+  subject: 'local',
+  tenant: 'default',
+  client: 'stdio',
+  roles: [],
+  scopes: [],
+  authenticated: false,
+  via: 'local',
+  issuer: '',
+  key: 'local',
+};
 
 export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
   const out: MessageSink = {
@@ -40,7 +57,8 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
         throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
       }
       if (c.kind === 'response') {
-        if (c.msg.id !== null) session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
+        if (c.msg.id !== null)
+          session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
         return;
       }
       if (c.kind === 'notification') {
@@ -52,14 +70,20 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
       const declared = declaredVersion(req.params);
       const modern = req.method !== 'initialize' && (declared !== undefined || req.method === 'server/discover');
       if (req.method === 'initialize') {
-        return out.send(success(req.id, initialize(req, scope, deps(), (s) => {
-          detach?.();
-          session = s;
-          s.stream = out; // list_changed and resource updates are written to stdout like everything else
-          detach = deps().sessions.attachLocal(s);
-        })));
+        return out.send(
+          success(
+            req.id,
+            initialize(req, scope, deps(), (s) => {
+              detach?.();
+              session = s;
+              s.stream = out; // list_changed and resource updates are written to stdout like everything else
+              detach = deps().sessions.attachLocal(s);
+            }),
+          ),
+        );
       }
-      if (modern && declared !== undefined && !isModernVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION');
+      if (modern && declared !== undefined && !isModernVersion(declared))
+        throw new GatehouseError('E_PROTOCOL_VERSION');
       if (!modern && !session) throw new GatehouseError('E_NOT_INITIALIZED');
       const abort = new AbortController();
       inFlight.set(req.id, abort);
@@ -67,13 +91,15 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
       const token = meta.progressToken;
       const ctx: RequestContext = {
         era: modern ? 'modern' : 'legacy',
-        protocolVersion: modern ? declared ?? '2026-07-28' : session!.record.protocolVersion,
+        protocolVersion: modern ? (declared ?? '2026-07-28') : session!.record.protocolVersion,
         scope,
         requestId: req.id,
         traceId: randomUUID(),
         principal: LOCAL_USER,
-        clientCapabilities: (modern ? meta[META.clientCapabilities] ?? {} : session!.record.clientCapabilities) as JsonObject,
-        clientInfo: (modern ? meta[META.clientInfo] ?? {} : session!.record.clientInfo) as JsonObject,
+        clientCapabilities: (modern
+          ? (meta[META.clientCapabilities] ?? {})
+          : session!.record.clientCapabilities) as JsonObject,
+        clientInfo: (modern ? (meta[META.clientInfo] ?? {}) : session!.record.clientInfo) as JsonObject,
         session: modern ? undefined : session,
         outlet: {
           notify: (n) => out.send(n),
@@ -81,7 +107,11 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
         },
         signal: abort.signal,
         progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-        logLevel: modern ? (typeof meta[META.logLevel] === 'string' ? (meta[META.logLevel] as string) : undefined) : session!.logLevel,
+        logLevel: modern
+          ? typeof meta[META.logLevel] === 'string'
+            ? (meta[META.logLevel] as string)
+            : undefined
+          : session!.logLevel,
       };
       try {
         let result = await dispatch(ctx, req.method, req.params, deps());
@@ -91,7 +121,8 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
         inFlight.delete(req.id);
       }
     } catch (err) {
-      if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST') out.send(toWire(err, id, deps().log).body);
+      if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST')
+        out.send(toWire(err, id, deps().log).body);
     }
   };
 
@@ -140,6 +171,8 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
 function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {
   const init = readInitialize(req.params);
   const now = Date.now();
-  set(new LiveSession({ id: `stdio-${randomUUID()}`, scope, ...init, principal: null, createdAt: now, lastSeenAt: now }));
+  set(
+    new LiveSession({ id: `stdio-${randomUUID()}`, scope, ...init, principal: null, createdAt: now, lastSeenAt: now }),
+  );
   return initializeResult(deps, scope, init.protocolVersion);
 }

@@ -33,7 +33,11 @@ function fakeRes(): ServerResponse & { messages: Array<{ method?: string }> } {
 
 const settle = () => new Promise((r) => setTimeout(r, 60));
 
-function listen(subs: Subscriptions, notifications: Record<string, boolean>, scope = ''): ServerResponse & { messages: Array<{ method?: string }> } {
+function listen(
+  subs: Subscriptions,
+  notifications: Record<string, boolean>,
+  scope = '',
+): ServerResponse & { messages: Array<{ method?: string }> } {
   const res = fakeRes();
   subs.listen(res, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } }, scope);
   res.messages.length = 0; // the acknowledgement
@@ -42,7 +46,11 @@ function listen(subs: Subscriptions, notifications: Record<string, boolean>, sco
 
 test('each listener hears only what it asked for, once per change', async () => {
   const legacyStream: Array<{ method: string }> = [];
-  const sessions = { *all() { yield { stream: { send: (m: { method: string }) => legacyStream.push(m) }, record: { scope: '' } }; } } as unknown as Sessions;
+  const sessions = {
+    *all() {
+      yield { stream: { send: (m: { method: string }) => legacyStream.push(m) }, record: { scope: '' } };
+    },
+  } as unknown as Sessions;
   const subs = new Subscriptions(sessions);
   const tools = listen(subs, { toolsListChanged: true });
   const prompts = listen(subs, { promptsListChanged: true });
@@ -53,25 +61,40 @@ test('each listener hears only what it asked for, once per change', async () => 
   subs.listChanged('tools', 'files');
   subs.listChanged('tools', 'files');
   await settle();
-  assert.deepEqual(tools.messages.map((m) => m.method), ['notifications/tools/list_changed']);
-  assert.equal(prompts.messages.length, 0, "prompts listeners hear nothing of tools");
+  assert.deepEqual(
+    tools.messages.map((m) => m.method),
+    ['notifications/tools/list_changed'],
+  );
+  assert.equal(prompts.messages.length, 0, 'prompts listeners hear nothing of tools');
   assert.equal(resources.messages.length, 0);
-  assert.equal(other.messages.length, 0, "a listener scoped to another server hears nothing");
-  assert.deepEqual(legacyStream.map((m) => m.method), ['notifications/tools/list_changed']);
+  assert.equal(other.messages.length, 0, 'a listener scoped to another server hears nothing');
+  assert.deepEqual(
+    legacyStream.map((m) => m.method),
+    ['notifications/tools/list_changed'],
+  );
 
   // Resources and templates of one server change together: one resources notification.
   subs.listChanged('resources', 'files');
   subs.listChanged('resourceTemplates', 'files');
   await settle();
-  assert.deepEqual(resources.messages.map((m) => m.method), ['notifications/resources/list_changed']);
+  assert.deepEqual(
+    resources.messages.map((m) => m.method),
+    ['notifications/resources/list_changed'],
+  );
   assert.equal(tools.messages.length, 1);
   assert.equal(prompts.messages.length, 0);
 
   subs.listChanged('prompts', 'other');
   subs.listChanged('tools', 'other');
   await settle();
-  assert.deepEqual(prompts.messages.map((m) => m.method), ['notifications/prompts/list_changed']);
-  assert.deepEqual(other.messages.map((m) => m.method), ['notifications/tools/list_changed']);
+  assert.deepEqual(
+    prompts.messages.map((m) => m.method),
+    ['notifications/prompts/list_changed'],
+  );
+  assert.deepEqual(
+    other.messages.map((m) => m.method),
+    ['notifications/tools/list_changed'],
+  );
   assert.equal(tools.messages.length, 2);
   subs.close();
 });

@@ -83,10 +83,12 @@ export class Subscriptions {
     this.#flush = undefined;
     const changes = [...this.#pending].map((k) => k.split('\u0000') as [keyof Listener['filter'], string]);
     this.#pending.clear();
-    const sees = (scope: string, type: string) => changes.some(([t, server]) => t === type && (scope === '' || scope === server));
+    const sees = (scope: string, type: string) =>
+      changes.some(([t, server]) => t === type && (scope === '' || scope === server));
     for (const type of new Set(changes.map(([t]) => t))) {
       const method = METHOD_OF[type];
-      for (const s of this.#sessions.all()) if (s.stream && sees(s.record.scope, type)) s.stream.send({ jsonrpc: '2.0', method });
+      for (const s of this.#sessions.all())
+        if (s.stream && sees(s.record.scope, type)) s.stream.send({ jsonrpc: '2.0', method });
       for (const l of this.#listeners) {
         if (!l.filter[type] || !sees(l.scope, type)) continue;
         l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
@@ -106,7 +108,11 @@ export class Subscriptions {
     for (const s of this.#sessions.all()) {
       if (!s.stream || !s.subscriptions.has(key) || (s.record.scope !== '' && s.record.scope !== server)) continue;
       if (!sessionOwnedBy(s.record.principal, owner)) continue;
-      s.stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: s.record.scope ? uri : namespaceUri(server, uri) } });
+      s.stream.send({
+        jsonrpc: '2.0',
+        method: 'notifications/resources/updated',
+        params: { uri: s.record.scope ? uri : namespaceUri(server, uri) },
+      });
     }
   }
 

@@ -12,7 +12,10 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
       name: opts.name ?? 'gatehouse',
       level: opts.level ?? process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
       base: undefined,
-      redact: { paths: ['*.authorization', '*.headers.authorization', '*.password', '*.token', '*.secret'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.authorization', '*.headers.authorization', '*.password', '*.token', '*.secret'],
+        censor: '[redacted]',
+      },
     },
     pino.destination({ dest: 2, sync: false }),
   );

@@ -61,7 +61,17 @@ function nowNanos(): bigint {
 }
 
 function attr(key: string, v: AttrValue): OtlpSpan['attributes'][number] {
-  return { key, value: typeof v === 'string' ? { stringValue: v } : typeof v === 'boolean' ? { boolValue: v } : Number.isInteger(v) ? { intValue: v } : { doubleValue: v } };
+  return {
+    key,
+    value:
+      typeof v === 'string'
+        ? { stringValue: v }
+        : typeof v === 'boolean'
+          ? { boolValue: v }
+          : Number.isInteger(v)
+            ? { intValue: v }
+            : { doubleValue: v },
+  };
 }
 
 export class Span {
@@ -74,7 +84,13 @@ export class Span {
   readonly #sink: (s: OtlpSpan) => void;
   #ended = false;
 
-  constructor(name: string, kind: number, context: SpanContext, parent: string | undefined, sink: (s: OtlpSpan) => void) {
+  constructor(
+    name: string,
+    kind: number,
+    context: SpanContext,
+    parent: string | undefined,
+    sink: (s: OtlpSpan) => void,
+  ) {
     this.#name = name;
     this.#kind = kind;
     this.context = context;
@@ -124,7 +140,8 @@ export interface ExporterOptions {
 
 /** OTLP/HTTP with JSON bodies, batched. */
 export class OtlpHttpExporter {
-  readonly #o: Required<Omit<ExporterOptions, 'headers' | 'resource' | 'onError'>> & Pick<ExporterOptions, 'headers' | 'resource' | 'onError'>;
+  readonly #o: Required<Omit<ExporterOptions, 'headers' | 'resource' | 'onError'>> &
+    Pick<ExporterOptions, 'headers' | 'resource' | 'onError'>;
   #queue: OtlpSpan[] = [];
   readonly #timer: NodeJS.Timeout;
   #inflight: Promise<void> = Promise.resolve();
@@ -165,13 +182,20 @@ export class OtlpHttpExporter {
   async #send(spans: OtlpSpan[]): Promise<void> {
     const resource = { 'service.name': this.#o.serviceName, ...this.#o.resource };
     const body = JSON.stringify({
-      resourceSpans: [{
-        resource: { attributes: Object.entries(resource).map(([k, v]) => attr(k, v)) },
-        scopeSpans: [{ scope: { name: 'gatehouse' }, spans }],
-      }],
+      resourceSpans: [
+        {
+          resource: { attributes: Object.entries(resource).map(([k, v]) => attr(k, v)) },
+          scopeSpans: [{ scope: { name: 'gatehouse' }, spans }],
+        },
+      ],
     });
     try {
-      const r = await fetch(this.#o.url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.#o.headers }, body, signal: AbortSignal.timeout(this.#o.timeoutMs) });
+      const r = await fetch(this.#o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.#o.headers },
+        body,
+        signal: AbortSignal.timeout(this.#o.timeoutMs),
+      });
       await r.arrayBuffer().catch(() => undefined);
       if (!r.ok) throw new Error(`the collector answered ${r.status}`);
       this.exported += spans.length;
@@ -234,12 +258,25 @@ export class Tracer {
    * Run one request in its SERVER span. Sets `ctx.traceId` (from a trusted parent, else new) before
    * anything is recorded, so audit records and logs carry the trace id.
    */
-  async request<T>(ctx: TraceableContext, method: string, req: IncomingMessage | undefined, run: () => Promise<T>): Promise<T> {
+  async request<T>(
+    ctx: TraceableContext,
+    method: string,
+    req: IncomingMessage | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
     const parent = this.trustedParent(req, ctx.principal.authenticated);
     const traceId = parent?.traceId ?? newTraceId();
     const sampled = parent ? parent.sampled : Math.random() < (this.#o.ratio ?? 1);
     ctx.traceId = traceId;
-    const span = new Span(method, SPAN_KIND.server, { traceId, spanId: newSpanId(), sampled }, parent?.spanId, this.#sink).set('rpc.system', 'jsonrpc').set('rpc.method', method);
+    const span = new Span(
+      method,
+      SPAN_KIND.server,
+      { traceId, spanId: newSpanId(), sampled },
+      parent?.spanId,
+      this.#sink,
+    )
+      .set('rpc.system', 'jsonrpc')
+      .set('rpc.method', method);
     this.#requests.set(ctx, span);
     const started = performance.now();
     let error: string | undefined;
@@ -252,15 +289,35 @@ export class Tracer {
       span.set('error.type', error).end((err as Error).message?.slice(0, 200));
       throw err;
     } finally {
-      this.#o.log?.debug({ traceId, spanId: span.context.spanId, method, ms: Math.round((performance.now() - started) * 1000) / 1000, ...(error ? { error } : {}) }, 'request');
+      this.#o.log?.debug(
+        {
+          traceId,
+          spanId: span.context.spanId,
+          method,
+          ms: Math.round((performance.now() - started) * 1000) / 1000,
+          ...(error ? { error } : {}),
+        },
+        'request',
+      );
     }
   }
 
   /** Run one pipeline stage in an INTERNAL span, the child of its request's span. */
-  async stage<T>(ctx: object, name: string, run: () => T | Promise<T>, attrs: Record<string, AttrValue | undefined> = {}): Promise<T> {
+  async stage<T>(
+    ctx: object,
+    name: string,
+    run: () => T | Promise<T>,
+    attrs: Record<string, AttrValue | undefined> = {},
+  ): Promise<T> {
     const parent = this.#requests.get(ctx);
     if (!parent) return run();
-    const span = new Span(`stage ${name}`, SPAN_KIND.internal, { ...parent.context, spanId: newSpanId() }, parent.context.spanId, this.#sink).set('gatehouse.stage', name);
+    const span = new Span(
+      `stage ${name}`,
+      SPAN_KIND.internal,
+      { ...parent.context, spanId: newSpanId() },
+      parent.context.spanId,
+      this.#sink,
+    ).set('gatehouse.stage', name);
     for (const [k, v] of Object.entries(attrs)) span.set(k, v);
     try {
       const out = await current.run(span.context, run);
@@ -284,7 +341,10 @@ export class Tracer {
  * GATEHOUSE_TRACEPARENT_TRUST = proxies (default) | authenticated | never.
  */
 export function tracerFromEnv(
-  env: NodeJS.ProcessEnv, trustedProxies: () => readonly string[], log: { debug(o: object, m: string): void; warn(o: object, m: string): void }, resource: Record<string, AttrValue> = {},
+  env: NodeJS.ProcessEnv,
+  trustedProxies: () => readonly string[],
+  log: { debug(o: object, m: string): void; warn(o: object, m: string): void },
+  resource: Record<string, AttrValue> = {},
 ): Tracer | undefined {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
@@ -294,8 +354,10 @@ export function tracerFromEnv(
     const i = pair.indexOf('=');
     if (i > 0) headers[decodeURIComponent(pair.slice(0, i).trim())] = decodeURIComponent(pair.slice(i + 1).trim());
   }
-  const trust = (['proxies', 'authenticated', 'never'] as const).find((t) => t === env.GATEHOUSE_TRACEPARENT_TRUST) ?? 'proxies';
-  const ratio = env.OTEL_TRACES_SAMPLER_ARG === undefined ? 1 : Math.min(1, Math.max(0, Number(env.OTEL_TRACES_SAMPLER_ARG) || 0));
+  const trust =
+    (['proxies', 'authenticated', 'never'] as const).find((t) => t === env.GATEHOUSE_TRACEPARENT_TRUST) ?? 'proxies';
+  const ratio =
+    env.OTEL_TRACES_SAMPLER_ARG === undefined ? 1 : Math.min(1, Math.max(0, Number(env.OTEL_TRACES_SAMPLER_ARG) || 0));
   const interval = Number(env.OTEL_BSP_SCHEDULE_DELAY);
   let warnedAt = 0;
   const onError = (err: Error) => {
@@ -303,6 +365,13 @@ export function tracerFromEnv(
     warnedAt = Date.now();
     log.warn({ err: err.message, url }, 'tracing: spans not exported (dropped; counted)');
   };
-  const exporter = new OtlpHttpExporter({ url, headers, serviceName: env.OTEL_SERVICE_NAME || 'gatehouse', resource, intervalMs: interval > 0 ? interval : 1000, onError });
+  const exporter = new OtlpHttpExporter({
+    url,
+    headers,
+    serviceName: env.OTEL_SERVICE_NAME || 'gatehouse',
+    resource,
+    intervalMs: interval > 0 ? interval : 1000,
+    onError,
+  });
   return new Tracer({ exporter, trust, trustedProxies, ratio, log });
 }

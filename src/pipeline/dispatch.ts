@@ -54,7 +54,11 @@ export function serverCapabilities(deps: DispatchDeps, scope: string): JsonObjec
 }
 
 /** What a legacy `initialize` asks for, read defensively; versions we do not speak negotiate down. */
-export function readInitialize(params: JsonObject | undefined): { protocolVersion: string; clientCapabilities: JsonObject; clientInfo: JsonObject } {
+export function readInitialize(params: JsonObject | undefined): {
+  protocolVersion: string;
+  clientCapabilities: JsonObject;
+  clientInfo: JsonObject;
+} {
   const p = params ?? {};
   const requested = typeof p.protocolVersion === 'string' ? p.protocolVersion : '';
   const obj = (v: unknown): JsonObject => (v && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject) : {});
@@ -71,7 +75,8 @@ export function initializeResult(deps: DispatchDeps, scope: string, protocolVers
   const result: JsonObject = {
     protocolVersion,
     capabilities: serverCapabilities(deps, scope),
-    serverInfo: up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
+    serverInfo:
+      up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
   };
   const instructions = scope ? deps.inventory.instructions(scope) : deps.instructions;
   // An upstream's instructions can quote what it was given: scrubbed like everything it says.
@@ -81,16 +86,29 @@ export function initializeResult(deps: DispatchDeps, scope: string, protocolVers
 
 function str(params: JsonObject | undefined, key: string): string {
   const v = params?.[key];
-  if (typeof v !== 'string' || v.length === 0) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${key}\` must be a non-empty string`);
+  if (typeof v !== 'string' || v.length === 0)
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${key}\` must be a non-empty string`);
   return v;
 }
 
 /** Methods 2026-07-28 removed: a modern caller gets `method not found` for them. */
-const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const REMOVED_IN_MODERN = new Set([
+  'initialize',
+  'ping',
+  'logging/setLevel',
+  'resources/subscribe',
+  'resources/unsubscribe',
+]);
 
-export async function dispatch(ctx: RequestContext, method: string, params: JsonObject | undefined, deps: DispatchDeps): Promise<JsonObject> {
+export async function dispatch(
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject | undefined,
+  deps: DispatchDeps,
+): Promise<JsonObject> {
   const scope = ctx.scope || undefined;
-  if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method)) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
+  if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method))
+    throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   // Just after start, an empty listing or "unknown tool" would be wrong: wait (bounded) for the first catalogue.
   if (deps.catalogued && (list || Object.hasOwn(UPSTREAM_METHODS, method))) await deps.catalogued();
@@ -98,7 +116,13 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
-    const { page, nextCursor } = paginate(listing(ctx, list.kind, deps), params?.cursor, deps.pageSize, binding, (item) => String(item[list.key]));
+    const { page, nextCursor } = paginate(
+      listing(ctx, list.kind, deps),
+      params?.cursor,
+      deps.pageSize,
+      binding,
+      (item) => String(item[list.key]),
+    );
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;
     if (ctx.era === 'modern') Object.assign(r, { ttlMs: 0, cacheScope: 'private' });
@@ -126,7 +150,12 @@ export async function dispatch(ctx: RequestContext, method: string, params: Json
   }
 }
 
-const KIND_OF: Record<Kind, TargetKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
+const KIND_OF: Record<Kind, TargetKind> = {
+  tools: 'tool',
+  prompts: 'prompt',
+  resources: 'resource',
+  resourceTemplates: 'resource',
+};
 
 /**
  * A listing as this caller may see it: the catalogue's items (sanitised by the inventory) that pass
@@ -139,12 +168,23 @@ function listing(ctx: RequestContext, kind: Kind, deps: DispatchDeps): JsonObjec
     const t = itemTarget(deps, scope, kind, item);
     if (!t) return false;
     const cls = kind === 'tools' ? deps.inventory.tool(t.server, t.name).class : 'READ';
-    return usable(deps, p, { server: t.server, name: t.qualified, kind: KIND_OF[kind], class: cls, resources: t.resources });
+    return usable(deps, p, {
+      server: t.server,
+      name: t.qualified,
+      kind: KIND_OF[kind],
+      class: cls,
+      resources: t.resources,
+    });
   });
   return deps.credentials.scrubber.value(items);
 }
 
-function itemTarget(deps: DispatchDeps, scope: string | undefined, kind: Kind, item: JsonObject): { server: string; name: string; qualified: string; resources?: Array<{ kind: string; value: string }> } | undefined {
+function itemTarget(
+  deps: DispatchDeps,
+  scope: string | undefined,
+  kind: Kind,
+  item: JsonObject,
+): { server: string; name: string; qualified: string; resources?: Array<{ kind: string; value: string }> } | undefined {
   if (kind === 'tools' || kind === 'prompts') {
     const t = scope ? { server: scope, name: String(item.name) } : deps.catalog.split(String(item.name));
     return t && { ...t, qualified: deps.catalog.qualify(t.server, t.name) };

@@ -18,7 +18,21 @@ import { routeTask } from './stages/route-task.ts';
 import { routeTool } from './stages/route-tool.ts';
 import { catalogOf, ctx, deps, fakeUpstream, policyOf, principal, thrown } from './stages/fakes.test-util.ts';
 
-const ORDER = ['authenticate', 'route', 'classify', 'authorize', 'validate', 'decide', 'inspect', 'limit', 'approve', 'connect', 'record', 'execute', 'redact'];
+const ORDER = [
+  'authenticate',
+  'route',
+  'classify',
+  'authorize',
+  'validate',
+  'decide',
+  'inspect',
+  'limit',
+  'approve',
+  'connect',
+  'record',
+  'execute',
+  'redact',
+];
 const ROUTES: Record<string, unknown> = {
   'tools/call': routeTool,
   'prompts/get': routePrompt,
@@ -32,30 +46,55 @@ const ROUTES: Record<string, unknown> = {
 };
 
 test('the method table: the tools/call order, every row a subsequence of it with a reason for each stage it skips, and exactly the known methods', () => {
-  assert.deepEqual(TOOL_CALL_PIPELINE.map(([n]) => n), ORDER);
+  assert.deepEqual(
+    TOOL_CALL_PIPELINE.map(([n]) => n),
+    ORDER,
+  );
   assert.deepEqual(Object.keys(UPSTREAM_METHODS).sort(), Object.keys(ROUTES).sort());
   const byName = new Map(TOOL_CALL_PIPELINE);
   for (const [method, row] of Object.entries(UPSTREAM_METHODS)) {
     const names = row.stages.map(([n]) => n);
     // A subsequence of the tools/call order: same relative order, nothing added, nothing twice.
-    assert.deepEqual(names, ORDER.filter((n) => names.includes(n)), `${method}: stages out of order or unknown: ${names.join(', ')}`);
+    assert.deepEqual(
+      names,
+      ORDER.filter((n) => names.includes(n)),
+      `${method}: stages out of order or unknown: ${names.join(', ')}`,
+    );
     assert.equal(new Set(names).size, names.length, `${method}: a stage twice`);
     const skipped = ORDER.filter((n) => !names.includes(n));
-    assert.deepEqual(Object.keys(row.skips).sort(), [...skipped].sort(), `${method}: every skipped stage, and only those, has a reason`);
-    for (const n of skipped) assert.ok(typeof row.skips[n] === 'string' && row.skips[n].trim().length > 10, `${method}: skipping ${n} needs a reason`);
+    assert.deepEqual(
+      Object.keys(row.skips).sort(),
+      [...skipped].sort(),
+      `${method}: every skipped stage, and only those, has a reason`,
+    );
+    for (const n of skipped)
+      assert.ok(
+        typeof row.skips[n] === 'string' && row.skips[n].trim().length > 10,
+        `${method}: skipping ${n} needs a reason`,
+      );
     // Never skippable: who is calling, visibility, the write-ahead record, redaction.
-    for (const n of ['authenticate', 'route', 'classify', 'authorize', 'connect', 'record', 'execute', 'redact']) assert.ok(names.includes(n), `${method} skips ${n}`);
+    for (const n of ['authenticate', 'route', 'classify', 'authorize', 'connect', 'record', 'execute', 'redact'])
+      assert.ok(names.includes(n), `${method} skips ${n}`);
     // Only the route stage differs between rows; every other stage is the tools/call row's own.
-    for (const [n, stage] of row.stages) assert.equal(stage, n === 'route' ? ROUTES[method] : byName.get(n), `${method}: ${n}`);
+    for (const [n, stage] of row.stages)
+      assert.equal(stage, n === 'route' ? ROUTES[method] : byName.get(n), `${method}: ${n}`);
   }
   const upstream = Object.keys(UPSTREAM_METHODS);
   const local = Object.keys(LOCAL_METHODS);
-  assert.deepEqual(upstream.filter((m) => local.includes(m)), [], 'a method is either answered by the gateway or reaches an upstream');
+  assert.deepEqual(
+    upstream.filter((m) => local.includes(m)),
+    [],
+    'a method is either answered by the gateway or reaches an upstream',
+  );
   assert.deepEqual([...KNOWN_METHODS].sort(), [...upstream, ...local].sort());
   for (const [m, why] of Object.entries(LOCAL_METHODS)) assert.ok(why.trim().length > 10, `${m} needs a reason`);
 });
 
-const AUDIT_CONFIG = { arguments: 'redacted', results: 'shape', redact: { fields: [], paths: [] } } as unknown as AuditConfig;
+const AUDIT_CONFIG = {
+  arguments: 'redacted',
+  results: 'shape',
+  redact: { fields: [], paths: [] },
+} as unknown as AuditConfig;
 
 async function pipelineDeps() {
   const { catalog, upstreams } = await catalogOf({ mt: { tools: [{ name: 'write' }] } });
@@ -77,10 +116,25 @@ async function pipelineDeps() {
 }
 
 /** Deps that throw on any use: nothing of the pipeline may run. */
-const untouchable = new Proxy({}, { get: (_, k) => { throw new Error(`deps.${String(k)} was used`); } }) as PipelineDeps;
+const untouchable = new Proxy(
+  {},
+  {
+    get: (_, k) => {
+      throw new Error(`deps.${String(k)} was used`);
+    },
+  },
+) as PipelineDeps;
 
 test('runRequest refuses a method outside the table with -32601, touching nothing', async () => {
-  for (const method of ['tasks/list', 'sampling/createMessage', 'roots/list', 'tools/list', 'initialize', 'admin/anything', '']) {
+  for (const method of [
+    'tasks/list',
+    'sampling/createMessage',
+    'roots/list',
+    'tools/list',
+    'initialize',
+    'admin/anything',
+    '',
+  ]) {
     const err = await thrown(() => runRequest(ctx(), method, { name: 'mt__write' }, untouchable));
     assert.deepEqual([err.code, err.rpc], ['E_METHOD_NOT_FOUND', -32601], method);
   }
@@ -94,7 +148,13 @@ test('a method named like a property every object has is outside the table too',
 });
 
 test('a target that is not a non-empty string is invalid params', async () => {
-  for (const [method, params] of [['tools/call', {}], ['tools/call', { name: '' }], ['resources/read', { uri: 7 }], ['completion/complete', { ref: { type: 'ref/tool', name: 'x' } }], ['tasks/get', { taskId: ['x'] }]] as const) {
+  for (const [method, params] of [
+    ['tools/call', {}],
+    ['tools/call', { name: '' }],
+    ['resources/read', { uri: 7 }],
+    ['completion/complete', { ref: { type: 'ref/tool', name: 'x' } }],
+    ['tasks/get', { taskId: ['x'] }],
+  ] as const) {
     const err = await thrown(() => runRequest(ctx(), method, params as never, deps()));
     assert.equal(err.code, 'E_INVALID_PARAMS', `${method} ${JSON.stringify(params)}`);
   }
@@ -103,20 +163,40 @@ test('a target that is not a non-empty string is invalid params', async () => {
 test('a request refused at a stage writes one refusal record naming the stage and the error, and counts the call', async () => {
   const { d, records, calls, spent } = await pipelineDeps();
   const p = principal({ tenant: 'acme', subject: 'alice' });
-  const err = await thrown(() => runRequest(ctx({ principal: p }), 'tools/call', { name: 'mt__nope', arguments: { path: '/srv/a' } }, d));
+  const err = await thrown(() =>
+    runRequest(ctx({ principal: p }), 'tools/call', { name: 'mt__nope', arguments: { path: '/srv/a' } }, d),
+  );
   assert.equal(err.code, 'E_UNKNOWN_TOOL');
   assert.equal(records.length, 1);
   const r = records[0];
-  assert.deepEqual([r.kind, r.outcome, r.stage, r.error, r.method, r.tool], ['call.refused', 'refused', 'route', 'E_UNKNOWN_TOOL', 'tools/call', 'mt__nope']);
+  assert.deepEqual(
+    [r.kind, r.outcome, r.stage, r.error, r.method, r.tool],
+    ['call.refused', 'refused', 'route', 'E_UNKNOWN_TOOL', 'tools/call', 'mt__nope'],
+  );
   assert.deepEqual(r.actor, { subject: 'alice', tenant: 'acme', via: 'api-key', issuer: 'gatehouse' });
   assert.match(String(r.argsHash), /^sha256:[0-9a-f]{64}$/);
-  assert.deepEqual(calls.map((c) => c.slice(0, 3)), [['', '', 'E_UNKNOWN_TOOL']], 'counted; a name the caller made up is no metrics label');
-  assert.deepEqual(spent, [['acme', p.key, 'E_UNKNOWN_TOOL']], 'the refusal spends the principal\'s refusal budget');
+  assert.deepEqual(
+    calls.map((c) => c.slice(0, 3)),
+    [['', '', 'E_UNKNOWN_TOOL']],
+    'counted; a name the caller made up is no metrics label',
+  );
+  assert.deepEqual(spent, [['acme', p.key, 'E_UNKNOWN_TOOL']], "the refusal spends the principal's refusal budget");
   // Refused later, at authorize (a read-only gateway hides a WRITE tool): the record says so.
   const later = await pipelineDeps();
-  const ro = deps({ ...Object.fromEntries(['catalog', 'upstreams', 'audit', 'metrics', 'credentials', 'inventory', 'identity', 'refusals'].map((k) => [k, (later.d as never)[k]])), modes: { gateway: 'read_only', tenants: {}, servers: {}, tools: {} } });
+  const ro = deps({
+    ...Object.fromEntries(
+      ['catalog', 'upstreams', 'audit', 'metrics', 'credentials', 'inventory', 'identity', 'refusals'].map((k) => [
+        k,
+        (later.d as never)[k],
+      ]),
+    ),
+    modes: { gateway: 'read_only', tenants: {}, servers: {}, tools: {} },
+  });
   await thrown(() => runRequest(ctx({ principal: p }), 'tools/call', { name: 'mt__write' }, ro));
-  assert.deepEqual(later.records.map((x) => [x.kind, x.stage, x.error, x.tool, x.class]), [['call.refused', 'authorize', 'E_UNKNOWN_TOOL', 'mt__write', 'WRITE']]);
+  assert.deepEqual(
+    later.records.map((x) => [x.kind, x.stage, x.error, x.tool, x.class]),
+    [['call.refused', 'authorize', 'E_UNKNOWN_TOOL', 'mt__write', 'WRITE']],
+  );
 });
 
 const SECRET = 'tenant-token-5e8c2a9f1d';
@@ -125,8 +205,24 @@ const SECRET = 'tenant-token-5e8c2a9f1d';
 async function fullDeps() {
   const events: unknown[][] = [];
   const up = fakeUpstream();
-  up.request = (async (method: string, params: JsonObject) => (events.push(['upstream', method, params]), { content: [{ type: 'text', text: `fetched with ${SECRET}` }] })) as never;
-  const { catalog, upstreams } = await catalogOf({ mt: { tools: [{ name: 'fetch', inputSchema: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'], additionalProperties: false } }] } });
+  up.request = (async (method: string, params: JsonObject) => (
+    events.push(['upstream', method, params]), { content: [{ type: 'text', text: `fetched with ${SECRET}` }] }
+  )) as never;
+  const { catalog, upstreams } = await catalogOf({
+    mt: {
+      tools: [
+        {
+          name: 'fetch',
+          inputSchema: {
+            type: 'object',
+            properties: { url: { type: 'string' } },
+            required: ['url'],
+            additionalProperties: false,
+          },
+        },
+      ],
+    },
+  });
   const policy = policyOf(`
 resources:
   - { tool: mt__fetch, resource: { kind: url, arg: url } }
@@ -149,7 +245,11 @@ rules:
     identity: { classScopes: () => [] } as never,
     validators: new SchemaValidators(),
     limiter: undefined,
-    credentials: { configOf: (name: string) => ({ name, transport: 'http' }), pool: { get: async () => ({ up, values: [SECRET] }) }, scrubber: new SecretScrubber() } as never,
+    credentials: {
+      configOf: (name: string) => ({ name, transport: 'http' }),
+      pool: { get: async () => ({ up, values: [SECRET] }) },
+      scrubber: new SecretScrubber(),
+    } as never,
     tasks: new TaskHandles(randomBytes(32)),
     holds: {} as never,
     metrics: { recordCall: () => {} } as never,
@@ -160,26 +260,61 @@ rules:
 test('visibility before validation: a forbidden tool with malformed arguments is unknown, a usable one is told what is wrong; neither reaches the upstream', async () => {
   const { d, events } = await fullDeps();
   const bad = { name: 'mt__fetch', arguments: { url: 1, extra: true } };
-  const forbidden = await thrown(() => runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', bad, d));
-  const missing = await thrown(() => runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', { ...bad, name: 'mt__nope' }, d));
-  assert.deepEqual([forbidden.code, forbidden.message.replace('mt__fetch', 'X')], [missing.code, missing.message.replace('mt__nope', 'X')]);
+  const forbidden = await thrown(() =>
+    runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', bad, d),
+  );
+  const missing = await thrown(() =>
+    runRequest(ctx({ principal: principal({ tenant: 'globex' }) }), 'tools/call', { ...bad, name: 'mt__nope' }, d),
+  );
+  assert.deepEqual(
+    [forbidden.code, forbidden.message.replace('mt__fetch', 'X')],
+    [missing.code, missing.message.replace('mt__nope', 'X')],
+  );
   const usable = await thrown(() => runRequest(ctx(), 'tools/call', bad, d));
   assert.equal(usable.code, 'E_INVALID_PARAMS');
-  assert.deepEqual(events.filter(([k]) => k !== 'record'), [], 'no intent, nothing upstream');
-  assert.deepEqual(events.map(([, r]) => [(r as AuditInput).stage, (r as AuditInput).error]), [['authorize', 'E_UNKNOWN_TOOL'], ['route', 'E_UNKNOWN_TOOL'], ['validate', 'E_INVALID_PARAMS']]);
+  assert.deepEqual(
+    events.filter(([k]) => k !== 'record'),
+    [],
+    'no intent, nothing upstream',
+  );
+  assert.deepEqual(
+    events.map(([, r]) => [(r as AuditInput).stage, (r as AuditInput).error]),
+    [
+      ['authorize', 'E_UNKNOWN_TOOL'],
+      ['route', 'E_UNKNOWN_TOOL'],
+      ['validate', 'E_INVALID_PARAMS'],
+    ],
+  );
 });
 
 test('a call that passes every stage: recorded before it goes out, sent canonical, answered scrubbed, closed by its outcome record', async () => {
   const { d, events } = await fullDeps();
-  const r = await runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://DOCS.example/a/../b#x' } }, d);
-  assert.deepEqual(events.map(([k]) => k), ['intent', 'upstream', 'record'], 'the write-ahead record before anything reaches the upstream');
+  const r = await runRequest(
+    ctx(),
+    'tools/call',
+    { name: 'mt__fetch', arguments: { url: 'https://DOCS.example/a/../b#x' } },
+    d,
+  );
+  assert.deepEqual(
+    events.map(([k]) => k),
+    ['intent', 'upstream', 'record'],
+    'the write-ahead record before anything reaches the upstream',
+  );
   assert.deepEqual(events[1].slice(1), ['tools/call', { name: 'fetch', arguments: { url: 'https://docs.example/b' } }]);
   assert.ok(!JSON.stringify(r).includes(SECRET), JSON.stringify(r));
   const outcome = events[2][1] as AuditInput;
-  assert.deepEqual([outcome.kind, outcome.intent, outcome.outcome, outcome.decision?.rule], ['call.outcome', 'evt-intent', 'ok', 'docs']);
+  assert.deepEqual(
+    [outcome.kind, outcome.intent, outcome.outcome, outcome.decision?.rule],
+    ['call.outcome', 'evt-intent', 'ok', 'docs'],
+  );
   assert.ok(!JSON.stringify(outcome).includes(SECRET));
   // The same call to a URL policy does not allow is refused by decide, with nothing sent.
-  const denied = await thrown(() => runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://evil.example/' } }, d));
+  const denied = await thrown(() =>
+    runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://evil.example/' } }, d),
+  );
   assert.equal(denied.code, 'E_POLICY_DENIED');
-  assert.deepEqual(events.slice(3).map(([k, x]) => [k, (x as AuditInput).stage]), [['record', 'decide']]);
+  assert.deepEqual(
+    events.slice(3).map(([k, x]) => [k, (x as AuditInput).stage]),
+    [['record', 'decide']],
+  );
 });

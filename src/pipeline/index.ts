@@ -103,7 +103,13 @@ function taskRow(): UpstreamRow {
     kind: 'tool',
     target: 'taskId',
     stages: without(['validate', 'decide', 'inspect', 'limit', 'approve'], { route: routeTask }),
-    skips: { validate: why, decide: `${why} (modes and visibility apply again at authorize)`, inspect: 'a task handle carries nothing of the caller', limit: why, approve: why },
+    skips: {
+      validate: why,
+      decide: `${why} (modes and visibility apply again at authorize)`,
+      inspect: 'a task handle carries nothing of the caller',
+      limit: why,
+      approve: why,
+    },
   };
 }
 
@@ -124,13 +130,19 @@ export const LOCAL_METHODS: Readonly<Record<string, string>> = {
 };
 
 /** Run one upstream-bound request through its row. The finally block writes its audit record. */
-export async function runRequest(ctx: RequestContext, method: string, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
+export async function runRequest(
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject,
+  deps: PipelineDeps,
+): Promise<JsonObject> {
   // Own rows only: `constructor` or `__proto__` is no method, not an inherited member.
   const row = Object.hasOwn(UPSTREAM_METHODS, method) ? UPSTREAM_METHODS[method] : undefined;
   if (!row) throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: \`${method}\``);
   const t = params[row.target];
   const requested = row.target === 'ref' ? targetOfRef(t) : t;
-  if (typeof requested !== 'string' || requested.length === 0) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${row.target}\` must be a non-empty string`);
+  if (typeof requested !== 'string' || requested.length === 0)
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${row.target}\` must be a non-empty string`);
   const kind = row.target === 'ref' && (t as JsonObject).type === 'ref/resource' ? 'resource' : row.kind;
   const s: CallState = { ctx, method, kind, requested, params, startedAt: performance.now() };
   let outcome = 'error';
@@ -145,28 +157,50 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
       await (deps.tracer ? deps.tracer.stage(ctx, stageName, () => stage(s, deps)) : stage(s, deps));
       if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
     }
-    outcome = s.halt ? 'input_required' : s.decision?.effect === 'shadow' ? 'shadow' : s.result?.isError === true ? 'tool_error' : s.result?.resultType === 'input_required' ? 'input_required' : 'ok';
+    outcome = s.halt
+      ? 'input_required'
+      : s.decision?.effect === 'shadow'
+        ? 'shadow'
+        : s.result?.isError === true
+          ? 'tool_error'
+          : s.result?.resultType === 'input_required'
+            ? 'input_required'
+            : 'ok';
     return s.result!;
   } catch (err) {
     failure = err;
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
     outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
     // An upstream's error can quote the secrets it was given: scrubbed like a result.
-    if (err instanceof UpstreamRpcError) throw new UpstreamRpcError(err.rpcCode, deps.credentials.scrubber.value(err.message, s.injected ?? []), deps.credentials.scrubber.value(err.data, s.injected ?? []));
+    if (err instanceof UpstreamRpcError)
+      throw new UpstreamRpcError(
+        err.rpcCode,
+        deps.credentials.scrubber.value(err.message, s.injected ?? []),
+        deps.credentials.scrubber.value(err.data, s.injected ?? []),
+      );
     throw err;
   } finally {
     const ms = performance.now() - s.startedAt;
     // The outcome record closes the intent (hash-chained, after redaction); a request refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
-      const o = error ? (mayHaveReached(s.stage, failure) ? 'unknown' : 'error') : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
+      const o = error
+        ? mayHaveReached(s.stage, failure)
+          ? 'unknown'
+          : 'error'
+        : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
     } else if (error || s.halt) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
       if (error) await deps.refusals?.spend(ctx.principal.tenant, ctx.principal.key, error);
     }
     await s.release?.().catch(() => {});
-    deps.metrics.recordCall(s.route?.server ?? '', s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method, outcome, ms / 1000); // URIs would be unbounded labels
+    deps.metrics.recordCall(
+      s.route?.server ?? '',
+      s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method,
+      outcome,
+      ms / 1000,
+    ); // URIs would be unbounded labels
   }
 }
 
@@ -178,7 +212,10 @@ export async function runRequest(ctx: RequestContext, method: string, params: Js
  */
 function mayHaveReached(stage: string | undefined, err: unknown): boolean {
   if (stage !== 'execute' || err instanceof UpstreamRpcError) return false;
-  return !(err instanceof GatehouseError && (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND'));
+  return !(
+    err instanceof GatehouseError &&
+    (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND')
+  );
 }
 
 function targetOfRef(ref: unknown): unknown {

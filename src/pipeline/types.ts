@@ -102,7 +102,11 @@ export interface PipelineDeps {
   approvals: ApprovalService;
   /** Legacy callers: how long a call waits for its approval before returning the pending id. */
   approvalWaitMs: number;
-  credentials: { pool: CredentialedUpstreams; scrubber: SecretScrubber; configOf: (server: string) => ServerConfig | undefined };
+  credentials: {
+    pool: CredentialedUpstreams;
+    scrubber: SecretScrubber;
+    configOf: (server: string) => ServerConfig | undefined;
+  };
   /** What a request carrying a credential gets (`secrets.outbound`); default deny. */
   outboundSecrets?: 'deny' | 'approve' | 'allow';
   /** Well-known secret formats in results: `redact` or `pass` (`secrets.results`); default pass. */

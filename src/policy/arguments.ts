@@ -13,13 +13,27 @@ import { RegExpBudgetError, ajvRegExpEngine } from './regexp.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
-export const BOUNDS = { depth: 32, stringLength: 1_000_000, arrayLength: 10_000, keys: 1_000, totalBytes: 4_000_000, nodes: 200_000 } as const;
+export const BOUNDS = {
+  depth: 32,
+  stringLength: 1_000_000,
+  arrayLength: 10_000,
+  keys: 1_000,
+  totalBytes: 4_000_000,
+  nodes: 200_000,
+} as const;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type ArgumentProblem = { path: string; message: string };
 
 function pathOf(parts: Array<string | number>): string {
-  return parts.length ? parts.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('').replace(/^\./, '') : '(arguments)';
+  return parts.length
+    ? parts
+        .map((p) =>
+          typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
+        )
+        .join('')
+        .replace(/^\./, '')
+    : '(arguments)';
 }
 
 /** The first bound the arguments break, or undefined. Iterative: hostile nesting cannot overflow the stack. */
@@ -32,10 +46,12 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
     if (++nodes > BOUNDS.nodes) return { path: pathOf(path), message: `more than ${BOUNDS.nodes} values` };
     if (path.length > BOUNDS.depth) return { path: pathOf(path), message: `nested deeper than ${BOUNDS.depth} levels` };
     if (typeof v === 'string') {
-      if (v.length > BOUNDS.stringLength) return { path: pathOf(path), message: `a string longer than ${BOUNDS.stringLength} characters` };
+      if (v.length > BOUNDS.stringLength)
+        return { path: pathOf(path), message: `a string longer than ${BOUNDS.stringLength} characters` };
       bytes += v.length;
     } else if (Array.isArray(v)) {
-      if (v.length > BOUNDS.arrayLength) return { path: pathOf(path), message: `an array longer than ${BOUNDS.arrayLength} items` };
+      if (v.length > BOUNDS.arrayLength)
+        return { path: pathOf(path), message: `an array longer than ${BOUNDS.arrayLength} items` };
       v.forEach((x, i) => stack.push([x, [...path, i]]));
     } else if (v && typeof v === 'object') {
       const keys = Object.keys(v);
@@ -46,7 +62,8 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
         stack.push([(v as Record<string, unknown>)[k], [...path, k]]);
       }
     }
-    if (bytes > BOUNDS.totalBytes) return { path: '(arguments)', message: `more than ${BOUNDS.totalBytes} characters in all` };
+    if (bytes > BOUNDS.totalBytes)
+      return { path: '(arguments)', message: `more than ${BOUNDS.totalBytes} characters in all` };
   }
   return undefined;
 }
@@ -54,7 +71,13 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
 const MAX_SCHEMA_CHARS = 1_000_000;
 
 export class SchemaValidators {
-  readonly #ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, unicodeRegExp: true, code: { regExp: ajvRegExpEngine } });
+  readonly #ajv = new Ajv2020({
+    strict: false,
+    allErrors: false,
+    validateFormats: true,
+    unicodeRegExp: true,
+    code: { regExp: ajvRegExpEngine },
+  });
   readonly #byPin = new Map<string, ValidateFunction | Error>();
 
   constructor() {
@@ -69,19 +92,37 @@ export class SchemaValidators {
       if (this.#byPin.size > 5000) this.#byPin.clear();
       this.#byPin.set(pin, v);
     }
-    if (v instanceof Error) return { path: '(schema)', message: `the tool's input schema cannot be used (${v.message}), so no call is let through` };
+    if (v instanceof Error)
+      return {
+        path: '(schema)',
+        message: `the tool's input schema cannot be used (${v.message}), so no call is let through`,
+      };
     try {
       if (v(args ?? {})) return undefined;
     } catch (err) {
       if (err instanceof RegExpBudgetError) return { path: '(arguments)', message: err.message };
-      return { path: '(arguments)', message: 'could not be checked against the input schema, so no call is let through' };
+      return {
+        path: '(arguments)',
+        message: 'could not be checked against the input schema, so no call is let through',
+      };
     }
     const e = v.errors?.[0];
     if (!e) return { path: '(arguments)', message: 'do not match the input schema' };
-    const where = e.instancePath ? e.instancePath.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')) : [];
+    const where = e.instancePath
+      ? e.instancePath
+          .slice(1)
+          .split('/')
+          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+      : [];
     if (e.keyword === 'required') where.push((e.params as { missingProperty: string }).missingProperty);
-    if (e.keyword === 'additionalProperties') where.push((e.params as { additionalProperty: string }).additionalProperty);
-    const message = e.keyword === 'required' ? 'is required' : e.keyword === 'additionalProperties' ? 'is not an accepted argument' : (e.message ?? 'is invalid');
+    if (e.keyword === 'additionalProperties')
+      where.push((e.params as { additionalProperty: string }).additionalProperty);
+    const message =
+      e.keyword === 'required'
+        ? 'is required'
+        : e.keyword === 'additionalProperties'
+          ? 'is not an accepted argument'
+          : (e.message ?? 'is invalid');
     return { path: pathOf(where.map((p) => (/^\d+$/.test(p) ? Number(p) : p))), message };
   }
 

@@ -18,7 +18,10 @@ const refused = (raw: unknown, reason: RegExp) => {
 
 test('http(s) URIs are urls in WHATWG form: lowercase host, default port and fragment dropped, dot segments resolved', () => {
   const c = ok('HTTPS://Docs.Example.COM:443/a/./b/../c?q=1#frag');
-  assert.deepEqual([c.resource, c.uri, c.changed], [{ kind: 'url', value: 'https://docs.example.com/a/c?q=1' }, 'https://docs.example.com/a/c?q=1', true]);
+  assert.deepEqual(
+    [c.resource, c.uri, c.changed],
+    [{ kind: 'url', value: 'https://docs.example.com/a/c?q=1' }, 'https://docs.example.com/a/c?q=1', true],
+  );
   assert.equal(ok('https://docs.example.com/a').changed, false);
   assert.equal(ok('https://bücher.example/').uri, 'https://xn--bcher-kva.example/');
   refused('https://user:pw@docs.example.com/', /credentials/);
@@ -28,7 +31,10 @@ test('http(s) URIs are urls in WHATWG form: lowercase host, default port and fra
 
 test('file URIs are paths: decoded once, `//` and `/./` collapsed, forwarded re-encoded', () => {
   const c = ok('file:///srv//data/./a%20b.txt');
-  assert.deepEqual([c.resource, c.uri, c.changed], [{ kind: 'path', value: '/srv/data/a b.txt' }, 'file:///srv/data/a%20b.txt', true]);
+  assert.deepEqual(
+    [c.resource, c.uri, c.changed],
+    [{ kind: 'path', value: '/srv/data/a b.txt' }, 'file:///srv/data/a%20b.txt', true],
+  );
   const plain = ok('file:///srv/data/notes.txt');
   assert.deepEqual([plain.resource.value, plain.changed], ['/srv/data/notes.txt', false]);
   assert.equal(ok('file://localhost/srv/x').resource.value, '/srv/x');
@@ -37,7 +43,17 @@ test('file URIs are paths: decoded once, `//` and `/./` collapsed, forwarded re-
 });
 
 test('file URIs: traversal in any encoding or look-alike, remote hosts, queries and hidden characters are refused', () => {
-  for (const uri of ['file:///srv/data/../etc/passwd', 'file:///srv/data/..', 'file:///srv/data/%2e%2e/etc', 'file:///srv/data/%2E%2E/etc', 'file:///srv/data/.%2e/etc', 'file:///srv/data/%252e%252e/etc', 'file:///srv/data/%2fetc', 'file:///srv/data/%5c..', 'file:///srv/data/%00']) {
+  for (const uri of [
+    'file:///srv/data/../etc/passwd',
+    'file:///srv/data/..',
+    'file:///srv/data/%2e%2e/etc',
+    'file:///srv/data/%2E%2E/etc',
+    'file:///srv/data/.%2e/etc',
+    'file:///srv/data/%252e%252e/etc',
+    'file:///srv/data/%2fetc',
+    'file:///srv/data/%5c..',
+    'file:///srv/data/%00',
+  ]) {
     refused(uri, /\.\.|percent-encoded/);
   }
   // Fullwidth `．．／` is `../` to anything that normalises later, raw or percent-encoded.
@@ -59,7 +75,15 @@ test('other schemes are ids: serialised by WHATWG, traversal and encoded separat
   assert.deepEqual([c.resource, c.uri, c.changed], [{ kind: 'id', value: 'secret://token' }, 'secret://token', false]);
   assert.equal(ok('SECRET://token').uri, 'secret://token');
   assert.equal(ok('urn:isbn:0451450523').resource.kind, 'id');
-  for (const uri of ['secret://a/../b', 'secret://a/%2e%2e/b', 'secret://a/%252e%252e/b', 'secret://a/\uff0e\uff0e/b', 'secret://a/%EF%BC%8E%EF%BC%8E/b', 'secret://a%2fb']) refused(uri, /\.\.|percent-encoded/);
+  for (const uri of [
+    'secret://a/../b',
+    'secret://a/%2e%2e/b',
+    'secret://a/%252e%252e/b',
+    'secret://a/\uff0e\uff0e/b',
+    'secret://a/%EF%BC%8E%EF%BC%8E/b',
+    'secret://a%2fb',
+  ])
+    refused(uri, /\.\.|percent-encoded/);
   refused('secret://user:pw@host/x', /credentials/);
 });
 
@@ -87,7 +111,10 @@ test('realPathOf: a link, a chain of links or a linked folder on the way is judg
   assert.equal(await realPathOf(join(tmp, 'allowed', 'link.txt')), join(tmp, 'outside.txt'));
   assert.equal(await realPathOf(join(tmp, 'allowed', 'chain.txt')), join(tmp, 'outside.txt'));
   assert.equal(await realPathOf(join(tmp, 'allowed', 'dir')), join(tmp, 'elsewhere'));
-  assert.equal(await realPathOf(join(tmp, 'allowed', 'dir', 'sub', 'new.txt')), join(tmp, 'elsewhere', 'sub', 'new.txt'));
+  assert.equal(
+    await realPathOf(join(tmp, 'allowed', 'dir', 'sub', 'new.txt')),
+    join(tmp, 'elsewhere', 'sub', 'new.txt'),
+  );
 });
 
 test('realPathOf: a path that does not exist yet is its real parent and the rest; nothing at all exists: as given', async () => {

@@ -16,7 +16,10 @@ const done = (value: string, raw: string): Canon => ({ ok: true, value, changed:
 /** User input shown in a message: bounded, with anything unprintable escaped. */
 export function show(value: string): string {
   const cut = value.length > 80 ? `${value.slice(0, 77)}...` : value;
-  return cut.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{M}`\u{fe00}-\u{fe0f}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  return cut.replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{M}`\u{fe00}-\u{fe0f}]/gu,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
 }
 
 export function typeName(v: unknown): string {
@@ -33,7 +36,8 @@ function needString(v: unknown, what: string): string | Canon {
 
 // Controls, format characters (zero-width, bidi controls, tags), variation selectors, odd separators,
 // Hangul fillers: nothing a person can see or tell apart.
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
+const INVISIBLE =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
 
 const SCRIPTS: Array<[string, RegExp]> = [
   ['Latin', /\p{Script=Latin}/u],
@@ -69,7 +73,8 @@ export function canonicalRepo(raw: unknown, what = 'repo'): Canon {
   const id = canonicalId(raw, what, false); // scripts are checked per segment below
   if (!id.ok) return id;
   const raw_ = raw as string;
-  if (/[\s%\\?#]/u.test(id.value)) return fail(`${what} \`${show(raw_)}\` contains a space, \`%\`, \`\\\`, \`?\` or \`#\``);
+  if (/[\s%\\?#]/u.test(id.value))
+    return fail(`${what} \`${show(raw_)}\` contains a space, \`%\`, \`\\\`, \`?\` or \`#\``);
   const segments = id.value.split('/');
   if (segments.length < 2) return fail(`${what} \`${show(raw_)}\` is not \`owner/name\``);
   for (const seg of segments) {
@@ -125,12 +130,20 @@ export function canonicalPath(raw: unknown, root?: string, what = 'path'): Canon
   if (s.includes('\0')) return fail(`${what} contains a nul character`);
   if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
   if (s.includes('\\')) return fail(`${what} \`${show(s)}\` contains a backslash`);
-  if (ENCODED_DANGER.test(s)) return fail(`${what} \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+  if (ENCODED_DANGER.test(s))
+    return fail(`${what} \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
   // Compatibility forms too: a fullwidth `．．／` is `../` to anything that normalises (NFKC) later.
-  if ([s, ...decodings(s)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC')))) return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
-  if (separators(s.normalize('NFKC')) !== separators(s)) return fail(`${what} \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
+  if ([s, ...decodings(s)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC'))))
+    return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
+  if (separators(s.normalize('NFKC')) !== separators(s))
+    return fail(`${what} \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
   if (!s.startsWith('/')) return fail(`${what} \`${show(s)}\` is not absolute`);
-  const value = '/' + s.split('/').filter((seg) => seg !== '' && seg !== '.').join('/');
+  const value =
+    '/' +
+    s
+      .split('/')
+      .filter((seg) => seg !== '' && seg !== '.')
+      .join('/');
   if (root !== undefined && !insidePath(value, root)) return fail(`${what} \`${show(s)}\` is outside \`${root}\``);
   return done(value, s);
 }
@@ -150,16 +163,20 @@ export function canonicalUrl(raw: unknown, what = 'url'): Canon {
   const s = needString(raw, what);
   if (typeof s !== 'string') return s;
   if (s.length > 2048) return fail(`${what} is longer than 2048 characters`);
-  if (/[\s\\]/u.test(s) || INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains whitespace, a backslash or invisible characters`);
+  if (/[\s\\]/u.test(s) || INVISIBLE.test(s))
+    return fail(`${what} \`${show(s)}\` contains whitespace, a backslash or invisible characters`);
   let u: URL;
   try {
     u = new URL(s);
   } catch {
     return fail(`${what} \`${show(s)}\` is not a valid url`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return fail(`${what} scheme \`${show(u.protocol)}\` is not allowed (only http and https)`);
-  if (u.username !== '' || u.password !== '' || /^[a-z]+:\/\/[^/?#]*@/i.test(s)) return fail(`${what} \`${show(u.host)}\` must not contain credentials`);
-  if (ENCODED_DANGER.test(u.pathname)) return fail(`${what} path \`${show(u.pathname)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return fail(`${what} scheme \`${show(u.protocol)}\` is not allowed (only http and https)`);
+  if (u.username !== '' || u.password !== '' || /^[a-z]+:\/\/[^/?#]*@/i.test(s))
+    return fail(`${what} \`${show(u.host)}\` must not contain credentials`);
+  if (ENCODED_DANGER.test(u.pathname))
+    return fail(`${what} path \`${show(u.pathname)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
   u.hash = '';
   return done(u.href, s);
 }
@@ -172,7 +189,9 @@ export async function resolveRealPath(path: string): Promise<string> {
   return realpath(path);
 }
 
-export type UriCanon = { ok: true; resource: { kind: 'path' | 'url' | 'id'; value: string }; uri: string; changed: boolean } | { ok: false; reason: string };
+export type UriCanon =
+  | { ok: true; resource: { kind: 'path' | 'url' | 'id'; value: string }; uri: string; changed: boolean }
+  | { ok: false; reason: string };
 
 /**
  * A resource URI as policy judges it and as it then goes upstream. `file:` URIs are paths (so path
@@ -185,14 +204,16 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
   const s = needString(raw, 'uri');
   if (typeof s !== 'string') return s as { ok: false; reason: string };
   if (s.length > 8192) return { ok: false, reason: 'uri is longer than 8192 characters' };
-  if (/[\s\\]/u.test(s) || INVISIBLE.test(s)) return { ok: false, reason: `uri \`${show(s)}\` contains whitespace, a backslash or invisible characters` };
+  if (/[\s\\]/u.test(s) || INVISIBLE.test(s))
+    return { ok: false, reason: `uri \`${show(s)}\` contains whitespace, a backslash or invisible characters` };
   let u: URL;
   try {
     u = new URL(s);
   } catch {
     return { ok: false, reason: `uri \`${show(s)}\` is not a valid uri` };
   }
-  if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(s)) return { ok: false, reason: `uri \`${show(s)}\` must not contain credentials` };
+  if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(s))
+    return { ok: false, reason: `uri \`${show(s)}\` must not contain credentials` };
   if (u.protocol === 'http:' || u.protocol === 'https:') {
     const c = canonicalUrl(s, 'uri');
     return c.ok ? { ok: true, resource: { kind: 'url', value: c.value }, uri: c.value, changed: c.changed } : c;
@@ -201,7 +222,8 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
     if (u.host !== '' && u.host !== 'localhost') return { ok: false, reason: `uri \`${show(s)}\` names a remote host` };
     if (u.search || u.hash) return { ok: false, reason: `uri \`${show(s)}\` has a query or fragment` };
     const rawPath = s.replace(/^file:(\/\/(localhost)?)?/i, '');
-    if (ENCODED_DANGER.test(rawPath)) return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
+    if (ENCODED_DANGER.test(rawPath))
+      return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
     let decoded: string;
     try {
       decoded = decodeURIComponent(rawPath);
@@ -210,12 +232,19 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
     }
     const p = canonicalPath(decoded, undefined, 'uri path');
     if (!p.ok) return p;
-    const uri = new URL(`file://${p.value.split('/').map((seg) => encodeURIComponent(seg)).join('/')}`).href;
+    const uri = new URL(
+      `file://${p.value
+        .split('/')
+        .map((seg) => encodeURIComponent(seg))
+        .join('/')}`,
+    ).href;
     return { ok: true, resource: { kind: 'path', value: p.value }, uri, changed: uri !== s };
   }
   const rest = s.slice(s.indexOf(':') + 1);
-  if (ENCODED_DANGER.test(rest)) return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
-  if ([rest, ...decodings(rest)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC')))) return { ok: false, reason: `uri \`${show(s)}\` contains a \`..\` segment` };
+  if (ENCODED_DANGER.test(rest))
+    return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
+  if ([rest, ...decodings(rest)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC'))))
+    return { ok: false, reason: `uri \`${show(s)}\` contains a \`..\` segment` };
   const id = canonicalId(u.href, 'uri', false);
   if (!id.ok) return id;
   return { ok: true, resource: { kind: 'id', value: id.value }, uri: id.value, changed: id.value !== s };

@@ -21,23 +21,63 @@ const BASE = `rules:
 
 // Each error kind, at its line. The offending line is the last line of each snippet.
 const ERRORS: Array<[string, string, number, RegExp]> = [
-  ['unknown rule key', `${BASE}  - id: r2\n    effect: allow\n    tool: [x]\n`, 6, /unknown key `tool` \(did you mean `tools`\?\)/],
+  [
+    'unknown rule key',
+    `${BASE}  - id: r2\n    effect: allow\n    tool: [x]\n`,
+    6,
+    /unknown key `tool` \(did you mean `tools`\?\)/,
+  ],
   ['duplicate id', `${BASE}  - id: ok\n    effect: deny\n`, 4, /duplicate rule id `ok` \(first at p\.yaml:2\)/],
   ['missing id', `${BASE}  - effect: deny\n`, 4, /required: `id`/],
   ['invalid glob', `${BASE}  - id: r2\n    effect: allow\n    tools: ['github__(a|b)*']\n`, 6, /invalid glob/],
   ['globstar', `${BASE}  - id: r2\n    effect: allow\n    tools: ['github__**']\n`, 6, /`\*\*`/],
-  ['approvers on allow', `${BASE}  - id: r2\n    effect: allow\n    approvers: { roles: [lead] }\n`, 6, /only for rules with `effect: approve`/],
+  [
+    'approvers on allow',
+    `${BASE}  - id: r2\n    effect: allow\n    approvers: { roles: [lead] }\n`,
+    6,
+    /only for rules with `effect: approve`/,
+  ],
   ['unknown effect', `${BASE}  - id: r2\n    effect: permit\n`, 5, /unknown effect `permit`/],
   ['unknown class', `${BASE}  - id: r2\n    effect: allow\n    classes: [READ, WRTIE]\n`, 6, /unknown class `WRTIE`/],
-  ['bad approver count', `${BASE}  - id: r2\n    effect: approve\n    approvers: { roles: [lead], count: 3 }\n`, 6, /must be 1 or 2/],
+  [
+    'bad approver count',
+    `${BASE}  - id: r2\n    effect: approve\n    approvers: { roles: [lead], count: 3 }\n`,
+    6,
+    /must be 1 or 2/,
+  ],
   ['unknown top-level key', `${BASE}rulez: []\n`, 4, /unknown key `rulez` \(did you mean `rules`\?\)/],
   ['unknown mode', `${BASE}modes:\n  servers:\n    github: readonly\n`, 6, /unknown mode `readonly`/],
-  ['non-canonical resource pattern', `${BASE}  - id: r2\n    effect: allow\n    resources: ['/srv/data/../x/*']\n`, 6, /`\.\.`/],
-  ['glob on a repo', `${BASE}  - id: r2\n    effect: allow\n    resources: [{ pattern: 'acme/w*', kind: repo }]\n`, 6, /globs match `id` resources only/],
-  ['root not canonical', `${BASE}resources:\n  - tool: fs__read\n    resource: { kind: path, arg: path, root: /srv/data/ }\n`, 6, /canonical absolute path/],
-  ['template on a path', `${BASE}resources:\n  - tool: fs__read\n    resource: { kind: path, template: '{a}' }\n`, 6, /only for `repo` and `id`/],
+  [
+    'non-canonical resource pattern',
+    `${BASE}  - id: r2\n    effect: allow\n    resources: ['/srv/data/../x/*']\n`,
+    6,
+    /`\.\.`/,
+  ],
+  [
+    'glob on a repo',
+    `${BASE}  - id: r2\n    effect: allow\n    resources: [{ pattern: 'acme/w*', kind: repo }]\n`,
+    6,
+    /globs match `id` resources only/,
+  ],
+  [
+    'root not canonical',
+    `${BASE}resources:\n  - tool: fs__read\n    resource: { kind: path, arg: path, root: /srv/data/ }\n`,
+    6,
+    /canonical absolute path/,
+  ],
+  [
+    'template on a path',
+    `${BASE}resources:\n  - tool: fs__read\n    resource: { kind: path, template: '{a}' }\n`,
+    6,
+    /only for `repo` and `id`/,
+  ],
   ['bad validUntil', `${BASE}  - id: r2\n    effect: allow\n    validUntil: tomorrow\n`, 6, /must be a date/],
-  ['duplicate yaml key', `${BASE}  - id: r2\n    effect: allow\n    effect: deny\n`, 6, /duplicate key `effect` \(first at line 5\)/],
+  [
+    'duplicate yaml key',
+    `${BASE}  - id: r2\n    effect: allow\n    effect: deny\n`,
+    6,
+    /duplicate key `effect` \(first at line 5\)/,
+  ],
   ['__proto__ as a name', `${BASE}modes:\n  tenants:\n    __proto__: disabled\n`, 6, /`__proto__` is not allowed/],
   ['empty subject list', `${BASE}  - id: r2\n    effect: allow\n    subjects: { roles: [] }\n`, 6, /non-empty list/],
 ];
@@ -45,7 +85,10 @@ const ERRORS: Array<[string, string, number, RegExp]> = [
 for (const [name, text, line, re] of ERRORS) {
   test(`compile error: ${name} at its line`, () => {
     const found = issues(text);
-    assert.ok(found.some((i) => i.line === line && re.test(i.message)), JSON.stringify(found));
+    assert.ok(
+      found.some((i) => i.line === line && re.test(i.message)),
+      JSON.stringify(found),
+    );
   });
 }
 
@@ -56,7 +99,13 @@ test('compile errors carry file, line, column, path and are all reported at once
   } catch (err) {
     assert.ok(err instanceof PolicyError);
     assert.equal(err.issues.length, 2);
-    assert.deepEqual(err.issues[0], { file: 'x.yaml', line: 3, column: 13, path: 'rules[0].effect', message: 'unknown effect `nope`; one of `allow`, `deny`, `approve`, `shadow`' });
+    assert.deepEqual(err.issues[0], {
+      file: 'x.yaml',
+      line: 3,
+      column: 13,
+      path: 'rules[0].effect',
+      message: 'unknown effect `nope`; one of `allow`, `deny`, `approve`, `shadow`',
+    });
     assert.match(err.message, /^x\.yaml:3:13: rules\[0\]\.effect: unknown effect/);
   }
 });
@@ -69,8 +118,22 @@ test('a gateway config with a policy: section; other keys are not ours', () => {
 });
 
 test('duplicate ids across files, and conflicting modes', () => {
-  assert.throws(() => compileAll([{ text: BASE, source: 'a.yaml' }, { text: BASE, source: 'b.yaml' }]), /b\.yaml:2:9: rules\[0\]\.id: duplicate rule id `ok` \(first at a\.yaml:2\)/);
-  assert.throws(() => compileAll([{ text: 'modes: { gateway: shadow }', source: 'a.yaml' }, { text: 'modes: { gateway: enforce }', source: 'b.yaml' }]), /already set/);
+  assert.throws(
+    () =>
+      compileAll([
+        { text: BASE, source: 'a.yaml' },
+        { text: BASE, source: 'b.yaml' },
+      ]),
+    /b\.yaml:2:9: rules\[0\]\.id: duplicate rule id `ok` \(first at a\.yaml:2\)/,
+  );
+  assert.throws(
+    () =>
+      compileAll([
+        { text: 'modes: { gateway: shadow }', source: 'a.yaml' },
+        { text: 'modes: { gateway: enforce }', source: 'b.yaml' },
+      ]),
+    /already set/,
+  );
 });
 
 test('the compiled policy is frozen', () => {

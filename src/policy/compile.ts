@@ -13,7 +13,24 @@ import { canonicalJson, sha256 } from '../inventory/canonical.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { canonicalId, canonicalPath, canonicalRepo, canonicalUrl, type Canon } from './canonical.ts';
 import { compileGlob, globRegExp, hasWildcard, resourceGlobProblem, toolGlobProblem } from './glob.ts';
-import { EFFECTS, MODES, PolicyError, RESOURCE_KINDS, type Approvers, type Effect, type Mode, type Modes, type Policy, type PolicyIssue, type ResourceKind, type ResourcePattern, type ResourceRule, type ResourceSpec, type Rule, type SubjectMatch } from './model.ts';
+import {
+  EFFECTS,
+  MODES,
+  PolicyError,
+  RESOURCE_KINDS,
+  type Approvers,
+  type Effect,
+  type Mode,
+  type Modes,
+  type Policy,
+  type PolicyIssue,
+  type ResourceKind,
+  type ResourcePattern,
+  type ResourceRule,
+  type ResourceSpec,
+  type Rule,
+  type SubjectMatch,
+} from './model.ts';
 import type { Path } from '../config/yaml-positions.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
@@ -34,7 +51,14 @@ export function compile(text: string, source: string): Policy {
 
 /** Several sources (config `policy:` section and policy files) make one policy, in the order given. */
 export function compileAll(inputs: readonly PolicyText[]): Policy {
-  const acc: Acc = { rules: [], resources: [], modes: { tenants: {}, servers: {}, tools: {} }, ids: new Map(), modeAt: new Map(), issues: [] };
+  const acc: Acc = {
+    rules: [],
+    resources: [],
+    modes: { tenants: {}, servers: {}, tools: {} },
+    ids: new Map(),
+    modeAt: new Map(),
+    issues: [],
+  };
   for (const { text, source } of inputs) {
     let read;
     try {
@@ -47,15 +71,30 @@ export function compileAll(inputs: readonly PolicyText[]): Policy {
     section(read.value, read.source, acc);
     acc.issues.push(...read.source.issues);
   }
-  if (acc.issues.length) throw new PolicyError(acc.issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column));
+  if (acc.issues.length)
+    throw new PolicyError(
+      acc.issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column),
+    );
   const meaning = {
-    rules: acc.rules.map(({ at: _at, ...r }) => ({ ...r, tools: r.tools?.map((g) => g.source), prompts: r.prompts?.map((g) => g.source), resources: r.resources?.map(({ re: _re, shape: _shape, ...p }) => p) })),
+    rules: acc.rules.map(({ at: _at, ...r }) => ({
+      ...r,
+      tools: r.tools?.map((g) => g.source),
+      prompts: r.prompts?.map((g) => g.source),
+      resources: r.resources?.map(({ re: _re, shape: _shape, ...p }) => p),
+    })),
     resources: acc.resources.map((r) => ({ tool: r.tool.source, resources: r.resources })),
     modes: acc.modes,
     defaultApprovers: acc.defaultApprovers ?? null,
   };
   const revision = sha256(canonicalJson(meaning)).slice(0, 16);
-  return deepFreeze({ revision, rules: acc.rules, resources: acc.resources, modes: acc.modes, defaultApprovers: acc.defaultApprovers, sources: inputs.map((i) => i.source) });
+  return deepFreeze({
+    revision,
+    rules: acc.rules,
+    resources: acc.resources,
+    modes: acc.modes,
+    defaultApprovers: acc.defaultApprovers,
+    sources: inputs.map((i) => i.source),
+  });
 }
 
 interface Acc {
@@ -77,7 +116,11 @@ function keys(v: unknown, path: Path, allowed: readonly string[], src: Source, w
   for (const k of Object.keys(v)) {
     if (allowed.includes(k)) continue;
     const hint = suggest(k, allowed);
-    src.add(path, `unknown key \`${k}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; allowed: ${allowed.map((a) => `\`${a}\``).join(', ')}`, k);
+    src.add(
+      path,
+      `unknown key \`${k}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; allowed: ${allowed.map((a) => `\`${a}\``).join(', ')}`,
+      k,
+    );
   }
   return true;
 }
@@ -94,8 +137,13 @@ function section(doc: unknown, src: Source, acc: Acc): void {
   const v = base.length ? (doc as Obj).policy : doc;
   if (v === null || v === undefined) return; // an empty file or `policy:` with nothing in it
   if (!keys(v, base, ['rules', 'modes', 'resources', 'defaults'], src, 'the policy')) return;
-  if (v.defaults !== undefined && keys(v.defaults, [...base, 'defaults'], ['approvers'], src, '`defaults`') && v.defaults.approvers !== undefined) {
-    if (acc.defaultApprovers) src.add([...base, 'defaults', 'approvers'], 'default approvers are already set in another source');
+  if (
+    v.defaults !== undefined &&
+    keys(v.defaults, [...base, 'defaults'], ['approvers'], src, '`defaults`') &&
+    v.defaults.approvers !== undefined
+  ) {
+    if (acc.defaultApprovers)
+      src.add([...base, 'defaults', 'approvers'], 'default approvers are already set in another source');
     acc.defaultApprovers = approvers(v.defaults.approvers, [...base, 'defaults', 'approvers'], src);
   }
   if (v.modes !== undefined) modes(v.modes, [...base, 'modes'], src, acc);
@@ -112,7 +160,8 @@ function section(doc: unknown, src: Source, acc: Acc): void {
 function modes(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (!keys(v, path, ['gateway', 'tenants', 'servers', 'tools'], src, '`modes`')) return;
   const one = (m: unknown, at: Path, slot: string, set: (mode: Mode) => void) => {
-    if (typeof m !== 'string' || !(MODES as readonly string[]).includes(m)) return src.add(at, `unknown mode \`${String(m)}\`; one of ${MODES.map((x) => `\`${x}\``).join(', ')}`);
+    if (typeof m !== 'string' || !(MODES as readonly string[]).includes(m))
+      return src.add(at, `unknown mode \`${String(m)}\`; one of ${MODES.map((x) => `\`${x}\``).join(', ')}`);
     const first = acc.modeAt.get(slot);
     if (first) return src.add(at, `mode for ${slot} is already set (${first})`);
     acc.modeAt.set(slot, `${src.file}:${src.line(at)}`);
@@ -156,30 +205,44 @@ function extraction(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (typeof v.tool !== 'string') return src.add([...path, 'tool'], 'required: the tool name or glob');
   const problem = toolGlobProblem(v.tool);
   if (problem) return src.add([...path, 'tool'], problem);
-  if (acc.resources.some((r) => r.tool.source === v.tool)) src.add([...path, 'tool'], `another resource rule already covers \`${v.tool}\``);
+  if (acc.resources.some((r) => r.tool.source === v.tool))
+    src.add([...path, 'tool'], `another resource rule already covers \`${v.tool}\``);
   const list = Array.isArray(v.resource) ? v.resource : v.resource === undefined ? [] : [v.resource];
   if (list.length === 0) return src.add(path, 'required: `resource`', 'resource');
   const specs: ResourceSpec[] = [];
   list.forEach((s, i) => {
     const at: Path = Array.isArray(v.resource) ? [...path, 'resource', i] : [...path, 'resource'];
     if (!keys(s, at, SPEC_KEYS, src, '`resource`')) return;
-    if (!(RESOURCE_KINDS as readonly unknown[]).includes(s.kind)) return src.add([...at, 'kind'], `unknown resource kind \`${String(s.kind)}\`; one of ${RESOURCE_KINDS.map((k) => `\`${k}\``).join(', ')}`);
+    if (!(RESOURCE_KINDS as readonly unknown[]).includes(s.kind))
+      return src.add(
+        [...at, 'kind'],
+        `unknown resource kind \`${String(s.kind)}\`; one of ${RESOURCE_KINDS.map((k) => `\`${k}\``).join(', ')}`,
+      );
     const kind = s.kind as ResourceKind;
-    if ((s.arg === undefined) === (s.template === undefined)) return src.add(at, 'give exactly one of `arg` and `template`');
+    if ((s.arg === undefined) === (s.template === undefined))
+      return src.add(at, 'give exactly one of `arg` and `template`');
     const spec: { kind: ResourceKind; arg?: string; template?: string; root?: string } = { kind };
     if (s.arg !== undefined) {
-      if (typeof s.arg !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s.arg)) return src.add([...at, 'arg'], 'must be an argument name');
+      if (typeof s.arg !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s.arg))
+        return src.add([...at, 'arg'], 'must be an argument name');
       spec.arg = s.arg;
     } else {
-      if (kind !== 'repo' && kind !== 'id') return src.add([...at, 'template'], '`template` is only for `repo` and `id`');
+      if (kind !== 'repo' && kind !== 'id')
+        return src.add([...at, 'template'], '`template` is only for `repo` and `id`');
       const t = s.template;
-      if (typeof t !== 'string' || templateArgs(t).length === 0 || /[{}]/.test(t.replace(/\{[A-Za-z_][A-Za-z0-9_.-]*\}/g, ''))) return src.add([...at, 'template'], 'must be text with `{argument}` placeholders, like `{owner}/{repo}`');
+      if (
+        typeof t !== 'string' ||
+        templateArgs(t).length === 0 ||
+        /[{}]/.test(t.replace(/\{[A-Za-z_][A-Za-z0-9_.-]*\}/g, ''))
+      )
+        return src.add([...at, 'template'], 'must be text with `{argument}` placeholders, like `{owner}/{repo}`');
       spec.template = t;
     }
     if (s.root !== undefined) {
       if (kind !== 'path') return src.add([...at, 'root'], '`root` is only for `path`');
       const c = typeof s.root === 'string' ? canonicalPath(s.root) : undefined;
-      if (!c?.ok || c.changed) return src.add([...at, 'root'], `must be a canonical absolute path${c?.ok ? ` (\`${c.value}\`)` : ''}`);
+      if (!c?.ok || c.changed)
+        return src.add([...at, 'root'], `must be a canonical absolute path${c?.ok ? ` (\`${c.value}\`)` : ''}`);
       spec.root = c.value;
     }
     specs.push(spec);
@@ -187,7 +250,18 @@ function extraction(v: unknown, path: Path, src: Source, acc: Acc): void {
   acc.resources.push({ tool: compileGlob(v.tool), resources: specs });
 }
 
-const RULE_KEYS = ['id', 'description', 'subjects', 'tools', 'prompts', 'classes', 'resources', 'effect', 'approvers', 'validUntil'];
+const RULE_KEYS = [
+  'id',
+  'description',
+  'subjects',
+  'tools',
+  'prompts',
+  'classes',
+  'resources',
+  'effect',
+  'approvers',
+  'validUntil',
+];
 
 function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (!keys(v, path, RULE_KEYS, src, 'a rule')) return;
@@ -197,12 +271,20 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   else if (!ID.test(id)) src.add([...path, 'id'], 'must be letters, digits, `_`, `.` or `-` (at most 128, no `:`)');
   else if (acc.ids.has(id)) src.add([...path, 'id'], `duplicate rule id \`${id}\` (first at ${acc.ids.get(id)})`);
   else acc.ids.set(id, `${src.file}:${src.line([...path, 'id'])}`);
-  if (v.description !== undefined && typeof v.description !== 'string') src.add([...path, 'description'], 'must be a string');
+  if (v.description !== undefined && typeof v.description !== 'string')
+    src.add([...path, 'description'], 'must be a string');
   const effect = v.effect as Effect;
   if (v.effect === undefined) src.add(path, 'required: `effect`');
-  else if (!(EFFECTS as readonly unknown[]).includes(v.effect)) src.add([...path, 'effect'], `unknown effect \`${String(v.effect)}\`; one of ${EFFECTS.map((e) => `\`${e}\``).join(', ')}`);
+  else if (!(EFFECTS as readonly unknown[]).includes(v.effect))
+    src.add(
+      [...path, 'effect'],
+      `unknown effect \`${String(v.effect)}\`; one of ${EFFECTS.map((e) => `\`${e}\``).join(', ')}`,
+    );
   let subjects: SubjectMatch | undefined;
-  if (v.subjects !== undefined && keys(v.subjects, [...path, 'subjects'], ['tenants', 'roles', 'clients', 'subjects'], src, '`subjects`')) {
+  if (
+    v.subjects !== undefined &&
+    keys(v.subjects, [...path, 'subjects'], ['tenants', 'roles', 'clients', 'subjects'], src, '`subjects`')
+  ) {
     const s: Record<string, string[] | undefined> = {};
     for (const [k, list] of Object.entries(v.subjects)) s[k] = strings(list, [...path, 'subjects', k], src);
     subjects = s;
@@ -219,12 +301,20 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   });
   const classes = v.classes === undefined ? undefined : strings(v.classes, [...path, 'classes'], src);
   classes?.forEach((c, i) => {
-    if (!(TOOL_CLASSES as readonly string[]).includes(c)) src.add([...path, 'classes', i], `unknown class \`${c}\`; one of ${TOOL_CLASSES.map((x) => `\`${x}\``).join(', ')}`);
+    if (!(TOOL_CLASSES as readonly string[]).includes(c))
+      src.add(
+        [...path, 'classes', i],
+        `unknown class \`${c}\`; one of ${TOOL_CLASSES.map((x) => `\`${x}\``).join(', ')}`,
+      );
   });
   let resources: ResourcePattern[] | undefined;
   if (v.resources !== undefined) {
-    if (!Array.isArray(v.resources) || v.resources.length === 0) src.add([...path, 'resources'], 'must be a non-empty list');
-    else resources = v.resources.map((p, i) => pattern(p, [...path, 'resources', i], src)).filter((p): p is ResourcePattern => p !== undefined);
+    if (!Array.isArray(v.resources) || v.resources.length === 0)
+      src.add([...path, 'resources'], 'must be a non-empty list');
+    else
+      resources = v.resources
+        .map((p, i) => pattern(p, [...path, 'resources', i], src))
+        .filter((p): p is ResourcePattern => p !== undefined);
   }
   let appr: Approvers | undefined;
   if (v.approvers !== undefined) {
@@ -233,8 +323,13 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   }
   let validUntil: number | undefined;
   if (v.validUntil !== undefined) {
-    const t = typeof v.validUntil === 'string' && /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v.validUntil) ? Date.parse(v.validUntil) : NaN;
-    if (!Number.isFinite(t)) src.add([...path, 'validUntil'], 'must be a date or a date-time with a zone, like `2027-01-31T00:00:00Z`');
+    const t =
+      typeof v.validUntil === 'string' &&
+      /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v.validUntil)
+        ? Date.parse(v.validUntil)
+        : NaN;
+    if (!Number.isFinite(t))
+      src.add([...path, 'validUntil'], 'must be a date or a date-time with a zone, like `2027-01-31T00:00:00Z`');
     else validUntil = t;
   }
   if (src.issues.length > before) return;
@@ -250,7 +345,12 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   acc.rules.push(r);
 }
 
-const CANON: Record<ResourceKind, (v: string) => Canon> = { path: (v) => canonicalPath(v), url: canonicalUrl, repo: canonicalRepo, id: canonicalId };
+const CANON: Record<ResourceKind, (v: string) => Canon> = {
+  path: (v) => canonicalPath(v),
+  url: canonicalUrl,
+  repo: canonicalRepo,
+  id: canonicalId,
+};
 
 /** A rule's resource pattern; a pattern no canonical value could equal is an error, not a silent miss. */
 function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefined {
@@ -258,8 +358,10 @@ function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefin
   if (!keys(o, path, ['pattern', 'kind', 'caseInsensitive'], src, 'a resource pattern')) return undefined;
   const text = o.pattern;
   if (typeof text !== 'string') return void src.add(path, 'required: `pattern`');
-  if (o.kind !== undefined && !(RESOURCE_KINDS as readonly unknown[]).includes(o.kind)) return void src.add([...path, 'kind'], `unknown resource kind \`${String(o.kind)}\``);
-  if (o.caseInsensitive !== undefined && typeof o.caseInsensitive !== 'boolean') return void src.add([...path, 'caseInsensitive'], 'must be true or false');
+  if (o.kind !== undefined && !(RESOURCE_KINDS as readonly unknown[]).includes(o.kind))
+    return void src.add([...path, 'kind'], `unknown resource kind \`${String(o.kind)}\``);
+  if (o.caseInsensitive !== undefined && typeof o.caseInsensitive !== 'boolean')
+    return void src.add([...path, 'caseInsensitive'], 'must be true or false');
   const problem = resourceGlobProblem(text);
   if (problem) return void src.add(path, problem);
   const ci = o.caseInsensitive === true;
@@ -267,18 +369,35 @@ function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefin
   const inside = text.endsWith('/*') && !hasWildcard(text.slice(0, -2));
   const value = inside ? text.slice(0, -2) : text;
   if (!inside && hasWildcard(text)) {
-    if (given && given !== 'id') return void src.add(path, `globs match \`id\` resources only; use \`prefix/*\` for a ${given}`);
+    if (given && given !== 'id')
+      return void src.add(path, `globs match \`id\` resources only; use \`prefix/*\` for a ${given}`);
     return { source: text, kind: 'id', match: 'glob', value: text, caseInsensitive: ci, re: globRegExp(text, ci) };
   }
   // Without a kind, the shape says which canonical form to hold the pattern to.
   // A resource URI of another scheme than http(s) (`secret://token`) is an id: resources/read judges it so.
-  const kind: ResourceKind = given ?? (value.startsWith('/') || value === '' ? 'path' : /^https?:\/\//i.test(value) ? 'url' : value.includes('://') ? 'id' : inside || value.includes('/') ? 'repo' : 'id');
+  const kind: ResourceKind =
+    given ??
+    (value.startsWith('/') || value === ''
+      ? 'path'
+      : /^https?:\/\//i.test(value)
+        ? 'url'
+        : value.includes('://')
+          ? 'id'
+          : inside || value.includes('/')
+            ? 'repo'
+            : 'id');
   if (value !== '') {
     const c = inside && kind !== 'path' ? canonicalId(value) : CANON[kind](value);
     if (!c.ok) return void src.add(path, c.reason);
     if (c.changed) return void src.add(path, `pattern is not canonical (write \`${c.value}\`)`);
   }
-  const out: ResourcePattern = { source: text, match: inside ? 'inside' : 'exact', value: ci ? value.toLowerCase() : value, caseInsensitive: ci, shape: kind };
+  const out: ResourcePattern = {
+    source: text,
+    match: inside ? 'inside' : 'exact',
+    value: ci ? value.toLowerCase() : value,
+    caseInsensitive: ci,
+    shape: kind,
+  };
   if (given) out.kind = given;
   return out;
 }

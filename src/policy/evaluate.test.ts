@@ -94,43 +94,178 @@ const repo = (r: string) => ({ owner: r.split('/')[0], repo: r.split('/')[1] });
 
 const CASES: Array<[string, EvaluationInput, string, string]> = [
   // [name, input, effect, rule]
-  ['read inside allowed owner', call(dev, 'github__get_issue', 'READ', repo('acme/widgets')), 'allow', 'devs-read-github'],
+  [
+    'read inside allowed owner',
+    call(dev, 'github__get_issue', 'READ', repo('acme/widgets')),
+    'allow',
+    'devs-read-github',
+  ],
   ['default deny: other owner', call(dev, 'github__get_issue', 'READ', repo('other/widgets')), 'deny', 'default:deny'],
   ['default deny: unknown tool', call(dev, 'slack__post', 'WRITE', {}), 'deny', 'default:deny'],
   ['deny overrides allow', call(dev, 'github__get_issue', 'READ', repo('acme/secrets')), 'deny', 'no-secrets-repo'],
-  ['deny overrides approve', call({ ...lead, roles: ['lead', 'contractor'] }, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/widgets')), 'deny', 'contractors-out'],
-  ['approve beats allow', call(lead, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/widgets')), 'approve', 'merge-needs-two'],
-  ['wildcard allow does not waive WRITE approval', call(dev, 'github__update_issue', 'WRITE', repo('acme/widgets')), 'approve', 'default:class-approval'],
-  ['exact tool name waives WRITE approval', call(dev, 'github__create_issue', 'WRITE', repo('acme/widgets')), 'allow', 'devs-create-issue'],
-  ['exact tool allow only for its resource', call(dev, 'github__create_issue', 'WRITE', repo('acme/gadgets')), 'approve', 'default:class-approval'],
-  ['class named waives WRITE approval', call(lead, 'github__update_issue', 'WRITE', repo('acme/widgets')), 'allow', 'leads-write'],
-  ['class WRITE does not cover DESTRUCTIVE', call(lead, 'github__delete_branch', 'DESTRUCTIVE', repo('acme/widgets')), 'deny', 'default:deny'],
-  ['subjects all-of: client must match too', call({ ...lead, client: 'web' }, 'github__update_issue', 'WRITE', repo('acme/widgets')), 'deny', 'default:deny'],
-  ['subjects any-of within roles', call({ ...dev, roles: ['x', 'lead'] }, 'github__get_issue', 'READ', repo('acme/widgets')), 'allow', 'devs-read-github'],
-  ['subjects: wrong tenant', call({ ...dev, tenant: 'globex' }, 'github__get_issue', 'READ', repo('acme/widgets')), 'deny', 'default:deny'],
-  ['case variant refused (case-sensitive)', call(dev, 'github__get_issue', 'READ', repo('Acme/widgets')), 'deny', 'default:deny'],
-  ['cyrillic look-alike owner refused', call(dev, 'github__get_issue', 'READ', repo('\u0430cme/widgets')), 'deny', 'resource:refused'],
-  ['traversal in repo refused', call(dev, 'github__get_issue', 'READ', { owner: 'acme', repo: 'allowed/../other' }), 'deny', 'resource:refused'],
-  ['array of two repos refused', call(dev, 'github__get_issue', 'READ', { owner: 'acme', repo: ['widgets', 'secrets'] }), 'deny', 'resource:refused'],
-  ['__proto__ key refused', call(dev, 'github__get_issue', 'READ', JSON.parse('{"owner":"acme","repo":"widgets","__proto__":{"admin":true}}')), 'deny', 'resource:refused'],
-  ['path inside root by segments', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a.txt' }), 'allow', 'fs-tenant1'],
-  ['path sibling with shared prefix', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1_secrets/a.txt' }), 'deny', 'default:deny'],
-  ['path is the allowed dir itself (strictly inside only)', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1' }), 'deny', 'default:deny'],
-  ['path trailing slash refused', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a/' }), 'deny', 'resource:refused'],
-  ['path encoded traversal', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/%2e%2e%2fx' }), 'deny', 'resource:refused'],
-  ['path NUL', call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a\u0000.txt' }), 'deny', 'resource:refused'],
+  [
+    'deny overrides approve',
+    call({ ...lead, roles: ['lead', 'contractor'] }, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/widgets')),
+    'deny',
+    'contractors-out',
+  ],
+  [
+    'approve beats allow',
+    call(lead, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/widgets')),
+    'approve',
+    'merge-needs-two',
+  ],
+  [
+    'wildcard allow does not waive WRITE approval',
+    call(dev, 'github__update_issue', 'WRITE', repo('acme/widgets')),
+    'approve',
+    'default:class-approval',
+  ],
+  [
+    'exact tool name waives WRITE approval',
+    call(dev, 'github__create_issue', 'WRITE', repo('acme/widgets')),
+    'allow',
+    'devs-create-issue',
+  ],
+  [
+    'exact tool allow only for its resource',
+    call(dev, 'github__create_issue', 'WRITE', repo('acme/gadgets')),
+    'approve',
+    'default:class-approval',
+  ],
+  [
+    'class named waives WRITE approval',
+    call(lead, 'github__update_issue', 'WRITE', repo('acme/widgets')),
+    'allow',
+    'leads-write',
+  ],
+  [
+    'class WRITE does not cover DESTRUCTIVE',
+    call(lead, 'github__delete_branch', 'DESTRUCTIVE', repo('acme/widgets')),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'subjects all-of: client must match too',
+    call({ ...lead, client: 'web' }, 'github__update_issue', 'WRITE', repo('acme/widgets')),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'subjects any-of within roles',
+    call({ ...dev, roles: ['x', 'lead'] }, 'github__get_issue', 'READ', repo('acme/widgets')),
+    'allow',
+    'devs-read-github',
+  ],
+  [
+    'subjects: wrong tenant',
+    call({ ...dev, tenant: 'globex' }, 'github__get_issue', 'READ', repo('acme/widgets')),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'case variant refused (case-sensitive)',
+    call(dev, 'github__get_issue', 'READ', repo('Acme/widgets')),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'cyrillic look-alike owner refused',
+    call(dev, 'github__get_issue', 'READ', repo('\u0430cme/widgets')),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    'traversal in repo refused',
+    call(dev, 'github__get_issue', 'READ', { owner: 'acme', repo: 'allowed/../other' }),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    'array of two repos refused',
+    call(dev, 'github__get_issue', 'READ', { owner: 'acme', repo: ['widgets', 'secrets'] }),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    '__proto__ key refused',
+    call(dev, 'github__get_issue', 'READ', JSON.parse('{"owner":"acme","repo":"widgets","__proto__":{"admin":true}}')),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    'path inside root by segments',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a.txt' }),
+    'allow',
+    'fs-tenant1',
+  ],
+  [
+    'path sibling with shared prefix',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1_secrets/a.txt' }),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'path is the allowed dir itself (strictly inside only)',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1' }),
+    'deny',
+    'default:deny',
+  ],
+  [
+    'path trailing slash refused',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a/' }),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    'path encoded traversal',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/%2e%2e%2fx' }),
+    'deny',
+    'resource:refused',
+  ],
+  [
+    'path NUL',
+    call(dev, 'fs__read_file', 'READ', { path: '/srv/data/tenant1/a\u0000.txt' }),
+    'deny',
+    'resource:refused',
+  ],
   ['id glob', call(dev, 'jira__get', 'READ', { project_key: 'PROJ-12' }), 'allow', 'jira-keys'],
   ['id glob is full-string', call(dev, 'jira__get', 'READ', { project_key: 'XPROJ-12' }), 'deny', 'default:deny'],
   ['id caseInsensitive pattern', call(dev, 'jira__get', 'READ', { project_key: 'OPS' }), 'allow', 'jira-keys'],
-  ['zero-width in id refused', call(dev, 'jira__get', 'READ', { project_key: 'PROJ\u200b-1' }), 'deny', 'resource:refused'],
+  [
+    'zero-width in id refused',
+    call(dev, 'jira__get', 'READ', { project_key: 'PROJ\u200b-1' }),
+    'deny',
+    'resource:refused',
+  ],
   ['shadow rule', call(dev, 'github__experimental', 'WRITE', repo('acme/widgets')), 'shadow', 'try-new-tool'],
-  ['expired rule no longer matches', call({ ...dev, subject: 'temp', roles: [] }, 'github__get_issue', 'READ', repo('acme/widgets')), 'deny', 'default:deny'],
+  [
+    'expired rule no longer matches',
+    call({ ...dev, subject: 'temp', roles: [] }, 'github__get_issue', 'READ', repo('acme/widgets')),
+    'deny',
+    'default:deny',
+  ],
   // modes
   ['disabled tool', call(lead, 'github__delete_repo', 'DESTRUCTIVE', repo('acme/widgets')), 'deny', 'mode:disabled'],
   ['disabled server', call(dev, 'legacy__get', 'READ', {}), 'deny', 'mode:disabled'],
-  ['read_only tenant refuses WRITE', call({ ...lead, tenant: 'frozen' }, 'github__update_issue', 'WRITE', repo('acme/widgets')), 'deny', 'mode:read_only'],
-  ['shadow tenant turns an allowed WRITE into shadow', call({ ...dev, tenant: 'trial' }, 'github__create_issue', 'WRITE', repo('trial/x')), 'shadow', 'mode:shadow'],
-  ['shadow never turns deny into anything else', call({ ...dev, tenant: 'trial' }, 'github__update_issue', 'WRITE', repo('trial/x')), 'deny', 'default:deny'],
+  [
+    'read_only tenant refuses WRITE',
+    call({ ...lead, tenant: 'frozen' }, 'github__update_issue', 'WRITE', repo('acme/widgets')),
+    'deny',
+    'mode:read_only',
+  ],
+  [
+    'shadow tenant turns an allowed WRITE into shadow',
+    call({ ...dev, tenant: 'trial' }, 'github__create_issue', 'WRITE', repo('trial/x')),
+    'shadow',
+    'mode:shadow',
+  ],
+  [
+    'shadow never turns deny into anything else',
+    call({ ...dev, tenant: 'trial' }, 'github__update_issue', 'WRITE', repo('trial/x')),
+    'deny',
+    'default:deny',
+  ],
 ];
 
 for (const [name, input, effect, rule] of CASES) {
@@ -142,28 +277,61 @@ for (const [name, input, effect, rule] of CASES) {
 }
 
 test('evaluate: approvers come from the rule, else the defaults; shadowOf records enforcement', () => {
-  assert.deepEqual(evaluate(call(lead, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/w')), POLICY, NOW).approvers, { roles: ['lead'], count: 2 });
-  assert.deepEqual(evaluate(call(dev, 'github__update_issue', 'WRITE', repo('acme/w')), POLICY, NOW).approvers, { roles: ['security'], count: 1 });
+  assert.deepEqual(evaluate(call(lead, 'github__merge_pr', 'DESTRUCTIVE', repo('acme/w')), POLICY, NOW).approvers, {
+    roles: ['lead'],
+    count: 2,
+  });
+  assert.deepEqual(evaluate(call(dev, 'github__update_issue', 'WRITE', repo('acme/w')), POLICY, NOW).approvers, {
+    roles: ['security'],
+    count: 1,
+  });
   const s = evaluate(call({ ...dev, tenant: 'trial' }, 'github__create_issue', 'WRITE', repo('trial/x')), POLICY, NOW);
   assert.deepEqual(s.shadowOf, { effect: 'allow', rule: 'trial-writes' });
   assert.equal(s.mode, 'shadow');
 });
 
 test('evaluate: pre-extracted resources are used as given', () => {
-  const d = evaluate({ ...call(dev, 'github__get_issue', 'READ', {}), resources: [{ kind: 'repo', value: 'acme/widgets' }] }, POLICY, NOW);
+  const d = evaluate(
+    { ...call(dev, 'github__get_issue', 'READ', {}), resources: [{ kind: 'repo', value: 'acme/widgets' }] },
+    POLICY,
+    NOW,
+  );
   assert.equal(d.effect, 'allow');
 });
 
 test('modes: most specific wins, disabled wins from anywhere', () => {
-  const m: Modes = { gateway: 'shadow', tenants: { t: 'read_only', off: 'disabled' }, servers: { s: 'enforce' }, tools: { s__x: 'shadow', s__y: 'enforce' } };
+  const m: Modes = {
+    gateway: 'shadow',
+    tenants: { t: 'read_only', off: 'disabled' },
+    servers: { s: 'enforce' },
+    tools: { s__x: 'shadow', s__y: 'enforce' },
+  };
   assert.equal(effectiveMode(m, { tenant: 'z', server: 'z', tool: 'z__a' }), 'shadow');
   assert.equal(effectiveMode(m, { tenant: 't', server: 'z', tool: 'z__a' }), 'read_only');
   assert.equal(effectiveMode(m, { tenant: 't', server: 's', tool: 's__a' }), 'enforce');
   assert.equal(effectiveMode(m, { tenant: 't', server: 's', tool: 's__x' }), 'shadow');
-  assert.deepEqual(resolveMode(m, { tenant: 'off', server: 's', tool: 's__y' }), { mode: 'disabled', from: 'tenant:off' });
-  assert.equal(effectiveMode({ tenants: {}, servers: {}, tools: {} }, { tenant: 'a', server: 'b', tool: 'c' }), 'enforce');
-  assert.equal(effectiveMode({ tenants: {}, servers: {}, tools: {} }, { tenant: '__proto__', server: 'constructor', tool: 'toString' }), 'enforce');
-  assert.equal(effectiveMode({ gateway: 'disabled', tenants: {}, servers: {}, tools: { a: 'enforce' } }, { tenant: 'x', server: 'x', tool: 'a' }), 'disabled');
+  assert.deepEqual(resolveMode(m, { tenant: 'off', server: 's', tool: 's__y' }), {
+    mode: 'disabled',
+    from: 'tenant:off',
+  });
+  assert.equal(
+    effectiveMode({ tenants: {}, servers: {}, tools: {} }, { tenant: 'a', server: 'b', tool: 'c' }),
+    'enforce',
+  );
+  assert.equal(
+    effectiveMode(
+      { tenants: {}, servers: {}, tools: {} },
+      { tenant: '__proto__', server: 'constructor', tool: 'toString' },
+    ),
+    'enforce',
+  );
+  assert.equal(
+    effectiveMode(
+      { gateway: 'disabled', tenants: {}, servers: {}, tools: { a: 'enforce' } },
+      { tenant: 'x', server: 'x', tool: 'a' },
+    ),
+    'disabled',
+  );
 });
 
 test('visible: listings show only what some rule could allow, approve or shadow', () => {

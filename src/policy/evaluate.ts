@@ -28,7 +28,18 @@
 import { resolveMode } from './modes.ts';
 import { extractResources, extractionFor, matchResource } from './resources.ts';
 import { globMatches } from './glob.ts';
-import type { Decision, Effect, EvaluationInput, Policy, PolicyPrincipal, Resource, ResourceKind, Rule, TargetKind, ToolClass } from './model.ts';
+import type {
+  Decision,
+  Effect,
+  EvaluationInput,
+  Policy,
+  PolicyPrincipal,
+  Resource,
+  ResourceKind,
+  Rule,
+  TargetKind,
+  ToolClass,
+} from './model.ts';
 
 export interface RuleCheck {
   rule: Rule;
@@ -54,9 +65,11 @@ function subjectsWhy(rule: Rule, p: PolicyPrincipal): string {
   const s = rule.subjects;
   if (!s) return '';
   if (s.tenants && !s.tenants.includes(p.tenant)) return `tenant \`${p.tenant}\` is not one of ${list(s.tenants)}`;
-  if (s.subjects && !s.subjects.includes(p.subject)) return `subject \`${p.subject}\` is not one of ${list(s.subjects)}`;
+  if (s.subjects && !s.subjects.includes(p.subject))
+    return `subject \`${p.subject}\` is not one of ${list(s.subjects)}`;
   if (s.clients && !s.clients.includes(p.client)) return `client \`${p.client}\` is not one of ${list(s.clients)}`;
-  if (s.roles && !s.roles.some((r) => p.roles.includes(r))) return `roles ${p.roles.length ? list(p.roles) : '(none)'} include none of ${list(s.roles)}`;
+  if (s.roles && !s.roles.some((r) => p.roles.includes(r)))
+    return `roles ${p.roles.length ? list(p.roles) : '(none)'} include none of ${list(s.roles)}`;
   return '';
 }
 
@@ -65,19 +78,27 @@ const list = (xs: readonly string[]): string => xs.map((x) => `\`${x}\``).join('
 /** Does one rule match the call, and if not, the first condition that failed. */
 export function checkRule(rule: Rule, f: CallFacts): RuleCheck {
   const no = (why: string): RuleCheck => ({ rule, matched: false, why });
-  if (rule.validUntil !== undefined && f.now !== undefined && f.now >= rule.validUntil) return no(`expired at ${new Date(rule.validUntil).toISOString()}`);
+  if (rule.validUntil !== undefined && f.now !== undefined && f.now >= rule.validUntil)
+    return no(`expired at ${new Date(rule.validUntil).toISOString()}`);
   const who = subjectsWhy(rule, f.principal);
   if (who) return no(who);
   const kind = f.kind ?? 'tool';
   if (kind !== 'tool' && rule.tools) return no(`the rule names tools; this is a ${kind}`);
   if (kind !== 'prompt' && rule.prompts) return no(`the rule names prompts; this is a ${kind}`);
-  if (rule.tools && !rule.tools.some((g) => globMatches(g, f.tool))) return no(`tool \`${f.tool}\` matches none of ${list(rule.tools.map((g) => g.source))}`);
-  if (rule.prompts && !rule.prompts.some((g) => globMatches(g, f.tool))) return no(`prompt \`${f.tool}\` matches none of ${list(rule.prompts.map((g) => g.source))}`);
-  if (rule.classes && !rule.classes.includes(f.toolClass)) return no(`class ${f.toolClass} is not one of ${rule.classes.join(', ')}`);
+  if (rule.tools && !rule.tools.some((g) => globMatches(g, f.tool)))
+    return no(`tool \`${f.tool}\` matches none of ${list(rule.tools.map((g) => g.source))}`);
+  if (rule.prompts && !rule.prompts.some((g) => globMatches(g, f.tool)))
+    return no(`prompt \`${f.tool}\` matches none of ${list(rule.prompts.map((g) => g.source))}`);
+  if (rule.classes && !rule.classes.includes(f.toolClass))
+    return no(`class ${f.toolClass} is not one of ${rule.classes.join(', ')}`);
   if (rule.resources && f.resources === undefined && f.resourceKinds !== undefined) {
     const kinds = f.resourceKinds;
     if (!rule.resources.some((p) => kinds.includes(p.kind ?? (p.match === 'glob' ? 'id' : (p.shape ?? 'id'))))) {
-      return no(kinds.length ? `no resource pattern of the rule can match a ${kinds.join(' or ')}` : 'the target has no extracted resource');
+      return no(
+        kinds.length
+          ? `no resource pattern of the rule can match a ${kinds.join(' or ')}`
+          : 'the target has no extracted resource',
+      );
     }
   }
   if (rule.resources && f.resources !== undefined) {
@@ -116,25 +137,62 @@ export function decideRules(policy: Policy, f: CallFacts): Verdict {
   if (f.toolClass === 'READ') return { effect: 'allow', rule: allows[0].id, reasons: seen };
   const explicit = allows.find((r) => namesExplicitly(r, f.tool, f.toolClass));
   if (explicit) return { effect: 'allow', rule: explicit.id, reasons: seen };
-  const reasons = [...seen, `${f.toolClass} needs approval: no matching allow rule names class ${f.toolClass} or tool \`${f.tool}\` exactly`];
-  return { effect: 'approve', rule: 'default:class-approval', reasons, ...(policy.defaultApprovers ? { approvers: policy.defaultApprovers } : {}) };
+  const reasons = [
+    ...seen,
+    `${f.toolClass} needs approval: no matching allow rule names class ${f.toolClass} or tool \`${f.tool}\` exactly`,
+  ];
+  return {
+    effect: 'approve',
+    rule: 'default:class-approval',
+    reasons,
+    ...(policy.defaultApprovers ? { approvers: policy.defaultApprovers } : {}),
+  };
 }
 
 export function evaluate(input: EvaluationInput, policy: Policy, now: Date | number): Decision {
   const at = typeof now === 'number' ? now : now.getTime();
-  const { mode, from } = resolveMode(policy.modes, { tenant: input.principal.tenant, server: input.server, tool: input.tool });
+  const { mode, from } = resolveMode(policy.modes, {
+    tenant: input.principal.tenant,
+    server: input.server,
+    tool: input.tool,
+  });
   const out = (v: Verdict): Decision => ({ ...v, mode, revision: policy.revision });
-  if (mode === 'disabled') return out({ effect: 'deny', rule: 'mode:disabled', reasons: [`mode is disabled (${from})`] });
-  if (mode === 'read_only' && input.toolClass !== 'READ') return out({ effect: 'deny', rule: 'mode:read_only', reasons: [`mode is read_only (${from}) and the tool is ${input.toolClass}`] });
+  if (mode === 'disabled')
+    return out({ effect: 'deny', rule: 'mode:disabled', reasons: [`mode is disabled (${from})`] });
+  if (mode === 'read_only' && input.toolClass !== 'READ')
+    return out({
+      effect: 'deny',
+      rule: 'mode:read_only',
+      reasons: [`mode is read_only (${from}) and the tool is ${input.toolClass}`],
+    });
   let resources = input.resources;
   if (resources === undefined) {
     const x = extractResources(policy.resources, input.tool, input.arguments);
-    if (!x.ok) return out({ effect: 'deny', rule: 'resource:refused', reasons: [x.path ? `${x.reason} (at \`${x.path}\`)` : x.reason] });
+    if (!x.ok)
+      return out({
+        effect: 'deny',
+        rule: 'resource:refused',
+        reasons: [x.path ? `${x.reason} (at \`${x.path}\`)` : x.reason],
+      });
     resources = x.resources.map(({ kind, value }) => ({ kind, value }));
   }
-  const v = decideRules(policy, { principal: input.principal, tool: input.tool, kind: input.kind, toolClass: input.toolClass, resources, now: at });
+  const v = decideRules(policy, {
+    principal: input.principal,
+    tool: input.tool,
+    kind: input.kind,
+    toolClass: input.toolClass,
+    resources,
+    now: at,
+  });
   if (mode === 'shadow' && input.toolClass !== 'READ' && (v.effect === 'allow' || v.effect === 'approve')) {
-    return { ...out({ effect: 'shadow', rule: 'mode:shadow', reasons: [...v.reasons, `mode is shadow (${from}): would be ${v.effect} by \`${v.rule}\`; nothing is executed`] }), shadowOf: { effect: v.effect, rule: v.rule } };
+    return {
+      ...out({
+        effect: 'shadow',
+        rule: 'mode:shadow',
+        reasons: [...v.reasons, `mode is shadow (${from}): would be ${v.effect} by \`${v.rule}\`; nothing is executed`],
+      }),
+      shadowOf: { effect: v.effect, rule: v.rule },
+    };
   }
   return out(v);
 }
@@ -145,14 +203,31 @@ export function evaluate(input: EvaluationInput, policy: Policy, now: Date | num
  * conditions are ignored — the arguments are not known yet). `server` defaults to the part of the
  * name before the first `__` (pass it when the namespace separator is configured differently).
  */
-export function visible(principal: PolicyPrincipal, tool: string, toolClass: ToolClass, policy: Policy, opts: { server?: string; now?: number; kind?: TargetKind; resources?: readonly Resource[] } = {}): boolean {
+export function visible(
+  principal: PolicyPrincipal,
+  tool: string,
+  toolClass: ToolClass,
+  policy: Policy,
+  opts: { server?: string; now?: number; kind?: TargetKind; resources?: readonly Resource[] } = {},
+): boolean {
   const sep = tool.indexOf('__');
   const server = opts.server ?? (sep > 0 ? tool.slice(0, sep) : '');
   const { mode } = resolveMode(policy.modes, { tenant: principal.tenant, server, tool });
   if (mode === 'disabled' || (mode === 'read_only' && toolClass !== 'READ')) return false;
   // A tool's resources are not known before its call, but their kinds are (its extraction rule).
-  const resourceKinds = (opts.kind ?? 'tool') === 'tool' && opts.resources === undefined ? (extractionFor(policy.resources, tool)?.resources.map((r) => r.kind) ?? []) : undefined;
-  const facts: CallFacts = { principal, tool, kind: opts.kind, toolClass, now: opts.now, resources: opts.resources, resourceKinds };
+  const resourceKinds =
+    (opts.kind ?? 'tool') === 'tool' && opts.resources === undefined
+      ? (extractionFor(policy.resources, tool)?.resources.map((r) => r.kind) ?? [])
+      : undefined;
+  const facts: CallFacts = {
+    principal,
+    tool,
+    kind: opts.kind,
+    toolClass,
+    now: opts.now,
+    resources: opts.resources,
+    resourceKinds,
+  };
   const matched = policy.rules.filter((r) => checkRule(r, facts).matched);
   if (matched.some((r) => r.effect === 'deny' && (!r.resources || opts.resources !== undefined))) return false;
   return matched.some((r) => r.effect !== 'deny');

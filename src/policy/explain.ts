@@ -23,16 +23,32 @@ export function explain(input: EvaluationInput, policy: Policy, now: Date | numb
     if (x.ok) resources = x.resources;
     else lines.push(`resources: refused: ${x.reason}${x.path ? ` (at \`${x.path}\`)` : ''}`);
   }
-  if (resources) lines.push(`resources: ${resources.length ? resources.map((r) => `${r.kind} \`${r.value}\``).join(', ') : '(none extracted)'}`);
+  if (resources)
+    lines.push(
+      `resources: ${resources.length ? resources.map((r) => `${r.kind} \`${r.value}\``).join(', ') : '(none extracted)'}`,
+    );
   for (const rule of policy.rules) {
-    const c = checkRule(rule, { principal: p, tool: input.tool, toolClass: input.toolClass, resources: resources ?? [], now: at });
-    lines.push(`  rule \`${rule.id}\` (${rule.effect}, ${rule.at.file}:${rule.at.line}): ${c.matched ? 'matched' : `no: ${c.why}`}`);
+    const c = checkRule(rule, {
+      principal: p,
+      tool: input.tool,
+      toolClass: input.toolClass,
+      resources: resources ?? [],
+      now: at,
+    });
+    lines.push(
+      `  rule \`${rule.id}\` (${rule.effect}, ${rule.at.file}:${rule.at.line}): ${c.matched ? 'matched' : `no: ${c.why}`}`,
+    );
   }
   const d = evaluate(input, policy, at);
-  lines.push(`decision: ${d.effect} by \`${d.rule}\`${d.shadowOf ? ` (enforcement would be ${d.shadowOf.effect} by \`${d.shadowOf.rule}\`)` : ''}`);
+  lines.push(
+    `decision: ${d.effect} by \`${d.rule}\`${d.shadowOf ? ` (enforcement would be ${d.shadowOf.effect} by \`${d.shadowOf.rule}\`)` : ''}`,
+  );
   for (const r of d.reasons) lines.push(`  because ${r}`);
   if (d.approvers) {
-    const who = [...(d.approvers.roles ?? []).map((r) => `role \`${r}\``), ...(d.approvers.subjects ?? []).map((s) => `subject \`${s}\``)];
+    const who = [
+      ...(d.approvers.roles ?? []).map((r) => `role \`${r}\``),
+      ...(d.approvers.subjects ?? []).map((s) => `subject \`${s}\``),
+    ];
     lines.push(`approvers: ${d.approvers.count} of ${who.join(', ')}`);
   }
   return lines;

@@ -15,8 +15,10 @@ const TOOL_GLOB = /^[A-Za-z0-9_.\-/:*?]+$/;
 export function toolGlobProblem(pattern: string): string | undefined {
   if (pattern.length === 0) return 'empty pattern';
   if (pattern.length > 256) return 'pattern is longer than 256 characters';
-  if (!TOOL_GLOB.test(pattern)) return `invalid glob \`${pattern}\`: only letters, digits, \`_ . - / :\` and the wildcards \`*\` \`?\` are allowed`;
-  if (pattern.includes('**')) return `invalid glob \`${pattern}\`: \`**\` has no meaning here (names are flat; use one \`*\`)`;
+  if (!TOOL_GLOB.test(pattern))
+    return `invalid glob \`${pattern}\`: only letters, digits, \`_ . - / :\` and the wildcards \`*\` \`?\` are allowed`;
+  if (pattern.includes('**'))
+    return `invalid glob \`${pattern}\`: \`**\` has no meaning here (names are flat; use one \`*\`)`;
   return undefined;
 }
 
@@ -53,10 +55,11 @@ export function globRegExp(pattern: string, caseInsensitive = false): RegExp {
 /** One code point per element; case folded per code point when asked (length kept, like RegExp `ui`). */
 function codePoints(s: string, fold: boolean): string[] {
   const out = Array.from(s);
-  if (fold) for (let i = 0; i < out.length; i++) {
-    const l = out[i].toLowerCase();
-    if (l.length === out[i].length) out[i] = l;
-  }
+  if (fold)
+    for (let i = 0; i < out.length; i++) {
+      const l = out[i].toLowerCase();
+      if (l.length === out[i].length) out[i] = l;
+    }
   return out;
 }
 
@@ -73,7 +76,8 @@ export function linearGlobTest(pattern: string, value: string, caseInsensitive =
   if (runs.length === 1) return v.length === runs[0].length && runAt(v, 0, runs[0]);
   const first = runs[0];
   const last = runs[runs.length - 1];
-  if (first.length + last.length > v.length || !runAt(v, 0, first) || !runAt(v, v.length - last.length, last)) return false;
+  if (first.length + last.length > v.length || !runAt(v, 0, first) || !runAt(v, v.length - last.length, last))
+    return false;
   let pos = first.length;
   const end = v.length - last.length;
   for (let r = 1; r < runs.length - 1; r++) {

@@ -35,7 +35,8 @@ export type LinearRegExp = { readonly source: string; test(s: string): boolean; 
  * accepted and change nothing: RE2 always reads code points and `test` is stateless here).
  */
 export function linearRegExp(pattern: string, flags = ''): LinearRegExp {
-  if (pattern.length > REGEXP_LIMITS.patternChars) throw new Error(`pattern longer than ${REGEXP_LIMITS.patternChars} characters`);
+  if (pattern.length > REGEXP_LIMITS.patternChars)
+    throw new Error(`pattern longer than ${REGEXP_LIMITS.patternChars} characters`);
   let f = 0;
   for (const c of flags) {
     if (c === 'i') f |= RE2JS.CASE_INSENSITIVE;
@@ -45,7 +46,8 @@ export function linearRegExp(pattern: string, flags = ''): LinearRegExp {
   }
   const re = RE2JS.compile(RE2JS.translateRegExp(pattern), f);
   const size = re.programSize();
-  if (size > REGEXP_LIMITS.programSize) throw new Error(`pattern too complex (${size} instructions, at most ${REGEXP_LIMITS.programSize})`);
+  if (size > REGEXP_LIMITS.programSize)
+    throw new Error(`pattern too complex (${size} instructions, at most ${REGEXP_LIMITS.programSize})`);
   const maxInput = Math.floor(REGEXP_LIMITS.work / Math.max(size, 1));
   return {
     source: pattern,

@@ -36,7 +36,8 @@ const MAX_NODES = 10_000;
 export function forbiddenKey(args: unknown): { reason: string; path: string } | undefined {
   let nodes = 0;
   const walk = (v: unknown, path: string, depth: number): { reason: string; path: string } | undefined => {
-    if (++nodes > MAX_NODES || depth > MAX_DEPTH) return { reason: 'arguments are too large or too deeply nested to check', path };
+    if (++nodes > MAX_NODES || depth > MAX_DEPTH)
+      return { reason: 'arguments are too large or too deeply nested to check', path };
     if (typeof v !== 'object' || v === null) return undefined;
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
@@ -58,7 +59,10 @@ export function forbiddenKey(args: unknown): { reason: string; path: string } | 
 
 /** The extraction rule for a tool: exact name first, then the first matching glob. */
 export function extractionFor(rules: readonly ResourceRule[], tool: string): ResourceRule | undefined {
-  return rules.find((r) => r.tool.literal && r.tool.source === tool) ?? rules.find((r) => !r.tool.literal && globMatches(r.tool, tool));
+  return (
+    rules.find((r) => r.tool.literal && r.tool.source === tool) ??
+    rules.find((r) => !r.tool.literal && globMatches(r.tool, tool))
+  );
 }
 
 function own(args: Record<string, unknown>, name: string): unknown {
@@ -85,7 +89,10 @@ function canonicalise(spec: ResourceSpec, raw: string): Canon {
   }
 }
 
-function extractOne(spec: ResourceSpec, args: Record<string, unknown>): ExtractedResource | { reason: string; path: string } {
+function extractOne(
+  spec: ResourceSpec,
+  args: Record<string, unknown>,
+): ExtractedResource | { reason: string; path: string } {
   let raw: string;
   let names: string[];
   if (spec.template !== undefined) {
@@ -97,8 +104,10 @@ function extractOne(spec: ResourceSpec, args: Record<string, unknown>): Extracte
       // Each part is an identifier on its own: no `/` (it would shift the template's segments).
       const c = canonicalId(v, `argument \`${name}\``);
       if (!c.ok) return { reason: c.reason, path: name };
-      if (c.changed) return { reason: `argument \`${name}\` is not canonical (expected \`${show(c.value)}\`)`, path: name };
-      if (c.value.includes('/')) return { reason: `argument \`${name}\` \`${show(c.value)}\` must not contain \`/\``, path: name };
+      if (c.changed)
+        return { reason: `argument \`${name}\` is not canonical (expected \`${show(c.value)}\`)`, path: name };
+      if (c.value.includes('/'))
+        return { reason: `argument \`${name}\` \`${show(c.value)}\` must not contain \`/\``, path: name };
       parts.set(name, c.value);
     }
     raw = spec.template.replace(TEMPLATE_PART, (_, name: string) => parts.get(name)!);
@@ -107,13 +116,15 @@ function extractOne(spec: ResourceSpec, args: Record<string, unknown>): Extracte
     names = [name];
     const v = own(args, name);
     if (v === undefined) return { reason: `missing argument \`${name}\``, path: name };
-    if (typeof v !== 'string') return { reason: `argument \`${name}\` must be a string, got ${typeName(v)}`, path: name };
+    if (typeof v !== 'string')
+      return { reason: `argument \`${name}\` must be a string, got ${typeName(v)}`, path: name };
     raw = v;
   }
   const c = canonicalise(spec, raw);
   const path = names.join(',');
   if (!c.ok) return { reason: c.reason, path };
-  if (c.changed && spec.kind !== 'url') return { reason: `${spec.kind} \`${show(raw)}\` is not canonical (expected \`${show(c.value)}\`)`, path };
+  if (c.changed && spec.kind !== 'url')
+    return { reason: `${spec.kind} \`${show(raw)}\` is not canonical (expected \`${show(c.value)}\`)`, path };
   return { kind: spec.kind, value: c.value, raw, changed: c.changed, args: names };
 }
 
@@ -123,7 +134,8 @@ export function extractResources(rules: readonly ResourceRule[], tool: string, a
   if (bad) return { ok: false, ...bad };
   const rule = extractionFor(rules, tool);
   if (!rule) return { ok: true, resources: [] };
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return { ok: false, reason: `arguments must be an object, got ${typeName(args)}`, path: '' };
+  if (typeof args !== 'object' || args === null || Array.isArray(args))
+    return { ok: false, reason: `arguments must be an object, got ${typeName(args)}`, path: '' };
   const out: ExtractedResource[] = [];
   for (const spec of rule.resources) {
     const r = extractOne(spec, args as Record<string, unknown>);
@@ -145,7 +157,9 @@ export function matchResource(p: ResourcePattern, r: Resource): boolean {
     case 'exact':
       return value === p.value;
     case 'inside':
-      return p.value === '' ? value.startsWith('/') : value.startsWith(`${p.value}/`) && value.length > p.value.length + 1;
+      return p.value === ''
+        ? value.startsWith('/')
+        : value.startsWith(`${p.value}/`) && value.length > p.value.length + 1;
     case 'glob':
       return r.kind === 'id' && p.re!.test(r.value);
   }

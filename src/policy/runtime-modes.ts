@@ -11,13 +11,33 @@ const POLL_MS = 1000;
 export const NO_MODES: Modes = Object.freeze({ tenants: {}, servers: {}, tools: {} });
 
 /** `--tool x` / `--server s` / `--tenant t` / `--gateway` -> a scope key. */
-export function scopeKey(o: { tool?: string; server?: string; tenant?: string; gateway?: boolean }): string | undefined {
-  const given = [o.tool && `tool:${o.tool}`, o.server && `server:${o.server}`, o.tenant && `tenant:${o.tenant}`, o.gateway && 'gateway'].filter(Boolean) as string[];
+export function scopeKey(o: {
+  tool?: string;
+  server?: string;
+  tenant?: string;
+  gateway?: boolean;
+}): string | undefined {
+  const given = [
+    o.tool && `tool:${o.tool}`,
+    o.server && `server:${o.server}`,
+    o.tenant && `tenant:${o.tenant}`,
+    o.gateway && 'gateway',
+  ].filter(Boolean) as string[];
   return given.length === 1 ? given[0] : undefined;
 }
 
 export function mergeModes(base: Modes | undefined, over: readonly ModeRecord[]): Modes {
-  const m = { gateway: base?.gateway, tenants: { ...base?.tenants }, servers: { ...base?.servers }, tools: { ...base?.tools } } as { gateway?: Modes['gateway']; tenants: Record<string, Modes['gateway']>; servers: Record<string, Modes['gateway']>; tools: Record<string, Modes['gateway']> };
+  const m = {
+    gateway: base?.gateway,
+    tenants: { ...base?.tenants },
+    servers: { ...base?.servers },
+    tools: { ...base?.tools },
+  } as {
+    gateway?: Modes['gateway'];
+    tenants: Record<string, Modes['gateway']>;
+    servers: Record<string, Modes['gateway']>;
+    tools: Record<string, Modes['gateway']>;
+  };
   for (const r of over) {
     if (r.scope === 'gateway') m.gateway = r.mode;
     else {
@@ -52,7 +72,10 @@ export class RuntimeModes {
 
   async start(): Promise<void> {
     await this.sync();
-    this.#timer = setInterval(() => void this.sync().catch((err: Error) => this.#log.warn({ err: err.message }, 'modes refresh failed')), POLL_MS);
+    this.#timer = setInterval(
+      () => void this.sync().catch((err: Error) => this.#log.warn({ err: err.message }, 'modes refresh failed')),
+      POLL_MS,
+    );
     this.#timer.unref();
   }
 
@@ -62,7 +85,8 @@ export class RuntimeModes {
     const first = this.#revision === '';
     this.#records = await this.#store.list();
     this.#revision = rev;
-    if (this.#records.length || !first) this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
+    if (this.#records.length || !first)
+      this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
     this.#onChange();
   }
 

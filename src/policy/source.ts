@@ -30,8 +30,15 @@ export function readSource(text: string, file: string): { source: Source; value:
     doc,
     issues: [],
     add(path, message, key) {
-      const at = (key !== undefined ? keyNode(doc, path, key) : undefined) ?? nearest(doc, key !== undefined ? [...path, key] : path);
-      source.issues.push({ file, ...pos(at?.range?.[0] ?? 0), path: formatPath(key !== undefined ? [...path, key] : path), message });
+      const at =
+        (key !== undefined ? keyNode(doc, path, key) : undefined) ??
+        nearest(doc, key !== undefined ? [...path, key] : path);
+      source.issues.push({
+        file,
+        ...pos(at?.range?.[0] ?? 0),
+        path: formatPath(key !== undefined ? [...path, key] : path),
+        message,
+      });
     },
     addAt(node, path, message) {
       source.issues.push({ file, ...pos(node.range?.[0] ?? 0), path: formatPath(path), message });
@@ -44,7 +51,10 @@ export function readSource(text: string, file: string): { source: Source; value:
   };
   const syntax = doc.errors[0];
   if (syntax) {
-    const message = syntax.code === 'MULTIPLE_DOCS' ? 'only one YAML document is allowed (found a second `---`)' : sentence(syntax.message);
+    const message =
+      syntax.code === 'MULTIPLE_DOCS'
+        ? 'only one YAML document is allowed (found a second `---`)'
+        : sentence(syntax.message);
     throw new PolicyError([{ file, ...pos(syntax.pos[0]), path: '', message }]);
   }
   duplicateKeys(doc.contents, [], source);
@@ -66,7 +76,8 @@ function duplicateKeys(node: unknown, path: Path, src: Source): void {
       const seen = first.get(key);
       // toJS would turn `__proto__` into a prototype and drop it silently: refuse it outright.
       if (key === '__proto__') src.addAt(pair.key as Node, [...path, key], 'key `__proto__` is not allowed');
-      if (seen) src.addAt(pair.key as Node, [...path, key], `duplicate key \`${key}\` (first at line ${src.nodeLine(seen)})`);
+      if (seen)
+        src.addAt(pair.key as Node, [...path, key], `duplicate key \`${key}\` (first at line ${src.nodeLine(seen)})`);
       else if (isScalar(pair.key)) first.set(key, pair.key);
       duplicateKeys(pair.value, [...path, key], src);
     }

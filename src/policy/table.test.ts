@@ -50,11 +50,14 @@ cases:
 
 test('runTable: pass, fail with a diff', () => {
   const results = runTable(POLICY, parseCases(CASES, 'cases.yaml'), NOW);
-  assert.deepEqual(results.map((r) => [r.name, r.pass]), [
-    ['alice reads widgets', true],
-    ['secrets are denied', true],
-    ['a wrong expectation', false],
-  ]);
+  assert.deepEqual(
+    results.map((r) => [r.name, r.pass]),
+    [
+      ['alice reads widgets', true],
+      ['secrets are denied', true],
+      ['a wrong expectation', false],
+    ],
+  );
   assert.equal(results[2].diff[0], 'effect: expected allow, got deny');
   assert.equal(results[2].line, 16);
   assert.equal(results[0].actual.rule, 'read-acme');
@@ -69,14 +72,31 @@ test('runTable: a rule expectation is checked too', () => {
 
 test('parseCases: strict, with positions', () => {
   assert.throws(
-    () => parseCases(`cases:\n  - name: x\n    subject: {}\n    tool: a__b\n    class: READ\n    expect: permit\n    arg: {}\n`, 'c.yaml'),
-    (err: unknown) => err instanceof PolicyError && err.issues.some((i) => i.line === 6 && /expect/.test(i.path)) && err.issues.some((i) => i.line === 7 && /unknown key `arg` \(did you mean `args`\?\)/.test(i.message)),
+    () =>
+      parseCases(
+        `cases:\n  - name: x\n    subject: {}\n    tool: a__b\n    class: READ\n    expect: permit\n    arg: {}\n`,
+        'c.yaml',
+      ),
+    (err: unknown) =>
+      err instanceof PolicyError &&
+      err.issues.some((i) => i.line === 6 && /expect/.test(i.path)) &&
+      err.issues.some((i) => i.line === 7 && /unknown key `arg` \(did you mean `args`\?\)/.test(i.message)),
   );
   assert.throws(() => parseCases('nothing: here', 'c.yaml'), /expected `cases:`/);
 });
 
 test('explain: every rule, matched or why not, and the decision', () => {
-  const lines = explain({ principal: { subject: 'alice', tenant: 'acme', client: 'cli', roles: [] }, server: 'github', tool: 'github__get_issue', toolClass: 'READ', arguments: { owner: 'acme', repo: 'secrets' } }, POLICY, NOW);
+  const lines = explain(
+    {
+      principal: { subject: 'alice', tenant: 'acme', client: 'cli', roles: [] },
+      server: 'github',
+      tool: 'github__get_issue',
+      toolClass: 'READ',
+      arguments: { owner: 'acme', repo: 'secrets' },
+    },
+    POLICY,
+    NOW,
+  );
   const text = lines.join('\n');
   assert.match(text, /^policy revision [0-9a-f]{16}$/m);
   assert.match(text, /mode: enforce \(default\)/);
@@ -84,11 +104,31 @@ test('explain: every rule, matched or why not, and the decision', () => {
   assert.match(text, /rule `read-acme` \(allow, p\.yaml:6\): matched/);
   assert.match(text, /rule `no-secrets` \(deny, p\.yaml:12\): matched/);
   assert.match(text, /decision: deny by `no-secrets`/);
-  const other = explain({ principal: { subject: 'bob', tenant: 'globex', client: 'cli', roles: [] }, server: 'github', tool: 'github__get_issue', toolClass: 'READ', arguments: { owner: 'acme', repo: 'x' } }, POLICY, NOW).join('\n');
+  const other = explain(
+    {
+      principal: { subject: 'bob', tenant: 'globex', client: 'cli', roles: [] },
+      server: 'github',
+      tool: 'github__get_issue',
+      toolClass: 'READ',
+      arguments: { owner: 'acme', repo: 'x' },
+    },
+    POLICY,
+    NOW,
+  ).join('\n');
   assert.match(other, /rule `read-acme` .*: no: tenant `globex` is not one of `acme`/);
   assert.match(other, /rule `no-secrets` .*: no: resource `acme\/x` matches none of `acme\/secrets`/);
   assert.match(other, /decision: deny by `default:deny`/);
-  const refused = explain({ principal: { subject: 'bob', tenant: 'acme', client: 'cli', roles: [] }, server: 'github', tool: 'github__get_issue', toolClass: 'READ', arguments: { owner: 'acme', repo: 'x/../y' } }, POLICY, NOW).join('\n');
+  const refused = explain(
+    {
+      principal: { subject: 'bob', tenant: 'acme', client: 'cli', roles: [] },
+      server: 'github',
+      tool: 'github__get_issue',
+      toolClass: 'READ',
+      arguments: { owner: 'acme', repo: 'x/../y' },
+    },
+    POLICY,
+    NOW,
+  ).join('\n');
   assert.match(refused, /resources: refused: .*at `repo`/);
   assert.match(refused, /decision: deny by `resource:refused`/);
 });

@@ -57,28 +57,51 @@ function unknownKeys(o: Obj, path: Path, allowed: string[], src: Source): void {
 export function parseCases(text: string, file: string): TableCase[] {
   const { source: src, value } = readSource(text, file);
   const out: TableCase[] = [];
-  if (!isObj(value) || !Array.isArray(value.cases)) throw new PolicyError([{ file, line: 1, column: 1, path: 'cases', message: 'expected `cases:` with a list of cases' }]);
+  if (!isObj(value) || !Array.isArray(value.cases))
+    throw new PolicyError([
+      { file, line: 1, column: 1, path: 'cases', message: 'expected `cases:` with a list of cases' },
+    ]);
   unknownKeys(value, [], ['cases'], src);
   value.cases.forEach((c, i) => {
     const path: Path = ['cases', i];
     if (!isObj(c)) return src.add(path, 'a case must be a mapping');
     unknownKeys(c, path, CASE_KEYS, src);
-    const str = (k: string): string | undefined => (typeof c[k] === 'string' && c[k] !== '' ? (c[k] as string) : void src.add([...path, k], c[k] === undefined ? `required: \`${k}\`` : 'must be a non-empty string'));
+    const str = (k: string): string | undefined =>
+      typeof c[k] === 'string' && c[k] !== ''
+        ? (c[k] as string)
+        : void src.add([...path, k], c[k] === undefined ? `required: \`${k}\`` : 'must be a non-empty string');
     const name = str('name');
     const tool = str('tool');
-    const server = c.server === undefined ? (tool?.includes('__') ? tool.slice(0, tool.indexOf('__')) : '') : str('server');
+    const server =
+      c.server === undefined ? (tool?.includes('__') ? tool.slice(0, tool.indexOf('__')) : '') : str('server');
     const cls = c.class as ToolClass;
-    if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class)) src.add([...path, 'class'], `must be one of ${TOOL_CLASSES.join(', ')}`);
-    if (!(EFFECTS as readonly unknown[]).includes(c.expect)) src.add([...path, 'expect'], `must be one of ${EFFECTS.join(', ')}`);
+    if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class))
+      src.add([...path, 'class'], `must be one of ${TOOL_CLASSES.join(', ')}`);
+    if (!(EFFECTS as readonly unknown[]).includes(c.expect))
+      src.add([...path, 'expect'], `must be one of ${EFFECTS.join(', ')}`);
     if (c.rule !== undefined) str('rule');
     const s = c.subject;
-    if (!isObj(s)) return src.add([...path, 'subject'], 'required: a mapping with `subject`, `tenant`, `client`, `roles`');
+    if (!isObj(s))
+      return src.add([...path, 'subject'], 'required: a mapping with `subject`, `tenant`, `client`, `roles`');
     unknownKeys(s, [...path, 'subject'], SUBJECT_KEYS, src);
-    for (const k of ['subject', 'tenant', 'client']) if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
-    if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string'))) src.add([...path, 'subject', 'roles'], 'must be a list of strings');
+    for (const k of ['subject', 'tenant', 'client'])
+      if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
+    if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string')))
+      src.add([...path, 'subject', 'roles'], 'must be a list of strings');
     if (!name || !tool || server === undefined) return;
-    const principal = { subject: (s.subject as string) ?? '', tenant: (s.tenant as string) ?? '', client: (s.client as string) ?? '', roles: (s.roles as string[]) ?? [] };
-    out.push({ name, input: { principal, server, tool, toolClass: cls, arguments: c.args ?? {} }, expect: c.expect as Effect, ...(c.rule !== undefined ? { rule: c.rule as string } : {}), line: src.line(path) });
+    const principal = {
+      subject: (s.subject as string) ?? '',
+      tenant: (s.tenant as string) ?? '',
+      client: (s.client as string) ?? '',
+      roles: (s.roles as string[]) ?? [],
+    };
+    out.push({
+      name,
+      input: { principal, server, tool, toolClass: cls, arguments: c.args ?? {} },
+      expect: c.expect as Effect,
+      ...(c.rule !== undefined ? { rule: c.rule as string } : {}),
+      line: src.line(path),
+    });
   });
   if (src.issues.length) throw new PolicyError(src.issues);
   return out;
@@ -89,8 +112,16 @@ export function runTable(policy: Policy, cases: readonly TableCase[], now: Date 
     const actual = evaluate(c.input, policy, now);
     const diff: string[] = [];
     if (actual.effect !== c.expect) diff.push(`effect: expected ${c.expect}, got ${actual.effect}`);
-    if (c.rule !== undefined && actual.rule !== c.rule) diff.push(`rule: expected \`${c.rule}\`, got \`${actual.rule}\``);
+    if (c.rule !== undefined && actual.rule !== c.rule)
+      diff.push(`rule: expected \`${c.rule}\`, got \`${actual.rule}\``);
     if (diff.length) diff.push(...actual.reasons.map((r) => `  because ${r}`));
-    return { name: c.name, pass: diff.length === 0, expected: { effect: c.expect, ...(c.rule !== undefined ? { rule: c.rule } : {}) }, actual, diff, line: c.line };
+    return {
+      name: c.name,
+      pass: diff.length === 0,
+      expected: { effect: c.expect, ...(c.rule !== undefined ? { rule: c.rule } : {}) },
+      actual,
+      diff,
+      line: c.line,
+    };
   });
 }

@@ -21,21 +21,31 @@ const POLICY = `rules:
 test('rules naming tools of unknown servers are warnings with the rule id and line', () => {
   const p = compile(POLICY, 'policy.yaml');
   const w = unknownToolWarnings(p, { servers: new Set(['github']), separator: '__' });
-  assert.deepEqual(w.map((x) => [x.rule, x.at, x.pattern]), [
-    ['typo', 'policy.yaml:2', 'githb__create_issue'],
-    ['gone', 'policy.yaml:5', 'jira__*'],
-    ['flat', 'policy.yaml:11', 'create_issue'],
-  ]);
+  assert.deepEqual(
+    w.map((x) => [x.rule, x.at, x.pattern]),
+    [
+      ['typo', 'policy.yaml:2', 'githb__create_issue'],
+      ['gone', 'policy.yaml:5', 'jira__*'],
+      ['flat', 'policy.yaml:11', 'create_issue'],
+    ],
+  );
   assert.match(w[0].message, /rule `typo` names tool `githb__create_issue`, but no server `githb` is configured/);
 });
 
 test('once the catalogue is known, tools a server does not have are warnings too', () => {
   const p = compile(POLICY, 'policy.yaml');
-  const w = unknownToolWarnings(p, { servers: new Set(['github', 'jira']), tools: new Set(['github__list_repos', 'jira__search']), separator: '__' });
-  assert.deepEqual(w.map((x) => [x.rule, x.pattern]), [
-    ['typo', 'githb__create_issue'],
-    ['fine', 'github__create_issue'],
-    ['flat', 'create_issue'],
-  ]);
+  const w = unknownToolWarnings(p, {
+    servers: new Set(['github', 'jira']),
+    tools: new Set(['github__list_repos', 'jira__search']),
+    separator: '__',
+  });
+  assert.deepEqual(
+    w.map((x) => [x.rule, x.pattern]),
+    [
+      ['typo', 'githb__create_issue'],
+      ['fine', 'github__create_issue'],
+      ['flat', 'create_issue'],
+    ],
+  );
   assert.match(w[1].message, /server `github` has no tool `create_issue`/);
 });

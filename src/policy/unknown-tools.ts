@@ -32,13 +32,16 @@ function problem(g: Glob, known: KnownTools): string | undefined {
     if (cut <= 0) return `\`${g.source}\` is not a namespaced tool name (\`<server>${known.separator}<tool>\`)`;
     const server = g.source.slice(0, cut);
     if (!known.servers.has(server)) return `no server \`${server}\` is configured`;
-    if (known.tools && !known.tools.has(g.source)) return `server \`${server}\` has no tool \`${g.source.slice(cut + known.separator.length)}\``;
+    if (known.tools && !known.tools.has(g.source))
+      return `server \`${server}\` has no tool \`${g.source.slice(cut + known.separator.length)}\``;
     return undefined;
   }
   // A glob: its server part, when written literally, must name a configured server.
   const wild = Math.min(...['*', '?'].map((c) => (g.source.includes(c) ? g.source.indexOf(c) : Infinity)));
-  if (cut > 0 && cut < wild && !known.servers.has(g.source.slice(0, cut))) return `no server \`${g.source.slice(0, cut)}\` is configured`;
-  if (known.tools && !g.source.startsWith('*') && ![...known.tools].some((t) => g.re.test(t))) return 'it matches no known tool';
+  if (cut > 0 && cut < wild && !known.servers.has(g.source.slice(0, cut)))
+    return `no server \`${g.source.slice(0, cut)}\` is configured`;
+  if (known.tools && !g.source.startsWith('*') && ![...known.tools].some((t) => g.re.test(t)))
+    return 'it matches no known tool';
   return undefined;
 }
 
@@ -47,13 +50,29 @@ export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownT
   for (const r of policy.rules) {
     for (const g of r.tools ?? []) {
       const why = problem(g, known);
-      if (why) out.push({ rule: r.id, at: `${r.at.file}:${r.at.line}`, file: r.at.file, line: r.at.line, pattern: g.source, message: `rule \`${r.id}\` names tool \`${g.source}\`, but ${why}` });
+      if (why)
+        out.push({
+          rule: r.id,
+          at: `${r.at.file}:${r.at.line}`,
+          file: r.at.file,
+          line: r.at.line,
+          pattern: g.source,
+          message: `rule \`${r.id}\` names tool \`${g.source}\`, but ${why}`,
+        });
     }
   }
   for (const rr of policy.resources) {
     const why = problem(rr.tool, known);
     const file = policy.sources[0] ?? '';
-    if (why) out.push({ rule: 'resources', at: `${file}:1`, file, line: 1, pattern: rr.tool.source, message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}` });
+    if (why)
+      out.push({
+        rule: 'resources',
+        at: `${file}:1`,
+        file,
+        line: 1,
+        pattern: rr.tool.source,
+        message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}`,
+      });
   }
   return out;
 }

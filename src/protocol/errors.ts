@@ -39,7 +39,11 @@ const CATALOGUE = {
   E_BATCH: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'json-rpc batches are not supported' },
   E_INVALID_REQUEST: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'invalid json-rpc request' },
   E_UNSUPPORTED_MEDIA: { rpc: RPC.INVALID_REQUEST, http: 415, message: 'content-type must be application/json' },
-  E_NOT_ACCEPTABLE: { rpc: RPC.INVALID_REQUEST, http: 406, message: 'accept must include application/json and text/event-stream' },
+  E_NOT_ACCEPTABLE: {
+    rpc: RPC.INVALID_REQUEST,
+    http: 406,
+    message: 'accept must include application/json and text/event-stream',
+  },
   E_METHOD_NOT_ALLOWED: { rpc: RPC.INVALID_REQUEST, http: 405, message: 'method not allowed' },
   E_ORIGIN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'origin not allowed' },
   E_HOST: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'host not allowed' },
@@ -53,7 +57,11 @@ const CATALOGUE = {
   E_FORBIDDEN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'forbidden' },
   E_PROTOCOL_VERSION: { rpc: RPC.UNSUPPORTED_PROTOCOL_VERSION, http: 400, message: 'unsupported protocol version' },
   E_HEADER_MISMATCH: { rpc: RPC.HEADER_MISMATCH, http: 400, message: 'header mismatch' },
-  E_MISSING_CAPABILITY: { rpc: RPC.MISSING_CLIENT_CAPABILITY, http: 400, message: 'missing required client capability' },
+  E_MISSING_CAPABILITY: {
+    rpc: RPC.MISSING_CLIENT_CAPABILITY,
+    http: 400,
+    message: 'missing required client capability',
+  },
   /** 2026-07-28: the per-request `_meta` envelope is missing or malformed. */
   E_INVALID_META: { rpc: RPC.INVALID_PARAMS, http: 400, message: 'invalid params: missing or malformed `_meta`' },
   E_SESSION_REQUIRED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'mcp-session-id header required' },
@@ -66,7 +74,11 @@ const CATALOGUE = {
   /** The inventory holds the tool (or its server) back until an operator reviews it. */
   E_TOOL_QUARANTINED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'tool quarantined until an operator reviews it' },
   /** Fail closed: the write-ahead audit record could not be written. */
-  E_AUDIT_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the audit trail cannot be written: the call was refused' },
+  E_AUDIT_UNAVAILABLE: {
+    rpc: RPC.GATEWAY_REFUSED,
+    http: 200,
+    message: 'the audit trail cannot be written: the call was refused',
+  },
   E_POLICY_DENIED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'denied by policy' },
   /** Policy asks for a human approval the gateway cannot collect for this call. */
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
@@ -74,7 +86,11 @@ const CATALOGUE = {
   E_APPROVAL_REFUSED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the approval cannot be used for this call' },
   E_RATE_LIMITED: { rpc: RPC.GATEWAY_REFUSED, http: 429, message: 'rate limited' },
   /** The upstream's credential is revoked, missing or its secrets manager unreachable: fail closed. */
-  E_CREDENTIAL_UNAVAILABLE: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the upstream credentials are unavailable' },
+  E_CREDENTIAL_UNAVAILABLE: {
+    rpc: RPC.GATEWAY_REFUSED,
+    http: 200,
+    message: 'the upstream credentials are unavailable',
+  },
   E_UNKNOWN_PROMPT: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown prompt' },
   E_UNKNOWN_RESOURCE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown resource' },
   E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },
@@ -129,7 +145,9 @@ const LEGACY_CODE_FOR: Record<number, number> = {
 export function forLegacyCaller(err: unknown): unknown {
   if (err instanceof UpstreamRpcError && Object.hasOwn(LEGACY_CODE_FOR, err.rpcCode)) {
     const code = LEGACY_CODE_FOR[err.rpcCode];
-    return code === RPC.INTERNAL_ERROR ? new GatehouseError('E_UPSTREAM_PROTOCOL', 'the upstream refused the gateway\'s request') : new UpstreamRpcError(code, err.message, err.data);
+    return code === RPC.INTERNAL_ERROR
+      ? new GatehouseError('E_UPSTREAM_PROTOCOL', "the upstream refused the gateway's request")
+      : new UpstreamRpcError(code, err.message, err.data);
   }
   if (err instanceof GatehouseError && Object.hasOwn(LEGACY_CODE_FOR, err.rpc)) {
     return new UpstreamRpcError(LEGACY_CODE_FOR[err.rpc], err.message, err.data);
@@ -150,9 +168,12 @@ export class UpstreamRpcError extends Error {
 
 /** Quote user input for messages: backticks, bounded, control characters made visible. */
 export function quote(value: unknown, max = 80): string {
-  let s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  let s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   if (s.length > max) s = `${s.slice(0, max)}…`;
   // eslint-disable-next-line no-control-regex
-  s = s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  s = s.replace(
+    /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return `\`${s}\``;
 }

@@ -14,4 +14,3 @@ export function badSentinel(v: string): boolean {
   if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return true;
   return Buffer.from(b64, 'base64').toString('base64') !== b64;
 }
-

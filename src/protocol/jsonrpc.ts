@@ -79,7 +79,8 @@ export function classify(v: unknown): Classified {
     return { kind: 'notification', msg: v as unknown as JsonRpcNotification };
   }
   if ('result' in v || 'error' in v) {
-    if (!('id' in v) || (v.id !== null && !isId(v.id))) return { kind: 'invalid', reason: 'response id is missing', id: null };
+    if (!('id' in v) || (v.id !== null && !isId(v.id)))
+      return { kind: 'invalid', reason: 'response id is missing', id: null };
     if ('result' in v && !isPlainObject(v.result)) return { kind: 'invalid', reason: 'result must be an object', id };
     if ('error' in v) {
       const e = v.error;

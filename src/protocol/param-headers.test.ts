@@ -17,12 +17,26 @@ const schema = {
 const decode = (v: string) => v;
 
 test('only valid annotations reachable through properties count', () => {
-  assert.deepEqual(paramHeaders(schema).map((p) => [p.name, p.path.join('.')]), [['Region', 'region'], ['Count', 'n'], ['Flag', 'nested.flag']]);
+  assert.deepEqual(
+    paramHeaders(schema).map((p) => [p.name, p.path.join('.')]),
+    [
+      ['Region', 'region'],
+      ['Count', 'n'],
+      ['Flag', 'nested.flag'],
+    ],
+  );
 });
 
 test('expected values: strings as is, integers in decimal, booleans lowercase; absent and null omitted', () => {
   const e = expectedParamHeaders(schema, { region: 'eu', n: 42, nested: { flag: false } });
-  assert.deepEqual([...e.entries()].map(([k, v]) => [k, v.text]), [['mcp-param-region', 'eu'], ['mcp-param-count', '42'], ['mcp-param-flag', 'false']]);
+  assert.deepEqual(
+    [...e.entries()].map(([k, v]) => [k, v.text]),
+    [
+      ['mcp-param-region', 'eu'],
+      ['mcp-param-count', '42'],
+      ['mcp-param-flag', 'false'],
+    ],
+  );
   assert.equal(expectedParamHeaders(schema, { region: null }).size, 0);
 });
 
@@ -36,9 +50,22 @@ test('problems: missing, different, present without an argument; numeric compari
 });
 
 test('raw header values must be visible ASCII, and base64 sentinels valid', () => {
-  assert.match(paramHeaderProblem(schema, { region: 'zürich' }, { 'mcp-param-region': 'z\u00fcrich' }, decode)!, /characters a header may not carry/);
-  assert.match(paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?!!!?=' }, decode)!, /not valid base64/);
-  assert.match(paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?eA?=' }, decode)!, /not valid base64/, 'missing padding');
+  assert.match(
+    paramHeaderProblem(schema, { region: 'zürich' }, { 'mcp-param-region': 'z\u00fcrich' }, decode)!,
+    /characters a header may not carry/,
+  );
+  assert.match(
+    paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?!!!?=' }, decode)!,
+    /not valid base64/,
+  );
+  assert.match(
+    paramHeaderProblem(schema, { region: 'x' }, { 'mcp-param-region': '=?base64?eA?=' }, decode)!,
+    /not valid base64/,
+    'missing padding',
+  );
   // Without the closing `?=` it is not the sentinel form: a literal value compared as is.
-  assert.equal(paramHeaderProblem(schema, { region: '=?base64?eA==' }, { 'mcp-param-region': '=?base64?eA==' }, decode), undefined);
+  assert.equal(
+    paramHeaderProblem(schema, { region: '=?base64?eA==' }, { 'mcp-param-region': '=?base64?eA==' }, decode),
+    undefined,
+  );
 });

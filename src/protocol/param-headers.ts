@@ -27,7 +27,12 @@ export function paramHeaders(inputSchema: unknown): ParamHeader[] {
       if (!sub || typeof sub !== 'object') continue;
       const h = (sub as Record<string, unknown>)['x-mcp-header'];
       const type = (sub as { type?: unknown }).type;
-      if (typeof h === 'string' && TOKEN.test(h) && (type === 'string' || type === 'integer' || type === 'boolean') && !seen.has(h.toLowerCase())) {
+      if (
+        typeof h === 'string' &&
+        TOKEN.test(h) &&
+        (type === 'string' || type === 'integer' || type === 'boolean') &&
+        !seen.has(h.toLowerCase())
+      ) {
         seen.add(h.toLowerCase());
         out.push({ name: h, path: [...path, key] });
       }
@@ -56,23 +61,33 @@ export function headerText(value: unknown): string | undefined {
 }
 
 /** Expected `mcp-param-<name>` (lowercased) -> text, for the arguments given. */
-export function expectedParamHeaders(inputSchema: unknown, args: JsonObject | undefined): Map<string, { name: string; text: string; numeric: boolean }> {
+export function expectedParamHeaders(
+  inputSchema: unknown,
+  args: JsonObject | undefined,
+): Map<string, { name: string; text: string; numeric: boolean }> {
   const out = new Map<string, { name: string; text: string; numeric: boolean }>();
   for (const p of paramHeaders(inputSchema)) {
     const v = valueAt(args, p.path);
     const text = v === null || v === undefined ? undefined : headerText(v);
-    if (text !== undefined) out.set(`mcp-param-${p.name.toLowerCase()}`, { name: p.name, text, numeric: typeof v === 'number' });
+    if (text !== undefined)
+      out.set(`mcp-param-${p.name.toLowerCase()}`, { name: p.name, text, numeric: typeof v === 'number' });
   }
   return out;
 }
 
 /** What is wrong with the caller's Mcp-Param headers, or undefined when they match the body. */
-export function paramHeaderProblem(inputSchema: unknown, args: JsonObject | undefined, headers: Record<string, string | string[] | undefined>, decode: (v: string) => string): string | undefined {
+export function paramHeaderProblem(
+  inputSchema: unknown,
+  args: JsonObject | undefined,
+  headers: Record<string, string | string[] | undefined>,
+  decode: (v: string) => string,
+): string | undefined {
   const expected = expectedParamHeaders(inputSchema, args);
   for (const p of paramHeaders(inputSchema)) {
     const key = `mcp-param-${p.name.toLowerCase()}`;
     const raw = headers[key];
-    if (typeof raw === 'string' && !/^[\x20-\x7e\t]*$/.test(raw)) return `\`Mcp-Param-${p.name}\` has characters a header may not carry (use the base64 form)`;
+    if (typeof raw === 'string' && !/^[\x20-\x7e\t]*$/.test(raw))
+      return `\`Mcp-Param-${p.name}\` has characters a header may not carry (use the base64 form)`;
     if (typeof raw === 'string' && badSentinel(raw)) return `\`Mcp-Param-${p.name}\` is not valid base64`;
     const got = typeof raw === 'string' ? decode(raw) : undefined;
     const want = expected.get(key);

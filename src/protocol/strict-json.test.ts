@@ -17,27 +17,63 @@ test('parses ordinary json', () => {
 });
 
 test('refuses duplicate keys, including escaped spellings of the same key', () => {
-  assert.equal(code(() => parseStrictJson('{"name":"a","name":"b"}', 10)), 'E_DUPLICATE_KEY');
-  assert.equal(code(() => parseStrictJson('{"name":"a","n\\u0061me":"b"}', 10)), 'E_DUPLICATE_KEY');
-  assert.equal(code(() => parseStrictJson('{"p":{"x":1,"x":2}}', 10)), 'E_DUPLICATE_KEY');
+  assert.equal(
+    code(() => parseStrictJson('{"name":"a","name":"b"}', 10)),
+    'E_DUPLICATE_KEY',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"name":"a","n\\u0061me":"b"}', 10)),
+    'E_DUPLICATE_KEY',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"p":{"x":1,"x":2}}', 10)),
+    'E_DUPLICATE_KEY',
+  );
 });
 
 test('the same key in sibling objects and string values that look like keys are fine', () => {
-  assert.equal(code(() => parseStrictJson('[{"a":1},{"a":2}]', 10)), 'ok');
-  assert.equal(code(() => parseStrictJson('{"a":"a","b":["a","a"],"c":"\\"a\\":"}', 10)), 'ok');
-  assert.equal(code(() => parseStrictJson('{"a":{"a":{"a":1}}}', 10)), 'ok');
+  assert.equal(
+    code(() => parseStrictJson('[{"a":1},{"a":2}]', 10)),
+    'ok',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"a":"a","b":["a","a"],"c":"\\"a\\":"}', 10)),
+    'ok',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"a":{"a":{"a":1}}}', 10)),
+    'ok',
+  );
 });
 
 test('refuses nesting beyond the limit without recursion', () => {
-  assert.equal(code(() => parseStrictJson('['.repeat(100_000) + ']'.repeat(100_000), 64)), 'E_TOO_DEEP');
-  assert.equal(code(() => parseStrictJson('{"a":'.repeat(65) + '1' + '}'.repeat(65), 64)), 'E_TOO_DEEP');
-  assert.equal(code(() => parseStrictJson('{"a":'.repeat(64) + '1' + '}'.repeat(64), 64)), 'ok');
+  assert.equal(
+    code(() => parseStrictJson('['.repeat(100_000) + ']'.repeat(100_000), 64)),
+    'E_TOO_DEEP',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"a":'.repeat(65) + '1' + '}'.repeat(65), 64)),
+    'E_TOO_DEEP',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"a":'.repeat(64) + '1' + '}'.repeat(64), 64)),
+    'ok',
+  );
 });
 
 test('refuses invalid json with a parse error', () => {
-  assert.equal(code(() => parseStrictJson('{"a":', 10)), 'E_PARSE');
-  assert.equal(code(() => parseStrictJson('', 10)), 'E_PARSE');
-  assert.equal(code(() => parseStrictJson('{"a":1}x', 10)), 'E_PARSE');
+  assert.equal(
+    code(() => parseStrictJson('{"a":', 10)),
+    'E_PARSE',
+  );
+  assert.equal(
+    code(() => parseStrictJson('', 10)),
+    'E_PARSE',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"a":1}x', 10)),
+    'E_PARSE',
+  );
 });
 
 test('a top-level number id a double cannot hold is kept exactly and written back verbatim', async () => {
@@ -48,9 +84,16 @@ test('a top-level number id a double cannot hold is kept exactly and written bac
   assert.equal(String(v.id), '9007199254740993123');
   const c = classify(v);
   assert.equal(c.kind, 'request');
-  assert.equal(JSON.stringify(success((c as { msg: { id: number } }).msg.id, {})), '{"jsonrpc":"2.0","id":9007199254740993123,"result":{}}');
+  assert.equal(
+    JSON.stringify(success((c as { msg: { id: number } }).msg.id, {})),
+    '{"jsonrpc":"2.0","id":9007199254740993123,"result":{}}',
+  );
   assert.equal(JSON.stringify(parseStrictJson('{"id":1.0}', 10)), '{"id":1.0}');
   assert.equal((parseStrictJson('{"id":42}', 10) as { id: unknown }).id, 42, 'ordinary ids stay numbers');
   assert.equal((parseStrictJson('{"id":"9007199254740993123"}', 10) as { id: unknown }).id, '9007199254740993123');
-  assert.equal((parseStrictJson('{"params":{"id":9007199254740993123}}', 10) as { params: { id: unknown } }).params.id, 9007199254740993000, 'only the envelope id');
+  assert.equal(
+    (parseStrictJson('{"params":{"id":9007199254740993123}}', 10) as { params: { id: unknown } }).params.id,
+    9007199254740993000,
+    'only the envelope id',
+  );
 });

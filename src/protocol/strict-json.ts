@@ -38,7 +38,11 @@ const NUMBER_TOKEN = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
 /** The number token at `i` (after whitespace), or undefined. */
 function numberAt(s: string, i: number): string | undefined {
-  while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9 || s.charCodeAt(i) === 10 || s.charCodeAt(i) === 13)) i++;
+  while (
+    i < s.length &&
+    (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9 || s.charCodeAt(i) === 10 || s.charCodeAt(i) === 13)
+  )
+    i++;
   NUMBER_TOKEN.lastIndex = i;
   return NUMBER_TOKEN.exec(s)?.[0];
 }
@@ -73,12 +77,17 @@ function scan(s: string, maxDepth: number): string | undefined {
             throw new GatehouseError('E_PARSE');
           }
         }
-        if (set.has(key)) throw new GatehouseError('E_DUPLICATE_KEY', `parse error: duplicate object key ${JSON.stringify(key.slice(0, 64))}`);
+        if (set.has(key))
+          throw new GatehouseError(
+            'E_DUPLICATE_KEY',
+            `parse error: duplicate object key ${JSON.stringify(key.slice(0, 64))}`,
+          );
         set.add(key);
         if (depth === 1 && key === 'id') idSource = numberAt(s, s.indexOf(':', i + 1) + 1);
       }
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
-      if (++depth > maxDepth) throw new GatehouseError('E_TOO_DEEP', `parse error: json nesting deeper than ${maxDepth}`);
+      if (++depth > maxDepth)
+        throw new GatehouseError('E_TOO_DEEP', `parse error: json nesting deeper than ${maxDepth}`);
       keys[depth] = c === OPEN_OBJ ? new Set() : undefined;
     } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
       keys[depth] = undefined;

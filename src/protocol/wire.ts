@@ -22,7 +22,10 @@ export function toWire(err: unknown, id: RequestId | null, log?: Logger): WireEr
   if (err instanceof UpstreamRpcError) {
     return { status: 200, body: failure(id, err.rpcCode, err.message, err.data) };
   }
-  log?.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'internal error');
+  log?.error(
+    { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+    'internal error',
+  );
   const e = catalogueEntry('E_INTERNAL');
   return { status: e.http, body: failure(id, e.rpc, e.message) };
 }

@@ -17,7 +17,10 @@ import type { InventoryData } from '../inventory/report.ts';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-state-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const config = parseConfig(`version: 1\ngateway: { stateDir: ${JSON.stringify(dir)} }\nservers: []\n`, join(dir, 'g.yaml'));
+const config = parseConfig(
+  `version: 1\ngateway: { stateDir: ${JSON.stringify(dir)} }\nservers: []\n`,
+  join(dir, 'g.yaml'),
+);
 const noFacts = { bwrap: true, stateReadable: false } as never;
 const inv: InventoryData = { servers: [], tools: [] };
 const at = (items: ReturnType<typeof readiness>, id: string) => items.find((i) => i.id === id)!;
@@ -25,7 +28,13 @@ const at = (items: ReturnType<typeof readiness>, id: string) => items.find((i) =
 test('modes in force and unconfirmed revocations come from the store', async () => {
   const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'a.db') });
   try {
-    await store.modes.set({ scope: 'server:github', mode: 'disabled', reason: 'incident', setBy: 'op', setAt: Date.now() });
+    await store.modes.set({
+      scope: 'server:github',
+      mode: 'disabled',
+      reason: 'incident',
+      setBy: 'op',
+      setAt: Date.now(),
+    });
     await store.modes.set({ scope: 'tenant:acme', mode: 'read_only', reason: 'audit', setBy: 'op', setAt: Date.now() });
     let items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
     assert.match(at(items, '7.2').why, /in force now: `?server:github/);
@@ -33,7 +42,12 @@ test('modes in force and unconfirmed revocations come from the store', async () 
     assert.equal(at(items, '2.4').status, 'pass');
     // A live gateway that has not confirmed a revocation: the item fails and names the reference.
     await store.revocations.heartbeat('gw-1', Date.now(), Date.now());
-    await store.revocations.revoke({ ref: 'vault://secret/x#y', reason: 'leak', revokedBy: 'op', revokedAt: Date.now() });
+    await store.revocations.revoke({
+      ref: 'vault://secret/x#y',
+      reason: 'leak',
+      revokedBy: 'op',
+      revokedAt: Date.now(),
+    });
     items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
     assert.equal(at(items, '2.4').status, 'fail');
     assert.match(at(items, '2.4').why, /vault:\/\/secret\/x#y/);
@@ -61,7 +75,15 @@ test('a call that started long ago without an outcome warns 5.1', async () => {
 
 test('a store that cannot be read fails the items that need it, and a schema that cannot be enforced warns 6.2', async () => {
   const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'c.db') });
-  const tools = [{ server: 's', tool: 'bad', present: true, pin: 'p1', def: { name: 'bad', inputSchema: { type: 'object', properties: { a: { type: 'no-such-type' } } } } }] as never;
+  const tools = [
+    {
+      server: 's',
+      tool: 'bad',
+      present: true,
+      pin: 'p1',
+      def: { name: 'bad', inputSchema: { type: 'object', properties: { a: { type: 'no-such-type' } } } },
+    },
+  ] as never;
   const inv2: InventoryData = { servers: [], tools };
   const state = await gatherState(store, config, inv2);
   assert.deepEqual(state.uncheckable, ['s/bad']);
@@ -70,5 +92,6 @@ test('a store that cannot be read fails the items that need it, and a schema tha
   // Closed: nothing can be read.
   const dead = await gatherState(store, config, inv);
   const items = readiness(config, inv, noFacts, dead);
-  for (const id of ['2.4', '4.1', '5.1', '6.5', '7.1', '7.2', '7.3', '7.4']) assert.equal(at(items, id).status, 'fail', `${id}: ${at(items, id).why}`);
+  for (const id of ['2.4', '4.1', '5.1', '6.5', '7.1', '7.2', '7.3', '7.4'])
+    assert.equal(at(items, id).status, 'fail', `${id}: ${at(items, id).why}`);
 });

@@ -38,7 +38,12 @@ async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-export async function gatherState(store: Store, config: Config, inv: InventoryData, now = Date.now()): Promise<ReadinessState> {
+export async function gatherState(
+  store: Store,
+  config: Config,
+  inv: InventoryData,
+  now = Date.now(),
+): Promise<ReadinessState> {
   const [audit, modes, revocations, approvals] = await Promise.all([
     part(async () => {
       const streams = await store.audit.streams();
@@ -63,8 +68,13 @@ export async function gatherState(store: Store, config: Config, inv: InventoryDa
       return { refs: list.map((r) => r.ref), unconfirmed, liveGateways: live.length };
     }),
     part(async () => {
-      const decided = [...(await store.approvals.list({ status: 'approved', limit: 200 })), ...(await store.approvals.list({ status: 'denied', limit: 200 }))];
-      const unrecorded = decided.filter((r) => !r.decisions.length || r.decisions.some((d) => !d.by?.subject || !Number.isFinite(d.at))).length;
+      const decided = [
+        ...(await store.approvals.list({ status: 'approved', limit: 200 })),
+        ...(await store.approvals.list({ status: 'denied', limit: 200 })),
+      ];
+      const unrecorded = decided.filter(
+        (r) => !r.decisions.length || r.decisions.some((d) => !d.by?.subject || !Number.isFinite(d.at)),
+      ).length;
       return { decided: decided.length, unrecorded };
     }),
   ]);

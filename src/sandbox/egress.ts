@@ -17,7 +17,15 @@ export interface EgressRefusal {
   target: string;
   /** The resolved address that was refused, when resolution got that far. */
   address?: string;
-  reason: 'not in allowlist' | 'metadata address' | 'loopback address' | 'private address' | 'link-local address' | 'reserved address' | 'unresolvable' | 'bad request';
+  reason:
+    | 'not in allowlist'
+    | 'metadata address'
+    | 'loopback address'
+    | 'private address'
+    | 'link-local address'
+    | 'reserved address'
+    | 'unresolvable'
+    | 'bad request';
 }
 
 export interface AllowEntry {
@@ -28,7 +36,8 @@ export interface AllowEntry {
 /** `host:port`, `[v6]:port` or `*.domain:port`; hosts compared in lower case. */
 export function parseAllow(entry: string): AllowEntry {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):(\d{1,5})$/.exec(entry);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`egress allowlist entry \`${entry}\` is not host:port`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+    throw new Error(`egress allowlist entry \`${entry}\` is not host:port`);
   return { host: m[1].replace(/^\[|\]$/g, '').toLowerCase(), port: Number(m[2]) };
 }
 
@@ -39,12 +48,36 @@ function blocks(list: Array<[string, number, 'ipv4' | 'ipv6']>): BlockList {
   for (const [net, prefix, family] of list) b.addSubnet(net, prefix, family);
   return b;
 }
-const LOOPBACK = blocks([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]);
-const LINK_LOCAL = blocks([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]);
-const PRIVATE = blocks([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['fc00::', 7, 'ipv6']]);
+const LOOPBACK = blocks([
+  ['127.0.0.0', 8, 'ipv4'],
+  ['::1', 128, 'ipv6'],
+]);
+const LINK_LOCAL = blocks([
+  ['169.254.0.0', 16, 'ipv4'],
+  ['fe80::', 10, 'ipv6'],
+]);
+const PRIVATE = blocks([
+  ['10.0.0.0', 8, 'ipv4'],
+  ['172.16.0.0', 12, 'ipv4'],
+  ['192.168.0.0', 16, 'ipv4'],
+  ['100.64.0.0', 10, 'ipv4'],
+  ['fc00::', 7, 'ipv6'],
+]);
 const RESERVED = blocks([
-  ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.0.2.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'], ['198.51.100.0', 24, 'ipv4'], ['203.0.113.0', 24, 'ipv4'], ['224.0.0.0', 3, 'ipv4'],
-  ['::', 128, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['64:ff9b:1::', 48, 'ipv6'], ['100::', 64, 'ipv6'], ['2001:db8::', 32, 'ipv6'], ['2002::', 16, 'ipv6'], ['ff00::', 8, 'ipv6'],
+  ['0.0.0.0', 8, 'ipv4'],
+  ['192.0.0.0', 24, 'ipv4'],
+  ['192.0.2.0', 24, 'ipv4'],
+  ['198.18.0.0', 15, 'ipv4'],
+  ['198.51.100.0', 24, 'ipv4'],
+  ['203.0.113.0', 24, 'ipv4'],
+  ['224.0.0.0', 3, 'ipv4'],
+  ['::', 128, 'ipv6'],
+  ['64:ff9b::', 96, 'ipv6'],
+  ['64:ff9b:1::', 48, 'ipv6'],
+  ['100::', 64, 'ipv6'],
+  ['2001:db8::', 32, 'ipv6'],
+  ['2002::', 16, 'ipv6'],
+  ['ff00::', 8, 'ipv6'],
 ]);
 
 /** Why an address may not be reached from a sandbox, or undefined for a public address. */
@@ -65,11 +98,19 @@ export function refusedAddress(ip: string): EgressRefusal['reason'] | undefined 
 
 function allowedBy(list: AllowEntry[], host: string, port: number): AllowEntry | undefined {
   const h = host.toLowerCase();
-  return list.find((e) => e.port === port && (e.host === h || (e.host.startsWith('*.') && h.endsWith(e.host.slice(1)) && h.length > e.host.length - 1)));
+  return list.find(
+    (e) =>
+      e.port === port &&
+      (e.host === h || (e.host.startsWith('*.') && h.endsWith(e.host.slice(1)) && h.length > e.host.length - 1)),
+  );
 }
 
 /** Decide one destination: the address to connect to, or why not. Exported for tests. */
-export async function vet(list: AllowEntry[], host: string, port: number): Promise<{ address: string } | EgressRefusal> {
+export async function vet(
+  list: AllowEntry[],
+  host: string,
+  port: number,
+): Promise<{ address: string } | EgressRefusal> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const entry = allowedBy(list, host, port);
   if (!entry) return { target, reason: 'not in allowlist' };
@@ -85,7 +126,8 @@ export async function vet(list: AllowEntry[], host: string, port: number): Promi
   for (const address of addresses) {
     const why = refusedAddress(address);
     // Naming an internal address literally in the allowlist lets that address in; a name never does.
-    if (why && (why === 'metadata address' || !isIP(entry.host) || entry.host !== address.toLowerCase())) return { target, address, reason: why };
+    if (why && (why === 'metadata address' || !isIP(entry.host) || entry.host !== address.toLowerCase()))
+      return { target, address, reason: why };
   }
   if (!addresses.length) return { target, reason: 'unresolvable' };
   return { address: addresses[0] };
@@ -162,12 +204,19 @@ export class EgressProxy {
       } catch {
         return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
       }
-      if (url.protocol !== 'http:' || !version?.startsWith('HTTP/')) return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
+      if (url.protocol !== 'http:' || !version?.startsWith('HTTP/'))
+        return this.#refuse(client, { target: uri ?? '?', reason: 'bad request' }, 400);
       host = url.hostname.replace(/^\[|\]$/g, '');
       port = Number(url.port || 80);
       // Origin-form to the server; one request per connection, so every request is vetted.
       const kept = headers.filter((h) => !/^(proxy-[a-z-]*|connection|keep-alive)\s*:/i.test(h));
-      forward = Buffer.concat([Buffer.from(`${method} ${url.pathname}${url.search} ${version}\r\n${[...kept, 'Connection: close'].join('\r\n')}\r\n\r\n`, 'latin1'), rest]);
+      forward = Buffer.concat([
+        Buffer.from(
+          `${method} ${url.pathname}${url.search} ${version}\r\n${[...kept, 'Connection: close'].join('\r\n')}\r\n\r\n`,
+          'latin1',
+        ),
+        rest,
+      ]);
     }
     const verdict = await vet(this.#allow, host, port);
     if ('reason' in verdict) return this.#refuse(client, verdict, 403);
@@ -176,7 +225,8 @@ export class EgressProxy {
     upstream.on('close', () => (this.#open.delete(upstream), client.destroy()));
     upstream.on('timeout', () => upstream.destroy());
     upstream.on('error', () => {
-      if (client.writable && !upstream.readyState.startsWith('open')) client.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n');
+      if (client.writable && !upstream.readyState.startsWith('open'))
+        client.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n');
       upstream.destroy();
     });
     client.on('close', () => upstream.destroy());
@@ -196,7 +246,9 @@ export class EgressProxy {
   #refuse(client: Socket, r: EgressRefusal, status: 400 | 403): void {
     this.#refused(r);
     const body = `egress refused: ${r.reason}\n`;
-    client.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    client.end(
+      `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 }
 

@@ -77,7 +77,12 @@ export function limitBackend(): LimitBackend {
       const path = own.get(c);
       if (m && path !== undefined) v1[c] = join(m.point, path, 'gatehouse');
     }
-    if (v1.pids && v1.memory && v1.cpu && (['pids', 'memory', 'cpu'] as const).every((c) => ensureDir(v1[c]!) && probe(v1[c]!))) {
+    if (
+      v1.pids &&
+      v1.memory &&
+      v1.cpu &&
+      (['pids', 'memory', 'cpu'] as const).every((c) => ensureDir(v1[c]!) && probe(v1[c]!))
+    ) {
       found = { kind: 'cgroup-v1', bases: v1 };
       return found;
     }
@@ -120,7 +125,7 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
       const pids = join(backend.bases.pids!, id);
       const mem = join(backend.bases.memory!, id);
       const cpu = join(backend.bases.cpu!, id);
-      for (const d of [pids, mem, cpu]) (mkdirSync(d), dirs.push(d));
+      for (const d of [pids, mem, cpu]) mkdirSync(d), dirs.push(d);
       put(pids, 'pids.max', String(l.processes));
       put(mem, 'memory.limit_in_bytes', String(l.memoryMb * 1024 * 1024));
       try {

@@ -9,14 +9,34 @@
  * Every process started (sandboxed or not) is written down, so a gateway killed outright has its
  * servers reaped by the next one.
  */
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import { seccompProgram, seccompSupported } from './seccomp.ts';
-import { createGroups, DEFAULT_LIMITS, limitBackend, releaseBackend, removeGroups, rlimitArgs, type Limits } from './limits.ts';
+import {
+  createGroups,
+  DEFAULT_LIMITS,
+  limitBackend,
+  releaseBackend,
+  removeGroups,
+  rlimitArgs,
+  type Limits,
+} from './limits.ts';
 import { ProcessRegistry, startTimeOf } from './registry.ts';
 import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 
@@ -37,8 +57,33 @@ export interface Launch {
 /** The user id servers run as when the gateway runs as root (and none is configured): `nobody`. */
 export const SANDBOX_UID = 65534;
 const PROXY_PORT = 3128;
-const SECRET_FILES = ['.ssh', '.aws', '.gnupg', '.kube', '.docker', '.azure', '.config/gcloud', '.netrc', '.npmrc', '.pgpass', '.git-credentials', '.vault-token'];
-const ETC = ['/etc/ssl', '/etc/ca-certificates', '/etc/pki', '/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/hosts', '/etc/nsswitch.conf', '/etc/mime.types'];
+const SECRET_FILES = [
+  '.ssh',
+  '.aws',
+  '.gnupg',
+  '.kube',
+  '.docker',
+  '.azure',
+  '.config/gcloud',
+  '.netrc',
+  '.npmrc',
+  '.pgpass',
+  '.git-credentials',
+  '.vault-token',
+];
+const ETC = [
+  '/etc/ssl',
+  '/etc/ca-certificates',
+  '/etc/pki',
+  '/etc/alternatives',
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/hosts',
+  '/etc/nsswitch.conf',
+  '/etc/mime.types',
+];
 
 /** An executable by name along PATH (or a path as given); undefined when there is none. */
 export function findExecutable(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
@@ -118,7 +163,8 @@ export function packageRoot(file: string): string {
   const start = dirname(file);
   const stop = new Set(['/', homedir(), '/usr', '/usr/bin', '/usr/local', '/opt', '/home', '/tmp', '/srv']);
   for (let d = start; !stop.has(d); d = dirname(d)) {
-    if (['package.json', 'pyproject.toml', 'setup.py', 'Cargo.toml', 'go.mod'].some((m) => existsSync(join(d, m)))) return d;
+    if (['package.json', 'pyproject.toml', 'setup.py', 'Cargo.toml', 'go.mod'].some((m) => existsSync(join(d, m))))
+      return d;
     if (dirname(d) === d) break;
   }
   return start;
@@ -131,7 +177,11 @@ export class SandboxHost {
   readonly #runDir: string;
   readonly #refused: (server: string, tenant: string, r: EgressRefusal) => void;
 
-  private constructor(stateDir: string, log: Logger, onRefused: (server: string, tenant: string, r: EgressRefusal) => void) {
+  private constructor(
+    stateDir: string,
+    log: Logger,
+    onRefused: (server: string, tenant: string, r: EgressRefusal) => void,
+  ) {
     this.stateDir = real(stateDir);
     this.#log = log;
     this.#refused = onRefused;
@@ -147,10 +197,18 @@ export class SandboxHost {
   }
 
   /** Reap what an earlier gateway on this state directory left running, then serve launches. */
-  static async open(stateDir: string, log: Logger, onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {}): Promise<SandboxHost> {
+  static async open(
+    stateDir: string,
+    log: Logger,
+    onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {},
+  ): Promise<SandboxHost> {
     const host = new SandboxHost(stateDir, log, onRefused);
     const reaped = await host.registry.reap();
-    for (const e of reaped) log.warn({ upstream: e.server, tenant: e.tenant, pid: e.pid, sandboxed: e.sandboxed }, 'killed a server left running by an earlier gateway');
+    for (const e of reaped)
+      log.warn(
+        { upstream: e.server, tenant: e.tenant, pid: e.pid, sandboxed: e.sandboxed },
+        'killed a server left running by an earlier gateway',
+      );
     return host;
   }
 
@@ -162,14 +220,28 @@ export class SandboxHost {
   /** How to start this server for this tenant's connection. */
   async launch(cfg: StdioServerConfig, tenant: string): Promise<Launch> {
     const id = `${cfg.name}-${randomBytes(6).toString('hex')}`;
-    const entry = { id, server: cfg.name, tenant, groups: [] as string[], sandboxed: !!cfg.sandbox, owner: ProcessRegistry.self };
+    const entry = {
+      id,
+      server: cfg.name,
+      tenant,
+      groups: [] as string[],
+      sandboxed: !!cfg.sandbox,
+      owner: ProcessRegistry.self,
+    };
     const registry = this.registry;
     const base = {
       fds: [] as Buffer[],
       started: (pid: number) => registry.add({ ...entry, pid, startTime: startTimeOf(pid) ?? '' }),
     };
     if (!cfg.sandbox) {
-      return { ...base, command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd, exited: async () => registry.remove(id) };
+      return {
+        ...base,
+        command: cfg.command,
+        args: cfg.args ?? [],
+        env: stdioEnv(cfg),
+        cwd: cfg.cwd,
+        exited: async () => registry.remove(id),
+      };
     }
     const plan = await this.#sandboxed(cfg, tenant, id);
     entry.groups = plan.groups;
@@ -183,14 +255,24 @@ export class SandboxHost {
     };
   }
 
-  async #sandboxed(cfg: StdioServerConfig, tenant: string, id: string): Promise<Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> }> {
-    if (!seccompSupported()) throw new Error(`server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``);
+  async #sandboxed(
+    cfg: StdioServerConfig,
+    tenant: string,
+    id: string,
+  ): Promise<Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> }> {
+    if (!seccompSupported())
+      throw new Error(
+        `server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``,
+      );
     const sb = cfg.sandbox!;
     const bwrap = findExecutable('bwrap');
     if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
     const prlimit = findExecutable('prlimit');
     const setpriv = findExecutable('setpriv');
-    if (!prlimit || !setpriv) throw new Error(`server \`${cfg.name}\` is sandboxed, but prlimit and setpriv (util-linux) are not both installed`);
+    if (!prlimit || !setpriv)
+      throw new Error(
+        `server \`${cfg.name}\` is sandboxed, but prlimit and setpriv (util-linux) are not both installed`,
+      );
     const { uid, gid } = sandboxUser(cfg);
     // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
     const where = real(cfg.cwd ?? process.cwd());
@@ -214,7 +296,9 @@ export class SandboxHost {
     for (const p of sb.paths?.read ?? []) ro.add(real(p));
     for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
       if (inside(p, this.stateDir)) {
-        throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`);
+        throw new Error(
+          `server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`,
+        );
       }
     }
     // A writable folder that does not exist yet is made for the server's user.
@@ -226,7 +310,13 @@ export class SandboxHost {
     }
     for (const p of rw) ro.delete(p);
 
-    const args: string[] = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+    const args: string[] = [
+      '--unshare-user',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-cgroup-try',
+    ];
     const net = sb.network ?? 'none';
     if (net !== 'host') args.push('--unshare-net');
     args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'sandbox');
@@ -253,16 +343,25 @@ export class SandboxHost {
       args.push('--perms', perms, '--ro-bind-data', String(2 + fds.length), dest);
     };
 
-    data(`root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`, '/etc/passwd');
+    data(
+      `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`,
+      '/etc/passwd',
+    );
     data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
 
     const byDepth = (a: string, b: string) => a.split(sep).length - b.split(sep).length || a.localeCompare(b);
-    const binds = [...[...ro].map((p) => ['--ro-bind', p] as const), ...[...rw].map((p) => ['--bind', p] as const)].sort((a, b) => byDepth(a[1], b[1]));
+    const binds = [
+      ...[...ro].map((p) => ['--ro-bind', p] as const),
+      ...[...rw].map((p) => ['--bind', p] as const),
+    ].sort((a, b) => byDepth(a[1], b[1]));
     for (const [how, p] of binds) {
       if (!existsSync(p)) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` does not exist`);
       // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
       const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
-      if (blocked) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`);
+      if (blocked)
+        throw new Error(
+          `server \`${cfg.name}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`,
+        );
       args.push(how, p, p);
     }
     // Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files.
@@ -314,12 +413,28 @@ export class SandboxHost {
         const socket = join(proxyDir, 'egress.sock');
         proxy = new EgressProxy(socket, net.allow, (r) => this.#refused(cfg.name, tenant, r));
         await proxy.listen();
-        if (process.getuid?.() === 0) (chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid));
+        if (process.getuid?.() === 0) chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid);
         args.push('--ro-bind', proxyDir, '/run/gatehouse');
         data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
-        inner = [real(process.execPath), '/run/gatehouse-relay.mjs', String(PROXY_PORT), '/run/gatehouse/egress.sock', ...inner];
+        inner = [
+          real(process.execPath),
+          '/run/gatehouse-relay.mjs',
+          String(PROXY_PORT),
+          '/run/gatehouse/egress.sock',
+          ...inner,
+        ];
         const url = `http://127.0.0.1:${PROXY_PORT}`;
-        Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, http_proxy: url, https_proxy: url, all_proxy: url, NO_PROXY: '', no_proxy: '', NODE_USE_ENV_PROXY: '1' });
+        Object.assign(env, {
+          HTTP_PROXY: url,
+          HTTPS_PROXY: url,
+          ALL_PROXY: url,
+          http_proxy: url,
+          https_proxy: url,
+          all_proxy: url,
+          NO_PROXY: '',
+          no_proxy: '',
+          NODE_USE_ENV_PROXY: '1',
+        });
       } catch (err) {
         await cleanup();
         throw err;
@@ -331,9 +446,18 @@ export class SandboxHost {
     // A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
     // user, set resource limits, then bubblewrap.
     let chain = [prlimit, ...rlimitArgs(backend, limits), '--', bwrap, ...args];
-    if (process.getuid?.() === 0 && uid !== 0) chain = [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
+    if (process.getuid?.() === 0 && uid !== 0)
+      chain = [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
     if (groups.procs.length) {
-      chain = ['/bin/sh', '-c', 'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"', 'gatehouse-sandbox', ...groups.procs, '--', ...chain];
+      chain = [
+        '/bin/sh',
+        '-c',
+        'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"',
+        'gatehouse-sandbox',
+        ...groups.procs,
+        '--',
+        ...chain,
+      ];
     }
     this.#log.debug({ upstream: cfg.name, tenant, limits: backend.kind, uid }, 'starting sandboxed server');
     return {
@@ -376,10 +500,11 @@ function reachable(path: string, uid: number, gid: number): string | undefined {
 
 export function sandboxFacts(servers: StdioServerConfig[], stateDir: string): SandboxFacts {
   const users = new Map<number, number>();
-  for (const s of servers) if (s.sandbox) {
-    const u = sandboxUser(s);
-    users.set(u.uid, u.gid);
-  }
+  for (const s of servers)
+    if (s.sandbox) {
+      const u = sandboxUser(s);
+      users.set(u.uid, u.gid);
+    }
   const stateDirExposed: SandboxFacts['stateDirExposed'] = [];
   for (const [uid, gid] of users) {
     const why = reachable(stateDir, uid, gid);
@@ -389,19 +514,46 @@ export function sandboxFacts(servers: StdioServerConfig[], stateDir: string): Sa
 }
 
 /** Readiness item 6.4 (tools run sandboxed with restricted egress): status, why and how to fix. */
-export function sandboxReadiness(stdio: StdioServerConfig[], stateDir: string, facts: SandboxFacts): { status: 'pass' | 'warn' | 'fail'; why: string; fix: string } {
+export function sandboxReadiness(
+  stdio: StdioServerConfig[],
+  stateDir: string,
+  facts: SandboxFacts,
+): { status: 'pass' | 'warn' | 'fail'; why: string; fix: string } {
   if (!stdio.length) return { status: 'pass', why: 'no local (stdio) servers', fix: '' };
-  const names = (l: StdioServerConfig[]) => (l.length <= 5 ? l.map((s) => s.name).join(', ') : `${l.slice(0, 5).map((s) => s.name).join(', ')} and ${l.length - 5} more`);
+  const names = (l: StdioServerConfig[]) =>
+    l.length <= 5
+      ? l.map((s) => s.name).join(', ')
+      : `${l
+          .slice(0, 5)
+          .map((s) => s.name)
+          .join(', ')} and ${l.length - 5} more`;
   const open = stdio.filter((s) => !s.sandbox);
   const fails: Array<[string, string]> = [];
-  if (open.length) fails.push([`unsandboxed stdio servers: ${names(open)}`, 'add `sandbox: {}` to every stdio server (no network by default; `network: { allow: [host:port] }` reaches named hosts through the gateway; docs/sandbox.md)']);
-  if (open.length < stdio.length && !facts.bwrap) fails.push(['bubblewrap (bwrap) is not installed: sandboxed servers cannot start', 'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)']);
+  if (open.length)
+    fails.push([
+      `unsandboxed stdio servers: ${names(open)}`,
+      'add `sandbox: {}` to every stdio server (no network by default; `network: { allow: [host:port] }` reaches named hosts through the gateway; docs/sandbox.md)',
+    ]);
+  if (open.length < stdio.length && !facts.bwrap)
+    fails.push([
+      'bubblewrap (bwrap) is not installed: sandboxed servers cannot start',
+      'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)',
+    ]);
   for (const e of facts.stateDirExposed) {
-    fails.push([`the state directory is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`, `\`chmod 700 ${stateDir}\`, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)`]);
+    fails.push([
+      `the state directory is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`,
+      `\`chmod 700 ${stateDir}\`, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)`,
+    ]);
   }
-  if (fails.length) return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
+  if (fails.length)
+    return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
   const host = stdio.filter((s) => s.sandbox?.network === 'host');
-  if (host.length) return { status: 'warn', why: `sandboxed, but with the host's network (unrestricted egress): ${names(host)}`, fix: 'use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway\'s egress proxy' };
+  if (host.length)
+    return {
+      status: 'warn',
+      why: `sandboxed, but with the host's network (unrestricted egress): ${names(host)}`,
+      fix: "use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway's egress proxy",
+    };
   const allow = stdio.filter((s) => typeof s.sandbox?.network === 'object');
   return {
     status: 'pass',

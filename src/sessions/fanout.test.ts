@@ -18,7 +18,13 @@ test('messages reach the other replicas, not the sender; junk is ignored; announ
   const prefix = `gatehouse-test:${randomBytes(6).toString('hex')}:`;
   const got: Record<string, FanoutMessage[]> = { a: [], b: [] };
   const resyncs = { a: 0, b: 0 };
-  const mk = (k: 'a' | 'b') => new Fanout({ url: URL, channel: `${prefix}fanout`, onMessage: (m) => got[k].push(m), onResync: () => resyncs[k]++ });
+  const mk = (k: 'a' | 'b') =>
+    new Fanout({
+      url: URL,
+      channel: `${prefix}fanout`,
+      onMessage: (m) => got[k].push(m),
+      onResync: () => resyncs[k]++,
+    });
   const [a, b] = [mk('a'), mk('b')];
   try {
     assert.ok(await a.ready());
@@ -46,10 +52,23 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
   const ended: string[] = [];
   let distrusted = 0;
   let refreshed = 0;
-  const sessions = { recheckMs: () => 5000, onEnded: (_id: string) => {}, endedElsewhere: (id: string) => void ended.push(id), distrustAll: () => void distrusted++ };
+  const sessions = {
+    recheckMs: () => 5000,
+    onEnded: (_id: string) => {},
+    endedElsewhere: (id: string) => void ended.push(id),
+    distrustAll: () => void distrusted++,
+  };
   const log = { info() {}, error() {} };
   let synced = 0;
-  const f = startFanout({ url: URL, keyPrefix: prefix }, { sessions, revocations: { refresh: async () => void refreshed++ }, modes: { sync: async () => void synced++ }, log })!;
+  const f = startFanout(
+    { url: URL, keyPrefix: prefix },
+    {
+      sessions,
+      revocations: { refresh: async () => void refreshed++ },
+      modes: { sync: async () => void synced++ },
+      log,
+    },
+  )!;
   try {
     assert.ok(await f.ready());
     assert.equal(sessions.recheckMs(), 5000, 'live: the cached copy is trusted (ends arrive at once)');
@@ -68,7 +87,10 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
   assert.ok(refreshed >= 1);
 
   const dead = `redis://127.0.0.1:${await freePort()}`;
-  const down = startFanout({ url: dead }, { sessions: { ...sessions, recheckMs: () => 5000 }, revocations: { refresh: async () => {} }, log })!;
+  const down = startFanout(
+    { url: dead },
+    { sessions: { ...sessions, recheckMs: () => 5000 }, revocations: { refresh: async () => {} }, log },
+  )!;
   try {
     assert.equal(await down.ready(300), false);
     const t0 = Date.now();

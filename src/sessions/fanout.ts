@@ -139,7 +139,10 @@ export interface FanoutFollowers {
  * Fan-out for a gateway whose limits use Redis (the same server and key prefix: one deployment, one
  * channel); undefined without Redis (one process, or replicas that follow the store only).
  */
-export function startFanout(redis: { url: string; keyPrefix?: string } | undefined, f: FanoutFollowers): Fanout | undefined {
+export function startFanout(
+  redis: { url: string; keyPrefix?: string } | undefined,
+  f: FanoutFollowers,
+): Fanout | undefined {
   if (!redis) return undefined;
   const fanout = new Fanout({
     url: redis.url,
@@ -157,7 +160,8 @@ export function startFanout(redis: { url: string; keyPrefix?: string } | undefin
     onLive: (live) => {
       f.live?.(live);
       if (live) f.log.info({}, 'fan-out: subscribed; session ends elsewhere apply at once');
-      else f.log.error({}, 'fan-out: redis unreachable; every legacy session request re-reads the store until it is back');
+      else
+        f.log.error({}, 'fan-out: redis unreachable; every legacy session request re-reads the store until it is back');
     },
   });
   const trusted = f.sessions.recheckMs;
@@ -171,9 +175,19 @@ export function startFanout(redis: { url: string; keyPrefix?: string } | undefin
  * bounded: without Redis, or with Redis away, nothing happens and the gateways' own polling applies
  * the change within its interval.
  */
-export async function announce(redis: { url: string; keyPrefix?: string } | undefined, msg: FanoutMessage, timeoutMs = 1000): Promise<boolean> {
+export async function announce(
+  redis: { url: string; keyPrefix?: string } | undefined,
+  msg: FanoutMessage,
+  timeoutMs = 1000,
+): Promise<boolean> {
   if (!redis) return false;
-  const client = new Redis(redis.url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(redis.url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -182,7 +196,9 @@ export async function announce(redis: { url: string; keyPrefix?: string } | unde
       await client.publish(`${redis.keyPrefix ?? 'gatehouse:limits:'}fanout`, JSON.stringify({ origin: 'cli', msg }));
       return true;
     })();
-    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
     return await Promise.race([send.catch(() => false), late]);
   } finally {
     clearTimeout(timer);

@@ -48,7 +48,8 @@ export class LiveSession {
 
   /** Send a server->client request on `sink` (the causing POST's stream, or the GET stream) and await the answer. */
   ask(sink: MessageSink, method: string, params: JsonObject, signal: AbortSignal): Promise<ServerRequestAnswer> {
-    if (this.#asks.size >= MAX_PENDING_ASKS) return Promise.resolve({ error: { code: -32603, message: 'too many questions waiting for the client' } });
+    if (this.#asks.size >= MAX_PENDING_ASKS)
+      return Promise.resolve({ error: { code: -32603, message: 'too many questions waiting for the client' } });
     const id = `gh-${++this.#askSeq}`;
     return new Promise((resolve) => {
       const done = (a: ServerRequestAnswer) => {
@@ -113,17 +114,35 @@ export class Sessions {
    */
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt'>): Promise<LiveSession> {
     const now = Date.now();
-    if (JSON.stringify(init.clientCapabilities ?? null).length + JSON.stringify(init.clientInfo ?? null).length > MAX_CLIENT_JSON) {
-      throw new GatehouseError('E_INVALID_PARAMS', `invalid params: the client's capabilities and info are larger than ${MAX_CLIENT_JSON / 1024} KiB`);
+    if (
+      JSON.stringify(init.clientCapabilities ?? null).length + JSON.stringify(init.clientInfo ?? null).length >
+      MAX_CLIENT_JSON
+    ) {
+      throw new GatehouseError(
+        'E_INVALID_PARAMS',
+        `invalid params: the client's capabilities and info are larger than ${MAX_CLIENT_JSON / 1024} KiB`,
+      );
     }
     const caps = this.#caps();
     if (caps) {
       const since = now - this.#idleMs;
       if (init.tenant && (await this.#store.count({ tenant: init.tenant, since })) >= caps.perTenant) {
-        throw new GatehouseError('E_RATE_LIMITED', `too many open sessions in tenant \`${init.tenant}\` (at most ${caps.perTenant}): end some (DELETE) or let them idle out`, { retryAfterMs: 10_000, cap: 'tenant' });
+        throw new GatehouseError(
+          'E_RATE_LIMITED',
+          `too many open sessions in tenant \`${init.tenant}\` (at most ${caps.perTenant}): end some (DELETE) or let them idle out`,
+          { retryAfterMs: 10_000, cap: 'tenant' },
+        );
       }
-      if (init.principal && init.principal !== 'anonymous' && (await this.#store.count({ principal: init.principal, since })) >= caps.perPrincipal) {
-        throw new GatehouseError('E_RATE_LIMITED', `too many open sessions for you (at most ${caps.perPrincipal}): end some (DELETE) or let them idle out`, { retryAfterMs: 10_000, cap: 'principal' });
+      if (
+        init.principal &&
+        init.principal !== 'anonymous' &&
+        (await this.#store.count({ principal: init.principal, since })) >= caps.perPrincipal
+      ) {
+        throw new GatehouseError(
+          'E_RATE_LIMITED',
+          `too many open sessions for you (at most ${caps.perPrincipal}): end some (DELETE) or let them idle out`,
+          { retryAfterMs: 10_000, cap: 'principal' },
+        );
       }
     }
     // Hex, not base64url: an id that starts with `-` reads as an option to every command line
@@ -155,7 +174,8 @@ export class Sessions {
         this.#live.set(id, s);
       }
     }
-    if (!s || s.record.principal !== principal || s.record.scope !== scope) throw new GatehouseError('E_SESSION_NOT_FOUND');
+    if (!s || s.record.principal !== principal || s.record.scope !== scope)
+      throw new GatehouseError('E_SESSION_NOT_FOUND');
     const now = Date.now();
     s.record.lastSeenAt = now;
     if (now - s.lastTouch > TOUCH_EVERY_MS) {

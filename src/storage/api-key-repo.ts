@@ -22,14 +22,30 @@ function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
 }
 
 export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
-  const find = (idOrName: string) => db.selectFrom('api_keys').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  const find = (idOrName: string) =>
+    db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
   return {
     async create(r) {
       await db
         .insertInto('api_keys')
         .values({
-          id: r.id, name: r.name, hash: r.hash, tenant: r.tenant, subject: r.subject, roles: JSON.stringify(r.roles), scopes: JSON.stringify(r.scopes),
-          created_at: r.createdAt, created_by: r.createdBy, expires_at: r.expiresAt, last_used_at: r.lastUsedAt, revoked_at: r.revokedAt, revoked_by: r.revokedBy,
+          id: r.id,
+          name: r.name,
+          hash: r.hash,
+          tenant: r.tenant,
+          subject: r.subject,
+          roles: JSON.stringify(r.roles),
+          scopes: JSON.stringify(r.scopes),
+          created_at: r.createdAt,
+          created_by: r.createdBy,
+          expires_at: r.expiresAt,
+          last_used_at: r.lastUsedAt,
+          revoked_at: r.revokedAt,
+          revoked_by: r.revokedBy,
         })
         .execute();
     },
@@ -43,7 +59,12 @@ export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
     async revoke(idOrName, by, at) {
       const r = await find(idOrName);
       if (!r) return undefined;
-      await db.updateTable('api_keys').set({ revoked_at: at, revoked_by: by }).where('id', '=', r.id).where('revoked_at', 'is', null).execute();
+      await db
+        .updateTable('api_keys')
+        .set({ revoked_at: at, revoked_by: by })
+        .where('id', '=', r.id)
+        .where('revoked_at', 'is', null)
+        .execute();
       const after = await db.selectFrom('api_keys').selectAll().where('id', '=', r.id).executeTakeFirst();
       return after ? out(after) : undefined;
     },

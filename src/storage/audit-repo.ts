@@ -25,12 +25,26 @@ function col(v: string | undefined): string | null {
 
 function row(e: AuditEvent) {
   return {
-    stream: col(e.stream)!, seq: e.seq, id: col(e.id)!, at: Date.parse(e.time), kind: e.kind, run_id: col(e.runId), subject: col(e.actor?.subject),
-    tenant: col(e.actor?.tenant), tool: col(e.tool), outcome: e.outcome ?? null, intent_id: col(e.intent), body: JSON.stringify(e),
+    stream: col(e.stream)!,
+    seq: e.seq,
+    id: col(e.id)!,
+    at: Date.parse(e.time),
+    kind: e.kind,
+    run_id: col(e.runId),
+    subject: col(e.actor?.subject),
+    tenant: col(e.actor?.tenant),
+    tool: col(e.tool),
+    outcome: e.outcome ?? null,
+    intent_id: col(e.intent),
+    body: JSON.stringify(e),
   };
 }
 
-export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWriter?: SqliteAuditWriter): AuditStore {
+export function auditRepo(
+  db: Kysely<Database>,
+  driver: 'sqlite' | 'postgres',
+  sqliteWriter?: SqliteAuditWriter,
+): AuditStore {
   return {
     async appendBatch(events) {
       if (!events.length) return;
@@ -66,20 +80,42 @@ export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', s
       if (q.tool !== undefined) s = s.where('tool', '=', q.tool);
       if (q.outcome !== undefined) s = s.where('outcome', '=', q.outcome);
       if (q.kind !== undefined) s = s.where('kind', '=', q.kind);
-      const rows = await s.orderBy('position').limit(q.limit ?? 1000).execute();
+      const rows = await s
+        .orderBy('position')
+        .limit(q.limit ?? 1000)
+        .execute();
       return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
     },
     async streams() {
       const rows = await db
         .selectFrom('audit_events')
-        .select((eb) => ['stream', eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last'), eb.fn.countAll().as('count'), eb.fn.max('at').as('lastAt')])
+        .select((eb) => [
+          'stream',
+          eb.fn.min('seq').as('first'),
+          eb.fn.max('seq').as('last'),
+          eb.fn.countAll().as('count'),
+          eb.fn.max('at').as('lastAt'),
+        ])
         .groupBy('stream')
         .orderBy('stream')
         .execute();
-      return rows.map((r) => ({ stream: r.stream, firstSeq: Number(r.first), lastSeq: Number(r.last), count: Number(r.count), lastAt: Number(r.lastAt) }));
+      return rows.map((r) => ({
+        stream: r.stream,
+        firstSeq: Number(r.first),
+        lastSeq: Number(r.last),
+        count: Number(r.count),
+        lastAt: Number(r.lastAt),
+      }));
     },
     async streamRecords(stream, fromSeq, limit) {
-      const rows = await db.selectFrom('audit_events').select(['position', 'stream', 'seq', 'body']).where('stream', '=', stream).where('seq', '>=', fromSeq).orderBy('seq').limit(limit).execute();
+      const rows = await db
+        .selectFrom('audit_events')
+        .select(['position', 'stream', 'seq', 'body'])
+        .where('stream', '=', stream)
+        .where('seq', '>=', fromSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
       return rows.map((r) => ({ position: Number(r.position), stream: r.stream, seq: Number(r.seq), body: r.body }));
     },
     async openIntents(excludeStream) {
@@ -88,7 +124,9 @@ export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', s
         .select('i.body')
         .where('i.kind', '=', 'call.intent')
         .where('i.stream', '!=', excludeStream)
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events as o').select('o.position').whereRef('o.intent_id', '=', 'i.id'))))
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('audit_events as o').select('o.position').whereRef('o.intent_id', '=', 'i.id'))),
+        )
         .orderBy('i.position')
         .limit(10_000)
         .execute();
@@ -108,12 +146,25 @@ export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', s
           .execute();
         let deleted = 0;
         for (const l of last) {
-          const cut = await trx.selectFrom('audit_events').select('body').where('stream', '=', l.stream).where('seq', '=', Number(l.seq)).executeTakeFirstOrThrow();
+          const cut = await trx
+            .selectFrom('audit_events')
+            .select('body')
+            .where('stream', '=', l.stream)
+            .where('seq', '=', Number(l.seq))
+            .executeTakeFirstOrThrow();
           const hash = (JSON.parse(cut.body) as AuditEvent).hash;
           const cp = { seq: Number(l.seq), hash, at: Date.now() };
-          await trx.insertInto('audit_checkpoints').values({ stream: l.stream, ...cp }).onConflict((oc) => oc.column('stream').doUpdateSet(cp)).execute();
+          await trx
+            .insertInto('audit_checkpoints')
+            .values({ stream: l.stream, ...cp })
+            .onConflict((oc) => oc.column('stream').doUpdateSet(cp))
+            .execute();
           // Everything up to the checkpoint goes, so the remaining chain starts right after it.
-          const r = await trx.deleteFrom('audit_events').where('stream', '=', l.stream).where('seq', '<=', Number(l.seq)).executeTakeFirst();
+          const r = await trx
+            .deleteFrom('audit_events')
+            .where('stream', '=', l.stream)
+            .where('seq', '<=', Number(l.seq))
+            .executeTakeFirst();
           deleted += Number(r.numDeletedRows);
         }
         return deleted;
@@ -125,7 +176,11 @@ export function auditRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres', s
     },
     async setCursor(name, position) {
       const v = { position, updated_at: Date.now() };
-      await db.insertInto('audit_cursors').values({ name, ...v }).onConflict((oc) => oc.column('name').doUpdateSet(v)).execute();
+      await db
+        .insertInto('audit_cursors')
+        .values({ name, ...v })
+        .onConflict((oc) => oc.column('name').doUpdateSet(v))
+        .execute();
     },
   };
 }

@@ -8,25 +8,51 @@ export function principalRevocationRepo(db: Kysely<Database>): PrincipalRevocati
     async revoke(r) {
       await db
         .insertInto('principal_revocations')
-        .values({ kind: r.kind, value: r.value, issuer: r.issuer, reason: r.reason, revoked_by: r.revokedBy, revoked_at: r.revokedAt })
+        .values({
+          kind: r.kind,
+          value: r.value,
+          issuer: r.issuer,
+          reason: r.reason,
+          revoked_by: r.revokedBy,
+          revoked_at: r.revokedAt,
+        })
         .onConflict((oc) => oc.columns(['kind', 'value', 'issuer']).doNothing())
         .execute();
     },
     async restore(kind, value, issuer) {
-      const r = await db.deleteFrom('principal_revocations').where('kind', '=', kind).where('value', '=', value).where('issuer', '=', issuer).executeTakeFirst();
+      const r = await db
+        .deleteFrom('principal_revocations')
+        .where('kind', '=', kind)
+        .where('value', '=', value)
+        .where('issuer', '=', issuer)
+        .executeTakeFirst();
       return r.numDeletedRows > 0n;
     },
     async list() {
       const rows = await db.selectFrom('principal_revocations').selectAll().orderBy('revoked_at').execute();
-      return rows.map((r) => ({ kind: r.kind as PrincipalRevocation['kind'], value: r.value, issuer: r.issuer, reason: r.reason, revokedBy: r.revoked_by, revokedAt: Number(r.revoked_at) }));
+      return rows.map((r) => ({
+        kind: r.kind as PrincipalRevocation['kind'],
+        value: r.value,
+        issuer: r.issuer,
+        reason: r.reason,
+        revokedBy: r.revoked_by,
+        revokedAt: Number(r.revoked_at),
+      }));
     },
   };
 }
 
 function dual(r: Selectable<DualControlTable>): DualControlRecord {
   return {
-    id: r.id, action: r.action, params: JSON.parse(r.params) as Record<string, unknown>, requestedBy: r.requested_by, requestedAt: Number(r.requested_at),
-    expiresAt: Number(r.expires_at), status: r.status as DualControlRecord['status'], confirmedBy: r.confirmed_by, confirmedAt: r.confirmed_at === null ? null : Number(r.confirmed_at),
+    id: r.id,
+    action: r.action,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    requestedBy: r.requested_by,
+    requestedAt: Number(r.requested_at),
+    expiresAt: Number(r.expires_at),
+    status: r.status as DualControlRecord['status'],
+    confirmedBy: r.confirmed_by,
+    confirmedAt: r.confirmed_at === null ? null : Number(r.confirmed_at),
   };
 }
 
@@ -35,7 +61,17 @@ export function dualControlRepo(db: Kysely<Database>): DualControlStore {
     async create(r) {
       await db
         .insertInto('dual_control')
-        .values({ id: r.id, action: r.action, params: JSON.stringify(r.params), requested_by: r.requestedBy, requested_at: r.requestedAt, expires_at: r.expiresAt, status: r.status, confirmed_by: r.confirmedBy, confirmed_at: r.confirmedAt })
+        .values({
+          id: r.id,
+          action: r.action,
+          params: JSON.stringify(r.params),
+          requested_by: r.requestedBy,
+          requested_at: r.requestedAt,
+          expires_at: r.expiresAt,
+          status: r.status,
+          confirmed_by: r.confirmedBy,
+          confirmed_at: r.confirmedAt,
+        })
         .execute();
     },
     async get(id) {
@@ -48,7 +84,12 @@ export function dualControlRepo(db: Kysely<Database>): DualControlStore {
       return (await q.execute()).map(dual);
     },
     async confirm(id, by, at) {
-      const r = await db.updateTable('dual_control').set({ status: 'done', confirmed_by: by, confirmed_at: at }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+      const r = await db
+        .updateTable('dual_control')
+        .set({ status: 'done', confirmed_by: by, confirmed_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
       return r.numUpdatedRows > 0n;
     },
   };

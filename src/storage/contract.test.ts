@@ -23,7 +23,17 @@ const T0 = 1_760_000_000_000;
 const LATEST_DATE = 8_640_000_000_000_000; // epoch ms of the last valid Date: needs all 64 bits of BIGINT
 
 function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
-  return { id, scope: '', protocolVersion: '2025-11-25', clientInfo: { name: 'c' }, clientCapabilities: {}, principal: null, createdAt: T0, lastSeenAt: T0, ...over };
+  return {
+    id,
+    scope: '',
+    protocolVersion: '2025-11-25',
+    clientInfo: { name: 'c' },
+    clientCapabilities: {},
+    principal: null,
+    createdAt: T0,
+    lastSeenAt: T0,
+    ...over,
+  };
 }
 
 function verdict(server: string, over: Partial<UpstreamVerdict> = {}): UpstreamVerdict {
@@ -36,8 +46,19 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
     const open = await setup(t);
     if (!open) return;
     const rich = session('s-rich', {
-      scope: 'files', principal: 'tenant/alice ✓', createdAt: T0, lastSeenAt: LATEST_DATE,
-      clientInfo: { name: 'cliént 🦀 客户端 עברית', text: 'a"b\\c\n\t\u0001', nested: { list: [1, -2.5, 0, Number.MAX_SAFE_INTEGER, 1e-7, { deep: [true, false, null] }], empty: {}, none: [] } },
+      scope: 'files',
+      principal: 'tenant/alice ✓',
+      createdAt: T0,
+      lastSeenAt: LATEST_DATE,
+      clientInfo: {
+        name: 'cliént 🦀 客户端 עברית',
+        text: 'a"b\\c\n\t\u0001',
+        nested: {
+          list: [1, -2.5, 0, Number.MAX_SAFE_INTEGER, 1e-7, { deep: [true, false, null] }],
+          empty: {},
+          none: [],
+        },
+      },
       clientCapabilities: { sampling: {}, roots: { listChanged: true } },
     });
     const store = await open();
@@ -54,8 +75,14 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await store.sessions.create(session('s-null', { clientInfo: null, clientCapabilities: 'plain' }));
         await store.sessions.create(session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }));
         await store.sessions.create(session('s-undef', { clientInfo: undefined }));
-        assert.deepEqual(await store.sessions.get('s-null'), session('s-null', { clientInfo: null, clientCapabilities: 'plain' }));
-        assert.deepEqual(await store.sessions.get('s-list'), session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }));
+        assert.deepEqual(
+          await store.sessions.get('s-null'),
+          session('s-null', { clientInfo: null, clientCapabilities: 'plain' }),
+        );
+        assert.deepEqual(
+          await store.sessions.get('s-list'),
+          session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }),
+        );
         assert.equal((await store.sessions.get('s-undef'))!.clientInfo, null);
       });
       await t.test('an absent session is undefined', async () => {
@@ -81,7 +108,13 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
       });
       await t.test('purgeIdle removes exactly the sessions last seen before the cut-off', async () => {
         // Far in the past, so the sessions of the other subtests are never candidates.
-        for (const [id, at] of [['p-1000', 1000], ['p-1999', 1999], ['p-2000', 2000], ['p-3000', 3000], ['p-touched', 1000]] as const) {
+        for (const [id, at] of [
+          ['p-1000', 1000],
+          ['p-1999', 1999],
+          ['p-2000', 2000],
+          ['p-3000', 3000],
+          ['p-touched', 1000],
+        ] as const) {
           await store.sessions.create(session(id, { createdAt: at, lastSeenAt: at }));
         }
         await store.sessions.touch('p-touched', 5000);
@@ -96,8 +129,13 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await store.verdicts.put(verdict('up'));
         await store.verdicts.put(verdict('other', { probedAt: LATEST_DATE }));
         assert.deepEqual(await store.verdicts.get('up'), verdict('up'));
-        await store.verdicts.put(verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }));
-        assert.deepEqual(await store.verdicts.get('up'), verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }));
+        await store.verdicts.put(
+          verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }),
+        );
+        assert.deepEqual(
+          await store.verdicts.get('up'),
+          verdict('up', { fingerprint: 'f2', era: 'modern', protocolVersion: '2026-07-28', probedAt: T0 + 1 }),
+        );
         const other = await store.verdicts.get('other');
         assert.deepEqual(other, verdict('other', { probedAt: LATEST_DATE }));
         assert.equal(typeof other!.probedAt, 'number');
@@ -120,16 +158,32 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await store.principalRevocations.revoke(r);
         await store.principalRevocations.revoke({ ...r, reason: 'y', revokedAt: T0 + 1 });
         await store.principalRevocations.revoke({ ...r, kind: 'jti', value: 'tok-1', issuer: 'https://idp' });
-        assert.deepEqual(await store.principalRevocations.list(), [r, { ...r, kind: 'jti', value: 'tok-1', issuer: 'https://idp' }]);
+        assert.deepEqual(await store.principalRevocations.list(), [
+          r,
+          { ...r, kind: 'jti', value: 'tok-1', issuer: 'https://idp' },
+        ]);
         assert.equal(await store.principalRevocations.restore('subject', 'ivy', ''), true);
         assert.equal(await store.principalRevocations.restore('subject', 'ivy', ''), false);
         assert.equal((await store.principalRevocations.list()).length, 1);
       });
       await t.test('dual control: one confirmation wins', async () => {
-        const d = { id: 'd1', action: 'audit.prune', params: { before: T0 }, requestedBy: 'alice', requestedAt: T0, expiresAt: T0 + 1000, status: 'pending' as const, confirmedBy: null, confirmedAt: null };
+        const d = {
+          id: 'd1',
+          action: 'audit.prune',
+          params: { before: T0 },
+          requestedBy: 'alice',
+          requestedAt: T0,
+          expiresAt: T0 + 1000,
+          status: 'pending' as const,
+          confirmedBy: null,
+          confirmedAt: null,
+        };
         await store.dualControl.create(d);
         assert.deepEqual(await store.dualControl.get('d1'), d);
-        const wins = await Promise.all([store.dualControl.confirm('d1', 'bob', T0 + 1), store.dualControl.confirm('d1', 'carol', T0 + 2)]);
+        const wins = await Promise.all([
+          store.dualControl.confirm('d1', 'bob', T0 + 1),
+          store.dualControl.confirm('d1', 'carol', T0 + 2),
+        ]);
         assert.equal(wins.filter(Boolean).length, 1);
         assert.equal((await store.dualControl.get('d1'))!.status, 'done');
         assert.deepEqual(await store.dualControl.list('pending'), []);
@@ -153,7 +207,8 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
 }
 
 const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'gatehouse-store-')), 'state', 'gatehouse.db');
-const openPg = (schema: string): Promise<Store> => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema });
+const openPg = (schema: string): Promise<Store> =>
+  openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema });
 
 /** A fresh schema for this test, dropped when it ends; undefined (test skipped) when PostgreSQL is down. */
 async function pgSchemaFor(t: TestContext): Promise<string | undefined> {
@@ -176,7 +231,18 @@ runContract('postgres', async (t) => {
 test('migrations run once: a second run executes nothing', async () => {
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
-    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), ['0001_core', '0002_inventory', '0003_api_keys', '0004_audit', '0005_modes', '0006_credentials', '0007_approvals', '0008_upstream_oauth', '0009_tenant_boundaries', '0010_incidents']);
+    assert.deepEqual(await migrate(db, { driver: 'sqlite' }), [
+      '0001_core',
+      '0002_inventory',
+      '0003_api_keys',
+      '0004_audit',
+      '0005_modes',
+      '0006_credentials',
+      '0007_approvals',
+      '0008_upstream_oauth',
+      '0009_tenant_boundaries',
+      '0010_incidents',
+    ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
     await db.destroy();
@@ -202,19 +268,23 @@ test('sqlite: a private directory (0700) and file (0600), in WAL mode', async ()
 test('sqlite: two gateway processes opening a new file at the same moment share it', async () => {
   const path = tempPath();
   const startAt = Date.now() + 1000; // both children are loaded by then and open the file together
-  const child = (tag: string) => new Promise<void>((resolve, reject) => {
-    const script = `import { openStore } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+  const child = (tag: string) =>
+    new Promise<void>((resolve, reject) => {
+      const script = `import { openStore } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
       await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
       const store = await openStore({ driver: 'sqlite', sqlitePath: ${JSON.stringify(path)} });
       const base = ${JSON.stringify(session('x'))};
       for (let i = 0; i < 10; i++) await store.sessions.create({ ...base, id: '${tag}-' + i });
       await store.close();`;
-    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 }, (err, _out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve()));
-  });
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 }, (err, _out, stderr) =>
+        err ? reject(new Error(stderr || err.message)) : resolve(),
+      );
+    });
   await Promise.all([child('a'), child('b')]);
   const store = await openStore({ driver: 'sqlite', sqlitePath: path });
   try {
-    for (const tag of ['a', 'b']) for (let i = 0; i < 10; i++) assert.ok(await store.sessions.get(`${tag}-${i}`), `${tag}-${i}`);
+    for (const tag of ['a', 'b'])
+      for (let i = 0; i < 10; i++) assert.ok(await store.sessions.get(`${tag}-${i}`), `${tag}-${i}`);
   } finally {
     await store.close();
   }
@@ -224,7 +294,9 @@ test('sqlite: a file that is not a database is refused, naming the path', async 
   const path = tempPath();
   await openStore({ driver: 'sqlite', sqlitePath: join(path, '..', 'other.db') }).then((s) => s.close()); // creates the directory
   writeFileSync(path, 'not a database, just text that is long enough to have a header'.repeat(4));
-  await assert.rejects(openStore({ driver: 'sqlite', sqlitePath: path }), (e: Error) => e.message.startsWith(`cannot open the sqlite store \`${path}\`: `));
+  await assert.rejects(openStore({ driver: 'sqlite', sqlitePath: path }), (e: Error) =>
+    e.message.startsWith(`cannot open the sqlite store \`${path}\`: `),
+  );
 });
 
 /** Open `n` stores on `schema` at once; on any failure close the ones that opened, then throw. */
@@ -272,7 +344,11 @@ test('postgres: stores in different schemas of one database are independent', as
 });
 
 test('postgres: errors name the server but never the password', async (t) => {
-  const refused = (url: string) => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url }).then(() => assert.fail('opened'), (e: Error) => e.message);
+  const refused = (url: string) =>
+    openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url }).then(
+      () => assert.fail('opened'),
+      (e: Error) => e.message,
+    );
   const plain = await refused('postgres://gh:s3cret-pw@127.0.0.1:1/test');
   assert.match(plain, /^cannot connect to postgresql at postgres:\/\/gh:\*\*\*@127\.0\.0\.1:1\/test: .*ECONNREFUSED/);
   assert.doesNotMatch(plain, /s3cret-pw/);
@@ -281,7 +357,10 @@ test('postgres: errors name the server but never the password', async (t) => {
   const query = await refused('postgres://gh@127.0.0.1:1/test?password=qu3ry-pw');
   assert.doesNotMatch(query, /qu3ry-pw/);
   await assert.rejects(openStore({ driver: 'postgres', sqlitePath: '' }), /`storage\.postgresUrl` is required/);
-  await assert.rejects(openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: 'x"; drop' }), /invalid postgresql schema name `x"; drop`/);
+  await assert.rejects(
+    openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: 'x"; drop' }),
+    /invalid postgresql schema name `x"; drop`/,
+  );
   if (!(await requireService(t, 'postgres'))) return;
   const u = new URL(pgTestUrl());
   u.password = 'srv-pw-42';
@@ -292,14 +371,22 @@ test('postgres: errors name the server but never the password', async (t) => {
 });
 
 test('postgres tests skip visibly when the server is down, and fail when CI=true', async () => {
-  const run = (ci: boolean) => new Promise<{ code: number; out: string }>((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_TEST_PG_URL: 'postgres://postgres@127.0.0.1:1/test' };
-    delete env.NODE_TEST_CONTEXT; // run as a standalone test process, not as a child of this runner
-    if (ci) env.CI = 'true';
-    else delete env.CI;
-    const args = ['--test', '--test-reporter=tap', '--test-name-pattern=^postgres: the store contract$', fileURLToPath(import.meta.url)];
-    execFile(process.execPath, args, { env, timeout: 15_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }));
-  });
+  const run = (ci: boolean) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_TEST_PG_URL: 'postgres://postgres@127.0.0.1:1/test' };
+      delete env.NODE_TEST_CONTEXT; // run as a standalone test process, not as a child of this runner
+      if (ci) env.CI = 'true';
+      else delete env.CI;
+      const args = [
+        '--test',
+        '--test-reporter=tap',
+        '--test-name-pattern=^postgres: the store contract$',
+        fileURLToPath(import.meta.url),
+      ];
+      execFile(process.execPath, args, { env, timeout: 15_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
   const message = 'postgres not reachable on 127.0.0.1:1 — start it to run this test';
   const [local, ci] = await Promise.all([run(false), run(true)]);
   assert.equal(local.code, 0, local.out);

@@ -15,16 +15,44 @@ import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../te
 const T0 = 1_760_000_000_000;
 
 const incident = (id: string, over: Partial<IncidentRecord> = {}): IncidentRecord => ({
-  id, title: 'files__write deletes “everything” 🦀', scope: { kind: 'tool', value: 'files__write' }, tenant: null, reason: 'misbehaving',
-  status: 'open', openedBy: 'oncall', openedAt: T0, windowStart: T0 - 3_600_000, closedBy: null, closedAt: null,
-  actions: [{ at: T0, by: 'oncall', action: 'contained', detail: { target: 'tool:files__write=disabled', timeToEffectMs: 412, nested: [1, { a: null }] } }], ...over,
+  id,
+  title: 'files__write deletes “everything” 🦀',
+  scope: { kind: 'tool', value: 'files__write' },
+  tenant: null,
+  reason: 'misbehaving',
+  status: 'open',
+  openedBy: 'oncall',
+  openedAt: T0,
+  windowStart: T0 - 3_600_000,
+  closedBy: null,
+  closedAt: null,
+  actions: [
+    {
+      at: T0,
+      by: 'oncall',
+      action: 'contained',
+      detail: { target: 'tool:files__write=disabled', timeToEffectMs: 412, nested: [1, { a: null }] },
+    },
+  ],
+  ...over,
 });
 
 const session = (id: string, principal: string | null, tenant: string | null): SessionRecord => ({
-  id, scope: '', protocolVersion: '2025-11-25', clientInfo: {}, clientCapabilities: {}, principal, tenant, createdAt: T0, lastSeenAt: T0,
+  id,
+  scope: '',
+  protocolVersion: '2025-11-25',
+  clientInfo: {},
+  clientCapabilities: {},
+  principal,
+  tenant,
+  createdAt: T0,
+  lastSeenAt: T0,
 });
 
-function runIncidentContract(name: string, setup: (t: TestContext) => Promise<(() => Promise<Store>) | undefined>): void {
+function runIncidentContract(
+  name: string,
+  setup: (t: TestContext) => Promise<(() => Promise<Store>) | undefined>,
+): void {
   test(`${name}: the incident store contract`, async (t) => {
     const open = await setup(t);
     if (!open) return;
@@ -34,35 +62,63 @@ function runIncidentContract(name: string, setup: (t: TestContext) => Promise<((
         const a = incident('inc_000000000001');
         await store.incidents.create(a);
         assert.deepEqual(await store.incidents.get(a.id), a);
-        await store.incidents.addAction(a.id, { at: T0 + 5, by: 'bob', action: 'revoked', detail: { refs: ['vault://kv/x'] } });
+        await store.incidents.addAction(a.id, {
+          at: T0 + 5,
+          by: 'bob',
+          action: 'revoked',
+          detail: { refs: ['vault://kv/x'] },
+        });
         const got = await store.incidents.get(a.id);
-        assert.deepEqual(got!.actions.map((x) => x.action), ['contained', 'revoked']);
+        assert.deepEqual(
+          got!.actions.map((x) => x.action),
+          ['contained', 'revoked'],
+        );
         assert.equal(await store.incidents.get('inc_nope'), undefined);
         await assert.rejects(store.incidents.create(a), 'a duplicate id is refused');
       });
       await t.test('list: newest first, by status and tenant, without actions', async () => {
-        await store.incidents.create(incident('inc_000000000002', { openedAt: T0 + 10, scope: { kind: 'tenant', value: 'acme' }, tenant: 'acme' }));
+        await store.incidents.create(
+          incident('inc_000000000002', { openedAt: T0 + 10, scope: { kind: 'tenant', value: 'acme' }, tenant: 'acme' }),
+        );
         const all = await store.incidents.list();
-        assert.deepEqual(all.map((r) => r.id), ['inc_000000000002', 'inc_000000000001']);
+        assert.deepEqual(
+          all.map((r) => r.id),
+          ['inc_000000000002', 'inc_000000000001'],
+        );
         assert.equal((all[0] as Partial<IncidentRecord>).actions, undefined);
-        assert.deepEqual((await store.incidents.list({ tenant: 'acme' })).map((r) => r.id), ['inc_000000000002']);
-        assert.deepEqual((await store.incidents.list({ status: 'closed' })).map((r) => r.id), []);
+        assert.deepEqual(
+          (await store.incidents.list({ tenant: 'acme' })).map((r) => r.id),
+          ['inc_000000000002'],
+        );
+        assert.deepEqual(
+          (await store.incidents.list({ status: 'closed' })).map((r) => r.id),
+          [],
+        );
       });
       await t.test('close is compare-and-set: exactly one of two closes wins', async () => {
-        const both = await Promise.all([store.incidents.close('inc_000000000001', 'a', T0 + 20), store.incidents.close('inc_000000000001', 'b', T0 + 21)]);
+        const both = await Promise.all([
+          store.incidents.close('inc_000000000001', 'a', T0 + 20),
+          store.incidents.close('inc_000000000001', 'b', T0 + 21),
+        ]);
         assert.deepEqual(both.filter(Boolean).length, 1);
         const r = await store.incidents.get('inc_000000000001');
         assert.equal(r!.status, 'closed');
         assert.ok(r!.closedBy === 'a' || r!.closedBy === 'b');
         assert.equal(typeof r!.closedAt, 'number');
-        assert.deepEqual((await store.incidents.list({ status: 'closed' })).map((x) => x.id), ['inc_000000000001']);
+        assert.deepEqual(
+          (await store.incidents.list({ status: 'closed' })).map((x) => x.id),
+          ['inc_000000000001'],
+        );
       });
       await t.test('apply acknowledgements: one row per gateway and key, the latest version', async () => {
         await store.applyAcks.ack('mode:tool:x', 'gw-a', T0, T0 + 1);
         await store.applyAcks.ack('mode:tool:x', 'gw-b', T0, T0 + 2);
         await store.applyAcks.ack('mode:tool:x', 'gw-a', T0 + 100, T0 + 101);
         const acks = (await store.applyAcks.acks('mode:tool:x')).sort((a, b) => a.instance.localeCompare(b.instance));
-        assert.deepEqual(acks, [{ instance: 'gw-a', version: T0 + 100, ackedAt: T0 + 101 }, { instance: 'gw-b', version: T0, ackedAt: T0 + 2 }]);
+        assert.deepEqual(acks, [
+          { instance: 'gw-a', version: T0 + 100, ackedAt: T0 + 101 },
+          { instance: 'gw-b', version: T0, ackedAt: T0 + 2 },
+        ]);
         assert.deepEqual(await store.applyAcks.acks('mode:tool:y'), []);
       });
       await t.test('sessions end by tenant or by subject (the whole subject, not a part of it)', async () => {

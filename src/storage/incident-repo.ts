@@ -25,16 +25,31 @@ function incident(r: Selectable<IncidentsTable>): Omit<IncidentRecord, 'actions'
 
 export function incidentRepo(db: Kysely<Database>): IncidentStore {
   const actionsOf = async (id: string) =>
-    (await db.selectFrom('incident_actions').selectAll().where('incident_id', '=', id).orderBy('seq').execute()).map((a) => ({
-      at: Number(a.at), by: a.actor, action: a.action, detail: JSON.parse(a.detail) as Record<string, unknown>,
-    }));
+    (await db.selectFrom('incident_actions').selectAll().where('incident_id', '=', id).orderBy('seq').execute()).map(
+      (a) => ({
+        at: Number(a.at),
+        by: a.actor,
+        action: a.action,
+        detail: JSON.parse(a.detail) as Record<string, unknown>,
+      }),
+    );
   return {
     async create(r) {
       await db
         .insertInto('incidents')
         .values({
-          id: r.id, title: r.title, scope_kind: r.scope.kind, scope_value: r.scope.value, tenant: r.tenant, reason: r.reason, status: r.status,
-          opened_by: r.openedBy, opened_at: r.openedAt, window_start: r.windowStart, closed_by: r.closedBy, closed_at: r.closedAt,
+          id: r.id,
+          title: r.title,
+          scope_kind: r.scope.kind,
+          scope_value: r.scope.value,
+          tenant: r.tenant,
+          reason: r.reason,
+          status: r.status,
+          opened_by: r.openedBy,
+          opened_at: r.openedAt,
+          window_start: r.windowStart,
+          closed_by: r.closedBy,
+          closed_at: r.closedAt,
         })
         .execute();
       for (const a of r.actions) await this.addAction(r.id, a);
@@ -50,10 +65,18 @@ export function incidentRepo(db: Kysely<Database>): IncidentStore {
       return (await query.limit(q.limit ?? 1000).execute()).map(incident);
     },
     async addAction(id, a) {
-      await db.insertInto('incident_actions').values({ incident_id: id, at: a.at, actor: a.by, action: a.action, detail: JSON.stringify(a.detail) }).execute();
+      await db
+        .insertInto('incident_actions')
+        .values({ incident_id: id, at: a.at, actor: a.by, action: a.action, detail: JSON.stringify(a.detail) })
+        .execute();
     },
     async close(id, by, at) {
-      const r = await db.updateTable('incidents').set({ status: 'closed', closed_by: by, closed_at: at }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst();
+      const r = await db
+        .updateTable('incidents')
+        .set({ status: 'closed', closed_by: by, closed_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
       return r.numUpdatedRows > 0n;
     },
   };

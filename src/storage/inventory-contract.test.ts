@@ -18,16 +18,44 @@ import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../te
 const T0 = 1_760_000_000_000;
 
 const server = (over: Partial<InventoryServer> = {}): InventoryServer => ({
-  server: 'files', firstSeen: T0, lastSeen: T0, serverInfo: { name: 'fs', version: '1' }, protocolVersion: '2025-11-25',
-  instructions: 'Use the tools 🦀 carefully', instructionsPin: 'sha256:i1', findings: [], acceptedPin: 'sha256:i1',
-  acceptedInstructions: 'Use the tools 🦀 carefully', acceptedBy: 'gatehouse', acceptedAt: T0, ...over,
+  server: 'files',
+  firstSeen: T0,
+  lastSeen: T0,
+  serverInfo: { name: 'fs', version: '1' },
+  protocolVersion: '2025-11-25',
+  instructions: 'Use the tools 🦀 carefully',
+  instructionsPin: 'sha256:i1',
+  findings: [],
+  acceptedPin: 'sha256:i1',
+  acceptedInstructions: 'Use the tools 🦀 carefully',
+  acceptedBy: 'gatehouse',
+  acceptedAt: T0,
+  ...over,
 });
 
 const tool = (name: string, over: Partial<InventoryTool> = {}): InventoryTool => ({
-  server: 'files', tool: name, firstSeen: T0, lastSeen: T0, present: true, pin: 'sha256:p1',
-  def: { name, description: 'reads "files"\n', inputSchema: { type: 'object', properties: { path: { type: 'string' } } } },
-  findings: [{ kind: 'instructions', where: 'description', detail: 'x' }], proposedClass: 'READ', proposalReasons: ['name says read'],
-  acceptedPin: null, acceptedDef: null, acceptedBy: null, acceptedAt: null, class: null, classifiedBy: null, classifiedAt: null, ...over,
+  server: 'files',
+  tool: name,
+  firstSeen: T0,
+  lastSeen: T0,
+  present: true,
+  pin: 'sha256:p1',
+  def: {
+    name,
+    description: 'reads "files"\n',
+    inputSchema: { type: 'object', properties: { path: { type: 'string' } } },
+  },
+  findings: [{ kind: 'instructions', where: 'description', detail: 'x' }],
+  proposedClass: 'READ',
+  proposalReasons: ['name says read'],
+  acceptedPin: null,
+  acceptedDef: null,
+  acceptedBy: null,
+  acceptedAt: null,
+  class: null,
+  classifiedBy: null,
+  classifiedAt: null,
+  ...over,
 });
 
 type Opener = () => Promise<Store>;
@@ -40,7 +68,9 @@ function bumpIn(target: Target, tag: string, count: number): Promise<void> {
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BUMP, ...target, tag, String(count)], { env }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+    execFile(process.execPath, [BUMP, ...target, tag, String(count)], { env }, (err, _out, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(),
+    );
   });
 }
 
@@ -54,15 +84,36 @@ function runInventoryContract(name: string, setup: (t: TestContext) => Promise<[
       await t.test('an empty inventory: revision 0, nothing stored', async () => {
         assert.equal(await a.inventory.revision(), 0);
         assert.deepEqual(await a.inventory.servers(), []);
-        assert.deepEqual(await a.inventory.update('files', (s) => ({ change: {}, result: s })), { server: undefined, tools: [], lastDigest: undefined });
+        assert.deepEqual(await a.inventory.update('files', (s) => ({ change: {}, result: s })), {
+          server: undefined,
+          tools: [],
+          lastDigest: undefined,
+        });
       });
       await t.test('records, events and snapshots round-trip exactly; the revision moves', async () => {
-        const accepted = tool('read_file', { acceptedPin: 'sha256:p1', acceptedDef: { name: 'read_file', nested: [1, null, { ok: true }] }, acceptedBy: 'alice', acceptedAt: T0 + 5, class: 'READ', classifiedBy: 'bob', classifiedAt: T0 + 6 });
+        const accepted = tool('read_file', {
+          acceptedPin: 'sha256:p1',
+          acceptedDef: { name: 'read_file', nested: [1, null, { ok: true }] },
+          acceptedBy: 'alice',
+          acceptedAt: T0 + 5,
+          class: 'READ',
+          classifiedBy: 'bob',
+          classifiedAt: T0 + 6,
+        });
         const got = await a.inventory.update('files', () => ({
           change: {
             server: server(),
             tools: [accepted, tool('gone', { present: false })],
-            events: [{ at: T0, server: 'files', tool: 'read_file', kind: 'tool.discovered', actor: 'gatehouse', detail: { pin: 'sha256:p1' } }],
+            events: [
+              {
+                at: T0,
+                server: 'files',
+                tool: 'read_file',
+                kind: 'tool.discovered',
+                actor: 'gatehouse',
+                detail: { pin: 'sha256:p1' },
+              },
+            ],
             snapshot: { observedAt: T0, digest: 'sha256:d1', content: { tools: ['read_file'] } },
           },
           result: 'done',
@@ -74,21 +125,48 @@ function runInventoryContract(name: string, setup: (t: TestContext) => Promise<[
         const rev = await b.inventory.revision();
         assert.ok(rev > 0);
         const [e] = await b.inventory.events({ server: 'files' });
-        assert.deepEqual({ ...e, seq: 0 }, { seq: 0, at: T0, server: 'files', tool: 'read_file', kind: 'tool.discovered', actor: 'gatehouse', detail: { pin: 'sha256:p1' } });
+        assert.deepEqual(
+          { ...e, seq: 0 },
+          {
+            seq: 0,
+            at: T0,
+            server: 'files',
+            tool: 'read_file',
+            kind: 'tool.discovered',
+            actor: 'gatehouse',
+            detail: { pin: 'sha256:p1' },
+          },
+        );
         await a.inventory.update('files', (s) => ({
-          change: { snapshot: { observedAt: T0 + 1, digest: 'sha256:d2', content: {} }, events: [{ at: T0 + 1, server: 'files', tool: null, kind: 'server.changed', actor: 'x', detail: {} }] },
+          change: {
+            snapshot: { observedAt: T0 + 1, digest: 'sha256:d2', content: {} },
+            events: [{ at: T0 + 1, server: 'files', tool: null, kind: 'server.changed', actor: 'x', detail: {} }],
+          },
           result: assert.equal(s.lastDigest, 'sha256:d1'),
         }));
         assert.ok((await b.inventory.revision()) > rev);
-        assert.deepEqual((await b.inventory.snapshots('files')).map((x) => x.digest), ['sha256:d2', 'sha256:d1'], 'newest first');
-        assert.deepEqual((await b.inventory.events({ afterSeq: e.seq })).map((x) => x.kind), ['server.changed']);
+        assert.deepEqual(
+          (await b.inventory.snapshots('files')).map((x) => x.digest),
+          ['sha256:d2', 'sha256:d1'],
+          'newest first',
+        );
+        assert.deepEqual(
+          (await b.inventory.events({ afterSeq: e.seq })).map((x) => x.kind),
+          ['server.changed'],
+        );
       });
       await t.test('a change may only write the server it is for', async () => {
-        await assert.rejects(a.inventory.update('files', () => ({ change: { tools: [tool('x', { server: 'other' })] }, result: 0 })), /tried to write a tool of `other`/);
-        assert.deepEqual((await a.inventory.tools('other')), [], 'nothing of it was written');
+        await assert.rejects(
+          a.inventory.update('files', () => ({ change: { tools: [tool('x', { server: 'other' })] }, result: 0 })),
+          /tried to write a tool of `other`/,
+        );
+        assert.deepEqual(await a.inventory.tools('other'), [], 'nothing of it was written');
       });
       await t.test('concurrent read-modify-writes from three processes lose nothing', async () => {
-        await a.inventory.update('files', () => ({ change: { tools: [tool('counter', { classifiedBy: '' })] }, result: undefined }));
+        await a.inventory.update('files', () => ({
+          change: { tools: [tool('counter', { classifiedBy: '' })] },
+          result: undefined,
+        }));
         const N = 40;
         const others = [bumpIn(target, 'b', N), bumpIn(target, 'c', N)];
         // Start here once the other processes are writing, so that the three really overlap.
@@ -109,7 +187,12 @@ function runInventoryContract(name: string, setup: (t: TestContext) => Promise<[
         const counter = (await b.inventory.tools('files')).find((x) => x.tool === 'counter')!;
         const got = counter.classifiedBy!.split(',').filter(Boolean);
         assert.equal(got.length, 3 * N, 'every update kept');
-        for (const tag of ['a', 'b', 'c']) assert.deepEqual(got.filter((x) => x[0] === tag), Array.from({ length: N }, (_, i) => `${tag}${i}`), `${tag} in order`);
+        for (const tag of ['a', 'b', 'c'])
+          assert.deepEqual(
+            got.filter((x) => x[0] === tag),
+            Array.from({ length: N }, (_, i) => `${tag}${i}`),
+            `${tag} in order`,
+          );
       });
     } finally {
       await Promise.all([a.close(), b.close()]);
@@ -126,5 +209,8 @@ runInventoryContract('postgres', async (t) => {
   if (!(await requireService(t, 'postgres'))) return undefined;
   const schema = freshPgSchema();
   t.after(() => dropPgSchema(pgTestUrl(), schema));
-  return [() => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema }), ['postgres', pgTestUrl(), schema]];
+  return [
+    () => openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema }),
+    ['postgres', pgTestUrl(), schema],
+  ];
 });

@@ -92,33 +92,67 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 async function readState(db: Db, server: string): Promise<InventoryState> {
   const s = await db.selectFrom('inventory_servers').selectAll().where('server', '=', server).executeTakeFirst();
-  const tools = await db.selectFrom('inventory_tools').selectAll().where('server', '=', server).orderBy('tool').execute();
-  const snap = await db.selectFrom('inventory_snapshots').select('digest').where('server', '=', server).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const tools = await db
+    .selectFrom('inventory_tools')
+    .selectAll()
+    .where('server', '=', server)
+    .orderBy('tool')
+    .execute();
+  const snap = await db
+    .selectFrom('inventory_snapshots')
+    .select('digest')
+    .where('server', '=', server)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return { server: s ? serverOut(s) : undefined, tools: tools.map(toolOut), lastDigest: snap?.digest };
 }
 
 async function writeChange(db: Db, server: string, c: InventoryChange): Promise<void> {
   if (c.server) {
     const row = serverIn(c.server);
-    await db.insertInto('inventory_servers').values(row).onConflict((oc) => oc.column('server').doUpdateSet(row)).execute();
+    await db
+      .insertInto('inventory_servers')
+      .values(row)
+      .onConflict((oc) => oc.column('server').doUpdateSet(row))
+      .execute();
   }
   for (const t of c.tools ?? []) {
-    if (t.server !== server) throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${t.server}\``);
+    if (t.server !== server)
+      throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${t.server}\``);
     const row = toolIn(t);
-    await db.insertInto('inventory_tools').values(row).onConflict((oc) => oc.columns(['server', 'tool']).doUpdateSet(row)).execute();
+    await db
+      .insertInto('inventory_tools')
+      .values(row)
+      .onConflict((oc) => oc.columns(['server', 'tool']).doUpdateSet(row))
+      .execute();
   }
   for (const e of c.events ?? []) {
-    await db.insertInto('inventory_events').values({ at: e.at, server: e.server, tool: e.tool, kind: e.kind, actor: e.actor, detail: toJson(e.detail) }).execute();
+    await db
+      .insertInto('inventory_events')
+      .values({ at: e.at, server: e.server, tool: e.tool, kind: e.kind, actor: e.actor, detail: toJson(e.detail) })
+      .execute();
   }
   if (c.snapshot) {
-    await db.insertInto('inventory_snapshots').values({ server, observed_at: c.snapshot.observedAt, digest: c.snapshot.digest, content: toJson(c.snapshot.content) }).execute();
+    await db
+      .insertInto('inventory_snapshots')
+      .values({
+        server,
+        observed_at: c.snapshot.observedAt,
+        digest: c.snapshot.digest,
+        content: toJson(c.snapshot.content),
+      })
+      .execute();
   }
 }
 
 export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres'): InventoryStore {
   return {
     async revision() {
-      const r = await db.selectFrom('inventory_events').select((eb) => eb.fn.max('seq').as('rev')).executeTakeFirst();
+      const r = await db
+        .selectFrom('inventory_events')
+        .select((eb) => eb.fn.max('seq').as('rev'))
+        .executeTakeFirst();
       return Number(r?.rev ?? 0);
     },
     async servers() {
@@ -155,12 +189,35 @@ export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres
       let q = db.selectFrom('inventory_events').selectAll();
       if (opts.server !== undefined) q = q.where('server', '=', opts.server);
       if (opts.afterSeq !== undefined) q = q.where('seq', '>', opts.afterSeq);
-      const rows = await q.orderBy('seq').limit(opts.limit ?? 1000).execute();
-      return rows.map((r) => ({ seq: Number(r.seq), at: r.at, server: r.server, tool: r.tool, kind: r.kind, actor: r.actor, detail: JSON.parse(r.detail) }));
+      const rows = await q
+        .orderBy('seq')
+        .limit(opts.limit ?? 1000)
+        .execute();
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        at: r.at,
+        server: r.server,
+        tool: r.tool,
+        kind: r.kind,
+        actor: r.actor,
+        detail: JSON.parse(r.detail),
+      }));
     },
     async snapshots(server, limit = 100) {
-      const rows = await db.selectFrom('inventory_snapshots').selectAll().where('server', '=', server).orderBy('seq', 'desc').limit(limit).execute();
-      return rows.map((r) => ({ seq: Number(r.seq), server: r.server, observedAt: r.observed_at, digest: r.digest, content: JSON.parse(r.content) }));
+      const rows = await db
+        .selectFrom('inventory_snapshots')
+        .selectAll()
+        .where('server', '=', server)
+        .orderBy('seq', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        server: r.server,
+        observedAt: r.observed_at,
+        digest: r.digest,
+        content: JSON.parse(r.content),
+      }));
     },
   };
 }

@@ -5,7 +5,10 @@ import { maskUrl, scrub } from './mask.ts';
 
 test('maskUrl replaces the password and keeps everything else', () => {
   assert.equal(maskUrl('postgres://u:p@h/db'), 'postgres://u:***@h/db');
-  assert.equal(maskUrl('postgres://gh:s3cret@127.0.0.1:5432/test?sslmode=require'), 'postgres://gh:***@127.0.0.1:5432/test?sslmode=require');
+  assert.equal(
+    maskUrl('postgres://gh:s3cret@127.0.0.1:5432/test?sslmode=require'),
+    'postgres://gh:***@127.0.0.1:5432/test?sslmode=require',
+  );
   assert.equal(maskUrl('postgres://u:p%40ss@h/db'), 'postgres://u:***@h/db');
   assert.equal(maskUrl('postgres://h/db?user=u&password=qu3ry'), 'postgres://h/db?user=u&password=***');
 });

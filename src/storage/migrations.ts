@@ -79,7 +79,9 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
       await db.schema
         .createTable('inventory_events')
-        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('seq', serial(driver), (c) =>
+          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('server', 'text', (c) => c.notNull())
         .addColumn('tool', 'text')
@@ -89,13 +91,19 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
       await db.schema
         .createTable('inventory_snapshots')
-        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('seq', serial(driver), (c) =>
+          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('server', 'text', (c) => c.notNull())
         .addColumn('observed_at', 'bigint', (c) => c.notNull())
         .addColumn('digest', 'text', (c) => c.notNull())
         .addColumn('content', 'text', (c) => c.notNull()) // json
         .execute();
-      await db.schema.createIndex('inventory_snapshots_server').on('inventory_snapshots').columns(['server', 'seq']).execute();
+      await db.schema
+        .createIndex('inventory_snapshots_server')
+        .on('inventory_snapshots')
+        .columns(['server', 'seq'])
+        .execute();
     },
   },
   '0003_api_keys': {
@@ -122,7 +130,9 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
       await db.schema
         .createTable('audit_events')
         // A global order for exporters; appends are serialised, so it is also the commit order.
-        .addColumn('position', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('position', serial(driver), (c) =>
+          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('stream', 'text', (c) => c.notNull())
         .addColumn('seq', 'bigint', (c) => c.notNull())
         .addColumn('id', 'text', (c) => c.notNull().unique())
@@ -284,14 +294,20 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
         .execute();
       await db.schema
         .createTable('incident_actions')
-        .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('seq', serial(driver), (c) =>
+          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('incident_id', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('action', 'text', (c) => c.notNull())
         .addColumn('detail', 'text', (c) => c.notNull()) // json
         .execute();
-      await db.schema.createIndex('incident_actions_incident').on('incident_actions').columns(['incident_id', 'seq']).execute();
+      await db.schema
+        .createIndex('incident_actions_incident')
+        .on('incident_actions')
+        .columns(['incident_id', 'seq'])
+        .execute();
       // Which gateway applied which version of a change it follows from the store (modes, principal revocations).
       await db.schema
         .createTable('apply_acks')
@@ -304,7 +320,6 @@ const migrationsFor = (driver: Driver): Record<string, Migration> => ({
     },
   },
 });
-
 
 export interface MigrateOptions {
   /**
@@ -321,7 +336,12 @@ export interface MigrateOptions {
 /** Bring the database up to date; returns the names of the migrations that ran (none when it was). */
 export async function migrate(db: Kysely<any>, opts: MigrateOptions): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(opts.driver) };
-  const migrator = new Migrator({ db, provider, migrationTableSchema: opts.schema, disableTransactions: opts.inTransaction });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableSchema: opts.schema,
+    disableTransactions: opts.inTransaction,
+  });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;

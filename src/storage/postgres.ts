@@ -20,7 +20,9 @@ const INT8_OID = 20;
 // numbers for this pool only (pg's default is a string; the global type registry stays untouched).
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === INT8_OID && format !== 'binary'
+      ? Number
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 function reason(err: unknown): string {
@@ -45,13 +47,18 @@ export function hardenPool(pool: pg.Pool, onError: (err: Error) => void = () => 
 }
 
 export async function openPostgres(url: string, schema?: string): Promise<Store> {
-  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name \`${schema}\``);
-  const pool = hardenPool(new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types }));
+  if (schema !== undefined && !SCHEMA_NAME.test(schema))
+    throw new Error(`invalid postgresql schema name \`${schema}\``);
+  const pool = hardenPool(
+    new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types }),
+  );
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,
       // `schema` matched SCHEMA_NAME above, so quoting it is enough.
-      onCreateConnection: schema ? async (c) => void (await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`))) : undefined,
+      onCreateConnection: schema
+        ? async (c) => void (await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`)))
+        : undefined,
     }),
   });
   const fail = async (what: string, err: unknown): Promise<never> => {

@@ -12,7 +12,17 @@ import { approvalRepo } from './approval-repo.ts';
 import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
 import { applyAckRepo, incidentRepo } from './incident-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import type { ModeRecord, ModeStore, RevocationStore, SessionRecord, UpstreamTokenStore, SessionStore, Store, UpstreamVerdict, VerdictStore } from './types.ts';
+import type {
+  ModeRecord,
+  ModeStore,
+  RevocationStore,
+  SessionRecord,
+  UpstreamTokenStore,
+  SessionStore,
+  Store,
+  UpstreamVerdict,
+  VerdictStore,
+} from './types.ts';
 
 /** JSON text for any value; `undefined` (which JSON cannot hold) is stored as `null`. */
 const toJson = (v: unknown): string => JSON.stringify(v) ?? 'null';
@@ -65,7 +75,10 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
       return Number(r.numDeletedRows);
     },
     async count(q) {
-      let query = db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).where('last_seen_at', '>=', q.since);
+      let query = db
+        .selectFrom('sessions')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('last_seen_at', '>=', q.since);
       if (q.principal !== undefined) query = query.where('principal', '=', q.principal);
       if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
       return Number((await query.executeTakeFirst())?.n ?? 0);
@@ -75,10 +88,26 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
       let query = db.selectFrom('sessions').select(['id', 'principal']);
       if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
       // The principal key is JSON [via, issuer, subject, tenant].
-      const subjectOf = (p: string | null) => { try { return (JSON.parse(p ?? 'null') as unknown[] | null)?.[2]; } catch { return undefined; } };
-      const ids = (await query.execute()).filter((r) => q.subject === undefined || subjectOf(r.principal) === q.subject).map((r) => r.id);
+      const subjectOf = (p: string | null) => {
+        try {
+          return (JSON.parse(p ?? 'null') as unknown[] | null)?.[2];
+        } catch {
+          return undefined;
+        }
+      };
+      const ids = (await query.execute())
+        .filter((r) => q.subject === undefined || subjectOf(r.principal) === q.subject)
+        .map((r) => r.id);
       let n = 0;
-      for (let i = 0; i < ids.length; i += 500) n += Number((await db.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 500)).executeTakeFirst()).numDeletedRows);
+      for (let i = 0; i < ids.length; i += 500)
+        n += Number(
+          (
+            await db
+              .deleteFrom('sessions')
+              .where('id', 'in', ids.slice(i, i + 500))
+              .executeTakeFirst()
+          ).numDeletedRows,
+        );
       return n;
     },
   };
@@ -89,10 +118,21 @@ function verdictRepo(db: Kysely<Database>): VerdictStore {
     async get(server) {
       const r = await db.selectFrom('upstream_verdicts').selectAll().where('server', '=', server).executeTakeFirst();
       if (!r) return undefined;
-      return { server: r.server, fingerprint: r.fingerprint, era: r.era as UpstreamVerdict['era'], protocolVersion: r.protocol_version, probedAt: r.probed_at };
+      return {
+        server: r.server,
+        fingerprint: r.fingerprint,
+        era: r.era as UpstreamVerdict['era'],
+        protocolVersion: r.protocol_version,
+        probedAt: r.probed_at,
+      };
     },
     async put(v) {
-      const row = { fingerprint: v.fingerprint, era: v.era, protocol_version: v.protocolVersion, probed_at: v.probedAt };
+      const row = {
+        fingerprint: v.fingerprint,
+        era: v.era,
+        protocol_version: v.protocolVersion,
+        probed_at: v.probedAt,
+      };
       await db
         .insertInto('upstream_verdicts')
         .values({ server: v.server, ...row })
@@ -107,18 +147,31 @@ function modeRepo(db: Kysely<Database>): ModeStore {
   return {
     async list() {
       const rows = await db.selectFrom('modes').selectAll().orderBy('scope').execute();
-      return rows.map((r) => ({ scope: r.scope, mode: r.mode as ModeRecord['mode'], reason: r.reason, setBy: r.set_by, setAt: Number(r.set_at) }));
+      return rows.map((r) => ({
+        scope: r.scope,
+        mode: r.mode as ModeRecord['mode'],
+        reason: r.reason,
+        setBy: r.set_by,
+        setAt: Number(r.set_at),
+      }));
     },
     async set(r) {
       const row = { mode: r.mode, reason: r.reason, set_by: r.setBy, set_at: r.setAt };
-      await db.insertInto('modes').values({ scope: r.scope, ...row }).onConflict((oc) => oc.column('scope').doUpdateSet(row)).execute();
+      await db
+        .insertInto('modes')
+        .values({ scope: r.scope, ...row })
+        .onConflict((oc) => oc.column('scope').doUpdateSet(row))
+        .execute();
     },
     async clear(scope) {
       const r = await db.deleteFrom('modes').where('scope', '=', scope).executeTakeFirst();
       return r.numDeletedRows > 0n;
     },
     async revision() {
-      const r = await db.selectFrom('modes').select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('set_at').as('at')]).executeTakeFirst();
+      const r = await db
+        .selectFrom('modes')
+        .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('set_at').as('at')])
+        .executeTakeFirst();
       return `${Number(r?.n ?? 0)}:${Number(r?.at ?? 0)}`;
     },
   };
@@ -128,7 +181,11 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
   return {
     async revoke(r) {
       const row = { reason: r.reason, revoked_by: r.revokedBy, revoked_at: r.revokedAt };
-      await db.insertInto('credential_revocations').values({ ref: r.ref, ...row }).onConflict((oc) => oc.column('ref').doUpdateSet(row)).execute();
+      await db
+        .insertInto('credential_revocations')
+        .values({ ref: r.ref, ...row })
+        .onConflict((oc) => oc.column('ref').doUpdateSet(row))
+        .execute();
       await db.deleteFrom('revocation_acks').where('ref', '=', r.ref).execute();
     },
     async restore(ref) {
@@ -138,20 +195,35 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
     },
     async list() {
       const rows = await db.selectFrom('credential_revocations').selectAll().orderBy('revoked_at').execute();
-      return rows.map((r) => ({ ref: r.ref, reason: r.reason, revokedBy: r.revoked_by, revokedAt: Number(r.revoked_at) }));
+      return rows.map((r) => ({
+        ref: r.ref,
+        reason: r.reason,
+        revokedBy: r.revoked_by,
+        revokedAt: Number(r.revoked_at),
+      }));
     },
     async ack(ref, instance, at) {
-      await db.insertInto('revocation_acks').values({ ref, instance, acked_at: at }).onConflict((oc) => oc.columns(['ref', 'instance']).doNothing()).execute();
+      await db
+        .insertInto('revocation_acks')
+        .values({ ref, instance, acked_at: at })
+        .onConflict((oc) => oc.columns(['ref', 'instance']).doNothing())
+        .execute();
     },
     async acks(ref) {
       const rows = await db.selectFrom('revocation_acks').selectAll().where('ref', '=', ref).execute();
       return rows.map((r) => ({ instance: r.instance, ackedAt: Number(r.acked_at) }));
     },
     async heartbeat(instance, startedAt, at) {
-      await db.insertInto('gateway_instances').values({ id: instance, started_at: startedAt, last_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet({ last_seen: at })).execute();
+      await db
+        .insertInto('gateway_instances')
+        .values({ id: instance, started_at: startedAt, last_seen: at })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ last_seen: at }))
+        .execute();
     },
     async live(since) {
-      return (await db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', since).execute()).map((r) => r.id);
+      return (await db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', since).execute()).map(
+        (r) => r.id,
+      );
     },
     async forget(instance) {
       await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
@@ -162,20 +234,51 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
 function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
   return {
     async put(server, tenant, sealed, at) {
-      await db.insertInto('upstream_tokens').values({ server, tenant, sealed, updated_at: at }).onConflict((oc) => oc.columns(['server', 'tenant']).doUpdateSet({ sealed, updated_at: at })).execute();
+      await db
+        .insertInto('upstream_tokens')
+        .values({ server, tenant, sealed, updated_at: at })
+        .onConflict((oc) => oc.columns(['server', 'tenant']).doUpdateSet({ sealed, updated_at: at }))
+        .execute();
     },
     async get(server, tenant) {
-      return (await db.selectFrom('upstream_tokens').select('sealed').where('server', '=', server).where('tenant', '=', tenant).executeTakeFirst())?.sealed;
+      return (
+        await db
+          .selectFrom('upstream_tokens')
+          .select('sealed')
+          .where('server', '=', server)
+          .where('tenant', '=', tenant)
+          .executeTakeFirst()
+      )?.sealed;
     },
     async delete(server, tenant) {
-      const r = await db.deleteFrom('upstream_tokens').where('server', '=', server).where('tenant', '=', tenant).executeTakeFirst();
+      const r = await db
+        .deleteFrom('upstream_tokens')
+        .where('server', '=', server)
+        .where('tenant', '=', tenant)
+        .executeTakeFirst();
       return r.numDeletedRows > 0n;
     },
     async list() {
-      return (await db.selectFrom('upstream_tokens').select(['server', 'tenant', 'updated_at']).orderBy('server').orderBy('tenant').execute()).map((r) => ({ server: r.server, tenant: r.tenant, updatedAt: Number(r.updated_at) }));
+      return (
+        await db
+          .selectFrom('upstream_tokens')
+          .select(['server', 'tenant', 'updated_at'])
+          .orderBy('server')
+          .orderBy('tenant')
+          .execute()
+      ).map((r) => ({ server: r.server, tenant: r.tenant, updatedAt: Number(r.updated_at) }));
     },
     async addPending(p) {
-      await db.insertInto('oauth_pending').values({ state: p.state, server: p.server, tenant: p.tenant, sealed_verifier: p.sealedVerifier, created_at: p.createdAt }).execute();
+      await db
+        .insertInto('oauth_pending')
+        .values({
+          state: p.state,
+          server: p.server,
+          tenant: p.tenant,
+          sealed_verifier: p.sealedVerifier,
+          created_at: p.createdAt,
+        })
+        .execute();
     },
     async takePending(state) {
       const r = await db.selectFrom('oauth_pending').selectAll().where('state', '=', state).executeTakeFirst();

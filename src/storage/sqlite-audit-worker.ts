@@ -8,8 +8,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
 
 interface Row {
-  stream: string; seq: number; id: string; at: number; kind: string; run_id: string | null; subject: string | null;
-  tenant: string | null; tool: string | null; outcome: string | null; intent_id: string | null; body: string;
+  stream: string;
+  seq: number;
+  id: string;
+  at: number;
+  kind: string;
+  run_id: string | null;
+  subject: string | null;
+  tenant: string | null;
+  tool: string | null;
+  outcome: string | null;
+  intent_id: string | null;
+  body: string;
 }
 
 const db = new Sqlite(workerData.path as string);

@@ -11,7 +11,10 @@ export class SqliteAuditWriter {
 
   constructor(path: string) {
     // The worker is a sibling module: .ts when run from source, .js from dist.
-    const file = new URL(import.meta.url.endsWith('.ts') ? './sqlite-audit-worker.ts' : './sqlite-audit-worker.js', import.meta.url);
+    const file = new URL(
+      import.meta.url.endsWith('.ts') ? './sqlite-audit-worker.ts' : './sqlite-audit-worker.js',
+      import.meta.url,
+    );
     this.#worker = new Worker(file, { workerData: { path } });
     this.#worker.unref();
     this.#worker.on('message', (m: { id: number; error?: string }) => {

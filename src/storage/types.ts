@@ -189,7 +189,11 @@ export interface AuditStore {
   read(q: AuditQuery): Promise<Array<{ position: number; event: AuditEvent }>>;
   streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
   /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
-  streamRecords(stream: string, fromSeq: number, limit: number): Promise<Array<{ position: number; stream: string; seq: number; body: string }>>;
+  streamRecords(
+    stream: string,
+    fromSeq: number,
+    limit: number,
+  ): Promise<Array<{ position: number; stream: string; seq: number; body: string }>>;
   /** Intents of other streams that no outcome or unknown record closes. */
   openIntents(excludeStream: string): Promise<AuditEvent[]>;
   checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
@@ -260,9 +264,17 @@ export interface UpstreamTokenStore {
   get(server: string, tenant: string): Promise<string | undefined>;
   delete(server: string, tenant: string): Promise<boolean>;
   list(): Promise<Array<{ server: string; tenant: string; updatedAt: number }>>;
-  addPending(p: { state: string; server: string; tenant: string; sealedVerifier: string; createdAt: number }): Promise<void>;
+  addPending(p: {
+    state: string;
+    server: string;
+    tenant: string;
+    sealedVerifier: string;
+    createdAt: number;
+  }): Promise<void>;
   /** The pending authorization, removed as it is read (a state works once). */
-  takePending(state: string): Promise<{ server: string; tenant: string; sealedVerifier: string; createdAt: number } | undefined>;
+  takePending(
+    state: string,
+  ): Promise<{ server: string; tenant: string; sealedVerifier: string; createdAt: number } | undefined>;
 }
 
 /** A revoked token principal: every token of a subject, or one token by its `jti`. */
@@ -334,7 +346,11 @@ export interface IncidentStore {
   create(r: IncidentRecord): Promise<void>;
   get(id: string): Promise<IncidentRecord | undefined>;
   /** Newest first, without their actions. */
-  list(q?: { status?: IncidentRecord['status']; tenant?: string; limit?: number }): Promise<Array<Omit<IncidentRecord, 'actions'>>>;
+  list(q?: {
+    status?: IncidentRecord['status'];
+    tenant?: string;
+    limit?: number;
+  }): Promise<Array<Omit<IncidentRecord, 'actions'>>>;
   addAction(id: string, a: IncidentAction): Promise<void>;
   /** open -> closed (compare-and-set); whether this call closed it. */
   close(id: string, by: string, at: number): Promise<boolean>;

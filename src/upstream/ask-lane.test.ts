@@ -43,7 +43,10 @@ test('waiting ends on abort and after the bound, and lets the next one in', asyn
   const aborted = lane.run(true, async () => 'no', { signal: ac.signal, maxWaitMs: 5000 });
   ac.abort();
   await assert.rejects(aborted, (e: Error & { code?: string }) => e.code === 'E_CANCELLED');
-  await assert.rejects(lane.run(false, async () => 'no', { maxWaitMs: 20 }), /waited 20 ms/);
+  await assert.rejects(
+    lane.run(false, async () => 'no', { maxWaitMs: 20 }),
+    /waited 20 ms/,
+  );
   hold.open();
   await first;
   assert.equal(await lane.run(false, async () => 'yes', { maxWaitMs: 20 }), 'yes');

@@ -56,7 +56,16 @@ export class AskLane {
         this.#drain();
       };
       const onAbort = () => leave(new GatehouseError('E_CANCELLED'));
-      const timer = setTimeout(() => leave(new GatehouseError('E_UPSTREAM_TIMEOUT', `waited ${opts.maxWaitMs} ms for the calls ahead on this connection`)), opts.maxWaitMs);
+      const timer = setTimeout(
+        () =>
+          leave(
+            new GatehouseError(
+              'E_UPSTREAM_TIMEOUT',
+              `waited ${opts.maxWaitMs} ms for the calls ahead on this connection`,
+            ),
+          ),
+        opts.maxWaitMs,
+      );
       const w: Waiter = {
         asker,
         go: () => {

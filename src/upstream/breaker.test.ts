@@ -4,7 +4,18 @@ import { CircuitBreaker, type CircuitChange } from './breaker.ts';
 
 function clocked(opts = {}) {
   let now = 1_000_000;
-  const b = new CircuitBreaker({ failures: 3, errorRate: 0.5, minRequests: 10, windowMs: 10_000, cooldownMs: 1_000, maxCooldownMs: 4_000, ...opts }, () => now);
+  const b = new CircuitBreaker(
+    {
+      failures: 3,
+      errorRate: 0.5,
+      minRequests: 10,
+      windowMs: 10_000,
+      cooldownMs: 1_000,
+      maxCooldownMs: 4_000,
+      ...opts,
+    },
+    () => now,
+  );
   const changes: CircuitChange[] = [];
   b.on('change', (c) => changes.push(c));
   return { b, changes, tick: (ms: number) => (now += ms) };
@@ -56,7 +67,10 @@ test('after the cooldown one probe goes; its success closes the circuit', () => 
   assert.equal(b.admit(), undefined, 'one probe at a time');
   b.success(probe);
   assert.equal(b.state, 'closed');
-  assert.deepEqual(changes.map((c) => c.to), ['open', 'half-open', 'closed']);
+  assert.deepEqual(
+    changes.map((c) => c.to),
+    ['open', 'half-open', 'closed'],
+  );
 });
 
 test('a failed probe opens it again with the cooldown doubled, up to the maximum', () => {

@@ -27,7 +27,14 @@ export interface BreakerOptions {
   maxCooldownMs: number;
 }
 
-export const BREAKER_DEFAULTS: BreakerOptions = { failures: 5, errorRate: 0.5, minRequests: 20, windowMs: 30_000, cooldownMs: 5_000, maxCooldownMs: 60_000 };
+export const BREAKER_DEFAULTS: BreakerOptions = {
+  failures: 5,
+  errorRate: 0.5,
+  minRequests: 20,
+  windowMs: 30_000,
+  cooldownMs: 5_000,
+  maxCooldownMs: 60_000,
+};
 
 export interface CircuitChange {
   from: CircuitState;
@@ -102,7 +109,8 @@ export class CircuitBreaker extends EventEmitter<{ change: [CircuitChange] }> {
       return this.#open(`the probe request ${why}`);
     }
     if (this.#state !== 'closed') return;
-    if (this.#consecutive >= this.options.failures) return this.#open(`${this.#consecutive} consecutive failures (last: ${why})`);
+    if (this.#consecutive >= this.options.failures)
+      return this.#open(`${this.#consecutive} consecutive failures (last: ${why})`);
     const [ok, failed] = this.#window();
     if (ok + failed >= this.options.minRequests && failed / (ok + failed) >= this.options.errorRate) {
       this.#open(`${failed} of the last ${ok + failed} requests failed (last: ${why})`);
@@ -114,7 +122,12 @@ export class CircuitBreaker extends EventEmitter<{ change: [CircuitChange] }> {
     if (t.probe) this.#probing = false;
   }
 
-  snapshot(): { state: CircuitState; consecutiveFailures: number; window: { ok: number; failed: number }; retryAt?: number } {
+  snapshot(): {
+    state: CircuitState;
+    consecutiveFailures: number;
+    window: { ok: number; failed: number };
+    retryAt?: number;
+  } {
     const [ok, failed] = this.#window();
     return { state: this.state, consecutiveFailures: this.#consecutive, window: { ok, failed }, retryAt: this.retryAt };
   }
@@ -127,7 +140,8 @@ export class CircuitBreaker extends EventEmitter<{ change: [CircuitChange] }> {
   #move(to: CircuitState, reason: string): void {
     const from = this.#state;
     this.#state = to;
-    if (from !== to || to === 'open') this.emit('change', { from, to, reason, retryAt: to === 'open' ? this.#openedAt + this.#cooldown : undefined });
+    if (from !== to || to === 'open')
+      this.emit('change', { from, to, reason, retryAt: to === 'open' ? this.#openedAt + this.#cooldown : undefined });
   }
 
   #count(ok: boolean): void {

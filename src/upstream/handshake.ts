@@ -52,14 +52,19 @@ export async function handshake(peer: Peer, opts: HandshakeOptions): Promise<Ser
     } catch (err) {
       if (!meansLegacy(err)) throw err;
     }
-    if (opts.only === 'modern') throw new GatehouseError('E_UPSTREAM_PROTOCOL', `upstream does not speak ${MODERN_VERSION} (configured \`era: modern\`)`);
+    if (opts.only === 'modern')
+      throw new GatehouseError(
+        'E_UPSTREAM_PROTOCOL',
+        `upstream does not speak ${MODERN_VERSION} (configured \`era: modern\`)`,
+      );
   }
   const r = await peer.request(
     'initialize',
     { protocolVersion: LEGACY_VERSION, capabilities: GATEWAY_CLIENT_CAPABILITIES, clientInfo: GATEWAY_INFO },
     call,
   );
-  if (typeof r.protocolVersion !== 'string') throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream initialize result has no protocolVersion');
+  if (typeof r.protocolVersion !== 'string')
+    throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream initialize result has no protocolVersion');
   await peer.notify('notifications/initialized');
   return {
     era: 'legacy',

@@ -50,7 +50,8 @@ function call(peer: Peer, name: string, args: JsonObject, opts: Partial<CallOpti
 
 const text = (r: JsonObject) => (r.content as Array<{ text: string }>)[0].text;
 const until = async (cond: () => boolean, ms = 3000) => {
-  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error('condition not met in time');
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > end) throw new Error('condition not met in time');
 };
 
 test('header values: plain visible ASCII as is, anything else in the base64 sentinel form', () => {
@@ -64,28 +65,54 @@ test('header values: plain visible ASCII as is, anything else in the base64 sent
 
 test('headers are inferred from the message: modern metadata, or the legacy session', () => {
   const meta = { _meta: modernMeta() };
-  assert.deepEqual(protocolHeaders({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'file:///a b', ...meta } }, { sessionId: 's' }, { 'Mcp-Param-Region': 'eu' }), {
+  assert.deepEqual(
+    protocolHeaders(
+      { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'file:///a b', ...meta } },
+      { sessionId: 's' },
+      { 'Mcp-Param-Region': 'eu' },
+    ),
+    {
+      'mcp-protocol-version': MODERN_VERSION,
+      'mcp-method': 'resources/read',
+      'mcp-name': 'file:///a b',
+      'mcp-param-region': 'eu',
+    },
+  );
+  assert.deepEqual(protocolHeaders({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: meta }, {}), {
     'mcp-protocol-version': MODERN_VERSION,
-    'mcp-method': 'resources/read',
-    'mcp-name': 'file:///a b',
-    'mcp-param-region': 'eu',
+    'mcp-method': 'tools/list',
   });
-  assert.deepEqual(protocolHeaders({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: meta }, {}), { 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'tools/list' });
-  assert.deepEqual(protocolHeaders({ jsonrpc: '2.0', method: 'notifications/initialized' }, { sessionId: 's', version: '2025-11-25' }), { 'mcp-session-id': 's', 'mcp-protocol-version': '2025-11-25' });
+  assert.deepEqual(
+    protocolHeaders({ jsonrpc: '2.0', method: 'notifications/initialized' }, { sessionId: 's', version: '2025-11-25' }),
+    { 'mcp-session-id': 's', 'mcp-protocol-version': '2025-11-25' },
+  );
   assert.deepEqual(protocolHeaders({ jsonrpc: '2.0', id: 'x', result: {} }, {}), {});
 });
 
-test('answers that are not this request\'s response become errors for this request', () => {
+test("answers that are not this request's response become errors for this request", () => {
   const ok = { jsonrpc: '2.0', id: 3, result: { a: 1 } };
   assert.deepEqual(answerFor(3, 200, true, ok), ok);
-  assert.equal((answerFor(3, 200, false, ok) as { error: { message: string } }).error.message, 'upstream sent an invalid response');
-  assert.equal((answerFor(3, 200, true, { ...ok, id: 4 }) as { error: { message: string } }).error.message, 'upstream sent an invalid response');
-  assert.deepEqual(answerFor(3, 400, true, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request' } }), {
+  assert.equal(
+    (answerFor(3, 200, false, ok) as { error: { message: string } }).error.message,
+    'upstream sent an invalid response',
+  );
+  assert.equal(
+    (answerFor(3, 200, true, { ...ok, id: 4 }) as { error: { message: string } }).error.message,
+    'upstream sent an invalid response',
+  );
+  assert.deepEqual(
+    answerFor(3, 400, true, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request' } }),
+    {
+      jsonrpc: '2.0',
+      id: 3,
+      error: { code: -32000, message: 'Bad Request', data: { httpStatus: 400 } },
+    },
+  );
+  assert.deepEqual(answerFor(3, 404, false, undefined), {
     jsonrpc: '2.0',
     id: 3,
-    error: { code: -32000, message: 'Bad Request', data: { httpStatus: 400 } },
+    error: { code: -32603, message: 'upstream http 404', data: { httpStatus: 404 } },
   });
-  assert.deepEqual(answerFor(3, 404, false, undefined), { jsonrpc: '2.0', id: 3, error: { code: -32603, message: 'upstream http 404', data: { httpStatus: 404 } } });
   assert.deepEqual(answerFor(3, 500, true, { jsonrpc: '2.0', id: 9, error: { code: 1, message: 'other' } }).id, 3);
 });
 
@@ -93,7 +120,9 @@ test('legacy: handshake, session and version headers, GET stream, calls', LIMIT,
   const { peer, identity } = await connect(legacy.url);
   assert.equal(identity.era, 'legacy');
   assert.equal(identity.protocolVersion, '2025-11-25');
-  const tools = (await peer.request('tools/list', undefined, { timeoutMs: 5000, maxTotalMs: 5000 })).tools as Array<{ name: string }>;
+  const tools = (await peer.request('tools/list', undefined, { timeoutMs: 5000, maxTotalMs: 5000 })).tools as Array<{
+    name: string;
+  }>;
   assert.ok(tools.some((t) => t.name === 'echo'));
   assert.equal(text(await call(peer, 'echo', { text: 'hi' })), 'hi');
   const posts = legacy.seen.filter((s) => s.method === 'POST');
@@ -102,35 +131,49 @@ test('legacy: handshake, session and version headers, GET stream, calls', LIMIT,
   const later = posts.at(-1)!.headers;
   assert.match(String(later['mcp-session-id']), /^[0-9a-f-]{36}$/);
   assert.equal(later['mcp-protocol-version'], '2025-11-25');
-  await until(() => legacy.seen.some((s) => s.method === 'GET' && s.headers['mcp-session-id'] === later['mcp-session-id']));
+  await until(() =>
+    legacy.seen.some((s) => s.method === 'GET' && s.headers['mcp-session-id'] === later['mcp-session-id']),
+  );
 });
 
-test('legacy: progress reaches the caller, and a server->client request reaches only the caller that caused it', LIMIT, async () => {
-  const { peer } = await connect(legacy.url);
-  const progress: JsonRpcNotification[] = [];
-  const r = await call(peer, 'slow', { steps: 4 }, { meta: { progressToken: 'p1' }, onNotification: (n) => progress.push(n) });
-  assert.equal(text(r), 'done 4');
-  assert.deepEqual(progress.map((n) => n.params?.progress), [1, 2, 3, 4]);
+test(
+  'legacy: progress reaches the caller, and a server->client request reaches only the caller that caused it',
+  LIMIT,
+  async () => {
+    const { peer } = await connect(legacy.url);
+    const progress: JsonRpcNotification[] = [];
+    const r = await call(
+      peer,
+      'slow',
+      { steps: 4 },
+      { meta: { progressToken: 'p1' }, onNotification: (n) => progress.push(n) },
+    );
+    assert.equal(text(r), 'done 4');
+    assert.deepEqual(
+      progress.map((n) => n.params?.progress),
+      [1, 2, 3, 4],
+    );
 
-  const asked: JsonRpcRequest[] = [];
-  const bystander: JsonRpcRequest[] = [];
-  const answer = async (r: JsonRpcRequest) => {
-    asked.push(r);
-    return r.method === 'sampling/createMessage'
-      ? { result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' } }
-      : { result: { action: 'accept', content: { ok: true } } };
-  };
-  const [ask, sample, other] = await Promise.all([
-    call(peer, 'ask', {}, { onServerRequest: answer }),
-    call(peer, 'sample', {}, { onServerRequest: answer }),
-    call(peer, 'slow', { steps: 3 }, { onServerRequest: async (r) => (bystander.push(r), { result: {} }) }),
-  ]);
-  assert.deepEqual(JSON.parse(text(ask)), { action: 'accept', content: { ok: true } });
-  assert.equal(text(sample), 'model said yes');
-  assert.equal(text(other), 'done 3');
-  assert.deepEqual(asked.map((r) => r.method).sort(), ['elicitation/create', 'sampling/createMessage']);
-  assert.equal(bystander.length, 0);
-});
+    const asked: JsonRpcRequest[] = [];
+    const bystander: JsonRpcRequest[] = [];
+    const answer = async (r: JsonRpcRequest) => {
+      asked.push(r);
+      return r.method === 'sampling/createMessage'
+        ? { result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' } }
+        : { result: { action: 'accept', content: { ok: true } } };
+    };
+    const [ask, sample, other] = await Promise.all([
+      call(peer, 'ask', {}, { onServerRequest: answer }),
+      call(peer, 'sample', {}, { onServerRequest: answer }),
+      call(peer, 'slow', { steps: 3 }, { onServerRequest: async (r) => (bystander.push(r), { result: {} }) }),
+    ]);
+    assert.deepEqual(JSON.parse(text(ask)), { action: 'accept', content: { ok: true } });
+    assert.equal(text(sample), 'model said yes');
+    assert.equal(text(other), 'done 3');
+    assert.deepEqual(asked.map((r) => r.method).sort(), ['elicitation/create', 'sampling/createMessage']);
+    assert.equal(bystander.length, 0);
+  },
+);
 
 test('legacy: a stream closed mid-call is resumed with GET and Last-Event-ID', LIMIT, async () => {
   const { peer } = await connect(legacy.url);
@@ -138,31 +181,43 @@ test('legacy: a stream closed mid-call is resumed with GET and Last-Event-ID', L
   assert.ok(legacy.seen.some((s) => s.method === 'GET' && s.headers['last-event-id']));
 });
 
-test('legacy: server-initiated messages arrive on the GET stream, which is reopened when the server closes it', LIMIT, async () => {
-  const { peer } = await connect(legacy.url);
-  const sid = legacy.seen.at(-1)!.headers['mcp-session-id'];
-  const gets = () => legacy.seen.filter((s) => s.method === 'GET' && s.headers['mcp-session-id'] === sid).length;
-  const events: string[] = [];
-  peer.onEvent((n) => events.push(n.method));
-  await until(() => gets() === 1);
-  await new Promise((r) => setTimeout(r, 50));
-  await call(peer, 'announce', {});
-  await until(() => events.length === 1);
-  assert.deepEqual(events, ['notifications/tools/list_changed']);
+test(
+  'legacy: server-initiated messages arrive on the GET stream, which is reopened when the server closes it',
+  LIMIT,
+  async () => {
+    const { peer } = await connect(legacy.url);
+    const sid = legacy.seen.at(-1)!.headers['mcp-session-id'];
+    const gets = () => legacy.seen.filter((s) => s.method === 'GET' && s.headers['mcp-session-id'] === sid).length;
+    const events: string[] = [];
+    peer.onEvent((n) => events.push(n.method));
+    await until(() => gets() === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    await call(peer, 'announce', {});
+    await until(() => events.length === 1);
+    assert.deepEqual(events, ['notifications/tools/list_changed']);
 
-  await call(peer, 'hangup', {});
-  await until(() => gets() === 2);
-  await new Promise((r) => setTimeout(r, 50));
-  await call(peer, 'announce', {});
-  await until(() => events.length === 2);
-});
+    await call(peer, 'hangup', {});
+    await until(() => gets() === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    await call(peer, 'announce', {});
+    await until(() => events.length === 2);
+  },
+);
 
 test('legacy: cancellation and timeouts reach the server, and the channel stays usable', LIMIT, async () => {
   const { peer } = await connect(legacy.url);
   const ac = new AbortController();
-  const running = call(peer, 'slow', { steps: 500 }, { signal: ac.signal, meta: { progressToken: 'c1' }, onNotification: () => ac.abort() });
+  const running = call(
+    peer,
+    'slow',
+    { steps: 500 },
+    { signal: ac.signal, meta: { progressToken: 'c1' }, onNotification: () => ac.abort() },
+  );
   await assert.rejects(running, (e: GatehouseError) => e.code === 'E_CANCELLED');
-  await assert.rejects(call(peer, 'slow', { steps: 500 }, { maxTotalMs: 150 }), (e: GatehouseError) => e.code === 'E_UPSTREAM_TIMEOUT');
+  await assert.rejects(
+    call(peer, 'slow', { steps: 500 }, { maxTotalMs: 150 }),
+    (e: GatehouseError) => e.code === 'E_UPSTREAM_TIMEOUT',
+  );
   await until(() => legacy.aborted.length >= 2);
   assert.equal(text(await call(peer, 'echo', { text: 'still here' })), 'still here');
 });
@@ -205,63 +260,98 @@ test('modern: the probe finds 2026-07-28 and every request carries Mcp-Method an
   // travels base64-encoded; the server decodes it, agrees, and only then finds no such tool.
   const wrong = await request(modern.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'tools/call', 'mcp-name': 'hello world' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'héllo wörld', arguments: {}, _meta: modernMeta() } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': MODERN_VERSION,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'hello world',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'héllo wörld', arguments: {}, _meta: modernMeta() },
+    }),
   });
   assert.equal(((await wrong.body.json()) as { error: { code: number } }).error.code, -32020);
-  await assert.rejects(call(peer, 'héllo wörld', {}, { meta: modernMeta() }), (e: unknown) => e instanceof UpstreamRpcError && e.rpcCode === -32602 && /not found/.test(e.message));
+  await assert.rejects(
+    call(peer, 'héllo wörld', {}, { meta: modernMeta() }),
+    (e: unknown) => e instanceof UpstreamRpcError && e.rpcCode === -32602 && /not found/.test(e.message),
+  );
   assert.equal(modern.seen.at(-1)!.headers['mcp-name'], encodeHeaderValue('héllo wörld'));
   assert.ok(!modern.seen.some((s) => s.method === 'GET'), 'no GET stream in the modern era');
 });
 
-test('modern: progress arrives, and cancelling closes the stream, which the server takes as cancellation', LIMIT, async () => {
-  const { channel, peer } = await connect(modern.url);
-  const progress: number[] = [];
-  const r = await call(peer, 'slow', { steps: 3 }, { meta: { ...modernMeta(), progressToken: 7 }, onNotification: (n) => progress.push(n.params!.progress as number) });
-  assert.equal(text(r), 'done 3');
-  assert.deepEqual(progress, [1, 2, 3]);
+test(
+  'modern: progress arrives, and cancelling closes the stream, which the server takes as cancellation',
+  LIMIT,
+  async () => {
+    const { channel, peer } = await connect(modern.url);
+    const progress: number[] = [];
+    const r = await call(
+      peer,
+      'slow',
+      { steps: 3 },
+      {
+        meta: { ...modernMeta(), progressToken: 7 },
+        onNotification: (n) => progress.push(n.params!.progress as number),
+      },
+    );
+    assert.equal(text(r), 'done 3');
+    assert.deepEqual(progress, [1, 2, 3]);
 
-  const posts = () => modern.seen.filter((s) => s.method === 'POST').length;
-  const ac = new AbortController();
-  const running = call(peer, 'slow', { steps: 500 }, { signal: ac.signal, meta: { ...modernMeta(), progressToken: 8 }, onNotification: () => ac.abort() });
-  await assert.rejects(running, (e: GatehouseError) => e.code === 'E_CANCELLED');
-  const after = posts();
-  await until(() => modern.aborted.includes('slow'));
-  assert.equal(posts(), after, 'no notifications/cancelled is sent');
-  assert.equal(channel.cancel(12345), false);
-});
+    const posts = () => modern.seen.filter((s) => s.method === 'POST').length;
+    const ac = new AbortController();
+    const running = call(
+      peer,
+      'slow',
+      { steps: 500 },
+      { signal: ac.signal, meta: { ...modernMeta(), progressToken: 8 }, onNotification: () => ac.abort() },
+    );
+    await assert.rejects(running, (e: GatehouseError) => e.code === 'E_CANCELLED');
+    const after = posts();
+    await until(() => modern.aborted.includes('slow'));
+    assert.equal(posts(), after, 'no notifications/cancelled is sent');
+    assert.equal(channel.cancel(12345), false);
+  },
+);
 
-test('hostile upstream: the probe falls back on an HTML 404, and every broken answer fails only its own request', LIMIT, async () => {
-  const { peer, identity } = await connect(hostile.url);
-  assert.equal(identity.era, 'legacy');
-  const cases: Array<[string, string | number]> = [
-    ['html', 'upstream http 500'],
-    ['rpc-500', -32042],
-    ['truncated', 'upstream sent an invalid response'],
-    ['wrong-type', 'upstream sent an invalid response'],
-    ['unknown-id', 'upstream sent an invalid response'],
-    ['other-id', 'upstream sent an invalid response'],
-    ['empty-202', 'upstream sent an invalid response'],
-    ['huge', 'upstream response too large'],
-    ['huge-declared', 'upstream response too large'],
-    ['sse-other', 'upstream closed the stream without a response'],
-    ['sse-garbage', 'upstream sent an invalid response'],
-    ['sse-huge', 'upstream response too large'],
-  ];
-  for (const [name, expected] of cases) {
-    const [bad, good] = await Promise.allSettled([call(peer, name, {}), call(peer, 'slow-ok', {})]);
-    assert.equal(bad.status, 'rejected', name);
-    const err = (bad as PromiseRejectedResult).reason as UpstreamRpcError;
-    assert.ok(err instanceof UpstreamRpcError, `${name}: ${err}`);
-    assert.equal(typeof expected === 'number' ? err.rpcCode : err.message, expected, name);
-    assert.equal(good.status, 'fulfilled', `${name}: the concurrent request still succeeds`);
-    assert.equal(text((good as PromiseFulfilledResult<JsonObject>).value), 'fine, slowly');
-  }
-  assert.deepEqual((await call(peer, 'html', {}).catch((e: UpstreamRpcError) => e.data)), { httpStatus: 500 });
-  assert.equal(peer.inFlight, 0);
-});
+test(
+  'hostile upstream: the probe falls back on an HTML 404, and every broken answer fails only its own request',
+  LIMIT,
+  async () => {
+    const { peer, identity } = await connect(hostile.url);
+    assert.equal(identity.era, 'legacy');
+    const cases: Array<[string, string | number]> = [
+      ['html', 'upstream http 500'],
+      ['rpc-500', -32042],
+      ['truncated', 'upstream sent an invalid response'],
+      ['wrong-type', 'upstream sent an invalid response'],
+      ['unknown-id', 'upstream sent an invalid response'],
+      ['other-id', 'upstream sent an invalid response'],
+      ['empty-202', 'upstream sent an invalid response'],
+      ['huge', 'upstream response too large'],
+      ['huge-declared', 'upstream response too large'],
+      ['sse-other', 'upstream closed the stream without a response'],
+      ['sse-garbage', 'upstream sent an invalid response'],
+      ['sse-huge', 'upstream response too large'],
+    ];
+    for (const [name, expected] of cases) {
+      const [bad, good] = await Promise.allSettled([call(peer, name, {}), call(peer, 'slow-ok', {})]);
+      assert.equal(bad.status, 'rejected', name);
+      const err = (bad as PromiseRejectedResult).reason as UpstreamRpcError;
+      assert.ok(err instanceof UpstreamRpcError, `${name}: ${err}`);
+      assert.equal(typeof expected === 'number' ? err.rpcCode : err.message, expected, name);
+      assert.equal(good.status, 'fulfilled', `${name}: the concurrent request still succeeds`);
+      assert.equal(text((good as PromiseFulfilledResult<JsonObject>).value), 'fine, slowly');
+    }
+    assert.deepEqual(await call(peer, 'html', {}).catch((e: UpstreamRpcError) => e.data), { httpStatus: 500 });
+    assert.equal(peer.inFlight, 0);
+  },
+);
 
-test('hostile upstream: progress on one request\'s stream for another request\'s token is dropped', LIMIT, async () => {
+test("hostile upstream: progress on one request's stream for another request's token is dropped", LIMIT, async () => {
   const { peer } = await connect(hostile.url);
   const stolen: JsonRpcNotification[] = [];
   const [own, victim] = await Promise.all([
@@ -277,5 +367,8 @@ test('a network failure rejects the request', LIMIT, async () => {
   const channel = new StreamableHttpChannel('t', { url: 'http://127.0.0.1:1/mcp' }, log);
   const peer = new Peer(channel, log);
   peers.push(peer);
-  await assert.rejects(peer.request('tools/list', undefined, { timeoutMs: 3000, maxTotalMs: 3000 }), (e: GatehouseError) => e.code === 'E_UPSTREAM_FAILED');
+  await assert.rejects(
+    peer.request('tools/list', undefined, { timeoutMs: 3000, maxTotalMs: 3000 }),
+    (e: GatehouseError) => e.code === 'E_UPSTREAM_FAILED',
+  );
 });

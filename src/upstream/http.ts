@@ -12,7 +12,14 @@ import { doubled } from '../util/backoff.ts';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
-import { classify, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../protocol/jsonrpc.ts';
+import {
+  classify,
+  type JsonObject,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '../protocol/jsonrpc.ts';
 import { DEFAULT_MAX_EVENT_BYTES, readSse, SseParser, SseTooLargeError } from './sse-reader.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
@@ -61,7 +68,12 @@ function nameField(method: string): 'name' | 'uri' | undefined {
  * message's `_meta` declares a version (then `extra` Mcp-Param-* values too, encoded), else the
  * legacy session id and negotiated version.
  */
-export function protocolHeaders(msg: JsonRpcMessage, legacy: LegacyState, extra?: Record<string, string>, into: Record<string, string> = {}): Record<string, string> {
+export function protocolHeaders(
+  msg: JsonRpcMessage,
+  legacy: LegacyState,
+  extra?: Record<string, string>,
+  into: Record<string, string> = {},
+): Record<string, string> {
   const version = 'method' in msg ? declaredVersion(msg.params) : undefined;
   if (version !== undefined && 'method' in msg) {
     into['mcp-protocol-version'] = version;
@@ -89,7 +101,15 @@ function rpcError(body: unknown): { code: number; message: string; data?: unknow
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const b = body as JsonObject;
   const e = b.error as JsonObject | undefined;
-  if (b.jsonrpc !== '2.0' || 'method' in b || !e || typeof e !== 'object' || typeof e.code !== 'number' || typeof e.message !== 'string') return undefined;
+  if (
+    b.jsonrpc !== '2.0' ||
+    'method' in b ||
+    !e ||
+    typeof e !== 'object' ||
+    typeof e.code !== 'number' ||
+    typeof e.message !== 'string'
+  )
+    return undefined;
   return e as { code: number; message: string; data?: unknown };
 }
 
@@ -124,7 +144,10 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const NOT_UTF8 = Symbol('not utf-8');
 
 /** The body as text, or undefined when it is larger than MAX_BODY (then it is not read). */
-async function readBounded(body: Body, declared: string | string[] | undefined): Promise<string | undefined | typeof NOT_UTF8> {
+async function readBounded(
+  body: Body,
+  declared: string | string[] | undefined,
+): Promise<string | undefined | typeof NOT_UTF8> {
   if (typeof declared === 'string' && Number(declared) > MAX_BODY) {
     body.destroy();
     return undefined;
@@ -182,16 +205,29 @@ export class StreamableHttpChannel implements Channel {
 
   async send(msg: JsonRpcMessage, signal?: AbortSignal, extra?: Record<string, string>): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
-    const headers = protocolHeaders(msg, this.#legacy, extra, { ...this.#base, 'content-type': 'application/json', accept: ACCEPT });
+    const headers = protocolHeaders(msg, this.#legacy, extra, {
+      ...this.#base,
+      'content-type': 'application/json',
+      accept: ACCEPT,
+    });
     const traceparent = currentTraceparent(); // inside a traced stage: the upstream joins the caller's trace
     if (traceparent) headers.traceparent = traceparent;
     const body = JSON.stringify(msg);
     if ('method' in msg && 'id' in msg) return this.#request(msg, headers, body, signal);
-    const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal, headersTimeout: CONTROL_TIMEOUT_MS, bodyTimeout: CONTROL_TIMEOUT_MS });
+    const res = await this.#pool.request({
+      path: this.#path,
+      method: 'POST',
+      headers,
+      body,
+      signal,
+      headersTimeout: CONTROL_TIMEOUT_MS,
+      bodyTimeout: CONTROL_TIMEOUT_MS,
+    });
     await res.body.dump();
     if (res.statusCode === 404 && headers['mcp-session-id'] !== undefined) return this.#expire();
     if (res.statusCode >= 300) throw new Error(`upstream answered http ${res.statusCode}`);
-    if ('method' in msg && msg.method === 'notifications/initialized' && headers['mcp-method'] === undefined) this.#listen();
+    if ('method' in msg && msg.method === 'notifications/initialized' && headers['mcp-method'] === undefined)
+      this.#listen();
   }
 
   async close(): Promise<void> {
@@ -200,20 +236,38 @@ export class StreamableHttpChannel implements Channel {
     const sid = this.#legacy.sessionId;
     if (sid !== undefined) {
       await this.#pool
-        .request({ path: this.#path, method: 'DELETE', headers: legacyHeaders(this.#legacy, { ...this.#base }), signal: AbortSignal.timeout(DELETE_TIMEOUT_MS) })
+        .request({
+          path: this.#path,
+          method: 'DELETE',
+          headers: legacyHeaders(this.#legacy, { ...this.#base }),
+          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
+        })
         .then((r) => r.body.dump())
         .catch(() => {});
     }
     await this.#pool.destroy().catch(() => {});
   }
 
-  async #request(msg: JsonRpcRequest, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<void> {
+  async #request(
+    msg: JsonRpcRequest,
+    headers: Record<string, string>,
+    body: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const ex: Exchange = { ac: new AbortController(), modern: headers['mcp-method'] !== undefined };
     this.#exchanges.set(msg.id, ex);
     const onAbort = () => ex.ac.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: ex.ac.signal, headersTimeout: 0, bodyTimeout: 0 });
+      const res = await this.#pool.request({
+        path: this.#path,
+        method: 'POST',
+        headers,
+        body,
+        signal: ex.ac.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
       await this.#answer(msg, ex, res, headers['mcp-session-id'] !== undefined);
     } catch (err) {
       if (ex.ac.signal.aborted) return; // cancelled, timed out or closed: the peer has settled the request
@@ -242,7 +296,10 @@ export class StreamableHttpChannel implements Channel {
       return this.#settle(msg, synth(msg.id, 'upstream response too large'));
     }
     if (text === NOT_UTF8) {
-      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an upstream response that is not valid utf-8');
+      this.#log.warn(
+        { upstream: this.description, method: msg.method },
+        'refused an upstream response that is not valid utf-8',
+      );
       return this.#settle(msg, synth(msg.id, 'upstream response is not valid utf-8'));
     }
     let parsed: unknown;
@@ -252,7 +309,8 @@ export class StreamableHttpChannel implements Channel {
       // not JSON: answerFor turns it into an error for this request
     }
     const answer = answerFor(msg.id, status, type === 'application/json', parsed);
-    if ('error' in answer && answer.error.message === INVALID) this.#log.warn({ upstream: this.description, status, type }, 'upstream sent an invalid response');
+    if ('error' in answer && answer.error.message === INVALID)
+      this.#log.warn({ upstream: this.description, status, type }, 'upstream sent an invalid response');
     this.#settle(msg, answer);
   }
 
@@ -288,7 +346,8 @@ export class StreamableHttpChannel implements Channel {
     } finally {
       clearTimeout(linger);
     }
-    if (!answered && !ex.ac.signal.aborted) this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
+    if (!answered && !ex.ac.signal.aborted)
+      this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
   }
 
   /** One message from request `msg`'s stream: delivered as related to it, unless it belongs elsewhere. */
@@ -303,7 +362,10 @@ export class StreamableHttpChannel implements Channel {
     const c = classify(m);
     if (c.kind === 'response') {
       if (c.msg.id === msg.id) return (this.#settle(msg, c.msg), 'answer');
-      this.#log.warn({ upstream: this.description, id: c.msg.id }, 'dropped an upstream response on another request stream');
+      this.#log.warn(
+        { upstream: this.description, id: c.msg.id },
+        'dropped an upstream response on another request stream',
+      );
       return 'other';
     }
     if (c.kind === 'invalid') {
@@ -312,7 +374,11 @@ export class StreamableHttpChannel implements Channel {
       this.#settle(msg, synth(msg.id, INVALID));
       return 'answer';
     }
-    if (c.kind === 'notification' && c.msg.method === 'notifications/progress' && c.msg.params?.progressToken !== token) {
+    if (
+      c.kind === 'notification' &&
+      c.msg.method === 'notifications/progress' &&
+      c.msg.params?.progressToken !== token
+    ) {
       this.#log.warn({ upstream: this.description }, 'dropped upstream progress for another request');
       return 'other';
     }
@@ -323,7 +389,14 @@ export class StreamableHttpChannel implements Channel {
   async #resume(parser: SseParser, ex: Exchange, stalls: number): Promise<Body | undefined> {
     if (!parser.lastEventId || stalls >= RESUME_TRIES || this.#closed) return undefined;
     await sleep(Math.min(parser.retryMs ?? 1000, RETRY_MAX_MS), undefined, { signal: ex.ac.signal });
-    const res = await this.#pool.request({ path: this.#path, method: 'GET', headers: this.#getHeaders(parser.lastEventId), signal: ex.ac.signal, headersTimeout: 0, bodyTimeout: 0 });
+    const res = await this.#pool.request({
+      path: this.#path,
+      method: 'GET',
+      headers: this.#getHeaders(parser.lastEventId),
+      signal: ex.ac.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     if (res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream') return res.body;
     await res.body.dump();
     if (res.statusCode === 404 && this.#legacy.sessionId !== undefined) this.#expire();
@@ -357,7 +430,14 @@ export class StreamableHttpChannel implements Channel {
     while (!this.#closed) {
       let events = 0;
       try {
-        const res = await this.#pool.request({ path: this.#path, method: 'GET', headers: this.#getHeaders(parser.lastEventId), signal, headersTimeout: CONTROL_TIMEOUT_MS, bodyTimeout: 0 });
+        const res = await this.#pool.request({
+          path: this.#path,
+          method: 'GET',
+          headers: this.#getHeaders(parser.lastEventId),
+          signal,
+          headersTimeout: CONTROL_TIMEOUT_MS,
+          bodyTimeout: 0,
+        });
         const sse = res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream';
         if (!sse) await res.body.dump();
         if (res.statusCode === 405) return; // the server offers no GET stream
@@ -391,7 +471,10 @@ export class StreamableHttpChannel implements Channel {
     }
     const c = classify(m);
     if (c.kind === 'request' || c.kind === 'notification') return this.#receiver?.message(c.msg);
-    this.#log.warn({ upstream: this.description, kind: c.kind }, 'dropped an upstream message the get stream may not carry');
+    this.#log.warn(
+      { upstream: this.description, kind: c.kind },
+      'dropped an upstream message the get stream may not carry',
+    );
   }
 
   #abortAll(): void {

@@ -35,16 +35,25 @@ class FakeChannel implements Channel {
   }
 }
 
-const sampling = (id: string, meta?: Record<string, unknown>): JsonRpcRequest => ({ jsonrpc: '2.0', id, method: 'sampling/createMessage', params: { messages: [], maxTokens: 1, ...(meta ? { _meta: meta } : {}) } });
+const sampling = (id: string, meta?: Record<string, unknown>): JsonRpcRequest => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'sampling/createMessage',
+  params: { messages: [], maxTokens: 1, ...(meta ? { _meta: meta } : {}) },
+});
 
 function call(peer: Peer, name: string, asked: string[], extra: Partial<CallOptions> = {}, token?: string) {
-  const p = peer.request('tools/call', { name, ...(token ? { _meta: { progressToken: token } } : {}) }, {
-    timeoutMs: 5000,
-    maxTotalMs: 5000,
-    askable: true,
-    onServerRequest: async () => (asked.push(name), { result: { answeredBy: name } }),
-    ...extra,
-  });
+  const p = peer.request(
+    'tools/call',
+    { name, ...(token ? { _meta: { progressToken: token } } : {}) },
+    {
+      timeoutMs: 5000,
+      maxTotalMs: 5000,
+      askable: true,
+      onServerRequest: async () => (asked.push(name), { result: { answeredBy: name } }),
+      ...extra,
+    },
+  );
   p.catch(() => {});
   return p;
 }
@@ -95,7 +104,7 @@ test('on a channel that cannot say, once the server asks, callers that can be as
   await peer.close();
 });
 
-test('questions on their call\'s stream make nobody wait; ping is answered', async () => {
+test("questions on their call's stream make nobody wait; ping is answered", async () => {
   const ch = new FakeChannel();
   const peer = new Peer(ch, silentLogger());
   const asked: string[] = [];
@@ -104,7 +113,11 @@ test('questions on their call\'s stream make nobody wait; ping is answered', asy
   assert.deepEqual((await ch.answerTo('s1')).result, { answeredBy: 'a' });
   call(peer, 'b', asked);
   await new Promise((r) => setTimeout(r, 10));
-  assert.equal(ch.sent.filter((m) => (m as { method?: string }).method === 'tools/call').length, 2, 'b is sent beside a: the server says which call asks');
+  assert.equal(
+    ch.sent.filter((m) => (m as { method?: string }).method === 'tools/call').length,
+    2,
+    'b is sent beside a: the server says which call asks',
+  );
   ch.deliver({ jsonrpc: '2.0', id: 'p', method: 'ping' });
   assert.deepEqual((await ch.answerTo('p')).result, {});
   ch.deliver({ jsonrpc: '2.0', id: 'n', method: 'roots/list' });
@@ -120,7 +133,10 @@ test('callers that cannot be asked run together; a question then reaches none of
   call(peer, 'x', asked, { askable: false });
   call(peer, 'y', asked, { askable: false });
   ch.deliver(sampling('s1'));
-  assert.match(((await ch.answerTo('s1')).error as { message: string }).message, /none of the callers with calls in flight can answer/);
+  assert.match(
+    ((await ch.answerTo('s1')).error as { message: string }).message,
+    /none of the callers with calls in flight can answer/,
+  );
   assert.deepEqual(asked, []);
   await peer.close();
 });

@@ -12,7 +12,13 @@
  * (ask-lane.ts). Otherwise the server gets an error that says why, and no caller is asked.
  */
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
-import { classify, type JsonObject, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import {
+  classify,
+  type JsonObject,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type RequestId,
+} from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
 import { AskLane } from './ask-lane.ts';
@@ -72,7 +78,10 @@ export class Peer {
 
   request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
     if (!opts.onServerRequest || !this.#asks) return this.#request(method, params, opts);
-    return this.#lane.run(Boolean(opts.askable), () => this.#request(method, params, opts), { signal: opts.signal, maxWaitMs: opts.maxTotalMs });
+    return this.#lane.run(Boolean(opts.askable), () => this.#request(method, params, opts), {
+      signal: opts.signal,
+      maxWaitMs: opts.maxTotalMs,
+    });
   }
 
   #request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
@@ -103,11 +112,19 @@ export class Peer {
       this.#pending.set(id, p);
       this.#armIdle(p);
       p.hard = setTimeout(
-        () => this.#cancel(p, new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${opts.maxTotalMs} ms`), 'timeout'),
+        () =>
+          this.#cancel(
+            p,
+            new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${opts.maxTotalMs} ms`),
+            'timeout',
+          ),
         opts.maxTotalMs,
       );
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const msg = params === undefined ? { jsonrpc: '2.0' as const, id, method } : { jsonrpc: '2.0' as const, id, method, params };
+      const msg =
+        params === undefined
+          ? { jsonrpc: '2.0' as const, id, method }
+          : { jsonrpc: '2.0' as const, id, method, params };
       this.#channel.send(msg, opts.signal, opts.headers).catch((err: Error) => {
         if (!this.#pending.has(id)) return;
         p.cleanup();
@@ -134,7 +151,12 @@ export class Peer {
   #armIdle(p: Pending): void {
     clearTimeout(p.idle);
     p.idle = setTimeout(
-      () => this.#cancel(p, new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${p.opts.timeoutMs} ms`), 'timeout'),
+      () =>
+        this.#cancel(
+          p,
+          new GatehouseError('E_UPSTREAM_TIMEOUT', `upstream timed out after ${p.opts.timeoutMs} ms`),
+          'timeout',
+        ),
       p.opts.timeoutMs,
     );
   }
@@ -164,7 +186,10 @@ export class Peer {
       case 'response': {
         const p = typeof c.msg.id === 'number' ? this.#pending.get(c.msg.id) : undefined;
         if (!p) {
-          this.#log.warn({ upstream: this.#channel.description, id: c.msg.id }, 'dropped upstream response with unknown id');
+          this.#log.warn(
+            { upstream: this.#channel.description, id: c.msg.id },
+            'dropped upstream response with unknown id',
+          );
           return;
         }
         p.cleanup();
@@ -213,7 +238,8 @@ export class Peer {
     if (byToken?.opts.onServerRequest) return byToken;
     const calls = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
     const what = `\`${r.method}\``;
-    if (!calls.length) return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
+    if (!calls.length)
+      return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
     if (calls.length === 1) return calls[0];
     if (calls.every((p) => !p.opts.askable)) return `${what}: none of the callers with calls in flight can answer it`;
     return `${what}: ${calls.length} calls are in flight on this connection and the server did not say which one asks (no progress token); the gateway asks no caller it cannot be sure of`;
@@ -229,15 +255,24 @@ export class Peer {
         this.#armIdle(cause);
         answer = await cause.opts.onServerRequest!(r);
       } else {
-        this.#log.info({ upstream: this.#channel.description, method: r.method, why: cause }, 'server request no call can be blamed for');
+        this.#log.info(
+          { upstream: this.#channel.description, method: r.method, why: cause },
+          'server request no call can be blamed for',
+        );
         answer = await this.#onOrphanRequest(r, cause);
       }
     } catch (err) {
-      this.#log.warn({ upstream: this.#channel.description, method: r.method, err: (err as Error).message }, 'server request failed');
+      this.#log.warn(
+        { upstream: this.#channel.description, method: r.method, err: (err as Error).message },
+        'server request failed',
+      );
       answer = { error: { code: -32603, message: 'internal error' } };
     }
     if (this.#closed) return;
-    const msg = 'result' in answer ? { jsonrpc: '2.0' as const, id: r.id, result: answer.result } : { jsonrpc: '2.0' as const, id: r.id, error: answer.error };
+    const msg =
+      'result' in answer
+        ? { jsonrpc: '2.0' as const, id: r.id, result: answer.result }
+        : { jsonrpc: '2.0' as const, id: r.id, error: answer.error };
     this.#channel.send(msg).catch(() => {});
   }
 }

@@ -18,7 +18,11 @@ function everyCut(bytes: Uint8Array): SseEvent[][] {
 }
 
 test('fields, multi-line data, comments and the default event type', () => {
-  const events = parseChunks([enc(': hello\nevent: endpoint\ndata: /messages?s=1\n\nid: 7\ndata: {"a":\ndata:1}\n\ndata\n\nretry: 1500\nfoo: bar\n\n')]);
+  const events = parseChunks([
+    enc(
+      ': hello\nevent: endpoint\ndata: /messages?s=1\n\nid: 7\ndata: {"a":\ndata:1}\n\ndata\n\nretry: 1500\nfoo: bar\n\n',
+    ),
+  ]);
   assert.deepEqual(events, [
     { event: 'endpoint', data: '/messages?s=1', id: '' },
     { event: 'message', data: '{"a":\n1}', id: '7' },
@@ -27,7 +31,8 @@ test('fields, multi-line data, comments and the default event type', () => {
 });
 
 test('the same events whatever the chunk boundaries: CRLF, CR, LF, BOM and split UTF-8', () => {
-  const text = '\uFEFFevent: a\r\ndata: Hello, 世界 🎉\r\n\r\nid: é1\rdata: x\r\rdata: line1\ndata: line2\n\n: c\r\ndata: ok\r\n\r\n';
+  const text =
+    '\uFEFFevent: a\r\ndata: Hello, 世界 🎉\r\n\r\nid: é1\rdata: x\r\rdata: line1\ndata: line2\n\n: c\r\ndata: ok\r\n\r\n';
   const bytes = enc(text);
   const expected = [
     { event: 'a', data: 'Hello, 世界 🎉', id: '' },
@@ -39,7 +44,9 @@ test('the same events whatever the chunk boundaries: CRLF, CR, LF, BOM and split
 });
 
 test('a CR ending one chunk and an LF starting the next are one line end', () => {
-  assert.deepEqual(parseChunks([enc('data: a\r'), enc('\ndata: b\r'), enc('\n\r'), enc('\n')]), [{ event: 'message', data: 'a\nb', id: '' }]);
+  assert.deepEqual(parseChunks([enc('data: a\r'), enc('\ndata: b\r'), enc('\n\r'), enc('\n')]), [
+    { event: 'message', data: 'a\nb', id: '' },
+  ]);
 });
 
 test('an event without its closing blank line is discarded at the end of the stream', async () => {
@@ -48,7 +55,10 @@ test('an event without its closing blank line is discarded at the end of the str
     yield enc('data: one\n\ndata: two\n');
   }
   for await (const e of readSse(body())) events.push(e);
-  assert.deepEqual(events.map((e) => e.data), ['one']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['one'],
+  );
 });
 
 test('id, retry and priming events are tracked the way a resuming client needs', () => {
@@ -109,6 +119,9 @@ test('an event whose data is not valid utf-8 is dropped whole and counted; the n
   const p = new SseParser();
   const bad = Uint8Array.from([...enc('data: {"a":"'), 0xc3, 0x28, ...enc('"}\n\n')]);
   const events = [...p.push(bad), ...p.push(enc('data: {"b":1}\n\n'))];
-  assert.deepEqual(events.map((e) => e.data), ['{"b":1}']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['{"b":1}'],
+  );
   assert.equal(p.invalidEvents, 1);
 });

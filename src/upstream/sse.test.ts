@@ -54,7 +54,11 @@ function open(url: string, connectTimeoutMs?: number) {
 }
 
 const call = (peer: Peer, name: string, args: JsonObject, opts: Partial<Parameters<Peer['request']>[2]> = {}) =>
-  peer.request('tools/call', { name, arguments: args, ...(opts.onNotification ? { _meta: { progressToken: 'p' } } : {}) }, { timeoutMs: 5000, maxTotalMs: 10_000, ...opts });
+  peer.request(
+    'tools/call',
+    { name, arguments: args, ...(opts.onNotification ? { _meta: { progressToken: 'p' } } : {}) },
+    { timeoutMs: 5000, maxTotalMs: 10_000, ...opts },
+  );
 const text = (r: JsonObject) => (r.content as Array<{ text: string }>)[0].text;
 
 test('handshake and calls over the stream; messages are POSTed to the endpoint the stream named', LIMIT, async () => {
@@ -73,17 +77,29 @@ test('progress, a server->client request and cancellation', LIMIT, async () => {
   const { peer } = open(sdk.url);
   await handshake(peer, { timeoutMs: 5000 });
   const progress: unknown[] = [];
-  assert.equal(text(await call(peer, 'slow', { steps: 3 }, { onNotification: (n) => progress.push(n.params?.progress) })), 'done 3');
+  assert.equal(
+    text(await call(peer, 'slow', { steps: 3 }, { onNotification: (n) => progress.push(n.params?.progress) })),
+    'done 3',
+  );
   assert.deepEqual(progress, [1, 2, 3]);
 
   const asked: JsonRpcRequest[] = [];
-  const r = await call(peer, 'ask', {}, { onServerRequest: async (req) => (asked.push(req), { result: { action: 'decline' } }) });
+  const r = await call(
+    peer,
+    'ask',
+    {},
+    { onServerRequest: async (req) => (asked.push(req), { result: { action: 'decline' } }) },
+  );
   assert.deepEqual(JSON.parse(text(r)), { action: 'decline' });
   assert.equal(asked[0]?.method, 'elicitation/create');
 
   const ac = new AbortController();
-  await assert.rejects(call(peer, 'slow', { steps: 500 }, { signal: ac.signal, onNotification: () => ac.abort() }), (e: GatehouseError) => e.code === 'E_CANCELLED');
-  for (const end = Date.now() + 3000; !sdk.aborted.includes('slow'); await new Promise((res) => setTimeout(res, 10))) assert.ok(Date.now() < end, 'the server saw notifications/cancelled');
+  await assert.rejects(
+    call(peer, 'slow', { steps: 500 }, { signal: ac.signal, onNotification: () => ac.abort() }),
+    (e: GatehouseError) => e.code === 'E_CANCELLED',
+  );
+  for (const end = Date.now() + 3000; !sdk.aborted.includes('slow'); await new Promise((res) => setTimeout(res, 10)))
+    assert.ok(Date.now() < end, 'the server saw notifications/cancelled');
 });
 
 test('the stream dropping closes the channel and fails what was in flight', LIMIT, async () => {
@@ -106,13 +122,18 @@ test('no endpoint in time, or no stream at all, fails the connection', LIMIT, as
   const silent = open(`${oddUrl}/silent`, 200);
   await assert.rejects(silent.channel.ready(), /named no endpoint within 200 ms/);
   const missing = open(`${oddUrl}/nothing-here`);
-  await assert.rejects(missing.peer.request('tools/list', undefined, { timeoutMs: 2000, maxTotalMs: 2000 }), (e: GatehouseError) => e.code === 'E_UPSTREAM_FAILED');
+  await assert.rejects(
+    missing.peer.request('tools/list', undefined, { timeoutMs: 2000, maxTotalMs: 2000 }),
+    (e: GatehouseError) => e.code === 'E_UPSTREAM_FAILED',
+  );
   assert.equal((await missing.closed)?.message, 'upstream sse stream answered http 404');
 });
 
 test('a request POST answered with an error status fails that request with its status', LIMIT, async () => {
   const { peer } = open(`${oddUrl}/broken`);
-  const err = await peer.request('tools/list', undefined, { timeoutMs: 2000, maxTotalMs: 2000 }).catch((e: unknown) => e);
+  const err = await peer
+    .request('tools/list', undefined, { timeoutMs: 2000, maxTotalMs: 2000 })
+    .catch((e: unknown) => e);
   assert.ok(err instanceof UpstreamRpcError);
   assert.equal(err.message, 'upstream http 500');
   assert.deepEqual(err.data, { httpStatus: 500 });

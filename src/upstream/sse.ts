@@ -30,7 +30,11 @@ export class LegacySseChannel implements Channel {
   #endpoint: Promise<string> | undefined;
   #closed = false;
 
-  constructor(name: string, opts: { url: string; headers?: Record<string, string>; connectTimeoutMs?: number }, log: Logger) {
+  constructor(
+    name: string,
+    opts: { url: string; headers?: Record<string, string>; connectTimeoutMs?: number },
+    log: Logger,
+  ) {
     this.description = `sse:${name}`;
     this.#url = new URL(opts.url);
     this.#pool = new Pool(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
@@ -91,7 +95,10 @@ export class LegacySseChannel implements Channel {
         reject(err);
         this.#shutdown(err);
       };
-      const timer = setTimeout(() => fail(new Error(`upstream sse stream named no endpoint within ${this.#connectMs} ms`)), this.#connectMs);
+      const timer = setTimeout(
+        () => fail(new Error(`upstream sse stream named no endpoint within ${this.#connectMs} ms`)),
+        this.#connectMs,
+      );
       const run = async () => {
         const res = await this.#pool.request({
           path: `${this.#url.pathname}${this.#url.search}`,
@@ -110,7 +117,8 @@ export class LegacySseChannel implements Channel {
           if (!named) {
             if (ev.event !== 'endpoint') continue; // the endpoint comes first; anything earlier has no session
             const target = new URL(ev.data.trim(), this.#url);
-            if (target.origin !== this.#url.origin) throw new Error(`upstream sse endpoint \`${target.origin}\` is on another origin`);
+            if (target.origin !== this.#url.origin)
+              throw new Error(`upstream sse endpoint \`${target.origin}\` is on another origin`);
             named = true;
             clearTimeout(timer);
             resolve(`${target.pathname}${target.search}`);

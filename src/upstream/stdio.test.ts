@@ -7,13 +7,30 @@ import { StderrLog, StdioChannel } from './stdio.ts';
 test('stderr lines: at most `burst` per window; the first line after says how many were left out', () => {
   const r = new StderrLog(2, 1000);
   const seen: Array<[number, number]> = [];
-  for (const [t, n] of [[0, 1], [10, 2], [20, 3], [30, 4], [1000, 5], [1001, 6], [1002, 7]]) r.line(t, (s) => seen.push([n, s]));
-  assert.deepEqual(seen, [[1, 0], [2, 0], [5, 2], [6, 0]]);
+  for (const [t, n] of [
+    [0, 1],
+    [10, 2],
+    [20, 3],
+    [30, 4],
+    [1000, 5],
+    [1001, 6],
+    [1002, 7],
+  ])
+    r.line(t, (s) => seen.push([n, s]));
+  assert.deepEqual(seen, [
+    [1, 0],
+    [2, 0],
+    [5, 2],
+    [6, 0],
+  ]);
 });
 
 test('a server that dies: its last stderr lines, and no log line names it twice', async () => {
   const lines: string[] = [];
-  const log = pino({ level: 'info', base: undefined }, new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n')), cb()) }));
+  const log = pino(
+    { level: 'info', base: undefined },
+    new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n')), cb()) }),
+  );
   const script = 'for (let i = 1; i <= 12; i++) console.error(`line ${i}`); process.exit(3)';
   const ch = new StdioChannel('dies', { command: process.execPath, args: ['-e', script], env: {} }, log);
   const closed = new Promise<Error | undefined>((res) => ch.setReceiver({ message: () => {}, closed: res }));

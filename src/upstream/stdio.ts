@@ -121,8 +121,12 @@ export class StdioChannel implements Channel {
         errLine = errLine.slice(i + 1);
         if (line.trim()) this.#tail = [...this.#tail.slice(1 - TAIL_LINES), line.slice(0, 300)];
         // The sandbox's own complaints (a path missing, say) explain why a server never started.
-        if (line.startsWith('bwrap:') || line.startsWith('setpriv:') || line.startsWith('prlimit:')) log.warn({ upstream: name, stderr: line }, 'sandbox could not start the server');
-        else if (line.trim()) stderrLog.line(Date.now(), (n) => log.info({ upstream: name, stderr: line, ...(n ? { suppressed: n } : {}) }, 'upstream stderr'));
+        if (line.startsWith('bwrap:') || line.startsWith('setpriv:') || line.startsWith('prlimit:'))
+          log.warn({ upstream: name, stderr: line }, 'sandbox could not start the server');
+        else if (line.trim())
+          stderrLog.line(Date.now(), (n) =>
+            log.info({ upstream: name, stderr: line, ...(n ? { suppressed: n } : {}) }, 'upstream stderr'),
+          );
       }
       if (errLine.length > 8192) errLine = '';
     });
@@ -227,7 +231,12 @@ export class StdioChannel implements Channel {
       this.#log.warn({ upstream: this.description, bytes: line.length }, 'refused upstream output that is not UTF-8');
       const id = (msg as { id?: unknown } | null)?.id;
       const response = msg && typeof msg === 'object' && ('result' in msg || 'error' in msg);
-      if (response && (typeof id === 'string' || typeof id === 'number')) this.#receiver?.message({ jsonrpc: '2.0', id, error: { code: -32603, message: 'the upstream answered with bytes that are not UTF-8' } });
+      if (response && (typeof id === 'string' || typeof id === 'number'))
+        this.#receiver?.message({
+          jsonrpc: '2.0',
+          id,
+          error: { code: -32603, message: 'the upstream answered with bytes that are not UTF-8' },
+        });
       return;
     }
     this.#receiver?.message(msg);

@@ -1,5 +1,11 @@
 /** What the rest of the gateway sees of an upstream MCP server connection. */
-import type { JsonObject, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, RequestId } from '../protocol/jsonrpc.ts';
+import type {
+  JsonObject,
+  JsonRpcMessage,
+  JsonRpcNotification,
+  JsonRpcRequest,
+  RequestId,
+} from '../protocol/jsonrpc.ts';
 
 export type Era = 'modern' | 'legacy';
 
@@ -36,10 +42,7 @@ export interface Channel {
   send(msg: JsonRpcMessage, signal?: AbortSignal, headers?: Record<string, string>): Promise<void>;
   /** Cancel an in-flight request at transport level (HTTP: close its stream). Returns false if unsupported. */
   cancel?(id: RequestId): boolean;
-  setReceiver(r: {
-    message(msg: unknown, relatedTo?: RequestId): void;
-    closed(err?: Error): void;
-  }): void;
+  setReceiver(r: { message(msg: unknown, relatedTo?: RequestId): void; closed(err?: Error): void }): void;
   close(): Promise<void>;
   /** For diagnostics only (never sent to callers). */
   readonly description: string;

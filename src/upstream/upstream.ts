@@ -150,7 +150,8 @@ export class Upstream extends EventEmitter<{
   async legacySession(): Promise<Upstream | undefined> {
     if (this.#legacyOnly || this.cfg.transport === 'sse' || (this.cfg.era ?? 'auto') !== 'auto') return undefined;
     if (this.#state !== 'ready') await this.#usablePeer().catch(() => undefined);
-    if (this.#identity?.era !== 'modern' || this.#state !== 'ready' || Date.now() < this.#legacyRefusedUntil) return undefined;
+    if (this.#identity?.era !== 'modern' || this.#state !== 'ready' || Date.now() < this.#legacyRefusedUntil)
+      return undefined;
     if (!this.#legacy || this.#legacy.state === 'stopped') {
       const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true });
       legacy.sandbox = this.sandbox;
@@ -162,7 +163,10 @@ export class Upstream extends EventEmitter<{
       await legacy.#usablePeer();
       return legacy;
     } catch {
-      this.#log.info({ retryInMs: LEGACY_SESSION_RETRY_MS }, 'upstream refused a 2025-11-25 session: legacy callers are served over 2026-07-28');
+      this.#log.info(
+        { retryInMs: LEGACY_SESSION_RETRY_MS },
+        'upstream refused a 2025-11-25 session: legacy callers are served over 2026-07-28',
+      );
       this.#legacyRefusedUntil = Date.now() + LEGACY_SESSION_RETRY_MS;
       if (this.#legacy === legacy) this.#legacy = undefined;
       await legacy.stop();
@@ -171,11 +175,18 @@ export class Upstream extends EventEmitter<{
   }
 
   /** Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept. */
-  async request(method: string, params: JsonObject | undefined, opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>): Promise<JsonObject> {
+  async request(
+    method: string,
+    params: JsonObject | undefined,
+    opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>,
+  ): Promise<JsonObject> {
     const ticket = this.breaker.admit();
     if (!ticket) {
       const wait = Math.max(0, (this.breaker.retryAt ?? Date.now()) - Date.now());
-      throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable: it kept failing (circuit open, next try in ${Math.ceil(wait / 1000)} s)`);
+      throw new GatehouseError(
+        'E_UPSTREAM_UNAVAILABLE',
+        `upstream \`${this.name}\` is unavailable: it kept failing (circuit open, next try in ${Math.ceil(wait / 1000)} s)`,
+      );
     }
     try {
       const result = await this.#request(method, params, opts);
@@ -189,12 +200,19 @@ export class Upstream extends EventEmitter<{
     }
   }
 
-  async #request(method: string, params: JsonObject | undefined, opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>): Promise<JsonObject> {
+  async #request(
+    method: string,
+    params: JsonObject | undefined,
+    opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>,
+  ): Promise<JsonObject> {
     const peer = await this.#usablePeer();
     const identity = this.#identity!;
     let p = params;
     if (identity.era === 'modern') {
-      const meta = { ...((params?._meta as JsonObject | undefined) ?? {}), ...modernMeta(opts.clientCapabilities ?? GATEWAY_CLIENT_CAPABILITIES) };
+      const meta = {
+        ...((params?._meta as JsonObject | undefined) ?? {}),
+        ...modernMeta(opts.clientCapabilities ?? GATEWAY_CLIENT_CAPABILITIES),
+      };
       p = { ...(params ?? {}), _meta: meta };
     }
     return peer.request(method, p, {
@@ -214,12 +232,16 @@ export class Upstream extends EventEmitter<{
   }
 
   async #usablePeer(): Promise<Peer> {
-    if (this.#state === 'stopped') throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is stopped`);
+    if (this.#state === 'stopped')
+      throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is stopped`);
     if (this.#state !== 'ready') {
       const wait = this.start();
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`)), this.cfg.timeouts.connectMs);
+        timer = setTimeout(
+          () => reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`)),
+          this.cfg.timeouts.connectMs,
+        );
       });
       try {
         await Promise.race([wait, limit]);
@@ -230,7 +252,8 @@ export class Upstream extends EventEmitter<{
       }
     }
     const peer = this.#peer;
-    if (!peer || peer.closed) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`);
+    if (!peer || peer.closed)
+      throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`);
     return peer;
   }
 
@@ -244,10 +267,28 @@ export class Upstream extends EventEmitter<{
     const cfg = this.cfg;
     if (cfg.transport === 'stdio') {
       // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
-      if (!this.sandbox && cfg.sandbox) throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
-      if (!this.sandbox) return new StdioChannel(cfg.name, { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd }, this.#channelLog);
+      if (!this.sandbox && cfg.sandbox)
+        throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
+      if (!this.sandbox)
+        return new StdioChannel(
+          cfg.name,
+          { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd },
+          this.#channelLog,
+        );
       const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
-      return new StdioChannel(cfg.name, { command: l.command, args: l.args, env: l.env, cwd: l.cwd, fds: l.fds, onStarted: l.started, onExited: l.exited }, this.#channelLog);
+      return new StdioChannel(
+        cfg.name,
+        {
+          command: l.command,
+          args: l.args,
+          env: l.env,
+          cwd: l.cwd,
+          fds: l.fds,
+          onStarted: l.started,
+          onExited: l.exited,
+        },
+        this.#channelLog,
+      );
     }
     if (cfg.transport === 'sse') {
       const { LegacySseChannel } = await import('./sse.ts');
@@ -284,12 +325,30 @@ export class Upstream extends EventEmitter<{
       this.#state = 'ready';
       this.#readySince = Date.now();
       this.#lastError = '';
-      if (!this.#legacyOnly && (cached?.era !== identity.era || cached.fingerprint !== fp || cached.protocolVersion !== identity.protocolVersion)) {
+      if (
+        !this.#legacyOnly &&
+        (cached?.era !== identity.era ||
+          cached.fingerprint !== fp ||
+          cached.protocolVersion !== identity.protocolVersion)
+      ) {
         await this.#verdicts
-          .put({ server: this.name, fingerprint: fp, era: identity.era, protocolVersion: identity.protocolVersion, probedAt: Date.now() })
+          .put({
+            server: this.name,
+            fingerprint: fp,
+            era: identity.era,
+            protocolVersion: identity.protocolVersion,
+            probedAt: Date.now(),
+          })
           .catch((err: Error) => this.#log.warn({ err: err.message }, 'could not cache era verdict'));
       }
-      this.#log.info({ era: identity.era, protocolVersion: identity.protocolVersion, server: identity.serverInfo[META.serverInfo] ?? identity.serverInfo.name }, 'upstream ready');
+      this.#log.info(
+        {
+          era: identity.era,
+          protocolVersion: identity.protocolVersion,
+          server: identity.serverInfo[META.serverInfo] ?? identity.serverInfo.name,
+        },
+        'upstream ready',
+      );
       this.emit('ready', identity);
       if (identity.era === 'modern') this.#listen(peer, identity);
     } catch (err) {
@@ -316,13 +375,17 @@ export class Upstream extends EventEmitter<{
     const forever = 2_147_483_647;
     const opened = Date.now();
     peer
-      .request('subscriptions/listen', { notifications, _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) }, {
-        timeoutMs: forever,
-        maxTotalMs: forever,
-        onNotification: (n) => {
-          if (n.method !== 'notifications/subscriptions/acknowledged') this.emit('event', n);
+      .request(
+        'subscriptions/listen',
+        { notifications, _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) },
+        {
+          timeoutMs: forever,
+          maxTotalMs: forever,
+          onNotification: (n) => {
+            if (n.method !== 'notifications/subscriptions/acknowledged') this.emit('event', n);
+          },
         },
-      })
+      )
       .catch(() => undefined)
       .finally(() => {
         if (this.#peer !== peer || peer.closed || this.#state !== 'ready') return;

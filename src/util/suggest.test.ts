@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { closestKey, editDistance, suggest } from './suggest.ts';
 
 test('editDistance counts insertions, deletions and substitutions', () => {
-  assert.deepEqual([editDistance('', ''), editDistance('abc', 'abc'), editDistance('comand', 'command'), editDistance('kitten', 'sitting'), editDistance('', 'ab')], [0, 0, 1, 3, 2]);
+  assert.deepEqual(
+    [
+      editDistance('', ''),
+      editDistance('abc', 'abc'),
+      editDistance('comand', 'command'),
+      editDistance('kitten', 'sitting'),
+      editDistance('', 'ab'),
+    ],
+    [0, 0, 1, 3, 2],
+  );
 });
 
 test('suggest: the first closest name within two edits, ignoring case; nothing when all are further', () => {

@@ -16,10 +16,14 @@ const hasGateway = existsSync(cli);
 let shared: Promise<ConformanceRun> | undefined;
 const run = () => (shared ??= runConformance(Object.keys(SUITES), { directOnly: !hasGateway }));
 
-const failing = (s: SuiteScores, scoredOnly: boolean) => Object.keys(s).filter((k) => !s[k].ok && !(scoredOnly && s[k].notScored));
-const detail = (s: SuiteScores, names: string[]) => names.map((n) => `${n}: ${(s[n]?.failures ?? ['did not run']).join('; ')}`).join('\n');
+const failing = (s: SuiteScores, scoredOnly: boolean) =>
+  Object.keys(s).filter((k) => !s[k].ok && !(scoredOnly && s[k].notScored));
+const detail = (s: SuiteScores, names: string[]) =>
+  names.map((n) => `${n}: ${(s[n]?.failures ?? ['did not run']).join('; ')}`).join('\n');
 
-test('conformance, direct: the fixture passes the released suites and the scored 2026-07-28 requirements', { timeout: 90_000 }, async () => {
+test('conformance, direct: the fixture passes the released suites and the scored 2026-07-28 requirements', {
+  timeout: 90_000,
+}, async () => {
   for (const r of (await run()).direct) {
     assert.equal(r.error, undefined, `suite ${r.suite} ran`);
     assert.ok(Object.keys(r.scores).length >= 30, `suite ${r.suite} ran ${Object.keys(r.scores).length} scenarios`);
@@ -39,8 +43,15 @@ test('conformance, through gatehouse: no scored scenario that passes directly fa
     assert.ok(g && !g.error, `suite ${d.suite} ran through gatehouse${g?.error ? `: ${g.error}` : ''}`);
     const lost = regressions(d.scores, g.scores);
     const scoredLost = lost.filter((s) => !d.scores[s].notScored);
-    if (lost.length > scoredLost.length) t.diagnostic(`suite ${d.suite}, not scored, passes directly only: ${lost.filter((s) => d.scores[s].notScored).join(', ')}`);
-    assert.deepEqual(scoredLost, [], `suite ${d.suite}, passes directly but not through gatehouse:\n${detail(g.scores, scoredLost)}`);
+    if (lost.length > scoredLost.length)
+      t.diagnostic(
+        `suite ${d.suite}, not scored, passes directly only: ${lost.filter((s) => d.scores[s].notScored).join(', ')}`,
+      );
+    assert.deepEqual(
+      scoredLost,
+      [],
+      `suite ${d.suite}, passes directly but not through gatehouse:\n${detail(g.scores, scoredLost)}`,
+    );
   }
 });
 
@@ -58,5 +69,11 @@ test('conformance, a server whose tools ask by server-to-client request (as refe
   assert.deepEqual(failing(d.scores, false), [], `failing directly:\n${detail(d.scores, failing(d.scores, false))}`);
   const lost = regressions(d.scores, g.scores);
   assert.deepEqual(lost, [], `passes directly but not through gatehouse:\n${detail(g.scores, lost)}`);
-  for (const s of ['tools-call-sampling', 'tools-call-elicitation', 'elicitation-sep1034-defaults', 'elicitation-sep1330-enums']) assert.ok(g.scores[s]?.ok, `${s} passes through gatehouse`);
+  for (const s of [
+    'tools-call-sampling',
+    'tools-call-elicitation',
+    'elicitation-sep1034-defaults',
+    'elicitation-sep1330-enums',
+  ])
+    assert.ok(g.scores[s]?.ok, `${s} passes through gatehouse`);
 });

@@ -11,14 +11,24 @@ import { z } from 'zod';
 import { SEP1034, SEP1330, text } from './fixture-tools.ts';
 
 export function addClassicClientRequestTools(s: McpServer): void {
-  s.registerTool('test_sampling', { description: 'asks the client llm', inputSchema: z.object({ prompt: z.string() }) }, async ({ prompt }, ctx) => {
-    const r = await ctx.mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 });
-    const c = r.content as { type: string; text?: string };
-    return text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
-  });
+  s.registerTool(
+    'test_sampling',
+    { description: 'asks the client llm', inputSchema: z.object({ prompt: z.string() }) },
+    async ({ prompt }, ctx) => {
+      const r = await ctx.mcpReq.requestSampling({
+        messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
+        maxTokens: 100,
+      });
+      const c = r.content as { type: string; text?: string };
+      return text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
+    },
+  );
   const userSchema = {
     type: 'object',
-    properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } },
+    properties: {
+      username: { type: 'string', description: "User's response" },
+      email: { type: 'string', description: "User's email address" },
+    },
     required: ['username', 'email'],
   };
   elicit(s, 'test_elicitation', (a) => a.message ?? '', userSchema, 'User response');
@@ -26,10 +36,20 @@ export function addClassicClientRequestTools(s: McpServer): void {
   elicit(s, 'test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed');
 }
 
-function elicit(s: McpServer, name: string, message: (args: { message?: string }) => string, requestedSchema: object, report: string): void {
+function elicit(
+  s: McpServer,
+  name: string,
+  message: (args: { message?: string }) => string,
+  requestedSchema: object,
+  report: string,
+): void {
   const inputSchema = z.object({ message: name === 'test_elicitation' ? z.string() : z.string().optional() });
-  s.registerTool(name, { description: `asks the user (${name})`, inputSchema }, async (args: { message?: string }, ctx: ServerContext) => {
-    const r = await ctx.mcpReq.elicitInput({ message: message(args), requestedSchema } as never);
-    return text(`${report}: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-  });
+  s.registerTool(
+    name,
+    { description: `asks the user (${name})`, inputSchema },
+    async (args: { message?: string }, ctx: ServerContext) => {
+      const r = await ctx.mcpReq.elicitInput({ message: message(args), requestedSchema } as never);
+      return text(`${report}: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
+    },
+  );
 }

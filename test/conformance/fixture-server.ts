@@ -18,7 +18,14 @@ import { randomUUID } from 'node:crypto';
 import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { EventStore, McpRequestContext, McpServer } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
-import { addClientRequestTools, addContentTools, addHandlers, addPrompts, addResources, createFixtureServer } from './fixture-tools.ts';
+import {
+  addClientRequestTools,
+  addContentTools,
+  addHandlers,
+  addPrompts,
+  addResources,
+  createFixtureServer,
+} from './fixture-tools.ts';
 import { addDiagnosticTools, addInputRequiredTools, stateCodec } from './fixture-modern.ts';
 import { addClassicClientRequestTools } from './fixture-classic.ts';
 
@@ -39,9 +46,12 @@ function build(ctx: McpRequestContext): McpServer {
   addPrompts(s);
   addHandlers(s);
   addInputRequiredTools(s);
-  addDiagnosticTools(s, ctx.era === 'modern'
-    ? { toolsChanged: () => modern.notify.toolsChanged(), promptsChanged: () => modern.notify.promptsChanged() }
-    : { toolsChanged: () => s.sendToolListChanged(), promptsChanged: () => s.sendPromptListChanged() });
+  addDiagnosticTools(
+    s,
+    ctx.era === 'modern'
+      ? { toolsChanged: () => modern.notify.toolsChanged(), promptsChanged: () => modern.notify.promptsChanged() }
+      : { toolsChanged: () => s.sendToolListChanged(), promptsChanged: () => s.sendPromptListChanged() },
+  );
   return s;
 }
 
@@ -76,7 +86,8 @@ async function serveLegacy(req: IncomingMessage, res: ServerResponse, body: unkn
   let t = typeof sid === 'string' ? sessions.get(sid) : undefined;
   if (!t) {
     if (sid) return json(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'session not found' } });
-    if (req.method !== 'POST') return json(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'no session' } });
+    if (req.method !== 'POST')
+      return json(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'no session' } });
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       eventStore: memoryEventStore(),

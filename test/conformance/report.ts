@@ -71,7 +71,10 @@ export function regressions(direct: SuiteScores, gateway: SuiteScores): string[]
 /** True when the gateway's score is below the direct score: fewer passing scenarios, or any regression. */
 export function gatewayBelow(direct: SuiteRun, gateway: SuiteRun | undefined): boolean {
   if (!gateway || gateway.error) return true;
-  return totals(gateway.scores).passing < totals(direct.scores).passing || regressions(direct.scores, gateway.scores).length > 0;
+  return (
+    totals(gateway.scores).passing < totals(direct.scores).passing ||
+    regressions(direct.scores, gateway.scores).length > 0
+  );
 }
 
 function cell(x: ScenarioScore | undefined): string {
@@ -86,12 +89,33 @@ function totalCell(t: Totals): string {
 export function table(direct: SuiteRun, gateway: SuiteRun | undefined, gatewayError?: string): string {
   const gwScores = gateway?.scores ?? {};
   const names = [...new Set([...Object.keys(direct.scores), ...Object.keys(gwScores)])];
-  const note = (s: string) => (direct.scores[s]?.notScored ?? gwScores[s]?.notScored ? ` (not scored: ${direct.scores[s]?.notScored ?? gwScores[s]?.notScored})` : '');
-  const rows = names.map((s) => `| ${s}${note(s)} | ${cell(direct.scores[s])} | ${gateway ? cell(gwScores[s]) : 'not run'} |`);
-  const gwTotal = (scoredOnly: boolean) => (!gateway ? (gatewayError ? 'failed' : 'not run') : gateway.error ? 'failed' : totalCell(totals(gwScores, scoredOnly)));
-  const lines = [`### suite: ${direct.suite}`, '', '| scenario | direct | through gatehouse |', '|---|---|---|', ...rows];
-  lines.push(`| **total** | ${direct.error ? `failed: ${direct.error}` : totalCell(totals(direct.scores))} | ${gwTotal(false)} |`);
-  if (names.some((s) => note(s))) lines.push(`| **scored only** | ${totalCell(totals(direct.scores, true))} | ${gwTotal(true)} |`);
+  const note = (s: string) =>
+    (direct.scores[s]?.notScored ?? gwScores[s]?.notScored)
+      ? ` (not scored: ${direct.scores[s]?.notScored ?? gwScores[s]?.notScored})`
+      : '';
+  const rows = names.map(
+    (s) => `| ${s}${note(s)} | ${cell(direct.scores[s])} | ${gateway ? cell(gwScores[s]) : 'not run'} |`,
+  );
+  const gwTotal = (scoredOnly: boolean) =>
+    !gateway
+      ? gatewayError
+        ? 'failed'
+        : 'not run'
+      : gateway.error
+        ? 'failed'
+        : totalCell(totals(gwScores, scoredOnly));
+  const lines = [
+    `### suite: ${direct.suite}`,
+    '',
+    '| scenario | direct | through gatehouse |',
+    '|---|---|---|',
+    ...rows,
+  ];
+  lines.push(
+    `| **total** | ${direct.error ? `failed: ${direct.error}` : totalCell(totals(direct.scores))} | ${gwTotal(false)} |`,
+  );
+  if (names.some((s) => note(s)))
+    lines.push(`| **scored only** | ${totalCell(totals(direct.scores, true))} | ${gwTotal(true)} |`);
   const why = gatewayError ?? gateway?.error;
   if (why) lines.push('', `**the run through gatehouse failed:** ${why}`);
   else if (gateway) {

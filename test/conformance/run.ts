@@ -21,7 +21,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { childEnv, stopper } from '../support/processes.ts';
-import { failedChecks, gatewayBelow, parseSummary, regressions, scenarioOfFolder, table, type SuiteRun } from './report.ts';
+import {
+  failedChecks,
+  gatewayBelow,
+  parseSummary,
+  regressions,
+  scenarioOfFolder,
+  table,
+  type SuiteRun,
+} from './report.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const STABLE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
@@ -54,9 +62,11 @@ export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
     for (const folder of readdirSync(out)) {
       const name = scenarioOfFolder(folder) ?? '';
       const file = join(out, folder, 'checks.json');
-      if (scores[name] && !scores[name].ok && existsSync(file)) scores[name].failures = failedChecks(JSON.parse(readFileSync(file, 'utf8')));
+      if (scores[name] && !scores[name].ok && existsSync(file))
+        scores[name].failures = failedChecks(JSON.parse(readFileSync(file, 'utf8')));
     }
-    if (!Object.keys(scores).length) return { suite, scores, error: `the conformance suite printed no summary: ${text.slice(-1500)}` };
+    if (!Object.keys(scores).length)
+      return { suite, scores, error: `the conformance suite printed no summary: ${text.slice(-1500)}` };
     return { suite, scores };
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -73,12 +83,15 @@ export function startFixture(era = 'both', tools = 'input-required'): Promise<Pr
   const args = [join(ROOT, 'test/conformance/fixture-server.ts'), '--port', '0', '--era', era, '--tools', tools];
   const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
-    const timer = setTimeout(() => (child.kill('SIGKILL'), fail(new Error('the fixture printed no url in 15 s'))), 15_000);
+    const timer = setTimeout(
+      () => (child.kill('SIGKILL'), fail(new Error('the fixture printed no url in 15 s'))),
+      15_000,
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{') && l.endsWith('}'));
-      if (line) (clearTimeout(timer), done({ url: (JSON.parse(line) as { url: string }).url, stop: stopper(child) }));
+      if (line) clearTimeout(timer), done({ url: (JSON.parse(line) as { url: string }).url, stop: stopper(child) });
     });
     child.once('exit', (code) => (clearTimeout(timer), fail(new Error(`the fixture exited with ${code}`))));
   });
@@ -102,13 +115,20 @@ export async function startGatehouse(fixtureUrl: string, readyMs = 30_000): Prom
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-conformance-gw-'));
   const port = await freePort();
   const config = join(dir, 'gatehouse.yaml');
-  writeFileSync(config, [
-    'version: 1',
-    `gateway: { listen: { host: 127.0.0.1, port: ${port} }, stateDir: ${JSON.stringify(join(dir, 'state'))} }`,
-    `servers: [{ name: fixture, transport: http, url: ${JSON.stringify(fixtureUrl)} }]`,
-    '',
-  ].join('\n'));
-  const child = spawn(process.execPath, [cli, 'start', '--config', config], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    config,
+    [
+      'version: 1',
+      `gateway: { listen: { host: 127.0.0.1, port: ${port} }, stateDir: ${JSON.stringify(join(dir, 'state'))} }`,
+      `servers: [{ name: fixture, transport: http, url: ${JSON.stringify(fixtureUrl)} }]`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [cli, 'start', '--config', config], {
+    cwd: ROOT,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // The gateway's own log: the last 4 kB are quoted if it fails to start; all of it goes to
   // $GATEHOUSE_CONFORMANCE_LOG when set (to diagnose a scenario that fails only through the gateway).
   const logFile = process.env.GATEHOUSE_CONFORMANCE_LOG;
@@ -132,7 +152,10 @@ export async function startGatehouse(fixtureUrl: string, readyMs = 30_000): Prom
     if (r?.status === 200) return { url: `${base}/servers/fixture/mcp`, stop };
     await new Promise((r2) => setTimeout(r2, 200));
   }
-  const why = child.exitCode !== null ? `gatehouse exited with ${child.exitCode}` : `gatehouse was not ready in ${readyMs / 1000} s`;
+  const why =
+    child.exitCode !== null
+      ? `gatehouse exited with ${child.exitCode}`
+      : `gatehouse was not ready in ${readyMs / 1000} s`;
   await stop();
   throw new Error(`${why}; its last output:\n${log.trim()}`);
 }
@@ -152,9 +175,17 @@ export interface ConformanceRun {
 }
 
 /** The suites against the fixture directly, then (unless `directOnly`) through Gatehouse. */
-export async function runConformance(suites: string[], opts: { directOnly?: boolean; era?: string; tools?: string } = {}): Promise<ConformanceRun> {
+export async function runConformance(
+  suites: string[],
+  opts: { directOnly?: boolean; era?: string; tools?: string } = {},
+): Promise<ConformanceRun> {
   const fixture = await startFixture(opts.era, opts.tools);
-  const result: ConformanceRun = { date: new Date().toISOString(), fixtureEra: opts.era ?? 'both', fixtureTools: opts.tools ?? 'input-required', direct: [] };
+  const result: ConformanceRun = {
+    date: new Date().toISOString(),
+    fixtureEra: opts.era ?? 'both',
+    fixtureTools: opts.tools ?? 'input-required',
+    direct: [],
+  };
   try {
     for (const suite of suites) {
       process.stderr.write(`conformance: suite ${suite}, direct\n`);
@@ -192,26 +223,46 @@ export function failed(run: ConformanceRun, directOnly: boolean): string[] {
     const g = run.gateway?.find((x) => x.suite === d.suite);
     if (!gatewayBelow(d, g)) continue;
     const lost = g && !g.error ? regressions(d.scores, g.scores) : [];
-    why.push(`suite \`${d.suite}\`: the gateway scores below the direct run${g?.error ? ` (${g.error})` : ''}${lost.length ? ` (passes directly only: ${lost.join(', ')})` : ''}`);
+    why.push(
+      `suite \`${d.suite}\`: the gateway scores below the direct run${g?.error ? ` (${g.error})` : ''}${lost.length ? ` (passes directly only: ${lost.join(', ')})` : ''}`,
+    );
   }
   return why;
 }
 
 if (import.meta.main) {
-  const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+  const arg = (name: string) =>
+    process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
   const suites = arg('--suite')?.split(',') ?? Object.keys(SUITES);
   const directOnly = process.argv.includes('--direct-only');
   const run = await runConformance(suites, { directOnly, era: arg('--fixture-era'), tools: arg('--fixture-tools') });
-  for (const d of run.direct) process.stdout.write(`${table(d, run.gateway?.find((g) => g.suite === d.suite), directOnly ? undefined : run.gatewayError)}\n`);
+  for (const d of run.direct)
+    process.stdout.write(
+      `${table(
+        d,
+        run.gateway?.find((g) => g.suite === d.suite),
+        directOnly ? undefined : run.gatewayError,
+      )}\n`,
+    );
   // By default, also the fixture whose tools ask by server-to-client request, as reference servers' do.
   if (!arg('--fixture-tools') && suites.includes('active')) {
     run.classic = await runConformance(['active'], { directOnly, era: arg('--fixture-era'), tools: 'classic' });
     process.stdout.write('\n(the fixture with classic client-request tools, fixture-classic.ts)\n');
-    for (const d of run.classic.direct) process.stdout.write(`${table(d, run.classic.gateway?.find((g) => g.suite === d.suite), directOnly ? undefined : run.classic.gatewayError)}\n`);
+    for (const d of run.classic.direct)
+      process.stdout.write(
+        `${table(
+          d,
+          run.classic.gateway?.find((g) => g.suite === d.suite),
+          directOnly ? undefined : run.classic.gatewayError,
+        )}\n`,
+      );
   }
   mkdirSync(join(ROOT, 'test/conformance/results'), { recursive: true });
   writeFileSync(join(ROOT, 'test/conformance/results/latest.json'), `${JSON.stringify(run, null, 2)}\n`);
-  const problems = [...failed(run, directOnly), ...(run.classic ? failed(run.classic, directOnly).map((p) => `classic tools: ${p}`) : [])];
+  const problems = [
+    ...failed(run, directOnly),
+    ...(run.classic ? failed(run.classic, directOnly).map((p) => `classic tools: ${p}`) : []),
+  ];
   for (const p of problems) process.stderr.write(`conformance: ${p}\n`);
   process.exit(problems.length ? 1 : 0);
 }

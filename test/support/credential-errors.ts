@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { CredentialError } from '../../src/credentials/types.ts';
 
-export async function expectCredentialError(p: Promise<unknown>, code: string, secrets: readonly string[]): Promise<CredentialError> {
+export async function expectCredentialError(
+  p: Promise<unknown>,
+  code: string,
+  secrets: readonly string[],
+): Promise<CredentialError> {
   const err = await p.then(
     () => assert.fail(`expected ${code}`),
     (e: unknown) => e,

@@ -13,7 +13,10 @@ export interface EventuallyOptions {
 
 type Falsy = false | 0 | '' | null | undefined;
 
-export async function eventually<T>(fn: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 50 }: EventuallyOptions = {}): Promise<Exclude<T, Falsy>> {
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 50 }: EventuallyOptions = {},
+): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -24,7 +27,8 @@ export async function eventually<T>(fn: () => T | Promise<T>, { timeoutMs = 10_0
     } catch (err) {
       last = err;
     }
-    if (Date.now() >= deadline) throw new Error(`condition not met within ${timeoutMs} ms`, last === undefined ? undefined : { cause: last });
+    if (Date.now() >= deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms`, last === undefined ? undefined : { cause: last });
     await sleep(intervalMs);
   }
 }

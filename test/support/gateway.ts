@@ -35,7 +35,15 @@ export interface TestGateway {
  */
 export async function startGateway(
   servers: string,
-  opts: { gateway?: string; storage?: string; top?: string; waitMs?: number; port?: number; log?: Logger; before?: (stateDir: string) => Promise<void> } = {},
+  opts: {
+    gateway?: string;
+    storage?: string;
+    top?: string;
+    waitMs?: number;
+    port?: number;
+    log?: Logger;
+    before?: (stateDir: string) => Promise<void>;
+  } = {},
 ): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const yaml = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${opts.port ?? 0} }\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\n${opts.gateway ?? ''}${opts.storage ?? ''}${opts.top ?? ''}servers:\n${servers || '  []\n'}`;
@@ -43,7 +51,9 @@ export async function startGateway(
   writeFileSync(file, yaml);
   const config = parseConfig(yaml, file);
   await opts.before?.(config.gateway.stateDir);
-  const gw = await Gateway.start(config, { log: opts.log ?? (process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger()) });
+  const gw = await Gateway.start(config, {
+    log: opts.log ?? (process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger()),
+  });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
   return {
     gw,
@@ -58,12 +68,18 @@ export async function startGateway(
 }
 
 /** Start the CLI as a child process; resolves once /readyz answers 200. */
-export async function startCli(configYaml: string, dir: string): Promise<{ child: ChildProcess; url: string; file: string; stop(): Promise<void> }> {
+export async function startCli(
+  configYaml: string,
+  dir: string,
+): Promise<{ child: ChildProcess; url: string; file: string; stop(): Promise<void> }> {
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, configYaml);
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -83,19 +99,27 @@ export async function startCli(configYaml: string, dir: string): Promise<{ child
     child,
     url,
     file,
-    stop: () => new Promise<void>((res) => {
-      if (child.exitCode !== null) return res();
-      child.once('exit', () => res());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
 /** Run a `gatehouse` CLI command to completion; stdout, stderr and the exit code. */
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env, ...opts.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args], {
+    env,
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -42,18 +42,22 @@ export interface Proc {
 
 /** Stop a child: SIGTERM, then SIGKILL if it lingers. */
 export function stopper(child: ChildProcess): () => Promise<void> {
-  return () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-  });
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    });
 }
 
 /** A node script that listens on $PORT; `path` is appended to its base URL. */
 export async function startOnPort(script: string, args: string[], path: string): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, ...args], { env: childEnv({ PORT: String(port) }), stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [script, ...args], {
+    env: childEnv({ PORT: String(port) }),
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   await waitForPort(port);
   return { child, url: `http://127.0.0.1:${port}${path}`, stop: stopper(child) };
 }

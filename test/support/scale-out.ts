@@ -14,7 +14,14 @@ import { ROOT } from './gateway.ts';
 import { childEnv, freePort, stopper } from './processes.ts';
 import { after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, redisAvailable, requireService } from './services.ts';
+import {
+  dropPgSchema,
+  freshPgSchema,
+  pgTestUrl,
+  postgresAvailable,
+  redisAvailable,
+  requireService,
+} from './services.ts';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
@@ -52,7 +59,10 @@ export async function cutPostgres(app: string): Promise<number> {
   const c = new pg.Client({ connectionString: pgTestUrl() });
   await c.connect();
   try {
-    const r = await c.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [app]);
+    const r = await c.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
+      [app],
+    );
     return r.rowCount ?? 0;
   } finally {
     await c.end();
@@ -87,7 +97,13 @@ export interface DeploymentOptions {
   secretsKey: string;
 }
 
-export function replicaYaml(o: DeploymentOptions, port: number, stateDir: string, redisUrl = o.redisUrl, extraTools = ''): string {
+export function replicaYaml(
+  o: DeploymentOptions,
+  port: number,
+  stateDir: string,
+  redisUrl = o.redisUrl,
+  extraTools = '',
+): string {
   return `version: 1
 gateway:
   listen: { host: 127.0.0.1, port: ${port} }
@@ -112,7 +128,13 @@ ${o.limitRules ?? '    - { id: few-others, scope: tool, tools: [rec__other], rat
 }
 
 /** Start one replica through the CLI on `port`; resolves once /readyz answers 200. */
-export async function startReplica(name: string, o: DeploymentOptions, port: number, redisUrl?: string, env: Record<string, string> = {}): Promise<Replica> {
+export async function startReplica(
+  name: string,
+  o: DeploymentOptions,
+  port: number,
+  redisUrl?: string,
+  env: Record<string, string> = {},
+): Promise<Replica> {
   const dir = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, replicaYaml(o, port, join(dir, 'state'), redisUrl));
@@ -125,16 +147,32 @@ export async function startReplica(name: string, o: DeploymentOptions, port: num
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(`replica ${name} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`replica ${name} exited (${child.exitCode}): ${out.slice(-2000)}`);
-      return (await fetch(`${url}/readyz`)).status === 200;
-    }, 30_000);
+    await waitFor(
+      `replica ${name} ready`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`replica ${name} exited (${child.exitCode}): ${out.slice(-2000)}`);
+        return (await fetch(`${url}/readyz`)).status === 200;
+      },
+      30_000,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   const stop = stopper(child);
-  return { name, port, url, file, dir, child, log: () => out, stop: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    name,
+    port,
+    url,
+    file,
+    dir,
+    child,
+    log: () => out,
+    stop: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface Nginx {
@@ -221,9 +259,19 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).joi
 export async function startOwnRedis(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   if (!REDIS_SERVER) throw new Error('redis-server is not installed');
   const p = port ?? (await freePort());
-  const child = spawn(REDIS_SERVER, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(REDIS_SERVER, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const { connect } = await import('node:net');
-  await waitFor('redis', () => new Promise((r) => { const s = connect({ host: '127.0.0.1', port: p }); s.once('connect', () => (s.destroy(), r(true))); s.once('error', () => r(false)); }));
+  await waitFor(
+    'redis',
+    () =>
+      new Promise((r) => {
+        const s = connect({ host: '127.0.0.1', port: p });
+        s.once('connect', () => (s.destroy(), r(true)));
+        s.once('error', () => r(false));
+      }),
+  );
   return { url: `redis://127.0.0.1:${p}`, port: p, stop: stopper(child) };
 }
 
@@ -232,12 +280,22 @@ export function newSecretsKey(): string {
 }
 
 /** The JSON-RPC answer of a POST whose reply may be JSON or one SSE event. */
-export async function rpcBody(r: Response): Promise<{ result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } }> {
+export async function rpcBody(
+  r: Response,
+): Promise<{ result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } }> {
   const text = await r.text();
   if ((r.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    const data = text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean);
+    const data = text
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trim())
+      .filter(Boolean);
     for (const d of data) {
-      const m = JSON.parse(d) as { id?: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } };
+      const m = JSON.parse(d) as {
+        id?: unknown;
+        result?: Record<string, unknown>;
+        error?: { code: number; message: string };
+      };
       if (m.id !== undefined && (m.result || m.error)) return m;
     }
     throw new Error(`no answer in the stream: ${text.slice(0, 500)}`);
@@ -271,12 +329,26 @@ export interface Deployment {
  * Three replicas of one deployment (fresh PostgreSQL schema, own Redis key prefix) behind nginx, for
  * one test file: started in its before() hook (then `afterStart`, e.g. API keys), stopped in after().
  */
-export function deployment(name: string, replicaPrefix: string, extra: Partial<DeploymentOptions> = {}, afterStart?: (d: Deployment) => Promise<void>): Deployment {
+export function deployment(
+  name: string,
+  replicaPrefix: string,
+  extra: Partial<DeploymentOptions> = {},
+  afterStart?: (d: Deployment) => Promise<void>,
+): Deployment {
   const schema = freshPgSchema();
   const tmp = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
   let ready = false;
   const d: Deployment = {
-    opts: { schema, app: `gatehouse-${name}-${schema}`, redisUrl: 'redis://127.0.0.1:6379', keyPrefix: `gatehouse-test:${schema}:`, recordFile: join(tmp, 'rec.jsonl'), publicUrl: '', secretsKey: newSecretsKey(), ...extra },
+    opts: {
+      schema,
+      app: `gatehouse-${name}-${schema}`,
+      redisUrl: 'redis://127.0.0.1:6379',
+      keyPrefix: `gatehouse-test:${schema}:`,
+      recordFile: join(tmp, 'rec.jsonl'),
+      publicUrl: '',
+      secretsKey: newSecretsKey(),
+      ...extra,
+    },
     replicas: [],
     tmp,
     lb: undefined,

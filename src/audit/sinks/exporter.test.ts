@@ -41,7 +41,10 @@ test('runOnce drains in batches and persists the cursor after each', async () =>
   const cursors = new MemoryCursors();
   const ex = new Exporter({ name: 'x', sink, source: src, cursors, batchSize: 4 });
   assert.equal(await ex.runOnce(), 11);
-  assert.deepEqual(sink.attempts.map((a) => a.keys.length), [4, 4, 3]);
+  assert.deepEqual(
+    sink.attempts.map((a) => a.keys.length),
+    [4, 4, 3],
+  );
   assert.deepEqual(sink.delivered, keysOf(src));
   assert.equal(cursors.values.get('x'), 11);
   assert.equal(await ex.runOnce(), 0, 'caught up');
@@ -90,7 +93,10 @@ test('a failed batch is retried as the SAME batch, even when records arrived mea
   src.append('gw');
   await assert.rejects(ex.runOnce());
   await ex.runOnce();
-  assert.deepEqual(sink.attempts.map((a) => a.keys), [['gw:1', 'gw:2'], ['gw:1', 'gw:2'], ['gw:1', 'gw:2'], ['gw:3']]);
+  assert.deepEqual(
+    sink.attempts.map((a) => a.keys),
+    [['gw:1', 'gw:2'], ['gw:1', 'gw:2'], ['gw:1', 'gw:2'], ['gw:3']],
+  );
 });
 
 test('background loop: exponential backoff with jitter, bounded by maxMs; Retry-After is a floor', async (t) => {
@@ -100,7 +106,14 @@ test('background loop: exponential backoff with jitter, bounded by maxMs; Retry-
   sink.fail = () => {
     throw new SinkError('HTTP 503');
   };
-  const ex = new Exporter({ name: 'x', sink, source: src, cursors: new MemoryCursors(), backoff: { initialMs: 10, maxMs: 40 }, random: () => 0 });
+  const ex = new Exporter({
+    name: 'x',
+    sink,
+    source: src,
+    cursors: new MemoryCursors(),
+    backoff: { initialMs: 10, maxMs: 40 },
+    random: () => 0,
+  });
   ex.start();
   t.after(() => ex.stop());
   await until('6 attempts', () => sink.attempts.length >= 6);
@@ -108,14 +121,23 @@ test('background loop: exponential backoff with jitter, bounded by maxMs; Retry-
   const gaps = sink.attempts.slice(1).map((a, i) => a.at - sink.attempts[i].at);
   // random 0 → half the exponential base: 5, 10, 20, 20, 20 (base capped at 40).
   assert.ok(gaps[0] >= 4 && gaps[1] >= 9 && gaps[2] >= 19, `grows: ${gaps}`);
-  assert.ok(gaps.every((g) => g < 40 + 30), `bounded: ${gaps}`);
+  assert.ok(
+    gaps.every((g) => g < 40 + 30),
+    `bounded: ${gaps}`,
+  );
   assert.equal(ex.status().failures, sink.attempts.length);
 
   sink.attempts = [];
   sink.fail = (n) => {
     if (n === 1) throw new SinkError('HTTP 429', { status: 429, retryAfterMs: 80 });
   };
-  const ex2 = new Exporter({ name: 'y', sink, source: src, cursors: new MemoryCursors(), backoff: { initialMs: 1, maxMs: 1000 } });
+  const ex2 = new Exporter({
+    name: 'y',
+    sink,
+    source: src,
+    cursors: new MemoryCursors(),
+    backoff: { initialMs: 1, maxMs: 1000 },
+  });
   ex2.start();
   t.after(() => ex2.stop());
   await until('delivered', () => ex2.status().cursor === 1);
@@ -133,7 +155,15 @@ test('non-retryable rejection: surfaced, cursor kept, slow retries only, resumes
   };
   const seen: Array<[string, boolean]> = [];
   const cursors = new MemoryCursors();
-  const ex = new Exporter({ name: 'x', sink, source: src, cursors, backoff: { initialMs: 1, maxMs: 100 }, pollMs: 5, onError: (m, r) => seen.push([m, r]) });
+  const ex = new Exporter({
+    name: 'x',
+    sink,
+    source: src,
+    cursors,
+    backoff: { initialMs: 1, maxMs: 100 },
+    pollMs: 5,
+    onError: (m, r) => seen.push([m, r]),
+  });
   ex.start();
   t.after(() => ex.stop());
   await sleep(250);
@@ -142,7 +172,10 @@ test('non-retryable rejection: surfaced, cursor kept, slow retries only, resumes
   assert.equal(st.cursor, 0);
   assert.equal(cursors.values.get('x'), undefined, 'cursor not advanced: nothing dropped');
   assert.match(st.lastError!, /mapper_parsing_exception/);
-  assert.ok(sink.attempts.length >= 2 && sink.attempts.length <= 4, `retried at maxMs cadence, not in a tight loop: ${sink.attempts.length}`);
+  assert.ok(
+    sink.attempts.length >= 2 && sink.attempts.length <= 4,
+    `retried at maxMs cadence, not in a tight loop: ${sink.attempts.length}`,
+  );
   assert.deepEqual(seen[0], ['HTTP 400 mapper_parsing_exception', false]);
   accept = true;
   await until('delivered after the fix', () => ex.status().cursor === 3);
@@ -171,14 +204,27 @@ test('stop() waits for the in-flight send and its cursor write; no unhandled rej
   // A sink throwing a non-Error, a source that throws, an onError that throws: all contained.
   const bad: Sink = { name: 'bad', send: async () => Promise.reject('not an Error'), close: async () => {} };
   src.append('gw');
-  const ex2 = new Exporter({ name: 'x', sink: bad, source: src, cursors, backoff: { initialMs: 1, maxMs: 5 }, onError: () => {
-    throw new Error('broken callback');
-  } });
+  const ex2 = new Exporter({
+    name: 'x',
+    sink: bad,
+    source: src,
+    cursors,
+    backoff: { initialMs: 1, maxMs: 5 },
+    onError: () => {
+      throw new Error('broken callback');
+    },
+  });
   ex2.start();
   await until('failures', () => ex2.status().failures >= 3);
   await ex2.stop();
   assert.equal(ex2.status().lastError, 'not an Error');
-  const failingSource = new Exporter({ name: 'z', sink, source: { read: () => Promise.reject(new Error('db down')) }, cursors, backoff: { initialMs: 1, maxMs: 5 } });
+  const failingSource = new Exporter({
+    name: 'z',
+    sink,
+    source: { read: () => Promise.reject(new Error('db down')) },
+    cursors,
+    backoff: { initialMs: 1, maxMs: 5 },
+  });
   failingSource.start();
   await until('source failures', () => failingSource.status().failures >= 2);
   await failingSource.stop();

@@ -102,7 +102,8 @@ export class Exporter {
    * called while the background loop runs.
    */
   async runOnce(): Promise<number> {
-    if (this.#loop || this.#draining) throw new Error(`exporter ${this.name}: runOnce while another run is in progress`);
+    if (this.#loop || this.#draining)
+      throw new Error(`exporter ${this.name}: runOnce while another run is in progress`);
     this.#draining = true; // two concurrent drains would send the same batch twice, out of order
     try {
       let sent = 0;
@@ -153,7 +154,8 @@ export class Exporter {
   async #step(): Promise<number> {
     try {
       this.#cursor ??= await this.#o.cursors.get(this.name);
-      if (this.#pending.length === 0) this.#pending = await this.#o.source.read(this.#cursor, Math.max(1, this.#o.batchSize ?? 500));
+      if (this.#pending.length === 0)
+        this.#pending = await this.#o.source.read(this.#cursor, Math.max(1, this.#o.batchSize ?? 500));
       const batch = this.#pending;
       if (batch.length === 0) return 0;
       await this.#o.sink.send(batch.map((r) => r.event));

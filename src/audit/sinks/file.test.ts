@@ -12,7 +12,11 @@ async function tmp(t: { after: (fn: () => Promise<void>) => void }): Promise<str
   return dir;
 }
 
-const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const lines = async (path: string) =>
+  (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 test('file sink: appends JSON Lines, one file for all streams, mode 0600', async (t) => {
   const dir = await tmp(t);
@@ -21,7 +25,10 @@ test('file sink: appends JSON Lines, one file for all streams, mode 0600', async
   await sink.send([src.append('a'), src.append('b')]);
   await sink.send([src.append('a', { tool: 'x\ny' })]);
   const path = join(dir, 'audit-all.jsonl');
-  assert.deepEqual(await lines(path), src.rows.map((r) => r.event));
+  assert.deepEqual(
+    await lines(path),
+    src.rows.map((r) => r.event),
+  );
   assert.equal((await stat(path)).mode & 0o777, 0o600);
   assert.equal((await readFile(path, 'utf8')).split('\n').length, 4, 'a newline in a value does not split a record');
 });
@@ -53,8 +60,15 @@ test('file sink: rotates by size, keeps maxFiles, never splits a record, rotated
   const rotated = files.filter((f) => f !== 'audit-all.jsonl');
   for (const f of rotated) assert.match(f, /^audit-all\.\d{8}T\d{9}Z(-\d+)?\.jsonl$/);
   // The newest records survive, in order, across the rotated files then the live one.
-  const kept = [...(await lines(join(dir, rotated[0]))), ...(await lines(join(dir, rotated[1]))), ...(await lines(join(dir, 'audit-all.jsonl')))];
-  assert.deepEqual(kept.map((e) => e.seq), [7, 8, 9, 10, 11, 12]);
+  const kept = [
+    ...(await lines(join(dir, rotated[0]))),
+    ...(await lines(join(dir, rotated[1]))),
+    ...(await lines(join(dir, 'audit-all.jsonl'))),
+  ];
+  assert.deepEqual(
+    kept.map((e) => e.seq),
+    [7, 8, 9, 10, 11, 12],
+  );
   for (const f of files) {
     assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600, f);
     assert.ok((await stat(join(dir, f))).size <= 600, `${f} within maxBytes`);
@@ -73,12 +87,18 @@ test('file sink: daily rotation when the UTC day changes', async (t) => {
   await sink.send([src.append('gw')]);
   const files = (await readdir(dir)).sort();
   assert.equal(files.length, 2);
-  assert.deepEqual((await lines(join(dir, 'audit-all.jsonl'))).map((e) => e.seq), [3]);
+  assert.deepEqual(
+    (await lines(join(dir, 'audit-all.jsonl'))).map((e) => e.seq),
+    [3],
+  );
 });
 
 test('file sink: an unwritable directory is a retryable SinkError', async (t) => {
   const dir = await tmp(t);
   await writeFile(join(dir, 'file'), '');
   const sink = new FileSink({ dir: join(dir, 'file', 'sub') });
-  await assert.rejects(sink.send([new MemorySource().append('gw')]), (e: Error & { retryable?: boolean }) => e.name === 'SinkError' && e.retryable === true);
+  await assert.rejects(
+    sink.send([new MemorySource().append('gw')]),
+    (e: Error & { retryable?: boolean }) => e.name === 'SinkError' && e.retryable === true,
+  );
 });

@@ -95,13 +95,24 @@ export class FileSink implements Sink {
   async #rotate(path: string, when: Date): Promise<void> {
     const base = path.slice(0, -'.jsonl'.length);
     let target = `${base}.${stamp(when)}.jsonl`;
-    for (let i = 1; await stat(target).then(() => true, () => false); i++) target = `${base}.${stamp(when)}-${i}.jsonl`;
+    for (
+      let i = 1;
+      await stat(target).then(
+        () => true,
+        () => false,
+      );
+      i++
+    )
+      target = `${base}.${stamp(when)}-${i}.jsonl`;
     await rename(path, target);
     await chmod(target, 0o600);
     const prefix = base.slice(this.#o.dir.length + 1) + '.';
-    const rotated = (await readdir(this.#o.dir)).filter((f) => f.startsWith(prefix) && f.endsWith('.jsonl') && /^\d{8}T/.test(f.slice(prefix.length))).sort();
+    const rotated = (await readdir(this.#o.dir))
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.jsonl') && /^\d{8}T/.test(f.slice(prefix.length)))
+      .sort();
     const keep = Math.max(0, this.#o.maxFiles ?? 10);
-    for (const f of rotated.slice(0, Math.max(0, rotated.length - keep))) await rm(join(this.#o.dir, f), { force: true });
+    for (const f of rotated.slice(0, Math.max(0, rotated.length - keep)))
+      await rm(join(this.#o.dir, f), { force: true });
     await syncDir(this.#o.dir);
   }
 }

@@ -27,7 +27,14 @@ const JSON_SAMPLE =
 
 // Every nasty thing a tool name, a subject or an error text could carry.
 const HOSTILE = 'a\nb\r\nc]d"e\\f|g=h\u0000i\u001bj\u0085k\u2028l\u2029m\té🙂 ';
-const hostile: AuditEvent = { ...sample, stream: HOSTILE, tool: HOSTILE, actor: { ...sample.actor!, subject: HOSTILE }, error: HOSTILE, decision: { effect: HOSTILE, rule: 'r', reasons: [HOSTILE] } };
+const hostile: AuditEvent = {
+  ...sample,
+  stream: HOSTILE,
+  tool: HOSTILE,
+  actor: { ...sample.actor!, subject: HOSTILE },
+  error: HOSTILE,
+  decision: { effect: HOSTILE, rule: 'r', reasons: [HOSTILE] },
+};
 /** What the lossy formats keep of HOSTILE: control characters (not CR/LF in CEF) become U+FFFD. */
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -80,15 +87,34 @@ test('rfc5424: PRI from facility and severity; severity from the record', () => 
 
 /** A strict RFC 5424 parser for what our lines use: header, one SD element, MSG. */
 function parse5424(line: string) {
-  const m = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) \[(\S+)((?: [^= \]"]+="(?:[^"\\\]]|\\["\\\]])*")*)\] (.*)$/s.exec(line);
+  const m =
+    /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) \[(\S+)((?: [^= \]"]+="(?:[^"\\\]]|\\["\\\]])*")*)\] (.*)$/s.exec(
+      line,
+    );
   assert.ok(m, `not RFC 5424: ${line}`);
   const params: Record<string, string> = {};
-  for (const p of m[8].matchAll(/ ([^= \]"]+)="((?:[^"\\\]]|\\["\\\]])*)"/g)) params[p[1]] = p[2].replace(/\\(["\\\]])/g, '$1');
-  return { pri: Number(m[1]), time: m[2], host: m[3], app: m[4], procid: m[5], msgid: m[6], sdId: m[7], params, msg: m[9] };
+  for (const p of m[8].matchAll(/ ([^= \]"]+)="((?:[^"\\\]]|\\["\\\]])*)"/g))
+    params[p[1]] = p[2].replace(/\\(["\\\]])/g, '$1');
+  return {
+    pri: Number(m[1]),
+    time: m[2],
+    host: m[3],
+    app: m[4],
+    procid: m[5],
+    msgid: m[6],
+    sdId: m[7],
+    params,
+    msg: m[9],
+  };
 }
 
 test('rfc5424: hostile values are escaped (§6.3.3) and never break the line; MSG keeps the exact record', () => {
-  const line = rfc5424(hostile, { appName: 'gate house\nx'.repeat(10), hostname: 'hôst name', facility: 13, procId: 'p]1' });
+  const line = rfc5424(hostile, {
+    appName: 'gate house\nx'.repeat(10),
+    hostname: 'hôst name',
+    facility: 13,
+    procId: 'p]1',
+  });
   assert.ok(!CONTROLS.test(line), 'no control character anywhere in the line');
   const p = parse5424(line);
   assert.equal(p.host, 'h_st_name', 'header fields: printable ASCII only');
@@ -104,7 +130,9 @@ test('rfc5424: hostile values are escaped (§6.3.3) and never break the line; MS
 });
 
 test('rfc5424: long header fields are cut to their RFC maximum, empty ones are NILVALUE', () => {
-  const p = parse5424(rfc5424({ ...sample, time: 'not a time' }, { appName: '', hostname: 'h'.repeat(300), facility: 1 }));
+  const p = parse5424(
+    rfc5424({ ...sample, time: 'not a time' }, { appName: '', hostname: 'h'.repeat(300), facility: 1 }),
+  );
   assert.equal(p.host.length, 255);
   assert.equal(p.app, '-');
   assert.equal(p.time, '-');
@@ -128,7 +156,7 @@ function parseCef(line: string) {
   let i = 0;
   for (; i < line.length && fields.length < 7; i++) {
     if (line[i] === '\\') cur += line[++i];
-    else if (line[i] === '|') (fields.push(cur), (cur = ''));
+    else if (line[i] === '|') fields.push(cur), (cur = '');
     else cur += line[i];
   }
   const ext: Record<string, string> = {};
@@ -140,7 +168,9 @@ function parseCef(line: string) {
   });
   keys.forEach((k, n) => {
     const end = n + 1 < keys.length ? keys[n + 1].index : rest.length;
-    ext[k[1]] = rest.slice(k.index + k[0].length, end).replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+    ext[k[1]] = rest
+      .slice(k.index + k[0].length, end)
+      .replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
   });
   return { fields, ext };
 }
@@ -150,7 +180,9 @@ test('cef: hostile values escaped per the spec (header | and \\, extension \\ = 
   assert.ok(!CONTROLS.test(line), 'no raw control character');
   const { fields, ext } = parseCef(line);
   assert.equal(fields.length, 7);
-  const expectedName = ['call.refused', HOSTILE, 'refused'].join(' ').replace(new RegExp(CONTROLS.source, 'g'), '\ufffd');
+  const expectedName = ['call.refused', HOSTILE, 'refused']
+    .join(' ')
+    .replace(new RegExp(CONTROLS.source, 'g'), '\ufffd');
   assert.equal(fields[5], expectedName);
   const kept = HOSTILE.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
   assert.equal(ext.cs1, kept, 'tool round-trips (CR/LF kept as \\r \\n)');
@@ -179,7 +211,10 @@ test('otlpLogs: ExportLogsServiceRequest in the OTLP/JSON encoding', () => {
   assert.deepEqual(attr['gatehouse.audit.tool'], { stringValue: 'fs.write' });
   assert.deepEqual(attr['gatehouse.audit.outcome'], { stringValue: 'refused' });
   assert.deepEqual(attr['gatehouse.audit.kind'], { stringValue: 'call.refused' });
-  const plain = otlpLogs([{ ...sample, kind: 'call.outcome', outcome: 'ok' }], { serviceName: 's', serviceInstanceId: 'i' }) as any;
+  const plain = otlpLogs([{ ...sample, kind: 'call.outcome', outcome: 'ok' }], {
+    serviceName: 's',
+    serviceInstanceId: 'i',
+  }) as any;
   assert.equal(plain.resourceLogs[0].scopeLogs[0].logRecords[0].severityNumber, 9);
   assert.ok(!('traceId' in plain.resourceLogs[0].scopeLogs[0].logRecords[0]));
 });

@@ -20,7 +20,10 @@ export const SD_ID = 'gatehouse@32473';
  * in JSON, but some line readers split on them. Valid JSON, same value, one line.
  */
 export function lineJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(v).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** JSON text that is pure printable ASCII: every non-ASCII code unit as \uXXXX (same value). */
@@ -46,7 +49,11 @@ export function level(e: AuditEvent): Level {
 
 const SYSLOG_SEVERITY: Record<Level, number> = { info: 6, warning: 4, error: 3 };
 const CEF_SEVERITY: Record<Level, number> = { info: 3, warning: 6, error: 8 };
-const OTLP_SEVERITY: Record<Level, [number, string]> = { info: [9, 'INFO'], warning: [13, 'WARN'], error: [17, 'ERROR'] };
+const OTLP_SEVERITY: Record<Level, [number, string]> = {
+  info: [9, 'INFO'],
+  warning: [13, 'WARN'],
+  error: [17, 'ERROR'],
+};
 
 /** Milliseconds since the epoch of the record's time, or undefined when it does not parse. */
 function epochMs(e: AuditEvent): number | undefined {
@@ -144,7 +151,8 @@ function summary(e: AuditEvent): Array<[string, string]> {
 }
 
 function syslogPri(e: AuditEvent, facility: number): number {
-  if (!Number.isInteger(facility) || facility < 0 || facility > 23) throw new RangeError('syslog facility must be 0..23');
+  if (!Number.isInteger(facility) || facility < 0 || facility > 23)
+    throw new RangeError('syslog facility must be 0..23');
   return facility * 8 + SYSLOG_SEVERITY[level(e)];
 }
 
@@ -164,7 +172,9 @@ export function syslogHeader(e: AuditEvent, opts: SyslogOptions): string {
  * character \u-escaped), so it needs no BOM and no receiver can mis-decode it.
  */
 export function rfc5424(e: AuditEvent, opts: SyslogOptions): string {
-  const sd = summary(e).map(([k, v]) => ` ${k}="${sdValue(v)}"`).join('');
+  const sd = summary(e)
+    .map(([k, v]) => ` ${k}="${sdValue(v)}"`)
+    .join('');
   return `${syslogHeader(e, opts)} [${SD_ID}${sd}] ${asciiJson(e)}`;
 }
 
@@ -218,7 +228,14 @@ export function cef(e: AuditEvent, opts: { version?: string } = {}): string {
   // Drop a label whose value is absent (label then value, always adjacent above).
   const pairs = ext.filter(([k, v], i) => v !== undefined && !(k.endsWith('Label') && ext[i + 1][1] === undefined));
   const extension = pairs.map(([k, v]) => `${k}=${cefValue(String(v))}`).join(' ');
-  const head = ['Gatehouse', 'Gatehouse', opts.version ?? PRODUCT_VERSION, e.kind, name, String(CEF_SEVERITY[level(e)])];
+  const head = [
+    'Gatehouse',
+    'Gatehouse',
+    opts.version ?? PRODUCT_VERSION,
+    e.kind,
+    name,
+    String(CEF_SEVERITY[level(e)]),
+  ];
   return `CEF:0|${head.map(cefHeader).join('|')}|${extension}`;
 }
 
@@ -260,7 +277,12 @@ export function otlpLogs(events: AuditEvent[], resource: OtlpResource): unknown 
   return {
     resourceLogs: [
       {
-        resource: { attributes: [str('service.name', resource.serviceName), str('service.instance.id', resource.serviceInstanceId)] },
+        resource: {
+          attributes: [
+            str('service.name', resource.serviceName),
+            str('service.instance.id', resource.serviceInstanceId),
+          ],
+        },
         scopeLogs: [{ scope: { name: 'gatehouse.audit', version: PRODUCT_VERSION }, logRecords }],
       },
     ],

@@ -8,7 +8,13 @@ import { HttpSink, parseRetryAfter, type HttpSinkOptions } from './http.ts';
 import { Exporter } from './exporter.ts';
 import { SinkRejected } from './sink.ts';
 import { MemoryCursors, MemorySource } from '../../../test/fixtures/sinks/memory.ts';
-import { elasticReceiver, otlpReceiver, splunkReceiver, type HttpReceiver, type Mode } from '../../../test/fixtures/sinks/http-receivers.ts';
+import {
+  elasticReceiver,
+  otlpReceiver,
+  splunkReceiver,
+  type HttpReceiver,
+  type Mode,
+} from '../../../test/fixtures/sinks/http-receivers.ts';
 
 const TOKEN = 'f3a1c2d4-5e6f-4a7b-8c9d-SECRET-HEC-TOKEN';
 const API_KEY = 'VnVhQ2ZHY0JDZGJrU-SECRET-API-KEY';
@@ -34,25 +40,57 @@ interface Setup {
 
 async function splunk(batchSize = 3): Promise<Setup> {
   const receiver = await splunkReceiver(TOKEN);
-  const sink = new HttpSink({ url: receiver.url, format: 'splunk-hec', headers: { authorization: `Splunk ${TOKEN}` }, batchSize, timeoutMs: 2000, splunk: { index: 'audit' } });
+  const sink = new HttpSink({
+    url: receiver.url,
+    format: 'splunk-hec',
+    headers: { authorization: `Splunk ${TOKEN}` },
+    batchSize,
+    timeoutMs: 2000,
+    splunk: { index: 'audit' },
+  });
   const arrived = () => receiver.events.map((e) => ({ stream: e.fields!.stream, seq: Number(e.fields!.seq) }));
   return { receiver, sink, arrived, held: () => new Set(arrived().map((a) => `${a.stream}:${a.seq}`)).size };
 }
 
-async function elastic(batchSize = 3, op: 'index' | 'create' = 'index'): Promise<Setup & { receiver: Awaited<ReturnType<typeof elasticReceiver>> }> {
+async function elastic(
+  batchSize = 3,
+  op: 'index' | 'create' = 'index',
+): Promise<Setup & { receiver: Awaited<ReturnType<typeof elasticReceiver>> }> {
   const receiver = await elasticReceiver(API_KEY);
-  const sink = new HttpSink({ url: receiver.url, format: 'elastic-bulk', headers: { authorization: `ApiKey ${API_KEY}` }, batchSize, timeoutMs: 2000, elastic: { index: 'gh-audit', op } });
+  const sink = new HttpSink({
+    url: receiver.url,
+    format: 'elastic-bulk',
+    headers: { authorization: `ApiKey ${API_KEY}` },
+    batchSize,
+    timeoutMs: 2000,
+    elastic: { index: 'gh-audit', op },
+  });
   const arrived = () => receiver.log.map((l) => ({ stream: l.doc.stream as string, seq: l.doc.seq as number }));
-  return { receiver, sink, arrived, held: () => receiver.docs.size, duplicates: () => receiver.conflicts + receiver.log.length - receiver.docs.size };
+  return {
+    receiver,
+    sink,
+    arrived,
+    held: () => receiver.docs.size,
+    duplicates: () => receiver.conflicts + receiver.log.length - receiver.docs.size,
+  };
 }
 
 async function otlp(batchSize = 3): Promise<Setup & { receiver: Awaited<ReturnType<typeof otlpReceiver>> }> {
   const receiver = await otlpReceiver();
-  const sink = new HttpSink({ url: receiver.url, format: 'otlp', batchSize, timeoutMs: 2000, otlp: { serviceName: 'gatehouse', serviceInstanceId: 'gw-test' } });
+  const sink = new HttpSink({
+    url: receiver.url,
+    format: 'otlp',
+    batchSize,
+    timeoutMs: 2000,
+    otlp: { serviceName: 'gatehouse', serviceInstanceId: 'gw-test' },
+  });
   const arrived = () =>
     receiver.records.map((r) => {
       const a = Object.fromEntries(r.record.attributes.map((x: any) => [x.key, x.value]));
-      return { stream: a['gatehouse.audit.stream'].stringValue as string, seq: Number(a['gatehouse.audit.seq'].intValue) };
+      return {
+        stream: a['gatehouse.audit.stream'].stringValue as string,
+        seq: Number(a['gatehouse.audit.seq'].intValue),
+      };
     });
   return { receiver, sink, arrived, held: () => new Set(arrived().map((a) => `${a.stream}:${a.seq}`)).size };
 }
@@ -65,14 +103,22 @@ test('HttpSink delivers to each receiver in its format', async (t) => {
     t.after(() => s.receiver.close());
     t.after(() => s.sink.close());
     await s.sink.send(batch);
-    assert.deepEqual(s.arrived(), batch.map((e) => ({ stream: e.stream, seq: e.seq })), make.name);
+    assert.deepEqual(
+      s.arrived(),
+      batch.map((e) => ({ stream: e.stream, seq: e.seq })),
+      make.name,
+    );
     assert.equal(s.receiver.requests, 2, `${make.name}: batchSize splits the batch`);
   }
   const e = await elastic();
   t.after(() => e.receiver.close());
   t.after(() => e.sink.close());
   await e.sink.send(batch);
-  assert.deepEqual(e.receiver.docs.get(`gh-audit/gw-2:1`), batch[1], 'the document is the record as is, _id = stream:seq');
+  assert.deepEqual(
+    e.receiver.docs.get(`gh-audit/gw-2:1`),
+    batch[1],
+    'the document is the record as is, _id = stream:seq',
+  );
 });
 
 // The key property, per format and per way of being down: records keep being produced while the
@@ -93,7 +139,15 @@ for (const [label, make, mode] of downs) {
     t.after(() => s.sink.close());
     const src = new MemorySource();
     const cursors = new MemoryCursors();
-    const ex = new Exporter({ name: 'siem', sink: s.sink, source: src, cursors, batchSize: 7, backoff: { initialMs: 5, maxMs: 40 }, pollMs: 5 });
+    const ex = new Exporter({
+      name: 'siem',
+      sink: s.sink,
+      source: src,
+      cursors,
+      batchSize: 7,
+      backoff: { initialMs: 5, maxMs: 40 },
+      pollMs: 5,
+    });
     const streams = ['gw-a', 'gw-b', 'cli-1'];
     const produce = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -123,10 +177,15 @@ for (const [label, make, mode] of downs) {
     for (const stream of streams) {
       const firsts: number[] = [];
       for (const a of arrived) if (a.stream === stream && !firsts.includes(a.seq)) firsts.push(a.seq);
-      assert.deepEqual(firsts, firsts.map((_, i) => i + 1), `${stream}: in order, no gap`);
+      assert.deepEqual(
+        firsts,
+        firsts.map((_, i) => i + 1),
+        `${stream}: in order, no gap`,
+      );
     }
     const dupes = s.duplicates?.() ?? arrived.length - produced.length;
-    if (mode === 'lost-ack') assert.ok(dupes > 0, 'lost acknowledgements did cause duplicates (removed above, or refused as 409)');
+    if (mode === 'lost-ack')
+      assert.ok(dupes > 0, 'lost acknowledgements did cause duplicates (removed above, or refused as 409)');
     assert.equal(cursors.values.get('siem'), last);
     assert.equal(ex.status().failures, 0);
     assert.equal(ex.status().lastError, undefined);
@@ -139,7 +198,15 @@ test('exporter restarted during an outage resumes from the persisted cursor: no 
   t.after(() => s.sink.close());
   const src = new MemorySource();
   const cursors = new MemoryCursors();
-  const opts = { name: 'siem', sink: s.sink, source: src, cursors, batchSize: 4, backoff: { initialMs: 5, maxMs: 20 }, pollMs: 5 };
+  const opts = {
+    name: 'siem',
+    sink: s.sink,
+    source: src,
+    cursors,
+    batchSize: 4,
+    backoff: { initialMs: 5, maxMs: 20 },
+    pollMs: 5,
+  };
   for (let i = 0; i < 10; i++) src.append('gw');
   const first = new Exporter(opts);
   await first.runOnce();
@@ -152,7 +219,10 @@ test('exporter restarted during an outage resumes from the persisted cursor: no 
   await s.receiver.setMode('up');
   const second = new Exporter(opts);
   assert.equal(await second.runOnce(), 10);
-  assert.deepEqual(s.arrived().map((a) => a.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(
+    s.arrived().map((a) => a.seq),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
   assert.equal(second.status().cursor, 20);
 });
 
@@ -166,7 +236,10 @@ test('splunk: a wrong token is SinkRejected; the token never appears in errors o
   src.append('gw');
   const cursors = new MemoryCursors();
   const ex = new Exporter({ name: 'splunk', sink, source: src, cursors, backoff: { initialMs: 5, maxMs: 50 } });
-  await assert.rejects(ex.runOnce(), (e: Error) => e instanceof SinkRejected && /HTTP 403/.test(e.message) && !e.message.includes(wrong));
+  await assert.rejects(
+    ex.runOnce(),
+    (e: Error) => e instanceof SinkRejected && /HTTP 403/.test(e.message) && !e.message.includes(wrong),
+  );
   const st = ex.status();
   assert.equal(st.rejected, true);
   assert.equal(st.cursor, 0, 'a rejection does not move the cursor');
@@ -177,7 +250,9 @@ test('splunk: a wrong token is SinkRejected; the token never appears in errors o
 
 test('errors never carry header values or URL credentials, even when the endpoint echoes them', async (t) => {
   // A hostile endpoint that reflects every request header (and the URL) into a 400 body.
-  const echo = createServer((req, res) => res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request ${req.url} ${JSON.stringify(req.headers)}`));
+  const echo = createServer((req, res) =>
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request ${req.url} ${JSON.stringify(req.headers)}`),
+  );
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => echo.close(() => r())));
   const port = (echo.address() as AddressInfo).port;
@@ -193,7 +268,10 @@ test('errors never carry header values or URL credentials, even when the endpoin
   const src = new MemorySource();
   const ex = new Exporter({ name: 'es', sink, source: src, cursors: new MemoryCursors() });
   src.append('gw');
-  const err = await ex.runOnce().then(() => undefined, (e: Error) => e);
+  const err = await ex.runOnce().then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(err instanceof SinkRejected);
   const texts = [err.message, String(err.stack), JSON.stringify(ex.status())];
   for (const text of texts) for (const leak of leaks) assert.ok(!text.includes(leak), `leaked ${leak} in ${text}`);
@@ -201,7 +279,10 @@ test('errors never carry header values or URL credentials, even when the endpoin
   // The same for a network error (nothing listening).
   const dead = new HttpSink({ ...opts, url: 'http://user:pa55word-SECRET@127.0.0.1:1/_bulk?token=QUERY-SECRET-123' });
   t.after(() => dead.close());
-  const netErr = await dead.send([src.rows[0].event]).then(() => undefined, (e: Error & { retryable?: boolean }) => e);
+  const netErr = await dead.send([src.rows[0].event]).then(
+    () => undefined,
+    (e: Error & { retryable?: boolean }) => e,
+  );
   assert.equal(netErr?.retryable, true);
   for (const leak of leaks) assert.ok(!netErr!.message.includes(leak), netErr!.message);
 });
@@ -216,9 +297,15 @@ test('elastic: 409 items are success; 429 items retryable; mapping errors reject
   await s.sink.send(batch); // a retry of a delivered batch: every item 409
   assert.equal(s.receiver.docs.size, 2);
   s.receiver.reject = (doc) => (doc.seq === 2 ? 429 : undefined);
-  await assert.rejects(s.sink.send([src.append('gw'), { ...batch[1] }]), (e: Error & { retryable?: boolean }) => e.retryable === true && !(e instanceof SinkRejected));
+  await assert.rejects(
+    s.sink.send([src.append('gw'), { ...batch[1] }]),
+    (e: Error & { retryable?: boolean }) => e.retryable === true && !(e instanceof SinkRejected),
+  );
   s.receiver.reject = (doc) => (doc.seq === 4 ? 400 : undefined);
-  await assert.rejects(s.sink.send([src.append('gw')]), (e: Error) => e instanceof SinkRejected && /document_parsing_exception/.test(e.message));
+  await assert.rejects(
+    s.sink.send([src.append('gw')]),
+    (e: Error) => e instanceof SinkRejected && /document_parsing_exception/.test(e.message),
+  );
 });
 
 test('otlp: a partial success is a rejection', async (t) => {
@@ -233,9 +320,17 @@ test('a hung endpoint times out (retryable)', async (t) => {
   const hung = createServer(() => {});
   await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => (hung.closeAllConnections(), hung.close(() => r()))));
-  const sink = new HttpSink({ url: `http://127.0.0.1:${(hung.address() as AddressInfo).port}/v1/logs`, format: 'otlp', otlp: { serviceName: 's', serviceInstanceId: 'i' }, timeoutMs: 100 });
+  const sink = new HttpSink({
+    url: `http://127.0.0.1:${(hung.address() as AddressInfo).port}/v1/logs`,
+    format: 'otlp',
+    otlp: { serviceName: 's', serviceInstanceId: 'i' },
+    timeoutMs: 100,
+  });
   t.after(() => sink.close());
-  await assert.rejects(sink.send([new MemorySource().append('gw')]), (e: Error & { retryable?: boolean }) => e.retryable === true && /timed out after 100 ms/.test(e.message));
+  await assert.rejects(
+    sink.send([new MemorySource().append('gw')]),
+    (e: Error & { retryable?: boolean }) => e.retryable === true && /timed out after 100 ms/.test(e.message),
+  );
 });
 
 test('Retry-After: seconds or HTTP date, bounded', () => {

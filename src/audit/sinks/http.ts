@@ -53,7 +53,12 @@ export class HttpSink implements Sink {
     // Everything that could leak: header values and the URL's user info / query.
     const u = URL.canParse(opts.url) ? new URL(opts.url) : undefined;
     const query = u ? [u.search.slice(1), ...u.searchParams.values()] : [];
-    this.#secrets = [...Object.values(opts.headers ?? {}), u ? decodeURIComponent(u.password) : '', u?.password ?? '', ...query]
+    this.#secrets = [
+      ...Object.values(opts.headers ?? {}),
+      u ? decodeURIComponent(u.password) : '',
+      u?.password ?? '',
+      ...query,
+    ]
       .filter((s) => s.length > 0)
       .sort((a, b) => b.length - a.length); // longest first, so a token inside a header value is covered whole
   }
@@ -69,8 +74,10 @@ export class HttpSink implements Sink {
 
   #body(events: AuditEvent[]): { body: string; contentType: string } {
     const o = this.#opts;
-    if (o.format === 'splunk-hec') return { body: events.map((e) => splunkHec(e, o.splunk)).join('\n'), contentType: 'application/json' };
-    if (o.format === 'elastic-bulk') return { body: elasticBulk(events, o.elastic!.index, o.elastic!.op), contentType: 'application/x-ndjson' };
+    if (o.format === 'splunk-hec')
+      return { body: events.map((e) => splunkHec(e, o.splunk)).join('\n'), contentType: 'application/json' };
+    if (o.format === 'elastic-bulk')
+      return { body: elasticBulk(events, o.elastic!.index, o.elastic!.op), contentType: 'application/x-ndjson' };
     return { body: JSON.stringify(otlpLogs(events, o.otlp!)), contentType: 'application/json' };
   }
 
@@ -97,32 +104,52 @@ export class HttpSink implements Sink {
       text = await readCapped(res.body);
     } catch (err) {
       const e = err as { code?: string; message?: string; name?: string };
-      const why = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)}`;
+      const why =
+        e.name === 'TimeoutError'
+          ? `timed out after ${timeoutMs} ms`
+          : `${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)}`;
       throw new SinkError(this.#fail(why));
     }
     if (status >= 200 && status < 300) return this.#checkBody(text);
     const detail = `HTTP ${status}${text ? ` ${text.slice(0, 200)}` : ''}`;
-    if (status === 408 || status === 429 || status >= 500) throw new SinkError(this.#fail(detail), { status, retryAfterMs: parseRetryAfter(retryAfter) });
+    if (status === 408 || status === 429 || status >= 500)
+      throw new SinkError(this.#fail(detail), { status, retryAfterMs: parseRetryAfter(retryAfter) });
     throw new SinkRejected(this.#fail(detail), { status });
   }
 
   /** A 2xx can still carry a per-record failure (elastic item errors, OTLP partial success). */
   #checkBody(text: string): void {
     if (this.#opts.format === 'elastic-bulk') {
-      const r = parse(text) as { errors?: boolean; items?: Array<Record<string, { status?: number; error?: { type?: string; reason?: string } }>> } | undefined;
+      const r = parse(text) as
+        | {
+            errors?: boolean;
+            items?: Array<Record<string, { status?: number; error?: { type?: string; reason?: string } }>>;
+          }
+        | undefined;
       if (!r?.errors) return;
       const failed = (r.items ?? []).map((i) => Object.values(i)[0]).filter((i) => i && (i.status ?? 0) >= 300);
       const real = failed.filter((i) => i.status !== 409);
       if (real.length === 0) return; // every failure is "already exists": a retried create
       const first = real[0];
-      const detail = `bulk: ${real.length} item(s) failed, first: ${first.status} ${first.error?.type ?? ''} ${first.error?.reason ?? ''}`.slice(0, 300);
-      if (real.some((i) => i.status === 429 || (i.status ?? 0) >= 500)) throw new SinkError(this.#fail(detail), { status: 200 });
+      const detail =
+        `bulk: ${real.length} item(s) failed, first: ${first.status} ${first.error?.type ?? ''} ${first.error?.reason ?? ''}`.slice(
+          0,
+          300,
+        );
+      if (real.some((i) => i.status === 429 || (i.status ?? 0) >= 500))
+        throw new SinkError(this.#fail(detail), { status: 200 });
       throw new SinkRejected(this.#fail(detail), { status: 200 });
     }
     if (this.#opts.format === 'otlp') {
-      const r = parse(text) as { partialSuccess?: { rejectedLogRecords?: string | number; errorMessage?: string } } | undefined;
+      const r = parse(text) as
+        | { partialSuccess?: { rejectedLogRecords?: string | number; errorMessage?: string } }
+        | undefined;
       const rejected = Number(r?.partialSuccess?.rejectedLogRecords ?? 0);
-      if (rejected > 0) throw new SinkRejected(this.#fail(`partial success: ${rejected} rejected: ${r?.partialSuccess?.errorMessage ?? ''}`), { status: 200 });
+      if (rejected > 0)
+        throw new SinkRejected(
+          this.#fail(`partial success: ${rejected} rejected: ${r?.partialSuccess?.errorMessage ?? ''}`),
+          { status: 200 },
+        );
     }
   }
 }

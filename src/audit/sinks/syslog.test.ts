@@ -33,7 +33,14 @@ test('octet-counting framing: byte lengths, any chunking, round trip', () => {
 test('syslog TCP, RFC 5424: every record arrives in order, parseable, MSG is the record', async (t) => {
   const rx = await syslogTcpReceiver();
   t.after(() => rx.close());
-  const sink = new SyslogSink({ host: rx.host, port: rx.port, transport: 'tcp', format: 'rfc5424', hostname: 'gw-host', facility: 10 });
+  const sink = new SyslogSink({
+    host: rx.host,
+    port: rx.port,
+    transport: 'tcp',
+    format: 'rfc5424',
+    hostname: 'gw-host',
+    facility: 10,
+  });
   t.after(() => sink.close());
   const src = new MemorySource();
   const batch1 = [src.append('a'), src.append('b', { tool: 'evil\n<13>1 forged] "line"' }), src.append('a')];
@@ -54,12 +61,22 @@ test('syslog TCP, RFC 5424: every record arrives in order, parseable, MSG is the
 test('syslog TCP, CEF: CEF inside an RFC 5424 header', async (t) => {
   const rx = await syslogTcpReceiver();
   t.after(() => rx.close());
-  const sink = new SyslogSink({ host: rx.host, port: rx.port, transport: 'tcp', format: 'cef', hostname: 'h', appName: 'gatehouse' });
+  const sink = new SyslogSink({
+    host: rx.host,
+    port: rx.port,
+    transport: 'tcp',
+    format: 'cef',
+    hostname: 'h',
+    appName: 'gatehouse',
+  });
   t.after(() => sink.close());
   const e = new MemorySource().append('gw', { tool: 'a|b=c' });
   await sink.send([e]);
   await until('1 message', () => rx.messages.length === 1);
-  assert.match(rx.messages[0], /^<110>1 \S+ h gatehouse - call\.outcome - CEF:0\|Gatehouse\|Gatehouse\|[^|]+\|call\.outcome\|call\.outcome a\\\|b=c ok\|3\|/);
+  assert.match(
+    rx.messages[0],
+    /^<110>1 \S+ h gatehouse - call\.outcome - CEF:0\|Gatehouse\|Gatehouse\|[^|]+\|call\.outcome\|call\.outcome a\\\|b=c ok\|3\|/,
+  );
   assert.ok(rx.messages[0].includes('cs1=a|b\\=c'));
 });
 
@@ -73,11 +90,17 @@ test('syslog TCP: receiver down → retryable error; back up → the sink reconn
   await until('first', () => rx.messages.length === 1);
   await rx.down();
   await sleep(20); // let the sink see the close of its connection
-  await assert.rejects(sink.send([src.append('gw')]), (e: Error & { retryable?: boolean }) => e.retryable === true && /ECONNREFUSED/.test(e.message));
+  await assert.rejects(
+    sink.send([src.append('gw')]),
+    (e: Error & { retryable?: boolean }) => e.retryable === true && /ECONNREFUSED/.test(e.message),
+  );
   await rx.up();
   await sink.send([src.rows[1].event, src.append('gw')]);
   await until('after reconnect', () => rx.messages.length === 3);
-  assert.deepEqual(rx.messages.map((m) => JSON.parse(m.slice(m.indexOf('] {') + 2)).seq), [1, 2, 3]);
+  assert.deepEqual(
+    rx.messages.map((m) => JSON.parse(m.slice(m.indexOf('] {') + 2)).seq),
+    [1, 2, 3],
+  );
 });
 
 test('syslog UDP: one message per datagram; an oversized record is refused, not truncated', async (t) => {

@@ -50,7 +50,12 @@ export class SyslogSink implements Sink {
   constructor(opts: SyslogSinkOptions) {
     this.#o = opts;
     this.name = opts.name ?? `syslog:${opts.transport}:${opts.format}`;
-    this.#fmt = { appName: opts.appName ?? 'gatehouse', hostname: opts.hostname ?? osHostname(), facility: opts.facility ?? 13, procId: opts.procId };
+    this.#fmt = {
+      appName: opts.appName ?? 'gatehouse',
+      hostname: opts.hostname ?? osHostname(),
+      facility: opts.facility ?? 13,
+      procId: opts.procId,
+    };
   }
 
   /** The syslog message (unframed) for one record. */
@@ -82,7 +87,8 @@ export class SyslogSink implements Sink {
     const tcp = this.#tcp;
     this.#tcp = undefined;
     // end() flushes what is queued, then the socket is destroyed (no waiting on the receiver's FIN).
-    if (tcp && !tcp.destroyed) await new Promise<void>((resolve) => tcp.once('close', () => resolve()).end(() => tcp.destroy()));
+    if (tcp && !tcp.destroyed)
+      await new Promise<void>((resolve) => tcp.once('close', () => resolve()).end(() => tcp.destroy()));
     const udp = this.#udp;
     this.#udp = undefined;
     if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()));
@@ -104,7 +110,9 @@ export class SyslogSink implements Sink {
       socket.once('connect', () => (clearTimeout(timer), resolve()));
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new SinkError(`${this.name}: connect ${this.#o.host}:${this.#o.port} failed: ${err.code ?? err.message}`));
+        reject(
+          new SinkError(`${this.name}: connect ${this.#o.host}:${this.#o.port} failed: ${err.code ?? err.message}`),
+        );
       });
     });
     // After connecting: errors close the socket (the next send reconnects); anything the receiver
@@ -122,7 +130,10 @@ export class SyslogSink implements Sink {
     const max = this.#o.maxDatagram ?? 65_000;
     const msgs = batch.map((e) => Buffer.from(this.message(e), 'utf8'));
     const big = msgs.findIndex((m) => m.length > max);
-    if (big >= 0) throw new SinkRejected(`${this.name}: record ${batch[big].stream}:${batch[big].seq} is ${msgs[big].length} bytes, over the ${max}-byte datagram limit`);
+    if (big >= 0)
+      throw new SinkRejected(
+        `${this.name}: record ${batch[big].stream}:${batch[big].seq} is ${msgs[big].length} bytes, over the ${max}-byte datagram limit`,
+      );
     if (!this.#udp) {
       const udp = createSocket(isIPv6(this.#o.host) ? 'udp6' : 'udp4');
       udp.on('error', () => {}); // surfaced through the send callbacks
@@ -131,7 +142,13 @@ export class SyslogSink implements Sink {
     const udp = this.#udp;
     for (const m of msgs) {
       await new Promise<void>((resolve, reject) =>
-        udp.send(m, this.#o.port, this.#o.host, (err) => (err ? reject(new SinkError(`${this.name}: udp send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`)) : resolve())),
+        udp.send(m, this.#o.port, this.#o.host, (err) =>
+          err
+            ? reject(
+                new SinkError(`${this.name}: udp send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+              )
+            : resolve(),
+        ),
       );
     }
   }

@@ -10,7 +10,10 @@ function limited(answer: Awaited<ReturnType<Limiter['acquire']>>) {
   return { limiter, asked };
 }
 const call = () => {
-  const s = state({ requested: 'mt__write', ctx: { principal: principal({ subject: 'alice', tenant: 'acme', issuer: 'https://idp.example' }) } });
+  const s = state({
+    requested: 'mt__write',
+    ctx: { principal: principal({ subject: 'alice', tenant: 'acme', issuer: 'https://idp.example' }) },
+  });
   s.route = { server: 'mt', tool: 'write', def: {}, qualified: 'mt__write', item: 'write' };
   return s;
 };
@@ -27,7 +30,7 @@ test('the budget is keyed by the verified principal (its key: issuer, subject, t
   const s = call();
   await applyLimits(s, deps({ limiter }));
   assert.deepEqual(asked, [{ tenant: 'acme', subject: s.ctx.principal.key, tool: 'mt__write' }]);
-  assert.notEqual(asked[0].subject, 'alice', 'two issuers\' `alice` are two budgets');
+  assert.notEqual(asked[0].subject, 'alice', "two issuers' `alice` are two budgets");
   await s.release!();
   assert.equal(released, 1);
 });
@@ -36,6 +39,13 @@ test('a refusal says which rule, and when to retry', async () => {
   const { limiter } = limited({ ok: false, rule: 'per-user', retryAfterMs: 1500, reason: '10 calls per minute' });
   const s = call();
   const err = await thrown(() => applyLimits(s, deps({ limiter })));
-  assert.deepEqual([err.code, err.message, err.data], ['E_RATE_LIMITED', 'rate limited (per-user): 10 calls per minute; retry in 2 s', { rule: 'per-user', retryAfterMs: 1500 }]);
+  assert.deepEqual(
+    [err.code, err.message, err.data],
+    [
+      'E_RATE_LIMITED',
+      'rate limited (per-user): 10 calls per minute; retry in 2 s',
+      { rule: 'per-user', retryAfterMs: 1500 },
+    ],
+  );
   assert.equal(s.release, undefined);
 });

@@ -13,5 +13,9 @@ export const applyLimits: Stage = async (s, { limiter }) => {
     s.release = r.release;
     return;
   }
-  throw new GatehouseError('E_RATE_LIMITED', `rate limited (${r.rule}): ${r.reason}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`, { rule: r.rule, retryAfterMs: r.retryAfterMs });
+  throw new GatehouseError(
+    'E_RATE_LIMITED',
+    `rate limited (${r.rule}): ${r.reason}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`,
+    { rule: r.rule, retryAfterMs: r.retryAfterMs },
+  );
 };

@@ -13,7 +13,17 @@ import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
 
 /** Whether `principal` may use the target at all (its arguments not yet known). */
-export function usable(deps: Pick<PipelineDeps, 'policy' | 'modes' | 'identity'>, principal: Principal, t: { server: string; name: string; kind: TargetKind; class: ToolClass; resources?: Array<{ kind: string; value: string }> }): boolean {
+export function usable(
+  deps: Pick<PipelineDeps, 'policy' | 'modes' | 'identity'>,
+  principal: Principal,
+  t: {
+    server: string;
+    name: string;
+    kind: TargetKind;
+    class: ToolClass;
+    resources?: Array<{ kind: string; value: string }>;
+  },
+): boolean {
   const needed = [...deps.identity.classScopes(t.class)];
   if (needed.some((x) => !principal.scopes.includes(x))) return false;
   const p = { subject: principal.subject, tenant: principal.tenant, client: principal.client, roles: principal.roles };
@@ -21,14 +31,30 @@ export function usable(deps: Pick<PipelineDeps, 'policy' | 'modes' | 'identity'>
     const m = resolveMode(deps.modes, { tenant: p.tenant, server: t.server, tool: t.name }).mode;
     return m !== 'disabled' && !(m === 'read_only' && t.class !== 'READ');
   }
-  return visible(p, t.name, t.class, deps.policy, { server: t.server, now: Date.now(), kind: t.kind, resources: t.resources as never });
+  return visible(p, t.name, t.class, deps.policy, {
+    server: t.server,
+    now: Date.now(),
+    kind: t.kind,
+    resources: t.resources as never,
+  });
 }
 
 export const authorizeTarget: Stage = (s, deps) => {
   const route = s.route!;
-  if (!usable(deps, s.ctx.principal, { server: route.server, name: route.qualified, kind: s.kind, class: s.toolClass ?? 'DESTRUCTIVE' })) throw unknownTarget(s);
+  if (
+    !usable(deps, s.ctx.principal, {
+      server: route.server,
+      name: route.qualified,
+      kind: s.kind,
+      class: s.toolClass ?? 'DESTRUCTIVE',
+    })
+  )
+    throw unknownTarget(s);
   if (s.quarantine) {
     const what = s.kind === 'tool' ? 'tool' : s.kind;
-    throw new GatehouseError('E_TOOL_QUARANTINED', `${what} ${quote(s.requested)} is quarantined until an operator reviews it`);
+    throw new GatehouseError(
+      'E_TOOL_QUARANTINED',
+      `${what} ${quote(s.requested)} is quarantined until an operator reviews it`,
+    );
   }
 };

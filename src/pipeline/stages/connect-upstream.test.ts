@@ -11,7 +11,7 @@ const call = (p = principal()) => {
   return s;
 };
 
-test('the pool is asked for this server\'s connection of the caller\'s own tenant and subject; its secrets are noted for redaction', async () => {
+test("the pool is asked for this server's connection of the caller's own tenant and subject; its secrets are noted for redaction", async () => {
   const cfg = { name: 'mt', transport: 'stdio' } as Partial<ServerConfig> as ServerConfig;
   const up = fakeUpstream();
   const asked: unknown[][] = [];
@@ -30,7 +30,11 @@ test('the pool is asked for this server\'s connection of the caller\'s own tenan
 test('credentials that cannot be had refuse the request here, with nothing connected', async () => {
   const credentials = {
     configOf: () => ({ name: 'mt' }),
-    pool: { get: async () => { throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE'); } },
+    pool: {
+      get: async () => {
+        throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE');
+      },
+    },
   };
   const s = call();
   const err = await thrown(() => connectUpstream(s, deps({ credentials: credentials as never })));

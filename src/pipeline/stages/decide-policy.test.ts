@@ -18,8 +18,19 @@ rules:
   - { id: no-private, subjects: { tenants: [acme] }, resources: ['https://docs.example/private/*'], effect: deny }
 `);
 
-function call(method: string, kind: 'tool' | 'prompt' | 'resource', qualified: string, over: { cls?: ToolClass; resources?: Resource[]; tenant?: string; args?: object } = {}) {
-  const s = state({ method, kind, requested: qualified, params: { arguments: over.args as never }, ctx: { principal: principal({ tenant: over.tenant ?? 'acme' }) } });
+function call(
+  method: string,
+  kind: 'tool' | 'prompt' | 'resource',
+  qualified: string,
+  over: { cls?: ToolClass; resources?: Resource[]; tenant?: string; args?: object } = {},
+) {
+  const s = state({
+    method,
+    kind,
+    requested: qualified,
+    params: { arguments: over.args as never },
+    ctx: { principal: principal({ tenant: over.tenant ?? 'acme' }) },
+  });
   s.route = { server: 'mt', tool: qualified, def: {}, qualified, item: '' };
   s.toolClass = over.cls ?? (kind === 'tool' ? undefined : 'READ');
   s.resources = over.resources;
@@ -30,18 +41,33 @@ const d = () => deps({ policy: POLICY, modes: POLICY.modes });
 test('an allowed call carries the decision: rule, reasons and the policy revision', async () => {
   const s = call('tools/call', 'tool', 'mt__read', { cls: 'READ' });
   await decidePolicy(s, d());
-  assert.deepEqual([s.decision!.effect, s.decision!.rule, s.decision!.policyRevision], ['allow', 'reads', POLICY.revision]);
+  assert.deepEqual(
+    [s.decision!.effect, s.decision!.rule, s.decision!.policyRevision],
+    ['allow', 'reads', POLICY.revision],
+  );
   assert.ok(s.decision!.reasons.length);
 });
 
-test('a tools/call policy asks approval for waits for a person, with the rule\'s approvers', async () => {
+test("a tools/call policy asks approval for waits for a person, with the rule's approvers", async () => {
   const s = call('tools/call', 'tool', 'mt__write', { cls: 'WRITE' });
   await decidePolicy(s, d());
-  assert.deepEqual([s.decision!.effect, s.decision!.rule, s.decision!.approvers], ['approval', 'writes-approved', { roles: ['lead'], count: 1 }]);
+  assert.deepEqual(
+    [s.decision!.effect, s.decision!.rule, s.decision!.approvers],
+    ['approval', 'writes-approved', { roles: ['lead'], count: 1 }],
+  );
 });
 
 test('approval for anything but a tools/call is a refusal', async () => {
-  for (const s of [call('prompts/get', 'prompt', 'mt__greet'), call('completion/complete', 'prompt', 'mt__greet'), call('resources/read', 'resource', 'gatehouse:mt/secret://token', { resources: [{ kind: 'id', value: 'secret://token' }] }), call('resources/subscribe', 'resource', 'gatehouse:mt/secret://token', { resources: [{ kind: 'id', value: 'secret://token' }] })]) {
+  for (const s of [
+    call('prompts/get', 'prompt', 'mt__greet'),
+    call('completion/complete', 'prompt', 'mt__greet'),
+    call('resources/read', 'resource', 'gatehouse:mt/secret://token', {
+      resources: [{ kind: 'id', value: 'secret://token' }],
+    }),
+    call('resources/subscribe', 'resource', 'gatehouse:mt/secret://token', {
+      resources: [{ kind: 'id', value: 'secret://token' }],
+    }),
+  ]) {
     const err = await thrown(() => decidePolicy(s, d()));
     assert.equal(err.code, 'E_POLICY_DENIED', s.method);
     assert.match(err.message, /only tool calls can be approved by a person/);
@@ -50,7 +76,10 @@ test('approval for anything but a tools/call is a refusal', async () => {
 });
 
 test('a visible tool refused for these resources says so and why', async () => {
-  const s = call('tools/call', 'tool', 'mt__fetch', { cls: 'READ', resources: [{ kind: 'url', value: 'https://prod.example/db' }] });
+  const s = call('tools/call', 'tool', 'mt__fetch', {
+    cls: 'READ',
+    resources: [{ kind: 'url', value: 'https://prod.example/db' }],
+  });
   const err = await thrown(() => decidePolicy(s, d()));
   assert.equal(err.code, 'E_POLICY_DENIED');
   assert.match(err.message, /^denied by policy \(`no-prod`\): /);
@@ -60,20 +89,41 @@ test('a visible tool refused for these resources says so and why', async () => {
 
 test('the canonical resources validate extracted are what is judged, not the raw arguments', async () => {
   // As with a path behind a symlink: the argument names one thing, what goes upstream another.
-  const s = call('tools/call', 'tool', 'mt__fetch', { cls: 'READ', args: { url: 'https://harmless.example/' }, resources: [{ kind: 'url', value: 'https://prod.example/db' }] });
+  const s = call('tools/call', 'tool', 'mt__fetch', {
+    cls: 'READ',
+    args: { url: 'https://harmless.example/' },
+    resources: [{ kind: 'url', value: 'https://prod.example/db' }],
+  });
   assert.deepEqual((await thrown(() => decidePolicy(s, d()))).data, { rule: 'no-prod' });
-  const t = call('tools/call', 'tool', 'mt__fetch', { cls: 'READ', args: { url: 'https://prod.example/db' }, resources: [{ kind: 'url', value: 'https://harmless.example/' }] });
+  const t = call('tools/call', 'tool', 'mt__fetch', {
+    cls: 'READ',
+    args: { url: 'https://prod.example/db' },
+    resources: [{ kind: 'url', value: 'https://harmless.example/' }],
+  });
   await decidePolicy(t, d());
   assert.equal(t.decision!.effect, 'allow');
 });
 
 test('a resource refused for its URI looks unknown: no rule, or a deny rule', async () => {
-  for (const [value, tenant] of [['https://docs.example/private/a', 'acme'], ['https://docs.example/a', 'globex'], ['https://elsewhere.example/a', 'acme']] as const) {
-    const s = call('resources/read', 'resource', `gatehouse:mt/${value}`, { resources: [{ kind: 'url', value }], tenant });
+  for (const [value, tenant] of [
+    ['https://docs.example/private/a', 'acme'],
+    ['https://docs.example/a', 'globex'],
+    ['https://elsewhere.example/a', 'acme'],
+  ] as const) {
+    const s = call('resources/read', 'resource', `gatehouse:mt/${value}`, {
+      resources: [{ kind: 'url', value }],
+      tenant,
+    });
     const err = await thrown(() => decidePolicy(s, d()));
-    assert.deepEqual([err.code, err.message, err.data], ['E_UNKNOWN_RESOURCE', `unknown resource \`gatehouse:mt/${value}\``, undefined], value);
+    assert.deepEqual(
+      [err.code, err.message, err.data],
+      ['E_UNKNOWN_RESOURCE', `unknown resource \`gatehouse:mt/${value}\``, undefined],
+      value,
+    );
   }
-  const ok = call('resources/read', 'resource', 'gatehouse:mt/https://docs.example/a', { resources: [{ kind: 'url', value: 'https://docs.example/a' }] });
+  const ok = call('resources/read', 'resource', 'gatehouse:mt/https://docs.example/a', {
+    resources: [{ kind: 'url', value: 'https://docs.example/a' }],
+  });
   await decidePolicy(ok, d());
   assert.deepEqual([ok.decision!.effect, ok.decision!.rule], ['allow', 'docs']);
 });

@@ -21,20 +21,47 @@ export const decidePolicy: Stage = (s, { policy, modes }) => {
     // No rules, but modes (set at run time) still apply: a kill switch works without a policy.
     const m = resolveMode(modes, { tenant: p.tenant, server: route.server, tool: route.qualified });
     if (m.mode === 'disabled') throw unknownTarget(s);
-    if (m.mode === 'read_only' && toolClass !== 'READ') throw new GatehouseError('E_POLICY_DENIED', `denied: read-only mode (${m.from}) allows READ tools only`, { rule: 'mode:read_only' });
+    if (m.mode === 'read_only' && toolClass !== 'READ')
+      throw new GatehouseError('E_POLICY_DENIED', `denied: read-only mode (${m.from}) allows READ tools only`, {
+        rule: 'mode:read_only',
+      });
     const shadow = m.mode === 'shadow' && toolClass !== 'READ';
-    s.decision = shadow ? { effect: 'shadow', rule: 'mode:shadow', reasons: [`shadow mode (${m.from})`] } : { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy is configured'] };
+    s.decision = shadow
+      ? { effect: 'shadow', rule: 'mode:shadow', reasons: [`shadow mode (${m.from})`] }
+      : { effect: 'allow', rule: 'builtin:no-policy', reasons: ['no policy is configured'] };
     return;
   }
   // A prompt's arguments are text for a model, not targets: only tools and resource reads have resources.
   const resources = s.resources ?? (s.kind === 'prompt' ? [] : undefined);
-  const input = { principal, server: route.server, tool: route.qualified, kind: s.kind, toolClass, arguments: s.params.arguments ?? {}, resources };
+  const input = {
+    principal,
+    server: route.server,
+    tool: route.qualified,
+    kind: s.kind,
+    toolClass,
+    arguments: s.params.arguments ?? {},
+    resources,
+  };
   const d = evaluate(input, policy, Date.now());
-  s.decision = { effect: d.effect === 'approve' ? 'approval' : d.effect, rule: d.rule, reasons: d.reasons, policyRevision: d.revision, approvers: d.approvers };
+  s.decision = {
+    effect: d.effect === 'approve' ? 'approval' : d.effect,
+    rule: d.rule,
+    reasons: d.reasons,
+    policyRevision: d.revision,
+    approvers: d.approvers,
+  };
   if (d.effect === 'approve' && s.method !== 'tools/call') {
-    throw new GatehouseError('E_POLICY_DENIED', `denied by policy (${quote(d.rule)}): only tool calls can be approved by a person`, { rule: d.rule });
+    throw new GatehouseError(
+      'E_POLICY_DENIED',
+      `denied by policy (${quote(d.rule)}): only tool calls can be approved by a person`,
+      { rule: d.rule },
+    );
   }
   if (d.effect !== 'deny') return;
   if (s.kind === 'resource' || d.rule === 'mode:disabled') throw unknownTarget(s);
-  throw new GatehouseError('E_POLICY_DENIED', `denied by policy (${quote(d.rule)}): ${d.reasons.join('; ')}`.slice(0, 1000), { rule: d.rule });
+  throw new GatehouseError(
+    'E_POLICY_DENIED',
+    `denied by policy (${quote(d.rule)}): ${d.reasons.join('; ')}`.slice(0, 1000),
+    { rule: d.rule },
+  );
 };

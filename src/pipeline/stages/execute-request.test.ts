@@ -14,11 +14,18 @@ const SECRET = 'tenant-token-7f3a9c1e5b';
 function setup() {
   const tasks = new TaskHandles(randomBytes(32));
   const configOf = (name: string) => ({ name, transport: 'stdio', command: 'x' });
-  return { tasks, d: deps({ tasks, holds: {} as never, credentials: { scrubber: new SecretScrubber(), configOf } as never }) };
+  return {
+    tasks,
+    d: deps({ tasks, holds: {} as never, credentials: { scrubber: new SecretScrubber(), configOf } as never }),
+  };
 }
 
 function toolCall(up: Upstream, c: Partial<RequestContext> = {}) {
-  const s = state({ requested: 'mt__fetch', params: { name: 'mt__fetch', arguments: { url: 'https://DOCS.example/a/../b' } }, ctx: c });
+  const s = state({
+    requested: 'mt__fetch',
+    params: { name: 'mt__fetch', arguments: { url: 'https://DOCS.example/a/../b' } },
+    ctx: c,
+  });
   s.route = { server: 'mt', tool: 'fetch', def: { name: 'fetch' }, qualified: 'mt__fetch', item: 'fetch' };
   s.upstream = { name: 'fetch', arguments: { url: 'https://docs.example/b' } };
   s.decision = { effect: 'allow', rule: 'r', reasons: [] };
@@ -38,15 +45,17 @@ test('shadow executes nothing: the upstream is never sent the call, and the call
   assert.match(JSON.stringify(s.result!.content), /did NOT run it \(policy rule `mode:shadow`\)/);
 });
 
-test('exactly what validate made canonical goes out, under the upstream\'s own name, on the caller\'s connection', async () => {
+test("exactly what validate made canonical goes out, under the upstream's own name, on the caller's connection", async () => {
   const up = fakeUpstream();
   const s = toolCall(up);
   await executeRequest(s, setup().d);
-  assert.deepEqual(up.sent, [{ method: 'tools/call', params: { name: 'fetch', arguments: { url: 'https://docs.example/b' } } }]);
+  assert.deepEqual(up.sent, [
+    { method: 'tools/call', params: { name: 'fetch', arguments: { url: 'https://docs.example/b' } } },
+  ]);
   assert.deepEqual(s.result, { content: [{ type: 'text', text: 'ran tools/call' }] });
 });
 
-test('a task id comes back sealed for this caller and endpoint; the upstream\'s raw id never reaches the caller', async () => {
+test("a task id comes back sealed for this caller and endpoint; the upstream's raw id never reaches the caller", async () => {
   const { tasks, d } = setup();
   const up = fakeUpstream();
   up.request = (async () => ({ task: { taskId: 'upstream-task-9', status: 'working' } })) as never;
@@ -54,7 +63,11 @@ test('a task id comes back sealed for this caller and endpoint; the upstream\'s 
   await executeRequest(s, d);
   const handle = (s.result!.task as JsonObject).taskId as string;
   assert.ok(!handle.includes('upstream-task-9'));
-  assert.deepEqual(tasks.open(handle, s.ctx.principal.key, ''), { server: 'mt', tool: 'mt__fetch', taskId: 'upstream-task-9' });
+  assert.deepEqual(tasks.open(handle, s.ctx.principal.key, ''), {
+    server: 'mt',
+    tool: 'mt__fetch',
+    taskId: 'upstream-task-9',
+  });
   assert.equal(tasks.open(handle, principal({ subject: 'bob' }).key, ''), undefined);
   assert.equal(tasks.open(handle, s.ctx.principal.key, 'mt'), undefined);
 });
@@ -63,7 +76,11 @@ test('what the upstream says on the way (log messages) is scrubbed of the secret
   const heard: JsonRpcNotification[] = [];
   const up = fakeUpstream();
   up.request = (async (_m: string, _p: unknown, opts: { onNotification: (n: JsonRpcNotification) => void }) => {
-    opts.onNotification({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: `connected with ${SECRET}` } });
+    opts.onNotification({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: `connected with ${SECRET}` },
+    });
     return { content: [{ type: 'text', text: 'ok' }] };
   }) as never;
   const s = toolCall(up, { outlet: { notify: (n) => void heard.push(n) } });
@@ -73,21 +90,41 @@ test('what the upstream says on the way (log messages) is scrubbed of the secret
   assert.match(String(heard[0].params!.data), /\[REDACTED:credential\]/);
 });
 
-function subscription(method: 'resources/subscribe' | 'resources/unsubscribe', up: Upstream, session: { subscriptions: Set<string> } | undefined) {
-  const s = state({ method, kind: 'resource', requested: 'gatehouse:mt/secret://token', params: { uri: 'gatehouse:mt/secret://token' }, ctx: { session: session as never } });
-  s.route = { server: 'mt', tool: 'secret://token', def: {}, qualified: 'gatehouse:mt/secret://token', item: 'resource:secret://token' };
+function subscription(
+  method: 'resources/subscribe' | 'resources/unsubscribe',
+  up: Upstream,
+  session: { subscriptions: Set<string> } | undefined,
+) {
+  const s = state({
+    method,
+    kind: 'resource',
+    requested: 'gatehouse:mt/secret://token',
+    params: { uri: 'gatehouse:mt/secret://token' },
+    ctx: { session: session as never },
+  });
+  s.route = {
+    server: 'mt',
+    tool: 'secret://token',
+    def: {},
+    qualified: 'gatehouse:mt/secret://token',
+    item: 'resource:secret://token',
+  };
   s.upstream = { uri: 'secret://token' };
   s.decision = { effect: 'allow', rule: 'r', reasons: [] };
   s.up = up;
   return s;
 }
 
-test('a subscription is kept on the caller\'s session, keyed by server and the server\'s own URI', async () => {
+test("a subscription is kept on the caller's session, keyed by server and the server's own URI", async () => {
   const session = { subscriptions: new Set<string>() };
   const legacy = fakeUpstream({}, 'legacy');
   await executeRequest(subscription('resources/subscribe', legacy, session), setup().d);
   assert.deepEqual([...session.subscriptions], ['mt\u0000secret://token']);
-  assert.deepEqual(legacy.sent, [{ method: 'resources/subscribe', params: { uri: 'secret://token' } }], 'a legacy upstream is asked too');
+  assert.deepEqual(
+    legacy.sent,
+    [{ method: 'resources/subscribe', params: { uri: 'secret://token' } }],
+    'a legacy upstream is asked too',
+  );
   await executeRequest(subscription('resources/unsubscribe', legacy, session), setup().d);
   assert.deepEqual([...session.subscriptions], []);
 });
@@ -110,11 +147,23 @@ test('a subscription without a session is refused, with nothing sent', async () 
 test('x-mcp-header parameters are mirrored by the gateway from the checked, canonical arguments', async () => {
   const seen: unknown[] = [];
   const up = fakeUpstream();
-  up.request = (async (_m: string, _p: unknown, opts: { headers?: Record<string, string> }) => (seen.push(opts.headers), { content: [] })) as never;
+  up.request = (async (_m: string, _p: unknown, opts: { headers?: Record<string, string> }) => (
+    seen.push(opts.headers), { content: [] }
+  )) as never;
   const s = toolCall(up);
-  s.route!.def = { name: 'fetch', inputSchema: { type: 'object', properties: { url: { type: 'string', 'x-mcp-header': 'Url' }, n: { type: 'integer', 'x-mcp-header': 'N' } } } };
+  s.route!.def = {
+    name: 'fetch',
+    inputSchema: {
+      type: 'object',
+      properties: { url: { type: 'string', 'x-mcp-header': 'Url' }, n: { type: 'integer', 'x-mcp-header': 'N' } },
+    },
+  };
   await executeRequest(s, setup().d);
-  assert.deepEqual(seen, [{ 'mcp-param-Url': 'https://docs.example/b' }], 'the canonical URL; an absent argument sends no header');
+  assert.deepEqual(
+    seen,
+    [{ 'mcp-param-Url': 'https://docs.example/b' }],
+    'the canonical URL; an absent argument sends no header',
+  );
   const plain = toolCall(up);
   await executeRequest(plain, setup().d);
   assert.deepEqual(seen[1], undefined, 'no annotation, no headers');

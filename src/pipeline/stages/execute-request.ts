@@ -22,13 +22,16 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
   }
   if (s.method === 'resources/subscribe' || s.method === 'resources/unsubscribe') {
     const session = s.ctx.session;
-    if (!session) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
+    if (!session)
+      throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
     const key = `${route.server}\u0000${String(s.upstream!.uri)}`;
     // The upstream subscription belongs to the tenant's connection, shared by its sessions: it is
     // made by the first of them and ended by the last, never under another session's feet.
     const p = s.ctx.principal;
     const owner = ownerOf(credentials.configOf(route.server)!, p.tenant, p.subject);
-    const others = [...(sessions?.all() ?? [])].some((x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner));
+    const others = [...(sessions?.all() ?? [])].some(
+      (x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner),
+    );
     if (s.method === 'resources/subscribe') session.subscriptions.add(key);
     else session.subscriptions.delete(key);
     // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
@@ -38,10 +41,18 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
     }
   }
   // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
-  const mirrored = s.method === 'tools/call' ? expectedParamHeaders(route.def.inputSchema, s.upstream!.arguments as JsonObject | undefined) : new Map();
-  const headers = mirrored.size ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text])) : undefined;
+  const mirrored =
+    s.method === 'tools/call'
+      ? expectedParamHeaders(route.def.inputSchema, s.upstream!.arguments as JsonObject | undefined)
+      : new Map();
+  const headers = mirrored.size
+    ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text]))
+    : undefined;
   // Whatever the upstream says to the caller on the way (progress, log messages, questions) is scrubbed too.
   const scrub = <T>(v: T): T => credentials.scrubber.value(v, s.injected ?? []);
   const result = await forward(s.up!, s.ctx, s.method, s.upstream, holds, headers, scrub);
-  s.result = s.method === 'tools/call' || s.method.startsWith('tasks/') ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope) : result;
+  s.result =
+    s.method === 'tools/call' || s.method.startsWith('tasks/')
+      ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope)
+      : result;
 };

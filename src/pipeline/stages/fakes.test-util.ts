@@ -12,7 +12,17 @@ import type { Upstream } from '../../upstream/upstream.ts';
 import type { CallState, PipelineDeps } from '../types.ts';
 
 export function principal(over: Partial<Principal> = {}): Principal {
-  const p = { subject: 'alice', tenant: 'acme', client: 'claude', roles: ['dev'], scopes: ['mcp:read'], authenticated: true, via: 'api-key' as const, issuer: 'gatehouse', ...over };
+  const p = {
+    subject: 'alice',
+    tenant: 'acme',
+    client: 'claude',
+    roles: ['dev'],
+    scopes: ['mcp:read'],
+    authenticated: true,
+    via: 'api-key' as const,
+    issuer: 'gatehouse',
+    ...over,
+  };
   return { ...p, key: over.key ?? JSON.stringify([p.via, p.issuer, p.subject, p.tenant]) };
 }
 
@@ -37,7 +47,15 @@ type StateInit = Partial<Omit<CallState, 'ctx'>> & { ctx?: Partial<RequestContex
 /** A call state as runRequest makes it (method, kind, requested, params), plus whatever earlier stages set. */
 export function state(init: StateInit = {}): CallState {
   const { ctx: c, ...rest } = init;
-  return { method: 'tools/call', kind: 'tool', requested: 'mt__whoami', params: {}, startedAt: 0, ...rest, ctx: ctx(c) };
+  return {
+    method: 'tools/call',
+    kind: 'tool',
+    requested: 'mt__whoami',
+    params: {},
+    startedAt: 0,
+    ...rest,
+    ctx: ctx(c),
+  };
 }
 
 /**
@@ -49,7 +67,15 @@ export function deps(over: Partial<PipelineDeps> = {}): PipelineDeps {
   return { policy: undefined, modes: { tenants: {}, servers: {}, tools: {} }, ...over } as PipelineDeps;
 }
 
-export const silentLog = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {}, trace: () => {}, fatal: () => {}, child: () => silentLog } as never;
+export const silentLog = {
+  warn: () => {},
+  error: () => {},
+  info: () => {},
+  debug: () => {},
+  trace: () => {},
+  fatal: () => {},
+  child: () => silentLog,
+} as never;
 
 export interface FakeServer {
   tools?: JsonObject[];
@@ -59,7 +85,10 @@ export interface FakeServer {
 }
 
 /** A fake upstream that answers the catalogue's list requests (and records everything else it is sent). */
-export function fakeUpstream(listing: FakeServer = {}, era: 'legacy' | 'modern' = 'legacy'): Upstream & { sent: Array<{ method: string; params: JsonObject | undefined }> } {
+export function fakeUpstream(
+  listing: FakeServer = {},
+  era: 'legacy' | 'modern' = 'legacy',
+): Upstream & { sent: Array<{ method: string; params: JsonObject | undefined }> } {
   const sent: Array<{ method: string; params: JsonObject | undefined }> = [];
   const lists: Record<string, [string, JsonObject[] | undefined]> = {
     'tools/list': ['tools', listing.tools],
@@ -69,7 +98,12 @@ export function fakeUpstream(listing: FakeServer = {}, era: 'legacy' | 'modern' 
   };
   return {
     sent,
-    identity: { era, protocolVersion: '2025-11-25', serverInfo: { name: 'fake', version: '1' }, capabilities: { tools: {}, prompts: {}, resources: {} } },
+    identity: {
+      era,
+      protocolVersion: '2025-11-25',
+      serverInfo: { name: 'fake', version: '1' },
+      capabilities: { tools: {}, prompts: {}, resources: {} },
+    },
     async request(method: string, params?: JsonObject) {
       const l = lists[method];
       if (l) return { [l[0]]: l[1] ?? [] };
@@ -80,7 +114,9 @@ export function fakeUpstream(listing: FakeServer = {}, era: 'legacy' | 'modern' 
 }
 
 /** A real Catalog (separator `__`) loaded from fake upstreams. */
-export async function catalogOf(servers: Record<string, FakeServer>): Promise<{ catalog: Catalog; upstreams: Map<string, Upstream> }> {
+export async function catalogOf(
+  servers: Record<string, FakeServer>,
+): Promise<{ catalog: Catalog; upstreams: Map<string, Upstream> }> {
   const upstreams = new Map<string, Upstream>(Object.entries(servers).map(([name, l]) => [name, fakeUpstream(l)]));
   const catalog = new Catalog(upstreams, '__', silentLog);
   for (const name of upstreams.keys()) await catalog.refresh(name);

@@ -15,7 +15,11 @@ function setup(outboundSecrets?: PipelineDeps['outboundSecrets']) {
   return deps({ credentials: { scrubber } as never, outboundSecrets });
 }
 
-function call(upstream: JsonObject, method = 'tools/call', decision: Decision = { effect: 'allow', rule: 'r', reasons: ['rule `r` (allow) matched'] }) {
+function call(
+  upstream: JsonObject,
+  method = 'tools/call',
+  decision: Decision = { effect: 'allow', rule: 'r', reasons: ['rule `r` (allow) matched'] },
+) {
   const s = state({ method, kind: method === 'prompts/get' ? 'prompt' : 'tool', params: { ...upstream } });
   s.route = { server: 'mt', tool: 'write', def: {}, qualified: 'mt__write', item: 'write' };
   s.upstream = upstream;
@@ -29,7 +33,7 @@ test('a request carrying nothing secret goes on, its decision untouched', async 
   assert.deepEqual(s.decision, { effect: 'allow', rule: 'r', reasons: ['rule `r` (allow) matched'] });
 });
 
-test('another tenant\'s injected secret on its way out is denied by default, in any encoding, anywhere in what goes upstream', async () => {
+test("another tenant's injected secret on its way out is denied by default, in any encoding, anywhere in what goes upstream", async () => {
   const cases: JsonObject[] = [
     { name: 'write', arguments: { content: `here: ${GLOBEX}` } },
     { name: 'write', arguments: { content: Buffer.from(GLOBEX).toString('base64') } },
@@ -51,7 +55,11 @@ test('another tenant\'s injected secret on its way out is denied by default, in 
 
 test('well-known secret formats are denied too, naming the kind', async () => {
   const key = `-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK${'x'.repeat(60)}\n-----END RSA PRIVATE KEY-----`;
-  for (const [value, kind] of [[AWS, 'aws-access-key'], [key, 'private-key'], [`ghp_${'a'.repeat(36)}`, 'github-token']] as const) {
+  for (const [value, kind] of [
+    [AWS, 'aws-access-key'],
+    [key, 'private-key'],
+    [`ghp_${'a'.repeat(36)}`, 'github-token'],
+  ] as const) {
     const err = await thrown(() => inspectArguments(call({ name: 'write', arguments: { content: value } }), setup()));
     assert.equal(err.code, 'E_POLICY_DENIED', kind);
     assert.match(err.message, new RegExp(kind));
@@ -65,10 +73,18 @@ test('nested past the depth bound cannot be checked, so it is denied', async () 
   assert.match(err.message, /nested too deeply to check/);
 });
 
-test('`approve` turns a tool call into a wait for a person (the policy\'s approvers kept); anything else is still denied', async () => {
-  const s = call({ name: 'write', arguments: { content: AWS } }, 'tools/call', { effect: 'allow', rule: 'r', reasons: ['matched'], approvers: { roles: ['lead'] } });
+test("`approve` turns a tool call into a wait for a person (the policy's approvers kept); anything else is still denied", async () => {
+  const s = call({ name: 'write', arguments: { content: AWS } }, 'tools/call', {
+    effect: 'allow',
+    rule: 'r',
+    reasons: ['matched'],
+    approvers: { roles: ['lead'] },
+  });
   await inspectArguments(s, setup('approve'));
-  assert.deepEqual([s.decision!.effect, s.decision!.rule, s.decision!.approvers], ['approval', 'secret:outbound', { roles: ['lead'] }]);
+  assert.deepEqual(
+    [s.decision!.effect, s.decision!.rule, s.decision!.approvers],
+    ['approval', 'secret:outbound', { roles: ['lead'] }],
+  );
   assert.match(s.decision!.reasons.at(-1)!, /carries a credential \(aws-access-key\)/);
   const prompt = call({ name: 'greet', arguments: { name: AWS } }, 'prompts/get');
   assert.equal((await thrown(() => inspectArguments(prompt, setup('approve')))).code, 'E_POLICY_DENIED');
@@ -78,7 +94,11 @@ test('`allow` lets it through, and shadow runs nothing anyway', async () => {
   const allowed = call({ name: 'write', arguments: { content: GLOBEX } });
   await inspectArguments(allowed, setup('allow'));
   assert.equal(allowed.decision!.effect, 'allow');
-  const shadow = call({ name: 'write', arguments: { content: GLOBEX } }, 'tools/call', { effect: 'shadow', rule: 'mode:shadow', reasons: [] });
+  const shadow = call({ name: 'write', arguments: { content: GLOBEX } }, 'tools/call', {
+    effect: 'shadow',
+    rule: 'mode:shadow',
+    reasons: [],
+  });
   await inspectArguments(shadow, setup());
   assert.equal(shadow.decision!.effect, 'shadow');
 });

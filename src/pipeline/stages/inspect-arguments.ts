@@ -16,8 +16,15 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
   if (!found.length) return;
   const why = `the request carries a credential (${found.join(', ')})`;
   if (effect === 'approve' && s.method === 'tools/call') {
-    s.decision = { ...s.decision!, effect: 'approval', rule: 'secret:outbound', reasons: [...(s.decision?.reasons ?? []), why] };
+    s.decision = {
+      ...s.decision!,
+      effect: 'approval',
+      rule: 'secret:outbound',
+      reasons: [...(s.decision?.reasons ?? []), why],
+    };
     return;
   }
-  throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, { rule: 'secret:outbound' });
+  throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
+    rule: 'secret:outbound',
+  });
 };

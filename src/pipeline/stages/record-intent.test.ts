@@ -21,7 +21,11 @@ function audit(store: 'up' | 'down', readWhenUnavailable: 'allow' | 'refuse' = '
   };
   let failOpen = 0;
   const metrics = { auditFailOpen: { inc: () => void failOpen++ } };
-  return { d: deps({ audit: a as never as Audit, metrics: metrics as never as Metrics }), appended, failOpen: () => failOpen };
+  return {
+    d: deps({ audit: a as never as Audit, metrics: metrics as never as Metrics }),
+    appended,
+    failOpen: () => failOpen,
+  };
 }
 const call = (cls: ToolClass) => Object.assign(state({ method: 'tools/call' }), { toolClass: cls });
 
@@ -37,11 +41,17 @@ test('when the audit store cannot take it the call is refused (fail closed), REA
   for (const cls of ['WRITE', 'DESTRUCTIVE'] as const) {
     const { d } = audit('down', 'allow');
     const err = await thrown(() => recordIntent(call(cls), d));
-    assert.deepEqual([err.code, err.message], ['E_AUDIT_UNAVAILABLE', 'the audit trail cannot be written, so calls that change things are refused']);
+    assert.deepEqual(
+      [err.code, err.message],
+      ['E_AUDIT_UNAVAILABLE', 'the audit trail cannot be written, so calls that change things are refused'],
+    );
   }
   const refuse = audit('down', 'refuse');
   const err = await thrown(() => recordIntent(call('READ'), refuse.d));
-  assert.deepEqual([err.code, err.message], ['E_AUDIT_UNAVAILABLE', 'the audit trail cannot be written, so calls are refused']);
+  assert.deepEqual(
+    [err.code, err.message],
+    ['E_AUDIT_UNAVAILABLE', 'the audit trail cannot be written, so calls are refused'],
+  );
   const unclassified = await thrown(() => recordIntent(state(), audit('down', 'allow').d));
   assert.equal(unclassified.code, 'E_AUDIT_UNAVAILABLE', 'an unclassified call is not a READ');
 });

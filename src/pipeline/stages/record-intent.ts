@@ -14,6 +14,9 @@ export const recordIntent: Stage = async (s, { audit, metrics }) => {
       metrics.auditFailOpen.inc();
       return;
     }
-    throw new GatehouseError('E_AUDIT_UNAVAILABLE', `the audit trail cannot be written, so ${s.toolClass === 'READ' ? 'calls are' : 'calls that change things are'} refused`);
+    throw new GatehouseError(
+      'E_AUDIT_UNAVAILABLE',
+      `the audit trail cannot be written, so ${s.toolClass === 'READ' ? 'calls are' : 'calls that change things are'} refused`,
+    );
   }
 };

@@ -24,12 +24,22 @@ function answered(result: JsonObject, method = 'tools/call', scope = '') {
 
 const carries = (v: unknown, secret: string) => {
   const text = JSON.stringify(v);
-  return [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex'), secret.slice(0, 11), secret.slice(11)].some((x) => text.includes(x));
+  return [
+    secret,
+    Buffer.from(secret).toString('base64'),
+    Buffer.from(secret).toString('hex'),
+    secret.slice(0, 11),
+    secret.slice(11),
+  ].some((x) => text.includes(x));
 };
 
 test('the injected secret is removed from the result in every encoding, in values and keys', async () => {
   const s = answered({
-    content: [{ type: 'text', text: `token ${SECRET}` }, { type: 'text', text: Buffer.from(SECRET).toString('base64') }, { type: 'text', text: Buffer.from(SECRET).toString('hex') }],
+    content: [
+      { type: 'text', text: `token ${SECRET}` },
+      { type: 'text', text: Buffer.from(SECRET).toString('base64') },
+      { type: 'text', text: Buffer.from(SECRET).toString('hex') },
+    ],
     structuredContent: { [SECRET]: { env: { TOKEN: SECRET } } },
   });
   await redactResult(s, setup());
@@ -38,7 +48,12 @@ test('the injected secret is removed from the result in every encoding, in value
 });
 
 test('secrets held by other connections are scrubbed too; what is not a secret is kept', async () => {
-  const s = answered({ content: [{ type: 'text', text: `a ${GATEWAY_WIDE} b` }, { type: 'text', text: 'plain words' }] });
+  const s = answered({
+    content: [
+      { type: 'text', text: `a ${GATEWAY_WIDE} b` },
+      { type: 'text', text: 'plain words' },
+    ],
+  });
   await redactResult(s, setup());
   assert.ok(!JSON.stringify(s.result).includes(GATEWAY_WIDE));
   assert.equal((s.result!.content as Array<{ text: string }>)[1].text, 'plain words');
@@ -46,7 +61,12 @@ test('secrets held by other connections are scrubbed too; what is not a secret i
 
 test('a secret split across content blocks is removed from each part', async () => {
   const cut = 9;
-  const s = answered({ content: [{ type: 'text', text: `first ${SECRET.slice(0, cut)}` }, { type: 'text', text: `${SECRET.slice(cut)} rest` }] });
+  const s = answered({
+    content: [
+      { type: 'text', text: `first ${SECRET.slice(0, cut)}` },
+      { type: 'text', text: `${SECRET.slice(cut)} rest` },
+    ],
+  });
   await redactResult(s, setup());
   const texts = (s.result!.content as Array<{ text: string }>).map((c) => c.text);
   assert.ok(!texts.join('').includes(SECRET), texts.join('|'));
@@ -67,7 +87,7 @@ test('past the depth bound nothing passes through: the rest is withheld, secret 
   assert.equal((s.result!.content as Array<{ text: string }>)[0].text, 'ok');
 });
 
-test('on the aggregate endpoint resource URIs in the answer are namespaced; on a per-server endpoint they are the server\'s own', async () => {
+test("on the aggregate endpoint resource URIs in the answer are namespaced; on a per-server endpoint they are the server's own", async () => {
   const read = () => ({ contents: [{ uri: 'secret://token', text: 'x' }] });
   const agg = answered(read(), 'resources/read');
   await redactResult(agg, setup());
@@ -75,7 +95,12 @@ test('on the aggregate endpoint resource URIs in the answer are namespaced; on a
   const scoped = answered(read(), 'resources/read', 'mt');
   await redactResult(scoped, setup());
   assert.deepEqual(scoped.result!.contents, [{ uri: 'secret://token', text: 'x' }]);
-  const call = answered({ content: [{ type: 'resource_link', uri: 'file:///srv/a.txt', name: 'a' }, { type: 'resource', resource: { uri: 'file:///srv/b.txt', text: SECRET } }] });
+  const call = answered({
+    content: [
+      { type: 'resource_link', uri: 'file:///srv/a.txt', name: 'a' },
+      { type: 'resource', resource: { uri: 'file:///srv/b.txt', text: SECRET } },
+    ],
+  });
   await redactResult(call, setup());
   const [link, embedded] = call.result!.content as JsonObject[];
   assert.equal(link.uri, 'gatehouse:mt/file:///srv/a.txt');
@@ -83,7 +108,7 @@ test('on the aggregate endpoint resource URIs in the answer are namespaced; on a
   assert.ok(!carries(call.result, SECRET));
 });
 
-test('a task\'s result is the tool call\'s result: its resource links are namespaced too', async () => {
+test("a task's result is the tool call's result: its resource links are namespaced too", async () => {
   const s = answered({ content: [{ type: 'resource_link', uri: 'file:///srv/a.txt', name: 'a' }] }, 'tasks/result');
   await redactResult(s, setup());
   assert.equal((s.result!.content as JsonObject[])[0].uri, 'gatehouse:mt/file:///srv/a.txt');

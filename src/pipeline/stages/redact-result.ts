@@ -13,5 +13,7 @@ export const redactResult: Stage = (s, { credentials, resultSecrets }) => {
   // Secrets the gateway did not inject (an AWS key a tool read somewhere) go too, when configured.
   if (resultSecrets === 'redact') scrubbed = credentials.scrubber.patterns(scrubbed);
   // A task's result is the result of the tools/call that started it.
-  s.result = s.ctx.scope ? scrubbed : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, s.route!.server);
+  s.result = s.ctx.scope
+    ? scrubbed
+    : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, s.route!.server);
 };

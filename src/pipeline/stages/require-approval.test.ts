@@ -12,31 +12,60 @@ const STATE = 'gha1.apr_1.mac';
 /** An approval service that keeps one request and notes every call made to it. */
 function approvals(over: { status?: ApprovalRequest['status']; consume?: 'ok' | 'refused'; cap?: boolean } = {}) {
   const calls: Array<[string, ...unknown[]]> = [];
-  const req = { id: 'apr_1', status: over.status ?? 'pending', summary: 'write `/srv/a.txt`', expiresAt: Date.UTC(2026, 0, 1), decisions: [{ by: { subject: 'carol' } }] } as unknown as ApprovalRequest;
+  const req = {
+    id: 'apr_1',
+    status: over.status ?? 'pending',
+    summary: 'write `/srv/a.txt`',
+    expiresAt: Date.UTC(2026, 0, 1),
+    decisions: [{ by: { subject: 'carol' } }],
+  } as unknown as ApprovalRequest;
   const svc: Partial<ApprovalService> = {
     open: (s: unknown) => (s === STATE ? 'apr_1' : undefined),
     isOurs: (s: unknown) => typeof s === 'string' && s.startsWith('gha1.'),
     seal: (id: string) => `sealed:${id}`,
     pageUrl: (id: string) => `https://gw.example/approvals/${id}`,
     create: async (input) => (calls.push(['create', input]), over.cap ? 'cap' : req),
-    consume: async (id: string, call: BoundCall) => (calls.push(['consume', id, call]), over.consume === 'refused' ? { ok: false, code: 'binding_changed', message: 'the arguments changed' } : { ok: true, request: req }) as never,
+    consume: async (id: string, call: BoundCall) =>
+      (calls.push(['consume', id, call]),
+      over.consume === 'refused'
+        ? { ok: false, code: 'binding_changed', message: 'the arguments changed' }
+        : { ok: true, request: req }) as never,
     get: async (id: string) => (calls.push(['get', id]), req),
   };
   return { approvals: svc as ApprovalService, calls };
 }
 
 function call(params: JsonObject, c: Partial<RequestContext> = {}) {
-  const s = state({ requested: 'mt__write', params: { name: 'mt__write', arguments: { path: '/srv/link.txt' }, ...params }, ctx: { principal: principal({ roles: ['dev'] }), ...c } });
+  const s = state({
+    requested: 'mt__write',
+    params: { name: 'mt__write', arguments: { path: '/srv/link.txt' }, ...params },
+    ctx: { principal: principal({ roles: ['dev'] }), ...c },
+  });
   s.route = { server: 'mt', tool: 'write', def: {}, qualified: 'mt__write', item: 'write' };
   // What validate made canonical (here: the real path behind a link) is what runs.
   s.upstream = { ...s.params, name: 'write', arguments: { path: '/srv/real.txt' } };
   s.toolClass = 'WRITE';
   s.toolPin = 'sha256:pin';
-  s.decision = { effect: 'approval', rule: 'writes', reasons: [], policyRevision: 'rev1', approvers: { roles: ['lead'] } };
+  s.decision = {
+    effect: 'approval',
+    rule: 'writes',
+    reasons: [],
+    policyRevision: 'rev1',
+    approvers: { roles: ['lead'] },
+  };
   return s;
 }
 
-const bound = (s: ReturnType<typeof call>): BoundCall => ({ tenant: 'acme', principalKey: s.ctx.principal.key, client: 'claude', server: 'mt', tool: 'mt__write', args: { path: '/srv/real.txt' }, pin: 'sha256:pin', policyRevision: 'rev1' });
+const bound = (s: ReturnType<typeof call>): BoundCall => ({
+  tenant: 'acme',
+  principalKey: s.ctx.principal.key,
+  client: 'claude',
+  server: 'mt',
+  tool: 'mt__write',
+  args: { path: '/srv/real.txt' },
+  pin: 'sha256:pin',
+  policyRevision: 'rev1',
+});
 
 test('a call policy does not send to a person passes untouched', async () => {
   const { approvals: a, calls } = approvals();
@@ -54,12 +83,25 @@ test('a modern caller gets input_required with the page and a sealed request sta
   assert.equal(s.result!.resultType, 'input_required');
   assert.equal(s.result!.requestState, 'sealed:apr_1');
   const ask = (s.result!.inputRequests as JsonObject)['approval-apr_1'] as JsonObject;
-  assert.deepEqual([ask.method, (ask.params as JsonObject).mode, (ask.params as JsonObject).url], ['elicitation/create', 'url', 'https://gw.example/approvals/apr_1']);
-  const [kind, input] = calls[0] as [string, { call: BoundCall; shownArgs: unknown; roles: string[]; rule: string; approvers: unknown; toolClass: string }];
+  assert.deepEqual(
+    [ask.method, (ask.params as JsonObject).mode, (ask.params as JsonObject).url],
+    ['elicitation/create', 'url', 'https://gw.example/approvals/apr_1'],
+  );
+  const [kind, input] = calls[0] as [
+    string,
+    { call: BoundCall; shownArgs: unknown; roles: string[]; rule: string; approvers: unknown; toolClass: string },
+  ];
   assert.equal(kind, 'create');
   assert.deepEqual(input.call, bound(s));
-  assert.deepEqual(input.shownArgs, { path: '/srv/real.txt' }, 'shown as they run, never the path as the caller wrote it');
-  assert.deepEqual([input.roles, input.rule, input.approvers, input.toolClass], [['dev'], 'writes', { roles: ['lead'] }, 'WRITE']);
+  assert.deepEqual(
+    input.shownArgs,
+    { path: '/srv/real.txt' },
+    'shown as they run, never the path as the caller wrote it',
+  );
+  assert.deepEqual(
+    [input.roles, input.rule, input.approvers, input.toolClass],
+    [['dev'], 'writes', { roles: ['lead'] }, 'WRITE'],
+  );
   assert.deepEqual(s.approval, { id: 'apr_1', status: 'pending' });
 });
 
@@ -69,8 +111,16 @@ test('a legacy caller that cannot wait gets a pending result naming the approval
   await requireApproval(s, deps({ approvals: a, approvalWaitMs: 0 }));
   assert.equal(s.halt, true);
   assert.equal(s.result!.isError, true);
-  assert.match(JSON.stringify(s.result!.content), /Approval apr_1 is pending at https:\/\/gw\.example\/approvals\/apr_1.*Nothing ran/);
-  assert.deepEqual((s.result!._meta as JsonObject)['io.gatehouse/approval'], { id: 'apr_1', url: 'https://gw.example/approvals/apr_1', status: 'pending', expiresAt: '2026-01-01T00:00:00.000Z' });
+  assert.match(
+    JSON.stringify(s.result!.content),
+    /Approval apr_1 is pending at https:\/\/gw\.example\/approvals\/apr_1.*Nothing ran/,
+  );
+  assert.deepEqual((s.result!._meta as JsonObject)['io.gatehouse/approval'], {
+    id: 'apr_1',
+    url: 'https://gw.example/approvals/apr_1',
+    status: 'pending',
+    expiresAt: '2026-01-01T00:00:00.000Z',
+  });
 });
 
 test('a legacy caller that waits goes on once a person approved, using the approval for this exact call', async () => {
@@ -79,9 +129,14 @@ test('a legacy caller that waits goes on once a person approved, using the appro
   await requireApproval(s, deps({ approvals: a, approvalWaitMs: 5000 }));
   assert.equal(s.halt, undefined);
   assert.deepEqual(s.approval, { id: 'apr_1', status: 'approved', approvers: ['carol'] });
-  assert.deepEqual(calls.find(([k]) => k === 'consume'), ['consume', 'apr_1', bound(s)]);
+  assert.deepEqual(
+    calls.find(([k]) => k === 'consume'),
+    ['consume', 'apr_1', bound(s)],
+  );
   const denied = approvals({ status: 'denied' });
-  const err = await thrown(() => requireApproval(call({}), deps({ approvals: denied.approvals, approvalWaitMs: 5000 })));
+  const err = await thrown(() =>
+    requireApproval(call({}), deps({ approvals: denied.approvals, approvalWaitMs: 5000 })),
+  );
   assert.deepEqual([err.code, err.data], ['E_APPROVAL_REFUSED', { approval: 'apr_1', status: 'denied' }]);
 });
 
@@ -90,18 +145,32 @@ test('what the agent answers is never an approval: an accepted elicitation still
   const abort = new AbortController();
   const asked: unknown[] = [];
   // The agent accepts at once; the call keeps waiting for a person (here: until the caller gives up).
-  const outlet = { notify: () => {}, ask: async (method: string, params: JsonObject) => (asked.push([method, params]), setTimeout(() => abort.abort(), 400), { result: { action: 'accept' } }) };
+  const outlet = {
+    notify: () => {},
+    ask: async (method: string, params: JsonObject) => (
+      asked.push([method, params]), setTimeout(() => abort.abort(), 400), { result: { action: 'accept' } }
+    ),
+  };
   const s = call({}, { clientCapabilities: { elicitation: { url: {} } }, outlet, signal: abort.signal });
   await requireApproval(s, deps({ approvals: a, approvalWaitMs: 0 }));
   assert.equal(asked.length, 1);
   assert.equal(s.halt, true);
   assert.equal((s.result!._meta as JsonObject)['io.gatehouse/approval'] !== undefined, true);
-  assert.ok(calls.some(([k]) => k === 'get'), 'it looked for a decision');
-  assert.equal(calls.some(([k]) => k === 'consume'), false);
+  assert.ok(
+    calls.some(([k]) => k === 'get'),
+    'it looked for a decision',
+  );
+  assert.equal(
+    calls.some(([k]) => k === 'consume'),
+    false,
+  );
 });
 
 test('a presented approval is used once for this exact call; the round-trip fields do not go upstream', async () => {
-  for (const params of [{ _meta: { 'io.gatehouse/approval': 'apr_1' } }, { requestState: STATE, inputResponses: { x: {} } }]) {
+  for (const params of [
+    { _meta: { 'io.gatehouse/approval': 'apr_1' } },
+    { requestState: STATE, inputResponses: { x: {} } },
+  ]) {
     const { approvals: a, calls } = approvals();
     const s = call(params as JsonObject, { era: 'modern' });
     await requireApproval(s, deps({ approvals: a }));
@@ -118,10 +187,17 @@ test('a presented approval is used once for this exact call; the round-trip fiel
 
 test('an approval that cannot be used for this call, an altered request state, or too many pending are refused', async () => {
   const refused = approvals({ consume: 'refused' });
-  const err = await thrown(() => requireApproval(call({ _meta: { 'io.gatehouse/approval': 'apr_1' } }), deps({ approvals: refused.approvals })));
+  const err = await thrown(() =>
+    requireApproval(call({ _meta: { 'io.gatehouse/approval': 'apr_1' } }), deps({ approvals: refused.approvals })),
+  );
   assert.deepEqual([err.code, err.data], ['E_APPROVAL_REFUSED', { approval: 'apr_1', code: 'binding_changed' }]);
   const altered = approvals();
-  const state2 = await thrown(() => requireApproval(call({ requestState: 'gha1.apr_1.forged' }, { era: 'modern' }), deps({ approvals: altered.approvals })));
+  const state2 = await thrown(() =>
+    requireApproval(
+      call({ requestState: 'gha1.apr_1.forged' }, { era: 'modern' }),
+      deps({ approvals: altered.approvals }),
+    ),
+  );
   assert.equal(state2.code, 'E_INPUT_STATE');
   assert.deepEqual(altered.calls, [], 'nothing consumed, nothing created');
   const cap = approvals({ cap: true });

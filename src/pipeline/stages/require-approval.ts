@@ -17,7 +17,16 @@ const META_KEY = 'io.gatehouse/approval';
 /** Bound to the arguments as they go upstream (canonical URLs, real paths), which is what the approver is shown. */
 function boundCall(s: CallState): BoundCall {
   const p = s.ctx.principal;
-  return { tenant: p.tenant, principalKey: p.key, client: p.client, server: s.route!.server, tool: s.route!.qualified, args: s.upstream?.arguments ?? s.params.arguments ?? {}, pin: s.toolPin ?? '', policyRevision: s.decision?.policyRevision ?? '' };
+  return {
+    tenant: p.tenant,
+    principalKey: p.key,
+    client: p.client,
+    server: s.route!.server,
+    tool: s.route!.qualified,
+    args: s.upstream?.arguments ?? s.params.arguments ?? {},
+    pin: s.toolPin ?? '',
+    policyRevision: s.decision?.policyRevision ?? '',
+  };
 }
 
 export const requireApproval: Stage = async (s, deps) => {
@@ -26,11 +35,19 @@ export const requireApproval: Stage = async (s, deps) => {
   const call = boundCall(s);
   const params = s.params as JsonObject;
   const meta = (params._meta ?? {}) as JsonObject;
-  const presented = approvals.open(params.requestState) ?? (typeof meta[META_KEY] === 'string' ? (meta[META_KEY] as string) : undefined);
-  if (approvals.isOurs(params.requestState) && !approvals.open(params.requestState)) throw new GatehouseError('E_INPUT_STATE');
+  const presented =
+    approvals.open(params.requestState) ??
+    (typeof meta[META_KEY] === 'string' ? (meta[META_KEY] as string) : undefined);
+  if (approvals.isOurs(params.requestState) && !approvals.open(params.requestState))
+    throw new GatehouseError('E_INPUT_STATE');
   if (presented) {
     const t = await approvals.consume(presented, call);
-    if (!t.ok) throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${presented} cannot be used for this call: ${t.message}`, { approval: presented, code: t.code });
+    if (!t.ok)
+      throw new GatehouseError(
+        'E_APPROVAL_REFUSED',
+        `approval ${presented} cannot be used for this call: ${t.message}`,
+        { approval: presented, code: t.code },
+      );
     s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
     // What goes upstream is the call that was approved, without our round-trip fields.
     delete params.requestState;
@@ -44,14 +61,37 @@ export const requireApproval: Stage = async (s, deps) => {
   // The approver sees the arguments exactly as they will run (never redacted to look harmless), and
   // the diff is read with the requester's roles.
   const p = s.ctx.principal;
-  const req = await approvals.create({ call, subject: p.subject, roles: p.roles, issuer: p.issuer, toolClass: s.toolClass ?? 'DESTRUCTIVE', shownArgs: call.args, rule: s.decision.rule, approvers: s.decision.approvers as never });
-  if (req === 'cap') throw new GatehouseError('E_APPROVAL_REQUIRED', 'too many of your calls are waiting for approval: wait for decisions before asking for more');
+  const req = await approvals.create({
+    call,
+    subject: p.subject,
+    roles: p.roles,
+    issuer: p.issuer,
+    toolClass: s.toolClass ?? 'DESTRUCTIVE',
+    shownArgs: call.args,
+    rule: s.decision.rule,
+    approvers: s.decision.approvers as never,
+  });
+  if (req === 'cap')
+    throw new GatehouseError(
+      'E_APPROVAL_REQUIRED',
+      'too many of your calls are waiting for approval: wait for decisions before asking for more',
+    );
   const url = approvals.pageUrl(req.id);
   s.approval = { id: req.id, status: 'pending' };
   if (s.ctx.era === 'modern') {
     s.result = {
       resultType: 'input_required',
-      inputRequests: { [`approval-${req.id}`]: { method: 'elicitation/create', params: { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}. Retry the call with this request state once it is approved.` } } },
+      inputRequests: {
+        [`approval-${req.id}`]: {
+          method: 'elicitation/create',
+          params: {
+            mode: 'url',
+            url,
+            elicitationId: req.id,
+            message: `A person must approve this call: ${req.summary}. Retry the call with this request state once it is approved.`,
+          },
+        },
+      },
       requestState: approvals.seal(req.id),
     };
     s.halt = true;
@@ -62,7 +102,11 @@ export const requireApproval: Stage = async (s, deps) => {
   const elicitsUrl = Boolean((s.ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url);
   if (elicitsUrl && s.ctx.outlet.ask) {
     void s.ctx.outlet
-      .ask('elicitation/create', { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}` }, s.ctx.signal)
+      .ask(
+        'elicitation/create',
+        { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}` },
+        s.ctx.signal,
+      )
       .catch(() => undefined);
   }
   const deadline = Date.now() + Math.max(deps.approvalWaitMs, elicitsUrl && s.ctx.outlet.ask ? 120_000 : 0);
@@ -70,17 +114,38 @@ export const requireApproval: Stage = async (s, deps) => {
   while (Date.now() < deadline && !s.ctx.signal.aborted) {
     const now = await approvals.get(req.id);
     if (now && now.status !== 'pending') {
-      if (now.status !== 'approved') throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} was ${now.status}`, { approval: req.id, status: now.status });
+      if (now.status !== 'approved')
+        throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} was ${now.status}`, {
+          approval: req.id,
+          status: now.status,
+        });
       const t = await approvals.consume(req.id, call);
-      if (!t.ok) throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} cannot be used: ${t.message}`, { approval: req.id });
+      if (!t.ok)
+        throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} cannot be used: ${t.message}`, {
+          approval: req.id,
+        });
       s.approval = { id: req.id, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
       return;
     }
-    if (s.ctx.progressToken !== undefined) s.ctx.outlet.notify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: s.ctx.progressToken, progress: ++tick, message: `waiting for approval ${req.id}: ${url}` } });
+    if (s.ctx.progressToken !== undefined)
+      s.ctx.outlet.notify({
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: {
+          progressToken: s.ctx.progressToken,
+          progress: ++tick,
+          message: `waiting for approval ${req.id}: ${url}`,
+        },
+      });
     await new Promise((r) => setTimeout(r, 250));
   }
   s.result = {
-    content: [{ type: 'text', text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.` }],
+    content: [
+      {
+        type: 'text',
+        text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.`,
+      },
+    ],
     isError: true,
     _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
   };

@@ -6,6 +6,12 @@ import { unknownTarget } from './unknown.ts';
 export const routePrompt: Stage = (s, { catalog, upstreams }) => {
   const hit = catalog.resolve('prompts', s.requested, s.ctx.scope || undefined);
   if (!hit || !upstreams.has(hit.server)) throw unknownTarget(s);
-  s.route = { server: hit.server, tool: hit.name, def: hit.def, qualified: catalog.qualify(hit.server, hit.name), item: `prompt:${hit.name}` };
+  s.route = {
+    server: hit.server,
+    tool: hit.name,
+    def: hit.def,
+    qualified: catalog.qualify(hit.server, hit.name),
+    item: `prompt:${hit.name}`,
+  };
   s.upstream = { ...s.params, name: hit.name } as JsonObject;
 };

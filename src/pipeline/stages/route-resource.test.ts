@@ -6,13 +6,20 @@ import { catalogOf, deps, state, thrown } from './fakes.test-util.ts';
 const TOKEN = { uri: 'secret://token', name: 'token' };
 const TEMPLATE = { uriTemplate: 'file:///{+path}', name: 'files' };
 const servers = { mt: { resources: [TOKEN], resourceTemplates: [TEMPLATE] }, twin: { resources: [TOKEN] } };
-const read = (uri: string, scope = '') => state({ method: 'resources/read', kind: 'resource', requested: uri, params: { uri }, ctx: { scope } });
+const read = (uri: string, scope = '') =>
+  state({ method: 'resources/read', kind: 'resource', requested: uri, params: { uri }, ctx: { scope } });
 
 test('on the aggregate endpoint `gatehouse:<server>/<uri>` routes to that server, which is sent its own URI', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   const s = read('gatehouse:mt/secret://token');
   await routeResource(s, deps({ catalog, upstreams }));
-  assert.deepEqual(s.route, { server: 'mt', tool: 'secret://token', def: TOKEN, qualified: 'gatehouse:mt/secret://token', item: 'resource:secret://token' });
+  assert.deepEqual(s.route, {
+    server: 'mt',
+    tool: 'secret://token',
+    def: TOKEN,
+    qualified: 'gatehouse:mt/secret://token',
+    item: 'resource:secret://token',
+  });
   assert.deepEqual(s.upstream, { uri: 'secret://token' });
   // The same URI listed by a second server is that server's: neither captures the other's reads.
   const t = read('gatehouse:twin/secret://token');
@@ -24,7 +31,10 @@ test('a URI matching a template is judged as that template; one the server did n
   const { catalog, upstreams } = await catalogOf(servers);
   const s = read('gatehouse:mt/file:///srv/data/notes.txt');
   await routeResource(s, deps({ catalog, upstreams }));
-  assert.deepEqual([s.route!.tool, s.route!.item, s.route!.def], ['file:///srv/data/notes.txt', 'template:file:///{+path}', TEMPLATE]);
+  assert.deepEqual(
+    [s.route!.tool, s.route!.item, s.route!.def],
+    ['file:///srv/data/notes.txt', 'template:file:///{+path}', TEMPLATE],
+  );
   const u = read('gatehouse:twin/other://thing');
   await routeResource(u, deps({ catalog, upstreams }));
   assert.deepEqual([u.route!.server, u.route!.tool, u.route!.item, u.route!.def], ['twin', 'other://thing', '', {}]);
@@ -32,7 +42,15 @@ test('a URI matching a template is judged as that template; one the server did n
 
 test('a bare URI, an unknown server, an empty server or URI, and another scheme are unknown on the aggregate endpoint', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
-  for (const uri of ['secret://token', 'gatehouse:nope/secret://token', 'gatehouse:/secret://token', 'gatehouse:mt/', 'gatehouse:mt', 'GATEHOUSE:mt/secret://token', 'mt/secret://token']) {
+  for (const uri of [
+    'secret://token',
+    'gatehouse:nope/secret://token',
+    'gatehouse:/secret://token',
+    'gatehouse:mt/',
+    'gatehouse:mt',
+    'GATEHOUSE:mt/secret://token',
+    'mt/secret://token',
+  ]) {
     const s = read(uri);
     const err = await thrown(() => routeResource(s, deps({ catalog, upstreams })));
     assert.deepEqual([err.code, err.message], ['E_UNKNOWN_RESOURCE', `unknown resource \`${uri}\``], uri);
@@ -40,11 +58,14 @@ test('a bare URI, an unknown server, an empty server or URI, and another scheme 
   }
 });
 
-test('on a per-server endpoint the URI is the server\'s own, still namespaced for policy', async () => {
+test("on a per-server endpoint the URI is the server's own, still namespaced for policy", async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   const s = read('secret://token', 'mt');
   await routeResource(s, deps({ catalog, upstreams }));
-  assert.deepEqual([s.route!.server, s.route!.tool, s.route!.qualified, s.upstream!.uri], ['mt', 'secret://token', 'gatehouse:mt/secret://token', 'secret://token']);
+  assert.deepEqual(
+    [s.route!.server, s.route!.tool, s.route!.qualified, s.upstream!.uri],
+    ['mt', 'secret://token', 'gatehouse:mt/secret://token', 'secret://token'],
+  );
   const err = await thrown(() => routeResource(read('secret://token', 'gone'), deps({ catalog, upstreams })));
   assert.equal(err.code, 'E_UNKNOWN_RESOURCE');
 });

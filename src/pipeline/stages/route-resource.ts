@@ -12,6 +12,12 @@ export const routeResource: Stage = (s, { catalog }) => {
   const hit = catalog.resolveResource(s.requested, s.ctx.scope || undefined);
   if (!hit) throw unknownTarget(s);
   const item = hit.def ? (hit.template ? `template:${String(hit.def.uriTemplate)}` : `resource:${hit.uri}`) : '';
-  s.route = { server: hit.server, tool: hit.uri, def: hit.def ?? {}, qualified: namespaceUri(hit.server, hit.uri), item };
+  s.route = {
+    server: hit.server,
+    tool: hit.uri,
+    def: hit.def ?? {},
+    qualified: namespaceUri(hit.server, hit.uri),
+    item,
+  };
   s.upstream = { ...s.params, uri: hit.uri } as JsonObject;
 };

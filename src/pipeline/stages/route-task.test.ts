@@ -10,7 +10,13 @@ const servers = { mt: { tools: [{ name: 'slow' }] }, twin: { tools: [{ name: 'sl
 const alice = principal();
 const bob = principal({ subject: 'bob' });
 const get = (taskId: string, over: { scope?: string; who?: typeof alice } = {}) =>
-  state({ method: 'tasks/get', kind: 'tool', requested: taskId, params: { taskId }, ctx: { scope: over.scope ?? '', principal: over.who ?? alice } });
+  state({
+    method: 'tasks/get',
+    kind: 'tool',
+    requested: taskId,
+    params: { taskId },
+    ctx: { scope: over.scope ?? '', principal: over.who ?? alice },
+  });
 
 async function setup() {
   const { catalog, upstreams } = await catalogOf(servers);
@@ -31,14 +37,16 @@ test('a handle sealed for this caller routes to its server and tool; the upstrea
   assert.deepEqual([scoped.route!.server, scoped.route!.tool, scoped.upstream!.taskId], ['mt', 'slow', 't']);
 });
 
-test('another principal\'s handle, another endpoint\'s, an altered one, a raw upstream id or another key\'s handle is an unknown task', async () => {
+test("another principal's handle, another endpoint's, an altered one, a raw upstream id or another key's handle is an unknown task", async () => {
   const { tasks, d } = await setup();
   const handle = tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'upstream-42' }, alice.key, '');
   const [v, body, mac] = handle.split('.');
-  const forgedBody = Buffer.from(JSON.stringify(['twin', 'twin__slow', 'upstream-42', JSON.parse(Buffer.from(body, 'base64url').toString())[3]])).toString('base64url');
+  const forgedBody = Buffer.from(
+    JSON.stringify(['twin', 'twin__slow', 'upstream-42', JSON.parse(Buffer.from(body, 'base64url').toString())[3]]),
+  ).toString('base64url');
   const flip = (x: string) => x.slice(0, -1) + (x.endsWith('A') ? 'B' : 'A');
   const cases: Array<[string, string, Parameters<typeof get>[1]]> = [
-    ['bob presenting alice\'s handle', handle, { who: bob }],
+    ["bob presenting alice's handle", handle, { who: bob }],
     ['alice in another tenant', handle, { who: principal({ tenant: 'globex' }) }],
     ['alice through another issuer', handle, { who: principal({ issuer: 'https://other.example' }) }],
     ['the per-server endpoint', handle, { scope: 'mt' }],
@@ -47,7 +55,11 @@ test('another principal\'s handle, another endpoint\'s, an altered one, a raw up
     ['another version', `gh2.${body}.${mac}`, {}],
     ['a raw upstream id', 'upstream-42', {}],
     ['a namespaced raw id', 'mt__upstream-42', {}],
-    ['a handle sealed with another key', new TaskHandles(randomBytes(32)).seal({ server: 'mt', tool: 'mt__slow', taskId: 'upstream-42' }, alice.key, ''), {}],
+    [
+      'a handle sealed with another key',
+      new TaskHandles(randomBytes(32)).seal({ server: 'mt', tool: 'mt__slow', taskId: 'upstream-42' }, alice.key, ''),
+      {},
+    ],
     ['a very long handle', `${handle}${'A'.repeat(3000)}`, {}],
   ];
   for (const [label, taskId, over] of cases) {
@@ -61,15 +73,21 @@ test('another principal\'s handle, another endpoint\'s, an altered one, a raw up
   }
 });
 
-test('a genuine handle whose tool or server is gone, or whose tool is not its server\'s, is an unknown task', async () => {
+test("a genuine handle whose tool or server is gone, or whose tool is not its server's, is an unknown task", async () => {
   const { tasks, catalog, upstreams } = await setup();
   const d = deps({ catalog, upstreams, tasks });
-  for (const t of [{ server: 'mt', tool: 'mt__gone' }, { server: 'gone', tool: 'gone__slow' }, { server: 'twin', tool: 'mt__slow' }]) {
+  for (const t of [
+    { server: 'mt', tool: 'mt__gone' },
+    { server: 'gone', tool: 'gone__slow' },
+    { server: 'twin', tool: 'mt__slow' },
+  ]) {
     const err = await thrown(() => routeTask(get(tasks.seal({ ...t, taskId: 'x' }, alice.key, '')), d));
     assert.equal(err.code, 'E_UNKNOWN_TASK', JSON.stringify(t));
   }
   const noConnection = deps({ catalog, upstreams: new Map([...upstreams].filter(([n]) => n !== 'mt')), tasks });
-  const err = await thrown(() => routeTask(get(tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'x' }, alice.key, '')), noConnection));
+  const err = await thrown(() =>
+    routeTask(get(tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'x' }, alice.key, '')), noConnection),
+  );
   assert.equal(err.code, 'E_UNKNOWN_TASK');
 });
 
@@ -80,7 +98,13 @@ test('a genuine handle for a tool the caller may no longer use is an unknown tas
   await routeTask(s, d);
   s.toolClass = 'READ';
   // The tool switched off since the task started: authorize refuses it as the tasks row's "no such thing".
-  const off = await thrown(() => authorizeTarget(s, { ...d, modes: { tenants: {}, servers: {}, tools: { mt__slow: 'disabled' } }, identity: { classScopes: () => [] } as never }));
+  const off = await thrown(() =>
+    authorizeTarget(s, {
+      ...d,
+      modes: { tenants: {}, servers: {}, tools: { mt__slow: 'disabled' } },
+      identity: { classScopes: () => [] } as never,
+    }),
+  );
   const forged = await thrown(() => routeTask(get(`${handle}x`), d));
   assert.deepEqual([off.code, off.message.slice(0, 14)], [forged.code, forged.message.slice(0, 14)]);
   assert.equal(off.code, 'E_UNKNOWN_TASK');

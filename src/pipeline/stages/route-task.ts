@@ -10,8 +10,10 @@ import type { Stage } from '../types.ts';
 
 export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
   const t = tasks.open(s.requested, s.ctx.principal.key, s.ctx.scope);
-  const hit = t && catalog.resolve('tools', s.ctx.scope ? catalog.split(t.tool)?.name ?? '' : t.tool, s.ctx.scope || undefined);
-  if (!t || !hit || hit.server !== t.server || !upstreams.has(t.server)) throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(s.requested.slice(0, 80))}`);
+  const hit =
+    t && catalog.resolve('tools', s.ctx.scope ? (catalog.split(t.tool)?.name ?? '') : t.tool, s.ctx.scope || undefined);
+  if (!t || !hit || hit.server !== t.server || !upstreams.has(t.server))
+    throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(s.requested.slice(0, 80))}`);
   s.route = { server: t.server, tool: hit.name, def: hit.def, qualified: t.tool, item: hit.name };
   s.upstream = { ...s.params, taskId: t.taskId } as JsonObject;
 };

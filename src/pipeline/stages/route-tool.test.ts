@@ -4,13 +4,25 @@ import { routeTool } from './route-tool.ts';
 import { catalogOf, deps, state, thrown } from './fakes.test-util.ts';
 
 const SCHEMA = { type: 'object', properties: { path: { type: 'string' } } };
-const servers = { mt: { tools: [{ name: 'read_file', inputSchema: SCHEMA }] }, twin: { tools: [{ name: 'read_file' }] } };
+const servers = {
+  mt: { tools: [{ name: 'read_file', inputSchema: SCHEMA }] },
+  twin: { tools: [{ name: 'read_file' }] },
+};
 
 test('a namespaced name routes to its server, and the upstream is sent its own name with the other params', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
-  const s = state({ requested: 'mt__read_file', params: { name: 'mt__read_file', arguments: { path: '/x' }, _meta: { progressToken: 1 } } });
+  const s = state({
+    requested: 'mt__read_file',
+    params: { name: 'mt__read_file', arguments: { path: '/x' }, _meta: { progressToken: 1 } },
+  });
   await routeTool(s, deps({ catalog, upstreams }));
-  assert.deepEqual(s.route, { server: 'mt', tool: 'read_file', def: { name: 'read_file', inputSchema: SCHEMA }, qualified: 'mt__read_file', item: 'read_file' });
+  assert.deepEqual(s.route, {
+    server: 'mt',
+    tool: 'read_file',
+    def: { name: 'read_file', inputSchema: SCHEMA },
+    qualified: 'mt__read_file',
+    item: 'read_file',
+  });
   assert.deepEqual(s.upstream, { name: 'read_file', arguments: { path: '/x' }, _meta: { progressToken: 1 } });
   const t = state({ requested: 'twin__read_file', params: { name: 'twin__read_file' } });
   await routeTool(t, deps({ catalog, upstreams }));
@@ -20,7 +32,14 @@ test('a namespaced name routes to its server, and the upstream is sent its own n
 test('an unknown tool, a tool of an unknown server, a bare name and a server without a connection all give the same answer', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   const noConnection = new Map([...upstreams].filter(([n]) => n !== 'twin'));
-  const cases: Array<[string, typeof upstreams]> = [['mt__nope', upstreams], ['nope__read_file', upstreams], ['read_file', upstreams], ['twin__read_file', noConnection], ['mt__', upstreams], ['__read_file', upstreams]];
+  const cases: Array<[string, typeof upstreams]> = [
+    ['mt__nope', upstreams],
+    ['nope__read_file', upstreams],
+    ['read_file', upstreams],
+    ['twin__read_file', noConnection],
+    ['mt__', upstreams],
+    ['__read_file', upstreams],
+  ];
   for (const [name, ups] of cases) {
     const s = state({ requested: name, params: { name } });
     const err = await thrown(() => routeTool(s, deps({ catalog, upstreams: ups })));
@@ -31,13 +50,18 @@ test('an unknown tool, a tool of an unknown server, a bare name and a server wit
   }
 });
 
-test('on a per-server endpoint names are the server\'s own: a namespaced name or another server\'s tool is unknown', async () => {
+test("on a per-server endpoint names are the server's own: a namespaced name or another server's tool is unknown", async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   const s = state({ requested: 'read_file', params: { name: 'read_file' }, ctx: { scope: 'mt' } });
   await routeTool(s, deps({ catalog, upstreams }));
-  assert.deepEqual([s.route!.server, s.route!.tool, s.route!.qualified, s.upstream!.name], ['mt', 'read_file', 'mt__read_file', 'read_file']);
+  assert.deepEqual(
+    [s.route!.server, s.route!.tool, s.route!.qualified, s.upstream!.name],
+    ['mt', 'read_file', 'mt__read_file', 'read_file'],
+  );
   for (const name of ['mt__read_file', 'twin__read_file']) {
-    const err = await thrown(() => routeTool(state({ requested: name, params: { name }, ctx: { scope: 'mt' } }), deps({ catalog, upstreams })));
+    const err = await thrown(() =>
+      routeTool(state({ requested: name, params: { name }, ctx: { scope: 'mt' } }), deps({ catalog, upstreams })),
+    );
     assert.equal(err.code, 'E_UNKNOWN_TOOL', name);
   }
 });

@@ -8,7 +8,10 @@ test('one "no such thing" answer per kind, naming what was asked for', () => {
   const prompt = unknownTarget({ kind: 'prompt', requested: 'mt__p' });
   assert.deepEqual([prompt.code, prompt.message], ['E_UNKNOWN_PROMPT', 'unknown prompt `mt__p`']);
   const resource = unknownTarget({ kind: 'resource', requested: 'gatehouse:mt/secret://token' });
-  assert.deepEqual([resource.code, resource.message], ['E_UNKNOWN_RESOURCE', 'unknown resource `gatehouse:mt/secret://token`']);
+  assert.deepEqual(
+    [resource.code, resource.message],
+    ['E_UNKNOWN_RESOURCE', 'unknown resource `gatehouse:mt/secret://token`'],
+  );
   assert.equal(tool.rpc, -32602);
 });
 

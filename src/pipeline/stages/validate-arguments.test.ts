@@ -24,7 +24,13 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SCHEMA = {
   type: 'object',
-  properties: { path: { type: 'string' }, url: { type: 'string' }, n: { type: 'integer' }, opts: { type: 'object', properties: { depth: { type: 'integer' } } }, list: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    path: { type: 'string' },
+    url: { type: 'string' },
+    n: { type: 'integer' },
+    opts: { type: 'object', properties: { depth: { type: 'integer' } } },
+    list: { type: 'array', items: { type: 'string' } },
+  },
   additionalProperties: false,
 };
 const POLICY = policyOf(`
@@ -38,8 +44,10 @@ rules:
 `);
 
 const validators = new SchemaValidators();
-const configOf = (transport: 'stdio' | 'http') => (server: string) => ({ name: server, transport }) as Partial<ServerConfig> as ServerConfig;
-const d = (over: Partial<PipelineDeps> = {}) => deps({ policy: POLICY, validators, credentials: { configOf: configOf('stdio') } as never, ...over });
+const configOf = (transport: 'stdio' | 'http') => (server: string) =>
+  ({ name: server, transport }) as Partial<ServerConfig> as ServerConfig;
+const d = (over: Partial<PipelineDeps> = {}) =>
+  deps({ policy: POLICY, validators, credentials: { configOf: configOf('stdio') } as never, ...over });
 
 function tool(name: string, args: unknown, pin = `pin-${name}`) {
   const params = { name, arguments: args } as JsonObject;
@@ -51,7 +59,12 @@ function tool(name: string, args: unknown, pin = `pin-${name}`) {
 }
 
 function resource(uri: string, method = 'resources/read', item = `resource:${uri}`) {
-  const s = state({ method, kind: 'resource', requested: `gatehouse:mt/${uri}`, params: { uri: `gatehouse:mt/${uri}` } });
+  const s = state({
+    method,
+    kind: 'resource',
+    requested: `gatehouse:mt/${uri}`,
+    params: { uri: `gatehouse:mt/${uri}` },
+  });
   s.route = { server: 'mt', tool: uri, def: {}, qualified: `gatehouse:mt/${uri}`, item } satisfies Route;
   s.upstream = { uri };
   return s;
@@ -75,7 +88,9 @@ test('schema errors are invalid params naming the failing path; nothing is forwa
     assert.deepEqual(s.upstream, before);
   }
   const required = tool('strict', {});
-  required.route!.def = { inputSchema: { type: 'object', required: ['repo'], properties: { repo: { type: 'string' } } } };
+  required.route!.def = {
+    inputSchema: { type: 'object', required: ['repo'], properties: { repo: { type: 'string' } } },
+  };
   const err = await thrown(() => validateArguments(required, d()));
   assert.deepEqual([err.message, err.data], ['invalid params: `repo` is required', { path: 'repo' }]);
 });
@@ -83,7 +98,11 @@ test('schema errors are invalid params naming the failing path; nothing is forwa
 test('arguments must be an object (or absent), within the global bounds', async () => {
   for (const args of [[], 'x', 3, null]) {
     const err = await thrown(() => validateArguments(tool('fetch_any', args), d()));
-    assert.deepEqual([err.code, err.message], ['E_INVALID_PARAMS', 'invalid params: `arguments` must be an object'], JSON.stringify(args));
+    assert.deepEqual(
+      [err.code, err.message],
+      ['E_INVALID_PARAMS', 'invalid params: `arguments` must be an object'],
+      JSON.stringify(args),
+    );
   }
   let deep: unknown = 'x';
   for (let i = 0; i < 40; i++) deep = { a: deep };
@@ -106,7 +125,13 @@ test('a URL argument is judged and forwarded in its canonical form; the other ar
 });
 
 test('URLs no canonical form makes safe are refused by policy, naming the argument', async () => {
-  for (const url of ['https://user:pw@docs.allowed.test/', 'javascript:alert(1)', 'file:///etc/passwd', 'https://docs.allowed.test/a%2f..%2fb', 'https://docs.allowed.test/\u200b']) {
+  for (const url of [
+    'https://user:pw@docs.allowed.test/',
+    'javascript:alert(1)',
+    'file:///etc/passwd',
+    'https://docs.allowed.test/a%2f..%2fb',
+    'https://docs.allowed.test/\u200b',
+  ]) {
     const s = tool('fetch', { url });
     const err = await thrown(() => validateArguments(s, d()));
     assert.equal(err.code, 'E_POLICY_DENIED', url);
@@ -129,10 +154,13 @@ test('a path through a symlink out of the folder is judged and forwarded as the 
   // No link: the path as sent.
   const plain = tool('read_file', { path: join(allowed, 'notes.txt') });
   await validateArguments(plain, d());
-  assert.deepEqual([(plain.upstream!.arguments as JsonObject).path, plain.resources], [join(allowed, 'notes.txt'), [{ kind: 'path', value: join(allowed, 'notes.txt') }]]);
+  assert.deepEqual(
+    [(plain.upstream!.arguments as JsonObject).path, plain.resources],
+    [join(allowed, 'notes.txt'), [{ kind: 'path', value: join(allowed, 'notes.txt') }]],
+  );
 });
 
-test('a remote server\'s paths are not the gateway\'s files: not resolved', async () => {
+test("a remote server's paths are not the gateway's files: not resolved", async () => {
   const s = tool('read_file', { path: join(allowed, 'link.txt') });
   await validateArguments(s, d({ credentials: { configOf: configOf('http') } as never }));
   assert.deepEqual(s.resources, [{ kind: 'path', value: join(allowed, 'link.txt') }]);
@@ -154,12 +182,22 @@ test('a symlink never takes a path out of its extraction root', async () => {
   const viaLinkedRoot = tool('linked_root', { path: join(tmp, 'rootlink', 'notes.txt') });
   await validateArguments(viaLinkedRoot, d());
   assert.equal((viaLinkedRoot.upstream!.arguments as JsonObject).path, join(allowed, 'notes.txt'));
-  const out = await thrown(() => validateArguments(tool('linked_root', { path: join(tmp, 'rootlink', 'link.txt') }), d()));
+  const out = await thrown(() =>
+    validateArguments(tool('linked_root', { path: join(tmp, 'rootlink', 'link.txt') }), d()),
+  );
   assert.equal(out.code, 'E_POLICY_DENIED');
 });
 
 test('traversal in any form is refused before anything is resolved: `..`, fullwidth `．．／`, `%2e%2e`, non-canonical paths', async () => {
-  for (const path of [`${allowed}/../outside.txt`, `${allowed}/\uff0e\uff0e\uff0foutside.txt`, `${allowed}/%2e%2e/outside.txt`, `${allowed}/%252e%252e/outside.txt`, `${allowed}//notes.txt`, `${allowed}/notes.txt\u200b`, 'relative/notes.txt']) {
+  for (const path of [
+    `${allowed}/../outside.txt`,
+    `${allowed}/\uff0e\uff0e\uff0foutside.txt`,
+    `${allowed}/%2e%2e/outside.txt`,
+    `${allowed}/%252e%252e/outside.txt`,
+    `${allowed}//notes.txt`,
+    `${allowed}/notes.txt\u200b`,
+    'relative/notes.txt',
+  ]) {
     const s = tool('read_file', { path });
     const err = await thrown(() => validateArguments(s, d()));
     assert.equal(err.code, 'E_POLICY_DENIED', path);
@@ -178,14 +216,31 @@ test('without a policy there are no resources: the arguments go as sent, after t
 test('a resource URI is judged and forwarded canonical; traversal, encodings and look-alikes are refused naming `uri`', async () => {
   const ok = resource(`file://${allowed}//sub/./x.txt`);
   await validateArguments(ok, d());
-  assert.deepEqual([ok.upstream!.uri, ok.resources], [`file://${allowed}/sub/x.txt`, [{ kind: 'path', value: `${allowed}/sub/x.txt` }]]);
+  assert.deepEqual(
+    [ok.upstream!.uri, ok.resources],
+    [`file://${allowed}/sub/x.txt`, [{ kind: 'path', value: `${allowed}/sub/x.txt` }]],
+  );
   const url = resource('https://Example.COM:443/a/./b#x');
   await validateArguments(url, d());
-  assert.deepEqual([url.upstream!.uri, url.resources], ['https://example.com/a/b', [{ kind: 'url', value: 'https://example.com/a/b' }]]);
+  assert.deepEqual(
+    [url.upstream!.uri, url.resources],
+    ['https://example.com/a/b', [{ kind: 'url', value: 'https://example.com/a/b' }]],
+  );
   const id = resource('secret://token');
   await validateArguments(id, d());
   assert.deepEqual([id.upstream!.uri, id.resources], ['secret://token', [{ kind: 'id', value: 'secret://token' }]]);
-  for (const uri of [`file://${allowed}/../outside.txt`, `file://${allowed}/%2e%2e/outside.txt`, `file://${allowed}/%252e%252e/outside.txt`, `file://${allowed}/\uff0e\uff0e\uff0foutside.txt`, `file://${allowed}/%EF%BC%8E%EF%BC%8E%EF%BC%8Foutside.txt`, `file://evil.example${allowed}/notes.txt`, `file://${allowed}/notes.txt\u200b`, 'secret://a/../b', 'secret://a/%2e%2e/b', 'https://u:p@example.com/']) {
+  for (const uri of [
+    `file://${allowed}/../outside.txt`,
+    `file://${allowed}/%2e%2e/outside.txt`,
+    `file://${allowed}/%252e%252e/outside.txt`,
+    `file://${allowed}/\uff0e\uff0e\uff0foutside.txt`,
+    `file://${allowed}/%EF%BC%8E%EF%BC%8E%EF%BC%8Foutside.txt`,
+    `file://evil.example${allowed}/notes.txt`,
+    `file://${allowed}/notes.txt\u200b`,
+    'secret://a/../b',
+    'secret://a/%2e%2e/b',
+    'https://u:p@example.com/',
+  ]) {
     const s = resource(uri);
     const err = await thrown(() => validateArguments(s, d()));
     assert.equal(err.code, 'E_INVALID_PARAMS', uri);
@@ -207,7 +262,12 @@ test('a file URI through a symlink is read as its real path on a local server', 
 
 test('prompt arguments: an object of strings within bounds', async () => {
   const prompt = (args: unknown) => {
-    const s = state({ method: 'prompts/get', kind: 'prompt', requested: 'mt__greet', params: { name: 'mt__greet', arguments: args as never } });
+    const s = state({
+      method: 'prompts/get',
+      kind: 'prompt',
+      requested: 'mt__greet',
+      params: { name: 'mt__greet', arguments: args as never },
+    });
     s.route = { server: 'mt', tool: 'greet', def: {}, qualified: 'mt__greet', item: 'prompt:greet' };
     s.upstream = { name: 'greet', arguments: args as never };
     return s;
@@ -215,7 +275,10 @@ test('prompt arguments: an object of strings within bounds', async () => {
   await validateArguments(prompt({ name: 'Ada' }), d());
   await validateArguments(prompt(undefined), d());
   const notString = await thrown(() => validateArguments(prompt({ name: 1 }), d()));
-  assert.deepEqual([notString.code, notString.message, notString.data], ['E_INVALID_PARAMS', 'invalid params: `arguments.name` must be a string', { path: 'arguments.name' }]);
+  assert.deepEqual(
+    [notString.code, notString.message, notString.data],
+    ['E_INVALID_PARAMS', 'invalid params: `arguments.name` must be a string', { path: 'arguments.name' }],
+  );
   assert.equal((await thrown(() => validateArguments(prompt(['x']), d()))).code, 'E_INVALID_PARAMS');
   const big = await thrown(() => validateArguments(prompt({ a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) }), d()));
   assert.deepEqual(big.data, { path: 'arguments' });
@@ -223,20 +286,53 @@ test('prompt arguments: an object of strings within bounds', async () => {
 
 test('completions: the argument is checked; a template reference is judged by the template, a resource reference canonicalised in `ref`', async () => {
   const completion = (kind: 'prompt' | 'resource', ref: JsonObject, argument: unknown, item: string) => {
-    const s = state({ method: 'completion/complete', kind, requested: String(ref.name ?? ref.uri), params: { ref, argument: argument as never } });
+    const s = state({
+      method: 'completion/complete',
+      kind,
+      requested: String(ref.name ?? ref.uri),
+      params: { ref, argument: argument as never },
+    });
     s.route = { server: 'mt', tool: String(ref.name ?? ref.uri), def: {}, qualified: `mt__x`, item };
     s.upstream = { ref, argument: argument as never };
     return s;
   };
-  for (const bad of [undefined, { name: 'a' }, { name: 1, value: 'a' }, { name: 'a', value: 'x'.repeat(70_000) }, { name: 'n'.repeat(300), value: 'a' }]) {
-    const err = await thrown(() => validateArguments(completion('prompt', { type: 'ref/prompt', name: 'greet' }, bad, 'prompt:greet'), d()));
-    assert.deepEqual([err.code, err.data], ['E_INVALID_PARAMS', { path: 'argument' }], JSON.stringify(bad)?.slice(0, 40));
+  for (const bad of [
+    undefined,
+    { name: 'a' },
+    { name: 1, value: 'a' },
+    { name: 'a', value: 'x'.repeat(70_000) },
+    { name: 'n'.repeat(300), value: 'a' },
+  ]) {
+    const err = await thrown(() =>
+      validateArguments(completion('prompt', { type: 'ref/prompt', name: 'greet' }, bad, 'prompt:greet'), d()),
+    );
+    assert.deepEqual(
+      [err.code, err.data],
+      ['E_INVALID_PARAMS', { path: 'argument' }],
+      JSON.stringify(bad)?.slice(0, 40),
+    );
   }
-  await validateArguments(completion('prompt', { type: 'ref/prompt', name: 'greet' }, { name: 'name', value: 'a' }, 'prompt:greet'), d());
-  const template = completion('resource', { type: 'ref/resource', uri: 'file:///{+path}' }, { name: 'path', value: 'a' }, 'template:file:///{+path}');
+  await validateArguments(
+    completion('prompt', { type: 'ref/prompt', name: 'greet' }, { name: 'name', value: 'a' }, 'prompt:greet'),
+    d(),
+  );
+  const template = completion(
+    'resource',
+    { type: 'ref/resource', uri: 'file:///{+path}' },
+    { name: 'path', value: 'a' },
+    'template:file:///{+path}',
+  );
   await validateArguments(template, d());
-  assert.deepEqual([template.resources, template.upstream!.ref], [undefined, { type: 'ref/resource', uri: 'file:///{+path}' }]);
-  const listed = completion('resource', { type: 'ref/resource', uri: 'https://Example.com/x' }, { name: 'q', value: 'a' }, 'resource:https://Example.com/x');
+  assert.deepEqual(
+    [template.resources, template.upstream!.ref],
+    [undefined, { type: 'ref/resource', uri: 'file:///{+path}' }],
+  );
+  const listed = completion(
+    'resource',
+    { type: 'ref/resource', uri: 'https://Example.com/x' },
+    { name: 'q', value: 'a' },
+    'resource:https://Example.com/x',
+  );
   await validateArguments(listed, d());
   assert.deepEqual(listed.upstream!.ref, { type: 'ref/resource', uri: 'https://example.com/x' });
   assert.equal(listed.upstream!.uri, undefined, 'the URI goes in `ref`, nowhere else');

@@ -18,7 +18,11 @@ import type { CallState, PipelineDeps, Stage } from '../types.ts';
 const MAX_PROMPT_ARG = 64 * 1024;
 
 function invalid(message: string, path?: string): GatehouseError {
-  return new GatehouseError('E_INVALID_PARAMS', `invalid params: ${message}`, path === undefined ? undefined : { path });
+  return new GatehouseError(
+    'E_INVALID_PARAMS',
+    `invalid params: ${message}`,
+    path === undefined ? undefined : { path },
+  );
 }
 
 /** Whether paths of this server name files the gateway sees too (a local process). */
@@ -28,12 +32,18 @@ function localServer(deps: PipelineDeps, server: string): boolean {
 
 async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   const args = s.params.arguments;
-  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) throw invalid('`arguments` must be an object');
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
+    throw invalid('`arguments` must be an object');
   const problem = checkBounds(args) ?? deps.validators.check(s.toolPin ?? '', s.route!.def.inputSchema, args);
   if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
   if (!deps.policy) return;
   const x = extractResources(deps.policy.resources, s.route!.qualified, args ?? {});
-  if (!x.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${x.reason}${x.path ? ` (at \`${x.path}\`)` : ''}`.slice(0, 1000), { rule: 'resource:refused' });
+  if (!x.ok)
+    throw new GatehouseError(
+      'E_POLICY_DENIED',
+      `denied by policy (\`resource:refused\`): ${x.reason}${x.path ? ` (at \`${x.path}\`)` : ''}`.slice(0, 1000),
+      { rule: 'resource:refused' },
+    );
   const forwarded: JsonObject = { ...((args ?? {}) as JsonObject) };
   // One extracted resource per spec of the rule, in order: a spec's `root` holds for the real path too.
   const specs = extractionFor(deps.policy.resources, s.route!.qualified)?.resources ?? [];
@@ -44,7 +54,10 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
       const real = await realPathOf(value);
       const root = specs[i]?.root;
       const c = canonicalPath(real, root === undefined ? undefined : await realPathOf(root));
-      if (!c.ok) throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${c.reason}`, { rule: 'resource:refused' });
+      if (!c.ok)
+        throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${c.reason}`, {
+          rule: 'resource:refused',
+        });
       value = c.value;
     }
     // Exactly the canonical value policy judges goes upstream (one argument holding the whole value).
@@ -78,18 +91,31 @@ async function validateResource(s: CallState, deps: PipelineDeps): Promise<void>
     if (!real.ok) throw invalid(real.reason, 'uri');
     if (real.value !== resource.value) {
       resource = { kind: 'path', value: real.value };
-      uri = new URL(`file://${real.value.split('/').map((seg) => encodeURIComponent(seg)).join('/')}`).href;
+      uri = new URL(
+        `file://${real.value
+          .split('/')
+          .map((seg) => encodeURIComponent(seg))
+          .join('/')}`,
+      ).href;
     }
   }
   s.resources = [resource];
   const key = s.method === 'completion/complete' ? 'ref' : 'uri';
-  s.upstream = key === 'ref' ? { ...s.upstream, ref: { ...(s.upstream!.ref as JsonObject), uri } } : { ...s.upstream, uri };
+  s.upstream =
+    key === 'ref' ? { ...s.upstream, ref: { ...(s.upstream!.ref as JsonObject), uri } } : { ...s.upstream, uri };
 }
 
 export const validateArguments: Stage = async (s, deps) => {
   if (s.method === 'completion/complete') {
     const a = s.params.argument as JsonObject | undefined;
-    if (!a || typeof a.name !== 'string' || typeof a.value !== 'string' || a.name.length > 256 || a.value.length > MAX_PROMPT_ARG) throw invalid('`argument` must be `{ name, value }` strings within bounds', 'argument');
+    if (
+      !a ||
+      typeof a.name !== 'string' ||
+      typeof a.value !== 'string' ||
+      a.name.length > 256 ||
+      a.value.length > MAX_PROMPT_ARG
+    )
+      throw invalid('`argument` must be `{ name, value }` strings within bounds', 'argument');
     // A template reference is a pattern, not a resource: the completion is judged by the template.
     if (s.kind === 'resource' && s.route!.item.startsWith('template:')) return;
   }
