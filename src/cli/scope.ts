@@ -8,7 +8,7 @@
 import { Option } from 'commander';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import { Authenticator, type AdminScope } from '../identity/authenticator.ts';
 import { PrincipalRevocations } from '../identity/revocations.ts';
 import type { CliContext } from './inventory.ts';

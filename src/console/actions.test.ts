@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../config/schema.ts';
 import type { ApiKeyRecord, ModeRecord, Store } from '../storage/types.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import {
   clearMode,
   createKey,

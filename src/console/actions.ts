@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import type { AuditInput } from '../audit/log.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import { accept, classify } from '../inventory/review.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { MODES } from '../policy/model.ts';

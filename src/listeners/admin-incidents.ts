@@ -19,7 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import { parseTime } from '../audit/timeline.ts';
 import {
   checkScope,

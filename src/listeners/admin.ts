@@ -19,7 +19,7 @@ import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
 import type { AdminScope, Authenticator } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import type { AuditInput } from '../audit/log.ts';
 import { readBody } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';

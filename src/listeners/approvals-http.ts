@@ -17,7 +17,7 @@ import { APPROVAL_CSS_PATH, APPROVAL_PAGE_HEADERS, approvalPage, listPage, resul
 import { receipt } from '../approvals/receipt.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
-import type { Principal } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import type { ApprovalRequest, CurrentContent } from '../approvals/model.ts';
 import { DECISIONS, LOOKUPS, ViewerLimits } from '../approvals/viewer-limits.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Transport-level checks every MCP HTTP request passes before its body is read: Host (DNS
- * rebinding), Origin (browsers), caller address (unauthenticated access only from loopback), and
- * the body itself (size cap while reading, strict JSON). Pure where possible.
+ * rebinding), Origin (browsers), and the body itself (size cap while reading, strict JSON). Pure
+ * where possible.
  */
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -43,11 +43,6 @@ export function checkHost(host: string | undefined, allowed: Set<string>): void 
 export function checkOrigin(origin: string | undefined, allowed: Set<string>): void {
   if (origin === undefined) return;
   if (!allowed.has(origin)) throw new GatehouseError('E_ORIGIN');
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -23,7 +23,8 @@ import { toWire } from '../protocol/wire.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { KNOWN_METHODS, dispatch, initializeResult, readInitialize, type DispatchDeps } from '../pipeline/dispatch.ts';
-import type { Principal, RequestContext } from '../gateway/context.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import type { LiveSession, Sessions } from '../sessions/sessions.ts';
 import {
   acceptsJsonAndSse,

@@ -18,7 +18,8 @@ import { META, declaredVersion, isModernVersion } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
-import type { Principal, RequestContext } from '../gateway/context.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import type { Principal } from '../identity/principal.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
 

@@ -8,7 +8,7 @@
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import { visible } from '../../policy/evaluate.ts';
 import { resolveMode } from '../../policy/modes.ts';
-import type { Principal } from '../../gateway/context.ts';
+import type { Principal } from '../../identity/principal.ts';
 import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
 

@@ -7,7 +7,8 @@ import { Catalog } from '../../catalog/catalog.ts';
 import { compile } from '../../policy/compile.ts';
 import type { Policy } from '../../policy/model.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
-import type { Principal, RequestContext } from '../../gateway/context.ts';
+import type { RequestContext } from '../../gateway/context.ts';
+import type { Principal } from '../../identity/principal.ts';
 import type { Upstream } from '../../upstream/upstream.ts';
 import type { CallState, PipelineDeps } from '../types.ts';
 

@@ -1,0 +1,7 @@
+/** Network addresses as Node reports them (`req.socket.remoteAddress`). */
+
+/** Whether the address is the machine itself: IPv4 127/8, IPv6 `::1`, or 127/8 mapped into IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
