@@ -50,8 +50,8 @@ export interface CompiledRule {
   id: string;
   scope: LimitScope;
   matches(tool: string): boolean;
-  /** Token bucket: ms to refill one point, and capacity; absent without a rate. */
-  rate?: { msPerPoint: number; capacity: number };
+  /** Token bucket; absent without a rate. */
+  rate?: RateBucket;
   concurrency?: number;
 }
 
@@ -97,12 +97,16 @@ export function counterKey(rule: CompiledRule, call: LimitCall): string {
   }
 }
 
-/** One check an acquire must pass: a rule's rate bucket or its concurrency counter, under a key. */
-export interface Check {
-  rule: CompiledRule;
-  kind: 'rate' | 'concurrency';
-  key: string;
+/** A rule's token bucket: ms to refill one point, and capacity. */
+export interface RateBucket {
+  msPerPoint: number;
+  capacity: number;
 }
+
+/** One check an acquire must pass: a rule's rate bucket or its concurrency counter, under a key. */
+export type Check =
+  | { rule: CompiledRule; kind: 'rate'; key: string; rate: RateBucket }
+  | { rule: CompiledRule; kind: 'concurrency'; key: string; cap: number };
 
 /** Every check for `call`, in rule order (rate before concurrency within a rule). */
 export function checksFor(rules: readonly CompiledRule[], call: LimitCall): Check[] {
@@ -110,8 +114,8 @@ export function checksFor(rules: readonly CompiledRule[], call: LimitCall): Chec
   for (const rule of rules) {
     if (!rule.matches(call.tool)) continue;
     const key = counterKey(rule, call);
-    if (rule.rate) out.push({ rule, kind: 'rate', key });
-    if (rule.concurrency !== undefined) out.push({ rule, kind: 'concurrency', key });
+    if (rule.rate) out.push({ rule, kind: 'rate', key, rate: rule.rate });
+    if (rule.concurrency !== undefined) out.push({ rule, kind: 'concurrency', key, cap: rule.concurrency });
   }
   return out;
 }

@@ -52,14 +52,7 @@ export class MemoryLimiter implements Limiter {
     // Check everything first; refuse with the longest wait, since all checks must pass.
     let worst: { check: Check; wait: number } | undefined;
     checks.forEach((c, i) => {
-      const wait =
-        c.kind === 'rate'
-          ? levels[i] >= 1
-            ? 0
-            : (1 - levels[i]) * c.rule.rate!.msPerPoint
-          : (this.#inFlight.get(c.key) ?? 0) >= c.rule.concurrency!
-            ? CONCURRENCY_RETRY_MS
-            : 0;
+      const wait = this.#wait(c, levels[i]);
       if (wait > 0 && (!worst || wait > worst.wait)) worst = { check: c, wait };
     });
     if (worst) return refusal(worst.check, worst.wait);
@@ -96,9 +89,15 @@ export class MemoryLimiter implements Limiter {
     this.#inFlight.clear();
   }
 
+  /** How long until `c` could pass (0: it passes now); `level` is its bucket's tokens for a rate check. */
+  #wait(c: Check, level: number): number {
+    if (c.kind === 'rate') return level >= 1 ? 0 : (1 - level) * c.rate.msPerPoint;
+    return (this.#inFlight.get(c.key) ?? 0) >= c.cap ? CONCURRENCY_RETRY_MS : 0;
+  }
+
   /** Tokens in the bucket at `now` (a clock that went backwards refills nothing). */
-  #level(c: Check, now: number): number {
-    const { msPerPoint, capacity } = c.rule.rate!;
+  #level(c: Check & { kind: 'rate' }, now: number): number {
+    const { msPerPoint, capacity } = c.rate;
     const b = this.#buckets.get(c.key);
     if (!b) return capacity;
     return Math.min(capacity, b.tokens + Math.max(0, now - b.at) / msPerPoint);

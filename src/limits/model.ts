@@ -99,7 +99,7 @@ export function validateLimits(value: unknown, path = 'limits'): LimitsIssue[] {
   if (!Array.isArray(value.rules)) add(`${path}.rules`, 'must be a list of rules');
   else {
     const seen = new Map<string, number>();
-    value.rules.forEach((rule, i) => validateRule(rule, `${path}.rules[${i}]`, i, seen, add, unknownKeys));
+    for (const [i, rule] of value.rules.entries()) validateRule(rule, `${path}.rules[${i}]`, i, seen, add, unknownKeys);
   }
   if (value.redis !== undefined) {
     const r = value.redis;
@@ -130,7 +130,10 @@ function validateRule(
   add: (p: string, m: string) => void,
   unknownKeys: (o: Record<string, unknown>, allowed: string[], p: string) => void,
 ): void {
-  if (!isObj(rule)) return add(p, 'must be an object');
+  if (!isObj(rule)) {
+    add(p, 'must be an object');
+    return;
+  }
   unknownKeys(rule, RULE_KEYS, p);
   if (typeof rule.id !== 'string' || !ID.test(rule.id))
     add(`${p}.id`, 'must be 1-128 characters: letters, digits, `_ . : -`, starting with a letter or digit');
@@ -150,7 +153,10 @@ function validateRule(
     add(`${p}.concurrency`, 'must be an integer from 1 to 1000000');
   if (rule.rate !== undefined) {
     const r = rule.rate;
-    if (!isObj(r)) return add(`${p}.rate`, 'must be an object with `points` and `perSeconds`');
+    if (!isObj(r)) {
+      add(`${p}.rate`, 'must be an object with `points` and `perSeconds`');
+      return;
+    }
     unknownKeys(r, RATE_KEYS, `${p}.rate`);
     if (!posInt(r.points)) add(`${p}.rate.points`, 'must be a positive integer');
     if (typeof r.perSeconds !== 'number' || !(r.perSeconds > 0) || r.perSeconds > 31_536_000)

@@ -37,6 +37,14 @@ function setup(t: TestContext) {
 }
 
 /** The worker fixture as another gateway process. */
+/** A line from the worker: `acquire` answers `ok`, `refused` and `degraded`; `release` answers `released`. */
+interface WorkerReply {
+  ok: number;
+  refused: string[];
+  degraded: boolean;
+  released: number;
+}
+
 async function worker(t: TestContext, rules: LimitRule[], options: RedisLimiterOptions) {
   const child = spawn(process.execPath, [WORKER, JSON.stringify({ rules, options })], {
     env: childEnv(),
@@ -50,7 +58,7 @@ async function worker(t: TestContext, rules: LimitRule[], options: RedisLimiterO
   assert.deepEqual(await next(), { ready: true });
   return {
     child,
-    async send(cmd: unknown): Promise<any> {
+    async send(cmd: unknown): Promise<WorkerReply> {
       child.stdin!.write(`${JSON.stringify(cmd)}\n`);
       return next();
     },
@@ -135,7 +143,10 @@ test('a lease renewed while its call runs outlives its TTL; one closed without r
   assert.equal((await other.acquire(alice)).ok, false, 'the lease is still there right after');
   let got: AcquireResult | undefined;
   assert.ok(
-    await eventually(async () => (got = await other.acquire(alice)).ok),
+    await eventually(async () => {
+      got = await other.acquire(alice);
+      return got.ok;
+    }),
     'the expired lease must free the slot',
   );
   const freed = got as AcquireResult | undefined;

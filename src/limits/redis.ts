@@ -181,8 +181,8 @@ export class RedisLimiter implements Limiter {
       const id = randomUUID();
       const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS];
       for (const c of checks) {
-        if (c.kind === 'rate') args.push('r', String(c.rule.rate!.msPerPoint), c.rule.rate!.capacity);
-        else args.push('c', c.rule.concurrency!, 0);
+        if (c.kind === 'rate') args.push('r', String(c.rate.msPerPoint), c.rate.capacity);
+        else args.push('c', c.cap, 0);
       }
       const keys = checks.map((c) => this.#prefix + (c.kind === 'rate' ? 'r:' : 'c:') + c.key);
       try {
