@@ -11,7 +11,7 @@ const call: BoundCall = {
   server: 'github',
   tool: 'github__create_issue',
   args: { owner: 'acme', repo: 'web', title: 'Fix login', labels: ['bug'] },
-  pin: 'sha256:' + 'a'.repeat(64),
+  pin: `sha256:${'a'.repeat(64)}`,
   policyRevision: '0123456789abcdef',
 };
 
@@ -23,7 +23,7 @@ const changes: Array<[string, Partial<BoundCall>]> = [
   ['tool', { tool: 'github__delete_repo' }],
   ['args', { args: { owner: 'acme', repo: 'web', title: 'Fix login!', labels: ['bug'] } }],
   ['args (nested)', { args: { owner: 'acme', repo: 'web', title: 'Fix login', labels: ['bug', 'p1'] } }],
-  ['pin', { pin: 'sha256:' + 'b'.repeat(64) }],
+  ['pin', { pin: `sha256:${'b'.repeat(64)}` }],
   ['policyRevision', { policyRevision: 'fedcba9876543210' }],
 ];
 

@@ -6,7 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { AwsSecretsManagerProvider } from './aws.ts';
 import type { AwsSecretsManagerOptions } from './aws.ts';
 import { SecretResolver } from './resolver.ts';
-import { CredentialError, parseReference } from './types.ts';
+import { parseReference } from './types.ts';
 import { startAwsSmServer } from '../../test/fixtures/secrets/aws-sm-server.ts';
 import type { AwsSmServer } from '../../test/fixtures/secrets/aws-sm-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';

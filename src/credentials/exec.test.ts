@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExecProvider, splitCommandLine } from './exec.ts';
-import { CredentialError, parseReference } from './types.ts';
+import { parseReference } from './types.ts';
 import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const NODE = process.execPath;

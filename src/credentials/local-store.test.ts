@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { KEY_ENV, LocalSecretStore, generateKey, keyId, loadKey, parseKey, writeKeyFile } from './local-store.ts';
 import { LocalProvider } from './local.ts';
 import { SecretResolver } from './resolver.ts';
-import { CredentialError } from './types.ts';
+import type { CredentialError } from './types.ts';
 import { expectCredentialError } from '../../test/support/credential-errors.ts';
 
 const SECRET = 'CANARY-SECRET-local-0b5e';

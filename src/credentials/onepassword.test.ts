@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { OnePasswordProvider } from './onepassword.ts';
 import type { OnePasswordOptions } from './onepassword.ts';
 import { SecretResolver } from './resolver.ts';
-import { CredentialError, parseReference } from './types.ts';
+import { parseReference } from './types.ts';
 import { startOnePasswordServer } from '../../test/fixtures/secrets/onepassword-server.ts';
 import type { OnePasswordServer } from '../../test/fixtures/secrets/onepassword-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';

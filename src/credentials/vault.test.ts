@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { VaultProvider } from './vault.ts';
 import type { VaultProviderOptions } from './vault.ts';
 import { SecretResolver } from './resolver.ts';
-import { CredentialError, parseReference } from './types.ts';
+import { parseReference } from './types.ts';
 import { startVaultServer } from '../../test/fixtures/secrets/vault-server.ts';
 import type { VaultServer } from '../../test/fixtures/secrets/vault-server.ts';
 import { serve } from '../../test/fixtures/secrets/http.ts';

@@ -7,7 +7,7 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { fail, isAllowedFetchUrl, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
-import type { ClaimNames, Principal, VerifyResult } from './claims.ts';
+import type { ClaimNames, VerifyResult } from './claims.ts';
 import { Introspector } from './introspection.ts';
 import type { IntrospectionConfig } from './introspection.ts';
 

@@ -78,7 +78,7 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
   const victim = events.findIndex((e) => e.kind === 'call.outcome');
   events[victim] = { ...events[victim], outcome: 'error' };
   events[victim].hash = chainHash(events[victim]);
-  const text = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  const text = `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
   writeFileSync(join(edited, 'audit.jsonl'), text);
   const m = JSON.parse(readFileSync(join(edited, 'manifest.json'), 'utf8'));
   m.files['audit.jsonl'] = sha(text);
@@ -91,7 +91,7 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
   );
 
   const removed = copy(out, join(dir, 'removed'));
-  writeFileSync(join(removed, 'audit.jsonl'), lines.filter((_l, i) => i !== 2).join('\n') + '\n');
+  writeFileSync(join(removed, 'audit.jsonl'), `${lines.filter((_l, i) => i !== 2).join('\n')}\n`);
   assert.ok((await verifyBundle(removed)).problems.some((p) => /absent/.test(p.problem)));
 
   const extra = copy(out, join(dir, 'extra'));

@@ -14,7 +14,7 @@ import {
   checkScope,
   closeIncident,
   getIncident,
-  IncidentError,
+  type IncidentError,
   openIncident,
   serverOfTool,
   type Actor,

@@ -123,7 +123,7 @@ export function noticeText(incident: IncidentRecord, server: string): { subject:
     subject: `[gatehouse] incident ${incident.id}: ${incident.title}`
       .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
       .slice(0, 200),
-    text: lines.join('\n') + '\n',
+    text: `${lines.join('\n')}\n`,
   };
 }
 

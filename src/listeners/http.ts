@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
-import { checkHost, checkOrigin, readBody } from './guards.ts';
+import { checkHost, checkOrigin } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import { ADMIN_PREFIX, handleAdmin, type AdminDeps } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';

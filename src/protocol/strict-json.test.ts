@@ -52,11 +52,11 @@ test('refuses nesting beyond the limit without recursion', () => {
     'E_TOO_DEEP',
   );
   assert.equal(
-    code(() => parseStrictJson('{"a":'.repeat(65) + '1' + '}'.repeat(65), 64)),
+    code(() => parseStrictJson(`${'{"a":'.repeat(65)}1${'}'.repeat(65)}`, 64)),
     'E_TOO_DEEP',
   );
   assert.equal(
-    code(() => parseStrictJson('{"a":'.repeat(64) + '1' + '}'.repeat(64), 64)),
+    code(() => parseStrictJson(`${'{"a":'.repeat(64)}1${'}'.repeat(64)}`, 64)),
     'ok',
   );
 });

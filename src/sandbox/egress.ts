@@ -83,7 +83,7 @@ const RESERVED = blocks([
 /** Why an address may not be reached from a sandbox, or undefined for a public address. */
 export function refusedAddress(ip: string): EgressRefusal['reason'] | undefined {
   const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-  let addr = ip.toLowerCase();
+  const addr = ip.toLowerCase();
   // An IPv4-mapped IPv6 address is the IPv4 address.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
   if (mapped) return refusedAddress(mapped[1]);
