@@ -1,5 +1,5 @@
 /**
- * Human approvals (issue 8): when policy says `approve`, the call waits for a person. This file holds
+ * Human approvals: when policy says `approve`, the call waits for a person. This file holds
  * only the shapes; lifecycle.ts moves a request between states, binding.ts ties it to one exact call.
  *
  * Times are epoch milliseconds (like `Rule.validUntil`); pages and webhooks print them as ISO UTC.

@@ -1,4 +1,5 @@
-// The credential broker's provider layer (issue 5): references, providers, resolver, local store.
+// The credential broker's provider layer, which fetches upstream secrets: references, providers,
+// resolver, local store.
 export { CredentialError, expandReference, parseReference, printable } from './types.ts';
 export type { CredentialErrorCode, ExpansionContext, ParsedRef, SecretProvider, SecretValue } from './types.ts';
 export { SecretResolver } from './resolver.ts';

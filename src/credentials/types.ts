@@ -1,4 +1,4 @@
-// Credential references and the provider contract (issue 5, credential broker).
+// Credential references and the contract of the providers that resolve them to secrets.
 //
 // Configuration never holds a secret, only a reference (`vault://secret/mcp/acme/github#token`,
 // `aws-sm://prod/github#token`, `op://Infra/GitHub/token`, `exec:/usr/local/bin/get-token github`,
