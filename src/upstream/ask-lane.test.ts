@@ -14,9 +14,30 @@ test('an asker runs alone; non-askers run together; first come, first served', a
   const a = later();
   const b = later();
   const c = later();
-  const runA = lane.run(false, async () => (log.push('a'), a.p), { maxWaitMs: 5000 });
-  const runB = lane.run(false, async () => (log.push('b'), b.p), { maxWaitMs: 5000 });
-  const runAsk = lane.run(true, async () => (log.push('ask'), c.p), { maxWaitMs: 5000 });
+  const runA = lane.run(
+    false,
+    async () => {
+      log.push('a');
+      return a.p;
+    },
+    { maxWaitMs: 5000 },
+  );
+  const runB = lane.run(
+    false,
+    async () => {
+      log.push('b');
+      return b.p;
+    },
+    { maxWaitMs: 5000 },
+  );
+  const runAsk = lane.run(
+    true,
+    async () => {
+      log.push('ask');
+      return c.p;
+    },
+    { maxWaitMs: 5000 },
+  );
   const runD = lane.run(false, async () => void log.push('d'), { maxWaitMs: 5000 });
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(log, ['a', 'b'], 'two non-askers together; the asker waits, and so does the one behind it');

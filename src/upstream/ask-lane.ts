@@ -85,8 +85,10 @@ export class AskLane {
   }
 
   #drain(): void {
-    while (this.#queue.length && this.#admits(this.#queue[0].asker)) {
-      const w = this.#queue.shift()!;
+    while (this.#queue.length) {
+      const w = this.#queue[0];
+      if (!this.#admits(w.asker)) return;
+      this.#queue.shift();
       this.#admit(w.asker);
       w.go();
     }

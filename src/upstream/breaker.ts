@@ -106,11 +106,14 @@ export class CircuitBreaker extends EventEmitter<{ change: [CircuitChange] }> {
     if (t.probe) {
       this.#probing = false;
       this.#cooldown = doubled(this.#cooldown, this.options.maxCooldownMs);
-      return this.#open(`the probe request ${why}`);
+      this.#open(`the probe request ${why}`);
+      return;
     }
     if (this.#state !== 'closed') return;
-    if (this.#consecutive >= this.options.failures)
-      return this.#open(`${this.#consecutive} consecutive failures (last: ${why})`);
+    if (this.#consecutive >= this.options.failures) {
+      this.#open(`${this.#consecutive} consecutive failures (last: ${why})`);
+      return;
+    }
     const [ok, failed] = this.#window();
     if (ok + failed >= this.options.minRequests && failed / (ok + failed) >= this.options.errorRate) {
       this.#open(`${failed} of the last ${ok + failed} requests failed (last: ${why})`);

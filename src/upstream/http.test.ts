@@ -165,7 +165,17 @@ test(
     const [ask, sample, other] = await Promise.all([
       call(peer, 'ask', {}, { onServerRequest: answer }),
       call(peer, 'sample', {}, { onServerRequest: answer }),
-      call(peer, 'slow', { steps: 3 }, { onServerRequest: async (r) => (bystander.push(r), { result: {} }) }),
+      call(
+        peer,
+        'slow',
+        { steps: 3 },
+        {
+          onServerRequest: async (r) => {
+            bystander.push(r);
+            return { result: {} };
+          },
+        },
+      ),
     ]);
     assert.deepEqual(JSON.parse(text(ask)), { action: 'accept', content: { ok: true } });
     assert.equal(text(sample), 'model said yes');

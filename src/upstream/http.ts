@@ -361,7 +361,10 @@ export class StreamableHttpChannel implements Channel {
     }
     const c = classify(m);
     if (c.kind === 'response') {
-      if (c.msg.id === msg.id) return (this.#settle(msg, c.msg), 'answer');
+      if (c.msg.id === msg.id) {
+        this.#settle(msg, c.msg);
+        return 'answer';
+      }
       this.#log.warn(
         { upstream: this.description, id: c.msg.id },
         'dropped an upstream response on another request stream',
@@ -470,7 +473,10 @@ export class StreamableHttpChannel implements Channel {
       return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
     }
     const c = classify(m);
-    if (c.kind === 'request' || c.kind === 'notification') return this.#receiver?.message(c.msg);
+    if (c.kind === 'request' || c.kind === 'notification') {
+      this.#receiver?.message(c.msg);
+      return;
+    }
     this.#log.warn(
       { upstream: this.description, kind: c.kind },
       'dropped an upstream message the get stream may not carry',

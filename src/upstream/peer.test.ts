@@ -50,7 +50,10 @@ function call(peer: Peer, name: string, asked: string[], extra: Partial<CallOpti
       timeoutMs: 5000,
       maxTotalMs: 5000,
       askable: true,
-      onServerRequest: async () => (asked.push(name), { result: { answeredBy: name } }),
+      onServerRequest: async () => {
+        asked.push(name);
+        return { result: { answeredBy: name } };
+      },
       ...extra,
     },
   );

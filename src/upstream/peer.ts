@@ -35,6 +35,11 @@ interface Pending {
   cleanup(): void;
 }
 
+/** A call in flight whose caller can be asked the server's requests. */
+type AskingPending = Pending & { opts: Required<Pick<CallOptions, 'onServerRequest'>> };
+
+const canAsk = (p: Pending | undefined): p is AskingPending => !!p?.opts.onServerRequest;
+
 export class Peer {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
@@ -198,7 +203,8 @@ export class Peer {
         return;
       }
       case 'notification':
-        return this.#notification(c.msg, relatedTo);
+        this.#notification(c.msg, relatedTo);
+        return;
       case 'request':
         void this.#serverRequest(c.msg, relatedTo);
         return;
@@ -229,14 +235,14 @@ export class Peer {
   }
 
   /** The call that caused server->client request `r`, or why none can be named. */
-  #causeOf(r: JsonRpcRequest, relatedTo?: RequestId): Pending | string {
+  #causeOf(r: JsonRpcRequest, relatedTo?: RequestId): AskingPending | string {
     const related = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
-    if (related?.opts.onServerRequest) return related;
+    if (canAsk(related)) return related;
     this.#asks = true;
     const token = (r.params?._meta as JsonObject | undefined)?.progressToken;
     const byToken = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
-    if (byToken?.opts.onServerRequest) return byToken;
-    const calls = [...this.#pending.values()].filter((p) => p.opts.onServerRequest);
+    if (canAsk(byToken)) return byToken;
+    const calls = [...this.#pending.values()].filter(canAsk);
     const what = `\`${r.method}\``;
     if (!calls.length)
       return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
@@ -253,7 +259,7 @@ export class Peer {
         answer = { result: {} };
       } else if (typeof cause === 'object') {
         this.#armIdle(cause);
-        answer = await cause.opts.onServerRequest!(r);
+        answer = await cause.opts.onServerRequest(r);
       } else {
         this.#log.info(
           { upstream: this.#channel.description, method: r.method, why: cause },

@@ -108,7 +108,10 @@ export class SseParser {
       this.#firstLine = false;
       if (end - s >= 3 && b[s] === 0xef && b[s + 1] === 0xbb && b[s + 2] === 0xbf) s += 3;
     }
-    if (s === end) return this.#dispatch(out);
+    if (s === end) {
+      this.#dispatch(out);
+      return;
+    }
     if (b[s] === COLON) return; // comment
     let colon = s;
     while (colon < end && b[colon] !== COLON) colon++;

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { silentLogger } from '../observability/logger.ts';
-import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
+import { type GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import { handshake } from './handshake.ts';
 import { Peer } from './peer.ts';
@@ -88,7 +88,12 @@ test('progress, a server->client request and cancellation', LIMIT, async () => {
     peer,
     'ask',
     {},
-    { onServerRequest: async (req) => (asked.push(req), { result: { action: 'decline' } }) },
+    {
+      onServerRequest: async (req) => {
+        asked.push(req);
+        return { result: { action: 'decline' } };
+      },
+    },
   );
   assert.deepEqual(JSON.parse(text(r)), { action: 'decline' });
   assert.equal(asked[0]?.method, 'elicitation/create');

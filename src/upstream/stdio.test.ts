@@ -29,9 +29,14 @@ test('a server that dies: its last stderr lines, and no log line names it twice'
   const lines: string[] = [];
   const log = pino(
     { level: 'info', base: undefined },
-    new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n')), cb()) }),
+    new Writable({
+      write: (c, _e, cb) => {
+        lines.push(...String(c).trim().split('\n'));
+        cb();
+      },
+    }),
   );
-  const script = 'for (let i = 1; i <= 12; i++) console.error(`line ${i}`); process.exit(3)';
+  const script = 'for (let i = 1; i <= 12; i++) console.error("line " + i); process.exit(3)';
   const ch = new StdioChannel('dies', { command: process.execPath, args: ['-e', script], env: {} }, log);
   const closed = new Promise<Error | undefined>((res) => ch.setReceiver({ message: () => {}, closed: res }));
   assert.match((await closed)?.message ?? '', /process exited \(3\)/);

@@ -115,8 +115,7 @@ export class StdioChannel implements Channel {
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (s: string) => {
       errLine += s;
-      let i: number;
-      while ((i = errLine.indexOf('\n')) >= 0) {
+      for (let i = errLine.indexOf('\n'); i >= 0; i = errLine.indexOf('\n')) {
         const line = errLine.slice(0, i).slice(0, 2000);
         errLine = errLine.slice(i + 1);
         if (line.trim()) this.#tail = [...this.#tail.slice(1 - TAIL_LINES), line.slice(0, 300)];

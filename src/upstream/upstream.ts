@@ -206,7 +206,8 @@ export class Upstream extends EventEmitter<{
     opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>,
   ): Promise<JsonObject> {
     const peer = await this.#usablePeer();
-    const identity = this.#identity!;
+    const identity = this.#identity;
+    if (!identity) throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is unavailable`);
     let p = params;
     if (identity.era === 'modern') {
       const meta = {
