@@ -107,27 +107,32 @@ function doc(title: string, body: string): string {
   return htmlDocument({ title, css: APPROVAL_CSS_PATH, body: `<main>${body}</main>` });
 }
 
+/** The colour class of each tool class; any other is shown as a read. */
+const CLASS_COLOUR = new Map([
+  ['DESTRUCTIVE', 'destructive'],
+  ['WRITE', 'write'],
+]);
+
 /** The class in words, with a class for colour: colour is never the only signal. */
-function classBadge(c: string): string {
-  return `<span class="cls cls-${c === 'DESTRUCTIVE' ? 'destructive' : c === 'WRITE' ? 'write' : 'read'}">${text(c)}</span>`;
+export function classBadge(c: string): string {
+  return `<span class="cls cls-${CLASS_COLOUR.get(c) ?? 'read'}">${text(c)}</span>`;
 }
 
 const MULTILINE_FIELDS = new Set(['body', 'description', 'content', 'text', 'message', 'comment']);
 
+/** The class of one line of a unified diff: file header, hunk header, added, removed or context. */
+export function diffLineClass(line: string): string {
+  if (line.startsWith('+++') || line.startsWith('---')) return 'meta';
+  if (line.startsWith('@@')) return 'hunk';
+  if (line.startsWith('+')) return 'add';
+  if (line.startsWith('-')) return 'del';
+  return 'ctx';
+}
+
 function receiptHtml(r: Receipt): string {
   if (r.kind === 'diff') {
     const lines = r.unified.split('\n').map((line) => {
-      const cls =
-        line.startsWith('+++') || line.startsWith('---')
-          ? 'meta'
-          : line.startsWith('@@')
-            ? 'hunk'
-            : line.startsWith('+')
-              ? 'add'
-              : line.startsWith('-')
-                ? 'del'
-                : 'ctx';
-      return `<span class="${cls}">${block(line)}</span>`;
+      return `<span class="${diffLineClass(line)}">${block(line)}</span>`;
     });
     return [
       `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${text(r.path)}</code></h2>`,

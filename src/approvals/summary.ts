@@ -12,6 +12,7 @@ export type SummaryTemplates = Readonly<Record<string, string>>;
 export const MAX_VALUE_CHARS = 80;
 
 /** Hidden or misleading code points. `\n` and `\t` are kept (multi-line bodies and diffs). */
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists invisible and combining code points one by one on purpose, to find and mark each of them
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0E\u{E0100}-\u{E01EF}]/gu;
 
 /**
@@ -35,7 +36,7 @@ export function visible(text: string): string {
 export function oneLine(text: string): string {
   return visible(text).replace(
     /[\n\t]/g,
-    (ch) => `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`,
+    (ch) => `⟨U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`,
   );
 }
 

@@ -20,8 +20,10 @@ function fakeStore() {
   const store = {
     modes: {
       list: async () => [...modes],
-      set: async (r: ModeRecord) =>
-        void (modes.splice(0, modes.length, ...modes.filter((m) => m.scope !== r.scope)), modes.push(r)),
+      set: async (r: ModeRecord) => {
+        modes.splice(0, modes.length, ...modes.filter((m) => m.scope !== r.scope));
+        modes.push(r);
+      },
       clear: async (scope: string) => {
         const i = modes.findIndex((m) => m.scope === scope);
         if (i >= 0) modes.splice(i, 1);

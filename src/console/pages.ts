@@ -10,7 +10,7 @@ import type { ApprovalRequest } from '../approvals/model.ts';
 import type { ApiKeyRecord, IncidentRecord, ModeRecord } from '../storage/types.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
-import { block, escapeHtml, htmlDocument, line, safeUrl, text } from '../approvals/page.ts';
+import { block, classBadge, diffLineClass, escapeHtml, htmlDocument, line, safeUrl, text } from '../approvals/page.ts';
 import { CONSOLE_CSS_PATH } from './css.ts';
 
 export interface View {
@@ -71,27 +71,13 @@ export function layout(v: View, page: PageName, title: string, content: string):
 }
 
 function badge(c: string): string {
-  return c
-    ? `<span class="cls cls-${c === 'DESTRUCTIVE' ? 'destructive' : c === 'WRITE' ? 'write' : 'read'}">${text(c)}</span>`
-    : '';
+  return c ? classBadge(c) : '';
 }
 
 function diffHtml(unified: string): string {
   if (!unified)
     return '<p class="muted">No difference from the accepted definition (a new item: nothing was accepted before).</p>';
-  const lines = unified.split('\n').map((l) => {
-    const cls =
-      l.startsWith('+++') || l.startsWith('---')
-        ? 'meta'
-        : l.startsWith('@@')
-          ? 'hunk'
-          : l.startsWith('+')
-            ? 'add'
-            : l.startsWith('-')
-              ? 'del'
-              : 'ctx';
-    return `<span class="${cls}">${block(l)}</span>`;
-  });
+  const lines = unified.split('\n').map((l) => `<span class="${diffLineClass(l)}">${block(l)}</span>`);
   return `<pre class="diff">${lines.join('')}</pre>`;
 }
 
@@ -313,10 +299,16 @@ export function runPage(v: View, run: string, entries: TimelineEntry[]): string 
   );
 }
 
+/** Whether an API key still works: revoked, expired (at `now`) or active. */
+function keyState(r: ApiKeyRecord, now: number): 'revoked' | 'expired' | 'active' {
+  if (r.revokedAt !== null) return 'revoked';
+  if (r.expiresAt !== null && r.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
 export function keysPage(v: View, keys: ApiKeyRecord[], created?: { key: string; name: string }): string {
   const now = Date.now();
-  const state = (r: ApiKeyRecord) =>
-    r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && r.expiresAt <= now ? 'expired' : 'active';
+  const state = (r: ApiKeyRecord) => keyState(r, now);
   const trs = keys.map(
     (r) =>
       `<tr id="key-${escapeHtml(r.name)}"><td><code>${line(r.id)}</code></td><td>${line(r.name)}</td><td>${line(r.tenant)}</td><td>${line(r.subject ?? '(service key)')}</td><td>${line(r.roles.join(', '))}</td><td>${line(r.scopes.join(' '))}</td><td class="st-${state(r)}">${state(r)}</td><td>${text(iso(r.expiresAt))}</td><td>${text(iso(r.lastUsedAt))}</td><td>${state(r) === 'revoked' ? '' : `<form method="post" action="/console/keys/revoke" class="inline">${csrfField(v)}<input type="hidden" name="id" value="${escapeHtml(r.id)}"><button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
@@ -391,10 +383,22 @@ export interface ChainProof {
   after?: { seq: number; prev: string; linked: boolean };
 }
 
+/** One link of the chain, checked: verified or broken. */
+function mark(ok: boolean): string {
+  return ok ? '<strong class="st-pass">verified</strong>' : '<strong class="st-fail">BROKEN</strong>';
+}
+
+/** How the record links to the one before it: that record, the checkpoint kept after pruning, or nothing. */
+function previousLink(p: ChainProof): string {
+  if (p.before) return `${mark(p.before.linked)} <small>(the hash of seq ${text(p.before.seq)})</small>`;
+  if (p.checkpoint)
+    return `${mark(p.checkpoint.linked)} <small>(the checkpoint kept for pruned seq ${text(p.checkpoint.seq)})</small>`;
+  if (p.record.seq === 1) return '<small>(the first record of its stream)</small>';
+  return '<strong class="st-fail">the record before it is missing</strong>';
+}
+
 export function chainPage(v: View, p: ChainProof): string {
   const e = p.record;
-  const mark = (ok: boolean) =>
-    ok ? '<strong class="st-pass">verified</strong>' : '<strong class="st-fail">BROKEN</strong>';
   const rows = [
     [
       'Record',
@@ -405,10 +409,7 @@ export function chainPage(v: View, p: ChainProof): string {
       'Hash',
       `<code>${text(e.hash)}</code> ${mark(p.hashOk)} <small>(SHA-256 over the record's content and the hash before it)</small>`,
     ],
-    [
-      'Previous',
-      `<code>${text(e.prev)}</code> ${p.before ? `${mark(p.before.linked)} <small>(the hash of seq ${text(p.before.seq)})</small>` : p.checkpoint ? `${mark(p.checkpoint.linked)} <small>(the checkpoint kept for pruned seq ${text(p.checkpoint.seq)})</small>` : e.seq === 1 ? '<small>(the first record of its stream)</small>' : '<strong class="st-fail">the record before it is missing</strong>'}`,
-    ],
+    ['Previous', `<code>${text(e.prev)}</code> ${previousLink(p)}`],
     [
       'Next',
       p.after
