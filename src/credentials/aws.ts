@@ -5,7 +5,7 @@
 // its base64). Region, endpoint (for tests and VPC endpoints) and credentials come from the config;
 // without credentials the SDK's default chain applies (environment, shared files, instance role).
 // The SDK is loaded lazily so a gateway without aws-sm:// references never pays for it.
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CredentialError } from './types.ts';
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
 import {
@@ -69,7 +69,7 @@ export class AwsSecretsManagerProvider implements SecretProvider {
     const { client, GetSecretValueCommand } = await this.#sdk();
     const timeoutMs = this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const timeout = AbortSignal.timeout(timeoutMs);
-    let out;
+    let out: GetSecretValueCommandOutput;
     try {
       out = await client.send(new GetSecretValueCommand({ SecretId: ref.path }), {
         abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout,
@@ -162,12 +162,13 @@ export class AwsSecretsManagerProvider implements SecretProvider {
       return new CredentialError('E_REF_INVALID', 'invalid secret id (InvalidParameterException)', opts);
     if (AUTH_ERRORS.has(name)) return new CredentialError('E_PROVIDER_AUTH', `access denied (${name})`, opts);
     const code = (err as { code?: unknown })?.code;
-    const detail =
-      typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)
-        ? code
-        : /^[A-Za-z]{2,60}$/.test(name)
-          ? name
-          : 'error';
-    return new CredentialError('E_PROVIDER_UNAVAILABLE', `request failed (${detail})`, opts);
+    return new CredentialError('E_PROVIDER_UNAVAILABLE', `request failed (${errorDetail(code, name)})`, opts);
   }
+}
+
+/** What a failure message may name: the error's code or type name when it looks like one, else `error`. */
+function errorDetail(code: unknown, name: string): string {
+  if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;
+  if (/^[A-Za-z]{2,60}$/.test(name)) return name;
+  return 'error';
 }

@@ -96,7 +96,7 @@ export class SecretResolver {
    * of the dropped references are detached: their callers still get the value, but it is not cached.
    */
   purge(ref?: string | ((ref: string) => boolean)): void {
-    const match = ref === undefined ? () => true : typeof ref === 'string' ? (k: string) => k === ref : ref;
+    const match = refMatcher(ref);
     for (const k of [...this.#cache.keys()]) if (match(k)) this.#cache.delete(k);
     for (const [k, flight] of [...this.#inFlight]) {
       if (!match(k)) continue;
@@ -119,8 +119,18 @@ export class SecretResolver {
     this.#cache.delete(key);
     this.#cache.set(key, value);
     // Map iteration order is insertion order: the first key is the oldest.
-    while (this.#cache.size > this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value!);
+    for (const oldest of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxEntries) break;
+      this.#cache.delete(oldest);
+    }
   }
+}
+
+/** Which references `purge` drops: all (no argument), one by name, or those a predicate selects. */
+function refMatcher(ref?: string | ((ref: string) => boolean)): (ref: string) => boolean {
+  if (ref === undefined) return () => true;
+  if (typeof ref === 'string') return (k) => k === ref;
+  return ref;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -67,18 +67,24 @@ export class SecretScrubber {
     const found = new Set<string>();
     const matcher = this.#matcher;
     const look = (text: string) => {
-      if (matcher && matcher.find(text).length) found.add('injected credential');
+      if (matcher?.find(text).length) found.add('injected credential');
       for (const p of WELL_KNOWN)
         if (p.kind !== 'key-value' && (p.hint === undefined || text.includes(p.hint)))
           p.apply(text, (kind) => found.add(kind));
     };
     const walk = (x: unknown, depth: number): void => {
-      if (typeof x === 'string') return look(x);
+      if (typeof x === 'string') {
+        look(x);
+        return;
+      }
       if (!x || typeof x !== 'object') return;
-      if (depth > MAX_DEPTH) return void found.add('nested too deeply to check');
+      if (depth > MAX_DEPTH) {
+        found.add('nested too deeply to check');
+        return;
+      }
       if (Array.isArray(x)) {
         const texts = x.map(textOf).filter((t): t is string => t !== undefined);
-        if (texts.length > 1 && matcher && matcher.find(texts.join('')).length) found.add('injected credential');
+        if (texts.length > 1 && matcher?.find(texts.join('')).length) found.add('injected credential');
         for (const y of x) walk(y, depth + 1);
         return;
       }
@@ -134,8 +140,9 @@ export class SecretScrubber {
     if (!cuts.size) return items;
     return items.map((item, i) => {
       const spans = cuts.get(i);
-      if (!spans) return item;
-      let t = texts[i]!;
+      const original = texts[i];
+      if (!spans || original === undefined) return item;
+      let t = original;
       for (const [a, b] of spans.sort((x, y) => y[0] - x[0])) t = t.slice(0, a) + marker('credential') + t.slice(b);
       return typeof item === 'string' ? t : { ...(item as Record<string, unknown>), text: t };
     });

@@ -20,7 +20,9 @@ type Handler = (
 ) => { status?: number; json?: unknown; raw?: string } | undefined;
 const servers: Server[] = [];
 const seen: Array<{ path: string; body: string; auth?: string }> = [];
-after(() => servers.forEach((s) => s.close()));
+after(() => {
+  for (const s of servers) s.close();
+});
 
 async function as(handler: Handler): Promise<string> {
   const s = createServer(async (req, res) => {
@@ -151,12 +153,10 @@ test('megabytes of metadata or of token response are refused without blocking th
   assert.match(value, /larger than/);
   assert.ok(maxDelayMs < 1000, `event loop blocked ${maxDelayMs} ms`);
 
-  const b = await as((path, _b, base) =>
-    path === '/.well-known/oauth-authorization-server'
-      ? { json: meta(base) }
-      : path === '/token'
-        ? { raw: huge }
-        : undefined,
-  );
+  const b = await as((path, _b, base) => {
+    if (path === '/.well-known/oauth-authorization-server') return { json: meta(base) };
+    if (path === '/token') return { raw: huge };
+    return undefined;
+  });
   await assert.rejects(client().exchange(server(b), 'subject-token'), /refused: .*larger than/);
 });

@@ -14,6 +14,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { seal, unseal } from '../util/seal.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import * as oauth from 'oauth4webapi';
 import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
@@ -73,6 +74,13 @@ export interface TokenSet {
   expires_at?: number;
 }
 
+/** The server's OAuth client settings; without them there is no authorization to start or use. */
+function oauthOf(server: HttpServerConfig): NonNullable<HttpServerConfig['oauth']> {
+  if (!server.oauth)
+    throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', `server ${quote(server.name)} does not use oauth`);
+  return server.oauth;
+}
+
 type Metadata = oauth.AuthorizationServer & { authorization_endpoint: string; token_endpoint: string };
 
 const PENDING_MS = 10 * 60_000;
@@ -83,10 +91,12 @@ export class UpstreamOAuth {
   readonly #key: Buffer;
   readonly #meta = new Map<string, Promise<Metadata>>();
   readonly #refreshing = new Map<string, Promise<TokenSet>>();
+  readonly #clock: Clock;
 
-  constructor(store: UpstreamTokenStore, key: Buffer) {
+  constructor(store: UpstreamTokenStore, key: Buffer, clock: Clock = systemClock) {
     this.#store = store;
     this.#key = key;
+    this.#clock = clock;
   }
 
   #metadata(issuer: string): Promise<Metadata> {
@@ -101,7 +111,7 @@ export class UpstreamOAuth {
 
   /** Start an authorization for (server, tenant): the URL a person opens. */
   async authorizeUrl(server: HttpServerConfig, tenant: string, redirectUri: string): Promise<string> {
-    const o = server.oauth!;
+    const o = oauthOf(server);
     const meta = await this.#metadata(o.issuer);
     const verifier = oauth.generateRandomCodeVerifier();
     const state = randomBytes(24).toString('base64url');
@@ -110,7 +120,7 @@ export class UpstreamOAuth {
       server: server.name,
       tenant,
       sealedVerifier: seal(this.#key, `pkce\u0000${state}`, verifier),
-      createdAt: Date.now(),
+      createdAt: this.#clock.now(),
     });
     const u = new URL(meta.authorization_endpoint);
     const params = {
@@ -136,7 +146,7 @@ export class UpstreamOAuth {
     iss?: string,
   ): Promise<{ server: string; tenant: string }> {
     const p = await this.#store.takePending(state);
-    if (!p || Date.now() - p.createdAt > PENDING_MS)
+    if (!p || this.#clock.now() - p.createdAt > PENDING_MS)
       throw new GatehouseError(
         'E_INVALID_PARAMS',
         'this authorization is unknown or expired: start again with `gatehouse upstream authorize`',
@@ -166,7 +176,7 @@ export class UpstreamOAuth {
   async exchange(server: HttpServerConfig, subjectToken: string): Promise<string> {
     const key = `${server.name}\u0000${createHash('sha256').update(subjectToken).digest('hex')}`;
     const cached = this.#exchanged.get(key);
-    if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > Date.now()))
+    if (cached && (cached.expires_at === undefined || cached.expires_at - SKEW_MS > this.#clock.now()))
       return cached.access_token;
     const t = await this.#token(server, (as, client, auth, { additionalParameters, ...extra }) =>
       oauth.genericTokenEndpointRequest(
@@ -200,7 +210,7 @@ export class UpstreamOAuth {
       );
     }
     let t = JSON.parse(unseal(this.#key, `${server.name}\u0000${tenant}`, sealed)) as TokenSet;
-    if (t.expires_at !== undefined && t.expires_at - SKEW_MS < Date.now()) {
+    if (t.expires_at !== undefined && t.expires_at - SKEW_MS < this.#clock.now()) {
       if (!t.refresh_token)
         throw new GatehouseError(
           'E_CREDENTIAL_UNAVAILABLE',
@@ -241,7 +251,7 @@ export class UpstreamOAuth {
       extra: oauth.TokenEndpointRequestOptions,
     ) => Promise<Response>,
   ): Promise<TokenSet> {
-    const o = server.oauth!;
+    const o = oauthOf(server);
     const refused = (why: string) =>
       new GatehouseError(
         'E_CREDENTIAL_UNAVAILABLE',
@@ -267,12 +277,17 @@ export class UpstreamOAuth {
     return {
       access_token: j.access_token,
       refresh_token: j.refresh_token,
-      expires_at: typeof j.expires_in === 'number' ? Date.now() + j.expires_in * 1000 : undefined,
+      expires_at: typeof j.expires_in === 'number' ? this.#clock.now() + j.expires_in * 1000 : undefined,
     };
   }
 
   async #save(server: string, tenant: string, t: TokenSet): Promise<void> {
-    await this.#store.put(server, tenant, seal(this.#key, `${server}\u0000${tenant}`, JSON.stringify(t)), Date.now());
+    await this.#store.put(
+      server,
+      tenant,
+      seal(this.#key, `${server}\u0000${tenant}`, JSON.stringify(t)),
+      this.#clock.now(),
+    );
   }
 }
 

@@ -108,7 +108,11 @@ describe('vault provider', () => {
 
   test('JWT login (the JWT may come from a function, fetched per login)', async () => {
     let calls = 0;
-    const p = provider({ auth: { method: 'jwt', role: 'mcp', jwt: () => (calls++, JWT) } });
+    const countedJwt = () => {
+      calls++;
+      return JWT;
+    };
+    const p = provider({ auth: { method: 'jwt', role: 'mcp', jwt: countedJwt } });
     assert.equal((await resolve(p)).value, SECRET);
     assert.equal(vault.count('/v1/auth/jwt/login'), 1);
     assert.equal(calls, 1);

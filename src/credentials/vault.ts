@@ -130,26 +130,33 @@ export class VaultProvider implements SecretProvider {
       if (now < renewAt) return t.token;
     }
     // Expired, near expiry, or none yet. Share the work with concurrent callers.
-    this.#pending ??= this.#refresh(t, signal).finally(() => (this.#pending = undefined));
+    this.#pending ??= this.#refresh(t, signal).finally(() => {
+      this.#pending = undefined;
+    });
     return (await this.#pending).token;
   }
 
   async #refresh(t: TokenState | undefined, signal?: AbortSignal): Promise<TokenState> {
-    if (t && t.renewable && t.expiresAt - EXPIRY_SKEW_MS > this.#now()) {
+    if (t?.renewable && t.expiresAt - EXPIRY_SKEW_MS > this.#now()) {
       try {
         const ans = await this.#call(`${this.#base}/v1/auth/token/renew-self`, 'POST', t.token, {}, signal);
         if (ans.status === 200) {
           const renewed = this.#tokenFrom(ans, t.token);
           // Vault caps renewals at the token's max TTL; a renewal that no longer extends the lease
           // would only loop, so log in again instead.
-          if (renewed && renewed.expiresAt > t.expiresAt) return (this.#token = renewed);
+          if (renewed && renewed.expiresAt > t.expiresAt) {
+            this.#token = renewed;
+            return renewed;
+          }
         }
       } catch {
         // fall through to a fresh login
       }
     }
     this.#token = undefined;
-    return (this.#token = await this.#login(signal));
+    const fresh = await this.#login(signal);
+    this.#token = fresh;
+    return fresh;
   }
 
   async #login(signal?: AbortSignal): Promise<TokenState> {
