@@ -38,6 +38,7 @@ export class Audit {
       everyRecords: every.everyRecords ?? 1000,
       everyMs: (every.everySeconds ?? 60) * 1000,
     });
+    this.log.durability = config.durability ?? 'process-crash';
     this.recorder = new CallRecorder(config);
     this.exports = new AuditExports(config.exports, store, stateDir, ops);
   }
@@ -83,6 +84,7 @@ export class Audit {
   async reconfigure(config: AuditConfig): Promise<void> {
     const exportsChanged = JSON.stringify(config.exports) !== JSON.stringify(this.config.exports);
     this.config = config;
+    this.log.durability = config.durability ?? 'process-crash';
     this.recorder = new CallRecorder(config);
     if (exportsChanged) {
       await this.exports.stop();

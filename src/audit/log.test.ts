@@ -89,3 +89,17 @@ test('storeDown reads SQLSTATE classes, else the message', () => {
   assert.equal(storeDown(new Error('connect ECONNREFUSED 127.0.0.1:5432')), true);
   assert.equal(storeDown(new Error('UNIQUE constraint failed: audit_events.stream')), false);
 });
+
+test('every batch carries the configured durability to the store; the strongest unless told otherwise', async () => {
+  const seen: Array<string | undefined> = [];
+  const store = {
+    async appendBatch(_events: AuditEvent[], durability?: string) {
+      seen.push(durability);
+    },
+  } as unknown as AuditStore;
+  const log = new AuditLog(store, 's');
+  await log.append({ kind: 'config.reloaded' });
+  log.durability = 'process-crash';
+  await log.append({ kind: 'config.reloaded' });
+  assert.deepEqual(seen, ['power-loss', 'process-crash']);
+});

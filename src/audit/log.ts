@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AuditStore } from '../storage/types.ts';
+import type { AuditDurability, AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, chainHash, type AuditEvent } from './event.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
 
@@ -104,6 +104,8 @@ export class AuditLog {
   #closed = false;
   /** Consecutive failed batches; the call path reads it to fail closed quickly. */
   failures = 0;
+  /** What an acknowledged append survives (`audit.durability`); the strongest unless told otherwise. */
+  durability: AuditDurability = 'power-loss';
 
   readonly #onWritten: () => void;
   readonly #checkpoints: CheckpointOptions | undefined;
@@ -168,7 +170,7 @@ export class AuditLog {
         const { events, taken } = this.#chain(batch);
         if (!events.length) continue;
         try {
-          await this.#store.appendBatch(events);
+          await this.#store.appendBatch(events, this.durability);
         } catch (err) {
           if (events.length === 1 || storeDown(err)) {
             this.failures++;
@@ -235,7 +237,7 @@ export class AuditLog {
       const { events, taken } = this.#chain([pending[i]]);
       if (!events.length) continue;
       try {
-        await this.#store.appendBatch(events);
+        await this.#store.appendBatch(events, this.durability);
         this.#commit(taken, events);
       } catch (err) {
         if (storeDown(err)) this.failures++;

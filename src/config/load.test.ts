@@ -105,6 +105,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       results: 'none',
       redact: { fields: ['email'], paths: ['$.arguments.card'] },
       retentionDays: 30,
+      durability: 'power-loss',
       readWhenUnavailable: 'allow',
       exports: [{ name: 'siem', type: 'syslog', host: 'siem.internal', port: 6514, format: 'cef' }], // defaults inside a union are filled where used
     },
@@ -199,6 +200,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
       results: 'shape',
       redact: { fields: [], paths: [] },
       retentionDays: 365,
+      durability: 'process-crash',
       readWhenUnavailable: 'refuse',
       exports: [],
     },

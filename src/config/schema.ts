@@ -764,6 +764,13 @@ export const AuditSettings = Type.Object(
         },
       ),
     ),
+    durability: Type.Optional(
+      Type.Union([Type.Literal('process-crash'), Type.Literal('power-loss')], {
+        default: 'process-crash',
+        description:
+          'What an acknowledged audit record survives. `process-crash` (default): the gateway process dying (SQLite WAL with synchronous=NORMAL, PostgreSQL synchronous_commit=off for audit writes); a power cut or OS crash may lose the last moments of records, never reorder or corrupt the chain. `power-loss`: also a power cut (every group commit is fsynced), at the cost of one fsync per batch.',
+      }),
+    ),
     readWhenUnavailable: Type.Optional(
       Type.Union([Type.Literal('refuse'), Type.Literal('allow')], {
         default: 'refuse',

@@ -339,6 +339,11 @@ export function readiness(
   );
 
   // 5 Audit
+  const DURABILITY = {
+    'process-crash':
+      'each acknowledged record survives a crash of the gateway process, not a power cut (`audit.durability: process-crash`)',
+    'power-loss': 'each acknowledged record is on disk and survives a power cut (`audit.durability: power-loss`)',
+  } as const;
   const a = config.audit;
   const au = state.audit;
   const failOpen = a.readWhenUnavailable === 'allow';
@@ -351,7 +356,7 @@ export function readiness(
         ? 'the audit trail cannot be read from the store'
         : au.unclosed
           ? `${au.unclosed} call(s) recorded as started more than five minutes ago have no outcome yet (a gateway died; the next start records them as unknown)`
-          : `${au.records} record(s): a write-ahead intent and an outcome (or a refusal) per request, hash-chained${failOpen ? '; READ calls go on without a record when the trail cannot be written (`audit.readWhenUnavailable: allow`)' : '; requests are refused when it cannot be written'}`,
+          : `${au.records} record(s): a write-ahead intent and an outcome (or a refusal) per request, hash-chained, ${DURABILITY[a.durability ?? 'process-crash']}${failOpen ? '; READ calls go on without a record when the trail cannot be written (`audit.readWhenUnavailable: allow`)' : '; requests are refused when it cannot be written'}`,
       !au
         ? 'check the store'
         : au.unclosed

@@ -46,12 +46,14 @@ export function auditRepo(
   sqliteWriter?: SqliteAuditWriter,
 ): AuditStore {
   return {
-    async appendBatch(events) {
+    async appendBatch(events, durability = 'power-loss') {
       if (!events.length) return;
       const rows = events.map(row);
-      if (sqliteWriter) return sqliteWriter.append(rows);
+      if (sqliteWriter) return sqliteWriter.append(rows, durability);
       if (driver === 'postgres') {
         await db.transaction().execute(async (trx) => {
+          // This transaction only: the server acknowledges before its WAL reaches the disk.
+          if (durability === 'process-crash') await sql`set local synchronous_commit = off`.execute(trx);
           await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
           await trx.insertInto('audit_events').values(rows).execute();
         });

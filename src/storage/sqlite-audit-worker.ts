@@ -24,7 +24,10 @@ interface Row {
 
 const db = new Sqlite(workerData.path as string);
 db.pragma('busy_timeout = 5000');
-db.pragma('synchronous = FULL');
+// FULL fsyncs every commit (survives a power cut); NORMAL, in WAL mode, leaves the commit in the OS
+// (survives this process dying). Each batch says which it needs (`audit.durability`).
+let synchronous = 'FULL';
+db.pragma(`synchronous = ${synchronous}`);
 const insert = db.prepare(
   'insert into audit_events (stream, seq, id, at, kind, run_id, subject, tenant, tool, outcome, intent_id, body) values (@stream, @seq, @id, @at, @kind, @run_id, @subject, @tenant, @tool, @outcome, @intent_id, @body)',
 );
@@ -33,13 +36,17 @@ const appendAll = db.transaction((rows: Row[]) => {
   for (const r of rows) insert.run(r);
 });
 
-parentPort!.on('message', (m: { id: number; rows?: Row[]; close?: boolean }) => {
+parentPort!.on('message', (m: { id: number; rows?: Row[]; sync?: 'FULL' | 'NORMAL'; close?: boolean }) => {
   if (m.close) {
     db.close();
     parentPort!.postMessage({ id: m.id });
     return;
   }
   try {
+    if (m.sync && m.sync !== synchronous) {
+      synchronous = m.sync;
+      db.pragma(`synchronous = ${synchronous}`);
+    }
     appendAll.immediate(m.rows!);
     parentPort!.postMessage({ id: m.id });
   } catch (err) {

@@ -1,5 +1,6 @@
 /** The main-thread side of the SQLite audit writer (./sqlite-audit-worker.ts). */
 import { Worker } from 'node:worker_threads';
+import type { AuditDurability } from './types.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
@@ -32,13 +33,13 @@ export class SqliteAuditWriter {
     this.#worker.on('exit', () => die(new Error('the audit writer stopped')));
   }
 
-  append(rows: unknown[]): Promise<void> {
+  append(rows: unknown[], durability: AuditDurability = 'power-loss'): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise<void>((resolve, reject) => {
       const id = ++this.#next;
       this.#pending.set(id, { resolve, reject });
       this.#worker.ref(); // keep the process alive while a write is in flight
-      this.#worker.postMessage({ id, rows });
+      this.#worker.postMessage({ id, rows, sync: durability === 'power-loss' ? 'FULL' : 'NORMAL' });
     }).finally(() => {
       if (!this.#pending.size) this.#worker.unref();
     });

@@ -182,10 +182,18 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/**
+ * What an acknowledged audit write survives (`audit.durability`): `process-crash` — the gateway
+ * process dying (SQLite WAL with synchronous=NORMAL; PostgreSQL synchronous_commit=off); a power cut
+ * or an OS crash may lose the last moments of records, never reorder or corrupt the chain.
+ * `power-loss` — also a power cut (every group commit fsynced; PostgreSQL waits for its WAL flush).
+ */
+export type AuditDurability = 'process-crash' | 'power-loss';
+
 /** The audit trail: append-only, hash-chained per stream (src/audit). */
 export interface AuditStore {
   /** One transaction; appends are serialised across processes, so positions follow commit order. */
-  appendBatch(events: AuditEvent[]): Promise<void>;
+  appendBatch(events: AuditEvent[], durability?: AuditDurability): Promise<void>;
   read(q: AuditQuery): Promise<Array<{ position: number; event: AuditEvent }>>;
   streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
   /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
