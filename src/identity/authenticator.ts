@@ -76,14 +76,14 @@ export class Authenticator {
     this.#opts = opts;
     this.#anonymousLoopback = !cfg && allowUnauthenticated === 'loopback';
     if (!cfg) return;
-    const issuers = cfg.issuers.length ? cfg.issuers : cfg.introspection ? [{ issuer: cfg.introspection.url }] : [];
+    const issuers = configuredIssuers(cfg);
     checkBindings(issuers);
     this.#issuerCount = issuers.length;
     for (const i of issuers)
       this.#bindings.set(i.issuer, { tenant: i.tenant, tenants: i.tenants, platform: i.platform });
-    if (cfg.issuers.length || cfg.introspection) {
+    if (issuers.length) {
       this.#verifier = new TokenVerifier({
-        issuers: cfg.issuers.length ? cfg.issuers : [{ issuer: cfg.introspection!.url }],
+        issuers,
         audience: cfg.resource,
         clockToleranceSec: cfg.clockToleranceSec,
         claims: cfg.claims,
@@ -172,7 +172,7 @@ export class Authenticator {
     if (!auth) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: send a bearer token');
     const m = /^Bearer +([^\s]+) *$/i.exec(auth);
     if (!m) throw new GatehouseError('E_INVALID_AUTH_REQUEST', 'the authorization header must be `Bearer <token>`');
-    const principal = await this.#verify(m[1]);
+    const principal = await this.#verify(cfg, m[1]);
     this.requireScopes(principal, cfg.requiredScopes.mcp ?? []);
     // Kept for RFC 8693 token exchange with an upstream's authorization server only: not enumerable,
     // so it is in no JSON, log line or record made of the principal; it never goes to an upstream.
@@ -183,16 +183,16 @@ export class Authenticator {
 
   /** A bare credential (the CLI's `--as`): the checks of a bearer token, without an HTTP request. */
   async authenticateToken(token: string): Promise<Principal> {
-    if (!this.#cfg)
+    const cfg = this.#cfg;
+    if (!cfg)
       throw new GatehouseError(
         'E_UNAUTHENTICATED',
         'authentication required: no identity provider is configured, so credentials mean nothing here',
       );
-    return this.#verify(token.trim());
+    return this.#verify(cfg, token.trim());
   }
 
-  async #verify(token: string): Promise<Principal> {
-    const cfg = this.#cfg!;
+  async #verify(cfg: IdentityConfig, token: string): Promise<Principal> {
     if (looksLikeApiKey(token)) {
       if (!this.#keys) throw new GatehouseError('E_INVALID_TOKEN', 'invalid token: api keys are not accepted here');
       const r = await this.#keys.verify(token);
@@ -311,6 +311,13 @@ export class Authenticator {
         return {};
     }
   }
+}
+
+/** The issuers whose tokens are verified: the configured ones, else the introspection endpoint alone. */
+function configuredIssuers(cfg: IdentityConfig): Array<{ issuer: string } & IssuerBinding> {
+  if (cfg.issuers.length) return cfg.issuers;
+  if (cfg.introspection) return [{ issuer: cfg.introspection.url }];
+  return [];
 }
 
 function normalizeAddress(a: string): string {

@@ -67,8 +67,13 @@ export function claimAt(claims: Record<string, unknown>, path: string): unknown 
 
 /** An array of strings or a space-separated string, deduplicated; anything else is an empty list. */
 export function toList(value: unknown): string[] {
-  const items = typeof value === 'string' ? value.split(' ') : Array.isArray(value) ? value : [];
-  return [...new Set(items.filter((v): v is string => typeof v === 'string' && v !== ''))];
+  return [...new Set(listItems(value).filter((v): v is string => typeof v === 'string' && v !== ''))];
+}
+
+function listItems(value: unknown): unknown[] {
+  if (typeof value === 'string') return value.split(' ');
+  if (Array.isArray(value)) return value;
+  return [];
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);

@@ -96,6 +96,7 @@ export function sanitizeDescription(text: string): string {
 
 // Values reaching here are already restricted to characters that need no escaping; the escape is a
 // second line of defence should that ever change.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips from a quoted header value
 const quote = (value: string): string => `"${value.replace(/[\\"]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"`;
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;

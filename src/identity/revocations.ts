@@ -51,8 +51,9 @@ export class PrincipalRevocations {
     const tokens = new Map<string, Set<string>>();
     for (const r of list) {
       const m = r.kind === 'subject' ? subjects : tokens;
-      if (!m.has(r.value)) m.set(r.value, new Set());
-      m.get(r.value)!.add(r.issuer);
+      const issuers = m.get(r.value) ?? new Set<string>();
+      issuers.add(r.issuer);
+      m.set(r.value, issuers);
     }
     this.#subjects = subjects;
     this.#tokens = tokens;
