@@ -25,15 +25,14 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type ArgumentProblem = { path: string; message: string };
 
+/** One step of a path: `[2]` for an index, `.name` for a plain key, `["odd key"]` for any other. */
+function pathPart(p: string | number): string {
+  if (typeof p === 'number') return `[${p}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`;
+}
+
 function pathOf(parts: Array<string | number>): string {
-  return parts.length
-    ? parts
-        .map((p) =>
-          typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
-        )
-        .join('')
-        .replace(/^\./, '')
-    : '(arguments)';
+  return parts.length ? parts.map(pathPart).join('').replace(/^\./, '') : '(arguments)';
 }
 
 /** The first bound the arguments break, or undefined. Iterative: hostile nesting cannot overflow the stack. */
@@ -41,8 +40,8 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
   const stack: Array<[unknown, Array<string | number>]> = [[args, []]];
   let nodes = 0;
   let bytes = 0;
-  while (stack.length) {
-    const [v, path] = stack.pop()!;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [v, path] = top;
     if (++nodes > BOUNDS.nodes) return { path: pathOf(path), message: `more than ${BOUNDS.nodes} values` };
     if (path.length > BOUNDS.depth) return { path: pathOf(path), message: `nested deeper than ${BOUNDS.depth} levels` };
     if (typeof v === 'string') {
@@ -52,7 +51,9 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
     } else if (Array.isArray(v)) {
       if (v.length > BOUNDS.arrayLength)
         return { path: pathOf(path), message: `an array longer than ${BOUNDS.arrayLength} items` };
-      v.forEach((x, i) => stack.push([x, [...path, i]]));
+      v.forEach((x, i) => {
+        stack.push([x, [...path, i]]);
+      });
     } else if (v && typeof v === 'object') {
       const keys = Object.keys(v);
       if (keys.length > BOUNDS.keys) return { path: pathOf(path), message: `more than ${BOUNDS.keys} keys` };
@@ -69,6 +70,12 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
 }
 
 const MAX_SCHEMA_CHARS = 1_000_000;
+
+/** Our words for the schema failures that name an argument; Ajv's message for the rest. */
+const SCHEMA_MESSAGES = new Map([
+  ['required', 'is required'],
+  ['additionalProperties', 'is not an accepted argument'],
+]);
 
 export class SchemaValidators {
   readonly #ajv = new Ajv2020({
@@ -117,12 +124,7 @@ export class SchemaValidators {
     if (e.keyword === 'required') where.push((e.params as { missingProperty: string }).missingProperty);
     if (e.keyword === 'additionalProperties')
       where.push((e.params as { additionalProperty: string }).additionalProperty);
-    const message =
-      e.keyword === 'required'
-        ? 'is required'
-        : e.keyword === 'additionalProperties'
-          ? 'is not an accepted argument'
-          : (e.message ?? 'is invalid');
+    const message = SCHEMA_MESSAGES.get(e.keyword) ?? e.message ?? 'is invalid';
     return { path: pathOf(where.map((p) => (/^\d+$/.test(p) ? Number(p) : p))), message };
   }
 

@@ -17,8 +17,9 @@ const done = (value: string, raw: string): Canon => ({ ok: true, value, changed:
 export function show(value: string): string {
   const cut = value.length > 80 ? `${value.slice(0, 77)}...` : value;
   return cut.replace(
+    // biome-ignore lint/suspicious/noMisleadingCharacterClass: it finds combining marks and variation selectors one by one, to escape each
     /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{M}`\u{fe00}-\u{fe0f}]/gu,
-    (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+    (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
   );
 }
 
@@ -37,6 +38,7 @@ function needString(v: unknown, what: string): string | Canon {
 // Controls, format characters (zero-width, bidi controls, tags), variation selectors, odd separators,
 // Hangul fillers: nothing a person can see or tell apart.
 const INVISIBLE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: it finds variation selectors and fillers on their own, wherever they stand
   /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
 
 const SCRIPTS: Array<[string, RegExp]> = [

@@ -21,7 +21,6 @@ import {
   type Approvers,
   type Effect,
   type Mode,
-  type Modes,
   type Policy,
   type PolicyIssue,
   type ResourceKind,
@@ -60,7 +59,7 @@ export function compileAll(inputs: readonly PolicyText[]): Policy {
     issues: [],
   };
   for (const { text, source } of inputs) {
-    let read;
+    let read: ReturnType<typeof readSource>;
     try {
       read = readSource(text, source);
     } catch (err) {
@@ -149,11 +148,11 @@ function section(doc: unknown, src: Source, acc: Acc): void {
   if (v.modes !== undefined) modes(v.modes, [...base, 'modes'], src, acc);
   if (v.resources !== undefined) {
     if (!Array.isArray(v.resources)) src.add([...base, 'resources'], 'must be a list');
-    else v.resources.forEach((r, i) => extraction(r, [...base, 'resources', i], src, acc));
+    else for (const [i, r] of v.resources.entries()) extraction(r, [...base, 'resources', i], src, acc);
   }
   if (v.rules !== undefined) {
     if (!Array.isArray(v.rules)) src.add([...base, 'rules'], 'must be a list');
-    else v.rules.forEach((r, i) => rule(r, [...base, 'rules', i], src, acc));
+    else for (const [i, r] of v.rules.entries()) rule(r, [...base, 'rules', i], src, acc);
   }
 }
 
@@ -202,52 +201,73 @@ const SPEC_KEYS = ['kind', 'arg', 'template', 'root'];
 
 function extraction(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (!keys(v, path, ['tool', 'resource'], src, 'a resource rule')) return;
-  if (typeof v.tool !== 'string') return src.add([...path, 'tool'], 'required: the tool name or glob');
+  if (typeof v.tool !== 'string') {
+    src.add([...path, 'tool'], 'required: the tool name or glob');
+    return;
+  }
   const problem = toolGlobProblem(v.tool);
-  if (problem) return src.add([...path, 'tool'], problem);
+  if (problem) {
+    src.add([...path, 'tool'], problem);
+    return;
+  }
   if (acc.resources.some((r) => r.tool.source === v.tool))
     src.add([...path, 'tool'], `another resource rule already covers \`${v.tool}\``);
-  const list = Array.isArray(v.resource) ? v.resource : v.resource === undefined ? [] : [v.resource];
-  if (list.length === 0) return src.add(path, 'required: `resource`', 'resource');
+  const list = resourceList(v.resource);
+  if (list.length === 0) {
+    src.add(path, 'required: `resource`', 'resource');
+    return;
+  }
   const specs: ResourceSpec[] = [];
-  list.forEach((s, i) => {
+  for (const [i, s] of list.entries()) {
     const at: Path = Array.isArray(v.resource) ? [...path, 'resource', i] : [...path, 'resource'];
-    if (!keys(s, at, SPEC_KEYS, src, '`resource`')) return;
-    if (!(RESOURCE_KINDS as readonly unknown[]).includes(s.kind))
-      return src.add(
-        [...at, 'kind'],
-        `unknown resource kind \`${String(s.kind)}\`; one of ${RESOURCE_KINDS.map((k) => `\`${k}\``).join(', ')}`,
-      );
-    const kind = s.kind as ResourceKind;
-    if ((s.arg === undefined) === (s.template === undefined))
-      return src.add(at, 'give exactly one of `arg` and `template`');
-    const spec: { kind: ResourceKind; arg?: string; template?: string; root?: string } = { kind };
-    if (s.arg !== undefined) {
-      if (typeof s.arg !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s.arg))
-        return src.add([...at, 'arg'], 'must be an argument name');
-      spec.arg = s.arg;
-    } else {
-      if (kind !== 'repo' && kind !== 'id')
-        return src.add([...at, 'template'], '`template` is only for `repo` and `id`');
-      const t = s.template;
-      if (
-        typeof t !== 'string' ||
-        templateArgs(t).length === 0 ||
-        /[{}]/.test(t.replace(/\{[A-Za-z_][A-Za-z0-9_.-]*\}/g, ''))
-      )
-        return src.add([...at, 'template'], 'must be text with `{argument}` placeholders, like `{owner}/{repo}`');
-      spec.template = t;
-    }
-    if (s.root !== undefined) {
-      if (kind !== 'path') return src.add([...at, 'root'], '`root` is only for `path`');
-      const c = typeof s.root === 'string' ? canonicalPath(s.root) : undefined;
-      if (!c?.ok || c.changed)
-        return src.add([...at, 'root'], `must be a canonical absolute path${c?.ok ? ` (\`${c.value}\`)` : ''}`);
-      spec.root = c.value;
-    }
-    specs.push(spec);
-  });
+    const spec = resourceSpec(s, at, src);
+    if (spec) specs.push(spec);
+  }
   acc.resources.push({ tool: compileGlob(v.tool), resources: specs });
+}
+
+/** `resource:` is one spec or a list of them. */
+function resourceList(resource: unknown): unknown[] {
+  if (Array.isArray(resource)) return resource;
+  return resource === undefined ? [] : [resource];
+}
+
+/** One spec of `resource:` at `at`, or undefined when it has a problem (added to `src`). */
+function resourceSpec(s: unknown, at: Path, src: Source): ResourceSpec | undefined {
+  if (!keys(s, at, SPEC_KEYS, src, '`resource`')) return undefined;
+  if (!(RESOURCE_KINDS as readonly unknown[]).includes(s.kind))
+    return void src.add(
+      [...at, 'kind'],
+      `unknown resource kind \`${String(s.kind)}\`; one of ${RESOURCE_KINDS.map((k) => `\`${k}\``).join(', ')}`,
+    );
+  const kind = s.kind as ResourceKind;
+  if ((s.arg === undefined) === (s.template === undefined))
+    return void src.add(at, 'give exactly one of `arg` and `template`');
+  const spec: { kind: ResourceKind; arg?: string; template?: string; root?: string } = { kind };
+  if (s.arg !== undefined) {
+    if (typeof s.arg !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s.arg))
+      return void src.add([...at, 'arg'], 'must be an argument name');
+    spec.arg = s.arg;
+  } else {
+    if (kind !== 'repo' && kind !== 'id')
+      return void src.add([...at, 'template'], '`template` is only for `repo` and `id`');
+    const t = s.template;
+    if (
+      typeof t !== 'string' ||
+      templateArgs(t).length === 0 ||
+      /[{}]/.test(t.replace(/\{[A-Za-z_][A-Za-z0-9_.-]*\}/g, ''))
+    )
+      return void src.add([...at, 'template'], 'must be text with `{argument}` placeholders, like `{owner}/{repo}`');
+    spec.template = t;
+  }
+  if (s.root !== undefined) {
+    if (kind !== 'path') return void src.add([...at, 'root'], '`root` is only for `path`');
+    const c = typeof s.root === 'string' ? canonicalPath(s.root) : undefined;
+    if (!c?.ok || c.changed)
+      return void src.add([...at, 'root'], `must be a canonical absolute path${c?.ok ? ` (\`${c.value}\`)` : ''}`);
+    spec.root = c.value;
+  }
+  return spec;
 }
 
 const RULE_KEYS = [
@@ -352,6 +372,17 @@ const CANON: Record<ResourceKind, (v: string) => Canon> = {
   id: canonicalId,
 };
 
+/**
+ * The kind a pattern's shape says (`value` without its `/*` when `inside`). A resource URI of another
+ * scheme than http(s) (`secret://token`) is an id: resources/read judges it so.
+ */
+function shapeOf(value: string, inside: boolean): ResourceKind {
+  if (value.startsWith('/') || value === '') return 'path';
+  if (/^https?:\/\//i.test(value)) return 'url';
+  if (value.includes('://')) return 'id';
+  return inside || value.includes('/') ? 'repo' : 'id';
+}
+
 /** A rule's resource pattern; a pattern no canonical value could equal is an error, not a silent miss. */
 function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefined {
   const o = typeof v === 'string' ? { pattern: v } : v;
@@ -374,18 +405,7 @@ function pattern(v: unknown, path: Path, src: Source): ResourcePattern | undefin
     return { source: text, kind: 'id', match: 'glob', value: text, caseInsensitive: ci, re: globRegExp(text, ci) };
   }
   // Without a kind, the shape says which canonical form to hold the pattern to.
-  // A resource URI of another scheme than http(s) (`secret://token`) is an id: resources/read judges it so.
-  const kind: ResourceKind =
-    given ??
-    (value.startsWith('/') || value === ''
-      ? 'path'
-      : /^https?:\/\//i.test(value)
-        ? 'url'
-        : value.includes('://')
-          ? 'id'
-          : inside || value.includes('/')
-            ? 'repo'
-            : 'id');
+  const kind: ResourceKind = given ?? shapeOf(value, inside);
   if (value !== '') {
     const c = inside && kind !== 'path' ? canonicalId(value) : CANON[kind](value);
     if (!c.ok) return void src.add(path, c.reason);

@@ -105,9 +105,10 @@ export function checkRule(rule: Rule, f: CallFacts): RuleCheck {
     const pats = rule.resources;
     if (f.resources.length === 0) return no('the call has no extracted resource');
     const hit = (r: Resource) => pats.some((p) => matchResource(p, r));
-    if (rule.effect === 'deny' ? !f.resources.some(hit) : !f.resources.every(hit)) {
-      const miss = f.resources.find((r) => !hit(r))!;
-      return no(`resource \`${miss.value}\` matches none of ${list(pats.map((p) => p.source))}`);
+    const misses = f.resources.filter((r) => !hit(r));
+    // A deny rule needs one resource to match it; an allow rule, every one.
+    if (rule.effect === 'deny' ? misses.length === f.resources.length : misses.length > 0) {
+      return no(`resource \`${misses[0].value}\` matches none of ${list(pats.map((p) => p.source))}`);
     }
   }
   return { rule, matched: true, why: '' };

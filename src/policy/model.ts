@@ -39,22 +39,25 @@ export interface Glob {
   re: RegExp;
 }
 
-/**
- * A resource pattern of a rule: `exact` compares the whole canonical value; `inside` (written
- * `prefix/*`) matches values strictly below `prefix` by `/` segments; `glob` is a full-string glob and
- * only ever matches `id` resources (a `*` in a path or repo could cross a `/`).
- */
-export interface ResourcePattern {
+interface PatternBase {
   source: string;
   kind?: ResourceKind;
-  match: 'exact' | 'inside' | 'glob';
   /** The value compared: the exact value, the prefix (without `/*`), or the glob. */
   value: string;
   caseInsensitive: boolean;
-  re?: RegExp;
   /** The kind the pattern's shape says (when `kind` is not given): which resources it could ever match. */
   shape?: ResourceKind;
 }
+
+/**
+ * A resource pattern of a rule: `exact` compares the whole canonical value; `inside` (written
+ * `prefix/*`) matches values strictly below `prefix` by `/` segments; `glob` is a full-string glob and
+ * only ever matches `id` resources (a `*` in a path or repo could cross a `/`). A glob carries its
+ * compiled `re`; the others have none.
+ */
+export type ResourcePattern =
+  | (PatternBase & { match: 'exact' | 'inside'; re?: undefined })
+  | (PatternBase & { match: 'glob'; re: RegExp });
 
 export interface SubjectMatch {
   tenants?: readonly string[];

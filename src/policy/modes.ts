@@ -25,7 +25,7 @@ export interface ModeResolution {
 }
 
 function lookup(table: Readonly<Record<string, Mode>>, key: string): Mode | undefined {
-  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** The chain from most to least specific; absent levels are skipped. */

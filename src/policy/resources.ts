@@ -66,7 +66,7 @@ export function extractionFor(rules: readonly ResourceRule[], tool: string): Res
 }
 
 function own(args: Record<string, unknown>, name: string): unknown {
-  return Object.prototype.hasOwnProperty.call(args, name) ? args[name] : undefined;
+  return Object.hasOwn(args, name) ? args[name] : undefined;
 }
 
 const TEMPLATE_PART = /\{([A-Za-z_][A-Za-z0-9_.-]*)\}/g;
@@ -89,37 +89,52 @@ function canonicalise(spec: ResourceSpec, raw: string): Canon {
   }
 }
 
-function extractOne(
-  spec: ResourceSpec,
-  args: Record<string, unknown>,
-): ExtractedResource | { reason: string; path: string } {
-  let raw: string;
-  let names: string[];
-  if (spec.template !== undefined) {
-    names = templateArgs(spec.template);
-    const parts = new Map<string, string>();
-    for (const name of names) {
-      const v = own(args, name);
-      if (v === undefined) return { reason: `missing argument \`${name}\``, path: name };
-      // Each part is an identifier on its own: no `/` (it would shift the template's segments).
-      const c = canonicalId(v, `argument \`${name}\``);
-      if (!c.ok) return { reason: c.reason, path: name };
-      if (c.changed)
-        return { reason: `argument \`${name}\` is not canonical (expected \`${show(c.value)}\`)`, path: name };
-      if (c.value.includes('/'))
-        return { reason: `argument \`${name}\` \`${show(c.value)}\` must not contain \`/\``, path: name };
-      parts.set(name, c.value);
-    }
-    raw = spec.template.replace(TEMPLATE_PART, (_, name: string) => parts.get(name)!);
-  } else {
-    const name = spec.arg!;
-    names = [name];
-    const v = own(args, name);
-    if (v === undefined) return { reason: `missing argument \`${name}\``, path: name };
-    if (typeof v !== 'string')
-      return { reason: `argument \`${name}\` must be a string, got ${typeName(v)}`, path: name };
-    raw = v;
+/** Why a resource could not be extracted, and the argument(s) at fault. */
+type Problem = { reason: string; path: string };
+
+/** The raw value of a resource and the arguments it was made of. */
+type Raw = { raw: string; names: string[] };
+
+/** One `{name}` of a template: an identifier on its own, no `/` (it would shift the template's segments). */
+function templatePart(args: Record<string, unknown>, name: string): { value: string } | Problem {
+  const v = own(args, name);
+  if (v === undefined) return { reason: `missing argument \`${name}\``, path: name };
+  const c = canonicalId(v, `argument \`${name}\``);
+  if (!c.ok) return { reason: c.reason, path: name };
+  if (c.changed) return { reason: `argument \`${name}\` is not canonical (expected \`${show(c.value)}\`)`, path: name };
+  if (c.value.includes('/'))
+    return { reason: `argument \`${name}\` \`${show(c.value)}\` must not contain \`/\``, path: name };
+  return { value: c.value };
+}
+
+/** A template with each `{name}` replaced by its part; the first part with a problem refuses it. */
+function fromTemplate(template: string, args: Record<string, unknown>): Raw | Problem {
+  const names = templateArgs(template);
+  const parts: string[] = [];
+  for (const name of names) {
+    const part = templatePart(args, name);
+    if ('reason' in part) return part;
+    parts.push(part.value);
   }
+  // The parts were made in the order of the template's placeholders, the order replace visits them.
+  let next = 0;
+  const raw = template.replace(TEMPLATE_PART, () => parts[next++]);
+  return { raw, names };
+}
+
+/** The string argument `name` as it is. */
+function fromArgument(name: string | undefined, args: Record<string, unknown>): Raw | Problem {
+  if (name === undefined) return { reason: 'the resource rule names neither `arg` nor `template`', path: '' };
+  const v = own(args, name);
+  if (v === undefined) return { reason: `missing argument \`${name}\``, path: name };
+  if (typeof v !== 'string') return { reason: `argument \`${name}\` must be a string, got ${typeName(v)}`, path: name };
+  return { raw: v, names: [name] };
+}
+
+function extractOne(spec: ResourceSpec, args: Record<string, unknown>): ExtractedResource | Problem {
+  const got = spec.template !== undefined ? fromTemplate(spec.template, args) : fromArgument(spec.arg, args);
+  if ('reason' in got) return got;
+  const { raw, names } = got;
   const c = canonicalise(spec, raw);
   const path = names.join(',');
   if (!c.ok) return { reason: c.reason, path };
@@ -161,6 +176,6 @@ export function matchResource(p: ResourcePattern, r: Resource): boolean {
         ? value.startsWith('/')
         : value.startsWith(`${p.value}/`) && value.length > p.value.length + 1;
     case 'glob':
-      return r.kind === 'id' && p.re!.test(r.value);
+      return r.kind === 'id' && p.re.test(r.value);
   }
 }

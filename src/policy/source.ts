@@ -81,5 +81,7 @@ function duplicateKeys(node: unknown, path: Path, src: Source): void {
       else if (isScalar(pair.key)) first.set(key, pair.key);
       duplicateKeys(pair.value, [...path, key], src);
     }
-  } else if (isSeq(node)) node.items.forEach((item, i) => duplicateKeys(item, [...path, i], src));
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) duplicateKeys(item, [...path, i], src);
+  }
 }

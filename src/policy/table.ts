@@ -62,49 +62,63 @@ export function parseCases(text: string, file: string): TableCase[] {
       { file, line: 1, column: 1, path: 'cases', message: 'expected `cases:` with a list of cases' },
     ]);
   unknownKeys(value, [], ['cases'], src);
-  value.cases.forEach((c, i) => {
-    const path: Path = ['cases', i];
-    if (!isObj(c)) return src.add(path, 'a case must be a mapping');
-    unknownKeys(c, path, CASE_KEYS, src);
-    const str = (k: string): string | undefined =>
-      typeof c[k] === 'string' && c[k] !== ''
-        ? (c[k] as string)
-        : void src.add([...path, k], c[k] === undefined ? `required: \`${k}\`` : 'must be a non-empty string');
-    const name = str('name');
-    const tool = str('tool');
-    const server =
-      c.server === undefined ? (tool?.includes('__') ? tool.slice(0, tool.indexOf('__')) : '') : str('server');
-    const cls = c.class as ToolClass;
-    if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class))
-      src.add([...path, 'class'], `must be one of ${TOOL_CLASSES.join(', ')}`);
-    if (!(EFFECTS as readonly unknown[]).includes(c.expect))
-      src.add([...path, 'expect'], `must be one of ${EFFECTS.join(', ')}`);
-    if (c.rule !== undefined) str('rule');
-    const s = c.subject;
-    if (!isObj(s))
-      return src.add([...path, 'subject'], 'required: a mapping with `subject`, `tenant`, `client`, `roles`');
-    unknownKeys(s, [...path, 'subject'], SUBJECT_KEYS, src);
-    for (const k of ['subject', 'tenant', 'client'])
-      if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
-    if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string')))
-      src.add([...path, 'subject', 'roles'], 'must be a list of strings');
-    if (!name || !tool || server === undefined) return;
-    const principal = {
-      subject: (s.subject as string) ?? '',
-      tenant: (s.tenant as string) ?? '',
-      client: (s.client as string) ?? '',
-      roles: (s.roles as string[]) ?? [],
-    };
-    out.push({
-      name,
-      input: { principal, server, tool, toolClass: cls, arguments: c.args ?? {} },
-      expect: c.expect as Effect,
-      ...(c.rule !== undefined ? { rule: c.rule as string } : {}),
-      line: src.line(path),
-    });
-  });
+  for (const [i, c] of value.cases.entries()) {
+    const parsed = parseCase(c, ['cases', i], src);
+    if (parsed) out.push(parsed);
+  }
   if (src.issues.length) throw new PolicyError(src.issues);
   return out;
+}
+
+/** The default server of a case: the part of its tool before the first `__`, or nothing. */
+function defaultServer(tool: string | undefined): string {
+  return tool?.includes('__') ? tool.slice(0, tool.indexOf('__')) : '';
+}
+
+/** One case at `path`, or undefined when it has a problem (each is added to `src`). */
+function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
+  if (!isObj(c)) {
+    src.add(path, 'a case must be a mapping');
+    return undefined;
+  }
+  unknownKeys(c, path, CASE_KEYS, src);
+  const str = (k: string): string | undefined =>
+    typeof c[k] === 'string' && c[k] !== ''
+      ? (c[k] as string)
+      : void src.add([...path, k], c[k] === undefined ? `required: \`${k}\`` : 'must be a non-empty string');
+  const name = str('name');
+  const tool = str('tool');
+  const server = c.server === undefined ? defaultServer(tool) : str('server');
+  const cls = c.class as ToolClass;
+  if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class))
+    src.add([...path, 'class'], `must be one of ${TOOL_CLASSES.join(', ')}`);
+  if (!(EFFECTS as readonly unknown[]).includes(c.expect))
+    src.add([...path, 'expect'], `must be one of ${EFFECTS.join(', ')}`);
+  if (c.rule !== undefined) str('rule');
+  const s = c.subject;
+  if (!isObj(s)) {
+    src.add([...path, 'subject'], 'required: a mapping with `subject`, `tenant`, `client`, `roles`');
+    return undefined;
+  }
+  unknownKeys(s, [...path, 'subject'], SUBJECT_KEYS, src);
+  for (const k of ['subject', 'tenant', 'client'])
+    if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
+  if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string')))
+    src.add([...path, 'subject', 'roles'], 'must be a list of strings');
+  if (!name || !tool || server === undefined) return undefined;
+  const principal = {
+    subject: (s.subject as string) ?? '',
+    tenant: (s.tenant as string) ?? '',
+    client: (s.client as string) ?? '',
+    roles: (s.roles as string[]) ?? [],
+  };
+  return {
+    name,
+    input: { principal, server, tool, toolClass: cls, arguments: c.args ?? {} },
+    expect: c.expect as Effect,
+    ...(c.rule !== undefined ? { rule: c.rule as string } : {}),
+    line: src.line(path),
+  };
 }
 
 export function runTable(policy: Policy, cases: readonly TableCase[], now: Date | number = Date.now()): CaseResult[] {
