@@ -55,7 +55,10 @@ async function setup() {
   return { dir, out, r };
 }
 
-const copy = (from: string, to: string) => (cpSync(from, to, { recursive: true }), to);
+function copy(from: string, to: string): string {
+  cpSync(from, to, { recursive: true });
+  return to;
+}
 
 test('an exported bundle verifies offline, with its checkpoints; each kind of tampering fails it', async () => {
   const { dir, out, r } = await setup();

@@ -68,11 +68,17 @@ const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('he
 const filesDigest = (files: Record<string, string>) => sha256(canonicalJson(files));
 const signedName = (id: string) => `incident-bundle:${id}`;
 
+/** Records ordered by stream name, then by sequence number within a stream. */
+function byStreamThenSeq(a: AuditEvent, b: AuditEvent): number {
+  if (a.stream === b.stream) return a.seq - b.seq;
+  return a.stream < b.stream ? -1 : 1;
+}
+
 /** Check the window's records on their own: each hash, and each link within a stream. */
 export function checkChain(events: readonly AuditEvent[]): BundleProblem[] {
   const problems: BundleProblem[] = [];
   const last = new Map<string, AuditEvent>();
-  for (const e of [...events].sort((a, b) => (a.stream === b.stream ? a.seq - b.seq : a.stream < b.stream ? -1 : 1))) {
+  for (const e of [...events].sort(byStreamThenSeq)) {
     if (chainHash(e) !== e.hash)
       problems.push({
         file: 'audit.jsonl',
@@ -297,7 +303,8 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
     problems.push({ file: 'audit.jsonl', problem: 'a line is not valid json' });
   }
   try {
-    const cps = text.has('checkpoints.json') ? parseCheckpointExport(text.get('checkpoints.json')!).checkpoints : [];
+    const exported = text.get('checkpoints.json');
+    const cps = exported !== undefined ? parseCheckpointExport(exported).checkpoints : [];
     problems.push(...checkCheckpoints(events, cps, trustedKeys));
   } catch {
     problems.push({ file: 'checkpoints.json', problem: 'not a checkpoint export' });

@@ -47,6 +47,13 @@ export function serverOfTool(config: Config, tool: string): string | undefined {
     .sort((a, b) => b.length - a.length)[0];
 }
 
+/** The server an incident's scope names: the server itself, or the one a tool belongs to. */
+export function scopeServer(config: Config, scope: IncidentRecord['scope']): string | undefined {
+  if (scope.kind === 'tool') return serverOfTool(config, scope.value);
+  if (scope.kind === 'server') return scope.value;
+  return undefined;
+}
+
 export function checkScope(config: Config, kind: string, value: string): IncidentRecord['scope'] {
   if (!(SCOPE_KINDS as readonly string[]).includes(kind))
     throw new IncidentError('invalid', `unknown scope \`${kind}\`: use ${SCOPE_KINDS.join(', ')}`);

@@ -14,19 +14,21 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../config/schema.ts';
 import { mrkdwn, sign } from '../approvals/webhook.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
-import { addAction, getIncident, serverOfTool, type Actor } from './incident.ts';
+import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
-export interface Recipient {
+interface RecipientBase {
   server: string;
   owner: string | null;
-  channel: 'email' | 'webhook';
   /** An address, or the webhook URL (its secret stays in the config). */
   to: string;
-  secret?: string;
 }
+
+export type Recipient =
+  | (RecipientBase & { channel: 'email' })
+  | (RecipientBase & { channel: 'webhook' /** The key the webhook's body is signed with. */; secret: string });
 
 export interface Delivery {
   server: string;
@@ -54,12 +56,7 @@ export async function recipients(
   config: Config,
   incident: IncidentRecord,
 ): Promise<{ servers: string[]; recipients: Recipient[] }> {
-  const own =
-    incident.scope.kind === 'tool'
-      ? serverOfTool(config, incident.scope.value)
-      : incident.scope.kind === 'server'
-        ? incident.scope.value
-        : undefined;
+  const own = scopeServer(config, incident.scope);
   const t = touched(
     incident.scope,
     (await windowRecords(store.audit, incident)).records.map((r) => r.event),
@@ -121,6 +118,7 @@ export function noticeText(incident: IncidentRecord, server: string): { subject:
   // A title is one line: control characters (a newline would start a header of its own) become spaces.
   return {
     subject: `[gatehouse] incident ${incident.id}: ${incident.title}`
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces in a one-line subject
       .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
       .slice(0, 200),
     text: `${lines.join('\n')}\n`,
@@ -209,25 +207,22 @@ export async function notifyIncident(
       let outcome: { ok: boolean; attempts: number; error?: string };
       if (r.channel === 'email') {
         outcome = mailer
-          ? await withRetries(
-              attempts,
-              backoffMs,
-              async () =>
-                void (await mailer.sendMail({
-                  from,
-                  to: r.to,
-                  subject,
-                  text,
-                  headers: { 'x-gatehouse-incident': incident.id },
-                })),
-            )
+          ? await withRetries(attempts, backoffMs, async () => {
+              await mailer.sendMail({
+                from,
+                to: r.to,
+                subject,
+                text,
+                headers: { 'x-gatehouse-incident': incident.id },
+              });
+            })
           : { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
       } else {
         const body = slack(incident, r.server, text);
         outcome = await withRetries(attempts, backoffMs, async () => {
           const res = await fetch(r.to, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', ...sign(body, r.secret!, Date.now() / 1000) },
+            headers: { 'content-type': 'application/json', ...sign(body, r.secret, Date.now() / 1000) },
             body,
             signal: AbortSignal.timeout(timeoutMs),
             redirect: 'error',

@@ -17,9 +17,9 @@
  */
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { expandReference } from '../credentials/types.ts';
-import type { IncidentRecord, Store } from '../storage/types.ts';
+import type { ApiKeyRecord, IncidentRecord, Store } from '../storage/types.ts';
 import { confirmed, LIVE_MS, type Confirmation } from './acks.ts';
-import { addAction, getIncident, serverOfTool, type Actor } from './incident.ts';
+import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
 export interface PlannedRef {
@@ -52,16 +52,18 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
     scope,
     records.map((r) => r.event),
   );
-  const own =
-    scope.kind === 'tool' ? serverOfTool(config, scope.value) : scope.kind === 'server' ? scope.value : undefined;
+  const own = scopeServer(config, scope);
   const servers = [...new Set([...(own ? [own] : []), ...t.servers])]
     .filter((n) => config.servers.some((s) => s.name === n))
     .sort();
   const refs: PlannedRef[] = [];
   const skipped: Plan['skipped'] = [];
-  const add = (p: PlannedRef) => void (refs.some((r) => r.ref === p.ref) || refs.push(p));
+  const add = (p: PlannedRef) => {
+    if (!refs.some((r) => r.ref === p.ref)) refs.push(p);
+  };
   for (const name of servers) {
-    const s = config.servers.find((x) => x.name === name)!;
+    const s = config.servers.find((x) => x.name === name);
+    if (!s) continue; // not reached: only configured servers are listed
     const oauth = s.transport !== 'stdio' ? s.oauth : undefined;
     if (scope.kind === 'tool' || scope.kind === 'server') {
       for (const ref of refsOf(s)) add({ ref, server: name, kind: 'secret' });
@@ -102,22 +104,28 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
       }
     }
   }
-  const keys = (await store.apiKeys.list()).filter(
-    (k) =>
-      k.revokedAt === null &&
-      (scope.kind === 'tenant'
-        ? k.tenant === scope.value
-        : scope.kind === 'principal'
-          ? k.subject === scope.value || k.name === scope.value
-          : false),
-  );
-  const sessions =
-    scope.kind === 'tenant'
-      ? { tenant: scope.value }
-      : scope.kind === 'principal'
-        ? { subject: scope.value }
-        : undefined;
-  return { servers, refs, skipped, apiKeys: keys.map((k) => ({ id: k.id, name: k.name })), sessions };
+  const keys = (await store.apiKeys.list()).filter((k) => k.revokedAt === null && keyInScope(k, scope));
+  return {
+    servers,
+    refs,
+    skipped,
+    apiKeys: keys.map((k) => ({ id: k.id, name: k.name })),
+    sessions: sessionsOf(scope),
+  };
+}
+
+/** Whether an API key is the scope's: the tenant's keys, or the keys acting for (or named as) the principal. */
+function keyInScope(k: ApiKeyRecord, scope: IncidentRecord['scope']): boolean {
+  if (scope.kind === 'tenant') return k.tenant === scope.value;
+  if (scope.kind === 'principal') return k.subject === scope.value || k.name === scope.value;
+  return false;
+}
+
+/** The sessions the scope ends: a tenant's or a principal's; none for a tool or a server. */
+function sessionsOf(scope: IncidentRecord['scope']): Plan['sessions'] {
+  if (scope.kind === 'tenant') return { tenant: scope.value };
+  if (scope.kind === 'principal') return { subject: scope.value };
+  return undefined;
 }
 
 export interface RevokeResult {
