@@ -126,6 +126,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
         },
         transport: 'stdio',
         command: 'node',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
         args: ['server.js', '--root', `${state}/files`, '${NOT_A_REFERENCE}'],
         env: { API_TOKEN: 'local-secret', MODE: 'production' },
         cwd: join(FIXTURES, 'servers', 'local'),
@@ -225,6 +226,7 @@ test('defaults: a minimal file gets every default, paths absolute against the co
 
 test('references: GATEHOUSE_STATE_DIR and GATEHOUSE_CONFIG_DIR are defined unless the environment sets them', () => {
   const text =
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'version: 1\ngateway: { stateDir: "${GATEHOUSE_CONFIG_DIR}/../state" }\nservers:\n  - { name: a, transport: stdio, command: x, args: ["${GATEHOUSE_STATE_DIR}", "${GATEHOUSE_CONFIG_DIR}"] }\n';
   const c = parseConfig(text, '/etc/gh/g.yaml', {});
   assert.equal(c.gateway.stateDir, '/etc/state');
@@ -268,7 +270,9 @@ test('golden errors: values outside a fixed set', () => {
 
 test('golden errors: a missing environment variable is reported where it is used, and nothing else there', () => {
   assert.deepEqual(fixtureErrors('missing-env.yaml', { TEAM: 'x' }), [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'missing-env.yaml:4:16: storage.postgresUrl: environment variable `DATABASE_URL` is not set (use `${DATABASE_URL:-default}` for a default)',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'missing-env.yaml:10:22: servers[0].headers.Authorization: environment variable `REMOTE_TOKEN` is not set (use `${REMOTE_TOKEN:-default}` for a default)',
   ]);
 });
@@ -354,10 +358,12 @@ test('errors of every kind come together, sorted by line', () => {
     '  - name: Bad Name',
     '    transport: stdio',
     '    command: ""',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     '    env: { 1X: a, OK: "${NOPE}" }',
     '  - just a string',
     '  - { name: a__b, transport: http, url: "ftp://x" }',
     '  - { name: c, url: "http://127.0.0.1/mcp" }',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     '  - { name: d, transport: stdio, command: "${BROKEN" }',
     '',
   ].join('\n');
@@ -367,6 +373,7 @@ test('errors of every kind come together, sorted by line', () => {
     'g.yaml:5:11: servers[0].name: must match `^[a-z0-9][a-z0-9_-]{0,47}$`',
     'g.yaml:7:14: servers[0].command: must not be empty',
     'g.yaml:8:12: servers[0].env: `1X` is not a valid environment variable name',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'g.yaml:8:23: servers[0].env.OK: environment variable `NOPE` is not set (use `${NOPE:-default}` for a default)',
     'g.yaml:9:5: servers[1]: must be a mapping',
     'g.yaml:10:13: servers[2].name: must not contain the namespace separator (`gateway.namespaceSeparator`)',
@@ -380,6 +387,7 @@ test('errors of every kind come together, sorted by line', () => {
 test('values from the environment are never echoed in errors', () => {
   const secret = 'hunter2-secret';
   const text =
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'version: 1\ngateway:\n  listen: { port: "${PORT}" }\nservers:\n  - name: "${NAME}"\n    transport: "${NAME}"\n  - { name: "${NAME}", transport: http, url: "${NAME}" }\n';
   const lines = errors(text, 'g.yaml', { PORT: secret, NAME: secret });
   assert.ok(lines.length >= 3, lines.join('\n'));

@@ -177,7 +177,9 @@ function duplicateKeys(node: unknown, path: Path, ctx: Context): void {
       else if (isScalar(pair.key)) first.set(key, pair.key);
       duplicateKeys(pair.value, [...path, key], ctx);
     }
-  } else if (isSeq(node)) node.items.forEach((item, i) => duplicateKeys(item, [...path, i], ctx));
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) duplicateKeys(item, [...path, i], ctx);
+  }
 }
 
 // `$${` is a literal `${`; `${NAME}` and `${NAME:-default}` are references; any other `${` is malformed.
@@ -205,7 +207,7 @@ function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv, ctx: 
   if (isMap(node))
     for (const pair of node.items)
       substituteAll(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?'], vars, ctx);
-  else if (isSeq(node)) node.items.forEach((item, i) => substituteAll(item, [...path, i], vars, ctx));
+  else if (isSeq(node)) for (const [i, item] of node.items.entries()) substituteAll(item, [...path, i], vars, ctx);
   else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
     const { value, missing, malformed } = substitute(node.value, vars);
     for (const name of missing)
@@ -218,7 +220,9 @@ function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv, ctx: 
 
 function retype(value: string): string | number | boolean {
   if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
-  return value === 'true' ? true : value === 'false' ? false : value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return value;
 }
 
 function validate(raw: unknown, ctx: Context): void {
@@ -228,9 +232,12 @@ function validate(raw: unknown, ctx: Context): void {
   }
   if (!validateTop(raw)) report(validateTop.errors, [], ctx);
   if (!Array.isArray(raw.servers)) return;
-  raw.servers.forEach((server: unknown, i) => {
+  for (const [i, server] of (raw.servers as unknown[]).entries()) {
     const path = ['servers', i];
-    if (!isObj(server)) return ctx.add(path, 'must be a mapping');
+    if (!isObj(server)) {
+      ctx.add(path, 'must be a mapping');
+      continue;
+    }
     const t = server.transport;
     const check = typeof t === 'string' && Object.hasOwn(VARIANTS, t) ? VARIANTS[t] : undefined;
     if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
@@ -238,7 +245,7 @@ function validate(raw: unknown, ctx: Context): void {
       if (!ctx.unset.has(formatPath([...path, 'transport'])))
         ctx.add([...path, 'transport'], `must be one of ${TRANSPORTS}`);
     } else if (!check(server)) report(check.errors, path, ctx);
-  });
+  }
 }
 
 function pointerToPath(pointer: string): Path {
@@ -329,11 +336,27 @@ function describe(e: ErrorObject): string {
 
 function semanticChecks(raw: unknown, ctx: Context): void {
   if (!isObj(raw)) return;
+  serverChecks(raw, ctx);
+  const identity = isObj(raw.identity) ? raw.identity : {};
+  const issuers: unknown[] = Array.isArray(identity.issuers) ? identity.issuers : [];
+  issuerBindingChecks(issuers, ctx);
+  httpsChecks(identity, issuers, ctx);
+  scopeChecks(identity, ctx);
+  if (isObj(raw.console)) consoleChecks(raw.console, isObj(raw.identity), issuers, ctx);
+  const storage = isObj(raw.storage) ? raw.storage : {};
+  if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
+    ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
+  }
+}
+
+/** Server names are unique and free of the namespace separator; limits in order; env names valid. */
+function serverChecks(raw: Obj, ctx: Context): void {
   const gateway = isObj(raw.gateway) ? raw.gateway : {};
   const separator = typeof gateway.namespaceSeparator === 'string' ? gateway.namespaceSeparator : '';
   const firstUse = new Map<string, number>();
-  (Array.isArray(raw.servers) ? raw.servers : []).forEach((server: unknown, i) => {
-    if (!isObj(server)) return;
+  const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
+  for (const [i, server] of servers.entries()) {
+    if (!isObj(server)) continue;
     const path = ['servers', i];
     if (typeof server.name === 'string' && !ctx.unset.has(formatPath([...path, 'name']))) {
       const first = firstUse.get(server.name);
@@ -359,20 +382,13 @@ function semanticChecks(raw: unknown, ctx: Context): void {
           );
       }
     }
-  });
-  const identity = isObj(raw.identity) ? raw.identity : {};
-  const urls: Array<[Path, unknown]> = [
-    [['identity', 'resource'], identity.resource],
-    [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined],
-  ];
-  (Array.isArray(identity.issuers) ? identity.issuers : []).forEach((is: unknown, i) => {
-    if (isObj(is))
-      urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
-  });
-  // Every issuer speaks for the tenants it is bound to; with several, an unbound one could speak for any.
-  const issuers = Array.isArray(identity.issuers) ? identity.issuers : [];
-  issuers.forEach((is: unknown, i) => {
-    if (!isObj(is)) return;
+  }
+}
+
+/** Every issuer speaks for the tenants it is bound to; with several, an unbound one could speak for any. */
+function issuerBindingChecks(issuers: unknown[], ctx: Context): void {
+  for (const [i, is] of issuers.entries()) {
+    if (!isObj(is)) continue;
     const kinds = [is.tenant !== undefined, is.tenants !== undefined, is.platform === true].filter(Boolean).length;
     if (kinds > 1)
       ctx.add(['identity', 'issuers', i], 'bind the issuer one way: `tenant`, `tenants` or `platform: true`');
@@ -381,9 +397,20 @@ function semanticChecks(raw: unknown, ctx: Context): void {
         ['identity', 'issuers', i],
         'with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`',
       );
-  });
+  }
+}
+
+/** The identity provider's URLs are https (plain http only on a loopback address). */
+function httpsChecks(identity: Obj, issuers: unknown[], ctx: Context): void {
+  const urls: Array<[Path, unknown]> = [
+    [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined],
+  ];
+  for (const [i, is] of issuers.entries()) {
+    if (isObj(is))
+      urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
+  }
+  // (`identity.resource` is ours and not checked: any scheme the clients reach us by.)
   for (const [path, url] of urls) {
-    if (path[1] === 'resource') continue; // the resource is ours: any scheme the clients reach us by
     if (
       typeof url === 'string' &&
       URL.canParse(url) &&
@@ -393,39 +420,40 @@ function semanticChecks(raw: unknown, ctx: Context): void {
       ctx.add(path, 'must be https (plain http only on a loopback address)');
     }
   }
+}
+
+function scopeChecks(identity: Obj, ctx: Context): void {
   const scopes = isObj(identity.requiredScopes) ? identity.requiredScopes : {};
   for (const [key, list] of Object.entries(scopes)) {
-    (Array.isArray(list) ? list : []).forEach((scope: unknown, i) => {
+    const given: unknown[] = Array.isArray(list) ? list : [];
+    for (const [i, scope] of given.entries()) {
       if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope))
         ctx.add(
           ['identity', 'requiredScopes', key, i],
           'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)',
         );
-    });
+    }
   }
-  // The console signs people in at identity issuers only.
-  if (isObj(raw.console)) {
-    const c = raw.console;
-    const known = issuers.map((is: unknown) => (isObj(is) ? is.issuer : undefined));
-    if (!isObj(raw.identity))
-      ctx.add(
-        ['console'],
-        'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)',
-      );
-    else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length))
-      ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
-    else if (c.clientId !== undefined && c.issuer === undefined && !known.length)
-      ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
-    if (isObj(raw.identity) && c.issuer !== undefined && !known.includes(c.issuer))
-      ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
-    (Array.isArray(c.logins) ? c.logins : []).forEach((l: unknown, i) => {
-      if (isObj(raw.identity) && isObj(l) && !known.includes(l.issuer))
-        ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
-    });
-  }
-  const storage = isObj(raw.storage) ? raw.storage : {};
-  if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
-    ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
+}
+
+/** The console signs people in at identity issuers only. */
+function consoleChecks(c: Obj, hasIdentity: boolean, issuers: unknown[], ctx: Context): void {
+  const known = issuers.map((is: unknown) => (isObj(is) ? is.issuer : undefined));
+  if (!hasIdentity)
+    ctx.add(
+      ['console'],
+      'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)',
+    );
+  else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length))
+    ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
+  else if (c.clientId !== undefined && c.issuer === undefined && !known.length)
+    ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
+  if (hasIdentity && c.issuer !== undefined && !known.includes(c.issuer))
+    ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
+  const logins: unknown[] = Array.isArray(c.logins) ? c.logins : [];
+  for (const [i, l] of logins.entries()) {
+    if (hasIdentity && isObj(l) && !known.includes(l.issuer))
+      ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
   }
 }
 

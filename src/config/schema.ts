@@ -12,6 +12,7 @@ const Name = Type.String({
 });
 
 const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
   description: 'Environment variables for the process. Values may use ${VAR} references.',
 });
 
@@ -216,6 +217,7 @@ const ServerCommon = {
 
 const AbsolutePath = Type.String({
   pattern: '^/',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
   description: 'An absolute path (use ${GATEHOUSE_CONFIG_DIR} or ${GATEHOUSE_STATE_DIR} for relative ones).',
 });
 
@@ -335,6 +337,7 @@ const UpstreamOAuth = Type.Object(
     }),
     clientId: Type.String({ minLength: 1, description: 'Gatehouse as a client registered there.' }),
     clientSecret: Type.Optional(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
       Type.String({ minLength: 1, description: 'Use ${VAR}; absent: a public client (PKCE only).' }),
     ),
     scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [] })),
@@ -453,6 +456,7 @@ export const Gateway = Type.Object(
     metricsToken: Type.Optional(
       Type.String({
         minLength: 16,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
         description: '/metrics and /readyz require `Authorization: Bearer <this>` (use ${METRICS_TOKEN}).',
       }),
     ),
@@ -499,6 +503,7 @@ export const Storage = Type.Object(
     sqlitePath: Type.Optional(
       Type.String({ default: 'gatehouse.db', description: 'Relative to the state directory.' }),
     ),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
     postgresUrl: Type.Optional(Type.String({ description: 'postgres://user@host:port/db; use ${DATABASE_URL}.' })),
   },
   { additionalProperties: false, default: {} },
@@ -579,6 +584,7 @@ export const Identity = Type.Object(
         {
           url: Type.String({ format: 'uri', pattern: '^https?://' }),
           clientId: Type.String({ minLength: 1 }),
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
           clientSecret: Type.String({ minLength: 1, description: 'Use ${VAR}.' }),
         },
         { additionalProperties: false, description: 'RFC 7662 introspection for opaque (non-JWT) tokens.' },
@@ -672,6 +678,7 @@ const AuditExport = Type.Union([
       url: Type.String({ format: 'uri', pattern: '^https?://' }),
       format: Type.Union([Type.Literal('splunk-hec'), Type.Literal('elastic-bulk'), Type.Literal('otlp')]),
       headers: Type.Optional(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
         Type.Record(Type.String(), Type.String(), { description: 'e.g. Authorization: "Splunk ${HEC_TOKEN}"' }),
       ),
       index: Type.Optional(
@@ -853,6 +860,7 @@ export const LimitsSettings = Type.Object(
         {
           url: Type.String({
             pattern: '^rediss?://',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
             description: 'Shared by every replica: one budget. Use ${REDIS_URL}.',
           }),
           keyPrefix: Type.Optional(Type.String()),
@@ -879,6 +887,7 @@ export const LimitsSettings = Type.Object(
 
 const VaultAuth = Type.Union([
   Type.Object(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
     { method: Type.Literal('token'), token: Type.String({ minLength: 1, description: 'Use ${VAULT_TOKEN}.' }) },
     { additionalProperties: false },
   ),
@@ -1039,6 +1048,7 @@ export const ConsoleSettings = Type.Object(
       }),
     ),
     clientSecret: Type.Optional(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
       Type.String({ minLength: 1, description: 'Use ${VAR}. Without it the console is a public client (PKCE only).' }),
     ),
     issuer: Type.Optional(
@@ -1054,6 +1064,7 @@ export const ConsoleSettings = Type.Object(
           {
             issuer: Type.String({ format: 'uri', pattern: '^https?://', description: 'One of identity.issuers.' }),
             clientId: Type.String({ minLength: 1 }),
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
             clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'Use ${VAR}.' })),
             label: Type.Optional(
               Type.String({

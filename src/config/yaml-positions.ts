@@ -8,15 +8,13 @@ export type Path = Array<string | number>;
 
 /** `a.b[0]["odd key"]`: the path as a reader of the YAML would write it. */
 export function formatPath(path: Path): string {
-  return path
-    .map((p, i) =>
-      typeof p === 'number'
-        ? `[${p}]`
-        : /^[A-Za-z_$][\w$-]*$/.test(p)
-          ? `${i ? '.' : ''}${p}`
-          : `[${JSON.stringify(p)}]`,
-    )
-    .join('');
+  return path.map(pathStep).join('');
+}
+
+/** Step `i` of a path: `[0]` for an index, `.name` for a plain key (no dot first), `["odd key"]` for any other. */
+function pathStep(p: string | number, i: number): string {
+  if (typeof p === 'number') return `[${p}]`;
+  return /^[A-Za-z_$][\w$-]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`;
 }
 
 /** 1-based line and column of a source offset. */
