@@ -170,8 +170,8 @@ export class UpstreamRpcError extends Error {
 export function quote(value: unknown, max = 80): string {
   let s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   if (s.length > max) s = `${s.slice(0, max)}…`;
-  // eslint-disable-next-line no-control-regex
   s = s.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control and invisible characters are what this makes visible
     /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
