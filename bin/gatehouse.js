@@ -4,6 +4,7 @@
 // the checkout has no dependencies yet. Started by an older Node (a desktop client's
 // `"command": "node"`, the system's Node 20), it runs itself again under Node 24 with the same
 // arguments and stdio (./node24.js).
+import { enableCompileCache } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { MIN, childEnv, ensureDeps, major, nodeBin, relaunch } from './node24.js';
 
@@ -14,6 +15,7 @@ if (major() < MIN) {
   if (!installed) ensureDeps(root, childEnv(node));
   relaunch(node, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)]);
 } else {
+  enableCompileCache(); // compiled code reused by the next start (see src/cli/main.ts)
   if (!installed) ensureDeps(root, childEnv(process.execPath));
   await import(installed ? '../dist/cli/main.js' : '../src/cli/main.ts');
 }

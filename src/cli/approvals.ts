@@ -12,7 +12,7 @@ import { decide, isExpired } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { visible } from '../approvals/summary.ts';
 import { AuditLog, newStreamName } from '../audit/log.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';

@@ -24,7 +24,7 @@ import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle, verifyBundle } from '../incident/bundle.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 

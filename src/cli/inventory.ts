@@ -5,9 +5,7 @@
  * replica) picks up an accept or a classification within a second.
  */
 import { gatherState } from '../readiness/state.ts';
-import type { Command } from 'commander';
-import { Option } from 'commander';
-import { hostname, userInfo } from 'node:os';
+import { type Command, Option } from 'commander';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -25,23 +23,7 @@ import { readiness, summary } from '../readiness/check.ts';
 import { FORMATS, render, type Format } from './format.ts';
 import { recordAdmin } from './admin-record.ts';
 import { withStore } from './store.ts';
-
-export interface CliContext {
-  configOption: () => Option;
-  load: (file: string) => Promise<Config>;
-  fail: (message: string, code?: number) => never;
-}
-
-export function actorName(by: string | undefined): string {
-  if (by) return by;
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (containers): keep 'unknown'
-  }
-  return `cli:${user}@${hostname()}`;
-}
+import { actorName, type CliContext } from './context.ts';
 
 async function readInventory(store: Store): Promise<InventoryData> {
   const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);

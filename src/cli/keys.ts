@@ -9,7 +9,7 @@ import { openStore } from '../storage/index.ts';
 import type { ApiKeyRecord, Store } from '../storage/types.ts';
 import { recordAdmin } from './admin-record.ts';
 import type { Config } from '../config/schema.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { adminScopeOf, asOption, caller } from './scope.ts';
 

@@ -12,7 +12,7 @@ import { parseCases, runTable } from '../policy/table.ts';
 import { PolicyError } from '../policy/model.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { openStore } from '../storage/index.ts';
-import type { CliContext } from './inventory.ts';
+import type { CliContext } from './context.ts';
 
 const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 

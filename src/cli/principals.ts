@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { PrincipalRevocation } from '../storage/types.ts';
 import { recordAdmin } from './admin-record.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';

@@ -11,7 +11,7 @@ import type { Store } from '../storage/types.ts';
 import type { Principal } from '../identity/principal.ts';
 import { Authenticator, type AdminScope } from '../identity/authenticator.ts';
 import { PrincipalRevocations } from '../identity/revocations.ts';
-import type { CliContext } from './inventory.ts';
+import type { CliContext } from './context.ts';
 
 export const asOption = () =>
   new Option(

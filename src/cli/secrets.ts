@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';

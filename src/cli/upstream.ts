@@ -10,7 +10,7 @@ import { loadKey } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import { UpstreamOAuth } from '../credentials/upstream-oauth.ts';
 import { oauthCallbackUrl } from '../main.ts';
-import { actorName, type CliContext } from './inventory.ts';
+import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';

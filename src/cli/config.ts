@@ -1,0 +1,63 @@
+/** `gatehouse init` (a commented starter config) and `gatehouse config validate` (errors at file:line). */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { starterConfig } from '../config/starter.ts';
+import { unknownToolWarnings } from '../policy/unknown-tools.ts';
+import type { CliContext } from './context.ts';
+
+function report(path: string, config: Config, json: boolean | undefined): void {
+  if (json) process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
+  else process.stdout.write(`${path}: valid (${config.servers.length} servers)\n`);
+  const policy = config.policy?.compiled;
+  const warnings = policy
+    ? unknownToolWarnings(policy, {
+        servers: new Set(config.servers.map((s) => s.name)),
+        separator: config.gateway.namespaceSeparator,
+      })
+    : [];
+  for (const w of warnings) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
+}
+
+async function validate(ctx: CliContext, path: string, json: boolean | undefined): Promise<void> {
+  try {
+    report(path, await loadConfig(path), json);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      if (json) process.stdout.write(`${JSON.stringify({ valid: false, file: path, issues: err.issues })}\n`);
+      else process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    ctx.fail(code === 'ENOENT' ? `config file \`${path}\` not found` : (err as Error).message, 2);
+  }
+}
+
+export function registerInit(program: Command, ctx: CliContext): void {
+  program
+    .command('init')
+    .description('write a commented starter configuration')
+    .argument('[file]', 'where to write it', 'gatehouse.yaml')
+    .option('-f, --force', 'overwrite an existing file')
+    .action(async (file: string, opts: { force?: boolean }) => {
+      if (existsSync(file) && !opts.force) ctx.fail(`\`${file}\` exists; use --force to overwrite it`, 2);
+      await writeFile(file, starterConfig(), { mode: 0o600 });
+      process.stdout.write(`wrote ${file}; check it with: gatehouse config validate ${file}\n`);
+    });
+}
+
+export function registerConfig(program: Command, ctx: CliContext): void {
+  const configCmd = program.command('config').description('work with the configuration file');
+  configCmd
+    .command('validate')
+    .description('check a configuration file; errors name the file, line and key')
+    .argument('[file]', 'the file (default: --config)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action((file: string | undefined, opts: { config: string; json?: boolean }) =>
+      validate(ctx, resolve(file ?? opts.config), opts.json),
+    );
+}

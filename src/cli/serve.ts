@@ -1,0 +1,121 @@
+/**
+ * `gatehouse start` (the gateway over HTTP, reloading its config on change and SIGHUP, stopping
+ * cleanly on SIGINT/SIGTERM) and `gatehouse stdio` (one MCP client over stdin/stdout).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { watchConfig } from '../config/watch.ts';
+import type { Config } from '../config/schema.ts';
+import { Gateway } from '../main.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { serveStdio } from '../listeners/stdio.ts';
+import { GatehouseError } from '../protocol/errors.ts';
+import type { CliContext } from './context.ts';
+
+function startFailure(err: unknown, config: Config): string {
+  if (err instanceof GatehouseError) return err.message;
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+    return `address ${config.gateway.listen.host}:${config.gateway.listen.port} is already in use`;
+  return (err as Error).message;
+}
+
+/** Reload on change and on SIGHUP; a refused reload keeps the last good config. Returns the watcher's close. */
+function watchAndReload(gw: Gateway, file: string, config: Config, log: Logger): () => void {
+  const refused = (err: Error) => {
+    log.error({ err: err.message }, 'configuration reload refused; keeping the last good configuration');
+    void gw.reloadRefused(file, err);
+  };
+  const reload = async (next: Config) => {
+    try {
+      const notes = await gw.reload(next);
+      log.info({ notes }, 'configuration reloaded');
+    } catch (err) {
+      refused(err as Error);
+    }
+  };
+  const watcher = watchConfig(file, {
+    policyFiles: config.policy?.files,
+    onChange: (next) => void reload(next),
+    onError: refused,
+  });
+  process.on('SIGHUP', () => watcher.reload());
+  return () => watcher.close();
+}
+
+function stopOnSignals(gw: Gateway, closeWatcher: () => void): void {
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    closeWatcher();
+    await gw.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+function authNotice(config: Config): string {
+  if (config.identity) {
+    const issuers = config.identity.issuers.map((i) => i.issuer);
+    const ways = [
+      ...(issuers.length ? [`tokens from ${issuers.join(', ')}`] : []),
+      ...(config.identity.apiKeys ? ['api keys'] : []),
+    ];
+    return `gatehouse: authentication required (resource ${config.identity.resource}; ${ways.join(', ')})\n`;
+  }
+  if (config.gateway.allowUnauthenticated === 'loopback')
+    return 'gatehouse: WARNING: no identity provider is configured: unauthenticated callers are accepted from loopback addresses only\n';
+  return '';
+}
+
+async function start(ctx: CliContext, opts: { config: string; json?: boolean }): Promise<void> {
+  const file = resolve(opts.config);
+  const config = await ctx.load(file);
+  const log = createLogger();
+  let gw: Gateway;
+  try {
+    gw = await Gateway.start(config, { log });
+  } catch (err) {
+    ctx.fail(`could not start: ${startFailure(err, config)}`);
+  }
+  stopOnSignals(gw, watchAndReload(gw, file, config, log));
+  // Announced only once a signal stops it cleanly: whoever reads the address may stop it at once.
+  const summary = {
+    url: `${gw.url}/mcp`,
+    servers: config.servers.map((s) => s.name),
+    stateDir: config.gateway.stateDir,
+    storage: config.storage.driver,
+  };
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else
+    process.stdout.write(
+      `gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`,
+    );
+  process.stderr.write(authNotice(config));
+}
+
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command('start')
+    .description('run the gateway: listen for MCP clients over HTTP and connect the configured servers')
+    .addOption(ctx.configOption())
+    .option('--json', 'log the startup summary as one JSON line on stdout')
+    .action((opts: { config: string; json?: boolean }) => start(ctx, opts));
+
+  program
+    .command('stdio')
+    .description('serve one MCP client over stdin/stdout (for desktop clients that launch a command)')
+    .addOption(ctx.configOption())
+    .option('-s, --server <name>', 'expose only this server, under its own tool names')
+    .action(async (opts: { config: string; server?: string }) => {
+      const config = await ctx.load(resolve(opts.config));
+      if (opts.server && !config.servers.some((s) => s.name === opts.server))
+        ctx.fail(`unknown server \`${opts.server}\``, 2);
+      const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
+      await gw.waitForUpstreams(15_000);
+      await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
+      await gw.stop();
+      process.exit(0);
+    });
+}
