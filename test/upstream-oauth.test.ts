@@ -8,12 +8,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
 import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
+import { eventually } from './support/eventually.ts';
+import { TestClock } from './support/clock.ts';
+import { UpstreamOAuth } from '../src/credentials/upstream-oauth.ts';
+import { LOCAL_KEY_FILE } from '../src/credentials/broker.ts';
+import { loadKey } from '../src/credentials/local-store.ts';
 
 const CLIENT_SECRET = `gh-client-${randomUUID()}`;
 const logs: string[] = [];
@@ -21,6 +27,7 @@ let oidc: OidcFixture;
 let upstream: ProtectedServer;
 let t: TestGateway;
 let callback = '';
+const clock = new TestClock();
 const keys: Record<string, string> = {};
 
 before(async () => {
@@ -30,7 +37,7 @@ before(async () => {
   oidc = await startOidcProvider({
     resource,
     scopes: ['mcp:tools'],
-    accessTokenTtl: 36, // refreshed 30 s before expiry: after about 6 s
+    accessTokenTtl: 36, // refreshed 30 s before expiry: due 6 s after it was issued
     extraClients: [
       {
         client_id: 'gatehouse',
@@ -49,6 +56,9 @@ before(async () => {
       `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
     { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500 },
   );
+  // The gateway's OAuth client, on a clock the refresh test moves forward instead of waiting for a token to come due.
+  const key = await loadKey({ keyFile: join(t.gw.config.gateway.stateDir, LOCAL_KEY_FILE) });
+  t.gw.credentials.broker.oauth = new UpstreamOAuth(t.gw.store.upstreamTokens, key, clock);
   for (const tenant of ['acme', 'globex'])
     keys[tenant] = JSON.parse(
       (await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout,
@@ -68,7 +78,11 @@ const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': {},
 };
-async function whoami(who: string, server = 'remote'): Promise<any> {
+interface Reply {
+  result?: { content: Array<{ text: string }> };
+  error?: { code: number; message: string };
+}
+async function whoami(who: string, server = 'remote'): Promise<Reply> {
   const name = `${server}__whoami`;
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
@@ -87,7 +101,7 @@ async function whoami(who: string, server = 'remote'): Promise<any> {
       params: { name, arguments: {}, _meta: META },
     }),
   });
-  return r.json();
+  return (await r.json()) as Reply;
 }
 
 /** A person of the tenant opens the URL, logs in as `user` and consents; the browser lands on the gateway. */
@@ -119,20 +133,23 @@ test('per tenant: authorized by a person of each tenant, each tenant calls with 
   const before = await whoami('acme');
   assert.ok(before.error, 'not authorized yet');
   assert.match(await authorize('acme', 'alice-acme'), /now authorized to call server remote for tenant acme/);
-  let r: any;
-  for (let i = 0; i < 100 && !r?.result; i++) {
-    await new Promise((res) => setTimeout(res, 100));
-    r = await whoami('acme');
-  }
-  assert.equal(r.result.content[0].text, 'subject=alice-acme');
+  // The connection for acme is retried once the authorization completes.
+  await eventually(
+    async () => {
+      const r = await whoami('acme');
+      assert.equal(r.result?.content[0].text, 'subject=alice-acme', JSON.stringify(r));
+      return true;
+    },
+    { intervalMs: 100 },
+  );
   const g = await whoami('globex');
   assert.match(
-    g.error.message,
+    g.error!.message,
     /server `remote` is not authorized for tenant `globex` yet: run `gatehouse upstream authorize remote --tenant globex`/,
   );
   await authorize('globex', 'bob-globex');
-  assert.equal((await whoami('globex')).result.content[0].text, 'subject=bob-globex');
-  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
+  assert.equal((await whoami('globex')).result?.content[0].text, 'subject=bob-globex');
+  assert.equal((await whoami('acme')).result?.content[0].text, 'subject=alice-acme');
   // A state works once.
   const replay = await fetch(`${callback}?code=x&state=${encodeURIComponent('not-a-state')}`);
   assert.notEqual(replay.status, 200);
@@ -154,8 +171,8 @@ test('tokens are sealed in the store and appear in no response or log line; refr
   }
   const before = upstream.tokens.size;
 
-  await new Promise((res) => setTimeout(res, 6500));
-  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme');
+  clock.advance(7_000); // the access tokens (36 s, refreshed 30 s before expiry) are due
+  assert.equal((await whoami('acme')).result?.content[0].text, 'subject=alice-acme');
   assert.ok(upstream.tokens.size > before, 'a refreshed token was used');
   const rev = await runCli([
     'credentials',
@@ -168,23 +185,25 @@ test('tokens are sealed in the store and appear in no response or log line; refr
     t.file,
   ]);
   assert.equal(JSON.parse(rev.stdout).confirmed, true);
-  assert.match((await whoami('globex')).error.message, /authorization of server `remote` is revoked/);
-  assert.equal((await whoami('acme')).result.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
+  assert.match((await whoami('globex')).error!.message, /authorization of server `remote` is revoked/);
+  assert.equal((await whoami('acme')).result?.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
 });
 
 test('per user: each user of a tenant authorizes for themselves and calls with their own token', async () => {
   await authorize('acme', 'discovery-acme', 'personal');
   await authorize('acme', 'alice', 'personal', 'apikey:alice');
   await authorize('acme', 'carol', 'personal', 'apikey:carol');
-  let r: any;
-  for (let i = 0; i < 100 && !r?.result; i++) {
-    await new Promise((res) => setTimeout(res, 100));
-    r = await whoami('alice', 'personal');
-  }
-  assert.equal(r.result?.content[0].text, 'subject=alice', JSON.stringify(r));
-  assert.equal((await whoami('carol', 'personal')).result.content[0].text, 'subject=carol');
+  await eventually(
+    async () => {
+      const r = await whoami('alice', 'personal');
+      assert.equal(r.result?.content[0].text, 'subject=alice', JSON.stringify(r));
+      return true;
+    },
+    { intervalMs: 100 },
+  );
+  assert.equal((await whoami('carol', 'personal')).result?.content[0].text, 'subject=carol');
   assert.match(
-    (await whoami('dave', 'personal')).error.message,
+    (await whoami('dave', 'personal')).error!.message,
     /not authorized for user `apikey:dave` of tenant `acme` yet: run `gatehouse upstream authorize personal --tenant acme --subject apikey:dave`/,
   );
 });
