@@ -39,7 +39,7 @@ before(async () => {
   // A reload the gateway must refuse: the file is no longer valid.
   writeFileSync(file, `${CONFIG}\nnot: [valid`);
   gw.child.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 1500));
+  await gw.logged(/configuration reload refused/);
   await gw.stop();
   writeFileSync(file, CONFIG);
 });

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../../src/config/load.ts';
 import { Gateway } from '../../src/main.ts';
 import { silentLogger, type Logger } from '../../src/observability/logger.ts';
+import { eventually } from './eventually.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -71,7 +72,16 @@ export async function startGateway(
 export async function startCli(
   configYaml: string,
   dir: string,
-): Promise<{ child: ChildProcess; url: string; file: string; stop(): Promise<void> }> {
+): Promise<{
+  child: ChildProcess;
+  url: string;
+  file: string;
+  /** What it logged (stderr) so far. */
+  log(): string;
+  /** Resolves once a line of its log matches `re` (after `from`, an earlier length of log()). */
+  logged(re: RegExp, from?: number): Promise<string>;
+  stop(): Promise<void>;
+}> {
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, configYaml);
   const env = { ...process.env };
@@ -79,6 +89,10 @@ export async function startCli(
   const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logText = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    logText += d.toString();
   });
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
@@ -90,15 +104,28 @@ export async function startCli(
     child.once('exit', (code) => reject(new Error(`gatehouse exited with ${code}`)));
     setTimeout(() => reject(new Error('gatehouse did not start')), 20_000).unref();
   });
-  for (let i = 0; i < 200; i++) {
-    const r = await fetch(`${url}/readyz`).catch(() => undefined);
-    if (r?.status === 200) break;
-    await new Promise((r2) => setTimeout(r2, 100));
-  }
+  await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+  }).catch(() => {
+    // As before: a gateway that is up but not ready (an upstream that will not start) is for the test to judge.
+  });
   return {
     child,
     url,
     file,
+    log: () => logText,
+    logged: (re, from = 0) =>
+      eventually(
+        () =>
+          logText
+            .slice(from)
+            .split('\n')
+            .find((l) => re.test(l)),
+        { timeoutMs: 20_000 },
+      ).catch(() => {
+        throw new Error(`gatehouse logged no line matching ${re}:\n${logText.slice(-2000)}`);
+      }),
     stop: () =>
       new Promise<void>((res) => {
         if (child.exitCode !== null) return res();
