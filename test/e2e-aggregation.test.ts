@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 let client: Client;
@@ -94,14 +95,18 @@ test('a cancelled call is cancelled upstream too', async () => {
   const call = client
     .callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: ac.signal })
     .catch((e: Error) => e);
-  await new Promise((r) => setTimeout(r, 300));
+  // The call reached the upstream before it is cancelled.
+  await eventually(() =>
+    readFileSync(rec, 'utf8')
+      .split('\n')
+      .some((l) => l.includes('"method":"tools/call"') && l.includes('"name":"wait"')),
+  );
   ac.abort('the user changed their mind');
   assert.ok((await call) instanceof Error);
-  let seen = '';
-  for (let i = 0; i < 50 && !seen.includes('"aborted":"wait"'); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    seen = readFileSync(rec, 'utf8');
-  }
+  const seen = await eventually(() => {
+    const text = readFileSync(rec, 'utf8');
+    return text.includes('"aborted":"wait"') && text;
+  });
   assert.match(seen, /"method":"notifications\/cancelled"/);
   assert.match(seen, /"aborted":"wait"/);
 });

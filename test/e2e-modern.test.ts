@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 before(async () => {
@@ -233,17 +234,14 @@ test('modern: closing the connection cancels the call upstream', async () => {
       },
     }),
   }).catch((e: Error) => e);
-  await new Promise((r) => setTimeout(r, 300));
   const up = t.gw.upstreams.get('everything')!;
+  // The call reached the upstream before the connection closes.
+  await eventually(() => up.inFlight > 0);
   ac.abort();
   assert.ok((await p) instanceof Error);
   // The gateway dropped the upstream request (it sent notifications/cancelled): nothing is left in flight.
-  let inFlight = -1;
-  for (let i = 0; i < 50 && inFlight !== 0; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    inFlight = up.inFlight;
-  }
-  assert.equal(inFlight, 0);
+  await eventually(() => up.inFlight === 0);
+  assert.equal(up.inFlight, 0);
   assert.ok(Date.now() - started < 10_000);
 });
 

@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 before(async () => {
@@ -50,8 +51,18 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   const legacy = new Client({ name: 'l', version: '1' });
   let legacyHeard = 0;
   legacy.setNotificationHandler(ToolListChangedNotificationSchema, async () => void legacyHeard++);
-  await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
-  await new Promise((r) => setTimeout(r, 200)); // the client opens its GET stream after initialize
+  // The client opens its GET stream after initialize: list_changed can reach it once the gateway answered that GET.
+  let streamOpen: () => void = () => {};
+  const opened = new Promise<void>((r) => {
+    streamOpen = r;
+  });
+  const watching: typeof fetch = async (input, init) => {
+    const r = await fetch(input, init);
+    if ((init?.method ?? 'GET') === 'GET' && r.ok) streamOpen();
+    return r;
+  };
+  await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { fetch: watching }));
+  await opened;
 
   const meta = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -85,9 +96,14 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   })();
 
   await legacy.callTool({ name: 'rec__add_tool', arguments: { name: 'fresh' } });
-  for (let i = 0; i < 50 && !(legacyHeard > 0 && streamed.includes('list_changed')); i++)
-    await new Promise((r) => setTimeout(r, 100));
-  assert.ok(legacyHeard > 0, 'the legacy session heard list_changed');
+  await eventually(
+    () => {
+      assert.ok(legacyHeard > 0, 'the legacy session heard list_changed');
+      assert.match(streamed, /list_changed/, 'the listener heard list_changed');
+      return true;
+    },
+    { timeoutMs: 5000 },
+  );
   assert.match(streamed, /notifications\/subscriptions\/acknowledged.*"toolsListChanged":true/s);
   assert.match(streamed, /notifications\/tools\/list_changed.*"io\.modelcontextprotocol\/subscriptionId":"L1"/s);
   const { tools } = await legacy.listTools();

@@ -4,14 +4,21 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { serveStdio } from '../src/listeners/stdio.ts';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 const input = new PassThrough();
 const output = new PassThrough();
-const lines: any[] = [];
+interface Reply {
+  id?: string | number;
+  result?: { protocolVersion?: string };
+  error?: { code: number; message: string };
+}
+const lines: Reply[] = [];
 let served: Promise<void>;
 
 before(async () => {
@@ -19,8 +26,7 @@ before(async () => {
   let buf = '';
   output.on('data', (d: Buffer) => {
     buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       lines.push(JSON.parse(buf.slice(0, i)));
       buf = buf.slice(i + 1);
     }
@@ -33,10 +39,12 @@ after(async () => {
   await t?.close();
 });
 
-async function next(): Promise<any> {
+async function next(): Promise<Reply> {
   const seen = lines.length;
-  for (let i = 0; i < 100 && lines.length === seen; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(lines.length > seen, 'an answer arrived');
+  await eventually(() => {
+    assert.ok(lines.length > seen, 'an answer arrived');
+    return true;
+  });
   return lines[lines.length - 1];
 }
 
@@ -53,7 +61,7 @@ test('a line that is not utf-8 is a parse error', async () => {
   );
   const r = await p;
   assert.equal(r.error?.code, -32700);
-  assert.match(r.error.message, /not valid utf-8/);
+  assert.match(r.error!.message, /not valid utf-8/);
 });
 
 test('a character split across reads arrives whole', async () => {
@@ -62,8 +70,10 @@ test('a character split across reads arrives whole', async () => {
   );
   const cut = line.indexOf(Buffer.from('é')) + 1; // between the two bytes of é
   const p = next();
+  // The gateway reads the first half on its own before the second is written.
+  const firstRead = once(input, 'data');
   input.write(line.subarray(0, cut));
-  await new Promise((r) => setTimeout(r, 30));
+  await firstRead;
   input.write(line.subarray(cut));
   const r = await p;
   assert.equal(r.id, 'é-2');
