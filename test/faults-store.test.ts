@@ -17,6 +17,7 @@ import { verifyAudit } from '../src/audit/verify.ts';
 import { Kysely, PostgresDialect } from 'kysely';
 import { hardenPool } from '../src/storage/postgres.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, requireService } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
 
 const schema = freshPgSchema();
 const app = `gatehouse-faults-${schema}`;
@@ -43,6 +44,22 @@ async function resetConnections(): Promise<number> {
   }
 }
 
+/** Whether a connection of this test is running a query containing `text` (waiting on `waitType`, if given). */
+async function running(text: string, waitType?: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: pgTestUrl() });
+  await c.connect();
+  try {
+    const r = await c.query(
+      `select 1 from pg_stat_activity where application_name = $1 and state = 'active' and position($2 in query) > 0
+         and ($3::text is null or wait_event_type = $3)`,
+      [app, text, waitType ?? null],
+    );
+    return (r.rowCount ?? 0) > 0;
+  } finally {
+    await c.end();
+  }
+}
+
 before(async () => {
   if (await postgresAvailable())
     store = await openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: url(), pgSchema: schema });
@@ -56,15 +73,19 @@ test('postgresql: idle pooled connections reset under the store; the next operat
   if (!(await requireService(t, 'postgres')) || !store) return;
   await store.modes.list();
   assert.ok((await resetConnections()) >= 1);
-  await new Promise((r) => setTimeout(r, 100));
-  // The reset connection may be handed out once more before the pool notices; a second try never fails.
-  let ok = false;
-  for (let i = 0; i < 3 && !ok; i++)
-    ok = await store.modes.list().then(
-      () => true,
-      () => false,
-    );
-  assert.ok(ok, 'the store works again');
+  // The reset connection may be handed out once more before the pool notices; a later try never fails.
+  let tries = 0;
+  await eventually(
+    () => {
+      tries++;
+      return store!.modes.list().then(
+        () => true,
+        () => false,
+      );
+    },
+    { timeoutMs: 5000, intervalMs: 100 },
+  );
+  assert.ok(tries <= 3, `the store works again (after ${tries} tries)`);
 });
 
 test('postgresql: a connection reset mid-transaction and mid-query fails those operations only; the process survives', async (t) => {
@@ -73,12 +94,21 @@ test('postgresql: a connection reset mid-transaction and mid-query fails those o
   const pool = hardenPool(new pg.Pool({ connectionString: url(), max: 4 }), () => {});
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   try {
+    let inside: () => void = () => {};
+    const entered = new Promise<void>((r) => {
+      inside = r;
+    });
+    let resume: () => void = () => {};
+    const reset = new Promise<void>((r) => {
+      resume = r;
+    });
     const held = db
       .transaction()
       .execute(async (trx) => {
         await sql`select 1`.execute(trx);
         // Checked out and idle inside the transaction when the reset comes: the client emits 'error'.
-        await new Promise((r) => setTimeout(r, 400));
+        inside();
+        await reset;
         await sql`select 1`.execute(trx);
       })
       .then(
@@ -89,18 +119,25 @@ test('postgresql: a connection reset mid-transaction and mid-query fails those o
       () => 'finished',
       (err: Error) => err,
     );
-    await new Promise((r) => setTimeout(r, 150));
-    assert.ok((await resetConnections()) >= 2);
+    await entered;
+    await eventually(() => running('select pg_sleep(5)'));
+    const count = await resetConnections();
+    resume();
+    assert.ok(count >= 2);
     assert.ok((await held) instanceof Error, 'the transaction fails');
     assert.ok((await sleeping) instanceof Error, 'the query fails');
-    await new Promise((r) => setTimeout(r, 100));
-    let ok = false;
-    for (let i = 0; i < 3 && !ok; i++)
-      ok = await sql`select 1`.execute(db).then(
-        () => true,
-        () => false,
-      );
-    assert.ok(ok, 'the pool works again');
+    let tries = 0;
+    await eventually(
+      () => {
+        tries++;
+        return sql`select 1`.execute(db).then(
+          () => true,
+          () => false,
+        );
+      },
+      { timeoutMs: 5000, intervalMs: 100 },
+    );
+    assert.ok(tries <= 3, `the pool works again (after ${tries} tries)`);
   } finally {
     await db.destroy();
   }
@@ -118,7 +155,8 @@ test('postgresql: audit appends fail closed while the connection is reset, and r
     () => undefined,
     (err: Error) => err,
   );
-  await new Promise((r) => setTimeout(r, 200));
+  // The append waits for the lock inside its transaction.
+  await eventually(() => running('pg_advisory_xact_lock', 'Lock'));
   await resetConnections();
   assert.match(String(await waiting), /audit store refused the write/, 'the caller is told, so it fails closed');
   await locker.end();
@@ -189,13 +227,11 @@ test("redis: the limiter's connection killed by the server (CLIENT KILL): the pr
     assert.ok(id, "the limiter's connection is listed");
     await admin.client('KILL', 'ID', id);
     assert.equal((await l.acquire(call)).ok, true, 'a decision is still made (locally, if Redis is not back yet)');
-    let back = false;
-    for (let i = 0; i < 100 && !back; i++) {
-      await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => {
       await l.acquire({ ...call, subject: 'probe' });
-      back = !l.degraded;
-    }
-    assert.ok(back, 'limits are shared through Redis again');
+      assert.ok(!l.degraded, 'limits are shared through Redis again');
+      return true;
+    });
   } finally {
     await l.close();
     const keys = await admin.keys(`${prefix}*`);
