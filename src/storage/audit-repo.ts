@@ -7,7 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { AuditEvent } from '../audit/event.ts';
 import type { Database } from './schema.ts';
-import type { AuditStore } from './types.ts';
+import type { AuditDurability, AuditQuery, AuditStore } from './types.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 
 const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
@@ -18,16 +18,20 @@ const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
  * `\u0000`) keeps the exact value, and the hash covers the body. One caller's hostile tool name thus
  * never fails the batch it shares with others.
  */
-function col(v: string | undefined): string | null {
-  if (v === undefined) return null;
+function text(v: string): string {
   return v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd').toWellFormed() : v.toWellFormed();
+}
+
+/** `text` of an optional value; absent is null. */
+function col(v: string | undefined): string | null {
+  return v === undefined ? null : text(v);
 }
 
 function row(e: AuditEvent) {
   return {
-    stream: col(e.stream)!,
+    stream: text(e.stream),
     seq: e.seq,
-    id: col(e.id)!,
+    id: text(e.id),
     at: Date.parse(e.time),
     kind: e.kind,
     run_id: col(e.runId),
@@ -40,6 +44,90 @@ function row(e: AuditEvent) {
   };
 }
 
+type AuditRow = ReturnType<typeof row>;
+
+/** PostgreSQL: one transaction holding the append lock, so positions follow commit order. */
+async function appendPostgres(db: Kysely<Database>, rows: AuditRow[], durability: AuditDurability): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    // This transaction only: the server acknowledges before its WAL reaches the disk.
+    if (durability === 'process-crash') await sql`set local synchronous_commit = off`.execute(trx);
+    await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+    await trx.insertInto('audit_events').values(rows).execute();
+  });
+}
+
+/** SQLite on this connection: `begin immediate` takes the write lock up front. */
+async function appendSqlite(db: Kysely<Database>, rows: AuditRow[]): Promise<void> {
+  await db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      await conn.insertInto('audit_events').values(rows).execute();
+      await sql`commit`.execute(conn);
+    } catch (err) {
+      await sql`rollback`.execute(conn).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+async function readEvents(
+  db: Kysely<Database>,
+  q: AuditQuery,
+): Promise<Array<{ position: number; event: AuditEvent }>> {
+  let s = db.selectFrom('audit_events').select(['position', 'body']);
+  if (q.afterPosition !== undefined) s = s.where('position', '>', q.afterPosition);
+  if (q.stream !== undefined) s = s.where('stream', '=', q.stream);
+  if (q.since !== undefined) s = s.where('at', '>=', q.since);
+  if (q.until !== undefined) s = s.where('at', '<', q.until);
+  if (q.runId !== undefined) s = s.where('run_id', '=', q.runId);
+  if (q.subject !== undefined) s = s.where('subject', '=', q.subject);
+  if (q.tenant !== undefined) s = s.where('tenant', '=', q.tenant);
+  if (q.tool !== undefined) s = s.where('tool', '=', q.tool);
+  if (q.outcome !== undefined) s = s.where('outcome', '=', q.outcome);
+  if (q.kind !== undefined) s = s.where('kind', '=', q.kind);
+  const rows = await s
+    .orderBy('position')
+    .limit(q.limit ?? 1000)
+    .execute();
+  return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
+}
+
+/** Delete records older than `before`, keeping a checkpoint of the last deleted per stream. */
+async function pruneBefore(db: Kysely<Database>, before: number): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const last = await trx
+      .selectFrom('audit_events')
+      .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
+      .where('at', '<', before)
+      .groupBy('stream')
+      .execute();
+    let deleted = 0;
+    for (const l of last) {
+      const cut = await trx
+        .selectFrom('audit_events')
+        .select('body')
+        .where('stream', '=', l.stream)
+        .where('seq', '=', Number(l.seq))
+        .executeTakeFirstOrThrow();
+      const hash = (JSON.parse(cut.body) as AuditEvent).hash;
+      const cp = { seq: Number(l.seq), hash, at: Date.now() };
+      await trx
+        .insertInto('audit_checkpoints')
+        .values({ stream: l.stream, ...cp })
+        .onConflict((oc) => oc.column('stream').doUpdateSet(cp))
+        .execute();
+      // Everything up to the checkpoint goes, so the remaining chain starts right after it.
+      const r = await trx
+        .deleteFrom('audit_events')
+        .where('stream', '=', l.stream)
+        .where('seq', '<=', Number(l.seq))
+        .executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
+    }
+    return deleted;
+  });
+}
+
 export function auditRepo(
   db: Kysely<Database>,
   driver: 'sqlite' | 'postgres',
@@ -50,44 +138,10 @@ export function auditRepo(
       if (!events.length) return;
       const rows = events.map(row);
       if (sqliteWriter) return sqliteWriter.append(rows, durability);
-      if (driver === 'postgres') {
-        await db.transaction().execute(async (trx) => {
-          // This transaction only: the server acknowledges before its WAL reaches the disk.
-          if (durability === 'process-crash') await sql`set local synchronous_commit = off`.execute(trx);
-          await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
-          await trx.insertInto('audit_events').values(rows).execute();
-        });
-        return;
-      }
-      await db.connection().execute(async (conn) => {
-        await sql`begin immediate`.execute(conn);
-        try {
-          await conn.insertInto('audit_events').values(rows).execute();
-          await sql`commit`.execute(conn);
-        } catch (err) {
-          await sql`rollback`.execute(conn).catch(() => {});
-          throw err;
-        }
-      });
+      if (driver === 'postgres') await appendPostgres(db, rows, durability);
+      else await appendSqlite(db, rows);
     },
-    async read(q) {
-      let s = db.selectFrom('audit_events').select(['position', 'body']);
-      if (q.afterPosition !== undefined) s = s.where('position', '>', q.afterPosition);
-      if (q.stream !== undefined) s = s.where('stream', '=', q.stream);
-      if (q.since !== undefined) s = s.where('at', '>=', q.since);
-      if (q.until !== undefined) s = s.where('at', '<', q.until);
-      if (q.runId !== undefined) s = s.where('run_id', '=', q.runId);
-      if (q.subject !== undefined) s = s.where('subject', '=', q.subject);
-      if (q.tenant !== undefined) s = s.where('tenant', '=', q.tenant);
-      if (q.tool !== undefined) s = s.where('tool', '=', q.tool);
-      if (q.outcome !== undefined) s = s.where('outcome', '=', q.outcome);
-      if (q.kind !== undefined) s = s.where('kind', '=', q.kind);
-      const rows = await s
-        .orderBy('position')
-        .limit(q.limit ?? 1000)
-        .execute();
-      return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
-    },
+    read: (q) => readEvents(db, q),
     async streams() {
       const rows = await db
         .selectFrom('audit_events')
@@ -138,40 +192,7 @@ export function auditRepo(
       const r = await db.selectFrom('audit_checkpoints').selectAll().where('stream', '=', stream).executeTakeFirst();
       return r ? { seq: Number(r.seq), hash: r.hash, at: Number(r.at) } : undefined;
     },
-    async prune(before) {
-      return db.transaction().execute(async (trx) => {
-        const last = await trx
-          .selectFrom('audit_events')
-          .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
-          .where('at', '<', before)
-          .groupBy('stream')
-          .execute();
-        let deleted = 0;
-        for (const l of last) {
-          const cut = await trx
-            .selectFrom('audit_events')
-            .select('body')
-            .where('stream', '=', l.stream)
-            .where('seq', '=', Number(l.seq))
-            .executeTakeFirstOrThrow();
-          const hash = (JSON.parse(cut.body) as AuditEvent).hash;
-          const cp = { seq: Number(l.seq), hash, at: Date.now() };
-          await trx
-            .insertInto('audit_checkpoints')
-            .values({ stream: l.stream, ...cp })
-            .onConflict((oc) => oc.column('stream').doUpdateSet(cp))
-            .execute();
-          // Everything up to the checkpoint goes, so the remaining chain starts right after it.
-          const r = await trx
-            .deleteFrom('audit_events')
-            .where('stream', '=', l.stream)
-            .where('seq', '<=', Number(l.seq))
-            .executeTakeFirst();
-          deleted += Number(r.numDeletedRows);
-        }
-        return deleted;
-      });
-    },
+    prune: (before) => pruneBefore(db, before),
     async getCursor(name) {
       const r = await db.selectFrom('audit_cursors').select('position').where('name', '=', name).executeTakeFirst();
       return r ? Number(r.position) : 0;

@@ -14,6 +14,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
+import type { Database } from './schema.ts';
 import type { SessionRecord, Store, UpstreamVerdict } from './types.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../test/support/services.ts';
 
@@ -229,7 +230,7 @@ runContract('postgres', async (t) => {
 });
 
 test('migrations run once: a second run executes nothing', async () => {
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), [
       '0001_core',

@@ -14,312 +14,316 @@ function serial(driver: Driver) {
 
 type Driver = 'sqlite' | 'postgres';
 
-const migrationsFor = (driver: Driver): Record<string, Migration> => ({
-  '0001_core': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('sessions')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('scope', 'text', (c) => c.notNull())
-        .addColumn('protocol_version', 'text', (c) => c.notNull())
-        .addColumn('client_info', 'text', (c) => c.notNull()) // json
-        .addColumn('client_capabilities', 'text', (c) => c.notNull()) // json
-        .addColumn('principal', 'text')
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('sessions_last_seen_at').on('sessions').column('last_seen_at').execute();
-      await db.schema
-        .createTable('upstream_verdicts')
-        .addColumn('server', 'text', (c) => c.primaryKey())
-        .addColumn('fingerprint', 'text', (c) => c.notNull())
-        .addColumn('era', 'text', (c) => c.notNull())
-        .addColumn('protocol_version', 'text', (c) => c.notNull())
-        .addColumn('probed_at', 'bigint', (c) => c.notNull())
-        .execute();
-    },
-  },
-  '0002_inventory': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('inventory_servers')
-        .addColumn('server', 'text', (c) => c.primaryKey())
-        .addColumn('first_seen', 'bigint', (c) => c.notNull())
-        .addColumn('last_seen', 'bigint', (c) => c.notNull())
-        .addColumn('server_info', 'text', (c) => c.notNull()) // json
-        .addColumn('protocol_version', 'text', (c) => c.notNull())
-        .addColumn('instructions', 'text')
-        .addColumn('instructions_pin', 'text', (c) => c.notNull())
-        .addColumn('findings', 'text', (c) => c.notNull()) // json
-        .addColumn('accepted_pin', 'text')
-        .addColumn('accepted_instructions', 'text')
-        .addColumn('accepted_by', 'text')
-        .addColumn('accepted_at', 'bigint')
-        .execute();
-      await db.schema
-        .createTable('inventory_tools')
-        .addColumn('server', 'text', (c) => c.notNull())
-        .addColumn('tool', 'text', (c) => c.notNull())
-        .addColumn('first_seen', 'bigint', (c) => c.notNull())
-        .addColumn('last_seen', 'bigint', (c) => c.notNull())
-        .addColumn('present', 'bigint', (c) => c.notNull()) // 1 while the server lists it
-        .addColumn('pin', 'text', (c) => c.notNull())
-        .addColumn('def', 'text', (c) => c.notNull()) // json, as the upstream sent it
-        .addColumn('findings', 'text', (c) => c.notNull()) // json
-        .addColumn('proposed_class', 'text', (c) => c.notNull())
-        .addColumn('proposal_reasons', 'text', (c) => c.notNull()) // json
-        .addColumn('accepted_pin', 'text')
-        .addColumn('accepted_def', 'text')
-        .addColumn('accepted_by', 'text')
-        .addColumn('accepted_at', 'bigint')
-        .addColumn('class', 'text')
-        .addColumn('classified_by', 'text')
-        .addColumn('classified_at', 'bigint')
-        .addPrimaryKeyConstraint('inventory_tools_pk', ['server', 'tool'])
-        .execute();
-      await db.schema
-        .createTable('inventory_events')
-        .addColumn('seq', serial(driver), (c) =>
-          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('at', 'bigint', (c) => c.notNull())
-        .addColumn('server', 'text', (c) => c.notNull())
-        .addColumn('tool', 'text')
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('actor', 'text', (c) => c.notNull())
-        .addColumn('detail', 'text', (c) => c.notNull()) // json
-        .execute();
-      await db.schema
-        .createTable('inventory_snapshots')
-        .addColumn('seq', serial(driver), (c) =>
-          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('server', 'text', (c) => c.notNull())
-        .addColumn('observed_at', 'bigint', (c) => c.notNull())
-        .addColumn('digest', 'text', (c) => c.notNull())
-        .addColumn('content', 'text', (c) => c.notNull()) // json
-        .execute();
-      await db.schema
-        .createIndex('inventory_snapshots_server')
-        .on('inventory_snapshots')
-        .columns(['server', 'seq'])
-        .execute();
-    },
-  },
-  '0003_api_keys': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('api_keys')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('hash', 'text', (c) => c.notNull()) // sha256 of the secret part; the key itself is never stored
-        .addColumn('tenant', 'text', (c) => c.notNull())
-        .addColumn('roles', 'text', (c) => c.notNull()) // json
-        .addColumn('scopes', 'text', (c) => c.notNull()) // json
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('created_by', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'bigint')
-        .addColumn('last_used_at', 'bigint')
-        .addColumn('revoked_at', 'bigint')
-        .addColumn('revoked_by', 'text')
-        .execute();
-    },
-  },
-  '0004_audit': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('audit_events')
-        // A global order for exporters; appends are serialised, so it is also the commit order.
-        .addColumn('position', serial(driver), (c) =>
-          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('stream', 'text', (c) => c.notNull())
-        .addColumn('seq', 'bigint', (c) => c.notNull())
-        .addColumn('id', 'text', (c) => c.notNull().unique())
-        .addColumn('at', 'bigint', (c) => c.notNull())
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('run_id', 'text')
-        .addColumn('subject', 'text')
-        .addColumn('tenant', 'text')
-        .addColumn('tool', 'text')
-        .addColumn('outcome', 'text')
-        .addColumn('intent_id', 'text')
-        .addColumn('body', 'text', (c) => c.notNull()) // the whole record, hash included
-        .addUniqueConstraint('audit_events_stream_seq', ['stream', 'seq'])
-        .execute();
-      await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
-      await db.schema.createIndex('audit_events_run').on('audit_events').column('run_id').execute();
-      await db.schema.createIndex('audit_events_intent').on('audit_events').column('intent_id').execute();
-      await db.schema
-        .createTable('audit_checkpoints')
-        .addColumn('stream', 'text', (c) => c.primaryKey())
-        .addColumn('seq', 'bigint', (c) => c.notNull()) // the last pruned record of the stream
-        .addColumn('hash', 'text', (c) => c.notNull())
-        .addColumn('at', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('audit_cursors')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('position', 'bigint', (c) => c.notNull())
-        .addColumn('updated_at', 'bigint', (c) => c.notNull())
-        .execute();
-    },
-  },
-  '0005_modes': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('modes')
-        .addColumn('scope', 'text', (c) => c.primaryKey()) // `gateway`, `tenant:<t>`, `server:<s>`, `tool:<namespaced>`
-        .addColumn('mode', 'text', (c) => c.notNull())
-        .addColumn('reason', 'text', (c) => c.notNull())
-        .addColumn('set_by', 'text', (c) => c.notNull())
-        .addColumn('set_at', 'bigint', (c) => c.notNull())
-        .execute();
-    },
-  },
-  '0006_credentials': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('credential_revocations')
-        .addColumn('ref', 'text', (c) => c.primaryKey()) // as configured (with {tenant}) or expanded
-        .addColumn('reason', 'text', (c) => c.notNull())
-        .addColumn('revoked_by', 'text', (c) => c.notNull())
-        .addColumn('revoked_at', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('gateway_instances')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('started_at', 'bigint', (c) => c.notNull())
-        .addColumn('last_seen', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('revocation_acks')
-        .addColumn('ref', 'text', (c) => c.notNull())
-        .addColumn('instance', 'text', (c) => c.notNull())
-        .addColumn('acked_at', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('revocation_acks_pk', ['ref', 'instance'])
-        .execute();
-    },
-  },
-  '0007_approvals': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('approvals')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('tenant', 'text', (c) => c.notNull())
-        .addColumn('requester_key', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('expires_at', 'bigint', (c) => c.notNull())
-        .addColumn('body', 'text', (c) => c.notNull()) // the whole request, decisions included
-        .execute();
-      await db.schema.createIndex('approvals_status').on('approvals').columns(['status', 'tenant']).execute();
-      await db.schema
-        .createTable('gateway_keys')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('value', 'text', (c) => c.notNull()) // random key material shared by the replicas (e.g. for sealing request state)
-        .execute();
-    },
-  },
-  '0008_upstream_oauth': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('upstream_tokens')
-        .addColumn('server', 'text', (c) => c.notNull())
-        .addColumn('tenant', 'text', (c) => c.notNull())
-        .addColumn('sealed', 'text', (c) => c.notNull()) // AES-256-GCM under the secrets key; AAD: server and tenant
-        .addColumn('updated_at', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('upstream_tokens_pk', ['server', 'tenant'])
-        .execute();
-      await db.schema
-        .createTable('oauth_pending')
-        .addColumn('state', 'text', (c) => c.primaryKey())
-        .addColumn('server', 'text', (c) => c.notNull())
-        .addColumn('tenant', 'text', (c) => c.notNull())
-        .addColumn('sealed_verifier', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .execute();
-    },
-  },
-  '0009_tenant_boundaries': {
-    async up(db: Kysely<any>) {
-      // Revoked token principals: a subject (of one issuer, or of any when issuer is '') or one token id.
-      await db.schema
-        .createTable('principal_revocations')
-        .addColumn('kind', 'text', (c) => c.notNull()) // subject | jti
-        .addColumn('value', 'text', (c) => c.notNull())
-        .addColumn('issuer', 'text', (c) => c.notNull()) // '' for every issuer
-        .addColumn('reason', 'text', (c) => c.notNull())
-        .addColumn('revoked_by', 'text', (c) => c.notNull())
-        .addColumn('revoked_at', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('principal_revocations_pk', ['kind', 'value', 'issuer'])
-        .execute();
-      // Operations that need two distinct people: asked by one, confirmed (and run) by another.
-      await db.schema
-        .createTable('dual_control')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('action', 'text', (c) => c.notNull())
-        .addColumn('params', 'text', (c) => c.notNull()) // json
-        .addColumn('requested_by', 'text', (c) => c.notNull())
-        .addColumn('requested_at', 'bigint', (c) => c.notNull())
-        .addColumn('expires_at', 'bigint', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull()) // pending | done | cancelled
-        .addColumn('confirmed_by', 'text')
-        .addColumn('confirmed_at', 'bigint')
-        .execute();
-      // The person an API key acts for (two-person rules count people, not credentials).
-      await db.schema.alterTable('api_keys').addColumn('subject', 'text').execute();
-      // Sessions per tenant are capped: the tenant is kept beside the principal.
-      await db.schema.alterTable('sessions').addColumn('tenant', 'text').execute();
-      await db.schema.createIndex('sessions_principal').on('sessions').column('principal').execute();
-      await db.schema.createIndex('sessions_tenant').on('sessions').column('tenant').execute();
-    },
-  },
-  '0010_incidents': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('incidents')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('title', 'text', (c) => c.notNull())
-        .addColumn('scope_kind', 'text', (c) => c.notNull()) // tool | server | tenant | principal
-        .addColumn('scope_value', 'text', (c) => c.notNull())
-        .addColumn('tenant', 'text') // null: gateway-wide
-        .addColumn('reason', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull()) // open | closed
-        .addColumn('opened_by', 'text', (c) => c.notNull())
-        .addColumn('opened_at', 'bigint', (c) => c.notNull())
-        .addColumn('window_start', 'bigint', (c) => c.notNull())
-        .addColumn('closed_by', 'text')
-        .addColumn('closed_at', 'bigint')
-        .execute();
-      await db.schema
-        .createTable('incident_actions')
-        .addColumn('seq', serial(driver), (c) =>
-          driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('incident_id', 'text', (c) => c.notNull())
-        .addColumn('at', 'bigint', (c) => c.notNull())
-        .addColumn('actor', 'text', (c) => c.notNull())
-        .addColumn('action', 'text', (c) => c.notNull())
-        .addColumn('detail', 'text', (c) => c.notNull()) // json
-        .execute();
-      await db.schema
-        .createIndex('incident_actions_incident')
-        .on('incident_actions')
-        .columns(['incident_id', 'seq'])
-        .execute();
-      // Which gateway applied which version of a change it follows from the store (modes, principal revocations).
-      await db.schema
-        .createTable('apply_acks')
-        .addColumn('key', 'text', (c) => c.notNull())
-        .addColumn('instance', 'text', (c) => c.notNull())
-        .addColumn('version', 'bigint', (c) => c.notNull())
-        .addColumn('acked_at', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('apply_acks_pk', ['key', 'instance'])
-        .execute();
-    },
-  },
-});
+async function coreMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('sessions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('protocol_version', 'text', (c) => c.notNull())
+    .addColumn('client_info', 'text', (c) => c.notNull()) // json
+    .addColumn('client_capabilities', 'text', (c) => c.notNull()) // json
+    .addColumn('principal', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('sessions_last_seen_at').on('sessions').column('last_seen_at').execute();
+  await db.schema
+    .createTable('upstream_verdicts')
+    .addColumn('server', 'text', (c) => c.primaryKey())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('era', 'text', (c) => c.notNull())
+    .addColumn('protocol_version', 'text', (c) => c.notNull())
+    .addColumn('probed_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
+async function inventoryMigration(db: Kysely<unknown>, driver: Driver): Promise<void> {
+  await db.schema
+    .createTable('inventory_servers')
+    .addColumn('server', 'text', (c) => c.primaryKey())
+    .addColumn('first_seen', 'bigint', (c) => c.notNull())
+    .addColumn('last_seen', 'bigint', (c) => c.notNull())
+    .addColumn('server_info', 'text', (c) => c.notNull()) // json
+    .addColumn('protocol_version', 'text', (c) => c.notNull())
+    .addColumn('instructions', 'text')
+    .addColumn('instructions_pin', 'text', (c) => c.notNull())
+    .addColumn('findings', 'text', (c) => c.notNull()) // json
+    .addColumn('accepted_pin', 'text')
+    .addColumn('accepted_instructions', 'text')
+    .addColumn('accepted_by', 'text')
+    .addColumn('accepted_at', 'bigint')
+    .execute();
+  await db.schema
+    .createTable('inventory_tools')
+    .addColumn('server', 'text', (c) => c.notNull())
+    .addColumn('tool', 'text', (c) => c.notNull())
+    .addColumn('first_seen', 'bigint', (c) => c.notNull())
+    .addColumn('last_seen', 'bigint', (c) => c.notNull())
+    .addColumn('present', 'bigint', (c) => c.notNull()) // 1 while the server lists it
+    .addColumn('pin', 'text', (c) => c.notNull())
+    .addColumn('def', 'text', (c) => c.notNull()) // json, as the upstream sent it
+    .addColumn('findings', 'text', (c) => c.notNull()) // json
+    .addColumn('proposed_class', 'text', (c) => c.notNull())
+    .addColumn('proposal_reasons', 'text', (c) => c.notNull()) // json
+    .addColumn('accepted_pin', 'text')
+    .addColumn('accepted_def', 'text')
+    .addColumn('accepted_by', 'text')
+    .addColumn('accepted_at', 'bigint')
+    .addColumn('class', 'text')
+    .addColumn('classified_by', 'text')
+    .addColumn('classified_at', 'bigint')
+    .addPrimaryKeyConstraint('inventory_tools_pk', ['server', 'tool'])
+    .execute();
+  await db.schema
+    .createTable('inventory_events')
+    .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('server', 'text', (c) => c.notNull())
+    .addColumn('tool', 'text')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => c.notNull())
+    .addColumn('detail', 'text', (c) => c.notNull()) // json
+    .execute();
+  await db.schema
+    .createTable('inventory_snapshots')
+    .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('server', 'text', (c) => c.notNull())
+    .addColumn('observed_at', 'bigint', (c) => c.notNull())
+    .addColumn('digest', 'text', (c) => c.notNull())
+    .addColumn('content', 'text', (c) => c.notNull()) // json
+    .execute();
+  await db.schema
+    .createIndex('inventory_snapshots_server')
+    .on('inventory_snapshots')
+    .columns(['server', 'seq'])
+    .execute();
+}
+
+async function apiKeysMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('api_keys')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('hash', 'text', (c) => c.notNull()) // sha256 of the secret part; the key itself is never stored
+    .addColumn('tenant', 'text', (c) => c.notNull())
+    .addColumn('roles', 'text', (c) => c.notNull()) // json
+    .addColumn('scopes', 'text', (c) => c.notNull()) // json
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint')
+    .addColumn('last_used_at', 'bigint')
+    .addColumn('revoked_at', 'bigint')
+    .addColumn('revoked_by', 'text')
+    .execute();
+}
+
+async function auditMigration(db: Kysely<unknown>, driver: Driver): Promise<void> {
+  await db.schema
+    .createTable('audit_events')
+    // A global order for exporters; appends are serialised, so it is also the commit order.
+    .addColumn('position', serial(driver), (c) =>
+      driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+    )
+    .addColumn('stream', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull().unique())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text')
+    .addColumn('subject', 'text')
+    .addColumn('tenant', 'text')
+    .addColumn('tool', 'text')
+    .addColumn('outcome', 'text')
+    .addColumn('intent_id', 'text')
+    .addColumn('body', 'text', (c) => c.notNull()) // the whole record, hash included
+    .addUniqueConstraint('audit_events_stream_seq', ['stream', 'seq'])
+    .execute();
+  await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+  await db.schema.createIndex('audit_events_run').on('audit_events').column('run_id').execute();
+  await db.schema.createIndex('audit_events_intent').on('audit_events').column('intent_id').execute();
+  await db.schema
+    .createTable('audit_checkpoints')
+    .addColumn('stream', 'text', (c) => c.primaryKey())
+    .addColumn('seq', 'bigint', (c) => c.notNull()) // the last pruned record of the stream
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('audit_cursors')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('position', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
+async function modesMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('modes')
+    .addColumn('scope', 'text', (c) => c.primaryKey()) // `gateway`, `tenant:<t>`, `server:<s>`, `tool:<namespaced>`
+    .addColumn('mode', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('set_by', 'text', (c) => c.notNull())
+    .addColumn('set_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
+async function credentialsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('credential_revocations')
+    .addColumn('ref', 'text', (c) => c.primaryKey()) // as configured (with {tenant}) or expanded
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('revoked_by', 'text', (c) => c.notNull())
+    .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('gateway_instances')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('started_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_seen', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('revocation_acks')
+    .addColumn('ref', 'text', (c) => c.notNull())
+    .addColumn('instance', 'text', (c) => c.notNull())
+    .addColumn('acked_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('revocation_acks_pk', ['ref', 'instance'])
+    .execute();
+}
+
+async function approvalsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('approvals')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant', 'text', (c) => c.notNull())
+    .addColumn('requester_key', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull()) // the whole request, decisions included
+    .execute();
+  await db.schema.createIndex('approvals_status').on('approvals').columns(['status', 'tenant']).execute();
+  await db.schema
+    .createTable('gateway_keys')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull()) // random key material shared by the replicas (e.g. for sealing request state)
+    .execute();
+}
+
+async function upstreamOauthMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('upstream_tokens')
+    .addColumn('server', 'text', (c) => c.notNull())
+    .addColumn('tenant', 'text', (c) => c.notNull())
+    .addColumn('sealed', 'text', (c) => c.notNull()) // AES-256-GCM under the secrets key; AAD: server and tenant
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('upstream_tokens_pk', ['server', 'tenant'])
+    .execute();
+  await db.schema
+    .createTable('oauth_pending')
+    .addColumn('state', 'text', (c) => c.primaryKey())
+    .addColumn('server', 'text', (c) => c.notNull())
+    .addColumn('tenant', 'text', (c) => c.notNull())
+    .addColumn('sealed_verifier', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
+async function tenantBoundariesMigration(db: Kysely<unknown>): Promise<void> {
+  // Revoked token principals: a subject (of one issuer, or of any when issuer is '') or one token id.
+  await db.schema
+    .createTable('principal_revocations')
+    .addColumn('kind', 'text', (c) => c.notNull()) // subject | jti
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('issuer', 'text', (c) => c.notNull()) // '' for every issuer
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('revoked_by', 'text', (c) => c.notNull())
+    .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('principal_revocations_pk', ['kind', 'value', 'issuer'])
+    .execute();
+  // Operations that need two distinct people: asked by one, confirmed (and run) by another.
+  await db.schema
+    .createTable('dual_control')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('params', 'text', (c) => c.notNull()) // json
+    .addColumn('requested_by', 'text', (c) => c.notNull())
+    .addColumn('requested_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull()) // pending | done | cancelled
+    .addColumn('confirmed_by', 'text')
+    .addColumn('confirmed_at', 'bigint')
+    .execute();
+  // The person an API key acts for (two-person rules count people, not credentials).
+  await db.schema.alterTable('api_keys').addColumn('subject', 'text').execute();
+  // Sessions per tenant are capped: the tenant is kept beside the principal.
+  await db.schema.alterTable('sessions').addColumn('tenant', 'text').execute();
+  await db.schema.createIndex('sessions_principal').on('sessions').column('principal').execute();
+  await db.schema.createIndex('sessions_tenant').on('sessions').column('tenant').execute();
+}
+
+async function incidentsMigration(db: Kysely<unknown>, driver: Driver): Promise<void> {
+  await db.schema
+    .createTable('incidents')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('scope_kind', 'text', (c) => c.notNull()) // tool | server | tenant | principal
+    .addColumn('scope_value', 'text', (c) => c.notNull())
+    .addColumn('tenant', 'text') // null: gateway-wide
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull()) // open | closed
+    .addColumn('opened_by', 'text', (c) => c.notNull())
+    .addColumn('opened_at', 'bigint', (c) => c.notNull())
+    .addColumn('window_start', 'bigint', (c) => c.notNull())
+    .addColumn('closed_by', 'text')
+    .addColumn('closed_at', 'bigint')
+    .execute();
+  await db.schema
+    .createTable('incident_actions')
+    .addColumn('seq', serial(driver), (c) => (driver === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => c.notNull())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('detail', 'text', (c) => c.notNull()) // json
+    .execute();
+  await db.schema
+    .createIndex('incident_actions_incident')
+    .on('incident_actions')
+    .columns(['incident_id', 'seq'])
+    .execute();
+  // Which gateway applied which version of a change it follows from the store (modes, principal revocations).
+  await db.schema
+    .createTable('apply_acks')
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('instance', 'text', (c) => c.notNull())
+    .addColumn('version', 'bigint', (c) => c.notNull())
+    .addColumn('acked_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('apply_acks_pk', ['key', 'instance'])
+    .execute();
+}
+
+/** One migration's work; `driver` is for the few column types that differ. */
+type Step = (db: Kysely<unknown>, driver: Driver) => Promise<void>;
+
+/** Every migration, by the name kysely records; append only. */
+const STEPS: Record<string, Step> = {
+  '0001_core': coreMigration,
+  '0002_inventory': inventoryMigration,
+  '0003_api_keys': apiKeysMigration,
+  '0004_audit': auditMigration,
+  '0005_modes': modesMigration,
+  '0006_credentials': credentialsMigration,
+  '0007_approvals': approvalsMigration,
+  '0008_upstream_oauth': upstreamOauthMigration,
+  '0009_tenant_boundaries': tenantBoundariesMigration,
+  '0010_incidents': incidentsMigration,
+};
+
+function migrationsFor(driver: Driver): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(STEPS).map(([name, step]): [string, Migration] => [name, { up: (db) => step(db, driver) }]),
+  );
+}
 
 export interface MigrateOptions {
   /**
@@ -334,7 +338,7 @@ export interface MigrateOptions {
 }
 
 /** Bring the database up to date; returns the names of the migrations that ran (none when it was). */
-export async function migrate(db: Kysely<any>, opts: MigrateOptions): Promise<string[]> {
+export async function migrate<DB>(db: Kysely<DB>, opts: MigrateOptions): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(opts.driver) };
   const migrator = new Migrator({
     db,

@@ -22,6 +22,12 @@ interface Row {
   body: string;
 }
 
+/** From the writer (sqlite-audit-writer.ts): rows to append, or the last message, to close. */
+type Message = { id: number; close: true } | { id: number; close?: false; rows: Row[]; sync?: 'FULL' | 'NORMAL' };
+
+if (!parentPort) throw new Error('the SQLite audit writer runs in a worker thread');
+const port = parentPort;
+
 const db = new Sqlite(workerData.path as string);
 db.pragma('busy_timeout = 5000');
 // FULL fsyncs every commit (survives a power cut); NORMAL, in WAL mode, leaves the commit in the OS
@@ -36,10 +42,10 @@ const appendAll = db.transaction((rows: Row[]) => {
   for (const r of rows) insert.run(r);
 });
 
-parentPort!.on('message', (m: { id: number; rows?: Row[]; sync?: 'FULL' | 'NORMAL'; close?: boolean }) => {
+port.on('message', (m: Message) => {
   if (m.close) {
     db.close();
-    parentPort!.postMessage({ id: m.id });
+    port.postMessage({ id: m.id });
     return;
   }
   try {
@@ -47,9 +53,9 @@ parentPort!.on('message', (m: { id: number; rows?: Row[]; sync?: 'FULL' | 'NORMA
       synchronous = m.sync;
       db.pragma(`synchronous = ${synchronous}`);
     }
-    appendAll.immediate(m.rows!);
-    parentPort!.postMessage({ id: m.id });
+    appendAll.immediate(m.rows);
+    port.postMessage({ id: m.id });
   } catch (err) {
-    parentPort!.postMessage({ id: m.id, error: (err as Error).message });
+    port.postMessage({ id: m.id, error: (err as Error).message });
   }
 });
