@@ -222,7 +222,10 @@ export class EgressProxy {
     if ('reason' in verdict) return this.#refuse(client, verdict, 403);
     const upstream = connect({ host: verdict.address, port, timeout: CONNECT_MS });
     this.#open.add(upstream);
-    upstream.on('close', () => (this.#open.delete(upstream), client.destroy()));
+    upstream.on('close', () => {
+      this.#open.delete(upstream);
+      client.destroy();
+    });
     upstream.on('timeout', () => upstream.destroy());
     upstream.on('error', () => {
       if (client.writable && !upstream.readyState.startsWith('open'))

@@ -24,11 +24,12 @@ export const DEFAULT_LIMITS: Limits = { memoryMb: 1024, processes: 128, cpus: 1,
 type Controller = 'pids' | 'memory' | 'cpu';
 
 /** How limits are applied on this machine, found once. */
-export interface LimitBackend {
-  kind: 'cgroup-v1' | 'cgroup-v2' | 'rlimit';
-  /** cgroup v1: controller -> the gateway's own group directory; v2: 'unified' -> the gatehouse parent. */
-  bases: Partial<Record<Controller | 'unified', string>>;
-}
+export type LimitBackend =
+  /** Each controller -> the gatehouse group in the gateway's own group of that controller. */
+  | { kind: 'cgroup-v1'; bases: Record<Controller, string> }
+  /** The gatehouse parent group in the unified tree. */
+  | { kind: 'cgroup-v2'; bases: { unified: string } }
+  | { kind: 'rlimit'; bases: Record<string, never> };
 
 function ownGroups(): Map<string, string> {
   const m = new Map<string, string>();
@@ -71,19 +72,15 @@ export function limitBackend(): LimitBackend {
   try {
     const own = ownGroups();
     const all = mounts();
-    const v1: LimitBackend['bases'] = {};
+    const v1: Partial<Record<Controller, string>> = {};
     for (const c of ['pids', 'memory', 'cpu'] as const) {
       const m = all.find((x) => x.type === 'cgroup' && x.opts.includes(c));
       const path = own.get(c);
       if (m && path !== undefined) v1[c] = join(m.point, path, 'gatehouse');
     }
-    if (
-      v1.pids &&
-      v1.memory &&
-      v1.cpu &&
-      (['pids', 'memory', 'cpu'] as const).every((c) => ensureDir(v1[c]!) && probe(v1[c]!))
-    ) {
-      found = { kind: 'cgroup-v1', bases: v1 };
+    const { pids, memory, cpu } = v1;
+    if (pids && memory && cpu && [pids, memory, cpu].every((d) => ensureDir(d) && probe(d))) {
+      found = { kind: 'cgroup-v1', bases: { pids, memory, cpu } };
       return found;
     }
     const u = all.find((x) => x.type === 'cgroup2');
@@ -121,11 +118,15 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
   const put = (dir: string, file: string, value: string) => writeFileSync(join(dir, file), value);
   try {
     if (backend.kind === 'cgroup-v1') {
-      for (const c of ['pids', 'memory', 'cpu'] as const) ensureDir(backend.bases[c]!); // a closing gateway may have removed it
-      const pids = join(backend.bases.pids!, id);
-      const mem = join(backend.bases.memory!, id);
-      const cpu = join(backend.bases.cpu!, id);
-      for (const d of [pids, mem, cpu]) mkdirSync(d), dirs.push(d);
+      const { bases } = backend;
+      for (const c of ['pids', 'memory', 'cpu'] as const) ensureDir(bases[c]); // a closing gateway may have removed it
+      const pids = join(bases.pids, id);
+      const mem = join(bases.memory, id);
+      const cpu = join(bases.cpu, id);
+      for (const d of [pids, mem, cpu]) {
+        mkdirSync(d);
+        dirs.push(d);
+      }
       put(pids, 'pids.max', String(l.processes));
       put(mem, 'memory.limit_in_bytes', String(l.memoryMb * 1024 * 1024));
       try {
@@ -135,8 +136,8 @@ export function createGroups(backend: LimitBackend, id: string, l: Limits): { di
       }
       if (l.cpus) put(cpu, 'cpu.cfs_quota_us', String(Math.round(l.cpus * 100_000)));
     } else if (backend.kind === 'cgroup-v2') {
-      ensureDir(backend.bases.unified!);
-      const d = join(backend.bases.unified!, id);
+      ensureDir(backend.bases.unified);
+      const d = join(backend.bases.unified, id);
       mkdirSync(d);
       dirs.push(d);
       put(d, 'pids.max', String(l.processes));

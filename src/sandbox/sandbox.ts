@@ -21,6 +21,7 @@ import {
   realpathSync,
   rmSync,
   statSync,
+  type Stats,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
@@ -113,7 +114,10 @@ export function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: num
 /** The environment of a server: the inherited allowlist and its configured variables, nothing else. */
 export function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const k of cfg.inheritEnv ?? []) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  for (const k of cfg.inheritEnv ?? []) {
+    const value = process.env[k];
+    if (value !== undefined) env[k] = value;
+  }
   return { ...env, ...(cfg.env ?? {}) };
 }
 
@@ -138,13 +142,25 @@ function real(p: string): string {
   }
 }
 
+/** The file's status, or undefined when it cannot be read (absent, or out of reach). */
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The mode bits that apply to `uid`/`gid`, shifted to the lowest three: the owner's, the group's, or everyone's. */
+function permissionBits(st: Stats, uid: number, gid: number): number {
+  if (st.uid === uid) return st.mode >> 6;
+  if (st.gid === gid) return st.mode >> 3;
+  return st.mode;
+}
+
 /** Why `uid`/`gid` cannot reach `path` (enter every ancestor; read it, or write it too), or undefined. */
 function unreachable(path: string, uid: number, gid: number, write: boolean): string | undefined {
-  const allows = (p: string, bit: number) => {
-    const st = statSync(p);
-    const bits = st.uid === uid ? st.mode >> 6 : st.gid === gid ? st.mode >> 3 : st.mode;
-    return (bits & bit) === bit;
-  };
+  const allows = (p: string, bit: number) => (permissionBits(statSync(p), uid, gid) & bit) === bit;
   const parts = path.split(sep).filter(Boolean);
   for (let i = 0; i < parts.length; i++) {
     const dir = sep + parts.slice(0, i).join(sep);
@@ -168,6 +184,242 @@ export function packageRoot(file: string): string {
     if (dirname(d) === d) break;
   }
   return start;
+}
+
+type SandboxConfig = NonNullable<StdioServerConfig['sandbox']>;
+type Network = NonNullable<SandboxConfig['network']>;
+type SandboxedLaunch = Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> };
+
+/** What a sandbox holds while its server runs (control groups, the egress proxy and its folder). */
+interface Held {
+  groups: string[];
+  proxy?: EgressProxy;
+  proxyDir?: string;
+}
+
+/** Close the egress proxy, remove its folder, and kill what is left in the groups before removing them. */
+async function release(held: Held): Promise<void> {
+  await held.proxy?.close();
+  if (held.proxyDir) rmSync(held.proxyDir, { recursive: true, force: true });
+  await removeGroups(held.groups);
+}
+
+/** The programs a sandboxed start runs; refused when one is missing, or when there is no seccomp filter. */
+function sandboxTools(server: string): { bwrap: string; prlimit: string; setpriv: string } {
+  if (!seccompSupported())
+    throw new Error(
+      `server \`${server}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``,
+    );
+  const bwrap = findExecutable('bwrap');
+  if (!bwrap) throw new Error(sandboxUnavailable(server));
+  const prlimit = findExecutable('prlimit');
+  const setpriv = findExecutable('setpriv');
+  if (!prlimit || !setpriv)
+    throw new Error(`server \`${server}\` is sandboxed, but prlimit and setpriv (util-linux) are not both installed`);
+  return { bwrap, prlimit, setpriv };
+}
+
+/** The server's folder (undefined when it must not be shown), environment and command. */
+function serverProgram(cfg: StdioServerConfig): {
+  cwd: string | undefined;
+  env: Record<string, string>;
+  command: string;
+} {
+  // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
+  const where = real(cfg.cwd ?? process.cwd());
+  const cwd = where === '/' || where === real(homedir()) || system(where) ? undefined : where;
+  const env = stdioEnv(cfg);
+  const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
+  if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
+  return { cwd, env, command };
+}
+
+/**
+ * What the server may see: the node runtime, its command's package, the packages of the files its
+ * arguments name, its folder and the declared paths; read-only unless declared writable. Nothing in
+ * the state directory may be declared.
+ */
+function visiblePaths(
+  cfg: StdioServerConfig,
+  sb: SandboxConfig,
+  command: string,
+  cwd: string | undefined,
+  stateDir: string,
+): { ro: Set<string>; rw: Set<string> } {
+  const ro = new Set<string>();
+  const rw = new Set<string>((sb.paths?.write ?? []).map(real));
+  const nodePrefix = dirname(dirname(real(process.execPath)));
+  if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
+  for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
+  for (const a of cfg.args ?? []) {
+    if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
+    const p = resolve(cwd ?? process.cwd(), a);
+    if (existsSync(p) && statSync(p).isFile() && !system(p)) ro.add(packageRoot(real(p)));
+  }
+  if (cwd) ro.add(cwd);
+  for (const p of sb.paths?.read ?? []) ro.add(real(p));
+  for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
+    if (inside(p, stateDir)) {
+      throw new Error(
+        `server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`,
+      );
+    }
+  }
+  for (const p of rw) ro.delete(p);
+  return { ro, rw };
+}
+
+/** A writable folder that does not exist yet is made for the server's user. */
+function makeWritableFolders(rw: Set<string>, uid: number, gid: number): void {
+  for (const p of rw) {
+    if (existsSync(p)) continue;
+    mkdirSync(dirname(p), { recursive: true, mode: 0o755 }); // parents the sandbox user can enter
+    mkdirSync(p, { mode: 0o700 });
+    if (process.getuid?.() === 0) chownSync(p, uid, gid);
+  }
+}
+
+/** A bubblewrap command line being built, with the contents it reads from file descriptors 3, 4, ... */
+class BwrapCommand {
+  readonly args: string[];
+  /** Descriptor 3 is the seccomp filter; the files made by `data` follow. */
+  readonly fds: Buffer[] = [seccompProgram()];
+
+  constructor(args: string[]) {
+    this.args = args;
+  }
+
+  push(...args: string[]): void {
+    this.args.push(...args);
+  }
+
+  /** A file of `content` at `dest` in the sandbox, read once from a descriptor. */
+  data(content: string | Buffer, dest: string, perms = '0444'): void {
+    this.fds.push(Buffer.from(content));
+    this.args.push('--perms', perms, '--ro-bind-data', String(2 + this.fds.length), dest);
+  }
+}
+
+/** Namespaces, no capabilities, the system folders (read-only), /proc, /dev and a private /tmp. */
+function baseArgs(net: Network): string[] {
+  const args: string[] = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  if (net !== 'host') args.push('--unshare-net');
+  args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'sandbox');
+  args.push('--ro-bind', '/usr', '/usr');
+  for (const d of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    if (!statOf(d)) continue;
+    const target = real(d);
+    if (target !== d && inside(target, '/usr')) args.push('--symlink', target, d);
+    else args.push('--ro-bind', d, d);
+  }
+  for (const e of ETC) args.push('--ro-bind-try', e, e);
+  if (net === 'host') args.push('--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf');
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/run');
+  return args;
+}
+
+/** The sandbox's own /etc/passwd and /etc/group: root and the server's user. */
+function userFiles(b: BwrapCommand, uid: number, gid: number): void {
+  b.data(
+    `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`,
+    '/etc/passwd',
+  );
+  b.data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
+}
+
+/** Bind the visible paths, shallowest first so deeper ones win; each must exist and be in the sandbox user's reach. */
+function bindPaths(b: BwrapCommand, server: string, ro: Set<string>, rw: Set<string>, uid: number, gid: number): void {
+  const byDepth = (a: string, c: string) => a.split(sep).length - c.split(sep).length || a.localeCompare(c);
+  const binds = [...[...ro].map((p) => ['--ro-bind', p] as const), ...[...rw].map((p) => ['--bind', p] as const)].sort(
+    (x, y) => byDepth(x[1], y[1]),
+  );
+  for (const [how, p] of binds) {
+    if (!existsSync(p)) throw new Error(`server \`${server}\`: sandbox path \`${p}\` does not exist`);
+    // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
+    const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
+    if (blocked)
+      throw new Error(
+        `server \`${server}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`,
+      );
+    b.push(how, p, p);
+  }
+}
+
+/** Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files. */
+function maskSecrets(b: BwrapCommand, ro: Set<string>, rw: Set<string>, stateDir: string): void {
+  const shown = [...ro, ...rw];
+  const masks: string[] = [];
+  if (shown.some((p) => inside(stateDir, p))) masks.push(stateDir);
+  const home = real(homedir());
+  for (const f of SECRET_FILES) {
+    const p = join(home, f);
+    if (existsSync(p) && shown.some((s) => inside(p, s))) masks.push(p);
+  }
+  for (const s of shown) if (existsSync(join(s, '.env')) && !rw.has(s)) masks.push(join(s, '.env'));
+  for (const m of masks) {
+    if (statSync(m).isDirectory()) b.push('--tmpfs', m, '--remount-ro', m);
+    else b.data('', m); // an empty file in its place
+  }
+}
+
+/** Secrets as environment variables, or as files under /run/secrets (and <NAME>_FILE naming each); a home and user of the sandbox. */
+function secretsAndHome(b: BwrapCommand, cfg: StdioServerConfig, sb: SandboxConfig, env: Record<string, string>): void {
+  const secretNames = Object.keys(cfg.credentials?.env ?? {});
+  if ((sb.secrets ?? 'env') === 'file') {
+    for (const k of secretNames) {
+      if (env[k] === undefined) continue;
+      b.data(env[k], `/run/secrets/${k}`, '0400');
+      env[`${k}_FILE`] = `/run/secrets/${k}`;
+      delete env[k];
+    }
+  }
+  env.HOME = '/tmp';
+  env.TMPDIR = '/tmp';
+  env.USER = 'sandbox';
+  env.LOGNAME = 'sandbox';
+}
+
+/** The environment that sends every HTTP client in the sandbox through the egress relay at `url`. */
+function proxyEnv(url: string): Record<string, string> {
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    ALL_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    all_proxy: url,
+    NO_PROXY: '',
+    no_proxy: '',
+    NODE_USE_ENV_PROXY: '1',
+  };
+}
+
+/**
+ * A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
+ * user, set resource limits, then bubblewrap.
+ */
+function execChain(
+  tools: { bwrap: string; prlimit: string; setpriv: string },
+  rlimits: string[],
+  bwrapArgs: string[],
+  user: { uid: number; gid: number },
+  procs: string[],
+): string[] {
+  let chain = [tools.prlimit, ...rlimits, '--', tools.bwrap, ...bwrapArgs];
+  if (process.getuid?.() === 0 && user.uid !== 0)
+    chain = [tools.setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...chain];
+  if (procs.length) {
+    chain = [
+      '/bin/sh',
+      '-c',
+      'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"',
+      'gatehouse-sandbox',
+      ...procs,
+      '--',
+      ...chain,
+    ];
+  }
+  return chain;
 }
 
 export class SandboxHost {
@@ -243,7 +495,7 @@ export class SandboxHost {
         exited: async () => registry.remove(id),
       };
     }
-    const plan = await this.#sandboxed(cfg, tenant, id);
+    const plan = await this.#sandboxed(cfg, cfg.sandbox, tenant, id);
     entry.groups = plan.groups;
     return {
       ...base,
@@ -255,220 +507,88 @@ export class SandboxHost {
     };
   }
 
-  async #sandboxed(
-    cfg: StdioServerConfig,
-    tenant: string,
-    id: string,
-  ): Promise<Omit<Launch, 'started' | 'exited'> & { groups: string[]; cleanup(): Promise<void> }> {
-    if (!seccompSupported())
-      throw new Error(
-        `server \`${cfg.name}\` is sandboxed, but no seccomp filter exists for architecture \`${process.arch}\``,
-      );
-    const sb = cfg.sandbox!;
-    const bwrap = findExecutable('bwrap');
-    if (!bwrap) throw new Error(sandboxUnavailable(cfg.name));
-    const prlimit = findExecutable('prlimit');
-    const setpriv = findExecutable('setpriv');
-    if (!prlimit || !setpriv)
-      throw new Error(
-        `server \`${cfg.name}\` is sandboxed, but prlimit and setpriv (util-linux) are not both installed`,
-      );
+  /** Bubblewrap around the server, within its limits, with its egress proxy when it has an allowlist. */
+  async #sandboxed(cfg: StdioServerConfig, sb: SandboxConfig, tenant: string, id: string): Promise<SandboxedLaunch> {
+    const tools = sandboxTools(cfg.name);
     const { uid, gid } = sandboxUser(cfg);
-    // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
-    const where = real(cfg.cwd ?? process.cwd());
-    const cwd = where === '/' || where === real(homedir()) || system(where) ? undefined : where;
-    const env = stdioEnv(cfg);
-    const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
-    if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
-
-    // What the server may see: read-only unless declared writable; deeper paths mounted later win.
-    const ro = new Set<string>();
-    const rw = new Set<string>((sb.paths?.write ?? []).map(real));
-    const nodePrefix = dirname(dirname(real(process.execPath)));
-    if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
-    for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
-    for (const a of cfg.args ?? []) {
-      if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
-      const p = resolve(cwd ?? process.cwd(), a);
-      if (existsSync(p) && statSync(p).isFile() && !system(p)) ro.add(packageRoot(real(p)));
-    }
-    if (cwd) ro.add(cwd);
-    for (const p of sb.paths?.read ?? []) ro.add(real(p));
-    for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
-      if (inside(p, this.stateDir)) {
-        throw new Error(
-          `server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`,
-        );
-      }
-    }
-    // A writable folder that does not exist yet is made for the server's user.
-    for (const p of rw) {
-      if (existsSync(p)) continue;
-      mkdirSync(dirname(p), { recursive: true, mode: 0o755 }); // parents the sandbox user can enter
-      mkdirSync(p, { mode: 0o700 });
-      if (process.getuid?.() === 0) chownSync(p, uid, gid);
-    }
-    for (const p of rw) ro.delete(p);
-
-    const args: string[] = [
-      '--unshare-user',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--unshare-uts',
-      '--unshare-cgroup-try',
-    ];
+    const { cwd, env, command } = serverProgram(cfg);
+    const { ro, rw } = visiblePaths(cfg, sb, command, cwd, this.stateDir);
+    makeWritableFolders(rw, uid, gid);
     const net = sb.network ?? 'none';
-    if (net !== 'host') args.push('--unshare-net');
-    args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'sandbox');
-    args.push('--ro-bind', '/usr', '/usr');
-    for (const d of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
-      let st;
-      try {
-        st = statSync(d, { throwIfNoEntry: false });
-      } catch {
-        continue;
-      }
-      if (!st) continue;
-      const target = real(d);
-      if (target !== d && inside(target, '/usr')) args.push('--symlink', target, d);
-      else args.push('--ro-bind', d, d);
-    }
-    for (const e of ETC) args.push('--ro-bind-try', e, e);
-    if (net === 'host') args.push('--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf');
-    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/run');
-
-    const fds: Buffer[] = [seccompProgram()];
-    const data = (content: string | Buffer, dest: string, perms = '0444') => {
-      fds.push(Buffer.from(content));
-      args.push('--perms', perms, '--ro-bind-data', String(2 + fds.length), dest);
-    };
-
-    data(
-      `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/usr/sbin/nologin\n`,
-      '/etc/passwd',
-    );
-    data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
-
-    const byDepth = (a: string, b: string) => a.split(sep).length - b.split(sep).length || a.localeCompare(b);
-    const binds = [
-      ...[...ro].map((p) => ['--ro-bind', p] as const),
-      ...[...rw].map((p) => ['--bind', p] as const),
-    ].sort((a, b) => byDepth(a[1], b[1]));
-    for (const [how, p] of binds) {
-      if (!existsSync(p)) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` does not exist`);
-      // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
-      const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
-      if (blocked)
-        throw new Error(
-          `server \`${cfg.name}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`,
-        );
-      args.push(how, p, p);
-    }
-    // Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files.
-    const shown = [...ro, ...rw];
-    const masks: string[] = [];
-    if (shown.some((p) => inside(this.stateDir, p))) masks.push(this.stateDir);
-    const home = real(homedir());
-    for (const f of SECRET_FILES) {
-      const p = join(home, f);
-      if (existsSync(p) && shown.some((s) => inside(p, s))) masks.push(p);
-    }
-    for (const s of shown) if (existsSync(join(s, '.env')) && !rw.has(s)) masks.push(join(s, '.env'));
-    for (const m of masks) {
-      if (statSync(m).isDirectory()) args.push('--tmpfs', m, '--remount-ro', m);
-      else data('', m); // an empty file in its place
-    }
-
-    // Secrets: environment variables, or files under /run/secrets (and <NAME>_FILE naming each).
-    const secretNames = Object.keys(cfg.credentials?.env ?? {});
-    if ((sb.secrets ?? 'env') === 'file') {
-      for (const k of secretNames) {
-        if (env[k] === undefined) continue;
-        data(env[k], `/run/secrets/${k}`, '0400');
-        env[`${k}_FILE`] = `/run/secrets/${k}`;
-        delete env[k];
-      }
-    }
-    env.HOME = '/tmp';
-    env.TMPDIR = '/tmp';
-    env.USER = 'sandbox';
-    env.LOGNAME = 'sandbox';
+    const b = new BwrapCommand(baseArgs(net));
+    userFiles(b, uid, gid);
+    bindPaths(b, cfg.name, ro, rw, uid, gid);
+    maskSecrets(b, ro, rw, this.stateDir);
+    secretsAndHome(b, cfg, sb, env);
 
     const limits = limitsOf(cfg);
     const backend = limitBackend();
     const groups = backend.kind === 'rlimit' ? { dirs: [], procs: [] } : createGroups(backend, id, limits);
-    let proxy: EgressProxy | undefined;
-    let proxyDir: string | undefined;
-    const cleanup = async () => {
-      await proxy?.close();
-      if (proxyDir) rmSync(proxyDir, { recursive: true, force: true });
-      await removeGroups(groups.dirs);
-    };
+    const held: Held = { groups: groups.dirs };
     let inner = [command, ...(cfg.args ?? [])];
-    // With an allowlist, the server's only way out: a proxy in the gateway behind a socket in the sandbox.
     if (typeof net === 'object') {
       try {
-        proxyDir = join(this.#runDir, id.slice(-12));
-        mkdirSync(proxyDir, { mode: 0o700 });
-        const socket = join(proxyDir, 'egress.sock');
-        proxy = new EgressProxy(socket, net.allow, (r) => this.#refused(cfg.name, tenant, r));
-        await proxy.listen();
-        if (process.getuid?.() === 0) chownSync(proxyDir, uid, gid), chownSync(socket, uid, gid);
-        args.push('--ro-bind', proxyDir, '/run/gatehouse');
-        data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
-        inner = [
-          real(process.execPath),
-          '/run/gatehouse-relay.mjs',
-          String(PROXY_PORT),
-          '/run/gatehouse/egress.sock',
-          ...inner,
-        ];
-        const url = `http://127.0.0.1:${PROXY_PORT}`;
-        Object.assign(env, {
-          HTTP_PROXY: url,
-          HTTPS_PROXY: url,
-          ALL_PROXY: url,
-          http_proxy: url,
-          https_proxy: url,
-          all_proxy: url,
-          NO_PROXY: '',
-          no_proxy: '',
-          NODE_USE_ENV_PROXY: '1',
+        inner = await this.#openEgress(held, b, env, inner, {
+          server: cfg.name,
+          tenant,
+          id,
+          allow: net.allow,
+          uid,
+          gid,
         });
       } catch (err) {
-        await cleanup();
+        await release(held);
         throw err;
       }
     }
     // The root bubblewrap built is a tmpfs: read-only too, so only /tmp and the declared paths take writes.
-    args.push('--remount-ro', '/', '--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
-
-    // A chain of exec()s, one process id throughout: join the groups (as root), drop to the server's
-    // user, set resource limits, then bubblewrap.
-    let chain = [prlimit, ...rlimitArgs(backend, limits), '--', bwrap, ...args];
-    if (process.getuid?.() === 0 && uid !== 0)
-      chain = [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...chain];
-    if (groups.procs.length) {
-      chain = [
-        '/bin/sh',
-        '-c',
-        'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"',
-        'gatehouse-sandbox',
-        ...groups.procs,
-        '--',
-        ...chain,
-      ];
-    }
+    b.push('--remount-ro', '/', '--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
+    const chain = execChain(tools, rlimitArgs(backend, limits), b.args, { uid, gid }, groups.procs);
     this.#log.debug({ upstream: cfg.name, tenant, limits: backend.kind, uid }, 'starting sandboxed server');
     return {
       command: chain[0],
       args: chain.slice(1),
       env,
       cwd: '/',
-      fds,
+      fds: b.fds,
       groups: groups.dirs,
-      cleanup,
+      cleanup: () => release(held),
     };
+  }
+
+  /**
+   * With an allowlist, the server's only way out: a proxy in the gateway behind a socket in the
+   * sandbox, and a relay inside that the server reaches as its HTTP proxy. Returns the command run
+   * through the relay; what it opens is in `held` as soon as it exists, for the caller to release.
+   */
+  async #openEgress(
+    held: Held,
+    b: BwrapCommand,
+    env: Record<string, string>,
+    inner: string[],
+    o: { server: string; tenant: string; id: string; allow: string[]; uid: number; gid: number },
+  ): Promise<string[]> {
+    const proxyDir = join(this.#runDir, o.id.slice(-12));
+    held.proxyDir = proxyDir;
+    mkdirSync(proxyDir, { mode: 0o700 });
+    const socket = join(proxyDir, 'egress.sock');
+    const proxy = new EgressProxy(socket, o.allow, (r) => this.#refused(o.server, o.tenant, r));
+    held.proxy = proxy;
+    await proxy.listen();
+    if (process.getuid?.() === 0) {
+      chownSync(proxyDir, o.uid, o.gid);
+      chownSync(socket, o.uid, o.gid);
+    }
+    b.push('--ro-bind', proxyDir, '/run/gatehouse');
+    b.data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');
+    Object.assign(env, proxyEnv(`http://127.0.0.1:${PROXY_PORT}`));
+    return [
+      real(process.execPath),
+      '/run/gatehouse-relay.mjs',
+      String(PROXY_PORT),
+      '/run/gatehouse/egress.sock',
+      ...inner,
+    ];
   }
 }
 
@@ -486,14 +606,10 @@ export interface SandboxFacts {
 
 /** Whether `uid`/`gid` may read or enter `path` by its mode bits (root may always). */
 function reachable(path: string, uid: number, gid: number): string | undefined {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return undefined;
-  }
+  const st = statOf(path);
+  if (!st) return undefined;
   if (uid === 0) return 'the servers run as root';
-  const bits = st.uid === uid ? (st.mode >> 6) & 5 : st.gid === gid ? (st.mode >> 3) & 5 : st.mode & 5;
+  const bits = permissionBits(st, uid, gid) & 5;
   if (!bits) return undefined;
   return st.uid === uid ? `uid ${uid} owns it` : `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
 }
