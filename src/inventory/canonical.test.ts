@@ -14,11 +14,31 @@ const base: JsonObject = {
   annotations: { readOnlyHint: true, openWorldHint: false },
 };
 
+interface SchemaDraft {
+  type: string;
+  description?: string;
+  maxLength?: number;
+}
+
+/** `base` as a change edits it: the fields it has, and those a change adds or deletes. */
+interface ToolDraft {
+  name: string;
+  title?: string;
+  description: string;
+  inputSchema: { type: string; properties: Record<string, SchemaDraft>; required: string[] };
+  outputSchema?: { type: string; properties: Record<string, SchemaDraft> };
+  annotations: Record<string, boolean>;
+  execution?: JsonObject;
+  _meta?: JsonObject;
+  icons?: JsonObject[];
+  x_vendor?: string;
+}
+
 /** A deep copy with one change applied: mutations never leak into `base`. */
-function variant(change: (d: any) => void): JsonObject {
-  const d = structuredClone(base);
+function variant(change: (d: ToolDraft) => void): JsonObject {
+  const d = structuredClone(base) as unknown as ToolDraft;
   change(d);
-  return d;
+  return d as unknown as JsonObject;
 }
 
 test('a pin is sha256 over the canonical JSON of the pinned part', () => {
@@ -44,7 +64,7 @@ test('key order and number spelling do not change the pin', () => {
 });
 
 test('any change to a pinned field changes the pin', () => {
-  const changes: Array<[string, (d: any) => void]> = [
+  const changes: Array<[string, (d: ToolDraft) => void]> = [
     ['name', (d) => (d.name = 'read_files')],
     ['title', (d) => (d.title = 'Read file')],
     ['title removed', (d) => delete d.title],
@@ -54,7 +74,7 @@ test('any change to a pinned field changes the pin', () => {
     ['inputSchema: new property', (d) => (d.inputSchema.properties.notes = { type: 'string' })],
     ['inputSchema: required order', (d) => (d.inputSchema.required = ['path', 'x'])],
     ['inputSchema: nested description', (d) => (d.inputSchema.properties.path.description = 'the path')],
-    ['outputSchema', (d) => (d.outputSchema.properties.content.type = 'number')],
+    ['outputSchema', (d) => (d.outputSchema!.properties.content.type = 'number')],
     ['outputSchema removed', (d) => delete d.outputSchema],
     ['annotations: readOnlyHint', (d) => (d.annotations.readOnlyHint = false)],
     ['annotations: new hint', (d) => (d.annotations.destructiveHint = true)],
@@ -71,7 +91,7 @@ test('any change to a pinned field changes the pin', () => {
 });
 
 test('fields outside the pinned set do not change the pin', () => {
-  const extras: Array<[string, (d: any) => void]> = [
+  const extras: Array<[string, (d: ToolDraft) => void]> = [
     ['_meta', (d) => (d._meta = { 'io.example/x': 1 })],
     ['icons', (d) => (d.icons = [{ src: 'https://example.com/i.png' }])],
     ['unknown top-level key', (d) => (d.x_vendor = 'anything')],

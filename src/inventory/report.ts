@@ -35,6 +35,13 @@ export interface InventoryData {
   tools: InventoryTool[];
 }
 
+/** A listed item's status: removed, else disabled with its server, else quarantined (it or its server), else active. */
+function toolStatus(present: boolean, disabled: boolean, quarantined: boolean): InventoryRow['status'] {
+  if (!present) return 'removed';
+  if (disabled) return 'disabled';
+  return quarantined ? 'quarantined' : 'active';
+}
+
 export function inventoryRows(config: Config, data: InventoryData): InventoryRow[] {
   const classes = configuredClasses(config);
   const sep = config.gateway.namespaceSeparator;
@@ -89,7 +96,7 @@ export function inventoryRows(config: Config, data: InventoryData): InventoryRow
         class: cls.class,
         review: cls.source,
         proposed: t.proposedClass as ToolClass,
-        status: !t.present ? 'removed' : s.disabled ? 'disabled' : q || sq ? 'quarantined' : 'active',
+        status: toolStatus(t.present, s.disabled === true, Boolean(q || sq)),
         reason: !t.present ? 'no longer listed by the server' : (q ?? sq ?? ''),
         pin: t.pin.slice(0, 19),
       });

@@ -84,142 +84,202 @@ function snapshotOf(obs: Observation, iPin: string): { digest: string; content: 
 }
 
 function byKey(key: string): (a: JsonObject, b: JsonObject) => number {
-  return (a, b) => (String(a[key]) < String(b[key]) ? -1 : String(a[key]) > String(b[key]) ? 1 : 0);
+  return (a, b) => {
+    const x = String(a[key]);
+    const y = String(b[key]);
+    if (x < y) return -1;
+    return x > y ? 1 : 0;
+  };
 }
 
-/** What one discovery of a server changes. The first discovery of a server accepts what it finds (unless poisoned). */
-export function reconcile(state: InventoryState, obs: Observation, rule: NewToolRule): InventoryChange {
-  const at = obs.at;
-  const events: InventoryEventInput[] = [];
-  const ev = (tool: string | null, kind: string, detail: Record<string, unknown>) =>
-    events.push({ at, server: obs.server, tool, kind, actor: SYSTEM_ACTOR, detail });
-  const firstSight = state.server === undefined;
+type Emit = (tool: string | null, kind: string, detail: Record<string, unknown>) => void;
 
+type ServerAcceptance = Pick<InventoryServer, 'acceptedPin' | 'acceptedInstructions' | 'acceptedBy' | 'acceptedAt'>;
+
+/** What is accepted of a server's instructions: as before, else on first sight what it shows, unless poisoned. */
+function serverAcceptance(
+  prev: InventoryServer | undefined,
+  obs: Observation,
+  iPin: string,
+  poisoned: boolean,
+): ServerAcceptance {
+  if (prev) {
+    const { acceptedPin, acceptedInstructions, acceptedBy, acceptedAt } = prev;
+    return { acceptedPin, acceptedInstructions, acceptedBy, acceptedAt };
+  }
+  if (poisoned) return { acceptedPin: null, acceptedInstructions: null, acceptedBy: null, acceptedAt: null };
+  return {
+    acceptedPin: iPin,
+    acceptedInstructions: obs.instructions ?? null,
+    acceptedBy: SYSTEM_ACTOR,
+    acceptedAt: obs.at,
+  };
+}
+
+/** The server's new record, and the events of its instructions (discovered, changed, quarantined, restored). */
+function reconcileServer(prev: InventoryServer | undefined, obs: Observation, emit: Emit): InventoryServer {
+  const at = obs.at;
   const iPin = instructionsPin(obs.instructions);
   const iFindings = scanInstructions(obs.instructions, { otherTools: obs.otherTools });
-  const prevServer = state.server;
   const server: InventoryServer = {
     server: obs.server,
-    firstSeen: prevServer?.firstSeen ?? at,
+    firstSeen: prev?.firstSeen ?? at,
     lastSeen: at,
     serverInfo: obs.serverInfo ?? null,
     protocolVersion: obs.protocolVersion,
     instructions: obs.instructions ?? null,
     instructionsPin: iPin,
     findings: iFindings,
-    acceptedPin: prevServer ? prevServer.acceptedPin : iFindings.length ? null : iPin,
-    acceptedInstructions: prevServer
-      ? prevServer.acceptedInstructions
-      : iFindings.length
-        ? null
-        : (obs.instructions ?? null),
-    acceptedBy: prevServer ? prevServer.acceptedBy : iFindings.length ? null : SYSTEM_ACTOR,
-    acceptedAt: prevServer ? prevServer.acceptedAt : iFindings.length ? null : at,
+    ...serverAcceptance(prev, obs, iPin, iFindings.length > 0),
   };
-  if (firstSight) ev(null, 'server.discovered', { serverInfo: server.serverInfo, instructionsPin: iPin });
-  else if (prevServer!.instructionsPin !== iPin)
-    ev(null, 'server.instructions_changed', { from: prevServer!.instructionsPin, to: iPin });
+  if (!prev) emit(null, 'server.discovered', { serverInfo: server.serverInfo, instructionsPin: iPin });
+  else if (prev.instructionsPin !== iPin)
+    emit(null, 'server.instructions_changed', { from: prev.instructionsPin, to: iPin });
   const sq = serverQuarantine(server);
-  if (sq && (firstSight || prevServer!.instructionsPin !== iPin || serverQuarantine(prevServer!) === null))
-    ev(null, 'server.quarantined', { reason: sq });
-  if (!sq && prevServer && serverQuarantine(prevServer))
-    ev(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
+  if (sq && (!prev || prev.instructionsPin !== iPin || serverQuarantine(prev) === null))
+    emit(null, 'server.quarantined', { reason: sq });
+  if (!sq && prev && serverQuarantine(prev))
+    emit(null, 'server.restored', { reason: 'the instructions are the accepted ones again' });
+  return server;
+}
 
-  const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
-  const withinGrace = firstSight || at - state.server!.firstSeen < FIRST_SIGHT_GRACE_MS;
-  const tools: InventoryTool[] = [];
-  const seen = new Set<string>();
-  // Tools, then prompts, resource templates and resources under their prefixes: each pinned and
-  // scanned. Listed resources are data more than definitions: new ones are accepted unless poisoned
-  // (their descriptions are scanned, and a changed one is quarantined like any other item).
-  const entries: Array<{
-    name: string;
-    def: JsonObject;
-    pin: string;
-    findings: Finding[];
-    rule: NewToolRule;
-    tool: boolean;
-  }> = [
+/** One tool, prompt, resource template or resource a server lists, pinned and scanned. */
+interface ListedItem {
+  name: string;
+  def: JsonObject;
+  pin: string;
+  findings: Finding[];
+  rule: NewToolRule;
+  tool: boolean;
+}
+
+/**
+ * Tools, then prompts, resource templates and resources under their prefixes: each pinned and
+ * scanned. Listed resources are data more than definitions: new ones are accepted unless poisoned
+ * (their descriptions are scanned, and a changed one is quarantined like any other item).
+ */
+function listedItems(obs: Observation, rule: NewToolRule): ListedItem[] {
+  const opts = { otherTools: obs.otherTools };
+  const item = (name: string, def: JsonObject, itemRule: NewToolRule): ListedItem => ({
+    name,
+    def,
+    pin: itemPin(def),
+    findings: scanItem(def, opts),
+    rule: itemRule,
+    tool: false,
+  });
+  return [
     ...obs.tools.map((def) => ({
       name: String(def.name),
       def,
       pin: toolPin(def),
-      findings: scanTool(def, { otherTools: obs.otherTools }),
+      findings: scanTool(def, opts),
       rule,
       tool: true,
     })),
-    ...obs.prompts.map((def) => ({
-      name: `prompt:${String(def.name)}`,
-      def,
-      pin: itemPin(def),
-      findings: scanItem(def, { otherTools: obs.otherTools }),
-      rule,
-      tool: false,
-    })),
-    ...obs.resourceTemplates.map((def) => ({
-      name: `template:${String(def.uriTemplate)}`,
-      def,
-      pin: itemPin(def),
-      findings: scanItem(def, { otherTools: obs.otherTools }),
-      rule,
-      tool: false,
-    })),
-    ...obs.resources.map((def) => ({
-      name: `resource:${String(def.uri)}`,
-      def,
-      pin: itemPin(def),
-      findings: scanItem(def, { otherTools: obs.otherTools }),
-      rule: 'accept' as NewToolRule,
-      tool: false,
-    })),
+    ...obs.prompts.map((def) => item(`prompt:${String(def.name)}`, def, rule)),
+    ...obs.resourceTemplates.map((def) => item(`template:${String(def.uriTemplate)}`, def, rule)),
+    ...obs.resources.map((def) => item(`resource:${String(def.uri)}`, def, 'accept')),
   ];
-  for (const { name, def, pin, findings, rule: newRule, tool } of entries) {
-    if (seen.has(name)) continue;
-    seen.add(name);
-    const prev = prevTools.get(name);
-    const proposal = tool
-      ? proposeClass(def)
-      : { class: 'READ' as ToolClass, reasons: ['prompts and resources only read'] };
-    // A kind first listed soon after the server's first discovery (servers often register prompts
-    // and templates after they answer) counts as first sight too; later, new is new.
-    const kindPrefix = name.slice(0, name.indexOf(':') + 1);
-    const firstOfKind = !tool && withinGrace && !state.tools.some((x) => x.tool.startsWith(kindPrefix));
-    const acceptNow = !prev && findings.length === 0 && (firstSight || firstOfKind || newRule === 'accept');
-    const t: InventoryTool = {
-      server: obs.server,
-      tool: name,
-      firstSeen: prev?.firstSeen ?? at,
-      lastSeen: at,
-      present: true,
-      pin,
-      def,
-      findings,
-      proposedClass: proposal.class,
-      proposalReasons: proposal.reasons,
-      acceptedPin: prev ? prev.acceptedPin : acceptNow ? pin : null,
-      acceptedDef: prev ? prev.acceptedDef : acceptNow ? def : null,
-      acceptedBy: prev ? prev.acceptedBy : acceptNow ? SYSTEM_ACTOR : null,
-      acceptedAt: prev ? prev.acceptedAt : acceptNow ? at : null,
-      class: prev?.class ?? null,
-      classifiedBy: prev?.classifiedBy ?? null,
-      classifiedAt: prev?.classifiedAt ?? null,
-    };
-    tools.push(t);
-    if (!prev) ev(name, 'tool.discovered', { pin, proposedClass: proposal.class });
-    else if (prev.pin !== pin) ev(name, 'tool.changed', { from: prev.pin, to: pin });
-    else if (!prev.present) ev(name, 'tool.returned', { pin });
-    const q = toolQuarantine(t);
-    const wasQ = prev ? toolQuarantine(prev) : null;
-    if (q && (q !== wasQ || !prev)) ev(name, 'tool.quarantined', { reason: q, findings });
-    if (!q && wasQ) ev(name, 'tool.restored', { reason: 'the definition is the accepted one again' });
+}
+
+/** What a discovery knows when it judges one listed item. */
+interface ItemContext {
+  server: string;
+  at: number;
+  firstSight: boolean;
+  /** Still within the grace after the server's first discovery. */
+  withinGrace: boolean;
+  /** The items stored before this discovery. */
+  known: readonly InventoryTool[];
+  emit: Emit;
+}
+
+type ItemAcceptance = Pick<InventoryTool, 'acceptedPin' | 'acceptedDef' | 'acceptedBy' | 'acceptedAt'>;
+
+/** What is accepted of an item: as before, else what it shows when it is accepted now, else nothing. */
+function itemAcceptance(
+  prev: InventoryTool | undefined,
+  acceptNow: boolean,
+  item: ListedItem,
+  at: number,
+): ItemAcceptance {
+  if (prev) {
+    const { acceptedPin, acceptedDef, acceptedBy, acceptedAt } = prev;
+    return { acceptedPin, acceptedDef, acceptedBy, acceptedAt };
+  }
+  if (!acceptNow) return { acceptedPin: null, acceptedDef: null, acceptedBy: null, acceptedAt: null };
+  return { acceptedPin: item.pin, acceptedDef: item.def, acceptedBy: SYSTEM_ACTOR, acceptedAt: at };
+}
+
+/** An item's new record, and its events (discovered, changed, returned, quarantined, restored). */
+function reconcileItem(item: ListedItem, prev: InventoryTool | undefined, cx: ItemContext): InventoryTool {
+  const { name, def, pin, findings, tool } = item;
+  const proposal = tool
+    ? proposeClass(def)
+    : { class: 'READ' as ToolClass, reasons: ['prompts and resources only read'] };
+  // A kind first listed soon after the server's first discovery (servers often register prompts
+  // and templates after they answer) counts as first sight too; later, new is new.
+  const kindPrefix = name.slice(0, name.indexOf(':') + 1);
+  const firstOfKind = !tool && cx.withinGrace && !cx.known.some((x) => x.tool.startsWith(kindPrefix));
+  const acceptNow = !prev && findings.length === 0 && (cx.firstSight || firstOfKind || item.rule === 'accept');
+  const t: InventoryTool = {
+    server: cx.server,
+    tool: name,
+    firstSeen: prev?.firstSeen ?? cx.at,
+    lastSeen: cx.at,
+    present: true,
+    pin,
+    def,
+    findings,
+    proposedClass: proposal.class,
+    proposalReasons: proposal.reasons,
+    ...itemAcceptance(prev, acceptNow, item, cx.at),
+    class: prev?.class ?? null,
+    classifiedBy: prev?.classifiedBy ?? null,
+    classifiedAt: prev?.classifiedAt ?? null,
+  };
+  if (!prev) cx.emit(name, 'tool.discovered', { pin, proposedClass: proposal.class });
+  else if (prev.pin !== pin) cx.emit(name, 'tool.changed', { from: prev.pin, to: pin });
+  else if (!prev.present) cx.emit(name, 'tool.returned', { pin });
+  const q = toolQuarantine(t);
+  const wasQ = prev ? toolQuarantine(prev) : null;
+  if (q && (q !== wasQ || !prev)) cx.emit(name, 'tool.quarantined', { reason: q, findings });
+  if (!q && wasQ) cx.emit(name, 'tool.restored', { reason: 'the definition is the accepted one again' });
+  return t;
+}
+
+/** What one discovery of a server changes. The first discovery of a server accepts what it finds (unless poisoned). */
+export function reconcile(state: InventoryState, obs: Observation, rule: NewToolRule): InventoryChange {
+  const at = obs.at;
+  const events: InventoryEventInput[] = [];
+  const emit: Emit = (tool, kind, detail) => {
+    events.push({ at, server: obs.server, tool, kind, actor: SYSTEM_ACTOR, detail });
+  };
+  const server = reconcileServer(state.server, obs, emit);
+  const cx: ItemContext = {
+    server: obs.server,
+    at,
+    firstSight: state.server === undefined,
+    withinGrace: state.server === undefined || at - state.server.firstSeen < FIRST_SIGHT_GRACE_MS,
+    known: state.tools,
+    emit,
+  };
+  const prevTools = new Map(state.tools.map((t) => [t.tool, t]));
+  const tools: InventoryTool[] = [];
+  const seen = new Set<string>();
+  for (const item of listedItems(obs, rule)) {
+    if (seen.has(item.name)) continue;
+    seen.add(item.name);
+    tools.push(reconcileItem(item, prevTools.get(item.name), cx));
   }
   for (const prev of state.tools) {
     if (seen.has(prev.tool) || !prev.present) continue;
     tools.push({ ...prev, present: false });
-    ev(prev.tool, 'tool.removed', { pin: prev.pin });
+    emit(prev.tool, 'tool.removed', { pin: prev.pin });
   }
 
-  const snap = snapshotOf(obs, iPin);
+  const snap = snapshotOf(obs, server.instructionsPin);
   return {
     server,
     tools,

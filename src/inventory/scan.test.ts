@@ -313,7 +313,7 @@ test('sanitize removes hidden characters and escapes from every string and key, 
     name: 'read_file',
     description: `Reads\u200b a \u001b[31mfile\u001b[0m\u202E.${tags('steal')}\uFEFF \u001b]0;pwned\u0007done`,
     inputSchema: obj({
-      ['pa\u200bth']: {
+      'pa\u200bth': {
         type: 'string',
         enum: ['a\u2066b', 'c'],
         description: 'Caf\u00e9 \u2705 \u65e5\u672c, tab\tand\nnewline',
@@ -364,7 +364,7 @@ test('sanitize does not let a "__proto__" key become the prototype', () => {
   const out = sanitize(JSON.parse('{"__proto__":{"polluted":true},"a":1}')) as JsonObject;
   assert.equal(Object.getPrototypeOf(out), Object.prototype);
   assert.deepEqual(Object.keys(out), ['__proto__', 'a']);
-  const hidden = sanitize({ ['__pro\u200bto__']: { polluted: true } }) as JsonObject;
+  const hidden = sanitize({ '__pro\u200bto__': { polluted: true } }) as JsonObject;
   assert.equal((hidden as { polluted?: boolean }).polluted, undefined);
 });
 
@@ -397,12 +397,12 @@ test('pathological strings terminate with the right result', () => {
   const cases: Array<[string, string[]]> = [
     [' '.repeat(100_000), []],
     ['<'.repeat(100_000), []],
-    ['< '.repeat(50_000) + 'important', []],
+    [`${'< '.repeat(50_000)}important`, []],
     ['before using this tool '.repeat(5_000), []],
     ['ignore all the '.repeat(10_000), []],
     ['~/'.repeat(50_000), []],
     ['\u001b['.repeat(50_000), ['terminal-escape @ description']],
-    ['a'.repeat(100_000) + '<IMPORTANT>', ['instructions @ description']],
+    [`${'a'.repeat(100_000)}<IMPORTANT>`, ['instructions @ description']],
     ['\u200b'.repeat(100_000), ['hidden-characters @ description']],
   ];
   // Every one of these is also oversized (scan-hostile.test.ts); here only the patterns' results matter.
@@ -413,9 +413,9 @@ test('pathological strings terminate with the right result', () => {
       JSON.stringify(text.slice(0, 12)),
     );
   // ESC ] is a complete two-character escape when no OSC terminator follows.
-  assert.equal(sanitizeText('\u001b]'.repeat(50_000) + 'x'), 'x');
+  assert.equal(sanitizeText(`${'\u001b]'.repeat(50_000)}x`), 'x');
   // An over-long CSI is not a sequence: only the ESC goes; the rest is harmless text.
-  assert.ok(sanitizeText('\u001b[' + '1;'.repeat(50_000) + 'mtext') === '[' + '1;'.repeat(50_000) + 'mtext');
+  assert.ok(sanitizeText(`\u001b[${'1;'.repeat(50_000)}mtext`) === `[${'1;'.repeat(50_000)}mtext`);
 });
 
 test('scanInstructions and summarize', () => {

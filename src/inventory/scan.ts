@@ -40,9 +40,11 @@ const HIDDEN = new RegExp(
   'gu',
 );
 /** ESC and the 8-bit CSI: the start of every ANSI escape sequence. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the scanner's job is to find control characters
 const ESCAPE = /[\u001B\u009B]/g;
 /** A whole ANSI escape sequence (CSI, OSC, or a two-character escape), for sanitising. */
 const ANSI_SEQUENCE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the scanner's job is to find control characters
   /\u001B\[[0-?]{0,32}[ -/]{0,8}[@-~]|\u001B\][^\u0007\u001B]{0,4096}(?:\u0007|\u001B\\)|\u001B[@-Z\\-_]|\u009B[0-?]{0,32}[ -/]{0,8}[@-~]/g;
 
 const INSTRUCTIONS: Array<[RegExp, string]> = [
@@ -89,7 +91,7 @@ export interface ScanOptions {
 }
 
 function describe(ch: string): string {
-  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 function scanText(text: string, where: string, out: Finding[], opts: ScanOptions): void {
@@ -150,10 +152,13 @@ function scanSchema(node: unknown, where: string, out: Finding[], opts: ScanOpti
   if (typeof node === 'string') {
     if (node.length > TEXT_LIMITS.schemaString)
       out.push({ kind: 'oversized', where, detail: `${node.length} characters (at most ${TEXT_LIMITS.schemaString})` });
-    return scanText(node, where, out, opts);
+    scanText(node, where, out, opts);
+    return;
   }
   if (Array.isArray(node)) {
-    node.forEach((v, i) => scanSchema(v, `${where}[${i}]`, out, opts, budget, depth + 1));
+    node.forEach((v, i) => {
+      scanSchema(v, `${where}[${i}]`, out, opts, budget, depth + 1);
+    });
     return;
   }
   if (!node || typeof node !== 'object') return;
@@ -208,7 +213,9 @@ function dedupe(fs: Finding[]): Finding[] {
   const seen = new Set<string>();
   return fs.filter((f) => {
     const k = `${f.kind}|${f.where}|${f.detail}`;
-    return seen.has(k) ? false : (seen.add(k), true);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
   });
 }
 
