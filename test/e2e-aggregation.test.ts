@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { replyOf } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
@@ -150,7 +151,7 @@ test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, o
         method: 'tools/call',
         params: { name: 'cat__regional', arguments: { region, query: 'q' }, _meta: meta },
       }),
-    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    }).then(async (r) => ({ status: r.status, body: await replyOf(r) }));
   const count = () =>
     readFileSync(rec, 'utf8')
       .split('\n')

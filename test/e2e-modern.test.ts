@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import type { Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
@@ -146,7 +147,7 @@ async function raw(
   method: string,
   params: Record<string, unknown>,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Reply }> {
   const res = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -159,13 +160,14 @@ async function raw(
     body: JSON.stringify({ jsonrpc: '2.0', id: 42, method, params }),
   });
   const text = await res.text();
-  const data = text.startsWith('{')
+  // An answer as an event stream is the list of its messages (what `levels` below reads).
+  const data: unknown = text.startsWith('{')
     ? JSON.parse(text)
     : text
         .split('\n')
         .filter((l) => l.startsWith('data: '))
         .map((l) => JSON.parse(l.slice(6)));
-  return { status: res.status, body: data };
+  return { status: res.status, body: data as Reply };
 }
 
 test('modern: a request whose _meta lacks the protocol version is -32602 with HTTP 400', async () => {
@@ -199,8 +201,8 @@ test('modern: log messages are relayed only when the request asks for them, at o
     raw('tools/call', { name: 'rec__log', arguments: {}, _meta: { ...META, ...meta } }, { 'mcp-name': 'rec__log' });
   const levels = (b: unknown) =>
     (Array.isArray(b) ? b : [b])
-      .filter((m: any) => m.method === 'notifications/message')
-      .map((m: any) => m.params.level);
+      .filter((m: Reply) => m.method === 'notifications/message')
+      .map((m: Reply) => m.params?.level);
   assert.deepEqual(levels((await call({})).body), [], 'no logLevel: no log messages');
   assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'info' })).body), ['info', 'error']);
   assert.deepEqual(levels((await call({ 'io.modelcontextprotocol/logLevel': 'debug' })).body), [

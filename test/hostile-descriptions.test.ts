@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import { replyOf, type Reply } from './support/rpc.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 
 let t: TestGateway;
@@ -54,13 +55,13 @@ after(async () => {
   await up?.close();
 });
 
-async function rpc(method: string, params: unknown): Promise<any> {
+async function rpc(method: string, params: unknown): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 2, method, params }),
   });
-  return r.json();
+  return replyOf(r);
 }
 
 test('the 100 kB description, the look-alike name and the credential parameter are held back; the honest tool is served', async () => {

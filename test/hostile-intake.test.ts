@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import type { Reply } from './support/rpc.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 
@@ -31,14 +32,14 @@ after(async () => {
 async function post(
   body: string | Buffer,
   headers: Record<string, string> = {},
-): Promise<{ status: number; json: any; headers: Headers }> {
+): Promise<{ status: number; json: Reply; headers: Headers }> {
   const r = await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, ...headers }, body });
   const text = await r.text();
   let json: unknown = text;
   try {
     json = JSON.parse(text);
   } catch {}
-  return { status: r.status, json, headers: r.headers };
+  return { status: r.status, json: json as Reply, headers: r.headers };
 }
 
 async function session(version = '2025-11-25'): Promise<string> {

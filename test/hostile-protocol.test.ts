@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { startGateway, stdioServer, ROOT, type TestGateway } from './support/gateway.ts';
+import type { Reply } from './support/rpc.ts';
 
 let t: TestGateway;
 const recordFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-rec-')), 'received.jsonl');
 const RECORDER = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
 
 before(async () => {
-  const server = stdioServer('rec', RECORDER) + `    env: { RECORD_FILE: ${JSON.stringify(recordFile)} }\n`;
+  const server = `${stdioServer('rec', RECORDER)}    env: { RECORD_FILE: ${JSON.stringify(recordFile)} }\n`;
   t = await startGateway(server, { gateway: '  maxBodyBytes: 1048576\n' });
 });
 after(async () => t?.close());
@@ -34,7 +35,7 @@ async function post(
   body: string | Buffer,
   headers: Record<string, string> = {},
   path = '/mcp',
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: Reply }> {
   const r = await fetch(`${t.url}${path}`, { method: 'POST', headers: { ...LEGACY, ...headers }, body });
   const text = await r.text();
   let json: unknown;
@@ -43,11 +44,11 @@ async function post(
   } catch {
     json = text;
   }
-  return { status: r.status, json };
+  return { status: r.status, json: json as Reply };
 }
 
 /** node:http, because fetch will not send a Host header of our choosing. */
-function rawPost(body: string, headers: Record<string, string>): Promise<{ status: number; json: any }> {
+function rawPost(body: string, headers: Record<string, string>): Promise<{ status: number; json: Reply }> {
   const url = new URL(`${t.url}/mcp`);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path: '/mcp', method: 'POST', headers }, (res) => {
@@ -86,7 +87,7 @@ test('control: a well-formed modern call reaches the upstream', async () => {
   assert.equal(upstreamCalls().length, before + 1);
 });
 
-const cases: Array<[string, () => Promise<{ status: number; json: any }>, number, number | null]> = [
+const cases: Array<[string, () => Promise<{ status: number; json: Reply }>, number, number | null]> = [
   [
     'foreign Origin',
     () => post(modernCall('rec__record'), { ...modernHeaders('rec__record'), origin: 'http://evil.example' }),

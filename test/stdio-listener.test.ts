@@ -11,11 +11,12 @@ import { PassThrough } from 'node:stream';
 import { serveStdio } from '../src/listeners/stdio.ts';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import type { Reply } from './support/rpc.ts';
 
 let t: TestGateway;
 const input = new PassThrough();
 const output = new PassThrough();
-const lines: any[] = [];
+const lines: Reply[] = [];
 let served: Promise<void>;
 
 before(async () => {
@@ -30,8 +31,7 @@ before(async () => {
   let buf = '';
   output.on('data', (d: Buffer) => {
     buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       lines.push(JSON.parse(buf.slice(0, i)));
       buf = buf.slice(i + 1);
     }
@@ -45,7 +45,7 @@ after(async () => {
 });
 
 const send = (m: unknown) => input.write(`${JSON.stringify(m)}\n`);
-async function waitFor(pred: (m: any) => boolean): Promise<any> {
+async function waitFor(pred: (m: Reply) => unknown): Promise<Reply> {
   return eventually(() => lines.find(pred), { timeoutMs: 10_000, intervalMs: 50 }).catch(() =>
     assert.fail('no such message arrived'),
   );
