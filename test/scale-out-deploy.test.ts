@@ -19,10 +19,42 @@ import { ROOT } from './support/gateway.ts';
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const SERVED = ['/healthz', '/readyz'];
 
+/** The parts of the Kubernetes objects the test reads. */
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: unknown };
+}
+interface Probe {
+  httpGet: { path: string };
+}
+interface Container {
+  readinessProbe: Probe;
+  livenessProbe: Probe;
+  startupProbe: Probe;
+  securityContext: unknown;
+  env: EnvVar[];
+  volumeMounts: Array<{ mountPath: string; readOnly?: boolean }>;
+}
+interface K8sObject {
+  kind: string;
+  data: Record<string, string>;
+  spec: {
+    template: {
+      spec: {
+        containers: Container[];
+        securityContext: { runAsNonRoot: boolean; runAsUser: number };
+        automountServiceAccountToken: boolean;
+      };
+    };
+    strategy: { rollingUpdate: { maxUnavailable: number } };
+  };
+}
+
 test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a restricted security context', () => {
   const docs = parseAllDocuments(read('deploy/kubernetes/gatehouse.yaml'));
   for (const d of docs) assert.deepEqual(d.errors, []);
-  const objs = docs.map((d) => d.toJS() as Record<string, any>);
+  const objs = docs.map((d) => d.toJS() as K8sObject);
   const kinds = objs.map((o) => o.kind);
   assert.deepEqual(kinds.sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
   const cm = objs.find((o) => o.kind === 'ConfigMap')!;
@@ -49,18 +81,18 @@ test('kubernetes: parses; the ConfigMap is a valid config; probes, secrets and a
     capabilities: { drop: ['ALL'] },
   });
   const secretEnv = c.env
-    .filter((e: any) => e.valueFrom?.secretKeyRef)
-    .map((e: any) => e.name)
+    .filter((e) => e.valueFrom?.secretKeyRef)
+    .map((e) => e.name)
     .sort();
   assert.deepEqual(secretEnv, ['DATABASE_URL', 'GATEHOUSE_SECRETS_KEY', 'REDIS_URL']);
   assert.ok(
     !c.env.some(
-      (e: any) => /KEY|URL|TOKEN|SECRET/.test(e.name) && typeof e.value === 'string' && !e.name.startsWith('OTEL_'),
+      (e) => /KEY|URL|TOKEN|SECRET/.test(e.name) && typeof e.value === 'string' && !e.name.startsWith('OTEL_'),
     ),
     'no secret inline',
   );
   // Writable places are volumes; the config is read-only.
-  const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m]));
+  const mounts = Object.fromEntries(c.volumeMounts.map((m) => [m.mountPath, m]));
   assert.equal(mounts['/etc/gatehouse'].readOnly, true);
   assert.equal(config.gateway.stateDir, '/var/lib/gatehouse');
   assert.ok(mounts['/var/lib/gatehouse'] && mounts['/tmp']);
