@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 const CHAOS = join(ROOT, 'test/fixtures/upstreams/chaos-server.ts');
 let t: TestGateway;
@@ -60,10 +61,7 @@ test('an upstream killed mid-call fails that call with -32603 while other caller
 });
 
 test('the dead upstream is restarted and serves again', async () => {
-  for (let i = 0; i < 50; i++) {
-    if (t.gw.upstreams.get('chaos')?.state === 'ready') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(() => t.gw.upstreams.get('chaos')?.state === 'ready');
   const r = await client.callTool({ name: 'chaos__ok', arguments: {} });
   assert.deepEqual(r.content, [{ type: 'text', text: 'ok' }]);
 });
