@@ -91,8 +91,7 @@ export async function handleIncidents(
       const title = str(input.title, 300);
       const reason = str(input.reason, 500);
       const value = kinds.length === 1 ? str(input[kinds[0]]) : undefined;
-      const windowStart =
-        input.since === undefined ? undefined : typeof input.since === 'string' ? parseTime(input.since) : undefined;
+      const windowStart = typeof input.since === 'string' ? parseTime(input.since) : undefined;
       if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined))
         throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
       if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant))

@@ -66,7 +66,10 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
     }
     case 'audit/search': {
-      const num = (k: string) => (query.get(k) === null ? undefined : parseTime(query.get(k)!));
+      const num = (k: string) => {
+        const v = query.get(k);
+        return v === null ? undefined : parseTime(v);
+      };
       const str = (k: string) => query.get(k) ?? undefined;
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
       // A tenant admin searches its own tenant, whatever it asks for.

@@ -118,8 +118,8 @@ function cookiesFor(deps: ConsoleDeps): Promise<ConsoleCookies> {
     base.protocol === 'http:' &&
     (base.hostname === 'localhost' || isLoopback(base.hostname.replace(/^\[|\]$/g, '')))
   );
-  let m = COOKIES.get(deps.store);
-  if (!m) COOKIES.set(deps.store, (m = new Map()));
+  const m = COOKIES.get(deps.store) ?? new Map<boolean, Promise<ConsoleCookies>>();
+  COOKIES.set(deps.store, m);
   let c = m.get(secure);
   if (!c) {
     c = deps.store.approvals.sharedKey('console-session').then((k) => new ConsoleCookies(k, secure));
@@ -395,11 +395,12 @@ async function handleLogin(
     send(res, 404, messagePage(`The console cannot sign you in: ${logins}.`));
     return true;
   }
-  if (!deps.identity.enabled) {
+  const identity = deps.config.identity;
+  if (!deps.identity.enabled || !identity) {
     redirect(res, '/console/inventory');
     return true;
   }
-  const resource = deps.config.identity!.resource;
+  const resource = identity.resource;
   if (path === '/console/login') {
     const i = Number(query.get('with') ?? 0);
     const l = Number.isInteger(i) ? logins[i] : undefined;
@@ -411,7 +412,7 @@ async function handleLogin(
     const { url, pending } = await startLogin(l, i, {
       redirectUri: redirectUri(deps),
       resource,
-      scopes: deps.config.identity!.requiredScopes.mcp ?? [],
+      scopes: identity.requiredScopes.mcp ?? [],
       loginHint: hint,
     });
     redirect(res, url, [cookies.loginCookie(pending)]);
@@ -498,27 +499,15 @@ export async function handleConsole(
   deps: ConsoleDeps,
 ): Promise<void> {
   if (path === CONSOLE_CSS_PATH) {
-    res.writeHead(200, {
-      'content-type': 'text/css; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-      'content-length': Buffer.byteLength(CONSOLE_CSS),
-    });
-    return void res.end(CONSOLE_CSS);
+    sendCss(res);
+    return;
   }
   const cookies = await cookiesFor(deps);
   const query = new URL(req.url ?? '/', 'http://gatehouse.invalid').searchParams;
   try {
     if (req.method === 'GET' && (await handleLogin(req, res, path, deps, cookies, query))) return;
     const w = await who(req, deps, cookies);
-    if ('login' in w) {
-      const logins = consoleLogins(deps.config);
-      if (typeof logins === 'string') return send(res, 404, messagePage(`The console is not available: ${logins}.`));
-      const clear: Record<string, string> = w.clear ? { 'set-cookie': cookies.clearSession() } : {};
-      if (req.method === 'POST')
-        return send(res, 401, loginPage(logins, { problem: 'Sign in first.' }), clear, loginFormAction(logins));
-      return send(res, w.login ? 401 : 200, loginPage(logins, { problem: w.login }), clear, loginFormAction(logins));
-    }
+    if ('login' in w) return signInFirst(req, res, w, deps, cookies);
     const v = w.viewer;
     const wait = (req.method === 'POST' ? LIMITS.actions : LIMITS.pages).take(v.principal.key);
     if (wait) {
@@ -528,54 +517,7 @@ export async function handleConsole(
       });
     }
     const page = path === '/console' || path === '/console/' ? '' : path.slice('/console/'.length);
-    if (req.method === 'POST') {
-      // A present Origin must be ours; the CSRF token (bound to this session) is required either way.
-      const origin = req.headers.origin;
-      if (origin !== undefined && !deps.origins.has(origin))
-        return send(res, 403, messagePage('Refused: this form was sent from another site.'));
-      if (req.headers['sec-fetch-site'] === 'cross-site')
-        return send(res, 403, messagePage('Refused: this form was sent from another site.'));
-      const f = await form(req);
-      if (!cookies.csrfOk(v.session.sid, f.get('csrf')))
-        return send(
-          res,
-          403,
-          messagePage('This form has expired: reload the page and try again.', `/console/${page.split('/')[0]}`),
-        );
-      if (page === 'logout') {
-        if (v.principal.authenticated)
-          await deps.record({
-            kind: 'admin.action',
-            actor: actorOf(v.principal),
-            detail: { action: 'console.logout', via: 'console' },
-          });
-        const logins = consoleLogins(deps.config);
-        return send(
-          res,
-          200,
-          loginPage(typeof logins === 'string' ? [] : logins, { message: 'Signed out.' }),
-          { 'set-cookie': cookies.clearSession() },
-          typeof logins === 'string' ? undefined : loginFormAction(logins),
-        );
-      }
-      const done = await act(page, f, v, deps);
-      if (!done) return send(res, 404, messagePage('No such action.'));
-      const html = await render(
-        done.page,
-        v,
-        deps,
-        cookies,
-        new URLSearchParams(),
-        { kind: done.outcome.ok ? 'ok' : 'err', message: done.outcome.message },
-        done.outcome.ok ? done.outcome.created : undefined,
-      );
-      return send(
-        res,
-        done.outcome.ok ? 200 : 403,
-        html ?? messagePage(done.outcome.message),
-        v.setCookies.length ? { 'set-cookie': v.setCookies } : {},
-      );
-    }
+    if (req.method === 'POST') return await handleAction(req, res, page, v, deps, cookies);
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return send(res, 405, messagePage('Method not allowed.'), { allow: 'GET, POST' });
     if (page === '') return redirect(res, '/console/inventory', v.setCookies);
@@ -584,16 +526,108 @@ export async function handleConsole(
     send(res, 200, html, v.setCookies.length ? { 'set-cookie': v.setCookies } : {});
   } catch (err) {
     if (!(err instanceof GatehouseError) || res.headersSent) throw err;
-    const status =
-      err.code === 'E_UNAUTHENTICATED'
-        ? 401
-        : err.code === 'E_BODY_TOO_LARGE'
-          ? 413
-          : err.code === 'E_INTERNAL'
-            ? 500
-            : 403;
-    send(res, status, messagePage(err.code === 'E_INTERNAL' ? 'Something went wrong.' : err.message));
+    send(
+      res,
+      ERROR_STATUS.get(err.code) ?? 403,
+      messagePage(err.code === 'E_INTERNAL' ? 'Something went wrong.' : err.message),
+    );
   }
+}
+
+/** The HTTP status of a refusal by its code; any other refusal is 403. */
+const ERROR_STATUS = new Map<string, number>([
+  ['E_UNAUTHENTICATED', 401],
+  ['E_BODY_TOO_LARGE', 413],
+  ['E_INTERNAL', 500],
+]);
+
+function sendCss(res: ServerResponse): void {
+  res.writeHead(200, {
+    'content-type': 'text/css; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(CONSOLE_CSS),
+  });
+  res.end(CONSOLE_CSS);
+}
+
+/** No valid session of an admin: the login page, with why (and the stale session cookie cleared). */
+function signInFirst(
+  req: IncomingMessage,
+  res: ServerResponse,
+  w: Extract<Who, { login: string | undefined }>,
+  deps: ConsoleDeps,
+  cookies: ConsoleCookies,
+): void {
+  const logins = consoleLogins(deps.config);
+  if (typeof logins === 'string') {
+    send(res, 404, messagePage(`The console is not available: ${logins}.`));
+    return;
+  }
+  const clear: Record<string, string> = w.clear ? { 'set-cookie': cookies.clearSession() } : {};
+  if (req.method === 'POST')
+    send(res, 401, loginPage(logins, { problem: 'Sign in first.' }), clear, loginFormAction(logins));
+  else send(res, w.login ? 401 : 200, loginPage(logins, { problem: w.login }), clear, loginFormAction(logins));
+}
+
+/** A form sent to the console: from our own site, with this session's CSRF token; sign-out or an action. */
+async function handleAction(
+  req: IncomingMessage,
+  res: ServerResponse,
+  page: string,
+  v: Viewer,
+  deps: ConsoleDeps,
+  cookies: ConsoleCookies,
+): Promise<void> {
+  // A present Origin must be ours; the CSRF token (bound to this session) is required either way.
+  const origin = req.headers.origin;
+  if (origin !== undefined && !deps.origins.has(origin))
+    return send(res, 403, messagePage('Refused: this form was sent from another site.'));
+  if (req.headers['sec-fetch-site'] === 'cross-site')
+    return send(res, 403, messagePage('Refused: this form was sent from another site.'));
+  const f = await form(req);
+  if (!cookies.csrfOk(v.session.sid, f.get('csrf')))
+    return send(
+      res,
+      403,
+      messagePage('This form has expired: reload the page and try again.', `/console/${page.split('/')[0]}`),
+    );
+  if (page === 'logout') return await signOut(res, v, deps, cookies);
+  const done = await act(page, f, v, deps);
+  if (!done) return send(res, 404, messagePage('No such action.'));
+  const html = await render(
+    done.page,
+    v,
+    deps,
+    cookies,
+    new URLSearchParams(),
+    { kind: done.outcome.ok ? 'ok' : 'err', message: done.outcome.message },
+    done.outcome.ok ? done.outcome.created : undefined,
+  );
+  return send(
+    res,
+    done.outcome.ok ? 200 : 403,
+    html ?? messagePage(done.outcome.message),
+    v.setCookies.length ? { 'set-cookie': v.setCookies } : {},
+  );
+}
+
+/** Sign out: recorded for a signed-in person, the session cookie cleared, the login page shown. */
+async function signOut(res: ServerResponse, v: Viewer, deps: ConsoleDeps, cookies: ConsoleCookies): Promise<void> {
+  if (v.principal.authenticated)
+    await deps.record({
+      kind: 'admin.action',
+      actor: actorOf(v.principal),
+      detail: { action: 'console.logout', via: 'console' },
+    });
+  const logins = consoleLogins(deps.config);
+  return send(
+    res,
+    200,
+    loginPage(typeof logins === 'string' ? [] : logins, { message: 'Signed out.' }),
+    { 'set-cookie': cookies.clearSession() },
+    typeof logins === 'string' ? undefined : loginFormAction(logins),
+  );
 }
 
 /**

@@ -120,7 +120,7 @@ function accepts(ranges: Array<{ type: string; q: number }>, type: string): bool
  * refusing it would gain nothing.
  */
 export function acceptsJsonAndSse(accept: string | undefined): { ok: boolean; sse: boolean } {
-  if (!accept || !accept.trim()) return { ok: false, sse: false };
+  if (!accept?.trim()) return { ok: false, sse: false };
   const ranges = mediaRanges(accept);
   const json = accepts(ranges, 'application/json');
   const sse = accepts(ranges, 'text/event-stream');

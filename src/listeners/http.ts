@@ -46,6 +46,23 @@ function json(res: ServerResponse, status: number, body: unknown, type = 'applic
   res.end(text);
 }
 
+/** One upstream in the readiness answer: its open or half-open circuit, ready, still loading, or its state. */
+function upstreamStatus(circuit: string, ready: boolean, state: string): string {
+  if (circuit !== 'closed') return `circuit ${circuit}`;
+  if (ready) return 'ready';
+  if (state === 'ready') return 'loading catalogue';
+  return state;
+}
+
+/**
+ * The HTTP status of an error outside MCP: the wire status, except that a JSON-RPC "200 with an
+ * error" is plain HTTP there, so a refusal of the request is 400 and an internal failure 500.
+ */
+function plainHttpStatus(wireStatus: number, err: unknown): number {
+  if (wireStatus !== 200) return wireStatus;
+  return err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500;
+}
+
 async function readiness(
   deps: HttpDeps,
 ): Promise<{ ready: boolean; store: string; upstreams: Record<string, string> }> {
@@ -60,14 +77,7 @@ async function readiness(
   for (const [name, up] of deps.endpoint().upstreams) {
     const circuit = up.breaker?.state ?? 'closed';
     const ok = deps.upstreamReady(name) && circuit !== 'open';
-    upstreams[name] =
-      circuit !== 'closed'
-        ? `circuit ${circuit}`
-        : ok
-          ? 'ready'
-          : up.state === 'ready'
-            ? 'loading catalogue'
-            : up.state;
+    upstreams[name] = upstreamStatus(circuit, ok, up.state);
     if (!ok) ready = false;
   }
   return { ready, store, upstreams };
@@ -164,12 +174,7 @@ export class HttpListener {
           const w = toWire(err, null, ep.log);
           if (!res.headersSent) {
             for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
-            // Outside MCP a JSON-RPC "200 with an error" is plain HTTP: a refusal of the request is 400.
-            json(
-              res,
-              w.status !== 200 ? w.status : err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500,
-              w.body,
-            );
+            json(res, plainHttpStatus(w.status, err), w.body);
           } else res.end();
         });
       },

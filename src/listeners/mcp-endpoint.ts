@@ -8,7 +8,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, quote } from '../protocol/errors.ts';
-import { classify, success, type JsonObject, type JsonRpcRequest, type RequestId } from '../protocol/jsonrpc.ts';
+import {
+  classify,
+  success,
+  type Classified,
+  type JsonObject,
+  type JsonRpcRequest,
+  type RequestId,
+} from '../protocol/jsonrpc.ts';
 import {
   LEGACY_VERSIONS,
   META,
@@ -16,6 +23,7 @@ import {
   declaredVersion,
   isModernVersion,
   isSupportedVersion,
+  requestedLogLevel,
 } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { paramHeaderProblem } from '../protocol/param-headers.ts';
@@ -70,6 +78,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Answered before dispatch: an error that is "200 + JSON-RPC error" inside a call is a 4xx here. */
+function preDispatchStatus(wireStatus: number, rpcCode: number): number {
+  if (wireStatus !== 200) return wireStatus;
+  return rpcCode === -32601 ? 404 : 400;
+}
+
 function sendError(
   res: ServerResponse,
   err: unknown,
@@ -78,13 +92,29 @@ function sendError(
   headers: Record<string, string> = {},
 ): void {
   const w = toWire(err, id, log);
-  // Answered before dispatch: an error that is "200 + JSON-RPC error" inside a call is a 4xx here.
-  const status = w.status === 200 ? (w.body.error.code === -32601 ? 404 : 400) : w.status;
+  const status = preDispatchStatus(w.status, w.body.error.code);
   const body = JSON.stringify(w.body);
-  if (res.headersSent) return void res.end();
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
+
+/** Who is calling which endpoint, with the session the request names (if any). */
+interface Caller {
+  scope: string;
+  principal: Principal;
+  sessionId: string | undefined;
+}
+
+/** The id of the request being answered, once known, for the error response. */
+interface Answering {
+  id: RequestId | null;
+}
+
+type Call = Extract<Classified, { kind: 'request' | 'notification' }>;
 
 export async function handleMcp(
   req: IncomingMessage,
@@ -92,7 +122,7 @@ export async function handleMcp(
   scope: string,
   deps: EndpointDeps,
 ): Promise<void> {
-  let id: RequestId | null = null;
+  const answering: Answering = { id: null };
   try {
     checkHost(header(req, 'host'), deps.hosts);
     checkOrigin(header(req, 'origin'), deps.origins);
@@ -102,124 +132,158 @@ export async function handleMcp(
       throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
     if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
-    if (req.method === 'DELETE') {
-      if (!sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-      const s = await deps.sessions.get(sessionId, principal.key, scope);
-      await deps.sessions.delete(s);
-      res.writeHead(204).end();
-      return;
-    }
+    if (req.method === 'DELETE') return await deleteSession(res, { scope, principal, sessionId }, deps);
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-
-    checkMediaType(header(req, 'content-type'), header(req, 'content-encoding'));
-    const accept = acceptsJsonAndSse(header(req, 'accept'));
-    if (!accept.ok) throw new GatehouseError('E_NOT_ACCEPTABLE');
-    const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
-    const parsed = parseStrictJson(text, deps.maxJsonDepth);
-    if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
-    const c = classify(parsed);
-    if (c.kind === 'invalid') {
-      id = c.id;
-      throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
-    }
-    if (c.kind === 'request') id = c.msg.id;
-    const versionHeader = header(req, 'mcp-protocol-version');
-
-    if (c.kind === 'response') {
-      // A legacy client answering one of our server->client requests.
-      if (!sessionId) throw new GatehouseError('E_SESSION_REQUIRED');
-      const s = await deps.sessions.get(sessionId, principal.key, scope);
-      const answer = 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result };
-      if (c.msg.id !== null) s.answer(c.msg.id, answer);
-      res.writeHead(202).end();
-      return;
-    }
-
-    const msg = c.msg;
-    const params = msg.params;
-    const declared = declaredVersion(params);
-    // Modern: the body's _meta names a version, or the header names a modern one, or it is server/discover.
-    const modern = declared !== undefined || isModernVersion(versionHeader) || msg.method === 'server/discover';
-
-    if (modern) {
-      checkModernHeaders(req, msg.method, params, declared, versionHeader);
-      if (msg.method === 'tools/call') checkParamHeaders(req, params, scope, deps);
-      if (c.kind === 'notification') return void res.writeHead(202).end();
-      deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'modern');
-      if (msg.method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
-      const meta = (params?._meta ?? {}) as JsonObject;
-      const ctx = makeContext(
-        res,
-        c.msg as JsonRpcRequest,
-        scope,
-        principal,
-        'modern',
-        declared ?? LEGACY_VERSIONS[0],
-        meta,
-      );
-      if (msg.method === 'subscriptions/listen') return deps.subscriptions.listen(res, c.msg as JsonRpcRequest, scope);
-      return await answer(res, ctx, msg.method, params, accept.sse, deps);
-    }
-
-    // Legacy era.
-    if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
-      throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`, {
-        supported: SUPPORTED_VERSIONS,
-        requested: versionHeader,
-      });
-    }
-    if (msg.method === 'initialize') {
-      if (c.kind !== 'request')
-        throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
-      return await initialize(res, c.msg as JsonRpcRequest, scope, principal, deps);
-    }
-    if (!sessionId)
-      throw new GatehouseError(
-        'E_SESSION_REQUIRED',
-        'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)',
-      );
-    const session = await deps.sessions.get(sessionId, principal.key, scope);
-    // After initialize the header names the negotiated version (clients SHOULD send it); an earlier
-    // legacy version is served as the spec's conformance suite expects, a later or a modern one never:
-    // a session cannot talk itself into behaviour it did not negotiate. (Versions are dates: they sort.)
-    if (
-      versionHeader !== undefined &&
-      (versionHeader > session.record.protocolVersion ||
-        !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))
-    ) {
-      throw new GatehouseError(
-        'E_PROTOCOL_VERSION',
-        `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`,
-        { supported: [session.record.protocolVersion], requested: versionHeader },
-      );
-    }
-    const sessionHeaders = { 'mcp-session-id': session.id };
-    if (c.kind === 'notification') {
-      onLegacyNotification(session, msg.method, params);
-      res.writeHead(202, sessionHeaders).end();
-      return;
-    }
-    deps.metrics.recordRequest(msg.method, KNOWN_METHODS.has(msg.method), 'legacy');
-    const ctx = makeContext(
-      res,
-      c.msg as JsonRpcRequest,
-      scope,
-      principal,
-      'legacy',
-      session.record.protocolVersion,
-      (params?._meta ?? {}) as JsonObject,
-      session,
-    );
-    return await answer(res, ctx, msg.method, params, accept.sse, deps, sessionHeaders);
+    await handlePost(req, res, { scope, principal, sessionId }, deps, answering);
   } catch (err) {
     if (err instanceof GatehouseError && (err.code === 'E_BODY_TOO_LARGE' || err.code === 'E_REQUEST_TIMEOUT')) {
       // Answer 413 first, then discard what the client is still sending (bounded), then hang up.
-      sendError(res, err, id, deps.log, { connection: 'close' });
+      sendError(res, err, answering.id, deps.log, { connection: 'close' });
       req.resume();
       setTimeout(() => req.destroy(), 5000).unref();
       return;
     }
-    sendError(res, err, id, deps.log, deps.identity.challenge(err));
+    sendError(res, err, answering.id, deps.log, deps.identity.challenge(err));
+  }
+}
+
+/** DELETE ends the caller's own legacy session. */
+async function deleteSession(res: ServerResponse, caller: Caller, deps: EndpointDeps): Promise<void> {
+  if (!caller.sessionId) throw new GatehouseError('E_METHOD_NOT_ALLOWED');
+  const s = await deps.sessions.get(caller.sessionId, caller.principal.key, caller.scope);
+  await deps.sessions.delete(s);
+  res.writeHead(204).end();
+}
+
+/** A POSTed message: read strictly, then answered in the era it belongs to. */
+async function handlePost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: Caller,
+  deps: EndpointDeps,
+  answering: Answering,
+): Promise<void> {
+  checkMediaType(header(req, 'content-type'), header(req, 'content-encoding'));
+  const accept = acceptsJsonAndSse(header(req, 'accept'));
+  if (!accept.ok) throw new GatehouseError('E_NOT_ACCEPTABLE');
+  const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+  const parsed = parseStrictJson(text, deps.maxJsonDepth);
+  if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
+  const c = classify(parsed);
+  if (c.kind === 'invalid') {
+    answering.id = c.id;
+    throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
+  }
+  if (c.kind === 'request') answering.id = c.msg.id;
+  const versionHeader = header(req, 'mcp-protocol-version');
+
+  if (c.kind === 'response') {
+    // A legacy client answering one of our server->client requests.
+    if (!caller.sessionId) throw new GatehouseError('E_SESSION_REQUIRED');
+    const s = await deps.sessions.get(caller.sessionId, caller.principal.key, caller.scope);
+    const answer = 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result };
+    if (c.msg.id !== null) s.answer(c.msg.id, answer);
+    res.writeHead(202).end();
+    return;
+  }
+
+  const declared = declaredVersion(c.msg.params);
+  // Modern: the body's _meta names a version, or the header names a modern one, or it is server/discover.
+  const modern = declared !== undefined || isModernVersion(versionHeader) || c.msg.method === 'server/discover';
+  if (modern) return await handleModern(req, res, c, caller, { declared, versionHeader, sse: accept.sse }, deps);
+  return await handleLegacy(res, c, caller, { versionHeader, sse: accept.sse }, deps);
+}
+
+/** A 2026-07-28 message: stateless, its Mcp-* headers checked against the body. */
+async function handleModern(
+  req: IncomingMessage,
+  res: ServerResponse,
+  c: Call,
+  caller: Caller,
+  o: { declared: string | undefined; versionHeader: string | undefined; sse: boolean },
+  deps: EndpointDeps,
+): Promise<void> {
+  const { method, params } = c.msg;
+  checkModernHeaders(req, method, params, o.declared, o.versionHeader);
+  if (method === 'tools/call') checkParamHeaders(req, params, caller.scope, deps);
+  if (c.kind === 'notification') {
+    res.writeHead(202).end();
+    return;
+  }
+  deps.metrics.recordRequest(method, KNOWN_METHODS.has(method), 'modern');
+  if (method === 'initialize') throw new GatehouseError('E_METHOD_NOT_FOUND');
+  const meta = (params?._meta ?? {}) as JsonObject;
+  const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
+  if (method === 'subscriptions/listen') {
+    deps.subscriptions.listen(res, c.msg, caller.scope);
+    return;
+  }
+  return await answer(res, ctx, method, params, o.sse, deps);
+}
+
+/** A legacy (2025-11-25) message: `initialize`, or one bound to the session it negotiated. */
+async function handleLegacy(
+  res: ServerResponse,
+  c: Call,
+  caller: Caller,
+  o: { versionHeader: string | undefined; sse: boolean },
+  deps: EndpointDeps,
+): Promise<void> {
+  const { method, params } = c.msg;
+  const { versionHeader } = o;
+  if (versionHeader !== undefined && !isSupportedVersion(versionHeader)) {
+    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(versionHeader)}`, {
+      supported: SUPPORTED_VERSIONS,
+      requested: versionHeader,
+    });
+  }
+  if (method === 'initialize') {
+    if (c.kind !== 'request')
+      throw new GatehouseError('E_INVALID_REQUEST', 'invalid request: initialize must be a request');
+    return await initialize(res, c.msg, caller.scope, caller.principal, deps);
+  }
+  if (!caller.sessionId)
+    throw new GatehouseError(
+      'E_SESSION_REQUIRED',
+      'mcp-session-id header required (or send the 2026-07-28 `_meta` fields)',
+    );
+  const session = await deps.sessions.get(caller.sessionId, caller.principal.key, caller.scope);
+  checkSessionVersion(session, versionHeader);
+  const sessionHeaders = { 'mcp-session-id': session.id };
+  if (c.kind === 'notification') {
+    onLegacyNotification(session, method, params);
+    res.writeHead(202, sessionHeaders).end();
+    return;
+  }
+  deps.metrics.recordRequest(method, KNOWN_METHODS.has(method), 'legacy');
+  const ctx = makeContext(
+    res,
+    c.msg,
+    caller.scope,
+    caller.principal,
+    'legacy',
+    session.record.protocolVersion,
+    (params?._meta ?? {}) as JsonObject,
+    session,
+  );
+  return await answer(res, ctx, method, params, o.sse, deps, sessionHeaders);
+}
+
+/**
+ * After initialize the header names the negotiated version (clients SHOULD send it); an earlier
+ * legacy version is served as the spec's conformance suite expects, a later or a modern one never:
+ * a session cannot talk itself into behaviour it did not negotiate. (Versions are dates: they sort.)
+ */
+function checkSessionVersion(session: LiveSession, versionHeader: string | undefined): void {
+  if (
+    versionHeader !== undefined &&
+    (versionHeader > session.record.protocolVersion || !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))
+  ) {
+    throw new GatehouseError(
+      'E_PROTOCOL_VERSION',
+      `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`,
+      { supported: [session.record.protocolVersion], requested: versionHeader },
+    );
   }
 }
 
@@ -319,12 +383,7 @@ function makeContext(
     outlet: { notify: () => {} },
     signal: abort.signal,
     progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-    logLevel:
-      era === 'modern'
-        ? typeof meta[META.logLevel] === 'string'
-          ? (meta[META.logLevel] as string)
-          : undefined
-        : session?.logLevel,
+    logLevel: era === 'modern' ? requestedLogLevel(meta) : session?.logLevel,
   };
   controllers.set(ctx, abort);
   return ctx;

@@ -14,7 +14,7 @@ import {
   type JsonRpcRequest,
   type RequestId,
 } from '../protocol/jsonrpc.ts';
-import { META, declaredVersion, isModernVersion } from '../protocol/era.ts';
+import { META, declaredVersion, isModernVersion, requestedLogLevel } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
@@ -38,19 +38,98 @@ const LOCAL_USER: Principal = {
 };
 
 export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
-  const out: MessageSink = {
-    send: (m: JsonRpcMessage) => void output.write(`${JSON.stringify(m)}\n`),
-    closed: false,
-    close: () => {},
-  };
-  let session: LiveSession | undefined;
-  let detach: (() => void) | undefined;
-  const inFlight = new Map<RequestId, AbortController>();
+  const client = new StdioClient(output, scope, deps);
+  return new Promise((resolve) => {
+    // Lines are cut on bytes and decoded whole and strictly: a line that is not UTF-8 is a parse
+    // error, never decoded with U+FFFD and executed as something the client did not send.
+    splitLines(
+      input,
+      () => deps().maxBodyBytes,
+      (bytes) => client.line(bytes),
+      () => client.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body),
+    );
+    input.on('end', () => {
+      client.close();
+      resolve();
+    });
+  });
+}
 
-  const handle = async (line: string): Promise<void> => {
+/**
+ * Cut `input` into lines on newline bytes and hand each line's bytes to `onLine`; a line that grows
+ * past `max()` bytes before its newline ends is dropped, and `onTooLong` told.
+ */
+function splitLines(input: Readable, max: () => number, onLine: (bytes: Buffer) => void, onTooLong: () => void): void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  input.on('data', (chunk: Buffer | string) => {
+    let b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a)) {
+      const whole = parts.length ? Buffer.concat([...parts, b.subarray(0, i)]) : b.subarray(0, i);
+      parts = [];
+      size = 0;
+      b = b.subarray(i + 1);
+      onLine(whole);
+    }
+    if (b.length) {
+      parts.push(b);
+      size += b.length;
+    }
+    if (size > max()) {
+      parts = [];
+      size = 0;
+      onTooLong();
+    }
+  });
+}
+
+/** One client on stdin/stdout: its legacy session once it sends `initialize`, and its requests in flight. */
+class StdioClient {
+  readonly #out: MessageSink;
+  readonly #scope: string;
+  readonly #deps: () => EndpointDeps;
+  readonly #inFlight = new Map<RequestId, AbortController>();
+  #session: LiveSession | undefined;
+  #detach: (() => void) | undefined;
+
+  constructor(output: Writable, scope: string, deps: () => EndpointDeps) {
+    this.#out = {
+      send: (m: JsonRpcMessage) => {
+        output.write(`${JSON.stringify(m)}\n`);
+      },
+      closed: false,
+      close: () => {},
+    };
+    this.#scope = scope;
+    this.#deps = deps;
+  }
+
+  send(m: JsonRpcMessage): void {
+    this.#out.send(m);
+  }
+
+  /** One line's bytes, decoded strictly, then handled; a blank line is ignored. */
+  line(bytes: Buffer): void {
+    let text: string;
+    try {
+      text = UTF8.decode(bytes).trim();
+    } catch {
+      this.send(toWire(new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8'), null).body);
+      return;
+    }
+    if (text) void this.#handle(text);
+  }
+
+  /** The input has ended: cancel what is in flight and leave the session's fan-out. */
+  close(): void {
+    for (const a of this.#inFlight.values()) a.abort();
+    this.#detach?.();
+  }
+
+  async #handle(line: string): Promise<void> {
     let id: RequestId | null = null;
     try {
-      const parsed = parseStrictJson(line, deps().maxJsonDepth);
+      const parsed = parseStrictJson(line, this.#deps().maxJsonDepth);
       if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
       const c = classify(parsed);
       if (c.kind === 'invalid') {
@@ -59,114 +138,101 @@ export function serveStdio(input: Readable, output: Writable, scope: string, dep
       }
       if (c.kind === 'response') {
         if (c.msg.id !== null)
-          session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
+          this.#session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
         return;
       }
       if (c.kind === 'notification') {
-        if (c.msg.method === 'notifications/cancelled') inFlight.get(c.msg.params?.requestId as RequestId)?.abort();
+        if (c.msg.method === 'notifications/cancelled')
+          this.#inFlight.get(c.msg.params?.requestId as RequestId)?.abort();
         return;
       }
-      const req: JsonRpcRequest = c.msg;
-      id = req.id;
-      const declared = declaredVersion(req.params);
-      const modern = req.method !== 'initialize' && (declared !== undefined || req.method === 'server/discover');
-      if (req.method === 'initialize') {
-        return out.send(
-          success(
-            req.id,
-            initialize(req, scope, deps(), (s) => {
-              detach?.();
-              session = s;
-              s.stream = out; // list_changed and resource updates are written to stdout like everything else
-              detach = deps().sessions.attachLocal(s);
-            }),
-          ),
-        );
-      }
-      if (modern && declared !== undefined && !isModernVersion(declared))
-        throw new GatehouseError('E_PROTOCOL_VERSION');
-      if (!modern && !session) throw new GatehouseError('E_NOT_INITIALIZED');
-      const abort = new AbortController();
-      inFlight.set(req.id, abort);
-      const meta = (req.params?._meta ?? {}) as JsonObject;
-      const token = meta.progressToken;
-      const ctx: RequestContext = {
-        era: modern ? 'modern' : 'legacy',
-        protocolVersion: modern ? (declared ?? '2026-07-28') : session!.record.protocolVersion,
-        scope,
-        requestId: req.id,
-        traceId: randomUUID(),
-        principal: LOCAL_USER,
-        clientCapabilities: (modern
-          ? (meta[META.clientCapabilities] ?? {})
-          : session!.record.clientCapabilities) as JsonObject,
-        clientInfo: (modern ? (meta[META.clientInfo] ?? {}) : session!.record.clientInfo) as JsonObject,
-        session: modern ? undefined : session,
-        outlet: {
-          notify: (n) => out.send(n),
-          ask: modern ? undefined : (m, p, signal) => session!.ask(out, m, p, signal),
-        },
-        signal: abort.signal,
-        progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-        logLevel: modern
-          ? typeof meta[META.logLevel] === 'string'
-            ? (meta[META.logLevel] as string)
-            : undefined
-          : session!.logLevel,
-      };
-      try {
-        let result = await dispatch(ctx, req.method, req.params, deps());
-        if (modern && result.resultType === undefined) result = { resultType: 'complete', ...result };
-        out.send(success(req.id, result));
-      } finally {
-        inFlight.delete(req.id);
-      }
+      id = c.msg.id;
+      await this.#request(c.msg);
     } catch (err) {
       if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST')
-        out.send(toWire(err, id, deps().log).body);
+        this.send(toWire(err, id, this.#deps().log).body);
     }
-  };
+  }
 
-  return new Promise((resolve) => {
-    // Lines are cut on bytes and decoded whole and strictly: a line that is not UTF-8 is a parse
-    // error, never decoded with U+FFFD and executed as something the client did not send.
-    let parts: Buffer[] = [];
-    let size = 0;
-    const line = (bytes: Buffer) => {
-      let text: string;
-      try {
-        text = UTF8.decode(bytes).trim();
-      } catch {
-        return out.send(toWire(new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8'), null).body);
-      }
-      if (text) void handle(text);
+  async #request(req: JsonRpcRequest): Promise<void> {
+    if (req.method === 'initialize') {
+      this.send(success(req.id, this.#initialize(req)));
+      return;
+    }
+    const declared = declaredVersion(req.params);
+    const modern = declared !== undefined || req.method === 'server/discover';
+    if (modern && declared !== undefined && !isModernVersion(declared)) throw new GatehouseError('E_PROTOCOL_VERSION');
+    let session: LiveSession | undefined;
+    if (!modern) {
+      session = this.#session;
+      if (!session) throw new GatehouseError('E_NOT_INITIALIZED');
+    }
+    const abort = new AbortController();
+    this.#inFlight.set(req.id, abort);
+    const ctx = this.#context(req, abort.signal, session, declared);
+    try {
+      let result = await dispatch(ctx, req.method, req.params, this.#deps());
+      if (modern && result.resultType === undefined) result = { resultType: 'complete', ...result };
+      this.send(success(req.id, result));
+    } finally {
+      this.#inFlight.delete(req.id);
+    }
+  }
+
+  #initialize(req: JsonRpcRequest): JsonObject {
+    return initialize(req, this.#scope, this.#deps(), (s) => {
+      this.#detach?.();
+      this.#session = s;
+      s.stream = this.#out; // list_changed and resource updates are written to stdout like everything else
+      this.#detach = this.#deps().sessions.attachLocal(s);
+    });
+  }
+
+  /** A request's context: stateless from its `_meta` (modern), or from the session it belongs to (legacy). */
+  #context(
+    req: JsonRpcRequest,
+    signal: AbortSignal,
+    session: LiveSession | undefined,
+    declared: string | undefined,
+  ): RequestContext {
+    const out = this.#out;
+    const meta = (req.params?._meta ?? {}) as JsonObject;
+    const token = meta.progressToken;
+    const common = {
+      scope: this.#scope,
+      requestId: req.id,
+      traceId: randomUUID(),
+      principal: LOCAL_USER,
+      signal,
+      progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
     };
-    input.on('data', (chunk: Buffer | string) => {
-      let b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-      let i: number;
-      while ((i = b.indexOf(0x0a)) >= 0) {
-        const whole = parts.length ? Buffer.concat([...parts, b.subarray(0, i)]) : b.subarray(0, i);
-        parts = [];
-        size = 0;
-        b = b.subarray(i + 1);
-        line(whole);
-      }
-      if (b.length) {
-        parts.push(b);
-        size += b.length;
-      }
-      if (size > deps().maxBodyBytes) {
-        parts = [];
-        size = 0;
-        out.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body);
-      }
-    });
-    input.on('end', () => {
-      for (const a of inFlight.values()) a.abort();
-      detach?.();
-      resolve();
-    });
-  });
+    if (!session) {
+      return {
+        ...common,
+        era: 'modern',
+        protocolVersion: declared ?? '2026-07-28',
+        clientCapabilities: (meta[META.clientCapabilities] ?? {}) as JsonObject,
+        clientInfo: (meta[META.clientInfo] ?? {}) as JsonObject,
+        session: undefined,
+        outlet: { notify: (n) => out.send(n), ask: undefined },
+        logLevel: requestedLogLevel(meta),
+      };
+    }
+    return {
+      ...common,
+      era: 'legacy',
+      protocolVersion: session.record.protocolVersion,
+      clientCapabilities: session.record.clientCapabilities as JsonObject,
+      clientInfo: session.record.clientInfo as JsonObject,
+      session,
+      outlet: {
+        notify: (n) => out.send(n),
+        // Asked on the session current when the question is put (a later initialize replaces it).
+        ask: (m, p, s) => (this.#session ?? session).ask(out, m, p, s),
+      },
+      logLevel: session.logLevel,
+    };
+  }
 }
 
 function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {

@@ -32,6 +32,12 @@ export function declaredVersion(params: JsonObject | undefined): string | undefi
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The lowest log level a modern request asks to be relayed, from its _meta (none: no log messages). */
+export function requestedLogLevel(meta: JsonObject): string | undefined {
+  const level = meta[META.logLevel];
+  return typeof level === 'string' ? level : undefined;
+}
+
 export const GATEWAY_INFO = { name: 'gatehouse', title: 'Gatehouse MCP gateway', version: '0.1.0' } as const;
 
 /** The _meta every modern request from the gateway to an upstream carries. */
