@@ -75,13 +75,29 @@ async function call(key: string, name = 'leaky__record'): Promise<{ status: numb
   return { status: r.status, text: await r.text() };
 }
 const ok = (r: { text: string }) => /"result"/.test(r.text) && !/"isError":true/.test(r.text);
+/** What the admin API's incident routes answer: the fields these tests read, by route. */
+interface IncidentAnswer {
+  incident: { id: string };
+  incidents: Array<{ id: string }>;
+  containment: { confirmed: boolean; target: string };
+  credentials: Array<{ ref: string; confirmed: boolean }>;
+  apiKeys: Array<{ name: string }>;
+  skipped: Array<{ ref: string }>;
+  servers: unknown;
+  deliveries: unknown;
+  status: string;
+  actions: Array<{ action: string }>;
+  closedBy: string;
+  manifest: { files: Record<string, string>; signature: string };
+  files: Record<string, string>;
+}
 const api = async (key: string, path: string, body?: unknown) => {
   const r = await fetch(`${t.url}/admin/v1/${path}`, {
     method: body === undefined ? 'GET' : 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[key]}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: r.status, body: (await r.json()) as any };
+  return { status: r.status, body: (await r.json()) as IncidentAnswer };
 };
 
 test('a tenant admin contains and revokes its own tenant only; sees its own incidents only', async () => {

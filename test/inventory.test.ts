@@ -62,10 +62,33 @@ async function client(t: TestGateway): Promise<Client> {
   return c;
 }
 
-async function admin(t: TestGateway, path: string): Promise<any> {
+/** What the admin API answers, by path: `inventory` (rows), `inventory/events` (events), `check` (items). */
+interface Row {
+  tool: string;
+  class: string;
+  proposed: string;
+  review: string;
+  status: string;
+  reason: string;
+  owner?: string;
+}
+interface InventoryEvent {
+  kind: string;
+  tool: string;
+  actor: string;
+  at: number;
+  detail: { class: string; reason: string };
+}
+interface AdminAnswer {
+  rows: Row[];
+  events: InventoryEvent[];
+  items: Array<{ id: string; status: string; why: string }>;
+}
+
+async function admin(t: TestGateway, path: string): Promise<AdminAnswer> {
   const r = await fetch(`${t.url}/admin/v1/${path}`);
   assert.equal(r.status, 200, path);
-  return r.json();
+  return (await r.json()) as AdminAnswer;
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
@@ -80,14 +103,14 @@ async function toolNames(c: Client): Promise<string[]> {
 
 test('every tool of the real npm servers has a class; unreviewed ones count as DESTRUCTIVE; the config wins', async () => {
   const { rows } = await admin(real, 'inventory');
-  const tools = rows.filter((r: any) => r.tool);
+  const tools = rows.filter((r) => r.tool);
   assert.ok(tools.length >= 25, `${tools.length} tools`);
   for (const r of tools) {
     assert.ok(['READ', 'WRITE', 'DESTRUCTIVE'].includes(r.class), r.tool);
     assert.ok(['READ', 'WRITE', 'DESTRUCTIVE'].includes(r.proposed), r.tool);
     assert.equal(r.status, 'active', r.tool);
   }
-  const row = (name: string) => tools.find((r: any) => r.tool === name);
+  const row = (name: string) => tools.find((r) => r.tool === name)!;
   assert.deepEqual([row('files__read_file').class, row('files__read_file').review], ['READ', 'config']);
   assert.deepEqual(
     [row('files__read_text_file').class, row('files__read_text_file').review, row('files__read_text_file').proposed],
@@ -102,7 +125,7 @@ test('every tool of the real npm servers has a class; unreviewed ones count as D
   assert.equal(cli.code, 0, cli.stderr);
   assert.deepEqual(JSON.parse(cli.stdout).rows, rows);
   const check = await admin(real, 'check');
-  const unreviewed = check.items.find((i: any) => i.id === '1.3');
+  const unreviewed = check.items.find((i) => i.id === '1.3')!;
   assert.equal(unreviewed.status, 'fail');
   assert.match(unreviewed.why, /^\d+ unreviewed \(treated as DESTRUCTIVE\): everything\/echo/);
 });
@@ -128,7 +151,7 @@ test('classify records who and when; the running gateway acts on it within a pol
   });
   await until('the class to apply', async () => real.gw.inventory.tool('files', 'list_directory').class === 'READ');
   const { events } = await admin(real, 'inventory/events?server=files');
-  const e = events.find((x: any) => x.kind === 'tool.classified' && x.tool === 'list_directory');
+  const e = events.find((x) => x.kind === 'tool.classified' && x.tool === 'list_directory')!;
   assert.equal(e.actor, 'alice');
   assert.equal(e.detail.class, 'READ');
   assert.ok(Math.abs(e.at - Date.now()) < 60_000);
@@ -145,18 +168,19 @@ test('a rug pull: the changed tool is quarantined at once, hidden, refused with 
   await until('lookup to be hidden', async () => !(await toolNames(c)).includes('shifty__lookup'));
 
   const before = calls(shiftyRec).length;
-  await assert.rejects(c.callTool({ name: 'shifty__lookup', arguments: { id: '2', context: 'x' } }), (err: any) => {
-    assert.equal(err.code, -32001);
-    assert.match(err.message, /tool `shifty__lookup` is quarantined until an operator reviews it/);
+  await assert.rejects(c.callTool({ name: 'shifty__lookup', arguments: { id: '2', context: 'x' } }), (err: unknown) => {
+    const e = err as { code: number; message: string };
+    assert.equal(e.code, -32001);
+    assert.match(e.message, /tool `shifty__lookup` is quarantined until an operator reviews it/);
     return true;
   });
   assert.equal(calls(shiftyRec).length, before, 'nothing reached the upstream');
 
   const { events } = await admin(hostile, 'inventory/events?server=shifty');
-  const kinds = events.filter((e: any) => e.tool === 'lookup').map((e: any) => e.kind);
+  const kinds = events.filter((e) => e.tool === 'lookup').map((e) => e.kind);
   assert.deepEqual(kinds.slice(-2), ['tool.changed', 'tool.quarantined']);
   assert.match(
-    events.at(-1).detail.reason,
+    events.at(-1)!.detail.reason,
     /definition changed since it was accepted; poisoning scan: .*hidden-instruction tag/,
   );
 
@@ -179,9 +203,9 @@ test('new tools that appear later wait for review (the default rule)', async () 
   const c = await client(hostile);
   await c.callTool({ name: 'shifty__spawn', arguments: {} });
   await until('late to be recorded', async () =>
-    (await admin(hostile, 'inventory')).rows.some((r: any) => r.tool === 'shifty__late'),
+    (await admin(hostile, 'inventory')).rows.some((r) => r.tool === 'shifty__late'),
   );
-  const row = (await admin(hostile, 'inventory')).rows.find((r: any) => r.tool === 'shifty__late');
+  const row = (await admin(hostile, 'inventory')).rows.find((r) => r.tool === 'shifty__late')!;
   assert.deepEqual([row.status, row.reason], ['quarantined', 'new tool, not yet reviewed']);
   assert.ok(!(await toolNames(c)).includes('shifty__late'));
   await assert.rejects(c.callTool({ name: 'shifty__late', arguments: {} }), /quarantined/);
@@ -191,7 +215,7 @@ test('new tools that appear later wait for review (the default rule)', async () 
 
 test('poisoned definitions are quarantined at first sight; a readOnlyHint on delete_file does not make it READ', async () => {
   const { rows } = await admin(hostile, 'inventory');
-  const row = (name: string) => rows.find((r: any) => r.tool === `poison__${name}`);
+  const row = (name: string) => rows.find((r) => r.tool === `poison__${name}`)!;
   assert.match(row('tagged').reason, /hidden-characters.*U\+E0041|U\+E00/);
   assert.match(row('ansi').reason, /description: an ANSI terminal escape sequence/);
   assert.match(row('instructed').reason, /instruction to ignore instructions/);

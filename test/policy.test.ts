@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { replyOf, type Reply } from './support/rpc.ts';
 import { requireService } from './support/services.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-policy-'));
@@ -65,7 +66,7 @@ async function rpc(
   k: string | undefined,
   method: string,
   params: Record<string, unknown> = {},
-): Promise<{ status: number; headers: Headers; body: any }> {
+): Promise<{ status: number; headers: Headers; body: Reply }> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
@@ -79,7 +80,7 @@ async function rpc(
     headers,
     body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }),
   });
-  return { status: r.status, headers: r.headers, body: await r.json() };
+  return { status: r.status, headers: r.headers, body: await replyOf(r) };
 }
 const call = (k: string | undefined, name: string, args: Record<string, unknown> = {}, g = t) =>
   rpc(g, k, 'tools/call', { name, arguments: args });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
@@ -137,7 +138,7 @@ const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': {},
 };
-async function write(who: string): Promise<any> {
+async function write(who: string): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -155,7 +156,7 @@ async function write(who: string): Promise<any> {
       params: { name: 'rec__other', arguments: { note: randomUUID() }, _meta: META },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 
 test('pending approvals: capped per principal and per tenant, with errors that say which; another tenant still asks', async () => {
@@ -173,7 +174,7 @@ test('pending approvals: capped per principal and per tenant, with errors that s
   assert.equal(await t.gw.store.approvals.countPendingTenant('acme', Date.now()), 3);
 });
 
-async function ask(who: string): Promise<{ status: number; body: any }> {
+async function ask(who: string): Promise<{ status: number; body: Reply }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -195,7 +196,7 @@ async function ask(who: string): Promise<{ status: number; body: any }> {
       },
     }),
   });
-  return { status: r.status, body: await r.json() };
+  return { status: r.status, body: await replyOf(r) };
 }
 
 test("held calls: one principal's unanswered questions, then one tenant's, reach their caps; another tenant's calls still wait", async () => {
