@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
+import { eventually } from './support/eventually.ts';
 import { TOKEN_EXCHANGE, followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
@@ -61,7 +62,11 @@ after(async () => {
   await oidc?.stop();
 });
 
-async function whoami(token: string): Promise<any> {
+interface Reply {
+  result?: { content: Array<{ text: string }> };
+  error?: { code: number; message: string };
+}
+async function whoami(token: string): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -86,7 +91,7 @@ async function whoami(token: string): Promise<any> {
       },
     }),
   });
-  return r.json();
+  return (await r.json()) as Reply;
 }
 
 test("the caller's token is exchanged for the upstream's audience: the upstream sees the caller, never the caller's token", async () => {
@@ -95,18 +100,17 @@ test("the caller's token is exchanged for the upstream's audience: the upstream 
     oidc.clients.find((c) => c.id === 'agent-a')!.secret,
     'mcp:tools',
   );
-  let r: any;
-  for (let i = 0; i < 100 && !r?.result; i++) {
-    await new Promise((res) => setTimeout(res, 100));
-    r = await whoami(a);
-  }
-  assert.equal(r.result?.content[0].text, 'subject=agent-a', JSON.stringify(r));
+  await eventually(async () => {
+    const r = await whoami(a);
+    assert.equal(r.result?.content[0].text, 'subject=agent-a', JSON.stringify(r));
+    return true;
+  });
   const b = await oidc.clientCredentialsToken(
     'agent-b',
     oidc.clients.find((c) => c.id === 'agent-b')!.secret,
     'mcp:tools',
   );
-  assert.equal((await whoami(b)).result.content[0].text, 'subject=agent-b');
+  assert.equal((await whoami(b)).result?.content[0].text, 'subject=agent-b');
   assert.ok(!upstream.tokens.has(a) && !upstream.tokens.has(b), "the callers' own tokens never reached the upstream");
   const audit = JSON.stringify(await t.gw.store.audit.read({ limit: 10_000 }));
   assert.ok(!audit.includes(a.split('.')[2]) && !audit.includes(b.split('.')[2]), 'nor the audit trail');
