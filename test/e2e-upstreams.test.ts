@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { EVERYTHING, ROOT, startGateway, type TestGateway } from './support/gateway.ts';
 import { startOnPort, startPrintingUrl, type Proc } from './support/processes.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 const procs: Proc[] = [];
@@ -139,12 +140,14 @@ test('a server->client request on an HTTP upstream reaches its caller (sampling 
 test('a modern upstream announces a list change on its listen stream; the gateway refreshes and fans out', async () => {
   const c = await legacyClient();
   await c.callTool({ name: 'modern__grow', arguments: {} });
-  let names: string[] = [];
-  for (let i = 0; i < 50 && !names.includes('modern__extra_1'); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    names = (await c.listTools()).tools.map((x) => x.name);
-  }
-  assert.ok(names.includes('modern__extra_1'), names.join(','));
+  await eventually(
+    async () => {
+      const names = (await c.listTools()).tools.map((x) => x.name);
+      assert.ok(names.includes('modern__extra_1'), names.join(','));
+      return true;
+    },
+    { intervalMs: 100 },
+  );
   await c.close();
 });
 

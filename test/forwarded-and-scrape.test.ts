@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { join } from 'node:path';
 
 let plain: TestGateway;
@@ -86,15 +87,14 @@ test('without identity, a request that says it was forwarded is refused unless t
   assert.equal(admin.status, 401, 'the admin api too');
   // Recorded, aggregated: one kind of failure from one address is one record that counts them.
   plain.gw.authFailures.flush();
-  let counted = 0;
-  for (let i = 0; i < 40 && counted < 5; i++) {
+  await eventually(async () => {
     const rows = (await plain.gw.store.audit.read({ kind: 'call.refused', limit: 1000 }))
       .map((r) => r.event)
       .filter((e) => e.stage === 'authenticate' && /forwarded request/.test(String(e.detail?.reason)));
-    counted = rows.reduce((n, e) => n + Number(e.detail?.count), 0);
-    if (counted < 5) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(counted, 5, 'four forwarded MCP requests and one admin request');
+    const counted = rows.reduce((n, e) => n + Number(e.detail?.count), 0);
+    assert.equal(counted, 5, 'four forwarded MCP requests and one admin request');
+    return true;
+  });
 });
 
 test('behind a trusted proxy the caller is the one the proxy names: an outsider is refused, a spoofed loopback hop changes nothing', async () => {

@@ -1,6 +1,7 @@
 /** Child processes for tests: real MCP servers on free loopback ports, stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { eventually } from './eventually.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -14,17 +15,18 @@ export async function freePort(): Promise<number> {
 }
 
 async function waitForPort(port: number, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((r) => {
+  const listening = () =>
+    new Promise<boolean>((r) => {
       const c = connect({ host: '127.0.0.1', port });
-      c.once('connect', () => (c.destroy(), r(true)));
+      c.once('connect', () => {
+        c.destroy();
+        r(true);
+      });
       c.once('error', () => r(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+  await eventually(listening, { timeoutMs: ms, intervalMs: 100 }).catch(() => {
+    throw new Error(`nothing listens on 127.0.0.1:${port}`);
+  });
 }
 
 /** The environment for a child: ours, minus the test runner's own variables. */
