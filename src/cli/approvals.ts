@@ -7,7 +7,6 @@
  * Every decision is in the audit trail.
  */
 import type { Command } from 'commander';
-import type { Config } from '../config/schema.ts';
 import { decide, isExpired } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { visible } from '../approvals/summary.ts';
@@ -18,21 +17,29 @@ import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import type { ApprovalRequest } from '../approvals/model.ts';
+import type { Receipt } from '../approvals/receipt.ts';
 
 /** What the page would let this caller see (the operator sees everything). */
 function visibleTo(c: Caller, r: ApprovalRequest): boolean {
+  if (!c.principal) return true;
   const p = c.principal;
-  if (!p) return true;
   return (
     r.tenant === p.tenant &&
-    c.identity!.isPerson(p) &&
+    c.identity.isPerson(p) &&
     isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles })
   );
 }
 
 export function registerApprovals(program: Command, ctx: CliContext): void {
   const approvals = program.command('approvals').description('calls waiting for a human decision');
+  registerApprovalsList(approvals, ctx);
+  registerApprovalsShow(approvals, ctx);
+  for (const decision of ['approve', 'deny'] as const) registerApprovalsDecide(approvals, ctx, decision);
+}
 
+type ListOpts = { all?: boolean; tenant?: string; config: string; json?: boolean; as?: string };
+
+function registerApprovalsList(approvals: Command, ctx: CliContext): void {
   approvals
     .command('list')
     .description('pending requests (or all with --all)')
@@ -41,34 +48,40 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
     .addOption(asOption())
-    .action(async (opts: { all?: boolean; tenant?: string; config: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const rows = await withStore(config, async (s) => {
-        const c = await caller(ctx, config, s, opts.as);
-        return (await s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant })).filter((r) =>
-          visibleTo(c, r),
-        );
-      });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'],
-          rows.map((r) => [
-            r.id,
-            isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status,
-            r.tenant,
-            r.requester.subject,
-            r.tool,
-            r.toolClass,
-            visible(r.summary),
-            new Date(r.expiresAt).toISOString(),
-          ]),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listApprovals(ctx, opts));
+}
 
+async function listApprovals(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const rows = await withStore(config, async (s) => {
+    const c = await caller(ctx, config, s, opts.as);
+    return (await s.approvals.list({ status: opts.all ? undefined : 'pending', tenant: opts.tenant })).filter((r) =>
+      visibleTo(c, r),
+    );
+  });
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['id', 'status', 'tenant', 'requester', 'tool', 'class', 'action', 'expires'],
+      rows.map((r) => [
+        r.id,
+        isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status,
+        r.tenant,
+        r.requester.subject,
+        r.tool,
+        r.toolClass,
+        visible(r.summary),
+        new Date(r.expiresAt).toISOString(),
+      ]),
+      null,
+    ),
+  );
+}
+
+type ShowOpts = { config: string; json?: boolean; as?: string };
+
+function registerApprovalsShow(approvals: Command, ctx: CliContext): void {
   approvals
     .command('show')
     .description('one request: the action, tool, target, arguments or diff, decisions')
@@ -76,98 +89,107 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
     .addOption(asOption())
-    .action(async (id: string, opts: { config: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const r = await withStore(config, async (s) => {
-        const c = await caller(ctx, config, s, opts.as);
-        const found = await s.approvals.get(id);
-        return found && visibleTo(c, found) ? found : undefined;
-      });
-      if (!r) ctx.fail(`no approval request \`${id}\``, 2);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      const rc = receipt(r);
-      process.stdout.write(
-        [
-          `${visible(r.summary)}`,
-          `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
-          `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
-          `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
-          `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
-          ...r.decisions.map(
-            (d) =>
-              `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
-          ),
-          '',
-          rc.kind === 'diff'
-            ? visible(rc.unified)
-            : rc.kind === 'fields'
-              ? rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n')
-              : visible(rc.json),
-          '',
-        ].join('\n'),
-      );
-    });
+    .action((id: string, opts: ShowOpts) => showApproval(ctx, id, opts));
+}
 
-  for (const decision of ['approve', 'deny'] as const) {
-    approvals
-      .command(decision)
-      .description(`${decision} a pending request, as who runs the command, with the roles given`)
-      .argument('<id>')
-      .option('--by <name>', 'who decides (recorded); default: cli:<user>@<host>')
-      .option('--role <roles>', 'the approver roles you hold (comma-separated), checked against the request', '')
-      .option('--reason <text>', 'why (recorded)')
-      .addOption(ctx.configOption())
-      .option('--json', 'print the request as JSON')
-      .addOption(asOption())
-      .action(
-        async (
-          id: string,
-          opts: { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string },
-        ) => {
-          const config = await ctx.load(opts.config);
-          let by = actorName(opts.by);
-          const result = await withStore(config, async (s) => {
-            const c = await caller(ctx, config, s, opts.as);
-            const r = await s.approvals.get(id);
-            if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
-            const p = c.principal;
-            if (p) by = p.subject;
-            // With a credential: that verified person, its tenant and roles. Without: the operator, as --by, with the roles given.
-            const approver = p
-              ? { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity!.isPerson(p) }
-              : {
-                  key: `cli:${by}`,
-                  subject: by,
-                  tenant: r.tenant,
-                  roles: opts.role
-                    .split(',')
-                    .map((x) => x.trim())
-                    .filter(Boolean),
-                };
-            const t = decide(r, approver, decision, opts.reason, Date.now());
-            if (!t.ok) {
-              if (t.request) await s.approvals.transition(t.request, r.status);
-              return t;
-            }
-            if (!(await s.approvals.transition(t.request, 'pending')))
-              return { ok: false as const, message: 'the request changed meanwhile' };
-            const log = new AuditLog(s.audit, newStreamName('cli'));
-            await log.append({
-              kind: 'approval.event',
-              tool: r.tool,
-              approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
-              actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' },
-              detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason },
-            });
-            await log.close();
-            return t;
-          });
-          if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
-          if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
-          process.stdout.write(
-            `${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`,
-          );
-        },
-      );
+/** The receipt as the terminal shows it: the diff, one line per field, or the arguments as JSON. */
+function receiptText(rc: Receipt): string {
+  if (rc.kind === 'diff') return visible(rc.unified);
+  if (rc.kind === 'fields') return rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n');
+  return visible(rc.json);
+}
+
+async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const r = await withStore(config, async (s) => {
+    const c = await caller(ctx, config, s, opts.as);
+    const found = await s.approvals.get(id);
+    return found && visibleTo(c, found) ? found : undefined;
+  });
+  if (!r) ctx.fail(`no approval request \`${id}\``, 2);
+  if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  process.stdout.write(
+    [
+      `${visible(r.summary)}`,
+      `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
+      `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
+      `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
+      `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
+      ...r.decisions.map(
+        (d) =>
+          `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
+      ),
+      '',
+      receiptText(receipt(r)),
+      '',
+    ].join('\n'),
+  );
+}
+
+type Decision = 'approve' | 'deny';
+type DecideOpts = { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string };
+
+function registerApprovalsDecide(approvals: Command, ctx: CliContext, decision: Decision): void {
+  approvals
+    .command(decision)
+    .description(`${decision} a pending request, as who runs the command, with the roles given`)
+    .argument('<id>')
+    .option('--by <name>', 'who decides (recorded); default: cli:<user>@<host>')
+    .option('--role <roles>', 'the approver roles you hold (comma-separated), checked against the request', '')
+    .option('--reason <text>', 'why (recorded)')
+    .addOption(ctx.configOption())
+    .option('--json', 'print the request as JSON')
+    .addOption(asOption())
+    .action((id: string, opts: DecideOpts) => decideApproval(ctx, decision, id, opts));
+}
+
+/** With a credential: that verified person, its tenant and roles. Without: the operator, as --by, with the roles given. */
+function approverFor(c: Caller, by: string, r: ApprovalRequest, roles: string) {
+  if (c.principal) {
+    const p = c.principal;
+    return { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity.isPerson(p) };
   }
+  return {
+    key: `cli:${by}`,
+    subject: by,
+    tenant: r.tenant,
+    roles: roles
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  };
+}
+
+async function decideApproval(ctx: CliContext, decision: Decision, id: string, opts: DecideOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  let by = actorName(opts.by);
+  const result = await withStore(config, async (s) => {
+    const c = await caller(ctx, config, s, opts.as);
+    const r = await s.approvals.get(id);
+    if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
+    const p = c.principal;
+    if (p) by = p.subject;
+    const t = decide(r, approverFor(c, by, r, opts.role), decision, opts.reason, Date.now());
+    if (!t.ok) {
+      if (t.request) await s.approvals.transition(t.request, r.status);
+      return t;
+    }
+    if (!(await s.approvals.transition(t.request, 'pending')))
+      return { ok: false as const, message: 'the request changed meanwhile' };
+    const log = new AuditLog(s.audit, newStreamName('cli'));
+    await log.append({
+      kind: 'approval.event',
+      tool: r.tool,
+      approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
+      actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' },
+      detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason },
+    });
+    await log.close();
+    return t;
+  });
+  if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
+  if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
+  process.stdout.write(
+    `${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`,
+  );
 }

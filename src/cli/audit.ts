@@ -36,7 +36,7 @@ async function scopeFor(
   return withStore(config, async (s: Store) => {
     const c = await caller(ctx, config, s, as);
     const scope = adminScopeOf(ctx, c);
-    if (c.principal && !c.identity!.isPerson(c.principal)) return { scope };
+    if (c.principal && !c.identity.isPerson(c.principal)) return { scope };
     return { scope, person: c.principal?.subject };
   });
 }
@@ -57,8 +57,8 @@ async function twoPersonActor(ctx: CliContext, config: Config, opts: { as?: stri
   return who.person ?? actorName(opts.by);
 }
 
-function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
+/** A time given on the command line; fails (exit 2) when it is none. */
+function parseTimeOption(ctx: CliContext, flag: string, v: string): number {
   const t = parseTime(v);
   if (t === undefined)
     ctx.fail(
@@ -68,11 +68,38 @@ function timeOption(ctx: CliContext, flag: string, v: string | undefined): numbe
   return t;
 }
 
+function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return parseTimeOption(ctx, flag, v);
+}
+
+/** Why an output file (opened exclusively) could not be written. */
+function outputFailure(output: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'EEXIST') return `\`${output}\` exists: choose another file`;
+  return `cannot write \`${output}\`: ${err.code}`;
+}
+
+/** Prints a result: `json` as one line of JSON with --json, else `text`. */
+function printResult(asJson: boolean | undefined, json: unknown, text: string): void {
+  process.stdout.write(asJson ? `${JSON.stringify(json)}\n` : `${text}\n`);
+}
+
 export function registerAudit(program: Command, ctx: CliContext): void {
   const audit = program
     .command('audit')
     .description('the audit trail: verify the chain, reconstruct a run, search, export');
+  registerAuditVerify(audit, ctx);
+  registerAuditCheckpoints(audit, ctx);
+  registerAuditRun(audit, ctx);
+  registerAuditSearch(audit, ctx);
+  registerAuditExport(audit, ctx);
+  registerAuditPrune(audit, ctx);
+  registerAuditRetention(audit, ctx);
+}
 
+type VerifyOpts = { config: string; json?: boolean; checkpoints?: string; trustKey?: string[]; as?: string };
+
+function registerAuditVerify(audit: Command, ctx: CliContext): void {
   audit
     .command('verify')
     .description(
@@ -86,41 +113,46 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     )
     .option('--trust-key <keyId...>', 'count only checkpoints signed by these key ids (default: any valid signature)')
     .addOption(asOption())
-    .action(
-      async (opts: { config: string; json?: boolean; checkpoints?: string; trustKey?: string[]; as?: string }) => {
-        const config = await ctx.load(opts.config);
-        requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
-        let checkpoints: CheckpointExport | undefined;
-        if (opts.checkpoints) {
-          try {
-            checkpoints = parseCheckpointExport(readFileSync(opts.checkpoints, 'utf8'));
-          } catch (err) {
-            ctx.fail(`cannot read checkpoints from \`${opts.checkpoints}\`: ${(err as Error).message}`, 2);
-          }
-        }
-        const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
-        // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
-        const tty = process.stderr.isTTY;
-        const progress = (n: number) =>
-          process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
-        const report = await withStore(config, (s) =>
-          verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }),
-        );
-        if (!opts.json && tty) process.stderr.write('\n');
-        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else {
-          for (const p of report.problems)
-            process.stdout.write(
-              `${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`,
-            );
-          process.stdout.write(
-            `${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`,
-          );
-        }
-        process.exitCode = report.ok ? 0 : 1;
-      },
-    );
+    .action((opts: VerifyOpts) => verifyAction(ctx, opts));
+}
 
+function readCheckpoints(ctx: CliContext, file: string | undefined): CheckpointExport | undefined {
+  if (!file) return undefined;
+  try {
+    return parseCheckpointExport(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return ctx.fail(`cannot read checkpoints from \`${file}\`: ${(err as Error).message}`, 2);
+  }
+}
+
+async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
+  const checkpoints = readCheckpoints(ctx, opts.checkpoints);
+  const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
+  // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
+  const tty = process.stderr.isTTY;
+  const progress = (n: number) => process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
+  const report = await withStore(config, (s) =>
+    verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }),
+  );
+  if (!opts.json && tty) process.stderr.write('\n');
+  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    for (const p of report.problems)
+      process.stdout.write(
+        `${p.problem.toUpperCase()}: stream ${p.stream} seq ${p.seq}${p.position === null ? '' : ` (position ${p.position})`}: ${p.detail}\n`,
+      );
+    process.stdout.write(
+      `${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`,
+    );
+  }
+  process.exitCode = report.ok ? 0 : 1;
+}
+
+type CheckpointsOpts = { config: string; output?: string };
+
+function registerAuditCheckpoints(audit: Command, ctx: CliContext): void {
   audit
     .command('checkpoints')
     .description(
@@ -128,24 +160,25 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     )
     .addOption(ctx.configOption())
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
-    .action(async (opts: { config: string; output?: string }) => {
-      const config = await ctx.load(opts.config);
-      const cps = await withStore(config, (s) => latestCheckpoints(s.audit));
-      const text = `${JSON.stringify(exportCheckpoints(cps), null, 2)}\n`;
-      if (!opts.output) return void process.stdout.write(text);
-      try {
-        writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        ctx.fail(
-          (err as NodeJS.ErrnoException).code === 'EEXIST'
-            ? `\`${opts.output}\` exists: choose another file`
-            : `cannot write \`${opts.output}\`: ${(err as NodeJS.ErrnoException).code}`,
-          2,
-        );
-      }
-      process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
-    });
+    .action((opts: CheckpointsOpts) => checkpointsAction(ctx, opts));
+}
 
+async function checkpointsAction(ctx: CliContext, opts: CheckpointsOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const cps = await withStore(config, (s) => latestCheckpoints(s.audit));
+  const text = `${JSON.stringify(exportCheckpoints(cps), null, 2)}\n`;
+  if (!opts.output) return void process.stdout.write(text);
+  try {
+    writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    ctx.fail(outputFailure(opts.output, err as NodeJS.ErrnoException), 2);
+  }
+  process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
+}
+
+type RunOpts = { config: string; json?: boolean; as?: string };
+
+function registerAuditRun(audit: Command, ctx: CliContext): void {
   audit
     .command('run')
     .description(
@@ -155,34 +188,52 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--json', 'print the timeline as JSON')
     .addOption(asOption())
-    .action(async (run: string, opts: { config: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const { scope } = await scopeFor(ctx, config, opts.as);
-      const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) =>
-        inScope(scope)(r.event),
-      );
-      if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
-      const entries = timeline(rows.map((r) => r.event));
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'],
-          entries.map((e) => [
-            e.time,
-            e.kind,
-            e.tool,
-            e.class,
-            e.actor,
-            e.decision,
-            e.error ? `${e.outcome} ${e.error}` : e.outcome,
-            e.latencyMs === undefined ? '' : String(e.latencyMs),
-          ]),
-          null,
-        ),
-      );
-    });
+    .action((run: string, opts: RunOpts) => runAction(ctx, run, opts));
+}
 
+async function runAction(ctx: CliContext, run: string, opts: RunOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const { scope } = await scopeFor(ctx, config, opts.as);
+  const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) =>
+    inScope(scope)(r.event),
+  );
+  if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
+  const entries = timeline(rows.map((r) => r.event));
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'],
+      entries.map((e) => [
+        e.time,
+        e.kind,
+        e.tool,
+        e.class,
+        e.actor,
+        e.decision,
+        e.error ? `${e.outcome} ${e.error}` : e.outcome,
+        e.latencyMs === undefined ? '' : String(e.latencyMs),
+      ]),
+      null,
+    ),
+  );
+}
+
+type SearchOpts = {
+  config: string;
+  subject?: string;
+  tenant?: string;
+  tool?: string;
+  outcome?: string;
+  kind?: string;
+  since?: string;
+  until?: string;
+  limit: string;
+  json?: boolean;
+  as?: string;
+};
+
+function registerAuditSearch(audit: Command, ctx: CliContext): void {
   audit
     .command('search')
     .description('records by actor, tenant, tool, outcome, kind and time')
@@ -197,56 +248,48 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('-n, --limit <n>', 'at most this many', '200')
     .option('--json', 'print the records as JSON')
     .addOption(asOption())
-    .action(
-      async (opts: {
-        config: string;
-        subject?: string;
-        tenant?: string;
-        tool?: string;
-        outcome?: string;
-        kind?: string;
-        since?: string;
-        until?: string;
-        limit: string;
-        json?: boolean;
-        as?: string;
-      }) => {
-        const config = await ctx.load(opts.config);
-        const { scope } = await scopeFor(ctx, config, opts.as);
-        if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant)
-          ctx.fail(`forbidden: the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
-        const q: AuditQuery = {
-          subject: opts.subject,
-          tenant: scope.platform ? opts.tenant : scope.tenant,
-          tool: opts.tool,
-          outcome: opts.outcome,
-          kind: opts.kind,
-          since: timeOption(ctx, '--since', opts.since),
-          until: timeOption(ctx, '--until', opts.until),
-          limit: Number(opts.limit) || 200,
-        };
-        const rows = await withStore(config, (s) => s.audit.read(q));
-        if (opts.json)
-          return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
-        const entries = timeline(rows.map((r) => r.event));
-        process.stdout.write(
-          render(
-            'table',
-            ['time', 'event', 'tool', 'actor', 'outcome', 'id'],
-            entries.map((e) => [
-              e.time,
-              e.kind,
-              e.tool,
-              e.actor,
-              e.error ? `${e.outcome} ${e.error}` : e.outcome,
-              e.id,
-            ]),
-            null,
-          ),
-        );
-      },
-    );
+    .action((opts: SearchOpts) => searchAction(ctx, opts));
+}
 
+async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const { scope } = await scopeFor(ctx, config, opts.as);
+  if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant)
+    ctx.fail(`forbidden: the credential's admin role covers tenant \`${scope.tenant}\` only`, 2);
+  const q: AuditQuery = {
+    subject: opts.subject,
+    tenant: scope.platform ? opts.tenant : scope.tenant,
+    tool: opts.tool,
+    outcome: opts.outcome,
+    kind: opts.kind,
+    since: timeOption(ctx, '--since', opts.since),
+    until: timeOption(ctx, '--until', opts.until),
+    limit: Number(opts.limit) || 200,
+  };
+  const rows = await withStore(config, (s) => s.audit.read(q));
+  if (opts.json)
+    return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
+  const entries = timeline(rows.map((r) => r.event));
+  process.stdout.write(
+    render(
+      'table',
+      ['time', 'event', 'tool', 'actor', 'outcome', 'id'],
+      entries.map((e) => [e.time, e.kind, e.tool, e.actor, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.id]),
+      null,
+    ),
+  );
+}
+
+type ExportOpts = {
+  config: string;
+  since?: string;
+  until?: string;
+  format: ExportFormat;
+  output?: string;
+  as?: string;
+};
+
+function registerAuditExport(audit: Command, ctx: CliContext): void {
   audit
     .command('export')
     .description('records of a time range in a SIEM format, for incident hand-off (progress on stderr)')
@@ -256,49 +299,48 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
     .addOption(asOption())
-    .action(
-      async (opts: {
-        config: string;
-        since?: string;
-        until?: string;
-        format: ExportFormat;
-        output?: string;
-        as?: string;
-      }) => {
-        const config = await ctx.load(opts.config);
-        const { scope } = await scopeFor(ctx, config, opts.as);
-        const since = timeOption(ctx, '--since', opts.since);
-        const until = timeOption(ctx, '--until', opts.until);
-        const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'wx' }) : process.stdout;
-        if (opts.output)
-          await once(out, 'open').catch((err: NodeJS.ErrnoException) =>
-            ctx.fail(
-              err.code === 'EEXIST'
-                ? `\`${opts.output}\` exists: choose another file`
-                : `cannot write \`${opts.output}\`: ${err.code}`,
-              2,
-            ),
-          );
-        let count = 0;
-        await withStore(config, async (s) => {
-          for (let after = 0; ; ) {
-            const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
-            if (!rows.length) break;
-            const mine = rows.map((r) => r.event).filter(inScope(scope));
-            if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
-            count += mine.length;
-            after = rows[rows.length - 1].position;
-            if (opts.output) process.stderr.write(`\rexported ${count} records`);
-          }
-        });
-        if (opts.output) {
-          out.end();
-          await once(out, 'finish');
-          process.stderr.write(`\rexported ${count} records to ${opts.output}\n`);
-        }
-      },
-    );
+    .action((opts: ExportOpts) => exportAction(ctx, opts));
+}
 
+async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const { scope } = await scopeFor(ctx, config, opts.as);
+  const since = timeOption(ctx, '--since', opts.since);
+  const until = timeOption(ctx, '--until', opts.until);
+  const output = opts.output;
+  const out = output ? createWriteStream(output, { mode: 0o600, flags: 'wx' }) : process.stdout;
+  if (output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(outputFailure(output, err), 2));
+  let count = 0;
+  await withStore(config, async (s) => {
+    for (let after = 0; ; ) {
+      const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
+      if (!rows.length) break;
+      const mine = rows.map((r) => r.event).filter(inScope(scope));
+      if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
+      count += mine.length;
+      after = rows[rows.length - 1].position;
+      if (output) process.stderr.write(`\rexported ${count} records`);
+    }
+  });
+  if (output) {
+    out.end();
+    await once(out, 'finish');
+    process.stderr.write(`\rexported ${count} records to ${output}\n`);
+  }
+}
+
+type PruneOpts = {
+  config: string;
+  olderThan?: string;
+  reason?: string;
+  confirm?: string;
+  pending?: boolean;
+  by?: string;
+  json?: boolean;
+  as?: string;
+};
+
+function registerAuditPrune(audit: Command, ctx: CliContext): void {
   audit
     .command('prune')
     .description(
@@ -312,97 +354,113 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .addOption(asOption())
-    .action(
-      async (opts: {
-        config: string;
-        olderThan?: string;
-        reason?: string;
-        confirm?: string;
-        pending?: boolean;
-        by?: string;
-        json?: boolean;
-        as?: string;
-      }) => {
-        const config = await ctx.load(opts.config);
-        const by = await twoPersonActor(ctx, config, opts);
-        const out = (json: unknown, text: string): void =>
-          void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
-        if (opts.pending) {
-          const rows = await withStore(config, (s) => s.dualControl.list('pending'));
-          return out(
-            { pending: rows },
-            rows
-              .map(
-                (r) =>
-                  `${r.id}  asked by ${r.requestedBy} at ${new Date(r.requestedAt).toISOString()}: older than ${new Date(Number(r.params.before)).toISOString()} (${String(r.params.reason)})`,
-              )
-              .join('\n') || 'nothing waits',
-          );
-        }
-        if (opts.confirm) {
-          const result = await withStore(config, async (s) => {
-            const r = await confirmDual(s.dualControl, opts.confirm!, 'audit.prune', by);
-            if (!r.ok) {
-              await recordAdmin(s, by, 'audit.prune.refused', { request: opts.confirm, code: r.code });
-              return r;
-            }
-            const before = Number(r.record.params.before);
-            const removed = await s.audit.prune(before);
-            await recordAdmin(s, by, 'audit.pruned', {
-              removed,
-              before: new Date(before).toISOString(),
-              request: r.record.id,
-              requestedBy: r.record.requestedBy,
-              confirmedBy: by,
-              reason: r.record.params.reason,
-            });
-            return { ok: true as const, removed, before, requestedBy: r.record.requestedBy };
-          });
-          if (!result.ok) ctx.fail(`not pruned: ${result.message}`, 2);
-          return out(
-            {
-              removed: result.removed,
-              before: new Date(result.before).toISOString(),
-              requestedBy: result.requestedBy,
-              confirmedBy: by,
-            },
-            `removed ${result.removed} records older than ${new Date(result.before).toISOString()} (asked by ${result.requestedBy}, confirmed by ${by}); checkpoints keep the rest verifiable`,
-          );
-        }
-        const days = config.audit.retentionDays;
-        const before = opts.olderThan
-          ? timeOption(ctx, '--older-than', opts.olderThan)!
-          : days
-            ? Date.now() - days * 86_400_000
-            : undefined;
-        if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
-        if (!opts.reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
-        const r = await withStore(config, async (s) => {
-          const req = await requestDual(
-            s.dualControl,
-            'audit.prune',
-            { before, reason: opts.reason!.slice(0, 500) },
-            by,
-          );
-          await recordAdmin(s, by, 'audit.prune.requested', {
-            request: req.id,
-            before: new Date(before).toISOString(),
-            reason: opts.reason,
-          });
-          return req;
-        });
-        out(
-          {
-            request: r.id,
-            status: 'pending',
-            before: new Date(before).toISOString(),
-            expiresAt: new Date(r.expiresAt).toISOString(),
-          },
-          `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`,
-        );
-      },
-    );
+    .action((opts: PruneOpts) => pruneAction(ctx, opts));
+}
 
+async function pruneAction(ctx: CliContext, opts: PruneOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const by = await twoPersonActor(ctx, config, opts);
+  if (opts.pending) return listPendingPrunes(config, opts.json);
+  if (opts.confirm) return confirmPrune(ctx, config, opts.confirm, by, opts.json);
+  return requestPrune(ctx, config, opts, by);
+}
+
+async function listPendingPrunes(config: Config, json: boolean | undefined): Promise<void> {
+  const rows = await withStore(config, (s) => s.dualControl.list('pending'));
+  printResult(
+    json,
+    { pending: rows },
+    rows
+      .map(
+        (r) =>
+          `${r.id}  asked by ${r.requestedBy} at ${new Date(r.requestedAt).toISOString()}: older than ${new Date(Number(r.params.before)).toISOString()} (${String(r.params.reason)})`,
+      )
+      .join('\n') || 'nothing waits',
+  );
+}
+
+async function confirmPrune(
+  ctx: CliContext,
+  config: Config,
+  request: string,
+  by: string,
+  json: boolean | undefined,
+): Promise<void> {
+  const result = await withStore(config, async (s) => {
+    const r = await confirmDual(s.dualControl, request, 'audit.prune', by);
+    if (!r.ok) {
+      await recordAdmin(s, by, 'audit.prune.refused', { request, code: r.code });
+      return r;
+    }
+    const before = Number(r.record.params.before);
+    const removed = await s.audit.prune(before);
+    await recordAdmin(s, by, 'audit.pruned', {
+      removed,
+      before: new Date(before).toISOString(),
+      request: r.record.id,
+      requestedBy: r.record.requestedBy,
+      confirmedBy: by,
+      reason: r.record.params.reason,
+    });
+    return { ok: true as const, removed, before, requestedBy: r.record.requestedBy };
+  });
+  if (!result.ok) ctx.fail(`not pruned: ${result.message}`, 2);
+  printResult(
+    json,
+    {
+      removed: result.removed,
+      before: new Date(result.before).toISOString(),
+      requestedBy: result.requestedBy,
+      confirmedBy: by,
+    },
+    `removed ${result.removed} records older than ${new Date(result.before).toISOString()} (asked by ${result.requestedBy}, confirmed by ${by}); checkpoints keep the rest verifiable`,
+  );
+}
+
+/** The time before which records are pruned: --older-than, else the configured retention; undefined when it is off. */
+function pruneBefore(ctx: CliContext, olderThan: string | undefined, days: number | undefined): number | undefined {
+  if (olderThan) return parseTimeOption(ctx, '--older-than', olderThan);
+  if (days) return Date.now() - days * 86_400_000;
+  return undefined;
+}
+
+async function requestPrune(ctx: CliContext, config: Config, opts: PruneOpts, by: string): Promise<void> {
+  const before = pruneBefore(ctx, opts.olderThan, config.audit.retentionDays);
+  if (before === undefined) ctx.fail('retention is off (audit.retentionDays: 0): give --older-than', 2);
+  const reason = opts.reason;
+  if (!reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
+  const r = await withStore(config, async (s) => {
+    const req = await requestDual(s.dualControl, 'audit.prune', { before, reason: reason.slice(0, 500) }, by);
+    await recordAdmin(s, by, 'audit.prune.requested', {
+      request: req.id,
+      before: new Date(before).toISOString(),
+      reason,
+    });
+    return req;
+  });
+  printResult(
+    opts.json,
+    {
+      request: r.id,
+      status: 'pending',
+      before: new Date(before).toISOString(),
+      expiresAt: new Date(r.expiresAt).toISOString(),
+    },
+    `prune of records older than ${new Date(before).toISOString()} asked as ${r.id}; another person runs it with: gatehouse audit prune --confirm ${r.id}`,
+  );
+}
+
+type RetentionOpts = {
+  config: string;
+  days?: string;
+  reason?: string;
+  confirm?: string;
+  by?: string;
+  json?: boolean;
+  as?: string;
+};
+
+function registerAuditRetention(audit: Command, ctx: CliContext): void {
   audit
     .command('retention')
     .description(
@@ -415,63 +473,58 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who asks or confirms (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .addOption(asOption())
-    .action(
-      async (opts: {
-        config: string;
-        days?: string;
-        reason?: string;
-        confirm?: string;
-        by?: string;
-        json?: boolean;
-        as?: string;
-      }) => {
-        const config = await ctx.load(opts.config);
-        const by = await twoPersonActor(ctx, config, opts);
-        const out = (json: unknown, text: string): void =>
-          void process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
-        if (opts.confirm) {
-          const r = await withStore(config, async (s) => {
-            const done = await confirmDual(s.dualControl, opts.confirm!, 'audit.retention', by);
-            await recordAdmin(
-              s,
-              by,
-              done.ok ? 'audit.retention' : 'audit.retention.refused',
-              done.ok
-                ? {
-                    days: done.record.params.days,
-                    request: done.record.id,
-                    requestedBy: done.record.requestedBy,
-                    confirmedBy: by,
-                    reason: done.record.params.reason,
-                  }
-                : { request: opts.confirm, code: done.code },
-            );
-            return done;
-          });
-          if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
-          return out(
-            { days: r.record.params.days, requestedBy: r.record.requestedBy, confirmedBy: by },
-            `retention ${String(r.record.params.days)} days approved (asked by ${r.record.requestedBy}, confirmed by ${by})`,
-          );
-        }
-        const days = Number(opts.days);
-        if (opts.days === undefined || !Number.isInteger(days) || days < 0 || days > 36_500)
-          ctx.fail('give `--days` (0-36500; 0 keeps records forever)', 2);
-        if (!opts.reason) ctx.fail('give `--reason`: it is recorded', 2);
-        const r = await withStore(config, async (s) => {
-          const req = await requestDual(
-            s.dualControl,
-            'audit.retention',
-            { days, reason: opts.reason!.slice(0, 500) },
-            by,
-          );
-          await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason: opts.reason });
-          return req;
-        });
-        out(
-          { request: r.id, status: 'pending', days },
-          `retention of ${days} days asked as ${r.id}; another person approves it with: gatehouse audit retention --confirm ${r.id}`,
-        );
-      },
-    );
+    .action((opts: RetentionOpts) => retentionAction(ctx, opts));
+}
+
+async function retentionAction(ctx: CliContext, opts: RetentionOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const by = await twoPersonActor(ctx, config, opts);
+  if (opts.confirm) return confirmRetention(ctx, config, opts.confirm, by, opts.json);
+  return requestRetention(ctx, config, opts, by);
+}
+
+async function confirmRetention(
+  ctx: CliContext,
+  config: Config,
+  request: string,
+  by: string,
+  json: boolean | undefined,
+): Promise<void> {
+  const r = await withStore(config, async (s) => {
+    const done = await confirmDual(s.dualControl, request, 'audit.retention', by);
+    if (done.ok)
+      await recordAdmin(s, by, 'audit.retention', {
+        days: done.record.params.days,
+        request: done.record.id,
+        requestedBy: done.record.requestedBy,
+        confirmedBy: by,
+        reason: done.record.params.reason,
+      });
+    else await recordAdmin(s, by, 'audit.retention.refused', { request, code: done.code });
+    return done;
+  });
+  if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
+  printResult(
+    json,
+    { days: r.record.params.days, requestedBy: r.record.requestedBy, confirmedBy: by },
+    `retention ${String(r.record.params.days)} days approved (asked by ${r.record.requestedBy}, confirmed by ${by})`,
+  );
+}
+
+async function requestRetention(ctx: CliContext, config: Config, opts: RetentionOpts, by: string): Promise<void> {
+  const days = Number(opts.days);
+  if (opts.days === undefined || !Number.isInteger(days) || days < 0 || days > 36_500)
+    ctx.fail('give `--days` (0-36500; 0 keeps records forever)', 2);
+  const reason = opts.reason;
+  if (!reason) ctx.fail('give `--reason`: it is recorded', 2);
+  const r = await withStore(config, async (s) => {
+    const req = await requestDual(s.dualControl, 'audit.retention', { days, reason: reason.slice(0, 500) }, by);
+    await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason });
+    return req;
+  });
+  printResult(
+    opts.json,
+    { request: r.id, status: 'pending', days },
+    `retention of ${days} days asked as ${r.id}; another person approves it with: gatehouse audit retention --confirm ${r.id}`,
+  );
 }

@@ -11,6 +11,7 @@ function text(v: Cell): string {
 /** Control characters (from upstream names or reasons) are shown escaped, never sent to the terminal. */
 function visible(s: string): string {
   return s.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control and invisible characters are what this escapes
     /[\u0000-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
@@ -24,14 +25,14 @@ export function table(columns: string[], rows: Cell[][]): string {
       .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n') + '\n';
+  return `${[line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n')}\n`;
 }
 
 export function markdown(columns: string[], rows: Cell[][]): string {
   const esc = (s: string) => visible(s).replace(/\|/g, '\\|');
   const out = [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`];
   for (const r of rows) out.push(`| ${r.map((c) => esc(text(c))).join(' | ')} |`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** RFC 4180; a cell that a spreadsheet would run as a formula (=, +, -, @) is prefixed with `'`. */
@@ -41,7 +42,7 @@ export function csv(columns: string[], rows: Cell[][]): string {
     if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [columns, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+  return `${[columns, ...rows].map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
 }
 
 export type Format = 'table' | 'json' | 'markdown' | 'csv';

@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import type { ModeRecord } from '../storage/types.ts';
 import { scopeKey } from '../policy/runtime-modes.ts';
 import { MODES } from '../policy/model.ts';
-import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';

@@ -8,17 +8,34 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { evaluate } from '../policy/evaluate.ts';
 import { explain } from '../policy/explain.ts';
-import { parseCases, runTable } from '../policy/table.ts';
+import { parseCases, runTable, type TableCase } from '../policy/table.ts';
 import { PolicyError } from '../policy/model.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { openStore } from '../storage/index.ts';
+import type { Config } from '../config/schema.ts';
 import type { CliContext } from './context.ts';
 
 const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 
 export function registerPolicy(program: Command, ctx: CliContext): void {
   const policy = program.command('policy').description('explain decisions and test the policy');
+  registerPolicyExplain(policy, ctx);
+  registerPolicyTest(policy, ctx);
+}
 
+type ExplainOpts = {
+  subject: string;
+  tenant: string;
+  roles: string;
+  client: string;
+  tool: string;
+  class?: string;
+  args: string;
+  config: string;
+  json?: boolean;
+};
+
+function registerPolicyExplain(policy: Command, ctx: CliContext): void {
   policy
     .command('explain')
     .description('the decision for one call, rule by rule: which matched and why the others did not')
@@ -34,89 +51,93 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     .option('--args <json>', 'the arguments as JSON', '{}')
     .addOption(ctx.configOption())
     .option('--json', 'print the decision and the explanation as JSON')
-    .action(
-      async (opts: {
-        subject: string;
-        tenant: string;
-        roles: string;
-        client: string;
-        tool: string;
-        class?: string;
-        args: string;
-        config: string;
-        json?: boolean;
-      }) => {
-        const config = await ctx.load(opts.config);
-        if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
-        let args: unknown;
-        try {
-          args = JSON.parse(opts.args);
-        } catch {
-          ctx.fail('`--args` is not valid JSON', 2);
-        }
-        const sep = config.gateway.namespaceSeparator;
-        const server = opts.tool.includes(sep) ? opts.tool.slice(0, opts.tool.indexOf(sep)) : '';
-        let toolClass = opts.class?.toUpperCase() as ToolClass | undefined;
-        if (toolClass && !TOOL_CLASSES.includes(toolClass))
-          ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
-        if (!toolClass) {
-          const configured = config.servers.find((s) => s.name === server)?.tools?.[
-            opts.tool.slice(server.length + sep.length)
-          ]?.class;
-          const store = await openStore(config.storage);
-          try {
-            const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === opts.tool);
-            toolClass = configured ?? (rec?.class as ToolClass | null) ?? 'DESTRUCTIVE';
-          } finally {
-            await store.close();
-          }
-        }
-        const input = {
-          principal: { subject: opts.subject, tenant: opts.tenant, client: opts.client, roles: list(opts.roles) },
-          server,
-          tool: opts.tool,
-          toolClass,
-          arguments: args,
-        };
-        const decision = evaluate(input, config.policy.compiled, Date.now());
-        const lines = explain(input, config.policy.compiled, Date.now());
-        if (opts.json)
-          return void process.stdout.write(`${JSON.stringify({ decision, explanation: lines }, null, 2)}\n`);
-        process.stdout.write(`${lines.join('\n')}\n=> ${decision.effect.toUpperCase()} (${decision.rule})\n`);
-      },
-    );
+    .action((opts: ExplainOpts) => explainAction(ctx, opts));
+}
 
+function parseArgs(ctx: CliContext, json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return ctx.fail('`--args` is not valid JSON', 2);
+  }
+}
+
+/** The tool's class: the configured one, else the inventory's; unreviewed counts as DESTRUCTIVE. */
+async function classOf(config: Config, server: string, tool: string): Promise<ToolClass> {
+  const sep = config.gateway.namespaceSeparator;
+  const configured = config.servers.find((s) => s.name === server)?.tools?.[tool.slice(server.length + sep.length)]
+    ?.class;
+  const store = await openStore(config.storage);
+  try {
+    const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === tool);
+    return configured ?? (rec?.class as ToolClass | null) ?? 'DESTRUCTIVE';
+  } finally {
+    await store.close();
+  }
+}
+
+async function explainAction(ctx: CliContext, opts: ExplainOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
+  const args = parseArgs(ctx, opts.args);
+  const sep = config.gateway.namespaceSeparator;
+  const server = opts.tool.includes(sep) ? opts.tool.slice(0, opts.tool.indexOf(sep)) : '';
+  let toolClass = opts.class?.toUpperCase() as ToolClass | undefined;
+  if (toolClass && !TOOL_CLASSES.includes(toolClass))
+    ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
+  if (!toolClass) toolClass = await classOf(config, server, opts.tool);
+  const input = {
+    principal: { subject: opts.subject, tenant: opts.tenant, client: opts.client, roles: list(opts.roles) },
+    server,
+    tool: opts.tool,
+    toolClass,
+    arguments: args,
+  };
+  const decision = evaluate(input, config.policy.compiled, Date.now());
+  const lines = explain(input, config.policy.compiled, Date.now());
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ decision, explanation: lines }, null, 2)}\n`);
+  process.stdout.write(`${lines.join('\n')}\n=> ${decision.effect.toUpperCase()} (${decision.rule})\n`);
+}
+
+type TestOpts = { config: string; json?: boolean };
+
+function registerPolicyTest(policy: Command, ctx: CliContext): void {
   policy
     .command('test')
     .description('run table-driven policy tests (cases: subject, tool, class, args, expected effect and rule)')
     .argument('<file>', 'a YAML file of cases')
     .addOption(ctx.configOption())
     .option('--json', 'print the results as JSON')
-    .action(async (file: string, opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
-      let cases;
-      try {
-        cases = parseCases(readFileSync(resolve(file), 'utf8'), file);
-      } catch (err) {
-        if (err instanceof PolicyError) ctx.fail(`invalid test file:\n${err.message}`, 2);
-        ctx.fail(`cannot read \`${file}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
-      }
-      const results = runTable(config.policy.compiled, cases);
-      const failed = results.filter((r) => !r.pass);
-      if (opts.json)
-        process.stdout.write(
-          `${JSON.stringify({ revision: config.policy.compiled.revision, passed: results.length - failed.length, failed: failed.length, results }, null, 2)}\n`,
-        );
-      else {
-        for (const r of results)
-          process.stdout.write(
-            `${r.pass ? 'PASS' : 'FAIL'} ${file}:${r.line} ${r.name}${r.pass ? '' : `\n${r.diff.map((d) => `     ${d}`).join('\n')}`}\n`,
-          );
-        process.stdout.write(
-          `${results.length - failed.length} passed, ${failed.length} failed (policy revision ${config.policy.compiled.revision})\n`,
-        );
-      }
-      process.exitCode = failed.length ? 1 : 0;
-    });
+    .action((file: string, opts: TestOpts) => testAction(ctx, file, opts));
+}
+
+function readCases(ctx: CliContext, file: string): TableCase[] {
+  try {
+    return parseCases(readFileSync(resolve(file), 'utf8'), file);
+  } catch (err) {
+    if (err instanceof PolicyError) ctx.fail(`invalid test file:\n${err.message}`, 2);
+    return ctx.fail(`cannot read \`${file}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+  }
+}
+
+async function testAction(ctx: CliContext, file: string, opts: TestOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
+  const cases = readCases(ctx, file);
+  const results = runTable(config.policy.compiled, cases);
+  const failed = results.filter((r) => !r.pass);
+  if (opts.json)
+    process.stdout.write(
+      `${JSON.stringify({ revision: config.policy.compiled.revision, passed: results.length - failed.length, failed: failed.length, results }, null, 2)}\n`,
+    );
+  else {
+    for (const r of results)
+      process.stdout.write(
+        `${r.pass ? 'PASS' : 'FAIL'} ${file}:${r.line} ${r.name}${r.pass ? '' : `\n${r.diff.map((d) => `     ${d}`).join('\n')}`}\n`,
+      );
+    process.stdout.write(
+      `${results.length - failed.length} passed, ${failed.length} failed (policy revision ${config.policy.compiled.revision})\n`,
+    );
+  }
+  process.exitCode = failed.length ? 1 : 0;
 }

@@ -19,8 +19,9 @@ interface Target {
 }
 
 function target(ctx: CliContext, opts: Target): { kind: PrincipalRevocation['kind']; value: string; issuer: string } {
-  if (Boolean(opts.subject) === Boolean(opts.tokenId)) ctx.fail('give exactly one of `--subject` or `--token-id`', 2);
-  const value = (opts.subject ?? opts.tokenId)!;
+  const value = opts.subject ?? opts.tokenId;
+  if (value === undefined || Boolean(opts.subject) === Boolean(opts.tokenId))
+    ctx.fail('give exactly one of `--subject` or `--token-id`', 2);
   if (value.length > 1024) ctx.fail('the value is too long', 2);
   return { kind: opts.subject ? 'subject' : 'jti', value, issuer: opts.issuer ?? '' };
 }
@@ -29,7 +30,14 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('principals')
     .description('revoke token principals (a subject, or one token by its jti), like API keys');
+  registerPrincipalsRevoke(cmd, ctx);
+  registerPrincipalsRestore(cmd, ctx);
+  registerPrincipalsList(cmd, ctx);
+}
 
+type RevokeOpts = Target & { reason: string; by?: string; config: string; json?: boolean };
+
+function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
   cmd
     .command('revoke')
     .description('refuse every token of a subject, or one token, on every gateway within a second')
@@ -43,32 +51,38 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who revokes (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the revocation as JSON')
-    .action(async (opts: Target & { reason: string; by?: string; config: string; json?: boolean }) => {
-      const t = target(ctx, opts);
-      const config = await ctx.load(opts.config);
-      const r: PrincipalRevocation = {
-        ...t,
-        reason: opts.reason.slice(0, 500),
-        revokedBy: actorName(opts.by),
-        revokedAt: Date.now(),
-      };
-      await withStore(config, async (s) => {
-        await s.principalRevocations.revoke(r);
-        await recordAdmin(s, r.revokedBy, 'principals.revoke', {
-          kind: r.kind,
-          value: r.value,
-          issuer: r.issuer || '*',
-          reason: r.reason,
-        });
-      });
-      // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
-      await announce(config.limits?.redis, { kind: 'revocations.changed' });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      process.stdout.write(
-        `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`,
-      );
-    });
+    .action((opts: RevokeOpts) => revokePrincipal(ctx, opts));
+}
 
+async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void> {
+  const t = target(ctx, opts);
+  const config = await ctx.load(opts.config);
+  const r: PrincipalRevocation = {
+    ...t,
+    reason: opts.reason.slice(0, 500),
+    revokedBy: actorName(opts.by),
+    revokedAt: Date.now(),
+  };
+  await withStore(config, async (s) => {
+    await s.principalRevocations.revoke(r);
+    await recordAdmin(s, r.revokedBy, 'principals.revoke', {
+      kind: r.kind,
+      value: r.value,
+      issuer: r.issuer || '*',
+      reason: r.reason,
+    });
+  });
+  // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
+  await announce(config.limits?.redis, { kind: 'revocations.changed' });
+  if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  process.stdout.write(
+    `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`,
+  );
+}
+
+type RestoreOpts = Target & { by?: string; config: string };
+
+function registerPrincipalsRestore(cmd: Command, ctx: CliContext): void {
   cmd
     .command('restore')
     .description('lift a revocation')
@@ -77,46 +91,47 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
     .option('--issuer <issuer>', 'as given when revoking')
     .option('--by <name>', 'who restores (recorded)')
     .addOption(ctx.configOption())
-    .action(async (opts: Target & { by?: string; config: string }) => {
-      const t = target(ctx, opts);
-      const config = await ctx.load(opts.config);
-      const done = await withStore(config, async (s) => {
-        const ok = await s.principalRevocations.restore(t.kind, t.value, t.issuer);
-        if (ok)
-          await recordAdmin(s, actorName(opts.by), 'principals.restore', {
-            kind: t.kind,
-            value: t.value,
-            issuer: t.issuer || '*',
-          });
-        return ok;
-      });
-      if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
-      process.stdout.write(`${t.kind} ${t.value} restored\n`);
-    });
+    .action((opts: RestoreOpts) => restorePrincipal(ctx, opts));
+}
 
+async function restorePrincipal(ctx: CliContext, opts: RestoreOpts): Promise<void> {
+  const t = target(ctx, opts);
+  const config = await ctx.load(opts.config);
+  const done = await withStore(config, async (s) => {
+    const ok = await s.principalRevocations.restore(t.kind, t.value, t.issuer);
+    if (ok)
+      await recordAdmin(s, actorName(opts.by), 'principals.restore', {
+        kind: t.kind,
+        value: t.value,
+        issuer: t.issuer || '*',
+      });
+    return ok;
+  });
+  if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
+  process.stdout.write(`${t.kind} ${t.value} restored\n`);
+}
+
+type ListOpts = { config: string; json?: boolean };
+
+function registerPrincipalsList(cmd: Command, ctx: CliContext): void {
   cmd
     .command('list')
     .description('revoked subjects and tokens')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) => s.principalRevocations.list());
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['kind', 'value', 'issuer', 'reason', 'by', 'at'],
-          rows.map((r) => [
-            r.kind,
-            r.value,
-            r.issuer || '*',
-            r.reason,
-            r.revokedBy,
-            new Date(r.revokedAt).toISOString(),
-          ]),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listRevocations(ctx, opts));
+}
+
+async function listRevocations(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const rows = await withStore(config, (s) => s.principalRevocations.list());
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['kind', 'value', 'issuer', 'reason', 'by', 'at'],
+      rows.map((r) => [r.kind, r.value, r.issuer || '*', r.reason, r.revokedBy, new Date(r.revokedAt).toISOString()]),
+      null,
+    ),
+  );
 }

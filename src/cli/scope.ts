@@ -19,11 +19,10 @@ export const asOption = () =>
     'act as this API key or access token (its tenant and roles); default: $GATEHOUSE_CREDENTIAL, else as the operator (every tenant)',
   );
 
-export interface Caller {
-  /** Undefined for the operator (no credential given). */
-  principal?: Principal;
-  identity?: Authenticator;
-}
+/** The operator (no credential given: no principal), or a verified principal with the authenticator that verified it. */
+export type Caller =
+  | { principal?: undefined; identity?: undefined }
+  | { principal: Principal; identity: Authenticator };
 
 /** The verified caller for `--as`, or the operator; fails (exit 2) when the credential is refused. */
 export async function caller(
@@ -50,7 +49,7 @@ export async function caller(
 /** What the caller may administer: everything for the operator; fails when the credential is no admin. */
 export function adminScopeOf(ctx: CliContext, c: Caller): AdminScope {
   if (!c.principal) return { platform: true };
-  const scope = c.identity!.adminScope(c.principal);
+  const scope = c.identity.adminScope(c.principal);
   if (!scope) ctx.fail('forbidden: this credential has no admin role', 2);
   return scope;
 }

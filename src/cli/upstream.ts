@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import type { Config, HttpServerConfig } from '../config/schema.ts';
+import type { HttpServerConfig } from '../config/schema.ts';
 import { loadKey } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import { UpstreamOAuth } from '../credentials/upstream-oauth.ts';
@@ -16,6 +16,8 @@ import { render } from './format.ts';
 import { withStore } from './store.ts';
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a subject must not hold control characters; this range is what refuses them
+const SUBJECT = /^[^\s/\u0000-\u001f]{1,256}$/;
 
 export function registerUpstream(program: Command, ctx: CliContext): void {
   const up = program
@@ -34,7 +36,7 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
     .option('--json', 'print the URL as JSON')
     .action(async (name: string, opts: { tenant: string; subject?: string; config: string; json?: boolean }) => {
       if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
-      if (opts.subject !== undefined && !/^[^\s/\u0000-\u001f]{1,256}$/.test(opts.subject))
+      if (opts.subject !== undefined && !SUBJECT.test(opts.subject))
         ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
       const config = await ctx.load(opts.config);
       const server = config.servers.find((s) => s.name === name);
