@@ -2,7 +2,7 @@
 import { newRequest } from './lifecycle.ts';
 import type { ApprovalRequest } from './model.ts';
 
-export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 export function fixtureRequest(tool: string, args: unknown, over: Partial<ApprovalRequest> = {}): ApprovalRequest {
   const req = newRequest({

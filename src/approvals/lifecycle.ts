@@ -12,7 +12,7 @@ import type { ToolClass } from '../inventory/classify.ts';
 import { bindingOf, mismatch } from './binding.ts';
 import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
 
-export type RefusalCode =
+type RefusalCode =
   | 'not_pending'
   | 'expired'
   | 'cross_tenant'
@@ -25,7 +25,7 @@ export type RefusalCode =
   | 'anonymous'
   | 'not_a_person';
 
-export interface Refusal {
+interface Refusal {
   ok: false;
   code: RefusalCode;
   message: string;

@@ -6,10 +6,10 @@
  */
 import type { ToolClass } from '../inventory/classify.ts';
 
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
 /** Who asked: copied from the verified Principal at request time, never from arguments. */
-export interface Requester {
+interface Requester {
   /** `principalKey(...)` of the caller: the identity the approval is bound to. */
   key: string;
   subject: string;
@@ -37,7 +37,7 @@ export interface ApproversRule {
   count: 1 | 2;
 }
 
-export interface ApprovalDecision {
+interface ApprovalDecision {
   by: { key: string; subject: string; tenant: string; roles: string[] };
   decision: 'approve' | 'deny';
   reason?: string;

@@ -43,7 +43,7 @@ export function line(value: unknown): string {
 }
 
 /** Lines longer than this are folded, with a visible marker where each fold is. */
-export const FOLD_AT = 120;
+const FOLD_AT = 120;
 /** Runs of this many spaces or more are shown as a counted marker (padding that pushes text out of sight). */
 const SPACE_RUN = /( {8,})/;
 

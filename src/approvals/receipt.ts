@@ -14,7 +14,7 @@ export type Receipt =
   | { kind: 'arguments'; json: string };
 
 export const PATH_ARGS = ['path', 'file', 'filePath', 'file_path', 'filename'] as const;
-export const CONTENT_ARGS = ['content', 'contents', 'text', 'data'] as const;
+const CONTENT_ARGS = ['content', 'contents', 'text', 'data'] as const;
 /** Field-table keys, in display order; any of the first group makes a call "ticket-like". */
 const TICKET_KEYS = ['title', 'body', 'labels', 'assignees', 'base', 'head', 'status', 'state'];
 const FIELD_ORDER = [
@@ -42,7 +42,7 @@ const FIELD_ORDER = [
 ];
 
 /** Largest diff shown in full; beyond it the page says it was cut (the arguments JSON stays exact). */
-export const MAX_DIFF_CHARS = 200_000;
+const MAX_DIFF_CHARS = 200_000;
 
 function record(args: unknown): Record<string, unknown> | undefined {
   return args && typeof args === 'object' && !Array.isArray(args) ? (args as Record<string, unknown>) : undefined;
@@ -54,7 +54,7 @@ function firstString(rec: Record<string, unknown>, keys: readonly string[]): [st
 }
 
 /** The path and content of a whole-file write, when the arguments look like one. */
-export function fileWrite(
+function fileWrite(
   args: unknown,
 ): { path: string; content: string; pathKey: string; contentKey: string } | undefined {
   const rec = record(args);

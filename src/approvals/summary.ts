@@ -9,7 +9,7 @@ import { words } from '../inventory/classify.ts';
 /** Namespaced tool name (`github__create_issue`) or bare tool name -> template. */
 export type SummaryTemplates = Readonly<Record<string, string>>;
 
-export const MAX_VALUE_CHARS = 80;
+const MAX_VALUE_CHARS = 80;
 
 /** Hidden or misleading code points. `\n` and `\t` are kept (multi-line bodies and diffs). */
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists invisible and combining code points one by one on purpose, to find and mark each of them
@@ -47,7 +47,7 @@ export function truncate(text: string, max = MAX_VALUE_CHARS): string {
 }
 
 /** One argument value as short text: strings as they are, anything else as compact JSON. */
-export function valueText(value: unknown, max = MAX_VALUE_CHARS): string {
+function valueText(value: unknown, max = MAX_VALUE_CHARS): string {
   const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return truncate(s, max);
 }

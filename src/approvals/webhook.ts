@@ -64,8 +64,8 @@ export function slackPayload(req: ApprovalRequest, pageUrl: string): SlackPayloa
   };
 }
 
-export const TIMESTAMP_HEADER = 'x-gatehouse-timestamp';
-export const SIGNATURE_HEADER = 'x-gatehouse-signature';
+const TIMESTAMP_HEADER = 'x-gatehouse-timestamp';
+const SIGNATURE_HEADER = 'x-gatehouse-signature';
 
 function mac(body: string | Uint8Array, secret: string, ts: string): string {
   return hmacSha256(secret, `${ts}.`, body).toString('hex');

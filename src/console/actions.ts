@@ -284,7 +284,7 @@ function incidentActor(deps: ActionDeps, a: Actor): IncidentActor {
 }
 
 /** How long opening waits for every live gateway to acknowledge the containment before it answers. */
-export const INCIDENT_CONFIRM_MS = 10_000;
+const INCIDENT_CONFIRM_MS = 10_000;
 
 /**
  * `gatehouse incident open`: contain at once (disable a tool, server or tenant, or revoke a person),

@@ -25,7 +25,7 @@ export interface View {
   flash?: { kind: 'ok' | 'err'; message: string };
 }
 
-export const NAV = [
+const NAV = [
   ['inventory', 'Inventory'],
   ['approvals', 'Approvals'],
   ['modes', 'Modes'],
@@ -35,7 +35,7 @@ export const NAV = [
   ['readiness', 'Readiness'],
 ] as const;
 
-export type PageName = (typeof NAV)[number][0];
+type PageName = (typeof NAV)[number][0];
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined || !Number.isFinite(ms)
@@ -47,11 +47,11 @@ function csrfField(v: View): string {
   return `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">`;
 }
 
-export function doc(title: string, body: string, head = ''): string {
+function doc(title: string, body: string, head = ''): string {
   return htmlDocument({ title: `${title} · Gatehouse console`, css: CONSOLE_CSS_PATH, body, head });
 }
 
-export function layout(v: View, page: PageName, title: string, content: string): string {
+function layout(v: View, page: PageName, title: string, content: string): string {
   const nav = NAV.map(
     ([p, label]) => `<a href="/console/${p}"${p === page ? ' class="here" aria-current="page"' : ''}>${label}</a>`,
   ).join('');

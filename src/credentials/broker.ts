@@ -97,16 +97,6 @@ export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): st
     : tenant;
 }
 
-/** Whether the server's credentials differ per tenant (one upstream connection per tenant). */
-export function perTenant(cfg: ServerConfig): boolean {
-  if (cfg.transport !== 'stdio' && cfg.oauth) return true;
-  const refs = [
-    ...Object.values(cfg.credentials?.env ?? {}),
-    ...Object.values(cfg.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
-  ];
-  return refs.some((r) => r.includes('{tenant}'));
-}
-
 export class CredentialBroker {
   readonly instance = `gw-${randomUUID()}`;
   readonly #resolver: SecretResolver;

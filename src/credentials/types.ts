@@ -64,7 +64,7 @@ export class CredentialError extends Error {
 }
 
 /** A reference as it may appear in a message: control and format characters escaped, length capped. */
-export function printable(text: string): string {
+function printable(text: string): string {
   const escaped = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
   return escaped.length > 300 ? `${escaped.slice(0, 300)}...` : escaped;
 }

@@ -22,7 +22,7 @@ import {
 } from './http.ts';
 import type { HttpAnswer } from './http.ts';
 
-export type VaultAuth =
+type VaultAuth =
   | { method: 'token'; token: string }
   | { method: 'approle'; roleId: string; secretId: string /** auth mount, default `approle` */; mount?: string }
   | {

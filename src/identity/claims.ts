@@ -56,7 +56,7 @@ export function principalFromClaims(
 }
 
 /** Dotted-path lookup over OWN properties only, so `__proto__.x` or `constructor` can never resolve. */
-export function claimAt(claims: Record<string, unknown>, path: string): unknown {
+function claimAt(claims: Record<string, unknown>, path: string): unknown {
   let cur: unknown = claims;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.hasOwn(cur, part)) return undefined;
@@ -66,7 +66,7 @@ export function claimAt(claims: Record<string, unknown>, path: string): unknown 
 }
 
 /** An array of strings or a space-separated string, deduplicated; anything else is an empty list. */
-export function toList(value: unknown): string[] {
+function toList(value: unknown): string[] {
   return [...new Set(listItems(value).filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DualControlRecord, DualControlStore } from '../storage/types.ts';
 
-export const DUAL_CONTROL_TTL_MS = 24 * 3_600_000;
+const DUAL_CONTROL_TTL_MS = 24 * 3_600_000;
 
 export type DualControlResult =
   | { ok: true; record: DualControlRecord }

@@ -12,9 +12,8 @@ import { Introspector } from './introspection.ts';
 import type { IntrospectionConfig } from './introspection.ts';
 
 export type { Principal, VerifyResult, ClaimNames } from './claims.ts';
-export type { IntrospectionConfig } from './introspection.ts';
 
-export interface IssuerConfig {
+interface IssuerConfig {
   issuer: string;
   /** else discovered: <issuer>/.well-known/openid-configuration, then RFC 8414 oauth-authorization-server */
   jwksUri?: string;
@@ -224,7 +223,7 @@ export class TokenVerifier {
  * Discovery locations, OpenID first (append form, then RFC 8414 insert form for issuers with a path),
  * then RFC 8414 oauth-authorization-server (insert form), as the MCP authorization spec lists them.
  */
-export function discoveryUrls(issuer: string): string[] {
+function discoveryUrls(issuer: string): string[] {
   const u = new URL(issuer);
   const path = u.pathname.replace(/\/+$/, '');
   const urls = [`${u.origin}${path}/.well-known/openid-configuration`];

@@ -14,7 +14,7 @@ export interface RevocableIdentity {
   tokenId?: string | null;
 }
 
-export const REVOCATION_POLL_MS = 500;
+const REVOCATION_POLL_MS = 500;
 
 export class PrincipalRevocations {
   readonly #store: PrincipalRevocationStore;

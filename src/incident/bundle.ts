@@ -37,7 +37,7 @@ import type { Store } from '../storage/types.ts';
 import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
-export const BUNDLE_FORMAT = 'gatehouse-incident-bundle/1';
+const BUNDLE_FORMAT = 'gatehouse-incident-bundle/1';
 const FILES = [
   'incident.json',
   'audit.jsonl',
@@ -49,7 +49,7 @@ const FILES = [
   'config.json',
 ] as const;
 
-export interface Manifest {
+interface Manifest {
   format: typeof BUNDLE_FORMAT;
   incident: string;
   createdAt: string;

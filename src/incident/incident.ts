@@ -16,7 +16,7 @@ import { confirmed, LIVE_MS, modeKey, principalKey, type Confirmation } from './
 
 export type ScopeKind = IncidentRecord['scope']['kind'];
 export const SCOPE_KINDS: readonly ScopeKind[] = ['tool', 'server', 'tenant', 'principal'];
-export const DEFAULT_LOOKBACK_MS = 60 * 60_000;
+const DEFAULT_LOOKBACK_MS = 60 * 60_000;
 const ID = /^inc_[0-9a-f]{12}$/;
 
 export class IncidentError extends Error {

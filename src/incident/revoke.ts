@@ -22,7 +22,7 @@ import { confirmed, LIVE_MS, type Confirmation } from './acks.ts';
 import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
-export interface PlannedRef {
+interface PlannedRef {
   ref: string;
   server: string;
   kind: 'secret' | 'oauth';

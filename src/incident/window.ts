@@ -5,7 +5,7 @@ import { windowOf } from './incident.ts';
 
 const PAGE = 1000;
 /** An export holds at most this many records; a longer window says so instead of growing without bound. */
-export const MAX_WINDOW_RECORDS = 500_000;
+const MAX_WINDOW_RECORDS = 500_000;
 
 export async function windowRecords(
   audit: AuditStore,
@@ -24,7 +24,7 @@ export async function windowRecords(
 }
 
 /** Whether a record is about the incident's scope (a call of its tool, server, tenant or principal). */
-export function inScope(scope: IncidentRecord['scope'], e: AuditEvent): boolean {
+function inScope(scope: IncidentRecord['scope'], e: AuditEvent): boolean {
   switch (scope.kind) {
     case 'tool':
       return e.tool === scope.value;

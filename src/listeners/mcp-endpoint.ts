@@ -61,7 +61,7 @@ export interface EndpointDeps extends DispatchDeps {
 }
 
 /** A body that has not fully arrived by then is refused (408) and the connection closed. */
-export const BODY_TIMEOUT_MS = 30_000;
+const BODY_TIMEOUT_MS = 30_000;
 
 const NAME_HEADER_METHODS: Record<string, string> = {
   'tools/call': 'name',

@@ -3,7 +3,7 @@ import type { JsonObject } from './jsonrpc.ts';
 
 export const MODERN_VERSION = '2026-07-28';
 export const LEGACY_VERSION = '2025-11-25';
-export const MODERN_VERSIONS = [MODERN_VERSION] as const;
+const MODERN_VERSIONS = [MODERN_VERSION] as const;
 /** Legacy versions accepted downstream (initialize negotiates down to one of these). */
 export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 export const SUPPORTED_VERSIONS: readonly string[] = [...MODERN_VERSIONS, ...LEGACY_VERSIONS];

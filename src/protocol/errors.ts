@@ -5,7 +5,7 @@
  * Internal failures map to -32603 and never carry details onto the wire.
  */
 
-export const RPC = {
+const RPC = {
   PARSE_ERROR: -32700,
   INVALID_REQUEST: -32600,
   METHOD_NOT_FOUND: -32601,

@@ -1,6 +1,5 @@
 /** JSON-RPC 2.0 message shapes and classification. */
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 export type JsonObject = { [k: string]: unknown };
 export type RequestId = string | number;
 
@@ -102,9 +101,3 @@ export function failure(id: RequestId | null, code: number, message: string, dat
   if (data !== undefined) error.data = data;
   return { jsonrpc: '2.0', id, error };
 }
-
-export function notification(method: string, params?: JsonObject): JsonRpcNotification {
-  return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
-}
-
-export { isPlainObject };

@@ -53,7 +53,7 @@ function valueAt(args: JsonObject | undefined, path: string[]): unknown {
 }
 
 /** The header value a conforming client sends for `value`, before base64 encoding. */
-export function headerText(value: unknown): string | undefined {
+function headerText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);

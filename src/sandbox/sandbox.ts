@@ -56,7 +56,7 @@ export interface Launch {
 }
 
 /** The user id servers run as when the gateway runs as root (and none is configured): `nobody`. */
-export const SANDBOX_UID = 65534;
+const SANDBOX_UID = 65534;
 const PROXY_PORT = 3128;
 const SECRET_FILES = [
   '.ssh',
@@ -105,7 +105,7 @@ export function findExecutable(name: string, path = process.env.PATH ?? '', cwd 
 }
 
 /** The uid and gid a sandboxed server runs as: its own when the gateway is root, else the gateway's (it cannot change). */
-export function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: number; gid: number } {
+function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: number; gid: number } {
   if (process.getuid?.() !== 0) return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const u = cfg.sandbox?.user;
   return { uid: u?.uid ?? SANDBOX_UID, gid: u?.gid ?? u?.uid ?? SANDBOX_UID };
@@ -171,7 +171,7 @@ function unreachable(path: string, uid: number, gid: number, write: boolean): st
 }
 
 /** The directory a program belongs to: the project of its node_modules, the nearest ancestor with a package manifest, else its own directory. */
-export function packageRoot(file: string): string {
+function packageRoot(file: string): string {
   // An installed package resolves its dependencies from the node_modules it sits in (hoisted): the
   // project that holds that node_modules is its package.
   const nm = file.indexOf(`${sep}node_modules${sep}`);

@@ -22,7 +22,7 @@ const TOUCH_EVERY_MS = 30_000;
 const RECHECK_MS = 5_000;
 const MAX_PENDING_ASKS = 64;
 /** What a session keeps of the client's self-description (capabilities and info), at most. */
-export const MAX_CLIENT_JSON = 64 * 1024;
+const MAX_CLIENT_JSON = 64 * 1024;
 
 export interface SessionCaps {
   perPrincipal: number;
