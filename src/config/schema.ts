@@ -379,9 +379,9 @@ export const HttpServer = Type.Object(
   { additionalProperties: false },
 );
 
-export const Server = Type.Union([StdioServer, HttpServer]);
+const Server = Type.Union([StdioServer, HttpServer]);
 
-export const Listen = Type.Object(
+const Listen = Type.Object(
   {
     host: Type.Optional(Type.String({ default: '127.0.0.1' })),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8765 })),
@@ -497,7 +497,7 @@ export const Gateway = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const Storage = Type.Object(
+const Storage = Type.Object(
   {
     driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
     sqlitePath: Type.Optional(
@@ -513,7 +513,7 @@ const Scopes = Type.Array(Type.String({ minLength: 1 }), {
   description: 'OAuth scope values (RFC 6749 scope-tokens: printable ASCII, no space, quote or backslash).',
 });
 
-export const Identity = Type.Object(
+const Identity = Type.Object(
   {
     resource: Type.Optional(
       Type.String({
@@ -701,7 +701,7 @@ const AuditExport = Type.Union([
   ),
 ]);
 
-export const AuditSettings = Type.Object(
+const AuditSettings = Type.Object(
   {
     arguments: Type.Optional({
       ...Capture,
@@ -789,7 +789,7 @@ export const AuditSettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const PolicySettings = Type.Object(
+const PolicySettings = Type.Object(
   {
     files: Type.Array(Type.String({ minLength: 1 }), {
       minItems: 1,
@@ -810,7 +810,7 @@ export const PolicySettings = Type.Object(
   },
 );
 
-export const LimitsSettings = Type.Object(
+const LimitsSettings = Type.Object(
   {
     rules: Type.Array(
       Type.Object(
@@ -911,7 +911,7 @@ const VaultAuth = Type.Union([
   ),
 ]);
 
-export const SecretsSettings = Type.Object(
+const SecretsSettings = Type.Object(
   {
     cacheTtlSeconds: Type.Optional(
       Type.Integer({
@@ -974,7 +974,7 @@ export const SecretsSettings = Type.Object(
   },
 );
 
-export const ApprovalsSettings = Type.Object(
+const ApprovalsSettings = Type.Object(
   {
     ttlSeconds: Type.Optional(
       Type.Integer({
@@ -1026,7 +1026,7 @@ export const ApprovalsSettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const InventorySettings = Type.Object(
+const InventorySettings = Type.Object(
   {
     newTools: Type.Optional(
       Type.Union([Type.Literal('quarantine'), Type.Literal('accept')], {
@@ -1039,7 +1039,7 @@ export const InventorySettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const ConsoleSettings = Type.Object(
+const ConsoleSettings = Type.Object(
   {
     clientId: Type.Optional(
       Type.String({
@@ -1176,5 +1176,3 @@ export type AuditConfig = Omit<Required<Static<typeof AuditSettings>>, 'redact' 
   redact: { fields: string[]; paths: string[] };
   exports: AuditExportConfig[];
 };
-
-export type CredentialsConfig = Static<typeof Credentials>;

@@ -44,7 +44,7 @@ export function instructionsPin(instructions: string | undefined): string {
 }
 
 /** Inventory items besides tools are stored under these prefixes (tool names with them are refused). */
-export const ITEM_PREFIXES = ['prompt:', 'resource:', 'template:'] as const;
+const ITEM_PREFIXES = ['prompt:', 'resource:', 'template:'] as const;
 
 export function isItemName(name: string): boolean {
   return ITEM_PREFIXES.some((p) => name.startsWith(p));

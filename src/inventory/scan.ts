@@ -135,7 +135,7 @@ function scanText(text: string, where: string, out: Finding[], opts: ScanOptions
 
 const MAX_NODES = 20_000;
 /** Deeper than any honest schema; deeper nesting is itself a finding (and never a stack overflow). */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 interface Budget {
   n: number;

@@ -7,11 +7,8 @@ import { RedisLimiter, type RedisLimiterOptions } from './redis.ts';
 import type { LimitsConfig } from './model.ts';
 import type { Limiter } from './limiter.ts';
 
-export type { AcquireResult, Lease, LimitCall, Limiter, Refusal } from './limiter.ts';
-export type { LimitRule, LimitScope, LimitsConfig, LimitsIssue, RateSpec, RedisLimitsConfig } from './model.ts';
-export { validateLimits } from './model.ts';
-export { MemoryLimiter } from './memory.ts';
-export { RedisLimiter } from './redis.ts';
+export type { Limiter } from './limiter.ts';
+export type { LimitsConfig } from './model.ts';
 
 /** The limiter for a validated `limits` section. `hooks` apply to the Redis backend only. */
 export function createLimiter(

@@ -98,7 +98,7 @@ export function counterKey(rule: CompiledRule, call: LimitCall): string {
 }
 
 /** A rule's token bucket: ms to refill one point, and capacity. */
-export interface RateBucket {
+interface RateBucket {
   msPerPoint: number;
   capacity: number;
 }

@@ -11,7 +11,7 @@
 import { globRegExp } from '../policy/glob.ts';
 
 export type LimitScope = 'principal' | 'tool' | 'principal_tool' | 'tenant';
-export const LIMIT_SCOPES: readonly LimitScope[] = ['principal', 'tool', 'principal_tool', 'tenant'];
+const LIMIT_SCOPES: readonly LimitScope[] = ['principal', 'tool', 'principal_tool', 'tenant'];
 
 export interface RateSpec {
   /** Calls refilled per `perSeconds` (the sustained rate). */
@@ -32,7 +32,7 @@ export interface LimitRule {
   concurrency?: number;
 }
 
-export interface RedisLimitsConfig {
+interface RedisLimitsConfig {
   url: string;
   /** Prefix of every Redis key; default `gatehouse:limits:`. */
   keyPrefix?: string;

@@ -13,7 +13,7 @@ import { RegExpBudgetError, ajvRegExpEngine } from './regexp.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
-export const BOUNDS = {
+const BOUNDS = {
   depth: 32,
   stringLength: 1_000_000,
   arrayLength: 10_000,

@@ -183,14 +183,6 @@ export function canonicalUrl(raw: unknown, what = 'url'): Canon {
   return done(u.href, s);
 }
 
-/**
- * The real path behind `path` (symlinks resolved by the filesystem the gateway sees). Not pure: the
- * lead calls it at the edge, then canonicalises and checks the result like any other path.
- */
-export async function resolveRealPath(path: string): Promise<string> {
-  return realpath(path);
-}
-
 export type UriCanon =
   | { ok: true; resource: { kind: 'path' | 'url' | 'id'; value: string }; uri: string; changed: boolean }
   | { ok: false; reason: string };

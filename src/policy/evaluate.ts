@@ -115,14 +115,14 @@ export function checkRule(rule: Rule, f: CallFacts): RuleCheck {
 }
 
 /** An allow rule that waives class approval for a WRITE/DESTRUCTIVE call (see the header). */
-export function namesExplicitly(rule: Rule, tool: string, cls: ToolClass): boolean {
+function namesExplicitly(rule: Rule, tool: string, cls: ToolClass): boolean {
   return (rule.classes?.includes(cls) ?? false) || (rule.tools?.some((g) => g.literal && g.source === tool) ?? false);
 }
 
 type Verdict = Pick<Decision, 'effect' | 'rule' | 'reasons' | 'approvers'>;
 
 /** Step 3 of the header: the policy's verdict, before modes. */
-export function decideRules(policy: Policy, f: CallFacts): Verdict {
+function decideRules(policy: Policy, f: CallFacts): Verdict {
   const matched = policy.rules.filter((r) => checkRule(r, f).matched);
   const first = (e: Effect) => matched.find((r) => r.effect === e);
   const seen = matched.map((r) => `rule \`${r.id}\` (${r.effect}) matched`);

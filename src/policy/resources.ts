@@ -17,7 +17,7 @@ import { canonicalId, canonicalPath, canonicalRepo, canonicalUrl, show, typeName
 import { globMatches } from './glob.ts';
 import type { Resource, ResourcePattern, ResourceRule, ResourceSpec } from './model.ts';
 
-export interface ExtractedResource extends Resource {
+interface ExtractedResource extends Resource {
   /** The value before canonicalisation (for a template: as rendered). */
   raw: string;
   changed: boolean;

@@ -8,7 +8,6 @@ import type { ModeRecord, ModeStore } from '../storage/types.ts';
 import type { Modes } from './model.ts';
 
 const POLL_MS = 1000;
-export const NO_MODES: Modes = Object.freeze({ tenants: {}, servers: {}, tools: {} });
 
 /** `--tool x` / `--server s` / `--tenant t` / `--gateway` -> a scope key. */
 export function scopeKey(o: {

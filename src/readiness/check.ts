@@ -26,7 +26,7 @@ export interface CheckItem {
   fix: string;
 }
 
-export const SECTIONS = [
+const SECTIONS = [
   '1 inventory',
   '2 identity and credentials',
   '3 policy',

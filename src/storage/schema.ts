@@ -13,7 +13,7 @@ export interface SessionsTable {
   last_seen_at: number;
 }
 
-export interface UpstreamVerdictsTable {
+interface UpstreamVerdictsTable {
   server: string;
   fingerprint: string;
   era: string;
@@ -56,7 +56,7 @@ export interface InventoryToolsTable {
   classified_at: number | null;
 }
 
-export interface InventoryEventsTable {
+interface InventoryEventsTable {
   seq: Generated<number>;
   at: number;
   server: string;
@@ -66,7 +66,7 @@ export interface InventoryEventsTable {
   detail: string;
 }
 
-export interface InventorySnapshotsTable {
+interface InventorySnapshotsTable {
   seq: Generated<number>;
   server: string;
   observed_at: number;
@@ -90,7 +90,7 @@ export interface ApiKeysTable {
   revoked_by: string | null;
 }
 
-export interface AuditEventsTable {
+interface AuditEventsTable {
   position: Generated<number>;
   stream: string;
   seq: number;
@@ -106,20 +106,20 @@ export interface AuditEventsTable {
   body: string;
 }
 
-export interface AuditCheckpointsTable {
+interface AuditCheckpointsTable {
   stream: string;
   seq: number;
   hash: string;
   at: number;
 }
 
-export interface AuditCursorsTable {
+interface AuditCursorsTable {
   name: string;
   position: number;
   updated_at: number;
 }
 
-export interface ModesTable {
+interface ModesTable {
   scope: string;
   mode: string;
   reason: string;
@@ -127,26 +127,26 @@ export interface ModesTable {
   set_at: number;
 }
 
-export interface CredentialRevocationsTable {
+interface CredentialRevocationsTable {
   ref: string;
   reason: string;
   revoked_by: string;
   revoked_at: number;
 }
 
-export interface GatewayInstancesTable {
+interface GatewayInstancesTable {
   id: string;
   started_at: number;
   last_seen: number;
 }
 
-export interface RevocationAcksTable {
+interface RevocationAcksTable {
   ref: string;
   instance: string;
   acked_at: number;
 }
 
-export interface ApprovalsTable {
+interface ApprovalsTable {
   id: string;
   tenant: string;
   requester_key: string;
@@ -156,19 +156,19 @@ export interface ApprovalsTable {
   body: string;
 }
 
-export interface GatewayKeysTable {
+interface GatewayKeysTable {
   name: string;
   value: string;
 }
 
-export interface UpstreamTokensTable {
+interface UpstreamTokensTable {
   server: string;
   tenant: string;
   sealed: string;
   updated_at: number;
 }
 
-export interface OauthPendingTable {
+interface OauthPendingTable {
   state: string;
   server: string;
   tenant: string;
@@ -176,7 +176,7 @@ export interface OauthPendingTable {
   created_at: number;
 }
 
-export interface PrincipalRevocationsTable {
+interface PrincipalRevocationsTable {
   kind: string;
   value: string;
   issuer: string;
@@ -212,7 +212,7 @@ export interface IncidentsTable {
   closed_at: number | null;
 }
 
-export interface IncidentActionsTable {
+interface IncidentActionsTable {
   seq: Generated<number>;
   incident_id: string;
   at: number;
@@ -221,7 +221,7 @@ export interface IncidentActionsTable {
   detail: string;
 }
 
-export interface ApplyAcksTable {
+interface ApplyAcksTable {
   key: string;
   instance: string;
   version: number;

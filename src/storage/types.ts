@@ -97,11 +97,11 @@ export interface InventoryEventInput {
   detail: Record<string, unknown>;
 }
 
-export interface InventoryEvent extends InventoryEventInput {
+interface InventoryEvent extends InventoryEventInput {
   seq: number;
 }
 
-export interface InventorySnapshot {
+interface InventorySnapshot {
   seq: number;
   server: string;
   observedAt: number;
@@ -230,7 +230,7 @@ export interface ModeStore {
   revision(): Promise<string>;
 }
 
-export interface Revocation {
+interface Revocation {
   ref: string;
   reason: string;
   revokedBy: string;

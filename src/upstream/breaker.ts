@@ -27,7 +27,7 @@ export interface BreakerOptions {
   maxCooldownMs: number;
 }
 
-export const BREAKER_DEFAULTS: BreakerOptions = {
+const BREAKER_DEFAULTS: BreakerOptions = {
   failures: 5,
   errorRate: 0.5,
   minRequests: 20,

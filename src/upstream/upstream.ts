@@ -32,7 +32,7 @@ function pinnedEra(cfg: ServerConfig): Era | undefined {
   return cfg.era === 'legacy' || cfg.era === 'modern' ? cfg.era : undefined;
 }
 
-export function fingerprint(cfg: ServerConfig): string {
+function fingerprint(cfg: ServerConfig): string {
   const c = cfg as Partial<StdioServerConfig> & { url?: string };
   const era = pinnedEra(cfg);
   return createHash('sha256')
