@@ -5,7 +5,7 @@
 
 export type PathId = 'direct' | 'gatehouse-http' | 'gatehouse-stdio';
 
-export const PATHS: Record<PathId, string> = {
+const PATHS: Record<PathId, string> = {
   direct: 'direct: load -> echo upstream (Streamable HTTP)',
   'gatehouse-http': 'through Gatehouse -> echo upstream over Streamable HTTP (tool `echo__echo`)',
   'gatehouse-stdio': 'through Gatehouse -> echo upstream over stdio (tool `echo_stdio__echo`)',

@@ -35,7 +35,7 @@ export interface CallFacts {
 }
 
 /** Types and sizes, no values: `{ path: 'string(12)', lines: 'array(3)' }`. Keys are redacted like values. */
-export function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
+function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   if (v === null) return 'null';
   if (typeof v === 'string') return `string(${v.length})`;
   if (typeof v !== 'object') return typeof v;

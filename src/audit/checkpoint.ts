@@ -53,7 +53,7 @@ export interface CheckpointSigner {
   sign(stream: string, seq: number, hash: string): CheckpointDetail;
 }
 
-export function checkpointPayload(stream: string, seq: number, hash: string): Buffer {
+function checkpointPayload(stream: string, seq: number, hash: string): Buffer {
   return Buffer.from(`gatehouse-audit-checkpoint/1\n${stream}\n${seq}\n${hash}`, 'utf8');
 }
 

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 
 const Str = (description?: string) => Type.Optional(Type.String(description ? { description } : {}));
 
-export const AuditEventSchema = Type.Object(
+const AuditEventSchema = Type.Object(
   {
     v: Type.Literal(1, { description: 'Schema version.' }),
     id: Type.String({ description: 'Unique id of the record.' }),

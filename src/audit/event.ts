@@ -9,7 +9,7 @@ import { canonicalJson, sha256 } from '../inventory/canonical.ts';
 export const AUDIT_SCHEMA_VERSION = 1;
 export const GENESIS = '0'.repeat(64);
 
-export type AuditKind =
+type AuditKind =
   | 'call.intent' // write-ahead: durable before the call goes upstream
   | 'call.outcome' // after the call: outcome, latency, result as configured
   | 'call.refused' // refused before anything went upstream (which stage, which error)
@@ -25,7 +25,7 @@ export type AuditKind =
   | 'upstream.circuit' // an upstream's circuit breaker opened, let a probe through, or closed
   | 'audit.checkpoint'; // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
 
-export interface AuditActor {
+interface AuditActor {
   subject: string;
   tenant: string;
   via: string;

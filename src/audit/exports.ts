@@ -15,7 +15,7 @@ import { HttpSink } from './sinks/http.ts';
 import { SyslogSink } from './sinks/syslog.ts';
 import type { Sink } from './sinks/sink.ts';
 
-export function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
+function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
   switch (cfg.type) {
     case 'file':
       return new FileSink({

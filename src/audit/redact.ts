@@ -44,8 +44,8 @@ export interface Redaction {
 }
 
 export const WITHHELD = '[WITHHELD: redaction failed]';
-export const MIN_SECRET_LENGTH = 6;
-export const DEFAULT_FIELDS: readonly string[] = [
+const MIN_SECRET_LENGTH = 6;
+const DEFAULT_FIELDS: readonly string[] = [
   'password',
   'passwd',
   'pwd',

@@ -120,7 +120,7 @@ const uEscape = (s: string, upper: boolean) =>
 const jsonInner = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /** The case-sensitive and the case-insensitive (hex, percent) needles for one secret value. */
-export function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] } {
+function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] } {
   const exact = new Map<string, boolean>();
   const add = (t: string, b64 = false) => exact.set(t, (exact.get(t) ?? false) || b64);
   add(secret);

@@ -8,8 +8,6 @@ import type { AuditStore } from '../storage/types.ts';
 import { GENESIS, chainHash, type AuditEvent, type Problem } from './event.ts';
 import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
 
-export type { Problem } from './event.ts';
-
 export interface VerifyReport {
   ok: boolean;
   streams: number;

@@ -15,19 +15,19 @@ export interface CliContext {
   fail: (message: string, code?: number) => never;
 }
 
-export const configOption = (): Option =>
+const configOption = (): Option =>
   new Option('-c, --config <file>', 'configuration file').default(
     process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml',
     '$GATEHOUSE_CONFIG or gatehouse.yaml',
   );
 
 /** Exit status: 1 failure, 2 bad input (usage, invalid config). */
-export function fail(message: string, code = 1): never {
+function fail(message: string, code = 1): never {
   process.stderr.write(`gatehouse: ${message}\n`);
   process.exit(code);
 }
 
-export async function load(given: string): Promise<Config> {
+async function load(given: string): Promise<Config> {
   const file = resolve(given);
   if (!existsSync(file)) fail(`config file \`${file}\` not found (create one with \`gatehouse init\`)`, 2);
   try {

@@ -5,7 +5,7 @@ import type { LiveSession } from '../sessions/sessions.ts';
 import type { Principal } from '../identity/principal.ts';
 
 /** The way back to the caller while its request is in flight. */
-export interface Outlet {
+interface Outlet {
   /** A request-scoped notification (progress, log message) for the caller. */
   notify(n: JsonRpcNotification): void;
   /** Ask the caller a server->client question (legacy sessions only); undefined when impossible. */

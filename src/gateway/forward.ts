@@ -47,7 +47,7 @@ function upstreamParams(params: JsonObject | undefined, token: string | undefine
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** Should a log message at `level` reach this caller? */
-export function wantsLog(ctx: RequestContext, level: unknown): boolean {
+function wantsLog(ctx: RequestContext, level: unknown): boolean {
   if (ctx.logLevel === undefined) return ctx.era === 'legacy';
   const min = LEVELS.indexOf(ctx.logLevel);
   const at = LEVELS.indexOf(String(level));

@@ -28,7 +28,7 @@ export interface HoldCaps {
   perTenant: number;
 }
 
-export const DEFAULT_HOLD_CAPS: HoldCaps = { total: MAX_HOLDS, perPrincipal: 20, perTenant: 200 };
+const DEFAULT_HOLD_CAPS: HoldCaps = { total: MAX_HOLDS, perPrincipal: 20, perTenant: 200 };
 
 /**
  * The caller a request is handled for, set by the listener around dispatch, so a hold made below

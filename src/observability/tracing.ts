@@ -36,7 +36,7 @@ export function formatTraceparent(c: SpanContext): string {
   return `00-${c.traceId}-${c.spanId}-${c.sampled ? '01' : '00'}`;
 }
 
-export const newTraceId = (): string => randomBytes(16).toString('hex');
+const newTraceId = (): string => randomBytes(16).toString('hex');
 const newSpanId = (): string => randomBytes(8).toString('hex');
 
 type AttrValue = string | number | boolean;
@@ -207,7 +207,7 @@ export class OtlpHttpExporter {
 }
 
 /** Whose `traceparent` is believed: a trusted proxy's, an authenticated caller's, or nobody's. */
-export type TraceparentTrust = 'proxies' | 'authenticated' | 'never';
+type TraceparentTrust = 'proxies' | 'authenticated' | 'never';
 
 export interface TracerOptions {
   exporter: { add(s: OtlpSpan): void; close(): Promise<void> };

@@ -36,7 +36,7 @@ const LISTS: Record<string, { kind: Kind; field: string; key: string }> = {
 export const KNOWN_METHODS = new Set([...Object.keys(LOCAL_METHODS), ...Object.keys(UPSTREAM_METHODS)]);
 
 /** What the gateway offers downstream (aggregate endpoint). */
-export function gatewayCapabilities(): JsonObject {
+function gatewayCapabilities(): JsonObject {
   return {
     tools: { listChanged: true },
     prompts: { listChanged: true },
@@ -46,7 +46,7 @@ export function gatewayCapabilities(): JsonObject {
   };
 }
 
-export function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
+function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
   if (!scope) return gatewayCapabilities();
   const caps = { ...(deps.upstreams.get(scope)?.identity?.capabilities ?? {}) };
   delete caps.experimental;

@@ -223,8 +223,3 @@ function targetOfRef(ref: unknown): unknown {
   const r = ref as JsonObject;
   return r.type === 'ref/prompt' ? r.name : r.type === 'ref/resource' ? r.uri : undefined;
 }
-
-/** A tools/call (kept for callers that name it). */
-export function runToolCall(ctx: RequestContext, params: JsonObject, deps: PipelineDeps): Promise<JsonObject> {
-  return runRequest(ctx, 'tools/call', params, deps);
-}

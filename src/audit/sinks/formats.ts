@@ -11,15 +11,15 @@
 import type { AuditEvent } from '../event.ts';
 import { GATEWAY_INFO } from '../../protocol/era.ts';
 
-export const PRODUCT_VERSION: string = GATEWAY_INFO.version;
+const PRODUCT_VERSION: string = GATEWAY_INFO.version;
 /** Private Enterprise Number reserved for documentation (RFC 5612); replace when Gatehouse has its own. */
-export const SD_ID = 'gatehouse@32473';
+const SD_ID = 'gatehouse@32473';
 
 /**
  * JSON text with DEL, C1 controls (NEL U+0085 among them) and U+2028/U+2029 escaped as well: legal raw
  * in JSON, but some line readers split on them. Valid JSON, same value, one line.
  */
-export function lineJson(v: unknown): string {
+function lineJson(v: unknown): string {
   return JSON.stringify(v).replace(
     /[\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
@@ -27,7 +27,7 @@ export function lineJson(v: unknown): string {
 }
 
 /** JSON text that is pure printable ASCII: every non-ASCII code unit as \uXXXX (same value). */
-export function asciiJson(v: unknown): string {
+function asciiJson(v: unknown): string {
   return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -91,7 +91,7 @@ export function splunkHec(e: AuditEvent, opts: SplunkHecOptions = {}): string {
 // ---- Elasticsearch / OpenSearch _bulk --------------------------------------------------------------
 
 /** The document id: (stream, seq) identifies a record, so a retried send overwrites instead of duplicating. */
-export function docId(e: AuditEvent): string {
+function docId(e: AuditEvent): string {
   return `${e.stream}:${e.seq}`;
 }
 

@@ -16,7 +16,7 @@ import type { AuditEvent } from '../event.ts';
 import { elasticBulk, otlpLogs, splunkHec, type OtlpResource, type SplunkHecOptions } from './formats.ts';
 import { safeUrl, scrub, SinkError, SinkRejected, type Sink } from './sink.ts';
 
-export type HttpFormat = 'splunk-hec' | 'elastic-bulk' | 'otlp';
+type HttpFormat = 'splunk-hec' | 'elastic-bulk' | 'otlp';
 
 export interface HttpSinkOptions {
   name?: string;

@@ -68,7 +68,7 @@ export function deps(over: Partial<PipelineDeps> = {}): PipelineDeps {
   return { policy: undefined, modes: { tenants: {}, servers: {}, tools: {} }, ...over } as PipelineDeps;
 }
 
-export const silentLog = {
+const silentLog = {
   warn: () => {},
   error: () => {},
   info: () => {},
