@@ -4,7 +4,7 @@
  * that reads a field the answer does not have fails right there, which is what it should do; a
  * test that must not assume one checks with `?.`.
  */
-export interface Content {
+interface Content {
   type: string;
   text: string;
   [key: string]: unknown;
@@ -22,7 +22,7 @@ export interface InputRequest {
   };
 }
 
-export interface Tool {
+interface Tool {
   name: string;
   title?: string;
   description?: string;
@@ -33,7 +33,7 @@ export interface Tool {
 }
 
 /** What a result may hold, by method: tools/call, tools/list, initialize, a request for input. */
-export interface Result {
+interface Result {
   content: Content[];
   isError?: boolean;
   structuredContent?: Record<string, unknown>;
@@ -54,7 +54,7 @@ export interface Result {
   [key: string]: unknown;
 }
 
-export interface RpcError {
+interface RpcError {
   code: number;
   message: string;
   data: { retryAfterMs: number; [key: string]: unknown };
