@@ -45,7 +45,15 @@ before(async () => {
   resource = `http://127.0.0.1:${port}/mcp`;
   oidc = await startOidcProvider({ resource, scopes: ['mcp:tools', 'mcp:read', 'mcp:write', 'mcp:admin'] });
   web = await legacyHttp();
-  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, cb) => (logs.push(String(chunk)), cb()) }));
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write: (chunk, _enc, cb) => {
+        logs.push(String(chunk));
+        cb();
+      },
+    }),
+  );
   t = await startGateway(
     stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
       `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n` +
@@ -202,7 +210,10 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
     `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
   const { privateKey: otherKey } = await generateKeyPair('ES256');
   const hits: string[] = [];
-  const attacker = createServer((req, res) => (hits.push(req.url ?? ''), res.end('{"keys":[]}')));
+  const attacker = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.end('{"keys":[]}');
+  });
   await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
   tc.after(() => new Promise<void>((r) => attacker.close(() => r())));
   const evil = `http://127.0.0.1:${(attacker.address() as { port: number }).port}`;

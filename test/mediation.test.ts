@@ -21,6 +21,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import type { Reply } from './support/rpc.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { eventually } from './support/eventually.ts';
@@ -131,7 +132,7 @@ const count = (method: string, file = record) => reached(file).filter((r) => r.m
 
 let seq = 0;
 /** A raw 2025-11-25 request on a fresh session of `tenant`; the JSON-RPC response. */
-async function rpc(tenant: string, method: string, params: Record<string, unknown>, path = '/mcp'): Promise<any> {
+async function rpc(tenant: string, method: string, params: Record<string, unknown>, path = '/mcp'): Promise<Reply> {
   const sid = await session(tenant, path);
   const r = await fetch(`${t.url}${path}`, {
     method: 'POST',
@@ -152,7 +153,7 @@ async function rpc(tenant: string, method: string, params: Record<string, unknow
         .filter((l) => l.startsWith('data: '))
         .map((l) => l.slice(6))
         .find((l) => l.includes(`"id":${seq}`));
-  return JSON.parse(line ?? text);
+  return JSON.parse(line ?? text) as Reply;
 }
 const sessions = new Map<string, string>();
 async function session(tenant: string, path: string): Promise<string> {

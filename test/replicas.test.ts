@@ -10,6 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
 
 const schema = freshPgSchema();
 const gateways: TestGateway[] = [];
@@ -66,10 +67,11 @@ test('a session started on replica A is served by replica B, and ended everywher
   const del = await fetch(`${b.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } });
   assert.equal(del.status, 204);
   // Replica A trusts its cached copy for at most a few seconds.
-  let status = 0;
-  for (let i = 0; i < 80 && status !== 404; i++) {
-    status = (await post(a.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status;
-    if (status !== 404) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(status, 404);
+  await eventually(
+    async () => {
+      assert.equal((await post(a.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status, 404);
+      return true;
+    },
+    { timeoutMs: 8000, intervalMs: 100 },
+  );
 });
