@@ -126,10 +126,15 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
   if (!(await usable(t))) return;
   const victim = replicas[1];
   const l = await load('kill', 4);
-  await new Promise((r) => setTimeout(r, 1500));
+  const answered = () => [...l.results.values()].filter((o) => o === 'ok').length;
+  await waitFor('the load to flow through every replica', async () => answered() >= 12);
   const killedAt = Date.now();
   victim.child.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 2500));
+  // Until clients have gone on well past the kill: more than 8 calls sent after it were answered.
+  await waitFor(
+    'calls to go on after the kill',
+    async () => l.sent.filter((s) => s.at > killedAt + 500 && l.results.has(s.note)).length > 8,
+  );
   await l.stop();
 
   const ran = executions('kill');
@@ -185,13 +190,18 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
 test('drill: PostgreSQL connections cut under load; nothing reaches the upstream unrecorded; calls recover', async (t) => {
   if (!(await usable(t))) return;
   const l = await load('pgcut', 3);
-  await new Promise((r) => setTimeout(r, 500));
+  await waitFor('the load to flow', async () => l.results.size >= 6);
+  // Cut again and again while calls keep being sent: at least three connections, over at least 15 calls.
   let cut = 0;
-  const until = Date.now() + 2000;
-  while (Date.now() < until) {
-    cut += await cutPostgres(opts.app);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const sentBefore = l.sent.length;
+  await waitFor(
+    'connections cut under load',
+    async () => {
+      cut += await cutPostgres(opts.app);
+      return cut >= 3 && l.sent.length >= sentBefore + 15;
+    },
+    30_000,
+  );
   await l.stop();
   assert.ok(cut >= 3, `connections cut: ${cut}`);
 

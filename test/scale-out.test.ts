@@ -13,7 +13,7 @@ import { runCli } from './support/gateway.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
 
 const d = deployment('scale', 'r');
-const { opts, replicas, tmp, usable } = d;
+const { opts, replicas, usable } = d;
 
 function legacyPost(base: string, sid: string, body: unknown): Promise<Response> {
   return fetch(`${base}/mcp`, {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ROOT } from './gateway.ts';
 import { childEnv, freePort, stopper } from './processes.ts';
+import { eventually } from './eventually.ts';
 import { after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -28,12 +29,9 @@ export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-serv
 export const RECORDER = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
 
 async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await eventually(fn, { timeoutMs: ms }).catch(() => {
+    throw new Error(`timed out waiting for ${what}`);
+  });
 }
 
 /** A PostgreSQL URL in `schema` whose connections carry `app` as application_name (so a drill can cut exactly them). */
@@ -268,7 +266,10 @@ export async function startOwnRedis(port?: number): Promise<{ url: string; port:
     () =>
       new Promise((r) => {
         const s = connect({ host: '127.0.0.1', port: p });
-        s.once('connect', () => (s.destroy(), r(true)));
+        s.once('connect', () => {
+          s.destroy();
+          r(true);
+        });
         s.once('error', () => r(false));
       }),
   );
