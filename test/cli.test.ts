@@ -91,7 +91,7 @@ test('start serves; SIGHUP with a broken file keeps the last good config; a fixe
   try {
     const ready = (await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> };
     assert.deepEqual(Object.keys(ready.upstreams), ['one']);
-    writeFileSync(g.file, head + '  - name: two\n    transport: nope\n');
+    writeFileSync(g.file, `${head}  - name: two\n    transport: nope\n`);
     g.child.kill('SIGHUP');
     await g.logged(/configuration reload refused/);
     const still = (await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> };

@@ -31,6 +31,8 @@ async function caller(name: string, delayMs = 300): Promise<{ client: Client; as
   const client = new Client({ name, version: '1.0.0' }, { capabilities: { sampling: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
     asked.push(JSON.stringify(req.params.messages));
+    // A slow answer on purpose: the other caller's call arrives while this question is still open.
+    // (Waiting for that call instead could deadlock: the gateway lets the calls take turns.)
     await new Promise((r) => setTimeout(r, delayMs));
     return { model: 'test-model', role: 'assistant', content: { type: 'text', text: `answered by ${name}` } };
   });
