@@ -14,7 +14,7 @@ import {
 import type { CallToolResult, ServerContext, ServerOptions } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
-export const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });

@@ -3,7 +3,7 @@
  * comparing the direct run with the run through Gatehouse, and rendering the Markdown table.
  */
 
-export interface ScenarioScore {
+interface ScenarioScore {
   /** The suite's own verdict for the scenario (its ✓/✗ mark). */
   ok: boolean;
   passed: number;

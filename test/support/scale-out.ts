@@ -24,7 +24,7 @@ import {
   requireService,
 } from './services.ts';
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 export const RECORDER = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
 
@@ -35,7 +35,7 @@ async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000): P
 }
 
 /** A PostgreSQL URL in `schema` whose connections carry `app` as application_name (so a drill can cut exactly them). */
-export function pgUrl(schema: string, app: string): string {
+function pgUrl(schema: string, app: string): string {
   const u = new URL(pgTestUrl());
   u.searchParams.set('options', `-c search_path=${schema}`);
   u.searchParams.set('application_name', app);
@@ -95,7 +95,7 @@ export interface DeploymentOptions {
   secretsKey: string;
 }
 
-export function replicaYaml(
+function replicaYaml(
   o: DeploymentOptions,
   port: number,
   stateDir: string,
