@@ -19,7 +19,9 @@ import {
   openIncident,
   SCOPE_KINDS,
   type Actor,
+  type ScopeKind,
 } from '../incident/incident.ts';
+import type { Confirmation } from '../incident/acks.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle, verifyBundle } from '../incident/bundle.ts';
 import { notifyIncident } from '../incident/notify.ts';
@@ -74,19 +76,45 @@ function describe(r: IncidentRecord): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Runs an incident step: an IncidentError becomes the exit status (1 for a conflict, else 2) and its message. */
+async function step<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof IncidentError) return ctx.fail(err.message, err.code === 'conflict' ? 1 : 2);
+    throw err;
+  }
+}
+
 export function registerIncident(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('incident')
     .description('the incident playbook: contain, revoke, export, notify, close — one command each');
-  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof IncidentError) return ctx.fail(err.message, err.code === 'conflict' ? 1 : 2);
-      throw err;
-    }
-  };
+  registerIncidentOpen(cmd, ctx);
+  registerIncidentRevoke(cmd, ctx);
+  registerIncidentExport(cmd, ctx);
+  registerIncidentVerify(cmd);
+  registerIncidentNotify(cmd, ctx);
+  registerIncidentStatus(cmd, ctx);
+  registerIncidentList(cmd, ctx);
+  registerIncidentClose(cmd, ctx);
+}
 
+type OpenOpts = {
+  title: string;
+  tool?: string;
+  server?: string;
+  tenant?: string;
+  principal?: string;
+  reason: string;
+  since: string;
+  by?: string;
+  timeout: string;
+  config: string;
+  json?: boolean;
+};
+
+function registerIncidentOpen(cmd: Command, ctx: CliContext): void {
   cmd
     .command('open')
     .description(
@@ -103,56 +131,61 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(
-      async (opts: {
-        title: string;
-        tool?: string;
-        server?: string;
-        tenant?: string;
-        principal?: string;
-        reason: string;
-        since: string;
-        by?: string;
-        timeout: string;
-        config: string;
-        json?: boolean;
-      }) => {
-        const given = SCOPE_KINDS.filter((k) => opts[k] !== undefined);
-        if (given.length !== 1) ctx.fail('give exactly one of --tool, --server, --tenant or --principal', 2);
-        const windowStart = parseTime(opts.since);
-        if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
-        const config = await ctx.load(opts.config);
-        const r = await run(() =>
-          withStore(config, (s) =>
-            asActor(s, actorName(opts.by), (a) =>
-              openIncident(s, a, {
-                title: opts.title,
-                scope: checkScope(config, given[0], opts[given[0]]!),
-                reason: opts.reason,
-                windowStart,
-                timeoutMs: Number(opts.timeout) * 1000,
-                onWait: waiting(opts.json),
-                announce: (m) => announce(config.limits?.redis, m),
-              }),
-            ),
-          ),
-        );
-        if (!opts.json) process.stderr.write('\r');
-        process.exitCode = r.containment.confirmed ? 0 : 1;
-        if (opts.json) return out(r);
-        const c = r.containment;
-        process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
-        process.stdout.write(
-          c.confirmed
-            ? c.gateways === 0
-              ? `contained: ${c.target}; no gateway is running (each applies it as it starts)\n`
-              : `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`
-            : `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${c.missing.join(', ')}\n`,
-        );
-        process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
-      },
-    );
+    .action((opts: OpenOpts) => openAction(ctx, opts));
+}
 
+/** The one scope option given (--tool, --server, --tenant or --principal); fails (exit 2) unless exactly one is. */
+function givenScope(ctx: CliContext, opts: OpenOpts): { kind: ScopeKind; value: string } {
+  const given = SCOPE_KINDS.flatMap((kind) => {
+    const value = opts[kind];
+    return value === undefined ? [] : [{ kind, value }];
+  });
+  if (given.length !== 1) ctx.fail('give exactly one of --tool, --server, --tenant or --principal', 2);
+  return given[0];
+}
+
+interface Containment extends Confirmation {
+  target: string;
+}
+
+function containmentLine(c: Containment, timeout: string): string {
+  if (!c.confirmed)
+    return `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${timeout} s: ${c.missing.join(', ')}\n`;
+  if (c.gateways === 0) return `contained: ${c.target}; no gateway is running (each applies it as it starts)\n`;
+  return `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`;
+}
+
+async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
+  const scope = givenScope(ctx, opts);
+  const windowStart = parseTime(opts.since);
+  if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
+  const config = await ctx.load(opts.config);
+  const r = await step(ctx, () =>
+    withStore(config, (s) =>
+      asActor(s, actorName(opts.by), (a) =>
+        openIncident(s, a, {
+          title: opts.title,
+          scope: checkScope(config, scope.kind, scope.value),
+          reason: opts.reason,
+          windowStart,
+          timeoutMs: Number(opts.timeout) * 1000,
+          onWait: waiting(opts.json),
+          announce: (m) => announce(config.limits?.redis, m),
+        }),
+      ),
+    ),
+  );
+  if (!opts.json) process.stderr.write('\r');
+  process.exitCode = r.containment.confirmed ? 0 : 1;
+  if (opts.json) return out(r);
+  process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
+  process.stdout.write(containmentLine(r.containment, opts.timeout));
+  process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
+}
+
+type RevokeOpts = { by?: string; timeout: string; config: string; json?: boolean };
+
+function registerIncidentRevoke(cmd: Command, ctx: CliContext): void {
   cmd
     .command('revoke')
     .description(
@@ -163,37 +196,43 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'how long to wait for every gateway to confirm', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { by?: string; timeout: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const r = await run(() =>
-        withStore(config, (s) =>
-          asActor(s, actorName(opts.by), (a) =>
-            revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }),
-          ),
-        ),
-      );
-      if (!opts.json) process.stderr.write('\r');
-      process.exitCode = r.confirmed ? 0 : 1;
-      if (opts.json) return out(r);
-      process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);
-      for (const c of r.credentials) {
-        process.stdout.write(
-          c.confirmed
-            ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
-            : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`,
-        );
-      }
-      for (const k of r.apiKeys)
-        process.stdout.write(`revoked api key ${k.name} (${k.id}) at ${k.revokedAt}: refused from the next request\n`);
-      if (r.sessions)
-        process.stdout.write(
-          `ended ${r.sessions.ended} session(s) at ${r.sessions.at}: every gateway drops them within 5 s\n`,
-        );
-      for (const s of r.skipped) process.stdout.write(`left ${s.ref} (${s.server}): ${s.why}\n`);
-      if (!r.credentials.length && !r.apiKeys.length && !r.sessions?.ended)
-        process.stdout.write('nothing to revoke for this scope\n');
-    });
+    .action((id: string, opts: RevokeOpts) => revokeAction(ctx, id, opts));
+}
 
+async function revokeAction(ctx: CliContext, id: string, opts: RevokeOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const r = await step(ctx, () =>
+    withStore(config, (s) =>
+      asActor(s, actorName(opts.by), (a) =>
+        revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }),
+      ),
+    ),
+  );
+  if (!opts.json) process.stderr.write('\r');
+  process.exitCode = r.confirmed ? 0 : 1;
+  if (opts.json) return out(r);
+  process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);
+  for (const c of r.credentials) {
+    process.stdout.write(
+      c.confirmed
+        ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
+        : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`,
+    );
+  }
+  for (const k of r.apiKeys)
+    process.stdout.write(`revoked api key ${k.name} (${k.id}) at ${k.revokedAt}: refused from the next request\n`);
+  if (r.sessions)
+    process.stdout.write(
+      `ended ${r.sessions.ended} session(s) at ${r.sessions.at}: every gateway drops them within 5 s\n`,
+    );
+  for (const s of r.skipped) process.stdout.write(`left ${s.ref} (${s.server}): ${s.why}\n`);
+  if (!r.credentials.length && !r.apiKeys.length && !r.sessions?.ended)
+    process.stdout.write('nothing to revoke for this scope\n');
+}
+
+type ExportOpts = { out: string; by?: string; config: string; json?: boolean };
+
+function registerIncidentExport(cmd: Command, ctx: CliContext): void {
   cmd
     .command('export')
     .description(
@@ -204,29 +243,35 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { out: string; by?: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const dir = resolve(opts.out);
-      const r = await run(() =>
-        withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir))),
-      ).catch((err: Error) => ctx.fail(err.message));
-      if (opts.json)
-        return out({
-          dir: r.dir,
-          incident: r.incident,
-          records: r.records,
-          truncated: r.truncated,
-          runs: r.runs,
-          keyId: r.manifest.signature.keyId,
-        });
-      process.stdout.write(
-        `wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
-      );
-      process.stdout.write(
-        `check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`,
-      );
-    });
+    .action((id: string, opts: ExportOpts) => exportAction(ctx, id, opts));
+}
 
+async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const dir = resolve(opts.out);
+  const r = await step(ctx, () =>
+    withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir))),
+  ).catch((err: Error) => ctx.fail(err.message));
+  if (opts.json)
+    return out({
+      dir: r.dir,
+      incident: r.incident,
+      records: r.records,
+      truncated: r.truncated,
+      runs: r.runs,
+      keyId: r.manifest.signature.keyId,
+    });
+  process.stdout.write(
+    `wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
+  );
+  process.stdout.write(
+    `check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`,
+  );
+}
+
+type VerifyOpts = { trustKey?: string[]; json?: boolean };
+
+function registerIncidentVerify(cmd: Command): void {
   cmd
     .command('verify')
     .description(
@@ -235,18 +280,24 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .argument('<bundle>', 'the directory `incident export` wrote')
     .option('--trust-key <keyId...>', 'only signatures by these key ids count (default: any valid signature)')
     .option('--json', 'print the report as JSON')
-    .action(async (bundle: string, opts: { trustKey?: string[]; json?: boolean }) => {
-      const r = await verifyBundle(resolve(bundle), opts.trustKey ? new Set(opts.trustKey) : undefined);
-      process.exitCode = r.ok ? 0 : 1;
-      if (opts.json) return out(r);
-      for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
-      process.stdout.write(
-        r.ok
-          ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n`
-          : `the bundle does not verify (${r.problems.length} problem(s))\n`,
-      );
-    });
+    .action((bundle: string, opts: VerifyOpts) => verifyAction(bundle, opts));
+}
 
+async function verifyAction(bundle: string, opts: VerifyOpts): Promise<void> {
+  const r = await verifyBundle(resolve(bundle), opts.trustKey ? new Set(opts.trustKey) : undefined);
+  process.exitCode = r.ok ? 0 : 1;
+  if (opts.json) return out(r);
+  for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
+  process.stdout.write(
+    r.ok
+      ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n`
+      : `the bundle does not verify (${r.problems.length} problem(s))\n`,
+  );
+}
+
+type NotifyOpts = { smtp?: string; from?: string; attempts: string; by?: string; config: string; json?: boolean };
+
+function registerIncidentNotify(cmd: Command, ctx: CliContext): void {
   cmd
     .command('notify')
     .description(
@@ -259,79 +310,92 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(
-      async (
-        id: string,
-        opts: { smtp?: string; from?: string; attempts: string; by?: string; config: string; json?: boolean },
-      ) => {
-        const config = await ctx.load(opts.config);
-        const attempts = Number(opts.attempts);
-        if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
-        const r = await run(() =>
-          withStore(config, (s) =>
-            asActor(s, actorName(opts.by), (a) =>
-              notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts }),
-            ),
-          ),
-        ).catch((err: Error) => ctx.fail(err.message));
-        process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
-        if (opts.json) return out(r);
-        if (!r.deliveries.length)
-          process.stdout.write(
-            `no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`,
-          );
-        for (const d of r.deliveries)
-          process.stdout.write(
-            `${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`,
-          );
-      },
-    );
+    .action((id: string, opts: NotifyOpts) => notifyAction(ctx, id, opts));
+}
 
+async function notifyAction(ctx: CliContext, id: string, opts: NotifyOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const attempts = Number(opts.attempts);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
+  const r = await step(ctx, () =>
+    withStore(config, (s) =>
+      asActor(s, actorName(opts.by), (a) =>
+        notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts }),
+      ),
+    ),
+  ).catch((err: Error) => ctx.fail(err.message));
+  process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
+  if (opts.json) return out(r);
+  if (!r.deliveries.length)
+    process.stdout.write(
+      `no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`,
+    );
+  for (const d of r.deliveries)
+    process.stdout.write(
+      `${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`,
+    );
+}
+
+type StatusOpts = { config: string; json?: boolean };
+
+function registerIncidentStatus(cmd: Command, ctx: CliContext): void {
   cmd
     .command('status')
     .description('one incident: scope, status and every action taken')
     .argument('<id>', 'the incident')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (id: string, opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const r = await run(() => withStore(config, (s) => getIncident(s, id)));
-      if (opts.json) return out(r);
-      process.stdout.write(describe(r));
-    });
+    .action((id: string, opts: StatusOpts) => statusAction(ctx, id, opts));
+}
 
+async function statusAction(ctx: CliContext, id: string, opts: StatusOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const r = await step(ctx, () => withStore(config, (s) => getIncident(s, id)));
+  if (opts.json) return out(r);
+  process.stdout.write(describe(r));
+}
+
+type ListOpts = { status?: string; config: string; json?: boolean };
+
+function registerIncidentList(cmd: Command, ctx: CliContext): void {
   cmd
     .command('list')
     .description('incidents, newest first')
     .option('--status <status>', 'open or closed')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { status?: string; config: string; json?: boolean }) => {
-      if (opts.status !== undefined && opts.status !== 'open' && opts.status !== 'closed')
-        ctx.fail('`--status` is open or closed', 2);
-      const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) =>
-        s.incidents.list({ status: opts.status as IncidentRecord['status'] | undefined }),
-      );
-      if (opts.json) return out({ incidents: rows });
-      process.stdout.write(
-        render(
-          'table',
-          ['id', 'status', 'scope', 'title', 'opened by', 'opened at', 'closed at'],
-          rows.map((r) => [
-            r.id,
-            r.status,
-            `${r.scope.kind}:${r.scope.value}`,
-            r.title,
-            r.openedBy,
-            iso(r.openedAt),
-            iso(r.closedAt),
-          ]),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listAction(ctx, opts));
+}
 
+async function listAction(ctx: CliContext, opts: ListOpts): Promise<void> {
+  if (opts.status !== undefined && opts.status !== 'open' && opts.status !== 'closed')
+    ctx.fail('`--status` is open or closed', 2);
+  const config = await ctx.load(opts.config);
+  const rows = await withStore(config, (s) =>
+    s.incidents.list({ status: opts.status as IncidentRecord['status'] | undefined }),
+  );
+  if (opts.json) return out({ incidents: rows });
+  process.stdout.write(
+    render(
+      'table',
+      ['id', 'status', 'scope', 'title', 'opened by', 'opened at', 'closed at'],
+      rows.map((r) => [
+        r.id,
+        r.status,
+        `${r.scope.kind}:${r.scope.value}`,
+        r.title,
+        r.openedBy,
+        iso(r.openedAt),
+        iso(r.closedAt),
+      ]),
+      null,
+    ),
+  );
+}
+
+type CloseOpts = { note?: string; lift?: boolean; by?: string; config: string; json?: boolean };
+
+function registerIncidentClose(cmd: Command, ctx: CliContext): void {
   cmd
     .command('close')
     .description('close an incident; the containment stays unless --lift is given')
@@ -341,19 +405,19 @@ export function registerIncident(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the incident as JSON')
-    .action(
-      async (id: string, opts: { note?: string; lift?: boolean; by?: string; config: string; json?: boolean }) => {
-        const config = await ctx.load(opts.config);
-        const r = await run(() =>
-          withStore(config, (s) =>
-            asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift })),
-          ),
-        );
-        if (opts.json) return out(r);
-        const lifted = (r.actions.at(-1)?.detail.lifted as string[] | undefined) ?? [];
-        process.stdout.write(
-          `incident ${id} closed${lifted.length ? `; lifted ${lifted.join(', ')}` : '; the containment stays (lift it with `gatehouse mode clear` or `close --lift`)'}\n`,
-        );
-      },
-    );
+    .action((id: string, opts: CloseOpts) => closeAction(ctx, id, opts));
+}
+
+async function closeAction(ctx: CliContext, id: string, opts: CloseOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const r = await step(ctx, () =>
+    withStore(config, (s) =>
+      asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift })),
+    ),
+  );
+  if (opts.json) return out(r);
+  const lifted = (r.actions.at(-1)?.detail.lifted as string[] | undefined) ?? [];
+  process.stdout.write(
+    `incident ${id} closed${lifted.length ? `; lifted ${lifted.join(', ')}` : '; the containment stays (lift it with `gatehouse mode clear` or `close --lift`)'}\n`,
+  );
 }

@@ -39,7 +39,11 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
   try {
     const wait = Math.max(...enabled.map((s) => s.timeouts.connectMs), 1000) + 5000;
     await gw.waitForUpstreams(wait);
-    const why = (name: string) => (gw.upstreams.get(name)?.lastError ? `: ${gw.upstreams.get(name)!.lastError}` : ''); // its stderr's last lines, if any
+    // its stderr's last lines, if any
+    const why = (name: string) => {
+      const lastError = gw.upstreams.get(name)?.lastError;
+      return lastError ? `: ${lastError}` : '';
+    };
     for (const s of enabled)
       say(
         `  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})${why(s.name)}`}`,
@@ -79,6 +83,16 @@ export function registerInventory(program: Command, ctx: CliContext): void {
   const inv = program
     .command('inventory')
     .description('every server and tool behind the gateway: class, review, quarantine, owner, scopes, resources');
+  registerInventoryList(inv, ctx);
+  registerInventoryDiff(inv, ctx);
+  registerInventoryAccept(inv, ctx);
+  registerInventoryClassify(inv, ctx);
+  registerInventoryEvents(inv, ctx);
+}
+
+type ListOpts = { config: string; format: Format; json?: boolean; server?: string; refresh?: boolean };
+
+function registerInventoryList(inv: Command, ctx: CliContext): void {
   inv
     .command('list', { isDefault: true })
     .description('servers x tools with class, review, quarantine, owner, scopes and resources (the default)')
@@ -87,34 +101,46 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .option('--json', 'same as --format json')
     .option('-s, --server <name>', 'only this server')
     .option('--refresh', 'connect to every server first, so that what they offer now is recorded')
-    .action(async (opts: { config: string; format: Format; json?: boolean; server?: string; refresh?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      if (opts.server && !config.servers.some((s) => s.name === opts.server))
-        ctx.fail(`unknown server \`${opts.server}\``, 2);
-      if (opts.refresh) await refresh(config, Boolean(opts.json));
-      const data = await withStore(config, readInventory);
-      const rows = inventoryRows(config, data).filter((r) => !opts.server || r.server === opts.server);
-      process.stdout.write(render(opts.json ? 'json' : opts.format, COLUMNS, rows.map(rowCells), { rows }));
-    });
+    .action((opts: ListOpts) => listInventory(ctx, opts));
+}
 
+async function listInventory(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (opts.server && !config.servers.some((s) => s.name === opts.server))
+    ctx.fail(`unknown server \`${opts.server}\``, 2);
+  if (opts.refresh) await refresh(config, Boolean(opts.json));
+  const data = await withStore(config, readInventory);
+  const rows = inventoryRows(config, data).filter((r) => !opts.server || r.server === opts.server);
+  process.stdout.write(render(opts.json ? 'json' : opts.format, COLUMNS, rows.map(rowCells), { rows }));
+}
+
+type DiffOpts = { config: string; json?: boolean };
+
+function registerInventoryDiff(inv: Command, ctx: CliContext): void {
   inv
     .command('diff')
     .description('what changed since each definition was accepted (quarantined tools and servers), as unified diffs')
     .argument('[tool]', 'one tool (<server><sep><tool>) or server')
     .addOption(ctx.configOption())
     .option('--json', 'print the changes as JSON')
-    .action(async (name: string | undefined, opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const sep = config.gateway.namespaceSeparator;
-      const target = name ? parseTool(config, name, ctx.fail) : undefined;
-      const changes = reviewChanges(await withStore(config, readInventory), sep, target);
-      if (target && !changes.length) ctx.fail(`\`${name}\` is not in the inventory`, 2);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ changes }, null, 2)}\n`);
-      if (!changes.length)
-        return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
-      for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
-    });
+    .action((name: string | undefined, opts: DiffOpts) => diffInventory(ctx, name, opts));
+}
 
+async function diffInventory(ctx: CliContext, name: string | undefined, opts: DiffOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const sep = config.gateway.namespaceSeparator;
+  const target = name ? parseTool(config, name, ctx.fail) : undefined;
+  const changes = reviewChanges(await withStore(config, readInventory), sep, target);
+  if (target && !changes.length) ctx.fail(`\`${name}\` is not in the inventory`, 2);
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ changes }, null, 2)}\n`);
+  if (!changes.length)
+    return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
+  for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
+}
+
+type ReviewOpts = { config: string; by?: string; json?: boolean };
+
+function registerInventoryAccept(inv: Command, ctx: CliContext): void {
   inv
     .command('accept')
     .description(
@@ -124,24 +150,26 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--by <name>', 'who accepts (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, opts: { config: string; by?: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const { server, tool } = parseTool(config, name, ctx.fail);
-      const by = actorName(opts.by);
-      const r = await withStore(config, async (store) => {
-        const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
-        if (res.ok) await recordAdmin(store, by, 'inventory.accept', { server, tool, result: res.message });
-        return res;
-      });
-      if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
-      const diff = definitionDiff(name, r.before, r.after);
-      if (opts.json)
-        return void process.stdout.write(
-          `${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`,
-        );
-      process.stdout.write(`${diff}${name}: ${r.message} by ${by}\n`);
-    });
+    .action((name: string, opts: ReviewOpts) => acceptDefinition(ctx, name, opts));
+}
 
+async function acceptDefinition(ctx: CliContext, name: string, opts: ReviewOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const { server, tool } = parseTool(config, name, ctx.fail);
+  const by = actorName(opts.by);
+  const r = await withStore(config, async (store) => {
+    const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
+    if (res.ok) await recordAdmin(store, by, 'inventory.accept', { server, tool, result: res.message });
+    return res;
+  });
+  if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
+  const diff = definitionDiff(name, r.before, r.after);
+  if (opts.json)
+    return void process.stdout.write(`${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`);
+  process.stdout.write(`${diff}${name}: ${r.message} by ${by}\n`);
+}
+
+function registerInventoryClassify(inv: Command, ctx: CliContext): void {
   inv
     .command('classify')
     .description('record the class of a tool (who and when are recorded); config classes still win')
@@ -150,33 +178,38 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--by <name>', 'who classifies (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, cls: string, opts: { config: string; by?: string; json?: boolean }) => {
-      const upper = cls.toUpperCase();
-      if (!(TOOL_CLASSES as readonly string[]).includes(upper))
-        ctx.fail(`unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
-      const config = await ctx.load(opts.config);
-      const { server, tool } = parseTool(config, name, ctx.fail);
-      if (tool === null)
-        ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
-      const by = actorName(opts.by);
-      const r = await withStore(config, async (store) => {
-        const res = await store.inventory.update(server, (state) =>
-          classify(state, tool, upper as ToolClass, by, Date.now()),
-        );
-        if (res.ok) await recordAdmin(store, by, 'inventory.classify', { server, tool, class: upper });
-        return res;
-      });
-      if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
-      const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
-      const note =
-        overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
-      if (opts.json)
-        return void process.stdout.write(
-          `${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`,
-        );
-      process.stdout.write(`${name}: ${r.message} by ${by}${note}\n`);
-    });
+    .action((name: string, cls: string, opts: ReviewOpts) => classifyTool(ctx, name, cls, opts));
+}
 
+async function classifyTool(ctx: CliContext, name: string, cls: string, opts: ReviewOpts): Promise<void> {
+  const upper = cls.toUpperCase();
+  if (!(TOOL_CLASSES as readonly string[]).includes(upper))
+    ctx.fail(`unknown class \`${cls}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
+  const config = await ctx.load(opts.config);
+  const { server, tool } = parseTool(config, name, ctx.fail);
+  if (tool === null)
+    ctx.fail(`\`${name}\` names a server; classify a tool (<server>${config.gateway.namespaceSeparator}<tool>)`, 2);
+  const by = actorName(opts.by);
+  const r = await withStore(config, async (store) => {
+    const res = await store.inventory.update(server, (state) =>
+      classify(state, tool, upper as ToolClass, by, Date.now()),
+    );
+    if (res.ok) await recordAdmin(store, by, 'inventory.classify', { server, tool, class: upper });
+    return res;
+  });
+  if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
+  const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
+  const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
+  if (opts.json)
+    return void process.stdout.write(
+      `${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`,
+    );
+  process.stdout.write(`${name}: ${r.message} by ${by}${note}\n`);
+}
+
+type EventsOpts = { config: string; server?: string; limit: string; json?: boolean };
+
+function registerInventoryEvents(inv: Command, ctx: CliContext): void {
   inv
     .command('events')
     .description('the inventory history: discoveries, changes, quarantines, accepts and classifications')
@@ -184,23 +217,27 @@ export function registerInventory(program: Command, ctx: CliContext): void {
     .option('-s, --server <name>', 'only this server')
     .option('-n, --limit <n>', 'at most this many, oldest first', '200')
     .option('--json', 'print the events as JSON')
-    .action(async (opts: { config: string; server?: string; limit: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) ctx.fail('`--limit` must be a positive integer', 2);
-      const events = await withStore(config, (s) => s.inventory.events({ server: opts.server, limit }));
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`);
-      const rows = events.map((e) => [
-        new Date(e.at).toISOString(),
-        e.server,
-        e.tool ?? '',
-        e.kind,
-        e.actor,
-        String(e.detail.reason ?? e.detail.class ?? e.detail.proposedClass ?? ''),
-      ]);
-      process.stdout.write(render('table', ['time', 'server', 'tool', 'event', 'actor', 'detail'], rows, null));
-    });
+    .action((opts: EventsOpts) => inventoryEvents(ctx, opts));
 }
+
+async function inventoryEvents(ctx: CliContext, opts: EventsOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1) ctx.fail('`--limit` must be a positive integer', 2);
+  const events = await withStore(config, (s) => s.inventory.events({ server: opts.server, limit }));
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`);
+  const rows = events.map((e) => [
+    new Date(e.at).toISOString(),
+    e.server,
+    e.tool ?? '',
+    e.kind,
+    e.actor,
+    String(e.detail.reason ?? e.detail.class ?? e.detail.proposedClass ?? ''),
+  ]);
+  process.stdout.write(render('table', ['time', 'server', 'tool', 'event', 'actor', 'detail'], rows, null));
+}
+
+type CheckOpts = { config: string; json?: boolean; refresh?: boolean };
 
 export function registerCheck(program: Command, ctx: CliContext): void {
   program
@@ -209,29 +246,33 @@ export function registerCheck(program: Command, ctx: CliContext): void {
     .addOption(ctx.configOption())
     .option('--json', 'print the report as JSON')
     .option('--refresh', 'connect to every server first (records what they offer now)')
-    .action(async (opts: { config: string; json?: boolean; refresh?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      if (opts.refresh) await refresh(config, Boolean(opts.json));
-      const items = await withStore(config, async (store) => {
-        const inv = await readInventory(store);
-        return readiness(config, inv, undefined, await gatherState(store, config, inv));
-      });
-      const totals = summary(items);
-      if (opts.json)
-        process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
-      else {
-        let section = '';
-        for (const i of items) {
-          if (i.section !== section)
-            process.stdout.write(`${section ? '\n' : ''}${((section = i.section)).toUpperCase()}\n`);
-          process.stdout.write(
-            `  ${i.status.toUpperCase().padEnd(4)} ${i.id} ${i.title}\n         ${i.why}\n${i.status !== 'pass' && i.fix ? `         fix: ${i.fix}\n` : ''}`,
-          );
-        }
-        process.stdout.write(
-          `\n${totals.pass} pass, ${totals.warn} warn, ${totals.fail} fail: ${totals.fail ? 'not ready' : 'ready'}\n`,
-        );
+    .action((opts: CheckOpts) => checkAction(ctx, opts));
+}
+
+async function checkAction(ctx: CliContext, opts: CheckOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (opts.refresh) await refresh(config, Boolean(opts.json));
+  const items = await withStore(config, async (store) => {
+    const inv = await readInventory(store);
+    return readiness(config, inv, undefined, await gatherState(store, config, inv));
+  });
+  const totals = summary(items);
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
+  else {
+    let section = '';
+    for (const i of items) {
+      if (i.section !== section) {
+        process.stdout.write(`${section ? '\n' : ''}${i.section.toUpperCase()}\n`);
+        section = i.section;
       }
-      process.exitCode = totals.fail ? 1 : 0;
-    });
+      process.stdout.write(
+        `  ${i.status.toUpperCase().padEnd(4)} ${i.id} ${i.title}\n         ${i.why}\n${i.status !== 'pass' && i.fix ? `         fix: ${i.fix}\n` : ''}`,
+      );
+    }
+    process.stdout.write(
+      `\n${totals.pass} pass, ${totals.warn} warn, ${totals.fail} fail: ${totals.fail ? 'not ready' : 'ready'}\n`,
+    );
+  }
+  process.exitCode = totals.fail ? 1 : 0;
 }

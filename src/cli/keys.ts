@@ -19,9 +19,15 @@ function list(v: string | undefined): string[] {
   return (v ?? '').split(/[\s,]+/).filter(Boolean);
 }
 
+function keyState(r: ApiKeyRecord, now: number): 'revoked' | 'expired' | 'active' {
+  if (r.revokedAt !== null) return 'revoked';
+  if (r.expiresAt !== null && r.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
 /** What `list` shows: never the hash. */
 function shown(r: ApiKeyRecord, now: number) {
-  const state = r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && r.expiresAt <= now ? 'expired' : 'active';
+  const state = keyState(r, now);
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     id: r.id,
@@ -51,7 +57,24 @@ async function withKeys<T>(config: Config, fn: (keys: Store['apiKeys'], store: S
 
 export function registerKeys(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('API keys for service agents and local development (stored hashed)');
+  registerKeysCreate(keys, ctx);
+  registerKeysList(keys, ctx);
+  registerKeysRevoke(keys, ctx);
+}
 
+type CreateOpts = {
+  name: string;
+  tenant: string;
+  person?: string;
+  roles: string;
+  scopes?: string;
+  expires: string;
+  by?: string;
+  config: string;
+  json?: boolean;
+};
+
+function registerKeysCreate(keys: Command, ctx: CliContext): void {
   keys
     .command('create')
     .description('create a key bound to a tenant and roles; it is printed once')
@@ -70,95 +93,100 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who creates it (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the key and its record as JSON')
-    .action(
-      async (opts: {
-        name: string;
-        tenant: string;
-        person?: string;
-        roles: string;
-        scopes?: string;
-        expires: string;
-        by?: string;
-        config: string;
-        json?: boolean;
-      }) => {
-        if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
-        if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
-        const ttl = opts.expires === 'never' ? null : parseDuration(opts.expires);
-        if (
-          opts.person !== undefined &&
-          (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256)
-        )
-          ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
-        if (ttl === undefined)
-          ctx.fail(`\`--expires ${opts.expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
-        const config = await ctx.load(opts.config);
-        const req = config.identity?.requiredScopes ?? {};
-        const scopes =
-          opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
-        const now = Date.now();
-        const { key, record } = newApiKey({
-          name: opts.name,
-          tenant: opts.tenant,
-          subject: opts.person ?? null,
-          roles: list(opts.roles),
-          scopes,
-          createdAt: now,
-          createdBy: actorName(opts.by),
-          expiresAt: ttl === null ? null : now + ttl,
-        });
-        await withKeys(config, async (keys, store) => {
-          if ((await keys.list()).some((k) => k.name === opts.name))
-            ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
-          await keys.create(record);
-          await recordAdmin(store, record.createdBy, 'keys.create', {
-            id: record.id,
-            name: record.name,
-            tenant: record.tenant,
-            person: record.subject,
-            roles: record.roles,
-            scopes: record.scopes,
-            expiresAt: record.expiresAt,
-          });
-        });
-        if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
-        process.stdout.write(`${key}\n`);
-        process.stderr.write(
-          `created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`,
-        );
-        if (!config.identity)
-          process.stderr.write(
-            'note: no `identity` section in this config, so the gateway does not ask for keys yet\n',
-          );
-      },
-    );
+    .action((opts: CreateOpts) => createKey(ctx, opts));
+}
 
+/** The lifetime --expires gives: null for `never`; fails (exit 2) when it is no duration. */
+function lifetime(ctx: CliContext, expires: string): number | null {
+  if (expires === 'never') return null;
+  const ttl = parseDuration(expires);
+  if (ttl === undefined) ctx.fail(`\`--expires ${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
+  return ttl;
+}
+
+function checkCreateOpts(ctx: CliContext, opts: CreateOpts): void {
+  if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+  if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
+  if (opts.person !== undefined && (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256))
+    ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
+}
+
+async function createKey(ctx: CliContext, opts: CreateOpts): Promise<void> {
+  checkCreateOpts(ctx, opts);
+  const ttl = lifetime(ctx, opts.expires);
+  const config = await ctx.load(opts.config);
+  const req = config.identity?.requiredScopes ?? {};
+  const scopes =
+    opts.scopes === undefined ? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])] : list(opts.scopes);
+  const now = Date.now();
+  const { key, record } = newApiKey({
+    name: opts.name,
+    tenant: opts.tenant,
+    subject: opts.person ?? null,
+    roles: list(opts.roles),
+    scopes,
+    createdAt: now,
+    createdBy: actorName(opts.by),
+    expiresAt: ttl === null ? null : now + ttl,
+  });
+  await withKeys(config, async (keys, store) => {
+    if ((await keys.list()).some((k) => k.name === opts.name))
+      ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
+    await keys.create(record);
+    await recordAdmin(store, record.createdBy, 'keys.create', {
+      id: record.id,
+      name: record.name,
+      tenant: record.tenant,
+      person: record.subject,
+      roles: record.roles,
+      scopes: record.scopes,
+      expiresAt: record.expiresAt,
+    });
+  });
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
+  process.stdout.write(`${key}\n`);
+  process.stderr.write(
+    `created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`,
+  );
+  if (!config.identity)
+    process.stderr.write('note: no `identity` section in this config, so the gateway does not ask for keys yet\n');
+}
+
+type ListOpts = { config: string; json?: boolean; as?: string };
+
+function registerKeysList(keys: Command, ctx: CliContext): void {
   keys
     .command('list')
     .description('every key: tenant, roles, scopes, state, created, expires, last used (never the key)')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
     .addOption(asOption())
-    .action(async (opts: { config: string; json?: boolean; as?: string }) => {
-      const config = await ctx.load(opts.config);
-      const now = Date.now();
-      const rows = (
-        await withKeys(config, async (keys, store) => {
-          const scope = adminScopeOf(ctx, await caller(ctx, config, store, opts.as));
-          return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
-        })
-      ).map((r) => shown(r, now));
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'],
-          rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listKeys(ctx, opts));
+}
 
+async function listKeys(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const now = Date.now();
+  const rows = (
+    await withKeys(config, async (keys, store) => {
+      const scope = adminScopeOf(ctx, await caller(ctx, config, store, opts.as));
+      return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
+    })
+  ).map((r) => shown(r, now));
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'],
+      rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']),
+      null,
+    ),
+  );
+}
+
+type RevokeOpts = { by?: string; config: string; json?: boolean };
+
+function registerKeysRevoke(keys: Command, ctx: CliContext): void {
   keys
     .command('revoke')
     .description('revoke a key by id or name: refused from the next request on')
@@ -166,22 +194,24 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     .option('--by <name>', 'who revokes it (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the record as JSON')
-    .action(async (idOrName: string, opts: { by?: string; config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const r = await withKeys(config, async (keys, store) => {
-        const rec = await keys.revoke(idOrName, actorName(opts.by), Date.now());
-        if (rec)
-          await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', {
-            id: rec.id,
-            name: rec.name,
-            revokedAt: rec.revokedAt,
-          });
-        return rec;
+    .action((idOrName: string, opts: RevokeOpts) => revokeKey(ctx, idOrName, opts));
+}
+
+async function revokeKey(ctx: CliContext, idOrName: string, opts: RevokeOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const r = await withKeys(config, async (keys, store) => {
+    const rec = await keys.revoke(idOrName, actorName(opts.by), Date.now());
+    if (rec)
+      await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', {
+        id: rec.id,
+        name: rec.name,
+        revokedAt: rec.revokedAt,
       });
-      if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
-      process.stdout.write(
-        `key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt!).toISOString()} by ${r.revokedBy}\n`,
-      );
-    });
+    return rec;
+  });
+  if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
+  if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
+  // The store returns the record as it stands after the revocation: revoked, now or before.
+  if (r.revokedAt === null) ctx.fail(`key \`${idOrName}\` was not revoked`);
+  process.stdout.write(`key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt).toISOString()} by ${r.revokedBy}\n`);
 }

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
+import type { Store } from '../storage/types.ts';
 import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
 import { actorName, type CliContext } from './context.ts';
@@ -32,77 +33,105 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
   const secrets = program
     .command('secrets')
     .description('the embedded encrypted secret store (AES-256-GCM), for `local:<name>` references');
+  registerSecretsSet(secrets, ctx);
+  registerSecretsList(secrets, ctx);
+  registerSecretsDelete(secrets, ctx);
+  registerSecretsRotateKey(secrets, ctx);
 
+  const creds = program.command('credentials').description('revoke or restore upstream credentials (any reference)');
+  registerCredentialsRevoke(creds, ctx);
+  registerCredentialsRestore(creds, ctx);
+  registerCredentialsList(creds, ctx);
+}
+
+type ConfigOpts = { config: string };
+type ListOpts = { config: string; json?: boolean };
+
+function registerSecretsSet(secrets: Command, ctx: CliContext): void {
   secrets
     .command('set')
     .description('store a secret; the value is read from standard input (never from the command line)')
     .argument('<name>', 'referenced as local:<name>')
     .addOption(ctx.configOption())
-    .action(async (name: string, opts: { config: string }) => {
-      if (!NAME.test(name)) ctx.fail('a secret name is 1-128 letters, digits and `_ . @ -`', 2);
-      const config = await ctx.load(opts.config);
-      if (process.stdin.isTTY) process.stderr.write(`value for local:${name} (then Enter, Ctrl-D): `);
-      const value = await readStdin();
-      if (!value) ctx.fail('no value on standard input', 2);
-      await (await localStore(config)).set(name, value);
-      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.set', { name }));
-      process.stdout.write(`stored local:${name}\n`);
-    });
+    .action((name: string, opts: ConfigOpts) => setSecret(ctx, name, opts));
+}
 
+async function setSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promise<void> {
+  if (!NAME.test(name)) ctx.fail('a secret name is 1-128 letters, digits and `_ . @ -`', 2);
+  const config = await ctx.load(opts.config);
+  if (process.stdin.isTTY) process.stderr.write(`value for local:${name} (then Enter, Ctrl-D): `);
+  const value = await readStdin();
+  if (!value) ctx.fail('no value on standard input', 2);
+  await (await localStore(config)).set(name, value);
+  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.set', { name }));
+  process.stdout.write(`stored local:${name}\n`);
+}
+
+function registerSecretsList(secrets: Command, ctx: CliContext): void {
   secrets
     .command('list')
     .description('names and update times (never values)')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const rows = await (await localStore(config)).list();
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: rows }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['name', 'updated'],
-          rows.map((r) => [`local:${r.name}`, r.updatedAt]),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listSecrets(ctx, opts));
+}
 
+async function listSecrets(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const rows = await (await localStore(config)).list();
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: rows }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['name', 'updated'],
+      rows.map((r) => [`local:${r.name}`, r.updatedAt]),
+      null,
+    ),
+  );
+}
+
+function registerSecretsDelete(secrets: Command, ctx: CliContext): void {
   secrets
     .command('delete')
     .description('remove a secret')
     .argument('<name>')
     .addOption(ctx.configOption())
-    .action(async (name: string, opts: { config: string }) => {
-      const config = await ctx.load(opts.config);
-      if (!(await (await localStore(config)).delete(name))) ctx.fail(`no secret local:${name}`, 2);
-      await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.delete', { name }));
-      process.stdout.write(`deleted local:${name}\n`);
-    });
+    .action((name: string, opts: ConfigOpts) => deleteSecret(ctx, name, opts));
+}
 
+async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (!(await (await localStore(config)).delete(name))) ctx.fail(`no secret local:${name}`, 2);
+  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.delete', { name }));
+  process.stdout.write(`deleted local:${name}\n`);
+}
+
+function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
   secrets
     .command('rotate-key')
     .description('re-encrypt every secret under a new key; the old key stops working')
     .addOption(ctx.configOption())
-    .action(async (opts: { config: string }) => {
-      const config = await ctx.load(opts.config);
-      const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
-      const store = await localStore(config);
-      const next = generateKey();
-      // The new key is written aside first: a crash between the steps leaves a key that opens the store.
-      await writeKeyFile(`${keyFile}.next`, next);
-      await store.rotateKey(next);
-      await rename(`${keyFile}.next`, keyFile);
-      await withStore(config, (s) =>
-        recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
-      );
-      process.stdout.write(
-        `secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`,
-      );
-    });
+    .action((opts: ConfigOpts) => rotateKey(ctx, opts));
+}
 
-  const creds = program.command('credentials').description('revoke or restore upstream credentials (any reference)');
+async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
+  const store = await localStore(config);
+  const next = generateKey();
+  // The new key is written aside first: a crash between the steps leaves a key that opens the store.
+  await writeKeyFile(`${keyFile}.next`, next);
+  await store.rotateKey(next);
+  await rename(`${keyFile}.next`, keyFile);
+  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }));
+  process.stdout.write(
+    `secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`,
+  );
+}
 
+type RevokeOpts = { reason: string; by?: string; timeout: string; config: string; json?: boolean };
+
+function registerCredentialsRevoke(creds: Command, ctx: CliContext): void {
   creds
     .command('revoke')
     .description(
@@ -114,88 +143,109 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'how long to wait for the confirmation', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(
-      async (ref: string, opts: { reason: string; by?: string; timeout: string; config: string; json?: boolean }) => {
-        const config = await ctx.load(opts.config);
-        const by = actorName(opts.by);
-        const result = await withStore(config, async (s) => {
-          const at = Date.now();
-          await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
-          await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
-          const live = await s.revocations.live(at - 5000);
-          const deadline = at + Number(opts.timeout) * 1000;
-          for (;;) {
-            const acks = await s.revocations.acks(ref);
-            const missing = live.filter((i) => !acks.some((a) => a.instance === i));
-            if (!missing.length)
-              return {
-                ref,
-                revokedAt: new Date(at).toISOString(),
-                gateways: live.length,
-                confirmed: true,
-                timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
-                missing,
-              };
-            if (Date.now() > deadline)
-              return {
-                ref,
-                revokedAt: new Date(at).toISOString(),
-                gateways: live.length,
-                confirmed: false,
-                timeToEffectMs: null,
-                missing,
-              };
-            if (!opts.json)
-              process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        });
-        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        else {
-          process.stderr.write('\r');
-          process.stdout.write(
-            result.confirmed
-              ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
-              : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`,
-          );
-        }
-        process.exitCode = result.confirmed ? 0 : 1;
-      },
-    );
+    .action((ref: string, opts: RevokeOpts) => revokeCredential(ctx, ref, opts));
+}
 
+interface RevokeResult {
+  ref: string;
+  revokedAt: string;
+  gateways: number;
+  confirmed: boolean;
+  timeToEffectMs: number | null;
+  missing: string[];
+}
+
+/** Revokes `ref`, then waits until every live gateway has acknowledged it, or the timeout passes. */
+async function revokeAndConfirm(s: Store, ref: string, by: string, opts: RevokeOpts): Promise<RevokeResult> {
+  const at = Date.now();
+  await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
+  await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
+  const live = await s.revocations.live(at - 5000);
+  const deadline = at + Number(opts.timeout) * 1000;
+  for (;;) {
+    const acks = await s.revocations.acks(ref);
+    const missing = live.filter((i) => !acks.some((a) => a.instance === i));
+    if (!missing.length)
+      return {
+        ref,
+        revokedAt: new Date(at).toISOString(),
+        gateways: live.length,
+        confirmed: true,
+        timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
+        missing,
+      };
+    if (Date.now() > deadline)
+      return {
+        ref,
+        revokedAt: new Date(at).toISOString(),
+        gateways: live.length,
+        confirmed: false,
+        timeToEffectMs: null,
+        missing,
+      };
+    if (!opts.json) process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const by = actorName(opts.by);
+  const result = await withStore(config, (s) => revokeAndConfirm(s, ref, by, opts));
+  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    process.stderr.write('\r');
+    process.stdout.write(
+      result.confirmed
+        ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
+        : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`,
+    );
+  }
+  process.exitCode = result.confirmed ? 0 : 1;
+}
+
+type RestoreOpts = { by?: string; config: string };
+
+function registerCredentialsRestore(creds: Command, ctx: CliContext): void {
   creds
     .command('restore')
     .description('lift a revocation (after the secret was replaced in its manager)')
     .argument('<reference>')
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
-    .action(async (ref: string, opts: { by?: string; config: string }) => {
-      const config = await ctx.load(opts.config);
-      const had = await withStore(config, async (s) => {
-        const r = await s.revocations.restore(ref);
-        if (r) await recordAdmin(s, actorName(opts.by), 'credentials.restore', { ref });
-        return r;
-      });
-      if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);
-      process.stdout.write(`restored ${ref}\n`);
-    });
+    .action((ref: string, opts: RestoreOpts) => restoreCredential(ctx, ref, opts));
+}
 
+async function restoreCredential(ctx: CliContext, ref: string, opts: RestoreOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const had = await withStore(config, async (s) => {
+    const r = await s.revocations.restore(ref);
+    if (r) await recordAdmin(s, actorName(opts.by), 'credentials.restore', { ref });
+    return r;
+  });
+  if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);
+  process.stdout.write(`restored ${ref}\n`);
+}
+
+function registerCredentialsList(creds: Command, ctx: CliContext): void {
   creds
     .command('list')
     .description('revoked credentials: who, when, why')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
-      const config = await ctx.load(opts.config);
-      const rows = await withStore(config, (s) => s.revocations.list());
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
-      process.stdout.write(
-        render(
-          'table',
-          ['reference', 'revoked by', 'at', 'reason'],
-          rows.map((r) => [r.ref, r.revokedBy, new Date(r.revokedAt).toISOString(), r.reason]),
-          null,
-        ),
-      );
-    });
+    .action((opts: ListOpts) => listRevokedCredentials(ctx, opts));
+}
+
+async function listRevokedCredentials(ctx: CliContext, opts: ListOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const rows = await withStore(config, (s) => s.revocations.list());
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+  process.stdout.write(
+    render(
+      'table',
+      ['reference', 'revoked by', 'at', 'reason'],
+      rows.map((r) => [r.ref, r.revokedBy, new Date(r.revokedAt).toISOString(), r.reason]),
+      null,
+    ),
+  );
 }
