@@ -141,8 +141,10 @@ function render(points: Point[], facts: Record<string, unknown>): string {
   for (const n of [...new Set(points.map((p) => p.n))]) {
     const one = ok(points.find((p) => p.n === n && p.replicas === 1));
     const two = ok(points.find((p) => p.n === n && p.replicas === 2));
-    const f = (m: Measurement | undefined, k: 'callsPerSec' | 'p50ms' | 'p99ms') =>
-      m ? (k === 'callsPerSec' ? Math.round(m[k]).toLocaleString('en') : m[k].toFixed(2)) : 'failed';
+    const f = (m: Measurement | undefined, k: 'callsPerSec' | 'p50ms' | 'p99ms') => {
+      if (!m) return 'failed';
+      return k === 'callsPerSec' ? Math.round(m[k]).toLocaleString('en') : m[k].toFixed(2);
+    };
     const ratio = one && two && one.callsPerSec > 0 ? `${(two.callsPerSec / one.callsPerSec).toFixed(2)}x` : '-';
     lines.push(
       `| ${n} | ${f(one, 'callsPerSec')} | ${f(one, 'p50ms')} | ${f(one, 'p99ms')} | ${f(two, 'callsPerSec')} | ${f(two, 'p50ms')} | ${f(two, 'p99ms')} | ${ratio} |`,

@@ -53,7 +53,7 @@ export interface Comparison {
 
 /** calls/s of `row` over calls/s of `direct`, and the p50 latency it adds. */
 export function compare(row: Measurement, direct: Measurement | undefined): Comparison | undefined {
-  if (!direct || !direct.callsPerSec || !row.calls) return undefined;
+  if (!direct?.callsPerSec || !row.calls) return undefined;
   return { ratio: row.callsPerSec / direct.callsPerSec, addedP50ms: row.p50ms - direct.p50ms };
 }
 

@@ -10,7 +10,7 @@ const r = new Redactor({ secrets: [CANARY] });
 // Encodings computed here independently of the implementation.
 const b64 = bytes.toString('base64');
 const hex = bytes.toString('hex');
-const pctAll = [...bytes].map((b) => '%' + b.toString(16).padStart(2, '0')).join('');
+const pctAll = [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const json1 = JSON.stringify(CANARY).slice(1, -1); // Gh0st-Cän \"ary/+ 42!
 const ENCODINGS: Record<string, string> = {
   raw: CANARY,
@@ -117,7 +117,7 @@ const FORMATS: Array<[string, string, string]> = [
   ['aws-access-key', 'ASIAY34FZKBOKMUTVV7A', 'Y34FZ'],
   ['aws-secret-key', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalr'],
   ['github-token', 'ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'A1b2C3'],
-  ['github-token', 'gho_' + 'Z'.repeat(36), 'ZZZZZZ'],
+  ['github-token', `gho_${'Z'.repeat(36)}`, 'ZZZZZZ'],
   ['github-token', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz', '11ABCDEFG'],
   ['slack-token', 'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp', '123456789012'],
   ['stripe-key', 'sk_live_' + '4eC39HqLyjWDarjtT1zdp7dc', '4eC39'],
@@ -326,9 +326,9 @@ test('pathological inputs complete with correct results', () => {
   same('ghp_'.repeat(50_000));
   same('\\'.repeat(100_000) + '"'.repeat(100_000));
   // The password runs over its 512-character bound to the next @; the rest is the "host".
-  const flood = plain.redactString('a://b:' + '@'.repeat(100_000));
+  const flood = plain.redactString(`a://b:${'@'.repeat(100_000)}`);
   assert.equal(flood.count, 1);
-  assert.ok(flood.text === 'a://b:[REDACTED:url-password]@' + '@'.repeat(100_000 - 513), flood.text.slice(0, 60));
+  assert.ok(flood.text === `a://b:[REDACTED:url-password]@${'@'.repeat(100_000 - 513)}`, flood.text.slice(0, 60));
   assert.equal(plain.redactString('-----BEGIN RSA PRIVATE KEY-----'.repeat(10_000)).text, '[REDACTED:private-key]');
   const jwts = plain.redactString('eyJaaaaaaaaaaaa.bb.cc '.repeat(10_000));
   assert.equal(jwts.count, 10_000);

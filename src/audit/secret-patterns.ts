@@ -51,7 +51,10 @@ class Automaton {
         return this.ascii[c];
       }
       let sym = this.wide.get(c);
-      if (sym === undefined && create) this.wide.set(c, (sym = width++));
+      if (sym === undefined && create) {
+        sym = width++;
+        this.wide.set(c, sym);
+      }
       return sym ?? 0;
     };
     // 1. The trie.
@@ -64,7 +67,8 @@ class Automaton {
         const sym = symbolOf(n.text.charCodeAt(i), true);
         let nx = trie[st].get(sym);
         if (nx === undefined) {
-          trie[st].set(sym, (nx = trie.length));
+          nx = trie.length;
+          trie[st].set(sym, nx);
           trie.push(new Map());
           ownLen.push(0);
           ownB64.push(false);
@@ -115,7 +119,7 @@ const unpad = (b64: string) => b64.replace(/=+$/, '');
 const uEscape = (s: string, upper: boolean) =>
   s.replace(/[^\x20-\x7e]/g, (c) => {
     const h = c.charCodeAt(0).toString(16).padStart(4, '0');
-    return '\\u' + (upper ? h.toUpperCase() : h);
+    return `\\u${upper ? h.toUpperCase() : h}`;
   });
 const jsonInner = (s: string) => JSON.stringify(s).slice(1, -1);
 
@@ -152,7 +156,7 @@ function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] 
     component,
     component.replace(/%20/g, '+'), // application/x-www-form-urlencoded
     new URLSearchParams({ v: secret }).toString().slice(2), // also escapes !'()~
-    [...bytes].map((b) => '%' + b.toString(16).padStart(2, '0')).join(''), // every byte escaped
+    [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''), // every byte escaped
     encodeURI(secret),
     encodeURIComponent(component), // encoded twice (a URL inside a query parameter)
   ]);
@@ -289,7 +293,7 @@ const schemeToken =
     return `${scheme}${gap}${marker(basic ? 'basic-auth' : 'bearer-token')}`;
   };
 
-const keyValue: Replacer = (m, g) => {
+const keyValue: Replacer = (_m, g) => {
   const [key, sep, quote, quoted, bare] = g;
   const value = quoted ?? bare ?? '';
   if (value.startsWith('[REDACTED:') || value.startsWith('[WITHHELD')) return null;

@@ -19,10 +19,15 @@ export interface TimelineEntry {
   intent?: string;
 }
 
+/** By time; records of one stream with the same time by their sequence number. */
+function byTime(a: AuditEvent, b: AuditEvent): number {
+  if (a.time < b.time) return -1;
+  if (a.time > b.time) return 1;
+  return a.stream === b.stream ? a.seq - b.seq : 0;
+}
+
 export function timeline(events: AuditEvent[]): TimelineEntry[] {
-  const sorted = [...events].sort((a, b) =>
-    a.time < b.time ? -1 : a.time > b.time ? 1 : a.stream === b.stream ? a.seq - b.seq : 0,
-  );
+  const sorted = [...events].sort(byTime);
   return sorted.map((e) => ({
     time: e.time,
     kind: e.kind,

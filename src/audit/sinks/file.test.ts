@@ -52,7 +52,15 @@ test('file sink: rotates by size, keeps maxFiles, never splits a record, rotated
   const dir = await tmp(t);
   const src = new MemorySource();
   let clock = Date.parse('2026-03-01T00:00:00Z');
-  const sink = new FileSink({ dir, maxBytes: 600, maxFiles: 2, now: () => new Date((clock += 1000)) });
+  const sink = new FileSink({
+    dir,
+    maxBytes: 600,
+    maxFiles: 2,
+    now: () => {
+      clock += 1000;
+      return new Date(clock);
+    },
+  });
   for (let i = 0; i < 12; i++) await sink.send([src.append('gw')]); // ~250 bytes each: 2 per file
   const files = (await readdir(dir)).sort();
   assert.equal(files.length, 3, `live + 2 rotated: ${files}`);

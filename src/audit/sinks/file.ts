@@ -106,7 +106,7 @@ export class FileSink implements Sink {
       target = `${base}.${stamp(when)}-${i}.jsonl`;
     await rename(path, target);
     await chmod(target, 0o600);
-    const prefix = base.slice(this.#o.dir.length + 1) + '.';
+    const prefix = `${base.slice(this.#o.dir.length + 1)}.`;
     const rotated = (await readdir(this.#o.dir))
       .filter((f) => f.startsWith(prefix) && f.endsWith('.jsonl') && /^\d{8}T/.test(f.slice(prefix.length)))
       .sort();

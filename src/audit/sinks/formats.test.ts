@@ -36,10 +36,11 @@ const hostile: AuditEvent = {
   decision: { effect: HOSTILE, rule: 'r', reasons: [HOSTILE] },
 };
 /** What the lossy formats keep of HOSTILE: control characters (not CR/LF in CEF) become U+FFFD. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the lossy formats must not carry
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 test('jsonl: the record as is, one line, newline-terminated', () => {
-  assert.equal(jsonl(sample), JSON_SAMPLE + '\n');
+  assert.equal(jsonl(sample), `${JSON_SAMPLE}\n`);
   const line = jsonl(hostile);
   assert.equal(line.indexOf('\n'), line.length - 1);
   assert.ok(!CONTROLS.test(line.slice(0, -1)), 'no raw control character or U+2028/9');
@@ -149,6 +150,9 @@ test('cef: exact line for a sample record', () => {
   assert.ok(cef({ ...sample, kind: 'call.unknown', outcome: 'unknown' }).includes('|8|'));
 });
 
+/** What an escaped character in a CEF extension value stands for (any other stands for itself). */
+const CEF_UNESCAPE: Record<string, string> = { n: '\n', r: '\r' };
+
 /** Splits a CEF line: 7 header fields (pipes unescaped), then extension key=value pairs (unescaped). */
 function parseCef(line: string) {
   const fields: string[] = [];
@@ -156,8 +160,10 @@ function parseCef(line: string) {
   let i = 0;
   for (; i < line.length && fields.length < 7; i++) {
     if (line[i] === '\\') cur += line[++i];
-    else if (line[i] === '|') fields.push(cur), (cur = '');
-    else cur += line[i];
+    else if (line[i] === '|') {
+      fields.push(cur);
+      cur = '';
+    } else cur += line[i];
   }
   const ext: Record<string, string> = {};
   const rest = line.slice(i);
@@ -168,9 +174,7 @@ function parseCef(line: string) {
   });
   keys.forEach((k, n) => {
     const end = n + 1 < keys.length ? keys[n + 1].index : rest.length;
-    ext[k[1]] = rest
-      .slice(k.index + k[0].length, end)
-      .replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+    ext[k[1]] = rest.slice(k.index + k[0].length, end).replace(/\\(.)/g, (_, c: string) => CEF_UNESCAPE[c] ?? c);
   });
   return { fields, ext };
 }
@@ -184,6 +188,7 @@ test('cef: hostile values escaped per the spec (header | and \\, extension \\ = 
     .join(' ')
     .replace(new RegExp(CONTROLS.source, 'g'), '\ufffd');
   assert.equal(fields[5], expectedName);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters other than CR/LF are what CEF replaces
   const kept = HOSTILE.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
   assert.equal(ext.cs1, kept, 'tool round-trips (CR/LF kept as \\r \\n)');
   assert.equal(ext.suser, kept);
@@ -191,9 +196,30 @@ test('cef: hostile values escaped per the spec (header | and \\, extension \\ = 
   assert.equal(cefValue('a=b\\c\nd'), 'a\\=b\\\\c\\nd');
 });
 
+/** The parts of an OTLP/JSON ExportLogsServiceRequest the test reads. */
+interface OtlpRequest {
+  resourceLogs: Array<{
+    resource: { attributes: OtlpKeyValue[] };
+    scopeLogs: Array<{
+      logRecords: Array<{
+        timeUnixNano: string;
+        severityNumber: number;
+        severityText: string;
+        traceId?: string;
+        body: { stringValue: string };
+        attributes: OtlpKeyValue[];
+      }>;
+    }>;
+  }>;
+}
+interface OtlpKeyValue {
+  key: string;
+  value: Record<string, unknown>;
+}
+
 test('otlpLogs: ExportLogsServiceRequest in the OTLP/JSON encoding', () => {
   const traced = { ...sample, traceId: '4BF92F3577B34DA6A3CE929D0E0E4736' };
-  const req = otlpLogs([traced], { serviceName: 'gatehouse', serviceInstanceId: 'gw-1' }) as any;
+  const req = otlpLogs([traced], { serviceName: 'gatehouse', serviceInstanceId: 'gw-1' }) as OtlpRequest;
   const rl = req.resourceLogs[0];
   assert.deepEqual(rl.resource.attributes, [
     { key: 'service.name', value: { stringValue: 'gatehouse' } },
@@ -205,7 +231,7 @@ test('otlpLogs: ExportLogsServiceRequest in the OTLP/JSON encoding', () => {
   assert.equal(r.severityText, 'WARN');
   assert.equal(r.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   assert.deepEqual(JSON.parse(r.body.stringValue), traced);
-  const attr = Object.fromEntries(r.attributes.map((a: any) => [a.key, a.value]));
+  const attr = Object.fromEntries(r.attributes.map((a) => [a.key, a.value]));
   assert.deepEqual(attr['gatehouse.audit.seq'], { intValue: '42' });
   assert.deepEqual(attr['gatehouse.audit.stream'], { stringValue: 'gw-1' });
   assert.deepEqual(attr['gatehouse.audit.tool'], { stringValue: 'fs.write' });
@@ -214,7 +240,7 @@ test('otlpLogs: ExportLogsServiceRequest in the OTLP/JSON encoding', () => {
   const plain = otlpLogs([{ ...sample, kind: 'call.outcome', outcome: 'ok' }], {
     serviceName: 's',
     serviceInstanceId: 'i',
-  }) as any;
+  }) as OtlpRequest;
   assert.equal(plain.resourceLogs[0].scopeLogs[0].logRecords[0].severityNumber, 9);
   assert.ok(!('traceId' in plain.resourceLogs[0].scopeLogs[0].logRecords[0]));
 });

@@ -33,7 +33,7 @@ function asciiJson(v: unknown): string {
 
 /** One JSON Lines line: the record as is, terminated by '\n' (so a file is `events.map(jsonl).join('')`). */
 export function jsonl(e: AuditEvent): string {
-  return lineJson(e) + '\n';
+  return `${lineJson(e)}\n`;
 }
 
 // ---- severity -------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ function docId(e: AuditEvent): string {
  */
 export function elasticBulk(events: AuditEvent[], index: string, op: 'index' | 'create' = 'index'): string {
   let out = '';
-  for (const e of events) out += lineJson({ [op]: { _index: index, _id: docId(e) } }) + '\n' + lineJson(e) + '\n';
+  for (const e of events) out += `${lineJson({ [op]: { _index: index, _id: docId(e) } })}\n${lineJson(e)}\n`;
   return out;
 }
 
@@ -121,14 +121,18 @@ function headerField(v: string | undefined, max: number): string {
   return s === '' ? '-' : s;
 }
 
+/** Control characters: C0, DEL, C1, line/paragraph separators. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the formats replace
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 /** Control characters (C0, DEL, C1, line/paragraph separators) become U+FFFD. */
 function noControls(v: string): string {
-  return v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
+  return v.replace(CONTROL_CHARS, '\ufffd');
 }
 
 /** An SD-PARAM value: '"', '\' and ']' escaped with '\' (RFC 5424 §6.3.3), control characters replaced. */
 export function sdValue(v: string): string {
-  return noControls(v).replace(/["\\\]]/g, (c) => '\\' + c);
+  return noControls(v).replace(/["\\\]]/g, (c) => `\\${c}`);
 }
 
 /** The indexing fields every structured format carries (name → value), absent ones skipped. */
@@ -182,15 +186,15 @@ export function rfc5424(e: AuditEvent, opts: SyslogOptions): string {
 
 /** A CEF header field: '\' and '|' escaped; line breaks and other control characters replaced. */
 function cefHeader(v: string): string {
-  return noControls(v).replace(/[\\|]/g, (c) => '\\' + c);
+  return noControls(v).replace(/[\\|]/g, (c) => `\\${c}`);
 }
 
 /** A CEF extension value: '\' and '=' escaped, CR/LF as \r / \n, other control characters replaced. */
 export function cefValue(v: string): string {
   return v
-    .replace(/[\\=]/g, (c) => '\\' + c)
+    .replace(/[\\=]/g, (c) => `\\${c}`)
     .replace(/[\r\n]/g, (c) => (c === '\r' ? '\\r' : '\\n'))
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
+    .replace(CONTROL_CHARS, '\ufffd');
 }
 
 /**

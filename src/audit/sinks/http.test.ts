@@ -86,7 +86,7 @@ async function otlp(batchSize = 3): Promise<Setup & { receiver: Awaited<ReturnTy
   });
   const arrived = () =>
     receiver.records.map((r) => {
-      const a = Object.fromEntries(r.record.attributes.map((x: any) => [x.key, x.value]));
+      const a = Object.fromEntries(r.record.attributes.map((x) => [x.key, x.value]));
       return {
         stream: a['gatehouse.audit.stream'].stringValue as string,
         seq: Number(a['gatehouse.audit.seq'].intValue),
@@ -319,7 +319,13 @@ test('otlp: a partial success is a rejection', async (t) => {
 test('a hung endpoint times out (retryable)', async (t) => {
   const hung = createServer(() => {});
   await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => (hung.closeAllConnections(), hung.close(() => r()))));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        hung.closeAllConnections();
+        hung.close(() => r());
+      }),
+  );
   const sink = new HttpSink({
     url: `http://127.0.0.1:${(hung.address() as AddressInfo).port}/v1/logs`,
     format: 'otlp',

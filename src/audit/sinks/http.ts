@@ -76,9 +76,13 @@ export class HttpSink implements Sink {
     const o = this.#opts;
     if (o.format === 'splunk-hec')
       return { body: events.map((e) => splunkHec(e, o.splunk)).join('\n'), contentType: 'application/json' };
-    if (o.format === 'elastic-bulk')
-      return { body: elasticBulk(events, o.elastic!.index, o.elastic!.op), contentType: 'application/x-ndjson' };
-    return { body: JSON.stringify(otlpLogs(events, o.otlp!)), contentType: 'application/json' };
+    // The constructor refuses these formats without their options; the checks here are for the type.
+    if (o.format === 'elastic-bulk') {
+      if (!o.elastic) throw new Error('elastic-bulk needs elastic.index');
+      return { body: elasticBulk(events, o.elastic.index, o.elastic.op), contentType: 'application/x-ndjson' };
+    }
+    if (!o.otlp) throw new Error('otlp needs otlp.serviceName and otlp.serviceInstanceId');
+    return { body: JSON.stringify(otlpLogs(events, o.otlp)), contentType: 'application/json' };
   }
 
   #fail(text: string): string {

@@ -56,8 +56,9 @@ export function scrub(text: string, secrets: readonly string[], max = 500): stri
     const last = s.split(/\s+/).pop() ?? '';
     if (last !== s && last.length >= 8) out = out.split(last).join('[REDACTED]');
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this blanks out
   out = out.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-  return out.length > max ? out.slice(0, max) + '…' : out;
+  return out.length > max ? `${out.slice(0, max)}…` : out;
 }
 
 /** A URL safe to show: no user info, no query (tokens hide there), no fragment. */

@@ -107,7 +107,10 @@ export class SyslogSink implements Sink {
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.#timeout);
-      socket.once('connect', () => (clearTimeout(timer), resolve()));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
