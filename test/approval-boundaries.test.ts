@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
@@ -149,7 +150,7 @@ async function call(
   name: string,
   args: Record<string, unknown>,
   extra: Record<string, unknown> = {},
-): Promise<any> {
+): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -167,13 +168,13 @@ async function call(
       params: { name, arguments: args, _meta: META, ...extra },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 /** Ask for a call that needs approval: the approval id and the sealed state to retry with. */
 async function ask(token: string, name: string, args: Record<string, unknown>): Promise<{ id: string; state: string }> {
   const r = await call(token, name, args);
   assert.equal(r.result?.resultType, 'input_required', JSON.stringify(r));
-  return { id: (Object.values(r.result.inputRequests)[0] as any).params.elicitationId, state: r.result.requestState };
+  return { id: firstInputRequest(r).params.elicitationId, state: r.result.requestState };
 }
 const view = (who: string, path: string) =>
   fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${keys[who]}` } });

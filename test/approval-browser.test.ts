@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
@@ -85,7 +86,7 @@ const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
 };
-async function write(content: string, extra: Record<string, unknown> = {}): Promise<any> {
+async function write(content: string, extra: Record<string, unknown> = {}): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -108,7 +109,7 @@ async function write(content: string, extra: Record<string, unknown> = {}): Prom
       },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 
 async function page(url: string) {
@@ -129,7 +130,7 @@ test('approved in a real browser: the page shows the action and the diff; Approv
     return tc.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
   }
   const first = await write('alpha\nBETA\ngamma\n');
-  const elicitation = (Object.values(first.result.inputRequests)[0] as any).params;
+  const elicitation = firstInputRequest(first).params;
   assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nbeta\ngamma\n', 'nothing written yet');
   const { p, ctx } = await page(elicitation.url);
   const text = await p.textContent('body');
@@ -160,7 +161,7 @@ test('denied in a real browser: the write never runs', async (tc) => {
     return tc.skip(`no Chromium at ${CHROMIUM}`);
   }
   const first = await write('DESTROYED\n');
-  const { p, ctx } = await page((Object.values(first.result.inputRequests)[0] as any).params.url);
+  const { p, ctx } = await page(firstInputRequest(first).params.url);
   await Promise.all([p.waitForLoadState(), p.click('form.decide-deny button')]);
   assert.match((await p.textContent('body'))!, /Recorded: denied/);
   await ctx.close();

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { verify } from '../src/approvals/webhook.ts';
 
@@ -94,7 +95,7 @@ async function modern(
   args: Record<string, unknown>,
   extra: Record<string, unknown> = {},
   g = t,
-): Promise<any> {
+): Promise<Reply> {
   const r = await fetch(`${g.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -112,7 +113,7 @@ async function modern(
       params: { name, arguments: args, _meta: MODERN, ...extra },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 async function legacySession(who: string): Promise<string> {
   const r = await fetch(`${t.url}/mcp`, {
@@ -137,7 +138,7 @@ async function legacy(
   name: string,
   args: Record<string, unknown>,
   meta: Record<string, unknown> = {},
-): Promise<any> {
+): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -154,7 +155,7 @@ async function legacy(
       params: { name, arguments: args, _meta: meta },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 /** Decide on the page as `who`: GET the page (for the CSRF token), POST the form. */
 async function decideOnPage(
@@ -179,7 +180,7 @@ test('legacy: the call returns the pending approval; approved on the page; the r
   const sid = await legacySession('agent');
   const note = `legacy-${randomUUID()}`;
   const first = await legacy('agent', sid, 'rec__other', { note });
-  const pending = first.result._meta['io.gatehouse/approval'];
+  const pending = first.result._meta['io.gatehouse/approval'] as { id: string };
   assert.equal(first.result.isError, true);
   assert.match(
     first.result.content[0].text,
@@ -219,7 +220,7 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   const note = `modern-${randomUUID()}`;
   const first = await modern('agent', 'rec__other', { note });
   assert.equal(first.result.resultType, 'input_required');
-  const [req] = Object.values(first.result.inputRequests) as any[];
+  const [req] = Object.values(first.result.inputRequests);
   assert.equal(req.method, 'elicitation/create');
   assert.equal(req.params.mode, 'url');
   assert.match(req.params.url, /\/approvals\/apr_/);
@@ -271,7 +272,7 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
 test('bypasses: changed arguments, self-approval, another tenant, one person twice, expiry, a new policy revision, 20 concurrent uses', async () => {
   const note = `bypass-${randomUUID()}`;
   const first = await modern('agent', 'rec__other', { note });
-  const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
+  const id = firstInputRequest(first).params.elicitationId;
   const state = first.result.requestState;
   // The requester cannot approve: it is no approver, so for it the request does not exist.
   const self = await decideOnPage('agent', id, 'approve');
@@ -295,7 +296,7 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
 
   // Two leads for DESTRUCTIVE: the same lead twice is still one.
   const issue = await modern('agent', 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 'two' });
-  const iid = (Object.values(issue.result.inputRequests)[0] as any).params.elicitationId as string;
+  const iid = firstInputRequest(issue).params.elicitationId;
   assert.equal((await decideOnPage('lead1', iid, 'approve')).status, 200);
   assert.equal((await decideOnPage('lead1', iid, 'approve')).status, 403, 'already decided');
   assert.match(
@@ -324,7 +325,7 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
 
   // Expired: the approval's time is up (as if an hour passed).
   const late = await modern('agent', 'rec__other', { note: `${note}-late` });
-  const lid = (Object.values(late.result.inputRequests)[0] as any).params.elicitationId as string;
+  const lid = firstInputRequest(late).params.elicitationId;
   await decideOnPage('lead1', lid, 'approve');
   const stored = (await t.gw.store.approvals.get(lid))!;
   await t.gw.store.approvals.transition({ ...stored, expiresAt: Date.now() - 1 }, 'approved');
@@ -336,7 +337,7 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
 
   // A new policy revision (or a re-accepted tool definition) needs a new approval.
   const again = await modern('agent', 'rec__other', { note: `${note}-rev` });
-  const rid = (Object.values(again.result.inputRequests)[0] as any).params.elicitationId as string;
+  const rid = firstInputRequest(again).params.elicitationId;
   await decideOnPage('lead1', rid, 'approve');
   const r0 = (await t.gw.store.approvals.get(rid))!;
   await t.gw.store.approvals.transition({ ...r0, policyRevision: 'an-older-revision' }, 'approved');
@@ -347,7 +348,7 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   );
   // A tool definition changed (and re-accepted) after the approval: its pin no longer matches.
   const pinned = await modern('agent', 'rec__other', { note: `${note}-pin` });
-  const pid = (Object.values(pinned.result.inputRequests)[0] as any).params.elicitationId as string;
+  const pid = firstInputRequest(pinned).params.elicitationId;
   await decideOnPage('lead1', pid, 'approve');
   const p0 = (await t.gw.store.approvals.get(pid))!;
   await t.gw.store.approvals.transition({ ...p0, pin: 'sha256:the-definition-that-was-approved' }, 'approved');
@@ -368,7 +369,7 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
 test('a denied call never runs; flooding is capped; hostile arguments are shown escaped and marked', async () => {
   const note = '<script>alert(1)</script> \u202Egnp.exe';
   const r = await modern('agent', 'rec__other', { note });
-  const id = (Object.values(r.result.inputRequests)[0] as any).params.elicitationId as string;
+  const id = firstInputRequest(r).params.elicitationId;
   const page = await (
     await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })
   ).text();
@@ -391,7 +392,7 @@ test('the approver sees the secret-looking argument that will run; the chat webh
   const token = `token=Zq8${randomUUID().slice(0, 8)}wX`;
   const first = await modern('racer', 'rec__other', { note: token });
   assert.ok(first.result, JSON.stringify(first));
-  const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
+  const id = firstInputRequest(first).params.elicitationId;
   const page = await (
     await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.lead1}` } })
   ).text();
@@ -434,7 +435,7 @@ test('a decision made through one gateway is honoured by another sharing the sto
       keys[`${name}-x`] = JSON.parse(k.stdout).key;
     }
     const first = await modern('racer-x', 'rec__other', { note: 'shared' }, {}, a);
-    const id = (Object.values(first.result.inputRequests)[0] as any).params.elicitationId as string;
+    const id = firstInputRequest(first).params.elicitationId;
     assert.equal((await runCli(['approvals', 'approve', id, '--role', 'lead', '-c', b.file])).code, 0);
     const retry = await modern(
       'racer-x',
@@ -527,13 +528,10 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
       onprogress: (p) => progress.push(String(p.message)),
       timeout: 30_000,
     });
-    let pending: { id: string } | undefined;
-    for (let i = 0; i < 100 && !pending; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      pending = (await g.gw.store.approvals.list({ status: 'pending' }))[0];
-    }
+    const pending = await eventually(async () => (await g.gw.store.approvals.list({ status: 'pending' }))[0]);
     assert.ok(pending, 'a request was made');
-    await new Promise((r) => setTimeout(r, 600));
+    // The gateway looks at the request again and again (a progress notification each time) and runs nothing.
+    await eventually(() => progress.length >= 3);
     assert.equal(readFileSync(file, 'utf8').includes('"waited"'), false, 'nothing ran while waiting');
     assert.equal(
       (await runCli(['approvals', 'approve', pending.id, '--role', 'lead', '--by', 'boss', '-c', g.file])).code,
@@ -542,7 +540,7 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
     const r = await call;
     assert.ok(!r.isError, JSON.stringify(r));
     assert.ok(
-      progress.some((m) => m.includes(`waiting for approval ${pending!.id}`)),
+      progress.some((m) => m.includes(`waiting for approval ${pending.id}`)),
       'progress named the approval',
     );
     assert.equal(
