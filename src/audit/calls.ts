@@ -51,6 +51,18 @@ function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   );
 }
 
+/** Hashes of argument objects already hashed: a call's intent and outcome carry the same one. */
+const ARGS_HASHES = new WeakMap<object, string>();
+
+function argsHash(args: unknown): string {
+  const memo = typeof args === 'object' && args !== null;
+  const known = memo ? ARGS_HASHES.get(args) : undefined;
+  if (known) return known;
+  const hash = `sha256:${sha256(canonicalJson(args))}`;
+  if (memo) ARGS_HASHES.set(args, hash);
+  return hash;
+}
+
 export class CallRecorder {
   readonly #cfg: AuditConfig;
   readonly #redactor: Redactor;
@@ -118,7 +130,7 @@ export class CallRecorder {
           }
         : undefined,
       approval: s.approval,
-      argsHash: args === undefined ? undefined : `sha256:${sha256(canonicalJson(args))}`,
+      argsHash: args === undefined ? undefined : argsHash(args),
     };
   }
 

@@ -89,6 +89,27 @@ export function chainHash(e: Omit<AuditEvent, 'hash'> & { hash?: string }): stri
   return sha256(`${e.prev}\n${canonicalJson(rest)}`);
 }
 
+/** The stored text of records sealed in this process (see `seal`). */
+const BODIES = new WeakMap<AuditEvent, string>();
+
+/**
+ * The record completed with its chain hash. Its stored text is the canonical text the hash covers
+ * with the hash added as the last member: serialised once, not once to hash and again to store.
+ * Throws as canonicalJson does (a lone surrogate, a non-finite number).
+ */
+export function seal(e: Omit<AuditEvent, 'hash'>): AuditEvent {
+  const canonical = canonicalJson(e);
+  const hash = sha256(`${e.prev}\n${canonical}`);
+  const full = { ...e, hash } as AuditEvent;
+  BODIES.set(full, `${canonical.slice(0, -1)},"hash":"${hash}"}`);
+  return full;
+}
+
+/** The text to store for a record: as sealed, else its JSON. Either parses back to the same record. */
+export function bodyOf(e: AuditEvent): string {
+  return BODIES.get(e) ?? JSON.stringify(e);
+}
+
 /** One thing wrong with the trail, at its place (what `gatehouse audit verify` reports). */
 export interface Problem {
   stream: string;

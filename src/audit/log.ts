@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
-import { AUDIT_SCHEMA_VERSION, GENESIS, chainHash, type AuditEvent } from './event.ts';
+import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
 
 export interface CheckpointOptions {
@@ -59,25 +59,20 @@ export function storeDown(err: unknown): boolean {
 }
 
 /**
- * The record as it can be chained and stored. RFC 8785 JSON cannot hold a lone UTF-16 surrogate, so
- * one in any string (a hostile tool name, say) is replaced by U+FFFD and the record says so
- * (`detail.replacedUnpairedSurrogates`); the alternative, refusing the record, would lose the trace
- * of the very call that sent it. NUL characters stay as they are: the body is JSON (`\u0000`), and the
- * store's indexed columns hold a sanitised copy (storage/audit-repo.ts).
+ * The record sealed as it can be chained and stored. RFC 8785 JSON cannot hold a lone UTF-16
+ * surrogate, so one in any string (a hostile tool name, say) is replaced by U+FFFD and the record
+ * says so (`detail.replacedUnpairedSurrogates`); the alternative, refusing the record, would lose
+ * the trace of the very call that sent it. NUL characters stay as they are: the body is JSON
+ * (`\u0000`), and the store's indexed columns hold a sanitised copy (storage/audit-repo.ts).
  */
-function storable(input: AuditInput): AuditInput {
-  if (wellFormed(input, 0)) return input;
-  const clean = mend(input, 0) as AuditInput;
-  return { ...clean, detail: { ...clean.detail, replacedUnpairedSurrogates: true } };
-}
-
-/** No string (value or key) holds a lone surrogate. Records are bounded by the recorder; depth is capped anyway. */
-function wellFormed(v: unknown, depth: number): boolean {
-  if (typeof v === 'string') return v.isWellFormed();
-  if (!v || typeof v !== 'object' || depth > 64) return true;
-  if (Array.isArray(v)) return v.every((x) => wellFormed(x, depth + 1));
-  for (const [k, x] of Object.entries(v)) if (!k.isWellFormed() || !wellFormed(x, depth + 1)) return false;
-  return true;
+function sealStorable(e: Omit<AuditEvent, 'hash'>): AuditEvent {
+  try {
+    return seal(e);
+  } catch (err) {
+    if (!/surrogate/i.test((err as Error).message)) throw err;
+    const clean = mend(e, 0) as Omit<AuditEvent, 'hash'>;
+    return seal({ ...clean, detail: { ...clean.detail, replacedUnpairedSurrogates: true } });
+  }
 }
 
 function mend(v: unknown, depth: number): unknown {
@@ -200,7 +195,7 @@ export class AuditLog {
         // A checkpoint signs the record chained just before it (in this batch or an earlier one).
         if (input.kind === 'audit.checkpoint' && this.#checkpoints)
           input = { ...input, detail: { ...this.#checkpoints.signer.sign(this.stream, seq, prev) } };
-        const { at, id, ...rest } = storable(input);
+        const { at, id, ...rest } = input;
         const e = {
           v: AUDIT_SCHEMA_VERSION,
           id: id ?? randomUUID(),
@@ -210,7 +205,7 @@ export class AuditLog {
           prev,
           ...rest,
         } as Omit<AuditEvent, 'hash'>;
-        const full = { ...e, hash: chainHash(e) } as AuditEvent;
+        const full = sealStorable(e);
         events.push(full);
         taken.push(p);
         seq++;

@@ -5,7 +5,7 @@
  * also the commit order: a reader never sees position N+1 before N.
  */
 import { sql, type Kysely } from 'kysely';
-import type { AuditEvent } from '../audit/event.ts';
+import { bodyOf, type AuditEvent } from '../audit/event.ts';
 import type { Database } from './schema.ts';
 import type { AuditDurability, AuditQuery, AuditStore } from './types.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
@@ -40,7 +40,7 @@ function row(e: AuditEvent) {
     tool: col(e.tool),
     outcome: e.outcome ?? null,
     intent_id: col(e.intent),
-    body: JSON.stringify(e),
+    body: bodyOf(e),
   };
 }
 

@@ -1,29 +1,15 @@
 /**
  * The SQLite audit writer, in a worker thread. better-sqlite3 is synchronous: a durable commit
  * (fsync) on the main thread would stop every request for its duration. Here the commit runs beside
- * the event loop, and records keep queueing (and batching) while it does. Messages: `{ id, rows }` ->
+ * the event loop, and records keep queueing (and batching) while it does. Messages: `{ id, values }` (rows flattened, AUDIT_COLUMNS each) ->
  * `{ id }` or `{ id, error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
-
-interface Row {
-  stream: string;
-  seq: number;
-  id: string;
-  at: number;
-  kind: string;
-  run_id: string | null;
-  subject: string | null;
-  tenant: string | null;
-  tool: string | null;
-  outcome: string | null;
-  intent_id: string | null;
-  body: string;
-}
+import { AUDIT_COLUMNS } from './sqlite-audit-writer.ts';
 
 /** From the writer (sqlite-audit-writer.ts): rows to append, or the last message, to close. */
-type Message = { id: number; close: true } | { id: number; close?: false; rows: Row[]; sync?: 'FULL' | 'NORMAL' };
+type Message = { id: number; close: true } | { id: number; close?: false; values: unknown[]; sync?: 'FULL' | 'NORMAL' };
 
 if (!parentPort) throw new Error('the SQLite audit writer runs in a worker thread');
 const port = parentPort;
@@ -35,11 +21,12 @@ db.pragma('busy_timeout = 5000');
 let synchronous = 'FULL';
 db.pragma(`synchronous = ${synchronous}`);
 const insert = db.prepare(
-  'insert into audit_events (stream, seq, id, at, kind, run_id, subject, tenant, tool, outcome, intent_id, body) values (@stream, @seq, @id, @at, @kind, @run_id, @subject, @tenant, @tool, @outcome, @intent_id, @body)',
+  `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
 );
 // `immediate`: take the write lock up front, so a concurrent writer waits instead of failing to upgrade.
-const appendAll = db.transaction((rows: Row[]) => {
-  for (const r of rows) insert.run(r);
+const appendAll = db.transaction((values: unknown[]) => {
+  const n = AUDIT_COLUMNS.length;
+  for (let i = 0; i < values.length; i += n) insert.run(values.slice(i, i + n));
 });
 
 port.on('message', (m: Message) => {
@@ -53,7 +40,7 @@ port.on('message', (m: Message) => {
       synchronous = m.sync;
       db.pragma(`synchronous = ${synchronous}`);
     }
-    appendAll.immediate(m.rows);
+    appendAll.immediate(m.values);
     port.postMessage({ id: m.id });
   } catch (err) {
     port.postMessage({ id: m.id, error: (err as Error).message });

@@ -4,6 +4,29 @@ import type { AuditDurability } from './types.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
+/** The columns of a row, in the order the worker's insert binds them. */
+export const AUDIT_COLUMNS = [
+  'stream',
+  'seq',
+  'id',
+  'at',
+  'kind',
+  'run_id',
+  'subject',
+  'tenant',
+  'tool',
+  'outcome',
+  'intent_id',
+  'body',
+] as const;
+
+/** Rows as one flat array of their values: copying it to the worker costs less than copying objects. */
+function flatten(rows: ReadonlyArray<Record<(typeof AUDIT_COLUMNS)[number], unknown>>): unknown[] {
+  const out: unknown[] = [];
+  for (const r of rows) for (const c of AUDIT_COLUMNS) out.push(r[c]);
+  return out;
+}
+
 export class SqliteAuditWriter {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
@@ -33,13 +56,16 @@ export class SqliteAuditWriter {
     this.#worker.on('exit', () => die(new Error('the audit writer stopped')));
   }
 
-  append(rows: unknown[], durability: AuditDurability = 'power-loss'): Promise<void> {
+  append(
+    rows: ReadonlyArray<Record<(typeof AUDIT_COLUMNS)[number], unknown>>,
+    durability: AuditDurability = 'power-loss',
+  ): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise<void>((resolve, reject) => {
       const id = ++this.#next;
       this.#pending.set(id, { resolve, reject });
       this.#worker.ref(); // keep the process alive while a write is in flight
-      this.#worker.postMessage({ id, rows, sync: durability === 'power-loss' ? 'FULL' : 'NORMAL' });
+      this.#worker.postMessage({ id, values: flatten(rows), sync: durability === 'power-loss' ? 'FULL' : 'NORMAL' });
     }).finally(() => {
       if (!this.#pending.size) this.#worker.unref();
     });
