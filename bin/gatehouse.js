@@ -4,7 +4,7 @@
 // the checkout has no dependencies yet. Started by an older Node (a desktop client's
 // `"command": "node"`, the system's Node 20), it runs itself again under Node 24 with the same
 // arguments and stdio (./node24.js).
-import { enableCompileCache } from 'node:module';
+import nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { MIN, childEnv, ensureDeps, major, nodeBin, relaunch } from './node24.js';
 
@@ -15,7 +15,8 @@ if (major() < MIN) {
   if (!installed) ensureDeps(root, childEnv(node));
   relaunch(node, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)]);
 } else {
-  enableCompileCache(); // compiled code reused by the next start (see src/cli/main.ts)
+  // Compiled code reused by the next start (see src/cli/main.ts). Not a named import: Node 20 lacks it.
+  nodeModule.enableCompileCache?.();
   if (!installed) ensureDeps(root, childEnv(process.execPath));
   await import(installed ? '../dist/cli/main.js' : '../src/cli/main.ts');
 }
