@@ -14,6 +14,15 @@ test('each summary `--help` lists is the description its module registers', asyn
   }
 });
 
+test('every top-level command a module registers is in the table (else it could never be run)', async () => {
+  const listed = new Set(COMMANDS.map((c) => c.name));
+  for (const entry of COMMANDS) {
+    const program = new Command('gatehouse');
+    (await entry.load())(program, cliContext);
+    for (const c of program.commands) assert.ok(listed.has(c.name()), `${c.name()} (registered with ${entry.name})`);
+  }
+});
+
 test('the command is the first word that is not an option; `help <command>` names the next one', () => {
   assert.equal(commandNamed(['keys', 'create', '-n', 'x'])?.name, 'keys');
   assert.equal(commandNamed(['--json', 'audit', 'verify'])?.name, 'audit');

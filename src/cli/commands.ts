@@ -72,6 +72,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./secrets.ts')).registerSecrets,
   },
   {
+    name: 'credentials',
+    summary: 'revoke or restore upstream credentials (any reference)',
+    load: async () => (await import('./secrets.ts')).registerSecrets,
+  },
+  {
     name: 'approvals',
     summary: 'calls waiting for a human decision',
     load: async () => (await import('./approvals.ts')).registerApprovals,
