@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { startVaultServer, type VaultServer } from './fixtures/secrets/vault-server.ts';
@@ -32,7 +33,15 @@ before(async () => {
   vault.setSecret('secret/mcp/acme/api', { value: `vault-acme-${randomUUID()}` });
   vault.setSecret('secret/mcp/globex/api', { value: `vault-globex-${randomUUID()}` });
   const rec = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
-  const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write: (c, _e, cb) => {
+        logs.push(String(c));
+        cb();
+      },
+    }),
+  );
   t = await startGateway(
     stdioServer('leaky', rec) +
       `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
@@ -69,7 +78,7 @@ const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': {},
 };
-async function call(tenant: string, name: string, args: Record<string, unknown>): Promise<any> {
+async function call(tenant: string, name: string, args: Record<string, unknown>): Promise<Reply> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -87,7 +96,7 @@ async function call(tenant: string, name: string, args: Record<string, unknown>)
       params: { name, arguments: args, _meta: META },
     }),
   });
-  return r.json();
+  return replyOf(r);
 }
 const held = (server: string, tenant: string) =>
   t.gw.credentials.pool.describe().find((h) => h.server === server && h.tenant === tenant);
@@ -233,7 +242,6 @@ test('revocation: confirmed by every live gateway, with the time to effect; call
 test('HTTP upstreams get the tenant credential as a header; the caller never sees it', async () => {
   const { legacyHttp } = await import('./fixtures/upstreams/sdk-http-servers.ts');
   const web = await legacyHttp();
-  const dir = mkdtempSync(join(tmp, 'http-'));
   const g = await startGateway(
     `  - name: web\n    transport: http\n    url: ${JSON.stringify(web.url)}\n    credentials: { headers: { Authorization: { ref: "local:canary-{tenant}", prefix: "Bearer " } }, discoveryTenant: acme }\n    tools: { echo: { class: READ } }\n`,
     {
