@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -64,11 +65,17 @@ const keys: Record<string, string> = {};
 
 before(async () => {
   if (!usable) return;
-  allowed = createServer((s) => (accepted.allowed++, s.destroy()));
-  forbidden = createServer((s) => (accepted.forbidden++, s.destroy()));
+  allowed = createServer((s) => {
+    accepted.allowed++;
+    s.destroy();
+  });
+  forbidden = createServer((s) => {
+    accepted.forbidden++;
+    s.destroy();
+  });
   for (const s of [allowed, forbidden]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s: Server) => (s.address() as { port: number }).port;
-  const creds = '    credentials: { env: { API_TOKEN: "local:token-{tenant}" }, discoveryTenant: acme }\n' + classes;
+  const creds = `    credentials: { env: { API_TOKEN: "local:token-{tenant}" }, discoveryTenant: acme }\n${classes}`;
   const allow = [`127.0.0.1:${port(allowed)}`, `localhost:${port(allowed)}`, '169.254.169.254:80'];
   // A home with credentials in it, and a project with a .env, both readable by anyone: only the
   // sandbox's masks keep them from a server that is shown the whole home.
@@ -264,16 +271,20 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
     'proxy: HTTP/1.1 403 Forbidden egress refused: metadata address',
   );
   assert.equal(accepted.allowed, 1);
-  await new Promise((r) => setTimeout(r, 200)); // the audit log commits in groups
-  const records = (await t.gw.store.audit.read({ kind: 'egress.refused', limit: 100 })).map((r) => r.event);
-  assert.deepEqual(
-    records.map((r) => [r.server, r.detail?.tenant, r.detail?.reason]),
-    [
-      ['jailed', 'acme', 'not in allowlist'],
-      ['jailed', 'acme', 'loopback address'],
-      ['jailed', 'acme', 'metadata address'],
-    ],
-  );
+  // The audit log commits in groups: until the three records are written.
+  await eventually(async () => {
+    await t.gw.audit.log.drain();
+    const records = (await t.gw.store.audit.read({ kind: 'egress.refused', limit: 100 })).map((r) => r.event);
+    assert.deepEqual(
+      records.map((r) => [r.server, r.detail?.tenant, r.detail?.reason]),
+      [
+        ['jailed', 'acme', 'not in allowlist'],
+        ['jailed', 'acme', 'loopback address'],
+        ['jailed', 'acme', 'metadata address'],
+      ],
+    );
+    return true;
+  });
 });
 
 test('egress decisions: what the proxy refuses after resolution', async () => {
@@ -345,10 +356,11 @@ test('a gateway killed outright: its sandboxed server dies with it; the unsandbo
   const head = `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(state)}\n`;
   const fresh = (name: string) =>
     existsSync(join(beats, name)) && Date.now() - statSync(join(beats, name)).mtimeMs < 500;
-  const until = async (cond: () => boolean, ms: number) => {
-    for (const end = Date.now() + ms; Date.now() < end && !cond(); ) await new Promise((r) => setTimeout(r, 50));
-    return cond();
-  };
+  const until = (cond: () => boolean, ms: number) =>
+    eventually(cond, { timeoutMs: ms }).then(
+      () => true,
+      () => false,
+    );
   let first: Awaited<ReturnType<typeof startCli>> | undefined;
   let second: Awaited<ReturnType<typeof startCli>> | undefined;
   try {
@@ -359,8 +371,8 @@ test('a gateway killed outright: its sandboxed server dies with it; the unsandbo
     assert.ok(await until(() => fresh('jailed') && fresh('free'), 20_000), 'both servers run');
     first.child.kill('SIGKILL');
     await new Promise((r) => first!.child.once('exit', r));
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(!fresh('jailed'), 'the sandboxed server died with the gateway');
+    // A heartbeat older than 500 ms is a server that stopped: the sandboxed one's goes stale, the other's does not.
+    assert.ok(await until(() => !fresh('jailed'), 5000), 'the sandboxed server died with the gateway');
     assert.ok(fresh('free'), 'the unsandboxed server outlived the gateway');
     second = await startCli(`${head}servers: []\n`, dir);
     assert.ok(await until(() => !fresh('free'), 5000), 'the next gateway on the state directory reaped it');
@@ -512,7 +524,9 @@ test("the gateway's home and .env: masked even inside a path the server may read
   // The gateway's home, for a connection made now (one per tenant) as for the one made at start.
   const realHome = process.env.HOME;
   process.env.HOME = home;
-  tc.after(() => void (process.env.HOME = realHome));
+  tc.after(() => {
+    process.env.HOME = realHome;
+  });
   await call('acme', 'homed__status');
   process.env.HOME = realHome;
   for (const f of ['.ssh/id_ed25519', '.aws/credentials']) {
