@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 import { canonicalJson, sha256 } from '../src/inventory/canonical.ts';
 import type { AuditEvent } from '../src/audit/event.ts';
 
@@ -33,7 +34,15 @@ const servers = (file: string) =>
   `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`;
 
 before(async () => {
-  const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write: (c, _e, cb) => {
+        logs.push(String(c));
+        cb();
+      },
+    }),
+  );
   // What the audit itself keeps is tested here: calls that carry secrets must run (outbound
   // detection, which would refuse them first, is tested in test/mediation.test.ts).
   t = await startGateway(servers(rec), {
@@ -256,9 +265,7 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
     const url = await new Promise<string>((res) =>
       child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
     );
-    for (let i = 0; i < 100; i++)
-      if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break;
-      else await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
     const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url)));
     let stop = false;
     const load = clients.map(async (c) => {
@@ -267,7 +274,10 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
           stop = true;
         });
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Killed once the upstream has seen calls of this round: under load, not at a moment picked by the clock.
+    const upstreamCalls = () => (readFileSync(file, 'utf8').match(/"method":"tools\/call"/g) ?? []).length;
+    const before = upstreamCalls();
+    await eventually(() => upstreamCalls() >= before + 8);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     stop = true;
@@ -312,23 +322,36 @@ test('an HTTP sink (Splunk HEC) down for a while, then up: every record arrives,
   const receiver = await splunkReceiver('hec-token-123456');
   await receiver.setMode('refuse');
   const dir = mkdtempSync(join(tmp, 'export-'));
+  const failing: string[] = [];
   const g = await startGateway(servers(join(dir, 'rec.jsonl')), {
     top: `audit:\n  exports:\n    - { name: siem, type: http, url: ${JSON.stringify(receiver.url)}, format: splunk-hec, headers: { Authorization: "Splunk hec-token-123456" } }\n`,
+    log: pino(
+      { level: 'warn' },
+      new Writable({
+        write: (c, _e, cb) => {
+          if (String(c).includes('audit export failing')) failing.push(String(c));
+          cb();
+        },
+      }),
+    ),
   });
   try {
     const c = await connect(g.url);
     for (let i = 0; i < 10; i++) await c.callTool({ name: 'rec__record', arguments: { note: `exported-${i}` } });
     await c.close();
-    await new Promise((r) => setTimeout(r, 1200));
+    // The exporter tried while the receiver was down (it logs each failing attempt).
+    await eventually(() => failing.length > 0);
     assert.equal(receiver.events.length, 0, 'nothing arrived while the receiver was down');
     await receiver.setMode('up');
     const want = new Set((await records(g)).map((e) => `${e.stream}#${e.seq}`));
-    let got = new Set<string>();
-    for (let i = 0; i < 200 && [...want].some((k) => !got.has(k)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      got = new Set(receiver.events.map((e) => `${e.event.stream}#${e.event.seq}`));
-    }
-    for (const k of want) assert.ok(got.has(k), `${k} arrived`);
+    const got = await eventually(
+      () => {
+        const arrived = new Set(receiver.events.map((e) => `${e.event.stream}#${e.event.seq}`));
+        for (const k of want) assert.ok(arrived.has(k), `${k} arrived`);
+        return arrived;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     const byKey = new Map(receiver.events.map((e) => [`${e.event.stream}#${e.event.seq}`, e.event.hash]));
     assert.equal(byKey.size, got.size, 'duplicates are the same record');
   } finally {
