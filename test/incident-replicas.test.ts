@@ -122,6 +122,7 @@ test('a gateway that is alive but never applies it is named; the command exits 1
   const store = await openStore({ driver: 'sqlite', sqlitePath: join(tmp, 'shared.db') });
   const beat = () => store.revocations.heartbeat('gw-hung', Date.now(), Date.now());
   await beat();
+  // The hung gateway itself: it keeps saying it is alive (a heartbeat every 500 ms) and applies nothing.
   const timer = setInterval(() => void beat(), 500);
   try {
     const r = await runCli([
