@@ -1,9 +1,10 @@
 /**
- * The benchmark's upstream: an MCP server with one tool, `echo`, that returns its `text` argument,
- * built with the official SDK v1 (legacy 2025-11-25 era).
- *   node bench/echo-server.ts [--port N]   Streamable HTTP on 127.0.0.1 (port 0 = any free port),
- *                                          printing {"url": ...} as one JSON line once listening
- *   node bench/echo-server.ts --stdio      the same server over stdin/stdout
+ * The benchmark's upstream: an MCP server with a tool, `echo`, that returns its `text` argument,
+ * built with the official SDK v1 (legacy 2025-11-25 era); with `--tools N`, N - 1 more tools
+ * (`tool_001`...) with a description and a schema each, so that listings have a realistic size.
+ *   node bench/echo-server.ts [--port N] [--tools N]   Streamable HTTP on 127.0.0.1 (port 0 = any free
+ *                                          port), printing {"url": ...} as one JSON line once listening
+ *   node bench/echo-server.ts --stdio [--tools N]      the same server over stdin/stdout
  * HTTP mode is stateful with one McpServer per session and answers with SSE: the SDK's JSON-response
  * mode (`enableJsonResponse: true`) keeps memory per call forever (SDK issue 2559).
  */
@@ -15,7 +16,14 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
-const { values: opts } = parseArgs({ options: { stdio: { type: 'boolean' }, port: { type: 'string', default: '0' } } });
+const { values: opts } = parseArgs({
+  options: {
+    stdio: { type: 'boolean' },
+    port: { type: 'string', default: '0' },
+    tools: { type: 'string', default: '1' },
+  },
+});
+const TOOLS = Number(opts.tools);
 
 function echoServer(): McpServer {
   const server = new McpServer({ name: 'bench-echo', version: '1.0.0' });
@@ -26,6 +34,18 @@ function echoServer(): McpServer {
       content: [{ type: 'text', text }],
     }),
   );
+  for (let i = 1; i < TOOLS; i++) {
+    const name = `tool_${String(i).padStart(3, '0')}`;
+    server.registerTool(
+      name,
+      {
+        description: `${name}: reads one record of the bench's inventory by its id and returns it as text`,
+        inputSchema: { id: z.string().max(64), verbose: z.boolean().optional() },
+        annotations: { readOnlyHint: true },
+      },
+      async ({ id }) => ({ content: [{ type: 'text', text: id }] }),
+    );
+  }
   return server;
 }
 

@@ -6,14 +6,17 @@
  * A warm-up, then a measured window whose per-call latencies go into a histogram. With --pid, it also
  * reads that process's CPU time (/proc/<pid>/stat) at the window's edges and samples its RSS.
  * Prints one JSON line: calls, errors, callsPerSec, p50ms, p99ms (and cpuUsPerCall, rssPeakMb).
+ * `--method tools/list` lists tools instead (an answer counts when it holds at least one tool);
+ * `--token` sends `Authorization: Bearer <token>`.
  *   node bench/load.ts --url <mcp url> --tool <name> [--clients 16] [--quick] [--pid <gateway pid>]
+ *                      [--method tools/call|tools/list] [--token <api key>]
  */
 import { Pool } from 'undici';
 import { createHistogram } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { findResponse, resultText } from './wire.ts';
+import { findResponse, resultText, toolCount } from './wire.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,6 +27,8 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string' },
     measure: { type: 'string' },
     pid: { type: 'string' },
+    method: { type: 'string', default: 'tools/call' },
+    token: { type: 'string' },
   },
 });
 if (!opts.url) throw new Error('missing `--url`');
@@ -34,6 +39,11 @@ const pid = opts.pid ? Number(opts.pid) : undefined;
 const url = new URL(opts.url);
 const VERSION = '2025-11-25';
 const TOOL = JSON.stringify(opts.tool);
+const LIST = opts.method === 'tools/list';
+if (!LIST && opts.method !== 'tools/call') throw new Error(`unknown --method \`${opts.method}\``);
+const callRequest = (id: number, text: string) =>
+  `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":${TOOL},"arguments":{"text":"${text}"}}}`;
+const listRequest = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/list","params":{}}`;
 /** 1 KB of text that differs per call (session and call numbers first), so a stale or replayed answer is an error. */
 const textFor = (client: number, id: number) => `${client}:${id}:`.padEnd(1024, 'x');
 
@@ -65,7 +75,11 @@ async function post(body: string, headers: Record<string, string>): Promise<Repl
 }
 
 async function openSession(): Promise<Record<string, string>> {
-  const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const base: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+  };
   const init = JSON.stringify({
     jsonrpc: '2.0',
     id: 0,
@@ -87,7 +101,11 @@ async function closeSession(headers: Record<string, string>): Promise<void> {
   const r = await pool.request({
     path: url.pathname,
     method: 'DELETE',
-    headers: { 'mcp-session-id': headers['mcp-session-id'], 'mcp-protocol-version': VERSION },
+    headers: {
+      'mcp-session-id': headers['mcp-session-id'],
+      'mcp-protocol-version': VERSION,
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
   });
   await r.body.dump();
 }
@@ -121,12 +139,9 @@ async function client(headers: Record<string, string>, index: number): Promise<v
     const t0 = process.hrtime.bigint();
     try {
       const text = textFor(index, id);
-      const r = await post(
-        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":${TOOL},"arguments":{"text":"${text}"}}}`,
-        headers,
-      );
+      const r = await post(LIST ? listRequest(id) : callRequest(id, text), headers);
       const response = r.status === 200 ? findResponse(r.contentType, r.body, id) : undefined;
-      const ok = resultText(response) === text;
+      const ok = LIST ? toolCount(response) > 0 : resultText(response) === text;
       if (!measuring) continue;
       if (ok) {
         calls++;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResponse, resultText, sseData } from './wire.ts';
-import { compare, render, type Result } from './report.ts';
+import { compare, medians, render, type Result, type Row } from './report.ts';
 
 const echo = (id: number, text: string) => ({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } });
 
@@ -81,7 +81,7 @@ test('the report has a table per path and says when the gateway could not be sta
     md,
     /### direct: .*\n\n\| N \| calls\/s \| p50 ms \| p99 ms \| errors \|\n\|---:\|---:\|---:\|---:\|---:\|\n\| 16 \| 4,000 \| 3\.00 \| 9\.00 \| 0 \|/,
   );
-  assert.match(md, /\| 16 \| 3,000 \| 4\.00 \| 12\.00 \| 0\.75x \| 1\.00 \| 210 \| 120\.5 \| 2 \|/);
+  assert.match(md, /\| 16 \| 3,000 \| 4\.00 \| 12\.00 \| 0\.75x \| - \| 1\.00 \| 210 \| 120\.5 \| 2 \|/);
   assert.match(md, /First error: `HTTP 500 boom`/);
   assert.match(md, /\| 16 \| not measured: load exited \(1\) \|/);
   const down = render({
@@ -90,7 +90,62 @@ test('the report has a table per path and says when the gateway could not be sta
   });
   assert.match(
     down,
-    /\*\*Gateway: could not be started, so only the direct rows were measured\.\*\* Reason: `gatehouse start` exited with 1/,
+    /\*\*Gateway as shipped: could not be started, so its rows were not measured\.\*\* Reason: `gatehouse start` exited with 1/,
   );
-  assert.doesNotMatch(down, /through Gatehouse/);
+  assert.doesNotMatch(down, /Gatehouse as shipped ->/);
+});
+
+test('repetitions become medians; gateway rows compare with direct and with the raw relay of the same N', () => {
+  const point = (path: Row['path'], n: number, callsPerSec: number, cpu?: number): Row => ({
+    path,
+    n,
+    calls: callsPerSec * 2,
+    errors: 0,
+    callsPerSec,
+    p50ms: 1000 / callsPerSec,
+    p99ms: 2,
+    cpuUsPerCall: cpu,
+  });
+  const rows = medians([
+    point('direct', 16, 4000),
+    point('direct', 16, 5000),
+    point('direct', 16, 6000),
+    point('relay', 16, 2000, 200),
+    point('full-http', 16, 1000, 900),
+    point('full-http', 16, 3000, 500),
+    { ...point('full-http', 16, 0), failure: 'load exited (1)' },
+  ]);
+  const full = rows.find((r) => r.path === 'full-http');
+  assert.equal(rows.find((r) => r.path === 'direct')?.callsPerSec, 5000);
+  assert.equal(full?.callsPerSec, 2000);
+  assert.equal(full?.cpuUsPerCall, 700);
+  assert.equal(full?.reps, 2);
+  const md = render({
+    facts: {
+      date: '2026-01-02',
+      id: 'x',
+      node: 'v24',
+      cores: 2,
+      cpuModel: 'cpu',
+      warmupMs: 1,
+      measureMs: 1,
+      reps: 3,
+      gateway: { started: true, coldStartMs: 300, idleRssMb: 60 },
+      full: { started: true, coldStartMs: 350, idleRssMb: 65 },
+      relay: { coldStartMs: 50, idleRssMb: 45 },
+      helpMs: 90,
+    },
+    rows: [
+      point('direct', 16, 5000),
+      point('relay', 16, 2000, 200),
+      point('full-http', 16, 1000, 900),
+      point('full-http', 16, 3000, 500),
+    ],
+  });
+  // Full control plane: 0.40x direct, 1.00x the relay, 700 µs CPU per call.
+  assert.match(md, /\| 16 \| 2,000 \| 0\.67 \| 2\.00 \| 0\.40x \| 1\.00x \| 0\.47 \| 700 \| - \| 0 \|/);
+  assert.match(md, /\| Gatehouse whole control plane, HTTP \| 2,000 \(0\.40x\) \| 700 \| - \| 350 ms \| 65\.0 MB \|/);
+  assert.match(md, /\| raw node:http relay \| 2,000 \(0\.40x\) \| 200 \| - \| 50 ms \| 45\.0 MB \|/);
+  assert.match(md, /Every path measured 3 times, interleaved with the others; each figure is the median/);
+  assert.match(md, /`gatehouse --help` \(dist\/\): 90 ms/);
 });

@@ -1,15 +1,42 @@
 /**
- * The benchmark's result model and its Markdown rendering (pure, no I/O): one table per path, each
- * gateway row compared with the direct row of the same N from the same run.
+ * The benchmark's result model and its Markdown rendering (pure, no I/O). Every path is measured
+ * several times, interleaved with the others, and each row holds the medians of its repetitions; a
+ * row is compared with the direct row and the raw relay row of the same N from the same run, never
+ * with another run (absolute figures differ several-fold between machines of the same kind).
  */
 
-export type PathId = 'direct' | 'gatehouse-http' | 'gatehouse-stdio';
+export type PathId =
+  | 'direct'
+  | 'relay'
+  | 'gatehouse-http'
+  | 'gatehouse-stdio'
+  | 'full-http'
+  | 'full-stdio'
+  | 'list-direct'
+  | 'list-gatehouse'
+  | 'list-full';
 
-const PATHS: Record<PathId, string> = {
+export const PATHS: Record<PathId, string> = {
   direct: 'direct: load -> echo upstream (Streamable HTTP)',
-  'gatehouse-http': 'through Gatehouse -> echo upstream over Streamable HTTP (tool `echo__echo`)',
-  'gatehouse-stdio': 'through Gatehouse -> echo upstream over stdio (tool `echo_stdio__echo`)',
+  relay: 'raw relay: load -> node:http relay that checks and records nothing -> echo upstream',
+  'gatehouse-http': 'Gatehouse as shipped -> echo upstream over Streamable HTTP (tool `echo__echo`)',
+  'gatehouse-stdio': 'Gatehouse as shipped -> echo upstream over stdio (tool `echo_stdio__echo`)',
+  'full-http': 'Gatehouse, whole control plane -> echo upstream over Streamable HTTP',
+  'full-stdio': 'Gatehouse, whole control plane -> echo upstream over stdio',
+  'list-direct': 'tools/list of 200 tools, direct',
+  'list-gatehouse': 'tools/list of 200 tools through Gatehouse as shipped (`/servers/echo/mcp`)',
+  'list-full': 'tools/list of 200 tools through Gatehouse, whole control plane',
 };
+
+/** Which paths a gateway serves, and the baseline each list path compares with. */
+const GATEWAY_PATHS = new Set<PathId>([
+  'gatehouse-http',
+  'gatehouse-stdio',
+  'full-http',
+  'full-stdio',
+  'list-gatehouse',
+  'list-full',
+]);
 
 export interface Measurement {
   calls: number;
@@ -25,9 +52,13 @@ export interface Measurement {
 export interface Row extends Measurement {
   path: PathId;
   n: number;
+  /** How many repetitions the medians are over. */
+  reps?: number;
   /** set when this point could not be measured at all */
   failure?: string;
 }
+
+export type Started = { started: true; coldStartMs: number; idleRssMb: number } | { started: false; error: string };
 
 export interface Facts {
   date: string;
@@ -38,7 +69,14 @@ export interface Facts {
   cpuModel: string;
   warmupMs: number;
   measureMs: number;
-  gateway: { started: true; coldStartMs: number; idleRssMb: number } | { started: false; error: string };
+  reps?: number;
+  /** Gatehouse as shipped (no identity, no policy). */
+  gateway: Started;
+  /** Gatehouse with API-key identity, a deny-by-default policy, durable audit and redaction. */
+  full?: Started;
+  relay?: { idleRssMb: number; coldStartMs: number };
+  /** `gatehouse --help` from dist/, median wall time of several runs. */
+  helpMs?: number;
 }
 
 export interface Result {
@@ -51,68 +89,165 @@ export interface Comparison {
   addedP50ms: number;
 }
 
-/** calls/s of `row` over calls/s of `direct`, and the p50 latency it adds. */
-export function compare(row: Measurement, direct: Measurement | undefined): Comparison | undefined {
-  if (!direct?.callsPerSec || !row.calls) return undefined;
-  return { ratio: row.callsPerSec / direct.callsPerSec, addedP50ms: row.p50ms - direct.p50ms };
+/** calls/s of `row` over calls/s of `base`, and the p50 latency it adds. */
+export function compare(row: Measurement, base: Measurement | undefined): Comparison | undefined {
+  if (!base?.callsPerSec || !row.calls) return undefined;
+  return { ratio: row.callsPerSec / base.callsPerSec, addedP50ms: row.p50ms - base.p50ms };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function medianOf(values: Array<number | undefined>): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length ? median(known) : undefined;
+}
+
+/** One row per (path, N): the median of each figure over the repetitions that were measured. */
+export function medians(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = `${r.path} ${r.n}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((reps) => {
+    const ok = reps.filter((r) => !r.failure);
+    const first = reps[0];
+    if (!ok.length) return { ...first, reps: 0 };
+    return {
+      path: first.path,
+      n: first.n,
+      reps: ok.length,
+      calls: ok.reduce((a, r) => a + r.calls, 0),
+      errors: reps.reduce((a, r) => a + r.errors, 0),
+      firstError: reps.find((r) => r.firstError)?.firstError,
+      callsPerSec: median(ok.map((r) => r.callsPerSec)),
+      p50ms: median(ok.map((r) => r.p50ms)),
+      p99ms: median(ok.map((r) => r.p99ms)),
+      cpuUsPerCall: medianOf(ok.map((r) => r.cpuUsPerCall)),
+      rssPeakMb: medianOf(ok.map((r) => r.rssPeakMb)),
+    };
+  });
 }
 
 const num = (v: number | undefined, digits = 0): string =>
   v === undefined ? '-' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-function table(path: PathId, rows: Row[], direct: Map<number, Row>): string[] {
-  const gateway = path !== 'direct';
-  const head = gateway
-    ? [
-        'N',
-        'calls/s',
-        'p50 ms',
-        'p99 ms',
-        'ratio to direct',
-        'added p50 ms',
-        'gateway CPU µs/call',
-        'gateway RSS peak MB',
-        'errors',
-      ]
-    : ['N', 'calls/s', 'p50 ms', 'p99 ms', 'errors'];
+const ratioCell = (c: Comparison | undefined): string => (c ? `${num(c.ratio, 2)}x` : '-');
+const addedCell = (c: Comparison | undefined): string => (c ? num(c.addedP50ms, 2) : '-');
+const escapeCell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+/** The row each path is compared with: direct for calls, direct listing for listings. */
+function baselineOf(path: PathId): PathId {
+  return path.startsWith('list-') ? 'list-direct' : 'direct';
+}
+
+function measuredCells(r: Row, gateway: boolean, base: Row | undefined, relay: Row | undefined): string[] {
+  const cells = [num(r.n), num(r.callsPerSec), num(r.p50ms, 2), num(r.p99ms, 2)];
+  if (r.path !== 'direct' && r.path !== 'list-direct') cells.push(ratioCell(compare(r, base)));
+  if (gateway && !r.path.startsWith('list-')) cells.push(ratioCell(compare(r, relay)));
+  if (r.path !== 'direct' && r.path !== 'list-direct') cells.push(addedCell(compare(r, base)));
+  if (r.path === 'relay' || gateway) cells.push(num(r.cpuUsPerCall));
+  if (gateway) cells.push(num(r.rssPeakMb, 1));
+  return [...cells, num(r.errors)];
+}
+
+function header(path: PathId): string[] {
+  const gateway = GATEWAY_PATHS.has(path);
+  const base = path === 'direct' || path === 'list-direct';
+  const head = ['N', 'calls/s', 'p50 ms', 'p99 ms'];
+  if (!base) head.push(path.startsWith('list-') ? 'ratio to direct listing' : 'ratio to direct');
+  if (gateway && !path.startsWith('list-')) head.push('ratio to relay');
+  if (!base) head.push('added p50 ms');
+  if (path === 'relay' || gateway) head.push(`${gateway ? 'gateway' : 'relay'} CPU µs/call`);
+  if (gateway) head.push('gateway RSS peak MB');
+  return [...head, 'errors'];
+}
+
+function table(path: PathId, rows: Row[], all: Row[]): string[] {
+  const head = header(path);
+  const find = (p: PathId, n: number) => all.find((r) => r.path === p && r.n === n && !r.failure);
   const out = [`### ${PATHS[path]}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---:').join('|')}|`];
   for (const r of rows) {
-    if (r.failure) {
-      out.push(
-        `| ${r.n} | not measured: ${r.failure.replaceAll('|', '\\|').replaceAll('\n', ' ')} |${' |'.repeat(head.length - 2)}`,
-      );
+    if (r.failure || r.reps === 0) {
+      const why = escapeCell(r.failure ?? 'no repetition could be measured');
+      out.push(`| ${r.n} | not measured: ${why} |${' |'.repeat(head.length - 2)}`);
       continue;
     }
-    const base = [num(r.n), num(r.callsPerSec), num(r.p50ms, 2), num(r.p99ms, 2)];
-    const c = compare(r, direct.get(r.n));
-    const extra = gateway
-      ? [c ? `${num(c.ratio, 2)}x` : '-', c ? num(c.addedP50ms, 2) : '-', num(r.cpuUsPerCall), num(r.rssPeakMb, 1)]
-      : [];
-    out.push(`| ${[...base, ...extra, num(r.errors)].join(' | ')} |`);
+    const cells = measuredCells(r, GATEWAY_PATHS.has(path), find(baselineOf(path), r.n), find('relay', r.n));
+    out.push(`| ${cells.join(' | ')} |`);
   }
   const firstError = rows.find((r) => r.firstError)?.firstError;
   if (firstError) out.push('', `First error: \`${firstError.replaceAll('`', "'")}\``);
   return [...out, ''];
 }
 
+function startedLine(name: string, s: Started | undefined): string | undefined {
+  if (!s) return undefined;
+  if (!s.started) return `- **${name}: could not be started, so its rows were not measured.** Reason: ${s.error}`;
+  return `- ${name}: idle RSS ${num(s.idleRssMb, 1)} MB after start; cold start to \`/readyz\` 200 in ${num(s.coldStartMs)} ms (both upstreams connected).`;
+}
+
+function startedFacts(s: Started | undefined): { coldStartMs: number; idleRssMb: number } | undefined {
+  return s?.started ? s : undefined;
+}
+
+/** The issue's summary: one line per configuration at the highest N measured, with +p50 at N=1. */
+function summary(all: Row[], facts: Facts): string[] {
+  const ns = [...new Set(all.map((r) => r.n))].sort((a, b) => a - b);
+  const top = ns[ns.length - 1];
+  const find = (p: PathId, n: number | undefined) => all.find((r) => r.path === p && r.n === n && !r.failure);
+  const configs: Array<[PathId, string, Started | undefined]> = [
+    ['relay', 'raw node:http relay', undefined],
+    ['gatehouse-stdio', 'Gatehouse as shipped, stdio upstream', facts.gateway],
+    ['gatehouse-http', 'Gatehouse as shipped, HTTP upstream', facts.gateway],
+    ['full-stdio', 'Gatehouse whole control plane, stdio', facts.full],
+    ['full-http', 'Gatehouse whole control plane, HTTP', facts.full],
+  ];
+  const out = [
+    `| config | N=${top} calls/s (x direct) | CPU µs/call at N=${top} | +p50 at N=1 | cold start | idle RSS |`,
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const [path, label, started] of configs) {
+    const r = find(path, top);
+    if (!r) continue;
+    const c = compare(r, find('direct', top));
+    const one = find(path, 1);
+    const added = one ? compare(one, find('direct', 1)) : undefined;
+    const s = path === 'relay' ? facts.relay : startedFacts(started);
+    out.push(
+      `| ${label} | ${num(r.callsPerSec)} (${ratioCell(c)}) | ${num(r.cpuUsPerCall)} | ${added ? `${num(added.addedP50ms, 2)} ms` : '-'} | ${s ? `${num(s.coldStartMs)} ms` : '-'} | ${s ? `${num(s.idleRssMb, 1)} MB` : '-'} |`,
+    );
+  }
+  return out.length > 2 ? [...out, ''] : [];
+}
+
 export function render(result: Result): string {
-  const { facts, rows } = result;
-  const direct = new Map(rows.filter((r) => r.path === 'direct' && !r.failure).map((r) => [r.n, r]));
+  const { facts } = result;
+  const rows = medians(result.rows);
+  const reps = facts.reps ?? 1;
   const lines = [
     `# Gatehouse benchmark, ${facts.date} (${facts.id})`,
     '',
     `- Machine: ${facts.cores} cores (${facts.cpuModel}), Node ${facts.node}; load generator, gateway and upstream share the cores.`,
     `- Commit: ${facts.commit ?? 'unknown'}.`,
-    `- Each point: ${facts.warmupMs} ms warm-up, then ${facts.measureMs} ms measured; \`tools/call\` echo with a 1 KB text in a closed loop, N concurrent legacy (2025-11-25) sessions.`,
-    facts.gateway.started
-      ? `- Gateway: idle RSS ${num(facts.gateway.idleRssMb, 1)} MB after start; cold start to \`/readyz\` 200 in ${num(facts.gateway.coldStartMs)} ms (both upstreams connected).`
-      : `- **Gateway: could not be started, so only the direct rows were measured.** Reason: ${facts.gateway.error}`,
+    `- Each point: ${facts.warmupMs} ms warm-up, then ${facts.measureMs} ms measured; \`tools/call\` echo with a 1 KB text in a closed loop, N concurrent legacy (2025-11-25) sessions. ${reps > 1 ? `Every path measured ${reps} times, interleaved with the others; each figure is the median.` : 'One repetition (figures are single measurements).'}`,
+    startedLine('Gateway as shipped', facts.gateway),
+    startedLine(
+      'Gateway, whole control plane (API-key identity, deny-by-default policy, durable audit, redaction)',
+      facts.full,
+    ),
+    facts.helpMs === undefined ? undefined : `- \`gatehouse --help\` (dist/): ${num(facts.helpMs)} ms.`,
     '',
-  ];
+    ...summary(rows, facts),
+  ].filter((l): l is string => l !== undefined);
   for (const path of Object.keys(PATHS) as PathId[]) {
     const mine = rows.filter((r) => r.path === path);
-    if (mine.length) lines.push(...table(path, mine, direct));
+    if (mine.length) lines.push(...table(path, mine, rows));
   }
-  lines.push('Ratios compare with the direct row of the same N in the same run; see `bench/README.md`.', '');
+  lines.push('Ratios compare with the row of the same N in the same run; see `bench/README.md`.', '');
   return lines.join('\n');
 }

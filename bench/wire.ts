@@ -52,3 +52,9 @@ export function resultText(response: RpcResponse | undefined): string | undefine
   const first = Array.isArray(content) ? content[0] : undefined;
   return first?.type === 'text' && typeof first.text === 'string' ? first.text : undefined;
 }
+
+/** How many tools a tools/list result holds (0 when it is not one). */
+export function toolCount(response: RpcResponse | undefined): number {
+  const tools = (response?.result as { tools?: unknown } | undefined)?.tools;
+  return Array.isArray(tools) ? tools.length : 0;
+}
