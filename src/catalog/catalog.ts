@@ -29,8 +29,8 @@ const MAX_ITEM_DEPTH = 96;
 /** Whether `v` nests deeper than `max`, checked without recursion. */
 function depthOver(v: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[v, 0]];
-  while (stack.length) {
-    const [node, d] = stack.pop()!;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, d] = top;
     if (!node || typeof node !== 'object') continue;
     if (d > max) return true;
     for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push([child, d + 1]);
@@ -235,7 +235,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
         this.#log.warn({ server, kind }, 'refused an item without a name');
         continue;
       }
-      const twins = bySkeleton.get(skeleton(name))!.filter((n) => n !== name);
+      const twins = (bySkeleton.get(skeleton(name)) ?? []).filter((n) => n !== name);
       const problem =
         (kind === 'tools' && isItemName(name)
           ? 'starts like a prompt or resource entry of the inventory (`prompt:`, `resource:`, `template:`)'

@@ -115,7 +115,7 @@ export async function forward(
   if (ctx.era === 'modern') {
     const state = params?.requestState;
     if (holds.isOurs(state))
-      return resumeHeld(holds, ctx, method, params, holds.open(state, binding(ctx, method, params)), scrub);
+      return resumeHeld(holds, ctx, params, holds.open(state, binding(ctx, method, params)), scrub);
     const base = upstreamParams(params, token);
     // A modern caller's retry of a modern upstream's input_required goes back verbatim.
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
@@ -131,7 +131,7 @@ export async function forward(
         onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
       }),
     );
-    return resumeHeld(holds, ctx, method, params, held, scrub);
+    return resumeHeld(holds, ctx, params, held, scrub);
   }
 
   // Legacy caller. One that can be asked questions is served over a 2025-11-25 session when the
@@ -185,7 +185,6 @@ function legacyShape(r: JsonObject): JsonObject {
 async function resumeHeld(
   holds: Holds,
   ctx: RequestContext,
-  method: string,
   params: JsonObject | undefined,
   held: ReturnType<Holds['create']>,
   scrub: Scrub,

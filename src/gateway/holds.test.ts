@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Holds } from './holds.ts';
-import { GatehouseError } from '../protocol/errors.ts';
+import type { GatehouseError } from '../protocol/errors.ts';
 
 test("holds are capped per principal and per tenant: one tenant's waiting calls leave room for another's", () => {
   const holds = new Holds(60_000, { total: 10, perPrincipal: 2, perTenant: 3 });

@@ -61,17 +61,15 @@ function nowNanos(): bigint {
 }
 
 function attr(key: string, v: AttrValue): OtlpSpan['attributes'][number] {
-  return {
-    key,
-    value:
-      typeof v === 'string'
-        ? { stringValue: v }
-        : typeof v === 'boolean'
-          ? { boolValue: v }
-          : Number.isInteger(v)
-            ? { intValue: v }
-            : { doubleValue: v },
-  };
+  return { key, value: attrValue(v) };
+}
+
+/** OTLP's typed value: a string, a boolean, an integer or a double. */
+function attrValue(v: AttrValue): OtlpSpan['attributes'][number]['value'] {
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Number.isInteger(v)) return { intValue: v };
+  return { doubleValue: v };
 }
 
 export class Span {

@@ -7,7 +7,7 @@
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { GATEWAY_INFO, LEGACY_VERSIONS, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type { Catalog, Kind } from '../catalog/catalog.ts';
+import type { Kind } from '../catalog/catalog.ts';
 import { LOCAL_METHODS, UPSTREAM_METHODS, runRequest } from './index.ts';
 import { usable } from './stages/authorize-target.ts';
 import { canonicalResourceUri } from '../policy/canonical.ts';
@@ -106,7 +106,6 @@ export async function dispatch(
   params: JsonObject | undefined,
   deps: DispatchDeps,
 ): Promise<JsonObject> {
-  const scope = ctx.scope || undefined;
   if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method))
     throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
