@@ -6,7 +6,13 @@ import { deps, principal, state, thrown } from './fakes.test-util.ts';
 
 function limited(answer: Awaited<ReturnType<Limiter['acquire']>>) {
   const asked: LimitCall[] = [];
-  const limiter: Limiter = { acquire: async (c) => (asked.push(c), answer), close: async () => {} };
+  const limiter: Limiter = {
+    acquire: async (c) => {
+      asked.push(c);
+      return answer;
+    },
+    close: async () => {},
+  };
   return { limiter, asked };
 }
 const call = () => {

@@ -4,11 +4,12 @@
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
+import { routeOf } from './needs.ts';
 
 export const applyLimits: Stage = async (s, { limiter }) => {
   if (!limiter) return;
   const p = s.ctx.principal;
-  const r = await limiter.acquire({ tenant: p.tenant, subject: p.key, tool: s.route!.qualified });
+  const r = await limiter.acquire({ tenant: p.tenant, subject: p.key, tool: routeOf(s).qualified });
   if (r.ok) {
     s.release = r.release;
     return;

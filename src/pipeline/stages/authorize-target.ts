@@ -11,6 +11,7 @@ import { resolveMode } from '../../policy/modes.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
+import { routeOf } from './needs.ts';
 
 /** Whether `principal` may use the target at all (its arguments not yet known). */
 export function usable(
@@ -40,7 +41,7 @@ export function usable(
 }
 
 export const authorizeTarget: Stage = (s, deps) => {
-  const route = s.route!;
+  const route = routeOf(s);
   if (
     !usable(deps, s.ctx.principal, {
       server: route.server,

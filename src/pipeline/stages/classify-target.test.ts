@@ -18,9 +18,9 @@ const route = (over: Partial<Route> = {}): Route => ({
 function inventory(tools: Record<string, object>, items: Record<string, object> = {}) {
   const asked: string[] = [];
   const inv: Partial<Inventory> = {
-    tool: (server, tool) =>
-      (asked.push(`tool ${server} ${tool}`),
-      {
+    tool: (server, tool) => {
+      asked.push(`tool ${server} ${tool}`);
+      return {
         pin: '',
         quarantine: 'not in the inventory',
         class: 'DESTRUCTIVE',
@@ -28,10 +28,12 @@ function inventory(tools: Record<string, object>, items: Record<string, object> 
         shown: {},
         serverQuarantine: null,
         ...tools[`${server}/${tool}`],
-      }) as never,
-    item: (server, item) =>
-      (asked.push(`item ${server} ${item}`),
-      { pin: '', quarantine: null, serverQuarantine: null, ...items[`${server}/${item}`] }) as never,
+      } as never;
+    },
+    item: (server, item) => {
+      asked.push(`item ${server} ${item}`);
+      return { pin: '', quarantine: null, serverQuarantine: null, ...items[`${server}/${item}`] } as never;
+    },
   };
   return { inventory: inv as Inventory, asked };
 }

@@ -6,9 +6,10 @@
  * caller who may not use it learns nothing, not even that it is quarantined.
  */
 import type { Stage } from '../types.ts';
+import { routeOf } from './needs.ts';
 
 export const classifyTarget: Stage = (s, { inventory }) => {
-  const route = s.route!;
+  const route = routeOf(s);
   if (s.kind === 'tool') {
     const t = inventory.tool(route.server, route.tool);
     s.toolClass = t.class;

@@ -17,7 +17,12 @@ test("the pool is asked for this server's connection of the caller's own tenant 
   const asked: unknown[][] = [];
   const credentials = {
     configOf: (server: string) => (server === 'mt' ? cfg : undefined),
-    pool: { get: async (...a: unknown[]) => (asked.push(a), { up, values: ['s3cret-value'] }) },
+    pool: {
+      get: async (...a: unknown[]) => {
+        asked.push(a);
+        return { up, values: ['s3cret-value'] };
+      },
+    },
   };
   const s = call(principal({ tenant: 'globex', subject: 'bob' }));
   await connectUpstream(s, deps({ credentials: credentials as never }));

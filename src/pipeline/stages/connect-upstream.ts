@@ -6,9 +6,10 @@
  */
 import { callerToken } from '../../identity/authenticator.ts';
 import type { Stage } from '../types.ts';
+import { routeOf, serverConfigOf } from './needs.ts';
 
 export const connectUpstream: Stage = async (s, { credentials }) => {
-  const cfg = credentials.configOf(s.route!.server)!;
+  const cfg = serverConfigOf(credentials, routeOf(s).server);
   const p = s.ctx.principal;
   const held = await credentials.pool.get(cfg, p.tenant, p.subject, callerToken(p));
   s.up = held.up;

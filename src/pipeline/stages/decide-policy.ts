@@ -11,9 +11,10 @@ import { evaluate } from '../../policy/evaluate.ts';
 import { resolveMode } from '../../policy/modes.ts';
 import type { Stage } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
+import { routeOf } from './needs.ts';
 
 export const decidePolicy: Stage = (s, { policy, modes }) => {
-  const route = s.route!;
+  const route = routeOf(s);
   const p = s.ctx.principal;
   const principal = { subject: p.subject, tenant: p.tenant, client: p.client, roles: p.roles };
   const toolClass = s.toolClass ?? 'DESTRUCTIVE';

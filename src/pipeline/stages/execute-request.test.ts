@@ -147,9 +147,10 @@ test('a subscription without a session is refused, with nothing sent', async () 
 test('x-mcp-header parameters are mirrored by the gateway from the checked, canonical arguments', async () => {
   const seen: unknown[] = [];
   const up = fakeUpstream();
-  up.request = (async (_m: string, _p: unknown, opts: { headers?: Record<string, string> }) => (
-    seen.push(opts.headers), { content: [] }
-  )) as never;
+  up.request = (async (_m: string, _p: unknown, opts: { headers?: Record<string, string> }) => {
+    seen.push(opts.headers);
+    return { content: [] };
+  }) as never;
   const s = toolCall(up);
   s.route!.def = {
     name: 'fetch',

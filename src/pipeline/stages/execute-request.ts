@@ -11,9 +11,10 @@ import { expectedParamHeaders } from '../../protocol/param-headers.ts';
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
+import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
 
 export const executeRequest: Stage = async (s, { holds, tasks, credentials, sessions }) => {
-  const route = s.route!;
+  const route = routeOf(s);
   if (s.decision?.effect === 'shadow') {
     // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
     const text = `Shadow mode: Gatehouse recorded this call to ${route.qualified} as proposed and did NOT run it (policy rule \`${s.decision.rule}\`). Nothing was changed.`;
@@ -24,18 +25,18 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
     const session = s.ctx.session;
     if (!session)
       throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
-    const key = `${route.server}\u0000${String(s.upstream!.uri)}`;
+    const key = `${route.server}\u0000${String(upstreamOf(s).uri)}`;
     // The upstream subscription belongs to the tenant's connection, shared by its sessions: it is
     // made by the first of them and ended by the last, never under another session's feet.
     const p = s.ctx.principal;
-    const owner = ownerOf(credentials.configOf(route.server)!, p.tenant, p.subject);
+    const owner = ownerOf(serverConfigOf(credentials, route.server), p.tenant, p.subject);
     const others = [...(sessions?.all() ?? [])].some(
       (x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner),
     );
     if (s.method === 'resources/subscribe') session.subscriptions.add(key);
     else session.subscriptions.delete(key);
     // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
-    if (s.up!.identity?.era === 'modern' || others) {
+    if (connectionOf(s).identity?.era === 'modern' || others) {
       s.result = {};
       return;
     }
@@ -43,14 +44,14 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
   // x-mcp-header parameters are mirrored for the upstream by the gateway itself, from the checked arguments.
   const mirrored =
     s.method === 'tools/call'
-      ? expectedParamHeaders(route.def.inputSchema, s.upstream!.arguments as JsonObject | undefined)
+      ? expectedParamHeaders(route.def.inputSchema, upstreamOf(s).arguments as JsonObject | undefined)
       : new Map();
   const headers = mirrored.size
     ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text]))
     : undefined;
   // Whatever the upstream says to the caller on the way (progress, log messages, questions) is scrubbed too.
   const scrub = <T>(v: T): T => credentials.scrubber.value(v, s.injected ?? []);
-  const result = await forward(s.up!, s.ctx, s.method, s.upstream, holds, headers, scrub);
+  const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrub);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')
       ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope)

@@ -17,7 +17,7 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
   const why = `the request carries a credential (${found.join(', ')})`;
   if (effect === 'approve' && s.method === 'tools/call') {
     s.decision = {
-      ...s.decision!,
+      ...s.decision,
       effect: 'approval',
       rule: 'secret:outbound',
       reasons: [...(s.decision?.reasons ?? []), why],

@@ -6,6 +6,7 @@
  */
 import { namespaceUris } from '../../catalog/uris.ts';
 import type { Stage } from '../types.ts';
+import { routeOf } from './needs.ts';
 
 export const redactResult: Stage = (s, { credentials, resultSecrets }) => {
   if (!s.result) return;
@@ -15,5 +16,5 @@ export const redactResult: Stage = (s, { credentials, resultSecrets }) => {
   // A task's result is the result of the tools/call that started it.
   s.result = s.ctx.scope
     ? scrubbed
-    : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, s.route!.server);
+    : namespaceUris(s.method === 'tasks/result' ? 'tools/call' : s.method, scrubbed, routeOf(s).server);
 };

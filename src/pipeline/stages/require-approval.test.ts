@@ -24,13 +24,22 @@ function approvals(over: { status?: ApprovalRequest['status']; consume?: 'ok' | 
     isOurs: (s: unknown) => typeof s === 'string' && s.startsWith('gha1.'),
     seal: (id: string) => `sealed:${id}`,
     pageUrl: (id: string) => `https://gw.example/approvals/${id}`,
-    create: async (input) => (calls.push(['create', input]), over.cap ? 'cap' : req),
-    consume: async (id: string, call: BoundCall) =>
-      (calls.push(['consume', id, call]),
-      over.consume === 'refused'
-        ? { ok: false, code: 'binding_changed', message: 'the arguments changed' }
-        : { ok: true, request: req }) as never,
-    get: async (id: string) => (calls.push(['get', id]), req),
+    create: async (input) => {
+      calls.push(['create', input]);
+      return over.cap ? 'cap' : req;
+    },
+    consume: async (id: string, call: BoundCall) => {
+      calls.push(['consume', id, call]);
+      const answer =
+        over.consume === 'refused'
+          ? { ok: false, code: 'binding_changed', message: 'the arguments changed' }
+          : { ok: true, request: req };
+      return answer as never;
+    },
+    get: async (id: string) => {
+      calls.push(['get', id]);
+      return req;
+    },
   };
   return { approvals: svc as ApprovalService, calls };
 }
@@ -147,9 +156,11 @@ test('what the agent answers is never an approval: an accepted elicitation still
   // The agent accepts at once; the call keeps waiting for a person (here: until the caller gives up).
   const outlet = {
     notify: () => {},
-    ask: async (method: string, params: JsonObject) => (
-      asked.push([method, params]), setTimeout(() => abort.abort(), 400), { result: { action: 'accept' } }
-    ),
+    ask: async (method: string, params: JsonObject) => {
+      asked.push([method, params]);
+      setTimeout(() => abort.abort(), 400);
+      return { result: { action: 'accept' } };
+    },
   };
   const s = call({}, { clientCapabilities: { elicitation: { url: {} } }, outlet, signal: abort.signal });
   await requireApproval(s, deps({ approvals: a, approvalWaitMs: 0 }));

@@ -9,20 +9,23 @@
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
-import type { BoundCall } from '../../approvals/model.ts';
-import type { CallState, Stage } from '../types.ts';
+import type { ApprovalRequest, BoundCall } from '../../approvals/model.ts';
+import type { ApprovalService } from '../../approvals/service.ts';
+import type { CallState, Decision, PipelineDeps, Stage } from '../types.ts';
+import { routeOf } from './needs.ts';
 
 const META_KEY = 'io.gatehouse/approval';
 
 /** Bound to the arguments as they go upstream (canonical URLs, real paths), which is what the approver is shown. */
 function boundCall(s: CallState): BoundCall {
   const p = s.ctx.principal;
+  const route = routeOf(s);
   return {
     tenant: p.tenant,
     principalKey: p.key,
     client: p.client,
-    server: s.route!.server,
-    tool: s.route!.qualified,
+    server: route.server,
+    tool: route.qualified,
     args: s.upstream?.arguments ?? s.params.arguments ?? {},
     pin: s.toolPin ?? '',
     policyRevision: s.decision?.policyRevision ?? '',
@@ -40,26 +43,48 @@ export const requireApproval: Stage = async (s, deps) => {
     (typeof meta[META_KEY] === 'string' ? (meta[META_KEY] as string) : undefined);
   if (approvals.isOurs(params.requestState) && !approvals.open(params.requestState))
     throw new GatehouseError('E_INPUT_STATE');
-  if (presented) {
-    const t = await approvals.consume(presented, call);
-    if (!t.ok)
-      throw new GatehouseError(
-        'E_APPROVAL_REFUSED',
-        `approval ${presented} cannot be used for this call: ${t.message}`,
-        { approval: presented, code: t.code },
-      );
-    s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
-    // What goes upstream is the call that was approved, without our round-trip fields.
-    delete params.requestState;
-    delete params.inputResponses;
-    if (s.upstream) {
-      delete s.upstream.requestState;
-      delete s.upstream.inputResponses;
-    }
-    return;
+  if (presented) return usePresented(s, approvals, presented, call);
+  const req = await requestApproval(s, approvals, call, s.decision);
+  const url = approvals.pageUrl(req.id);
+  s.approval = { id: req.id, status: 'pending' };
+  if (s.ctx.era === 'modern') return askModern(s, approvals, req, url);
+  return waitLegacy(s, deps, req, url, call);
+};
+
+/** The call presents an approval: used once, for exactly this call, or refused. */
+async function usePresented(
+  s: CallState,
+  approvals: ApprovalService,
+  presented: string,
+  call: BoundCall,
+): Promise<void> {
+  const t = await approvals.consume(presented, call);
+  if (!t.ok)
+    throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${presented} cannot be used for this call: ${t.message}`, {
+      approval: presented,
+      code: t.code,
+    });
+  s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
+  // What goes upstream is the call that was approved, without our round-trip fields.
+  const params = s.params as JsonObject;
+  delete params.requestState;
+  delete params.inputResponses;
+  if (s.upstream) {
+    delete s.upstream.requestState;
+    delete s.upstream.inputResponses;
   }
-  // The approver sees the arguments exactly as they will run (never redacted to look harmless), and
-  // the diff is read with the requester's roles.
+}
+
+/**
+ * A new approval request. The approver sees the arguments exactly as they will run (never redacted to
+ * look harmless), and the diff is read with the requester's roles.
+ */
+async function requestApproval(
+  s: CallState,
+  approvals: ApprovalService,
+  call: BoundCall,
+  decision: Decision,
+): Promise<ApprovalRequest> {
   const p = s.ctx.principal;
   const req = await approvals.create({
     call,
@@ -68,37 +93,49 @@ export const requireApproval: Stage = async (s, deps) => {
     issuer: p.issuer,
     toolClass: s.toolClass ?? 'DESTRUCTIVE',
     shownArgs: call.args,
-    rule: s.decision.rule,
-    approvers: s.decision.approvers as never,
+    rule: decision.rule,
+    approvers: decision.approvers as never,
   });
   if (req === 'cap')
     throw new GatehouseError(
       'E_APPROVAL_REQUIRED',
       'too many of your calls are waiting for approval: wait for decisions before asking for more',
     );
-  const url = approvals.pageUrl(req.id);
-  s.approval = { id: req.id, status: 'pending' };
-  if (s.ctx.era === 'modern') {
-    s.result = {
-      resultType: 'input_required',
-      inputRequests: {
-        [`approval-${req.id}`]: {
-          method: 'elicitation/create',
-          params: {
-            mode: 'url',
-            url,
-            elicitationId: req.id,
-            message: `A person must approve this call: ${req.summary}. Retry the call with this request state once it is approved.`,
-          },
+  return req;
+}
+
+/** Modern: `input_required` with a URL elicitation and the sealed request state to retry with. */
+function askModern(s: CallState, approvals: ApprovalService, req: ApprovalRequest, url: string): void {
+  s.result = {
+    resultType: 'input_required',
+    inputRequests: {
+      [`approval-${req.id}`]: {
+        method: 'elicitation/create',
+        params: {
+          mode: 'url',
+          url,
+          elicitationId: req.id,
+          message: `A person must approve this call: ${req.summary}. Retry the call with this request state once it is approved.`,
         },
       },
-      requestState: approvals.seal(req.id),
-    };
-    s.halt = true;
-    return;
-  }
-  // Legacy: a client that declared URL elicitation is shown the page (its answer approves nothing);
-  // then the call waits for the decision — configured time, at least two minutes after an elicitation.
+    },
+    requestState: approvals.seal(req.id),
+  };
+  s.halt = true;
+}
+
+/**
+ * Legacy: a client that declared URL elicitation is shown the page (its answer approves nothing);
+ * then the call waits for the decision — configured time, at least two minutes after an elicitation.
+ * Still pending then, the call is answered with how to retry once it is approved.
+ */
+async function waitLegacy(
+  s: CallState,
+  deps: PipelineDeps,
+  req: ApprovalRequest,
+  url: string,
+  call: BoundCall,
+): Promise<void> {
   const elicitsUrl = Boolean((s.ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url);
   if (elicitsUrl && s.ctx.outlet.ask) {
     void s.ctx.outlet
@@ -110,6 +147,32 @@ export const requireApproval: Stage = async (s, deps) => {
       .catch(() => undefined);
   }
   const deadline = Date.now() + Math.max(deps.approvalWaitMs, elicitsUrl && s.ctx.outlet.ask ? 120_000 : 0);
+  if (await decidedBefore(s, deps.approvals, req, url, call, deadline)) return;
+  s.result = {
+    content: [
+      {
+        type: 'text',
+        text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.`,
+      },
+    ],
+    isError: true,
+    _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
+  };
+  s.halt = true;
+}
+
+/**
+ * Polls the request until `deadline` (or the caller gives up), with progress when the caller asked for it:
+ * true once it is approved (and used for this call), a refusal once it is decided otherwise.
+ */
+async function decidedBefore(
+  s: CallState,
+  approvals: ApprovalService,
+  req: ApprovalRequest,
+  url: string,
+  call: BoundCall,
+  deadline: number,
+): Promise<boolean> {
   let tick = 0;
   while (Date.now() < deadline && !s.ctx.signal.aborted) {
     const now = await approvals.get(req.id);
@@ -125,7 +188,7 @@ export const requireApproval: Stage = async (s, deps) => {
           approval: req.id,
         });
       s.approval = { id: req.id, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
-      return;
+      return true;
     }
     if (s.ctx.progressToken !== undefined)
       s.ctx.outlet.notify({
@@ -139,15 +202,5 @@ export const requireApproval: Stage = async (s, deps) => {
       });
     await new Promise((r) => setTimeout(r, 250));
   }
-  s.result = {
-    content: [
-      {
-        type: 'text',
-        text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.`,
-      },
-    ],
-    isError: true,
-    _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
-  };
-  s.halt = true;
-};
+  return false;
+}

@@ -11,13 +11,18 @@ import { unknownTarget } from './unknown.ts';
 export const routeResource: Stage = (s, { catalog }) => {
   const hit = catalog.resolveResource(s.requested, s.ctx.scope || undefined);
   if (!hit) throw unknownTarget(s);
-  const item = hit.def ? (hit.template ? `template:${String(hit.def.uriTemplate)}` : `resource:${hit.uri}`) : '';
   s.route = {
     server: hit.server,
     tool: hit.uri,
     def: hit.def ?? {},
     qualified: namespaceUri(hit.server, hit.uri),
-    item,
+    item: itemOf(hit),
   };
   s.upstream = { ...s.params, uri: hit.uri } as JsonObject;
 };
+
+/** The inventory item behind the URI: its template, the listed resource, or none (a URI nothing lists). */
+function itemOf(hit: { uri: string; def?: JsonObject; template?: boolean }): string {
+  if (!hit.def) return '';
+  return hit.template ? `template:${String(hit.def.uriTemplate)}` : `resource:${hit.uri}`;
+}

@@ -14,6 +14,7 @@ import { checkBounds } from '../../policy/arguments.ts';
 import { canonicalPath, canonicalResourceUri, realPathOf } from '../../policy/canonical.ts';
 import { extractResources, extractionFor } from '../../policy/resources.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
+import { routeOf, upstreamOf } from './needs.ts';
 
 const MAX_PROMPT_ARG = 64 * 1024;
 
@@ -34,10 +35,11 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   const args = s.params.arguments;
   if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
     throw invalid('`arguments` must be an object');
-  const problem = checkBounds(args) ?? deps.validators.check(s.toolPin ?? '', s.route!.def.inputSchema, args);
+  const route = routeOf(s);
+  const problem = checkBounds(args) ?? deps.validators.check(s.toolPin ?? '', route.def.inputSchema, args);
   if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
   if (!deps.policy) return;
-  const x = extractResources(deps.policy.resources, s.route!.qualified, args ?? {});
+  const x = extractResources(deps.policy.resources, route.qualified, args ?? {});
   if (!x.ok)
     throw new GatehouseError(
       'E_POLICY_DENIED',
@@ -46,11 +48,11 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
     );
   const forwarded: JsonObject = { ...((args ?? {}) as JsonObject) };
   // One extracted resource per spec of the rule, in order: a spec's `root` holds for the real path too.
-  const specs = extractionFor(deps.policy.resources, s.route!.qualified)?.resources ?? [];
+  const specs = extractionFor(deps.policy.resources, route.qualified)?.resources ?? [];
   s.resources = [];
   for (const [i, r] of x.resources.entries()) {
     let value = r.value;
-    if (r.kind === 'path' && r.args.length === 1 && localServer(deps, s.route!.server)) {
+    if (r.kind === 'path' && r.args.length === 1 && localServer(deps, route.server)) {
       const real = await realPathOf(value);
       const root = specs[i]?.root;
       const c = canonicalPath(real, root === undefined ? undefined : await realPathOf(root));
@@ -82,11 +84,12 @@ function validatePrompt(s: CallState): void {
 }
 
 async function validateResource(s: CallState, deps: PipelineDeps): Promise<void> {
-  const c = canonicalResourceUri(s.route!.tool);
+  const route = routeOf(s);
+  const c = canonicalResourceUri(route.tool);
   if (!c.ok) throw invalid(c.reason, 'uri');
   let resource = c.resource;
   let uri = c.uri;
-  if (resource.kind === 'path' && localServer(deps, s.route!.server)) {
+  if (resource.kind === 'path' && localServer(deps, route.server)) {
     const real = canonicalPath(await realPathOf(resource.value));
     if (!real.ok) throw invalid(real.reason, 'uri');
     if (real.value !== resource.value) {
@@ -100,9 +103,10 @@ async function validateResource(s: CallState, deps: PipelineDeps): Promise<void>
     }
   }
   s.resources = [resource];
-  const key = s.method === 'completion/complete' ? 'ref' : 'uri';
-  s.upstream =
-    key === 'ref' ? { ...s.upstream, ref: { ...(s.upstream!.ref as JsonObject), uri } } : { ...s.upstream, uri };
+  // completion/complete names the resource in its `ref`.
+  if (s.method === 'completion/complete')
+    s.upstream = { ...s.upstream, ref: { ...(upstreamOf(s).ref as JsonObject), uri } };
+  else s.upstream = { ...s.upstream, uri };
 }
 
 export const validateArguments: Stage = async (s, deps) => {
@@ -117,7 +121,7 @@ export const validateArguments: Stage = async (s, deps) => {
     )
       throw invalid('`argument` must be `{ name, value }` strings within bounds', 'argument');
     // A template reference is a pattern, not a resource: the completion is judged by the template.
-    if (s.kind === 'resource' && s.route!.item.startsWith('template:')) return;
+    if (s.kind === 'resource' && routeOf(s).item.startsWith('template:')) return;
   }
   if (s.kind === 'tool') return validateTool(s, deps);
   if (s.kind === 'prompt') return s.method === 'prompts/get' ? validatePrompt(s) : undefined;
