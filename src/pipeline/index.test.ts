@@ -205,9 +205,10 @@ const SECRET = 'tenant-token-5e8c2a9f1d';
 async function fullDeps() {
   const events: unknown[][] = [];
   const up = fakeUpstream();
-  up.request = (async (method: string, params: JsonObject) => (
-    events.push(['upstream', method, params]), { content: [{ type: 'text', text: `fetched with ${SECRET}` }] }
-  )) as never;
+  up.request = (async (method: string, params: JsonObject) => {
+    events.push(['upstream', method, params]);
+    return { content: [{ type: 'text', text: `fetched with ${SECRET}` }] };
+  }) as never;
   const { catalog, upstreams } = await catalogOf({
     mt: {
       tools: [
@@ -232,7 +233,12 @@ rules:
   const audit = {
     config: { readWhenUnavailable: 'refuse' },
     recorder: new CallRecorder(AUDIT_CONFIG),
-    log: { append: async (r: AuditInput) => (events.push(['intent', r]), { ...r, id: 'evt-intent' }) },
+    log: {
+      append: async (r: AuditInput) => {
+        events.push(['intent', r]);
+        return { ...r, id: 'evt-intent' };
+      },
+    },
     record: async (r: AuditInput) => void events.push(['record', r]),
   };
   const d = deps({

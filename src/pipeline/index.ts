@@ -157,16 +157,10 @@ export async function runRequest(
       await (deps.tracer ? deps.tracer.stage(ctx, stageName, () => stage(s, deps)) : stage(s, deps));
       if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
     }
-    outcome = s.halt
-      ? 'input_required'
-      : s.decision?.effect === 'shadow'
-        ? 'shadow'
-        : s.result?.isError === true
-          ? 'tool_error'
-          : s.result?.resultType === 'input_required'
-            ? 'input_required'
-            : 'ok';
-    return s.result!;
+    outcome = outcomeOf(s);
+    // Every row ends at execute and redact, and a stage that halts answers itself: a result is set.
+    if (!s.result) throw new GatehouseError('E_INTERNAL', `\`${method}\` passed its stages without a result`);
+    return s.result;
   } catch (err) {
     failure = err;
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
@@ -184,11 +178,7 @@ export async function runRequest(
     // The outcome record closes the intent (hash-chained, after redaction); a request refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
-      const o = error
-        ? mayHaveReached(s.stage, failure)
-          ? 'unknown'
-          : 'error'
-        : (outcome as 'ok' | 'tool_error' | 'input_required' | 'shadow');
+      const o = error ? failedOutcome(s.stage, failure) : (outcome as Completed);
       await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
     } else if (error || s.halt) {
       await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
@@ -204,22 +194,35 @@ export async function runRequest(
   }
 }
 
+/** How a request that passed its stages ended (a halt is an answer waiting for input: an approval). */
+type Completed = 'ok' | 'tool_error' | 'input_required' | 'shadow';
+
+function outcomeOf(s: CallState): Completed {
+  if (s.halt) return 'input_required';
+  if (s.decision?.effect === 'shadow') return 'shadow';
+  if (s.result?.isError === true) return 'tool_error';
+  if (s.result?.resultType === 'input_required') return 'input_required';
+  return 'ok';
+}
+
 /**
- * Whether a failed request may have reached the upstream (and acted): then its outcome is `unknown`,
- * never `error` — a write whose upstream died mid-call, timed out or was cancelled may have happened.
+ * A failed request's outcome: `unknown` when it may have reached the upstream (and acted), never
+ * `error` — a write whose upstream died mid-call, timed out or was cancelled may have happened.
  * Only a failure before anything was sent (no connection, an open circuit) or an answer from the
  * upstream itself (a JSON-RPC error) is a plain `error`.
  */
-function mayHaveReached(stage: string | undefined, err: unknown): boolean {
-  if (stage !== 'execute' || err instanceof UpstreamRpcError) return false;
-  return !(
-    err instanceof GatehouseError &&
-    (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND')
-  );
+function failedOutcome(stage: string | undefined, err: unknown): 'unknown' | 'error' {
+  if (stage !== 'execute' || err instanceof UpstreamRpcError) return 'error';
+  const notSent =
+    err instanceof GatehouseError && (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND');
+  return notSent ? 'error' : 'unknown';
 }
 
+/** completion/complete: the prompt name or resource URI its `ref` names. */
 function targetOfRef(ref: unknown): unknown {
   if (!ref || typeof ref !== 'object') return undefined;
   const r = ref as JsonObject;
-  return r.type === 'ref/prompt' ? r.name : r.type === 'ref/resource' ? r.uri : undefined;
+  if (r.type === 'ref/prompt') return r.name;
+  if (r.type === 'ref/resource') return r.uri;
+  return undefined;
 }
