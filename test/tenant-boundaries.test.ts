@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, importJWK } from 'jose';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
+import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import { Authenticator } from '../src/identity/authenticator.ts';
@@ -66,7 +68,7 @@ const META = {
   'io.modelcontextprotocol/clientCapabilities': {},
 };
 /** A modern tools/call with this bearer token: the HTTP status and the body. */
-async function call(token: string, note = 'hi'): Promise<{ status: number; body: any; challenge: string | null }> {
+async function call(token: string, note = 'hi'): Promise<{ status: number; body: Reply; challenge: string | null }> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -84,19 +86,10 @@ async function call(token: string, note = 'hi'): Promise<{ status: number; body:
       params: { name: 'rec__record', arguments: { note }, _meta: META },
     }),
   });
-  return { status: r.status, body: await r.json(), challenge: r.headers.get('www-authenticate') };
+  return { status: r.status, body: await replyOf(r), challenge: r.headers.get('www-authenticate') };
 }
 const audit = async (q: Parameters<TestGateway['gw']['store']['audit']['read']>[0]): Promise<AuditEvent[]> =>
   (await t.gw.store.audit.read({ limit: 10_000, ...q })).map((r) => r.event);
-async function eventually<T>(fn: () => Promise<T | undefined>, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test("a tenant's issuer cannot mint principals for another tenant: 401, nothing upstream, recorded", async () => {
   const before = calls();
@@ -120,12 +113,15 @@ test("a tenant's issuer cannot mint principals for another tenant: 401, nothing 
   assert.equal((await call(forged)).status, 401);
   assert.equal(calls(), before, 'nothing reached the upstream');
 
-  const refused = await eventually(async () => {
-    const rows = (await audit({ kind: 'call.refused' })).filter(
-      (e) => e.stage === 'authenticate' && e.detail?.reason === 'tenant not served by this issuer',
-    );
-    return rows.length >= 2 ? rows : undefined;
-  });
+  const refused = await eventually(
+    async () => {
+      const rows = (await audit({ kind: 'call.refused' })).filter(
+        (e) => e.stage === 'authenticate' && e.detail?.reason === 'tenant not served by this issuer',
+      );
+      return rows.length >= 2 && rows;
+    },
+    { timeoutMs: 3000 },
+  );
   const m = refused.find((e) => e.actor?.subject === 'mallory')!;
   assert.deepEqual(
     [m.actor?.issuer, m.actor?.tenant, m.error, m.outcome],
@@ -200,7 +196,7 @@ test('token principals are revoked by subject and by token id, on the running ga
   ]);
   assert.equal(r.code, 0, r.stderr);
   const cliDone = Date.now();
-  await eventually(async () => ((await call(ivy)).status === 401 ? true : undefined), 1500);
+  await eventually(async () => (await call(ivy)).status === 401, { timeoutMs: 1500 });
   assert.ok(Date.now() - cliDone < 1200, `applied ${Date.now() - cliDone} ms after the command returned`);
   const refused = await call(await idp2.mint({ scope: SCOPE }, { subject: 'ivy' }));
   assert.equal(refused.status, 401, 'a fresh token of the same subject is refused too');
@@ -222,7 +218,7 @@ test('token principals are revoked by subject and by token id, on the running ga
     (await runCli(['principals', 'restore', '--subject', 'ivy', '--issuer', idp2.issuer, '-c', t.file])).code,
     0,
   );
-  await eventually(async () => ((await call(ivy)).status === 200 ? true : undefined), 1500);
+  await eventually(async () => (await call(ivy)).status === 200, { timeoutMs: 1500 });
 
   // One token, by its id: the other tokens of the person keep working.
   const one = await idp2.mint({ scope: SCOPE }, { subject: 'ivy', jti: 'tok-1' });
@@ -231,7 +227,7 @@ test('token principals are revoked by subject and by token id, on the running ga
     (await runCli(['principals', 'revoke', '--token-id', 'tok-1', '--reason', 'leaked in a log', '-c', t.file])).code,
     0,
   );
-  await eventually(async () => ((await call(one)).status === 401 ? true : undefined), 1500);
+  await eventually(async () => (await call(one)).status === 401, { timeoutMs: 1500 });
   assert.equal((await call(two)).status, 200);
   // A real provider's token (its jti is its own) revoked by id.
   const real = await oidcToken('agent-a');
@@ -241,7 +237,7 @@ test('token principals are revoked by subject and by token id, on the running ga
       .code,
     0,
   );
-  await eventually(async () => ((await call(real)).status === 401 ? true : undefined), 1500);
+  await eventually(async () => (await call(real)).status === 401, { timeoutMs: 1500 });
   assert.equal((await call(await oidcToken('agent-a'))).status, 200, 'a new token of the same client is fine');
   assert.equal(
     (await runCli(['principals', 'revoke', '-c', t.file, '--reason', 'x'])).code,
@@ -276,7 +272,7 @@ test('a subject revoked for every issuer also stops the API keys that act for th
     (await runCli(['principals', 'revoke', '--subject', 'ida', '--reason', 'left the company', '-c', t.file])).code,
     0,
   );
-  await eventually(async () => ((await call(made.key)).status === 401 ? true : undefined), 1500);
+  await eventually(async () => (await call(made.key)).status === 401, { timeoutMs: 1500 });
 });
 
 test('authentication failures are recorded aggregated: a flood of bad tokens is a few records that count it', async () => {
@@ -285,12 +281,15 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
   const results = await Promise.all(Array.from({ length: 60 }, () => call(bad)));
   assert.ok(results.every((r) => r.status === 401));
   t.gw.authFailures.flush();
-  const rows = await eventually(async () => {
-    const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter(
-      (e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience',
-    );
-    return r.reduce((n, e) => n + Number(e.detail?.count), 0) === 60 ? r : undefined;
-  });
+  const rows = await eventually(
+    async () => {
+      const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter(
+        (e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience',
+      );
+      return r.reduce((n, e) => n + Number(e.detail?.count), 0) === 60 && r;
+    },
+    { timeoutMs: 3000 },
+  );
   assert.ok(rows.length <= 2, `${rows.length} records for 60 failures`);
 });
 
@@ -661,9 +660,7 @@ test('a revocation applies on every gateway sharing the store, within a second',
     );
     const done = Date.now();
     await Promise.all(
-      gateways.map(({ g }, i) =>
-        eventually(async () => ((await callOn(g, tokens[i])) === 401 ? true : undefined), 1500),
-      ),
+      gateways.map(({ g }, i) => eventually(async () => (await callOn(g, tokens[i])) === 401, { timeoutMs: 1500 })),
     );
     assert.ok(Date.now() - done < 1200, `both refused within ${Date.now() - done} ms`);
   } finally {
