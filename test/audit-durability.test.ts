@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { AuditLog } from '../src/audit/log.ts';
 import { openStore } from '../src/storage/index.ts';
 import type { AuditDurability } from '../src/storage/types.ts';
@@ -21,7 +22,10 @@ async function roundTrip(open: () => Promise<Awaited<ReturnType<typeof openStore
     const order: AuditDurability[] = ['process-crash', 'power-loss', 'process-crash'];
     for (const [i, d] of order.entries()) {
       log.durability = d;
-      await Promise.all([log.append({ kind: 'config.reloaded', detail: { i } }), log.append({ kind: 'config.reloaded', detail: { i } })]);
+      await Promise.all([
+        log.append({ kind: 'config.reloaded', detail: { i } }),
+        log.append({ kind: 'config.reloaded', detail: { i } }),
+      ]);
     }
     const rows = await store.audit.read({ stream: log.stream });
     assert.deepEqual(
@@ -42,6 +46,42 @@ test('SQLite: both durabilities store every record, in order', async () => {
   try {
     await roundTrip(() => openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db'), postgresUrl: '' }));
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite: while another connection holds the write lock, appends wait for it in the writer thread, in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-durability-'));
+  const file = join(dir, 'state.db');
+  const store = await openStore({ driver: 'sqlite', sqlitePath: file, postgresUrl: '' });
+  const other = new Sqlite(file);
+  try {
+    const log = new AuditLog(store.audit, 'locked');
+    log.durability = 'process-crash';
+    await log.append({ kind: 'config.reloaded', detail: { i: 0 } }); // on the event loop: the lock is free
+    other.exec('begin immediate');
+    const waiting = Promise.all([1, 2].map((i) => log.append({ kind: 'config.reloaded', detail: { i } })));
+    const early = await Promise.race([
+      waiting.then(() => 'written'),
+      new Promise((r) => setTimeout(r, 300, 'waiting')),
+    ]);
+    assert.equal(early, 'waiting', 'an append went through while the lock was held');
+    other.exec('commit');
+    await waiting;
+    await log.append({ kind: 'config.reloaded', detail: { i: 3 } });
+    const rows = await store.audit.read({ stream: 'locked' });
+    assert.deepEqual(
+      rows.map((r) => [r.event.seq, r.event.detail?.i]),
+      [
+        [1, 0],
+        [2, 1],
+        [3, 2],
+        [4, 3],
+      ],
+    );
+  } finally {
+    other.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

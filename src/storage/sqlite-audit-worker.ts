@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
-import { AUDIT_COLUMNS } from './sqlite-audit-writer.ts';
+import { AUDIT_COLUMNS, INSERT_AUDIT_ROW } from './sqlite-audit-writer.ts';
 
 /** From the writer (sqlite-audit-writer.ts): rows to append, or the last message, to close. */
 type Message = { id: number; close: true } | { id: number; close?: false; values: unknown[]; sync?: 'FULL' | 'NORMAL' };
@@ -20,9 +20,7 @@ db.pragma('busy_timeout = 5000');
 // (survives this process dying). Each batch says which it needs (`audit.durability`).
 let synchronous = 'FULL';
 db.pragma(`synchronous = ${synchronous}`);
-const insert = db.prepare(
-  `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
-);
+const insert = db.prepare(INSERT_AUDIT_ROW);
 // `immediate`: take the write lock up front, so a concurrent writer waits instead of failing to upgrade.
 const appendAll = db.transaction((values: unknown[]) => {
   const n = AUDIT_COLUMNS.length;
