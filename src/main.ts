@@ -9,8 +9,8 @@ import { hostname } from 'node:os';
 import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
-import { Upstream } from './upstream/upstream.ts';
-import type { CircuitChange } from './upstream/breaker.ts';
+import type { Upstream } from './upstream/upstream.ts';
+import type { CircuitChange, CircuitState } from './upstream/breaker.ts';
 import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
 import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
@@ -55,6 +55,9 @@ const LIST_CHANGED: Record<string, Kind[]> = {
   'notifications/prompts/list_changed': ['prompts'],
   'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
 };
+
+/** The circuit state gauge's value per state. */
+const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 export interface GatewayOptions {
   log?: Logger;
@@ -184,11 +187,19 @@ export class Gateway {
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger();
-    checkServerNames(config);
-    const jailed = config.servers.find((s) => !s.disabled && s.transport === 'stdio' && s.sandbox);
-    if (jailed && !findExecutable('bwrap')) throw new Error(sandboxUnavailable(jailed.name));
-    await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
-    await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
+    await prepareHost(config);
+    const gw = await Gateway.#open(config, log);
+    await gw.#startParts(config, opts);
+    gw.#endpoint = gw.#endpointDeps();
+    gw.sandbox = await gw.#openSandbox(config);
+    gw.#warnUnknownTools(config);
+    if (!opts.noHttp) await gw.#listen(config);
+    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s); // after listening: a failed start spawns nothing
+    return gw;
+  }
+
+  /** The store, then the secrets the gateway is built with: the store closes again when they fail. */
+  static async #open(config: Config, log: Logger): Promise<Gateway> {
     const store = await openStore(config.storage);
     let resolver: SecretResolver;
     let secretsKey: Buffer;
@@ -199,122 +210,142 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    const gw = new Gateway(config, store, log, resolver, secretsKey);
+    return new Gateway(config, store, log, resolver, secretsKey);
+  }
+
+  /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
+  async #startParts(config: Config, opts: GatewayOptions): Promise<void> {
     try {
-      await gw.audit.start(
+      await this.audit.start(
         { event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) },
         !opts.noExports,
       );
-      await gw.inventory.start();
-      await gw.runtimeModes.start();
-      await gw.credentials.broker.start();
-      await gw.approvals.init();
-      await gw.principalRevocations.start();
-      gw.tasks = new TaskHandles(await store.approvals.sharedKey('task-handles'));
-      gw.#cursorKey = await store.approvals.sharedKey('list-cursors');
-      gw.#fanout = startFanout(config.limits?.redis, {
-        sessions: gw.sessions,
-        revocations: gw.principalRevocations,
-        modes: gw.runtimeModes,
-        log,
-        live: (up) => gw.metrics.fanoutUp.set(up ? 1 : 0),
+      await this.inventory.start();
+      await this.runtimeModes.start();
+      await this.credentials.broker.start();
+      await this.approvals.init();
+      await this.principalRevocations.start();
+      this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'));
+      this.#cursorKey = await this.store.approvals.sharedKey('list-cursors');
+      this.#fanout = startFanout(config.limits?.redis, {
+        sessions: this.sessions,
+        revocations: this.principalRevocations,
+        modes: this.runtimeModes,
+        log: this.log,
+        live: (up) => this.metrics.fanoutUp.set(up ? 1 : 0),
       });
-      await gw.principalRevocations.start();
+      await this.principalRevocations.start();
     } catch (err) {
-      await store.close();
+      await this.store.close();
       throw err;
     }
-    gw.#endpoint = gw.#endpointDeps();
-    gw.sandbox = await SandboxHost.open(
+  }
+
+  /** The host of sandboxed stdio servers; what its egress filter refuses is recorded. */
+  #openSandbox(config: Config): Promise<SandboxHost> {
+    return SandboxHost.open(
       config.gateway.stateDir,
-      log,
+      this.log,
       (server, tenant, r) =>
-        void gw.audit.record({
+        void this.audit.record({
           kind: 'egress.refused',
           server,
           outcome: 'refused',
           detail: { tenant, target: r.target, address: r.address, reason: r.reason },
         }),
     );
-    gw.#warnUnknownTools(config);
-    if (!opts.noHttp) {
-      gw.#http = new HttpListener({
-        endpoint: () => gw.#endpoint,
-        timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
-        store,
-        upstreamReady: (n) => gw.upstreamReady(n),
-        admin: () => ({
-          config: gw.config,
-          store,
-          identity: gw.#endpoint.identity,
-          auditStream: gw.audit.log.stream,
-          record: (i) => gw.audit.record(i),
-        }),
-        oauthCallback: async (code: string, state: string, iss?: string) => {
-          const done = await gw.credentials.broker.oauth!.complete(
-            (n) => {
-              const c = gw.#serverCfg.get(n);
-              return c && c.transport !== 'stdio' ? c : undefined;
-            },
-            state,
-            code,
-            gw.callbackUrl(),
-            iss,
-          );
-          gw.#retryCredentials.get(done.server)?.();
-          return done;
-        },
-        metricsToken: () => gw.config.gateway.metricsToken,
-        approvalPage: () => ({
-          identity: gw.#endpoint.identity,
-          approvals: gw.approvals,
-          origins: gw.#endpoint.origins,
-          currentContent: (r) =>
-            readForApprover(r, {
-              readTool: gw.config.approvals.readTools?.[r.tool],
-              split: (tool) => gw.catalog.split(tool),
-              policy: gw.#endpoint.policy,
-              read: () => gw.#currentContent(r),
-              record: (i) => gw.audit.record(i),
-            }),
-        }),
-        console: () => ({
-          config: gw.config,
-          store,
-          identity: gw.#endpoint.identity,
-          approvals: gw.approvals,
-          origins: gw.#endpoint.origins,
-          record: (i) => gw.audit.record(i),
-          baseUrl: gw.config.gateway.publicUrl ?? gw.url,
-        }),
-      });
-      let addr: Awaited<ReturnType<HttpListener['listen']>>;
-      try {
-        addr = await gw.#http.listen(config.gateway.listen.host, config.gateway.listen.port);
-      } catch (err) {
-        // The port is taken (say): no upstream started yet; the audit stream ends with `stream.closed`.
-        gw.#http = undefined;
-        await gw.stop();
-        throw err;
-      }
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      gw.url = `http://${host}:${addr.port}`;
-      if (config.gateway.listen.port === 0) {
-        // Host and Origin allowlists (and a resource identifier taken from the listen address) need the real port.
-        gw.config = {
-          ...config,
-          gateway: { ...config.gateway, listen: { ...config.gateway.listen, port: addr.port } },
-        };
-        if (config.identity?.resourceFromListen)
-          gw.config.identity = {
-            ...config.identity,
-            resource: config.identity.resource.replace(/:0\/mcp$/, `:${addr.port}/mcp`),
-          };
-        gw.#endpoint = gw.#endpointDeps();
-      }
+  }
+
+  /** Listen on HTTP; a failure (the port is taken, say) stops what started and is thrown. */
+  async #listen(config: Config): Promise<void> {
+    const http = this.#httpListener(config);
+    this.#http = http;
+    let addr: Awaited<ReturnType<HttpListener['listen']>>;
+    try {
+      addr = await http.listen(config.gateway.listen.host, config.gateway.listen.port);
+    } catch (err) {
+      // No upstream started yet; the audit stream ends with `stream.closed`.
+      this.#http = undefined;
+      await this.stop();
+      throw err;
     }
-    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s); // after listening: a failed start spawns nothing
-    return gw;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.url = `http://${host}:${addr.port}`;
+    if (config.gateway.listen.port === 0) this.#boundTo(config, addr.port);
+  }
+
+  /** Host and Origin allowlists (and a resource identifier taken from the listen address) need the real port. */
+  #boundTo(config: Config, port: number): void {
+    this.config = {
+      ...config,
+      gateway: { ...config.gateway, listen: { ...config.gateway.listen, port } },
+    };
+    if (config.identity?.resourceFromListen)
+      this.config.identity = {
+        ...config.identity,
+        resource: config.identity.resource.replace(/:0\/mcp$/, `:${port}/mcp`),
+      };
+    this.#endpoint = this.#endpointDeps();
+  }
+
+  /** The HTTP front door: MCP endpoints, admin API, OAuth callback, approval pages, console, metrics. */
+  #httpListener(config: Config): HttpListener {
+    const store = this.store;
+    return new HttpListener({
+      endpoint: () => this.#endpoint,
+      timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
+      store,
+      upstreamReady: (n) => this.upstreamReady(n),
+      admin: () => ({
+        config: this.config,
+        store,
+        identity: this.#endpoint.identity,
+        auditStream: this.audit.log.stream,
+        record: (i) => this.audit.record(i),
+      }),
+      oauthCallback: (code: string, state: string, iss?: string) => this.#upstreamAuthorized(code, state, iss),
+      metricsToken: () => this.config.gateway.metricsToken,
+      approvalPage: () => ({
+        identity: this.#endpoint.identity,
+        approvals: this.approvals,
+        origins: this.#endpoint.origins,
+        currentContent: (r) =>
+          readForApprover(r, {
+            readTool: this.config.approvals.readTools?.[r.tool],
+            split: (tool) => this.catalog.split(tool),
+            policy: this.#endpoint.policy,
+            read: () => this.#currentContent(r),
+            record: (i) => this.audit.record(i),
+          }),
+      }),
+      console: () => ({
+        config: this.config,
+        store,
+        identity: this.#endpoint.identity,
+        approvals: this.approvals,
+        origins: this.#endpoint.origins,
+        record: (i) => this.audit.record(i),
+        baseUrl: this.config.gateway.publicUrl ?? this.url,
+      }),
+    });
+  }
+
+  /** An upstream authorization server sent the browser back: the tokens are stored, and the server's start retried at once. */
+  async #upstreamAuthorized(code: string, state: string, iss?: string): Promise<{ server: string; tenant: string }> {
+    const oauth = this.credentials.broker.oauth;
+    if (!oauth) throw new GatehouseError('E_INTERNAL', 'upstream oauth is not set up');
+    const done = await oauth.complete(
+      (n) => {
+        const c = this.#serverCfg.get(n);
+        return c && c.transport !== 'stdio' ? c : undefined;
+      },
+      state,
+      code,
+      this.callbackUrl(),
+      iss,
+    );
+    this.#retryCredentials.get(done.server)?.();
+    return done;
   }
 
   /** Resolves when every enabled upstream is connected and catalogued, or after `ms`. */
@@ -337,7 +368,9 @@ export class Gateway {
     if (this.#catalogueSettled) return Promise.resolve();
     const bound =
       Math.max(0, ...this.config.servers.filter((s) => !s.disabled).map((s) => s.timeouts?.connectMs ?? 15_000)) + 2000;
-    this.#firstCatalogue ??= this.waitForUpstreams(bound).then(() => void (this.#catalogueSettled = true));
+    this.#firstCatalogue ??= this.waitForUpstreams(bound).then(() => {
+      this.#catalogueSettled = true;
+    });
     return this.#firstCatalogue;
   }
 
@@ -386,7 +419,7 @@ export class Gateway {
       notes.push('storage changed: restart the gateway to apply it');
     }
     const wanted = new Map(next.servers.filter((s) => !s.disabled).map((s) => [s.name, s]));
-    for (const [name, up] of this.upstreams) {
+    for (const name of this.upstreams.keys()) {
       const cfg = wanted.get(name);
       if (!cfg || JSON.stringify(cfg) !== JSON.stringify(this.#serverCfg.get(name))) {
         await this.#removeUpstream(name);
@@ -590,8 +623,7 @@ export class Gateway {
    * connection); the state gauge follows the connection the catalogue lists from.
    */
   #circuitChanged(server: string, c: CircuitChange, tenant?: string): void {
-    if (tenant === undefined)
-      this.metrics.upstreamCircuit.set({ server }, c.to === 'open' ? 2 : c.to === 'half-open' ? 1 : 0);
+    if (tenant === undefined) this.metrics.upstreamCircuit.set({ server }, CIRCUIT_GAUGE[c.to]);
     this.metrics.upstreamCircuitChanges.inc({ server, to: c.to });
     const retryAt = c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {};
     void this.audit.record({
@@ -660,6 +692,15 @@ export function oauthCallbackUrl(config: Config, url = ''): string {
     config.gateway.publicUrl ??
     (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
   return `${base.replace(/\/+$/, '')}/oauth/callback`;
+}
+
+/** Before anything opens: server names that can be namespaced, bubblewrap for sandboxed servers, the state directory. */
+async function prepareHost(config: Config): Promise<void> {
+  checkServerNames(config);
+  const jailed = config.servers.find((s) => !s.disabled && s.transport === 'stdio' && s.sandbox);
+  if (jailed && !findExecutable('bwrap')) throw new Error(sandboxUnavailable(jailed.name));
+  await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
 }
 
 /** A server name must not contain the namespace separator, or `a__b` + `c` could pass for `a` + `b__c`. */
