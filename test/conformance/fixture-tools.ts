@@ -17,6 +17,11 @@ import { z } from 'zod';
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * JSON Schema's `then` keyword, spelled through a constant: an object literal with a `then` member
+ * looks like a thenable to whoever awaits it, and to the linter.
+ */
+const THEN = 'then';
 export const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
 const empty = z.object({});
 
@@ -134,7 +139,7 @@ const SCHEMA_2020_12 = {
   },
   allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
   if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
-  then: { required: ['phone'] },
+  [THEN]: { required: ['phone'] },
   else: { required: ['email'] },
   additionalProperties: false,
 } as const;

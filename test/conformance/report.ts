@@ -96,14 +96,11 @@ export function table(direct: SuiteRun, gateway: SuiteRun | undefined, gatewayEr
   const rows = names.map(
     (s) => `| ${s}${note(s)} | ${cell(direct.scores[s])} | ${gateway ? cell(gwScores[s]) : 'not run'} |`,
   );
-  const gwTotal = (scoredOnly: boolean) =>
-    !gateway
-      ? gatewayError
-        ? 'failed'
-        : 'not run'
-      : gateway.error
-        ? 'failed'
-        : totalCell(totals(gwScores, scoredOnly));
+  const gwTotal = (scoredOnly: boolean) => {
+    if (!gateway) return gatewayError ? 'failed' : 'not run';
+    if (gateway.error) return 'failed';
+    return totalCell(totals(gwScores, scoredOnly));
+  };
   const lines = [
     `### suite: ${direct.suite}`,
     '',

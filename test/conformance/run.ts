@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { childEnv, stopper } from '../support/processes.ts';
+import { eventually } from '../support/eventually.ts';
 import {
   failedChecks,
   gatewayBelow,
@@ -56,7 +57,10 @@ export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
       child.stderr.on('data', (d) => (buf += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), SUITE_TIMEOUT_MS);
       child.on('error', (err) => (buf += `\n${err.message}`));
-      child.on('close', () => (clearTimeout(timer), done(buf)));
+      child.on('close', () => {
+        clearTimeout(timer);
+        done(buf);
+      });
     });
     const scores = parseSummary(text);
     for (const folder of readdirSync(out)) {
@@ -83,17 +87,22 @@ export function startFixture(era = 'both', tools = 'input-required'): Promise<Pr
   const args = [join(ROOT, 'test/conformance/fixture-server.ts'), '--port', '0', '--era', era, '--tools', tools];
   const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
-    const timer = setTimeout(
-      () => (child.kill('SIGKILL'), fail(new Error('the fixture printed no url in 15 s'))),
-      15_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error('the fixture printed no url in 15 s'));
+    }, 15_000);
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{') && l.endsWith('}'));
-      if (line) clearTimeout(timer), done({ url: (JSON.parse(line) as { url: string }).url, stop: stopper(child) });
+      if (!line) return;
+      clearTimeout(timer);
+      done({ url: (JSON.parse(line) as { url: string }).url, stop: stopper(child) });
     });
-    child.once('exit', (code) => (clearTimeout(timer), fail(new Error(`the fixture exited with ${code}`))));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`the fixture exited with ${code}`));
+    });
   });
 }
 
@@ -145,13 +154,16 @@ export async function startGatehouse(fixtureUrl: string, readyMs = 30_000): Prom
     await rm(dir, { recursive: true, force: true });
   };
   const base = `http://127.0.0.1:${port}`;
-  const until = Date.now() + readyMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) break;
-    const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    if (r?.status === 200) return { url: `${base}/servers/fixture/mcp`, stop };
-    await new Promise((r2) => setTimeout(r2, 200));
-  }
+  // Ready, or exited: either ends the wait.
+  const ready = await eventually(
+    async () => {
+      if (child.exitCode !== null) return 'exited';
+      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return r?.status === 200 && 'ready';
+    },
+    { timeoutMs: readyMs, intervalMs: 200 },
+  ).catch(() => 'timed out');
+  if (ready === 'ready') return { url: `${base}/servers/fixture/mcp`, stop };
   const why =
     child.exitCode !== null
       ? `gatehouse exited with ${child.exitCode}`
