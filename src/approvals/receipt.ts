@@ -5,7 +5,9 @@
  * so nothing can hide in an argument the receipt did not think to show. Output is plain text;
  * page.ts escapes it.
  */
-import { createTwoFilesPatch } from 'diff';
+import { lazyRequire } from '../util/lazy.ts';
+
+const diff = lazyRequire<typeof import('diff')>('diff');
 import type { ApprovalRequest } from './model.ts';
 
 export type Receipt =
@@ -79,7 +81,7 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
   const write = fileWrite(req.args);
   if (write && opts.currentContent !== undefined) {
     const newFile = opts.currentContent === null;
-    let unified = createTwoFilesPatch(
+    let unified = diff().createTwoFilesPatch(
       newFile ? '/dev/null' : write.path,
       write.path,
       opts.currentContent ?? '',

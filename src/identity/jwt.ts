@@ -4,8 +4,14 @@
 // used to pick which key set to try, and is then verified like every other claim. Header parameters
 // that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are never consulted: keys come only from the issuer's
 // configured or discovered jwks_uri. Opaque tokens go to RFC 7662 introspection when configured.
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+
+/** jose is loaded with the first token to verify: a gateway without issuers never loads it. */
+let jose: Promise<typeof import('jose')> | undefined;
+const loadJose = () => {
+  jose ??= import('jose');
+  return jose;
+};
 import { fail, isAllowedFetchUrl, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
 import type { ClaimNames, VerifyResult } from './claims.ts';
 import { Introspector } from './introspection.ts';
@@ -59,6 +65,8 @@ interface IssuerState {
   issuer: string;
   algorithms: string[];
   keys?: JWTVerifyGetKey;
+  /** Configured, else discovered from the issuer's metadata. */
+  jwksUri?: string;
   pending?: Promise<JWTVerifyGetKey>;
   failedAt?: number;
 }
@@ -94,7 +102,7 @@ export class TokenVerifier {
       if (ic.jwksUri !== undefined) {
         if (!isAllowedFetchUrl(ic.jwksUri))
           throw new TypeError(`identity: jwksUri ${ic.jwksUri} must be https (http only on loopback)`);
-        state.keys = this.#remoteKeys(ic.jwksUri);
+        state.jwksUri = ic.jwksUri;
       }
       this.#issuers.set(ic.issuer, state);
     }
@@ -124,6 +132,7 @@ export class TokenVerifier {
   }
 
   async #verifyJwt(token: string): Promise<VerifyResult> {
+    const { decodeJwt, decodeProtectedHeader, jwtVerify } = await loadJose();
     let alg: unknown;
     let iss: unknown;
     try {
@@ -163,7 +172,8 @@ export class TokenVerifier {
     };
   }
 
-  #remoteKeys(jwksUri: string): JWTVerifyGetKey {
+  async #remoteKeys(jwksUri: string): Promise<JWTVerifyGetKey> {
+    const { createRemoteJWKSet } = await loadJose();
     // cooldown: an unknown `kid` (rotation, or an attacker's ../../etc/passwd) refetches at most every 30 s.
     return createRemoteJWKSet(new URL(jwksUri), {
       timeoutDuration: this.#timeoutMs,
@@ -179,9 +189,10 @@ export class TokenVerifier {
     if (state.failedAt !== undefined && Date.now() - state.failedAt < DISCOVERY_RETRY_MS) {
       return Promise.reject(new Error('discovery failed recently'));
     }
-    state.pending = this.#discoverJwksUri(state.issuer).then(
-      (uri) => {
-        state.keys = this.#remoteKeys(uri);
+    const uri = state.jwksUri ? Promise.resolve(state.jwksUri) : this.#discoverJwksUri(state.issuer);
+    state.pending = uri.then(
+      async (found) => {
+        state.keys = await this.#remoteKeys(found);
         state.pending = undefined;
         return state.keys;
       },

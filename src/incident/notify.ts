@@ -9,7 +9,6 @@
  * trail and in the incident's action log.
  */
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../config/schema.ts';
 import { mrkdwn, sign } from '../approvals/webhook.ts';
@@ -197,7 +196,9 @@ export async function notifyIncident(
   const smtpUrl = opts.smtpUrl ?? process.env.GATEHOUSE_SMTP_URL;
   const from = opts.from ?? process.env.GATEHOUSE_SMTP_FROM ?? `gatehouse@${hostname()}`;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const mailer = smtpUrl ? nodemailer.createTransport(smtpOptions(smtpUrl, timeoutMs)) : undefined;
+  // Loaded only to send mail: a gateway that never notifies never loads nodemailer.
+  const nodemailer = smtpUrl ? (await import('nodemailer')).default : undefined;
+  const mailer = smtpUrl && nodemailer ? nodemailer.createTransport(smtpOptions(smtpUrl, timeoutMs)) : undefined;
   const attempts = opts.attempts ?? 4;
   const backoffMs = opts.backoffMs ?? 500;
   const deliveries: Delivery[] = [];

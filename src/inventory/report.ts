@@ -3,7 +3,9 @@
  * discovered yet), joining what the config declares with what discovery found. Pure.
  */
 import { isItemName } from './canonical.ts';
-import { createTwoFilesPatch } from 'diff';
+import { lazyRequire } from '../util/lazy.ts';
+
+const diff = lazyRequire<typeof import('diff')>('diff');
 import type { Config } from '../config/schema.ts';
 import type { InventoryServer, InventoryTool } from '../storage/types.ts';
 import type { ToolClass } from './classify.ts';
@@ -110,7 +112,7 @@ export function definitionDiff(name: string, accepted: unknown, current: unknown
   const a = accepted === null || accepted === undefined ? '' : `${JSON.stringify(accepted, null, 2)}\n`;
   const b = `${JSON.stringify(current, null, 2)}\n`;
   if (a === b) return '';
-  return createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, { context: 3 });
+  return diff().createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, { context: 3 });
 }
 
 export interface ReviewChange {

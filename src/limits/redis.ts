@@ -16,7 +16,10 @@
  *   `{tag}` in keyPrefix). Not needed for a single Redis or a primary with replicas.
  */
 import { randomUUID, createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { lazyRequire } from '../util/lazy.ts';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 import {
   CONCURRENCY_RETRY_MS,
   checksFor,
@@ -141,7 +144,7 @@ export class RedisLimiter implements Limiter {
     this.#retryInterval = options.retryIntervalMs ?? 1000;
     this.#onDegraded = options.onDegraded;
     this.#startGraceUntil = Date.now() + this.#timeout;
-    this.#client = new Redis(options.url, {
+    this.#client = new (ioredis().Redis)(options.url, {
       ...options.redisOptions,
       commandTimeout: this.#timeout,
       connectTimeout: Math.max(1000, this.#timeout),

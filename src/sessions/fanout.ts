@@ -9,7 +9,10 @@
  * when it is (re)established, `onResync` runs so cached state is re-checked (messages may have been missed).
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyRequire } from '../util/lazy.ts';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export type FanoutMessage =
   | { kind: 'session.ended'; id: string }
@@ -49,10 +52,10 @@ export class Fanout {
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(times * 100, 1000),
     };
-    this.#pub = new Redis(opts.url, common);
+    this.#pub = new (ioredis().Redis)(opts.url, common);
     // A subscriber connection: ioredis re-subscribes on reconnect, but offline queueing must be on
     // for that, so this one keeps the default queue.
-    this.#sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
+    this.#sub = new (ioredis().Redis)(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
     this.#pub.on('error', () => {});
     this.#sub.on('error', () => {});
     this.#sub.on('message', (channel: string, text: string) => {
@@ -181,7 +184,7 @@ export async function announce(
   timeoutMs = 1000,
 ): Promise<boolean> {
   if (!redis) return false;
-  const client = new Redis(redis.url, {
+  const client = new (ioredis().Redis)(redis.url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

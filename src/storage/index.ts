@@ -3,8 +3,6 @@
  * (several replicas). Both run the same migrations on open and pass the same contract suite
  * (contract.test.ts).
  */
-import { openPostgres } from './postgres.ts';
-import { openSqlite } from './sqlite.ts';
 import type { Store } from './types.ts';
 
 export interface StoreConfig {
@@ -16,8 +14,9 @@ export interface StoreConfig {
   pgSchema?: string;
 }
 
+/** Only the configured driver is loaded (pg is never loaded by an embedded gateway, nor SQLite by a replica). */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
-  if (cfg.driver === 'sqlite') return openSqlite(cfg.sqlitePath);
+  if (cfg.driver === 'sqlite') return (await import('./sqlite.ts')).openSqlite(cfg.sqlitePath);
   if (!cfg.postgresUrl) throw new Error('`storage.postgresUrl` is required with the postgres driver');
-  return openPostgres(cfg.postgresUrl, cfg.pgSchema);
+  return (await import('./postgres.ts')).openPostgres(cfg.postgresUrl, cfg.pgSchema);
 }

@@ -5,7 +5,10 @@
  * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
  * the stream drops, the channel closes and the pool reconnects.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { lazyRequire } from '../util/lazy.ts';
+
+const undici = lazyRequire<typeof import('undici')>('undici');
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { mediaType } from './http.ts';
@@ -37,7 +40,7 @@ export class LegacySseChannel implements Channel {
   ) {
     this.description = `sse:${name}`;
     this.#url = new URL(opts.url);
-    this.#pool = new Pool(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
+    this.#pool = new (undici().Pool)(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
     this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#log = log;

@@ -11,7 +11,10 @@
  *   OTLP 200 + partialSuccess rejected>0  SinkRejected (the receiver says retrying will not help)
  * Header values (tokens) and URL credentials/queries never appear in an error message.
  */
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import { lazyRequire } from '../../util/lazy.ts';
+
+const undici = lazyRequire<typeof import('undici')>('undici');
 import type { AuditEvent } from '../event.ts';
 import { elasticBulk, otlpLogs, splunkHec, type OtlpResource, type SplunkHecOptions } from './formats.ts';
 import { safeUrl, scrub, SinkError, SinkRejected, type Sink } from './sink.ts';
@@ -42,7 +45,7 @@ export class HttpSink implements Sink {
   readonly #opts: HttpSinkOptions;
   readonly #secrets: string[];
   readonly #where: string;
-  readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
+  readonly #agent: Agent = new (undici().Agent)({ keepAliveTimeout: 10_000, connections: 4 });
 
   constructor(opts: HttpSinkOptions) {
     if (opts.format === 'elastic-bulk' && !opts.elastic?.index) throw new Error('elastic-bulk needs elastic.index');
@@ -96,7 +99,7 @@ export class HttpSink implements Sink {
     let text: string;
     let retryAfter: string | string[] | undefined;
     try {
-      const res = await request(this.#opts.url, {
+      const res = await undici().request(this.#opts.url, {
         method: 'POST',
         dispatcher: this.#agent,
         headers: { ...this.#opts.headers, 'content-type': contentType },
