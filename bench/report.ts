@@ -16,7 +16,7 @@ export type PathId =
   | 'list-gatehouse'
   | 'list-full';
 
-export const PATHS: Record<PathId, string> = {
+const PATHS: Record<PathId, string> = {
   direct: 'direct: load -> echo upstream (Streamable HTTP)',
   relay: 'raw relay: load -> node:http relay that checks and records nothing -> echo upstream',
   'gatehouse-http': 'Gatehouse as shipped -> echo upstream over Streamable HTTP (tool `echo__echo`)',
@@ -58,7 +58,7 @@ export interface Row extends Measurement {
   failure?: string;
 }
 
-export type Started = { started: true; coldStartMs: number; idleRssMb: number } | { started: false; error: string };
+type Started = { started: true; coldStartMs: number; idleRssMb: number } | { started: false; error: string };
 
 export interface Facts {
   date: string;

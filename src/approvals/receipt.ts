@@ -56,9 +56,7 @@ function firstString(rec: Record<string, unknown>, keys: readonly string[]): [st
 }
 
 /** The path and content of a whole-file write, when the arguments look like one. */
-function fileWrite(
-  args: unknown,
-): { path: string; content: string; pathKey: string; contentKey: string } | undefined {
+function fileWrite(args: unknown): { path: string; content: string; pathKey: string; contentKey: string } | undefined {
   const rec = record(args);
   if (!rec) return undefined;
   const p = firstString(rec, PATH_ARGS);
@@ -81,15 +79,16 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
   const write = fileWrite(req.args);
   if (write && opts.currentContent !== undefined) {
     const newFile = opts.currentContent === null;
-    let unified = diff().createTwoFilesPatch(
-      newFile ? '/dev/null' : write.path,
-      write.path,
-      opts.currentContent ?? '',
-      write.content,
-      undefined,
-      undefined,
-      { context: 3 },
-    )
+    let unified = diff()
+      .createTwoFilesPatch(
+        newFile ? '/dev/null' : write.path,
+        write.path,
+        opts.currentContent ?? '',
+        write.content,
+        undefined,
+        undefined,
+        { context: 3 },
+      )
       .replace(/^(?:Index: .*\n)?={3,}\n/, '') // the library's Index/separator lines: noise for one file
       .replace(/\n$/, '');
     const truncated = unified.length > MAX_DIFF_CHARS;

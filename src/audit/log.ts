@@ -221,7 +221,7 @@ export class AuditLog {
     this.failures = 0;
     this.#seq = events[events.length - 1].seq;
     this.#prev = events[events.length - 1].hash;
-    taken.forEach((p, i) => p.resolve(events[i]));
+    for (const [i, p] of taken.entries()) p.resolve(events[i]);
     this.#afterWrite(events);
     this.#onWritten();
   }

@@ -112,7 +112,9 @@ export function definitionDiff(name: string, accepted: unknown, current: unknown
   const a = accepted === null || accepted === undefined ? '' : `${JSON.stringify(accepted, null, 2)}\n`;
   const b = `${JSON.stringify(current, null, 2)}\n`;
   if (a === b) return '';
-  return diff().createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, { context: 3 });
+  return diff().createTwoFilesPatch(`${name} (accepted)`, `${name} (current)`, a, b, undefined, undefined, {
+    context: 3,
+  });
 }
 
 export interface ReviewChange {
