@@ -1,5 +1,5 @@
 /**
- * Limits (issue 6): the entry point for the call pipeline. `createLimiter` picks the backend from the
+ * Limits: the entry point for the call pipeline. `createLimiter` picks the backend from the
  * configuration: Redis when `redis` is set (several replicas share the budgets), memory otherwise.
  */
 import { MemoryLimiter } from './memory.ts';

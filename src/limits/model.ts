@@ -1,5 +1,5 @@
 /**
- * Limits configuration (issue 6): rate limits and concurrency caps, per principal, per tool, per
+ * Limits configuration: rate limits and concurrency caps, per principal, per tool, per
  * principal and tool, and per tenant. A plain type plus a validator that returns every issue with its
  * key path, so the lead can fold it into the config loader (which adds file/line/column). Messages
  * never echo values: they may have come from the environment.

@@ -238,7 +238,7 @@ function identityItems(f: Facts): CheckItem[] {
       'no long-lived static token in the configuration',
       secrets.length ? 'fail' : 'pass',
       secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
-      'move each credential to a secrets manager and reference it (credential references: issue 5)',
+      'move each credential to a secrets manager and reference it (docs/credentials.md)',
     ),
     brokeredCredentialItem(enabled),
     rotationItem(config, f.state.revocations),
