@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { doubled } from './util/backoff.ts';
+import type { Clock } from './util/clock.ts';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from './config/schema.ts';
@@ -65,6 +66,8 @@ export interface GatewayOptions {
   noHttp?: boolean;
   /** Do not run audit exports (a short-lived gateway, such as `inventory --refresh`). */
   noExports?: boolean;
+  /** Time for upstream OAuth tokens and circuit breakers (tests advance it instead of sleeping); default the system clock. */
+  clock?: Clock;
 }
 
 export class Gateway {
@@ -110,7 +113,14 @@ export class Gateway {
   #endpoint!: EndpointDeps;
   url = '';
 
-  private constructor(config: Config, store: Store, log: Logger, resolver: SecretResolver, secretsKey: Buffer) {
+  private constructor(
+    config: Config,
+    store: Store,
+    log: Logger,
+    resolver: SecretResolver,
+    secretsKey: Buffer,
+    clock?: Clock,
+  ) {
     this.config = config;
     this.store = store;
     this.log = log;
@@ -128,7 +138,7 @@ export class Gateway {
     this.#limiter = this.#newLimiter(config);
     this.#refusals = this.#newRefusals(config);
     const broker = new CredentialBroker(resolver, store.revocations, log);
-    broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey);
+    broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
     const scrubber = new SecretScrubber();
     const pool = new CredentialedUpstreams(
       broker,
@@ -136,6 +146,7 @@ export class Gateway {
       log,
       scrubber,
       () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000,
+      clock,
     );
     pool.onCreated = (server, tenantKey, up) => {
       up.sandbox = { host: this.sandbox, tenant: tenantKey };
@@ -188,7 +199,7 @@ export class Gateway {
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger();
     await prepareHost(config);
-    const gw = await Gateway.#open(config, log);
+    const gw = await Gateway.#open(config, log, opts.clock);
     await gw.#startParts(config, opts);
     gw.#endpoint = gw.#endpointDeps();
     gw.sandbox = await gw.#openSandbox(config);
@@ -199,7 +210,7 @@ export class Gateway {
   }
 
   /** The store, then the secrets the gateway is built with: the store closes again when they fail. */
-  static async #open(config: Config, log: Logger): Promise<Gateway> {
+  static async #open(config: Config, log: Logger, clock?: Clock): Promise<Gateway> {
     const store = await openStore(config.storage);
     let resolver: SecretResolver;
     let secretsKey: Buffer;
@@ -210,7 +221,7 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    return new Gateway(config, store, log, resolver, secretsKey);
+    return new Gateway(config, store, log, resolver, secretsKey, clock);
   }
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */

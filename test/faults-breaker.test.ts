@@ -7,18 +7,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
-import { eventually } from './support/eventually.ts';
+import { TestClock } from './support/clock.ts';
 
 let t: TestGateway;
 let up: HostileInput;
 const H = { 'content-type': 'application/json', accept: 'application/json' };
 let sid = '';
+const clock = new TestClock();
 
 before(async () => {
   up = await hostileInputHttp();
   t = await startGateway(
-    `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 1500 }\n`,
-    { top: 'inventory: { newTools: accept }\n' },
+    `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 60000 }\n`,
+    { top: 'inventory: { newTools: accept }\n', clock },
   );
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
@@ -69,11 +70,13 @@ test('failures open the circuit; then calls are refused at once and never reach 
 });
 
 test('after the cooldown one probe goes through; its success closes the circuit', async () => {
-  // The breaker is built inside the gateway, out of a test's reach: its cool-down passes for real, seen in /readyz.
-  await eventually(async () => {
-    const r = await fetch(`${t.url}/readyz`);
-    return ((await r.json()) as { upstreams: Record<string, string> }).upstreams.h === 'circuit half-open';
-  });
+  // The cool-down (60 s) passes on the gateway's clock, not in real time: still open until then.
+  const state = async () =>
+    ((await (await fetch(`${t.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams.h;
+  clock.advance(59_000);
+  assert.equal(await state(), 'circuit open');
+  clock.advance(1_000);
+  assert.equal(await state(), 'circuit half-open');
   assert.match(await call('h__ok'), /fine: ok/);
   const ready = await fetch(`${t.url}/readyz`);
   assert.equal(((await ready.json()) as { upstreams: Record<string, string> }).upstreams.h, 'ready');

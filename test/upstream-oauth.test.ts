@@ -8,7 +8,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
@@ -17,9 +16,6 @@ import { followToRedirect, startOidcProvider, type OidcFixture } from './fixture
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 import { eventually } from './support/eventually.ts';
 import { TestClock } from './support/clock.ts';
-import { UpstreamOAuth } from '../src/credentials/upstream-oauth.ts';
-import { LOCAL_KEY_FILE } from '../src/credentials/broker.ts';
-import { loadKey } from '../src/credentials/local-store.ts';
 
 const CLIENT_SECRET = `gh-client-${randomUUID()}`;
 const logs: string[] = [];
@@ -62,11 +58,9 @@ before(async () => {
   t = await startGateway(
     `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n` +
       `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
-    { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500 },
+    // The gateway's clock: the refresh test moves it forward instead of waiting for a token to come due.
+    { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500, clock },
   );
-  // The gateway's OAuth client, on a clock the refresh test moves forward instead of waiting for a token to come due.
-  const key = await loadKey({ keyFile: join(t.gw.config.gateway.stateDir, LOCAL_KEY_FILE) });
-  t.gw.credentials.broker.oauth = new UpstreamOAuth(t.gw.store.upstreamTokens, key, clock);
   for (const tenant of ['acme', 'globex'])
     keys[tenant] = JSON.parse(
       (await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout,

@@ -6,6 +6,7 @@
  * it changed (rotation, after the cache TTL) a new connection replaces it and the old one finishes its
  * calls in flight before it stops. A revocation stops every connection holding the revoked secret at once.
  */
+import type { Clock } from '../util/clock.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -39,6 +40,7 @@ export class CredentialedUpstreams {
   readonly #scrubber: SecretScrubber;
 
   readonly #idleMs: () => number;
+  readonly #clock: Clock | undefined;
   #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -48,7 +50,9 @@ export class CredentialedUpstreams {
     log: Logger,
     scrubber: SecretScrubber,
     idleMs: () => number = () => 15 * 60_000,
+    clock?: Clock,
   ) {
+    this.#clock = clock;
     this.#broker = broker;
     this.#idleMs = idleMs;
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -89,7 +93,7 @@ export class CredentialedUpstreams {
       current.lastUsed = now;
       return { up: current.up, values: m.values };
     }
-    const up = new Upstream(m.cfg as never, this.#verdicts, this.#log);
+    const up = new Upstream(m.cfg as never, this.#verdicts, this.#log, { clock: this.#clock });
     this.#held.set(key, {
       up,
       digest: m.digest,

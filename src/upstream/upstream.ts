@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { doubled } from '../util/backoff.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { EventEmitter } from 'node:events';
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import { CircuitBreaker, type BreakerOptions, type CircuitChange } from './breaker.ts';
@@ -75,6 +76,7 @@ export class Upstream extends EventEmitter<{
   readonly #legacyOnly: boolean;
   /** The logger this connection was given, for its legacy session. */
   readonly #givenLog: Logger;
+  readonly #clock: Clock | undefined;
   #legacy: Upstream | undefined;
   #legacyRefusedUntil = 0;
   /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
@@ -83,7 +85,7 @@ export class Upstream extends EventEmitter<{
   orphanHandler: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
-  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean } = {}) {
+  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean; clock?: Clock } = {}) {
     super();
     this.name = cfg.name;
     this.cfg = cfg;
@@ -93,7 +95,9 @@ export class Upstream extends EventEmitter<{
     this.#log = log.child(this.#legacyOnly ? { upstream: cfg.name, session: 'legacy' } : { upstream: cfg.name });
     this.#channelLog = log; // channels and the peer name the upstream themselves: one `upstream` key per line
     this.#delay = this.#restartCfg().initialDelayMs;
-    this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit);
+    const clock = opts.clock ?? systemClock;
+    this.#clock = opts.clock;
+    this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit, () => clock.now());
     this.breaker.on('change', (c) => {
       this.#log.warn({ circuit: c.to, reason: c.reason }, `upstream circuit ${c.to}`);
       this.emit('circuit', c);
@@ -153,7 +157,7 @@ export class Upstream extends EventEmitter<{
     if (this.#identity?.era !== 'modern' || this.#state !== 'ready' || Date.now() < this.#legacyRefusedUntil)
       return undefined;
     if (!this.#legacy || this.#legacy.state === 'stopped') {
-      const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true });
+      const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true, clock: this.#clock });
       legacy.sandbox = this.sandbox;
       legacy.orphanHandler = (r, why) => this.orphanHandler(r, why);
       this.#legacy = legacy;

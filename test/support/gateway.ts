@@ -2,6 +2,7 @@
  * Starting a real gateway for end-to-end tests: in-process (Gateway.start from YAML text through the
  * real config loader) or as a child process through the CLI. Real upstreams come from npm.
  */
+import type { Clock } from '../../src/util/clock.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +45,8 @@ export async function startGateway(
     port?: number;
     log?: Logger;
     before?: (stateDir: string) => Promise<void>;
+    /** The gateway's clock (upstream OAuth, circuit breakers): a TestClock lets a test advance time. */
+    clock?: Clock;
   } = {},
 ): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
@@ -54,6 +57,7 @@ export async function startGateway(
   await opts.before?.(config.gateway.stateDir);
   const gw = await Gateway.start(config, {
     log: opts.log ?? (process.env.GATEHOUSE_TEST_LOG ? undefined : silentLogger()),
+    clock: opts.clock,
   });
   await gw.waitForUpstreams(opts.waitMs ?? 20_000);
   return {
