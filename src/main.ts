@@ -325,7 +325,7 @@ export class Gateway {
             readTool: this.config.approvals.readTools?.[r.tool],
             split: (tool) => this.catalog.split(tool),
             policy: this.#endpoint.policy,
-            read: () => this.#currentContent(r),
+            read: (target, path) => this.#readAs(r.tenant, target, path),
             record: (i) => this.audit.record(i),
           }),
       }),
@@ -557,25 +557,16 @@ export class Gateway {
     return oauthCallbackUrl(this.config, this.url);
   }
 
-  /** For an approver's diff: the file a write would change, read through the server's configured READ tool. */
-  async #currentContent(r: ApprovalRequest): Promise<string | null | undefined> {
-    const readTool = this.config.approvals.readTools?.[r.tool];
-    const args = r.args as Record<string, unknown>;
-    const path = ['path', 'file', 'file_path', 'filePath'].map((k) => args?.[k]).find((v) => typeof v === 'string');
-    if (!readTool || typeof path !== 'string') return undefined;
-    const target = this.catalog.split(readTool);
-    const cfg = target && this.#serverCfg.get(target.server);
-    if (!target || !cfg || target.server !== r.server) return undefined;
-    // The requester's tenant's connection (policy was evaluated for the requester: approvals/current-content.ts);
-    // what it returns is scrubbed like any answer before an approver sees it.
-    const { up, values } = await this.credentials.pool.get(cfg, r.tenant);
+  /**
+   * A READ tool called for an approver's diff, on the requester's tenant's connection (policy was
+   * evaluated for the requester: approvals/current-content.ts); its answer is scrubbed like any other.
+   */
+  async #readAs(tenant: string, target: { server: string; name: string }, path: string): Promise<unknown> {
+    const cfg = this.#serverCfg.get(target.server);
+    if (!cfg) return undefined;
+    const { up, values } = await this.credentials.pool.get(cfg, tenant);
     const res = await up.request('tools/call', { name: target.name, arguments: { path } }, {});
-    if (!res || res.isError) return null; // no such file yet: the write creates it
-    const text = (res.content as Array<{ type: string; text?: string }> | undefined)
-      ?.filter((c) => c.type === 'text')
-      .map((c) => c.text)
-      .join('');
-    return typeof text === 'string' ? this.credentials.scrubber.value(text, values) : undefined;
+    return this.credentials.scrubber.value(res, values);
   }
 
   /** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */

@@ -22,8 +22,10 @@ import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import type { AuditEvent } from '../src/audit/event.ts';
+import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+const CANARY = { acme: `files-acme-${randomUUID()}`, globex: `files-globex-${randomUUID()}` };
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approval-bounds-'));
 const sandbox = join(tmp, 'sandbox');
 const rec = join(tmp, 'rec.jsonl');
@@ -75,6 +77,8 @@ before(async () => {
   t = await startGateway(
     stdioServer('files', FILESYSTEM, [sandbox]) +
       '    tools: { write_file: { class: WRITE }, read_text_file: { class: READ } }\n' +
+      // Each tenant's files process holds a secret of its own: what it reads for a diff is scrubbed of it.
+      '    credentials: { env: { FILES_TOKEN: "local:files-{tenant}" }, discoveryTenant: acme }\n' +
       stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
       `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE }, open_issue: { class: WRITE } }\n`,
     {
@@ -83,6 +87,13 @@ before(async () => {
         `identity:\n  resource: ${resource}\n  issuers:\n    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n    - { issuer: ${JSON.stringify(sso.issuer)}, tenant: acme }\n` +
         `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\n` +
         'approvals:\n  templates: { rec__open_issue: "Open issue {title} in {owner}/{repo}", rec__other: "Record {note}" }\n  readTools: { files__write_file: files__read_text_file }\n',
+      before: async (stateDir: string) => {
+        const store = new LocalSecretStore(
+          join(stateDir, 'secrets.enc.json'),
+          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
+        );
+        for (const [tenant, value] of Object.entries(CANARY)) await store.set(`files-${tenant}`, value);
+      },
     },
   );
   // Alice and Bob have an SSO login and API keys of their own; a service key holds the lead role but is nobody.
@@ -278,6 +289,22 @@ test("the diff is read with the requester's rights: a file the requester may not
   assert.deepEqual([read?.detail?.as, read?.detail?.rule], ['ann', 'read-public']);
   const withheld = events.find((e) => e.approval?.id === secret.id && e.detail?.event === 'diff.withheld');
   assert.deepEqual([withheld?.detail?.as, withheld?.detail?.effect], ['ann', 'deny']);
+});
+
+test("the diff read for an approver is scrubbed of the secrets the requester's connection holds", async () => {
+  // A file that quotes the secret injected into acme's files process (a config file, say).
+  writeFileSync(join(sandbox, 'public', 'settings.txt'), `endpoint=https://api.example\ntoken=${CANARY.acme}\n`);
+  const req = await ask(keys.agent, 'files__write_file', {
+    path: join(sandbox, 'public', 'settings.txt'),
+    content: 'endpoint=https://api.example\ntoken=rotated\n',
+  });
+  const page = await (await view('bob-1', `/approvals/${req.id}`)).text();
+  assert.match(page, /-token=/, 'the diff is shown');
+  assert.match(page, /\+token=rotated/);
+  for (const value of Object.values(CANARY))
+    assert.ok(!page.includes(value), 'no injected secret reaches the approver');
+  for (const encoded of [Buffer.from(CANARY.acme).toString('base64'), encodeURIComponent(CANARY.acme)])
+    assert.ok(!page.includes(encoded));
 });
 
 test('in a real browser the approver sees exactly what will run: never redacted, titles as data, hidden characters and padding visible, long values folded', async (tc) => {

@@ -18,8 +18,11 @@ export interface ReadForApproverDeps {
   split(tool: string): { server: string; name: string } | undefined;
   /** The policy in force (undefined: none configured, calls are not restricted by policy). */
   policy: Policy | undefined;
-  /** Read the path through the READ tool on the request's tenant's connection: its text, null when there is no such file, undefined when unreadable. */
-  read(): Promise<string | null | undefined>;
+  /**
+   * Call the READ tool (`target`) with `{ path }` on the request's tenant's connection: its result
+   * (scrubbed of the connection's secrets), undefined when it could not be called.
+   */
+  read(target: { server: string; name: string }, path: string): Promise<unknown>;
   record(input: AuditInput): Promise<unknown>;
   now?: number;
 }
@@ -62,6 +65,18 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
     approval: { status: req.status, id: req.id },
     detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule },
   });
-  const text = await deps.read();
+  const text = textOf(await deps.read(target, path));
   return text === undefined ? { withheld: 'No diff: the current content could not be read.' } : { content: text };
+}
+
+/** The text a READ tool answered: its text blocks joined; null for a tool error (no such file yet: the write creates it). */
+export function textOf(result: unknown): string | null | undefined {
+  if (!result || typeof result !== 'object') return undefined;
+  const r = result as { isError?: unknown; content?: unknown };
+  if (r.isError === true) return null;
+  if (!Array.isArray(r.content)) return undefined;
+  const texts = r.content.filter(
+    (c): c is { type: 'text'; text: string } => c?.type === 'text' && typeof c.text === 'string',
+  );
+  return texts.map((c) => c.text).join('');
 }
