@@ -33,7 +33,6 @@ import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
-import type { ApprovalRequest } from './approvals/model.ts';
 import { createLimiter } from './limits/index.ts';
 import { DEFAULT_REFUSALS, RefusalBudget } from './limits/refusals.ts';
 import type { Limiter } from './limits/limiter.ts';
