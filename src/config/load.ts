@@ -14,7 +14,8 @@ import { closestKey } from '../util/suggest.ts';
 import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from './yaml-positions.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { ConfigSchema, Gateway, HttpServer, StdioServer, type Config, type RawConfig } from './schema.ts';
+import type { Config, RawConfig } from './schema.ts';
+import { CONFIG_SCHEMA, DEFAULT_STATE_DIR, serverSchema } from './committed-schema.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
 import { unknownToolWarnings } from '../policy/unknown-tools.ts';
@@ -45,13 +46,15 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true }));
 // Each server is validated against the variant its `transport` names: clearer errors than a union's.
 const validateTop = ajv.compile({
-  ...ConfigSchema,
-  properties: { ...ConfigSchema.properties, servers: { type: 'array', default: [] } },
+  ...CONFIG_SCHEMA,
+  properties: { ...CONFIG_SCHEMA.properties, servers: { type: 'array', default: [] } },
 });
-const VARIANTS: Record<string, ValidateFunction> = { stdio: ajv.compile(StdioServer), http: ajv.compile(HttpServer) };
+const VARIANTS: Record<string, ValidateFunction> = {
+  stdio: ajv.compile(serverSchema('stdio')),
+  http: ajv.compile(serverSchema('http')),
+};
 VARIANTS.sse = VARIANTS.http;
 const TRANSPORTS = '`stdio`, `http`, `sse`';
-const DEFAULT_STATE_DIR = (Gateway.properties.stateDir as { default: string }).default;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Obj = Record<string, unknown>;
