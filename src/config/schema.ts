@@ -307,7 +307,7 @@ const Sandbox = Type.Object(
   },
 );
 
-export const StdioServer = Type.Object(
+const StdioServer = Type.Object(
   {
     ...ServerCommon,
     transport: Type.Literal('stdio'),
@@ -365,7 +365,7 @@ const UpstreamOAuth = Type.Object(
   },
 );
 
-export const HttpServer = Type.Object(
+const HttpServer = Type.Object(
   {
     ...ServerCommon,
     oauth: Type.Optional(UpstreamOAuth),
@@ -389,7 +389,7 @@ const Listen = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const Gateway = Type.Object(
+const Gateway = Type.Object(
   {
     listen: Type.Optional(Listen),
     publicUrl: Type.Optional(Type.String({ format: 'uri', description: 'The URL clients use to reach the gateway.' })),
