@@ -1,10 +1,12 @@
 // Writes the JSON Schemas from their TypeBox sources: schema/gatehouse.schema.json (the config,
 // src/config/schema.ts) and schema/audit-event.schema.json (the audit record, src/audit/event-schema.ts).
-// `npm run schema`; tests fail when a committed file drifts.
+// `npm run schema`; tests fail when a committed file drifts. It also writes the config's validators
+// (src/config/validators.generated.ts) from the config's schema.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSchema } from '../src/config/json-schema.ts';
 import { renderAuditSchema } from '../src/audit/event-schema.ts';
+import { validatorsSource } from '../src/config/validators-source.ts';
 
 for (const [file, text] of [
   ['gatehouse.schema.json', renderSchema()],
@@ -14,3 +16,7 @@ for (const [file, text] of [
   writeFileSync(out, text);
   process.stdout.write(`wrote ${out}\n`);
 }
+// The config's validators, compiled once here instead of at every start.
+const validators = join(import.meta.dirname, '..', 'src', 'config', 'validators.generated.ts');
+writeFileSync(validators, validatorsSource(JSON.parse(renderSchema())));
+process.stdout.write(`wrote ${validators}\n`);

@@ -12,10 +12,10 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { closestKey } from '../util/suggest.ts';
 import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from './yaml-positions.ts';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import * as validators from './validators.generated.ts';
 import type { Config, RawConfig } from './schema.ts';
-import { CONFIG_SCHEMA, DEFAULT_STATE_DIR, serverSchema } from './committed-schema.ts';
+import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
 import { unknownToolWarnings } from '../policy/unknown-tools.ts';
@@ -41,19 +41,13 @@ export class ConfigError extends Error {
 /** The source name for configuration that did not come from a file; paths resolve against the cwd. */
 const MEMORY_SOURCE = '<memory>';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-// useDefaults: the schema's `default`s are the one source of defaults. verbose: errors carry their schema.
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true }));
-// Each server is validated against the variant its `transport` names: clearer errors than a union's.
-const validateTop = ajv.compile({
-  ...CONFIG_SCHEMA,
-  properties: { ...CONFIG_SCHEMA.properties, servers: { type: 'array', default: [] } },
-});
-const VARIANTS: Record<string, ValidateFunction> = {
-  stdio: ajv.compile(serverSchema('stdio')),
-  http: ajv.compile(serverSchema('http')),
-};
-VARIANTS.sse = VARIANTS.http;
+/** An Ajv validator as generated: true or false, its errors left on the function. */
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+// Compiled by `npm run schema` (validators-source.ts) with every error, the schema's defaults filled
+// in (the one source of defaults) and errors carrying their schema. Each server is validated against
+// the variant its `transport` names: clearer errors than a union's.
+const validateTop = validators.top as Validate;
+const VARIANTS: Record<string, Validate> = { stdio: validators.stdio, http: validators.http, sse: validators.http };
 const TRANSPORTS = '`stdio`, `http`, `sse`';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

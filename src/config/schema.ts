@@ -3,6 +3,7 @@
  * committed as schema/gatehouse.schema.json (`npm run schema`). Defaults are filled in by the loader.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_STATE_DIR } from './defaults.ts';
 import type { Policy } from '../policy/model.ts';
 import type { LimitsConfig } from '../limits/model.ts';
 
@@ -393,7 +394,7 @@ const Gateway = Type.Object(
   {
     listen: Type.Optional(Listen),
     publicUrl: Type.Optional(Type.String({ format: 'uri', description: 'The URL clients use to reach the gateway.' })),
-    stateDir: Type.Optional(Type.String({ default: '.gatehouse', description: 'Relative to the config file.' })),
+    stateDir: Type.Optional(Type.String({ default: DEFAULT_STATE_DIR, description: 'Relative to the config file.' })),
     allowedOrigins: Type.Optional(
       Type.Array(Type.String(), {
         default: [],
