@@ -218,7 +218,10 @@ test('a rate limit refuses the call after the budget, with a retry-after; other 
 test('two gateway processes sharing Redis enforce one budget; a concurrency cap of 3 holds exactly under 100 parallel calls', async (tc) => {
   if (!(await requireService(tc, 'redis'))) return;
   const prefix = `gatehouse:test:${randomUUID()}:`;
-  const limits = `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}" }\n  rules:\n    - { id: shared-five, scope: tenant, tools: [rec__record], rate: { points: 5, perSeconds: 3600 } }\n    - { id: three-at-once, scope: tool, tools: [rec__slow], concurrency: 3 }\n`;
+  // 100 calls at once on two cores can hold a gateway's event loop past the default 200 ms command
+  // timeout; that gateway would then rightly fall back to its local share of the limits (the next
+  // test), which is not what this one measures. A generous timeout keeps both on the shared budget.
+  const limits = `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}", commandTimeoutMs: 3000 }\n  rules:\n    - { id: shared-five, scope: tenant, tools: [rec__record], rate: { points: 5, perSeconds: 3600 } }\n    - { id: three-at-once, scope: tool, tools: [rec__slow], concurrency: 3 }\n`;
   const dir = mkdtempSync(join(tmp, 'redis-'));
   const db = `storage: { sqlitePath: ${JSON.stringify(join(dir, 'shared.db'))} }\n`;
   const a = await startGateway(servers(join(dir, 'a.jsonl')), { top: top(limits), storage: db });
