@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import type { AuditEvent } from '../audit/event.ts';
+import { auditRepo } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -36,6 +39,15 @@ function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
     ...over,
   };
 }
+
+/** An audit record as the log stores it (the chain is not checked here). */
+function rec(stream: string, seq: number, kind: AuditEvent['kind'], over: Partial<AuditEvent> = {}): AuditEvent {
+  const time = new Date(T0 + seq * 1000).toISOString();
+  return { v: 1, id: `${stream}-${seq}`, time, stream, seq, prev: '0'.repeat(64), hash: 'h', kind, ...over };
+}
+
+/** What openIntents names: `stream-seq` ids, in log order. */
+const ids = (events: AuditEvent[]) => events.map((e) => e.id);
 
 function verdict(server: string, over: Partial<UpstreamVerdict> = {}): UpstreamVerdict {
   return { server, fingerprint: 'f1', era: 'legacy', protocolVersion: '2025-11-25', probedAt: T0, ...over };
@@ -141,6 +153,31 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.deepEqual(other, verdict('other', { probedAt: LATEST_DATE }));
         assert.equal(typeof other!.probedAt, 'number');
       });
+      await t.test('audit: openIntents gives the intents of other streams that no record closes', async () => {
+        const a = store.audit;
+        await a.appendBatch([rec('A', 1, 'call.intent'), rec('A', 2, 'call.intent'), rec('B', 1, 'call.intent')]);
+        await a.appendBatch([rec('A', 3, 'call.outcome', { intent: 'A-1', outcome: 'ok' })]);
+        // An intent and its outcome in one batch; a refusal and other kinds open nothing.
+        await a.appendBatch([
+          rec('A', 4, 'call.intent'),
+          rec('A', 5, 'call.outcome', { intent: 'A-4', outcome: 'error' }),
+          rec('A', 6, 'call.refused', { outcome: 'refused' }),
+          rec('C', 1, 'stream.opened'),
+          rec('C', 2, 'call.intent'),
+        ]);
+        assert.deepEqual(ids(await a.openIntents('C')), ['A-2', 'B-1']);
+        assert.deepEqual(ids(await a.openIntents('')), ['A-2', 'B-1', 'C-2']);
+        assert.equal((await a.openIntents('C'))[0].kind, 'call.intent');
+        await a.appendBatch([rec('C', 3, 'call.unknown', { intent: 'A-2', outcome: 'unknown' })]);
+        assert.deepEqual(ids(await a.openIntents('C')), ['B-1']);
+      });
+      await t.test('audit: an open intent pruned away is no longer open', async () => {
+        const a = store.audit;
+        await a.appendBatch([rec('D', 1, 'call.intent', { time: new Date(T0 - 86_400_000).toISOString() })]);
+        assert.ok(ids(await a.openIntents('')).includes('D-1'));
+        assert.ok((await a.prune(T0 - 1000)) >= 1);
+        assert.deepEqual(ids(await a.openIntents('')), ['B-1', 'C-2']);
+      });
       await t.test('ping answers', async () => {
         await store.ping();
       });
@@ -243,8 +280,64 @@ test('migrations run once: a second run executes nothing', async () => {
       '0008_upstream_oauth',
       '0009_tenant_boundaries',
       '0010_incidents',
+      '0011_audit_open_intents',
     ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
+  } finally {
+    await db.destroy();
+  }
+});
+
+/**
+ * 0011: a database written before it keeps finding the intents left open then (the table is filled
+ * from the log once), later appends keep the table, and the index on intent_id is gone.
+ */
+async function openIntentsMigration(db: Kysely<Database>, driver: 'sqlite' | 'postgres', schema?: string) {
+  await migrate(db, { driver, schema, upTo: '0010_incidents' });
+  const audit = auditRepo(db, driver);
+  await audit.appendBatch([rec('A', 1, 'call.intent'), rec('A', 2, 'call.intent'), rec('B', 1, 'call.intent')]);
+  await audit.appendBatch([rec('A', 3, 'call.outcome', { intent: 'A-1', outcome: 'ok' })]);
+  assert.deepEqual(await migrate(db, { driver, schema }), ['0011_audit_open_intents']);
+  const open = await db.selectFrom('audit_open_intents').select('id').orderBy('position').execute();
+  assert.deepEqual(
+    open.map((r) => r.id),
+    ['A-2', 'B-1'],
+  );
+  assert.deepEqual(ids(await audit.openIntents('B')), ['A-2']);
+  await audit.appendBatch([rec('B', 2, 'call.outcome', { intent: 'B-1', outcome: 'ok' }), rec('B', 3, 'call.intent')]);
+  assert.deepEqual(ids(await audit.openIntents('')), ['A-2', 'B-3']);
+  const indexes =
+    driver === 'sqlite'
+      ? await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(db)
+      : await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = ${schema}`.execute(db);
+  const names = indexes.rows.map((r) => r.name);
+  assert.ok(names.includes('audit_events_run'), names.join());
+  assert.ok(!names.includes('audit_events_intent'), names.join());
+}
+
+test('sqlite: migration 0011 fills the open intents from the log and drops the intent_id index', async () => {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
+  try {
+    await openIntentsMigration(db, 'sqlite');
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('postgres: migration 0011 fills the open intents from the log and drops the intent_id index', async (t) => {
+  const schema = await pgSchemaFor(t);
+  if (!schema) return;
+  const pool = new pg.Pool({ connectionString: pgTestUrl(), max: 1 });
+  await pool.query(`create schema "${schema}"`);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool,
+      onCreateConnection: async (c) =>
+        void (await c.executeQuery(sql`set search_path to ${sql.id(schema)}`.compile(db))),
+    }),
+  });
+  try {
+    await openIntentsMigration(db, 'postgres', schema);
   } finally {
     await db.destroy();
   }

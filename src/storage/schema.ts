@@ -106,6 +106,12 @@ interface AuditEventsTable {
   body: string;
 }
 
+/** Call intents no record closes yet (kept by triggers on audit_events: migrations.ts). */
+interface AuditOpenIntentsTable {
+  id: string;
+  position: number;
+}
+
 interface AuditCheckpointsTable {
   stream: string;
   seq: number;
@@ -243,6 +249,7 @@ export interface Database {
   revocation_acks: RevocationAcksTable;
   modes: ModesTable;
   audit_events: AuditEventsTable;
+  audit_open_intents: AuditOpenIntentsTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_cursors: AuditCursorsTable;
   api_keys: ApiKeysTable;

@@ -202,7 +202,10 @@ export interface AuditStore {
     fromSeq: number,
     limit: number,
   ): Promise<Array<{ position: number; stream: string; seq: number; body: string }>>;
-  /** Intents of other streams that no outcome or unknown record closes. */
+  /**
+   * Intents of other streams that no outcome or unknown record closes (at most 10,000, oldest first).
+   * Read from a table the appends keep, so its cost follows the calls in flight, not the log's size.
+   */
   openIntents(excludeStream: string): Promise<AuditEvent[]>;
   checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
   /** Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per stream. */
