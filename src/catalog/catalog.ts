@@ -74,6 +74,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   readonly #parts = new Map<string, Part>();
   readonly #log: Logger;
   readonly #gate: CatalogGate | undefined;
+  #version = 0;
 
   constructor(upstreams: Map<string, Upstream>, separator: string, log: Logger, gate?: CatalogGate) {
     super();
@@ -81,6 +82,11 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     this.separator = separator;
     this.#log = log;
     this.#gate = gate;
+  }
+
+  /** Moves on every publish and drop: what was built from the listings (cached listings) is stale when it moved. */
+  get version(): number {
+    return this.#version;
   }
 
   /** Namespaced name of an upstream item. */
@@ -120,6 +126,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     );
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
+    this.#version++;
     for (const kind of kinds) this.emit('changed', kind, server);
   }
 
@@ -149,6 +156,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
 
   drop(server: string): void {
     if (!this.#parts.delete(server)) return;
+    this.#version++;
     for (const k of Object.keys(LIST) as Kind[]) this.emit('changed', k, server);
   }
 

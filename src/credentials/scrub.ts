@@ -12,6 +12,12 @@ export class SecretScrubber {
   #key = '';
   #values = new Set<string>();
   #matcher: SecretMatcher | undefined;
+  #revision = 0;
+
+  /** Moves whenever the values change: what was scrubbed before (cached listings) is stale when it moved. */
+  get revision(): number {
+    return this.#revision;
+  }
 
   /** Scrub with these values from now on (values shorter than 6 characters cannot be matched safely and are refused by the engine). */
   update(values: readonly string[]): void {
@@ -19,6 +25,7 @@ export class SecretScrubber {
     const key = usable.join('\u0000');
     if (key === this.#key) return;
     this.#key = key;
+    this.#revision++;
     this.#values = new Set(usable);
     this.#matcher = usable.length ? new SecretMatcher(usable) : undefined;
   }

@@ -61,6 +61,30 @@ function seal(at: Position, b: CursorBinding): string {
   return `c1.${body}.${mac(b, body).toString('base64url')}`;
 }
 
+/** Items with the digests of their keys, in the same order (what `paginateKeyed` pages through). */
+export interface KeyedItems<T> {
+  items: readonly T[];
+  keys: readonly string[];
+}
+
+/** The digests of the items' keys, as cursors remember them. */
+export function keyDigests<T>(items: readonly T[], keyOf: (item: T) => string): string[] {
+  return items.map((item) => digest(keyOf(item)));
+}
+
+/** Where each digest last occurs, built once per keys array (a cached listing keeps its array). */
+const lastIndexes = new WeakMap<readonly string[], Map<string, number>>();
+
+function lastIndexOf(keys: readonly string[], k: string): number {
+  let index = lastIndexes.get(keys);
+  if (!index) {
+    index = new Map();
+    for (let i = 0; i < keys.length; i++) index.set(keys[i], i);
+    lastIndexes.set(keys, index);
+  }
+  return index.get(k) ?? -1;
+}
+
 /** One page of `items` (in their order), after the items the cursor says were shown. */
 export function paginate<T extends JsonObject>(
   items: T[],
@@ -69,7 +93,16 @@ export function paginate<T extends JsonObject>(
   binding: CursorBinding,
   keyOf: (item: T) => string,
 ): { page: T[]; nextCursor?: string } {
-  const keys = items.map((item) => digest(keyOf(item)));
+  return paginateKeyed({ items, keys: keyDigests(items, keyOf) }, cursor, pageSize, binding);
+}
+
+/** `paginate` over items whose key digests are already known. */
+export function paginateKeyed<T extends JsonObject>(
+  { items, keys }: KeyedItems<T>,
+  cursor: unknown,
+  pageSize: number,
+  binding: CursorBinding,
+): { page: T[]; nextCursor?: string } {
   let start = 0;
   let shown = 0;
   let seen: string[] = [];
@@ -79,7 +112,7 @@ export function paginate<T extends JsonObject>(
     seen = at.k;
     start = Math.min(at.o, items.length);
     for (let i = at.k.length - 1; i >= 0; i--) {
-      const found = keys.lastIndexOf(at.k[i]);
+      const found = lastIndexOf(keys, at.k[i]);
       if (found >= 0) {
         start = found + 1;
         break;
@@ -88,6 +121,9 @@ export function paginate<T extends JsonObject>(
   }
   const page = items.slice(start, start + pageSize);
   if (start + pageSize >= items.length) return { page };
-  const k = [...seen, ...keys.slice(start, start + pageSize)].slice(-REMEMBERED);
+  // The last REMEMBERED of what was seen and this page's keys, without copying the whole page's keys.
+  const end = start + page.length;
+  const tail = keys.slice(Math.max(start, end - REMEMBERED), end);
+  const k = [...seen.slice(Math.max(0, seen.length - (REMEMBERED - tail.length))), ...tail];
   return { page, nextCursor: seal({ o: shown + page.length, k }, binding) };
 }

@@ -63,6 +63,7 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
   readonly #log: Logger;
   #views = new Map<string, ServerView>();
   #revision = -1;
+  #generation = 0;
   #timer: NodeJS.Timeout | undefined;
   #syncing: Promise<void> | undefined;
 
@@ -126,11 +127,17 @@ export class Inventory extends EventEmitter<{ changed: [server: string, kinds: L
     }
     const before = this.#views;
     this.#views = views;
+    this.#generation++;
     this.#revision = rev;
     for (const [server, v] of views) {
       const kinds = changedKinds(before.get(server), v);
       if (kinds.length) this.emit('changed', server, kinds);
     }
+  }
+
+  /** Moves whenever the views are replaced: what was built from them (cached listings) is stale when it moved. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Record what discovery found, before the catalogue publishes it; the view is current on return. */

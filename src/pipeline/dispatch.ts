@@ -7,14 +7,15 @@
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { GATEWAY_INFO, LEGACY_VERSIONS, META, SUPPORTED_VERSIONS } from '../protocol/era.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type { Kind } from '../catalog/catalog.ts';
+import type { Catalog, Kind } from '../catalog/catalog.ts';
+import { StampedCache } from '../catalog/listing-cache.ts';
 import { LOCAL_METHODS, UPSTREAM_METHODS, runRequest } from './index.ts';
 import { usable } from './stages/authorize-target.ts';
 import { canonicalResourceUri } from '../policy/canonical.ts';
 import { namespaceUri, splitUri } from '../catalog/uris.ts';
-import type { PipelineDeps, TargetKind } from './types.ts';
+import type { PipelineDeps, TargetKind, ToolClass } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
-import { paginate } from '../gateway/paginate.ts';
+import { keyDigests, paginateKeyed, type KeyedItems } from '../gateway/paginate.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -115,13 +116,7 @@ export async function dispatch(
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
-    const { page, nextCursor } = paginate(
-      listing(ctx, list.kind, deps),
-      params?.cursor,
-      deps.pageSize,
-      binding,
-      (item) => String(item[list.key]),
-    );
+    const { page, nextCursor } = paginateKeyed(listing(ctx, list, deps), params?.cursor, deps.pageSize, binding);
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;
     if (ctx.era === 'modern') Object.assign(r, { ttlMs: 0, cacheScope: 'private' });
@@ -156,26 +151,104 @@ const KIND_OF: Record<Kind, TargetKind> = {
   resourceTemplates: 'resource',
 };
 
+/** A catalogue item as every caller's listing starts from it, with what the visibility test needs. */
+interface SharedItem {
+  /** Namespaced (aggregate endpoint) and sanitised by the inventory. */
+  raw: JsonObject;
+  /** `raw` scrubbed on its own. */
+  item: JsonObject;
+  target: NonNullable<ReturnType<typeof itemTarget>>;
+  class: ToolClass;
+  /** Has a `text` string: the scrubber joins such items' texts to find a secret split across them. */
+  text: boolean;
+}
+
+/** The listing caches of one catalogue (src/catalog/listing-cache.ts says what invalidates them). */
+const caches = new WeakMap<
+  Catalog,
+  { shared: StampedCache<SharedItem[]>; visible: StampedCache<KeyedItems<JsonObject>> }
+>();
+
+function cachesOf(catalog: Catalog) {
+  let c = caches.get(catalog);
+  if (!c) {
+    // Endpoints x kinds; visibility keys are about one per principal in use.
+    c = { shared: new StampedCache<SharedItem[]>(1024), visible: new StampedCache<KeyedItems<JsonObject>>(256) };
+    caches.set(catalog, c);
+  }
+  return c;
+}
+
 /**
  * A listing as this caller may see it: the catalogue's items (sanitised by the inventory) that pass
- * the same visibility test as authorize — policy, modes and scopes — scrubbed of every injected secret.
+ * the same visibility test as authorize — policy, modes and scopes — scrubbed of every injected secret,
+ * with the digests of their keys. Built once per endpoint, kind and visibility key (tenant, subject,
+ * client, roles, scopes: all the test reads of the caller), kept while the catalogue, the inventory,
+ * the scrubber's values, the policy, the modes and the identity settings stay the same objects and no
+ * rule's `validUntil` has passed.
  */
-function listing(ctx: RequestContext, kind: Kind, deps: DispatchDeps): JsonObject[] {
-  const scope = ctx.scope || undefined;
+function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: DispatchDeps): KeyedItems<JsonObject> {
+  const { kind, key } = list;
   const p = ctx.principal;
-  const items = deps.catalog.list(kind, scope).filter((item) => {
-    const t = itemTarget(deps, scope, kind, item);
-    if (!t) return false;
-    const cls = kind === 'tools' ? deps.inventory.tool(t.server, t.name).class : 'READ';
-    return usable(deps, p, {
-      server: t.server,
-      name: t.qualified,
-      kind: KIND_OF[kind],
-      class: cls,
-      resources: t.resources,
-    });
+  const now = Date.now();
+  const { shared, visible } = cachesOf(deps.catalog);
+  const base = [deps.catalog.version, deps.inventory.generation, deps.credentials.scrubber.revision];
+  const all = shared.get(JSON.stringify([kind, ctx.scope]), base, now, () => ({
+    value: sharedItems(deps, ctx.scope || undefined, kind),
+  }));
+  const who = JSON.stringify([
+    kind,
+    ctx.scope,
+    p.tenant,
+    p.subject,
+    p.client,
+    [...p.roles].sort(),
+    [...p.scopes].sort(),
+  ]);
+  const stamp = [...base, all, deps.policy, deps.modes, deps.identity];
+  return visible.get(who, stamp, now, () => {
+    const kept = all.filter((s) =>
+      usable(deps, p, {
+        server: s.target.server,
+        name: s.target.qualified,
+        kind: KIND_OF[kind],
+        class: s.class,
+        resources: s.target.resources,
+      }),
+    );
+    // Items scrubbed one by one are what scrubbing the list gives, unless two of them carry texts the
+    // scrubber reads as consecutive blocks (a secret split across them): then the list, as it always was.
+    const items =
+      kept.filter((s) => s.text).length > 1
+        ? deps.credentials.scrubber.value(kept.map((s) => s.raw))
+        : kept.map((s) => s.item);
+    return {
+      value: { items, keys: keyDigests(items, (item) => String(item[key])) },
+      expiresAt: policyExpiry(deps, now),
+    };
   });
-  return deps.credentials.scrubber.value(items);
+}
+
+/** Every item of a kind on an endpoint, before the caller's visibility: the same for every caller. */
+function sharedItems(deps: DispatchDeps, scope: string | undefined, kind: Kind): SharedItem[] {
+  const out: SharedItem[] = [];
+  for (const raw of deps.catalog.list(kind, scope)) {
+    const target = itemTarget(deps, scope, kind, raw);
+    if (!target) continue;
+    const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
+    // As one item of a list, so the scrubber's depth bound counts as it does for the whole list.
+    const [item] = deps.credentials.scrubber.value([raw]);
+    out.push({ raw, item, target, class: cls, text: typeof raw.text === 'string' });
+  }
+  return out;
+}
+
+/** When the first rule still in force expires (visibility changes then), or Infinity. */
+function policyExpiry(deps: DispatchDeps, now: number): number {
+  let at = Number.POSITIVE_INFINITY;
+  for (const r of deps.policy?.rules ?? [])
+    if (r.validUntil !== undefined && r.validUntil > now) at = Math.min(at, r.validUntil);
+  return at;
 }
 
 function itemTarget(
