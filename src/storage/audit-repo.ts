@@ -11,6 +11,8 @@ import type { AuditDurability, AuditQuery, AuditStore } from './types.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 
 const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
+/** Open intents read per query (SQLite allows 32,766 parameters). */
+const OPEN_CHUNK = 500;
 
 /**
  * An indexed column's copy of a record's text. PostgreSQL text cannot hold NUL, and a lone surrogate
@@ -190,17 +192,32 @@ export function auditRepo(
       return rows.map((r) => ({ position: Number(r.position), stream: r.stream, seq: Number(r.seq), body: r.body }));
     },
     async openIntents(excludeStream) {
-      // audit_open_intents holds the intents no record closes yet (kept by a trigger on append,
-      // migrations.ts): a few rows, not a scan of the log.
-      const rows = await db
-        .selectFrom('audit_open_intents as o')
-        .innerJoin('audit_events as i', 'i.position', 'o.position')
-        .select('i.body')
-        .where('i.stream', '!=', excludeStream)
-        .orderBy('o.position')
+      // audit_open_intents holds the intents no record closes yet (kept by triggers on append,
+      // migrations.ts): a few rows. Their records are then read by primary key, in two queries rather
+      // than a join, so no planner estimate (the table changes with every call) can turn it into a scan
+      // of the log.
+      const open = await db
+        .selectFrom('audit_open_intents')
+        .select('position')
+        .orderBy('position')
         .limit(10_000)
         .execute();
-      return rows.map((r) => JSON.parse(r.body) as AuditEvent);
+      const events: AuditEvent[] = [];
+      for (let i = 0; i < open.length; i += OPEN_CHUNK) {
+        const rows = await db
+          .selectFrom('audit_events')
+          .select('body')
+          .where(
+            'position',
+            'in',
+            open.slice(i, i + OPEN_CHUNK).map((r) => Number(r.position)),
+          )
+          .where('stream', '!=', excludeStream)
+          .orderBy('position')
+          .execute();
+        for (const r of rows) events.push(JSON.parse(r.body) as AuditEvent);
+      }
+      return events;
     },
     async checkpoint(stream) {
       const r = await db.selectFrom('audit_checkpoints').selectAll().where('stream', '=', stream).executeTakeFirst();
