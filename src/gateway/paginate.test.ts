@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { paginate, type CursorBinding } from './paginate.ts';
+import { keyDigests, paginate, paginateKeyed, messageBytes, type CursorBinding } from './paginate.ts';
 
 const key = randomBytes(32);
 const alice: CursorBinding = { key, bind: JSON.stringify(['tools/list', '', 'alice']) };
@@ -56,4 +56,62 @@ test('a forged, altered or malformed cursor, or one from another listing, endpoi
     assert.throws(() => paginate(items, bad, 2, alice, name), /unknown `cursor`/);
   }
   assert.deepEqual(paginate(items, nextCursor, 2, alice, name).page.map(name), ['c', 'd']);
+});
+
+test('a cursor remembers the last 32 keys shown, whatever the page size', () => {
+  const items = tools(...Array.from({ length: 100 }, (_, i) => `t${i}`));
+  // Small pages: the walk goes on after the last key even when the page before it is gone.
+  let cursor: string | undefined;
+  const seen: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const r = paginate(items, cursor, 7, alice, name);
+    seen.push(...r.page.map(name));
+    cursor = r.nextCursor;
+    if (!cursor) break;
+  }
+  assert.deepEqual(seen, items.map(name));
+  // A large page: its last 10 items removed, the walk resumes after the last one still there.
+  const big = paginate(items, undefined, 60, alice, name);
+  const next = paginate(items.slice(0, 50).concat(items.slice(60)), big.nextCursor, 60, alice, name);
+  assert.deepEqual(next.page.map(name), items.slice(60).map(name));
+  const gone = paginate(items.slice(0, 28).concat(items.slice(60)), big.nextCursor, 60, alice, name);
+  // Keys 28..59 were the 32 remembered ones: all gone, so it goes on from the count shown (60).
+  assert.deepEqual(gone.page.map(name), items.slice(92).map(name));
+});
+
+test('a listing that keeps its pages answers the same page with the same frozen array', () => {
+  const items = tools('a', 'b', 'c', 'd', 'e');
+  const listing = { items, keys: keyDigests(items, name), pages: new Map() };
+  const a = paginateKeyed(listing, undefined, 2, alice);
+  assert.equal(paginateKeyed(listing, undefined, 2, alice).page, a.page);
+  assert.ok(Object.isFrozen(a.page));
+  const b = paginateKeyed(listing, a.nextCursor, 2, alice);
+  assert.deepEqual(b.page.map(name), ['c', 'd']);
+  assert.equal(paginateKeyed(listing, a.nextCursor, 2, alice).page, b.page);
+  // Without kept pages, a fresh array each time (what `paginate` does).
+  assert.notEqual(paginate(items, undefined, 2, alice, name).page, paginate(items, undefined, 2, alice, name).page);
+});
+
+test('messageBytes are the UTF-8 of what JSON.stringify writes, and a kept page is serialised once', () => {
+  let reads = 0;
+  const counted = {
+    name: 'b',
+    get description() {
+      reads++;
+      return 'read once';
+    },
+  };
+  const items = [{ name: 'a', nested: { deep: [1, 'twö 日本 🙂', null, { x: undefined }] } }, counted, { name: 'c' }];
+  const listing = { items, keys: keyDigests(items, (t) => t.name), pages: new Map() };
+  const { page, nextCursor } = paginateKeyed(listing, undefined, 2, alice);
+  const messages = [
+    { jsonrpc: '2.0', id: 7, result: { tools: page, nextCursor, skip: undefined, fn: () => 1 } },
+    { jsonrpc: '2.0', id: 'x"ÿ', result: { tools: page, ttlMs: 0, when: new Date(0), list: [undefined, 1] } },
+    { jsonrpc: '2.0', id: null, error: { code: -32602, message: 'bad \u2028 \ud800', data: { page } } },
+    { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: [page] } },
+  ];
+  for (const m of messages) assert.equal(messageBytes(m).toString('utf8'), JSON.stringify(m));
+  const before = reads;
+  for (let i = 0; i < 3; i++) messageBytes({ jsonrpc: '2.0', id: i, result: { tools: page } });
+  assert.equal(reads, before, 'the kept page was not serialised again');
 });

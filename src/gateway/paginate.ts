@@ -65,6 +65,8 @@ function seal(at: Position, b: CursorBinding): string {
 export interface KeyedItems<T> {
   items: readonly T[];
   keys: readonly string[];
+  /** Where a listing that does not change keeps its pages (by first index): the same page, the same array. */
+  pages?: Map<number, T[]>;
 }
 
 /** The digests of the items' keys, as cursors remember them. */
@@ -98,7 +100,7 @@ export function paginate<T extends JsonObject>(
 
 /** `paginate` over items whose key digests are already known. */
 export function paginateKeyed<T extends JsonObject>(
-  { items, keys }: KeyedItems<T>,
+  { items, keys, pages }: KeyedItems<T>,
   cursor: unknown,
   pageSize: number,
   binding: CursorBinding,
@@ -119,11 +121,78 @@ export function paginateKeyed<T extends JsonObject>(
       }
     }
   }
-  const page = items.slice(start, start + pageSize);
+  const page = pageAt(items, start, pageSize, pages);
   if (start + pageSize >= items.length) return { page };
   // The last REMEMBERED of what was seen and this page's keys, without copying the whole page's keys.
   const end = start + page.length;
   const tail = keys.slice(Math.max(start, end - REMEMBERED), end);
   const k = [...seen.slice(Math.max(0, seen.length - (REMEMBERED - tail.length))), ...tail];
   return { page, nextCursor: seal({ o: shown + page.length, k }, binding) };
+}
+
+/** Pages of listings that do not change: frozen, and serialised once (`messageBytes`). */
+const pageBytes = new WeakMap<readonly JsonObject[], Buffer>();
+const sharedPages = new WeakSet<readonly JsonObject[]>();
+
+function pageAt<T extends JsonObject>(items: readonly T[], start: number, size: number, pages?: Map<number, T[]>): T[] {
+  if (!pages) return items.slice(start, start + size);
+  const key = start * 2 ** 20 + size;
+  let page = pages.get(key);
+  if (!page) {
+    page = Object.freeze(items.slice(start, start + size)) as T[];
+    sharedPages.add(page);
+    pages.set(key, page);
+  }
+  return page;
+}
+
+/**
+ * `JSON.stringify(msg)` as UTF-8, the same bytes, with the pages of listings that do not change
+ * (frozen, kept by their listing) serialised and encoded once: a page of 500 tool definitions is the
+ * bulk of a listing's answer, and serialising, measuring and encoding it was most of what answering
+ * cost. Only the message and its result are walked here; everything else is `JSON.stringify`.
+ */
+export function messageBytes(msg: unknown): Buffer {
+  const parts: Array<string | Buffer> = [];
+  put(msg, 0, parts);
+  const chunks: Buffer[] = [];
+  let text = '';
+  for (const p of parts) {
+    if (typeof p === 'string') text += p;
+    else {
+      chunks.push(Buffer.from(text), p);
+      text = '';
+    }
+  }
+  chunks.push(Buffer.from(text));
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+/** Appends `v`'s JSON to `out`; false (nothing appended) where JSON.stringify leaves a member out. */
+function put(v: unknown, depth: number, out: Array<string | Buffer>): boolean {
+  if (Array.isArray(v) && sharedPages.has(v)) {
+    let bytes = pageBytes.get(v);
+    if (!bytes) {
+      bytes = Buffer.from(JSON.stringify(v));
+      pageBytes.set(v, bytes);
+    }
+    out.push(bytes);
+    return true;
+  }
+  if (depth >= 2 || !v || typeof v !== 'object' || Array.isArray(v) || typeof (v as JsonObject).toJSON === 'function') {
+    const text = JSON.stringify(v) as string | undefined;
+    if (text === undefined) return false;
+    out.push(text);
+    return true;
+  }
+  out.push('{');
+  let first = true;
+  for (const [k, x] of Object.entries(v)) {
+    const member: Array<string | Buffer> = [];
+    if (!put(x, depth + 1, member)) continue;
+    out.push(`${first ? '' : ','}${JSON.stringify(k)}:`, ...member);
+    first = false;
+  }
+  out.push('}');
+  return true;
 }

@@ -162,3 +162,27 @@ test('a rule that expires stops showing its tools then, though nothing else chan
   t.mock.timers.tick(1);
   assert.deepEqual(await names(d, beta), ['b__three']);
 });
+
+test('callers who see the same items share pages; a tenant that sees others never gets them', async () => {
+  const { d } = await setup({ a: [tool('one'), tool('two')], b: [tool('three'), tool('four')] });
+  const first = await dispatch(ctx({ principal: acme }), 'tools/list', {}, d);
+  const colleague = await dispatch(
+    ctx({ principal: principal({ tenant: 'acme', subject: 'carol' }) }),
+    'tools/list',
+    {},
+    d,
+  );
+  assert.equal(colleague.tools, first.tools);
+  const other = await dispatch(ctx({ principal: beta }), 'tools/list', {}, d);
+  assert.notEqual(other.tools, first.tools);
+  assert.deepEqual(
+    (other.tools as JsonObject[]).map((t) => t.name),
+    ['b__three', 'b__four'],
+  );
+  assert.deepEqual(
+    (first.tools as JsonObject[]).map((t) => t.name),
+    ['a__one', 'a__two'],
+  );
+  // A page is frozen: no caller's answer can change what another is served.
+  assert.throws(() => (first.tools as JsonObject[]).push({ name: 'b__three' }), TypeError);
+});

@@ -166,14 +166,22 @@ interface SharedItem {
 /** The listing caches of one catalogue (src/catalog/listing-cache.ts says what invalidates them). */
 const caches = new WeakMap<
   Catalog,
-  { shared: StampedCache<SharedItem[]>; visible: StampedCache<KeyedItems<JsonObject>> }
+  {
+    shared: StampedCache<SharedItem[]>;
+    visible: StampedCache<KeyedItems<JsonObject>>;
+    views: StampedCache<KeyedItems<JsonObject>>;
+  }
 >();
 
 function cachesOf(catalog: Catalog) {
   let c = caches.get(catalog);
   if (!c) {
     // Endpoints x kinds; visibility keys are about one per principal in use.
-    c = { shared: new StampedCache<SharedItem[]>(1024), visible: new StampedCache<KeyedItems<JsonObject>>(256) };
+    c = {
+      shared: new StampedCache<SharedItem[]>(1024),
+      visible: new StampedCache<KeyedItems<JsonObject>>(256),
+      views: new StampedCache<KeyedItems<JsonObject>>(256),
+    };
     caches.set(catalog, c);
   }
   return c;
@@ -191,7 +199,7 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: D
   const { kind, key } = list;
   const p = ctx.principal;
   const now = Date.now();
-  const { shared, visible } = cachesOf(deps.catalog);
+  const { shared, visible, views } = cachesOf(deps.catalog);
   const base = [deps.catalog.version, deps.inventory.generation, deps.credentials.scrubber.revision];
   const all = shared.get(JSON.stringify([kind, ctx.scope]), base, now, () => ({
     value: sharedItems(deps, ctx.scope || undefined, kind),
@@ -207,26 +215,33 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: D
   ]);
   const stamp = [...base, all, deps.policy, deps.modes, deps.identity];
   return visible.get(who, stamp, now, () => {
-    const kept = all.filter((s) =>
-      usable(deps, p, {
-        server: s.target.server,
-        name: s.target.qualified,
-        kind: KIND_OF[kind],
-        class: s.class,
-        resources: s.target.resources,
-      }),
-    );
-    // Items scrubbed one by one are what scrubbing the list gives, unless two of them carry texts the
-    // scrubber reads as consecutive blocks (a secret split across them): then the list, as it always was.
-    const items =
-      kept.filter((s) => s.text).length > 1
-        ? deps.credentials.scrubber.value(kept.map((s) => s.raw))
-        : kept.map((s) => s.item);
-    return {
-      value: { items, keys: keyDigests(items, (item) => String(item[key])) },
-      expiresAt: policyExpiry(deps, now),
-    };
+    const kept: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const s = all[i];
+      const t = { server: s.target.server, name: s.target.qualified, kind: KIND_OF[kind], class: s.class };
+      if (usable(deps, p, { ...t, resources: s.target.resources })) kept.push(i);
+    }
+    // Callers who see the same items share one list (and its pages).
+    const value = views.get(`${kind}:${ctx.scope}:${kept.join(',')}`, [all], now, () => ({
+      value: visibleItems(
+        kept.map((i) => all[i]),
+        key,
+        deps,
+      ),
+    }));
+    return { value, expiresAt: policyExpiry(deps, now) };
   });
+}
+
+/** The items a caller may see, scrubbed, with the digests of their keys. */
+function visibleItems(kept: SharedItem[], key: string, deps: DispatchDeps): KeyedItems<JsonObject> {
+  // Items scrubbed one by one are what scrubbing the list gives, unless two of them carry texts the
+  // scrubber reads as consecutive blocks (a secret split across them): then the list, as it always was.
+  const items =
+    kept.filter((s) => s.text).length > 1
+      ? deps.credentials.scrubber.value(kept.map((s) => s.raw))
+      : kept.map((s) => s.item);
+  return { items, keys: keyDigests(items, (item) => String(item[key])), pages: new Map() };
 }
 
 /** Every item of a kind on an endpoint, before the caller's visibility: the same for every caller. */
