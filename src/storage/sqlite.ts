@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { keepingStatements } from './kept-statements.ts';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
 import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
@@ -57,7 +58,7 @@ export async function openSqlite(path: string): Promise<Store> {
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     await enableWal(sqlite);
     sqlite.pragma('synchronous = FULL');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
     await db.connection().execute(migrateLocked);
     return storeOver(db, 'sqlite', new SqliteAuditWriter(path));
   } catch (err) {
