@@ -22,6 +22,8 @@ function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
 }
 
 export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
+  // The lookup every request with an API key makes: built and compiled to SQL once, run with each id.
+  const byId = db.selectFrom('api_keys').selectAll().where('id', '=', '').compile();
   const find = (idOrName: string) =>
     db
       .selectFrom('api_keys')
@@ -50,8 +52,8 @@ export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
         .execute();
     },
     async get(id) {
-      const r = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
-      return r ? out(r) : undefined;
+      const { rows } = await db.executeQuery<Selectable<ApiKeysTable>>({ ...byId, parameters: [id] });
+      return rows[0] ? out(rows[0]) : undefined;
     },
     async list() {
       return (await db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('name').execute()).map(out);
