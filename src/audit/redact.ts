@@ -14,7 +14,7 @@
 // e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`. Names match object keys only, indices
 // match array elements only.
 
-import { SecretMatcher, WELL_KNOWN, marker } from './secret-patterns.ts';
+import { SecretMatcher, marker, redactWellKnown } from './secret-patterns.ts';
 
 export interface RedactorOptions {
   /** Exact secret values to remove wherever they appear. At least 6 characters each. */
@@ -296,7 +296,7 @@ export class Redactor {
       ctx.count++;
       ctx.kinds.add(kind);
     };
-    for (const p of WELL_KNOWN) if (p.hint === undefined || s.includes(p.hint)) s = p.apply(s, note);
+    s = redactWellKnown(s, note);
     return cut ? `${s}[TRUNCATED: ${input.length} chars]` : s;
   }
 }

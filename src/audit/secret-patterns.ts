@@ -228,18 +228,22 @@ export class SecretMatcher {
 
 export interface WellKnown {
   kind: string;
-  /** a substring without which the pattern cannot match (cheap pre-check). */
-  hint?: string;
+  /**
+   * A regex source (no capturing groups) that some text the pattern could change always matches,
+   * case-insensitively: `redactWellKnown` runs the pattern only on a text where it does. One scan
+   * for all of them rules most texts out.
+   */
+  need: string;
   apply: (s: string, note: (kind: string) => void) => string;
 }
 
 type Replacer = (m: string, g: Array<string | undefined>, offset: number, s: string) => string | null;
 
 /** A regex-based recogniser; `build` returns the replacement, or null to leave the match alone. */
-function rx(kind: string, re: RegExp, hint?: string, build?: Replacer): WellKnown {
+function rx(kind: string, re: RegExp, need: string, build?: Replacer): WellKnown {
   return {
     kind,
-    hint,
+    need,
     apply: (s, note) =>
       s.replace(re, (m: string, ...rest: unknown[]) => {
         // String.prototype.replace passes (match, ...groups, offset, string[, namedGroups]).
@@ -302,7 +306,7 @@ const keyValue: Replacer = (_m, g) => {
 
 /** Applied in this order, after secret values have been removed. */
 export const WELL_KNOWN: WellKnown[] = [
-  { kind: 'private-key', hint: '-----BEGIN ', apply: privateKeyBlocks },
+  { kind: 'private-key', need: '-----BEGIN ', apply: privateKeyBlocks },
   rx('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,8192}\.[A-Za-z0-9_-]{2,16384}\.[A-Za-z0-9_-]{0,8192}/g, 'eyJ'),
   rx(
     'url-password',
@@ -310,29 +314,70 @@ export const WELL_KNOWN: WellKnown[] = [
     // the bound). Anchored on the literal `://` (the scheme is kept anyway), so the engine can skip
     // ahead to it; user and password stop at `/`, so scans from two `://` never overlap.
     /:\/\/([^\s:@/?#]{0,256}):([^\s/?#]{1,512})@/g,
-    '://',
+    ':\\/\\/',
     (_m, g) => `://${g[0]}:${marker('url-password')}@`,
   ),
-  rx('aws-access-key', /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, 'IA'),
+  rx('aws-access-key', /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, 'AKIA|ASIA'),
   rx(
     'aws-secret-key',
     /(aws[_-]?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key|secret[_-]?access[_-]?key)(["']?\s{0,4}[:=]\s{0,4}["']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,
-    undefined,
+    'secret',
     (_m, g) => `${g[0]}${g[1]}${marker('aws-secret-key')}`,
   ),
-  rx('github-token', /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,244})/g),
+  rx(
+    'github-token',
+    /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,244})/g,
+    'gh[pousr]_|github_pat_',
+  ),
   rx('slack-token', /(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}/g, 'xox'),
-  rx('stripe-key', /(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}/g, 'k_'),
+  rx('stripe-key', /(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}/g, '[sr]k_(?:live|test)_'),
   rx('google-api-key', /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}/g, 'AIza'),
   rx('openai-key', /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{17,250}/g, 'sk-'),
-  rx('bearer-token', /\b(Bearer)([ \t]{1,8})([A-Za-z0-9._~+/-]{6,4096}={0,2})/gi, undefined, schemeToken(false)),
-  rx('basic-auth', /\b(Basic)([ \t]{1,8})([A-Za-z0-9+/]{4,4096}={0,2})/gi, undefined, schemeToken(true)),
+  rx('bearer-token', /\b(Bearer)([ \t]{1,8})([A-Za-z0-9._~+/-]{6,4096}={0,2})/gi, 'bearer', schemeToken(false)),
+  rx('basic-auth', /\b(Basic)([ \t]{1,8})([A-Za-z0-9+/]{4,4096}={0,2})/gi, 'basic', schemeToken(true)),
   rx(
     'key-value',
     // password=..., "secret": "...", TOKEN: ..., api-key=... in query strings, config, JSON text.
     // The key must start a word (db_password matches at `password`) and be followed by = or :.
     /(?<![A-Za-z0-9])(password|passwd|pwd|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credentials?)(\\{0,3}["']?[ \t]{0,4}[=:][ \t]{0,4})(?:(\\{0,3}["'])([^\r\n"'\\]{1,2048})|([^\s&;,"'<>\\]{1,2048}))/gi,
-    undefined,
+    'pass|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credential',
     keyValue,
   ),
 ];
+
+/** Finds every position where some pattern's `need` matches (the scan), and which ones match there. */
+const ANY_NEED = new RegExp(WELL_KNOWN.map((w) => w.need).join('|'), 'gi');
+const NEEDS = WELL_KNOWN.map((w) => new RegExp(w.need, 'iy'));
+
+/** Bit k set: WELL_KNOWN[k] may match `s`. */
+function mayMatch(s: string): number {
+  let wanted = 0;
+  ANY_NEED.lastIndex = 0;
+  for (let m = ANY_NEED.exec(s); m !== null; m = ANY_NEED.exec(s)) {
+    for (let k = 0; k < NEEDS.length; k++) {
+      NEEDS[k].lastIndex = m.index;
+      if (NEEDS[k].test(s)) wanted |= 1 << k;
+    }
+    ANY_NEED.lastIndex = m.index + 1;
+  }
+  return wanted;
+}
+
+/**
+ * `s` with the well-known formats replaced by markers (but not `except`), in WELL_KNOWN's order, each
+ * one `note`d. Each pattern runs only where its `need` matches the text it would be applied to (the
+ * text is scanned again after a pattern changed it): a text with nothing like a secret costs one scan.
+ */
+export function redactWellKnown(s: string, note: (kind: string) => void, except?: string): string {
+  let out = s;
+  let wanted = mayMatch(out);
+  for (let k = 0; k < WELL_KNOWN.length && wanted !== 0; k++) {
+    const p = WELL_KNOWN[k];
+    if ((wanted & (1 << k)) === 0 || p.kind === except) continue;
+    const next = p.apply(out, note);
+    if (next === out) continue;
+    out = next;
+    wanted = mayMatch(out) & ~((2 << k) - 1); // the patterns after this one, on the changed text
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
  * messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
  */
 import type { Logger } from '../observability/logger.ts';
-import { SecretMatcher, WELL_KNOWN, marker } from '../audit/secret-patterns.ts';
+import { SecretMatcher, marker, redactWellKnown } from '../audit/secret-patterns.ts';
 
 const MAX_DEPTH = 64;
 
@@ -75,9 +75,7 @@ export class SecretScrubber {
     const matcher = this.#matcher;
     const look = (text: string) => {
       if (matcher?.find(text).length) found.add('injected credential');
-      for (const p of WELL_KNOWN)
-        if (p.kind !== 'key-value' && (p.hint === undefined || text.includes(p.hint)))
-          p.apply(text, (kind) => found.add(kind));
+      redactWellKnown(text, (kind) => found.add(kind), 'key-value');
     };
     const walk = (x: unknown, depth: number): void => {
       if (typeof x === 'string') {
@@ -106,10 +104,7 @@ export class SecretScrubber {
 
   /** A deep copy with well-known secret formats replaced by markers (results, when configured). */
   patterns<T>(v: T): T {
-    const text = (s: string) => {
-      for (const p of WELL_KNOWN) if (p.hint === undefined || s.includes(p.hint)) s = p.apply(s, () => {});
-      return s;
-    };
+    const text = (s: string) => redactWellKnown(s, () => {});
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return text(x);
       if (!x || typeof x !== 'object') return x;
