@@ -186,3 +186,29 @@ test('callers who see the same items share pages; a tenant that sees others neve
   // A page is frozen: no caller's answer can change what another is served.
   assert.throws(() => (first.tools as JsonObject[]).push({ name: 'b__three' }), TypeError);
 });
+
+test('subject and client are part of the key: one tenant, two people, two clients', async () => {
+  const { d } = await setup();
+  d.policy = policyOf(`
+rules:
+  - { id: alice, subjects: { subjects: [alice] }, tools: ['a__*'], classes: [READ], effect: allow }
+  - { id: ide, subjects: { clients: [ide] }, tools: ['b__*'], classes: [READ], effect: allow }
+`);
+  const as = (subject: string, client: string) => principal({ tenant: 'acme', subject, client });
+  assert.deepEqual(await names(d, as('alice', 'claude')), ['a__one', 'a__two']);
+  assert.deepEqual(await names(d, as('bob', 'claude')), []);
+  assert.deepEqual(await names(d, as('bob', 'ide')), ['b__three']);
+  assert.deepEqual(await names(d, as('alice', 'ide')), ['a__one', 'a__two', 'b__three']);
+  assert.deepEqual(await names(d, as('alice', 'claude')), ['a__one', 'a__two']);
+});
+
+test("the aggregate and a server's own endpoint keep their listings apart", async () => {
+  const { d } = await setup();
+  d.policy = undefined;
+  const list = async (scope: string) =>
+    ((await dispatch(ctx({ principal: acme, scope }), 'tools/list', {}, d)).tools as JsonObject[]).map((t) => t.name);
+  assert.deepEqual(await list(''), ['a__one', 'a__two']);
+  assert.deepEqual(await list('a'), ['one', 'two']);
+  assert.deepEqual(await list('b'), ['three']);
+  assert.deepEqual(await list(''), ['a__one', 'a__two']);
+});
