@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Metrics } from './metrics.ts';
+
+/** The gateway's families as prom-client defined them before they were kept by hand: the reference rendering. */
+function reference() {
+  const registers = [new Registry()];
+  const server = ['server'] as const;
+  return {
+    registry: registers[0],
+    calls: new Counter({
+      name: 'gatehouse_tool_calls_total',
+      help: 'tools/call requests by server, tool and outcome',
+      labelNames: ['server', 'tool', 'outcome'],
+      registers,
+    }),
+    latency: new Histogram({
+      name: 'gatehouse_tool_call_duration_seconds',
+      help: 'tools/call latency through the gateway',
+      labelNames: ['server', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    requests: new Counter({
+      name: 'gatehouse_requests_total',
+      help: 'json-rpc requests by method and protocol era',
+      labelNames: ['method', 'era'],
+      registers,
+    }),
+    up: new Gauge({
+      name: 'gatehouse_upstream_up',
+      help: '1 when the upstream is connected',
+      labelNames: server,
+      registers,
+    }),
+    circuit: new Gauge({
+      name: 'gatehouse_upstream_circuit_state',
+      help: 'circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
+      labelNames: server,
+      registers,
+    }),
+    changes: new Counter({
+      name: 'gatehouse_upstream_circuit_changes_total',
+      help: 'circuit breaker transitions per upstream, by the state entered',
+      labelNames: ['server', 'to'],
+      registers,
+    }),
+    sessions: new Gauge({
+      name: 'gatehouse_legacy_sessions',
+      help: 'open legacy (2025-11-25) sessions in this process',
+      registers,
+    }),
+    fanout: new Gauge({
+      name: 'gatehouse_fanout_up',
+      help: '1 while replica fan-out over Redis is subscribed; 0 when Redis is away (sessions are re-read on every request) or not configured',
+      registers,
+    }),
+    degraded: new Gauge({
+      name: 'gatehouse_limits_degraded',
+      help: '1 while limits are enforced locally (divided by fallbackDivisor) because Redis failed',
+      registers,
+    }),
+    failOpen: new Counter({
+      name: 'gatehouse_audit_fail_open_total',
+      help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)',
+      registers,
+    }),
+  };
+}
+
+test('the gateway families render as prom-client rendered them, after the runtime families', async () => {
+  const m = new Metrics();
+  const r = reference();
+  const both = (mine: () => void, theirs: () => void) => {
+    mine();
+    theirs();
+  };
+  const odd = 'a"b\\c\nd';
+  for (const [server, tool, outcome, s] of [
+    ['fs', 'read', 'ok', 0.0004],
+    ['fs', 'read', 'ok', 0.003],
+    ['fs', 'write', 'E_DENIED', 0.2],
+    ['web', odd, 'ok', 75],
+    ['fs', 'read', 'ok', 0.0025],
+    ['', '', 'E_UNKNOWN_TOOL', 0.001],
+  ] as const) {
+    both(
+      () => m.recordCall(server, tool, outcome, s),
+      () => {
+        r.calls.inc({ server, tool, outcome });
+        r.latency.observe({ server, outcome }, s);
+      },
+    );
+  }
+  both(
+    () => m.recordRequest('tools/call', true, 'modern'),
+    () => r.requests.inc({ method: 'tools/call', era: 'modern' }),
+  );
+  both(
+    () => m.recordRequest('x/y', false, 'legacy'),
+    () => r.requests.inc({ method: 'other', era: 'legacy' }),
+  );
+  both(
+    () => m.recordRequest('tools/call', true, 'modern'),
+    () => r.requests.inc({ method: 'tools/call', era: 'modern' }),
+  );
+  for (const [server, v] of [
+    ['fs', 1],
+    ['web', 1],
+    ['gone', 1],
+    ['fs', 0],
+  ] as const)
+    both(
+      () => m.upstreamUp.set({ server }, v),
+      () => r.up.set({ server }, v),
+    );
+  both(
+    () => m.upstreamUp.remove({ server: 'gone' }),
+    () => r.up.remove({ server: 'gone' }),
+  );
+  both(
+    () => m.upstreamUp.set({ server: 'gone' }, 1),
+    () => r.up.set({ server: 'gone' }, 1),
+  );
+  both(
+    () => m.upstreamCircuit.set({ server: 'fs' }, 2),
+    () => r.circuit.set({ server: 'fs' }, 2),
+  );
+  both(
+    () => m.upstreamCircuitChanges.inc({ server: 'fs', to: 'open' }),
+    () => r.changes.inc({ server: 'fs', to: 'open' }),
+  );
+  both(
+    () => m.upstreamCircuitChanges.inc({ server: 'fs', to: 'open' }),
+    () => r.changes.inc({ server: 'fs', to: 'open' }),
+  );
+  both(
+    () => m.sessions.set(3),
+    () => r.sessions.set(3),
+  );
+  both(
+    () => m.auditFailOpen.inc(),
+    () => r.failOpen.inc(),
+  );
+  const { contentType, body } = await m.render();
+  const expected = await r.registry.metrics();
+  assert.equal(contentType, r.registry.contentType);
+  assert.ok(body.endsWith(`\n\n${expected}`), body);
+  const runtime = body.slice(0, -expected.length);
+  assert.match(runtime, /^# HELP gatehouse_process_cpu_user_seconds_total /);
+  assert.match(runtime, /^gatehouse_nodejs_heap_size_used_bytes \d+$/m);
+});
+
+test('families with no series yet render their header only; unlabelled ones start at 0', async () => {
+  const { body } = await new Metrics().render();
+  const own = body.slice(body.indexOf('# HELP gatehouse_tool_calls_total'));
+  assert.equal(await reference().registry.metrics(), own);
+  assert.match(own, /^gatehouse_fanout_up 0$/m);
+});
