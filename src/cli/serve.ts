@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { watchConfig } from '../config/watch.ts';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
@@ -69,6 +71,21 @@ function authNotice(config: Config): string {
   return '';
 }
 
+/**
+ * Start-up allocates far more than an idle gateway keeps (every module compiled, the config, the first
+ * catalogues): V8 grows its young generation to its largest (two 16 MB semi-spaces) and keeps it. Once
+ * every upstream's first catalogue is in (or the wait gave up), one memory-reducing collection gives
+ * that back: about 16 MB less idle RSS; under load the young generation grows again as it would. The
+ * collector is taken from a fresh context and the flag turned off again: no code sees a global `gc`.
+ */
+async function settleMemory(gw: Gateway): Promise<void> {
+  await gw.waitForUpstreams(20_000);
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (opts: object) => Promise<void>;
+  setFlagsFromString('--no-expose-gc');
+  await gc({ type: 'major', execution: 'async', flavor: 'last-resort' });
+}
+
 async function start(ctx: CliContext, opts: { config: string; json?: boolean }): Promise<void> {
   const file = resolve(opts.config);
   const config = await ctx.load(file);
@@ -93,6 +110,7 @@ async function start(ctx: CliContext, opts: { config: string; json?: boolean }):
       `gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`,
     );
   process.stderr.write(authNotice(config));
+  await settleMemory(gw);
 }
 
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -114,6 +132,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx.fail(`unknown server \`${opts.server}\``, 2);
       const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
       await gw.waitForUpstreams(15_000);
+      await settleMemory(gw);
       await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
       await gw.stop();
       process.exit(0);
