@@ -11,7 +11,7 @@
  * a column, a value too large) costs no other caller its record. When the store is down, the whole
  * batch is refused at once: the callers fail closed without waiting on one round trip each.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, randomUUIDv7 } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
@@ -81,6 +81,14 @@ function mend(v: unknown, depth: number): unknown {
   if (Array.isArray(v)) return v.map((x) => mend(x, depth + 1));
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), mend(x, depth + 1)]));
 }
+
+/**
+ * A record's id: a UUID whose first 48 bits are the time (RFC 9562 version 7). Ids, and the outcomes'
+ * references to their intents, are indexed: in time order each insert lands on the index's last
+ * page, where random ids (version 4) dirtied a page each, and every dirty page is a 4 KB write per
+ * commit. Node 24 before 24.16 lacks randomUUIDv7: those get a random id, as before.
+ */
+const newRecordId: () => string = typeof randomUUIDv7 === 'function' ? () => randomUUIDv7() : () => randomUUID();
 
 /** A stream name no other writer uses: host, kind of writer, a random suffix. */
 export function newStreamName(kind: 'gw' | 'cli'): string {
@@ -198,7 +206,7 @@ export class AuditLog {
         const { at, id, ...rest } = input;
         const e = {
           v: AUDIT_SCHEMA_VERSION,
-          id: id ?? randomUUID(),
+          id: id ?? newRecordId(),
           time: new Date(at ?? Date.now()).toISOString(),
           stream: this.stream,
           seq: seq + 1,
