@@ -5,10 +5,13 @@
  * streams (GET, subscriptions/listen) are SSE from the start, with keep-alive comments.
  */
 import type { ServerResponse } from 'node:http';
+import { messageBytes } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { MessageSink } from '../sessions/sessions.ts';
 
 const KEEPALIVE_MS = 15_000;
+const SSE_START = Buffer.from('event: message\ndata: ');
+const SSE_END = Buffer.from('\n\n');
 
 function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
   res.writeHead(200, {
@@ -49,13 +52,14 @@ export class Responder implements MessageSink {
   /** The final response; `status` applies only when nothing was streamed yet. */
   finish(msg: JsonRpcMessage, status = 200, extraHeaders: Record<string, string> = {}): void {
     if (this.closed) return;
-    const body = JSON.stringify(msg);
+    // The bytes of JSON.stringify(msg), with a listing's kept page serialised once for every caller.
+    const body = messageBytes(msg);
     if (this.#mode === 'sse') {
-      this.#res.end(`event: message\ndata: ${body}\n\n`);
+      this.#res.end(Buffer.concat([SSE_START, body, SSE_END]));
     } else {
       this.#res.writeHead(status, {
         'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
+        'content-length': body.length,
         ...this.#headers,
         ...extraHeaders,
       });
