@@ -154,7 +154,8 @@ export async function runRequest(
     for (const [stageName, stage] of row.stages) {
       s.stage = stageName;
       // Traced: each stage a child span of the request's (src/observability/tracing.ts); same call either way.
-      await (deps.tracer ? deps.tracer.stage(ctx, stageName, () => stage(s, deps)) : stage(s, deps));
+      const done = deps.tracer ? deps.tracer.stage(ctx, stageName, () => stage(s, deps)) : stage(s, deps);
+      if (done) await done; // most stages are synchronous: no turn of the microtask queue for them
       if (s.halt) break; // answered by the stage itself (a pending approval): nothing goes upstream
     }
     outcome = outcomeOf(s);
