@@ -279,3 +279,26 @@ test('Redis down, hung, then back: local limits meanwhile, Redis again once it a
   assert.deepEqual(events, [true, false, true]);
   p.freeze(false);
 });
+
+test('a gateway busy past the command timeout does not take a prompt Redis for a slow one', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const { make } = setup(t);
+  const events: boolean[] = [];
+  const l = make([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], {
+    commandTimeoutMs: 50,
+    onDegraded: (d) => events.push(d),
+  });
+  assert.ok(await l.ready());
+  assert.equal((await l.acquire(alice)).ok, true);
+  for (let i = 0; i < 3; i++) {
+    const pending = l.acquire({ ...alice, subject: `busy-${i}` }); // the script is on its way to Redis
+    // Other work holds the event loop for six command timeouts; Redis answers meanwhile.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // busy
+    }
+    assert.equal((await pending).ok, true);
+  }
+  assert.equal(l.degraded, false, 'Redis answered in time: only the gateway was late to read it');
+  assert.deepEqual(events, []);
+});

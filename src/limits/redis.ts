@@ -8,8 +8,8 @@
  *   counting, so a crashed holder's lease frees its slot after `leaseTtlMs`; a running call's leases
  *   are renewed by one timer every ttl/3. Release removes the id.
  * - The clock is Redis' own (TIME in the script): replicas with skewed clocks still agree.
- * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`): the call
- *   is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
+ * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`, counted so
+ *   that a busy gateway's own delays do not count against Redis: `deadline`): the call is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
  *   `degraded` turns true. After `retryIntervalMs`, once the client is connected again, the next
  *   acquire tries Redis and, on success, leaves degraded mode.
  * - All keys of one acquire go to one script: on Redis Cluster they would need one hash slot (put a
@@ -146,7 +146,8 @@ export class RedisLimiter implements Limiter {
     this.#startGraceUntil = Date.now() + this.#timeout;
     this.#client = new (ioredis().Redis)(options.url, {
       ...options.redisOptions,
-      commandTimeout: this.#timeout,
+      // A backstop only: the timeout that decides is `deadline`'s, which a busy event loop cannot trip.
+      commandTimeout: Math.max(BACKSTOP_MS, this.#timeout * 10),
       connectTimeout: Math.max(1000, this.#timeout),
       enableOfflineQueue: false, // while disconnected, fail at once (and go local) rather than queue
       maxRetriesPerRequest: 1,
@@ -248,10 +249,10 @@ export class RedisLimiter implements Limiter {
 
   async #run(s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
-      return await this.#client.evalsha(s.sha, keys.length, ...keys, ...args);
+      return await deadline(this.#client.evalsha(s.sha, keys.length, ...keys, ...args), this.#timeout);
     } catch (err) {
       if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return await this.#client.eval(s.src, keys.length, ...keys, ...args);
+      return await deadline(this.#client.eval(s.src, keys.length, ...keys, ...args), this.#timeout);
     }
   }
 
@@ -264,6 +265,40 @@ export class RedisLimiter implements Limiter {
       // a broken callback must not break the call path
     }
   }
+}
+
+/** ioredis' own command timeout, kept as a backstop under `deadline`. */
+const BACKSTOP_MS = 10_000;
+
+/**
+ * `p`, or a rejection when it has not settled `ms` after the call *and* after the event loop has
+ * read what arrived meanwhile. A timer fires before the loop polls its sockets: when other work held
+ * the loop past `ms` (a busy gateway), Redis' answer may be waiting, unread, in the socket. The
+ * rejection is therefore decided in the check phase (setImmediate), after the poll phase has read it,
+ * so a prompt Redis is never declared slow for the gateway's own delays, which would send the calls
+ * to the local share of the limits (up to a share per replica more calls at once than a shared cap).
+ */
+function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (!settled) reject(new Error(`Command timed out after ${ms} ms`));
+      });
+    }, ms);
+    p.then(
+      (v) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Wait for `p` at most `ms`; whether it settled in time. The timer is cleared either way. */
