@@ -73,13 +73,18 @@ function authNotice(config: Config): string {
 
 /**
  * Start-up allocates far more than an idle gateway keeps (every module compiled, the config, the first
- * catalogues): V8 grows its young generation to its largest (two 16 MB semi-spaces) and keeps it. Once
- * every upstream's first catalogue is in (or the wait gave up), one memory-reducing collection gives
- * that back: about 16 MB less idle RSS; under load the young generation grows again as it would. The
- * collector is taken from a fresh context and the flag turned off again: no code sees a global `gc`.
+ * catalogues): V8 grows its young generation to its largest (two 16 MB semi-spaces) and keeps it. Half
+ * a second after every upstream's first catalogue is in (or the wait gave up), one memory-reducing
+ * collection gives that back: about 16 MB less idle RSS; under load the young generation grows again
+ * as it would. It takes about 50 ms of the event loop (two full collections), hence the wait: not while
+ * /readyz first answers and the first clients connect. The collector is taken from a fresh context and
+ * the flag turned off again: no code sees a global `gc`.
  */
+const SETTLE_DELAY_MS = 500;
+
 async function settleMemory(gw: Gateway): Promise<void> {
   await gw.waitForUpstreams(20_000);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_DELAY_MS).unref());
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (opts: object) => Promise<void>;
   setFlagsFromString('--no-expose-gc');
@@ -110,7 +115,7 @@ async function start(ctx: CliContext, opts: { config: string; json?: boolean }):
       `gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`,
     );
   process.stderr.write(authNotice(config));
-  await settleMemory(gw);
+  void settleMemory(gw);
 }
 
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -132,7 +137,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx.fail(`unknown server \`${opts.server}\``, 2);
       const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
       await gw.waitForUpstreams(15_000);
-      await settleMemory(gw);
+      void settleMemory(gw);
       await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
       await gw.stop();
       process.exit(0);
