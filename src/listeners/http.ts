@@ -3,7 +3,12 @@
  * `/healthz` (the process is alive), `/readyz` (the store answers and every enabled upstream is
  * connected; the body says which is not), `/metrics` (Prometheus). Nothing here knows policy.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+
+// Required, not imported: building node:http's ES module facade reads every export, and some of
+// them load Node's own copy of undici (about 3.5 MB the gateway never uses).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
