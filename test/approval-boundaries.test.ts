@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
-import { FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { FILESYSTEM, ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -107,24 +107,7 @@ before(async () => {
     ['gina', 'globex', 'lead', 'gina'],
     ['dave', 'acme', 'lead', 'dave'],
   ] as const) {
-    const r = await runCli([
-      'keys',
-      'create',
-      '-n',
-      name,
-      '-t',
-      tenant,
-      '-r',
-      roles,
-      ...(person ? ['-p', person] : []),
-      '-s',
-      'mcp:tools',
-      '--json',
-      '-c',
-      t.file,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    keys[name] = JSON.parse(r.stdout).key;
+    keys[name] = await createKey(t.file, { name, tenant, roles, person, scopes: 'mcp:tools' });
   }
   keys.aliceSso = await sso.mint({ scope: 'mcp:tools', roles: ['agent', 'lead'] }, { subject: 'alice', ttlSec: 900 });
   keys.carolSso = await sso.mint({ scope: 'mcp:tools', roles: ['lead'] }, { subject: 'carol', ttlSec: 900 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
-import { FILESYSTEM, ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { FILESYSTEM, ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -39,27 +39,7 @@ before(async () => {
     ['agent', 'agent'],
     ['lead', 'lead'],
   ])
-    keys[name] = JSON.parse(
-      (
-        await runCli([
-          'keys',
-          'create',
-          '-n',
-          name,
-          '-t',
-          'acme',
-          '-p',
-          name,
-          '-r',
-          roles,
-          '-s',
-          'x',
-          '--json',
-          '-c',
-          t.file,
-        ])
-      ).stdout,
-    ).key;
+    keys[name] = await createKey(t.file, { name, tenant: 'acme', person: name, roles, scopes: 'x' });
   if (existsSync(CHROMIUM)) {
     browser = await chromium.launch({
       executablePath: CHROMIUM,

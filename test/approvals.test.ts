@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { verify } from '../src/approvals/webhook.ts';
@@ -59,24 +59,7 @@ before(async () => {
     ['spammer', 'acme', 'agent'],
     ['racer', 'acme', 'agent'],
   ]) {
-    const r = await runCli([
-      'keys',
-      'create',
-      '-n',
-      name,
-      '-t',
-      tenant,
-      '-p',
-      name,
-      '-r',
-      roles,
-      '-s',
-      'x',
-      '--json',
-      '-c',
-      t.file,
-    ]);
-    keys[name] = JSON.parse(r.stdout).key;
+    keys[name] = await createKey(t.file, { name, tenant, person: name, roles, scopes: 'x' });
   }
 });
 after(async () => {
@@ -415,24 +398,13 @@ test('a decision made through one gateway is honoured by another sharing the sto
       ['racer', 'agent'],
       ['lead1', 'lead'],
     ]) {
-      const k = await runCli([
-        'keys',
-        'create',
-        '-n',
-        `${name}-x`,
-        '-t',
-        'acme',
-        '-p',
-        name,
-        '-r',
+      keys[`${name}-x`] = await createKey(a.file, {
+        name: `${name}-x`,
+        tenant: 'acme',
+        person: name,
         roles,
-        '-s',
-        'x',
-        '--json',
-        '-c',
-        a.file,
-      ]);
-      keys[`${name}-x`] = JSON.parse(k.stdout).key;
+        scopes: 'x',
+      });
     }
     const first = await modern('racer-x', 'rec__other', { note: 'shared' }, {}, a);
     const id = firstInputRequest(first).params.elicitationId;
@@ -494,27 +466,7 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
       ['waiter', 'agent'],
       ['boss', 'lead'],
     ])
-      k[name] = JSON.parse(
-        (
-          await runCli([
-            'keys',
-            'create',
-            '-n',
-            name,
-            '-t',
-            'acme',
-            '-p',
-            name,
-            '-r',
-            roles,
-            '-s',
-            'x',
-            '--json',
-            '-c',
-            g.file,
-          ])
-        ).stdout,
-      ).key;
+      k[name] = await createKey(g.file, { name, tenant: 'acme', person: name, roles, scopes: 'x' });
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
     const c = new Client({ name: 'waiter', version: '1' });

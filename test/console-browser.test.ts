@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import type { Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
@@ -94,25 +94,13 @@ before(async () => {
     ['agent-t1', 't1'],
     ['agent-t2', 't2'],
   ]) {
-    const r = await runCli([
-      'keys',
-      'create',
-      '-n',
+    keys[name] = await createKey(t.file, {
       name,
-      '-t',
       tenant,
-      '-p',
-      `${name}-person`,
-      '-r',
-      'agent',
-      '-s',
-      'mcp:tools',
-      '--json',
-      '-c',
-      t.file,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    keys[name] = JSON.parse(r.stdout).key;
+      person: `${name}-person`,
+      roles: 'agent',
+      scopes: 'mcp:tools',
+    });
   }
   if (existsSync(CHROMIUM)) {
     browser = await chromium.launch({

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
@@ -64,8 +64,7 @@ before(async () => {
     },
   );
   for (const tenant of ['acme', 'globex']) {
-    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file]);
-    keys[tenant] = JSON.parse(r.stdout).key;
+    keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes: 'x' });
   }
 });
 after(async () => {
@@ -257,9 +256,7 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
     },
   );
   try {
-    const k = JSON.parse(
-      (await runCli(['keys', 'create', '-n', 'g', '-t', 'globex', '-s', 'x', '--json', '-c', g.file])).stdout,
-    ).key;
+    const k = await createKey(g.file, { name: 'g', tenant: 'globex', scopes: 'x' });
     const r = await fetch(`${g.url}/mcp`, {
       method: 'POST',
       headers: {
@@ -294,25 +291,12 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
 });
 
 test('revocation through the admin api: platform admins only, confirmed, recorded', async () => {
-  const admin = JSON.parse(
-    (
-      await runCli([
-        'keys',
-        'create',
-        '-n',
-        'ops-admin',
-        '-t',
-        'acme',
-        '-r',
-        'gatehouse-platform-admin',
-        '-s',
-        'x',
-        '--json',
-        '-c',
-        t.file,
-      ])
-    ).stdout,
-  ).key;
+  const admin = await createKey(t.file, {
+    name: 'ops-admin',
+    tenant: 'acme',
+    roles: 'gatehouse-platform-admin',
+    scopes: 'x',
+  });
   const post = (key: string, body: unknown) =>
     fetch(`${t.url}/admin/v1/credentials/revoke`, {
       method: 'POST',
@@ -320,25 +304,12 @@ test('revocation through the admin api: platform admins only, confirmed, recorde
       body: JSON.stringify(body),
     });
   assert.equal((await post(keys.acme, { ref: 'local:canary-acme', reason: 'x' })).status, 403, 'an agent cannot');
-  const tenantAdmin = JSON.parse(
-    (
-      await runCli([
-        'keys',
-        'create',
-        '-n',
-        'acme-admin',
-        '-t',
-        'acme',
-        '-r',
-        'gatehouse-admin',
-        '-s',
-        'x',
-        '--json',
-        '-c',
-        t.file,
-      ])
-    ).stdout,
-  ).key;
+  const tenantAdmin = await createKey(t.file, {
+    name: 'acme-admin',
+    tenant: 'acme',
+    roles: 'gatehouse-admin',
+    scopes: 'x',
+  });
   assert.equal(
     (await post(tenantAdmin, { ref: 'local:canary-globex', reason: 'x' })).status,
     403,

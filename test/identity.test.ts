@@ -18,7 +18,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformation, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { ApiKeys } from '../src/identity/api-keys.ts';
@@ -430,44 +430,8 @@ test('the admin api needs an admin role: IdP admin and admin keys yes, agents no
   assert.match(none.headers.get('www-authenticate')!, /^Bearer resource_metadata=/);
   assert.equal((await get(await token('agent-a'))).status, 403);
   assert.equal((await get(await token('admin'))).status, 200);
-  const adminKey = JSON.parse(
-    (
-      await runCli([
-        'keys',
-        'create',
-        '-n',
-        'ops',
-        '-t',
-        'acme',
-        '-r',
-        'admin',
-        '-s',
-        'mcp:tools',
-        '--json',
-        '-c',
-        t.file,
-      ])
-    ).stdout,
-  ).key;
-  const agentKey = JSON.parse(
-    (
-      await runCli([
-        'keys',
-        'create',
-        '-n',
-        'bot',
-        '-t',
-        'acme',
-        '-r',
-        'agent',
-        '-s',
-        'mcp:tools',
-        '--json',
-        '-c',
-        t.file,
-      ])
-    ).stdout,
-  ).key;
+  const adminKey = await createKey(t.file, { name: 'ops', tenant: 'acme', roles: 'admin', scopes: 'mcp:tools' });
+  const agentKey = await createKey(t.file, { name: 'bot', tenant: 'acme', roles: 'agent', scopes: 'mcp:tools' });
   assert.equal((await get(adminKey)).status, 200);
   assert.equal((await get(agentKey)).status, 403);
 });

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/storage/index.ts';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-incident-replicas-'));
 const storage = `storage: { sqlitePath: ${JSON.stringify(join(tmp, 'shared.db'))} }\n`;
@@ -28,23 +28,7 @@ before(async () => {
       ),
     );
   }
-  const r = await runCli([
-    'keys',
-    'create',
-    '-n',
-    'pat-laptop',
-    '-t',
-    'acme',
-    '-p',
-    'pat',
-    '-s',
-    'x',
-    '--json',
-    '-c',
-    gateways[0].file,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  key = JSON.parse(r.stdout).key;
+  key = await createKey(gateways[0].file, { name: 'pat-laptop', tenant: 'acme', person: 'pat', scopes: 'x' });
 });
 after(async () => {
   for (const g of gateways) await g.close();

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-incident-scopes-'));
 let t: TestGateway;
@@ -34,16 +34,16 @@ before(async () => {
       },
     },
   );
-  const make = async (name: string, tenant: string, extra: string[] = []) => {
-    const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-s', 'x', '--json', '-c', t.file, ...extra]);
-    assert.equal(r.code, 0, r.stderr);
-    keys[name] = JSON.parse(r.stdout).key;
-  };
-  await make('acme', 'acme');
-  await make('globex', 'globex');
-  await make('alice', 'globex', ['-p', 'alice']);
-  await make('acme-admin', 'acme', ['-r', 'gatehouse-admin']);
-  await make('ops', 'acme', ['-r', 'gatehouse-platform-admin']);
+  keys.acme = await createKey(t.file, { name: 'acme', tenant: 'acme', scopes: 'x' });
+  keys.globex = await createKey(t.file, { name: 'globex', tenant: 'globex', scopes: 'x' });
+  keys.alice = await createKey(t.file, { name: 'alice', tenant: 'globex', person: 'alice', scopes: 'x' });
+  keys['acme-admin'] = await createKey(t.file, {
+    name: 'acme-admin',
+    tenant: 'acme',
+    roles: 'gatehouse-admin',
+    scopes: 'x',
+  });
+  keys.ops = await createKey(t.file, { name: 'ops', tenant: 'acme', roles: 'gatehouse-platform-admin', scopes: 'x' });
 });
 after(async () => {
   await t?.close();
@@ -193,21 +193,12 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
 });
 
 test('a principal: every key acting for the person is refused once open returns; revoke takes the keys', async () => {
-  await runCli([
-    'keys',
-    'create',
-    '-n',
-    'ops2',
-    '-t',
-    'globex',
-    '-r',
-    'gatehouse-platform-admin',
-    '-s',
-    'x',
-    '--json',
-    '-c',
-    t.file,
-  ]).then((r) => (keys.ops2 = JSON.parse(r.stdout).key));
+  keys.ops2 = await createKey(t.file, {
+    name: 'ops2',
+    tenant: 'globex',
+    roles: 'gatehouse-platform-admin',
+    scopes: 'x',
+  });
   assert.ok(ok(await call('alice')), 'alice works before');
   const opened = await api('ops2', 'incidents', {
     title: "alice's laptop stolen",

@@ -20,7 +20,7 @@ import {
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import type { Reply } from './support/rpc.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
@@ -112,8 +112,7 @@ rules:
     ['nobody', 'mcp:read'],
     ['noread', 'mcp:other'],
   ] as const) {
-    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', scopes, '--json', '-c', t.file]);
-    keys[tenant] = JSON.parse(r.stdout).key;
+    keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes });
   }
 });
 after(async () => {

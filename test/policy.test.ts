@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { replyOf, type Reply } from './support/rpc.ts';
 import { requireService } from './support/services.ts';
 
@@ -31,10 +31,8 @@ const upstreamCalls = (file = rec) =>
     .split('\n')
     .filter((l) => l.includes('"tools/call"')).length;
 
-async function key(g: TestGateway, name: string, tenant: string, roles: string): Promise<string> {
-  const r = await runCli(['keys', 'create', '-n', name, '-t', tenant, '-r', roles, '-s', 'x', '--json', '-c', g.file]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout).key;
+function key(g: TestGateway, name: string, tenant: string, roles: string): Promise<string> {
+  return createKey(g.file, { name, tenant, roles, scopes: 'x' });
 }
 
 before(async () => {

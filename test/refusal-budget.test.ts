@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-refusals-'));
 const record = join(tmp, 'rec.jsonl');
@@ -23,9 +23,7 @@ before(async () => {
     },
   );
   for (const name of ['prober', 'bystander'])
-    keys[name] = JSON.parse(
-      (await runCli(['keys', 'create', '-n', name, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout,
-    ).key;
+    keys[name] = await createKey(t.file, { name, tenant: 'acme', scopes: 'x' });
 });
 after(async () => {
   await t?.close();

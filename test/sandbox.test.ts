@@ -23,7 +23,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
@@ -110,8 +110,7 @@ before(async () => {
   );
   process.env.HOME = realHome;
   for (const tenant of ['acme', 'globex']) {
-    const r = await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file]);
-    keys[tenant] = JSON.parse(r.stdout).key;
+    keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes: 'x' });
   }
 });
 after(async () => {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ROOT, runCli } from './support/gateway.ts';
+import { ROOT, createKey, runCli } from './support/gateway.ts';
 import pg from 'pg';
 import { pgTestUrl } from './support/services.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
@@ -27,28 +27,14 @@ const d = deployment(
       ['agent', 'agent'],
       ['lead', 'lead'],
     ]) {
-      const r = await runCli(
-        [
-          'keys',
-          'create',
-          '-n',
-          name,
-          '-t',
-          'acme',
-          '-p',
-          name,
-          '-r',
-          roles,
-          '-s',
-          'x',
-          '--json',
-          '-c',
-          replicas[0].file,
-        ],
-        { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
-      );
-      assert.equal(r.code, 0, r.stderr);
-      keys[name] = JSON.parse(r.stdout).key;
+      keys[name] = await createKey(replicas[0].file, {
+        name,
+        tenant: 'acme',
+        person: name,
+        roles,
+        scopes: 'x',
+        env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey },
+      });
     }
   },
 );
@@ -183,28 +169,14 @@ test('an API key revoked from the CLI is refused by every replica', async (t) =>
 
 test('a person revoked from the CLI (principals revoke) is refused by every replica, API keys acting for them included', async (t) => {
   if (!(await usable(t))) return;
-  const made = await runCli(
-    [
-      'keys',
-      'create',
-      '-n',
-      'helper',
-      '-t',
-      'acme',
-      '-p',
-      'helper-person',
-      '-r',
-      'agent',
-      '-s',
-      'x',
-      '--json',
-      '-c',
-      replicas[1].file,
-    ],
-    { env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey } },
-  );
-  assert.equal(made.code, 0, made.stderr);
-  keys.helper = JSON.parse(made.stdout).key;
+  keys.helper = await createKey(replicas[1].file, {
+    name: 'helper',
+    tenant: 'acme',
+    person: 'helper-person',
+    roles: 'agent',
+    scopes: 'x',
+    env: { GATEHOUSE_SECRETS_KEY: opts.secretsKey },
+  });
   const sids = await Promise.all(replicas.map((r) => session(r.url, 'helper')));
   const revoked = await runCli(
     ['principals', 'revoke', '--subject', 'helper-person', '--reason', 'drill', '-c', replicas[2].file],

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, importJWK } from 'jose';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
@@ -294,25 +294,8 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
 });
 
 /** A key made with the CLI: `gatehouse keys create` with these arguments. */
-async function key(name: string, tenant: string, roles: string, person?: string): Promise<string> {
-  const r = await runCli([
-    'keys',
-    'create',
-    '-n',
-    name,
-    '-t',
-    tenant,
-    '-r',
-    roles,
-    '-s',
-    'mcp:tools,mcp:read',
-    ...(person ? ['-p', person] : []),
-    '--json',
-    '-c',
-    t.file,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout).key;
+function key(name: string, tenant: string, roles: string, person?: string): Promise<string> {
+  return createKey(t.file, { name, tenant, roles, person, scopes: 'mcp:tools,mcp:read' });
 }
 const admin = (path: string, token: string, init: RequestInit = {}) =>
   fetch(`${t.url}/admin/v1/${path}`, {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -56,20 +56,7 @@ before(async () => {
   for (const who of ['ann', 'art', 'amy'])
     tokens[who] = await sso.mint({ scope: 'mcp:tools' }, { subject: who, ttlSec: 900 });
   for (const name of ['acme-key', 'globex-key']) {
-    const r = await runCli([
-      'keys',
-      'create',
-      '-n',
-      name,
-      '-t',
-      name.split('-')[0],
-      '-s',
-      'mcp:tools',
-      '--json',
-      '-c',
-      t.file,
-    ]);
-    tokens[name] = JSON.parse(r.stdout).key;
+    tokens[name] = await createKey(t.file, { name, tenant: name.split('-')[0], scopes: 'mcp:tools' });
   }
 });
 after(async () => {

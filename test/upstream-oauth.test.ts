@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
+import { createKey, runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
 import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
@@ -62,13 +62,9 @@ before(async () => {
     { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500, clock },
   );
   for (const tenant of ['acme', 'globex'])
-    keys[tenant] = JSON.parse(
-      (await runCli(['keys', 'create', '-n', tenant, '-t', tenant, '-s', 'x', '--json', '-c', t.file])).stdout,
-    ).key;
+    keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes: 'x' });
   for (const user of ['alice', 'carol', 'dave'])
-    keys[user] = JSON.parse(
-      (await runCli(['keys', 'create', '-n', user, '-t', 'acme', '-s', 'x', '--json', '-c', t.file])).stdout,
-    ).key;
+    keys[user] = await createKey(t.file, { name: user, tenant: 'acme', scopes: 'x' });
 });
 after(async () => {
   await t?.close();

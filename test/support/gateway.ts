@@ -3,6 +3,7 @@
  * real config loader) or as a child process through the CLI. Real upstreams come from npm.
  */
 import type { Clock } from '../../src/util/clock.ts';
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -156,4 +157,53 @@ export function runCli(
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((res) => child.once('close', (code) => res({ code: code ?? -1, stdout, stderr })));
+}
+
+/**
+ * An API key made as an operator makes one: `gatehouse keys create --json` against `configFile` (the
+ * store a test gateway shares); the key. Options are the command's flags, passed only when given (so
+ * an omitted one takes the CLI's default): `person` is `-p` (the subject the key acts for), `roles`
+ * `-r`, `scopes` `-s`, `expires` `-e`; `extra` is appended as is; `env` is added to the CLI's
+ * environment. Fails the test, with the CLI's stderr, if the command does.
+ */
+export async function createKey(
+  configFile: string,
+  opts: {
+    name: string;
+    tenant: string;
+    person?: string;
+    roles?: string;
+    scopes?: string;
+    expires?: string;
+    extra?: string[];
+    env?: Record<string, string>;
+  },
+): Promise<string> {
+  const flag = (f: string, v: string | undefined) => (v === undefined ? [] : [f, v]);
+  const args = [
+    'keys',
+    'create',
+    '-n',
+    opts.name,
+    '-t',
+    opts.tenant,
+    ...flag('-p', opts.person),
+    ...flag('-r', opts.roles),
+    ...flag('-s', opts.scopes),
+    ...flag('-e', opts.expires),
+    ...(opts.extra ?? []),
+    '--json',
+    '-c',
+    configFile,
+  ];
+  const r = await runCli(args, { env: opts.env });
+  assert.equal(r.code, 0, `gatehouse ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+  let key: unknown;
+  try {
+    key = (JSON.parse(r.stdout) as { key?: unknown }).key;
+  } catch {
+    assert.fail(`gatehouse keys create printed no JSON:\n${r.stdout}\n${r.stderr}`);
+  }
+  assert.equal(typeof key, 'string', `gatehouse keys create printed no key:\n${r.stdout}`);
+  return key as string;
 }
