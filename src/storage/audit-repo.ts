@@ -29,8 +29,8 @@ function col(v: string | undefined): string | null {
   return v === undefined ? null : text(v);
 }
 
-/** The stored row of a record. */
-function auditRow(e: AuditEvent) {
+/** The stored row of a record (also what bench/reconstruct.ts bulk-loads). */
+export function auditRow(e: AuditEvent) {
   return {
     stream: text(e.stream),
     seq: e.seq,
