@@ -50,14 +50,17 @@ function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
   }
 }
 
+/** The name under which an export's position is kept in the store (audit_cursors). */
+export const exportCursor = (name: string): string => `export:${name}`;
+
 export class AuditExports {
   readonly #exporters: Array<{ exporter: Exporter; sink: Sink }> = [];
 
   constructor(configs: AuditExportConfig[], store: AuditStore, stateDir: string, log: Logger) {
     const source = { read: (after: number, limit: number) => store.read({ afterPosition: after, limit }) };
     const cursors = {
-      get: (name: string) => store.getCursor(`export:${name}`),
-      set: (name: string, p: number) => store.setCursor(`export:${name}`, p),
+      get: (name: string) => store.getCursor(exportCursor(name)),
+      set: (name: string, p: number) => store.setCursor(exportCursor(name), p),
     };
     for (const cfg of configs) {
       const secrets = cfg.type === 'http' ? Object.values(cfg.headers ?? {}) : [];

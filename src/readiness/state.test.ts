@@ -95,3 +95,33 @@ test('a store that cannot be read fails the items that need it, and a schema tha
   for (const id of ['2.4', '4.1', '5.1', '6.5', '7.1', '7.2', '7.3', '7.4'])
     assert.equal(at(items, id).status, 'fail', `${id}: ${at(items, id).why}`);
 });
+
+test("an export's lag is counted from the position the exporter keeps", async () => {
+  const withExport = parseConfig(
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(dir)} }\nservers: []\naudit:\n  exports: [{ name: siem, type: file }]\n`,
+    join(dir, 'g.yaml'),
+  );
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'd.db') });
+  try {
+    const base = {
+      v: 1 as const,
+      stream: 's1',
+      prev: '0'.repeat(64),
+      hash: 'a'.repeat(64),
+      time: new Date().toISOString(),
+    };
+    await store.audit.appendBatch(
+      [1, 2, 3].map((seq) => ({ ...base, id: `r${seq}`, seq, kind: 'config.reloaded' as const })),
+    );
+    let state = await gatherState(store, withExport, inv);
+    assert.deepEqual(state.audit?.exportLag, { siem: 3 });
+    // Where the exporter (src/audit/exports.ts) keeps its position after sending all three.
+    const last = (await store.audit.read({ limit: 10 })).at(-1)!.position;
+    await store.audit.setCursor('export:siem', last);
+    state = await gatherState(store, withExport, inv);
+    assert.deepEqual(state.audit?.exportLag, { siem: 0 });
+    assert.match(at(readiness(withExport, inv, noFacts, state), '7.4').why, /1 export\(s\) up to date/);
+  } finally {
+    await store.close();
+  }
+});

@@ -5,6 +5,7 @@
  * decisions, and whether every catalogued tool's input schema can be enforced. Each part is read on
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
+import { exportCursor } from '../audit/exports.ts';
 import type { Store } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { InventoryData } from '../inventory/report.ts';
@@ -50,7 +51,7 @@ export async function gatherState(
       const open = await store.audit.openIntents('');
       const exportLag: Record<string, number> = {};
       for (const e of config.audit.exports) {
-        const cursor = await store.audit.getCursor(e.name);
+        const cursor = await store.audit.getCursor(exportCursor(e.name));
         exportLag[e.name] = (await store.audit.read({ afterPosition: cursor, limit: LAG_CAP })).length;
       }
       const unclosed = open.filter((r) => now - Date.parse(r.time) > STALE_MS).length;
