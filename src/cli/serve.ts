@@ -118,7 +118,7 @@ async function start(ctx: CliContext, opts: { config: string; json?: boolean }):
       `gatehouse listening on ${summary.url} (servers: ${summary.servers.join(', ') || 'none'}; state: ${summary.stateDir}, ${summary.storage})\n`,
     );
   process.stderr.write(authNotice(config));
-  void settleMemory(gw);
+  settleMemory(gw).catch(() => {}); // memory given back or not, the gateway runs the same
 }
 
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -140,7 +140,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx.fail(`unknown server \`${opts.server}\``, 2);
       const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
       await gw.waitForUpstreams(15_000);
-      void settleMemory(gw);
+      settleMemory(gw).catch(() => {}); // memory given back or not, the gateway runs the same
       await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
       await gw.stop();
       process.exit(0);
