@@ -17,9 +17,10 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { machineLine } from './machine.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -248,7 +249,7 @@ async function main(): Promise<void> {
     const md = [
       `# Gatehouse catalogue benchmark, ${date} (${id})`,
       '',
-      `- Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}; ${SERVERS} echo upstreams over Streamable HTTP, ${TOOLS} tools each, one gateway (dist/, as shipped).`,
+      `- Machine: ${machineLine()}; ${SERVERS} echo upstreams over Streamable HTTP, ${TOOLS} tools each, one gateway (dist/, as shipped).`,
       `- Each figure: the whole listing (every page, following nextCursor) over one legacy session, ${ROUNDS} times in a row after a warm-up${REPS > 1 ? `, ${REPS} times per gateway, interleaved` : ''}; gateway CPU is user + system time of its process per whole listing (median of the repetitions).`,
       '',
       '| listing | tools | pages | p50 ms | p90 ms | gateway CPU ms |',

@@ -23,10 +23,9 @@
  * --keep leaves the stores filled; --reuse measures stores an earlier --keep run filled (no loading:
  * opening them runs any newer migration, which is how a migration is timed at scale).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Sqlite from 'better-sqlite3';
@@ -37,6 +36,7 @@ import { auditRow } from '../src/storage/audit-repo.ts';
 import { openStore } from '../src/storage/index.ts';
 import { AUDIT_COLUMNS, INSERT_AUDIT_ROW } from '../src/storage/sqlite-audit-writer.ts';
 import type { Store } from '../src/storage/types.ts';
+import { gitCommit, machineLine } from './machine.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -667,23 +667,13 @@ async function benchPostgres(): Promise<StoreResult> {
 
 // ---- the report ---------------------------------------------------------------------------------
 
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
-  }
-}
-
 const f1 = (n: number) => n.toFixed(1);
 
 function render(results: StoreResult[], date: string, id: string): string {
   const lines = [
     `# Gatehouse audit reconstruction benchmark, ${date} (${id})`,
     '',
-    `- Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; commit ${COMMIT ?? 'unknown'}.`,
+    `- Machine: ${machineLine()}.`,
     `- Each store holds ${RECORDS.toLocaleString('en-US')} records loaded by bench/reconstruct.ts (runs of 10-50 records interleaved, ${TENANTS.length} tenants, ${REPLICAS} replicas restarting every ${STREAM_RECORDS.toLocaleString('en-US')} records).`,
     '- A reconstruction is `gatehouse audit run <id>`: read the run\'s records (`limit: 100000`), keep the tenant\'s, build the timeline. "First read" is each sampled run\'s first reconstruction (first, middle, last and random runs); "repeat" the next two of each.',
     '',

@@ -20,6 +20,7 @@ import { createSchema, startNginx, type Nginx } from '../test/support/scale-out.
 import { dropPgSchema, freshPgSchema, pgTestUrl } from '../test/support/services.ts';
 import { freePort } from '../test/support/processes.ts';
 import type { Measurement } from './report.ts';
+import { gitCommit } from './machine.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
@@ -232,14 +233,7 @@ export async function runReplicas(o: Options): Promise<number> {
     if (schemaMade) await dropPgSchema(schema).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
-  let commit: string | undefined;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    commit = undefined;
-  }
+  const commit = gitCommit();
   const facts = {
     date: new Date().toISOString().slice(0, 10),
     id: randomBytes(3).toString('hex'),

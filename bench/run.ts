@@ -19,6 +19,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { render, type Facts, type Measurement, type PathId, type Result, type Row } from './report.ts';
+import { gitCommit } from './machine.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
@@ -236,16 +237,6 @@ async function startGateway(dir: string, echoUrl: string, full: boolean): Promis
       ? `\`gatehouse start\` exited with ${child.exitCode ?? child.signalCode}: ${tail || 'no output'}`
       : `\`/readyz\` not 200 within 30 s${tail ? `: ${tail}` : ''}`,
   );
-}
-
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** `gatehouse --help` from dist/: the median wall time of five runs (after one that fills the compile cache). */
