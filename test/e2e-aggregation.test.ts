@@ -171,3 +171,44 @@ test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, o
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(count(), before + 1);
 });
+
+test('a legacy notifications/cancelled naming a request id above 2^53 cancels that call upstream', async () => {
+  const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const post = (body: string, headers: Record<string, string>, signal?: AbortSignal) =>
+    fetch(`${t.url}/mcp`, { method: 'POST', headers, body, signal });
+  const init = await post(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'big-ids', version: '1' } },
+    }),
+    base,
+  );
+  await init.text();
+  const h = {
+    ...base,
+    'mcp-session-id': init.headers.get('mcp-session-id') ?? '',
+    'mcp-protocol-version': '2025-11-25',
+  };
+  await (await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', h)).text();
+  const count = (re: RegExp) => (readFileSync(rec, 'utf8').match(re) ?? []).length;
+  const waits = count(/"name":"wait"/g);
+  const aborted = count(/"aborted":"wait"/g);
+  // Written by hand: JSON.stringify could not write this id, a double cannot hold it.
+  const call = post(
+    '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"cat__wait","arguments":{}}}',
+    h,
+    AbortSignal.timeout(15_000),
+  )
+    .then((r) => r.text())
+    .catch(() => ''); // whatever the caller gets for a cancelled request, it is not left hanging
+  await eventually(() => count(/"name":"wait"/g) > waits);
+  const cancel = await post(
+    '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740993,"reason":"changed my mind"}}',
+    h,
+  );
+  assert.equal(cancel.status, 202);
+  await eventually(() => count(/"aborted":"wait"/g) > aborted);
+  await call;
+});

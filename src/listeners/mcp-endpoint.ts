@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import {
   classify,
+  idKey,
   success,
   type Classified,
   type JsonObject,
@@ -452,8 +453,8 @@ const controllers = new WeakMap<RequestContext, AbortController>();
 
 function onLegacyNotification(session: LiveSession, method: string, params: JsonObject | undefined): void {
   if (method !== 'notifications/cancelled') return; // initialized, roots/list_changed, progress: nothing to do
-  const rid = params?.requestId;
-  for (const [ctx, ctl] of inFlight) if (ctx.session === session && ctx.requestId === rid) ctl.abort();
+  const rid = idKey(params?.requestId);
+  for (const [ctx, ctl] of inFlight) if (ctx.session === session && idKey(ctx.requestId) === rid) ctl.abort();
 }
 
 async function initialize(

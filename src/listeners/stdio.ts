@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { GatehouseError } from '../protocol/errors.ts';
 import {
   classify,
+  idKey,
   success,
   type JsonObject,
   type JsonRpcMessage,
@@ -88,7 +89,8 @@ class StdioClient {
   readonly #out: MessageSink;
   readonly #scope: string;
   readonly #deps: () => EndpointDeps;
-  readonly #inFlight = new Map<RequestId, AbortController>();
+  /** Requests in flight by `idKey` of their id (an id above 2^53 stays exact). */
+  readonly #inFlight = new Map<string, AbortController>();
   #session: LiveSession | undefined;
   #detach: (() => void) | undefined;
 
@@ -142,8 +144,7 @@ class StdioClient {
         return;
       }
       if (c.kind === 'notification') {
-        if (c.msg.method === 'notifications/cancelled')
-          this.#inFlight.get(c.msg.params?.requestId as RequestId)?.abort();
+        if (c.msg.method === 'notifications/cancelled') this.#inFlight.get(idKey(c.msg.params?.requestId))?.abort();
         return;
       }
       id = c.msg.id;
@@ -168,14 +169,14 @@ class StdioClient {
       if (!session) throw new GatehouseError('E_NOT_INITIALIZED');
     }
     const abort = new AbortController();
-    this.#inFlight.set(req.id, abort);
+    this.#inFlight.set(idKey(req.id), abort);
     const ctx = this.#context(req, abort.signal, session, declared);
     try {
       let result = await dispatch(ctx, req.method, req.params, this.#deps());
       if (modern && result.resultType === undefined) result = { resultType: 'complete', ...result };
       this.send(success(req.id, result));
     } finally {
-      this.#inFlight.delete(req.id);
+      this.#inFlight.delete(idKey(req.id));
     }
   }
 

@@ -8,6 +8,14 @@ export type RequestId = string | number;
  * the original digits, written back verbatim by JSON.stringify (JSON.rawJSON) and by String().
  * At run time it stands where a RequestId number would (strict-json.ts makes it; nothing else does).
  */
+/**
+ * One string per JSON-RPC id, for maps and comparisons: a string id and a number id never meet, and
+ * an ExactNumberId is its digits as written (a double would merge ids above 2^53).
+ */
+export function idKey(id: unknown): string {
+  return typeof id === 'string' ? `s:${id}` : `n:${String(id)}`;
+}
+
 export class ExactNumberId {
   readonly raw: string;
   constructor(raw: string) {

@@ -97,3 +97,32 @@ test('a top-level number id a double cannot hold is kept exactly and written bac
     'only the envelope id',
   );
 });
+
+test("a cancellation's requestId a double cannot hold is kept exactly, so it still names its request", async () => {
+  const { ExactNumberId, idKey } = await import('./jsonrpc.ts');
+  const request = parseStrictJson('{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call"}', 10) as {
+    id: unknown;
+  };
+  const cancel = parseStrictJson(
+    '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"reason":"x","requestId": 9007199254740993}}',
+    10,
+  ) as { params: { requestId: unknown } };
+  assert.ok(cancel.params.requestId instanceof ExactNumberId);
+  assert.equal(idKey(cancel.params.requestId), idKey(request.id));
+  // Its neighbour, which a double would merge with it, is another request.
+  const other = parseStrictJson('{"params":{"requestId":9007199254740992}}', 10) as { params: { requestId: unknown } };
+  assert.notEqual(idKey(other.params.requestId), idKey(request.id));
+  // Only params.requestId: ordinary ones stay numbers, and elsewhere nothing changes.
+  assert.equal(
+    (parseStrictJson('{"params":{"requestId":7}}', 10) as { params: { requestId: unknown } }).params.requestId,
+    7,
+  );
+  const elsewhere = parseStrictJson('{"result":{"requestId":9007199254740993},"requestId":9007199254740993}', 10) as {
+    result: { requestId: unknown };
+    requestId: unknown;
+  };
+  assert.equal(typeof elsewhere.result.requestId, 'number');
+  assert.equal(typeof elsewhere.requestId, 'number');
+  // A string id and a number id with the same digits are different requests.
+  assert.notEqual(idKey('7'), idKey(7));
+});

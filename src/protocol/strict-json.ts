@@ -6,7 +6,8 @@
  *
  * The same scan notes how the top-level `id` was written. JSON.parse reads every number as a double,
  * so an id above 2^53 (or written `1.0`, `1e3`) would come back altered in the response: such an id
- * becomes an ExactNumberId that carries the original digits and writes them back verbatim.
+ * becomes an ExactNumberId that carries the original digits and writes them back verbatim. The same
+ * for `params.requestId` (which request a notifications/cancelled names), so that it still matches.
  */
 import { GatehouseError } from './errors.ts';
 import { ExactNumberId } from './jsonrpc.ts';
@@ -20,7 +21,7 @@ const CLOSE_ARR = 93;
 const COLON = 58;
 
 export function parseStrictJson(text: string, maxDepth: number): unknown {
-  const idSource = scan(text, maxDepth);
+  const { idSource, requestIdSource } = scan(text, maxDepth);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -30,6 +31,11 @@ export function parseStrictJson(text: string, maxDepth: number): unknown {
   if (idSource !== undefined && v && typeof v === 'object' && !Array.isArray(v)) {
     const o = v as { id?: unknown };
     if (typeof o.id === 'number' && String(o.id) !== idSource) o.id = new ExactNumberId(idSource);
+  }
+  const params = (v as { params?: unknown } | null)?.params as { requestId?: unknown } | undefined;
+  if (requestIdSource !== undefined && params && typeof params === 'object' && !Array.isArray(params)) {
+    if (typeof params.requestId === 'number' && String(params.requestId) !== requestIdSource)
+      params.requestId = new ExactNumberId(requestIdSource);
   }
   return v;
 }
@@ -47,11 +53,17 @@ function numberAt(s: string, i: number): string | undefined {
   return NUMBER_TOKEN.exec(s)?.[0];
 }
 
-/** Check nesting and duplicate keys; return the source text of the top-level `id` when it is a number. */
-function scan(s: string, maxDepth: number): string | undefined {
+/**
+ * Check nesting and duplicate keys; return the source text of the top-level `id` and of
+ * `params.requestId` when they are numbers.
+ */
+function scan(s: string, maxDepth: number): { idSource?: string; requestIdSource?: string } {
   let idSource: string | undefined;
+  let requestIdSource: string | undefined;
   // keys[d] holds the keys seen in the object open at depth d (undefined for arrays).
   const keys: Array<Set<string> | undefined> = [];
+  // The last key seen at depth 1: the member whose value is open at depth 2.
+  let topKey: string | undefined;
   let depth = 0;
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -83,7 +95,11 @@ function scan(s: string, maxDepth: number): string | undefined {
             `parse error: duplicate object key ${JSON.stringify(key.slice(0, 64))}`,
           );
         set.add(key);
-        if (depth === 1 && key === 'id') idSource = numberAt(s, s.indexOf(':', i + 1) + 1);
+        if (depth === 1) {
+          topKey = key;
+          if (key === 'id') idSource = numberAt(s, s.indexOf(':', i + 1) + 1);
+        } else if (depth === 2 && key === 'requestId' && topKey === 'params')
+          requestIdSource = numberAt(s, s.indexOf(':', i + 1) + 1);
       }
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       if (++depth > maxDepth)
@@ -94,7 +110,7 @@ function scan(s: string, maxDepth: number): string | undefined {
       depth--;
     }
   }
-  return idSource;
+  return { idSource, requestIdSource };
 }
 
 /** Is the string that ended just before `i` followed (after whitespace) by a colon? */
