@@ -1,19 +1,23 @@
 /**
  * No empty window at start: a caller that lists or calls as soon as the port is open waits (bounded)
  * for the upstreams' first catalogue instead of seeing no tools or "unknown tool". Real upstream:
- * server-everything over stdio, which takes a moment to start.
+ * server-everything over stdio, started late on purpose (fixtures/upstreams/slow-start.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { EVERYTHING, startGateway, stdioServer } from './support/gateway.ts';
+import { join } from 'node:path';
+import { EVERYTHING, ROOT, startGateway, stdioServer } from './support/gateway.ts';
 
 const LIMIT = { timeout: 30_000 };
 
+/** server-everything, started a second and a half late: callers arrive while it starts, on any machine. */
+const SLOW_START = join(ROOT, 'test/fixtures/upstreams/slow-start.ts');
+
 async function fresh() {
   // waitMs 0: the test does not wait for the upstreams; callers arrive while they start.
-  const t = await startGateway(stdioServer('everything', EVERYTHING, ['stdio']), { waitMs: 0 });
+  const t = await startGateway(stdioServer('everything', SLOW_START, [EVERYTHING, 'stdio']), { waitMs: 0 });
   const client = new Client({ name: 'early', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
   return { t, client };
