@@ -412,7 +412,13 @@ async function closeAction(ctx: CliContext, id: string, opts: CloseOpts): Promis
   const config = await ctx.load(opts.config);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, actorName(opts.by), (a) => closeIncident(s, a, id, { note: opts.note, lift: opts.lift })),
+      asActor(s, actorName(opts.by), (a) =>
+        closeIncident(s, a, id, {
+          note: opts.note,
+          lift: opts.lift,
+          announce: (m) => announce(config.limits?.redis, m),
+        }),
+      ),
     ),
   );
   if (opts.json) return out(r);

@@ -94,7 +94,8 @@ test('open, look, close', async () => {
     await assert.rejects(getIncident(store, tool.incident.id, 'acme'), (e: IncidentError) => e.code === 'not_found');
     await assert.rejects(getIncident(store, '../../etc'), (e: IncidentError) => e.code === 'not_found');
 
-    const kept = await closeIncident(store, actor, tool.incident.id, { note: 'n' });
+    said.length = 0;
+    const kept = await closeIncident(store, actor, tool.incident.id, { note: 'n', announce });
     assert.equal(kept.status, 'closed');
     assert.deepEqual(kept.actions.at(-1)!.detail, { note: 'n', lifted: [] });
     assert.equal((await store.modes.list()).length, 2, 'the containment stays');
@@ -102,9 +103,14 @@ test('open, look, close', async () => {
       closeIncident(store, actor, tool.incident.id, {}),
       (e: IncidentError) => e.code === 'conflict',
     );
-    const lifted = await closeIncident(store, actor, person.incident.id, { lift: true });
+    assert.deepEqual(said, [], 'nothing lifted, nothing to announce');
+    const lifted = await closeIncident(store, actor, person.incident.id, { lift: true, announce });
     assert.deepEqual(lifted.actions.at(-1)!.detail.lifted, ['subject mallory']);
     assert.deepEqual(await store.principalRevocations.list(), []);
+    const liftedMode = await closeIncident(store, actor, tenant.incident.id, { lift: true, announce });
+    assert.deepEqual(liftedMode.actions.at(-1)!.detail.lifted, ['tenant:acme']);
+    // A lift is announced as its containment was: replicas sharing a Redis re-read at once.
+    assert.deepEqual(said, ['revocations.changed', 'modes.changed']);
   } finally {
     await store.close();
   }

@@ -192,13 +192,14 @@ export async function addAction(
 
 /**
  * Close an incident. The containment stays unless `lift` is set: then the mode is cleared (or the
- * principal restored), giving the decision back to the policy files.
+ * principal restored), giving the decision back to the policy files, and the change is announced as
+ * the containment was (gateways sharing a Redis apply it at once; the others at their next poll).
  */
 export async function closeIncident(
   store: Store,
   actor: Actor,
   id: string,
-  opts: { note?: string; lift?: boolean; tenant?: string },
+  opts: { note?: string; lift?: boolean; tenant?: string; announce?: OpenInput['announce'] },
   now = Date.now(),
 ): Promise<IncidentRecord> {
   const r = await getIncident(store, id, opts.tenant);
@@ -207,10 +208,14 @@ export async function closeIncident(
   const lifted: string[] = [];
   if (opts.lift) {
     if (r.scope.kind === 'principal') {
-      if (await store.principalRevocations.restore('subject', r.scope.value, ''))
+      if (await store.principalRevocations.restore('subject', r.scope.value, '')) {
         lifted.push(`subject ${r.scope.value}`);
-    } else if (await store.modes.clear(`${r.scope.kind}:${r.scope.value}`))
+        await opts.announce?.({ kind: 'revocations.changed' });
+      }
+    } else if (await store.modes.clear(`${r.scope.kind}:${r.scope.value}`)) {
       lifted.push(`${r.scope.kind}:${r.scope.value}`);
+      await opts.announce?.({ kind: 'modes.changed' });
+    }
   }
   await addAction(store, id, actor, 'closed', { note: opts.note?.slice(0, 500) ?? '', lifted }, now);
   return getIncident(store, id);

@@ -156,6 +156,7 @@ export async function handleIncidents(
         tenant,
         note: str(input.note, 500),
         lift: input.lift === true,
+        announce: (msg) => announce(deps.config.limits?.redis, msg),
       }),
     };
   } catch (err) {
