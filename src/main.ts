@@ -244,7 +244,6 @@ export class Gateway {
         log: this.log,
         live: (up) => this.metrics.fanoutUp.set(up ? 1 : 0),
       });
-      await this.principalRevocations.start();
     } catch (err) {
       await this.store.close();
       throw err;

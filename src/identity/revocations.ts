@@ -28,8 +28,10 @@ export class PrincipalRevocations {
     this.#store = store;
   }
 
+  /** Read the list now, then every `pollMs`. Starting again restarts the one poll, never adds a second. */
   async start(pollMs = REVOCATION_POLL_MS): Promise<void> {
     await this.refresh();
+    clearInterval(this.#timer);
     this.#timer = setInterval(() => void this.refresh().catch((err: Error) => this.onError(err)), pollMs);
     this.#timer.unref();
   }
