@@ -14,12 +14,12 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { render, type Facts, type Measurement, type PathId, type Result, type Row } from './report.ts';
 import { gitCommit } from './machine.ts';
+import { freePort } from '../test/support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
@@ -127,16 +127,6 @@ async function point(job: Job, n: number): Promise<Row> {
     const failure = (err as Error).message;
     return { path: job.path, n, calls: 0, errors: 0, callsPerSec: 0, p50ms: 0, p99ms: 0, failure };
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function rssMb(pid: number): number {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { keyDigests, paginate, paginateKeyed, messageBytes, type CursorBinding } from './paginate.ts';
+import { keyDigests, paginate, paginateKeyed, messageBody, messageBytes, type CursorBinding } from './paginate.ts';
 
 const key = randomBytes(32);
 const alice: CursorBinding = { key, bind: JSON.stringify(['tools/list', '', 'alice']) };
@@ -114,4 +114,20 @@ test('messageBytes are the UTF-8 of what JSON.stringify writes, and a kept page 
   const before = reads;
   for (let i = 0; i < 3; i++) messageBytes({ jsonrpc: '2.0', id: i, result: { tools: page } });
   assert.equal(reads, before, 'the kept page was not serialised again');
+});
+
+test('messageBody: a kept page goes out as messageBytes, any other answer as JSON.stringify text', () => {
+  const items = [{ name: 'a' }, { name: 'b' }];
+  const keyed = { items, keys: keyDigests(items, (i) => i.name), pages: new Map() };
+  const { page } = paginateKeyed(keyed, undefined, 10, alice);
+  const listing = { jsonrpc: '2.0', id: 1, result: { tools: page } };
+  const bytes = messageBody(listing);
+  assert.ok(Buffer.isBuffer(bytes));
+  assert.equal(bytes.toString('utf8'), JSON.stringify(listing));
+  const call = { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'é' }], isError: false } };
+  assert.equal(messageBody(call), JSON.stringify(call));
+  assert.equal(
+    messageBody({ jsonrpc: '2.0', method: 'notifications/progress' }),
+    '{"jsonrpc":"2.0","method":"notifications/progress"}',
+  );
 });

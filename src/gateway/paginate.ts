@@ -168,6 +168,17 @@ export function messageBytes(msg: unknown): Buffer {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
+/**
+ * What a listener writes for `msg`: the bytes of `messageBytes` when its result holds a kept page (a
+ * listing), else `JSON.stringify`'s text, so other answers (tools/call) pay no walk for it.
+ */
+export function messageBody(msg: unknown): string | Buffer {
+  const result = (msg as { result?: unknown } | null)?.result;
+  if (result && typeof result === 'object')
+    for (const v of Object.values(result)) if (Array.isArray(v) && sharedPages.has(v)) return messageBytes(msg);
+  return JSON.stringify(msg);
+}
+
 /** Appends `v`'s JSON to `out`; false (nothing appended) where JSON.stringify leaves a member out. */
 function put(v: unknown, depth: number, out: Array<string | Buffer>): boolean {
   if (Array.isArray(v) && sharedPages.has(v)) {

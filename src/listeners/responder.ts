@@ -5,7 +5,7 @@
  * streams (GET, subscriptions/listen) are SSE from the start, with keep-alive comments.
  */
 import type { ServerResponse } from 'node:http';
-import { messageBytes } from '../gateway/paginate.ts';
+import { messageBody } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { MessageSink } from '../sessions/sessions.ts';
 
@@ -52,14 +52,16 @@ export class Responder implements MessageSink {
   /** The final response; `status` applies only when nothing was streamed yet. */
   finish(msg: JsonRpcMessage, status = 200, extraHeaders: Record<string, string> = {}): void {
     if (this.closed) return;
-    // The bytes of JSON.stringify(msg), with a listing's kept page serialised once for every caller.
-    const body = messageBytes(msg);
+    // JSON.stringify(msg); a listing's kept page is serialised once for every caller.
+    const body = messageBody(msg);
     if (this.#mode === 'sse') {
-      this.#res.end(Buffer.concat([SSE_START, body, SSE_END]));
+      this.#res.end(
+        typeof body === 'string' ? `event: message\ndata: ${body}\n\n` : Buffer.concat([SSE_START, body, SSE_END]),
+      );
     } else {
       this.#res.writeHead(status, {
         'content-type': 'application/json',
-        'content-length': body.length,
+        'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
         ...this.#headers,
         ...extraHeaders,
       });

@@ -61,7 +61,11 @@ abstract class Family<L extends string> {
   }
 
   abstract readonly type: string;
-  protected abstract lines(): string[];
+
+  /** One line per series (counters and gauges; histograms write their buckets). */
+  protected lines(): string[] {
+    return [...this.series.values()].map((s) => line(this.name, labelText(s.labels), s.value));
+  }
 
   render(): string {
     return [`# HELP ${escapeText(this.name)} ${escapeText(this.help)}`, `# TYPE ${escapeText(this.name)} ${this.type}`]
@@ -79,10 +83,6 @@ class Counter<L extends string = never> extends Family<L> {
     if (s) s.value += by;
     else this.series.set(key, { labels, value: by });
   }
-
-  protected lines(): string[] {
-    return [...this.series.values()].map((s) => line(this.name, labelText(s.labels), s.value));
-  }
 }
 
 class Gauge<L extends string = never> extends Family<L> {
@@ -93,10 +93,6 @@ class Gauge<L extends string = never> extends Family<L> {
   set(a: LabelValues<L> | number, b?: number): void {
     const [labels, value] = typeof a === 'number' ? [{}, a] : [a, b as number];
     this.series.set(this.key(labels), { labels, value });
-  }
-
-  protected lines(): string[] {
-    return [...this.series.values()].map((s) => line(this.name, labelText(s.labels), s.value));
   }
 }
 
@@ -130,7 +126,7 @@ class Histogram<L extends string> extends Family<L> {
     this.#counts.delete(this.key(labels));
   }
 
-  protected lines(): string[] {
+  protected override lines(): string[] {
     const out: string[] = [];
     for (const [key, s] of this.series) {
       const h = this.#counts.get(key);
