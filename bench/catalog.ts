@@ -13,13 +13,13 @@
  * `--reps` times each, interleaved, so a noisy minute hits both alike. `--cpu-prof <dir>`: the
  * gateways run with `node --cpu-prof` and write their profiles there when stopped.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineLine } from './machine.ts';
+import { buildDist, machineLine } from './machine.ts';
 import { freePort } from '../test/support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -211,13 +211,7 @@ async function main(): Promise<void> {
   try {
     say(`starting ${SERVERS} echo upstreams with ${TOOLS} tools each`);
     const urls = await Promise.all(Array.from({ length: SERVERS }, () => echo()));
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-      {
-        stdio: 'inherit',
-      },
-    );
+    buildDist();
     const fresh = () => ({ times: [], cpu: [], tools: 0, pages: 0 });
     const direct: Target = { label: 'one upstream, direct', url: urls[0], ...fresh() };
     const targets: Target[] = [

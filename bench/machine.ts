@@ -19,6 +19,11 @@ export function gitCommit(): string | undefined {
   }
 }
 
+/** Builds dist/ as the package ships it (`scripts/build.mjs`: bundled, no type check), what the benches start. */
+export function buildDist(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** `2 cores (model), 24 GB, Node v24.x; commit abc1234` */
 export function machineLine(): string {
   const gb = Math.round(totalmem() / 2 ** 30);

@@ -11,7 +11,7 @@
  * Needs PostgreSQL (GATEHOUSE_TEST_PG_URL or postgres://postgres@127.0.0.1:5432/test) and Redis on
  * 127.0.0.1:6379. Writes bench/results/<date>-<id>-replicas.{md,json}.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { createSchema, startNginx, type Nginx } from '../test/support/scale-out.
 import { dropPgSchema, freshPgSchema, pgTestUrl } from '../test/support/services.ts';
 import { freePort } from '../test/support/processes.ts';
 import type { Measurement } from './report.ts';
-import { gitCommit } from './machine.ts';
+import { buildDist, gitCommit } from './machine.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ECHO = join(ROOT, 'bench/echo-server.ts');
@@ -169,15 +169,7 @@ export async function runReplicas(o: Options): Promise<number> {
   let schemaMade = false;
   try {
     say('building dist/');
-    try {
-      execFileSync(
-        process.execPath,
-        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      );
-    } catch {
-      say('tsc reported type errors; measuring the JavaScript it emitted');
-    }
+    buildDist();
     await createSchema(schema);
     schemaMade = true;
     const u = new URL(pgTestUrl());

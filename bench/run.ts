@@ -18,7 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { render, type Facts, type Measurement, type PathId, type Result, type Row } from './report.ts';
-import { gitCommit } from './machine.ts';
+import { buildDist, gitCommit } from './machine.ts';
 import { freePort } from '../test/support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -314,11 +314,7 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   const relayFacts = { coldStartMs: relay.ms, idleRssMb: rssMb(relayPid) };
   say('building dist/');
   // What operators run: the built JavaScript (type stripping alone costs ~27 MB of RSS).
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-    { stdio: 'inherit' },
-  );
+  buildDist();
   const help = helpMs();
   say(`gatehouse --help: ${Math.round(help)} ms`);
   const plain = await tryGateway(join(dir, 'plain'), echo.value.url, false);

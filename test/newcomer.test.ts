@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { EVERYTHING, ROOT } from './support/gateway.ts';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { EVERYTHING, ROOT, startCli } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 
 const NODE20 = '/usr/bin/node';
@@ -247,17 +248,9 @@ test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (o
   const at = join(nm, 'gatehouse');
   mkdirSync(at, { recursive: true });
   for (const f of files.filter((p) => !p.startsWith('dist/'))) cpSync(join(ROOT, f), join(at, f));
-  const build = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(ROOT, 'tsconfig.build.json'),
-      '--outDir',
-      join(at, 'dist'),
-    ],
-    { encoding: 'utf8' },
-  );
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--outdir', join(at, 'dist/cli')], {
+    encoding: 'utf8',
+  });
   assert.ok(existsSync(join(at, 'dist/cli/main.js')), build.stdout + build.stderr);
   for (const d of readdirSync(join(ROOT, 'node_modules')))
     if (!d.startsWith('.')) symlinkSync(join(ROOT, 'node_modules', d), join(nm, d));
@@ -271,6 +264,31 @@ test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (o
     assert.equal(on20.code, 0, on20.stderr);
     assert.match(readFileSync(join(dir, 'from-package.yaml'), 'utf8'), /^version: 1$/m);
   }
+
+  // dist/ is a bundle (scripts/build.mjs): a gateway from it serves a call end to end, its audit
+  // records go through the writer thread (power-loss durability: a file of its own in dist/), and the
+  // trail verifies with the packed CLI.
+  const bin = join(at, 'bin/gatehouse.js');
+  const home = join(dir, 'packed-gateway');
+  mkdirSync(home);
+  const gw = await startCli(
+    `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(home, 'state'))}\naudit:\n  durability: power-loss\nservers:\n${everything('everything')}`,
+    home,
+    bin,
+  );
+  try {
+    const client = new Client({ name: 'packed', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)));
+    const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'from the bundle' } });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: from the bundle' }]);
+    await client.close();
+  } finally {
+    await gw.stop();
+  }
+  const verify = await run(process.execPath, [bin, 'audit', 'verify', '--config', gw.file]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  const calls = await run(process.execPath, [bin, 'audit', 'search', '--tool', 'everything__echo', '--kind', 'call.outcome', '--json', '--config', gw.file]);
+  assert.match(calls.stdout, /"outcome": ?"ok"/, calls.stdout + calls.stderr);
 });
 
 let taken: Server;

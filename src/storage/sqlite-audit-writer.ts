@@ -112,7 +112,8 @@ export class SqliteAuditWriter {
 
   #startWorker(): Worker {
     if (this.#worker) return this.#worker;
-    // The worker is a sibling module: .ts when run from source, .js from dist.
+    // The worker is a sibling module: .ts when run from source, .js from dist (a bundle whose files
+    // are all in one directory, so this holds from whichever chunk this code landed in).
     const file = new URL(
       import.meta.url.endsWith('.ts') ? './sqlite-audit-worker.ts' : './sqlite-audit-worker.js',
       import.meta.url,

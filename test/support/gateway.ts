@@ -73,10 +73,14 @@ export async function startGateway(
   };
 }
 
-/** Start the CLI as a child process; resolves once /readyz answers 200. */
+/**
+ * Start the CLI as a child process; resolves once /readyz answers 200. `cli`: the script to run
+ * (default the source; a packed install's bin/gatehouse.js runs its dist/).
+ */
 export async function startCli(
   configYaml: string,
   dir: string,
+  cli = join(ROOT, 'src/cli/main.ts'),
 ): Promise<{
   child: ChildProcess;
   url: string;
@@ -91,7 +95,7 @@ export async function startCli(
   writeFileSync(file, configYaml);
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '--config', file], {
+  const child = spawn(process.execPath, [cli, 'start', '--json', '--config', file], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
