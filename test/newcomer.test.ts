@@ -287,7 +287,18 @@ test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (o
   }
   const verify = await run(process.execPath, [bin, 'audit', 'verify', '--config', gw.file]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-  const calls = await run(process.execPath, [bin, 'audit', 'search', '--tool', 'everything__echo', '--kind', 'call.outcome', '--json', '--config', gw.file]);
+  const calls = await run(process.execPath, [
+    bin,
+    'audit',
+    'search',
+    '--tool',
+    'everything__echo',
+    '--kind',
+    'call.outcome',
+    '--json',
+    '--config',
+    gw.file,
+  ]);
   assert.match(calls.stdout, /"outcome": ?"ok"/, calls.stdout + calls.stderr);
 });
 
