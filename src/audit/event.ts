@@ -4,7 +4,8 @@
  * the canonical JSON (RFC 8785) of the record without `hash`, so an edit, a deletion or a reordering
  * breaks the chain at the exact position.
  */
-import { canonicalJson, sha256 } from '../inventory/canonical.ts';
+import { sha256 } from '../inventory/canonical.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 
 export const AUDIT_SCHEMA_VERSION = 1;
 export const GENESIS = '0'.repeat(64);

@@ -32,7 +32,7 @@ import {
 } from '../audit/checkpoint.ts';
 import { timeline } from '../audit/timeline.ts';
 import { verifyAudit } from '../audit/verify.ts';
-import { canonicalJson } from '../inventory/canonical.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 import type { Store } from '../storage/types.ts';
 import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';

@@ -3,13 +3,8 @@
  * definition always hashes the same, whatever key order or number spelling the upstream used.
  */
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-
-/** RFC 8785 canonical JSON. `undefined` (not JSON) becomes `null`. */
-export function canonicalJson(value: unknown): string {
-  return canonicalize(value) ?? 'null';
-}
+import { canonicalJson } from '../util/canonical-json.ts';
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');

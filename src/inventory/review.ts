@@ -15,7 +15,8 @@ import type {
   InventoryState,
   InventoryTool,
 } from '../storage/types.ts';
-import { canonicalJson, instructionsPin, isItemName, itemPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { instructionsPin, isItemName, itemPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 import { proposeClass, type ToolClass } from './classify.ts';
 import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';
 
