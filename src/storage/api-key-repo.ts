@@ -21,7 +21,14 @@ function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
   };
 }
 
-export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
+/** A key's row read synchronously (SQLite: one kept statement, none of kysely's per-query promises and connection lock). */
+export type ApiKeyRow = (id: string) => Selectable<ApiKeysTable> | undefined;
+
+/** The SQL of the lookup every request with an API key makes (`ApiKeyRow` runs it on SQLite). */
+export const API_KEY_BY_ID = 'select * from "api_keys" where "id" = ?';
+
+/** `row`: the synchronous read of the lookup, where the driver has one. The row is read on every request either way. */
+export function apiKeyRepo(db: Kysely<Database>, row?: ApiKeyRow): ApiKeyStore {
   // The lookup every request with an API key makes: built and compiled to SQL once, run with each id.
   const byId = db.selectFrom('api_keys').selectAll().where('id', '=', '').compile();
   const find = (idOrName: string) =>
@@ -52,8 +59,10 @@ export function apiKeyRepo(db: Kysely<Database>): ApiKeyStore {
         .execute();
     },
     async get(id) {
-      const { rows } = await db.executeQuery<Selectable<ApiKeysTable>>({ ...byId, parameters: [id] });
-      return rows[0] ? out(rows[0]) : undefined;
+      const r = row
+        ? row(id)
+        : (await db.executeQuery<Selectable<ApiKeysTable>>({ ...byId, parameters: [id] })).rows[0];
+      return r ? out(r) : undefined;
     },
     async list() {
       return (await db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('name').execute()).map(out);

@@ -84,6 +84,40 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.equal(typeof got!.createdAt, 'number');
         assert.equal(typeof got!.lastSeenAt, 'number');
       });
+      await t.test('an API key round-trips; a revocation by another connection is seen by the next read', async () => {
+        const key = {
+          id: 'k-1',
+          name: 'ci ✓',
+          hash: 'scrypt$abc',
+          tenant: 'acme',
+          subject: null,
+          roles: ['agent'],
+          scopes: ['tools:call'],
+          createdAt: T0,
+          createdBy: 'admin',
+          expiresAt: LATEST_DATE,
+          lastUsedAt: null,
+          revokedAt: null,
+          revokedBy: null,
+        };
+        await store.apiKeys.create(key);
+        assert.deepEqual(await store.apiKeys.get('k-1'), key);
+        assert.equal(await store.apiKeys.get('k-2'), undefined);
+        assert.equal(await store.apiKeys.get('ci ✓'), undefined, 'looked up by id, never by name');
+        const other = await open(); // the CLI, another replica
+        try {
+          await other.apiKeys.revoke('k-1', 'oncall', T0 + 5);
+          await other.apiKeys.touch('k-1', T0 + 7);
+        } finally {
+          await other.close();
+        }
+        assert.deepEqual(await store.apiKeys.get('k-1'), {
+          ...key,
+          revokedAt: T0 + 5,
+          revokedBy: 'oncall',
+          lastUsedAt: T0 + 7,
+        });
+      });
       await t.test('json columns hold any json value; undefined is stored as null', async () => {
         await store.sessions.create(session('s-null', { clientInfo: null, clientCapabilities: 'plain' }));
         await store.sessions.create(session('s-list', { clientInfo: [1, 'two'], clientCapabilities: 42 }));

@@ -6,7 +6,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
-import { apiKeyRepo } from './api-key-repo.ts';
+import { type ApiKeyRow, apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
 import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
@@ -290,14 +290,20 @@ function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
   };
 }
 
-/** `sqliteWriter`: SQLite only, the audit writer thread (audit appends leave the event loop free). */
-export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqliteWriter?: SqliteAuditWriter): Store {
+/** What only the SQLite store has: its audit writer, and a synchronous read for the lookup every API-key request makes. */
+export interface SqliteExtras {
+  writer: SqliteAuditWriter;
+  apiKeyRow: ApiKeyRow;
+}
+
+export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?: SqliteExtras): Store {
+  const sqliteWriter = sqlite?.writer;
   return {
     driver,
     sessions: sessionRepo(db),
     verdicts: verdictRepo(db),
     inventory: inventoryRepo(db, driver),
-    apiKeys: apiKeyRepo(db),
+    apiKeys: apiKeyRepo(db, sqlite?.apiKeyRow),
     audit: auditRepo(db, driver, sqliteWriter),
     modes: modeRepo(db),
     revocations: revocationRepo(db),

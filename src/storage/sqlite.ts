@@ -6,12 +6,13 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type Selectable, SqliteDialect, sql } from 'kysely';
+import { API_KEY_BY_ID } from './api-key-repo.ts';
 import { keepingStatements } from './kept-statements.ts';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
 import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import type { Database } from './schema.ts';
+import type { ApiKeysTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
 
 /** Create `path` empty with mode 0600 unless it exists, so it is never readable by others, not even briefly. */
@@ -60,7 +61,8 @@ export async function openSqlite(path: string): Promise<Store> {
     sqlite.pragma('synchronous = FULL');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
     await db.connection().execute(migrateLocked);
-    return storeOver(db, 'sqlite', new SqliteAuditWriter(path));
+    const apiKeyById = sqlite.prepare<[string], Selectable<ApiKeysTable>>(API_KEY_BY_ID);
+    return storeOver(db, 'sqlite', { writer: new SqliteAuditWriter(path), apiKeyRow: (id) => apiKeyById.get(id) });
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);
