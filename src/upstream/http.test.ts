@@ -2,8 +2,13 @@
  * The Streamable HTTP channel against real servers on loopback: an SDK v1 server (2025-11-25, with
  * sessions, a GET stream and resumable streams), an SDK v2 server that serves only 2026-07-28 and
  * refuses requests without the Mcp-* headers, and a hostile upstream that answers badly on purpose.
- * Everything is driven through the real Peer and handshake, as the gateway does.
+ * Everything is driven through the real Peer and handshake, as the gateway does. The edges of one
+ * exchange (answers in tiny chunks, aborts before and during it, exceptions while an answer is read)
+ * are tested on the channel alone, against a bare node:http upstream.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -381,4 +386,217 @@ test('a network failure rejects the request', LIMIT, async () => {
     peer.request('tools/list', undefined, { timeoutMs: 3000, maxTotalMs: 3000 }),
     (e: GatehouseError) => e.code === 'E_UPSTREAM_FAILED',
   );
+});
+
+/**
+ * A bare upstream for the exchange's edges (plain node:http answering as `answer` says, Nagle off so
+ * that each write leaves as its own segment). It records each POST's message and whether the client cut
+ * its connection before the answer was complete.
+ */
+async function edgeServer(
+  answer: (msg: JsonRpcRequest, res: ServerResponse) => void | Promise<void>,
+): Promise<{ url: string; posts: Array<{ msg: JsonRpcRequest; cut: boolean }>; close(): Promise<void> }> {
+  const posts: Array<{ msg: JsonRpcRequest; cut: boolean }> = [];
+  const server = createServer({ noDelay: true }, async (req, res) => {
+    res.on('error', () => {});
+    if (req.method !== 'POST') return void res.writeHead(405).end();
+    let body = '';
+    for await (const c of req) body += c;
+    const post = { msg: JSON.parse(body) as JsonRpcRequest, cut: false };
+    posts.push(post);
+    res.on('close', () => {
+      post.cut = !res.writableFinished;
+    });
+    await answer(post.msg, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    posts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A channel driven directly (no Peer): what it delivers, with the relatedTo and the caller's async context. */
+function bareChannel(url: string, receive?: (msg: unknown) => void) {
+  const channel = new StreamableHttpChannel('edge', { url }, log);
+  const got: Array<{ msg: JsonObject; relatedTo: unknown; store: unknown }> = [];
+  channel.setReceiver({
+    message: (msg, relatedTo) => {
+      got.push({ msg: msg as JsonObject, relatedTo, store: als.getStore() });
+      receive?.(msg);
+    },
+    closed: () => {},
+  });
+  return { channel, got };
+}
+
+const als = new AsyncLocalStorage<string>();
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const toolCall = (id: number, name: string, meta?: JsonObject): JsonRpcRequest => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: {}, ...(meta ? { _meta: meta } : {}) },
+});
+const result = (id: number, text: string) => ({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } });
+
+test(
+  'answers trickled in tiny chunks are read whole: SSE (a UTF-8 character cut across chunks) and JSON',
+  LIMIT,
+  async () => {
+    const words = 'héllo 世界 🎉';
+    const trickle = async (res: ServerResponse, text: string, step: number) => {
+      const bytes = Buffer.from(text);
+      for (let i = 0; i < bytes.length && !res.destroyed; i += step) {
+        res.write(bytes.subarray(i, i + step));
+        await sleepMs(1);
+      }
+      res.end();
+    };
+    const up = await edgeServer(async (msg, res) => {
+      const name = msg.params?.name;
+      const progress = {
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: { progressToken: 't', progress: 1 },
+      };
+      if (name === 'sse') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const events = `: priming\r\nid: 1\r\ndata: ${JSON.stringify(progress)}\r\n\r\nid: 2\nevent: message\ndata: ${JSON.stringify(result(msg.id as number, words))}\n\n`;
+        await trickle(res, events, 1);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        await trickle(res, JSON.stringify(result(msg.id as number, words)), 2);
+      }
+    });
+    try {
+      const { channel, got } = bareChannel(up.url);
+      await channel.send(toolCall(1, 'sse', { progressToken: 't' }));
+      assert.deepEqual(
+        got.map((g) => [g.msg, g.relatedTo]),
+        [
+          [{ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 't', progress: 1 } }, 1],
+          [result(1, words), 1],
+        ],
+      );
+      await channel.send(toolCall(2, 'json'));
+      assert.deepEqual(got.at(-1)?.msg, result(2, words));
+      await channel.close();
+    } finally {
+      await up.close();
+    }
+  },
+);
+
+test('events on a stream are handled in the async context of the call that opened it', LIMIT, async () => {
+  const up = await edgeServer(async (msg, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(
+      `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } })}\n\n`,
+    );
+    await sleepMs(5);
+    res.end(`data: ${JSON.stringify(result(msg.id as number, 'ok'))}\n\n`);
+  });
+  try {
+    const { channel, got } = bareChannel(up.url);
+    // The first call opens the keep-alive connection; the second one, once it is free, reuses it
+    // from another context (undici's socket callbacks run in the context that opened the socket).
+    await als.run('first', () => channel.send(toolCall(1, 'a')));
+    await sleepMs(20);
+    await als.run('second', () => channel.send(toolCall(2, 'a')));
+    assert.deepEqual(
+      got.map((g) => g.store),
+      ['first', 'first', 'second', 'second'],
+    );
+    await channel.close();
+  } finally {
+    await up.close();
+  }
+});
+
+test('a request aborted while its headers are pending, or before it went out, ends at once', LIMIT, async () => {
+  const up = await edgeServer(() => {}); // never answers
+  try {
+    const { channel, got } = bareChannel(up.url);
+    const ac = new AbortController();
+    const pending = channel.send(toolCall(1, 'hang'), ac.signal);
+    await until(() => up.posts.length === 1);
+    ac.abort();
+    await pending; // the peer has settled an aborted request: the channel delivers nothing for it
+    await until(() => up.posts[0].cut);
+    assert.equal(channel.cancel(1), false, 'the exchange is gone');
+
+    // Modern: cancel(id) is the cancellation, headers pending or not.
+    const modernCall = channel.send(toolCall(2, 'hang', modernMeta()));
+    await until(() => up.posts.length === 2);
+    assert.equal(channel.cancel(2), true);
+    await modernCall;
+    await until(() => up.posts[1].cut);
+
+    // Aborted before it could go out (the pool still connecting): nothing reaches the server.
+    const fresh = bareChannel(up.url);
+    const early = new AbortController();
+    const queued = fresh.channel.send(toolCall(3, 'hang'), early.signal);
+    early.abort();
+    await queued;
+    await sleepMs(100);
+    assert.equal(up.posts.length, 2);
+    assert.deepEqual([...got, ...fresh.got], []);
+    await Promise.all([channel.close(), fresh.channel.close()]);
+  } finally {
+    await up.close();
+  }
+});
+
+test('an exception thrown while an answer is read aborts that exchange and fails only its request', LIMIT, async () => {
+  const up = await edgeServer(async (msg, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(
+      `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } })}\n\n`,
+    );
+    if (msg.params?.name === 'stuck') return; // the answer never comes: only the abort ends this stream
+    await sleepMs(5);
+    res.end(`data: ${JSON.stringify(result(msg.id as number, 'ok'))}\n\n`);
+  });
+  try {
+    let throwing = true;
+    const { channel, got } = bareChannel(up.url, () => {
+      if (throwing) throw new Error('receiver exploded');
+    });
+    await assert.rejects(channel.send(toolCall(1, 'stuck')), /receiver exploded/);
+    await until(() => up.posts[0].cut);
+    assert.equal(channel.cancel(1), false, 'the exchange is gone');
+    throwing = false;
+    await channel.send(toolCall(2, 'fine'));
+    assert.deepEqual(got.at(-1)?.msg, result(2, 'ok'));
+    await channel.close();
+  } finally {
+    await up.close();
+  }
+});
+
+test('the body of an answer to a notification is dropped: at most 128 KiB is read', LIMIT, async () => {
+  const up = await edgeServer(async (_msg, res) => {
+    res.writeHead(202, { 'content-type': 'text/plain' });
+    for (let i = 0; i < 4096 && !res.destroyed; i++) {
+      res.write(Buffer.alloc(1024, 'z'));
+      await sleepMs(0);
+    }
+    res.end();
+  });
+  try {
+    const { channel } = bareChannel(up.url);
+    await channel.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
+    assert.equal(up.posts.length, 1);
+    await until(() => up.posts[0].cut);
+    await channel.close();
+  } finally {
+    await up.close();
+  }
 });

@@ -1,12 +1,15 @@
 /**
  * A Streamable HTTP upstream channel, either era, over one keep-alive undici Pool (the hot path: no
- * SDK client, no per-call setup beyond the request itself). The era of each message is read off the
- * message: one whose `_meta` declares a protocol version goes out with MCP-Protocol-Version,
- * Mcp-Method and Mcp-Name; the others carry the session id and version `initialize` negotiated.
+ * SDK client, no per-call setup beyond the request itself, and no stream object per response: each
+ * POST is dispatched with handler callbacks that read its answer as the bytes arrive). The era of
+ * each message is read off the message: one whose `_meta` declares a protocol version goes out with
+ * MCP-Protocol-Version, Mcp-Method and Mcp-Name; the others carry the session id and version
+ * `initialize` negotiated.
  * Whatever arrives on a request's own response (JSON or SSE) is delivered as related to it, and a
  * response for any other id is dropped. Broken answers (HTML error pages, truncated JSON, wrong
  * content types, oversize bodies) become a JSON-RPC error for that request only.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
 import type { Dispatcher, Pool } from 'undici';
@@ -23,12 +26,14 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from '../protocol/jsonrpc.ts';
-import { DEFAULT_MAX_EVENT_BYTES, readSse, SseParser, SseTooLargeError } from './sse-reader.ts';
+import { DEFAULT_MAX_EVENT_BYTES, readSse, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
+/** A body read only to be dropped is read up to this (more closes the connection), as undici's body.dump() does. */
+const DROP_LIMIT = 128 * 1024;
 const CONNECTIONS = 256;
 /** Notifications, responses and the GET stream's headers: no peer timeout watches these. */
 const CONTROL_TIMEOUT_MS = 30_000;
@@ -44,6 +49,7 @@ const INVALID = 'upstream sent an invalid response';
 
 type Receiver = Parameters<Channel['setReceiver']>[0];
 type Body = Dispatcher.ResponseData['body'];
+type ResponseHeaders = Dispatcher.ResponseData['headers'];
 
 export interface LegacyState {
   sessionId?: string;
@@ -53,6 +59,8 @@ export interface LegacyState {
 interface Exchange {
   readonly ac: AbortController;
   readonly modern: boolean;
+  /** Set once an SSE answer has been delivered: closes a stream the server leaves open (LINGER_MS). */
+  linger?: NodeJS.Timeout;
 }
 
 /** Header-safe value, or the `=?base64?…?=` sentinel form (2026-07-28 value encoding). */
@@ -143,32 +151,181 @@ export function mediaType(h: string | string[] | undefined): string {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-/** readBounded's answer for a body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
+/** A body larger than MAX_BODY: refused, and not read past the bound. */
+const TOO_LARGE = Symbol('too large');
+/** A body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
 const NOT_UTF8 = Symbol('not utf-8');
 
-/** The body as text, or undefined when it is larger than MAX_BODY (then it is not read). */
-async function readBounded(
-  body: Body,
+/** What reads one response body as undici delivers it, chunk by chunk (see exchange). */
+interface BodyReader<T> {
+  /** Takes one chunk. May throw: the exchange is then aborted and rejects with the error. */
+  data(chunk: Buffer): void;
+  /** True once no more of the body is wanted: the connection is closed, the rest is never read. */
+  readonly full: boolean;
+  /** Errors after the status and headers (network, abort) end the body as its end would, as in body.dump(). */
+  readonly lenient?: boolean;
+  /** What the exchange resolves with once the body ended (or is full). Runs after undici's callbacks. */
+  end(): T;
+}
+
+/** A declared Content-Length over `max` counts as that many bytes already, so that nothing is read. */
+const declaredOver = (declared: string | string[] | undefined, max: number): number =>
+  typeof declared === 'string' && Number(declared) > max ? Number.POSITIVE_INFINITY : 0;
+
+/**
+ * Reads a body as UTF-8 text for `then`: TOO_LARGE when it is larger than MAX_BODY (a declared
+ * length over it: not read at all), NOT_UTF8 when it is not UTF-8.
+ */
+function textReader<T>(
   declared: string | string[] | undefined,
-): Promise<string | undefined | typeof NOT_UTF8> {
-  if (typeof declared === 'string' && Number(declared) > MAX_BODY) {
-    body.destroy();
-    return undefined;
-  }
+  then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8) => T,
+): BodyReader<T> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_BODY) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(c);
+  let size = declaredOver(declared, MAX_BODY);
+  return {
+    data(chunk) {
+      size += chunk.length;
+      if (size <= MAX_BODY) chunks.push(chunk);
+    },
+    get full() {
+      return size > MAX_BODY;
+    },
+    end() {
+      if (size > MAX_BODY) return then(TOO_LARGE);
+      let text: string;
+      try {
+        text = UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      } catch {
+        return then(NOT_UTF8);
+      }
+      return then(text);
+    },
+  };
+}
+
+/** Reads a body only to drop it, as undici's body.dump() does: DROP_LIMIT at most, errors ignored. */
+function dropReader<T>(declared: string | string[] | undefined, end: () => T): BodyReader<T> {
+  let size = declaredOver(declared, DROP_LIMIT);
+  return {
+    lenient: true,
+    data(chunk) {
+      size += chunk.length;
+    },
+    get full() {
+      return size > DROP_LIMIT;
+    },
+    end,
+  };
+}
+
+type Head<T> = (status: number, headers: ResponseHeaders) => BodyReader<T>;
+
+/**
+ * One request/response exchange over `pool.dispatch`: handler callbacks, no stream per response.
+ * `head` gets the final status and headers and returns the body's reader; the promise resolves with
+ * the reader's `end()`. It rejects on a network error; on `signal` (whether the request is still
+ * queued, its headers pending or its body arriving); and on an exception thrown by `head` or the
+ * reader, which aborts the exchange, so that no error escapes into undici and no exchange is left
+ * open. Callbacks run in the caller's async context, as code after an `await` would: a message met
+ * on a stream is handled in the trace of the call that opened it.
+ */
+function exchange<T>(
+  pool: Dispatcher,
+  opts: Dispatcher.DispatchOptions,
+  signal: AbortSignal | undefined,
+  head: Head<T>,
+): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<BodyReader<T>>((resolve, reject) => {
+    pool.dispatch(opts, new ExchangeHandler(head, resolve, reject, signal));
+  }).then((reader) => reader.end());
+}
+
+const NOT_READ = 'response body not read to its end';
+
+class ExchangeHandler<T> extends AsyncResource implements Dispatcher.DispatchHandler {
+  readonly #head: Head<T>;
+  readonly #resolve: (reader: BodyReader<T>) => void;
+  readonly #reject: (err: unknown) => void;
+  readonly #signal: AbortSignal | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #reader: BodyReader<T> | undefined;
+  #done = false;
+
+  constructor(
+    head: Head<T>,
+    resolve: (reader: BodyReader<T>) => void,
+    reject: (err: unknown) => void,
+    signal: AbortSignal | undefined,
+  ) {
+    super('gatehouse.upstream-exchange');
+    this.#head = head;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort);
   }
-  try {
-    return UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-  } catch {
-    return NOT_UTF8;
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#done) controller.abort(this.#signal?.reason); // aborted while it was queued: it never goes out
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
+    if (this.#done || status < 200) return; // 1xx: informational, the answer follows
+    try {
+      this.#reader = this.runInAsyncScope(this.#head, undefined, status, headers);
+    } catch (err) {
+      this.#fail(controller, err);
+      return;
+    }
+    if (this.#reader.full) this.#stop(controller);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const reader = this.#reader;
+    if (this.#done || !reader) return;
+    try {
+      this.runInAsyncScope(reader.data, reader, chunk);
+    } catch (err) {
+      this.#fail(controller, err);
+      return;
+    }
+    if (reader.full) this.#stop(controller);
+  }
+
+  onResponseEnd(): void {
+    if (!this.#done && this.#reader) this.#settle(this.#reader);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.#done) return;
+    if (this.#reader?.lenient) this.#settle(this.#reader);
+    else this.#settle(undefined, err);
+  }
+
+  readonly #onAbort = (): void => {
+    const reason = this.#signal?.reason;
+    this.#controller?.abort(reason); // undici reports it through onResponseError, which settles
+    if (!this.#done) this.#settle(undefined, reason); // still queued: onRequestStart aborts it
+  };
+
+  /** The reader wants no more: the exchange ends with it, and the connection is closed. */
+  #stop(controller: Dispatcher.DispatchController): void {
+    this.#settle(this.#reader);
+    controller.abort(new Error(NOT_READ));
+  }
+
+  #fail(controller: Dispatcher.DispatchController, err: unknown): void {
+    this.#settle(undefined, err);
+    controller.abort(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  #settle(reader: BodyReader<T> | undefined, err?: unknown): void {
+    this.#done = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (reader) this.#resolve(reader);
+    else this.#reject(err);
   }
 }
 
@@ -217,18 +374,21 @@ export class StreamableHttpChannel implements Channel {
     if (traceparent) headers.traceparent = traceparent;
     const body = JSON.stringify(msg);
     if ('method' in msg && 'id' in msg) return this.#request(msg, headers, body, signal);
-    const res = await this.#pool.request({
-      path: this.#path,
-      method: 'POST',
-      headers,
-      body,
+    const status = await exchange(
+      this.#pool,
+      {
+        path: this.#path,
+        method: 'POST',
+        headers,
+        body,
+        headersTimeout: CONTROL_TIMEOUT_MS,
+        bodyTimeout: CONTROL_TIMEOUT_MS,
+      },
       signal,
-      headersTimeout: CONTROL_TIMEOUT_MS,
-      bodyTimeout: CONTROL_TIMEOUT_MS,
-    });
-    await res.body.dump();
-    if (res.statusCode === 404 && headers['mcp-session-id'] !== undefined) return this.#expire();
-    if (res.statusCode >= 300) throw new Error(`upstream answered http ${res.statusCode}`);
+      (s, h) => dropReader(h['content-length'], () => s),
+    );
+    if (status === 404 && headers['mcp-session-id'] !== undefined) return this.#expire();
+    if (status >= 300) throw new Error(`upstream answered http ${status}`);
     if ('method' in msg && msg.method === 'notifications/initialized' && headers['mcp-method'] === undefined)
       this.#listen();
   }
@@ -261,49 +421,56 @@ export class StreamableHttpChannel implements Channel {
     this.#exchanges.set(msg.id, ex);
     const onAbort = () => ex.ac.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    const sentSession = headers['mcp-session-id'] !== undefined;
     try {
-      const res = await this.#pool.request({
-        path: this.#path,
-        method: 'POST',
-        headers,
-        body,
-        signal: ex.ac.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      await this.#answer(msg, ex, res, headers['mcp-session-id'] !== undefined);
+      await exchange(
+        this.#pool,
+        { path: this.#path, method: 'POST', headers, body, headersTimeout: 0, bodyTimeout: 0 },
+        ex.ac.signal,
+        (status, h) => this.#answer(msg, ex, status, h, sentSession),
+      );
     } catch (err) {
       if (ex.ac.signal.aborted) return; // cancelled, timed out or closed: the peer has settled the request
       throw err;
     } finally {
+      clearTimeout(ex.linger);
       signal?.removeEventListener('abort', onAbort);
       if (this.#exchanges.get(msg.id) === ex) this.#exchanges.delete(msg.id);
     }
   }
 
-  async #answer(msg: JsonRpcRequest, ex: Exchange, res: Dispatcher.ResponseData, sentSession: boolean): Promise<void> {
-    const status = res.statusCode;
+  /** How a request's answer is read, from its status and headers: SSE, JSON, or a 404 that ends the session. */
+  #answer(
+    msg: JsonRpcRequest,
+    ex: Exchange,
+    status: number,
+    headers: ResponseHeaders,
+    sentSession: boolean,
+  ): BodyReader<Promise<void> | undefined> {
     if (msg.method === 'initialize' && status < 300) {
-      const sid = res.headers['mcp-session-id'];
+      const sid = headers['mcp-session-id'];
       if (typeof sid === 'string' && /^[\x21-\x7e]{1,1024}$/.test(sid)) this.#legacy.sessionId = sid;
     }
-    if (status === 404 && sentSession) {
-      await res.body.dump();
-      return this.#expire();
-    }
-    const type = mediaType(res.headers['content-type']);
-    if (status < 300 && type === 'text/event-stream') return this.#stream(msg, ex, res.body);
-    const text = await readBounded(res.body, res.headers['content-length']);
-    if (text === undefined) {
+    if (status === 404 && sentSession) return dropReader(headers['content-length'], () => void this.#expire());
+    const type = mediaType(headers['content-type']);
+    if (status < 300 && type === 'text/event-stream') return this.#stream(msg, ex);
+    return textReader(headers['content-length'], (text) => void this.#json(msg, status, type, text));
+  }
+
+  /** A request's answer that is not an SSE stream, read whole. */
+  #json(msg: JsonRpcRequest, status: number, type: string, text: string | typeof TOO_LARGE | typeof NOT_UTF8): void {
+    if (text === TOO_LARGE) {
       this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream response');
-      return this.#settle(msg, synth(msg.id, 'upstream response too large'));
+      this.#settle(msg, synth(msg.id, 'upstream response too large'));
+      return;
     }
     if (text === NOT_UTF8) {
       this.#log.warn(
         { upstream: this.description, method: msg.method },
         'refused an upstream response that is not valid utf-8',
       );
-      return this.#settle(msg, synth(msg.id, 'upstream response is not valid utf-8'));
+      this.#settle(msg, synth(msg.id, 'upstream response is not valid utf-8'));
+      return;
     }
     let parsed: unknown;
     try {
@@ -317,40 +484,60 @@ export class StreamableHttpChannel implements Channel {
     this.#settle(msg, answer);
   }
 
-  /** Reads a request's SSE response; legacy streams that end early are resumed with GET + Last-Event-ID. */
-  async #stream(msg: JsonRpcRequest, ex: Exchange, first: Body): Promise<void> {
+  /**
+   * How a request's SSE answer is read: its events are handled as their bytes arrive. A legacy stream
+   * that ends before the answer is resumed with GET + Last-Event-ID, through the same parser.
+   */
+  #stream(msg: JsonRpcRequest, ex: Exchange): BodyReader<Promise<void> | undefined> {
     const token = (msg.params?._meta as JsonObject | undefined)?.progressToken;
     const parser = new SseParser(MAX_BODY);
     let answered = false;
     let malformed = false;
-    let linger: NodeJS.Timeout | undefined;
-    let stalls = 0;
-    try {
-      for (let body: Body | undefined = first; body; ) {
-        const seen = parser.lastEventId;
-        for await (const ev of readSse(body, parser)) {
-          if (ev.data === '' || ev.event !== 'message') continue; // priming events carry no message
-          const verdict = this.#fromStream(msg, token, ev.data);
-          if (verdict === 'malformed') malformed = true;
-          else if (verdict === 'answer' && !answered) {
-            answered = true;
-            linger = setTimeout(() => ex.ac.abort(), LINGER_MS);
-          }
-        }
-        if (answered || ex.modern) break;
-        stalls = parser.lastEventId === seen ? stalls + 1 : 0;
-        body = await this.#resume(parser, ex, stalls);
+    let refused = false;
+    const push = (chunk: Buffer): void => {
+      let events: SseEvent[];
+      try {
+        events = parser.push(chunk);
+      } catch (err) {
+        if (!(err instanceof SseTooLargeError)) throw err;
+        refused = true;
+        this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream sse event');
+        if (!answered) this.#settle(msg, synth(msg.id, 'upstream response too large'));
+        return;
       }
-    } catch (err) {
-      if (!(err instanceof SseTooLargeError)) throw err;
-      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream sse event');
-      if (!answered) this.#settle(msg, synth(msg.id, 'upstream response too large'));
-      return;
-    } finally {
-      clearTimeout(linger);
-    }
-    if (!answered && !ex.ac.signal.aborted)
-      this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
+      for (const ev of events) {
+        if (ev.data === '' || ev.event !== 'message') continue; // priming events carry no message
+        const verdict = this.#fromStream(msg, token, ev.data);
+        if (verdict === 'malformed') malformed = true;
+        else if (verdict === 'answer' && !answered) {
+          answered = true;
+          ex.linger = setTimeout(() => ex.ac.abort(), LINGER_MS);
+        }
+      }
+    };
+    const ended = async (): Promise<void> => {
+      let seen = ''; // the last event id before the body just read
+      let stalls = 0;
+      while (!answered && !refused && !ex.modern) {
+        stalls = parser.lastEventId === seen ? stalls + 1 : 0;
+        seen = parser.lastEventId;
+        const body = await this.#resume(parser, ex, stalls);
+        if (!body) break;
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          push(chunk);
+          if (refused) return void body.destroy();
+        }
+      }
+      if (!answered && !refused && !ex.ac.signal.aborted)
+        this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
+    };
+    return {
+      data: push,
+      get full() {
+        return refused;
+      },
+      end: ended,
+    };
   }
 
   /** One message from request `msg`'s stream: delivered as related to it, unless it belongs elsewhere. */
