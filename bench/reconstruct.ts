@@ -584,7 +584,7 @@ async function measure(
     const open: number[] = [];
     let found = 0;
     for (let i = 0; i < 3; i++) {
-      const r = await time(() => store.audit.openIntents(''));
+      const r = await time(() => store.audit.openIntents([]));
       open.push(r.ms);
       found = r.value.length;
     }

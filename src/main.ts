@@ -17,7 +17,7 @@ import { Catalog, type Kind } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
-import { ApplyAcks } from './incident/acks.ts';
+import { ApplyAcks, LIVE_MS } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
@@ -136,7 +136,9 @@ export class Gateway {
       );
     this.#limiter = this.#newLimiter(config);
     this.#refusals = this.#newRefusals(config);
-    const broker = new CredentialBroker(resolver, store.revocations, log);
+    // The broker heartbeats under the audit stream's name: another gateway then leaves this one's calls in flight alone.
+    const broker = new CredentialBroker(resolver, store.revocations, log, this.audit.log.stream);
+    this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
     const scrubber = new SecretScrubber();
     const pool = new CredentialedUpstreams(

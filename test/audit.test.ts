@@ -285,12 +285,25 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
     await Promise.allSettled(load);
     await Promise.allSettled(clients.map((c) => c.close()));
   }
-  // A last start closes out what the killed processes left open.
+  // A last start closes out what the killed processes left open: at once for streams whose heartbeat
+  // is older than 5 s, within its next sweeps (every 10 s) for the one killed just before it started.
   const last = await startGateway(servers(file), {
     storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'state', 'gatehouse.db'))} }\n`,
   });
-  const all = (await runCli(['audit', 'search', '--limit', '100000', '--json', '-c', last.file])).stdout;
-  const events = JSON.parse(all).records as AuditEvent[];
+  const search = async () =>
+    JSON.parse((await runCli(['audit', 'search', '--limit', '100000', '--json', '-c', last.file])).stdout)
+      .records as AuditEvent[];
+  const openOf = (events: AuditEvent[]) => {
+    const closed = new Set(events.filter((e) => e.intent).map((e) => e.intent));
+    return events.filter((e) => e.kind === 'call.intent' && !closed.has(e.id));
+  };
+  const events = await eventually(
+    async () => {
+      const all = await search();
+      return openOf(all).length === 0 ? all : undefined;
+    },
+    { timeoutMs: 40_000, intervalMs: 1000 },
+  );
   await last.close();
   const verify = await runCli(['audit', 'verify', '--json', '-c', cfg]);
   const report = JSON.parse(verify.stdout);
@@ -316,6 +329,59 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
   );
   for (const i of intents.values())
     assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
+});
+
+test("two gateways on one store: a starting one leaves the other's call in flight alone; a killed one's call is marked unknown by the survivor", async () => {
+  const dir = mkdtempSync(join(tmp, 'replicas-'));
+  const file = join(dir, 'rec.jsonl');
+  writeFileSync(file, '');
+  const cfg = join(dir, 'gatehouse.yaml');
+  writeFileSync(
+    cfg,
+    `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n${servers(file)}`,
+  );
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const a = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let b: TestGateway | undefined;
+  try {
+    const url = await new Promise<string>((res) =>
+      a.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
+    );
+    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    const client = await connect(url);
+    const slowCalls = () => (readFileSync(file, 'utf8').match(/"name":"slow"/g) ?? []).length;
+    const first = client.callTool({ name: 'rec__slow', arguments: { ms: 3000 } });
+    await eventually(() => slowCalls() === 1);
+    b = await startGateway(servers(file), {
+      storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'state', 'gatehouse.db'))} }\n`,
+    });
+    assert.deepEqual((await first).content, [{ type: 'text', text: 'slept 3000' }]);
+    const intents = async () => (await records(b!, '&kind=call.intent')).filter((e) => e.tool === 'rec__slow');
+    const closing = async (intent: string) => (await records(b!)).filter((e) => e.intent === intent).map((e) => e.kind);
+    const [one] = await intents();
+    assert.deepEqual(await closing(one.id), ['call.outcome'], 'the live gateway closed its own call');
+
+    void client.callTool({ name: 'rec__slow', arguments: { ms: 60_000 } }).catch(() => {});
+    await eventually(() => slowCalls() === 2);
+    a.kill('SIGKILL');
+    await new Promise((r) => a.once('exit', r));
+    const two = (await intents()).find((e) => e.id !== one.id)!;
+    const kinds = await eventually(
+      async () => {
+        const k = await closing(two.id);
+        return k.length ? k : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    assert.deepEqual(kinds, ['call.unknown'], "the survivor marks the dead gateway's call unknown");
+  } finally {
+    if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+    await b?.close();
+  }
 });
 
 test('an HTTP sink (Splunk HEC) down for a while, then up: every record arrives, duplicates removable by (stream, seq)', async () => {

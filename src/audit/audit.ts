@@ -15,6 +15,12 @@ import { loadOrCreateSigner } from './checkpoint.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
+/**
+ * How often the calls of a writer that stopped are looked for while the gateway runs: a writer counts
+ * as stopped 5 s after its last heartbeat (LIVE_MS), so a process restarted at once finds the calls of
+ * the one before it still "live" at start, and closes them here, within about 15 s.
+ */
+const ORPHANS_EVERY_MS = 10_000;
 
 export class Audit {
   readonly log: AuditLog;
@@ -24,7 +30,13 @@ export class Audit {
   readonly #ops: Logger;
   readonly #stateDir: string;
   #pruner: NodeJS.Timeout | undefined;
+  #orphans: NodeJS.Timeout | undefined;
   exports: AuditExports;
+  /**
+   * The streams of writers still running (set by the composition root: gateways heartbeat under their
+   * stream's name). Their calls in flight are theirs to close; only a stopped writer's are orphans.
+   */
+  liveStreams: () => Promise<readonly string[]> = async () => [];
 
   constructor(store: AuditStore, config: AuditConfig, ops: Logger, stateDir: string, stream = newStreamName('gw')) {
     this.store = store;
@@ -43,10 +55,34 @@ export class Audit {
     this.exports = new AuditExports(config.exports, store, stateDir, ops);
   }
 
-  /** Open the stream, close out what a crashed process left open, start retention. */
+  /** Open the stream, close out what a stopped process left open (now and every minute), start retention. */
   async start(detail: Record<string, unknown>, exports = true): Promise<void> {
     await this.log.append({ kind: 'stream.opened', detail });
-    const open = await this.store.openIntents(this.log.stream);
+    await this.closeOrphans();
+    this.#orphans = setInterval(
+      () =>
+        void this.closeOrphans().catch((err: Error) =>
+          this.#ops.error({ err: err.message }, 'audit: closing calls of stopped writers failed'),
+        ),
+      ORPHANS_EVERY_MS,
+    );
+    this.#orphans.unref();
+    this.#pruner = setInterval(
+      () => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')),
+      PRUNE_EVERY_MS,
+    );
+    this.#pruner.unref();
+    await this.prune();
+    if (exports) this.exports.start();
+  }
+
+  /**
+   * Marks `call.unknown` the calls whose writer stopped before recording an outcome: intents of
+   * streams other than this one and the live writers'. A gateway still running (another replica, the
+   * stdio command) keeps its calls in flight. The number closed.
+   */
+  async closeOrphans(): Promise<number> {
+    const open = await this.store.openIntents([this.log.stream, ...(await this.liveStreams())]);
     for (const i of open) {
       await this.log.append({
         kind: 'call.unknown',
@@ -71,13 +107,7 @@ export class Audit {
     }
     if (open.length)
       this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
-    this.#pruner = setInterval(
-      () => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')),
-      PRUNE_EVERY_MS,
-    );
-    this.#pruner.unref();
-    await this.prune();
-    if (exports) this.exports.start();
+    return open.length;
   }
 
   /** Apply a reloaded config (capture modes, redaction, retention). */
@@ -126,6 +156,7 @@ export class Audit {
 
   async close(): Promise<void> {
     clearInterval(this.#pruner);
+    clearInterval(this.#orphans);
     await this.log.close();
     await this.exports.stop();
   }

@@ -98,7 +98,8 @@ export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): st
 }
 
 export class CredentialBroker {
-  readonly instance = `gw-${randomUUID()}`;
+  /** What this gateway heartbeats as (its audit stream's name, so a stream's writer is known to be live). */
+  readonly instance: string;
   readonly #resolver: SecretResolver;
   readonly #store: RevocationStore;
   readonly #log: Logger;
@@ -110,7 +111,8 @@ export class CredentialBroker {
   /** Called with each newly revoked reference (the pool stops what holds it). */
   onRevoked: (ref: string) => Promise<void> = async () => {};
 
-  constructor(resolver: SecretResolver, store: RevocationStore, log: Logger) {
+  constructor(resolver: SecretResolver, store: RevocationStore, log: Logger, instance = `gw-${randomUUID()}`) {
+    this.instance = instance;
     this.#resolver = resolver;
     this.#store = store;
     this.#log = log;

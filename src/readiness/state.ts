@@ -48,7 +48,7 @@ export async function gatherState(
   const [audit, modes, revocations, approvals] = await Promise.all([
     part(async () => {
       const streams = await store.audit.streams();
-      const open = await store.audit.openIntents('');
+      const open = await store.audit.openIntents([]);
       const exportLag: Record<string, number> = {};
       for (const e of config.audit.exports) {
         const cursor = await store.audit.getCursor(exportCursor(e.name));

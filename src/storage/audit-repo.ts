@@ -191,7 +191,7 @@ export function auditRepo(
         .execute();
       return rows.map((r) => ({ position: Number(r.position), stream: r.stream, seq: Number(r.seq), body: r.body }));
     },
-    async openIntents(excludeStream) {
+    async openIntents(excludeStreams) {
       // audit_open_intents holds the intents no record closes yet (kept by triggers on append,
       // migrations.ts): a few rows. Their records are then read by primary key, in two queries rather
       // than a join, so no planner estimate (the table changes with every call) can turn it into a scan
@@ -204,17 +204,16 @@ export function auditRepo(
         .execute();
       const events: AuditEvent[] = [];
       for (let i = 0; i < open.length; i += OPEN_CHUNK) {
-        const rows = await db
+        let q = db
           .selectFrom('audit_events')
           .select('body')
           .where(
             'position',
             'in',
             open.slice(i, i + OPEN_CHUNK).map((r) => Number(r.position)),
-          )
-          .where('stream', '!=', excludeStream)
-          .orderBy('position')
-          .execute();
+          );
+        if (excludeStreams.length) q = q.where('stream', 'not in', [...excludeStreams]);
+        const rows = await q.orderBy('position').execute();
         for (const r of rows) events.push(JSON.parse(r.body) as AuditEvent);
       }
       return events;

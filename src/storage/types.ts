@@ -203,10 +203,11 @@ export interface AuditStore {
     limit: number,
   ): Promise<Array<{ position: number; stream: string; seq: number; body: string }>>;
   /**
-   * Intents of other streams that no outcome or unknown record closes (at most 10,000, oldest first).
-   * Read from a table the appends keep, so its cost follows the calls in flight, not the log's size.
+   * Intents of streams other than `excludeStreams` that no outcome or unknown record closes (at most
+   * 10,000, oldest first). Read from a table the appends keep, so its cost follows the calls in
+   * flight, not the log's size.
    */
-  openIntents(excludeStream: string): Promise<AuditEvent[]>;
+  openIntents(excludeStreams: readonly string[]): Promise<AuditEvent[]>;
   checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
   /** Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per stream. */
   prune(before: number): Promise<number>;
