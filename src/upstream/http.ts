@@ -9,7 +9,6 @@
  * response for any other id is dropped. Broken answers (HTML error pages, truncated JSON, wrong
  * content types, oversize bodies) become a JSON-RPC error for that request only.
  */
-import { AsyncResource } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
 import type { Dispatcher, Pool } from 'undici';
@@ -27,13 +26,20 @@ import {
   type RequestId,
 } from '../protocol/jsonrpc.ts';
 import { DEFAULT_MAX_EVENT_BYTES, readSse, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
+import {
+  type BodyReader,
+  dropReader,
+  exchange,
+  NOT_UTF8,
+  type ResponseHeaders,
+  TOO_LARGE,
+  textReader,
+} from './http-exchange.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
-/** A body read only to be dropped is read up to this (more closes the connection), as undici's body.dump() does. */
-const DROP_LIMIT = 128 * 1024;
 const CONNECTIONS = 256;
 /** Notifications, responses and the GET stream's headers: no peer timeout watches these. */
 const CONTROL_TIMEOUT_MS = 30_000;
@@ -49,7 +55,6 @@ const INVALID = 'upstream sent an invalid response';
 
 type Receiver = Parameters<Channel['setReceiver']>[0];
 type Body = Dispatcher.ResponseData['body'];
-type ResponseHeaders = Dispatcher.ResponseData['headers'];
 
 export interface LegacyState {
   sessionId?: string;
@@ -148,185 +153,6 @@ export function mediaType(h: string | string[] | undefined): string {
   if (typeof h !== 'string') return '';
   const semi = h.indexOf(';');
   return (semi < 0 ? h : h.slice(0, semi)).trim().toLowerCase();
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-/** A body larger than MAX_BODY: refused, and not read past the bound. */
-const TOO_LARGE = Symbol('too large');
-/** A body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
-const NOT_UTF8 = Symbol('not utf-8');
-
-/** What reads one response body as undici delivers it, chunk by chunk (see exchange). */
-interface BodyReader<T> {
-  /** Takes one chunk. May throw: the exchange is then aborted and rejects with the error. */
-  data(chunk: Buffer): void;
-  /** True once no more of the body is wanted: the connection is closed, the rest is never read. */
-  readonly full: boolean;
-  /** Errors after the status and headers (network, abort) end the body as its end would, as in body.dump(). */
-  readonly lenient?: boolean;
-  /** What the exchange resolves with once the body ended (or is full). Runs after undici's callbacks. */
-  end(): T;
-}
-
-/** A declared Content-Length over `max` counts as that many bytes already, so that nothing is read. */
-const declaredOver = (declared: string | string[] | undefined, max: number): number =>
-  typeof declared === 'string' && Number(declared) > max ? Number.POSITIVE_INFINITY : 0;
-
-/**
- * Reads a body as UTF-8 text for `then`: TOO_LARGE when it is larger than MAX_BODY (a declared
- * length over it: not read at all), NOT_UTF8 when it is not UTF-8.
- */
-function textReader<T>(
-  declared: string | string[] | undefined,
-  then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8) => T,
-): BodyReader<T> {
-  const chunks: Buffer[] = [];
-  let size = declaredOver(declared, MAX_BODY);
-  return {
-    data(chunk) {
-      size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
-    },
-    get full() {
-      return size > MAX_BODY;
-    },
-    end() {
-      if (size > MAX_BODY) return then(TOO_LARGE);
-      let text: string;
-      try {
-        text = UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-      } catch {
-        return then(NOT_UTF8);
-      }
-      return then(text);
-    },
-  };
-}
-
-/** Reads a body only to drop it, as undici's body.dump() does: DROP_LIMIT at most, errors ignored. */
-function dropReader<T>(declared: string | string[] | undefined, end: () => T): BodyReader<T> {
-  let size = declaredOver(declared, DROP_LIMIT);
-  return {
-    lenient: true,
-    data(chunk) {
-      size += chunk.length;
-    },
-    get full() {
-      return size > DROP_LIMIT;
-    },
-    end,
-  };
-}
-
-type Head<T> = (status: number, headers: ResponseHeaders) => BodyReader<T>;
-
-/**
- * One request/response exchange over `pool.dispatch`: handler callbacks, no stream per response.
- * `head` gets the final status and headers and returns the body's reader; the promise resolves with
- * the reader's `end()`. It rejects on a network error; on `signal` (whether the request is still
- * queued, its headers pending or its body arriving); and on an exception thrown by `head` or the
- * reader, which aborts the exchange, so that no error escapes into undici and no exchange is left
- * open. Callbacks run in the caller's async context, as code after an `await` would: a message met
- * on a stream is handled in the trace of the call that opened it.
- */
-function exchange<T>(
-  pool: Dispatcher,
-  opts: Dispatcher.DispatchOptions,
-  signal: AbortSignal | undefined,
-  head: Head<T>,
-): Promise<T> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<BodyReader<T>>((resolve, reject) => {
-    pool.dispatch(opts, new ExchangeHandler(head, resolve, reject, signal));
-  }).then((reader) => reader.end());
-}
-
-const NOT_READ = 'response body not read to its end';
-
-class ExchangeHandler<T> extends AsyncResource implements Dispatcher.DispatchHandler {
-  readonly #head: Head<T>;
-  readonly #resolve: (reader: BodyReader<T>) => void;
-  readonly #reject: (err: unknown) => void;
-  readonly #signal: AbortSignal | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
-  #reader: BodyReader<T> | undefined;
-  #done = false;
-
-  constructor(
-    head: Head<T>,
-    resolve: (reader: BodyReader<T>) => void,
-    reject: (err: unknown) => void,
-    signal: AbortSignal | undefined,
-  ) {
-    super('gatehouse.upstream-exchange');
-    this.#head = head;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#signal = signal;
-    signal?.addEventListener('abort', this.#onAbort);
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#done) controller.abort(this.#signal?.reason); // aborted while it was queued: it never goes out
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
-    if (this.#done || status < 200) return; // 1xx: informational, the answer follows
-    try {
-      this.#reader = this.runInAsyncScope(this.#head, undefined, status, headers);
-    } catch (err) {
-      this.#fail(controller, err);
-      return;
-    }
-    if (this.#reader.full) this.#stop(controller);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const reader = this.#reader;
-    if (this.#done || !reader) return;
-    try {
-      this.runInAsyncScope(reader.data, reader, chunk);
-    } catch (err) {
-      this.#fail(controller, err);
-      return;
-    }
-    if (reader.full) this.#stop(controller);
-  }
-
-  onResponseEnd(): void {
-    if (!this.#done && this.#reader) this.#settle(this.#reader);
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.#done) return;
-    if (this.#reader?.lenient) this.#settle(this.#reader);
-    else this.#settle(undefined, err);
-  }
-
-  readonly #onAbort = (): void => {
-    const reason = this.#signal?.reason;
-    this.#controller?.abort(reason); // undici reports it through onResponseError, which settles
-    if (!this.#done) this.#settle(undefined, reason); // still queued: onRequestStart aborts it
-  };
-
-  /** The reader wants no more: the exchange ends with it, and the connection is closed. */
-  #stop(controller: Dispatcher.DispatchController): void {
-    this.#settle(this.#reader);
-    controller.abort(new Error(NOT_READ));
-  }
-
-  #fail(controller: Dispatcher.DispatchController, err: unknown): void {
-    this.#settle(undefined, err);
-    controller.abort(err instanceof Error ? err : new Error(String(err)));
-  }
-
-  #settle(reader: BodyReader<T> | undefined, err?: unknown): void {
-    this.#done = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    if (reader) this.#resolve(reader);
-    else this.#reject(err);
-  }
 }
 
 export class StreamableHttpChannel implements Channel {
