@@ -37,7 +37,7 @@ import { createLimiter } from './limits/index.ts';
 import { DEFAULT_REFUSALS, RefusalBudget } from './limits/refusals.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
-import { startFanout, type Fanout } from './sessions/fanout.ts';
+import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -313,6 +313,7 @@ export class Gateway {
         identity: this.#endpoint.identity,
         auditStream: this.audit.log.stream,
         record: (i) => this.audit.record(i),
+        announce: (msg) => this.#announce(msg),
       }),
       oauthCallback: (code: string, state: string, iss?: string) => this.#upstreamAuthorized(code, state, iss),
       metricsToken: () => this.config.gateway.metricsToken,
@@ -337,8 +338,21 @@ export class Gateway {
         origins: this.#endpoint.origins,
         record: (i) => this.audit.record(i),
         baseUrl: this.config.gateway.publicUrl ?? this.url,
+        announce: (msg) => this.#announce(msg),
       }),
     });
+  }
+
+  /** A change this gateway made to the store (an incident's containment or lift): in force here first, then fanned out. */
+  async #announce(msg: FanoutMessage): Promise<boolean> {
+    try {
+      if (msg.kind === 'modes.changed') await this.runtimeModes.sync();
+      else if (msg.kind === 'revocations.changed') await this.principalRevocations.refresh();
+    } catch (err) {
+      // The store has it: the next poll applies it here.
+      this.log.warn({ err: (err as Error).message }, 'a change made here is applied at the next poll');
+    }
+    return announce(this.config.limits?.redis, msg);
   }
 
   /** An upstream authorization server sent the browser back: the tokens are stored, and the server's start retried at once. */

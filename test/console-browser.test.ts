@@ -539,14 +539,9 @@ test('incidents: a platform admin contains a tool by opening an incident (the MC
   text = await body(p);
   assert.match(text, new RegExp(`incident ${id} closed, containment lifted`));
   assert.match(text, /closed[\s\S]*fixed upstream/);
-  await eventually(
-    async () => {
-      const back = JSON.stringify((await call(keys['agent-t2'], 'shifty__lookup', { id: '6' })).body);
-      assert.match(back, /lookup ran/, 'lifted');
-      return true;
-    },
-    { timeoutMs: 4000, intervalMs: 100 },
-  );
+  // The lift is in force on this gateway before the page answers: the next call, with no wait, runs.
+  const back = JSON.stringify((await call(keys['agent-t2'], 'shifty__lookup', { id: '6' })).body);
+  assert.match(back, /lookup ran/, 'lifted');
   await ctx.close();
 });
 

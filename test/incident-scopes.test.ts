@@ -2,7 +2,8 @@
  * Incidents for a tenant and for a principal, through the admin API: a tenant admin contains and
  * revokes its own tenant only (the other tenant keeps working, its credential untouched), and sees
  * only its own incidents; a platform admin revokes a person (every key acting for them is refused as
- * soon as the call returns); closing twice conflicts.
+ * soon as the call returns); closing twice conflicts; a lift over the admin API is in force on the
+ * gateway that served it before it answers.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -242,4 +243,14 @@ test('the evidence bundle over the admin API: a platform admin gets the manifest
     "a tenant admin does not see the operator's incident",
   );
   await runCli(['incident', 'close', id, '--lift', '-c', t.file]);
+});
+
+test('closing with lift over the admin API lifts the containment on this gateway before it answers (no Redis here)', async () => {
+  await eventually(async () => ok(await call('globex'))); // the previous test's CLI lift, read at the next poll
+  const opened = await api('ops2', 'incidents', { title: 'lift', reason: 'drill', tool: 'leaky__record' });
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  assert.ok(!ok(await call('globex')), 'contained');
+  const closed = await api('ops2', `incidents/${opened.body.incident.id}/close`, { lift: true });
+  assert.equal(closed.status, 200, JSON.stringify(closed.body));
+  assert.ok(ok(await call('globex')), 'the next call, with no wait, is served');
 });

@@ -7,6 +7,7 @@
  * of tools, servers or the gateway serve every tenant, so they need a platform admin.
  */
 import type { Config } from '../config/schema.ts';
+import type { FanoutMessage } from '../sessions/fanout.ts';
 import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import type { AuditInput } from '../audit/log.ts';
@@ -29,6 +30,8 @@ export interface ActionDeps {
   config: Config;
   store: Store;
   record: (input: AuditInput) => Promise<unknown>;
+  /** An incident's containment or lift: in force on this gateway first, then fanned out. */
+  announce?: (msg: FanoutMessage) => Promise<unknown>;
 }
 
 export interface Actor {
@@ -318,6 +321,7 @@ export async function openIncidentAction(
       scope,
       reason: f.get('reason') ?? '',
       timeoutMs: INCIDENT_CONFIRM_MS,
+      announce: deps.announce,
     });
     const c = r.containment;
     return {
@@ -355,6 +359,7 @@ export async function closeIncidentAction(
       note: f.get('note') ?? '',
       lift,
       tenant,
+      announce: deps.announce,
     });
     return {
       ok: true,

@@ -38,7 +38,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdminDeps } from './admin.ts';
-import { announce } from '../sessions/fanout.ts';
 import { readBody } from './guards.ts';
 
 const str = (v: unknown, max = 1024): string | undefined =>
@@ -104,7 +103,7 @@ export async function handleIncidents(
         reason,
         scope: checkScope(deps.config, kinds[0], value),
         windowStart,
-        announce: (msg) => announce(deps.config.limits?.redis, msg),
+        announce: deps.announce,
       });
       return { status: 201, body: r };
     }
@@ -156,7 +155,7 @@ export async function handleIncidents(
         tenant,
         note: str(input.note, 500),
         lift: input.lift === true,
-        announce: (msg) => announce(deps.config.limits?.redis, msg),
+        announce: deps.announce,
       }),
     };
   } catch (err) {

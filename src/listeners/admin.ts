@@ -23,6 +23,7 @@ import type { Principal } from '../identity/principal.ts';
 import type { AuditInput } from '../audit/log.ts';
 import { readBody } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
+import type { FanoutMessage } from '../sessions/fanout.ts';
 
 export interface AdminDeps {
   config: Config;
@@ -32,6 +33,12 @@ export interface AdminDeps {
   record: (input: AuditInput) => Promise<unknown>;
   /** This process's audit stream (still being written: not expected to be closed). */
   auditStream: string;
+  /**
+   * Tells of a change this gateway just made to the store (modes, principal revocations): in force
+   * here before it resolves, with or without Redis; on the other gateways through the fan-out (Redis),
+   * else from the store within a second. Whether the fan-out took it.
+   */
+  announce: (msg: FanoutMessage) => Promise<boolean>;
 }
 
 export const ADMIN_PREFIX = '/admin/v1/';

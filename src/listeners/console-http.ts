@@ -12,6 +12,7 @@
  * logout; GET login and the redirect path (default /console/callback).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FanoutMessage } from '../sessions/fanout.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminScope, Authenticator } from '../identity/authenticator.ts';
@@ -63,6 +64,8 @@ export interface ConsoleDeps {
   record: (input: AuditInput) => Promise<unknown>;
   /** How people reach the gateway: publicUrl, else the listen address. */
   baseUrl: string;
+  /** An incident's containment or lift: in force here first, then fanned out (AdminDeps.announce). */
+  announce: (msg: FanoutMessage) => Promise<boolean>;
 }
 
 const MAX_FORM = 16 * 1024;
@@ -344,7 +347,12 @@ async function act(
   deps: ConsoleDeps,
 ): Promise<{ page: string; outcome: actions.Outcome } | undefined> {
   const a: actions.Actor = { principal: v.principal, scope: v.scope };
-  const d: actions.ActionDeps = { config: deps.config, store: deps.store, record: deps.record };
+  const d: actions.ActionDeps = {
+    config: deps.config,
+    store: deps.store,
+    record: deps.record,
+    announce: deps.announce,
+  };
   const g = (k: string) => f.get(k) ?? '';
   switch (path) {
     case 'inventory/accept':
