@@ -12,9 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
 import type { Dispatcher, Pool } from 'undici';
-import { lazyRequire } from '../util/lazy.ts';
+import { undiciPool } from './undici-pool.ts';
 
-const undici = lazyRequire<typeof import('undici')>('undici');
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
 import {
@@ -171,7 +170,7 @@ export class StreamableHttpChannel implements Channel {
   constructor(name: string, opts: { url: string; headers?: Record<string, string> }, log: Logger) {
     const url = new URL(opts.url);
     this.description = `http:${name}`;
-    this.#pool = new (undici().Pool)(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+    this.#pool = new (undiciPool())(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
     this.#path = `${url.pathname}${url.search}`;
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#base[k.toLowerCase()] = v;
     this.#log = log;

@@ -6,9 +6,8 @@
  * the stream drops, the channel closes and the pool reconnects.
  */
 import type { Pool } from 'undici';
-import { lazyRequire } from '../util/lazy.ts';
+import { undiciPool } from './undici-pool.ts';
 
-const undici = lazyRequire<typeof import('undici')>('undici');
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { mediaType } from './http.ts';
@@ -40,7 +39,7 @@ export class LegacySseChannel implements Channel {
   ) {
     this.description = `sse:${name}`;
     this.#url = new URL(opts.url);
-    this.#pool = new (undici().Pool)(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
+    this.#pool = new (undiciPool())(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
     this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#log = log;
