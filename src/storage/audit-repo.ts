@@ -180,6 +180,16 @@ export function auditRepo(
         lastAt: Number(r.lastAt),
       }));
     },
+    async count() {
+      // Both drivers count an index, not the rows (SQLite its smallest index; PostgreSQL an index-only
+      // scan once vacuumed). count(*) is a bigint: our pg pool parses those as numbers (postgres.ts),
+      // pg's default is a string, so Number() either way.
+      const r = await db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
     async streamRecords(stream, fromSeq, limit) {
       const rows = await db
         .selectFrom('audit_events')

@@ -187,6 +187,17 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.deepEqual(other, verdict('other', { probedAt: LATEST_DATE }));
         assert.equal(typeof other!.probedAt, 'number');
       });
+      await t.test('audit: count is the number of records, after appends and after a prune', async () => {
+        const a = store.audit;
+        const old = (seq: number) =>
+          rec('E', seq, 'config.reloaded', { time: new Date(T0 - 86_400_000).toISOString() });
+        assert.strictEqual(await a.count(), 0);
+        await a.appendBatch([old(1), old(2)]);
+        await a.appendBatch([rec('E', 3, 'config.reloaded'), rec('F', 1, 'stream.opened')]);
+        assert.strictEqual(await a.count(), 4, 'a number, not a bigint string, on every driver');
+        assert.equal(await a.prune(T0 - 1000), 2);
+        assert.strictEqual(await a.count(), 2);
+      });
       await t.test('audit: openIntents gives the intents of other streams that no record closes', async () => {
         const a = store.audit;
         await a.appendBatch([rec('A', 1, 'call.intent'), rec('A', 2, 'call.intent'), rec('B', 1, 'call.intent')]);

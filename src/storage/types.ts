@@ -196,6 +196,8 @@ export interface AuditStore {
   appendBatch(events: AuditEvent[], durability?: AuditDurability): Promise<void>;
   read(q: AuditQuery): Promise<Array<{ position: number; event: AuditEvent }>>;
   streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
+  /** The number of records stored (pruned ones not included): an index-only count, no row is read. */
+  count(): Promise<number>;
   /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
   streamRecords(
     stream: string,
