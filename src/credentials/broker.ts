@@ -39,6 +39,13 @@ export interface Materialized {
 export const LOCAL_SECRETS_FILE = 'secrets.enc.json';
 export const LOCAL_KEY_FILE = 'secrets.key';
 const FOLLOW_MS = 1000;
+/** How often a gateway does the store's housekeeping for gateways that are gone (at start, then at most this often). */
+const HOUSEKEEPING_MS = 60_000;
+/**
+ * A gateway silent this long has stopped: its heartbeat and its acknowledgements of applied changes
+ * are deleted (`forgetStale`). Far beyond what any reader counts as live (5 to 30 s).
+ */
+const FORGET_AFTER_MS = 3_600_000;
 
 /** The providers a config names (local and env always; the managers when configured). */
 export async function resolverFor(config: Config): Promise<SecretResolver> {
@@ -106,6 +113,7 @@ export class CredentialBroker {
   readonly #started = Date.now();
   #revoked = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #housekept = 0;
   /** Upstream OAuth (tokens per server and tenant), when the gateway has a secrets key. */
   oauth: UpstreamOAuth | undefined;
   /** Called with each newly revoked reference (the pool stops what holds it). */
@@ -130,7 +138,10 @@ export class CredentialBroker {
     this.#timer.unref();
   }
 
-  /** Heartbeat, and apply (then acknowledge) revocations made anywhere. */
+  /**
+   * Heartbeat, and apply (then acknowledge) revocations made anywhere; then, at most once a
+   * HOUSEKEEPING_MS, forget the gateways gone for FORGET_AFTER_MS (killed processes never `forget`).
+   */
   async follow(): Promise<void> {
     const now = Date.now();
     await this.#store.heartbeat(this.instance, this.#started, now);
@@ -144,6 +155,12 @@ export class CredentialBroker {
       await this.#store.ack(ref, this.instance, Date.now());
     }
     for (const ref of this.#revoked) if (!refs.has(ref)) this.#revoked.delete(ref); // restored
+    if (now - this.#housekept >= HOUSEKEEPING_MS) {
+      this.#housekept = now;
+      await this.#store
+        .forgetStale(now - FORGET_AFTER_MS)
+        .catch((err: Error) => this.#log.warn({ err: err.message }, 'credentials: forgetting stopped gateways failed'));
+    }
   }
 
   isRevoked(refs: readonly string[]): boolean {

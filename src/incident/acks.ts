@@ -3,7 +3,8 @@
  * credential broker acknowledges revocations itself (revocation_acks); run-time modes and principal
  * revocations are polled by each gateway, and a gateway that has applied one writes an apply_acks row
  * (its instance id, the change's version) so `gatehouse incident open` can wait for every live
- * gateway, as `gatehouse credentials revoke` does, and say how long that took.
+ * gateway, as `gatehouse credentials revoke` does, and say how long that took. A gateway's rows go
+ * an hour after it was last seen (the broker's housekeeping, `RevocationStore.forgetStale`).
  */
 import type { Logger } from '../observability/logger.ts';
 import type { ApplyAckStore, ModeRecord, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';

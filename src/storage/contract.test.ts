@@ -14,6 +14,7 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { AuditEvent } from '../audit/event.ts';
+import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';
 import { auditRepo } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
@@ -250,6 +251,45 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.equal(await store.principalRevocations.restore('subject', 'ivy', ''), false);
         assert.equal((await store.principalRevocations.list()).length, 1);
       });
+      await t.test(
+        'gateways gone for an hour are forgotten with their acknowledgements; live ones keep theirs',
+        async () => {
+          const r = store.revocations;
+          const acks = store.applyAcks;
+          const H = 3_600_000;
+          const now = T0 + 10 * H;
+          const key = modeKey('tool:a__b');
+          const who = async () => (await acks.acks(key)).map((a) => a.instance).sort();
+          await r.heartbeat('gw-killed', T0, now - 2 * H);
+          await r.heartbeat('gw-live', T0, now - 1000);
+          await r.heartbeat('gw-stopped', T0, now - 10 * 60_000); // ten minutes ago: not gone long enough
+          await acks.ack(key, 'gw-killed', 1, now - 3 * H);
+          await acks.ack(key, 'gw-live', 1, now - 3 * H); // old, but its gateway is live: a re-revocation waits for it
+          await acks.ack(key, 'gw-forgotten', 1, now - 2 * H); // stopped cleanly (forget) long ago: no heartbeat left
+          await acks.ack(key, 'gw-stopped', 1, now - 20 * 60_000);
+          await acks.ack(key, 'gw-starting', 2, now - 100); // acknowledged before its first heartbeat
+          await acks.ack('mode:gateway', 'gw-killed', 7, now - 2 * H);
+          assert.equal(await r.forgetStale(now - H), 4, "gw-killed's heartbeat and two acks, gw-forgotten's ack");
+          assert.deepEqual(await who(), ['gw-live', 'gw-starting', 'gw-stopped']);
+          assert.deepEqual(await acks.acks('mode:gateway'), []);
+          assert.deepEqual((await r.live(now - 2 * H - 1)).sort(), ['gw-live', 'gw-stopped']);
+          assert.equal(await r.forgetStale(now - H), 0);
+          // A gateway forgotten while it was out of touch is live again at its next heartbeat.
+          await r.heartbeat('gw-killed', T0, now);
+          assert.deepEqual((await r.live(now - LIVE_MS)).sort(), ['gw-killed', 'gw-live']);
+          // What an incident waits for still reads: the live gateways' acknowledgements, at the version.
+          await acks.ack(key, 'gw-killed', 1, now);
+          const c = await confirmed(await r.live(now - LIVE_MS), () => acks.acks(key), {
+            at: now - 3 * H,
+            version: 1,
+            timeoutMs: 0,
+          });
+          assert.deepEqual([c.confirmed, c.missing], [true, []]);
+          await r.forget('gw-killed');
+          await r.forget('gw-live');
+          await r.forget('gw-stopped');
+        },
+      );
       await t.test('dual control: one confirmation wins', async () => {
         const d = {
           id: 'd1',

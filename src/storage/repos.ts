@@ -10,7 +10,7 @@ import { type ApiKeyRow, apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
 import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
-import { applyAckRepo, incidentRepo } from './incident-repo.ts';
+import { applyAckRepo, incidentRepo, pruneApplyAcks } from './incident-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type {
   ModeRecord,
@@ -227,6 +227,12 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
     },
     async forget(instance) {
       await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
+    },
+    async forgetStale(before) {
+      // The acknowledgements first: they are judged by the heartbeats (either order gives the same result).
+      const acks = await pruneApplyAcks(db, before);
+      const r = await db.deleteFrom('gateway_instances').where('last_seen', '<', before).executeTakeFirst();
+      return acks + Number(r.numDeletedRows);
     },
   };
 }
