@@ -1,55 +1,91 @@
 /**
- * The broker's housekeeping: following the store, a gateway also forgets the gateways gone for an hour
- * (their heartbeats and acknowledgements), at start and then at most once a minute, and a failure
- * there never stops it from following revocations.
+ * The broker following the store (a real SQLite store): a revocation is applied and acknowledged,
+ * and applied and acknowledged again when the reference is revoked again; gateways gone for an hour
+ * are forgotten at start and then at most once a minute, and a failure there never stops it from
+ * following revocations.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { silentLogger } from '../observability/logger.ts';
-import type { RevocationStore } from '../storage/types.ts';
+import { openStore } from '../storage/index.ts';
+import type { Store } from '../storage/types.ts';
 import { CredentialBroker } from './broker.ts';
 import { SecretResolver } from './resolver.ts';
 
-function fakeStore(failForget = false): RevocationStore & { forgotten: number[]; acked: string[] } {
-  const s = {
-    forgotten: [] as number[],
-    acked: [] as string[],
-    revoke: async () => {},
-    restore: async () => true,
-    list: async () => [{ ref: 'vault://x#y', reason: 'r', revokedBy: 'op', revokedAt: 1 }],
-    ack: async (ref: string) => void s.acked.push(ref),
-    acks: async () => [],
-    heartbeat: async () => {},
-    live: async () => [],
-    forget: async () => {},
-    forgetStale: async (before: number) => {
-      if (failForget) throw new Error('store busy');
-      s.forgotten.push(before);
-      return 0;
-    },
-  };
-  return s;
+const REF = 'vault://secret/x#y';
+
+async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-broker-'));
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'g.db') });
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
+const ackers = async (store: Store) => (await store.revocations.acks(REF)).map((a) => a.instance);
+
+test('a revocation is acknowledged; revoked again (acknowledgements reset), it is applied and acknowledged again', async () => {
+  await withStore(async (store) => {
+    const broker = new CredentialBroker(new SecretResolver(), store.revocations, silentLogger(), 'gw-1');
+    const stopped: string[] = [];
+    broker.onRevoked = async (ref) => void stopped.push(ref);
+    await store.revocations.revoke({ ref: REF, reason: 'leak', revokedBy: 'op', revokedAt: 1000 });
+    await broker.follow();
+    assert.deepEqual(await ackers(store), ['gw-1']);
+    assert.equal(broker.isRevoked([REF]), true);
+    await broker.follow();
+    assert.deepEqual(stopped, [REF], 'applied once');
+    await store.revocations.revoke({ ref: REF, reason: 'leaked again', revokedBy: 'op', revokedAt: 2000 });
+    assert.deepEqual(await ackers(store), [], 'a new revocation waits for every gateway again');
+    await broker.follow();
+    assert.deepEqual(await ackers(store), ['gw-1'], 'and this gateway confirms it');
+    assert.deepEqual(stopped, [REF, REF]);
+    assert.equal(await store.revocations.restore(REF), true);
+    await broker.follow();
+    assert.equal(broker.isRevoked([REF]), false, 'restored');
+  });
+});
+
 test('gateways gone for an hour are forgotten at the first follow, then at most once a minute', async (t) => {
-  const start = 1_760_000_000_000;
-  t.mock.timers.enable({ apis: ['Date'], now: start });
-  const store = fakeStore();
-  const broker = new CredentialBroker(new SecretResolver(), store, silentLogger(), 'gw-1');
-  await broker.follow();
-  assert.deepEqual(store.forgotten, [start - 3_600_000]);
-  t.mock.timers.tick(59_999);
-  await broker.follow();
-  assert.equal(store.forgotten.length, 1);
-  t.mock.timers.tick(1);
-  await broker.follow();
-  assert.deepEqual(store.forgotten, [start - 3_600_000, start + 60_000 - 3_600_000]);
+  await withStore(async (store) => {
+    const start = 1_760_000_000_000;
+    t.mock.timers.enable({ apis: ['Date'], now: start });
+    const forgotten: number[] = [];
+    const revocations = Object.create(store.revocations) as Store['revocations'];
+    revocations.forgetStale = async (before) => {
+      forgotten.push(before);
+      return store.revocations.forgetStale(before);
+    };
+    await store.revocations.heartbeat('gw-old', start - 7_200_000, start - 3_600_001);
+    const broker = new CredentialBroker(new SecretResolver(), revocations, silentLogger(), 'gw-1');
+    await broker.follow();
+    assert.deepEqual(forgotten, [start - 3_600_000]);
+    assert.deepEqual(await store.revocations.live(0), ['gw-1'], 'the gateway gone for an hour is forgotten');
+    t.mock.timers.tick(59_999);
+    await broker.follow();
+    assert.equal(forgotten.length, 1);
+    t.mock.timers.tick(1);
+    await broker.follow();
+    assert.deepEqual(forgotten, [start - 3_600_000, start + 60_000 - 3_600_000]);
+  });
 });
 
 test('a failed housekeeping does not stop the broker following revocations', async () => {
-  const store = fakeStore(true);
-  const broker = new CredentialBroker(new SecretResolver(), store, silentLogger(), 'gw-1');
-  await broker.follow();
-  assert.deepEqual(store.acked, ['vault://x#y']);
-  assert.equal(broker.isRevoked(['vault://x#y']), true);
+  await withStore(async (store) => {
+    const revocations = Object.create(store.revocations) as Store['revocations'];
+    revocations.forgetStale = async () => {
+      throw new Error('store busy');
+    };
+    await store.revocations.revoke({ ref: REF, reason: 'leak', revokedBy: 'op', revokedAt: 1000 });
+    const broker = new CredentialBroker(new SecretResolver(), revocations, silentLogger(), 'gw-1');
+    await broker.follow();
+    assert.deepEqual(await ackers(store), ['gw-1']);
+    assert.equal(broker.isRevoked([REF]), true);
+  });
 });

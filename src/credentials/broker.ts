@@ -111,7 +111,8 @@ export class CredentialBroker {
   readonly #store: RevocationStore;
   readonly #log: Logger;
   readonly #started = Date.now();
-  #revoked = new Set<string>();
+  /** Revoked references, with the time of the revocation this gateway applied (a new one is applied again). */
+  #revoked = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #housekept = 0;
   /** Upstream OAuth (tokens per server and tenant), when the gateway has a secrets key. */
@@ -145,16 +146,18 @@ export class CredentialBroker {
   async follow(): Promise<void> {
     const now = Date.now();
     await this.#store.heartbeat(this.instance, this.#started, now);
-    const refs = new Set((await this.#store.list()).map((r) => r.ref));
-    for (const ref of refs) {
-      if (this.#revoked.has(ref)) continue;
-      this.#revoked.add(ref);
+    const list = await this.#store.list();
+    const refs = new Set(list.map((r) => r.ref));
+    // A reference revoked again (its acknowledgements were reset) is purged and acknowledged again.
+    for (const { ref, revokedAt } of list) {
+      if (this.#revoked.get(ref) === revokedAt) continue;
+      this.#revoked.set(ref, revokedAt);
       this.#resolver.purge((k) => k === ref || matchesTemplate(ref, k));
       await this.onRevoked(ref);
       this.#log.warn({ ref }, 'credential revoked: purged, and connections holding it stopped');
       await this.#store.ack(ref, this.instance, Date.now());
     }
-    for (const ref of this.#revoked) if (!refs.has(ref)) this.#revoked.delete(ref); // restored
+    for (const ref of this.#revoked.keys()) if (!refs.has(ref)) this.#revoked.delete(ref); // restored
     if (now - this.#housekept >= HOUSEKEEPING_MS) {
       this.#housekept = now;
       await this.#store
