@@ -549,8 +549,8 @@ interface StoreResult {
   repeatRead: Stats;
   openIntents: { ms: number[]; found: number; expected?: number };
   append: { usPerCommit: number; walFramesPerCommit?: number };
-  /** `store.audit.streams()` (what `gatehouse check` counts records with): one call. */
-  streamsMs: number;
+  /** `store.audit.count()` (what `gatehouse check` counts records with): one call. */
+  countMs: number;
   plans: { run: string; openIntents: string };
 }
 
@@ -588,8 +588,8 @@ async function measure(
       open.push(r.ms);
       found = r.value.length;
     }
-    say(`${driver}: streams()`);
-    const streams = (await time(() => store.audit.streams())).ms;
+    say(`${driver}: count()`);
+    const count = (await time(() => store.audit.count())).ms;
     say(`${driver}: appends`);
     const append = await appendCost(store, driver === 'sqlite' ? opts.sqlite : undefined);
     const plans = {
@@ -605,7 +605,7 @@ async function measure(
       repeatRead: stats(runs.flatMap((r) => r.repeatMs)),
       openIntents: { ms: open, found, expected: expectedOpen },
       append,
-      streamsMs: streams,
+      countMs: count,
       plans,
     };
   } finally {
@@ -677,13 +677,13 @@ function render(results: StoreResult[], date: string, id: string): string {
     `- Each store holds ${RECORDS.toLocaleString('en-US')} records loaded by bench/reconstruct.ts (runs of 10-50 records interleaved, ${TENANTS.length} tenants, ${REPLICAS} replicas restarting every ${STREAM_RECORDS.toLocaleString('en-US')} records).`,
     '- A reconstruction is `gatehouse audit run <id>`: read the run\'s records (`limit: 100000`), keep the tenant\'s, build the timeline. "First read" is each sampled run\'s first reconstruction (first, middle, last and random runs); "repeat" the next two of each.',
     '',
-    '| store | records | size MB | open (migrations) ms | records per run (mean) | first read p50 / p90 / max ms | repeat p50 / p90 / max ms | openIntents ms (3 calls) | open intents found / expected | µs per audit commit | WAL pages per commit | streams() ms |',
+    '| store | records | size MB | open (migrations) ms | records per run (mean) | first read p50 / p90 / max ms | repeat p50 / p90 / max ms | openIntents ms (3 calls) | open intents found / expected | µs per audit commit | WAL pages per commit | count() ms |',
     '|---|---:|---:|---:|---:|---|---|---|---|---:|---:|---:|',
   ];
   for (const r of results) {
     const mean = r.runs.reduce((n, x) => n + x.entries, 0) / r.runs.length;
     lines.push(
-      `| ${r.driver} | ${r.records.toLocaleString('en-US')} | ${r.sizeMb.toLocaleString('en-US')} | ${Math.round(r.openMs)} | ${f1(mean)} | ${f1(r.firstRead.p50)} / ${f1(r.firstRead.p90)} / ${f1(r.firstRead.max)} | ${f1(r.repeatRead.p50)} / ${f1(r.repeatRead.p90)} / ${f1(r.repeatRead.max)} | ${r.openIntents.ms.map(f1).join(', ')} | ${r.openIntents.found} / ${r.openIntents.expected ?? '?'} | ${Math.round(r.append.usPerCommit)} | ${r.append.walFramesPerCommit?.toFixed(1) ?? '-'} | ${Math.round(r.streamsMs)} |`,
+      `| ${r.driver} | ${r.records.toLocaleString('en-US')} | ${r.sizeMb.toLocaleString('en-US')} | ${Math.round(r.openMs)} | ${f1(mean)} | ${f1(r.firstRead.p50)} / ${f1(r.firstRead.p90)} / ${f1(r.firstRead.max)} | ${f1(r.repeatRead.p50)} / ${f1(r.repeatRead.p90)} / ${f1(r.repeatRead.max)} | ${r.openIntents.ms.map(f1).join(', ')} | ${r.openIntents.found} / ${r.openIntents.expected ?? '?'} | ${Math.round(r.append.usPerCommit)} | ${r.append.walFramesPerCommit?.toFixed(1) ?? '-'} | ${Math.round(r.countMs)} |`,
     );
   }
   for (const r of results)

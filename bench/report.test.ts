@@ -134,6 +134,7 @@ test('repetitions become medians; gateway rows compare with direct and with the 
       full: { started: true, coldStartMs: 350, idleRssMb: 65 },
       relay: { coldStartMs: 50, idleRssMb: 45 },
       helpMs: 90,
+      bare: { coldStartMs: 310, idleRssMb: 80 },
     },
     rows: [
       point('direct', 16, 5000),
@@ -148,4 +149,5 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   assert.match(md, /\| raw node:http relay \| 2,000 \(0\.40x\) \| 200 \| - \| 50 ms \| 45\.0 MB \|/);
   assert.match(md, /Every path measured 3 times, interleaved with the others; each figure is the median/);
   assert.match(md, /`gatehouse --help` \(dist\/\): 90 ms/);
+  assert.match(md, /Gateway alone \(no servers, .*\): cold start to `\/readyz` 200 in 310 ms, idle RSS 80\.0 MB/);
 });

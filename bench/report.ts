@@ -77,6 +77,8 @@ export interface Facts {
   relay?: { idleRssMb: number; coldStartMs: number };
   /** `gatehouse --help` from dist/, median wall time of several runs. */
   helpMs?: number;
+  /** Gatehouse with no servers (its own start, without the upstreams'): median of three starts. */
+  bare?: { coldStartMs: number; idleRssMb: number };
 }
 
 export interface Result {
@@ -240,6 +242,9 @@ export function render(result: Result): string {
       'Gateway, whole control plane (API-key identity, deny-by-default policy, durable audit, redaction)',
       facts.full,
     ),
+    facts.bare === undefined
+      ? undefined
+      : `- Gateway alone (no servers, a new state directory; median of three starts): cold start to \`/readyz\` 200 in ${num(facts.bare.coldStartMs)} ms, idle RSS ${num(facts.bare.idleRssMb, 1)} MB.`,
     facts.helpMs === undefined ? undefined : `- \`gatehouse --help\` (dist/): ${num(facts.helpMs)} ms.`,
     '',
     ...summary(rows, facts),

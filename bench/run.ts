@@ -138,16 +138,20 @@ function rssMb(pid: number): number {
  * The gateway's config. `full`: API keys required, a deny-by-default policy that allows exactly the
  * bench's tools, arguments and results kept redacted in the audit trail, durable audit (the default).
  */
-function writeConfig(dir: string, port: number, echoUrl: string, full: boolean): string {
+function writeConfig(dir: string, port: number, echoUrl: string | undefined, full: boolean): string {
   mkdirSync(dir, { recursive: true });
   const lines = [
     'version: 1',
     'gateway:',
     `  listen: { host: 127.0.0.1, port: ${port} }`,
     `  stateDir: ${JSON.stringify(join(dir, 'state'))}`,
-    'servers:',
-    `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
-    `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
+    ...(echoUrl === undefined
+      ? ['servers: []']
+      : [
+          'servers:',
+          `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
+          `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
+        ]),
   ];
   if (full) {
     writeFileSync(
@@ -187,8 +191,8 @@ interface Gateway {
   token?: string;
 }
 
-/** Starts `gatehouse start` from dist/ and waits for GET /readyz to answer 200. */
-async function startGateway(dir: string, echoUrl: string, full: boolean): Promise<Gateway> {
+/** Starts `gatehouse start` from dist/ and waits for GET /readyz to answer 200 (no echo URL: no servers). */
+async function startGateway(dir: string, echoUrl: string | undefined, full: boolean): Promise<Gateway> {
   const port = await freePort();
   const config = writeConfig(dir, port, echoUrl, full);
   const token = full ? apiKey(config) : undefined;
@@ -238,6 +242,30 @@ function helpMs(): number {
     if (i > 0) times.push(performance.now() - t0);
   }
   return times.sort((a, b) => a - b)[2];
+}
+
+/**
+ * The gateway's own start, without the upstreams' (the stdio echo server takes longer to start than
+ * the gateway): a fresh state directory and no servers, started three times; the median cold start,
+ * and the idle RSS 1 s after it was ready.
+ */
+async function bareStart(dir: string): Promise<{ coldStartMs: number; idleRssMb: number } | undefined> {
+  const runs: Array<{ coldStartMs: number; idleRssMb: number }> = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const gw = await startGateway(join(dir, `bare-${i}`), undefined, false);
+      await sleep(1000);
+      runs.push({ coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) });
+      await stop(gw.child);
+    }
+  } catch (err) {
+    say(`gatehouse without servers could not be started: ${(err as Error).message}`);
+    return undefined;
+  }
+  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[1];
+  const r = { coldStartMs: mid(runs.map((x) => x.coldStartMs)), idleRssMb: mid(runs.map((x) => x.idleRssMb)) };
+  say(`  gatehouse without servers: ready in ${Math.round(r.coldStartMs)} ms, idle RSS ${r.idleRssMb.toFixed(1)} MB`);
+  return r;
 }
 
 /** Starts a gateway and records its start; a gateway that cannot start is reported, not fatal. */
@@ -317,6 +345,7 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   buildDist();
   const help = helpMs();
   say(`gatehouse --help: ${Math.round(help)} ms`);
+  const bare = await bareStart(join(dir, 'bare'));
   const plain = await tryGateway(join(dir, 'plain'), echo.value.url, false);
   const full = await tryGateway(join(dir, 'full'), echo.value.url, true);
   for (let rep = 1; rep <= REPS; rep++) {
@@ -326,7 +355,7 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
         rows.push(await point(job, n));
     for (const job of listJobs(echo.value.url, plain.gw, full.gw)) rows.push(await point(job, Math.max(...ns)));
   }
-  return { rows, facts: { gateway: plain.facts, full: full.facts, relay: relayFacts, helpMs: help } };
+  return { rows, facts: { gateway: plain.facts, full: full.facts, relay: relayFacts, helpMs: help, bare } };
 }
 
 async function main(): Promise<number> {
