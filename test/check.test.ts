@@ -80,3 +80,13 @@ test('static credentials in the config fail 2.2, named by server and key (values
   assert.equal(item.why, 'static credentials in gh (servers[0].headers.Authorization), db (servers[1].env.PGPASSWORD)');
   assert.doesNotMatch(JSON.stringify(item), /ghp_|hunter2/);
 });
+
+test('calls without an outcome for five minutes warn 5.1, saying who closes them', () => {
+  const config = parseConfig('version: 1\nservers: []\n', '/etc/g.yaml', {});
+  const state = { audit: { records: 10, unclosed: 2, exportLag: {} } };
+  const item = readiness(config, { servers: [], tools: [] }, undefined, state).find((i) => i.id === '5.1')!;
+  assert.equal(item.status, 'warn');
+  assert.match(item.why, /^2 call\(s\) .* a running gateway records a dead one's calls as unknown within about 15 s/);
+  const clean = readiness(config, { servers: [], tools: [] }, undefined, { audit: { ...state.audit, unclosed: 0 } });
+  assert.equal(clean.find((i) => i.id === '5.1')!.status, 'pass');
+});

@@ -445,8 +445,8 @@ function auditTrailItem(config: Config, au: ReadinessState['audit']): CheckItem 
       '5.1',
       title,
       'warn',
-      `${au.unclosed} call(s) recorded as started more than five minutes ago have no outcome yet (a gateway died; the next start records them as unknown)`,
-      'restart the gateway that died, then `gatehouse audit verify`',
+      `${au.unclosed} call(s) recorded as started more than five minutes ago have no outcome yet (still running, or their gateway died: a running gateway records a dead one's calls as unknown within about 15 s)`,
+      'start a gateway on this store if none runs, then `gatehouse audit verify`',
     );
   const a = config.audit;
   const failOpen = a.readWhenUnavailable === 'allow';
