@@ -4,7 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { transformSync } from 'esbuild';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -22,6 +24,20 @@ export function gitCommit(): string | undefined {
 /** Builds dist/ as the package ships it (`scripts/build.mjs`: bundled, no type check), what the benches start. */
 export function buildDist(): void {
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * `file` (TypeScript with only node: and package imports) as JavaScript, for the processes a bench
+ * measures beside the gateway (the relay, the echo upstream): run as .ts, Node's type stripping would
+ * add about 17 MB and its start to each, where the gateway runs from dist/. Written under
+ * node_modules/.cache, so package imports resolve as from the source; the path of the .mjs.
+ */
+export function asJavaScript(file: string): string {
+  const out = join(ROOT, 'node_modules/.cache/gatehouse-bench', `${basename(file, '.ts')}.mjs`);
+  mkdirSync(dirname(out), { recursive: true });
+  const { code } = transformSync(readFileSync(file, 'utf8'), { loader: 'ts', format: 'esm', target: 'node24' });
+  writeFileSync(out, code);
+  return out;
 }
 
 /** `2 cores (model), 24 GB, Node v24.x; commit abc1234` */
