@@ -269,7 +269,18 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
           await acks.ack(key, 'gw-stopped', 1, now - 20 * 60_000);
           await acks.ack(key, 'gw-starting', 2, now - 100); // acknowledged before its first heartbeat
           await acks.ack('mode:gateway', 'gw-killed', 7, now - 2 * H);
-          assert.equal(await r.forgetStale(now - H), 4, "gw-killed's heartbeat and two acks, gw-forgotten's ack");
+          await r.ack('vault://x#y', 'gw-killed', now - 3 * H);
+          await r.ack('vault://x#y', 'gw-live', now - 3 * H);
+          assert.equal(
+            await r.forgetStale(now - H),
+            5,
+            "gw-killed's heartbeat, two acks and its revocation ack, gw-forgotten's ack",
+          );
+          assert.deepEqual(
+            (await r.acks('vault://x#y')).map((a) => a.instance),
+            ['gw-live'],
+            "a live gateway's revocation ack stays",
+          );
           assert.deepEqual(await who(), ['gw-live', 'gw-starting', 'gw-stopped']);
           assert.deepEqual(await acks.acks('mode:gateway'), []);
           assert.deepEqual((await r.live(now - 2 * H - 1)).sort(), ['gw-live', 'gw-stopped']);

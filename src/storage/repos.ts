@@ -231,8 +231,14 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
     async forgetStale(before) {
       // The acknowledgements first: they are judged by the heartbeats (either order gives the same result).
       const acks = await pruneApplyAcks(db, before);
+      const seen = db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', before);
+      const revAcks = await db
+        .deleteFrom('revocation_acks')
+        .where('acked_at', '<', before)
+        .where('instance', 'not in', seen)
+        .executeTakeFirst();
       const r = await db.deleteFrom('gateway_instances').where('last_seen', '<', before).executeTakeFirst();
-      return acks + Number(r.numDeletedRows);
+      return acks + Number(revAcks.numDeletedRows) + Number(r.numDeletedRows);
     },
   };
 }

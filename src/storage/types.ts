@@ -257,9 +257,10 @@ export interface RevocationStore {
   forget(instance: string): Promise<void>;
   /**
    * Housekeeping for gateways that stopped without `forget` (killed processes; every start is a new
-   * instance): deletes the gateways not seen since `before`, and the acknowledgements of applied changes
-   * (apply_acks) made before then by a gateway not seen since. Every reader counts only gateways seen
-   * in the last seconds, so with `before` far older than that none of them sees a difference. The
+   * instance): deletes the gateways not seen since `before`, and the acknowledgements (of applied
+   * changes and of credential revocations) made before then by a gateway not seen since. Every reader
+   * counts only gateways seen in the last seconds, so with `before` far older than that none of them
+   * sees a difference. The
    * number of rows deleted.
    */
   forgetStale(before: number): Promise<number>;
