@@ -1,7 +1,7 @@
 /**
  * The incidents, incident_actions and apply_acks tables: the only code that reads or writes them, the
- * same for both drivers (apply_acks is pruned through `revocations.forgetStale`, which calls
- * pruneApplyAcks here). An incident's actions are rows of their own (appended, never rewritten), so
+ * same for both drivers (apply_acks is pruned with the other acknowledgements by
+ * `revocations.forgetStale`, repos.ts). An incident's actions are rows of their own (appended, never rewritten), so
  * two operators acting on one incident at once never lose each other's entries.
  */
 import type { Kysely, Selectable } from 'kysely';
@@ -81,21 +81,6 @@ export function incidentRepo(db: Kysely<Database>): IncidentStore {
       return r.numUpdatedRows > 0n;
     },
   };
-}
-
-/**
- * Deletes the acknowledgements made before `before` by a gateway not seen since (no heartbeat in
- * gateway_instances at or after it): readers only wait for gateways seen in the last seconds. A
- * gateway acknowledges the modes it starts with before its first heartbeat, so an acknowledgement is
- * never judged by the heartbeat alone. One statement; the number deleted.
- */
-export async function pruneApplyAcks(db: Kysely<Database>, before: number): Promise<number> {
-  const r = await db
-    .deleteFrom('apply_acks')
-    .where('acked_at', '<', before)
-    .where('instance', 'not in', db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', before))
-    .executeTakeFirst();
-  return Number(r.numDeletedRows);
 }
 
 export function applyAckRepo(db: Kysely<Database>): ApplyAckStore {

@@ -10,7 +10,7 @@ import { type ApiKeyRow, apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
 import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
-import { applyAckRepo, incidentRepo, pruneApplyAcks } from './incident-repo.ts';
+import { applyAckRepo, incidentRepo } from './incident-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type {
   ModeRecord,
@@ -177,6 +177,26 @@ function modeRepo(db: Kysely<Database>): ModeStore {
   };
 }
 
+/**
+ * Deletes the acknowledgements in `table` made before `before` by a gateway not seen since (no
+ * heartbeat in gateway_instances at or after it): readers only wait for gateways seen in the last
+ * seconds. A gateway acknowledges the modes it starts with before its first heartbeat, so an
+ * acknowledgement is never judged by the heartbeat alone. One statement; the number deleted.
+ */
+async function pruneAcks(
+  db: Kysely<Database>,
+  table: 'apply_acks' | 'revocation_acks',
+  before: number,
+): Promise<number> {
+  const seen = db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', before);
+  const r = await db
+    .deleteFrom(table)
+    .where('acked_at', '<', before)
+    .where('instance', 'not in', seen)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 function revocationRepo(db: Kysely<Database>): RevocationStore {
   return {
     async revoke(r) {
@@ -230,15 +250,9 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
     },
     async forgetStale(before) {
       // The acknowledgements first: they are judged by the heartbeats (either order gives the same result).
-      const acks = await pruneApplyAcks(db, before);
-      const seen = db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', before);
-      const revAcks = await db
-        .deleteFrom('revocation_acks')
-        .where('acked_at', '<', before)
-        .where('instance', 'not in', seen)
-        .executeTakeFirst();
+      const acks = (await pruneAcks(db, 'apply_acks', before)) + (await pruneAcks(db, 'revocation_acks', before));
       const r = await db.deleteFrom('gateway_instances').where('last_seen', '<', before).executeTakeFirst();
-      return acks + Number(revAcks.numDeletedRows) + Number(r.numDeletedRows);
+      return acks + Number(r.numDeletedRows);
     },
   };
 }
