@@ -55,7 +55,7 @@ export class Audit {
     this.exports = new AuditExports(config.exports, store, stateDir, ops);
   }
 
-  /** Open the stream, close out what a stopped process left open (now and every minute), start retention. */
+  /** Open the stream, close out what a stopped process left open (now and every 10 s), start retention. */
   async start(detail: Record<string, unknown>, exports = true): Promise<void> {
     await this.log.append({ kind: 'stream.opened', detail });
     await this.closeOrphans();

@@ -1,8 +1,8 @@
 /**
  * The incidents, incident_actions and apply_acks tables: the only code that reads or writes them, the
  * same for both drivers (apply_acks is pruned with the other acknowledgements by
- * `revocations.forgetStale`, repos.ts). An incident's actions are rows of their own (appended, never rewritten), so
- * two operators acting on one incident at once never lose each other's entries.
+ * `revocations.forgetStale`, repos.ts). An incident's actions are rows of their own (appended, never
+ * rewritten), so two operators acting on one incident at once never lose each other's entries.
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, IncidentsTable } from './schema.ts';
