@@ -24,13 +24,14 @@ function out(r: Selectable<ApiKeysTable>): ApiKeyRecord {
 /** A key's row read synchronously (SQLite: one kept statement, none of kysely's per-query promises and connection lock). */
 export type ApiKeyRow = (id: string) => Selectable<ApiKeysTable> | undefined;
 
-/** The SQL of the lookup every request with an API key makes (`ApiKeyRow` runs it on SQLite). */
-export const API_KEY_BY_ID = 'select * from "api_keys" where "id" = ?';
+/** The lookup every request with an API key makes, compiled once (the id is its one parameter; `ApiKeyRow` runs its SQL on SQLite). */
+export function apiKeyById(db: Kysely<Database>) {
+  return db.selectFrom('api_keys').selectAll().where('id', '=', '').compile();
+}
 
 /** `row`: the synchronous read of the lookup, where the driver has one. The row is read on every request either way. */
 export function apiKeyRepo(db: Kysely<Database>, row?: ApiKeyRow): ApiKeyStore {
-  // The lookup every request with an API key makes: built and compiled to SQL once, run with each id.
-  const byId = db.selectFrom('api_keys').selectAll().where('id', '=', '').compile();
+  const byId = apiKeyById(db);
   const find = (idOrName: string) =>
     db
       .selectFrom('api_keys')

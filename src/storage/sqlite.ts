@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
 import { Kysely, type Selectable, SqliteDialect, sql } from 'kysely';
-import { API_KEY_BY_ID } from './api-key-repo.ts';
+import { apiKeyById } from './api-key-repo.ts';
 import { keepingStatements } from './kept-statements.ts';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
@@ -61,8 +61,8 @@ export async function openSqlite(path: string): Promise<Store> {
     sqlite.pragma('synchronous = FULL');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
     await db.connection().execute(migrateLocked);
-    const apiKeyById = sqlite.prepare<[string], Selectable<ApiKeysTable>>(API_KEY_BY_ID);
-    return storeOver(db, 'sqlite', { writer: new SqliteAuditWriter(path), apiKeyRow: (id) => apiKeyById.get(id) });
+    const keyRow = sqlite.prepare<[string], Selectable<ApiKeysTable>>(apiKeyById(db).sql);
+    return storeOver(db, 'sqlite', { writer: new SqliteAuditWriter(path), apiKeyRow: (id) => keyRow.get(id) });
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);
