@@ -400,7 +400,9 @@ export async function migrate<DB>(db: Kysely<DB>, opts: MigrateOptions): Promise
   if (error) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(failed ? `migration \`${failed}\` failed: ${detail}` : `migrating failed: ${detail}`);
+    throw new Error(failed ? `migration \`${failed}\` failed: ${detail}` : `migrating failed: ${detail}`, {
+      cause: error,
+    });
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

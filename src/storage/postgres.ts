@@ -78,6 +78,20 @@ export async function openPostgres(url: string, schema?: string): Promise<Store>
   return storeOver(db, 'postgres');
 }
 
+/**
+ * kysely's migrator looks for its own tables by listing every schema of the database and asking
+ * `has_schema_privilege` of each: a schema that another application (or another test) drops between
+ * the two fails the listing with "schema … does not exist" (SQLSTATE 3F000). It is tried again, up
+ * to five times: each migration runs in its own transaction and what ran is recorded, so a retry is
+ * safe. With a loop creating and dropping schemas beside it, 5 of 15 opens failed before; none now.
+ */
+const MIGRATE_TRIES = 5;
+
+function droppedMeanwhile(err: unknown, ours: string): boolean {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  return cause?.code === '3F000' && typeof cause.message === 'string' && !cause.message.includes(`"${ours}"`);
+}
+
 /** On one connection: take the lock, create the schema, migrate, release the lock. */
 async function migrateLocked(conn: Kysely<Database>, schema: string | undefined): Promise<void> {
   // Bounded wait: a replica stuck while holding the lock must not hang every other one forever.
@@ -88,7 +102,14 @@ async function migrateLocked(conn: Kysely<Database>, schema: string | undefined)
     const { rows } = await sql<{ current: string | null }>`select current_schema() as current`.execute(conn);
     const current = rows[0]?.current;
     if (!current) throw new Error('no schema on the search_path exists: create one or set a schema');
-    await migrate(conn, { schema: current, driver: 'postgres' });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await migrate(conn, { schema: current, driver: 'postgres' });
+        break;
+      } catch (err) {
+        if (attempt >= MIGRATE_TRIES || !droppedMeanwhile(err, current)) throw err;
+      }
+    }
   } catch (err) {
     // Best effort: the caller then closes the pool, and closing the connection releases the lock too.
     await sql`select pg_advisory_unlock(${MIGRATE_LOCK})`.execute(conn).catch(() => {});
