@@ -3,6 +3,7 @@
  * dedicated schema (created when missing; every connection's search_path points at it). Replicas
  * starting together migrate one at a time under an advisory lock. No message carries the password.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import { migrate } from './migrations.ts';
@@ -82,10 +83,10 @@ export async function openPostgres(url: string, schema?: string): Promise<Store>
  * kysely's migrator looks for its own tables by listing every schema of the database and asking
  * `has_schema_privilege` of each: a schema that another application (or another test) drops between
  * the two fails the listing with "schema … does not exist" (SQLSTATE 3F000). It is tried again, up
- * to five times: each migration runs in its own transaction and what ran is recorded, so a retry is
- * safe. With a loop creating and dropping schemas beside it, 5 of 15 opens failed before; none now.
+ * to ten times after a short random pause: each migration runs in its own transaction and what ran
+ * is recorded, so a retry is safe. With a loop creating and dropping schemas beside it, 5 of 15 opens failed before; none now.
  */
-const MIGRATE_TRIES = 5;
+const MIGRATE_TRIES = 10;
 
 function droppedMeanwhile(err: unknown, ours: string): boolean {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
@@ -108,6 +109,7 @@ async function migrateLocked(conn: Kysely<Database>, schema: string | undefined)
         break;
       } catch (err) {
         if (attempt >= MIGRATE_TRIES || !droppedMeanwhile(err, current)) throw err;
+        await sleep(10 + Math.random() * 40); // out of step with whatever is dropping schemas
       }
     }
   } catch (err) {
