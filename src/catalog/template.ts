@@ -11,7 +11,11 @@
  * `/ ? #` (possibly none); `{+var}`, `{#var}` and the other operators (`/ . ; ? &`) anything
  * except a line break.
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { lazyRequire } from '../util/lazy.ts';
+
+/** Loaded with the first template (src/policy/regexp.ts loads the same module for patterns). */
+const re2js = lazyRequire<typeof import('re2js')>('re2js');
 
 export const MAX_TEMPLATE_CHARS = 1_024;
 export const MAX_TEMPLATE_EXPRESSIONS = 32;
@@ -32,22 +36,23 @@ function unusable(template: string, problem: string): TemplateMatcher {
 export function templateMatcher(template: string): TemplateMatcher {
   if (template.length > MAX_TEMPLATE_CHARS)
     return unusable(template, `template longer than ${MAX_TEMPLATE_CHARS} characters`);
+  const { RE2JS: Re2 } = re2js();
   let re = '';
   let last = 0;
   let count = 0;
   for (const m of template.matchAll(/\{([^}]*)\}/g)) {
     if (++count > MAX_TEMPLATE_EXPRESSIONS)
       return unusable(template, `more than ${MAX_TEMPLATE_EXPRESSIONS} expressions`);
-    re += RE2JS.quote(template.slice(last, m.index));
+    re += Re2.quote(template.slice(last, m.index));
     const op = m[1][0];
     re +=
       op === '+' || op === '#' || op === '/' || op === '.' || op === ';' || op === '?' || op === '&' ? '.*' : '[^/?#]*';
     last = (m.index ?? 0) + m[0].length;
   }
-  re += RE2JS.quote(template.slice(last));
+  re += Re2.quote(template.slice(last));
   let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(re);
+    compiled = Re2.compile(re);
   } catch (err) {
     return unusable(template, `template cannot be compiled (${String((err as Error).message).slice(0, 100)})`);
   }

@@ -11,7 +11,10 @@
  * MAX_PROGRAM_SIZE instructions, and a test whose input length times program size exceeds
  * MAX_WORK throws RegExpBudgetError (the caller refuses; it never guesses "matches").
  */
-import { RE2JS } from 're2js';
+import { lazyRequire } from '../util/lazy.ts';
+
+/** re2js (about 1.3 MB of memory once loaded) loads with the first pattern: most gateways compile none at start. */
+const re2js = lazyRequire<typeof import('re2js')>('re2js');
 
 export const REGEXP_LIMITS = { patternChars: 4_096, programSize: 5_000, work: 8_000_000 } as const;
 
@@ -37,6 +40,7 @@ export type LinearRegExp = { readonly source: string; test(s: string): boolean; 
 export function linearRegExp(pattern: string, flags = ''): LinearRegExp {
   if (pattern.length > REGEXP_LIMITS.patternChars)
     throw new Error(`pattern longer than ${REGEXP_LIMITS.patternChars} characters`);
+  const { RE2JS } = re2js();
   let f = 0;
   for (const c of flags) {
     if (c === 'i') f |= RE2JS.CASE_INSENSITIVE;
