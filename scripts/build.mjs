@@ -9,7 +9,7 @@
 // typecheck`; this only transforms.
 //
 //   node scripts/build.mjs [--outdir DIR]     (default dist/cli)
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -31,7 +31,6 @@ const BUNDLED = new Set([
   'yaml',
   'commander',
   'canonicalize',
-  're2js',
   'oauth4webapi',
   'diff',
   'pino',
@@ -88,3 +87,6 @@ await build({
     },
   ],
 });
+// The config's validators are compiled by the loader for each load, not imported (src/config/load.ts):
+// they sit beside the chunks, where the loader looks for them.
+copyFileSync(join(root, 'src/config/validators.generated.cjs'), join(outdir, 'validators.generated.cjs'));

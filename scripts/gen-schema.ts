@@ -1,7 +1,7 @@
 // Writes the JSON Schemas from their TypeBox sources: schema/gatehouse.schema.json (the config,
 // src/config/schema.ts) and schema/audit-event.schema.json (the audit record, src/audit/event-schema.ts).
 // `npm run schema`; tests fail when a committed file drifts. It also writes the config's validators
-// (src/config/validators.generated.ts) from the config's schema.
+// (src/config/validators.generated.cjs) from the config's schema.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSchema } from '../src/config/json-schema.ts';
@@ -17,6 +17,6 @@ for (const [file, text] of [
   process.stdout.write(`wrote ${out}\n`);
 }
 // The config's validators, compiled once here instead of at every start.
-const validators = join(import.meta.dirname, '..', 'src', 'config', 'validators.generated.ts');
+const validators = join(import.meta.dirname, '..', 'src', 'config', 'validators.generated.cjs');
 writeFileSync(validators, validatorsSource(JSON.parse(renderSchema())));
 process.stdout.write(`wrote ${validators}\n`);

@@ -396,10 +396,10 @@ test('values from the environment are never echoed in errors', () => {
 
 test('the generated validators are what the committed schema compiles to (`npm run schema` regenerates them)', async () => {
   const { validatorsSource } = await import('./validators-source.ts');
-  const committed = readFileSync(join(ROOT, 'src', 'config', 'validators.generated.ts'), 'utf8');
+  const committed = readFileSync(join(ROOT, 'src', 'config', 'validators.generated.cjs'), 'utf8');
   const schema = JSON.parse(readFileSync(join(ROOT, 'schema', 'gatehouse.schema.json'), 'utf8'));
   assert.ok(
     committed === validatorsSource(schema),
-    'src/config/validators.generated.ts is stale: run `npm run schema`',
+    'src/config/validators.generated.cjs is stale: run `npm run schema`',
   );
 });
