@@ -95,15 +95,27 @@ async function readEvents(
   return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
 }
 
+/**
+ * Each stream's last record older than `before`. The old records are taken through the `at` index
+ * first (a materialised CTE): asked directly, SQLite's planner walks the whole (stream, seq) index to
+ * avoid sorting for the GROUP BY and reads every record to test its time, 280 ms at 300,000 records
+ * (and seconds at millions, inside the pruning's write transaction) when nothing is old enough.
+ */
+export function lastBefore(db: Kysely<Database>, before: number) {
+  return db
+    .with(
+      (cte) => cte('old').materialized(),
+      (q) => q.selectFrom('audit_events').select(['stream', 'seq']).where('at', '<', before),
+    )
+    .selectFrom('old')
+    .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
+    .groupBy('stream');
+}
+
 /** Delete records older than `before`, keeping a checkpoint of the last deleted per stream. */
 async function pruneBefore(db: Kysely<Database>, before: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const last = await trx
-      .selectFrom('audit_events')
-      .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
-      .where('at', '<', before)
-      .groupBy('stream')
-      .execute();
+    const last = await lastBefore(trx, before).execute();
     let deleted = 0;
     for (const l of last) {
       const cut = await trx
