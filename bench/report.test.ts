@@ -135,6 +135,8 @@ test('repetitions become medians; gateway rows compare with direct and with the 
       relay: { coldStartMs: 50, idleRssMb: 45 },
       helpMs: 90,
       bare: { coldStartMs: 310, idleRssMb: 80 },
+      withStdio: { coldStartMs: 420, idleRssMb: 81.5 },
+      withHttp: { coldStartMs: 330, idleRssMb: 95 },
     },
     rows: [
       point('direct', 16, 5000),
@@ -150,4 +152,6 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   assert.match(md, /Every path measured 3 times, interleaved with the others; each figure is the median/);
   assert.match(md, /`gatehouse --help` \(dist\/\): 90 ms/);
   assert.match(md, /Gateway alone \(no servers, .*\): cold start to `\/readyz` 200 in 310 ms, idle RSS 80\.0 MB/);
+  assert.match(md, /Gateway with only the stdio echo server \(one tool; .*\): cold start in 420 ms, idle RSS 81\.5 MB/);
+  assert.match(md, /Gateway with only the HTTP echo server \(200 tools, .*\): cold start in 330 ms, idle RSS 95\.0 MB/);
 });

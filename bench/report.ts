@@ -79,6 +79,9 @@ export interface Facts {
   helpMs?: number;
   /** Gatehouse with no servers (its own start, without the upstreams'): median of three starts. */
   bare?: { coldStartMs: number; idleRssMb: number };
+  /** Gatehouse as shipped with only the stdio echo server (one tool), then only the HTTP one (its tools): median of three starts each. */
+  withStdio?: { coldStartMs: number; idleRssMb: number };
+  withHttp?: { coldStartMs: number; idleRssMb: number };
 }
 
 export interface Result {
@@ -245,6 +248,12 @@ export function render(result: Result): string {
     facts.bare === undefined
       ? undefined
       : `- Gateway alone (no servers, a new state directory; median of three starts): cold start to \`/readyz\` 200 in ${num(facts.bare.coldStartMs)} ms, idle RSS ${num(facts.bare.idleRssMb, 1)} MB.`,
+    facts.withStdio === undefined
+      ? undefined
+      : `- Gateway with only the stdio echo server (one tool; median of three starts): cold start in ${num(facts.withStdio.coldStartMs)} ms, idle RSS ${num(facts.withStdio.idleRssMb, 1)} MB.`,
+    facts.withHttp === undefined
+      ? undefined
+      : `- Gateway with only the HTTP echo server (200 tools, the server the listings use; median of three starts): cold start in ${num(facts.withHttp.coldStartMs)} ms, idle RSS ${num(facts.withHttp.idleRssMb, 1)} MB.`,
     facts.helpMs === undefined ? undefined : `- \`gatehouse --help\` (dist/): ${num(facts.helpMs)} ms.`,
     '',
     ...summary(rows, facts),

@@ -139,20 +139,22 @@ function rssMb(pid: number): number {
  * The gateway's config. `full`: API keys required, a deny-by-default policy that allows exactly the
  * bench's tools, arguments and results kept redacted in the audit trail, durable audit (the default).
  */
-function writeConfig(dir: string, port: number, echoUrl: string | undefined, full: boolean): string {
+function writeConfig(dir: string, port: number, servers: Servers, full: boolean): string {
   mkdirSync(dir, { recursive: true });
+  const entries = [
+    ...(servers.http ? [`  - { name: echo, transport: http, url: ${JSON.stringify(servers.http)} }`] : []),
+    ...(servers.stdio
+      ? [
+          `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
+        ]
+      : []),
+  ];
   const lines = [
     'version: 1',
     'gateway:',
     `  listen: { host: 127.0.0.1, port: ${port} }`,
     `  stateDir: ${JSON.stringify(join(dir, 'state'))}`,
-    ...(echoUrl === undefined
-      ? ['servers: []']
-      : [
-          'servers:',
-          `  - { name: echo, transport: http, url: ${JSON.stringify(echoUrl)} }`,
-          `  - { name: echo_stdio, transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(ECHO)}, "--stdio"] }`,
-        ]),
+    ...(entries.length ? ['servers:', ...entries] : ['servers: []']),
   ];
   if (full) {
     writeFileSync(
@@ -185,6 +187,12 @@ function apiKey(config: string): string {
   return (JSON.parse(out.toString()) as { key: string }).key;
 }
 
+/** The upstreams a gateway is configured with: the HTTP echo server at its URL, the stdio one it spawns. */
+interface Servers {
+  http?: string;
+  stdio?: boolean;
+}
+
 interface Gateway {
   child: ChildProcess;
   base: string;
@@ -192,10 +200,10 @@ interface Gateway {
   token?: string;
 }
 
-/** Starts `gatehouse start` from dist/ and waits for GET /readyz to answer 200 (no echo URL: no servers). */
-async function startGateway(dir: string, echoUrl: string | undefined, full: boolean): Promise<Gateway> {
+/** Starts `gatehouse start` from dist/ and waits for GET /readyz to answer 200 (every upstream connected). */
+async function startGateway(dir: string, servers: Servers, full: boolean): Promise<Gateway> {
   const port = await freePort();
-  const config = writeConfig(dir, port, echoUrl, full);
+  const config = writeConfig(dir, port, servers, full);
   const token = full ? apiKey(config) : undefined;
   const t0 = performance.now();
   const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', config], {
@@ -246,26 +254,30 @@ function helpMs(): number {
 }
 
 /**
- * The gateway's own start, without the upstreams' (the stdio echo server takes longer to start than
- * the gateway): a fresh state directory and no servers, started three times; the median cold start,
- * and the idle RSS 1 s after it was ready.
+ * Starts with one kind of upstream at a time, or none (the gateway's own start: the stdio echo server
+ * takes about as long to start as the gateway): a fresh state directory each, started three times;
+ * the median cold start, and the idle RSS 1 s after it was ready.
  */
-async function bareStart(dir: string): Promise<{ coldStartMs: number; idleRssMb: number } | undefined> {
+async function startsWith(
+  dir: string,
+  label: string,
+  servers: Servers,
+): Promise<{ coldStartMs: number; idleRssMb: number } | undefined> {
   const runs: Array<{ coldStartMs: number; idleRssMb: number }> = [];
   try {
     for (let i = 0; i < 3; i++) {
-      const gw = await startGateway(join(dir, `bare-${i}`), undefined, false);
+      const gw = await startGateway(join(dir, `start-${i}`), servers, false);
       await sleep(1000);
       runs.push({ coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) });
       await stop(gw.child);
     }
   } catch (err) {
-    say(`gatehouse without servers could not be started: ${(err as Error).message}`);
+    say(`gatehouse ${label} could not be started: ${(err as Error).message}`);
     return undefined;
   }
   const mid = (xs: number[]) => xs.sort((a, b) => a - b)[1];
   const r = { coldStartMs: mid(runs.map((x) => x.coldStartMs)), idleRssMb: mid(runs.map((x) => x.idleRssMb)) };
-  say(`  gatehouse without servers: ready in ${Math.round(r.coldStartMs)} ms, idle RSS ${r.idleRssMb.toFixed(1)} MB`);
+  say(`  gatehouse ${label}: ready in ${Math.round(r.coldStartMs)} ms, idle RSS ${r.idleRssMb.toFixed(1)} MB`);
   return r;
 }
 
@@ -278,7 +290,7 @@ async function tryGateway(
   const name = full ? 'gatehouse (whole control plane)' : 'gatehouse (as shipped)';
   say(`starting ${name}`);
   try {
-    const gw = await startGateway(dir, echoUrl, full);
+    const gw = await startGateway(dir, { http: echoUrl, stdio: true }, full);
     await sleep(1000);
     const facts = { started: true as const, coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) };
     say(`  ready in ${Math.round(facts.coldStartMs)} ms, idle RSS ${facts.idleRssMb.toFixed(1)} MB`);
@@ -346,7 +358,9 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   buildDist();
   const help = helpMs();
   say(`gatehouse --help: ${Math.round(help)} ms`);
-  const bare = await bareStart(join(dir, 'bare'));
+  const bare = await startsWith(join(dir, 'bare'), 'without servers', {});
+  const withStdio = await startsWith(join(dir, 'stdio-only'), 'with the stdio upstream only', { stdio: true });
+  const withHttp = await startsWith(join(dir, 'http-only'), 'with the HTTP upstream only', { http: echo.value.url });
   const plain = await tryGateway(join(dir, 'plain'), echo.value.url, false);
   const full = await tryGateway(join(dir, 'full'), echo.value.url, true);
   for (let rep = 1; rep <= REPS; rep++) {
@@ -356,7 +370,10 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
         rows.push(await point(job, n));
     for (const job of listJobs(echo.value.url, plain.gw, full.gw)) rows.push(await point(job, Math.max(...ns)));
   }
-  return { rows, facts: { gateway: plain.facts, full: full.facts, relay: relayFacts, helpMs: help, bare } };
+  return {
+    rows,
+    facts: { gateway: plain.facts, full: full.facts, relay: relayFacts, helpMs: help, bare, withStdio, withHttp },
+  };
 }
 
 async function main(): Promise<number> {
