@@ -65,6 +65,7 @@ function validators(): Validators {
   run(module, module.exports, requireHere);
   return module.exports;
 }
+
 const TRANSPORTS = '`stdio`, `http`, `sse`';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -248,7 +249,7 @@ function validate(raw: unknown, ctx: Context): void {
   if (!top(raw)) report(top.errors, [], ctx);
   if (!Array.isArray(raw.servers)) return;
   // Each server is validated against the variant its `transport` names: clearer errors than a union's.
-  const VARIANTS: Record<string, Validate> = { stdio, http, sse: http };
+  const variants: Record<string, Validate> = { stdio, http, sse: http };
   for (const [i, server] of (raw.servers as unknown[]).entries()) {
     const path = ['servers', i];
     if (!isObj(server)) {
@@ -256,7 +257,7 @@ function validate(raw: unknown, ctx: Context): void {
       continue;
     }
     const t = server.transport;
-    const check = typeof t === 'string' && Object.hasOwn(VARIANTS, t) ? VARIANTS[t] : undefined;
+    const check = typeof t === 'string' && Object.hasOwn(variants, t) ? variants[t] : undefined;
     if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
     else if (!check) {
       if (!ctx.unset.has(formatPath([...path, 'transport'])))
