@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -50,7 +50,7 @@ test('SQLite: both durabilities store every record, in order', async () => {
   }
 });
 
-test('SQLite: while another connection holds the write lock, appends wait for it in the writer thread, in order', async () => {
+test('SQLite: while another connection holds the write lock, process-crash appends are acknowledged from the spool and power-loss ones wait; all are stored in order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-durability-'));
   const file = join(dir, 'state.db');
   const store = await openStore({ driver: 'sqlite', sqlitePath: file, postgresUrl: '' });
@@ -58,17 +58,22 @@ test('SQLite: while another connection holds the write lock, appends wait for it
   try {
     const log = new AuditLog(store.audit, 'locked');
     log.durability = 'process-crash';
-    await log.append({ kind: 'config.reloaded', detail: { i: 0 } }); // on the event loop: the lock is free
+    await log.append({ kind: 'config.reloaded', detail: { i: 0 } });
+    await store.audit.count(); // stored: the lock is free
     other.exec('begin immediate');
-    const waiting = Promise.all([1, 2].map((i) => log.append({ kind: 'config.reloaded', detail: { i } })));
+    await Promise.all([1, 2].map((i) => log.append({ kind: 'config.reloaded', detail: { i } })));
+    const spooled = readdirSync(`${file}-spool`).map((f) => readFileSync(join(`${file}-spool`, f), 'utf8'));
+    assert.equal(spooled.join('').trim().split('\n').length, 3, 'acknowledged once in the spool file');
+    assert.equal(store.audit.spool?.().pending, 2, 'not in the database yet');
+    log.durability = 'power-loss';
+    const waiting = log.append({ kind: 'config.reloaded', detail: { i: 3 } });
     const early = await Promise.race([
       waiting.then(() => 'written'),
       new Promise((r) => setTimeout(r, 300, 'waiting')),
     ]);
-    assert.equal(early, 'waiting', 'an append went through while the lock was held');
+    assert.equal(early, 'waiting', 'a power-loss append went through while the lock was held');
     other.exec('commit');
     await waiting;
-    await log.append({ kind: 'config.reloaded', detail: { i: 3 } });
     const rows = await store.audit.read({ stream: 'locked' });
     assert.deepEqual(
       rows.map((r) => [r.event.seq, r.event.detail?.i]),
@@ -78,6 +83,11 @@ test('SQLite: while another connection holds the write lock, appends wait for it
         [3, 2],
         [4, 3],
       ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.position),
+      [...rows.map((r) => r.position)].sort((x, y) => x - y),
+      'stored in chain order',
     );
   } finally {
     other.close();

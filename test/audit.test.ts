@@ -204,20 +204,28 @@ test('verify finds an edited, a deleted and a reordered record, each at its posi
   assert.match(text.stdout, /TAMPERING OR LOSS DETECTED\n$/);
 });
 
-test('an unwritable audit store refuses WRITE calls, and READ calls unless configured otherwise; nothing reaches the upstream', async () => {
+test('an unwritable audit store refuses WRITE calls, and READ calls unless configured otherwise; nothing reaches the upstream; what was spooled is kept and stored once it can be', async () => {
   for (const readWhenUnavailable of ['refuse', 'allow']) {
     const dir = mkdtempSync(join(tmp, 'down-'));
     const file = join(dir, 'rec.jsonl');
     const g = await startGateway(servers(file), {
       storage: `storage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\n`,
-      top: `audit: { readWhenUnavailable: ${readWhenUnavailable} }\n`,
+      top: `audit: { readWhenUnavailable: ${readWhenUnavailable}, arguments: redacted }\n`,
     });
     const c = await connect(g.url);
     await c.callTool({ name: 'rec__record', arguments: { note: 'before' } });
+    await records(g); // a read in the gateway's process stores what it spooled first
     // The store starts failing every audit write, as a full disk or a broken volume would.
     const db = new Sqlite(join(dir, 'a.db'));
     db.exec("create trigger audit_down before insert on audit_events begin select raise(abort, 'disk I/O error'); end");
-    db.close();
+    // A call right after is acknowledged from the spool (its records are durable there, ADR 0015);
+    // the store's first failure to take them makes the gateway not ready and refuse what follows.
+    await c.callTool({ name: 'rec__record', arguments: { note: 'spooled' } });
+    const readyz = await eventually(async () => {
+      const r = await fetch(`${g.url}/readyz`);
+      return r.status === 503 ? ((await r.json()) as { store: string }) : undefined;
+    });
+    assert.equal(readyz.store, 'unavailable');
     const seen = readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l.includes('tools/call')).length;
@@ -242,6 +250,16 @@ test('an unwritable audit store refuses WRITE calls, and READ calls unless confi
       .split('\n')
       .filter((l) => l.includes('tools/call')).length;
     assert.equal(after - seen, readWhenUnavailable === 'allow' ? 1 : 0, 'the refused calls never reached the upstream');
+    // The volume mended: the spooled records are stored, and calls go through again.
+    db.exec('drop trigger audit_down');
+    db.close();
+    await eventually(async () => (await fetch(`${g.url}/readyz`)).status === 200);
+    await c.callTool({ name: 'rec__other', arguments: { note: 'after' } });
+    const notes = (await records(g, '&kind=call.intent')).map((e) => (e.args as { note?: string })?.note);
+    assert.deepEqual(
+      notes.filter((n) => n !== 'read'),
+      ['before', 'spooled', 'after'],
+    );
     await c.close();
     await g.close();
   }
@@ -331,6 +349,69 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
     assert.ok(closed.has(i.id), `intent ${i.id} is closed by an outcome or marked unknown`);
 });
 
+test('killed while its records are only in the spool (the database locked): the next opener stores them, every answered call has its intent and outcome, the chain verifies', async () => {
+  const dir = mkdtempSync(join(tmp, 'spool-'));
+  const file = join(dir, 'rec.jsonl');
+  const cfg = join(dir, 'gatehouse.yaml');
+  const db = join(dir, 'state', 'gatehouse.db');
+  writeFileSync(
+    cfg,
+    `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\naudit: { arguments: redacted }\nservers:\n${servers(file)}`,
+  );
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const a = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let b: TestGateway | undefined;
+  let lock: Sqlite.Database | undefined;
+  try {
+    const url = await new Promise<string>((res) =>
+      a.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
+    );
+    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    const client = await connect(url);
+    await client.callTool({ name: 'rec__record', arguments: { note: 'stored' } });
+    lock = new Sqlite(db);
+    lock.exec('begin immediate'); // the gateway cannot commit: its records stay in its spool
+    for (const note of ['spooled-1', 'spooled-2'])
+      assert.equal(
+        ((await client.callTool({ name: 'rec__record', arguments: { note } })) as { isError?: boolean }).isError,
+        undefined,
+      );
+    a.kill('SIGKILL');
+    await new Promise((r) => a.once('exit', r));
+    lock.exec('commit');
+    lock.close();
+    lock = undefined;
+    b = await startGateway(servers(file), {
+      storage: `storage: { sqlitePath: ${JSON.stringify(db)} }\n`,
+      top: 'audit: { arguments: redacted }\n',
+    });
+    const all = await records(b);
+    const notes = (kind: string) =>
+      all.filter((e) => e.kind === kind && e.tool === 'rec__record').map((e) => (e.args as { note: string }).note);
+    assert.deepEqual(notes('call.intent'), ['stored', 'spooled-1', 'spooled-2']);
+    const intents = all.filter((e) => e.kind === 'call.intent' && e.tool === 'rec__record');
+    for (const i of intents)
+      assert.deepEqual(
+        all.filter((e) => e.intent === i.id).map((e) => [e.kind, e.outcome]),
+        [['call.outcome', 'ok']],
+        'each answered call has its outcome, from the spool',
+      );
+    const replayed = all.filter((e) => e.kind === 'audit.replayed');
+    assert.equal(replayed.length, 1);
+    assert.ok((replayed[0].detail as { stored: number }).stored >= 4, JSON.stringify(replayed[0].detail));
+    const verify = await runCli(['audit', 'verify', '--json', '-c', cfg]);
+    assert.equal(JSON.parse(verify.stdout).ok, true, verify.stdout);
+  } finally {
+    lock?.close();
+    if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+    await b?.close();
+  }
+});
+
 test("two gateways on one store: a starting one leaves the other's call in flight alone; a killed one's call is marked unknown by the survivor", async () => {
   const dir = mkdtempSync(join(tmp, 'replicas-'));
   const file = join(dir, 'rec.jsonl');
@@ -363,7 +444,15 @@ test("two gateways on one store: a starting one leaves the other's call in fligh
     const intents = async () => (await records(b!, '&kind=call.intent')).filter((e) => e.tool === 'rec__slow');
     const closing = async (intent: string) => (await records(b!)).filter((e) => e.intent === intent).map((e) => e.kind);
     const [one] = await intents();
-    assert.deepEqual(await closing(one.id), ['call.outcome'], 'the live gateway closed its own call');
+    // Another process's records reach the store within its spool's ingestion interval (ADR 0015).
+    assert.deepEqual(
+      await eventually(async () => {
+        const k = await closing(one.id);
+        return k.length ? k : undefined;
+      }),
+      ['call.outcome'],
+      'the live gateway closed its own call',
+    );
 
     void client.callTool({ name: 'rec__slow', arguments: { ms: 60_000 } }).catch(() => {});
     await eventually(() => slowCalls() === 2);

@@ -83,6 +83,7 @@ export class Audit {
    */
   async closeOrphans(): Promise<number> {
     const open = await this.store.openIntents([this.log.stream, ...(await this.liveStreams())]);
+    await this.#recordReplays();
     for (const i of open) {
       await this.log.append({
         kind: 'call.unknown',
@@ -108,6 +109,30 @@ export class Audit {
     if (open.length)
       this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
     return open.length;
+  }
+
+  /**
+   * The spools of stopped writers the store replayed (embedded store, ADR 0015), each recorded once:
+   * how many records were stored, a torn last line dropped, a line that stopped the replay (the file
+   * is kept for the operator: an error in the gateway's log too). Also logs, every 10 s, records
+   * the store cannot take.
+   */
+  async #recordReplays(): Promise<void> {
+    const spool = this.store.spool?.();
+    if (spool?.lastError)
+      this.#ops.error(
+        { pending: spool.pending, err: spool.lastError },
+        'audit: spooled records cannot be stored; calls fail closed until they are',
+      );
+    for (const r of spool?.replayed ?? []) {
+      if (r.stopped)
+        this.#ops.error(
+          { file: r.file, line: r.stopped.line, reason: r.stopped.reason },
+          'audit: a spool file stopped replaying; it is kept for the operator',
+        );
+      else if (r.torn) this.#ops.warn({ file: r.file, torn: r.torn }, 'audit: a spool file ended in a torn line');
+      await this.log.append({ kind: 'audit.replayed', outcome: r.stopped ? 'error' : 'ok', detail: { ...r } });
+    }
   }
 
   /** Apply a reloaded config (capture modes, redaction, retention). */

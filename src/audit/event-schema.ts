@@ -34,6 +34,7 @@ const AuditEventSchema = Type.Object(
         'stream.opened',
         'stream.closed',
         'audit.pruned',
+        'audit.replayed',
         'egress.refused',
         'upstream.circuit',
         'audit.checkpoint',

@@ -22,6 +22,7 @@ type AuditKind =
   | 'stream.opened'
   | 'stream.closed'
   | 'audit.pruned'
+  | 'audit.replayed' // a stopped writer's spool stored (embedded store): records stored, a torn line dropped, a stop
   | 'egress.refused' // a sandboxed server's connection refused by the egress proxy
   | 'upstream.circuit' // an upstream's circuit breaker opened, let a probe through, or closed
   | 'audit.checkpoint'; // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)

@@ -162,6 +162,41 @@ export function auditRepo(
   driver: 'sqlite' | 'postgres',
   sqliteWriter?: SqliteAuditWriter,
 ): AuditStore {
+  const repo = tables(db, driver, sqliteWriter);
+  return sqliteWriter ? spooled(repo, sqliteWriter) : repo;
+}
+
+/**
+ * The embedded store with its spool (ADR 0015): readers in this process see every record it appended
+ * before they asked (what is spooled is stored first); other processes see it within the spool's
+ * ingestion interval. A stopped writer's spool holds outcomes of its intents: it is replayed before
+ * open intents are counted.
+ */
+function spooled(repo: AuditStore, writer: SqliteAuditWriter): AuditStore {
+  const settled =
+    <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await writer.settled();
+      return read(...args);
+    };
+  return {
+    ...repo,
+    read: settled(repo.read),
+    streams: settled(repo.streams),
+    count: settled(repo.count),
+    streamRecords: settled(repo.streamRecords),
+    checkpoint: settled(repo.checkpoint),
+    prune: settled(repo.prune),
+    async openIntents(excludeStreams) {
+      await writer.replay(auditRow);
+      await writer.settled();
+      return repo.openIntents(excludeStreams);
+    },
+    spool: () => ({ ...writer.spooled(), replayed: writer.takeReplayed() }),
+  };
+}
+
+function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWriter?: SqliteAuditWriter): AuditStore {
   return {
     async appendBatch(events, durability = 'power-loss') {
       if (!events.length) return;

@@ -341,6 +341,9 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
     applyAcks: applyAckRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
+      // The embedded store also fails readiness while the audit records it acknowledged cannot be stored.
+      const spool = sqliteWriter?.spooled();
+      if (spool?.lastError) throw new Error(`${spool.pending} audit records cannot be stored: ${spool.lastError}`);
     },
     async close() {
       await sqliteWriter?.close();

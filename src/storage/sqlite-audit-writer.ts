@@ -1,17 +1,24 @@
 /**
- * Appending audit rows to the SQLite file, two ways:
- * - `process-crash` durability: on the event loop, through a connection of its own that never waits
- *   for the file's write lock (busy_timeout 0). In WAL mode with synchronous=NORMAL a commit is a
- *   write to the WAL file, no fsync: cheaper than handing the rows to another thread and back.
+ * Appending audit rows to the SQLite file, three ways:
+ * - `process-crash` durability: to the spool (./sqlite-audit-spool.ts, ADR 0015), a file of lines
+ *   written with one `write` per batch; the rows reach the database shortly after, many per
+ *   transaction, through the two ways below. Readers of this store see them first (`settled`).
+ * - on the event loop, through a connection of its own that never waits for the file's write lock
+ *   (busy_timeout 0). In WAL mode with synchronous=NORMAL a commit is a write to the WAL file, no
+ *   fsync: cheaper than handing the rows to another thread and back.
  * - `power-loss` durability, or when the lock is held (another process, or a transaction of this
  *   process's other connection that is waiting on I/O): in the writer thread (./sqlite-audit-worker.ts),
  *   which may wait for the lock and fsync without stopping every request. It starts on first use.
- * The log (src/audit/log.ts) appends one batch at a time, so rows reach the file in chain order
- * whichever way each batch goes.
+ * The log (src/audit/log.ts) appends one batch at a time, and a `power-loss` batch waits for the
+ * spool to be stored first, so rows reach the file in chain order whichever way each batch goes.
+ * Inserts skip a row whose (stream, seq) is stored already: the same record, replayed from a spool.
  */
 import { Worker } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
-import type { AuditDurability } from './types.ts';
+import type { AuditEvent } from '../audit/event.ts';
+import { AuditSpool } from './sqlite-audit-spool.ts';
+import { replaySpools } from './sqlite-audit-replay.ts';
+import type { AuditDurability, SpoolReplay as ReplayReport } from './types.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
@@ -31,9 +38,9 @@ export const AUDIT_COLUMNS = [
   'body',
 ] as const;
 
-export const INSERT_AUDIT_ROW = `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+export const INSERT_AUDIT_ROW = `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')}) on conflict (stream, seq) do nothing`;
 
-type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], unknown>;
+type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], unknown> & { body: string };
 
 /** Rows as one flat array of their values: copying it to the worker costs less than copying objects. */
 function flatten(rows: ReadonlyArray<AuditRow>): unknown[] {
@@ -57,6 +64,21 @@ class DirectWriter {
     });
   }
 
+  /** The last record stored of `stream`, else the checkpoint its pruning left. */
+  head(stream: string): { seq: number; hash: string } | undefined {
+    const last = this.#db
+      .prepare<[string], { body: string }>('select body from audit_events where stream = ? order by seq desc limit 1')
+      .get(stream);
+    if (last) {
+      const e = JSON.parse(last.body) as AuditEvent;
+      return { seq: e.seq, hash: e.hash };
+    }
+    const cp = this.#db
+      .prepare<[string], { seq: number; hash: string }>('select seq, hash from audit_checkpoints where stream = ?')
+      .get(stream);
+    return cp ? { seq: Number(cp.seq), hash: cp.hash } : undefined;
+  }
+
   /** Whether the rows were committed; false when another connection holds the write lock. Throws on other errors. */
   tryAppend(rows: ReadonlyArray<AuditRow>): boolean {
     try {
@@ -77,9 +99,14 @@ export class SqliteAuditWriter {
   readonly #path: string;
   #direct: DirectWriter | undefined;
   #worker: Worker | undefined;
+  #spool: AuditSpool<AuditRow> | undefined;
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #dead: Error | undefined;
+  /** Spool files whose replay stopped at a line that does not chain: kept for the operator, not replayed again here. */
+  readonly #kept = new Set<string>();
+  /** Replays not yet reported (takeReplayed). */
+  #replayed: ReplayReport[] = [];
 
   constructor(path: string) {
     this.#path = path;
@@ -89,13 +116,60 @@ export class SqliteAuditWriter {
     if (this.#dead) return Promise.reject(this.#dead);
     if (durability === 'process-crash') {
       try {
-        this.#direct ??= new DirectWriter(this.#path);
-        if (this.#direct.tryAppend(rows)) return Promise.resolve();
+        this.#spool ??= new AuditSpool(this.#path, (r) => this.#store(r));
+        this.#spool.append(rows);
+        return Promise.resolve();
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    return this.#inWorker(rows, durability);
+    // After what is spooled, so that the stream's rows reach the file in chain order.
+    return (this.#spool?.settled() ?? Promise.resolve()).then(() => this.#inWorker(rows, durability));
+  }
+
+  /** Rows in one transaction: on the event loop when the write lock is free, else in the writer thread. */
+  #store(rows: ReadonlyArray<AuditRow>): Promise<void> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    try {
+      this.#direct ??= new DirectWriter(this.#path);
+      if (this.#direct.tryAppend(rows)) return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#inWorker(rows, 'process-crash');
+  }
+
+  /** Records spooled and not yet stored, and why the last attempt to store them failed. */
+  spooled(): { pending: number; lastError?: string } {
+    return { pending: this.#spool?.pending ?? 0, lastError: this.#spool?.lastError };
+  }
+
+  /** The replays of stopped writers' spools since the last call (each reported once). */
+  takeReplayed(): ReplayReport[] {
+    const replayed = this.#replayed;
+    this.#replayed = [];
+    return replayed;
+  }
+
+  /** Store what this process spooled so far: a reader then sees every record appended before it asked. */
+  settled(): Promise<void> {
+    return this.#spool?.settled() ?? Promise.resolve();
+  }
+
+  /** Replay the spools of writers that stopped (./sqlite-audit-replay.ts); `row`: a record's stored row. */
+  async replay(row: (e: AuditEvent) => AuditRow): Promise<ReplayReport[]> {
+    const reports = await replaySpools(this.#path, {
+      head: async (stream) => {
+        this.#direct ??= new DirectWriter(this.#path); // only when there is a spool to replay
+        return this.#direct.head(stream);
+      },
+      insert: (rows) => this.#store(rows),
+      row,
+      skip: (file) => this.#kept.has(file),
+    });
+    for (const r of reports) if (r.stopped) this.#kept.add(r.file);
+    this.#replayed.push(...reports);
+    return reports;
   }
 
   #inWorker(rows: ReadonlyArray<AuditRow>, durability: AuditDurability): Promise<void> {
@@ -138,6 +212,8 @@ export class SqliteAuditWriter {
   }
 
   async close(): Promise<void> {
+    await this.#spool?.close().catch(() => {}); // what is not stored stays in the file for the next opener
+    this.#spool = undefined;
     this.#direct?.close();
     this.#direct = undefined;
     const worker = this.#worker;

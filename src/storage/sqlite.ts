@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
 import { Kysely, type Selectable, SqliteDialect, sql } from 'kysely';
 import { apiKeyById } from './api-key-repo.ts';
+import { auditRow } from './audit-repo.ts';
 import { keepingStatements } from './kept-statements.ts';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
@@ -62,7 +63,10 @@ export async function openSqlite(path: string): Promise<Store> {
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
     await db.connection().execute(migrateLocked);
     const keyRow = sqlite.prepare<[string], Selectable<ApiKeysTable>>(apiKeyById(db).sql);
-    return storeOver(db, 'sqlite', { writer: new SqliteAuditWriter(path), apiKeyRow: (id) => keyRow.get(id) });
+    const writer = new SqliteAuditWriter(path);
+    // What writers that stopped left in their spools is stored before anyone reads the trail.
+    await writer.replay(auditRow);
+    return storeOver(db, 'sqlite', { writer, apiKeyRow: (id) => keyRow.get(id) });
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);

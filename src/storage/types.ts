@@ -215,6 +215,24 @@ export interface AuditStore {
   prune(before: number): Promise<number>;
   getCursor(name: string): Promise<number>;
   setCursor(name: string, position: number): Promise<void>;
+  /**
+   * The embedded store's spool (ADR 0015; absent on PostgreSQL): records acknowledged and not yet
+   * stored, why storing them last failed, and the spools of stopped writers replayed since the last
+   * call (each reported once).
+   */
+  spool?(): { pending: number; lastError?: string; replayed: SpoolReplay[] };
+}
+
+/** A stopped writer's audit spool, replayed into the store (storage/sqlite-audit-replay.ts). */
+export interface SpoolReplay {
+  /** The spool file's name (in `<database>-spool/`). */
+  file: string;
+  /** Records stored from it (not counting those the store held already). */
+  stored: number;
+  /** A cut-short last line (the writer died during its write): dropped; where it began and its size. */
+  torn?: { offset: number; bytes: number };
+  /** The line that stopped the replay (1-based), and why: the file is kept for the operator. */
+  stopped?: { line: number; reason: string };
 }
 
 /** A mode set at run time (the kill switch): overrides the policy files' modes for its scope. */

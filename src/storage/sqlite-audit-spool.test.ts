@@ -1,0 +1,177 @@
+/**
+ * The embedded store's audit spool (ADR 0015): replay of stopped writers' files (torn last line,
+ * a line that does not chain, twice), a live writer's file left alone, and the bound.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { GENESIS, seal, type AuditEvent } from '../audit/event.ts';
+import { openStore } from './index.ts';
+import { MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
+
+const HOST = hostname()
+  .replace(/[^A-Za-z0-9-]/g, '_')
+  .slice(0, 60);
+
+function chain(stream: string, n: number, from = 1, prev = GENESIS): AuditEvent[] {
+  const out: AuditEvent[] = [];
+  for (let seq = from; seq < from + n; seq++) {
+    const e = seal({
+      v: 1,
+      id: `${stream}-${seq}`,
+      time: new Date(1_800_000_000_000 + seq).toISOString(),
+      stream,
+      seq,
+      prev,
+      kind: 'config.reloaded',
+      detail: { seq },
+    });
+    out.push(e);
+    prev = e.hash;
+  }
+  return out;
+}
+
+const line = (e: AuditEvent) => `${JSON.stringify(e)}\n`;
+
+/** A PID no process has now (a child that ran and exited). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '0']);
+  return r.pid;
+}
+
+function fresh(): { dir: string; db: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+  return { dir, db: join(dir, 'state.db') };
+}
+
+function deadSpool(db: string, text: string): string {
+  mkdirSync(spoolDir(db), { recursive: true });
+  const path = join(spoolDir(db), `${HOST}.${deadPid()}.1.0badf00d.jsonl`);
+  writeFileSync(path, text);
+  return path;
+}
+
+const open = (db: string) => openStore({ driver: 'sqlite', sqlitePath: db, postgresUrl: '' });
+
+async function seqs(db: string, stream: string): Promise<number[]> {
+  const store = await open(db);
+  try {
+    return (await store.audit.read({ stream })).map((r) => r.event.seq);
+  } finally {
+    await store.close();
+  }
+}
+
+test("a stopped writer's spool is stored when the store opens; a torn last line is dropped and reported; twice stores nothing more", async () => {
+  const { dir, db } = fresh();
+  try {
+    const events = chain('s-torn', 4);
+    const torn = line(events[3]).slice(0, 40); // the writer died during this write
+    const path = deadSpool(db, events.slice(0, 3).map(line).join('') + torn);
+    const store = await open(db);
+    try {
+      assert.deepEqual(
+        (await store.audit.read({ stream: 's-torn' })).map((r) => r.event.seq),
+        [1, 2, 3],
+      );
+      const [report] = store.audit.spool?.().replayed ?? [];
+      assert.equal(report.stored, 3);
+      assert.deepEqual(report.torn, { offset: Buffer.byteLength(events.slice(0, 3).map(line).join('')), bytes: 40 });
+      assert.equal(report.stopped, undefined);
+      assert.equal(existsSync(path), false, 'a replayed file is removed');
+    } finally {
+      await store.close();
+    }
+    // The same records again (a copy left behind): nothing is stored twice.
+    deadSpool(db, events.slice(0, 3).map(line).join(''));
+    assert.deepEqual(await seqs(db, 's-torn'), [1, 2, 3]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a line that does not parse or chain stops the replay there: what came before is stored, the file is kept and reported', async () => {
+  const { dir, db } = fresh();
+  try {
+    const events = chain('s-bad', 4);
+    const edited = { ...events[2], detail: { seq: 99 } }; // its hash no longer matches
+    const cases: Array<[string, string, RegExp]> = [
+      ['garbage', `${line(events[0])}{not json\n${line(events[1])}`, /not JSON/],
+      ['edited', `${line(events[0])}${line(events[1])}${line(edited)}${line(events[3])}`, /hash does not match/],
+      ['gap', `${line(events[0])}${line(events[2])}`, /does not follow record 1/],
+    ];
+    for (const [name, text, reason] of cases) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      const path = deadSpool(db, text);
+      const store = await open(db);
+      try {
+        const [report] = store.audit.spool?.().replayed ?? [];
+        assert.match(report.stopped?.reason ?? '', reason, name);
+        assert.equal(existsSync(path), true, `${name}: the file is kept for the operator`);
+        assert.deepEqual(
+          (await store.audit.read({ stream: 's-bad' })).map((r) => r.event.seq),
+          name === 'edited' ? [1, 2] : [1],
+          name,
+        );
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a running writer's spool is never replayed: another store on the file, a live process; a reused PID is not the writer", async () => {
+  const { dir, db } = fresh();
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  try {
+    const first = await open(db);
+    const events = chain('s-live', 2);
+    await first.audit.appendBatch(events, 'process-crash');
+    const second = await open(db); // the CLI, while the gateway runs
+    assert.equal(first.audit.spool?.().pending, 2, 'the live writer still holds its records');
+    assert.equal(readdirSync(spoolDir(db)).length, 1, "the live writer's file is left alone");
+    assert.deepEqual(await second.audit.read({ stream: 's-live' }), [], 'and not replayed');
+    await second.close();
+    await first.close();
+    assert.deepEqual(await seqs(db, 's-live'), [1, 2], 'stored by their own writer when it closed');
+
+    await new Promise((r) => setTimeout(r, 100));
+    const start = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    const mtime = Date.now();
+    assert.equal(writerAlive(`${HOST}.${child.pid}.${start}.ab12cd34.jsonl`, mtime), true, 'a live process');
+    assert.equal(writerAlive(`${HOST}.${child.pid}.${Number(start) + 1}.ab12cd34.jsonl`, mtime), false, 'a reused PID');
+    assert.equal(writerAlive(`${HOST}.${deadPid()}.${start}.ab12cd34.jsonl`, mtime), false, 'a dead PID');
+    assert.equal(writerAlive('other-host.1.1.ab12cd34.jsonl', mtime), true, "another host's file touched recently");
+    assert.equal(writerAlive('other-host.1.1.ab12cd34.jsonl', mtime - 31_000), false, "another host's stale file");
+    assert.equal(writerAlive('notes.jsonl', 0), true, 'a file not in the spool form is never touched');
+  } finally {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bounded: while the database cannot be written, appends are refused past the bound, and nothing acknowledged is lost', async () => {
+  const { dir, db } = fresh();
+  const store = await open(db);
+  const other = new Sqlite(db);
+  try {
+    other.exec('begin immediate'); // the store cannot commit: ingestion waits in the writer thread
+    const events = chain('s-bound', MAX_RECORDS + 1);
+    for (let i = 0; i < MAX_RECORDS; i += 500) await store.audit.appendBatch(events.slice(i, i + 500), 'process-crash');
+    await assert.rejects(store.audit.appendBatch(events.slice(MAX_RECORDS), 'process-crash'), /behind: 10000 records/);
+    other.exec('commit');
+    assert.equal((await store.audit.read({ stream: 's-bound', limit: MAX_RECORDS + 10 })).length, MAX_RECORDS);
+  } finally {
+    other.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
