@@ -54,6 +54,11 @@ test('modes in force and unconfirmed revocations come from the store', async () 
     await store.revocations.ack('vault://secret/x#y', 'gw-1', Date.now());
     items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
     assert.equal(at(items, '2.4').status, 'pass');
+    // A gateway that stopped heartbeating 10 s ago is not live (as for `incident revoke`): nothing
+    // waits on its confirmation.
+    await store.revocations.heartbeat('gw-stopped', Date.now() - 60_000, Date.now() - 10_000);
+    items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
+    assert.equal(at(items, '2.4').status, 'pass', at(items, '2.4').why);
   } finally {
     await store.close();
   }

@@ -6,6 +6,8 @@
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
 import { exportCursor } from '../audit/exports.ts';
+// The same window `gatehouse incident revoke` waits on: a gateway is live while it heartbeats.
+import { LIVE_MS } from '../incident/acks.ts';
 import type { Store } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { InventoryData } from '../inventory/report.ts';
@@ -29,7 +31,6 @@ export interface ReadinessState {
 
 const STALE_MS = 5 * 60_000;
 const LAG_CAP = 10_000;
-const LIVE_MS = 30_000;
 
 async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
   try {
