@@ -1,8 +1,10 @@
 /**
  * Replaying the audit spools of writers that stopped (ADR 0015; the spool: ./sqlite-audit-spool.ts).
  * Each line is checked against the chain before anything is stored: its hash against its content,
- * its seq and `prev` against the record before it (in the file, or the last one stored). What the
- * store holds already is skipped, so replaying twice stores nothing the second time.
+ * its seq and `prev` against the record before it (in the file, or the last one stored). A record the
+ * store holds already is skipped once its stored hash is found the same (so replaying twice stores
+ * nothing the second time); a different record under the same stream and seq stops the replay. Only
+ * files owned by the gateway's user and writable by no one else are replayed.
  *
  * A last line without its newline is a write the writer's death cut short: dropped, and reported.
  * Any other line that does not parse or chain stops the replay of that file: what came before it is
@@ -17,6 +19,8 @@ import type { SpoolReplay as ReplayReport } from './types.ts';
 export interface ReplayDeps<R extends SpoolRow> {
   /** The last record stored of `stream` (or its pruning checkpoint). */
   head(stream: string): Promise<{ seq: number; hash: string } | undefined>;
+  /** The hash of the stored record `seq` of `stream`, if there is one. */
+  storedHash(stream: string, seq: number): string | undefined;
   /** Store rows in order, in one transaction, skipping those stored already. */
   insert(rows: R[]): Promise<void>;
   row(e: AuditEvent): R;
@@ -65,7 +69,13 @@ async function replayFile<R extends SpoolRow>(path: string, file: string, deps: 
       head = (await deps.head(e.stream)) ?? { seq: 0, hash: GENESIS };
       heads.set(e.stream, head);
     }
-    if (e.seq <= head.seq) continue; // stored before the writer stopped
+    if (e.seq <= head.seq) {
+      // Stored before the writer stopped: the same record, or another writer's under the same stream name.
+      const stored = deps.storedHash(e.stream, e.seq);
+      if (stored === e.hash || stored === undefined) continue; // undefined: pruned since
+      report.stopped = { line: i + 1, reason: `differs from the stored record ${e.seq} of stream ${e.stream}` };
+      break;
+    }
     if (e.seq !== head.seq + 1 || e.prev !== head.hash) {
       report.stopped = { line: i + 1, reason: `does not follow record ${head.seq} of stream ${e.stream}` };
       break;
@@ -100,11 +110,21 @@ export async function replaySpools<R extends SpoolRow>(
     throw err;
   }
   const reports: ReplayReport[] = [];
+  const uid = process.getuid?.();
   for (const name of names.sort()) {
     if (!name.endsWith('.jsonl')) continue;
     const path = join(dir, name);
     const st = statSync(path, { throwIfNoEntry: false });
     if (!st || deps.skip?.(name) || writerAlive(name, st.mtimeMs, now)) continue;
+    // A file someone else could have written is not evidence: kept, reported, never stored.
+    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+      reports.push({
+        file: name,
+        stored: 0,
+        stopped: { line: 0, reason: 'not owned by this user, or writable by others' },
+      });
+      continue;
+    }
     reports.push(await replayFile(path, name, deps));
   }
   return reports;

@@ -5,9 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { GENESIS, seal, type AuditEvent } from '../audit/event.ts';
 import { openStore } from './index.ts';
@@ -51,7 +60,10 @@ function fresh(): { dir: string; db: string } {
 
 function deadSpool(db: string, text: string): string {
   mkdirSync(spoolDir(db), { recursive: true });
-  const path = join(spoolDir(db), `${HOST}.${deadPid()}.1.0badf00d.jsonl`);
+  const path = join(
+    spoolDir(db),
+    `${HOST}.${deadPid()}.1.${Math.random().toString(16).slice(2, 10).padEnd(8, '0')}.jsonl`,
+  );
   writeFileSync(path, text);
   return path;
 }
@@ -171,6 +183,53 @@ test('bounded: while the database cannot be written, appends are refused past th
     assert.equal((await store.audit.read({ stream: 's-bound', limit: MAX_RECORDS + 10 })).length, MAX_RECORDS);
   } finally {
     other.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a spooled record that differs from the stored one under the same stream and seq stops the replay; a file others could write is never replayed', async () => {
+  const { dir, db } = fresh();
+  try {
+    const store = await open(db);
+    await store.audit.appendBatch(chain('s-clash', 2), 'power-loss');
+    await store.close();
+    const other = chain('s-clash', 3).map((e) => ({ ...e }));
+    const forged = seal({ ...other[0], hash: undefined, detail: { forged: true } } as never);
+    const clash = deadSpool(db, line(forged));
+    const planted = deadSpool(db, chain('s-planted', 1).map(line).join(''));
+    chmodSync(planted, 0o666);
+    const again = await open(db);
+    try {
+      const reports = again.audit.spool?.().replayed ?? [];
+      const byFile = new Map(reports.map((r) => [r.file, r]));
+      assert.match(byFile.get(basename(clash))?.stopped?.reason ?? '', /differs from the stored record 1/);
+      assert.match(byFile.get(basename(planted))?.stopped?.reason ?? '', /writable by others/);
+      assert.deepEqual(
+        (await again.audit.read({ stream: 's-clash' })).map((r) => r.event.detail),
+        [{ seq: 1 }, { seq: 2 }],
+      );
+      assert.deepEqual(await again.audit.read({ stream: 's-planted' }), []);
+      assert.ok(existsSync(clash) && existsSync(planted), 'both kept for the operator');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a writer's own record under a (stream, seq) the store holds is refused loudly, never skipped", async () => {
+  const { dir, db } = fresh();
+  const store = await open(db);
+  try {
+    await store.audit.appendBatch(chain('s-twice', 1), 'power-loss');
+    const twin = seal({ ...chain('s-twice', 1)[0], hash: undefined, detail: { other: true } } as never);
+    await store.audit.appendBatch([twin], 'process-crash'); // acknowledged from the spool
+    await store.audit.count(); // storing it fails
+    assert.match(store.audit.spool?.().lastError ?? '', /UNIQUE constraint failed/);
+    await assert.rejects(store.audit.appendBatch(chain('s-next', 1), 'process-crash'), /cannot take records/);
+  } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }

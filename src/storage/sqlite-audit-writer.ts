@@ -11,7 +11,6 @@
  *   which may wait for the lock and fsync without stopping every request. It starts on first use.
  * The log (src/audit/log.ts) appends one batch at a time, and a `power-loss` batch waits for the
  * spool to be stored first, so rows reach the file in chain order whichever way each batch goes.
- * Inserts skip a row whose (stream, seq) is stored already: the same record, replayed from a spool.
  */
 import { Worker } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
@@ -38,7 +37,13 @@ export const AUDIT_COLUMNS = [
   'body',
 ] as const;
 
-export const INSERT_AUDIT_ROW = `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')}) on conflict (stream, seq) do nothing`;
+export const INSERT_AUDIT_ROW = `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+/**
+ * A replay's insert: a row whose (stream, seq) is stored already is skipped (another opener replayed
+ * the same file at the same moment; the replay checked it is the same record). A writer's own
+ * appends never skip: a stream name two writers share must fail loudly, not lose records.
+ */
+export const REPLAY_AUDIT_ROW = `${INSERT_AUDIT_ROW} on conflict (stream, seq) do nothing`;
 
 type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], unknown> & { body: string };
 
@@ -52,15 +57,17 @@ function flatten(rows: ReadonlyArray<AuditRow>): unknown[] {
 /** A connection on the event loop that takes the write lock only when it is free, and never fsyncs a commit. */
 class DirectWriter {
   readonly #db: Sqlite.Database;
-  readonly #append: Sqlite.Transaction<(rows: ReadonlyArray<AuditRow>) => void>;
+  readonly #append: Sqlite.Transaction<(rows: ReadonlyArray<AuditRow>, replay: boolean) => void>;
 
   constructor(path: string) {
     this.#db = new Sqlite(path);
     this.#db.pragma('busy_timeout = 0');
     this.#db.pragma('synchronous = NORMAL');
     const insert = this.#db.prepare(INSERT_AUDIT_ROW);
-    this.#append = this.#db.transaction((rows: ReadonlyArray<AuditRow>) => {
-      for (const r of rows) insert.run(AUDIT_COLUMNS.map((c) => r[c]));
+    const replayInsert = this.#db.prepare(REPLAY_AUDIT_ROW);
+    this.#append = this.#db.transaction((rows: ReadonlyArray<AuditRow>, replay: boolean) => {
+      const stmt = replay ? replayInsert : insert;
+      for (const r of rows) stmt.run(AUDIT_COLUMNS.map((c) => r[c]));
     });
   }
 
@@ -79,10 +86,18 @@ class DirectWriter {
     return cp ? { seq: Number(cp.seq), hash: cp.hash } : undefined;
   }
 
+  /** The hash of the stored record `seq` of `stream`, if there is one. */
+  storedHash(stream: string, seq: number): string | undefined {
+    const row = this.#db
+      .prepare<[string, number], { body: string }>('select body from audit_events where stream = ? and seq = ?')
+      .get(stream, seq);
+    return row ? (JSON.parse(row.body) as AuditEvent).hash : undefined;
+  }
+
   /** Whether the rows were committed; false when another connection holds the write lock. Throws on other errors. */
-  tryAppend(rows: ReadonlyArray<AuditRow>): boolean {
+  tryAppend(rows: ReadonlyArray<AuditRow>, replay = false): boolean {
     try {
-      this.#append.immediate(rows);
+      this.#append.immediate(rows, replay);
       return true;
     } catch (err) {
       if (String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return false;
@@ -128,15 +143,15 @@ export class SqliteAuditWriter {
   }
 
   /** Rows in one transaction: on the event loop when the write lock is free, else in the writer thread. */
-  #store(rows: ReadonlyArray<AuditRow>): Promise<void> {
+  #store(rows: ReadonlyArray<AuditRow>, replay = false): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
     try {
       this.#direct ??= new DirectWriter(this.#path);
-      if (this.#direct.tryAppend(rows)) return Promise.resolve();
+      if (this.#direct.tryAppend(rows, replay)) return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#inWorker(rows, 'process-crash');
+    return this.#inWorker(rows, 'process-crash', replay);
   }
 
   /** Records spooled and not yet stored, and why the last attempt to store them failed. */
@@ -163,7 +178,11 @@ export class SqliteAuditWriter {
         this.#direct ??= new DirectWriter(this.#path); // only when there is a spool to replay
         return this.#direct.head(stream);
       },
-      insert: (rows) => this.#store(rows),
+      insert: (rows) => this.#store(rows, true),
+      storedHash: (stream, seq) => {
+        this.#direct ??= new DirectWriter(this.#path);
+        return this.#direct.storedHash(stream, seq);
+      },
       row,
       skip: (file) => this.#kept.has(file),
     });
@@ -172,13 +191,13 @@ export class SqliteAuditWriter {
     return reports;
   }
 
-  #inWorker(rows: ReadonlyArray<AuditRow>, durability: AuditDurability): Promise<void> {
+  #inWorker(rows: ReadonlyArray<AuditRow>, durability: AuditDurability, replay = false): Promise<void> {
     const worker = this.#startWorker();
     return new Promise<void>((resolve, reject) => {
       const id = ++this.#next;
       this.#pending.set(id, { resolve, reject });
       worker.ref(); // keep the process alive while a write is in flight
-      worker.postMessage({ id, values: flatten(rows), sync: durability === 'power-loss' ? 'FULL' : 'NORMAL' });
+      worker.postMessage({ id, values: flatten(rows), sync: durability === 'power-loss' ? 'FULL' : 'NORMAL', replay });
     }).finally(() => {
       if (!this.#pending.size) worker.unref();
     });
