@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import Sqlite from 'better-sqlite3';
 import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -60,6 +60,27 @@ async function connect(url: string): Promise<Client> {
   const c = new Client({ name: 'audit-e2e', version: '1' });
   await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
   return c;
+}
+
+/**
+ * `gatehouse start` from the source in a child process, to be killed: the child at once (so a
+ * `finally` can stop it), and its base URL once `/readyz` answers 200.
+ */
+function startChild(cfg: string): { child: ChildProcess; ready: Promise<string> } {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const ready = (async () => {
+    const url = await new Promise<string>((res) =>
+      child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
+    );
+    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    return url;
+  })();
+  return { child, ready };
 }
 
 async function records(tg: TestGateway, q = ''): Promise<AuditEvent[]> {
@@ -275,16 +296,8 @@ test('SIGKILL under load, three times: the chain verifies, every call the upstre
   const cfg = join(dir, 'gatehouse.yaml');
   let n = 0;
   for (let round = 0; round < 3; round++) {
-    const env = { ...process.env };
-    delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
-      env,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const url = await new Promise<string>((res) =>
-      child.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
-    );
-    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    const { child, ready } = startChild(cfg);
+    const url = await ready;
     const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url)));
     let stop = false;
     const load = clients.map(async (c) => {
@@ -358,19 +371,11 @@ test('killed while its records are only in the spool (the database locked): the 
     cfg,
     `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\naudit: { arguments: redacted }\nservers:\n${servers(file)}`,
   );
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  const a = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
-    env,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const { child: a, ready } = startChild(cfg);
   let b: TestGateway | undefined;
   let lock: Sqlite.Database | undefined;
   try {
-    const url = await new Promise<string>((res) =>
-      a.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
-    );
-    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    const url = await ready;
     const client = await connect(url);
     await client.callTool({ name: 'rec__record', arguments: { note: 'stored' } });
     lock = new Sqlite(db);
@@ -421,18 +426,10 @@ test("two gateways on one store: a starting one leaves the other's call in fligh
     cfg,
     `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n${servers(file)}`,
   );
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  const a = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'start', '--json', '-c', cfg], {
-    env,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const { child: a, ready } = startChild(cfg);
   let b: TestGateway | undefined;
   try {
-    const url = await new Promise<string>((res) =>
-      a.stdout!.on('data', (d: Buffer) => res(JSON.parse(String(d).split('\n')[0]).url.replace(/\/mcp$/, ''))),
-    );
-    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+    const url = await ready;
     const client = await connect(url);
     const slowCalls = () => (readFileSync(file, 'utf8').match(/"name":"slow"/g) ?? []).length;
     const first = client.callTool({ name: 'rec__slow', arguments: { ms: 3000 } });
