@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -150,8 +150,15 @@ test('secrets and PII never reach a record, an export, a log line or a metric', 
   assert.equal(exported.code, 0, exported.stderr);
   const db = JSON.stringify(await records(t));
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
+  // The audit spool (ADR 0015) holds each record's stored text too, until the gateway stops.
+  const spoolDir = `${t.gw.config.storage.sqlitePath}-spool`;
+  const spool = readdirSync(spoolDir)
+    .map((f) => readFileSync(join(spoolDir, f), 'utf8'))
+    .join('');
+  assert.match(spool, /rec__record/, 'the spool holds the records');
   for (const [where, text] of [
     ['records', db],
+    ['spool', spool],
     ['export', exported.stdout],
     ['logs', logs.join('')],
     ['metrics', metrics],

@@ -123,7 +123,7 @@ export class AuditSpool<R extends SpoolRow> {
   /** Why the last ingestion failed (cleared by one that succeeds). */
   lastError: string | undefined;
 
-  /** `ingest`: store the rows, in order, in one transaction; records already stored are skipped. */
+  /** `ingest`: store the rows, in order, in one transaction (it fails when one is stored already). */
   constructor(dbPath: string, ingest: (rows: R[]) => Promise<void>) {
     const dir = spoolDir(dbPath);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
