@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AuditLog, storeDown } from './log.ts';
+import { AuditLog, newStreamName, storeDown } from './log.ts';
 import { GENESIS, chainHash, type AuditEvent } from './event.ts';
 import type { AuditStore } from '../storage/types.ts';
 
@@ -102,4 +102,10 @@ test('every batch carries the configured durability to the store; the strongest 
   log.durability = 'process-crash';
   await log.append({ kind: 'config.reloaded' });
   assert.deepEqual(seen, ['power-loss', 'process-crash']);
+});
+
+test('stream names: host, kind, and 64 random bits, different every time', () => {
+  const names = new Set(Array.from({ length: 1000 }, () => newStreamName('cli')));
+  assert.equal(names.size, 1000);
+  for (const n of names) assert.match(n, /^[A-Za-z0-9._-]{1,40}\/cli\/[0-9a-f]{16}$/);
 });

@@ -11,7 +11,7 @@
  * a column, a value too large) costs no other caller its record. When the store is down, the whole
  * batch is refused at once: the callers fail closed without waiting on one round trip each.
  */
-import { randomUUID, randomUUIDv7 } from 'node:crypto';
+import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
@@ -90,11 +90,15 @@ function mend(v: unknown, depth: number): unknown {
  */
 const newRecordId: () => string = typeof randomUUIDv7 === 'function' ? () => randomUUIDv7() : () => randomUUID();
 
-/** A stream name no other writer uses: host, kind of writer, a random suffix. */
+/**
+ * A stream name no other writer uses: host, kind of writer, a random suffix of 64 bits. Every CLI
+ * invocation that records something opens a stream, so a trail holds many; with 32 bits two of a few
+ * hundred thousand would likely share a name, and a writer whose (stream, seq) is taken cannot append.
+ */
 export function newStreamName(kind: 'gw' | 'cli'): string {
   return `${hostname()
     .replace(/[^A-Za-z0-9.-]/g, '_')
-    .slice(0, 40)}/${kind}/${randomUUID().slice(0, 8)}`;
+    .slice(0, 40)}/${kind}/${randomBytes(8).toString('hex')}`;
 }
 
 export class AuditLog {
