@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainHash, GENESIS, type AuditEvent } from '../audit/event.ts';
 import { spoolDir, writerAlive, type SpoolRow } from './sqlite-audit-spool.ts';
-import type { SpoolReplay as ReplayReport } from './types.ts';
+import type { SpoolReplay } from './types.ts';
 
 export interface ReplayDeps<R extends SpoolRow> {
   /** The last record stored of `stream` (or its pruning checkpoint). */
@@ -40,11 +40,11 @@ function malformed(e: unknown): string | undefined {
   return undefined;
 }
 
-async function replayFile<R extends SpoolRow>(path: string, file: string, deps: ReplayDeps<R>): Promise<ReplayReport> {
+async function replayFile<R extends SpoolRow>(path: string, file: string, deps: ReplayDeps<R>): Promise<SpoolReplay> {
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   const last = lines.pop() ?? '';
-  const report: ReplayReport = { file, stored: 0 };
+  const report: SpoolReplay = { file, stored: 0 };
   if (last) {
     const bytes = Buffer.byteLength(last);
     report.torn = { offset: Buffer.byteLength(text) - bytes, bytes };
@@ -100,7 +100,7 @@ export async function replaySpools<R extends SpoolRow>(
   dbPath: string,
   deps: ReplayDeps<R>,
   now = Date.now(),
-): Promise<ReplayReport[]> {
+): Promise<SpoolReplay[]> {
   const dir = spoolDir(dbPath);
   let names: string[];
   try {
@@ -109,7 +109,7 @@ export async function replaySpools<R extends SpoolRow>(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const reports: ReplayReport[] = [];
+  const reports: SpoolReplay[] = [];
   const uid = process.getuid?.();
   for (const name of names.sort()) {
     if (!name.endsWith('.jsonl')) continue;

@@ -17,7 +17,7 @@ import Sqlite from 'better-sqlite3';
 import type { AuditEvent } from '../audit/event.ts';
 import { AuditSpool } from './sqlite-audit-spool.ts';
 import { replaySpools } from './sqlite-audit-replay.ts';
-import type { AuditDurability, SpoolReplay as ReplayReport } from './types.ts';
+import type { AuditDurability, SpoolReplay } from './types.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
@@ -121,7 +121,7 @@ export class SqliteAuditWriter {
   /** Spool files whose replay stopped at a line that does not chain: kept for the operator, not replayed again here. */
   readonly #kept = new Set<string>();
   /** Replays not yet reported (takeReplayed). */
-  #replayed: ReplayReport[] = [];
+  #replayed: SpoolReplay[] = [];
 
   constructor(path: string) {
     this.#path = path;
@@ -146,8 +146,7 @@ export class SqliteAuditWriter {
   #store(rows: ReadonlyArray<AuditRow>, replay = false): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
     try {
-      this.#direct ??= new DirectWriter(this.#path);
-      if (this.#direct.tryAppend(rows, replay)) return Promise.resolve();
+      if (this.#directWriter().tryAppend(rows, replay)) return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -160,7 +159,7 @@ export class SqliteAuditWriter {
   }
 
   /** The replays of stopped writers' spools since the last call (each reported once). */
-  takeReplayed(): ReplayReport[] {
+  takeReplayed(): SpoolReplay[] {
     const replayed = this.#replayed;
     this.#replayed = [];
     return replayed;
@@ -171,24 +170,26 @@ export class SqliteAuditWriter {
     return this.#spool?.settled() ?? Promise.resolve();
   }
 
-  /** Replay the spools of writers that stopped (./sqlite-audit-replay.ts); `row`: a record's stored row. */
-  async replay(row: (e: AuditEvent) => AuditRow): Promise<ReplayReport[]> {
+  /** The event loop's connection, opened on first use (a store only read never opens it). */
+  #directWriter(): DirectWriter {
+    this.#direct ??= new DirectWriter(this.#path);
+    return this.#direct;
+  }
+
+  /**
+   * Replay the spools of writers that stopped (./sqlite-audit-replay.ts); `row`: a record's stored
+   * row. What was replayed is reported by takeReplayed.
+   */
+  async replay(row: (e: AuditEvent) => AuditRow): Promise<void> {
     const reports = await replaySpools(this.#path, {
-      head: async (stream) => {
-        this.#direct ??= new DirectWriter(this.#path); // only when there is a spool to replay
-        return this.#direct.head(stream);
-      },
+      head: async (stream) => this.#directWriter().head(stream),
+      storedHash: (stream, seq) => this.#directWriter().storedHash(stream, seq),
       insert: (rows) => this.#store(rows, true),
-      storedHash: (stream, seq) => {
-        this.#direct ??= new DirectWriter(this.#path);
-        return this.#direct.storedHash(stream, seq);
-      },
       row,
       skip: (file) => this.#kept.has(file),
     });
     for (const r of reports) if (r.stopped) this.#kept.add(r.file);
     this.#replayed.push(...reports);
-    return reports;
   }
 
   #inWorker(rows: ReadonlyArray<AuditRow>, durability: AuditDurability, replay = false): Promise<void> {
