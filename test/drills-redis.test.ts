@@ -87,17 +87,18 @@ async function metric(r: Replica, name: string): Promise<number> {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 }
 
-async function endedOnA_refusedOnB(): Promise<number> {
+/**
+ * A session ended on A is refused on B, which had it cached (for up to 5 s). `via: 'fan-out'`: the
+ * news arrives by Redis, so B refuses it well before its cached copy would expire; `via: 'store'`:
+ * B reads the session from the store on every request, so the first request after the end is refused.
+ */
+async function endedOnA_refusedOnB(via: 'fan-out' | 'store'): Promise<void> {
   const sid = await openSession(a!.url);
   assert.equal((await post(b!.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200); // B caches it
   assert.equal((await fetch(`${a!.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } })).status, 204);
-  const t0 = Date.now();
-  await waitFor(
-    'B to refuse the ended session',
-    async () => (await post(b!.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404,
-    3000,
-  );
-  return Date.now() - t0;
+  const refused = async () => (await post(b!.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404;
+  if (via === 'store') assert.ok(await refused(), 'the first request after the end is refused');
+  else await waitFor('B to refuse the ended session', refused, 3000);
 }
 
 async function callOther(base: string, note: string): Promise<boolean> {
@@ -122,7 +123,7 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
     async () => [a!, b!].every((r) => count(r.log(), /fan-out: subscribed/) >= 1),
     10_000,
   );
-  assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out: at once');
+  await endedOnA_refusedOnB('fan-out');
   assert.equal(await metric(b!, 'gatehouse_fanout_up'), 1);
   assert.equal(await metric(b!, 'gatehouse_limits_degraded'), 0);
 
@@ -130,8 +131,7 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
   await waitFor('B to notice Redis is gone', async () => /fan-out: redis unreachable/.test(b!.log()), 10_000);
   assert.equal(await metric(b!, 'gatehouse_fanout_up'), 0);
   // Without fan-out B re-reads the session on every request: still refused at once.
-  const waited = await endedOnA_refusedOnB();
-  assert.ok(waited < 500, `refused after ${waited} ms`);
+  await endedOnA_refusedOnB('store');
   // Limits: 4 per hour shared; alone, each replica allows 4 / 3 (fallbackDivisor) = 1.
   assert.equal(await callOther(b!.url, 'fallback-1'), true);
   assert.equal(await callOther(b!.url, 'fallback-2'), false, 'the local budget is divided');
@@ -145,7 +145,7 @@ test('drill: Redis cut: stricter fallback (sessions re-read, limits divided); Re
     async () => count(b!.log(), /fan-out: subscribed/) >= 2 && count(a!.log(), /fan-out: subscribed/) >= 2,
     15_000,
   );
-  assert.ok((await endedOnA_refusedOnB()) < 2000, 'fan-out again');
+  await endedOnA_refusedOnB('fan-out');
   await waitFor(
     'limits to use Redis again',
     async () => (await callOther(b!.url, `back-${Date.now()}`)) && /limits: redis reachable again/.test(b!.log()),

@@ -91,17 +91,17 @@ test('a session ended on one replica is refused by the others at once (fan-out o
   // B and C cache the session.
   for (const r of [b, c])
     assert.equal((await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 200);
-  const ended = Date.now();
   assert.equal((await fetch(`${a.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid } })).status, 204);
-  for (const r of [b, c]) {
-    await waitFor(
-      `${r.name} to drop the session`,
-      async () => (await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404,
-      2000,
-    );
-  }
-  // Well inside the 5 s a replica would otherwise trust its cached copy.
-  assert.ok(Date.now() - ended < 2000, `took ${Date.now() - ended} ms`);
+  // Both drop it before the 5 s for which they would otherwise trust their cached copies: fan-out.
+  await Promise.all(
+    [b, c].map((r) =>
+      waitFor(
+        `${r.name} to drop the session`,
+        async () => (await legacyPost(r.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status === 404,
+        3000,
+      ),
+    ),
+  );
   await client.close().catch(() => {});
 });
 
