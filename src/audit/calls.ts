@@ -6,6 +6,7 @@
  */
 import type { AuditConfig } from '../config/schema.ts';
 import { sha256 } from '../inventory/canonical.ts';
+import { attachment } from '../util/attach.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { AuditInput } from './log.ts';
 import { Redactor, WITHHELD } from './redact.ts';
@@ -52,15 +53,15 @@ function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   );
 }
 
-/** Hashes of argument objects already hashed: a call's intent and outcome carry the same one. */
-const ARGS_HASHES = new WeakMap<object, string>();
+/** The hash of an argument object already hashed: a call's intent and outcome carry the same one. */
+const ARGS_HASH = attachment<string>('argsHash');
 
 function argsHash(args: unknown): string {
   const memo = typeof args === 'object' && args !== null;
-  const known = memo ? ARGS_HASHES.get(args) : undefined;
+  const known = memo ? ARGS_HASH.get(args) : undefined;
   if (known) return known;
   const hash = `sha256:${sha256(canonicalJson(args))}`;
-  if (memo) ARGS_HASHES.set(args, hash);
+  if (memo) ARGS_HASH.set(args, hash);
   return hash;
 }
 

@@ -4,7 +4,8 @@
  * the canonical JSON (RFC 8785) of the record without `hash`, so an edit, a deletion or a reordering
  * breaks the chain at the exact position.
  */
-import { sha256 } from '../inventory/canonical.ts';
+import { createHash } from 'node:crypto';
+import { attachment } from '../util/attach.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -85,14 +86,19 @@ export interface AuditEvent {
   withheld?: boolean;
 }
 
+/** SHA-256 (hex) of the predecessor's hash, a newline and the canonical text, hashed in parts (not joined into a copy). */
+function chained(prev: string, canonical: string): string {
+  return createHash('sha256').update(prev).update('\n').update(canonical).digest('hex');
+}
+
 /** The hash a record must carry, given its content and its predecessor's hash. */
 export function chainHash(e: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
   const { hash: _ignored, ...rest } = e;
-  return sha256(`${e.prev}\n${canonicalJson(rest)}`);
+  return chained(e.prev, canonicalJson(rest));
 }
 
 /** The stored text of records sealed in this process (see `seal`). */
-const BODIES = new WeakMap<AuditEvent, string>();
+const BODY = attachment<string>('auditBody');
 
 /**
  * The record completed with its chain hash. Its stored text is the canonical text the hash covers
@@ -101,15 +107,15 @@ const BODIES = new WeakMap<AuditEvent, string>();
  */
 export function seal(e: Omit<AuditEvent, 'hash'>): AuditEvent {
   const canonical = canonicalJson(e);
-  const hash = sha256(`${e.prev}\n${canonical}`);
+  const hash = chained(e.prev, canonical);
   const full = { ...e, hash } as AuditEvent;
-  BODIES.set(full, `${canonical.slice(0, -1)},"hash":"${hash}"}`);
+  BODY.set(full, `${canonical.slice(0, -1)},"hash":"${hash}"}`);
   return full;
 }
 
 /** The text to store for a record: as sealed, else its JSON. Either parses back to the same record. */
 export function bodyOf(e: AuditEvent): string {
-  return BODIES.get(e) ?? JSON.stringify(e);
+  return BODY.get(e) ?? JSON.stringify(e);
 }
 
 /** One thing wrong with the trail, at its place (what `gatehouse audit verify` reports). */

@@ -47,6 +47,7 @@ import {
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
+import { attachment } from '../util/attach.ts';
 
 export interface EndpointDeps extends DispatchDeps {
   sessions: Sessions;
@@ -449,7 +450,7 @@ function modernStatus(code: number): number {
 
 /** Legacy requests in flight, for notifications/cancelled: context -> its abort controller. */
 const inFlight = new Map<RequestContext, AbortController>();
-const controllers = new WeakMap<RequestContext, AbortController>();
+const controllers = attachment<AbortController>('abortController');
 
 function onLegacyNotification(session: LiveSession, method: string, params: JsonObject | undefined): void {
   if (method !== 'notifications/cancelled') return; // initialized, roots/list_changed, progress: nothing to do

@@ -17,6 +17,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { attachment } from '../util/attach.ts';
 
 export interface SpanContext {
   traceId: string;
@@ -234,7 +235,7 @@ export function currentTraceparent(): string | undefined {
 
 export class Tracer {
   readonly #o: TracerOptions;
-  readonly #requests = new WeakMap<object, Span>();
+  readonly #requests = attachment<Span>('requestSpan');
   readonly #sink: (s: OtlpSpan) => void;
 
   constructor(o: TracerOptions) {
