@@ -92,13 +92,20 @@ export function writerAlive(name: string, mtimeMs: number, now = Date.now()): bo
 }
 
 /**
- * Writes the whole buffer, or nothing: a write that fails part-way (the disk full) is cut back, so
- * the file never holds half a line before the next one.
+ * Writes the whole text, or nothing: a write that fails part-way (the disk full) is cut back, so
+ * the file never holds half a line before the next one. Returns the bytes written. The string goes
+ * to the write as it is (Node encodes it outside the JavaScript heap); only a short write, which a
+ * regular file gives only when something is wrong, pays for a Buffer to write the rest from.
  */
-function appendAll(fd: number, buf: Buffer, sizeBefore: number): void {
-  let off = 0;
+function appendAll(fd: number, text: string, sizeBefore: number): number {
+  const bytes = Buffer.byteLength(text, 'utf8');
   try {
-    while (off < buf.length) off += writeSync(fd, buf, off);
+    let off = writeSync(fd, text, null, 'utf8');
+    if (off < bytes) {
+      const buf = Buffer.from(text, 'utf8');
+      while (off < bytes) off += writeSync(fd, buf, off);
+    }
+    return bytes;
   } catch (err) {
     try {
       ftruncateSync(fd, sizeBefore);
@@ -152,10 +159,9 @@ export class AuditSpool<R extends SpoolRow> {
       throw new Error(`the audit store is behind: ${this.#pending.length} records wait to be stored`);
     let text = '';
     for (const r of rows) text += `${r.body}\n`;
-    const buf = Buffer.from(text, 'utf8');
-    appendAll(this.#fd, buf, this.#size);
-    this.#size += buf.length;
-    this.#bytes += buf.length;
+    const written = appendAll(this.#fd, text, this.#size);
+    this.#size += written;
+    this.#bytes += written;
     for (const r of rows) this.#pending.push(r);
     this.#schedule(this.#pending.length >= INGEST_BATCH ? 0 : INGEST_MS);
   }
@@ -231,9 +237,7 @@ export class AuditSpool<R extends SpoolRow> {
       closeSync(this.#fd);
       this.#fd = openSync(this.path, 'a', 0o600);
       this.#size = 0;
-      const buf = Buffer.from(this.#pending.map((r) => `${r.body}\n`).join(''), 'utf8');
-      appendAll(this.#fd, buf, 0);
-      this.#size = buf.length;
+      this.#size = appendAll(this.#fd, this.#pending.map((r) => `${r.body}\n`).join(''), 0);
     } catch (err) {
       this.lastError = `the spool file cannot be kept: ${(err as Error).message}`;
     }

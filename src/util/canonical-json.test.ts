@@ -144,3 +144,16 @@ test('canonicalJson leaves its input alone', () => {
   assert.equal(JSON.stringify(v), before);
   assert.deepEqual(Object.keys(v), ['b', 'a']);
 });
+
+test('canonicalJson orders keys by UTF-16 code units, with few keys and with many, as the reference does', () => {
+  // Code-unit order differs from code-point and locale order: U+FF61 (one unit) sorts after U+1F600
+  // (the surrogates D83D DE00), upper case before lower case, and a prefix before what extends it.
+  const awkward = ['\uff61', '\u{1f600}', 'é', 'Z', 'a', 'ab', 'a_', 'A', '', ' ', '~', 'zz'];
+  for (const n of [2, 5, 12, 32, 33, 80]) {
+    const keys = Array.from({ length: n }, (_, i) => (i < awkward.length ? awkward[i] : `k${(n - i) * 7919}`));
+    for (const order of [keys, [...keys].reverse()]) {
+      const o = Object.fromEntries(order.map((k, i) => [k, { [`z${i}`]: i, [`a${i}`]: [i] }]));
+      assert.equal(ours(o), reference(o), `${n} keys`);
+    }
+  }
+});

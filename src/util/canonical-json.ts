@@ -27,6 +27,27 @@ export function canonicalJson(value: unknown): string {
   return canonicalize(value) ?? 'null';
 }
 
+/**
+ * Sorts keys by UTF-16 code units (RFC 8785 3.2.3), as `Array.prototype.sort` does for strings: an
+ * insertion sort for the few keys of a record's objects, which allocates nothing (`sort` allocates
+ * its merge buffer, one of the larger allocations per audit record), `sort` for many.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 32) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > k) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 /** Keys JSON.stringify of a plain object would not write in the order they were added. */
 function unorderable(key: string): boolean {
   const c = key.charCodeAt(0);
@@ -74,7 +95,7 @@ function ordered(v: unknown, depth: number): unknown {
     if (unorderable(keys[i])) return SLOW;
     if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
   }
-  if (!sorted) keys.sort();
+  if (!sorted) sortKeys(keys);
   let out: Record<string, unknown> | undefined = sorted ? undefined : {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
