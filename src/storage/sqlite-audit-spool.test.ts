@@ -68,6 +68,17 @@ function deadSpool(db: string, text: string): string {
   return path;
 }
 
+/** Worker threads of this process (the audit writer's is one), as Linux names them. */
+function writerThreads(): number {
+  return readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'WorkerThread';
+    } catch {
+      return false; // a thread that ended meanwhile
+    }
+  }).length;
+}
+
 const open = (db: string) => openStore({ driver: 'sqlite', sqlitePath: db, postgresUrl: '' });
 
 async function seqs(db: string, stream: string): Promise<number[]> {
@@ -228,6 +239,54 @@ test("a writer's own record under a (stream, seq) the store holds is refused lou
     await store.audit.appendBatch([twin], 'process-crash'); // acknowledged from the spool
     await store.audit.count(); // storing it fails
     assert.match(store.audit.spool?.().lastError ?? '', /UNIQUE constraint failed/);
+    await assert.rejects(store.audit.appendBatch(chain('s-next', 1), 'process-crash'), /cannot take records/);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('spooled batches small and large (the event loop stores the one, the writer thread the other) arrive whole and in order', async () => {
+  const { dir, db } = fresh();
+  const store = await open(db);
+  try {
+    const all = chain('s-mixed', 1 + 40 + 2 + 300 + 1);
+    const threadsBefore = writerThreads();
+    let at = 0;
+    for (const size of [1, 40, 2, 300, 1]) {
+      await store.audit.appendBatch(all.slice(at, at + size), 'process-crash');
+      at += size;
+      if (size === 1 && at === 1) assert.equal(writerThreads(), threadsBefore, 'one row: on the event loop');
+      // A read waits for what was spooled before it: each batch is stored on its own.
+      assert.deepEqual(
+        (await store.audit.read({ stream: 's-mixed' })).map((r) => r.event.seq),
+        all.slice(0, at).map((e) => e.seq),
+      );
+    }
+    assert.equal(writerThreads(), threadsBefore + 1, 'the large batches started the writer thread');
+    const stored = await store.audit.read({ stream: 's-mixed' });
+    assert.deepEqual(
+      stored.map((r) => r.event.hash),
+      all.map((e) => e.hash),
+    );
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a large spooled batch holding a record the store has (stored by the writer thread) is refused loudly too', async () => {
+  const { dir, db } = fresh();
+  const store = await open(db);
+  try {
+    const first = chain('s-twice-many', 1);
+    await store.audit.appendBatch(first, 'power-loss');
+    const twin = seal({ ...first[0], hash: undefined, detail: { other: true } } as never);
+    const rest = chain('s-twice-many', 30, 2, twin.hash);
+    await store.audit.appendBatch([twin, ...rest], 'process-crash'); // acknowledged from the spool
+    await store.audit.count(); // storing it fails, as one transaction: none of the 31 rows
+    assert.match(store.audit.spool?.().lastError ?? '', /UNIQUE constraint failed/);
+    assert.deepEqual(await store.audit.read({ stream: 's-twice-many' }).then((r) => r.map((x) => x.event.seq)), [1]);
     await assert.rejects(store.audit.appendBatch(chain('s-next', 1), 'process-crash'), /cannot take records/);
   } finally {
     await store.close();
