@@ -246,24 +246,28 @@ test("a writer's own record under a (stream, seq) the store holds is refused lou
   }
 });
 
-test('spooled batches small and large (the event loop stores the one, the writer thread the other) arrive whole and in order', async () => {
+test('spooled batches small and large (the event loop stores a burst, the writer thread sustained load) arrive whole and in order', async () => {
   const { dir, db } = fresh();
   const store = await open(db);
   try {
-    const all = chain('s-mixed', 1 + 40 + 2 + 300 + 1);
+    // 40: a lone large batch (a burst); then five large ones in a row (load): the fifth goes to the thread.
+    const sizes = [1, 40, 2, 20, 30, 40, 300, 25, 1];
+    const all = chain(
+      's-mixed',
+      sizes.reduce((a, b) => a + b),
+    );
     const threadsBefore = writerThreads();
     let at = 0;
-    for (const size of [1, 40, 2, 300, 1]) {
+    for (const [i, size] of sizes.entries()) {
       await store.audit.appendBatch(all.slice(at, at + size), 'process-crash');
       at += size;
-      if (size === 1 && at === 1) assert.equal(writerThreads(), threadsBefore, 'one row: on the event loop');
       // A read waits for what was spooled before it: each batch is stored on its own.
       assert.deepEqual(
         (await store.audit.read({ stream: 's-mixed' })).map((r) => r.event.seq),
         all.slice(0, at).map((e) => e.seq),
       );
+      assert.equal(writerThreads(), threadsBefore + (i >= 7 ? 1 : 0), `after the batch of ${size} (${i})`);
     }
-    assert.equal(writerThreads(), threadsBefore + 1, 'the large batches started the writer thread');
     const stored = await store.audit.read({ stream: 's-mixed' });
     assert.deepEqual(
       stored.map((r) => r.event.hash),
@@ -280,13 +284,23 @@ test('a large spooled batch holding a record the store has (stored by the writer
   const store = await open(db);
   try {
     const first = chain('s-twice-many', 1);
-    await store.audit.appendBatch(first, 'power-loss');
+    await store.audit.appendBatch(first, 'power-loss'); // (this starts the writer thread: it fsyncs)
+    const good = chain('s-twice-many', 80, 2, first[0].hash);
+    for (let i = 0; i < 80; i += 20) {
+      await store.audit.appendBatch(good.slice(i, i + 20), 'process-crash');
+      await store.audit.count(); // stored, a large batch at a time
+    }
+    // The fifth large batch in a row, which the writer thread stores, starts with a twin of seq 1.
     const twin = seal({ ...first[0], hash: undefined, detail: { other: true } } as never);
-    const rest = chain('s-twice-many', 30, 2, twin.hash);
-    await store.audit.appendBatch([twin, ...rest], 'process-crash'); // acknowledged from the spool
-    await store.audit.count(); // storing it fails, as one transaction: none of the 31 rows
+    const more = chain('s-twice-many', 20, 82, good[79].hash);
+    await store.audit.appendBatch([twin, ...more], 'process-crash'); // acknowledged from the spool
+    await store.audit.count(); // storing it fails, as one transaction: none of its 21 rows
     assert.match(store.audit.spool?.().lastError ?? '', /UNIQUE constraint failed/);
-    assert.deepEqual(await store.audit.read({ stream: 's-twice-many' }).then((r) => r.map((x) => x.event.seq)), [1]);
+    const seqs = await store.audit.read({ stream: 's-twice-many' }).then((r) => r.map((x) => x.event.seq));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 81 }, (_, i) => i + 1),
+    );
     await assert.rejects(store.audit.appendBatch(chain('s-next', 1), 'process-crash'), /cannot take records/);
   } finally {
     await store.close();

@@ -21,8 +21,9 @@ import type { AuditDurability, SpoolReplay } from './types.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
-/** Spooled batches of at least this many rows are stored by the writer thread (see #ingest). */
+/** Spooled batches of at least this many rows, this many times in a row, go to the writer thread (see #ingest). */
 const THREAD_BATCH = 16;
+const THREAD_AFTER = 5;
 
 /** The columns of a row, in the order the inserts bind them. */
 export const AUDIT_COLUMNS = [
@@ -123,6 +124,8 @@ export class SqliteAuditWriter {
   #direct: DirectWriter | undefined;
   #worker: Worker | undefined;
   #spool: AuditSpool<AuditRow> | undefined;
+  /** Spooled batches of THREAD_BATCH rows or more in a row, up to now. */
+  #loaded = 0;
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #dead: Error | undefined;
@@ -151,14 +154,16 @@ export class SqliteAuditWriter {
   }
 
   /**
-   * Spooled rows into the table. Under load (a batch of dozens of rows every 10 ms) the inserts are
+   * Spooled rows into the table. Under load (batches of dozens of rows every 10 ms) the inserts are
    * the largest part of what the event loop spends on the trail, and the writer thread has a core to
    * itself: there, at 16 concurrent calls, the gateway answered about a sixth more calls per second
-   * (ADR 0015). Light traffic stays on the event loop, and a gateway that is only started never
-   * starts the thread (about 15 MB). The spool stores one batch at a time, so order holds either way.
+   * (ADR 0015). Light traffic stays on the event loop, and so does a burst (the inventory records of
+   * a first catalogue): a gateway that is only started never starts the thread (about 15 MB). The
+   * spool stores one batch at a time, so order holds either way.
    */
   #ingest(rows: ReadonlyArray<AuditRow>): Promise<void> {
-    return rows.length >= THREAD_BATCH ? this.#inWorker(rows, 'process-crash') : this.#store(rows);
+    this.#loaded = rows.length >= THREAD_BATCH ? this.#loaded + 1 : 0;
+    return this.#loaded >= THREAD_AFTER ? this.#inWorker(rows, 'process-crash') : this.#store(rows);
   }
 
   /** Rows in one transaction: on the event loop when the write lock is free, else in the writer thread. */
