@@ -37,7 +37,7 @@ import { exportBundle } from '../incident/bundle.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AdminDeps } from './admin.ts';
+import type { AdminDeps } from './admin-deps.ts';
 import { readBody } from './guards.ts';
 
 const str = (v: unknown, max = 1024): string | undefined =>

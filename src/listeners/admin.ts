@@ -10,36 +10,18 @@
  */
 import { gatherState } from '../readiness/state.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
-import type { AdminScope, Authenticator } from '../identity/authenticator.ts';
+import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { AuditInput } from '../audit/log.ts';
 import { readBody } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
-import type { FanoutMessage } from '../sessions/fanout.ts';
-
-export interface AdminDeps {
-  config: Config;
-  store: Store;
-  identity: Authenticator;
-  /** Append to this gateway's audit stream. */
-  record: (input: AuditInput) => Promise<unknown>;
-  /** This process's audit stream (still being written: not expected to be closed). */
-  auditStream: string;
-  /**
-   * Tells of a change this gateway just made to the store (modes, principal revocations): in force
-   * here before it resolves, with or without Redis; on the other gateways through the fan-out (Redis),
-   * else from the store within a second. Whether the fan-out took it.
-   */
-  announce: (msg: FanoutMessage) => Promise<boolean>;
-}
+import type { AdminDeps } from './admin-deps.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
