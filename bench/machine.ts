@@ -11,9 +11,10 @@ import { transformSync } from 'esbuild';
 const ROOT = join(import.meta.dirname, '..');
 
 /** The short hash of HEAD, or undefined outside a git checkout. */
-export function gitCommit(): string | undefined {
+/** The short commit of the checkout at `dir` (this one by default), if it is one. */
+export function gitCommit(dir = ROOT): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
       .trim();
   } catch {

@@ -155,3 +155,63 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   assert.match(md, /Gateway with only the stdio echo server \(one tool; .*\): cold start in 420 ms, idle RSS 81\.5 MB/);
   assert.match(md, /Gateway with only the HTTP echo server \(200 tools, .*\): cold start in 330 ms, idle RSS 95\.0 MB/);
 });
+
+test('--against: the other build has its rows, and this build over it per repetition, skipping failed points', () => {
+  const point = (path: Row['path'], callsPerSec: number, cpu: number): Row => ({
+    path,
+    n: 16,
+    calls: callsPerSec * 2,
+    errors: 0,
+    callsPerSec,
+    p50ms: 1,
+    p99ms: 2,
+    cpuUsPerCall: cpu,
+  });
+  const rows: Row[] = [
+    point('direct', 4000, 0),
+    point('full-stdio', 3000, 300),
+    point('against-stdio', 2500, 400),
+    point('full-stdio', 2000, 500),
+    point('against-stdio', 2000, 400),
+    point('full-stdio', 2600, 300),
+    { ...point('against-stdio', 0, 0), failure: 'load exited (1)' },
+  ];
+  const started = { started: true as const, coldStartMs: 1, idleRssMb: 1 };
+  const md = render({
+    facts: {
+      date: '2026-01-02',
+      id: 'x',
+      node: 'v24',
+      cores: 2,
+      cpuModel: 'cpu',
+      warmupMs: 1,
+      measureMs: 1,
+      reps: 3,
+      gateway: started,
+      full: started,
+      against: started,
+      againstCommit: 'abc1234',
+    },
+    rows,
+  });
+  assert.match(md, /The other build \(`--against`, commit abc1234\), whole control plane: idle RSS/);
+  assert.match(md, /\| Other build \(abc1234\), whole control plane, stdio \| 2,250 \(0\.56x\) \| 400 \|/);
+  assert.match(md, /### The other build \(`--against`\), whole control plane -> echo upstream over stdio/);
+  // 3000/2500 and 2000/2000; the third repetition's other point failed and pairs with nothing.
+  assert.match(md, /- stdio, N=16: calls\/s 1\.20, 1\.00 \(median 1\.10\); CPU per call 0\.75, 1\.25 \(median 1\.00\)/);
+  assert.doesNotMatch(md, /- HTTP, N=16/, 'no HTTP pairs were measured');
+  const without = render({
+    facts: {
+      date: 'd',
+      id: 'x',
+      node: 'v',
+      cores: 2,
+      cpuModel: 'c',
+      warmupMs: 1,
+      measureMs: 1,
+      gateway: started,
+    },
+    rows: rows.filter((r) => !r.path.startsWith('against')),
+  });
+  assert.doesNotMatch(without, /other build|Other build|per repetition/);
+});

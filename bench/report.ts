@@ -12,6 +12,8 @@ export type PathId =
   | 'gatehouse-stdio'
   | 'full-http'
   | 'full-stdio'
+  | 'against-http'
+  | 'against-stdio'
   | 'list-direct'
   | 'list-gatehouse'
   | 'list-full';
@@ -23,6 +25,8 @@ const PATHS: Record<PathId, string> = {
   'gatehouse-stdio': 'Gatehouse as shipped -> echo upstream over stdio (tool `echo_stdio__echo`)',
   'full-http': 'Gatehouse, whole control plane -> echo upstream over Streamable HTTP',
   'full-stdio': 'Gatehouse, whole control plane -> echo upstream over stdio',
+  'against-http': 'The other build (`--against`), whole control plane -> echo upstream over Streamable HTTP',
+  'against-stdio': 'The other build (`--against`), whole control plane -> echo upstream over stdio',
   'list-direct': 'tools/list of 200 tools, direct',
   'list-gatehouse': 'tools/list of 200 tools through Gatehouse as shipped (`/servers/echo/mcp`)',
   'list-full': 'tools/list of 200 tools through Gatehouse, whole control plane',
@@ -34,6 +38,8 @@ const GATEWAY_PATHS = new Set<PathId>([
   'gatehouse-stdio',
   'full-http',
   'full-stdio',
+  'against-http',
+  'against-stdio',
   'list-gatehouse',
   'list-full',
 ]);
@@ -74,6 +80,10 @@ export interface Facts {
   gateway: Started;
   /** Gatehouse with API-key identity, a deny-by-default policy, durable audit and redaction. */
   full?: Started;
+  /** `--against`: another build's gateway with the whole control plane, measured in turn with this one's. */
+  against?: Started;
+  /** Its commit, when its directory is a git checkout. */
+  againstCommit?: string;
   relay?: { idleRssMb: number; coldStartMs: number };
   /** `gatehouse --help` from dist/, median wall time of several runs. */
   helpMs?: number;
@@ -211,6 +221,16 @@ function summary(all: Row[], facts: Facts): string[] {
     ['gatehouse-http', 'Gatehouse as shipped, HTTP upstream', facts.gateway],
     ['full-stdio', 'Gatehouse whole control plane, stdio', facts.full],
     ['full-http', 'Gatehouse whole control plane, HTTP', facts.full],
+    [
+      'against-stdio',
+      `Other build${facts.againstCommit ? ` (${facts.againstCommit})` : ''}, whole control plane, stdio`,
+      facts.against,
+    ],
+    [
+      'against-http',
+      `Other build${facts.againstCommit ? ` (${facts.againstCommit})` : ''}, whole control plane, HTTP`,
+      facts.against,
+    ],
   ];
   const out = [
     `| config | N=${top} calls/s (x direct) | CPU µs/call at N=${top} | +p50 at N=1 | cold start | idle RSS |`,
@@ -230,6 +250,37 @@ function summary(all: Row[], facts: Facts): string[] {
   return out.length > 2 ? [...out, ''] : [];
 }
 
+/**
+ * This build against the other (`--against`), repetition by repetition: each pair was measured
+ * minutes apart at most, so the ratios share the machine's noise where medians of two runs do not.
+ */
+function pairs(raw: Row[]): string[] {
+  const out: string[] = [];
+  for (const [mine, other, label] of [
+    ['full-stdio', 'against-stdio', 'stdio'],
+    ['full-http', 'against-http', 'HTTP'],
+  ] as const) {
+    for (const n of [...new Set(raw.map((r) => r.n))].sort((a, b) => a - b)) {
+      const a = raw.filter((r) => r.path === mine && r.n === n);
+      const b = raw.filter((r) => r.path === other && r.n === n);
+      const calls: number[] = [];
+      const cpu: number[] = [];
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        if (a[i].failure || b[i].failure || !b[i].callsPerSec) continue;
+        calls.push(a[i].callsPerSec / b[i].callsPerSec);
+        const [x, y] = [a[i].cpuUsPerCall, b[i].cpuUsPerCall];
+        if (x !== undefined && y) cpu.push(x / y);
+      }
+      if (!calls.length) continue;
+      const list = (xs: number[]) => xs.map((x) => num(x, 2)).join(', ');
+      out.push(
+        `- ${label}, N=${n}: calls/s ${list(calls)} (median ${num(median(calls), 2)}); CPU per call ${cpu.length ? `${list(cpu)} (median ${num(median(cpu), 2)})` : '-'}`,
+      );
+    }
+  }
+  return out.length ? ['This build over the other, whole control plane, per repetition:', '', ...out, ''] : [];
+}
+
 export function render(result: Result): string {
   const { facts } = result;
   const rows = medians(result.rows);
@@ -245,6 +296,10 @@ export function render(result: Result): string {
       'Gateway, whole control plane (API-key identity, deny-by-default policy, durable audit, redaction)',
       facts.full,
     ),
+    startedLine(
+      `The other build (\`--against\`${facts.againstCommit ? `, commit ${facts.againstCommit}` : ''}), whole control plane`,
+      facts.against,
+    ),
     facts.bare === undefined
       ? undefined
       : `- Gateway alone (no servers, a new state directory; median of three starts): cold start to \`/readyz\` 200 in ${num(facts.bare.coldStartMs)} ms, idle RSS ${num(facts.bare.idleRssMb, 1)} MB.`,
@@ -257,6 +312,7 @@ export function render(result: Result): string {
     facts.helpMs === undefined ? undefined : `- \`gatehouse --help\` (dist/): ${num(facts.helpMs)} ms.`,
     '',
     ...summary(rows, facts),
+    ...pairs(result.rows),
   ].filter((l): l is string => l !== undefined);
   for (const path of Object.keys(PATHS) as PathId[]) {
     const mine = rows.filter((r) => r.path === path);

@@ -8,14 +8,17 @@
  * bench/results/<date>-<id>.{md,json} and bench/results/latest.md, and prints the Markdown (or, with
  * --json, the JSON) on stdout; progress goes to stderr. When a gateway cannot be started the other
  * rows are still measured and written, the report says why, and the exit status is 1.
- *   node bench/run.ts [--quick] [--n 1,16] [--reps 3] [--json]
+ *   node bench/run.ts [--quick] [--n 1,16] [--reps 3] [--json] [--against DIR]
+ * `--against DIR`: also a gateway from DIR/dist (another build, e.g. a `git worktree` of an earlier
+ * commit, built with `node scripts/build.mjs` there) with the whole control plane, measured right
+ * after this build's in every repetition; the report adds its rows and the per-repetition ratios.
  *   node bench/run.ts --replicas [--quick] [--n 16]   (two replicas against one, behind nginx)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { render, type Facts, type Measurement, type PathId, type Result, type Row } from './report.ts';
 import { asJavaScript, buildDist, gitCommit } from './machine.ts';
@@ -33,8 +36,16 @@ const { values: opts } = parseArgs({
     reps: { type: 'string' },
     json: { type: 'boolean' },
     replicas: { type: 'boolean' },
+    against: { type: 'string' },
   },
 });
+const AGAINST = opts.against ? resolve(opts.against) : undefined;
+if (AGAINST && !existsSync(join(AGAINST, 'dist/cli/main.js'))) {
+  process.stderr.write(
+    `bench: \`--against ${opts.against}\` has no dist/cli/main.js: build it there first (node scripts/build.mjs)\n`,
+  );
+  process.exit(2);
+}
 const ns = opts.n.split(',').map((s) => Number(s.trim()));
 if (ns.some((n) => !Number.isInteger(n) || n < 1)) {
   process.stderr.write(`bench: bad \`--n ${opts.n}\`: expected positive integers separated by commas\n`);
@@ -177,12 +188,12 @@ function writeConfig(dir: string, port: number, servers: Servers, full: boolean)
   return config;
 }
 
-/** An API key for the full gateway, made with the CLI as an operator would. */
-function apiKey(config: string): string {
+/** An API key for the full gateway, made with its build's CLI as an operator would. */
+function apiKey(config: string, root: string): string {
   const out = execFileSync(
     process.execPath,
     ['dist/cli/main.js', 'keys', 'create', '-n', 'bench', '-t', 'default', '-r', 'agent', '-c', config, '--json'],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return (JSON.parse(out.toString()) as { key: string }).key;
 }
@@ -200,14 +211,14 @@ interface Gateway {
   token?: string;
 }
 
-/** Starts `gatehouse start` from dist/ and waits for GET /readyz to answer 200 (every upstream connected). */
-async function startGateway(dir: string, servers: Servers, full: boolean): Promise<Gateway> {
+/** Starts `gatehouse start` from `root`'s dist/ and waits for GET /readyz to answer 200 (every upstream connected). */
+async function startGateway(dir: string, servers: Servers, full: boolean, root = ROOT): Promise<Gateway> {
   const port = await freePort();
   const config = writeConfig(dir, port, servers, full);
-  const token = full ? apiKey(config) : undefined;
+  const token = full ? apiKey(config, root) : undefined;
   const t0 = performance.now();
   const child = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', config], {
-    cwd: ROOT,
+    cwd: root,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -286,11 +297,13 @@ async function tryGateway(
   dir: string,
   echoUrl: string,
   full: boolean,
+  root = ROOT,
 ): Promise<{ gw?: Gateway; facts: Facts['gateway'] }> {
-  const name = full ? 'gatehouse (whole control plane)' : 'gatehouse (as shipped)';
+  const kind = full ? 'whole control plane' : 'as shipped';
+  const name = root === ROOT ? `gatehouse (${kind})` : `the other build (${root}, ${kind})`;
   say(`starting ${name}`);
   try {
-    const gw = await startGateway(dir, { http: echoUrl, stdio: true }, full);
+    const gw = await startGateway(dir, { http: echoUrl, stdio: true }, full, root);
     await sleep(1000);
     const facts = { started: true as const, coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) };
     say(`  ready in ${Math.round(facts.coldStartMs)} ms, idle RSS ${facts.idleRssMb.toFixed(1)} MB`);
@@ -302,7 +315,14 @@ async function tryGateway(
 }
 
 /** The jobs of one repetition: every call path, then the listings (at the largest N). */
-function jobsOf(echoUrl: string, relayUrl: string, relayPid: number, plain?: Gateway, full?: Gateway): Job[] {
+function jobsOf(
+  echoUrl: string,
+  relayUrl: string,
+  relayPid: number,
+  plain?: Gateway,
+  full?: Gateway,
+  against?: Gateway,
+): Job[] {
   const jobs: Job[] = [
     { path: 'direct', url: echoUrl, tool: 'echo' },
     { path: 'relay', url: relayUrl, tool: 'echo', pid: relayPid },
@@ -310,6 +330,7 @@ function jobsOf(echoUrl: string, relayUrl: string, relayPid: number, plain?: Gat
   for (const [gw, http, stdio] of [
     [plain, 'gatehouse-http', 'gatehouse-stdio'],
     [full, 'full-http', 'full-stdio'],
+    [against, 'against-http', 'against-stdio'],
   ] as const) {
     if (!gw) continue;
     const common = { url: `${gw.base}/mcp`, pid: gw.child.pid, token: gw.token };
@@ -363,16 +384,26 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   const withHttp = await startsWith(join(dir, 'http-only'), 'with the HTTP upstream only', { http: echo.value.url });
   const plain = await tryGateway(join(dir, 'plain'), echo.value.url, false);
   const full = await tryGateway(join(dir, 'full'), echo.value.url, true);
+  const against = AGAINST ? await tryGateway(join(dir, 'against'), echo.value.url, true, AGAINST) : undefined;
   for (let rep = 1; rep <= REPS; rep++) {
     say(`repetition ${rep} of ${REPS}`);
     for (const n of ns)
-      for (const job of jobsOf(echo.value.url, relay.value.url, relayPid, plain.gw, full.gw))
+      for (const job of jobsOf(echo.value.url, relay.value.url, relayPid, plain.gw, full.gw, against?.gw))
         rows.push(await point(job, n));
     for (const job of listJobs(echo.value.url, plain.gw, full.gw)) rows.push(await point(job, Math.max(...ns)));
   }
   return {
     rows,
-    facts: { gateway: plain.facts, full: full.facts, relay: relayFacts, helpMs: help, bare, withStdio, withHttp },
+    facts: {
+      gateway: plain.facts,
+      full: full.facts,
+      ...(AGAINST ? { against: against?.facts, againstCommit: gitCommit(AGAINST) } : {}),
+      relay: relayFacts,
+      helpMs: help,
+      bare,
+      withStdio,
+      withHttp,
+    },
   };
 }
 
@@ -411,7 +442,7 @@ async function main(): Promise<number> {
   writeFileSync(join(results, 'latest.md'), markdown);
   say(`wrote bench/results/${name}.md, .json and latest.md`);
   process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : markdown);
-  return facts.gateway.started && facts.full?.started !== false ? 0 : 1;
+  return facts.gateway.started && facts.full?.started !== false && facts.against?.started !== false ? 0 : 1;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
