@@ -155,11 +155,11 @@ export class SqliteAuditWriter {
 
   /**
    * Spooled rows into the table. Under load (batches of dozens of rows every 10 ms) the inserts are
-   * the largest part of what the event loop spends on the trail, and the writer thread has a core to
-   * itself: there, at 16 concurrent calls, the gateway answered a few percent to a sixth more calls
-   * per second (ADR 0015). Light traffic stays on the event loop, and so does a burst (the inventory records of
-   * a first catalogue): a gateway that is only started never starts the thread (about 15 MB). The
-   * spool stores one batch at a time, so order holds either way.
+   * the largest part of what the event loop spends on the trail (about 14% of it at 16 concurrent
+   * calls), and the writer thread has a core to itself (ADR 0015 has what that measured end to end).
+   * Light traffic stays on the event loop, and so does a burst (the inventory records of a first
+   * catalogue): a gateway that is only started never starts the thread (about 15 MB). The spool
+   * stores one batch at a time, so order holds either way.
    */
   #ingest(rows: ReadonlyArray<AuditRow>): Promise<void> {
     this.#loaded = rows.length >= THREAD_BATCH ? this.#loaded + 1 : 0;
