@@ -95,17 +95,33 @@ test('the report has a table per path and says when the gateway could not be sta
   assert.doesNotMatch(down, /Gatehouse as shipped ->/);
 });
 
+/** One measured point of a path (p50 follows calls/s). */
+const point = (path: Row['path'], n: number, callsPerSec: number, cpu?: number): Row => ({
+  path,
+  n,
+  calls: callsPerSec * 2,
+  errors: 0,
+  callsPerSec,
+  p50ms: 1000 / callsPerSec,
+  p99ms: 2,
+  cpuUsPerCall: cpu,
+});
+
+/** A run's facts: the machine and timing fields, then what the test gives. */
+const runFacts = (
+  rest: Omit<Result['facts'], 'date' | 'id' | 'node' | 'cores' | 'cpuModel' | 'warmupMs' | 'measureMs'>,
+) => ({
+  date: '2026-01-02',
+  id: 'x',
+  node: 'v24',
+  cores: 2,
+  cpuModel: 'cpu',
+  warmupMs: 1,
+  measureMs: 1,
+  ...rest,
+});
+
 test('repetitions become medians; gateway rows compare with direct and with the raw relay of the same N', () => {
-  const point = (path: Row['path'], n: number, callsPerSec: number, cpu?: number): Row => ({
-    path,
-    n,
-    calls: callsPerSec * 2,
-    errors: 0,
-    callsPerSec,
-    p50ms: 1000 / callsPerSec,
-    p99ms: 2,
-    cpuUsPerCall: cpu,
-  });
   const rows = medians([
     point('direct', 16, 4000),
     point('direct', 16, 5000),
@@ -121,14 +137,7 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   assert.equal(full?.cpuUsPerCall, 700);
   assert.equal(full?.reps, 2);
   const md = render({
-    facts: {
-      date: '2026-01-02',
-      id: 'x',
-      node: 'v24',
-      cores: 2,
-      cpuModel: 'cpu',
-      warmupMs: 1,
-      measureMs: 1,
+    facts: runFacts({
       reps: 3,
       gateway: { started: true, coldStartMs: 300, idleRssMb: 60 },
       full: { started: true, coldStartMs: 350, idleRssMb: 65 },
@@ -137,7 +146,7 @@ test('repetitions become medians; gateway rows compare with direct and with the 
       bare: { coldStartMs: 310, idleRssMb: 80 },
       withStdio: { coldStartMs: 420, idleRssMb: 81.5 },
       withHttp: { coldStartMs: 330, idleRssMb: 95 },
-    },
+    }),
     rows: [
       point('direct', 16, 5000),
       point('relay', 16, 2000, 200),
@@ -157,41 +166,18 @@ test('repetitions become medians; gateway rows compare with direct and with the 
 });
 
 test('--against: the other build has its rows, and this build over it per repetition, skipping failed points', () => {
-  const point = (path: Row['path'], callsPerSec: number, cpu: number): Row => ({
-    path,
-    n: 16,
-    calls: callsPerSec * 2,
-    errors: 0,
-    callsPerSec,
-    p50ms: 1,
-    p99ms: 2,
-    cpuUsPerCall: cpu,
-  });
   const rows: Row[] = [
-    point('direct', 4000, 0),
-    point('full-stdio', 3000, 300),
-    point('against-stdio', 2500, 400),
-    point('full-stdio', 2000, 500),
-    point('against-stdio', 2000, 400),
-    point('full-stdio', 2600, 300),
-    { ...point('against-stdio', 0, 0), failure: 'load exited (1)' },
+    point('direct', 16, 4000, 0),
+    point('full-stdio', 16, 3000, 300),
+    point('against-stdio', 16, 2500, 400),
+    point('full-stdio', 16, 2000, 500),
+    point('against-stdio', 16, 2000, 400),
+    point('full-stdio', 16, 2600, 300),
+    { ...point('against-stdio', 16, 1, 0), failure: 'load exited (1)' },
   ];
   const started = { started: true as const, coldStartMs: 1, idleRssMb: 1 };
   const md = render({
-    facts: {
-      date: '2026-01-02',
-      id: 'x',
-      node: 'v24',
-      cores: 2,
-      cpuModel: 'cpu',
-      warmupMs: 1,
-      measureMs: 1,
-      reps: 3,
-      gateway: started,
-      full: started,
-      against: started,
-      againstCommit: 'abc1234',
-    },
+    facts: runFacts({ reps: 3, gateway: started, full: started, against: started, againstCommit: 'abc1234' }),
     rows,
   });
   assert.match(md, /The other build \(`--against`, commit abc1234\), whole control plane: idle RSS/);
@@ -201,16 +187,7 @@ test('--against: the other build has its rows, and this build over it per repeti
   assert.match(md, /- stdio, N=16: calls\/s 1\.20, 1\.00 \(median 1\.10\); CPU per call 0\.75, 1\.25 \(median 1\.00\)/);
   assert.doesNotMatch(md, /- HTTP, N=16/, 'no HTTP pairs were measured');
   const without = render({
-    facts: {
-      date: 'd',
-      id: 'x',
-      node: 'v',
-      cores: 2,
-      cpuModel: 'c',
-      warmupMs: 1,
-      measureMs: 1,
-      gateway: started,
-    },
+    facts: runFacts({ gateway: started }),
     rows: rows.filter((r) => !r.path.startsWith('against')),
   });
   assert.doesNotMatch(without, /other build|Other build|per repetition/);

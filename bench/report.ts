@@ -215,22 +215,15 @@ function summary(all: Row[], facts: Facts): string[] {
   const ns = [...new Set(all.map((r) => r.n))].sort((a, b) => a - b);
   const top = ns[ns.length - 1];
   const find = (p: PathId, n: number | undefined) => all.find((r) => r.path === p && r.n === n && !r.failure);
+  const other = `Other build${facts.againstCommit ? ` (${facts.againstCommit})` : ''}`;
   const configs: Array<[PathId, string, Started | undefined]> = [
     ['relay', 'raw node:http relay', undefined],
     ['gatehouse-stdio', 'Gatehouse as shipped, stdio upstream', facts.gateway],
     ['gatehouse-http', 'Gatehouse as shipped, HTTP upstream', facts.gateway],
     ['full-stdio', 'Gatehouse whole control plane, stdio', facts.full],
     ['full-http', 'Gatehouse whole control plane, HTTP', facts.full],
-    [
-      'against-stdio',
-      `Other build${facts.againstCommit ? ` (${facts.againstCommit})` : ''}, whole control plane, stdio`,
-      facts.against,
-    ],
-    [
-      'against-http',
-      `Other build${facts.againstCommit ? ` (${facts.againstCommit})` : ''}, whole control plane, HTTP`,
-      facts.against,
-    ],
+    ['against-stdio', `${other}, whole control plane, stdio`, facts.against],
+    ['against-http', `${other}, whole control plane, HTTP`, facts.against],
   ];
   const out = [
     `| config | N=${top} calls/s (x direct) | CPU µs/call at N=${top} | +p50 at N=1 | cold start | idle RSS |`,
