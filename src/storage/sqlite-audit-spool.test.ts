@@ -1,6 +1,6 @@
 /**
  * The embedded store's audit spool (ADR 0015): replay of stopped writers' files (torn last line,
- * a line that does not chain, twice), a live writer's file left alone, and the bound.
+ * a line that does not chain, twice), a live writer's file left alone, the bound, and when ingestion runs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { basename, join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { GENESIS, seal, type AuditEvent } from '../audit/event.ts';
 import { openStore } from './index.ts';
-import { MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
+import { AuditSpool, MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
 
 const HOST = hostname()
   .replace(/[^A-Za-z0-9-]/g, '_')
@@ -304,6 +304,38 @@ test('a large spooled batch holding a record the store has (stored by the writer
     await assert.rejects(store.audit.appendBatch(chain('s-next', 1), 'process-crash'), /cannot take records/);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('records appended while an ingestion runs wait for an interval of their own: no small transaction after each large one', async () => {
+  const { dir, db } = fresh();
+  const batches: number[] = [];
+  let release: (() => void) | undefined;
+  const spool = new AuditSpool<{ body: string }>(db, (rows) => {
+    batches.push(rows.length);
+    // The first ingestion is held, as a transaction in the writer thread is; the others are immediate.
+    return batches.length === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+  });
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ body: `{"n":${i}}` }));
+  try {
+    spool.append(rows(40));
+    const first = spool.settled();
+    assert.deepEqual(batches, [40]);
+    spool.append(rows(5)); // while the first ingestion runs
+    release?.();
+    await first;
+    await new Promise((r) => setImmediate(r)); // a turn of the event loop, well inside the interval
+    assert.deepEqual(batches, [40], 'the 5 records wait for their interval');
+    spool.append(rows(30));
+    await spool.settled();
+    assert.deepEqual(batches, [40, 35]);
+    assert.equal(spool.pending, 0);
+    spool.append(rows(3));
+    await new Promise((r) => setTimeout(r, 50)); // the interval passes: stored without being asked
+    assert.deepEqual(batches, [40, 35, 3]);
+  } finally {
+    await spool.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -177,21 +177,27 @@ export class AuditSpool<R extends SpoolRow> {
     this.#timer.unref();
   }
 
-  /** Store what is pending now (one ingestion at a time); resolves when it is stored or the attempt failed. */
+  /**
+   * Store what is pending now (one ingestion at a time); resolves when it is stored or the attempt
+   * failed. Records appended while it runs wait for an interval of their own (#schedule), as all
+   * records do: taken at once, they would make a small transaction after every large one.
+   */
   async settled(): Promise<void> {
     while (this.#running) await this.#running;
     if (!this.#pending.length) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#running = this.#ingestPending().finally(() => {
+    this.#running = this.#ingestPending(this.#pending.length).finally(() => {
       this.#running = undefined;
+      if (this.#pending.length && !this.lastError) this.#schedule(this.#pending.length >= INGEST_BATCH ? 0 : INGEST_MS);
     });
     await this.#running;
   }
 
-  async #ingestPending(): Promise<void> {
-    while (this.#pending.length) {
-      const rows = this.#pending.slice(0, MAX_PER_TRANSACTION);
+  /** The first `count` pending records, in transactions of at most MAX_PER_TRANSACTION. */
+  async #ingestPending(count: number): Promise<void> {
+    while (count > 0) {
+      const rows = this.#pending.slice(0, Math.min(count, MAX_PER_TRANSACTION));
       try {
         await this.#ingest(rows);
       } catch (err) {
@@ -202,8 +208,11 @@ export class AuditSpool<R extends SpoolRow> {
       }
       this.lastError = undefined;
       this.#pending.splice(0, rows.length);
+      count -= rows.length;
       for (const r of rows) this.#bytes -= Buffer.byteLength(r.body) + 1;
     }
+    // Every line of the file is stored: it can be emptied (nothing was appended since the last await).
+    if (this.#pending.length) return;
     this.#bytes = 0;
     if (this.#size > TRUNCATE_AT) {
       ftruncateSync(this.#fd, 0);
@@ -247,7 +256,9 @@ export class AuditSpool<R extends SpoolRow> {
   async close(): Promise<void> {
     if (this.#closed) return;
     clearInterval(this.#heartbeat);
-    await this.settled();
+    // Until nothing is left (records may arrive while one ingestion runs) or the store refuses them.
+    do await this.settled();
+    while (this.#pending.length && !this.lastError);
     this.#closed = true;
     clearTimeout(this.#timer);
     while (this.#running) await this.#running;
