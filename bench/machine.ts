@@ -10,13 +10,19 @@ import { transformSync } from 'esbuild';
 
 const ROOT = join(import.meta.dirname, '..');
 
-/** The short hash of HEAD, or undefined outside a git checkout. */
-/** The short commit of the checkout at `dir` (this one by default), if it is one. */
+/**
+ * The short commit of the checkout at `dir` (this one by default), if it is one, marked when tracked
+ * files differ from it (bench results aside): a build from a changed tree is not that commit's.
+ */
 export function gitCommit(dir = ROOT): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
       .trim();
+  try {
+    const head = git('rev-parse', '--short', 'HEAD');
+    const changed = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results');
+    return changed ? `${head} with uncommitted changes` : head;
   } catch {
     return undefined;
   }
