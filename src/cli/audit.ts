@@ -266,7 +266,22 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
     until: timeOption(ctx, '--until', opts.until),
     limit: Number(opts.limit) || 200,
   };
-  const rows = await withStore(config, (s) => s.audit.read(q));
+  const limit = q.limit ?? 200;
+  // The store searches a while at a time (AuditStore.search); the command goes on to the end or the limit.
+  const rows = await withStore(config, async (s) => {
+    const found: Awaited<ReturnType<typeof s.audit.read>> = [];
+    let progress = false;
+    for (let after: number | undefined = 0; after !== undefined && found.length < limit; ) {
+      const page = await s.audit.search({ ...q, afterPosition: after, limit: limit - found.length });
+      found.push(...page.rows);
+      after = page.next;
+      if (after === undefined || found.length >= limit) break;
+      process.stderr.write(`\rsearched through record #${after}, ${found.length} found`);
+      progress = true;
+    }
+    if (progress) process.stderr.write('\n');
+    return found;
+  });
   if (opts.json)
     return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
   const entries = timeline(rows.map((r) => r.event));

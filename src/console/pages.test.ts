@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inventoryPage, keysPage, loginPage, type View } from './pages.ts';
+import { auditPage, inventoryPage, keysPage, loginPage, type View } from './pages.ts';
 import type { InventoryRow } from '../inventory/report.ts';
 import type { ApiKeyRecord } from '../storage/types.ts';
 
@@ -67,4 +67,14 @@ test('a tenant admin gets no review forms; a created key is shown once, in that 
   assert.match(keysPage(view, [rec], { key: 'ghk_abc', name: 'bot' }), /<code class="secret">ghk_abc<\/code>/);
   assert.doesNotMatch(keysPage(view, [rec]), /ghk_|h<\/td>/);
   assert.match(loginPage([{ label: '<idp>' }]), /Sign in with &lt;idp&gt;/);
+});
+
+test('an audit search that stopped before the end says how far it searched and goes on from there, filters kept', () => {
+  const filters = { tool: 'srv__rare', outcome: 'error' };
+  const stopped = auditPage(view, filters, [], 50_000);
+  assert.match(stopped, /No records match up to record #50000/);
+  assert.match(stopped, /<a href="\/console\/audit\?tool=srv__rare&amp;outcome=error&amp;after=50000">Search on<\/a>/);
+  const done = auditPage(view, filters, [], undefined);
+  assert.match(done, /<p>No records match\.<\/p>/);
+  assert.doesNotMatch(done, /Search on|Next page/);
 });

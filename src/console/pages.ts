@@ -277,13 +277,19 @@ export function auditPage(
       form,
       trs.length
         ? `<table class="audit"><thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Tool</th><th>Actor</th><th>Outcome</th><th>Decision</th><th>Run</th><th>Chain</th></tr></thead><tbody>${trs.join('')}</tbody></table>`
-        : '<p>No records match.</p>',
+        : noneFound(next),
       next !== undefined
-        ? `<p class="pager"><a href="/console/audit?${escapeHtml(q.toString())}">Next page</a></p>`
+        ? `<p class="pager"><a href="/console/audit?${escapeHtml(q.toString())}">${trs.length ? 'Next page' : 'Search on'}</a></p>`
         : '',
       v.platform ? '' : `<p class="muted">Records of tenant ${text(v.tenant)} only.</p>`,
     ].join('\n'),
   );
+}
+
+/** An empty page: nothing matched, or nothing up to where the search stopped (it goes on from `next`). */
+function noneFound(next: number | undefined): string {
+  if (next === undefined) return '<p>No records match.</p>';
+  return `<p>No records match up to record #${text(next)}: a search stops after a while, so that it never holds up the gateway.</p>`;
 }
 
 export function runPage(v: View, run: string, entries: TimelineEntry[]): string {

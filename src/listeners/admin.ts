@@ -65,7 +65,8 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const asked = str('tenant');
       if (!scope.platform && asked !== undefined && asked !== scope.tenant)
         throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${scope.tenant}\` only`);
-      const rows = await store.audit.read({
+      // Searched a window at a time: `next` says where to go on when the search stopped before the end.
+      const { rows, next } = await store.audit.search({
         subject: str('subject'),
         tenant: scope.platform ? asked : scope.tenant,
         tool: str('tool'),
@@ -76,7 +77,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
         afterPosition: Number(query.get('after') ?? 0) || undefined,
         limit,
       });
-      return { records: rows.map((r) => ({ position: r.position, ...r.event })) };
+      return { records: rows.map((r) => ({ position: r.position, ...r.event })), ...(next ? { next } : {}) };
     }
     case 'audit/verify':
       return verifyAudit(store.audit, { liveStreams: new Set([deps.auditStream]) });

@@ -266,7 +266,7 @@ async function render(
       };
       const tenant = v.scope.platform ? f.tenant : v.scope.tenant;
       const time = (x: string | undefined) => (x === undefined ? undefined : parseTime(x));
-      const rows = await store.audit.read({
+      const { rows, next } = await store.audit.search({
         runId: f.run,
         tenant,
         tool: f.tool,
@@ -277,7 +277,7 @@ async function render(
         afterPosition: f.after,
         limit: PAGE_SIZE,
       });
-      return auditPage(vw, f, rows, rows.length === PAGE_SIZE ? rows[rows.length - 1].position : undefined);
+      return auditPage(vw, f, rows, next);
     }
     default: {
       const inc = /^incidents\/([^/]{1,64})$/.exec(page);

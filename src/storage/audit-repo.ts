@@ -73,12 +73,21 @@ async function appendSqlite(db: Kysely<Database>, rows: AuditRow[]): Promise<voi
   });
 }
 
+/** Records matching `q` in position order; `through`: none past this position (a search's window). */
 async function readEvents(
   db: Kysely<Database>,
   q: AuditQuery,
+  through?: number,
 ): Promise<Array<{ position: number; event: AuditEvent }>> {
+  const rows = await eventsQuery(db, q, through).execute();
+  return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
+}
+
+/** The query of readEvents (a test reads SQLite's plan of a search's window). */
+export function eventsQuery(db: Kysely<Database>, q: AuditQuery, through?: number) {
   let s = db.selectFrom('audit_events').select(['position', 'body']);
   if (q.afterPosition !== undefined) s = s.where('position', '>', q.afterPosition);
+  if (through !== undefined) s = s.where('position', '<=', through);
   if (q.stream !== undefined) s = s.where('stream', '=', q.stream);
   if (q.since !== undefined) s = s.where('at', '>=', q.since);
   if (q.until !== undefined) s = s.where('at', '<', q.until);
@@ -88,11 +97,79 @@ async function readEvents(
   if (q.tool !== undefined) s = s.where('tool', '=', q.tool);
   if (q.outcome !== undefined) s = s.where('outcome', '=', q.outcome);
   if (q.kind !== undefined) s = s.where('kind', '=', q.kind);
-  const rows = await s
-    .orderBy('position')
-    .limit(q.limit ?? 1000)
-    .execute();
-  return rows.map((r) => ({ position: Number(r.position), event: JSON.parse(r.body) as AuditEvent }));
+  return s.orderBy('position').limit(q.limit ?? 1000);
+}
+
+/** Positions a search reads per query (a window): SQLite reads one in 5-20 ms when no record matches. */
+const SEARCH_WINDOW = 20_000;
+/** A search stops after this long and says where to go on (`next`). */
+const SEARCH_BUDGET_MS = 250;
+
+/**
+ * A search (AuditStore.search): the trail in windows of positions, each its own query, with a turn of
+ * the event loop between them. A filter no index serves (a subject, a tool, a tenant's rare outcome)
+ * reads every record in range: SQLite runs queries on the event loop, and one query over ten million
+ * records would stop every call for seconds. The tenant filter is served by (tenant, position).
+ */
+async function searchEvents(
+  db: Kysely<Database>,
+  q: AuditQuery,
+  opts: { window?: number; budgetMs?: number } = {},
+): Promise<{ rows: Array<{ position: number; event: AuditEvent }>; next?: number }> {
+  const limit = q.limit ?? 1000;
+  const window = opts.window ?? SEARCH_WINDOW;
+  const deadline = performance.now() + (opts.budgetMs ?? SEARCH_BUDGET_MS);
+  const end = Number((await edge(db, 'max').executeTakeFirst())?.p ?? 0);
+  const rows: Array<{ position: number; event: AuditEvent }> = [];
+  // Pruning leaves the trail starting further on: no windows over positions that are gone.
+  let after = Math.max(q.afterPosition ?? 0, Number((await edge(db, 'min').executeTakeFirst())?.p ?? 1) - 1);
+  if (q.since !== undefined) {
+    const first = await firstSince(db, q.since);
+    if (first === null) return { rows }; // no record is that recent
+    if (first !== undefined) after = Math.max(after, first - 1);
+  }
+  while (after < end) {
+    const through = Math.min(after + window, end);
+    const got = await readEvents(db, { ...q, afterPosition: after, limit: limit - rows.length }, through);
+    rows.push(...got);
+    if (rows.length >= limit) return { rows, next: rows[rows.length - 1].position };
+    after = through;
+    if (after >= end || performance.now() >= deadline) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  return after < end ? { rows, next: after } : { rows };
+}
+
+/**
+ * The first or last position of the trail. One aggregate per query: SQLite reads a min() or a max()
+ * of the key at one end of it, but a query asking both scans the whole table.
+ */
+export function edge(db: Kysely<Database>, which: 'min' | 'max') {
+  return db.selectFrom('audit_events').select((eb) => eb.fn[which]('position').as('p'));
+}
+
+/** Records read through the time index to find where a `since` search starts. */
+const SINCE_SCAN = 100_000;
+
+/**
+ * The first position of a record at or after `since`: exact when at most SINCE_SCAN records are
+ * (read from the time index alone, no record is read), else undefined (the search starts at the
+ * beginning); null when there are none. Not the position of the earliest such record: positions
+ * follow commits, and a record can be committed after later ones (a spool replayed after a crash).
+ */
+async function firstSince(db: Kysely<Database>, since: number): Promise<number | null | undefined> {
+  const recent = db
+    .selectFrom('audit_events')
+    .select('position')
+    .where('at', '>=', since)
+    .limit(SINCE_SCAN + 1);
+  const r = await db
+    .selectFrom(recent.as('r'))
+    .select((eb) => [eb.fn.countAll().as('n'), eb.fn.min('position').as('p')])
+    .executeTakeFirstOrThrow();
+  const n = Number(r.n);
+  if (n === 0) return null;
+  return n > SINCE_SCAN ? undefined : Number(r.p);
 }
 
 /**
@@ -182,6 +259,7 @@ function spooled(repo: AuditStore, writer: SqliteAuditWriter): AuditStore {
   return {
     ...repo,
     read: settled(repo.read),
+    search: settled(repo.search),
     streams: settled(repo.streams),
     count: settled(repo.count),
     streamRecords: settled(repo.streamRecords),
@@ -206,6 +284,7 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
       else await appendSqlite(db, rows);
     },
     read: (q) => readEvents(db, q),
+    search: (q, opts) => searchEvents(db, q, opts),
     async streams() {
       const rows = await db
         .selectFrom('audit_events')

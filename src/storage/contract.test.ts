@@ -15,7 +15,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { AuditEvent } from '../audit/event.ts';
 import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';
-import { auditRepo, lastBefore } from './audit-repo.ts';
+import { auditRepo, edge, eventsQuery, lastBefore } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -341,6 +341,128 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
   });
 }
 
+/**
+ * AuditStore.search, on every driver: window by window (a small window here), `next` where the
+ * search stopped, the tenant's records through its index, a `since` search starting at its records.
+ */
+function runSearchContract(name: string, setup: (t: TestContext) => Promise<Opener | undefined>): void {
+  test(`${name}: an audit search reads the trail a window at a time and says where to go on`, async (t) => {
+    const open = await setup(t);
+    if (!open) return;
+    const store = await open();
+    try {
+      const audit = store.audit;
+      const events = Array.from({ length: 30 }, (_, i) =>
+        rec('S', i + 1, 'call.outcome', {
+          actor: { subject: 'u', tenant: (i + 1) % 10 === 0 ? 'acme' : 'globex', via: 'api-key', issuer: 'gatehouse' },
+          tool: i + 1 === 25 ? 'srv__rare' : 'srv__common',
+          outcome: 'ok',
+        }),
+      );
+      await audit.appendBatch(events);
+      const all = await audit.read({});
+      assert.equal(all.length, 30);
+      const pos = all.map((r) => r.position); // consecutive in one batch, wherever they start
+      const follow = async (q: Parameters<typeof audit.search>[0], opts: Parameters<typeof audit.search>[1]) => {
+        const pages: Array<{ ids: string[]; next?: number }> = [];
+        for (let after: number | undefined = 0; after !== undefined && pages.length < 20; ) {
+          const r = await audit.search({ ...q, afterPosition: after }, opts);
+          pages.push({ ids: r.rows.map((x) => x.event.id), next: r.next });
+          after = r.next;
+        }
+        return pages;
+      };
+
+      // A filter no index serves, one window per request: empty pages say how far they searched.
+      const rare = await follow({ tool: 'srv__rare', limit: 10 }, { window: 7, budgetMs: 0 });
+      assert.deepEqual(
+        rare.map((p) => p.ids.join()),
+        ['', '', '', 'S-25', ''],
+        'pages of 7 positions, the match in the fourth',
+      );
+      assert.deepEqual(
+        rare.map((p) => p.next),
+        [pos[0] + 6, pos[0] + 13, pos[0] + 20, pos[0] + 27, undefined],
+      );
+      // With time to spare, one request searches on through every window.
+      assert.deepEqual(await follow({ tool: 'srv__rare', limit: 10 }, { window: 7 }), [
+        { ids: ['S-25'], next: undefined },
+      ]);
+
+      // A full page ends at its last record; following `next` gives each record once, in order.
+      const globex = await follow({ tenant: 'globex', limit: 10 }, { window: 7 });
+      assert.deepEqual(
+        globex.map((p) => p.next),
+        [pos[10], pos[21], undefined],
+      );
+      assert.deepEqual(
+        globex.flatMap((p) => p.ids),
+        events.filter((e) => e.actor?.tenant === 'globex').map((e) => e.id),
+      );
+      assert.deepEqual(await follow({ tenant: 'acme', limit: 10 }, { window: 100 }), [
+        { ids: ['S-10', 'S-20', 'S-30'], next: undefined },
+      ]);
+
+      // `since`: the first window starts at the first recent record, not at the start of the trail.
+      const since = Date.parse(events[19].time);
+      const recent = await audit.search({ since, limit: 100 }, { window: 7, budgetMs: 0 });
+      assert.deepEqual(recent.rows[0]?.event.id, 'S-20');
+      assert.deepEqual(await audit.search({ since: T0 + 3_600_000, limit: 100 }, { window: 7, budgetMs: 0 }), {
+        rows: [],
+      });
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+runSearchContract('sqlite', async () => {
+  const path = tempPath();
+  return () => openStore({ driver: 'sqlite', sqlitePath: path });
+});
+
+runSearchContract('postgres', async (t) => {
+  const schema = await pgSchemaFor(t);
+  return schema ? () => openPg(schema) : undefined;
+});
+
+test("sqlite: a search's window reads a tenant's records through its index, and time filters through positions", async () => {
+  const raw = new Sqlite(':memory:');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    await migrate(db, { driver: 'sqlite' });
+    const plan = (q: Parameters<typeof eventsQuery>[1]) => {
+      const c = eventsQuery(db, q, 50_000).compile();
+      return (raw.prepare(`explain query plan ${c.sql}`).all(...c.parameters) as Array<{ detail: string }>)
+        .map((p) => p.detail)
+        .join('; ');
+    };
+    const tenant = plan({ tenant: 'acme', tool: 'srv__rare', afterPosition: 0 });
+    assert.match(
+      tenant,
+      /SEARCH audit_events USING INDEX audit_events_tenant \(tenant=\? AND position>\? AND position<\?\)/,
+      tenant,
+    );
+    // Through the time index, each window would read every record since `since` again.
+    // Where the windows start and end: one end of the key each, no scan.
+    for (const which of ['min', 'max'] as const) {
+      const c = edge(db, which).compile();
+      const ends = (raw.prepare(`explain query plan ${c.sql}`).all(...c.parameters) as Array<{ detail: string }>)
+        .map((p) => p.detail)
+        .join('; ');
+      assert.doesNotMatch(ends, /SCAN/, ends);
+    }
+    const since = plan({ since: T0, tool: 'srv__rare', afterPosition: 0 });
+    assert.match(
+      since,
+      /SEARCH audit_events USING INTEGER PRIMARY KEY \((?:rowid|position)>\? AND (?:rowid|position)<\?\)/,
+      since,
+    );
+  } finally {
+    await db.destroy();
+  }
+});
+
 const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'gatehouse-store-')), 'state', 'gatehouse.db');
 const openPg = (schema: string): Promise<Store> =>
   openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: schema });
@@ -378,6 +500,7 @@ test('migrations run once: a second run executes nothing', async () => {
       '0009_tenant_boundaries',
       '0010_incidents',
       '0011_audit_open_intents',
+      '0012_audit_tenant_index',
     ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
@@ -394,7 +517,7 @@ async function openIntentsMigration(db: Kysely<Database>, driver: 'sqlite' | 'po
   const audit = auditRepo(db, driver);
   await audit.appendBatch([rec('A', 1, 'call.intent'), rec('A', 2, 'call.intent'), rec('B', 1, 'call.intent')]);
   await audit.appendBatch([rec('A', 3, 'call.outcome', { intent: 'A-1', outcome: 'ok' })]);
-  assert.deepEqual(await migrate(db, { driver, schema }), ['0011_audit_open_intents']);
+  assert.deepEqual(await migrate(db, { driver, schema, upTo: '0011_audit_open_intents' }), ['0011_audit_open_intents']);
   const open = await db.selectFrom('audit_open_intents').select('id').orderBy('position').execute();
   assert.deepEqual(
     open.map((r) => r.id),

@@ -349,6 +349,16 @@ async function auditOpenIntentsMigration(db: Kysely<unknown>, driver: Driver): P
   await db.schema.dropIndex('audit_events_intent').execute();
 }
 
+/**
+ * 0012: a tenant's audit records in position order, for the searches tenant admins make (every one
+ * of theirs is filtered by their tenant). Without it, a search for a tenant with few records read the
+ * whole trail. Its cost per appended row is about a microsecond (appends land at the end of each
+ * tenant's range); building it on an existing trail reads the trail once, while appends wait.
+ */
+async function auditTenantIndexMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema.createIndex('audit_events_tenant').on('audit_events').columns(['tenant', 'position']).execute();
+}
+
 /** One migration's work; `driver` is for the few column types that differ. */
 type Step = (db: Kysely<unknown>, driver: Driver) => Promise<void>;
 
@@ -365,6 +375,7 @@ const STEPS: Record<string, Step> = {
   '0009_tenant_boundaries': tenantBoundariesMigration,
   '0010_incidents': incidentsMigration,
   '0011_audit_open_intents': auditOpenIntentsMigration,
+  '0012_audit_tenant_index': auditTenantIndexMigration,
 };
 
 function migrationsFor(driver: Driver): Record<string, Migration> {

@@ -195,6 +195,17 @@ export interface AuditStore {
   /** One transaction; appends are serialised across processes, so positions follow commit order. */
   appendBatch(events: AuditEvent[], durability?: AuditDurability): Promise<void>;
   read(q: AuditQuery): Promise<Array<{ position: number; event: AuditEvent }>>;
+  /**
+   * A search an operator asked for, with any filters: at most `q.limit` records in position order,
+   * the trail read a window of positions at a time (`window`, default 20,000), the event loop free
+   * between windows, for at most about `budgetMs` (default 250). `next`: the position to go on after
+   * (the last record's, when the page is full, else the last one searched); absent once the search
+   * reached the end of the trail.
+   */
+  search(
+    q: AuditQuery,
+    opts?: { window?: number; budgetMs?: number },
+  ): Promise<{ rows: Array<{ position: number; event: AuditEvent }>; next?: number }>;
   streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
   /** The number of records stored (pruned ones not included): an index-only count, no row is read. */
   count(): Promise<number>;
