@@ -2,7 +2,7 @@
  * Signed audit checkpoints end to end, through the CLI against a real gateway process: the gateway
  * signs its stream, `gatehouse audit checkpoints` exports the latest signatures, and after the tail of
  * the stream is cut (or the stream deleted) `gatehouse audit verify --checkpoints` exits 1 where the
- * chain alone still passes. Also: a refused config reload is in the audit trail, and a policy rule
+ * chain alone still passes; the CLI's own streams (admin actions) are signed alike. Also: a refused config reload is in the audit trail, and a policy rule
  * naming a tool of an unconfigured server is a warning at load.
  */
 import { after, before, test } from 'node:test';
@@ -99,6 +99,26 @@ test('a deleted stream is reported given the export', async () => {
   const checked = await cli('audit', 'verify', '--checkpoints', cp);
   assert.equal(checked.code, 1);
   assert.match(checked.stdout, /DELETED: stream .*\/gw\//);
+});
+
+test('an admin action done through the CLI is signed too: deleting its stream is reported', async () => {
+  const made = await cli('keys', 'create', '-n', 'ci-bot', '-t', 'default', '-r', 'agent', '--json');
+  assert.equal(made.code, 0, made.stderr);
+  const cp = join(dir, 'checkpoints-cli.json');
+  assert.equal((await cli('audit', 'checkpoints', '-o', cp)).code, 0);
+  assert.equal((await cli('audit', 'verify', '--checkpoints', cp)).code, 0);
+  const sqlite = new Sqlite(db);
+  const { stream } = sqlite
+    .prepare("select stream from audit_events where kind = 'admin.action' and body like '%keys.create%' limit 1")
+    .get() as { stream: string };
+  assert.match(stream, /\/cli\//);
+  const kinds = sqlite.prepare('select kind from audit_events where stream = ? order by seq').pluck().all(stream);
+  assert.deepEqual(kinds, ['stream.opened', 'admin.action', 'stream.closed', 'audit.checkpoint']);
+  sqlite.prepare('delete from audit_events where stream = ?').run(stream);
+  sqlite.close();
+  const checked = await cli('audit', 'verify', '--checkpoints', cp);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stdout, /DELETED: stream .*\/cli\//);
 });
 
 test('with policy.unknownTools: error, such a rule fails the load at its file and line', async () => {

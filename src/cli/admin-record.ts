@@ -1,14 +1,30 @@
-/** Admin actions done through the CLI go into the audit trail, in a stream of their own. */
+/** Admin actions done through the CLI go into the audit trail, in a stream of their own, signed. */
 import { AuditLog, newStreamName } from '../audit/log.ts';
+import { loadOrCreateSigner } from '../audit/checkpoint.ts';
 import type { Store } from '../storage/types.ts';
+
+/**
+ * A command's own audit stream. Its last record is signed when it closes, with the state directory's
+ * key, as the gateway signs its streams (checkpoint.ts): a CLI stream deleted or cut short (the
+ * record of a prune, a revocation, an approval) is then as visible to `gatehouse audit verify
+ * --checkpoints` as a gateway's.
+ */
+export function cliAuditLog(store: Store, stateDir: string): AuditLog {
+  return new AuditLog(store.audit, newStreamName('cli'), () => {}, {
+    signer: loadOrCreateSigner(stateDir),
+    everyRecords: 1000,
+    everyMs: 60_000,
+  });
+}
 
 export async function recordAdmin(
   store: Store,
+  stateDir: string,
   actor: string,
   action: string,
   detail: Record<string, unknown>,
 ): Promise<void> {
-  const log = new AuditLog(store.audit, newStreamName('cli'));
+  const log = cliAuditLog(store, stateDir);
   await log.append({ kind: 'stream.opened', detail: { writer: 'gatehouse cli' } });
   await log.append({
     kind: 'admin.action',

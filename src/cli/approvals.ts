@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { decide, isExpired } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { visible } from '../approvals/summary.ts';
-import { AuditLog, newStreamName } from '../audit/log.ts';
+import { cliAuditLog } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
@@ -176,7 +176,7 @@ async function decideApproval(ctx: CliContext, decision: Decision, id: string, o
     }
     if (!(await s.approvals.transition(t.request, 'pending')))
       return { ok: false as const, message: 'the request changed meanwhile' };
-    const log = new AuditLog(s.audit, newStreamName('cli'));
+    const log = cliAuditLog(s, config.gateway.stateDir);
     await log.append({
       kind: 'approval.event',
       tool: r.tool,

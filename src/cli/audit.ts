@@ -328,7 +328,9 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
   let count = 0;
   await withStore(config, async (s) => {
     for (let after = 0; ; ) {
-      const rows = await s.audit.read({ afterPosition: after, since, until, limit: 1000 });
+      // A tenant admin's records through the tenant's index, not the whole trail read and filtered.
+      const tenant = scope.platform ? undefined : scope.tenant;
+      const rows = await s.audit.read({ afterPosition: after, since, until, tenant, limit: 1000 });
       if (!rows.length) break;
       const mine = rows.map((r) => r.event).filter(inScope(scope));
       if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
@@ -404,12 +406,12 @@ async function confirmPrune(
   const result = await withStore(config, async (s) => {
     const r = await confirmDual(s.dualControl, request, 'audit.prune', by);
     if (!r.ok) {
-      await recordAdmin(s, by, 'audit.prune.refused', { request, code: r.code });
+      await recordAdmin(s, config.gateway.stateDir, by, 'audit.prune.refused', { request, code: r.code });
       return r;
     }
     const before = Number(r.record.params.before);
     const removed = await s.audit.prune(before);
-    await recordAdmin(s, by, 'audit.pruned', {
+    await recordAdmin(s, config.gateway.stateDir, by, 'audit.pruned', {
       removed,
       before: new Date(before).toISOString(),
       request: r.record.id,
@@ -446,7 +448,7 @@ async function requestPrune(ctx: CliContext, config: Config, opts: PruneOpts, by
   if (!reason) ctx.fail('give `--reason`: pruning destroys records, and why is recorded', 2);
   const r = await withStore(config, async (s) => {
     const req = await requestDual(s.dualControl, 'audit.prune', { before, reason: reason.slice(0, 500) }, by);
-    await recordAdmin(s, by, 'audit.prune.requested', {
+    await recordAdmin(s, config.gateway.stateDir, by, 'audit.prune.requested', {
       request: req.id,
       before: new Date(before).toISOString(),
       reason,
@@ -508,14 +510,14 @@ async function confirmRetention(
   const r = await withStore(config, async (s) => {
     const done = await confirmDual(s.dualControl, request, 'audit.retention', by);
     if (done.ok)
-      await recordAdmin(s, by, 'audit.retention', {
+      await recordAdmin(s, config.gateway.stateDir, by, 'audit.retention', {
         days: done.record.params.days,
         request: done.record.id,
         requestedBy: done.record.requestedBy,
         confirmedBy: by,
         reason: done.record.params.reason,
       });
-    else await recordAdmin(s, by, 'audit.retention.refused', { request, code: done.code });
+    else await recordAdmin(s, config.gateway.stateDir, by, 'audit.retention.refused', { request, code: done.code });
     return done;
   });
   if (!r.ok) ctx.fail(`not changed: ${r.message}`, 2);
@@ -534,7 +536,7 @@ async function requestRetention(ctx: CliContext, config: Config, opts: Retention
   if (!reason) ctx.fail('give `--reason`: it is recorded', 2);
   const r = await withStore(config, async (s) => {
     const req = await requestDual(s.dualControl, 'audit.retention', { days, reason: reason.slice(0, 500) }, by);
-    await recordAdmin(s, by, 'audit.retention.requested', { request: req.id, days, reason });
+    await recordAdmin(s, config.gateway.stateDir, by, 'audit.retention.requested', { request: req.id, days, reason });
     return req;
   });
   printResult(

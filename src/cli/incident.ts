@@ -8,7 +8,6 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { AuditLog, newStreamName } from '../audit/log.ts';
 import { parseTime } from '../audit/timeline.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
 import {
@@ -29,10 +28,11 @@ import { announce } from '../sessions/fanout.ts';
 import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
+import { cliAuditLog } from './admin-record.ts';
 
 /** One audit stream for the whole command, opened on its first record and closed at the end. */
-async function asActor<T>(store: Store, name: string, fn: (a: Actor) => Promise<T>): Promise<T> {
-  const log = new AuditLog(store.audit, newStreamName('cli'));
+async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: Actor) => Promise<T>): Promise<T> {
+  const log = cliAuditLog(store, stateDir);
   let opened = false;
   const actor: Actor = {
     name,
@@ -162,7 +162,7 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, actorName(opts.by), (a) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
         openIncident(s, a, {
           title: opts.title,
           scope: checkScope(config, scope.kind, scope.value),
@@ -203,7 +203,7 @@ async function revokeAction(ctx: CliContext, id: string, opts: RevokeOpts): Prom
   const config = await ctx.load(opts.config);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, actorName(opts.by), (a) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
         revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }),
       ),
     ),
@@ -250,7 +250,9 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
   const config = await ctx.load(opts.config);
   const dir = resolve(opts.out);
   const r = await step(ctx, () =>
-    withStore(config, (s) => asActor(s, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir))),
+    withStore(config, (s) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir)),
+    ),
   ).catch((err: Error) => ctx.fail(err.message));
   if (opts.json)
     return out({
@@ -319,7 +321,7 @@ async function notifyAction(ctx: CliContext, id: string, opts: NotifyOpts): Prom
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, actorName(opts.by), (a) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
         notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts }),
       ),
     ),
@@ -412,7 +414,7 @@ async function closeAction(ctx: CliContext, id: string, opts: CloseOpts): Promis
   const config = await ctx.load(opts.config);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, actorName(opts.by), (a) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
         closeIncident(s, a, id, {
           note: opts.note,
           lift: opts.lift,

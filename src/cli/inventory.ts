@@ -159,7 +159,8 @@ async function acceptDefinition(ctx: CliContext, name: string, opts: ReviewOpts)
   const by = actorName(opts.by);
   const r = await withStore(config, async (store) => {
     const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
-    if (res.ok) await recordAdmin(store, by, 'inventory.accept', { server, tool, result: res.message });
+    if (res.ok)
+      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.accept', { server, tool, result: res.message });
     return res;
   });
   if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
@@ -194,7 +195,8 @@ async function classifyTool(ctx: CliContext, name: string, cls: string, opts: Re
     const res = await store.inventory.update(server, (state) =>
       classify(state, tool, upper as ToolClass, by, Date.now()),
     );
-    if (res.ok) await recordAdmin(store, by, 'inventory.classify', { server, tool, class: upper });
+    if (res.ok)
+      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.classify', { server, tool, class: upper });
     return res;
   });
   if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);

@@ -133,7 +133,7 @@ async function createKey(ctx: CliContext, opts: CreateOpts): Promise<void> {
     if ((await keys.list()).some((k) => k.name === opts.name))
       ctx.fail(`a key named \`${opts.name}\` exists; revoke it or choose another name`, 2);
     await keys.create(record);
-    await recordAdmin(store, record.createdBy, 'keys.create', {
+    await recordAdmin(store, config.gateway.stateDir, record.createdBy, 'keys.create', {
       id: record.id,
       name: record.name,
       tenant: record.tenant,
@@ -202,7 +202,7 @@ async function revokeKey(ctx: CliContext, idOrName: string, opts: RevokeOpts): P
   const r = await withKeys(config, async (keys, store) => {
     const rec = await keys.revoke(idOrName, actorName(opts.by), Date.now());
     if (rec)
-      await recordAdmin(store, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', {
+      await recordAdmin(store, config.gateway.stateDir, rec.revokedBy ?? actorName(opts.by), 'keys.revoke', {
         id: rec.id,
         name: rec.name,
         revokedAt: rec.revokedAt,

@@ -50,7 +50,11 @@ export function registerMode(program: Command, ctx: CliContext): void {
       };
       await withStore(config, async (s) => {
         await s.modes.set(rec);
-        await recordAdmin(s, rec.setBy, 'mode.set', { scope, mode: rec.mode, reason: rec.reason });
+        await recordAdmin(s, config.gateway.stateDir, rec.setBy, 'mode.set', {
+          scope,
+          mode: rec.mode,
+          reason: rec.reason,
+        });
       });
       // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
       await announce(config.limits?.redis, { kind: 'modes.changed' });
@@ -67,7 +71,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const had = await withStore(config, async (s) => {
         const r = await s.modes.clear(scope);
-        if (r) await recordAdmin(s, actorName(opts.by), 'mode.clear', { scope });
+        if (r) await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'mode.clear', { scope });
         return r;
       });
       if (!had) ctx.fail(`no run-time mode is set for ${scope}`, 2);

@@ -65,7 +65,7 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   };
   await withStore(config, async (s) => {
     await s.principalRevocations.revoke(r);
-    await recordAdmin(s, r.revokedBy, 'principals.revoke', {
+    await recordAdmin(s, config.gateway.stateDir, r.revokedBy, 'principals.revoke', {
       kind: r.kind,
       value: r.value,
       issuer: r.issuer || '*',
@@ -100,7 +100,7 @@ async function restorePrincipal(ctx: CliContext, opts: RestoreOpts): Promise<voi
   const done = await withStore(config, async (s) => {
     const ok = await s.principalRevocations.restore(t.kind, t.value, t.issuer);
     if (ok)
-      await recordAdmin(s, actorName(opts.by), 'principals.restore', {
+      await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'principals.restore', {
         kind: t.kind,
         value: t.value,
         issuer: t.issuer || '*',

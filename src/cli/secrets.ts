@@ -63,7 +63,9 @@ async function setSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promi
   const value = await readStdin();
   if (!value) ctx.fail('no value on standard input', 2);
   await (await localStore(config)).set(name, value);
-  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.set', { name }));
+  await withStore(config, (s) =>
+    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', { name }),
+  );
   process.stdout.write(`stored local:${name}\n`);
 }
 
@@ -102,7 +104,9 @@ function registerSecretsDelete(secrets: Command, ctx: CliContext): void {
 async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   if (!(await (await localStore(config)).delete(name))) ctx.fail(`no secret local:${name}`, 2);
-  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.delete', { name }));
+  await withStore(config, (s) =>
+    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', { name }),
+  );
   process.stdout.write(`deleted local:${name}\n`);
 }
 
@@ -123,7 +127,9 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   await writeKeyFile(`${keyFile}.next`, next);
   await store.rotateKey(next);
   await rename(`${keyFile}.next`, keyFile);
-  await withStore(config, (s) => recordAdmin(s, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }));
+  await withStore(config, (s) =>
+    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
+  );
   process.stdout.write(
     `secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`,
   );
@@ -156,10 +162,16 @@ interface RevokeResult {
 }
 
 /** Revokes `ref`, then waits until every live gateway has acknowledged it, or the timeout passes. */
-async function revokeAndConfirm(s: Store, ref: string, by: string, opts: RevokeOpts): Promise<RevokeResult> {
+async function revokeAndConfirm(
+  s: Store,
+  stateDir: string,
+  ref: string,
+  by: string,
+  opts: RevokeOpts,
+): Promise<RevokeResult> {
   const at = Date.now();
   await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
-  await recordAdmin(s, by, 'credentials.revoke', { ref, reason: opts.reason });
+  await recordAdmin(s, stateDir, by, 'credentials.revoke', { ref, reason: opts.reason });
   const live = await s.revocations.live(at - 5000);
   const deadline = at + Number(opts.timeout) * 1000;
   for (;;) {
@@ -191,7 +203,7 @@ async function revokeAndConfirm(s: Store, ref: string, by: string, opts: RevokeO
 async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const by = actorName(opts.by);
-  const result = await withStore(config, (s) => revokeAndConfirm(s, ref, by, opts));
+  const result = await withStore(config, (s) => revokeAndConfirm(s, config.gateway.stateDir, ref, by, opts));
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
     process.stderr.write('\r');
@@ -220,7 +232,7 @@ async function restoreCredential(ctx: CliContext, ref: string, opts: RestoreOpts
   const config = await ctx.load(opts.config);
   const had = await withStore(config, async (s) => {
     const r = await s.revocations.restore(ref);
-    if (r) await recordAdmin(s, actorName(opts.by), 'credentials.restore', { ref });
+    if (r) await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'credentials.restore', { ref });
     return r;
   });
   if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);

@@ -50,7 +50,7 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
           owner,
           oauthCallbackUrl(config),
         );
-        await recordAdmin(s, actorName(undefined), 'upstream.authorize', {
+        await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'upstream.authorize', {
           server: name,
           tenant: opts.tenant,
           subject: opts.subject,
@@ -94,7 +94,11 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
       const config = await ctx.load(opts.config);
       const had = await withStore(config, async (s) => {
         const r = await s.upstreamTokens.delete(name, opts.tenant);
-        if (r) await recordAdmin(s, actorName(undefined), 'upstream.forget', { server: name, tenant: opts.tenant });
+        if (r)
+          await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'upstream.forget', {
+            server: name,
+            tenant: opts.tenant,
+          });
         return r;
       });
       if (!had) ctx.fail(`no authorization of \`${name}\` for tenant \`${opts.tenant}\``, 2);
