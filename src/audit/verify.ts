@@ -117,6 +117,9 @@ export async function verifyAudit(
       opts.onProgress?.(records);
       if (page.length < PAGE) break;
       from = page[page.length - 1].seq + 1;
+      // The admin API verifies in the gateway, and SQLite reads on the event loop: calls get their
+      // turn between pages, or a trail of millions would hold every call for minutes.
+      await new Promise((r) => setImmediate(r));
     }
     // A stream that did not end cleanly: its writer crashed, or its tail was cut. Live streams are still being written.
     if (last && last.kind !== 'stream.closed' && !opts.liveStreams?.has(s.stream)) {

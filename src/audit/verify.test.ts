@@ -1,0 +1,36 @@
+/** verifyAudit inside the gateway: it gives the event loop a turn between pages of records. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../storage/index.ts';
+import { AuditLog, newStreamName } from './log.ts';
+import { verifyAudit } from './verify.ts';
+
+test('verification lets other work run between pages (SQLite reads on the event loop), and still verifies', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-verify-'));
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
+  try {
+    const log = new AuditLog(store.audit, newStreamName('gw'));
+    log.durability = 'process-crash';
+    await Promise.all(Array.from({ length: 7000 }, (_, i) => log.append({ kind: 'config.reloaded', detail: { i } })));
+    await log.close();
+    let turns = 0;
+    let on = true;
+    const tick = () => {
+      turns++;
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const report = await verifyAudit(store.audit);
+    on = false;
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.records, 7001);
+    // 7,001 records are four pages of 2,000: three turns of the event loop at least between them.
+    assert.ok(turns >= 3, `${turns} turns`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
