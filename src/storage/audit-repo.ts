@@ -172,27 +172,50 @@ async function firstSince(db: Kysely<Database>, since: number): Promise<number |
   return n > SINCE_SCAN ? undefined : Number(r.p);
 }
 
+/** Records one pruning transaction takes at most (about 20 ms of the event loop on SQLite). */
+const PRUNE_CHUNK = 1000;
+
 /**
- * Each stream's last record older than `before`. The old records are taken through the `at` index
- * first (a materialised CTE): asked directly, SQLite's planner walks the whole (stream, seq) index to
- * avoid sorting for the GROUP BY and reads every record to test its time, 280 ms at 300,000 records
- * (and seconds at millions, inside the pruning's write transaction) when nothing is old enough.
+ * Each stream's last record among the `limit` oldest records older than `before`, taken through the
+ * `at` index. (Asked for every stream's last old record at once, SQLite's planner walked the whole
+ * (stream, seq) index and read every record to test its time: 280 ms at 300,000 records, seconds at
+ * millions, inside the pruning's write transaction.)
  */
-export function lastBefore(db: Kysely<Database>, before: number) {
+export function oldestBefore(db: Kysely<Database>, before: number, limit: number) {
+  const old = db
+    .selectFrom('audit_events')
+    .select(['stream', 'seq'])
+    .where('at', '<', before)
+    .orderBy('at')
+    .limit(limit);
   return db
-    .with(
-      (cte) => cte('old').materialized(),
-      (q) => q.selectFrom('audit_events').select(['stream', 'seq']).where('at', '<', before),
-    )
-    .selectFrom('old')
+    .selectFrom(old.as('old'))
     .select((eb) => ['stream', eb.fn.max('seq').as('seq')])
     .groupBy('stream');
 }
 
-/** Delete records older than `before`, keeping a checkpoint of the last deleted per stream. */
+/**
+ * Delete records older than `before`, keeping a checkpoint of the last deleted per stream: a chunk of
+ * the oldest at a time, each in its own transaction, with a turn of the event loop between them. In
+ * one transaction, the first prune of a long trail (retention just turned on over millions of
+ * records) held the write lock, and on SQLite the event loop, for minutes: appends waited until the
+ * spool's bound refused them, so calls failed closed.
+ */
 async function pruneBefore(db: Kysely<Database>, before: number): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await pruneChunk(db, before);
+    if (n === undefined) return deleted;
+    deleted += n;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** One chunk of pruneBefore; undefined when nothing is old enough. */
+async function pruneChunk(db: Kysely<Database>, before: number): Promise<number | undefined> {
   return db.transaction().execute(async (trx) => {
-    const last = await lastBefore(trx, before).execute();
+    const last = await oldestBefore(trx, before, PRUNE_CHUNK).execute();
+    if (!last.length) return undefined;
     let deleted = 0;
     for (const l of last) {
       const cut = await trx
