@@ -21,6 +21,8 @@ import Sqlite from 'better-sqlite3';
 import { GENESIS, seal, type AuditEvent } from '../audit/event.ts';
 import { openStore } from './index.ts';
 import { AuditSpool, MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
+import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
+import { auditRow } from './audit-repo.ts';
 
 const HOST = hostname()
   .replace(/[^A-Za-z0-9-]/g, '_')
@@ -338,4 +340,40 @@ test('records appended while an ingestion runs wait for an interval of their own
     await spool.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the writer thread stops once the load has ended, and a new load starts it again; nothing is lost', async () => {
+  const { dir, db } = fresh();
+  await (await open(db)).close(); // the tables
+  const before = writerThreads();
+  const writer = new SqliteAuditWriter(db, { idleMs: 100 });
+  const all = chain('s-idle', 400);
+  let at = 0;
+  const load = async () => {
+    for (let i = 0; i < 5; i++) {
+      await writer.append(all.slice(at, at + 40).map(auditRow), 'process-crash');
+      at += 40;
+      await writer.settled();
+    }
+  };
+  try {
+    await load();
+    assert.equal(writerThreads(), before + 1, 'five large batches in a row: the thread');
+    const deadline = Date.now() + 5000;
+    while (writerThreads() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(writerThreads(), before, 'idle for its idle time: stopped');
+    await writer.append(all.slice(at, at + 3).map(auditRow), 'process-crash'); // light traffic: the event loop
+    at += 3;
+    await writer.settled();
+    assert.equal(writerThreads(), before);
+    await load();
+    assert.equal(writerThreads(), before + 1, 'load again: a thread again');
+  } finally {
+    await writer.close();
+  }
+  assert.deepEqual(
+    await seqs(db, 's-idle'),
+    all.slice(0, at).map((e) => e.seq),
+  );
+  rmSync(dir, { recursive: true, force: true });
 });

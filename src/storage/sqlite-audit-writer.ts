@@ -8,7 +8,8 @@
  *   fsync: cheaper than handing the rows to another thread and back.
  * - `power-loss` durability, or when the lock is held (another process, or a transaction of this
  *   process's other connection that is waiting on I/O): in the writer thread (./sqlite-audit-worker.ts),
- *   which may wait for the lock and fsync without stopping every request. It starts on first use.
+ *   which may wait for the lock and fsync without stopping every request. It starts on first use
+ *   and stops after a minute without work.
  * The log (src/audit/log.ts) appends one batch at a time, and a `power-loss` batch waits for the
  * spool to be stored first, so rows reach the file in chain order whichever way each batch goes.
  */
@@ -24,6 +25,8 @@ type Pending = { resolve: () => void; reject: (err: Error) => void };
 /** Spooled batches of at least this many rows, this many times in a row, go to the writer thread (see #ingest). */
 const THREAD_BATCH = 16;
 const THREAD_AFTER = 5;
+/** The writer thread stops after this long without work (a load that ended), giving back its memory. */
+const THREAD_IDLE_MS = 60_000;
 
 /** The columns of a row, in the order the inserts bind them. */
 export const AUDIT_COLUMNS = [
@@ -133,9 +136,13 @@ export class SqliteAuditWriter {
   readonly #kept = new Set<string>();
   /** Replays not yet reported (takeReplayed). */
   #replayed: SpoolReplay[] = [];
+  readonly #idleMs: number;
+  #idle: NodeJS.Timeout | undefined;
 
-  constructor(path: string) {
+  /** `idleMs`: how long the writer thread waits for work before it stops (THREAD_IDLE_MS). */
+  constructor(path: string, opts: { idleMs?: number } = {}) {
     this.#path = path;
+    this.#idleMs = opts.idleMs ?? THREAD_IDLE_MS;
   }
 
   append(rows: ReadonlyArray<AuditRow>, durability: AuditDurability = 'power-loss'): Promise<void> {
@@ -218,14 +225,36 @@ export class SqliteAuditWriter {
 
   #inWorker(rows: ReadonlyArray<AuditRow>, durability: AuditDurability, replay = false): Promise<void> {
     const worker = this.#startWorker();
+    clearTimeout(this.#idle);
     return new Promise<void>((resolve, reject) => {
       const id = ++this.#next;
       this.#pending.set(id, { resolve, reject });
       worker.ref(); // keep the process alive while a write is in flight
       worker.postMessage({ id, values: flatten(rows), sync: durability === 'power-loss' ? 'FULL' : 'NORMAL', replay });
     }).finally(() => {
-      if (!this.#pending.size) worker.unref();
+      if (this.#pending.size) return;
+      worker.unref();
+      clearTimeout(this.#idle);
+      this.#idle = setTimeout(() => this.#retire(), this.#idleMs);
+      this.#idle.unref();
     });
+  }
+
+  /**
+   * The load ended: the thread (about 15 MB with its own heap and SQLite cache) stops, and light
+   * traffic goes back to the event loop until load is sustained again. A write that comes meanwhile
+   * starts a new thread; the old one closes its connection first, with nothing in flight.
+   */
+  #retire(): void {
+    const worker = this.#worker;
+    if (!worker || this.#pending.size || this.#dead) return;
+    this.#worker = undefined;
+    this.#loaded = 0;
+    const id = ++this.#next;
+    worker.on('message', (m: { id: number }) => {
+      if (m.id === id) void worker.terminate();
+    });
+    worker.postMessage({ id, close: true });
   }
 
   #startWorker(): Worker {
@@ -250,12 +279,14 @@ export class SqliteAuditWriter {
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
     };
-    worker.on('error', die);
-    worker.on('exit', () => die(new Error('the audit writer stopped')));
+    // A retired thread's end is not the writer's: only the current thread's is.
+    worker.on('error', (err) => this.#worker === worker && die(err));
+    worker.on('exit', () => this.#worker === worker && die(new Error('the audit writer stopped')));
     return worker;
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#idle);
     await this.#spool?.close().catch(() => {}); // what is not stored stays in the file for the next opener
     this.#spool = undefined;
     this.#direct?.close();
