@@ -368,6 +368,11 @@ test('the writer thread stops once the load has ended, and a new load starts it 
     assert.equal(writerThreads(), before);
     await load();
     assert.equal(writerThreads(), before + 1, 'load again: a thread again');
+    // Under power-loss durability every batch is the thread's: it stays, so no call waits for it to start.
+    await writer.append(all.slice(at, at + 1).map(auditRow), 'power-loss');
+    at += 1;
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(writerThreads(), before + 1, 'kept for power-loss batches');
   } finally {
     await writer.close();
   }

@@ -9,7 +9,7 @@
  * - `power-loss` durability, or when the lock is held (another process, or a transaction of this
  *   process's other connection that is waiting on I/O): in the writer thread (./sqlite-audit-worker.ts),
  *   which may wait for the lock and fsync without stopping every request. It starts on first use
- *   and stops after a minute without work.
+ *   and stops after a minute without work (unless `power-loss` batches came).
  * The log (src/audit/log.ts) appends one batch at a time, and a `power-loss` batch waits for the
  * spool to be stored first, so rows reach the file in chain order whichever way each batch goes.
  */
@@ -138,6 +138,8 @@ export class SqliteAuditWriter {
   #replayed: SpoolReplay[] = [];
   readonly #idleMs: number;
   #idle: NodeJS.Timeout | undefined;
+  /** `power-loss` batches came: the thread serves each of them, and stays. */
+  #fsyncs = false;
 
   /** `idleMs`: how long the writer thread waits for work before it stops (THREAD_IDLE_MS). */
   constructor(path: string, opts: { idleMs?: number } = {}) {
@@ -156,7 +158,9 @@ export class SqliteAuditWriter {
         return Promise.reject(err);
       }
     }
-    // After what is spooled, so that the stream's rows reach the file in chain order.
+    // After what is spooled, so that the stream's rows reach the file in chain order. Every such
+    // batch goes to the thread: it stays, so no call waits for a thread to start (#retire).
+    this.#fsyncs = true;
     return (this.#spool?.settled() ?? Promise.resolve()).then(() => this.#inWorker(rows, durability));
   }
 
@@ -241,13 +245,15 @@ export class SqliteAuditWriter {
   }
 
   /**
-   * The load ended: the thread (about 15 MB with its own heap and SQLite cache) stops, and light
+   * The load ended: the thread (with its own heap, SQLite cache and malloc arena) stops, and light
    * traffic goes back to the event loop until load is sustained again. A write that comes meanwhile
-   * starts a new thread; the old one closes its connection first, with nothing in flight.
+   * starts a new thread; the old one closes its connection first, with nothing in flight. Under
+   * `power-loss` durability every batch is the thread's: it stays, or calls after a quiet minute
+   * would wait for a thread to start.
    */
   #retire(): void {
     const worker = this.#worker;
-    if (!worker || this.#pending.size || this.#dead) return;
+    if (!worker || this.#pending.size || this.#dead || this.#fsyncs) return;
     this.#worker = undefined;
     this.#loaded = 0;
     const id = ++this.#next;
