@@ -16,6 +16,7 @@ import type { AuditQuery } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
+import { runRecords } from '../audit/runs.ts';
 import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/export-formats.ts';
 import { render } from './format.ts';
 import type { CliContext } from './context.ts';
@@ -194,8 +195,10 @@ function registerAuditRun(audit: Command, ctx: CliContext): void {
 async function runAction(ctx: CliContext, run: string, opts: RunOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const { scope } = await scopeFor(ctx, config, opts.as);
-  const rows = (await withStore(config, (s) => s.audit.read({ runId: run, limit: 100_000 }))).filter((r) =>
-    inScope(scope)(r.event),
+  // All of the run, however long: a page of the store at a time (runs.ts), with no limit or time budget here.
+  const tenant = scope.platform ? undefined : scope.tenant;
+  const { rows } = await withStore(config, (s) =>
+    runRecords(s.audit, run, { tenant, limit: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY }),
   );
   if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
   const entries = timeline(rows.map((r) => r.event));

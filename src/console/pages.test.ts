@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditPage, inventoryPage, keysPage, loginPage, type View } from './pages.ts';
+import { auditPage, inventoryPage, keysPage, loginPage, runPage, type View } from './pages.ts';
 import type { InventoryRow } from '../inventory/report.ts';
 import type { ApiKeyRecord } from '../storage/types.ts';
 
@@ -77,4 +77,13 @@ test('an audit search that stopped before the end says how far it searched and g
   const done = auditPage(view, filters, [], undefined);
   assert.match(done, /<p>No records match\.<\/p>/);
   assert.doesNotMatch(done, /Search on|Next page/);
+});
+
+test("a long run's page links to its later records; the last page does not", () => {
+  const entry = { time: '2026-12-04T00:00:00.000Z', kind: 'call.intent', id: 'e1' } as const;
+  assert.match(
+    runPage(view, 'run/1', [entry], 4200),
+    /<a href="\/console\/audit\/runs\/run%2F1\?after=4200">Later records<\/a>/,
+  );
+  assert.doesNotMatch(runPage(view, 'run/1', [entry]), /Later records/);
 });

@@ -292,7 +292,7 @@ function noneFound(next: number | undefined): string {
   return `<p>No records match up to record #${text(next)}: a search stops after a while, so that it never holds up the gateway.</p>`;
 }
 
-export function runPage(v: View, run: string, entries: TimelineEntry[]): string {
+export function runPage(v: View, run: string, entries: TimelineEntry[], next?: number): string {
   const trs = entries.map(
     (e) =>
       `<tr><td>${text(e.time)}</td><td>${text(e.kind)}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${text(e.class ?? '')}</td><td>${line(e.actor ?? '')}</td><td>${line(e.decision ?? '')}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.latencyMs === undefined ? '' : `${text(e.latencyMs)} ms`}</td></tr>`,
@@ -301,7 +301,11 @@ export function runPage(v: View, run: string, entries: TimelineEntry[]): string 
     v,
     'audit',
     `Run ${run}`,
-    `<p><a href="/console/audit">Back to the search</a></p><table class="timeline"><thead><tr><th>Time</th><th>Kind</th><th>Tool</th><th>Class</th><th>Actor</th><th>Decision</th><th>Outcome</th><th>Latency</th></tr></thead><tbody>${trs.join('')}</tbody></table>`,
+    `<p><a href="/console/audit">Back to the search</a></p><table class="timeline"><thead><tr><th>Time</th><th>Kind</th><th>Tool</th><th>Class</th><th>Actor</th><th>Decision</th><th>Outcome</th><th>Latency</th></tr></thead><tbody>${trs.join('')}</tbody></table>${
+      next === undefined
+        ? ''
+        : `<p class="pager"><a href="/console/audit/runs/${escapeHtml(encodeURIComponent(run))}?after=${next}">Later records</a></p>`
+    }`,
   );
 }
 

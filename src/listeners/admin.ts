@@ -16,6 +16,7 @@ import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/r
 import { readiness, summary } from '../readiness/check.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
+import { runRecords } from '../audit/runs.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -93,10 +94,14 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
-      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter(
-        (r) => scope.platform || r.event.actor?.tenant === scope.tenant,
-      );
-      return rows.length ? { run: id, entries: timeline(rows.map((r) => r.event)) } : undefined;
+      const after = Number(query.get('after') ?? 0) || undefined;
+      const { rows, next } = await runRecords(store.audit, id, {
+        tenant: scope.platform ? undefined : scope.tenant,
+        after,
+      });
+      // A run this admin sees nothing of does not exist; past its first page, an empty page is an answer.
+      if (!rows.length && after === undefined && next === undefined) return undefined;
+      return { run: id, entries: timeline(rows.map((r) => r.event)), ...(next ? { next } : {}) };
     }
   }
 }

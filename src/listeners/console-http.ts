@@ -29,6 +29,7 @@ import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/r
 import { readiness, summary } from '../readiness/check.ts';
 import { gatherState } from '../readiness/state.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
+import { runRecords } from '../audit/runs.ts';
 import { getIncident, IncidentError } from '../incident/incident.ts';
 import { CONSOLE_CSS, CONSOLE_CSS_PATH } from '../console/css.ts';
 import { ConsoleCookies, newSid, type Session } from '../console/session.ts';
@@ -303,11 +304,14 @@ async function render(
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(page);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
+      const after = Number(query.get('after')) || undefined;
       // Another tenant's run does not exist for a tenant admin.
-      const rows = (await store.audit.read({ runId: id, limit: 100_000 })).filter(
-        (r) => v.scope.platform || r.event.actor?.tenant === (v.scope as { tenant: string }).tenant,
-      );
-      return rows.length ? runPage(vw, id, timeline(rows.map((r) => r.event))) : undefined;
+      const { rows, next } = await runRecords(store.audit, id, {
+        tenant: v.scope.platform ? undefined : v.scope.tenant,
+        after,
+      });
+      if (!rows.length && after === undefined && next === undefined) return undefined;
+      return runPage(vw, id, timeline(rows.map((r) => r.event)), next);
     }
   }
 }

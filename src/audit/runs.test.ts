@@ -1,0 +1,74 @@
+/** runRecords: a run a page at a time, a tenant admin's own records only, `next` to go on, other work between pages. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../storage/index.ts';
+import { AuditLog, newStreamName } from './log.ts';
+import { runRecords } from './runs.ts';
+
+test('a long run: pages of it in order, a tenant sees only its own records, other work runs between pages', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-runs-'));
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
+  try {
+    const log = new AuditLog(store.audit, newStreamName('gw'));
+    log.durability = 'process-crash';
+    const actor = (tenant: string) => ({ subject: 'agent', tenant, via: 'api-key', issuer: 'gatehouse' });
+    // One run id in two tenants (a run id is the caller's to choose), and another run in between.
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        log.append({
+          kind: 'config.reloaded',
+          runId: i % 3 === 2 ? 'other' : 'r-1',
+          actor: actor(i % 3 === 0 ? 'acme' : 'globex'),
+          detail: { i },
+        }),
+      ),
+    );
+    await log.close();
+    const follow = async (opts: Parameters<typeof runRecords>[2]) => {
+      const seen: number[] = [];
+      let pages = 0;
+      for (let after: number | undefined; pages === 0 || after !== undefined; pages++) {
+        const r = await runRecords(store.audit, 'r-1', { ...opts, after });
+        seen.push(...r.rows.map((x) => x.event.detail?.i as number));
+        after = r.next;
+      }
+      return { seen, pages };
+    };
+    const every = Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 3 !== 2);
+    const all = await follow({ limit: 700 });
+    assert.deepEqual(all.seen, every);
+    assert.equal(all.pages, 3);
+    const acme = await follow({ tenant: 'acme', limit: 700 });
+    assert.deepEqual(
+      acme.seen,
+      every.filter((i) => i % 3 === 0),
+    );
+    assert.deepEqual(await runRecords(store.audit, 'r-1', { tenant: 'initech' }), { rows: [] });
+
+    // Out of time after the first page: where to go on.
+    const stopped = await runRecords(store.audit, 'r-1', { budgetMs: 0 });
+    assert.equal(stopped.rows.length, 1000);
+    assert.equal(stopped.next, stopped.rows[999].position);
+
+    let turns = 0;
+    let on = true;
+    const tick = () => {
+      turns++;
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const whole = await runRecords(store.audit, 'r-1', {
+      limit: Number.POSITIVE_INFINITY,
+      budgetMs: Number.POSITIVE_INFINITY,
+    });
+    on = false;
+    assert.equal(whole.rows.length, 2000);
+    assert.ok(turns >= 2, `${turns} turns of the event loop while two pages were read`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
