@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openStore } from '../storage/index.ts';
 import { AuditLog, newStreamName } from './log.ts';
 import { runRecords } from './runs.ts';
+import { withLoopTurns } from '../../test/support/loop-delay.ts';
 
 test('a long run: pages of it in order, a tenant sees only its own records, other work runs between pages', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-runs-'));
@@ -53,18 +54,9 @@ test('a long run: pages of it in order, a tenant sees only its own records, othe
     assert.equal(stopped.rows.length, 1000);
     assert.equal(stopped.next, stopped.rows[999].position);
 
-    let turns = 0;
-    let on = true;
-    const tick = () => {
-      turns++;
-      if (on) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const whole = await runRecords(store.audit, 'r-1', {
-      limit: Number.POSITIVE_INFINITY,
-      budgetMs: Number.POSITIVE_INFINITY,
-    });
-    on = false;
+    const { value: whole, turns } = await withLoopTurns(() =>
+      runRecords(store.audit, 'r-1', { limit: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY }),
+    );
     assert.equal(whole.rows.length, 2000);
     assert.ok(turns >= 2, `${turns} turns of the event loop while two pages were read`);
   } finally {

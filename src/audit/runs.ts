@@ -10,7 +10,7 @@ import type { AuditEvent } from './event.ts';
 import type { AuditStore } from '../storage/types.ts';
 
 /** Records a view shows at most; `next` goes on from there. */
-export const RUN_VIEW_LIMIT = 5000;
+const RUN_VIEW_LIMIT = 5000;
 /** Records read per query. */
 const RUN_READ = 1000;
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openStore } from '../storage/index.ts';
 import { AuditLog, newStreamName } from './log.ts';
 import { verifyAudit } from './verify.ts';
+import { withLoopTurns } from '../../test/support/loop-delay.ts';
 
 test('verification lets other work run between pages (SQLite reads on the event loop), and still verifies', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-verify-'));
@@ -16,15 +17,7 @@ test('verification lets other work run between pages (SQLite reads on the event 
     log.durability = 'process-crash';
     await Promise.all(Array.from({ length: 7000 }, (_, i) => log.append({ kind: 'config.reloaded', detail: { i } })));
     await log.close();
-    let turns = 0;
-    let on = true;
-    const tick = () => {
-      turns++;
-      if (on) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const report = await verifyAudit(store.audit);
-    on = false;
+    const { value: report, turns } = await withLoopTurns(() => verifyAudit(store.audit));
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.records, 7001);
     // 7,001 records are four pages of 2,000: three turns of the event loop at least between them.

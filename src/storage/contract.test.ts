@@ -23,6 +23,7 @@ import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type { SessionRecord, Store, UpstreamVerdict } from './types.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../test/support/services.ts';
+import { withLoopTurns } from '../../test/support/loop-delay.ts';
 
 type Opener = () => Promise<Store>;
 
@@ -435,15 +436,7 @@ function runPruneContract(name: string, setup: (t: TestContext) => Promise<Opene
       }
       await Promise.all(appends);
       for (let i = 0; i < 10; i++) await a.append({ kind: 'config.reloaded', detail: { recent: i } });
-      let turns = 0;
-      let on = true;
-      const tick = () => {
-        turns++;
-        if (on) setImmediate(tick);
-      };
-      setImmediate(tick);
-      const removed = await store.audit.prune(Date.now() - 60_000);
-      on = false;
+      const { value: removed, turns } = await withLoopTurns(() => store.audit.prune(Date.now() - 60_000));
       assert.equal(removed, 5000);
       assert.ok(turns >= 2, `${turns} turns of the event loop while 5,000 records were pruned`);
       assert.equal(await store.audit.count(), 10);
@@ -456,26 +449,6 @@ function runPruneContract(name: string, setup: (t: TestContext) => Promise<Opene
     }
   });
 }
-
-runPruneContract('sqlite', async () => {
-  const path = tempPath();
-  return () => openStore({ driver: 'sqlite', sqlitePath: path });
-});
-
-runPruneContract('postgres', async (t) => {
-  const schema = await pgSchemaFor(t);
-  return schema ? () => openPg(schema) : undefined;
-});
-
-runSearchContract('sqlite', async () => {
-  const path = tempPath();
-  return () => openStore({ driver: 'sqlite', sqlitePath: path });
-});
-
-runSearchContract('postgres', async (t) => {
-  const schema = await pgSchemaFor(t);
-  return schema ? () => openPg(schema) : undefined;
-});
 
 test("sqlite: a search's window reads a tenant's records through its index, and time filters through positions", async () => {
   const raw = new Sqlite(':memory:');
@@ -526,15 +499,19 @@ async function pgSchemaFor(t: TestContext): Promise<string | undefined> {
   return schema;
 }
 
-runContract('sqlite', async () => {
-  const path = tempPath();
-  return () => openStore({ driver: 'sqlite', sqlitePath: path });
-});
+/** A suite on every store: a new SQLite file, and a new schema on the PostgreSQL server (skipped when it is down). */
+function onEveryDriver(run: (name: string, setup: (t: TestContext) => Promise<Opener | undefined>) => void): void {
+  run('sqlite', async () => {
+    const path = tempPath();
+    return () => openStore({ driver: 'sqlite', sqlitePath: path });
+  });
+  run('postgres', async (t) => {
+    const schema = await pgSchemaFor(t);
+    return schema ? () => openPg(schema) : undefined;
+  });
+}
 
-runContract('postgres', async (t) => {
-  const schema = await pgSchemaFor(t);
-  return schema ? () => openPg(schema) : undefined;
-});
+for (const run of [runContract, runPruneContract, runSearchContract]) onEveryDriver(run);
 
 test('migrations run once: a second run executes nothing', async () => {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });

@@ -19,3 +19,24 @@ export async function withLoopDelay<T>(fn: () => T | Promise<T>): Promise<{ valu
     h.disable();
   }
 }
+
+/**
+ * Run `fn` and count the turns of the event loop other work got meanwhile (a setImmediate chain):
+ * 0 when `fn` never let go of the loop, however its awaits are written (resolved promises are
+ * microtasks, not turns). A count, not a time: it does not depend on the machine's speed.
+ */
+export async function withLoopTurns<T>(fn: () => Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    turns++;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    const value = await fn();
+    return { value, turns };
+  } finally {
+    on = false;
+  }
+}
