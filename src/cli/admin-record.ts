@@ -10,11 +10,17 @@ import type { Store } from '../storage/types.ts';
  * --checkpoints` as a gateway's.
  */
 export function cliAuditLog(store: Store, stateDir: string): AuditLog {
-  return new AuditLog(store.audit, newStreamName('cli'), () => {}, {
-    signer: loadOrCreateSigner(stateDir),
-    everyRecords: 1000,
-    everyMs: 60_000,
-  });
+  let signer: ReturnType<typeof loadOrCreateSigner>;
+  try {
+    signer = loadOrCreateSigner(stateDir);
+  } catch (err) {
+    // The action is done or about to be: it is recorded either way, and the operator told why unsigned.
+    process.stderr.write(
+      `gatehouse: warning: this command's audit records are not signed: the signing key in ${stateDir} cannot be read or made (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`,
+    );
+    return new AuditLog(store.audit, newStreamName('cli'));
+  }
+  return new AuditLog(store.audit, newStreamName('cli'), () => {}, { signer, everyRecords: 1000, everyMs: 60_000 });
 }
 
 export async function recordAdmin(
