@@ -172,6 +172,21 @@ async function firstSince(db: Kysely<Database>, since: number): Promise<number |
   return n > SINCE_SCAN ? undefined : Number(r.p);
 }
 
+/**
+ * Every stream and its last seq: one index seek per stream on (stream, seq) (a loose index scan),
+ * not a GROUP BY over every record (300 ms at 300,000 records, seconds at millions, on the event loop).
+ */
+export function streamsQuery() {
+  return sql<{ stream: string; last: number | string }>`
+    with recursive s(stream) as (
+      select min(stream) from audit_events
+      union all
+      select (select min(e.stream) from audit_events e where e.stream > s.stream) from s where s.stream is not null
+    )
+    select s.stream, (select max(e.seq) from audit_events e where e.stream = s.stream) as last
+    from s where s.stream is not null order by s.stream`;
+}
+
 /** Records one pruning transaction takes at most (about 20 ms of the event loop on SQLite). */
 const PRUNE_CHUNK = 1000;
 
@@ -309,25 +324,8 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
     read: (q) => readEvents(db, q),
     search: (q, opts) => searchEvents(db, q, opts),
     async streams() {
-      const rows = await db
-        .selectFrom('audit_events')
-        .select((eb) => [
-          'stream',
-          eb.fn.min('seq').as('first'),
-          eb.fn.max('seq').as('last'),
-          eb.fn.countAll().as('count'),
-          eb.fn.max('at').as('lastAt'),
-        ])
-        .groupBy('stream')
-        .orderBy('stream')
-        .execute();
-      return rows.map((r) => ({
-        stream: r.stream,
-        firstSeq: Number(r.first),
-        lastSeq: Number(r.last),
-        count: Number(r.count),
-        lastAt: Number(r.lastAt),
-      }));
+      const r = await streamsQuery().execute(db);
+      return r.rows.map((x) => ({ stream: x.stream, lastSeq: Number(x.last) }));
     },
     async count() {
       // Both drivers count an index, not the rows (SQLite its smallest index; PostgreSQL an index-only

@@ -17,7 +17,7 @@ import type { AuditEvent } from '../audit/event.ts';
 import { AuditLog, newStreamName } from '../audit/log.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';
-import { auditRepo, edge, eventsQuery, oldestBefore } from './audit-repo.ts';
+import { auditRepo, edge, eventsQuery, oldestBefore, streamsQuery } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -227,6 +227,18 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.ok(ids(await a.openIntents([])).includes('D-1'));
         assert.ok((await a.prune(T0 - 1000)) >= 1);
         assert.deepEqual(ids(await a.openIntents([])), ['B-1', 'C-2']);
+      });
+      await t.test('audit: streams are listed by name with their last seq', async () => {
+        const a = store.audit;
+        await a.appendBatch([rec('Z', 1, 'stream.opened'), rec('Z', 2, 'config.reloaded')]);
+        const last = new Map<string, number>();
+        for (const r of await a.read({ limit: 100_000 }))
+          last.set(r.event.stream, Math.max(last.get(r.event.stream) ?? 0, r.event.seq));
+        const expected = [...last]
+          .sort(([x], [y]) => (x < y ? -1 : 1))
+          .map(([stream, lastSeq]) => ({ stream, lastSeq }));
+        assert.ok(expected.length >= 4, JSON.stringify(expected));
+        assert.deepEqual(await a.streams(), expected);
       });
       await t.test('ping answers', async () => {
         await store.ping();
@@ -468,6 +480,14 @@ test("sqlite: a search's window reads a tenant's records through its index, and 
       tenant,
     );
     // Through the time index, each window would read every record since `since` again.
+    // The streams (verification, checkpoints): an index seek per stream, no scan of the records.
+    const listing = streamsQuery().compile(db);
+    const streams = (
+      raw.prepare(`explain query plan ${listing.sql}`).all(...listing.parameters) as Array<{ detail: string }>
+    )
+      .map((p) => p.detail)
+      .join('; ');
+    assert.doesNotMatch(streams, /SCAN audit_events|SCAN e\b/, streams);
     // Where the windows start and end: one end of the key each, no scan.
     for (const which of ['min', 'max'] as const) {
       const c = edge(db, which).compile();

@@ -206,7 +206,8 @@ export interface AuditStore {
     q: AuditQuery,
     opts?: { window?: number; budgetMs?: number },
   ): Promise<{ rows: Array<{ position: number; event: AuditEvent }>; next?: number }>;
-  streams(): Promise<Array<{ stream: string; firstSeq: number; lastSeq: number; count: number; lastAt: number }>>;
+  /** Every stream with records, by name, and its last seq: an index seek each, whatever the trail's size. */
+  streams(): Promise<Array<{ stream: string; lastSeq: number }>>;
   /** The number of records stored (pruned ones not included): an index-only count, no row is read. */
   count(): Promise<number>;
   /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
