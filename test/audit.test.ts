@@ -135,6 +135,33 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   await c.close();
 });
 
+test('a search or a run view given a position that is not one is refused, naming the parameter; a real one pages on', async () => {
+  const sid = 'no-such-run';
+  for (const bad of ['1e309', '-1', 'abc', '9007199254740993', '1.5', '0x10'])
+    for (const path of [
+      `audit/search?after=${bad}`,
+      `audit/runs/${sid}?after=${bad}`,
+      `inventory/events?after=${bad}`,
+    ]) {
+      const r = await fetch(`${t.url}/admin/v1/${path}`);
+      assert.equal(r.status, 400, `${path}: ${r.status}`);
+      assert.match(
+        ((await r.json()) as { error: { message: string } }).error.message,
+        /`after` must be a record position/,
+      );
+    }
+  const all = (await records(t)) as Array<AuditEvent & { position: number }>;
+  const page = (await (await fetch(`${t.url}/admin/v1/audit/search?limit=2&after=${all[0].position}`)).json()) as {
+    records: Array<{ position: number }>;
+    next?: number;
+  };
+  assert.deepEqual(
+    page.records.map((r) => r.position),
+    all.slice(1, 3).map((r) => r.position),
+  );
+  assert.equal(page.next, all[2].position, 'a full page: go on after its last record');
+});
+
 test('secrets and PII never reach a record, an export, a log line or a metric', async () => {
   const c = await connect(t.url);
   const jwt = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: CANARY })).toString('base64url')}.c2lnbmF0dXJlc2lnbmF0dXJl`;

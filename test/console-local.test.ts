@@ -121,4 +121,7 @@ test('the audit search pages through the trail, 50 records a page', async () => 
   const page2 = await (await fetch(`${t.url}${next}`, { headers: { cookie } })).text();
   assert.ok(rows(page2) >= 10 && rows(page2) < 50, String(rows(page2)));
   assert.doesNotMatch(page2, /Next page/);
+  const bad = await fetch(`${t.url}/console/audit?after=1e309`, { headers: { cookie } });
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /`after` must be a record position/);
 });

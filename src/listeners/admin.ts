@@ -20,7 +20,7 @@ import { runRecords } from '../audit/runs.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
-import { readBody } from './guards.ts';
+import { positionParam, readBody } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import type { AdminDeps } from './admin-deps.ts';
 
@@ -52,7 +52,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       return { changes: reviewChanges(await inventory(store), config.gateway.namespaceSeparator) };
     case 'inventory/events': {
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
-      const afterSeq = Number(query.get('after') ?? 0) || 0;
+      const afterSeq = positionParam(query, 'after') ?? 0;
       return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
     }
     case 'audit/search': {
@@ -75,7 +75,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
         kind: str('kind'),
         since: num('since'),
         until: num('until'),
-        afterPosition: Number(query.get('after') ?? 0) || undefined,
+        afterPosition: positionParam(query, 'after'),
         limit,
       });
       return { records: rows.map((r) => ({ position: r.position, ...r.event })), ...(next ? { next } : {}) };
@@ -94,7 +94,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
-      const after = Number(query.get('after') ?? 0) || undefined;
+      const after = positionParam(query, 'after');
       const { rows, next } = await runRecords(store.audit, id, {
         tenant: scope.platform ? undefined : scope.tenant,
         after,

@@ -21,7 +21,7 @@ import type { AuditInput } from '../audit/log.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalPageDeps } from './approvals-http.ts';
 import { GatehouseError } from '../protocol/errors.ts';
-import { readBody } from './guards.ts';
+import { positionParam, readBody } from './guards.ts';
 import { isLoopback } from '../util/address.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { ViewerLimits } from '../approvals/viewer-limits.ts';
@@ -263,7 +263,7 @@ async function render(
         kind: str('kind'),
         since: str('since'),
         until: str('until'),
-        after: Number(query.get('after')) || undefined,
+        after: positionParam(query, 'after'),
       };
       const tenant = v.scope.platform ? f.tenant : v.scope.tenant;
       const time = (x: string | undefined) => (x === undefined ? undefined : parseTime(x));
@@ -304,7 +304,7 @@ async function render(
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(page);
       if (!run) return undefined;
       const id = decodeURIComponent(run[1]);
-      const after = Number(query.get('after')) || undefined;
+      const after = positionParam(query, 'after');
       // Another tenant's run does not exist for a tenant admin.
       const { rows, next } = await runRecords(store.audit, id, {
         tenant: v.scope.platform ? undefined : v.scope.tenant,
@@ -549,6 +549,7 @@ export async function handleConsole(
 /** The HTTP status of a refusal by its code; any other refusal is 403. */
 const ERROR_STATUS = new Map<string, number>([
   ['E_UNAUTHENTICATED', 401],
+  ['E_INVALID_PARAMS', 400],
   ['E_BODY_TOO_LARGE', 413],
   ['E_INTERNAL', 500],
 ]);

@@ -160,3 +160,19 @@ export function checkMediaType(contentType: string | undefined, contentEncoding:
       `unsupported content-encoding \`${enc.slice(0, 40)}\`: send the body uncompressed`,
     );
 }
+
+/**
+ * A record position from a query parameter (`after`): absent or empty is undefined; anything but a
+ * whole number from 0 to 2^53 - 1 is refused, naming the parameter (it reaches the database).
+ */
+export function positionParam(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === '') return undefined;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new GatehouseError(
+      'E_INVALID_PARAMS',
+      `invalid params: \`${name}\` must be a record position (a whole number)`,
+    );
+  return n || undefined;
+}
