@@ -135,7 +135,7 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   await c.close();
 });
 
-test('a search or a run view given a position that is not one is refused, naming the parameter; a real one pages on', async () => {
+test('a search or a run view given a position or a time that is not one is refused, naming the parameter; a real one pages on', async () => {
   const sid = 'no-such-run';
   for (const bad of ['1e309', '-1', 'abc', '9007199254740993', '1.5', '0x10'])
     for (const path of [
@@ -150,6 +150,14 @@ test('a search or a run view given a position that is not one is refused, naming
         /`after` must be a record position/,
       );
     }
+  for (const path of ['audit/search?since=yesterday', 'audit/search?until=2026-13-45']) {
+    const r = await fetch(`${t.url}/admin/v1/${path}`);
+    assert.equal(r.status, 400, path);
+    assert.match(
+      ((await r.json()) as { error: { message: string } }).error.message,
+      /`(since|until)` must be an ISO time/,
+    );
+  }
   const all = (await records(t)) as Array<AuditEvent & { position: number }>;
   const page = (await (await fetch(`${t.url}/admin/v1/audit/search?limit=2&after=${all[0].position}`)).json()) as {
     records: Array<{ position: number }>;

@@ -124,4 +124,7 @@ test('the audit search pages through the trail, 50 records a page', async () => 
   const bad = await fetch(`${t.url}/console/audit?after=1e309`, { headers: { cookie } });
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /`after` must be a record position/);
+  const badTime = await fetch(`${t.url}/console/audit?since=yesterday`, { headers: { cookie } });
+  assert.equal(badTime.status, 400);
+  assert.match(await badTime.text(), /`since` must be an ISO time/);
 });

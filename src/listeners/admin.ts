@@ -20,7 +20,7 @@ import { runRecords } from '../audit/runs.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
-import { positionParam, readBody } from './guards.ts';
+import { positionParam, readBody, timeParam } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import type { AdminDeps } from './admin-deps.ts';
 
@@ -56,10 +56,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
     }
     case 'audit/search': {
-      const num = (k: string) => {
-        const v = query.get(k);
-        return v === null ? undefined : parseTime(v);
-      };
+      const num = (k: string) => timeParam(k, query.get(k));
       const str = (k: string) => query.get(k) ?? undefined;
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
       // A tenant admin searches its own tenant, whatever it asks for.

@@ -21,14 +21,14 @@ import type { AuditInput } from '../audit/log.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalPageDeps } from './approvals-http.ts';
 import { GatehouseError } from '../protocol/errors.ts';
-import { positionParam, readBody } from './guards.ts';
+import { positionParam, readBody, timeParam } from './guards.ts';
 import { isLoopback } from '../util/address.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { ViewerLimits } from '../approvals/viewer-limits.ts';
 import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { gatherState } from '../readiness/state.ts';
-import { parseTime, timeline } from '../audit/timeline.ts';
+import { timeline } from '../audit/timeline.ts';
 import { runRecords } from '../audit/runs.ts';
 import { getIncident, IncidentError } from '../incident/incident.ts';
 import { CONSOLE_CSS, CONSOLE_CSS_PATH } from '../console/css.ts';
@@ -266,15 +266,14 @@ async function render(
         after: positionParam(query, 'after'),
       };
       const tenant = v.scope.platform ? f.tenant : v.scope.tenant;
-      const time = (x: string | undefined) => (x === undefined ? undefined : parseTime(x));
       const { rows, next } = await store.audit.search({
         runId: f.run,
         tenant,
         tool: f.tool,
         outcome: f.outcome,
         kind: f.kind,
-        since: time(f.since),
-        until: time(f.until),
+        since: timeParam('since', f.since),
+        until: timeParam('until', f.until),
         afterPosition: f.after,
         limit: PAGE_SIZE,
       });

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
+import { parseTime } from '../audit/timeline.ts';
 export { decodeHeaderValue } from '../protocol/header-value.ts';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -175,4 +176,16 @@ export function positionParam(query: URLSearchParams, name: string): number | un
       `invalid params: \`${name}\` must be a record position (a whole number)`,
     );
   return n || undefined;
+}
+
+/** A time from a query parameter (`since`, `until`): absent or empty is undefined; one that does not parse is refused. */
+export function timeParam(name: string, v: string | null | undefined): number | undefined {
+  if (v === null || v === undefined || v === '') return undefined;
+  const t = parseTime(v);
+  if (t === undefined)
+    throw new GatehouseError(
+      'E_INVALID_PARAMS',
+      `invalid params: \`${name}\` must be an ISO time or a duration ago (30m, 24h, 7d)`,
+    );
+  return t;
 }
