@@ -53,6 +53,11 @@ test('a long run: pages of it in order, a tenant sees only its own records, othe
     const stopped = await runRecords(store.audit, 'r-1', { budgetMs: 0 });
     assert.equal(stopped.rows.length, 1000);
     assert.equal(stopped.next, stopped.rows[999].position);
+    // ...but a tenant that has read nothing of its own gets no `next`: it would tell that another
+    // tenant's long run has this id (the views answer 404 as for an unknown run).
+    assert.deepEqual(await runRecords(store.audit, 'r-1', { tenant: 'initech', budgetMs: 0 }), { rows: [] });
+    const acmeStopped = await runRecords(store.audit, 'r-1', { tenant: 'acme', budgetMs: 0 });
+    assert.ok(acmeStopped.rows.length > 0 && acmeStopped.next !== undefined);
 
     const { value: whole, turns } = await withLoopTurns(() =>
       runRecords(store.audit, 'r-1', { limit: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY }),

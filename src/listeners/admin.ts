@@ -97,7 +97,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
         after,
       });
       // A run this admin sees nothing of does not exist; past its first page, an empty page is an answer.
-      if (!rows.length && after === undefined && next === undefined) return undefined;
+      if (!rows.length && after === undefined) return undefined;
       return { run: id, entries: timeline(rows.map((r) => r.event)), ...(next ? { next } : {}) };
     }
   }

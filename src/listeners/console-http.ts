@@ -309,7 +309,7 @@ async function render(
         tenant: v.scope.platform ? undefined : v.scope.tenant,
         after,
       });
-      if (!rows.length && after === undefined && next === undefined) return undefined;
+      if (!rows.length && after === undefined) return undefined;
       return runPage(vw, id, timeline(rows.map((r) => r.event)), next);
     }
   }
