@@ -158,6 +158,11 @@ test('a search or a run view given a position or a time that is not one is refus
       /`(since|until)` must be an ISO time/,
     );
   }
+  for (const n of ['-5', '0', 'lots']) {
+    const cli = await runCli(['audit', 'search', '-n', n, '-c', t.file]);
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.match(cli.stderr, /`--limit .*`: give a whole number of records, 1 or more/);
+  }
   const all = (await records(t)) as Array<AuditEvent & { position: number }>;
   const page = (await (await fetch(`${t.url}/admin/v1/audit/search?limit=2&after=${all[0].position}`)).json()) as {
     records: Array<{ position: number }>;

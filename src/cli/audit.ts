@@ -267,9 +267,10 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
     kind: opts.kind,
     since: timeOption(ctx, '--since', opts.since),
     until: timeOption(ctx, '--until', opts.until),
-    limit: Number(opts.limit) || 200,
+    limit: /^\d{1,9}$/.test(opts.limit) && Number(opts.limit) > 0 ? Number(opts.limit) : undefined,
   };
-  const limit = q.limit ?? 200;
+  if (q.limit === undefined) ctx.fail(`\`--limit ${opts.limit}\`: give a whole number of records, 1 or more`, 2);
+  const limit = q.limit;
   // The store searches a while at a time (AuditStore.search); the command goes on to the end or the limit.
   const rows = await withStore(config, async (s) => {
     const found: Awaited<ReturnType<typeof s.audit.read>> = [];
