@@ -1,4 +1,7 @@
-/** runRecords: a run a page at a time, a tenant admin's own records only, `next` to go on, other work between pages. */
+/**
+ * runRecords: a run a page at a time, a tenant admin's own records only, `next` to go on, other work
+ * between pages. searchAll: a search through every round the store's search takes.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../storage/index.ts';
 import { AuditLog, newStreamName } from './log.ts';
-import { runRecords } from './runs.ts';
+import { runRecords, searchAll } from './runs.ts';
 import { withLoopTurns } from '../../test/support/loop-delay.ts';
 
 test('a long run: pages of it in order, a tenant sees only its own records, other work runs between pages', async () => {
@@ -64,6 +67,43 @@ test('a long run: pages of it in order, a tenant sees only its own records, othe
     );
     assert.equal(whole.rows.length, 2000);
     assert.ok(turns >= 2, `${turns} turns of the event loop while two pages were read`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a search goes on through as many rounds as the store takes, to the end or the limit, saying where it is', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-search-all-'));
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
+  try {
+    const log = new AuditLog(store.audit, newStreamName('gw'));
+    log.durability = 'process-crash';
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        log.append({ kind: 'config.reloaded', tool: i % 10 === 3 ? 'srv__rare' : 'srv__common', detail: { i } }),
+      ),
+    );
+    await log.close();
+    const rounds: Array<[number, number]> = [];
+    // One window of 7 positions per round (no time to spare): 15 rounds over 101 records.
+    const tiny = { window: 7, budgetMs: 0 };
+    const rare = await searchAll(store.audit, { tool: 'srv__rare', limit: 100 }, (at, n) => rounds.push([at, n]), tiny);
+    assert.deepEqual(
+      rare.map((r) => r.event.detail?.i),
+      [3, 13, 23, 33, 43, 53, 63, 73, 83, 93],
+    );
+    assert.equal(rounds.length, 14, 'every round but the last says where it stopped');
+    assert.deepEqual(rounds[0], [7, 1], 'the first window: positions 1-7, record 3 in it');
+    assert.ok(rounds.every(([at], k) => k === 0 || at > rounds[k - 1][0]));
+    // The limit ends it early; progress is only ever said with fewer found than asked for.
+    const said: number[] = [];
+    const first3 = await searchAll(store.audit, { tool: 'srv__rare', limit: 3 }, (_, n) => said.push(n), tiny);
+    assert.ok(said.length > 0 && said.every((n) => n < 3), JSON.stringify(said));
+    assert.deepEqual(
+      first3.map((r) => r.event.detail?.i),
+      [3, 13, 23],
+    );
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

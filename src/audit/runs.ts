@@ -1,4 +1,7 @@
 /**
+ * Reading the trail for people, without holding up the gateway: a run's timeline (runRecords) and a
+ * whole search (searchAll).
+ *
  * A run's records for the views that reconstruct it (admin API, console, CLI): through the run index,
  * a page of the store at a time with a turn of the event loop between pages, a tenant admin's own
  * tenant only, at most `limit` records per view with `next` to go on. One query for all of a run's
@@ -7,7 +10,7 @@
  * admin asking for another tenant's run made the gateway read all of it to show nothing.
  */
 import type { AuditEvent } from './event.ts';
-import type { AuditStore } from '../storage/types.ts';
+import type { AuditQuery, AuditStore } from '../storage/types.ts';
 
 /** Records a view shows at most; `next` goes on from there. */
 const RUN_VIEW_LIMIT = 5000;
@@ -38,4 +41,25 @@ export async function runRecords(
       return opts.tenant !== undefined && !rows.length ? { rows } : { rows, next: after };
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/**
+ * A search to its end or `limit` records, however many rounds the store's search takes
+ * (AuditStore.search stops after a while and says where to go on); `progress` hears where each round
+ * stopped. For the CLI, where nothing else waits.
+ */
+export async function searchAll(
+  store: AuditStore,
+  q: AuditQuery & { limit: number },
+  progress: (searchedThrough: number, found: number) => void = () => {},
+  opts?: { window?: number; budgetMs?: number },
+): Promise<Array<{ position: number; event: AuditEvent }>> {
+  const found: Array<{ position: number; event: AuditEvent }> = [];
+  for (let after: number | undefined = q.afterPosition ?? 0; after !== undefined && found.length < q.limit; ) {
+    const page = await store.search({ ...q, afterPosition: after, limit: q.limit - found.length }, opts);
+    found.push(...page.rows);
+    after = page.next;
+    if (after !== undefined && found.length < q.limit) progress(after, found.length);
+  }
+  return found;
 }

@@ -16,7 +16,7 @@ import type { AuditQuery } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
-import { runRecords } from '../audit/runs.ts';
+import { runRecords, searchAll } from '../audit/runs.ts';
 import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/export-formats.ts';
 import { render } from './format.ts';
 import type { CliContext } from './context.ts';
@@ -271,21 +271,15 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
   };
   if (q.limit === undefined) ctx.fail(`\`--limit ${opts.limit}\`: give a whole number of records, 1 or more`, 2);
   const limit = q.limit;
-  // The store searches a while at a time (AuditStore.search); the command goes on to the end or the limit.
-  const rows = await withStore(config, async (s) => {
-    const found: Awaited<ReturnType<typeof s.audit.read>> = [];
-    let progress = false;
-    for (let after: number | undefined = 0; after !== undefined && found.length < limit; ) {
-      const page = await s.audit.search({ ...q, afterPosition: after, limit: limit - found.length });
-      found.push(...page.rows);
-      after = page.next;
-      if (after === undefined || found.length >= limit) break;
-      process.stderr.write(`\rsearched through record #${after}, ${found.length} found`);
+  // The store searches a while at a time; the command goes on to the end or the limit (searchAll).
+  let progress = false;
+  const rows = await withStore(config, (s) =>
+    searchAll(s.audit, { ...q, limit }, (through, found) => {
+      process.stderr.write(`\rsearched through record #${through}, ${found} found`);
       progress = true;
-    }
-    if (progress) process.stderr.write('\n');
-    return found;
-  });
+    }),
+  );
+  if (progress) process.stderr.write('\n');
   if (opts.json)
     return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
   const entries = timeline(rows.map((r) => r.event));
