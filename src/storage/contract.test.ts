@@ -20,6 +20,7 @@ import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';
 import { auditRepo, edge, eventsQuery, oldestBefore, streamsQuery } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
+import { droppedMeanwhile } from './postgres.ts';
 import type { Database } from './schema.ts';
 import type { SessionRecord, Store, UpstreamVerdict } from './types.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from '../../test/support/services.ts';
@@ -703,6 +704,19 @@ test('postgres: replicas opening a new schema at the same time all succeed and s
   }
 });
 
+test("postgres: a migration that fails on another schema's table or column dropped meanwhile is tried again; one naming ours is not", () => {
+  const failed = (code: string, message: string) => new Error('migrating failed', { cause: { code, message } });
+  assert.ok(droppedMeanwhile(failed('3F000', 'schema "churn_1" does not exist'), 't_ours'));
+  assert.ok(!droppedMeanwhile(failed('3F000', 'schema "t_ours" does not exist'), 't_ours'));
+  assert.ok(droppedMeanwhile(failed('42P01', 'relation "churn_1.t" does not exist'), 't_ours'));
+  // Seen in CI: the migrator's listing of every schema's columns, while another test dropped its schema.
+  assert.ok(
+    droppedMeanwhile(failed('42703', 'column "accepted_by" of relation "inventory_servers" does not exist'), 't_ours'),
+  );
+  assert.ok(!droppedMeanwhile(failed('23505', 'duplicate key value'), 't_ours'));
+  assert.ok(!droppedMeanwhile(new Error('no cause'), 't_ours'));
+});
+
 test('postgres: a store opens while other schemas of the database are created and dropped', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
   const churn = new pg.Client({ connectionString: pgTestUrl() });
@@ -711,8 +725,9 @@ test('postgres: a store opens while other schemas of the database are created an
   const loop = (async () => {
     for (let i = 0; !stop; i++) {
       const s = churn.escapeIdentifier(`churn_${process.pid}_${i}`);
-      await churn.query(`create schema ${s}`);
-      await churn.query(`drop schema ${s}`);
+      // With a table: the migrator's listing reads every schema's tables and columns too.
+      await churn.query(`create schema ${s}; create table ${s}.t (accepted_by text, at bigint)`);
+      await churn.query(`drop schema ${s} cascade`);
       await new Promise((r) => setTimeout(r, 1)); // hostile, but leaves the other tests' opens room
     }
   })();

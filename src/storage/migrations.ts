@@ -378,6 +378,9 @@ const STEPS: Record<string, Step> = {
   '0012_audit_tenant_index': auditTenantIndexMigration,
 };
 
+/** The name of the last migration: a database that recorded it is up to date. */
+export const LATEST_MIGRATION = Object.keys(STEPS).at(-1) as string;
+
 function migrationsFor(driver: Driver): Record<string, Migration> {
   return Object.fromEntries(
     Object.entries(STEPS).map(([name, step]): [string, Migration] => [name, { up: (db) => step(db, driver) }]),

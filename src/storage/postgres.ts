@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
-import { migrate } from './migrations.ts';
+import { LATEST_MIGRATION, migrate } from './migrations.ts';
 import { maskUrl, scrub } from './mask.ts';
 import { storeOver } from './repos.ts';
 import type { Database } from './schema.ts';
@@ -88,9 +88,28 @@ export async function openPostgres(url: string, schema?: string): Promise<Store>
  */
 const MIGRATE_TRIES = 10;
 
-function droppedMeanwhile(err: unknown, ours: string): boolean {
+/**
+ * Whether a migration failed because something else was dropped while kysely's migrator listed every
+ * schema's tables and columns (by name: a schema, a table or a column that was there a moment before
+ * is gone). A failure of our own is tried again too, and still fails, after the tries.
+ */
+export function droppedMeanwhile(err: unknown, ours: string): boolean {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-  return cause?.code === '3F000' && typeof cause.message === 'string' && !cause.message.includes(`"${ours}"`);
+  if (typeof cause?.message !== 'string') return false;
+  if (cause.code === '3F000') return !cause.message.includes(`"${ours}"`); // invalid_schema_name
+  return cause.code === '42P01' || cause.code === '42703'; // undefined_table, undefined_column
+}
+
+/** Whether the schema recorded the last migration already: then the migrator (and its listing of every schema) is not needed. */
+async function upToDate(conn: Kysely<Database>, schema: string): Promise<boolean> {
+  try {
+    const { rows } = await sql<{
+      name: string | null;
+    }>`select max(name) as name from ${sql.id(schema)}.kysely_migration`.execute(conn);
+    return rows[0]?.name === LATEST_MIGRATION;
+  } catch {
+    return false; // no table yet: a new schema
+  }
 }
 
 /** On one connection: take the lock, create the schema, migrate, release the lock. */
@@ -103,7 +122,7 @@ async function migrateLocked(conn: Kysely<Database>, schema: string | undefined)
     const { rows } = await sql<{ current: string | null }>`select current_schema() as current`.execute(conn);
     const current = rows[0]?.current;
     if (!current) throw new Error('no schema on the search_path exists: create one or set a schema');
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !(await upToDate(conn, current)); attempt++) {
       try {
         await migrate(conn, { schema: current, driver: 'postgres' });
         break;
