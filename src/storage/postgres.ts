@@ -80,11 +80,13 @@ export async function openPostgres(url: string, schema?: string): Promise<Store>
 }
 
 /**
- * kysely's migrator looks for its own tables by listing every schema of the database and asking
- * `has_schema_privilege` of each: a schema that another application (or another test) drops between
- * the two fails the listing with "schema … does not exist" (SQLSTATE 3F000). It is tried again, up
- * to ten times after a short random pause: each migration runs in its own transaction and what ran
- * is recorded, so a retry is safe. With a loop creating and dropping schemas beside it, 5 of 15 opens failed before; none now.
+ * kysely's migrator looks for its own tables by listing every schema of the database, its tables and
+ * their columns, resolving each by name: a schema that another application (or another test) drops
+ * meanwhile fails the listing with "schema … does not exist" (SQLSTATE 3F000), or with its table's or
+ * column's name (42P01, 42703). It is tried again, up to ten times after a short random pause: each
+ * migration runs in its own transaction and what ran is recorded, so a retry is safe. With a loop
+ * creating and dropping schemas beside it, 5 of 15 opens failed before; none now. A schema that
+ * recorded the last migration is not listed at all (upToDate): only a new one, or an upgrade, is.
  */
 const MIGRATE_TRIES = 10;
 
