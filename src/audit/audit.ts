@@ -67,14 +67,18 @@ export class Audit {
       ORPHANS_EVERY_MS,
     );
     this.#orphans.unref();
-    this.#pruner = setInterval(
-      () => void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed')),
-      PRUNE_EVERY_MS,
-    );
+    const pruneNow = () =>
+      void this.prune().catch((err: Error) => this.#ops.error({ err: err.message }, 'audit: pruning failed'));
+    this.#pruner = setInterval(pruneNow, PRUNE_EVERY_MS);
     this.#pruner.unref();
-    await this.prune();
+    // Not awaited: the first prune after retention is turned on over a long trail takes minutes (in
+    // chunks that leave calls their turn), and the gateway serves meanwhile instead of waiting to listen.
+    pruneNow();
     if (exports) this.exports.start();
   }
+
+  #pruning: Promise<number> | undefined;
+  readonly #stopPruning = new AbortController();
 
   /**
    * Marks `call.unknown` the calls whose writer stopped before recording an outcome: intents of
@@ -151,10 +155,18 @@ export class Audit {
   /** The retention actually applied, given the configured one (set by the composition root: shortening needs two people). */
   retentionGuard: ((configured: number) => Promise<number>) | undefined;
 
-  async prune(now = Date.now()): Promise<number> {
+  /** Prune what retention lets go (one run at a time: a run still going is waited for, not doubled). */
+  prune(now = Date.now()): Promise<number> {
+    this.#pruning ??= this.#prune(now).finally(() => {
+      this.#pruning = undefined;
+    });
+    return this.#pruning;
+  }
+
+  async #prune(now: number): Promise<number> {
     const days = this.retentionGuard ? await this.retentionGuard(this.config.retentionDays) : this.config.retentionDays;
-    if (!days) return 0;
-    const removed = await this.store.prune(now - days * DAY_MS);
+    if (!days || this.#stopPruning.signal.aborted) return 0;
+    const removed = await this.store.prune(now - days * DAY_MS, this.#stopPruning.signal);
     if (removed) await this.log.append({ kind: 'audit.pruned', detail: { removed, olderThanDays: days } });
     return removed;
   }
@@ -182,6 +194,9 @@ export class Audit {
   async close(): Promise<void> {
     clearInterval(this.#pruner);
     clearInterval(this.#orphans);
+    // A prune still going stops after its chunk; what it removed is recorded before the stream closes.
+    this.#stopPruning.abort();
+    await this.#pruning?.catch(() => {});
     await this.log.close();
     await this.exports.stop();
   }

@@ -216,9 +216,10 @@ export function oldestBefore(db: Kysely<Database>, before: number, limit: number
  * records) held the write lock, and on SQLite the event loop, for minutes: appends waited until the
  * spool's bound refused them, so calls failed closed.
  */
-async function pruneBefore(db: Kysely<Database>, before: number): Promise<number> {
+async function pruneBefore(db: Kysely<Database>, before: number, signal?: AbortSignal): Promise<number> {
   let deleted = 0;
   for (;;) {
+    if (signal?.aborted) return deleted;
     const n = await pruneChunk(db, before);
     if (n === undefined) return deleted;
     deleted += n;
@@ -379,7 +380,7 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
       const r = await db.selectFrom('audit_checkpoints').selectAll().where('stream', '=', stream).executeTakeFirst();
       return r ? { seq: Number(r.seq), hash: r.hash, at: Number(r.at) } : undefined;
     },
-    prune: (before) => pruneBefore(db, before),
+    prune: (before, signal) => pruneBefore(db, before, signal),
     async getCursor(name) {
       const r = await db.selectFrom('audit_cursors').select('position').where('name', '=', name).executeTakeFirst();
       return r ? Number(r.position) : 0;

@@ -223,8 +223,11 @@ export interface AuditStore {
    */
   openIntents(excludeStreams: readonly string[]): Promise<AuditEvent[]>;
   checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
-  /** Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per stream. */
-  prune(before: number): Promise<number>;
+  /**
+   * Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per
+   * stream; a chunk at a time, so `signal` stops it between chunks (what was deleted stays deleted).
+   */
+  prune(before: number, signal?: AbortSignal): Promise<number>;
   getCursor(name: string): Promise<number>;
   setCursor(name: string, position: number): Promise<void>;
   /**
