@@ -7,11 +7,10 @@
 import type { AuditConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
-import { AuditLog, newStreamName, type AuditInput } from './log.ts';
+import { AuditLog, newStreamName, stateDirCheckpoints, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from './event.ts';
 import { AuditExports } from './exports.ts';
-import { loadOrCreateSigner } from './checkpoint.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -30,6 +29,9 @@ export class Audit {
   readonly #ops: Logger;
   readonly #stateDir: string;
   #pruner: NodeJS.Timeout | undefined;
+  /** The prune under way (one at a time), and what stops it between chunks when the log closes. */
+  #pruning: Promise<number> | undefined;
+  readonly #stopPruning = new AbortController();
   #orphans: NodeJS.Timeout | undefined;
   exports: AuditExports;
   /**
@@ -44,12 +46,12 @@ export class Audit {
     this.#ops = ops;
     this.#stateDir = stateDir;
     // Signed checkpoints (checkpoint.ts) with the state directory's key, so a cut stream is detectable.
-    const every = config.checkpoints ?? {};
-    this.log = new AuditLog(store, stream, () => this.exports.notify(), {
-      signer: loadOrCreateSigner(stateDir),
-      everyRecords: every.everyRecords ?? 1000,
-      everyMs: (every.everySeconds ?? 60) * 1000,
-    });
+    this.log = new AuditLog(
+      store,
+      stream,
+      () => this.exports.notify(),
+      stateDirCheckpoints(stateDir, config.checkpoints),
+    );
     this.log.durability = config.durability ?? 'process-crash';
     this.recorder = new CallRecorder(config);
     this.exports = new AuditExports(config.exports, store, stateDir, ops);
@@ -76,9 +78,6 @@ export class Audit {
     pruneNow();
     if (exports) this.exports.start();
   }
-
-  #pruning: Promise<number> | undefined;
-  readonly #stopPruning = new AbortController();
 
   /**
    * Marks `call.unknown` the calls whose writer stopped before recording an outcome: intents of

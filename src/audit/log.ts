@@ -15,7 +15,7 @@ import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
-import type { CheckpointSigner } from './checkpoint.ts';
+import { loadOrCreateSigner, type CheckpointSigner } from './checkpoint.ts';
 
 export interface CheckpointOptions {
   signer: CheckpointSigner;
@@ -23,6 +23,21 @@ export interface CheckpointOptions {
   everyRecords: number;
   /** ...or this long after the first record not yet checkpointed. */
   everyMs: number;
+}
+
+/**
+ * Checkpoints signed with the key of the state directory `stateDir` (made there at first use), every
+ * `everyRecords` records or `everySeconds` after the first unsigned one (1,000 and 60 unless told).
+ */
+export function stateDirCheckpoints(
+  stateDir: string,
+  every: { everyRecords?: number; everySeconds?: number } = {},
+): CheckpointOptions {
+  return {
+    signer: loadOrCreateSigner(stateDir),
+    everyRecords: every.everyRecords ?? 1000,
+    everyMs: (every.everySeconds ?? 60) * 1000,
+  };
 }
 
 export type AuditInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'stream' | 'seq' | 'prev' | 'hash'> & {

@@ -4,18 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore } from '../storage/index.ts';
 import { AuditLog, newStreamName } from './log.ts';
 import { runRecords, searchAll } from './runs.ts';
 import { withLoopTurns } from '../../test/support/loop-delay.ts';
+import { withTempStore } from '../../test/support/temp-store.ts';
 
 test('a long run: pages of it in order, a tenant sees only its own records, other work runs between pages', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-runs-'));
-  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
-  try {
+  await withTempStore(async (store) => {
     const log = new AuditLog(store.audit, newStreamName('gw'));
     log.durability = 'process-crash';
     const actor = (tenant: string) => ({ subject: 'agent', tenant, via: 'api-key', issuer: 'gatehouse' });
@@ -67,16 +62,11 @@ test('a long run: pages of it in order, a tenant sees only its own records, othe
     );
     assert.equal(whole.rows.length, 2000);
     assert.ok(turns >= 2, `${turns} turns of the event loop while two pages were read`);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a search goes on through as many rounds as the store takes, to the end or the limit, saying where it is', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-search-all-'));
-  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
-  try {
+  await withTempStore(async (store) => {
     const log = new AuditLog(store.audit, newStreamName('gw'));
     log.durability = 'process-crash';
     await Promise.all(
@@ -104,8 +94,5 @@ test('a search goes on through as many rounds as the store takes, to the end or 
       first3.map((r) => r.event.detail?.i),
       [3, 13, 23],
     );
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -1,18 +1,13 @@
 /** verifyAudit inside the gateway: it gives the event loop a turn between pages of records. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore } from '../storage/index.ts';
 import { AuditLog, newStreamName } from './log.ts';
 import { verifyAudit } from './verify.ts';
 import { withLoopTurns } from '../../test/support/loop-delay.ts';
+import { withTempStore } from '../../test/support/temp-store.ts';
 
 test('verification lets other work run between pages (SQLite reads on the event loop), and still verifies', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-verify-'));
-  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'state.db') });
-  try {
+  await withTempStore(async (store) => {
     const log = new AuditLog(store.audit, newStreamName('gw'));
     log.durability = 'process-crash';
     await Promise.all(Array.from({ length: 7000 }, (_, i) => log.append({ kind: 'config.reloaded', detail: { i } })));
@@ -22,8 +17,5 @@ test('verification lets other work run between pages (SQLite reads on the event 
     assert.equal(report.records, 7001);
     // 7,001 records are four pages of 2,000: three turns of the event loop at least between them.
     assert.ok(turns >= 3, `${turns} turns`);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

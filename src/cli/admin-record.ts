@@ -1,6 +1,5 @@
 /** Admin actions done through the CLI go into the audit trail, in a stream of their own, signed. */
-import { AuditLog, newStreamName } from '../audit/log.ts';
-import { loadOrCreateSigner } from '../audit/checkpoint.ts';
+import { AuditLog, newStreamName, stateDirCheckpoints, type CheckpointOptions } from '../audit/log.ts';
 import type { Store } from '../storage/types.ts';
 
 /**
@@ -10,9 +9,9 @@ import type { Store } from '../storage/types.ts';
  * --checkpoints` as a gateway's.
  */
 export function cliAuditLog(store: Store, stateDir: string): AuditLog {
-  let signer: ReturnType<typeof loadOrCreateSigner>;
+  let checkpoints: CheckpointOptions;
   try {
-    signer = loadOrCreateSigner(stateDir);
+    checkpoints = stateDirCheckpoints(stateDir);
   } catch (err) {
     // The action is done or about to be: it is recorded either way, and the operator told why unsigned.
     process.stderr.write(
@@ -20,7 +19,7 @@ export function cliAuditLog(store: Store, stateDir: string): AuditLog {
     );
     return new AuditLog(store.audit, newStreamName('cli'));
   }
-  return new AuditLog(store.audit, newStreamName('cli'), () => {}, { signer, everyRecords: 1000, everyMs: 60_000 });
+  return new AuditLog(store.audit, newStreamName('cli'), () => {}, checkpoints);
 }
 
 export async function recordAdmin(
