@@ -163,10 +163,12 @@ export class AuditSpool<R extends SpoolRow> {
     this.#size += written;
     this.#bytes += written;
     for (const r of rows) this.#pending.push(r);
-    this.#schedule(this.#pending.length >= INGEST_BATCH ? 0 : INGEST_MS);
+    this.#schedule();
   }
 
-  #schedule(ms: number): void {
+  /** Ingestion INGEST_MS after the first record pending, or at once when INGEST_BATCH are. */
+  #schedule(): void {
+    const ms = this.#pending.length >= INGEST_BATCH ? 0 : INGEST_MS;
     if (this.#running || this.#closed) return;
     if (this.#timer && ms > 0) return;
     clearTimeout(this.#timer);
@@ -189,7 +191,7 @@ export class AuditSpool<R extends SpoolRow> {
     this.#timer = undefined;
     this.#running = this.#ingestPending(this.#pending.length).finally(() => {
       this.#running = undefined;
-      if (this.#pending.length && !this.lastError) this.#schedule(this.#pending.length >= INGEST_BATCH ? 0 : INGEST_MS);
+      if (this.#pending.length && !this.lastError) this.#schedule();
     });
     await this.#running;
   }
@@ -211,7 +213,7 @@ export class AuditSpool<R extends SpoolRow> {
       count -= rows.length;
       for (const r of rows) this.#bytes -= Buffer.byteLength(r.body) + 1;
     }
-    // Every line of the file is stored: it can be emptied (nothing was appended since the last await).
+    // The file can be emptied only once every line in it is stored (none came since the last await).
     if (this.#pending.length) return;
     this.#bytes = 0;
     if (this.#size > TRUNCATE_AT) {
