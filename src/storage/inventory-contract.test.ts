@@ -155,6 +155,57 @@ function runInventoryContract(name: string, setup: (t: TestContext) => Promise<[
           ['server.changed'],
         );
       });
+      await t.test(
+        'a discovery of 250 tools is written, then rewritten, in full; its events keep their order',
+        async () => {
+          const names = Array.from({ length: 250 }, (_, i) => `bulk_${String(i).padStart(3, '0')}`);
+          const event = (name: string, kind: string) => ({
+            at: T0 + 7,
+            server: 'bulk',
+            tool: name,
+            kind,
+            actor: 'gatehouse',
+            detail: { name },
+          });
+          const first = names.map((n) => tool(n, { server: 'bulk' }));
+          const before = await a.inventory.revision();
+          await a.inventory.update('bulk', () => ({
+            change: { tools: first, events: names.map((n) => event(n, 'tool.discovered')) },
+            result: undefined,
+          }));
+          assert.deepEqual(await b.inventory.tools('bulk'), first);
+          const again = names.map((n, i) =>
+            tool(n, {
+              server: 'bulk',
+              firstSeen: T0 - i,
+              lastSeen: T0 + i,
+              present: i % 2 === 0,
+              pin: `sha256:${i}`,
+              def: { name: n, i },
+              findings: [],
+              proposedClass: 'WRITE',
+              proposalReasons: [`reason ${i}`],
+              acceptedPin: `sha256:${i}`,
+              acceptedDef: { name: n, accepted: i },
+              acceptedBy: 'alice',
+              acceptedAt: T0 + i,
+              class: 'DESTRUCTIVE',
+              classifiedBy: 'bob',
+              classifiedAt: T0 + 2 * i,
+            }),
+          );
+          await a.inventory.update('bulk', () => ({
+            change: { tools: again, events: names.map((n) => event(n, 'tool.changed')) },
+            result: undefined,
+          }));
+          assert.deepEqual(await b.inventory.tools('bulk'), again, 'every column of every row rewritten');
+          const events = await b.inventory.events({ server: 'bulk', afterSeq: before, limit: 1000 });
+          assert.deepEqual(
+            events.map((e) => `${e.kind} ${e.tool}`),
+            [...names.map((n) => `tool.discovered ${n}`), ...names.map((n) => `tool.changed ${n}`)],
+          );
+        },
+      );
       await t.test('a change may only write the server it is for', async () => {
         await assert.rejects(
           a.inventory.update('files', () => ({ change: { tools: [tool('x', { server: 'other' })] }, result: 0 })),

@@ -108,6 +108,18 @@ async function readState(db: Db, server: string): Promise<InventoryState> {
   return { server: s ? serverOut(s) : undefined, tools: tools.map(toolOut), lastDigest: snap?.digest };
 }
 
+/** Rows per statement: 17 columns x 100 is well within SQLite's and PostgreSQL's bound parameters. */
+const ROWS_PER_INSERT = 100;
+
+function* chunks<T>(xs: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += ROWS_PER_INSERT) yield xs.slice(i, i + ROWS_PER_INSERT);
+}
+
+/**
+ * A discovery rewrites every tool of its server (their last sighting at least): the tools and the
+ * events go in as multi-row statements, where a statement per row took about 45 ms of a start that
+ * found 200 tools (kysely building, compiling and running each).
+ */
 async function writeChange(db: Db, server: string, c: InventoryChange): Promise<void> {
   if (c.server) {
     const row = serverIn(c.server);
@@ -117,20 +129,37 @@ async function writeChange(db: Db, server: string, c: InventoryChange): Promise<
       .onConflict((oc) => oc.column('server').doUpdateSet(row))
       .execute();
   }
-  for (const t of c.tools ?? []) {
-    if (t.server !== server)
-      throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${t.server}\``);
-    const row = toolIn(t);
+  const stranger = c.tools?.find((t) => t.server !== server);
+  if (stranger) throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${stranger.server}\``);
+  for (const part of chunks(c.tools ?? [])) {
+    const rows = part.map(toolIn);
+    // Every column but the key takes the inserted row's value (`excluded.*`, on both drivers).
+    const update = (Object.keys(rows[0]) as Array<keyof InventoryToolsTable>).filter(
+      (col) => col !== 'server' && col !== 'tool',
+    );
     await db
       .insertInto('inventory_tools')
-      .values(row)
-      .onConflict((oc) => oc.columns(['server', 'tool']).doUpdateSet(row))
+      .values(rows)
+      .onConflict((oc) =>
+        oc
+          .columns(['server', 'tool'])
+          .doUpdateSet((eb) => Object.fromEntries(update.map((col) => [col, eb.ref(`excluded.${col}` as const)]))),
+      )
       .execute();
   }
-  for (const e of c.events ?? []) {
+  for (const part of chunks(c.events ?? [])) {
     await db
       .insertInto('inventory_events')
-      .values({ at: e.at, server: e.server, tool: e.tool, kind: e.kind, actor: e.actor, detail: toJson(e.detail) })
+      .values(
+        part.map((e) => ({
+          at: e.at,
+          server: e.server,
+          tool: e.tool,
+          kind: e.kind,
+          actor: e.actor,
+          detail: toJson(e.detail),
+        })),
+      )
       .execute();
   }
   if (c.snapshot) {
