@@ -7,7 +7,7 @@
  *   server->client requests for a legacy caller;
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { forLegacyCaller, GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -96,7 +96,7 @@ function declaredFor(ctx: RequestContext): JsonObject {
 
 function binding(ctx: RequestContext, method: string, params: JsonObject | undefined): string {
   const what = JSON.stringify([ctx.principal.subject, ctx.scope, method, params?.name ?? params?.uri ?? '']);
-  return createHash('sha256').update(what).digest('base64url');
+  return hash('sha256', what, 'base64url');
 }
 
 export async function forward(

@@ -5,7 +5,7 @@
  * a revocation takes effect on the next request, on every replica. Last-used time is written at most
  * once a minute per key per process.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore } from '../storage/types.ts';
 
 const KEY = /^ghk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -15,7 +15,7 @@ export function looksLikeApiKey(token: string): boolean {
   return token.startsWith('ghk_');
 }
 
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const hashSecret = (secret: string) => hash('sha256', secret);
 
 /** A new key and the record to store for it (the key itself is shown once and never stored). */
 export function newApiKey(fields: Omit<ApiKeyRecord, 'id' | 'hash' | 'lastUsedAt' | 'revokedAt' | 'revokedBy'>): {

@@ -2,12 +2,12 @@
  * Pins: SHA-256 over the RFC 8785 (JCS) canonical JSON of what a client is shown, so that the same
  * definition always hashes the same, whatever key order or number spelling the upstream used.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text);
 }
 
 /** The fields of a tool a client sees and a model reads: every one of them is pinned. */
