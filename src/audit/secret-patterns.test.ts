@@ -124,6 +124,35 @@ test('a text with nothing like a secret format is returned as it is', () => {
   );
 });
 
+test('a long text scanned again is redacted as the first time; one that differs from it is scanned for itself', () => {
+  const plain = `3:17:${'x'.repeat(1019)}`;
+  const secret = SAMPLES[3]; // github tokens
+  // The same text twice (a call's arguments: checked, then recorded), another object with the same
+  // content, then texts of the same length that differ from the first only where a secret now is.
+  const texts = [
+    plain,
+    plain,
+    `${'3:17:'}${'x'.repeat(1019)}`,
+    `${plain.slice(0, -secret.length - 1)} ${secret}`,
+    `${secret} ${plain.slice(secret.length + 1)}`,
+  ];
+  for (let round = 0; round < 2; round++)
+    for (const s of texts) {
+      const kinds: string[] = [];
+      const expected: string[] = [];
+      assert.equal(
+        redactWellKnown(s, (k) => kinds.push(k)),
+        everyPattern(s, (k) => expected.push(k)),
+      );
+      assert.deepEqual(kinds, expected);
+    }
+  assert.notEqual(
+    redactWellKnown(texts[3], () => {}),
+    texts[3],
+    'the appended token is redacted',
+  );
+});
+
 test('the needs fit the scan: no capturing groups, at most 30 patterns', () => {
   assert.ok(WELL_KNOWN.length <= 30);
   for (const p of WELL_KNOWN) assert.equal(new RegExp(`${p.need}|`).exec('')?.length, 1, p.kind);

@@ -349,8 +349,32 @@ export const WELL_KNOWN: WellKnown[] = [
 const ANY_NEED = new RegExp(WELL_KNOWN.map((w) => w.need).join('|'), 'gi');
 const NEEDS = WELL_KNOWN.map((w) => new RegExp(w.need, 'iy'));
 
+/**
+ * The last few long texts scanned and what the scan found. A call's arguments are scanned twice:
+ * for credentials before they are forwarded (inspect-arguments) and again when its intent is
+ * redacted for the audit trail; the second finds the same text here (a string compare, where the
+ * scan of 1 KB costs several µs). Only the bits are derived from a text; texts past MEMO_MAX are not kept.
+ */
+const MEMO_MIN = 256;
+const MEMO_MAX = 64 * 1024;
+const memoText: string[] = ['', '', '', ''];
+const memoBits: number[] = [0, 0, 0, 0];
+let memoNext = 0;
+
 /** Bit k set: WELL_KNOWN[k] may match `s`. */
 function mayMatch(s: string): number {
+  const memo = s.length >= MEMO_MIN && s.length <= MEMO_MAX;
+  if (memo) for (let i = 0; i < memoText.length; i++) if (memoText[i] === s) return memoBits[i];
+  const wanted = scan(s);
+  if (memo) {
+    memoText[memoNext] = s;
+    memoBits[memoNext] = wanted;
+    memoNext = (memoNext + 1) % memoText.length;
+  }
+  return wanted;
+}
+
+function scan(s: string): number {
   let wanted = 0;
   ANY_NEED.lastIndex = 0;
   for (let m = ANY_NEED.exec(s); m !== null; m = ANY_NEED.exec(s)) {
