@@ -18,7 +18,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
-import { sha256 } from '../src/inventory/canonical.ts';
+import { sha256 } from '../src/util/sha256.ts';
 import { canonicalJson } from '../src/util/canonical-json.ts';
 import type { AuditEvent } from '../src/audit/event.ts';
 

@@ -5,7 +5,7 @@
  * new approval. Hashes use the same RFC 8785 canonical JSON as pins, so key order does not matter.
  */
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../inventory/canonical.ts';
+import { sha256 } from '../util/sha256.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { ApprovalRequest, BoundCall } from './model.ts';
 

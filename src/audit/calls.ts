@@ -5,7 +5,7 @@
  * always kept, so a record can be matched to a call without holding its values.
  */
 import type { AuditConfig } from '../config/schema.ts';
-import { sha256 } from '../inventory/canonical.ts';
+import { sha256 } from '../util/sha256.ts';
 import { attachment } from '../util/attach.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { AuditInput } from './log.ts';

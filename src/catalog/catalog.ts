@@ -8,10 +8,9 @@ import { EventEmitter } from 'node:events';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Upstream } from '../upstream/upstream.ts';
-import { nameProblem, skeleton } from './names.ts';
+import { isItemName, nameProblem, skeleton } from './names.ts';
 import { namespaceUri, splitUri } from './uris.ts';
 import { templateMatcher, type TemplateMatcher } from './template.ts';
-import { isItemName } from '../inventory/canonical.ts';
 
 export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 

@@ -188,3 +188,10 @@ export function wholeScriptConfusable(name: string): { script: string; reads: st
   if (letters < 2 || scripts.size !== 1 || scripts.has('Latin')) return undefined;
   return { script: [...scripts][0], reads };
 }
+
+/** Inventory items besides tools are stored under these prefixes (tool names with them are refused). */
+const ITEM_PREFIXES = ['prompt:', 'resource:', 'template:'] as const;
+
+export function isItemName(name: string): boolean {
+  return ITEM_PREFIXES.some((p) => name.startsWith(p));
+}

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import { instructionsPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { sha256 } from '../util/sha256.ts';
+import { instructionsPin, pinnedPart, toolPin } from './canonical.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 
 const PIN = /^sha256:[0-9a-f]{64}$/;

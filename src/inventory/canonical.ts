@@ -2,13 +2,9 @@
  * Pins: SHA-256 over the RFC 8785 (JCS) canonical JSON of what a client is shown, so that the same
  * definition always hashes the same, whatever key order or number spelling the upstream used.
  */
-import { hash } from 'node:crypto';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-
-export function sha256(text: string): string {
-  return hash('sha256', text);
-}
+import { sha256 } from '../util/sha256.ts';
 
 /** The fields of a tool a client sees and a model reads: every one of them is pinned. */
 const TOOL_FIELDS = [
@@ -36,13 +32,6 @@ export function toolPin(def: JsonObject): string {
 /** `sha256:<hex>` of a server's instructions (absent instructions pin as the empty string). */
 export function instructionsPin(instructions: string | undefined): string {
   return `sha256:${sha256(canonicalJson(instructions ?? ''))}`;
-}
-
-/** Inventory items besides tools are stored under these prefixes (tool names with them are refused). */
-const ITEM_PREFIXES = ['prompt:', 'resource:', 'template:'] as const;
-
-export function isItemName(name: string): boolean {
-  return ITEM_PREFIXES.some((p) => name.startsWith(p));
 }
 
 /**

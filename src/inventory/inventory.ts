@@ -14,7 +14,7 @@ import type { Kind } from '../catalog/catalog.ts';
 import type { ToolClass } from './classify.ts';
 import { effectiveClass, reconcile, serverQuarantine, toolQuarantine, type Observation } from './review.ts';
 import { sanitize, sanitizeText } from './scan.ts';
-import { isItemName } from './canonical.ts';
+import { isItemName } from '../catalog/names.ts';
 
 export interface ToolView {
   pin: string;

@@ -2,7 +2,7 @@
  * The inventory as operators read it: one row per tool (and one per configured server nobody has
  * discovered yet), joining what the config declares with what discovery found. Pure.
  */
-import { isItemName } from './canonical.ts';
+import { isItemName } from '../catalog/names.ts';
 import { lazyRequire } from '../util/lazy.ts';
 
 const diff = lazyRequire<typeof import('diff')>('diff');

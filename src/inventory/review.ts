@@ -15,7 +15,9 @@ import type {
   InventoryState,
   InventoryTool,
 } from '../storage/types.ts';
-import { instructionsPin, isItemName, itemPin, pinnedPart, sha256, toolPin } from './canonical.ts';
+import { isItemName } from '../catalog/names.ts';
+import { sha256 } from '../util/sha256.ts';
+import { instructionsPin, itemPin, pinnedPart, toolPin } from './canonical.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { proposeClass, type ToolClass } from './classify.ts';
 import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';

@@ -9,7 +9,7 @@
  * in order, extraction rules, modes, default approvers) — not file names, positions, comments or key
  * order — so it changes exactly when the policy's meaning or wording changes.
  */
-import { sha256 } from '../inventory/canonical.ts';
+import { sha256 } from '../util/sha256.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
 import { canonicalId, canonicalPath, canonicalRepo, canonicalUrl, type Canon } from './canonical.ts';

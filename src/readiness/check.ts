@@ -5,7 +5,7 @@
  * is a constant: each is computed from the config or that state, and one whose state cannot be read
  * fails, saying so — a readiness report that passes what it did not look at would be worse than none.
  */
-import { isItemName } from '../inventory/canonical.ts';
+import { isItemName } from '../catalog/names.ts';
 import type { ReadinessState } from './state.ts';
 import type { Config, ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sandbox.ts';

@@ -11,7 +11,7 @@ import { LIVE_MS } from '../incident/acks.ts';
 import type { Store } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { InventoryData } from '../inventory/report.ts';
-import { isItemName } from '../inventory/canonical.ts';
+import { isItemName } from '../catalog/names.ts';
 import { SchemaValidators } from '../policy/arguments.ts';
 
 export interface ReadinessState {
