@@ -3,7 +3,6 @@
  * knows how the parts fit; every part takes what it needs as arguments.
  */
 import { mkdir } from 'node:fs/promises';
-import { doubled } from './util/backoff.ts';
 import type { Clock } from './util/clock.ts';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -11,9 +10,8 @@ import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
-import type { CircuitChange, CircuitState } from './upstream/breaker.ts';
 import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
-import { Catalog, type Kind } from './catalog/catalog.ts';
+import { Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
@@ -40,6 +38,7 @@ import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
+import { UpstreamFleet } from './gateway/upstream-fleet.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
@@ -48,16 +47,6 @@ import { Subscriptions } from './listeners/subscriptions.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { GatehouseError, quote } from './protocol/errors.ts';
-import type { JsonRpcNotification } from './protocol/jsonrpc.ts';
-
-const LIST_CHANGED: Record<string, Kind[]> = {
-  'notifications/tools/list_changed': ['tools'],
-  'notifications/prompts/list_changed': ['prompts'],
-  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
-};
-
-/** The circuit state gauge's value per state. */
-const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 export interface GatewayOptions {
   log?: Logger;
@@ -93,10 +82,8 @@ export class Gateway {
   sandbox!: SandboxHost;
   /** The broker, the connections holding credentials, and the scrubber of their values. */
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
-  /** Each server's config as written (connections holding credentials carry a filled-in copy). */
-  readonly #serverCfg = new Map<string, Config['servers'][number]>();
-  readonly #pendingCredentialed = new Map<string, Promise<void>>();
-  readonly #retryCredentials = new Map<string, () => void>();
+  /** The configured servers' connections: started, wired to the catalogue, retried, replaced on reload. */
+  readonly fleet: UpstreamFleet;
   readonly approvals: ApprovalService;
   readonly principalRevocations: PrincipalRevocations;
   readonly authFailures: AuthFailures;
@@ -149,16 +136,6 @@ export class Gateway {
       () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000,
       clock,
     );
-    pool.onCreated = (server, tenantKey, up) => {
-      up.sandbox = { host: this.sandbox, tenant: tenantKey };
-      const cfg = this.#serverCfg.get(server);
-      if (!cfg) return;
-      if (tenantKey === discoveryTenant(cfg)) this.#wire(server, up, false);
-      else {
-        up.on('event', (n: JsonRpcNotification) => this.#onUpstreamEvent(server, n, tenantKey));
-        up.on('circuit', (c) => this.#circuitChanged(server, c, tenantKey));
-      }
-    };
     this.credentials = { broker, pool, scrubber };
     // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
     const acks = new ApplyAcks(store.applyAcks, broker.instance, log);
@@ -195,6 +172,18 @@ export class Gateway {
     }));
     this.subscriptions = new Subscriptions(this.sessions);
     this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
+    this.fleet = new UpstreamFleet({
+      upstreams: this.upstreams,
+      pool,
+      scrubber,
+      catalog: this.catalog,
+      metrics: this.metrics,
+      record: (input) => this.audit.record(input),
+      log,
+      sandbox: () => this.sandbox,
+      servers: () => this.config.servers,
+      resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
+    });
   }
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -206,7 +195,7 @@ export class Gateway {
     gw.sandbox = await gw.#openSandbox(config);
     gw.#warnUnknownTools(config);
     if (!opts.noHttp) await gw.#listen(config);
-    for (const s of config.servers) if (!s.disabled) gw.#addUpstream(s); // after listening: a failed start spawns nothing
+    for (const s of config.servers) if (!s.disabled) gw.fleet.add(s); // after listening: a failed start spawns nothing
     return gw;
   }
 
@@ -306,7 +295,7 @@ export class Gateway {
       endpoint: () => this.#endpoint,
       timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
       store,
-      upstreamReady: (n) => this.upstreamReady(n),
+      upstreamReady: (n) => this.fleet.ready(n),
       admin: () => ({
         config: this.config,
         store,
@@ -326,7 +315,7 @@ export class Gateway {
             readTool: this.config.approvals.readTools?.[r.tool],
             split: (tool) => this.catalog.split(tool),
             policy: this.#endpoint.policy,
-            read: (target, path) => this.#readAs(r.tenant, target, path),
+            read: (target, path) => this.fleet.readAs(r.tenant, target, path),
             record: (i) => this.audit.record(i),
           }),
       }),
@@ -361,7 +350,7 @@ export class Gateway {
     if (!oauth) throw new GatehouseError('E_INTERNAL', 'upstream oauth is not set up');
     const done = await oauth.complete(
       (n) => {
-        const c = this.#serverCfg.get(n);
+        const c = this.fleet.configOf(n);
         return c && c.transport !== 'stdio' ? c : undefined;
       },
       state,
@@ -369,42 +358,19 @@ export class Gateway {
       this.callbackUrl(),
       iss,
     );
-    this.#retryCredentials.get(done.server)?.();
+    this.fleet.retry(done.server);
     return done;
   }
 
   /** Resolves when every enabled upstream is connected and catalogued, or after `ms`. */
-  async waitForUpstreams(ms: number): Promise<void> {
-    const all = Promise.allSettled([...this.#pendingCredentialed.values()]).then(() =>
-      Promise.allSettled([...this.upstreams.values()].map((u) => u.start().then(() => this.#catalogued.get(u.name)))),
-    );
-    await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
-  }
-
-  #firstCatalogue: Promise<void> | undefined;
-  #catalogueSettled = false;
-
-  /**
-   * Settles once every enabled upstream's first catalogue load finished or failed, or after the
-   * longest connect timeout (and a margin for the listing): requests arriving just after start wait
-   * this long at most, instead of seeing an empty catalogue.
-   */
-  #untilCatalogued(): Promise<void> {
-    if (this.#catalogueSettled) return Promise.resolve();
-    const bound =
-      Math.max(0, ...this.config.servers.filter((s) => !s.disabled).map((s) => s.timeouts?.connectMs ?? 15_000)) + 2000;
-    this.#firstCatalogue ??= this.waitForUpstreams(bound).then(() => {
-      this.#catalogueSettled = true;
-    });
-    return this.#firstCatalogue;
+  waitForUpstreams(ms: number): Promise<void> {
+    return this.fleet.waitForUpstreams(ms);
   }
 
   /** Connected and its catalogue loaded: what /readyz reports per upstream. */
   upstreamReady(name: string): boolean {
-    return this.upstreams.get(name)?.state === 'ready' && this.catalog.has(name);
+    return this.fleet.ready(name);
   }
-
-  readonly #catalogued = new Map<string, Promise<void>>();
 
   /** Apply a new configuration: upstreams added, removed or changed; listener settings need a restart. */
   /** Policy rules that name tools of servers that are not configured: warnings, with the rule and its line. */
@@ -443,20 +409,7 @@ export class Gateway {
     ) {
       notes.push('storage changed: restart the gateway to apply it');
     }
-    const wanted = new Map(next.servers.filter((s) => !s.disabled).map((s) => [s.name, s]));
-    for (const name of this.upstreams.keys()) {
-      const cfg = wanted.get(name);
-      if (!cfg || JSON.stringify(cfg) !== JSON.stringify(this.#serverCfg.get(name))) {
-        await this.#removeUpstream(name);
-        notes.push(cfg ? `server ${quote(name)} changed: restarted` : `server ${quote(name)} removed`);
-      }
-    }
-    for (const [name, cfg] of wanted) {
-      if (!this.upstreams.has(name)) {
-        this.#addUpstream(cfg);
-        if (!prev.servers.some((s) => s.name === name)) notes.push(`server ${quote(name)} added`);
-      }
-    }
+    notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     if (JSON.stringify(next.limits) !== JSON.stringify(prev.limits)) {
       const old = this.#limiter;
       this.#limiter = this.#newLimiter(next);
@@ -482,10 +435,8 @@ export class Gateway {
     return notes;
   }
 
-  #stopped = false;
-
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.fleet.stopRetrying();
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();
@@ -497,7 +448,7 @@ export class Gateway {
     this.runtimeModes.stop();
     await this.credentials.broker.stop();
     await this.credentials.pool.stop();
-    await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.fleet.stop();
     await this.sandbox?.close();
     await this.#limiter?.close();
     await this.#refusals.close();
@@ -540,7 +491,7 @@ export class Gateway {
       credentials: {
         pool: this.credentials.pool,
         scrubber: this.credentials.scrubber,
-        configOf: (name: string) => this.#serverCfg.get(name),
+        configOf: (name: string) => this.fleet.configOf(name),
       },
       upstreams: this.upstreams,
       holds: this.holds,
@@ -552,7 +503,7 @@ export class Gateway {
       log: this.log,
       pageSize: g.pageSize,
       cursorKey: this.#cursorKey,
-      catalogued: () => this.#untilCatalogued(),
+      catalogued: () => this.fleet.untilCatalogued(),
       hosts: allowedHostSet(guard),
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
@@ -569,18 +520,6 @@ export class Gateway {
   /** Where an upstream authorization server sends the browser back (the same for the CLI and every replica). */
   callbackUrl(): string {
     return oauthCallbackUrl(this.config, this.url);
-  }
-
-  /**
-   * A READ tool called for an approver's diff, on the requester's tenant's connection (policy was
-   * evaluated for the requester: approvals/current-content.ts); its answer is scrubbed like any other.
-   */
-  async #readAs(tenant: string, target: { server: string; name: string }, path: string): Promise<unknown> {
-    const cfg = this.#serverCfg.get(target.server);
-    if (!cfg) return undefined;
-    const { up, values } = await this.credentials.pool.get(cfg, tenant);
-    const res = await up.request('tools/call', { name: target.name, arguments: { path } }, {});
-    return this.credentials.scrubber.value(res, values);
   }
 
   /** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */
@@ -605,100 +544,6 @@ export class Gateway {
       },
     });
   }
-
-  #addUpstream(cfg: Config['servers'][number]): void {
-    this.#serverCfg.set(cfg.name, cfg);
-    // Every server is reached through the tenants' connections; the discovery tenant's one is the
-    // connection the catalogue lists from (the pool wires it, onCreated, when it exists). One with
-    // credentials waits for them (a secret created, an upstream authorization completed): retried
-    // with backoff.
-    let timer: NodeJS.Timeout | undefined;
-    const attempt = (delay: number): Promise<void> =>
-      this.credentials.pool.get(cfg, discoveryTenant(cfg), undefined, undefined, { keep: true }).then(
-        () => void this.#retryCredentials.delete(cfg.name),
-        (err: Error) => {
-          this.log.error(
-            { upstream: cfg.name, err: err.message, retryInMs: delay },
-            'upstream not started: its credentials are unavailable',
-          );
-          const again = () => {
-            clearTimeout(timer);
-            if (this.#serverCfg.get(cfg.name) === cfg && !this.upstreams.has(cfg.name) && !this.#stopped)
-              void attempt(doubled(delay, 30_000));
-          };
-          this.#retryCredentials.set(cfg.name, again); // an authorization completing retries at once
-          timer = setTimeout(again, delay);
-          timer.unref();
-        },
-      );
-    this.#pendingCredentialed.set(cfg.name, attempt(1000));
-  }
-
-  /**
-   * A connection's circuit breaker changed: counted and recorded (with the tenant, for a tenant's own
-   * connection); the state gauge follows the connection the catalogue lists from.
-   */
-  #circuitChanged(server: string, c: CircuitChange, tenant?: string): void {
-    if (tenant === undefined) this.metrics.upstreamCircuit.set({ server }, CIRCUIT_GAUGE[c.to]);
-    this.metrics.upstreamCircuitChanges.inc({ server, to: c.to });
-    const retryAt = c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {};
-    void this.audit.record({
-      kind: 'upstream.circuit',
-      server,
-      detail: { ...(tenant === undefined ? {} : { tenant }), from: c.from, to: c.to, reason: c.reason, ...retryAt },
-    });
-  }
-
-  /** Make `up` the server's connection for listings and events, and start it. */
-  #wire(name: string, up: Upstream, start = true): void {
-    up.sandbox ??= { host: this.sandbox, tenant: 'default' };
-    const cfg = { name };
-    this.upstreams.set(cfg.name, up);
-    up.on('ready', () => {
-      this.metrics.upstreamUp.set({ server: cfg.name }, 1);
-      const done = this.catalog
-        .refresh(cfg.name)
-        .catch((err: Error) => this.log.warn({ upstream: cfg.name, err: err.message }, 'catalogue refresh failed'));
-      this.#catalogued.set(cfg.name, done);
-    });
-    up.on('down', () => this.metrics.upstreamUp.set({ server: cfg.name }, 0));
-    this.metrics.upstreamCircuit.set({ server: cfg.name }, 0);
-    up.on('circuit', (c) => this.#circuitChanged(cfg.name, c));
-    up.on('event', (n: JsonRpcNotification) =>
-      this.#onUpstreamEvent(cfg.name, n, discoveryTenant(this.#serverCfg.get(cfg.name))),
-    );
-    if (start) up.start().catch(() => {});
-  }
-
-  async #removeUpstream(name: string): Promise<void> {
-    const up = this.upstreams.get(name);
-    this.upstreams.delete(name);
-    this.#serverCfg.delete(name);
-    this.#pendingCredentialed.delete(name);
-    await this.credentials.pool.drop(name);
-    this.#catalogued.delete(name);
-    this.catalog.drop(name);
-    this.metrics.upstreamUp.remove({ server: name });
-    await up?.stop();
-  }
-
-  /** An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user). */
-  #onUpstreamEvent(server: string, n: JsonRpcNotification, owner: string): void {
-    const kinds = LIST_CHANGED[n.method];
-    if (kinds) {
-      this.catalog
-        .refresh(server, kinds)
-        .catch((err: Error) => this.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
-    } else if (n.method === 'notifications/resources/updated') {
-      // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
-      this.subscriptions.resourceUpdated(server, owner, this.credentials.scrubber.value(n));
-    }
-  }
-}
-
-/** Whose connection lists a server's tools (and serves that tenant's calls too). */
-function discoveryTenant(cfg: Config['servers'][number] | undefined): string {
-  return cfg?.credentials?.discoveryTenant ?? 'default';
 }
 
 /** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
