@@ -199,6 +199,12 @@ function runInventoryContract(name: string, setup: (t: TestContext) => Promise<[
             result: undefined,
           }));
           assert.deepEqual(await b.inventory.tools('bulk'), again, 'every column of every row rewritten');
+          await a.inventory.update('bulk', () => ({
+            change: { tools: [first[0], again[1], again[0]] },
+            result: undefined,
+          }));
+          const [t0, t1] = await b.inventory.tools('bulk');
+          assert.deepEqual([t0, t1], [again[0], again[1]], 'a tool written twice in one change keeps its last row');
           const events = await b.inventory.events({ server: 'bulk', afterSeq: before, limit: 1000 });
           assert.deepEqual(
             events.map((e) => `${e.kind} ${e.tool}`),

@@ -131,7 +131,10 @@ async function writeChange(db: Db, server: string, c: InventoryChange): Promise<
   }
   const stranger = c.tools?.find((t) => t.server !== server);
   if (stranger) throw new Error(`an inventory update of \`${server}\` tried to write a tool of \`${stranger.server}\``);
-  for (const part of chunks(c.tools ?? [])) {
+  // A tool written twice in one change keeps its last row, as one statement per row did (PostgreSQL
+  // refuses a statement that would update one row twice).
+  const tools = [...new Map((c.tools ?? []).map((t) => [t.tool, t])).values()];
+  for (const part of chunks(tools)) {
     const rows = part.map(toolIn);
     // Every column but the key takes the inserted row's value (`excluded.*`, on both drivers).
     const update = (Object.keys(rows[0]) as Array<keyof InventoryToolsTable>).filter(
