@@ -1,17 +1,45 @@
 /** Child processes for tests: real MCP servers on free loopback ports, stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { eventually } from './eventually.ts';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out for a test to listen on later come from below the kernel's ephemeral range: a
+ * port found free by listening on port 0 is itself ephemeral, and between its test listen and the
+ * real one any outgoing connection on the machine (another test's client, the database driver) may
+ * take it as its local port (EADDRINUSE, seen in CI). Below the range only another listener can.
+ */
+function listenRange(): [number, number] {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the usual default
+  }
+  return low > 12_000 ? [low - 10_000, low - 1] : [0, 0];
+}
+
+function canListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+    s.once('error', () => resolve(undefined));
+    s.listen(port, '127.0.0.1', () => {
+      const { port: bound } = s.address() as { port: number };
+      s.close(() => resolve(bound));
     });
   });
+}
+
+export async function freePort(): Promise<number> {
+  const [from, to] = listenRange();
+  for (let i = 0; from > 0 && i < 50; i++) {
+    const port = await canListen(from + Math.floor(Math.random() * (to - from + 1)));
+    if (port !== undefined) return port;
+  }
+  const port = await canListen(0);
+  if (port === undefined) throw new Error('no free loopback port');
+  return port;
 }
 
 async function waitForPort(port: number, ms = 15_000): Promise<void> {
