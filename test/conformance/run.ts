@@ -17,10 +17,9 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { childEnv, stopper } from '../support/processes.ts';
+import { childEnv, freePort, stopper } from '../support/processes.ts';
 import { eventually } from '../support/eventually.ts';
 import {
   failedChecks,
@@ -102,17 +101,6 @@ export function startFixture(era = 'both', tools = 'input-required'): Promise<Pr
     child.once('exit', (code) => {
       clearTimeout(timer);
       fail(new Error(`the fixture exited with ${code}`));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
     });
   });
 }
