@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
 import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
 import { loadOrCreateSigner, type CheckpointSigner } from './checkpoint.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface CheckpointOptions {
   signer: CheckpointSigner;
@@ -186,7 +187,7 @@ export class AuditLog {
     try {
       // Let the rest of this event-loop turn append too: every request whose I/O arrived together
       // joins one transaction (with a synchronous driver nothing can join while a commit runs).
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, MAX_BATCH);
         const { events, taken } = this.#chain(batch);

@@ -7,6 +7,7 @@
 import type { AuditStore } from '../storage/types.ts';
 import { GENESIS, chainHash, type AuditEvent, type Problem } from './event.ts';
 import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface VerifyReport {
   ok: boolean;
@@ -119,7 +120,7 @@ export async function verifyAudit(
       from = page[page.length - 1].seq + 1;
       // The admin API verifies in the gateway, and SQLite reads on the event loop: calls get their
       // turn between pages, or a trail of millions would hold every call for minutes.
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
     }
     // A stream that did not end cleanly: its writer crashed, or its tail was cut. Live streams are still being written.
     if (last && last.kind !== 'stream.closed' && !opts.liveStreams?.has(s.stream)) {

@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 const PREFIX = 'gh1.';
 const MAX_HOLDS = 1000;
@@ -84,7 +85,7 @@ export class HeldCall {
     // Let questions asked in the same tick gather into one round.
     for (;;) {
       if (this.#queue.length) {
-        await new Promise((r) => setImmediate(r));
+        await nextTurn();
         return { questions: [...this.#queue] };
       }
       if (this.#outcome) return this.#outcome;

@@ -9,6 +9,7 @@ import { bodyOf, type AuditEvent } from '../audit/event.ts';
 import type { Database } from './schema.ts';
 import type { AuditDurability, AuditQuery, AuditStore } from './types.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 const APPEND_LOCK = sql.lit(0x6761_7465_6175_6469n); // "gateaudi"
 /** Open intents read per query (SQLite allows 32,766 parameters). */
@@ -135,7 +136,7 @@ async function searchEvents(
     if (rows.length >= limit) return { rows, next: rows[rows.length - 1].position };
     after = through;
     if (after >= end || performance.now() >= deadline) break;
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
   }
   return after < end ? { rows, next: after } : { rows };
 }
@@ -223,7 +224,7 @@ async function pruneBefore(db: Kysely<Database>, before: number, signal?: AbortS
     const n = await pruneChunk(db, before);
     if (n === undefined) return deleted;
     deleted += n;
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
   }
 }
 

@@ -463,17 +463,27 @@ function runPruneContract(name: string, setup: (t: TestContext) => Promise<Opene
   });
 }
 
-test("sqlite: a search's window reads a tenant's records through its index, and time filters through positions", async () => {
+/** A migrated in-memory SQLite store, and SQLite's plan of a compiled query on it (its steps, joined). */
+async function withPlans(
+  run: (db: Kysely<Database>, plan: (c: { sql: string; parameters: readonly unknown[] }) => string) => Promise<void>,
+): Promise<void> {
   const raw = new Sqlite(':memory:');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   try {
     await migrate(db, { driver: 'sqlite' });
-    const plan = (q: Parameters<typeof eventsQuery>[1]) => {
-      const c = eventsQuery(db, q, 50_000).compile();
-      return (raw.prepare(`explain query plan ${c.sql}`).all(...c.parameters) as Array<{ detail: string }>)
+    await run(db, (c) =>
+      (raw.prepare(`explain query plan ${c.sql}`).all(...c.parameters) as Array<{ detail: string }>)
         .map((p) => p.detail)
-        .join('; ');
-    };
+        .join('; '),
+    );
+  } finally {
+    await db.destroy();
+  }
+}
+
+test("sqlite: a search's window reads a tenant's records through its index, and time filters through positions", () =>
+  withPlans(async (db, planOf) => {
+    const plan = (q: Parameters<typeof eventsQuery>[1]) => planOf(eventsQuery(db, q, 50_000).compile());
     const tenant = plan({ tenant: 'acme', tool: 'srv__rare', afterPosition: 0 });
     assert.match(
       tenant,
@@ -482,19 +492,11 @@ test("sqlite: a search's window reads a tenant's records through its index, and 
     );
     // Through the time index, each window would read every record since `since` again.
     // The streams (verification, checkpoints): an index seek per stream, no scan of the records.
-    const listing = streamsQuery().compile(db);
-    const streams = (
-      raw.prepare(`explain query plan ${listing.sql}`).all(...listing.parameters) as Array<{ detail: string }>
-    )
-      .map((p) => p.detail)
-      .join('; ');
+    const streams = planOf(streamsQuery().compile(db));
     assert.doesNotMatch(streams, /SCAN audit_events|SCAN e\b/, streams);
     // Where the windows start and end: one end of the key each, no scan.
     for (const which of ['min', 'max'] as const) {
-      const c = edge(db, which).compile();
-      const ends = (raw.prepare(`explain query plan ${c.sql}`).all(...c.parameters) as Array<{ detail: string }>)
-        .map((p) => p.detail)
-        .join('; ');
+      const ends = planOf(edge(db, which).compile());
       assert.doesNotMatch(ends, /SCAN/, ends);
     }
     const since = plan({ since: T0, tool: 'srv__rare', afterPosition: 0 });
@@ -503,10 +505,7 @@ test("sqlite: a search's window reads a tenant's records through its index, and 
       /SEARCH audit_events USING INTEGER PRIMARY KEY \((?:rowid|position)>\? AND (?:rowid|position)<\?\)/,
       since,
     );
-  } finally {
-    await db.destroy();
-  }
-});
+  }));
 
 const tempPath = (): string => join(mkdtempSync(join(tmpdir(), 'gatehouse-store-')), 'state', 'gatehouse.db');
 const openPg = (schema: string): Promise<Store> =>
@@ -612,23 +611,14 @@ test('postgres: migration 0011 fills the open intents from the log and drops the
   }
 });
 
-test('sqlite: pruning finds old records through the time index, not by reading every record', async () => {
-  const raw = new Sqlite(':memory:');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-  try {
-    await migrate(db, { driver: 'sqlite' });
-    const q = oldestBefore(db, T0, 2000).compile();
-    const plan = (raw.prepare(`explain query plan ${q.sql}`).all(...q.parameters) as Array<{ detail: string }>)
-      .map((p) => p.detail)
-      .join('; ');
+test('sqlite: pruning finds old records through the time index, not by reading every record', () =>
+  withPlans(async (db, planOf) => {
+    const plan = planOf(oldestBefore(db, T0, 2000).compile());
     // Asked directly, SQLite walks the (stream, seq) index to group without sorting and reads every
     // record to test its time: seconds inside the pruning's write transaction at millions of records.
     assert.match(plan, /SEARCH audit_events USING (COVERING )?INDEX audit_events_at \(at<\?\)/, plan);
     assert.doesNotMatch(plan, /SCAN audit_events/, plan);
-  } finally {
-    await db.destroy();
-  }
-});
+  }));
 
 test('sqlite: a private directory (0700) and file (0600), in WAL mode', async () => {
   const path = tempPath();
