@@ -10,7 +10,7 @@
  * namespaced and scrubbed one by one, with what the visibility test needs of each; the same for every
  * caller (no policy in it). `visible`: per kind, endpoint and visibility key (tenant, subject, client,
  * roles, scopes), the items of `shared` that pass the test, by reference, with the digests of their
- * keys for the cursor. Both are bounded (least recently used out first).
+ * keys for the cursor. Both are bounded (the oldest built out first).
  */
 
 /** A cached value and what it was built from. */
@@ -30,15 +30,17 @@ export class StampedCache<V> {
     this.#max = max;
   }
 
-  /** The value for `key` if it was built from `stamp` and has not expired, else `build()` (then kept). */
+  /**
+   * The value for `key` if it was built from `stamp` and has not expired, else `build()` (then kept).
+   * A hit leaves the map alone: moving the entry to the end on every request (delete, then set)
+   * replaced the map's table every few dozen requests, and V8 keeps a replaced table's entries and
+   * successor until a full collection (see util/transient-map.ts). Past `max`, the oldest built goes.
+   */
   get(key: string, stamp: readonly unknown[], now: number, build: () => { value: V; expiresAt?: number }): V {
     const hit = this.#entries.get(key);
-    this.#entries.delete(key);
-    if (hit && hit.expiresAt > now && sameStamp(hit.stamp, stamp)) {
-      this.#entries.set(key, hit);
-      return hit.value;
-    }
+    if (hit && hit.expiresAt > now && sameStamp(hit.stamp, stamp)) return hit.value;
     const { value, expiresAt = Number.POSITIVE_INFINITY } = build();
+    this.#entries.delete(key);
     this.#entries.set(key, { stamp, expiresAt, value });
     if (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next();

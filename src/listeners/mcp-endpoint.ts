@@ -48,6 +48,7 @@ import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
 import { attachment } from '../util/attach.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 export interface EndpointDeps extends DispatchDeps {
   sessions: Sessions;
@@ -401,20 +402,10 @@ async function answer(
   headers: Record<string, string> = {},
 ): Promise<void> {
   const out = new Responder(res, sse, headers);
-  ctx.outlet.notify = (n) => out.send(n);
-  if (ctx.session) {
-    const session = ctx.session;
-    // Questions go on this request's stream when the client takes SSE, else on its GET stream; with
-    // neither, the upstream is told at once that the client cannot be asked.
-    ctx.outlet.ask = (m, p, signal) => {
-      const sink = sse ? out : session.stream;
-      if (!sink || sink.closed)
-        return Promise.resolve({ error: { code: -32603, message: 'the client has no open stream to be asked on' } });
-      return session.ask(sink, m, p, signal);
-    };
-  }
+  ctx.outlet = outletFor(out, ctx.session, sse);
   const ctl = controllers.get(ctx);
-  if (ctl) inFlight.set(ctx, ctl);
+  const slot = ++inFlightSeq;
+  if (ctl) inFlight.set(slot, { ctx, ctl });
   try {
     // Held calls made while answering count against this caller's principal and tenant.
     const run = () => dispatch(ctx, method, params, deps);
@@ -437,8 +428,28 @@ async function answer(
       });
     } else out.finish(w.body, ctx.era === 'modern' ? modernStatus(w.body.error.code) : 200);
   } finally {
-    inFlight.delete(ctx);
+    inFlight.delete(slot);
   }
+}
+
+/**
+ * The way back to the caller on this response. Built as one object literal: a closure assigned to a
+ * property of a request's object made V8 keep every request since the last full collection under
+ * load (6-10 MB promoted per scavenge; see util/transient-map.ts and ADR 0014), a literal does not.
+ */
+function outletFor(out: Responder, session: LiveSession | undefined, sse: boolean): RequestContext['outlet'] {
+  if (!session) return { notify: (n) => out.send(n) };
+  return {
+    notify: (n) => out.send(n),
+    // Questions go on this request's stream when the client takes SSE, else on its GET stream; with
+    // neither, the upstream is told at once that the client cannot be asked.
+    ask: (m, p, signal) => {
+      const sink = sse ? out : session.stream;
+      if (!sink || sink.closed)
+        return Promise.resolve({ error: { code: -32603, message: 'the client has no open stream to be asked on' } });
+      return session.ask(sink, m, p, signal);
+    },
+  };
 }
 
 /** 2026-07-28 gives some JSON-RPC errors their own HTTP status. */
@@ -448,14 +459,16 @@ function modernStatus(code: number): number {
   return 200;
 }
 
-/** Legacy requests in flight, for notifications/cancelled: context -> its abort controller. */
-const inFlight = new Map<RequestContext, AbortController>();
+/** Requests in flight, for notifications/cancelled: each context with its abort controller. */
+const inFlight = new TransientMap<number, { ctx: RequestContext; ctl: AbortController }>();
+let inFlightSeq = 0;
 const controllers = attachment<AbortController>('abortController');
 
 function onLegacyNotification(session: LiveSession, method: string, params: JsonObject | undefined): void {
   if (method !== 'notifications/cancelled') return; // initialized, roots/list_changed, progress: nothing to do
   const rid = idKey(params?.requestId);
-  for (const [ctx, ctl] of inFlight) if (ctx.session === session && idKey(ctx.requestId) === rid) ctl.abort();
+  for (const { ctx, ctl } of inFlight.values())
+    if (ctx.session === session && idKey(ctx.requestId) === rid) ctl.abort();
 }
 
 async function initialize(

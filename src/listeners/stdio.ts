@@ -23,6 +23,7 @@ import type { RequestContext } from '../gateway/context.ts';
 import type { Principal } from '../identity/principal.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -90,7 +91,7 @@ class StdioClient {
   readonly #scope: string;
   readonly #deps: () => EndpointDeps;
   /** Requests in flight by `idKey` of their id (an id above 2^53 stays exact). */
-  readonly #inFlight = new Map<string, AbortController>();
+  readonly #inFlight = new TransientMap<string, AbortController>();
   #session: LiveSession | undefined;
   #detach: (() => void) | undefined;
 

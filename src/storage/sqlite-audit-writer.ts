@@ -19,6 +19,7 @@ import type { AuditEvent } from '../audit/event.ts';
 import { AuditSpool } from './sqlite-audit-spool.ts';
 import { replaySpools } from './sqlite-audit-replay.ts';
 import type { AuditDurability, SpoolReplay } from './types.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
 
@@ -129,7 +130,7 @@ export class SqliteAuditWriter {
   #spool: AuditSpool<AuditRow> | undefined;
   /** Spooled batches of THREAD_BATCH rows or more in a row, up to now. */
   #loaded = 0;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new TransientMap<number, Pending>();
   #next = 0;
   #dead: Error | undefined;
   /** Spool files whose replay stopped at a line that does not chain: kept for the operator, not replayed again here. */

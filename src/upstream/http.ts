@@ -36,6 +36,7 @@ import {
 } from './http-exchange.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
@@ -160,7 +161,7 @@ export class StreamableHttpChannel implements Channel {
   readonly #path: string;
   readonly #base: Record<string, string> = {};
   readonly #log: Logger;
-  readonly #exchanges = new Map<RequestId, Exchange>();
+  readonly #exchanges = new TransientMap<RequestId, Exchange>();
   readonly #stop = new AbortController();
   readonly #legacy: LegacyState = {};
   #receiver: Receiver | undefined;

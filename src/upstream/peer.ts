@@ -22,6 +22,7 @@ import {
 import type { Logger } from '../observability/logger.ts';
 import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
 import { AskLane } from './ask-lane.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 interface Pending {
   id: number;
@@ -42,8 +43,8 @@ const canAsk = (p: Pending | undefined): p is AskingPending => !!p?.opts.onServe
 
 export class Peer {
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
-  readonly #byToken = new Map<string | number, Pending>();
+  readonly #pending = new TransientMap<number, Pending>();
+  readonly #byToken = new TransientMap<string | number, Pending>();
   readonly #channel: Channel;
   readonly #log: Logger;
   #closed: Error | undefined;
@@ -178,7 +179,7 @@ export class Peer {
   #shutdown(err: Error): void {
     if (this.#closed) return;
     this.#closed = err;
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       p.cleanup();
       p.reject(new GatehouseError('E_UPSTREAM_FAILED'));
     }
@@ -227,7 +228,7 @@ export class Peer {
     // A log message on a channel that cannot say which request it belongs to (stdio) is given to the
     // only request in flight, if there is exactly one; otherwise it reaches no caller.
     if (!p && relatedTo === undefined && n.method === 'notifications/message') {
-      const calls = [...this.#pending.values()].filter((x) => x.method !== 'subscriptions/listen');
+      const calls = this.#pending.values().filter((x) => x.method !== 'subscriptions/listen');
       if (calls.length === 1) p = calls[0];
     }
     if (p) p.opts.onNotification?.(n);
@@ -242,7 +243,7 @@ export class Peer {
     const token = (r.params?._meta as JsonObject | undefined)?.progressToken;
     const byToken = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
     if (canAsk(byToken)) return byToken;
-    const calls = [...this.#pending.values()].filter(canAsk);
+    const calls = this.#pending.values().filter(canAsk);
     const what = `\`${r.method}\``;
     if (!calls.length)
       return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
