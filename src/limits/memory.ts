@@ -17,6 +17,7 @@ import {
   type Limiter,
 } from './limiter.ts';
 import type { LimitRule } from './model.ts';
+import { TransientMap } from '../util/transient-map.ts';
 
 interface Bucket {
   tokens: number;
@@ -35,7 +36,8 @@ export interface MemoryLimiterOptions {
 export class MemoryLimiter implements Limiter {
   readonly #rules: CompiledRule[];
   readonly #buckets = new Map<string, Bucket>();
-  readonly #inFlight = new Map<string, number>();
+  /** Calls in flight per concurrency key, removed at 0: they come and go with requests (see util/transient-map.ts). */
+  readonly #inFlight = new TransientMap<string, number>();
   #sinceSweep = 0;
   /** Never: nothing to lose contact with (same shape as RedisLimiter). */
   readonly degraded = false;
