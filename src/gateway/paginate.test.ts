@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { keyDigests, paginate, paginateKeyed, messageBody, messageBytes, type CursorBinding } from './paginate.ts';
+import { keyDigests, paginate, paginateKeyed, messageBody, messageChunks, type CursorBinding } from './paginate.ts';
 
 const key = randomBytes(32);
 const alice: CursorBinding = { key, bind: JSON.stringify(['tools/list', '', 'alice']) };
@@ -92,7 +92,7 @@ test('a listing that keeps its pages answers the same page with the same frozen 
   assert.notEqual(paginate(items, undefined, 2, alice, name).page, paginate(items, undefined, 2, alice, name).page);
 });
 
-test('messageBytes are the UTF-8 of what JSON.stringify writes, and a kept page is serialised once', () => {
+test('messageChunks are the UTF-8 of what JSON.stringify writes, and a kept page is serialised once', () => {
   let reads = 0;
   const counted = {
     name: 'b',
@@ -110,20 +110,25 @@ test('messageBytes are the UTF-8 of what JSON.stringify writes, and a kept page 
     { jsonrpc: '2.0', id: null, error: { code: -32602, message: 'bad \u2028 \ud800', data: { page } } },
     { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: [page] } },
   ];
-  for (const m of messages) assert.equal(messageBytes(m).toString('utf8'), JSON.stringify(m));
+  for (const m of messages) assert.equal(Buffer.concat(messageChunks(m)).toString('utf8'), JSON.stringify(m));
+  // The kept page's bytes are one chunk, the same Buffer for every answer that holds the page.
+  const once = messageChunks({ jsonrpc: '2.0', id: 1, result: { tools: page } });
+  const again = messageChunks({ jsonrpc: '2.0', id: 2, result: { tools: page } });
+  assert.equal(once.length, 3);
+  assert.equal(once[1], again[1]);
   const before = reads;
-  for (let i = 0; i < 3; i++) messageBytes({ jsonrpc: '2.0', id: i, result: { tools: page } });
+  for (let i = 0; i < 3; i++) messageChunks({ jsonrpc: '2.0', id: i, result: { tools: page } });
   assert.equal(reads, before, 'the kept page was not serialised again');
 });
 
-test('messageBody: a kept page goes out as messageBytes, any other answer as JSON.stringify text', () => {
+test('messageBody: a kept page goes out as messageChunks, any other answer as JSON.stringify text', () => {
   const items = [{ name: 'a' }, { name: 'b' }];
   const keyed = { items, keys: keyDigests(items, (i) => i.name), pages: new Map() };
   const { page } = paginateKeyed(keyed, undefined, 10, alice);
   const listing = { jsonrpc: '2.0', id: 1, result: { tools: page } };
-  const bytes = messageBody(listing);
-  assert.ok(Buffer.isBuffer(bytes));
-  assert.equal(bytes.toString('utf8'), JSON.stringify(listing));
+  const chunks = messageBody(listing);
+  assert.ok(Array.isArray(chunks));
+  assert.equal(Buffer.concat(chunks).toString('utf8'), JSON.stringify(listing));
   const call = { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'é' }], isError: false } };
   assert.equal(messageBody(call), JSON.stringify(call));
   assert.equal(

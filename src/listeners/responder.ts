@@ -13,6 +13,8 @@ const KEEPALIVE_MS = 15_000;
 const SSE_START = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
 
+const byteLength = (chunks: readonly Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
+
 function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
@@ -52,20 +54,30 @@ export class Responder implements MessageSink {
   /** The final response; `status` applies only when nothing was streamed yet. */
   finish(msg: JsonRpcMessage, status = 200, extraHeaders: Record<string, string> = {}): void {
     if (this.closed) return;
-    // JSON.stringify(msg); a listing's kept page is serialised once for every caller.
+    // JSON.stringify(msg); a listing's kept page is serialised once for every caller, and its bytes
+    // go out as kept, in one writev with the rest (end() uncorks).
     const body = messageBody(msg);
+    const res = this.#res;
+    if (typeof body !== 'string') res.cork();
     if (this.#mode === 'sse') {
-      this.#res.end(
-        typeof body === 'string' ? `event: message\ndata: ${body}\n\n` : Buffer.concat([SSE_START, body, SSE_END]),
-      );
+      if (typeof body === 'string') res.end(`event: message\ndata: ${body}\n\n`);
+      else {
+        res.write(SSE_START);
+        for (const chunk of body) res.write(chunk);
+        res.end(SSE_END);
+      }
     } else {
-      this.#res.writeHead(status, {
+      res.writeHead(status, {
         'content-type': 'application/json',
-        'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+        'content-length': typeof body === 'string' ? Buffer.byteLength(body) : byteLength(body),
         ...this.#headers,
         ...extraHeaders,
       });
-      this.#res.end(body);
+      if (typeof body === 'string') res.end(body);
+      else {
+        for (const chunk of body) res.write(chunk);
+        res.end();
+      }
     }
     this.#mode = 'done';
   }
