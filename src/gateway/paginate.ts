@@ -130,7 +130,7 @@ export function paginateKeyed<T extends JsonObject>(
   return { page, nextCursor: seal({ o: shown + page.length, k }, binding) };
 }
 
-/** Pages of listings that do not change: frozen, and serialised once (`messageBytes`). */
+/** Pages of listings that do not change: frozen, and serialised once (`messageChunks`). */
 const pageBytes = new WeakMap<readonly JsonObject[], Buffer>();
 const sharedPages = new WeakSet<readonly JsonObject[]>();
 
