@@ -15,6 +15,14 @@ const SSE_END = Buffer.from('\n\n');
 
 const byteLength = (chunks: readonly Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
 
+/** Ends `res` with `body`; chunks are written corked, so they leave in one writev (end() uncorks). */
+function endWith(res: ServerResponse, body: string | readonly Buffer[]): void {
+  if (typeof body === 'string') return void res.end(body);
+  res.cork();
+  for (let i = 0; i < body.length - 1; i++) res.write(body[i]);
+  res.end(body[body.length - 1]);
+}
+
 function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
@@ -55,29 +63,21 @@ export class Responder implements MessageSink {
   finish(msg: JsonRpcMessage, status = 200, extraHeaders: Record<string, string> = {}): void {
     if (this.closed) return;
     // JSON.stringify(msg); a listing's kept page is serialised once for every caller, and its bytes
-    // go out as kept, in one writev with the rest (end() uncorks).
+    // go out as kept, in one writev with the rest.
     const body = messageBody(msg);
-    const res = this.#res;
-    if (typeof body !== 'string') res.cork();
-    if (this.#mode === 'sse') {
-      if (typeof body === 'string') res.end(`event: message\ndata: ${body}\n\n`);
-      else {
-        res.write(SSE_START);
-        for (const chunk of body) res.write(chunk);
-        res.end(SSE_END);
-      }
-    } else {
-      res.writeHead(status, {
+    if (this.#mode === 'sse')
+      endWith(
+        this.#res,
+        typeof body === 'string' ? `event: message\ndata: ${body}\n\n` : [SSE_START, ...body, SSE_END],
+      );
+    else {
+      this.#res.writeHead(status, {
         'content-type': 'application/json',
         'content-length': typeof body === 'string' ? Buffer.byteLength(body) : byteLength(body),
         ...this.#headers,
         ...extraHeaders,
       });
-      if (typeof body === 'string') res.end(body);
-      else {
-        for (const chunk of body) res.write(chunk);
-        res.end();
-      }
+      endWith(this.#res, body);
     }
     this.#mode = 'done';
   }

@@ -15,10 +15,10 @@
  * nothing.
  *
  * Keys are numbers or strings, distinct from each other (1 and '1' are two keys). Iteration order
- * is not insertion order for numeric keys (ascending) and is not promised.
+ * is not promised (numeric keys come ascending).
  */
 export class TransientMap<K extends string | number, V> {
-  #entries: Record<string, V> = Object.create(null);
+  #entries: Record<string | number, V> = Object.create(null);
   #size = 0;
 
   get size(): number {
@@ -62,6 +62,6 @@ export class TransientMap<K extends string | number, V> {
 }
 
 /** A number stays a (numeric) property key; a string gets a prefix no number's text starts with. */
-function prop(k: string | number): string {
-  return typeof k === 'number' ? (k as unknown as string) : `s${k}`;
+function prop(k: string | number): string | number {
+  return typeof k === 'number' ? k : `s${k}`;
 }
