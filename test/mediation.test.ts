@@ -75,6 +75,10 @@ rules:
     subjects: { tenants: [globex] }
     resources: ['secret://token']
     effect: allow
+  - id: tenant-notes
+    subjects: { tenants: [acme, globex] }
+    resources: ['tenant://*/notes', 'tenant://*/evil']
+    effect: allow
   - id: docs
     subjects: { tenants: [acme] }
     tools: [mt__fetch]
@@ -448,6 +452,53 @@ test('resource URIs are namespaced: two servers listing the same URI never captu
   // A bare URI names no server on the aggregate endpoint.
   const bare = await rpc('acme', 'resources/read', { uri: 'secret://token' });
   assert.ok(bare.error);
+});
+
+test("listed resources are the caller's own tenant's: another tenant's never appear, on either endpoint", async () => {
+  const uris = async (tenant: string, path = '/mcp') =>
+    ((await rpc(tenant, 'resources/list', {}, path)).result?.resources ?? []).map((r: { uri: string }) => r.uri);
+  const asked = (tenant: string) =>
+    reached().filter((r) => r.tenant === tenant && r.msg.method === 'resources/list').length;
+  const globexAsked = asked('globex');
+  // acme is the servers' discovery tenant: its listing is the catalogue's.
+  const acme = await uris('acme');
+  assert.ok(acme.includes('gatehouse:mt/tenant://acme/notes'), acme.join(' '));
+  assert.ok(acme.includes('gatehouse:twin/tenant://acme/notes'), acme.join(' '));
+  assert.ok(!acme.some((u: string) => u.includes('globex')), acme.join(' '));
+  // globex's comes from globex's own processes, listed once and kept.
+  for (let i = 0; i < 2; i++) {
+    const globex = await uris('globex');
+    assert.ok(globex.includes('gatehouse:mt/tenant://globex/notes'), globex.join(' '));
+    assert.ok(globex.includes('gatehouse:twin/tenant://globex/notes'), globex.join(' '));
+    assert.ok(globex.includes('gatehouse:mt/secret://token'), globex.join(' '));
+    assert.ok(!globex.some((u: string) => u.includes('acme')), globex.join(' '));
+    assert.ok(!globex.some((u: string) => u.includes('evil')), `a poisoned resource is not shown: ${globex.join(' ')}`);
+  }
+  const perServer = await uris('globex', '/servers/mt/mcp');
+  assert.deepEqual(
+    perServer.filter((u: string) => u.startsWith('tenant://')),
+    ['tenant://globex/notes'],
+    perServer.join(' '),
+  );
+  // Three listings, one question at most (an earlier test's listing may have asked it already).
+  assert.ok(asked('globex') - globexAsked <= 1, `globex's process was asked ${asked('globex') - globexAsked} times`);
+  const list = await rpc('globex', 'resources/list', {});
+  noCanary(list, "globex's resources/list");
+  // What globex is shown, it can read, on its own process.
+  const read = await rpc('globex', 'resources/read', { uri: 'gatehouse:mt/tenant://globex/notes' });
+  assert.equal(read.result?.contents?.[0]?.text, 'globex notes', JSON.stringify(read));
+  // acme's quarantined resource is acme's: to globex its URI is one nothing lists, read on its own process.
+  const globexReads = reached().filter((r) => r.tenant === 'globex' && r.msg.method === 'resources/read').length;
+  const other = await rpc('globex', 'resources/read', { uri: 'gatehouse:mt/tenant://acme/evil' });
+  assert.doesNotMatch(JSON.stringify(other), /quarantine/);
+  assert.equal(
+    reached().filter((r) => r.tenant === 'globex' && r.msg.method === 'resources/read').length,
+    globexReads + 1,
+  );
+  // A principal no rule allows any resource makes no connection and asks nothing.
+  const before = reached().length;
+  assert.deepEqual((await rpc('nobody', 'resources/list', {})).result.resources, []);
+  assert.equal(reached().length, before);
 });
 
 test('prompts and templates are pinned and scanned: a poisoned prompt is quarantined, unlisted and refused', async () => {

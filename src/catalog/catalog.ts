@@ -38,6 +38,21 @@ function depthOver(v: unknown, max: number): boolean {
 }
 const MAX_ITEMS = 10_000;
 
+/** Every item of a kind an upstream lists, page after page (bounded: MAX_PAGES pages, MAX_ITEMS items). */
+export async function listAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
+  const { method, field } = LIST[kind];
+  const items: JsonObject[] = [];
+  let cursor: unknown;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const r = await up.request(method, cursor === undefined ? undefined : { cursor }, {});
+    const got = Array.isArray(r[field]) ? (r[field] as unknown[]) : [];
+    for (const it of got) if (it && typeof it === 'object' && !Array.isArray(it)) items.push(it as JsonObject);
+    cursor = r.nextCursor;
+    if (typeof cursor !== 'string' || items.length >= MAX_ITEMS) break;
+  }
+  return items.slice(0, MAX_ITEMS);
+}
+
 interface Part {
   tools: JsonObject[];
   prompts: JsonObject[];
@@ -108,7 +123,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     };
     for (const kind of kinds) {
       const { capability } = LIST[kind];
-      const items = up.identity.capabilities[capability] ? await this.#fetchAll(up, kind) : [];
+      const items = up.identity.capabilities[capability] ? await listAll(up, kind) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
       // Bounded, linear-time matchers: a hostile template or a 60 kB URI cannot stall the event loop.
       if (kind === 'resourceTemplates')
@@ -121,7 +136,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       server,
       part,
       { serverInfo, protocolVersion, instructions },
-      this.#otherTools(server, part.tools),
+      this.otherTools(server, part.tools),
     );
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
@@ -133,7 +148,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
    * Tool names of every other server, as an agent might be steered to call them. A server naming its
    * own tools is fine, even when another server has a tool of the same name (two instances of one server).
    */
-  #otherTools(server: string, own: JsonObject[]): Set<string> {
+  otherTools(server: string, own: JsonObject[] = this.#parts.get(server)?.tools ?? []): Set<string> {
     const mine = new Set(own.map((t) => String(t.name)));
     const out = new Set<string>();
     for (const [s, part] of this.#parts) {
@@ -208,20 +223,6 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     const i = part.templateRes.findIndex((re) => re.test(target.uri));
     if (i >= 0) return { ...target, def: part.resourceTemplates[i], template: true };
     return target;
-  }
-
-  async #fetchAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
-    const { method, field } = LIST[kind];
-    const items: JsonObject[] = [];
-    let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const r = await up.request(method, cursor === undefined ? undefined : { cursor }, {});
-      const got = Array.isArray(r[field]) ? (r[field] as unknown[]) : [];
-      for (const it of got) if (it && typeof it === 'object' && !Array.isArray(it)) items.push(it as JsonObject);
-      cursor = r.nextCursor;
-      if (typeof cursor !== 'string' || items.length >= MAX_ITEMS) break;
-    }
-    return items.slice(0, MAX_ITEMS);
   }
 
   /**

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../observability/logger.ts';
 import { openStore } from '../storage/index.ts';
 import type { Store } from '../storage/types.ts';
-import { CredentialBroker } from './broker.ts';
+import { CredentialBroker, discoveryTenant, variesByOwner } from './broker.ts';
 import { SecretResolver } from './resolver.ts';
 
 const REF = 'vault://secret/x#y';
@@ -88,4 +88,24 @@ test('a failed housekeeping does not stop the broker following revocations', asy
     assert.deepEqual(await ackers(store), ['gw-1']);
     assert.equal(broker.isRevoked([REF]), true);
   });
+});
+
+test("a server's connections differ by owner when a reference names {tenant} or each owner authorizes the upstream", () => {
+  const stdio = (credentials?: object) => ({ name: 's', transport: 'stdio', command: 'x', credentials }) as never;
+  const http = (extra: object) => ({ name: 'h', transport: 'http', url: 'https://h.test/mcp', ...extra }) as never;
+  assert.equal(variesByOwner(stdio()), false);
+  assert.equal(variesByOwner(stdio({ env: { TOKEN: 'vault://kv/shared#token' } })), false);
+  assert.equal(variesByOwner(stdio({ env: { TOKEN: 'vault://kv/{env}/token#v' } })), false);
+  assert.equal(variesByOwner(stdio({ env: { TOKEN: 'vault://kv/{tenant}/token#v' } })), true);
+  assert.equal(variesByOwner(http({ credentials: { headers: { 'X-Key': 'local:{tenant}-key' } } })), true);
+  assert.equal(
+    variesByOwner(
+      http({ credentials: { headers: { Authorization: { ref: 'op://v/{tenant}/t', prefix: 'Bearer ' } } } }),
+    ),
+    true,
+  );
+  assert.equal(variesByOwner(http({ credentials: { headers: { 'X-Key': 'local:shared' } } })), false);
+  assert.equal(variesByOwner(http({ oauth: { per: 'tenant' } })), true);
+  assert.equal(discoveryTenant(stdio({ discoveryTenant: 'acme' })), 'acme');
+  assert.equal(discoveryTenant(stdio()), 'default');
 });

@@ -97,6 +97,27 @@ export function brokered(cfg: ServerConfig): boolean {
   return Boolean(cfg.credentials || (cfg.transport !== 'stdio' && cfg.oauth));
 }
 
+/** Whose connection the catalogue lists a server from (its tools, prompts, resources and templates). */
+export function discoveryTenant(cfg: ServerConfig | undefined): string {
+  return cfg?.credentials?.discoveryTenant ?? 'default';
+}
+
+/**
+ * Whether the server's connections can see different data for different tenants (or users): a
+ * credential reference names `{tenant}`, or each tenant (or user) authorizes the upstream itself.
+ * Such a server's listed resources are data of the connection's owner, never shown to another.
+ */
+export function variesByOwner(cfg: ServerConfig): boolean {
+  if (cfg.transport !== 'stdio' && cfg.oauth) return true;
+  const c = cfg.credentials;
+  if (!c) return false;
+  const refs = [
+    ...Object.values(c.env ?? {}),
+    ...Object.values(c.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+  ];
+  return refs.some((r) => r.includes('{tenant}'));
+}
+
 /** Whose upstream authorization a call uses: the tenant, or `tenant/subject` for per-user OAuth (no subject: the tenant's, for discovery). */
 export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): string {
   return cfg.transport !== 'stdio' && (cfg.oauth?.per === 'user' || cfg.oauth?.tokenExchange) && subject

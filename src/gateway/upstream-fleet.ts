@@ -8,6 +8,7 @@
 import type { AuditInput } from '../audit/log.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
+import { discoveryTenant } from '../credentials/broker.ts';
 import type { SecretScrubber } from '../credentials/scrub.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -28,11 +29,6 @@ const LIST_CHANGED: Record<string, Kind[]> = {
 };
 
 const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
-
-/** Whose connection lists a server's tools (and serves that tenant's calls too). */
-function discoveryTenant(cfg: ServerConfig | undefined): string {
-  return cfg?.credentials?.discoveryTenant ?? 'default';
-}
 
 export interface FleetDeps {
   /** The servers' listing connections by name: the map the catalogue and the pipeline read. */

@@ -16,6 +16,7 @@ import { namespaceUri, splitUri } from '../catalog/uris.ts';
 import type { PipelineDeps, TargetKind, ToolClass } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { keyDigests, paginateKeyed, type KeyedItems } from '../gateway/paginate.ts';
+import { ownResources, ownedServers } from './own-resources.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -116,7 +117,8 @@ export async function dispatch(
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
-    const { page, nextCursor } = paginateKeyed(listing(ctx, list, deps), params?.cursor, deps.pageSize, binding);
+    const items = list.kind === 'resources' ? await resourceListing(ctx, list, deps) : listing(ctx, list, deps);
+    const { page, nextCursor } = paginateKeyed(items, params?.cursor, deps.pageSize, binding);
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;
     if (ctx.era === 'modern') Object.assign(r, { ttlMs: 0, cacheScope: 'private' });
@@ -233,6 +235,37 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: D
   });
 }
 
+/**
+ * resources/list: the catalogue's listing, and for each server whose connections differ by tenant the
+ * caller's own resources (src/pipeline/own-resources.ts) through the same visibility test and scrubbing.
+ */
+async function resourceListing(
+  ctx: RequestContext,
+  list: { kind: Kind; key: string },
+  deps: DispatchDeps,
+): Promise<KeyedItems<JsonObject>> {
+  const shared = listing(ctx, list, deps);
+  const owned = ownedServers(deps, ctx.scope);
+  if (!owned.length) return shared;
+  const parts = await Promise.all(owned.map((server) => ownResources(ctx, server, deps)));
+  const own: SharedItem[] = [];
+  owned.forEach((server, i) => {
+    for (const def of parts[i]) {
+      const raw = ctx.scope ? def : { ...def, uri: namespaceUri(server, String(def.uri)) };
+      const target = itemTarget(deps, ctx.scope || undefined, 'resources', raw);
+      if (!target) continue;
+      const t = { server, name: target.qualified, kind: 'resource' as const, class: 'READ' as const };
+      if (!usable(deps, ctx.principal, { ...t, resources: target.resources })) continue;
+      const [item] = deps.credentials.scrubber.value([raw]);
+      own.push({ raw, item, target, class: 'READ', text: typeof raw.text === 'string' });
+    }
+  });
+  if (!own.length) return shared;
+  const mine = visibleItems(own, list.key, deps);
+  const items = [...shared.items, ...mine.items];
+  return { items, keys: [...shared.keys, ...mine.keys], pages: new Map() };
+}
+
 /** The items a caller may see, scrubbed, with the digests of their keys. */
 function visibleItems(kept: SharedItem[], key: string, deps: DispatchDeps): KeyedItems<JsonObject> {
   // Items scrubbed one by one are what scrubbing the list gives, unless two of them carry texts the
@@ -247,9 +280,11 @@ function visibleItems(kept: SharedItem[], key: string, deps: DispatchDeps): Keye
 /** Every item of a kind on an endpoint, before the caller's visibility: the same for every caller. */
 function sharedItems(deps: DispatchDeps, scope: string | undefined, kind: Kind): SharedItem[] {
   const out: SharedItem[] = [];
+  // Resources of a server whose connections differ by tenant are each caller's own (resourceListing).
+  const owned = kind === 'resources' ? new Set(ownedServers(deps, scope ?? '')) : undefined;
   for (const raw of deps.catalog.list(kind, scope)) {
     const target = itemTarget(deps, scope, kind, raw);
-    if (!target) continue;
+    if (!target || owned?.has(target.server)) continue;
     const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
     // As one item of a list, so the scrubber's depth bound counts as it does for the whole list.
     const [item] = deps.credentials.scrubber.value([raw]);

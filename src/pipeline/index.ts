@@ -114,8 +114,10 @@ function taskRow(): UpstreamRow {
 }
 
 /**
- * Methods the gateway answers itself: nothing of them reaches an upstream. Listings come from the
- * catalogue, filtered by the same visibility test as authorize and scrubbed of injected secrets.
+ * Methods the gateway answers itself. Listings come from the catalogue, filtered by the same
+ * visibility test as authorize and scrubbed of injected secrets; the one exception that reaches an
+ * upstream is a resource listing of a server whose connections differ by tenant, asked once of the
+ * caller's own connection (src/pipeline/own-resources.ts). Nothing else of them reaches an upstream.
  */
 export const LOCAL_METHODS: Readonly<Record<string, string>> = {
   initialize: 'the gateway negotiates for itself; the upstreams were initialised by the gateway',
@@ -124,7 +126,8 @@ export const LOCAL_METHODS: Readonly<Record<string, string>> = {
   'logging/setLevel': "kept on the caller's session; upstream log messages are filtered by it",
   'tools/list': 'from the catalogue: visible tools only (policy, modes, scopes), sanitised and scrubbed',
   'prompts/list': 'from the catalogue: visible prompts only, sanitised and scrubbed',
-  'resources/list': 'from the catalogue: visible resources only, namespaced, sanitised and scrubbed',
+  'resources/list':
+    "from the catalogue: visible resources only, namespaced, sanitised and scrubbed; a server whose connections differ by tenant lists the caller's own connection's (scanned like the catalogue's)",
   'resources/templates/list': 'from the catalogue: visible templates only, namespaced, sanitised and scrubbed',
   'subscriptions/listen': "a stream of the gateway's own change notifications (listener)",
 };

@@ -1,0 +1,104 @@
+/**
+ * Listed resources of a server whose connections differ by tenant (a credential reference naming
+ * `{tenant}`, or upstream OAuth per tenant or user): they are data of the connection's owner, so a
+ * caller is shown its own connection's, never the discovery tenant's. The discovery owner's come from
+ * the catalogue (pinned and reviewed by the inventory); anyone else's from the caller's own connection
+ * — the one its calls use — listed once and kept until that connection says its list changed,
+ * reconnects or is replaced. What a connection lists passes the scan the inventory gives a new listed
+ * resource (flagged: not shown) and is sanitised the same way; then the same visibility test and
+ * scrubbing as every listing. A caller whom no rule lets see any resource of the server makes no
+ * connection and sends nothing upstream.
+ */
+import { listAll } from '../catalog/catalog.ts';
+import { namespaceUri } from '../catalog/uris.ts';
+import { discoveryTenant, ownerOf, variesByOwner } from '../credentials/broker.ts';
+import { callerToken } from '../identity/authenticator.ts';
+import { sanitize, scanItem } from '../inventory/scan.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import { usable } from './stages/authorize-target.ts';
+import type { PipelineDeps } from './types.ts';
+
+/** What each connection listed (raw, as the upstream wrote it), while it is current. */
+const listed = new WeakMap<Upstream, Promise<JsonObject[]>>();
+/** Connections whose events already drop their entry. */
+const watched = new WeakSet<Upstream>();
+
+function watch(up: Upstream): void {
+  if (watched.has(up)) return;
+  watched.add(up);
+  const drop = () => listed.delete(up);
+  up.on('ready', drop);
+  up.on('down', drop);
+  up.on('event', (n) => {
+    if (n.method === 'notifications/resources/list_changed') drop();
+  });
+}
+
+/** The resources `up` lists, fetched on first need; a failed listing is not kept. */
+function listingOf(up: Upstream): Promise<JsonObject[]> {
+  const kept = listed.get(up);
+  if (kept) return kept;
+  watch(up);
+  const p = (async () => {
+    if (!up.identity) await up.start();
+    return up.identity?.capabilities.resources ? listAll(up, 'resources') : [];
+  })();
+  listed.set(up, p);
+  p.catch(() => {
+    if (listed.get(up) === p) listed.delete(up);
+  });
+  return p;
+}
+
+/** The servers of an endpoint whose listed resources belong to each connection's owner. */
+export function ownedServers(deps: Pick<PipelineDeps, 'credentials' | 'upstreams'>, scope: string): string[] {
+  const names = scope ? [scope] : [...deps.upstreams.keys()];
+  return names.filter((s) => {
+    const cfg = deps.credentials.configOf(s);
+    return cfg !== undefined && variesByOwner(cfg);
+  });
+}
+
+/** Whether `principal` is shown the catalogue's resources of `server`: its connections are alike, or its connection is the catalogue's. */
+export function catalogueOwner(
+  deps: Pick<PipelineDeps, 'credentials'>,
+  server: string,
+  principal: { tenant: string; subject: string },
+): boolean {
+  const cfg = deps.credentials.configOf(server);
+  return !cfg || !variesByOwner(cfg) || ownerOf(cfg, principal.tenant, principal.subject) === discoveryTenant(cfg);
+}
+
+/** A resource a connection listed, as a client may see it: undefined when the inventory's scan flags it. */
+function presented(deps: PipelineDeps, server: string, def: JsonObject): JsonObject | undefined {
+  if (typeof def.uri !== 'string' || !def.uri) return undefined;
+  if (scanItem(def, { otherTools: deps.catalog.otherTools(server) }).length) return undefined;
+  return sanitize(def);
+}
+
+/**
+ * The caller's own resources of `server`, as the upstream names them (sanitised; not yet namespaced,
+ * filtered or scrubbed). Empty when no rule lets the caller see a resource of it, when the server is
+ * quarantined, or when the caller's connection cannot be made or listed (the rest of the listing stands).
+ */
+export async function ownResources(ctx: RequestContext, server: string, deps: PipelineDeps): Promise<JsonObject[]> {
+  const p = ctx.principal;
+  const cfg = deps.credentials.configOf(server);
+  if (!cfg) return [];
+  const anything = usable(deps, p, { server, name: namespaceUri(server, ''), kind: 'resource', class: 'READ' });
+  if (!anything || deps.inventory.item(server, '').serverQuarantine) return [];
+  if (catalogueOwner(deps, server, p)) return deps.catalog.list('resources', server);
+  try {
+    const { up } = await deps.credentials.pool.get(cfg, p.tenant, p.subject, callerToken(p));
+    const out: JsonObject[] = [];
+    for (const def of await listingOf(up)) {
+      const shown = presented(deps, server, def);
+      if (shown) out.push(shown);
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
