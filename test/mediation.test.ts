@@ -94,6 +94,7 @@ rules:
       classes +
       stdioServer('twin', SERVER) +
       `    env: { RECORD_FILE: ${JSON.stringify(twinRecord)} }\n` +
+      '    connections: per-user\n' +
       creds +
       classes,
     {
@@ -118,6 +119,7 @@ rules:
   ] as const) {
     keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes });
   }
+  keys.acme2 = await createKey(t.file, { name: 'acme-two', tenant: 'acme', scopes: 'mcp:read' });
 });
 after(async () => {
   await t?.close();
@@ -410,6 +412,26 @@ test("roots: a caller never gets another tenant's roots from a stateful upstream
   assert.doesNotMatch(JSON.stringify(g.content), /secret-project/);
   await acme.close();
   await globex.close();
+});
+
+test("roots: with `connections: per-user` a caller never gets another user's roots, even of its own tenant", async () => {
+  const first = await sdk('acme', { roots: { listChanged: true } });
+  first.setRequestHandler(ListRootsRequestSchema, async () => ({
+    roots: [{ uri: 'file:///home/alice/private', name: 'alice' }],
+  }));
+  const second = await sdk('acme2');
+  const roots = async (c: Client, tool: string) =>
+    JSON.stringify((await c.callTool({ name: tool, arguments: {} })).content);
+  // twin keeps a connection per user: what its process remembers of the first caller stays with it.
+  assert.match(await roots(first, 'twin__roots'), /alice\/private/);
+  assert.doesNotMatch(await roots(second, 'twin__roots'), /alice/);
+  // mt keeps the default, a connection per tenant: both callers reach one process, which remembers
+  // whichever roots it was given first (the trade-off `per-user` exists for).
+  const mtFirst = await roots(first, 'mt__roots');
+  assert.notEqual(mtFirst, JSON.stringify([{ type: 'text', text: '[]' }]));
+  assert.equal(await roots(second, 'mt__roots'), mtFirst);
+  await first.close();
+  await second.close();
 });
 
 test('visibility before everything: bad arguments or a missing scope never tell a forbidden tool from a missing one', async () => {

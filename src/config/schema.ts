@@ -164,6 +164,12 @@ const ServerCommon = {
         "Per tool (the server's own tool name): the operator's classification, which wins over any proposal.",
     }),
   ),
+  connections: Type.Optional(
+    Type.Union([Type.Literal('per-tenant'), Type.Literal('per-user')], {
+      description:
+        "Who shares an upstream connection (a process, for stdio): each tenant's callers (default), or each user alone. `per-user` keeps what a stateful server remembers of one caller (roots it was given, files it opened) from every other caller of the same tenant, at the cost of a connection per user.",
+    }),
+  ),
   timeouts: Type.Optional(Timeouts),
   circuit: Type.Optional(
     Type.Object(

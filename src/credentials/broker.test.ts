@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../observability/logger.ts';
 import { openStore } from '../storage/index.ts';
 import type { Store } from '../storage/types.ts';
-import { CredentialBroker, discoveryTenant, variesByOwner } from './broker.ts';
+import { CredentialBroker, connectionOwner, discoveryTenant, ownerOf, variesByOwner } from './broker.ts';
 import { SecretResolver } from './resolver.ts';
 
 const REF = 'vault://secret/x#y';
@@ -107,5 +107,14 @@ test("a server's connections differ by owner when a reference names {tenant} or 
   assert.equal(variesByOwner(http({ credentials: { headers: { 'X-Key': 'local:shared' } } })), false);
   assert.equal(variesByOwner(http({ oauth: { per: 'tenant' } })), true);
   assert.equal(discoveryTenant(stdio({ discoveryTenant: 'acme' })), 'acme');
+  // Whose connection: the tenant's, or with `connections: per-user` each user's (none: the tenant's, discovery).
+  const perUser = { name: 's', transport: 'stdio', command: 'x', connections: 'per-user' } as never;
+  assert.equal(connectionOwner(stdio(), 'acme', 'alice'), 'acme');
+  assert.equal(connectionOwner(perUser, 'acme', 'alice'), 'acme/alice');
+  assert.equal(connectionOwner(perUser, 'acme'), 'acme');
+  // The upstream authorization stays the tenant's when only the connection is per user.
+  const tenantOauth = http({ oauth: { per: 'tenant' }, connections: 'per-user' });
+  assert.equal(connectionOwner(tenantOauth, 'acme', 'alice'), 'acme/alice');
+  assert.equal(ownerOf(tenantOauth, 'acme', 'alice'), 'acme');
   assert.equal(discoveryTenant(stdio()), 'default');
 });

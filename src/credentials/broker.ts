@@ -118,6 +118,14 @@ export function variesByOwner(cfg: ServerConfig): boolean {
   return refs.some((r) => r.includes('{tenant}'));
 }
 
+/**
+ * Whose connection a call uses: its authorization's owner (ownerOf), or `tenant/subject` when the
+ * server keeps a connection per user (`connections: per-user`). No subject: the tenant's (discovery).
+ */
+export function connectionOwner(cfg: ServerConfig, tenant: string, subject?: string): string {
+  return cfg.connections === 'per-user' && subject ? `${tenant}/${subject}` : ownerOf(cfg, tenant, subject);
+}
+
 /** Whose upstream authorization a call uses: the tenant, or `tenant/subject` for per-user OAuth (no subject: the tenant's, for discovery). */
 export function ownerOf(cfg: ServerConfig, tenant: string, subject?: string): string {
   return cfg.transport !== 'stdio' && (cfg.oauth?.per === 'user' || cfg.oauth?.tokenExchange) && subject

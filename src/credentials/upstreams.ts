@@ -12,7 +12,7 @@ import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Upstream } from '../upstream/upstream.ts';
-import { brokered, ownerOf, type CredentialBroker } from './broker.ts';
+import { brokered, connectionOwner, type CredentialBroker } from './broker.ts';
 import { scrubbingLogger, type SecretScrubber } from './scrub.ts';
 
 interface Held {
@@ -65,7 +65,7 @@ export class CredentialedUpstreams {
   }
 
   static key(cfg: ServerConfig, tenant: string, subject?: string): string {
-    return `${cfg.name}\u0000${ownerOf(cfg, tenant, subject)}`;
+    return `${cfg.name}\u0000${connectionOwner(cfg, tenant, subject)}`;
   }
 
   /** The connection for this server and tenant (and user, for per-user OAuth), with current secrets; the values, for redaction. */

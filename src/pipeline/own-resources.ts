@@ -11,7 +11,7 @@
  */
 import { listAll } from '../catalog/catalog.ts';
 import { namespaceUri } from '../catalog/uris.ts';
-import { discoveryTenant, ownerOf, variesByOwner } from '../credentials/broker.ts';
+import { connectionOwner, discoveryTenant, variesByOwner } from '../credentials/broker.ts';
 import { callerToken } from '../identity/authenticator.ts';
 import { sanitize, scanItem } from '../inventory/scan.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
@@ -68,7 +68,9 @@ export function catalogueOwner(
   principal: { tenant: string; subject: string },
 ): boolean {
   const cfg = deps.credentials.configOf(server);
-  return !cfg || !variesByOwner(cfg) || ownerOf(cfg, principal.tenant, principal.subject) === discoveryTenant(cfg);
+  return (
+    !cfg || !variesByOwner(cfg) || connectionOwner(cfg, principal.tenant, principal.subject) === discoveryTenant(cfg)
+  );
 }
 
 /** A resource a connection listed, as a client may see it: undefined when the inventory's scan flags it. */

@@ -5,7 +5,7 @@
  * its tenant's connection, so only that tenant hears of updates.
  */
 import { forward } from '../../gateway/forward.ts';
-import { ownerOf } from '../../credentials/broker.ts';
+import { connectionOwner } from '../../credentials/broker.ts';
 import { sessionOwnedBy } from '../../sessions/owner.ts';
 import { expectedParamHeaders } from '../../protocol/param-headers.ts';
 import { GatehouseError, quote } from '../../protocol/errors.ts';
@@ -29,7 +29,7 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
     // The upstream subscription belongs to the tenant's connection, shared by its sessions: it is
     // made by the first of them and ended by the last, never under another session's feet.
     const p = s.ctx.principal;
-    const owner = ownerOf(serverConfigOf(credentials, route.server), p.tenant, p.subject);
+    const owner = connectionOwner(serverConfigOf(credentials, route.server), p.tenant, p.subject);
     const others = [...(sessions?.all() ?? [])].some(
       (x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner),
     );
