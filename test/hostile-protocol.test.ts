@@ -252,3 +252,23 @@ test('the error body of an internal failure leaks nothing', async () => {
   assert.equal(r.status, 400);
   assert.doesNotMatch(JSON.stringify(r.json), /at .*\.ts|\/work\/|node:internal|127\.0\.0\.1/);
 });
+
+test('a storm of list_changed from an upstream costs one or two listings, not one each; the gateway keeps answering', async () => {
+  const lists = () =>
+    readFileSync(recordFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"tools/list"')).length;
+  const before = lists();
+  const r = await post(modernCall('rec__storm', { n: 500 }), modernHeaders('rec__storm'));
+  assert.equal(r.json.result?.resultType, 'complete', JSON.stringify(r.json));
+  // Let the refreshes it caused finish: the count stops moving.
+  let last = -1;
+  for (let i = 0; i < 40 && lists() !== last; i++) {
+    last = lists();
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const asked = lists() - before;
+  assert.ok(asked >= 1 && asked <= 3, `the upstream was asked for its tools ${asked} times`);
+  const ok = await post(modernCall('rec__record', { note: 'after' }), modernHeaders('rec__record'));
+  assert.equal(ok.json.result?.resultType, 'complete');
+});

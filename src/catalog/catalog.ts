@@ -53,6 +53,16 @@ export async function listAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
   return items.slice(0, MAX_ITEMS);
 }
 
+const ALL_KINDS: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
+/** Refreshes of one server start at least this far apart (an upstream announcing changes in a loop costs a listing per gap). */
+const REFRESH_GAP_MS = 200;
+
+/** The refresh running for a server, and the one waiting for it (every kind asked meanwhile). */
+interface Refresh {
+  startedAt: number;
+  next: { kinds: Set<Kind>; done: PromiseWithResolvers<void> } | undefined;
+}
+
 interface Part {
   tools: JsonObject[];
   prompts: JsonObject[];
@@ -86,6 +96,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   readonly separator: string;
   readonly #upstreams: Map<string, Upstream>;
   readonly #parts = new Map<string, Part>();
+  readonly #refreshes = new Map<string, Refresh>();
   readonly #log: Logger;
   readonly #gate: CatalogGate | undefined;
   #version = 0;
@@ -115,7 +126,50 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     return { server: qualified.slice(0, i), name: qualified.slice(i + this.separator.length) };
   }
 
-  async refresh(server: string, kinds: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates']): Promise<void> {
+  /**
+   * Load a server's listings again (all kinds, or those named) and publish them. One refresh runs per
+   * server at a time: what is asked meanwhile — however many list_changed an upstream sends — waits
+   * as one more refresh of every kind asked, started at least REFRESH_GAP_MS after the last one began.
+   * Settles when a refresh covering the call's kinds has finished.
+   */
+  refresh(server: string, kinds: Kind[] = ALL_KINDS): Promise<void> {
+    const state = this.#refreshes.get(server);
+    if (!state) return this.#run(server, kinds);
+    if (!state.next) {
+      const next = { kinds: new Set<Kind>(), done: Promise.withResolvers<void>() };
+      next.done.promise.catch(() => {}); // its callers get the rejection; an unobserved one is not an error
+      state.next = next;
+    }
+    for (const k of kinds) state.next.kinds.add(k);
+    return state.next.done.promise;
+  }
+
+  #run(server: string, kinds: Kind[]): Promise<void> {
+    const state: Refresh = { startedAt: Date.now(), next: undefined };
+    this.#refreshes.set(server, state);
+    const run = this.#load(server, kinds);
+    void run.then(
+      () => this.#after(server, state),
+      () => this.#after(server, state),
+    );
+    return run;
+  }
+
+  /** A refresh finished: the one asked meanwhile starts, no sooner than REFRESH_GAP_MS after the last began. */
+  #after(server: string, state: Refresh): void {
+    const next = state.next;
+    if (!next) {
+      this.#refreshes.delete(server);
+      return;
+    }
+    // Until it starts, `next` stays the server's pending refresh: what is asked meanwhile joins it.
+    const start = () => void this.#run(server, [...next.kinds]).then(next.done.resolve, next.done.reject);
+    const wait = state.startedAt + REFRESH_GAP_MS - Date.now();
+    if (wait > 0) setTimeout(start, wait).unref();
+    else start();
+  }
+
+  async #load(server: string, kinds: Kind[]): Promise<void> {
     const up = this.#upstreams.get(server);
     if (!up?.identity) return;
     const part = {
@@ -129,6 +183,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       if (kind === 'resourceTemplates')
         part.templateRes = items.map((t) => templateMatcher(String(t.uriTemplate ?? '')));
     }
+    // A connection replaced (rotated credentials) or removed meanwhile: what it listed is not published.
+    if (this.#upstreams.get(server) !== up) return;
     // Recorded (pinned, scanned, quarantined) before anyone can see or call it; if the inventory
     // cannot record it, the new listing is not published at all.
     const { serverInfo, protocolVersion, instructions } = up.identity;
@@ -138,6 +194,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       { serverInfo, protocolVersion, instructions },
       this.otherTools(server, part.tools),
     );
+    if (this.#upstreams.get(server) !== up) return;
     // Published all kinds at once, so nobody sees a half-loaded server.
     this.#parts.set(server, part);
     this.#version++;

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { silentLogger } from '../observability/logger.ts';
+import { Catalog } from './catalog.ts';
+
+/** An upstream whose listings take `ms` to answer, counting what it was asked; `tools` can change. */
+function slowUpstream(ms: number) {
+  const asked: string[] = [];
+  const state = { tools: [{ name: 'one' }] as JsonObject[], fail: false };
+  const up = {
+    identity: {
+      era: 'legacy',
+      capabilities: { tools: {}, prompts: {} },
+      serverInfo: {},
+      protocolVersion: '2025-11-25',
+    },
+    async request(method: string): Promise<JsonObject> {
+      asked.push(method);
+      const tools = state.tools;
+      await sleep(ms);
+      if (state.fail) throw new Error('listing failed');
+      return method === 'tools/list' ? { tools } : { prompts: [] };
+    },
+  } as unknown as Upstream;
+  return { up, asked, state };
+}
+
+test('refreshes of one server run one at a time: everything asked meanwhile is one more refresh of every kind asked', async () => {
+  const { up, asked, state } = slowUpstream(20);
+  const catalog = new Catalog(new Map([['s', up]]), '__', silentLogger());
+  const first = catalog.refresh('s', ['tools']);
+  state.tools = [{ name: 'one' }, { name: 'two' }];
+  const storm = Array.from({ length: 200 }, (_, i) => catalog.refresh('s', [i % 2 ? 'tools' : 'prompts']));
+  await first;
+  await Promise.all(storm);
+  assert.equal(asked[0], 'tools/list');
+  assert.deepEqual(asked.slice(1).sort(), ['prompts/list', 'tools/list']);
+  assert.deepEqual(
+    catalog.list('tools').map((t) => t.name),
+    ['s__one', 's__two'],
+  );
+  // Quiet again: the next refresh starts at once.
+  const t0 = Date.now();
+  await catalog.refresh('s', ['prompts']);
+  assert.equal(asked.length, 4);
+  assert.ok(Date.now() - t0 < 1000);
+});
+
+test('the refresh that follows a running one starts no sooner than the gap after it began', async () => {
+  const { up, asked } = slowUpstream(1);
+  const catalog = new Catalog(new Map([['s', up]]), '__', silentLogger());
+  const t0 = Date.now();
+  const first = catalog.refresh('s', ['tools']);
+  const second = catalog.refresh('s', ['tools']);
+  await first;
+  assert.equal(asked.length, 1);
+  await second;
+  assert.equal(asked.length, 2);
+  assert.ok(Date.now() - t0 >= 190, `${Date.now() - t0} ms`);
+});
+
+test('a failed refresh rejects its callers and those waiting for the next; a later refresh runs', async () => {
+  const { up, state } = slowUpstream(5);
+  const catalog = new Catalog(new Map([['s', up]]), '__', silentLogger());
+  state.fail = true;
+  const first = catalog.refresh('s', ['tools']);
+  const waiting = catalog.refresh('s', ['tools']);
+  await assert.rejects(first, /listing failed/);
+  await assert.rejects(waiting, /listing failed/);
+  state.fail = false;
+  await catalog.refresh('s', ['tools']);
+  assert.deepEqual(
+    catalog.list('tools').map((t) => t.name),
+    ['s__one'],
+  );
+});
+
+test('what a replaced or removed connection listed is not published', async () => {
+  const old = slowUpstream(20);
+  const upstreams = new Map([['s', old.up]]);
+  const catalog = new Catalog(upstreams, '__', silentLogger());
+  const running = catalog.refresh('s', ['tools']);
+  upstreams.delete('s');
+  await running;
+  assert.equal(catalog.has('s'), false);
+});
