@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { keyDigests, paginateKeyed, type CursorBinding } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
-import { Responder } from './responder.ts';
+import { MAX_UNREAD_BYTES, Responder, StreamSink } from './responder.ts';
 
 const binding: CursorBinding = { key: Buffer.alloc(32, 1), bind: 'tools/list' };
 
@@ -63,4 +63,56 @@ test('Responder: any other answer is its JSON text; a status applies when nothin
   assert.equal(got.status, 400);
   assert.equal(got.body, JSON.stringify(msg));
   assert.equal(Number(got.length), Buffer.byteLength(JSON.stringify(msg)));
+});
+
+/**
+ * A client that sends its request and then stops reading; `feed` writes to the response until it
+ * returns false. The server side's view: how many messages went out before the stream closed.
+ */
+async function unreadClient(feed: (res: ServerResponse) => Promise<number>): Promise<number> {
+  let sent = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const server = createServer(async (_req, res) => {
+    sent = await feed(res);
+    done();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+  socket.pause(); // never reads
+  try {
+    await finished;
+    return sent;
+  } finally {
+    socket.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const BIG: JsonRpcMessage = {
+  jsonrpc: '2.0',
+  method: 'notifications/resources/updated',
+  params: { uri: `file:///${'x'.repeat(256 * 1024)}` },
+};
+/** Sends BIG until the sink closes or 400 were sent (100 MB); how many went out. */
+async function flood(sink: { send(m: JsonRpcMessage): void; readonly closed: boolean }): Promise<number> {
+  let n = 0;
+  while (!sink.closed && n < 400) {
+    sink.send(BIG);
+    n++;
+    await new Promise((r) => setImmediate(r));
+  }
+  return sink.closed ? n : Number.POSITIVE_INFINITY;
+}
+
+test('a stream whose client stops reading is cut off once MAX_UNREAD_BYTES are waiting, not held in memory', async () => {
+  const per = Buffer.byteLength(JSON.stringify(BIG));
+  const most = Math.ceil(MAX_UNREAD_BYTES / per) + 64; // the bound, plus what the kernel's buffers take
+  const get = await unreadClient((res) => flood(new StreamSink(res)));
+  assert.ok(get < most, `a GET stream took ${get} messages of ${per} bytes`);
+  const post = await unreadClient((res) => flood(new Responder(res, true)));
+  assert.ok(post < most, `a POST's stream took ${post} messages`);
 });

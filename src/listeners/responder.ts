@@ -10,6 +10,22 @@ import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { MessageSink } from '../sessions/sessions.ts';
 
 const KEEPALIVE_MS = 15_000;
+/**
+ * What a client may leave unread on a stream before it is cut off. Notifications and questions are
+ * written as they come (progress, logs, resource updates, list changes); a client that stops reading
+ * would otherwise make the gateway hold every later one in memory. Cut off, a GET stream can be
+ * opened again; a POST's stream closing cancels its call, as the client leaving would.
+ */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
+/** Writes one event, or cuts the stream off when the client left more than MAX_UNREAD_BYTES unread. */
+function writeEvent(res: ServerResponse, msg: JsonRpcMessage): void {
+  if (res.writableLength > MAX_UNREAD_BYTES) {
+    res.destroy();
+    return;
+  }
+  res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+}
 const SSE_START = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
 
@@ -56,7 +72,7 @@ export class Responder implements MessageSink {
       sseHeaders(this.#res, this.#headers);
       this.#mode = 'sse';
     }
-    this.#res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+    writeEvent(this.#res, msg);
   }
 
   /** The final response; `status` applies only when nothing was streamed yet. */
@@ -113,7 +129,7 @@ export class StreamSink implements MessageSink {
   }
 
   send(msg: JsonRpcMessage): void {
-    if (!this.closed) this.#res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+    if (!this.closed) writeEvent(this.#res, msg);
   }
 
   close(): void {
