@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import type { AuditEvent } from '../src/audit/event.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 import { timeline } from '../src/audit/timeline.ts';
 import { auditRow } from '../src/storage/audit-repo.ts';
 import { openStore } from '../src/storage/index.ts';
@@ -193,7 +193,7 @@ class Generator {
   }
 
   #event(s: Stream, fields: Partial<AuditEvent>): AuditEvent {
-    // Members in RFC 8785 order with the hash last, as a sealed record is stored (event.ts `seal`).
+    // Members in RFC 8785 order with the hash last, as a sealed record is stored (`seal` in src/model/audit-event.ts).
     const e = {
       v: 1,
       id: uuid(),

@@ -21,7 +21,7 @@ import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
-import type { AuditEvent } from '../src/audit/event.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -20,7 +20,7 @@ import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './sup
 import { eventually } from './support/eventually.ts';
 import { sha256 } from '../src/util/sha256.ts';
 import { canonicalJson } from '../src/util/canonical-json.ts';
-import type { AuditEvent } from '../src/audit/event.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 
 const RECORDER = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));

@@ -19,7 +19,7 @@ import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import { Authenticator } from '../src/identity/authenticator.ts';
-import type { AuditEvent } from '../src/audit/event.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-boundaries-'));
 const rec = join(tmp, 'rec.jsonl');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { argsHashOf, bindingOf, isApprovalId, matches, mismatch, newApprovalId } from './binding.ts';
 import { newRequest } from './lifecycle.ts';
-import type { BoundCall } from './model.ts';
+import type { BoundCall } from '../model/approval.ts';
 
 const call: BoundCall = {
   tenant: 'acme',

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../util/sha256.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import type { ApprovalRequest, BoundCall } from './model.ts';
+import type { ApprovalRequest, BoundCall } from '../model/approval.ts';
 
 export interface Binding {
   /** `sha256:<hex>` of the canonical JSON of the arguments. */

@@ -9,7 +9,7 @@ import type { AuditInput } from '../audit/log.ts';
 import type { Policy } from '../policy/model.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { PATH_ARGS } from './receipt.ts';
-import type { ApprovalRequest, CurrentContent } from './model.ts';
+import type { ApprovalRequest, CurrentContent } from '../model/approval.ts';
 
 export interface ReadForApproverDeps {
   /** The configured READ tool for this request's tool, if any. */

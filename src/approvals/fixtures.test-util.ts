@@ -1,6 +1,6 @@
 /** Shared test fixture (not a test file itself): a pending request with the given shown arguments. */
 import { newRequest } from './lifecycle.ts';
-import type { ApprovalRequest } from './model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 

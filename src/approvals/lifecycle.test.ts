@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, expire, newRequest, pendingCapReached, use } from './lifecycle.ts';
 import type { Transition } from './lifecycle.ts';
-import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
+import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const TTL = 15 * 60_000;

@@ -8,9 +8,9 @@
  *   pending --decide(approve) x count---> approved --use(matching call)--> used
  *   pending|approved --expire(now)------> expired
  */
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { bindingOf, mismatch } from './binding.ts';
-import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
+import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
 
 type RefusalCode =
   | 'not_pending'

@@ -7,7 +7,7 @@
  * `⟨U+202E⟩` markers), then HTML escaping of & < > " '. Values are only ever placed in element
  * content or in double-quoted attributes, where that escaping is sufficient.
  */
-import type { ApprovalRequest } from './model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from './receipt.ts';
 import { oneLine, visible } from './summary.ts';
 

@@ -8,7 +8,7 @@
 import { lazyRequire } from '../util/lazy.ts';
 
 const diff = lazyRequire<typeof import('diff')>('diff');
-import type { ApprovalRequest } from './model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 
 export type Receipt =
   | { kind: 'diff'; path: string; newFile: boolean; unified: string; truncated: boolean; otherArgs?: string }

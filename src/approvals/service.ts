@@ -10,10 +10,10 @@ import type { ApprovalStore } from '../storage/types.ts';
 import type { Audit } from '../audit/audit.ts';
 import { bindingOf, newApprovalId } from './binding.ts';
 import { decide, expire, isExpired, newRequest, pendingCapReached, use, type Transition } from './lifecycle.ts';
-import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from './model.ts';
+import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
 import { summarize } from './summary.ts';
 import { sign, slackPayload } from './webhook.ts';
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 
 const STATE_PREFIX = 'gha1.';

@@ -10,7 +10,7 @@
  * in constant time, stale or future timestamps refused (replay window).
  */
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
-import type { ApprovalRequest } from './model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 import { truncate, visible } from './summary.ts';
 
 /** Slack text from untrusted values: hidden characters marked, link/mention syntax neutralised. */

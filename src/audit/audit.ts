@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
 import { AuditLog, newStreamName, stateDirCheckpoints, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditExports } from './exports.ts';
 
 const DAY_MS = 86_400_000;

@@ -127,7 +127,7 @@ test('a checkpoint record forged in the store (rechained, unsigned) is reported'
   const [cp] = await store.audit.read({ stream: log.stream, kind: 'audit.checkpoint' });
   const body = JSON.parse(JSON.stringify(cp.event));
   body.detail.signature = Buffer.alloc(64).toString('base64');
-  const { chainHash } = await import('./event.ts');
+  const { chainHash } = await import('../model/audit-event.ts');
   body.hash = chainHash(body);
   raw(
     path,

@@ -21,7 +21,7 @@ import {
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditStore } from '../storage/types.ts';
-import type { Problem } from './event.ts';
+import type { Problem } from '../model/audit-event.ts';
 
 export const SIGNING_KEY_FILE = 'audit-signing-key.pem';
 

@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { renderAuditSchema } from './event-schema.ts';
 import { AuditLog } from './log.ts';
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 
 test('the committed audit record schema is what the generator writes (npm run schema)', () => {
   assert.equal(

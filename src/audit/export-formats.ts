@@ -1,6 +1,6 @@
 /** The formats `gatehouse audit export` writes, for incident hand-off: the sinks' own formatters. */
 import { hostname } from 'node:os';
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import { cef, elasticBulk, jsonl, otlpLogs, rfc5424, splunkHec } from './sinks/formats.ts';
 
 export const EXPORT_FORMATS = ['jsonl', 'splunk-hec', 'elastic-bulk', 'otlp', 'rfc5424', 'cef'] as const;

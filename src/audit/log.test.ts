@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditLog, newStreamName, storeDown } from './log.ts';
-import { GENESIS, chainHash, type AuditEvent } from './event.ts';
+import { GENESIS, chainHash, type AuditEvent } from '../model/audit-event.ts';
 import type { AuditStore } from '../storage/types.ts';
 
 /** An audit store in memory that refuses, as a database would, any batch holding a record marked `bad`. */

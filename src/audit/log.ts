@@ -14,7 +14,7 @@
 import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditDurability, AuditStore } from '../storage/types.ts';
-import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from './event.ts';
+import { AUDIT_SCHEMA_VERSION, GENESIS, seal, type AuditEvent } from '../model/audit-event.ts';
 import { loadOrCreateSigner, type CheckpointSigner } from './checkpoint.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 

@@ -9,7 +9,7 @@
  * 100,000 calls, opened in the console, held every call of every tenant for seconds, and a tenant
  * admin asking for another tenant's run made the gateway read all of it to show nothing.
  */
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import type { AuditQuery, AuditStore } from '../storage/types.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 

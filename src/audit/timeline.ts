@@ -2,7 +2,7 @@
  * A run reconstructed: its records in order, each call's intent joined with its outcome (or its
  * refusal, or `unknown`), with times and latency. Pure: the CLI and the admin API read the records.
  */
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 
 export interface TimelineEntry {
   time: string;

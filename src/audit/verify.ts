@@ -5,7 +5,7 @@
  * was edited around the hash. Each problem names the stream, the seq and the position.
  */
 import type { AuditStore } from '../storage/types.ts';
-import { GENESIS, chainHash, type AuditEvent, type Problem } from './event.ts';
+import { GENESIS, chainHash, type AuditEvent, type Problem } from '../model/audit-event.ts';
 import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 

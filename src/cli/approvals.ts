@@ -16,7 +16,7 @@ import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
-import type { ApprovalRequest } from '../approvals/model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from '../approvals/receipt.ts';
 
 /** What the page would let this caller see (the operator sees everything). */

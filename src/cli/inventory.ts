@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Store } from '../storage/types.ts';
-import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { accept, classify } from '../inventory/review.ts';
 import {
   definitionDiff,

@@ -10,7 +10,7 @@ import { evaluate } from '../policy/evaluate.ts';
 import { explain } from '../policy/explain.ts';
 import { parseCases, runTable, type TableCase } from '../policy/table.ts';
 import { PolicyError } from '../policy/model.ts';
-import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { openStore } from '../storage/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { CliContext } from './context.ts';

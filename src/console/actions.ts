@@ -13,7 +13,7 @@ import type { AdminScope } from '../identity/authenticator.ts';
 import type { AuditInput } from '../audit/log.ts';
 import type { Principal } from '../identity/principal.ts';
 import { accept, classify } from '../inventory/review.ts';
-import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { MODES } from '../policy/model.ts';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
 import {

@@ -6,9 +6,9 @@
  */
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
 import type { CheckItem } from '../readiness/check.ts';
-import type { ApprovalRequest } from '../approvals/model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 import type { ApiKeyRecord, IncidentRecord, ModeRecord } from '../storage/types.ts';
-import type { AuditEvent } from '../audit/event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
 import { block, classBadge, diffLineClass, escapeHtml, htmlDocument, line, safeUrl, text } from '../approvals/page.ts';
 import { CONSOLE_CSS_PATH } from './css.ts';

@@ -15,7 +15,7 @@ import { isLoopback } from '../util/address.ts';
 import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
 import { metadataUrls, protectedResourceMetadata, wwwAuthenticate, type ProtectedResourceMetadata } from './prm.ts';
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { bindTenant, checkBindings, isPlatformIssuer, type IssuerBinding } from './tenant-binding.ts';
 import type { PrincipalRevocations } from './revocations.ts';
 import type { AuthFailures } from './auth-failures.ts';

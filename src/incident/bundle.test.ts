@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseConfig } from '../config/load.ts';
 import { AuditLog } from '../audit/log.ts';
-import { chainHash, type AuditEvent } from '../audit/event.ts';
+import { chainHash, type AuditEvent } from '../model/audit-event.ts';
 import { loadOrCreateSigner } from '../audit/checkpoint.ts';
 import { openStore } from '../storage/index.ts';
 import { checkChain, exportBundle, verifyBundle } from './bundle.ts';

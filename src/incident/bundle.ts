@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { chainHash, type AuditEvent } from '../audit/event.ts';
+import { chainHash, type AuditEvent } from '../model/audit-event.ts';
 import {
   exportCheckpoints,
   latestCheckpoints,

@@ -1,5 +1,5 @@
 /** The audit records of an incident's window, and what in them the incident's scope touched. */
-import type { AuditEvent } from '../audit/event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import type { AuditStore, IncidentRecord } from '../storage/types.ts';
 import { windowOf } from './incident.ts';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import { proposeClass, TOOL_CLASSES, words, type ToolClass } from './classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
+import { proposeClass, words } from './classify.ts';
 
 type Case = [JsonObject, ToolClass, RegExp?];
 

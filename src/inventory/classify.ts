@@ -6,9 +6,7 @@
  * writing or destroying word anywhere.
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-
-export type ToolClass = 'READ' | 'WRITE' | 'DESTRUCTIVE';
-export const TOOL_CLASSES: readonly ToolClass[] = ['READ', 'WRITE', 'DESTRUCTIVE'];
+import type { ToolClass } from '../model/tool-class.ts';
 
 export interface Proposal {
   class: ToolClass;

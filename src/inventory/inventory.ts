@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { InventoryEventInput, InventoryServer, InventoryStore } from '../storage/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Kind } from '../catalog/catalog.ts';
-import type { ToolClass } from './classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { effectiveClass, reconcile, serverQuarantine, toolQuarantine, type Observation } from './review.ts';
 import { sanitize, sanitizeText } from './scan.ts';
 import { isItemName } from '../catalog/names.ts';

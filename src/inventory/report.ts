@@ -8,7 +8,7 @@ import { lazyRequire } from '../util/lazy.ts';
 const diff = lazyRequire<typeof import('diff')>('diff');
 import type { Config } from '../config/schema.ts';
 import type { InventoryServer, InventoryTool } from '../storage/types.ts';
-import type { ToolClass } from './classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { configuredClasses } from './inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from './review.ts';
 

@@ -19,7 +19,8 @@ import { isItemName } from '../catalog/names.ts';
 import { sha256 } from '../util/sha256.ts';
 import { instructionsPin, itemPin, pinnedPart, toolPin } from './canonical.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { proposeClass, type ToolClass } from './classify.ts';
+import { proposeClass } from './classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';
 
 export type NewToolRule = 'quarantine' | 'accept';

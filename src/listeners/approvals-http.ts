@@ -18,7 +18,7 @@ import { receipt } from '../approvals/receipt.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { ApprovalRequest, CurrentContent } from '../approvals/model.ts';
+import type { ApprovalRequest, CurrentContent } from '../model/approval.ts';
 import { DECISIONS, LOOKUPS, ViewerLimits } from '../approvals/viewer-limits.ts';
 
 export interface ApprovalPageDeps {

@@ -53,7 +53,7 @@ import {
   type ChainProof,
   type View,
 } from '../console/pages.ts';
-import { chainHash, type AuditEvent } from '../audit/event.ts';
+import { chainHash, type AuditEvent } from '../model/audit-event.ts';
 
 export interface ConsoleDeps {
   config: Config;

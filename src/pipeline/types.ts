@@ -13,7 +13,7 @@ import type { ApprovalService } from '../approvals/service.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
 import type { SecretScrubber } from '../credentials/scrub.ts';
 import type { ServerConfig } from '../config/schema.ts';
-import type { AuditEvent } from '../audit/event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { Holds } from '../gateway/holds.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -21,7 +21,7 @@ import type { TaskHandles } from '../gateway/tasks.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import type { Tracer } from '../observability/tracing.ts';
 
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 export type { ToolClass };
 
 export interface Decision {

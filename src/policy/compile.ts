@@ -11,7 +11,7 @@
  */
 import { sha256 } from '../util/sha256.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { canonicalId, canonicalPath, canonicalRepo, canonicalUrl, type Canon } from './canonical.ts';
 import { compileGlob, globRegExp, hasWildcard, resourceGlobProblem, toolGlobProblem } from './glob.ts';
 import {

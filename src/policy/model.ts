@@ -4,7 +4,7 @@
  * nothing else. A compiled policy is deeply frozen: evaluation can never change it, and two replicas
  * with the same revision decide the same.
  */
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 
 export type { ToolClass };
 export type Effect = 'allow' | 'deny' | 'approve' | 'shadow';

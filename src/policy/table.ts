@@ -15,7 +15,7 @@
  *
  * The clock for `validUntil` is the `now` passed in (the CLI passes the current time).
  */
-import { TOOL_CLASSES, type ToolClass } from '../inventory/classify.ts';
+import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { evaluate } from './evaluate.ts';
 import { EFFECTS, PolicyError, type Decision, type Effect, type EvaluationInput, type Policy } from './model.ts';
 import type { Path } from '../config/yaml-positions.ts';

@@ -12,7 +12,7 @@ import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sa
 import type { InventoryData } from '../inventory/report.ts';
 import { configuredClasses } from '../inventory/inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from '../model/tool-class.ts';
 import type { InventoryTool } from '../storage/types.ts';
 
 export type Status = 'pass' | 'warn' | 'fail';

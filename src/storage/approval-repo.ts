@@ -1,7 +1,7 @@
 /** The approvals and gateway_keys tables: the only code that reads or writes them. */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ApprovalRequest } from '../approvals/model.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 import type { Database } from './schema.ts';
 import type { ApprovalStore } from './types.ts';
 

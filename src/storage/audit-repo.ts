@@ -5,7 +5,7 @@
  * exporter follows is also the commit order: a reader never sees position N+1 before N.
  */
 import { sql, type Kysely } from 'kysely';
-import { bodyOf, type AuditEvent } from '../audit/event.ts';
+import { bodyOf, type AuditEvent } from '../model/audit-event.ts';
 import type { Database } from './schema.ts';
 import type { AuditDurability, AuditQuery, AuditStore } from './types.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';

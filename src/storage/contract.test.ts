@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import type { AuditEvent } from '../audit/event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditLog, newStreamName } from '../audit/log.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';

@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainHash, GENESIS, type AuditEvent } from '../audit/event.ts';
+import { chainHash, GENESIS, type AuditEvent } from '../model/audit-event.ts';
 import { spoolDir, writerAlive, type SpoolRow } from './sqlite-audit-spool.ts';
 import type { SpoolReplay } from './types.ts';
 

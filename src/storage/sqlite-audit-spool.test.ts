@@ -18,7 +18,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { GENESIS, seal, type AuditEvent } from '../audit/event.ts';
+import { GENESIS, seal, type AuditEvent } from '../model/audit-event.ts';
 import { openStore } from './index.ts';
 import { AuditSpool, MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
 import { SqliteAuditWriter } from './sqlite-audit-writer.ts';

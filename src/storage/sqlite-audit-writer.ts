@@ -15,7 +15,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
-import type { AuditEvent } from '../audit/event.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditSpool } from './sqlite-audit-spool.ts';
 import { replaySpools } from './sqlite-audit-replay.ts';
 import type { AuditDurability, SpoolReplay } from './types.ts';

@@ -3,8 +3,8 @@
  * contract suite (src/storage/contract.test.ts). One module owns each table.
  */
 
-import type { AuditEvent } from '../audit/event.ts';
-import type { ApprovalRequest } from '../approvals/model.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
+import type { ApprovalRequest } from '../model/approval.ts';
 
 /** A legacy (2025-11-25) downstream session. */
 export interface SessionRecord {

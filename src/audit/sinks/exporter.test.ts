@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { Exporter } from './exporter.ts';
 import { SinkError, SinkRejected, type Sink } from './sink.ts';
 import { MemoryCursors, MemorySource } from '../../../test/fixtures/sinks/memory.ts';

@@ -15,7 +15,7 @@
  * accept blocks the export until an operator acts: that is deliberate (an audit export with a silent
  * hole is worse than a stalled one, which status and alerts make visible).
  */
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { equalJitter, nthDelay } from '../../util/backoff.ts';
 import { scrub, SinkError, type Sink } from './sink.ts';
 

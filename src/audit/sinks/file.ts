@@ -12,7 +12,7 @@
 import { mkdir, open, readdir, rename, rm, stat, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { jsonl } from './formats.ts';
 import { SinkError, type Sink } from './sink.ts';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { cef, cefValue, elasticBulk, jsonl, level, otlpLogs, rfc5424, sdValue, splunkHec } from './formats.ts';
 
 const sample: AuditEvent = {

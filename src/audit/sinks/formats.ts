@@ -8,7 +8,7 @@
  * with U+FFFD. Syslog's MSG and OTLP's body always carry the exact record as JSON, so a lossy
  * replacement in an indexing field never loses the original value.
  */
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { GATEWAY_INFO } from '../../protocol/era.ts';
 
 const PRODUCT_VERSION: string = GATEWAY_INFO.version;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { HttpSink, parseRetryAfter, type HttpSinkOptions } from './http.ts';
 import { Exporter } from './exporter.ts';
 import { SinkRejected } from './sink.ts';

@@ -15,7 +15,7 @@ import type { Agent } from 'undici';
 import { lazyRequire } from '../../util/lazy.ts';
 
 const undici = lazyRequire<typeof import('undici')>('undici');
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { elasticBulk, otlpLogs, splunkHec, type OtlpResource, type SplunkHecOptions } from './formats.ts';
 import { safeUrl, scrub, SinkError, SinkRejected, type Sink } from './sink.ts';
 

@@ -5,7 +5,7 @@
  * transport can tell) and throws otherwise; the exporter then retries the same batch, so a sink
  * must tolerate receiving a record twice (destinations dedupe by (stream, seq)).
  */
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 
 export interface Sink {
   readonly name: string;

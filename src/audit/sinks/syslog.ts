@@ -13,7 +13,7 @@
 import { connect, isIPv6, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { hostname as osHostname } from 'node:os';
-import type { AuditEvent } from '../event.ts';
+import type { AuditEvent } from '../../model/audit-event.ts';
 import { cef, rfc5424, syslogHeader, type SyslogOptions } from './formats.ts';
 import { SinkError, SinkRejected, type Sink } from './sink.ts';
 

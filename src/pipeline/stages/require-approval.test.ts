@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApprovalService } from '../../approvals/service.ts';
-import type { ApprovalRequest, BoundCall } from '../../approvals/model.ts';
+import type { ApprovalRequest, BoundCall } from '../../model/approval.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { RequestContext } from '../../gateway/context.ts';
 import { requireApproval } from './require-approval.ts';

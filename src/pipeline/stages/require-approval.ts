@@ -9,7 +9,7 @@
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
-import type { ApprovalRequest, BoundCall } from '../../approvals/model.ts';
+import type { ApprovalRequest, BoundCall } from '../../model/approval.ts';
 import type { ApprovalService } from '../../approvals/service.ts';
 import type { CallState, Decision, PipelineDeps, Stage } from '../types.ts';
 import { routeOf } from './needs.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GENESIS, bodyOf, chainHash, seal, type AuditEvent } from './event.ts';
+import { GENESIS, bodyOf, chainHash, seal, type AuditEvent } from './audit-event.ts';
 
 const draft = (): Omit<AuditEvent, 'hash'> => ({
   v: 1,

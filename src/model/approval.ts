@@ -1,10 +1,11 @@
 /**
  * Human approvals: when policy says `approve`, the call waits for a person. This file holds
- * only the shapes; lifecycle.ts moves a request between states, binding.ts ties it to one exact call.
+ * only the shapes; src/approvals/lifecycle.ts moves a request between states, binding.ts there ties it
+ * to one exact call.
  *
  * Times are epoch milliseconds (like `Rule.validUntil`); pages and webhooks print them as ISO UTC.
  */
-import type { ToolClass } from '../inventory/classify.ts';
+import type { ToolClass } from './tool-class.ts';
 
 type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
