@@ -295,6 +295,15 @@ test('golden errors: limits that must agree, and postgres without a URL', () => 
   ]);
 });
 
+test('golden errors: limit rules that share an id, limit nothing or match no tool', () => {
+  assert.deepEqual(fixtureErrors('limit-rules.yaml'), [
+    'limit-rules.yaml:5:13: limits.rules[1].id: duplicate limit rule id (first used by limits.rules[0] at line 4)',
+    'limit-rules.yaml:6:7: limits.rules[2]: a limit rule needs `rate`, `concurrency` or both',
+    'limit-rules.yaml:8:43: limits.rules[3].tools: must not be an empty list',
+    'limit-rules.yaml:9:67: limits.rules[4].rate.perSeconds: must be at most 31536000',
+  ]);
+});
+
 test('golden errors: identity that would accept forgeable or interceptable tokens', () => {
   assert.deepEqual(fixtureErrors('identity.yaml'), [
     'identity.yaml:5:15: identity.issuers[0].issuer: must be https (plain http only on a loopback address)',

@@ -347,6 +347,10 @@ function describe(e: ErrorObject): string {
       return p.limit === 1 ? 'must not be empty' : `must be at least ${p.limit} characters long`;
     case 'maxLength':
       return `must be at most ${p.limit} characters long`;
+    case 'minItems':
+      return p.limit === 1 ? 'must not be an empty list' : `must hold at least ${p.limit} items`;
+    case 'maxItems':
+      return `must hold at most ${p.limit} items`;
     default:
       return sentence(e.message ?? 'is not valid');
   }
@@ -361,6 +365,7 @@ function semanticChecks(raw: unknown, ctx: Context): void {
   httpsChecks(identity, issuers, ctx);
   scopeChecks(identity, ctx);
   if (isObj(raw.console)) consoleChecks(raw.console, isObj(raw.identity), issuers, ctx);
+  if (isObj(raw.limits)) limitChecks(raw.limits, ctx);
   const storage = isObj(raw.storage) ? raw.storage : {};
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
@@ -400,6 +405,32 @@ function serverChecks(raw: Obj, ctx: Context): void {
           );
       }
     }
+  }
+}
+
+/**
+ * Limit rules: ids are unique (refusals name them, and a rule's budgets are keyed by its id: two rules
+ * of one id would share them), and each rule limits something (a rule with neither a rate nor a cap
+ * would let every call through while reading as a limit).
+ */
+function limitChecks(limits: Obj, ctx: Context): void {
+  const rules: unknown[] = Array.isArray(limits.rules) ? limits.rules : [];
+  const firstUse = new Map<string, number>();
+  for (const [i, rule] of rules.entries()) {
+    if (!isObj(rule)) continue;
+    const path = ['limits', 'rules', i];
+    if (typeof rule.id === 'string') {
+      const first = firstUse.get(rule.id);
+      const firstNode = nodeAt(ctx.doc, ['limits', 'rules', first ?? i, 'id']);
+      if (first !== undefined)
+        ctx.add(
+          [...path, 'id'],
+          `duplicate limit rule id (first used by limits.rules[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`,
+        );
+      else firstUse.set(rule.id, i);
+    }
+    if (rule.rate === undefined && rule.concurrency === undefined)
+      ctx.add(path, 'a limit rule needs `rate`, `concurrency` or both');
   }
 }
 

@@ -5,7 +5,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import type { Policy } from '../policy/model.ts';
-import type { LimitsConfig } from '../limits/model.ts';
 
 const Name = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]{0,47}$',
@@ -830,16 +829,24 @@ const LimitsSettings = Type.Object(
             Type.Literal('tenant'),
           ]),
           tools: Type.Optional(
-            Type.Array(Type.String({ minLength: 1 }), { description: 'Namespaced tool globs; absent: every tool.' }),
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description: 'Namespaced tool globs (`*` any run of characters, `?` one); absent: every tool.',
+            }),
           ),
           rate: Type.Optional(
             Type.Object(
               {
-                points: Type.Integer({ minimum: 1 }),
-                perSeconds: Type.Number({ exclusiveMinimum: 0 }),
-                burst: Type.Optional(Type.Integer({ minimum: 1 })),
+                points: Type.Integer({ minimum: 1, description: 'Calls refilled per `perSeconds`.' }),
+                perSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 31_536_000 }),
+                burst: Type.Optional(
+                  Type.Integer({
+                    minimum: 1,
+                    description: 'Calls allowed back to back after idling. Default `points`.',
+                  }),
+                ),
               },
-              { additionalProperties: false },
+              { additionalProperties: false, description: 'A token bucket; one call costs one point.' },
             ),
           ),
           concurrency: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls of this key in flight at once.' })),
@@ -852,7 +859,7 @@ const LimitsSettings = Type.Object(
       Type.Object(
         {
           points: Type.Integer({ minimum: 1 }),
-          perSeconds: Type.Number({ exclusiveMinimum: 0 }),
+          perSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 31_536_000 }),
           burst: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         {
@@ -891,6 +898,9 @@ const LimitsSettings = Type.Object(
     description: 'Rate limits and concurrency caps per principal, tool, principal and tool, or tenant.',
   },
 );
+
+/** Rate limits and concurrency caps as written (rules checked further at load: unique ids, a rate or a cap each). */
+export type LimitsConfig = Static<typeof LimitsSettings>;
 
 const VaultAuth = Type.Union([
   Type.Object(

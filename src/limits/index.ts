@@ -4,11 +4,10 @@
  */
 import { MemoryLimiter } from './memory.ts';
 import { RedisLimiter, type RedisLimiterOptions } from './redis.ts';
-import type { LimitsConfig } from './model.ts';
+import type { LimitsConfig } from '../config/schema.ts';
 import type { Limiter } from './limiter.ts';
 
 export type { Limiter } from './limiter.ts';
-export type { LimitsConfig } from './model.ts';
 
 /** The limiter for a validated `limits` section. `hooks` apply to the Redis backend only. */
 export function createLimiter(
