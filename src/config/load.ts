@@ -14,7 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { closestKey } from '../util/suggest.ts';
-import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from './yaml-positions.ts';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../util/yaml-positions.ts';
 import type { ErrorObject } from 'ajv';
 import type { Config, RawConfig } from './schema.ts';
 import { DEFAULT_STATE_DIR } from './defaults.ts';

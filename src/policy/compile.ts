@@ -31,7 +31,7 @@ import {
   type Rule,
   type SubjectMatch,
 } from './model.ts';
-import type { Path } from '../config/yaml-positions.ts';
+import type { Path } from '../util/yaml-positions.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';

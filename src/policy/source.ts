@@ -4,7 +4,7 @@
  * that, the compiler collects every problem before throwing. Messages never echo long values.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
-import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../config/yaml-positions.ts';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../util/yaml-positions.ts';
 import { PolicyError, type PolicyIssue } from './model.ts';
 
 export interface Source {

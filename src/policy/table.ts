@@ -18,7 +18,7 @@
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { evaluate } from './evaluate.ts';
 import { EFFECTS, PolicyError, type Decision, type Effect, type EvaluationInput, type Policy } from './model.ts';
-import type { Path } from '../config/yaml-positions.ts';
+import type { Path } from '../util/yaml-positions.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 
