@@ -12,9 +12,11 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ListRootsRequestSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, FILESYSTEM, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
 let sandbox: string;
@@ -189,4 +191,22 @@ test('a question for a caller with no stream to be asked on fails fast instead o
   const body = (await r.json()) as { result?: { isError?: boolean }; error?: unknown };
   assert.ok(body.error !== undefined || body.result?.isError === true, JSON.stringify(body));
   assert.ok(Date.now() - started < 5000, 'answered promptly');
+});
+
+test('an anonymous loopback session subscribed to a resource hears its updates', async () => {
+  const client = await connect();
+  const heard: string[] = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void heard.push(n.params.uri));
+  const { resources } = await client.listResources();
+  const uri = resources.find((r) => r.uri.startsWith('gatehouse:everything/'))?.uri;
+  assert.ok(uri, resources.map((r) => r.uri).join(' '));
+  await client.subscribeResource({ uri });
+  // The server sends an update for each subscribed URI at once, then every 5 s, until toggled off.
+  await client.callTool({ name: 'everything__toggle-subscriber-updates', arguments: {} });
+  try {
+    await eventually(() => heard.includes(uri), { timeoutMs: 8000 });
+  } finally {
+    await client.callTool({ name: 'everything__toggle-subscriber-updates', arguments: {} });
+    await client.close();
+  }
 });

@@ -18,6 +18,7 @@ import {
   CreateMessageRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
@@ -35,7 +36,7 @@ const keys: Record<string, string> = {};
 let t: TestGateway;
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/tenant-server.ts');
-const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch'];
+const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist'];
 const classes = `    tools: { ${READ_TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 
 before(async () => {
@@ -55,7 +56,7 @@ resources:
 rules:
   - id: tenants-read
     subjects: { tenants: [acme, globex] }
-    tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, 'twin__*']
+    tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, mt__relist, 'twin__*']
     classes: [READ]
     effect: allow
   - id: tenants-prompts
@@ -521,6 +522,27 @@ test("listed resources are the caller's own tenant's: another tenant's never app
   const before = reached().length;
   assert.deepEqual((await rpc('nobody', 'resources/list', {})).result.resources, []);
   assert.equal(reached().length, before);
+});
+
+test("a change of one tenant's listed resources is told to that tenant's sessions only, and its next listing asks again", async () => {
+  const asked = () => reached().filter((r) => r.tenant === 'globex' && r.msg.method === 'resources/list').length;
+  const heard = { acme: 0, globex: 0 };
+  const clients: Client[] = [];
+  for (const tenant of ['acme', 'globex'] as const) {
+    const c = await sdk(tenant);
+    c.setNotificationHandler(ResourceListChangedNotificationSchema, () => void heard[tenant]++);
+    await c.listResources(); // opens the GET stream and fills globex's own listing
+    clients.push(c);
+  }
+  const before = asked();
+  const r = await clients[1].callTool({ name: 'mt__relist', arguments: {} });
+  assert.match(JSON.stringify(r.content), /relisted/);
+  await eventually(() => heard.globex > 0);
+  await new Promise((res) => setTimeout(res, 300)); // what acme would hear has had its time
+  assert.equal(heard.acme, 0, "acme heard of globex's change");
+  await clients[1].listResources();
+  assert.equal(asked(), before + 1, "globex's process was asked for its list again");
+  for (const c of clients) await c.close();
 });
 
 test('prompts and templates are pinned and scanned: a poisoned prompt is quarantined, unlisted and refused', async () => {

@@ -195,10 +195,12 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
       this.otherTools(server, part.tools),
     );
     if (this.#upstreams.get(server) !== up) return;
-    // Published all kinds at once, so nobody sees a half-loaded server.
+    // Published all kinds at once, so nobody sees a half-loaded server; callers hear only of what changed.
+    const before = this.#parts.get(server);
     this.#parts.set(server, part);
     this.#version++;
-    for (const kind of kinds) this.emit('changed', kind, server);
+    for (const kind of kinds)
+      if (!before || JSON.stringify(before[kind]) !== JSON.stringify(part[kind])) this.emit('changed', kind, server);
   }
 
   /**

@@ -8,7 +8,7 @@
 import type { AuditInput } from '../audit/log.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
-import { discoveryTenant } from '../credentials/broker.ts';
+import { discoveryTenant, variesByOwner } from '../credentials/broker.ts';
 import type { SecretScrubber } from '../credentials/scrub.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -44,6 +44,8 @@ export interface FleetDeps {
   servers: () => Config['servers'];
   /** A resource changed on the connection of `owner` (a tenant, or tenant/user): its value scrubbed. */
   resourceUpdated: (server: string, owner: string, n: JsonRpcNotification) => void;
+  /** The resources listed on the connection of `owner` changed, where each owner is shown its own. */
+  ownResourcesChanged: (server: string, owner: string) => void;
 }
 
 export class UpstreamFleet {
@@ -234,7 +236,12 @@ export class UpstreamFleet {
   /** An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user). */
   #onEvent(server: string, n: JsonRpcNotification, owner: string): void {
     const kinds = LIST_CHANGED[n.method];
-    if (kinds) {
+    const cfg = this.#cfg.get(server);
+    if (kinds?.includes('resources') && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
+      // That owner's own listing changed (src/pipeline/own-resources.ts), not the catalogue's: only
+      // its sessions hear of it.
+      this.#deps.ownResourcesChanged(server, owner);
+    } else if (kinds) {
       this.#deps.catalog
         .refresh(server, kinds)
         .catch((err: Error) => this.#deps.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Sessions } from '../sessions/sessions.ts';
+import { principalKey } from '../identity/principal.ts';
 import { Subscriptions } from './subscriptions.ts';
 
 /** A response that records the SSE messages written to it. */
@@ -37,9 +38,15 @@ function listen(
   subs: Subscriptions,
   notifications: Record<string, boolean>,
   scope = '',
+  principal: string | null = null,
 ): ServerResponse & { messages: Array<{ method?: string }> } {
   const res = fakeRes();
-  subs.listen(res, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } }, scope);
+  subs.listen(
+    res,
+    { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } },
+    scope,
+    principal,
+  );
   res.messages.length = 0; // the acknowledgement
   return res;
 }
@@ -97,4 +104,39 @@ test('each listener hears only what it asked for, once per change', async () => 
   );
   assert.equal(tools.messages.length, 2);
   subs.close();
+});
+
+test("a change of one owner's own resources reaches that owner's sessions and listen streams only", () => {
+  const heard: string[] = [];
+  const session = (who: string, principal: string | null, scope = '') => ({
+    stream: { send: () => void heard.push(who) },
+    record: { scope, principal },
+  });
+  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
+  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
+  const sessions = {
+    *all() {
+      yield session('alice-session', alice);
+      yield session('bob-session', bob);
+      yield session('alice-elsewhere', alice, 'other');
+    },
+  } as unknown as Sessions;
+  const subs = new Subscriptions(sessions);
+  const aliceListen = listen(subs, { resourcesListChanged: true }, '', alice);
+  const aliceTools = listen(subs, { toolsListChanged: true }, '', alice);
+  const bobListen = listen(subs, { resourcesListChanged: true }, '', bob);
+  const anonymous = listen(subs, { resourcesListChanged: true }, '', 'anonymous');
+  subs.ownResourcesChanged('files', 'acme');
+  assert.deepEqual(heard, ['alice-session']);
+  assert.deepEqual(
+    aliceListen.messages.map((m) => m.method),
+    ['notifications/resources/list_changed'],
+  );
+  assert.equal(aliceTools.messages.length, 0, 'a stream that did not ask for resource changes');
+  assert.equal(bobListen.messages.length, 0);
+  assert.equal(anonymous.messages.length, 0);
+  subs.ownResourcesChanged('files', 'acme/bob');
+  assert.deepEqual(heard, ['alice-session'], 'acme/bob is nobody here');
+  subs.ownResourcesChanged('files', 'default');
+  assert.equal(anonymous.messages.length, 1);
 });

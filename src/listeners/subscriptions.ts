@@ -15,6 +15,8 @@ import { sessionOwnedBy } from '../sessions/owner.ts';
 interface Listener {
   id: RequestId;
   scope: string;
+  /** Whose stream it is (`principalKey`), or null for the anonymous loopback caller. */
+  principal: string | null;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
 }
@@ -45,7 +47,7 @@ export class Subscriptions {
   }
 
   /** Open a modern listen stream: acknowledge what we honour, then keep it open. */
-  listen(res: ServerResponse, req: JsonRpcRequest, scope: string): void {
+  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, principal: string | null): void {
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
       toolsListChanged: asked.toolsListChanged === true || undefined,
@@ -56,7 +58,7 @@ export class Subscriptions {
       res.writeHead(503).end();
       return;
     }
-    const l: Listener = { id: req.id, scope, filter, sink: undefined as unknown as StreamSink };
+    const l: Listener = { id: req.id, scope, principal, filter, sink: undefined as unknown as StreamSink };
     l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l));
     this.#listeners.add(l);
     const ack: JsonObject = {};
@@ -94,6 +96,21 @@ export class Subscriptions {
         l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
       }
     }
+  }
+
+  /**
+   * The resources `server` lists on the connection of `owner` (a tenant, or `tenant/user`) changed,
+   * where each owner is shown its own: only that owner's sessions and listen streams hear of it.
+   */
+  ownResourcesChanged(server: string, owner: string): void {
+    const method = METHOD_OF.resourcesListChanged;
+    const sees = (scope: string) => scope === '' || scope === server;
+    for (const s of this.#sessions.all())
+      if (s.stream && sees(s.record.scope) && sessionOwnedBy(s.record.principal, owner))
+        s.stream.send({ jsonrpc: '2.0', method });
+    for (const l of this.#listeners)
+      if (l.filter.resourcesListChanged && sees(l.scope) && sessionOwnedBy(l.principal, owner))
+        l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
   }
 
   /**

@@ -1,12 +1,16 @@
+/** The anonymous loopback caller's principal key (src/identity/authenticator.ts). */
+const ANONYMOUS_KEY = 'anonymous';
+
 /**
- * Whose a legacy session is, in the terms upstream connections are keyed by: a tenant, or
- * `tenant/subject` for per-user connections. Sessions store the principal's key
- * (`[via, issuer, subject, tenant]` as JSON), or null for the anonymous loopback caller.
+ * Whose a legacy session (or a listen stream) is, in the terms upstream connections are keyed by: a
+ * tenant, or `tenant/subject` for per-user connections. It holds the principal's key
+ * (`[via, issuer, subject, tenant]` as JSON), or `anonymous` (null in older records) for the
+ * anonymous loopback caller, who is subject `anonymous` of tenant `default`.
  */
 export function sessionOwnedBy(principalKey: string | null, owner: string): boolean {
   let tenant = 'default';
   let subject = 'anonymous';
-  if (principalKey) {
+  if (principalKey && principalKey !== ANONYMOUS_KEY) {
     try {
       const k = JSON.parse(principalKey) as unknown[];
       subject = String(k[2]);
