@@ -170,7 +170,10 @@ export class Gateway {
       perPrincipal: this.config.gateway.maxSessionsPerPrincipal,
       perTenant: this.config.gateway.maxSessionsPerTenant,
     }));
-    this.subscriptions = new Subscriptions(this.sessions);
+    this.subscriptions = new Subscriptions(this.sessions, () => ({
+      perPrincipal: this.config.gateway.maxListenStreamsPerPrincipal,
+      perTenant: this.config.gateway.maxListenStreamsPerTenant,
+    }));
     this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
     this.fleet = new UpstreamFleet({
       upstreams: this.upstreams,

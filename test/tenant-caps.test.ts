@@ -1,6 +1,6 @@
 /**
  * Caps per principal and per tenant, tried as a hostile tenant would: legacy sessions, pending
- * approvals and held calls (a legacy upstream's question waiting for a modern caller's answer). Two tenants' identity providers (the real oidc-provider for acme and globex, a second
+ * approvals, listen streams and held calls (a legacy upstream's question waiting for a modern caller's answer). Two tenants' identity providers (the real oidc-provider for acme and globex, a second
  * issuer with its own key for acme's SSO) and API keys. One principal cannot take its tenant's whole
  * share, one tenant cannot take another's, and the errors say which cap was reached.
  */
@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
+import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
@@ -43,7 +44,8 @@ before(async () => {
     {
       port,
       gateway:
-        '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n  maxHeldCallsPerPrincipal: 2\n  maxHeldCallsPerTenant: 3\n',
+        '  maxSessionsPerPrincipal: 3\n  maxSessionsPerTenant: 5\n  maxHeldCallsPerPrincipal: 2\n  maxHeldCallsPerTenant: 3\n' +
+        '  maxListenStreamsPerPrincipal: 2\n  maxListenStreamsPerTenant: 3\n',
       top:
         `identity:\n  resource: ${resource}\n  issuers:\n    - { issuer: ${JSON.stringify(oidc.issuer)}, tenants: [acme, globex] }\n    - { issuer: ${JSON.stringify(sso.issuer)}, tenant: acme }\n` +
         `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\napprovals: { maxPendingPerPrincipal: 2, maxPendingPerTenant: 3 }\n`,
@@ -201,4 +203,65 @@ test("held calls: one principal's unanswered questions, then one tenant's, reach
   assert.equal((await ask('acmeBot')).status, 429, "acme's other issuer shares acme's cap");
   for (const who of ['globexBot', 'globex-key'])
     assert.equal((await ask(who)).body.result?.resultType, 'input_required', `${who}: globex still asks`);
+});
+
+/** Opens a 2026-07-28 `subscriptions/listen` stream as `who`: its status, error, and how to close it. */
+async function listenAs(who: string): Promise<{ status: number; message?: string; close: () => void }> {
+  const ac = new AbortController();
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    signal: ac.signal,
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'subscriptions/listen',
+      authorization: `Bearer ${tokens[who]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { toolsListChanged: true },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+  if (r.headers.get('content-type')?.startsWith('text/event-stream')) {
+    const reader = r.body!.getReader();
+    await reader.read(); // the acknowledgement: the stream is open
+    return { status: r.status, close: () => ac.abort() };
+  }
+  const body = (await r.json()) as { error?: { message: string } };
+  return { status: r.status, message: body.error?.message, close: () => {} };
+}
+
+test('listen streams: capped per principal and per tenant; another tenant is not affected; a closed stream frees its place', async () => {
+  const open: Array<{ close: () => void }> = [];
+  try {
+    for (let i = 0; i < 2; i++) open.push(await listenAs('ann'));
+    const mine = await listenAs('ann');
+    assert.equal(mine.status, 429);
+    assert.match(mine.message ?? '', /too many open listen streams for you \(at most 2\)/);
+    open.push(await listenAs('art'));
+    const tenant = await listenAs('amy');
+    assert.equal(tenant.status, 429);
+    assert.match(tenant.message ?? '', /too many open listen streams in tenant `acme` \(at most 3\)/);
+    const other = await listenAs('globexBot');
+    assert.equal(other.status, 200, other.message);
+    open.push(other);
+    open.shift()?.close();
+    await eventually(async () => {
+      const again = await listenAs('amy');
+      if (again.status !== 200) return false;
+      open.push(again);
+      return true;
+    });
+  } finally {
+    for (const s of open) s.close();
+  }
 });

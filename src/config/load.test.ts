@@ -85,6 +85,8 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       maxSessionsPerTenant: 1000,
       maxHeldCallsPerPrincipal: 20,
       maxHeldCallsPerTenant: 200,
+      maxListenStreamsPerPrincipal: 10,
+      maxListenStreamsPerTenant: 1000,
     },
     storage: {
       driver: 'postgres',
@@ -191,6 +193,8 @@ test('defaults: a minimal file gets every default, paths absolute against the co
       maxSessionsPerTenant: 1000,
       maxHeldCallsPerPrincipal: 20,
       maxHeldCallsPerTenant: 200,
+      maxListenStreamsPerPrincipal: 10,
+      maxListenStreamsPerTenant: 1000,
     },
     storage: { driver: 'sqlite', sqlitePath: '/etc/gh/.gatehouse/gatehouse.db' },
     inventory: { newTools: 'quarantine' },

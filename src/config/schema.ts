@@ -499,6 +499,22 @@ const Gateway = Type.Object(
         description: 'The same, per tenant (at most 1000 in all).',
       }),
     ),
+    maxListenStreamsPerPrincipal: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: 10,
+        description: 'Open `subscriptions/listen` streams (2026-07-28) of one principal, in this process.',
+      }),
+    ),
+    maxListenStreamsPerTenant: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: 1000,
+        description: 'The same, per tenant (at most 10000 in all).',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );

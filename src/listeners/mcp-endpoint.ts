@@ -218,7 +218,7 @@ async function handleModern(
   const meta = (params?._meta ?? {}) as JsonObject;
   const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
   if (method === 'subscriptions/listen') {
-    deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal.key);
+    deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal);
     return;
   }
   return await answer(res, ctx, method, params, o.sse, deps);

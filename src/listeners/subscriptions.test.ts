@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Sessions } from '../sessions/sessions.ts';
 import { principalKey } from '../identity/principal.ts';
+import type { GatehouseError } from '../protocol/errors.ts';
 import { Subscriptions } from './subscriptions.ts';
 
 /** A response that records the SSE messages written to it. */
@@ -41,12 +42,11 @@ function listen(
   principal: string | null = null,
 ): ServerResponse & { messages: Array<{ method?: string }> } {
   const res = fakeRes();
-  subs.listen(
-    res,
-    { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } },
-    scope,
-    principal,
-  );
+  const tenant = principal?.startsWith('[') ? String(JSON.parse(principal)[3]) : 'default';
+  subs.listen(res, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } }, scope, {
+    key: principal ?? 'anonymous',
+    tenant,
+  });
   res.messages.length = 0; // the acknowledgement
   return res;
 }
@@ -139,4 +139,32 @@ test("a change of one owner's own resources reaches that owner's sessions and li
   assert.deepEqual(heard, ['alice-session'], 'acme/bob is nobody here');
   subs.ownResourcesChanged('files', 'default');
   assert.equal(anonymous.messages.length, 1);
+});
+
+test('listen streams are capped per principal and per tenant; a closed one frees its place; the anonymous caller has only its tenant cap', () => {
+  const sessions = { *all() {} } as unknown as Sessions;
+  const subs = new Subscriptions(sessions, () => ({ perPrincipal: 2, perTenant: 3 }));
+  const key = (subject: string, tenant: string) => principalKey({ via: 'jwt', issuer: 'i', subject, tenant });
+  const open = (subject: string, tenant: string) => listen(subs, { toolsListChanged: true }, '', key(subject, tenant));
+  const refusal = (subject: string, tenant: string) => {
+    try {
+      open(subject, tenant);
+    } catch (err) {
+      return err as GatehouseError;
+    }
+    assert.fail(`${subject}@${tenant} was let in`);
+  };
+  const first = open('ann', 'acme');
+  open('ann', 'acme');
+  const mine = refusal('ann', 'acme');
+  assert.equal(mine.code, 'E_RATE_LIMITED');
+  assert.match(mine.message, /too many open listen streams for you \(at most 2\)/);
+  open('art', 'acme');
+  const tenant = refusal('amy', 'acme');
+  assert.match(tenant.message, /in tenant `acme` \(at most 3\)/);
+  open('bob', 'globex'); // another tenant is not affected
+  first.emit('close');
+  open('amy', 'acme'); // a closed stream frees its place
+  for (let i = 0; i < 3; i++) listen(subs, { toolsListChanged: true }, '', 'anonymous');
+  assert.throws(() => listen(subs, { toolsListChanged: true }, '', 'anonymous'), /in tenant `default`/);
 });

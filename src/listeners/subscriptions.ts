@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { META } from '../protocol/era.ts';
+import { GatehouseError, quote } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest, RequestId } from '../protocol/jsonrpc.ts';
 import type { Kind } from '../catalog/catalog.ts';
 import type { Sessions } from '../sessions/sessions.ts';
@@ -15,8 +16,9 @@ import { sessionOwnedBy } from '../sessions/owner.ts';
 interface Listener {
   id: RequestId;
   scope: string;
-  /** Whose stream it is (`principalKey`), or null for the anonymous loopback caller. */
+  /** Whose stream it is (`principalKey`; `anonymous` for the anonymous loopback caller). */
   principal: string | null;
+  tenant: string;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
 }
@@ -36,18 +38,32 @@ const MAX_LISTENERS = 10_000;
 /** How long changes are gathered before callers are told (one notification per type). */
 const COALESCE_MS = 25;
 
+/** Listen streams one principal, and one tenant, may hold open in this process. */
+export interface ListenCaps {
+  perPrincipal: number;
+  perTenant: number;
+}
+
 export class Subscriptions {
   readonly #sessions: Sessions;
+  readonly #caps: () => ListenCaps;
   readonly #listeners = new Set<Listener>();
   readonly #pending = new Set<string>();
   #flush: NodeJS.Timeout | undefined;
 
-  constructor(sessions: Sessions) {
+  constructor(sessions: Sessions, caps: () => ListenCaps = () => ({ perPrincipal: 10, perTenant: 1000 })) {
     this.#sessions = sessions;
+    this.#caps = caps;
   }
 
-  /** Open a modern listen stream: acknowledge what we honour, then keep it open. */
-  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, principal: string | null): void {
+  /**
+   * Open a modern listen stream: acknowledge what we honour, then keep it open. One principal cannot
+   * take its tenant's share of streams, nor one tenant another's: past a cap the request is refused
+   * (`E_RATE_LIMITED`, naming the cap) before anything is written.
+   */
+  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: { key: string; tenant: string }): void {
+    this.#admit(who);
+    const principal = who.key;
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
       toolsListChanged: asked.toolsListChanged === true || undefined,
@@ -58,7 +74,14 @@ export class Subscriptions {
       res.writeHead(503).end();
       return;
     }
-    const l: Listener = { id: req.id, scope, principal, filter, sink: undefined as unknown as StreamSink };
+    const l: Listener = {
+      id: req.id,
+      scope,
+      principal,
+      tenant: who.tenant,
+      filter,
+      sink: undefined as unknown as StreamSink,
+    };
     l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l));
     this.#listeners.add(l);
     const ack: JsonObject = {};
@@ -68,6 +91,30 @@ export class Subscriptions {
       method: 'notifications/subscriptions/acknowledged',
       params: { notifications: ack, _meta: { [META.subscriptionId]: req.id } },
     });
+  }
+
+  /** Refuses a stream past the caller's or its tenant's cap (the anonymous loopback caller has only its tenant's). */
+  #admit(who: { key: string; tenant: string }): void {
+    const caps = this.#caps();
+    let tenant = 0;
+    let mine = 0;
+    for (const l of this.#listeners) {
+      if (l.tenant !== who.tenant) continue;
+      tenant++;
+      if (l.principal === who.key) mine++;
+    }
+    if (tenant >= caps.perTenant)
+      throw new GatehouseError(
+        'E_RATE_LIMITED',
+        `too many open listen streams in tenant ${quote(who.tenant)} (at most ${caps.perTenant}): close some first`,
+        { retryAfterMs: 10_000, cap: 'tenant' },
+      );
+    if (who.key !== 'anonymous' && mine >= caps.perPrincipal)
+      throw new GatehouseError(
+        'E_RATE_LIMITED',
+        `too many open listen streams for you (at most ${caps.perPrincipal}): close some first`,
+        { retryAfterMs: 10_000, cap: 'principal' },
+      );
   }
 
   /**
