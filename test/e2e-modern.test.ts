@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import type { Reply } from './support/rpc.ts';
+import { modernHeaders, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
@@ -218,13 +218,7 @@ test('modern: closing the connection cancels the call upstream', async () => {
   const p = fetch(`${t.url}/mcp`, {
     method: 'POST',
     signal: ac.signal,
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'everything__trigger-long-running-operation',
-    },
+    headers: modernHeaders('tools/call', 'everything__trigger-long-running-operation'),
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 5,

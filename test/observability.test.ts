@@ -12,6 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { modernHeaders } from './support/rpc.ts';
 
 let t: TestGateway;
 before(async () => {
@@ -72,12 +73,7 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   const listen = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     signal: ac.signal,
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'subscriptions/listen',
-    },
+    headers: modernHeaders('subscriptions/listen'),
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 'L1',

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { modernHeaders, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -211,13 +211,7 @@ async function listenAs(who: string): Promise<{ status: number; message?: string
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     signal: ac.signal,
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'subscriptions/listen',
-      authorization: `Bearer ${tokens[who]}`,
-    },
+    headers: { ...modernHeaders('subscriptions/listen'), authorization: `Bearer ${tokens[who]}` },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: randomUUID(),

@@ -78,3 +78,14 @@ export async function replyOf(r: Response): Promise<Reply> {
 export function firstInputRequest(r: Reply): InputRequest {
   return Object.values(r.result.inputRequests)[0];
 }
+
+/** The headers of a 2026-07-28 POST of `method` (and the tool or prompt `name` it targets). */
+export function modernHeaders(method: string, name?: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': method,
+    ...(name === undefined ? {} : { 'mcp-name': name }),
+  };
+}
