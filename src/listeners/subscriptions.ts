@@ -17,7 +17,7 @@ interface Listener {
   id: RequestId;
   scope: string;
   /** Whose stream it is (`principalKey`; `anonymous` for the anonymous loopback caller). */
-  principal: string | null;
+  principal: string;
   tenant: string;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
@@ -63,7 +63,6 @@ export class Subscriptions {
    */
   listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: { key: string; tenant: string }): void {
     this.#admit(who);
-    const principal = who.key;
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
       toolsListChanged: asked.toolsListChanged === true || undefined,
@@ -77,7 +76,7 @@ export class Subscriptions {
     const l: Listener = {
       id: req.id,
       scope,
-      principal,
+      principal: who.key,
       tenant: who.tenant,
       filter,
       sink: undefined as unknown as StreamSink,
