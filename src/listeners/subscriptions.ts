@@ -117,7 +117,8 @@ export class Subscriptions {
   }
 
   /**
-   * The catalogue of `server` changed: tell every caller that can see it and asked to know, once. One
+   * The catalogue of `server` changed: tell every caller of an endpoint that shows it (the aggregate
+   * endpoint, or that server's own) and asked to know, once; the notification names no server. One
    * change is often reported twice (the catalogue, then the inventory recording it; a resource list
    * and its templates), so changes are gathered for a moment and each caller hears of each type once.
    */
