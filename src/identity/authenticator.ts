@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IdentityConfig } from '../config/schema.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ApiKeyStore } from '../storage/types.ts';
-import { principalKey, type Principal } from './principal.ts';
+import { ANONYMOUS_KEY, principalKey, type Principal } from './principal.ts';
 import { isLoopback } from '../util/address.ts';
 import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
@@ -49,7 +49,7 @@ const ANONYMOUS: Principal = {
   authenticated: false,
   via: 'anonymous',
   issuer: '',
-  key: 'anonymous',
+  key: ANONYMOUS_KEY,
 };
 const QUERY_TOKEN = /(?:^|&)(?:access_token|token|api_key|apikey)=/i;
 

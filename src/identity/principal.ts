@@ -17,6 +17,9 @@ export interface Principal {
   key: string;
 }
 
+/** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */
+export const ANONYMOUS_KEY = 'anonymous';
+
 /** The key a principal's sessions (and later approvals) belong to. */
 export function principalKey(p: Pick<Principal, 'via' | 'issuer' | 'subject' | 'tenant'>): string {
   return JSON.stringify([p.via === 'introspection' ? 'jwt' : p.via, p.issuer, p.subject, p.tenant]);

@@ -11,6 +11,7 @@ import type { Kind } from '../catalog/catalog.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { StreamSink } from './responder.ts';
 import { namespaceUri } from '../catalog/uris.ts';
+import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { sessionOwnedBy } from '../sessions/owner.ts';
 
 interface Listener {
@@ -108,7 +109,7 @@ export class Subscriptions {
         `too many open listen streams in tenant ${quote(who.tenant)} (at most ${caps.perTenant}): close some first`,
         { retryAfterMs: 10_000, cap: 'tenant' },
       );
-    if (who.key !== 'anonymous' && mine >= caps.perPrincipal)
+    if (who.key !== ANONYMOUS_KEY && mine >= caps.perPrincipal)
       throw new GatehouseError(
         'E_RATE_LIMITED',
         `too many open listen streams for you (at most ${caps.perPrincipal}): close some first`,
@@ -134,15 +135,7 @@ export class Subscriptions {
     this.#pending.clear();
     const sees = (scope: string, type: string) =>
       changes.some(([t, server]) => t === type && (scope === '' || scope === server));
-    for (const type of new Set(changes.map(([t]) => t))) {
-      const method = METHOD_OF[type];
-      for (const s of this.#sessions.all())
-        if (s.stream && sees(s.record.scope, type)) s.stream.send({ jsonrpc: '2.0', method });
-      for (const l of this.#listeners) {
-        if (!l.filter[type] || !sees(l.scope, type)) continue;
-        l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
-      }
-    }
+    for (const type of new Set(changes.map(([t]) => t))) this.#tell(type, (scope) => sees(scope, type));
   }
 
   /**
@@ -150,13 +143,19 @@ export class Subscriptions {
    * where each owner is shown its own: only that owner's sessions and listen streams hear of it.
    */
   ownResourcesChanged(server: string, owner: string): void {
-    const method = METHOD_OF.resourcesListChanged;
-    const sees = (scope: string) => scope === '' || scope === server;
+    this.#tell(
+      'resourcesListChanged',
+      (scope, principal) => (scope === '' || scope === server) && sessionOwnedBy(principal, owner),
+    );
+  }
+
+  /** Sends a `type` change to the sessions' streams and the listen streams that asked for it whose endpoint and owner `hears`. */
+  #tell(type: keyof Listener['filter'], hears: (scope: string, principal: string | null) => boolean): void {
+    const method = METHOD_OF[type];
     for (const s of this.#sessions.all())
-      if (s.stream && sees(s.record.scope) && sessionOwnedBy(s.record.principal, owner))
-        s.stream.send({ jsonrpc: '2.0', method });
+      if (s.stream && hears(s.record.scope, s.record.principal)) s.stream.send({ jsonrpc: '2.0', method });
     for (const l of this.#listeners)
-      if (l.filter.resourcesListChanged && sees(l.scope) && sessionOwnedBy(l.principal, owner))
+      if (l.filter[type] && hears(l.scope, l.principal))
         l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
   }
 

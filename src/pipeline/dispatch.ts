@@ -218,11 +218,7 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: D
   const stamp = [...base, all, deps.policy, deps.modes, deps.identity];
   return visible.get(who, stamp, now, () => {
     const kept: number[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const s = all[i];
-      const t = { server: s.target.server, name: s.target.qualified, kind: KIND_OF[kind], class: s.class };
-      if (usable(deps, p, { ...t, resources: s.target.resources })) kept.push(i);
-    }
+    for (let i = 0; i < all.length; i++) if (visibleTo(deps, p, kind, all[i])) kept.push(i);
     // Callers who see the same items share one list (and its pages).
     const value = views.get(`${kind}:${ctx.scope}:${kept.join(',')}`, [all], now, () => ({
       value: visibleItems(
@@ -252,12 +248,8 @@ async function resourceListing(
   owned.forEach((server, i) => {
     for (const def of parts[i]) {
       const raw = ctx.scope ? def : { ...def, uri: namespaceUri(server, String(def.uri)) };
-      const target = itemTarget(deps, ctx.scope || undefined, 'resources', raw);
-      if (!target) continue;
-      const t = { server, name: target.qualified, kind: 'resource' as const, class: 'READ' as const };
-      if (!usable(deps, ctx.principal, { ...t, resources: target.resources })) continue;
-      const [item] = deps.credentials.scrubber.value([raw]);
-      own.push({ raw, item, target, class: 'READ', text: typeof raw.text === 'string' });
+      const item = sharedItem(deps, ctx.scope || undefined, 'resources', raw);
+      if (item && visibleTo(deps, ctx.principal, 'resources', item)) own.push(item);
     }
   });
   if (!own.length) return shared;
@@ -283,14 +275,31 @@ function sharedItems(deps: DispatchDeps, scope: string | undefined, kind: Kind):
   // Resources of a server whose connections differ by tenant are each caller's own (resourceListing).
   const owned = kind === 'resources' ? new Set(ownedServers(deps, scope ?? '')) : undefined;
   for (const raw of deps.catalog.list(kind, scope)) {
-    const target = itemTarget(deps, scope, kind, raw);
-    if (!target || owned?.has(target.server)) continue;
-    const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
-    // As one item of a list, so the scrubber's depth bound counts as it does for the whole list.
-    const [item] = deps.credentials.scrubber.value([raw]);
-    out.push({ raw, item, target, class: cls, text: typeof raw.text === 'string' });
+    const item = sharedItem(deps, scope, kind, raw);
+    if (item && !owned?.has(item.target.server)) out.push(item);
   }
   return out;
+}
+
+/** One listed item (namespaced on the aggregate endpoint) with what the visibility test needs, scrubbed; undefined when it names no target. */
+function sharedItem(
+  deps: DispatchDeps,
+  scope: string | undefined,
+  kind: Kind,
+  raw: JsonObject,
+): SharedItem | undefined {
+  const target = itemTarget(deps, scope, kind, raw);
+  if (!target) return undefined;
+  const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
+  // As one item of a list, so the scrubber's depth bound counts as it does for the whole list.
+  const [item] = deps.credentials.scrubber.value([raw]);
+  return { raw, item, target, class: cls, text: typeof raw.text === 'string' };
+}
+
+/** Whether `p` may see the item: the test authorize applies to a call of it. */
+function visibleTo(deps: DispatchDeps, p: RequestContext['principal'], kind: Kind, s: SharedItem): boolean {
+  const t = { server: s.target.server, name: s.target.qualified, kind: KIND_OF[kind], class: s.class };
+  return usable(deps, p, { ...t, resources: s.target.resources });
 }
 
 /** When the first rule still in force expires (visibility changes then), or Infinity. */

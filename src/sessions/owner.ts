@@ -1,5 +1,4 @@
-/** The anonymous loopback caller's principal key (src/identity/authenticator.ts). */
-const ANONYMOUS_KEY = 'anonymous';
+import { ANONYMOUS_KEY } from '../identity/principal.ts';
 
 /**
  * Whose a legacy session (or a listen stream) is, in the terms upstream connections are keyed by: a

@@ -6,6 +6,7 @@
  * `session not found`, exactly like an unknown id.
  */
 import { randomBytes } from 'node:crypto';
+import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.ts';
 import type { SessionRecord, SessionStore } from '../storage/types.ts';
@@ -135,7 +136,7 @@ export class Sessions {
       }
       if (
         init.principal &&
-        init.principal !== 'anonymous' &&
+        init.principal !== ANONYMOUS_KEY &&
         (await this.#store.count({ principal: init.principal, since })) >= caps.perPrincipal
       ) {
         throw new GatehouseError(
