@@ -1,19 +1,19 @@
 /**
- * One HTTP request and its answer over undici's `dispatch` with handler callbacks: no stream object
- * per response, the body read by a small reader as its bytes arrive (text bounded at 64 MiB, dropped
- * as `body.dump()` does, or the caller's own, such as an SSE parser). The hot path of HTTP upstreams
- * (./http.ts): cheaper per call than `request()` and an async iterator over a Readable.
+ * One HTTP request and its answer over the upstream client (./h1-pool.ts) with handler callbacks: no
+ * stream object per response, the body read by a small reader as its bytes arrive (text bounded at
+ * 64 MiB, dropped after at most 128 KiB, or the caller's own, such as an SSE parser). Every HTTP
+ * exchange with an upstream goes through here (./http.ts, ./sse.ts).
  */
 import { AsyncResource } from 'node:async_hooks';
-import type { Dispatcher } from 'undici';
+import type { Cancel, OriginPool, RequestOptions, ResponseHandler, ResponseHeaders } from './h1-pool.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse-reader.ts';
 
 /** Largest body accepted as text. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
-/** A body read only to be dropped is read up to this (more closes the connection), as undici's body.dump() does. */
+/** A body read only to be dropped is read up to this (more closes the connection). */
 const DROP_LIMIT = 128 * 1024;
 
-export type ResponseHeaders = Dispatcher.ResponseData['headers'];
+export type { ResponseHeaders } from './h1-pool.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** A body larger than MAX_BODY: refused, and not read past the bound. */
@@ -21,15 +21,15 @@ export const TOO_LARGE = Symbol('too large');
 /** A body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
 export const NOT_UTF8 = Symbol('not utf-8');
 
-/** What reads one response body as undici delivers it, chunk by chunk (see exchange). */
+/** What reads one response body as it arrives, piece by piece (see exchange). */
 export interface BodyReader<T> {
   /** Takes one chunk. May throw: the exchange is then aborted and rejects with the error. */
   data(chunk: Buffer): void;
   /** True once no more of the body is wanted: the connection is closed, the rest is never read. */
   readonly full: boolean;
-  /** Errors after the status and headers (network, abort) end the body as its end would, as in body.dump(). */
+  /** Errors after the status and headers (network, abort) end the body as its end would. */
   readonly lenient?: boolean;
-  /** What the exchange resolves with once the body ended (or is full). Runs after undici's callbacks. */
+  /** What the exchange resolves with once the body ended (or is full). Runs after the pool's callbacks. */
   end(): T;
 }
 
@@ -68,7 +68,7 @@ export function textReader<T>(
   };
 }
 
-/** Reads a body only to drop it, as undici's body.dump() does: DROP_LIMIT at most, errors ignored. */
+/** Reads a body only to drop it: DROP_LIMIT at most, errors ignored. */
 export function dropReader<T>(declared: string | string[] | undefined, end: () => T): BodyReader<T> {
   let size = declaredOver(declared, DROP_LIMIT);
   return {
@@ -86,34 +86,31 @@ export function dropReader<T>(declared: string | string[] | undefined, end: () =
 export type Head<T> = (status: number, headers: ResponseHeaders) => BodyReader<T>;
 
 /**
- * One request/response exchange over `pool.dispatch`: handler callbacks, no stream per response.
- * `head` gets the final status and headers and returns the body's reader; the promise resolves with
- * the reader's `end()`. It rejects on a network error; on `signal` (whether the request is still
- * queued, its headers pending or its body arriving); and on an exception thrown by `head` or the
- * reader, which aborts the exchange, so that no error escapes into undici and no exchange is left
- * open. Callbacks run in the caller's async context, as code after an `await` would: a message met
- * on a stream is handled in the trace of the call that opened it.
+ * One request/response exchange over `pool`. `head` gets the final status and headers and returns
+ * the body's reader; the promise resolves with the reader's `end()`. It rejects on a network error,
+ * on a request the pool refuses to send, on `signal` (whether the request is still waiting, its head
+ * pending or its body arriving), and on an exception thrown by `head` or the reader, which cancels
+ * the exchange (its connection is closed). Callbacks run in the caller's async context, as code
+ * after an `await` would: a message met on a stream is handled in the trace of the call that opened it.
  */
 export function exchange<T>(
-  pool: Dispatcher,
-  opts: Dispatcher.DispatchOptions,
+  pool: OriginPool,
+  req: RequestOptions,
   signal: AbortSignal | undefined,
   head: Head<T>,
 ): Promise<T> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<BodyReader<T>>((resolve, reject) => {
-    pool.dispatch(opts, new ExchangeHandler(head, resolve, reject, signal));
+    new ExchangeHandler(head, resolve, reject, signal).send(pool, req);
   }).then((reader) => reader.end());
 }
 
-const NOT_READ = 'response body not read to its end';
-
-class ExchangeHandler<T> extends AsyncResource implements Dispatcher.DispatchHandler {
+class ExchangeHandler<T> extends AsyncResource implements ResponseHandler {
   readonly #head: Head<T>;
   readonly #resolve: (reader: BodyReader<T>) => void;
   readonly #reject: (err: unknown) => void;
   readonly #signal: AbortSignal | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  #cancel: Cancel | undefined;
   #reader: BodyReader<T> | undefined;
   #done = false;
 
@@ -128,67 +125,58 @@ class ExchangeHandler<T> extends AsyncResource implements Dispatcher.DispatchHan
     this.#resolve = resolve;
     this.#reject = reject;
     this.#signal = signal;
-    signal?.addEventListener('abort', this.#onAbort);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#done) controller.abort(this.#signal?.reason); // aborted while it was queued: it never goes out
+  send(pool: OriginPool, req: RequestOptions): void {
+    this.#cancel = pool.dispatch(req, this); // throws (nothing sent) on a request it refuses
+    this.#signal?.addEventListener('abort', this.#onAbort);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
-    if (this.#done || status < 200) return; // 1xx: informational, the answer follows
+  head(status: number, headers: ResponseHeaders): void {
     try {
       this.#reader = this.runInAsyncScope(this.#head, undefined, status, headers);
     } catch (err) {
-      this.#fail(controller, err);
+      this.#settle(undefined, err);
       return;
     }
-    if (this.#reader.full) this.#stop(controller);
+    if (this.#reader.full) this.#settle(this.#reader);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  data(chunk: Buffer): void {
     const reader = this.#reader;
     if (this.#done || !reader) return;
     try {
       this.runInAsyncScope(reader.data, reader, chunk);
     } catch (err) {
-      this.#fail(controller, err);
+      this.#settle(undefined, err);
       return;
     }
-    if (reader.full) this.#stop(controller);
+    if (reader.full) this.#settle(reader);
   }
 
-  onResponseEnd(): void {
-    if (!this.#done && this.#reader) this.#settle(this.#reader);
+  end(): void {
+    if (!this.#done && this.#reader) this.#settle(this.#reader, undefined, false);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+  error(err: Error): void {
     if (this.#done) return;
-    if (this.#reader?.lenient) this.#settle(this.#reader);
-    else this.#settle(undefined, err);
+    if (this.#reader?.lenient) this.#settle(this.#reader, undefined, false);
+    else this.#settle(undefined, err, false);
   }
 
   readonly #onAbort = (): void => {
-    const reason = this.#signal?.reason;
-    this.#controller?.abort(reason); // undici reports it through onResponseError, which settles
-    if (!this.#done) this.#settle(undefined, reason); // still queued: onRequestStart aborts it
+    if (!this.#done) this.#settle(undefined, this.#signal?.reason);
   };
 
-  /** The reader wants no more: the exchange ends with it, and the connection is closed. */
-  #stop(controller: Dispatcher.DispatchController): void {
-    this.#settle(this.#reader);
-    controller.abort(new Error(NOT_READ));
-  }
-
-  #fail(controller: Dispatcher.DispatchController, err: unknown): void {
-    this.#settle(undefined, err);
-    controller.abort(err instanceof Error ? err : new Error(String(err)));
-  }
-
-  #settle(reader: BodyReader<T> | undefined, err?: unknown): void {
+  /**
+   * Ends the exchange with its reader or an error. Before its response ended (`cancel`: the reader
+   * wants no more, it threw, or the signal fired) the pool stops it: its connection is closed, the
+   * rest is never read.
+   */
+  #settle(reader: BodyReader<T> | undefined, err?: unknown, cancel = true): void {
     this.#done = true;
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (cancel) this.#cancel?.();
     if (reader) this.#resolve(reader);
     else this.#reject(err);
   }

@@ -1,5 +1,5 @@
 /**
- * A Streamable HTTP upstream channel, either era, over one keep-alive undici Pool (the hot path: no
+ * A Streamable HTTP upstream channel, either era, over one keep-alive connection pool (the hot path: no
  * SDK client, no per-call setup beyond the request itself, and no stream object per response: each
  * POST is dispatched with handler callbacks that read its answer as the bytes arrive). The era of
  * each message is read off the message: one whose `_meta` declares a protocol version goes out with
@@ -11,8 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
-import type { Dispatcher, Pool } from 'undici';
-import { undiciPool } from './undici-pool.ts';
+import { OriginPool } from './h1-pool.ts';
 
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
@@ -24,7 +23,7 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from '../protocol/jsonrpc.ts';
-import { DEFAULT_MAX_EVENT_BYTES, readSse, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
+import { DEFAULT_MAX_EVENT_BYTES, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
 import {
   type BodyReader,
   dropReader,
@@ -54,7 +53,6 @@ const ACCEPT = 'application/json, text/event-stream';
 const INVALID = 'upstream sent an invalid response';
 
 type Receiver = Parameters<Channel['setReceiver']>[0];
-type Body = Dispatcher.ResponseData['body'];
 
 export interface LegacyState {
   sessionId?: string;
@@ -157,7 +155,7 @@ export function mediaType(h: string | string[] | undefined): string {
 
 export class StreamableHttpChannel implements Channel {
   readonly description: string;
-  readonly #pool: Pool;
+  readonly #pool: OriginPool;
   readonly #path: string;
   readonly #base: Record<string, string> = {};
   readonly #log: Logger;
@@ -171,7 +169,7 @@ export class StreamableHttpChannel implements Channel {
   constructor(name: string, opts: { url: string; headers?: Record<string, string> }, log: Logger) {
     const url = new URL(opts.url);
     this.description = `http:${name}`;
-    this.#pool = new (undiciPool())(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+    this.#pool = new OriginPool(url.origin, { connections: CONNECTIONS, keepAliveMs: 30_000 });
     this.#path = `${url.pathname}${url.search}`;
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#base[k.toLowerCase()] = v;
     this.#log = log;
@@ -224,15 +222,12 @@ export class StreamableHttpChannel implements Channel {
     this.#abortAll();
     const sid = this.#legacy.sessionId;
     if (sid !== undefined) {
-      await this.#pool
-        .request({
-          path: this.#path,
-          method: 'DELETE',
-          headers: legacyHeaders(this.#legacy, { ...this.#base }),
-          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
-        })
-        .then((r) => r.body.dump())
-        .catch(() => {});
+      await exchange(
+        this.#pool,
+        { path: this.#path, method: 'DELETE', headers: legacyHeaders(this.#legacy, { ...this.#base }) },
+        AbortSignal.timeout(DELETE_TIMEOUT_MS),
+        (_, h) => dropReader(h['content-length'], () => undefined),
+      ).catch(() => {});
     }
     await this.#pool.destroy().catch(() => {});
   }
@@ -344,15 +339,17 @@ export class StreamableHttpChannel implements Channel {
     const ended = async (): Promise<void> => {
       let seen = ''; // the last event id before the body just read
       let stalls = 0;
+      const resumed: BodyReader<boolean> = {
+        data: push,
+        get full() {
+          return refused;
+        },
+        end: () => true,
+      };
       while (!answered && !refused && !ex.modern) {
         stalls = parser.lastEventId === seen ? stalls + 1 : 0;
         seen = parser.lastEventId;
-        const body = await this.#resume(parser, ex, stalls);
-        if (!body) break;
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          push(chunk);
-          if (refused) return void body.destroy();
-        }
+        if (!(await this.#resume(parser, ex, stalls, resumed))) break;
       }
       if (!answered && !refused && !ex.ac.signal.aborted)
         this.#settle(msg, synth(msg.id, malformed ? INVALID : 'upstream closed the stream without a response'));
@@ -405,21 +402,23 @@ export class StreamableHttpChannel implements Channel {
     return 'other';
   }
 
-  async #resume(parser: SseParser, ex: Exchange, stalls: number): Promise<Body | undefined> {
-    if (!parser.lastEventId || stalls >= RESUME_TRIES || this.#closed) return undefined;
+  /** Resumes a legacy stream with GET + Last-Event-ID, its events read by `reader`; false when the server did not. */
+  async #resume(parser: SseParser, ex: Exchange, stalls: number, reader: BodyReader<boolean>): Promise<boolean> {
+    if (!parser.lastEventId || stalls >= RESUME_TRIES || this.#closed) return false;
     await sleep(Math.min(parser.retryMs ?? 1000, RETRY_MAX_MS), undefined, { signal: ex.ac.signal });
-    const res = await this.#pool.request({
-      path: this.#path,
-      method: 'GET',
-      headers: this.#getHeaders(parser.lastEventId),
-      signal: ex.ac.signal,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    if (res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream') return res.body;
-    await res.body.dump();
-    if (res.statusCode === 404 && this.#legacy.sessionId !== undefined) this.#expire();
-    return undefined;
+    let status = 0;
+    const resumed = await exchange(
+      this.#pool,
+      { path: this.#path, method: 'GET', headers: this.#getHeaders(parser.lastEventId) },
+      ex.ac.signal,
+      (s, h) => {
+        status = s;
+        if (s === 200 && mediaType(h['content-type']) === 'text/event-stream') return reader;
+        return dropReader(h['content-length'], () => false);
+      },
+    );
+    if (!resumed && status === 404 && this.#legacy.sessionId !== undefined) this.#expire();
+    return resumed;
   }
 
   #settle(msg: JsonRpcRequest, answer: JsonRpcResponse): void {
@@ -448,25 +447,37 @@ export class StreamableHttpChannel implements Channel {
     let delay = RETRY_FIRST_MS;
     while (!this.#closed) {
       let events = 0;
+      const stream: BodyReader<true> = {
+        data: (chunk) => {
+          for (const ev of parser.push(chunk)) {
+            if (ev.data === '' || ev.event !== 'message') continue;
+            events++;
+            this.#fromListen(ev.data);
+          }
+        },
+        full: false,
+        end: () => true,
+      };
       try {
-        const res = await this.#pool.request({
-          path: this.#path,
-          method: 'GET',
-          headers: this.#getHeaders(parser.lastEventId),
+        let status = 0;
+        const sse = await exchange(
+          this.#pool,
+          {
+            path: this.#path,
+            method: 'GET',
+            headers: this.#getHeaders(parser.lastEventId),
+            headersTimeout: CONTROL_TIMEOUT_MS,
+          },
           signal,
-          headersTimeout: CONTROL_TIMEOUT_MS,
-          bodyTimeout: 0,
-        });
-        const sse = res.statusCode === 200 && mediaType(res.headers['content-type']) === 'text/event-stream';
-        if (!sse) await res.body.dump();
-        if (res.statusCode === 405) return; // the server offers no GET stream
-        if (res.statusCode === 404 && this.#legacy.sessionId !== undefined) return this.#expire();
-        if (!sse) throw new Error(`upstream get stream answered http ${res.statusCode}`);
-        for await (const ev of readSse(res.body, parser)) {
-          if (ev.data === '' || ev.event !== 'message') continue;
-          events++;
-          this.#fromListen(ev.data);
-        }
+          (s, h) => {
+            status = s;
+            if (s === 200 && mediaType(h['content-type']) === 'text/event-stream') return stream;
+            return dropReader(h['content-length'], () => false);
+          },
+        );
+        if (status === 405) return; // the server offers no GET stream
+        if (status === 404 && this.#legacy.sessionId !== undefined) return this.#expire();
+        if (!sse) throw new Error(`upstream get stream answered http ${status}`);
       } catch (err) {
         if (this.#closed) return;
         this.#log.debug({ upstream: this.description, err: (err as Error).message }, 'upstream get stream dropped');

@@ -160,16 +160,3 @@ export class SseParser {
     this.#dataBytes = 0;
   }
 }
-
-/**
- * The events of a byte stream (a web ReadableStream or any async iterable of bytes, e.g. an undici
- * body). Pass a parser to read its `lastEventId` and `retryMs` afterwards or to continue a stream.
- */
-export async function* readSse(
-  source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
-  parser: SseParser = new SseParser(),
-): AsyncGenerator<SseEvent, void, undefined> {
-  for await (const chunk of source as AsyncIterable<Uint8Array>) {
-    for (const ev of parser.push(chunk)) yield ev;
-  }
-}

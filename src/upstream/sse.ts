@@ -5,13 +5,13 @@
  * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
  * the stream drops, the channel closes and the pool reconnects.
  */
-import type { Pool } from 'undici';
-import { undiciPool } from './undici-pool.ts';
+import { OriginPool } from './h1-pool.ts';
+import { type BodyReader, dropReader, exchange } from './http-exchange.ts';
 
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { mediaType } from './http.ts';
-import { readSse } from './sse-reader.ts';
+import { SseParser } from './sse-reader.ts';
 import type { Channel } from './types.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -22,7 +22,7 @@ type Receiver = Parameters<Channel['setReceiver']>[0];
 export class LegacySseChannel implements Channel {
   readonly description: string;
   readonly #url: URL;
-  readonly #pool: Pool;
+  readonly #pool: OriginPool;
   readonly #headers: Record<string, string> = {};
   readonly #log: Logger;
   readonly #connectMs: number;
@@ -39,7 +39,7 @@ export class LegacySseChannel implements Channel {
   ) {
     this.description = `sse:${name}`;
     this.#url = new URL(opts.url);
-    this.#pool = new (undiciPool())(this.#url.origin, { connections: 64, keepAliveTimeout: 30_000 });
+    this.#pool = new OriginPool(this.#url.origin, { connections: 64, keepAliveMs: 30_000 });
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
     this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#log = log;
@@ -57,17 +57,19 @@ export class LegacySseChannel implements Channel {
   async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
     if (this.#closed) throw new Error('channel closed');
     const path = await this.#connect();
-    const res = await this.#pool.request({
-      path,
-      method: 'POST',
-      headers: { ...this.#headers, 'content-type': 'application/json' },
-      body: JSON.stringify(msg),
+    const status = await exchange(
+      this.#pool,
+      {
+        path,
+        method: 'POST',
+        headers: { ...this.#headers, 'content-type': 'application/json' },
+        body: JSON.stringify(msg),
+        headersTimeout: POST_TIMEOUT_MS,
+        bodyTimeout: POST_TIMEOUT_MS,
+      },
       signal,
-      headersTimeout: POST_TIMEOUT_MS,
-      bodyTimeout: POST_TIMEOUT_MS,
-    });
-    await res.body.dump();
-    const status = res.statusCode;
+      (s, h) => dropReader(h['content-length'], () => s),
+    );
     if (status < 300) return;
     if (status === 404) return this.#shutdown(new Error('upstream session expired'));
     if (!('method' in msg && 'id' in msg)) throw new Error(`upstream answered http ${status}`);
@@ -101,31 +103,43 @@ export class LegacySseChannel implements Channel {
         () => fail(new Error(`upstream sse stream named no endpoint within ${this.#connectMs} ms`)),
         this.#connectMs,
       );
+      const parser = new SseParser();
+      let named = false;
+      const stream: BodyReader<true> = {
+        data: (chunk) => {
+          for (const ev of parser.push(chunk)) {
+            if (!named) {
+              if (ev.event !== 'endpoint') continue; // the endpoint comes first; anything earlier has no session
+              const target = new URL(ev.data.trim(), this.#url);
+              if (target.origin !== this.#url.origin)
+                throw new Error(`upstream sse endpoint \`${target.origin}\` is on another origin`);
+              named = true;
+              clearTimeout(timer);
+              resolve(`${target.pathname}${target.search}`);
+            } else if (ev.event === 'message' && ev.data !== '') this.#deliver(ev.data);
+          }
+        },
+        full: false,
+        end: () => true,
+      };
       const run = async () => {
-        const res = await this.#pool.request({
-          path: `${this.#url.pathname}${this.#url.search}`,
-          method: 'GET',
-          headers: { ...this.#headers, accept: 'text/event-stream' },
-          signal: this.#stop.signal,
-          headersTimeout: this.#connectMs,
-          bodyTimeout: 0,
-        });
-        if (res.statusCode !== 200 || mediaType(res.headers['content-type']) !== 'text/event-stream') {
-          await res.body.dump();
-          throw new Error(`upstream sse stream answered http ${res.statusCode}`);
-        }
-        let named = false;
-        for await (const ev of readSse(res.body)) {
-          if (!named) {
-            if (ev.event !== 'endpoint') continue; // the endpoint comes first; anything earlier has no session
-            const target = new URL(ev.data.trim(), this.#url);
-            if (target.origin !== this.#url.origin)
-              throw new Error(`upstream sse endpoint \`${target.origin}\` is on another origin`);
-            named = true;
-            clearTimeout(timer);
-            resolve(`${target.pathname}${target.search}`);
-          } else if (ev.event === 'message' && ev.data !== '') this.#deliver(ev.data);
-        }
+        let status = 0;
+        const sse = await exchange(
+          this.#pool,
+          {
+            path: `${this.#url.pathname}${this.#url.search}`,
+            method: 'GET',
+            headers: { ...this.#headers, accept: 'text/event-stream' },
+            headersTimeout: this.#connectMs,
+          },
+          this.#stop.signal,
+          (s, h) => {
+            status = s;
+            if (s === 200 && mediaType(h['content-type']) === 'text/event-stream') return stream;
+            return dropReader(h['content-length'], () => false);
+          },
+        );
+        if (!sse) throw new Error(`upstream sse stream answered http ${status}`);
         throw new Error('upstream sse stream ended');
       };
       run().catch((err: Error) => fail(this.#closed ? new Error('channel closed') : err));

@@ -267,7 +267,7 @@ export class Upstream extends EventEmitter<{
     return { initialDelayMs: r?.initialDelayMs ?? 500, maxDelayMs: r?.maxDelayMs ?? 30_000 };
   }
 
-  /** HTTP channels (and undici) load only when an HTTP upstream is configured: stdio-only gateways stay small. */
+  /** HTTP channels load only when an HTTP upstream is configured: stdio-only gateways stay small. */
   async #makeChannel(): Promise<Channel> {
     const cfg = this.cfg;
     if (cfg.transport === 'stdio') {
