@@ -282,7 +282,9 @@ test('bytes from the server between requests close that connection; a second ans
   }
 });
 
-test("an idle connection is closed before the server's announced idle time runs out", LIMIT, async () => {
+test("an idle connection is closed before the server's idle time runs out, announced or not", {
+  timeout: 20_000,
+}, async () => {
   const srv = await server((req) => req.socket.write(ok('x', 'Keep-Alive: timeout=2\r\n')));
   const pool = new OriginPool(srv.origin, { connections: 4, keepAliveMs: 30_000 });
   try {
@@ -293,6 +295,19 @@ test("an idle connection is closed before the server's announced idle time runs 
   } finally {
     await pool.destroy();
     await srv.close();
+  }
+  // None announced: kept for 4 s.
+  const quiet = await server((req) => req.socket.write(ok('x')));
+  const plain = new OriginPool(quiet.origin, { connections: 4, keepAliveMs: 30_000 });
+  try {
+    await send(plain).done;
+    await new Promise((r) => setTimeout(r, 1500));
+    await send(plain).done;
+    assert.equal(quiet.connections, 1, 'reused within 4 s');
+    await until(() => quiet.open === 0, 6000);
+  } finally {
+    await plain.destroy();
+    await quiet.close();
   }
   const kept = await server((req) => req.socket.write(ok('x', 'Keep-Alive: timeout=3\r\n')));
   const short = new OriginPool(kept.origin, { connections: 4, keepAliveMs: 30_000 });

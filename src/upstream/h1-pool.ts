@@ -11,10 +11,10 @@
  * content-length, transfer-encoding, connection, keep-alive, upgrade, te, expect), a path that is
  * not absolute or holds a space or control character.
  *
- * Connections: an idle connection is reused last-in first-out and closed after `keepAliveMs`, or
- * 2 s before the idle time the server announced (`Keep-Alive: timeout=N`), whichever is sooner, so
- * that we close it before the server does and a request never goes out on a connection the server
- * is closing. A request is never retried (a POST of a tool call could run twice). Bytes from the
+ * Connections: an idle connection is reused last-in first-out and closed 2 s before the idle time
+ * the server announced (`Keep-Alive: timeout=N`), after 4 s when it announced none (servers commonly
+ * close idle connections after 5 s without saying so), and never later than `keepAliveMs`: we close
+ * it before the server does, so a request does not go out on a connection the server is closing. A request is never retried (a POST of a tool call could run twice). Bytes from the
  * server while no request is out, a response that does not parse, data after a response and
  * `Connection: close` close the connection. A connection whose request was cancelled is closed.
  * Timeouts (`headersTimeout`, `bodyTimeout`: the longest wait for the head, and between body bytes)
@@ -75,6 +75,8 @@ const OWNED = new Set([
 ]);
 /** Close an idle connection this long before the idle time its server announced. */
 const KEEP_ALIVE_MARGIN_MS = 2000;
+/** Idle time of a connection whose server announced none. */
+const UNANNOUNCED_IDLE_MS = 4000;
 const SWEEP_MS = 1000;
 
 interface Exchange {
@@ -217,7 +219,7 @@ export class OriginPool {
       ex: undefined,
       ended: false,
       reusable: false,
-      keepAliveMs: this.#keepAliveMs,
+      keepAliveMs: Math.min(this.#keepAliveMs, UNANNOUNCED_IDLE_MS),
       at: Date.now(),
       dead: false,
     };
