@@ -8,6 +8,14 @@ test('ordinary tool names pass', () => {
     assert.equal(nameProblem(n), undefined, n);
 });
 
+test('a printable ASCII name passes whatever its characters; one control character sends it to the full checks', () => {
+  let every = '';
+  for (let c = 0x20; c <= 0x7e; c++) every += String.fromCharCode(c);
+  assert.equal(nameProblem(every.slice(0, 95)), undefined);
+  assert.match(nameProblem('read_file\u007f') ?? '', /invisible|control/);
+  assert.match(nameProblem('read_file\u0085') ?? '', /invisible|control/);
+});
+
 test('invisible, control, bidi and tag characters are refused', () => {
   for (const n of ['echo\u200b', 'ec\u202eho', 'echo\u0000', 'echo\u{E0041}', 'a\u00a0b', 'tab\tname']) {
     assert.match(nameProblem(n) ?? '', /invisible|control/, JSON.stringify(n));

@@ -7,6 +7,9 @@
 // Control, format (zero-width, bidi, tag characters), separators other than plain ASCII space.
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0]/u;
 
+/** Names made only of these need none of the Unicode checks (most names: a catalogue's first listing runs them all). */
+const PRINTABLE_ASCII = /^[ -~]+$/;
+
 const SCRIPTS: Array<[string, RegExp]> = [
   ['Latin', /\p{Script=Latin}/u],
   ['Cyrillic', /\p{Script=Cyrillic}/u],
@@ -23,6 +26,7 @@ const SCRIPTS: Array<[string, RegExp]> = [
 export function nameProblem(name: string, maxLength = 128): string | undefined {
   if (name.length === 0) return 'name is empty';
   if (name.length > maxLength) return `name is longer than ${maxLength} characters`;
+  if (PRINTABLE_ASCII.test(name)) return undefined; // one script, no invisible character, already NFC
   if (INVISIBLE.test(name)) return 'name contains invisible or control characters';
   if (name !== name.normalize('NFC')) return 'name is not in unicode nfc form';
   const scripts = new Set<string>();
