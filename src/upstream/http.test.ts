@@ -378,6 +378,23 @@ test("hostile upstream: progress on one request's stream for another request's t
   assert.deepEqual(stolen, []);
 });
 
+test(
+  'hostile upstream: an answer framed two ways fails its request; one smuggled after an answer is never read',
+  LIMIT,
+  async () => {
+    const { peer } = await connect(hostile.url);
+    const [bad, good] = await Promise.allSettled([call(peer, 'two-framings', {}), call(peer, 'slow-ok', {})]);
+    assert.equal(bad.status, 'rejected');
+    assert.match(String((bad as PromiseRejectedResult).reason), /upstream/);
+    assert.equal(text((good as PromiseFulfilledResult<JsonObject>).value), 'fine, slowly');
+    // The smuggled answer carries the next request's id and arrives with the first: the connection is
+    // closed, and the next request gets its own answer from a new one.
+    assert.equal(text(await call(peer, 'smuggle', {})), 'first');
+    assert.equal(text(await call(peer, 'ok', {})), 'fine');
+    assert.equal(peer.inFlight, 0);
+  },
+);
+
 test('a network failure rejects the request', LIMIT, async () => {
   const channel = new StreamableHttpChannel('t', { url: 'http://127.0.0.1:1/mcp' }, log);
   const peer = new Peer(channel, log);
