@@ -11,7 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
-import { OriginPool } from './h1-pool.ts';
+import { OriginPool } from '../util/http1/pool.ts';
 
 import type { Logger } from '../observability/logger.ts';
 import { declaredVersion } from '../protocol/era.ts';
@@ -32,7 +32,7 @@ import {
   type ResponseHeaders,
   TOO_LARGE,
   textReader,
-} from './http-exchange.ts';
+} from '../util/http1/exchange.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 import { TransientMap } from '../util/transient-map.ts';

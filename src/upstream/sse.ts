@@ -5,8 +5,8 @@
  * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
  * the stream drops, the channel closes and the pool reconnects.
  */
-import { OriginPool } from './h1-pool.ts';
-import { type BodyReader, dropReader, exchange } from './http-exchange.ts';
+import { OriginPool } from '../util/http1/pool.ts';
+import { type BodyReader, dropReader, exchange } from '../util/http1/exchange.ts';
 
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';

@@ -11,10 +11,8 @@
  *   OTLP 200 + partialSuccess rejected>0  SinkRejected (the receiver says retrying will not help)
  * Header values (tokens) and URL credentials/queries never appear in an error message.
  */
-import type { Agent } from 'undici';
-import { lazyRequire } from '../../util/lazy.ts';
-
-const undici = lazyRequire<typeof import('undici')>('undici');
+import { OriginPool } from '../../util/http1/pool.ts';
+import { type BodyReader, exchange } from '../../util/http1/exchange.ts';
 import type { AuditEvent } from '../../model/audit-event.ts';
 import { elasticBulk, otlpLogs, splunkHec, type OtlpResource, type SplunkHecOptions } from './formats.ts';
 import { safeUrl, scrub, SinkError, SinkRejected, type Sink } from './sink.ts';
@@ -45,7 +43,9 @@ export class HttpSink implements Sink {
   readonly #opts: HttpSinkOptions;
   readonly #secrets: string[];
   readonly #where: string;
-  readonly #agent: Agent = new (undici().Agent)({ keepAliveTimeout: 10_000, connections: 4 });
+  readonly #pool: OriginPool;
+  /** Path and query of the URL (its user info is never sent: give credentials as headers). */
+  readonly #path: string;
 
   constructor(opts: HttpSinkOptions) {
     if (opts.format === 'elastic-bulk' && !opts.elastic?.index) throw new Error('elastic-bulk needs elastic.index');
@@ -53,6 +53,10 @@ export class HttpSink implements Sink {
     this.#opts = opts;
     this.name = opts.name ?? `http:${opts.format}`;
     this.#where = safeUrl(opts.url);
+    if (!URL.canParse(opts.url)) throw new Error(`${this.name}: the url is not a url`);
+    const target = new URL(opts.url);
+    this.#pool = new OriginPool(target.origin, { connections: 4, keepAliveMs: 10_000 });
+    this.#path = `${target.pathname}${target.search}`;
     // Everything that could leak: header values and the URL's user info / query.
     const u = URL.canParse(opts.url) ? new URL(opts.url) : undefined;
     const query = u ? [u.search.slice(1), ...u.searchParams.values()] : [];
@@ -72,7 +76,7 @@ export class HttpSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#pool.destroy();
   }
 
   #body(events: AuditEvent[]): { body: string; contentType: string } {
@@ -95,20 +99,20 @@ export class HttpSink implements Sink {
   async #post(events: AuditEvent[]): Promise<void> {
     const { body, contentType } = this.#body(events);
     const timeoutMs = this.#opts.timeoutMs ?? 10_000;
-    let status: number;
+    let status = 0;
     let text: string;
     let retryAfter: string | string[] | undefined;
     try {
-      const res = await undici().request(this.#opts.url, {
-        method: 'POST',
-        dispatcher: this.#agent,
-        headers: { ...this.#opts.headers, 'content-type': contentType },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = res.statusCode;
-      retryAfter = res.headers['retry-after'];
-      text = await readCapped(res.body);
+      text = await exchange(
+        this.#pool,
+        { method: 'POST', path: this.#path, headers: { ...this.#opts.headers, 'content-type': contentType }, body },
+        AbortSignal.timeout(timeoutMs),
+        (s, h) => {
+          status = s;
+          retryAfter = h['retry-after'];
+          return cappedText();
+        },
+      );
     } catch (err) {
       const e = err as { code?: string; message?: string; name?: string };
       const why =
@@ -169,15 +173,20 @@ function parse(text: string): unknown {
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array>): Promise<string> {
+/** The answer's text, up to MAX_RESPONSE bytes: a hostile or broken endpoint cannot make us buffer without bound. */
+function cappedText(): BodyReader<string> {
   const parts: Buffer[] = [];
   let n = 0;
-  for await (const c of body) {
-    n += c.length;
-    if (n > MAX_RESPONSE) break; // a hostile or broken endpoint cannot make us buffer without bound
-    parts.push(Buffer.from(c));
-  }
-  return Buffer.concat(parts).toString('utf8');
+  return {
+    data(chunk) {
+      if (n + chunk.length <= MAX_RESPONSE) parts.push(chunk);
+      n += chunk.length;
+    },
+    get full() {
+      return n > MAX_RESPONSE;
+    },
+    end: () => Buffer.concat(parts).toString('utf8'),
+  };
 }
 
 /** Retry-After as milliseconds (delta-seconds or an HTTP date), bounded to an hour. */

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
-import { OriginPool, type RequestOptions } from './h1-pool.ts';
-import type { ResponseHeaders } from './h1-parser.ts';
+import { OriginPool, type RequestOptions } from './pool.ts';
+import type { ResponseHeaders } from './parser.ts';
 
 const LIMIT = { timeout: 10_000 };
 

@@ -1,5 +1,5 @@
 /**
- * A strict HTTP/1.1 response parser (RFC 9112) for the gateway's own upstream client (./h1-pool.ts):
+ * A strict HTTP/1.1 response parser (RFC 9112) for the gateway's own HTTP client (./pool.ts):
  * fed the bytes of one connection, it reports each response's status and headers, its body as slices
  * of what arrived (no copy; chunked framing removed) and its end. Pure: no sockets, no timers.
  *

@@ -1,8 +1,9 @@
 /**
- * The gateway's HTTP/1.1 client for upstreams: keep-alive connections to one origin (http or https),
+ * The gateway's HTTP/1.1 client (upstreams, the audit trail's HTTP sink): keep-alive connections to one origin (http or https),
  * at most `connections` of them, requests beyond that waiting in order. One request per connection
- * at a time (no pipelining). Responses are read by ./h1-parser.ts and handed to a handler as they
- * arrive: status and headers, body pieces, end or error. ADR 0014 says why this is not undici: what
+ * at a time (no pipelining). Responses are read by ./parser.ts and handed to a handler as they
+ * arrive: status and headers, body pieces, end or error (./exchange.ts wraps an exchange in a promise).
+ * ADR 0014 says why this is not undici: what
  * MCP needs of HTTP is this much, and undici's dispatcher, its WebAssembly parser and that parser's
  * tier-up cost about 40 µs per exchange, 20 MB of idle RSS and a background compile during start.
  *
@@ -21,10 +22,10 @@
  * are checked by one sweep per second per pool, not a timer per request.
  */
 import net from 'node:net';
-import { lazyRequire } from '../util/lazy.ts';
-import { HttpParseError, ResponseParser, type ResponseHeaders } from './h1-parser.ts';
+import { lazyRequire } from '../lazy.ts';
+import { HttpParseError, ResponseParser, type ResponseHeaders } from './parser.ts';
 
-export type { ResponseHeaders } from './h1-parser.ts';
+export type { ResponseHeaders } from './parser.ts';
 
 /** TLS loads with the first https upstream (in a bare process, about 7 MB). */
 const tls = lazyRequire<typeof import('node:tls')>('node:tls');

@@ -1,19 +1,18 @@
 /**
- * One HTTP request and its answer over the upstream client (./h1-pool.ts) with handler callbacks: no
+ * One HTTP request and its answer over the gateway's HTTP client (./pool.ts) with handler callbacks: no
  * stream object per response, the body read by a small reader as its bytes arrive (text bounded at
- * 64 MiB, dropped after at most 128 KiB, or the caller's own, such as an SSE parser). Every HTTP
- * exchange with an upstream goes through here (./http.ts, ./sse.ts).
+ * 64 MiB, dropped after at most 128 KiB, or the caller's own, such as an SSE parser). Upstreams'
+ * exchanges (src/upstream/http.ts, sse.ts) and the audit trail's HTTP sink go through here.
  */
 import { AsyncResource } from 'node:async_hooks';
-import type { Cancel, OriginPool, RequestOptions, ResponseHandler, ResponseHeaders } from './h1-pool.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './sse-reader.ts';
+import type { Cancel, OriginPool, RequestOptions, ResponseHandler, ResponseHeaders } from './pool.ts';
 
 /** Largest body accepted as text. */
-const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
+const MAX_BODY = 64 * 1024 * 1024;
 /** A body read only to be dropped is read up to this (more closes the connection). */
 const DROP_LIMIT = 128 * 1024;
 
-export type { ResponseHeaders } from './h1-pool.ts';
+export type { ResponseHeaders } from './pool.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** A body larger than MAX_BODY: refused, and not read past the bound. */

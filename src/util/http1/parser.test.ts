@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpParseError, MAX_HEAD_BYTES, ResponseParser, type ResponseHeaders } from './h1-parser.ts';
+import { HttpParseError, MAX_HEAD_BYTES, ResponseParser, type ResponseHeaders } from './parser.ts';
 
 interface Seen {
   status?: number;
