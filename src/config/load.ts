@@ -366,6 +366,7 @@ function semanticChecks(raw: unknown, ctx: Context): void {
   scopeChecks(identity, ctx);
   if (isObj(raw.console)) consoleChecks(raw.console, isObj(raw.identity), issuers, ctx);
   if (isObj(raw.limits)) limitChecks(raw.limits, ctx);
+  urlCredentialChecks(raw, ctx);
   const storage = isObj(raw.storage) ? raw.storage : {};
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
@@ -431,6 +432,29 @@ function limitChecks(limits: Obj, ctx: Context): void {
     }
     if (rule.rate === undefined && rule.concurrency === undefined)
       ctx.add(path, 'a limit rule needs `rate`, `concurrency` or both');
+  }
+}
+
+/**
+ * No user info in the URLs the gateway posts to (HTTP upstreams, the audit trail's HTTP sink): the
+ * client never sends it (it would only sit in the file, the logs and error messages), so such a URL
+ * is a mistake that would surface as a 401 much later. The error names the key, never the value.
+ */
+function urlCredentialChecks(raw: Obj, ctx: Context): void {
+  const urls: Array<[Path, unknown]> = [];
+  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries())
+    if (isObj(s)) urls.push([['servers', i, 'url'], s.url]);
+  const audit = isObj(raw.audit) ? raw.audit : {};
+  for (const [i, e] of (Array.isArray(audit.exports) ? audit.exports : []).entries())
+    if (isObj(e)) urls.push([['audit', 'exports', i, 'url'], e.url]);
+  for (const [path, url] of urls) {
+    if (typeof url !== 'string' || !URL.canParse(url)) continue;
+    const u = new URL(url);
+    if (u.username || u.password)
+      ctx.add(
+        path,
+        'must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
+      );
   }
 }
 
