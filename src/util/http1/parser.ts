@@ -17,7 +17,7 @@ export type ResponseHeaders = IncomingHttpHeaders & Record<string, string | stri
 
 export class HttpParseError extends Error {
   constructor(what: string) {
-    super(`upstream sent a malformed http response: ${what}`);
+    super(`malformed http response: ${what}`);
     this.name = 'HttpParseError';
   }
 }

@@ -330,9 +330,9 @@ test('a server silent past the timeouts, or gone mid-answer, fails the request',
   const pool = new OriginPool(srv.origin, { connections: 4, keepAliveMs: 30_000 });
   try {
     const silent = await send(pool, { body: 'none', headersTimeout: 300 }).done;
-    assert.match(silent.error?.message ?? '', /upstream headers timeout/);
+    assert.match(silent.error?.message ?? '', /headers timeout/);
     const stalled = await send(pool, { body: 'head', bodyTimeout: 300 }).done;
-    assert.match(stalled.error?.message ?? '', /upstream body timeout/);
+    assert.match(stalled.error?.message ?? '', /body timeout/);
     assert.deepEqual(stalled.events, ['head', 'data', 'error']);
     const gone = await send(pool, { body: 'gone' }).done;
     assert.match(gone.error?.message ?? '', /closed before the response ended/);

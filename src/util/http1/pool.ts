@@ -52,10 +52,10 @@ export interface ResponseHandler {
 /** Stops an exchange: no callback follows; if its request is out, its connection is closed. */
 export type Cancel = () => void;
 
-class UpstreamHttpError extends Error {
+class HttpClientError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'UpstreamHttpError';
+    this.name = 'HttpClientError';
   }
 }
 
@@ -123,7 +123,7 @@ export class OriginPool {
   constructor(origin: string, opts: { connections: number; keepAliveMs: number }) {
     const url = new URL(origin);
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new UpstreamHttpError(`unsupported protocol ${url.protocol}`);
+      throw new HttpClientError(`unsupported protocol ${url.protocol}`);
     this.#secure = url.protocol === 'https:';
     this.#host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.#port = Number(url.port) || (this.#secure ? 443 : 80);
@@ -137,7 +137,7 @@ export class OriginPool {
    * this client refuses, or once the pool is destroyed.
    */
   dispatch(req: RequestOptions, handler: ResponseHandler): Cancel {
-    if (this.#destroyed) throw new UpstreamHttpError('upstream connection pool closed');
+    if (this.#destroyed) throw new HttpClientError('connection pool closed');
     const ex: Exchange = {
       head: this.#requestHead(req),
       body: req.body,
@@ -159,19 +159,19 @@ export class OriginPool {
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    const err = new UpstreamHttpError('upstream connection pool closed');
+    const err = new HttpClientError('connection pool closed');
     for (const ex of this.#queue.splice(0)) this.#fail(ex, err);
     for (const conn of [...this.#all]) this.#kill(conn, err);
   }
 
   #requestHead(req: RequestOptions): string {
-    if (!PATH.test(req.path)) throw new UpstreamHttpError('invalid request path');
+    if (!PATH.test(req.path)) throw new HttpClientError('invalid request path');
     let text = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
     for (const name in req.headers) {
       const value = req.headers[name] as string;
-      if (!TOKEN.test(name)) throw new UpstreamHttpError(`invalid header name \`${name.slice(0, 64)}\``);
-      if (OWNED.has(name.toLowerCase())) throw new UpstreamHttpError(`header \`${name}\` is set by the client`);
-      if (!FIELD_VALUE.test(value)) throw new UpstreamHttpError(`invalid value of header \`${name}\``);
+      if (!TOKEN.test(name)) throw new HttpClientError(`invalid header name \`${name.slice(0, 64)}\``);
+      if (OWNED.has(name.toLowerCase())) throw new HttpClientError(`header \`${name}\` is set by the client`);
+      if (!FIELD_VALUE.test(value)) throw new HttpClientError(`invalid value of header \`${name}\``);
       text += `${name}: ${value}\r\n`;
     }
     if (req.body !== undefined) text += `content-length: ${Buffer.byteLength(req.body)}\r\n`;
@@ -227,7 +227,7 @@ export class OriginPool {
     socket.on('data', (chunk: Buffer) => this.#data(conn, chunk));
     socket.on('end', () => this.#eof(conn));
     socket.on('error', (err) => this.#kill(conn, err));
-    socket.on('close', () => this.#kill(conn, new UpstreamHttpError('upstream closed the connection')));
+    socket.on('close', () => this.#kill(conn, new HttpClientError('the server closed the connection')));
     this.#all.add(conn);
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
     return conn;
@@ -271,7 +271,7 @@ export class OriginPool {
     conn.ex = undefined;
     conn.ended = false;
     if (conn.reusable && conn.keepAliveMs > 0 && !this.#destroyed) this.#release(conn);
-    else this.#kill(conn, new UpstreamHttpError('upstream closed the connection'));
+    else this.#kill(conn, new HttpClientError('the server closed the connection'));
   }
 
   #eof(conn: Connection): void {
@@ -281,7 +281,7 @@ export class OriginPool {
       this.#kill(conn, err as Error);
       return;
     }
-    this.#kill(conn, new UpstreamHttpError('upstream closed the connection'));
+    this.#kill(conn, new HttpClientError('the server closed the connection'));
   }
 
   /** A connection free again: the next waiting request, or the idle stack. */
@@ -335,7 +335,7 @@ export class OriginPool {
       if (i >= 0) this.#queue.splice(i, 1);
       return;
     }
-    if (conn.ex === ex) this.#kill(conn, new UpstreamHttpError('request cancelled'));
+    if (conn.ex === ex) this.#kill(conn, new HttpClientError('request cancelled'));
   }
 
   /** Closes connections idle too long, and fails requests whose server has been silent too long. */
@@ -344,12 +344,17 @@ export class OriginPool {
     for (const conn of [...this.#all]) {
       const ex = conn.ex;
       if (!ex) {
-        if (now - conn.at >= conn.keepAliveMs) this.#kill(conn, new UpstreamHttpError('idle'));
+        if (now - conn.at >= conn.keepAliveMs) this.#kill(conn, new HttpClientError('idle'));
         continue;
       }
       const limit = ex.headed ? ex.bodyTimeout : ex.headersTimeout;
       if (limit > 0 && now - conn.at >= limit)
-        this.#kill(conn, new UpstreamHttpError(ex.headed ? 'upstream body timeout' : 'upstream headers timeout'));
+        this.#kill(
+          conn,
+          new HttpClientError(
+            ex.headed ? 'the response stalled (body timeout)' : 'no response head in time (headers timeout)',
+          ),
+        );
     }
   }
 }
