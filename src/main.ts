@@ -44,6 +44,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
+import { seesAny } from './pipeline/dispatch.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { GatehouseError, quote } from './protocol/errors.ts';
@@ -170,11 +171,18 @@ export class Gateway {
       perPrincipal: this.config.gateway.maxSessionsPerPrincipal,
       perTenant: this.config.gateway.maxSessionsPerTenant,
     }));
-    this.subscriptions = new Subscriptions(this.sessions, () => ({
-      perPrincipal: this.config.gateway.maxListenStreamsPerPrincipal,
-      perTenant: this.config.gateway.maxListenStreamsPerTenant,
-    }));
-    this.catalog.on('changed', (kind, server) => this.subscriptions.listChanged(kind, server));
+    this.subscriptions = new Subscriptions(
+      this.sessions,
+      () => ({
+        perPrincipal: this.config.gateway.maxListenStreamsPerPrincipal,
+        perTenant: this.config.gateway.maxListenStreamsPerTenant,
+      }),
+      {
+        listed: (kind, server) => this.catalog.list(kind, server),
+        seesAny: (who, server, kind, items) => seesAny(this.#endpoint, who, server, kind, items),
+      },
+    );
+    this.catalog.on('changed', (kind, server, before) => this.subscriptions.listChanged(kind, server, before));
     this.fleet = new UpstreamFleet({
       upstreams: this.upstreams,
       pool,

@@ -92,7 +92,8 @@ export interface Resolved {
   def: JsonObject;
 }
 
-export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
+/** `changed`: the kind and server whose items changed, and the items it listed before (who could see those may need to hear). */
+export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly JsonObject[]] }> {
   readonly separator: string;
   readonly #upstreams: Map<string, Upstream>;
   readonly #parts = new Map<string, Part>();
@@ -200,7 +201,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
     this.#parts.set(server, part);
     this.#version++;
     for (const kind of kinds)
-      if (!before || JSON.stringify(before[kind]) !== JSON.stringify(part[kind])) this.emit('changed', kind, server);
+      if (!before || JSON.stringify(before[kind]) !== JSON.stringify(part[kind]))
+        this.emit('changed', kind, server, before?.[kind] ?? []);
   }
 
   /**
@@ -228,9 +230,10 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string] }> {
   }
 
   drop(server: string): void {
-    if (!this.#parts.delete(server)) return;
+    const before = this.#parts.get(server);
+    if (!before || !this.#parts.delete(server)) return;
     this.#version++;
-    for (const k of Object.keys(LIST) as Kind[]) this.emit('changed', k, server);
+    for (const k of Object.keys(LIST) as Kind[]) this.emit('changed', k, server, before[k]);
   }
 
   /** Items of one kind, namespaced (all servers) or as the upstream names them (one server). */

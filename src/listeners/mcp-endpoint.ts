@@ -511,4 +511,5 @@ async function openGetStream(
     if (s.stream === sink) s.stream = undefined;
   });
   s.stream = sink;
+  s.streamOwner = principal;
 }

@@ -186,6 +186,7 @@ class StdioClient {
       this.#detach?.();
       this.#session = s;
       s.stream = this.#out; // list_changed and resource updates are written to stdout like everything else
+      s.streamOwner = LOCAL_USER;
       this.#detach = this.#deps().sessions.attachLocal(s);
     });
   }

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Sessions } from '../sessions/sessions.ts';
-import { principalKey } from '../identity/principal.ts';
+import { type Principal, principalKey } from '../identity/principal.ts';
 import type { GatehouseError } from '../protocol/errors.ts';
-import { Subscriptions } from './subscriptions.ts';
+import { Subscriptions, type Visibility } from './subscriptions.ts';
 
 /** A response that records the SSE messages written to it. */
 function fakeRes(): ServerResponse & { messages: Array<{ method?: string }> } {
@@ -35,6 +35,13 @@ function fakeRes(): ServerResponse & { messages: Array<{ method?: string }> } {
 
 const settle = () => new Promise((r) => setTimeout(r, 60));
 
+/** A caller with key `key` (a principal key, or `anonymous`), of the tenant the key names. */
+function caller(key: string): Principal {
+  const tenant = key.startsWith('[') ? String(JSON.parse(key)[3]) : 'default';
+  const subject = key.startsWith('[') ? String(JSON.parse(key)[2]) : 'anonymous';
+  return { key, tenant, subject, roles: [], scopes: [] } as unknown as Principal;
+}
+
 function listen(
   subs: Subscriptions,
   notifications: Record<string, boolean>,
@@ -42,11 +49,12 @@ function listen(
   principal: string | null = null,
 ): ServerResponse & { messages: Array<{ method?: string }> } {
   const res = fakeRes();
-  const tenant = principal?.startsWith('[') ? String(JSON.parse(principal)[3]) : 'default';
-  subs.listen(res, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } }, scope, {
-    key: principal ?? 'anonymous',
-    tenant,
-  });
+  subs.listen(
+    res,
+    { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications } },
+    scope,
+    caller(principal ?? 'anonymous'),
+  );
   res.messages.length = 0; // the acknowledgement
   return res;
 }
@@ -55,7 +63,11 @@ test('each listener hears only what it asked for, once per change', async () => 
   const legacyStream: Array<{ method: string }> = [];
   const sessions = {
     *all() {
-      yield { stream: { send: (m: { method: string }) => legacyStream.push(m) }, record: { scope: '' } };
+      yield {
+        stream: { send: (m: { method: string }) => legacyStream.push(m) },
+        record: { scope: '' },
+        streamOwner: caller('anonymous'),
+      };
     },
   } as unknown as Sessions;
   const subs = new Subscriptions(sessions);
@@ -103,6 +115,52 @@ test('each listener hears only what it asked for, once per change', async () => 
     ['notifications/tools/list_changed'],
   );
   assert.equal(tools.messages.length, 2);
+  subs.close();
+});
+
+test("a server's change is heard only by callers who may see something of it, before or after the change", async () => {
+  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
+  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
+  const bobsSession: Array<{ method: string }> = [];
+  const sessions = {
+    *all() {
+      yield {
+        stream: { send: (m: { method: string }) => bobsSession.push(m) },
+        record: { scope: '', principal: bob },
+        streamOwner: caller(bob),
+      };
+    },
+  } as unknown as Sessions;
+  const asked: string[] = [];
+  // The server lists `kept` now; acme may see its tools, globex only `gone`, which a change removed.
+  const visibility: Visibility = {
+    listed: () => [{ name: 'kept' }],
+    seesAny: (who, server, kind, items) => {
+      asked.push(`${who.tenant} ${server} ${kind}`);
+      return who.tenant === 'acme' || items.some((i) => i.name === 'gone');
+    },
+  };
+  const subs = new Subscriptions(sessions, undefined, visibility);
+  const a = listen(subs, { toolsListChanged: true }, '', alice);
+  const b = listen(subs, { toolsListChanged: true }, '', bob);
+
+  subs.listChanged('tools', 'files', [{ name: 'kept' }]);
+  subs.listChanged('tools', 'files', [{ name: 'gone' }]); // gathered with the first: what was listed before it counts
+  await settle();
+  assert.equal(a.messages.length, 1);
+  assert.equal(b.messages.length, 0, 'globex heard of a server it may see nothing of');
+  assert.equal(bobsSession.length, 0, "globex's session heard of a server it may see nothing of");
+  assert.deepEqual(asked.sort(), ['acme files tools', 'globex files tools'], 'one test per caller and change');
+
+  subs.listChanged('tools', 'files', [{ name: 'gone' }]); // the last item globex could see went away
+  await settle();
+  assert.equal(b.messages.length, 1);
+  assert.equal(bobsSession.length, 1);
+
+  subs.listChanged('tools', ''); // modes changed: every server, everyone
+  await settle();
+  assert.equal(a.messages.length, 3);
+  assert.equal(b.messages.length, 2);
   subs.close();
 });
 

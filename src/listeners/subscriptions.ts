@@ -1,13 +1,16 @@
 /**
  * Change notifications to callers: list_changed fan-out to legacy sessions (on their GET stream)
  * and to modern `subscriptions/listen` streams that opted in to that type; resource updates to the
- * sessions subscribed to that URI. Only the types a listener asked for are ever sent to it.
+ * sessions subscribed to that URI. Only the types a listener asked for are ever sent to it, and a
+ * change to a server's list only to callers who may see something of that server, before or after
+ * the change: a caller of one tenant never hears when another tenant's server changes.
  */
 import type { ServerResponse } from 'node:http';
 import { META } from '../protocol/era.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest, RequestId } from '../protocol/jsonrpc.ts';
 import type { Kind } from '../catalog/catalog.ts';
+import type { Principal } from '../identity/principal.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { StreamSink } from './responder.ts';
 import { namespaceUri } from '../catalog/uris.ts';
@@ -20,6 +23,8 @@ interface Listener {
   /** Whose stream it is (`principalKey`; `anonymous` for the anonymous loopback caller). */
   principal: string;
   tenant: string;
+  /** The caller, whose visibility decides which servers' changes it hears. */
+  who: Principal;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
 }
@@ -39,6 +44,24 @@ const MAX_LISTENERS = 10_000;
 /** How long changes are gathered before callers are told (one notification per type). */
 const COALESCE_MS = 25;
 
+/** Who may see what: a caller hears of a server's change when it may see an item listed before or after it. */
+export interface Visibility {
+  /** The items of `kind` that `server` lists now, as it names them. */
+  listed(kind: Kind, server: string): readonly JsonObject[];
+  /** Whether `who` may see any of `items` (of `kind`, as `server` names them). */
+  seesAny(who: Principal, server: string, kind: Kind, items: readonly JsonObject[]): boolean;
+}
+
+interface Change {
+  kind: Kind;
+  /** `''`: every server (a change of modes), heard by every caller of the aggregate endpoint. */
+  server: string;
+  /** The items as they were before the first change gathered into this announcement. */
+  before: readonly JsonObject[];
+  /** `before` and what is listed now: who may see any of them hears (found once, when first needed). */
+  items?: readonly JsonObject[];
+}
+
 /** Listen streams one principal, and one tenant, may hold open in this process. */
 export interface ListenCaps {
   perPrincipal: number;
@@ -48,13 +71,19 @@ export interface ListenCaps {
 export class Subscriptions {
   readonly #sessions: Sessions;
   readonly #caps: () => ListenCaps;
+  readonly #visibility: Visibility;
   readonly #listeners = new Set<Listener>();
-  readonly #pending = new Set<string>();
+  readonly #pending = new Map<string, Change>();
   #flush: NodeJS.Timeout | undefined;
 
-  constructor(sessions: Sessions, caps: () => ListenCaps = () => ({ perPrincipal: 10, perTenant: 1000 })) {
+  constructor(
+    sessions: Sessions,
+    caps: () => ListenCaps = () => ({ perPrincipal: 10, perTenant: 1000 }),
+    visibility: Visibility = { listed: () => [], seesAny: () => true },
+  ) {
     this.#sessions = sessions;
     this.#caps = caps;
+    this.#visibility = visibility;
   }
 
   /**
@@ -62,7 +91,7 @@ export class Subscriptions {
    * take its tenant's share of streams, nor one tenant another's: past a cap the request is refused
    * (`E_RATE_LIMITED`, naming the cap) before anything is written.
    */
-  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: { key: string; tenant: string }): void {
+  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: Principal): void {
     this.#admit(who);
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
@@ -79,6 +108,7 @@ export class Subscriptions {
       scope,
       principal: who.key,
       tenant: who.tenant,
+      who,
       filter,
       sink: undefined as unknown as StreamSink,
     };
@@ -118,24 +148,40 @@ export class Subscriptions {
   }
 
   /**
-   * The catalogue of `server` changed: tell every caller of an endpoint that shows it (the aggregate
-   * endpoint, or that server's own) and asked to know, once; the notification names no server. One
-   * change is often reported twice (the catalogue, then the inventory recording it; a resource list
-   * and its templates), so changes are gathered for a moment and each caller hears of each type once.
+   * The catalogue of `server` changed (`before`: its items of that kind before): tell every caller of
+   * an endpoint that shows it (the aggregate endpoint, or that server's own), asked to know and may
+   * see something of it, once; the notification names no server. One change is often reported twice
+   * (the catalogue, then the inventory recording it; a resource list and its templates), so changes
+   * are gathered for a moment and each caller hears of each type once.
    */
-  listChanged(kind: Kind, server: string): void {
-    this.#pending.add(`${FILTER_FOR[kind]}\u0000${server}`);
+  listChanged(kind: Kind, server: string, before: readonly JsonObject[] = []): void {
+    const key = `${kind}\u0000${server}`;
+    if (!this.#pending.has(key)) this.#pending.set(key, { kind, server, before });
     this.#flush ??= setTimeout(() => this.#announce(), COALESCE_MS);
     this.#flush.unref?.();
   }
 
   #announce(): void {
     this.#flush = undefined;
-    const changes = [...this.#pending].map((k) => k.split('\u0000') as [keyof Listener['filter'], string]);
+    const changes = [...this.#pending.values()];
     this.#pending.clear();
-    const sees = (scope: string, type: string) =>
-      changes.some(([t, server]) => t === type && (scope === '' || scope === server));
-    for (const type of new Set(changes.map(([t]) => t))) this.#tell(type, (scope) => sees(scope, type));
+    const seen = new Map<string, boolean>(); // per caller and change: each visibility test once
+    const mayHear = (who: Principal | undefined, c: Change): boolean => {
+      if (c.server === '') return true;
+      if (!who) return false;
+      const key = `${who.key}\u0000${c.kind}\u0000${c.server}`;
+      let yes = seen.get(key);
+      if (yes === undefined) {
+        c.items ??= [...c.before, ...this.#visibility.listed(c.kind, c.server)];
+        yes = this.#visibility.seesAny(who, c.server, c.kind, c.items);
+        seen.set(key, yes);
+      }
+      return yes;
+    };
+    for (const type of new Set(changes.map((c) => FILTER_FOR[c.kind])))
+      this.#tell(type, (scope, _principal, who) =>
+        changes.some((c) => FILTER_FOR[c.kind] === type && (scope === '' || scope === c.server) && mayHear(who, c)),
+      );
   }
 
   /**
@@ -149,13 +195,17 @@ export class Subscriptions {
     );
   }
 
-  /** Sends a `type` change to the sessions' streams and the listen streams that asked for it whose endpoint and owner `hears`. */
-  #tell(type: keyof Listener['filter'], hears: (scope: string, principal: string | null) => boolean): void {
+  /** Sends a `type` change to the sessions' streams and the listen streams that asked for it whose endpoint and caller `hears`. */
+  #tell(
+    type: keyof Listener['filter'],
+    hears: (scope: string, principal: string | null, who: Principal | undefined) => boolean,
+  ): void {
     const method = METHOD_OF[type];
     for (const s of this.#sessions.all())
-      if (s.stream && hears(s.record.scope, s.record.principal)) s.stream.send({ jsonrpc: '2.0', method });
+      if (s.stream && hears(s.record.scope, s.record.principal, s.streamOwner))
+        s.stream.send({ jsonrpc: '2.0', method });
     for (const l of this.#listeners)
-      if (l.filter[type] && hears(l.scope, l.principal))
+      if (l.filter[type] && hears(l.scope, l.principal, l.who))
         l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
   }
 

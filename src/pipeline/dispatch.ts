@@ -302,6 +302,27 @@ function visibleTo(deps: DispatchDeps, p: RequestContext['principal'], kind: Kin
   return usable(deps, p, { ...t, resources: s.target.resources });
 }
 
+/**
+ * Whether `p` may see any of `items` (of one kind, as `server` names them): whether a caller hears of
+ * a change to that server's list (`listeners/subscriptions.ts`), by the test a listing applies.
+ */
+export function seesAny(
+  deps: DispatchDeps,
+  p: RequestContext['principal'],
+  server: string,
+  kind: Kind,
+  items: readonly JsonObject[],
+): boolean {
+  for (const raw of items) {
+    const target = itemTarget(deps, server, kind, raw);
+    if (!target) continue;
+    const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
+    const t = { server: target.server, name: target.qualified, kind: KIND_OF[kind], class: cls };
+    if (usable(deps, p, { ...t, resources: target.resources })) return true;
+  }
+  return false;
+}
+
 /** When the first rule still in force expires (visibility changes then), or Infinity. */
 function policyExpiry(deps: DispatchDeps, now: number): number {
   let at = Number.POSITIVE_INFINITY;

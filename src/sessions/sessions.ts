@@ -6,7 +6,7 @@
  * `session not found`, exactly like an unknown id.
  */
 import { randomBytes } from 'node:crypto';
-import { ANONYMOUS_KEY } from '../identity/principal.ts';
+import { ANONYMOUS_KEY, type Principal } from '../identity/principal.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.ts';
 import type { SessionRecord, SessionStore } from '../storage/types.ts';
@@ -33,6 +33,8 @@ export interface SessionCaps {
 export class LiveSession {
   readonly record: SessionRecord;
   stream: MessageSink | undefined;
+  /** Who opened `stream` (the session's principal): which servers' list changes it hears. */
+  streamOwner: Principal | undefined;
   readonly subscriptions = new Set<string>();
   logLevel: string | undefined;
   readonly #asks = new Map<RequestId, (a: ServerRequestAnswer) => void>();
