@@ -164,6 +164,43 @@ test("a server's change is heard only by callers who may see something of it, be
   subs.close();
 });
 
+test('deciding who hears gives the event loop turns while it runs, not one long stall', async () => {
+  const sessions = { *all() {} } as unknown as Sessions;
+  let tests = 0;
+  const visibility: Visibility = {
+    listed: () => [{ name: 'x' }],
+    seesAny: () => {
+      tests++;
+      for (const end = performance.now() + 1; performance.now() < end; ); // a millisecond of policy
+      return false;
+    },
+  };
+  const subs = new Subscriptions(sessions, () => ({ perPrincipal: 10, perTenant: 1000 }), visibility);
+  for (let i = 0; i < 40; i++)
+    listen(
+      subs,
+      { toolsListChanged: true },
+      '',
+      principalKey({ via: 'jwt', issuer: 'i', subject: `u${i}`, tenant: 'a' }),
+    );
+  const seenBetween: number[] = []; // how many tests had run, at each turn of the event loop
+  let watching = true;
+  const watch = () => {
+    seenBetween.push(tests);
+    if (watching) setImmediate(watch);
+  };
+  setImmediate(watch);
+  subs.listChanged('tools', 'files');
+  await new Promise((r) => setTimeout(r, 150));
+  watching = false;
+  assert.equal(tests, 40, 'one test per caller');
+  assert.ok(
+    seenBetween.some((n) => n > 0 && n < 40),
+    'the event loop had no turn between the first and the last visibility test',
+  );
+  subs.close();
+});
+
 test("a change of one owner's own resources reaches that owner's sessions and listen streams only", () => {
   const heard: string[] = [];
   const session = (who: string, principal: string | null, scope = '') => ({

@@ -43,6 +43,8 @@ const METHOD_OF: Record<keyof Listener['filter'], string> = {
 const MAX_LISTENERS = 10_000;
 /** How long changes are gathered before callers are told (one notification per type). */
 const COALESCE_MS = 25;
+/** The longest the visibility tests of one announcement run before the event loop gets a turn. */
+const SLICE_MS = 5;
 
 /** Who may see what: a caller hears of a server's change when it may see an item listed before or after it. */
 export interface Visibility {
@@ -157,31 +159,47 @@ export class Subscriptions {
   listChanged(kind: Kind, server: string, before: readonly JsonObject[] = []): void {
     const key = `${kind}\u0000${server}`;
     if (!this.#pending.has(key)) this.#pending.set(key, { kind, server, before });
-    this.#flush ??= setTimeout(() => this.#announce(), COALESCE_MS);
+    // A visibility test that throws tells nobody of this change (never everyone).
+    this.#flush ??= setTimeout(() => void this.#announce().catch(() => {}), COALESCE_MS);
     this.#flush.unref?.();
   }
 
-  #announce(): void {
+  /**
+   * Who may see what is decided first, once per caller and change, with a turn of the event loop
+   * every few milliseconds (many callers that see nothing of a large server each test every item:
+   * that must not stall every call); then each caller that may hears of each type once. A stream
+   * opened meanwhile hears of the next change.
+   */
+  async #announce(): Promise<void> {
     this.#flush = undefined;
     const changes = [...this.#pending.values()];
     this.#pending.clear();
-    const seen = new Map<string, boolean>(); // per caller and change: each visibility test once
-    const mayHear = (who: Principal | undefined, c: Change): boolean => {
-      if (c.server === '') return true;
-      if (!who) return false;
-      const key = `${who.key}\u0000${c.kind}\u0000${c.server}`;
-      let yes = seen.get(key);
-      if (yes === undefined) {
+    const verdicts = new Map<string, boolean>();
+    const verdictKey = (who: Principal, c: Change) => `${who.key}\u0000${c.kind}\u0000${c.server}`;
+    let slice = performance.now();
+    for (const { scope, who } of this.#callers()) {
+      for (const c of changes) {
+        if (c.server === '' || (scope !== '' && scope !== c.server) || verdicts.has(verdictKey(who, c))) continue;
         c.items ??= [...c.before, ...this.#visibility.listed(c.kind, c.server)];
-        yes = this.#visibility.seesAny(who, c.server, c.kind, c.items);
-        seen.set(key, yes);
+        verdicts.set(verdictKey(who, c), this.#visibility.seesAny(who, c.server, c.kind, c.items));
+        if (performance.now() - slice < SLICE_MS) continue;
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
       }
-      return yes;
-    };
+    }
+    const mayHear = (who: Principal | undefined, c: Change): boolean =>
+      c.server === '' || (who !== undefined && verdicts.get(verdictKey(who, c)) === true);
     for (const type of new Set(changes.map((c) => FILTER_FOR[c.kind])))
       this.#tell(type, (scope, _principal, who) =>
         changes.some((c) => FILTER_FOR[c.kind] === type && (scope === '' || scope === c.server) && mayHear(who, c)),
       );
+  }
+
+  /** Every caller with a stream that hears list changes, with its endpoint. */
+  *#callers(): Generator<{ scope: string; who: Principal }> {
+    for (const s of this.#sessions.all())
+      if (s.stream && s.streamOwner) yield { scope: s.record.scope, who: s.streamOwner };
+    for (const l of this.#listeners) yield { scope: l.scope, who: l.who };
   }
 
   /**
