@@ -15,6 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { getStreamWatch } from './support/rpc.ts';
 
 const RECORDING = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-list-changed-'));
@@ -49,22 +50,14 @@ after(async () => {
 /** A legacy SDK client of `tenant`, once the gateway has answered its GET stream (where list_changed arrives). */
 async function sdk(tenant: string): Promise<Client> {
   const c = new Client({ name: `list-changed-${tenant}`, version: '1.0.0' });
-  let streamOpen: () => void = () => {};
-  const opened = new Promise<void>((r) => {
-    streamOpen = r;
-  });
-  const watching: typeof fetch = async (input, init) => {
-    const r = await fetch(input, init);
-    if ((init?.method ?? 'GET') === 'GET' && r.ok) streamOpen();
-    return r;
-  };
+  const watch = getStreamWatch();
   await c.connect(
     new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), {
       requestInit: { headers: { authorization: `Bearer ${keys[tenant]}` } },
-      fetch: watching,
+      fetch: watch.fetch,
     }),
   );
-  await opened;
+  await watch.opened;
   return c;
 }
 

@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
-import { modernHeaders } from './support/rpc.ts';
+import { getStreamWatch, modernHeaders } from './support/rpc.ts';
 
 let t: TestGateway;
 before(async () => {
@@ -53,17 +53,9 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   let legacyHeard = 0;
   legacy.setNotificationHandler(ToolListChangedNotificationSchema, async () => void legacyHeard++);
   // The client opens its GET stream after initialize: list_changed can reach it once the gateway answered that GET.
-  let streamOpen: () => void = () => {};
-  const opened = new Promise<void>((r) => {
-    streamOpen = r;
-  });
-  const watching: typeof fetch = async (input, init) => {
-    const r = await fetch(input, init);
-    if ((init?.method ?? 'GET') === 'GET' && r.ok) streamOpen();
-    return r;
-  };
-  await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { fetch: watching }));
-  await opened;
+  const watch = getStreamWatch();
+  await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { fetch: watch.fetch }));
+  await watch.opened;
 
   const meta = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',

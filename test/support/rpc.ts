@@ -89,3 +89,20 @@ export function modernHeaders(method: string, name?: string): Record<string, str
     ...(name === undefined ? {} : { 'mcp-name': name }),
   };
 }
+
+/**
+ * A fetch for an SDK client's transport that says when the client's GET stream was answered: the SDK
+ * opens it after initialize, and a list_changed can reach the session only once the gateway answered it.
+ */
+export function getStreamWatch(): { fetch: typeof fetch; opened: Promise<void> } {
+  let streamOpen: () => void = () => {};
+  const opened = new Promise<void>((r) => {
+    streamOpen = r;
+  });
+  const watching: typeof fetch = async (input, init) => {
+    const r = await fetch(input, init);
+    if ((init?.method ?? 'GET') === 'GET' && r.ok) streamOpen();
+    return r;
+  };
+  return { fetch: watching, opened };
+}
