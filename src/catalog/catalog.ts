@@ -231,7 +231,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
 
   drop(server: string): void {
     const before = this.#parts.get(server);
-    if (!before || !this.#parts.delete(server)) return;
+    if (!before) return;
+    this.#parts.delete(server);
     this.#version++;
     for (const k of Object.keys(LIST) as Kind[]) this.emit('changed', k, server, before[k]);
   }

@@ -20,10 +20,7 @@ import { sessionOwnedBy } from '../sessions/owner.ts';
 interface Listener {
   id: RequestId;
   scope: string;
-  /** Whose stream it is (`principalKey`; `anonymous` for the anonymous loopback caller). */
-  principal: string;
-  tenant: string;
-  /** The caller, whose visibility decides which servers' changes it hears. */
+  /** Whose stream it is: its key (`anonymous` for the anonymous loopback caller) and tenant count against the caps; its visibility decides which servers' changes it hears. */
   who: Principal;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
@@ -108,8 +105,6 @@ export class Subscriptions {
     const l: Listener = {
       id: req.id,
       scope,
-      principal: who.key,
-      tenant: who.tenant,
       who,
       filter,
       sink: undefined as unknown as StreamSink,
@@ -131,9 +126,9 @@ export class Subscriptions {
     let tenant = 0;
     let mine = 0;
     for (const l of this.#listeners) {
-      if (l.tenant !== who.tenant) continue;
+      if (l.who.tenant !== who.tenant) continue;
       tenant++;
-      if (l.principal === who.key) mine++;
+      if (l.who.key === who.key) mine++;
     }
     if (tenant >= caps.perTenant)
       throw new GatehouseError(
@@ -223,7 +218,7 @@ export class Subscriptions {
       if (s.stream && hears(s.record.scope, s.record.principal, s.streamOwner))
         s.stream.send({ jsonrpc: '2.0', method });
     for (const l of this.#listeners)
-      if (l.filter[type] && hears(l.scope, l.principal, l.who))
+      if (l.filter[type] && hears(l.scope, l.who.key, l.who))
         l.sink.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });
   }
 

@@ -159,7 +159,7 @@ interface SharedItem {
   raw: JsonObject;
   /** `raw` scrubbed on its own. */
   item: JsonObject;
-  target: NonNullable<ReturnType<typeof itemTarget>>;
+  target: ItemTarget;
   class: ToolClass;
   /** Has a `text` string: the scrubber joins such items' texts to find a secret split across them. */
   text: boolean;
@@ -290,7 +290,7 @@ function sharedItem(
 ): SharedItem | undefined {
   const target = itemTarget(deps, scope, kind, raw);
   if (!target) return undefined;
-  const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
+  const cls = classOf(deps, kind, target);
   // As one item of a list, so the scrubber's depth bound counts as it does for the whole list.
   const [item] = deps.credentials.scrubber.value([raw]);
   return { raw, item, target, class: cls, text: typeof raw.text === 'string' };
@@ -298,8 +298,25 @@ function sharedItem(
 
 /** Whether `p` may see the item: the test authorize applies to a call of it. */
 function visibleTo(deps: DispatchDeps, p: RequestContext['principal'], kind: Kind, s: SharedItem): boolean {
-  const t = { server: s.target.server, name: s.target.qualified, kind: KIND_OF[kind], class: s.class };
-  return usable(deps, p, { ...t, resources: s.target.resources });
+  return targetUsable(deps, p, kind, s.target, s.class);
+}
+
+type ItemTarget = NonNullable<ReturnType<typeof itemTarget>>;
+
+/** A listed item's class: a tool's from the inventory; anything else is read. */
+function classOf(deps: DispatchDeps, kind: Kind, target: ItemTarget): ToolClass {
+  return kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
+}
+
+function targetUsable(
+  deps: DispatchDeps,
+  p: RequestContext['principal'],
+  kind: Kind,
+  target: ItemTarget,
+  cls: ToolClass,
+): boolean {
+  const t = { server: target.server, name: target.qualified, kind: KIND_OF[kind], class: cls };
+  return usable(deps, p, { ...t, resources: target.resources });
 }
 
 /**
@@ -315,10 +332,7 @@ export function seesAny(
 ): boolean {
   for (const raw of items) {
     const target = itemTarget(deps, server, kind, raw);
-    if (!target) continue;
-    const cls = kind === 'tools' ? deps.inventory.tool(target.server, target.name).class : 'READ';
-    const t = { server: target.server, name: target.qualified, kind: KIND_OF[kind], class: cls };
-    if (usable(deps, p, { ...t, resources: target.resources })) return true;
+    if (target && targetUsable(deps, p, kind, target, classOf(deps, kind, target))) return true;
   }
   return false;
 }

@@ -36,8 +36,10 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 /** Largest chunk-size line, extensions included. */
 const MAX_SIZE_LINE = 4096;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A header name (RFC 9110 token), in responses read and requests sent alike. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value: visible characters, space and tab; no CR, LF, NUL or other control character. */
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^\d{1,16}$/;
 const HEX = /^[0-9A-Fa-f]{1,13}$/;
@@ -100,10 +102,8 @@ export class ResponseParser {
           at = this.#headBytes(buf, at);
           break;
         case State.Length: {
-          const n = Math.min(this.#left, buf.length - at);
-          this.#left -= n;
-          const piece = buf.subarray(at, at + n);
-          at += n;
+          const piece = this.#take(buf, at);
+          at += piece.length;
           this.#on.data(piece);
           if (this.#left === 0) this.#finish();
           break;
@@ -112,10 +112,8 @@ export class ResponseParser {
           at = this.#sizeLine(buf, at);
           break;
         case State.ChunkData: {
-          const n = Math.min(this.#left, buf.length - at);
-          this.#left -= n;
-          const piece = buf.subarray(at, at + n);
-          at += n;
+          const piece = this.#take(buf, at);
+          at += piece.length;
           if (this.#left === 0) {
             this.#state = State.ChunkEnd;
             this.#left = 2;
@@ -137,6 +135,13 @@ export class ResponseParser {
         }
       }
     }
+  }
+
+  /** The next body bytes from `at`, at most the `#left` still due (counted off). */
+  #take(buf: Buffer, at: number): Buffer {
+    const piece = buf.subarray(at, at + Math.min(this.#left, buf.length - at));
+    this.#left -= piece.length;
+    return piece;
   }
 
   /** The connection ended (the peer closed it). Throws unless that is where the body ends. */

@@ -23,7 +23,7 @@
  */
 import net from 'node:net';
 import { lazyRequire } from '../lazy.ts';
-import { HttpParseError, ResponseParser, type ResponseHeaders } from './parser.ts';
+import { FIELD_VALUE, HttpParseError, ResponseParser, type ResponseHeaders, TOKEN } from './parser.ts';
 
 export type { ResponseHeaders } from './parser.ts';
 
@@ -59,8 +59,6 @@ class HttpClientError extends Error {
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const PATH = /^\/[\x21-\x7e]*$/;
 /** A head with one of these goes out as latin1 bytes; without, as the ASCII it is, in one write with the body. */
 const LATIN1_HIGH = /[\x80-\xff]/;
