@@ -11,7 +11,7 @@ import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
-import { Catalog } from './catalog/catalog.ts';
+import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
@@ -44,7 +44,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
-import { seesAny } from './pipeline/dispatch.ts';
+import { seesAny, viewDiffers, viewKey } from './pipeline/dispatch.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { GatehouseError, quote } from './protocol/errors.ts';
@@ -152,8 +152,7 @@ export class Gateway {
       log,
     );
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
-      if (this.#endpoint) this.#endpoint = this.#endpointDeps();
-      for (const kind of ['tools'] as const) this.subscriptions.listChanged(kind, '');
+      if (this.#endpoint) this.#settingsChanged();
       acks.modesApplied(this.runtimeModes.records);
     });
     this.inventory = new Inventory(
@@ -180,6 +179,7 @@ export class Gateway {
       {
         listed: (kind, server) => this.catalog.list(kind, server),
         seesAny: (who, server, kind, items) => seesAny(this.#endpoint, who, server, kind, items),
+        key: viewKey,
       },
     );
     this.catalog.on('changed', (kind, server, before) => this.subscriptions.listChanged(kind, server, before));
@@ -441,7 +441,7 @@ export class Gateway {
         ? { ...next.identity, resource: this.config.identity.resource }
         : next.identity;
     this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
-    this.#endpoint = this.#endpointDeps();
+    this.#settingsChanged();
     await this.audit.reconfigure(next.audit);
     await this.audit.record({ kind: 'config.reloaded', detail: { config: next.source, notes } });
     return notes;
@@ -467,6 +467,18 @@ export class Gateway {
     await this.tracer?.close();
     await this.audit.close();
     await this.store.close();
+  }
+
+  /**
+   * The settings a listing is decided by (policy, modes, identity) may have changed: the listeners
+   * get them rebuilt, and each caller whose own view of a kind changed hears of it, no one else.
+   */
+  #settingsChanged(): void {
+    const before = this.#endpoint;
+    const after = this.#endpointDeps();
+    this.#endpoint = after;
+    for (const kind of ALL_KINDS)
+      this.subscriptions.viewChanged(kind, (who, scope) => viewDiffers(before, after, who, scope, kind));
   }
 
   /** What the HTTP and stdio listeners need, rebuilt on reload. */

@@ -3,7 +3,8 @@
  * allowed the tools of one recording server. When one server adds a tool (a real
  * `notifications/tools/list_changed` and a changed listing), that server's tenant hears it on its
  * session's stream and the other tenant hears nothing: no cross-tenant signal of when another
- * tenant's server changes.
+ * tenant's server changes. The same for settings: a tenant switched off by a run-time mode, or whose
+ * policy rules change, hears that its list changed; the other tenant, whose view did not, hears nothing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { eventually } from './support/eventually.ts';
 import { getStreamWatch } from './support/rpc.ts';
 
@@ -22,15 +24,14 @@ const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-list-changed-'));
 const keys: Record<string, string> = {};
 let t: TestGateway;
 
-before(async () => {
-  const policy = join(tmp, 'policy.yaml');
-  writeFileSync(
-    policy,
-    `rules:
-  - { id: acme-tools, subjects: { tenants: [acme] }, tools: ['ra__*'], effect: allow }
+const policy = join(tmp, 'policy.yaml');
+const rules = (acmeTools: string) => `rules:
+  - { id: acme-tools, subjects: { tenants: [acme] }, tools: ['${acmeTools}'], effect: allow }
   - { id: globex-tools, subjects: { tenants: [globex] }, tools: ['rg__*'], effect: allow }
-`,
-  );
+`;
+
+before(async () => {
+  writeFileSync(policy, rules('ra__*'));
   // Each server's catalogue comes from its tenant's own process (discoveryTenant), where add_tool runs.
   const server = (name: string, tenant: string) =>
     stdioServer(name, RECORDING) +
@@ -86,5 +87,57 @@ test("a server's tool list change reaches the tenant that may see it, and not th
   const globexHeard = heard.globex;
   await pause(300);
   assert.equal(heard.globex, globexHeard, "globex heard that acme's server changed");
+  for (const c of Object.values(clients)) await c.close();
+});
+
+/** Both tenants' SDK clients, counting the tools list changes each hears. */
+async function bothTenants(): Promise<{ heard: Record<string, number>; clients: Record<string, Client> }> {
+  const heard: Record<string, number> = { acme: 0, globex: 0 };
+  const clients: Record<string, Client> = {};
+  for (const tenant of ['acme', 'globex']) {
+    clients[tenant] = await sdk(tenant);
+    clients[tenant].setNotificationHandler(ToolListChangedNotificationSchema, () => void heard[tenant]++);
+  }
+  return { heard, clients };
+}
+
+const toolNames = async (c: Client) => (await c.listTools()).tools.map((x) => x.name);
+
+test("a run-time mode for one tenant is heard by that tenant's callers, not by the other's", async () => {
+  const { heard, clients } = await bothTenants();
+  const mode = (...args: string[]) => runCli(['mode', ...args, '--tenant', 'globex', '-c', t.file]);
+  assert.equal((await mode('set', 'disabled', '--reason', 'drill')).code, 0);
+  await eventually(() => heard.globex > 0, { timeoutMs: 10_000 });
+  assert.deepEqual(await toolNames(clients.globex), []);
+  await pause(300);
+  assert.equal(heard.acme, 0, "acme heard that globex's mode changed");
+  assert.ok((await toolNames(clients.acme)).length > 0);
+
+  assert.equal((await mode('clear')).code, 0);
+  await eventually(() => heard.globex > 1, { timeoutMs: 10_000 });
+  assert.ok((await toolNames(clients.globex)).length > 0);
+  await pause(300);
+  assert.equal(heard.acme, 0, "acme heard that globex's mode was cleared");
+  for (const c of Object.values(clients)) await c.close();
+});
+
+/** The policy file rewritten and the gateway reloaded, as `gatehouse start` does when the file changes. */
+async function reloadWith(text: string): Promise<void> {
+  writeFileSync(policy, text);
+  await t.gw.reload(await loadConfig(t.file));
+}
+
+test("a policy reload that changes one tenant's tools is heard by that tenant only", async () => {
+  const { heard, clients } = await bothTenants();
+  await reloadWith(rules('ra__add_tool'));
+  await eventually(() => heard.acme > 0, { timeoutMs: 10_000 });
+  assert.deepEqual(await toolNames(clients.acme), ['ra__add_tool']);
+  await pause(300);
+  assert.equal(heard.globex, 0, "globex heard of acme's policy");
+
+  await reloadWith(rules('ra__*'));
+  await eventually(() => heard.acme > 1, { timeoutMs: 10_000 });
+  await pause(300);
+  assert.equal(heard.globex, 0, "globex heard of acme's policy");
   for (const c of Object.values(clients)) await c.close();
 });

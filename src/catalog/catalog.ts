@@ -53,7 +53,7 @@ export async function listAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
   return items.slice(0, MAX_ITEMS);
 }
 
-const ALL_KINDS: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
+export const ALL_KINDS: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
 /** Refreshes of one server start at least this far apart (an upstream announcing changes in a loop costs a listing per gap). */
 const REFRESH_GAP_MS = 200;
 

@@ -139,6 +139,7 @@ test("a server's change is heard only by callers who may see something of it, be
       asked.push(`${who.tenant} ${server} ${kind}`);
       return who.tenant === 'acme' || items.some((i) => i.name === 'gone');
     },
+    key: (who) => who.key,
   };
   const subs = new Subscriptions(sessions, undefined, visibility);
   const a = listen(subs, { toolsListChanged: true }, '', alice);
@@ -157,10 +158,51 @@ test("a server's change is heard only by callers who may see something of it, be
   assert.equal(b.messages.length, 1);
   assert.equal(bobsSession.length, 1);
 
-  subs.listChanged('tools', ''); // modes changed: every server, everyone
+  subs.close();
+});
+
+test('a change of modes or policy is heard only by callers whose own view changed, on their endpoint', async () => {
+  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
+  const carol = principalKey({ via: 'jwt', issuer: 'i', subject: 'carol', tenant: 'acme' });
+  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
+  const bobsSession: Array<{ method: string }> = [];
+  const sessions = {
+    *all() {
+      yield {
+        stream: { send: (m: { method: string }) => bobsSession.push(m) },
+        record: { scope: '', principal: bob },
+        streamOwner: caller(bob),
+      };
+    },
+  } as unknown as Sessions;
+  // Callers of one tenant share a visibility key here: asked once for both.
+  const subs = new Subscriptions(sessions, undefined, {
+    listed: () => [],
+    seesAny: () => true,
+    key: (who) => who.tenant,
+  });
+  const a = listen(subs, { toolsListChanged: true }, '', alice);
+  const c = listen(subs, { toolsListChanged: true }, '', carol);
+  const aOnFiles = listen(subs, { toolsListChanged: true }, 'files', alice);
+  const b = listen(subs, { toolsListChanged: true, promptsListChanged: true }, '', bob);
+  const asked: string[] = [];
+  // acme's modes changed: what acme sees on the aggregate endpoint changed, not on `files`.
+  subs.viewChanged('tools', (who, scope) => {
+    asked.push(`${who.tenant} ${scope}`);
+    return who.tenant === 'acme' && scope === '';
+  });
+  subs.viewChanged('prompts', () => false);
   await settle();
-  assert.equal(a.messages.length, 3);
-  assert.equal(b.messages.length, 2);
+  assert.deepEqual([a.messages.length, c.messages.length, aOnFiles.messages.length], [1, 1, 0]);
+  assert.equal(b.messages.length, 0, "globex heard of acme's modes");
+  assert.equal(bobsSession.length, 0, "globex's session heard of acme's modes");
+  assert.deepEqual(asked.sort(), ['acme ', 'acme files', 'globex '], 'one test per visibility key and endpoint');
+
+  // Two changes gathered: a caller whose view either changed hears once.
+  subs.viewChanged('tools', (who) => who.tenant === 'globex');
+  subs.viewChanged('tools', () => false);
+  await settle();
+  assert.deepEqual([a.messages.length, b.messages.length, bobsSession.length], [1, 1, 1]);
   subs.close();
 });
 
@@ -174,6 +216,7 @@ test('deciding who hears gives the event loop turns while it runs, not one long 
       for (const end = performance.now() + 1; performance.now() < end; ); // a millisecond of policy
       return false;
     },
+    key: (who) => who.key,
   };
   const subs = new Subscriptions(sessions, () => ({ perPrincipal: 10, perTenant: 1000 }), visibility);
   for (let i = 0; i < 40; i++)

@@ -3,7 +3,8 @@
  * and to modern `subscriptions/listen` streams that opted in to that type; resource updates to the
  * sessions subscribed to that URI. Only the types a listener asked for are ever sent to it, and a
  * change to a server's list only to callers who may see something of that server, before or after
- * the change: a caller of one tenant never hears when another tenant's server changes.
+ * the change, and a change of modes or policy only to callers whose own view changed: a caller of one
+ * tenant never hears when another tenant's server or settings change.
  */
 import type { ServerResponse } from 'node:http';
 import { META } from '../protocol/era.ts';
@@ -49,17 +50,28 @@ export interface Visibility {
   listed(kind: Kind, server: string): readonly JsonObject[];
   /** Whether `who` may see any of `items` (of `kind`, as `server` names them). */
   seesAny(who: Principal, server: string, kind: Kind, items: readonly JsonObject[]): boolean;
+  /** All the tests read of a caller: callers with the same key get the same answers. */
+  key(who: Principal): string;
 }
 
-interface Change {
-  kind: Kind;
-  /** `''`: every server (a change of modes), heard by every caller of the aggregate endpoint. */
-  server: string;
-  /** The items as they were before the first change gathered into this announcement. */
-  before: readonly JsonObject[];
-  /** `before` and what is listed now: who may see any of them hears (found once, when first needed). */
-  items?: readonly JsonObject[];
-}
+/** A caller on the endpoint `scope` (`''`: the aggregate) whose own view of a kind changed. */
+type ViewDiffers = (who: Principal, scope: string) => boolean;
+
+type Change =
+  | {
+      kind: Kind;
+      /** The server whose list changed. */
+      server: string;
+      /** The items as they were before the first change gathered into this announcement. */
+      before: readonly JsonObject[];
+      /** `before` and what is listed now: who may see any of them hears (found once, when first needed). */
+      items?: readonly JsonObject[];
+    }
+  | {
+      kind: Kind;
+      /** What callers may see changed (modes, policy): each caller hears when its own view did. */
+      differs: ViewDiffers;
+    };
 
 /** Listen streams one principal, and one tenant, may hold open in this process. */
 export interface ListenCaps {
@@ -78,7 +90,7 @@ export class Subscriptions {
   constructor(
     sessions: Sessions,
     caps: () => ListenCaps = () => ({ perPrincipal: 10, perTenant: 1000 }),
-    visibility: Visibility = { listed: () => [], seesAny: () => true },
+    visibility: Visibility = { listed: () => [], seesAny: () => true, key: (who) => who.key },
   ) {
     this.#sessions = sessions;
     this.#caps = caps;
@@ -154,6 +166,26 @@ export class Subscriptions {
   listChanged(kind: Kind, server: string, before: readonly JsonObject[] = []): void {
     const key = `${kind}\u0000${server}`;
     if (!this.#pending.has(key)) this.#pending.set(key, { kind, server, before });
+    this.#schedule();
+  }
+
+  /**
+   * What callers may see of `kind` changed (modes, policy; the catalogue the same): each caller with a
+   * stream whose own view changed (`differs`, asked once per visibility key and endpoint) hears once.
+   * Changes gathered together are heard by a caller whose view any of them changed.
+   */
+  viewChanged(kind: Kind, differs: ViewDiffers): void {
+    const key = `${kind}\u0000`;
+    const pending = this.#pending.get(key);
+    const earlier = pending && 'differs' in pending ? pending.differs : undefined;
+    this.#pending.set(key, {
+      kind,
+      differs: earlier ? (who, scope) => earlier(who, scope) || differs(who, scope) : differs,
+    });
+    this.#schedule();
+  }
+
+  #schedule(): void {
     // A visibility test that throws tells nobody of this change (never everyone).
     this.#flush ??= setTimeout(() => void this.#announce().catch(() => {}), COALESCE_MS);
     this.#flush.unref?.();
@@ -169,25 +201,44 @@ export class Subscriptions {
     this.#flush = undefined;
     const changes = [...this.#pending.values()];
     this.#pending.clear();
+    const keys = new Map<Principal, string>();
+    const keyOf = (who: Principal): string => {
+      const known = keys.get(who);
+      if (known !== undefined) return known;
+      const key = this.#visibility.key(who);
+      keys.set(who, key);
+      return key;
+    };
+    const shows = (scope: string, c: Change) => 'differs' in c || scope === '' || scope === c.server;
+    const verdictKey = (who: Principal, scope: string, c: Change) =>
+      'differs' in c
+        ? `${keyOf(who)}\u0000${c.kind}\u0000\u0000${scope}`
+        : `${keyOf(who)}\u0000${c.kind}\u0000${c.server}`;
     const verdicts = new Map<string, boolean>();
-    const verdictKey = (who: Principal, c: Change) => `${who.key}\u0000${c.kind}\u0000${c.server}`;
     let slice = performance.now();
     for (const { scope, who } of this.#callers()) {
       for (const c of changes) {
-        if (c.server === '' || (scope !== '' && scope !== c.server) || verdicts.has(verdictKey(who, c))) continue;
-        c.items ??= [...c.before, ...this.#visibility.listed(c.kind, c.server)];
-        verdicts.set(verdictKey(who, c), this.#visibility.seesAny(who, c.server, c.kind, c.items));
+        const key = verdictKey(who, scope, c);
+        if (!shows(scope, c) || verdicts.has(key)) continue;
+        verdicts.set(key, this.#decide(c, who, scope));
         if (performance.now() - slice < SLICE_MS) continue;
         await new Promise((resolve) => setImmediate(resolve));
         slice = performance.now();
       }
     }
-    const mayHear = (who: Principal | undefined, c: Change): boolean =>
-      c.server === '' || (who !== undefined && verdicts.get(verdictKey(who, c)) === true);
+    const mayHear = (scope: string, who: Principal | undefined, c: Change): boolean =>
+      who !== undefined && shows(scope, c) && verdicts.get(verdictKey(who, scope, c)) === true;
     for (const type of new Set(changes.map((c) => FILTER_FOR[c.kind])))
       this.#tell(type, (scope, _principal, who) =>
-        changes.some((c) => FILTER_FOR[c.kind] === type && (scope === '' || scope === c.server) && mayHear(who, c)),
+        changes.some((c) => FILTER_FOR[c.kind] === type && mayHear(scope, who, c)),
       );
+  }
+
+  /** Whether `who`, on the endpoint `scope`, hears of `c`. */
+  #decide(c: Change, who: Principal, scope: string): boolean {
+    if ('differs' in c) return c.differs(who, scope);
+    c.items ??= [...c.before, ...this.#visibility.listed(c.kind, c.server)];
+    return this.#visibility.seesAny(who, c.server, c.kind, c.items);
   }
 
   /** Every caller with a stream that hears list changes, with its endpoint. */

@@ -201,21 +201,11 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: D
   const { kind, key } = list;
   const p = ctx.principal;
   const now = Date.now();
-  const { shared, visible, views } = cachesOf(deps.catalog);
-  const base = [deps.catalog.version, deps.inventory.generation, deps.credentials.scrubber.revision];
-  const all = shared.get(JSON.stringify([kind, ctx.scope]), base, now, () => ({
-    value: sharedItems(deps, ctx.scope || undefined, kind),
-  }));
-  const who = JSON.stringify([
-    kind,
-    ctx.scope,
-    p.tenant,
-    p.subject,
-    p.client,
-    [...p.roles].sort(),
-    [...p.scopes].sort(),
-  ]);
-  const stamp = [...base, all, deps.policy, deps.modes, deps.identity];
+  const { visible, views } = cachesOf(deps.catalog);
+  const all = sharedList(deps, ctx.scope, kind, now);
+  const who = `${kind}\u0000${ctx.scope}\u0000${viewKey(p)}`;
+  // `all` is rebuilt whenever the catalogue, inventory or scrubber changes: it stands for them.
+  const stamp = [all, deps.policy, deps.modes, deps.identity];
   return visible.get(who, stamp, now, () => {
     const kept: number[] = [];
     for (let i = 0; i < all.length; i++) if (visibleTo(deps, p, kind, all[i])) kept.push(i);
@@ -267,6 +257,36 @@ function visibleItems(kept: SharedItem[], key: string, deps: DispatchDeps): Keye
       ? deps.credentials.scrubber.value(kept.map((s) => s.raw))
       : kept.map((s) => s.item);
   return { items, keys: keyDigests(items, (item) => String(item[key])), pages: new Map() };
+}
+
+/** Everything the visibility test reads of a caller: callers with the same key see the same items. */
+export function viewKey(p: RequestContext['principal']): string {
+  return JSON.stringify([p.tenant, p.subject, p.client, [...p.roles].sort(), [...p.scopes].sort()]);
+}
+
+/** The shared items of `kind` on the endpoint `scope` (`''`: the aggregate), kept while the catalogue, inventory and scrubber stay the same. */
+function sharedList(deps: DispatchDeps, scope: string, kind: Kind, now: number): SharedItem[] {
+  const base = [deps.catalog.version, deps.inventory.generation, deps.credentials.scrubber.revision];
+  return cachesOf(deps.catalog).shared.get(JSON.stringify([kind, scope]), base, now, () => ({
+    value: sharedItems(deps, scope || undefined, kind),
+  }));
+}
+
+/**
+ * Whether what `p` may list of `kind` on the endpoint `scope` (`''`: the aggregate) differs between
+ * two settings of the same catalogue (modes, policy, identity): whether a caller hears of a change
+ * of them. A caller whose own view stayed the same hears nothing of another tenant's modes.
+ */
+export function viewDiffers(
+  before: DispatchDeps,
+  after: DispatchDeps,
+  p: RequestContext['principal'],
+  scope: string,
+  kind: Kind,
+): boolean {
+  for (const s of sharedList(after, scope, kind, Date.now()))
+    if (visibleTo(before, p, kind, s) !== visibleTo(after, p, kind, s)) return true;
+  return false;
 }
 
 /** Every item of a kind on an endpoint, before the caller's visibility: the same for every caller. */
