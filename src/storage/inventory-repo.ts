@@ -4,7 +4,7 @@
  * SQLite takes its write lock up front (`begin immediate`, so two processes never both read and then
  * both fail to upgrade), PostgreSQL a transaction-scoped advisory lock keyed by the server name.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, InventoryServersTable, InventoryToolsTable } from './schema.ts';
 import type { InventoryChange, InventoryServer, InventoryState, InventoryStore, InventoryTool } from './types.ts';
 
@@ -115,12 +115,74 @@ function* chunks<T>(xs: readonly T[]): Generator<T[]> {
   for (let i = 0; i < xs.length; i += ROWS_PER_INSERT) yield xs.slice(i, i + ROWS_PER_INSERT);
 }
 
+type Driver = 'sqlite' | 'postgres';
+
+const TOOL_COLUMNS = [
+  'server',
+  'tool',
+  'first_seen',
+  'last_seen',
+  'present',
+  'pin',
+  'def',
+  'findings',
+  'proposed_class',
+  'proposal_reasons',
+  'accepted_pin',
+  'accepted_def',
+  'accepted_by',
+  'accepted_at',
+  'class',
+  'classified_by',
+  'classified_at',
+] as const satisfies ReadonlyArray<keyof InventoryToolsTable>;
+const EVENT_COLUMNS = ['at', 'server', 'tool', 'kind', 'actor', 'detail'] as const;
+// A tool row takes every column but its key from the inserted row (`excluded.*`, on both drivers).
+const TOOL_UPSERT = ` on conflict ("server", "tool") do update set ${TOOL_COLUMNS.filter(
+  (c) => c !== 'server' && c !== 'tool',
+)
+  .map((c) => `"${c}" = "excluded"."${c}"`)
+  .join(', ')}`;
+
+/** The SQL of each multi-row insert, by driver, table and row count: built once, then kept. */
+const insertSql = new Map<string, string>();
+
+/**
+ * An insert of `rows` (each one value per column, in `columns` order) as one statement whose SQL is
+ * built once per shape. Through kysely's `values()` each statement parsed and compiled every value
+ * (1,700 for 100 tools): that parser's loop was the one function V8 optimised with TurboFan during a
+ * start with 200 tools, which kept about 5 MB of the compiler's code resident (ADR 0014); the kept
+ * SQL also keeps SQLite's prepared statement (kept-statements.ts).
+ */
+async function insertRows(
+  db: Db,
+  driver: Driver,
+  table: string,
+  columns: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<unknown>>,
+  suffix = '',
+): Promise<void> {
+  const key = `${driver}\u0000${table}\u0000${rows.length}`;
+  let text = insertSql.get(key);
+  if (text === undefined) {
+    let n = 0;
+    const mark = () => (driver === 'postgres' ? `$${++n}` : '?');
+    const tuple = () => `(${columns.map(mark).join(', ')})`;
+    const values = Array.from({ length: rows.length }, tuple).join(', ');
+    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${values}${suffix}`;
+    insertSql.set(key, text);
+  }
+  const params: unknown[] = [];
+  for (const row of rows) for (const v of row) params.push(v ?? null);
+  await db.executeQuery(CompiledQuery.raw(text, params));
+}
+
 /**
  * A discovery rewrites every tool of its server (their last sighting at least): the tools and the
  * events go in as multi-row statements, where a statement per row took about 45 ms of a start that
  * found 200 tools (kysely building, compiling and running each).
  */
-async function writeChange(db: Db, server: string, c: InventoryChange): Promise<void> {
+async function writeChange(db: Db, driver: Driver, server: string, c: InventoryChange): Promise<void> {
   if (c.server) {
     const row = serverIn(c.server);
     await db
@@ -135,35 +197,15 @@ async function writeChange(db: Db, server: string, c: InventoryChange): Promise<
   // refuses a statement that would update one row twice).
   const tools = [...new Map((c.tools ?? []).map((t) => [t.tool, t])).values()];
   for (const part of chunks(tools)) {
-    const rows = part.map(toolIn);
-    // Every column but the key takes the inserted row's value (`excluded.*`, on both drivers).
-    const update = (Object.keys(rows[0]) as Array<keyof InventoryToolsTable>).filter(
-      (col) => col !== 'server' && col !== 'tool',
-    );
-    await db
-      .insertInto('inventory_tools')
-      .values(rows)
-      .onConflict((oc) =>
-        oc
-          .columns(['server', 'tool'])
-          .doUpdateSet((eb) => Object.fromEntries(update.map((col) => [col, eb.ref(`excluded.${col}` as const)]))),
-      )
-      .execute();
+    const rows = part.map((t) => {
+      const row = toolIn(t);
+      return TOOL_COLUMNS.map((col) => row[col]);
+    });
+    await insertRows(db, driver, 'inventory_tools', TOOL_COLUMNS, rows, TOOL_UPSERT);
   }
   for (const part of chunks(c.events ?? [])) {
-    await db
-      .insertInto('inventory_events')
-      .values(
-        part.map((e) => ({
-          at: e.at,
-          server: e.server,
-          tool: e.tool,
-          kind: e.kind,
-          actor: e.actor,
-          detail: toJson(e.detail),
-        })),
-      )
-      .execute();
+    const rows = part.map((e) => [e.at, e.server, e.tool, e.kind, e.actor, toJson(e.detail)]);
+    await insertRows(db, driver, 'inventory_events', EVENT_COLUMNS, rows);
   }
   if (c.snapshot) {
     await db
@@ -178,7 +220,7 @@ async function writeChange(db: Db, server: string, c: InventoryChange): Promise<
   }
 }
 
-export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres'): InventoryStore {
+export function inventoryRepo(db: Kysely<Database>, driver: Driver): InventoryStore {
   return {
     async revision() {
       const r = await db
@@ -200,7 +242,7 @@ export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres
         return db.transaction().execute(async (trx) => {
           await sql`select pg_advisory_xact_lock(hashtext(${`gatehouse.inventory:${server}`}))`.execute(trx);
           const { change, result } = fn(await readState(trx, server));
-          await writeChange(trx, server, change);
+          await writeChange(trx, driver, server, change);
           return result;
         });
       }
@@ -208,7 +250,7 @@ export function inventoryRepo(db: Kysely<Database>, driver: 'sqlite' | 'postgres
         await sql`begin immediate`.execute(conn);
         try {
           const { change, result } = fn(await readState(conn, server));
-          await writeChange(conn, server, change);
+          await writeChange(conn, driver, server, change);
           await sql`commit`.execute(conn);
           return result;
         } catch (err) {
