@@ -23,8 +23,8 @@ interface Req {
   socket: net.Socket;
 }
 
-/** A TCP server that hands each request (head and body, read by Content-Length) to `answer`. */
-async function server(answer: (req: Req) => void, secure?: { key: Buffer; cert: Buffer }) {
+/** A TCP server on `host` that hands each request (head and body, read by Content-Length) to `answer`. */
+async function server(answer: (req: Req) => void, secure?: { key: Buffer; cert: Buffer }, host = '127.0.0.1') {
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let open = 0;
@@ -54,10 +54,10 @@ async function server(answer: (req: Req) => void, secure?: { key: Buffer; cert: 
     });
   };
   const srv = secure ? tls.createServer(secure, onSocket) : net.createServer(onSocket);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => srv.listen(0, host, r));
   const port = (srv.address() as net.AddressInfo).port;
   return {
-    origin: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
+    origin: `${secure ? 'https' : 'http'}://${net.isIPv6(host) ? `[${host}]` : host}:${port}`,
     port,
     get connections() {
       return connections;
@@ -152,6 +152,28 @@ test('sends exactly the request asked for, and keeps one connection alive across
     assert.equal(second.body, 'echo ');
     assert.equal(seen[1]?.head, `GET /mcp HTTP/1.1\r\nhost: 127.0.0.1:${srv.port}\r\naccept: text/event-stream`);
     assert.equal(srv.connections, 1);
+  } finally {
+    await pool.destroy();
+    await srv.close();
+  }
+});
+
+test('an IPv6 origin: connects to the address without brackets, names it with them in Host', LIMIT, async () => {
+  const seen: string[] = [];
+  const srv = await server(
+    (req) => {
+      seen.push(`${req.socket.localAddress} ${req.head.split('\r\n')[1]}`);
+      req.socket.write(ok('six'));
+    },
+    undefined,
+    '::1',
+  );
+  const pool = new OriginPool(srv.origin, { connections: 2, keepAliveMs: 30_000 });
+  try {
+    const r = await send(pool).done;
+    assert.equal(r.error, undefined);
+    assert.equal(r.body, 'six');
+    assert.deepEqual(seen, [`::1 host: [::1]:${srv.port}`]);
   } finally {
     await pool.destroy();
     await srv.close();
