@@ -9,10 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { compileFunction } from 'node:vm';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { runCachedCjs, type CachedRun } from '../util/code-cache.ts';
 import { closestKey } from '../util/suggest.ts';
 import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../util/yaml-positions.ts';
 import type { ErrorObject } from 'ajv';
@@ -53,17 +53,15 @@ type Validators = { top: Validate; stdio: Validate; http: Validate };
  * file is beside this module in src/ and beside the chunks in dist/. It is compiled for each load and
  * dropped after, not imported: a module stays loaded for the life of the process, and these
  * validators (460 KB of source and the code compiled from it, about 1.5 MB) run once at start and at
- * each reload. Compiling them again costs a few milliseconds per load.
+ * each reload. Their compiled code, lazily compiled functions included, is kept in a code cache of
+ * our own beside Node's (../util/code-cache.ts): compiling them cold took about 30 ms of every start
+ * and every CLI command.
  */
 const VALIDATORS = new URL('./validators.generated.cjs', import.meta.url);
 const requireHere = createRequire(import.meta.url);
 
-function validators(): Validators {
-  const source = readFileSync(VALIDATORS, 'utf8');
-  const run = compileFunction(source, ['module', 'exports', 'require'], { filename: fileURLToPath(VALIDATORS) });
-  const module = { exports: {} as Validators };
-  run(module, module.exports, requireHere);
-  return module.exports;
+function validators(): CachedRun<Validators> {
+  return runCachedCjs(readFileSync(VALIDATORS, 'utf8'), fileURLToPath(VALIDATORS), requireHere);
 }
 
 const TRANSPORTS = '`stdio`, `http`, `sse`';
@@ -245,7 +243,15 @@ function validate(raw: unknown, ctx: Context): void {
     ctx.add([], 'must be a mapping with `version` and `servers`');
     return;
   }
-  const { top, stdio, http } = validators();
+  const run = validators();
+  try {
+    validateWith(raw, run.exports, ctx);
+  } finally {
+    run.keep(); // once they ran: the functions they compiled lazily are in the cache
+  }
+}
+
+function validateWith(raw: Obj, { top, stdio, http }: Validators, ctx: Context): void {
   if (!top(raw)) report(top.errors, [], ctx);
   if (!Array.isArray(raw.servers)) return;
   // Each server is validated against the variant its `transport` names: clearer errors than a union's.
