@@ -1,11 +1,11 @@
 /**
  * The code cache of a CommonJS file run once: the code runs the same from source and from the cache;
  * the cache is written only once the code ran and only when none fitted; a damaged cache (which V8
- * itself would take) is refused by its checksum and replaced; without Node's compile cache nothing is
- * read or written.
+ * itself would take) is refused by its checksum and replaced; a directory other users may write is
+ * not used; without Node's compile cache nothing is read or written.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, enableCompileCache, getCompileCacheDir } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ test('without a compile cache nothing is read or written, and the code runs', ()
   r.keep();
 });
 
-test('written once the code ran, then used; a damaged cache is rejected and replaced', () => {
+test('written once the code ran, then used; a damaged cache, or one others may write, is not', () => {
   enableCompileCache(join(tmp, 'node-cache'));
   const first = run();
   assert.equal(first.cached, false);
@@ -66,4 +66,17 @@ test('written once the code ran, then used; a damaged cache is rejected and repl
   assert.equal(other.exports.greet('x'), 'other');
   other.keep();
   assert.equal(files().length, 2);
+
+  // A directory others may write is not used: neither read nor written.
+  const ours = join(getCompileCacheDir() ?? '', 'gatehouse');
+  chmodSync(ours, 0o777);
+  try {
+    const shared = run();
+    assert.equal(shared.cached, false, 'a cache was read from a directory others may write');
+    shared.keep();
+    assert.equal(files().length, 2);
+  } finally {
+    chmodSync(ours, 0o700);
+  }
+  assert.equal(run().cached, true);
 });

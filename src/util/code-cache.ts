@@ -15,7 +15,7 @@
  * `keep` writes a fresh one. A cache that cannot be read or written is skipped, never an error.
  */
 import { createHash, hash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { getCompileCacheDir } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -55,17 +55,26 @@ export function runCachedCjs<T>(source: string, filename: string, require: NodeJ
   };
 }
 
-/** A directory of ours inside Node's compile cache, or undefined when there is none. */
+/**
+ * A directory of ours inside Node's compile cache, or undefined when there is none, or when it or
+ * Node's is not a directory of this user that no one else may write (under a shared /tmp another
+ * user could have made it first, and a cache is code this process runs).
+ */
 function cacheDir(): string | undefined {
   const node = getCompileCacheDir();
   if (!node) return undefined;
   const dir = join(node, 'gatehouse');
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return dir;
+    return ownDirectory(node) && ownDirectory(dir) ? dir : undefined;
   } catch {
     return undefined;
   }
+}
+
+function ownDirectory(path: string): boolean {
+  const st = lstatSync(path);
+  return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
 }
 
 /** The cache in `file` if its checksum holds, else undefined. */
