@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispatch, type DispatchDeps } from './dispatch.ts';
+import { dispatch, viewDiffers, type DispatchDeps } from './dispatch.ts';
 import { catalogOf, ctx, deps as baseDeps, policyOf, principal } from './stages/fakes.test-util.ts';
 import { SecretScrubber } from '../credentials/scrub.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { Modes } from '../policy/model.ts';
 
 const tool = (name: string, description = `${name} does one thing`): JsonObject => ({
   name,
@@ -211,4 +212,48 @@ test("the aggregate and a server's own endpoint keep their listings apart", asyn
   assert.deepEqual(await list('a'), ['one', 'two']);
   assert.deepEqual(await list('b'), ['three']);
   assert.deepEqual(await list(''), ['a__one', 'a__two']);
+});
+
+test('a change of modes or policy is told to exactly the callers whose own listing changed', async () => {
+  const { d, classes } = await setup({ a: [tool('one'), tool('two')], b: [tool('three')] });
+  classes.set('a__two', 'WRITE');
+  const policy = d.policy as NonNullable<DispatchDeps['policy']>;
+  const settings = (m: Partial<Modes>, rules = policy.rules): DispatchDeps => {
+    const modes = { tenants: {}, servers: {}, tools: {}, ...m };
+    return { ...d, modes, policy: { ...policy, rules, modes } };
+  };
+  const WRITE_TOO = policyOf(`
+rules:
+  - { id: acme, subjects: { tenants: [acme] }, tools: ['a__*'], effect: allow }
+  - { id: beta, subjects: { tenants: [beta] }, tools: ['b__*'], classes: [READ], effect: allow }
+`).rules;
+  const variants: DispatchDeps[] = [
+    settings({}),
+    settings({ tenants: { beta: 'disabled' } }),
+    settings({ tenants: { acme: 'read_only' } }),
+    settings({ servers: { a: 'disabled' } }),
+    settings({ tools: { a__one: 'disabled' } }),
+    settings({ gateway: 'read_only' }),
+    settings({}, WRITE_TOO), // the rules change: every item is tested
+    settings({ tenants: { acme: 'read_only' } }, WRITE_TOO),
+  ];
+  const gamma = principal({ tenant: 'gamma' });
+  let told = 0;
+  for (const x of variants)
+    for (const y of variants)
+      for (const who of [acme, beta, gamma])
+        for (const scope of ['', 'a']) {
+          const list = async (deps: DispatchDeps) =>
+            (await dispatch(ctx({ principal: who, scope }), 'tools/list', {}, { ...deps, pageSize: 10 })).tools;
+          const differs = JSON.stringify(await list(x)) !== JSON.stringify(await list(y));
+          assert.equal(viewDiffers(x, y, who, scope, 'tools'), differs, `${who.tenant} on '${scope}'`);
+          if (differs) told++;
+        }
+  assert.ok(told > 20, 'the variants change some listings');
+  // beta's switch-off is heard by beta only.
+  const [none, betaOff] = variants;
+  assert.deepEqual(
+    [acme, beta, gamma].map((who) => viewDiffers(none, betaOff, who, '', 'tools')),
+    [false, true, false],
+  );
 });

@@ -12,6 +12,7 @@ import { StampedCache } from '../catalog/listing-cache.ts';
 import { LOCAL_METHODS, UPSTREAM_METHODS, runRequest } from './index.ts';
 import { usable } from './stages/authorize-target.ts';
 import { canonicalResourceUri } from '../policy/canonical.ts';
+import { modeAllows } from '../policy/modes.ts';
 import { namespaceUri, splitUri } from '../catalog/uris.ts';
 import type { PipelineDeps, TargetKind, ToolClass } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
@@ -284,9 +285,28 @@ export function viewDiffers(
   scope: string,
   kind: Kind,
 ): boolean {
-  for (const s of sharedList(after, scope, kind, Date.now()))
+  // When only the modes differ (a run-time mode, the usual case), an item's visibility can change
+  // only where the mode's verdict on it did: the rest of the test is the same on both sides, so most
+  // items cost two mode lookups instead of two policy evaluations (10 ms per caller for 1,000 tools).
+  const modesOnly = sameButModes(before, after);
+  for (const s of sharedList(after, scope, kind, Date.now())) {
+    if (modesOnly && modeVerdict(before, p, s) === modeVerdict(after, p, s)) continue;
     if (visibleTo(before, p, kind, s) !== visibleTo(after, p, kind, s)) return true;
+  }
   return false;
+}
+
+/** Whether the visibility test reads the same of `a` and `b` but their modes: rules, resource rules, scopes per class. */
+function sameButModes(a: DispatchDeps, b: DispatchDeps): boolean {
+  if (a.policy?.rules !== b.policy?.rules || a.policy?.resources !== b.policy?.resources) return false;
+  const classes: ToolClass[] = ['READ', 'WRITE', 'DESTRUCTIVE'];
+  return classes.every((c) => a.identity.classScopes(c).join(' ') === b.identity.classScopes(c).join(' '));
+}
+
+/** The modes' verdict on an item, as the visibility test takes it (the policy's modes when there is a policy). */
+function modeVerdict(deps: DispatchDeps, p: RequestContext['principal'], s: SharedItem): boolean {
+  const modes = deps.policy ? deps.policy.modes : deps.modes;
+  return modeAllows(modes, { tenant: p.tenant, server: s.target.server, tool: s.target.qualified }, s.class);
 }
 
 /** Every item of a kind on an endpoint, before the caller's visibility: the same for every caller. */

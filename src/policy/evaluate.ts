@@ -25,7 +25,7 @@
  * them matches one of its patterns, any other effect when EVERY one of them matches one — an allow
  * must cover the whole call, a deny needs to catch only part of it.
  */
-import { resolveMode } from './modes.ts';
+import { modeAllows, resolveMode } from './modes.ts';
 import { extractResources, extractionFor, matchResource } from './resources.ts';
 import { globMatches } from './glob.ts';
 import type {
@@ -213,8 +213,7 @@ export function visible(
 ): boolean {
   const sep = tool.indexOf('__');
   const server = opts.server ?? (sep > 0 ? tool.slice(0, sep) : '');
-  const { mode } = resolveMode(policy.modes, { tenant: principal.tenant, server, tool });
-  if (mode === 'disabled' || (mode === 'read_only' && toolClass !== 'READ')) return false;
+  if (!modeAllows(policy.modes, { tenant: principal.tenant, server, tool }, toolClass)) return false;
   // A tool's resources are not known before its call, but their kinds are (its extraction rule).
   const resourceKinds =
     (opts.kind ?? 'tool') === 'tool' && opts.resources === undefined

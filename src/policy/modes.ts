@@ -10,6 +10,7 @@
  * tool that is not READ; `shadow` turns an allow or approve of a non-READ tool into `shadow` (recorded,
  * simulated, nothing executed); `enforce` applies the policy as written.
  */
+import type { ToolClass } from '../model/tool-class.ts';
 import type { Mode, Modes } from './model.ts';
 
 export interface ModeTarget {
@@ -48,4 +49,10 @@ export function resolveMode(modes: Modes, t: ModeTarget): ModeResolution {
 
 export function effectiveMode(modes: Modes, t: ModeTarget): Mode {
   return resolveMode(modes, t).mode;
+}
+
+/** Whether the mode in force lets a tool of class `cls` be seen at all: not `disabled`, and only READ under `read_only`. */
+export function modeAllows(modes: Modes, t: ModeTarget, cls: ToolClass): boolean {
+  const m = resolveMode(modes, t).mode;
+  return m !== 'disabled' && !(m === 'read_only' && cls !== 'READ');
 }

@@ -7,7 +7,7 @@
  */
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import { visible } from '../../policy/evaluate.ts';
-import { resolveMode } from '../../policy/modes.ts';
+import { modeAllows } from '../../policy/modes.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
@@ -28,10 +28,7 @@ export function usable(
   const needed = [...deps.identity.classScopes(t.class)];
   if (needed.some((x) => !principal.scopes.includes(x))) return false;
   const p = { subject: principal.subject, tenant: principal.tenant, client: principal.client, roles: principal.roles };
-  if (!deps.policy) {
-    const m = resolveMode(deps.modes, { tenant: p.tenant, server: t.server, tool: t.name }).mode;
-    return m !== 'disabled' && !(m === 'read_only' && t.class !== 'READ');
-  }
+  if (!deps.policy) return modeAllows(deps.modes, { tenant: p.tenant, server: t.server, tool: t.name }, t.class);
   return visible(p, t.name, t.class, deps.policy, {
     server: t.server,
     now: Date.now(),
