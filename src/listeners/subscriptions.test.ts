@@ -118,19 +118,25 @@ test('each listener hears only what it asked for, once per change', async () => 
   subs.close();
 });
 
-test("a server's change is heard only by callers who may see something of it, before or after the change", async () => {
-  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
-  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
-  const bobsSession: Array<{ method: string }> = [];
+/** Sessions holding one legacy session of `principal` on the aggregate endpoint, and what its stream heard. */
+function oneSession(principal: string): { sessions: Sessions; heard: Array<{ method: string }> } {
+  const heard: Array<{ method: string }> = [];
   const sessions = {
     *all() {
       yield {
-        stream: { send: (m: { method: string }) => bobsSession.push(m) },
-        record: { scope: '', principal: bob },
-        streamOwner: caller(bob),
+        stream: { send: (m: { method: string }) => heard.push(m) },
+        record: { scope: '', principal },
+        streamOwner: caller(principal),
       };
     },
   } as unknown as Sessions;
+  return { sessions, heard };
+}
+
+test("a server's change is heard only by callers who may see something of it, before or after the change", async () => {
+  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
+  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
+  const { sessions, heard: bobsSession } = oneSession(bob);
   const asked: string[] = [];
   // The server lists `kept` now; acme may see its tools, globex only `gone`, which a change removed.
   const visibility: Visibility = {
@@ -165,16 +171,7 @@ test('a change of modes or policy is heard only by callers whose own view change
   const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
   const carol = principalKey({ via: 'jwt', issuer: 'i', subject: 'carol', tenant: 'acme' });
   const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
-  const bobsSession: Array<{ method: string }> = [];
-  const sessions = {
-    *all() {
-      yield {
-        stream: { send: (m: { method: string }) => bobsSession.push(m) },
-        record: { scope: '', principal: bob },
-        streamOwner: caller(bob),
-      };
-    },
-  } as unknown as Sessions;
+  const { sessions, heard: bobsSession } = oneSession(bob);
   // Callers of one tenant share a visibility key here: asked once for both.
   const subs = new Subscriptions(sessions, undefined, {
     listed: () => [],
