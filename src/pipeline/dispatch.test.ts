@@ -218,15 +218,16 @@ test('a change of modes or policy is told to exactly the callers whose own listi
   const { d, classes } = await setup({ a: [tool('one'), tool('two')], b: [tool('three')] });
   classes.set('a__two', 'WRITE');
   const policy = d.policy as NonNullable<DispatchDeps['policy']>;
-  const settings = (m: Partial<Modes>, rules = policy.rules): DispatchDeps => {
+  // Each as the gateway builds them: the policy files' rules with the run-time modes merged in.
+  const settings = (m: Partial<Modes>, base = policy): DispatchDeps => {
     const modes = { tenants: {}, servers: {}, tools: {}, ...m };
-    return { ...d, modes, policy: { ...policy, rules, modes } };
+    return { ...d, modes, policy: { ...base, modes } };
   };
   const WRITE_TOO = policyOf(`
 rules:
   - { id: acme, subjects: { tenants: [acme] }, tools: ['a__*'], effect: allow }
   - { id: beta, subjects: { tenants: [beta] }, tools: ['b__*'], classes: [READ], effect: allow }
-`).rules;
+`);
   const variants: DispatchDeps[] = [
     settings({}),
     settings({ tenants: { beta: 'disabled' } }),
@@ -235,6 +236,7 @@ rules:
     settings({ tools: { a__one: 'disabled' } }),
     settings({ gateway: 'read_only' }),
     settings({}, WRITE_TOO), // the rules change: every item is tested
+    settings({}, policyOf(POLICY)), // the same policy compiled again: new objects, the same revision
     settings({ tenants: { acme: 'read_only' } }, WRITE_TOO),
   ];
   const gamma = principal({ tenant: 'gamma' });

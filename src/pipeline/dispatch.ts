@@ -296,9 +296,13 @@ export function viewDiffers(
   return false;
 }
 
-/** Whether the visibility test reads the same of `a` and `b` but their modes: rules, resource rules, scopes per class. */
+/**
+ * Whether the visibility test reads the same of `a` and `b` but their modes: the policy's rules and
+ * resource rules (its revision, a digest of what decides: a reload of an unchanged policy compiles
+ * new objects with the same revision), and the scopes each class needs.
+ */
 function sameButModes(a: DispatchDeps, b: DispatchDeps): boolean {
-  if (a.policy?.rules !== b.policy?.rules || a.policy?.resources !== b.policy?.resources) return false;
+  if (a.policy?.revision !== b.policy?.revision) return false;
   const classes: ToolClass[] = ['READ', 'WRITE', 'DESTRUCTIVE'];
   return classes.every((c) => a.identity.classScopes(c).join(' ') === b.identity.classScopes(c).join(' '));
 }
