@@ -216,7 +216,7 @@ test("the aggregate and a server's own endpoint keep their listings apart", asyn
 
 test('a change of modes or policy is told to exactly the callers whose own listing changed', async () => {
   const { d, classes } = await setup({ a: [tool('one'), tool('two')], b: [tool('three')] });
-  classes.set('a__two', 'WRITE');
+  classes.set('two', 'WRITE'); // as the inventory is asked: by the server's own name
   const policy = d.policy as NonNullable<DispatchDeps['policy']>;
   // Each as the gateway builds them: the policy files' rules with the run-time modes merged in.
   const settings = (m: Partial<Modes>, base = policy): DispatchDeps => {
