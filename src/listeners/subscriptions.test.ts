@@ -150,6 +150,13 @@ test("a server's change is heard only by callers who may see something of it, be
   const subs = new Subscriptions(sessions, undefined, visibility);
   const a = listen(subs, { toolsListChanged: true }, '', alice);
   const b = listen(subs, { toolsListChanged: true }, '', bob);
+  // A stream that asked only for prompts costs no test of a tools change.
+  listen(
+    subs,
+    { promptsListChanged: true },
+    '',
+    principalKey({ via: 'jwt', issuer: 'i', subject: 'eve', tenant: 'initech' }),
+  );
 
   subs.listChanged('tools', 'files', [{ name: 'kept' }]);
   subs.listChanged('tools', 'files', [{ name: 'gone' }]); // gathered with the first: what was listed before it counts

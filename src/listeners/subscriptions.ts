@@ -216,10 +216,11 @@ export class Subscriptions {
         : `${keyOf(who)}\u0000${c.kind}\u0000${c.server}`;
     const verdicts = new Map<string, boolean>();
     let slice = performance.now();
-    for (const { scope, who } of this.#callers()) {
+    for (const { scope, who, filter } of this.#callers()) {
       for (const c of changes) {
         const key = verdictKey(who, scope, c);
-        if (!shows(scope, c) || verdicts.has(key)) continue;
+        // A legacy session hears every type; a listen stream only those it asked for.
+        if (!shows(scope, c) || (filter && !filter[FILTER_FOR[c.kind]]) || verdicts.has(key)) continue;
         verdicts.set(key, this.#decide(c, who, scope));
         if (performance.now() - slice < SLICE_MS) continue;
         await new Promise((resolve) => setImmediate(resolve));
@@ -241,11 +242,11 @@ export class Subscriptions {
     return this.#visibility.seesAny(who, c.server, c.kind, c.items);
   }
 
-  /** Every caller with a stream that hears list changes, with its endpoint. */
-  *#callers(): Generator<{ scope: string; who: Principal }> {
+  /** Every caller with a stream that hears list changes, with its endpoint (and a listen stream's types). */
+  *#callers(): Generator<{ scope: string; who: Principal; filter?: Listener['filter'] }> {
     for (const s of this.#sessions.all())
       if (s.stream && s.streamOwner) yield { scope: s.record.scope, who: s.streamOwner };
-    for (const l of this.#listeners) yield { scope: l.scope, who: l.who };
+    for (const l of this.#listeners) yield { scope: l.scope, who: l.who, filter: l.filter };
   }
 
   /**
