@@ -150,9 +150,9 @@ const insertSql = new Map<string, string>();
 /**
  * An insert of `rows` (each one value per column, in `columns` order) as one statement whose SQL is
  * built once per shape. Through kysely's `values()` each statement parsed and compiled every value
- * (1,700 for 100 tools): that parser's loop was the one function V8 optimised with TurboFan during a
- * start with 200 tools, which kept about 5 MB of the compiler's code resident (ADR 0014); the kept
- * SQL also keeps SQLite's prepared statement (kept-statements.ts).
+ * (1,700 for 100 tools): that parser's loop was one of two functions V8 optimised with TurboFan
+ * during a start with 200 tools, which kept about 5 MB of the compiler's code resident (ADR 0014);
+ * the kept SQL also keeps SQLite's prepared statement (kept-statements.ts).
  */
 async function insertRows(
   db: Db,

@@ -88,8 +88,8 @@ function ordered(v: unknown, depth: number): unknown {
     // Keys JSON.stringify would not write in the order they were added: array indexes (they start
     // with a digit) and `__proto__`; a key with a lone surrogate is refused by the reference. Tested
     // here, not in a function of its own: called for every key of 200 tool definitions at start, such
-    // a function was the one V8 optimised with TurboFan during a start, which paged about 5 MB of
-    // the compiler's code in for good (ADR 0014).
+    // a function was one of two that V8 optimised with TurboFan during a start, which paged about
+    // 5 MB of the compiler's code in for good (ADR 0014).
     const key = keys[i];
     const c = key.charCodeAt(0);
     if ((c >= 48 && c <= 57) || key === '__proto__' || !key.isWellFormed()) return SLOW;

@@ -14,7 +14,7 @@
  * content does not match is not handed to V8. Then the code is compiled as without a cache, and
  * `keep` writes a fresh one. A cache that cannot be read or written is skipped, never an error.
  */
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { getCompileCacheDir } from 'node:module';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ export interface CachedRun<T> {
 /** Runs the CommonJS `source` (named `filename` in stack traces) with `require`, through the code cache. */
 export function runCachedCjs<T>(source: string, filename: string, require: NodeJS.Require): CachedRun<T> {
   const dir = cacheDir();
-  const digest = createHash('sha256').update(process.version).update(source).digest('hex').slice(0, 32);
+  const digest = hash('sha256', `${process.version}\u0000${source}`).slice(0, 32);
   const file = dir && join(dir, `cjs-${digest}`);
   const cachedData = file ? readOrUndefined(file) : undefined;
   const script = new Script(`(function (module, exports, require) {${source}\n})`, { filename, cachedData });
