@@ -233,8 +233,11 @@ test('two gateway processes sharing Redis enforce one budget; a concurrency cap 
       Array.from({ length: 12 }, (_, i) => call(k, 'rec__record', { note: `r${i}` }, i % 2 ? a : b)),
     );
     assert.equal(results.filter((r) => r.body.result).length, 5, 'one budget across both processes');
+    // The cap counts calls at once: each of the three holds its slot for 3 s, so every one of the 100
+    // reaches a gateway while they hold it (with 600 ms, a call that reached a gateway late on a busy
+    // two-core machine found a slot free again, and rightly ran as a fourth).
     const slow = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => call(k, 'rec__slow', { ms: 600 }, i % 2 ? a : b)),
+      Array.from({ length: 100 }, (_, i) => call(k, 'rec__slow', { ms: 3000 }, i % 2 ? a : b)),
     );
     assert.equal(slow.filter((r) => r.body.result).length, 3, 'exactly three ran at once');
     assert.ok(slow.filter((r) => r.body.error).every((r) => /three-at-once/.test(r.body.error.message)));
