@@ -39,29 +39,68 @@ const LOCAL_USER: Principal = {
   key: 'local',
 };
 
-export function serveStdio(input: Readable, output: Writable, scope: string, deps: () => EndpointDeps): Promise<void> {
-  const client = new StdioClient(output, scope, deps);
+/**
+ * Requests of the client handled at once. Beyond it, and while stdout holds more than its buffer
+ * (the client is not reading its answers), the gateway stops reading stdin: the client's writes
+ * then wait in the pipe, and the gateway's memory stays bounded whatever the client sends.
+ */
+const MAX_IN_FLIGHT = 64;
+
+export function serveStdio(
+  input: Readable,
+  output: Writable,
+  scope: string,
+  deps: () => EndpointDeps,
+  opts: { maxInFlight?: number } = {},
+): Promise<void> {
+  const waiting: Buffer[] = [];
+  let ended = false;
+  // Lines are handled while the client has room; the rest wait here, and stdin is paused until
+  // they are taken.
+  const pump = () => {
+    while (waiting.length && client.ready && !ended) client.line(waiting.shift() as Buffer);
+    if (ended) return;
+    if (waiting.length || !client.ready) input.pause();
+    else input.resume();
+  };
+  const client = new StdioClient(output, scope, deps, opts.maxInFlight ?? MAX_IN_FLIGHT, pump);
   return new Promise((resolve) => {
     // Lines are cut on bytes and decoded whole and strictly: a line that is not UTF-8 is a parse
     // error, never decoded with U+FFFD and executed as something the client did not send.
     splitLines(
       input,
       () => deps().maxBodyBytes,
-      (bytes) => client.line(bytes),
+      (bytes) => waiting.push(bytes),
       () => client.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body),
+      pump,
     );
-    input.on('end', () => {
+    // The client closed stdin, or stdout can no longer be written (the client went away): what is
+    // in flight is cancelled, and what it sent and was not started is dropped with it.
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      waiting.length = 0;
       client.close();
       resolve();
-    });
+    };
+    input.on('end', end);
+    output.on('error', end);
+    output.on('close', end);
   });
 }
 
 /**
- * Cut `input` into lines on newline bytes and hand each line's bytes to `onLine`; a line that grows
- * past `max()` bytes before its newline ends is dropped, and `onTooLong` told.
+ * Cut `input` into lines on newline bytes and hand each line's bytes to `onLine`, then call
+ * `afterChunk`; a line that grows past `max()` bytes before its newline ends is dropped, and
+ * `onTooLong` told.
  */
-function splitLines(input: Readable, max: () => number, onLine: (bytes: Buffer) => void, onTooLong: () => void): void {
+function splitLines(
+  input: Readable,
+  max: () => number,
+  onLine: (bytes: Buffer) => void,
+  onTooLong: () => void,
+  afterChunk: () => void,
+): void {
   let parts: Buffer[] = [];
   let size = 0;
   input.on('data', (chunk: Buffer | string) => {
@@ -82,6 +121,7 @@ function splitLines(input: Readable, max: () => number, onLine: (bytes: Buffer) 
       size = 0;
       onTooLong();
     }
+    afterChunk();
   });
 }
 
@@ -95,16 +135,36 @@ class StdioClient {
   #session: LiveSession | undefined;
   #detach: (() => void) | undefined;
 
-  constructor(output: Writable, scope: string, deps: () => EndpointDeps) {
+  readonly #maxInFlight: number;
+  /** Told when the client has room again (a request finished, or stdout drained). */
+  readonly #onRoom: () => void;
+  /** stdout holds more than its buffer: nothing more is taken until it drains. */
+  #blocked = false;
+  /** Lines being handled. */
+  #busy = 0;
+
+  constructor(output: Writable, scope: string, deps: () => EndpointDeps, maxInFlight: number, onRoom: () => void) {
     this.#out = {
       send: (m: JsonRpcMessage) => {
-        output.write(`${JSON.stringify(m)}\n`);
+        if (output.write(`${JSON.stringify(m)}\n`) || this.#blocked) return;
+        this.#blocked = true;
+        output.once('drain', () => {
+          this.#blocked = false;
+          this.#onRoom();
+        });
       },
       closed: false,
       close: () => {},
     };
     this.#scope = scope;
     this.#deps = deps;
+    this.#maxInFlight = maxInFlight;
+    this.#onRoom = onRoom;
+  }
+
+  /** Whether another line may be taken now: stdout is not backed up and fewer than the most are in flight. */
+  get ready(): boolean {
+    return !this.#blocked && this.#busy < this.#maxInFlight;
   }
 
   send(m: JsonRpcMessage): void {
@@ -120,7 +180,13 @@ class StdioClient {
       this.send(toWire(new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8'), null).body);
       return;
     }
-    if (text) void this.#handle(text);
+    if (!text) return;
+    // Counted per line, not per request id: ids may repeat, the lines in progress are what cost.
+    this.#busy++;
+    void this.#handle(text).finally(() => {
+      this.#busy--;
+      this.#onRoom();
+    });
   }
 
   /** The input has ended: cancel what is in flight and leave the session's fan-out. */

@@ -1,0 +1,124 @@
+/**
+ * `gatehouse stdio` and a client that sends more than it reads: the gateway stops reading stdin
+ * while its answers wait unread on stdout, and while the most requests it handles at once are in
+ * flight, so its memory stays bounded; nothing is lost, every answer arrives once the client reads.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { serveStdio } from '../src/listeners/stdio.ts';
+import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
+
+let t: TestGateway;
+
+before(async () => {
+  const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-bp-')), 'rec.jsonl');
+  t = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+  );
+});
+after(async () => {
+  await t?.close();
+});
+
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+const line = (id: number, method: string, params: object = {}) =>
+  `${JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: META } })}\n`;
+
+/** The ids of the answers in `text` (one JSON message per line). */
+function answerIds(text: string): number[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { id: number }).id);
+}
+
+test('answers the client does not read stop the reading of stdin, and all arrive once it reads', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough({ highWaterMark: 1024 });
+  const served = serveStdio(input, output, '', () => t.gw.endpoint);
+  const n = 400;
+  let text = '';
+  for (let i = 1; i <= n; i++) text += line(i, 'tools/list');
+  input.write(text);
+  // Each answer lists the server's tools (over 1 KB): stdout backs up after the first few, and the
+  // requests already in flight (at most 64) add theirs. Then nothing moves until the client reads.
+  const unread = () => output.writableLength + output.readableLength;
+  let last = -1;
+  await eventually(async () => {
+    const now = unread();
+    const still = input.isPaused() && now === last;
+    last = now;
+    if (!still) await new Promise((r) => setTimeout(r, 200));
+    return still;
+  });
+  const waiting = unread();
+  let got = '';
+  output.on('data', (d: Buffer) => {
+    got += d.toString();
+  });
+  await eventually(() => answerIds(got).length === n, { timeoutMs: 20_000 });
+  assert.deepEqual(
+    answerIds(got).sort((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
+  const perAnswer = Buffer.byteLength(got) / n;
+  assert.ok(
+    waiting <= (64 + 2) * perAnswer,
+    `while unread, at most the answers in flight waited on stdout (${Math.round(waiting / perAnswer)} of ${n})`,
+  );
+  input.end();
+  await served;
+});
+
+test('no more than the most requests at once are in flight; the rest wait unread', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 4 });
+  const answered: number[] = [];
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const cut = buf.lastIndexOf('\n') + 1;
+    answered.push(...answerIds(buf.slice(0, cut)));
+    buf = buf.slice(cut);
+  });
+  let text = '';
+  for (let i = 1; i <= 10; i++) text += line(i, 'tools/call', { name: 'rec__slow', arguments: { ms: 1500 } });
+  input.write(text);
+  // The first four run together; the fifth starts only when one of them has answered, 1.5 s later.
+  await eventually(() => answered.length > 0, { timeoutMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(
+    [...answered].sort((a, b) => a - b),
+    [1, 2, 3, 4],
+    'the first wave is the first four requests',
+  );
+  await eventually(() => answered.length === 10, { timeoutMs: 20_000 });
+  input.end();
+  await served;
+});
+
+test('a client that goes away without reading (stdout closed) ends the session, though stdin stays paused', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough({ highWaterMark: 1024 });
+  const served = serveStdio(input, output, '', () => t.gw.endpoint);
+  let text = '';
+  for (let i = 1; i <= 400; i++) text += line(i, 'tools/list');
+  input.write(text);
+  await eventually(() => input.isPaused());
+  output.destroy();
+  const ended = await Promise.race([
+    served.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
+  ]);
+  assert.ok(ended, 'the session ended');
+});
