@@ -83,6 +83,7 @@ test('the report has a table per path and says when the gateway could not be sta
   );
   assert.match(md, /\| 16 \| 3,000 \| 4\.00 \| 12\.00 \| 0\.75x \| - \| 1\.00 \| 210 \| 120\.5 \| 2 \|/);
   assert.match(md, /First error: `HTTP 500 boom`/);
+  assert.doesNotMatch(md, /warm-up round/);
   assert.match(md, /\| 16 \| not measured: load exited \(1\) \|/);
   const down = render({
     facts: { ...base, gateway: { started: false, error: '`gatehouse start` exited with 1' } },
@@ -139,6 +140,7 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   const md = render({
     facts: runFacts({
       reps: 3,
+      roundMs: 10_000,
       gateway: { started: true, coldStartMs: 300, idleRssMb: 60 },
       full: { started: true, coldStartMs: 350, idleRssMb: 65 },
       relay: { coldStartMs: 50, idleRssMb: 45 },
@@ -159,6 +161,7 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   assert.match(md, /\| Gatehouse whole control plane, HTTP \| 2,000 \(0\.40x\) \| 700 \| - \| 350 ms \| 65\.0 MB \|/);
   assert.match(md, /\| raw node:http relay \| 2,000 \(0\.40x\) \| 200 \| - \| 50 ms \| 45\.0 MB \|/);
   assert.match(md, /Every path measured 3 times, interleaved with the others; each figure is the median/);
+  assert.match(md, /after a warm-up round in which every path ran 10000 ms at the largest N, unrecorded/);
   assert.match(md, /`gatehouse --help` \(dist\/\): 90 ms/);
   assert.match(md, /Gateway alone \(no servers, .*\): cold start to `\/readyz` 200 in 310 ms, idle RSS 80\.0 MB/);
   assert.match(md, /Gateway with only the stdio echo server \(one tool; .*\): cold start in 420 ms, idle RSS 81\.5 MB/);

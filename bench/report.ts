@@ -75,6 +75,8 @@ export interface Facts {
   cpuModel: string;
   warmupMs: number;
   measureMs: number;
+  /** The unrecorded warm-up round before the first repetition: every path this long at the largest N (absent in older results). */
+  roundMs?: number;
   reps?: number;
   /** Gatehouse as shipped (no identity, no policy). */
   gateway: Started;
@@ -283,7 +285,7 @@ export function render(result: Result): string {
     '',
     `- Machine: ${facts.cores} cores (${facts.cpuModel}), Node ${facts.node}; load generator, gateway and upstream share the cores.`,
     `- Commit: ${facts.commit ?? 'unknown'}.`,
-    `- Each point: ${facts.warmupMs} ms warm-up, then ${facts.measureMs} ms measured; \`tools/call\` echo with a 1 KB text in a closed loop, N concurrent legacy (2025-11-25) sessions. ${reps > 1 ? `Every path measured ${reps} times, interleaved with the others; each figure is the median.` : 'One repetition (figures are single measurements).'}`,
+    `- Each point: ${facts.warmupMs} ms warm-up, then ${facts.measureMs} ms measured${facts.roundMs ? `, after a warm-up round in which every path ran ${facts.roundMs} ms at the largest N, unrecorded` : ''}; \`tools/call\` echo with a 1 KB text in a closed loop, N concurrent legacy (2025-11-25) sessions. ${reps > 1 ? `Every path measured ${reps} times, interleaved with the others; each figure is the median.` : 'One repetition (figures are single measurements).'}`,
     startedLine('Gateway as shipped', facts.gateway),
     startedLine(
       'Gateway, whole control plane (API-key identity, deny-by-default policy, durable audit, redaction)',
