@@ -1,7 +1,8 @@
 /**
- * `gatehouse stdio` and a client that sends more than it reads: the gateway stops reading stdin
- * while its answers wait unread on stdout, and while the most requests it handles at once are in
- * flight, so its memory stays bounded; nothing is lost, every answer arrives once the client reads.
+ * `gatehouse stdio` and a client that sends more than it reads: no request starts while its answers
+ * wait unread on stdout, at most 64 run at once, and past 256 waiting the gateway stops reading stdin,
+ * so its memory stays bounded; nothing is lost, every answer arrives once the client reads. A
+ * cancellation is read while requests wait: it aborts one in flight and drops one waiting.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +42,7 @@ function answerIds(text: string): number[] {
     .map((l) => (JSON.parse(l) as { id: number }).id);
 }
 
-test('answers the client does not read stop the reading of stdin, and all arrive once it reads', async () => {
+test('answers the client does not read stop requests from starting and, past the waiting bound, stdin from being read; all arrive once it reads', async () => {
   const input = new PassThrough();
   const output = new PassThrough({ highWaterMark: 1024 });
   const served = serveStdio(input, output, '', () => t.gw.endpoint);
@@ -49,8 +50,9 @@ test('answers the client does not read stop the reading of stdin, and all arrive
   let text = '';
   for (let i = 1; i <= n; i++) text += line(i, 'tools/list');
   input.write(text);
-  // Each answer lists the server's tools (over 1 KB): stdout backs up after the first few, and the
-  // requests already in flight (at most 64) add theirs. Then nothing moves until the client reads.
+  // Each answer lists the server's tools (over 1 KB): stdout backs up after the first, and only the
+  // requests already in flight (at most 64) add theirs; the rest are read until 256 wait, then stdin
+  // is paused. Then nothing moves until the client reads.
   const unread = () => output.writableLength + output.readableLength;
   let last = -1;
   await eventually(async () => {
@@ -79,7 +81,7 @@ test('answers the client does not read stop the reading of stdin, and all arrive
   await served;
 });
 
-test('no more than the most requests at once are in flight; the rest wait unread', async () => {
+test('no more than the most requests at once are in flight; the rest wait for a slot', async () => {
   const input = new PassThrough();
   const output = new PassThrough();
   const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 4 });
@@ -121,4 +123,55 @@ test('a client that goes away without reading (stdout closed) ends the session, 
     new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
   ]);
   assert.ok(ended, 'the session ended');
+});
+
+test('a cancellation is read while requests wait for a slot: one in flight is aborted, one waiting dropped unanswered', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 2 });
+  const answered = new Map<number, number>();
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const cut = buf.lastIndexOf('\n') + 1;
+    for (const id of answerIds(buf.slice(0, cut))) answered.set(id, performance.now());
+    buf = buf.slice(cut);
+  });
+  const t0 = performance.now();
+  const slow = (id: number) => line(id, 'tools/call', { name: 'rec__slow', arguments: { ms: 6000 } });
+  const cancel = (id: number) =>
+    `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id } })}\n`;
+  // Two slow calls fill both slots; two listings wait for one; then the first call and the second
+  // listing are cancelled.
+  input.write(slow(1) + slow(2) + line(3, 'tools/list') + line(4, 'tools/list'));
+  input.write(cancel(1) + cancel(4));
+  await eventually(() => answered.has(3), { timeoutMs: 20_000 });
+  const after = (answered.get(3) as number) - t0;
+  assert.ok(after < 4000, `the listing was answered ${Math.round(after)} ms in, not after the slow calls (6 s)`);
+  await eventually(() => answered.has(2), { timeoutMs: 20_000 });
+  assert.ok(!answered.has(4), 'the cancelled listing that waited was never run');
+  input.end();
+  await served;
+});
+
+test('requests waiting for a slot are bounded: past 256 the reading of stdin stops until they start', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 1 });
+  const answered = new Set<number>();
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const cut = buf.lastIndexOf('\n') + 1;
+    for (const id of answerIds(buf.slice(0, cut))) answered.add(id);
+    buf = buf.slice(cut);
+  });
+  let text = line(1, 'tools/call', { name: 'rec__slow', arguments: { ms: 2000 } });
+  for (let i = 2; i <= 400; i++) text += line(i, 'tools/list');
+  input.write(text);
+  await eventually(() => input.isPaused());
+  assert.equal(answered.size, 0, 'nothing answered while the slow call holds the only slot');
+  await eventually(() => answered.size === 400, { timeoutMs: 20_000 });
+  input.end();
+  await served;
 });

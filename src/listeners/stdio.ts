@@ -40,11 +40,16 @@ const LOCAL_USER: Principal = {
 };
 
 /**
- * Requests of the client handled at once. Beyond it, and while stdout holds more than its buffer
- * (the client is not reading its answers), the gateway stops reading stdin: the client's writes
- * then wait in the pipe, and the gateway's memory stays bounded whatever the client sends.
+ * Requests of the client handled at once. None starts while stdout holds more than its buffer (the
+ * client is not reading its answers). Requests read and not started wait, up to MAX_WAITING of them
+ * or MAX_WAITING_BYTES; past either the gateway stops reading stdin, so the client's writes wait in
+ * the pipe and the gateway's memory stays bounded whatever the client sends. Answers and
+ * notifications from the client never wait: an elicitation's answer or a cancellation reaches the
+ * request in flight that waits for it.
  */
 const MAX_IN_FLIGHT = 64;
+const MAX_WAITING = 256;
+const MAX_WAITING_BYTES = 1024 * 1024;
 
 export function serveStdio(
   input: Readable,
@@ -53,33 +58,29 @@ export function serveStdio(
   deps: () => EndpointDeps,
   opts: { maxInFlight?: number } = {},
 ): Promise<void> {
-  const waiting: Buffer[] = [];
   let ended = false;
-  // Lines are handled while the client has room; the rest wait here, and stdin is paused until
-  // they are taken.
-  const pump = () => {
-    while (waiting.length && client.ready && !ended) client.line(waiting.shift() as Buffer);
+  // After every chunk read and whenever the client has room again: read on, or wait.
+  const flow = () => {
     if (ended) return;
-    if (waiting.length || !client.ready) input.pause();
-    else input.resume();
+    if (client.wantsInput) input.resume();
+    else input.pause();
   };
-  const client = new StdioClient(output, scope, deps, opts.maxInFlight ?? MAX_IN_FLIGHT, pump);
+  const client = new StdioClient(output, scope, deps, opts.maxInFlight ?? MAX_IN_FLIGHT, flow);
   return new Promise((resolve) => {
     // Lines are cut on bytes and decoded whole and strictly: a line that is not UTF-8 is a parse
     // error, never decoded with U+FFFD and executed as something the client did not send.
     splitLines(
       input,
       () => deps().maxBodyBytes,
-      (bytes) => waiting.push(bytes),
+      (bytes) => client.line(bytes),
       () => client.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body),
-      pump,
+      flow,
     );
     // The client closed stdin, or stdout can no longer be written (the client went away): what is
     // in flight is cancelled, and what it sent and was not started is dropped with it.
     const end = () => {
       if (ended) return;
       ended = true;
-      waiting.length = 0;
       client.close();
       resolve();
     };
@@ -136,12 +137,16 @@ class StdioClient {
   #detach: (() => void) | undefined;
 
   readonly #maxInFlight: number;
-  /** Told when the client has room again (a request finished, or stdout drained). */
+  /** Told when more of stdin may be wanted again (a request finished or was dropped, stdout drained). */
   readonly #onRoom: () => void;
-  /** stdout holds more than its buffer: nothing more is taken until it drains. */
+  /** stdout holds more than its buffer: no request starts until it drains. */
   #blocked = false;
-  /** Lines being handled. */
+  /** Requests being handled. */
   #busy = 0;
+  /** Requests read and waiting for a slot, and their lines' bytes. */
+  #waiting: Array<{ req: JsonRpcRequest; bytes: number }> = [];
+  #waitingBytes = 0;
+  #closed = false;
 
   constructor(output: Writable, scope: string, deps: () => EndpointDeps, maxInFlight: number, onRoom: () => void) {
     this.#out = {
@@ -150,7 +155,7 @@ class StdioClient {
         this.#blocked = true;
         output.once('drain', () => {
           this.#blocked = false;
-          this.#onRoom();
+          this.#room();
         });
       },
       closed: false,
@@ -162,43 +167,42 @@ class StdioClient {
     this.#onRoom = onRoom;
   }
 
-  /** Whether another line may be taken now: stdout is not backed up and fewer than the most are in flight. */
-  get ready(): boolean {
-    return !this.#blocked && this.#busy < this.#maxInFlight;
+  /**
+   * Whether more of stdin should be read now: while few requests wait for a slot. Read on while stdout
+   * is backed up too (nothing starts meanwhile): the client's answers and cancellations get through.
+   */
+  get wantsInput(): boolean {
+    return !this.#closed && this.#waiting.length < MAX_WAITING && this.#waitingBytes < MAX_WAITING_BYTES;
   }
 
   send(m: JsonRpcMessage): void {
     this.#out.send(m);
   }
 
-  /** One line's bytes, decoded strictly, then handled; a blank line is ignored. */
+  /**
+   * One line's bytes, decoded strictly and parsed. An answer, a notification, a blank line or one that
+   * is no request is dealt with now; a request starts when there is room (MAX_IN_FLIGHT, stdout not
+   * backed up) and waits for it otherwise.
+   */
   line(bytes: Buffer): void {
-    let text: string;
-    try {
-      text = UTF8.decode(bytes).trim();
-    } catch {
-      this.send(toWire(new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8'), null).body);
-      return;
-    }
-    if (!text) return;
-    // Counted per line, not per request id: ids may repeat, the lines in progress are what cost.
-    this.#busy++;
-    void this.#handle(text).finally(() => {
-      this.#busy--;
-      this.#onRoom();
-    });
+    const req = this.#take(bytes);
+    if (!req) return;
+    this.#waiting.push({ req, bytes: bytes.length });
+    this.#waitingBytes += bytes.length;
+    this.#startWaiting();
   }
 
-  /** The input has ended: cancel what is in flight and leave the session's fan-out. */
-  close(): void {
-    for (const a of this.#inFlight.values()) a.abort();
-    this.#detach?.();
-  }
-
-  async #handle(line: string): Promise<void> {
+  #take(bytes: Buffer): JsonRpcRequest | undefined {
     let id: RequestId | null = null;
     try {
-      const parsed = parseStrictJson(line, this.#deps().maxJsonDepth);
+      let text: string;
+      try {
+        text = UTF8.decode(bytes).trim();
+      } catch {
+        throw new GatehouseError('E_PARSE', 'parse error: line is not valid utf-8');
+      }
+      if (!text) return undefined;
+      const parsed = parseStrictJson(text, this.#deps().maxJsonDepth);
       if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
       const c = classify(parsed);
       if (c.kind === 'invalid') {
@@ -208,18 +212,59 @@ class StdioClient {
       if (c.kind === 'response') {
         if (c.msg.id !== null)
           this.#session?.answer(c.msg.id, 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result });
-        return;
+        return undefined;
       }
       if (c.kind === 'notification') {
-        if (c.msg.method === 'notifications/cancelled') this.#inFlight.get(idKey(c.msg.params?.requestId))?.abort();
-        return;
+        if (c.msg.method === 'notifications/cancelled') this.#cancel(idKey(c.msg.params?.requestId));
+        return undefined;
       }
-      id = c.msg.id;
-      await this.#request(c.msg);
+      return c.msg;
     } catch (err) {
       if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST')
         this.send(toWire(err, id, this.#deps().log).body);
+      return undefined;
     }
+  }
+
+  /** A cancelled request: aborted when in flight, dropped unanswered when still waiting. */
+  #cancel(key: string): void {
+    this.#inFlight.get(key)?.abort();
+    const kept = this.#waiting.filter((w) => idKey(w.req.id) !== key);
+    if (kept.length === this.#waiting.length) return;
+    this.#waiting = kept;
+    this.#waitingBytes = kept.reduce((n, w) => n + w.bytes, 0);
+    this.#onRoom();
+  }
+
+  /** Start waiting requests while there is room. */
+  #startWaiting(): void {
+    while (this.#waiting.length && !this.#blocked && this.#busy < this.#maxInFlight && !this.#closed) {
+      const w = this.#waiting.shift() as { req: JsonRpcRequest; bytes: number };
+      this.#waitingBytes -= w.bytes;
+      // Counted per request, not per id: ids may repeat, the requests in progress are what cost.
+      this.#busy++;
+      void this.#request(w.req)
+        .catch((err) => this.send(toWire(err, w.req.id, this.#deps().log).body))
+        .finally(() => {
+          this.#busy--;
+          this.#room();
+        });
+    }
+  }
+
+  /** A request finished or stdout drained: start what waits, and tell the reader. */
+  #room(): void {
+    this.#startWaiting();
+    this.#onRoom();
+  }
+
+  /** The input has ended: drop what waits, cancel what is in flight and leave the session's fan-out. */
+  close(): void {
+    this.#closed = true;
+    this.#waiting = [];
+    this.#waitingBytes = 0;
+    for (const a of this.#inFlight.values()) a.abort();
+    this.#detach?.();
   }
 
   async #request(req: JsonRpcRequest): Promise<void> {
