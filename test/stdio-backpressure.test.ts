@@ -42,10 +42,27 @@ function answerIds(text: string): number[] {
     .map((l) => (JSON.parse(l) as { id: number }).id);
 }
 
-test('answers the client does not read stop requests from starting and, past the waiting bound, stdin from being read; all arrive once it reads', async () => {
+/** A client on a pair of streams; `outputBuffer`: stdout's buffer in bytes. */
+function session(opts: { maxInFlight?: number; outputBuffer?: number } = {}) {
   const input = new PassThrough();
-  const output = new PassThrough({ highWaterMark: 1024 });
-  const served = serveStdio(input, output, '', () => t.gw.endpoint);
+  const output = new PassThrough(opts.outputBuffer ? { highWaterMark: opts.outputBuffer } : {});
+  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: opts.maxInFlight });
+  return { input, output, served };
+}
+
+/** Calls `seen` with the id of every answer written to `output`, as whole lines arrive. */
+function onAnswers(output: PassThrough, seen: (id: number) => void): void {
+  let buf = '';
+  output.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const cut = buf.lastIndexOf('\n') + 1;
+    for (const id of answerIds(buf.slice(0, cut))) seen(id);
+    buf = buf.slice(cut);
+  });
+}
+
+test('answers the client does not read stop requests from starting and, past the waiting bound, stdin from being read; all arrive once it reads', async () => {
+  const { input, output, served } = session({ outputBuffer: 1024 });
   const n = 400;
   let text = '';
   for (let i = 1; i <= n; i++) text += line(i, 'tools/list');
@@ -82,17 +99,9 @@ test('answers the client does not read stop requests from starting and, past the
 });
 
 test('no more than the most requests at once are in flight; the rest wait for a slot', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 4 });
+  const { input, output, served } = session({ maxInFlight: 4 });
   const answered: number[] = [];
-  let buf = '';
-  output.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const cut = buf.lastIndexOf('\n') + 1;
-    answered.push(...answerIds(buf.slice(0, cut)));
-    buf = buf.slice(cut);
-  });
+  onAnswers(output, (id) => answered.push(id));
   let text = '';
   for (let i = 1; i <= 10; i++) text += line(i, 'tools/call', { name: 'rec__slow', arguments: { ms: 1500 } });
   input.write(text);
@@ -110,9 +119,7 @@ test('no more than the most requests at once are in flight; the rest wait for a 
 });
 
 test('a client that goes away without reading (stdout closed) ends the session, though stdin stays paused', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough({ highWaterMark: 1024 });
-  const served = serveStdio(input, output, '', () => t.gw.endpoint);
+  const { input, output, served } = session({ outputBuffer: 1024 });
   let text = '';
   for (let i = 1; i <= 400; i++) text += line(i, 'tools/list');
   input.write(text);
@@ -126,17 +133,9 @@ test('a client that goes away without reading (stdout closed) ends the session, 
 });
 
 test('a cancellation is read while requests wait for a slot: one in flight is aborted, one waiting dropped unanswered', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 2 });
+  const { input, output, served } = session({ maxInFlight: 2 });
   const answered = new Map<number, number>();
-  let buf = '';
-  output.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const cut = buf.lastIndexOf('\n') + 1;
-    for (const id of answerIds(buf.slice(0, cut))) answered.set(id, performance.now());
-    buf = buf.slice(cut);
-  });
+  onAnswers(output, (id) => answered.set(id, performance.now()));
   const t0 = performance.now();
   const slow = (id: number) => line(id, 'tools/call', { name: 'rec__slow', arguments: { ms: 6000 } });
   const cancel = (id: number) =>
@@ -155,17 +154,9 @@ test('a cancellation is read while requests wait for a slot: one in flight is ab
 });
 
 test('requests waiting for a slot are bounded: past 256 the reading of stdin stops until they start', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const served = serveStdio(input, output, '', () => t.gw.endpoint, { maxInFlight: 1 });
+  const { input, output, served } = session({ maxInFlight: 1 });
   const answered = new Set<number>();
-  let buf = '';
-  output.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const cut = buf.lastIndexOf('\n') + 1;
-    for (const id of answerIds(buf.slice(0, cut))) answered.add(id);
-    buf = buf.slice(cut);
-  });
+  onAnswers(output, (id) => answered.add(id));
   let text = line(1, 'tools/call', { name: 'rec__slow', arguments: { ms: 2000 } });
   for (let i = 2; i <= 400; i++) text += line(i, 'tools/list');
   input.write(text);
