@@ -393,15 +393,16 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   const plain = await tryGateway(join(dir, 'plain'), echo.value.url, false);
   const full = await tryGateway(join(dir, 'full'), echo.value.url, true);
   const against = AGAINST ? await tryGateway(join(dir, 'against'), echo.value.url, true, AGAINST) : undefined;
-  const jobs = () => jobsOf(echo.value.url, relay.value.url, relayPid, plain.gw, full.gw, against?.gw);
+  const jobs = jobsOf(echo.value.url, relay.value.url, relayPid, plain.gw, full.gw, against?.gw);
+  const largest = Math.max(...ns);
   if (ROUND_MS) {
-    say(`warm-up round: every path ${ROUND_MS} ms at N=${Math.max(...ns)}, not recorded`);
-    for (const job of jobs()) await point(job, Math.max(...ns), ROUND_MS, 1000);
+    say(`warm-up round: every path ${ROUND_MS} ms at N=${largest}, not recorded`);
+    for (const job of jobs) await point(job, largest, ROUND_MS, 1000);
   }
   for (let rep = 1; rep <= REPS; rep++) {
     say(`repetition ${rep} of ${REPS}`);
-    for (const n of ns) for (const job of jobs()) rows.push(await point(job, n));
-    for (const job of listJobs(echo.value.url, plain.gw, full.gw)) rows.push(await point(job, Math.max(...ns)));
+    for (const n of ns) for (const job of jobs) rows.push(await point(job, n));
+    for (const job of listJobs(echo.value.url, plain.gw, full.gw)) rows.push(await point(job, largest));
   }
   return {
     rows,
