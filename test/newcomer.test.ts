@@ -220,6 +220,81 @@ test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifi
   assert.equal(k.signal, 'SIGKILL', `exit ${k.code}`);
 });
 
+/** Every process below `pid`, deepest last (Linux). */
+function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('`npm start` stopped with SIGTERM (kill, a process manager) stops the gateway and its servers; every long-running npm script is `exec node`', async () => {
+  // npm runs a script as `sh -c <script>` and signals only that shell: a script that is not
+  // `exec node ...` leaves the node process (and the gateway it launched) running, port and all.
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
+  for (const name of ['start', 'test', 'test:unit', 'bench', 'conformance', 'schema'])
+    assert.match(scripts[name], /^exec node /, `the \`${name}\` script`);
+
+  const file = config('npm-start', everything('everything'));
+  const npm = spawn('npm', ['start', '--', '--config', file, '--json'], {
+    env: env(),
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // 'exit', not 'close': what npm leaves running holds its pipes open.
+  const exited = new Promise((res) => npm.once('exit', res));
+  const [, url] = await waitFor(npm, 'stdout', /"url":"(http:\/\/127\.0\.0\.1:\d+\/mcp)"/, 120_000);
+  const tree = await eventually(() => {
+    const below = descendantsOf(npm.pid!);
+    return below.length >= 3 && below; // the launcher, the gateway under Node 24, its server
+  });
+  try {
+    npm.kill('SIGTERM');
+    await exited;
+    const left = await eventually(() => tree.every((pid) => !alive(pid)), { timeoutMs: 15_000 }).catch(() =>
+      tree.filter(alive),
+    );
+    assert.equal(left, true, `still running after npm stopped: ${JSON.stringify(left)}`);
+    await assert.rejects(fetch(url.replace('/mcp', '/healthz')), 'nothing listens any more');
+  } finally {
+    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+  }
+  const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+});
+
+test('`npm test` stopped with SIGTERM stops the test runner and the tests it runs', async () => {
+  const pidFile = join(dir, 'sleeper.pid');
+  const npm = spawn('npm', ['test', '--', join(ROOT, 'test/fixtures/sleeper.ts')], {
+    env: env({ SLEEPER_PID_FILE: pidFile }),
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((res) => npm.once('exit', res));
+  const sleeper = await eventually(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')), {
+    timeoutMs: 60_000,
+  });
+  const tree = descendantsOf(npm.pid!);
+  assert.ok(tree.includes(sleeper), 'the test runs below npm');
+  try {
+    npm.kill('SIGTERM');
+    await exited;
+    const left = await eventually(() => tree.every((pid) => !alive(pid)), { timeoutMs: 15_000 }).catch(() =>
+      tree.filter(alive),
+    );
+    assert.equal(left, true, `still running after npm stopped: ${JSON.stringify(left)}`);
+  } finally {
+    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+  }
+});
+
 test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (on Node 20 too)', async () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     bin: Record<string, string>;
