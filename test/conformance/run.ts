@@ -14,7 +14,7 @@
  * Exit status: 1 when the gateway's score is below the direct score (or the gateway run failed),
  * or when a suite could not run; 0 otherwise. Scenarios that fail directly are reported, not fatal.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,14 @@ export const SUITES: Record<string, string[]> = {
 };
 const SUITE_TIMEOUT_MS = 600_000;
 
+/** Every process this run started and that has not exited: stopped with it on SIGINT or SIGTERM. */
+const running = new Set<ChildProcess>();
+function track<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 /** Run one suite against `url`. Never throws: a suite that cannot run comes back with `error`. */
 export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
   const [bin, ...selection] = SUITES[suite] ?? [];
@@ -50,7 +58,7 @@ export async function runSuite(url: string, suite: string): Promise<SuiteRun> {
   const args = [bin, 'server', '--url', url, '-o', out, ...selection];
   try {
     const text = await new Promise<string>((done) => {
-      const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = track(spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
       let buf = '';
       child.stdout.on('data', (d) => (buf += d));
       child.stderr.on('data', (d) => (buf += d));
@@ -84,7 +92,7 @@ export interface Proc {
 /** Start the fixture on a free loopback port, serving `era` (both, legacy or modern); resolves with its MCP URL. */
 export function startFixture(era = 'both', tools = 'input-required'): Promise<Proc> {
   const args = [join(ROOT, 'test/conformance/fixture-server.ts'), '--port', '0', '--era', era, '--tools', tools];
-  const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = track(spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] }));
   return new Promise((done, fail) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -121,11 +129,13 @@ export async function startGatehouse(fixtureUrl: string, readyMs = 30_000): Prom
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [cli, 'start', '--config', config], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [cli, 'start', '--config', config], {
+      cwd: ROOT,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   // The gateway's own log: the last 4 kB are quoted if it fails to start; all of it goes to
   // $GATEHOUSE_CONFORMANCE_LOG when set (to diagnose a scenario that fails only through the gateway).
   const logFile = process.env.GATEHOUSE_CONFORMANCE_LOG;
@@ -231,6 +241,12 @@ export function failed(run: ConformanceRun, directOnly: boolean): string[] {
 }
 
 if (import.meta.main) {
+  // `npm run conformance` stopped (Ctrl-C, kill, a CI timeout): the fixture, the gateway and the suite with it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      for (const child of running) child.kill('SIGTERM');
+      process.exit(130);
+    });
   const arg = (name: string) =>
     process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
   const suites = arg('--suite')?.split(',') ?? Object.keys(SUITES);
