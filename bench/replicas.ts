@@ -167,6 +167,17 @@ export async function runReplicas(o: Options): Promise<number> {
   const points: Point[] = [];
   let lb: Nginx | undefined;
   let schemaMade = false;
+  // Stopped (Ctrl-C, kill): the replicas, nginx, the echo server and the schema go with it.
+  const stopped = () => {
+    void (async () => {
+      await lb?.stop().catch(() => {});
+      await Promise.all([...children].map((c) => stop(c)));
+      if (schemaMade) await dropPgSchema(schema).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    })();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stopped);
   try {
     say('building dist/');
     buildDist();

@@ -419,8 +419,12 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   };
 }
 
+/** The run's scratch directory (configs, state), removed at the end, or when the run is stopped. */
+let scratch: string | undefined;
+
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  scratch = dir;
   let measured: { rows: Row[]; facts: Partial<Facts> } = {
     rows: [],
     facts: { gateway: { started: false, error: 'not attempted' } },
@@ -458,12 +462,15 @@ async function main(): Promise<number> {
   return facts.gateway.started && facts.full?.started !== false && facts.against?.started !== false ? 0 : 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const c of children) c.kill('SIGTERM');
-    process.exit(130);
-  });
-}
+// Stopped (Ctrl-C, kill): what this run started goes with it (--replicas cleans up after itself).
+if (!opts.replicas)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const c of children) c.kill('SIGTERM');
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
 // --replicas: two replicas against one behind nginx (bench/replicas.ts), instead of the paths above.
 process.exitCode = opts.replicas
   ? await (await import('./replicas.ts')).runReplicas({
