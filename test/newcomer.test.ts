@@ -234,6 +234,23 @@ const alive = (pid: number) => {
   }
 };
 
+/**
+ * SIGTERM to npm's own process, as `kill` or a process manager sends it; every process that was below
+ * it (`tree`) must be gone within 15 s. What is left is reported, then killed.
+ */
+async function stopNpm(npm: ChildProcess, exited: Promise<unknown>, tree: number[]): Promise<void> {
+  try {
+    npm.kill('SIGTERM');
+    await exited;
+    const left = await eventually(() => tree.every((pid) => !alive(pid)), { timeoutMs: 15_000 }).catch(() =>
+      tree.filter(alive),
+    );
+    assert.equal(left, true, `still running after npm stopped: ${JSON.stringify(left)}`);
+  } finally {
+    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+  }
+}
+
 test('`npm start` stopped with SIGTERM (kill, a process manager) stops the gateway and its servers; every long-running npm script is `exec node`', async () => {
   // npm runs a script as `sh -c <script>` and signals only that shell: a script that is not
   // `exec node ...` leaves the node process (and the gateway it launched) running, port and all.
@@ -255,17 +272,8 @@ test('`npm start` stopped with SIGTERM (kill, a process manager) stops the gatew
     const below = descendantsOf(npm.pid!);
     return below.length >= 3 && below; // the launcher, the gateway under Node 24, its server
   });
-  try {
-    npm.kill('SIGTERM');
-    await exited;
-    const left = await eventually(() => tree.every((pid) => !alive(pid)), { timeoutMs: 15_000 }).catch(() =>
-      tree.filter(alive),
-    );
-    assert.equal(left, true, `still running after npm stopped: ${JSON.stringify(left)}`);
-    await assert.rejects(fetch(url.replace('/mcp', '/healthz')), 'nothing listens any more');
-  } finally {
-    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
-  }
+  await stopNpm(npm, exited, tree);
+  await assert.rejects(fetch(url.replace('/mcp', '/healthz')), 'nothing listens any more');
   const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 });
@@ -283,16 +291,7 @@ test('`npm test` stopped with SIGTERM stops the test runner and the tests it run
   });
   const tree = descendantsOf(npm.pid!);
   assert.ok(tree.includes(sleeper), 'the test runs below npm');
-  try {
-    npm.kill('SIGTERM');
-    await exited;
-    const left = await eventually(() => tree.every((pid) => !alive(pid)), { timeoutMs: 15_000 }).catch(() =>
-      tree.filter(alive),
-    );
-    assert.equal(left, true, `still running after npm stopped: ${JSON.stringify(left)}`);
-  } finally {
-    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
-  }
+  await stopNpm(npm, exited, tree);
 });
 
 test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (on Node 20 too)', async () => {
