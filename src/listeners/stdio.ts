@@ -76,15 +76,18 @@ export function serveStdio(
       () => client.send(toWire(new GatehouseError('E_BODY_TOO_LARGE'), null).body),
       flow,
     );
-    // The client closed stdin, or stdout can no longer be written (the client went away): what is
-    // in flight is cancelled, and what it sent and was not started is dropped with it.
+    // stdout can no longer be written (the client went away): what is in flight is cancelled, and
+    // what it sent and was not started is dropped with it.
     const end = () => {
       if (ended) return;
       ended = true;
       client.close();
       resolve();
     };
-    input.on('end', end);
+    // The client closed stdin (how MCP's stdio transport begins a shutdown): nothing more comes, and
+    // no question of ours can be answered any more; what it sent is still handled and answered, as
+    // an SDK server does (a script's `printf ... | gatehouse stdio` gets its answers), then the session ends.
+    input.on('end', () => client.endInput(end));
     output.on('error', end);
     output.on('close', end);
   });
@@ -147,6 +150,8 @@ class StdioClient {
   #waiting: Array<{ req: JsonRpcRequest; bytes: number }> = [];
   #waitingBytes = 0;
   #closed = false;
+  /** stdin has ended; told once nothing is in flight or waiting. */
+  #onDrained: (() => void) | undefined;
 
   constructor(output: Writable, scope: string, deps: () => EndpointDeps, maxInFlight: number, onRoom: () => void) {
     this.#out = {
@@ -256,6 +261,21 @@ class StdioClient {
   #room(): void {
     this.#startWaiting();
     this.#onRoom();
+    this.#drained();
+  }
+
+  /**
+   * stdin has ended: questions waiting for the client's answer are answered with an error (the
+   * session's), later ones at once (`#context`); `onDrained` once every request read has been answered.
+   */
+  endInput(onDrained: () => void): void {
+    this.#onDrained = onDrained;
+    this.#session?.close();
+    this.#drained();
+  }
+
+  #drained(): void {
+    if (this.#onDrained && this.#busy === 0 && this.#waiting.length === 0) this.#onDrained();
   }
 
   /** The input has ended: drop what waits, cancel what is in flight and leave the session's fan-out. */
@@ -341,8 +361,12 @@ class StdioClient {
       session,
       outlet: {
         notify: (n) => out.send(n),
-        // Asked on the session current when the question is put (a later initialize replaces it).
-        ask: (m, p, s) => (this.#session ?? session).ask(out, m, p, s),
+        // Asked on the session current when the question is put (a later initialize replaces it);
+        // once stdin has ended no answer can come.
+        ask: (m, p, s) =>
+          this.#onDrained
+            ? Promise.resolve({ error: { code: -32603, message: 'the client closed its input' } })
+            : (this.#session ?? session).ask(out, m, p, s),
       },
       logLevel: session.logLevel,
     };
