@@ -220,6 +220,27 @@ test('Node 20: SIGTERM reaches the gateway (a clean stop: the audit chain verifi
   assert.equal(k.signal, 'SIGKILL', `exit ${k.code}`);
 });
 
+test('`gatehouse stdio` stopped with SIGTERM (as a client that stops waiting does) stops cleanly: exit 0, its audit stream closed', async () => {
+  const file = config('stdio-term', everything('everything'));
+  const child = spawn(process.execPath, [CLI, 'stdio', '--config', file], {
+    env: env({ GATEHOUSE_LOG_LEVEL: 'silent' }),
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const done = collect(child);
+  const init = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } };
+  child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: init })}\n`);
+  await waitFor(child, 'stdout', /"id":1,"result"/);
+  child.kill('SIGTERM');
+  const r = await done;
+  assert.deepEqual([r.code, r.signal], [0, null], r.stderr);
+  const closed = await run(process.execPath, [CLI, 'audit', 'search', '--kind', 'stream.closed', '--json', '-c', file]);
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /stream\.closed/, 'the stream was closed, as a clean stop does');
+  const verify = await run(process.execPath, [CLI, 'audit', 'verify', '--config', file]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+});
+
 /** Every process below `pid`, deepest last (Linux). */
 function descendantsOf(pid: number): number[] {
   return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);

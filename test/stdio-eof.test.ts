@@ -59,12 +59,9 @@ async function writeAndClose(text: string, maxInFlight?: number): Promise<{ mess
   return { messages, ms: performance.now() - t0 };
 }
 
+const INITIALIZED = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`;
 const INIT = (caps: object) =>
-  msg(1, 'initialize', {
-    protocolVersion: '2025-11-25',
-    capabilities: caps,
-    clientInfo: { name: 'script', version: '1' },
-  }) + `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`;
+  `${msg(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: caps, clientInfo: { name: 'script', version: '1' } })}${INITIALIZED}`;
 
 test('stdin closed with a call in flight and another waiting for a slot: both are answered, then the session ends', async () => {
   const { messages } = await writeAndClose(

@@ -139,6 +139,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       if (opts.server && !config.servers.some((s) => s.name === opts.server))
         ctx.fail(`unknown server \`${opts.server}\``, 2);
       const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
+      // A client that stops waiting for the end of its session sends SIGTERM (the stdio transport
+      // says to): a clean stop, the audit trail's stream closed, as for `start`.
+      stopOnSignals(gw, () => {});
       await gw.waitForUpstreams(15_000);
       settleMemory(gw).catch(() => {}); // memory given back or not, the gateway runs the same
       await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
