@@ -466,9 +466,11 @@ async function main(): Promise<number> {
 if (!opts.replicas)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      for (const c of children) c.kill('SIGTERM');
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
-      process.exit(130);
+      // The scratch directory holds the gateways' state: removed once they have stopped writing to it.
+      void Promise.all([...children].map((c) => stop(c))).then(() => {
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+        process.exit(130);
+      });
     });
   }
 // --replicas: two replicas against one behind nginx (bench/replicas.ts), instead of the paths above.

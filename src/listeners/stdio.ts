@@ -278,7 +278,7 @@ class StdioClient {
     if (this.#onDrained && this.#busy === 0 && this.#waiting.length === 0) this.#onDrained();
   }
 
-  /** The input has ended: drop what waits, cancel what is in flight and leave the session's fan-out. */
+  /** The session ends (stdout gone, or stdin ended and all answered): drop what waits, cancel what is in flight, leave the fan-out. */
   close(): void {
     this.#closed = true;
     this.#waiting = [];
