@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 const SUMMARIZER = join(
   ROOT,
@@ -75,3 +76,45 @@ for (const [server, tool, args] of [
     }
   });
 }
+
+test('a question put after the caller ended its session is answered at once, and not sent', LIMIT, async () => {
+  const tool = 'everything__trigger-sampling-request';
+  const asked: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const client = new Client({ name: 'leaver', version: '1.0.0' }, { capabilities: { sampling: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+    const text = JSON.stringify(req.params.messages);
+    asked.push(text);
+    if (!text.includes('warm-up')) await held; // the question of the call the session ends under
+    return { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'answered' } };
+  });
+  const transport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`));
+  await client.connect(transport);
+  try {
+    await client.callTool({ name: tool, arguments: { prompt: 'warm-up', maxTokens: 5 } });
+    // The first call's question stays open; the second waits for its turn on the connection, and
+    // its question comes once the first call has ended, after the session has.
+    const first = client.callTool({ name: tool, arguments: { prompt: 'first', maxTokens: 5 } });
+    const second = client.callTool({ name: tool, arguments: { prompt: 'second', maxTokens: 5 } });
+    await eventually(() => asked.some((q) => q.includes('first')), { timeoutMs: 10_000 });
+    const ended = Date.now();
+    await transport.terminateSession();
+    const [a, b] = await Promise.allSettled([first, second]);
+    const elapsed = Date.now() - ended;
+    for (const [name, r] of [
+      ['first', a],
+      ['second', b],
+    ] as const) {
+      const text = JSON.stringify(r.status === 'fulfilled' ? r.value : String(r.reason));
+      assert.match(text, /the client ended the session/, `${name}: ${text}`);
+    }
+    assert.ok(elapsed < 10_000, `both calls ended ${elapsed} ms after the session`);
+    assert.ok(!asked.some((q) => q.includes('second')), 'nothing was asked after the session ended');
+  } finally {
+    release();
+    await client.close();
+  }
+});

@@ -265,12 +265,12 @@ class StdioClient {
   }
 
   /**
-   * stdin has ended: questions waiting for the client's answer are answered with an error (the
-   * session's), later ones at once (`#context`); `onDrained` once every request read has been answered.
+   * stdin has ended: the session is closed, so questions waiting for the client's answer, and later
+   * ones at once, are answered with an error; `onDrained` once every request read has been answered.
    */
   endInput(onDrained: () => void): void {
     this.#onDrained = onDrained;
-    this.#session?.close();
+    this.#session?.close('the client closed its input');
     this.#drained();
   }
 
@@ -362,11 +362,8 @@ class StdioClient {
       outlet: {
         notify: (n) => out.send(n),
         // Asked on the session current when the question is put (a later initialize replaces it);
-        // once stdin has ended no answer can come.
-        ask: (m, p, s) =>
-          this.#onDrained
-            ? Promise.resolve({ error: { code: -32603, message: 'the client closed its input' } })
-            : (this.#session ?? session).ask(out, m, p, s),
+        // once stdin has ended that session is closed, and answers every question at once.
+        ask: (m, p, s) => (this.#session ?? session).ask(out, m, p, s),
       },
       logLevel: session.logLevel,
     };

@@ -41,6 +41,8 @@ export class LiveSession {
   #askSeq = 0;
   lastTouch = 0;
   verifiedAt = Date.now();
+  /** Why the session ended, once it has: a question put after that is answered with it at once. */
+  #ended: string | undefined;
 
   constructor(record: SessionRecord) {
     this.record = record;
@@ -51,6 +53,9 @@ export class LiveSession {
 
   /** Send a server->client request on `sink` (the causing POST's stream, or the GET stream) and await the answer. */
   ask(sink: MessageSink, method: string, params: JsonObject, signal: AbortSignal): Promise<ServerRequestAnswer> {
+    // A call still running when its session ended (DELETE, swept, ended on another replica, stdin
+    // closed) can ask no one: no answer could reach this session, so none is awaited.
+    if (this.#ended !== undefined) return Promise.resolve({ error: { code: -32603, message: this.#ended } });
     if (this.#asks.size >= MAX_PENDING_ASKS)
       return Promise.resolve({ error: { code: -32603, message: 'too many questions waiting for the client' } });
     const id = `gh-${++this.#askSeq}`;
@@ -75,8 +80,10 @@ export class LiveSession {
     return true;
   }
 
-  close(): void {
-    for (const done of [...this.#asks.values()]) done({ error: { code: -32603, message: 'session closed' } });
+  /** The session ends: questions waiting are answered with `reason`, and so is every later one. */
+  close(reason = 'session closed'): void {
+    this.#ended ??= reason;
+    for (const done of [...this.#asks.values()]) done({ error: { code: -32603, message: this.#ended } });
     this.stream?.close();
     this.stream = undefined;
   }
@@ -165,7 +172,7 @@ export class Sessions {
     if (s && Date.now() - s.verifiedAt >= this.recheckMs()) {
       if (!(await this.#store.get(id))) {
         this.#live.delete(id);
-        s.close();
+        s.close('session ended');
         throw new GatehouseError('E_SESSION_NOT_FOUND');
       }
       s.verifiedAt = Date.now();
@@ -190,7 +197,7 @@ export class Sessions {
 
   async delete(s: LiveSession): Promise<void> {
     this.#live.delete(s.id);
-    s.close();
+    s.close('the client ended the session');
     await this.#store.delete(s.id);
     this.onEnded(s.id);
   }
@@ -200,7 +207,7 @@ export class Sessions {
     const s = this.#live.get(id);
     if (!s) return;
     this.#live.delete(id);
-    s.close();
+    s.close('session ended');
   }
 
   /** Re-check every cached copy against the store on its next use (fan-out messages may have been missed). */
@@ -229,7 +236,7 @@ export class Sessions {
 
   close(): void {
     clearInterval(this.#sweeper);
-    for (const s of this.#live.values()) s.close();
+    for (const s of this.#live.values()) s.close('the gateway is stopping');
     this.#live.clear();
   }
 
@@ -238,7 +245,7 @@ export class Sessions {
     for (const [id, s] of this.#live) {
       if (s.record.lastSeenAt < before) {
         this.#live.delete(id);
-        s.close();
+        s.close('session expired (idle)');
       }
     }
     await this.#store.purgeIdle(before).catch(() => {});
