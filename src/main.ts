@@ -194,7 +194,7 @@ export class Gateway {
       sandbox: () => this.sandbox,
       servers: () => this.config.servers,
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
-      ownResourcesChanged: (server, owner) => this.subscriptions.ownResourcesChanged(server, owner),
+      ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
     });
   }
 

@@ -36,7 +36,7 @@ const keys: Record<string, string> = {};
 let t: TestGateway;
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/tenant-server.ts');
-const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist'];
+const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist', 'report'];
 const classes = `    tools: { ${READ_TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 
 before(async () => {
@@ -56,7 +56,7 @@ resources:
 rules:
   - id: tenants-read
     subjects: { tenants: [acme, globex] }
-    tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, mt__relist, 'twin__*']
+    tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, mt__relist, mt__report, mt__extra, 'twin__*']
     classes: [READ]
     effect: allow
   - id: tenants-prompts
@@ -543,6 +543,56 @@ test("a change of one tenant's listed resources is told to that tenant's session
   await clients[1].listResources();
   assert.equal(asked(), before + 1, "globex's process was asked for its list again");
   for (const c of clients) await c.close();
+});
+
+test("tools and prompts are the reviewed ones on the caller's own connection: what it lists otherwise, or only it lists, is neither shown nor called", async () => {
+  const names = async (tenant: string, method: 'tools/list' | 'prompts/list', path = '/mcp') => {
+    const r = await rpc(tenant, method, {}, path);
+    return ((r.result?.tools ?? r.result?.prompts ?? []) as Array<{ name: string }>).map((x) => x.name);
+  };
+  const sent = (tenant: string, method: string, name: string) =>
+    reached().filter((r) => r.tenant === tenant && r.msg.method === method && r.msg.params?.name === name).length;
+  // acme is the discovery tenant: the catalogue is what its process lists.
+  const acmeTools = await names('acme', 'tools/list');
+  assert.ok(acmeTools.includes('mt__report') && acmeTools.includes('mt__whoami'), acmeTools.join(' '));
+  assert.ok(!acmeTools.includes('mt__extra'), acmeTools.join(' '));
+  assert.ok((await names('acme', 'prompts/list')).includes('mt__brief'));
+  // globex's process defines `report` and `brief` otherwise and lists `extra`: none of them is shown;
+  // `whoami` and `greet`, which differ only by the tenant's own secret, are.
+  for (const path of ['/mcp', '/servers/mt/mcp']) {
+    const prefix = path === '/mcp' ? 'mt__' : '';
+    const tools = await names('globex', 'tools/list', path);
+    assert.ok(tools.includes(`${prefix}whoami`) && tools.includes(`${prefix}strict`), `${path}: ${tools.join(' ')}`);
+    assert.ok(!tools.includes(`${prefix}report`) && !tools.includes(`${prefix}extra`), `${path}: ${tools.join(' ')}`);
+    const prompts = await names('globex', 'prompts/list', path);
+    assert.ok(
+      prompts.includes(`${prefix}greet`) && !prompts.includes(`${prefix}brief`),
+      `${path}: ${prompts.join(' ')}`,
+    );
+  }
+  // Called anyway: refused before anything is forwarded, on either endpoint; acme's call runs.
+  for (const [path, name] of [
+    ['/mcp', 'mt__report'],
+    ['/servers/mt/mcp', 'report'],
+  ]) {
+    const r = await rpc('globex', 'tools/call', { name, arguments: {} }, path);
+    assert.equal(r.error?.code, -32001, JSON.stringify(r)); // refused by the gateway
+    assert.match(String(r.error?.message), /defined otherwise on your tenant's connection/);
+  }
+  const extra = await rpc('globex', 'tools/call', { name: 'mt__extra', arguments: {} });
+  assert.match(String(extra.error?.message), /unknown tool/, JSON.stringify(extra));
+  const brief = await rpc('globex', 'prompts/get', { name: 'mt__brief' });
+  assert.match(String(brief.error?.message), /defined otherwise/, JSON.stringify(brief));
+  assert.equal(sent('globex', 'tools/call', 'report'), 0, "globex's process ran a definition nobody reviewed");
+  assert.equal(sent('globex', 'tools/call', 'extra'), 0);
+  assert.equal(sent('globex', 'prompts/get', 'brief'), 0);
+  const ok = await rpc('acme', 'tools/call', { name: 'mt__report', arguments: {} });
+  assert.equal(ok.result?.content?.[0]?.text, 'report of acme', JSON.stringify(ok));
+  const whoami = await rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} });
+  assert.equal(whoami.result?.content?.[0]?.text, 'globex', JSON.stringify(whoami));
+  // The refusal is recorded, with the reason.
+  const found = await runCli(['audit', 'search', '--tool', 'mt__report', '--json', '-c', t.file]);
+  assert.match(found.stdout, /E_TOOL_QUARANTINED/);
 });
 
 test('prompts and templates are pinned and scanned: a poisoned prompt is quarantined, unlisted and refused', async () => {

@@ -101,6 +101,23 @@ async function whoami(who: string, server = 'remote'): Promise<Reply> {
   });
   return (await r.json()) as Reply;
 }
+/** The tools `who` is shown. */
+async function toolNames(who: string): Promise<string[]> {
+  const r = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/list',
+      authorization: `Bearer ${keys[who]}`,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/list', params: { _meta: META } }),
+  });
+  const body = (await r.json()) as { result?: { tools: Array<{ name: string }> } };
+  assert.ok(body.result, JSON.stringify(body));
+  return body.result.tools.map((x) => x.name);
+}
 
 /** A person of the tenant opens the URL, logs in as `user` and consents; the browser lands on the gateway. */
 async function authorize(tenant: string, user: string, server = 'remote', subject?: string): Promise<string> {
@@ -140,6 +157,9 @@ test('per tenant: authorized by a person of each tenant, each tenant calls with 
     },
     { intervalMs: 100 },
   );
+  // Tools are what a tenant's own connection lists (src/pipeline/own-definitions.ts): none before it can be made.
+  assert.ok((await toolNames('acme')).includes('remote__whoami'));
+  assert.ok(!(await toolNames('globex')).includes('remote__whoami'));
   const g = await whoami('globex');
   assert.match(
     g.error!.message,
@@ -147,6 +167,7 @@ test('per tenant: authorized by a person of each tenant, each tenant calls with 
   );
   await authorize('globex', 'bob-globex');
   assert.equal((await whoami('globex')).result?.content[0].text, 'subject=bob-globex');
+  assert.ok((await toolNames('globex')).includes('remote__whoami'));
   assert.equal((await whoami('acme')).result?.content[0].text, 'subject=alice-acme');
   // A state works once.
   const replay = await fetch(`${callback}?code=x&state=${encodeURIComponent('not-a-state')}`);

@@ -111,12 +111,19 @@ export function variesByOwner(cfg: ServerConfig): boolean {
   if (cfg.transport !== 'stdio' && cfg.oauth) return true;
   const c = cfg.credentials;
   if (!c) return false;
-  const refs = [
-    ...Object.values(c.env ?? {}),
-    ...Object.values(c.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
-  ];
-  return refs.some((r) => r.includes('{tenant}'));
+  // Asked on every call (src/pipeline/own-definitions.ts); a loaded config is never changed in place.
+  let varies = varying.get(cfg);
+  if (varies === undefined) {
+    const refs = [
+      ...Object.values(c.env ?? {}),
+      ...Object.values(c.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+    ];
+    varies = refs.some((r) => r.includes('{tenant}'));
+    varying.set(cfg, varies);
+  }
+  return varies;
 }
+const varying = new WeakMap<ServerConfig, boolean>();
 
 /**
  * Whose connection a call uses: its authorization's owner (ownerOf), or `tenant/subject` when the

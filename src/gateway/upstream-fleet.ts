@@ -44,8 +44,8 @@ export interface FleetDeps {
   servers: () => Config['servers'];
   /** A resource changed on the connection of `owner` (a tenant, or tenant/user): its value scrubbed. */
   resourceUpdated: (server: string, owner: string, n: JsonRpcNotification) => void;
-  /** The resources listed on the connection of `owner` changed, where each owner is shown its own. */
-  ownResourcesChanged: (server: string, owner: string) => void;
+  /** What the connection of `owner` lists of `kind` changed, where each owner is shown its own. */
+  ownListChanged: (server: string, owner: string, kind: Kind) => void;
 }
 
 export class UpstreamFleet {
@@ -237,10 +237,10 @@ export class UpstreamFleet {
   #onEvent(server: string, n: JsonRpcNotification, owner: string): void {
     const kinds = LIST_CHANGED[n.method];
     const cfg = this.#cfg.get(server);
-    if (kinds?.includes('resources') && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
-      // That owner's own listing changed (src/pipeline/own-resources.ts), not the catalogue's: only
-      // its sessions hear of it.
-      this.#deps.ownResourcesChanged(server, owner);
+    if (kinds && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
+      // That owner's own listing changed (src/pipeline/own-resources.ts, own-definitions.ts), not the
+      // catalogue's: only its sessions hear of it.
+      this.#deps.ownListChanged(server, owner, kinds[0]);
     } else if (kinds) {
       this.#deps.catalog
         .refresh(server, kinds)

@@ -268,7 +268,7 @@ test("a change of one owner's own resources reaches that owner's sessions and li
   const aliceTools = listen(subs, { toolsListChanged: true }, '', alice);
   const bobListen = listen(subs, { resourcesListChanged: true }, '', bob);
   const anonymous = listen(subs, { resourcesListChanged: true }, '', 'anonymous');
-  subs.ownResourcesChanged('files', 'acme');
+  subs.ownListChanged('files', 'acme', 'resources');
   assert.deepEqual(heard, ['alice-session']);
   assert.deepEqual(
     aliceListen.messages.map((m) => m.method),
@@ -277,10 +277,18 @@ test("a change of one owner's own resources reaches that owner's sessions and li
   assert.equal(aliceTools.messages.length, 0, 'a stream that did not ask for resource changes');
   assert.equal(bobListen.messages.length, 0);
   assert.equal(anonymous.messages.length, 0);
-  subs.ownResourcesChanged('files', 'acme/bob');
+  subs.ownListChanged('files', 'acme/bob', 'resources');
   assert.deepEqual(heard, ['alice-session'], 'acme/bob is nobody here');
-  subs.ownResourcesChanged('files', 'default');
+  subs.ownListChanged('files', 'default', 'resources');
   assert.equal(anonymous.messages.length, 1);
+  // Tools (src/pipeline/own-definitions.ts): only the streams that asked for tool changes hear.
+  subs.ownListChanged('files', 'acme', 'tools');
+  assert.deepEqual(
+    aliceTools.messages.map((m) => m.method),
+    ['notifications/tools/list_changed'],
+  );
+  assert.equal(aliceListen.messages.length, 1);
+  assert.equal(bobListen.messages.length, 0);
 });
 
 test('listen streams are capped per principal and per tenant; a closed one frees its place; the anonymous caller has only its tenant cap', () => {

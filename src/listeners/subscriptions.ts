@@ -250,12 +250,12 @@ export class Subscriptions {
   }
 
   /**
-   * The resources `server` lists on the connection of `owner` (a tenant, or `tenant/user`) changed,
+   * What `server` lists of `kind` on the connection of `owner` (a tenant, or `tenant/user`) changed,
    * where each owner is shown its own: only that owner's sessions and listen streams hear of it.
    */
-  ownResourcesChanged(server: string, owner: string): void {
+  ownListChanged(server: string, owner: string, kind: Kind): void {
     this.#tell(
-      'resourcesListChanged',
+      FILTER_FOR[kind],
       (scope, principal) => (scope === '' || scope === server) && sessionOwnedBy(principal, owner),
     );
   }

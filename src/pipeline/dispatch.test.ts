@@ -35,7 +35,7 @@ async function setup(servers: Record<string, JsonObject[]> = { a: [tool('one'), 
       inventory: inventory as unknown as Inventory,
       policy: policyOf(POLICY),
       identity: { classScopes: () => [] } as never,
-      credentials: { scrubber } as never,
+      credentials: { scrubber, configOf: () => undefined } as never,
     }),
     pageSize: 2,
   } as DispatchDeps;

@@ -18,6 +18,7 @@ import type { PipelineDeps, TargetKind, ToolClass } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { keyDigests, paginateKeyed, type KeyedItems } from '../gateway/paginate.ts';
 import { ownResources, ownedServers } from './own-resources.ts';
+import { alikeNames, foreignDefinitions, type DefinitionKind } from './own-definitions.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -118,7 +119,7 @@ export async function dispatch(
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
-    const items = list.kind === 'resources' ? await resourceListing(ctx, list, deps) : listing(ctx, list, deps);
+    const items = await listingFor(ctx, list, deps);
     const { page, nextCursor } = paginateKeyed(items, params?.cursor, deps.pageSize, binding);
     const r: JsonObject = { [list.field]: page };
     if (nextCursor) r.nextCursor = nextCursor;
@@ -247,6 +248,41 @@ async function resourceListing(
   const mine = visibleItems(own, list.key, deps);
   const items = [...shared.items, ...mine.items];
   return { items, keys: [...shared.keys, ...mine.keys], pages: new Map() };
+}
+
+/** The listing of `list.kind` a caller is shown, before its page is cut. */
+function listingFor(
+  ctx: RequestContext,
+  list: { kind: Kind; key: string },
+  deps: DispatchDeps,
+): KeyedItems<JsonObject> | Promise<KeyedItems<JsonObject>> {
+  if (list.kind === 'resources') return resourceListing(ctx, list, deps);
+  if (list.kind === 'resourceTemplates') return listing(ctx, list, deps);
+  return definitionListing(ctx, { kind: list.kind, key: list.key }, deps);
+}
+
+/**
+ * tools/list and prompts/list: the catalogue's listing; but of a server whose connections differ by
+ * tenant, when the caller's connection is not the catalogue's, only the items its own connection lists
+ * alike (src/pipeline/own-definitions.ts). Its connection is made only if it may see an item there.
+ */
+async function definitionListing(
+  ctx: RequestContext,
+  list: { kind: DefinitionKind; key: string },
+  deps: DispatchDeps,
+): Promise<KeyedItems<JsonObject>> {
+  const foreign = ownedServers(deps, ctx.scope).filter((s) => foreignDefinitions(deps, s, ctx.principal));
+  if (!foreign.length) return listing(ctx, list, deps);
+  const p = ctx.principal;
+  const visible = sharedList(deps, ctx.scope, list.kind, Date.now()).filter((s) => visibleTo(deps, p, list.kind, s));
+  const asked = foreign.filter((server) => visible.some((s) => s.target.server === server));
+  const alike = new Map(
+    await Promise.all(asked.map(async (server) => [server, await alikeNames(ctx, server, list.kind, deps)] as const)),
+  );
+  const kept = visible.filter(
+    (s) => !foreign.includes(s.target.server) || alike.get(s.target.server)?.has(s.target.name),
+  );
+  return visibleItems(kept, list.key, deps);
 }
 
 /** The items a caller may see, scrubbed, with the digests of their keys. */

@@ -40,7 +40,7 @@ export const TOOL_CALL_PIPELINE: Steps = [
   ['inspect', inspectArguments], // after decide: credentials on their way out are denied or sent for approval
   ['limit', applyLimits], // after decide: refused calls do not spend the call budget
   ['approve', requireApproval], // after limit: no approval requests for calls that would be throttled
-  ['connect', connectUpstream], // the caller's tenant's connection and secrets; after approve, before record
+  ['connect', connectUpstream], // the caller's tenant's connection and secrets, defining the tool as reviewed; after approve, before record
   ['record', recordIntent], // durable intent before anything reaches the upstream
   ['execute', executeRequest], // the only stage that talks to the upstream
   ['redact', redactResult], // before the result leaves the gateway or is recorded
@@ -116,16 +116,18 @@ function taskRow(): UpstreamRow {
 /**
  * Methods the gateway answers itself. Listings come from the catalogue, filtered by the same
  * visibility test as authorize and scrubbed of injected secrets; the one exception that reaches an
- * upstream is a resource listing of a server whose connections differ by tenant, asked once of the
- * caller's own connection (src/pipeline/own-resources.ts). Nothing else of them reaches an upstream.
+ * upstream is a listing of a server whose connections differ by tenant, asked once of the caller's own
+ * connection (src/pipeline/own-resources.ts, own-definitions.ts). Nothing else of them reaches an upstream.
  */
 export const LOCAL_METHODS: Readonly<Record<string, string>> = {
   initialize: 'the gateway negotiates for itself; the upstreams were initialised by the gateway',
   ping: 'answered by the gateway',
   'server/discover': "the gateway's own identity and capabilities",
   'logging/setLevel': "kept on the caller's session; upstream log messages are filtered by it",
-  'tools/list': 'from the catalogue: visible tools only (policy, modes, scopes), sanitised and scrubbed',
-  'prompts/list': 'from the catalogue: visible prompts only, sanitised and scrubbed',
+  'tools/list':
+    "from the catalogue: visible tools only (policy, modes, scopes), sanitised and scrubbed; of a server whose connections differ by tenant, only those the caller's own connection defines alike",
+  'prompts/list':
+    "from the catalogue: visible prompts only, sanitised and scrubbed; of a server whose connections differ by tenant, only those the caller's own connection defines alike",
   'resources/list':
     "from the catalogue: visible resources only, namespaced, sanitised and scrubbed; a server whose connections differ by tenant lists the caller's own connection's (scanned like the catalogue's)",
   'resources/templates/list': 'from the catalogue: visible templates only, namespaced, sanitised and scrubbed',

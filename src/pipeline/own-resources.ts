@@ -20,10 +20,19 @@ import type { RequestContext } from '../gateway/context.ts';
 import { usable } from './stages/authorize-target.ts';
 import type { PipelineDeps } from './types.ts';
 
-/** What each connection listed (raw, as the upstream wrote it), while it is current. */
-const listed = new WeakMap<Upstream, Promise<JsonObject[]>>();
-/** Connections whose events already drop their entry. */
+/** A connection's own listing: the kinds whose items belong to its owner where connections differ. */
+export type OwnKind = 'tools' | 'prompts' | 'resources';
+
+/** What each connection listed (raw, as the upstream wrote it), per kind, while it is current. */
+const listed = new WeakMap<Upstream, Map<OwnKind, Promise<JsonObject[]>>>();
+/** Connections whose events already drop their entries. */
 const watched = new WeakSet<Upstream>();
+
+const CHANGED: Record<string, OwnKind> = {
+  'notifications/tools/list_changed': 'tools',
+  'notifications/prompts/list_changed': 'prompts',
+  'notifications/resources/list_changed': 'resources',
+};
 
 function watch(up: Upstream): void {
   if (watched.has(up)) return;
@@ -32,22 +41,31 @@ function watch(up: Upstream): void {
   up.on('ready', drop);
   up.on('down', drop);
   up.on('event', (n) => {
-    if (n.method === 'notifications/resources/list_changed') drop();
+    const kind = CHANGED[n.method];
+    if (kind) listed.get(up)?.delete(kind);
   });
 }
 
-/** The resources `up` lists, fetched on first need; a failed listing is not kept. */
-function listingOf(up: Upstream): Promise<JsonObject[]> {
-  const kept = listed.get(up);
+/**
+ * The `kind` items `up` lists, fetched on first need and kept until the connection says that list
+ * changed, reconnects or goes down; a failed listing is not kept.
+ */
+export function connectionListing(up: Upstream, kind: OwnKind): Promise<JsonObject[]> {
+  let kinds = listed.get(up);
+  const kept = kinds?.get(kind);
   if (kept) return kept;
   watch(up);
+  if (!kinds) {
+    kinds = new Map();
+    listed.set(up, kinds);
+  }
   const p = (async () => {
     if (!up.identity) await up.start();
-    return up.identity?.capabilities.resources ? listAll(up, 'resources') : [];
+    return up.identity?.capabilities[kind] ? listAll(up, kind) : [];
   })();
-  listed.set(up, p);
+  kinds.set(kind, p);
   p.catch(() => {
-    if (listed.get(up) === p) listed.delete(up);
+    if (listed.get(up)?.get(kind) === p) listed.get(up)?.delete(kind);
   });
   return p;
 }
@@ -95,7 +113,7 @@ export async function ownResources(ctx: RequestContext, server: string, deps: Pi
   try {
     const { up } = await deps.credentials.pool.get(cfg, p.tenant, p.subject, callerToken(p));
     const out: JsonObject[] = [];
-    for (const def of await listingOf(up)) {
+    for (const def of await connectionListing(up, 'resources')) {
       const shown = presented(deps, server, def);
       if (shown) out.push(shown);
     }

@@ -2,16 +2,28 @@
  * connect: the caller's own connection to the server — its tenant's (its own, for per-user upstream
  * OAuth) — holding that tenant's secrets, resolved now from the secrets manager or its cache. Nothing
  * is ever answered from another tenant's connection. Unavailable credentials refuse the request here,
- * before any record says it went upstream.
+ * before any record says it went upstream. Where connections differ by tenant, a tool or prompt is
+ * used only if the caller's connection defines it as the catalogue does (src/pipeline/own-definitions.ts):
+ * the definition the inventory reviewed is the one that runs.
  */
 import { callerToken } from '../../identity/authenticator.ts';
+import { checkOwnDefinition } from '../own-definitions.ts';
 import type { Stage } from '../types.ts';
 import { routeOf, serverConfigOf } from './needs.ts';
 
-export const connectUpstream: Stage = async (s, { credentials }) => {
-  const cfg = serverConfigOf(credentials, routeOf(s).server);
+export const connectUpstream: Stage = async (s, deps) => {
+  const route = routeOf(s);
+  const cfg = serverConfigOf(deps.credentials, route.server);
   const p = s.ctx.principal;
-  const held = await credentials.pool.get(cfg, p.tenant, p.subject, callerToken(p));
+  const held = await deps.credentials.pool.get(cfg, p.tenant, p.subject, callerToken(p));
   s.up = held.up;
   s.injected = held.values;
+  // tasks/*: the task's tools/call passed this test; the sealed handle binds it to that call.
+  if ((s.kind === 'tool' || s.kind === 'prompt') && !s.method.startsWith('tasks/'))
+    await checkOwnDefinition(
+      deps,
+      { kind: s.kind === 'tool' ? 'tools' : 'prompts', server: route.server, name: route.tool, requested: s.requested },
+      p,
+      held,
+    );
 };
