@@ -80,41 +80,29 @@ interface Reply {
   result?: { content: Array<{ text: string }> };
   error?: { code: number; message: string };
 }
-async function whoami(who: string, server = 'remote'): Promise<Reply> {
-  const name = `${server}__whoami`;
+/** A 2026-07-28 request of `who` (stateless: its headers name the method and the target). */
+async function post(who: string, method: string, params: Record<string, unknown>, name?: string): Promise<unknown> {
   const r = await fetch(`${t.url}/mcp`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
+      'mcp-method': method,
+      ...(name ? { 'mcp-name': name } : {}),
       authorization: `Bearer ${keys[who]}`,
     },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: {}, _meta: META },
-    }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }),
   });
-  return (await r.json()) as Reply;
+  return r.json();
+}
+async function whoami(who: string, server = 'remote'): Promise<Reply> {
+  const name = `${server}__whoami`;
+  return (await post(who, 'tools/call', { name, arguments: {} }, name)) as Reply;
 }
 /** The tools `who` is shown. */
 async function toolNames(who: string): Promise<string[]> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/list',
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/list', params: { _meta: META } }),
-  });
-  const body = (await r.json()) as { result?: { tools: Array<{ name: string }> } };
+  const body = (await post(who, 'tools/list', {})) as { result?: { tools: Array<{ name: string }> } };
   assert.ok(body.result, JSON.stringify(body));
   return body.result.tools.map((x) => x.name);
 }
