@@ -44,7 +44,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
-import { seesAny, viewDiffers, viewKey } from './pipeline/dispatch.ts';
+import { seesAny, viewDiffers, viewKey } from './pipeline/listings.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { GatehouseError, quote } from './protocol/errors.ts';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispatch, viewDiffers, type DispatchDeps } from './dispatch.ts';
+import { dispatch, type DispatchDeps } from './dispatch.ts';
+import { viewDiffers } from './listings.ts';
 import { catalogOf, ctx, deps as baseDeps, policyOf, principal } from './stages/fakes.test-util.ts';
 import { SecretScrubber } from '../credentials/scrub.ts';
 import type { Principal } from '../identity/principal.ts';
