@@ -67,7 +67,19 @@ async function listsAlike(
   const mine = kept.pins.get(name);
   if (mine === undefined) return 'absent';
   const def = deps.catalog.resolve(kind, name, server)?.def;
-  return def && shownPin(deps, kind, def) === mine ? 'alike' : 'differs';
+  return def && cataloguePin(deps, kind, def, revision) === mine ? 'alike' : 'differs';
+}
+
+/** Per catalogue definition (replaced when the catalogue is) and scrubber revision: its shown pin. */
+const cataloguePins = new WeakMap<JsonObject, { revision: number; pin: string }>();
+
+function cataloguePin(deps: Deps, kind: DefinitionKind, def: JsonObject, revision: number): string {
+  let kept = cataloguePins.get(def);
+  if (kept?.revision !== revision) {
+    kept = { revision, pin: shownPin(deps, kind, def) };
+    cataloguePins.set(def, kept);
+  }
+  return kept.pin;
 }
 
 /**
