@@ -83,17 +83,16 @@ function cataloguePin(deps: Deps, kind: DefinitionKind, def: JsonObject, revisio
 }
 
 /**
- * For a call of a tool or prompt on the caller's own connection (`connect`): refused unless that
- * connection lists it with the catalogue's definition. Not listed: unknown, as for any name that is
- * not there; listed otherwise: refused and recorded, with nothing forwarded.
+ * For a call of a tool or prompt on the caller's own connection (`connect`), where that connection
+ * is not the catalogue's (`foreignDefinitions`): refused unless it lists it with the catalogue's
+ * definition. Not listed: unknown, as for any name that is not there; listed otherwise: refused and
+ * recorded, with nothing forwarded.
  */
 export async function checkOwnDefinition(
   deps: Deps,
   call: { kind: DefinitionKind; server: string; name: string; requested: string },
-  principal: RequestContext['principal'],
   held: { up: Upstream; values: readonly string[] },
 ): Promise<void> {
-  if (!foreignDefinitions(deps, call.server, principal)) return;
   const verdict = await listsAlike(deps, held.up, held.values, call.kind, call.server, call.name);
   const what = call.kind === 'tools' ? 'tool' : 'prompt';
   if (verdict === 'absent')

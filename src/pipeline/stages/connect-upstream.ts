@@ -7,7 +7,7 @@
  * the definition the inventory reviewed is the one that runs.
  */
 import { callerToken } from '../../identity/authenticator.ts';
-import { checkOwnDefinition } from '../own-definitions.ts';
+import { checkOwnDefinition, foreignDefinitions } from '../own-definitions.ts';
 import type { Stage } from '../types.ts';
 import { routeOf, serverConfigOf } from './needs.ts';
 
@@ -19,11 +19,14 @@ export const connectUpstream: Stage = async (s, deps) => {
   s.up = held.up;
   s.injected = held.values;
   // tasks/*: the task's tools/call passed this test; the sealed handle binds it to that call.
-  if ((s.kind === 'tool' || s.kind === 'prompt') && !s.method.startsWith('tasks/'))
+  if (
+    (s.kind === 'tool' || s.kind === 'prompt') &&
+    !s.method.startsWith('tasks/') &&
+    foreignDefinitions(deps, route.server, p)
+  )
     await checkOwnDefinition(
       deps,
       { kind: s.kind === 'tool' ? 'tools' : 'prompts', server: route.server, name: route.tool, requested: s.requested },
-      p,
       held,
     );
 };
