@@ -665,6 +665,31 @@ test("outbound: another tenant's secret in any encoding, or a well-known token, 
   assert.equal(reached().length, before, 'nothing reached the upstream');
   // The refusal says what kind of credential, never the value.
   noCanary(viaMeta, 'the refusal');
+  // Nor does its record: the arguments are kept redacted of every tenant's secret, and the record
+  // names the inspection that refused it, not the policy's allow before it.
+  const found = await runCli([
+    'audit',
+    'search',
+    '--kind',
+    'call.refused',
+    '--tenant',
+    'globex',
+    '--json',
+    '-c',
+    t.file,
+  ]);
+  assert.equal(found.code, 0, found.stderr);
+  noCanary(found.stdout, 'the refusal records');
+  const { records } = JSON.parse(found.stdout) as {
+    records: Array<{ decision?: { effect: string; rule: string }; args?: unknown }>;
+  };
+  const outbound = records.filter((r) => r.decision?.rule === 'secret:outbound');
+  assert.ok(outbound.length >= carriers.length + 2, found.stdout.slice(0, 500));
+  for (const r of outbound) assert.equal(r.decision?.effect, 'deny');
+  assert.ok(
+    outbound.some((r) => JSON.stringify(r.args).includes('[REDACTED')),
+    'the arguments are kept, redacted',
+  );
 });
 
 test('results: a well-known secret an upstream found elsewhere is redacted when configured (secrets.results: redact)', async () => {

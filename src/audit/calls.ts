@@ -78,15 +78,27 @@ export class CallRecorder {
     return this.#redactor;
   }
 
+  /** Redactors with these values too, per array (a connection's values, the scrubber's): built once each. */
+  readonly #withSecretsOf = new WeakMap<readonly string[], Redactor>();
+
+  #withSecrets(secrets: readonly string[]): Redactor {
+    let r = this.#withSecretsOf.get(secrets);
+    if (!r) {
+      r = this.#redactor.withSecrets([...secrets]);
+      this.#withSecretsOf.set(secrets, r);
+    }
+    return r;
+  }
+
   /** `secrets`: values injected into this call (credentials), removed in every encoding. */
   #capture(
     root: 'arguments' | 'result',
     value: unknown,
     mode: AuditConfig['arguments'],
-    secrets: string[],
+    secrets: readonly string[],
   ): { value?: unknown; withheld?: boolean } {
     if (mode === 'none' || value === undefined) return {};
-    const redactor = secrets.length ? this.#redactor.withSecrets(secrets) : this.#redactor;
+    const redactor = secrets.length ? this.#withSecrets(secrets) : this.#redactor;
     if (mode === 'shape') {
       try {
         return { value: shapeOf(value, redactor) };
@@ -136,7 +148,7 @@ export class CallRecorder {
     };
   }
 
-  intent(s: CallFacts, secrets: string[] = []): AuditInput {
+  intent(s: CallFacts, secrets: readonly string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
     return { ...this.#common(s), kind: 'call.intent', args: args.value, withheld: args.withheld };
   }
@@ -147,7 +159,7 @@ export class CallRecorder {
     outcome: NonNullable<AuditInput['outcome']>,
     latencyMs: number,
     error?: string,
-    secrets: string[] = [],
+    secrets: readonly string[] = [],
   ): AuditInput {
     const result = this.#capture('result', s.result, this.#cfg.results, secrets);
     const { args: _a, ...common } = this.#common(s);
@@ -163,7 +175,11 @@ export class CallRecorder {
     };
   }
 
-  refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: string[] = []): AuditInput {
+  /**
+   * A request refused before it went upstream. `secrets`: every injected value known (any tenant's):
+   * it may be refused for carrying one (inspect), and its arguments are kept without it.
+   */
+  refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: readonly string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
     return {
       ...this.#common(s),

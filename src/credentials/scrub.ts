@@ -11,8 +11,18 @@ const MAX_DEPTH = 64;
 export class SecretScrubber {
   #key = '';
   #values = new Set<string>();
+  #list: readonly string[] = [];
   #matcher: SecretMatcher | undefined;
   #revision = 0;
+
+  /**
+   * Every value scrubbed now and `extra` (a call's own, normally among them): one array while they
+   * stay the same, so what is built from it (an audit redactor) is built once.
+   */
+  valuesWith(extra: readonly string[] = []): readonly string[] {
+    for (const x of extra) if (x.length >= 6 && !this.#values.has(x)) return [...new Set([...this.#list, ...extra])];
+    return this.#list;
+  }
 
   /** Moves whenever the values change: what was scrubbed before (cached listings) is stale when it moved. */
   get revision(): number {
@@ -27,6 +37,7 @@ export class SecretScrubber {
     this.#key = key;
     this.#revision++;
     this.#values = new Set(usable);
+    this.#list = Object.freeze(usable);
     this.#matcher = usable.length ? new SecretMatcher(usable) : undefined;
   }
 

@@ -107,7 +107,7 @@ async function pipelineDeps() {
     upstreams,
     audit: audit as never,
     metrics: { recordCall: (...a: unknown[]) => void calls.push(a) } as never,
-    credentials: { scrubber: { value: <T>(v: T) => v } } as never,
+    credentials: { scrubber: { value: <T>(v: T) => v, valuesWith: () => [] } } as never,
     inventory: { tool: () => ({ pin: 'p', quarantine: null, serverQuarantine: null, class: 'WRITE' }) } as never,
     identity: { classScopes: () => [] } as never,
     refusals: { check: () => {}, spend: async (...a: unknown[]) => void spent.push(a) } as never,

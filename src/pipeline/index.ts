@@ -181,13 +181,18 @@ export async function runRequest(
     throw err;
   } finally {
     const ms = performance.now() - s.startedAt;
+    // Records are redacted of every tenant's injected secrets, not only this call's: a request may
+    // carry another's (what inspect refuses, or lets through when the operator allows or approves it).
+    const secrets = deps.credentials.scrubber.valuesWith(s.injected);
     // The outcome record closes the intent (hash-chained, after redaction); a request refused before
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
       const o = error ? failedOutcome(s.stage, failure) : (outcome as Completed);
-      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, s.injected));
+      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets));
     } else if (error || s.halt) {
-      await deps.audit.record(deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms));
+      await deps.audit.record(
+        deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms, secrets),
+      );
       if (error) await deps.refusals?.spend(ctx.principal.tenant, ctx.principal.key, error);
     }
     await s.release?.().catch(() => {});

@@ -24,6 +24,13 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
     };
     return;
   }
+  // The refusal record says what decided it, not the policy's allow that came before.
+  s.decision = {
+    ...s.decision,
+    effect: 'deny',
+    rule: 'secret:outbound',
+    reasons: [...(s.decision?.reasons ?? []), why],
+  };
   throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
     rule: 'secret:outbound',
   });

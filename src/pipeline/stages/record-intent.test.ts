@@ -5,12 +5,19 @@ import type { Metrics } from '../../observability/metrics.ts';
 import type { ToolClass } from '../types.ts';
 import { recordIntent } from './record-intent.ts';
 import { deps, state, thrown } from './fakes.test-util.ts';
+import { SecretScrubber } from '../../credentials/scrub.ts';
 
 function audit(store: 'up' | 'down', readWhenUnavailable: 'allow' | 'refuse' = 'refuse') {
   const appended: unknown[] = [];
   const a = {
     config: { readWhenUnavailable },
-    recorder: { intent: (s: { method: string }) => ({ kind: 'call.intent', method: s.method }) },
+    recorder: {
+      intent: (s: { method: string }, secrets: readonly string[]) => ({
+        kind: 'call.intent',
+        method: s.method,
+        secrets,
+      }),
+    },
     log: {
       append: async (r: unknown) => {
         if (store === 'down') throw new Error('store unavailable');
@@ -21,19 +28,22 @@ function audit(store: 'up' | 'down', readWhenUnavailable: 'allow' | 'refuse' = '
   };
   let failOpen = 0;
   const metrics = { auditFailOpen: { inc: () => void failOpen++ } };
+  const scrubber = new SecretScrubber();
+  scrubber.update(['acme-secret-value', 'globex-secret-value']);
   return {
-    d: deps({ audit: a as never as Audit, metrics: metrics as never as Metrics }),
+    d: deps({ audit: a as never as Audit, metrics: metrics as never as Metrics, credentials: { scrubber } as never }),
     appended,
     failOpen: () => failOpen,
   };
 }
 const call = (cls: ToolClass) => Object.assign(state({ method: 'tools/call' }), { toolClass: cls });
 
-test('the write-ahead record is appended and kept on the call', async () => {
+test("the write-ahead record is appended and kept on the call, redacted of every tenant's injected secrets", async () => {
   const { d, appended } = audit('up');
-  const s = call('WRITE');
+  const s = Object.assign(call('WRITE'), { injected: ['acme-secret-value'] });
   await recordIntent(s, d);
-  assert.deepEqual(appended, [{ kind: 'call.intent', method: 'tools/call' }]);
+  const secrets = ['acme-secret-value', 'globex-secret-value'];
+  assert.deepEqual(appended, [{ kind: 'call.intent', method: 'tools/call', secrets }]);
   assert.equal(s.intent!.id, 'evt-1');
 });
 

@@ -6,9 +6,10 @@
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
 
-export const recordIntent: Stage = async (s, { audit, metrics }) => {
+export const recordIntent: Stage = async (s, { audit, metrics, credentials }) => {
   try {
-    s.intent = await audit.log.append(audit.recorder.intent(s));
+    // Its arguments redacted of every tenant's injected secrets (policy may let one through: secrets.outbound).
+    s.intent = await audit.log.append(audit.recorder.intent(s, credentials.scrubber.valuesWith(s.injected)));
   } catch {
     if (s.toolClass === 'READ' && audit.config.readWhenUnavailable === 'allow') {
       metrics.auditFailOpen.inc();
