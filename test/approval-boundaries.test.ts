@@ -11,7 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -259,6 +259,9 @@ test("the diff is read with the requester's rights: a file the requester may not
   const shown = await (await view('bob-1', `/approvals/${pub.id}`)).text();
   assert.match(shown, /-beta/);
   assert.match(shown, /\+BETA/);
+  // The exact target, as policy decided on it.
+  const target = `path:${realpathSync(join(sandbox, 'public', 'notes.txt'))}`;
+  assert.ok(shown.includes(`<dt>Target</dt><dd><code>${target}</code></dd>`), shown);
   const secret = await ask(keys.agent, 'files__write_file', {
     path: join(sandbox, 'private', 'payroll.txt'),
     content: 'overwritten\n',

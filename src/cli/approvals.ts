@@ -84,7 +84,9 @@ type ShowOpts = { config: string; json?: boolean; as?: string };
 function registerApprovalsShow(approvals: Command, ctx: CliContext): void {
   approvals
     .command('show')
-    .description('one request: the action, tool, target, arguments or diff, decisions')
+    .description(
+      'one request: the action, tool, target, arguments, decisions (the diff against the current content is on its page)',
+    )
     .argument('<id>')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')

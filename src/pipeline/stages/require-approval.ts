@@ -92,6 +92,8 @@ async function requestApproval(
     roles: p.roles,
     issuer: p.issuer,
     toolClass: s.toolClass ?? 'DESTRUCTIVE',
+    // The exact target, as policy decided on it (`path:/srv/a.txt`): the page, the webhook and the CLI show it.
+    resource: s.resources?.length ? s.resources.map((r) => `${r.kind}:${r.value}`).join(' ') : undefined,
     shownArgs: call.args,
     rule: decision.rule,
     approvers: decision.approvers as never,
