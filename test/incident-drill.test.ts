@@ -300,6 +300,36 @@ test('usage errors exit 2 and say why', async () => {
   const unknown = await cli('incident', 'open', '--title', 'x', '--reason', 'y', '--server', 'nope');
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown server `nope`/);
+  // A misspelt tool is no containment: refused, with the name meant; nothing is switched.
+  const modesBefore = await t.gw.store.modes.list();
+  const typo = await cli('incident', 'open', '--title', 'x', '--reason', 'y', '--tool', 'rec__recrod');
+  assert.equal(typo.code, 2, typo.stdout);
+  assert.match(
+    typo.stderr,
+    /server `rec` has listed no tool `recrod`: did you mean `rec__record`\? \(a tool it has not listed yet: --allow-unknown\)/,
+  );
+  const modeTypo = await runCli(['mode', 'set', 'disabled', '--tool', 'rec__recrod', '--reason', 'r', '-c', t.file]);
+  assert.equal(modeTypo.code, 2);
+  assert.match(modeTypo.stderr, /did you mean `rec__record`/);
+  const serverTypo = await runCli(['mode', 'set', 'disabled', '--server', 'recc', '--reason', 'r', '-c', t.file]);
+  assert.equal(serverTypo.code, 2);
+  assert.match(serverTypo.stderr, /unknown server `recc`: did you mean `rec`\?/);
+  assert.deepEqual(await t.gw.store.modes.list(), modesBefore);
+  // Before the server lists it, on purpose.
+  const ahead = await runCli([
+    'mode',
+    'set',
+    'disabled',
+    '--tool',
+    'rec__later',
+    '--allow-unknown',
+    '--reason',
+    'r',
+    '-c',
+    t.file,
+  ]);
+  assert.equal(ahead.code, 0, ahead.stderr);
+  assert.equal((await runCli(['mode', 'clear', '--tool', 'rec__later', '-c', t.file])).code, 0);
   const missing = await cli('incident', 'status', 'inc_000000000000');
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no incident `inc_000000000000`/);

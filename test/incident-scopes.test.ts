@@ -121,6 +121,13 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
     400,
     'a reason is required',
   );
+  // A misspelt tool contains nothing: refused with the name meant (a platform admin's request).
+  const typo = await api('ops', 'incidents', { title: 't', reason: 'r', tool: 'leaky__recrod' });
+  assert.equal(typo.status, 400);
+  assert.match(
+    JSON.stringify(typo.body),
+    /did you mean `leaky__record`\? \(a tool it has not listed yet: \\"allowUnknown\\": true\)/,
+  );
 
   const opened = await api('acme-admin', 'incidents', {
     title: 'acme agent gone rogue',

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { parseTime } from '../audit/timeline.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
 import {
-  checkScope,
+  checkTarget,
   closeIncident,
   getIncident,
   IncidentError,
@@ -103,6 +103,7 @@ export function registerIncident(program: Command, ctx: CliContext): void {
 type OpenOpts = {
   title: string;
   tool?: string;
+  allowUnknown?: boolean;
   server?: string;
   tenant?: string;
   principal?: string;
@@ -122,6 +123,7 @@ function registerIncidentOpen(cmd: Command, ctx: CliContext): void {
     )
     .requiredOption('--title <text>', 'what is going on, in a line')
     .option('--tool <tool>', 'a tool (namespaced): disabled')
+    .option('--allow-unknown', 'the tool may be one its server has not listed yet')
     .option('--server <server>', 'every tool of a server: disabled')
     .option('--tenant <tenant>', 'every call of a tenant: disabled')
     .option('--principal <subject>', 'a person or service (`sub`): every token and API key refused')
@@ -162,10 +164,13 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
+      asActor(s, config.gateway.stateDir, actorName(opts.by), async (a) =>
         openIncident(s, a, {
           title: opts.title,
-          scope: checkScope(config, scope.kind, scope.value),
+          scope: await checkTarget(s, config, scope.kind, scope.value, {
+            allowUnknown: opts.allowUnknown,
+            howToAllow: '--allow-unknown',
+          }),
           reason: opts.reason,
           windowStart,
           timeoutMs: Number(opts.timeout) * 1000,

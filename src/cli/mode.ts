@@ -12,6 +12,8 @@ import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
+import { checkTarget, IncidentError } from '../incident/incident.ts';
+import type { Config } from '../config/schema.ts';
 
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
 const scopeOptions = (c: Command) =>
@@ -20,6 +22,27 @@ const scopeOptions = (c: Command) =>
     .option('--server <server>', 'every tool of a server')
     .option('--tenant <tenant>', 'every call of a tenant')
     .option('--gateway', 'every call');
+
+type SetOpts = ScopeOpts & { reason: string; allowUnknown?: boolean; by?: string; config: string; json?: boolean };
+
+/** A tool or server scope names one that exists: a misspelt name would be reported set while nothing was switched. */
+async function checkNamed(ctx: CliContext, config: Config, opts: SetOpts): Promise<void> {
+  let kind: 'tool' | 'server';
+  if (opts.tool !== undefined) kind = 'tool';
+  else if (opts.server !== undefined) kind = 'server';
+  else return;
+  try {
+    await withStore(config, (s) =>
+      checkTarget(s, config, kind, String(opts[kind]), {
+        allowUnknown: opts.allowUnknown,
+        howToAllow: '--allow-unknown',
+      }),
+    );
+  } catch (err) {
+    if (err instanceof IncidentError) ctx.fail(err.message, 2);
+    throw err;
+  }
+}
 
 export function registerMode(program: Command, ctx: CliContext): void {
   const mode = program
@@ -33,14 +56,16 @@ export function registerMode(program: Command, ctx: CliContext): void {
       .argument('<mode>', `one of ${MODES.join(', ')}`),
   )
     .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--allow-unknown', 'the tool may be one its server has not listed yet')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the record as JSON')
-    .action(async (m: string, opts: ScopeOpts & { reason: string; by?: string; config: string; json?: boolean }) => {
+    .action(async (m: string, opts: SetOpts) => {
       if (!(MODES as readonly string[]).includes(m)) ctx.fail(`unknown mode \`${m}\`: use ${MODES.join(', ')}`, 2);
       const scope = scopeKey(opts);
       if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
       const config = await ctx.load(opts.config);
+      await checkNamed(ctx, config, opts);
       const rec: ModeRecord = {
         scope,
         mode: m as ModeRecord['mode'],

@@ -17,7 +17,7 @@ import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { MODES } from '../policy/model.ts';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
 import {
-  checkScope,
+  checkTarget,
   closeIncident,
   getIncident,
   IncidentError,
@@ -140,6 +140,15 @@ export async function setMode(
   const s = modeScope(a, kind, name.trim());
   if ('error' in s) return { ok: false, message: s.error };
   if (!reason.trim()) return { ok: false, message: 'give a reason (it is recorded)' };
+  if (kind === 'tool' || kind === 'server') {
+    // A misspelt name would be reported set while nothing was switched.
+    try {
+      await checkTarget(deps.store, deps.config, kind, name.trim());
+    } catch (err) {
+      if (err instanceof IncidentError) return { ok: false, message: err.message };
+      throw err;
+    }
+  }
   // A tenant admin makes its tenant stricter; `enforce` at the tenant's scope would lift a platform's gateway-wide mode.
   if (!a.scope.platform && mode === 'enforce')
     return {
@@ -315,7 +324,7 @@ export async function openIncidentAction(
       };
   }
   try {
-    const scope = checkScope(deps.config, kind, value);
+    const scope = await checkTarget(deps.store, deps.config, kind, value);
     const r = await openIncident(deps.store, incidentActor(deps, a), {
       title: f.get('title') ?? '',
       scope,

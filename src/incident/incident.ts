@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import type { IncidentAction, IncidentRecord, ModeRecord, PrincipalRevocation, Store } from '../storage/types.ts';
 import { confirmed, LIVE_MS, modeKey, principalKey, type Confirmation } from './acks.ts';
+import { isItemName } from '../catalog/names.ts';
+import { suggest } from '../util/suggest.ts';
 
 export type ScopeKind = IncidentRecord['scope']['kind'];
 export const SCOPE_KINDS: readonly ScopeKind[] = ['tool', 'server', 'tenant', 'principal'];
@@ -58,14 +60,45 @@ export function checkScope(config: Config, kind: string, value: string): Inciden
   if (!(SCOPE_KINDS as readonly string[]).includes(kind))
     throw new IncidentError('invalid', `unknown scope \`${kind}\`: use ${SCOPE_KINDS.join(', ')}`);
   if (!value || value.length > 1024) throw new IncidentError('invalid', `the ${kind} is empty or too long`);
-  if (kind === 'server' && !config.servers.some((s) => s.name === value))
-    throw new IncidentError('invalid', `unknown server \`${value}\``);
+  if (kind === 'server' && !config.servers.some((s) => s.name === value)) {
+    const near = suggest(
+      value,
+      config.servers.map((s) => s.name),
+    );
+    throw new IncidentError('invalid', `unknown server \`${value}\`${near ? `: did you mean \`${near}\`?` : ''}`);
+  }
   if (kind === 'tool' && !serverOfTool(config, value))
     throw new IncidentError(
       'invalid',
       `\`${value}\` names no configured server (tools are namespaced: <server>${config.gateway.namespaceSeparator}<tool>)`,
     );
   return { kind: kind as ScopeKind, value };
+}
+
+/**
+ * `checkScope`, and a tool scope must name a tool the inventory knows (one its server has listed):
+ * a misspelt name would be reported contained while nothing was. `allowUnknown` for a tool the
+ * server has not listed yet (switched off before it appears); `howToAllow` says how, where it can be.
+ */
+export async function checkTarget(
+  store: Pick<Store, 'inventory'>,
+  config: Config,
+  kind: string,
+  value: string,
+  opts: { allowUnknown?: boolean; howToAllow?: string } = {},
+): Promise<IncidentRecord['scope']> {
+  const scope = checkScope(config, kind, value);
+  if (scope.kind !== 'tool' || opts.allowUnknown) return scope;
+  const server = serverOfTool(config, value) as string;
+  const sep = config.gateway.namespaceSeparator;
+  const name = value.slice(server.length + sep.length);
+  const known = (await store.inventory.tools(server)).filter((t) => !isItemName(t.tool)).map((t) => t.tool);
+  if (known.includes(name)) return scope;
+  const near = suggest(name, known);
+  throw new IncidentError(
+    'invalid',
+    `server \`${server}\` has listed no tool \`${name}\`${near ? `: did you mean \`${server}${sep}${near}\`?` : ''}${opts.howToAllow ? ` (a tool it has not listed yet: ${opts.howToAllow})` : ''}`,
+  );
 }
 
 export interface OpenInput {

@@ -22,7 +22,7 @@ import type { AdminScope } from '../identity/authenticator.ts';
 import type { Principal } from '../identity/principal.ts';
 import { parseTime } from '../audit/timeline.ts';
 import {
-  checkScope,
+  checkTarget,
   closeIncident,
   getIncident,
   IncidentError,
@@ -83,30 +83,7 @@ export async function handleIncidents(
         body: { incidents: await deps.store.incidents.list({ status: status ?? undefined, tenant }) },
       };
     }
-    if (path === 'incidents' && req.method === 'POST') {
-      const usage = '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h" (optional)}';
-      const input = await body(req, usage);
-      const kinds = SCOPE_KINDS.filter((k) => input[k] !== undefined);
-      const title = str(input.title, 300);
-      const reason = str(input.reason, 500);
-      const value = kinds.length === 1 ? str(input[kinds[0]]) : undefined;
-      const windowStart = typeof input.since === 'string' ? parseTime(input.since) : undefined;
-      if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined))
-        throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
-      if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant))
-        throw new GatehouseError(
-          'E_FORBIDDEN',
-          `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`,
-        );
-      const r = await openIncident(deps.store, actorOf(admin, deps), {
-        title,
-        reason,
-        scope: checkScope(deps.config, kinds[0], value),
-        windowStart,
-        announce: deps.announce,
-      });
-      return { status: 201, body: r };
-    }
+    if (path === 'incidents' && req.method === 'POST') return await openFromApi(req, admin, tenant, deps);
     const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close|export))?$/.exec(path);
     if (!m || !validId(m[1])) return { status: 404, body: { error: 'not found' } };
     const id = m[1];
@@ -167,4 +144,39 @@ export async function handleIncidents(
       `${err.code === 'forbidden' ? 'forbidden' : 'invalid params'}: ${err.message}`,
     );
   }
+}
+
+/** POST incidents: open one, contained at once (a tenant admin: its own tenant only). */
+async function openFromApi(
+  req: IncomingMessage,
+  admin: Principal,
+  tenant: string | undefined,
+  deps: AdminDeps,
+): Promise<{ status: number; body: unknown }> {
+  const usage =
+    '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h", "allowUnknown": true (optional)}';
+  const input = await body(req, usage);
+  const kinds = SCOPE_KINDS.filter((k) => input[k] !== undefined);
+  const title = str(input.title, 300);
+  const reason = str(input.reason, 500);
+  const value = kinds.length === 1 ? str(input[kinds[0]]) : undefined;
+  const windowStart = typeof input.since === 'string' ? parseTime(input.since) : undefined;
+  if (!title || !reason || !value || (input.since !== undefined && windowStart === undefined))
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
+  if (tenant !== undefined && (kinds[0] !== 'tenant' || value !== tenant))
+    throw new GatehouseError(
+      'E_FORBIDDEN',
+      `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`,
+    );
+  const r = await openIncident(deps.store, actorOf(admin, deps), {
+    title,
+    reason,
+    scope: await checkTarget(deps.store, deps.config, kinds[0], value, {
+      allowUnknown: input.allowUnknown === true,
+      howToAllow: '"allowUnknown": true',
+    }),
+    windowStart,
+    announce: deps.announce,
+  });
+  return { status: 201, body: r };
 }
