@@ -22,7 +22,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import type { Reply } from './support/rpc.ts';
+import { modernHeaders, type Reply } from './support/rpc.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { eventually } from './support/eventually.ts';
@@ -607,6 +607,52 @@ test('prompts and templates are pinned and scanned: a poisoned prompt is quarant
   assert.equal(rows.find((x) => x.tool === 'mt__prompt:evil')?.status, 'quarantined');
   assert.equal(rows.find((x) => x.tool === 'mt__prompt:greet')?.status, 'active');
   assert.ok(rows.find((x) => x.tool === 'mt__template:file:///{+path}')?.pin.startsWith('sha256:'));
+});
+
+test("a held call's request state is its caller's: the same person's name in another tenant cannot answer it", async () => {
+  // Two keys for a person named `pat`, one per tenant: their subjects are the same word.
+  keys['acme-pat'] ??= await createKey(t.file, { name: 'acme-pat', tenant: 'acme', person: 'pat', scopes: 'mcp:read' });
+  keys['globex-pat'] ??= await createKey(t.file, {
+    name: 'globex-pat',
+    tenant: 'globex',
+    person: 'pat',
+    scopes: 'mcp:read',
+  });
+  const call = async (who: string, extra: Record<string, unknown> = {}) => {
+    const r = await fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { ...modernHeaders('tools/call', 'mt__leak'), authorization: `Bearer ${keys[who]}` },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++seq,
+        method: 'tools/call',
+        params: {
+          name: 'mt__leak',
+          arguments: { how: 'sample' },
+          ...extra,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': { sampling: {} },
+          },
+        },
+      }),
+    });
+    return (await r.json()) as Reply;
+  };
+  const first = await call('acme-pat');
+  assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first));
+  const [key] = Object.keys(first.result.inputRequests);
+  const answer = (text: string) => ({
+    requestState: first.result.requestState,
+    inputResponses: { [key]: { role: 'assistant', model: 'm', content: { type: 'text', text } } },
+  });
+  const injected = `injected-by-globex-${randomUUID()}`;
+  const stolen = await call('globex-pat', answer(injected));
+  assert.equal(stolen.error?.code, -32602, JSON.stringify(stolen));
+  assert.match(stolen.error?.message ?? '', /invalid or expired request state/);
+  assert.ok(!readFileSync(record, 'utf8').includes(injected), "globex's answer reached acme's process");
+  const own = await call('acme-pat', answer('answered by pat of acme'));
+  assert.match(JSON.stringify(own.result?.content), /answered by pat of acme/, JSON.stringify(own));
 });
 
 test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {

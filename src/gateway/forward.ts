@@ -94,8 +94,13 @@ function declaredFor(ctx: RequestContext): JsonObject {
   return out;
 }
 
-function binding(ctx: RequestContext, method: string, params: JsonObject | undefined): string {
-  const what = JSON.stringify([ctx.principal.subject, ctx.scope, method, params?.name ?? params?.uri ?? '']);
+/**
+ * What a held call's `requestState` is bound to: the exact principal (its key: via, issuer, tenant,
+ * subject — a subject alone is a name another tenant's identity provider may also issue), the
+ * endpoint, the method, the server and its target. Presented by anyone else it is an invalid state.
+ */
+function binding(up: Upstream, ctx: RequestContext, method: string, params: JsonObject | undefined): string {
+  const what = JSON.stringify([ctx.principal.key, ctx.scope, method, up.name, params?.name ?? params?.uri ?? '']);
   return hash('sha256', what, 'base64url');
 }
 
@@ -115,12 +120,12 @@ export async function forward(
   if (ctx.era === 'modern') {
     const state = params?.requestState;
     if (holds.isOurs(state))
-      return resumeHeld(holds, ctx, params, holds.open(state, binding(ctx, method, params)), scrub);
+      return resumeHeld(holds, ctx, params, holds.open(state, binding(up, ctx, method, params)), scrub);
     const base = upstreamParams(params, token);
     // A modern caller's retry of a modern upstream's input_required goes back verbatim.
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
-    const held = holds.create(binding(ctx, method, params));
+    const held = holds.create(binding(up, ctx, method, params));
     held.start((ask) =>
       up.request(method, base, {
         signal: ctx.signal,
