@@ -260,3 +260,35 @@ rules:
     [false, true, false],
   );
 });
+
+test('a rule that names only resources lists no prompt and only templates of its kind', async () => {
+  const { catalog, upstreams } = await catalogOf({
+    ev: {
+      prompts: [{ name: 'simple', description: 'a prompt' }],
+      resourceTemplates: [
+        { uriTemplate: 'file:///srv/{+path}', name: 'files' },
+        { uriTemplate: 'demo://resource/{id}', name: 'demo' },
+      ],
+    },
+  });
+  const d = {
+    ...baseDeps({
+      catalog,
+      upstreams,
+      inventory: { generation: 0, tool: () => ({ class: 'READ' }), item: () => ({}) } as unknown as Inventory,
+      policy: policyOf(`
+rules:
+  - { id: files, subjects: { tenants: [acme] }, resources: ['/srv/acme/*'], effect: allow }
+`),
+      identity: { classScopes: () => [] } as never,
+      credentials: { scrubber: new SecretScrubber(), configOf: () => undefined } as never,
+    }),
+    pageSize: 50,
+  } as DispatchDeps;
+  const list = async (method: string, field: string, key: string) =>
+    ((await dispatch(ctx({ principal: acme }), method, {}, d))[field] as JsonObject[]).map((x) => String(x[key]));
+  assert.deepEqual(await list('prompts/list', 'prompts', 'name'), []);
+  assert.deepEqual(await list('resources/templates/list', 'resourceTemplates', 'uriTemplate'), [
+    'gatehouse:ev/file:///srv/{+path}',
+  ]);
+});

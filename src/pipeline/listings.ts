@@ -12,6 +12,7 @@ import { StampedCache } from '../catalog/listing-cache.ts';
 import { usable } from './stages/authorize-target.ts';
 import { canonicalResourceUri } from '../policy/canonical.ts';
 import { modeAllows } from '../policy/modes.ts';
+import type { ResourceKind } from '../policy/model.ts';
 import { namespaceUri, splitUri } from '../catalog/uris.ts';
 import type { PipelineDeps, TargetKind, ToolClass } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
@@ -267,7 +268,7 @@ function targetUsable(
   cls: ToolClass,
 ): boolean {
   const t = { server: target.server, name: target.qualified, kind: KIND_OF[kind], class: cls };
-  return usable(deps, p, { ...t, resources: target.resources });
+  return usable(deps, p, { ...t, resources: target.resources, resourceKinds: target.resourceKinds });
 }
 
 /**
@@ -301,7 +302,15 @@ function itemTarget(
   scope: string | undefined,
   kind: Kind,
   item: JsonObject,
-): { server: string; name: string; qualified: string; resources?: Array<{ kind: string; value: string }> } | undefined {
+):
+  | {
+      server: string;
+      name: string;
+      qualified: string;
+      resources?: Array<{ kind: string; value: string }>;
+      resourceKinds?: ResourceKind[];
+    }
+  | undefined {
   if (kind === 'tools' || kind === 'prompts') {
     const t = scope ? { server: scope, name: String(item.name) } : deps.catalog.split(String(item.name));
     return t && { ...t, qualified: deps.catalog.qualify(t.server, t.name) };
@@ -309,9 +318,18 @@ function itemTarget(
   const field = kind === 'resources' ? 'uri' : 'uriTemplate';
   const t = scope ? { server: scope, uri: String(item[field]) } : splitUri(String(item[field]));
   if (!t) return undefined;
-  if (kind === 'resourceTemplates') return { server: t.server, name: t.uri, qualified: namespaceUri(t.server, t.uri) };
+  if (kind === 'resourceTemplates')
+    return { server: t.server, name: t.uri, qualified: namespaceUri(t.server, t.uri), resourceKinds: [uriKind(t.uri)] };
   // A listed resource is visible when its URI could be read: judged by its canonical form.
   const c = canonicalResourceUri(t.uri);
   if (!c.ok) return undefined;
   return { server: t.server, name: t.uri, qualified: namespaceUri(t.server, t.uri), resources: [c.resource] };
+}
+
+/** The kind of resource a template's URIs are, as a read of one is judged (policy/canonical.ts). */
+function uriKind(template: string): ResourceKind {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(template)?.[1]?.toLowerCase();
+  if (scheme === 'file') return 'path';
+  if (scheme === 'http' || scheme === 'https') return 'url';
+  return 'id';
 }

@@ -344,3 +344,33 @@ test('visible: listings show only what some rule could allow, approve or shadow'
   assert.equal(visible(dev, 'legacy__get', 'READ', POLICY), false);
   assert.equal(visible(dev, 'legacy.get', 'READ', POLICY, { server: 'legacy' }), false);
 });
+
+test('visible: a rule that names only resources covers what can have such a resource: no prompt, a template of its kind', () => {
+  const policy = compile(
+    `
+rules:
+  - id: files
+    subjects: { tenants: [acme] }
+    resources: ['/srv/acme/*']
+    effect: allow
+  - id: own-prompts
+    subjects: { tenants: [acme] }
+    prompts: ['mt__*']
+    effect: allow
+`,
+    'resources-only.yaml',
+  );
+  const acme = { subject: 'a', tenant: 'acme', client: 'c', roles: [] };
+  const prompt = (name: string) => visible(acme, name, 'READ', policy, { kind: 'prompt' });
+  assert.equal(prompt('mt__greet'), true, 'a rule names it');
+  assert.equal(prompt('ev__simple-prompt'), false, 'a prompt has no resource: the files rule does not show it');
+  const template = (uri: string, kind: 'path' | 'url' | 'id') =>
+    visible(acme, uri, 'READ', policy, { kind: 'resource', server: 'ev', resourceKinds: [kind] });
+  assert.equal(template('gatehouse:ev/file:///{+path}', 'path'), true);
+  assert.equal(template('gatehouse:ev/demo://resource/{id}', 'id'), false);
+  // A read (its URI not yet judged) is still decided by its canonical resource at decide.
+  assert.equal(
+    visible(acme, 'gatehouse:ev/file:///srv/acme/a', 'READ', policy, { kind: 'resource', server: 'ev' }),
+    true,
+  );
+});

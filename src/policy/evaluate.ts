@@ -204,21 +204,39 @@ export function evaluate(input: EvaluationInput, policy: Policy, now: Date | num
  * conditions are ignored — the arguments are not known yet). `server` defaults to the part of the
  * name before the first `__` (pass it when the namespace separator is configured differently).
  */
+/**
+ * The kinds of resource a target can have before its arguments are known: a tool's from its
+ * extraction rule; a prompt none (a rule that names only resources never covers one); a template
+ * the kind its URIs are. Undefined: not known (a resource read, judged by its URI at decide).
+ */
+function resourceKindsOf(
+  policy: Policy,
+  tool: string,
+  opts: { kind?: TargetKind; resourceKinds?: readonly ResourceKind[] },
+): readonly ResourceKind[] | undefined {
+  const kind = opts.kind ?? 'tool';
+  if (kind === 'tool') return extractionFor(policy.resources, tool)?.resources.map((r) => r.kind) ?? [];
+  if (kind === 'prompt') return [];
+  return opts.resourceKinds;
+}
+
 export function visible(
   principal: PolicyPrincipal,
   tool: string,
   toolClass: ToolClass,
   policy: Policy,
-  opts: { server?: string; now?: number; kind?: TargetKind; resources?: readonly Resource[] } = {},
+  opts: {
+    server?: string;
+    now?: number;
+    kind?: TargetKind;
+    resources?: readonly Resource[];
+    /** A resource template's: the kind its URIs are (`file:` a path, http(s) a url, else an id). */
+    resourceKinds?: readonly ResourceKind[];
+  } = {},
 ): boolean {
   const sep = tool.indexOf('__');
   const server = opts.server ?? (sep > 0 ? tool.slice(0, sep) : '');
   if (!modeAllows(policy.modes, { tenant: principal.tenant, server, tool }, toolClass)) return false;
-  // A tool's resources are not known before its call, but their kinds are (its extraction rule).
-  const resourceKinds =
-    (opts.kind ?? 'tool') === 'tool' && opts.resources === undefined
-      ? (extractionFor(policy.resources, tool)?.resources.map((r) => r.kind) ?? [])
-      : undefined;
   const facts: CallFacts = {
     principal,
     tool,
@@ -226,7 +244,7 @@ export function visible(
     toolClass,
     now: opts.now,
     resources: opts.resources,
-    resourceKinds,
+    resourceKinds: opts.resources === undefined ? resourceKindsOf(policy, tool, opts) : undefined,
   };
   const matched = policy.rules.filter((r) => checkRule(r, facts).matched);
   if (matched.some((r) => r.effect === 'deny' && (!r.resources || opts.resources !== undefined))) return false;

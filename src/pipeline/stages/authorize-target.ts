@@ -8,6 +8,7 @@
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import { visible } from '../../policy/evaluate.ts';
 import { modeAllows } from '../../policy/modes.ts';
+import type { ResourceKind } from '../../policy/model.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
@@ -23,6 +24,8 @@ export function usable(
     kind: TargetKind;
     class: ToolClass;
     resources?: Array<{ kind: string; value: string }>;
+    /** A resource template's: the kind its URIs are. */
+    resourceKinds?: readonly ResourceKind[];
   },
 ): boolean {
   const needed = [...deps.identity.classScopes(t.class)];
@@ -34,6 +37,7 @@ export function usable(
     now: Date.now(),
     kind: t.kind,
     resources: t.resources as never,
+    resourceKinds: t.resourceKinds,
   });
 }
 
