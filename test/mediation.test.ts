@@ -655,6 +655,37 @@ test("a held call's request state is its caller's: the same person's name in ano
   assert.match(JSON.stringify(own.result?.content), /answered by pat of acme/, JSON.stringify(own));
 });
 
+test('only the params a method defines go upstream; a bloated `_meta` is refused with nothing upstream', async () => {
+  const marker = `extra-${randomUUID()}`;
+  const r = await rpc('acme', 'tools/call', {
+    name: 'mt__whoami',
+    arguments: {},
+    foo: marker,
+    uri: marker,
+    _meta: { 'vendor/note': 'kept' },
+  });
+  assert.equal(r.result?.content?.[0]?.text, 'acme', JSON.stringify(r));
+  const sent = reached()
+    .filter((x) => x.tenant === 'acme' && x.msg.method === 'tools/call')
+    .at(-1);
+  assert.ok(sent && !JSON.stringify(sent).includes(marker), JSON.stringify(sent));
+  assert.equal((sent.msg.params?._meta as Record<string, unknown>)?.['vendor/note'], 'kept');
+  const before = reached().length;
+  const bloated = await rpc('acme', 'tools/call', {
+    name: 'mt__whoami',
+    arguments: {},
+    _meta: { 'vendor/blob': 'x'.repeat(100_000) },
+  });
+  assert.match(bloated.error?.message ?? '', /`_meta` is larger than 64 KiB/, JSON.stringify(bloated).slice(0, 300));
+  const deep = await rpc('acme', 'tools/call', {
+    name: 'mt__whoami',
+    arguments: {},
+    _meta: { constructor: 1 },
+  });
+  assert.match(deep.error?.message ?? '', /`_meta.constructor` the key `constructor` is not allowed/);
+  assert.equal(reached().length, before, 'nothing reached the upstream');
+});
+
 test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {
   const before = reached().length;
   for (const taskId of [

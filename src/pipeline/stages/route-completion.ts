@@ -8,17 +8,18 @@ import type { Stage } from '../types.ts';
 import { routePrompt } from './route-prompt.ts';
 import { routeResource } from './route-resource.ts';
 import { routeOf } from './needs.ts';
+import { definedParams } from '../defined-params.ts';
 
 export const routeCompletion: Stage = async (s, deps) => {
   const ref = s.params.ref as JsonObject | undefined;
   if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
     await routePrompt(s, deps);
-    s.upstream = { ...s.params, ref: { ...ref, name: routeOf(s).tool } } as JsonObject;
+    s.upstream = definedParams(s.method, { ...s.params, ref: { ...ref, name: routeOf(s).tool } });
     return;
   }
   if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
     await routeResource(s, deps);
-    s.upstream = { ...s.params, ref: { ...ref, uri: routeOf(s).tool } } as JsonObject;
+    s.upstream = definedParams(s.method, { ...s.params, ref: { ...ref, uri: routeOf(s).tool } });
     return;
   }
   throw new GatehouseError('E_INVALID_PARAMS', 'invalid params: `ref` must be a prompt or resource reference');

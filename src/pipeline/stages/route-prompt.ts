@@ -1,7 +1,7 @@
 /** route (prompts/get): namespaced prompt name -> its server and the prompt's own name. */
-import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
+import { definedParams } from '../defined-params.ts';
 
 export const routePrompt: Stage = (s, { catalog, upstreams }) => {
   const hit = catalog.resolve('prompts', s.requested, s.ctx.scope || undefined);
@@ -13,5 +13,5 @@ export const routePrompt: Stage = (s, { catalog, upstreams }) => {
     qualified: catalog.qualify(hit.server, hit.name),
     item: `prompt:${hit.name}`,
   };
-  s.upstream = { ...s.params, name: hit.name } as JsonObject;
+  s.upstream = definedParams(s.method, { ...s.params, name: hit.name });
 };

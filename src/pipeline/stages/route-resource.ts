@@ -10,6 +10,7 @@ import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
 import { catalogueOwner } from '../own-resources.ts';
+import { definedParams } from '../defined-params.ts';
 
 export const routeResource: Stage = (s, deps) => {
   const found = deps.catalog.resolveResource(s.requested, s.ctx.scope || undefined);
@@ -25,7 +26,7 @@ export const routeResource: Stage = (s, deps) => {
     qualified: namespaceUri(hit.server, hit.uri),
     item: itemOf(hit),
   };
-  s.upstream = { ...s.params, uri: hit.uri } as JsonObject;
+  s.upstream = definedParams(s.method, { ...s.params, uri: hit.uri });
 };
 
 /** The inventory item behind the URI: its template, the listed resource, or none (a URI nothing lists). */

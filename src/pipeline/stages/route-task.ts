@@ -5,8 +5,8 @@
  * disabled tool's tasks cannot be read), and the request goes to the same tenant's connection.
  */
 import { GatehouseError, quote } from '../../protocol/errors.ts';
-import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
+import { definedParams } from '../defined-params.ts';
 
 export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
   const t = tasks.open(s.requested, s.ctx.principal.key, s.ctx.scope);
@@ -15,5 +15,5 @@ export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
   if (!t || !hit || hit.server !== t.server || !upstreams.has(t.server))
     throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(s.requested.slice(0, 80))}`);
   s.route = { server: t.server, tool: hit.name, def: hit.def, qualified: t.tool, item: hit.name };
-  s.upstream = { ...s.params, taskId: t.taskId } as JsonObject;
+  s.upstream = definedParams(s.method, { ...s.params, taskId: t.taskId });
 };

@@ -3,9 +3,9 @@
  * a tool of an unknown server give the same `unknown tool` error (and, at authorize, so does a tool
  * the caller may not use).
  */
-import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
+import { definedParams } from '../defined-params.ts';
 
 export const routeTool: Stage = (s, { catalog, upstreams }) => {
   const hit = catalog.resolve('tools', s.requested, s.ctx.scope || undefined);
@@ -17,5 +17,5 @@ export const routeTool: Stage = (s, { catalog, upstreams }) => {
     qualified: catalog.qualify(hit.server, hit.name),
     item: hit.name,
   };
-  s.upstream = { ...s.params, name: hit.name } as JsonObject;
+  s.upstream = definedParams(s.method, { ...s.params, name: hit.name });
 };
