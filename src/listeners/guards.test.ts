@@ -37,6 +37,15 @@ test('origins: absent is fine, null and foreign are refused', () => {
 test('base64 sentinel header values', () => {
   assert.equal(decodeHeaderValue('=?base64?SGVsbG8sIOS4lueVjA==?='), 'Hello, 世界');
   assert.equal(decodeHeaderValue('plain'), 'plain');
+  // Read strictly: what a proxy in front would read differently names nothing.
+  for (const lenient of [
+    '=?base64?bXRfX3dob2FtaQ?=', // padding missing
+    '=?base64?bX!Rf X3d*ob2FtaQ==?=', // junk characters
+    '=?base64?bXRfX3dob2FtaQ==AAAA?=', // bytes after the padding
+    '=?base64?/w==?=', // not UTF-8
+  ])
+    assert.equal(decodeHeaderValue(lenient), undefined, lenient);
+  assert.equal(decodeHeaderValue('=?base64?bXRfX3dob2FtaQ==?='), 'mt__whoami');
 });
 
 test('accept header', () => {

@@ -80,7 +80,7 @@ export function paramHeaderProblem(
   inputSchema: unknown,
   args: JsonObject | undefined,
   headers: Record<string, string | string[] | undefined>,
-  decode: (v: string) => string,
+  decode: (v: string) => string | undefined,
 ): string | undefined {
   const expected = expectedParamHeaders(inputSchema, args);
   for (const p of paramHeaders(inputSchema)) {
@@ -90,6 +90,7 @@ export function paramHeaderProblem(
       return `\`Mcp-Param-${p.name}\` has characters a header may not carry (use the base64 form)`;
     if (typeof raw === 'string' && badSentinel(raw)) return `\`Mcp-Param-${p.name}\` is not valid base64`;
     const got = typeof raw === 'string' ? decode(raw) : undefined;
+    if (typeof raw === 'string' && got === undefined) return `\`Mcp-Param-${p.name}\` is not valid base64 of UTF-8`;
     const want = expected.get(key);
     if (!want) {
       if (got !== undefined) return `\`Mcp-Param-${p.name}\` is set but the argument is absent`;
