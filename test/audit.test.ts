@@ -150,6 +150,11 @@ test('a search or a run view given a position or a time that is not one is refus
         /`after` must be a record position/,
       );
     }
+  // A run id whose percent-encoding is malformed names no run: not found, not an internal error.
+  for (const path of ['audit/runs/%ZZ', 'audit/runs/a%E0%A4%A']) {
+    const r = await fetch(`${t.url}/admin/v1/${path}`);
+    assert.equal(r.status, 404, `${path}: ${r.status}`);
+  }
   for (const path of ['audit/search?since=yesterday', 'audit/search?until=2026-13-45']) {
     const r = await fetch(`${t.url}/admin/v1/${path}`);
     assert.equal(r.status, 400, path);

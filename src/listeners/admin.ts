@@ -23,6 +23,7 @@ import type { Principal } from '../identity/principal.ts';
 import { positionParam, readBody, timeParam } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import type { AdminDeps } from './admin-deps.ts';
+import { decodeSegment } from '../util/path-segment.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
@@ -90,7 +91,8 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
     default: {
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(path);
       if (!run) return undefined;
-      const id = decodeURIComponent(run[1]);
+      const id = decodeSegment(run[1]);
+      if (id === undefined) return undefined;
       const after = positionParam(query, 'after');
       const { rows, next } = await runRecords(store.audit, id, {
         tenant: scope.platform ? undefined : scope.tenant,

@@ -54,6 +54,7 @@ import {
   type View,
 } from '../console/pages.ts';
 import { chainHash, type AuditEvent } from '../model/audit-event.ts';
+import { decodeSegment } from '../util/path-segment.ts';
 
 export interface ConsoleDeps {
   config: Config;
@@ -281,20 +282,22 @@ async function render(
     }
     default: {
       const inc = /^incidents\/([^/]{1,64})$/.exec(page);
-      if (inc) {
-        const r = await getIncident(
-          store,
-          decodeURIComponent(inc[1]),
-          v.scope.platform ? undefined : v.scope.tenant,
-        ).catch((err: unknown) => {
-          if (err instanceof IncidentError) return undefined;
-          throw err;
-        });
+      const incId = inc ? decodeSegment(inc[1]) : undefined;
+      if (inc && incId === undefined) return undefined;
+      if (inc && incId !== undefined) {
+        const r = await getIncident(store, incId, v.scope.platform ? undefined : v.scope.tenant).catch(
+          (err: unknown) => {
+            if (err instanceof IncidentError) return undefined;
+            throw err;
+          },
+        );
         return r ? incidentPage(vw, r, actions.mayCloseIncident(a, r)) : undefined;
       }
       const chain = /^audit\/chain\/([^/]{1,300})\/(\d{1,15})$/.exec(page);
       if (chain) {
-        const proof = await chainProof(store, decodeURIComponent(chain[1]), Number(chain[2]));
+        const stream = decodeSegment(chain[1]);
+        if (stream === undefined) return undefined;
+        const proof = await chainProof(store, stream, Number(chain[2]));
         // Another tenant's record does not exist for a tenant admin.
         return proof && (v.scope.platform || proof.record.actor?.tenant === (v.scope as { tenant: string }).tenant)
           ? chainPage(vw, proof)
@@ -302,7 +305,8 @@ async function render(
       }
       const run = /^audit\/runs\/([^/]{1,300})$/.exec(page);
       if (!run) return undefined;
-      const id = decodeURIComponent(run[1]);
+      const id = decodeSegment(run[1]);
+      if (id === undefined) return undefined;
       const after = positionParam(query, 'after');
       // Another tenant's run does not exist for a tenant admin.
       const { rows, next } = await runRecords(store.audit, id, {
@@ -376,8 +380,8 @@ async function act(
     }
     default: {
       const close = /^incidents\/([^/]{1,64})\/close$/.exec(path);
-      if (close) {
-        const id = decodeURIComponent(close[1]);
+      const id = close ? decodeSegment(close[1]) : undefined;
+      if (close && id !== undefined) {
         const o = await actions.closeIncidentAction(d, a, id, f);
         return { page: o.ok ? `incidents/${id}` : 'incidents', outcome: o };
       }
