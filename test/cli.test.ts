@@ -63,6 +63,16 @@ test('init writes a starter config that validates; it refuses to overwrite witho
   assert.equal(run('init', file, '--force').code, 0);
 });
 
+test('an error a command cannot get past is one line that says what to fix: no stack trace, no install paths', () => {
+  const file = join(dir, 'key-check.yaml');
+  assert.equal(run('init', file).code, 0);
+  const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_SECRETS_KEY: 'short' };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [CLI, 'secrets', 'list', '-c', file], { cwd: dir, encoding: 'utf8', env });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'gatehouse: local: GATEHOUSE_SECRETS_KEY is not 32 bytes of base64\n');
+});
+
 test('config validate points at the line and key, in text and in json', () => {
   const file = join(dir, 'broken.yaml');
   writeFileSync(file, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');

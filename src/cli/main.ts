@@ -33,4 +33,14 @@ if (named) {
   for (const c of COMMANDS) program.command(c.name).description(c.summary);
 }
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // What a command could not do, said in one line: never a stack trace with the install's paths
+  // (GATEHOUSE_DEBUG=1 prints it). Errors written for people (credentials, config, incidents) say
+  // what to fix; anything else is a failure of the command.
+  const e = err as Error & { code?: unknown };
+  if (process.env.GATEHOUSE_DEBUG === '1') process.stderr.write(`${e?.stack ?? String(err)}\n`);
+  process.stderr.write(`gatehouse: ${e?.message ?? String(err)}\n`);
+  process.exit(typeof e?.code === 'string' && /^E_(PROVIDER_AUTH|INVALID|CONFIG)/.test(e.code) ? 2 : 1);
+}

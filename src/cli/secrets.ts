@@ -131,7 +131,7 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
     recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
   );
   process.stdout.write(
-    `secrets re-encrypted under key ${store.keyId}; running gateways pick the new key up when they restart\n`,
+    `secrets re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it at their next read of the store\n`,
   );
 }
 

@@ -21,7 +21,7 @@ import { OnePasswordProvider } from './onepassword.ts';
 import { ExecProvider } from './exec.ts';
 import { EnvProvider } from './env.ts';
 import { LocalProvider } from './local.ts';
-import { LocalSecretStore, loadKey } from './local-store.ts';
+import { keyFileReloader, LocalSecretStore, loadKey } from './local-store.ts';
 import { CredentialError, expandReference } from './types.ts';
 import type { UpstreamOAuth } from './upstream-oauth.ts';
 
@@ -55,7 +55,12 @@ export async function resolverFor(config: Config): Promise<SecretResolver> {
   const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
   resolver.register(
     new LocalProvider({
-      store: new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key),
+      // A key rotated by `gatehouse secrets rotate-key` is picked up at the next read, without a restart.
+      store: new LocalSecretStore(
+        join(config.gateway.stateDir, LOCAL_SECRETS_FILE),
+        key,
+        keyFileReloader(join(config.gateway.stateDir, LOCAL_KEY_FILE)),
+      ),
       cacheTtlMs: ttl,
     }),
   );

@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KEY_ENV, LocalSecretStore, generateKey, keyId, loadKey, parseKey, writeKeyFile } from './local-store.ts';
+import {
+  KEY_ENV,
+  LocalSecretStore,
+  generateKey,
+  keyFileReloader,
+  keyId,
+  loadKey,
+  parseKey,
+  writeKeyFile,
+} from './local-store.ts';
 import { LocalProvider } from './local.ts';
 import { SecretResolver } from './resolver.ts';
 import type { CredentialError } from './types.ts';
@@ -118,6 +127,31 @@ describe('local encrypted store', () => {
     await writeFile(f, JSON.stringify(afterDoc));
     await rejectsWith(old.get('a'), 'E_PROVIDER_AUTH');
     if (posix) assert.equal(await mode(f), 0o600);
+  });
+
+  test("a store held by a running gateway follows a rotation made by another process (the key file, or the .next written first); a key file that is not the store's is no key", async () => {
+    const f = file();
+    const kf = join(f, '..', 'secrets.key');
+    const first = generateKey();
+    await writeKeyFile(kf, first);
+    const gateway = new LocalSecretStore(f, first, keyFileReloader(kf));
+    await gateway.set('a', SECRET);
+    // `gatehouse secrets rotate-key`: the new key aside, the store re-encrypted, then the key moved.
+    const cli = new LocalSecretStore(f, first);
+    const next = generateKey();
+    await writeKeyFile(`${kf}.next`, next);
+    await cli.rotateKey(next);
+    assert.equal(await gateway.get('a'), SECRET, 'between the steps: the .next key');
+    const third = generateKey();
+    await writeKeyFile(`${kf}.next`, third);
+    await cli.rotateKey(third);
+    await writeKeyFile(kf, third);
+    await rm(`${kf}.next`);
+    assert.equal(await gateway.get('a'), SECRET, 'after: the key file');
+    // Without a reloader (or with a key file that is not the store's), the old key is refused.
+    await rejectsWith(new LocalSecretStore(f, first).get('a'), 'E_PROVIDER_AUTH');
+    await writeKeyFile(kf, generateKey());
+    await rejectsWith(new LocalSecretStore(f, first, keyFileReloader(kf)).get('a'), 'E_PROVIDER_AUTH');
   });
 
   test('rotation writes the file 0600 atomically (no temp files left behind)', async () => {

@@ -101,16 +101,39 @@ export async function writeKeyFile(path: string, key: Buffer): Promise<void> {
   await atomicWrite(path, `${key.toString('base64')}\n`);
 }
 
+/**
+ * For a running gateway: the key `gatehouse secrets rotate-key` put in place (the key file, or the
+ * `.next` file it writes first), when its id is the one the store now names.
+ */
+export function keyFileReloader(keyFile: string): (wanted: string) => Promise<Buffer | undefined> {
+  return async (wanted) => {
+    for (const f of [keyFile, `${keyFile}.next`]) {
+      try {
+        const st = await stat(f);
+        if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) continue;
+        const k = parseKey(await readFile(f, 'utf8'), `key file ${f}`);
+        if (keyId(k) === wanted) return k;
+      } catch {
+        // missing or unreadable: the next candidate
+      }
+    }
+    return undefined;
+  };
+}
+
 export class LocalSecretStore {
   readonly file: string;
   #key: Buffer;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #reloadKey: ((wanted: string) => Promise<Buffer | undefined>) | undefined;
 
-  constructor(file: string, key: Buffer) {
+  /** `reloadKey`: where to find the key the store names when it is no longer ours (rotated by another process). */
+  constructor(file: string, key: Buffer, reloadKey?: (wanted: string) => Promise<Buffer | undefined>) {
     if (key.length !== KEY_BYTES)
       throw new CredentialError('E_PROVIDER_AUTH', `key must be ${KEY_BYTES} bytes`, { provider: PROVIDER });
     this.file = file;
     this.#key = Buffer.from(key);
+    this.#reloadKey = reloadKey;
   }
 
   get keyId(): string {
@@ -220,6 +243,11 @@ export class LocalSecretStore {
       });
     }
     if (d.keyId !== this.keyId) {
+      const rotated = await this.#reloadKey?.(d.keyId);
+      if (rotated) {
+        this.#key = rotated;
+        return d;
+      }
       throw new CredentialError(
         'E_PROVIDER_AUTH',
         `the key (id ${this.keyId}) is not this store's key (id ${d.keyId})`,
