@@ -159,15 +159,17 @@ async function acceptDefinition(ctx: CliContext, name: string, opts: ReviewOpts)
   const by = actorName(opts.by);
   const r = await withStore(config, async (store) => {
     const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
-    if (res.ok)
+    if (res.ok && !res.unchanged)
       await recordAdmin(store, config.gateway.stateDir, by, 'inventory.accept', { server, tool, result: res.message });
     return res;
   });
   if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
   const diff = definitionDiff(name, r.before, r.after);
   if (opts.json)
-    return void process.stdout.write(`${JSON.stringify({ accepted: name, by, result: r.message, diff }, null, 2)}\n`);
-  process.stdout.write(`${diff}${name}: ${r.message} by ${by}\n`);
+    return void process.stdout.write(
+      `${JSON.stringify({ accepted: name, by: r.unchanged ? null : by, result: r.message, diff }, null, 2)}\n`,
+    );
+  process.stdout.write(`${diff}${name}: ${r.message}${r.unchanged ? '' : ` by ${by}`}\n`);
 }
 
 function registerInventoryClassify(inv: Command, ctx: CliContext): void {

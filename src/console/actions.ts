@@ -81,6 +81,7 @@ export async function acceptItem(deps: ActionDeps, a: Actor, name: string): Prom
   const who = by(a);
   const r = await deps.store.inventory.update(t.server, (state) => accept(state, t.tool, who, Date.now()));
   if (!r.ok) return { ok: false, message: `cannot accept \`${name}\`: ${r.message}` };
+  if (r.unchanged) return { ok: true, message: `${name}: ${r.message}` };
   await recordAction(deps, a, 'inventory.accept', { server: t.server, tool: t.tool, result: r.message });
   return { ok: true, message: `${name}: ${r.message} by ${who}` };
 }

@@ -219,7 +219,9 @@ test('accept() takes the current definition and reports before/after', () => {
 
   const again = accept(after, 'echo', 'bob', 6000);
   assert.deepEqual(again.change, {}, 'accepting an accepted tool is a no-op');
-  assert.equal(again.result.message, 'already accepted');
+  // Who accepted what is in force, not who asked again.
+  assert.equal(again.result.message, `already accepted by alice at ${new Date(5000).toISOString()}`);
+  assert.equal(again.result.unchanged, true);
   assert.deepEqual(kinds(run([[obs([echo2], 7)]], after).change), [], 'the next discovery agrees');
 });
 

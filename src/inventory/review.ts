@@ -299,9 +299,18 @@ const NOT_DISCOVERED =
 export interface ReviewResult {
   ok: boolean;
   message: string;
+  /** Nothing changed (already accepted): nothing to record, and the message names who accepted it. */
+  unchanged?: true;
   /** For accept: the accepted definition before and after (for the diff). */
   before?: unknown;
   after?: unknown;
+}
+
+/** Who accepted what is in force, and when (`gatehouse` at discovery, under `newTools: accept`). */
+function alreadyAccepted(x: { acceptedBy: string | null; acceptedAt: number | null }): string {
+  const by = x.acceptedBy ? ` by ${x.acceptedBy}` : '';
+  const at = x.acceptedAt ? ` at ${new Date(x.acceptedAt).toISOString()}` : '';
+  return `already accepted${by}${at}`;
 }
 
 /** Accept a tool's current definition (or, with `tool` null, the server's instructions). */
@@ -319,7 +328,8 @@ export function accept(
         change: {},
         result: {
           ok: true,
-          message: 'already accepted',
+          unchanged: true,
+          message: alreadyAccepted(server),
           before: server.acceptedInstructions,
           after: server.instructions,
         },
@@ -357,7 +367,7 @@ export function accept(
   if (!t) return { change: {}, result: { ok: false, message: 'the server does not list such a tool' } };
   const before = t.acceptedDef;
   if (t.acceptedPin === t.pin)
-    return { change: {}, result: { ok: true, message: 'already accepted', before, after: t.def } };
+    return { change: {}, result: { ok: true, unchanged: true, message: alreadyAccepted(t), before, after: t.def } };
   const next: InventoryTool = { ...t, acceptedPin: t.pin, acceptedDef: t.def, acceptedBy: actor, acceptedAt: at };
   return {
     change: {
