@@ -35,7 +35,8 @@ test('golden: the quickstart as shipped is not ready, and says why item by item'
   const file = join(dir, 'quickstart.yaml');
   const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8')
     .replace(/stateDir: .*/, 'stateDir: state')
-    .replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`);
+    .replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`)
+    .replace('../examples/quickstart-policy.yaml', JSON.stringify(join(ROOT, 'examples/quickstart-policy.yaml')));
   writeFileSync(file, text);
   const r = await runCli(['check', '--json', '-c', file]);
   assert.equal(r.code, 1, 'a failing item makes the exit status non-zero');

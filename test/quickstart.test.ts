@@ -1,0 +1,78 @@
+/**
+ * The quickstart as shipped (examples/quickstart.yaml and its policy), as the README walks a newcomer
+ * through it: the tools the config classifies READ run; a write waits for a person, runs once when
+ * approved; the tools nobody classified are neither listed nor run. Its own port, state and files
+ * folder; the sandbox as configured.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ROOT, runCli, startCli } from './support/gateway.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-quickstart-'));
+// The sandbox's user (nobody) must reach the folder the files server writes to, as in the repository.
+chmodSync(dir, 0o755);
+const files = join(dir, 'files');
+let gw: Awaited<ReturnType<typeof startCli>>;
+let client: Client;
+
+before(async () => {
+  const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8')
+    .replace('port: 8765', 'port: 0')
+    .replace(/stateDir: .*/, 'stateDir: state')
+    .replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`)
+    .replace('../examples/quickstart-policy.yaml', JSON.stringify(join(ROOT, 'examples/quickstart-policy.yaml')))
+    .replaceAll(`${'$'}{GATEHOUSE_CONFIG_DIR}/../tmp/quickstart-files`, files);
+  gw = await startCli(text, dir);
+  client = new Client({ name: 'newcomer', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)));
+});
+after(async () => {
+  await client?.close();
+  await gw?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const text = (r: unknown) => JSON.stringify((r as { content?: unknown }).content);
+
+test('reads run; the tools nobody classified are neither listed nor run', async () => {
+  const names = (await client.listTools()).tools.map((t) => t.name);
+  for (const n of ['everything__echo', 'files__read_text_file', 'files__write_file']) assert.ok(names.includes(n), n);
+  for (const n of ['everything__get-env', 'everything__trigger-long-running-operation'])
+    assert.ok(!names.includes(n), `${n} is listed`);
+  assert.match(
+    text(await client.callTool({ name: 'everything__echo', arguments: { message: 'hello' } })),
+    /Echo: hello/,
+  );
+  await assert.rejects(client.callTool({ name: 'everything__get-env', arguments: {} }), /unknown tool/);
+});
+
+test('a write waits for a person, and runs once when approved', async () => {
+  const path = join(files, 'hello.txt');
+  const args = { path, content: 'hi' };
+  const first = await client.callTool({ name: 'files__write_file', arguments: args });
+  assert.equal(first.isError, true);
+  assert.match(text(first), /needs a person's approval.*Nothing ran/);
+  assert.ok(!existsSync(path), 'nothing was written');
+  const id = (first._meta?.['io.gatehouse/approval'] as { id: string } | undefined)?.id ?? '';
+  assert.match(id, /^apr_/);
+  const file = join(dir, 'gatehouse.yaml');
+  const ok = await runCli(['approvals', 'approve', id, '--role', 'gatehouse-admin', '--reason', 'try-out', '-c', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const again = await client.callTool({
+    name: 'files__write_file',
+    arguments: args,
+    _meta: { 'io.gatehouse/approval': id },
+  });
+  assert.notEqual(again.isError, true, text(again));
+  assert.equal(readFileSync(path, 'utf8'), 'hi');
+  await assert.rejects(
+    client.callTool({ name: 'files__write_file', arguments: args, _meta: { 'io.gatehouse/approval': id } }),
+    /already been used/,
+    'an approval runs one call',
+  );
+});
