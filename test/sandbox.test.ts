@@ -23,7 +23,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, createKey, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import {
+  FILESYSTEM,
+  ROOT,
+  createKey,
+  runCli,
+  startCli,
+  startGateway,
+  stdioServer,
+  type TestGateway,
+} from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
@@ -546,4 +555,24 @@ test("the gateway's home and .env: masked even inside a path the server may read
     b64('shown'),
     'the declared path itself is shown',
   );
+});
+
+test('a server that could not start (its folder out of the sandbox user reach) starts by itself once it can: no request needed', async (tc) => {
+  if (skip(tc)) return;
+  const locked = mkdtempSync(join(tmpdir(), 'gatehouse-locked-')); // 0700: nobody cannot reach inside
+  const folder = join(locked, 'files');
+  const g = await startGateway(
+    `${stdioServer('later', FILESYSTEM, [folder])}    sandbox:\n      paths: { write: [${JSON.stringify(folder)}] }\n`,
+    { waitMs: 2_000 },
+  );
+  try {
+    const state = async () =>
+      ((await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams.later;
+    assert.notEqual(await state(), 'ready');
+    chmodSync(locked, 0o755); // the operator fixes it
+    await eventually(async () => (await state()) === 'ready', { timeoutMs: 20_000 });
+  } finally {
+    await g.close();
+    rmSync(locked, { recursive: true, force: true });
+  }
 });

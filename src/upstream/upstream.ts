@@ -309,8 +309,12 @@ export class Upstream extends EventEmitter<{
       channel = await this.#makeChannel();
     } catch (err) {
       this.#lastError = err instanceof Error ? err.message : String(err);
+      if (this.#state === 'stopped') throw err;
       this.#state = 'down';
       this.#log.error({ err: this.#lastError }, 'upstream could not start');
+      // Nothing was spawned, so no exit will schedule the next try (a sandbox path fixed meanwhile,
+      // a command installed): the backoff does, as for a server that died.
+      this.#restartLater();
       throw err;
     }
     const peer = new Peer(channel, this.#channelLog);
@@ -407,10 +411,14 @@ export class Upstream extends EventEmitter<{
     this.#state = 'down';
     this.#lastError = err?.message ?? 'closed';
     if (wasReady) this.emit('down');
-    const { initialDelayMs, maxDelayMs } = this.#restartCfg();
-    if (wasReady && Date.now() - this.#readySince > STABLE_MS) this.#delay = initialDelayMs;
+    if (wasReady && Date.now() - this.#readySince > STABLE_MS) this.#delay = this.#restartCfg().initialDelayMs;
+    this.#restartLater();
+  }
+
+  /** Another start after the backoff's delay (doubling up to its maximum), unless one came first or it stopped. */
+  #restartLater(): void {
     const delay = this.#delay;
-    this.#delay = doubled(this.#delay, maxDelayMs);
+    this.#delay = doubled(this.#delay, this.#restartCfg().maxDelayMs);
     this.#log.info({ delayMs: delay }, 'restarting upstream');
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
