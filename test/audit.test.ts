@@ -229,9 +229,13 @@ test('verify finds an edited, a deleted and a reordered record, each at its posi
   const c = await connect(g.url);
   for (let i = 0; i < 6; i++) await c.callTool({ name: 'rec__record', arguments: { note: `n${i}` } });
   await c.close();
-  await g.close();
   const cfg = join(dir, 'gatehouse.yaml');
   writeFileSync(cfg, `version: 1\nstorage: { sqlitePath: ${JSON.stringify(join(dir, 'a.db'))} }\nservers: []\n`);
+  // While the gateway runs its stream has no closing record yet: that is no loss, and not reported.
+  const live = await runCli(['audit', 'verify', '--json', '-c', cfg]);
+  assert.equal(live.code, 0, live.stdout);
+  assert.deepEqual(JSON.parse(live.stdout).problems, []);
+  await g.close();
   const clean = await runCli(['audit', 'verify', '--json', '-c', cfg]);
   assert.equal(clean.code, 0, clean.stdout);
   assert.deepEqual(JSON.parse(clean.stdout).problems, []);

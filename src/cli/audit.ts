@@ -27,6 +27,7 @@ import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import { adminScopeOf, asOption, caller, requirePlatform } from './scope.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
+import { LIVE_MS } from '../incident/acks.ts';
 
 /** `--as` given: the scope of that credential; else the operator's (every tenant). */
 async function scopeFor(
@@ -134,8 +135,14 @@ async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
   // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
   const tty = process.stderr.isTTY;
   const progress = (n: number) => process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
-  const report = await withStore(config, (s) =>
-    verifyAudit(s.audit, { checkpoints, trustedKeys, onProgress: opts.json ? undefined : progress }),
+  const report = await withStore(config, async (s) =>
+    verifyAudit(s.audit, {
+      checkpoints,
+      trustedKeys,
+      onProgress: opts.json ? undefined : progress,
+      // The streams of running gateways are still being written: no closing record yet is no loss.
+      liveStreams: new Set(await s.revocations.live(Date.now() - LIVE_MS)),
+    }),
   );
   if (!opts.json && tty) process.stderr.write('\n');
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -36,6 +36,7 @@ import { canonicalJson } from '../util/canonical-json.ts';
 import type { Store } from '../storage/types.ts';
 import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
+import { LIVE_MS } from './acks.ts';
 
 const BUNDLE_FORMAT = 'gatehouse-incident-bundle/1';
 const FILES = [
@@ -168,7 +169,9 @@ export async function exportBundle(
     'checkpoints.json': JSON.stringify(exportCheckpoints(await latestCheckpoints(store.audit), new Date(now)), null, 2),
     'verification.json': JSON.stringify(
       {
-        store: await verifyAudit(store.audit),
+        store: await verifyAudit(store.audit, {
+          liveStreams: new Set(await store.revocations.live(Date.now() - LIVE_MS)),
+        }),
         window: { records: events.length, truncated, problems: checkChain(events) },
       },
       null,

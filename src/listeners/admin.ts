@@ -24,6 +24,7 @@ import { positionParam, readBody, timeParam } from './guards.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { decodeSegment } from '../util/path-segment.ts';
+import { LIVE_MS } from '../incident/acks.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
@@ -79,7 +80,10 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       return { records: rows.map((r) => ({ position: r.position, ...r.event })), ...(next ? { next } : {}) };
     }
     case 'audit/verify':
-      return verifyAudit(store.audit, { liveStreams: new Set([deps.auditStream]) });
+      // This gateway's stream and every other running gateway's are still being written.
+      return verifyAudit(store.audit, {
+        liveStreams: new Set([deps.auditStream, ...(await store.revocations.live(Date.now() - LIVE_MS))]),
+      });
     case 'credentials':
       return { revoked: await store.revocations.list() };
     case 'check': {
