@@ -28,6 +28,7 @@ import { adminScopeOf, asOption, caller, requirePlatform } from './scope.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { LIVE_MS } from '../incident/acks.ts';
+import { progress } from './progress.ts';
 
 /** `--as` given: the scope of that credential; else the operator's (every tenant). */
 async function scopeFor(
@@ -132,19 +133,17 @@ async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
   requirePlatform(ctx, (await scopeFor(ctx, config, opts.as)).scope);
   const checkpoints = readCheckpoints(ctx, opts.checkpoints);
   const trustedKeys = opts.trustKey ? new Set(opts.trustKey) : undefined;
-  // On a terminal one line counts up; in a file or a pipe each count is a line of its own.
-  const tty = process.stderr.isTTY;
-  const progress = (n: number) => process.stderr.write(tty ? `\rverified ${n} records` : `verified ${n} records\n`);
+  const shown = opts.json ? undefined : progress();
   const report = await withStore(config, async (s) =>
     verifyAudit(s.audit, {
       checkpoints,
       trustedKeys,
-      onProgress: opts.json ? undefined : progress,
+      onProgress: shown && ((n: number) => shown.update(`verified ${n} records`)),
       // The streams of running gateways are still being written: no closing record yet is no loss.
       liveStreams: new Set(await s.revocations.live(Date.now() - LIVE_MS)),
     }),
   );
-  if (!opts.json && tty) process.stderr.write('\n');
+  shown?.end();
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
     for (const p of report.problems)
@@ -279,14 +278,13 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
   if (q.limit === undefined) ctx.fail(`\`--limit ${opts.limit}\`: give a whole number of records, 1 or more`, 2);
   const limit = q.limit;
   // The store searches a while at a time; the command goes on to the end or the limit (searchAll).
-  let progress = false;
+  const shown = progress();
   const rows = await withStore(config, (s) =>
-    searchAll(s.audit, { ...q, limit }, (through, found) => {
-      process.stderr.write(`\rsearched through record #${through}, ${found} found`);
-      progress = true;
-    }),
+    searchAll(s.audit, { ...q, limit }, (through, found) =>
+      shown.update(`searched through record #${through}, ${found} found`),
+    ),
   );
-  if (progress) process.stderr.write('\n');
+  shown.end();
   if (opts.json)
     return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
   const entries = timeline(rows.map((r) => r.event));
@@ -331,6 +329,7 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
   const out = output ? createWriteStream(output, { mode: 0o600, flags: 'wx' }) : process.stdout;
   if (output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(outputFailure(output, err), 2));
   let count = 0;
+  const shown = progress();
   await withStore(config, async (s) => {
     for (let after = 0; ; ) {
       // A tenant admin's records through the tenant's index, not the whole trail read and filtered.
@@ -341,13 +340,13 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
       if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
       count += mine.length;
       after = rows[rows.length - 1].position;
-      if (output) process.stderr.write(`\rexported ${count} records`);
+      if (output) shown.update(`exported ${count} records`);
     }
   });
   if (output) {
     out.end();
     await once(out, 'finish');
-    process.stderr.write(`\rexported ${count} records to ${output}\n`);
+    shown.end(`exported ${count} records to ${output}`);
   }
 }
 

@@ -29,6 +29,7 @@ import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
+import { progress } from './progress.ts';
 
 /** One audit stream for the whole command, opened on its first record and closed at the end. */
 async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: Actor) => Promise<T>): Promise<T> {
@@ -57,11 +58,15 @@ async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: 
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-const waiting = (json?: boolean) =>
-  json
-    ? undefined
-    : (missing: number, of: number) =>
-        process.stderr.write(`\rwaiting for ${missing} of ${of} gateway(s) to confirm...`);
+/** Progress while gateways confirm; `end()` once they did (or the wait is over). */
+const waiting = (json?: boolean) => {
+  const p = json ? undefined : progress();
+  return {
+    onWait:
+      p && ((missing: number, of: number) => p.update(`waiting for ${missing} of ${of} gateway(s) to confirm...`)),
+    end: () => p?.end(),
+  };
+};
 
 function describe(r: IncidentRecord): string {
   const lines = [
@@ -162,6 +167,7 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   const windowStart = parseTime(opts.since);
   if (windowStart === undefined) ctx.fail(`\`--since ${opts.since}\`: use 30m, 2h, 1d or an ISO time`, 2);
   const config = await ctx.load(opts.config);
+  const wait = waiting(opts.json);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
       asActor(s, config.gateway.stateDir, actorName(opts.by), async (a) =>
@@ -174,13 +180,13 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
           reason: opts.reason,
           windowStart,
           timeoutMs: Number(opts.timeout) * 1000,
-          onWait: waiting(opts.json),
+          onWait: wait.onWait,
           announce: (m) => announce(config.limits?.redis, m),
         }),
       ),
     ),
   );
-  if (!opts.json) process.stderr.write('\r');
+  wait.end();
   process.exitCode = r.containment.confirmed ? 0 : 1;
   if (opts.json) return out(r);
   process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
@@ -206,14 +212,15 @@ function registerIncidentRevoke(cmd: Command, ctx: CliContext): void {
 
 async function revokeAction(ctx: CliContext, id: string, opts: RevokeOpts): Promise<void> {
   const config = await ctx.load(opts.config);
+  const wait = waiting(opts.json);
   const r = await step(ctx, () =>
     withStore(config, (s) =>
       asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
-        revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: waiting(opts.json) }),
+        revokeIncident(s, config, a, id, { timeoutMs: Number(opts.timeout) * 1000, onWait: wait.onWait }),
       ),
     ),
   );
-  if (!opts.json) process.stderr.write('\r');
+  wait.end();
   process.exitCode = r.confirmed ? 0 : 1;
   if (opts.json) return out(r);
   process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);

@@ -15,6 +15,7 @@ import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
+import { progress, type Progress } from './progress.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
@@ -174,6 +175,23 @@ async function revokeAndConfirm(
   await recordAdmin(s, stateDir, by, 'credentials.revoke', { ref, reason: opts.reason });
   const live = await s.revocations.live(at - 5000);
   const deadline = at + Number(opts.timeout) * 1000;
+  const shown = opts.json ? undefined : progress();
+  try {
+    return await confirmedBy(s, ref, at, live, deadline, shown);
+  } finally {
+    shown?.end();
+  }
+}
+
+/** Waits until every gateway live at `at` acknowledged the revocation of `ref`, or `deadline`. */
+async function confirmedBy(
+  s: Store,
+  ref: string,
+  at: number,
+  live: string[],
+  deadline: number,
+  shown: Progress | undefined,
+): Promise<RevokeResult> {
   for (;;) {
     const acks = await s.revocations.acks(ref);
     const missing = live.filter((i) => !acks.some((a) => a.instance === i));
@@ -195,7 +213,7 @@ async function revokeAndConfirm(
         timeToEffectMs: null,
         missing,
       };
-    if (!opts.json) process.stderr.write(`\rwaiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
+    shown?.update(`waiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -206,7 +224,6 @@ async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts):
   const result = await withStore(config, (s) => revokeAndConfirm(s, config.gateway.stateDir, ref, by, opts));
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    process.stderr.write('\r');
     process.stdout.write(
       result.confirmed
         ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`

@@ -1,0 +1,35 @@
+/**
+ * Progress of long work on stderr. On a terminal one line rewritten in place; in a file or a pipe
+ * (a CI log, `2> log`) a line of its own when the text changes, at most one a second, never the
+ * carriage-return runs that read as one endless line there.
+ */
+export interface Progress {
+  update(text: string): void;
+  /** The work is done: clear the line (terminal), and print `final` when given. */
+  end(final?: string): void;
+}
+
+export function progress(stream: NodeJS.WriteStream = process.stderr, everyMs = 1000): Progress {
+  const tty = stream.isTTY === true;
+  let shown = false;
+  let last = '';
+  let at = 0;
+  return {
+    update(text) {
+      if (tty) {
+        stream.write(`\r${text}\x1b[K`);
+        shown = true;
+        return;
+      }
+      const now = Date.now();
+      if (text === last || now - at < everyMs) return;
+      stream.write(`${text}\n`);
+      last = text;
+      at = now;
+    },
+    end(final) {
+      if (tty && shown) stream.write('\r\x1b[K');
+      if (final !== undefined) stream.write(`${final}\n`);
+    },
+  };
+}
