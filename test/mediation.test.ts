@@ -686,6 +686,36 @@ test('only the params a method defines go upstream; a bloated `_meta` is refused
   assert.equal(reached().length, before, 'nothing reached the upstream');
 });
 
+test("a tenant admin's inventory holds no other tenant's listed resources of a server whose connections differ by tenant", async () => {
+  keys['globex-admin'] ??= await createKey(t.file, {
+    name: 'globex-admin',
+    tenant: 'globex',
+    person: 'gina',
+    roles: 'gatehouse-admin',
+    scopes: 'mcp:read',
+  });
+  keys['platform-admin'] ??= await createKey(t.file, {
+    name: 'platform-admin',
+    tenant: 'ops',
+    person: 'pat',
+    roles: 'gatehouse-platform-admin',
+    scopes: 'mcp:read',
+  });
+  const read = async (who: string, path: string) => {
+    const r = await fetch(`${t.url}/admin/v1/${path}`, { headers: { authorization: `Bearer ${keys[who]}` } });
+    assert.equal(r.status, 200, `${who} ${path}: ${r.status}`);
+    return r.text();
+  };
+  // The discovery tenant's (acme's) listed resources: the platform admin sees them, globex's admin does not.
+  assert.match(await read('platform-admin', 'inventory'), /tenant:\/\/acme\/notes/);
+  for (const path of ['inventory', 'inventory/diff', 'inventory/events?limit=5000']) {
+    const body = await read('globex-admin', path);
+    assert.doesNotMatch(body, /tenant:\/\/acme/, path);
+  }
+  // Tools stay visible to it (definitions, reviewed once per server).
+  assert.match(await read('globex-admin', 'inventory'), /mt__whoami/);
+});
+
 test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {
   const before = reached().length;
   for (const taskId of [

@@ -10,9 +10,9 @@
  */
 import { gatherState } from '../readiness/state.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Store } from '../storage/types.ts';
 import { GatehouseError } from '../protocol/errors.ts';
-import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
+import { inventoryRows, reviewChanges } from '../inventory/report.ts';
+import { inventoryEventsFor, inventoryFor } from '../inventory/tenant-view.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { parseTime, timeline } from '../audit/timeline.ts';
@@ -27,11 +27,6 @@ import { decodeSegment } from '../util/path-segment.ts';
 import { LIVE_MS } from '../incident/acks.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
-
-async function inventory(store: Store): Promise<InventoryData> {
-  const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);
-  return { servers, tools };
-}
 
 const PLATFORM_ONLY = new Set(['audit/verify', 'credentials']);
 
@@ -49,13 +44,16 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
   if (PLATFORM_ONLY.has(path)) requirePlatform(scope);
   switch (path) {
     case 'inventory':
-      return { rows: inventoryRows(config, await inventory(store)) };
+      return { rows: inventoryRows(config, await inventoryFor(store, config, scope.platform)) };
     case 'inventory/diff':
-      return { changes: reviewChanges(await inventory(store), config.gateway.namespaceSeparator) };
+      return {
+        changes: reviewChanges(await inventoryFor(store, config, scope.platform), config.gateway.namespaceSeparator),
+      };
     case 'inventory/events': {
       const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
       const afterSeq = positionParam(query, 'after') ?? 0;
-      return { events: await store.inventory.events({ server: query.get('server') ?? undefined, afterSeq, limit }) };
+      const server = query.get('server') ?? undefined;
+      return { events: await inventoryEventsFor(store, config, scope.platform, { server, afterSeq, limit }) };
     }
     case 'audit/search': {
       const num = (k: string) => timeParam(k, query.get(k));
@@ -87,7 +85,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
     case 'credentials':
       return { revoked: await store.revocations.list() };
     case 'check': {
-      const inv = await inventory(store);
+      const inv = await inventoryFor(store, config, scope.platform);
       const items = readiness(config, inv, undefined, await gatherState(store, config, inv));
       const totals = summary(items);
       return { ready: totals.fail === 0, summary: totals, items };

@@ -25,7 +25,8 @@ import { positionParam, readBody, timeParam } from './guards.ts';
 import { isLoopback } from '../util/address.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { ViewerLimits } from '../approvals/viewer-limits.ts';
-import { inventoryRows, reviewChanges, type InventoryData } from '../inventory/report.ts';
+import { inventoryRows, reviewChanges } from '../inventory/report.ts';
+import { inventoryFor } from '../inventory/tenant-view.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { gatherState } from '../readiness/state.ts';
 import { timeline } from '../audit/timeline.ts';
@@ -187,11 +188,6 @@ function view(v: Viewer, cookies: ConsoleCookies, flash?: View['flash']): View {
   };
 }
 
-async function inventory(store: Store): Promise<InventoryData> {
-  const [servers, tools] = await Promise.all([store.inventory.servers(), store.inventory.tools()]);
-  return { servers, tools };
-}
-
 async function form(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(await readBody(req, MAX_FORM, 30_000));
 }
@@ -230,7 +226,7 @@ async function render(
   const { config, store } = deps;
   switch (page) {
     case 'inventory': {
-      const inv = await inventory(store);
+      const inv = await inventoryFor(store, config, v.scope.platform);
       return inventoryPage(
         vw,
         inventoryRows(config, inv),
@@ -250,7 +246,7 @@ async function render(
     case 'keys':
       return keysPage(vw, actions.visibleKeys(a, await store.apiKeys.list()), created);
     case 'readiness': {
-      const inv = await inventory(store);
+      const inv = await inventoryFor(store, config, v.scope.platform);
       const items = readiness(config, inv, undefined, await gatherState(store, config, inv));
       return readinessPage(vw, items, summary(items));
     }
