@@ -63,6 +63,17 @@ test('init writes a starter config that validates; it refuses to overwrite witho
   assert.equal(run('init', file, '--force').code, 0);
 });
 
+test('usage errors are bad input (exit 2) and say what is wrong; help and version exit 0', () => {
+  const missing = run('mode', 'set', 'disabled', '--tool', 'x__y');
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /required option '--reason <text>' not specified/);
+  const unknown = run('inventory', '--no-such-option');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown option '--no-such-option'/);
+  assert.equal(run('mode', 'set', '--help').code, 0);
+  assert.equal(run('--version').code, 0);
+});
+
 test('an error a command cannot get past is one line that says what to fix: no stack trace, no install paths', () => {
   const file = join(dir, 'key-check.yaml');
   assert.equal(run('init', file).code, 0);

@@ -4,7 +4,7 @@
  * 2 bad input (usage, invalid config). Only the command being run is loaded (./commands.ts).
  */
 import { enableCompileCache } from 'node:module';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { commandNamed, COMMANDS } from './commands.ts';
 
 // V8's compiled code for every module loaded from here on is kept on disk (the OS temp directory) and
@@ -22,7 +22,10 @@ const program = new Command('gatehouse')
   .description('Gatehouse: the control plane between AI agents and MCP servers')
   .version('0.1.0')
   .showHelpAfterError()
-  .configureHelp({ showGlobalOptions: true });
+  .configureHelp({ showGlobalOptions: true })
+  // Usage errors (a missing required option, an unknown one, a missing argument) are bad input:
+  // exit 2, as every other bad input is; commander has said what is wrong. Inherited by every command.
+  .exitOverride();
 
 const named = commandNamed(process.argv.slice(2));
 if (named) {
@@ -36,6 +39,7 @@ if (named) {
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   // What a command could not do, said in one line: never a stack trace with the install's paths
   // (GATEHOUSE_DEBUG=1 prints it). Errors written for people (credentials, config, incidents) say
   // what to fix; anything else is a failure of the command.
