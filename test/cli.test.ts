@@ -63,6 +63,31 @@ test('init writes a starter config that validates; it refuses to overwrite witho
   assert.equal(run('init', file, '--force').code, 0);
 });
 
+test('commands that change or report something print it as JSON with --json', () => {
+  for (const cmd of [
+    ['mode', 'set'],
+    ['mode', 'clear'],
+    ['mode', 'list'],
+    ['credentials', 'revoke'],
+    ['credentials', 'restore'],
+    ['principals', 'revoke'],
+    ['principals', 'restore'],
+    ['upstream', 'forget'],
+    ['secrets', 'set'],
+    ['secrets', 'delete'],
+    ['secrets', 'rotate-key'],
+    ['audit', 'checkpoints'],
+    ['incident', 'open'],
+  ]) {
+    const r = run(...cmd, '--help');
+    assert.equal(r.code, 0, cmd.join(' '));
+    assert.match(r.out, /--json/, cmd.join(' '));
+    // Every option says what it is.
+    for (const line of r.out.split('\n').filter((l) => /^ {2}-/.test(l)))
+      assert.match(line, /^ {2}\S.*\S {2,}\S/, `${cmd.join(' ')}: an option without help: ${line}`);
+  }
+});
+
 test('usage errors are bad input (exit 2) and say what is wrong; help and version exit 0', () => {
   const missing = run('mode', 'set', 'disabled', '--tool', 'x__y');
   assert.equal(missing.code, 2);

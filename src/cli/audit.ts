@@ -157,7 +157,7 @@ async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
   process.exitCode = report.ok ? 0 : 1;
 }
 
-type CheckpointsOpts = { config: string; output?: string };
+type CheckpointsOpts = { config: string; output?: string; json?: boolean };
 
 function registerAuditCheckpoints(audit: Command, ctx: CliContext): void {
   audit
@@ -167,6 +167,7 @@ function registerAuditCheckpoints(audit: Command, ctx: CliContext): void {
     )
     .addOption(ctx.configOption())
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
+    .option('--json', 'with --output: print what was written as JSON (the checkpoints are JSON either way)')
     .action((opts: CheckpointsOpts) => checkpointsAction(ctx, opts));
 }
 
@@ -180,6 +181,8 @@ async function checkpointsAction(ctx: CliContext, opts: CheckpointsOpts): Promis
   } catch (err) {
     ctx.fail(outputFailure(opts.output, err as NodeJS.ErrnoException), 2);
   }
+  if (opts.json)
+    return void process.stdout.write(`${JSON.stringify({ streams: cps.length, output: opts.output }, null, 2)}\n`);
   process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
 }
 

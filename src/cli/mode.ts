@@ -90,7 +90,8 @@ export function registerMode(program: Command, ctx: CliContext): void {
   scopeOptions(mode.command('clear').description('remove a run-time mode: the policy files decide again'))
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
-    .action(async (opts: ScopeOpts & { by?: string; config: string }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: ScopeOpts & { by?: string; config: string; json?: boolean }) => {
       const scope = scopeKey(opts);
       if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
       const config = await ctx.load(opts.config);
@@ -101,6 +102,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
       });
       if (!had) ctx.fail(`no run-time mode is set for ${scope}`, 2);
       await announce(config.limits?.redis, { kind: 'modes.changed' });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ cleared: scope }, null, 2)}\n`);
       process.stdout.write(`${scope}: cleared\n`);
     });
 

@@ -80,17 +80,18 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   );
 }
 
-type RestoreOpts = Target & { by?: string; config: string };
+type RestoreOpts = Target & { by?: string; config: string; json?: boolean };
 
 function registerPrincipalsRestore(cmd: Command, ctx: CliContext): void {
   cmd
     .command('restore')
     .description('lift a revocation')
-    .option('--subject <subject>')
-    .option('--token-id <jti>')
+    .option('--subject <subject>', 'the subject (`sub`) whose revocation is lifted')
+    .option('--token-id <jti>', 'the one token (`jti`) whose revocation is lifted')
     .option('--issuer <issuer>', 'as given when revoking')
     .option('--by <name>', 'who restores (recorded)')
     .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
     .action((opts: RestoreOpts) => restorePrincipal(ctx, opts));
 }
 
@@ -108,6 +109,10 @@ async function restorePrincipal(ctx: CliContext, opts: RestoreOpts): Promise<voi
     return ok;
   });
   if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
+  if (opts.json)
+    return void process.stdout.write(
+      `${JSON.stringify({ restored: { kind: t.kind, value: t.value, issuer: t.issuer || '*' } }, null, 2)}\n`,
+    );
   process.stdout.write(`${t.kind} ${t.value} restored\n`);
 }
 

@@ -45,7 +45,7 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
   registerCredentialsList(creds, ctx);
 }
 
-type ConfigOpts = { config: string };
+type ConfigOpts = { config: string; json?: boolean };
 type ListOpts = { config: string; json?: boolean };
 
 function registerSecretsSet(secrets: Command, ctx: CliContext): void {
@@ -54,6 +54,7 @@ function registerSecretsSet(secrets: Command, ctx: CliContext): void {
     .description('store a secret; the value is read from standard input (never from the command line)')
     .argument('<name>', 'referenced as local:<name>')
     .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
     .action((name: string, opts: ConfigOpts) => setSecret(ctx, name, opts));
 }
 
@@ -67,7 +68,7 @@ async function setSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promi
   await withStore(config, (s) =>
     recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', { name }),
   );
-  process.stdout.write(`stored local:${name}\n`);
+  done(opts, { stored: `local:${name}` }, `stored local:${name}`);
 }
 
 function registerSecretsList(secrets: Command, ctx: CliContext): void {
@@ -99,6 +100,7 @@ function registerSecretsDelete(secrets: Command, ctx: CliContext): void {
     .description('remove a secret')
     .argument('<name>')
     .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
     .action((name: string, opts: ConfigOpts) => deleteSecret(ctx, name, opts));
 }
 
@@ -108,7 +110,7 @@ async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Pr
   await withStore(config, (s) =>
     recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', { name }),
   );
-  process.stdout.write(`deleted local:${name}\n`);
+  done(opts, { deleted: `local:${name}` }, `deleted local:${name}`);
 }
 
 function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
@@ -116,6 +118,7 @@ function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
     .command('rotate-key')
     .description('re-encrypt every secret under a new key; the old key stops working')
     .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
     .action((opts: ConfigOpts) => rotateKey(ctx, opts));
 }
 
@@ -131,8 +134,10 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   await withStore(config, (s) =>
     recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
   );
-  process.stdout.write(
-    `secrets re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it at their next read of the store\n`,
+  done(
+    opts,
+    { keyId: store.keyId },
+    `secrets re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it at their next read of the store`,
   );
 }
 
@@ -233,7 +238,7 @@ async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts):
   process.exitCode = result.confirmed ? 0 : 1;
 }
 
-type RestoreOpts = { by?: string; config: string };
+type RestoreOpts = { by?: string; config: string; json?: boolean };
 
 function registerCredentialsRestore(creds: Command, ctx: CliContext): void {
   creds
@@ -242,6 +247,7 @@ function registerCredentialsRestore(creds: Command, ctx: CliContext): void {
     .argument('<reference>')
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
     .action((ref: string, opts: RestoreOpts) => restoreCredential(ctx, ref, opts));
 }
 
@@ -253,7 +259,7 @@ async function restoreCredential(ctx: CliContext, ref: string, opts: RestoreOpts
     return r;
   });
   if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);
-  process.stdout.write(`restored ${ref}\n`);
+  done(opts, { restored: ref }, `restored ${ref}`);
 }
 
 function registerCredentialsList(creds: Command, ctx: CliContext): void {
@@ -277,4 +283,9 @@ async function listRevokedCredentials(ctx: CliContext, opts: ListOpts): Promise<
       null,
     ),
   );
+}
+
+/** A command's result: `json` as one JSON document with --json, else the line `text`. */
+function done(opts: { json?: boolean }, json: Record<string, unknown>, text: string): void {
+  process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
 }

@@ -88,9 +88,10 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
       "delete a tenant's tokens for a server (to revoke at once everywhere, use `gatehouse credentials revoke oauth:<server>:<tenant>`)",
     )
     .argument('<server>')
-    .requiredOption('-t, --tenant <tenant>')
+    .requiredOption('-t, --tenant <tenant>', 'the tenant whose tokens are deleted')
     .addOption(ctx.configOption())
-    .action(async (name: string, opts: { tenant: string; config: string }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { tenant: string; config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
       const had = await withStore(config, async (s) => {
         const r = await s.upstreamTokens.delete(name, opts.tenant);
@@ -102,6 +103,10 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
         return r;
       });
       if (!had) ctx.fail(`no authorization of \`${name}\` for tenant \`${opts.tenant}\``, 2);
+      if (opts.json)
+        return void process.stdout.write(
+          `${JSON.stringify({ forgot: { server: name, tenant: opts.tenant } }, null, 2)}\n`,
+        );
       process.stdout.write(`forgot the tokens of ${name} for ${opts.tenant}\n`);
     });
 }
