@@ -210,6 +210,27 @@ for (const [name, send, status, code] of cases) {
   });
 }
 
+test('a missing header is named as missing, a header that disagrees as not matching', async () => {
+  const { 'mcp-protocol-version': _v, ...noVersion } = modernHeaders('rec__record');
+  const missing = await post(modernCall('rec__record'), noVersion);
+  assert.match(
+    missing.json.error.message,
+    /the mcp-protocol-version header is missing \(the body declares `2026-07-28`\)/,
+  );
+  const { 'mcp-method': _m, ...noMethod } = modernHeaders('rec__record');
+  assert.match(
+    (await post(modernCall('rec__record'), noMethod)).json.error.message,
+    /the mcp-method header is missing/,
+  );
+  const { 'mcp-name': _n, ...noName } = modernHeaders('rec__record');
+  assert.match((await post(modernCall('rec__record'), noName)).json.error.message, /the mcp-name header is missing/);
+  const other = await post(modernCall('rec__record'), modernHeaders('rec__other'));
+  assert.match(other.json.error.message, /mcp-name does not match the body name/);
+  const noAccept = await post(modernCall('rec__record'), { ...modernHeaders('rec__record'), accept: 'text/html' });
+  assert.equal(noAccept.status, 406);
+  assert.match(noAccept.json.error.message, /accept must include application\/json or text\/event-stream/);
+});
+
 test('refused: a 50 MB body is cut off at the limit with 413', async () => {
   const before = upstreamCalls().length;
   const url = new URL(`${t.url}/mcp`);

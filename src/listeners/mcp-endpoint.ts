@@ -300,10 +300,15 @@ function checkModernHeaders(
   if (declared === undefined)
     throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
   // Header and body disagree: a mismatch, whatever the versions are (checked before support).
+  if (versionHeader === undefined)
+    throw new GatehouseError(
+      'E_HEADER_MISMATCH',
+      `header mismatch: the mcp-protocol-version header is missing (the body declares ${quote(declared)})`,
+    );
   if (versionHeader !== declared) {
     throw new GatehouseError(
       'E_HEADER_MISMATCH',
-      `header mismatch: mcp-protocol-version ${quote(versionHeader ?? '')} does not match the body ${quote(declared)}`,
+      `header mismatch: mcp-protocol-version ${quote(versionHeader)} does not match the body ${quote(declared)}`,
     );
   }
   if (!isModernVersion(declared) || !isSupportedVersion(declared)) {
@@ -316,15 +321,21 @@ function checkModernHeaders(
   if (mh !== method)
     throw new GatehouseError(
       'E_HEADER_MISMATCH',
-      `header mismatch: mcp-method ${quote(mh ?? '')} does not match the body ${quote(method)}`,
+      mh === undefined
+        ? `header mismatch: the mcp-method header is missing (the body's method is ${quote(method)})`
+        : `header mismatch: mcp-method ${quote(mh)} does not match the body ${quote(method)}`,
     );
   const field = NAME_HEADER_METHODS[method];
   if (field) {
     const raw = header(req, 'mcp-name');
     const body = params?.[field];
-    if (raw === undefined || decodeHeaderValue(raw) !== body) {
+    if (raw === undefined)
+      throw new GatehouseError(
+        'E_HEADER_MISMATCH',
+        `header mismatch: the mcp-name header is missing (the body's ${field})`,
+      );
+    if (decodeHeaderValue(raw) !== body)
       throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-name does not match the body ${field}`);
-    }
   }
   const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
   if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {

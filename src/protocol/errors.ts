@@ -42,7 +42,7 @@ const CATALOGUE = {
   E_NOT_ACCEPTABLE: {
     rpc: RPC.INVALID_REQUEST,
     http: 406,
-    message: 'accept must include application/json and text/event-stream',
+    message: 'accept must include application/json or text/event-stream (clients send both)',
   },
   E_METHOD_NOT_ALLOWED: { rpc: RPC.INVALID_REQUEST, http: 405, message: 'method not allowed' },
   E_ORIGIN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'origin not allowed' },
