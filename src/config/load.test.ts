@@ -79,7 +79,6 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       sessionIdleSeconds: 600,
       pageSize: 50,
       allowUnauthenticated: 'never',
-      trustProxy: true,
       trustedProxies: [],
       maxSessionsPerPrincipal: 100,
       maxSessionsPerTenant: 1000,
@@ -187,7 +186,6 @@ test('defaults: a minimal file gets every default, paths absolute against the co
       sessionIdleSeconds: 3600,
       pageSize: 500,
       allowUnauthenticated: 'loopback',
-      trustProxy: false,
       trustedProxies: [],
       maxSessionsPerPrincipal: 100,
       maxSessionsPerTenant: 1000,
@@ -259,8 +257,9 @@ test('golden errors: unknown keys, with the closest known key when one is near',
 test('golden errors: wrong types', () => {
   assert.deepEqual(fixtureErrors('wrong-type.yaml'), [
     'wrong-type.yaml:4:11: gateway.listen.port: must be an integer',
-    'wrong-type.yaml:5:15: gateway.trustProxy: must be `true` or `false`',
+    'wrong-type.yaml:5:13: gateway.pageSize: must be an integer',
     'wrong-type.yaml:10:11: servers[0].args: must be a list',
+    'wrong-type.yaml:11:15: servers[0].disabled: must be `true` or `false`',
   ]);
 });
 

@@ -451,7 +451,6 @@ const Gateway = Type.Object(
         description: 'Until identity is configured, unauthenticated callers are served only from loopback addresses.',
       }),
     ),
-    trustProxy: Type.Optional(Type.Boolean({ default: false })),
     trustedProxies: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         default: [],

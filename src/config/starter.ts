@@ -20,7 +20,7 @@ gateway:
   # sessionIdleSeconds: 3600                # legacy (2025-11-25) sessions end after this much idle time
   # pageSize: 500                           # items per page in tools/list and the other listings
   # allowUnauthenticated: loopback          # loopback | never: who is served while no identity is configured
-  # trustProxy: false                       # believe X-Forwarded-* headers (only behind your own proxy)
+  # trustedProxies: []                      # your reverse proxies' addresses (Forwarded / X-Forwarded-For from them only)
 
 storage:
   driver: sqlite                            # sqlite (embedded, one gateway) | postgres (several replicas)
