@@ -263,6 +263,13 @@ test('golden errors: wrong types', () => {
   ]);
 });
 
+test('a mapping given a scalar says which keys it takes', () => {
+  assert.deepEqual(
+    errors('version: 1\nservers:\n  - name: e\n    transport: stdio\n    command: x\n    contact: a@example.com\n'),
+    ['g.yaml:6:14: servers[0].contact: must be a mapping with `email`, `webhook`'],
+  );
+});
+
 test('golden errors: values outside a fixed set', () => {
   assert.deepEqual(fixtureErrors('bad-enum.yaml'), [
     'bad-enum.yaml:3:25: gateway.allowUnauthenticated: must be one of `loopback`, `never`',

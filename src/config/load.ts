@@ -333,8 +333,12 @@ const TYPE_NAMES: Record<string, string> = {
 function describe(e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'type':
-      return `must be ${TYPE_NAMES[String(p.type)] ?? p.type}`;
+    case 'type': {
+      // A mapping with a few keys says which (`contact: a@b.c` is `contact: { email: a@b.c }`).
+      const keys = p.type === 'object' ? Object.keys((e.parentSchema as { properties?: Obj })?.properties ?? {}) : [];
+      const which = keys.length && keys.length <= 6 ? ` with ${keys.map((k) => `\`${k}\``).join(', ')}` : '';
+      return `must be ${TYPE_NAMES[String(p.type)] ?? p.type}${which}`;
+    }
     case 'const':
       return `must be ${code(p.allowedValue)}`;
     case 'anyOf':

@@ -83,6 +83,13 @@ test('parseCases: strict, with positions', () => {
       err.issues.some((i) => i.line === 7 && /unknown key `arg` \(did you mean `args`\?\)/.test(i.message)),
   );
   assert.throws(() => parseCases('nothing: here', 'c.yaml'), /expected `cases:`/);
+  // A missing key is named as missing, not as a wrong value.
+  assert.throws(
+    () => parseCases(`cases:\n  - name: x\n    subject: {}\n    tool: a__b\n    expect: allow\n`, 'c.yaml'),
+    (err: unknown) =>
+      err instanceof PolicyError &&
+      err.issues.some((i) => /^required: `class` \(one of READ, WRITE, DESTRUCTIVE\)$/.test(i.message)),
+  );
 });
 
 test('explain: every rule, matched or why not, and the decision', () => {

@@ -90,10 +90,13 @@ function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
   const tool = str('tool');
   const server = c.server === undefined ? defaultServer(tool) : str('server');
   const cls = c.class as ToolClass;
-  if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class))
-    src.add([...path, 'class'], `must be one of ${TOOL_CLASSES.join(', ')}`);
-  if (!(EFFECTS as readonly unknown[]).includes(c.expect))
-    src.add([...path, 'expect'], `must be one of ${EFFECTS.join(', ')}`);
+  const oneOf = (k: string, allowed: readonly string[]) => {
+    if (allowed.includes(c[k] as string)) return;
+    const what = `one of ${allowed.join(', ')}`;
+    src.add([...path, k], c[k] === undefined ? `required: \`${k}\` (${what})` : `must be ${what}`);
+  };
+  oneOf('class', TOOL_CLASSES);
+  oneOf('expect', EFFECTS);
   if (c.rule !== undefined) str('rule');
   const s = c.subject;
   if (!isObj(s)) {
