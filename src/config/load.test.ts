@@ -263,6 +263,15 @@ test('golden errors: wrong types', () => {
   ]);
 });
 
+test('a reference inside a flow mapping: the syntax error says how to write it', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own reference syntax
+  const [e] = errors('version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${PORT:-8771} }\nservers: []\n');
+  assert.match(
+    e,
+    /^g\.yaml:3:\d+: .*a `\$\{\.\.\.\}` reference cannot stand unquoted inside `\{ \}`; write this mapping one key per line/,
+  );
+});
+
 test('a mapping given a scalar says which keys it takes', () => {
   assert.deepEqual(
     errors('version: 1\nservers:\n  - name: e\n    transport: stdio\n    command: x\n    contact: a@example.com\n'),

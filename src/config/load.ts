@@ -91,11 +91,17 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   // After the first syntax error the parse is unreliable, and what follows is mostly its echo.
   const syntax = doc.errors[0];
   if (syntax) {
-    const message =
+    const at = position(lineCounter, syntax.pos[0]);
+    let message =
       syntax.code === 'MULTIPLE_DOCS'
         ? 'only one YAML document is allowed (found a second `---`)'
         : sentence(syntax.message);
-    throw new ConfigError([{ file: source, ...position(lineCounter, syntax.pos[0]), path: '', message }]);
+    // `{ port: ${PORT} }`: inside `{ }` a brace is YAML's, so the reference breaks the mapping.
+    if (/flow-map|flow map|flow collection/i.test(syntax.message) && /\$\{/.test(text.split('\n')[at.line - 1] ?? ''))
+      message +=
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
+        ': a `${...}` reference cannot stand unquoted inside `{ }`; write this mapping one key per line (`port: ${PORT:-8765}`), where it is read as a number or boolean when it yields one';
+    throw new ConfigError([{ file: source, ...at, path: '', message }]);
   }
   duplicateKeys(doc.contents, [], ctx);
 
