@@ -67,6 +67,21 @@ test('golden: a well-configured gateway is ready: every item passes or warns, an
   golden('check-well-configured.json', JSON.parse(JSON.stringify(report).replaceAll(join(dir, 'well'), '<state>')));
 });
 
+test('1.1 names what each server misses; 7.5 needs only an owner; 2.5 names what may authenticate', () => {
+  const config = parseConfig(
+    'version: 1\nidentity: { apiKeys: true }\nservers:\n' +
+      '  - { name: gh, transport: stdio, command: x, owner: ann, location: eu }\n' +
+      '  - { name: db, transport: stdio, command: x, owner: bob, repository: r, location: eu }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
+  const items = readiness(config, { servers: [], tools: [] });
+  const at = (id: string) => items.find((i) => i.id === id)!;
+  assert.equal(at('1.1').why, 'missing for gh (repository)');
+  assert.equal(at('7.5').status, 'pass', at('7.5').why);
+  assert.match(at('2.5').why, /any API key may call any tool/);
+});
+
 test('static credentials in the config fail 2.2, named by server and key (values never printed)', () => {
   const config = parseConfig(
     'version: 1\nservers:\n' +

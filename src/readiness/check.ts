@@ -112,8 +112,12 @@ export function readiness(
   return items.sort((a, b) => order(a.id)[0] - order(b.id)[0] || order(a.id)[1] - order(b.id)[1]);
 }
 
+/** Each server missing one of owner, repository and location, with what it misses (`files (owner, location)`). */
 function undocumentedServers(enabled: ServerConfig[]): string[] {
-  return enabled.filter((s) => !s.owner || !s.repository || !s.location).map((s) => s.name);
+  return enabled.flatMap((s) => {
+    const missing = (['owner', 'repository', 'location'] as const).filter((k) => !s[k]);
+    return missing.length ? [`${s.name} (${missing.join(', ')})`] : [];
+  });
 }
 
 // 1 Inventory
@@ -205,6 +209,15 @@ function quarantineItem({ presentItems, inv, enabled }: Facts): CheckItem {
 
 // 2 Identity and credentials
 
+/** What may authenticate, in words: tokens of the configured issuers, API keys, or both. */
+function credentialsOf(id: Config['identity']): string {
+  const tokens = (id?.issuers.length ?? 0) > 0;
+  const keys = id?.apiKeys === true;
+  if (tokens && keys) return 'token of the issuers or API key';
+  if (keys) return 'API key';
+  return tokens ? 'token of the issuers' : 'caller';
+}
+
 function identityItems(f: Facts): CheckItem[] {
   const { config, enabled } = f;
   const id = config.identity;
@@ -221,7 +234,7 @@ function identityItems(f: Facts): CheckItem[] {
       scoped ? 'pass' : 'fail',
       scoped
         ? 'scopes are required for every request and per class'
-        : 'no scopes are required (`identity.requiredScopes`): any token of the issuer may call any tool',
+        : `no scopes are required (\`identity.requiredScopes\`): any ${credentialsOf(id)} may call any tool`,
       'set `identity.requiredScopes.mcp`, `.READ`, `.WRITE` and `.DESTRUCTIVE`',
     ),
     item(
@@ -583,7 +596,8 @@ function listenerItem(config: Config): CheckItem {
 // 7 Rollout
 
 function rolloutItems(f: Facts): CheckItem[] {
-  const undocumented = undocumentedServers(f.enabled);
+  // Notifying needs an owner; repository and location are item 1.1's.
+  const ownerless = f.enabled.filter((s) => !s.owner).map((s) => s.name);
   return [
     modeItem(
       f,
@@ -604,8 +618,8 @@ function rolloutItems(f: Facts): CheckItem[] {
     item(
       '7.5',
       'owners can be notified',
-      undocumented.length ? 'fail' : 'pass',
-      undocumented.length ? `no owner recorded for ${list(undocumented)}` : 'every server has an owner on record',
+      ownerless.length ? 'fail' : 'pass',
+      ownerless.length ? `no owner recorded for ${list(ownerless)}` : 'every server has an owner on record',
       'set `servers[].owner`',
     ),
   ];
