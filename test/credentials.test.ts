@@ -202,6 +202,18 @@ test('rotation: a changed secret is picked up without a restart, by a new proces
 });
 
 test('revocation: confirmed by every live gateway, with the time to effect; calls fail closed; restore', async () => {
+  // A misspelt reference revokes nothing in use: refused, with the one meant; nothing recorded.
+  const typo = await runCli(['credentials', 'revoke', 'local:canery-{tenant}', '--reason', 'x', '-c', t.file]);
+  assert.equal(typo.code, 2);
+  assert.match(
+    typo.stderr,
+    /no configured server uses `local:canery-\{tenant\}` \(did you mean `local:canary-\{tenant\}`\?\)/,
+  );
+  assert.deepEqual(await t.gw.store.revocations.list(), []);
+  // One tenant's expansion of a configured reference is one of its uses.
+  const one = await runCli(['credentials', 'revoke', 'local:canary-initech', '--reason', 'x', '--json', '-c', t.file]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal((await runCli(['credentials', 'restore', 'local:canary-initech', '-c', t.file])).code, 0);
   const pid = held('leaky', 'globex')!.pid;
   const r = await runCli([
     'credentials',

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
 import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
-import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
+import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
+import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
@@ -141,7 +142,14 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   );
 }
 
-type RevokeOpts = { reason: string; by?: string; timeout: string; config: string; json?: boolean };
+type RevokeOpts = {
+  reason: string;
+  by?: string;
+  timeout: string;
+  allowUnknown?: boolean;
+  config: string;
+  json?: boolean;
+};
 
 function registerCredentialsRevoke(creds: Command, ctx: CliContext): void {
   creds
@@ -153,6 +161,7 @@ function registerCredentialsRevoke(creds: Command, ctx: CliContext): void {
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
     .option('--timeout <seconds>', 'how long to wait for the confirmation', '30')
+    .option('--allow-unknown', 'a reference no configured server uses (yet)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((ref: string, opts: RevokeOpts) => revokeCredential(ctx, ref, opts));
@@ -225,6 +234,12 @@ async function confirmedBy(
 
 async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts): Promise<void> {
   const config = await ctx.load(opts.config);
+  // A misspelt reference would be confirmed revoked while the real one stays in use.
+  if (!opts.allowUnknown && !serversUsing(config.servers, ref).length)
+    ctx.fail(
+      `no configured server uses \`${ref}\`${nearestRef(config.servers, ref)}: check the name (\`--allow-unknown\` revokes it anyway)`,
+      2,
+    );
   const by = actorName(opts.by);
   const result = await withStore(config, (s) => revokeAndConfirm(s, config.gateway.stateDir, ref, by, opts));
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -288,4 +303,15 @@ async function listRevokedCredentials(ctx: CliContext, opts: ListOpts): Promise<
 /** A command's result: `json` as one JSON document with --json, else the line `text`. */
 function done(opts: { json?: boolean }, json: Record<string, unknown>, text: string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+}
+
+/** `: did you mean ...?` for the configured reference nearest to `ref`, or nothing. */
+function nearestRef(servers: Config['servers'], ref: string): string {
+  const refs = servers.flatMap((s) => [
+    ...Object.values(s.credentials?.env ?? {}),
+    ...Object.values(s.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+    ...(s.transport !== 'stdio' && s.oauth ? [`oauth:${s.name}`] : []),
+  ]);
+  const near = suggest(ref, [...new Set(refs)], 3);
+  return near ? ` (did you mean \`${near}\`?)` : '';
 }

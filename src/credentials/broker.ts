@@ -292,6 +292,25 @@ export class CredentialBroker {
 }
 
 /** A revocation of a configured reference (with `{tenant}`) covers each of its expansions. */
+/**
+ * The servers of `servers` whose credentials a revocation of `ref` reaches: a reference as configured
+ * or expanded for one tenant or environment, or `oauth:<server>[:<tenant or owner>]`.
+ */
+export function serversUsing(servers: readonly ServerConfig[], ref: string): string[] {
+  return servers
+    .filter((cfg) => {
+      const oauth = cfg.transport !== 'stdio' && cfg.oauth;
+      if (oauth && (ref === `oauth:${cfg.name}` || ref.startsWith(`oauth:${cfg.name}:`))) return true;
+      const c = cfg.credentials;
+      const refs = [
+        ...Object.values(c?.env ?? {}),
+        ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+      ];
+      return refs.some((r) => r === ref || matchesTemplate(r, ref));
+    })
+    .map((cfg) => cfg.name);
+}
+
 function matchesTemplate(template: string, expanded: string): boolean {
   if (!template.includes('{')) return false;
   const re = new RegExp(
