@@ -198,7 +198,7 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
   );
   assert.equal((await api('acme-admin', `incidents/${id}/close`, {})).status, 409);
   const got = await api('acme-admin', `incidents/${id}`);
-  assert.equal(got.body.closedBy, 'apikey:acme-admin@acme');
+  assert.equal(got.body.closedBy, 'apikey:acme-admin@acme (tenant admin)');
   // The operator's incident was closed with --lift from the CLI, another process: this gateway applies
   // the lift at its next read of the modes (within a second). The next test starts from there.
   await eventually(async () => ok(await call('globex')));
@@ -230,7 +230,7 @@ test('a principal: every key acting for the person is refused once open returns;
   const status = JSON.parse(
     (await runCli(['incident', 'status', opened.body.incident.id, '--json', '-c', t.file])).stdout,
   );
-  assert.equal(status.openedBy, 'apikey:ops2@globex');
+  assert.equal(status.openedBy, 'apikey:ops2@globex (platform admin)');
 });
 
 test('the evidence bundle over the admin API: a platform admin gets the manifest and files (their digests match); a tenant admin is refused', async () => {
@@ -260,4 +260,35 @@ test('closing with lift over the admin API lifts the containment on this gateway
   const closed = await api('ops2', `incidents/${opened.body.incident.id}/close`, { lift: true });
   assert.equal(closed.status, 200, JSON.stringify(closed.body));
   assert.ok(ok(await call('globex')), 'the next call, with no wait, is served');
+});
+
+test('a tenant admin never undoes what the platform or an operator put on its tenant, over the admin API', async () => {
+  // The platform (a platform admin whose own tenant is acme) contains acme.
+  keys.ops3 = await createKey(t.file, { name: 'ops3', tenant: 'acme', roles: 'gatehouse-platform-admin', scopes: 'x' });
+  const opened = await api('ops3', 'incidents', { title: 'platform', reason: 'compromised agent', tenant: 'acme' });
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  const id = opened.body.incident.id;
+  const closing = await api('acme-admin', `incidents/${id}/close`, { lift: true });
+  assert.equal(closing.status, 403, JSON.stringify(closing.body));
+  assert.ok((await t.gw.store.modes.list()).some((m) => m.scope === 'tenant:acme' && m.mode === 'disabled'));
+  assert.equal((await api('ops3', `incidents/${id}/close`, { lift: true })).status, 200);
+  // An operator's mode at the CLI: opening an incident would replace it (then lift it): refused too.
+  const set = await runCli([
+    'mode',
+    'set',
+    'disabled',
+    '--tenant',
+    'acme',
+    '--by',
+    'oncall@acme',
+    '--reason',
+    'suspended',
+    '-c',
+    t.file,
+  ]);
+  assert.equal(set.code, 0, set.stderr);
+  const replace = await api('acme-admin', 'incidents', { title: 'mine', reason: 'r', tenant: 'acme' });
+  assert.equal(replace.status, 403, JSON.stringify(replace.body));
+  assert.equal((await t.gw.store.modes.list()).find((m) => m.scope === 'tenant:acme')?.setBy, 'oncall@acme');
+  assert.equal((await runCli(['mode', 'clear', '--tenant', 'acme', '-c', t.file])).code, 0);
 });

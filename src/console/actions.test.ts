@@ -77,8 +77,12 @@ test('modes: a tenant admin switches its own tenant only, only stricter, and nev
   assert.equal((await setMode(d, alice, 'enforce', 'tenant', 't1', 'lift')).ok, false);
   assert.equal((await setMode(d, alice, 'read_only', 'tenant', 't1', '')).ok, false, 'a reason is required');
   assert.equal((await setMode(d, alice, 'read_only', 'tenant', 't1', 'freeze')).ok, true);
-  assert.equal(modes[0].setBy, 'alice@t1');
+  assert.equal(modes[0].setBy, 'alice@t1 (tenant admin)');
   assert.equal((await clearMode(d, alice, 'tenant:t1')).ok, true);
+  // A name an operator wrote at the CLI (`--by oncall@t1`) is the operator's, not the tenant's.
+  modes.push({ scope: 'tenant:t1', mode: 'disabled', reason: 'r', setBy: 'oncall@t1', setAt: 1 });
+  assert.equal((await clearMode(d, alice, 'tenant:t1')).ok, false);
+  assert.equal((await clearMode(d, root, 'tenant:t1')).ok, true);
   assert.equal((await setMode(d, root, 'disabled', 'tenant', 't1', 'incident')).ok, true);
   assert.equal(modes[0].setBy, 'root@ops (platform admin)');
   assert.equal((await clearMode(d, alice, 'tenant:t1')).ok, false);

@@ -25,6 +25,7 @@ import {
   type Actor as IncidentActor,
 } from '../incident/incident.ts';
 import type { IncidentRecord } from '../storage/types.ts';
+import { mayUndo, setterName } from '../incident/authority.ts';
 
 export interface ActionDeps {
   config: Config;
@@ -172,18 +173,19 @@ export async function setMode(
   return { ok: true, message: `${rec.scope}: ${rec.mode} (gateways apply it within a second)` };
 }
 
-const PLATFORM_MARK = ' (platform admin)';
-
-/** Who set a mode, as recorded: a platform admin is marked, so a tenant admin never clears what the platform set. */
+/** Who set a mode or opened an incident, as recorded, with the kind of admin (src/incident/authority.ts). */
 function modeSetter(a: Actor): string {
-  return a.scope.platform ? `${by(a)}${PLATFORM_MARK}` : by(a);
+  return setterName({ subject: a.principal.subject, tenant: a.principal.tenant, platform: a.scope.platform });
 }
 
-/** A platform admin clears anything; a tenant admin only its tenant's modes that its tenant's admins set in the console. */
+/** A platform admin clears anything; a tenant admin only its tenant's modes that its tenant's admins set. */
 export function mayClear(a: Actor, m: ModeRecord): boolean {
-  if (a.scope.platform) return true;
-  const tenant = a.scope.tenant;
-  return m.scope === `tenant:${tenant}` && m.setBy.endsWith(`@${tenant}`) && !m.setBy.startsWith('cli:');
+  const tenant = m.scope.startsWith('tenant:') ? m.scope.slice('tenant:'.length) : null;
+  return mayUndo(callerOf(a), tenant, m.setBy);
+}
+
+function callerOf(a: Actor): { tenant: string; platform: boolean } {
+  return { tenant: a.scope.platform ? a.principal.tenant : a.scope.tenant, platform: a.scope.platform };
 }
 
 /** `gatehouse mode clear`. */
@@ -347,9 +349,7 @@ export async function openIncidentAction(
 
 /** May this admin close the incident (and lift its containment)? A tenant admin: its tenant's, opened by its tenant's admins. */
 export function mayCloseIncident(a: Actor, r: Pick<IncidentRecord, 'tenant' | 'openedBy'>): boolean {
-  if (a.scope.platform) return true;
-  const t = a.scope.tenant;
-  return r.tenant === t && r.openedBy.endsWith(`@${t}`) && !r.openedBy.startsWith('cli:');
+  return mayUndo(callerOf(a), r.tenant, r.openedBy);
 }
 
 /** `gatehouse incident close [--lift]`. */

@@ -39,6 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdminDeps } from './admin-deps.ts';
 import { readBody } from './guards.ts';
+import { mayUndo, setterName } from '../incident/authority.ts';
 
 const str = (v: unknown, max = 1024): string | undefined =>
   typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined;
@@ -55,10 +56,11 @@ async function body(req: IncomingMessage, usage: string): Promise<Record<string,
   throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${usage}`);
 }
 
-function actorOf(admin: Principal, deps: AdminDeps): Actor {
+/** The admin as incident records name it: with the kind of admin, which decides who may undo what it set. */
+function actorOf(admin: Principal, scope: AdminScope, deps: AdminDeps): Actor {
   const actor = { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer };
   return {
-    name: `${admin.subject}@${admin.tenant}`,
+    name: setterName({ subject: admin.subject, tenant: admin.tenant, platform: scope.platform }),
     record: async (action, detail) =>
       void (await deps.record({ kind: 'admin.action', actor, detail: { action, ...detail } })),
   };
@@ -83,7 +85,7 @@ export async function handleIncidents(
         body: { incidents: await deps.store.incidents.list({ status: status ?? undefined, tenant }) },
       };
     }
-    if (path === 'incidents' && req.method === 'POST') return await openFromApi(req, admin, tenant, deps);
+    if (path === 'incidents' && req.method === 'POST') return await openFromApi(req, admin, scope, deps);
     const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close|export))?$/.exec(path);
     if (!m || !validId(m[1])) return { status: 404, body: { error: 'not found' } };
     const id = m[1];
@@ -92,7 +94,7 @@ export async function handleIncidents(
       return { status: 200, body: await getIncident(deps.store, id, tenant) };
     }
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
-    const actor = actorOf(admin, deps);
+    const actor = actorOf(admin, scope, deps);
     if (m[2] === 'revoke')
       return {
         status: 200,
@@ -126,6 +128,13 @@ export async function handleIncidents(
       }
     }
     const input = await body(req, '{"note": "...", "lift": true|false} (both optional)');
+    // A tenant admin closes (and lifts) only what its tenant's admins opened, never the platform's.
+    const r = await getIncident(deps.store, id, tenant);
+    if (!mayUndo({ tenant: admin.tenant, platform: scope.platform }, r.tenant, r.openedBy))
+      throw new GatehouseError(
+        'E_FORBIDDEN',
+        `forbidden: incident \`${id}\` was opened by ${r.openedBy}: only a platform admin closes it`,
+      );
     return {
       status: 200,
       body: await closeIncident(deps.store, actor, id, {
@@ -150,9 +159,10 @@ export async function handleIncidents(
 async function openFromApi(
   req: IncomingMessage,
   admin: Principal,
-  tenant: string | undefined,
+  scope: AdminScope,
   deps: AdminDeps,
 ): Promise<{ status: number; body: unknown }> {
+  const tenant = scope.platform ? undefined : scope.tenant;
   const usage =
     '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h", "allowUnknown": true (optional)}';
   const input = await body(req, usage);
@@ -168,7 +178,16 @@ async function openFromApi(
       'E_FORBIDDEN',
       `forbidden: your admin role covers tenant \`${tenant}\` only: open an incident for {"tenant": "${tenant}"}, or ask a platform admin`,
     );
-  const r = await openIncident(deps.store, actorOf(admin, deps), {
+  // Opening replaces the tenant's mode: a tenant admin never replaces (then lifts) one the platform set.
+  if (tenant !== undefined) {
+    const current = (await deps.store.modes.list()).find((x) => x.scope === `tenant:${tenant}`);
+    if (current && !mayUndo({ tenant, platform: false }, tenant, current.setBy))
+      throw new GatehouseError(
+        'E_FORBIDDEN',
+        `forbidden: tenant:${tenant} is already ${current.mode} (set by ${current.setBy}): ask a platform admin`,
+      );
+  }
+  const r = await openIncident(deps.store, actorOf(admin, scope, deps), {
     title,
     reason,
     scope: await checkTarget(deps.store, deps.config, kinds[0], value, {
