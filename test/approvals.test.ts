@@ -239,7 +239,16 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   assert.equal(cli.code, 0, cli.stderr);
   const shown = await runCli(['approvals', 'show', id, '-c', t.file]);
   assert.match(shown.stdout, /approve by lead-on-call/);
-  const retry = await modern('agent', 'rec__other', { note }, { requestState: first.result.requestState });
+  // The retry adds a key to `_meta` the approver never saw (a server could act on it): it is dropped.
+  const retry = await modern(
+    'agent',
+    'rec__other',
+    { note },
+    {
+      requestState: first.result.requestState,
+      _meta: { ...MODERN, 'com.example/override': { dryRun: false }, 'io.gatehouse/run': 'my-run' },
+    },
+  );
   assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
   assert.equal(ran('other', note), 1);
   // The approval's sealed state is the gateway's: the upstream receives the approved call without it.
@@ -247,7 +256,13 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
     .split('\n')
     .filter((l) => l.includes(note));
   assert.ok(
-    sent.every((l) => !l.includes('requestState') && !l.includes('inputResponses')),
+    sent.every(
+      (l) =>
+        !l.includes('requestState') &&
+        !l.includes('inputResponses') &&
+        !l.includes('com.example/override') &&
+        !l.includes('io.gatehouse/'),
+    ),
     sent.join('\n'),
   );
 });

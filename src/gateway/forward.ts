@@ -34,8 +34,10 @@ function upstreamParams(params: JsonObject | undefined, token: string | undefine
   const meta: JsonObject = {};
   const callerMeta = params?._meta as JsonObject | undefined;
   if (callerMeta)
+    // The protocol's keys and the gateway's own (a run label, an approval) are not the server's.
     for (const [k, v] of Object.entries(callerMeta))
-      if (!k.startsWith('io.modelcontextprotocol/') && k !== 'progressToken') meta[k] = v;
+      if (!k.startsWith('io.modelcontextprotocol/') && !k.startsWith('io.gatehouse/') && k !== 'progressToken')
+        meta[k] = v;
   if (token !== undefined) meta.progressToken = token;
   if (Object.keys(meta).length) out._meta = meta;
   else delete out._meta;

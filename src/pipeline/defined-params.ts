@@ -25,6 +25,14 @@ const DEFINED: Readonly<Record<string, readonly string[]>> = {
   'tasks/cancel': ['taskId', '_meta'],
 };
 
+/**
+ * A caller's label for its run (`audit run <label>`). One shaped like the gateway's own run ids — a
+ * session (32 hex digits, or `stdio-<uuid>`) or a trace id (32 hex digits) — would put this call in
+ * another caller's run.
+ */
+const RUN_LABEL = 'io.gatehouse/run';
+const LIKE_A_RUN_OF_THE_GATEWAY = /^(?:[0-9a-f]{32}|stdio-.*)$/i;
+
 /** What a caller's `_meta` may hold, at most, as JSON text: keys for servers, not payloads. */
 const MAX_META = 64 * 1024;
 
@@ -42,6 +50,12 @@ export function definedParams(method: string, params: JsonObject): JsonObject {
     }
     if (JSON.stringify(out._meta).length > MAX_META)
       throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`_meta\` is larger than ${MAX_META / 1024} KiB`);
+    const run = (out._meta as JsonObject)[RUN_LABEL];
+    if (typeof run === 'string' && LIKE_A_RUN_OF_THE_GATEWAY.test(run))
+      throw new GatehouseError(
+        'E_INVALID_PARAMS',
+        `invalid params: \`_meta["${RUN_LABEL}"]\` has the form of a session or trace id: a run label names a run of its own (choose another)`,
+      );
   }
   return out;
 }

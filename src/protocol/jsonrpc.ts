@@ -67,6 +67,8 @@ function isPlainObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const MAX_ID_LENGTH = 1024;
+
 /** Classify a parsed value as a JSON-RPC message, strictly. */
 export function classify(v: unknown): Classified {
   if (!isPlainObject(v)) return { kind: 'invalid', reason: 'message must be a json object', id: null };
@@ -81,6 +83,9 @@ export function classify(v: unknown): Classified {
     }
     if ('id' in v) {
       if (!isId(v.id)) return { kind: 'invalid', reason: 'id must be a string or a number', id: null };
+      // An id is echoed, traced and recorded with every record of the call: a name, not a payload.
+      if (typeof v.id !== 'number' && String(v.id).length > MAX_ID_LENGTH)
+        return { kind: 'invalid', reason: `id must be at most ${MAX_ID_LENGTH} characters`, id: null };
       return { kind: 'request', msg: v as unknown as JsonRpcRequest };
     }
     return { kind: 'notification', msg: v as unknown as JsonRpcNotification };

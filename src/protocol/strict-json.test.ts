@@ -126,3 +126,15 @@ test("a cancellation's requestId a double cannot hold is kept exactly, so it sti
   // A string id and a number id with the same digits are different requests.
   assert.notEqual(idKey('7'), idKey(7));
 });
+
+test('a request id is a name, not a payload: at most 1024 characters, as a string or as digits', async () => {
+  const { classify } = await import('./jsonrpc.ts');
+  const at = (id: string) => classify(parseStrictJson(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`, 10));
+  assert.equal(at(JSON.stringify('x'.repeat(1024))).kind, 'request');
+  assert.deepEqual(at(JSON.stringify('x'.repeat(1025))), {
+    kind: 'invalid',
+    reason: 'id must be at most 1024 characters',
+    id: null,
+  });
+  assert.equal(at('9'.repeat(1025)).kind, 'invalid');
+});

@@ -65,13 +65,17 @@ async function usePresented(
       code: t.code,
     });
   s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
-  // What goes upstream is the call that was approved, without our round-trip fields.
+  // What goes upstream is the call that was approved, without our round-trip fields, and without
+  // anything of the caller's `_meta` the approver was not shown (a server may act on keys there):
+  // only the progress token, which the gateway replaces with its own.
   const params = s.params as JsonObject;
   delete params.requestState;
   delete params.inputResponses;
   if (s.upstream) {
     delete s.upstream.requestState;
     delete s.upstream.inputResponses;
+    const meta = s.upstream._meta as JsonObject | undefined;
+    if (meta) s.upstream._meta = meta.progressToken === undefined ? {} : { progressToken: meta.progressToken };
   }
 }
 
