@@ -76,3 +76,24 @@ test('a write waits for a person, and runs once when approved', async () => {
     'an approval runs one call',
   );
 });
+
+test('shadow mode: a tool with an output schema answers that nothing ran, in a form an SDK client takes', async () => {
+  const file = join(dir, 'gatehouse.yaml');
+  const set = await runCli(['mode', 'set', 'shadow', '--gateway', '--reason', 'rollout', '-c', file]);
+  assert.equal(set.code, 0, set.stderr);
+  try {
+    await client.listTools(); // the SDK client checks results against the output schemas it listed
+    const path = join(files, 'shadow.txt');
+    // The gateway applies a run-time mode within a second.
+    let r: Awaited<ReturnType<Client['callTool']>> | undefined;
+    for (let i = 0; i < 50 && !r?._meta?.['io.gatehouse/shadow']; i++) {
+      r = await client.callTool({ name: 'files__write_file', arguments: { path, content: 'x' } });
+      if (!r._meta?.['io.gatehouse/shadow']) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(r?._meta?.['io.gatehouse/shadow'], true, JSON.stringify(r));
+    assert.match(text(r), /did NOT run it/);
+    assert.ok(!existsSync(path), 'nothing was written');
+  } finally {
+    assert.equal((await runCli(['mode', 'clear', '--gateway', '-c', file])).code, 0);
+  }
+});

@@ -43,6 +43,14 @@ test('shadow executes nothing: the upstream is never sent the call, and the call
   assert.equal(s.result!.isError, false);
   assert.deepEqual(s.result!._meta, { 'io.gatehouse/shadow': true });
   assert.match(JSON.stringify(s.result!.content), /did NOT run it \(policy rule `mode:shadow`\)/);
+  // A tool with an output schema: no structured content exists, so the result is an error result
+  // (MCP clients refuse a success without content of the declared shape).
+  const typed = toolCall(up);
+  typed.route!.def = { name: 'fetch', outputSchema: { type: 'object' } };
+  typed.decision = { effect: 'shadow', rule: 'mode:shadow', reasons: [] };
+  await executeRequest(typed, setup().d);
+  assert.equal(typed.result!.isError, true);
+  assert.match(JSON.stringify(typed.result!.content), /did NOT run it/);
 });
 
 test("exactly what validate made canonical goes out, under the upstream's own name, on the caller's connection", async () => {

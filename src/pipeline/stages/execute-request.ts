@@ -18,7 +18,10 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
   if (s.decision?.effect === 'shadow') {
     // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
     const text = `Shadow mode: Gatehouse recorded this call to ${route.qualified} as proposed and did NOT run it (policy rule \`${s.decision.rule}\`). Nothing was changed.`;
-    s.result = { content: [{ type: 'text', text }], isError: false, _meta: { 'io.gatehouse/shadow': true } };
+    // A tool that declares an output schema must return content of that shape unless the result is an
+    // error; nothing ran, so there is none: said as an error result (clients validate the rest).
+    const isError = route.def.outputSchema !== undefined;
+    s.result = { content: [{ type: 'text', text }], isError, _meta: { 'io.gatehouse/shadow': true } };
     return;
   }
   if (s.method === 'resources/subscribe' || s.method === 'resources/unsubscribe') {
