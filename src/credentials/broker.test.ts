@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { silentLogger } from '../observability/logger.ts';
 import { openStore } from '../storage/index.ts';
 import type { Store } from '../storage/types.ts';
-import { CredentialBroker, connectionOwner, discoveryTenant, ownerOf, variesByOwner } from './broker.ts';
+import { CredentialBroker, connectionOwner, discoveryTenant, ownerOf, serversUsing, variesByOwner } from './broker.ts';
 import { SecretResolver } from './resolver.ts';
+import type { ServerConfig } from '../config/schema.ts';
 
 const REF = 'vault://secret/x#y';
 
@@ -117,4 +118,27 @@ test("a server's connections differ by owner when a reference names {tenant} or 
   assert.equal(connectionOwner(tenantOauth, 'acme', 'alice'), 'acme/alice');
   assert.equal(ownerOf(tenantOauth, 'acme', 'alice'), 'acme');
   assert.equal(discoveryTenant(stdio()), 'default');
+});
+
+test('serversUsing: a reference as configured, or as expanded for one tenant in the server environment; nothing looser', () => {
+  const servers = [
+    {
+      name: 'demo',
+      transport: 'stdio',
+      command: 'x',
+      environment: 'prod',
+      credentials: { env: { TOKEN: 'local:demo-{env}-{tenant}' } },
+    },
+    { name: 'remote', transport: 'http', url: 'https://r.example/mcp', oauth: { issuer: 'https://i.example' } },
+  ] as unknown as ServerConfig[];
+  const uses = (ref: string) => serversUsing(servers, ref);
+  assert.deepEqual(uses('local:demo-{env}-{tenant}'), ['demo']);
+  assert.deepEqual(uses('local:demo-prod-acme'), ['demo']);
+  assert.deepEqual(uses('local:demo-prod-acme.eu'), ['demo']);
+  assert.deepEqual(uses('local:demo-prd-acme'), [], 'another environment');
+  assert.deepEqual(uses('local:demo-{env}-{tenat}'), [], 'a typo of the template');
+  assert.deepEqual(uses('local:demo-prod-{tenant}'), [], 'half expanded: what no revocation check reads');
+  assert.deepEqual(uses('oauth:remote'), ['remote']);
+  assert.deepEqual(uses('oauth:remote:acme'), ['remote']);
+  assert.deepEqual(uses('oauth:demo'), []);
 });

@@ -306,9 +306,30 @@ export function serversUsing(servers: readonly ServerConfig[], ref: string): str
         ...Object.values(c?.env ?? {}),
         ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
       ];
-      return refs.some((r) => r === ref || matchesTemplate(r, ref));
+      const env = cfg.environment ?? 'default';
+      return refs.some((r) => r === ref || expansionOf(r, env).test(ref));
     })
     .map((cfg) => cfg.name);
+}
+
+/**
+ * What a configured reference expands to for one tenant: `{env}` is the server's environment, and
+ * `{tenant}` a tenant name (the characters expansion allows, `SAFE_VALUE` in types.ts). So a typo of
+ * the template itself (`{tenat}`) or of the environment expands to nothing configured.
+ */
+function expansionOf(template: string, env: string): RegExp {
+  const literal = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const part = (p: string) => {
+    if (p === '{tenant}') return '[\\p{L}\\p{N}_.@+-]{1,128}';
+    return literal(p === '{env}' ? env : p);
+  };
+  return new RegExp(
+    `^${template
+      .split(/(\{tenant\}|\{env\})/)
+      .map(part)
+      .join('')}$`,
+    'u',
+  );
 }
 
 function matchesTemplate(template: string, expanded: string): boolean {
