@@ -34,3 +34,12 @@ test('on a terminal: one line rewritten in place, cleared at the end', () => {
     '\rexported 1000 records\x1b[K\rexported 2000 records\x1b[K\r\x1b[Kexported 2048 records to out.cef\n',
   );
 });
+
+test('in a log, the end says where the count stood at the end', () => {
+  const s = sink(false);
+  const p = progress(s.stream, 1000);
+  p.update('verified 4 records');
+  p.update('verified 104 records'); // within the second: held back
+  p.end();
+  assert.equal(s.text(), 'verified 4 records\nverified 104 records\n');
+});

@@ -13,9 +13,11 @@ export function progress(stream: NodeJS.WriteStream = process.stderr, everyMs = 
   const tty = stream.isTTY === true;
   let shown = false;
   let last = '';
+  let latest = '';
   let at = 0;
   return {
     update(text) {
+      latest = text;
       if (tty) {
         stream.write(`\r${text}\x1b[K`);
         shown = true;
@@ -29,6 +31,8 @@ export function progress(stream: NodeJS.WriteStream = process.stderr, everyMs = 
     },
     end(final) {
       if (tty && shown) stream.write('\r\x1b[K');
+      // In a log, where the count stood at the end, not a second before it.
+      else if (!tty && final === undefined && latest !== last) stream.write(`${latest}\n`);
       if (final !== undefined) stream.write(`${final}\n`);
     },
   };

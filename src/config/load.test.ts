@@ -268,7 +268,7 @@ test('a reference inside a flow mapping: the syntax error says how to write it',
   const [e] = errors('version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: ${PORT:-8771} }\nservers: []\n');
   assert.match(
     e,
-    /^g\.yaml:3:\d+: .*a `\$\{\.\.\.\}` reference cannot stand unquoted inside `\{ \}`; write this mapping one key per line/,
+    /^g\.yaml:3:\d+: .*a `\$\{\.\.\.\}` reference cannot stand unquoted inside `\{ \}`: quote it .* or write this mapping one key per line/,
   );
 });
 

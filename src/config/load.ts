@@ -100,7 +100,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     if (/flow-map|flow map|flow collection/i.test(syntax.message) && /\$\{/.test(text.split('\n')[at.line - 1] ?? ''))
       message +=
         // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
-        ': a `${...}` reference cannot stand unquoted inside `{ }`; write this mapping one key per line (`port: ${PORT:-8765}`), where it is read as a number or boolean when it yields one';
+        ': a `${...}` reference cannot stand unquoted inside `{ }`: quote it ("${VAR}") where the value is text, or write this mapping one key per line, where an unquoted reference that yields a number or boolean is read as one (`port: ${PORT:-8765}`)';
     throw new ConfigError([{ file: source, ...at, path: '', message }]);
   }
   duplicateKeys(doc.contents, [], ctx);
