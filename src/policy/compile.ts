@@ -224,7 +224,7 @@ function extraction(v: unknown, path: Path, src: Source, acc: Acc): void {
     const spec = resourceSpec(s, at, src);
     if (spec) specs.push(spec);
   }
-  acc.resources.push({ tool: compileGlob(v.tool), resources: specs });
+  acc.resources.push({ tool: compileGlob(v.tool), resources: specs, at: { file: src.file, line: src.line(path) } });
 }
 
 /** `resource:` is one spec or a list of them. */

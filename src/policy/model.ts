@@ -110,6 +110,8 @@ export interface ResourceSpec {
 export interface ResourceRule {
   tool: Glob;
   resources: readonly ResourceSpec[];
+  /** Where it is written (for warnings about it). */
+  at: { file: string; line: number };
 }
 
 export interface Modes {

@@ -49,3 +49,21 @@ test('once the catalogue is known, tools a server does not have are warnings too
   );
   assert.match(w[1].message, /server `github` has no tool `create_issue`/);
 });
+
+test('a resource rule naming an unknown server is a warning at its own line', () => {
+  const p = compile(
+    `resources:
+  - tool: 'github__*'
+    resource: { kind: repo, arg: repo }
+  - tool: 'filez__*'
+    resource: { kind: path, arg: path }
+rules: []
+`,
+    'policy.yaml',
+  );
+  const w = unknownToolWarnings(p, { servers: new Set(['github']), separator: '__' });
+  assert.deepEqual(
+    w.map((x) => [x.rule, x.at, x.pattern]),
+    [['resources', 'policy.yaml:4', 'filez__*']],
+  );
+});

@@ -63,13 +63,12 @@ export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownT
   }
   for (const rr of policy.resources) {
     const why = problem(rr.tool, known);
-    const file = policy.sources[0] ?? '';
     if (why)
       out.push({
         rule: 'resources',
-        at: `${file}:1`,
-        file,
-        line: 1,
+        at: `${rr.at.file}:${rr.at.line}`,
+        file: rr.at.file,
+        line: rr.at.line,
         pattern: rr.tool.source,
         message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}`,
       });
