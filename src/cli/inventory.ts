@@ -82,7 +82,9 @@ function rowCells(r: InventoryRow): (string | string[])[] {
 export function registerInventory(program: Command, ctx: CliContext): void {
   const inv = program
     .command('inventory')
-    .description('every server and tool behind the gateway: class, review, quarantine, owner, scopes, resources');
+    .description('every server and tool behind the gateway: class, review, quarantine, owner, scopes, resources')
+    // `gatehouse inventory --refresh --json` is `inventory list ...`: say where its options are.
+    .addHelpText('after', '\nWithout a command: `list` (its options: gatehouse inventory list --help).');
   registerInventoryList(inv, ctx);
   registerInventoryDiff(inv, ctx);
   registerInventoryAccept(inv, ctx);

@@ -407,14 +407,14 @@ test('errors of every kind come together, sorted by line', () => {
   assert.deepEqual(errors(text), [
     'g.yaml:1:10: version: must be `1`',
     'g.yaml:3:13: gateway.pageSize: must be at least 1',
-    'g.yaml:5:11: servers[0].name: must match `^[a-z0-9][a-z0-9_-]{0,47}$`',
+    'g.yaml:5:11: servers[0].name: must be 1 to 48 lowercase letters, digits, `_` or `-`, starting with a letter or digit',
     'g.yaml:7:14: servers[0].command: must not be empty',
     'g.yaml:8:12: servers[0].env: `1X` is not a valid environment variable name',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
     'g.yaml:8:23: servers[0].env.OK: environment variable `NOPE` is not set (use `${NOPE:-default}` for a default)',
     'g.yaml:9:5: servers[1]: must be a mapping',
     'g.yaml:10:13: servers[2].name: must not contain the namespace separator (`gateway.namespaceSeparator`)',
-    'g.yaml:10:41: servers[2].url: must match `^https?://`',
+    'g.yaml:10:41: servers[2].url: must be an http(s) URL',
     'g.yaml:11:5: servers[3]: missing required key `transport` (one of `stdio`, `http`, `sse`)',
     'g.yaml:12:43: servers[4].command: malformed `${` reference (write `$${` for a literal `${`)',
   ]);

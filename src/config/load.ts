@@ -327,6 +327,14 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
   }
 }
 
+/** Patterns of the schema said in words. */
+const PATTERN_WORDS: Record<string, string> = {
+  '^/': 'must be an absolute path (starting with `/`)',
+  '^https?://': 'must be an http(s) URL',
+  '^[a-z0-9][a-z0-9_-]{0,47}$':
+    'must be 1 to 48 lowercase letters, digits, `_` or `-`, starting with a letter or digit',
+};
+
 const TYPE_NAMES: Record<string, string> = {
   object: 'a mapping',
   array: 'a list',
@@ -352,7 +360,7 @@ function describe(e: ErrorObject): string {
     case 'enum':
       return `must be one of ${(p.allowedValues as unknown[]).map(code).join(', ')}`;
     case 'pattern':
-      return `must match ${code(p.pattern)}`;
+      return PATTERN_WORDS[String(p.pattern)] ?? `must match ${code(p.pattern)}`;
     case 'format':
       return `must be a valid ${String(p.format).toUpperCase()}`;
     case 'minimum':
