@@ -37,18 +37,19 @@ before(async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const resource = `${base}/mcp`;
-  const consoleClient = {
+  // With several logins each provider knows only its own login's address (RFC 9700 mix-up defence).
+  const consoleClient = (n: number) => ({
     client_id: 'gatehouse-console',
     client_secret: secret,
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    redirect_uris: [`${base}/console/callback`],
-  };
+    redirect_uris: [`${base}/console/callback/${n}`],
+  });
   [tenants, platform] = await Promise.all([
     startOidcProvider({
       resource,
       scopes: ['mcp:tools'],
-      extraClients: [consoleClient],
+      extraClients: [consoleClient(1)],
       accountClaims: {
         alice: { tenant: 't1', roles: ['admin'] },
         bob: { tenant: 't2', roles: ['admin'] },
@@ -59,7 +60,7 @@ before(async () => {
     startOidcProvider({
       resource,
       scopes: ['mcp:tools'],
-      extraClients: [consoleClient],
+      extraClients: [consoleClient(2)],
       accountClaims: { root: { tenant: 'ops', roles: ['platform-admin'] } },
     }),
   ]);
@@ -220,6 +221,33 @@ test('sign-in: a page without a session offers the providers; a person without a
   assert.equal(cookie.secure, false, 'plain http on loopback only');
   assert.match(await body(alice.p), /Signed in as alice · tenant admin of t1/);
   await alice.ctx.close();
+});
+
+test("sign-in mix-up: each login has its own return address, and a sign-in that comes back to another login's is refused", async () => {
+  const start = async (n: number) => {
+    const r = await fetch(`${t.url}/console/login?with=${n}`, { redirect: 'manual' });
+    assert.equal(r.status, 303);
+    const to = new URL(r.headers.get('location')!);
+    const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0];
+    return { redirect: to.searchParams.get('redirect_uri'), state: to.searchParams.get('state'), cookie };
+  };
+  const tenantLogin = await start(0);
+  const platformLogin = await start(1);
+  assert.equal(tenantLogin.redirect, `${t.url}/console/callback/1`);
+  assert.equal(platformLogin.redirect, `${t.url}/console/callback/2`);
+  // A tenant provider that forwarded the request to the platform's: the code comes back to the
+  // platform login's address with the tenant login's pending sign-in. Nothing is redeemed.
+  const crossed = await fetch(`${t.url}/console/callback/2?code=stolen&state=${tenantLogin.state}`, {
+    headers: { cookie: tenantLogin.cookie },
+    redirect: 'manual',
+  });
+  assert.equal(crossed.status, 400);
+  assert.match(await crossed.text(), /unknown or expired/);
+  const plain = await fetch(`${t.url}/console/callback?code=stolen&state=${tenantLogin.state}`, {
+    headers: { cookie: tenantLogin.cookie },
+    redirect: 'manual',
+  });
+  assert.equal(plain.status, 400);
 });
 
 test('inventory: a platform admin sees the quarantined tool, its reason and diff, accepts it in the browser, and the MCP client can call it', async (tc) => {

@@ -1117,7 +1117,8 @@ const ConsoleSettings = Type.Object(
       Type.String({
         pattern: '^/console/[A-Za-z0-9/_-]*$',
         default: '/console/callback',
-        description: 'Where the provider sends people back; register publicUrl + this path.',
+        description:
+          'Where the provider sends people back; register publicUrl + this path. With several logins, each has its own: this path + `/1`, `/2`, ... in the order listed.',
       }),
     ),
     sessionHours: Type.Optional(

@@ -192,8 +192,20 @@ async function form(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(await readBody(req, MAX_FORM, 30_000));
 }
 
-function redirectUri(deps: ConsoleDeps): string {
-  return `${deps.baseUrl.replace(/\/+$/, '')}${deps.config.console?.redirectPath ?? '/console/callback'}`;
+/**
+ * Where provider `index` sends the browser back. With several logins, each has its own address
+ * (`<redirectPath>/<n>`, in the order listed), registered at its own provider only: a callback is
+ * then taken only for the login that started it (the mix-up defence of RFC 9700 §4.4: a hostile
+ * tenant provider that forwards the gateway's request to the platform's provider gets it refused there,
+ * for a redirect address that provider does not know). One login keeps the plain path.
+ */
+function redirectUri(deps: ConsoleDeps, index: number, count: number): string {
+  return `${deps.baseUrl.replace(/\/+$/, '')}${redirectPathOf(deps, index, count)}`;
+}
+
+function redirectPathOf(deps: ConsoleDeps, index: number, count: number): string {
+  const base = deps.config.console?.redirectPath ?? '/console/callback';
+  return count > 1 ? `${base}/${index + 1}` : base;
 }
 
 /** The requests this person may decide, as the approval page lists them: its tenant, an approver of the rule, a person. */
@@ -401,7 +413,7 @@ async function handleLogin(
 ): Promise<boolean> {
   const logins = consoleLogins(deps.config);
   const redirectPath = deps.config.console?.redirectPath ?? '/console/callback';
-  if (path !== '/console/login' && path !== redirectPath) return false;
+  if (path !== '/console/login' && path !== redirectPath && !path.startsWith(`${redirectPath}/`)) return false;
   if (typeof logins === 'string') {
     send(res, 404, messagePage(`The console cannot sign you in: ${logins}.`));
     return true;
@@ -421,7 +433,7 @@ async function handleLogin(
     }
     const hint = query.get('login_hint')?.trim().slice(0, 200) || undefined;
     const { url, pending } = await startLogin(l, i, {
-      redirectUri: redirectUri(deps),
+      redirectUri: redirectUri(deps, i, logins.length),
       resource,
       scopes: identity.requiredScopes.mcp ?? [],
       loginHint: hint,
@@ -430,7 +442,8 @@ async function handleLogin(
     return true;
   }
   const pending = cookies.pendingLogin(req.headers.cookie);
-  const l = pending ? logins[pending.login] : undefined;
+  // The browser must come back to the address of the login it set out with, and only there.
+  const l = pending && path === redirectPathOf(deps, pending.login, logins.length) ? logins[pending.login] : undefined;
   if (!pending || !l) {
     send(
       res,
@@ -444,7 +457,10 @@ async function handleLogin(
   let principal: Principal;
   let exp: number;
   try {
-    const t = await finishLogin(l, pending, query, { redirectUri: redirectUri(deps), resource });
+    const t = await finishLogin(l, pending, query, {
+      redirectUri: redirectUri(deps, pending.login, logins.length),
+      resource,
+    });
     principal = await deps.identity.authenticateToken(t.accessToken);
     const tokenExp = tokenExpiry(t.accessToken) ?? t.expiresAt ?? Date.now() + 3600_000;
     exp = Math.min(tokenExp, Date.now() + (deps.config.console?.sessionHours ?? 8) * 3600_000);
