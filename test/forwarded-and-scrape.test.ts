@@ -75,6 +75,7 @@ test('without identity, a request that says it was forwarded is refused unless t
     { 'x-forwarded-for': '127.0.0.1' },
     { forwarded: 'for=127.0.0.1' },
     { 'x-real-ip': '127.0.0.1' },
+    { via: '1.1 nginx' },
   ] as Array<Record<string, string>>) {
     const r = await post(plain.url, h);
     assert.equal(r.status, 401, JSON.stringify(h));
@@ -92,7 +93,7 @@ test('without identity, a request that says it was forwarded is refused unless t
       .map((r) => r.event)
       .filter((e) => e.stage === 'authenticate' && /forwarded request/.test(String(e.detail?.reason)));
     const counted = rows.reduce((n, e) => n + Number(e.detail?.count), 0);
-    assert.equal(counted, 5, 'four forwarded MCP requests and one admin request');
+    assert.equal(counted, 6, 'five forwarded MCP requests and one admin request');
     return true;
   });
 });

@@ -455,7 +455,7 @@ const Gateway = Type.Object(
       Type.Array(Type.String({ minLength: 1 }), {
         default: [],
         description:
-          'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For or X-Real-IP is refused unless it comes from one of these.',
+          'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For, X-Real-IP, Via or a like header is refused unless it comes from one of these.',
       }),
     ),
     metricsToken: Type.Optional(

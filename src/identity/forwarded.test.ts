@@ -6,6 +6,9 @@ test('forwarding headers are noticed in every spelling', () => {
   assert.equal(hasForwardingHeaders({}), false);
   for (const h of [{ forwarded: 'for=1.2.3.4' }, { 'x-forwarded-for': '1.2.3.4' }, { 'x-real-ip': '1.2.3.4' }])
     assert.equal(hasForwardingHeaders(h), true);
+  // What other proxies and CDNs write: the loopback peer is a proxy, not the caller.
+  for (const k of ['via', 'x-forwarded-host', 'true-client-ip', 'cf-connecting-ip', 'x-client-ip'])
+    assert.equal(hasForwardingHeaders({ [k]: '1.2.3.4' }), true, k);
 });
 
 test('the client is the right-most hop that is not a trusted proxy', () => {

@@ -6,8 +6,30 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
+/**
+ * Headers some proxy or CDN writes when it forwards a request (besides the three that name the
+ * client, read below): any of them says the loopback peer is a proxy, not the caller. A proxy that
+ * writes none (nginx's bare `proxy_pass`) cannot be told from a local caller: README, "Running it for
+ * real", says to set X-Forwarded-For, or to configure identity.
+ */
+const PROXY_SIGNS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-real-ip',
+  'via',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'forwarded-for',
+] as const;
+
 export function hasForwardingHeaders(h: IncomingHttpHeaders): boolean {
-  return h.forwarded !== undefined || h['x-forwarded-for'] !== undefined || h['x-real-ip'] !== undefined;
+  return PROXY_SIGNS.some((k) => h[k] !== undefined);
 }
 
 const strip = (a: string): string => {
