@@ -84,11 +84,12 @@ test('shadow mode: a tool with an output schema answers that nothing ran, in a f
   try {
     await client.listTools(); // the SDK client checks results against the output schemas it listed
     const path = join(files, 'shadow.txt');
-    // The gateway applies a run-time mode within a second.
+    // The gateway applies a run-time mode within a second; until then a write waits for approval
+    // (each try is a pending request, so few tries, spaced out).
     let r: Awaited<ReturnType<Client['callTool']>> | undefined;
-    for (let i = 0; i < 50 && !r?._meta?.['io.gatehouse/shadow']; i++) {
+    for (let i = 0; i < 4 && !r?._meta?.['io.gatehouse/shadow']; i++) {
+      await new Promise((res) => setTimeout(res, 900));
       r = await client.callTool({ name: 'files__write_file', arguments: { path, content: 'x' } });
-      if (!r._meta?.['io.gatehouse/shadow']) await new Promise((res) => setTimeout(res, 100));
     }
     assert.equal(r?._meta?.['io.gatehouse/shadow'], true, JSON.stringify(r));
     assert.match(text(r), /did NOT run it/);

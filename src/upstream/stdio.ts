@@ -58,6 +58,9 @@ export class StderrLog {
   }
 }
 
+/** What the gateway holds for a server that does not read its input, at most (as for clients' streams). */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
 export class StdioChannel implements Channel {
   readonly description: string;
   readonly #child: ChildProcessWithoutNullStreams;
@@ -152,9 +155,25 @@ export class StdioChannel implements Channel {
   send(msg: JsonRpcMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       if (!this.#child.stdin.writable) return reject(new Error('stdin closed'));
-      this.#child.stdin.write(`${JSON.stringify(msg)}\n`, (err) => (err ? reject(err) : resolve()));
+      const line = `${JSON.stringify(msg)}\n`;
+      // A server that stops reading its input while it keeps writing (pings the gateway answers, say)
+      // would have the gateway hold every answer in memory: past the bound it is stopped, and the
+      // restart backoff starts it again. One tenant's server cannot exhaust the gateway's memory.
+      if (this.#child.stdin.writableLength + line.length > MAX_UNREAD_BYTES) {
+        if (!this.#stalled) {
+          this.#stalled = true;
+          this.#log.warn(
+            { upstream: this.description, unreadBytes: this.#child.stdin.writableLength },
+            'upstream does not read its input: stopped (it starts again with the restart backoff)',
+          );
+          this.#signal('SIGKILL');
+        }
+        return reject(new Error('the server does not read its input'));
+      }
+      this.#child.stdin.write(line, (err) => (err ? reject(err) : resolve()));
     });
   }
+  #stalled = false;
 
   /** Signal the whole process group (the server and whatever it started); the child alone as a fallback. */
   #signal(sig: NodeJS.Signals): void {
