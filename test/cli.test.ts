@@ -5,8 +5,17 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -186,5 +195,49 @@ test('gatehouse stdio serves a real client over stdin/stdout', async () => {
     assert.deepEqual(r.content, [{ type: 'text', text: 'Echo: over stdio' }]);
   } finally {
     await client.close();
+  }
+});
+
+test('start closes what its launcher left open: no server it starts inherits it', async () => {
+  const secret = join(dir, 'launcher-secret.txt');
+  writeFileSync(secret, 'only-the-launcher', { mode: 0o600 });
+  const state = join(dir, 'state-fds');
+  const file = join(dir, 'fds.yaml');
+  writeFileSync(
+    file,
+    `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(state)}\nservers:\n${everything('one')}`,
+  );
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const fd = openSync(secret, 'r');
+  // Descriptor 50 of the gateway, not close-on-exec: what a launcher (flock, a supervisor) may leave
+  // open (node itself marks the lowest ones close-on-exec).
+  const stdio = ['ignore', 'pipe', 'pipe', ...Array(47).fill('ignore'), fd] as const;
+  const child = spawn(process.execPath, [CLI, 'start', '--json', '-c', file], { env, stdio: [...stdio] });
+  closeSync(fd);
+  try {
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    await eventually(() => /closed descriptors inherited from the launcher/.test(err), { timeoutMs: 20_000 });
+    const open = (pid: number) =>
+      readdirSync(`/proc/${pid}/fd`).flatMap((n) => {
+        try {
+          return [readlinkSync(`/proc/${pid}/fd/${n}`)];
+        } catch {
+          return [];
+        }
+      });
+    assert.ok(!open(child.pid!).includes(secret), 'the gateway let it go');
+    // The server it started (a child of the gateway) has never had it either.
+    const kidsOf = () =>
+      readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    await eventually(() => kidsOf().length > 0, { timeoutMs: 20_000 });
+    const kids = kidsOf();
+    for (const k of kids) assert.ok(!open(Number(k)).includes(secret), `server process ${k}`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
 });

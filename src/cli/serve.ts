@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { CliContext } from './context.ts';
+import { closeInheritedDescriptors } from '../util/inherited-fds.ts';
 
 function startFailure(err: unknown, config: Config): string {
   if (err instanceof GatehouseError) return err.message;
@@ -94,10 +95,17 @@ async function settleMemory(gw: Gateway): Promise<void> {
   await gc?.({ type: 'major', execution: 'async', flavor: 'last-resort' });
 }
 
+/** What the launcher left open is not the servers' to inherit (src/util/inherited-fds.ts). */
+function closeInherited(log: Logger): void {
+  const fds = closeInheritedDescriptors();
+  if (fds.length) log.info({ fds }, 'closed descriptors inherited from the launcher: no server inherits them');
+}
+
 async function start(ctx: CliContext, opts: { config: string; json?: boolean }): Promise<void> {
   const file = resolve(opts.config);
   const config = await ctx.load(file);
   const log = createLogger();
+  closeInherited(log);
   let gw: Gateway;
   try {
     gw = await Gateway.start(config, { log });
@@ -138,7 +146,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const config = await ctx.load(resolve(opts.config));
       if (opts.server && !config.servers.some((s) => s.name === opts.server))
         ctx.fail(`unknown server \`${opts.server}\``, 2);
-      const gw = await Gateway.start(config, { log: createLogger(), noHttp: true });
+      const log = createLogger();
+      closeInherited(log);
+      const gw = await Gateway.start(config, { log, noHttp: true });
       // A client that stops waiting for the end of its session sends SIGTERM (the stdio transport
       // says to): a clean stop, the audit trail's stream closed, as for `start`.
       stopOnSignals(gw, () => {});
