@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { sha256 } from '../util/sha256.ts';
-import { instructionsPin, pinnedPart, toolPin } from './canonical.ts';
+import { instructionsPin, legacyToolPin, pinnedPart, toolPin } from './canonical.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 
 const PIN = /^sha256:[0-9a-f]{64}$/;
@@ -92,10 +92,8 @@ test('any change to a pinned field changes the pin', () => {
   }
 });
 
-test('fields outside the pinned set do not change the pin', () => {
+test('fields outside the pinned set do not change the pin; `_meta` and `icons` do (hosts act on them)', () => {
   const extras: Array<[string, (d: ToolDraft) => void]> = [
-    ['_meta', (d) => (d._meta = { 'io.example/x': 1 })],
-    ['icons', (d) => (d.icons = [{ src: 'https://example.com/i.png' }])],
     ['unknown top-level key', (d) => (d.x_vendor = 'anything')],
     ['undefined pinned field', (d) => (d.title = undefined)],
   ];
@@ -104,11 +102,22 @@ test('fields outside the pinned set do not change the pin', () => {
     const expected = what === 'undefined pinned field' ? toolPin(withoutTitle) : toolPin(base);
     assert.equal(toolPin(variant(change)), expected, what);
   }
-  assert.deepEqual(Object.keys(pinnedPart(variant((d) => (d._meta = {})))).sort(), Object.keys(base).sort());
+  for (const [what, change] of [
+    ['_meta', (d: ToolDraft) => (d._meta = { 'io.example/x': 1 })],
+    ['icons', (d: ToolDraft) => (d.icons = [{ src: 'https://example.com/i.png' }])],
+  ] as const) {
+    assert.notEqual(toolPin(variant(change)), toolPin(base), what);
+    // The pin of before: the same, so an acceptance under it carries over (review.ts).
+    assert.equal(legacyToolPin(variant(change)), legacyToolPin(base), what);
+  }
 });
 
 test('pinnedPart keeps exactly the pinned fields the upstream sent', () => {
-  assert.deepEqual(pinnedPart({ name: 'x', _meta: { a: 1 }, icons: [] }), { name: 'x' });
+  assert.deepEqual(pinnedPart({ name: 'x', _meta: { a: 1 }, icons: [], x_vendor: 1 }), {
+    name: 'x',
+    _meta: { a: 1 },
+    icons: [],
+  });
   assert.deepEqual(pinnedPart({}), {});
   const part = pinnedPart(base);
   assert.equal(part.inputSchema, base.inputSchema, 'values are not copied or altered');

@@ -6,7 +6,11 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { sha256 } from '../util/sha256.ts';
 
-/** The fields of a tool a client sees and a model reads: every one of them is pinned. */
+/**
+ * The fields of a tool a client sees and a model or host reads: every one of them is pinned. `_meta`
+ * and `icons` since 2026-12-06 (hosts act on `_meta`: an app's UI resource): a change there after
+ * acceptance is a rug pull like any other.
+ */
 const TOOL_FIELDS = [
   'name',
   'title',
@@ -15,18 +19,32 @@ const TOOL_FIELDS = [
   'outputSchema',
   'annotations',
   'execution',
+  '_meta',
+  'icons',
 ] as const;
+
+/** The fields pinned before `_meta` and `icons` were: an accepted pin of that kind is upgraded, not a change. */
+const LEGACY_TOOL_FIELDS = TOOL_FIELDS.slice(0, 7);
+
+function pick(def: JsonObject, fields: readonly string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const f of fields) if (def[f] !== undefined) out[f] = def[f];
+  return out;
+}
 
 /** The part of a tool definition that is pinned (fields the upstream did not send are left out). */
 export function pinnedPart(def: JsonObject): JsonObject {
-  const out: JsonObject = {};
-  for (const f of TOOL_FIELDS) if (def[f] !== undefined) out[f] = def[f];
-  return out;
+  return pick(def, TOOL_FIELDS);
 }
 
 /** `sha256:<hex>` of a tool's pinned part. */
 export function toolPin(def: JsonObject): string {
   return `sha256:${sha256(canonicalJson(pinnedPart(def)))}`;
+}
+
+/** The pin a tool had before `_meta` and `icons` were pinned. */
+export function legacyToolPin(def: JsonObject): string {
+  return `sha256:${sha256(canonicalJson(pick(def, LEGACY_TOOL_FIELDS)))}`;
 }
 
 /** `sha256:<hex>` of a server's instructions (absent instructions pin as the empty string). */

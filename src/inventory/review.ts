@@ -17,7 +17,7 @@ import type {
 } from '../storage/types.ts';
 import { isItemName } from '../catalog/names.ts';
 import { sha256 } from '../util/sha256.ts';
-import { instructionsPin, itemPin, pinnedPart, toolPin } from './canonical.ts';
+import { instructionsPin, itemPin, legacyToolPin, pinnedPart, toolPin } from './canonical.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { proposeClass } from './classify.ts';
 import type { ToolClass } from '../model/tool-class.ts';
@@ -210,10 +210,18 @@ function itemAcceptance(
 ): ItemAcceptance {
   if (prev) {
     const { acceptedPin, acceptedDef, acceptedBy, acceptedAt } = prev;
+    // Accepted under the pin of before `_meta` and `icons` were pinned, and the same by that pin: the
+    // acceptance carries over to the full pin (no review for what nobody changed).
+    if (repinned(prev, item)) return { acceptedPin: item.pin, acceptedDef: item.def, acceptedBy, acceptedAt };
     return { acceptedPin, acceptedDef, acceptedBy, acceptedAt };
   }
   if (!acceptNow) return { acceptedPin: null, acceptedDef: null, acceptedBy: null, acceptedAt: null };
   return { acceptedPin: item.pin, acceptedDef: item.def, acceptedBy: SYSTEM_ACTOR, acceptedAt: at };
+}
+
+/** A tool whose stored pins are of the kind before `_meta` and `icons` were pinned, unchanged by that kind. */
+function repinned(prev: InventoryTool, item: ListedItem): boolean {
+  return item.tool && prev.pin !== item.pin && prev.pin === legacyToolPin(item.def);
 }
 
 /** An item's new record, and its events (discovered, changed, returned, quarantined, restored). */
@@ -244,6 +252,7 @@ function reconcileItem(item: ListedItem, prev: InventoryTool | undefined, cx: It
     classifiedAt: prev?.classifiedAt ?? null,
   };
   if (!prev) cx.emit(name, 'tool.discovered', { pin, proposedClass: proposal.class });
+  else if (repinned(prev, item)) cx.emit(name, 'tool.repinned', { from: prev.pin, to: pin });
   else if (prev.pin !== pin) cx.emit(name, 'tool.changed', { from: prev.pin, to: pin });
   else if (!prev.present) cx.emit(name, 'tool.returned', { pin });
   const q = toolQuarantine(t);

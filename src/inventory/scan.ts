@@ -186,7 +186,8 @@ export function scanTool(def: JsonObject, opts: ScanOptions = {}): Finding[] {
       where: 'name',
       detail: `written in ${confusable.script}, reads as the Latin ${JSON.stringify(confusable.reads)}`,
     });
-  for (const key of ['inputSchema', 'outputSchema', 'annotations', 'execution'] as const) {
+  // `_meta` and `icons` are shown to clients and read by hosts (an app's UI resource, say): scanned too.
+  for (const key of ['inputSchema', 'outputSchema', 'annotations', 'execution', '_meta', 'icons'] as const) {
     if (def[key] === undefined) continue;
     const budget: Budget = { n: MAX_NODES, deep: false };
     scanSchema(def[key], key, out, opts, budget);
