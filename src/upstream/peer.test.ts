@@ -143,3 +143,13 @@ test('callers that cannot be asked run together; a question then reaches none of
   assert.deepEqual(asked, []);
   await peer.close();
 });
+
+test("a server's dropped messages make the gateway log a bounded number of lines, however many it sends", () => {
+  const ch = new FakeChannel();
+  const lines: unknown[] = [];
+  const log = { ...silentLogger(), warn: (o: unknown) => void lines.push(o), info: (o: unknown) => void lines.push(o) };
+  new Peer(ch, log as never);
+  for (let i = 0; i < 10_000; i++) ch.deliver({});
+  for (let i = 0; i < 10_000; i++) ch.deliver({ jsonrpc: '2.0', id: 9_000_000 + i, result: {} });
+  assert.ok(lines.length <= 20, `${lines.length} lines for 20,000 dropped messages`);
+});

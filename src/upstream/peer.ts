@@ -23,6 +23,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
 import { AskLane } from './ask-lane.ts';
 import { TransientMap } from '../util/transient-map.ts';
+import { LogBudget } from './log-budget.ts';
 
 interface Pending {
   id: number;
@@ -47,6 +48,8 @@ export class Peer {
   readonly #byToken = new TransientMap<string | number, Pending>();
   readonly #channel: Channel;
   readonly #log: Logger;
+  /** What this server's dropped messages and unattributable requests make the gateway log. */
+  readonly #noisy = new LogBudget();
   #closed: Error | undefined;
   #onEvent: (n: JsonRpcNotification) => void = () => {};
   #onClose: (err?: Error) => void = () => {};
@@ -192,9 +195,15 @@ export class Peer {
       case 'response': {
         const p = typeof c.msg.id === 'number' ? this.#pending.get(c.msg.id) : undefined;
         if (!p) {
-          this.#log.warn(
-            { upstream: this.#channel.description, id: c.msg.id },
-            'dropped upstream response with unknown id',
+          this.#noisy.line(Date.now(), (n) =>
+            this.#log.warn(
+              {
+                upstream: this.#channel.description,
+                id: String(c.msg.id).slice(0, 80),
+                ...(n ? { suppressed: n } : {}),
+              },
+              'dropped upstream response with unknown id',
+            ),
           );
           return;
         }
@@ -210,7 +219,12 @@ export class Peer {
         void this.#serverRequest(c.msg, relatedTo);
         return;
       default:
-        this.#log.warn({ upstream: this.#channel.description, reason: c.reason }, 'dropped invalid upstream message');
+        this.#noisy.line(Date.now(), (n) =>
+          this.#log.warn(
+            { upstream: this.#channel.description, reason: c.reason, ...(n ? { suppressed: n } : {}) },
+            'dropped invalid upstream message',
+          ),
+        );
     }
   }
 
@@ -262,9 +276,11 @@ export class Peer {
         this.#armIdle(cause);
         answer = await cause.opts.onServerRequest(r);
       } else {
-        this.#log.info(
-          { upstream: this.#channel.description, method: r.method, why: cause },
-          'server request no call can be blamed for',
+        this.#noisy.line(Date.now(), (n) =>
+          this.#log.info(
+            { upstream: this.#channel.description, method: r.method, why: cause, ...(n ? { suppressed: n } : {}) },
+            'server request no call can be blamed for',
+          ),
         );
         answer = await this.#onOrphanRequest(r, cause);
       }

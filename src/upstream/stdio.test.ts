@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { StderrLog, StdioChannel } from './stdio.ts';
+import { StdioChannel } from './stdio.ts';
+import { LogBudget } from './log-budget.ts';
 
 test('stderr lines: at most `burst` per window; the first line after says how many were left out', () => {
-  const r = new StderrLog(2, 1000);
+  const r = new LogBudget(2, 1000);
   const seen: Array<[number, number]> = [];
   for (const [t, n] of [
     [0, 1],

@@ -8,6 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { Channel } from './types.ts';
+import { LogBudget } from './log-budget.ts';
 
 export interface StdioOptions {
   command: string;
@@ -26,37 +27,6 @@ export interface StdioOptions {
 
 const KILL_GRACE_MS = 2000;
 const TAIL_LINES = 8;
-
-/**
- * Stderr lines are logged at info, at most `burst` per `windowMs` per process (a chatty or looping
- * server cannot flood the log); the first line after a quiet window says how many were left out.
- */
-export class StderrLog {
-  #windowStart = -Infinity;
-  #inWindow = 0;
-  #suppressed = 0;
-  readonly burst: number;
-  readonly windowMs: number;
-  constructor(burst = 20, windowMs = 10_000) {
-    this.burst = burst;
-    this.windowMs = windowMs;
-  }
-
-  line(now: number, emit: (suppressedBefore: number) => void): void {
-    if (now - this.#windowStart >= this.windowMs) {
-      this.#windowStart = now;
-      this.#inWindow = 0;
-    }
-    if (this.#inWindow >= this.burst) {
-      this.#suppressed++;
-      return;
-    }
-    this.#inWindow++;
-    const n = this.#suppressed;
-    this.#suppressed = 0;
-    emit(n);
-  }
-}
 
 /** What the gateway holds for a server that does not read its input, at most (as for clients' streams). */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
@@ -114,7 +84,7 @@ export class StdioChannel implements Channel {
     this.#child.stdin.on('error', () => {}); // EPIPE after exit: reported through 'exit'
     this.#child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
     let errLine = '';
-    const stderrLog = new StderrLog();
+    const stderrLog = new LogBudget();
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (s: string) => {
       errLine += s;
