@@ -42,7 +42,9 @@ test('refreshes of one server run one at a time: everything asked meanwhile is o
     catalog.list('tools').map((t) => t.name),
     ['s__one', 's__two'],
   );
-  // Quiet again: the next refresh starts at once (its listing is asked before refresh returns).
+  // Quiet again, once the gap has passed: the next refresh starts at once (its listing is asked
+  // before refresh returns).
+  await sleep(450);
   const again = catalog.refresh('s', ['prompts']);
   assert.equal(asked.length, 4);
   await again;
@@ -59,6 +61,29 @@ test('the refresh that follows a running one starts no sooner than the gap after
   await second;
   assert.equal(asked.length, 2);
   assert.ok(Date.now() - t0 >= 190, `${Date.now() - t0} ms`);
+});
+
+test('a server that keeps announcing changes is listed ever less often: the gap doubles while it does', async () => {
+  const { up, asked } = slowUpstream(1);
+  const catalog = new Catalog(new Map([['s', up]]), '__', silentLogger());
+  const t0 = Date.now();
+  // An announcement every 50 ms for 1.6 s: at a fixed 200 ms gap that is 8 listings.
+  const done: Promise<void>[] = [];
+  while (Date.now() - t0 < 1600) {
+    done.push(catalog.refresh('s', ['tools']));
+    await sleep(50);
+  }
+  const during = asked.length;
+  assert.ok(during <= 4, `${during} listings in 1.6 s (gaps of 200, 400, 800 ms)`);
+  // An announcement spaced out so that each listing has finished before the next (a fast server)
+  // gains nothing: what comes within the gap waits for its end.
+  await Promise.all(done);
+  // Quiet for the length of the gap: the next announcement is listed at once.
+  await sleep(3300);
+  const before = asked.length;
+  const later = catalog.refresh('s', ['tools']);
+  assert.equal(asked.length, before + 1);
+  await later;
 });
 
 test('a failed refresh rejects its callers and those waiting for the next; a later refresh runs', async () => {

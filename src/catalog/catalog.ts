@@ -54,12 +54,20 @@ export async function listAll(up: Upstream, kind: Kind): Promise<JsonObject[]> {
 }
 
 export const ALL_KINDS: Kind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
-/** Refreshes of one server start at least this far apart (an upstream announcing changes in a loop costs a listing per gap). */
+/**
+ * Refreshes of one server start at least this far apart, and while it keeps announcing changes the
+ * gap doubles, up to a minute: an upstream announcing changes in a loop costs a listing, and the
+ * inventory's records of what changed, per gap (a hostile one wrote 13 MB a second into the store at a
+ * fixed 200 ms). A refresh with nothing asked meanwhile ends the run of them: the next starts afresh.
+ */
 const REFRESH_GAP_MS = 200;
+const MAX_REFRESH_GAP_MS = 60_000;
 
 /** The refresh running for a server, and the one waiting for it (every kind asked meanwhile). */
 interface Refresh {
   startedAt: number;
+  /** The least time from this refresh's start to the next one's. */
+  gap: number;
   next: { kinds: Set<Kind>; done: PromiseWithResolvers<void> } | undefined;
 }
 
@@ -98,6 +106,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   readonly #upstreams: Map<string, Upstream>;
   readonly #parts = new Map<string, Part>();
   readonly #refreshes = new Map<string, Refresh>();
+  /** When each server's last refresh began, and the gap before the next may begin. */
+  readonly #last = new Map<string, { startedAt: number; gap: number }>();
   readonly #log: Logger;
   readonly #gate: CatalogGate | undefined;
   #version = 0;
@@ -135,7 +145,21 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
    */
   refresh(server: string, kinds: Kind[] = ALL_KINDS): Promise<void> {
     const state = this.#refreshes.get(server);
-    if (!state) return this.#run(server, kinds);
+    if (!state) {
+      const last = this.#last.get(server);
+      const now = Date.now();
+      if (last && now < last.startedAt + last.gap) {
+        // Too soon after the last refresh (finished already): this one waits out its gap, as its next.
+        const waiting: Refresh = { ...last, next: undefined };
+        this.#refreshes.set(server, waiting);
+        const p = this.refresh(server, kinds);
+        this.#after(server, waiting);
+        return p;
+      }
+      // Within twice the gap the server is still announcing: the gap keeps growing; later, it starts over.
+      const hot = last !== undefined && now < last.startedAt + 2 * last.gap;
+      return this.#run(server, kinds, hot ? Math.min(last.gap * 2, MAX_REFRESH_GAP_MS) : REFRESH_GAP_MS);
+    }
     if (!state.next) {
       const next = { kinds: new Set<Kind>(), done: Promise.withResolvers<void>() };
       next.done.promise.catch(() => {}); // its callers get the rejection; an unobserved one is not an error
@@ -145,9 +169,10 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
     return state.next.done.promise;
   }
 
-  #run(server: string, kinds: Kind[]): Promise<void> {
-    const state: Refresh = { startedAt: Date.now(), next: undefined };
+  #run(server: string, kinds: Kind[], gap = REFRESH_GAP_MS): Promise<void> {
+    const state: Refresh = { startedAt: Date.now(), gap, next: undefined };
     this.#refreshes.set(server, state);
+    this.#last.set(server, { startedAt: state.startedAt, gap });
     const run = this.#load(server, kinds);
     void run.then(
       () => this.#after(server, state),
@@ -164,8 +189,14 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
       return;
     }
     // Until it starts, `next` stays the server's pending refresh: what is asked meanwhile joins it.
-    const start = () => void this.#run(server, [...next.kinds]).then(next.done.resolve, next.done.reject);
-    const wait = state.startedAt + REFRESH_GAP_MS - Date.now();
+    const gap = Math.min(state.gap * 2, MAX_REFRESH_GAP_MS);
+    if (gap === MAX_REFRESH_GAP_MS && state.gap < MAX_REFRESH_GAP_MS)
+      this.#log.warn(
+        { upstream: server, everyMs: gap },
+        'upstream keeps announcing list changes: its listings are refreshed at most once a minute while it does',
+      );
+    const start = () => void this.#run(server, [...next.kinds], gap).then(next.done.resolve, next.done.reject);
+    const wait = state.startedAt + state.gap - Date.now();
     if (wait > 0) setTimeout(start, wait).unref();
     else start();
   }
@@ -230,6 +261,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   }
 
   drop(server: string): void {
+    this.#last.delete(server);
     const before = this.#parts.get(server);
     if (!before) return;
     this.#parts.delete(server);
