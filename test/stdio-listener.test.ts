@@ -60,8 +60,9 @@ test('legacy over stdio: initialize, call, and list_changed reaches the client',
   });
   assert.equal((await waitFor((m) => m.id === 1)).result.protocolVersion, '2025-11-25');
   send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'rec__add_tool', arguments: { name: 'late' } } });
-  await waitFor((m) => m.id === 2 && m.result);
-  await waitFor((m) => m.method === 'notifications/tools/list_changed');
+  const answered = await waitFor((m) => m.id === 2 && m.result);
+  // The change the call made, told after its answer (the first catalogue's may have been told before).
+  await waitFor((m) => m.method === 'notifications/tools/list_changed' && lines.indexOf(m) > lines.indexOf(answered));
   send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
   const list = await waitFor((m) => m.id === 3);
   assert.ok(list.result.tools.some((x: { name: string }) => x.name === 'rec__late'));
