@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
 import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
-import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
+import { credentialRefs, LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
@@ -308,8 +308,7 @@ function done(opts: { json?: boolean }, json: Record<string, unknown>, text: str
 /** `: did you mean ...?` for the configured reference nearest to `ref`, or nothing. */
 function nearestRef(servers: Config['servers'], ref: string): string {
   const refs = servers.flatMap((s) => [
-    ...Object.values(s.credentials?.env ?? {}),
-    ...Object.values(s.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+    ...credentialRefs(s),
     ...(s.transport !== 'stdio' && s.oauth ? [`oauth:${s.name}`] : []),
   ]);
   const near = suggest(ref, [...new Set(refs)], 3);

@@ -112,6 +112,15 @@ export function discoveryTenant(cfg: ServerConfig | undefined): string {
  * credential reference names `{tenant}`, or each tenant (or user) authorizes the upstream itself.
  * Such a server's listed resources are data of the connection's owner, never shown to another.
  */
+/** A server's credential references as configured: its env's and its headers'. */
+export function credentialRefs(cfg: ServerConfig): string[] {
+  const c = cfg.credentials;
+  return [
+    ...Object.values(c?.env ?? {}),
+    ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
+  ];
+}
+
 export function variesByOwner(cfg: ServerConfig): boolean {
   if (cfg.transport !== 'stdio' && cfg.oauth) return true;
   const c = cfg.credentials;
@@ -119,11 +128,7 @@ export function variesByOwner(cfg: ServerConfig): boolean {
   // Asked on every call (src/pipeline/own-definitions.ts); a loaded config is never changed in place.
   let varies = varying.get(cfg);
   if (varies === undefined) {
-    const refs = [
-      ...Object.values(c.env ?? {}),
-      ...Object.values(c.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
-    ];
-    varies = refs.some((r) => r.includes('{tenant}'));
+    varies = credentialRefs(cfg).some((r) => r.includes('{tenant}'));
     varying.set(cfg, varies);
   }
   return varies;
@@ -301,13 +306,8 @@ export function serversUsing(servers: readonly ServerConfig[], ref: string): str
     .filter((cfg) => {
       const oauth = cfg.transport !== 'stdio' && cfg.oauth;
       if (oauth && (ref === `oauth:${cfg.name}` || ref.startsWith(`oauth:${cfg.name}:`))) return true;
-      const c = cfg.credentials;
-      const refs = [
-        ...Object.values(c?.env ?? {}),
-        ...Object.values(c?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
-      ];
       const env = cfg.environment ?? 'default';
-      return refs.some((r) => r === ref || expansionOf(r, env).test(ref));
+      return credentialRefs(cfg).some((r) => r === ref || expansionOf(r, env).test(ref));
     })
     .map((cfg) => cfg.name);
 }

@@ -14,6 +14,7 @@ import { configuredClasses } from '../inventory/inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
 import type { ToolClass } from '../model/tool-class.ts';
 import type { InventoryTool } from '../storage/types.ts';
+import { credentialRefs } from '../credentials/broker.ts';
 
 export type Status = 'pass' | 'warn' | 'fail';
 
@@ -279,10 +280,7 @@ function brokeredCredentialItem(enabled: ServerConfig[]): CheckItem {
   const fix = 'reference secrets per tenant (`{tenant}`) in Vault, AWS Secrets Manager or 1Password';
   const credentialed = enabled.filter((s) => s.credentials);
   const managed = (ref: string) => /^(vault|aws-sm|op):/.test(ref);
-  const refsOf = (s: ServerConfig) => [
-    ...Object.values(s.credentials?.env ?? {}),
-    ...Object.values(s.credentials?.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref)),
-  ];
+  const refsOf = credentialRefs;
   const unmanaged = credentialed.filter((s) => !refsOf(s).every(managed)).map((s) => s.name);
   const shared = credentialed.filter((s) => !refsOf(s).some((r) => r.includes('{tenant}'))).map((s) => s.name);
   if (!credentialed.length)
