@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EVERYTHING, ROOT, startCli } from './support/gateway.ts';
@@ -198,7 +199,7 @@ test('gatehouse stdio serves a real client over stdin/stdout', async () => {
   }
 });
 
-test('start closes what its launcher left open: no server it starts inherits it', async () => {
+test('start closes what its launcher left open (no server it starts inherits it), and keeps V8 logging into its own file', async () => {
   const secret = join(dir, 'launcher-secret.txt');
   writeFileSync(secret, 'only-the-launcher', { mode: 0o600 });
   const state = join(dir, 'state-fds');
@@ -213,7 +214,12 @@ test('start closes what its launcher left open: no server it starts inherits it'
   // Descriptor 50 of the gateway, not close-on-exec: what a launcher (flock, a supervisor) may leave
   // open (node itself marks the lowest ones close-on-exec).
   const stdio = ['ignore', 'pipe', 'pipe', ...Array(47).fill('ignore'), fd] as const;
-  const child = spawn(process.execPath, [CLI, 'start', '--json', '-c', file], { env, stdio: [...stdio] });
+  // Run under V8's profiler, as an operator may: the file V8 logs into is not close-on-exec either,
+  // and is not the launcher's. Closing it once let the store open on its number, and V8's lines went
+  // into the database.
+  const v8log = join(dir, 'v8-%p.log');
+  const profile = ['--prof', `--logfile=${v8log}`, '--no-logfile-per-isolate'];
+  const child = spawn(process.execPath, [...profile, CLI, 'start', '--json', '-c', file], { env, stdio: [...stdio] });
   closeSync(fd);
   try {
     let err = '';
@@ -236,8 +242,16 @@ test('start closes what its launcher left open: no server it starts inherits it'
     await eventually(() => kidsOf().length > 0, { timeoutMs: 20_000 });
     const kids = kidsOf();
     for (const k of kids) assert.ok(!open(Number(k)).includes(secret), `server process ${k}`);
+    assert.ok(open(child.pid!).includes(v8log.replace('%p', String(child.pid))), 'V8 still logs into its own file');
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+  }
+  const db = new Sqlite(join(state, 'gatehouse.db'), { readonly: true });
+  try {
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.ok((db.prepare('select count(*) as n from audit_events').get() as { n: number }).n > 0);
+  } finally {
+    db.close();
   }
 });
