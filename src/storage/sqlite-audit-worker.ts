@@ -19,6 +19,7 @@ const port = parentPort;
 
 const db = new Sqlite(workerData.path as string);
 db.pragma('busy_timeout = 5000');
+db.pragma('temp_store = MEMORY');
 // FULL fsyncs every commit (survives a power cut); NORMAL, in WAL mode, leaves the commit in the OS
 // (survives this process dying). Each batch says which it needs (`audit.durability`).
 let synchronous = 'FULL';

@@ -76,6 +76,7 @@ class DirectWriter {
     this.#db = new Sqlite(path);
     this.#db.pragma('busy_timeout = 0');
     this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('temp_store = MEMORY');
     const insert = this.#db.prepare(INSERT_AUDIT_ROW);
     const replayInsert = this.#db.prepare(REPLAY_AUDIT_ROW);
     this.#append = this.#db.transaction((rows: ReadonlyArray<AuditRow>, replay: boolean) => {
