@@ -23,6 +23,8 @@ interface Needle {
   text: string;
   /** a base64 needle: the match is widened over adjacent base64 characters (see SecretMatcher.find). */
   b64: boolean;
+  /** Bits to report where the needle ends (see Automaton.bitsOf). */
+  bits?: number;
 }
 
 /**
@@ -38,6 +40,8 @@ class Automaton {
   /** length of the longest needle ending in this state, directly or through failure links (0: none). */
   private readonly len: Int32Array;
   private readonly b64: Uint8Array;
+  /** the bits of every needle ending in this state, directly or through failure links. */
+  private readonly bits: Int32Array;
 
   constructor(needles: Needle[], fold: boolean) {
     let width = 1;
@@ -61,6 +65,7 @@ class Automaton {
     const trie: Array<Map<number, number>> = [new Map()];
     const ownLen: number[] = [0];
     const ownB64: boolean[] = [false];
+    const ownBits: number[] = [0];
     for (const n of needles) {
       let st = 0;
       for (let i = 0; i < n.text.length; i++) {
@@ -72,17 +77,20 @@ class Automaton {
           trie.push(new Map());
           ownLen.push(0);
           ownB64.push(false);
+          ownBits.push(0);
         }
         st = nx;
       }
       ownLen[st] = Math.max(ownLen[st], n.text.length);
       ownB64[st] ||= n.b64;
+      ownBits[st] |= n.bits ?? 0;
     }
     // 2. Breadth-first, so the rows of shallower states (failure targets) are complete first.
     this.width = width;
     this.delta = new Int32Array(trie.length * width);
     this.len = Int32Array.from(ownLen);
     this.b64 = Uint8Array.from(ownB64, (b) => (b ? 1 : 0));
+    this.bits = Int32Array.from(ownBits);
     const fail = new Int32Array(trie.length);
     const queue: number[] = [0];
     for (let q = 0; q < queue.length; q++) {
@@ -97,6 +105,7 @@ class Automaton {
         fail[v] = u === 0 ? 0 : this.delta[fail[u] * width + a];
         this.len[v] = Math.max(this.len[v], this.len[fail[v]]);
         this.b64[v] |= this.b64[fail[v]];
+        this.bits[v] |= this.bits[fail[v]];
         queue.push(v);
       }
     }
@@ -111,6 +120,19 @@ class Automaton {
       st = delta[st * width + (c < 128 ? ascii[c] : (wide.get(c) ?? 0))];
       if (len[st] !== 0) hits.push(i + 1 - len[st], i + 1, b64[st]);
     }
+  }
+
+  /** The bits of every needle that occurs in `s`. */
+  bitsOf(s: string): number {
+    const { ascii, wide, width, delta, bits } = this;
+    let st = 0;
+    let found = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      st = delta[st * width + (c < 128 ? ascii[c] : (wide.get(c) ?? 0))];
+      found |= bits[st];
+    }
+    return found;
   }
 }
 
@@ -229,21 +251,21 @@ export class SecretMatcher {
 export interface WellKnown {
   kind: string;
   /**
-   * A regex source (no capturing groups) that some text the pattern could change always matches,
-   * case-insensitively: `redactWellKnown` runs the pattern only on a text where it does. One scan
-   * for all of them rules most texts out.
+   * Texts of which some text the pattern could change always holds one, in any ASCII case:
+   * `redactWellKnown` runs the pattern only on a text that does. One pass over a text for all of
+   * them rules most texts out.
    */
-  need: string;
+  needs: readonly string[];
   apply: (s: string, note: (kind: string) => void) => string;
 }
 
 type Replacer = (m: string, g: Array<string | undefined>, offset: number, s: string) => string | null;
 
 /** A regex-based recogniser; `build` returns the replacement, or null to leave the match alone. */
-function rx(kind: string, re: RegExp, need: string, build?: Replacer): WellKnown {
+function rx(kind: string, re: RegExp, needs: readonly string[], build?: Replacer): WellKnown {
   return {
     kind,
-    need,
+    needs,
     apply: (s, note) =>
       s.replace(re, (m: string, ...rest: unknown[]) => {
         // String.prototype.replace passes (match, ...groups, offset, string[, namedGroups]).
@@ -306,48 +328,65 @@ const keyValue: Replacer = (_m, g) => {
 
 /** Applied in this order, after secret values have been removed. */
 export const WELL_KNOWN: WellKnown[] = [
-  { kind: 'private-key', need: '-----BEGIN ', apply: privateKeyBlocks },
-  rx('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,8192}\.[A-Za-z0-9_-]{2,16384}\.[A-Za-z0-9_-]{0,8192}/g, 'eyJ'),
+  { kind: 'private-key', needs: ['-----BEGIN '], apply: privateKeyBlocks },
+  rx('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,8192}\.[A-Za-z0-9_-]{2,16384}\.[A-Za-z0-9_-]{0,8192}/g, ['eyJ']),
   rx(
     'url-password',
     // scheme://user:password@ : keep scheme and user, redact the password (up to the last @ within
     // the bound). Anchored on the literal `://` (the scheme is kept anyway), so the engine can skip
     // ahead to it; user and password stop at `/`, so scans from two `://` never overlap.
     /:\/\/([^\s:@/?#]{0,256}):([^\s/?#]{1,512})@/g,
-    ':\\/\\/',
+    ['://'],
     (_m, g) => `://${g[0]}:${marker('url-password')}@`,
   ),
-  rx('aws-access-key', /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, 'AKIA|ASIA'),
+  rx('aws-access-key', /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, ['AKIA', 'ASIA']),
   rx(
     'aws-secret-key',
     /(aws[_-]?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key|secret[_-]?access[_-]?key)(["']?\s{0,4}[:=]\s{0,4}["']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,
-    'secret',
+    ['secret'],
     (_m, g) => `${g[0]}${g[1]}${marker('aws-secret-key')}`,
   ),
-  rx(
-    'github-token',
-    /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,244})/g,
-    'gh[pousr]_|github_pat_',
-  ),
-  rx('slack-token', /(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}/g, 'xox'),
-  rx('stripe-key', /(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}/g, '[sr]k_(?:live|test)_'),
-  rx('google-api-key', /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}/g, 'AIza'),
-  rx('openai-key', /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{17,250}/g, 'sk-'),
-  rx('bearer-token', /\b(Bearer)([ \t]{1,8})([A-Za-z0-9._~+/-]{6,4096}={0,2})/gi, 'bearer', schemeToken(false)),
-  rx('basic-auth', /\b(Basic)([ \t]{1,8})([A-Za-z0-9+/]{4,4096}={0,2})/gi, 'basic', schemeToken(true)),
+  rx('github-token', /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,244})/g, [
+    'ghp_',
+    'gho_',
+    'ghu_',
+    'ghs_',
+    'ghr_',
+    'github_pat_',
+  ]),
+  rx('slack-token', /(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}/g, ['xox']),
+  rx('stripe-key', /(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}/g, [
+    'sk_live_',
+    'sk_test_',
+    'rk_live_',
+    'rk_test_',
+  ]),
+  rx('google-api-key', /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}/g, ['AIza']),
+  rx('openai-key', /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{17,250}/g, ['sk-']),
+  rx('bearer-token', /\b(Bearer)([ \t]{1,8})([A-Za-z0-9._~+/-]{6,4096}={0,2})/gi, ['bearer'], schemeToken(false)),
+  rx('basic-auth', /\b(Basic)([ \t]{1,8})([A-Za-z0-9+/]{4,4096}={0,2})/gi, ['basic'], schemeToken(true)),
   rx(
     'key-value',
     // password=..., "secret": "...", TOKEN: ..., api-key=... in query strings, config, JSON text.
     // The key must start a word (db_password matches at `password`) and be followed by = or :.
     /(?<![A-Za-z0-9])(password|passwd|pwd|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credentials?)(\\{0,3}["']?[ \t]{0,4}[=:][ \t]{0,4})(?:(\\{0,3}["'])([^\r\n"'\\]{1,2048})|([^\s&;,"'<>\\]{1,2048}))/gi,
-    'pass|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credential',
+    [
+      'pass',
+      'pwd',
+      'secret',
+      'token',
+      'credential',
+      ...['api', 'private', 'access'].flatMap((w) => [`${w}key`, `${w}_key`, `${w}-key`]),
+    ],
     keyValue,
   ),
 ];
 
-/** Finds every position where some pattern's `need` matches (the scan), and which ones match there. */
-const ANY_NEED = new RegExp(WELL_KNOWN.map((w) => w.need).join('|'), 'gi');
-const NEEDS = WELL_KNOWN.map((w) => new RegExp(w.need, 'iy'));
+/** Every pattern's needs in one automaton (ASCII case folded); a needle reports its pattern's bit. */
+const NEEDS = new Automaton(
+  WELL_KNOWN.flatMap((w, k) => w.needs.map((text) => ({ text: text.toLowerCase(), b64: false, bits: 1 << k }))),
+  true,
+);
 
 /**
  * The last few long texts scanned and what the scan found. A call's arguments are scanned twice:
@@ -365,7 +404,7 @@ let memoNext = 0;
 function mayMatch(s: string): number {
   const memo = s.length >= MEMO_MIN && s.length <= MEMO_MAX;
   if (memo) for (let i = 0; i < memoText.length; i++) if (memoText[i] === s) return memoBits[i];
-  const wanted = scan(s);
+  const wanted = NEEDS.bitsOf(s);
   if (memo) {
     memoText[memoNext] = s;
     memoBits[memoNext] = wanted;
@@ -374,22 +413,9 @@ function mayMatch(s: string): number {
   return wanted;
 }
 
-function scan(s: string): number {
-  let wanted = 0;
-  ANY_NEED.lastIndex = 0;
-  for (let m = ANY_NEED.exec(s); m !== null; m = ANY_NEED.exec(s)) {
-    for (let k = 0; k < NEEDS.length; k++) {
-      NEEDS[k].lastIndex = m.index;
-      if (NEEDS[k].test(s)) wanted |= 1 << k;
-    }
-    ANY_NEED.lastIndex = m.index + 1;
-  }
-  return wanted;
-}
-
 /**
  * `s` with the well-known formats replaced by markers (but not `except`), in WELL_KNOWN's order, each
- * one `note`d. Each pattern runs only where its `need` matches the text it would be applied to (the
+ * one `note`d. Each pattern runs only where one of its `needs` occurs in the text it would be applied to (the
  * text is scanned again after a pattern changed it): a text with nothing like a secret costs one scan.
  */
 export function redactWellKnown(s: string, note: (kind: string) => void, except?: string): string {
