@@ -104,14 +104,16 @@ export function chainHash(e: Omit<AuditEvent, 'hash'> & { hash?: string }): stri
 const BODY = attachment<string>('auditBody');
 
 /**
- * The record completed with its chain hash. Its stored text is the canonical text the hash covers
+ * The record completed with its chain hash, in place (`e` becomes the record: a copy of a record's
+ * twenty-odd members cost more than its hash). Its stored text is the canonical text the hash covers
  * with the hash added as the last member: serialised once, not once to hash and again to store.
- * Throws as canonicalJson does (a lone surrogate, a non-finite number).
+ * Throws as canonicalJson does (a lone surrogate, a non-finite number), leaving `e` as it was.
  */
 export function seal(e: Omit<AuditEvent, 'hash'>): AuditEvent {
   const canonical = canonicalJson(e);
   const hash = chained(e.prev, canonical);
-  const full = { ...e, hash } as AuditEvent;
+  const full = e as AuditEvent;
+  full.hash = hash;
   BODY.set(full, `${canonical.slice(0, -1)},"hash":"${hash}"}`);
   return full;
 }
