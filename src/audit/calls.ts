@@ -114,6 +114,7 @@ export class CallRecorder {
       : { value: WITHHELD, withheld: true };
   }
 
+  /** The members every call record has, as a new object the caller completes (no copy: ADR 0014). */
   #common(s: CallFacts): AuditInput {
     const ctx = s.ctx;
     const p = ctx.principal;
@@ -150,7 +151,10 @@ export class CallRecorder {
 
   intent(s: CallFacts, secrets: readonly string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
-    return { ...this.#common(s), kind: 'call.intent', args: args.value, withheld: args.withheld };
+    const r = this.#common(s);
+    r.args = args.value;
+    r.withheld = args.withheld;
+    return r;
   }
 
   outcome(
@@ -162,17 +166,15 @@ export class CallRecorder {
     secrets: readonly string[] = [],
   ): AuditInput {
     const result = this.#capture('result', s.result, this.#cfg.results, secrets);
-    const { args: _a, ...common } = this.#common(s);
-    return {
-      ...common,
-      kind: 'call.outcome',
-      intent,
-      outcome,
-      latencyMs: Math.round(latencyMs * 1000) / 1000,
-      error,
-      result: result.value,
-      withheld: result.withheld,
-    };
+    const r = this.#common(s);
+    r.kind = 'call.outcome';
+    r.intent = intent;
+    r.outcome = outcome;
+    r.latencyMs = Math.round(latencyMs * 1000) / 1000;
+    r.error = error;
+    r.result = result.value;
+    r.withheld = result.withheld;
+    return r;
   }
 
   /**
@@ -181,15 +183,14 @@ export class CallRecorder {
    */
   refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: readonly string[] = []): AuditInput {
     const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
-    return {
-      ...this.#common(s),
-      kind: 'call.refused',
-      outcome: 'refused',
-      stage,
-      error,
-      latencyMs: Math.round(latencyMs * 1000) / 1000,
-      args: args.value,
-      withheld: args.withheld,
-    };
+    const r = this.#common(s);
+    r.kind = 'call.refused';
+    r.outcome = 'refused';
+    r.stage = stage;
+    r.error = error;
+    r.latencyMs = Math.round(latencyMs * 1000) / 1000;
+    r.args = args.value;
+    r.withheld = args.withheld;
+    return r;
   }
 }
