@@ -573,7 +573,7 @@ test('incidents: a platform admin contains a tool by opening an incident (the MC
   await ctx.close();
 });
 
-test('CSRF and origin: a form without the token, with a wrong token, from another origin, or without a session is refused', async (tc) => {
+test('CSRF and origin: a form without the token, with a wrong token, from another origin, or without a session is refused; sign-out ends the session, copies of its cookie too', async (tc) => {
   if (!needBrowser(tc)) return;
   const { p, ctx } = await signIn('root', 1);
   await p.goto(`${t.url}/console/modes`);
@@ -614,6 +614,11 @@ test('CSRF and origin: a form without the token, with a wrong token, from anothe
   assert.match(await body(p), /Signed out/);
   await p.goto(`${t.url}/console/inventory`);
   assert.match(await body(p), /Sign in with/);
+  // A copy of the cookie taken before signing out is refused as well: the session ended on the server.
+  const copied = await fetch(`${t.url}/console/inventory`, { headers: { cookie }, redirect: 'manual' });
+  const page = await copied.text();
+  assert.doesNotMatch(page, /Signed in as/);
+  assert.match(page, /This session was signed out: sign in again/);
   await ctx.close();
 });
 

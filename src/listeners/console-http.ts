@@ -162,6 +162,8 @@ async function who(req: IncomingMessage, deps: ConsoleDeps, cookies: ConsoleCook
     };
   }
   if (!session) return { login: undefined, clear: req.headers.cookie?.includes(cookies.sessionName) ?? false };
+  if (await deps.store.consoleSignouts.ended(session.sid))
+    return { login: 'This session was signed out: sign in again.', clear: true };
   let principal: Principal;
   try {
     principal = await deps.identity.authenticateToken(session.token);
@@ -640,8 +642,15 @@ async function handleAction(
   );
 }
 
-/** Sign out: recorded for a signed-in person, the session cookie cleared, the login page shown. */
+/**
+ * Sign out: the session ended in the store (a copy of its cookie is refused from now on, on every
+ * replica, until it would have expired), recorded for a signed-in person, the cookie cleared, the
+ * login page shown. Sessions whose cookies have expired are forgotten on the way.
+ */
 async function signOut(res: ServerResponse, v: Viewer, deps: ConsoleDeps, cookies: ConsoleCookies): Promise<void> {
+  const now = Date.now();
+  await deps.store.consoleSignouts.end(v.session.sid, v.session.exp);
+  await deps.store.consoleSignouts.purge(now).catch(() => {});
   if (v.principal.authenticated)
     await deps.record({
       kind: 'admin.action',
@@ -670,7 +679,7 @@ export async function withConsoleViewer(
 ): Promise<ApprovalPageDeps> {
   if (!deps?.identity.enabled || req.headers.authorization || !req.headers.cookie) return approval;
   const session = (await cookiesFor(deps)).session(req.headers.cookie);
-  if (!session) return approval;
+  if (!session || (await deps.store.consoleSignouts.ended(session.sid))) return approval;
   const principal = await deps.identity.authenticateToken(session.token).catch(() => undefined);
   if (!principal) return approval;
   const identity = new Proxy(approval.identity, {

@@ -1,7 +1,36 @@
-/** The principal_revocations and dual_control tables: the only code that reads or writes them, the same for both drivers. */
+/**
+ * The principal_revocations, dual_control and console_signouts tables: the only code that reads or
+ * writes them, the same for both drivers.
+ */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, DualControlTable } from './schema.ts';
-import type { DualControlRecord, DualControlStore, PrincipalRevocation, PrincipalRevocationStore } from './types.ts';
+import type {
+  ConsoleSignoutStore,
+  DualControlRecord,
+  DualControlStore,
+  PrincipalRevocation,
+  PrincipalRevocationStore,
+} from './types.ts';
+
+export function consoleSignoutRepo(db: Kysely<Database>): ConsoleSignoutStore {
+  return {
+    async end(sid, until) {
+      await db
+        .insertInto('console_signouts')
+        .values({ sid, until })
+        .onConflict((oc) => oc.column('sid').doNothing())
+        .execute();
+    },
+    async ended(sid) {
+      const row = await db.selectFrom('console_signouts').select('sid').where('sid', '=', sid).executeTakeFirst();
+      return row !== undefined;
+    },
+    async purge(before) {
+      const r = await db.deleteFrom('console_signouts').where('until', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}
 
 export function principalRevocationRepo(db: Kysely<Database>): PrincipalRevocationStore {
   return {

@@ -89,6 +89,20 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.equal(typeof got!.createdAt, 'number');
         assert.equal(typeof got!.lastSeenAt, 'number');
       });
+      await t.test(
+        'a console session signed out of stays ended (once) until its cookie expires, then is forgotten',
+        async () => {
+          assert.equal(await store.consoleSignouts.ended('sid-1'), false);
+          await store.consoleSignouts.end('sid-1', LATEST_DATE);
+          await store.consoleSignouts.end('sid-1', T0); // again: the first record stays
+          await store.consoleSignouts.end('sid-old', T0);
+          assert.equal(await store.consoleSignouts.ended('sid-1'), true);
+          assert.equal(await store.consoleSignouts.ended('sid-2'), false);
+          assert.equal(await store.consoleSignouts.purge(T0 + 1), 1);
+          assert.equal(await store.consoleSignouts.ended('sid-old'), false);
+          assert.equal(await store.consoleSignouts.ended('sid-1'), true);
+        },
+      );
       await t.test('an API key round-trips; a revocation by another connection is seen by the next read', async () => {
         const key = {
           id: 'k-1',
@@ -549,6 +563,7 @@ test('migrations run once: a second run executes nothing', async () => {
       '0010_incidents',
       '0011_audit_open_intents',
       '0012_audit_tenant_index',
+      '0013_console_signouts',
     ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {

@@ -359,6 +359,20 @@ async function auditTenantIndexMigration(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('audit_events_tenant').on('audit_events').columns(['tenant', 'position']).execute();
 }
 
+/**
+ * Console sessions their person signed out of. The session is a sealed cookie and nothing else is
+ * kept per session, so without this a copy of the cookie (from a shared machine, a proxy's log, a
+ * backup of a browser profile) went on working after "Sign out" until the token in it expired. A row
+ * lives until that expiry (`until`); past it the cookie is refused for being expired anyway.
+ */
+async function consoleSignoutsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('console_signouts')
+    .addColumn('sid', 'text', (c) => c.primaryKey())
+    .addColumn('until', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
 /** One migration's work; `driver` is for the few column types that differ. */
 type Step = (db: Kysely<unknown>, driver: Driver) => Promise<void>;
 
@@ -376,6 +390,7 @@ const STEPS: Record<string, Step> = {
   '0010_incidents': incidentsMigration,
   '0011_audit_open_intents': auditOpenIntentsMigration,
   '0012_audit_tenant_index': auditTenantIndexMigration,
+  '0013_console_signouts': consoleSignoutsMigration,
 };
 
 /** The name of the last migration: a database that recorded it is up to date. */

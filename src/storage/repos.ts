@@ -9,7 +9,7 @@ import { inventoryRepo } from './inventory-repo.ts';
 import { type ApiKeyRow, apiKeyRepo } from './api-key-repo.ts';
 import { auditRepo } from './audit-repo.ts';
 import { approvalRepo } from './approval-repo.ts';
-import { dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
+import { consoleSignoutRepo, dualControlRepo, principalRevocationRepo } from './boundary-repo.ts';
 import { applyAckRepo, incidentRepo } from './incident-repo.ts';
 import type { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import type {
@@ -339,6 +339,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
     dualControl: dualControlRepo(db),
     incidents: incidentRepo(db),
     applyAcks: applyAckRepo(db),
+    consoleSignouts: consoleSignoutRepo(db),
     async ping() {
       await sql`select 1`.execute(db);
       // The embedded store also fails readiness while the audit records it acknowledged cannot be stored.

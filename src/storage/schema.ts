@@ -227,6 +227,11 @@ interface IncidentActionsTable {
   detail: string;
 }
 
+interface ConsoleSignoutsTable {
+  sid: string;
+  until: number;
+}
+
 interface ApplyAcksTable {
   key: string;
   instance: string;
@@ -238,6 +243,7 @@ export interface Database {
   incidents: IncidentsTable;
   incident_actions: IncidentActionsTable;
   apply_acks: ApplyAcksTable;
+  console_signouts: ConsoleSignoutsTable;
   principal_revocations: PrincipalRevocationsTable;
   dual_control: DualControlTable;
   upstream_tokens: UpstreamTokensTable;

@@ -421,6 +421,15 @@ export interface ApplyAckStore {
   acks(key: string): Promise<Array<{ instance: string; version: number; ackedAt: number }>>;
 }
 
+/** Console sessions signed out of (by the random id their cookie holds), each kept until its cookie expires. */
+export interface ConsoleSignoutStore {
+  /** Ending a session again keeps the first record. */
+  end(sid: string, until: number): Promise<void>;
+  ended(sid: string): Promise<boolean>;
+  /** Forget the sessions whose cookies expired before `before`; how many. */
+  purge(before: number): Promise<number>;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
@@ -436,6 +445,7 @@ export interface Store {
   readonly dualControl: DualControlStore;
   readonly incidents: IncidentStore;
   readonly applyAcks: ApplyAckStore;
+  readonly consoleSignouts: ConsoleSignoutStore;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;
