@@ -161,7 +161,9 @@ export class Gateway {
       log,
       (events) => this.audit.inventoryEvents(events),
     );
-    this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory);
+    this.catalog = new Catalog(this.upstreams, config.gateway.namespaceSeparator, log, this.inventory, (v) =>
+      this.credentials.scrubber.value(v),
+    );
     // An operator's accept (or a rug pull noticed by another replica) changes what clients may see.
     this.inventory.on('changed', (server, kinds) => {
       for (const kind of kinds) this.subscriptions.listChanged(kind, server);

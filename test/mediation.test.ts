@@ -7,8 +7,18 @@
  * message it receives, tagged with the tenant whose process received it.
  */
 import { after, before, test } from 'node:test';
+import Sqlite from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -686,7 +696,7 @@ test('only the params a method defines go upstream; a bloated `_meta` is refused
   assert.equal(reached().length, before, 'nothing reached the upstream');
 });
 
-test("a tenant admin's inventory holds no other tenant's listed resources of a server whose connections differ by tenant", async () => {
+test("a tenant admin's inventory holds no other tenant's listed resources of a server whose connections differ by tenant, and no admin's holds an injected secret", async () => {
   keys['globex-admin'] ??= await createKey(t.file, {
     name: 'globex-admin',
     tenant: 'globex',
@@ -714,6 +724,32 @@ test("a tenant admin's inventory holds no other tenant's listed resources of a s
   }
   // Tools stay visible to it (definitions, reviewed once per server).
   assert.match(await read('globex-admin', 'inventory'), /mt__whoami/);
+  // The server says its (acme's) secret in its instructions and in whoami's description: what the
+  // inventory recorded is scrubbed, for every admin, and so is what it stored.
+  for (const who of ['globex-admin', 'platform-admin'])
+    for (const path of ['inventory', 'inventory/diff', 'inventory/events?limit=5000']) {
+      const body = await read(who, path);
+      for (const c of Object.values(CANARY)) assert.ok(!body.includes(c), `${who} ${path} holds a canary`);
+    }
+  const db = new Sqlite(join(t.dir, 'state', 'gatehouse.db'), { readonly: true });
+  try {
+    const row = db.prepare("select def from inventory_tools where server = 'mt' and tool = 'whoami'").get() as {
+      def: string;
+    };
+    assert.match(row.def, /it holds \[REDACTED:credential\]/);
+  } finally {
+    db.close();
+  }
+  const state = join(t.dir, 'state');
+  for (const f of readdirSync(state).filter((n) => n.startsWith('gatehouse.db'))) {
+    const path = join(state, f);
+    const bytes = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .map((n) => readFileSync(join(path, n), 'latin1'))
+          .join('')
+      : readFileSync(path, 'latin1');
+    for (const c of Object.values(CANARY)) assert.ok(!bytes.includes(c), `${f} holds a canary`);
+  }
 });
 
 test('task handles are sealed for their caller: forged, raw or foreign handles are unknown, nothing upstream', async () => {

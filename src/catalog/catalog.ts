@@ -110,14 +110,28 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   readonly #last = new Map<string, { startedAt: number; gap: number }>();
   readonly #log: Logger;
   readonly #gate: CatalogGate | undefined;
+  readonly #scrub: <T>(value: T) => T;
   #version = 0;
 
-  constructor(upstreams: Map<string, Upstream>, separator: string, log: Logger, gate?: CatalogGate) {
+  /**
+   * `scrub`: what a server lists is scrubbed of every secret the gateway injects (any tenant's) before
+   * it is recorded, stored or published. A server holds the secrets it is given and can say them in a
+   * definition: the inventory stored them in clear and showed them to every admin, another tenant's
+   * included.
+   */
+  constructor(
+    upstreams: Map<string, Upstream>,
+    separator: string,
+    log: Logger,
+    gate?: CatalogGate,
+    scrub: <T>(value: T) => T = (v) => v,
+  ) {
     super();
     this.#upstreams = upstreams;
     this.separator = separator;
     this.#log = log;
     this.#gate = gate;
+    this.#scrub = scrub;
   }
 
   /** Moves on every publish and drop: what was built from the listings (cached listings) is stale when it moved. */
@@ -209,7 +223,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
     };
     for (const kind of kinds) {
       const { capability } = LIST[kind];
-      const items = up.identity.capabilities[capability] ? await listAll(up, kind) : [];
+      const items = up.identity.capabilities[capability] ? this.#scrub(await listAll(up, kind)) : [];
       part[kind] = kind === 'tools' || kind === 'prompts' ? this.#clean(server, kind, items) : items;
       // Bounded, linear-time matchers: a hostile template or a 60 kB URI cannot stall the event loop.
       if (kind === 'resourceTemplates')
@@ -223,7 +237,7 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
     await this.#gate?.observe(
       server,
       part,
-      { serverInfo, protocolVersion, instructions },
+      { serverInfo: this.#scrub(serverInfo), protocolVersion, instructions: this.#scrub(instructions) },
       this.otherTools(server, part.tools),
     );
     if (this.#upstreams.get(server) !== up) return;
