@@ -84,7 +84,7 @@ interface IncidentAnswer {
   containment: { confirmed: boolean; target: string };
   credentials: Array<{ ref: string; confirmed: boolean }>;
   apiKeys: Array<{ name: string }>;
-  skipped: Array<{ ref: string }>;
+  skipped: Array<{ ref: string; why?: string }>;
   servers: unknown;
   deliveries: unknown;
   status: string;
@@ -150,10 +150,18 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
   );
   assert.deepEqual(
     revoked.body.apiKeys.map((k: { name: string }) => k.name),
-    ['acme', 'ops'],
-    "the tenant's keys, but not the admin's own",
+    ['acme'],
+    "the tenant's keys, but not the admin's own, nor a platform admin's that names the tenant",
   );
   assert.ok(revoked.body.skipped.some((s: { ref: string }) => s.ref === 'api key acme-admin'));
+  assert.ok(
+    revoked.body.skipped.some(
+      (s: { ref: string; why?: string }) =>
+        s.ref === 'api key ops' && /only a platform admin revokes it/.test(s.why ?? ''),
+    ),
+    JSON.stringify(revoked.body.skipped),
+  );
+  assert.equal((await api('ops', 'incidents')).status, 200, 'the platform admin is not locked out');
   assert.equal((await call('acme')).status, 401, "acme's key is refused");
   assert.ok(ok(await call('globex')), "globex's credential is untouched");
 

@@ -33,7 +33,7 @@ export interface Plan {
   refs: PlannedRef[];
   /** Shared references left alone, with why. */
   skipped: Array<{ ref: string; server: string; why: string }>;
-  apiKeys: Array<{ id: string; name: string }>;
+  apiKeys: Array<{ id: string; name: string; roles: string[] }>;
   sessions: { tenant?: string; subject?: string } | undefined;
 }
 
@@ -109,7 +109,7 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
     servers,
     refs,
     skipped,
-    apiKeys: keys.map((k) => ({ id: k.id, name: k.name })),
+    apiKeys: keys.map((k) => ({ id: k.id, name: k.name, roles: k.roles })),
     sessions: sessionsOf(scope),
   };
 }
@@ -143,7 +143,13 @@ export async function revokeIncident(
   config: Config,
   actor: Actor,
   id: string,
-  opts: { tenant?: string; timeoutMs?: number; onWait?: (missing: number, of: number) => void; spareKey?: string } = {},
+  opts: {
+    /** The caller is that tenant's admin (else a platform admin or the operator). */
+    tenant?: string;
+    timeoutMs?: number;
+    onWait?: (missing: number, of: number) => void;
+    spareKey?: string;
+  } = {},
 ): Promise<RevokeResult> {
   const incident = await getIncident(store, id, opts.tenant);
   const p = await plan(store, config, incident);
@@ -166,7 +172,17 @@ export async function revokeIncident(
     })),
   );
   const apiKeys: RevokeResult['apiKeys'] = [];
+  const platformRoles = config.identity?.platformAdminRoles ?? [];
   for (const k of p.apiKeys) {
+    // A tenant admin does not lock a platform operator out (as `keys revoke` in the console refuses).
+    if (opts.tenant !== undefined && k.roles.some((r) => platformRoles.includes(r))) {
+      p.skipped.push({
+        ref: `api key ${k.name}`,
+        server: '',
+        why: 'holds a platform admin role: only a platform admin revokes it',
+      });
+      continue;
+    }
     // The key the admin acts with stays: revoking it would lock them out of the rest of the playbook.
     if (k.name === opts.spareKey) {
       p.skipped.push({
