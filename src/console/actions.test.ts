@@ -60,7 +60,10 @@ const principal = (subject: string, tenant: string, roles: string[]): Principal 
   issuer: 'i',
   key: `${subject}@${tenant}`,
 });
-const alice: Actor = { principal: principal('alice', 't1', ['admin']), scope: { platform: false, tenant: 't1' } };
+const alice: Actor = {
+  principal: { ...principal('alice', 't1', ['admin']), scopes: ['mcp:tools'] },
+  scope: { platform: false, tenant: 't1' },
+};
 const root: Actor = { principal: principal('root', 'ops', ['platform-admin']), scope: { platform: true } };
 
 function deps() {
@@ -108,6 +111,7 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
     [{ name: 'a', roles: 'platform-admin' }, /platform admin role/],
     [{ name: 'b', person: 'carol' }, /act for nobody/],
     [{ name: 'c', roles: 'lead' }, /not `lead`/],
+    [{ name: 'e', scopes: 'mcp:tools mcp:admin' }, /scopes it holds: not `mcp:admin`/],
     [{ name: 'd', expires: 'never' }, /expire/],
     [{ name: 'k' }, /exists/],
   ] as const) {
@@ -115,7 +119,10 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
     assert.equal(r.ok, false, JSON.stringify(o));
     assert.match(r.message, why);
   }
-  assert.equal((await createKey(d, alice, form({ name: 'mine', person: 'alice', roles: 'admin' }))).ok, true);
+  assert.equal(
+    (await createKey(d, alice, form({ name: 'mine', person: 'alice', roles: 'admin', scopes: 'mcp:tools' }))).ok,
+    true,
+  );
   assert.equal((await createKey(d, root, form({ name: 'other', roles: 'platform-admin' }))).ok, true);
   assert.equal((await createKey(d, root, form({ name: 'plat', tenant: 't1', roles: 'platform-admin' }))).ok, true);
   assert.deepEqual(

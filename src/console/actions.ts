@@ -251,9 +251,16 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
     return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
   if (ttl === null && !a.scope.platform) return { ok: false, message: 'a tenant admin makes keys that expire' };
   const req = deps.config.identity?.requiredScopes ?? {};
-  const scopes = f.get('scopes')?.trim()
-    ? list(f.get('scopes'))
-    : [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
+  const asked = f.get('scopes')?.trim() ? list(f.get('scopes')) : undefined;
+  // Scopes too: a tenant admin names only scopes its own token carries (the default, the operator's
+  // scopes for reading, is the operator's to give).
+  const notHeld = asked && !a.scope.platform ? asked.filter((s) => !a.principal.scopes.includes(s)) : [];
+  if (notHeld.length)
+    return {
+      ok: false,
+      message: `a tenant admin gives keys only scopes it holds: not ${notHeld.map((s) => `\`${s}\``).join(', ')}`,
+    };
+  const scopes = asked ?? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
   const now = Date.now();
   if ((await deps.store.apiKeys.list()).some((k) => k.name === name))
     return { ok: false, message: `a key named \`${name}\` exists; revoke it or choose another name` };
