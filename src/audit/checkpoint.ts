@@ -18,10 +18,11 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditStore } from '../storage/types.ts';
 import type { Problem } from '../model/audit-event.ts';
+import { notPrivate } from '../util/private-path.ts';
 
 export const SIGNING_KEY_FILE = 'audit-signing-key.pem';
 
@@ -90,6 +91,9 @@ export function loadOrCreateSigner(stateDir: string): CheckpointSigner {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+  // Whoever can read the key signs checkpoints and bundles as this gateway; whoever owns it chose it.
+  const why = notPrivate(file, statSync(file), 'audit signing key', 0o077);
+  if (why) throw new Error(why);
   return signerOf(createPrivateKey(readFileSync(file)));
 }
 

@@ -16,6 +16,7 @@ import { openParts, sealParts } from '../util/seal.ts';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
+import { notPrivate } from '../util/private-path.ts';
 
 export const KEY_ENV = 'GATEHOUSE_SECRETS_KEY';
 const KEY_BYTES = 32;
@@ -66,13 +67,8 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
   if (fromEnv) return parseKey(fromEnv, KEY_ENV);
   try {
     const st = await stat(opts.keyFile);
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new CredentialError(
-        'E_PROVIDER_AUTH',
-        `key file ${opts.keyFile} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
-        { provider: PROVIDER },
-      );
-    }
+    const why = notPrivate(opts.keyFile, st, 'key file', 0o077);
+    if (why) throw new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
     return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

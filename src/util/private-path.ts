@@ -1,0 +1,20 @@
+/**
+ * Files the gateway's secrets rest on (the secrets key, the audit signing key) and the directory
+ * holding its store: refused when another user could read or replace them. A key another user owns
+ * was planted (whoever owns it can change it, and the store's contents with it); a state directory
+ * others can write lets them swap the database for one holding their own admin key. POSIX only.
+ */
+import type { Stats } from 'node:fs';
+
+/** Why `st` (of `path`, a `what`) is not private to this user, or undefined when it is. `mask`: the mode bits others must not have. */
+export function notPrivate(path: string, st: Stats, what: string, mask: 0o077 | 0o022): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid)
+    return `${what} ${path} belongs to user ${st.uid}, not to the user running gatehouse (${uid}): use one of your own`;
+  if ((st.mode & mask) !== 0)
+    return mask === 0o077
+      ? `${what} ${path} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`
+      : `${what} ${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
+  return undefined;
+}
