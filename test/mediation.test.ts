@@ -552,6 +552,13 @@ test("a change of one tenant's listed resources is told to that tenant's session
   assert.equal(heard.acme, 0, "acme heard of globex's change");
   await clients[1].listResources();
   assert.equal(asked(), before + 1, "globex's process was asked for its list again");
+  // Said 300 times at once, it is told at most twice a second: at once, then once at the window's end.
+  await new Promise((res) => setTimeout(res, 600)); // past the window of the first change
+  const told = heard.globex;
+  await clients[1].callTool({ name: 'mt__relist', arguments: { times: 300 } });
+  await new Promise((res) => setTimeout(res, 1200));
+  assert.ok(heard.globex - told >= 1 && heard.globex - told <= 3, `told ${heard.globex - told} times`);
+  assert.equal(heard.acme, 0);
   for (const c of clients) await c.close();
 });
 

@@ -19,6 +19,7 @@ import type { SandboxHost } from '../sandbox/sandbox.ts';
 import type { CircuitChange, CircuitState } from '../upstream/breaker.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { doubled } from '../util/backoff.ts';
+import { Coalescer } from '../util/coalesce.ts';
 
 type ServerConfig = Config['servers'][number];
 
@@ -58,6 +59,8 @@ export class UpstreamFleet {
   #firstCatalogue: Promise<void> | undefined;
   #catalogueSettled = false;
   #stopped = false;
+  /** List changes said on tenants' own connections, folded per server, owner and kind. */
+  readonly #ownChanges = new Coalescer(500);
 
   constructor(deps: FleetDeps) {
     this.#deps = deps;
@@ -185,6 +188,7 @@ export class UpstreamFleet {
   /** The listing connections stopped (the tenants' connections stop with the pool). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#ownChanges.close();
     await Promise.allSettled([...this.#deps.upstreams.values()].map((u) => u.stop()));
   }
 
@@ -239,8 +243,10 @@ export class UpstreamFleet {
     const cfg = this.#cfg.get(server);
     if (kinds && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
       // That owner's own listing changed (src/pipeline/own-resources.ts, own-definitions.ts), not the
-      // catalogue's: only its sessions hear of it.
-      this.#deps.ownListChanged(server, owner, kinds[0]);
+      // catalogue's: only its sessions hear of it, at most twice a second however often it is said
+      // (the catalogue's own refreshes are spaced likewise).
+      const kind = kinds[0];
+      this.#ownChanges.run(`${server}\0${owner}\0${kind}`, () => this.#deps.ownListChanged(server, owner, kind));
     } else if (kinds) {
       this.#deps.catalog
         .refresh(server, kinds)
