@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from './load.ts';
 import { starterConfig } from './starter.ts';
@@ -439,4 +440,33 @@ test('the generated validators are what the committed schema compiles to (`npm r
     committed === validatorsSource(schema),
     'src/config/validators.generated.cjs is stale: run `npm run schema`',
   );
+});
+
+test('a config or policy file that is not a small regular file is refused at its place, without reading it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-size-'));
+  try {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(9 * 1024 * 1024)}\nrules: []\n`);
+    const base = 'version: 1\nservers: []\npolicy:\n  files:\n';
+    const issues = (text: string) => {
+      try {
+        parseConfig(text, join(dir, 'gatehouse.yaml'));
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.issues.map((i) => `${i.line}: ${i.message}`);
+      }
+      return [];
+    };
+    assert.deepEqual(issues(`${base}    - /dev/zero\n`), [
+      '5: cannot read `/dev/zero` (/dev/zero is not a regular file)',
+    ]);
+    assert.match(
+      issues(`${base}    - big.yaml\n`).join(''),
+      /^5: cannot read `big\.yaml` \(.*big\.yaml is larger than 8 MiB \(\d+ bytes\)/,
+    );
+    await assert.rejects(loadConfig('/dev/zero'), /\/dev\/zero is not a regular file/);
+    await assert.rejects(loadConfig(big), /is larger than 8 MiB/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,6 @@
  * and those may be secrets.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,7 @@ import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
 import { unknownToolWarnings } from '../policy/unknown-tools.ts';
+import { ConfigFileError, readConfigText } from './read-text.ts';
 
 export interface ConfigIssue {
   file: string;
@@ -80,7 +80,7 @@ interface Context {
 }
 
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  return parseConfig(await readFile(path, 'utf8'), path, env);
+  return parseConfig(readConfigText(path), path, env);
 }
 
 /** Parse configuration text; `source` names it in messages and anchors relative paths. */
@@ -143,9 +143,10 @@ function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['po
   files.forEach((f, i) => {
     const path = resolve(configDir, f);
     try {
-      inputs.push({ text: readFileSync(path, 'utf8'), source: path });
+      inputs.push({ text: readConfigText(path), source: path });
     } catch (err) {
-      ctx.add(['policy', 'files', i], `cannot read \`${f}\` (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      const why = err instanceof ConfigFileError ? err.message : ((err as NodeJS.ErrnoException).code ?? 'error');
+      ctx.add(['policy', 'files', i], `cannot read \`${f}\` (${why})`);
     }
   });
   if (ctx.issues.length) return undefined;

@@ -6,11 +6,11 @@
  * symlink). Events are debounced, and a file whose text has not changed since the last attempt is
  * not parsed again (an explicit `reload()` always is).
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseConfig, type ConfigError } from './load.ts';
 import type { Config } from './schema.ts';
+import { readConfigText } from './read-text.ts';
 
 export interface WatchOptions {
   onChange(config: Config): void;
@@ -43,7 +43,7 @@ export function watchConfig(path: string, opts: WatchOptions & { policyFiles?: r
     const mine = ++attempt;
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readConfigText(path);
     } catch (err) {
       if (!closed && mine === attempt) opts.onError(err as Error);
       return;
@@ -101,7 +101,7 @@ export function watchConfig(path: string, opts: WatchOptions & { policyFiles?: r
 
 function readText(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readConfigText(path);
   } catch {
     return undefined;
   }
