@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { pino } from 'pino';
 import { silentLogger } from '../observability/logger.ts';
 import { Catalog } from './catalog.ts';
 
@@ -110,4 +111,25 @@ test('what a replaced or removed connection listed is not published', async () =
   upstreams.delete('s');
   await running;
   assert.equal(catalog.has('s'), false);
+});
+
+test('a refused name is logged with every character but printable ASCII escaped: a bidi override cannot spoof the line', async () => {
+  const { up, state } = slowUpstream(0);
+  const spoof = 'safe\u202etxt.exe\u200b';
+  state.tools = [{ name: 'ok' }, { name: spoof }, { name: 'ok\u0430' }];
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const catalog = new Catalog(new Map([['s', up]]), '__', log);
+  await catalog.refresh('s', ['tools']);
+  assert.deepEqual(
+    catalog.list('tools').map((t) => t.name),
+    ['s__ok'],
+  );
+  const refused = lines.filter((l) => l.includes('refused an upstream item'));
+  assert.equal(refused.length, 2, lines.join(''));
+  for (const l of refused) assert.match(l, /^[\x20-\x7e]*\n?$/, 'printable ASCII only');
+  assert.ok(
+    refused.some((l) => l.includes('safe\\\\u202etxt.exe\\\\u200b')),
+    refused.join(''),
+  );
 });
