@@ -394,6 +394,12 @@ test('everything an upstream says is scrubbed: descriptions, instructions, promp
   );
   assert.equal(progress.length, 1);
   noCanary(progress, 'progress');
+  // The token the server was given is the gateway's own, and tells it nothing of the gateway's process.
+  const given = reached()
+    .filter((r) => r.msg.method === 'tools/call' && (r.msg.params?.arguments as { how?: string })?.how === 'progress')
+    .map((r) => String((r.msg.params?._meta as { progressToken?: unknown })?.progressToken))
+    .at(-1);
+  assert.match(given ?? '', /^gh-[A-Za-z0-9_-]{12}-\d+$/);
   noCanary(await client.callTool({ name: 'mt__leak', arguments: { how: 'log' } }), 'log result');
   assert.ok(logs.length >= 1);
   noCanary(logs, 'log messages');

@@ -7,7 +7,7 @@
  *   server->client requests for a legacy caller;
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { forLegacyCaller, GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -17,6 +17,8 @@ import type { Holds } from './holds.ts';
 
 const MAX_ROUNDS = 8;
 let tokenSeq = 0;
+/** The progress tokens this gateway gives servers: a random prefix (the process id told servers which process, and let them guess the next token). */
+const TOKEN_PREFIX = `gh-${randomBytes(9).toString('base64url')}`;
 
 /** Methods during which an upstream may ask the caller something, and what it may ask. */
 const MAY_ASK = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
@@ -115,7 +117,7 @@ export async function forward(
   headers?: Record<string, string>,
   scrub: Scrub = asIs,
 ): Promise<JsonObject> {
-  const token = ctx.progressToken !== undefined ? `gh-${process.pid}-${++tokenSeq}` : undefined;
+  const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
   const onNotification = relay(ctx, token, scrub);
   const askable = ASKABLE.some((c) => ctx.clientCapabilities[c]);
 
