@@ -181,6 +181,11 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
     const ok = await runCli(['incident', 'verify', dir, '--trust-key', r.keyId]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, new RegExp(`ok: incident ${id}`));
+    assert.doesNotMatch(ok.stdout, /any valid signature counts/);
+    // Without a trusted key the check says what it did not check.
+    const anyKey = await runCli(['incident', 'verify', dir]);
+    assert.equal(anyKey.code, 0, anyKey.stdout + anyKey.stderr);
+    assert.match(anyKey.stdout, /any valid signature counts: .* pass --trust-key/);
 
     const edited = join(tmp, 'edited');
     cpSync(dir, edited, { recursive: true });

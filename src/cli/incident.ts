@@ -304,7 +304,11 @@ async function verifyAction(bundle: string, opts: VerifyOpts): Promise<void> {
   for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
   process.stdout.write(
     r.ok
-      ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}\n`
+      ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}${
+          opts.trustKey
+            ? ''
+            : ' (any valid signature counts: whoever re-signs an edited bundle passes this check; pass --trust-key with your gateway key id to check who signed it)'
+        }\n`
       : `the bundle does not verify (${r.problems.length} problem(s))\n`,
   );
 }
