@@ -11,6 +11,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import { isItemName, nameProblem, skeleton } from './names.ts';
 import { namespaceUri, splitUri } from './uris.ts';
 import { templateMatcher, type TemplateMatcher } from './template.ts';
+import { asciiJson } from '../util/ascii-json.ts';
 
 export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -358,23 +359,17 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
           ? 'starts like a prompt or resource entry of the inventory (`prompt:`, `resource:`, `template:`)'
           : undefined) ??
         nameProblem(name) ??
-        (twins.length ? `looks like ${twins.map(logged).join(', ')}` : undefined) ??
+        (twins.length ? `looks like ${twins.map(asciiJson).join(', ')}` : undefined) ??
         (depthOver(item, MAX_ITEM_DEPTH) ? `definition nested deeper than ${MAX_ITEM_DEPTH} levels` : undefined);
       if (problem) {
-        this.#log.error({ server, kind, name: logged(name), reason: problem }, 'refused an upstream item: unsafe name');
+        this.#log.error(
+          { server, kind, name: asciiJson(name), reason: problem },
+          'refused an upstream item: unsafe name',
+        );
         continue;
       }
       kept.push(item);
     }
     return kept;
   }
-}
-
-/**
- * A refused name as the log shows it: JSON, with every character but printable ASCII escaped. The
- * names refused are the ones with bidi overrides, invisible and look-alike characters, which written
- * as they are would spoof the log line in a terminal or a log viewer.
- */
-function logged(name: string): string {
-  return JSON.stringify(name).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

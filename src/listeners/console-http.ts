@@ -648,9 +648,8 @@ async function handleAction(
  * login page shown. Sessions whose cookies have expired are forgotten on the way.
  */
 async function signOut(res: ServerResponse, v: Viewer, deps: ConsoleDeps, cookies: ConsoleCookies): Promise<void> {
-  const now = Date.now();
   await deps.store.consoleSignouts.end(v.session.sid, v.session.exp);
-  await deps.store.consoleSignouts.purge(now).catch(() => {});
+  await deps.store.consoleSignouts.purge(Date.now()).catch(() => {});
   if (v.principal.authenticated)
     await deps.record({
       kind: 'admin.action',

@@ -10,6 +10,7 @@
  */
 import type { AuditEvent } from '../../model/audit-event.ts';
 import { GATEWAY_INFO } from '../../protocol/era.ts';
+import { asciiJson } from '../../util/ascii-json.ts';
 
 const PRODUCT_VERSION: string = GATEWAY_INFO.version;
 /** Private Enterprise Number reserved for documentation (RFC 5612); replace when Gatehouse has its own. */
@@ -24,11 +25,6 @@ function lineJson(v: unknown): string {
     /[\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
-}
-
-/** JSON text that is pure printable ASCII: every non-ASCII code unit as \uXXXX (same value). */
-function asciiJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** One JSON Lines line: the record as is, terminated by '\n' (so a file is `events.map(jsonl).join('')`). */
