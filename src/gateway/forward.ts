@@ -132,6 +132,7 @@ export async function forward(
     const held = holds.create(binding(up, ctx, method, params));
     held.start((ask) =>
       up.request(method, base, {
+        tenant: ctx.principal.tenant,
         signal: ctx.signal,
         headers,
         clientCapabilities: declaredFor(ctx),
@@ -151,6 +152,7 @@ export async function forward(
   for (let round = 0; ; round++) {
     const result = await via
       .request(method, p, {
+        tenant: ctx.principal.tenant,
         signal: ctx.signal,
         headers,
         clientCapabilities: declaredFor(ctx),

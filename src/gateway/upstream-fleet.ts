@@ -71,7 +71,7 @@ export class UpstreamFleet {
       if (tenantKey === discoveryTenant(cfg)) this.#wire(server, up);
       else {
         up.on('event', (n: JsonRpcNotification) => this.#onEvent(server, n, tenantKey));
-        up.on('circuit', (c) => this.#circuitChanged(server, c, tenantKey));
+        up.on('circuit', (c, tenant) => this.#circuitChanged(server, c, tenant ?? tenantKey));
       }
     };
   }
@@ -176,7 +176,7 @@ export class UpstreamFleet {
     const cfg = this.#cfg.get(target.server);
     if (!cfg) return undefined;
     const { up, values } = await this.#deps.pool.get(cfg, tenant);
-    const res = await up.request('tools/call', { name: target.name, arguments: { path } }, {});
+    const res = await up.request('tools/call', { name: target.name, arguments: { path } }, { tenant });
     return this.#deps.scrubber.value(res, values);
   }
 
@@ -205,7 +205,7 @@ export class UpstreamFleet {
     });
     up.on('down', () => metrics.upstreamUp.set({ server: name }, 0));
     metrics.upstreamCircuit.set({ server: name }, 0);
-    up.on('circuit', (c) => this.#circuitChanged(name, c));
+    up.on('circuit', (c, tenant) => this.#circuitChanged(name, c, tenant));
     up.on('event', (n: JsonRpcNotification) => this.#onEvent(name, n, discoveryTenant(this.#cfg.get(name))));
   }
 
@@ -222,8 +222,10 @@ export class UpstreamFleet {
   }
 
   /**
-   * A connection's circuit breaker changed: counted and recorded (with the tenant, for a tenant's own
-   * connection); the state gauge follows the connection the catalogue lists from.
+   * A circuit breaker changed: counted and recorded, with the tenant whose calls it counts (a caller's
+   * breaker, or any breaker of a tenant's own connection). The state gauge, like /readyz, follows only
+   * the catalogue connection's own breaker (the gateway's listings): one tenant's failures are not the
+   * server's state, and neither may say to others how a tenant's calls fare.
    */
   #circuitChanged(server: string, c: CircuitChange, tenant?: string): void {
     const { metrics } = this.#deps;

@@ -81,6 +81,8 @@ async function readiness(
   const upstreams: Record<string, string> = {};
   let ready = store === 'ok';
   for (const [name, up] of deps.endpoint().upstreams) {
+    // The connection's own breaker (the gateway's listings): a tenant's calls count in that tenant's
+    // breaker, which neither takes this replica out of rotation nor is shown to whoever reads this.
     const circuit = up.breaker?.state ?? 'closed';
     const ok = deps.upstreamReady(name) && circuit !== 'open';
     upstreams[name] = upstreamStatus(circuit, ok, up.state);

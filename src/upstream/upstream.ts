@@ -53,11 +53,18 @@ function breaks(err: unknown): boolean {
   return true;
 }
 
+/**
+ * Breakers kept per connection for callers' tenants: a connection is normally one tenant's (the
+ * pool's), so this only bounds what a stream of tenant names could grow; the least recently used goes.
+ */
+const MAX_TENANT_BREAKERS = 64;
+
 export class Upstream extends EventEmitter<{
   ready: [ServerIdentity];
   down: [];
   event: [JsonRpcNotification];
-  circuit: [CircuitChange];
+  /** A breaker changed: the tenant whose calls it counts, or undefined for the connection's own (the gateway's requests). */
+  circuit: [CircuitChange, string | undefined];
 }> {
   readonly name: string;
   readonly cfg: Cfg;
@@ -79,8 +86,15 @@ export class Upstream extends EventEmitter<{
   readonly #clock: Clock | undefined;
   #legacy: Upstream | undefined;
   #legacyRefusedUntil = 0;
-  /** Fails fast while the upstream keeps failing (./breaker.ts); its changes are emitted as `circuit`. */
+  /**
+   * Fails fast while the upstream keeps failing the gateway's own requests (catalogue listings), the
+   * ones no caller's arguments shape; /readyz shows it. Callers' requests count in their tenant's
+   * breaker (`tenantBreaker`), so what one tenant's calls provoke (a slow tool, one that throws) never
+   * refuses another tenant's calls, nor the gateway's. Changes of either are emitted as `circuit`.
+   */
   readonly breaker: CircuitBreaker;
+  readonly #tenantBreakers = new Map<string, CircuitBreaker>();
+  readonly #now: () => number;
   /** Server->client requests no in-flight call can be blamed for; `why` says why (the default answer). */
   orphanHandler: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
@@ -97,11 +111,34 @@ export class Upstream extends EventEmitter<{
     this.#delay = this.#restartCfg().initialDelayMs;
     const clock = opts.clock ?? systemClock;
     this.#clock = opts.clock;
-    this.breaker = new CircuitBreaker((cfg as { circuit?: Partial<BreakerOptions> }).circuit, () => clock.now());
-    this.breaker.on('change', (c) => {
-      this.#log.warn({ circuit: c.to, reason: c.reason }, `upstream circuit ${c.to}`);
-      this.emit('circuit', c);
+    this.#now = () => clock.now();
+    this.breaker = this.#newBreaker(undefined);
+  }
+
+  /** The breaker counting `tenant`'s requests on this connection (made on first need). */
+  tenantBreaker(tenant: string): CircuitBreaker {
+    let b = this.#tenantBreakers.get(tenant);
+    if (b)
+      this.#tenantBreakers.delete(tenant); // re-inserted last: the map's order is least recently used first
+    else b = this.#newBreaker(tenant);
+    this.#tenantBreakers.set(tenant, b);
+    for (const oldest of this.#tenantBreakers.keys()) {
+      if (this.#tenantBreakers.size <= MAX_TENANT_BREAKERS) break;
+      this.#tenantBreakers.delete(oldest);
+    }
+    return b;
+  }
+
+  #newBreaker(tenant: string | undefined): CircuitBreaker {
+    const b = new CircuitBreaker((this.cfg as { circuit?: Partial<BreakerOptions> }).circuit, this.#now);
+    b.on('change', (c) => {
+      this.#log.warn(
+        { circuit: c.to, reason: c.reason, ...(tenant === undefined ? {} : { tenant }) },
+        `upstream circuit ${c.to}`,
+      );
+      this.emit('circuit', c, tenant);
     });
+    return b;
   }
 
   get state(): UpstreamState {
@@ -178,15 +215,20 @@ export class Upstream extends EventEmitter<{
     }
   }
 
-  /** Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept. */
+  /**
+   * Send a request upstream, adding the era's envelope. `params._meta` from the caller is kept.
+   * `tenant`: the caller's, whose breaker counts the outcome; none for the gateway's own requests.
+   */
   async request(
     method: string,
     params: JsonObject | undefined,
-    opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions>,
+    opts: Omit<CallOptions, 'timeoutMs' | 'maxTotalMs'> & Partial<CallOptions> & { tenant?: string },
   ): Promise<JsonObject> {
-    const ticket = this.breaker.admit();
+    const breaker = opts.tenant === undefined ? this.breaker : this.tenantBreaker(opts.tenant);
+    const ticket = breaker.admit();
     if (!ticket) {
-      const wait = Math.max(0, (this.breaker.retryAt ?? Date.now()) - Date.now());
+      const now = this.#now();
+      const wait = Math.max(0, (breaker.retryAt ?? now) - now);
       throw new GatehouseError(
         'E_UPSTREAM_UNAVAILABLE',
         `upstream \`${this.name}\` is unavailable: it kept failing (circuit open, next try in ${Math.ceil(wait / 1000)} s)`,
@@ -194,12 +236,12 @@ export class Upstream extends EventEmitter<{
     }
     try {
       const result = await this.#request(method, params, opts);
-      this.breaker.success(ticket);
+      breaker.success(ticket);
       return result;
     } catch (err) {
-      if (opts.signal?.aborted) this.breaker.release(ticket);
-      else if (breaks(err)) this.breaker.failure(ticket, err instanceof Error ? err.message.slice(0, 120) : 'failed');
-      else this.breaker.success(ticket);
+      if (opts.signal?.aborted) breaker.release(ticket);
+      else if (breaks(err)) breaker.failure(ticket, err instanceof Error ? err.message.slice(0, 120) : 'failed');
+      else breaker.success(ticket);
       throw err;
     }
   }
