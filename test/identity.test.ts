@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -368,6 +368,79 @@ test("another principal's session id is 404, no credential is 401, and the owner
   assert.equal(calls(), before);
   const own = await post(call('rec__record'), { ...bearer(a), ...hdr });
   assert.equal(own.status, 200);
+  assert.equal(calls(), before + 1);
+});
+
+/** A request with each header line sent as given (fetch would join repeated headers into one). */
+function rawRequest(
+  method: string,
+  path: string,
+  headers: Array<[string, string]>,
+  body?: string,
+): Promise<{ status: number; challenge: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const host: [string, string] = ['host', new URL(t.url).host]; // not added for raw headers
+    const req = httpRequest(`${t.url}${path}`, { method, headers: [host, ...headers].flat() }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, challenge: String(res.headers['www-authenticate'] ?? ''), text }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('two authorization headers are refused on every door, whichever comes first, and nothing reaches the upstream', async () => {
+  const a = await token('agent-a');
+  const b = await token('agent-b');
+  const admin = await token('admin');
+  const key = await createKey(t.file, { name: 'twice', tenant: 'acme', roles: 'admin', scopes: 'mcp:tools,mcp:read' });
+  const sid = await session(a);
+  const mcp: Array<[string, string]> = [
+    ['content-type', 'application/json'],
+    ['accept', 'application/json, text/event-stream'],
+    ['mcp-session-id', sid],
+    ['mcp-protocol-version', '2025-11-25'],
+  ];
+  const auth = (...toks: string[]): Array<[string, string]> => toks.map((x) => ['authorization', `Bearer ${x}`]);
+  const pairs = [
+    [a, b],
+    [b, a],
+    [a, 'not-a-token'],
+    ['not-a-token', a],
+    [a, a],
+    [admin, key],
+    [key, admin],
+  ];
+  const refusedAs = (r: { status: number; challenge: string; text: string }, what: string) => {
+    assert.equal(r.status, 401, `${what}: ${r.text}`);
+    assert.match(r.text, /the request carries 2 authorization headers: send exactly one credential/, what);
+    assert.match(r.challenge, /error="invalid_request"/, what);
+  };
+  const before = calls();
+  for (const [x, y] of pairs) {
+    const body = JSON.stringify(call('rec__record', 40));
+    refusedAs(await rawRequest('POST', '/mcp', [...mcp, ...auth(x, y)], body), 'tools/call');
+    refusedAs(
+      await rawRequest('POST', '/mcp', [...mcp.slice(0, 2), ...auth(x, y)], JSON.stringify(INIT)),
+      'initialize',
+    );
+    refusedAs(await rawRequest('GET', '/admin/v1/inventory', auth(x, y)), 'admin api');
+    refusedAs(await rawRequest('GET', '/approvals', auth(x, y)), 'approval page');
+  }
+  assert.equal(calls(), before, 'nothing reached the upstream');
+  // Each credential alone still works: the refusal is of the pair, not of either token.
+  assert.equal(
+    (await rawRequest('POST', '/mcp', [...mcp, ...auth(a)], JSON.stringify(call('rec__record', 41)))).status,
+    200,
+  );
+  assert.equal((await rawRequest('GET', '/admin/v1/inventory', auth(admin))).status, 200);
+  assert.equal((await rawRequest('GET', '/admin/v1/inventory', auth(key))).status, 200);
   assert.equal(calls(), before + 1);
 });
 

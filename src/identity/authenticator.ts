@@ -20,6 +20,7 @@ import { bindTenant, checkBindings, isPlatformIssuer, type IssuerBinding } from 
 import type { PrincipalRevocations } from './revocations.ts';
 import type { AuthFailures } from './auth-failures.ts';
 import { forwardedClient, hasForwardingHeaders } from './forwarded.ts';
+import { authorizationHeader } from './authorization-header.ts';
 
 export interface AuthenticatorOptions {
   /** Revoked subjects and token ids (followed from the store). */
@@ -136,6 +137,8 @@ export class Authenticator {
   }
 
   async #authenticate(req: IncomingMessage): Promise<Principal> {
+    // Refused with or without identity: a proxy in front may read the other header.
+    const auth = authorizationHeader(req);
     const query = (req.url ?? '').split('?')[1] ?? '';
     if (QUERY_TOKEN.test(query))
       throw new GatehouseError(
@@ -168,7 +171,6 @@ export class Authenticator {
         'authentication required: no identity provider is configured, so only loopback callers are served',
       );
     }
-    const auth = req.headers.authorization;
     if (!auth) throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: send a bearer token');
     const m = /^Bearer +([^\s]+) *$/i.exec(auth);
     if (!m) throw new GatehouseError('E_INVALID_AUTH_REQUEST', 'the authorization header must be `Bearer <token>`');
