@@ -344,6 +344,19 @@ test('golden errors: identity that would accept forgeable or interceptable token
   ]);
 });
 
+test('token lifetime limits: whole seconds from 1 to a year, for identity and per issuer, refused with the line', () => {
+  const yaml = (top: string, issuer: string) =>
+    `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n${top}  issuers:\n    - issuer: https://idp.example.com\n${issuer}servers: []\n`;
+  assert.deepEqual(errors(yaml('  maxTokenLifetimeSec: 0\n', '      maxTokenLifetimeSec: 31536001\n')), [
+    'g.yaml:4:24: identity.maxTokenLifetimeSec: must be at least 1',
+    'g.yaml:7:28: identity.issuers[0].maxTokenLifetimeSec: must be at most 31536000',
+  ]);
+  const set = parseConfig(yaml('  maxTokenLifetimeSec: 3600\n', '      maxTokenLifetimeSec: 600\n'), 'g.yaml', {});
+  assert.deepEqual([set.identity?.maxTokenLifetimeSec, set.identity?.issuers[0].maxTokenLifetimeSec], [3600, 600]);
+  const cfg = parseConfig(yaml('', ''), 'g.yaml', {});
+  assert.equal(cfg.identity?.maxTokenLifetimeSec, 86_400, 'the default is a day');
+});
+
 test('issuers: with more than one, each is bound to its tenants, one way', () => {
   const yaml = (issuers: string) =>
     `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n  issuers:\n${issuers}servers: []\n`;

@@ -594,6 +594,14 @@ const Identity = Type.Object(
                 description: 'Tokens of this issuer may act for any tenant, and its admins are platform admins.',
               }),
             ),
+            maxTokenLifetimeSec: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: 31_536_000,
+                description:
+                  'The longest lifetime a token of this issuer may claim. Default: identity.maxTokenLifetimeSec.',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -661,7 +669,23 @@ const Identity = Type.Object(
     apiKeys: Type.Optional(
       Type.Boolean({ default: true, description: 'Accept API keys made with `gatehouse keys create`.' }),
     ),
-    clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 30 })),
+    clockToleranceSec: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 300,
+        default: 30,
+        description: 'How far the clocks of issuers and gateway may disagree, for `exp`, `nbf` and `iat`.',
+      }),
+    ),
+    maxTokenLifetimeSec: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 31_536_000,
+        default: 86_400,
+        description:
+          'JWTs claiming a longer lifetime (exp - iat, or exp - now without iat) are refused; an issuer may set its own.',
+      }),
+    ),
   },
   {
     additionalProperties: false,

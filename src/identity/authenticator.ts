@@ -87,6 +87,7 @@ export class Authenticator {
         issuers,
         audience: cfg.resource,
         clockToleranceSec: cfg.clockToleranceSec,
+        maxTokenLifetimeSec: cfg.maxTokenLifetimeSec,
         claims: cfg.claims,
         introspection: cfg.introspection,
       });

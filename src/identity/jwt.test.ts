@@ -139,6 +139,54 @@ describe('hostile and broken tokens', () => {
     assert.equal((await verifier.verify(await forge({ ...claims(), nbf: now() + 10 }))).ok, true);
   });
 
+  test('iat in the future (beyond the 30 s leeway) is refused', async () => {
+    for (const iat of [now() + 120, now() + 3600, now() + 10 * 365 * 86_400]) {
+      const token = await forge({ ...claims(), iat, exp: iat + 300 });
+      assertRefused(await verifier.verify(token), 'token issued in the future', token);
+    }
+    assert.equal((await verifier.verify(await forge({ ...claims(), iat: now() + 10 }))).ok, true, 'within the leeway');
+  });
+
+  test('a lifetime beyond the limit (default 24 h) is refused, with iat or without', async () => {
+    const tenYears = await forge({ ...claims(), iat: now(), exp: now() + 10 * 365 * 86_400 });
+    assertRefused(await verifier.verify(tenYears), 'token lifetime too long', tenYears);
+    // Issued long ago for a long life: what counts is the life it was given, not what is left of it.
+    const old = await forge({ ...claims(), iat: now() - 20 * 86_400, exp: now() + 3600 });
+    assertRefused(await verifier.verify(old), 'token lifetime too long');
+    const { iat: _, ...noIat } = claims();
+    assertRefused(await verifier.verify(await forge({ ...noIat, exp: now() + 2 * 86_400 })), 'token lifetime too long');
+    assert.equal((await verifier.verify(await forge({ ...noIat, exp: now() + 3600 }))).ok, true);
+    const n = now();
+    assert.equal(
+      (await verifier.verify(await forge({ ...claims(), iat: n, exp: n + 86_400 }))).ok,
+      true,
+      'exactly 24 h',
+    );
+    assertRefused(
+      await verifier.verify(await forge({ ...claims(), iat: n, exp: n + 86_401 })),
+      'token lifetime too long',
+    );
+    assert.equal((await verifier.verify(await forge({ ...claims(), iat: now() - 3600 }))).ok, true);
+  });
+
+  test('the lifetime limit is configurable, per issuer over the default, and checked at configuration', async () => {
+    const hour = (opts: { issuer?: number; all?: number }) =>
+      new TokenVerifier({
+        issuers: [{ issuer: op.issuer, maxTokenLifetimeSec: opts.issuer }],
+        audience: RESOURCE,
+        maxTokenLifetimeSec: opts.all,
+      });
+    const twoHours = await forge({ ...claims(), exp: now() + 7200 });
+    assertRefused(await hour({ all: 3600 }).verify(twoHours), 'token lifetime too long');
+    assertRefused(await hour({ all: 86_400, issuer: 3600 }).verify(twoHours), 'token lifetime too long');
+    assert.equal((await hour({ all: 3600, issuer: 7200 }).verify(twoHours)).ok, true, 'the issuer’s own limit wins');
+    const week = await forge({ ...claims(), exp: now() + 7 * 86_400 });
+    assert.equal((await hour({ issuer: 7 * 86_400 }).verify(week)).ok, true);
+    for (const bad of [0, -1, 1.5, 366 * 86_400, Number.NaN])
+      assert.throws(() => hour({ issuer: bad }), /maxTokenLifetimeSec for .* must be a whole number of seconds/);
+    assert.throws(() => hour({ all: 0 }), /maxTokenLifetimeSec for identity must be/);
+  });
+
   test('issuer: only configured issuers, and iss is required', async () => {
     assertRefused(await verifier.verify(await forge({ ...claims(), iss: 'https://evil.example' })), 'unknown issuer');
     assertRefused(await verifier.verify(await forge({ ...claims(), iss: `${op.issuer}/` })), 'unknown issuer');

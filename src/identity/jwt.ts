@@ -25,6 +25,8 @@ interface IssuerConfig {
   jwksUri?: string;
   /** default ['RS256', 'PS256', 'ES256', 'EdDSA']; asymmetric algorithms only */
   algorithms?: string[];
+  /** the longest lifetime a token of this issuer may claim; default: the verifier's maxTokenLifetimeSec */
+  maxTokenLifetimeSec?: number;
 }
 
 export interface VerifierConfig {
@@ -33,6 +35,8 @@ export interface VerifierConfig {
   audience: string;
   /** default 30 */
   clockToleranceSec?: number;
+  /** the longest lifetime (exp - iat, or exp - now without iat) a token may claim; default 86400 (24 h) */
+  maxTokenLifetimeSec?: number;
   claims?: ClaimNames;
   introspection?: IntrospectionConfig;
   /** timeout for discovery, JWKS and introspection requests; default 5000 */
@@ -60,10 +64,14 @@ const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 // RFC 6750 b64token: what an opaque bearer token may look like before it is sent anywhere.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const DISCOVERY_RETRY_MS = 10_000;
+const DEFAULT_MAX_LIFETIME_SEC = 24 * 3600;
+/** A year: what any configuration may allow at most. */
+const MAX_LIFETIME_LIMIT_SEC = 365 * 24 * 3600;
 
 interface IssuerState {
   issuer: string;
   algorithms: string[];
+  maxLifetimeSec: number;
   keys?: JWTVerifyGetKey;
   /** Configured, else discovered from the issuer's metadata. */
   jwksUri?: string;
@@ -90,6 +98,7 @@ export class TokenVerifier {
       throw new TypeError('identity: clockToleranceSec must be 0..300');
     this.#claims = config.claims ?? {};
     this.#timeoutMs = config.fetchTimeoutMs ?? 5000;
+    const defaultLifetime = lifetimeLimit(config.maxTokenLifetimeSec ?? DEFAULT_MAX_LIFETIME_SEC, 'identity');
     for (const ic of config.issuers) {
       if (!isAllowedFetchUrl(ic.issuer))
         throw new TypeError(`identity: issuer ${ic.issuer} must be https (http only on loopback)`);
@@ -98,7 +107,9 @@ export class TokenVerifier {
       const bad = algorithms.filter((a) => !ASYMMETRIC.has(a));
       if (!algorithms.length || bad.length)
         throw new TypeError(`identity: algorithms not allowed for ${ic.issuer}: ${bad.join(', ') || '(empty)'}`);
-      const state: IssuerState = { issuer: ic.issuer, algorithms };
+      const maxLifetimeSec =
+        ic.maxTokenLifetimeSec === undefined ? defaultLifetime : lifetimeLimit(ic.maxTokenLifetimeSec, ic.issuer);
+      const state: IssuerState = { issuer: ic.issuer, algorithms, maxLifetimeSec };
       if (ic.jwksUri !== undefined) {
         if (!isAllowedFetchUrl(ic.jwksUri))
           throw new TypeError(`identity: jwksUri ${ic.jwksUri} must be https (http only on loopback)`);
@@ -166,10 +177,28 @@ export class TokenVerifier {
     }
     // jose checks presence only; a numeric or empty `sub` would make a meaningless subject.
     if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid sub claim');
+    const timing = this.#timingProblem(payload, state);
+    if (timing) return fail(timing);
     return {
       ok: true,
       principal: principalFromClaims(payload as Record<string, unknown>, this.#claims, state.issuer, 'jwt'),
     };
+  }
+
+  /**
+   * What jose leaves unchecked: an `iat` in the future (jose looks at it only with maxTokenAge), and a
+   * lifetime longer than the issuer may grant. A token minted for ten years, by a mistake or with a
+   * stolen signing key, would otherwise be honoured until then. Without `iat`, what is left of the
+   * token's life counts, with the clock tolerance for this gateway's own clock.
+   */
+  #timingProblem(payload: JWTPayload, state: IssuerState): string | undefined {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = payload.exp as number; // required and checked numeric by jose
+    if (payload.iat !== undefined) {
+      if (payload.iat > now + this.#tolerance) return 'token issued in the future';
+      if (exp - payload.iat > state.maxLifetimeSec) return 'token lifetime too long';
+    } else if (exp - now > state.maxLifetimeSec + this.#tolerance) return 'token lifetime too long';
+    return undefined;
   }
 
   async #remoteKeys(jwksUri: string): Promise<JWTVerifyGetKey> {
@@ -228,6 +257,15 @@ export class TokenVerifier {
     }
     throw new Error('no usable discovery document');
   }
+}
+
+/** A configured lifetime limit, checked at start: whole seconds, 1 s to a year. */
+function lifetimeLimit(sec: number, where: string): number {
+  if (!Number.isInteger(sec) || sec < 1 || sec > MAX_LIFETIME_LIMIT_SEC)
+    throw new TypeError(
+      `identity: maxTokenLifetimeSec for ${where} must be a whole number of seconds, 1..${MAX_LIFETIME_LIMIT_SEC}`,
+    );
+  return sec;
 }
 
 /**
