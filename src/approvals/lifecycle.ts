@@ -96,11 +96,21 @@ export function newRequest(input: {
  * Is this person named by the rule? Roles OR subjects. A rule naming neither lets NOBODY decide:
  * the lead must fill in `policy.defaultApprovers` before creating the request; an unconfigured rule
  * fails closed (the request just expires) rather than letting anyone in the tenant approve.
+ *
+ * Subjects are namespaces of their issuers: `{ issuer, subject }` matches that issuer's subject only
+ * (`gatehouse`: an API key acting for that person), so issuer B's `alice` is not issuer A's. A bare
+ * subject matches the subject from any issuer; the config refuses bare subjects once more than one
+ * issuer is configured, so there it means the one issuer's subject, or an API key made for that person.
  */
 export function isAllowedApprover(rule: ApproversRule, approver: Approver): boolean {
   if (rule.roles?.some((r) => approver.roles.includes(r))) return true;
-  if (rule.subjects?.includes(approver.subject)) return true;
-  return false;
+  return (
+    rule.subjects?.some((s) =>
+      typeof s === 'string'
+        ? s === approver.subject
+        : approver.issuer !== undefined && s.issuer === approver.issuer && s.subject === approver.subject,
+    ) ?? false
+  );
 }
 
 /**

@@ -7,7 +7,7 @@
  * `⟨U+202E⟩` markers), then HTML escaping of & < > " '. Values are only ever placed in element
  * content or in double-quoted attributes, where that escaping is sufficient.
  */
-import type { ApprovalRequest } from '../model/approval.ts';
+import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from './receipt.ts';
 import { oneLine, visible } from './summary.ts';
 
@@ -190,7 +190,7 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
   const who =
     [
       rule.roles?.length ? `role ${rule.roles.join(' or ')}` : '',
-      rule.subjects?.length ? `${rule.subjects.join(', ')}` : '',
+      rule.subjects?.length ? rule.subjects.map(approverSubjectLabel).join(', ') : '',
     ]
       .filter(Boolean)
       .join('; ') || 'nobody configured';

@@ -16,7 +16,7 @@ import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
-import type { ApprovalRequest } from '../model/approval.ts';
+import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from '../approvals/receipt.ts';
 
 /** What the page would let this caller see (the operator sees everything). */
@@ -26,7 +26,13 @@ function visibleTo(c: Caller, r: ApprovalRequest): boolean {
   return (
     r.tenant === p.tenant &&
     c.identity.isPerson(p) &&
-    isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles })
+    isAllowedApprover(r.approversRule, {
+      key: p.key,
+      subject: p.subject,
+      tenant: p.tenant,
+      roles: p.roles,
+      issuer: p.issuer,
+    })
   );
 }
 
@@ -116,7 +122,7 @@ async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promis
       `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
       `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
       `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
-      `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? [])].join(' or ')}, ${r.approversRule.count} needed`,
+      `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? []).map(approverSubjectLabel)].join(' or ')}, ${r.approversRule.count} needed`,
       ...r.decisions.map(
         (d) =>
           `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
@@ -149,7 +155,14 @@ function registerApprovalsDecide(approvals: Command, ctx: CliContext, decision: 
 function approverFor(c: Caller, by: string, r: ApprovalRequest, roles: string) {
   if (c.principal) {
     const p = c.principal;
-    return { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles, person: c.identity.isPerson(p) };
+    return {
+      key: p.key,
+      subject: p.subject,
+      tenant: p.tenant,
+      roles: p.roles,
+      issuer: p.issuer,
+      person: c.identity.isPerson(p),
+    };
   }
   return {
     key: `cli:${by}`,

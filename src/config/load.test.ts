@@ -390,6 +390,47 @@ test('issuers: with more than one, each is bound to its tenants, one way', () =>
   );
 });
 
+test('approver subjects: with several issuers a bare subject is refused at its file and line; { issuer, subject } is taken', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-approver-subjects-'));
+  try {
+    const policy = (subjects: string) =>
+      `rules:\n  - id: writes\n    effect: approve\n    classes: [WRITE]\n    approvers:\n      subjects: ${subjects}\n`;
+    const config = (issuers: string) =>
+      `version: 1\nidentity:\n  resource: https://gw.example.com/mcp\n  issuers:\n${issuers}servers: []\npolicy: { files: [p.yaml] }\n`;
+    const two =
+      '    - { issuer: "https://a.example.com", tenant: acme }\n    - { issuer: "https://b.example.com", tenant: acme }\n';
+    const one = '    - { issuer: "https://a.example.com" }\n';
+    const issues = (subjects: string, issuers: string) => {
+      writeFileSync(join(dir, 'p.yaml'), policy(subjects));
+      try {
+        parseConfig(config(issuers), join(dir, 'gatehouse.yaml'));
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.issues.map((i) => `${relative(dir, i.file)}:${i.line}:${i.column}: ${i.path}: ${i.message}`);
+      }
+      return [];
+    };
+    assert.deepEqual(issues('[alice, { issuer: "https://a.example.com", subject: bob }]', two), [
+      'p.yaml:6:18: rules[0].approvers.subjects[0]: a bare subject `alice` is ambiguous: identity names 2 issuers, whose subjects are separate namespaces; write `{ issuer, subject }`',
+    ]);
+    assert.deepEqual(
+      issues('[{ issuer: "https://b.example.com", subject: alice }, { issuer: gatehouse, subject: alice }]', two),
+      [],
+    );
+    assert.deepEqual(
+      issues('[alice]', one),
+      [],
+      'one issuer: a bare subject is that issuer’s (or an API key’s person)',
+    );
+    assert.deepEqual(issues('[{ issuer: "", subject: alice, tenant: x }]', one), [
+      'p.yaml:6:28: rules[0].approvers.subjects[0].issuer: must be a non-empty string',
+      'p.yaml:6:48: rules[0].approvers.subjects[0].tenant: unknown key `tenant`; allowed: `issuer`, `subject`',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('loadConfig names the file as it was given', async () => {
   const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
   await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {

@@ -151,7 +151,11 @@ function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['po
   });
   if (ctx.issues.length) return undefined;
   try {
-    return { files: inputs.map((x) => x.source), compiled: compileAll(inputs) };
+    const issuers = Array.isArray(raw.identity?.issuers) ? raw.identity.issuers.length : 0;
+    // Each issuer's subjects are its own namespace: with several, `alice` alone names nobody in particular.
+    const refuseBareApproverSubjects =
+      issuers > 1 ? `identity names ${issuers} issuers, whose subjects are separate namespaces` : undefined;
+    return { files: inputs.map((x) => x.source), compiled: compileAll(inputs, { refuseBareApproverSubjects }) };
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     for (const is of err.issues)

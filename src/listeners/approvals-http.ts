@@ -18,7 +18,7 @@ import { receipt } from '../approvals/receipt.ts';
 import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { ApprovalRequest, CurrentContent } from '../model/approval.ts';
+import { approverSubjectLabel, type ApprovalRequest, type CurrentContent } from '../model/approval.ts';
 import { DECISIONS, LOOKUPS, ViewerLimits } from '../approvals/viewer-limits.ts';
 
 export interface ApprovalPageDeps {
@@ -72,6 +72,7 @@ function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator
     subject: viewer.subject,
     tenant: viewer.tenant,
     roles: viewer.roles,
+    issuer: viewer.issuer,
   });
 }
 
@@ -93,7 +94,7 @@ function why(req: ApprovalRequest, viewer: Principal, allowed: boolean): string 
   if (viewer.key === req.requester.key || (viewer.subject === req.requester.subject && viewer.tenant === req.tenant))
     return 'You asked for this call: someone else must decide it.';
   if (!allowed)
-    return `Only ${[...(req.approversRule.roles ?? []).map((r) => `role ${r}`), ...(req.approversRule.subjects ?? [])].join(' or ')} may decide.`;
+    return `Only ${[...(req.approversRule.roles ?? []).map((r) => `role ${r}`), ...(req.approversRule.subjects ?? []).map(approverSubjectLabel)].join(' or ')} may decide.`;
   return undefined;
 }
 
@@ -112,6 +113,7 @@ export async function handleApprovalPage(
     subject: viewer.subject,
     tenant: viewer.tenant,
     roles: viewer.roles,
+    issuer: viewer.issuer,
     person: deps.identity.isPerson(viewer),
   };
   if (path === '/approvals' || path === '/approvals/') {

@@ -222,7 +222,13 @@ async function pendingFor(v: Viewer, deps: ConsoleDeps) {
   return all.filter(
     (r) =>
       r.tenant === p.tenant &&
-      isAllowedApprover(r.approversRule, { key: p.key, subject: p.subject, tenant: p.tenant, roles: p.roles }),
+      isAllowedApprover(r.approversRule, {
+        key: p.key,
+        subject: p.subject,
+        tenant: p.tenant,
+        roles: p.roles,
+        issuer: p.issuer,
+      }),
   );
 }
 

@@ -27,15 +27,28 @@ export interface Approver {
   subject: string;
   tenant: string;
   roles: readonly string[];
+  /** Who vouches for the subject (`gatehouse` for API keys); without it, only bare subjects match. */
+  issuer?: string;
   /** False for a credential that stands for no person (a service API key): it cannot decide. */
   person?: boolean;
 }
 
+/**
+ * A person an approver rule names: a bare subject (any issuer's; the config refuses it when more than
+ * one issuer is configured), or a subject of one issuer (`gatehouse` for the person of an API key).
+ */
+export type ApproverSubject = string | { readonly issuer: string; readonly subject: string };
+
 /** Who may decide, and how many distinct people must approve (from the policy decision). */
 export interface ApproversRule {
   roles?: readonly string[];
-  subjects?: readonly string[];
+  subjects?: readonly ApproverSubject[];
   count: 1 | 2;
+}
+
+/** How pages, the CLI and explanations name an approver rule's subject. */
+export function approverSubjectLabel(s: ApproverSubject): string {
+  return typeof s === 'string' ? s : `${s.subject} (${s.issuer})`;
 }
 
 interface ApprovalDecision {

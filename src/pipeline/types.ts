@@ -1,4 +1,5 @@
 /** The state of one upstream-bound request as it moves through the pipeline, and what stages may use. */
+import type { ApproverSubject } from '../model/approval.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -29,7 +30,7 @@ export interface Decision {
   rule: string;
   reasons: string[];
   policyRevision?: string;
-  approvers?: { roles?: readonly string[]; subjects?: readonly string[]; count?: number };
+  approvers?: { roles?: readonly string[]; subjects?: readonly ApproverSubject[]; count?: number };
 }
 
 /** What a request acts on: the policy subject, the inventory item, the audit record's `tool`. */

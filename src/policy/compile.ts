@@ -32,6 +32,7 @@ import {
   type SubjectMatch,
 } from './model.ts';
 import type { Path } from '../util/yaml-positions.ts';
+import type { ApproverSubject } from '../model/approval.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
@@ -50,7 +51,15 @@ export function compile(text: string, source: string): Policy {
 }
 
 /** Several sources (config `policy:` section and policy files) make one policy, in the order given. */
-export function compileAll(inputs: readonly PolicyText[]): Policy {
+export interface CompileOptions {
+  /**
+   * Why a bare approver subject (`alice`, not `{ issuer, subject }`) would be ambiguous, when it
+   * is (the config names several issuers, whose subjects are separate namespaces): each is refused.
+   */
+  refuseBareApproverSubjects?: string;
+}
+
+export function compileAll(inputs: readonly PolicyText[], opts: CompileOptions = {}): Policy {
   const acc: Acc = {
     rules: [],
     resources: [],
@@ -58,6 +67,7 @@ export function compileAll(inputs: readonly PolicyText[]): Policy {
     ids: new Map(),
     modeAt: new Map(),
     issues: [],
+    bareSubjects: opts.refuseBareApproverSubjects,
   };
   for (const { text, source } of inputs) {
     let read: ReturnType<typeof readSource>;
@@ -105,6 +115,8 @@ interface Acc {
   ids: Map<string, string>;
   modeAt: Map<string, string>;
   issues: PolicyIssue[];
+  /** Set when bare approver subjects are ambiguous (several issuers): why they are refused. */
+  bareSubjects?: string;
 }
 
 /** Reports unknown keys (with a hint) and returns whether `v` is a mapping. */
@@ -132,6 +144,27 @@ function strings(v: unknown, path: Path, src: Source): string[] | undefined {
   return v as string[];
 }
 
+/** `alice` or `{ issuer: https://idp.example.com, subject: alice }` (issuer `gatehouse`: an API key's person). */
+function approverSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverSubject[] | undefined {
+  if (!Array.isArray(v) || v.length === 0)
+    return void src.add(path, 'must be a non-empty list of subjects, or of `{ issuer, subject }`');
+  const out: ApproverSubject[] = [];
+  v.forEach((s: unknown, i) => {
+    const at = [...path, i];
+    if (typeof s === 'string' && s.length > 0) {
+      if (acc.bareSubjects)
+        src.add(at, `a bare subject \`${s}\` is ambiguous: ${acc.bareSubjects}; write \`{ issuer, subject }\``);
+      out.push(s);
+    } else if (!isObj(s)) src.add(at, 'must be a non-empty string, or `{ issuer, subject }`');
+    else if (keys(s, at, ['issuer', 'subject'], src, 'an approver subject')) {
+      const ok = (k: string) => typeof s[k] === 'string' && (s[k] as string).length > 0;
+      for (const k of ['issuer', 'subject'].filter((x) => !ok(x))) src.add([...at, k], 'must be a non-empty string');
+      if (ok('issuer') && ok('subject')) out.push({ issuer: s.issuer as string, subject: s.subject as string });
+    }
+  });
+  return out;
+}
+
 function section(doc: unknown, src: Source, acc: Acc): void {
   const base: Path = isObj(doc) && 'policy' in doc ? ['policy'] : [];
   const v = base.length ? (doc as Obj).policy : doc;
@@ -144,7 +177,7 @@ function section(doc: unknown, src: Source, acc: Acc): void {
   ) {
     if (acc.defaultApprovers)
       src.add([...base, 'defaults', 'approvers'], 'default approvers are already set in another source');
-    acc.defaultApprovers = approvers(v.defaults.approvers, [...base, 'defaults', 'approvers'], src);
+    acc.defaultApprovers = approvers(v.defaults.approvers, [...base, 'defaults', 'approvers'], src, acc);
   }
   if (v.modes !== undefined) modes(v.modes, [...base, 'modes'], src, acc);
   if (v.resources !== undefined) {
@@ -185,11 +218,11 @@ function modes(v: unknown, path: Path, src: Source, acc: Acc): void {
   }
 }
 
-function approvers(v: unknown, path: Path, src: Source): Approvers | undefined {
+function approvers(v: unknown, path: Path, src: Source, acc: Acc): Approvers | undefined {
   if (!keys(v, path, ['roles', 'subjects', 'count'], src, '`approvers`')) return undefined;
-  const out: { roles?: string[]; subjects?: string[]; count: 1 | 2 } = { count: 1 };
+  const out: { roles?: string[]; subjects?: ApproverSubject[]; count: 1 | 2 } = { count: 1 };
   if (v.roles !== undefined) out.roles = strings(v.roles, [...path, 'roles'], src);
-  if (v.subjects !== undefined) out.subjects = strings(v.subjects, [...path, 'subjects'], src);
+  if (v.subjects !== undefined) out.subjects = approverSubjects(v.subjects, [...path, 'subjects'], src, acc);
   if (v.count !== undefined) {
     if (v.count !== 1 && v.count !== 2) src.add([...path, 'count'], 'must be 1 or 2');
     else out.count = v.count;
@@ -340,7 +373,7 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
   let appr: Approvers | undefined;
   if (v.approvers !== undefined) {
     if (v.effect !== 'approve') src.add([...path, 'approvers'], '`approvers` is only for rules with `effect: approve`');
-    else appr = approvers(v.approvers, [...path, 'approvers'], src);
+    else appr = approvers(v.approvers, [...path, 'approvers'], src, acc);
   }
   let validUntil: number | undefined;
   if (v.validUntil !== undefined) {

@@ -47,7 +47,9 @@ export function explain(input: EvaluationInput, policy: Policy, now: Date | numb
   if (d.approvers) {
     const who = [
       ...(d.approvers.roles ?? []).map((r) => `role \`${r}\``),
-      ...(d.approvers.subjects ?? []).map((s) => `subject \`${s}\``),
+      ...(d.approvers.subjects ?? []).map((s) =>
+        typeof s === 'string' ? `subject \`${s}\`` : `subject \`${s.subject}\` of \`${s.issuer}\``,
+      ),
     ];
     lines.push(`approvers: ${d.approvers.count} of ${who.join(', ')}`);
   }

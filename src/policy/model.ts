@@ -5,6 +5,7 @@
  * with the same revision decide the same.
  */
 import type { ToolClass } from '../model/tool-class.ts';
+import type { ApproverSubject } from '../model/approval.ts';
 
 export type { ToolClass };
 export type Effect = 'allow' | 'deny' | 'approve' | 'shadow';
@@ -68,7 +69,8 @@ export interface SubjectMatch {
 
 export interface Approvers {
   roles?: readonly string[];
-  subjects?: readonly string[];
+  /** Bare subjects, or `{ issuer, subject }` (see ApproverSubject in model/approval.ts). */
+  subjects?: readonly ApproverSubject[];
   count: 1 | 2;
 }
 
