@@ -207,3 +207,37 @@ test('a catastrophic pattern in the upstream schema does not stop the event loop
   });
   assert.match(JSON.stringify(fine.json), /fine: redos/);
 });
+
+test('a number a 64-bit float cannot hold is refused in the call, never sent on rounded; as a string it arrives exactly', async () => {
+  const sid = await session();
+  const s = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' };
+  const before = up.calls.length;
+  for (const literal of ['9007199254740993', '-12345678901234567890', '1e400']) {
+    const r = await post(call(9, 'h__ok', { ticket: '__N__' }).replace('"__N__"', literal), s);
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, -32700);
+    assert.match(r.json.error.message, new RegExp(`\`${literal.replace('+', '\\+')}\` cannot be carried exactly`));
+  }
+  assert.equal(up.calls.length, before, 'nothing reached the upstream');
+  const r = await post(call(10, 'h__ok', { ticket: '9007199254740993', exact: 9007199254740991 }), s);
+  assert.match(JSON.stringify(r.json), /fine: ok/);
+  assert.match(up.bodies.at(-1) ?? '', /"ticket":"9007199254740993","exact":9007199254740991/);
+});
+
+test("an upstream's answer holding a number a float cannot hold is refused, in a JSON body and an SSE event; a listing's int64 bound passes", async () => {
+  const sid = await session();
+  const s = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' };
+  for (const [id, tool] of [
+    [11, 'h__big_number'],
+    [12, 'h__big_number_sse'],
+  ] as const) {
+    const r = await post(call(id, tool), s);
+    const text = JSON.stringify(r.json);
+    assert.equal(r.json.error?.code, -32001, text);
+    assert.match(r.json.error.message, /`9007199254740993`.*cannot carry exactly/, text);
+    assert.doesNotMatch(text, /9007199254740992/, 'the rounded number never reaches the caller');
+  }
+  const listed = await post(JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: {} }), s);
+  const bounded = listed.json.result?.tools?.find((x: { name: string }) => x.name === 'h__bounded');
+  assert.ok(bounded, 'the listing with an int64 bound is served');
+});

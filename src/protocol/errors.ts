@@ -33,6 +33,8 @@ const CATALOGUE = {
   E_PARSE: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: body is not valid json' },
   E_DUPLICATE_KEY: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: duplicate object key' },
   E_TOO_DEEP: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: json nesting too deep' },
+  /** A number JSON.parse would alter (src/protocol/exact-numbers.ts): refused, never passed on changed. */
+  E_INEXACT_NUMBER: { rpc: RPC.PARSE_ERROR, http: 400, message: 'parse error: a number cannot be carried exactly' },
   E_BODY_TOO_LARGE: { rpc: RPC.INVALID_REQUEST, http: 413, message: 'request body too large' },
   /** The body did not arrive in time (a slow client holding a connection). */
   E_REQUEST_TIMEOUT: { rpc: RPC.INVALID_REQUEST, http: 408, message: 'request body not received in time' },
@@ -80,6 +82,12 @@ const CATALOGUE = {
     message: 'the audit trail cannot be written: the call was refused',
   },
   E_POLICY_DENIED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'denied by policy' },
+  /** An upstream's answer holds a number JSON.parse altered: the gateway refuses it rather than pass another number on. */
+  E_INEXACT_RESULT: {
+    rpc: RPC.GATEWAY_REFUSED,
+    http: 200,
+    message: 'the upstream answered with a number the gateway cannot carry exactly',
+  },
   /** Policy asks for a human approval the gateway cannot collect for this call. */
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
   /** A presented approval cannot be used for this call (not approved, used, expired, bound to another call). */

@@ -91,10 +91,10 @@ test('a top-level number id a double cannot hold is kept exactly and written bac
   assert.equal(JSON.stringify(parseStrictJson('{"id":1.0}', 10)), '{"id":1.0}');
   assert.equal((parseStrictJson('{"id":42}', 10) as { id: unknown }).id, 42, 'ordinary ids stay numbers');
   assert.equal((parseStrictJson('{"id":"9007199254740993123"}', 10) as { id: unknown }).id, '9007199254740993123');
+  // Only the envelope id is carried by its digits; the same digits elsewhere are refused (below).
   assert.equal(
-    (parseStrictJson('{"params":{"id":9007199254740993123}}', 10) as { params: { id: unknown } }).params.id,
-    9007199254740993000,
-    'only the envelope id',
+    code(() => parseStrictJson('{"params":{"id":9007199254740993123}}', 10)),
+    'E_INEXACT_NUMBER',
   );
 });
 
@@ -117,12 +117,14 @@ test("a cancellation's requestId a double cannot hold is kept exactly, so it sti
     (parseStrictJson('{"params":{"requestId":7}}', 10) as { params: { requestId: unknown } }).params.requestId,
     7,
   );
-  const elsewhere = parseStrictJson('{"result":{"requestId":9007199254740993},"requestId":9007199254740993}', 10) as {
-    result: { requestId: unknown };
-    requestId: unknown;
-  };
-  assert.equal(typeof elsewhere.result.requestId, 'number');
-  assert.equal(typeof elsewhere.requestId, 'number');
+  assert.equal(
+    code(() => parseStrictJson('{"result":{"requestId":9007199254740993}}', 10)),
+    'E_INEXACT_NUMBER',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"requestId":9007199254740993}', 10)),
+    'E_INEXACT_NUMBER',
+  );
   // A string id and a number id with the same digits are different requests.
   assert.notEqual(idKey('7'), idKey(7));
 });
@@ -137,4 +139,61 @@ test('a request id is a name, not a payload: at most 1024 characters, as a strin
     id: null,
   });
   assert.equal(at('9'.repeat(1025)).kind, 'invalid');
+});
+
+test('a number a double cannot hold is refused wherever it stands, naming it; exact ones and digits in strings pass', () => {
+  const call = (args: string) =>
+    `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"close_ticket","arguments":${args}}}`;
+  for (const args of [
+    '{"ticket":9007199254740993}',
+    '{"ticket":-12345678901234567890}',
+    '{"ids":[1,2,9007199254740993]}',
+    '{"amount":0.10000000000000000001}',
+    '{"n":1e400}',
+    '{"n":1e-400}',
+  ])
+    assert.equal(
+      code(() => parseStrictJson(call(args), 64)),
+      'E_INEXACT_NUMBER',
+      args,
+    );
+  try {
+    parseStrictJson(call('{"ticket":9007199254740993}'), 64);
+  } catch (e) {
+    assert.match((e as Error).message, /`9007199254740993` cannot be carried exactly.*send it as a string/);
+  }
+  for (const args of [
+    '{"ticket":9007199254740991}',
+    '{"ticket":"9007199254740993"}',
+    '{"a":1.0,"b":1e3,"c":0.1,"d":-0,"e":1.5e300}',
+    '{"text":"12345678901234567890 1e999"}',
+  ])
+    assert.equal(
+      code(() => parseStrictJson(call(args), 64)),
+      'ok',
+      args,
+    );
+  // The id and a cancellation's requestId are carried by their digits instead (tests above).
+  assert.equal(
+    code(() => parseStrictJson('{"jsonrpc":"2.0","id":12345678901234567890,"method":"ping"}', 64)),
+    'ok',
+  );
+  assert.equal(
+    code(() =>
+      parseStrictJson(
+        '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":12345678901234567890}}',
+        64,
+      ),
+    ),
+    'ok',
+  );
+  // ...but only those: the same digits under another key of params, or nested deeper, are refused.
+  assert.equal(
+    code(() => parseStrictJson('{"jsonrpc":"2.0","method":"x","params":{"other":12345678901234567890}}', 64)),
+    'E_INEXACT_NUMBER',
+  );
+  assert.equal(
+    code(() => parseStrictJson('{"jsonrpc":"2.0","method":"x","params":{"a":{"requestId":12345678901234567890}}}', 64)),
+    'E_INEXACT_NUMBER',
+  );
 });

@@ -8,9 +8,13 @@
  * so an id above 2^53 (or written `1.0`, `1e3`) would come back altered in the response: such an id
  * becomes an ExactNumberId that carries the original digits and writes them back verbatim. The same
  * for `params.requestId` (which request a notifications/cancelled names), so that it still matches.
+ * Any other number JSON.parse would alter (more digits than a 64-bit float holds, an exponent out of
+ * its range) is refused (exact-numbers.ts): the upstream would be asked about another number than the
+ * caller wrote, and policy would have approved that other one.
  */
 import { GatehouseError } from './errors.ts';
 import { ExactNumberId } from './jsonrpc.ts';
+import { exactNumber, quoteNumber } from './exact-numbers.ts';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -19,6 +23,9 @@ const CLOSE_OBJ = 125;
 const OPEN_ARR = 91;
 const CLOSE_ARR = 93;
 const COLON = 58;
+const MINUS = 45;
+const ZERO = 48;
+const NINE = 57;
 
 export function parseStrictJson(text: string, maxDepth: number): unknown {
   const { idSource, requestIdSource } = scan(text, maxDepth);
@@ -62,8 +69,9 @@ function scan(s: string, maxDepth: number): { idSource?: string; requestIdSource
   let requestIdSource: string | undefined;
   // keys[d] holds the keys seen in the object open at depth d (undefined for arrays).
   const keys: Array<Set<string> | undefined> = [];
-  // The last key seen at depth 1: the member whose value is open at depth 2.
+  // The last key seen at depth 1 (the member whose value is open at depth 2), and at depth 2.
   let topKey: string | undefined;
+  let key2: string | undefined;
   let depth = 0;
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -98,9 +106,25 @@ function scan(s: string, maxDepth: number): { idSource?: string; requestIdSource
         if (depth === 1) {
           topKey = key;
           if (key === 'id') idSource = numberAt(s, s.indexOf(':', i + 1) + 1);
-        } else if (depth === 2 && key === 'requestId' && topKey === 'params')
-          requestIdSource = numberAt(s, s.indexOf(':', i + 1) + 1);
+        } else if (depth === 2) {
+          key2 = key;
+          if (key === 'requestId' && topKey === 'params') requestIdSource = numberAt(s, s.indexOf(':', i + 1) + 1);
+        }
       }
+    } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      NUMBER_TOKEN.lastIndex = i;
+      const token = NUMBER_TOKEN.exec(s)?.[0];
+      if (token === undefined) continue; // not JSON: JSON.parse says so
+      i += token.length - 1;
+      // The id and the cancelled request's id are carried by their digits (ExactNumberId), not refused.
+      const carried =
+        (depth === 1 && topKey === 'id') ||
+        (depth === 2 && topKey === 'params' && key2 === 'requestId' && keys[2] !== undefined);
+      if (!carried && !exactNumber(token))
+        throw new GatehouseError(
+          'E_INEXACT_NUMBER',
+          `parse error: the number \`${quoteNumber(token)}\` cannot be carried exactly (json numbers are read as 64-bit floats): send it as a string`,
+        );
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       if (++depth > maxDepth)
         throw new GatehouseError('E_TOO_DEEP', `parse error: json nesting deeper than ${maxDepth}`);

@@ -9,6 +9,7 @@
  * response for any other id is dropped. Broken answers (HTML error pages, truncated JSON, wrong
  * content types, oversize bodies) become a JSON-RPC error for that request only.
  */
+import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { doubled } from '../util/backoff.ts';
 import { OriginPool } from '../util/http1/pool.ts';
@@ -295,7 +296,7 @@ export class StreamableHttpChannel implements Channel {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseUpstreamJson(text);
     } catch {
       // not JSON: answerFor turns it into an error for this request
     }
@@ -367,7 +368,7 @@ export class StreamableHttpChannel implements Channel {
   #fromStream(msg: JsonRpcRequest, token: unknown, data: string): 'answer' | 'malformed' | 'other' {
     let m: unknown;
     try {
-      m = JSON.parse(data);
+      m = parseUpstreamJson(data);
     } catch {
       this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
       return 'malformed';
@@ -495,7 +496,7 @@ export class StreamableHttpChannel implements Channel {
   #fromListen(data: string): void {
     let m: unknown;
     try {
-      m = JSON.parse(data);
+      m = parseUpstreamJson(data);
     } catch {
       return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
     }

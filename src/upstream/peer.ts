@@ -24,6 +24,14 @@ import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
 import { AskLane } from './ask-lane.ts';
 import { TransientMap } from '../util/transient-map.ts';
 import { LogBudget } from './log-budget.ts';
+import { inexactIn, quoteNumber } from '../protocol/exact-numbers.ts';
+
+/**
+ * Answers whose altered numbers are let through: listings and the handshake, whose numbers are schema
+ * bounds (int64 limits are common) and sizes, not names a caller acts on. Every other answer holding
+ * a number JSON.parse altered is refused (../protocol/exact-numbers.ts).
+ */
+const LISTINGS = new Set(['initialize', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 
 interface Pending {
   id: number;
@@ -208,7 +216,20 @@ export class Peer {
           return;
         }
         p.cleanup();
-        if ('error' in c.msg) p.reject(new UpstreamRpcError(c.msg.error.code, c.msg.error.message, c.msg.error.data));
+        const altered = LISTINGS.has(p.method) ? undefined : inexactIn(raw);
+        if (altered !== undefined) {
+          this.#log.warn(
+            { upstream: this.#channel.description, method: p.method, number: quoteNumber(altered) },
+            'refused an upstream answer holding a number the gateway cannot carry exactly',
+          );
+          p.reject(
+            new GatehouseError(
+              'E_INEXACT_RESULT',
+              `the upstream answered with the number \`${quoteNumber(altered)}\`, which the gateway cannot carry exactly (json numbers are read as 64-bit floats): refused rather than passed on altered`,
+            ),
+          );
+        } else if ('error' in c.msg)
+          p.reject(new UpstreamRpcError(c.msg.error.code, c.msg.error.message, c.msg.error.data));
         else p.resolve(c.msg.result);
         return;
       }

@@ -5,6 +5,7 @@
  * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
  * the stream drops, the channel closes and the pool reconnects.
  */
+import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { OriginPool } from '../util/http1/pool.ts';
 import { type BodyReader, dropReader, exchange } from '../util/http1/exchange.ts';
 
@@ -149,7 +150,7 @@ export class LegacySseChannel implements Channel {
   #deliver(data: string): void {
     let m: unknown;
     try {
-      m = JSON.parse(data);
+      m = parseUpstreamJson(data);
     } catch {
       return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
     }

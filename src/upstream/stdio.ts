@@ -3,6 +3,7 @@
  * forwarded to the log line by line. The child gets only the environment it is configured with
  * (plus the inherited allowlist), never the gateway's whole environment. Restarts are the pool's job.
  */
+import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../observability/logger.ts';
@@ -208,7 +209,7 @@ export class StdioChannel implements Channel {
     if (line.length === 0 || (line.length === 1 && line[0] === 13)) return;
     let msg: unknown;
     try {
-      msg = JSON.parse(line.toString('utf8'));
+      msg = parseUpstreamJson(line.toString('utf8'));
     } catch {
       this.#log.warn({ upstream: this.description, bytes: line.length }, 'dropped non-json upstream output');
       return;
