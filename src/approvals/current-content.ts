@@ -35,7 +35,7 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
   const target = deps.split(readTool);
   if (!target || target.server !== req.server) return undefined;
   const r = req.requester;
-  const principal = { subject: r.subject, tenant: r.tenant, client: r.client, roles: r.roles ?? [] };
+  const principal = { subject: r.subject, issuer: r.issuer, tenant: r.tenant, client: r.client, roles: r.roles ?? [] };
   const readArgs = { path };
   let rule = 'builtin:no-policy';
   if (deps.policy) {

@@ -10,7 +10,13 @@
  */
 import type { ToolClass } from '../model/tool-class.ts';
 import { bindingOf, mismatch } from './binding.ts';
-import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
+import {
+  namesSubject,
+  type ApprovalRequest,
+  type Approver,
+  type ApproversRule,
+  type BoundCall,
+} from '../model/approval.ts';
 
 type RefusalCode =
   | 'not_pending'
@@ -104,13 +110,7 @@ export function newRequest(input: {
  */
 export function isAllowedApprover(rule: ApproversRule, approver: Approver): boolean {
   if (rule.roles?.some((r) => approver.roles.includes(r))) return true;
-  return (
-    rule.subjects?.some((s) =>
-      typeof s === 'string'
-        ? s === approver.subject
-        : approver.issuer !== undefined && s.issuer === approver.issuer && s.subject === approver.subject,
-    ) ?? false
-  );
+  return rule.subjects?.some((s) => namesSubject(s, approver)) ?? false;
 }
 
 /**

@@ -25,6 +25,7 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
 
 type ExplainOpts = {
   subject: string;
+  issuer?: string;
   tenant: string;
   roles: string;
   client: string;
@@ -40,6 +41,7 @@ function registerPolicyExplain(policy: Command, ctx: CliContext): void {
     .command('explain')
     .description('the decision for one call, rule by rule: which matched and why the others did not')
     .requiredOption('--subject <subject>', "the caller's subject")
+    .option('--issuer <issuer>', "who vouches for the subject: a token's issuer, `gatehouse` for an API key")
     .requiredOption('--tenant <tenant>', "the caller's tenant")
     .option('--roles <roles>', 'comma-separated roles', '')
     .option('--client <client>', 'the OAuth client or API key name', 'unknown')
@@ -87,7 +89,13 @@ async function explainAction(ctx: CliContext, opts: ExplainOpts): Promise<void> 
     ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
   if (!toolClass) toolClass = await classOf(config, server, opts.tool);
   const input = {
-    principal: { subject: opts.subject, tenant: opts.tenant, client: opts.client, roles: list(opts.roles) },
+    principal: {
+      subject: opts.subject,
+      issuer: opts.issuer,
+      tenant: opts.tenant,
+      client: opts.client,
+      roles: list(opts.roles),
+    },
     server,
     tool: opts.tool,
     toolClass,

@@ -153,9 +153,9 @@ function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['po
   try {
     const issuers = Array.isArray(raw.identity?.issuers) ? raw.identity.issuers.length : 0;
     // Each issuer's subjects are its own namespace: with several, `alice` alone names nobody in particular.
-    const refuseBareApproverSubjects =
+    const refuseBareSubjects =
       issuers > 1 ? `identity names ${issuers} issuers, whose subjects are separate namespaces` : undefined;
-    return { files: inputs.map((x) => x.source), compiled: compileAll(inputs, { refuseBareApproverSubjects }) };
+    return { files: inputs.map((x) => x.source), compiled: compileAll(inputs, { refuseBareSubjects }) };
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     for (const is of err.issues)

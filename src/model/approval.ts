@@ -46,6 +46,16 @@ export interface ApproversRule {
   count: 1 | 2;
 }
 
+/**
+ * Does a rule's subject (an approver rule's, or a policy rule's `subjects.subjects`) name this caller?
+ * `{ issuer, subject }` only that issuer's subject; a bare one the subject from any issuer (the config
+ * refuses bare subjects when several issuers are configured).
+ */
+export function namesSubject(s: ApproverSubject, who: { subject: string; issuer?: string }): boolean {
+  if (typeof s === 'string') return s === who.subject;
+  return who.issuer !== undefined && s.issuer === who.issuer && s.subject === who.subject;
+}
+
 /** How pages, the CLI and explanations name an approver rule's subject. */
 export function approverSubjectLabel(s: ApproverSubject): string {
   return typeof s === 'string' ? s : `${s.subject} (${s.issuer})`;

@@ -66,8 +66,8 @@ function cachesOf(catalog: Catalog) {
 /**
  * A listing as this caller may see it: the catalogue's items (sanitised by the inventory) that pass
  * the same visibility test as authorize — policy, modes and scopes — scrubbed of every injected secret,
- * with the digests of their keys. Built once per endpoint, kind and visibility key (tenant, subject,
- * client, roles, scopes: all the test reads of the caller), kept while the catalogue, the inventory,
+ * with the digests of their keys. Built once per endpoint, kind and visibility key (tenant, issuer,
+ * subject, client, roles, scopes: all the test reads of the caller), kept while the catalogue, the inventory,
  * the scrubber's values, the policy, the modes and the identity settings stay the same objects and no
  * rule's `validUntil` has passed.
  */
@@ -168,9 +168,12 @@ function visibleItems(kept: SharedItem[], key: string, deps: PipelineDeps): Keye
   return { items, keys: keyDigests(items, (item) => String(item[key])), pages: new Map() };
 }
 
-/** Everything the visibility test reads of a caller: callers with the same key see the same items. */
+/**
+ * Everything the visibility test reads of a caller: callers with the same key see the same items. The
+ * issuer too: a rule may name `{ issuer, subject }`, so two issuers' `alice` may see different items.
+ */
 export function viewKey(p: RequestContext['principal']): string {
-  return JSON.stringify([p.tenant, p.subject, p.client, [...p.roles].sort(), [...p.scopes].sort()]);
+  return JSON.stringify([p.tenant, p.issuer, p.subject, p.client, [...p.roles].sort(), [...p.scopes].sort()]);
 }
 
 /** The shared items of `kind` on the endpoint `scope` (`''`: the aggregate), kept while the catalogue, inventory and scrubber stay the same. */

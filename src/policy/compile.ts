@@ -53,10 +53,11 @@ export function compile(text: string, source: string): Policy {
 /** Several sources (config `policy:` section and policy files) make one policy, in the order given. */
 export interface CompileOptions {
   /**
-   * Why a bare approver subject (`alice`, not `{ issuer, subject }`) would be ambiguous, when it
-   * is (the config names several issuers, whose subjects are separate namespaces): each is refused.
+   * Why a bare subject (`alice`, not `{ issuer, subject }`) of approvers or of a rule's `subjects`
+   * would be ambiguous, when it is (the config names several issuers, whose subjects are separate
+   * namespaces): each is refused.
    */
-  refuseBareApproverSubjects?: string;
+  refuseBareSubjects?: string;
 }
 
 export function compileAll(inputs: readonly PolicyText[], opts: CompileOptions = {}): Policy {
@@ -67,7 +68,7 @@ export function compileAll(inputs: readonly PolicyText[], opts: CompileOptions =
     ids: new Map(),
     modeAt: new Map(),
     issues: [],
-    bareSubjects: opts.refuseBareApproverSubjects,
+    bareSubjects: opts.refuseBareSubjects,
   };
   for (const { text, source } of inputs) {
     let read: ReturnType<typeof readSource>;
@@ -144,8 +145,11 @@ function strings(v: unknown, path: Path, src: Source): string[] | undefined {
   return v as string[];
 }
 
-/** `alice` or `{ issuer: https://idp.example.com, subject: alice }` (issuer `gatehouse`: an API key's person). */
-function approverSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverSubject[] | undefined {
+/**
+ * Approvers' and rules' subjects: `alice` or `{ issuer: https://idp.example.com, subject: alice }`
+ * (issuer `gatehouse`: an API key's person); a bare one is refused when `acc.bareSubjects` says why.
+ */
+function namedSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverSubject[] | undefined {
   if (!Array.isArray(v) || v.length === 0)
     return void src.add(path, 'must be a non-empty list of subjects, or of `{ issuer, subject }`');
   const out: ApproverSubject[] = [];
@@ -156,7 +160,7 @@ function approverSubjects(v: unknown, path: Path, src: Source, acc: Acc): Approv
         src.add(at, `a bare subject \`${s}\` is ambiguous: ${acc.bareSubjects}; write \`{ issuer, subject }\``);
       out.push(s);
     } else if (!isObj(s)) src.add(at, 'must be a non-empty string, or `{ issuer, subject }`');
-    else if (keys(s, at, ['issuer', 'subject'], src, 'an approver subject')) {
+    else if (keys(s, at, ['issuer', 'subject'], src, 'a subject')) {
       const ok = (k: string) => typeof s[k] === 'string' && (s[k] as string).length > 0;
       for (const k of ['issuer', 'subject'].filter((x) => !ok(x))) src.add([...at, k], 'must be a non-empty string');
       if (ok('issuer') && ok('subject')) out.push({ issuer: s.issuer as string, subject: s.subject as string });
@@ -222,7 +226,7 @@ function approvers(v: unknown, path: Path, src: Source, acc: Acc): Approvers | u
   if (!keys(v, path, ['roles', 'subjects', 'count'], src, '`approvers`')) return undefined;
   const out: { roles?: string[]; subjects?: ApproverSubject[]; count: 1 | 2 } = { count: 1 };
   if (v.roles !== undefined) out.roles = strings(v.roles, [...path, 'roles'], src);
-  if (v.subjects !== undefined) out.subjects = approverSubjects(v.subjects, [...path, 'subjects'], src, acc);
+  if (v.subjects !== undefined) out.subjects = namedSubjects(v.subjects, [...path, 'subjects'], src, acc);
   if (v.count !== undefined) {
     if (v.count !== 1 && v.count !== 2) src.add([...path, 'count'], 'must be 1 or 2');
     else out.count = v.count;
@@ -339,9 +343,12 @@ function rule(v: unknown, path: Path, src: Source, acc: Acc): void {
     v.subjects !== undefined &&
     keys(v.subjects, [...path, 'subjects'], ['tenants', 'roles', 'clients', 'subjects'], src, '`subjects`')
   ) {
-    const s: Record<string, string[] | undefined> = {};
-    for (const [k, list] of Object.entries(v.subjects)) s[k] = strings(list, [...path, 'subjects', k], src);
-    subjects = s;
+    const s: Record<string, unknown> = {};
+    for (const [k, list] of Object.entries(v.subjects)) {
+      const at = [...path, 'subjects', k];
+      s[k] = k === 'subjects' ? namedSubjects(list, at, src, acc) : strings(list, at, src);
+    }
+    subjects = s as SubjectMatch;
   }
   const tools = v.tools === undefined ? undefined : strings(v.tools, [...path, 'tools'], src);
   tools?.forEach((t, i) => {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compile } from './compile.ts';
-import { evaluate, visible } from './evaluate.ts';
+import { compile, compileAll } from './compile.ts';
+import { checkRule, evaluate, visible } from './evaluate.ts';
 import { effectiveMode, resolveMode } from './modes.ts';
-import type { EvaluationInput, Modes, PolicyPrincipal, ToolClass } from './model.ts';
+import type { PolicyError, EvaluationInput, Modes, PolicyPrincipal, ToolClass } from './model.ts';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 
@@ -372,5 +372,61 @@ rules:
   assert.equal(
     visible(acme, 'gatehouse:ev/file:///srv/acme/a', 'READ', policy, { kind: 'resource', server: 'ev' }),
     true,
+  );
+});
+
+test('a rule naming `{ issuer, subject }` applies to that issuer’s subject only; a bare one to any issuer’s, and is refused with several issuers', () => {
+  const text = `rules:
+  - id: alice-of-a-deletes
+    subjects: { subjects: [{ issuer: 'https://a.example.com', subject: alice }] }
+    tools: [fs__delete]
+    effect: allow
+  - id: bob-anywhere-reads
+    subjects: { subjects: [bob] }
+    tools: [fs__read]
+    effect: allow
+`;
+  const policy = compile(text, 'p.yaml');
+  const who = (subject: string, issuer?: string): PolicyPrincipal => ({
+    subject,
+    ...(issuer ? { issuer } : {}),
+    tenant: 'acme',
+    client: 'cli',
+    roles: [],
+  });
+  const decide = (p: PolicyPrincipal, tool: string) => {
+    const d = evaluate(call(p, tool, tool === 'fs__read' ? 'READ' : 'DESTRUCTIVE', {}), policy, NOW);
+    return `${d.effect} ${d.rule}`;
+  };
+  assert.equal(decide(who('alice', 'https://a.example.com'), 'fs__delete'), 'allow alice-of-a-deletes');
+  assert.equal(decide(who('alice', 'https://b.example.com'), 'fs__delete'), 'deny default:deny');
+  assert.equal(decide(who('alice', 'gatehouse'), 'fs__delete'), 'deny default:deny', 'nor an API key for alice');
+  assert.equal(decide(who('alice'), 'fs__delete'), 'deny default:deny', 'an unknown issuer matches no named one');
+  assert.equal(decide(who('bob', 'https://b.example.com'), 'fs__read'), 'allow bob-anywhere-reads');
+  assert.equal(
+    visible(who('alice', 'https://b.example.com'), 'fs__delete', 'DESTRUCTIVE', policy),
+    false,
+    'not even listed',
+  );
+  const d = evaluate(call(who('alice', 'https://b.example.com'), 'fs__delete', 'DESTRUCTIVE', {}), policy, NOW);
+  assert.equal(d.reasons.length, 1);
+  assert.match(
+    checkRule(policy.rules[0], {
+      principal: who('alice', 'https://b.example.com'),
+      tool: 'fs__delete',
+      toolClass: 'DESTRUCTIVE',
+    }).why,
+    /subject `alice` of `https:\/\/b.example.com` is not one of `alice \(https:\/\/a.example.com\)`/,
+  );
+  // With several issuers, the bare `bob` is ambiguous: refused at its line and column.
+  assert.throws(
+    () => compileAll([{ text, source: 'p.yaml' }], { refuseBareSubjects: 'identity names 2 issuers' }),
+    (e: PolicyError) =>
+      e.issues.length === 1 &&
+      e.issues[0].line === 7 &&
+      e.issues[0].path === 'rules[1].subjects.subjects[0]' &&
+      /a bare subject `bob` is ambiguous: identity names 2 issuers; write `\{ issuer, subject \}`/.test(
+        e.issues[0].message,
+      ),
   );
 });

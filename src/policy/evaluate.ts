@@ -28,6 +28,7 @@
 import { modeAllows, resolveMode } from './modes.ts';
 import { extractResources, extractionFor, matchResource } from './resources.ts';
 import { globMatches } from './glob.ts';
+import { approverSubjectLabel, namesSubject } from '../model/approval.ts';
 import type {
   Decision,
   Effect,
@@ -65,8 +66,8 @@ function subjectsWhy(rule: Rule, p: PolicyPrincipal): string {
   const s = rule.subjects;
   if (!s) return '';
   if (s.tenants && !s.tenants.includes(p.tenant)) return `tenant \`${p.tenant}\` is not one of ${list(s.tenants)}`;
-  if (s.subjects && !s.subjects.includes(p.subject))
-    return `subject \`${p.subject}\` is not one of ${list(s.subjects)}`;
+  if (s.subjects && !s.subjects.some((x) => namesSubject(x, p)))
+    return `subject \`${p.subject}\`${p.issuer ? ` of \`${p.issuer}\`` : ''} is not one of ${list(s.subjects.map(approverSubjectLabel))}`;
   if (s.clients && !s.clients.includes(p.client)) return `client \`${p.client}\` is not one of ${list(s.clients)}`;
   if (s.roles && !s.roles.some((r) => p.roles.includes(r)))
     return `roles ${p.roles.length ? list(p.roles) : '(none)'} include none of ${list(s.roles)}`;

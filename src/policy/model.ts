@@ -64,7 +64,8 @@ export interface SubjectMatch {
   tenants?: readonly string[];
   roles?: readonly string[];
   clients?: readonly string[];
-  subjects?: readonly string[];
+  /** Bare subjects, or `{ issuer, subject }`: matched as approver subjects are (`namesSubject`). */
+  subjects?: readonly ApproverSubject[];
 }
 
 export interface Approvers {
@@ -136,6 +137,8 @@ export interface Policy {
 
 export interface PolicyPrincipal {
   subject: string;
+  /** Who vouches for the subject (`gatehouse` for API keys); without it, only bare rule subjects match. */
+  issuer?: string;
   tenant: string;
   client: string;
   roles: readonly string[];

@@ -41,7 +41,7 @@ export interface CaseResult {
 }
 
 const CASE_KEYS = ['name', 'subject', 'server', 'tool', 'class', 'args', 'expect', 'rule'];
-const SUBJECT_KEYS = ['subject', 'tenant', 'client', 'roles'];
+const SUBJECT_KEYS = ['subject', 'issuer', 'tenant', 'client', 'roles'];
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -104,13 +104,14 @@ function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
     return undefined;
   }
   unknownKeys(s, [...path, 'subject'], SUBJECT_KEYS, src);
-  for (const k of ['subject', 'tenant', 'client'])
+  for (const k of ['subject', 'issuer', 'tenant', 'client'])
     if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
   if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string')))
     src.add([...path, 'subject', 'roles'], 'must be a list of strings');
   if (!name || !tool || server === undefined) return undefined;
   const principal = {
     subject: (s.subject as string) ?? '',
+    ...(s.issuer !== undefined ? { issuer: s.issuer as string } : {}),
     tenant: (s.tenant as string) ?? '',
     client: (s.client as string) ?? '',
     roles: (s.roles as string[]) ?? [],

@@ -30,7 +30,8 @@ export function usable(
 ): boolean {
   const needed = [...deps.identity.classScopes(t.class)];
   if (needed.some((x) => !principal.scopes.includes(x))) return false;
-  const p = { subject: principal.subject, tenant: principal.tenant, client: principal.client, roles: principal.roles };
+  const { subject, issuer, tenant, client, roles } = principal;
+  const p = { subject, issuer, tenant, client, roles };
   if (!deps.policy) return modeAllows(deps.modes, { tenant: p.tenant, server: t.server, tool: t.name }, t.class);
   return visible(p, t.name, t.class, deps.policy, {
     server: t.server,

@@ -16,7 +16,7 @@ import { routeOf } from './needs.ts';
 export const decidePolicy: Stage = (s, { policy, modes }) => {
   const route = routeOf(s);
   const p = s.ctx.principal;
-  const principal = { subject: p.subject, tenant: p.tenant, client: p.client, roles: p.roles };
+  const principal = { subject: p.subject, issuer: p.issuer, tenant: p.tenant, client: p.client, roles: p.roles };
   const toolClass = s.toolClass ?? 'DESTRUCTIVE';
   if (!policy) {
     // No rules, but modes (set at run time) still apply: a kill switch works without a policy.
