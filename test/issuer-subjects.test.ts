@@ -3,6 +3,9 @@
  * key) bound to one tenant sign tokens for the same `sub`, and a policy rule that lets issuer A's
  * `alice` call a DESTRUCTIVE tool applies to her only: issuer B's `alice`, and an API key made for
  * `alice`, are refused (and are not shown the tool), and their calls never reach the upstream.
+ * And a bare subject names an identity provider's person, never an API key's: keys are minted for any
+ * person their maker types, so a key made for `alice` approves only where a rule names
+ * `{ issuer: gatehouse, subject: alice }`.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 
@@ -59,8 +62,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function rpc(token: string, method: string, params: Record<string, unknown>): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
+async function rpc(token: string, method: string, params: Record<string, unknown>, url = t.url): Promise<Reply> {
+  const r = await fetch(`${url}/mcp`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -107,4 +110,99 @@ test("a rule naming issuer A's alice: B's alice (same sub, her own signed token)
   assert.equal(fromA.error, undefined, JSON.stringify(fromA));
   assert.equal(ran(note), 1, "issuer A's alice did");
   assert.equal(await lists(aliceA), true);
+});
+
+test("a bare approver subject is the identity provider's person: a key made for `alice` cannot approve as her, and nothing reaches the upstream", async () => {
+  const policy = join(tmp, 'approve.yaml');
+  writeFileSync(
+    policy,
+    [
+      'rules:',
+      '  - id: alice-or-carols-key-approves',
+      '    tools: [rec__other]',
+      '    effect: approve',
+      '    approvers: { subjects: [alice, { issuer: gatehouse, subject: carol }] }',
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const resource = `http://127.0.0.1:${port}/mcp`;
+  const idp = await startSecondIssuer(resource);
+  const g = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { other: { class: WRITE } }\n`,
+    {
+      port,
+      top:
+        `identity:\n  resource: ${resource}\n  issuers: [{ issuer: ${JSON.stringify(idp.issuer)}, tenant: acme }]\n` +
+        `policy: { files: [${JSON.stringify(policy)}] }\n`,
+    },
+  );
+  try {
+    const bob = await idp.mint({ scope: 'mcp:tools' }, { subject: 'bob' });
+    const alice = await idp.mint({ scope: 'mcp:tools' }, { subject: 'alice' });
+    const aliceKey = await createKey(g.file, {
+      name: 'alice-key',
+      tenant: 'acme',
+      person: 'alice',
+      scopes: 'mcp:tools',
+    });
+    const carolKey = await createKey(g.file, {
+      name: 'carol-key',
+      tenant: 'acme',
+      person: 'carol',
+      scopes: 'mcp:tools',
+    });
+    const ask = async (note: string) => {
+      const r = await rpc(bob, 'tools/call', { name: 'rec__other', arguments: { note } }, g.url);
+      assert.equal(r.result?.resultType, 'input_required', JSON.stringify(r));
+      return { id: firstInputRequest(r).params.elicitationId, state: r.result.requestState };
+    };
+    const retry = (note: string, state: string) =>
+      rpc(bob, 'tools/call', { name: 'rec__other', arguments: { note }, requestState: state }, g.url);
+    const decide = async (token: string, id: string) => {
+      const auth = { authorization: `Bearer ${token}` };
+      const page = await fetch(`${g.url}/approvals/${id}`, { headers: auth });
+      const html = await page.text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? 'none';
+      const r = await fetch(`${g.url}/approvals/${id}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf, decision: 'approve' }).toString(),
+      });
+      await r.text();
+      return [page.status, r.status];
+    };
+
+    const note = `bare-${randomUUID()}`;
+    const { id, state } = await ask(note);
+    assert.deepEqual(await decide(aliceKey, id), [404, 404], 'the key made for alice does not see it, nor decide it');
+    const direct = await g.gw.approvals.decide(
+      id,
+      { key: 'k', subject: 'alice', tenant: 'acme', roles: [], issuer: 'gatehouse', person: true },
+      'approve',
+      undefined,
+    );
+    assert.deepEqual([direct.ok, !direct.ok && direct.code], [false, 'not_an_approver']);
+    assert.equal((await g.gw.approvals.get(id))?.status, 'pending');
+    const early = await retry(note, state);
+    assert.equal(early.error?.data.code, 'not_approved', JSON.stringify(early));
+    assert.equal(ran(note), 0, 'nothing reached the upstream');
+    assert.deepEqual(await decide(alice, id), [200, 200], "the identity provider's alice may");
+    assert.equal((await retry(note, state)).result?.resultType, 'complete');
+    assert.equal(ran(note), 1);
+
+    const named = `named-${randomUUID()}`;
+    const second = await ask(named);
+    assert.deepEqual(
+      await decide(carolKey, second.id),
+      [200, 200],
+      'a key named as `{ issuer: gatehouse, subject: carol }` may',
+    );
+    assert.equal((await retry(named, second.state)).result?.resultType, 'complete');
+    assert.equal(ran(named), 1);
+  } finally {
+    await g.close();
+    await idp.stop();
+  }
 });

@@ -91,4 +91,7 @@ test('issuer and subject must both match; a bare subject is any issuer’s (whic
   const key = { key: 'k', subject: 'alice', tenant: 'acme', roles: [], issuer: 'gatehouse' };
   assert.equal(isAllowedApprover({ subjects: [{ issuer: 'gatehouse', subject: 'alice' }], count: 1 }, key), true);
   assert.equal(isAllowedApprover(named, key), false);
+  assert.equal(isAllowedApprover(bare, key), false, 'a bare subject is never a key’s person');
+  // The operator at the CLI (no issuer) is matched by a bare subject.
+  assert.equal(isAllowedApprover(bare, { ...aliceA, issuer: undefined }), true);
 });

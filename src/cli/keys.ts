@@ -82,7 +82,7 @@ function registerKeysCreate(keys: Command, ctx: CliContext): void {
     .requiredOption('-t, --tenant <tenant>', 'the tenant it acts for')
     .option(
       '-p, --person <subject>',
-      'the person the key acts for (their subject at your identity provider); a key without one is a service key and cannot approve',
+      'the person the key acts for (their subject at your identity provider; rules name it `{ issuer: gatehouse, subject }`); a key without one is a service key and cannot approve',
     )
     .option('-r, --roles <roles>', 'comma-separated roles (e.g. agent, or gatehouse-admin for the admin api)', '')
     .option(

@@ -45,7 +45,7 @@ function fakeStore() {
 }
 
 const config = {
-  identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] } },
+  identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] }, issuers: [{}] },
   gateway: { namespaceSeparator: '__' },
   servers: [],
 } as unknown as Config;
@@ -122,6 +122,25 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
   assert.equal(
     (await createKey(d, alice, form({ name: 'mine', person: 'alice', roles: 'admin', scopes: 'mcp:tools' }))).ok,
     true,
+  );
+  // With several issuers, alice's token says whose `alice` she is; a key's person would not.
+  const several = { ...d, config: { ...config, identity: { ...config.identity, issuers: [{}, {}] } } as Config };
+  const cross = await createKey(several, alice, form({ name: 'cross', person: 'alice', scopes: 'mcp:tools' }));
+  assert.match(cross.message, /identity names 2 issuers, so a key's person `alice` would not say whose/);
+  const keyAdmin = { ...alice, principal: { ...alice.principal, via: 'api-key', issuer: 'gatehouse' } } as Actor;
+  assert.equal(
+    (await createKey(several, keyAdmin, form({ name: 'k2', person: 'alice' }))).ok,
+    true,
+    'a key admin is `gatehouse`’s alice already',
+  );
+  assert.equal((await createKey(several, root, form({ name: 'k3', person: 'alice' }))).ok, true);
+  keys.splice(
+    keys.findIndex((k) => k.name === 'k2'),
+    1,
+  );
+  keys.splice(
+    keys.findIndex((k) => k.name === 'k3'),
+    1,
   );
   assert.equal((await createKey(d, root, form({ name: 'other', roles: 'platform-admin' }))).ok, true);
   assert.equal((await createKey(d, root, form({ name: 'plat', tenant: 't1', roles: 'platform-admin' }))).ok, true);

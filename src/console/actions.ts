@@ -11,7 +11,7 @@ import type { FanoutMessage } from '../sessions/fanout.ts';
 import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import type { AuditInput } from '../audit/log.ts';
-import type { Principal } from '../identity/principal.ts';
+import { API_KEY_ISSUER, type Principal } from '../identity/principal.ts';
 import { accept, classify } from '../inventory/review.ts';
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { MODES } from '../policy/model.ts';
@@ -216,6 +216,22 @@ export function visibleKeys(a: Actor, keys: ApiKeyRecord[]): ApiKeyRecord[] {
 const list = (v: string | null) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 
 /**
+ * Whom a tenant admin's key may act for: nobody (a service key), or the admin. A key's person is a
+ * subject of issuer `gatehouse`; with several issuers, an admin signed in with a token is a subject of
+ * one of them, and the same name at `gatehouse` may be someone else (the person an operator made keys
+ * for, whom a rule names `{ issuer: gatehouse, subject }`): only an admin using a key names itself.
+ */
+function personRefusal(deps: ActionDeps, a: Actor, person: string): string | undefined {
+  if (a.scope.platform || !person) return undefined;
+  if (person !== a.principal.subject)
+    return `a tenant admin makes keys that act for nobody (a service key) or for you (\`${a.principal.subject}\`)`;
+  const issuers = deps.config.identity?.issuers.length ?? 0;
+  if (issuers > 1 && a.principal.issuer !== API_KEY_ISSUER)
+    return `identity names ${issuers} issuers, so a key's person \`${person}\` would not say whose: a tenant admin makes a service key here; a platform admin makes keys that act for a person`;
+  return undefined;
+}
+
+/**
  * `gatehouse keys create`: the key is shown once. A tenant admin makes keys of its own tenant only,
  * that expire, act for nobody or for the admin, and carry only roles the admin holds (never a
  * platform admin role).
@@ -235,11 +251,8 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
     return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };
   // No key stronger than its maker: a tenant admin's key acts for nobody (a service key, which never
   // approves) or for the admin, and carries only roles the admin holds, so it cannot mint an approver.
-  if (!a.scope.platform && person && person !== a.principal.subject)
-    return {
-      ok: false,
-      message: `a tenant admin makes keys that act for nobody (a service key) or for you (\`${a.principal.subject}\`)`,
-    };
+  const notFor = personRefusal(deps, a, person);
+  if (notFor) return { ok: false, message: notFor };
   const foreign = a.scope.platform ? [] : roles.filter((r) => !a.principal.roles.includes(r));
   if (foreign.length)
     return {

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IdentityConfig } from '../config/schema.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ApiKeyStore } from '../storage/types.ts';
-import { ANONYMOUS_KEY, principalKey, type Principal } from './principal.ts';
+import { ANONYMOUS_KEY, API_KEY_ISSUER, principalKey, type Principal } from './principal.ts';
 import { isLoopback } from '../util/address.ts';
 import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
@@ -203,7 +203,7 @@ export class Authenticator {
       const k = r.record;
       // The key's own identity owns its sessions; the person it acts for (when it names one) is the
       // subject, so two keys of one person are one person to the two-person rule.
-      const own = { via: 'api-key' as const, issuer: 'gatehouse', subject: `apikey:${k.name}`, tenant: k.tenant };
+      const own = { via: 'api-key' as const, issuer: API_KEY_ISSUER, subject: `apikey:${k.name}`, tenant: k.tenant };
       const p = {
         subject: k.subject ?? own.subject,
         tenant: k.tenant,
@@ -212,7 +212,7 @@ export class Authenticator {
         scopes: k.scopes,
         authenticated: true,
         via: 'api-key' as const,
-        issuer: 'gatehouse',
+        issuer: API_KEY_ISSUER,
       };
       const why = this.#opts.revocations?.revoked(p);
       if (why)

@@ -6,6 +6,7 @@
  * Times are epoch milliseconds (like `Rule.validUntil`); pages and webhooks print them as ISO UTC.
  */
 import type { ToolClass } from './tool-class.ts';
+import { API_KEY_ISSUER } from '../identity/principal.ts';
 
 type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
@@ -34,8 +35,9 @@ export interface Approver {
 }
 
 /**
- * A person an approver rule names: a bare subject (any issuer's; the config refuses it when more than
- * one issuer is configured), or a subject of one issuer (`gatehouse` for the person of an API key).
+ * A person an approver rule names: a bare subject (an identity provider's; the config refuses it when
+ * more than one issuer is configured; never an API key's person), or a subject of one issuer
+ * (`gatehouse` for the person of an API key).
  */
 export type ApproverSubject = string | { readonly issuer: string; readonly subject: string };
 
@@ -48,11 +50,13 @@ export interface ApproversRule {
 
 /**
  * Does a rule's subject (an approver rule's, or a policy rule's `subjects.subjects`) name this caller?
- * `{ issuer, subject }` only that issuer's subject; a bare one the subject from any issuer (the config
- * refuses bare subjects when several issuers are configured).
+ * `{ issuer, subject }` only that issuer's subject; a bare one the subject from an identity provider
+ * (the config refuses bare subjects when several issuers are configured), never an API key's person:
+ * keys are minted, by operators and admins, for whatever person they type, so a rule counts them only
+ * when it says so (`{ issuer: gatehouse, subject }`).
  */
 export function namesSubject(s: ApproverSubject, who: { subject: string; issuer?: string }): boolean {
-  if (typeof s === 'string') return s === who.subject;
+  if (typeof s === 'string') return s === who.subject && who.issuer !== API_KEY_ISSUER;
   return who.issuer !== undefined && s.issuer === who.issuer && s.subject === who.subject;
 }
 
