@@ -1,16 +1,19 @@
-// The scrape token (`gateway.metricsToken`) read from a real HTTP request: one Authorization header only.
+// The scrape token (`gateway.metricsToken`) read from a real HTTP request: one Authorization header only
+// (repeats are refused at the listener's entry, as here, before anything reads a header).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { requireScrapeToken } from './scrape-token.ts';
+import { refuseRepeatedHeaders } from '../listeners/guards.ts';
 
 let server: Server;
 let port = 0;
 before(async () => {
   server = createServer((req, res) => {
     try {
+      refuseRepeatedHeaders(req.rawHeaders);
       requireScrapeToken(req, 'scrape-secret');
       res.end('ok');
     } catch (err) {

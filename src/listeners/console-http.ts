@@ -682,8 +682,8 @@ export async function withConsoleViewer(
   approval: ApprovalPageDeps,
   deps: ConsoleDeps | undefined,
 ): Promise<ApprovalPageDeps> {
-  // Any Authorization header, even an empty one or several, goes the bearer way (which refuses several).
-  if (!deps?.identity.enabled || req.headersDistinct.authorization || !req.headers.cookie) return approval;
+  // Any Authorization header, even an empty one, goes the bearer way (several were refused at the listener's entry).
+  if (!deps?.identity.enabled || req.headers.authorization !== undefined || !req.headers.cookie) return approval;
   const session = (await cookiesFor(deps)).session(req.headers.cookie);
   if (!session || (await deps.store.consoleSignouts.ended(session.sid))) return approval;
   const principal = await deps.identity.authenticateToken(session.token).catch(() => undefined);

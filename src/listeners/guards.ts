@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import { parseTime } from '../audit/timeline.ts';
+import { repeatedCredentials } from '../identity/authorization-header.ts';
 export { decodeHeaderValue } from '../protocol/header-value.ts';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -34,6 +35,51 @@ export function allowedOriginSet(cfg: GuardConfig): Set<string> {
   if (cfg.publicUrl) origins.add(new URL(cfg.publicUrl).origin);
   for (const o of cfg.allowedOrigins) origins.add(o.replace(/\/+$/, ''));
   return origins;
+}
+
+/**
+ * Headers a request must send at most once. Node keeps the first of several (host, authorization,
+ * content-type) or joins them with ", " (origin, the mcp-* headers, last-event-id), while a proxy in
+ * front may act on another one, or on each: the two would see different requests. One bit each.
+ */
+const ONCE: ReadonlyMap<string, number> = new Map(
+  [
+    'authorization',
+    'host',
+    'origin',
+    'content-type',
+    'mcp-session-id',
+    'mcp-protocol-version',
+    'mcp-method',
+    'mcp-name',
+    'last-event-id',
+  ].map((name, i) => [name, 1 << i]),
+);
+
+/**
+ * Refuses a request that repeats a header of `ONCE` (Authorization: 401 invalid_request, as the
+ * credential readers always did; any other: 400 naming it). One pass over `req.rawHeaders` (name,
+ * value, name, value...) at the listener's entry, for every route: no per-header arrays
+ * (`headersDistinct` builds one for every header of every request).
+ */
+export function refuseRepeatedHeaders(raw: readonly string[]): void {
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const bit = ONCE.get(raw[i].toLowerCase());
+    if (bit === undefined) continue;
+    if ((seen & bit) === 0) {
+      seen |= bit;
+      continue;
+    }
+    const name = raw[i].toLowerCase();
+    let count = 0;
+    for (let j = 0; j < raw.length; j += 2) if (raw[j].toLowerCase() === name) count++;
+    if (name === 'authorization') throw repeatedCredentials(count);
+    throw new GatehouseError(
+      'E_REPEATED_HEADER',
+      `the request carries ${count} \`${name}\` headers: send it once (a proxy in front may read another one)`,
+    );
+  }
 }
 
 export function checkHost(host: string | undefined, allowed: Set<string>): void {

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
-import { checkHost, checkOrigin } from './guards.ts';
+import { checkHost, checkOrigin, refuseRepeatedHeaders } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
@@ -92,6 +92,8 @@ async function readiness(
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+  // Before any route reads a header: every door (MCP, approvals, console, admin, metrics) alike.
+  refuseRepeatedHeaders(req.rawHeaders);
   const path = (req.url ?? '/').split('?')[0];
   const ep = deps.endpoint();
   if (path === '/mcp') return handleMcp(req, res, '', ep);

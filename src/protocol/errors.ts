@@ -49,6 +49,8 @@ const CATALOGUE = {
   E_METHOD_NOT_ALLOWED: { rpc: RPC.INVALID_REQUEST, http: 405, message: 'method not allowed' },
   E_ORIGIN: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'origin not allowed' },
   E_HOST: { rpc: RPC.INVALID_REQUEST, http: 403, message: 'host not allowed' },
+  /** A header that must come once came more often (Node and a proxy in front would read different ones). */
+  E_REPEATED_HEADER: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'a header that must come once is repeated' },
   E_UNAUTHENTICATED: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'authentication required' },
   /** The credential was presented and refused (expired, wrong audience, revoked, ...). */
   E_INVALID_TOKEN: { rpc: RPC.INVALID_REQUEST, http: 401, message: 'invalid token' },
