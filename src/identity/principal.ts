@@ -17,8 +17,8 @@ export interface Principal {
   key: string;
 }
 
-/** The issuer of API-key principals: the gateway vouches for the person a key was made for. */
-export const API_KEY_ISSUER = 'gatehouse';
+/** The issuer of API-key principals (defined beside the rules that name people: model/ sits below identity/). */
+export { API_KEY_ISSUER } from '../model/approval.ts';
 
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */
 export const ANONYMOUS_KEY = 'anonymous';

@@ -6,7 +6,6 @@
  * Times are epoch milliseconds (like `Rule.validUntil`); pages and webhooks print them as ISO UTC.
  */
 import type { ToolClass } from './tool-class.ts';
-import { API_KEY_ISSUER } from '../identity/principal.ts';
 
 type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
@@ -47,6 +46,9 @@ export interface ApproversRule {
   subjects?: readonly ApproverSubject[];
   count: 1 | 2;
 }
+
+/** The issuer of API-key principals: the gateway vouches for the person a key was made for. */
+export const API_KEY_ISSUER = 'gatehouse';
 
 /**
  * Does a rule's subject (an approver rule's, or a policy rule's `subjects.subjects`) name this caller?
