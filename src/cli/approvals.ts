@@ -23,17 +23,7 @@ import type { Receipt } from '../approvals/receipt.ts';
 function visibleTo(c: Caller, r: ApprovalRequest): boolean {
   if (!c.principal) return true;
   const p = c.principal;
-  return (
-    r.tenant === p.tenant &&
-    c.identity.isPerson(p) &&
-    isAllowedApprover(r.approversRule, {
-      key: p.key,
-      subject: p.subject,
-      tenant: p.tenant,
-      roles: p.roles,
-      issuer: p.issuer,
-    })
-  );
+  return r.tenant === p.tenant && c.identity.isPerson(p) && isAllowedApprover(r.approversRule, p);
 }
 
 export function registerApprovals(program: Command, ctx: CliContext): void {

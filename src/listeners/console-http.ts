@@ -219,17 +219,7 @@ async function pendingFor(v: Viewer, deps: ConsoleDeps) {
   });
   if (!deps.identity.enabled) return all;
   if (!deps.identity.isPerson(p)) return [];
-  return all.filter(
-    (r) =>
-      r.tenant === p.tenant &&
-      isAllowedApprover(r.approversRule, {
-        key: p.key,
-        subject: p.subject,
-        tenant: p.tenant,
-        roles: p.roles,
-        issuer: p.issuer,
-      }),
-  );
+  return all.filter((r) => r.tenant === p.tenant && isAllowedApprover(r.approversRule, p));
 }
 
 async function render(
