@@ -196,7 +196,9 @@ rules:
   - { id: alice, subjects: { subjects: [alice] }, tools: ['a__*'], classes: [READ], effect: allow }
   - { id: ide, subjects: { clients: [ide] }, tools: ['b__*'], classes: [READ], effect: allow }
 `);
-  const as = (subject: string, client: string) => principal({ tenant: 'acme', subject, client });
+  // People signed in at an identity provider: a bare subject in a rule never names an API key's person.
+  const as = (subject: string, client: string) =>
+    principal({ tenant: 'acme', subject, client, via: 'jwt', issuer: 'https://idp.example.com' });
   assert.deepEqual(await names(d, as('alice', 'claude')), ['a__one', 'a__two']);
   assert.deepEqual(await names(d, as('bob', 'claude')), []);
   assert.deepEqual(await names(d, as('bob', 'ide')), ['b__three']);
