@@ -40,6 +40,7 @@ import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { UpstreamFleet } from './gateway/upstream-fleet.ts';
 import { Metrics } from './observability/metrics.ts';
+import { ByteBudget } from './util/byte-budget.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
@@ -75,6 +76,8 @@ export class Gateway {
     perTenant: this.config.gateway.maxHeldCallsPerTenant,
   }));
   readonly metrics = new Metrics();
+  /** Bytes held from upstreams and not yet parsed, all connections together (src/util/byte-budget.ts). */
+  readonly upstreamBytes: ByteBudget;
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
   #refusals: RefusalBudget;
@@ -129,6 +132,7 @@ export class Gateway {
     this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
     const scrubber = new SecretScrubber();
+    this.upstreamBytes = this.#byteBudget(config);
     const pool = new CredentialedUpstreams(
       broker,
       store.verdicts,
@@ -136,6 +140,7 @@ export class Gateway {
       scrubber,
       () => (this.config.gateway.tenantIdleMinutes ?? 15) * 60_000,
       clock,
+      this.upstreamBytes,
     );
     this.credentials = { broker, pool, scrubber };
     // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
@@ -198,6 +203,15 @@ export class Gateway {
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
     });
+  }
+
+  /** One budget of bytes held from upstreams for every connection this gateway makes (ADR 0009), in its metrics. */
+  #byteBudget(config: Config): ByteBudget {
+    const budget = new ByteBudget(config.gateway.maxUpstreamBufferedBytes, (reason) =>
+      this.metrics.upstreamRefused.inc({ reason }),
+    );
+    this.metrics.bufferedBytes = () => budget.held;
+    return budget;
   }
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -424,6 +438,7 @@ export class Gateway {
       notes.push('storage changed: restart the gateway to apply it');
     }
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
+    this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
     if (JSON.stringify(next.limits) !== JSON.stringify(prev.limits)) {
       const old = this.#limiter;
       this.#limiter = this.#newLimiter(next);

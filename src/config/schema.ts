@@ -46,6 +46,34 @@ const Timeouts = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const MiB = 1024 * 1024;
+
+const Messages = Type.Object(
+  {
+    maxBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1024,
+        maximum: 1024 * MiB,
+        description:
+          'Largest message read from the server (a JSON answer, an SSE event, a stdio line). A larger answer fails its call (`upstream response larger than N bytes`) and is never parsed. Default 64 MiB.',
+      }),
+    ),
+    maxNotificationBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1024,
+        maximum: 1024 * MiB,
+        description:
+          "Largest event on an HTTP server's streams of notifications (the GET stream of a 2025-11-25 session and `subscriptions/listen` streams), which also carry the server's requests outside a call (sampling, elicitation): a larger one is dropped unread and logged. Default 1 MiB (at most maxBytes).",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'What the gateway reads from the server before parsing it. All servers together are bounded by `gateway.maxUpstreamBufferedBytes`.',
+  },
+);
+
 const Restart = Type.Object(
   {
     initialDelayMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, default: 500 })),
@@ -170,6 +198,7 @@ const ServerCommon = {
     }),
   ),
   timeouts: Type.Optional(Timeouts),
+  messages: Type.Optional(Messages),
   circuit: Type.Optional(
     Type.Object(
       {
@@ -416,6 +445,15 @@ const Gateway = Type.Object(
       Type.String({ minLength: 1, maxLength: 4, pattern: '^[_.:/-]+$', default: '__' }),
     ),
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 })),
+    maxUpstreamBufferedBytes: Type.Optional(
+      Type.Integer({
+        minimum: 64 * 1024,
+        maximum: 64 * 1024 * MiB,
+        default: 256 * MiB,
+        description:
+          "Bytes held at once from all upstream servers and not yet parsed (answers and events being read, stdio lines not yet ended). A message that would take the total over it is refused: its call fails with `the gateway holds too much unread upstream data`, and another tenant's server cannot make the gateway buffer more.",
+      }),
+    ),
     maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, default: 64 })),
     headersTimeoutMs: Type.Optional(
       Type.Integer({

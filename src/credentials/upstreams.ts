@@ -7,6 +7,7 @@
  * calls in flight before it stops. A revocation stops every connection holding the revoked secret at once.
  */
 import type { Clock } from '../util/clock.ts';
+import type { ByteBudget } from '../util/byte-budget.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -41,6 +42,8 @@ export class CredentialedUpstreams {
 
   readonly #idleMs: () => number;
   readonly #clock: Clock | undefined;
+  /** The gateway's budget of bytes held from upstreams, given to every connection. */
+  readonly #budget: ByteBudget | undefined;
   #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -51,8 +54,10 @@ export class CredentialedUpstreams {
     scrubber: SecretScrubber,
     idleMs: () => number = () => 15 * 60_000,
     clock?: Clock,
+    budget?: ByteBudget,
   ) {
     this.#clock = clock;
+    this.#budget = budget;
     this.#broker = broker;
     this.#idleMs = idleMs;
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -93,7 +98,10 @@ export class CredentialedUpstreams {
       current.lastUsed = now;
       return { up: current.up, values: m.values };
     }
-    const up = new Upstream(m.cfg as never, this.#verdicts, this.#log, { clock: this.#clock });
+    const up = new Upstream(m.cfg as never, this.#verdicts, this.#log, {
+      clock: this.#clock,
+      budget: this.#budget?.share(cfg.name), // one server's connections together hold at most half of it
+    });
     this.#held.set(key, {
       up,
       digest: m.digest,

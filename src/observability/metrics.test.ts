@@ -66,6 +66,17 @@ function reference() {
       help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)',
       registers,
     }),
+    buffered: new Gauge({
+      name: 'gatehouse_upstream_buffered_bytes',
+      help: 'bytes held from upstream servers and not yet parsed, all servers together',
+      registers,
+    }),
+    refused: new Counter({
+      name: 'gatehouse_upstream_messages_refused_total',
+      help: 'upstream messages refused unparsed: too_large (over the server messages.maxBytes), budget (over gateway.maxUpstreamBufferedBytes), notification (dropped from a notification stream)',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }
 
@@ -142,6 +153,17 @@ test('the gateway families render as prom-client rendered them, after the runtim
   both(
     () => m.auditFailOpen.inc(),
     () => r.failOpen.inc(),
+  );
+  both(
+    () => m.upstreamRefused.inc({ reason: 'budget' }),
+    () => r.refused.inc({ reason: 'budget' }),
+  );
+  // The held bytes are read at the scrape, from the gateway's budget.
+  both(
+    () => {
+      m.bufferedBytes = () => 4096;
+    },
+    () => r.buffered.set(4096),
   );
   const { contentType, body } = await m.render();
   const expected = await r.registry.metrics();

@@ -193,6 +193,20 @@ export class Metrics {
     'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)',
     [],
   );
+  /** Bytes held from upstreams and not yet parsed (src/util/byte-budget.ts), read at each scrape. */
+  readonly #upstreamBuffered = new Gauge(
+    'gatehouse_upstream_buffered_bytes',
+    'bytes held from upstream servers and not yet parsed, all servers together',
+    [],
+  );
+  /** Upstream messages refused or dropped unparsed, by why (src/util/byte-budget.ts). */
+  readonly upstreamRefused = new Counter<'reason'>(
+    'gatehouse_upstream_messages_refused_total',
+    'upstream messages refused unparsed: too_large (over the server messages.maxBytes), budget (over gateway.maxUpstreamBufferedBytes), notification (dropped from a notification stream)',
+    ['reason'],
+  );
+  /** What #upstreamBuffered reads. */
+  bufferedBytes: () => number = () => 0;
   /** In the order they are rendered (the order prom-client registered them in). */
   readonly #families: Family<string>[] = [
     this.#calls,
@@ -205,6 +219,8 @@ export class Metrics {
     this.fanoutUp,
     this.limitsDegraded,
     this.auditFailOpen,
+    this.#upstreamBuffered,
+    this.upstreamRefused,
   ];
   #runtime: Promise<Registry> | undefined;
 
@@ -236,6 +252,7 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     const runtime = await this.#runtimeRegistry();
     const before = await runtime.metrics();
+    this.#upstreamBuffered.set(this.bufferedBytes());
     const own = this.#families.map((f) => f.render()).join('\n\n');
     return { contentType: runtime.contentType, body: `${before}\n${own}\n` };
   }

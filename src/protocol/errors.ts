@@ -110,6 +110,17 @@ const CATALOGUE = {
   E_UPSTREAM_TIMEOUT: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream timed out' },
   E_UPSTREAM_FAILED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream failed' },
   E_UPSTREAM_PROTOCOL: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream sent an invalid response' },
+  /** Larger than the server's `messages.maxBytes`: refused unparsed (the upstream's failure: its breaker counts it). */
+  E_UPSTREAM_TOO_LARGE: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream response too large' },
+  /**
+   * The gateway already holds its budget of upstream bytes not yet parsed (`gateway.maxUpstreamBufferedBytes`):
+   * the answer was refused unparsed. The gateway's condition, not this upstream's failure: no breaker counts it.
+   */
+  E_OVERLOADED: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 200,
+    message: 'the gateway holds too much unread upstream data: the response was refused',
+  },
   E_CANCELLED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'request cancelled' },
   E_SHUTTING_DOWN: { rpc: RPC.INTERNAL_ERROR, http: 503, message: 'gateway shutting down' },
   E_INTERNAL: { rpc: RPC.INTERNAL_ERROR, http: 500, message: 'internal error' },

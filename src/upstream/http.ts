@@ -7,7 +7,11 @@
  * `initialize` negotiated.
  * Whatever arrives on a request's own response (JSON or SSE) is delivered as related to it, and a
  * response for any other id is dropped. Broken answers (HTML error pages, truncated JSON, wrong
- * content types, oversize bodies) become a JSON-RPC error for that request only.
+ * content types, oversize bodies) become a JSON-RPC error for that request only. What is read and not
+ * yet parsed is bounded per message (the server's `messages.maxBytes`), in all by the gateway's
+ * budget of bytes held from upstreams (src/util/byte-budget.ts), and, on the streams that carry only
+ * notifications and the server's own requests (the GET stream, `subscriptions/listen`), per event by
+ * `messages.maxNotificationBytes`: such an event is dropped unread and the stream read on.
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,16 +34,22 @@ import {
   dropReader,
   exchange,
   NOT_UTF8,
+  OVER_BUDGET,
   type ResponseHeaders,
   TOO_LARGE,
   textReader,
 } from '../util/http1/exchange.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
+import { GatehouseError } from '../protocol/errors.ts';
+import { LogBudget } from './log-budget.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 import { TransientMap } from '../util/transient-map.ts';
 
-/** Largest JSON body, and largest SSE event, accepted from an upstream. */
+/** Largest JSON body, and largest SSE event, accepted from an upstream unless its config says otherwise. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
+/** Largest event on a stream of notifications (the GET stream, `subscriptions/listen`), unless configured. */
+const DEFAULT_MAX_NOTIFICATION_BYTES = 1024 * 1024;
 const CONNECTIONS = 256;
 /** Notifications, responses and the GET stream's headers: no peer timeout watches these. */
 const CONTROL_TIMEOUT_MS = 30_000;
@@ -54,6 +64,14 @@ const ACCEPT = 'application/json, text/event-stream';
 const INVALID = 'upstream sent an invalid response';
 
 type Receiver = Parameters<Channel['setReceiver']>[0];
+
+/** How much an HTTP channel reads from its server before parsing it (see the header comment). */
+export interface ReadLimits {
+  maxMessageBytes?: number;
+  maxNotificationBytes?: number;
+  /** The gateway's, shared by every channel (a channel without one has its own, of the default size). */
+  budget?: ByteBudget;
+}
 
 export interface LegacyState {
   sessionId?: string;
@@ -163,17 +181,25 @@ export class StreamableHttpChannel implements Channel {
   readonly #exchanges = new TransientMap<RequestId, Exchange>();
   readonly #stop = new AbortController();
   readonly #legacy: LegacyState = {};
+  readonly #maxMessage: number;
+  readonly #maxNotification: number;
+  readonly #budget: ByteBudget;
+  /** What this server's oversized messages make the gateway log. */
+  readonly #noisy = new LogBudget();
   #receiver: Receiver | undefined;
   #listening = false;
   #closed = false;
 
-  constructor(name: string, opts: { url: string; headers?: Record<string, string> }, log: Logger) {
+  constructor(name: string, opts: { url: string; headers?: Record<string, string> } & ReadLimits, log: Logger) {
     const url = new URL(opts.url);
     this.description = `http:${name}`;
     this.#pool = new OriginPool(url.origin, { connections: CONNECTIONS, keepAliveMs: 30_000 });
     this.#path = `${url.pathname}${url.search}`;
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#base[k.toLowerCase()] = v;
     this.#log = log;
+    this.#maxMessage = opts.maxMessageBytes ?? MAX_BODY;
+    this.#maxNotification = Math.min(opts.maxNotificationBytes ?? DEFAULT_MAX_NOTIFICATION_BYTES, this.#maxMessage);
+    this.#budget = opts.budget ?? new ByteBudget();
   }
 
   setReceiver(r: Receiver): void {
@@ -276,14 +302,56 @@ export class StreamableHttpChannel implements Channel {
     if (status === 404 && sentSession) return dropReader(headers['content-length'], () => void this.#expire());
     const type = mediaType(headers['content-type']);
     if (status < 300 && type === 'text/event-stream') return this.#stream(msg, ex);
-    return textReader(headers['content-length'], (text) => void this.#json(msg, status, type, text));
+    return textReader(
+      headers['content-length'],
+      (text) => void this.#json(msg, status, type, text),
+      this.#maxMessage,
+      this.#budget,
+    );
+  }
+
+  /**
+   * Request `msg`'s answer was refused before it was parsed: too large for this server, or over the
+   * gateway's budget of bytes held from upstreams. Its caller gets the error; it is logged and counted.
+   */
+  #refuse(msg: JsonRpcRequest, overBudget: boolean, answered = false): void {
+    this.#budget.refused(overBudget ? 'budget' : 'too_large');
+    this.#noisy.line(Date.now(), (n) =>
+      this.#log.warn(
+        {
+          upstream: this.description,
+          method: msg.method,
+          ...(overBudget
+            ? {
+                serverHeldBytes: this.#budget.held,
+                heldBytes: this.#budget.total.held,
+                budgetBytes: this.#budget.total.max,
+              }
+            : { maxBytes: this.#maxMessage }),
+          ...(n ? { suppressed: n } : {}),
+        },
+        overBudget
+          ? 'refused an upstream message: over the budget of unparsed upstream bytes (this server holds half of it, or all servers all of it)'
+          : 'refused an oversized upstream message',
+      ),
+    );
+    if (answered) return;
+    const err = overBudget
+      ? new GatehouseError('E_OVERLOADED')
+      : new GatehouseError('E_UPSTREAM_TOO_LARGE', `upstream response larger than ${this.#maxMessage} bytes`);
+    if (this.#receiver?.failed) this.#receiver.failed(msg.id, err);
+    else this.#settle(msg, synth(msg.id, err.message));
   }
 
   /** A request's answer that is not an SSE stream, read whole. */
-  #json(msg: JsonRpcRequest, status: number, type: string, text: string | typeof TOO_LARGE | typeof NOT_UTF8): void {
-    if (text === TOO_LARGE) {
-      this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream response');
-      this.#settle(msg, synth(msg.id, 'upstream response too large'));
+  #json(
+    msg: JsonRpcRequest,
+    status: number,
+    type: string,
+    text: string | typeof TOO_LARGE | typeof NOT_UTF8 | typeof OVER_BUDGET,
+  ): void {
+    if (text === TOO_LARGE || text === OVER_BUDGET) {
+      this.#refuse(msg, text === OVER_BUDGET);
       return;
     }
     if (text === NOT_UTF8) {
@@ -312,21 +380,27 @@ export class StreamableHttpChannel implements Channel {
    */
   #stream(msg: JsonRpcRequest, ex: Exchange): BodyReader<Promise<void> | undefined> {
     const token = (msg.params?._meta as JsonObject | undefined)?.progressToken;
-    const parser = new SseParser(MAX_BODY);
+    // A listen stream carries notifications (its answer is small): an event over their bound is dropped unread.
+    const notifications = msg.method === 'subscriptions/listen';
+    const parser = new SseParser(notifications ? this.#maxNotification : this.#maxMessage, {
+      budget: this.#budget,
+      drop: notifications,
+    });
     let answered = false;
     let malformed = false;
     let refused = false;
     const push = (chunk: Buffer): void => {
       let events: SseEvent[];
+      const dropped = parser.droppedEvents;
       try {
         events = parser.push(chunk);
       } catch (err) {
         if (!(err instanceof SseTooLargeError)) throw err;
         refused = true;
-        this.#log.warn({ upstream: this.description, method: msg.method }, 'refused an oversized upstream sse event');
-        if (!answered) this.#settle(msg, synth(msg.id, 'upstream response too large'));
+        this.#refuse(msg, err.overBudget, answered);
         return;
       }
+      if (parser.droppedEvents !== dropped) this.#dropped(parser, parser.droppedEvents - dropped);
       for (const ev of events) {
         if (ev.data === '' || ev.event !== 'message') continue; // priming events carry no message
         const verdict = this.#fromStream(msg, token, ev.data);
@@ -345,8 +419,13 @@ export class StreamableHttpChannel implements Channel {
         get full() {
           return refused;
         },
-        end: () => true,
+        end: () => {
+          parser.end();
+          return true;
+        },
+        release: () => parser.end(),
       };
+      parser.end(); // the body ended: an event it did not finish is discarded (a resumption is a new stream)
       while (!answered && !refused && !ex.modern) {
         stalls = parser.lastEventId === seen ? stalls + 1 : 0;
         seen = parser.lastEventId;
@@ -361,7 +440,25 @@ export class StreamableHttpChannel implements Channel {
         return refused;
       },
       end: ended,
+      release: () => parser.end(),
     };
+  }
+
+  /** Events of a notification stream dropped unread for their size: logged (bounded) and counted. */
+  #dropped(parser: SseParser, count: number): void {
+    for (let i = 0; i < count; i++) this.#budget.refused('notification');
+    this.#noisy.line(Date.now(), (n) =>
+      this.#log.warn(
+        {
+          upstream: this.description,
+          maxBytes: this.#maxNotification,
+          dropped: parser.droppedEvents,
+          overBudget: parser.droppedOverBudget,
+          ...(n ? { suppressed: n } : {}),
+        },
+        'dropped an oversized upstream notification unread',
+      ),
+    );
   }
 
   /** One message from request `msg`'s stream: delivered as related to it, unless it belongs elsewhere. */
@@ -443,21 +540,28 @@ export class StreamableHttpChannel implements Channel {
   }
 
   async #listenLoop(): Promise<void> {
-    const parser = new SseParser(MAX_BODY);
+    // Only notifications and the server's own requests come here: an event over their bound is dropped unread.
+    const parser = new SseParser(this.#maxNotification, { budget: this.#budget, drop: true });
     const signal = this.#stop.signal;
     let delay = RETRY_FIRST_MS;
     while (!this.#closed) {
       let events = 0;
       const stream: BodyReader<true> = {
         data: (chunk) => {
+          const dropped = parser.droppedEvents;
           for (const ev of parser.push(chunk)) {
             if (ev.data === '' || ev.event !== 'message') continue;
             events++;
             this.#fromListen(ev.data);
           }
+          if (parser.droppedEvents !== dropped) this.#dropped(parser, parser.droppedEvents - dropped);
         },
         full: false,
-        end: () => true,
+        end: () => {
+          parser.end();
+          return true;
+        },
+        release: () => parser.end(),
       };
       try {
         let status = 0;

@@ -74,6 +74,7 @@ export class Peer {
     channel.setReceiver({
       message: (m, relatedTo) => this.#receive(m, relatedTo),
       closed: (err) => this.#shutdown(err ?? new Error('channel closed')),
+      failed: (id, err) => this.#failed(id, err),
     });
   }
 
@@ -195,6 +196,14 @@ export class Peer {
       p.reject(new GatehouseError('E_UPSTREAM_FAILED'));
     }
     this.#onClose(err);
+  }
+
+  /** The channel refused request `id`'s answer unparsed: the request fails with the channel's error. */
+  #failed(id: RequestId, err: GatehouseError): void {
+    const p = typeof id === 'number' ? this.#pending.get(id) : undefined;
+    if (!p) return;
+    p.cleanup();
+    p.reject(err);
   }
 
   #receive(raw: unknown, relatedTo?: RequestId): void {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser, SseTooLargeError, type SseEvent } from './sse-reader.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -102,4 +103,88 @@ test('an event whose data is not valid utf-8 is dropped whole and counted; the n
     ['{"b":1}'],
   );
   assert.equal(p.invalidEvents, 1);
+});
+
+test('the budget: what an event holds is taken as it grows and given back once it is dispatched', () => {
+  const budget = new ByteBudget(1000);
+  const p = new SseParser(500, { budget });
+  assert.deepEqual(p.push(enc('data: ')), []);
+  assert.equal(budget.held, 6, 'a partial line is held');
+  assert.deepEqual(p.push(enc('abc\ndata: de')), []);
+  assert.ok(budget.held > 0, 'the data of an event not yet ended is held');
+  assert.equal(budget.held, p.held);
+  assert.deepEqual(
+    p.push(enc('f\n\n')).map((e) => e.data),
+    ['abc\ndef'],
+  );
+  assert.equal(budget.held, 0, 'dispatched: given back');
+});
+
+test('the budget: an event that does not fit is refused (thrown, over budget) and what it held is given back', () => {
+  const budget = new ByteBudget(100);
+  assert.ok(budget.take(60)); // another reader's
+  const p = new SseParser(1000, { budget });
+  p.push(enc(`data: ${'x'.repeat(30)}`));
+  assert.equal(budget.held, 96);
+  assert.throws(
+    () => p.push(enc('x'.repeat(30))),
+    (e: unknown) => e instanceof SseTooLargeError && e.overBudget,
+  );
+  assert.equal(budget.held, 60, "only the other reader's bytes are left");
+  // Too large for the parser's own bound: thrown, not over budget, nothing left held.
+  const q = new SseParser(10, { budget });
+  assert.throws(
+    () => q.push(enc('data: 0123456789abc\n')),
+    (e: unknown) => e instanceof SseTooLargeError && !e.overBudget,
+  );
+  assert.equal(budget.held, 60);
+});
+
+test('end(): an event the stream did not finish is discarded and its bytes given back; the last id is kept', () => {
+  const budget = new ByteBudget(1000);
+  const p = new SseParser(500, { budget });
+  p.push(enc('id: 4\ndata: one\n\ndata: half'));
+  assert.ok(budget.held > 0);
+  p.end();
+  assert.equal(budget.held, 0);
+  assert.equal(p.lastEventId, '4');
+  assert.deepEqual(
+    p.push(enc('data: two\n\n')).map((e) => e.data),
+    ['two'],
+    'a resumed stream starts afresh',
+  );
+});
+
+test('drop: an event over the bound is skipped unread to its blank line, and the stream read on', () => {
+  const budget = new ByteBudget(1000);
+  const p = new SseParser(16, { budget, drop: true });
+  const big = `data: ${'y'.repeat(40)}`;
+  const bytes = enc(`data: small\n\n${big}\ndata: more\n\ndata: after\n\n`);
+  // Whatever the chunking, including a line cut where the event goes over the bound.
+  for (const size of [1, 3, 7, 20, bytes.length]) {
+    const q = new SseParser(16, { budget, drop: true });
+    const got: string[] = [];
+    for (let i = 0; i < bytes.length; i += size) got.push(...q.push(bytes.subarray(i, i + size)).map((e) => e.data));
+    assert.deepEqual(got, ['small', 'after'], `chunks of ${size}`);
+    assert.equal(q.droppedEvents, 1);
+    assert.equal(budget.held, 0);
+  }
+  // Over the budget rather than the bound: dropped too, and counted as such.
+  assert.ok(budget.take(995));
+  assert.deepEqual(
+    p.push(enc('data: 0123456789\n\ndata: ok\n\n')).map((e) => e.data),
+    ['ok'],
+  );
+  assert.equal(p.droppedOverBudget, 1);
+  budget.give(995);
+  assert.equal(budget.held, 0);
+});
+
+test('an event type or id too long to be of use is not kept', () => {
+  const p = new SseParser();
+  const events = p.push(enc(`id: ${'i'.repeat(2000)}\nevent: ${'t'.repeat(100)}\ndata: x\n\n`));
+  assert.equal(events.length, 1);
+  assert.notEqual(events[0].event, 'message');
+  assert.ok(events[0].event.length < 10);
+  assert.equal(p.lastEventId, '');
 });

@@ -3,7 +3,9 @@
  * opens the event stream, whose first `endpoint` event names where to POST messages (resolved
  * against the stream's URL, refused on another origin). Every answer arrives on that one stream, so
  * the peer correlates by id alone. `ready()`, or the first `send`, connects within a time limit. If
- * the stream drops, the channel closes and the pool reconnects.
+ * the stream drops, the channel closes and the pool reconnects. Every message arrives on that stream,
+ * answers included: an event over the server's `messages.maxBytes`, or that does not fit in the
+ * gateway's budget of bytes held from upstreams, closes it (its requests fail) as a stream that drops.
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { OriginPool } from '../util/http1/pool.ts';
@@ -12,7 +14,8 @@ import { type BodyReader, dropReader, exchange } from '../util/http1/exchange.ts
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { mediaType } from './http.ts';
-import { SseParser } from './sse-reader.ts';
+import { DEFAULT_MAX_EVENT_BYTES, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
 import type { Channel } from './types.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,6 +31,8 @@ export class LegacySseChannel implements Channel {
   readonly #log: Logger;
   readonly #connectMs: number;
   readonly #stop = new AbortController();
+  readonly #maxMessage: number;
+  readonly #budget: ByteBudget;
   #receiver: Receiver | undefined;
   /** The path (and query) to POST to, once the endpoint event has named it. */
   #endpoint: Promise<string> | undefined;
@@ -35,7 +40,13 @@ export class LegacySseChannel implements Channel {
 
   constructor(
     name: string,
-    opts: { url: string; headers?: Record<string, string>; connectTimeoutMs?: number },
+    opts: {
+      url: string;
+      headers?: Record<string, string>;
+      connectTimeoutMs?: number;
+      maxMessageBytes?: number;
+      budget?: ByteBudget;
+    },
     log: Logger,
   ) {
     this.description = `sse:${name}`;
@@ -43,6 +54,8 @@ export class LegacySseChannel implements Channel {
     this.#pool = new OriginPool(this.#url.origin, { connections: 64, keepAliveMs: 30_000 });
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
     this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.#maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.#budget = opts.budget ?? new ByteBudget();
     this.#log = log;
   }
 
@@ -104,11 +117,11 @@ export class LegacySseChannel implements Channel {
         () => fail(new Error(`upstream sse stream named no endpoint within ${this.#connectMs} ms`)),
         this.#connectMs,
       );
-      const parser = new SseParser();
+      const parser = new SseParser(this.#maxMessage, { budget: this.#budget });
       let named = false;
       const stream: BodyReader<true> = {
         data: (chunk) => {
-          for (const ev of parser.push(chunk)) {
+          for (const ev of this.#events(parser, chunk)) {
             if (!named) {
               if (ev.event !== 'endpoint') continue; // the endpoint comes first; anything earlier has no session
               const target = new URL(ev.data.trim(), this.#url);
@@ -121,7 +134,11 @@ export class LegacySseChannel implements Channel {
           }
         },
         full: false,
-        end: () => true,
+        end: () => {
+          parser.end();
+          return true;
+        },
+        release: () => parser.end(),
       };
       const run = async () => {
         let status = 0;
@@ -145,6 +162,16 @@ export class LegacySseChannel implements Channel {
       };
       run().catch((err: Error) => fail(this.#closed ? new Error('channel closed') : err));
     });
+  }
+
+  /** The events `chunk` completes; an event over a bound is counted and closes the stream (thrown). */
+  #events(parser: SseParser, chunk: Buffer): SseEvent[] {
+    try {
+      return parser.push(chunk);
+    } catch (err) {
+      if (err instanceof SseTooLargeError) this.#budget.refused(err.overBudget ? 'budget' : 'too_large');
+      throw err;
+    }
   }
 
   #deliver(data: string): void {

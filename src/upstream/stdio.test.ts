@@ -2,8 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { StdioChannel } from './stdio.ts';
+import { droppedLineId, StdioChannel } from './stdio.ts';
 import { LogBudget } from './log-budget.ts';
+import { Peer } from './peer.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
+import type { GatehouseError } from '../protocol/errors.ts';
 
 test('stderr lines: at most `burst` per window; the first line after says how many were left out', () => {
   const r = new LogBudget(2, 1000);
@@ -45,4 +48,57 @@ test('a server that dies: its last stderr lines, and no log line names it twice'
   await ch.close();
   assert.ok(lines.some((l) => JSON.parse(l).msg === 'upstream stderr' && JSON.parse(l).level === 30));
   for (const l of lines) assert.ok((l.match(/"upstream":/g) ?? []).length <= 1, l);
+});
+
+/** A server that answers `big` with one line of `bytes` (its id written last, as the TypeScript SDK does, or first). */
+const BIG_SERVER = `
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => {
+  const m = JSON.parse(l);
+  const big = (n) => 'a'.repeat(n);
+  if (m.method === 'big') process.stdout.write('{"result":{"x":"' + big(m.params.bytes) + '"},"jsonrpc":"2.0","id":' + m.id + '}\\n');
+  else if (m.method === 'big-first') process.stdout.write('{"jsonrpc":"2.0","id":' + m.id + ',"result":{"x":"' + big(m.params.bytes) + '"}}\\n');
+  else process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { ok: true } }) + '\\n');
+});`;
+
+test('a line over maxLineBytes or over the budget fails its own request at once; the budget returns to zero', async () => {
+  const budget = new ByteBudget(200_000);
+  const ch = new StdioChannel(
+    'big',
+    { command: process.execPath, args: ['-e', BIG_SERVER], env: {}, maxLineBytes: 100_000, budget },
+    pino({ level: 'silent' }),
+  );
+  const peer = new Peer(ch, pino({ level: 'silent' }));
+  const opts = { timeoutMs: 20_000, maxTotalMs: 20_000 };
+  try {
+    await assert.rejects(peer.request('big', { bytes: 150_000 }, opts), (e: GatehouseError) => {
+      assert.equal(e.code, 'E_UPSTREAM_TOO_LARGE');
+      assert.match(e.message, /larger than 100000 bytes/);
+      return true;
+    });
+    assert.equal(budget.held, 0);
+    assert.deepEqual(await peer.request('small', {}, opts), { ok: true }, 'the next line is read as before');
+    // Under the line bound, but the budget is mostly held by others: refused as the gateway's condition.
+    assert.ok(budget.take(150_000));
+    await assert.rejects(peer.request('big-first', { bytes: 90_000 }, opts), (e: GatehouseError) => {
+      assert.equal(e.code, 'E_OVERLOADED');
+      return true;
+    });
+    budget.give(150_000);
+    assert.equal(budget.held, 0);
+    assert.deepEqual(await peer.request('small', {}, opts), { ok: true });
+  } finally {
+    await peer.close();
+  }
+  assert.equal(budget.held, 0);
+});
+
+test('the id of a dropped line, where SDKs write it: first (after jsonrpc) or last, never a nested one', () => {
+  const b = (s: string) => Buffer.from(s);
+  assert.equal(droppedLineId(b('{"jsonrpc":"2.0","id":7,"result":{"x":"aaa'), b('aaa"}}')), 7);
+  assert.equal(droppedLineId(b('{"id": 12, "result"'), b('"}}')), 12);
+  assert.equal(droppedLineId(b('{"result":{"x":"aaa'), b('aaa"},"jsonrpc":"2.0","id":3}\r')), 3);
+  assert.equal(droppedLineId(b('{"result":{"x":"aaa'), b('aaa","id":3}}')), undefined, 'a nested id');
+  assert.equal(droppedLineId(b('{"method":"notifications/message","params":'), b('"}}')), undefined);
+  assert.equal(droppedLineId(b('{"jsonrpc":"2.0","id":"s1","result"'), b('"}}')), undefined, 'not one of ours');
 });

@@ -2,6 +2,11 @@
  * A stdio upstream channel: one child process, newline-delimited JSON-RPC on stdin/stdout, stderr
  * forwarded to the log line by line. The child gets only the environment it is configured with
  * (plus the inherited allowlist), never the gateway's whole environment. Restarts are the pool's job.
+ * A line not yet ended is held up to `maxLineBytes`, its bytes taken from the gateway's budget of
+ * bytes held from upstreams; a line over either is dropped unread to its end, and when its first or
+ * last bytes name the id of one of our requests (`{"jsonrpc":"2.0","id":7,...` or `...,"id":7}`, as
+ * SDKs write them), that request fails at once instead of waiting for its timeout. A guess, but one
+ * the server could only make wrong to fail its own answers.
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { isUtf8 } from 'node:buffer';
@@ -10,6 +15,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { Channel } from './types.ts';
 import { LogBudget } from './log-budget.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
+import { GatehouseError } from '../protocol/errors.ts';
 
 export interface StdioOptions {
   command: string;
@@ -18,6 +25,8 @@ export interface StdioOptions {
   cwd?: string;
   /** Longest accepted stdout line (one message); longer lines are dropped. */
   maxLineBytes?: number;
+  /** The gateway's budget of bytes held from upstreams (a channel without one has its own, of the default size). */
+  budget?: ByteBudget;
   /** Contents for file descriptors 3, 4, ... (a sandbox's seccomp filter and files), written once. */
   fds?: Buffer[];
   /** The process started (its id, for the registry of started processes). */
@@ -27,6 +36,16 @@ export interface StdioOptions {
 }
 
 const KILL_GRACE_MS = 2000;
+/** What is kept of each end of a dropped line, to find its id. */
+const ID_WINDOW = 128;
+const HEAD_ID = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d{1,15})\s*[,}]/;
+const TAIL_ID = /[,{]\s*"id"\s*:\s*(\d{1,15})\s*\}\s*$/;
+
+/** The id a dropped line's first and last bytes name, if they name one where SDKs write it. */
+export function droppedLineId(head: Buffer, tail: Buffer): number | undefined {
+  const m = HEAD_ID.exec(head.toString('latin1')) ?? TAIL_ID.exec(tail.toString('latin1'));
+  return m ? Number(m[1]) : undefined;
+}
 const TAIL_LINES = 8;
 
 /** What the gateway holds for a server that does not read its input, at most (as for clients' streams). */
@@ -37,10 +56,14 @@ export class StdioChannel implements Channel {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #log: Logger;
   readonly #maxLine: number;
+  readonly #budget: ByteBudget;
   #receiver: Parameters<Channel['setReceiver']>[0] | undefined;
   #buf: Buffer[] = [];
+  /** Bytes of #buf, all taken from the budget. */
   #bufLen = 0;
-  #dropping = false;
+  /** Dropping a line to its end: why, and its first and last bytes (for its id). */
+  #dropping: { overBudget: boolean; head: Buffer; tail: Buffer } | undefined;
+  readonly #noisy = new LogBudget();
   #exited: Promise<void>;
   #closing = false;
 
@@ -48,6 +71,7 @@ export class StdioChannel implements Channel {
     this.description = `stdio:${name}`;
     this.#log = log;
     this.#maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
+    this.#budget = opts.budget ?? new ByteBudget();
     const fds = opts.fds ?? [];
     this.#child = spawn(opts.command, opts.args, {
       cwd: opts.cwd,
@@ -84,6 +108,7 @@ export class StdioChannel implements Channel {
     });
     this.#child.stdin.on('error', () => {}); // EPIPE after exit: reported through 'exit'
     this.#child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#child.stdout.once('close', () => this.#release()); // a line never ended holds nothing once the pipe is gone
     let errLine = '';
     const stderrLog = new LogBudget();
     this.#child.stderr.setEncoding('utf8');
@@ -171,6 +196,14 @@ export class StdioChannel implements Channel {
     this.#signal('SIGKILL');
     this.#child.stdout.destroy();
     this.#child.stderr.destroy();
+    this.#release();
+  }
+
+  /** Gives back what the line being read holds. */
+  #release(): void {
+    this.#budget.give(this.#bufLen);
+    this.#buf = [];
+    this.#bufLen = 0;
   }
 
   #onData(chunk: Buffer): void {
@@ -181,28 +214,63 @@ export class StdioChannel implements Channel {
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
       if (this.#dropping) {
-        this.#dropping = false;
-        this.#buf = [];
-        this.#bufLen = 0;
+        this.#dropped(piece);
         continue;
       }
       const line = this.#bufLen ? Buffer.concat([...this.#buf, piece]) : piece;
-      this.#buf = [];
-      this.#bufLen = 0;
+      this.#release();
       this.#line(line);
     }
-    if (start < chunk.length && !this.#dropping) {
-      const rest = chunk.subarray(start);
+    if (start >= chunk.length) return;
+    const rest = chunk.subarray(start);
+    if (this.#dropping) {
+      this.#dropping.tail = lastBytes(this.#dropping.tail, rest);
+    } else if (this.#bufLen + rest.length > this.#maxLine) this.#drop(rest, false);
+    else if (!this.#budget.take(rest.length)) this.#drop(rest, true);
+    else {
+      this.#buf.push(Buffer.from(rest));
       this.#bufLen += rest.length;
-      if (this.#bufLen > this.#maxLine) {
-        this.#log.warn({ upstream: this.description }, 'dropped oversized upstream message');
-        this.#dropping = true;
-        this.#buf = [];
-        this.#bufLen = 0;
-      } else {
-        this.#buf.push(Buffer.from(rest));
-      }
     }
+  }
+
+  /** The line being read is over a bound: what it holds is given back and the rest of it is read to its end unkept. */
+  #drop(rest: Buffer, overBudget: boolean): void {
+    this.#dropping = { overBudget, head: firstBytes([...this.#buf, rest]), tail: lastBytes(Buffer.alloc(0), rest) };
+    this.#release();
+    this.#budget.refused(overBudget ? 'budget' : 'too_large');
+    this.#noisy.line(Date.now(), (n) =>
+      this.#log.warn(
+        {
+          upstream: this.description,
+          ...(overBudget
+            ? {
+                serverHeldBytes: this.#budget.held,
+                heldBytes: this.#budget.total.held,
+                budgetBytes: this.#budget.total.max,
+              }
+            : { maxBytes: this.#maxLine }),
+          ...(n ? { suppressed: n } : {}),
+        },
+        overBudget
+          ? 'dropped an upstream message: over the budget of unparsed upstream bytes (this server holds half of it, or all servers all of it)'
+          : 'dropped oversized upstream message',
+      ),
+    );
+  }
+
+  /** The dropped line ended with `piece`: the request it answers, if its ends name one, fails now. */
+  #dropped(piece: Buffer): void {
+    const d = this.#dropping;
+    this.#dropping = undefined;
+    if (!d) return;
+    const id = droppedLineId(d.head, lastBytes(d.tail, piece));
+    if (id === undefined) return;
+    this.#receiver?.failed?.(
+      id,
+      d.overBudget
+        ? new GatehouseError('E_OVERLOADED')
+        : new GatehouseError('E_UPSTREAM_TOO_LARGE', `upstream response larger than ${this.#maxLine} bytes`),
+    );
   }
 
   #line(line: Buffer): void {
@@ -230,4 +298,24 @@ export class StdioChannel implements Channel {
     }
     this.#receiver?.message(msg);
   }
+}
+
+/** The last ID_WINDOW bytes of `before` followed by `more` (a copy: the pipe reuses its chunks). */
+function lastBytes(before: Buffer, more: Buffer): Buffer {
+  if (more.length >= ID_WINDOW) return Buffer.from(more.subarray(more.length - ID_WINDOW));
+  const both = Buffer.concat([before, more]);
+  return both.subarray(Math.max(0, both.length - ID_WINDOW));
+}
+
+/** The first ID_WINDOW bytes of `parts` (a copy). */
+function firstBytes(parts: Buffer[]): Buffer {
+  const out: Buffer[] = [];
+  let n = 0;
+  for (const p of parts) {
+    if (n >= ID_WINDOW) break;
+    const piece = p.subarray(0, ID_WINDOW - n);
+    out.push(piece);
+    n += piece.length;
+  }
+  return Buffer.concat(out);
 }

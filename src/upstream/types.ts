@@ -1,4 +1,5 @@
 /** What the rest of the gateway sees of an upstream MCP server connection. */
+import type { GatehouseError } from '../protocol/errors.ts';
 import type {
   JsonObject,
   JsonRpcMessage,
@@ -42,7 +43,12 @@ export interface Channel {
   send(msg: JsonRpcMessage, signal?: AbortSignal, headers?: Record<string, string>): Promise<void>;
   /** Cancel an in-flight request at transport level (HTTP: close its stream). Returns false if unsupported. */
   cancel?(id: RequestId): boolean;
-  setReceiver(r: { message(msg: unknown, relatedTo?: RequestId): void; closed(err?: Error): void }): void;
+  setReceiver(r: {
+    message(msg: unknown, relatedTo?: RequestId): void;
+    closed(err?: Error): void;
+    /** The answer to request `id` was refused before it was parsed (too large, over the byte budget): `err` is its caller's. */
+    failed?(id: RequestId, err: GatehouseError): void;
+  }): void;
   close(): Promise<void>;
   /** For diagnostics only (never sent to callers). */
   readonly description: string;

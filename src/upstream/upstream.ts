@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
+import { ByteBudget } from '../util/byte-budget.ts';
 import { StdioChannel } from './stdio.ts';
 import { stdioEnv, type SandboxHost } from '../sandbox/sandbox.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
@@ -84,6 +85,8 @@ export class Upstream extends EventEmitter<{
   /** The logger this connection was given, for its legacy session. */
   readonly #givenLog: Logger;
   readonly #clock: Clock | undefined;
+  /** The gateway's budget of bytes held from upstreams, shared by every channel. */
+  readonly #budget: ByteBudget;
   #legacy: Upstream | undefined;
   #legacyRefusedUntil = 0;
   /**
@@ -99,7 +102,12 @@ export class Upstream extends EventEmitter<{
   orphanHandler: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer> = async (r, why) =>
     r.method === 'ping' ? { result: {} } : { error: { code: -32603, message: why } };
 
-  constructor(cfg: Cfg, verdicts: VerdictStore, log: Logger, opts: { legacyOnly?: boolean; clock?: Clock } = {}) {
+  constructor(
+    cfg: Cfg,
+    verdicts: VerdictStore,
+    log: Logger,
+    opts: { legacyOnly?: boolean; clock?: Clock; budget?: ByteBudget } = {},
+  ) {
     super();
     this.name = cfg.name;
     this.cfg = cfg;
@@ -111,6 +119,7 @@ export class Upstream extends EventEmitter<{
     this.#delay = this.#restartCfg().initialDelayMs;
     const clock = opts.clock ?? systemClock;
     this.#clock = opts.clock;
+    this.#budget = opts.budget ?? new ByteBudget();
     this.#now = () => clock.now();
     this.breaker = this.#newBreaker(undefined);
   }
@@ -194,7 +203,11 @@ export class Upstream extends EventEmitter<{
     if (this.#identity?.era !== 'modern' || this.#state !== 'ready' || Date.now() < this.#legacyRefusedUntil)
       return undefined;
     if (!this.#legacy || this.#legacy.state === 'stopped') {
-      const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, { legacyOnly: true, clock: this.#clock });
+      const legacy = new Upstream(this.cfg, this.#verdicts, this.#givenLog, {
+        legacyOnly: true,
+        clock: this.#clock,
+        budget: this.#budget,
+      });
       legacy.sandbox = this.sandbox;
       legacy.orphanHandler = (r, why) => this.orphanHandler(r, why);
       this.#legacy = legacy;
@@ -319,7 +332,7 @@ export class Upstream extends EventEmitter<{
       if (!this.sandbox)
         return new StdioChannel(
           cfg.name,
-          { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd },
+          { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd, ...this.#lineLimits() },
           this.#channelLog,
         );
       const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
@@ -333,16 +346,35 @@ export class Upstream extends EventEmitter<{
           fds: l.fds,
           onStarted: l.started,
           onExited: l.exited,
+          ...this.#lineLimits(),
         },
         this.#channelLog,
       );
     }
     if (cfg.transport === 'sse') {
       const { LegacySseChannel } = await import('./sse.ts');
-      return new LegacySseChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#channelLog);
+      return new LegacySseChannel(
+        cfg.name,
+        { url: cfg.url, headers: cfg.headers, maxMessageBytes: cfg.messages?.maxBytes, budget: this.#budget },
+        this.#channelLog,
+      );
     }
     const { StreamableHttpChannel } = await import('./http.ts');
-    return new StreamableHttpChannel(cfg.name, { url: cfg.url, headers: cfg.headers }, this.#channelLog);
+    return new StreamableHttpChannel(
+      cfg.name,
+      {
+        url: cfg.url,
+        headers: cfg.headers,
+        maxMessageBytes: cfg.messages?.maxBytes,
+        maxNotificationBytes: cfg.messages?.maxNotificationBytes,
+        budget: this.#budget,
+      },
+      this.#channelLog,
+    );
+  }
+
+  #lineLimits(): { maxLineBytes?: number; budget: ByteBudget } {
+    return { maxLineBytes: this.cfg.messages?.maxBytes, budget: this.#budget };
   }
 
   async #connect(): Promise<void> {

@@ -5,6 +5,7 @@
  * exchanges (src/upstream/http.ts, sse.ts) and the audit trail's HTTP sink go through here.
  */
 import { AsyncResource } from 'node:async_hooks';
+import type { ByteBudget } from '../byte-budget.ts';
 import type { Cancel, OriginPool, RequestOptions, ResponseHandler, ResponseHeaders } from './pool.ts';
 
 /** Largest body accepted as text. */
@@ -19,6 +20,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const TOO_LARGE = Symbol('too large');
 /** A body that is not UTF-8: refused, never decoded with U+FFFD and passed on. */
 export const NOT_UTF8 = Symbol('not utf-8');
+/** A body that did not fit in the budget of bytes held from upstreams: refused, and not read further. */
+export const OVER_BUDGET = Symbol('over budget');
 
 /** What reads one response body as it arrives, piece by piece (see exchange). */
 export interface BodyReader<T> {
@@ -30,6 +33,8 @@ export interface BodyReader<T> {
   readonly lenient?: boolean;
   /** What the exchange resolves with once the body ended (or is full). Runs after the pool's callbacks. */
   end(): T;
+  /** The exchange failed after this reader was made (network, abort, a throw): `end` never runs; give back what it holds. */
+  release?(): void;
 }
 
 /** A declared Content-Length over `max` counts as that many bytes already, so that nothing is read. */
@@ -37,34 +42,82 @@ const declaredOver = (declared: string | string[] | undefined, max: number): num
   typeof declared === 'string' && Number(declared) > max ? Number.POSITIVE_INFINITY : 0;
 
 /**
- * Reads a body as UTF-8 text for `then`: TOO_LARGE when it is larger than MAX_BODY (a declared
- * length over it: not read at all), NOT_UTF8 when it is not UTF-8.
+ * Reads a body as UTF-8 text for `then`: TOO_LARGE when it is larger than `max` (a declared length
+ * over it: not read at all), OVER_BUDGET when a chunk does not fit in `budget` (a declared length
+ * that does not fit: not read at all), NOT_UTF8 when it is not UTF-8. What it holds is taken from
+ * `budget` chunk by chunk and given back when it ends, is refused or its exchange fails.
  */
 export function textReader<T>(
   declared: string | string[] | undefined,
-  then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8) => T,
+  then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8 | typeof OVER_BUDGET) => T,
+  max = MAX_BODY,
+  budget?: ByteBudget,
 ): BodyReader<T> {
-  const chunks: Buffer[] = [];
-  let size = declaredOver(declared, MAX_BODY);
-  return {
-    data(chunk) {
-      size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
-    },
-    get full() {
-      return size > MAX_BODY;
-    },
-    end() {
-      if (size > MAX_BODY) return then(TOO_LARGE);
+  return new TextReader(declared, then, max, budget);
+}
+
+/** One object per body (no closures): the JSON answer of every call is read by one. */
+class TextReader<T> implements BodyReader<T> {
+  readonly #then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8 | typeof OVER_BUDGET) => T;
+  readonly #max: number;
+  readonly #budget: ByteBudget | undefined;
+  #chunks: Buffer[] = [];
+  #size: number;
+  #over: boolean;
+  /** Taken from the budget. */
+  #held = 0;
+
+  constructor(
+    declared: string | string[] | undefined,
+    then: (text: string | typeof TOO_LARGE | typeof NOT_UTF8 | typeof OVER_BUDGET) => T,
+    max: number,
+    budget: ByteBudget | undefined,
+  ) {
+    this.#then = then;
+    this.#max = max;
+    this.#budget = budget;
+    this.#size = declaredOver(declared, max);
+    this.#over =
+      this.#size === 0 && budget !== undefined && typeof declared === 'string' && !budget.fits(Number(declared));
+  }
+
+  data(chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size <= this.#max && !this.#over && (!this.#budget || this.#budget.take(chunk.length))) {
+      if (this.#budget) this.#held += chunk.length;
+      this.#chunks.push(chunk);
+      return;
+    }
+    if (this.#size <= this.#max) this.#over = true; // the chunk did not fit in the budget
+    this.release();
+  }
+
+  get full(): boolean {
+    return this.#size > this.#max || this.#over;
+  }
+
+  end(): T {
+    try {
+      if (this.#size > this.#max) return this.#then(TOO_LARGE);
+      if (this.#over) return this.#then(OVER_BUDGET);
+      const chunks = this.#chunks;
       let text: string;
       try {
-        text = UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        text = UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#size));
       } catch {
-        return then(NOT_UTF8);
+        return this.#then(NOT_UTF8);
       }
-      return then(text);
-    },
-  };
+      return this.#then(text);
+    } finally {
+      this.release();
+    }
+  }
+
+  release(): void {
+    this.#budget?.give(this.#held);
+    this.#held = 0;
+    this.#chunks.length = 0;
+  }
 }
 
 /** Reads a body only to drop it: DROP_LIMIT at most, errors ignored. */
@@ -177,6 +230,9 @@ class ExchangeHandler<T> extends AsyncResource implements ResponseHandler {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     if (cancel) this.#cancel?.();
     if (reader) this.#resolve(reader);
-    else this.#reject(err);
+    else {
+      this.#reader?.release?.(); // its end() will never run: what it holds is given back here
+      this.#reject(err);
+    }
   }
 }
