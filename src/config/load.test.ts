@@ -283,6 +283,22 @@ test('a mapping given a scalar says which keys it takes', () => {
   );
 });
 
+test('a value one of several shapes may take: the shape it has is checked, or one line names every shape', () => {
+  const server = (network: string) =>
+    `version: 1\nservers:\n  - name: e\n    transport: stdio\n    command: x\n    sandbox:\n      network: ${network}\n`;
+  // A mapping: only the mapping branch speaks, about its member.
+  assert.deepEqual(errors(server('{ allow: [5] }')), [
+    'g.yaml:7:26: servers[0].sandbox.network.allow[0]: must be a string',
+  ]);
+  // No branch's shape: one line with every shape, not one complaint per branch.
+  assert.deepEqual(errors(server('maybe')), [
+    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`',
+  ]);
+  assert.deepEqual(errors(server('5')), [
+    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`',
+  ]);
+});
+
 test('golden errors: values outside a fixed set', () => {
   assert.deepEqual(fixtureErrors('bad-enum.yaml'), [
     'bad-enum.yaml:3:25: gateway.allowUnauthenticated: must be one of `loopback`, `never`',

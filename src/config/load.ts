@@ -308,10 +308,16 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
     hints.set(e, closestKey(String(e.params.additionalProperty), known));
   }
   const typos = new Set([...hints].map(([e, hint]) => `${e.instancePath}/${hint}`));
+  const { skip, merged } = unions(list, choices);
   const seen = new Set<string>();
   for (const e of list) {
     const path = [...base, ...pointerToPath(e.instancePath)];
     if (ctx.unset.has(formatPath(path))) continue;
+    if (skip.has(e)) continue;
+    if (merged.has(e)) {
+      ctx.add(path, merged.get(e) as string);
+      continue;
+    }
     if (e.keyword === 'anyOf' && !choices.includes(e)) continue;
     if (choices.some((c) => e.schemaPath.startsWith(`${c.schemaPath}/`))) continue;
     let node: Node | undefined;
@@ -330,6 +336,51 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
     seen.add(id);
     ctx.add(path, message, node);
   }
+}
+
+/**
+ * What a union (`anyOf` of shapes, not of constants) reports: the errors of the branches the value
+ * has the shape of (a mapping given where one branch takes a mapping: that branch's complaints about
+ * its members), or, when it has the shape of none, one line naming every shape it could be
+ * (`must be \`none\`, \`host\` or a mapping with \`allow\``) instead of one complaint per branch.
+ */
+function unions(
+  list: readonly ErrorObject[],
+  choices: readonly ErrorObject[],
+): { skip: Set<ErrorObject>; merged: Map<ErrorObject, string> } {
+  const skip = new Set<ErrorObject>();
+  const merged = new Map<ErrorObject, string>();
+  for (const u of list) {
+    if (u.keyword !== 'anyOf' || choices.includes(u)) continue;
+    const prefix = `${u.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of list) {
+      if (!e.schemaPath.startsWith(prefix)) continue;
+      const branch = e.schemaPath.slice(prefix.length).split('/')[0];
+      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+    }
+    const misfit = (errs: ErrorObject[]) =>
+      errs.some((e) => e.instancePath === u.instancePath && (e.keyword === 'type' || e.keyword === 'const'));
+    const fitting = [...branches.values()].filter((errs) => !misfit(errs));
+    if (fitting.length) {
+      for (const errs of branches.values()) if (misfit(errs)) for (const e of errs) skip.add(e);
+      continue;
+    }
+    // A branch's constant says more than its type (`none` is also a string).
+    const shapes = [...branches.values()].flatMap((errs) => {
+      const here = errs.filter((e) => e.instancePath === u.instancePath);
+      const shape = here.find((e) => e.keyword === 'const') ?? here.find((e) => e.keyword === 'type');
+      return shape ? [describe(shape).replace(/^must be /, '')] : [];
+    });
+    for (const errs of branches.values()) for (const e of errs) skip.add(e);
+    const unique = [...new Set(shapes)];
+    if (unique.length)
+      merged.set(
+        u,
+        `must be ${unique.length > 1 ? `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}` : unique[0]}`,
+      );
+  }
+  return { skip, merged };
 }
 
 /** Patterns of the schema said in words. */
