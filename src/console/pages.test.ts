@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditPage, inventoryPage, keysPage, loginPage, runPage, type View } from './pages.ts';
+import { auditPage, inventoryPage, keysPage, loginPage, readinessPage, runPage, type View } from './pages.ts';
 import type { InventoryRow } from '../inventory/report.ts';
 import type { ApiKeyRecord } from '../storage/types.ts';
 
@@ -86,4 +86,10 @@ test("a long run's page links to its later records; the last page does not", () 
     /<a href="\/console\/audit\/runs\/run%2F1\?after=4200">Later records<\/a>/,
   );
   assert.doesNotMatch(runPage(view, 'run/1', [entry]), /Later records/);
+});
+
+test("a tenant admin's readiness page says the report is a platform admin's, and shows no item", () => {
+  const html = readinessPage(view, undefined, {});
+  assert.match(html, /covers the whole gateway, every tenant's activity included: a platform admin reads it/);
+  assert.doesNotMatch(html, /<table class="readiness"|Ready|pass/);
 });

@@ -354,7 +354,15 @@ export function keysPage(v: View, keys: ApiKeyRecord[], created?: { key: string;
   );
 }
 
-export function readinessPage(v: View, items: CheckItem[], totals: Record<string, number>): string {
+/** The readiness report, or (`items` undefined, a tenant admin) why it is not shown. */
+export function readinessPage(v: View, items: CheckItem[] | undefined, totals: Record<string, number>): string {
+  if (!items)
+    return layout(
+      v,
+      'readiness',
+      'Readiness',
+      `<p class="flash err" role="status">The readiness report covers the whole gateway, every tenant's activity included: a platform admin reads it. Your admin role covers tenant ${text(v.tenant)}.</p>`,
+    );
   let section = '';
   const out: string[] = [];
   for (const i of items) {

@@ -28,20 +28,23 @@ import { LIVE_MS } from '../incident/acks.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
-const PLATFORM_ONLY = new Set(['audit/verify', 'credentials']);
+// The readiness report is the deployment's: its items count every tenant's audit records, approval
+// decisions, revocations and modes (0007, "Two kinds of admin").
+const PLATFORM_ONLY = new Set(['audit/verify', 'credentials', 'check']);
 
-function requirePlatform(scope: AdminScope): void {
+function requirePlatform(scope: AdminScope, what = 'this'): void {
   if (!scope.platform)
     throw new GatehouseError(
       'E_FORBIDDEN',
-      `forbidden: this needs a platform admin; your admin role covers tenant \`${scope.tenant}\` only`,
+      `forbidden: ${what} needs a platform admin; your admin role covers tenant \`${scope.tenant}\` only`,
     );
 }
 
 /** The JSON body for an admin path, or undefined when there is no such resource. */
 async function resource(path: string, query: URLSearchParams, deps: AdminDeps, scope: AdminScope): Promise<unknown> {
   const { config, store } = deps;
-  if (PLATFORM_ONLY.has(path)) requirePlatform(scope);
+  if (PLATFORM_ONLY.has(path))
+    requirePlatform(scope, path === 'check' ? 'the readiness report covers every tenant and' : undefined);
   switch (path) {
     case 'inventory':
       return { rows: inventoryRows(config, await inventoryFor(store, config, scope.platform)) };

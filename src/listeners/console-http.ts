@@ -256,6 +256,8 @@ async function render(
     case 'keys':
       return keysPage(vw, actions.visibleKeys(a, await store.apiKeys.list()), created);
     case 'readiness': {
+      // The deployment's report: it counts every tenant's records, decisions and revocations.
+      if (!v.scope.platform) return readinessPage(vw, undefined, {});
       const inv = await inventoryFor(store, config, v.scope.platform);
       const items = readiness(config, inv, undefined, await gatherState(store, config, inv));
       return readinessPage(vw, items, summary(items));
