@@ -47,6 +47,7 @@ import {
 import { Responder, StreamSink } from './responder.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
+import { seesServer } from '../pipeline/listings.ts';
 import { attachment } from '../util/attach.ts';
 import { TransientMap } from '../util/transient-map.ts';
 
@@ -131,7 +132,7 @@ export async function handleMcp(
     checkOrigin(header(req, 'origin'), deps.origins);
     // Who is calling, from the verified credential only; nothing below reads identity from anywhere else.
     const principal = await deps.identity.authenticate(req);
-    if (scope && !deps.upstreams.has(scope))
+    if (scope && !(await serverExistsFor(scope, principal, deps)))
       throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
     if (req.method === 'GET') return await openGetStream(req, res, scope, sessionId, principal, deps);
@@ -148,6 +149,18 @@ export async function handleMcp(
     }
     sendError(res, err, answering.id, deps.log, deps.identity.challenge(err));
   }
+}
+
+/**
+ * Whether `/servers/<scope>/mcp` exists for this caller: a configured server of which it is shown
+ * something. One it may use nothing of answers every method as an unknown name does (0007: what a
+ * caller may not use looks exactly like what does not exist), its capabilities and identity included.
+ */
+async function serverExistsFor(scope: string, principal: Principal, deps: EndpointDeps): Promise<boolean> {
+  if (!deps.upstreams.has(scope)) return false;
+  // Just after start an empty catalogue would hide every server: wait (bounded) for the first one.
+  await deps.catalogued?.();
+  return seesServer({ scope, principal }, deps);
 }
 
 /** DELETE ends the caller's own legacy session. */

@@ -71,7 +71,9 @@ function cachesOf(catalog: Catalog) {
  * the scrubber's values, the policy, the modes and the identity settings stay the same objects and no
  * rule's `validUntil` has passed.
  */
-function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: PipelineDeps): KeyedItems<JsonObject> {
+type Caller = Pick<RequestContext, 'principal' | 'scope'>;
+
+function listing(ctx: Caller, list: { kind: Kind; key: string }, deps: PipelineDeps): KeyedItems<JsonObject> {
   const { kind, key } = list;
   const p = ctx.principal;
   const now = Date.now();
@@ -100,7 +102,7 @@ function listing(ctx: RequestContext, list: { kind: Kind; key: string }, deps: P
  * caller's own resources (src/pipeline/own-resources.ts) through the same visibility test and scrubbing.
  */
 async function resourceListing(
-  ctx: RequestContext,
+  ctx: Caller,
   list: { kind: Kind; key: string },
   deps: PipelineDeps,
 ): Promise<KeyedItems<JsonObject>> {
@@ -120,6 +122,28 @@ async function resourceListing(
   const mine = visibleItems(own, list.key, deps);
   const items = [...shared.items, ...mine.items];
   return { items, keys: [...shared.keys, ...mine.keys], pages: new Map() };
+}
+
+/** The field each kind's items are keyed by (as dispatch's listings name it). */
+const KEY_OF: Record<Kind, string> = {
+  tools: 'name',
+  prompts: 'name',
+  resourceTemplates: 'uriTemplate',
+  resources: 'uri',
+};
+
+/**
+ * Whether the caller is shown anything of the server `scope` (a tool, prompt, resource or template,
+ * under policy, modes, scopes and quarantine): a server it may use nothing of does not exist for it
+ * (`/servers/<name>/mcp` answers as for an unknown name). The cached listings answer, so most calls
+ * cost a lookup; a server whose connections differ by tenant is asked for the caller's own resources
+ * only when nothing else of it is visible.
+ */
+export async function seesServer(caller: Caller, deps: PipelineDeps): Promise<boolean> {
+  const kinds: Kind[] = ['tools', 'prompts', 'resourceTemplates', 'resources'];
+  if (kinds.some((kind) => listing(caller, { kind, key: KEY_OF[kind] }, deps).items.length)) return true;
+  if (!ownedServers(deps, caller.scope).length) return false;
+  return (await resourceListing(caller, { kind: 'resources', key: KEY_OF.resources }, deps)).items.length > 0;
 }
 
 /** The listing of `list.kind` a caller is shown, before its page is cut. */

@@ -103,7 +103,11 @@ function presented(deps: PipelineDeps, server: string, def: JsonObject): JsonObj
  * filtered or scrubbed). Empty when no rule lets the caller see a resource of it, when the server is
  * quarantined, or when the caller's connection cannot be made or listed (the rest of the listing stands).
  */
-export async function ownResources(ctx: RequestContext, server: string, deps: PipelineDeps): Promise<JsonObject[]> {
+export async function ownResources(
+  ctx: Pick<RequestContext, 'principal'>,
+  server: string,
+  deps: PipelineDeps,
+): Promise<JsonObject[]> {
   const p = ctx.principal;
   const cfg = deps.credentials.configOf(server);
   if (!cfg) return [];
