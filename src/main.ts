@@ -19,6 +19,7 @@ import { ApplyAcks, LIVE_MS } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
+import { connectionActor } from './model/audit-event.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { unknownToolWarnings } from './policy/unknown-tools.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
@@ -274,12 +275,14 @@ export class Gateway {
     return SandboxHost.open(
       config.gateway.stateDir,
       this.log,
-      (server, tenant, r) =>
+      (server, owner, r) =>
         void this.audit.record({
           kind: 'egress.refused',
+          // The connection's owner as the actor, so the record is indexed under its tenant (its admin finds it).
+          actor: connectionActor(owner),
           server,
           outcome: 'refused',
-          detail: { tenant, target: r.target, address: r.address, reason: r.reason },
+          detail: { tenant: owner, target: r.target, address: r.address, reason: r.reason },
         }),
     );
   }

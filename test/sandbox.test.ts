@@ -41,6 +41,7 @@ import { starterConfig } from '../src/config/starter.ts';
 import { readiness } from '../src/readiness/check.ts';
 import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
 const TOOLS = [
@@ -293,6 +294,25 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
     );
     return true;
   });
+  // Recorded under acme (the connection's owner): acme's admin finds its refusals, globex's finds none.
+  const search = async (tenant: string) => {
+    const token = await createKey(t.file, { name: `${tenant}-admin`, tenant, roles: 'gatehouse-admin' });
+    const r = await fetch(`${t.url}/admin/v1/audit/search?kind=egress.refused`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { records: AuditEvent[] }).records;
+  };
+  const mine = await search('acme');
+  assert.deepEqual(
+    mine.map((r) => [r.actor?.tenant, r.server, r.detail?.reason]),
+    [
+      ['acme', 'jailed', 'not in allowlist'],
+      ['acme', 'jailed', 'loopback address'],
+      ['acme', 'jailed', 'metadata address'],
+    ],
+  );
+  assert.deepEqual(await search('globex'), []);
 });
 
 test('egress decisions: what the proxy refuses after resolution', async () => {

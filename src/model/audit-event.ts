@@ -35,6 +35,18 @@ interface AuditActor {
   issuer: string;
 }
 
+/**
+ * The actor of a record a server's connection caused on its own (an egress refusal): its owner, as
+ * connections name it (`tenant`, or `tenant/subject` for a per-user connection), via `connection`. The
+ * tenant column is the actor's, so the tenant's admin finds the record in its audit search.
+ */
+export function connectionActor(owner: string): AuditActor {
+  const slash = owner.indexOf('/');
+  return slash < 0
+    ? { subject: '', tenant: owner, via: 'connection', issuer: '' }
+    : { subject: owner.slice(slash + 1), tenant: owner.slice(0, slash), via: 'connection', issuer: '' };
+}
+
 export interface AuditEvent {
   v: typeof AUDIT_SCHEMA_VERSION;
   /** Unique id of this record. */
