@@ -231,6 +231,25 @@ test('a missing header is named as missing, a header that disagrees as not match
   assert.match(noAccept.json.error.message, /accept must include application\/json or text\/event-stream/);
 });
 
+test("a method named like an object's inherited property is an unknown method, not a lookup into the prototype", async () => {
+  for (const method of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    });
+    const r = await post(body, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': method });
+    assert.equal(r.status, 404, `${method}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.error.message, `method not found: \`${method}\``);
+  }
+});
+
 test('refused: a 50 MB body is cut off at the limit with 413', async () => {
   const before = upstreamCalls().length;
   const url = new URL(`${t.url}/mcp`);

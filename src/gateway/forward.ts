@@ -30,6 +30,11 @@ const CAPABILITY_FOR: Record<string, string> = {
   'roots/list': 'roots',
 };
 
+/** The client capability an upstream's question needs (own properties only: `constructor` needs none). */
+function capabilityFor(method: string): string | undefined {
+  return Object.hasOwn(CAPABILITY_FOR, method) ? CAPABILITY_FOR[method] : undefined;
+}
+
 /** Params for upstream: caller's _meta without protocol keys, progress token swapped. */
 function upstreamParams(params: JsonObject | undefined, token: string | undefined): JsonObject {
   const out: JsonObject = { ...(params ?? {}) };
@@ -76,7 +81,7 @@ function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n
 /** Questions the caller cannot answer (it did not declare the capability) are refused here. */
 function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | undefined {
   if (r.method === 'ping') return { result: {} };
-  const cap = CAPABILITY_FOR[r.method];
+  const cap = capabilityFor(r.method);
   if (!cap || !ctx.clientCapabilities[cap])
     return { error: { code: -32601, message: `the client does not support \`${r.method}\`` } };
   return undefined;
@@ -208,7 +213,7 @@ async function resumeHeld(
     // it did not declare end the call with -32021 (2026-07-28), since the tool cannot go on without them.
     const missing: JsonObject = {};
     for (const q of step.questions) {
-      const cap = CAPABILITY_FOR[q.request.method];
+      const cap = capabilityFor(q.request.method);
       if (cap && ctx.clientCapabilities[cap]) continue;
       if (cap === 'roots' || !cap)
         held.answerHere(q.key, {
@@ -227,7 +232,7 @@ async function resumeHeld(
         { requiredCapabilities: missing },
       );
     }
-    const asked = step.questions.filter((q) => ctx.clientCapabilities[CAPABILITY_FOR[q.request.method] ?? '']);
+    const asked = step.questions.filter((q) => ctx.clientCapabilities[capabilityFor(q.request.method) ?? '']);
     if (asked.length) {
       step = { questions: asked };
       break;

@@ -241,7 +241,7 @@ export class UpstreamFleet {
 
   /** An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user). */
   #onEvent(server: string, n: JsonRpcNotification, owner: string): void {
-    const kinds = LIST_CHANGED[n.method];
+    const kinds = Object.hasOwn(LIST_CHANGED, n.method) ? LIST_CHANGED[n.method] : undefined;
     const cfg = this.#cfg.get(server);
     if (kinds && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
       // That owner's own listing changed (src/pipeline/own-resources.ts, own-definitions.ts), not the

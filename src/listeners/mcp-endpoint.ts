@@ -67,15 +67,16 @@ export interface EndpointDeps extends DispatchDeps {
 /** A body that has not fully arrived by then is refused (408) and the connection closed. */
 const BODY_TIMEOUT_MS = 30_000;
 
-const NAME_HEADER_METHODS: Record<string, string> = {
-  'tools/call': 'name',
-  'prompts/get': 'name',
-  'resources/read': 'uri',
+// A Map, looked up by the caller's method: a plain object would answer `constructor` with a function.
+const NAME_HEADER_METHODS = new Map<string, string>([
+  ['tools/call', 'name'],
+  ['prompts/get', 'name'],
+  ['resources/read', 'uri'],
   // The tasks extension routes by task: Mcp-Name carries the task id.
-  'tasks/get': 'taskId',
-  'tasks/update': 'taskId',
-  'tasks/cancel': 'taskId',
-};
+  ['tasks/get', 'taskId'],
+  ['tasks/update', 'taskId'],
+  ['tasks/cancel', 'taskId'],
+]);
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
@@ -338,7 +339,7 @@ function checkModernHeaders(
         ? `header mismatch: the mcp-method header is missing (the body's method is ${quote(method)})`
         : `header mismatch: mcp-method ${quote(mh)} does not match the body ${quote(method)}`,
     );
-  const field = NAME_HEADER_METHODS[method];
+  const field = NAME_HEADER_METHODS.get(method);
   if (field) {
     const raw = header(req, 'mcp-name');
     const body = params?.[field];

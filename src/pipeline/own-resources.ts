@@ -41,7 +41,8 @@ function watch(up: Upstream): void {
   up.on('ready', drop);
   up.on('down', drop);
   up.on('event', (n) => {
-    const kind = CHANGED[n.method];
+    // Own properties only: an upstream's method `constructor` is no kind.
+    const kind = Object.hasOwn(CHANGED, n.method) ? CHANGED[n.method] : undefined;
     if (kind) listed.get(up)?.delete(kind);
   });
 }
