@@ -99,6 +99,40 @@ test('modes: a tenant admin switches its own tenant only, only stricter, and nev
   assert.ok(records.every((r) => (r as { detail: { via: string } }).detail.via === 'console'));
 });
 
+test("keys: a tenant admin cannot tell another tenant's key name from its own, and gives keys at most 366 days", async () => {
+  const { d, keys } = deps();
+  const form = (o: Record<string, string>) => new URLSearchParams({ expires: '30d', ...o });
+  assert.equal((await createKey(d, root, form({ name: 'globex-bot', tenant: 't2' }))).ok, true);
+  assert.equal((await createKey(d, alice, form({ name: 'acme-bot' }))).ok, true);
+  const theirs = await createKey(d, alice, form({ name: 'globex-bot' }));
+  const mine = await createKey(d, alice, form({ name: 'acme-bot' }));
+  assert.equal(theirs.ok, false);
+  assert.deepEqual(
+    theirs.message.replace('globex-bot', 'X'),
+    mine.message.replace('acme-bot', 'X'),
+    "another tenant's key name answers as its own does",
+  );
+  assert.match(theirs.message, /is taken \(key names are shared by every tenant of the gateway\): choose another name/);
+  assert.doesNotMatch(theirs.message, /t2|exists/);
+  // The platform admin still hears which key exists.
+  assert.match(
+    (await createKey(d, root, form({ name: 'acme-bot', tenant: 't1' }))).message,
+    /a key named `acme-bot` exists/,
+  );
+
+  for (const expires of ['999999d', '367d', '8809h']) {
+    const r = await createKey(d, alice, form({ name: `long-${expires}`, expires }));
+    assert.equal(r.ok, false, expires);
+    assert.equal(r.message, `a tenant admin makes keys that expire within 366 days: not \`${expires}\``);
+  }
+  assert.equal((await createKey(d, alice, form({ name: 'a-year', expires: '366d' }))).ok, true);
+  assert.equal((await createKey(d, root, form({ name: 'ops-long', tenant: 't2', expires: '999999d' }))).ok, true);
+  assert.deepEqual(
+    keys.map((k) => k.name),
+    ['globex-bot', 'acme-bot', 'a-year', 'ops-long'],
+  );
+});
+
 test('keys: a tenant admin makes keys of its tenant, no stronger than itself; sees and revokes its tenant only', async () => {
   const { d, keys } = deps();
   const form = (o: Record<string, string>) => new URLSearchParams({ name: 'k', tenant: 't2', expires: '30d', ...o });
@@ -113,7 +147,7 @@ test('keys: a tenant admin makes keys of its tenant, no stronger than itself; se
     [{ name: 'c', roles: 'lead' }, /not `lead`/],
     [{ name: 'e', scopes: 'mcp:tools mcp:admin' }, /scopes it holds: not `mcp:admin`/],
     [{ name: 'd', expires: 'never' }, /expire/],
-    [{ name: 'k' }, /exists/],
+    [{ name: 'k' }, /is taken/],
   ] as const) {
     const r = await createKey(d, alice, form(o));
     assert.equal(r.ok, false, JSON.stringify(o));

@@ -15,7 +15,7 @@ import { API_KEY_ISSUER, type Principal } from '../identity/principal.ts';
 import { accept, classify } from '../inventory/review.ts';
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { MODES } from '../policy/model.ts';
-import { newApiKey, parseDuration } from '../identity/api-keys.ts';
+import { TENANT_KEY_MAX_DAYS, newApiKey, parseDuration } from '../identity/api-keys.ts';
 import {
   checkTarget,
   closeIncident,
@@ -263,6 +263,11 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
   if (ttl === undefined)
     return { ok: false, message: `\`${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)` };
   if (ttl === null && !a.scope.platform) return { ok: false, message: 'a tenant admin makes keys that expire' };
+  if (ttl !== null && !a.scope.platform && ttl > TENANT_KEY_MAX_DAYS * 86_400_000)
+    return {
+      ok: false,
+      message: `a tenant admin makes keys that expire within ${TENANT_KEY_MAX_DAYS} days: not \`${expires}\``,
+    };
   const req = deps.config.identity?.requiredScopes ?? {};
   const asked = f.get('scopes')?.trim() ? list(f.get('scopes')) : undefined;
   // Scopes too: a tenant admin names only scopes its own token carries (the default, the operator's
@@ -275,8 +280,17 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
     };
   const scopes = asked ?? [...new Set([...(req.mcp ?? []), ...(req.READ ?? [])])];
   const now = Date.now();
-  if ((await deps.store.apiKeys.list()).some((k) => k.name === name))
+  // Key names are one namespace across the gateway (a service key's subject is `apikey:<name>`, so two
+  // tenants' `bot` would be one subject to a rule), but whose key holds a name is not a tenant admin's
+  // to learn: the same answer whether it is its own tenant's or another's.
+  const taken = (await deps.store.apiKeys.list()).find((k) => k.name === name);
+  if (taken && a.scope.platform)
     return { ok: false, message: `a key named \`${name}\` exists; revoke it or choose another name` };
+  if (taken)
+    return {
+      ok: false,
+      message: `the name \`${name}\` is taken (key names are shared by every tenant of the gateway): choose another name`,
+    };
   const { key, record } = newApiKey({
     name,
     tenant,

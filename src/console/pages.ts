@@ -12,6 +12,7 @@ import type { AuditEvent } from '../model/audit-event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
 import { block, classBadge, diffLineClass, escapeHtml, htmlDocument, line, safeUrl, text } from '../approvals/page.ts';
 import { CONSOLE_CSS_PATH } from './css.ts';
+import { TENANT_KEY_MAX_DAYS } from '../identity/api-keys.ts';
 
 export interface View {
   /** Who is signed in, as shown. */
@@ -335,7 +336,7 @@ export function keysPage(v: View, keys: ApiKeyRecord[], created?: { key: string;
     '<label>Person (optional)<input name="person" maxlength="256"></label>',
     '<label>Roles<input name="roles" maxlength="500" placeholder="agent"></label>',
     '<label>Scopes<input name="scopes" maxlength="500" placeholder="default: those every call needs"></label>',
-    '<label>Expires<input name="expires" value="90d" maxlength="20" size="6"></label>',
+    `<label>Expires<input name="expires" value="90d" maxlength="20" size="6"${v.platform ? '' : ` title="at most ${TENANT_KEY_MAX_DAYS}d"`}></label>`,
     '<button type="submit">Create key</button>',
     '</form>',
   ].join('\n');

@@ -58,6 +58,12 @@ export class ApiKeys {
   }
 }
 
+/**
+ * The longest lifetime a tenant admin may give a key (the console; operators at the CLI and platform
+ * admins may make keys that never expire). A year and a day: a key is rotated at least yearly.
+ */
+export const TENANT_KEY_MAX_DAYS = 366;
+
 /** `90d`, `12h`, `30m` -> milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d{1,6})([dhm])$/.exec(text);
