@@ -10,7 +10,7 @@ import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
-import { SandboxHost, findExecutable, sandboxUnavailable } from './sandbox/sandbox.ts';
+import { SandboxHost, findExecutable, gatewayFiles, sandboxUnavailable } from './sandbox/sandbox.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
@@ -284,6 +284,8 @@ export class Gateway {
           outcome: 'refused',
           detail: { tenant: owner, target: r.target, address: r.address, reason: r.reason },
         }),
+      // The files of the config in force (a reload may name other policy files, or move an export).
+      () => gatewayFiles(this.config),
     );
   }
 

@@ -295,7 +295,8 @@ const Sandbox = Type.Object(
         },
         {
           additionalProperties: false,
-          description: 'Besides the system directories, its command, its package and its cwd (read-only).',
+          description:
+            "Besides the system directories, its command, its package and its cwd (read-only). `{tenant}` in a path (and in the server's args) is the connection's tenant: a folder per tenant, where every tenant's server runs as the same user.",
         },
       ),
     ),

@@ -87,8 +87,13 @@ export function readiness(
 ): CheckItem[] {
   const enabled = config.servers.filter((s) => !s.disabled);
   const stdio = enabled.filter((s): s is StdioServerConfig & (typeof enabled)[number] => s.transport === 'stdio');
-  // The one look at the host: bubblewrap, and who can read the state directory (tests pass their own).
-  host ??= sandboxFacts(stdio, config.gateway.stateDir);
+  // The one look at the host: bubblewrap, and who can read the state directory and a database kept
+  // outside it (tests pass their own).
+  host ??= sandboxFacts(
+    stdio,
+    config.gateway.stateDir,
+    config.storage.driver === 'sqlite' ? config.storage.sqlitePath : undefined,
+  );
   // Prompts, resources and templates are pinned and quarantined like tools, but only read: classes are for tools.
   const presentItems = inv.tools.filter((t) => t.present && enabled.some((s) => s.name === t.server));
   const f: Facts = {

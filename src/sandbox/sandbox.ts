@@ -26,7 +26,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import type { StdioServerConfig } from '../config/schema.ts';
+import type { Config, StdioServerConfig } from '../config/schema.ts';
+import { expandReference } from '../credentials/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { seccompProgram, seccompSupported } from './seccomp.ts';
 import {
@@ -85,6 +86,50 @@ const ETC = [
   '/etc/nsswitch.conf',
   '/etc/mime.types',
 ];
+
+/**
+ * Files that may hold a secret at the top of every directory shown read-only (a project's): `.env`
+ * and its variants (`.env.local`, `.env.production`), credential files and a clone's `.git/config`
+ * (a remote URL can carry a token).
+ */
+const TOP_SECRETS = /^\.env(\..+)?$|^\.(npmrc|netrc|pgpass|git-credentials)$/;
+
+/** A file or directory of the gateway that no sandbox shows, wherever it lies; `what` names it in refusals. */
+export interface GatewayFile {
+  path: string;
+  what: string;
+  /** A directory the gateway makes when it needs it (so the sandbox makes it first, to mask it). */
+  dir?: boolean;
+}
+
+/**
+ * What the gateway keeps or reads outside its state directory, hidden from every sandbox wherever it
+ * lies: the config file and the policy files it names (literal secrets), the SQLite database with its
+ * -wal, -shm, -journal and -spool siblings (every tenant's records, key hashes, the gateway's HMAC
+ * keys), the audit exports' file directories and a Vault login's JWT file. The state directory is
+ * hidden apart (the host's own).
+ */
+export function gatewayFiles(config: Config): GatewayFile[] {
+  const files: GatewayFile[] = [];
+  if (isAbsolute(config.source)) files.push({ path: config.source, what: 'config file' });
+  for (const f of config.policy?.files ?? []) files.push({ path: f, what: 'policy file' });
+  if (config.storage.driver === 'sqlite') {
+    const db = config.storage.sqlitePath;
+    files.push({ path: db, what: 'database' });
+    for (const x of ['-wal', '-shm', '-journal']) files.push({ path: db + x, what: 'database' });
+    files.push({ path: `${db}-spool`, what: 'database', dir: true });
+  }
+  for (const e of config.audit.exports)
+    if (e.type === 'file')
+      files.push({
+        path: resolve(config.gateway.stateDir, e.dir ?? 'audit-export'),
+        what: 'audit export directory',
+        dir: true,
+      });
+  const vault = config.secrets.vault?.auth;
+  if (vault && 'jwtFile' in vault) files.push({ path: resolve(vault.jwtFile), what: 'Vault login token file' });
+  return files;
+}
 
 /** An executable by name along PATH (or a path as given); undefined when there is none. */
 export function findExecutable(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
@@ -219,15 +264,41 @@ function sandboxTools(server: string): { bwrap: string; prlimit: string; setpriv
   return { bwrap, prlimit, setpriv };
 }
 
+/**
+ * `{tenant}` in a sandboxed server's args and paths: the tenant of the connection, so that each
+ * tenant's sandbox gets a folder of its own. The name must be one a reference may take (letters,
+ * digits, `_ . @ + -`, no `..`, see credentials/types.ts), and not `.`: it becomes a path segment.
+ */
+function perTenant(text: string, tenant: string): string {
+  if (!text.includes('{tenant}')) return text;
+  const value = tenant === '.' ? '' : tenant;
+  try {
+    return text.replaceAll('{tenant}', expandReference('{tenant}', { tenant: value }));
+  } catch {
+    throw new Error(
+      'the tenant name cannot stand in `{tenant}` of a sandbox path or argument (allowed: letters, digits, _ . @ + -, no `..`)',
+    );
+  }
+}
+
 /** The server's folder (undefined when it must not be shown), environment and command. */
-function serverProgram(cfg: StdioServerConfig): {
+function serverProgram(
+  cfg: StdioServerConfig,
+  stateDir: string,
+): {
   cwd: string | undefined;
   env: Record<string, string>;
   command: string;
 } {
-  // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root or a home.
+  // Where it would run unsandboxed (its cwd, else the gateway's), shown read-only; never the root, a
+  // home, or the state directory. A cwd of its own there is refused like a declared path.
   const where = real(cfg.cwd ?? process.cwd());
-  const cwd = where === '/' || where === real(homedir()) || system(where) ? undefined : where;
+  if (cfg.cwd && inside(where, stateDir))
+    throw new Error(
+      `server \`${cfg.name}\`: its cwd \`${where}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`,
+    );
+  const hidden = where === '/' || where === real(homedir()) || system(where) || inside(where, stateDir);
+  const cwd = hidden ? undefined : where;
   const env = stdioEnv(cfg);
   const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
   if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
@@ -242,31 +313,52 @@ function serverProgram(cfg: StdioServerConfig): {
 function visiblePaths(
   cfg: StdioServerConfig,
   sb: SandboxConfig,
-  command: string,
-  cwd: string | undefined,
-  stateDir: string,
-): { ro: Set<string>; rw: Set<string> } {
+  o: {
+    command: string;
+    args: string[];
+    cwd: string | undefined;
+    stateDir: string;
+    hidden: GatewayFile[];
+    tenant: string;
+  },
+): { ro: Set<string>; rw: Set<string>; veils: Set<string> } {
+  const { command, cwd, stateDir } = o;
+  const read = (sb.paths?.read ?? []).map((p) => real(perTenant(p, o.tenant)));
+  const write = (sb.paths?.write ?? []).map((p) => real(perTenant(p, o.tenant)));
   const ro = new Set<string>();
-  const rw = new Set<string>((sb.paths?.write ?? []).map(real));
+  const rw = new Set<string>(write);
   const nodePrefix = dirname(dirname(real(process.execPath)));
   if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
   for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
-  for (const a of cfg.args ?? []) {
+  for (const a of o.args) {
     if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
     const p = resolve(cwd ?? process.cwd(), a);
     if (existsSync(p) && statSync(p).isFile() && !system(p)) ro.add(packageRoot(real(p)));
   }
   if (cwd) ro.add(cwd);
-  for (const p of sb.paths?.read ?? []) ro.add(real(p));
-  for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])].map(real)) {
-    if (inside(p, stateDir)) {
+  for (const p of read) ro.add(p);
+  // A declared folder (or its own cwd) in what the gateway keeps would be hidden under its mask, or
+  // would show it: refused, with the reason.
+  const declared = [...read, ...write, ...(cfg.cwd && cwd ? [cwd] : [])];
+  for (const p of declared) {
+    const kept = inside(p, stateDir) ? 'the state directory' : o.hidden.find((h) => inside(p, h.path))?.what;
+    if (kept) {
       throw new Error(
-        `server \`${cfg.name}\`: sandbox path \`${p}\` is in the state directory, which sandboxed servers never see: choose a folder elsewhere`,
+        `server \`${cfg.name}\`: sandbox path \`${p}\` is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`,
       );
     }
   }
   for (const p of rw) ro.delete(p);
-  return { ro, rw };
+  // The folder that holds every tenant's `{tenant}` folder: where a shown folder shows it, an empty
+  // one stands in for it, so that only this tenant's own is seen there (they all run as one user).
+  const veils = new Set<string>();
+  for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])]) {
+    const at = p.indexOf('{tenant}');
+    if (at < 0) continue;
+    const root = real(dirname(p.slice(0, at + '{tenant}'.length)));
+    if ([...ro, ...rw].some((s) => s !== root && inside(root, s))) veils.add(root);
+  }
+  return { ro, rw, veils };
 }
 
 /** A writable folder that does not exist yet is made for the server's user. */
@@ -328,12 +420,25 @@ function userFiles(b: BwrapCommand, uid: number, gid: number): void {
 }
 
 /** Bind the visible paths, shallowest first so deeper ones win; each must exist and be in the sandbox user's reach. */
-function bindPaths(b: BwrapCommand, server: string, ro: Set<string>, rw: Set<string>, uid: number, gid: number): void {
+function bindPaths(
+  b: BwrapCommand,
+  server: string,
+  shown: { ro: Set<string>; rw: Set<string>; veils: Set<string> },
+  uid: number,
+  gid: number,
+): void {
+  const { ro, rw, veils } = shown;
   const byDepth = (a: string, c: string) => a.split(sep).length - c.split(sep).length || a.localeCompare(c);
-  const binds = [...[...ro].map((p) => ['--ro-bind', p] as const), ...[...rw].map((p) => ['--bind', p] as const)].sort(
-    (x, y) => byDepth(x[1], y[1]),
-  );
+  const binds = [
+    ...[...ro].map((p) => ['--ro-bind', p] as const),
+    ...[...rw].map((p) => ['--bind', p] as const),
+    ...[...veils].map((p) => ['--tmpfs', p] as const),
+  ].sort((x, y) => byDepth(x[1], y[1]));
   for (const [how, p] of binds) {
+    if (how === '--tmpfs') {
+      b.push(how, p); // over the folders of every tenant; this one's own is bound into it next
+      continue;
+    }
     if (!existsSync(p)) throw new Error(`server \`${server}\`: sandbox path \`${p}\` does not exist`);
     // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
     const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
@@ -343,20 +448,60 @@ function bindPaths(b: BwrapCommand, server: string, ro: Set<string>, rw: Set<str
       );
     b.push(how, p, p);
   }
+  for (const p of veils) b.push('--remount-ro', p);
 }
 
-/** Hide what a bound directory must not show: the state directory, the gateway's credential files, .env files. */
-function maskSecrets(b: BwrapCommand, ro: Set<string>, rw: Set<string>, stateDir: string): void {
+/** Whether `uid`/`gid` may enter every directory above `path` (so a mask there is needed, and can be mounted). */
+function enterable(path: string, uid: number, gid: number): boolean {
+  if (uid === 0) return true;
+  const parts = path.split(sep).filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const st = statOf(sep + parts.slice(0, i).join(sep));
+    if (!st || (permissionBits(st, uid, gid) & 1) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Hide what a bound directory must not show: the state directory, the gateway's own files wherever
+ * they lie (config, policy, database, exports: `hidden`), the credential files of the gateway's home,
+ * and `.env` and credential files at the top of a read-only folder. A directory of the gateway's
+ * that does not exist yet (an export's, the database's spool) is made first (0700, as the gateway
+ * would): a mask can only cover what exists, and one made later in a shown folder would be seen.
+ */
+function maskSecrets(
+  b: BwrapCommand,
+  shownPaths: { ro: Set<string>; rw: Set<string> },
+  stateDir: string,
+  hidden: GatewayFile[],
+  user: { uid: number; gid: number },
+): void {
+  const { ro, rw } = shownPaths;
   const shown = [...ro, ...rw];
-  const masks: string[] = [];
-  if (shown.some((p) => inside(stateDir, p))) masks.push(stateDir);
+  const isShown = (p: string) => shown.some((s) => inside(p, s));
+  const masks = new Set<string>();
+  if (isShown(stateDir)) masks.add(stateDir);
+  for (const h of hidden) {
+    if (!isShown(h.path) || inside(h.path, stateDir)) continue;
+    if (h.dir && !existsSync(h.path)) mkdirSync(h.path, { recursive: true, mode: 0o700 });
+    if (existsSync(h.path)) masks.add(h.path);
+  }
   const home = real(homedir());
   for (const f of SECRET_FILES) {
     const p = join(home, f);
-    if (existsSync(p) && shown.some((s) => inside(p, s))) masks.push(p);
+    if (existsSync(p) && isShown(p)) masks.add(p);
   }
-  for (const s of shown) if (existsSync(join(s, '.env')) && !rw.has(s)) masks.push(join(s, '.env'));
-  for (const m of masks) {
+  for (const s of ro) {
+    if (rw.has(s) || !statOf(s)?.isDirectory()) continue;
+    for (const f of readdirSync(s)) if (TOP_SECRETS.test(f)) masks.add(join(s, f));
+    if (statOf(join(s, '.git', 'config'))?.isFile()) masks.add(join(s, '.git', 'config'));
+  }
+  // Shallowest first, so a deeper mask is not covered; one the sandbox user cannot reach needs none
+  // (and bubblewrap, running as that user, could not mount it).
+  const order = [...masks].sort((x, y) => x.split(sep).length - y.split(sep).length || x.localeCompare(y));
+  for (const m of order) {
+    if (order.some((o) => o !== m && inside(m, o) && statOf(o)?.isDirectory())) continue; // under a masked folder
+    if (!enterable(m, user.uid, user.gid)) continue;
     if (statSync(m).isDirectory()) b.push('--tmpfs', m, '--remount-ro', m);
     else b.data('', m); // an empty file in its place
   }
@@ -428,15 +573,18 @@ export class SandboxHost {
   readonly #log: Logger;
   readonly #runDir: string;
   readonly #refused: (server: string, tenant: string, r: EgressRefusal) => void;
+  readonly #files: () => GatewayFile[];
 
   private constructor(
     stateDir: string,
     log: Logger,
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void,
+    files: () => GatewayFile[],
   ) {
     this.stateDir = real(stateDir);
     this.#log = log;
     this.#refused = onRefused;
+    this.#files = files;
     this.registry = new ProcessRegistry(stateDir);
     // Proxy sockets live outside the state directory (a socket path must stay short); named by our
     // process id, so a gateway started later removes those of gateways that are gone.
@@ -448,13 +596,17 @@ export class SandboxHost {
     chmodSync(this.#runDir, 0o711);
   }
 
-  /** Reap what an earlier gateway on this state directory left running, then serve launches. */
+  /**
+   * Reap what an earlier gateway on this state directory left running, then serve launches. `files`:
+   * the gateway's files to hide wherever they lie (`gatewayFiles` of the current config, asked at each launch).
+   */
   static async open(
     stateDir: string,
     log: Logger,
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {},
+    files: () => GatewayFile[] = () => [],
   ): Promise<SandboxHost> {
-    const host = new SandboxHost(stateDir, log, onRefused);
+    const host = new SandboxHost(stateDir, log, onRefused, files);
     const reaped = await host.registry.reap();
     for (const e of reaped)
       log.warn(
@@ -511,21 +663,23 @@ export class SandboxHost {
   async #sandboxed(cfg: StdioServerConfig, sb: SandboxConfig, tenant: string, id: string): Promise<SandboxedLaunch> {
     const tools = sandboxTools(cfg.name);
     const { uid, gid } = sandboxUser(cfg);
-    const { cwd, env, command } = serverProgram(cfg);
-    const { ro, rw } = visiblePaths(cfg, sb, command, cwd, this.stateDir);
+    const { cwd, env, command } = serverProgram(cfg, this.stateDir);
+    const args = (cfg.args ?? []).map((a) => perTenant(a, tenant));
+    const hidden = this.#files().map((f) => ({ ...f, path: real(f.path) }));
+    const { ro, rw, veils } = visiblePaths(cfg, sb, { command, args, cwd, stateDir: this.stateDir, hidden, tenant });
     makeWritableFolders(rw, uid, gid);
     const net = sb.network ?? 'none';
     const b = new BwrapCommand(baseArgs(net));
     userFiles(b, uid, gid);
-    bindPaths(b, cfg.name, ro, rw, uid, gid);
-    maskSecrets(b, ro, rw, this.stateDir);
+    bindPaths(b, cfg.name, { ro, rw, veils }, uid, gid);
+    maskSecrets(b, { ro, rw }, this.stateDir, hidden, { uid, gid });
     secretsAndHome(b, cfg, sb, env);
 
     const limits = limitsOf(cfg);
     const backend = limitBackend();
     const groups = backend.kind === 'rlimit' ? { dirs: [], procs: [] } : createGroups(backend, id, limits);
     const held: Held = { groups: groups.dirs };
-    let inner = [command, ...(cfg.args ?? [])];
+    let inner = [command, ...args];
     if (typeof net === 'object') {
       try {
         inner = await this.#openEgress(held, b, env, inner, {
@@ -600,8 +754,12 @@ export function sandboxUnavailable(server: string): string {
 /** What `gatehouse check` needs to know of this host for item 6.4. */
 export interface SandboxFacts {
   bwrap: boolean;
-  /** Sandbox users (uid) that can read or enter the state directory, with why. */
-  stateDirExposed: Array<{ uid: number; why: string }>;
+  /**
+   * Sandbox users (uid) that can read or enter the state directory, or a SQLite database kept
+   * outside it (`path`), with why; `shared`: the servers run as the gateway's own user (it is not
+   * root), so no file mode can keep them out.
+   */
+  stateDirExposed: Array<{ uid: number; why: string; path?: string; shared?: boolean }>;
 }
 
 /** Whether `uid`/`gid` may read or enter `path` by its mode bits (root may always). */
@@ -614,7 +772,8 @@ function reachable(path: string, uid: number, gid: number): string | undefined {
   return st.uid === uid ? `uid ${uid} owns it` : `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
 }
 
-export function sandboxFacts(servers: StdioServerConfig[], stateDir: string): SandboxFacts {
+/** `database`: a SQLite file kept outside the state directory (its own mode then guards it). */
+export function sandboxFacts(servers: StdioServerConfig[], stateDir: string, database?: string): SandboxFacts {
   const users = new Map<number, number>();
   for (const s of servers)
     if (s.sandbox) {
@@ -622,11 +781,35 @@ export function sandboxFacts(servers: StdioServerConfig[], stateDir: string): Sa
       users.set(u.uid, u.gid);
     }
   const stateDirExposed: SandboxFacts['stateDirExposed'] = [];
+  const outside = database && !inside(real(database), real(stateDir)) ? database : undefined;
   for (const [uid, gid] of users) {
+    const shared = uid !== 0 && uid === process.getuid?.() ? { shared: true } : {};
     const why = reachable(stateDir, uid, gid);
-    if (why) stateDirExposed.push({ uid, why });
+    if (why) stateDirExposed.push({ uid, why, ...shared });
+    const dbWhy = outside ? reachable(outside, uid, gid) : undefined;
+    if (outside && dbWhy) stateDirExposed.push({ uid, why: dbWhy, path: outside, ...shared });
   }
   return { bwrap: !!findExecutable('bwrap'), stateDirExposed };
+}
+
+/** Why a sandbox user can read the state directory (or a database kept outside it), and the fix that helps. */
+function exposure(e: SandboxFacts['stateDirExposed'][number], stateDir: string): [string, string] {
+  const what = e.path ? `the database \`${e.path}\` (outside the state directory)` : 'the state directory';
+  const why = `${what} is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`;
+  const inState = e.path
+    ? '; keep the database in the state directory (a `storage.sqlitePath` without `..` or a leading `/`), which no sandbox ever shows'
+    : '';
+  // The servers share the gateway's user: a mode cannot keep a file from its owner, so chmod is no fix.
+  if (e.shared)
+    return [
+      `${why}: the gateway does not run as root, so its servers run as its own user`,
+      `run the gateway as root, so that servers run as a user of their own (65534, or \`sandbox.user\`): a file mode cannot keep a server from files of its own user, only the sandbox's masks do${inState}`,
+    ];
+  const chmod = e.path ? `\`chmod 600 ${e.path}\`` : `\`chmod 700 ${stateDir}\``;
+  return [
+    why,
+    `${chmod}, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)${inState}`,
+  ];
 }
 
 /** Readiness item 6.4 (tools run sandboxed with restricted egress): status, why and how to fix. */
@@ -655,12 +838,7 @@ export function sandboxReadiness(
       'bubblewrap (bwrap) is not installed: sandboxed servers cannot start',
       'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)',
     ]);
-  for (const e of facts.stateDirExposed) {
-    fails.push([
-      `the state directory is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`,
-      `\`chmod 700 ${stateDir}\`, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)`,
-    ]);
-  }
+  for (const e of facts.stateDirExposed) fails.push(exposure(e, stateDir));
   if (fails.length)
     return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
   const host = stdio.filter((s) => s.sandbox?.network === 'host');
