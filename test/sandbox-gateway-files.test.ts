@@ -30,7 +30,8 @@ import { eventually } from './support/eventually.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
-import { SandboxHost, findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
+import { SandboxHost, findExecutable } from '../src/sandbox/sandbox.ts';
+import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { readiness } from '../src/readiness/check.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');

@@ -35,7 +35,8 @@ import {
 } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
-import { findExecutable, sandboxFacts, type SandboxFacts } from '../src/sandbox/sandbox.ts';
+import { findExecutable } from '../src/sandbox/sandbox.ts';
+import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { starterConfig } from '../src/config/starter.ts';
 import { readiness } from '../src/readiness/check.ts';

@@ -8,6 +8,8 @@
 // came back from a secret store (value, token, response body) is ever put into a message or a cause,
 // because errors end up in logs, audit rows and sometimes in responses.
 
+import { isSafePlaceholderValue } from '../util/placeholder-value.ts';
+
 export interface SecretValue {
   value: string;
   /** epoch ms when fetched */
@@ -158,12 +160,6 @@ export interface ExpansionContext {
   environment?: string;
 }
 
-// What a placeholder value may contain: letters, digits and `_ . @ + -`. This is an allow-list, so it
-// refuses `/`, `#`, `%`, quotes, backslashes, whitespace and every control or format character (which
-// could traverse a path, start a field, smuggle an encoded `..`, break exec argv quoting or a Connect
-// filter, or hide in logs). `..` is refused on top.
-const SAFE_VALUE = /^[\p{L}\p{N}_.@+-]{1,128}$/u;
-
 /**
  * Fill `{tenant}` and `{env}` in a reference. Pure; single pass (a value is never re-expanded).
  * Throws E_REF_INVALID for an unsafe value, a missing value, or an unknown placeholder.
@@ -176,7 +172,7 @@ export function expandReference(ref: string, ctx: ExpansionContext): string {
     const value = values[name];
     if (value === undefined || value === '')
       throw new CredentialError('E_REF_INVALID', `no value for {${name}}`, { ref });
-    if (!SAFE_VALUE.test(value) || value.includes('..')) {
+    if (!isSafePlaceholderValue(value)) {
       // The value itself is not echoed: it comes from a caller and may be hostile.
       throw new CredentialError(
         'E_REF_INVALID',

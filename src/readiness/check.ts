@@ -8,7 +8,7 @@
 import { isItemName } from '../catalog/names.ts';
 import type { ReadinessState } from './state.ts';
 import type { Config, ServerConfig, StdioServerConfig } from '../config/schema.ts';
-import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/sandbox.ts';
+import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../sandbox/readiness.ts';
 import type { InventoryData } from '../inventory/report.ts';
 import { configuredClasses } from '../inventory/inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';

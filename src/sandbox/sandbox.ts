@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config, StdioServerConfig } from '../config/schema.ts';
-import { expandReference } from '../credentials/types.ts';
+import { isSafePlaceholderValue } from '../util/placeholder-value.ts';
 import type { Logger } from '../observability/logger.ts';
 import { seccompProgram, seccompSupported } from './seccomp.ts';
 import {
@@ -150,7 +150,7 @@ export function findExecutable(name: string, path = process.env.PATH ?? '', cwd 
 }
 
 /** The uid and gid a sandboxed server runs as: its own when the gateway is root, else the gateway's (it cannot change). */
-function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: number; gid: number } {
+export function sandboxUser(cfg: Pick<StdioServerConfig, 'sandbox'>): { uid: number; gid: number } {
   if (process.getuid?.() !== 0) return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const u = cfg.sandbox?.user;
   return { uid: u?.uid ?? SANDBOX_UID, gid: u?.gid ?? u?.uid ?? SANDBOX_UID };
@@ -170,7 +170,7 @@ function limitsOf(cfg: StdioServerConfig): Limits {
   return { ...DEFAULT_LIMITS, ...(cfg.sandbox?.limits ?? {}) };
 }
 
-function inside(path: string, dir: string): boolean {
+export function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
@@ -179,7 +179,7 @@ function system(p: string): boolean {
   return ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/etc'].some((d) => inside(real(p), d));
 }
 
-function real(p: string): string {
+export function real(p: string): string {
   try {
     return realpathSync(p);
   } catch {
@@ -188,7 +188,7 @@ function real(p: string): string {
 }
 
 /** The file's status, or undefined when it cannot be read (absent, or out of reach). */
-function statOf(path: string): Stats | undefined {
+export function statOf(path: string): Stats | undefined {
   try {
     return statSync(path);
   } catch {
@@ -197,7 +197,7 @@ function statOf(path: string): Stats | undefined {
 }
 
 /** The mode bits that apply to `uid`/`gid`, shifted to the lowest three: the owner's, the group's, or everyone's. */
-function permissionBits(st: Stats, uid: number, gid: number): number {
+export function permissionBits(st: Stats, uid: number, gid: number): number {
   if (st.uid === uid) return st.mode >> 6;
   if (st.gid === gid) return st.mode >> 3;
   return st.mode;
@@ -267,18 +267,15 @@ function sandboxTools(server: string): { bwrap: string; prlimit: string; setpriv
 /**
  * `{tenant}` in a sandboxed server's args and paths: the tenant of the connection, so that each
  * tenant's sandbox gets a folder of its own. The name must be one a reference may take (letters,
- * digits, `_ . @ + -`, no `..`, see credentials/types.ts), and not `.`: it becomes a path segment.
+ * digits, `_ . @ + -`, no `..`: util/placeholder-value.ts), and not `.`: it becomes a path segment.
  */
 function perTenant(text: string, tenant: string): string {
   if (!text.includes('{tenant}')) return text;
-  const value = tenant === '.' ? '' : tenant;
-  try {
-    return text.replaceAll('{tenant}', expandReference('{tenant}', { tenant: value }));
-  } catch {
+  if (tenant === '.' || !isSafePlaceholderValue(tenant))
     throw new Error(
       'the tenant name cannot stand in `{tenant}` of a sandbox path or argument (allowed: letters, digits, _ . @ + -, no `..`)',
     );
-  }
+  return text.replaceAll('{tenant}', tenant);
 }
 
 /** The server's folder (undefined when it must not be shown), environment and command. */
@@ -749,109 +746,4 @@ export class SandboxHost {
 /** The message a sandboxed server gets where bubblewrap is missing. */
 export function sandboxUnavailable(server: string): string {
   return `server \`${server}\` is sandboxed, but bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) or remove \`sandbox\` from the server`;
-}
-
-/** What `gatehouse check` needs to know of this host for item 6.4. */
-export interface SandboxFacts {
-  bwrap: boolean;
-  /**
-   * Sandbox users (uid) that can read or enter the state directory, or a SQLite database kept
-   * outside it (`path`), with why; `shared`: the servers run as the gateway's own user (it is not
-   * root), so no file mode can keep them out.
-   */
-  stateDirExposed: Array<{ uid: number; why: string; path?: string; shared?: boolean }>;
-}
-
-/** Whether `uid`/`gid` may read or enter `path` by its mode bits (root may always). */
-function reachable(path: string, uid: number, gid: number): string | undefined {
-  const st = statOf(path);
-  if (!st) return undefined;
-  if (uid === 0) return 'the servers run as root';
-  const bits = permissionBits(st, uid, gid) & 5;
-  if (!bits) return undefined;
-  return st.uid === uid ? `uid ${uid} owns it` : `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
-}
-
-/** `database`: a SQLite file kept outside the state directory (its own mode then guards it). */
-export function sandboxFacts(servers: StdioServerConfig[], stateDir: string, database?: string): SandboxFacts {
-  const users = new Map<number, number>();
-  for (const s of servers)
-    if (s.sandbox) {
-      const u = sandboxUser(s);
-      users.set(u.uid, u.gid);
-    }
-  const stateDirExposed: SandboxFacts['stateDirExposed'] = [];
-  const outside = database && !inside(real(database), real(stateDir)) ? database : undefined;
-  for (const [uid, gid] of users) {
-    const shared = uid !== 0 && uid === process.getuid?.() ? { shared: true } : {};
-    const why = reachable(stateDir, uid, gid);
-    if (why) stateDirExposed.push({ uid, why, ...shared });
-    const dbWhy = outside ? reachable(outside, uid, gid) : undefined;
-    if (outside && dbWhy) stateDirExposed.push({ uid, why: dbWhy, path: outside, ...shared });
-  }
-  return { bwrap: !!findExecutable('bwrap'), stateDirExposed };
-}
-
-/** Why a sandbox user can read the state directory (or a database kept outside it), and the fix that helps. */
-function exposure(e: SandboxFacts['stateDirExposed'][number], stateDir: string): [string, string] {
-  const what = e.path ? `the database \`${e.path}\` (outside the state directory)` : 'the state directory';
-  const why = `${what} is readable by uid ${e.uid}, which runs sandboxed servers (${e.why})`;
-  const inState = e.path
-    ? '; keep the database in the state directory (a `storage.sqlitePath` without `..` or a leading `/`), which no sandbox ever shows'
-    : '';
-  // The servers share the gateway's user: a mode cannot keep a file from its owner, so chmod is no fix.
-  if (e.shared)
-    return [
-      `${why}: the gateway does not run as root, so its servers run as its own user`,
-      `run the gateway as root, so that servers run as a user of their own (65534, or \`sandbox.user\`): a file mode cannot keep a server from files of its own user, only the sandbox's masks do${inState}`,
-    ];
-  const chmod = e.path ? `\`chmod 600 ${e.path}\`` : `\`chmod 700 ${stateDir}\``;
-  return [
-    why,
-    `${chmod}, owned by the gateway's user; run the gateway as root so servers run as a user of their own (65534, or \`sandbox.user\`)${inState}`,
-  ];
-}
-
-/** Readiness item 6.4 (tools run sandboxed with restricted egress): status, why and how to fix. */
-export function sandboxReadiness(
-  stdio: StdioServerConfig[],
-  stateDir: string,
-  facts: SandboxFacts,
-): { status: 'pass' | 'warn' | 'fail'; why: string; fix: string } {
-  if (!stdio.length) return { status: 'pass', why: 'no local (stdio) servers', fix: '' };
-  const names = (l: StdioServerConfig[]) =>
-    l.length <= 5
-      ? l.map((s) => s.name).join(', ')
-      : `${l
-          .slice(0, 5)
-          .map((s) => s.name)
-          .join(', ')} and ${l.length - 5} more`;
-  const open = stdio.filter((s) => !s.sandbox);
-  const fails: Array<[string, string]> = [];
-  if (open.length)
-    fails.push([
-      `unsandboxed stdio servers: ${names(open)}`,
-      'add `sandbox: {}` to every stdio server (no network by default; `network: { allow: [host:port] }` reaches named hosts through the gateway; docs/sandbox.md)',
-    ]);
-  if (open.length < stdio.length && !facts.bwrap)
-    fails.push([
-      'bubblewrap (bwrap) is not installed: sandboxed servers cannot start',
-      'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)',
-    ]);
-  for (const e of facts.stateDirExposed) fails.push(exposure(e, stateDir));
-  if (fails.length)
-    return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
-  const host = stdio.filter((s) => s.sandbox?.network === 'host');
-  if (host.length)
-    return {
-      status: 'warn',
-      why: `sandboxed, but with the host's network (unrestricted egress): ${names(host)}`,
-      fix: "use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway's egress proxy",
-    };
-  const allow = stdio.filter((s) => typeof s.sandbox?.network === 'object');
-  return {
-    status: 'pass',
-    why: `every stdio server runs in bubblewrap (read-only view, private /tmp, own PID namespace, seccomp, limits); egress: ${allow.length ? `an allowlist for ${names(allow)}, none for the rest` : 'none'}`,
-    fix: '',
-  };
 }
