@@ -39,7 +39,7 @@ import {
   TOO_LARGE,
   textReader,
 } from '../util/http1/exchange.ts';
-import { ByteBudget } from '../util/byte-budget.ts';
+import { ByteBudget, OVER_BUDGET_WHY } from '../util/byte-budget.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import { LogBudget } from './log-budget.ts';
 import type { Channel } from './types.ts';
@@ -315,24 +315,11 @@ export class StreamableHttpChannel implements Channel {
    * gateway's budget of bytes held from upstreams. Its caller gets the error; it is logged and counted.
    */
   #refuse(msg: JsonRpcRequest, overBudget: boolean, answered = false): void {
-    this.#budget.refused(overBudget ? 'budget' : 'too_large');
+    const fields = this.#budget.refusal(overBudget, this.#maxMessage);
     this.#noisy.line(Date.now(), (n) =>
       this.#log.warn(
-        {
-          upstream: this.description,
-          method: msg.method,
-          ...(overBudget
-            ? {
-                serverHeldBytes: this.#budget.held,
-                heldBytes: this.#budget.total.held,
-                budgetBytes: this.#budget.total.max,
-              }
-            : { maxBytes: this.#maxMessage }),
-          ...(n ? { suppressed: n } : {}),
-        },
-        overBudget
-          ? 'refused an upstream message: over the budget of unparsed upstream bytes (this server holds half of it, or all servers all of it)'
-          : 'refused an oversized upstream message',
+        { upstream: this.description, method: msg.method, ...fields, ...(n ? { suppressed: n } : {}) },
+        overBudget ? `refused an upstream message: ${OVER_BUDGET_WHY}` : 'refused an oversized upstream message',
       ),
     );
     if (answered) return;

@@ -15,7 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { Channel } from './types.ts';
 import { LogBudget } from './log-budget.ts';
-import { ByteBudget } from '../util/byte-budget.ts';
+import { ByteBudget, OVER_BUDGET_WHY } from '../util/byte-budget.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 
 export interface StdioOptions {
@@ -237,23 +237,11 @@ export class StdioChannel implements Channel {
   #drop(rest: Buffer, overBudget: boolean): void {
     this.#dropping = { overBudget, head: firstBytes([...this.#buf, rest]), tail: lastBytes(Buffer.alloc(0), rest) };
     this.#release();
-    this.#budget.refused(overBudget ? 'budget' : 'too_large');
+    const fields = this.#budget.refusal(overBudget, this.#maxLine);
     this.#noisy.line(Date.now(), (n) =>
       this.#log.warn(
-        {
-          upstream: this.description,
-          ...(overBudget
-            ? {
-                serverHeldBytes: this.#budget.held,
-                heldBytes: this.#budget.total.held,
-                budgetBytes: this.#budget.total.max,
-              }
-            : { maxBytes: this.#maxLine }),
-          ...(n ? { suppressed: n } : {}),
-        },
-        overBudget
-          ? 'dropped an upstream message: over the budget of unparsed upstream bytes (this server holds half of it, or all servers all of it)'
-          : 'dropped oversized upstream message',
+        { upstream: this.description, ...fields, ...(n ? { suppressed: n } : {}) },
+        overBudget ? `dropped an upstream message: ${OVER_BUDGET_WHY}` : 'dropped oversized upstream message',
       ),
     );
   }

@@ -12,6 +12,10 @@
 
 export const DEFAULT_UPSTREAM_BUFFER_BYTES = 256 * 1024 * 1024;
 
+/** Why a log line says a message was refused over the budget. */
+export const OVER_BUDGET_WHY =
+  'over the budget of unparsed upstream bytes (this server holds half of it, or all servers all of it)';
+
 /** Why an upstream's message was refused: its server's size bound, the shared budget, or a notification over its bound. */
 export type RefusalReason = 'too_large' | 'budget' | 'notification';
 
@@ -79,5 +83,16 @@ export class ByteBudget {
 
   refused(reason: RefusalReason): void {
     this.#onRefused(reason);
+  }
+
+  /**
+   * A refused message counted (`refused`), and the fields its log line carries: what this server's
+   * connections and all of them held against the budget, or the message bound it broke.
+   */
+  refusal(overBudget: boolean, maxBytes: number): Record<string, number> {
+    this.refused(overBudget ? 'budget' : 'too_large');
+    return overBudget
+      ? { serverHeldBytes: this.held, heldBytes: this.total.held, budgetBytes: this.total.max }
+      : { maxBytes };
   }
 }
