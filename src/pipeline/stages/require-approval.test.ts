@@ -134,10 +134,13 @@ test('a legacy caller that cannot wait gets a pending result naming the approval
 
 test('a legacy caller that waits goes on once a person approved, using the approval for this exact call', async () => {
   const { approvals: a, calls } = approvals({ status: 'approved' });
-  const s = call({});
+  const s = call({ _meta: { progressToken: 7, 'acme.example/dangerous': 'not shown to the approver' } });
+  s.upstream!._meta = { ...(s.params._meta as JsonObject) };
   await requireApproval(s, deps({ approvals: a, approvalWaitMs: 5000 }));
   assert.equal(s.halt, undefined);
   assert.deepEqual(s.approval, { id: 'apr_1', status: 'approved', approvers: ['carol'] });
+  // As on a retry: of the caller's `_meta` only the progress token goes upstream.
+  assert.deepEqual(s.upstream!._meta, { progressToken: 7 });
   assert.deepEqual(
     calls.find(([k]) => k === 'consume'),
     ['consume', 'apr_1', bound(s)],

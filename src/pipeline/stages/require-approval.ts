@@ -64,10 +64,17 @@ async function usePresented(
       approval: presented,
       code: t.code,
     });
-  s.approval = { id: presented, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
-  // What goes upstream is the call that was approved, without our round-trip fields, and without
-  // anything of the caller's `_meta` the approver was not shown (a server may act on keys there):
-  // only the progress token, which the gateway replaces with its own.
+  sendAsApproved(s, t.request);
+}
+
+/**
+ * The call goes on under an approval, however it was used (presented on a retry, or decided while a
+ * legacy call waited): what goes upstream is the call that was approved, without our round-trip
+ * fields, and without anything of the caller's `_meta` the approver was not shown (a server may act
+ * on keys there): only the progress token, which the gateway replaces with its own.
+ */
+function sendAsApproved(s: CallState, request: ApprovalRequest): void {
+  s.approval = { id: request.id, status: 'approved', approvers: request.decisions.map((d) => d.by.subject) };
   const params = s.params as JsonObject;
   delete params.requestState;
   delete params.inputResponses;
@@ -193,7 +200,7 @@ async function decidedBefore(
         throw new GatehouseError('E_APPROVAL_REFUSED', `approval ${req.id} cannot be used: ${t.message}`, {
           approval: req.id,
         });
-      s.approval = { id: req.id, status: 'approved', approvers: t.request.decisions.map((d) => d.by.subject) };
+      sendAsApproved(s, t.request);
       return true;
     }
     if (s.ctx.progressToken !== undefined)
