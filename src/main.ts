@@ -15,6 +15,7 @@ import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
+import { deciderCheck } from './approvals/deciders.ts';
 import { ApplyAcks, LIVE_MS } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
@@ -150,13 +151,7 @@ export class Gateway {
     this.principalRevocations.onError = (err) =>
       log.warn({ err: err.message }, 'identity: revocations not refreshed; the last list stays in force');
     this.authFailures = new AuthFailures((input) => this.audit.record(input));
-    this.approvals = new ApprovalService(
-      store.approvals,
-      () => this.config,
-      () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url,
-      this.audit,
-      log,
-    );
+    this.approvals = this.#approvalService(store, log);
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#settingsChanged();
       acks.modesApplied(this.runtimeModes.records);
@@ -204,6 +199,18 @@ export class Gateway {
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
     });
+  }
+
+  /** Approvals: decided by people whose credentials are checked again when the approval is used. */
+  #approvalService(store: Store, log: Logger): ApprovalService {
+    return new ApprovalService(
+      store.approvals,
+      () => this.config,
+      () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url,
+      this.audit,
+      log,
+      deciderCheck(this.principalRevocations, store.apiKeys),
+    );
   }
 
   /** One budget of bytes held from upstreams for every connection this gateway makes (ADR 0009), in its metrics. */

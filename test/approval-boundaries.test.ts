@@ -19,6 +19,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
+import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';
@@ -401,4 +402,37 @@ test('decisions are rate limited per viewer too: a viewer posting on a loop is s
   assert.ok(limited, 'bob-2 was stopped');
   assert.ok(Number(limited!.headers.get('retry-after')) >= 1);
   assert.equal((await t.gw.approvals.get(id))!.status, 'pending', 'nothing was decided');
+});
+
+test('an approval whose approver was revoked since cannot be used (their key revoked, or the person); nothing reaches the upstream', async () => {
+  // A requester of its own: the agent's earlier requests still wait, up to the cap.
+  const requester = await createKey(t.file, {
+    name: 'agent-late',
+    tenant: 'acme',
+    roles: 'agent',
+    person: 'ann',
+    scopes: 'mcp:tools',
+  });
+  for (const [who, revoke] of [
+    ['erin', ['keys', 'revoke', 'erin']],
+    ['frank', ['principals', 'revoke', '--subject', 'frank', '--reason', 'compromised']],
+  ] as const) {
+    keys[who] = await createKey(t.file, { name: who, tenant: 'acme', roles: 'lead', person: who, scopes: 'mcp:tools' });
+    const note = `revoked-${who}-${randomUUID()}`;
+    const { id, state } = await ask(requester, 'rec__other', { note });
+    assert.equal((await decide(who, id, 'approve')).status, 200);
+    await runCli([...revoke, '-c', t.file]);
+    if (who === 'frank')
+      await eventually(() =>
+        t.gw.principalRevocations.revoked({ subject: 'frank', issuer: 'gatehouse', via: 'api-key' }),
+      );
+    const retry = await call(requester, 'rec__other', { note }, { requestState: state });
+    assert.equal(retry.error?.code, -32001, JSON.stringify(retry));
+    assert.match(retry.error.message, new RegExp(`${who} approved it, and can no longer vouch for it`));
+    assert.equal(ran('other', note), 0, 'nothing reached the upstream');
+    const refused = (await audit('approval.event')).filter(
+      (e) => e.approval?.id === id && e.detail?.code === 'approver_revoked',
+    );
+    assert.equal(refused.length, 1);
+  }
 });

@@ -29,7 +29,8 @@ type RefusalCode =
   | 'already_used'
   | 'binding_mismatch'
   | 'anonymous'
-  | 'not_a_person';
+  | 'not_a_person'
+  | 'approver_revoked';
 
 interface Refusal {
   ok: false;

@@ -15,6 +15,7 @@ import { summarize } from './summary.ts';
 import { sign, slackPayload } from './webhook.ts';
 import type { ToolClass } from '../model/tool-class.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
+import type { DeciderCheck } from './deciders.ts';
 
 const STATE_PREFIX = 'gha1.';
 
@@ -25,8 +26,18 @@ export class ApprovalService {
   #config: () => Config;
   #key: Buffer = Buffer.alloc(0);
   baseUrl: () => string;
+  /** Whether those who approved may still vouch for a request when it is used (./deciders.ts). */
+  readonly #deciders: DeciderCheck | undefined;
 
-  constructor(store: ApprovalStore, config: () => Config, baseUrl: () => string, audit: Audit, log: Logger) {
+  constructor(
+    store: ApprovalStore,
+    config: () => Config,
+    baseUrl: () => string,
+    audit: Audit,
+    log: Logger,
+    deciders?: DeciderCheck,
+  ) {
+    this.#deciders = deciders;
     this.#store = store;
     this.#config = config;
     this.baseUrl = baseUrl;
@@ -130,7 +141,7 @@ export class ApprovalService {
   async consume(id: string, call: BoundCall): Promise<Transition> {
     const req = await this.#store.get(id);
     if (!req || req.tenant !== call.tenant) return { ok: false, code: 'not_approved', message: 'no such approval' };
-    const t = use(req, call, Date.now());
+    const t = (await this.#revokedDecider(req)) ?? use(req, call, Date.now());
     if (!t.ok) {
       if (t.request) await this.#store.transition(t.request, req.status);
       await this.#audit.record({
@@ -150,6 +161,22 @@ export class ApprovalService {
       detail: { event: 'used' },
     });
     return t;
+  }
+
+  /** A refusal when someone who approved `req` can no longer vouch for it (revoked since). */
+  async #revokedDecider(req: ApprovalRequest): Promise<Transition | undefined> {
+    if (!this.#deciders || req.status !== 'approved') return undefined;
+    for (const d of req.decisions) {
+      if (d.decision !== 'approve') continue;
+      const why = await this.#deciders(d.by);
+      if (why)
+        return {
+          ok: false,
+          code: 'approver_revoked',
+          message: `${d.by.subject} approved it, and can no longer vouch for it (${why}): ask for a new approval`,
+        };
+    }
+    return undefined;
   }
 
   async decide(

@@ -27,3 +27,17 @@ export const ANONYMOUS_KEY = 'anonymous';
 export function principalKey(p: Pick<Principal, 'via' | 'issuer' | 'subject' | 'tenant'>): string {
   return JSON.stringify([p.via === 'introspection' ? 'jwt' : p.via, p.issuer, p.subject, p.tenant]);
 }
+
+/** The parts of a principal key (`principalKey`), or undefined for another kind of key (`cli:<name>`, `anonymous`). */
+export function parsePrincipalKey(
+  key: string,
+): { via: string; issuer: string; subject: string; tenant: string } | undefined {
+  if (!key.startsWith('[')) return undefined;
+  try {
+    const v = JSON.parse(key) as unknown;
+    if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => typeof x === 'string')) return undefined;
+    return { via: v[0], issuer: v[1], subject: v[2], tenant: v[3] };
+  } catch {
+    return undefined;
+  }
+}
