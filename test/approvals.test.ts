@@ -49,7 +49,9 @@ before(async () => {
   t = await startGateway(servers(rec), {
     top:
       `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(ROOT, 'test/fixtures/policy/approvals.yaml'))}] }\n` +
-      `approvals:\n  maxPendingPerPrincipal: 5\n  templates: { rec__other: "Record the note {note}" }\n  webhook: { url: ${JSON.stringify(hookUrl)}, secret: ${HOOK_SECRET} }\n`,
+      `approvals:\n  maxPendingPerPrincipal: 5\n  templates: { rec__other: "Record the note {note}" }\n  webhook: { url: ${JSON.stringify(hookUrl)}, secret: ${HOOK_SECRET} }\n` +
+      // A call carrying a credential waits for a person instead of being refused: the chat hears of it.
+      'secrets: { outbound: approve }\n',
   });
   for (const [name, tenant, roles] of [
     ['agent', 'acme', 'agent'],
@@ -58,6 +60,7 @@ before(async () => {
     ['glead', 'globex', 'lead'],
     ['spammer', 'acme', 'agent'],
     ['racer', 'acme', 'agent'],
+    ['teller', 'acme', 'agent'],
   ]) {
     keys[name] = await createKey(t.file, { name, tenant, person: name, roles, scopes: 'x' });
   }
@@ -398,6 +401,18 @@ test('the approver sees the secret-looking argument that will run; the chat webh
   await eventually(() => hooks.some((h) => h.body.includes(id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(id))!;
   assert.ok(!hook.body.includes(token), 'the webhook does not carry it');
+});
+
+test('a secret the one-line summary would cut in two is still redacted for the chat webhook', async () => {
+  // The summary cuts each value at 80 characters: this GitHub token starts just before the cut.
+  const token = `ghp_${randomUUID().replace(/-/g, '')}abcd`;
+  const note = `${'n'.repeat(70)} ${token}`;
+  const first = await modern('teller', 'rec__other', { note });
+  assert.ok(first.result, JSON.stringify(first));
+  const id = firstInputRequest(first).params.elicitationId;
+  await eventually(() => hooks.some((h) => h.body.includes(id)), { timeoutMs: 10_000, intervalMs: 50 });
+  const hook = hooks.find((h) => h.body.includes(id))!;
+  assert.ok(!hook.body.includes(token.slice(0, 8)), hook.body);
 });
 
 test('a decision made through one gateway is honoured by another sharing the store', async () => {

@@ -218,9 +218,14 @@ export class ApprovalService {
     const hook = this.#config().approvals.webhook;
     if (!hook) return;
     try {
-      // The page shows the call exactly as it runs; a chat channel gets the summary with secrets redacted.
-      const summary = this.#audit.recorder.redactor.redactString(req.summary).text;
-      const body = JSON.stringify(slackPayload({ ...req, summary }, this.pageUrl(req.id)));
+      // The page shows the call exactly as it runs; a chat channel gets the summary and the target with
+      // secrets redacted. The summary is made again from the arguments redacted whole: made from the
+      // values cut short for one line, a secret cut in two no longer looks like one.
+      const redactor = this.#audit.recorder.redactor;
+      const args = redactor.redact(req.args).value;
+      const summary = redactor.redactString(summarize(req.tool, args, this.#config().approvals.templates)).text;
+      const resource = req.resource === undefined ? undefined : redactor.redactString(req.resource).text;
+      const body = JSON.stringify(slackPayload({ ...req, summary, resource }, this.pageUrl(req.id)));
       const r = await fetch(hook.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...sign(body, hook.secret, Math.floor(Date.now() / 1000)) },
