@@ -68,6 +68,8 @@ const call = (tenant: string, name: string) => rpc(tenant, 'tools/call', { name,
 async function circuitRecords(): Promise<Array<{ tenant: unknown; to: unknown }>> {
   await t.gw.audit.log.drain();
   const rows = await t.gw.store.audit.read({ kind: 'upstream.circuit' });
+  // Indexed under the tenant whose circuit it is (its admin's searches are filtered by tenant).
+  for (const r of rows) assert.equal(r.event.actor?.tenant, r.event.detail?.tenant);
   return rows.map((r) => ({ tenant: r.event.detail?.tenant, to: r.event.detail?.to }));
 }
 

@@ -5,6 +5,7 @@
  * there yet (a secret to create, an upstream authorization to complete) is retried with backoff, at
  * once when an authorization completes. A reload replaces what changed and drops what went.
  */
+import { connectionActor } from '../model/audit-event.ts';
 import type { AuditInput } from '../audit/log.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
@@ -234,6 +235,8 @@ export class UpstreamFleet {
     const retryAt = c.retryAt ? { retryAt: new Date(c.retryAt).toISOString() } : {};
     void this.#deps.record({
       kind: 'upstream.circuit',
+      // A tenant's circuit is indexed under its tenant, as its own egress refusals are: its admin finds it.
+      ...(tenant === undefined ? {} : { actor: connectionActor(tenant) }),
       server,
       detail: { ...(tenant === undefined ? {} : { tenant }), from: c.from, to: c.to, reason: c.reason, ...retryAt },
     });
