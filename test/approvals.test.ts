@@ -285,6 +285,10 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   );
   assert.equal((await decideOnPage('glead', id, 'approve')).status, 404);
   assert.equal((await decideOnPage('lead1', id, 'approve')).status, 200);
+  // Another person of the tenant presenting it learns nothing of it: no such approval, as across tenants.
+  const stranger = await modern('racer', 'rec__other', { note }, { requestState: state });
+  assert.match(stranger.error.message, /no such approval/);
+  assert.doesNotMatch(stranger.error.message, /requester|differs/);
   // Arguments changed after the approval: refused.
   const changed = await modern('agent', 'rec__other', { note: `${note}-changed` }, { requestState: state });
   assert.match(changed.error.message, /cannot be used for this call/);

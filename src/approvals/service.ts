@@ -140,7 +140,10 @@ export class ApprovalService {
   /** Use an approval for this exact call: once, while approved and unexpired, and only if nothing bound changed. */
   async consume(id: string, call: BoundCall): Promise<Transition> {
     const req = await this.#store.get(id);
-    if (!req || req.tenant !== call.tenant) return { ok: false, code: 'not_approved', message: 'no such approval' };
+    // Someone else's approval (another tenant's, or another person's of this one) does not exist for
+    // this caller: it learns neither its state nor what it is bound to.
+    if (!req || req.tenant !== call.tenant || req.requester.key !== call.principalKey)
+      return { ok: false, code: 'not_approved', message: 'no such approval' };
     const t = (await this.#revokedDecider(req)) ?? use(req, call, Date.now());
     if (!t.ok) {
       if (t.request) await this.#store.transition(t.request, req.status);
