@@ -1,8 +1,10 @@
 /**
  * The configured audit exports of a gateway: one Exporter per `audit.exports` entry, reading the
  * store after its persisted cursor (`export:<name>`) and pushing to its sink, at least once, in order.
- * Every replica runs its exports; the shared cursor keeps the duplicates to what retries cause, and
- * every record carries (stream, seq) to remove them.
+ * Every replica runs its exports through one shared cursor, read again before every batch and only
+ * ever moved forward: what one replica sent, another does not send again. Duplicates come from
+ * retries and from a batch two replicas read at the same moment; every record carries (stream, seq)
+ * to remove them. A `file` export writes on each replica's own disk: together the files hold the trail.
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';

@@ -387,12 +387,14 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
       return r ? Number(r.position) : 0;
     },
     async setCursor(name, position) {
+      // Only forward: replicas export through one cursor, and one that is behind must not move it back.
       const v = { position, updated_at: Date.now() };
       await db
         .insertInto('audit_cursors')
         .values({ name, ...v })
-        .onConflict((oc) => oc.column('name').doUpdateSet(v))
+        .onConflict((oc) => oc.column('name').doNothing())
         .execute();
+      await db.updateTable('audit_cursors').set(v).where('name', '=', name).where('position', '<', position).execute();
     },
   };
 }

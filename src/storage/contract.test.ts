@@ -206,6 +206,15 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.deepEqual(other, verdict('other', { probedAt: LATEST_DATE }));
         assert.equal(typeof other!.probedAt, 'number');
       });
+      await t.test('audit: an export cursor only moves forward (a replica behind never moves it back)', async () => {
+        const a = store.audit;
+        assert.equal(await a.getCursor('export:siem'), 0);
+        await a.setCursor('export:siem', 7);
+        await a.setCursor('export:siem', 3);
+        assert.equal(await a.getCursor('export:siem'), 7);
+        await a.setCursor('export:siem', 9);
+        assert.equal(await a.getCursor('export:siem'), 9);
+      });
       await t.test('audit: count is the number of records, after appends and after a prune', async () => {
         const a = store.audit;
         const old = (seq: number) =>

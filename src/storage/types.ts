@@ -229,6 +229,7 @@ export interface AuditStore {
    */
   prune(before: number, signal?: AbortSignal): Promise<number>;
   getCursor(name: string): Promise<number>;
+  /** Moves the cursor forward to `position`; never back (another writer may have moved it further). */
   setCursor(name: string, position: number): Promise<void>;
   /**
    * The embedded store's spool (ADR 0015; absent on PostgreSQL): records acknowledged and not yet

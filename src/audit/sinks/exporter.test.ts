@@ -64,6 +64,21 @@ test('a restarted exporter resumes from the persisted cursor: nothing lost, noth
   assert.equal(again.status().cursor, 9);
 });
 
+test('replicas exporting to one sink share its cursor: what one sent, the other does not send again', async () => {
+  const src = new MemorySource();
+  const cursors = new MemoryCursors();
+  const sink = new ScriptedSink();
+  const [r1, r2] = [1, 2].map(() => new Exporter({ name: 'siem', sink, source: src, cursors, batchSize: 3 }));
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 5; i++) src.append(`gw${round % 2}`);
+    // Each replica wakes in turn (its own appends, or its poll): the one behind reads the shared cursor.
+    await r1.runOnce();
+    await r2.runOnce();
+  }
+  assert.deepEqual(sink.delivered, keysOf(src), 'every record once, in order');
+  assert.equal(cursors.values.get('siem'), 20);
+});
+
 test('a cursor write that fails resends the batch (a duplicate, never a gap)', async () => {
   const src = new MemorySource();
   const cursors = new MemoryCursors();

@@ -153,9 +153,12 @@ export class Exporter {
   /** One batch: read (or reuse the pending one), send, persist the cursor. Returns records delivered. */
   async #step(): Promise<number> {
     try {
-      this.#cursor ??= await this.#o.cursors.get(this.name);
-      if (this.#pending.length === 0)
+      if (this.#pending.length === 0) {
+        // The cursor is shared by every replica exporting to this sink: what another one sent since
+        // is not sent again (only a batch two replicas read at the same moment goes twice).
+        this.#cursor = Math.max(this.#cursor ?? 0, await this.#o.cursors.get(this.name));
         this.#pending = await this.#o.source.read(this.#cursor, Math.max(1, this.#o.batchSize ?? 500));
+      }
       const batch = this.#pending;
       if (batch.length === 0) return 0;
       await this.#o.sink.send(batch.map((r) => r.event));
