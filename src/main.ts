@@ -16,6 +16,7 @@ import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
 import { deciderCheck } from './approvals/deciders.ts';
+import { SecretLearner } from './credentials/known-secrets.ts';
 import { ApplyAcks, LIVE_MS } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
@@ -88,6 +89,8 @@ export class Gateway {
   sandbox!: SandboxHost;
   /** The broker, the connections holding credentials, and the scrubber of their values. */
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
+  /** What a caller could carry of any tenant's secrets, learned ahead of any connection (ADR 0007). */
+  readonly #secrets: SecretLearner;
   /** The configured servers' connections: started, wired to the catalogue, retried, replaced on reload. */
   readonly fleet: UpstreamFleet;
   readonly approvals: ApprovalService;
@@ -145,6 +148,7 @@ export class Gateway {
       this.upstreamBytes,
     );
     this.credentials = { broker, pool, scrubber };
+    this.#secrets = new SecretLearner(pool, store.apiKeys, () => this.config, log);
     // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
     const acks = new ApplyAcks(store.applyAcks, broker.instance, log);
     this.principalRevocations = new PrincipalRevocations(acks.following(store.principalRevocations));
@@ -230,6 +234,7 @@ export class Gateway {
     gw.#endpoint = gw.#endpointDeps();
     gw.sandbox = await gw.#openSandbox(config);
     gw.#warnUnknownTools(config);
+    await gw.#secrets.start(); // before any call: the secrets a caller could carry are known
     if (!opts.noHttp) await gw.#listen(config);
     for (const s of config.servers) if (!s.disabled) gw.fleet.add(s); // after listening: a failed start spawns nothing
     return gw;
@@ -471,6 +476,7 @@ export class Gateway {
         : next.identity;
     this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
     this.#settingsChanged();
+    void this.#secrets.learn(); // the new servers' and tenants' secrets
     await this.audit.reconfigure(next.audit);
     await this.audit.record({ kind: 'config.reloaded', detail: { config: next.source, notes } });
     return notes;
@@ -478,6 +484,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.fleet.stopRetrying();
+    this.#secrets.stop();
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();

@@ -40,6 +40,8 @@ import { eventually } from './support/eventually.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
 const data = join(tmp, 'data');
 const CANARY = { acme: `canary-acme-${randomUUID()}`, globex: `canary-globex-${randomUUID()}` };
+/** Secrets of tenants that never call here (noread has no scope to): no connection ever holds them. */
+const UNUSED = { nobody: `canary-nobody-${randomUUID()}`, noread: `canary-noread-${randomUUID()}` };
 const record = join(tmp, 'record.jsonl');
 const twinRecord = join(tmp, 'twin.jsonl');
 const keys: Record<string, string> = {};
@@ -117,8 +119,8 @@ rules:
         );
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
-        await store.set('canary-nobody', `canary-nobody-${randomUUID()}`);
-        await store.set('canary-noread', `canary-noread-${randomUUID()}`);
+        await store.set('canary-nobody', UNUSED.nobody);
+        await store.set('canary-noread', UNUSED.noread);
       },
     },
   );
@@ -846,6 +848,23 @@ test("outbound: another tenant's secret in any encoding, or a well-known token, 
     outbound.some((r) => JSON.stringify(r.args).includes('[REDACTED')),
     'the arguments are kept, redacted',
   );
+});
+
+test("outbound: a tenant's secret no connection holds (its tenant never called, or its connection went idle) is denied too", async () => {
+  const before = reached().length;
+  assert.ok(!t.gw.credentials.pool.describe().some((h) => h.tenant === 'noread'), 'noread never connected');
+  // Its key was made after the gateway started: the gateway learns a new tenant's secrets within seconds.
+  await eventually(() => t.gw.credentials.pool.values().includes(UNUSED.noread));
+  const r = await rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo: UNUSED.noread, n: 1 } });
+  assert.match(r.error?.message ?? '', /secret:outbound/, JSON.stringify(r).slice(0, 300));
+  // globex's connection stops for being idle: its secret stays one acme may not send.
+  await rpc('globex', 'tools/call', { name: 'mt__whoami', arguments: {} });
+  t.gw.credentials.pool.sweep(Date.now() + 16 * 60_000);
+  assert.ok(!t.gw.credentials.pool.describe().some((h) => h.tenant === 'globex'));
+  const idle = await rpc('acme', 'tools/call', { name: 'mt__strict', arguments: { repo: CANARY.globex, n: 1 } });
+  assert.match(idle.error?.message ?? '', /secret:outbound/, JSON.stringify(idle).slice(0, 300));
+  const sent = JSON.stringify(reached().slice(before));
+  assert.ok(!sent.includes(UNUSED.noread) && !sent.includes(CANARY.globex), 'neither secret reached an upstream');
 });
 
 test('results: a well-known secret an upstream found elsewhere is redacted when configured (secrets.results: redact)', async () => {

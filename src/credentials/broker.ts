@@ -290,6 +290,30 @@ export class CredentialBroker {
     return { cfg: out, values, refs: [...new Set(refs)], digest };
   }
 
+  /**
+   * The secret values a server's configured references name for `tenant`, resolved without connecting
+   * (revoked ones too: a revoked secret is still one): what the scrubber must know before any
+   * connection of this gateway holds them. Upstream OAuth tokens are per owner and not looked for.
+   * References that do not resolve are left out, quietly.
+   */
+  async valuesFor(cfg: ServerConfig, tenant: string): Promise<string[]> {
+    const c = cfg.credentials ?? {};
+    const refs =
+      cfg.transport === 'stdio'
+        ? Object.values(c.env ?? {})
+        : Object.values(c.headers ?? {}).map((h) => (typeof h === 'string' ? h : h.ref));
+    const context = { tenant, environment: cfg.environment ?? 'default' };
+    const values: string[] = [];
+    for (const ref of refs) {
+      try {
+        values.push((await this.#resolver.resolve(expandReference(ref, context))).value);
+      } catch {
+        // not this tenant's, or not there: nothing to look for
+      }
+    }
+    return values;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#store.forget(this.instance).catch(() => {});

@@ -28,6 +28,8 @@ interface Held {
 
 const DRAIN_MS = 60_000;
 const SWEEP_MS = 60_000;
+/** Secret values remembered after their connections stopped (the oldest forgotten first past this). */
+const MAX_KNOWN = 10_000;
 
 export class CredentialedUpstreams {
   readonly #broker: CredentialBroker;
@@ -39,6 +41,12 @@ export class CredentialedUpstreams {
   onCreated: (server: string, tenantKey: string, up: Upstream) => void = () => {};
 
   readonly #scrubber: SecretScrubber;
+  /**
+   * Every secret value this gateway resolved, or learned ahead (`learn`), whether or not a connection
+   * holds it now: one another tenant's caller sends must be caught and redacted after its connection
+   * went idle, was rotated or revoked, and on a replica that never connected for that tenant.
+   */
+  readonly #known = new Set<string>();
 
   readonly #idleMs: () => number;
   readonly #clock: Clock | undefined;
@@ -110,7 +118,7 @@ export class CredentialedUpstreams {
       keep: Boolean(opts.keep || current?.keep),
       lastUsed: now,
     });
-    this.#scrubber.update(this.values());
+    this.#remember(m.values);
     this.onCreated(cfg.name, key.split('\u0000')[1], up);
     up.start().catch(() => {});
     if (current) {
@@ -155,9 +163,37 @@ export class CredentialedUpstreams {
     }));
   }
 
-  /** Every secret value currently held (for redaction of anything leaving the gateway). */
+  /** Every secret value held or known (for redaction of anything leaving the gateway). */
   values(): string[] {
-    return [...new Set([...this.#held.values()].flatMap((h) => h.values))];
+    return [...new Set([...this.#known, ...[...this.#held.values()].flatMap((h) => h.values)])];
+  }
+
+  /** Remember values (the oldest forgotten past MAX_KNOWN) and tell the scrubber when any was new. */
+  #remember(values: readonly string[]): void {
+    let fresh = false;
+    for (const v of values) {
+      if (!v || this.#known.has(v)) continue;
+      this.#known.add(v);
+      fresh = true;
+    }
+    for (const v of this.#known) {
+      if (this.#known.size <= MAX_KNOWN) break;
+      this.#known.delete(v);
+    }
+    if (fresh) this.#scrubber.update(this.values());
+  }
+
+  /**
+   * Learn ahead the secret values of every credentialed server for these tenants (at start, on a
+   * reload, and now and then): the tenants the gateway knows of, whether or not they call here.
+   */
+  async learn(servers: readonly ServerConfig[], tenants: readonly string[]): Promise<void> {
+    const values: string[] = [];
+    for (const cfg of servers) {
+      if (cfg.disabled || !cfg.credentials) continue;
+      for (const tenant of tenants) values.push(...(await this.#broker.valuesFor(cfg, tenant)));
+    }
+    this.#remember(values);
   }
 
   /** Stop the connections nobody used for the idle time (and none in flight); the next request starts them again. */
@@ -169,8 +205,7 @@ export class CredentialedUpstreams {
       void h.up.stop();
       n++;
     }
-    if (n) this.#scrubber.update(this.values());
-    return n;
+    return n; // its values stay known (#known)
   }
 
   async stop(): Promise<void> {
