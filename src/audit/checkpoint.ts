@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import type { AuditStore } from '../storage/types.ts';
 import type { Problem } from '../model/audit-event.ts';
-import { notPrivate } from '../util/private-path.ts';
+import { notPrivateKey } from '../util/private-path.ts';
 
 export const SIGNING_KEY_FILE = 'audit-signing-key.pem';
 
@@ -92,7 +92,7 @@ export function loadOrCreateSigner(stateDir: string): CheckpointSigner {
     }
   }
   // Whoever can read the key signs checkpoints and bundles as this gateway; whoever owns it chose it.
-  const why = notPrivate(file, statSync(file), 'audit signing key', 0o077);
+  const why = notPrivateKey(file, statSync(file), 'audit signing key');
   if (why) throw new Error(why);
   return signerOf(createPrivateKey(readFileSync(file)));
 }

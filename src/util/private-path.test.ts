@@ -43,6 +43,20 @@ test('keys and the state directory that another user could read or replace are r
       );
       chownSync(join(state, 'audit-signing-key.pem'), 65534, 65534);
       assert.throws(() => loadOrCreateSigner(state), /belongs to user 65534/);
+      // Mounted read-only for it (a Kubernetes Secret, defaultMode 0440, the pod's fsGroup): taken;
+      // writable by the group, or readable by others, or by a group it is not in: refused.
+      const pem = join(state, 'audit-signing-key.pem');
+      chownSync(pem, 0, process.getgid?.() ?? 0);
+      chmodSync(pem, 0o440);
+      assert.doesNotThrow(() => loadOrCreateSigner(state));
+      for (const mode of [0o460, 0o444]) {
+        chmodSync(pem, mode);
+        assert.throws(() => loadOrCreateSigner(state), /accessible by group or others/, mode.toString(8));
+      }
+      chownSync(pem, 0, 65534);
+      chmodSync(pem, 0o440);
+      assert.throws(() => loadOrCreateSigner(state), /accessible by group or others/, 'a group it is not in');
+      chmodSync(pem, 0o600);
       chmodSync(open, 0o700);
       chownSync(open, 65534, 65534);
       await assert.rejects(openSqlite(join(open, 'gatehouse.db')), /the state directory .* belongs to user 65534/);

@@ -18,3 +18,21 @@ export function notPrivate(path: string, st: Stats, what: string, mask: 0o077 | 
       : `${what} ${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
   return undefined;
 }
+
+/**
+ * Why a key the gateway only reads (the audit signing key) is not safe to sign with, or undefined.
+ * Besides a key of this user's own (0600), one mounted for it read-only is taken: owned by root,
+ * readable by a group this process is in (a Kubernetes Secret with `defaultMode: 0440` and the pod's
+ * `fsGroup`), writable by nobody but its owner, readable by no one else.
+ */
+export function notPrivateKey(path: string, st: Stats, what: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  const mine = notPrivate(path, st, what, 0o077);
+  if (!mine) return undefined;
+  const uid = process.getuid?.();
+  const groups = process.getgroups?.() ?? [];
+  const mode = st.mode & 0o777;
+  const mounted =
+    (st.uid === 0 || st.uid === uid) && (mode & 0o027) === 0 && ((mode & 0o040) === 0 || groups.includes(st.gid));
+  return mounted ? undefined : mine;
+}
