@@ -302,6 +302,7 @@ async function verifyAction(bundle: string, opts: VerifyOpts): Promise<void> {
   process.exitCode = r.ok ? 0 : 1;
   if (opts.json) return out(r);
   for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
+  for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(
     r.ok
       ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}${

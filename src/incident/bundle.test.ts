@@ -14,6 +14,7 @@ import { AuditLog } from '../audit/log.ts';
 import { chainHash, type AuditEvent } from '../model/audit-event.ts';
 import { loadOrCreateSigner } from '../audit/checkpoint.ts';
 import { openStore } from '../storage/index.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 import { checkChain, exportBundle, verifyBundle } from './bundle.ts';
 import { openIncident, type Actor } from './incident.ts';
 
@@ -118,6 +119,59 @@ test('an exported bundle verifies offline, with its checkpoints; each kind of ta
     (await verifyBundle(gone)).problems.map((p) => p.file),
     ['manifest.json'],
   );
+});
+
+test("the manifest's window and time are signed; a format-1 bundle still verifies, saying they are not", async () => {
+  const { dir, out, r } = await setup();
+  const trusted = new Set([r.manifest.signature.keyId]);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  const edits: Record<string, (m: typeof manifest) => void> = {
+    window: (m) => {
+      m.window.since = '2020-01-01T00:00:00.000Z';
+    },
+    createdAt: (m) => {
+      m.createdAt = '2020-01-01T00:00:00.000Z';
+    },
+    'an added field': (m) => {
+      m.note = 'x';
+    },
+  };
+  for (const [what, edit] of Object.entries(edits)) {
+    const copied = copy(out, join(dir, `edited-${what}`));
+    const m = JSON.parse(readFileSync(join(copied, 'manifest.json'), 'utf8'));
+    edit(m);
+    writeFileSync(join(copied, 'manifest.json'), JSON.stringify(m, null, 2));
+    const report = await verifyBundle(copied, trusted);
+    assert.equal(report.ok, false, `${what} edited`);
+    assert.deepEqual(
+      report.problems.map((p) => p.file),
+      ['manifest.json'],
+    );
+  }
+  assert.equal(manifest.format, 'gatehouse-incident-bundle/2');
+  assert.deepEqual((await verifyBundle(out, trusted)).notes, []);
+  // A bundle exported before: format 1, its signature over the files alone. It verifies, and says what it does not cover.
+  const old = copy(out, join(dir, 'format-1'));
+  const { signature: _s, ...rest } = manifest;
+  const v1 = {
+    ...rest,
+    format: 'gatehouse-incident-bundle/1',
+    signature: loadOrCreateSigner(join(dir, 'state')).sign(
+      `incident-bundle:${manifest.incident}`,
+      0,
+      sha(canonicalJson(manifest.files)),
+    ),
+  };
+  writeFileSync(join(old, 'manifest.json'), JSON.stringify(v1, null, 2));
+  const report = await verifyBundle(old, trusted);
+  assert.deepEqual(report.problems, []);
+  assert.ok(report.ok);
+  assert.match(report.notes.join('\n'), /format 1 .*window .* not signed/);
+  // A format-2 signature presented as format 1 (or the reverse) does not verify.
+  writeFileSync(join(old, 'manifest.json'), JSON.stringify({ ...manifest, format: 'gatehouse-incident-bundle/1' }));
+  assert.equal((await verifyBundle(old, trusted)).ok, false);
+  writeFileSync(join(old, 'manifest.json'), JSON.stringify({ ...v1, format: 'gatehouse-incident-bundle/2' }));
+  assert.equal((await verifyBundle(old, trusted)).ok, false);
 });
 
 test('checkChain: each hash, each link within a stream, gaps named', () => {

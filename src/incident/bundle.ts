@@ -38,7 +38,9 @@ import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 import { LIVE_MS } from './acks.ts';
 
-const BUNDLE_FORMAT = 'gatehouse-incident-bundle/1';
+/** Format 2 signs the whole manifest; format 1 (before 2026-12-06) signed only `files` and still verifies, with a note. */
+const BUNDLE_FORMAT = 'gatehouse-incident-bundle/2';
+const BUNDLE_FORMAT_1 = 'gatehouse-incident-bundle/1';
 const FILES = [
   'incident.json',
   'audit.jsonl',
@@ -51,12 +53,16 @@ const FILES = [
 ] as const;
 
 interface Manifest {
-  format: typeof BUNDLE_FORMAT;
+  format: typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_1;
   incident: string;
   createdAt: string;
   window: { since: string; until: string };
   files: Record<string, string>;
-  /** Ed25519 over (`incident-bundle:<id>`, 0, SHA-256 of the canonical `files`). */
+  /**
+   * Ed25519 over (`incident-bundle/2:<id>`, 0, SHA-256 of the canonical manifest without `signature`):
+   * every other field, the window and the time of export included. (Format 1: over
+   * (`incident-bundle:<id>`, 0, SHA-256 of the canonical `files`) alone.)
+   */
   signature: CheckpointDetail;
 }
 
@@ -67,7 +73,13 @@ export interface BundleProblem {
 
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const filesDigest = (files: Record<string, string>) => sha256(canonicalJson(files));
-const signedName = (id: string) => `incident-bundle:${id}`;
+/** What a format-2 signature covers: the whole manifest but the signature itself. */
+function manifestDigest(m: Omit<Manifest, 'signature'> & { signature?: unknown }): string {
+  const { signature: _signature, ...signed } = m;
+  return sha256(canonicalJson(signed));
+}
+const signedName = (id: string) => `incident-bundle/2:${id}`;
+const signedName1 = (id: string) => `incident-bundle:${id}`;
 
 /** Records ordered by stream name, then by sequence number within a stream. */
 function byStreamThenSeq(a: AuditEvent, b: AuditEvent): number {
@@ -217,15 +229,15 @@ export async function exportBundle(
     await writeFile(join(dir, name), content[name], { mode: 0o600 });
     files[name] = sha256(content[name]);
   }
-  const signature = loadOrCreateSigner(config.gateway.stateDir).sign(signedName(id), 0, filesDigest(files));
-  const manifest: Manifest = {
+  const unsigned = {
     format: BUNDLE_FORMAT,
     incident: id,
     createdAt: new Date(now).toISOString(),
     window: { since: new Date(since).toISOString(), until: new Date(until).toISOString() },
     files,
-    signature,
-  };
+  } as const;
+  const signature = loadOrCreateSigner(config.gateway.stateDir).sign(signedName(id), 0, manifestDigest(unsigned));
+  const manifest: Manifest = { ...unsigned, signature };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2), { mode: 0o600 });
   await addAction(store, id, actor, 'exported', {
     dir,
@@ -244,17 +256,21 @@ export interface BundleReport {
   keyId: string | null;
   records: number;
   problems: BundleProblem[];
+  /** What the checks could not cover, though nothing failed (an older format's unsigned fields). */
+  notes: string[];
 }
 
 /** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
 export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string>): Promise<BundleReport> {
   const problems: BundleProblem[] = [];
+  const notes: string[] = [];
   const fail = (file: string, problem: string): BundleReport => ({
     ok: false,
     incident: null,
     keyId: null,
     records: 0,
     problems: [...problems, { file, problem }],
+    notes,
   });
   let manifest: Manifest;
   try {
@@ -262,16 +278,27 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
   } catch (err) {
     return fail('manifest.json', `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'not json'}`);
   }
-  if (manifest?.format !== BUNDLE_FORMAT || typeof manifest.files !== 'object' || !manifest.signature)
-    return fail('manifest.json', 'not a gatehouse incident bundle');
   if (
-    manifest.signature.hash !== filesDigest(manifest.files) ||
+    (manifest?.format !== BUNDLE_FORMAT && manifest?.format !== BUNDLE_FORMAT_1) ||
+    typeof manifest.files !== 'object' ||
+    !manifest.files ||
+    typeof manifest.incident !== 'string' ||
+    !manifest.signature
+  )
+    return fail('manifest.json', 'not a gatehouse incident bundle');
+  const v1 = manifest.format === BUNDLE_FORMAT_1;
+  if (v1)
+    notes.push(
+      `format 1 (exported before 2026-12-06): the signature covers the files and the incident id only; the manifest's window (${manifest.window?.since} to ${manifest.window?.until}) and createdAt (${manifest.createdAt}) are not signed`,
+    );
+  if (
+    manifest.signature.hash !== (v1 ? filesDigest(manifest.files) : manifestDigest(manifest)) ||
     manifest.signature.seq !== 0 ||
-    !signatureValid(signedName(manifest.incident), manifest.signature, trustedKeys)
+    !signatureValid((v1 ? signedName1 : signedName)(manifest.incident), manifest.signature, trustedKeys)
   ) {
     problems.push({
       file: 'manifest.json',
-      problem: 'the signature does not cover these entries (the manifest was altered), or its key is not trusted',
+      problem: `the signature does not cover these entries${v1 ? '' : ', window and time'} (the manifest was altered), or its key is not trusted`,
     });
   }
   const text = new Map<string, string>();
@@ -318,5 +345,6 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
     keyId: manifest.signature.keyId ?? null,
     records: events.length,
     problems,
+    notes,
   };
 }
