@@ -87,6 +87,7 @@ test('commands that change or report something print it as JSON with --json', ()
     ['secrets', 'delete'],
     ['secrets', 'rotate-key'],
     ['audit', 'checkpoints'],
+    ['audit', 'key'],
     ['incident', 'open'],
   ]) {
     const r = run(...cmd, '--help');

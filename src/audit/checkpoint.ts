@@ -97,6 +97,16 @@ export function loadOrCreateSigner(stateDir: string): CheckpointSigner {
   return signerOf(createPrivateKey(readFileSync(file)));
 }
 
+/**
+ * The key id of the state directory's signing key, or undefined when it has none yet (nothing is
+ * created). What an operator lists to trust a replica: `gatehouse audit key` on each one.
+ */
+export function signingKeyId(stateDir: string): string | undefined {
+  const file = join(stateDir, SIGNING_KEY_FILE);
+  if (!existsSync(file)) return undefined;
+  return signerOf(createPrivateKey(readFileSync(file))).keyId;
+}
+
 /** Whether the checkpoint's signature is valid for its own key (and, when given, that key is a trusted one). */
 export function signatureValid(stream: string, d: CheckpointDetail, trusted?: ReadonlySet<string>): boolean {
   try {

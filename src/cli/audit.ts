@@ -1,5 +1,5 @@
 /**
- * `gatehouse audit verify|checkpoints|run|search|export|prune`: the audit trail for operators and incident
+ * `gatehouse audit verify|checkpoints|key|run|search|export|prune`: the audit trail for operators and incident
  * responders. They read the store named by the config, so they work with or without a running gateway.
  */
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import {
   exportCheckpoints,
   latestCheckpoints,
   parseCheckpointExport,
+  signingKeyId,
   type CheckpointExport,
 } from '../audit/checkpoint.ts';
 import { once } from 'node:events';
@@ -93,6 +94,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .description('the audit trail: verify the chain, reconstruct a run, search, export');
   registerAuditVerify(audit, ctx);
   registerAuditCheckpoints(audit, ctx);
+  registerAuditKey(audit, ctx);
   registerAuditRun(audit, ctx);
   registerAuditSearch(audit, ctx);
   registerAuditExport(audit, ctx);
@@ -184,6 +186,34 @@ async function checkpointsAction(ctx: CliContext, opts: CheckpointsOpts): Promis
   if (opts.json)
     return void process.stdout.write(`${JSON.stringify({ streams: cps.length, output: opts.output }, null, 2)}\n`);
   process.stderr.write(`${cps.length} stream checkpoint(s) written to ${opts.output}\n`);
+}
+
+type KeyOpts = { config: string; json?: boolean };
+
+function registerAuditKey(audit: Command, ctx: CliContext): void {
+  audit
+    .command('key')
+    .description(
+      "this gateway's audit signing key id (its state directory's): run it on each replica and keep the list, to pass to `--trust-key`",
+    )
+    .addOption(ctx.configOption())
+    .option('--json', 'print as JSON')
+    .action((opts: KeyOpts) => keyAction(ctx, opts));
+}
+
+async function keyAction(ctx: CliContext, opts: KeyOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  const { stateDir } = config.gateway;
+  let keyId: string | undefined;
+  try {
+    keyId = signingKeyId(stateDir);
+  } catch (err) {
+    ctx.fail(
+      `cannot read the signing key in ${stateDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (!keyId) ctx.fail(`no audit signing key in ${stateDir} yet: a gateway makes one as it starts`);
+  printResult(opts.json, { keyId, stateDir }, `${keyId}  (${stateDir})`);
 }
 
 type RunOpts = { config: string; json?: boolean; as?: string };

@@ -266,6 +266,8 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
       asActor(s, config.gateway.stateDir, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir)),
     ),
   ).catch((err: Error) => ctx.fail(err.message));
+  const trust = r.keys.map((k) => k.keyId);
+  const verify = `gatehouse incident verify ${r.dir} --trust-key ${trust.join(' ')}`;
   if (opts.json)
     return out({
       dir: r.dir,
@@ -274,13 +276,27 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
       truncated: r.truncated,
       runs: r.runs,
       keyId: r.manifest.signature.keyId,
+      keys: r.keys,
+      verify,
     });
   process.stdout.write(
     `wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
   );
-  process.stdout.write(
-    `check it anywhere with: gatehouse incident verify ${r.dir} --trust-key ${r.manifest.signature.keyId}\n`,
-  );
+  process.stdout.write('signed by these keys:\n');
+  for (const k of r.keys) {
+    const what = [
+      ...(k.manifest ? ['the manifest'] : []),
+      ...(k.streams.length ? [`checkpoints of ${k.streams.join(', ')}`] : []),
+    ].join('; ');
+    process.stdout.write(
+      `  ${k.keyId}  ${k.own ? "this gateway's own" : "NOT this gateway's: another replica's? check with `gatehouse audit key` on it"}: ${what}\n`,
+    );
+  }
+  process.stdout.write(`check it anywhere with: ${verify}\n`);
+  if (r.keys.some((k) => !k.own))
+    process.stdout.write(
+      '(drop from --trust-key any key that is not one of your gateways: the bundle then fails where it signed)\n',
+    );
 }
 
 type VerifyOpts = { trustKey?: string[]; json?: boolean };
@@ -292,7 +308,10 @@ function registerIncidentVerify(cmd: Command): void {
       're-check an evidence bundle offline: file digests, the signed manifest, the hash chain of the records, the checkpoints',
     )
     .argument('<bundle>', 'the directory `incident export` wrote')
-    .option('--trust-key <keyId...>', 'only signatures by these key ids count (default: any valid signature)')
+    .option(
+      '--trust-key <keyId...>',
+      'only signatures by these key ids count, one for each gateway (replica) whose streams the bundle holds (`gatehouse audit key` on each); default: any valid signature',
+    )
     .option('--json', 'print the report as JSON')
     .action((bundle: string, opts: VerifyOpts) => verifyAction(bundle, opts));
 }
@@ -308,7 +327,7 @@ async function verifyAction(bundle: string, opts: VerifyOpts): Promise<void> {
       ? `ok: incident ${r.incident}, ${r.records} record(s), signed by key ${r.keyId}${
           opts.trustKey
             ? ''
-            : ' (any valid signature counts: whoever re-signs an edited bundle passes this check; pass --trust-key with your gateway key id to check who signed it)'
+            : ` (any valid signature counts: whoever re-signs an edited bundle passes this check; pass --trust-key with your gateways' key ids to check who signed it; this bundle names ${r.keys.map((k) => k.keyId).join(', ')})`
         }\n`
       : `the bundle does not verify (${r.problems.length} problem(s))\n`,
   );

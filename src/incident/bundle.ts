@@ -115,6 +115,46 @@ export function checkChain(events: readonly AuditEvent[]): BundleProblem[] {
   return problems;
 }
 
+/** Checkpoints in the bundle: those exported (`checkpoints.json`) and those recorded in the window (`audit.jsonl`). */
+function bundleCheckpoints(
+  events: readonly AuditEvent[],
+  exported: ReadonlyArray<CheckpointDetail & { stream: string }>,
+): Array<CheckpointDetail & { stream: string; file: string }> {
+  const inWindow = events
+    .filter((e) => e.kind === 'audit.checkpoint' && e.detail && typeof e.detail.seq === 'number')
+    .map((e) => ({ ...(e.detail as unknown as CheckpointDetail), stream: e.stream, file: 'audit.jsonl' }));
+  return [...exported.map((c) => ({ ...c, file: 'checkpoints.json' })), ...inWindow];
+}
+
+/** A key that signed something in a bundle: the manifest, checkpoints of these streams, or both. */
+interface SigningKey {
+  keyId: string;
+  manifest: boolean;
+  streams: string[];
+}
+
+/** Every key id that signed the manifest or a checkpoint of the bundle (as the bundle says; `verify` checks each signature). */
+function signingKeys(
+  manifestKey: string | undefined,
+  checkpoints: ReadonlyArray<CheckpointDetail & { stream: string }>,
+): SigningKey[] {
+  const keys = new Map<string, { manifest: boolean; streams: Set<string> }>();
+  const of = (keyId: string) => {
+    const k = keys.get(keyId) ?? { manifest: false, streams: new Set<string>() };
+    keys.set(keyId, k);
+    return k;
+  };
+  if (typeof manifestKey === 'string') of(manifestKey).manifest = true;
+  for (const cp of checkpoints) if (typeof cp.keyId === 'string') of(cp.keyId).streams.add(cp.stream);
+  return [...keys]
+    .map(([keyId, k]) => ({ keyId, manifest: k.manifest, streams: [...k.streams].sort() }))
+    .sort((a, b) => Number(b.manifest) - Number(a.manifest) || a.keyId.localeCompare(b.keyId));
+}
+
+/** Why a signature by `keyId` does not count: its key is not among those trusted. */
+const untrusted = (keyId: string) =>
+  `signed by key ${keyId}, which is not among the trusted keys (--trust-key): trust it only if it is one of your gateways' (\`gatehouse audit key\` on each)`;
+
 /** Checkpoints (exported, and those recorded in the window): signatures, and hashes where the bundle holds the record. */
 function checkCheckpoints(
   events: readonly AuditEvent[],
@@ -123,23 +163,19 @@ function checkCheckpoints(
 ): BundleProblem[] {
   const problems: BundleProblem[] = [];
   const byRecord = new Map(events.map((e) => [`${e.stream}\n${e.seq}`, e.hash]));
-  const inWindow = events
-    .filter((e) => e.kind === 'audit.checkpoint' && e.detail && typeof e.detail.seq === 'number')
-    .map((e) => ({ ...(e.detail as unknown as CheckpointDetail), stream: e.stream, file: 'audit.jsonl' }));
-  for (const cp of [...exported.map((c) => ({ ...c, file: 'checkpoints.json' })), ...inWindow]) {
+  for (const cp of bundleCheckpoints(events, exported)) {
+    const what = `checkpoint of stream ${cp.stream} seq ${cp.seq}`;
+    if (trusted && !trusted.has(cp.keyId)) {
+      problems.push({ file: cp.file, problem: `${what}: ${untrusted(cp.keyId)}` });
+      continue;
+    }
     if (!signatureValid(cp.stream, cp, trusted)) {
-      problems.push({
-        file: cp.file,
-        problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the signature does not verify (or its key is not trusted)`,
-      });
+      problems.push({ file: cp.file, problem: `${what}: the signature does not verify` });
       continue;
     }
     const hash = byRecord.get(`${cp.stream}\n${cp.seq}`);
     if (hash !== undefined && hash !== cp.hash)
-      problems.push({
-        file: cp.file,
-        problem: `checkpoint of stream ${cp.stream} seq ${cp.seq}: the record in the bundle is not the one signed`,
-      });
+      problems.push({ file: cp.file, problem: `${what}: the record in the bundle is not the one signed` });
   }
   return problems;
 }
@@ -151,6 +187,8 @@ export interface ExportResult {
   truncated: boolean;
   runs: number;
   manifest: Manifest;
+  /** Every key that signed the manifest or a checkpoint in the bundle; `own`: this gateway's (its state directory's). */
+  keys: Array<SigningKey & { own: boolean }>;
 }
 
 export async function exportBundle(
@@ -175,10 +213,11 @@ export async function exportBundle(
   const policyFiles = [];
   for (const f of config.policy?.files ?? [])
     policyFiles.push({ file: f, sha256: await readFile(f).then(sha256, () => null) });
+  const checkpoints = exportCheckpoints(await latestCheckpoints(store.audit), new Date(now));
   const content: Record<(typeof FILES)[number], string> = {
     'incident.json': JSON.stringify(incident, null, 2),
     'audit.jsonl': events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''),
-    'checkpoints.json': JSON.stringify(exportCheckpoints(await latestCheckpoints(store.audit), new Date(now)), null, 2),
+    'checkpoints.json': JSON.stringify(checkpoints, null, 2),
     'verification.json': JSON.stringify(
       {
         store: await verifyAudit(store.audit, {
@@ -236,7 +275,8 @@ export async function exportBundle(
     window: { since: new Date(since).toISOString(), until: new Date(until).toISOString() },
     files,
   } as const;
-  const signature = loadOrCreateSigner(config.gateway.stateDir).sign(signedName(id), 0, manifestDigest(unsigned));
+  const signer = loadOrCreateSigner(config.gateway.stateDir);
+  const signature = signer.sign(signedName(id), 0, manifestDigest(unsigned));
   const manifest: Manifest = { ...unsigned, signature };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2), { mode: 0o600 });
   await addAction(store, id, actor, 'exported', {
@@ -247,7 +287,11 @@ export async function exportBundle(
     manifest: sha256(JSON.stringify(manifest, null, 2)),
     keyId: signature.keyId,
   });
-  return { dir, incident: id, records: events.length, truncated, runs: runs.length, manifest };
+  const keys = signingKeys(signature.keyId, bundleCheckpoints(events, checkpoints.checkpoints)).map((k) => ({
+    ...k,
+    own: k.keyId === signer.keyId,
+  }));
+  return { dir, incident: id, records: events.length, truncated, runs: runs.length, manifest, keys };
 }
 
 export interface BundleReport {
@@ -258,6 +302,8 @@ export interface BundleReport {
   problems: BundleProblem[];
   /** What the checks could not cover, though nothing failed (an older format's unsigned fields). */
   notes: string[];
+  /** Every key that signed the manifest or a checkpoint; `trusted`: among `trustedKeys` (null: none were given). */
+  keys: Array<SigningKey & { trusted: boolean | null }>;
 }
 
 /** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
@@ -271,6 +317,7 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
     records: 0,
     problems: [...problems, { file, problem }],
     notes,
+    keys: [],
   });
   let manifest: Manifest;
   try {
@@ -291,14 +338,16 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
     notes.push(
       `format 1 (exported before 2026-12-06): the signature covers the files and the incident id only; the manifest's window (${manifest.window?.since} to ${manifest.window?.until}) and createdAt (${manifest.createdAt}) are not signed`,
     );
-  if (
+  if (trustedKeys && !trustedKeys.has(manifest.signature.keyId))
+    problems.push({ file: 'manifest.json', problem: `the manifest is ${untrusted(manifest.signature.keyId)}` });
+  else if (
     manifest.signature.hash !== (v1 ? filesDigest(manifest.files) : manifestDigest(manifest)) ||
     manifest.signature.seq !== 0 ||
     !signatureValid((v1 ? signedName1 : signedName)(manifest.incident), manifest.signature, trustedKeys)
   ) {
     problems.push({
       file: 'manifest.json',
-      problem: `the signature does not cover these entries${v1 ? '' : ', window and time'} (the manifest was altered), or its key is not trusted`,
+      problem: `the signature does not cover these entries${v1 ? '' : ', window and time'} (the manifest was altered)`,
     });
   }
   const text = new Map<string, string>();
@@ -332,13 +381,14 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
   } catch {
     problems.push({ file: 'audit.jsonl', problem: 'a line is not valid json' });
   }
+  let cps: Array<CheckpointDetail & { stream: string }> = [];
   try {
     const exported = text.get('checkpoints.json');
-    const cps = exported !== undefined ? parseCheckpointExport(exported).checkpoints : [];
-    problems.push(...checkCheckpoints(events, cps, trustedKeys));
+    cps = exported !== undefined ? parseCheckpointExport(exported).checkpoints : [];
   } catch {
     problems.push({ file: 'checkpoints.json', problem: 'not a checkpoint export' });
   }
+  problems.push(...checkCheckpoints(events, cps, trustedKeys));
   return {
     ok: problems.length === 0,
     incident: manifest.incident,
@@ -346,5 +396,9 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
     records: events.length,
     problems,
     notes,
+    keys: signingKeys(manifest.signature.keyId, bundleCheckpoints(events, cps)).map((k) => ({
+      ...k,
+      trusted: trustedKeys ? trustedKeys.has(k.keyId) : null,
+    })),
   };
 }

@@ -121,7 +121,14 @@ export async function handleIncidents(
           files[name] = await readFile(join(dir, 'bundle', name), 'utf8');
         return {
           status: 200,
-          body: { incident: id, records: r.records, truncated: r.truncated, manifest: r.manifest, files },
+          body: {
+            incident: id,
+            records: r.records,
+            truncated: r.truncated,
+            manifest: r.manifest,
+            keys: r.keys,
+            files,
+          },
         };
       } finally {
         await rm(dir, { recursive: true, force: true });

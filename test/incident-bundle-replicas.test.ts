@@ -1,0 +1,150 @@
+/**
+ * The evidence bundle of a deployment with two replicas (one store, a state directory and so a
+ * signing key each) and two tenants. The command `export` prints verifies, naming every key that
+ * signed a checkpoint in the bundle (the replica's own marked); trusting the exporting gateway's key
+ * alone fails on the other replica's checkpoints, naming the key; `gatehouse audit key` on each
+ * replica gives the ids to trust.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bundle-replicas-'));
+const storage = `storage: { sqlitePath: ${JSON.stringify(join(tmp, 'shared.db'))} }\n`;
+const gateways: TestGateway[] = [];
+const keys: Record<string, string> = {};
+
+before(async () => {
+  for (let i = 0; i < 2; i++) {
+    gateways.push(
+      await startGateway(
+        stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+          `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, `rec-${i}.jsonl`))} }\n    tools: { record: { class: READ }, other: { class: READ } }\n`,
+        {
+          storage,
+          top: 'identity: { apiKeys: true }\naudit: { checkpoints: { everyRecords: 1, everySeconds: 1 } }\n',
+        },
+      ),
+    );
+  }
+  keys.acme = await createKey(gateways[0].file, { name: 'acme-bot', tenant: 'acme', person: 'pat', scopes: 'x' });
+  keys.globex = await createKey(gateways[0].file, { name: 'globex-bot', tenant: 'globex', person: 'kim', scopes: 'x' });
+  // Both tenants call through both replicas: each replica's stream holds both tenants' records.
+  for (const g of gateways) {
+    assert.match(await call(g, 'acme', 'rec__record', 'acme-note'), /"result"/);
+    assert.match(await call(g, 'globex', 'rec__record', 'globex-confidential'), /"result"/);
+  }
+});
+after(async () => {
+  for (const g of gateways) await g.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+async function call(g: TestGateway, tenant: string, name: string, note: string): Promise<string> {
+  const r = await fetch(`${g.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      authorization: `Bearer ${keys[tenant]}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: randomUUID(),
+      method: 'tools/call',
+      params: { name, arguments: { note }, _meta: META },
+    }),
+  });
+  return r.text();
+}
+
+async function cliOk(...args: string[]): Promise<string> {
+  const r = await runCli(args);
+  assert.equal(r.code, 0, `gatehouse ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+async function openIncident(scope: string[]): Promise<string> {
+  const out = await cliOk(
+    'incident',
+    'open',
+    '--title',
+    't',
+    ...scope,
+    '--reason',
+    'r',
+    '--json',
+    '-c',
+    gateways[0].file,
+  );
+  return (JSON.parse(out) as { incident: { id: string } }).incident.id;
+}
+
+test('two replicas: the printed verify command passes, naming both keys; one key alone fails on the other', async () => {
+  const keyOf = async (g: TestGateway) =>
+    (JSON.parse(await cliOk('audit', 'key', '--json', '-c', g.file)) as { keyId: string }).keyId;
+  const [own, other] = [await keyOf(gateways[0]), await keyOf(gateways[1])];
+  assert.notEqual(own, other, 'each replica signs with the key of its own state directory');
+
+  const id = await openIncident(['--tool', 'rec__other']);
+  const dir = join(tmp, 'bundle-tool');
+  const text = await cliOk('incident', 'export', id, '--out', dir, '-c', gateways[0].file);
+  const printed = /check it anywhere with: gatehouse (incident verify .*)$/m.exec(text)?.[1];
+  assert.ok(printed, text);
+  // The command as printed (the directory has no spaces) passes, and means something: both keys are named.
+  const ok = await runCli(printed.split(' '));
+  assert.equal(ok.code, 0, ok.stdout);
+  assert.match(text, new RegExp(`^  ${own}  this gateway's own: the manifest; checkpoints of `, 'm'));
+  assert.match(text, new RegExp(`^  ${other}  NOT this gateway's`, 'm'));
+  assert.deepEqual(printed.split('--trust-key ')[1].split(' ').sort(), [own, other].sort());
+
+  const json = JSON.parse(
+    await cliOk('incident', 'export', id, '--out', join(tmp, 'bundle-json'), '--json', '-c', gateways[0].file),
+  ) as {
+    keys: Array<{ keyId: string; own: boolean; manifest: boolean; streams: string[] }>;
+    verify: string;
+  };
+  assert.deepEqual(
+    json.keys.map((k) => [k.keyId, k.own, k.manifest]).sort(),
+    [
+      [own, true, true],
+      [other, false, false],
+    ].sort(),
+  );
+  assert.ok(
+    json.keys.every((k) => k.streams.length > 0),
+    'each key signed checkpoints of some stream',
+  );
+
+  // Trusting only the exporting gateway's key fails, naming the other key (strict, as before).
+  const one = await runCli(['incident', 'verify', dir, '--trust-key', own, '--json']);
+  assert.equal(one.code, 1);
+  const report = JSON.parse(one.stdout) as {
+    problems: Array<{ file: string; problem: string }>;
+    keys: Array<{ keyId: string; trusted: boolean }>;
+  };
+  assert.ok(report.problems.length > 0);
+  assert.ok(
+    report.problems.every((p) => p.problem.includes(`signed by key ${other}, which is not among the trusted keys`)),
+  );
+  assert.deepEqual(
+    report.keys.map((k) => [k.keyId, k.trusted]).sort(),
+    [
+      [own, true],
+      [other, false],
+    ].sort(),
+  );
+  // --trust-key repeated works as well as one list.
+  assert.equal((await runCli(['incident', 'verify', dir, '--trust-key', own, '--trust-key', other])).code, 0);
+});
