@@ -3,14 +3,16 @@
  * signing key each) and two tenants. The command `export` prints verifies, naming every key that
  * signed a checkpoint in the bundle (the replica's own marked); trusting the exporting gateway's key
  * alone fails on the other replica's checkpoints, naming the key; `gatehouse audit key` on each
- * replica gives the ids to trust.
+ * replica gives the ids to trust. A tenant's (or a person's) bundle holds the other tenant's records
+ * as stubs that keep the chain checkable, and none of its state; a tool's keeps everything.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '../src/storage/index.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bundle-replicas-'));
@@ -147,4 +149,93 @@ test('two replicas: the printed verify command passes, naming both keys; one key
   );
   // --trust-key repeated works as well as one list.
   assert.equal((await runCli(['incident', 'verify', dir, '--trust-key', own, '--trust-key', other])).code, 0);
+});
+
+test("a tenant's bundle: other tenants' records are stubs that keep the chain, their state is left out; a tool's keeps all", async () => {
+  // Store-wide state of the other tenant: a mode, a person's revocation, a credential's revocation.
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(tmp, 'shared.db') });
+  try {
+    const at = Date.now();
+    await store.modes.set({ scope: 'tenant:globex', mode: 'read_only', reason: 'globex audit', setBy: 'x', setAt: at });
+    await store.principalRevocations.revoke({
+      kind: 'subject',
+      value: 'kim',
+      issuer: '',
+      reason: 'globex left',
+      revokedBy: 'x',
+      revokedAt: at,
+    });
+    await store.revocations.revoke({
+      ref: 'env:GLOBEX_TOKEN',
+      reason: 'globex rotated',
+      revokedBy: 'x',
+      revokedAt: at,
+    });
+  } finally {
+    await store.close();
+  }
+  const trust = (JSON.parse(await cliOk('audit', 'key', '--json', '-c', gateways[0].file)) as { keyId: string }).keyId;
+  const other = (JSON.parse(await cliOk('audit', 'key', '--json', '-c', gateways[1].file)) as { keyId: string }).keyId;
+
+  for (const scope of [
+    ['--tenant', 'acme'],
+    ['--principal', 'pat'],
+  ]) {
+    const id = await openIncident(scope);
+    const dir = join(tmp, `bundle-${scope[0].slice(2)}`);
+    const r = JSON.parse(await cliOk('incident', 'export', id, '--out', dir, '--json', '-c', gateways[0].file)) as {
+      records: number;
+      stubs: number;
+    };
+    assert.ok(r.stubs > 0 && r.stubs < r.records, JSON.stringify(r));
+    // Nothing of the other tenant in any file: not its arguments, not its state, not its name.
+    for (const f of readdirSync(dir))
+      assert.doesNotMatch(readFileSync(join(dir, f), 'utf8'), /globex|kim|GLOBEX/, `${scope.join(' ')}: ${f}`);
+    const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
+    assert.ok(
+      lines.some((l) => l.includes('acme-note')),
+      "the tenant's own records are whole",
+    );
+    const stubs = lines.map((l) => JSON.parse(l)).filter((e) => e.stub);
+    assert.equal(stubs.length, r.stubs);
+    for (const s of stubs) assert.deepEqual(Object.keys(s).sort(), ['hash', 'prev', 'seq', 'stream', 'stub']);
+    const policy = JSON.parse(readFileSync(join(dir, 'policy.json'), 'utf8'));
+    assert.deepEqual(policy.credentialRevocations, []);
+    assert.ok(policy.filtered.leftOut.principalRevocations >= 1 && policy.filtered.leftOut.credentialRevocations >= 1);
+    if (scope[0] === '--tenant')
+      assert.deepEqual(
+        policy.runtimeModes.map((m: { scope: string }) => m.scope),
+        ['tenant:acme'],
+      );
+
+    // The chain still verifies, every link checked; the report says what a stub leaves unchecked.
+    const ok = await runCli(['incident', 'verify', dir, '--trust-key', trust, other, '--json']);
+    assert.equal(ok.code, 0, ok.stdout);
+    const report = JSON.parse(ok.stdout) as { stubs: number; notes: string[] };
+    assert.equal(report.stubs, r.stubs);
+    assert.match(report.notes.join('\n'), /stubs .* their own hashes cannot be recomputed/);
+
+    // A stub whose hash is changed breaks the link to the record after it (the manifest too, but not only).
+    const edited = join(tmp, `edited-${scope[0].slice(2)}`);
+    cpSync(dir, edited, { recursive: true });
+    const all = lines.map((l) => JSON.parse(l));
+    const i = all.findIndex(
+      (e, k) => e.stub && all.slice(k + 1).some((n) => n.stream === e.stream && n.seq === e.seq + 1),
+    );
+    assert.ok(i >= 0, 'a stub followed by a record of its stream');
+    all[i].hash = 'f'.repeat(64);
+    writeFileSync(join(edited, 'audit.jsonl'), `${all.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const bad = JSON.parse((await runCli(['incident', 'verify', edited, '--json'])).stdout) as {
+      problems: Array<{ file: string; problem: string }>;
+    };
+    assert.ok(
+      bad.problems.some((p) => p.file === 'audit.jsonl' && /does not link/.test(p.problem)),
+      JSON.stringify(bad.problems),
+    );
+  }
+
+  // A tool's incident is the platform's: everything, whole (the bundle of the first test).
+  const tool = readFileSync(join(tmp, 'bundle-tool', 'audit.jsonl'), 'utf8');
+  assert.match(tool, /globex-confidential/);
+  assert.doesNotMatch(tool, /"stub":true/);
 });

@@ -273,6 +273,7 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
       dir: r.dir,
       incident: r.incident,
       records: r.records,
+      stubs: r.stubs,
       truncated: r.truncated,
       runs: r.runs,
       keyId: r.manifest.signature.keyId,
@@ -280,7 +281,7 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
       verify,
     });
   process.stdout.write(
-    `wrote ${r.dir}: ${r.records} audit record(s)${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
+    `wrote ${r.dir}: ${r.records} audit record(s)${r.stubs ? ` (${r.stubs} of other tenants as stubs: their links only)` : ''}${r.truncated ? ' (TRUNCATED: the window is larger than one bundle)' : ''}, ${r.runs} run timeline(s); manifest signed by key ${r.manifest.signature.keyId}\n`,
   );
   process.stdout.write('signed by these keys:\n');
   for (const k of r.keys) {

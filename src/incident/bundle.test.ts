@@ -198,6 +198,18 @@ test('checkChain: each hash, each link within a stream, gaps named', () => {
     checkChain([a1, a2, a4]).map((p) => p.problem),
     ['stream a: seq 3 absent'],
   );
+  // A stub (another tenant's record) keeps the links: its own hash is not recomputed, each link is checked.
+  const a3 = mk('a', 3, a2.hash);
+  const stub = { stream: 'a', seq: 2, prev: a2.prev, hash: a2.hash, stub: true as const };
+  assert.deepEqual(checkChain([a1, stub, a3]), []);
+  assert.deepEqual(
+    checkChain([a1, { ...stub, hash: 'f'.repeat(64) }, a3]).map((p) => p.problem),
+    ['stream a seq 3: does not link to seq 2'],
+  );
+  assert.deepEqual(
+    checkChain([a1, { ...stub, prev: 'f'.repeat(64) }, a3]).map((p) => p.problem),
+    ['stream a seq 2: does not link to seq 1'],
+  );
   assert.deepEqual(
     checkChain([a1, { ...a2, prev: 'x' }]).map((p) => p.problem),
     ['stream a seq 2: the record does not match its hash (edited)', 'stream a seq 2: does not link to seq 1'],

@@ -124,6 +124,7 @@ export async function handleIncidents(
           body: {
             incident: id,
             records: r.records,
+            stubs: r.stubs,
             truncated: r.truncated,
             manifest: r.manifest,
             keys: r.keys,
