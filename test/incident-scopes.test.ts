@@ -197,6 +197,10 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
     [['leaky'], []],
     'no owner on record; and no host from the request is dialled',
   );
+  // Owners of a shared server are told, not flooded: a tenant admin waits before telling them again.
+  const again = await api('acme-admin', `incidents/${id}/notify`, {});
+  assert.equal(again.status, 429, JSON.stringify(again.body));
+  assert.match(JSON.stringify(again.body), /may tell them again in \d+ s/);
   const closed = await api('acme-admin', `incidents/${id}/close`, { note: 'agent rebuilt', lift: true });
   assert.equal(closed.status, 200);
   assert.equal(closed.body.status, 'closed');

@@ -9,6 +9,7 @@
  * trail and in the incident's action log.
  */
 import { hostname } from 'node:os';
+import { GatehouseError } from '../protocol/errors.ts';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../config/schema.ts';
 import { mrkdwn, sign } from '../approvals/webhook.ts';
@@ -162,6 +163,9 @@ async function withRetries(
   return { ok: false, attempts, error };
 }
 
+/** How often a tenant admin may tell the owners of an incident again. */
+const TENANT_NOTIFY_EVERY_MS = 10 * 60_000;
+
 /** `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or `smtps://...` (TLS from the start). */
 export function smtpOptions(url: string, timeoutMs: number): SMTPTransport.Options {
   let u: URL;
@@ -192,6 +196,15 @@ export async function notifyIncident(
   opts: NotifyOptions = {},
 ): Promise<{ incident: string; servers: string[]; deliveries: Delivery[] }> {
   const incident = await getIncident(store, id, opts.tenant);
+  // A tenant admin's notices go to the owners of servers other tenants share: one round of them per
+  // incident in TENANT_NOTIFY_EVERY_MS, so the owners are told, not flooded. Platform admins are not held.
+  const last = incident.actions.findLast((a) => a.action === 'notified')?.at;
+  const wait = last === undefined ? 0 : last + TENANT_NOTIFY_EVERY_MS - Date.now();
+  if (opts.tenant !== undefined && wait > 0)
+    throw new GatehouseError(
+      'E_RATE_LIMITED',
+      `the owners were told of incident \`${id}\` ${Math.round((Date.now() - (last ?? 0)) / 1000)} s ago: a tenant admin may tell them again in ${Math.ceil(wait / 1000)} s`,
+    );
   const { servers, recipients: list } = await recipients(store, config, incident);
   const smtpUrl = opts.smtpUrl ?? process.env.GATEHOUSE_SMTP_URL;
   const from = opts.from ?? process.env.GATEHOUSE_SMTP_FROM ?? `gatehouse@${hostname()}`;
