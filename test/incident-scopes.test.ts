@@ -245,6 +245,20 @@ test('a principal: every key acting for the person is refused once open returns;
   assert.equal(status.openedBy, 'apikey:ops2@globex (platform admin)');
 });
 
+test("a principal's revoke takes the keys acting for the person, not another tenant's service key that bears the person's name", async () => {
+  keys['bob-laptop'] = await createKey(t.file, { name: 'bob-laptop', tenant: 'globex', person: 'bob', scopes: 'x' });
+  keys.bob = await createKey(t.file, { name: 'bob', tenant: 'acme', scopes: 'x' }); // a service key, not bob's
+  const opened = await api('ops2', 'incidents', { title: "bob's laptop", reason: 'stolen device', principal: 'bob' });
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  const revoked = await api('ops2', `incidents/${opened.body.incident.id}/revoke`, {});
+  assert.deepEqual(
+    revoked.body.apiKeys.map((k: { name: string }) => k.name),
+    ['bob-laptop'],
+  );
+  const bob = (await t.gw.store.apiKeys.list()).find((k) => k.name === 'bob');
+  assert.equal(bob?.revokedAt, null, "acme's service key named bob is not revoked");
+});
+
 test('the evidence bundle over the admin API: a platform admin gets the manifest and files (their digests match); a tenant admin is refused', async () => {
   const opened = await api('ops2', 'incidents', { title: 'bundle', reason: 'evidence', tool: 'leaky__record' });
   assert.equal(opened.status, 201, JSON.stringify(opened.body));

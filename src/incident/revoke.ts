@@ -114,10 +114,14 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
   };
 }
 
-/** Whether an API key is the scope's: the tenant's keys, or the keys acting for (or named as) the principal. */
+/**
+ * Whether an API key is the scope's: the tenant's keys, or the keys acting for the principal (a
+ * person's keys by their subject; a service key by its own subject, `apikey:<name>`). A service key
+ * that merely bears the person's name is another principal's, often another tenant's: not taken.
+ */
 function keyInScope(k: ApiKeyRecord, scope: IncidentRecord['scope']): boolean {
   if (scope.kind === 'tenant') return k.tenant === scope.value;
-  if (scope.kind === 'principal') return k.subject === scope.value || k.name === scope.value;
+  if (scope.kind === 'principal') return (k.subject ?? `apikey:${k.name}`) === scope.value;
   return false;
 }
 
