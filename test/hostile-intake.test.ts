@@ -241,3 +241,20 @@ test("an upstream's answer holding a number a float cannot hold is refused, in a
   const bounded = listed.json.result?.tools?.find((x: { name: string }) => x.name === 'h__bounded');
   assert.ok(bounded, 'the listing with an int64 bound is served');
 });
+
+test('a resource of a server that declared no resources is unknown: resources/read and subscribe never reach it', async () => {
+  const sid = await session();
+  const s = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' };
+  for (const [id, method] of [
+    [14, 'resources/read'],
+    [15, 'resources/subscribe'],
+  ] as const) {
+    const before = up.requests.length;
+    const r = await post(
+      JSON.stringify({ jsonrpc: '2.0', id, method, params: { uri: 'gatehouse:h/file:///etc/passwd' } }),
+      s,
+    );
+    assert.match(r.json.error?.message ?? '', /unknown resource/, JSON.stringify(r.json));
+    assert.equal(up.requests.length, before, `${method} reached the upstream`);
+  }
+});

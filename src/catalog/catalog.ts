@@ -326,6 +326,9 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   ): { server: string; uri: string; def?: JsonObject; template?: boolean } | undefined {
     const target = scope ? { server: scope, uri } : splitUri(uri);
     if (!target || !this.#upstreams.has(target.server)) return undefined;
+    // A server that said it has no resources has none to read or watch: nothing is asked of it.
+    const identity = this.#upstreams.get(target.server)?.identity;
+    if (identity && !identity.capabilities.resources) return undefined;
     const part = this.#parts.get(target.server);
     if (!part) return undefined;
     const listed = part.resources.find((r) => r.uri === target.uri);
