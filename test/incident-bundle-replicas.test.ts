@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/storage/index.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { modernHeaders } from './support/rpc.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bundle-replicas-'));
 const storage = `storage: { sqlitePath: ${JSON.stringify(join(tmp, 'shared.db'))} }\n`;
@@ -53,14 +54,7 @@ const META = {
 async function call(g: TestGateway, tenant: string, name: string, note: string): Promise<string> {
   const r = await fetch(`${g.url}/mcp`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[tenant]}`,
-    },
+    headers: { ...modernHeaders('tools/call', name), authorization: `Bearer ${keys[tenant]}` },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: randomUUID(),

@@ -33,6 +33,7 @@ import { silentLogger } from '../src/observability/logger.ts';
 import { SandboxHost, findExecutable } from '../src/sandbox/sandbox.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { readiness } from '../src/readiness/check.ts';
+import { modernHeaders } from './support/rpc.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
 const usable = !!findExecutable('bwrap');
@@ -104,14 +105,7 @@ const META = {
 async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
   const r = await fetch(`${gw.url}/mcp`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[tenant]}`,
-    },
+    headers: { ...modernHeaders('tools/call', name), authorization: `Bearer ${keys[tenant]}` },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: randomUUID(),
