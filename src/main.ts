@@ -148,7 +148,8 @@ export class Gateway {
       this.upstreamBytes,
     );
     this.credentials = { broker, pool, scrubber };
-    this.#secrets = new SecretLearner(pool, store.apiKeys, () => this.config, log);
+    const tokens = (seen: Map<string, number>) => broker.oauth?.storedTokens(seen) ?? Promise.resolve([]);
+    this.#secrets = new SecretLearner(pool, store.apiKeys, () => this.config, log, tokens);
     // What this gateway has applied of what it follows from the store is acknowledged (incidents wait for it).
     const acks = new ApplyAcks(store.applyAcks, broker.instance, log);
     this.principalRevocations = new PrincipalRevocations(acks.following(store.principalRevocations));

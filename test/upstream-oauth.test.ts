@@ -56,7 +56,7 @@ before(async () => {
     }),
   );
   t = await startGateway(
-    `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n` +
+    `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ }, echo: { class: READ } }\n` +
       `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,
     // The gateway's clock: the refresh test moves it forward instead of waiting for a token to come due.
     { port: gwPort, log, top: 'identity: { apiKeys: true }\n', waitMs: 500, clock },
@@ -194,6 +194,35 @@ test('tokens are sealed in the store and appear in no response or log line; refr
   assert.equal(JSON.parse(rev.stdout).confirmed, true);
   assert.match((await whoami('globex')).error!.message, /authorization of server `remote` is revoked/);
   assert.equal((await whoami('acme')).result?.content[0].text, 'subject=alice-acme', 'the other tenant is untouched');
+});
+
+test("another tenant's upstream token is refused in a call's arguments, though no connection of this gateway ever held it", async () => {
+  // initech authorizes the server and never calls: no connection of this gateway resolved its token.
+  await authorize('initech', 'pat-initech');
+  assert.ok(!t.gw.credentials.pool.describe().some((h) => h.tenant === 'initech'), 'initech never connected');
+  const cfg = t.gw.config.servers.find((s) => s.name === 'remote');
+  assert.ok(cfg && cfg.transport !== 'stdio');
+  const token = await t.gw.credentials.broker.oauth!.accessToken(cfg, 'initech');
+  // The gateway looks for the tokens authorized since it last looked within seconds.
+  await eventually(() => t.gw.credentials.pool.values().includes(token), { timeoutMs: 10_000 });
+  const before = upstream.echoed.length;
+  const r = (await post(
+    'acme',
+    'tools/call',
+    { name: 'remote__echo', arguments: { text: token } },
+    'remote__echo',
+  )) as Reply;
+  assert.match(r.error?.message ?? '', /secret:outbound/, JSON.stringify(r).slice(0, 300));
+  assert.equal(upstream.echoed.length, before, 'nothing reached the server');
+  const trail = JSON.stringify(await t.gw.store.audit.read({ tenant: 'acme', limit: 1000 }));
+  assert.ok(trail.includes('remote__echo') && !trail.includes(token), 'recorded, without the token');
+  const fine = (await post(
+    'acme',
+    'tools/call',
+    { name: 'remote__echo', arguments: { text: 'hello' } },
+    'remote__echo',
+  )) as Reply;
+  assert.equal(fine.result?.content[0].text, 'hello', JSON.stringify(fine));
 });
 
 test('per user: each user of a tenant authorizes for themselves and calls with their own token', async () => {

@@ -8,8 +8,9 @@
  * the API keys in the store. At start (bounded, so a slow secrets manager does not hold the start),
  * after a config reload and every ten minutes (rotated secrets); a tenant that appears in between (a
  * new API key, on this replica or another) within five seconds, for the price of one read of the
- * keys. The pool remembers what it learned (credentials/upstreams.ts). Upstream OAuth tokens are per
- * owner and not looked for.
+ * keys. The pool remembers what it learned (credentials/upstreams.ts). Upstream OAuth tokens, stored
+ * per server and owner (a tenant, or a user of one), are read from the store with them: all of them at
+ * a full round, those authorized or refreshed since (on any replica) every five seconds.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
@@ -36,6 +37,9 @@ async function knownTenants(config: Config, apiKeys: ApiKeyStore): Promise<strin
   return [...tenants];
 }
 
+/** The upstream OAuth tokens in the store, leaving out the rows `seen` holds unchanged (credentials/upstream-oauth.ts). */
+export type StoredTokens = (seen: Map<string, number>) => Promise<string[]>;
+
 export class SecretLearner {
   readonly #pool: CredentialedUpstreams;
   readonly #apiKeys: ApiKeyStore;
@@ -46,12 +50,23 @@ export class SecretLearner {
   /** The tenants learned at the last full round (new ones are learned alone in between). */
   #learned = new Set<string>();
   #running = false;
+  /** The stored upstream OAuth tokens (those `seen` holds unchanged left out), when the gateway has any. */
+  readonly #tokens: StoredTokens | undefined;
+  /** The token rows read, with their update times: a later round reads only what changed. */
+  #tokensSeen = new Map<string, number>();
 
-  constructor(pool: CredentialedUpstreams, apiKeys: ApiKeyStore, config: () => Config, log: Logger) {
+  constructor(
+    pool: CredentialedUpstreams,
+    apiKeys: ApiKeyStore,
+    config: () => Config,
+    log: Logger,
+    tokens?: StoredTokens,
+  ) {
     this.#pool = pool;
     this.#apiKeys = apiKeys;
     this.#config = config;
     this.#log = log;
+    this.#tokens = tokens;
   }
 
   /** Learn now, every known tenant (`onlyNew`: those not learned yet); never throws (a failure is logged, what was known stays known). */
@@ -62,9 +77,10 @@ export class SecretLearner {
       const config = this.#config();
       const tenants = await knownTenants(config, this.#apiKeys);
       const todo = onlyNew ? tenants.filter((t) => !this.#learned.has(t)) : tenants;
-      if (!todo.length) return;
-      await this.#pool.learn(config.servers, todo);
+      if (todo.length) await this.#pool.learn(config.servers, todo);
       for (const t of todo) this.#learned.add(t);
+      if (!onlyNew) this.#tokensSeen = new Map(); // a full round reads every token again
+      if (this.#tokens) this.#pool.know(await this.#tokens(this.#tokensSeen));
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'credentials: the secrets to look for were not all learned');
     } finally {

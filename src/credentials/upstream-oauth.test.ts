@@ -12,6 +12,7 @@ import { MAX_OAUTH_RESPONSE_BYTES, UpstreamOAuth, endpointProblem } from './upst
 import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { withLoopDelay } from '../../test/support/loop-delay.ts';
+import { seal } from '../util/seal.ts';
 
 type Handler = (
   path: string,
@@ -159,4 +160,28 @@ test('megabytes of metadata or of token response are refused without blocking th
     return undefined;
   });
   await assert.rejects(client().exchange(server(b), 'subject-token'), /refused: .*larger than/);
+});
+
+test('storedTokens: every stored token, then only the rows changed since (whatever the writer clock); rows another key sealed are left out', async () => {
+  const rows = new Map<string, { sealed: string; at: number }>();
+  const store: UpstreamTokenStore = {
+    ...memoryStore(),
+    put: async (s, t, sealed, at) => void rows.set(`${s}\u0000${t}`, { sealed, at }),
+    get: async (s, t) => rows.get(`${s}\u0000${t}`)?.sealed,
+    list: async () =>
+      [...rows].map(([k, r]) => ({ server: k.split('\u0000')[0], tenant: k.split('\u0000')[1], updatedAt: r.at })),
+  };
+  const key = randomBytes(32);
+  const put = (tenant: string, t: object, at: number, k = key) =>
+    store.put('remote', tenant, seal(k, `remote\u0000${tenant}`, JSON.stringify(t)), at);
+  await put('acme', { access_token: 'A1', refresh_token: 'R1' }, 5);
+  await put('globex', { access_token: 'G1' }, 5);
+  await put('initech', { access_token: 'X1' }, 5, randomBytes(32));
+  const oauth = new UpstreamOAuth(store, key);
+  const seen = new Map<string, number>();
+  assert.deepEqual((await oauth.storedTokens(seen)).sort(), ['A1', 'G1', 'R1']);
+  assert.deepEqual(await oauth.storedTokens(seen), [], 'nothing changed');
+  await put('globex', { access_token: 'G2' }, 3); // refreshed by a replica whose clock is behind
+  assert.deepEqual(await oauth.storedTokens(seen), ['G2']);
+  assert.deepEqual((await oauth.storedTokens()).sort(), ['A1', 'G2', 'R1'], 'a new map: all of them');
 });

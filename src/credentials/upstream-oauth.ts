@@ -241,6 +241,31 @@ export class UpstreamOAuth {
     return t.access_token;
   }
 
+  /**
+   * The tokens stored for every server and owner, access and refresh tokens alike, leaving out the
+   * rows `seen` holds at the same update time (`seen` is brought up to date: pass the same map again
+   * to read only what changed since, whatever the writer's clock): the values an outbound check must
+   * know though no connection of this process holds them (credentials/known-secrets.ts). A row this
+   * key cannot open (another gateway's key, a damaged row) is left out.
+   */
+  async storedTokens(seen = new Map<string, number>()): Promise<string[]> {
+    const values: string[] = [];
+    for (const r of await this.#store.list()) {
+      const key = `${r.server}\u0000${r.tenant}`;
+      if (seen.get(key) === r.updatedAt) continue;
+      seen.set(key, r.updatedAt);
+      const sealed = await this.#store.get(r.server, r.tenant);
+      if (!sealed) continue;
+      try {
+        const t = JSON.parse(unseal(this.#key, key, sealed)) as TokenSet;
+        values.push(t.access_token, ...(t.refresh_token ? [t.refresh_token] : []));
+      } catch {
+        // not ours to read
+      }
+    }
+    return values;
+  }
+
   /** One grant at the token endpoint, with the resource indicator; the response checked by oauth4webapi. */
   async #token(
     server: HttpServerConfig,

@@ -196,6 +196,11 @@ export class CredentialedUpstreams {
     this.#remember(values);
   }
 
+  /** Know these values from now on (the stored upstream OAuth tokens of every owner, say). */
+  know(values: readonly string[]): void {
+    this.#remember(values);
+  }
+
   /** Stop the connections nobody used for the idle time (and none in flight); the next request starts them again. */
   sweep(now = Date.now()): number {
     let n = 0;
