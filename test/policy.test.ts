@@ -38,7 +38,8 @@ function key(g: TestGateway, name: string, tenant: string, roles: string): Promi
 before(async () => {
   t = await startGateway(servers(rec), {
     top: top(
-      'limits:\n  rules:\n    - { id: three-reads, scope: principal_tool, tools: [rec__record], rate: { points: 3, perSeconds: 3600 } }\n',
+      'limits:\n  rules:\n    - { id: three-reads, scope: principal_tool, tools: [rec__record], rate: { points: 3, perSeconds: 3600 } }\n' +
+        '    - { id: two-slow-each, scope: tenant_tool, tools: [rec__slow], rate: { points: 2, perSeconds: 3600 } }\n',
     ),
   });
   for (const [name, tenant, roles] of [
@@ -199,6 +200,17 @@ test('read-only mode: only READ tools run', async () => {
   assert.equal(upstreamCalls(), before + 1);
   const names = (await rpc(t, keys.frozen, 'tools/list')).body.result.tools.map((x: { name: string }) => x.name);
   assert.ok(!names.includes('rec__other'), 'and WRITE tools are not listed');
+});
+
+test("a per-tenant tool budget (scope tenant_tool) is each tenant's own: one tenant spending it leaves the other's whole", async () => {
+  for (const k of [keys.dev, keys.ops]) assert.ok((await call(k, 'rec__slow', { ms: 1 })).body.result);
+  const before = upstreamCalls();
+  const r = await call(keys.limited, 'rec__slow', { ms: 1 });
+  assert.match(r.body.error?.message ?? '', /rate limited \(two-slow-each\)/, 'acme spent its two, whoever called');
+  assert.equal(upstreamCalls(), before);
+  for (let i = 0; i < 2; i++)
+    assert.ok((await call(keys.frozen, 'rec__slow', { ms: 1 })).body.result, 'frozen has its own two');
+  assert.equal(upstreamCalls(), before + 2);
 });
 
 test('a rate limit refuses the call after the budget, with a retry-after; other principals keep theirs', async () => {

@@ -900,12 +900,19 @@ const LimitsSettings = Type.Object(
       Type.Object(
         {
           id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' }),
-          scope: Type.Union([
-            Type.Literal('principal'),
-            Type.Literal('tool'),
-            Type.Literal('principal_tool'),
-            Type.Literal('tenant'),
-          ]),
+          scope: Type.Union(
+            [
+              Type.Literal('principal'),
+              Type.Literal('tool'),
+              Type.Literal('principal_tool'),
+              Type.Literal('tenant'),
+              Type.Literal('tenant_tool'),
+            ],
+            {
+              description:
+                "Whose calls share a budget: each person's (`principal`), each person's per tool (`principal_tool`), each tenant's (`tenant`), each tenant's per tool (`tenant_tool`), or every tenant's calls of a tool together (`tool`: an upstream's own quota, which one tenant's calls can spend for all).",
+            },
+          ),
           tools: Type.Optional(
             Type.Array(Type.String({ minLength: 1 }), {
               minItems: 1,

@@ -94,6 +94,8 @@ export function counterKey(rule: CompiledRule, call: LimitCall): string {
       return JSON.stringify([rule.id, rule.scope, call.tenant, call.subject, call.tool]);
     case 'tenant':
       return JSON.stringify([rule.id, rule.scope, call.tenant]);
+    case 'tenant_tool':
+      return JSON.stringify([rule.id, rule.scope, call.tenant, call.tool]);
   }
 }
 

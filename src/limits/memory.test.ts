@@ -128,6 +128,7 @@ test('keys are isolated between tenants, principals and tools, per scope', async
     { id: 't', scope: 'tool', tools: ['fs__*'], rate: { points: 1, perSeconds: 3600 } },
     { id: 'pt', scope: 'principal_tool', tools: ['db__*'], rate: { points: 1, perSeconds: 3600 } },
     { id: 'ten', scope: 'tenant', tools: ['pay__*'], rate: { points: 1, perSeconds: 3600 } },
+    { id: 'tt', scope: 'tenant_tool', tools: ['ci__*'], rate: { points: 1, perSeconds: 3600 } },
   ];
   const l = new MemoryLimiter(rules);
   const call = (tenant: string, subject: string, tool: string) => l.acquire({ tenant, subject, tool }, T0);
@@ -149,6 +150,11 @@ test('keys are isolated between tenants, principals and tools, per scope', async
   assert.equal((await call('acme', 'alice', 'pay__charge')).ok, true);
   assert.equal(refused(await call('acme', 'bob', 'pay__refund')).rule, 'ten');
   assert.equal((await call('other', 'bob', 'pay__refund')).ok, true);
+  // tenant_tool: everyone in the tenant shares each tool's; another tenant has its own
+  assert.equal((await call('acme', 'alice', 'ci__deploy')).ok, true);
+  assert.equal(refused(await call('acme', 'bob', 'ci__deploy')).rule, 'tt');
+  assert.equal((await call('acme', 'bob', 'ci__build')).ok, true);
+  assert.equal((await call('other', 'zed', 'ci__deploy')).ok, true, "acme's calls spend none of other's");
   // a tool no rule matches is not limited
   assert.equal(await okCount(l, { tenant: 'acme', subject: 'alice', tool: 'misc__x' }, 20), 20);
 });
