@@ -35,7 +35,7 @@ import {
 } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
-import { findExecutable } from '../src/sandbox/sandbox.ts';
+import { findExecutable } from '../src/sandbox/paths.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { starterConfig } from '../src/config/starter.ts';

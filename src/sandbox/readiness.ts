@@ -5,7 +5,8 @@
  * that helps. Reads the file system; decides nothing about a server's start (sandbox.ts does).
  */
 import type { StdioServerConfig } from '../config/schema.ts';
-import { findExecutable, inside, permissionBits, real, sandboxUser, statOf } from './sandbox.ts';
+import { findExecutable, inside, permissionBits, real, statOf } from './paths.ts';
+import { sandboxUser } from './sandbox.ts';
 
 /** What `gatehouse check` needs to know of this host for item 6.4. */
 export interface SandboxFacts {

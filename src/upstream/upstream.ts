@@ -17,7 +17,8 @@ import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import { StdioChannel } from './stdio.ts';
-import { stdioEnv, type SandboxHost } from '../sandbox/sandbox.ts';
+import type { SandboxHost } from '../sandbox/sandbox.ts';
+import { stdioEnv } from '../sandbox/server-view.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
 import type { CallOptions, Channel, Era, ServerIdentity, ServerRequestAnswer } from './types.ts';
 

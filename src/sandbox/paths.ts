@@ -1,0 +1,53 @@
+/**
+ * Paths as the sandbox and its readiness check read them: an executable along PATH, a path resolved
+ * through its links, whether one path lies inside another, a file's status, and the mode bits that
+ * apply to a user.
+ */
+import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
+import { delimiter, join, resolve, sep } from 'node:path';
+
+/** An executable by name along PATH (or a path as given); undefined when there is none. */
+export function findExecutable(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
+  const runnable = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) {
+    const p = resolve(cwd, name);
+    return runnable(p) ? p : undefined;
+  }
+  for (const dir of path.split(delimiter).filter(Boolean)) if (runnable(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+export function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+export function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** The file's status, or undefined when it cannot be read (absent, or out of reach). */
+export function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The mode bits that apply to `uid`/`gid`, shifted to the lowest three: the owner's, the group's, or everyone's. */
+export function permissionBits(st: Stats, uid: number, gid: number): number {
+  if (st.uid === uid) return st.mode >> 6;
+  if (st.gid === gid) return st.mode >> 3;
+  return st.mode;
+}
