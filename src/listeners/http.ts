@@ -18,7 +18,8 @@ import type { Store } from '../storage/types.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
-import { handleConsole, withConsoleViewer, type ConsoleDeps } from './console-http.ts';
+import { handleConsole } from './console-http.ts';
+import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
 import { resultPage } from '../approvals/page.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
 
