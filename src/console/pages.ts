@@ -5,7 +5,7 @@
  * attributes. Every form that changes something carries the session's CSRF token.
  */
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
-import type { CheckItem } from '../readiness/check.ts';
+import type { CheckItem } from '../readiness/checklist.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
 import type { ApiKeyRecord, IncidentRecord, ModeRecord } from '../storage/types.ts';
 import type { AuditEvent } from '../model/audit-event.ts';

@@ -1,0 +1,119 @@
+/**
+ * Section 6 of the readiness checklist, safe execution: bounded requests, enforceable input
+ * schemas, a minimal environment for stdio servers, the sandbox, a read-only mode, and a listener not
+ * exposed without authentication. The item of a mode (`modeItem`) serves section 7 too.
+ */
+import type { Config, StdioServerConfig } from '../config/schema.ts';
+import { sandboxReadiness, type SandboxFacts } from '../sandbox/readiness.ts';
+import { exposedHost, item, list, SECRET_NAME, type CheckItem, type Facts, type Server } from './checklist.ts';
+
+export function executionItems(f: Facts, stdio: Array<StdioServerConfig & Server>, host: SandboxFacts): CheckItem[] {
+  const { config, enabled } = f;
+  const g = config.gateway;
+  const loose = g.maxBodyBytes > 16 * 1024 * 1024 || g.maxJsonDepth > 128;
+  const inheriting = enabled
+    .filter((s) => s.transport === 'stdio' && (s.inheritEnv ?? []).some((v) => SECRET_NAME.test(v)))
+    .map((s) => s.name);
+  const sb = sandboxReadiness(stdio, config.gateway.stateDir, host);
+  return [
+    item(
+      '6.1',
+      'request size and nesting are bounded',
+      loose ? 'warn' : 'pass',
+      `bodies up to ${g.maxBodyBytes} bytes, JSON nesting up to ${g.maxJsonDepth}`,
+      'keep `gateway.maxBodyBytes` at most 16 MiB and `gateway.maxJsonDepth` at most 128',
+    ),
+    schemaItem(f.state.uncheckable ?? [], f.present.length),
+    item(
+      '6.3',
+      'stdio servers start with a minimal environment',
+      inheriting.length ? 'warn' : 'pass',
+      inheriting.length
+        ? `secret-looking variables inherited by ${list(inheriting)}`
+        : 'only the listed variables are inherited',
+      'trim `servers[].inheritEnv`',
+    ),
+    item('6.4', 'tools run sandboxed with restricted egress', sb.status, sb.why, sb.fix),
+    modeItem(
+      f,
+      '6.5',
+      'a read-only mode exists',
+      'read_only',
+      '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy',
+    ),
+    listenerItem(config),
+  ];
+}
+
+function schemaItem(uncheckable: string[], present: number): CheckItem {
+  const title = "arguments are validated against each tool's input schema";
+  const refreshFix = 'start the gateway, or run `gatehouse inventory --refresh`';
+  if (uncheckable.length)
+    return item(
+      '6.2',
+      title,
+      'warn',
+      `input schemas that cannot be enforced (every call to these tools is refused): ${list(uncheckable)}`,
+      "ask the server's owner to fix the schema",
+    );
+  if (!present) return item('6.2', title, 'warn', 'no tools catalogued yet', refreshFix);
+  return item(
+    '6.2',
+    title,
+    'pass',
+    `${present} tool schema(s) compile (JSON Schema 2020-12 per pinned definition), plus depth, length, size and prototype-key bounds`,
+    refreshFix,
+  );
+}
+
+/** Where mode `mode` is in force now: set at run time (the store), or by the policy. */
+function inForce({ config, state }: Facts, mode: string): string[] {
+  const pol = config.policy?.compiled;
+  return [
+    ...(state.modes ?? []).filter((r) => r.mode === mode).map((r) => r.scope),
+    ...Object.entries({ ...(pol?.modes.tenants ?? {}), ...(pol?.modes.servers ?? {}), ...(pol?.modes.tools ?? {}) })
+      .filter(([, v]) => v === mode)
+      .map(([k]) => `${k} (policy)`),
+    ...(pol?.modes.gateway === mode ? ['gateway (policy)'] : []),
+  ];
+}
+
+/** The item of a mode: it passes only when the run-time modes can be read (else a switch would not be followed). */
+export function modeItem(f: Facts, id: string, title: string, mode: string, how: string): CheckItem {
+  if (!f.state.modes)
+    return item(
+      id,
+      title,
+      'fail',
+      'the run-time modes cannot be read from the store, so a switch would not be followed',
+      'check the store',
+    );
+  const now = inForce(f, mode);
+  return item(id, title, 'pass', `${how}; in force now: ${now.length ? list(now) : 'none'}`, 'check the store');
+}
+
+function listenerItem(config: Config): CheckItem {
+  const title = 'the listener is not exposed without authentication';
+  const fix = 'configure an identity provider before exposing the gateway';
+  const id = config.identity;
+  const host = config.gateway.listen.host;
+  // Behind a reverse proxy every caller arrives from the proxy: without identity that is exposure.
+  const proxies = id ? [] : (config.gateway.trustedProxies ?? []);
+  if (proxies.length)
+    return item(
+      '6.6',
+      title,
+      'fail',
+      `no identity provider, but requests forwarded by ${proxies.join(', ')} are served: the callers behind the proxy are not authenticated`,
+      fix,
+    );
+  if (!exposedHost(config)) return item('6.6', title, 'pass', 'listening on loopback only', fix);
+  if (id) return item('6.6', title, 'pass', `listening on ${host}; every caller authenticates`, fix);
+  return item(
+    '6.6',
+    title,
+    config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
+    `listening on ${host}; unauthenticated callers are refused unless they come from loopback`,
+    fix,
+  );
+}

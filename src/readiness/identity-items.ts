@@ -1,0 +1,134 @@
+/**
+ * Section 2 of the readiness checklist, identity and credentials: callers with scoped OAuth
+ * tokens, scopes per tool class, an admin role for the admin API, no literal credential in the
+ * config, upstream credentials in a secrets manager per tenant, rotation and confirmed revocation.
+ */
+import type { Config, ServerConfig } from '../config/schema.ts';
+import { credentialRefs } from '../credentials/broker.ts';
+import { item, list, SECRET_NAME, type CheckItem, type Facts } from './checklist.ts';
+import type { ReadinessState } from './state.ts';
+
+/** A value that is plainly a literal credential rather than a reference to one. */
+const STATIC_SECRET_VALUE =
+  /^(?:bearer|basic|token)\s+\S{8,}|^(?:ghp_|gho_|github_pat_|xox[abposr]-|sk-|sk_live_|AKIA|glpat-)\S+/i;
+
+/** Where a server config carries a long-lived secret in clear (headers or environment). */
+function staticSecrets(s: ServerConfig, i: number): string[] {
+  const out: string[] = [];
+  const pairs =
+    s.transport === 'stdio'
+      ? Object.entries(s.env ?? {}).map(([k, v]) => [`servers[${i}].env.${k}`, k, v])
+      : Object.entries(s.headers ?? {}).map(([k, v]) => [`servers[${i}].headers.${k}`, k, v]);
+  for (const [where, key, value] of pairs)
+    if (value && (SECRET_NAME.test(key) || STATIC_SECRET_VALUE.test(value))) out.push(`${s.name} (${where})`);
+  return out;
+}
+
+/** What may authenticate, in words: tokens of the configured issuers, API keys, or both. */
+function credentialsOf(id: Config['identity']): string {
+  const tokens = (id?.issuers.length ?? 0) > 0;
+  const keys = id?.apiKeys === true;
+  if (tokens && keys) return 'token of the issuers or API key';
+  if (keys) return 'API key';
+  return tokens ? 'token of the issuers' : 'caller';
+}
+
+export function identityItems(f: Facts): CheckItem[] {
+  const { config, enabled } = f;
+  const id = config.identity;
+  const scoped = Boolean(
+    id?.requiredScopes.mcp?.length &&
+      (['READ', 'WRITE', 'DESTRUCTIVE'] as const).every((c) => id.requiredScopes[c]?.length),
+  );
+  const secrets = enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s)));
+  return [
+    tokenItem(config),
+    item(
+      '2.5',
+      'tokens need scopes for MCP access and for each tool class',
+      scoped ? 'pass' : 'fail',
+      scoped
+        ? 'scopes are required for every request and per class'
+        : `no scopes are required (\`identity.requiredScopes\`): any ${credentialsOf(id)} may call any tool`,
+      'set `identity.requiredScopes.mcp`, `.READ`, `.WRITE` and `.DESTRUCTIVE`',
+    ),
+    item(
+      '2.6',
+      'the admin API needs an admin role',
+      id ? 'pass' : 'warn',
+      id
+        ? `roles ${id.adminRoles.join(', ')}; agent credentials get 403`
+        : 'without identity the admin API answers any loopback caller',
+      'configure `identity` (and `identity.adminRoles`)',
+    ),
+    item(
+      '2.2',
+      'no long-lived static token in the configuration',
+      secrets.length ? 'fail' : 'pass',
+      secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
+      'move each credential to a secrets manager and reference it (docs/credentials.md)',
+    ),
+    brokeredCredentialItem(enabled),
+    rotationItem(config, f.state.revocations),
+  ];
+}
+
+function tokenItem(config: Config): CheckItem {
+  const title = 'callers authenticate with scoped OAuth tokens';
+  const fix = 'configure `identity.issuers` (an OpenID provider) and `identity.requiredScopes`';
+  const id = config.identity;
+  if (id && (id.issuers.length || id.introspection)) {
+    const sources = id.issuers.map((i) => i.issuer).concat(id.introspection ? ['introspection'] : []);
+    return item('2.1', title, 'pass', `access tokens from ${list(sources)}, audience ${id.resource}`, fix);
+  }
+  if (id) return item('2.1', title, 'warn', 'only API keys are accepted: no OpenID issuer is configured', fix);
+  const why =
+    config.gateway.allowUnauthenticated === 'loopback'
+      ? 'no identity provider is configured: unauthenticated callers are accepted from loopback'
+      : 'no identity provider is configured: every caller is refused';
+  return item('2.1', title, 'fail', why, fix);
+}
+
+function brokeredCredentialItem(enabled: ServerConfig[]): CheckItem {
+  const title = 'upstream credentials live in a secrets manager, per environment and per tenant';
+  const fix = 'reference secrets per tenant (`{tenant}`) in Vault, AWS Secrets Manager or 1Password';
+  const credentialed = enabled.filter((s) => s.credentials);
+  const managed = (ref: string) => /^(vault|aws-sm|op):/.test(ref);
+  const refsOf = credentialRefs;
+  const unmanaged = credentialed.filter((s) => !refsOf(s).every(managed)).map((s) => s.name);
+  const shared = credentialed.filter((s) => !refsOf(s).some((r) => r.includes('{tenant}'))).map((s) => s.name);
+  if (!credentialed.length)
+    return item('2.3', title, 'warn', 'no server has brokered credentials (`servers[].credentials`)', fix);
+  if (unmanaged.length)
+    return item('2.3', title, 'warn', `not in a secrets manager (local:, env: or exec:): ${list(unmanaged)}`, fix);
+  if (shared.length) return item('2.3', title, 'warn', `one credential for every tenant: ${list(shared)}`, fix);
+  return item(
+    '2.3',
+    title,
+    'pass',
+    `${credentialed.length} server(s) with per-tenant references in a secrets manager`,
+    fix,
+  );
+}
+
+function rotationItem(config: Config, rev: ReadinessState['revocations']): CheckItem {
+  const title = 'credentials can be rotated and revoked, with confirmation';
+  const storeFix = 'check the store; a gateway that does not confirm is not following revocations (restart it)';
+  if (!rev) return item('2.4', title, 'fail', 'the revocation records cannot be read from the store', storeFix);
+  if (rev.unconfirmed.length)
+    return item(
+      '2.4',
+      title,
+      'fail',
+      `revoked but not confirmed by every live gateway: ${list(rev.unconfirmed)}`,
+      storeFix,
+    );
+  const slowRotation = config.secrets.cacheTtlSeconds > 3600;
+  return item(
+    '2.4',
+    title,
+    slowRotation ? 'warn' : 'pass',
+    `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; ${rev.refs.length} revocation(s) in force, confirmed by all ${rev.liveGateways} live gateway(s)`,
+    'lower `secrets.cacheTtlSeconds` (at most an hour)',
+  );
+}

@@ -1,0 +1,58 @@
+/**
+ * Section 3 of the readiness checklist, policy: a tool allowlist, resource allowlists, approval
+ * for WRITE and DESTRUCTIVE calls, rate limits and concurrency caps.
+ */
+import type { Config } from '../config/schema.ts';
+import { effectiveClass } from '../inventory/review.ts';
+import { item, type CheckItem, type Facts } from './checklist.ts';
+
+export function policyItems({ config, present, classes }: Facts): CheckItem[] {
+  const pol = config.policy?.compiled;
+  const risky = present.filter((t) => effectiveClass(t, classes.get(t.server)?.get(t.tool)).class !== 'READ').length;
+  return [
+    item(
+      '3.1',
+      'a tool allowlist decides who may call what',
+      pol ? 'pass' : 'fail',
+      pol
+        ? `policy revision ${pol.revision}: ${pol.rules.length} rule(s), deny by default`
+        : 'no policy is configured: every caller may call every active tool',
+      'write a policy (`policy.files`) and test it with `gatehouse policy test`',
+    ),
+    item(
+      '3.2',
+      'exact resource allowlists bound what tools may touch',
+      pol?.resources.length ? 'pass' : 'fail',
+      pol?.resources.length
+        ? `${pol.resources.length} resource extraction rule(s); paths, URLs and ids canonicalised and checked`
+        : 'no resource rules: arguments are not checked against allowed repositories, folders or URLs',
+      'add `resources:` extraction rules and resource patterns to the policy',
+    ),
+    item(
+      '3.3',
+      'WRITE and DESTRUCTIVE calls need approval',
+      pol ? 'pass' : 'fail',
+      pol
+        ? 'the policy sends WRITE and DESTRUCTIVE calls for approval unless a rule allows their class or names the tool'
+        : `no policy: ${risky} WRITE or DESTRUCTIVE tool(s) run without approval`,
+      'write a policy (`policy.files`); approvers per rule or `defaults.approvers`',
+    ),
+    limitsItem(config),
+  ];
+}
+
+function limitsItem(config: Config): CheckItem {
+  const title = 'rate limits and concurrency caps per user and per tool';
+  const fix = 'add `limits.rules` (rate and concurrency; `limits.redis` for several replicas)';
+  const lim = config.limits?.rules ?? [];
+  if (!lim.length) return item('3.4', title, 'fail', 'no rate limit or concurrency cap is configured', fix);
+  const rate = lim.some((r) => r.rate);
+  const concurrency = lim.some((r) => r.concurrency);
+  return item(
+    '3.4',
+    title,
+    rate && concurrency ? 'pass' : 'warn',
+    `${lim.length} rule(s)${config.limits?.redis ? ', shared through Redis' : ', in memory (one process)'}${concurrency ? '' : '; no concurrency cap'}${rate ? '' : '; no rate limit'}`,
+    fix,
+  );
+}
