@@ -87,6 +87,6 @@ await build({
     },
   ],
 });
-// The config's validators are compiled by the loader for each load, not imported (src/config/load.ts):
+// The config's validators are compiled by the loader for each load, not imported (src/config/validate.ts):
 // they sit beside the chunks, where the loader looks for them.
 copyFileSync(join(root, 'src/config/validators.generated.cjs'), join(outdir, 'validators.generated.cjs'));

@@ -2,7 +2,7 @@
  * The configuration's validators as JavaScript source (Ajv's standalone code, CommonJS), generated
  * from the committed JSON Schema by `npm run schema` into src/config/validators.generated.cjs. Loading
  * the config then runs no code generation: Ajv's for this schema cost about 300 ms of every start.
- * The loader compiles the file for each load and drops it after (src/config/load.ts).
+ * The loader compiles the file for each load and drops it after (src/config/validate.ts).
  * src/config/load.test.ts fails when the generated file differs from what this produces.
  */
 import { Ajv } from 'ajv';

@@ -1,0 +1,55 @@
+/**
+ * The problems of one load, each at its file, line and column with its key path: the context that
+ * collects them (at a given node, or the deepest node along the key path that exists), their order
+ * by line, and the small readings of the parsed value that the validation and the checks share.
+ */
+import type { Document, LineCounter, Node } from 'yaml';
+import { formatPath, keyNode, nearest, nodeAt, position, type Path } from '../util/yaml-positions.ts';
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  column: number;
+  /** The key path, e.g. `servers[1].transport` ('' for the whole file). */
+  path: string;
+  message: string;
+}
+
+export type Obj = Record<string, unknown>;
+
+export interface Context {
+  doc: Document;
+  issues: ConfigIssue[];
+  /** Paths holding a reference that could not be substituted: schema errors there would be noise. */
+  unset: Set<string>;
+  /** Report at `node`, or else at the deepest node along `path` that exists. */
+  add(path: Path, message: string, node?: Node | null): void;
+  line(node: Node): number;
+}
+
+export function context(doc: Document, lc: LineCounter, file: string): Context {
+  const ctx: Context = {
+    doc,
+    issues: [],
+    unset: new Set(),
+    add(path, message, node) {
+      const at = node ?? nearest(doc, path);
+      ctx.issues.push({ file, ...position(lc, at?.range?.[0] ?? 0), path: formatPath(path), message });
+    },
+    line: (node) => lc.linePos(node.range?.[0] ?? 0).line,
+  };
+  return ctx;
+}
+
+export function sorted(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+export function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The node of a key in the mapping at `path`, else the mapping (unknown keys are reported there). */
+export function keyOrMap(doc: Document, path: Path, key: string): Node | undefined {
+  return keyNode(doc, path, key) ?? nodeAt(doc, path);
+}

@@ -1,0 +1,54 @@
+/**
+ * `${VAR}` references in the configuration: `${NAME}` and `${NAME:-default}` substituted in every
+ * string value, `$${` kept as a literal `${`; an unset variable or a malformed reference is reported
+ * where it stands, and an unquoted value that becomes a number or boolean is read as one.
+ */
+import { Scalar, isMap, isScalar, isSeq } from 'yaml';
+import { formatPath, type Path } from '../util/yaml-positions.ts';
+import type { Context } from './issues.ts';
+
+// `$${` is a literal `${`; `${NAME}` and `${NAME:-default}` are references; any other `${` is malformed.
+const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g;
+
+export function substitute(
+  text: string,
+  vars: NodeJS.ProcessEnv,
+): { value: string; missing: string[]; malformed: boolean } {
+  const missing: string[] = [];
+  let malformed = false;
+  const value = text.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
+    if (match === '$${') return '${';
+    if (name === undefined) {
+      malformed = true;
+      return match;
+    }
+    const set = vars[name];
+    const v = fallback !== undefined && !set ? fallback : set; // like the shell, `:-` also replaces an empty value
+    if (v === undefined) missing.push(name);
+    return v ?? '';
+  });
+  return { value, missing, malformed };
+}
+
+/** Replace references in every string value. An unquoted value that becomes a number or boolean is one. */
+export function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv, ctx: Context): void {
+  if (isMap(node))
+    for (const pair of node.items)
+      substituteAll(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?'], vars, ctx);
+  else if (isSeq(node)) for (const [i, item] of node.items.entries()) substituteAll(item, [...path, i], vars, ctx);
+  else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
+    const { value, missing, malformed } = substitute(node.value, vars);
+    for (const name of missing)
+      ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
+    if (malformed) ctx.add(path, 'malformed `${` reference (write `$${` for a literal `${`)', node);
+    if (missing.length || malformed) ctx.unset.add(formatPath(path));
+    node.value = node.type === Scalar.PLAIN ? retype(value) : value;
+  }
+}
+
+function retype(value: string): string | number | boolean {
+  if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return value;
+}

@@ -1,0 +1,193 @@
+/**
+ * What the schema cannot say: unique server names and limit rule ids, limits that must agree, valid
+ * environment variable names, no credentials in URLs, issuers bound to their tenants, https for the
+ * identity provider, scopes as RFC 6749 allows, and a console that signs in at a configured issuer.
+ */
+import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
+import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function semanticChecks(raw: unknown, ctx: Context): void {
+  if (!isObj(raw)) return;
+  serverChecks(raw, ctx);
+  const identity = isObj(raw.identity) ? raw.identity : {};
+  const issuers: unknown[] = Array.isArray(identity.issuers) ? identity.issuers : [];
+  issuerBindingChecks(issuers, ctx);
+  httpsChecks(identity, issuers, ctx);
+  scopeChecks(identity, ctx);
+  if (isObj(raw.console)) consoleChecks(raw.console, isObj(raw.identity), issuers, ctx);
+  if (isObj(raw.limits)) limitChecks(raw.limits, ctx);
+  urlCredentialChecks(raw, ctx);
+  const storage = isObj(raw.storage) ? raw.storage : {};
+  if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
+    ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
+  }
+}
+
+/** Server names are unique and free of the namespace separator; limits in order; env names valid. */
+function serverChecks(raw: Obj, ctx: Context): void {
+  const gateway = isObj(raw.gateway) ? raw.gateway : {};
+  const separator = typeof gateway.namespaceSeparator === 'string' ? gateway.namespaceSeparator : '';
+  const firstUse = new Map<string, number>();
+  const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
+  for (const [i, server] of servers.entries()) {
+    if (!isObj(server)) continue;
+    const path = ['servers', i];
+    if (typeof server.name === 'string' && !ctx.unset.has(formatPath([...path, 'name']))) {
+      const first = firstUse.get(server.name);
+      const firstNode = nodeAt(ctx.doc, ['servers', first ?? i, 'name']);
+      if (first !== undefined)
+        ctx.add(
+          [...path, 'name'],
+          `duplicate server name (first used by servers[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`,
+        );
+      else firstUse.set(server.name, i);
+      if (separator && server.name.includes(separator))
+        ctx.add([...path, 'name'], 'must not contain the namespace separator (`gateway.namespaceSeparator`)');
+    }
+    ordered(ctx, [...path, 'timeouts'], server.timeouts, 'requestMs', 'maxTotalMs');
+    ordered(ctx, [...path, 'restart'], server.restart, 'initialDelayMs', 'maxDelayMs');
+    if (isObj(server.env)) {
+      for (const key of Object.keys(server.env)) {
+        if (!ENV_NAME.test(key))
+          ctx.add(
+            [...path, 'env'],
+            `\`${key}\` is not a valid environment variable name`,
+            keyOrMap(ctx.doc, [...path, 'env'], key),
+          );
+      }
+    }
+  }
+}
+
+/**
+ * Limit rules: ids are unique (refusals name them, and a rule's budgets are keyed by its id: two rules
+ * of one id would share them), and each rule limits something (a rule with neither a rate nor a cap
+ * would let every call through while reading as a limit).
+ */
+function limitChecks(limits: Obj, ctx: Context): void {
+  const rules: unknown[] = Array.isArray(limits.rules) ? limits.rules : [];
+  const firstUse = new Map<string, number>();
+  for (const [i, rule] of rules.entries()) {
+    if (!isObj(rule)) continue;
+    const path = ['limits', 'rules', i];
+    if (typeof rule.id === 'string') {
+      const first = firstUse.get(rule.id);
+      const firstNode = nodeAt(ctx.doc, ['limits', 'rules', first ?? i, 'id']);
+      if (first !== undefined)
+        ctx.add(
+          [...path, 'id'],
+          `duplicate limit rule id (first used by limits.rules[${first}] at line ${firstNode ? ctx.line(firstNode) : '?'})`,
+        );
+      else firstUse.set(rule.id, i);
+    }
+    if (rule.rate === undefined && rule.concurrency === undefined)
+      ctx.add(path, 'a limit rule needs `rate`, `concurrency` or both');
+  }
+}
+
+/**
+ * No user info in the URLs the gateway posts to (HTTP upstreams, the audit trail's HTTP sink): the
+ * client never sends it (it would only sit in the file, the logs and error messages), so such a URL
+ * is a mistake that would surface as a 401 much later. The error names the key, never the value.
+ */
+function urlCredentialChecks(raw: Obj, ctx: Context): void {
+  const urls: Array<[Path, unknown]> = [];
+  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries())
+    if (isObj(s)) urls.push([['servers', i, 'url'], s.url]);
+  const audit = isObj(raw.audit) ? raw.audit : {};
+  for (const [i, e] of (Array.isArray(audit.exports) ? audit.exports : []).entries())
+    if (isObj(e)) urls.push([['audit', 'exports', i, 'url'], e.url]);
+  for (const [path, url] of urls) {
+    if (typeof url !== 'string' || !URL.canParse(url)) continue;
+    const u = new URL(url);
+    if (u.username || u.password)
+      ctx.add(
+        path,
+        'must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
+      );
+  }
+}
+
+/** Every issuer speaks for the tenants it is bound to; with several, an unbound one could speak for any. */
+function issuerBindingChecks(issuers: unknown[], ctx: Context): void {
+  for (const [i, is] of issuers.entries()) {
+    if (!isObj(is)) continue;
+    const kinds = [is.tenant !== undefined, is.tenants !== undefined, is.platform === true].filter(Boolean).length;
+    if (kinds > 1)
+      ctx.add(['identity', 'issuers', i], 'bind the issuer one way: `tenant`, `tenants` or `platform: true`');
+    else if (kinds === 0 && issuers.length > 1)
+      ctx.add(
+        ['identity', 'issuers', i],
+        'with more than one issuer, bind each to the tenants it speaks for: `tenant`, `tenants` or `platform: true`',
+      );
+  }
+}
+
+/** The identity provider's URLs are https (plain http only on a loopback address). */
+function httpsChecks(identity: Obj, issuers: unknown[], ctx: Context): void {
+  const urls: Array<[Path, unknown]> = [
+    [['identity', 'introspection', 'url'], isObj(identity.introspection) ? identity.introspection.url : undefined],
+  ];
+  for (const [i, is] of issuers.entries()) {
+    if (isObj(is))
+      urls.push([['identity', 'issuers', i, 'issuer'], is.issuer], [['identity', 'issuers', i, 'jwksUri'], is.jwksUri]);
+  }
+  // (`identity.resource` is ours and not checked: any scheme the clients reach us by.)
+  for (const [path, url] of urls) {
+    if (
+      typeof url === 'string' &&
+      URL.canParse(url) &&
+      new URL(url).protocol === 'http:' &&
+      !LOOPBACK_HOSTS.has(new URL(url).hostname)
+    ) {
+      ctx.add(path, 'must be https (plain http only on a loopback address)');
+    }
+  }
+}
+
+function scopeChecks(identity: Obj, ctx: Context): void {
+  const scopes = isObj(identity.requiredScopes) ? identity.requiredScopes : {};
+  for (const [key, list] of Object.entries(scopes)) {
+    const given: unknown[] = Array.isArray(list) ? list : [];
+    for (const [i, scope] of given.entries()) {
+      if (typeof scope === 'string' && !SCOPE_TOKEN.test(scope))
+        ctx.add(
+          ['identity', 'requiredScopes', key, i],
+          'a scope is printable ASCII without spaces, quotes or backslashes (RFC 6749)',
+        );
+    }
+  }
+}
+
+/** The console signs people in at identity issuers only. */
+function consoleChecks(c: Obj, hasIdentity: boolean, issuers: unknown[], ctx: Context): void {
+  const known = issuers.map((is: unknown) => (isObj(is) ? is.issuer : undefined));
+  if (!hasIdentity)
+    ctx.add(
+      ['console'],
+      'the console signs people in through `identity.issuers`: configure `identity` (without it, the console serves loopback callers and needs no `console` section)',
+    );
+  else if (c.clientId === undefined && !(Array.isArray(c.logins) && c.logins.length))
+    ctx.add(['console'], 'set `clientId` (or `logins`): the client the console is at the identity provider');
+  else if (c.clientId !== undefined && c.issuer === undefined && !known.length)
+    ctx.add(['console', 'clientId'], 'there is no `identity.issuers` entry to sign in at');
+  if (hasIdentity && c.issuer !== undefined && !known.includes(c.issuer))
+    ctx.add(['console', 'issuer'], 'must be one of `identity.issuers`');
+  const logins: unknown[] = Array.isArray(c.logins) ? c.logins : [];
+  for (const [i, l] of logins.entries()) {
+    if (hasIdentity && isObj(l) && !known.includes(l.issuer))
+      ctx.add(['console', 'logins', i, 'issuer'], 'must be one of `identity.issuers`');
+  }
+}
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** `high` must not be below `low`; reported at whichever of the two the file sets (defaults are filled). */
+function ordered(ctx: Context, path: Path, limits: unknown, low: string, high: string): void {
+  const [a, b] = isObj(limits) ? [limits[low], limits[high]] : [];
+  if (typeof a !== 'number' || typeof b !== 'number' || b >= a) return;
+  if (nodeAt(ctx.doc, [...path, high])) ctx.add([...path, high], `must not be smaller than \`${low}\``);
+  else ctx.add([...path, low], `must not be larger than \`${high}\` (default ${b})`);
+}
