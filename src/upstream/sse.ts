@@ -13,7 +13,7 @@ import { type BodyReader, dropReader, exchange } from '../util/http1/exchange.ts
 
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
-import { mediaType } from './http.ts';
+import { mediaType } from './http-wire.ts';
 import { DEFAULT_MAX_EVENT_BYTES, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import type { Channel } from './types.ts';
