@@ -28,7 +28,7 @@ import { SchemaValidators } from './policy/arguments.ts';
 import { unknownToolWarnings } from './policy/unknown-tools.ts';
 import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
-import { UpstreamOAuth } from './credentials/upstream-oauth.ts';
+import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
 import { loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
@@ -607,15 +607,6 @@ export class Gateway {
       },
     });
   }
-}
-
-/** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
-export function oauthCallbackUrl(config: Config, url = ''): string {
-  const base =
-    config.approvals.baseUrl ??
-    config.gateway.publicUrl ??
-    (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
-  return `${base.replace(/\/+$/, '')}/oauth/callback`;
 }
 
 /** Before anything opens: server names that can be namespaced, bubblewrap for sandboxed servers, the state directory. */

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { seal, unseal } from '../util/seal.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import * as oauth from 'oauth4webapi';
-import type { HttpServerConfig } from '../config/schema.ts';
+import type { Config, HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 
@@ -347,4 +347,13 @@ async function discover(issuer: string): Promise<Metadata> {
     'E_CREDENTIAL_UNAVAILABLE',
     `no usable authorization server metadata for ${issuer} (${problems.join('; ').slice(0, 300)})`,
   );
+}
+
+/** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
+export function oauthCallbackUrl(config: Config, url = ''): string {
+  const base =
+    config.approvals.baseUrl ??
+    config.gateway.publicUrl ??
+    (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
+  return `${base.replace(/\/+$/, '')}/oauth/callback`;
 }
