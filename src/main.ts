@@ -2,7 +2,6 @@
  * The composition root: config -> store -> upstreams -> catalogue -> listeners. The only place that
  * knows how the parts fit; every part takes what it needs as arguments.
  */
-import { mkdir } from 'node:fs/promises';
 import type { Clock } from './util/clock.ts';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -10,9 +9,9 @@ import type { Config } from './config/schema.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
-import { SandboxHost, sandboxUnavailable } from './sandbox/sandbox.ts';
+import { SandboxHost } from './sandbox/sandbox.ts';
+import { checkServerNames, prepareHost } from './gateway/host.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
-import { findExecutable } from './sandbox/paths.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { Authenticator } from './identity/authenticator.ts';
@@ -36,8 +35,8 @@ import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
-import { createLimiter } from './limits/index.ts';
-import { DEFAULT_REFUSALS, RefusalBudget } from './limits/refusals.ts';
+import { limiterFor, refusalBudgetFor } from './limits/index.ts';
+import type { RefusalBudget } from './limits/refusals.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
@@ -53,7 +52,7 @@ import { Subscriptions } from './listeners/subscriptions.ts';
 import { seesAny, viewDiffers, viewKey } from './pipeline/listings.ts';
 import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
-import { GatehouseError, quote } from './protocol/errors.ts';
+import { GatehouseError } from './protocol/errors.ts';
 
 export interface GatewayOptions {
   log?: Logger;
@@ -86,6 +85,12 @@ export class Gateway {
   readonly validators = new SchemaValidators();
   #limiter: Limiter | undefined;
   #refusals: RefusalBudget;
+  /** Redis of the limits lost or back: the stricter local limits are in force meanwhile. */
+  readonly #limitsDegraded = (degraded: boolean, reason: string): void => {
+    this.metrics.limitsDegraded.set(degraded ? 1 : 0);
+    if (degraded) this.log.error({ reason }, 'limits: redis unreachable; enforcing the stricter local limits');
+    else this.log.info('limits: redis reachable again');
+  };
   readonly runtimeModes: RuntimeModes;
   /** Starts stdio servers (in bubblewrap when configured) and reaps what a killed gateway left running. */
   sandbox!: SandboxHost;
@@ -132,8 +137,8 @@ export class Gateway {
           'audit: the configured retention is shorter than the one two people approved; keeping the approved one',
         ),
       );
-    this.#limiter = this.#newLimiter(config);
-    this.#refusals = this.#newRefusals(config);
+    this.#limiter = limiterFor(config, this.#limitsDegraded);
+    this.#refusals = refusalBudgetFor(config);
     // The broker heartbeats under the audit stream's name: another gateway then leaves this one's calls in flight alone.
     const broker = new CredentialBroker(resolver, store.revocations, log, this.audit.log.stream);
     this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
@@ -461,10 +466,10 @@ export class Gateway {
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
     if (JSON.stringify(next.limits) !== JSON.stringify(prev.limits)) {
       const old = this.#limiter;
-      this.#limiter = this.#newLimiter(next);
+      this.#limiter = limiterFor(next, this.#limitsDegraded);
       await old?.close();
       const oldRefusals = this.#refusals;
-      this.#refusals = this.#newRefusals(next);
+      this.#refusals = refusalBudgetFor(next);
       await oldRefusals.close();
       notes.push('limits replaced (counters start afresh)');
     }
@@ -583,50 +588,5 @@ export class Gateway {
   /** Where an upstream authorization server sends the browser back (the same for the CLI and every replica). */
   callbackUrl(): string {
     return oauthCallbackUrl(this.config, this.url);
-  }
-
-  /** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */
-  #newRefusals(config: Config): RefusalBudget {
-    const redis = config.limits?.redis;
-    const rule = { id: 'refusals', scope: 'principal' as const, rate: config.limits?.refusals ?? DEFAULT_REFUSALS };
-    return new RefusalBudget(
-      createLimiter({
-        rules: [rule],
-        redis: redis && { ...redis, keyPrefix: `${redis.keyPrefix ?? 'gatehouse:limits:'}refusals:` },
-      }),
-    );
-  }
-
-  #newLimiter(config: Config): Limiter | undefined {
-    if (!config.limits?.rules.length) return undefined;
-    return createLimiter(config.limits as never, {
-      onDegraded: (degraded, reason) => {
-        this.metrics.limitsDegraded.set(degraded ? 1 : 0);
-        if (degraded) this.log.error({ reason }, 'limits: redis unreachable; enforcing the stricter local limits');
-        else this.log.info('limits: redis reachable again');
-      },
-    });
-  }
-}
-
-/** Before anything opens: server names that can be namespaced, bubblewrap for sandboxed servers, the state directory. */
-async function prepareHost(config: Config): Promise<void> {
-  checkServerNames(config);
-  const jailed = config.servers.find((s) => !s.disabled && s.transport === 'stdio' && s.sandbox);
-  if (jailed && !findExecutable('bwrap')) throw new Error(sandboxUnavailable(jailed.name));
-  await mkdir(config.gateway.stateDir, { recursive: true, mode: 0o700 });
-  await mkdir(join(config.gateway.stateDir, 'sandbox'), { recursive: true, mode: 0o700 });
-}
-
-/** A server name must not contain the namespace separator, or `a__b` + `c` could pass for `a` + `b__c`. */
-function checkServerNames(config: Config): void {
-  const sep = config.gateway.namespaceSeparator;
-  for (const s of config.servers) {
-    if (s.name.includes(sep)) {
-      throw new GatehouseError(
-        'E_INVALID_PARAMS',
-        `server name ${quote(s.name)} contains the namespace separator ${quote(sep)}: rename it or change gateway.namespaceSeparator`,
-      );
-    }
   }
 }

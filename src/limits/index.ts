@@ -6,6 +6,7 @@ import { MemoryLimiter } from './memory.ts';
 import { RedisLimiter, type RedisLimiterOptions } from './redis.ts';
 import type { LimitsConfig } from '../config/schema.ts';
 import type { Limiter } from './limiter.ts';
+import { DEFAULT_REFUSALS, RefusalBudget } from './refusals.ts';
 
 export type { Limiter } from './limiter.ts';
 
@@ -16,4 +17,25 @@ export function createLimiter(
 ): Limiter & { readonly degraded: boolean } {
   if (!config.redis) return new MemoryLimiter(config.rules);
   return new RedisLimiter(config.rules, { ...config.redis, ...hooks });
+}
+
+/** The limiter of a config's rules (none without rules); `onDegraded` hears of Redis lost and back. */
+export function limiterFor(
+  config: { limits?: LimitsConfig },
+  onDegraded: NonNullable<RedisLimiterOptions['onDegraded']>,
+): Limiter | undefined {
+  if (!config.limits?.rules.length) return undefined;
+  return createLimiter(config.limits, { onDegraded });
+}
+
+/** The refusal budget: always on (default 120 per minute per principal), shared through Redis when limits use it. */
+export function refusalBudgetFor(config: { limits?: LimitsConfig }): RefusalBudget {
+  const redis = config.limits?.redis;
+  const rule = { id: 'refusals', scope: 'principal' as const, rate: config.limits?.refusals ?? DEFAULT_REFUSALS };
+  return new RefusalBudget(
+    createLimiter({
+      rules: [rule],
+      redis: redis && { ...redis, keyPrefix: `${redis.keyPrefix ?? 'gatehouse:limits:'}refusals:` },
+    }),
+  );
 }
