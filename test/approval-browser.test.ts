@@ -6,15 +6,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
+import { URL_ELICITATION, firstInputRequest, postModernCall, replyOf, type Reply } from './support/rpc.ts';
+import { haveBrowser, launchChromium } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
 const sandbox = join(tmp, 'sandbox');
 let t: TestGateway;
@@ -40,21 +39,7 @@ before(async () => {
     ['lead', 'lead'],
   ])
     keys[name] = await createKey(t.file, { name, tenant: 'acme', person: name, roles, scopes: 'x' });
-  if (existsSync(CHROMIUM)) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -62,34 +47,15 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
-};
 async function write(content: string, extra: Record<string, unknown> = {}): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'files__write_file',
-      authorization: `Bearer ${keys.agent}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: {
-        name: 'files__write_file',
-        arguments: { path: join(sandbox, 'notes.txt'), content },
-        _meta: META,
-        ...extra,
-      },
+  const args = { path: join(sandbox, 'notes.txt'), content };
+  return replyOf(
+    await postModernCall(t.url, 'files__write_file', args, {
+      token: keys.agent,
+      capabilities: URL_ELICITATION,
+      extra,
     }),
-  });
-  return replyOf(r);
+  );
 }
 
 async function page(url: string) {
@@ -104,11 +70,7 @@ async function page(url: string) {
 }
 
 test('approved in a real browser: the page shows the action and the diff; Approve works without JavaScript; the write runs once', async (tc) => {
-  if (!browser) {
-    if (process.env.CI === 'true')
-      assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`);
-    return tc.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-  }
+  if (!haveBrowser(browser, tc)) return;
   const first = await write('alpha\nBETA\ngamma\n');
   const elicitation = firstInputRequest(first).params;
   assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nbeta\ngamma\n', 'nothing written yet');
@@ -136,10 +98,7 @@ test('approved in a real browser: the page shows the action and the diff; Approv
 });
 
 test('denied in a real browser: the write never runs', async (tc) => {
-  if (!browser) {
-    if (process.env.CI === 'true') assert.fail(`no Chromium at ${CHROMIUM}`);
-    return tc.skip(`no Chromium at ${CHROMIUM}`);
-  }
+  if (!haveBrowser(browser, tc)) return;
   const first = await write('DESTROYED\n');
   const { p, ctx } = await page(firstInputRequest(first).params.url);
   await Promise.all([p.waitForLoadState(), p.click('form.decide-deny button')]);

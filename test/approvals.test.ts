@@ -13,8 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
+import {
+  URL_ELICITATION,
+  firstInputRequest,
+  initializeRequest,
+  modernMeta,
+  postLegacy,
+  postModernCall,
+  replyOf,
+  type Reply,
+} from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
+import { submitDecision } from './support/approval-page.ts';
 import { verify } from '../src/approvals/webhook.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approvals-'));
@@ -71,10 +81,6 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const MODERN = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
-};
 async function modern(
   who: string,
   name: string,
@@ -82,40 +88,10 @@ async function modern(
   extra: Record<string, unknown> = {},
   g = t,
 ): Promise<Reply> {
-  const r = await fetch(`${g.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: MODERN, ...extra },
-    }),
-  });
-  return replyOf(r);
+  return replyOf(await postModernCall(g.url, name, args, { token: keys[who], capabilities: URL_ELICITATION, extra }));
 }
 async function legacySession(who: string): Promise<string> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } },
-    }),
-  });
+  const r = await postLegacy(t.url, initializeRequest('l'), { token: keys[who] });
   return r.headers.get('mcp-session-id')!;
 }
 async function legacy(
@@ -125,23 +101,13 @@ async function legacy(
   args: Record<string, unknown>,
   meta: Record<string, unknown> = {},
 ): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: meta },
-    }),
-  });
-  return replyOf(r);
+  const call = {
+    jsonrpc: '2.0',
+    id: randomUUID(),
+    method: 'tools/call',
+    params: { name, arguments: args, _meta: meta },
+  };
+  return replyOf(await postLegacy(t.url, call, { sid, token: keys[who] }));
 }
 /** Decide on the page as `who`: GET the page (for the CSRF token), POST the form. */
 async function decideOnPage(
@@ -150,16 +116,8 @@ async function decideOnPage(
   decision: 'approve' | 'deny',
   reason = '',
 ): Promise<{ status: number; html: string }> {
-  const auth = { authorization: `Bearer ${keys[who]}` };
-  const page = await fetch(`${t.url}/approvals/${id}`, { headers: auth });
-  const html = await page.text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? 'none';
-  const r = await fetch(`${t.url}/approvals/${id}`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, decision, reason }).toString(),
-  });
-  return { status: r.status, html: await r.text() };
+  const d = await submitDecision(t.url, keys[who], id, decision, reason);
+  return { status: d.answer.status, html: d.html };
 }
 
 test('legacy: the call returns the pending approval; approved on the page; the retry runs exactly once; a replay is refused', async () => {
@@ -249,7 +207,11 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
     { note },
     {
       requestState: first.result.requestState,
-      _meta: { ...MODERN, 'com.example/override': { dryRun: false }, 'io.gatehouse/run': 'my-run' },
+      _meta: {
+        ...modernMeta(URL_ELICITATION),
+        'com.example/override': { dryRun: false },
+        'io.gatehouse/run': 'my-run',
+      },
     },
   );
   assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));

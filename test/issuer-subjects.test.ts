@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { firstInputRequest, replyOf, type Reply } from './support/rpc.ts';
+import { firstInputRequest, modernMeta, postModern, replyOf, type Reply } from './support/rpc.ts';
+import { submitDecision } from './support/approval-page.ts';
 import { freePort } from './support/processes.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 
@@ -63,30 +64,8 @@ after(async () => {
 });
 
 async function rpc(token: string, method: string, params: Record<string, unknown>, url = t.url): Promise<Reply> {
-  const r = await fetch(`${url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      ...(method === 'tools/call' ? { 'mcp-name': String(params.name) } : {}),
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method,
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
-  return replyOf(r);
+  const name = method === 'tools/call' ? String(params.name) : undefined;
+  return replyOf(await postModern(url, method, { ...params, _meta: modernMeta() }, { token, name }));
 }
 const drop = (token: string, note: string) => rpc(token, 'tools/call', { name: 'rec__other', arguments: { note } });
 const lists = async (token: string) =>
@@ -161,17 +140,8 @@ test("a bare approver subject is the identity provider's person: a key made for 
     const retry = (note: string, state: string) =>
       rpc(bob, 'tools/call', { name: 'rec__other', arguments: { note }, requestState: state }, g.url);
     const decide = async (token: string, id: string) => {
-      const auth = { authorization: `Bearer ${token}` };
-      const page = await fetch(`${g.url}/approvals/${id}`, { headers: auth });
-      const html = await page.text();
-      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? 'none';
-      const r = await fetch(`${g.url}/approvals/${id}`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ csrf, decision: 'approve' }).toString(),
-      });
-      await r.text();
-      return [page.status, r.status];
+      const d = await submitDecision(g.url, token, id, 'approve');
+      return [d.page.status, d.answer.status];
     };
 
     const note = `bare-${randomUUID()}`;

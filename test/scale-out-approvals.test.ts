@@ -13,6 +13,7 @@ import { ROOT, createKey, runCli } from './support/gateway.ts';
 import pg from 'pg';
 import { pgTestUrl } from './support/services.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
+import { submitDecision } from './support/approval-page.ts';
 
 const keys: Record<string, string> = {};
 const d = deployment(
@@ -112,21 +113,13 @@ test('a call held on one replica is approved through two others, runs once where
   );
 
   // The page through nginx: GET on one replica, POST on the next (round robin); the CSRF token holds.
-  const auth = { authorization: `Bearer ${keys.lead}` };
-  const page = await fetch(`${d.lb!.url}/approvals/${id}`, { headers: auth });
-  const html = await page.text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-  assert.ok(csrf, html.slice(0, 500));
-  const post = await fetch(`${d.lb!.url}/approvals/${id}`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, decision: 'approve', reason: 'ok' }).toString(),
-  });
-  const decided = await post.text();
-  assert.equal(post.status, 200, decided);
+  const decision = await submitDecision(d.lb!.url, keys.lead, id, 'approve', 'ok');
+  assert.match(decision.pageHtml, /name="csrf" value="[^"]+"/, decision.pageHtml.slice(0, 500));
+  const decided = decision.html;
+  assert.equal(decision.answer.status, 200, decided);
   assert.notEqual(
-    page.headers.get('x-gatehouse-replica'),
-    post.headers.get('x-gatehouse-replica'),
+    decision.page.headers.get('x-gatehouse-replica'),
+    decision.answer.headers.get('x-gatehouse-replica'),
     'decided on another replica than the page was served by',
   );
   assert.match(decided, /approved by lead/);

@@ -1,9 +1,12 @@
 /**
- * JSON-RPC answers as end-to-end tests read them. The wire is untyped: these types name the fields
+ * JSON-RPC as end-to-end tests send it over HTTP (both eras' headers, a 2026-07-28 call) and read
+ * its answers. The wire is untyped: these types name the fields
  * the tests look at, with `result` and `error` both present as far as the compiler knows. A test
  * that reads a field the answer does not have fails right there, which is what it should do; a
  * test that must not assume one checks with `?.`.
  */
+import { randomUUID } from 'node:crypto';
+
 interface Content {
   type: string;
   text: string;
@@ -105,4 +108,106 @@ export function getStreamWatch(): { fetch: typeof fetch; opened: Promise<void> }
     return r;
   };
   return { fetch: watching, opened };
+}
+
+/** The `_meta` of a 2026-07-28 request: the protocol version and the client's capabilities. */
+export function modernMeta(clientCapabilities: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': clientCapabilities,
+  };
+}
+
+/** How a test's request is sent: as whom, with which JSON-RPC id, with which extra headers. */
+export interface PostOptions {
+  /** Sent as `authorization: Bearer <token>` (an API key or an access token); no credential when omitted. */
+  token?: string;
+  /** The JSON-RPC id; a fresh UUID when omitted. */
+  id?: string | number;
+  /** More headers, sent after the protocol's (so they may replace one). */
+  headers?: Record<string, string>;
+}
+
+function bearer(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
+/**
+ * POST a 2026-07-28 request of `method` to `base`/mcp. `params` are sent as given (with their own
+ * `_meta`, see modernMeta); `name` is the target the Mcp-Name header names, for the methods that have one.
+ */
+export function postModern(
+  base: string,
+  method: string,
+  params: Record<string, unknown>,
+  opts: PostOptions & { name?: string } = {},
+): Promise<Response> {
+  return fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...modernHeaders(method, opts.name), ...bearer(opts.token), ...opts.headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: opts.id ?? randomUUID(), method, params }),
+  });
+}
+
+/**
+ * POST a 2026-07-28 tools/call of `name` with `args` to `base`/mcp: its `_meta` is modernMeta of
+ * `capabilities`; `extra` params follow it (a `requestState`, or a `_meta` of the test's own).
+ */
+export function postModernCall(
+  base: string,
+  name: string,
+  args: Record<string, unknown>,
+  opts: PostOptions & { capabilities?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+): Promise<Response> {
+  const params = { name, arguments: args, _meta: modernMeta(opts.capabilities), ...opts.extra };
+  return postModern(base, 'tools/call', params, { ...opts, name });
+}
+
+/** The client capabilities of a caller that can send its user to a page: a call waiting for approval asks this way. */
+export const URL_ELICITATION = { elicitation: { url: {} } };
+
+/** The headers of a 2025-11-25 POST: in session `sid` (with the era's protocol version header) when given. */
+function legacyHeaders(sid?: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...(sid === undefined ? {} : { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }),
+  };
+}
+
+/** A 2025-11-25 initialize request of a client named `client`: id 1 and no capabilities unless given. */
+export function initializeRequest(
+  client: string,
+  opts: { id?: number; capabilities?: Record<string, unknown> } = {},
+): Record<string, unknown> {
+  return {
+    jsonrpc: '2.0',
+    id: opts.id ?? 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-11-25',
+      capabilities: opts.capabilities ?? {},
+      clientInfo: { name: client, version: '1' },
+    },
+  };
+}
+
+export interface LegacyPostOptions {
+  /** The session to post in; none (an initialize) when omitted. */
+  sid?: string;
+  /** Sent as `authorization: Bearer <token>`; no credential when omitted. */
+  token?: string;
+  /** More headers, sent after the era's (so they may replace one). */
+  headers?: Record<string, string>;
+  /** The endpoint's path: /mcp unless given (a server's own, /servers/<name>/mcp). */
+  path?: string;
+}
+
+/** POST the JSON-RPC `message` to `base` as a 2025-11-25 client. */
+export function postLegacy(base: string, message: unknown, opts: LegacyPostOptions = {}): Promise<Response> {
+  return fetch(`${base}${opts.path ?? '/mcp'}`, {
+    method: 'POST',
+    headers: { ...legacyHeaders(opts.sid), ...bearer(opts.token), ...opts.headers },
+    body: JSON.stringify(message),
+  });
 }
