@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { startVaultServer, type VaultServer } from './fixtures/secrets/vault-server.ts';
@@ -73,29 +73,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function call(tenant: string, name: string, args: Record<string, unknown>): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[tenant]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: META },
-    }),
-  });
-  return replyOf(r);
+  return replyOf(await postModernCall(t.url, name, args, { token: keys[tenant] }));
 }
 const held = (server: string, tenant: string) =>
   t.gw.credentials.pool.describe().find((h) => h.server === server && h.tenant === tenant);
@@ -269,23 +248,7 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
   );
   try {
     const k = await createKey(g.file, { name: 'g', tenant: 'globex', scopes: 'x' });
-    const r = await fetch(`${g.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'web__echo',
-        authorization: `Bearer ${k}`,
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'web__echo', arguments: { text: `say ${CANARY.globex}` }, _meta: META },
-      }),
-    });
+    const r = await postModernCall(g.url, 'web__echo', { text: `say ${CANARY.globex}` }, { token: k, id: 1 });
     const body = await r.text();
     assert.match(
       body,

@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf } from './support/rpc.ts';
+import { postModernCall, replyOf } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
@@ -130,28 +130,11 @@ test('prompts and argument completion are routed by namespaced name', async () =
 });
 
 test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, or nothing reaches the upstream', async () => {
-  const meta = {
-    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-    'io.modelcontextprotocol/clientCapabilities': {},
-  };
   const call = (region: unknown, headers: Record<string, string>) =>
-    fetch(`${t.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'cat__regional',
-        ...headers,
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 9,
-        method: 'tools/call',
-        params: { name: 'cat__regional', arguments: { region, query: 'q' }, _meta: meta },
-      }),
-    }).then(async (r) => ({ status: r.status, body: await replyOf(r) }));
+    postModernCall(t.url, 'cat__regional', { region, query: 'q' }, { id: 9, headers }).then(async (r) => ({
+      status: r.status,
+      body: await replyOf(r),
+    }));
   const count = () =>
     readFileSync(rec, 'utf8')
       .split('\n')

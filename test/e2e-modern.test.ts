@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { modernHeaders, type Reply } from './support/rpc.ts';
+import { modernMeta, postModern, postModernCall, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 let t: TestGateway;
@@ -77,57 +77,22 @@ test('an elicitation from a legacy upstream becomes an input_required round trip
 });
 
 test('a forged requestState is refused and reaches nothing', async () => {
-  const res = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'everything__echo',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
+  const res = await postModernCall(
+    t.url,
+    'everything__echo',
+    { message: 'x' },
+    {
       id: 7,
-      method: 'tools/call',
-      params: {
-        name: 'everything__echo',
-        arguments: { message: 'x' },
-        requestState: 'gh1.AAAA.BBBB',
-        inputResponses: { q1: { action: 'accept' } },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+      extra: { requestState: 'gh1.AAAA.BBBB', inputResponses: { q1: { action: 'accept' } } },
+    },
+  );
   const body = (await res.json()) as { error: { code: number; message: string } };
   assert.equal(body.error.code, -32602);
   assert.match(body.error.message, /request state/);
 });
 
 test('server/discover answers without a session', async () => {
-  const res = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'server/discover',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'server/discover',
-      params: {
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+  const res = await postModern(t.url, 'server/discover', { _meta: modernMeta() }, { id: 1 });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('mcp-session-id'), null);
   const body = (await res.json()) as {
@@ -139,26 +104,13 @@ test('server/discover answers without a session', async () => {
   assert.ok(body.result.capabilities.tools);
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+const META = modernMeta();
 async function raw(
   method: string,
   params: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Reply }> {
-  const res = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 42, method, params }),
-  });
+  const res = await postModern(t.url, method, params, { id: 42, headers });
   const text = await res.text();
   // An answer as an event stream is the list of its messages (what `levels` below reads).
   const data: unknown = text.startsWith('{')
@@ -215,21 +167,15 @@ test('modern: log messages are relayed only when the request asks for them, at o
 test('modern: closing the connection cancels the call upstream', async () => {
   const ac = new AbortController();
   const started = Date.now();
-  const p = fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    signal: ac.signal,
-    headers: modernHeaders('tools/call', 'everything__trigger-long-running-operation'),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
+  const p = postModernCall(
+    t.url,
+    'everything__trigger-long-running-operation',
+    { duration: 30, steps: 30 },
+    {
       id: 5,
-      method: 'tools/call',
-      params: {
-        name: 'everything__trigger-long-running-operation',
-        arguments: { duration: 30, steps: 30 },
-        _meta: META,
-      },
-    }),
-  }).catch((e: Error) => e);
+      signal: ac.signal,
+    },
+  ).catch((e: Error) => e);
   const up = t.gw.upstreams.get('everything')!;
   // The call reached the upstream before the connection closes.
   await eventually(() => up.inFlight > 0);

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
-import { modernHeaders } from './support/rpc.ts';
+import { postModern } from './support/rpc.ts';
 import { TestClock } from './support/clock.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-breaker-tenants-'));
@@ -56,11 +56,7 @@ const META = {
 };
 
 async function rpc(tenant: string, method: string, params: object, name?: string): Promise<string> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: { ...modernHeaders(method, name), authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
-  });
+  const r = await postModern(t.url, method, { ...params, _meta: META }, { token: keys[tenant], id: 1, name });
   return r.text();
 }
 const call = (tenant: string, name: string) => rpc(tenant, 'tools/call', { name, arguments: {} }, name);

@@ -18,7 +18,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
-import { modernHeaders } from './support/rpc.ts';
+import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import type { JsonRpcNotification } from '../src/protocol/jsonrpc.ts';
 
@@ -164,11 +164,7 @@ async function call(
   tenant: string,
   name: string,
 ): Promise<{ error?: { code: number; message: string }; result?: unknown }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: { ...modernHeaders('tools/call', name), authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {}, _meta: META } }),
-  });
+  const r = await postModernCall(t.url, name, {}, { token: keys[tenant], id: 1, extra: { _meta: META } });
   const text = await r.text();
   const data = text.startsWith('{') ? text : text.slice(text.indexOf('data: ') + 6).split('\n')[0];
   return JSON.parse(data);

@@ -8,13 +8,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/storage/index.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { modernHeaders } from './support/rpc.ts';
+import { postModernCall } from './support/rpc.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bundle-replicas-'));
 const storage = `storage: { sqlitePath: ${JSON.stringify(join(tmp, 'shared.db'))} }\n`;
@@ -47,21 +46,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function call(g: TestGateway, tenant: string, name: string, note: string): Promise<string> {
-  const r = await fetch(`${g.url}/mcp`, {
-    method: 'POST',
-    headers: { ...modernHeaders('tools/call', name), authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: { note }, _meta: META },
-    }),
-  });
+  const r = await postModernCall(g.url, name, { note }, { token: keys[tenant] });
   return r.text();
 }
 

@@ -6,12 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/storage/index.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-incident-replicas-'));
 const storage = `storage: { sqlitePath: ${JSON.stringify(join(tmp, 'shared.db'))} }\n`;
@@ -35,28 +35,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function call(g: TestGateway, name: string): Promise<{ status: number; text: string }> {
-  const r = await fetch(`${g.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${key}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: { note: 'x' }, _meta: META },
-    }),
-  });
+  const r = await postModernCall(g.url, name, { note: 'x' }, { token: key });
   return { status: r.status, text: await r.text() };
 }
 

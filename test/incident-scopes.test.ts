@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-incident-scopes-'));
@@ -52,28 +53,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function call(key: string, name = 'leaky__record'): Promise<{ status: number; text: string }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[key]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: { note: 'x' }, _meta: META },
-    }),
-  });
+  const r = await postModernCall(t.url, name, { note: 'x' }, { token: keys[key] });
   return { status: r.status, text: await r.text() };
 }
 const ok = (r: { text: string }) => /"result"/.test(r.text) && !/"isError":true/.test(r.text);

@@ -32,7 +32,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { modernHeaders, type Reply } from './support/rpc.ts';
+import { postModernCall, type Reply } from './support/rpc.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { eventually } from './support/eventually.ts';
@@ -644,24 +644,12 @@ test("a held call's request state is its caller's: the same person's name in ano
     scopes: 'mcp:read',
   });
   const call = async (who: string, extra: Record<string, unknown> = {}) => {
-    const r = await fetch(`${t.url}/mcp`, {
-      method: 'POST',
-      headers: { ...modernHeaders('tools/call', 'mt__leak'), authorization: `Bearer ${keys[who]}` },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: ++seq,
-        method: 'tools/call',
-        params: {
-          name: 'mt__leak',
-          arguments: { how: 'sample' },
-          ...extra,
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-            'io.modelcontextprotocol/clientCapabilities': { sampling: {} },
-          },
-        },
-      }),
-    });
+    const r = await postModernCall(
+      t.url,
+      'mt__leak',
+      { how: 'sample' },
+      { token: keys[who], id: ++seq, capabilities: { sampling: {} }, extra },
+    );
     return (await r.json()) as Reply;
   };
   const first = await call('acme-pat');

@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
-import { getStreamWatch, modernHeaders } from './support/rpc.ts';
+import { getStreamWatch, modernMeta, postModern } from './support/rpc.ts';
 
 let t: TestGateway;
 before(async () => {
@@ -57,22 +57,9 @@ test('an upstream list_changed reaches legacy sessions and modern listeners that
   await legacy.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { fetch: watch.fetch }));
   await watch.opened;
 
-  const meta = {
-    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-    'io.modelcontextprotocol/clientCapabilities': {},
-  };
   const ac = new AbortController();
-  const listen = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    signal: ac.signal,
-    headers: modernHeaders('subscriptions/listen'),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 'L1',
-      method: 'subscriptions/listen',
-      params: { notifications: { toolsListChanged: true }, _meta: meta },
-    }),
-  });
+  const params = { notifications: { toolsListChanged: true }, _meta: modernMeta() };
+  const listen = await postModern(t.url, 'subscriptions/listen', params, { id: 'L1', signal: ac.signal });
   const reader = listen.body!.getReader();
   let streamed = '';
   const pump = (async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { modernMeta, postModern, replyOf, type Reply } from './support/rpc.ts';
 import { requireService } from './support/services.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-policy-'));
@@ -56,29 +56,14 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function rpc(
   g: TestGateway,
   k: string | undefined,
   method: string,
   params: Record<string, unknown> = {},
 ): Promise<{ status: number; headers: Headers; body: Reply }> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': '2026-07-28',
-    'mcp-method': method,
-  };
-  if (typeof params.name === 'string') headers['mcp-name'] = params.name;
-  if (k) headers.authorization = `Bearer ${k}`;
-  const r = await fetch(`${g.url}/mcp`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }),
-  });
+  const name = typeof params.name === 'string' ? params.name : undefined;
+  const r = await postModern(g.url, method, { ...params, _meta: modernMeta() }, { token: k || undefined, name });
   return { status: r.status, headers: r.headers, body: await replyOf(r) };
 }
 const call = (k: string | undefined, name: string, args: Record<string, unknown> = {}, g = t) =>

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-refusals-'));
 const record = join(tmp, 'rec.jsonl');
@@ -34,30 +35,7 @@ async function call(
   who: string,
   name: string,
 ): Promise<{ error?: { code: number; message: string; data?: { retryAfterMs?: number } }; result?: unknown }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name,
-        arguments: {},
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+  const r = await postModernCall(t.url, name, {}, { token: keys[who], id: 1 });
   return (await r.json()) as never;
 }
 

@@ -24,7 +24,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { ROOT, createKey } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -34,7 +33,7 @@ import { SandboxHost } from '../src/sandbox/sandbox.ts';
 import { findExecutable } from '../src/sandbox/paths.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { readiness } from '../src/readiness/check.ts';
-import { modernHeaders } from './support/rpc.ts';
+import { postModernCall } from './support/rpc.ts';
 
 const HOSTILE = join(ROOT, 'test/fixtures/upstreams/hostile-server.ts');
 const usable = !!findExecutable('bwrap');
@@ -99,21 +98,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
-  const r = await fetch(`${gw.url}/mcp`, {
-    method: 'POST',
-    headers: { ...modernHeaders('tools/call', name), authorization: `Bearer ${keys[tenant]}` },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: META },
-    }),
-  });
+  const r = await postModernCall(gw.url, name, args, { token: keys[tenant] });
   const body = (await r.json()) as { result?: { content: Array<{ text: string }> } };
   if (!body.result) throw new Error(`${name}: ${JSON.stringify(body)}`);
   return body.result.content[0].text;

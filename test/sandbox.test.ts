@@ -33,6 +33,7 @@ import {
   stdioServer,
   type TestGateway,
 } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable } from '../src/sandbox/paths.ts';
@@ -131,29 +132,9 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 /** One tool call as `tenant`; the text it answers. */
 async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-      authorization: `Bearer ${keys[tenant]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: META },
-    }),
-  });
+  const r = await postModernCall(t.url, name, args, { token: keys[tenant] });
   const body = (await r.json()) as { result?: { content: Array<{ text: string }> }; error?: { message: string } };
   if (!body.result) throw new Error(`${name}: ${JSON.stringify(body)}`);
   return body.result.content[0].text;

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { SignJWT, importJWK } from 'jose';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -63,29 +62,9 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 /** A modern tools/call with this bearer token: the HTTP status and the body. */
 async function call(token: string, note = 'hi'): Promise<{ status: number; body: Reply; challenge: string | null }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'rec__record',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name: 'rec__record', arguments: { note }, _meta: META },
-    }),
-  });
+  const r = await postModernCall(t.url, 'rec__record', { note }, { token });
   return { status: r.status, body: await replyOf(r), challenge: r.headers.get('www-authenticate') };
 }
 const audit = async (q: Parameters<TestGateway['gw']['store']['audit']['read']>[0]): Promise<AuditEvent[]> =>
@@ -613,25 +592,7 @@ test('a revocation applies on every gateway sharing the store, at their next rev
   const gateways = [await start(), await start()];
   try {
     const callOn = async (g: TestGateway, token: string) =>
-      (
-        await fetch(`${g.url}/mcp`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': '2026-07-28',
-            'mcp-method': 'tools/call',
-            'mcp-name': 'rec__record',
-            authorization: `Bearer ${token}`,
-          },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: 1,
-            method: 'tools/call',
-            params: { name: 'rec__record', arguments: { note: 'x' }, _meta: META },
-          }),
-        })
-      ).status;
+      (await postModernCall(g.url, 'rec__record', { note: 'x' }, { token, id: 1 })).status;
     const tokens = await Promise.all(
       gateways.map(({ res }) => idp2.mint({ scope: SCOPE }, { subject: 'ivan', audience: res })),
     );

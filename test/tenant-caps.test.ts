@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { modernHeaders, replyOf, type Reply } from './support/rpc.ts';
+import { modernMeta, postModern, postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -123,29 +123,8 @@ test('sessions: capped per principal and per tenant; another tenant is not affec
   assert.match(big.message!, /larger than 64 KiB/);
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 async function write(who: string): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'rec__other',
-      authorization: `Bearer ${tokens[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name: 'rec__other', arguments: { note: randomUUID() }, _meta: META },
-    }),
-  });
-  return replyOf(r);
+  return replyOf(await postModernCall(t.url, 'rec__other', { note: randomUUID() }, { token: tokens[who] }));
 }
 
 test('pending approvals: capped per principal and per tenant, with errors that say which; another tenant still asks', async () => {
@@ -164,27 +143,7 @@ test('pending approvals: capped per principal and per tenant, with errors that s
 });
 
 async function ask(who: string): Promise<{ status: number; body: Reply }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'web__ask',
-      authorization: `Bearer ${tokens[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: {
-        name: 'web__ask',
-        arguments: {},
-        _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } },
-      },
-    }),
-  });
+  const r = await postModernCall(t.url, 'web__ask', {}, { token: tokens[who], capabilities: { elicitation: {} } });
   return { status: r.status, body: await replyOf(r) };
 }
 
@@ -208,23 +167,8 @@ test("held calls: one principal's unanswered questions, then one tenant's, reach
 /** Opens a 2026-07-28 `subscriptions/listen` stream as `who`: its status, error, and how to close it. */
 async function listenAs(who: string): Promise<{ status: number; message?: string; close: () => void }> {
   const ac = new AbortController();
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    signal: ac.signal,
-    headers: { ...modernHeaders('subscriptions/listen'), authorization: `Bearer ${tokens[who]}` },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'subscriptions/listen',
-      params: {
-        notifications: { toolsListChanged: true },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+  const params = { notifications: { toolsListChanged: true }, _meta: modernMeta() };
+  const r = await postModern(t.url, 'subscriptions/listen', params, { token: tokens[who], signal: ac.signal });
   if (r.headers.get('content-type')?.startsWith('text/event-stream')) {
     const reader = r.body!.getReader();
     await reader.read(); // the acknowledgement: the stream is open

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { TOKEN_EXCHANGE, followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -67,30 +68,7 @@ interface Reply {
   error?: { code: number; message: string };
 }
 async function whoami(token: string): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'remote__whoami',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: {
-        name: 'remote__whoami',
-        arguments: {},
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+  const r = await postModernCall(t.url, 'remote__whoami', {}, { token });
   return (await r.json()) as Reply;
 }
 

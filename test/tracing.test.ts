@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { TOOL_CALL_PIPELINE } from '../src/pipeline/index.ts';
@@ -83,31 +84,8 @@ after(async () => {
   receiver?.close();
 });
 
-async function modernCall(base: string, note: string, traceparent?: string): Promise<Response> {
-  return fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'web__echo',
-      ...(traceparent ? { traceparent } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name: 'web__echo',
-        arguments: { text: note },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
+function modernCall(base: string, note: string, traceparent?: string): Promise<Response> {
+  return postModernCall(base, 'web__echo', { text: note }, { id: 1, headers: traceparent ? { traceparent } : {} });
 }
 
 async function spansOf(traceId: string, n: number): Promise<Span[]> {

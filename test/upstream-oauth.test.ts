@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createKey, runCli, startGateway, type TestGateway } from './support/gateway.ts';
+import { modernMeta, postModern } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
@@ -72,28 +73,13 @@ after(async () => {
   await oidc?.stop();
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 interface Reply {
   result?: { content: Array<{ text: string }> };
   error?: { code: number; message: string };
 }
 /** A 2026-07-28 request of `who` (stateless: its headers name the method and the target). */
 async function post(who: string, method: string, params: Record<string, unknown>, name?: string): Promise<unknown> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      ...(name ? { 'mcp-name': name } : {}),
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method, params: { ...params, _meta: META } }),
-  });
+  const r = await postModern(t.url, method, { ...params, _meta: modernMeta() }, { token: keys[who], name });
   return r.json();
 }
 async function whoami(who: string, server = 'remote'): Promise<Reply> {

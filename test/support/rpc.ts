@@ -126,6 +126,8 @@ export interface PostOptions {
   id?: string | number;
   /** More headers, sent after the protocol's (so they may replace one). */
   headers?: Record<string, string>;
+  /** Aborts the request (a stream the test closes). */
+  signal?: AbortSignal;
 }
 
 function bearer(token: string | undefined): Record<string, string> {
@@ -144,6 +146,7 @@ export function postModern(
 ): Promise<Response> {
   return fetch(`${base}/mcp`, {
     method: 'POST',
+    signal: opts.signal,
     headers: { ...modernHeaders(method, opts.name), ...bearer(opts.token), ...opts.headers },
     body: JSON.stringify({ jsonrpc: '2.0', id: opts.id ?? randomUUID(), method, params }),
   });
