@@ -24,6 +24,7 @@ import {
   type DeploymentOptions,
   type Replica,
 } from './support/scale-out.ts';
+import { openLegacySession, postLegacy } from './support/rpc.ts';
 
 const schema = freshPgSchema();
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-drill-redis-'));
@@ -55,32 +56,10 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 const count = (text: string, re: RegExp) => text.split('\n').filter((l) => re.test(l)).length;
 
-async function openSession(base: string): Promise<string> {
-  const r = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: HEADERS,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } },
-    }),
-  });
-  assert.equal(r.status, 200);
-  await r.text();
-  return r.headers.get('mcp-session-id')!;
-}
-
-function post(base: string, sid: string, body: unknown): Promise<Response> {
-  return fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify(body),
-  });
-}
+const openSession = (base: string) => openLegacySession(base, 'drill', { id: 0 });
+const post = (base: string, sid: string, body: unknown) => postLegacy(base, body, { sid });
 
 async function metric(r: Replica, name: string): Promise<number> {
   const text = await (await fetch(`${r.url}/metrics`)).text();

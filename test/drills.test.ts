@@ -26,52 +26,21 @@ import {
   waitFor,
   type Replica,
 } from './support/scale-out.ts';
+import { openLegacySession, postLegacy } from './support/rpc.ts';
 
 const d = deployment('drills', 'd');
 const { opts, replicas, tmp, usable } = d;
 
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
 /** A legacy session opened through `base` (initialize + initialized); its id. */
-async function openSession(base: string): Promise<string> {
-  const r = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: HEADERS,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'drill', version: '1' } },
-    }),
-  });
-  assert.equal(r.status, 200);
-  const sid = r.headers.get('mcp-session-id')!;
-  await r.text();
-  const n = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  await n.text();
-  return sid;
-}
+const openSession = (base: string) => openLegacySession(base, 'drill', { id: 0, initialized: true });
 
 type Outcome = 'ok' | 'failed';
 
 /** One tools/call of rec__record with a unique note; never retried (a retry could execute twice). */
 async function callOnce(base: string, sid: string, id: number, note: string): Promise<Outcome> {
   try {
-    const r = await fetch(`${base}/mcp`, {
-      method: 'POST',
-      headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: { name: 'rec__record', arguments: { note } },
-      }),
-      signal: AbortSignal.timeout(15_000),
-    });
+    const call = { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'rec__record', arguments: { note } } };
+    const r = await postLegacy(base, call, { sid, signal: AbortSignal.timeout(15_000) });
     if (r.status !== 200) {
       await r.text();
       return 'failed';
@@ -170,11 +139,7 @@ test('drill: one replica SIGKILLed under load; clients go on, nothing executes t
   await waitFor(
     'nginx to use the restarted replica',
     async () => {
-      const r = await fetch(`${d.lb!.url}/mcp`, {
-        method: 'POST',
-        headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-      });
+      const r = await postLegacy(d.lb!.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { sid });
       await r.text();
       seen.push(`${r.status}@${r.headers.get('x-gatehouse-replica')}`);
       return r.headers.get('x-gatehouse-replica') === `127.0.0.1:${victim.port}`;
@@ -236,11 +201,7 @@ test('drill: a rolling configuration change, one replica at a time (SIGHUP), tra
   const l = await load('rolling', 2);
   const lists = async (r: Replica) => {
     const sid = await openSession(r.url);
-    const res = await fetch(`${r.url}/mcp`, {
-      method: 'POST',
-      headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    });
+    const res = await postLegacy(r.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { sid });
     return JSON.stringify((await rpcBody(res)).result).includes('rec2__record');
   };
   for (const [i, r] of replicas.entries()) {

@@ -17,6 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, FILESYSTEM, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { initializeRequest, postLegacy } from './support/rpc.ts';
 
 let t: TestGateway;
 let sandbox: string;
@@ -146,48 +147,25 @@ test('sessions end with DELETE and unknown sessions get 404', async () => {
   const transport = client.transport as StreamableHTTPClientTransport;
   const sid = transport.sessionId!;
   await transport.terminateSession();
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-  });
+  const r = await postLegacy(t.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { sid });
   assert.equal(r.status, 404);
   void ToolListChangedNotificationSchema;
 });
 
 test('a question for a caller with no stream to be asked on fails fast instead of hanging', async () => {
-  const h = { 'content-type': 'application/json', accept: 'application/json' };
-  const init = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: h,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: { sampling: {} },
-        clientInfo: { name: 'json-only', version: '1' },
-      },
-    }),
+  const jsonOnly = { accept: 'application/json' };
+  const init = await postLegacy(t.url, initializeRequest('json-only', { capabilities: { sampling: {} } }), {
+    headers: jsonOnly,
   });
   const sid = init.headers.get('mcp-session-id')!;
   const started = Date.now();
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: { ...h, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 2,
-      method: 'tools/call',
-      params: { name: 'everything__trigger-sampling-request', arguments: { prompt: 'p', maxTokens: 5 } },
-    }),
-  });
+  const call = {
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'tools/call',
+    params: { name: 'everything__trigger-sampling-request', arguments: { prompt: 'p', maxTokens: 5 } },
+  };
+  const r = await postLegacy(t.url, call, { sid, headers: jsonOnly });
   const body = (await r.json()) as { result?: { isError?: boolean }; error?: unknown };
   assert.ok(body.error !== undefined || body.result?.isError === true, JSON.stringify(body));
   assert.ok(Date.now() - started < 5000, 'answered promptly');

@@ -10,10 +10,12 @@ import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { TestClock } from './support/clock.ts';
+import { initializeRequest, postLegacy } from './support/rpc.ts';
 
 let t: TestGateway;
 let up: HostileInput;
-const H = { 'content-type': 'application/json', accept: 'application/json' };
+/** Answers as JSON, never as an event stream. */
+const JSON_ONLY = { accept: 'application/json' };
 let sid = '';
 const clock = new TestClock();
 
@@ -23,16 +25,7 @@ before(async () => {
     `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    circuit: { failures: 2, cooldownMs: 60000 }\n`,
     { top: 'inventory: { newTools: accept }\n', clock },
   );
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: H,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'breaker', version: '1' } },
-    }),
-  });
+  const r = await postLegacy(t.url, initializeRequest('breaker'), { headers: JSON_ONLY });
   sid = r.headers.get('mcp-session-id')!;
 });
 after(async () => {
@@ -41,12 +34,8 @@ after(async () => {
 });
 
 async function call(name: string): Promise<string> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: {} } }),
-  });
-  return r.text();
+  const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: {} } };
+  return (await postLegacy(t.url, call, { sid, headers: JSON_ONLY })).text();
 }
 
 test('failures open the circuit; then calls are refused at once and never reach the upstream', async () => {

@@ -7,12 +7,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from './support/gateway.ts';
-import { replyOf, type Reply } from './support/rpc.ts';
+import { initializeRequest, postLegacy, replyOf, type Reply } from './support/rpc.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 
 let t: TestGateway;
 let up: HostileInput;
-const H = { 'content-type': 'application/json', accept: 'application/json' };
+/** Answers as JSON, never as an event stream. */
+const JSON_ONLY = { accept: 'application/json' };
 let sid = '';
 
 const TOOLS = [
@@ -38,16 +39,7 @@ before(async () => {
   t = await startGateway(`  - { name: h, transport: http, url: ${JSON.stringify(up.url)} }\n`, {
     top: 'inventory: { newTools: accept }\n',
   });
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: H,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'd', version: '1' } },
-    }),
-  });
+  const r = await postLegacy(t.url, initializeRequest('d'), { headers: JSON_ONLY });
   sid = r.headers.get('mcp-session-id')!;
 });
 after(async () => {
@@ -56,12 +48,7 @@ after(async () => {
 });
 
 async function rpc(method: string, params: unknown): Promise<Reply> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: { ...H, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method, params }),
-  });
-  return replyOf(r);
+  return replyOf(await postLegacy(t.url, { jsonrpc: '2.0', id: 2, method, params }, { sid, headers: JSON_ONLY }));
 }
 
 test('the 100 kB description, the look-alike name and the credential parameter are held back; the honest tool is served', async () => {

@@ -32,7 +32,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { postModernCall, type Reply } from './support/rpc.ts';
+import { openLegacySession, postLegacy, postModernCall, type Reply } from './support/rpc.ts';
 import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { eventually } from './support/eventually.ts';
@@ -152,17 +152,7 @@ let seq = 0;
 /** A raw 2025-11-25 request on a fresh session of `tenant`; the JSON-RPC response. */
 async function rpc(tenant: string, method: string, params: Record<string, unknown>, path = '/mcp'): Promise<Reply> {
   const sid = await session(tenant, path);
-  const r = await fetch(`${t.url}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${keys[tenant]}`,
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: ++seq, method, params }),
-  });
+  const r = await postLegacy(t.url, { jsonrpc: '2.0', id: ++seq, method, params }, { sid, token: keys[tenant], path });
   const text = await r.text();
   const line = text.startsWith('{')
     ? text
@@ -177,22 +167,7 @@ const sessions = new Map<string, string>();
 async function session(tenant: string, path: string): Promise<string> {
   const key = `${tenant} ${path}`;
   if (sessions.has(key)) return sessions.get(key)!;
-  const r = await fetch(`${t.url}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${keys[tenant]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  sessions.set(key, r.headers.get('mcp-session-id')!);
+  sessions.set(key, await openLegacySession(t.url, 'raw', { id: 0, token: keys[tenant], path }));
   return sessions.get(key)!;
 }
 

@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
+import { postLegacy } from './support/rpc.ts';
 
 const schema = freshPgSchema();
 const gateways: TestGateway[] = [];
@@ -28,18 +29,7 @@ async function replica(): Promise<TestGateway> {
   return g;
 }
 
-function post(url: string, sid: string, body: unknown) {
-  return fetch(`${url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify(body),
-  });
-}
+const post = (url: string, sid: string, body: unknown) => postLegacy(url, body, { sid });
 
 test('a session started on replica A is served by replica B, and ended everywhere', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { pgTestUrl } from './support/services.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
 import { submitDecision } from './support/approval-page.ts';
+import { openLegacySession, postLegacy } from './support/rpc.ts';
 
 const keys: Record<string, string> = {};
 const d = deployment(
@@ -41,22 +42,7 @@ const d = deployment(
 );
 const { opts, replicas, usable } = d;
 
-const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-async function session(base: string, who: string): Promise<string> {
-  const r = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: { ...H, authorization: `Bearer ${keys[who]}` },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'l', version: '1' } },
-    }),
-  });
-  assert.equal(r.status, 200, await r.text());
-  return r.headers.get('mcp-session-id')!;
-}
+const session = (base: string, who: string) => openLegacySession(base, 'l', { token: keys[who] });
 
 async function call(
   base: string,
@@ -66,21 +52,13 @@ async function call(
   args: Record<string, unknown>,
   meta: Record<string, unknown> = {},
 ) {
-  const r = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      ...H,
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-      authorization: `Bearer ${keys[who]}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomUUID(),
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: meta },
-    }),
-  });
+  const call = {
+    jsonrpc: '2.0',
+    id: randomUUID(),
+    method: 'tools/call',
+    params: { name, arguments: args, _meta: meta },
+  };
+  const r = await postLegacy(base, call, { sid, token: keys[who] });
   return {
     status: r.status,
     replica: r.headers.get('x-gatehouse-replica'),

@@ -11,22 +11,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { runCli } from './support/gateway.ts';
 import { deployment, recordedCalls, rpcBody, waitFor } from './support/scale-out.ts';
+import { postLegacy } from './support/rpc.ts';
 
 const d = deployment('scale', 'r');
 const { opts, replicas, usable } = d;
 
-function legacyPost(base: string, sid: string, body: unknown): Promise<Response> {
-  return fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify(body),
-  });
-}
+const legacyPost = (base: string, sid: string, body: unknown) => postLegacy(base, body, { sid });
 
 const call = (id: number, name: string, args: Record<string, unknown>) => ({
   jsonrpc: '2.0',

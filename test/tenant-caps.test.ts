@@ -11,7 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { modernMeta, postModern, postModernCall, replyOf, type Reply } from './support/rpc.ts';
+import {
+  initializeRequest,
+  modernMeta,
+  postLegacy,
+  postModern,
+  postModernCall,
+  replyOf,
+  type Reply,
+} from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -69,25 +77,11 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const INIT = (capabilities: unknown = {}) => ({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'c', version: '1' } },
-});
 async function initialize(
   who: string,
-  capabilities?: unknown,
+  capabilities?: Record<string, unknown>,
 ): Promise<{ status: number; session: string | null; message?: string }> {
-  const r = await fetch(`${t.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${tokens[who]}`,
-    },
-    body: JSON.stringify(INIT(capabilities)),
-  });
+  const r = await postLegacy(t.url, initializeRequest('c', { capabilities }), { token: tokens[who] });
   const body = (await r.json()) as { error?: { message: string } };
   return { status: r.status, session: r.headers.get('mcp-session-id'), message: body.error?.message };
 }

@@ -5,6 +5,7 @@
  * that reads a field the answer does not have fails right there, which is what it should do; a
  * test that must not assume one checks with `?.`.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 
 interface Content {
@@ -204,13 +205,33 @@ export interface LegacyPostOptions {
   headers?: Record<string, string>;
   /** The endpoint's path: /mcp unless given (a server's own, /servers/<name>/mcp). */
   path?: string;
+  /** Aborts the request. */
+  signal?: AbortSignal;
 }
 
 /** POST the JSON-RPC `message` to `base` as a 2025-11-25 client. */
 export function postLegacy(base: string, message: unknown, opts: LegacyPostOptions = {}): Promise<Response> {
   return fetch(`${base}${opts.path ?? '/mcp'}`, {
     method: 'POST',
+    signal: opts.signal,
     headers: { ...legacyHeaders(opts.sid), ...bearer(opts.token), ...opts.headers },
     body: JSON.stringify(message),
   });
+}
+/**
+ * A legacy session opened on `base` by a client named `client`: the initialize must answer 200 (the
+ * test fails with the answer otherwise); with `initialized`, the notification follows. The session id.
+ */
+export async function openLegacySession(
+  base: string,
+  client: string,
+  opts: Omit<LegacyPostOptions, 'sid'> & { id?: number; initialized?: boolean } = {},
+): Promise<string> {
+  const r = await postLegacy(base, initializeRequest(client, { id: opts.id }), opts);
+  const text = await r.text();
+  assert.equal(r.status, 200, text);
+  const sid = r.headers.get('mcp-session-id')!;
+  if (opts.initialized)
+    await (await postLegacy(base, { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...opts, sid })).text();
+  return sid;
 }
