@@ -5,37 +5,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import { serveStdio } from '../src/listeners/stdio.ts';
 import { startGateway, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { stdioClient } from './support/stdio.ts';
 
 let t: TestGateway;
-const input = new PassThrough();
-const output = new PassThrough();
 interface Reply {
   id?: string | number;
   result?: { protocolVersion?: string };
   error?: { code: number; message: string };
 }
-const lines: Reply[] = [];
-let served: Promise<void>;
+const client = stdioClient<Reply>();
+const { input, lines } = client;
 
 before(async () => {
   t = await startGateway('');
-  let buf = '';
-  output.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  served = serveStdio(input, output, '', () => t.gw.endpoint);
+  client.serve(() => t.gw.endpoint);
 });
 after(async () => {
-  input.end();
-  await served;
+  await client.close();
   await t?.close();
 });
 

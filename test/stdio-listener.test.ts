@@ -7,17 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { serveStdio } from '../src/listeners/stdio.ts';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import type { Reply } from './support/rpc.ts';
+import { stdioClient } from './support/stdio.ts';
 
 let t: TestGateway;
-const input = new PassThrough();
-const output = new PassThrough();
-const lines: Reply[] = [];
-let served: Promise<void>;
+const client = stdioClient<Reply>();
+const { input, lines } = client;
 
 before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
@@ -28,19 +25,10 @@ before(async () => {
       top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
     },
   );
-  let buf = '';
-  output.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  served = serveStdio(input, output, '', () => t.gw.endpoint);
+  client.serve(() => t.gw.endpoint);
 });
 after(async () => {
-  input.end();
-  await served;
+  await client.close();
   await t?.close();
 });
 
