@@ -15,11 +15,10 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runCli } from './support/gateway.ts';
-import { pgTestUrl } from './support/services.ts';
+import { cutPostgres, pgTestUrl } from './support/services.ts';
 import {
   deployment,
   RECORDER,
-  cutPostgres,
   recordedCalls,
   rpcBody,
   startReplica,

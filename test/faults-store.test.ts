@@ -16,7 +16,14 @@ import { AuditLog } from '../src/audit/log.ts';
 import { verifyAudit } from '../src/audit/verify.ts';
 import { Kysely, PostgresDialect } from 'kysely';
 import { hardenPool } from '../src/storage/postgres.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, postgresAvailable, requireService } from './support/services.ts';
+import {
+  cutPostgres,
+  dropPgSchema,
+  freshPgSchema,
+  pgTestUrl,
+  postgresAvailable,
+  requireService,
+} from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 
 const schema = freshPgSchema();
@@ -30,19 +37,7 @@ function url(): string {
 }
 
 /** Reset every connection of this test's store from another connection; how many were reset. */
-async function resetConnections(): Promise<number> {
-  const c = new pg.Client({ connectionString: pgTestUrl() });
-  await c.connect();
-  try {
-    const r = await c.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
-      [app],
-    );
-    return r.rowCount ?? 0;
-  } finally {
-    await c.end();
-  }
-}
+const resetConnections = () => cutPostgres(app);
 
 /** Whether a connection of this test is running a query containing `text` (waiting on `waitType`, if given). */
 async function running(text: string, waitType?: string): Promise<boolean> {

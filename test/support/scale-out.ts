@@ -52,21 +52,6 @@ export async function createSchema(schema: string): Promise<void> {
   }
 }
 
-/** Reset every PostgreSQL connection named `app` (never anyone else's: the server is shared). */
-export async function cutPostgres(app: string): Promise<number> {
-  const c = new pg.Client({ connectionString: pgTestUrl() });
-  await c.connect();
-  try {
-    const r = await c.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
-      [app],
-    );
-    return r.rowCount ?? 0;
-  } finally {
-    await c.end();
-  }
-}
-
 export interface Replica {
   name: string;
   port: number;

@@ -78,6 +78,24 @@ export async function dropPgSchema(a: string, b?: string): Promise<void> {
   }
 }
 
+/**
+ * Reset every PostgreSQL connection whose application_name is `app` from another connection, the way a
+ * failover or a server restart looks to a client (never anyone else's: the server is shared); how many.
+ */
+export async function cutPostgres(app: string): Promise<number> {
+  const c = new pg.Client({ connectionString: pgTestUrl() });
+  await c.connect();
+  try {
+    const r = await c.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
+      [app],
+    );
+    return r.rowCount ?? 0;
+  } finally {
+    await c.end();
+  }
+}
+
 /** A postgres URL whose connections use `schema` (which must exist) as their search_path. */
 export function pgUrlWithSchema(schema: string): string {
   const u = new URL(pgTestUrl());
