@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { localSecrets } from './support/secrets.ts';
 import { URL_ELICITATION, firstInputRequest, postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { submitDecision } from './support/approval-page.ts';
 import { haveBrowser, launchChromium } from './support/browser.ts';
@@ -25,7 +26,6 @@ import { eventually } from './support/eventually.ts';
 import { startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startSecondIssuer, type SecondIssuer } from './fixtures/oidc/second-issuer.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';
-import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 
 const CANARY = { acme: `files-acme-${randomUUID()}`, globex: `files-globex-${randomUUID()}` };
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approval-bounds-'));
@@ -90,10 +90,7 @@ before(async () => {
         `policy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\n` +
         'approvals:\n  templates: { rec__open_issue: "Open issue {title} in {owner}/{repo}", rec__other: "Record {note}" }\n  readTools: { files__write_file: files__read_text_file }\n',
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         for (const [tenant, value] of Object.entries(CANARY)) await store.set(`files-${tenant}`, value);
       },
     },

@@ -10,13 +10,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { type ChildProcess, spawn } from 'node:child_process';
 import Sqlite from 'better-sqlite3';
-import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
 import { eventually } from './support/eventually.ts';
 import { sha256 } from '../src/util/sha256.ts';
 import { canonicalJson } from '../src/util/canonical-json.ts';
@@ -35,15 +34,7 @@ const servers = (file: string) =>
   `    env: { RECORD_FILE: ${JSON.stringify(file)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n`;
 
 before(async () => {
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write: (c, _e, cb) => {
-        logs.push(String(c));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('debug', (c) => logs.push(c));
   // What the audit itself keeps is tested here: calls that carry secrets must run (outbound
   // detection, which would refuse them first, is tested in test/mediation.test.ts).
   t = await startGateway(servers(rec), {
@@ -534,15 +525,9 @@ test('an HTTP sink (Splunk HEC) down for a while, then up: every record arrives,
   const failing: string[] = [];
   const g = await startGateway(servers(join(dir, 'rec.jsonl')), {
     top: `audit:\n  exports:\n    - { name: siem, type: http, url: ${JSON.stringify(receiver.url)}, format: splunk-hec, headers: { Authorization: "Splunk hec-token-123456" } }\n`,
-    log: pino(
-      { level: 'warn' },
-      new Writable({
-        write: (c, _e, cb) => {
-          if (String(c).includes('audit export failing')) failing.push(String(c));
-          cb();
-        },
-      }),
-    ),
+    log: logTo('warn', (c) => {
+      if (c.includes('audit export failing')) failing.push(c);
+    }),
   });
   try {
     const c = await connect(g.url);

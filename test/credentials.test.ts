@@ -11,12 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
+import { localSecrets } from './support/secrets.ts';
 import { postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
-import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { startVaultServer, type VaultServer } from './fixtures/secrets/vault-server.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-creds-'));
@@ -33,15 +32,7 @@ before(async () => {
   vault.setSecret('secret/mcp/acme/api', { value: `vault-acme-${randomUUID()}` });
   vault.setSecret('secret/mcp/globex/api', { value: `vault-globex-${randomUUID()}` });
   const rec = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write: (c, _e, cb) => {
-        logs.push(String(c));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('debug', (c) => logs.push(c));
   t = await startGateway(
     stdioServer('leaky', rec) +
       `    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'leaky.jsonl'))} }\n` +
@@ -54,10 +45,7 @@ before(async () => {
       top: `identity: { apiKeys: true }\nsecrets:\n  cacheTtlSeconds: 1\n  vault: { address: ${JSON.stringify(vault.url)}, auth: { method: token, token: vault-root-token } }\n`,
       // The local secrets must exist before the gateway connects the discovery tenant's process.
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
       },
@@ -148,10 +136,7 @@ test('a real Vault KV v2 round trip: the tenant’s secret reaches only its proc
 test('rotation: a changed secret is picked up without a restart, by a new process; the old one drains', async () => {
   const before = held('leaky', 'acme')!;
   const stateDir = join(t.dir, 'state');
-  const store = new LocalSecretStore(
-    join(stateDir, 'secrets.enc.json'),
-    await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-  );
+  const store = await localSecrets(stateDir);
   const rotated = `canary-acme-rotated-${randomUUID()}`;
   const started = Date.now();
   await store.set('canary-acme', rotated);
@@ -237,10 +222,7 @@ test('HTTP upstreams get the tenant credential as a header; the caller never see
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
       },

@@ -14,9 +14,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
@@ -124,15 +123,9 @@ before(async () => {
   up = await flood();
   calm = await hostileInputHttp();
   const tools = (names: string[]) => `    tools: { ${names.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
-  const log = pino(
-    { level: 'warn' },
-    new Writable({
-      write: (c, _e, cb) => {
-        for (const line of String(c).trim().split('\n')) logs.push(JSON.parse(line));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('warn', (c) => {
+    for (const line of c.trim().split('\n')) logs.push(JSON.parse(line));
+  });
   t = await startGateway(
     `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n` +
       `    messages: { maxBytes: ${MAX_MESSAGE}, maxNotificationBytes: ${16 * KIB} }\n` +

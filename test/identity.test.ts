@@ -10,8 +10,6 @@ import { createServer, request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { SignJWT, importJWK, generateKeyPair, base64url } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -19,6 +17,7 @@ import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformation, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
 import { freePort } from './support/processes.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { ApiKeys } from '../src/identity/api-keys.ts';
@@ -45,15 +44,7 @@ before(async () => {
   resource = `http://127.0.0.1:${port}/mcp`;
   oidc = await startOidcProvider({ resource, scopes: ['mcp:tools', 'mcp:read', 'mcp:write', 'mcp:admin'] });
   web = await legacyHttp();
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write: (chunk, _enc, cb) => {
-        logs.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('debug', (c) => logs.push(c));
   t = await startGateway(
     stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
       `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ }, other: { class: WRITE } }\n` +

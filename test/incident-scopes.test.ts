@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { localSecrets } from './support/secrets.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
@@ -28,10 +28,7 @@ before(async () => {
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         await store.set('canary-acme', `acme-${randomUUID()}`);
         await store.set('canary-globex', `globex-${randomUUID()}`);
       },

@@ -32,8 +32,8 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { localSecrets } from './support/secrets.ts';
 import { openLegacySession, postLegacy, postModernCall, type Reply } from './support/rpc.ts';
-import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { eventually } from './support/eventually.ts';
 
@@ -113,10 +113,7 @@ rules:
     {
       top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n`,
       before: async (stateDir: string) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         await store.set('canary-acme', CANARY.acme);
         await store.set('canary-globex', CANARY.globex);
         await store.set('canary-nobody', UNUSED.nobody);

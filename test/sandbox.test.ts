@@ -33,9 +33,9 @@ import {
   stdioServer,
   type TestGateway,
 } from './support/gateway.ts';
+import { localSecrets } from './support/secrets.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
-import { LocalSecretStore, loadKey } from '../src/credentials/local-store.ts';
 import { findExecutable } from '../src/sandbox/paths.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -112,10 +112,7 @@ before(async () => {
     {
       top: 'identity: { apiKeys: true }\n',
       before: async (stateDir) => {
-        const store = new LocalSecretStore(
-          join(stateDir, 'secrets.enc.json'),
-          await loadKey({ keyFile: join(stateDir, 'secrets.key') }),
-        );
+        const store = await localSecrets(stateDir);
         for (const tenant of ['acme', 'globex']) await store.set(`token-${tenant}`, `secret-of-${tenant}`);
       },
     },

@@ -9,9 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startGateway, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
@@ -53,14 +52,12 @@ before(async () => {
   const saved = { ...process.env };
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
-  const log = pino(
-    { level: 'debug', base: undefined },
-    new Writable({
-      write(chunk, _e, cb) {
-        for (const l of String(chunk).split('\n')) if (l) logLines.push(JSON.parse(l));
-        cb();
-      },
-    }),
+  const log = logTo(
+    'debug',
+    (c) => {
+      for (const l of c.split('\n')) if (l) logLines.push(JSON.parse(l));
+    },
+    { base: undefined },
   );
   const server = `  - { name: web, transport: http, url: ${JSON.stringify(upstream.url)}, tools: { echo: { class: READ } } }\n`;
   try {

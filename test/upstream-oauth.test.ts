@@ -8,9 +8,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createKey, runCli, startGateway, type TestGateway } from './support/gateway.ts';
+import { logTo } from './support/logs.ts';
 import { modernMeta, postModern } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -47,15 +46,7 @@ before(async () => {
     ],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write: (c, _e, cb) => {
-        logs.push(String(c));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('debug', (c) => logs.push(c));
   t = await startGateway(
     `  - name: remote\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools] }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ }, echo: { class: READ } }\n` +
       `  - name: personal\n    transport: http\n    url: ${JSON.stringify(resource)}\n    oauth: { issuer: ${JSON.stringify(oidc.issuer)}, clientId: gatehouse, clientSecret: ${JSON.stringify(CLIENT_SECRET)}, scopes: [mcp:tools], per: user }\n    credentials: { discoveryTenant: acme }\n    tools: { whoami: { class: READ } }\n`,

@@ -1,0 +1,19 @@
+/**
+ * The gateway's operational log as a test reads it: a pino logger (pass it as startGateway's `log`)
+ * that hands each chunk it writes (one JSON line a log call) to `write`.
+ */
+import { Writable } from 'node:stream';
+import { pino, type LoggerOptions } from 'pino';
+import type { Logger } from '../../src/observability/logger.ts';
+
+export function logTo(level: string, write: (chunk: string) => void, options: LoggerOptions = {}): Logger {
+  return pino(
+    { level, ...options },
+    new Writable({
+      write: (c, _e, cb) => {
+        write(String(c));
+        cb();
+      },
+    }),
+  );
+}
