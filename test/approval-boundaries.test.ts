@@ -11,12 +11,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { FILESYSTEM, ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { localSecrets } from './support/secrets.ts';
 import { URL_ELICITATION, firstInputRequest, postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { submitDecision } from './support/approval-page.ts';
@@ -36,10 +37,7 @@ let sso: SecondIssuer;
 let t: TestGateway;
 let browser: Browser | undefined;
 const keys: Record<string, string> = {};
-const ran = (tool: string, needle: string) =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(`"${tool}"`) && l.includes(needle)).length;
+const ran = (tool: string, needle: string) => linesWith(rec, `"${tool}"`, needle);
 
 before(async () => {
   mkdirSync(join(sandbox, 'public'), { recursive: true });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import {
   URL_ELICITATION,
   firstInputRequest,
@@ -34,10 +35,7 @@ const HOOK_SECRET = 'webhook-secret-0123456789';
 let t: TestGateway;
 let closeReceiver = async () => {};
 const keys: Record<string, string> = {};
-const ran = (tool: string, note?: string) =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"') && l.includes(`"${tool}"`) && (!note || l.includes(note))).length;
+const ran = (tool: string, note?: string) => linesWith(rec, '"tools/call"', `"${tool}"`, note ?? '');
 
 const servers = (file: string) =>
   stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
@@ -413,12 +411,7 @@ test('a decision made through one gateway is honoured by another sharing the sto
       b,
     );
     assert.equal(retry.result.resultType, 'complete', JSON.stringify(retry));
-    assert.equal(
-      readFileSync(join(dir, 'b.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"shared"')).length,
-      1,
-    );
+    assert.equal(linesWith(join(dir, 'b.jsonl'), '"shared"'), 1);
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
@@ -491,13 +484,7 @@ test('legacy client without URL elicitation, approvals.waitSeconds set: the call
       progress.some((m) => m.includes(`waiting for approval ${pending.id}`)),
       'progress named the approval',
     );
-    assert.equal(
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"waited"')).length,
-      1,
-      'ran once',
-    );
+    assert.equal(linesWith(file, '"waited"'), 1, 'ran once');
     await c.close();
   } finally {
     await g.close();

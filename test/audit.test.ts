@@ -15,6 +15,7 @@ import Sqlite from 'better-sqlite3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { logTo } from './support/logs.ts';
 import { eventually } from './support/eventually.ts';
 import { sha256 } from '../src/util/sha256.ts';
@@ -294,9 +295,7 @@ test('an unwritable audit store refuses WRITE calls, and READ calls unless confi
       return r.status === 503 ? ((await r.json()) as { store: string }) : undefined;
     });
     assert.equal(readyz.store, 'unavailable');
-    const seen = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('tools/call')).length;
+    const seen = linesWith(file, 'tools/call');
     await assert.rejects(
       c.callTool({ name: 'rec__other', arguments: { note: 'write' } }),
       (err: { code: number; message: string }) => {
@@ -314,9 +313,7 @@ test('an unwritable audit store refuses WRITE calls, and READ calls unless confi
       await c.callTool({ name: 'rec__record', arguments: { note: 'read' } });
       assert.match(await (await fetch(`${g.url}/metrics`)).text(), /^gatehouse_audit_fail_open_total 1$/m);
     }
-    const after = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('tools/call')).length;
+    const after = linesWith(file, 'tools/call');
     assert.equal(after - seen, readWhenUnavailable === 'allow' ? 1 : 0, 'the refused calls never reached the upstream');
     // The volume mended: the spooled records are stored, and calls go through again.
     db.exec('drop trigger audit_down');

@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { postModernCall, replyOf } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
@@ -135,10 +136,7 @@ test('modern callers: Mcp-Param headers must match the x-mcp-header arguments, o
       status: r.status,
       body: await replyOf(r),
     }));
-  const count = () =>
-    readFileSync(rec, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('"name":"regional"')).length;
+  const count = () => linesWith(rec, '"name":"regional"');
   const before = count();
   for (const [region, headers] of [
     ['eu-west-1', {}],

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { startGateway, stdioServer, ROOT, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import type { Reply } from './support/rpc.ts';
 
 let t: TestGateway;
@@ -294,10 +295,7 @@ test('the error body of an internal failure leaks nothing', async () => {
 });
 
 test('a storm of list_changed from an upstream costs one or two listings, not one each; the gateway keeps answering', async () => {
-  const lists = () =>
-    readFileSync(recordFile, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('"tools/list"')).length;
+  const lists = () => linesWith(recordFile, '"tools/list"');
   const before = lists();
   const r = await post(modernCall('rec__storm', { n: 500 }), modernHeaders('rec__storm'));
   assert.equal(r.json.result?.resultType, 'complete', JSON.stringify(r.json));

@@ -9,11 +9,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { firstInputRequest, modernMeta, postModern, replyOf, type Reply } from './support/rpc.ts';
 import { submitDecision } from './support/approval-page.ts';
 import { freePort } from './support/processes.ts';
@@ -24,10 +25,7 @@ const rec = join(tmp, 'rec.jsonl');
 let idpA: SecondIssuer;
 let idpB: SecondIssuer;
 let t: TestGateway;
-const ran = (needle: string) =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"') && l.includes(needle)).length;
+const ran = (needle: string) => linesWith(rec, '"tools/call"', needle);
 
 before(async () => {
   writeFileSync(rec, '');

@@ -5,22 +5,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { eventually } from './support/eventually.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-modes-'));
 const rec = join(tmp, 'rec.jsonl');
 let t: TestGateway;
 let c: Client;
-const calls = () =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"')).length;
+const calls = () => linesWith(rec, '"tools/call"');
 
 before(async () => {
   t = await startGateway(

@@ -7,11 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, createKey, runCli, startCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { modernMeta, postModern, replyOf, type Reply } from './support/rpc.ts';
 import { requireService } from './support/services.ts';
 
@@ -26,10 +27,7 @@ const top = (extra = '') => `identity: { apiKeys: true }\npolicy: { files: [${JS
 
 let t: TestGateway;
 const keys: Record<string, string> = {};
-const upstreamCalls = (file = rec) =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"')).length;
+const upstreamCalls = (file = rec) => linesWith(file, '"tools/call"');
 
 function key(g: TestGateway, name: string, tenant: string, roles: string): Promise<string> {
   return createKey(g.file, { name, tenant, roles, scopes: 'x' });

@@ -8,19 +8,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-repeated-headers-'));
 const rec = join(tmp, 'rec.jsonl');
 let t: TestGateway;
-const ran = (needle: string) =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"') && l.includes(needle)).length;
+const ran = (needle: string) => linesWith(rec, '"tools/call"', needle);
 
 before(async () => {
   t = await startGateway(

@@ -7,11 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, importJWK } from 'jose';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { linesWith } from './support/lines.ts';
 import { postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
@@ -31,10 +32,7 @@ const SCOPE = 'mcp:tools mcp:read';
 const SCRAPE = 'scrape-0123456789abcdef0123';
 const secret = (id: string) => oidc.clients.find((c) => c.id === id)!.secret;
 const oidcToken = (id: string) => oidc.clientCredentialsToken(id, secret(id), SCOPE);
-const calls = () =>
-  readFileSync(rec, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"tools/call"')).length;
+const calls = () => linesWith(rec, '"tools/call"');
 
 before(async () => {
   const port = await freePort();
