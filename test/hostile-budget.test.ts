@@ -20,6 +20,7 @@ import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostil
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import type { JsonRpcNotification } from '../src/protocol/jsonrpc.ts';
+import { listenOnLoopback } from './support/http.ts';
 
 const KIB = 1024;
 const MAX_MESSAGE = 384 * KIB;
@@ -95,19 +96,8 @@ async function flood(): Promise<Flood> {
         return ok({ content: [{ type: 'text', text: `fine: ${msg.params?.name}` }] });
     }
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    holding,
-    streams,
-    answered,
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(http, '/mcp');
+  return { url, holding, streams, answered, close };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-budget-'));

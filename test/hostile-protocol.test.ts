@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { startGateway, stdioServer, ROOT, type TestGateway } from './support/gateway.ts';
 import { linesWith } from './support/lines.ts';
+import { rawRequest } from './support/http.ts';
 import type { Reply } from './support/rpc.ts';
 
 let t: TestGateway;
@@ -49,17 +50,9 @@ async function post(
 }
 
 /** node:http, because fetch will not send a Host header of our choosing. */
-function rawPost(body: string, headers: Record<string, string>): Promise<{ status: number; json: Reply }> {
-  const url = new URL(`${t.url}/mcp`);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: '/mcp', method: 'POST', headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function rawPost(body: string, headers: Record<string, string>): Promise<{ status: number; json: Reply }> {
+  const r = await rawRequest(`${t.url}/mcp`, 'POST', headers, body);
+  return { status: r.status, json: JSON.parse(r.text) };
 }
 
 function modernCall(name: string, args: unknown = {}, version = '2026-07-28') {

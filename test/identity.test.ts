@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import type { OAuthClientInformation, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { logTo } from './support/logs.ts';
+import { rawRequest as rawHttp } from './support/http.ts';
 import { freePort } from './support/processes.ts';
 import { legacyHttp, type TestServer } from './fixtures/upstreams/sdk-http-servers.ts';
 import { ApiKeys } from '../src/identity/api-keys.ts';
@@ -369,21 +370,12 @@ function rawRequest(
   headers: Array<[string, string]>,
   body?: string,
 ): Promise<{ status: number; challenge: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    const host: [string, string] = ['host', new URL(t.url).host]; // not added for raw headers
-    const req = httpRequest(`${t.url}${path}`, { method, headers: [host, ...headers].flat() }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, challenge: String(res.headers['www-authenticate'] ?? ''), text }),
-      );
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const host: [string, string] = ['host', new URL(t.url).host]; // not added for raw headers
+  return rawHttp(`${t.url}${path}`, method, [host, ...headers].flat(), body).then((r) => ({
+    status: r.status,
+    challenge: String(r.headers['www-authenticate'] ?? ''),
+    text: r.text,
+  }));
 }
 
 test('two authorization headers are refused on every door, whichever comes first, and nothing reaches the upstream', async () => {
