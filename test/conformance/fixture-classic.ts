@@ -8,7 +8,7 @@
  */
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { SEP1034, SEP1330, text } from './fixture-tools.ts';
+import { ELICITATION_TOOLS, samplingAnswer, text } from './fixture-tools.ts';
 
 export function addClassicClientRequestTools(s: McpServer): void {
   s.registerTool(
@@ -19,21 +19,10 @@ export function addClassicClientRequestTools(s: McpServer): void {
         messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
         maxTokens: 100,
       });
-      const c = r.content as { type: string; text?: string };
-      return text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
+      return samplingAnswer(r.content as { type: string; text?: string });
     },
   );
-  const userSchema = {
-    type: 'object',
-    properties: {
-      username: { type: 'string', description: "User's response" },
-      email: { type: 'string', description: "User's email address" },
-    },
-    required: ['username', 'email'],
-  };
-  elicit(s, 'test_elicitation', (a) => a.message ?? '', userSchema, 'User response');
-  elicit(s, 'test_elicitation_sep1034_defaults', () => 'Please review your profile', SEP1034, 'Elicitation completed');
-  elicit(s, 'test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed');
+  for (const [name, message, schema, report] of ELICITATION_TOOLS) elicit(s, name, message, schema, report);
 }
 
 function elicit(

@@ -144,7 +144,7 @@ const SCHEMA_2020_12 = {
   additionalProperties: false,
 } as const;
 
-export const SEP1034 = {
+const SEP1034 = {
   type: 'object',
   properties: {
     name: { type: 'string', default: 'John Doe' },
@@ -154,7 +154,7 @@ export const SEP1034 = {
     verified: { type: 'boolean', default: true },
   },
 };
-export const SEP1330 = {
+const SEP1330 = {
   type: 'object',
   properties: {
     untitledSingle: { type: 'string', enum: ['option1', 'option2', 'option3'] },
@@ -186,6 +186,31 @@ export const SEP1330 = {
 };
 
 /** An elicitation tool: asks once (input_required), then reports the answer. */
+/** What test_sampling answers, given the client's LLM response `c`. */
+export const samplingAnswer = (c: { type: string; text?: string }): CallToolResult =>
+  text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
+
+/** The elicitation tools the scenarios call: name, the message asked, the schema asked for, what the answer reports. */
+export const ELICITATION_TOOLS: ReadonlyArray<
+  readonly [name: string, message: (args: { message?: string }) => string, schema: object, report: string]
+> = [
+  [
+    'test_elicitation',
+    (a) => a.message ?? '',
+    {
+      type: 'object',
+      properties: {
+        username: { type: 'string', description: "User's response" },
+        email: { type: 'string', description: "User's email address" },
+      },
+      required: ['username', 'email'],
+    },
+    'User response',
+  ],
+  ['test_elicitation_sep1034_defaults', () => 'Please review your profile', SEP1034, 'Elicitation completed'],
+  ['test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed'],
+];
+
 function elicitationTool(
   s: McpServer,
   name: string,
@@ -248,27 +273,10 @@ function addAskers(s: McpServer): void {
           },
         });
       }
-      const c = r.result.content as { type: string; text?: string };
-      return text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
+      return samplingAnswer(r.result.content as { type: string; text?: string });
     },
   );
-  const userSchema = {
-    type: 'object',
-    properties: {
-      username: { type: 'string', description: "User's response" },
-      email: { type: 'string', description: "User's email address" },
-    },
-    required: ['username', 'email'],
-  };
-  elicitationTool(s, 'test_elicitation', (a) => a.message ?? '', userSchema, 'User response');
-  elicitationTool(
-    s,
-    'test_elicitation_sep1034_defaults',
-    () => 'Please review your profile',
-    SEP1034,
-    'Elicitation completed',
-  );
-  elicitationTool(s, 'test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed');
+  for (const [name, message, schema, report] of ELICITATION_TOOLS) elicitationTool(s, name, message, schema, report);
 }
 
 export function addResources(s: McpServer): void {
