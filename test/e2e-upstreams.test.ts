@@ -57,34 +57,25 @@ test('each upstream was probed to the right era and the verdict is stored', asyn
   assert.equal((await t.gw.store.verdicts.get('ehttp'))?.era, 'legacy');
 });
 
+/** A caller that calls a tool of each of the three upstreams through the gateway gets each one's answer. */
+async function callsEachUpstream(content: (name: string, args: Record<string, unknown>) => Promise<unknown>) {
+  assert.deepEqual(await content('ehttp__echo', { message: 'a' }), [{ type: 'text', text: 'Echo: a' }]);
+  assert.deepEqual(await content('esse__echo', { message: 'b' }), [{ type: 'text', text: 'Echo: b' }]);
+  assert.deepEqual(await content('modern__greet', { name: 'c' }), [{ type: 'text', text: 'hello c' }]);
+}
+
 test('a legacy caller reaches all three upstreams', async () => {
   const c = await legacyClient();
   const names = (await c.listTools()).tools.map((x) => x.name);
   for (const n of ['ehttp__echo', 'esse__echo', 'modern__greet']) assert.ok(names.includes(n), n);
-  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [
-    { type: 'text', text: 'Echo: a' },
-  ]);
-  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [
-    { type: 'text', text: 'Echo: b' },
-  ]);
-  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [
-    { type: 'text', text: 'hello c' },
-  ]);
+  await callsEachUpstream(async (name, args) => (await c.callTool({ name, arguments: args })).content);
   await c.close();
 });
 
 test('a modern caller reaches all three upstreams', async () => {
   const c = await modernClient();
   assert.equal(c.getProtocolEra(), 'modern');
-  assert.deepEqual((await c.callTool({ name: 'ehttp__echo', arguments: { message: 'a' } })).content, [
-    { type: 'text', text: 'Echo: a' },
-  ]);
-  assert.deepEqual((await c.callTool({ name: 'esse__echo', arguments: { message: 'b' } })).content, [
-    { type: 'text', text: 'Echo: b' },
-  ]);
-  assert.deepEqual((await c.callTool({ name: 'modern__greet', arguments: { name: 'c' } })).content, [
-    { type: 'text', text: 'hello c' },
-  ]);
+  await callsEachUpstream(async (name, args) => (await c.callTool({ name, arguments: args })).content);
   await c.close();
 });
 

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
-import { postModernCall } from './support/rpc.ts';
+import { postModernCall, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { TOKEN_EXCHANGE, followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
@@ -63,10 +63,6 @@ after(async () => {
   await oidc?.stop();
 });
 
-interface Reply {
-  result?: { content: Array<{ text: string }> };
-  error?: { code: number; message: string };
-}
 async function whoami(token: string): Promise<Reply> {
   const r = await postModernCall(t.url, 'remote__whoami', {}, { token });
   return (await r.json()) as Reply;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createKey, runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { logTo } from './support/logs.ts';
-import { modernMeta, postModern } from './support/rpc.ts';
+import { modernMeta, postModern, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
@@ -64,10 +64,6 @@ after(async () => {
   await oidc?.stop();
 });
 
-interface Reply {
-  result?: { content: Array<{ text: string }> };
-  error?: { code: number; message: string };
-}
 /** A 2026-07-28 request of `who` (stateless: its headers name the method and the target). */
 async function post(who: string, method: string, params: Record<string, unknown>, name?: string): Promise<unknown> {
   const r = await postModern(t.url, method, { ...params, _meta: modernMeta() }, { token: keys[who], name });
