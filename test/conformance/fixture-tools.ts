@@ -185,7 +185,6 @@ const SEP1330 = {
   },
 };
 
-/** An elicitation tool: asks once (input_required), then reports the answer. */
 /** What test_sampling answers, given the client's LLM response `c`. */
 export const samplingAnswer = (c: { type: string; text?: string }): CallToolResult =>
   text(`LLM response: ${c.type === 'text' ? c.text : JSON.stringify(c)}`);
@@ -211,6 +210,7 @@ export const ELICITATION_TOOLS: ReadonlyArray<
   ['test_elicitation_sep1330_enums', () => 'Choose options', SEP1330, 'Elicitation completed'],
 ];
 
+/** An elicitation tool: asks once (input_required), then reports the answer. */
 function elicitationTool(
   s: McpServer,
   name: string,
