@@ -566,6 +566,7 @@ export class Gateway {
       tasks: this.tasks,
       metrics: this.metrics,
       tracer: this.tracer,
+      current: () => this.#endpoint,
       sessions: this.sessions,
       subscriptions: this.subscriptions,
       log: this.log,

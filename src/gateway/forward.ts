@@ -121,6 +121,7 @@ export async function forward(
   holds: Holds,
   headers?: Record<string, string>,
   scrub: Scrub = asIs,
+  beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
   const onNotification = relay(ctx, token, scrub);
@@ -143,6 +144,7 @@ export async function forward(
         clientCapabilities: declaredFor(ctx),
         onNotification,
         askable,
+        beforeSend,
         onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
       }),
     );
@@ -163,6 +165,7 @@ export async function forward(
         clientCapabilities: declaredFor(ctx),
         onNotification,
         askable,
+        beforeSend,
         onServerRequest: (r) => askLegacy(ctx, r, scrub),
       })
       .catch((err: unknown) => Promise.reject(forLegacyCaller(err)));

@@ -35,6 +35,12 @@ export interface AuthenticatorOptions {
 export type AdminScope = { platform: true } | { platform: false; tenant: string };
 
 const TOKEN = Symbol('gatehouse.callerToken');
+/** The bearer credential as presented and when it was last verified: `recheck` verifies it again. */
+const PRESENTED = Symbol('gatehouse.presented');
+interface Presented {
+  token: string;
+  verifiedAt: number;
+}
 
 /** The caller's own access token, for token exchange (undefined for API keys and anonymous callers). */
 export function callerToken(p: Principal): string | undefined {
@@ -181,7 +187,27 @@ export class Authenticator {
     // so it is in no JSON, log line or record made of the principal; it never goes to an upstream.
     if (principal.via === 'jwt' || principal.via === 'introspection')
       Object.defineProperty(principal, TOKEN, { value: m[1], enumerable: false });
+    // Also not enumerable: kept so that a request that waits (a slow body, an approval) is checked again.
+    const presented: Presented = { token: m[1], verifiedAt: performance.now() };
+    Object.defineProperty(principal, PRESENTED, { value: presented, enumerable: false });
     return principal;
+  }
+
+  /**
+   * The principal's credential verified again when it was last verified more than `maxAgeMs` ago: an
+   * API key or a person revoked since, a token expired, an issuer or API keys no longer accepted by
+   * this (reloaded) configuration. Throws as `authenticate` does; a credential that now names another
+   * principal is refused. Anonymous and local principals (no credential presented) have nothing to check.
+   */
+  async recheck(p: Principal, maxAgeMs: number): Promise<void> {
+    const c = (p as unknown as Record<symbol, Presented | undefined>)[PRESENTED];
+    if (!c || performance.now() - c.verifiedAt <= maxAgeMs) return;
+    if (!this.#cfg)
+      throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: identity is configured differently now');
+    const again = await this.#verify(this.#cfg, c.token);
+    if (again.key !== p.key || again.tenant !== p.tenant)
+      throw new GatehouseError('E_INVALID_TOKEN', 'invalid token: it no longer names the same principal');
+    c.verifiedAt = performance.now();
   }
 
   /** A bare credential (the CLI's `--as`): the checks of a bearer token, without an HTTP request. */

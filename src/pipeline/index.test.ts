@@ -29,6 +29,7 @@ const ORDER = [
   'limit',
   'approve',
   'connect',
+  'recheck',
   'record',
   'execute',
   'redact',
@@ -109,7 +110,7 @@ async function pipelineDeps() {
     metrics: { recordCall: (...a: unknown[]) => void calls.push(a) } as never,
     credentials: { scrubber: { value: <T>(v: T) => v, valuesWith: () => [] } } as never,
     inventory: { tool: () => ({ pin: 'p', quarantine: null, serverQuarantine: null, class: 'WRITE' }) } as never,
-    identity: { classScopes: () => [] } as never,
+    identity: { classScopes: () => [], recheck: async () => {} } as never,
     refusals: { check: () => {}, spend: async (...a: unknown[]) => void spent.push(a) } as never,
   });
   return { d, records, calls, spent };
@@ -248,7 +249,7 @@ rules:
     modes: policy.modes,
     audit: audit as never,
     inventory: { tool: () => ({ pin: 'sha256:p', quarantine: null, serverQuarantine: null, class: 'READ' }) } as never,
-    identity: { classScopes: () => [] } as never,
+    identity: { classScopes: () => [], recheck: async () => {} } as never,
     validators: new SchemaValidators(),
     limiter: undefined,
     credentials: {

@@ -21,12 +21,11 @@ import { inspectArguments } from './stages/inspect-arguments.ts';
 import { applyLimits } from './stages/apply-limits.ts';
 import { requireApproval } from './stages/require-approval.ts';
 import { connectUpstream } from './stages/connect-upstream.ts';
+import { recheck } from './stages/recheck.ts';
 import { recordIntent } from './stages/record-intent.ts';
 import { executeRequest } from './stages/execute-request.ts';
 import { redactResult } from './stages/redact-result.ts';
-import type { CallState, PipelineDeps, Stage, TargetKind } from './types.ts';
-
-type Steps = ReadonlyArray<readonly [string, Stage]>;
+import type { CallState, PipelineDeps, Stage, Steps, TargetKind } from './types.ts';
 
 /** A tools/call, the fullest row; the others are this list with stages left out (said why below). */
 export const TOOL_CALL_PIPELINE: Steps = [
@@ -41,6 +40,7 @@ export const TOOL_CALL_PIPELINE: Steps = [
   ['limit', applyLimits], // after decide: refused calls do not spend the call budget
   ['approve', requireApproval], // after limit: no approval requests for calls that would be throttled
   ['connect', connectUpstream], // the caller's tenant's connection and secrets, defining the tool as reviewed; after approve, before record
+  ['recheck', recheck], // after every wait (body, approval, connection): decided again if the settings changed meanwhile
   ['record', recordIntent], // durable intent before anything reaches the upstream
   ['execute', executeRequest], // the only stage that talks to the upstream
   ['redact', redactResult], // before the result leaves the gateway or is recorded
@@ -149,7 +149,7 @@ export async function runRequest(
   if (typeof requested !== 'string' || requested.length === 0)
     throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${row.target}\` must be a non-empty string`);
   const kind = row.target === 'ref' && (t as JsonObject).type === 'ref/resource' ? 'resource' : row.kind;
-  const s: CallState = { ctx, method, kind, requested, params, startedAt: performance.now() };
+  const s: CallState = { ctx, method, kind, requested, params, startedAt: performance.now(), decidedBy: deciding(row) };
   let outcome = 'error';
   let error: string | undefined;
   let failure: unknown;
@@ -203,6 +203,17 @@ export async function runRequest(
       ms / 1000,
     ); // URIs would be unbounded labels
   }
+}
+
+/** The stages that decide a request: what recheck runs again on new settings. */
+const DECIDING = new Set(['route', 'classify', 'authorize', 'validate', 'decide', 'inspect']);
+const decidingOf = new Map<UpstreamRow, Steps>();
+function deciding(row: UpstreamRow): Steps {
+  const known = decidingOf.get(row);
+  if (known) return known;
+  const steps = row.stages.filter(([n]) => DECIDING.has(n));
+  decidingOf.set(row, steps);
+  return steps;
 }
 
 /** How a request that passed its stages ended (a halt is an answer waiting for input: an approval). */

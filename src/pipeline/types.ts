@@ -82,6 +82,8 @@ export interface CallState {
   injected?: string[];
   /** Gives back the concurrency lease taken by the limit stage. */
   release?: () => Promise<void>;
+  /** The stages of its row that decide it (route to inspect): run again by recheck when the settings changed. */
+  decidedBy?: Steps;
   /** The stage running (for the refusal record). */
   stage?: string;
   result?: JsonObject;
@@ -121,7 +123,15 @@ export interface PipelineDeps {
   metrics: Metrics;
   /** Traces (OTLP): a span per stage, when configured. */
   tracer?: Tracer;
+  /**
+   * The deps in force now: a reload, a mode change or a revocation replaces them, and a request that
+   * was decided on the ones it started with is decided again on these before it goes out (recheck).
+   */
+  current?: () => PipelineDeps;
 }
 
 /** A stage either returns (continue) or throws a GatehouseError (stop). */
 export type Stage = (s: CallState, deps: PipelineDeps) => void | Promise<void>;
+
+/** Named stages in the order they run (a row of the method table, or part of one). */
+export type Steps = ReadonlyArray<readonly [string, Stage]>;

@@ -94,6 +94,12 @@ const CATALOGUE = {
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
   /** A presented approval cannot be used for this call (not approved, used, expired, bound to another call). */
   E_APPROVAL_REFUSED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the approval cannot be used for this call' },
+  /** Decided again, on settings that changed while it waited (pipeline/stages/recheck.ts), the call would not run as it was to. */
+  E_SETTINGS_CHANGED: {
+    rpc: RPC.GATEWAY_REFUSED,
+    http: 200,
+    message: "the gateway's settings changed while the call waited: nothing ran",
+  },
   E_RATE_LIMITED: { rpc: RPC.GATEWAY_REFUSED, http: 429, message: 'rate limited' },
   /** The upstream's credential is revoked, missing or its secrets manager unreachable: fail closed. */
   E_CREDENTIAL_UNAVAILABLE: {

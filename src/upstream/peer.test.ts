@@ -153,3 +153,38 @@ test("a server's dropped messages make the gateway log a bounded number of lines
   for (let i = 0; i < 10_000; i++) ch.deliver({ jsonrpc: '2.0', id: 9_000_000 + i, result: {} });
   assert.ok(lines.length <= 20, `${lines.length} lines for 20,000 dropped messages`);
 });
+
+test('a call that waited for its turn in the ask lane is checked before it goes out: a refusal there sends nothing', async () => {
+  const ch = new FakeChannel();
+  const peer = new Peer(ch, silentLogger());
+  const asked: string[] = [];
+  const first = call(peer, 'first', asked);
+  ch.deliver(sampling('s1')); // the server asks without naming its call: callers take turns from now on
+  await ch.answerTo('s1');
+  const a = call(peer, 'a', asked); // holds the lane
+  const checks: string[] = [];
+  const refused = call(peer, 'refused', asked, {
+    beforeSend: async () => {
+      checks.push('refused');
+      throw new Error('settings changed meanwhile');
+    },
+  });
+  const allowed = call(peer, 'allowed', asked, { beforeSend: async () => void checks.push('allowed') });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(checks, [], 'nothing is checked before its turn');
+  ch.deliver({ jsonrpc: '2.0', id: 1, result: {} });
+  ch.deliver({ jsonrpc: '2.0', id: 2, result: {} });
+  await Promise.all([first, a]);
+  await assert.rejects(refused, /settings changed meanwhile/);
+  await new Promise((r) => setTimeout(r, 10));
+  const sent = ch.sent.filter((m) => (m as { method?: string }).method === 'tools/call');
+  assert.deepEqual(
+    sent.map((m) => (m as JsonRpcRequest).params?.name),
+    ['first', 'a', 'allowed'],
+    'the refused call never went out; the next one did',
+  );
+  assert.deepEqual(checks, ['refused', 'allowed']);
+  ch.deliver({ jsonrpc: '2.0', id: 3, result: {} });
+  await allowed;
+  await peer.close();
+});

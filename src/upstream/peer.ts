@@ -96,7 +96,10 @@ export class Peer {
 
   request(method: string, params: JsonObject | undefined, opts: CallOptions): Promise<JsonObject> {
     if (!opts.onServerRequest || !this.#asks) return this.#request(method, params, opts);
-    return this.#lane.run(Boolean(opts.askable), () => this.#request(method, params, opts), {
+    const send = opts.beforeSend
+      ? () => (opts.beforeSend as () => Promise<void>)().then(() => this.#request(method, params, opts))
+      : () => this.#request(method, params, opts);
+    return this.#lane.run(Boolean(opts.askable), send, {
       signal: opts.signal,
       maxWaitMs: opts.maxTotalMs,
     });

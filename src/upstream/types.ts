@@ -32,6 +32,12 @@ export interface CallOptions {
   onServerRequest?: (r: JsonRpcRequest) => Promise<ServerRequestAnswer>;
   /** The caller can be asked questions (it declared sampling, elicitation or roots): see ask-lane.ts. */
   askable?: boolean;
+  /**
+   * Run when a request that waited for its turn in the ask lane gets it, before it is sent: a
+   * rejection sends nothing and fails the request (the caller's request is checked again on the
+   * settings in force then: pipeline/stages/recheck.ts).
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 /**

@@ -284,6 +284,7 @@ export class Upstream extends EventEmitter<{
       onNotification: opts.onNotification,
       onServerRequest: opts.onServerRequest,
       askable: opts.askable,
+      beforeSend: opts.beforeSend,
     });
   }
 

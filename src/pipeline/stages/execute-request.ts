@@ -12,9 +12,14 @@ import { GatehouseError, quote } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
+import { beforeSending, settingsChanged } from './recheck.ts';
 
-export const executeRequest: Stage = async (s, { holds, tasks, credentials, sessions }) => {
+export const executeRequest: Stage = async (s, deps) => {
+  const { holds, tasks, credentials, sessions } = deps;
   const route = routeOf(s);
+  // The intent's write took a while: settings replaced meanwhile decide the request again first.
+  const recheckNow = beforeSending(s, deps);
+  if (settingsChanged(deps)) await recheckNow();
   if (s.decision?.effect === 'shadow') {
     // Shadow: recorded as proposed (the intent), and nothing runs. The caller is told so plainly.
     const text = `Shadow mode: Gatehouse recorded this call to ${route.qualified} as proposed and did NOT run it (policy rule \`${s.decision.rule}\`). Nothing was changed.`;
@@ -54,7 +59,7 @@ export const executeRequest: Stage = async (s, { holds, tasks, credentials, sess
     : undefined;
   // Whatever the upstream says to the caller on the way (progress, log messages, questions) is scrubbed too.
   const scrub = <T>(v: T): T => credentials.scrubber.value(v, s.injected ?? []);
-  const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrub);
+  const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrub, recheckNow);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')
       ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope)
