@@ -252,6 +252,10 @@ test('a subject revoked for every issuer also stops the API keys that act for th
 });
 
 test('authentication failures are recorded aggregated: a flood of bad tokens is a few records that count it', async () => {
+  // A window an earlier test's failures opened could end in the middle of the flood (a third record):
+  // its summary is written now, before the flood, and is not counted below.
+  t.gw.authFailures.flush();
+  await new Promise((r) => setTimeout(r, 50));
   const since = Date.now();
   const bad = await idp2.mint({ scope: SCOPE }, { audience: 'http://127.0.0.1:1/elsewhere', subject: 'flood' });
   const results = await Promise.all(Array.from({ length: 60 }, () => call(bad)));
@@ -259,7 +263,7 @@ test('authentication failures are recorded aggregated: a flood of bad tokens is 
   t.gw.authFailures.flush();
   const rows = await eventually(
     async () => {
-      const r = (await audit({ kind: 'call.refused', since: since - 1000 })).filter(
+      const r = (await audit({ kind: 'call.refused', since })).filter(
         (e) => e.stage === 'authenticate' && e.detail?.reason === 'wrong audience',
       );
       return r.reduce((n, e) => n + Number(e.detail?.count), 0) === 60 && r;
