@@ -3,8 +3,8 @@
  * (src/pipeline/stages/recheck.ts). A legacy call waiting for its approval, and a request whose body
  * trickles in, wait long after the gateway took its snapshot of policy, modes and identity: a policy
  * reload, a mode change or a revoked API key in between refuses them as it refuses a new request,
- * and nothing reaches the upstream. (An attacker walk found such calls run after the change was
- * reported in force.)
+ * and nothing reaches the upstream; a legacy session's GET stream ends once its key is revoked. (An
+ * attacker walk found such calls run, and such a stream go on, after the change was reported in force.)
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +42,7 @@ before(async () => {
     ['leaver', 'agent'],
     ['slow', 'agent'],
     ['gone', 'agent'],
+    ['streamer', 'agent'],
   ])
     keys[name] = await createKey(t.file, { name, tenant: 'acme', person: name, roles, scopes: 'x' });
 });
@@ -154,4 +155,28 @@ test('a request whose body trickles in is refused when its API key is revoked be
   assert.equal((await runCli(['keys', 'revoke', 'gone', '--by', 'sec', '-c', t.file])).code, 0);
   assert.match(await slow.finish(), /invalid token: .*revoked/);
   assert.equal(linesWith(rec, '"slow-after-revoke"'), 0, 'nothing reached the upstream');
+});
+
+test("a legacy session's GET stream ends once the API key that opened it is revoked", async () => {
+  const sid = await openLegacySession(t.url, 'streamer', { token: keys.streamer, initialized: true });
+  const stream = await fetch(`${t.url}/mcp`, {
+    headers: {
+      accept: 'text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      authorization: `Bearer ${keys.streamer}`,
+    },
+  });
+  assert.equal(stream.status, 200);
+  const reader = stream.body!.getReader();
+  let ended = false;
+  const drained = (async () => {
+    while (!(await reader.read()).done);
+    ended = true;
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(ended, false, 'open while the key is good');
+  assert.equal((await runCli(['keys', 'revoke', 'streamer', '--by', 'sec', '-c', t.file])).code, 0);
+  await eventually(() => ended, { timeoutMs: 15_000, intervalMs: 100 });
+  await drained;
 });

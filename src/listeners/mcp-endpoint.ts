@@ -232,7 +232,8 @@ async function handleModern(
   const meta = (params?._meta ?? {}) as JsonObject;
   const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
   if (method === 'subscriptions/listen') {
-    deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal);
+    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal);
+    if (sink) endWhenRevoked(sink, caller.principal, deps);
     return;
   }
   return await answer(res, ctx, method, params, o.sse, deps);
@@ -537,4 +538,25 @@ async function openGetStream(
   });
   s.stream = sink;
   s.streamOwner = principal;
+  endWhenRevoked(sink, principal, deps);
+}
+
+/** How often a long-lived stream's credential is verified again. */
+const STREAM_CREDENTIAL_MS = 5_000;
+
+/**
+ * A stream (the legacy GET stream, `subscriptions/listen`) outlives the request that opened it: it
+ * carries notifications and, on a legacy session, a server's questions for calls still running. Its
+ * credential is verified again every few seconds, and the stream ends once the API key or person is
+ * revoked, or the token expires: the caller, if it still may, opens another.
+ */
+function endWhenRevoked(sink: StreamSink, principal: Principal, deps: EndpointDeps): void {
+  const timer = setInterval(() => {
+    if (sink.closed) return void clearInterval(timer);
+    (deps.current?.() ?? deps).identity.recheck(principal, 0).catch(() => {
+      clearInterval(timer);
+      sink.close();
+    });
+  }, STREAM_CREDENTIAL_MS);
+  timer.unref();
 }

@@ -102,7 +102,8 @@ export class Subscriptions {
    * take its tenant's share of streams, nor one tenant another's: past a cap the request is refused
    * (`E_RATE_LIMITED`, naming the cap) before anything is written.
    */
-  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: Principal): void {
+  /** Opens the stream (the sink, or undefined when refused for the gateway's cap). */
+  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: Principal): StreamSink | undefined {
     this.#admit(who);
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
@@ -112,7 +113,7 @@ export class Subscriptions {
     };
     if (this.#listeners.size >= MAX_LISTENERS) {
       res.writeHead(503).end();
-      return;
+      return undefined;
     }
     const l: Listener = {
       id: req.id,
@@ -130,6 +131,7 @@ export class Subscriptions {
       method: 'notifications/subscriptions/acknowledged',
       params: { notifications: ack, _meta: { [META.subscriptionId]: req.id } },
     });
+    return l.sink;
   }
 
   /** Refuses a stream past the caller's or its tenant's cap (the anonymous loopback caller has only its tenant's). */
