@@ -262,9 +262,8 @@ test('depth and node limits withhold the subtree', () => {
   assert.equal(deep.withheld, true);
   const wide = lim.redact(Array.from({ length: 20 }, (_, i) => `v${i}`));
   const arr = wide.value as string[];
-  assert.equal(arr.length, 20);
-  assert.equal(arr[8], 'v8');
-  assert.equal(arr[9], '[WITHHELD: node-limit exceeded]');
+  assert.deepEqual(arr.slice(8), ['v8', '[WITHHELD: node-limit exceeded]'], 'one marker for the rest');
+  assert.equal(arr.length, 10);
   assert.equal(wide.withheld, true);
   const cyclic: Record<string, unknown> = { k: CANARY };
   cyclic.self = cyclic;
@@ -272,6 +271,52 @@ test('depth and node limits withhold the subtree', () => {
   assert.equal(cyc.withheld, true);
   assert.ok(!JSON.stringify(cyc.value).includes('Gh0st'));
 });
+
+test('past the node limit the rest of a container is one marker and the walk stops, never one marker per node', () => {
+  // The attacker walk's arguments: two million zeros (4 MB of JSON), with the default limit.
+  const zeros = new Array(2_000_000).fill(0);
+  let touched = 0;
+  const counted = new Proxy(zeros, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && /^\d+$/.test(prop)) touched++;
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const res = new Redactor().redact({ a: counted });
+  const a = (res.value as { a: unknown[] }).a;
+  assert.equal(a.filter((x) => x === '[WITHHELD: node-limit exceeded]').length, 1);
+  assert.equal(a.at(-1), '[WITHHELD: node-limit exceeded]');
+  assert.ok(a.length <= 100_000, `${a.length} items kept`);
+  assert.ok(touched <= 100_000, `the walk read ${touched} items past the limit`);
+  assert.ok(JSON.stringify(res.value).length < 300_000, 'about the size of what was kept');
+  assert.equal(res.withheld, true);
+  assert.deepEqual(res.kinds, ['node-limit']);
+});
+
+test('objects past the node limit keep one marker member; each enclosing container adds at most one', () => {
+  const lim = new Redactor({ maxNodes: 5 });
+  const wide = lim.redact(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])));
+  assert.deepEqual(wide.value, { k0: 0, k1: 1, k2: 2, k3: 3, '[WITHHELD]': '[WITHHELD: node-limit exceeded]' });
+  // The marker key cannot hide a member of the same name: the usual `#n` suffix keeps both.
+  const named = lim.redact({ '[WITHHELD]': 1, a: 2, b: 3, c: 4, d: 5, e: 6 });
+  assert.deepEqual(Object.keys(named.value as object), ['[WITHHELD]', 'a', 'b', 'c', '[WITHHELD]#2']);
+  const nested = lim.redact({ x: { y: [1, 2, 3, 4, 5, 6] }, z: [7, 8, 9] });
+  assert.deepEqual(nested.value, {
+    x: { y: [1, 2, '[WITHHELD: node-limit exceeded]'] },
+    '[WITHHELD]': '[WITHHELD: node-limit exceeded]',
+  });
+  const markers = JSON.stringify(new Redactor({ maxNodes: 100 }).redact(deepWide(20, 50)).value).match(
+    /node-limit exceeded/g,
+  );
+  assert.ok(markers && markers.length <= 21, `${markers?.length} markers`);
+});
+
+/** `depth` nested arrays, each holding `width` numbers and then the next array. */
+function deepWide(depth: number, width: number): unknown[] {
+  let v: unknown[] = [];
+  for (let d = 0; d < depth; d++) v = [...new Array(width).fill(d), v];
+  return v;
+}
 
 test('a failure inside redaction withholds the whole value, never passing it through', () => {
   const getter = {

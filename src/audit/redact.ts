@@ -29,7 +29,7 @@ export interface RedactorOptions {
   maxStringLength?: number;
   /** Deeper subtrees are withheld. Default 64. */
   maxDepth?: number;
-  /** Nodes beyond this count are withheld. Default 100 000. */
+  /** Nodes beyond this count are withheld: the rest of each container is one marker. Default 100 000. */
   maxNodes?: number;
 }
 
@@ -73,6 +73,9 @@ const DEFAULT_FIELDS: readonly string[] = [
   'cvv',
   'cvc',
 ];
+
+/** The key of an object's one marker for the members past the node limit. */
+const NODE_LIMIT_KEY = '[WITHHELD]';
 
 /** Characters dropped from the end of a cut string: a token straddling the cut is removed whole. */
 const CUT_LOOKBACK = 8192;
@@ -229,21 +232,36 @@ export class Redactor {
     if (v === null || typeof v !== 'object') return v; // boolean, undefined, symbol, function
     if (depth >= this.maxDepth) return this.limit('depth-limit', ctx);
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return this.limit('binary', ctx);
+    // Past the node limit the rest of a container is one marker and the walk stops: a marker per
+    // remaining item made the copy larger than its input (two million zeros, 4 MB, became 65 MB of
+    // markers in one audit record). Each enclosing container adds one more: at most maxDepth.
     if (Array.isArray(v)) {
       const out: unknown[] = [];
-      for (let i = 0; i < v.length; i++) out.push(this.child(v[i], i, depth, states, ctx));
+      for (let i = 0; i < v.length; i++) {
+        if (ctx.nodes >= this.maxNodes) {
+          out.push(this.limit('node-limit', ctx));
+          break;
+        }
+        out.push(this.child(v[i], i, depth, states, ctx));
+      }
       return out;
     }
     const toJSON = (v as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return this.walk(toJSON.call(v), depth + 1, states, ctx); // Date etc.
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) {
-      const value = this.child((v as Record<string, unknown>)[k], k, depth, states, ctx);
-      const redactedKey = this.str(k, ctx); // a key can itself contain a secret
-      let key = redactedKey;
-      for (let n = 2; Object.hasOwn(out, key); n++) key = `${redactedKey}#${n}`;
+    const put = (k: string, value: unknown) => {
+      let key = k;
+      for (let n = 2; Object.hasOwn(out, key); n++) key = `${k}#${n}`;
       // defineProperty: a key named __proto__ must stay a plain property.
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    };
+    for (const k of Object.keys(v)) {
+      if (ctx.nodes >= this.maxNodes) {
+        put(NODE_LIMIT_KEY, this.limit('node-limit', ctx));
+        break;
+      }
+      const value = this.child((v as Record<string, unknown>)[k], k, depth, states, ctx);
+      put(this.str(k, ctx), value); // a key can itself contain a secret
     }
     return out;
   }
