@@ -197,3 +197,27 @@ test('a number a double cannot hold is refused wherever it stands, naming it; ex
     'E_INEXACT_NUMBER',
   );
 });
+
+test('short integers are let through on their digits alone; a fraction, an exponent or a 16th digit gets the full check', () => {
+  const args = (a: string) => `{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":${a}}}`;
+  for (const ok of ['[0,-0,7,-999999999999999,999999999999999]', '[1.5,2e3,-4E-2]', `[${'0,'.repeat(9999)}0]`])
+    assert.equal(
+      code(() => parseStrictJson(args(ok), 64)),
+      'ok',
+      ok.slice(0, 40),
+    );
+  // Each begins with up to 15 digits a double holds: what follows them decides.
+  for (const inexact of ['[100000000000000.00000000001]', '[100000000000000e400]', '[-9999999999999999]'])
+    assert.equal(
+      code(() => parseStrictJson(args(inexact), 64)),
+      'E_INEXACT_NUMBER',
+      inexact,
+    );
+  for (const bad of ['[01]', '[-]', '[-01]', '[1.]'])
+    assert.equal(
+      code(() => parseStrictJson(args(bad), 64)),
+      'E_PARSE',
+      bad,
+    );
+  assert.deepEqual((parseStrictJson(args('[12,-3,0]'), 64) as { params: { a: number[] } }).params.a, [12, -3, 0]);
+});
