@@ -3,6 +3,11 @@
  * from a narrow record of the request (CallFacts). Arguments and results are kept as configured — not at all, as their
  * shape (types and sizes, no values), or redacted — and the arguments' SHA-256 (over RFC 8785 JSON) is
  * always kept, so a record can be matched to a call without holding its values.
+ *
+ * What is kept is bounded, whatever the caller or upstream sent: arguments refused for breaking the
+ * global bounds are kept as a marker with their size, and a captured value over MAX_CAPTURED_CHARS
+ * of JSON is kept as its shape, or as a marker when even that is too large. A record is written
+ * (and hashed, stored, exported) for every refusal: an unbounded copy let any caller fill the disk.
  */
 import type { AuditConfig } from '../config/schema.ts';
 import { sha256 } from '../util/sha256.ts';
@@ -12,6 +17,10 @@ import type { AuditInput } from './log.ts';
 import { Redactor, WITHHELD } from './redact.ts';
 
 const MAX_SHAPE_DEPTH = 8;
+/** The most characters of JSON a record keeps of a call's arguments, and of its result (docs/audit.md). */
+const MAX_CAPTURED_CHARS = 32 * 1024;
+/** The most characters of a bound's description kept in the marker of arguments that broke it. */
+const MAX_BOUND_CHARS = 200;
 
 /**
  * What the audit reads of a request: a narrow record (the pipeline's state has these fields, and
@@ -27,6 +36,8 @@ export interface CallFacts {
   readonly method: string;
   readonly requested: string;
   readonly params: { arguments?: unknown; _meta?: unknown };
+  /** The global bound the arguments broke (validate), if they did: they are not copied. */
+  readonly outOfBounds?: string;
   route?: { server: string; qualified: string };
   resources?: ReadonlyArray<{ value: string }>;
   toolClass?: 'READ' | 'WRITE' | 'DESTRUCTIVE';
@@ -53,16 +64,50 @@ function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   );
 }
 
-/** The hash of an argument object already hashed: a call's intent and outcome carry the same one. */
-const ARGS_HASH = attachment<string>('argsHash');
+/**
+ * Whether `v` written as JSON takes at most `max` characters. Counts a lower bound (no escapes) and
+ * stops as soon as that is over, so a huge value costs no more than `max` to reject; only a value
+ * within it is written out to be measured exactly (escapes can make it at most six times longer).
+ */
+function fitsAsJson(v: unknown, max: number): boolean {
+  let left = max;
+  const stack: unknown[] = [v];
+  while (stack.length) {
+    const x = stack.pop();
+    if (typeof x === 'string') left -= x.length + 2;
+    else if (Array.isArray(x)) {
+      left -= 1 + Math.max(1, x.length); // brackets and commas
+      if (left < 0) return false;
+      for (const y of x) stack.push(y);
+    } else if (x !== null && typeof x === 'object') {
+      const keys = Object.keys(x);
+      left -= 1 + Math.max(1, keys.length); // braces and commas
+      if (left < 0) return false;
+      for (const k of keys) {
+        left -= k.length + 3; // quotes and colon
+        stack.push((x as Record<string, unknown>)[k]);
+      }
+    } else if (x !== undefined) left -= String(x).length;
+    if (left < 0) return false;
+  }
+  try {
+    return (JSON.stringify(v) ?? '').length <= max;
+  } catch {
+    return false; // not JSON at all (a BigInt): kept as its shape, or withheld
+  }
+}
 
-function argsHash(args: unknown): string {
+/** The hash and size of an argument object already hashed: a call's intent and outcome carry the same one. */
+const ARGS_DIGEST = attachment<{ hash: string; chars: number }>('argsDigest');
+
+function argsDigest(args: unknown): { hash: string; chars: number } {
   const memo = typeof args === 'object' && args !== null;
-  const known = memo ? ARGS_HASH.get(args) : undefined;
+  const known = memo ? ARGS_DIGEST.get(args) : undefined;
   if (known) return known;
-  const hash = `sha256:${sha256(canonicalJson(args))}`;
-  if (memo) ARGS_HASH.set(args, hash);
-  return hash;
+  const json = canonicalJson(args);
+  const digest = { hash: `sha256:${sha256(json)}`, chars: json.length };
+  if (memo) ARGS_DIGEST.set(args, digest);
+  return digest;
 }
 
 export class CallRecorder {
@@ -99,19 +144,46 @@ export class CallRecorder {
   ): { value?: unknown; withheld?: boolean } {
     if (mode === 'none' || value === undefined) return {};
     const redactor = secrets.length ? this.#withSecrets(secrets) : this.#redactor;
-    if (mode === 'shape') {
+    const shape = (): { value?: unknown; withheld?: boolean } => {
       try {
         return { value: shapeOf(value, redactor) };
       } catch {
         return { value: WITHHELD, withheld: true };
       }
+    };
+    let kept = mode === 'shape' ? shape() : this.#redacted(root, value, redactor);
+    if (fitsAsJson(kept.value, MAX_CAPTURED_CHARS)) return kept;
+    // Too large to keep whole: its types and sizes tell what it was; past that, only that it was large.
+    if (mode === 'redacted') {
+      kept = shape();
+      if (fitsAsJson(kept.value, MAX_CAPTURED_CHARS)) return { value: kept.value, withheld: true };
     }
+    return { value: `[WITHHELD: ${root} larger than ${MAX_CAPTURED_CHARS} characters of JSON]`, withheld: true };
+  }
+
+  #redacted(root: 'arguments' | 'result', value: unknown, redactor: Redactor): { value?: unknown; withheld?: boolean } {
     // Redacted under its root key, so that configured paths read `$.arguments.email`.
     const r = redactor.redact({ [root]: value });
     const out = r.value as Record<string, unknown> | string;
     return typeof out === 'object' && out !== null
       ? { value: out[root], withheld: r.withheld || undefined }
       : { value: WITHHELD, withheld: true };
+  }
+
+  /**
+   * Arguments refused for breaking a global bound (too large, deep or long): no copy, not even a
+   * redacted one, of what was too large to accept; which bound, and their size. Their hash is in the record.
+   */
+  #outOfBounds(s: CallFacts, bound: string, secrets: readonly string[]): { value?: unknown; withheld?: boolean } {
+    if (this.#cfg.arguments === 'none') return {};
+    const redactor = secrets.length ? this.#withSecrets(secrets) : this.#redactor;
+    // The bound names a path of the caller's keys: redacted like a key, and cut.
+    const which = redactor.redactString(bound).text.slice(0, MAX_BOUND_CHARS);
+    const chars = argsDigest(s.params.arguments).chars;
+    return {
+      value: `[WITHHELD: arguments outside the global bounds (${which}): ${chars} characters of JSON]`,
+      withheld: true,
+    };
   }
 
   /** The members every call record has, as a new object the caller completes (no copy: ADR 0014). */
@@ -145,7 +217,7 @@ export class CallRecorder {
           }
         : undefined,
       approval: s.approval,
-      argsHash: args === undefined ? undefined : argsHash(args),
+      argsHash: args === undefined ? undefined : argsDigest(args).hash,
     };
   }
 
@@ -182,7 +254,10 @@ export class CallRecorder {
    * it may be refused for carrying one (inspect), and its arguments are kept without it.
    */
   refused(s: CallFacts, stage: string, error: string, latencyMs: number, secrets: readonly string[] = []): AuditInput {
-    const args = this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets);
+    const args =
+      s.outOfBounds === undefined
+        ? this.#capture('arguments', s.params.arguments, this.#cfg.arguments, secrets)
+        : this.#outOfBounds(s, s.outOfBounds, secrets);
     const r = this.#common(s);
     r.kind = 'call.refused';
     r.outcome = 'refused';

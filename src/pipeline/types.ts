@@ -63,6 +63,8 @@ export interface CallState {
   upstream?: JsonObject;
   /** The canonical resources policy decided on. */
   resources?: Resource[];
+  /** Set by validate: the global bound the arguments broke (the audit keeps their hash and size only). */
+  outOfBounds?: string;
   /** Set by classify: why the item may not be used until an operator reviews it. */
   quarantine?: string | null;
   /** Set by classify: the operator's class, or DESTRUCTIVE while unreviewed. */

@@ -106,9 +106,18 @@ test('arguments must be an object (or absent), within the global bounds', async 
   }
   let deep: unknown = 'x';
   for (let i = 0; i < 40; i++) deep = { a: deep };
-  const err = await thrown(() => validateArguments(tool('fetch_any', { opts: deep }, 'pin-deep'), d()));
+  const tooDeep = tool('fetch_any', { opts: deep }, 'pin-deep');
+  const err = await thrown(() => validateArguments(tooDeep, d()));
   assert.equal(err.code, 'E_INVALID_PARAMS');
   assert.match(err.message, /nested deeper than/);
+  // Marked for the audit, which keeps no copy of arguments past the bounds; a schema failure is not.
+  assert.match(tooDeep.outOfBounds ?? '', /^`opts\.a(\.a)+` nested deeper than 32 levels$/);
+  const long = tool('fetch_any', { list: new Array(10_001).fill('x') });
+  await thrown(() => validateArguments(long, d()));
+  assert.equal(long.outOfBounds, '`list` an array longer than 10000 items');
+  const wrong = tool('fetch_any', { n: 'x' });
+  await thrown(() => validateArguments(wrong, d()));
+  assert.equal(wrong.outOfBounds, undefined);
   const absent = tool('fetch_any', undefined);
   await validateArguments(absent, d());
   assert.deepEqual(absent.upstream!.arguments, {});
@@ -280,8 +289,10 @@ test('prompt arguments: an object of strings within bounds', async () => {
     ['E_INVALID_PARAMS', 'invalid params: `arguments.name` must be a string', { path: 'arguments.name' }],
   );
   assert.equal((await thrown(() => validateArguments(prompt(['x']), d()))).code, 'E_INVALID_PARAMS');
-  const big = await thrown(() => validateArguments(prompt({ a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) }), d()));
+  const large = prompt({ a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) });
+  const big = await thrown(() => validateArguments(large, d()));
   assert.deepEqual(big.data, { path: 'arguments' });
+  assert.equal(large.outOfBounds, '`arguments` are larger than 65536 characters');
 });
 
 test('completions: the argument is checked; a template reference is judged by the template, a resource reference canonicalised in `ref`', async () => {

@@ -26,6 +26,15 @@ function invalid(message: string, path?: string): GatehouseError {
   );
 }
 
+/**
+ * Arguments past the global bounds are refused, and marked so for the audit: its record of the
+ * refusal keeps their hash and size, not a copy of what was too large to accept.
+ */
+function outOfBounds(s: CallState, message: string, path: string): GatehouseError {
+  s.outOfBounds = message;
+  return invalid(message, path);
+}
+
 /** Whether paths of this server name files the gateway sees too (a local process). */
 function localServer(deps: PipelineDeps, server: string): boolean {
   return deps.credentials.configOf(server)?.transport === 'stdio';
@@ -36,7 +45,9 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
     throw invalid('`arguments` must be an object');
   const route = routeOf(s);
-  const problem = checkBounds(args) ?? deps.validators.check(s.toolPin ?? '', route.def.inputSchema, args);
+  const bound = checkBounds(args);
+  if (bound) throw outOfBounds(s, `\`${bound.path}\` ${bound.message}`, bound.path);
+  const problem = deps.validators.check(s.toolPin ?? '', route.def.inputSchema, args);
   if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
   if (!deps.policy) return;
   const x = extractResources(deps.policy.resources, route.qualified, args ?? {});
@@ -78,9 +89,10 @@ function validatePrompt(s: CallState): void {
     if (typeof v !== 'string') throw invalid(`\`arguments.${k}\` must be a string`, `arguments.${k}`);
     total += k.length + v.length;
   }
-  if (total > MAX_PROMPT_ARG) throw invalid(`\`arguments\` are larger than ${MAX_PROMPT_ARG} characters`, 'arguments');
+  if (total > MAX_PROMPT_ARG)
+    throw outOfBounds(s, `\`arguments\` are larger than ${MAX_PROMPT_ARG} characters`, 'arguments');
   const problem = checkBounds(args);
-  if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
+  if (problem) throw outOfBounds(s, `\`${problem.path}\` ${problem.message}`, problem.path);
 }
 
 async function validateResource(s: CallState, deps: PipelineDeps): Promise<void> {
