@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type TestGateway } from './support/gateway.ts';
+import { startGatewayFor, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { withLoopDelay } from './support/loop-delay.ts';
 import { modernHeaders, replyOf } from './support/rpc.ts';
@@ -18,14 +18,9 @@ let up: HostileInput;
 before(async () => {
   up = await hostileInputHttp();
   // audit.arguments is left at its default (redacted): the mode the finding was made in.
-  t = await startGateway(`  - { name: h, transport: http, url: ${JSON.stringify(up.url)} }\n`, {
-    top: 'inventory: { newTools: accept }\n',
-  });
+  t = await startGatewayFor(up);
 });
-after(async () => {
-  await t?.close();
-  await up?.close();
-});
+after(() => t?.close() ?? up?.close());
 
 /** A 2026-07-28 call of `name` whose arguments are 2,000,000 zeros: 4 MB, under the 4 MiB body limit, 200 times the array bound. */
 function hostileCall(id: number, name: string): string {

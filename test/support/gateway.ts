@@ -74,6 +74,23 @@ export async function startGateway(
 }
 
 /**
+ * A gateway in front of one HTTP upstream named `h` (its new tools accepted) that closes the upstream
+ * when it closes; `top` adds top-level sections.
+ */
+export async function startGatewayFor(up: { url: string; close(): Promise<void> }, top = ''): Promise<TestGateway> {
+  const t = await startGateway(`  - { name: h, transport: http, url: ${JSON.stringify(up.url)} }\n`, {
+    top: `inventory: { newTools: accept }\n${top}`,
+  });
+  return {
+    ...t,
+    close: async () => {
+      await t.close();
+      await up.close();
+    },
+  };
+}
+
+/**
  * Start the CLI as a child process; resolves once /readyz answers 200. `cli`: the script to run
  * (default the source; a packed install's bin/gatehouse.js runs its dist/).
  */
