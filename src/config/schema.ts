@@ -1032,7 +1032,7 @@ const SecretsSettings = Type.Object(
     results: Type.Optional(
       Type.Union([Type.Literal('redact'), Type.Literal('pass')], {
         description:
-          'Well-known secret formats in what upstreams return: `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
+          'Well-known secret formats in what upstreams say to the caller (results, errors, and the progress and log messages of a call): `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
       }),
     ),
     vault: Type.Optional(

@@ -63,15 +63,27 @@ function wantsLog(ctx: RequestContext, level: unknown): boolean {
   return at >= 0 && at >= Math.max(0, min);
 }
 
-/** Removes the secrets held by the caller's connection from anything the upstream says to the caller. */
+/** Removes what must not reach the caller from something the upstream says to it. */
 export type Scrub = <T>(v: T) => T;
 const asIs: Scrub = (v) => v;
+
+/**
+ * What is removed from what the upstream says to the caller during a call: `questions` (sampling,
+ * elicitation, roots requests) and `notices` (progress and log messages; the pipeline removes from
+ * these all it removes from a result).
+ */
+export interface Scrubs {
+  questions: Scrub;
+  notices: Scrub;
+}
 
 function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n: JsonRpcNotification) => void {
   return (n) => {
     if (n.method === 'notifications/progress') {
       if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
-      ctx.outlet.notify(scrub({ ...n, params: { ...n.params, progressToken: ctx.progressToken } }));
+      // The caller's own token goes back as it sent it: set after scrubbing, never altered by it.
+      const out = scrub(n);
+      ctx.outlet.notify({ ...out, params: { ...out.params, progressToken: ctx.progressToken } });
     } else if (n.method === 'notifications/message') {
       if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(scrub(n));
     }
@@ -120,11 +132,12 @@ export async function forward(
   params: JsonObject | undefined,
   holds: Holds,
   headers?: Record<string, string>,
-  scrub: Scrub = asIs,
+  scrubs: Scrubs = { questions: asIs, notices: asIs },
   beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
-  const onNotification = relay(ctx, token, scrub);
+  const onNotification = relay(ctx, token, scrubs.notices);
+  const scrub = scrubs.questions;
   const askable = ASKABLE.some((c) => ctx.clientCapabilities[c]);
 
   if (ctx.era === 'modern') {
