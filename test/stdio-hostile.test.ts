@@ -1,6 +1,7 @@
 /**
  * The stdio listener with hostile bytes: a line that is not UTF-8 is a parse error (never decoded
- * with U+FFFD and executed), and a multi-byte character split across reads still arrives whole.
+ * with U+FFFD and executed), a multi-byte character split across reads still arrives whole, and a
+ * line over `gateway.maxBodyBytes` is refused whole, to its newline (its tail is never a request).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,4 +67,44 @@ test('a character split across reads arrives whole', async () => {
   const r = await p;
   assert.equal(r.id, 'é-2');
   assert.ok(r.result?.protocolVersion, JSON.stringify(r));
+});
+
+const MAX = 4 * 1024 * 1024; // gateway.maxBodyBytes by default
+
+/** The answers written from `from` on, once `done` says enough. */
+async function answersUntil(from: number, done: (r: Reply) => boolean): Promise<Reply[]> {
+  await eventually(() => {
+    assert.ok(lines.slice(from).some(done), 'the awaited answer arrived');
+    return true;
+  });
+  return lines.slice(from);
+}
+
+test('a line over the limit is refused to its newline: what follows the cut is not a request of its own', async () => {
+  // The padding ends without a newline; the gateway reads and refuses it before the rest arrives.
+  const big = `{"jsonrpc":"2.0","id":"big","method":"ping","pad":"${'A'.repeat(MAX + 10)}`;
+  const refused = next();
+  input.write(big);
+  const r = await refused;
+  assert.equal(r.error?.message, 'request body too large');
+  const from = lines.length;
+  input.write('{"jsonrpc":"2.0","id":"smuggled","method":"ping"}\n');
+  input.write('{"jsonrpc":"2.0","id":"after","method":"ping"}\n');
+  const seen = await answersUntil(from, (a) => a.id === 'after');
+  assert.deepEqual(
+    seen.map((a) => a.id),
+    ['after'],
+    'the rest of the refused line was dropped; the next line is served',
+  );
+});
+
+test('a line over the limit that arrives with its newline in one read is refused too', async () => {
+  const big = `{"jsonrpc":"2.0","id":"whole","method":"ping","params":{"pad":"${'A'.repeat(MAX)}"}}\n`;
+  const from = lines.length;
+  input.write(big);
+  input.write('{"jsonrpc":"2.0","id":"after-whole","method":"ping"}\n');
+  const seen = await answersUntil(from, (a) => a.id === 'after-whole');
+  assert.equal(seen.length, 2, JSON.stringify(seen.map((a) => a.id)));
+  assert.equal(seen[0].error?.message, 'request body too large');
+  assert.equal(seen[1].id, 'after-whole');
 });

@@ -95,8 +95,10 @@ export function serveStdio(
 
 /**
  * Cut `input` into lines on newline bytes and hand each line's bytes to `onLine`, then call
- * `afterChunk`; a line that grows past `max()` bytes before its newline ends is dropped, and
- * `onTooLong` told.
+ * `afterChunk`. A line longer than `max()` bytes is refused whole, and `onTooLong` told once: the
+ * bytes read so far are dropped and so is everything after them up to its newline. Dropping only
+ * what was read would make the rest of that line a line of its own, executed as a request the
+ * client never sent as one (a 4 MiB padding, then `{..."method":"tools/call"...}\n`).
  */
 function splitLines(
   input: Readable,
@@ -107,23 +109,35 @@ function splitLines(
 ): void {
   let parts: Buffer[] = [];
   let size = 0;
+  /** The line being read was refused: what comes up to its newline is dropped unread. */
+  let dropping = false;
   input.on('data', (chunk: Buffer | string) => {
     let b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a)) {
-      const whole = parts.length ? Buffer.concat([...parts, b.subarray(0, i)]) : b.subarray(0, i);
-      parts = [];
-      size = 0;
+      const piece = b.subarray(0, i);
       b = b.subarray(i + 1);
-      onLine(whole);
-    }
-    if (b.length) {
-      parts.push(b);
-      size += b.length;
-    }
-    if (size > max()) {
+      if (dropping) {
+        dropping = false;
+        continue;
+      }
+      // Checked on the whole line too: one that arrives with its newline in the same read is no smaller.
+      const tooLong = size + piece.length > max();
+      const whole = tooLong || !parts.length ? piece : Buffer.concat([...parts, piece]);
       parts = [];
       size = 0;
-      onTooLong();
+      if (tooLong) onTooLong();
+      else onLine(whole);
+    }
+    if (b.length && !dropping) {
+      if (size + b.length > max()) {
+        parts = [];
+        size = 0;
+        dropping = true;
+        onTooLong();
+      } else {
+        parts.push(b);
+        size += b.length;
+      }
     }
     afterChunk();
   });
