@@ -1,12 +1,13 @@
 /**
  * `gatehouse start` (the gateway over HTTP, reloading its config on change and SIGHUP, stopping
- * cleanly on SIGINT/SIGTERM) and `gatehouse stdio` (one MCP client over stdin/stdout).
+ * cleanly on SIGINT/SIGTERM) and `gatehouse stdio` (one MCP client over stdin/stdout, reloading on
+ * change, stopping cleanly on SIGHUP/SIGINT/SIGTERM).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { watchConfig } from '../config/watch.ts';
+import { watchConfig, type ConfigWatcher } from '../config/watch.ts';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -22,8 +23,11 @@ function startFailure(err: unknown, config: Config): string {
   return (err as Error).message;
 }
 
-/** Reload on change and on SIGHUP; a refused reload keeps the last good config. Returns the watcher's close. */
-function watchAndReload(gw: Gateway, file: string, config: Config, log: Logger): () => void {
+/**
+ * Reload when the config or one of its policy files changes; a refused reload keeps the last good
+ * config. The watcher's `reload()` reads them now (`start` calls it on SIGHUP).
+ */
+function watchAndReload(gw: Gateway, file: string, config: Config, log: Logger): ConfigWatcher {
   const refused = (err: Error) => {
     log.error({ err: err.message }, 'configuration reload refused; keeping the last good configuration');
     void gw.reloadRefused(file, err);
@@ -36,26 +40,30 @@ function watchAndReload(gw: Gateway, file: string, config: Config, log: Logger):
       refused(err as Error);
     }
   };
-  const watcher = watchConfig(file, {
+  return watchConfig(file, {
     policyFiles: config.policy?.files,
     onChange: (next) => void reload(next),
     onError: refused,
   });
-  process.on('SIGHUP', () => watcher.reload());
-  return () => watcher.close();
 }
 
-function stopOnSignals(gw: Gateway, closeWatcher: () => void): void {
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    closeWatcher();
-    await gw.stop();
-    process.exit(0);
+/**
+ * On any of `signals`: stop watching, stop the gateway (its upstream servers with it: they run in
+ * process groups of their own, so a signal to ours never reaches them, and one that ignores the end
+ * of its input would outlive us) and exit. Returns that stop, for the other ways a command ends.
+ */
+function stopOnSignals(gw: Gateway, watcher: ConfigWatcher, signals: readonly NodeJS.Signals[]): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      watcher.close();
+      await gw.stop();
+      process.exit(0);
+    })();
+    return stopping;
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  for (const s of signals) process.on(s, () => void stop());
+  return stop;
 }
 
 function authNotice(config: Config): string {
@@ -112,7 +120,9 @@ async function start(ctx: CliContext, opts: { config: string; json?: boolean }):
   } catch (err) {
     ctx.fail(`could not start: ${startFailure(err, config)}`);
   }
-  stopOnSignals(gw, watchAndReload(gw, file, config, log));
+  const watcher = watchAndReload(gw, file, config, log);
+  process.on('SIGHUP', () => watcher.reload());
+  stopOnSignals(gw, watcher, ['SIGINT', 'SIGTERM']);
   // Announced only once a signal stops it cleanly: whoever reads the address may stop it at once.
   const summary = {
     url: `${gw.url}/mcp`,
@@ -139,23 +149,29 @@ export function registerServe(program: Command, ctx: CliContext): void {
 
   program
     .command('stdio')
-    .description('serve one MCP client over stdin/stdout (for desktop clients that launch a command)')
+    .description(
+      'serve one MCP client over stdin/stdout (for desktop clients that launch a command); reloads when its config or policy files change, stops cleanly on SIGHUP, SIGINT or SIGTERM',
+    )
     .addOption(ctx.configOption())
     .option('-s, --server <name>', 'expose only this server, under its own tool names')
     .action(async (opts: { config: string; server?: string }) => {
-      const config = await ctx.load(resolve(opts.config));
+      const file = resolve(opts.config);
+      const config = await ctx.load(file);
       if (opts.server && !config.servers.some((s) => s.name === opts.server))
         ctx.fail(`unknown server \`${opts.server}\``, 2);
       const log = createLogger();
       closeInherited(log);
       const gw = await Gateway.start(config, { log, noHttp: true });
-      // A client that stops waiting for the end of its session sends SIGTERM (the stdio transport
-      // says to): a clean stop, the audit trail's stream closed, as for `start`.
-      stopOnSignals(gw, () => {});
+      // The bridge lives as long as its client's session, often the desktop client's: its config and
+      // policy files are watched as `start`'s are, so a tool denied in the policy is denied at once.
+      // SIGHUP is not a reload here: the bridge is a child of a desktop client or of a terminal, and
+      // a hang-up means that the terminal or client is gone. It stops cleanly on it, as on SIGTERM
+      // (which a client that stops waiting for the end of its session sends, as the stdio transport
+      // says to) and SIGINT; a change to a file reloads.
+      const stop = stopOnSignals(gw, watchAndReload(gw, file, config, log), ['SIGHUP', 'SIGINT', 'SIGTERM']);
       await gw.waitForUpstreams(15_000);
       settleMemory(gw).catch(() => {}); // memory given back or not, the gateway runs the same
       await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);
-      await gw.stop();
-      process.exit(0);
+      await stop();
     });
 }
