@@ -347,6 +347,7 @@ export class Gateway {
     return new HttpListener({
       endpoint: () => this.#endpoint,
       timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
+      connections: () => this.config.gateway,
       store,
       upstreamReady: (n) => this.fleet.ready(n),
       admin: () => ({

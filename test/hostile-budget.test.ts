@@ -15,10 +15,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
-import { logTo } from './support/logs.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
+import { capturedLog } from './support/logs.ts';
 import type { JsonRpcNotification } from '../src/protocol/jsonrpc.ts';
 import { listenOnLoopback } from './support/http.ts';
 
@@ -102,7 +102,7 @@ async function flood(): Promise<Flood> {
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-budget-'));
 const keys: Record<string, string> = {};
-const logs: Array<{ msg?: string; upstream?: string }> = [];
+const { log, lines: logs } = capturedLog('warn');
 let t: TestGateway;
 let up: Flood;
 let calm: HostileInput;
@@ -113,9 +113,6 @@ before(async () => {
   up = await flood();
   calm = await hostileInputHttp();
   const tools = (names: string[]) => `    tools: { ${names.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
-  const log = logTo('warn', (c) => {
-    for (const line of c.trim().split('\n')) logs.push(JSON.parse(line));
-  });
   t = await startGateway(
     `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n` +
       `    messages: { maxBytes: ${MAX_MESSAGE}, maxNotificationBytes: ${16 * KIB} }\n` +

@@ -472,6 +472,22 @@ const Gateway = Type.Object(
           'A request body that has not all arrived by then is refused (408) and its connection closed. Default 30000.',
       }),
     ),
+    maxConnections: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        description:
+          "HTTP connections held open at once, from every client together; one more is answered 503 and closed at once. Each takes a file descriptor from the limit the gateway's upstream pipes, store and audit spool share. Default: half of (the process's open-file limit - 256), between 64 and 16384 (1024 where the limit cannot be read).",
+      }),
+    ),
+    maxConnectionsPerAddress: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        description:
+          "HTTP connections held open at once from one client address (default 256); one more is answered 503 and closed at once. A reverse proxy's address is one source for all its clients: connections from an address in `trustedProxies` count toward `maxConnections` only (limit them per client at the proxy); a proxy not listed there is held to this cap.",
+      }),
+    ),
     sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),
     tenantIdleMinutes: Type.Optional(
       Type.Integer({

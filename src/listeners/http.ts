@@ -22,6 +22,7 @@ import { handleConsole } from './console-http.ts';
 import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
 import { resultPage } from '../approvals/page.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
+import { ConnectionGate, connectionCaps, type ConnectionSettings } from './connection-gate.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
@@ -38,6 +39,8 @@ export interface HttpDeps {
   metricsToken?: () => string | undefined;
   /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
   timeouts?: { headersMs?: number; bodyMs?: number };
+  /** `gateway.maxConnections`, `maxConnectionsPerAddress`, `trustedProxies` (read per connection: a reload applies). */
+  connections: () => ConnectionSettings;
 }
 
 const SERVER_PATH = /^\/servers\/([a-z0-9][a-z0-9_-]{0,47})\/mcp$/;
@@ -190,6 +193,12 @@ export class HttpListener {
         });
       },
     );
+    // After node's own listener: a refused socket is closed before its parser reads a byte.
+    const gate = new ConnectionGate(
+      () => connectionCaps(deps.connections()),
+      () => deps.endpoint(),
+    );
+    this.#server.on('connection', (socket) => gate.admit(socket));
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);

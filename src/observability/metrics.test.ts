@@ -77,6 +77,12 @@ function reference() {
       labelNames: ['reason'],
       registers,
     }),
+    connections: new Counter({
+      name: 'gatehouse_connections_refused_total',
+      help: 'http connections refused as they arrived: total (over gateway.maxConnections), address (over gateway.maxConnectionsPerAddress)',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }
 
@@ -157,6 +163,10 @@ test('the gateway families render as prom-client rendered them, after the runtim
   both(
     () => m.upstreamRefused.inc({ reason: 'budget' }),
     () => r.refused.inc({ reason: 'budget' }),
+  );
+  both(
+    () => m.connectionsRefused.inc({ reason: 'address' }),
+    () => r.connections.inc({ reason: 'address' }),
   );
   // The held bytes are read at the scrape, from the gateway's budget.
   both(

@@ -205,6 +205,12 @@ export class Metrics {
     'upstream messages refused unparsed: too_large (over the server messages.maxBytes), budget (over gateway.maxUpstreamBufferedBytes), notification (dropped from a notification stream)',
     ['reason'],
   );
+  /** HTTP connections refused as they arrived, by the cap they were over (src/listeners/connection-gate.ts). */
+  readonly connectionsRefused = new Counter<'reason'>(
+    'gatehouse_connections_refused_total',
+    'http connections refused as they arrived: total (over gateway.maxConnections), address (over gateway.maxConnectionsPerAddress)',
+    ['reason'],
+  );
   /** What #upstreamBuffered reads. */
   bufferedBytes: () => number = () => 0;
   /** In the order they are rendered (the order prom-client registered them in). */
@@ -221,6 +227,7 @@ export class Metrics {
     this.auditFailOpen,
     this.#upstreamBuffered,
     this.upstreamRefused,
+    this.connectionsRefused,
   ];
   #runtime: Promise<Registry> | undefined;
 

@@ -129,6 +129,12 @@ const CATALOGUE = {
   },
   E_CANCELLED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'request cancelled' },
   E_SHUTTING_DOWN: { rpc: RPC.INTERNAL_ERROR, http: 503, message: 'gateway shutting down' },
+  /** Over `gateway.maxConnections` or `maxConnectionsPerAddress`: the connection is answered and closed before it is read. */
+  E_TOO_MANY_CONNECTIONS: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 503,
+    message: 'the gateway holds as many connections as it may: retry later',
+  },
   E_INTERNAL: { rpc: RPC.INTERNAL_ERROR, http: 500, message: 'internal error' },
 } as const satisfies Record<string, Entry>;
 

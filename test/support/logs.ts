@@ -17,3 +17,19 @@ export function logTo(level: string, write: (chunk: string) => void, options: Lo
     }),
   );
 }
+
+/** A parsed line of the gateway's log. */
+export interface LogLine {
+  level: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** A gateway log a test reads: pino at `level`, each JSON line parsed into `lines` as it is written. */
+export function capturedLog(level: string): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = logTo(level, (c) => {
+    for (const line of c.trim().split('\n')) lines.push(JSON.parse(line));
+  });
+  return { log, lines };
+}
