@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import { parseTime } from '../audit/timeline.ts';
 import { repeatedCredentials } from '../identity/authorization-header.ts';
+import type { Logger } from '../observability/logger.ts';
 export { decodeHeaderValue } from '../protocol/header-value.ts';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -133,11 +134,23 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Prom
         reject(new GatehouseError('E_PARSE', 'parse error: body is not valid utf-8'));
       }
     });
-    req.on('error', (err) => {
+    // The only error a request stream has is its connection closing before the body ended ('aborted'):
+    // the client's doing, not the gateway's failure (clientGone below logs it at debug).
+    req.on('error', () => {
       clearTimeout(timer);
-      reject(err);
+      reject(new GatehouseError('E_CLIENT_GONE'));
     });
   });
+}
+
+/**
+ * Whether `err` is a client that went away mid-body; logged at debug if so, and the caller does
+ * nothing more (no one is left to answer, and nothing failed here).
+ */
+export function clientGone(err: unknown, log: Logger): boolean {
+  if (!(err instanceof GatehouseError) || err.code !== 'E_CLIENT_GONE') return false;
+  log.debug('the client went away before its request body arrived');
+  return true;
 }
 
 /** One media range of an Accept header: type/subtype and its q (0 means "not acceptable"). */

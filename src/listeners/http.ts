@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { handleMcp, type EndpointDeps } from './mcp-endpoint.ts';
-import { checkHost, checkOrigin, refuseRepeatedHeaders } from './guards.ts';
+import { checkHost, checkOrigin, clientGone, refuseRepeatedHeaders } from './guards.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
@@ -185,6 +185,7 @@ export class HttpListener {
       (req, res) => {
         route(req, res, this.#deps).catch((err) => {
           const ep = deps.endpoint();
+          if (clientGone(err, ep.log)) return; // a form or an admin body cut short, as on /mcp
           const w = toWire(err, null, ep.log);
           if (!res.headersSent) {
             for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);

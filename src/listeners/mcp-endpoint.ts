@@ -41,6 +41,7 @@ import {
   checkHost,
   checkMediaType,
   checkOrigin,
+  clientGone,
   decodeHeaderValue,
   readBody,
 } from './guards.ts';
@@ -141,6 +142,7 @@ export async function handleMcp(
     if (req.method !== 'POST') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
     await handlePost(req, res, { scope, principal, sessionId }, deps, answering);
   } catch (err) {
+    if (clientGone(err, deps.log)) return;
     if (err instanceof GatehouseError && (err.code === 'E_BODY_TOO_LARGE' || err.code === 'E_REQUEST_TIMEOUT')) {
       // Answer 413 first, then discard what the client is still sending (bounded), then hang up.
       sendError(res, err, answering.id, deps.log, { connection: 'close' });

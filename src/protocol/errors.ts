@@ -38,6 +38,12 @@ const CATALOGUE = {
   E_BODY_TOO_LARGE: { rpc: RPC.INVALID_REQUEST, http: 413, message: 'request body too large' },
   /** The body did not arrive in time (a slow client holding a connection). */
   E_REQUEST_TIMEOUT: { rpc: RPC.INVALID_REQUEST, http: 408, message: 'request body not received in time' },
+  /** The connection closed before the whole body came: nobody is left to answer, and nothing failed here. */
+  E_CLIENT_GONE: {
+    rpc: RPC.INVALID_REQUEST,
+    http: 400,
+    message: 'the client closed the connection before its request body arrived',
+  },
   E_BATCH: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'json-rpc batches are not supported' },
   E_INVALID_REQUEST: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'invalid json-rpc request' },
   E_UNSUPPORTED_MEDIA: { rpc: RPC.INVALID_REQUEST, http: 415, message: 'content-type must be application/json' },
