@@ -149,8 +149,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
 
   program
     .command('stdio')
-    .description(
-      'serve one MCP client over stdin/stdout (for desktop clients that launch a command); reloads when its config or policy files change, stops cleanly on SIGHUP, SIGINT or SIGTERM',
+    .description('serve one MCP client over stdin/stdout (for desktop clients that launch a command)')
+    .addHelpText(
+      'after',
+      '\nReloads when its config or policy files change; SIGHUP (its client or terminal went away), SIGINT and SIGTERM stop it cleanly, with its servers.',
     )
     .addOption(ctx.configOption())
     .option('-s, --server <name>', 'expose only this server, under its own tool names')
