@@ -5,11 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { RedisLimiter, type RedisLimiterOptions } from './redis.ts';
 import type { AcquireResult, LimitCall } from './limiter.ts';
 import type { LimitRule } from './model.ts';
-import { requireService } from '../../test/support/services.ts';
+import { dropRedisKeys, requireService } from '../../test/support/services.ts';
 import { childEnv, freePort } from '../../test/support/processes.ts';
 
 const REDIS = 'redis://127.0.0.1:6379';
@@ -28,10 +27,7 @@ function setup(t: TestContext) {
   };
   t.after(async () => {
     await Promise.all(limiters.map((l) => l.close()));
-    const admin = new Redis(REDIS);
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length) await admin.del(...keys);
-    await admin.quit();
+    await dropRedisKeys(prefix);
   });
   return { prefix, make };
 }

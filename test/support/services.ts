@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 
 const CONNECT_TIMEOUT_MS = 1000;
 
@@ -42,6 +43,17 @@ export async function postgresAvailable(): Promise<boolean> {
 
 export async function redisAvailable(): Promise<boolean> {
   return reachable('127.0.0.1', 6379);
+}
+
+/** Delete a test's keys (under its own `prefix`) from the shared test Redis. */
+export async function dropRedisKeys(prefix: string): Promise<void> {
+  const admin = new Redis('redis://127.0.0.1:6379');
+  try {
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+  } finally {
+    await admin.quit();
+  }
 }
 
 /**
