@@ -35,9 +35,7 @@ import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
-import { limiterFor, refusalBudgetFor } from './limits/index.ts';
-import type { RefusalBudget } from './limits/refusals.ts';
-import type { Limiter } from './limits/limiter.ts';
+import { GatewayLimits } from './limits/index.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
@@ -83,8 +81,8 @@ export class Gateway {
   /** Bytes held from upstreams and not yet parsed, all connections together (src/util/byte-budget.ts). */
   readonly upstreamBytes: ByteBudget;
   readonly validators = new SchemaValidators();
-  #limiter: Limiter | undefined;
-  #refusals: RefusalBudget;
+  /** The limiter and the refusal budget, kept across reloads with their counters. */
+  readonly #limits: GatewayLimits;
   /** Redis of the limits lost or back: the stricter local limits are in force meanwhile. */
   readonly #limitsDegraded = (degraded: boolean, reason: string): void => {
     this.metrics.limitsDegraded.set(degraded ? 1 : 0);
@@ -137,8 +135,7 @@ export class Gateway {
           'audit: the configured retention is shorter than the one two people approved; keeping the approved one',
         ),
       );
-    this.#limiter = limiterFor(config, this.#limitsDegraded);
-    this.#refusals = refusalBudgetFor(config);
+    this.#limits = new GatewayLimits(config.limits, this.#limitsDegraded);
     // The broker heartbeats under the audit stream's name: another gateway then leaves this one's calls in flight alone.
     const broker = new CredentialBroker(resolver, store.revocations, log, this.audit.log.stream);
     this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
@@ -465,15 +462,8 @@ export class Gateway {
     }
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
-    if (JSON.stringify(next.limits) !== JSON.stringify(prev.limits)) {
-      const old = this.#limiter;
-      this.#limiter = limiterFor(next, this.#limitsDegraded);
-      await old?.close();
-      const oldRefusals = this.#refusals;
-      this.#refusals = refusalBudgetFor(next);
-      await oldRefusals.close();
-      notes.push('limits replaced (counters start afresh)');
-    }
+    const limitsNote = this.#limits.reload(next.limits);
+    if (limitsNote) notes.push(limitsNote);
     if (next.policy?.compiled.revision !== prev.policy?.compiled.revision)
       notes.push(
         `policy revision ${prev.policy?.compiled.revision ?? 'none'} -> ${next.policy?.compiled.revision ?? 'none'}`,
@@ -507,8 +497,7 @@ export class Gateway {
     await this.credentials.pool.stop();
     await this.fleet.stop();
     await this.sandbox?.close();
-    await this.#limiter?.close();
-    await this.#refusals.close();
+    await this.#limits.close();
     await this.tracer?.close();
     await this.audit.close();
     await this.store.close();
@@ -551,8 +540,8 @@ export class Gateway {
         : undefined,
       modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
       validators: this.validators,
-      limiter: this.#limiter,
-      refusals: this.#refusals,
+      limiter: this.#limits.limiter,
+      refusals: this.#limits.refusals,
       outboundSecrets: this.config.secrets.outbound,
       resultSecrets: this.config.secrets.results,
       approvals: this.approvals,

@@ -43,6 +43,20 @@ export interface Limiter {
   close(): Promise<void>;
 }
 
+/**
+ * A backend a reload can change without giving anything back (index.ts decides which applies):
+ * new rules in place, or, when another backend takes over, retirement once its calls have ended.
+ */
+export interface ReloadableLimiter extends Limiter {
+  /**
+   * Take new rules, keeping the counters: a rule kept by id (and scope) keeps its buckets, read
+   * against the new capacity (so a lowered limit never refills them), and its calls in flight.
+   */
+  reconfigure(rules: readonly LimitRule[]): void;
+  /** Close once every lease handed out is released; meanwhile leases are renewed and released as usual. */
+  retire(): Promise<void>;
+}
+
 /** What a refused concurrency check advises as retry-after: the slot frees when some call ends. */
 export const CONCURRENCY_RETRY_MS = 1000;
 

@@ -14,7 +14,7 @@ import {
   type Check,
   type CompiledRule,
   type LimitCall,
-  type Limiter,
+  type ReloadableLimiter,
 } from './limiter.ts';
 import type { LimitRule } from './model.ts';
 import { TransientMap } from '../util/transient-map.ts';
@@ -33,8 +33,9 @@ export interface MemoryLimiterOptions {
   divisor?: number;
 }
 
-export class MemoryLimiter implements Limiter {
-  readonly #rules: CompiledRule[];
+export class MemoryLimiter implements ReloadableLimiter {
+  #rules: CompiledRule[];
+  readonly #divisor: number;
   readonly #buckets = new Map<string, Bucket>();
   /** Calls in flight per concurrency key, removed at 0: they come and go with requests (see util/transient-map.ts). */
   readonly #inFlight = new TransientMap<string, number>();
@@ -43,7 +44,22 @@ export class MemoryLimiter implements Limiter {
   readonly degraded = false;
 
   constructor(rules: readonly LimitRule[], options: MemoryLimiterOptions = {}) {
-    this.#rules = compileRules(rules, options.divisor ?? 1);
+    this.#divisor = options.divisor ?? 1;
+    this.#rules = compileRules(rules, this.#divisor);
+  }
+
+  /**
+   * New rules, same counters. Keys carry the rule id and scope, so a kept rule finds its buckets and
+   * in-flight counts again; a bucket is read against the new capacity and rate (`#level`), so a
+   * lowered limit refills nothing. Buckets of rules gone are swept like idle ones.
+   */
+  reconfigure(rules: readonly LimitRule[]): void {
+    this.#rules = compileRules(rules, this.#divisor);
+  }
+
+  /** Nothing outlives the process here: a lease released after close finds nothing to decrement. */
+  retire(): Promise<void> {
+    return this.close();
   }
 
   /** Synchronous, so check-then-take cannot interleave with another acquire. */

@@ -28,7 +28,7 @@ import {
   type AcquireResult,
   type CompiledRule,
   type LimitCall,
-  type Limiter,
+  type ReloadableLimiter,
 } from './limiter.ts';
 import { MemoryLimiter } from './memory.ts';
 import type { LimitRule } from './model.ts';
@@ -117,8 +117,8 @@ interface HeldLease {
   renewing?: Promise<unknown>;
 }
 
-export class RedisLimiter implements Limiter {
-  readonly #rules: CompiledRule[];
+export class RedisLimiter implements ReloadableLimiter {
+  #rules: CompiledRule[];
   readonly #fallback: MemoryLimiter;
   readonly #client: Redis;
   readonly #prefix: string;
@@ -134,6 +134,10 @@ export class RedisLimiter implements Limiter {
   readonly #startGraceUntil: number;
   #degraded = false;
   #retryAt = 0;
+  /** Set while retiring: called when the last lease is released. */
+  #drained?: () => void;
+  #closing?: Promise<void>;
+  #releasing = 0;
 
   constructor(rules: readonly LimitRule[], options: RedisLimiterOptions) {
     this.#rules = compileRules(rules);
@@ -204,10 +208,40 @@ export class RedisLimiter implements Limiter {
     return this.#fallback.acquire(call, now);
   }
 
+  /**
+   * New rules on the same Redis. Keys are the prefix and the rule id (and scope), so a kept rule
+   * finds its buckets and leases there; capacities and caps travel with each acquire, so the new ones
+   * apply at once (a bucket is clamped to the new capacity: a lowered limit refills nothing). Leases
+   * held keep being renewed and released by this limiter.
+   */
+  reconfigure(rules: readonly LimitRule[]): void {
+    this.#rules = compileRules(rules);
+    this.#fallback.reconfigure(rules);
+  }
+
+  /**
+   * Another limiter took over (a reload changed the Redis settings): keep renewing and releasing the
+   * leases of the calls still running — closing now would let them expire under a running call and
+   * hold the slots of calls that end until the TTL — and close when the last is released.
+   */
+  async retire(): Promise<void> {
+    if (this.#busy > 0 && !this.#closing)
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+    await this.close();
+  }
+
   /** Stop renewing and disconnect. Leases not released expire after their TTL, as a crash's would. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     clearInterval(this.#renewTimer);
     this.#held.clear();
+    this.#whenDrained();
     await this.#fallback.close();
     // quit waits for pending replies; a dead or hung Redis gets a plain disconnect instead.
     const quit = this.#client.quit().then(
@@ -215,6 +249,13 @@ export class RedisLimiter implements Limiter {
       () => false,
     );
     if (!(await within(quit, this.#timeout)) || !(await quit)) this.#client.disconnect();
+  }
+
+  /** Tell a retirement waiting for the last lease that it has come. */
+  #whenDrained(): void {
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.();
   }
 
   #lease(lease: HeldLease): AcquireResult {
@@ -227,11 +268,22 @@ export class RedisLimiter implements Limiter {
         if (released) return;
         released = true;
         this.#held.delete(lease);
-        await lease.renewing; // a renewal still in flight must not re-add the lease after its removal
-        // Failure is fine: the lease, no longer renewed, expires after the TTL.
-        await this.#run(SCRIPTS.release, lease.keys, [lease.id]).catch(() => {});
+        this.#releasing++;
+        try {
+          await lease.renewing; // a renewal still in flight must not re-add the lease after its removal
+          // Failure is fine: the lease, no longer renewed, expires after the TTL.
+          await this.#run(SCRIPTS.release, lease.keys, [lease.id]).catch(() => {});
+        } finally {
+          this.#releasing--;
+          if (this.#busy === 0) this.#whenDrained();
+        }
       },
     };
+  }
+
+  /** Leases held or being released: a retiring limiter stays connected while any is left. */
+  get #busy(): number {
+    return this.#held.size + this.#releasing;
   }
 
   #renewAll(): void {

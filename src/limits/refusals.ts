@@ -21,7 +21,7 @@ const NOT_THE_CALLERS = new Set([
 const MAX_BLOCKED = 100_000;
 
 export class RefusalBudget {
-  readonly #limiter: Limiter;
+  #limiter: Limiter;
   readonly #blocked = new Map<string, number>();
 
   constructor(limiter: Limiter) {
@@ -52,7 +52,11 @@ export class RefusalBudget {
     this.#blocked.set(principalKey, now + r.retryAfterMs);
   }
 
-  close(): Promise<void> {
-    return this.#limiter.close();
+  /**
+   * Count with another limiter from now on (a reload moved limits to another backend; the caller
+   * closes the old one). Who is blocked stays blocked: a reload gives back nothing.
+   */
+  use(limiter: Limiter): void {
+    this.#limiter = limiter;
   }
 }
