@@ -2,7 +2,6 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RedisLimiter, type RedisLimiterOptions } from './redis.ts';
@@ -10,6 +9,7 @@ import type { AcquireResult, LimitCall } from './limiter.ts';
 import type { LimitRule } from './model.ts';
 import { dropRedisKeys, requireService } from '../../test/support/services.ts';
 import { childEnv, freePort } from '../../test/support/processes.ts';
+import { tcpProxy } from '../../test/support/tcp-proxy.ts';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const WORKER = fileURLToPath(new URL('../../test/fixtures/limits/redis-worker.ts', import.meta.url));
@@ -189,59 +189,13 @@ test('Redis unreachable: calls are limited by the stricter local limit and degra
   assert.equal((await l.acquire(db)).ok, true);
 });
 
-/** A TCP proxy to the real Redis that can be cut (down) or frozen (hung: accepts, never answers). */
-async function proxy(t: TestContext) {
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  let frozen = false;
-  let server: Server | undefined;
-  const up = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(6379, '127.0.0.1');
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => {});
-          s.on('close', () => {
-            client.destroy();
-            upstream.destroy();
-            sockets.delete(s);
-          });
-        }
-        client.on('data', (d) => {
-          if (!frozen) upstream.write(d);
-        });
-        upstream.on('data', (d) => client.write(d));
-      });
-      server.listen(port, '127.0.0.1', resolve);
-    });
-  const down = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server!.close(() => resolve());
-    });
-  await up();
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server?.close();
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    up,
-    down,
-    freeze: (f: boolean) => {
-      frozen = f;
-    },
-  };
-}
-
 test('Redis down, hung, then back: local limits meanwhile, Redis again once it answers', async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   const { make } = setup(t);
-  const p = await proxy(t);
+  const p = await tcpProxy(t, 6379);
   const events: boolean[] = [];
   const l = make([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], {
-    url: p.url,
+    url: `redis://127.0.0.1:${p.port}`,
     fallbackDivisor: 4,
     retryIntervalMs: 100,
     onDegraded: (d) => events.push(d),

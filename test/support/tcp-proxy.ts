@@ -1,0 +1,66 @@
+/**
+ * A TCP proxy on loopback to a real server (Redis, PostgreSQL) that a test can cut (down: connections
+ * reset, nothing listens) or freeze (hung: connections stay open and nothing is answered, the way a
+ * server stopped with SIGSTOP or a network that drops packets looks). What a frozen client sends is
+ * held and delivered when it thaws, as TCP would: a server never misses part of a conversation.
+ * The machine's own servers are never touched.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
+import { freePort } from './processes.ts';
+
+export interface TcpProxy {
+  port: number;
+  up(): Promise<void>;
+  down(): Promise<void>;
+  freeze(frozen: boolean): void;
+}
+
+export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const held: Array<{ to: Socket; data: Buffer }> = [];
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(targetPort, '127.0.0.1');
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => {
+            client.destroy();
+            upstream.destroy();
+            sockets.delete(s);
+          });
+        }
+        client.on('data', (data) => {
+          if (frozen) held.push({ to: upstream, data });
+          else upstream.write(data);
+        });
+        upstream.on('data', (d) => client.write(d));
+      });
+      server.listen(port, '127.0.0.1', resolve);
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server!.close(() => resolve());
+    });
+  await up();
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server?.close();
+  });
+  return {
+    port,
+    up,
+    down,
+    freeze: (f: boolean) => {
+      frozen = f;
+      if (f) return;
+      for (const { to, data } of held.splice(0)) if (!to.destroyed) to.write(data);
+    },
+  };
+}
