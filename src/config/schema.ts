@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS } from '../storage/index.ts';
 import type { Policy } from '../policy/model.ts';
 
 const Name = Type.String({
@@ -581,6 +582,15 @@ const Storage = Type.Object(
     ),
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, documented here
     postgresUrl: Type.Optional(Type.String({ description: 'postgres://user@host:port/db; use ${DATABASE_URL}.' })),
+    queryTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 3_600_000,
+        default: DEFAULT_QUERY_TIMEOUT_MS,
+        description:
+          "PostgreSQL: how long one query may run, waits for locks included (the server's statement_timeout); a server that does not answer at all (stopped, or the network gone) is given a second more. The gateway's queries are short (searches, exports and run views read a page at a time); migrations run without it.",
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -1259,7 +1269,7 @@ export interface Config {
     metricsToken?: string;
     listen: Required<Static<typeof Listen>>;
   };
-  storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string };
+  storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string; queryTimeoutMs?: number };
   inventory: Required<Static<typeof InventorySettings>>;
   audit: AuditConfig;
   /** Absent: no policy engine (every call is allowed, and `gatehouse check` says so). */

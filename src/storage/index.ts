@@ -12,11 +12,23 @@ export interface StoreConfig {
   postgresUrl?: string;
   /** A dedicated PostgreSQL schema, created when missing; default: the connection's search_path. */
   pgSchema?: string;
+  /** PostgreSQL: how long one query may take (default DEFAULT_QUERY_TIMEOUT_MS); unused by SQLite. */
+  queryTimeoutMs?: number;
 }
+
+/**
+ * How long one PostgreSQL query may take (`storage.queryTimeoutMs`). Generous: every query the gateway
+ * and the CLI make reads a bounded page, so one that runs this long is stuck (a lock, a store gone).
+ */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
 /** Only the configured driver is loaded (pg is never loaded by an embedded gateway, nor SQLite by a replica). */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.driver === 'sqlite') return (await import('./sqlite.ts')).openSqlite(cfg.sqlitePath);
   if (!cfg.postgresUrl) throw new Error('`storage.postgresUrl` is required with the postgres driver');
-  return (await import('./postgres.ts')).openPostgres(cfg.postgresUrl, cfg.pgSchema);
+  return (await import('./postgres.ts')).openPostgres(
+    cfg.postgresUrl,
+    cfg.pgSchema,
+    cfg.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+  );
 }

@@ -47,21 +47,48 @@ export function hardenPool(pool: pg.Pool, onError: (err: Error) => void = () => 
   return pool;
 }
 
-export async function openPostgres(url: string, schema?: string): Promise<Store> {
-  if (schema !== undefined && !SCHEMA_NAME.test(schema))
-    throw new Error(`invalid postgresql schema name \`${schema}\``);
+/**
+ * A query still unanswered this long after its statement_timeout has no server behind it (stopped,
+ * or the network gone: no reset ever comes): it fails on the client. Later than the server's own
+ * timeout, so a server that is there cancels first and the connection stays usable.
+ */
+const NO_ANSWER_GRACE_MS = 1000;
+
+/**
+ * A pool and kysely over it. `queryTimeoutMs` bounds every query: statement_timeout on the server
+ * (lock waits included), and the client's own timer for a server that does not answer at all.
+ */
+function connect(url: string, schema: string | undefined, max: number, queryTimeoutMs?: number): Kysely<Database> {
+  const bound =
+    queryTimeoutMs === undefined
+      ? {}
+      : { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS };
   const pool = hardenPool(
-    new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types }),
+    new pg.Pool({
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      types,
+      ...bound,
+    }),
   );
-  const db = new Kysely<Database>({
+  return new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,
-      // `schema` matched SCHEMA_NAME above, so quoting it is enough.
+      // `schema` matched SCHEMA_NAME, so quoting it is enough.
       onCreateConnection: schema
         ? async (c) => void (await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`)))
         : undefined,
     }),
   });
+}
+
+/** `queryTimeoutMs` bounds each query of the store (storage.queryTimeoutMs; see `connect`). */
+export async function openPostgres(url: string, schema: string | undefined, queryTimeoutMs: number): Promise<Store> {
+  if (schema !== undefined && !SCHEMA_NAME.test(schema))
+    throw new Error(`invalid postgresql schema name \`${schema}\``);
+  const db = connect(url, schema, 10, queryTimeoutMs);
   const fail = async (what: string, err: unknown): Promise<never> => {
     await db.destroy().catch(() => {});
     throw new Error(`${what} ${maskUrl(url)}: ${scrub(reason(err), url)}`);
@@ -71,10 +98,15 @@ export async function openPostgres(url: string, schema?: string): Promise<Store>
   } catch (err) {
     return fail('cannot connect to postgresql at', err);
   }
+  // Migrations on a connection of their own, without the query bound: an upgrade that rewrites a large
+  // table takes what it takes (waiting for the migration lock is bounded by lock_timeout).
+  const migrator = connect(url, schema, 1);
   try {
-    await db.connection().execute((conn) => migrateLocked(conn, schema));
+    await migrator.connection().execute((conn) => migrateLocked(conn, schema));
   } catch (err) {
     return fail('cannot migrate the postgresql database at', err);
+  } finally {
+    await migrator.destroy().catch(() => {});
   }
   return storeOver(db, 'postgres');
 }
