@@ -2,17 +2,21 @@
  * A PostgreSQL store that does not answer costs a bounded wait, never an unbounded one: a query stuck
  * behind another connection's lock is cut by the server at `storage.queryTimeoutMs`, and a server
  * that answers nothing at all (a proxy that holds everything, as a SIGSTOPped server looks) is given
- * up by the client a second later; migrations are not bound.
+ * up by the client a second later; migrations are not bound. An API-key caller whose key cannot be
+ * looked up gets 503 "store unavailable" naming its request, not 500 "internal error" with a null id.
  * The machine's PostgreSQL is never stopped: each test works in a schema of its own.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 import { openStore } from '../src/storage/index.ts';
 import type { Store } from '../src/storage/types.ts';
+import { createKey, startGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { postModernCall, replyOf } from './support/rpc.ts';
 import { tcpProxy } from './support/tcp-proxy.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
+import { cutPostgres, dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
 
 const schema = freshPgSchema();
 const app = `gatehouse-timeouts-${schema}`;
@@ -22,11 +26,12 @@ after(async () => {
   await dropPgSchema(schema).catch(() => {});
 });
 
-/** The test PostgreSQL through `port` (default: its own), its connections named `app`. */
-function url(port?: number): string {
+/** The test PostgreSQL through `port` (default: its own), its connections named `name`, in `search` when given. */
+function url(port?: number, name = app, search?: string): string {
   const u = new URL(pgTestUrl());
   if (port !== undefined) u.port = String(port);
-  u.searchParams.set('application_name', app);
+  u.searchParams.set('application_name', name);
+  if (search) u.searchParams.set('options', `-c search_path=${search}`);
   return u.toString();
 }
 
@@ -123,4 +128,51 @@ test('migrations are not bound by the query timeout: waiting for the migration l
     clearTimeout(release);
     await h.release().catch(() => {});
   }
+});
+
+test("an API-key caller whose key lookup fails gets 503 store unavailable naming its request's id", async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const gwSchema = freshPgSchema();
+  const gwApp = `gatehouse-timeouts-gw-${gwSchema}`;
+  const setup = await holder();
+  await setup.c.query(`create schema "${gwSchema}"`);
+  await setup.release();
+  const g = await startGateway('', {
+    storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(url(undefined, gwApp, gwSchema))}\n`,
+    top: 'identity: { apiKeys: true }\n',
+  });
+  t.after(async () => {
+    await g.close();
+    await dropPgSchema(gwSchema).catch(() => {});
+  });
+  const key = await createKey(g.file, { name: 'agent', tenant: 'acme', scopes: 'x' });
+  // The key lookup waits behind a lock, and the gateway's connections are then cut: the store fails it.
+  const h = await holder();
+  try {
+    await h.c.query('begin');
+    await h.c.query(`lock table "${gwSchema}".api_keys in access exclusive mode`);
+    const id = randomUUID();
+    const pending = postModernCall(g.url, 'x__y', {}, { token: key, id });
+    await eventually(async () => {
+      const r = await h.c.query(
+        "select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+        [gwApp],
+      );
+      return (r.rowCount ?? 0) > 0;
+    });
+    assert.ok((await cutPostgres(gwApp)) >= 1);
+    const r = await pending;
+    const body = await replyOf(r);
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '5');
+    assert.equal(body.id, id, 'the answer names the request it answers');
+    assert.equal(body.error.code, -32603);
+    assert.match(body.error.message, /store is unavailable/);
+    assert.doesNotMatch(JSON.stringify(body), /terminat|postgres|127\.0\.0\.1|at .*\.ts/i, 'no internals on the wire');
+  } finally {
+    await h.release();
+  }
+  // The store back, the same key works.
+  const ok = await postModernCall(g.url, 'x__y', {}, { token: key });
+  assert.notEqual(ok.status, 503);
 });

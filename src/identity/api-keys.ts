@@ -7,6 +7,7 @@
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore } from '../storage/types.ts';
+import { GatehouseError } from '../protocol/errors.ts';
 
 const KEY = /^ghk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const TOUCH_EVERY_MS = 60_000;
@@ -43,7 +44,11 @@ export class ApiKeys {
   async verify(token: string, now = Date.now()): Promise<ApiKeyResult> {
     const m = KEY.exec(token);
     if (!m) return { ok: false, reason: 'malformed api key' };
-    const record = await this.#store.get(m[1]);
+    // A store that fails or times out says nothing about the key: the caller is told the store is
+    // away (503, worth a retry), not that its key is bad, and not an internal error.
+    const record = await this.#store.get(m[1]).catch((err: unknown) => {
+      throw new GatehouseError('E_STORE_UNAVAILABLE', undefined, undefined, err);
+    });
     // The same answer for an unknown id and a wrong secret: the id is not a secret, but there is no
     // need to confirm which ids exist.
     if (!record || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hashSecret(m[2]), 'hex')))

@@ -126,7 +126,8 @@ export class Authenticator {
       return await this.#authenticate(req);
     } catch (err) {
       // Scopes that fall short are authorization, not authentication: the call's own refusal records them.
-      if (err instanceof GatehouseError && err.code !== 'E_INSUFFICIENT_SCOPE') {
+      // A store that is away failed the gateway, not the credential: no authentication failure either.
+      if (err instanceof GatehouseError && err.code !== 'E_INSUFFICIENT_SCOPE' && err.code !== 'E_STORE_UNAVAILABLE') {
         const seen = (err.data as { refused?: Partial<TokenPrincipal> & { tenantClaim?: string | null } } | undefined)
           ?.refused;
         this.#opts.failures?.note({
@@ -305,11 +306,16 @@ export class Authenticator {
     return !(p.via === 'api-key' && p.subject.startsWith('apikey:'));
   }
 
-  /** Headers for an authentication failure: the RFC 6750 / 9728 challenge. */
+  /**
+   * Headers for an authentication failure: the RFC 6750 / 9728 challenge; for a credential that could
+   * not be checked because the store is away, when to try again (as the other 503s say).
+   */
   challenge(err: unknown): Record<string, string> {
     if (!this.#cfg || !(err instanceof GatehouseError)) return {};
     const url = this.#metadataUrl;
     switch (err.code) {
+      case 'E_STORE_UNAVAILABLE':
+        return { 'retry-after': String(STORE_RETRY_AFTER_S) };
       case 'E_UNAUTHENTICATED':
         return { 'www-authenticate': wwwAuthenticate({ resourceMetadataUrl: url }) };
       case 'E_INVALID_TOKEN':
@@ -341,6 +347,9 @@ export class Authenticator {
     }
   }
 }
+
+/** Retry-After of a credential the store could not check: long enough for a failover, short for a blip. */
+const STORE_RETRY_AFTER_S = 5;
 
 /** The issuers whose tokens are verified: the configured ones, else the introspection endpoint alone. */
 function configuredIssuers(cfg: IdentityConfig): Array<{ issuer: string } & IssuerBinding> {

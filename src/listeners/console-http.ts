@@ -76,4 +76,5 @@ const ERROR_STATUS = new Map<string, number>([
   ['E_INVALID_PARAMS', 400],
   ['E_BODY_TOO_LARGE', 413],
   ['E_INTERNAL', 500],
+  ['E_STORE_UNAVAILABLE', 503],
 ]);

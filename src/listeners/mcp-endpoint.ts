@@ -133,7 +133,7 @@ export async function handleMcp(
     checkHost(header(req, 'host'), deps.hosts);
     checkOrigin(header(req, 'origin'), deps.origins);
     // Who is calling, from the verified credential only; nothing below reads identity from anywhere else.
-    const principal = await deps.identity.authenticate(req);
+    const principal = await authenticated(req, deps, answering);
     if (scope && !(await serverExistsFor(scope, principal, deps)))
       throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
@@ -151,6 +151,31 @@ export async function handleMcp(
       return;
     }
     sendError(res, err, answering.id, deps.log, deps.identity.challenge(err));
+  }
+}
+
+/**
+ * The caller, or the refusal. A store that fails while a key is looked up is the gateway's condition,
+ * not the caller's: the answer names the request it answers, so its id is read from the body, which
+ * is still unread (within the usual bounds; an id that cannot be read leaves it null).
+ */
+async function authenticated(req: IncomingMessage, deps: EndpointDeps, answering: Answering): Promise<Principal> {
+  try {
+    return await deps.identity.authenticate(req);
+  } catch (err) {
+    if (err instanceof GatehouseError && err.code === 'E_STORE_UNAVAILABLE' && req.method === 'POST')
+      answering.id = await requestIdOf(req, deps);
+    throw err;
+  }
+}
+
+async function requestIdOf(req: IncomingMessage, deps: EndpointDeps): Promise<RequestId | null> {
+  try {
+    const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+    const c = classify(parseStrictJson(text, deps.maxJsonDepth));
+    return c.kind === 'request' ? c.msg.id : null;
+  } catch {
+    return null;
   }
 }
 

@@ -141,6 +141,15 @@ const CATALOGUE = {
     http: 503,
     message: 'the gateway holds as many connections as it may: retry later',
   },
+  /**
+   * The gateway's store did not answer (or failed) while the request needed it before anything else
+   * (looking up an API key): the gateway's condition, not the caller's; worth retrying.
+   */
+  E_STORE_UNAVAILABLE: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 503,
+    message: "the gateway's store is unavailable: try again shortly",
+  },
   E_INTERNAL: { rpc: RPC.INTERNAL_ERROR, http: 500, message: 'internal error' },
 } as const satisfies Record<string, Entry>;
 
@@ -155,8 +164,9 @@ export class GatehouseError extends Error {
   readonly code: ErrorCode;
   readonly data: unknown;
   override readonly name = 'GatehouseError';
-  constructor(code: ErrorCode, message?: string, data?: unknown) {
-    super(message ?? CATALOGUE[code].message);
+  /** `cause`: the gateway's own failure behind the refusal, for the log only (toWire), never the wire. */
+  constructor(code: ErrorCode, message?: string, data?: unknown, cause?: unknown) {
+    super(message ?? CATALOGUE[code].message, cause === undefined ? undefined : { cause });
     this.code = code;
     this.data = data;
   }

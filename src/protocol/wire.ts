@@ -15,6 +15,9 @@ export interface WireError {
 
 export function toWire(err: unknown, id: RequestId | null, log?: Logger): WireError {
   if (err instanceof GatehouseError) {
+    // A refusal for a failure of the gateway's own (its store away): the caller gets the refusal, the
+    // operator the reason.
+    if (err.cause !== undefined) log?.error({ code: err.code, err: describe(err.cause) }, err.message);
     let data = err.data;
     if (err.code === 'E_PROTOCOL_VERSION' && data === undefined) data = { supported: SUPPORTED_VERSIONS };
     return { status: err.http, body: failure(id, err.rpc, err.message, data) };
@@ -22,10 +25,11 @@ export function toWire(err: unknown, id: RequestId | null, log?: Logger): WireEr
   if (err instanceof UpstreamRpcError) {
     return { status: 200, body: failure(id, err.rpcCode, err.message, err.data) };
   }
-  log?.error(
-    { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
-    'internal error',
-  );
+  log?.error({ err: describe(err) }, 'internal error');
   const e = catalogueEntry('E_INTERNAL');
   return { status: e.http, body: failure(id, e.rpc, e.message) };
+}
+
+function describe(err: unknown): { message: string; stack?: string } | string {
+  return err instanceof Error ? { message: err.message, stack: err.stack } : String(err);
 }
