@@ -11,6 +11,7 @@ import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { SandboxHost } from './sandbox/sandbox.ts';
 import { checkServerNames, prepareHost } from './gateway/host.ts';
+import { pagesBaseUrl } from './config/pages-url.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
@@ -215,7 +216,7 @@ export class Gateway {
     return new ApprovalService(
       store.approvals,
       () => this.config,
-      () => this.config.approvals.baseUrl ?? this.config.gateway.publicUrl ?? this.url,
+      () => pagesBaseUrl(this.config, this.url),
       this.audit,
       log,
       deciderCheck(this.principalRevocations, store.apiKeys),

@@ -17,6 +17,7 @@ import { seal, unseal } from '../util/seal.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import * as oauth from 'oauth4webapi';
 import type { Config, HttpServerConfig } from '../config/schema.ts';
+import { pagesBaseUrl } from '../config/pages-url.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 
@@ -349,11 +350,7 @@ async function discover(issuer: string): Promise<Metadata> {
   );
 }
 
-/** The upstream OAuth redirect URI: approvals.baseUrl, else publicUrl, else the listen address. */
+/** The upstream OAuth redirect URI, among the gateway's pages (config/pages-url.ts). */
 export function oauthCallbackUrl(config: Config, url = ''): string {
-  const base =
-    config.approvals.baseUrl ??
-    config.gateway.publicUrl ??
-    (url || `http://${config.gateway.listen.host}:${config.gateway.listen.port}`);
-  return `${base.replace(/\/+$/, '')}/oauth/callback`;
+  return `${pagesBaseUrl(config, url)}/oauth/callback`;
 }
