@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
-import { LogBudget } from '../upstream/log-budget.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import { unmappedAddress } from '../util/address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';

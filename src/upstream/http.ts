@@ -40,7 +40,7 @@ import {
 } from '../util/http1/exchange.ts';
 import { ByteBudget, OVER_BUDGET_WHY } from '../util/byte-budget.ts';
 import { GatehouseError } from '../protocol/errors.ts';
-import { LogBudget } from './log-budget.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 import { TransientMap } from '../util/transient-map.ts';

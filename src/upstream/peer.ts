@@ -23,7 +23,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { CallOptions, Channel, ServerRequestAnswer } from './types.ts';
 import { AskLane } from './ask-lane.ts';
 import { TransientMap } from '../util/transient-map.ts';
-import { LogBudget } from './log-budget.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import { inexactIn, quoteNumber } from '../protocol/exact-numbers.ts';
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { droppedLineId, StdioChannel } from './stdio.ts';
-import { LogBudget } from './log-budget.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import { Peer } from './peer.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import type { GatehouseError } from '../protocol/errors.ts';

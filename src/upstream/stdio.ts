@@ -14,7 +14,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { Channel } from './types.ts';
-import { LogBudget } from './log-budget.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import { ByteBudget, OVER_BUDGET_WHY } from '../util/byte-budget.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 

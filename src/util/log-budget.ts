@@ -1,7 +1,8 @@
 /**
- * What an upstream makes the gateway log is bounded: a server writes stderr lines, or messages the
- * gateway drops, as fast as it likes, and the log must not grow with it. At most `burst` lines per
- * `windowMs` per source; the first line after a quiet window says how many were left out.
+ * What others make the gateway log is bounded: an upstream writes stderr lines, or messages the
+ * gateway drops, and clients open connections the gateway refuses, as fast as they like, and the log
+ * must not grow with it. At most `burst` lines per `windowMs` per source; the first line after a
+ * quiet window says how many were left out.
  */
 export class LogBudget {
   #windowStart = -Infinity;
