@@ -113,6 +113,8 @@ export class Gateway {
   #fanout: Fanout | undefined;
   #endpoint!: EndpointDeps;
   url = '';
+  /** The listen address as configured at start (port 0 until bound): what a reload's config is compared with. */
+  #listenAsConfigured: Config['gateway']['listen'] | undefined;
 
   private constructor(
     config: Config,
@@ -327,6 +329,7 @@ export class Gateway {
 
   /** Host and Origin allowlists (and a resource identifier taken from the listen address) need the real port. */
   #boundTo(config: Config, port: number): void {
+    this.#listenAsConfigured = config.gateway.listen;
     this.config = {
       ...config,
       gateway: { ...config.gateway, listen: { ...config.gateway.listen, port } },
@@ -448,10 +451,8 @@ export class Gateway {
     this.#warnUnknownTools(next);
     const notes: string[] = [];
     const prev = this.config;
-    if (
-      next.gateway.listen.host !== prev.gateway.listen.host ||
-      (prev.gateway.listen.port !== 0 && next.gateway.listen.port !== prev.gateway.listen.port)
-    ) {
+    const listening = this.#listenAsConfigured ?? prev.gateway.listen;
+    if (next.gateway.listen.host !== listening.host || next.gateway.listen.port !== listening.port) {
       notes.push('listen address changed: restart the gateway to apply it');
     }
     if (
