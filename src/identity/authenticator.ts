@@ -47,6 +47,18 @@ export function callerToken(p: Principal): string | undefined {
   return (p as unknown as Record<symbol, string | undefined>)[TOKEN];
 }
 
+const presentedBy = (p: Principal): Presented | undefined =>
+  (p as unknown as Record<symbol, Presented | undefined>)[PRESENTED];
+
+/**
+ * Whether `recheck` has nothing to do: the principal's credential was verified within `maxAgeMs`, or
+ * it presented none (anonymous, local). Synchronous, for the call path of every request.
+ */
+export function verifiedWithin(p: Principal, maxAgeMs: number): boolean {
+  const c = presentedBy(p);
+  return !c || performance.now() - c.verifiedAt <= maxAgeMs;
+}
+
 const ANONYMOUS: Principal = {
   subject: 'anonymous',
   tenant: 'default',
@@ -201,8 +213,8 @@ export class Authenticator {
    * principal is refused. Anonymous and local principals (no credential presented) have nothing to check.
    */
   async recheck(p: Principal, maxAgeMs: number): Promise<void> {
-    const c = (p as unknown as Record<symbol, Presented | undefined>)[PRESENTED];
-    if (!c || performance.now() - c.verifiedAt <= maxAgeMs) return;
+    if (verifiedWithin(p, maxAgeMs)) return;
+    const c = presentedBy(p) as Presented;
     if (!this.#cfg)
       throw new GatehouseError('E_UNAUTHENTICATED', 'authentication required: identity is configured differently now');
     const again = await this.#verify(this.#cfg, c.token);
