@@ -42,6 +42,7 @@ import { announce, startFanout, type Fanout, type FanoutMessage } from './sessio
 import { Holds } from './gateway/holds.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { UpstreamFleet } from './gateway/upstream-fleet.ts';
+import type { EarlyStarts } from './upstream/early-start.ts';
 import { Metrics } from './observability/metrics.ts';
 import { ByteBudget } from './util/byte-budget.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -61,6 +62,8 @@ export interface GatewayOptions {
   noExports?: boolean;
   /** Time for upstream OAuth tokens and circuit breakers (tests advance it instead of sleeping); default the system clock. */
   clock?: Clock;
+  /** Stdio servers the command started while the gateway started: adopted by their connections, the rest stopped. */
+  early?: EarlyStarts;
 }
 
 export class Gateway {
@@ -106,6 +109,7 @@ export class Gateway {
   tasks = new TaskHandles(Buffer.alloc(0));
   /** Seals listing cursors; shared by every replica. */
   #cursorKey: Buffer | undefined;
+  #early: EarlyStarts | undefined;
   #http: HttpListener | undefined;
   /** Spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (src/observability/tracing.ts). */
   readonly tracer: Tracer | undefined;
@@ -210,6 +214,7 @@ export class Gateway {
       servers: () => this.config.servers,
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
+      prestarted: (server, spec) => this.#early?.take(server, spec),
     });
   }
 
@@ -236,15 +241,24 @@ export class Gateway {
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger();
-    await prepareHost(config);
-    const gw = await Gateway.#open(config, log, opts.clock);
-    await gw.#startParts(config, opts);
-    gw.#endpoint = gw.#endpointDeps();
-    gw.sandbox = await gw.#openSandbox(config);
-    gw.#warnUnknownTools(config);
-    await gw.#secrets.start(); // before any call: the secrets a caller could carry are known
-    if (!opts.noHttp) await gw.#listen(config);
-    for (const s of config.servers) if (!s.disabled) gw.fleet.add(s); // after listening: a failed start spawns nothing
+    let gw: Gateway;
+    try {
+      await prepareHost(config);
+      gw = await Gateway.#open(config, log, opts.clock);
+      await gw.#startParts(config, opts);
+      gw.#endpoint = gw.#endpointDeps();
+      gw.sandbox = await gw.#openSandbox(config);
+      gw.#warnUnknownTools(config);
+      await gw.#secrets.start(); // before any call: the secrets a caller could carry are known
+      if (!opts.noHttp) await gw.#listen(config);
+    } catch (err) {
+      await opts.early?.stop(); // a failed start leaves no server running
+      throw err;
+    }
+    gw.#early = opts.early;
+    for (const s of config.servers) if (!s.disabled) gw.fleet.add(s); // after listening: a failed start connects nothing
+    // What no connection adopted once every server's first start is over (its connection failed, say) is stopped.
+    if (opts.early?.waiting) void gw.fleet.untilCatalogued().then(() => opts.early?.stop());
     return gw;
   }
 
@@ -485,6 +499,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.fleet.stopRetrying();
+    await this.#early?.stop();
     this.#secrets.stop();
     await this.#http?.close();
     this.subscriptions.close();

@@ -224,10 +224,16 @@ test('start closes what its launcher left open (no server it starts inherits it)
   closeSync(fd);
   try {
     let err = '';
+    let out = '';
     child.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
     });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     await eventually(() => /closed descriptors inherited from the launcher/.test(err), { timeoutMs: 20_000 });
+    // Started (its server may run before: src/upstream/early-start.ts), so it records its start before it is stopped.
+    await eventually(() => out.includes('"url"'), { timeoutMs: 20_000 });
     const open = (pid: number) =>
       readdirSync(`/proc/${pid}/fd`).flatMap((n) => {
         try {

@@ -19,6 +19,8 @@ import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
 import type { CircuitChange, CircuitState } from '../upstream/breaker.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import type { SpawnSpec } from '../upstream/early-start.ts';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { doubled } from '../util/backoff.ts';
 import { Coalescer } from '../util/coalesce.ts';
 
@@ -48,6 +50,8 @@ export interface FleetDeps {
   resourceUpdated: (server: string, owner: string, n: JsonRpcNotification) => void;
   /** What the connection of `owner` lists of `kind` changed, where each owner is shown its own. */
   ownListChanged: (server: string, owner: string, kind: Kind) => void;
+  /** A server's process started ahead of the gateway, if it was started as `spec` (src/upstream/early-start.ts). */
+  prestarted: (server: string, spec: SpawnSpec) => ChildProcessWithoutNullStreams | undefined;
 }
 
 export class UpstreamFleet {
@@ -69,8 +73,10 @@ export class UpstreamFleet {
       up.sandbox = { host: deps.sandbox(), tenant: tenantKey };
       const cfg = this.#cfg.get(server);
       if (!cfg) return;
-      if (tenantKey === discoveryTenant(cfg)) this.#wire(server, up);
-      else {
+      if (tenantKey === discoveryTenant(cfg)) {
+        up.prestarted = (spec) => deps.prestarted(server, spec);
+        this.#wire(server, up);
+      } else {
         up.on('event', (n: JsonRpcNotification) => this.#onEvent(server, n, tenantKey));
         up.on('circuit', (c, tenant) => this.#circuitChanged(server, c, tenant ?? tenantKey));
       }

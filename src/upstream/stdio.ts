@@ -10,7 +10,8 @@
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { isUtf8 } from 'node:buffer';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnServer, type SpawnSpec } from './early-start.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { Channel } from './types.ts';
@@ -33,6 +34,8 @@ export interface StdioOptions {
   onStarted?: (pid: number) => void;
   /** The process is gone: release what was made for it. */
   onExited?: () => Promise<void>;
+  /** The same process started ahead (src/upstream/early-start.ts), when there is one. */
+  prestarted?: (spec: SpawnSpec) => ChildProcessWithoutNullStreams | undefined;
 }
 
 const KILL_GRACE_MS = 2000;
@@ -73,14 +76,8 @@ export class StdioChannel implements Channel {
     this.#maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
     this.#budget = opts.budget ?? new ByteBudget();
     const fds = opts.fds ?? [];
-    this.#child = spawn(opts.command, opts.args, {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['pipe', 'pipe', 'pipe', ...fds.map(() => 'pipe' as const)],
-      // Its own process group: a server started through a wrapper (npx, sh -c, uvx) is a grandchild,
-      // and stopping must reach it too, or it keeps running and holds our pipes open.
-      detached: true,
-    }) as ChildProcessWithoutNullStreams;
+    const spec = { command: opts.command, args: opts.args, env: opts.env, cwd: opts.cwd };
+    this.#child = (fds.length === 0 ? opts.prestarted?.(spec) : undefined) ?? spawnServer(spec, fds.length);
     fds.forEach((data, i) => {
       const pipe = this.#child.stdio[3 + i] as unknown as import('node:stream').Writable;
       pipe.on('error', () => {}); // the reader is gone: the process failed to start, reported through 'exit'

@@ -16,7 +16,7 @@ import type { ServerConfig, StdioServerConfig } from '../config/schema.ts';
 import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
-import { StdioChannel } from './stdio.ts';
+import { StdioChannel, type StdioOptions } from './stdio.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
 import { stdioEnv } from '../sandbox/server-view.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
@@ -170,6 +170,8 @@ export class Upstream extends EventEmitter<{
   #channel: Channel | undefined;
   /** Starts stdio servers (sandboxed when configured) and keeps their registry; the gateway sets it, with the tenant of this connection. */
   sandbox: { host: SandboxHost; tenant: string } | undefined;
+  /** Its server's process started ahead of the gateway, for this connection's first start to adopt (src/upstream/early-start.ts). */
+  prestarted: StdioOptions['prestarted'];
 
   start(): Promise<void> {
     if (this.#state === 'stopped') return Promise.reject(new GatehouseError('E_UPSTREAM_UNAVAILABLE'));
@@ -331,10 +333,19 @@ export class Upstream extends EventEmitter<{
       // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
       if (!this.sandbox && cfg.sandbox)
         throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
+      const prestarted = this.prestarted; // the first start only: a restart spawns anew
+      this.prestarted = undefined;
       if (!this.sandbox)
         return new StdioChannel(
           cfg.name,
-          { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd, ...this.#lineLimits() },
+          {
+            command: cfg.command,
+            args: cfg.args ?? [],
+            env: stdioEnv(cfg),
+            cwd: cfg.cwd,
+            prestarted,
+            ...this.#lineLimits(),
+          },
           this.#channelLog,
         );
       const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
@@ -348,6 +359,7 @@ export class Upstream extends EventEmitter<{
           fds: l.fds,
           onStarted: l.started,
           onExited: l.exited,
+          prestarted,
           ...this.#lineLimits(),
         },
         this.#channelLog,
