@@ -3,6 +3,9 @@
  * reset, nothing listens) or freeze (hung: connections stay open and nothing is answered, the way a
  * server stopped with SIGSTOP or a network that drops packets looks). What a frozen client sends is
  * held and delivered when it thaws, as TCP would: a server never misses part of a conversation.
+ * It can also freeze at the moment a client sends a given text (`freezeOn`), and lose the connections
+ * open now (`lose`: nothing they send or are sent arrives any more, and no reset comes, while new
+ * connections work: a connection a NAT or a firewall forgot, or a server gone in a failover).
  * The machine's own servers are never touched.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -14,12 +17,18 @@ export interface TcpProxy {
   up(): Promise<void>;
   down(): Promise<void>;
   freeze(frozen: boolean): void;
+  /** Freeze when a client sends `text` (that data is held too); thaw with freeze(false). */
+  freezeOn(text: string): void;
+  /** The connections open now carry nothing more, either way, and are never reset; new ones work. */
+  lose(): void;
 }
 
 export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let frozen = false;
+  let freezeOn: string | undefined;
+  const lost = new WeakSet<Socket>();
   const held: Array<{ to: Socket; data: Buffer }> = [];
   let server: Server | undefined;
   const up = () =>
@@ -36,10 +45,17 @@ export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpP
           });
         }
         client.on('data', (data) => {
+          if (lost.has(client)) return;
+          if (freezeOn !== undefined && data.includes(freezeOn)) {
+            frozen = true;
+            freezeOn = undefined;
+          }
           if (frozen) held.push({ to: upstream, data });
           else upstream.write(data);
         });
-        upstream.on('data', (d) => client.write(d));
+        upstream.on('data', (d) => {
+          if (!lost.has(client)) client.write(d);
+        });
       });
       server.listen(port, '127.0.0.1', resolve);
     });
@@ -61,6 +77,13 @@ export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpP
       frozen = f;
       if (f) return;
       for (const { to, data } of held.splice(0)) if (!to.destroyed) to.write(data);
+    },
+    freezeOn: (text: string) => {
+      freezeOn = text;
+    },
+    lose: () => {
+      for (const s of sockets) lost.add(s);
+      held.splice(0);
     },
   };
 }
