@@ -4,6 +4,8 @@
  * that answers nothing at all (a proxy that holds everything, as a SIGSTOPped server looks) is given
  * up by the client a second later; migrations are not bound. An API-key caller whose key cannot be
  * looked up gets 503 "store unavailable" naming its request, not 500 "internal error" with a null id.
+ * A connection whose query the client gave up on is closed, never used again: the next queries get a
+ * fresh connection, their own answers at once, and no transaction left open by a late `begin`.
  * The machine's PostgreSQL is never stopped: each test works in a schema of its own.
  */
 import { after, test } from 'node:test';
@@ -11,7 +13,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { openStore } from '../src/storage/index.ts';
-import type { Store } from '../src/storage/types.ts';
+import type { ApiKeyRecord, Store } from '../src/storage/types.ts';
 import { createKey, startGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { postModernCall, replyOf } from './support/rpc.ts';
@@ -35,11 +37,11 @@ function url(port?: number, name = app, search?: string): string {
   return u.toString();
 }
 
-async function open(queryTimeoutMs: number, port?: number): Promise<Store> {
+async function open(queryTimeoutMs: number, port?: number, name = app): Promise<Store> {
   const s = await openStore({
     driver: 'postgres',
     sqlitePath: '',
-    postgresUrl: url(port),
+    postgresUrl: url(port, name),
     pgSchema: schema,
     queryTimeoutMs,
   });
@@ -113,6 +115,141 @@ test('a server that answers nothing (a frozen proxy: a SIGSTOPped server) fails 
     p.freeze(false);
   }
   await eventually(() => store.ping().then(() => true), { timeoutMs: 10_000 });
+});
+
+/** The server processes of connections named `name`, by pid, with their state (from another connection). */
+async function backends(name: string): Promise<Map<number, string>> {
+  const h = await holder();
+  try {
+    const r = await h.c.query<{ pid: number; state: string | null }>(
+      'select pid, state from pg_stat_activity where application_name = $1',
+      [name],
+    );
+    return new Map(r.rows.map((row) => [row.pid, row.state ?? '']));
+  } finally {
+    await h.release();
+  }
+}
+
+/** The one server process of a store opened as `name` (once the migrations' own connection is gone). */
+async function onlyBackend(name: string): Promise<number> {
+  const pids = await eventually(async () => {
+    const b = await backends(name);
+    return b.size === 1 && [...b.keys()];
+  });
+  return pids[0]!;
+}
+
+function keyRecord(id: string): ApiKeyRecord {
+  return {
+    id,
+    name: `name-${id}`,
+    hash: `hash-${id}`,
+    tenant: 'acme',
+    subject: null,
+    roles: [],
+    scopes: [],
+    createdAt: 1,
+    createdBy: 'test',
+    expiresAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    revokedBy: null,
+  };
+}
+
+test('a connection lost with no reset fails its query at the bound and is never used again: the next queries get a fresh connection and their own rows at once', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const p = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const name = `${app}-lost`;
+  const store = await open(500, p.port, name);
+  for (const id of ['key-a', 'key-b']) await store.apiKeys.create(keyRecord(id));
+  assert.equal((await store.apiKeys.get('key-a'))?.name, 'name-key-a');
+  const first = await onlyBackend(name);
+  p.lose(); // the store's connection: nothing arrives any more, either way; new connections work
+  const { err } = await failsWithin(store.apiKeys.get('key-a'), 6000);
+  assert.match(err.message, /timeout/i);
+  // Before, the pool handed the lost connection to the next query, which waited behind the lost
+  // answer and failed at the bound too: every query, for as long as the store was busy.
+  for (const id of ['key-b', 'key-a', 'key-b']) {
+    const t0 = performance.now();
+    const r = await store.apiKeys.get(id).catch((e: Error) => e);
+    const ms = Math.round(performance.now() - t0);
+    if (r instanceof Error) assert.fail(`${r.message} after ${ms} ms: it waited behind the lost query`);
+    assert.equal(r?.id, id, 'its own row');
+    assert.ok(ms < 1000, `answered after ${ms} ms: it waited behind the lost query`);
+  }
+  await store.ping();
+  const now = await backends(name);
+  assert.ok(
+    [...now.keys()].some((pid) => pid !== first),
+    'the queries after ran on a fresh connection',
+  );
+  // Closed by the client, so its server process goes too (through this proxy; a real lost
+  // connection's server side would end with its own keepalive or statement_timeout).
+  await eventually(async () => !(await backends(name)).has(first));
+});
+
+test('a begin that reaches the server after the client gave up leaves no pooled connection inside a transaction: what is written next is seen by every connection', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const p = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const name = `${app}-late`;
+  const store = await open(500, p.port, name);
+  await store.ping();
+  const first = await onlyBackend(name);
+  p.freeze(true);
+  try {
+    // A transaction whose `begin` goes unanswered: it is held, and reaches the server on thaw.
+    const { err } = await failsWithin(
+      store.inventory.update('srv', () => ({ change: {}, result: 0 })),
+      6000,
+    );
+    assert.match(err.message, /timeout/i);
+  } finally {
+    p.freeze(false);
+  }
+  await store.apiKeys.create(keyRecord('key-late'));
+  assert.equal((await store.apiKeys.get('key-late'))?.id, 'key-late');
+  const h = await holder();
+  try {
+    const seen = await h.c.query(`select id from "${schema}".api_keys where id = $1`, ['key-late']);
+    // Before, the late `begin` opened a transaction on the pooled connection that nothing ended, and
+    // the key was written inside it: the store read it back, no other connection (replica) saw it.
+    assert.equal(seen.rowCount, 1, 'the key is committed: another connection sees it');
+  } finally {
+    await h.release();
+  }
+  const now = await backends(name);
+  assert.ok(
+    ![...now.values()].some((state) => state.startsWith('idle in transaction')),
+    `no connection left in a transaction: ${JSON.stringify([...now])}`,
+  );
+  assert.ok(
+    [...now.keys()].some((pid) => pid !== first),
+    'the write ran on a fresh connection',
+  );
+});
+
+test('a query of a transaction that goes unanswered fails it after one bound: the rollback does not wait behind it', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const p = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const store = await open(500, p.port, `${app}-tx`);
+  await store.ping();
+  p.freezeOn('pg_advisory_xact_lock'); // inventory.update's first statement after `begin`
+  try {
+    const { ms, err } = await failsWithin(
+      store.inventory.update('srv', () => ({ change: {}, result: 0 })),
+      6000,
+    );
+    assert.match(err.message, /timeout/i);
+    // The bound is 500 + 1000 ms; before, kysely's rollback queued behind the lost query and waited a
+    // bound of its own (3 s in all).
+    assert.ok(ms >= 1400 && ms < 2500, `failed after ${Math.round(ms)} ms`);
+  } finally {
+    p.freeze(false);
+  }
+  assert.equal(await store.inventory.update('srv', () => ({ change: {}, result: 7 })), 7);
+  await store.ping();
 });
 
 test('migrations are not bound by the query timeout: waiting for the migration lock is not a stuck query', async (t) => {

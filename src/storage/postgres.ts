@@ -54,24 +54,66 @@ export function hardenPool(pool: pg.Pool, onError: (err: Error) => void = () => 
  */
 const NO_ANSWER_GRACE_MS = 1000;
 
+/** pg's error for a query its `query_timeout` gave up on. */
+const READ_TIMEOUT = 'Query read timeout';
+
+/**
+ * A connection whose query the client gave up on (`query_timeout`) is closed at once and never used
+ * again. pg fails that query but keeps it as the connection's query in flight, and kysely hands the
+ * connection back to the pool as if it were idle: the next query given to it waited behind the
+ * missing answer. A connection that never answers again (lost with no reset) failed every query it
+ * was given after the bound, for ever, while fresh connections worked beside it; a `begin` that
+ * reached the server late left the pooled connection inside a transaction nothing ends, and what was
+ * written on it later was never seen by any other connection; a rollback (kysely sends one when a
+ * query of a transaction fails) waited a second bound behind the lost query. Closed, the connection
+ * leaves the pool (pg-pool never keeps an ended client), a query sent to it fails at once saying why,
+ * and the next query gets a fresh connection.
+ */
+function closeUnanswered(pool: pg.Pool): pg.Pool {
+  const closed = new WeakSet<pg.PoolClient>();
+  pool.on('connect', (client) => {
+    const query = client.query;
+    client.query = function (this: pg.PoolClient, ...args: unknown[]) {
+      const result: unknown = Reflect.apply(query, this, args);
+      if (!(result instanceof Promise)) return result; // a callback or a cursor: kysely sends neither
+      if (closed.has(client))
+        return result.catch((err: unknown) => {
+          throw new Error(`${READ_TIMEOUT} earlier on this connection: it was closed`, { cause: err });
+        });
+      // Registered before the caller's own handler, so the connection is ended before kysely releases it.
+      result.catch((err: unknown) => {
+        if (!(err instanceof Error) || err.message !== READ_TIMEOUT || closed.has(client)) return;
+        closed.add(client);
+        // With a query in flight, end() destroys the socket rather than waiting for the answer.
+        void client.end();
+      });
+      return result;
+    } as typeof client.query;
+  });
+  return pool;
+}
+
 /**
  * A pool and kysely over it. `queryTimeoutMs` bounds every query: statement_timeout on the server
- * (lock waits included), and the client's own timer for a server that does not answer at all.
+ * (lock waits included), and the client's own timer for a server that does not answer at all (its
+ * connection is then closed: closeUnanswered).
  */
 function connect(url: string, schema: string | undefined, max: number, queryTimeoutMs?: number): Kysely<Database> {
   const bound =
     queryTimeoutMs === undefined
       ? {}
       : { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS };
-  const pool = hardenPool(
-    new pg.Pool({
-      connectionString: url,
-      max,
-      connectionTimeoutMillis: 5000,
-      idleTimeoutMillis: 30_000,
-      types,
-      ...bound,
-    }),
+  const pool = closeUnanswered(
+    hardenPool(
+      new pg.Pool({
+        connectionString: url,
+        max,
+        connectionTimeoutMillis: 5000,
+        idleTimeoutMillis: 30_000,
+        types,
+        ...bound,
+      }),
+    ),
   );
   return new Kysely<Database>({
     dialect: new PostgresDialect({
