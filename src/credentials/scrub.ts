@@ -121,9 +121,13 @@ export class SecretScrubber {
       if (!x || typeof x !== 'object') return x;
       if (depth > MAX_DEPTH) return WITHHELD_DEEP;
       if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
-      // Identifiers (a resource's URI, a content type) are not where a found secret is told.
+      // Identifiers (a resource's URI, a content type) are not where a found secret is told; what
+      // such a key holds that is no string is no identifier (a schema's property called `name`).
       return Object.fromEntries(
-        Object.entries(x).map(([k, y]) => [text(k), IDENTIFIERS.has(k) ? y : walk(y, depth + 1)]),
+        Object.entries(x).map(([k, y]) => [
+          text(k),
+          IDENTIFIERS.has(k) && typeof y === 'string' ? y : walk(y, depth + 1),
+        ]),
       );
     };
     return walk(v, 0) as T;
