@@ -66,14 +66,16 @@ function wantsLog(ctx: RequestContext, level: unknown): boolean {
 /** Removes what must not reach the caller from something the upstream says to it. */
 export type Scrub = <T>(v: T) => T;
 const asIs: Scrub = (v) => v;
+/** Removes what must not reach the caller from the params of a question (`method`) the upstream asks it. */
+export type ScrubQuestion = (method: string, params: JsonObject) => JsonObject;
 
 /**
  * What is removed from what the upstream says to the caller during a call: `questions` (sampling,
- * elicitation, roots requests) and `notices` (progress and log messages; the pipeline removes from
- * these all it removes from a result).
+ * elicitation, roots requests) and `notices` (progress and log messages); the pipeline removes from
+ * both all it removes from a result (from questions less a URL elicitation's link: redact-result.ts).
  */
 export interface Scrubs {
-  questions: Scrub;
+  questions: ScrubQuestion;
   notices: Scrub;
 }
 
@@ -100,11 +102,12 @@ function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | 
 }
 
 /** Ask a legacy caller on its stream. */
-async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: Scrub): Promise<ServerRequestAnswer> {
+async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: ScrubQuestion): Promise<ServerRequestAnswer> {
   const refused = refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
-  return ctx.outlet.ask(r.method, scrub(r.params ?? {}), ctx.signal);
+  // Only the params are scrubbed: the caller answers the gateway's own id, and its answer goes back as it is.
+  return ctx.outlet.ask(r.method, scrub(r.method, r.params ?? {}), ctx.signal);
 }
 
 /** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
@@ -132,7 +135,7 @@ export async function forward(
   params: JsonObject | undefined,
   holds: Holds,
   headers?: Record<string, string>,
-  scrubs: Scrubs = { questions: asIs, notices: asIs },
+  scrubs: Scrubs = { questions: (_method, params) => params, notices: asIs },
   beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
@@ -219,7 +222,7 @@ async function resumeHeld(
   ctx: RequestContext,
   params: JsonObject | undefined,
   held: ReturnType<Holds['create']>,
-  scrub: Scrub,
+  scrub: ScrubQuestion,
 ): Promise<JsonObject> {
   if (params?.inputResponses && typeof params.inputResponses === 'object')
     held.answer(params.inputResponses as JsonObject);
@@ -258,7 +261,7 @@ async function resumeHeld(
   if ('questions' in step) {
     const inputRequests: JsonObject = {};
     for (const q of step.questions)
-      inputRequests[q.key] = { method: q.request.method, params: scrub(q.request.params ?? {}) };
+      inputRequests[q.key] = { method: q.request.method, params: scrub(q.request.method, q.request.params ?? {}) };
     return { resultType: 'input_required', inputRequests, requestState: holds.seal(held) };
   }
   holds.release(held);

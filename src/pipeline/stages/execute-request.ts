@@ -13,7 +13,7 @@ import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
 import { beforeSending, settingsChanged } from './recheck.ts';
-import { scrubForCaller } from './redact-result.ts';
+import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
   const { holds, tasks, credentials, sessions } = deps;
@@ -58,12 +58,9 @@ export const executeRequest: Stage = async (s, deps) => {
   const headers = mirrored.size
     ? Object.fromEntries([...mirrored.values()].map((h) => [`mcp-param-${h.name}`, h.text]))
     : undefined;
-  // Whatever the upstream says to the caller on the way is scrubbed too: its questions (sampling,
-  // elicitation) of injected secrets, its progress and log messages as its result will be.
-  const scrubs = {
-    questions: <T>(v: T): T => credentials.scrubber.value(v, s.injected ?? []),
-    notices: scrubForCaller(s, deps),
-  };
+  // Whatever the upstream says to the caller on the way is scrubbed as its result will be: its
+  // questions (sampling, elicitation), its progress and log messages.
+  const scrubs = { questions: scrubQuestionForCaller(s, deps), notices: scrubForCaller(s, deps) };
   const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SecretScrubber } from '../../credentials/scrub.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
-import { redactResult } from './redact-result.ts';
+import { redactResult, scrubQuestionForCaller } from './redact-result.ts';
 import { deps, state } from './fakes.test-util.ts';
 
 const SECRET = 'canary-acme-4d1f9e2b7c';
@@ -139,4 +139,79 @@ test('well-known secret formats an upstream returns are removed only when config
   await redactResult(redacted, deps({ credentials: { scrubber } as never, resultSecrets: 'redact' }));
   assert.doesNotMatch(JSON.stringify(redacted.result), new RegExp(AWS));
   assert.match(JSON.stringify(redacted.result), /\[REDACTED:aws-access-key\]/);
+});
+
+const GITHUB = `ghp_${'Q7x2Lm9Kp4'.repeat(3)}Zt81Wd`;
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzaWduLWluIn0.c2lnbmVkLWJ5LXRoZS1zZXJ2ZXI';
+const LINK = `https://auth.example.test/connect?token=${GITHUB}&state=${JWT}`;
+const redacting = () => {
+  const scrubber = new SecretScrubber();
+  scrubber.update([GATEWAY_WIDE]);
+  return deps({ credentials: { scrubber } as never, resultSecrets: 'redact' });
+};
+
+test('questions: sampling and form elicitation are scrubbed like a result, a schema property called `name` included', () => {
+  const ask = scrubQuestionForCaller(answered({}), redacting());
+  const sampled = ask('sampling/createMessage', {
+    systemPrompt: `you hold ${GITHUB} and ${SECRET}`,
+    messages: [{ role: 'user', content: { type: 'text', text: `see ${JWT}` } }],
+  });
+  assert.deepEqual(sampled, {
+    systemPrompt: 'you hold [REDACTED:github-token] and [REDACTED:credential]',
+    messages: [{ role: 'user', content: { type: 'text', text: 'see [REDACTED:jwt]' } }],
+  });
+  const form = ask('elicitation/create', {
+    message: `confirm ${GITHUB}`,
+    requestedSchema: { type: 'object', properties: { name: { type: 'string', default: GITHUB } } },
+  });
+  assert.equal(form.message, 'confirm [REDACTED:github-token]');
+  assert.deepEqual(form.requestedSchema, {
+    type: 'object',
+    properties: { name: { type: 'string', default: '[REDACTED:github-token]' } },
+  });
+});
+
+test("questions: a URL elicitation's link and id keep their formats and lose secret values; its message is scrubbed", () => {
+  const ask = scrubQuestionForCaller(answered({}), redacting());
+  const params = { mode: 'url', message: `sign in ${GITHUB}`, url: `${LINK}&s=${SECRET}`, elicitationId: JWT };
+  assert.deepEqual(ask('elicitation/create', params), {
+    mode: 'url',
+    message: 'sign in [REDACTED:github-token]',
+    url: `${LINK}&s=[REDACTED:credential]`,
+    elicitationId: JWT,
+  });
+  // Another tenant's secret is a secret value too; a question that is no elicitation has no link kept.
+  assert.equal(
+    ask('elicitation/create', { mode: 'url', url: `${LINK}#${GATEWAY_WIDE}` }).url,
+    `${LINK}#[REDACTED:credential]`,
+  );
+  assert.match(String(ask('sampling/createMessage', { mode: 'url', url: LINK }).url), /REDACTED:github-token/);
+  // Without `secrets.results: redact`: secret values only, as before.
+  const valuesOnly = scrubQuestionForCaller(answered({}), setup());
+  assert.deepEqual(valuesOnly('sampling/createMessage', { systemPrompt: `${GITHUB} ${SECRET}` }), {
+    systemPrompt: `${GITHUB} [REDACTED:credential]`,
+  });
+});
+
+test("an input_required result: its requests by the questions' rule (a link intact), keys and requestState as any result", async () => {
+  const s = answered({
+    resultType: 'input_required',
+    inputRequests: {
+      sample: { method: 'sampling/createMessage', params: { systemPrompt: `${GITHUB} ${SECRET}`, maxTokens: 5 } },
+      link: { method: 'elicitation/create', params: { mode: 'url', message: `go ${GITHUB}`, url: LINK } },
+    },
+    requestState: `state-${SECRET}`,
+  });
+  await redactResult(s, redacting());
+  assert.deepEqual(s.result, {
+    resultType: 'input_required',
+    inputRequests: {
+      sample: {
+        method: 'sampling/createMessage',
+        params: { systemPrompt: '[REDACTED:github-token] [REDACTED:credential]', maxTokens: 5 },
+      },
+      link: { method: 'elicitation/create', params: { mode: 'url', message: 'go [REDACTED:github-token]', url: LINK } },
+    },
+    requestState: 'state-[REDACTED:credential]',
+  });
 });

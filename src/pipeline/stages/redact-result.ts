@@ -5,16 +5,17 @@
  * aggregate endpoint, resource URIs in the answer are namespaced so a follow-up read is routed back.
  */
 import { namespaceUris } from '../../catalog/uris.ts';
-import type { Scrub } from '../../gateway/forward.ts';
+import type { Scrub, ScrubQuestion } from '../../gateway/forward.ts';
+import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 import { routeOf } from './needs.ts';
 
 /**
  * What of the upstream's words may reach the caller: without the secrets injected into this call's
  * connection and, when configured (`secrets.results: redact`), without well-known secret formats (an
- * AWS key a tool read somewhere). One rule for the result, the upstream's error (index.ts) and the
- * log and progress messages relayed during the call (execute): a token the result would not show
- * must not arrive by another of them.
+ * AWS key a tool read somewhere). One rule for the result, the upstream's error (index.ts), the log
+ * and progress messages relayed during the call (execute) and its questions (scrubQuestionForCaller):
+ * a token the result would not show must not arrive by another of them.
  */
 export function scrubForCaller(s: CallState, { credentials, resultSecrets }: PipelineDeps): Scrub {
   return (v) => {
@@ -23,9 +24,49 @@ export function scrubForCaller(s: CallState, { credentials, resultSecrets }: Pip
   };
 }
 
+/**
+ * The same rule for the params of a question the upstream asks the caller (sampling, elicitation,
+ * roots; asked on a legacy caller's stream or in an `input_required` result), but for the `url` and
+ * `elicitationId` of a URL-mode elicitation: these lose secret values only. The link is where a
+ * sign-in flow carries its one-time token (`?token=...`, a JWT), which a format would break; its
+ * `message` is scrubbed as any text (docs/architecture/0010-complete-mediation.md).
+ */
+export function scrubQuestionForCaller(s: CallState, deps: PipelineDeps): ScrubQuestion {
+  const scrub = scrubForCaller(s, deps);
+  const { credentials, resultSecrets } = deps;
+  return (method, params) => {
+    if (method !== 'elicitation/create' || params.mode !== 'url' || resultSecrets !== 'redact') return scrub(params);
+    const { url, elicitationId, ...rest } = credentials.scrubber.value(params, s.injected ?? []);
+    const out = credentials.scrubber.patterns(rest);
+    if (url !== undefined) out.url = url;
+    if (elicitationId !== undefined) out.elicitationId = elicitationId;
+    return out;
+  };
+}
+
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** An `input_required` result: its requests by the questions' rule, the rest (keys, requestState) as any result. */
+function scrubAsking(r: JsonObject, scrub: Scrub, ask: ScrubQuestion): JsonObject {
+  const { inputRequests, ...rest } = r;
+  if (!isObject(inputRequests)) return scrub(r);
+  const asked: JsonObject = {};
+  for (const [key, q] of Object.entries(inputRequests)) {
+    if (isObject(q) && typeof q.method === 'string' && isObject(q.params)) {
+      const { params: _params, ...request } = q;
+      asked[scrub(key)] = { ...scrub(request), params: ask(q.method, q.params) };
+    } else asked[scrub(key)] = scrub(q);
+  }
+  return { ...scrub(rest), inputRequests: asked };
+}
+
 export const redactResult: Stage = (s, deps) => {
   if (!s.result) return;
-  const scrubbed = scrubForCaller(s, deps)(s.result);
+  const scrub = scrubForCaller(s, deps);
+  const scrubbed =
+    s.result.resultType === 'input_required'
+      ? scrubAsking(s.result, scrub, scrubQuestionForCaller(s, deps))
+      : scrub(s.result);
   // A task's result is the result of the tools/call that started it.
   s.result = s.ctx.scope
     ? scrubbed
