@@ -1058,7 +1058,7 @@ const SecretsSettings = Type.Object(
     results: Type.Optional(
       Type.Union([Type.Literal('redact'), Type.Literal('pass')], {
         description:
-          'Well-known secret formats in what upstreams say to the caller (results, errors, and the progress and log messages of a call): `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).',
+          "Well-known secret formats in what upstreams say to the caller (results, errors, the progress and log messages of a call, and its sampling and elicitation requests, but for a URL elicitation's link): `redact` replaces them with markers before the caller sees them; `pass` (default) leaves them (injected secrets are always removed).",
       }),
     ),
     vault: Type.Optional(
