@@ -382,11 +382,18 @@ export const WELL_KNOWN: WellKnown[] = [
   ),
 ];
 
-/** Every pattern's needs in one automaton (ASCII case folded); a needle reports its pattern's bit. */
-const NEEDS = new Automaton(
-  WELL_KNOWN.flatMap((w, k) => w.needs.map((text) => ({ text: text.toLowerCase(), b64: false, bits: 1 << k }))),
-  true,
-);
+/**
+ * Every pattern's needs in one automaton (ASCII case folded); a needle reports its pattern's bit.
+ * Built on first use, not when the module loads: its construction's loops, run during a start, were
+ * sometimes compiled by TurboFan on the way (on-stack replacement), and the optimising compiler's
+ * code pages then stayed in the idle gateway's memory (about 5 MB of RSS; ADR 0014).
+ */
+let needs: Automaton | undefined;
+const NEEDS = () =>
+  (needs ??= new Automaton(
+    WELL_KNOWN.flatMap((w, k) => w.needs.map((text) => ({ text: text.toLowerCase(), b64: false, bits: 1 << k }))),
+    true,
+  ));
 
 /**
  * The last few long texts scanned and what the scan found. A call's arguments are scanned twice:
@@ -404,7 +411,7 @@ let memoNext = 0;
 function mayMatch(s: string): number {
   const memo = s.length >= MEMO_MIN && s.length <= MEMO_MAX;
   if (memo) for (let i = 0; i < memoText.length; i++) if (memoText[i] === s) return memoBits[i];
-  const wanted = NEEDS.bitsOf(s);
+  const wanted = NEEDS().bitsOf(s);
   if (memo) {
     memoText[memoNext] = s;
     memoBits[memoNext] = wanted;
