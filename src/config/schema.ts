@@ -486,7 +486,7 @@ const Gateway = Type.Object(
         minimum: 1,
         maximum: 1_000_000,
         description:
-          "HTTP connections held open at once from one client address (default 256); one more is answered 503 and closed at once. A reverse proxy's address is one source for all its clients: connections from an address in `trustedProxies` count toward `maxConnections` only (limit them per client at the proxy); a proxy not listed there is held to this cap.",
+          "HTTP connections held open at once from one client address (default 256; an IPv6 client is counted by its /64); one more is answered 503 and closed at once. A reverse proxy's address is one source for all its clients: connections from an address in `trustedProxies` count toward `maxConnections` only (limit them per client at the proxy); a proxy not listed there is held to this cap.",
       }),
     ),
     sessionIdleSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604_800, default: 3600 })),

@@ -22,7 +22,7 @@ gateway:
   # allowUnauthenticated: loopback          # loopback | never: who is served while no identity is configured
   # trustedProxies: []                      # your reverse proxies' addresses (Forwarded / X-Forwarded-For from them only)
   # maxConnections: 16384                   # HTTP connections at once (default: from the open-file limit)
-  # maxConnectionsPerAddress: 256           # HTTP connections at once from one address (a trusted proxy's: total only)
+  # maxConnectionsPerAddress: 256           # HTTP connections at once from one address (IPv6: its /64; a trusted proxy's: total only)
 
 storage:
   driver: sqlite                            # sqlite (embedded, one gateway) | postgres (several replicas)

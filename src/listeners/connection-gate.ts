@@ -7,7 +7,8 @@
  * (`gatehouse_connections_refused_total`) and logged at most once a minute.
  *
  * The cap per address is on the TCP peer: a reverse proxy is one source for all its clients, and who
- * they are is only known from headers, once a request is read. Connections from an address in
+ * they are is only known from headers, once a request is read. An IPv6 peer is counted by its /64
+ * (src/util/address.ts): a client given a /64 could otherwise connect from a new address each time. Connections from an address in
  * `gateway.trustedProxies` count toward the total only; the proxy limits its own clients.
  */
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import type { Socket } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { LogBudget } from '../util/log-budget.ts';
-import { unmappedAddress } from '../util/address.ts';
+import { addressSource, unmappedAddress } from '../util/address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -93,7 +94,7 @@ export class ConnectionGate {
   readonly #caps: () => ConnectionCaps;
   readonly #tell: () => { log: Logger; metrics: Metrics };
   #open = 0;
-  /** Open connections by source address (not exempt ones); an address leaves when its last closes. */
+  /** Open connections by source (not exempt ones: addressSource); a source leaves when its last closes. */
   readonly #byAddress = new Map<string, number>();
   /** A line a minute for each cap at the most: a flood is one line, with how many were left out. */
   readonly #noisy: Record<Reason, LogBudget> = { total: new LogBudget(1, 60_000), address: new LogBudget(1, 60_000) };
@@ -106,8 +107,9 @@ export class ConnectionGate {
   /** A new connection: counted until it closes, or refused at once when it would be over a cap. */
   admit(socket: Socket): void {
     const caps = this.#caps();
-    const address = unmappedAddress(socket.remoteAddress ?? '');
-    const perAddress = !caps.exempt.includes(address);
+    const peer = unmappedAddress(socket.remoteAddress ?? '');
+    const perAddress = !caps.exempt.includes(peer);
+    const address = addressSource(peer); // an IPv6 client by its /64
     const fromIt = this.#byAddress.get(address) ?? 0;
     if (this.#open >= caps.max || (perAddress && fromIt >= caps.perAddress)) {
       this.#refuse(socket, this.#open >= caps.max ? 'total' : 'address', address, caps);

@@ -1,8 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isLoopback } from './address.ts';
+import { addressSource, isLoopback } from './address.ts';
 
 test('loopback addresses', () => {
   assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'));
   assert.ok(!isLoopback('10.0.0.1') && !isLoopback('::ffff:192.168.1.1') && !isLoopback(undefined));
+});
+
+test('a client is counted by its IPv4 address, or by the /64 of its IPv6 address', () => {
+  assert.equal(addressSource('10.0.0.1'), '10.0.0.1');
+  assert.equal(addressSource('::ffff:10.0.0.1'), '10.0.0.1');
+  // Every address of one /64, however written, is one source.
+  const one = [
+    '2001:db8:1:2::1',
+    '2001:0db8:0001:0002:ffff:ffff:ffff:fffe',
+    '2001:DB8:1:2:a:b:c:d',
+    '2001:db8:1:2::10.0.0.1',
+    'fe80::1%eth0'.replace('fe80::1', '2001:db8:1:2::9'),
+  ].map(addressSource);
+  assert.deepEqual(new Set(one), new Set(['2001:db8:1:2::/64']));
+  assert.equal(addressSource('2001:db8:1:3::1'), '2001:db8:1:3::/64');
+  assert.equal(addressSource('::1'), '0:0:0:0::/64');
+  assert.equal(addressSource('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressSource('64:ff9b::192.0.2.1'), '64:ff9b:0:0::/64');
+  // Not an address: as it is (a cap still counts it, under that name).
+  for (const odd of ['', 'not:an::address::x', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '::1.2.3.999'])
+    assert.equal(addressSource(odd), odd.toLowerCase());
 });

@@ -10,3 +10,37 @@ export function isLoopback(address: string | undefined): boolean {
 export function unmappedAddress(a: string): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
+
+/**
+ * The source a client is counted under: an IPv4 address itself; an IPv6 address by its /64
+ * (`2001:db8:1:2::/64`), the block one subscriber (a host, a home, a LAN) is given, so that one
+ * client cannot take a new address from its block for each connection and pass a cap per address.
+ * What is not an IPv6 address is returned as it is.
+ */
+export function addressSource(address: string): string {
+  const a = unmappedAddress(address).split('%')[0].toLowerCase(); // a zone (`fe80::1%eth0`) is no part of it
+  if (!a.includes(':')) return a;
+  const groups = ipv6Groups(a);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : a;
+}
+
+/** The eight groups of an IPv6 address (hex, without leading zeros), or undefined when it is not one. */
+function ipv6Groups(a: string): string[] | undefined {
+  let text = a;
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text); // an IPv4 tail (`64:ff9b::192.0.2.1`)
+  if (dotted) {
+    const b = dotted[2].split('.').map(Number);
+    if (b.some((x) => x > 255)) return undefined;
+    text = `${dotted[1]}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const part = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = part(halves[0]);
+  const tail = halves.length === 2 ? part(halves[1]) : [];
+  const zeros = 8 - head.length - tail.length;
+  if (halves.length === 2 ? zeros < 1 : zeros !== 0) return undefined;
+  const groups = [...head, ...Array<string>(zeros).fill('0'), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return groups.map((g) => g.replace(/^0+(?=.)/, ''));
+}
