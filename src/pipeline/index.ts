@@ -24,7 +24,7 @@ import { connectUpstream } from './stages/connect-upstream.ts';
 import { recheck } from './stages/recheck.ts';
 import { recordIntent } from './stages/record-intent.ts';
 import { executeRequest } from './stages/execute-request.ts';
-import { redactResult, scrubForCaller } from './stages/redact-result.ts';
+import { redactResult, scrubErrorForCaller } from './stages/redact-result.ts';
 import type { CallState, PipelineDeps, Stage, Steps, TargetKind } from './types.ts';
 
 /** A tools/call, the fullest row; the others are this list with stages left out (said why below). */
@@ -171,11 +171,9 @@ export async function runRequest(
     failure = err;
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
     outcome = err instanceof GatehouseError ? err.code : 'upstream_error';
-    // An upstream's error can quote the secrets it was given, or others it found: scrubbed like a result.
-    if (err instanceof UpstreamRpcError) {
-      const scrub = scrubForCaller(s, deps);
-      throw new UpstreamRpcError(err.rpcCode, scrub(err.message), scrub(err.data));
-    }
+    // An upstream's error can quote the secrets it was given, or others it found: scrubbed like a
+    // result (a -32042's URL elicitations like questions: redact-result.ts).
+    if (err instanceof UpstreamRpcError) throw scrubErrorForCaller(s, deps)(err);
     throw err;
   } finally {
     const ms = performance.now() - s.startedAt;

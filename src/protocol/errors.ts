@@ -4,6 +4,7 @@
  * responses. Messages are short, lowercase, no final period; user input goes in backticks.
  * Internal failures map to -32603 and never carry details onto the wire.
  */
+import type { JsonObject } from './jsonrpc.ts';
 
 const RPC = {
   PARSE_ERROR: -32700,
@@ -214,6 +215,22 @@ export class UpstreamRpcError extends Error {
     this.data = data;
   }
 }
+
+/** 2025-11-25's URLElicitationRequiredError: the request needs the URL elicitations in its data first (2026-07-28 has no such code). */
+const URL_ELICITATION_REQUIRED = -32042;
+
+/**
+ * The URL elicitations a -32042 error carries (`data.elicitations`, each an `ElicitRequestURLParams`),
+ * or undefined when it is not one (another code, no such list).
+ */
+export function urlElicitationsOf(err: unknown): JsonObject[] | undefined {
+  if (!(err instanceof UpstreamRpcError) || err.rpcCode !== URL_ELICITATION_REQUIRED) return undefined;
+  const data = err.data as { elicitations?: unknown } | null | undefined;
+  const list = data && typeof data === 'object' ? data.elicitations : undefined;
+  return Array.isArray(list) && list.length > 0 && list.every(isObject) ? list : undefined;
+}
+
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** Quote user input for messages: backticks, bounded, control characters made visible. */
 export function quote(value: unknown, max = 80): string {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SecretScrubber } from '../../credentials/scrub.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
-import { redactResult, scrubQuestionForCaller } from './redact-result.ts';
+import { UpstreamRpcError } from '../../protocol/errors.ts';
+import { redactResult, scrubErrorForCaller, scrubQuestionForCaller } from './redact-result.ts';
 import { deps, state } from './fakes.test-util.ts';
 
 const SECRET = 'canary-acme-4d1f9e2b7c';
@@ -214,4 +215,32 @@ test("an input_required result: its requests by the questions' rule (a link inta
     },
     requestState: 'state-[REDACTED:credential]',
   });
+});
+
+test("a -32042 error: its URL elicitations by the questions' rule (links intact but for secret values), message and the rest of its data as any error", () => {
+  const scrub = scrubErrorForCaller(answered({}), redacting());
+  const err = new UpstreamRpcError(-32042, `sign in first ${GITHUB}`, {
+    elicitations: [{ mode: 'url', elicitationId: JWT, url: `${LINK}&s=${SECRET}`, message: `go ${GITHUB}` }],
+    hint: `retry with ${GITHUB}`,
+  });
+  const out = scrub(err);
+  assert.equal(out.rpcCode, -32042);
+  assert.equal(out.message, 'sign in first [REDACTED:github-token]');
+  assert.deepEqual(out.data, {
+    hint: 'retry with [REDACTED:github-token]',
+    elicitations: [
+      {
+        mode: 'url',
+        elicitationId: JWT,
+        url: `${LINK}&s=[REDACTED:credential]`,
+        message: 'go [REDACTED:github-token]',
+      },
+    ],
+  });
+  // Any other code, or a -32042 without its list, is scrubbed whole: no link is kept for it.
+  for (const other of [
+    new UpstreamRpcError(-32603, 'failed', { url: LINK }),
+    new UpstreamRpcError(-32042, 'failed', { url: LINK }),
+  ])
+    assert.match(JSON.stringify(scrub(other).data), /REDACTED:github-token/);
 });

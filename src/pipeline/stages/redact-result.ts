@@ -6,6 +6,7 @@
  */
 import { namespaceUris } from '../../catalog/uris.ts';
 import type { Scrub, ScrubQuestion } from '../../gateway/forward.ts';
+import { UpstreamRpcError, urlElicitationsOf } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 import { routeOf } from './needs.ts';
@@ -45,6 +46,24 @@ export function scrubQuestionForCaller(s: CallState, deps: PipelineDeps): ScrubQ
 }
 
 const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * An upstream's JSON-RPC error as the caller may see it: message and data by the result's rule, but
+ * for the URL elicitations a -32042 carries, which are questions like those asked during a call (the
+ * user opens the link, then retries) and go by the questions' rule: their `url` and `elicitationId`
+ * lose secret values only, so a sign-in link's one-time token still works.
+ */
+export function scrubErrorForCaller(s: CallState, deps: PipelineDeps): (err: UpstreamRpcError) => UpstreamRpcError {
+  const scrub = scrubForCaller(s, deps);
+  const ask = scrubQuestionForCaller(s, deps);
+  return (err) => {
+    const elicitations = urlElicitationsOf(err);
+    if (!elicitations) return new UpstreamRpcError(err.rpcCode, scrub(err.message), scrub(err.data));
+    const { elicitations: _asked, ...rest } = err.data as JsonObject;
+    const data = { ...scrub(rest), elicitations: elicitations.map((e) => ask('elicitation/create', e)) };
+    return new UpstreamRpcError(err.rpcCode, scrub(err.message), data);
+  };
+}
 
 /** An `input_required` result: its requests by the questions' rule, the rest (keys, requestState) as any result. */
 function scrubAsking(r: JsonObject, scrub: Scrub, ask: ScrubQuestion): JsonObject {
