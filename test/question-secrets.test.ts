@@ -7,6 +7,9 @@
  * formats in every text, and a modern caller got a URL whose one-time token was cut out. Now sampling
  * and form elicitation arrive redacted like a result; a URL elicitation's link and id arrive as the
  * upstream wrote them, less the credential, and its message redacted; the answers go back as given.
+ * A legacy caller asked a modern upstream's URL elicitation (2026-07-28 has no `elicitationId`, which
+ * a 2025-11-25 client requires) gets one of the gateway's making, and the call completes; before, the
+ * client refused the question and the call failed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,17 +66,10 @@ function elicited(asked: Asked, params: Record<string, unknown>) {
   return { action: 'accept' as const };
 }
 
-/**
- * Call `<server>__ask` as a caller of `era` that answers every question: what it was asked, and the
- * tool's text. `link: false` asks a modern upstream to leave its URL elicitation out.
- */
-async function ask(
-  era: 'legacy' | 'modern',
-  server: 'old' | 'new',
-  link = true,
-): Promise<{ asked: Asked; text: string }> {
+/** Call `<server>__ask` as a caller of `era` that answers every question: what it was asked, and the tool's text. */
+async function ask(era: 'legacy' | 'modern', server: 'old' | 'new'): Promise<{ asked: Asked; text: string }> {
   const asked: Asked = {};
-  const call = { name: `${server}__ask`, arguments: link ? {} : { link: false } };
+  const call = { name: `${server}__ask`, arguments: {} };
   if (era === 'legacy') {
     const c = new V1Client({ name: 'legacy', version: '1' }, { capabilities: CAPS });
     c.setRequestHandler(CreateMessageRequestSchema, async (r) => sampled(asked, r.params));
@@ -108,13 +104,9 @@ const REDACTED = 'token [REDACTED:github-token] key [REDACTED:aws-access-key] cr
 for (const era of ['legacy', 'modern'] as const)
   for (const server of ['old', 'new'] as const) {
     const upstream = server === 'old' ? 'legacy upstream (asks on the stream)' : 'modern upstream (input_required)';
-    // A 2026-07-28 URL elicitation has no elicitationId, which a 2025-11-25 client requires: the
-    // gateway does not make one up, so a legacy client refuses it (not a matter of redaction). That
-    // pair is asked no URL elicitation.
-    const unbridged = era === 'legacy' && server === 'new';
 
     test(`${era} caller, ${upstream}: sampling and form elicitation arrive with formats and the credential redacted; the answers go back as given`, async () => {
-      const { asked, text } = await ask(era, server, !unbridged);
+      const { asked, text } = await ask(era, server);
       assert.ok(asked.sample && asked.form, `both asked: ${JSON.stringify(asked)}`);
       assert.deepEqual(leaks(asked.sample), [], JSON.stringify(asked.sample));
       assert.deepEqual(leaks(asked.form), [], JSON.stringify(asked.form));
@@ -134,7 +126,6 @@ for (const era of ['legacy', 'modern'] as const)
       assert.deepEqual(got.sample.content, SAMPLED.content);
     });
 
-    if (unbridged) continue;
     test(`${era} caller, ${upstream}: a URL elicitation's link arrives intact but for the credential, its message redacted`, async () => {
       const { asked, text } = await ask(era, server);
       assert.ok(asked.link, `asked: ${JSON.stringify(asked)}`);
@@ -144,7 +135,20 @@ for (const era of ['legacy', 'modern'] as const)
       );
       assert.equal(asked.link.message, `Sign in: ${REDACTED}`);
       // The id of a 2025-11-25 elicitation (JWT-shaped) too; the v2 client keeps none (2026-07-28 has no such id).
-      if (era === 'legacy') assert.equal(asked.link.elicitationId, ELICITATION_ID);
+      if (era === 'legacy' && server === 'old') assert.equal(asked.link.elicitationId, ELICITATION_ID);
       assert.deepEqual((JSON.parse(text) as Record<string, unknown>).link, { action: 'accept' });
     });
   }
+
+test("a legacy caller asked a modern upstream's URL elicitation gets an id of the gateway's making, a new one each time, and the call completes", async () => {
+  const ids: unknown[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { asked, text } = await ask('legacy', 'new');
+    assert.ok(asked.link, `asked: ${JSON.stringify(asked)}`);
+    ids.push(asked.link.elicitationId);
+    // What the upstream got back: the caller's answer, as it gave it (the id is the gateway's affair).
+    assert.deepEqual((JSON.parse(text) as Record<string, unknown>).link, { action: 'accept' });
+  }
+  for (const id of ids) assert.match(String(id), /^eli_[A-Za-z0-9_-]{22}$/);
+  assert.notEqual(ids[0], ids[1]);
+});

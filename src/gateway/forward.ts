@@ -5,6 +5,8 @@
  *   become an `input_required` round trip for a modern caller (holds.ts);
  * - `input_required` from a modern upstream passes to a modern caller as is, and is played out as
  *   server->client requests for a legacy caller;
+ * - a legacy caller's URL elicitations carry an `elicitationId`: the upstream's or, from a 2026-07-28
+ *   upstream that has none, the gateway's own;
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
 import { hash, randomBytes } from 'node:crypto';
@@ -101,13 +103,26 @@ function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | 
   return undefined;
 }
 
+/**
+ * A URL elicitation as a 2025-11-25 caller must get it: with an `elicitationId` (its clients refuse
+ * one without). 2026-07-28 dropped the id, with the completion notification that named it, so one
+ * from a modern upstream's `input_required` gets the gateway's own: random (guessed by no one, of
+ * this tenant or another), for this one question. No upstream can name it later, so nothing is
+ * remembered for it: the call's going on is its completion.
+ */
+function withElicitationId(method: string, params: JsonObject): JsonObject {
+  if (method !== 'elicitation/create' || params.mode !== 'url' || typeof params.elicitationId === 'string')
+    return params;
+  return { ...params, elicitationId: `eli_${randomBytes(16).toString('base64url')}` };
+}
+
 /** Ask a legacy caller on its stream. */
 async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: ScrubQuestion): Promise<ServerRequestAnswer> {
   const refused = refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
   // Only the params are scrubbed: the caller answers the gateway's own id, and its answer goes back as it is.
-  return ctx.outlet.ask(r.method, scrub(r.method, r.params ?? {}), ctx.signal);
+  return ctx.outlet.ask(r.method, scrub(r.method, withElicitationId(r.method, r.params ?? {})), ctx.signal);
 }
 
 /** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
