@@ -5,16 +5,18 @@
  *   become an `input_required` round trip for a modern caller (holds.ts);
  * - `input_required` from a modern upstream passes to a modern caller as is, and is played out as
  *   server->client requests for a legacy caller;
- * - a legacy caller's URL elicitations carry an `elicitationId`: the upstream's or, from a 2026-07-28
- *   upstream that has none, the gateway's own;
+ * - URL elicitations (sign-in links): a legacy caller's carry an `elicitationId`, the upstream's or,
+ *   from a 2026-07-28 upstream that has none, the gateway's own; their completion reaches the
+ *   session asked (elicitations.ts);
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
 import { hash, randomBytes } from 'node:crypto';
-import { forLegacyCaller, GatehouseError } from '../protocol/errors.ts';
+import { forLegacyCaller, GatehouseError, urlElicitationsOf } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
-import type { ServerRequestAnswer } from '../upstream/types.ts';
+import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestContext } from './context.ts';
+import { type AskingCall, completedOn, elicitationRoutes } from './elicitations.ts';
 import type { Holds } from './holds.ts';
 
 const MAX_ROUNDS = 8;
@@ -81,7 +83,12 @@ export interface Scrubs {
   notices: Scrub;
 }
 
-function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n: JsonRpcNotification) => void {
+function relay(
+  ctx: RequestContext,
+  token: string | undefined,
+  scrub: Scrub,
+  up: Upstream,
+): (n: JsonRpcNotification) => void {
   return (n) => {
     if (n.method === 'notifications/progress') {
       if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
@@ -90,6 +97,9 @@ function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n
       ctx.outlet.notify({ ...out, params: { ...out.params, progressToken: ctx.progressToken } });
     } else if (n.method === 'notifications/message') {
       if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(scrub(n));
+    } else {
+      // Said on this call's stream, but for whichever session was asked (on this connection: one tenant's).
+      completedOn(up, n);
     }
   };
 }
@@ -116,13 +126,32 @@ function withElicitationId(method: string, params: JsonObject): JsonObject {
   return { ...params, elicitationId: `eli_${randomBytes(16).toString('base64url')}` };
 }
 
+/** Where the questions of one legacy caller's call go, and how their URL elicitations are remembered. */
+interface Asking {
+  ctx: RequestContext;
+  scrub: ScrubQuestion;
+  /** The connection asking (its URL elicitations' completions come back on it). */
+  via: Upstream;
+  call: AskingCall;
+}
+
 /** Ask a legacy caller on its stream. */
-async function askLegacy(ctx: RequestContext, r: JsonRpcRequest, scrub: ScrubQuestion): Promise<ServerRequestAnswer> {
+async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
+  const { ctx } = a;
   const refused = refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
   // Only the params are scrubbed: the caller answers the gateway's own id, and its answer goes back as it is.
-  return ctx.outlet.ask(r.method, scrub(r.method, withElicitationId(r.method, r.params ?? {})), ctx.signal);
+  const params = a.scrub(r.method, withElicitationId(r.method, r.params ?? {}));
+  const upstreamId = r.params?.elicitationId;
+  if (r.method === 'elicitation/create' && params.mode === 'url' && typeof upstreamId === 'string')
+    remember(a, upstreamId, params.elicitationId);
+  return ctx.outlet.ask(r.method, params, ctx.signal);
+}
+
+/** The upstream's URL elicitation `id` was shown to this caller as `shown`: its completion is for this session. */
+function remember(a: Asking, id: string, shown: unknown): void {
+  if (a.ctx.session && typeof shown === 'string') elicitationRoutes(a.via).asked(id, a.ctx.session, shown, a.call);
 }
 
 /** What to declare to a modern upstream on the caller's behalf: only what the caller declared and we can carry. */
@@ -154,7 +183,6 @@ export async function forward(
   beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
-  const onNotification = relay(ctx, token, scrubs.notices);
   const scrub = scrubs.questions;
   const askable = ASKABLE.some((c) => ctx.clientCapabilities[c]);
 
@@ -167,6 +195,7 @@ export async function forward(
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(up, ctx, method, params));
+    const onNotification = relay(ctx, token, scrubs.notices, up);
     held.start((ask) =>
       up.request(method, base, {
         tenant: ctx.principal.tenant,
@@ -186,30 +215,53 @@ export async function forward(
   // upstream speaks both eras: there, a server asks by request (what servers written against the
   // classic API do), where 2026-07-28 would need `input_required`.
   const via = MAY_ASK.has(method) && askable ? ((await up.legacySession()) ?? up) : up;
+  const asking: Asking = { ctx, scrub, via, call: { notify: (n) => ctx.outlet.notify(n) } };
+  const opts = { headers, beforeSend, askable, onNotification: relay(ctx, token, scrubs.notices, via) };
+  try {
+    return await forwardLegacy(asking, method, params, token, opts);
+  } finally {
+    asking.call.notify = undefined; // answered: a completion after this goes to the session's stream only
+  }
+}
+
+/** A legacy caller's request, its questions asked on its stream (a modern upstream's `input_required` too). */
+async function forwardLegacy(
+  asking: Asking,
+  method: string,
+  params: JsonObject | undefined,
+  token: string | undefined,
+  opts: Pick<CallOptions, 'headers' | 'beforeSend' | 'askable' | 'onNotification'>,
+): Promise<JsonObject> {
+  const { ctx, scrub, via } = asking;
   let p = upstreamParams(params, token);
   for (let round = 0; ; round++) {
     const result = await via
       .request(method, p, {
+        ...opts,
         tenant: ctx.principal.tenant,
         signal: ctx.signal,
-        headers,
         clientCapabilities: declaredFor(ctx),
-        onNotification,
-        askable,
-        beforeSend,
-        onServerRequest: (r) => askLegacy(ctx, r, scrub),
+        onServerRequest: (r) => askLegacy(asking, r),
       })
-      .catch((err: unknown) => Promise.reject(forLegacyCaller(err)));
+      .catch((err: unknown) => {
+        // A -32042 asks the caller its URL elicitations (in the error, scrubbed by the questions'
+        // rule in the pipeline, as here): their completion is for this session too.
+        for (const e of urlElicitationsOf(err) ?? [])
+          if (typeof e.elicitationId === 'string')
+            remember(asking, e.elicitationId, scrub('elicitation/create', e).elicitationId);
+        return Promise.reject(forLegacyCaller(err));
+      });
     if (result.resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
     const responses: JsonObject = {};
     for (const [key, req] of Object.entries(requests)) {
-      const a = await askLegacy(
-        ctx,
-        { jsonrpc: '2.0', id: key, method: String(req?.method), params: req?.params as JsonObject },
-        scrub,
-      );
+      const a = await askLegacy(asking, {
+        jsonrpc: '2.0',
+        id: key,
+        method: String(req?.method),
+        params: req?.params as JsonObject,
+      });
       if ('error' in a)
         throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
       responses[key] = a.result;
