@@ -9,6 +9,8 @@
  * - A -32042 error (URLElicitationRequiredError) carries its sign-in link with the token-shaped string
  *   intact and the gateway's credential removed, its message redacted; before, the link's token was
  *   redacted too and the link was useless. The completion then reaches the caller, and its retry runs.
+ * - A 2026-07-28 caller, which has no -32042, is asked the same link in an `input_required` and its
+ *   retry runs the call again; before, it got the 2025-only error (link redacted).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,10 +24,11 @@ import {
   ElicitRequestSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
 import { localSecrets } from './support/secrets.ts';
 import { eventually } from './support/eventually.ts';
-import { getStreamWatch } from './support/rpc.ts';
+import { getStreamWatch, postModernCall, replyOf } from './support/rpc.ts';
 import { LEAKED } from './fixtures/upstreams/hostile-input-http.ts';
 import { type SigningInServer, signingIn } from './fixtures/upstreams/signing-in-http.ts';
 
@@ -182,4 +185,43 @@ test('a -32042 error: its link arrives with its token and without the credential
   } finally {
     await amy.c.close();
   }
+});
+
+test('a -32042 error for a 2026-07-28 caller: the link asked in an input_required (token intact, credential removed), and the retry runs', async () => {
+  const asked: Array<Record<string, unknown>> = [];
+  const c = new V2Client(
+    { name: 'modern', version: '2' },
+    { capabilities: { elicitation: { url: {} } }, versionNegotiation: { mode: 'auto' } },
+  );
+  c.setRequestHandler('elicitation/create', async (r) => {
+    asked.push(r.params as Record<string, unknown>);
+    await up.complete('mia'); // the user went to the link
+    return { action: 'accept' };
+  });
+  await c.connect(
+    new V2Transport(new URL(`${t.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys.acme}` } } }),
+  );
+  try {
+    assert.equal(c.getProtocolEra(), 'modern');
+    const r = await c.callTool({ name: 'signin__gated', arguments: { account: 'mia' } });
+    assert.equal((r.content as Array<{ text: string }>)[0].text, 'signed in as mia');
+    assert.equal(asked.length, 1, JSON.stringify(asked));
+    assert.equal(asked[0].mode, 'url');
+    assert.equal(asked[0].url, LINK('mia'));
+    assert.equal(asked[0].message, MESSAGE('mia'));
+    // The call, then its retry, each as the call itself: no round-trip fields reach a 2025-11-25 server.
+    const sent = up.calls.filter((p) => (p.arguments as { account?: string })?.account === 'mia');
+    assert.equal(sent.length, 2, JSON.stringify(sent));
+    for (const p of sent) assert.ok(!('inputResponses' in p) && !('requestState' in p), JSON.stringify(p));
+  } finally {
+    await c.close();
+  }
+});
+
+test('a 2026-07-28 caller that did not declare URL elicitation is told it is missing (-32021), not sent a 2025-only error', async () => {
+  const r = await replyOf(
+    await postModernCall(t.url, 'signin__gated', { account: 'max' }, { token: keys.acme, capabilities: {} }),
+  );
+  assert.equal(r.error?.code, -32021, JSON.stringify(r));
+  assert.deepEqual(r.error.data, { requiredCapabilities: { elicitation: { url: {} } } });
 });

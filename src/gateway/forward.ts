@@ -7,7 +7,7 @@
  *   server->client requests for a legacy caller;
  * - URL elicitations (sign-in links): a legacy caller's carry an `elicitationId`, the upstream's or,
  *   from a 2026-07-28 upstream that has none, the gateway's own; their completion reaches the
- *   session asked (elicitations.ts);
+ *   session asked (elicitations.ts); a -32042 error asking them is `input_required` for a modern caller;
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
 import { hash, randomBytes } from 'node:crypto';
@@ -332,6 +332,30 @@ async function resumeHeld(
     return { resultType: 'input_required', inputRequests, requestState: holds.seal(held) };
   }
   holds.release(held);
-  if ('failed' in step) throw step.failed;
+  if ('failed' in step) {
+    const links = urlElicitationsOf(step.failed);
+    if (links) return askInstead(ctx, links, scrub);
+    throw step.failed;
+  }
   return step.done;
+}
+
+/**
+ * A -32042 (2025-11-25's URLElicitationRequiredError) for a 2026-07-28 caller, which has no such
+ * error: the same question as 2026-07-28 asks it, `input_required` with the URL elicitations, and no
+ * request state, since nothing waits here: the caller's retry is the request again (its
+ * `inputResponses` are not sent to a 2025-11-25 server: upstream.ts), which is what the upstream
+ * asked for once the user has been to the links. A caller that did not declare URL elicitation gets
+ * -32021 naming it, as for a question it cannot answer.
+ */
+function askInstead(ctx: RequestContext, links: JsonObject[], scrub: ScrubQuestion): JsonObject {
+  if (!(ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url)
+    throw new GatehouseError('E_MISSING_CAPABILITY', 'missing required client capability: `elicitation.url`', {
+      requiredCapabilities: { elicitation: { url: {} } },
+    });
+  const inputRequests: JsonObject = {};
+  links.forEach((e, i) => {
+    inputRequests[`elicitation-${i + 1}`] = { method: 'elicitation/create', params: scrub('elicitation/create', e) };
+  });
+  return { resultType: 'input_required', inputRequests };
 }

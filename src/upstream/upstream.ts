@@ -277,6 +277,11 @@ export class Upstream extends EventEmitter<{
         ...modernMeta(opts.clientCapabilities ?? GATEWAY_CLIENT_CAPABILITIES),
       };
       p = { ...(params ?? {}), _meta: meta };
+    } else if (params && ('inputResponses' in params || 'requestState' in params)) {
+      // 2025-11-25 has no round trips: a modern caller's retry of the `input_required` the gateway
+      // made of this server's -32042 (gateway/forward.ts) is the request it retries, and only that.
+      const { inputResponses: _ir, requestState: _rs, ...rest } = params;
+      p = rest;
     }
     return peer.request(method, p, {
       timeoutMs: opts.timeoutMs ?? this.cfg.timeouts.requestMs,
