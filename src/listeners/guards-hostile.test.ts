@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { acceptsJsonAndSse, acceptsSse, checkMediaType, readBody } from './guards.ts';
 import { GatehouseError } from '../protocol/errors.ts';
+import { RequestBudget } from '../util/request-budget.ts';
 
 const code = (f: () => unknown) => {
   try {
@@ -86,4 +87,32 @@ test('body: a slow body is refused when its time is up', async () => {
   const p = readBody(req, 1000, 150);
   req.write('{"a":');
   await assert.rejects(p, (e: GatehouseError) => e.code === 'E_REQUEST_TIMEOUT');
+});
+
+test('body: taken from the request budget as it arrives; a declared length or a chunk that does not fit refuses it', async () => {
+  const budget = new RequestBudget(200, (r) => new GatehouseError('E_TOO_MANY_REQUEST_BYTES', `over (${r.reason})`));
+  // A declared length over the tenant's half (100): refused before a byte is read.
+  const declared = fakeReq({ 'content-length': '101' });
+  await assert.rejects(
+    readBody(declared, 1000, 0, budget.hold('acme')),
+    (e: GatehouseError) => e.code === 'E_TOO_MANY_REQUEST_BYTES' && e.message === 'over (tenant)',
+  );
+  // Held while it arrives and after it is read, until its hold is released.
+  const first = budget.hold('acme');
+  const ok = fakeReq();
+  const read = readBody(ok, 1000, 0, first);
+  ok.write('{"a":"');
+  ok.end(`${'x'.repeat(50)}"}`);
+  assert.equal((await read).length, 58);
+  assert.equal(budget.heldBy('acme'), 58, 'still held once read');
+  // No length declared: refused at the chunk that goes over, reading stopped.
+  const chunked = fakeReq();
+  const over = readBody(chunked, 1000, 0, budget.hold('acme'));
+  chunked.write('x'.repeat(40));
+  chunked.write('x'.repeat(40));
+  await assert.rejects(over, (e: GatehouseError) => e.code === 'E_TOO_MANY_REQUEST_BYTES');
+  assert.equal(chunked.listenerCount('data'), 0, 'no longer read');
+  assert.equal(budget.heldBy('acme'), 98, 'what it had taken is held until its answer is over');
+  first.release();
+  assert.equal(budget.heldBy('acme'), 40);
 });

@@ -96,18 +96,32 @@ export function checkOrigin(origin: string | undefined, allowed: Set<string>): v
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Read the body up to `max` bytes within `timeoutMs`; beyond either, refuse without reading the rest
- * (a slow body cannot hold a connection). The bytes must be UTF-8: invalid sequences are refused
- * (a parse error), never replaced with U+FFFD and executed as something the caller did not send.
+ * What a body's bytes are taken from as they arrive, beside its own bound: the budget of request
+ * bytes held (a RequestHold, src/util/request-budget.ts). `refused` is the error a request that did
+ * not fit is answered with (counted and logged once).
  */
-export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Promise<string> {
+export interface BodyBudget {
+  fits(bytes: number): boolean;
+  take(bytes: number): boolean;
+  refused(): Error;
+}
+
+/**
+ * Read the body up to `max` bytes within `timeoutMs`; beyond either, refuse without reading the rest
+ * (a slow body cannot hold a connection). With a `budget`, each chunk is taken from it as it
+ * arrives, and a chunk (or a declared length) that does not fit refuses the body the same way. The
+ * bytes must be UTF-8: invalid sequences are refused (a parse error), never replaced with U+FFFD and
+ * executed as something the caller did not send.
+ */
+export function readBody(req: IncomingMessage, max: number, timeoutMs = 0, budget?: BodyBudget): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max)
     return Promise.reject(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
+  if (budget && Number.isFinite(declared) && !budget.fits(declared)) return Promise.reject(budget.refused());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const stop = (err: GatehouseError) => {
+    const stop = (err: Error) => {
       clearTimeout(timer);
       req.removeAllListeners('data');
       req.pause();
@@ -124,6 +138,7 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs = 0): Prom
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) return stop(new GatehouseError('E_BODY_TOO_LARGE', `request body larger than ${max} bytes`));
+      if (budget && !budget.take(c.length)) return stop(budget.refused());
       chunks.push(c);
     });
     req.on('end', () => {
