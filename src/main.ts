@@ -45,6 +45,8 @@ import { UpstreamFleet } from './gateway/upstream-fleet.ts';
 import type { EarlyStarts } from './upstream/early-start.ts';
 import { Metrics } from './observability/metrics.ts';
 import { ByteBudget } from './util/byte-budget.ts';
+import { requestBudgetBytes, type RequestBudget } from './util/request-budget.ts';
+import { requestBudget } from './listeners/request-bytes.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
@@ -84,6 +86,8 @@ export class Gateway {
   readonly metrics = new Metrics();
   /** Bytes held from upstreams and not yet parsed, all connections together (src/util/byte-budget.ts). */
   readonly upstreamBytes: ByteBudget;
+  /** Bytes of client requests held, every tenant's together (src/util/request-budget.ts); kept across reloads. */
+  readonly requestBytes: RequestBudget;
   readonly validators = new SchemaValidators();
   /** The limiter and the refusal budget, kept across reloads with their counters. */
   readonly #limits: GatewayLimits;
@@ -149,6 +153,8 @@ export class Gateway {
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
     const scrubber = new SecretScrubber();
     this.upstreamBytes = this.#byteBudget(config);
+    this.requestBytes = requestBudget(requestBudgetBytes(config.gateway), () => ({ log, metrics: this.metrics }));
+    this.metrics.requestBufferedBytes = () => this.requestBytes.held;
     const pool = new CredentialedUpstreams(
       broker,
       store.verdicts,
@@ -478,6 +484,7 @@ export class Gateway {
     }
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
+    this.requestBytes.max = requestBudgetBytes(next.gateway); // what is held stays held: the next request sees it
     const limitsNote = this.#limits.reload(next.limits);
     if (limitsNote) notes.push(limitsNote);
     if (next.policy?.compiled.revision !== prev.policy?.compiled.revision)
@@ -583,6 +590,7 @@ export class Gateway {
       hosts: allowedHostSet(guard),
       origins: allowedOriginSet(guard),
       maxBodyBytes: g.maxBodyBytes,
+      requestBytes: this.requestBytes,
       maxJsonDepth: g.maxJsonDepth,
       bodyTimeoutMs: g.bodyTimeoutMs,
       identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, {

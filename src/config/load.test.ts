@@ -335,6 +335,17 @@ test('golden errors: limits that must agree, and postgres without a URL', () => 
   ]);
 });
 
+test("the request budget holds twice the largest body (a tenant's half holds one), or the file is refused there", () => {
+  const yaml = (gateway: string) => `version: 1\ngateway:\n${gateway}servers: []\n`;
+  assert.deepEqual(errors(yaml('  maxBufferedRequestBytes: 4194304\n')), [
+    "g.yaml:3:28: gateway.maxBufferedRequestBytes: must be at least twice `maxBodyBytes` (8388608): a tenant's requests hold at most half of it",
+  ]);
+  const set = parseConfig(yaml('  maxBodyBytes: 65536\n  maxBufferedRequestBytes: 131072\n'), 'g.yaml', {});
+  assert.equal(set.gateway.maxBufferedRequestBytes, 131072);
+  const cfg = parseConfig(yaml('  maxBodyBytes: 65536\n'), 'g.yaml', {});
+  assert.equal(cfg.gateway.maxBufferedRequestBytes, undefined, 'no default in the file: the gateway derives it');
+});
+
 test('golden errors: limit rules that share an id, limit nothing or match no tool', () => {
   assert.deepEqual(fixtureErrors('limit-rules.yaml'), [
     'limit-rules.yaml:5:13: limits.rules[1].id: duplicate limit rule id (first used by limits.rules[0] at line 4)',

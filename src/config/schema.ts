@@ -456,6 +456,14 @@ const Gateway = Type.Object(
           "Bytes held at once from all upstream servers and not yet parsed (answers and events being read, stdio lines not yet ended). A message that would take the total over it is refused: its call fails with `the gateway holds too much unread upstream data`, and another tenant's server cannot make the gateway buffer more.",
       }),
     ),
+    maxBufferedRequestBytes: Type.Optional(
+      Type.Integer({
+        minimum: 64 * 1024,
+        maximum: 64 * 1024 * MiB,
+        description:
+          "Bytes of client requests held at once: each body from its first byte, taken as it arrives, until its request is answered or its connection closes (a call waiting for an approval or a slow upstream holds its request that long). Each tenant's requests hold at most half of it, and requests read before their caller is known (a request's id, read while the store is away) half, so one tenant cannot take what the others need. A body that would go over is refused as it arrives (503, `the gateway holds as much request data as it may`) and its connection closed. At least twice `maxBodyBytes` (a tenant's half holds one body of the largest size). Default: an eighth of the V8 heap limit (`--max-old-space-size`, or what Node derives from the machine's or container's memory; about 32 MiB in a 512 MiB container, 512 MiB under a 4 GiB heap), at least twice `maxBodyBytes`: what a request holds in the heap is several times its bytes once decoded and parsed, so an eighth leaves the heap for everything else when the budget is full.",
+      }),
+    ),
     maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, default: 64 })),
     headersTimeoutMs: Type.Optional(
       Type.Integer({

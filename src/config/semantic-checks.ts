@@ -1,5 +1,6 @@
 /**
- * What the schema cannot say: unique server names and limit rule ids, limits that must agree, valid
+ * What the schema cannot say: unique server names and limit rule ids, limits that must agree (the
+ * request budget and the body bound among them), valid
  * environment variable names, no credentials in URLs, issuers bound to their tenants, https for the
  * identity provider, scopes as RFC 6749 allows, and a console that signs in at a configured issuer.
  */
@@ -10,6 +11,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function semanticChecks(raw: unknown, ctx: Context): void {
   if (!isObj(raw)) return;
   serverChecks(raw, ctx);
+  if (isObj(raw.gateway)) requestBudgetCheck(raw.gateway, ctx);
   const identity = isObj(raw.identity) ? raw.identity : {};
   const issuers: unknown[] = Array.isArray(identity.issuers) ? identity.issuers : [];
   issuerBindingChecks(issuers, ctx);
@@ -58,6 +60,20 @@ function serverChecks(raw: Obj, ctx: Context): void {
       }
     }
   }
+}
+
+/**
+ * Each tenant's requests hold at most half of `maxBufferedRequestBytes`: that half must hold one body
+ * of the largest size, or a tenant could never send one.
+ */
+function requestBudgetCheck(gateway: Obj, ctx: Context): void {
+  const body = gateway.maxBodyBytes;
+  const budget = gateway.maxBufferedRequestBytes;
+  if (typeof body !== 'number' || typeof budget !== 'number' || budget >= 2 * body) return;
+  ctx.add(
+    ['gateway', 'maxBufferedRequestBytes'],
+    `must be at least twice \`maxBodyBytes\` (${2 * body}): a tenant's requests hold at most half of it`,
+  );
 }
 
 /**

@@ -16,6 +16,7 @@ gateway:
   # allowedHosts: []                        # Host headers allowed besides loopback names and publicUrl
   # namespaceSeparator: "__"                # tools are exposed as <server>__<tool>
   # maxBodyBytes: 4194304                   # largest accepted request body (4 MiB)
+  # maxBufferedRequestBytes: 268435456      # request bytes held at once, a tenant at most half (default: 1/8 of the heap limit)
   # maxJsonDepth: 64                        # deepest accepted JSON nesting
   # sessionIdleSeconds: 3600                # legacy (2025-11-25) sessions end after this much idle time
   # pageSize: 500                           # items per page in tools/list and the other listings

@@ -46,6 +46,8 @@ import {
   readBody,
 } from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
+import { bodyBudget } from './request-bytes.ts';
+import type { RequestBudget } from '../util/request-budget.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
 import { seesServer } from '../pipeline/listings.ts';
@@ -60,6 +62,8 @@ export interface EndpointDeps extends DispatchDeps {
   hosts: Set<string>;
   origins: Set<string>;
   maxBodyBytes: number;
+  /** Request bytes held, all tenants together (kept across reloads): bodies are read against their tenant's share. */
+  requestBytes: RequestBudget;
   maxJsonDepth: number;
   /** How long a request body may take to arrive (default BODY_TIMEOUT_MS). */
   bodyTimeoutMs?: number;
@@ -133,7 +137,7 @@ export async function handleMcp(
     checkHost(header(req, 'host'), deps.hosts);
     checkOrigin(header(req, 'origin'), deps.origins);
     // Who is calling, from the verified credential only; nothing below reads identity from anywhere else.
-    const principal = await authenticated(req, deps, answering);
+    const principal = await authenticated(req, res, deps, answering);
     if (scope && !(await serverExistsFor(scope, principal, deps)))
       throw new GatehouseError('E_UNKNOWN_SERVER', `unknown server ${quote(scope)}`);
     const sessionId = header(req, 'mcp-session-id');
@@ -143,9 +147,10 @@ export async function handleMcp(
     await handlePost(req, res, { scope, principal, sessionId }, deps, answering);
   } catch (err) {
     if (clientGone(err, deps.log)) return;
-    if (err instanceof GatehouseError && (err.code === 'E_BODY_TOO_LARGE' || err.code === 'E_REQUEST_TIMEOUT')) {
-      // Answer 413 first, then discard what the client is still sending (bounded), then hang up.
-      sendError(res, err, answering.id, deps.log, { connection: 'close' });
+    if (err instanceof GatehouseError && BODY_REFUSALS.has(err.code)) {
+      // Answer 413 (408, 503) first, then discard what the client is still sending (bounded, held nowhere), then hang up.
+      const retry: Record<string, string> = err.code === 'E_TOO_MANY_REQUEST_BYTES' ? { 'retry-after': '1' } : {};
+      sendError(res, err, answering.id, deps.log, { connection: 'close', ...retry });
       req.resume();
       setTimeout(() => req.destroy(), 5000).unref();
       return;
@@ -154,27 +159,42 @@ export async function handleMcp(
   }
 }
 
+/** Refusals of a body while it is read: its connection is closed after the answer. */
+const BODY_REFUSALS: ReadonlySet<string> = new Set([
+  'E_BODY_TOO_LARGE',
+  'E_REQUEST_TIMEOUT',
+  'E_TOO_MANY_REQUEST_BYTES',
+]);
+
 /**
  * The caller, or the refusal. A store that fails while a key is looked up is the gateway's condition,
  * not the caller's: the answer names the request it answers, so its id is read from the body, which
  * is still unread (within the usual bounds; an id that cannot be read leaves it null).
  */
-async function authenticated(req: IncomingMessage, deps: EndpointDeps, answering: Answering): Promise<Principal> {
+async function authenticated(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: EndpointDeps,
+  answering: Answering,
+): Promise<Principal> {
   try {
     return await deps.identity.authenticate(req);
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'E_STORE_UNAVAILABLE' && req.method === 'POST')
-      answering.id = await requestIdOf(req, deps);
+      answering.id = await requestIdOf(req, res, deps);
     throw err;
   }
 }
 
-async function requestIdOf(req: IncomingMessage, deps: EndpointDeps): Promise<RequestId | null> {
+/** Read before the caller is known: from the unauthenticated requests' share; over it, that refusal is the answer. */
+async function requestIdOf(req: IncomingMessage, res: ServerResponse, deps: EndpointDeps): Promise<RequestId | null> {
   try {
-    const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+    const budget = bodyBudget(deps.requestBytes, res, null);
+    const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS, budget);
     const c = classify(parseStrictJson(text, deps.maxJsonDepth));
     return c.kind === 'request' ? c.msg.id : null;
-  } catch {
+  } catch (err) {
+    if (err instanceof GatehouseError && err.code === 'E_TOO_MANY_REQUEST_BYTES') throw err;
     return null;
   }
 }
@@ -210,7 +230,9 @@ async function handlePost(
   checkMediaType(header(req, 'content-type'), header(req, 'content-encoding'));
   const accept = acceptsJsonAndSse(header(req, 'accept'));
   if (!accept.ok) throw new GatehouseError('E_NOT_ACCEPTABLE');
-  const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+  // Its bytes are held, from its tenant's share, until its answer ends or its connection closes.
+  const budget = bodyBudget(deps.requestBytes, res, caller.principal.tenant);
+  const text = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs ?? BODY_TIMEOUT_MS, budget);
   const parsed = parseStrictJson(text, deps.maxJsonDepth);
   if (Array.isArray(parsed)) throw new GatehouseError('E_BATCH');
   const c = classify(parsed);

@@ -83,6 +83,17 @@ function reference() {
       labelNames: ['reason'],
       registers,
     }),
+    requestBytes: new Gauge({
+      name: 'gatehouse_request_buffered_bytes',
+      help: 'bytes of client requests held: bodies being read and requests not yet answered, all tenants together',
+      registers,
+    }),
+    overBudget: new Counter({
+      name: 'gatehouse_requests_over_budget_total',
+      help: "requests refused over gateway.maxBufferedRequestBytes: tenant (over its tenant's half), unauthenticated (over the half of requests read before authentication), total (over the whole)",
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }
 
@@ -168,12 +179,22 @@ test('the gateway families render as prom-client rendered them, after the runtim
     () => m.connectionsRefused.inc({ reason: 'address' }),
     () => r.connections.inc({ reason: 'address' }),
   );
-  // The held bytes are read at the scrape, from the gateway's budget.
+  both(
+    () => m.requestsOverBudget.inc({ reason: 'tenant' }),
+    () => r.overBudget.inc({ reason: 'tenant' }),
+  );
+  // The held bytes are read at the scrape, from the gateway's budgets.
   both(
     () => {
       m.bufferedBytes = () => 4096;
     },
     () => r.buffered.set(4096),
+  );
+  both(
+    () => {
+      m.requestBufferedBytes = () => 8192;
+    },
+    () => r.requestBytes.set(8192),
   );
   const { contentType, body } = await m.render();
   const expected = await r.registry.metrics();

@@ -211,8 +211,22 @@ export class Metrics {
     'http connections refused as they arrived: total (over gateway.maxConnections), address (over gateway.maxConnectionsPerAddress)',
     ['reason'],
   );
+  /** Bytes of client requests held (src/util/request-budget.ts), read at each scrape. */
+  readonly #requestBuffered = new Gauge(
+    'gatehouse_request_buffered_bytes',
+    'bytes of client requests held: bodies being read and requests not yet answered, all tenants together',
+    [],
+  );
+  /** Requests refused over the budget of request bytes, by the bound they were over (src/listeners/request-bytes.ts). */
+  readonly requestsOverBudget = new Counter<'reason'>(
+    'gatehouse_requests_over_budget_total',
+    "requests refused over gateway.maxBufferedRequestBytes: tenant (over its tenant's half), unauthenticated (over the half of requests read before authentication), total (over the whole)",
+    ['reason'],
+  );
   /** What #upstreamBuffered reads. */
   bufferedBytes: () => number = () => 0;
+  /** What #requestBuffered reads. */
+  requestBufferedBytes: () => number = () => 0;
   /** In the order they are rendered (the order prom-client registered them in). */
   readonly #families: Family<string>[] = [
     this.#calls,
@@ -228,6 +242,8 @@ export class Metrics {
     this.#upstreamBuffered,
     this.upstreamRefused,
     this.connectionsRefused,
+    this.#requestBuffered,
+    this.requestsOverBudget,
   ];
   #runtime: Promise<Registry> | undefined;
 
@@ -260,6 +276,7 @@ export class Metrics {
     const runtime = await this.#runtimeRegistry();
     const before = await runtime.metrics();
     this.#upstreamBuffered.set(this.bufferedBytes());
+    this.#requestBuffered.set(this.requestBufferedBytes());
     const own = this.#families.map((f) => f.render()).join('\n\n');
     return { contentType: runtime.contentType, body: `${before}\n${own}\n` };
   }

@@ -143,6 +143,15 @@ const CATALOGUE = {
     message: 'the gateway holds as many connections as it may: retry later',
   },
   /**
+   * Over `gateway.maxBufferedRequestBytes` (or the caller's tenant's half of it): the body is refused
+   * as it arrives, reading stops and the connection is closed; no id is known yet (null).
+   */
+  E_TOO_MANY_REQUEST_BYTES: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 503,
+    message: 'the gateway holds as much request data as it may: retry later',
+  },
+  /**
    * The gateway's store did not answer (or failed) while the request needed it before anything else
    * (looking up an API key): the gateway's condition, not the caller's; worth retrying.
    */
