@@ -89,12 +89,16 @@ test('body: a slow body is refused when its time is up', async () => {
   await assert.rejects(p, (e: GatehouseError) => e.code === 'E_REQUEST_TIMEOUT');
 });
 
-test('body: taken from the request budget as it arrives; a declared length or a chunk that does not fit refuses it', async () => {
+test('body: taken from the request budget as it arrives; a declared length or a chunk that does not fit refuses it', {
+  timeout: 10_000,
+}, async () => {
   const budget = new RequestBudget(200, (r) => new GatehouseError('E_TOO_MANY_REQUEST_BYTES', `over (${r.reason})`));
   // A declared length over the tenant's half (100): refused before a byte is read.
   const declared = fakeReq({ 'content-length': '101' });
+  const early = readBody(declared, 1000, 0, budget.hold('acme'));
+  declared.end('x'.repeat(101));
   await assert.rejects(
-    readBody(declared, 1000, 0, budget.hold('acme')),
+    early,
     (e: GatehouseError) => e.code === 'E_TOO_MANY_REQUEST_BYTES' && e.message === 'over (tenant)',
   );
   // Held while it arrives and after it is read, until its hold is released.
@@ -109,7 +113,7 @@ test('body: taken from the request budget as it arrives; a declared length or a 
   const chunked = fakeReq();
   const over = readBody(chunked, 1000, 0, budget.hold('acme'));
   chunked.write('x'.repeat(40));
-  chunked.write('x'.repeat(40));
+  chunked.end('x'.repeat(40));
   await assert.rejects(over, (e: GatehouseError) => e.code === 'E_TOO_MANY_REQUEST_BYTES');
   assert.equal(chunked.listenerCount('data'), 0, 'no longer read');
   assert.equal(budget.heldBy('acme'), 98, 'what it had taken is held until its answer is over');
