@@ -10,7 +10,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request, type ClientRequest, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, type ClientRequest, type ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,9 @@ after(async () => {
 });
 
 let nextId = 1;
+/** Whole calls go over kept-alive connections: a request's bytes come back when its answer ends, not only when its connection closes. */
+const keptAlive = new Agent({ keepAlive: true, maxSockets: 4 });
+after(() => keptAlive.destroy());
 
 /** A 2026-07-28 tools/call of `h__<tool>` whose body is exactly `bytes` long (its argument padded). */
 function callBody(tool: string, bytes: number): string {
@@ -130,13 +133,14 @@ function open(
   body: string,
   first: number,
   declare = true,
+  agent: Agent | false = false,
 ): { req: ClientRequest; answer: Promise<Answer>; rest(): void } {
   const headers: Record<string, string | number> = {
     ...modernHeaders('tools/call', `h__${tool}`),
     authorization: `Bearer ${keys[tenant] ?? tenant}`,
   };
   if (declare) headers['content-length'] = Buffer.byteLength(body);
-  const req = request(`${t.url}/mcp`, { method: 'POST', headers, agent: false });
+  const req = request(`${t.url}/mcp`, { method: 'POST', headers, agent });
   const answer = new Promise<Answer>((resolve, reject) => {
     req.on('response', (res) => {
       let text = '';
@@ -157,7 +161,7 @@ function open(
 /** A whole call of `tenant`'s (a tenant's name, or an API key of the test's own) with a body of `bytes`. */
 function call(tenant: string, tool: string, bytes: number): Promise<Answer> {
   const body = callBody(tool, bytes);
-  const r = open(tenant, tool, body, body.length);
+  const r = open(tenant, tool, body, body.length, true, keptAlive);
   r.rest();
   return r.answer;
 }
