@@ -15,7 +15,6 @@ import { pagesBaseUrl } from './config/pages-url.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
-import { Authenticator } from './identity/authenticator.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
 import { deciderCheck } from './approvals/deciders.ts';
 import { SecretLearner } from './credentials/known-secrets.ts';
@@ -26,7 +25,7 @@ import { Audit } from './audit/audit.ts';
 import { connectionActor } from './model/audit-event.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { unknownToolWarnings } from './policy/unknown-tools.ts';
-import { RuntimeModes, mergeModes } from './policy/runtime-modes.ts';
+import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
 import { loadKey } from './credentials/local-store.ts';
@@ -52,8 +51,8 @@ import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
 import { seesAny, viewDiffers, viewKey } from './pipeline/listings.ts';
-import { allowedHostSet, allowedOriginSet } from './listeners/guards.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
+import { endpointDeps } from './listeners/endpoint-deps.ts';
 import { GatehouseError } from './protocol/errors.ts';
 
 export interface GatewayOptions {
@@ -545,60 +544,7 @@ export class Gateway {
   }
 
   #endpointDeps(): EndpointDeps {
-    const g = this.config.gateway;
-    const guard = {
-      port: g.listen.port,
-      publicUrl: g.publicUrl,
-      allowedOrigins: g.allowedOrigins,
-      allowedHosts: g.allowedHosts,
-    };
-    return {
-      catalog: this.catalog,
-      inventory: this.inventory,
-      audit: this.audit,
-      policy: this.config.policy
-        ? {
-            ...this.config.policy.compiled,
-            modes: mergeModes(this.config.policy.compiled.modes, this.runtimeModes.records),
-          }
-        : undefined,
-      modes: mergeModes(this.config.policy?.compiled.modes, this.runtimeModes.records),
-      validators: this.validators,
-      limiter: this.#limits.limiter,
-      refusals: this.#limits.refusals,
-      outboundSecrets: this.config.secrets.outbound,
-      resultSecrets: this.config.secrets.results,
-      approvals: this.approvals,
-      approvalWaitMs: this.config.approvals.waitSeconds * 1000,
-      credentials: {
-        pool: this.credentials.pool,
-        scrubber: this.credentials.scrubber,
-        configOf: (name: string) => this.fleet.configOf(name),
-      },
-      upstreams: this.upstreams,
-      holds: this.holds,
-      tasks: this.tasks,
-      metrics: this.metrics,
-      tracer: this.tracer,
-      current: () => this.#endpoint,
-      sessions: this.sessions,
-      subscriptions: this.subscriptions,
-      log: this.log,
-      pageSize: g.pageSize,
-      cursorKey: this.#cursorKey,
-      catalogued: () => this.fleet.untilCatalogued(),
-      hosts: allowedHostSet(guard),
-      origins: allowedOriginSet(guard),
-      maxBodyBytes: g.maxBodyBytes,
-      requestBytes: this.requestBytes,
-      maxJsonDepth: g.maxJsonDepth,
-      bodyTimeoutMs: g.bodyTimeoutMs,
-      identity: new Authenticator(this.config.identity, g.allowUnauthenticated, this.store.apiKeys, {
-        revocations: this.principalRevocations,
-        failures: this.authFailures,
-        trustedProxies: g.trustedProxies,
-      }),
-    };
+    return endpointDeps(this, { limits: this.#limits, cursorKey: this.#cursorKey, current: () => this.#endpoint });
   }
 
   /** Where an upstream authorization server sends the browser back (the same for the CLI and every replica). */

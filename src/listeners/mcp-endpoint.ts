@@ -27,7 +27,6 @@ import {
   requestedLogLevel,
 } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
-import { paramHeaderProblem } from '../protocol/param-headers.ts';
 import { toWire } from '../protocol/wire.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -42,10 +41,10 @@ import {
   checkMediaType,
   checkOrigin,
   clientGone,
-  decodeHeaderValue,
   readBody,
 } from './guards.ts';
 import { Responder, StreamSink } from './responder.ts';
+import { checkModernHeaders, checkParamHeaders, checkSessionVersion, header } from './mcp-headers.ts';
 import { bodyBudget } from './request-bytes.ts';
 import type { RequestBudget } from '../util/request-budget.ts';
 import type { Subscriptions } from './subscriptions.ts';
@@ -71,22 +70,6 @@ export interface EndpointDeps extends DispatchDeps {
 
 /** A body that has not fully arrived by then is refused (408) and the connection closed. */
 const BODY_TIMEOUT_MS = 30_000;
-
-// A Map, looked up by the caller's method: a plain object would answer `constructor` with a function.
-const NAME_HEADER_METHODS = new Map<string, string>([
-  ['tools/call', 'name'],
-  ['prompts/get', 'name'],
-  ['resources/read', 'uri'],
-  // The tasks extension routes by task: Mcp-Name carries the task id.
-  ['tasks/get', 'taskId'],
-  ['tasks/update', 'taskId'],
-  ['tasks/cancel', 'taskId'],
-]);
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 /** Answered before dispatch: an error that is "200 + JSON-RPC error" inside a call is a 4xx here. */
 function preDispatchStatus(wireStatus: number, rpcCode: number): number {
@@ -271,7 +254,7 @@ async function handleModern(
 ): Promise<void> {
   const { method, params } = c.msg;
   checkModernHeaders(req, method, params, o.declared, o.versionHeader);
-  if (method === 'tools/call') checkParamHeaders(req, params, caller.scope, deps);
+  if (method === 'tools/call') checkParamHeaders(req, params, caller.scope, deps.catalog);
   if (c.kind === 'notification') {
     res.writeHead(202).end();
     return;
@@ -334,100 +317,6 @@ async function handleLegacy(
     session,
   );
   return await answer(res, ctx, method, params, o.sse, deps, sessionHeaders);
-}
-
-/**
- * After initialize the header names the negotiated version (clients SHOULD send it); an earlier
- * legacy version is served as the spec's conformance suite expects, a later or a modern one never:
- * a session cannot talk itself into behaviour it did not negotiate. (Versions are dates: they sort.)
- */
-function checkSessionVersion(session: LiveSession, versionHeader: string | undefined): void {
-  if (
-    versionHeader !== undefined &&
-    (versionHeader > session.record.protocolVersion || !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader))
-  ) {
-    throw new GatehouseError(
-      'E_PROTOCOL_VERSION',
-      `protocol version ${quote(versionHeader)} is not the one this session negotiated (${quote(session.record.protocolVersion)})`,
-      { supported: [session.record.protocolVersion], requested: versionHeader },
-    );
-  }
-}
-
-function checkModernHeaders(
-  req: IncomingMessage,
-  method: string,
-  params: JsonObject | undefined,
-  declared: string | undefined,
-  versionHeader: string | undefined,
-): void {
-  if (declared === undefined)
-    throw new GatehouseError('E_INVALID_META', `invalid params: \`_meta.${META.protocolVersion}\` is required`);
-  // Header and body disagree: a mismatch, whatever the versions are (checked before support).
-  if (versionHeader === undefined)
-    throw new GatehouseError(
-      'E_HEADER_MISMATCH',
-      `header mismatch: the mcp-protocol-version header is missing (the body declares ${quote(declared)})`,
-    );
-  if (versionHeader !== declared) {
-    throw new GatehouseError(
-      'E_HEADER_MISMATCH',
-      `header mismatch: mcp-protocol-version ${quote(versionHeader)} does not match the body ${quote(declared)}`,
-    );
-  }
-  if (!isModernVersion(declared) || !isSupportedVersion(declared)) {
-    throw new GatehouseError('E_PROTOCOL_VERSION', `unsupported protocol version ${quote(declared)}`, {
-      supported: SUPPORTED_VERSIONS,
-      requested: declared,
-    });
-  }
-  const mh = header(req, 'mcp-method');
-  if (mh !== method)
-    throw new GatehouseError(
-      'E_HEADER_MISMATCH',
-      mh === undefined
-        ? `header mismatch: the mcp-method header is missing (the body's method is ${quote(method)})`
-        : `header mismatch: mcp-method ${quote(mh)} does not match the body ${quote(method)}`,
-    );
-  const field = NAME_HEADER_METHODS.get(method);
-  if (field) {
-    const raw = header(req, 'mcp-name');
-    const body = params?.[field];
-    if (raw === undefined)
-      throw new GatehouseError(
-        'E_HEADER_MISMATCH',
-        `header mismatch: the mcp-name header is missing (the body's ${field})`,
-      );
-    if (decodeHeaderValue(raw) !== body)
-      throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: mcp-name does not match the body ${field}`);
-  }
-  const caps = (params?._meta as JsonObject | undefined)?.[META.clientCapabilities];
-  if (caps === undefined || typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
-    throw new GatehouseError(
-      'E_INVALID_META',
-      `invalid params: \`_meta.${META.clientCapabilities}\` must be an object`,
-    );
-  }
-}
-
-/** Mcp-Param-* headers of a modern tools/call must match the arguments the tool's schema names. */
-function checkParamHeaders(
-  req: IncomingMessage,
-  params: JsonObject | undefined,
-  scope: string,
-  deps: EndpointDeps,
-): void {
-  const name = params?.name;
-  if (typeof name !== 'string') return;
-  const def = deps.catalog.resolve('tools', name, scope || undefined)?.def;
-  if (!def) return; // unknown tools are refused by the pipeline, with the same error as forbidden ones
-  const problem = paramHeaderProblem(
-    def.inputSchema,
-    params?.arguments as JsonObject | undefined,
-    req.headers,
-    decodeHeaderValue,
-  );
-  if (problem) throw new GatehouseError('E_HEADER_MISMATCH', `header mismatch: ${problem}`);
 }
 
 function makeContext(
