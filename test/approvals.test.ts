@@ -420,12 +420,20 @@ test('a decision made through one gateway is honoured by another sharing the sto
 test('legacy client with URL elicitation: shown the page, the call waits for the decision, then runs once', async () => {
   const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
   const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-  const { ElicitRequestSchema } = await import('@modelcontextprotocol/sdk/types.js');
+  const { ElicitRequestSchema, ElicitationCompleteNotificationSchema } = await import(
+    '@modelcontextprotocol/sdk/types.js'
+  );
   const c = new Client({ name: 'legacy-url', version: '1' }, { capabilities: { elicitation: { url: {}, form: {} } } });
   const shown: string[] = [];
+  const asked: string[] = [];
+  const completed: string[] = [];
+  c.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
+    completed.push(n.params.elicitationId);
+  });
   c.setRequestHandler(ElicitRequestSchema, async (req) => {
     const p = req.params as { mode?: string; url?: string; elicitationId?: string };
     shown.push(p.url ?? '');
+    if (p.elicitationId) asked.push(p.elicitationId);
     // The person behind the agent opens the page; a lead (someone else) approves there.
     if (p.elicitationId) await decideOnPage('lead1', p.elicitationId, 'approve');
     return { action: 'accept' };
@@ -440,6 +448,9 @@ test('legacy client with URL elicitation: shown the page, the call waits for the
   assert.ok(!r.isError, JSON.stringify(r));
   assert.match(shown[0], /\/approvals\/apr_/);
   assert.equal(ran('other', note), 1);
+  // Decided on the page: the client is told that what it opened is done (2025-11-25), under the id it was asked with.
+  assert.deepEqual(completed, asked);
+  assert.match(completed[0] ?? '', /^apr_/);
   await c.close();
 });
 

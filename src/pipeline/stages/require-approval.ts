@@ -138,6 +138,15 @@ function askModern(s: CallState, approvals: ApprovalService, req: ApprovalReques
 }
 
 /**
+ * The page a legacy client was shown (a URL elicitation) was decided on: 2025-11-25's
+ * `notifications/elicitation/complete`, so the client may close what it opened. Not sent while the
+ * request is still pending when the call stops waiting (the page is still to be used).
+ */
+function completed(s: CallState, id: string): void {
+  s.ctx.outlet.notify({ jsonrpc: '2.0', method: 'notifications/elicitation/complete', params: { elicitationId: id } });
+}
+
+/**
  * Legacy: a client that declared URL elicitation is shown the page (its answer approves nothing);
  * then the call waits for the decision — configured time, at least two minutes after an elicitation.
  * Still pending then, the call is answered with how to retry once it is approved.
@@ -150,17 +159,28 @@ async function waitLegacy(
   call: BoundCall,
 ): Promise<void> {
   const elicitsUrl = Boolean((s.ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url);
-  if (elicitsUrl && s.ctx.outlet.ask) {
+  const shown = elicitsUrl && s.ctx.outlet.ask !== undefined;
+  if (shown) {
     void s.ctx.outlet
-      .ask(
+      .ask?.(
         'elicitation/create',
         { mode: 'url', url, elicitationId: req.id, message: `A person must approve this call: ${req.summary}` },
         s.ctx.signal,
       )
       .catch(() => undefined);
   }
-  const deadline = Date.now() + Math.max(deps.approvalWaitMs, elicitsUrl && s.ctx.outlet.ask ? 120_000 : 0);
-  if (await decidedBefore(s, deps.approvals, req, url, call, deadline)) return;
+  const deadline = Date.now() + Math.max(deps.approvalWaitMs, shown ? 120_000 : 0);
+  let decided: boolean;
+  try {
+    decided = await decidedBefore(s, deps.approvals, req, url, call, deadline);
+  } catch (err) {
+    if (shown && err instanceof GatehouseError && err.code === 'E_APPROVAL_REFUSED') completed(s, req.id);
+    throw err;
+  }
+  if (decided) {
+    if (shown) completed(s, req.id);
+    return;
+  }
   s.result = {
     content: [
       {
