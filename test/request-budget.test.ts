@@ -289,3 +289,22 @@ test("while the store is away, bodies read for their request's id take from a sh
     apiKeys.get = get;
   }
 });
+
+test('while the store is away, a body over gateway.maxBodyBytes is refused as too large and its connection closed, not read on', async () => {
+  const away = `ghk_${'0'.repeat(16)}_${'b'.repeat(43)}`;
+  const apiKeys = t.gw.store.apiKeys;
+  const get = apiKeys.get.bind(apiKeys);
+  apiKeys.get = (id) => (id === '0'.repeat(16) ? Promise.reject(new Error('the store is away')) : get(id));
+  try {
+    // Declared over the bound (4 MiB by default); a first kilobyte sent, the rest never.
+    const big = open(away, 'ok', callBody('ok', 5 * 1024 * KIB), KIB);
+    const a = await big.answer;
+    big.req.destroy();
+    assert.equal(a.status, 413, JSON.stringify(a.body));
+    assert.equal(a.headers.connection, 'close');
+    assert.equal(a.body.id, null);
+    await eventually(() => t.gw.requestBytes.held === 0);
+  } finally {
+    apiKeys.get = get;
+  }
+});

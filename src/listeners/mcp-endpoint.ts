@@ -177,7 +177,9 @@ async function requestIdOf(req: IncomingMessage, res: ServerResponse, deps: Endp
     const c = classify(parseStrictJson(text, deps.maxJsonDepth));
     return c.kind === 'request' ? c.msg.id : null;
   } catch (err) {
-    if (err instanceof GatehouseError && err.code === 'E_TOO_MANY_REQUEST_BYTES') throw err;
+    // A body refused while it was read (too large, too slow, over the budget) is answered as such,
+    // its connection closed: answered "store unavailable" instead, it was left to be read on.
+    if (err instanceof GatehouseError && BODY_REFUSALS.has(err.code)) throw err;
     return null;
   }
 }
