@@ -135,6 +135,14 @@ interface Asking {
   call: AskingCall;
 }
 
+/** The questions a caller can be asked (what an error may name: an upstream's other words are its own). */
+const QUESTIONS: ReadonlySet<string> = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list', 'ping']);
+
+/** A question as an error names it: its method when it is one a caller can be asked, else not the upstream's text. */
+function questionName(method: unknown): string {
+  return typeof method === 'string' && QUESTIONS.has(method) ? `\`${method}\`` : 'a request it cannot be asked';
+}
+
 /** Ask a legacy caller on its stream. */
 async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
   const { ctx } = a;
@@ -263,7 +271,7 @@ async function forwardLegacy(
         params: req?.params as JsonObject,
       });
       if ('error' in a)
-        throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer \`${String(req?.method)}\``);
+        throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer ${questionName(req?.method)}`);
       responses[key] = a.result;
     }
     p = { ...upstreamParams(params, token), inputResponses: responses };

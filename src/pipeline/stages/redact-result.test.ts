@@ -187,6 +187,13 @@ test("questions: a URL elicitation's link and id keep their formats and lose sec
     `${LINK}#[REDACTED:credential]`,
   );
   assert.match(String(ask('sampling/createMessage', { mode: 'url', url: LINK }).url), /REDACTED:github-token/);
+  // Only a string is a link: an object under `url` or `elicitationId` is scrubbed as any text.
+  const odd = ask('elicitation/create', { mode: 'url', url: { t: GITHUB }, elicitationId: { g: [GITHUB] } });
+  assert.deepEqual(odd, {
+    mode: 'url',
+    url: { t: '[REDACTED:github-token]' },
+    elicitationId: { g: ['[REDACTED:github-token]'] },
+  });
   // Without `secrets.results: redact`: secret values only, as before.
   const valuesOnly = scrubQuestionForCaller(answered({}), setup());
   assert.deepEqual(valuesOnly('sampling/createMessage', { systemPrompt: `${GITHUB} ${SECRET}` }), {

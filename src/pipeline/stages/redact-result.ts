@@ -38,9 +38,14 @@ export function scrubQuestionForCaller(s: CallState, deps: PipelineDeps): ScrubQ
   return (method, params) => {
     if (method !== 'elicitation/create' || params.mode !== 'url' || resultSecrets !== 'redact') return scrub(params);
     const { url, elicitationId, ...rest } = credentials.scrubber.value(params, s.injected ?? []);
-    const out = credentials.scrubber.patterns(rest);
-    if (url !== undefined) out.url = url;
-    if (elicitationId !== undefined) out.elicitationId = elicitationId;
+    // Only a link (a string) keeps its formats: anything else under these names is no link.
+    const out = credentials.scrubber.patterns({
+      ...rest,
+      ...(url === undefined || typeof url === 'string' ? {} : { url }),
+      ...(elicitationId === undefined || typeof elicitationId === 'string' ? {} : { elicitationId }),
+    });
+    if (typeof url === 'string') out.url = url;
+    if (typeof elicitationId === 'string') out.elicitationId = elicitationId;
     return out;
   };
 }
