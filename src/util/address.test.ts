@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressSource, isLoopback } from './address.ts';
+import { addressSource, canonicalAddress, isLoopback } from './address.ts';
 
 test('loopback addresses', () => {
   assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'));
@@ -21,9 +21,19 @@ test('a client is counted by its IPv4 address, or by the /64 of its IPv6 address
   assert.deepEqual(new Set(one), new Set(['2001:db8:1:2::/64']));
   assert.equal(addressSource('2001:db8:1:3::1'), '2001:db8:1:3::/64');
   assert.equal(addressSource('::1'), '0:0:0:0::/64');
-  assert.equal(addressSource('fe80::1%eth0'), 'fe80:0:0:0::/64');
-  assert.equal(addressSource('64:ff9b::192.0.2.1'), '64:ff9b:0:0::/64');
+  // A link-local client is counted on its link; a NAT64 address is the IPv4 client inside it.
+  assert.equal(addressSource('fe80::1%eth0'), 'fe80:0:0:0::/64%eth0');
+  assert.notEqual(addressSource('fe80::1%eth0'), addressSource('fe80::1%eth1'));
+  assert.equal(addressSource('64:ff9b::192.0.2.1'), '192.0.2.1');
+  assert.equal(addressSource('64:ff9b::c000:202'), '192.0.2.2');
+  assert.notEqual(addressSource('64:ff9b::192.0.2.1'), addressSource('64:ff9b::192.0.2.2'));
   // Not an address: as it is (a cap still counts it, under that name).
   for (const odd of ['', 'not:an::address::x', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '::1.2.3.999'])
     assert.equal(addressSource(odd), odd.toLowerCase());
+});
+
+test('a trusted proxy is recognised however its address is written', () => {
+  assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:0db8:0:0:0:0:0:0001'));
+  assert.equal(canonicalAddress('::ffff:10.0.0.1'), '10.0.0.1');
+  assert.notEqual(canonicalAddress('2001:db8::1'), canonicalAddress('2001:db8::2'));
 });

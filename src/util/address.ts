@@ -15,13 +15,30 @@ export function unmappedAddress(a: string): string {
  * The source a client is counted under: an IPv4 address itself; an IPv6 address by its /64
  * (`2001:db8:1:2::/64`), the block one subscriber (a host, a home, a LAN) is given, so that one
  * client cannot take a new address from its block for each connection and pass a cap per address.
- * What is not an IPv6 address is returned as it is.
+ * Two kinds of IPv6 address are not one subscriber's /64: a NAT64 address (`64:ff9b::/96`) stands
+ * for the IPv4 client embedded in it, and a link-local one (`fe80::/10`) is counted with its zone
+ * (the interface: each link is its own). What is not an IPv6 address is returned as it is.
  */
 export function addressSource(address: string): string {
-  const a = unmappedAddress(address).split('%')[0].toLowerCase(); // a zone (`fe80::1%eth0`) is no part of it
+  const [a, zone] = unmappedAddress(address).toLowerCase().split('%');
   if (!a.includes(':')) return a;
   const groups = ipv6Groups(a);
-  return groups ? `${groups.slice(0, 4).join(':')}::/64` : a;
+  if (!groups) return a;
+  if (groups.slice(0, 6).join(':') === '64:ff9b:0:0:0:0') {
+    const n = [groups[6], groups[7]].map((g) => Number.parseInt(g, 16));
+    return [n[0] >> 8, n[0] & 255, n[1] >> 8, n[1] & 255].join('.');
+  }
+  const block = `${groups.slice(0, 4).join(':')}::/64`;
+  return zone !== undefined && /^fe[89ab]/.test(groups[0].padStart(4, '0')) ? `${block}%${zone}` : block;
+}
+
+/** An address written one way whatever way it was given: IPv4 as it is, IPv6 as its eight groups (a trusted proxy's, to compare). */
+export function canonicalAddress(address: string): string {
+  const a = unmappedAddress(address).toLowerCase();
+  if (!a.includes(':')) return a;
+  const [bare, zone] = a.split('%');
+  const groups = ipv6Groups(bare);
+  return groups ? groups.join(':') + (zone !== undefined ? `%${zone}` : '') : a;
 }
 
 /** The eight groups of an IPv6 address (hex, without leading zeros), or undefined when it is not one. */
