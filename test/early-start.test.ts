@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,5 +133,49 @@ test('a start whose port is taken starts no server at all', async () => {
     assert.deepEqual(starts(log), []);
   } finally {
     taken.close();
+  }
+});
+
+test('what an earlier gateway left running is killed before a server starts ahead', async () => {
+  const port = await freePort();
+  const log = join(dir, 'reaped.log');
+  const file = config('reaped', port, log);
+  // A server an earlier gateway (gone: its owner is no process) left running, in the registry.
+  const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { detached: true, stdio: 'ignore' });
+  started.push(leftover.pid as number);
+  const stat = readFileSync(`/proc/${leftover.pid}/stat`, 'utf8');
+  const run = join(dir, 'reaped', 'run');
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    join(run, 'leftover.json'),
+    JSON.stringify({
+      id: 'leftover',
+      server: 'old',
+      tenant: 'default',
+      pid: leftover.pid,
+      startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+      groups: [],
+      sandboxed: false,
+      owner: { pid: 2 ** 22 + 1, startTime: '1' },
+    }),
+  );
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('HEARTBEAT_FILE:', `CHECK_PID: "${leftover.pid}", HEARTBEAT_FILE:`),
+  );
+  const gw = spawn(process.execPath, [CLI, 'start', '--config', file], {
+    env: childEnv({ GATEHOUSE_LOG_LEVEL: 'warn' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((r) => gw.once('exit', r));
+  try {
+    const line = await eventually(() => (existsSync(log) ? readFileSync(log, 'utf8').trim() : undefined), {
+      timeoutMs: 30_000,
+    });
+    assert.match(line, / gone$/, 'the leftover was gone when the server started');
+    assert.ok(!alive(leftover.pid as number));
+  } finally {
+    gw.kill('SIGTERM');
+    await exited;
   }
 });

@@ -14,6 +14,7 @@ import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { CliContext } from './context.ts';
 import type { EarlyStarts } from '../upstream/early-start.ts';
+import type { RegistryEntry } from '../sandbox/registry.ts';
 
 function startFailure(err: unknown, config: Config): string {
   if (err instanceof GatehouseError) return err.message;
@@ -108,6 +109,8 @@ export interface Prepared {
   config: Config;
   /** The descriptors inherited from the launcher, closed before any server started (src/util/inherited-fds.ts). */
   closed: number[];
+  /** What an earlier gateway on this state directory left running, killed before any server started. */
+  reaped: RegistryEntry[];
   early: EarlyStarts;
   /** The command's own signal handling ends: the gateway's begins. */
   release: () => void;
@@ -117,6 +120,11 @@ export interface Prepared {
 async function startGateway(p: Prepared, log: Logger, noHttp?: boolean): Promise<Gateway> {
   if (p.closed.length)
     log.info({ fds: p.closed }, 'closed descriptors inherited from the launcher: no server inherits them');
+  for (const e of p.reaped)
+    log.warn(
+      { upstream: e.server, tenant: e.tenant, pid: e.pid, sandboxed: e.sandboxed },
+      'killed a server left running by an earlier gateway',
+    );
   if (p.early.waiting) log.info({ servers: p.early.list() }, 'servers started while the gateway starts');
   try {
     return await Gateway.start(p.config, { log, noHttp, early: p.early });

@@ -8,9 +8,11 @@
 import type { Command } from 'commander';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { EarlyStarts } from '../upstream/early-start.ts';
+import { EarlyStarts, earlyStartable } from '../upstream/early-start.ts';
+import { ProcessRegistry, type RegistryEntry } from '../sandbox/registry.ts';
+import { existsSync } from 'node:fs';
 import { closeInheritedDescriptors } from '../util/inherited-fds.ts';
 import type { CliContext } from './context.ts';
 import type { Prepared } from './serve-run.ts';
@@ -31,7 +33,11 @@ async function prepare(
   const closed = closeInheritedDescriptors();
   // A start that will fail for want of its port starts no server at all (one that another process
   // takes meanwhile stops them again).
-  const early = !opts.http || (await canListen(config.gateway.listen)) ? EarlyStarts.start(config) : new EarlyStarts();
+  const starting = !opts.http || (await canListen(config.gateway.listen));
+  // What an earlier gateway on this state directory left running is killed before anything starts
+  // (the sandbox host does it again when it opens: then there is nothing left).
+  const reaped = starting && earlyStartable(config.servers).length ? await reapLeftovers(config.gateway.stateDir) : [];
+  const early = starting ? EarlyStarts.start(config) : new EarlyStarts();
   const signals = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
   const onSignal = (sig: NodeJS.Signals) =>
     void early.stop().finally(() => process.exit(128 + (constants.signals[sig] ?? 0)));
@@ -39,7 +45,13 @@ async function prepare(
   const release = () => {
     for (const s of signals) process.removeListener(s, onSignal);
   };
-  return { file, config, closed, early, release };
+  return { file, config, closed, reaped, early, release };
+}
+
+/** Leftovers of an earlier gateway on `stateDir`, killed (src/sandbox/registry.ts); none when it has no registry yet. */
+async function reapLeftovers(stateDir: string): Promise<RegistryEntry[]> {
+  if (!existsSync(join(stateDir, 'run'))) return [];
+  return new ProcessRegistry(stateDir).reap();
 }
 
 /** Whether the address can be listened on now (port 0 always can). */
