@@ -5,7 +5,8 @@
  * up by the client a second later; migrations are not bound. An API-key caller whose key cannot be
  * looked up gets 503 "store unavailable" naming its request, not 500 "internal error" with a null id.
  * A connection whose query the client gave up on is closed, never used again: the next queries get a
- * fresh connection, their own answers at once, and no transaction left open by a late `begin`.
+ * fresh connection, their own answers at once, and no transaction left open by a late `begin`. A
+ * connection lost inside a transaction does not keep its locks for hours: the server ends the session.
  * The machine's PostgreSQL is never stopped: each test works in a schema of its own.
  */
 import { after, test } from 'node:test';
@@ -13,6 +14,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { openStore } from '../src/storage/index.ts';
+import type { AuditEvent } from '../src/model/audit-event.ts';
 import type { ApiKeyRecord, Store } from '../src/storage/types.ts';
 import { createKey, startGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
@@ -185,9 +187,11 @@ test('a connection lost with no reset fails its query at the bound and is never 
     [...now.keys()].some((pid) => pid !== first),
     'the queries after ran on a fresh connection',
   );
-  // Closed by the client, so its server process goes too (through this proxy; a real lost
-  // connection's server side would end with its own keepalive or statement_timeout).
-  await eventually(async () => !(await backends(name)).has(first));
+  // The client's close never reaches the server (lost), so the lost connection's server process
+  // stays, as it would after a real partition until the server's TCP keepalive ends it (about two
+  // hours by default; statement_timeout bounds a running statement, not a session): idle, outside
+  // any transaction, it holds no lock. Inside a transaction the server ends it (the next test).
+  assert.equal(now.get(first), 'idle', 'the lost connection holds nothing on the server');
 });
 
 test('a begin that reaches the server after the client gave up leaves no pooled connection inside a transaction: what is written next is seen by every connection', async (t) => {
@@ -250,6 +254,46 @@ test('a query of a transaction that goes unanswered fails it after one bound: th
   }
   assert.equal(await store.inventory.update('srv', () => ({ change: {}, result: 7 })), 7);
   await store.ping();
+});
+
+function auditEvent(stream: string): AuditEvent {
+  return {
+    v: 1,
+    stream,
+    seq: 1,
+    prev: '0'.repeat(64),
+    hash: 'a'.repeat(64),
+    time: new Date().toISOString(),
+    id: `intent-${stream}`,
+    kind: 'call.intent',
+    tool: 'x__y',
+  };
+}
+
+test('a connection lost inside a transaction (the audit append, holding its lock) is ended by the server 2 s after storage.queryTimeoutMs: another replica appends within seconds, not hours', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const p = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const name = `${app}-idle-tx`;
+  const store = await open(1000, p.port, name);
+  const replica = await open(1000); // another replica, straight to the server
+  await store.ping();
+  const first = await onlyBackend(name);
+  // The append's transaction takes the append lock (audit-repo.ts APPEND_LOCK); its insert is held.
+  p.freezeOn('insert into "audit_events"');
+  const appending = store.audit.appendBatch([auditEvent(`lost-${randomUUID()}`)]);
+  await eventually(async () => (await backends(name)).get(first) === 'idle in transaction', { intervalMs: 20 });
+  p.lose(); // a partition: nothing more either way, no reset; the client's close never reaches the server
+  const lockedAt = performance.now();
+  await failsWithin(appending, 6000);
+  // Before, the server kept that process idle in its transaction, holding the lock, until its TCP
+  // keepalive noticed (about two hours): every replica's audit append waited for it and failed.
+  await eventually(() => replica.audit.appendBatch([auditEvent(`replica-${randomUUID()}`)]).then(() => true), {
+    timeoutMs: 10_000,
+  });
+  const ms = performance.now() - lockedAt;
+  // Ended 1000 + 2000 ms after the lock was taken (postgres.ts connect).
+  assert.ok(ms < 5000, `the lock was free after ${Math.round(ms)} ms`);
+  assert.ok(!(await backends(name)).has(first), 'the server ended the lost session');
 });
 
 test('migrations are not bound by the query timeout: waiting for the migration lock is not a stuck query', async (t) => {

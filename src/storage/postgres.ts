@@ -54,6 +54,9 @@ export function hardenPool(pool: pg.Pool, onError: (err: Error) => void = () => 
  */
 const NO_ANSWER_GRACE_MS = 1000;
 
+/** How much later than the client's own bound the server ends a session idle inside a transaction (see `connect`). */
+const IDLE_IN_TRANSACTION_AFTER_CLIENT_MS = 2 * NO_ANSWER_GRACE_MS;
+
 /** pg's error for a query its `query_timeout` gave up on. */
 const READ_TIMEOUT = 'Query read timeout';
 
@@ -94,15 +97,39 @@ function closeUnanswered(pool: pg.Pool): pg.Pool {
 }
 
 /**
+ * TCP keepalive on the client's sockets: a connection whose network is gone with no reset is found
+ * (and fails) instead of waiting for ever, in the pool or under a migration that runs long.
+ */
+const KEEPALIVE_DELAY_MS = 10_000;
+
+/**
  * A pool and kysely over it. `queryTimeoutMs` bounds every query: statement_timeout on the server
  * (lock waits included), and the client's own timer for a server that does not answer at all (its
  * connection is then closed: closeUnanswered).
+ *
+ * It bounds too how long the server keeps a session idle inside a transaction
+ * (idle_in_transaction_session_timeout; the server then ends the session, which releases its locks).
+ * statement_timeout does not apply between statements: a connection lost with no reset (a network
+ * partition, a NAT or firewall that forgot it) inside a transaction left its server process `idle in
+ * transaction` holding the transaction's locks until the server's TCP keepalive noticed, about two
+ * hours with Linux's defaults: the audit append's lock (audit-repo.ts APPEND_LOCK) among them, so
+ * every replica's audit append, and every call that changes something, failed that long. The
+ * gateway's own transactions (audit append, inventory update, prune) send their statements back to
+ * back, with only the process's own work between them, never a wait on anything else: a transaction
+ * idle as long as a query may run is as stuck as that query. The server's bound is a second later
+ * than the client's own (query_timeout): a client that is still there gives up on the statement it
+ * waits for first, says so, and closes the connection (which ends the session); the server's bound
+ * is for a client it cannot hear any more. Migrations (queryTimeoutMs undefined) are bound by neither.
  */
 function connect(url: string, schema: string | undefined, max: number, queryTimeoutMs?: number): Kysely<Database> {
   const bound =
     queryTimeoutMs === undefined
       ? {}
-      : { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS };
+      : {
+          statement_timeout: queryTimeoutMs,
+          idle_in_transaction_session_timeout: queryTimeoutMs + IDLE_IN_TRANSACTION_AFTER_CLIENT_MS,
+          query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS,
+        };
   const pool = closeUnanswered(
     hardenPool(
       new pg.Pool({
@@ -111,6 +138,8 @@ function connect(url: string, schema: string | undefined, max: number, queryTime
         connectionTimeoutMillis: 5000,
         idleTimeoutMillis: 30_000,
         types,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
         ...bound,
       }),
     ),

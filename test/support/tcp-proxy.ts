@@ -19,7 +19,10 @@ export interface TcpProxy {
   freeze(frozen: boolean): void;
   /** Freeze when a client sends `text` (that data is held too); thaw with freeze(false). */
   freezeOn(text: string): void;
-  /** The connections open now carry nothing more, either way, and are never reset; new ones work. */
+  /**
+   * The connections open now carry nothing more, either way, and are never reset: one side closing
+   * is not seen by the other (which stays open until the test ends); new ones work.
+   */
   lose(): void;
 }
 
@@ -39,9 +42,12 @@ export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpP
           sockets.add(s);
           s.on('error', () => {});
           s.on('close', () => {
+            sockets.delete(s);
+            // A lost connection's close does not reach the other side either (a partition carries no
+            // FIN or reset): the other end stays open until the test ends.
+            if (lost.has(s)) return;
             client.destroy();
             upstream.destroy();
-            sockets.delete(s);
           });
         }
         client.on('data', (data) => {
