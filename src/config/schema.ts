@@ -596,7 +596,7 @@ const Storage = Type.Object(
         maximum: 3_600_000,
         default: DEFAULT_QUERY_TIMEOUT_MS,
         description:
-          "PostgreSQL: how long one query may run, waits for locks included (the server's statement_timeout); a server that does not answer at all (stopped, or the network gone) is given a second more. The gateway's queries are short (searches, exports and run views read a page at a time); migrations run without it.",
+          "PostgreSQL: how long one query may run, waits for locks included (the server's statement_timeout); a server that does not answer at all (stopped, or the network gone) is given a second more. A session left idle inside a transaction (its connection lost with no reset, holding the transaction's locks) is ended by the server two seconds after the bound (idle_in_transaction_session_timeout). The gateway's queries are short (searches, exports and run views read a page at a time); migrations run without it.",
       }),
     ),
   },
