@@ -7,6 +7,10 @@
  * chunk that goes over, and nothing reaches the upstream or the audit trail as a call; globex is
  * served meanwhile; once acme's requests end it is served again, and every byte comes back.
  * (Before, nothing bounded what requests held together: one tenant could hold thousands of bodies.)
+ * A modern caller's call to a legacy upstream (SDK v1) that asks sampling is held past its answer
+ * (`input_required`): its bytes stay in acme's half until the hold goes (answered, or the gateway
+ * stopping). Before, they were given back with the answer, and held calls were bounded only by
+ * count: one tenant could keep hundreds of megabytes of params, unseen by the metric.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +24,11 @@ import { capturedLog } from './support/logs.ts';
 import { listenOnLoopback, type Listening } from './support/http.ts';
 import { modernHeaders, modernMeta } from './support/rpc.ts';
 import { loadConfig } from '../src/config/load.ts';
+import { McpServer as V1Server } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
 
 const KIB = 1024;
 const BUDGET = 512 * KIB;
@@ -71,18 +80,53 @@ async function recorder(): Promise<Recorder> {
   return { ...(await listenOnLoopback(http, '/mcp')), calls, waiting };
 }
 
+interface AskingUpstream extends Listening {
+  /** The sizes of the `ask` calls' argument `q` that reached it. */
+  calls: number[];
+}
+
+/** A 2025-11-25 upstream (SDK v1, with sessions) whose tool `ask` asks its caller one sampling question mid-call. */
+async function asking(): Promise<AskingUpstream> {
+  const calls: number[] = [];
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const http = createServer(async (req, res) => {
+    const sid = req.headers['mcp-session-id'];
+    const known = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    if (known) return void (await known.handleRequest(req, res));
+    const server = new V1Server({ name: 'asking', version: '1' });
+    server.registerTool('ask', { description: 'asks', inputSchema: { q: z.string() } }, async ({ q }, extra) => {
+      calls.push(q.length);
+      const r = await extra.sendRequest(
+        { method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } },
+        CreateMessageResultSchema,
+      );
+      return { content: [{ type: 'text', text: `sampled: ${JSON.stringify(r.content)}` }] };
+    });
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (id) => void sessions.set(id, transport),
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  });
+  return { ...(await listenOnLoopback(http, '/mcp')), calls };
+}
+
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-request-budget-'));
 const keys: Record<string, string> = {};
 const { log, lines: logs } = capturedLog('warn');
 let t: TestGateway;
 let up: Recorder;
+let asker: AskingUpstream;
 
 before(async () => {
   const policy = join(tmp, 'policy.yaml');
-  writeFileSync(policy, "rules:\n  - { id: all, tools: ['h__*'], effect: allow }\n");
+  writeFileSync(policy, "rules:\n  - { id: all, tools: ['h__*', 'a__*'], effect: allow }\n");
   up = await recorder();
+  asker = await asking();
   t = await startGateway(
-    `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    tools: { ok: { class: READ }, slow: { class: READ } }\n`,
+    `  - name: h\n    transport: http\n    url: ${JSON.stringify(up.url)}\n    tools: { ok: { class: READ }, slow: { class: READ } }\n` +
+      `  - name: a\n    transport: http\n    url: ${JSON.stringify(asker.url)}\n    tools: { ask: { class: READ } }\n`,
     {
       gateway: `  maxBodyBytes: ${128 * KIB}\n  maxBufferedRequestBytes: ${BUDGET}\n`,
       top: `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: accept }\n`,
@@ -94,6 +138,7 @@ before(async () => {
 after(async () => {
   await t?.close();
   await up?.close();
+  await asker?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -307,4 +352,84 @@ test('while the store is away, a body over gateway.maxBodyBytes is refused as to
   } finally {
     apiKeys.get = get;
   }
+});
+
+/** A 2026-07-28 tools/call of `a__ask` by a caller that can be asked sampling, its body `bytes` long (or a retry, small). */
+async function ask(
+  tenant: string,
+  bytes: number,
+  retry?: { requestState: string; inputResponses: Record<string, unknown> },
+): Promise<Answer & { body: { result?: { resultType?: string; requestState?: string } } }> {
+  const body = (q: string) =>
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: nextId,
+      method: 'tools/call',
+      params: { name: 'a__ask', arguments: { q }, ...retry, _meta: modernMeta({ sampling: {} }) },
+    });
+  const text = retry ? body('x') : body('x'.repeat(bytes - body('').length));
+  nextId++;
+  if (!retry) assert.equal(Buffer.byteLength(text), bytes);
+  const res = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { ...modernHeaders('tools/call', 'a__ask'), authorization: `Bearer ${keys[tenant]}` },
+    body: text,
+  });
+  const got = await res.text();
+  const json = got.startsWith('{') ? got : got.slice(got.indexOf('data: ') + 6).split('\n')[0];
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: JSON.parse(json) };
+}
+
+const SAMPLED = { model: 'm', role: 'assistant', content: { type: 'text', text: 'from the caller' } };
+
+test("calls held for the caller's answer to a legacy upstream's question keep their bytes in acme's half until answered", async () => {
+  await eventually(() => t.gw.requestBytes.held === 0);
+  // Two calls of 100 KiB: each answered input_required at once, its upstream call held with its params.
+  const first = [await ask('acme', 100 * KIB), await ask('acme', 100 * KIB)];
+  for (const r of first) {
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.result?.resultType, 'input_required');
+  }
+  assert.deepEqual(asker.calls.length, 2);
+  // Their answers are over: their bytes stay counted while the calls are held (the metric too).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(t.gw.requestBytes.heldBy('acme'), 200 * KIB, 'the held calls keep their bytes');
+  assert.equal(await metric('gatehouse_request_buffered_bytes'), 200 * KIB);
+
+  // acme's half is full: its next call (one more to hold, or any other) is refused before the upstream.
+  const upBefore = up.calls.length;
+  assertRefused(await ask('acme', 60 * KIB));
+  assertRefused(await call('acme', 'ok', 60 * KIB));
+  assert.equal(asker.calls.length, 2, 'nothing new reached the asking upstream');
+  assert.equal(up.calls.length, upBefore, 'nothing reached the other upstream');
+  // globex has its own half: its call is held too, and answered.
+  const g = await ask('globex', 60 * KIB);
+  assert.equal(g.body.result?.resultType, 'input_required', JSON.stringify(g.body));
+  assert.equal(t.gw.requestBytes.heldBy('globex'), 60 * KIB);
+  const gDone = await ask('globex', 0, {
+    requestState: String(g.body.result?.requestState),
+    inputResponses: { q1: SAMPLED },
+  });
+  assert.equal(gDone.status, 200, JSON.stringify(gDone.body));
+
+  // acme answers its questions: the calls complete, the holds go, and their bytes come back.
+  for (const r of first) {
+    const done = await ask('acme', 0, {
+      requestState: String(r.body.result?.requestState),
+      inputResponses: { q1: SAMPLED },
+    });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.match(JSON.stringify(done.body.result), /sampled: .*from the caller/);
+  }
+  await eventually(() => t.gw.requestBytes.held === 0);
+  assert.equal(await metric('gatehouse_request_buffered_bytes'), 0);
+  assert.equal((await call('acme', 'ok', 60 * KIB)).status, 200, 'acme is served again');
+
+  // A call left held keeps its bytes until the hold goes some other way: here the gateway's holds closing.
+  const left = await ask('acme', 100 * KIB);
+  assert.equal(left.body.result?.resultType, 'input_required');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(t.gw.requestBytes.heldBy('acme'), 100 * KIB);
+  t.gw.holds.close();
+  assert.equal(t.gw.requestBytes.held, 0);
 });

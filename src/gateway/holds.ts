@@ -5,6 +5,11 @@
  * resumes it when the caller retries with `inputResponses` and the HMAC-sealed `requestState`.
  * Holds live in this process's memory, bounded in number and time, and per principal and per tenant
  * (when the caller names the owner), so one tenant's slow calls cannot use up every other tenant's.
+ * A held call keeps the bytes of the request that made it (its params) counted against its tenant's
+ * share of `gateway.maxBufferedRequestBytes` (src/util/request-budget.ts) until the hold goes, however
+ * it goes (answered, failed, abandoned, expired, the gateway stopping): the caller's answer
+ * (`input_required`) ends long before, and bounding holds by count alone let one tenant keep hundreds
+ * of megabytes of params unseen. Its tenant's next requests are refused at their body meanwhile.
  */
 import { randomBytes } from 'node:crypto';
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
@@ -12,6 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
+import type { RequestHold } from '../util/request-budget.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 const PREFIX = 'gh1.';
@@ -21,6 +27,8 @@ const MAX_HOLDS = 1000;
 export interface HoldOwner {
   principal: string;
   tenant: string;
+  /** The bytes of the request being answered (its tenant's share of the request budget), kept while a hold it made lives. */
+  body?: Pick<RequestHold, 'keep'>;
 }
 
 export interface HoldCaps {
@@ -49,6 +57,8 @@ export class HeldCall {
   readonly id: string;
   readonly binding: string;
   owner: HoldOwner | undefined;
+  /** Lets go of the request bytes this call keeps (once): when the hold goes. */
+  letGo: () => void = () => {};
   readonly #queue: Question[] = [];
   #outcome: Step | undefined;
   #wake: (() => void) | undefined;
@@ -156,6 +166,8 @@ export class Holds {
       throw new GatehouseError('E_UPSTREAM_UNAVAILABLE', 'too many calls waiting for client input');
     const h = new HeldCall(randomBytes(16).toString('base64url'), binding, this.#ttlMs);
     this.#holds.set(h.id, h);
+    // The request's bytes stay counted while its call is held, past its answer (once, whichever way the hold goes).
+    if (owner?.body) h.letGo = owner.body.keep();
     if (owner) {
       h.owner = owner;
       this.#perTenant.set(owner.tenant, (this.#perTenant.get(owner.tenant) ?? 0) + 1);
@@ -165,7 +177,9 @@ export class Holds {
   }
 
   #forget(h: HeldCall): void {
-    if (!this.#holds.delete(h.id) || !h.owner) return;
+    if (!this.#holds.delete(h.id)) return;
+    h.letGo();
+    if (!h.owner) return;
     const dec = (m: Map<string, number>, k: string) => {
       const n = (m.get(k) ?? 1) - 1;
       if (n > 0) m.set(k, n);
@@ -203,7 +217,10 @@ export class Holds {
 
   close(): void {
     clearInterval(this.#sweeper);
-    for (const h of this.#holds.values()) h.abandon();
+    for (const h of this.#holds.values()) {
+      h.abandon();
+      h.letGo();
+    }
     this.#holds.clear();
     this.#perPrincipal.clear();
     this.#perTenant.clear();

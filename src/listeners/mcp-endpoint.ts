@@ -46,7 +46,7 @@ import {
 import { Responder, StreamSink } from './responder.ts';
 import { checkModernHeaders, checkParamHeaders, checkSessionVersion, header } from './mcp-headers.ts';
 import { bodyBudget } from './request-bytes.ts';
-import type { RequestBudget } from '../util/request-budget.ts';
+import type { RequestBudget, RequestHold } from '../util/request-budget.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { holdOwner } from '../gateway/holds.ts';
 import { seesServer } from '../pipeline/listings.ts';
@@ -241,7 +241,8 @@ async function handlePost(
   const declared = declaredVersion(c.msg.params);
   // Modern: the body's _meta names a version, or the header names a modern one, or it is server/discover.
   const modern = declared !== undefined || isModernVersion(versionHeader) || c.msg.method === 'server/discover';
-  if (modern) return await handleModern(req, res, c, caller, { declared, versionHeader, sse: accept.sse }, deps);
+  if (modern)
+    return await handleModern(req, res, c, caller, { declared, versionHeader, sse: accept.sse, body: budget }, deps);
   return await handleLegacy(res, c, caller, { versionHeader, sse: accept.sse }, deps);
 }
 
@@ -251,7 +252,7 @@ async function handleModern(
   res: ServerResponse,
   c: Call,
   caller: Caller,
-  o: { declared: string | undefined; versionHeader: string | undefined; sse: boolean },
+  o: { declared: string | undefined; versionHeader: string | undefined; sse: boolean; body: RequestHold },
   deps: EndpointDeps,
 ): Promise<void> {
   const { method, params } = c.msg;
@@ -270,7 +271,7 @@ async function handleModern(
     if (sink) endWhenRevoked(sink, caller.principal, deps);
     return;
   }
-  return await answer(res, ctx, method, params, o.sse, deps);
+  return await answer(res, ctx, method, params, o.sse, deps, {}, o.body);
 }
 
 /** A legacy (2025-11-25) message: `initialize`, or one bound to the session it negotiated. */
@@ -366,6 +367,7 @@ async function answer(
   sse: boolean,
   deps: EndpointDeps,
   headers: Record<string, string> = {},
+  body?: RequestHold,
 ): Promise<void> {
   const out = new Responder(res, sse, headers);
   ctx.outlet = outletFor(out, ctx.session, sse);
@@ -373,10 +375,11 @@ async function answer(
   const slot = ++inFlightSeq;
   if (ctl) inFlight.set(slot, { ctx, ctl });
   try {
-    // Held calls made while answering count against this caller's principal and tenant.
+    // Held calls made while answering count against this caller's principal and tenant, and keep
+    // this request's bytes (`body`) counted in its tenant's share of the request budget while they live.
     const run = () => dispatch(ctx, method, params, deps);
     // Traced: the request's span (a trusted caller's traceparent continues its trace; ctx.traceId follows).
-    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant }, () =>
+    let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant, body }, () =>
       deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run(),
     );
     if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };

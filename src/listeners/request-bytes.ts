@@ -9,10 +9,15 @@
 import type { ServerResponse } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import { LogBudget } from '../util/log-budget.ts';
-import { RequestBudget, type Holder, type Refused, type RequestRefusal } from '../util/request-budget.ts';
+import {
+  RequestBudget,
+  type Holder,
+  type Refused,
+  type RequestHold,
+  type RequestRefusal,
+} from '../util/request-budget.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { BodyBudget } from './guards.ts';
 
 /** A refusal's log line, by the bound it was over. */
 const WHY: Record<RequestRefusal, string> = {
@@ -61,9 +66,10 @@ export function requestBudget(max: number, tell: () => { log: Logger; metrics: M
 
 /**
  * What the body of the request answered on `res` is read against: `holder`'s share of `budget`,
- * all given back once `res` closes (its answer ended, or its connection closed).
+ * all given back once `res` closes (its answer ended, or its connection closed) and no held call
+ * made while answering it keeps them (src/gateway/holds.ts).
  */
-export function bodyBudget(budget: RequestBudget, res: ServerResponse, holder: Holder): BodyBudget {
+export function bodyBudget(budget: RequestBudget, res: ServerResponse, holder: Holder): RequestHold {
   const hold = budget.hold(holder);
   if (res.closed) hold.release();
   else res.once('close', () => hold.release());

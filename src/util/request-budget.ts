@@ -6,7 +6,9 @@
  * tenant's. One budget per gateway (`gateway.maxBufferedRequestBytes`), modelled on the budget of
  * bytes held from upstreams (./byte-budget.ts): a request takes what each chunk of its body adds
  * as it arrives, and gives all of it back once, when its response has ended or its connection
- * closed (its parsed value lives as long as the call). Each tenant's requests hold at most half of
+ * closed (its parsed value lives as long as the call), or, when a held call keeps it past its
+ * answer (a modern caller's call to a legacy upstream that asked a question: src/gateway/holds.ts),
+ * once that hold has gone too. Each tenant's requests hold at most half of
  * it, so one tenant can never take what every other tenant needs; bodies read before their caller
  * is known (a request's id read while the store is away) hold at most half, from a share of their
  * own. A chunk that does not fit refuses its request. A few additions and comparisons per chunk.
@@ -124,14 +126,17 @@ export class RequestBudget {
 
 /**
  * The bytes of one request: taken chunk by chunk as its body arrives, all given back by `release`
- * (once, however often it is called). A released hold takes nothing more: a body still arriving
- * for a request whose answer is over is refused.
+ * (once, however often it is called) unless something still keeps them (`keep`): then once the last
+ * keeper lets go. A released hold takes nothing more: a body still arriving for a request whose
+ * answer is over is refused.
  */
 export class RequestHold {
   readonly #budget: RequestBudget;
   readonly #holder: Holder;
   #taken = 0;
   #released = false;
+  /** Keepers not yet let go (held calls that keep this request's params past its answer). */
+  #kept = 0;
   /** Why the last chunk (or declared length) did not fit. */
   #why: RequestRefusal = 'total';
 
@@ -168,10 +173,33 @@ export class RequestHold {
     return this.#budget.refused(this.#holder, this.#why);
   }
 
-  /** Everything this request took, given back (its answer is over or its connection closed). */
+  /**
+   * Keeps this request's bytes taken past its `release`, for as long as what it returns is not
+   * called (a held call: it keeps the request's params while its upstream call waits). Letting go
+   * is done once, however often it is called; the bytes are given back once `release` has been
+   * called and every keeper let go. A hold already released keeps nothing (its bytes are back).
+   */
+  keep(): () => void {
+    if (this.#released) return () => {};
+    this.#kept++;
+    let kept = true;
+    return () => {
+      if (!kept) return;
+      kept = false;
+      this.#kept--;
+      this.#giveBack();
+    };
+  }
+
+  /** Everything this request took, given back (its answer is over or its connection closed), once nothing keeps it. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#giveBack();
+  }
+
+  #giveBack(): void {
+    if (!this.#released || this.#kept > 0) return;
     this.#budget.give(this.#holder, this.#taken);
     this.#taken = 0;
   }
