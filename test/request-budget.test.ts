@@ -22,13 +22,12 @@ import { createKey, startGateway, type TestGateway } from './support/gateway.ts'
 import { eventually } from './support/eventually.ts';
 import { capturedLog } from './support/logs.ts';
 import { listenOnLoopback, type Listening } from './support/http.ts';
+import { sdkSessions } from './support/sdk-sessions.ts';
 import { modernHeaders, modernMeta } from './support/rpc.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { McpServer as V1Server } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
 
 const KIB = 1024;
 const BUDGET = 512 * KIB;
@@ -88,11 +87,7 @@ interface AskingUpstream extends Listening {
 /** A 2025-11-25 upstream (SDK v1, with sessions) whose tool `ask` asks its caller one sampling question mid-call. */
 async function asking(): Promise<AskingUpstream> {
   const calls: number[] = [];
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const http = createServer(async (req, res) => {
-    const sid = req.headers['mcp-session-id'];
-    const known = typeof sid === 'string' ? sessions.get(sid) : undefined;
-    if (known) return void (await known.handleRequest(req, res));
+  const handle = sdkSessions(() => {
     const server = new V1Server({ name: 'asking', version: '1' });
     server.registerTool('ask', { description: 'asks', inputSchema: { q: z.string() } }, async ({ q }, extra) => {
       calls.push(q.length);
@@ -102,13 +97,9 @@ async function asking(): Promise<AskingUpstream> {
       );
       return { content: [{ type: 'text', text: `sampled: ${JSON.stringify(r.content)}` }] };
     });
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (id) => void sessions.set(id, transport),
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
+    return server;
   });
+  const http = createServer((req, res) => void handle(req, res));
   return { ...(await listenOnLoopback(http, '/mcp')), calls };
 }
 
