@@ -11,7 +11,7 @@ import type { IdentityConfig } from '../config/schema.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ApiKeyStore } from '../storage/types.ts';
 import { ANONYMOUS_KEY, API_KEY_ISSUER, principalKey, type Principal } from './principal.ts';
-import { canonicalAddress, isLoopback } from '../util/address.ts';
+import { isLoopback, listedAddress } from '../util/address.ts';
 import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
 import { metadataUrls, protectedResourceMetadata, wwwAuthenticate, type ProtectedResourceMetadata } from './prm.ts';
@@ -172,7 +172,7 @@ export class Authenticator {
       // caller is the one the proxy names, and only a named proxy is believed.
       if (hasForwardingHeaders(req.headers)) {
         const trusted = this.#opts.trustedProxies ?? [];
-        if (!remote || !trusted.some((t) => canonicalAddress(t) === canonicalAddress(remote))) {
+        if (!remote || !listedAddress(trusted, remote)) {
           throw new GatehouseError(
             'E_UNAUTHENTICATED',
             'authentication required: a forwarded request reached a gateway without identity, and its proxy is not in gateway.trustedProxies',

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import { GatehouseError } from '../protocol/errors.ts';
 import { toWire } from '../protocol/wire.ts';
 import { LogBudget } from '../util/log-budget.ts';
-import { addressSource, canonicalAddress, unmappedAddress } from '../util/address.ts';
+import { addressSource, listedAddress, unmappedAddress } from '../util/address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -108,8 +108,7 @@ export class ConnectionGate {
   admit(socket: Socket): void {
     const caps = this.#caps();
     const peer = unmappedAddress(socket.remoteAddress ?? '');
-    const perAddress =
-      !caps.exempt.includes(peer) && !caps.exempt.some((e) => canonicalAddress(e) === canonicalAddress(peer));
+    const perAddress = !listedAddress(caps.exempt, peer);
     const address = addressSource(peer); // an IPv6 client by its /64
     const fromIt = this.#byAddress.get(address) ?? 0;
     if (this.#open >= caps.max || (perAddress && fromIt >= caps.perAddress)) {

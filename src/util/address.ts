@@ -32,6 +32,12 @@ export function addressSource(address: string): string {
   return zone !== undefined && /^fe[89ab]/.test(groups[0].padStart(4, '0')) ? `${block}%${zone}` : block;
 }
 
+/** Whether `peer` is one of `listed` (trusted proxies), however either is written. */
+export function listedAddress(listed: readonly string[], peer: string): boolean {
+  const p = canonicalAddress(peer);
+  return listed.some((a) => canonicalAddress(a) === p);
+}
+
 /** An address written one way whatever way it was given: IPv4 as it is, IPv6 as its eight groups (a trusted proxy's, to compare). */
 export function canonicalAddress(address: string): string {
   const a = unmappedAddress(address).toLowerCase();
