@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load.ts';
-import { checkServerNames, prepareHost } from './host.ts';
+import { prepareHost } from './host.ts';
+import { checkServerNames } from '../config/server-names.ts';
 
 const config = (stateDir: string, names: string[]) =>
   parseConfig(

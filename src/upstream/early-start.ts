@@ -14,6 +14,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Config } from '../config/schema.ts';
+import { checkServerNames } from '../config/server-names.ts';
 import { stdioEnv } from '../sandbox/server-view.ts';
 
 /** What a stdio server is started with. */
@@ -73,10 +74,14 @@ interface Started {
 export class EarlyStarts {
   readonly #started = new Map<string, Started>();
 
-  /** Spawn every server of `config` that can start now; none when the gateway will refuse its server names (src/gateway/host.ts). */
+  /** Spawn every server of `config` that can start now; none when the gateway will refuse its server names. */
   static start(config: Pick<Config, 'servers' | 'gateway'>): EarlyStarts {
     const early = new EarlyStarts();
-    if (config.servers.some((s) => s.name.includes(config.gateway.namespaceSeparator))) return early;
+    try {
+      checkServerNames(config);
+    } catch {
+      return early; // the gateway refuses this config: nothing starts
+    }
     for (const cfg of earlyStartable(config.servers)) {
       const spec = plainSpec(cfg);
       const child = spawnServer(spec);
