@@ -66,6 +66,14 @@ test('redacted arguments over the cap are kept as their shape; past that, a mark
   assert.equal(huge.withheld, true);
   // JSON escapes count: 20,000 control characters are 120,000 characters of JSON.
   assert.equal(rec.intent(facts({ s: '\u0001'.repeat(20_000) })).withheld, true);
+  // Near the cap, escapes decide: 6,000 control characters are 36,000 of JSON (over), 5,000 are
+  // 30,000 (kept), 10,000 quotes 20,000 (kept), as is what no escape could take over the cap.
+  assert.equal(rec.intent(facts({ s: '\u0001'.repeat(6_000) })).withheld, true);
+  for (const s of ['\u0001'.repeat(5_000), '"'.repeat(10_000), 'x'.repeat(5_000), 'é'.repeat(5_000)]) {
+    const kept = rec.intent(facts({ s }));
+    assert.equal(kept.withheld, undefined);
+    assert.deepEqual(kept.args, { s });
+  }
 });
 
 test('a result over the cap is bounded in both modes; every record stays small', () => {

@@ -66,30 +66,48 @@ function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
 
 /**
  * Whether `v` written as JSON takes at most `max` characters. Counts a lower bound (no escapes) and
- * stops as soon as that is over, so a huge value costs no more than `max` to reject; only a value
- * within it is written out to be measured exactly (escapes can make it at most six times longer).
+ * stops as soon as that is over, so a huge value costs no more than `max` to reject. It counts an
+ * upper bound too (every character of a string or key escaped, six times its length): a value within
+ * that is kept without being written out (most arguments and results, a few KB against 32 KB: one
+ * JSON.stringify of them per record saved). Only a value between the two, or holding anything but
+ * JSON's types (a BigInt), is written out to be measured exactly.
  */
 function fitsAsJson(v: unknown, max: number): boolean {
   let left = max;
+  let escapes = 0; // what escaping could add at most: five more characters for each one counted
+  let plain = true;
   const stack: unknown[] = [v];
   while (stack.length) {
     const x = stack.pop();
-    if (typeof x === 'string') left -= x.length + 2;
-    else if (Array.isArray(x)) {
+    if (typeof x === 'string') {
+      left -= x.length + 2;
+      escapes += x.length;
+    } else if (Array.isArray(x)) {
       left -= 1 + Math.max(1, x.length); // brackets and commas
       if (left < 0) return false;
       for (const y of x) stack.push(y);
     } else if (x !== null && typeof x === 'object') {
+      const proto = Object.getPrototypeOf(x);
+      if (proto !== Object.prototype && proto !== null) plain = false; // a Date or anything with toJSON
       const keys = Object.keys(x);
       left -= 1 + Math.max(1, keys.length); // braces and commas
       if (left < 0) return false;
       for (const k of keys) {
         left -= k.length + 3; // quotes and colon
+        escapes += k.length;
         stack.push((x as Record<string, unknown>)[k]);
       }
-    } else if (x !== undefined) left -= String(x).length;
+    } else if ((typeof x === 'number' && Number.isFinite(x)) || typeof x === 'boolean' || x === null)
+      left -= String(x).length;
+    else if (x === undefined)
+      escapes += 1; // `null` in an array: four characters where none were counted
+    else {
+      plain = false; // a BigInt, a non-finite number, a function: let JSON.stringify say
+      left -= String(x).length;
+    }
     if (left < 0) return false;
   }
+  if (plain && left - 5 * escapes >= 0) return true;
   try {
     return (JSON.stringify(v) ?? '').length <= max;
   } catch {
