@@ -9,14 +9,14 @@ function sink(): MessageSink & { got: JsonRpcMessage[] } {
   return { got, closed: false, send: (m) => void got.push(m), close() {} };
 }
 
-function session(withStream = true): LiveSession & { got: JsonRpcMessage[] } {
+function session(principal = 'p', withStream = true): LiveSession & { got: JsonRpcMessage[] } {
   const s = new LiveSession({
     id: `s${Math.random()}`,
     scope: '',
     protocolVersion: '2025-11-25',
     clientCapabilities: {},
     clientInfo: {},
-    principal: 'p',
+    principal,
     tenant: 'acme',
     createdAt: 0,
     lastSeenAt: 0,
@@ -68,7 +68,7 @@ test('an id asked of two sessions reaches neither; asked again of the same sessi
 
 test("without a session stream, the call's own stream while it is open; after it, nobody", () => {
   const r = new ElicitationRoutes();
-  const s = session(false);
+  const s = session('p', false);
   const c = call();
   r.asked('one', s, 'one', c);
   r.asked('two', s, 'two', c);
@@ -79,11 +79,25 @@ test("without a session stream, the call's own stream while it is open; after it
   assert.deepEqual(ids(c.got), ['one']);
 });
 
-test('a bounded number per connection: the oldest are forgotten first', () => {
+test("bounded per principal: one user's many elicitations push out only its own oldest, never another user's", () => {
   const r = new ElicitationRoutes();
-  const s = session();
-  for (let i = 0; i < 300; i++) r.asked(`id-${i}`, s, `id-${i}`, call());
-  r.complete(done('id-0'));
-  r.complete(done('id-299'));
-  assert.deepEqual(ids(s.got), ['id-299']);
+  const victim = session();
+  const attacker = session('mallory');
+  const attackersOther = session('mallory'); // the same principal's second session counts with the first
+  r.asked('victim-1', victim, 'victim-1', call());
+  for (let i = 0; i < 300; i++) r.asked(`id-${i}`, i % 2 ? attacker : attackersOther, `id-${i}`, call());
+  r.complete(done('victim-1'));
+  assert.deepEqual(ids(victim.got), ['victim-1'], "the other user's pending sign-in is still routed");
+  for (const i of [0, 267, 268, 299]) r.complete(done(`id-${i}`));
+  // 32 per principal are kept: ids 268-299; 0 and 267 were forgotten.
+  assert.deepEqual([...ids(attacker.got), ...ids(attackersOther.got)].sort(), ['id-268', 'id-299']);
+});
+
+test('bounded per connection in all: past 4,096, the oldest are forgotten first', () => {
+  const r = new ElicitationRoutes();
+  const sessions = Array.from({ length: 200 }, (_, i) => session(`user-${i}`));
+  for (let i = 0; i < 200 * 30; i++) r.asked(`id-${i}`, sessions[i % 200], `id-${i}`, call());
+  for (const i of [0, 200 * 30 - 4096 - 1, 200 * 30 - 4096, 200 * 30 - 1]) r.complete(done(`id-${i}`));
+  const got = sessions.flatMap((s) => ids(s.got));
+  assert.deepEqual(got.sort(), [`id-${200 * 30 - 4096}`, `id-${200 * 30 - 1}`].sort());
 });

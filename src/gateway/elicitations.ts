@@ -17,8 +17,15 @@ import type { Upstream } from '../upstream/upstream.ts';
 const COMPLETE = 'notifications/elicitation/complete';
 /** How long a sign-in may take: past this a completion reaches nobody (the client retries by hand). */
 const TTL_MS = 60 * 60_000;
-/** Elicitations remembered per connection; the oldest are forgotten past this. */
-const MAX_ASKED = 256;
+/**
+ * Elicitations remembered per connection for one principal (a tenant's user): past this, that
+ * principal's oldest is forgotten, never another's. A connection is one tenant's (or one user's), and
+ * a user who can make its upstream ask many URL elicitations must not push another user's pending
+ * sign-in out of memory.
+ */
+const MAX_ASKED_PER_PRINCIPAL = 32;
+/** Elicitations remembered per connection in all: the oldest are forgotten past this (128 principals' worth). */
+const MAX_ASKED = 4096;
 
 /** The asking call's own stream, while the call is in flight (`notify` is cleared when it ends). */
 export interface AskingCall {
@@ -31,29 +38,57 @@ interface Asked {
   shown: string;
   call: AskingCall;
   expires: number;
+  /** Whose it counts as (tenant and principal of the session asked). */
+  owner: string;
 }
 
 /** Two sessions were asked the same id: its completion reaches neither. */
 interface Ambiguous {
   ambiguous: true;
   expires: number;
+  owner: string;
 }
 
+const ownerOf = (session: LiveSession) => `${session.record.tenant}\n${session.record.principal}`;
+
 export class ElicitationRoutes {
+  /** In the order they were asked (a map keeps insertion order), oldest first. */
   readonly #asked = new Map<string, Asked | Ambiguous>();
+  /** How many of #asked each owner holds. */
+  readonly #held = new Map<string, number>();
 
   /** The upstream's URL elicitation `id` was asked of `session` (shown to it as `shown`) by `call`. */
   asked(id: string, session: LiveSession, shown: string, call: AskingCall): void {
     const now = Date.now();
     for (const [k, v] of this.#asked) {
-      if (v.expires >= now && this.#asked.size < MAX_ASKED) break;
-      this.#asked.delete(k); // oldest first: the map keeps the order they were asked in
+      if (v.expires >= now) break;
+      this.#forget(k, v); // expired, oldest first
     }
     const before = this.#asked.get(id);
-    this.#asked.delete(id);
+    if (before) this.#forget(id, before);
+    const owner = ownerOf(session);
+    if ((this.#held.get(owner) ?? 0) >= MAX_ASKED_PER_PRINCIPAL) {
+      for (const [k, v] of this.#asked) {
+        if (v.owner !== owner) continue;
+        this.#forget(k, v); // this principal's oldest
+        break;
+      }
+    }
+    if (this.#asked.size >= MAX_ASKED) {
+      const [k, v] = this.#asked.entries().next().value as [string, Asked | Ambiguous];
+      this.#forget(k, v);
+    }
     const taken = before && before.expires >= now && ('ambiguous' in before || before.session !== session);
     const expires = now + TTL_MS;
-    this.#asked.set(id, taken ? { ambiguous: true, expires } : { session, shown, call, expires });
+    this.#asked.set(id, taken ? { ambiguous: true, expires, owner } : { session, shown, call, expires, owner });
+    this.#held.set(owner, (this.#held.get(owner) ?? 0) + 1);
+  }
+
+  #forget(id: string, a: Asked | Ambiguous): void {
+    this.#asked.delete(id);
+    const left = (this.#held.get(a.owner) ?? 1) - 1;
+    if (left > 0) this.#held.set(a.owner, left);
+    else this.#held.delete(a.owner);
   }
 
   /** The upstream says `n`: a completion goes to the session asked, once; anything else is not ours. */
@@ -63,7 +98,7 @@ export class ElicitationRoutes {
     if (typeof id !== 'string') return;
     const a = this.#asked.get(id);
     if (!a) return;
-    this.#asked.delete(id);
+    this.#forget(id, a);
     if ('ambiguous' in a || a.expires < Date.now()) return;
     // Nothing of the upstream's notification but the id the caller was shown.
     const out: JsonRpcNotification = { jsonrpc: '2.0', method: COMPLETE, params: { elicitationId: a.shown } };
