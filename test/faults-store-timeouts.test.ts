@@ -311,6 +311,41 @@ test('migrations are not bound by the query timeout: waiting for the migration l
   }
 });
 
+test('a replica lost while holding the migration lock (no reset) is ended by the server within seconds: the next replica opens, not after lock_timeout fails it', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const p = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const name = `${app}-lost-migrator`;
+  // Held right after the lock is taken: the migrator's next statement never reaches the server.
+  p.freezeOn('create schema if not exists');
+  const lostOpen = open(1000, p.port, name);
+  lostOpen.catch(() => {}); // fails once the test ends and the proxy's sockets go
+  const holderPid = await eventually(async () => {
+    const h = await holder();
+    try {
+      const r = await h.c.query<{ pid: number }>(
+        `select l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid
+         where l.locktype = 'advisory' and l.granted and a.application_name = $1`,
+        [name],
+      );
+      return r.rows[0]?.pid;
+    } finally {
+      await h.release();
+    }
+  });
+  p.lose(); // a partition: the server keeps the session, idle, holding the lock, and hears nothing more
+  p.freeze(false);
+  const t0 = performance.now();
+  // Before, the server kept that session until its TCP keepalive noticed (about two hours), and every
+  // other replica waited lock_timeout (60 s) for the lock and failed to open.
+  const opened = open(1000);
+  const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000).unref());
+  const r = await Promise.race([opened.then((s) => s.ping()).then(() => 'opened' as const), late]);
+  assert.equal(r, 'opened', 'the next replica could not take the migration lock within 20 s');
+  const ms = performance.now() - t0;
+  assert.ok(ms < 12_000, `opened after ${Math.round(ms)} ms`);
+  assert.ok(!(await backends(name)).has(holderPid), 'the server ended the lost session');
+});
+
 test("an API-key caller whose key lookup fails gets 503 store unavailable naming its request's id", async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
   const gwSchema = freshPgSchema();

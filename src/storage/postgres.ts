@@ -119,17 +119,19 @@ const KEEPALIVE_DELAY_MS = 10_000;
  * idle as long as a query may run is as stuck as that query. The server's bound is a second later
  * than the client's own (query_timeout): a client that is still there gives up on the statement it
  * waits for first, says so, and closes the connection (which ends the session); the server's bound
- * is for a client it cannot hear any more. Migrations (queryTimeoutMs undefined) are bound by neither.
+ * is for a client it cannot hear any more. Migrations (queryTimeoutMs undefined) have no statement
+ * bound (an upgrade that rewrites a large table takes what it takes), only the idle bounds of
+ * MIGRATION_IDLE_MS; every session has idle_session_timeout (IDLE_SESSION_MS).
  */
 function connect(url: string, schema: string | undefined, max: number, queryTimeoutMs?: number): Kysely<Database> {
-  const bound =
-    queryTimeoutMs === undefined
-      ? {}
-      : {
-          statement_timeout: queryTimeoutMs,
-          idle_in_transaction_session_timeout: queryTimeoutMs + IDLE_IN_TRANSACTION_AFTER_CLIENT_MS,
-          query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS,
-        };
+  const migrating = queryTimeoutMs === undefined;
+  const bound = migrating
+    ? { idle_in_transaction_session_timeout: MIGRATION_IDLE_MS }
+    : {
+        statement_timeout: queryTimeoutMs,
+        idle_in_transaction_session_timeout: queryTimeoutMs + IDLE_IN_TRANSACTION_AFTER_CLIENT_MS,
+        query_timeout: queryTimeoutMs + NO_ANSWER_GRACE_MS,
+      };
   const pool = closeUnanswered(
     hardenPool(
       new pg.Pool({
@@ -147,12 +149,34 @@ function connect(url: string, schema: string | undefined, max: number, queryTime
   return new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,
-      // `schema` matched SCHEMA_NAME, so quoting it is enough.
-      onCreateConnection: schema
-        ? async (c) => void (await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`)))
-        : undefined,
+      onCreateConnection: async (c) => {
+        // `schema` matched SCHEMA_NAME, so quoting it is enough.
+        if (schema) await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
+        await c.executeQuery(idleSessionBound(migrating ? MIGRATION_IDLE_MS : IDLE_SESSION_MS));
+      },
     }),
   });
+}
+
+/**
+ * How long the server keeps a session idle outside a transaction (idle_session_timeout) before it
+ * ends it. A session whose client is gone with no reset (a network partition, a replica's host lost)
+ * held its connection slot until the server's TCP keepalive noticed (about two hours with Linux's
+ * defaults), and a replica lost while migrating held the migration lock as long: every other replica
+ * waited lock_timeout (60 s) and failed to open. The pool closes a connection idle for 30 s itself
+ * (idleTimeoutMillis), so a live gateway's sessions never reach a minute; the migration's statements
+ * follow each other with only the migrator's own work between them (inside a transaction too: the
+ * migrator's idle_in_transaction_session_timeout is the same), so a few seconds idle there is a client
+ * gone, and the lock is free for the next replica soon after.
+ */
+const IDLE_SESSION_MS = 60_000;
+const MIGRATION_IDLE_MS = 5_000;
+
+/** Sets idle_session_timeout where the server has it (PostgreSQL 14 and later; an older one would refuse the name). */
+function idleSessionBound(ms: number): CompiledQuery {
+  return CompiledQuery.raw(
+    `select set_config('idle_session_timeout', '${ms}', false) where current_setting('server_version_num')::int >= 140000`,
+  );
 }
 
 /** `queryTimeoutMs` bounds each query of the store (storage.queryTimeoutMs; see `connect`). */
