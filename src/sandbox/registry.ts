@@ -19,6 +19,11 @@ export interface RegistryEntry {
   sandboxed: boolean;
   /** The gateway that started it: its leftovers are reaped only once that gateway is gone. */
   owner: { pid: number; startTime: string };
+  /**
+   * Started while its gateway starts, before its connection (src/upstream/early-start.ts): that
+   * gateway adopts or stops it, so its own reap leaves it; another gateway's reaps it once this one is gone.
+   */
+  early?: boolean;
 }
 
 /** The start time of a live process, or undefined when there is none. */
@@ -61,7 +66,10 @@ export class ProcessRegistry {
         rmSync(join(this.dir, f), { force: true });
         continue;
       }
-      // A live gateway on the same state directory (the CLI's short-lived one, or a replica) keeps its own.
+      // A live gateway on the same state directory (the CLI's short-lived one, or a replica) keeps its own;
+      // this one keeps what it started ahead and has yet to adopt or stop.
+      const own = e.owner?.pid === process.pid && e.owner.startTime === ProcessRegistry.self.startTime;
+      if (e.early && own) continue;
       if (e.owner && e.owner.pid !== process.pid && startTimeOf(e.owner.pid) === e.owner.startTime) continue;
       if (e.pid > 1 && startTimeOf(e.pid) === e.startTime) {
         killed.push(e);

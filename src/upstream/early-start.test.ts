@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { EarlyStarts, earlyStartable, type SpawnSpec } from './early-start.ts';
+import { ProcessRegistry, type RegistryEntry } from '../sandbox/registry.ts';
 import { eventually } from '../../test/support/eventually.ts';
 
 type Server = Config['servers'][number];
@@ -94,4 +98,77 @@ test('stop() stops what was not handed over, with its process group', async () =
 test('nothing starts when the gateway will refuse the config (a server name holding the namespace separator)', () => {
   const early = EarlyStarts.start(config([server('ok'), server('a__b')]));
   assert.equal(early.waiting, 0);
+});
+
+/** The registry entries of `stateDir` started ahead: server and process id. */
+function earlyEntries(stateDir: string): Array<{ server: string; pid: number }> {
+  return readdirSync(join(stateDir, 'run'))
+    .map((f) => JSON.parse(readFileSync(join(stateDir, 'run', f), 'utf8')) as RegistryEntry)
+    .filter((e) => e.early)
+    .map((e) => ({ server: e.server, pid: e.pid }));
+}
+
+test("what starts ahead is in the state directory's registry until adopted or stopped; this gateway's own reap leaves it", async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'gh-early-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const early = EarlyStarts.start({
+    ...config([server('a'), server('b')]),
+    gateway: { stateDir },
+  } as unknown as Config);
+  t.after(() => early.stop());
+  const [a, b] = [early.pidOf('a') as number, early.pidOf('b') as number];
+  assert.deepEqual(
+    earlyEntries(stateDir).sort((x, y) => x.server.localeCompare(y.server)),
+    [
+      { server: 'a', pid: a },
+      { server: 'b', pid: b },
+    ],
+  );
+  // The sandbox host reaps when it opens, after the early start: what waits for its connection stays.
+  assert.deepEqual(await new ProcessRegistry(stateDir).reap(), []);
+  assert.ok(alive(a) && alive(b));
+  const child = early.take('a', spec);
+  t.after(() => child?.kill('SIGKILL'));
+  assert.deepEqual(earlyEntries(stateDir), [{ server: 'b', pid: b }], 'adopted: its connection registers it');
+  await early.stop();
+  assert.deepEqual(earlyEntries(stateDir), [], 'stopped: gone from the registry');
+});
+
+test('a gateway killed outright while its servers start ahead leaves none running: the next gateway on the state directory kills them', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'gh-early-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const cfg = { servers: [server('a')], gateway: { stateDir } };
+  const module = new URL('./early-start.ts', import.meta.url).href;
+  // A gateway as far as its early start: it prints the server's process id and waits to be killed.
+  const gateway = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { EarlyStarts } = await import(${JSON.stringify(module)});
+       const early = EarlyStarts.start(${JSON.stringify(cfg)});
+       console.log(early.pidOf('a')); setInterval(() => {}, 1e6);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => gateway.kill('SIGKILL'));
+  const pid = await new Promise<number>((resolve) => gateway.stdout.once('data', (d) => resolve(Number(String(d)))));
+  t.after(() => {
+    try {
+      process.kill(-pid, 'SIGKILL'); // whatever the test's end, the server does not outlive it
+    } catch {
+      // gone
+    }
+  });
+  assert.ok(alive(pid));
+  gateway.kill('SIGKILL');
+  await new Promise((r) => gateway.once('exit', r));
+  assert.ok(alive(pid), 'its own process group: killing the gateway does not stop it');
+  const reaped = await new ProcessRegistry(stateDir).reap();
+  assert.deepEqual(
+    reaped.map((e) => e.pid),
+    [pid],
+  );
+  await eventually(() => !alive(pid), { timeoutMs: 5000 });
+  assert.deepEqual(earlyEntries(stateDir), []);
 });

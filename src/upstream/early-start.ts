@@ -10,11 +10,16 @@
  * (`take`, only when what it would spawn is the same command, arguments, environment and directory,
  * and only while the process lives), and from then on it is that connection's process like any other,
  * registered, initialised, restarted. Whatever is not adopted (the start failed, the connection was
- * not made) is stopped.
+ * not made) is stopped. Each is written in the state directory's registry of started processes as it
+ * is spawned (src/sandbox/registry.ts, marked `early`), and taken out once adopted (its connection
+ * writes its own entry in the same turn) or stopped: a gateway killed outright before that leaves no
+ * server running that the next gateway does not find and kill.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Config } from '../config/schema.ts';
 import { checkServerNames } from '../config/server-names.ts';
+import { randomBytes } from 'node:crypto';
+import { ProcessRegistry, startTimeOf } from '../sandbox/registry.ts';
 import { stdioEnv } from '../sandbox/server-view.ts';
 
 /** What a stdio server is started with. */
@@ -69,10 +74,13 @@ interface Started {
   child: ChildProcessWithoutNullStreams;
   exited: boolean;
   gone: () => void;
+  /** Its entry in the registry, when it has one. */
+  entry?: string;
 }
 
 export class EarlyStarts {
   readonly #started = new Map<string, Started>();
+  #registry: ProcessRegistry | undefined;
 
   /** Spawn every server of `config` that can start now; none when the gateway will refuse its server names. */
   static start(config: Pick<Config, 'servers' | 'gateway'>): EarlyStarts {
@@ -82,7 +90,9 @@ export class EarlyStarts {
     } catch {
       return early; // the gateway refuses this config: nothing starts
     }
-    for (const cfg of earlyStartable(config.servers)) {
+    const startable = earlyStartable(config.servers);
+    if (startable.length && config.gateway.stateDir) early.#registry = registryOf(config.gateway.stateDir);
+    for (const cfg of startable) {
       const spec = plainSpec(cfg);
       const child = spawnServer(spec);
       // Not reported here: a server that cannot start (no such command) or exits is not adopted, and its
@@ -98,9 +108,37 @@ export class EarlyStarts {
       child.once('error', s.gone);
       child.once('exit', s.gone);
       child.stdin.on('error', () => {});
+      s.entry = early.#register(cfg.name, child.pid);
       early.#started.set(cfg.name, s);
     }
     return early;
+  }
+
+  /** Written in the registry as started ahead, owned by this gateway; undefined when it cannot be (as before the registry had them). */
+  #register(server: string, pid: number | undefined): string | undefined {
+    const startTime = pid ? startTimeOf(pid) : undefined;
+    if (!this.#registry || !pid || !startTime) return undefined;
+    const id = `early-${server}-${randomBytes(6).toString('hex')}`;
+    try {
+      this.#registry.add({
+        id,
+        server,
+        tenant: '',
+        pid,
+        startTime,
+        groups: [],
+        sandboxed: false,
+        owner: ProcessRegistry.self,
+        early: true,
+      });
+      return id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #unregister(s: Started): void {
+    if (s.entry) this.#registry?.remove(s.entry);
   }
 
   /** How many processes wait to be adopted. */
@@ -126,17 +164,27 @@ export class EarlyStarts {
     if (!s.exited && s.child.exitCode === null && s.child.signalCode === null && sameSpec(s.spec, spec)) {
       s.child.removeListener('error', s.gone);
       s.child.removeListener('exit', s.gone);
+      this.#unregister(s); // its connection registers it next, in this same turn (stdio.ts onStarted)
       return s.child;
     }
-    void stopProcess(s.child);
+    void stopProcess(s.child).then(() => this.#unregister(s));
     return undefined;
   }
 
   /** Stop every process not adopted (SIGKILL for one that ignores SIGTERM); resolves once they exited. */
   async stop(): Promise<void> {
-    const stopping = [...this.#started.values()].map((s) => stopProcess(s.child));
+    const stopping = [...this.#started.values()].map((s) => stopProcess(s.child).then(() => this.#unregister(s)));
     this.#started.clear();
     await Promise.all(stopping);
+  }
+}
+
+/** The registry of `stateDir`; undefined when it cannot be made (the gateway reports that state directory itself). */
+function registryOf(stateDir: string): ProcessRegistry | undefined {
+  try {
+    return new ProcessRegistry(stateDir);
+  } catch {
+    return undefined;
   }
 }
 
