@@ -153,7 +153,10 @@ export class Gateway {
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
     const scrubber = new SecretScrubber();
     this.upstreamBytes = this.#byteBudget(config);
-    this.requestBytes = requestBudget(requestBudgetBytes(config.gateway), () => ({ log, metrics: this.metrics }));
+    this.requestBytes = requestBudget(requestBudgetBytes(config.gateway), config.gateway.maxBodyBytes, () => ({
+      log,
+      metrics: this.metrics,
+    }));
     this.metrics.requestBufferedBytes = () => this.requestBytes.held;
     const pool = new CredentialedUpstreams(
       broker,
@@ -485,6 +488,7 @@ export class Gateway {
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
     this.requestBytes.max = requestBudgetBytes(next.gateway); // what is held stays held: the next request sees it
+    this.requestBytes.floor = next.gateway.maxBodyBytes; // the reserve follows both
     const limitsNote = this.#limits.reload(next.limits);
     if (limitsNote) notes.push(limitsNote);
     if (next.policy?.compiled.revision !== prev.policy?.compiled.revision)

@@ -29,10 +29,17 @@ const WHY: Record<RequestRefusal, string> = {
 /** Log budgets kept at most for this many tenants; past that they start again (a line more each, no more). */
 const NOISY_TENANTS = 10_000;
 
-/** The gateway's budget of request bytes: refusals counted in `metrics` and logged to `log` (read when one happens). */
-export function requestBudget(max: number, tell: () => { log: Logger; metrics: Metrics }): RequestBudget {
+/**
+ * The gateway's budget of request bytes, each tenant's floor `floor` (`gateway.maxBodyBytes`):
+ * refusals counted in `metrics` and logged to `log` (read when one happens).
+ */
+export function requestBudget(
+  max: number,
+  floor: number,
+  tell: () => { log: Logger; metrics: Metrics },
+): RequestBudget {
   const noisy = new Map<Holder, LogBudget>();
-  return new RequestBudget(max, (r: Refused) => {
+  const onRefused = (r: Refused) => {
     const { log, metrics } = tell();
     metrics.requestsOverBudget.inc({ reason: r.reason });
     if (noisy.size >= NOISY_TENANTS) noisy.clear();
@@ -50,6 +57,8 @@ export function requestBudget(max: number, tell: () => { log: Logger; metrics: M
           budgetBytes: r.budgetBytes,
           [r.holder === null ? 'unauthenticatedHeldBytes' : 'tenantHeldBytes']: r.holderBytes,
           shareBytes: r.shareBytes,
+          reserveHeldBytes: r.reserveHeldBytes,
+          reserveBytes: r.reserveBytes,
           ...(suppressed ? { suppressed } : {}),
         },
         WHY[r.reason],
@@ -61,7 +70,8 @@ export function requestBudget(max: number, tell: () => { log: Logger; metrics: M
           "the gateway holds as much of this tenant's request data as it may: retry once some of its calls end",
         )
       : new GatehouseError('E_TOO_MANY_REQUEST_BYTES');
-  });
+  };
+  return new RequestBudget(max, onRefused, floor);
 }
 
 /**

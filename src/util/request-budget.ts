@@ -12,6 +12,15 @@
  * it, so one tenant can never take what every other tenant needs; bodies read before their caller
  * is known (a request's id read while the store is away) hold at most half, from a share of their
  * own. A chunk that does not fit refuses its request. A few additions and comparisons per chunk.
+ *
+ * Halves alone let two busy tenants fill the whole between them, and every other tenant was then
+ * refused everything though it held nothing. So a tenant that holds less than the floor (one body
+ * of the largest size, `gateway.maxBodyBytes`) may take up to the floor even when the whole is
+ * held: what does not fit comes from a reserve beyond it (`reserve`: a quarter of the whole, at
+ * least two largest bodies). Only tenants under the floor take from it, each at most the floor, so
+ * busy tenants cannot reach it; bodies read before their caller is known have no floor. What a
+ * request took from each is given back to each. Memory stays bounded whatever the number of
+ * tenants: at most `max + reserve` bytes are held.
  */
 import { getHeapStatistics } from 'node:v8';
 
@@ -25,11 +34,14 @@ export type RequestRefusal = 'tenant' | 'unauthenticated' | 'total';
 export interface Refused {
   reason: RequestRefusal;
   holder: Holder;
-  /** What the holder's requests held, the bound on that, and what every request held together. */
+  /** What the holder's requests held, the bound on that, and what every request held together (the reserve's included). */
   holderBytes: number;
   shareBytes: number;
   heldBytes: number;
   budgetBytes: number;
+  /** What tenants under the floor held from the reserve beyond the budget, and its bound. */
+  reserveHeldBytes: number;
+  reserveBytes: number;
 }
 
 /**
@@ -49,11 +61,32 @@ export function requestBudgetBytes(g: { maxBodyBytes: number; maxBufferedRequest
   return g.maxBufferedRequestBytes ?? defaultRequestBudget(g.maxBodyBytes);
 }
 
+/**
+ * The reserve beyond a budget of `max` for tenants under a floor of `floor` (the largest body): a
+ * quarter of `max`, at least two largest bodies. A quarter keeps what is held within a quarter
+ * more than the configured bound (the default, an eighth of the heap, becomes 5/32 of it: the
+ * margin the eighth leaves for parsed values holds that); two bodies, so that one tenant sending a
+ * largest body from it leaves room for another's. Each tenant takes at most `floor` from it, and
+ * only while it holds less: with 4 MiB bodies a default budget of 32 MiB reserves 8 MiB, two
+ * tenants' largest bodies at once, or thousands of ordinary calls. Busy tenants cannot reach it:
+ * only several tenants at once, each under the floor, can use it up (then the next waits for them).
+ */
+export function requestReserve(max: number, floor: number): number {
+  return Math.max(2 * floor, Math.floor(max / 4));
+}
+
 export class RequestBudget {
-  /** At most this many bytes held at once (changed by a config reload; the shares follow it). */
+  /** At most this many bytes held at once (changed by a config reload; the shares and the reserve follow it). */
   max: number;
-  /** Bytes held now, every request together. */
+  /**
+   * What a tenant may always hold, from the reserve if the whole is held: one body of the largest
+   * size (`gateway.maxBodyBytes`, changed by a reload; 0: no floor).
+   */
+  floor: number;
+  /** Bytes held now, every request together (the reserve's included). */
   held = 0;
+  /** Of `held`, the bytes taken from the reserve. */
+  reserved = 0;
   /** By tenant: only tenants that hold something (a tenant leaves when its last byte is given back). */
   readonly #tenants = new Map<string, number>();
   #unauthenticated = 0;
@@ -63,14 +96,21 @@ export class RequestBudget {
   constructor(
     max: number,
     onRefused: (r: Refused) => Error = (r) => new Error(`over the request budget (${r.reason})`),
+    floor = 0,
   ) {
     this.max = max;
     this.#onRefused = onRefused;
+    this.floor = floor;
   }
 
   /** What one holder's requests may hold together: half of the budget. */
   get share(): number {
     return Math.floor(this.max / 2);
+  }
+
+  /** What tenants under the floor may hold beyond `max`, together: see `requestReserve`. */
+  get reserve(): number {
+    return requestReserve(this.max, this.floor);
   }
 
   heldBy(holder: Holder): number {
@@ -79,24 +119,45 @@ export class RequestBudget {
 
   /** Why `bytes` more for `holder` would not fit now (its share first, then the whole); undefined when they fit. */
   over(holder: Holder, bytes: number): RequestRefusal | undefined {
-    if (this.heldBy(holder) + bytes > this.share) return holder === null ? 'unauthenticated' : 'tenant';
-    if (this.held + bytes > this.max) return 'total';
-    return undefined;
+    const fromReserve = this.#place(holder, bytes);
+    return typeof fromReserve === 'number' ? undefined : fromReserve;
   }
 
-  /** Takes `bytes` for `holder` if they fit; else nothing is taken and the reason is returned. */
-  take(holder: Holder, bytes: number): RequestRefusal | undefined {
-    const over = this.over(holder, bytes);
-    if (over === undefined) this.#add(holder, bytes);
-    return over;
+  /**
+   * How many of `bytes` more for `holder` would come from the reserve (0: all fit within `max`), or
+   * why they do not fit: over the holder's half; over the whole, for a holder that would then hold
+   * more than the floor (or has none), or when the reserve has no room for what the whole has not.
+   */
+  #place(holder: Holder, bytes: number): number | RequestRefusal {
+    const mine = this.heldBy(holder) + bytes;
+    if (mine > this.share) return holder === null ? 'unauthenticated' : 'tenant';
+    // Room left within `max`: less than nothing after a reload made it smaller than what is held.
+    const room = this.max - (this.held - this.reserved);
+    if (bytes <= room) return 0;
+    if (holder === null || mine > this.floor) return 'total';
+    const fromReserve = room > 0 ? bytes - room : bytes;
+    return this.reserved + fromReserve > this.reserve ? 'total' : fromReserve;
   }
 
-  give(holder: Holder, bytes: number): void {
-    this.#add(holder, -bytes);
+  /**
+   * Takes `bytes` for `holder` if they fit: what `max` has room for from it, the rest from the
+   * reserve. Returns how many came from the reserve (to give back there), or, when they do not fit,
+   * nothing is taken and the reason is returned.
+   */
+  take(holder: Holder, bytes: number): number | RequestRefusal {
+    const fromReserve = this.#place(holder, bytes);
+    if (typeof fromReserve === 'number') this.#add(holder, bytes, fromReserve);
+    return fromReserve;
   }
 
-  #add(holder: Holder, bytes: number): void {
+  /** Gives back `bytes` of `holder`'s, `fromReserve` of them to the reserve (as `take` told). */
+  give(holder: Holder, bytes: number, fromReserve = 0): void {
+    this.#add(holder, -bytes, -fromReserve);
+  }
+
+  #add(holder: Holder, bytes: number, fromReserve: number): void {
     this.held += bytes;
+    this.reserved += fromReserve;
     if (holder === null) {
       this.#unauthenticated += bytes;
       return;
@@ -120,6 +181,8 @@ export class RequestBudget {
       shareBytes: this.share,
       heldBytes: this.held,
       budgetBytes: this.max,
+      reserveHeldBytes: this.reserved,
+      reserveBytes: this.reserve,
     });
   }
 }
@@ -134,6 +197,8 @@ export class RequestHold {
   readonly #budget: RequestBudget;
   readonly #holder: Holder;
   #taken = 0;
+  /** Of `#taken`, the bytes that came from the reserve (given back there). */
+  #reserved = 0;
   #released = false;
   /** Keepers not yet let go (held calls that keep this request's params past its answer). */
   #kept = 0;
@@ -157,14 +222,15 @@ export class RequestHold {
     return over === undefined;
   }
 
-  /** Takes what a chunk adds; false (nothing taken) when it does not fit. */
+  /** Takes what a chunk adds (partly from the reserve, maybe); false (nothing taken) when it does not fit. */
   take(bytes: number): boolean {
-    const over = this.#released ? 'total' : this.#budget.take(this.#holder, bytes);
-    if (over !== undefined) {
-      this.#why = over;
+    const fromReserve = this.#released ? 'total' : this.#budget.take(this.#holder, bytes);
+    if (typeof fromReserve !== 'number') {
+      this.#why = fromReserve;
       return false;
     }
     this.#taken += bytes;
+    this.#reserved += fromReserve;
     return true;
   }
 
@@ -200,7 +266,8 @@ export class RequestHold {
 
   #giveBack(): void {
     if (!this.#released || this.#kept > 0) return;
-    this.#budget.give(this.#holder, this.#taken);
+    this.#budget.give(this.#holder, this.#taken, this.#reserved);
     this.#taken = 0;
+    this.#reserved = 0;
   }
 }
