@@ -11,6 +11,10 @@
  * (`input_required`): its bytes stay in acme's half until the hold goes (answered, or the gateway
  * stopping). Before, they were given back with the answer, and held calls were bounded only by
  * count: one tenant could keep hundreds of megabytes of params, unseen by the metric.
+ * acme and globex holding the whole (their halves) starve no one: initech, holding nothing, is
+ * served a body of the largest size (128 KiB) from the reserve beyond the budget (256 KiB), and
+ * refused past that floor; once tenants under their floor have used the reserve up, hooli is
+ * refused too. (Before, two busy tenants refused every other everything.)
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,7 +128,8 @@ before(async () => {
       log,
     },
   );
-  for (const tenant of ['acme', 'globex']) keys[tenant] = await createKey(t.file, { name: tenant, tenant });
+  for (const tenant of ['acme', 'globex', 'initech', 'umbrella', 'hooli'])
+    keys[tenant] = await createKey(t.file, { name: tenant, tenant });
 });
 after(async () => {
   await t?.close();
@@ -290,6 +295,74 @@ test('calls held at a slow upstream keep their bytes until answered; a reload of
   for (const r of await Promise.all(held)) assert.equal(r.status, 200);
   await eventually(() => t.gw.requestBytes.held === 0);
   assert.equal((await call('acme', 'ok', 60 * KIB)).status, 200, 'acme is served again');
+  assert.equal(await metric('gatehouse_request_buffered_bytes'), 0);
+});
+
+/** A whole call of `tenant`'s on a connection of its own (held ones would fill the kept-alive agent's sockets). */
+function alone(tenant: string, tool: string, bytes: number): Promise<Answer> {
+  const body = callBody(tool, bytes);
+  const r = open(tenant, tool, body, body.length);
+  r.rest();
+  return r.answer;
+}
+
+/** A refusal over the whole (not the tenant's half): 503, no id, the gateway's data, not the tenant's. */
+function assertOverTotal(r: Answer): void {
+  assert.equal(r.status, 503, JSON.stringify(r.body));
+  assert.equal(r.body.id, null);
+  assert.match(r.body.error?.message ?? '', /the gateway holds as much request data as it may/);
+}
+
+test('acme and globex holding the whole budget starve no one: initech has one largest body from the reserve, until the reserve is used up', async () => {
+  await eventually(() => t.gw.requestBytes.held === 0);
+  const LARGEST = 128 * KIB;
+  // acme: two calls of the largest size held at the slow upstream (its half, exactly); globex: two
+  // largest bodies trickling in, all but their last byte sent. The whole but 2 bytes is held.
+  const acme = [alone('acme', 'slow', LARGEST), alone('acme', 'slow', LARGEST)];
+  const globex = [0, 1].map(() => open('globex', 'ok', callBody('ok', LARGEST), LARGEST - 1));
+  await eventually(() => up.waiting.length === 2 && t.gw.requestBytes.held === BUDGET - 2);
+  const totals = (await metric('gatehouse_requests_over_budget_total{reason="total"}')) || 0; // none yet: no line
+
+  // initech holds nothing: its body of the largest size is served, through to the upstream.
+  const before = up.calls.length;
+  const served = await call('initech', 'ok', LARGEST);
+  assert.equal(served.status, 200, JSON.stringify(served.body));
+  assert.equal(served.body.result?.content[0].text, 'fine: ok');
+  assert.equal(up.calls.length, before + 1);
+  assert.ok((up.calls.at(-1)?.bytes ?? 0) > LARGEST - KIB, 'its argument reached the upstream whole');
+  await eventually(() => t.gw.requestBytes.reserved === 0);
+
+  // Held at the slow upstream, a call of initech's takes the 2 bytes left and the rest from the reserve.
+  const held = [alone('initech', 'slow', 100 * KIB)];
+  await eventually(() => up.waiting.length === 3);
+  assert.equal(t.gw.requestBytes.heldBy('initech'), 100 * KIB);
+  assert.equal(t.gw.requestBytes.reserved, 100 * KIB - 2);
+  // Its second large one would take it past its floor: refused, as over the whole, before the upstream.
+  const logged = logs.length;
+  assertOverTotal(await call('initech', 'ok', 100 * KIB));
+  const line = logs.slice(logged).find((l) => l.tenant === 'initech');
+  assert.equal(line?.reason, 'total', JSON.stringify(logs.slice(logged)));
+  assert.equal(line?.reserveHeldBytes, 100 * KIB - 2);
+  assert.equal(line?.reserveBytes, 2 * LARGEST);
+
+  // umbrella, under its floor too, takes the reserve but 28 KiB: hooli, holding nothing, is refused 64 KiB.
+  held.push(alone('umbrella', 'slow', LARGEST));
+  await eventually(() => up.waiting.length === 4);
+  assert.equal(t.gw.requestBytes.reserved, 228 * KIB - 2);
+  assertOverTotal(await call('hooli', 'ok', 64 * KIB));
+  assert.equal(up.calls.length, before + 3, 'nothing refused reached the upstream');
+  assert.equal((await call('hooli', 'ok', 20 * KIB)).status, 200, 'what is left of the reserve is still there');
+  assert.equal(await metric('gatehouse_requests_over_budget_total{reason="total"}'), totals + 2);
+  assert.equal(t.gw.requestBytes.held, BUDGET + 228 * KIB - 2, 'the whole, and the reserve but 28 KiB');
+
+  // Everything ends (the held calls first: globex's last bytes need the room): every byte goes back where it came from.
+  for (const answer of up.waiting.splice(0)) answer();
+  for (const r of await Promise.all([...acme, ...held])) assert.equal(r.status, 200);
+  await eventually(() => t.gw.requestBytes.reserved === 0);
+  for (const r of globex) r.rest();
+  for (const r of await Promise.all(globex.map((g) => g.answer))) assert.equal(r.status, 200);
+  await eventually(() => t.gw.requestBytes.held === 0);
+  assert.equal(t.gw.requestBytes.reserved, 0);
   assert.equal(await metric('gatehouse_request_buffered_bytes'), 0);
 });
 
