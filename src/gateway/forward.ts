@@ -74,13 +74,22 @@ const asIs: Scrub = (v) => v;
 export type ScrubQuestion = (method: string, params: JsonObject) => JsonObject;
 
 /**
+ * Checks a legacy caller's answer to an upstream's question (`method`) before it goes upstream, as a
+ * request's params are checked (inspect): throws a GatehouseError when it may not go.
+ */
+export type CheckAnswer = (method: string, answer: ServerRequestAnswer) => void;
+
+/**
  * What is removed from what the upstream says to the caller during a call: `questions` (sampling,
  * elicitation, roots requests) and `notices` (progress and log messages); the pipeline removes from
  * both all it removes from a result (from questions less a URL elicitation's link: redact-result.ts).
+ * And what the caller says back: `answers`, checked (a modern caller's answers come in its retry's
+ * params, which the pipeline checks as any request's).
  */
 export interface Scrubs {
   questions: ScrubQuestion;
   notices: Scrub;
+  answers: CheckAnswer;
 }
 
 function relay(
@@ -130,6 +139,7 @@ function withElicitationId(method: string, params: JsonObject): JsonObject {
 interface Asking {
   ctx: RequestContext;
   scrub: ScrubQuestion;
+  check: CheckAnswer;
   /** The connection asking (its URL elicitations' completions come back on it). */
   via: Upstream;
   call: AskingCall;
@@ -143,18 +153,33 @@ function questionName(method: unknown): string {
   return typeof method === 'string' && QUESTIONS.has(method) ? `\`${method}\`` : 'a request it cannot be asked';
 }
 
-/** Ask a legacy caller on its stream. */
+/**
+ * Ask a legacy caller on its stream. Its answer goes back as it is, once checked: one that may not
+ * go (a credential in it) throws, failing the call when the answer was to go in a retry (a modern
+ * upstream's `input_required`, as a modern caller's retry is refused); `askedOnStream` tells the
+ * upstream that asked by request only that the gateway refused it, and its call goes on.
+ */
 async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
   const { ctx } = a;
   const refused = refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
-  // Only the params are scrubbed: the caller answers the gateway's own id, and its answer goes back as it is.
+  // Only the params are scrubbed: the caller answers the gateway's own id.
   const params = a.scrub(r.method, withElicitationId(r.method, r.params ?? {}));
   const upstreamId = r.params?.elicitationId;
   if (r.method === 'elicitation/create' && params.mode === 'url' && typeof upstreamId === 'string')
     remember(a, upstreamId, params.elicitationId);
-  return ctx.outlet.ask(r.method, params, ctx.signal);
+  const answer = await ctx.outlet.ask(r.method, params, ctx.signal);
+  a.check(r.method, answer);
+  return answer;
+}
+
+/** A question an upstream asked by request: a refused answer is an error to it, naming nothing of the answer. */
+function askedOnStream(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
+  return askLegacy(a, r).catch((err: unknown) => {
+    if (!(err instanceof GatehouseError) || err.code !== 'E_POLICY_DENIED') throw err;
+    return { error: { code: -32603, message: "the gateway refused the client's answer" } };
+  });
 }
 
 /** The upstream's URL elicitation `id` was shown to this caller as `shown`: its completion is for this session. */
@@ -187,7 +212,7 @@ export async function forward(
   params: JsonObject | undefined,
   holds: Holds,
   headers?: Record<string, string>,
-  scrubs: Scrubs = { questions: (_method, params) => params, notices: asIs },
+  scrubs: Scrubs = { questions: (_method, params) => params, notices: asIs, answers: () => {} },
   beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
@@ -223,7 +248,7 @@ export async function forward(
   // upstream speaks both eras: there, a server asks by request (what servers written against the
   // classic API do), where 2026-07-28 would need `input_required`.
   const via = MAY_ASK.has(method) && askable ? ((await up.legacySession()) ?? up) : up;
-  const asking: Asking = { ctx, scrub, via, call: { notify: (n) => ctx.outlet.notify(n) } };
+  const asking: Asking = { ctx, scrub, check: scrubs.answers, via, call: { notify: (n) => ctx.outlet.notify(n) } };
   const opts = { headers, beforeSend, askable, onNotification: relay(ctx, token, scrubs.notices, via) };
   try {
     return await forwardLegacy(asking, method, params, token, opts);
@@ -249,7 +274,7 @@ async function forwardLegacy(
         tenant: ctx.principal.tenant,
         signal: ctx.signal,
         clientCapabilities: declaredFor(ctx),
-        onServerRequest: (r) => askLegacy(asking, r),
+        onServerRequest: (r) => askedOnStream(asking, r),
       })
       .catch((err: unknown) => {
         // A -32042 asks the caller its URL elicitations (in the error, scrubbed by the questions'

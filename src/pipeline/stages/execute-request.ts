@@ -13,6 +13,7 @@ import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
 import { beforeSending, settingsChanged } from './recheck.ts';
+import { inspectAnswers } from './inspect-arguments.ts';
 import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
@@ -60,7 +61,12 @@ export const executeRequest: Stage = async (s, deps) => {
     : undefined;
   // Whatever the upstream says to the caller on the way is scrubbed as its result will be: its
   // questions (sampling, elicitation), its progress and log messages.
-  const scrubs = { questions: scrubQuestionForCaller(s, deps), notices: scrubForCaller(s, deps) };
+  // And what the caller answers them goes back checked as its arguments were.
+  const scrubs = {
+    questions: scrubQuestionForCaller(s, deps),
+    notices: scrubForCaller(s, deps),
+    answers: inspectAnswers(s, deps),
+  };
   const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')

@@ -7,7 +7,8 @@
  * such first, and approval turns policy's allow into a wait, never the other way round.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
-import type { Stage } from '../types.ts';
+import type { CheckAnswer } from '../../gateway/forward.ts';
+import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
 export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => {
   const effect = outboundSecrets ?? 'deny';
@@ -35,3 +36,25 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
     rule: 'secret:outbound',
   });
 };
+
+/**
+ * The same rule for what a legacy caller answers the upstream's questions during the call (sampling,
+ * elicitation, roots: result or error), which goes upstream too: before, it went as it was, while
+ * the same answer from a modern caller (in its retry's params) was refused. `approve` cannot hold an
+ * answer for a person (the upstream waits on it): it is refused, as anything but a tool call is. The
+ * refusal is among the call's decision reasons (its outcome record says so) and never names what the
+ * answer held.
+ */
+export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: PipelineDeps): CheckAnswer {
+  return (method, answer) => {
+    if ((outboundSecrets ?? 'deny') === 'allow') return;
+    const found = credentials.scrubber.find(answer);
+    if (!found.length) return;
+    const why = `the client's answer to \`${method}\` carries a credential (${found.join(', ')})`;
+    if (s.decision)
+      s.decision = { ...s.decision, reasons: [...s.decision.reasons, `${why}: refused (secret:outbound)`] };
+    throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
+      rule: 'secret:outbound',
+    });
+  };
+}
