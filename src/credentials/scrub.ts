@@ -133,7 +133,12 @@ export class SecretScrubber {
     return walk(v, 0) as T;
   }
 
-  /** The items of an array with any secret that spans two or more of their texts cut out of each part. */
+  /**
+   * The items of an array with any secret that spans two or more of their texts cut out of each part.
+   * The texts are joined as a reader of the content would read them: an item without text (an image
+   * between two text blocks) joins nothing. Before, it joined a separator, and a secret split around
+   * an image reached the caller in two halves that a client putting the text together made whole.
+   */
   #joined(items: unknown[], matcher: SecretMatcher): unknown[] {
     const texts = items.map(textOf);
     if (texts.filter((t) => t !== undefined).length < 2) return items;
@@ -141,7 +146,7 @@ export class SecretScrubber {
     const starts: number[] = [];
     for (const t of texts) {
       starts.push(joined.length);
-      joined += t ?? '\u0000';
+      joined += t ?? '';
     }
     const cuts = new Map<number, Array<[number, number]>>();
     for (const [a, b] of matcher.find(joined)) {
@@ -161,7 +166,7 @@ export class SecretScrubber {
       if (!spans || original === undefined) return item;
       let t = original;
       for (const [a, b] of spans.sort((x, y) => y[0] - x[0])) t = t.slice(0, a) + marker('credential') + t.slice(b);
-      return typeof item === 'string' ? t : { ...(item as Record<string, unknown>), text: t };
+      return withText(item, t);
     });
   }
 }
@@ -169,12 +174,22 @@ export class SecretScrubber {
 const IDENTIFIERS = new Set(['uri', 'uriTemplate', 'mimeType', 'type', 'name']);
 const WITHHELD_DEEP = '[withheld: nested too deeply to check for secrets]';
 
-/** The text of an array item: a string, or a content block's `text`. */
+/** The text of an array item: a string, a content block's `text`, or an embedded resource's `resource.text`. */
 function textOf(item: unknown): string | undefined {
   if (typeof item === 'string') return item;
-  if (item && typeof item === 'object' && typeof (item as { text?: unknown }).text === 'string')
-    return (item as { text: string }).text;
+  if (!item || typeof item !== 'object') return undefined;
+  const { text, resource } = item as { text?: unknown; resource?: { text?: unknown } };
+  if (typeof text === 'string') return text;
+  if (resource && typeof resource === 'object' && typeof resource.text === 'string') return resource.text;
   return undefined;
+}
+
+/** `item` with its text (as textOf found it) replaced by `t`. */
+function withText(item: unknown, t: string): unknown {
+  if (typeof item === 'string') return t;
+  const o = item as Record<string, unknown>;
+  if (typeof o.text === 'string') return { ...o, text: t };
+  return { ...o, resource: { ...(o.resource as Record<string, unknown>), text: t } };
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
