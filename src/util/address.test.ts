@@ -27,6 +27,10 @@ test('a client is counted by its IPv4 address, or by the /64 of its IPv6 address
   assert.equal(addressSource('64:ff9b::192.0.2.1'), '192.0.2.1');
   assert.equal(addressSource('64:ff9b::c000:202'), '192.0.2.2');
   assert.notEqual(addressSource('64:ff9b::192.0.2.1'), addressSource('64:ff9b::192.0.2.2'));
+  // RFC 8215's local-use NAT64 prefix: each address is one IPv4 client's, wherever it is embedded.
+  assert.notEqual(addressSource('64:ff9b:1:2::c000:201'), addressSource('64:ff9b:1:2::c000:202'));
+  assert.notEqual(addressSource('64:ff9b:1:c000:2:100::'), addressSource('64:ff9b:1:c000:2:200::'));
+  assert.equal(addressSource('64:ff9b:1:2::c000:201'), addressSource('64:FF9B:1:2:0:0:C000:201'));
   // Not an address: as it is (a cap still counts it, under that name).
   for (const odd of ['', 'not:an::address::x', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '::1.2.3.999'])
     assert.equal(addressSource(odd), odd.toLowerCase());

@@ -15,9 +15,11 @@ export function unmappedAddress(a: string): string {
  * The source a client is counted under: an IPv4 address itself; an IPv6 address by its /64
  * (`2001:db8:1:2::/64`), the block one subscriber (a host, a home, a LAN) is given, so that one
  * client cannot take a new address from its block for each connection and pass a cap per address.
- * Two kinds of IPv6 address are not one subscriber's /64: a NAT64 address (`64:ff9b::/96`) stands
- * for the IPv4 client embedded in it, and a link-local one (`fe80::/10`) is counted with its zone
- * (the interface: each link is its own). What is not an IPv6 address is returned as it is.
+ * Two kinds of IPv6 address are not one subscriber's /64: a NAT64 address stands for the IPv4 client
+ * embedded in it (the well-known `64:ff9b::/96`: that IPv4 address; the local-use `64:ff9b:1::/48`
+ * of RFC 8215, whose operator chooses where in the address the IPv4 one sits: the whole address,
+ * which is one IPv4 client's whatever the choice), and a link-local one (`fe80::/10`) is counted with
+ * its zone (the interface: each link is its own). What is not an IPv6 address is returned as it is.
  */
 export function addressSource(address: string): string {
   const [a, zone] = unmappedAddress(address).toLowerCase().split('%');
@@ -28,6 +30,7 @@ export function addressSource(address: string): string {
     const n = [groups[6], groups[7]].map((g) => Number.parseInt(g, 16));
     return [n[0] >> 8, n[0] & 255, n[1] >> 8, n[1] & 255].join('.');
   }
+  if (groups[0] === '64' && groups[1] === 'ff9b' && groups[2] === '1') return groups.join(':');
   const block = `${groups.slice(0, 4).join(':')}::/64`;
   return zone !== undefined && /^fe[89ab]/.test(groups[0].padStart(4, '0')) ? `${block}%${zone}` : block;
 }
