@@ -22,7 +22,8 @@ import {
 } from '../incident/incident.ts';
 import type { Confirmation } from '../incident/acks.ts';
 import { revokeIncident } from '../incident/revoke.ts';
-import { exportBundle, verifyBundle } from '../incident/bundle.ts';
+import { exportBundle } from '../incident/bundle.ts';
+import { verifyBundle } from '../incident/bundle-verify.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
 import { actorName, type CliContext } from './context.ts';

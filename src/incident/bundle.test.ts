@@ -15,7 +15,9 @@ import { chainHash, type AuditEvent } from '../model/audit-event.ts';
 import { loadOrCreateSigner } from '../audit/checkpoint.ts';
 import { openStore } from '../storage/index.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { checkChain, exportBundle, verifyBundle } from './bundle.ts';
+import { exportBundle } from './bundle.ts';
+import { checkChain } from './bundle-format.ts';
+import { verifyBundle } from './bundle-verify.ts';
 import { openIncident, type Actor } from './incident.ts';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');

@@ -1,5 +1,5 @@
 /**
- * `incident export` and `incident verify`: a self-contained evidence bundle, checkable offline.
+ * `incident export`: a self-contained evidence bundle, checkable offline (`incident verify`: bundle-verify.ts).
  *
  *   incident.json      the incident record and its action log
  *   audit.jsonl        every audit record of the incident's window, in commit order, as stored; in the
@@ -15,94 +15,39 @@
  *   manifest.json      SHA-256 of every file above, the window and the time, signed (Ed25519) whole with the
  *                      gateway's audit key; every key that signed something in the bundle is listed by export
  *
- * `verifyBundle` needs nothing but the directory: each file's digest, the manifest's signature, the
- * hash chain of the window's records (each full record's own hash, and each link between records of
- * one stream, stubs included), and every checkpoint's signature and (where the bundle holds its
- * record) hash. A stub's own hash cannot be recomputed: the next record's `prev` (whose hash is
- * recomputed) or a checkpoint binds it, and the report counts the stubs and says so. Changing any
- * byte of any file fails it; so does rewriting a file and its manifest entry, since the signature
- * covers the whole manifest.
- *
  * Whose records are whole: a tool's or a server's incident is the platform's, and keeps every
  * record. A tenant's incident keeps that tenant's records, a person's those of the tenants the
  * person's calls were made in; both keep the writers' own records (a stream opened or closed, a
  * checkpoint), which name no tenant. Every other record (another tenant's call, an operator's
  * action) is a stub. Bundles are shared with the tenant and with server owners.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { chainHash, type AuditEvent } from '../model/audit-event.ts';
-import {
-  exportCheckpoints,
-  latestCheckpoints,
-  loadOrCreateSigner,
-  parseCheckpointExport,
-  signatureValid,
-  type CheckpointDetail,
-} from '../audit/checkpoint.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
+import { exportCheckpoints, latestCheckpoints, loadOrCreateSigner } from '../audit/checkpoint.ts';
 import { timeline } from '../audit/timeline.ts';
 import { verifyAudit } from '../audit/verify.ts';
-import { canonicalJson } from '../util/canonical-json.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
 import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords, type Touched } from './window.ts';
 import { LIVE_MS } from './acks.ts';
+import {
+  BUNDLE_FORMAT,
+  bundleCheckpoints,
+  type BundleRecord,
+  checkChain,
+  FILES,
+  isStub,
+  type Manifest,
+  manifestDigest,
+  sha256,
+  signedName,
+  type SigningKey,
+  signingKeys,
+  type Stub,
+} from './bundle-format.ts';
 
-/** Format 2 signs the whole manifest; format 1 (before 2026-12-06) signed only `files` and still verifies, with a note. */
-const BUNDLE_FORMAT = 'gatehouse-incident-bundle/2';
-const BUNDLE_FORMAT_1 = 'gatehouse-incident-bundle/1';
-const FILES = [
-  'incident.json',
-  'audit.jsonl',
-  'checkpoints.json',
-  'verification.json',
-  'timelines.json',
-  'inventory.json',
-  'policy.json',
-  'config.json',
-] as const;
-
-interface Manifest {
-  format: typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_1;
-  incident: string;
-  createdAt: string;
-  window: { since: string; until: string };
-  files: Record<string, string>;
-  /**
-   * Ed25519 over (`incident-bundle/2:<id>`, 0, SHA-256 of the canonical manifest without `signature`):
-   * every other field, the window and the time of export included. (Format 1: over
-   * (`incident-bundle:<id>`, 0, SHA-256 of the canonical `files`) alone.)
-   */
-  signature: CheckpointDetail;
-}
-
-export interface BundleProblem {
-  file: string;
-  problem: string;
-}
-
-const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
-const filesDigest = (files: Record<string, string>) => sha256(canonicalJson(files));
-/** What a format-2 signature covers: the whole manifest but the signature itself. */
-function manifestDigest(m: Omit<Manifest, 'signature'> & { signature?: unknown }): string {
-  const { signature: _signature, ...signed } = m;
-  return sha256(canonicalJson(signed));
-}
-const signedName = (id: string) => `incident-bundle/2:${id}`;
-const signedName1 = (id: string) => `incident-bundle:${id}`;
-
-/** Another tenant's record in a tenant's bundle: what the chain needs, none of its content. */
-interface Stub {
-  stream: string;
-  seq: number;
-  prev: string;
-  hash: string;
-  stub: true;
-}
-type BundleRecord = AuditEvent | Stub;
-const isStub = (e: BundleRecord): e is Stub => (e as Stub).stub === true;
 const stubOf = (e: AuditEvent): Stub => ({ stream: e.stream, seq: e.seq, prev: e.prev, hash: e.hash, stub: true });
 
 /** Records of the writers themselves, which name no tenant: whole in every bundle. */
@@ -120,107 +65,6 @@ function bundleTenants(scope: IncidentRecord['scope'], t: Touched): ReadonlySet<
 
 const wholeIn = (e: AuditEvent, tenants: ReadonlySet<string>): boolean =>
   WRITER_KINDS.has(e.kind) || (!!e.actor?.tenant && tenants.has(e.actor.tenant));
-
-/** Records ordered by stream name, then by sequence number within a stream. */
-function byStreamThenSeq(a: BundleRecord, b: BundleRecord): number {
-  if (a.stream === b.stream) return a.seq - b.seq;
-  return a.stream < b.stream ? -1 : 1;
-}
-
-/** Check the window's records on their own: each hash (but a stub's), and each link within a stream. */
-export function checkChain(events: readonly BundleRecord[]): BundleProblem[] {
-  const problems: BundleProblem[] = [];
-  const last = new Map<string, BundleRecord>();
-  for (const e of [...events].sort(byStreamThenSeq)) {
-    // A stub's own hash cannot be recomputed (its content is not there); its links are checked below.
-    if (!isStub(e) && chainHash(e) !== e.hash)
-      problems.push({
-        file: 'audit.jsonl',
-        problem: `stream ${e.stream} seq ${e.seq}: the record does not match its hash (edited)`,
-      });
-    const before = last.get(e.stream);
-    if (before) {
-      if (e.seq !== before.seq + 1)
-        problems.push({
-          file: 'audit.jsonl',
-          problem: `stream ${e.stream}: seq ${before.seq + 1}${e.seq - 1 > before.seq + 1 ? ` to ${e.seq - 1}` : ''} absent`,
-        });
-      else if (e.prev !== before.hash)
-        problems.push({
-          file: 'audit.jsonl',
-          problem: `stream ${e.stream} seq ${e.seq}: does not link to seq ${before.seq}`,
-        });
-    }
-    last.set(e.stream, e);
-  }
-  return problems;
-}
-
-/** Checkpoints in the bundle: those exported (`checkpoints.json`) and those recorded in the window (`audit.jsonl`). */
-function bundleCheckpoints(
-  events: readonly BundleRecord[],
-  exported: ReadonlyArray<CheckpointDetail & { stream: string }>,
-): Array<CheckpointDetail & { stream: string; file: string }> {
-  const inWindow = events
-    .filter((e): e is AuditEvent => !isStub(e))
-    .filter((e) => e.kind === 'audit.checkpoint' && e.detail && typeof e.detail.seq === 'number')
-    .map((e) => ({ ...(e.detail as unknown as CheckpointDetail), stream: e.stream, file: 'audit.jsonl' }));
-  return [...exported.map((c) => ({ ...c, file: 'checkpoints.json' })), ...inWindow];
-}
-
-/** A key that signed something in a bundle: the manifest, checkpoints of these streams, or both. */
-interface SigningKey {
-  keyId: string;
-  manifest: boolean;
-  streams: string[];
-}
-
-/** Every key id that signed the manifest or a checkpoint of the bundle (as the bundle says; `verify` checks each signature). */
-function signingKeys(
-  manifestKey: string | undefined,
-  checkpoints: ReadonlyArray<CheckpointDetail & { stream: string }>,
-): SigningKey[] {
-  const keys = new Map<string, { manifest: boolean; streams: Set<string> }>();
-  const of = (keyId: string) => {
-    const k = keys.get(keyId) ?? { manifest: false, streams: new Set<string>() };
-    keys.set(keyId, k);
-    return k;
-  };
-  if (typeof manifestKey === 'string') of(manifestKey).manifest = true;
-  for (const cp of checkpoints) if (typeof cp.keyId === 'string') of(cp.keyId).streams.add(cp.stream);
-  return [...keys]
-    .map(([keyId, k]) => ({ keyId, manifest: k.manifest, streams: [...k.streams].sort() }))
-    .sort((a, b) => Number(b.manifest) - Number(a.manifest) || a.keyId.localeCompare(b.keyId));
-}
-
-/** Why a signature by `keyId` does not count: its key is not among those trusted. */
-const untrusted = (keyId: string) =>
-  `signed by key ${keyId}, which is not among the trusted keys (--trust-key): trust it only if it is one of your gateways' (\`gatehouse audit key\` on each)`;
-
-/** Checkpoints (exported, and those recorded in the window): signatures, and hashes where the bundle holds the record. */
-function checkCheckpoints(
-  events: readonly BundleRecord[],
-  exported: Array<CheckpointDetail & { stream: string }>,
-  trusted?: ReadonlySet<string>,
-): BundleProblem[] {
-  const problems: BundleProblem[] = [];
-  const byRecord = new Map(events.map((e) => [`${e.stream}\n${e.seq}`, e.hash]));
-  for (const cp of bundleCheckpoints(events, exported)) {
-    const what = `checkpoint of stream ${cp.stream} seq ${cp.seq}`;
-    if (trusted && !trusted.has(cp.keyId)) {
-      problems.push({ file: cp.file, problem: `${what}: ${untrusted(cp.keyId)}` });
-      continue;
-    }
-    if (!signatureValid(cp.stream, cp, trusted)) {
-      problems.push({ file: cp.file, problem: `${what}: the signature does not verify` });
-      continue;
-    }
-    const hash = byRecord.get(`${cp.stream}\n${cp.seq}`);
-    if (hash !== undefined && hash !== cp.hash)
-      problems.push({ file: cp.file, problem: `${what}: the record in the bundle is not the one signed` });
-  }
-  return problems;
-}
 
 /**
  * The run-time modes and revocations in force. Everyone's for a platform incident; for a tenant's
@@ -404,138 +248,4 @@ export async function exportBundle(
     own: k.keyId === signer.keyId,
   }));
   return { dir, incident: id, records: events.length, stubs, truncated, runs: runs.length, manifest, keys };
-}
-
-export interface BundleReport {
-  ok: boolean;
-  incident: string | null;
-  keyId: string | null;
-  records: number;
-  /** Of those, stubs: another tenant's record, its links checked, its own hash not recomputable. */
-  stubs: number;
-  problems: BundleProblem[];
-  /** What the checks could not cover, though nothing failed (an older format's unsigned fields). */
-  notes: string[];
-  /** Every key that signed the manifest or a checkpoint; `trusted`: among `trustedKeys` (null: none were given). */
-  keys: Array<SigningKey & { trusted: boolean | null }>;
-}
-
-/** The manifest's signature: over the whole manifest (format 2) or its entries (format 1, with a note). */
-function checkSignature(
-  manifest: Manifest,
-  trustedKeys: ReadonlySet<string> | undefined,
-  problems: BundleProblem[],
-  notes: string[],
-): void {
-  const v1 = manifest.format === BUNDLE_FORMAT_1;
-  if (v1)
-    notes.push(
-      `format 1 (exported before 2026-12-06): the signature covers the files and the incident id only; the manifest's window (${manifest.window?.since} to ${manifest.window?.until}) and createdAt (${manifest.createdAt}) are not signed`,
-    );
-  if (trustedKeys && !trustedKeys.has(manifest.signature.keyId))
-    problems.push({ file: 'manifest.json', problem: `the manifest is ${untrusted(manifest.signature.keyId)}` });
-  else if (
-    manifest.signature.hash !== (v1 ? filesDigest(manifest.files) : manifestDigest(manifest)) ||
-    manifest.signature.seq !== 0 ||
-    !signatureValid((v1 ? signedName1 : signedName)(manifest.incident), manifest.signature, trustedKeys)
-  ) {
-    problems.push({
-      file: 'manifest.json',
-      problem: `the signature does not cover these entries${v1 ? '' : ', window and time'} (the manifest was altered)`,
-    });
-  }
-}
-
-/** Each file of the bundle against its manifest entry; its text. */
-async function readFiles(dir: string, manifest: Manifest, problems: BundleProblem[]): Promise<Map<string, string>> {
-  const text = new Map<string, string>();
-  for (const name of FILES) {
-    if (!(name in manifest.files)) {
-      problems.push({ file: name, problem: 'not listed in the manifest' });
-      continue;
-    }
-    let body: Buffer;
-    try {
-      body = await readFile(join(dir, name));
-    } catch {
-      problems.push({ file: name, problem: 'missing' });
-      continue;
-    }
-    if (sha256(body) !== manifest.files[name])
-      problems.push({ file: name, problem: 'its SHA-256 differs from the manifest (the file was altered)' });
-    text.set(name, body.toString('utf8'));
-  }
-  for (const extra of (await readdir(dir)).filter(
-    (f) => f !== 'manifest.json' && !(FILES as readonly string[]).includes(f),
-  ))
-    problems.push({ file: extra, problem: 'not part of the bundle' });
-  return text;
-}
-
-/** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
-export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string>): Promise<BundleReport> {
-  const problems: BundleProblem[] = [];
-  const notes: string[] = [];
-  const fail = (file: string, problem: string): BundleReport => ({
-    ok: false,
-    incident: null,
-    keyId: null,
-    records: 0,
-    stubs: 0,
-    problems: [...problems, { file, problem }],
-    notes,
-    keys: [],
-  });
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  } catch (err) {
-    return fail('manifest.json', `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'not json'}`);
-  }
-  if (
-    (manifest?.format !== BUNDLE_FORMAT && manifest?.format !== BUNDLE_FORMAT_1) ||
-    typeof manifest.files !== 'object' ||
-    !manifest.files ||
-    typeof manifest.incident !== 'string' ||
-    !manifest.signature
-  )
-    return fail('manifest.json', 'not a gatehouse incident bundle');
-  checkSignature(manifest, trustedKeys, problems, notes);
-  const text = await readFiles(dir, manifest, problems);
-  let events: BundleRecord[] = [];
-  try {
-    events = (text.get('audit.jsonl') ?? '')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as BundleRecord);
-    problems.push(...checkChain(events));
-    const stubs = events.filter(isStub).length;
-    if (stubs)
-      notes.push(
-        `${stubs} record(s) of other tenants are stubs (stream, seq, prev, hash): every link to and from them was checked, but their own hashes cannot be recomputed (their content is not in the bundle); a stub is bound only by the next record's prev or by a checkpoint`,
-      );
-  } catch {
-    problems.push({ file: 'audit.jsonl', problem: 'a line is not valid json' });
-  }
-  let cps: Array<CheckpointDetail & { stream: string }> = [];
-  try {
-    const exported = text.get('checkpoints.json');
-    cps = exported !== undefined ? parseCheckpointExport(exported).checkpoints : [];
-  } catch {
-    problems.push({ file: 'checkpoints.json', problem: 'not a checkpoint export' });
-  }
-  problems.push(...checkCheckpoints(events, cps, trustedKeys));
-  return {
-    ok: problems.length === 0,
-    incident: manifest.incident,
-    keyId: manifest.signature.keyId ?? null,
-    records: events.length,
-    stubs: events.filter(isStub).length,
-    problems,
-    notes,
-    keys: signingKeys(manifest.signature.keyId, bundleCheckpoints(events, cps)).map((k) => ({
-      ...k,
-      trusted: trustedKeys ? trustedKeys.has(k.keyId) : null,
-    })),
-  };
 }
