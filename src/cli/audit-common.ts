@@ -1,0 +1,46 @@
+/**
+ * What the `gatehouse audit` commands (audit.ts, audit-two-person.ts) share: the caller's scope, a time
+ * given on the command line, and a result printed as text or JSON.
+ */
+import type { Config } from '../config/schema.ts';
+import { parseTime } from '../audit/timeline.ts';
+import type { CliContext } from './context.ts';
+import { withStore } from './store.ts';
+import { adminScopeOf, caller } from './scope.ts';
+import type { Store } from '../storage/types.ts';
+import type { AdminScope } from '../identity/authenticator.ts';
+
+/** `--as` given: the scope of that credential; else the operator's (every tenant). */
+export async function scopeFor(
+  ctx: CliContext,
+  config: Config,
+  as: string | undefined,
+): Promise<{ scope: AdminScope; person?: string }> {
+  return withStore(config, async (s: Store) => {
+    const c = await caller(ctx, config, s, as);
+    const scope = adminScopeOf(ctx, c);
+    if (c.principal && !c.identity.isPerson(c.principal)) return { scope };
+    return { scope, person: c.principal?.subject };
+  });
+}
+
+/** A time given on the command line; fails (exit 2) when it is none. */
+export function parseTimeOption(ctx: CliContext, flag: string, v: string): number {
+  const t = parseTime(v);
+  if (t === undefined)
+    ctx.fail(
+      `\`${flag} ${v}\` is not a time: use an ISO date (2026-11-29T10:00:00Z) or a duration ago (30m, 24h, 7d)`,
+      2,
+    );
+  return t;
+}
+
+export function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return parseTimeOption(ctx, flag, v);
+}
+
+/** Prints a result: `json` as one line of JSON with --json, else `text`. */
+export function printResult(asJson: boolean | undefined, json: unknown, text: string): void {
+  process.stdout.write(asJson ? `${JSON.stringify(json)}\n` : `${text}\n`);
+}
