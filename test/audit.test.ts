@@ -37,7 +37,7 @@ const servers = (file: string) =>
 before(async () => {
   const log = logTo('debug', (c) => logs.push(c));
   // What the audit itself keeps is tested here: calls that carry secrets must run (outbound
-  // detection, which would refuse them first, is tested in test/mediation.test.ts).
+  // detection, which would refuse them first, is tested in test/mediation-requests.test.ts).
   t = await startGateway(servers(rec), {
     log,
     top: 'audit:\n  arguments: redacted\n  results: redacted\n  redact: { fields: [api_token], paths: ["$.arguments.email"] }\nsecrets: { outbound: allow }\n',
