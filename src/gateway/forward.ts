@@ -326,6 +326,27 @@ async function resumeHeld(
 ): Promise<JsonObject> {
   if (params?.inputResponses && typeof params.inputResponses === 'object')
     held.answer(params.inputResponses as JsonObject);
+  try {
+    return await stepHeld(holds, ctx, held, scrub);
+  } catch (err) {
+    // The caller left before it was ever given a request state: no retry can come for this call, so
+    // its hold goes now (its caps and request bytes with it), not when it expires. Before, 20
+    // dropped connections locked a principal out of every modern call for five minutes.
+    if (ctx.signal.aborted && !held.sealed) {
+      held.abandon();
+      holds.release(held);
+    }
+    throw err;
+  }
+}
+
+/** The held call's next step as the caller must see it: questions (as input_required), its result or its failure. */
+async function stepHeld(
+  holds: Holds,
+  ctx: RequestContext,
+  held: ReturnType<Holds['create']>,
+  scrub: ScrubQuestion,
+): Promise<JsonObject> {
   let step = await held.next(ctx.signal);
   while ('questions' in step) {
     // Roots the caller did not declare are answered "unsupported" upstream; sampling or elicitation

@@ -53,6 +53,8 @@ interface Question {
 
 type Step = { done: JsonObject } | { failed: unknown } | { questions: Question[] };
 
+const ABANDONED: ServerRequestAnswer = { error: { code: -32603, message: 'request abandoned by the client' } };
+
 export class HeldCall {
   readonly id: string;
   readonly binding: string;
@@ -63,6 +65,9 @@ export class HeldCall {
   #outcome: Step | undefined;
   #wake: (() => void) | undefined;
   #seq = 0;
+  /** Its caller was given a request state: a retry may come, so the hold waits for one (until it expires). */
+  sealed = false;
+  #abandoned = false;
   expires: number;
 
   constructor(id: string, binding: string, ttlMs: number) {
@@ -76,6 +81,7 @@ export class HeldCall {
     run(
       (request) =>
         new Promise<ServerRequestAnswer>((answer) => {
+          if (this.#abandoned) return answer(ABANDONED);
           this.#queue.push({ key: `q${++this.#seq}`, request, answer });
           this.#wake?.();
         }),
@@ -123,9 +129,10 @@ export class HeldCall {
     }
   }
 
+  /** Nobody will answer: what is asked now and later is answered that the client abandoned it. */
   abandon(): void {
-    for (const q of this.#queue.splice(0))
-      q.answer({ error: { code: -32603, message: 'request abandoned by the client' } });
+    this.#abandoned = true;
+    for (const q of this.#queue.splice(0)) q.answer(ABANDONED);
   }
 }
 
@@ -194,6 +201,7 @@ export class Holds {
   }
 
   seal(h: HeldCall): string {
+    h.sealed = true;
     h.expires = Date.now() + this.#ttlMs;
     return `${PREFIX}${h.id}.${this.#mac(h.id, h.binding)}`;
   }
