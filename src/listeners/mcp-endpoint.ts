@@ -243,7 +243,7 @@ async function handlePost(
   const modern = declared !== undefined || isModernVersion(versionHeader) || c.msg.method === 'server/discover';
   if (modern)
     return await handleModern(req, res, c, caller, { declared, versionHeader, sse: accept.sse, body: budget }, deps);
-  return await handleLegacy(res, c, caller, { versionHeader, sse: accept.sse }, deps);
+  return await handleLegacy(res, c, caller, { versionHeader, sse: accept.sse, body: budget }, deps);
 }
 
 /** A 2026-07-28 message: stateless, its Mcp-* headers checked against the body. */
@@ -267,7 +267,7 @@ async function handleModern(
   const meta = (params?._meta ?? {}) as JsonObject;
   const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
   if (method === 'subscriptions/listen') {
-    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal);
+    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body);
     if (sink) endWhenRevoked(sink, caller.principal, deps);
     return;
   }
@@ -279,7 +279,7 @@ async function handleLegacy(
   res: ServerResponse,
   c: Call,
   caller: Caller,
-  o: { versionHeader: string | undefined; sse: boolean },
+  o: { versionHeader: string | undefined; sse: boolean; body: RequestHold },
   deps: EndpointDeps,
 ): Promise<void> {
   const { method, params } = c.msg;
@@ -319,7 +319,7 @@ async function handleLegacy(
     (params?._meta ?? {}) as JsonObject,
     session,
   );
-  return await answer(res, ctx, method, params, o.sse, deps, sessionHeaders);
+  return await answer(res, ctx, method, params, o.sse, deps, sessionHeaders, o.body);
 }
 
 function makeContext(
@@ -369,7 +369,7 @@ async function answer(
   headers: Record<string, string> = {},
   body?: RequestHold,
 ): Promise<void> {
-  const out = new Responder(res, sse, headers);
+  const out = new Responder(res, sse, headers, body);
   ctx.outlet = outletFor(out, ctx.session, sse);
   const ctl = controllers.get(ctx);
   const slot = ++inFlightSeq;
@@ -476,9 +476,16 @@ async function openGetStream(
     throw new GatehouseError('E_NOT_ACCEPTABLE', 'accept must include text/event-stream');
   const s = await deps.sessions.get(sessionId, principal.key, scope);
   s.stream?.close();
-  const sink = new StreamSink(res, { 'mcp-session-id': s.id }, () => {
-    if (s.stream === sink) s.stream = undefined;
-  });
+  // What its client leaves unread is held from its tenant's share, as a request's bytes are.
+  const unread = bodyBudget(deps.requestBytes, res, principal.tenant);
+  const sink = new StreamSink(
+    res,
+    { 'mcp-session-id': s.id },
+    () => {
+      if (s.stream === sink) s.stream = undefined;
+    },
+    unread,
+  );
   s.stream = sink;
   s.streamOwner = principal;
   endWhenRevoked(sink, principal, deps);

@@ -21,9 +21,14 @@ import type { Metrics } from '../observability/metrics.ts';
 
 /** A refusal's log line, by the bound it was over. */
 const WHY: Record<RequestRefusal, string> = {
-  total: 'request refused: gateway.maxBufferedRequestBytes reached',
-  tenant: 'request refused: this tenant holds its half of gateway.maxBufferedRequestBytes',
-  unauthenticated: 'request refused: unauthenticated requests hold their half of gateway.maxBufferedRequestBytes',
+  total: 'gateway.maxBufferedRequestBytes reached',
+  tenant: 'this tenant holds its half of gateway.maxBufferedRequestBytes',
+  unauthenticated: 'unauthenticated requests hold their half of gateway.maxBufferedRequestBytes',
+};
+/** What was refused: a request (its body), or the rest of an answer its client left unread (cut off). */
+const WHAT: Record<Refused['what'], string> = {
+  request: 'request refused',
+  answer: 'answer cut off, its client leaving it unread',
 };
 
 /** Log budgets kept at most for this many tenants; past that they start again (a line more each, no more). */
@@ -61,7 +66,7 @@ export function requestBudget(
           reserveBytes: r.reserveBytes,
           ...(suppressed ? { suppressed } : {}),
         },
-        WHY[r.reason],
+        `${WHAT[r.what]}: ${WHY[r.reason]}`,
       ),
     );
     return r.reason === 'tenant'

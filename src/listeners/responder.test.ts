@@ -5,6 +5,8 @@ import { connect, type AddressInfo } from 'node:net';
 import { keyDigests, paginateKeyed, type CursorBinding } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { MAX_UNREAD_BYTES, Responder, StreamSink } from './responder.ts';
+import { bodyBudget } from './request-bytes.ts';
+import { RequestBudget } from '../util/request-budget.ts';
 
 const binding: CursorBinding = { key: Buffer.alloc(32, 1), bind: 'tools/list' };
 
@@ -115,4 +117,57 @@ test('a stream whose client stops reading is cut off once MAX_UNREAD_BYTES are w
   assert.ok(get < most, `a GET stream took ${get} messages of ${per} bytes`);
   const post = await unreadClient((res) => flood(new Responder(res, true)));
   assert.ok(post < most, `a POST's stream took ${post} messages`);
+});
+
+test("what a client leaves unread is held from its tenant's share: a stream is cut off past it, long before MAX_UNREAD_BYTES", async () => {
+  const budget = new RequestBudget(4 * 1024 * 1024); // acme's half: 2 MiB
+  const per = Buffer.byteLength(JSON.stringify(BIG));
+  let most = 0;
+  const sent = await unreadClient(async (res) => {
+    const hold = bodyBudget(budget, res, 'acme');
+    const sink = new StreamSink(res, {}, undefined, hold);
+    const n = await flood({
+      send: (m) => {
+        sink.send(m);
+        most = Math.max(most, budget.heldBy('acme'));
+      },
+      get closed() {
+        return sink.closed;
+      },
+    });
+    return n;
+  });
+  // The kernel's buffers take a few MiB on loopback; the rest, at most acme's half, waited here.
+  assert.ok(sent * per < 2 * 1024 * 1024 + 8 * 1024 * 1024, `${sent} messages of ${per} bytes went out`);
+  assert.ok(most > 0 && most <= 2 * 1024 * 1024, `acme held at most ${most}`);
+  assert.equal(budget.held, 0, 'given back once the stream closed');
+});
+
+test('an answer its client leaves unread is held while it waits and given back when its connection goes; one past the share is cut off', async () => {
+  const budget = new RequestBudget(64 * 1024 * 1024); // acme's half: 32 MiB
+  const answer = (mib: number): JsonRpcMessage => ({
+    jsonrpc: '2.0',
+    id: 1,
+    result: { content: [{ type: 'text', text: 'x'.repeat(mib * 1024 * 1024) }] },
+  });
+  let heldWhileUnread = 0;
+  let cut = false;
+  await unreadClient(async (res) => {
+    new Responder(res, false, {}, bodyBudget(budget, res, 'acme')).finish(answer(24));
+    heldWhileUnread = budget.heldBy('acme');
+    cut = res.destroyed;
+    return 1;
+  });
+  assert.ok(heldWhileUnread > 8 * 1024 * 1024, `held ${heldWhileUnread}: what was left unread is counted`);
+  assert.equal(cut, false, 'within the share: written, not cut off');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(budget.held, 0, 'given back once its connection went');
+  await unreadClient(async (res) => {
+    new Responder(res, false, {}, bodyBudget(budget, res, 'acme')).finish(answer(48));
+    cut = res.destroyed;
+    return 1;
+  });
+  assert.equal(cut, true, "past acme's half: cut off");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(budget.held, 0);
 });

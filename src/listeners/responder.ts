@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { messageBody } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { MessageSink } from '../sessions/sessions.ts';
+import type { RequestHold } from '../util/request-budget.ts';
 
 const KEEPALIVE_MS = 15_000;
 /**
@@ -18,13 +19,48 @@ const KEEPALIVE_MS = 15_000;
  */
 export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
+/**
+ * What a client has yet to read of a response, counted in the hold of its request's bytes
+ * (src/util/request-budget.ts): its tenant's share of `gateway.maxBufferedRequestBytes` bounds it,
+ * with the bodies its requests hold. Unbounded, a client that stops reading kept every answer it was
+ * sent in the gateway's memory: 60 connections of one key, each sent an 8 MB answer and never read,
+ * took a gateway from 134 MB to 1.2 GB, and the connection caps allow thousands (walk I). Counted at
+ * its high-water mark after each write (an answer the socket takes at once, as most are, counts
+ * nothing), given back with the request's bytes once the response has ended or its connection closed.
+ * What does not fit cuts the response off (its connection closed), counted and logged, as a stream
+ * the client leaves unread past MAX_UNREAD_BYTES is.
+ */
+class Unsent {
+  readonly #res: ServerResponse;
+  readonly #hold: RequestHold | undefined;
+  #counted = 0;
+
+  constructor(res: ServerResponse, hold: RequestHold | undefined) {
+    this.#res = res;
+    this.#hold = hold;
+  }
+
+  /** After a write: what is left unread is taken from the hold, or the response is cut off. */
+  count(): void {
+    const unsent = this.#res.writableLength;
+    if (!this.#hold || unsent <= this.#counted || this.#res.destroyed) return;
+    if (this.#hold.take(unsent - this.#counted)) {
+      this.#counted = unsent;
+      return;
+    }
+    this.#hold.cutOff();
+    this.#res.destroy();
+  }
+}
+
 /** Writes one event, or cuts the stream off when the client left more than MAX_UNREAD_BYTES unread. */
-function writeEvent(res: ServerResponse, msg: JsonRpcMessage): void {
+function writeEvent(res: ServerResponse, msg: JsonRpcMessage, unsent: Unsent): void {
   if (res.writableLength > MAX_UNREAD_BYTES) {
     res.destroy();
     return;
   }
   res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+  unsent.count();
 }
 const SSE_START = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
@@ -53,12 +89,15 @@ export class Responder implements MessageSink {
   readonly #res: ServerResponse;
   readonly #sseOk: boolean;
   readonly #headers: Record<string, string>;
+  readonly #unsent: Unsent;
   #mode: 'pending' | 'sse' | 'done' = 'pending';
 
-  constructor(res: ServerResponse, acceptsSse: boolean, headers: Record<string, string> = {}) {
+  /** `hold`: the request's bytes, which what its client leaves unread of the answer joins (see Unsent). */
+  constructor(res: ServerResponse, acceptsSse: boolean, headers: Record<string, string> = {}, hold?: RequestHold) {
     this.#res = res;
     this.#sseOk = acceptsSse;
     this.#headers = headers;
+    this.#unsent = new Unsent(res, hold);
   }
 
   get closed(): boolean {
@@ -72,7 +111,7 @@ export class Responder implements MessageSink {
       sseHeaders(this.#res, this.#headers);
       this.#mode = 'sse';
     }
-    writeEvent(this.#res, msg);
+    writeEvent(this.#res, msg, this.#unsent);
   }
 
   /** The final response; `status` applies only when nothing was streamed yet. */
@@ -96,6 +135,7 @@ export class Responder implements MessageSink {
       endWith(this.#res, body);
     }
     this.#mode = 'done';
+    this.#unsent.count();
   }
 
   close(): void {
@@ -109,10 +149,13 @@ export class Responder implements MessageSink {
 export class StreamSink implements MessageSink {
   readonly #res: ServerResponse;
   readonly #timer: NodeJS.Timeout;
+  readonly #unsent: Unsent;
   #closed = false;
 
-  constructor(res: ServerResponse, headers: Record<string, string> = {}, onClose?: () => void) {
+  /** `hold`: the bytes of the request that opened it, which what its client leaves unread joins (see Unsent). */
+  constructor(res: ServerResponse, headers: Record<string, string> = {}, onClose?: () => void, hold?: RequestHold) {
     this.#res = res;
+    this.#unsent = new Unsent(res, hold);
     sseHeaders(res, headers);
     res.flushHeaders();
     this.#timer = setInterval(() => res.write(':\n\n'), KEEPALIVE_MS);
@@ -129,7 +172,7 @@ export class StreamSink implements MessageSink {
   }
 
   send(msg: JsonRpcMessage): void {
-    if (!this.closed) writeEvent(this.#res, msg);
+    if (!this.closed) writeEvent(this.#res, msg, this.#unsent);
   }
 
   close(): void {

@@ -14,6 +14,7 @@ import type { Kind } from '../catalog/catalog.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { StreamSink } from './responder.ts';
+import type { RequestHold } from '../util/request-budget.ts';
 import { namespaceUri } from '../catalog/uris.ts';
 import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { sessionOwnedBy } from '../sessions/owner.ts';
@@ -103,7 +104,13 @@ export class Subscriptions {
    * (`E_RATE_LIMITED`, naming the cap) before anything is written.
    */
   /** Opens the stream (the sink, or undefined when refused for the gateway's cap). */
-  listen(res: ServerResponse, req: JsonRpcRequest, scope: string, who: Principal): StreamSink | undefined {
+  listen(
+    res: ServerResponse,
+    req: JsonRpcRequest,
+    scope: string,
+    who: Principal,
+    hold?: RequestHold,
+  ): StreamSink | undefined {
     this.#admit(who);
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     const filter: Listener['filter'] = {
@@ -122,7 +129,7 @@ export class Subscriptions {
       filter,
       sink: undefined as unknown as StreamSink,
     };
-    l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l));
+    l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l), hold);
     this.#listeners.add(l);
     const ack: JsonObject = {};
     for (const [k, v] of Object.entries(filter)) if (v) ack[k] = true;

@@ -29,6 +29,7 @@ test("a tenant's requests hold at most half of the budget; another tenant still 
   assert.equal((a3.refused() as Error).message, 'tenant');
   assert.deepEqual(told, [
     {
+      what: 'request',
       reason: 'tenant',
       holder: 'acme',
       holderBytes: 50,
@@ -134,6 +135,7 @@ test('a tenant under the floor takes up to it from the reserve when the whole is
   assert.equal(i2.take(1), false);
   assert.equal(i2.refused().message, 'total');
   assert.deepEqual(told.at(-1), {
+    what: 'request',
     reason: 'total',
     holder: 'initech',
     holderBytes: 20,

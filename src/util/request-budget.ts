@@ -42,6 +42,8 @@ export interface Refused {
   /** What tenants under the floor held from the reserve beyond the budget, and its bound. */
   reserveHeldBytes: number;
   reserveBytes: number;
+  /** What did not fit: more of a request's body, or of an answer its client has yet to read (then cut off). */
+  what: 'request' | 'answer';
 }
 
 /**
@@ -172,9 +174,10 @@ export class RequestBudget {
     return new RequestHold(this, holder);
   }
 
-  /** The refusal of a request of `holder`'s: told once, and the error to answer it with. */
-  refused(holder: Holder, reason: RequestRefusal): Error {
+  /** The refusal of a request of `holder`'s (or of the rest of its answer): told once, and the error to answer it with. */
+  refused(holder: Holder, reason: RequestRefusal, what: Refused['what'] = 'request'): Error {
     return this.#onRefused({
+      what,
       reason,
       holder,
       holderBytes: this.heldBy(holder),
@@ -237,6 +240,11 @@ export class RequestHold {
   /** The request is refused for what did not fit: counted and logged, and the error it is answered with. */
   refused(): Error {
     return this.#budget.refused(this.#holder, this.#why);
+  }
+
+  /** Its answer is cut off for what did not fit of it (its client left it unread): counted and logged. */
+  cutOff(): void {
+    this.#budget.refused(this.#holder, this.#why, 'answer');
   }
 
   /**
