@@ -179,3 +179,26 @@ test('what an earlier gateway left running is killed before a server starts ahea
     await exited;
   }
 });
+
+test('a signal while the gateway starts stops every server it started, ahead or by a connection meanwhile, before it exits', async () => {
+  // At several moments of a start: as the server started ahead logs its start, and a little later,
+  // when the gateway's connections may be starting theirs. Before, a signal stopped the servers
+  // started ahead and exited, while the start went on long enough for a connection to spawn its
+  // own: that server (it ignores SIGTERM) was left running.
+  for (const delay of [0, 150, 300]) {
+    const port = await freePort();
+    const log = join(dir, `signalled-${delay}.log`);
+    const gw = spawn(process.execPath, [CLI, 'start', '--config', config(`signalled-${delay}`, port, log)], {
+      env: childEnv({ GATEHOUSE_LOG_LEVEL: 'warn' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise((r) => gw.once('exit', r));
+    await eventually(() => starts(log).length > 0, { timeoutMs: 30_000, intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, delay));
+    gw.kill('SIGTERM');
+    await exited;
+    // Whatever it started is gone once it has exited (a SIGKILL for these, which ignore SIGTERM).
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of starts(log)) assert.ok(!alive(pid), `signalled ${delay} ms in: server ${pid} still runs`);
+  }
+});

@@ -112,8 +112,22 @@ export interface Prepared {
   /** What an earlier gateway on this state directory left running, killed before any server started. */
   reaped: RegistryEntry[];
   early: EarlyStarts;
-  /** The command's own signal handling ends: the gateway's begins. */
+  /** The command's own signal handling ends: the gateway's begins (install the gateway's first). */
   release: () => void;
+  /** The signal that came while the gateway started, if one did: it is stopped once started. */
+  signalled: () => NodeJS.Signals | undefined;
+}
+
+/**
+ * The gateway's own signal handling takes over from the command's: installed first, so that no
+ * signal finds the process without a handler (its default action would end it on the spot, its
+ * servers left running). A signal that came while it started stops it now; true then.
+ */
+function handOver(p: Prepared, stop: () => Promise<void>): boolean {
+  p.release();
+  if (!p.signalled()) return false;
+  void stop();
+  return true;
 }
 
 /** The gateway, with the servers started ahead handed to it; a failed start stops them (Gateway.start). */
@@ -126,11 +140,7 @@ async function startGateway(p: Prepared, log: Logger, noHttp?: boolean): Promise
       'killed a server left running by an earlier gateway',
     );
   if (p.early.waiting) log.info({ servers: p.early.list() }, 'servers started while the gateway starts');
-  try {
-    return await Gateway.start(p.config, { log, noHttp, early: p.early });
-  } finally {
-    p.release();
-  }
+  return await Gateway.start(p.config, { log, noHttp, early: p.early });
 }
 
 /** `gatehouse start`. */
@@ -145,7 +155,7 @@ export async function start(ctx: CliContext, p: Prepared, opts: { json?: boolean
   }
   const watcher = watchAndReload(gw, file, config, log);
   process.on('SIGHUP', () => watcher.reload());
-  stopOnSignals(gw, watcher, ['SIGINT', 'SIGTERM']);
+  if (handOver(p, stopOnSignals(gw, watcher, ['SIGINT', 'SIGTERM']))) return;
   // Announced only once a signal stops it cleanly: whoever reads the address may stop it at once.
   const summary = {
     url: `${gw.url}/mcp`,
@@ -174,6 +184,7 @@ export async function stdio(p: Prepared, opts: { server?: string }): Promise<voi
   // (which a client that stops waiting for the end of its session sends, as the stdio transport
   // says to) and SIGINT; a change to a file reloads.
   const stop = stopOnSignals(gw, watchAndReload(gw, file, config, log), ['SIGHUP', 'SIGINT', 'SIGTERM']);
+  if (handOver(p, stop)) return;
   await gw.waitForUpstreams(15_000);
   settleMemory(gw).catch(() => {}); // memory given back or not, the gateway runs the same
   await serveStdio(process.stdin, process.stdout, opts.server ?? '', () => gw.endpoint);

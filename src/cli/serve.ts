@@ -20,7 +20,10 @@ import type { Prepared } from './serve-run.ts';
 /**
  * Read the config (`check` may refuse it), close what the launcher left open (no server inherits it),
  * start the servers that can start ahead. Until the gateway handles signals itself (`release`), a
- * signal stops them and the process, as the signal's default action would stop the process.
+ * signal stops them at once and is kept (`signalled`): the gateway, still starting, is stopped as
+ * soon as it has started, so that what its connections started meanwhile is stopped too (an exit
+ * right after the servers started ahead were stopped left a server a connection had just spawned
+ * running). A second signal leaves at once, as the signal's default action would.
  */
 async function prepare(
   ctx: CliContext,
@@ -39,13 +42,17 @@ async function prepare(
   const reaped = starting && earlyStartable(config.servers).length ? await reapLeftovers(config.gateway.stateDir) : [];
   const early = starting ? EarlyStarts.start(config) : new EarlyStarts();
   const signals = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
-  const onSignal = (sig: NodeJS.Signals) =>
-    void early.stop().finally(() => process.exit(128 + (constants.signals[sig] ?? 0)));
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) process.exit(128 + (constants.signals[sig] ?? 0));
+    signalled = sig;
+    void early.stop();
+  };
   for (const s of signals) process.on(s, onSignal);
   const release = () => {
     for (const s of signals) process.removeListener(s, onSignal);
   };
-  return { file, config, closed, reaped, early, release };
+  return { file, config, closed, reaped, early, release, signalled: () => signalled };
 }
 
 /** Leftovers of an earlier gateway on `stateDir`, killed (src/sandbox/registry.ts); none when it has no registry yet. */

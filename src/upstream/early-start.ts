@@ -80,6 +80,8 @@ interface Started {
 
 export class EarlyStarts {
   readonly #started = new Map<string, Started>();
+  /** Processes being stopped (not adopted): every `stop()` waits for them, whoever began stopping them. */
+  readonly #stopping = new Set<Promise<void>>();
   #registry: ProcessRegistry | undefined;
 
   /** Spawn every server of `config` that can start now; none when the gateway will refuse its server names. */
@@ -167,15 +169,27 @@ export class EarlyStarts {
       this.#unregister(s); // its connection registers it next, in this same turn (stdio.ts onStarted)
       return s.child;
     }
-    void stopProcess(s.child).then(() => this.#unregister(s));
+    void this.#stop(s);
     return undefined;
   }
 
-  /** Stop every process not adopted (SIGKILL for one that ignores SIGTERM); resolves once they exited. */
+  /**
+   * Stop every process not adopted (SIGKILL for one that ignores SIGTERM); resolves once they, and
+   * any an earlier call or `take` began stopping, exited.
+   */
   async stop(): Promise<void> {
-    const stopping = [...this.#started.values()].map((s) => stopProcess(s.child).then(() => this.#unregister(s)));
+    for (const s of this.#started.values()) void this.#stop(s);
     this.#started.clear();
-    await Promise.all(stopping);
+    await Promise.all([...this.#stopping]);
+  }
+
+  #stop(s: Started): Promise<void> {
+    const done = stopProcess(s.child)
+      .then(() => this.#unregister(s))
+      .catch(() => {}) // its registry entry stays: the next gateway finds the process gone
+      .finally(() => this.#stopping.delete(done));
+    this.#stopping.add(done);
+    return done;
   }
 }
 
