@@ -143,13 +143,8 @@ test("what a client leaves unread is held from its tenant's share: a stream is c
   assert.equal(budget.held, 0, 'given back once the stream closed');
 });
 
-test('an answer its client leaves unread is held while it waits and given back when its connection goes; one past the share is cut off', async () => {
+test('an answer its client leaves unread is held while it waits and given back when its connection goes; past the share, one goes on while its client reads, and is cut off once it stops', async () => {
   const budget = new RequestBudget(64 * 1024 * 1024); // acme's half: 32 MiB
-  const answer = (mib: number): JsonRpcMessage => ({
-    jsonrpc: '2.0',
-    id: 1,
-    result: { content: [{ type: 'text', text: 'x'.repeat(mib * 1024 * 1024) }] },
-  });
   let heldWhileUnread = 0;
   let cut = false;
   await unreadClient(async (res) => {
@@ -162,12 +157,97 @@ test('an answer its client leaves unread is held while it waits and given back w
   assert.equal(cut, false, 'within the share: written, not cut off');
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(budget.held, 0, 'given back once its connection went');
+  // Past acme's half: it goes on at first, and is cut off once its client has read nothing for a while.
+  let stalled: ServerResponse | undefined;
+  const t0 = performance.now();
   await unreadClient(async (res) => {
     new Responder(res, false, {}, bodyBudget(budget, res, 'acme')).finish(answer(48));
-    cut = res.destroyed;
+    stalled = res;
+    assert.equal(res.destroyed, false, 'one answer past the share goes out while its client reads');
+    await new Promise<void>((resolve) => res.once('close', () => resolve()));
     return 1;
   });
-  assert.equal(cut, true, "past acme's half: cut off");
+  assert.ok(stalled?.destroyed);
+  assert.ok(performance.now() - t0 >= 1500, 'cut off after its client made no progress for a while');
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(budget.held, 0);
 });
+
+test("past the share, a client that reads gets its answer whole; a second answer of its tenant's past the share meanwhile is cut off", async () => {
+  const budget = new RequestBudget(8 * 1024 * 1024); // acme's half: 4 MiB
+  const cut: boolean[] = [];
+  const server = createServer((_req, res) => {
+    new Responder(res, false, {}, bodyBudget(budget, res, 'acme')).finish(answer(24));
+    cut.push(res.destroyed);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    // Read as it comes: whole, though it is six times acme's half.
+    const whole = await (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })).text();
+    assert.ok(whole.length > 24 * 1024 * 1024, `read ${whole.length}`);
+    // One left unread is past the share (it goes on while it waits); a second of acme's meanwhile is cut off.
+    const unread = connect(port, '127.0.0.1');
+    unread.on('error', () => {});
+    unread.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    unread.pause();
+    for (let i = 0; i < 100 && cut.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const second = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })
+      .then((r) => r.text())
+      .then((t) => t.length)
+      .catch(() => -1);
+    assert.deepEqual(cut, [false, false, true], 'the third answer was cut off at once');
+    assert.ok(second < 24 * 1024 * 1024, `the second read ${second}`);
+    unread.destroy();
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(budget.held, 0);
+});
+
+test('answers pipelined on a connection its client does not read are cut off with the connection, not sent later uncounted', async () => {
+  const budget = new RequestBudget(16 * 1024 * 1024); // acme's half: 8 MiB
+  let written = 0;
+  let connection: import('node:net').Socket | undefined;
+  const server = createServer((req, res) => {
+    written++;
+    connection = req.socket;
+    new Responder(res, false, {}, bodyBudget(budget, res, 'acme')).finish(answer(8));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    socket.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n'.repeat(6));
+    socket.pause(); // reads nothing until the gateway is done with it
+    for (let i = 0; i < 100 && written < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(budget.heldBy('acme') <= 8 * 1024 * 1024 + 8 * 1024 * 1024 + 1024, `held ${budget.heldBy('acme')}`);
+    // Closed now, while nothing is read: before, only the response was destroyed, and a pipelined
+    // one waits for the connection, so its answer stayed queued (and was sent later, uncounted).
+    assert.equal(connection?.destroyed, true, 'the connection was closed at once');
+    // Read now: far less than six answers arrive, and the connection is closed.
+    const got = await new Promise<number>((resolve) => {
+      let n = 0;
+      socket.on('data', (d: Buffer) => {
+        n += d.length;
+      });
+      socket.once('close', () => resolve(n));
+      socket.resume();
+    });
+    assert.ok(got < 3 * 8 * 1024 * 1024, `read ${got} bytes`);
+  } finally {
+    socket.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(budget.held, 0);
+});
+
+/** An answer of `mib` MiB of text. */
+function answer(mib: number): JsonRpcMessage {
+  return { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'x'.repeat(mib * 1024 * 1024) }] } };
+}

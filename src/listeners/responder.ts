@@ -27,28 +27,61 @@ export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
  * took a gateway from 134 MB to 1.2 GB, and the connection caps allow thousands (walk I). Counted at
  * its high-water mark after each write (an answer the socket takes at once, as most are, counts
  * nothing), given back with the request's bytes once the response has ended or its connection closed.
- * What does not fit cuts the response off (its connection closed), counted and logged, as a stream
- * the client leaves unread past MAX_UNREAD_BYTES is.
+ * An event that does not fit cuts its stream off. A final answer that does not fit may go out past
+ * the bounds when no other answer of its tenant's is (one at a time: a client that reads a large
+ * answer as it comes gets it whole, whatever else is held), for as long as its client reads: with no
+ * progress for STALL_MS it is cut off. What else does not fit is cut off. Cut off means the
+ * connection closed (every answer pipelined on it with it: destroying only the response left a
+ * pipelined answer queued, and it went out later, uncounted: walk J), counted and logged.
  */
+const STALL_MS = 2000;
+
 class Unsent {
   readonly #res: ServerResponse;
   readonly #hold: RequestHold | undefined;
   #counted = 0;
+  #cut = false;
 
   constructor(res: ServerResponse, hold: RequestHold | undefined) {
     this.#res = res;
     this.#hold = hold;
   }
 
-  /** After a write: what is left unread is taken from the hold, or the response is cut off. */
-  count(): void {
+  /** After a write (`final`: the answer's last): what is left unread is taken from the hold, or the response is cut off. */
+  count(final = false): void {
+    const hold = this.#hold;
+    if (!hold || this.#cut) return;
     const unsent = this.#res.writableLength;
-    if (!this.#hold || unsent <= this.#counted || this.#res.destroyed) return;
-    if (this.#hold.take(unsent - this.#counted)) {
+    if (unsent <= this.#counted) return;
+    const more = unsent - this.#counted;
+    if (hold.take(more)) {
       this.#counted = unsent;
       return;
     }
-    this.#hold.cutOff();
+    if (final && hold.overdraw(more)) {
+      this.#counted = unsent;
+      this.#watch(unsent);
+      return;
+    }
+    this.#cutOff();
+  }
+
+  /** An answer past the bounds goes on while its client reads it: cut off after STALL_MS without progress. */
+  #watch(last: number): void {
+    const timer = setTimeout(() => {
+      const now = this.#res.writableLength;
+      if (this.#res.closed || this.#res.destroyed || now === 0) return;
+      if (now >= last) this.#cutOff();
+      else this.#watch(now);
+    }, STALL_MS);
+    timer.unref();
+    this.#res.once('close', () => clearTimeout(timer));
+  }
+
+  #cutOff(): void {
+    this.#cut = true;
+    this.#hold?.cutOff();
+    (this.#res.socket ?? this.#res.req?.socket)?.destroy();
     this.#res.destroy();
   }
 }
@@ -135,7 +168,7 @@ export class Responder implements MessageSink {
       endWith(this.#res, body);
     }
     this.#mode = 'done';
-    this.#unsent.count();
+    this.#unsent.count(true);
   }
 
   close(): void {

@@ -89,6 +89,8 @@ export class RequestBudget {
   held = 0;
   /** Of `held`, the bytes taken from the reserve. */
   reserved = 0;
+  /** By holder: the one answer each may hold past its share (RequestHold.overdraw). */
+  readonly #overdrawn = new Map<Holder, RequestHold>();
   /** By tenant: only tenants that hold something (a tenant leaves when its last byte is given back). */
   readonly #tenants = new Map<string, number>();
   #unauthenticated = 0;
@@ -152,6 +154,23 @@ export class RequestBudget {
     return fromReserve;
   }
 
+  /**
+   * Takes `bytes` for `holder` past every bound, for `hold` only if no other hold of the holder's is
+   * past them now: one answer of each holder's may go out whatever its size (see RequestHold.overdraw).
+   */
+  overdraw(holder: Holder, bytes: number, hold: RequestHold): boolean {
+    const other = this.#overdrawn.get(holder);
+    if (other && other !== hold) return false;
+    this.#overdrawn.set(holder, hold);
+    this.#add(holder, bytes, 0);
+    return true;
+  }
+
+  /** `hold` is no longer past the bounds (its bytes were given back). */
+  endOverdraw(holder: Holder, hold: RequestHold): void {
+    if (this.#overdrawn.get(holder) === hold) this.#overdrawn.delete(holder);
+  }
+
   /** Gives back `bytes` of `holder`'s, `fromReserve` of them to the reserve (as `take` told). */
   give(holder: Holder, bytes: number, fromReserve = 0): void {
     this.#add(holder, -bytes, -fromReserve);
@@ -203,6 +222,8 @@ export class RequestHold {
   /** Of `#taken`, the bytes that came from the reserve (given back there). */
   #reserved = 0;
   #released = false;
+  /** Its answer took bytes past the bounds (overdraw): the holder may overdraw again once they are back. */
+  #overdrew = false;
   /** Keepers not yet let go (held calls that keep this request's params past its answer). */
   #kept = 0;
   /** Why the last chunk (or declared length) did not fit. */
@@ -248,6 +269,18 @@ export class RequestHold {
   }
 
   /**
+   * Takes `bytes` past the bounds for this request's answer, when no other answer of its holder's is
+   * past them now: a large answer its client reads goes out whatever the budget holds, one per tenant
+   * at a time (and only while its client reads it: src/listeners/responder.ts). False when another is.
+   */
+  overdraw(bytes: number): boolean {
+    if (this.#released || !this.#budget.overdraw(this.#holder, bytes, this)) return false;
+    this.#taken += bytes;
+    this.#overdrew = true;
+    return true;
+  }
+
+  /**
    * Keeps this request's bytes taken past its `release`, for as long as what it returns is not
    * called (a held call: it keeps the request's params while its upstream call waits). Letting go
    * is done once, however often it is called; the bytes are given back once `release` has been
@@ -275,7 +308,9 @@ export class RequestHold {
   #giveBack(): void {
     if (!this.#released || this.#kept > 0) return;
     this.#budget.give(this.#holder, this.#taken, this.#reserved);
+    if (this.#overdrew) this.#budget.endOverdraw(this.#holder, this);
     this.#taken = 0;
     this.#reserved = 0;
+    this.#overdrew = false;
   }
 }
