@@ -35,3 +35,21 @@ test('the total cap still holds for calls without an owner', () => {
     holds.close();
   }
 });
+
+test('two waiting at once for one held call (two retries of one request state) are both woken by its result', async () => {
+  const holds = new Holds(60_000);
+  try {
+    const h = holds.create('b');
+    let finish: (v: { ok: boolean }) => void = () => {};
+    h.start(() => new Promise((resolve) => (finish = resolve)));
+    const signal = new AbortController().signal;
+    const first = h.next(signal);
+    const second = h.next(signal);
+    finish({ ok: true });
+    const late = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1000).unref());
+    assert.deepEqual(await Promise.race([first, late]), { done: { ok: true } });
+    assert.deepEqual(await Promise.race([second, late]), { done: { ok: true } });
+  } finally {
+    holds.close();
+  }
+});

@@ -63,7 +63,8 @@ export class HeldCall {
   letGo: () => void = () => {};
   readonly #queue: Question[] = [];
   #outcome: Step | undefined;
-  #wake: (() => void) | undefined;
+  /** Whoever waits in `next` (two retries of one request state may wait at once: each is woken). */
+  readonly #waiting = new Set<() => void>();
   #seq = 0;
   /** Its caller was given a request state: a retry may come, so the hold waits for one (until it expires). */
   sealed = false;
@@ -83,7 +84,7 @@ export class HeldCall {
         new Promise<ServerRequestAnswer>((answer) => {
           if (this.#abandoned) return answer(ABANDONED);
           this.#queue.push({ key: `q${++this.#seq}`, request, answer });
-          this.#wake?.();
+          this.#wakeAll();
         }),
     ).then(
       (done) => this.#finish({ done }),
@@ -93,7 +94,7 @@ export class HeldCall {
 
   #finish(s: Step): void {
     this.#outcome = s;
-    this.#wake?.();
+    this.#wakeAll();
   }
 
   /** Wait for the next thing the caller must see: the result, the failure, or questions. */
@@ -106,12 +107,18 @@ export class HeldCall {
       }
       if (this.#outcome) return this.#outcome;
       if (signal.aborted) throw new GatehouseError('E_CANCELLED');
+      let wake = () => {};
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+        wake = resolve;
+        this.#waiting.add(wake);
         signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      this.#wake = undefined;
+      this.#waiting.delete(wake);
     }
+  }
+
+  #wakeAll(): void {
+    for (const wake of this.#waiting) wake();
   }
 
   /** Answer one queued question here (the caller is not asked). */
