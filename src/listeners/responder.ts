@@ -66,16 +66,17 @@ class Unsent {
     this.#cutOff();
   }
 
-  /** An answer past the bounds goes on while its client reads it: cut off after STALL_MS without progress. */
+  /**
+   * An answer past the bounds goes on while its client reads it: cut off after STALL_MS without
+   * progress. Each look ends the watch once the response is over (ended, closed, or all taken).
+   */
   #watch(last: number): void {
-    const timer = setTimeout(() => {
+    setTimeout(() => {
       const now = this.#res.writableLength;
       if (this.#res.closed || this.#res.destroyed || now === 0) return;
       if (now >= last) this.#cutOff();
       else this.#watch(now);
-    }, STALL_MS);
-    timer.unref();
-    this.#res.once('close', () => clearTimeout(timer));
+    }, STALL_MS).unref();
   }
 
   #cutOff(): void {

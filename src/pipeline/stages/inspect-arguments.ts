@@ -32,10 +32,15 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
     rule: 'secret:outbound',
     reasons: [...(s.decision?.reasons ?? []), why],
   };
-  throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
+  throw refusedOutbound(why);
+};
+
+/** The refusal of what carries a credential on its way out, said `why` (the kinds found, never a value). */
+function refusedOutbound(why: string): GatehouseError {
+  return new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
     rule: 'secret:outbound',
   });
-};
+}
 
 /**
  * The same rule for what a legacy caller answers the upstream's questions during the call (sampling,
@@ -53,8 +58,6 @@ export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: P
     const why = `the client's answer to \`${method}\` carries a credential (${found.join(', ')})`;
     if (s.decision)
       s.decision = { ...s.decision, reasons: [...s.decision.reasons, `${why}: refused (secret:outbound)`] };
-    throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`secret:outbound\`): ${why}`, {
-      rule: 'secret:outbound',
-    });
+    throw refusedOutbound(why);
   };
 }
