@@ -15,7 +15,6 @@
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { doubled } from '../util/backoff.ts';
 import { OriginPool } from '../util/http1/pool.ts';
 
 import type { Logger } from '../observability/logger.ts';
@@ -44,6 +43,7 @@ import { LogBudget } from '../util/log-budget.ts';
 import type { Channel } from './types.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
 import { TransientMap } from '../util/transient-map.ts';
+import { RETRY_MAX_MS, runGetStream } from './http-get-stream.ts';
 import { answerFor, INVALID, legacyHeaders, mediaType, protocolHeaders, synth, type LegacyState } from './http-wire.ts';
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream unless its config says otherwise. */
@@ -56,8 +56,6 @@ const CONTROL_TIMEOUT_MS = 30_000;
 const DELETE_TIMEOUT_MS = 2_000;
 /** A response stream still open this long after it delivered its answer is closed by us. */
 const LINGER_MS = 5_000;
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
 /** Legacy stream resumption (GET + Last-Event-ID): attempts in a row that bring no new event. */
 const RESUME_TRIES = 3;
 const ACCEPT = 'application/json, text/event-stream';
@@ -430,83 +428,20 @@ export class StreamableHttpChannel implements Channel {
   #listen(): void {
     if (this.#listening || this.#closed) return;
     this.#listening = true;
-    void this.#listenLoop();
-  }
-
-  async #listenLoop(): Promise<void> {
-    // Only notifications and the server's own requests come here: an event over their bound is dropped unread.
-    const parser = new SseParser(this.#maxNotification, { budget: this.#budget, drop: true });
-    const signal = this.#stop.signal;
-    let delay = RETRY_FIRST_MS;
-    while (!this.#closed) {
-      let events = 0;
-      const stream: BodyReader<true> = {
-        data: (chunk) => {
-          const dropped = parser.droppedEvents;
-          for (const ev of parser.push(chunk)) {
-            if (ev.data === '' || ev.event !== 'message') continue;
-            events++;
-            this.#fromListen(ev.data);
-          }
-          if (parser.droppedEvents !== dropped) this.#dropped(parser, parser.droppedEvents - dropped);
-        },
-        full: false,
-        end: () => {
-          parser.end();
-          return true;
-        },
-        release: () => parser.end(),
-      };
-      try {
-        let status = 0;
-        const sse = await exchange(
-          this.#pool,
-          {
-            path: this.#path,
-            method: 'GET',
-            headers: this.#getHeaders(parser.lastEventId),
-            headersTimeout: CONTROL_TIMEOUT_MS,
-          },
-          signal,
-          (s, h) => {
-            status = s;
-            if (s === 200 && mediaType(h['content-type']) === 'text/event-stream') return stream;
-            return dropReader(h['content-length'], () => false);
-          },
-        );
-        if (status === 405) return; // the server offers no GET stream
-        if (status === 404 && this.#legacy.sessionId !== undefined) return this.#expire();
-        if (!sse) throw new Error(`upstream get stream answered http ${status}`);
-      } catch (err) {
-        if (this.#closed) return;
-        this.#log.debug({ upstream: this.description, err: (err as Error).message }, 'upstream get stream dropped');
-      }
-      if (events > 0) delay = RETRY_FIRST_MS;
-      try {
-        await sleep(Math.min(Math.max(delay, parser.retryMs ?? 0), RETRY_MAX_MS), undefined, { signal });
-      } catch {
-        return;
-      }
-      delay = doubled(delay, RETRY_MAX_MS);
-    }
-  }
-
-  #fromListen(data: string): void {
-    let m: unknown;
-    try {
-      m = parseUpstreamJson(data);
-    } catch {
-      return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
-    }
-    const c = classify(m);
-    if (c.kind === 'request' || c.kind === 'notification') {
-      this.#receiver?.message(c.msg);
-      return;
-    }
-    this.#log.warn(
-      { upstream: this.description, kind: c.kind },
-      'dropped an upstream message the get stream may not carry',
-    );
+    void runGetStream({
+      pool: this.#pool,
+      path: this.#path,
+      headers: (lastEventId) => this.#getHeaders(lastEventId),
+      maxNotificationBytes: this.#maxNotification,
+      budget: this.#budget,
+      signal: this.#stop.signal,
+      hasSession: () => this.#legacy.sessionId !== undefined,
+      deliver: (m) => this.#receiver?.message(m),
+      dropped: (parser, count) => this.#dropped(parser, count),
+      expire: () => this.#expire(),
+      log: this.#log,
+      description: this.description,
+    });
   }
 
   #abortAll(): void {

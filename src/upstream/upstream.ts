@@ -17,8 +17,8 @@ import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import { StdioChannel, type StdioOptions } from './stdio.ts';
+import { makeChannel } from './make-channel.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
-import { stdioEnv } from '../sandbox/server-view.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
 import type { CallOptions, Channel, Era, ServerIdentity, ServerRequestAnswer } from './types.ts';
 
@@ -331,75 +331,17 @@ export class Upstream extends EventEmitter<{
     return { initialDelayMs: r?.initialDelayMs ?? 500, maxDelayMs: r?.maxDelayMs ?? 30_000 };
   }
 
-  /** HTTP channels load only when an HTTP upstream is configured: stdio-only gateways stay small. */
-  async #makeChannel(): Promise<Channel> {
-    const cfg = this.cfg;
-    if (cfg.transport === 'stdio') {
-      // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
-      if (!this.sandbox && cfg.sandbox)
-        throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
-      const prestarted = this.prestarted; // the first start only: a restart spawns anew
-      this.prestarted = undefined;
-      if (!this.sandbox)
-        return new StdioChannel(
-          cfg.name,
-          {
-            command: cfg.command,
-            args: cfg.args ?? [],
-            env: stdioEnv(cfg),
-            cwd: cfg.cwd,
-            prestarted,
-            ...this.#lineLimits(),
-          },
-          this.#channelLog,
-        );
-      const l = await this.sandbox.host.launch(cfg, this.sandbox.tenant);
-      return new StdioChannel(
-        cfg.name,
-        {
-          command: l.command,
-          args: l.args,
-          env: l.env,
-          cwd: l.cwd,
-          fds: l.fds,
-          onStarted: l.started,
-          onExited: l.exited,
-          prestarted,
-          ...this.#lineLimits(),
-        },
-        this.#channelLog,
-      );
-    }
-    if (cfg.transport === 'sse') {
-      const { LegacySseChannel } = await import('./sse.ts');
-      return new LegacySseChannel(
-        cfg.name,
-        { url: cfg.url, headers: cfg.headers, maxMessageBytes: cfg.messages?.maxBytes, budget: this.#budget },
-        this.#channelLog,
-      );
-    }
-    const { StreamableHttpChannel } = await import('./http.ts');
-    return new StreamableHttpChannel(
-      cfg.name,
-      {
-        url: cfg.url,
-        headers: cfg.headers,
-        maxMessageBytes: cfg.messages?.maxBytes,
-        maxNotificationBytes: cfg.messages?.maxNotificationBytes,
-        budget: this.#budget,
-      },
-      this.#channelLog,
-    );
-  }
-
-  #lineLimits(): { maxLineBytes?: number; budget: ByteBudget } {
-    return { maxLineBytes: this.cfg.messages?.maxBytes, budget: this.#budget };
-  }
-
   async #connect(): Promise<void> {
     let channel: Channel;
     try {
-      channel = await this.#makeChannel();
+      const prestarted = this.prestarted; // the first start only: a restart spawns anew
+      this.prestarted = undefined;
+      channel = await makeChannel(this.cfg, {
+        sandbox: this.sandbox,
+        prestarted,
+        budget: this.#budget,
+        log: this.#channelLog,
+      });
     } catch (err) {
       this.#lastError = err instanceof Error ? err.message : String(err);
       if (this.#state === 'stopped') throw err;

@@ -1,0 +1,75 @@
+/**
+ * The channel one start of an upstream connection speaks over: a stdio server's process (in its
+ * sandbox when configured; fail closed without one), a legacy HTTP+SSE session, or a Streamable
+ * HTTP pool. HTTP channels load only when an HTTP upstream is configured: stdio-only gateways stay
+ * small.
+ */
+import type { Logger } from '../observability/logger.ts';
+import type { ServerConfig } from '../config/schema.ts';
+import type { ByteBudget } from '../util/byte-budget.ts';
+import type { SandboxHost } from '../sandbox/sandbox.ts';
+import { stdioEnv } from '../sandbox/server-view.ts';
+import { StdioChannel, type StdioOptions } from './stdio.ts';
+import type { Channel } from './types.ts';
+
+export interface ChannelContext {
+  /** Starts stdio servers in their sandbox, for this tenant's connection. */
+  sandbox: { host: SandboxHost; tenant: string } | undefined;
+  /** A process started while the gateway started, for this start to adopt (the first start only). */
+  prestarted: StdioOptions['prestarted'];
+  /** The gateway's budget of bytes held from upstreams, shared by every channel. */
+  budget: ByteBudget;
+  log: Logger;
+}
+
+export async function makeChannel(cfg: ServerConfig, ctx: ChannelContext): Promise<Channel> {
+  const { sandbox, prestarted, budget, log } = ctx;
+  const maxBytes = cfg.messages?.maxBytes;
+  if (cfg.transport === 'stdio') {
+    // A sandboxed server never starts without its sandbox (fail closed); see src/sandbox/sandbox.ts.
+    if (!sandbox && cfg.sandbox)
+      throw new Error(`server \`${cfg.name}\` is sandboxed, but this connection has no sandbox host`);
+    const limits = { maxLineBytes: maxBytes, budget, prestarted };
+    if (!sandbox)
+      return new StdioChannel(
+        cfg.name,
+        { command: cfg.command, args: cfg.args ?? [], env: stdioEnv(cfg), cwd: cfg.cwd, ...limits },
+        log,
+      );
+    const l = await sandbox.host.launch(cfg, sandbox.tenant);
+    return new StdioChannel(
+      cfg.name,
+      {
+        command: l.command,
+        args: l.args,
+        env: l.env,
+        cwd: l.cwd,
+        fds: l.fds,
+        onStarted: l.started,
+        onExited: l.exited,
+        ...limits,
+      },
+      log,
+    );
+  }
+  if (cfg.transport === 'sse') {
+    const { LegacySseChannel } = await import('./sse.ts');
+    return new LegacySseChannel(
+      cfg.name,
+      { url: cfg.url, headers: cfg.headers, maxMessageBytes: maxBytes, budget },
+      log,
+    );
+  }
+  const { StreamableHttpChannel } = await import('./http.ts');
+  return new StreamableHttpChannel(
+    cfg.name,
+    {
+      url: cfg.url,
+      headers: cfg.headers,
+      maxMessageBytes: maxBytes,
+      maxNotificationBytes: cfg.messages?.maxNotificationBytes,
+      budget,
+    },
+    log,
+  );
+}
