@@ -98,6 +98,7 @@ export class ConnectionGate {
   readonly #byAddress = new Map<string, number>();
   /** A line a minute for each cap at the most: a flood is one line, with how many were left out. */
   readonly #noisy: Record<Reason, LogBudget> = { total: new LogBudget(1, 60_000), address: new LogBudget(1, 60_000) };
+  readonly #noisyPipelining = new LogBudget(1, 60_000);
 
   constructor(caps: () => ConnectionCaps, tell: () => { log: Logger; metrics: Metrics }) {
     this.#caps = caps;
@@ -124,6 +125,19 @@ export class ConnectionGate {
       if (left > 0) this.#byAddress.set(address, left);
       else this.#byAddress.delete(address);
     });
+  }
+
+  /** A connection closed for sending more requests ahead of their answers than may wait (src/listeners/request-turns.ts). */
+  pipelining(socket: Socket, queue: number): void {
+    const { log, metrics } = this.#tell();
+    metrics.connectionsRefused.inc({ reason: 'pipelined' });
+    const address = addressSource(unmappedAddress(socket.remoteAddress ?? ''));
+    this.#noisyPipelining.line(Date.now(), (suppressed) =>
+      log.warn(
+        { reason: 'pipelined', address, queue, ...(suppressed ? { suppressed } : {}) },
+        'connection closed: it sent more requests ahead of their answers than may wait',
+      ),
+    );
   }
 
   #refuse(socket: Socket, reason: Reason, address: string, caps: ConnectionCaps): void {

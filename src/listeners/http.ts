@@ -23,6 +23,7 @@ import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
 import { resultPage } from '../approvals/page.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
 import { ConnectionGate, connectionCaps, type ConnectionSettings } from './connection-gate.ts';
+import { QUEUE, takingTurns } from './request-turns.ts';
 
 export interface HttpDeps {
   endpoint: () => EndpointDeps;
@@ -175,6 +176,21 @@ export class HttpListener {
     // with a JSON-RPC error; requestTimeout is the net under every other route.
     const headersMs = deps.timeouts?.headersMs ?? 10_000;
     const requestMs = headersMs + (deps.timeouts?.bodyMs ?? 30_000);
+    const gate = new ConnectionGate(
+      () => connectionCaps(deps.connections()),
+      () => deps.endpoint(),
+    );
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+      route(req, res, this.#deps).catch((err) => {
+        const ep = deps.endpoint();
+        if (clientGone(err, ep.log)) return; // a form or an admin body cut short, as on /mcp
+        const w = toWire(err, null, ep.log);
+        if (!res.headersSent) {
+          for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
+          json(res, plainHttpStatus(w.status, err), w.body);
+        } else res.end();
+      });
+    };
     this.#server = createServer(
       {
         requestTimeout: requestMs,
@@ -182,23 +198,10 @@ export class HttpListener {
         connectionsCheckingInterval: Math.min(1000, headersMs),
         keepAliveTimeout: 65_000,
       },
-      (req, res) => {
-        route(req, res, this.#deps).catch((err) => {
-          const ep = deps.endpoint();
-          if (clientGone(err, ep.log)) return; // a form or an admin body cut short, as on /mcp
-          const w = toWire(err, null, ep.log);
-          if (!res.headersSent) {
-            for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
-            json(res, plainHttpStatus(w.status, err), w.body);
-          } else res.end();
-        });
-      },
+      // A connection's requests are handled one at a time, as HTTP/1.1 answers them.
+      takingTurns(handle, (socket) => gate.pipelining(socket, QUEUE)),
     );
     // After node's own listener: a refused socket is closed before its parser reads a byte.
-    const gate = new ConnectionGate(
-      () => connectionCaps(deps.connections()),
-      () => deps.endpoint(),
-    );
     this.#server.on('connection', (socket) => gate.admit(socket));
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';

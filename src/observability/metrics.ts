@@ -205,10 +205,10 @@ export class Metrics {
     'upstream messages refused unparsed: too_large (over the server messages.maxBytes), budget (over gateway.maxUpstreamBufferedBytes), notification (dropped from a notification stream)',
     ['reason'],
   );
-  /** HTTP connections refused as they arrived, by the cap they were over (src/listeners/connection-gate.ts). */
+  /** HTTP connections refused as they arrived, by the cap they were over, or closed for pipelining too far ahead (src/listeners/connection-gate.ts). */
   readonly connectionsRefused = new Counter<'reason'>(
     'gatehouse_connections_refused_total',
-    'http connections refused as they arrived: total (over gateway.maxConnections), address (over gateway.maxConnectionsPerAddress)',
+    'http connections refused: total (over gateway.maxConnections) and address (over gateway.maxConnectionsPerAddress) as they arrived, pipelined (closed for sending more than 32 requests ahead of their answers)',
     ['reason'],
   );
   /** Bytes of client requests held (src/util/request-budget.ts), read at each scrape. */
