@@ -121,6 +121,8 @@ export class Gateway {
   #fanout: Fanout | undefined;
   #endpoint!: EndpointDeps;
   url = '';
+  /** The address and port the HTTP listener is bound to, once it is. */
+  #bound: { address: string; port: number } | undefined;
   /** The listen address as configured at start (port 0 until bound): what a reload's config is compared with. */
   #listenAsConfigured: Config['gateway']['listen'] | undefined;
 
@@ -329,6 +331,12 @@ export class Gateway {
         }),
       // The files of the config in force (a reload may name other policy files, or move an export).
       () => gatewayFiles(this.config),
+      // No sandbox reaches the gateway through its proxy: the listener as bound, and as configured
+      // (`gatehouse stdio` binds none, while a `gatehouse start` of the same config may listen there).
+      () => [
+        { address: this.config.gateway.listen.host, port: this.config.gateway.listen.port },
+        ...(this.#bound ? [this.#bound] : []),
+      ],
     );
   }
 
@@ -345,6 +353,7 @@ export class Gateway {
       await this.stop();
       throw err;
     }
+    this.#bound = { address: addr.address, port: addr.port };
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.url = `http://${host}:${addr.port}`;
     if (config.gateway.listen.port === 0) this.#boundTo(config, addr.port);

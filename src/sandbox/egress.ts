@@ -6,11 +6,14 @@
  * resolves the name itself, refuses private, loopback, link-local, reserved and cloud metadata
  * addresses (an allowlist entry that is itself such an address literal opts that one address in;
  * metadata addresses never are), and connects to the very address it checked — so a name that
- * re-resolves elsewhere later (DNS rebinding) changes nothing. Every refusal is reported.
+ * re-resolves elsewhere later (DNS rebinding) changes nothing. The gateway's own listener is refused
+ * whatever the allowlist says (./own-listener.ts). Every refusal is reported.
  */
 import { BlockList, createServer, connect, isIP, type Server, type Socket } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { reachesGateway, type Listening } from './own-listener.ts';
 
 export interface EgressRefusal {
   /** What the server asked for (host:port). */
@@ -19,6 +22,7 @@ export interface EgressRefusal {
   address?: string;
   reason:
     | 'not in allowlist'
+    | 'gateway address'
     | 'metadata address'
     | 'loopback address'
     | 'private address'
@@ -105,11 +109,23 @@ function allowedBy(list: AllowEntry[], host: string, port: number): AllowEntry |
   );
 }
 
+/** What the gateway is, for the proxy: where it listens, and this machine's addresses. */
+interface OwnSockets {
+  listening: Listening[];
+  interfaces: string[];
+}
+
+/** The addresses of this machine's interfaces, asked at each connection (an interface may come up later). */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+}
+
 /** Decide one destination: the address to connect to, or why not. Exported for tests. */
 export async function vet(
   list: AllowEntry[],
   host: string,
   port: number,
+  own: OwnSockets = { listening: [], interfaces: [] },
 ): Promise<{ address: string } | EgressRefusal> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const entry = allowedBy(list, host, port);
@@ -124,6 +140,9 @@ export async function vet(
     }
   }
   for (const address of addresses) {
+    // The gateway itself, before any opt-in: its connections from here arrive as loopback callers.
+    if (reachesGateway(address, port, own.listening, own.interfaces))
+      return { target, address, reason: 'gateway address' };
     const why = refusedAddress(address);
     // Naming an internal address literally in the allowlist lets that address in; a name never does.
     if (why && (why === 'metadata address' || !isIP(entry.host) || entry.host !== address.toLowerCase()))
@@ -143,12 +162,15 @@ export class EgressProxy {
   readonly #path: string;
   readonly #allow: AllowEntry[];
   readonly #refused: (r: EgressRefusal) => void;
+  readonly #listening: () => Listening[];
   readonly #open = new Set<Socket>();
 
-  constructor(path: string, allow: string[], onRefused: (r: EgressRefusal) => void) {
+  /** `listening`: where the gateway listens now, asked at each connection. */
+  constructor(path: string, allow: string[], onRefused: (r: EgressRefusal) => void, listening: () => Listening[]) {
     this.#path = path;
     this.#allow = allow.map(parseAllow);
     this.#refused = onRefused;
+    this.#listening = listening;
     this.#server = createServer((s) => this.#accept(s));
   }
 
@@ -218,7 +240,10 @@ export class EgressProxy {
         rest,
       ]);
     }
-    const verdict = await vet(this.#allow, host, port);
+    const verdict = await vet(this.#allow, host, port, {
+      listening: this.#listening(),
+      interfaces: interfaceAddresses(),
+    });
     if ('reason' in verdict) return this.#refuse(client, verdict, 403);
     const upstream = connect({ host: verdict.address, port, timeout: CONNECT_MS });
     this.#open.add(upstream);

@@ -27,6 +27,7 @@ import {
 } from './limits.ts';
 import { ProcessRegistry, startTimeOf } from './registry.ts';
 import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
+import type { Listening } from './own-listener.ts';
 import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
 import type { GatewayFile } from './gateway-files.ts';
 import { findExecutable, real } from './paths.ts';
@@ -121,17 +122,20 @@ export class SandboxHost {
   readonly #runDir: string;
   readonly #refused: (server: string, tenant: string, r: EgressRefusal) => void;
   readonly #files: () => GatewayFile[];
+  readonly #listening: () => Listening[];
 
   private constructor(
     stateDir: string,
     log: Logger,
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void,
     files: () => GatewayFile[],
+    listening: () => Listening[],
   ) {
     this.stateDir = real(stateDir);
     this.#log = log;
     this.#refused = onRefused;
     this.#files = files;
+    this.#listening = listening;
     this.registry = new ProcessRegistry(stateDir);
     // Proxy sockets live outside the state directory (a socket path must stay short); named by our
     // process id, so a gateway started later removes those of gateways that are gone.
@@ -146,14 +150,16 @@ export class SandboxHost {
   /**
    * Reap what an earlier gateway on this state directory left running, then serve launches. `files`:
    * the gateway's files to hide wherever they lie (`gatewayFiles` of the current config, asked at each launch).
+   * `listening`: where the gateway listens, which no egress proxy ever connects to (asked at each connection).
    */
   static async open(
     stateDir: string,
     log: Logger,
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {},
     files: () => GatewayFile[] = () => [],
+    listening: () => Listening[] = () => [],
   ): Promise<SandboxHost> {
-    const host = new SandboxHost(stateDir, log, onRefused, files);
+    const host = new SandboxHost(stateDir, log, onRefused, files, listening);
     const reaped = await host.registry.reap();
     for (const e of reaped)
       log.warn(
@@ -273,7 +279,7 @@ export class SandboxHost {
     held.proxyDir = proxyDir;
     mkdirSync(proxyDir, { mode: 0o700 });
     const socket = join(proxyDir, 'egress.sock');
-    const proxy = new EgressProxy(socket, o.allow, (r) => this.#refused(o.server, o.tenant, r));
+    const proxy = new EgressProxy(socket, o.allow, (r) => this.#refused(o.server, o.tenant, r), this.#listening);
     held.proxy = proxy;
     await proxy.listen();
     if (process.getuid?.() === 0) {

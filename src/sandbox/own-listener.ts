@@ -1,0 +1,100 @@
+/**
+ * Whether a destination is the gateway itself. The egress proxy's connections leave from this
+ * machine, so one to the gateway's own listener arrives from loopback, and a loopback caller is the
+ * platform admin until identity is configured: a sandboxed server allowed to reach its gateway would
+ * hold the admin API. No allowlist opens that door; this decides, from addresses only (the proxy
+ * and the config's checks supply the listeners and the machine's interface addresses).
+ */
+import { BlockList, isIP } from 'node:net';
+
+/** An address (or, as configured, a name) and a port the gateway listens on. */
+export interface Listening {
+  address: string;
+  port: number;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+// A connection to the unspecified address goes to this machine (Linux sends it to loopback).
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addSubnet('0.0.0.0', 8, 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
+const family = (ip: string) => (isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+const loopback = (ip: string) => LOOPBACK.check(ip, family(ip));
+const unspecified = (ip: string) => UNSPECIFIED.check(ip, family(ip));
+
+/**
+ * One spelling of an IP address, or undefined for a name: IPv4 as a dotted quad (`127.1`,
+ * `0x7f000001` and `2130706433` are 127.0.0.1, as the resolver reads them), IPv6 compressed in
+ * lower case without its zone, and an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`,
+ * `::ffff:7f00:1`) as the IPv4 address it reaches.
+ */
+export function canonicalIp(text: string): string | undefined {
+  const t = text.replace(/^\[|\]$/g, '');
+  let host: string;
+  if (t.includes(':')) {
+    if (!/^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(t)) return undefined;
+    host = parsedHost(`[${t.replace(/%.*$/, '')}]`)?.replace(/^\[|\]$/g, '') ?? '';
+  } else {
+    // Only digits, hex and dots: the URL parser would read `a@127.0.0.1` as a host after user info.
+    if (!/^[0-9A-Fa-fXx.]+$/.test(t)) return undefined;
+    host = parsedHost(t) ?? '';
+  }
+  if (!isIP(host)) return undefined;
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const [hi, lo] = [Number.parseInt(mapped[1], 16), Number.parseInt(mapped[2], 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** The host as the WHATWG URL parser spells it (the parser every fetch uses), or undefined. */
+function parsedHost(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The address a listener's host stands for: its own spelling, loopback for `localhost`, or undefined for another name. */
+function listenerAddress(host: string): string | undefined {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return '127.0.0.1';
+  return canonicalIp(h);
+}
+
+/**
+ * Whether a connection to `address:port` reaches one of the gateway's listeners. A listener on the
+ * unspecified address (0.0.0.0, ::), or on a name (as configured, before it is bound), takes every
+ * address of this machine: loopback, the unspecified address and `interfaces`. A listener on one
+ * address takes that address, the unspecified one, and, for a loopback listener, every loopback address.
+ */
+export function reachesGateway(address: string, port: number, listening: Listening[], interfaces: string[]): boolean {
+  const a = canonicalIp(address);
+  if (!a) return false;
+  const local = () => loopback(a) || unspecified(a) || interfaces.some((i) => canonicalIp(i) === a);
+  return listening.some((l) => {
+    if (l.port !== port) return false;
+    const h = listenerAddress(l.address);
+    if (!h || unspecified(h)) return local();
+    return a === h || unspecified(a) || (loopback(a) && loopback(h));
+  });
+}
+
+/**
+ * Whether an allowlist entry's host names the gateway, as the config shows it: an address (any
+ * spelling), or `localhost` and names under it; another name (or `*.domain`) only when it is, or
+ * covers, the listener's own name.
+ * The machine's other addresses, and names that resolve to the gateway, are refused by the proxy
+ * when it connects (they depend on the host and its resolver, not on the file).
+ */
+export function namesGateway(host: string, port: number, listen: Listening): boolean {
+  const h = host.toLowerCase();
+  const address = listenerAddress(h);
+  if (address) return reachesGateway(address, port, [listen], []);
+  const name = listen.address.toLowerCase();
+  const covered = h === name || (h.startsWith('*.') && name.endsWith(h.slice(1)) && name.length > h.length - 1);
+  return port === listen.port && covered;
+}
