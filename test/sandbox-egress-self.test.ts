@@ -20,6 +20,7 @@ import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { findExecutable } from '../src/sandbox/paths.ts';
+import { sandboxReadiness } from '../src/sandbox/readiness.ts';
 import { parseAllow, vet } from '../src/sandbox/egress.ts';
 import { canonicalIp, namesGateway, reachesGateway } from '../src/sandbox/own-listener.ts';
 
@@ -244,4 +245,16 @@ test('a sandboxed server allowed its own gateway in every spelling reaches neith
     await gw.stop();
     other.close();
   }
+});
+
+test("readiness 6.4: a sandbox with the host's network is said to reach the gateway's own listener", () => {
+  const config = parseConfig(
+    `version: 1\nservers:\n${stdioServer('wide', EGRESS)}    sandbox: { network: host }\n`,
+    join(tmp, 'wide.yaml'),
+  );
+  const stdio = config.servers.filter((s) => s.transport === 'stdio');
+  const r = sandboxReadiness(stdio, config.gateway.stateDir, { bwrap: true, stateDirExposed: [] });
+  assert.equal(r.status, 'warn');
+  assert.match(r.why, /the gateway's own listener included/);
+  assert.match(r.fix, /configure identity/);
 });

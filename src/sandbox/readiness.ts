@@ -102,8 +102,9 @@ export function sandboxReadiness(
   if (host.length)
     return {
       status: 'warn',
-      why: `sandboxed, but with the host's network (unrestricted egress): ${names(host)}`,
-      fix: "use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway's egress proxy",
+      // The proxy keeps an allowlisted server off the gateway's listener; the host's network does not.
+      why: `sandboxed, but with the host's network (unrestricted egress, the gateway's own listener included): ${names(host)}`,
+      fix: "use `network: none`, or `network: { allow: [host:port, ...] }` through the gateway's egress proxy (which never connects to the gateway itself); with the host's network, configure identity, so that a caller from this machine is not the admin",
     };
   const allow = stdio.filter((s) => typeof s.sandbox?.network === 'object');
   return {
