@@ -18,6 +18,13 @@ export interface LimitCall {
   subject: string;
   /** The namespaced tool, `<server>__<tool>`. */
   tool: string;
+  /**
+   * A request that continues a call rather than makes one (tasks/get, tasks/result, tasks/cancel):
+   * counted by the rules that count every request of a principal or a tenant (scope `principal` or
+   * `tenant`, no `tools`), not by the rules of its tool, whose budget counts calls of it (a task
+   * polled every second would spend a tool's hourly budget in a minute).
+   */
+  continuation?: boolean;
 }
 
 export interface Lease {
@@ -64,6 +71,8 @@ export interface CompiledRule {
   id: string;
   scope: LimitScope;
   matches(tool: string): boolean;
+  /** Counts every request of a principal or a tenant (scope `principal` or `tenant`, no `tools`), continuations included. */
+  everyRequest: boolean;
   /** Token bucket; absent without a rate. */
   rate?: RateBucket;
   concurrency?: number;
@@ -82,6 +91,7 @@ export function compileRules(rules: readonly LimitRule[], divisor = 1): Compiled
       id: r.id,
       scope: r.scope,
       matches: globs ? (tool) => globs.some((g) => g.test(tool)) : () => true,
+      everyRequest: !globs && (r.scope === 'principal' || r.scope === 'tenant'),
     };
     if (r.rate)
       c.rate = {
@@ -128,7 +138,7 @@ export type Check =
 export function checksFor(rules: readonly CompiledRule[], call: LimitCall): Check[] {
   const out: Check[] = [];
   for (const rule of rules) {
-    if (!rule.matches(call.tool)) continue;
+    if (call.continuation ? !rule.everyRequest : !rule.matches(call.tool)) continue;
     const key = counterKey(rule, call);
     if (rule.rate) out.push({ rule, kind: 'rate', key, rate: rule.rate });
     if (rule.concurrency !== undefined) out.push({ rule, kind: 'concurrency', key, cap: rule.concurrency });

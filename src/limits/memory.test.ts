@@ -204,3 +204,19 @@ test('createLimiter: memory without a redis section', async () => {
   assert.equal((await l.acquire(alice)).ok, false);
   await l.close();
 });
+
+test("a continuation (tasks/*) counts in every-request rules of its principal and tenant, not in its tool's rules", async () => {
+  const l = new MemoryLimiter([
+    { id: 'per-user', scope: 'principal', rate: { points: 2, perSeconds: 60 } },
+    { id: 'per-tenant', scope: 'tenant', rate: { points: 100, perSeconds: 60 } },
+    { id: 'tool', scope: 'tenant_tool', tools: ['github__*'], rate: { points: 1, perSeconds: 60 } },
+    { id: 'each-tool', scope: 'principal_tool', rate: { points: 1, perSeconds: 60 } },
+    { id: 'user-of-tool', scope: 'principal', tools: ['github__*'], rate: { points: 1, perSeconds: 60 } },
+  ]);
+  const poll = { ...alice, continuation: true };
+  assert.equal((await l.acquire(poll, T0)).ok, true);
+  assert.equal((await l.acquire(poll, T0)).ok, true); // no tool rule spent: only per-user's two points
+  assert.equal(refused(await l.acquire(poll, T0)).rule, 'per-user');
+  // A call of the tool is counted by its rules, as before (per-user is spent).
+  assert.equal(refused(await l.acquire(alice, T0)).rule, 'per-user');
+});

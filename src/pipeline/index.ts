@@ -102,12 +102,11 @@ function taskRow(): UpstreamRow {
   return {
     kind: 'tool',
     target: 'taskId',
-    stages: without(['validate', 'decide', 'inspect', 'limit', 'approve'], { route: routeTask }),
+    stages: without(['validate', 'decide', 'inspect', 'approve'], { route: routeTask }),
     skips: {
       validate: why,
       decide: `${why} (modes and visibility apply again at authorize)`,
       inspect: 'a task handle carries nothing of the caller',
-      limit: why,
       approve: why,
     },
   };

@@ -35,7 +35,7 @@ test('the budget is keyed by the verified principal (its key: issuer, subject, t
   const { limiter, asked } = limited({ ok: true, release: async () => void released++ });
   const s = call();
   await applyLimits(s, deps({ limiter }));
-  assert.deepEqual(asked, [{ tenant: 'acme', subject: s.ctx.principal.key, tool: 'mt__write' }]);
+  assert.deepEqual(asked, [{ tenant: 'acme', subject: s.ctx.principal.key, tool: 'mt__write', continuation: false }]);
   assert.notEqual(asked[0].subject, 'alice', "two issuers' `alice` are two budgets");
   await s.release!();
   assert.equal(released, 1);

@@ -1,6 +1,8 @@
 /**
  * limit: rate limits and concurrency caps keyed by the verified principal, the tool and the tenant.
- * The concurrency lease is released when the call ends (runToolCall). Refusals carry a retry-after.
+ * The concurrency lease is released when the request ends (runRequest). A task's later requests
+ * (tasks/*) count in the rules of every request of a principal or tenant, not in its tool's
+ * (src/limits/limiter.ts). Refusals carry a retry-after.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
@@ -9,7 +11,12 @@ import { routeOf } from './needs.ts';
 export const applyLimits: Stage = async (s, { limiter }) => {
   if (!limiter) return;
   const p = s.ctx.principal;
-  const r = await limiter.acquire({ tenant: p.tenant, subject: p.key, tool: routeOf(s).qualified });
+  const r = await limiter.acquire({
+    tenant: p.tenant,
+    subject: p.key,
+    tool: routeOf(s).qualified,
+    continuation: s.method.startsWith('tasks/'),
+  });
   if (r.ok) {
     s.release = r.release;
     return;
