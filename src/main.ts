@@ -383,6 +383,7 @@ export class Gateway {
       connections: () => this.config.gateway,
       store,
       upstreamReady: (n) => this.fleet.ready(n),
+      upstreamsUnconnected: () => this.fleet.unconnected(),
       admin: () => ({
         config: this.config,
         store,

@@ -170,6 +170,18 @@ export class UpstreamFleet {
     return this.#firstCatalogue;
   }
 
+  /**
+   * The servers with no connection yet, and why: their credentials are unavailable (retried with
+   * backoff), or their first start is under way. /readyz counts them as not ready.
+   */
+  unconnected(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const name of this.#cfg.keys())
+      if (!this.#deps.upstreams.has(name))
+        out.set(name, this.#retry.has(name) ? 'credentials unavailable' : 'starting');
+    return out;
+  }
+
   /** Connected and its catalogue loaded: what /readyz reports per upstream. */
   ready(name: string): boolean {
     return this.#deps.upstreams.get(name)?.state === 'ready' && this.#deps.catalog.has(name);

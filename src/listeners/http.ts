@@ -30,6 +30,8 @@ export interface HttpDeps {
   store: Store;
   /** Connected and catalogued. */
   upstreamReady: (name: string) => boolean;
+  /** Enabled servers with no connection yet, and why (their credentials are unavailable, or starting). */
+  upstreamsUnconnected: () => Map<string, string>;
   admin: () => AdminDeps;
   approvalPage: () => ApprovalPageDeps;
   /** The operator console at /console/ (absent: 404). */
@@ -92,6 +94,11 @@ async function readiness(
     const ok = deps.upstreamReady(name) && circuit !== 'open';
     upstreams[name] = upstreamStatus(circuit, ok, up.state);
     if (!ok) ready = false;
+  }
+  // A server whose credentials are missing has no connection at all: not ready either.
+  for (const [name, why] of deps.upstreamsUnconnected()) {
+    upstreams[name] = why;
+    ready = false;
   }
   return { ready, store, upstreams };
 }
