@@ -60,14 +60,34 @@ function validateWith(raw: Obj, { top, stdio, http }: Validators, ctx: Context):
       ctx.add(path, 'must be a mapping');
       continue;
     }
-    const t = server.transport;
+    const typo = server.transport === undefined ? transportTypo(server, stdio, http) : undefined;
+    // `transprot: stdio` is the transport misspelt: checked as that variant, whose errors say so in one line.
+    const t = typo === undefined ? server.transport : server[typo];
     const check = typeof t === 'string' && Object.hasOwn(variants, t) ? variants[t] : undefined;
-    if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
+    if (typo !== undefined && !check)
+      ctx.add(
+        path,
+        `unknown key \`${typo}\` (did you mean \`transport\`? one of ${TRANSPORTS})`,
+        keyOrMap(ctx.doc, path, typo),
+      );
+    else if (t === undefined) ctx.add(path, `missing required key \`transport\` (one of ${TRANSPORTS})`);
     else if (!check) {
       if (!ctx.unset.has(formatPath([...path, 'transport'])))
         ctx.add([...path, 'transport'], `must be one of ${TRANSPORTS}`);
     } else if (!check(server)) report(check.errors, path, ctx);
   }
+}
+
+/** A key of a server without `transport` that neither variant knows and that is `transport` misspelt. */
+function transportTypo(server: Obj, stdio: Validate, http: Validate): string | undefined {
+  const unknown = (v: Validate) => {
+    v(structuredClone(server)); // a copy: validating fills defaults in
+    return (v.errors ?? []).flatMap((e) =>
+      e.keyword === 'additionalProperties' && e.instancePath === '' ? [String(e.params.additionalProperty)] : [],
+    );
+  };
+  const toHttp = new Set(unknown(http));
+  return unknown(stdio).find((k) => toHttp.has(k) && closestKey(k, ['transport']) === 'transport');
 }
 
 function pointerToPath(pointer: string): Path {
@@ -92,7 +112,12 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
   for (const e of list) {
     if (e.keyword !== 'additionalProperties') continue;
     const known = Object.keys((e.parentSchema as { properties?: Obj }).properties ?? {});
-    hints.set(e, closestKey(String(e.params.additionalProperty), known));
+    // A key missing beside it is the likelier meaning (`transprot` is `transport`, not `transformer`).
+    const missing = list.flatMap((r) =>
+      r.keyword === 'required' && r.instancePath === e.instancePath ? [String(r.params.missingProperty)] : [],
+    );
+    const key = String(e.params.additionalProperty);
+    hints.set(e, closestKey(key, missing) ?? closestKey(key, known));
   }
   const typos = new Set([...hints].map(([e, hint]) => `${e.instancePath}/${hint}`));
   const { skip, merged } = unions(list, choices);
