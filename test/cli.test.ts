@@ -66,7 +66,7 @@ test('init writes a starter config that validates; it refuses to overwrite witho
   assert.match(readFileSync(file, 'utf8'), /^version: 1$/m);
   const v = run('config', 'validate', file);
   assert.equal(v.code, 0, v.err);
-  assert.match(v.out, /valid \(1 servers\)/);
+  assert.match(v.out, /valid \(1 server\)\n/);
   const again = run('init', file);
   assert.equal(again.code, 2);
   assert.match(again.err, /exists; use --force/);

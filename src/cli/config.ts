@@ -11,7 +11,8 @@ import type { CliContext } from './context.ts';
 
 function report(path: string, config: Config, json: boolean | undefined): void {
   if (json) process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
-  else process.stdout.write(`${path}: valid (${config.servers.length} servers)\n`);
+  else
+    process.stdout.write(`${path}: valid (${config.servers.length} server${config.servers.length === 1 ? '' : 's'})\n`);
   const policy = config.policy?.compiled;
   const warnings = policy
     ? unknownToolWarnings(policy, {
