@@ -96,8 +96,28 @@ interface Ctx {
 
 const normField = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
 
+/** A path not of the syntax above; `why` says where, without the path (the config names its key). */
+class InvalidPath extends Error {
+  readonly why: string;
+  constructor(src: string, why: string) {
+    super(`Redactor: invalid path ${JSON.stringify(src)}: ${why}`);
+    this.why = why;
+  }
+}
+
+/** Why `src` is not a path of the syntax above, or undefined: the config checks its paths at load. */
+export function redactionPathProblem(src: string): string | undefined {
+  try {
+    parsePath(src);
+    return undefined;
+  } catch (err) {
+    if (err instanceof InvalidPath) return err.why;
+    throw err;
+  }
+}
+
 function parsePath(src: string): Step[] {
-  const bad = (why: string) => new Error(`Redactor: invalid path ${JSON.stringify(src)}: ${why}`);
+  const bad = (why: string) => new InvalidPath(src, why);
   if (typeof src !== 'string' || !src.startsWith('$')) throw bad('must start with $');
   const steps: Step[] = [];
   let i = 1;

@@ -31,3 +31,12 @@ test('a misspelt `transport` is suggested, and the server is still checked as th
     'g.yaml:1:1: unknown key `verison` (did you mean `version`?)',
   ]);
 });
+
+test('a redaction path the redactor cannot read is refused at its line, by the redactor’s own parser', () => {
+  const config = (paths: string) => `version: 1\naudit:\n  redact:\n    paths:\n${paths}servers: []\n`;
+  assert.deepEqual(errors(config('      - "$..[[[bad"\n      - arguments.email\n      - "$.items[*].card"\n')), [
+    'g.yaml:5:9: audit.redact.paths[0]: not a redaction path: unclosed [ at 3 (paths look like `$.arguments.email`, `$..ssn`, `$.items[*].card`)',
+    'g.yaml:6:9: audit.redact.paths[1]: not a redaction path: must start with $ (paths look like `$.arguments.email`, `$..ssn`, `$.items[*].card`)',
+  ]);
+  assert.deepEqual(errors(config('      - "$.arguments.email"\n      - "$..ssn"\n')), []);
+});

@@ -3,8 +3,10 @@
  * request budget and the body bound among them), valid
  * environment variable names, no credentials in URLs, issuers bound to their tenants, https for the
  * identity provider, scopes as RFC 6749 allows, a console that signs in at a configured issuer, and
- * sandboxes' egress that stays off the gateway's own listener (src/sandbox/config-checks.ts).
+ * sandboxes' egress that stays off the gateway's own listener (src/sandbox/config-checks.ts), and
+ * redaction paths the audit trail's redactor can read.
  */
+import { redactionPathProblem } from '../audit/redact.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from '../sandbox/config-checks.ts';
@@ -23,6 +25,7 @@ export function semanticChecks(raw: unknown, ctx: Context): void {
   if (isObj(raw.console)) consoleChecks(raw.console, isObj(raw.identity), issuers, ctx);
   if (isObj(raw.limits)) limitChecks(raw.limits, ctx);
   urlCredentialChecks(raw, ctx);
+  if (isObj(raw.audit) && isObj(raw.audit.redact)) redactionPathChecks(raw.audit.redact, ctx);
   const storage = isObj(raw.storage) ? raw.storage : {};
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
@@ -124,6 +127,24 @@ function urlCredentialChecks(raw: Obj, ctx: Context): void {
       ctx.add(
         path,
         'must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
+      );
+  }
+}
+
+/**
+ * `audit.redact.paths` are read by the audit trail's redactor when the gateway starts (and at each
+ * reload): one it cannot read is refused here, at its line, by the redactor's own parser.
+ */
+function redactionPathChecks(redact: Obj, ctx: Context): void {
+  const paths: unknown[] = Array.isArray(redact.paths) ? redact.paths : [];
+  for (const [i, p] of paths.entries()) {
+    const path = ['audit', 'redact', 'paths', i];
+    if (typeof p !== 'string' || ctx.unset.has(formatPath(path))) continue;
+    const why = redactionPathProblem(p);
+    if (why)
+      ctx.add(
+        path,
+        `not a redaction path: ${why} (paths look like \`$.arguments.email\`, \`$..ssn\`, \`$.items[*].card\`)`,
       );
   }
 }

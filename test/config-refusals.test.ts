@@ -1,0 +1,45 @@
+/**
+ * A config that cannot run is refused where it is written, the same way by `config validate`, by
+ * `start` and by a reload (walk L): each refusal names the file, the line and the key.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVERYTHING, runCli, startCli } from './support/gateway.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-refusals-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const everything = `  - name: one\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`;
+const head = (name: string) =>
+  `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, name))}\n`;
+
+/** `config validate` and `start` on `text`: both refuse it, with exit status 2, and say the same (start after a heading). */
+async function refusedBoth(name: string, text: string, env: Record<string, string> = {}): Promise<string> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, text);
+  const validated = await runCli(['config', 'validate', file], { env });
+  assert.equal(validated.code, 2, validated.stdout);
+  const started = await runCli(['start', '--config', file], { env });
+  assert.equal(started.code, 2, started.stdout);
+  assert.equal(started.stderr, `gatehouse: invalid configuration:\n${validated.stderr}`);
+  assert.doesNotMatch(started.stderr, /could not start|\n\s+at /);
+  return validated.stderr;
+}
+
+test('a redaction path the redactor cannot read: refused by validate, start and a reload, at its line', async () => {
+  const bad = `audit:\n  redact:\n    paths: ["$..[[[bad"]\nservers:\n${everything}`;
+  const said = await refusedBoth('redact', head('state-redact') + bad);
+  assert.match(said, /redact\.yaml:7:13: audit\.redact\.paths\[0\]: not a redaction path: unclosed \[ at 3/);
+  const g = await startCli(`${head('state-redact-reload')}servers:\n${everything}`, dir);
+  try {
+    writeFileSync(g.file, head('state-redact-reload') + bad);
+    g.child.kill('SIGHUP');
+    const line = await g.logged(/configuration reload refused/);
+    assert.match(line, /gatehouse\.yaml:7:13: audit\.redact\.paths\[0\]: not a redaction path/);
+  } finally {
+    await g.stop();
+  }
+});
