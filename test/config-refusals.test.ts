@@ -43,3 +43,10 @@ test('a redaction path the redactor cannot read: refused by validate, start and 
     await g.stop();
   }
 });
+
+test('a host to listen on that is neither an IP address nor a host name: refused by validate and start at its line', async () => {
+  const text = `${head('state-host').replace('host: 127.0.0.1', 'host: not-a-host_name')}servers:\n${everything}`;
+  const said = await refusedBoth('host', text);
+  assert.match(said, /host\.yaml:3:19: gateway\.listen\.host: must be an IP address .* or a host name/);
+  assert.doesNotMatch(said, /ENOTFOUND|getaddrinfo/);
+});

@@ -40,3 +40,63 @@ test('a redaction path the redactor cannot read is refused at its line, by the r
   ]);
   assert.deepEqual(errors(config('      - "$.arguments.email"\n      - "$..ssn"\n')), []);
 });
+
+const gateway = (lines: string) => `version: 1\ngateway:\n${lines}servers: []\n`;
+
+test('the host to listen on is an IP address or a host name, refused at its line otherwise', () => {
+  for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'gw.example.com', 'gw-1.internal.'])
+    assert.deepEqual(errors(gateway(`  listen: { host: "${host}" }\n`)), [], host);
+  const hostname =
+    'must be an IP address (`0.0.0.0`, `::`) or a host name (letters, digits and `-` in dot-separated labels)';
+  for (const host of ['not-a-host_name', '10.0.0.300', '-gw.example.com', 'a..b', 'gw example'])
+    assert.deepEqual(
+      errors(gateway(`  listen: { host: "${host}" }\n`)),
+      [`g.yaml:3:19: gateway.listen.host: ${hostname}`],
+      host,
+    );
+  assert.deepEqual(errors(gateway('  listen: { host: "[::1]" }\n')), [
+    'g.yaml:3:19: gateway.listen.host: write an IPv6 address without its brackets (`::1`, `::`)',
+  ]);
+});
+
+test('trusted proxies are IP addresses: a range or anything else is refused at its line, never echoed', () => {
+  assert.deepEqual(
+    errors(gateway('  trustedProxies: [10.0.0.10, "2001:db8::10", "::ffff:10.0.0.1", "fe80::1%eth0"]\n')),
+    [],
+  );
+  const got = errors(
+    gateway('  trustedProxies:\n    - Sup3rSecretPW\n    - 10.0.0.0/33\n    - 10.0.0.0/8\n    - 10.0.0.256\n'),
+  );
+  assert.deepEqual(got, [
+    "g.yaml:4:7: gateway.trustedProxies[0]: must be a proxy's IPv4 or IPv6 address (`10.0.0.10`, `2001:db8::10`)",
+    "g.yaml:5:7: gateway.trustedProxies[1]: a range is not matched (a proxy is listed by its address): list each proxy's IPv4 or IPv6 address",
+    "g.yaml:6:7: gateway.trustedProxies[2]: a range is not matched (a proxy is listed by its address): list each proxy's IPv4 or IPv6 address",
+    "g.yaml:7:7: gateway.trustedProxies[3]: must be a proxy's IPv4 or IPv6 address (`10.0.0.10`, `2001:db8::10`)",
+  ]);
+  assert.doesNotMatch(got.join('\n'), /Sup3rSecretPW/);
+});
+
+test('allowed origins are origins as browsers send them, each mistake said at its line', () => {
+  const ok = [
+    'https://gw.example.com',
+    'https://gw.example.com/',
+    'http://localhost:3000',
+    'chrome-extension://abcdef',
+  ];
+  assert.deepEqual(errors(gateway(`  allowedOrigins: ${JSON.stringify(ok)}\n`)), []);
+  const origin = 'an origin is `scheme://host[:port]`, as browsers send it in `Origin`';
+  const bad = [
+    'gw.example.com',
+    'https://gw.example.com/app',
+    'https://u:p@gw.example.com',
+    'https://GW.example.com:443',
+    '*',
+  ];
+  assert.deepEqual(errors(gateway(`  allowedOrigins:\n${bad.map((o) => `    - "${o}"\n`).join('')}`)), [
+    `g.yaml:4:7: gateway.allowedOrigins[0]: must be an origin with its scheme (\`https://host[:port]\`): ${origin}`,
+    `g.yaml:5:7: gateway.allowedOrigins[1]: must not have a path, query or fragment: ${origin}`,
+    `g.yaml:6:7: gateway.allowedOrigins[2]: must not carry a user name or password: ${origin}`,
+    `g.yaml:7:7: gateway.allowedOrigins[3]: would never match: browsers send an origin lowercase and without its scheme's default port (${origin})`,
+    `g.yaml:8:7: gateway.allowedOrigins[4]: a wildcard is not matched: list each origin (${origin})`,
+  ]);
+});

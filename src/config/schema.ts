@@ -420,7 +420,12 @@ const Server = Type.Union([StdioServer, HttpServer]);
 
 const Listen = Type.Object(
   {
-    host: Type.Optional(Type.String({ default: '127.0.0.1' })),
+    host: Type.Optional(
+      Type.String({
+        default: '127.0.0.1',
+        description: 'An IP address (`0.0.0.0` or `::` for every interface) or a host name; IPv6 without brackets.',
+      }),
+    ),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8765 })),
   },
   { additionalProperties: false, default: {} },
@@ -434,7 +439,8 @@ const Gateway = Type.Object(
     allowedOrigins: Type.Optional(
       Type.Array(Type.String(), {
         default: [],
-        description: 'Browser origins allowed besides the gateway itself (exact match).',
+        description:
+          'Browser origins allowed besides the gateway itself (exact match): `scheme://host[:port]` as browsers send it, lowercase, without a path or a default port.',
       }),
     ),
     allowedHosts: Type.Optional(
@@ -519,7 +525,7 @@ const Gateway = Type.Object(
       Type.Array(Type.String({ minLength: 1 }), {
         default: [],
         description:
-          'Addresses of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For, X-Real-IP, Via or a like header is refused unless it comes from one of these.',
+          'IP addresses (IPv4 or IPv6; one per proxy, not ranges) of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For, X-Real-IP, Via or a like header is refused unless it comes from one of these.',
       }),
     ),
     metricsToken: Type.Optional(

@@ -1,12 +1,13 @@
 /**
  * What the schema cannot say: unique server names and limit rule ids, limits that must agree (the
- * request budget and the body bound among them), valid
+ * request budget and the body bound among them), the gateway's addresses (./address-checks.ts), valid
  * environment variable names, no credentials in URLs, issuers bound to their tenants, https for the
  * identity provider, scopes as RFC 6749 allows, a console that signs in at a configured issuer, and
  * sandboxes' egress that stays off the gateway's own listener (src/sandbox/config-checks.ts), and
  * redaction paths the audit trail's redactor can read.
  */
 import { redactionPathProblem } from '../audit/redact.ts';
+import { addressChecks } from './address-checks.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from '../sandbox/config-checks.ts';
@@ -16,7 +17,10 @@ export function semanticChecks(raw: unknown, ctx: Context): void {
   if (!isObj(raw)) return;
   serverChecks(raw, ctx);
   sandboxChecks(raw, ctx);
-  if (isObj(raw.gateway)) requestBudgetCheck(raw.gateway, ctx);
+  if (isObj(raw.gateway)) {
+    requestBudgetCheck(raw.gateway, ctx);
+    addressChecks(raw.gateway, ctx);
+  }
   const identity = isObj(raw.identity) ? raw.identity : {};
   const issuers: unknown[] = Array.isArray(identity.issuers) ? identity.issuers : [];
   issuerBindingChecks(issuers, ctx);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressSource, canonicalAddress, isLoopback } from './address.ts';
+import { addressSource, canonicalAddress, isIpAddress, isLoopback } from './address.ts';
 
 test('loopback addresses', () => {
   assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'));
@@ -40,4 +40,31 @@ test('a trusted proxy is recognised however its address is written', () => {
   assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:0db8:0:0:0:0:0:0001'));
   assert.equal(canonicalAddress('::ffff:10.0.0.1'), '10.0.0.1');
   assert.notEqual(canonicalAddress('2001:db8::1'), canonicalAddress('2001:db8::2'));
+});
+
+test('one IP address, as a trusted proxy is written: IPv4 of four decimal bytes, IPv6 with or without a zone', () => {
+  for (const a of [
+    '10.0.0.10',
+    '0.0.0.0',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '2001:DB8::10',
+    '::ffff:10.0.0.1',
+    'fe80::1%eth0',
+  ])
+    assert.ok(isIpAddress(a), a);
+  for (const a of [
+    '',
+    '10.0.0',
+    '10.0.0.256',
+    '010.0.0.1',
+    '10.0.0.0/8',
+    '2001:db8::/32',
+    'fe80::1%',
+    '1::2::3',
+    'gw.example.com',
+    'Sup3rSecretPW',
+  ])
+    assert.ok(!isIpAddress(a), a);
 });

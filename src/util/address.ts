@@ -50,6 +50,21 @@ export function canonicalAddress(address: string): string {
   return groups ? groups.join(':') + (zone !== undefined ? `%${zone}` : '') : a;
 }
 
+/**
+ * Whether `text` is one IPv4 address (four decimal bytes, no leading zeros) or one IPv6 address (with
+ * a zone, `fe80::1%eth0`, as Node reports a link-local peer): what a trusted proxy is written as.
+ */
+export function isIpAddress(text: string): boolean {
+  if (!text.includes(':')) return isIpv4(text);
+  const [bare, zone, more] = text.toLowerCase().split('%');
+  return more === undefined && zone !== '' && ipv6Groups(bare) !== undefined;
+}
+
+function isIpv4(text: string): boolean {
+  const bytes = text.split('.');
+  return bytes.length === 4 && bytes.every((b) => /^(?:0|[1-9]\d{0,2})$/.test(b) && Number(b) <= 255);
+}
+
 /** The eight groups of an IPv6 address (hex, without leading zeros), or undefined when it is not one. */
 function ipv6Groups(a: string): string[] | undefined {
   let text = a;
