@@ -97,6 +97,21 @@ test('static credentials in the config fail 2.2, named by server and key (values
   assert.doesNotMatch(JSON.stringify(item), /ghp_|hunter2/);
 });
 
+test('a credential in a server URL fails 2.2 by the test the loader refuses it with (walk L)', () => {
+  const text = (url: string) => `version: 1\nservers:\n  - { name: db, transport: http, url: "${url}" }\n`;
+  const config = parseConfig(text('http://127.0.0.1:42999/mcp'), '/etc/gh/g.yaml', {});
+  assert.equal(readiness(config, { servers: [], tools: [] }).find((i) => i.id === '2.2')?.status, 'pass');
+  const leaky = 'http://127.0.0.1:42999/mcp?api_key=hunter2hunter2';
+  assert.throws(() => parseConfig(text(leaky), '/etc/gh/g.yaml', {}), /servers\[0\]\.url: must not carry a credential/);
+  // A config that did not come through the loader is judged alike.
+  const server = config.servers[0] as { url: string };
+  server.url = leaky;
+  const item = readiness(config, { servers: [], tools: [] }).find((i) => i.id === '2.2')!;
+  assert.equal(item.status, 'fail');
+  assert.equal(item.why, 'static credentials in db (servers[0].url)');
+  assert.doesNotMatch(JSON.stringify(item), /hunter2/);
+});
+
 test('calls without an outcome for five minutes warn 5.1, saying who closes them', () => {
   const config = parseConfig('version: 1\nservers: []\n', '/etc/g.yaml', {});
   const state = { audit: { records: 10, unclosed: 2, exportLag: {} } };

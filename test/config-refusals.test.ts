@@ -50,3 +50,13 @@ test('a host to listen on that is neither an IP address nor a host name: refused
   assert.match(said, /host\.yaml:3:19: gateway\.listen\.host: must be an IP address .* or a host name/);
   assert.doesNotMatch(said, /ENOTFOUND|getaddrinfo/);
 });
+
+test('a credential in an upstream URL: refused by validate and start at its line, without its value', async () => {
+  const leaky = `${head('state-url')}servers:\n  - { name: db, transport: http, url: "http://127.0.0.1:42999/mcp?api_key=\${MY_DB_PASS}" }\n`;
+  const said = await refusedBoth('url', leaky, { MY_DB_PASS: 'hunter2-CANARY' });
+  assert.match(
+    said,
+    /url\.yaml:6:39: servers\[0\]\.url: must not carry an environment variable: put the credential in `headers:`/,
+  );
+  assert.doesNotMatch(said, /hunter2/);
+});

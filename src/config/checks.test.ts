@@ -100,3 +100,48 @@ test('allowed origins are origins as browsers send them, each mistake said at it
     `g.yaml:8:7: gateway.allowedOrigins[4]: a wildcard is not matched: list each origin (${origin})`,
   ]);
 });
+
+test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
+  const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
+  const text = [
+    'version: 1',
+    'servers:',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
+    server('http://127.0.0.1:42999/mcp?api_key=${MY_DB_PASS}').replace('name: s', 'name: a'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
+    server('https://mcp.example.com/${TENANT_TOKEN}/mcp').replace('name: s', 'name: b'),
+    server('https://mcp.example.com/mcp?Access_Token=abc123').replace('name: s', 'name: c'),
+    server('https://mcp.example.com/mcp?X-API-KEY=abc123').replace('name: s', 'name: d'),
+    server('https://mcp.example.com/mcp?q=vault://secret/mcp#token').replace('name: s', 'name: e'),
+    server('https://bot:hunter2-CANARY@mcp.example.com/mcp').replace('name: s', 'name: f'),
+    'audit:',
+    '  exports:',
+    '    - { name: siem, type: http, format: splunk-hec, url: "https://siem.example.com/collector?token=abc" }',
+    '',
+  ].join('\n');
+  const use =
+    'put the credential in `headers:` (for a server, `credentials.headers` with a secret reference), where it is never logged';
+  const got = errors(text, { MY_DB_PASS: 'hunter2-CANARY', TENANT_TOKEN: 'hunter2-CANARY' });
+  assert.deepEqual(got, [
+    `g.yaml:3:38: servers[0].url: must not carry an environment variable: ${use}`,
+    `g.yaml:4:38: servers[1].url: must not carry an environment variable: ${use}`,
+    `g.yaml:5:38: servers[2].url: must not carry a credential in its query (\`Access_Token\`): ${use}`,
+    `g.yaml:6:38: servers[3].url: must not carry a credential in its query (\`X-API-KEY\`): ${use}`,
+    `g.yaml:7:38: servers[4].url: must not carry a secret reference in its query (\`q\`): ${use}`,
+    `g.yaml:8:38: servers[5].url: must not carry a user name or password: ${use}`,
+    `g.yaml:11:58: audit.exports[0].url: must not carry a credential in its query (\`token\`): ${use}`,
+  ]);
+  assert.doesNotMatch(got.join('\n'), /hunter2|abc123/);
+});
+
+test('what is not a credential in a URL is taken: a host from the environment, a whole URL, an empty or plain parameter', () => {
+  const text = (url: string) => `version: 1\nservers:\n  - { name: s, transport: http, url: "${url}" }\n`;
+  const env = { UPSTREAM_HOST: 'mcp.internal', UPSTREAM_URL: 'https://mcp.internal/mcp?region=eu' };
+  const ref = (name: string) => `\${${name}}`;
+  for (const url of [
+    `http://${ref('UPSTREAM_HOST')}:8080/mcp`,
+    ref('UPSTREAM_URL'),
+    'https://x.example/mcp?key=&page=2&monkey=1',
+  ])
+    assert.deepEqual(errors(text(url), env), [], url);
+});

@@ -358,8 +358,8 @@ test('golden errors: limit rules that share an id, limit nothing or match no too
 test('golden errors: a URL with a user name or password, named by key and never echoed', () => {
   const got = fixtureErrors('url-credentials.yaml');
   assert.deepEqual(got, [
-    'url-credentials.yaml:6:10: servers[1].url: must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
-    'url-credentials.yaml:9:38: audit.exports[0].url: must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
+    'url-credentials.yaml:6:10: servers[1].url: must not carry a user name or password: put the credential in `headers:` (for a server, `credentials.headers` with a secret reference), where it is never logged',
+    'url-credentials.yaml:9:38: audit.exports[0].url: must not carry a user name or password: put the credential in `headers:` (for a server, `credentials.headers` with a secret reference), where it is never logged',
   ]);
   assert.ok(!got.join('\n').includes('hunter2-CANARY'));
 });

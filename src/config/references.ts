@@ -38,6 +38,7 @@ export function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv
   else if (isSeq(node)) for (const [i, item] of node.items.entries()) substituteAll(item, [...path, i], vars, ctx);
   else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
     const { value, missing, malformed } = substitute(node.value, vars);
+    ctx.references.set(formatPath(path), node.value);
     for (const name of missing)
       ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
     if (malformed) ctx.add(path, 'malformed `${` reference (write `$${` for a literal `${`)', node);

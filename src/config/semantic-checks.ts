@@ -1,13 +1,14 @@
 /**
  * What the schema cannot say: unique server names and limit rule ids, limits that must agree (the
  * request budget and the body bound among them), the gateway's addresses (./address-checks.ts), valid
- * environment variable names, no credentials in URLs, issuers bound to their tenants, https for the
- * identity provider, scopes as RFC 6749 allows, a console that signs in at a configured issuer, and
- * sandboxes' egress that stays off the gateway's own listener (src/sandbox/config-checks.ts), and
- * redaction paths the audit trail's redactor can read.
+ * environment variable names, no credentials in URLs (./url-credentials.ts), issuers bound to their
+ * tenants, https for the identity provider, scopes as RFC 6749 allows, a console that signs in at a
+ * configured issuer, sandboxes' egress that stays off the gateway's own listener
+ * (src/sandbox/config-checks.ts), and redaction paths the audit trail's redactor can read.
  */
 import { redactionPathProblem } from '../audit/redact.ts';
 import { addressChecks } from './address-checks.ts';
+import { urlCredentialChecks } from './url-credentials.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from '../sandbox/config-checks.ts';
@@ -109,29 +110,6 @@ function limitChecks(limits: Obj, ctx: Context): void {
     }
     if (rule.rate === undefined && rule.concurrency === undefined)
       ctx.add(path, 'a limit rule needs `rate`, `concurrency` or both');
-  }
-}
-
-/**
- * No user info in the URLs the gateway posts to (HTTP upstreams, the audit trail's HTTP sink): the
- * client never sends it (it would only sit in the file, the logs and error messages), so such a URL
- * is a mistake that would surface as a 401 much later. The error names the key, never the value.
- */
-function urlCredentialChecks(raw: Obj, ctx: Context): void {
-  const urls: Array<[Path, unknown]> = [];
-  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries())
-    if (isObj(s)) urls.push([['servers', i, 'url'], s.url]);
-  const audit = isObj(raw.audit) ? raw.audit : {};
-  for (const [i, e] of (Array.isArray(audit.exports) ? audit.exports : []).entries())
-    if (isObj(e)) urls.push([['audit', 'exports', i, 'url'], e.url]);
-  for (const [path, url] of urls) {
-    if (typeof url !== 'string' || !URL.canParse(url)) continue;
-    const u = new URL(url);
-    if (u.username || u.password)
-      ctx.add(
-        path,
-        'must not carry a user name or password (the client never sends them): put credentials in a header, from a secret',
-      );
   }
 }
 

@@ -4,6 +4,7 @@
  * config, upstream credentials in a secrets manager per tenant, rotation and confirmed revocation.
  */
 import type { Config, ServerConfig } from '../config/schema.ts';
+import { urlCredential } from '../config/url-credentials.ts';
 import { credentialRefs } from '../credentials/broker.ts';
 import { item, list, SECRET_NAME, type CheckItem, type Facts } from './checklist.ts';
 import type { ReadinessState } from './state.ts';
@@ -12,9 +13,13 @@ import type { ReadinessState } from './state.ts';
 const STATIC_SECRET_VALUE =
   /^(?:bearer|basic|token)\s+\S{8,}|^(?:ghp_|gho_|github_pat_|xox[abposr]-|sk-|sk_live_|AKIA|glpat-)\S+/i;
 
-/** Where a server config carries a long-lived secret in clear (headers or environment). */
+/**
+ * Where a server config carries a long-lived secret in clear (headers, environment, or its URL: the
+ * loader refuses such a URL, by the same test, so a config that loaded has none there).
+ */
 function staticSecrets(s: ServerConfig, i: number): string[] {
   const out: string[] = [];
+  if (s.transport !== 'stdio' && urlCredential(s.url)) out.push(`${s.name} (servers[${i}].url)`);
   const pairs =
     s.transport === 'stdio'
       ? Object.entries(s.env ?? {}).map(([k, v]) => [`servers[${i}].env.${k}`, k, v])
