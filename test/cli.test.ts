@@ -117,7 +117,10 @@ test('an error a command cannot get past is one line that says what to fix: no s
   delete env.NODE_TEST_CONTEXT;
   const r = spawnSync(process.execPath, [CLI, 'secrets', 'list', '-c', file], { cwd: dir, encoding: 'utf8', env });
   assert.equal(r.status, 2, r.stderr);
-  assert.equal(r.stderr, 'gatehouse: local: GATEHOUSE_SECRETS_KEY is not 32 bytes of base64\n');
+  assert.equal(
+    r.stderr,
+    'gatehouse: local: GATEHOUSE_SECRETS_KEY is not 32 bytes of base64: make one with `openssl rand -base64 32`\n',
+  );
 });
 
 test('config validate points at the line and key, in text and in json', () => {

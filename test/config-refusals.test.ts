@@ -60,3 +60,24 @@ test('a credential in an upstream URL: refused by validate and start at its line
   );
   assert.doesNotMatch(said, /hunter2/);
 });
+
+test('a secrets key made with `openssl rand -hex 32`: check fails 2.7 and start says how to make one, never the key', async () => {
+  const file = join(dir, 'key.yaml');
+  writeFileSync(file, `${head('state-key')}servers: []\n`);
+  const env = { GATEHOUSE_SECRETS_KEY: 'a1'.repeat(32) };
+  const checked = await runCli(['check', '--json', '-c', file], { env });
+  const items = (JSON.parse(checked.stdout) as { items: Array<{ id: string; status: string; why: string }> }).items;
+  const key = items.find((i) => i.id === '2.7');
+  assert.equal(key?.status, 'fail');
+  assert.match(
+    key.why,
+    /^GATEHOUSE_SECRETS_KEY is not 32 bytes of base64 \(this one is hex\): make one with `openssl rand -base64 32`/,
+  );
+  const started = await runCli(['start', '--config', file], { env });
+  assert.notEqual(started.code, 0);
+  assert.match(
+    started.stderr,
+    /GATEHOUSE_SECRETS_KEY is not 32 bytes of base64 \(this one is hex\): make one with `openssl rand -base64 32`/,
+  );
+  assert.doesNotMatch(checked.stdout + started.stderr, /a1a1/);
+});

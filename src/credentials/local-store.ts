@@ -41,17 +41,26 @@ export function generateKey(): Buffer {
   return randomBytes(KEY_BYTES);
 }
 
-/** Decode a base64 key; exactly 32 bytes. The key is never echoed. */
-export function parseKey(base64: string, source = 'key'): Buffer {
+/**
+ * Why `base64` is not a key (exactly 32 bytes of base64), saying how to make one, or undefined. The
+ * key is never echoed. `gatehouse check` asks this too, so a bad key is found before a start.
+ */
+export function keyProblem(base64: string, source = 'key'): string | undefined {
   const text = base64.trim();
   const key = Buffer.from(text, 'base64');
   // Node's decoder skips garbage silently: require that the text is exactly the key's encoding.
-  if (key.length !== KEY_BYTES || key.toString('base64').replace(/=+$/, '') !== text.replace(/=+$/, '')) {
-    throw new CredentialError('E_PROVIDER_AUTH', `${source} is not ${KEY_BYTES} bytes of base64`, {
-      provider: PROVIDER,
-    });
-  }
-  return key;
+  if (key.length === KEY_BYTES && key.toString('base64').replace(/=+$/, '') === text.replace(/=+$/, ''))
+    return undefined;
+  // `openssl rand -hex 32` is the likeliest mistake: 64 hex digits decode as 48 bytes of base64.
+  const hex = /^[0-9a-f]{64}$/i.test(text) ? ' (this one is hex)' : '';
+  return `${source} is not ${KEY_BYTES} bytes of base64${hex}: make one with \`openssl rand -base64 32\``;
+}
+
+/** Decode a base64 key; exactly 32 bytes. The key is never echoed. */
+export function parseKey(base64: string, source = 'key'): Buffer {
+  const why = keyProblem(base64, source);
+  if (why) throw new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
+  return Buffer.from(base64.trim(), 'base64');
 }
 
 export function keyId(key: Buffer): string {

@@ -1,7 +1,8 @@
 /**
  * Section 2 of the readiness checklist, identity and credentials: callers with scoped OAuth
  * tokens, scopes per tool class, an admin role for the admin API, no literal credential in the
- * config, upstream credentials in a secrets manager per tenant, rotation and confirmed revocation.
+ * config, upstream credentials in a secrets manager per tenant, rotation and confirmed revocation,
+ * and a secrets key that can be read.
  */
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { urlCredential } from '../config/url-credentials.ts';
@@ -75,6 +76,7 @@ export function identityItems(f: Facts): CheckItem[] {
     ),
     brokeredCredentialItem(enabled),
     rotationItem(config, f.state.revocations),
+    secretsKeyItem(config, f.state.secretsKey),
   ];
 }
 
@@ -136,4 +138,24 @@ function rotationItem(config: Config, rev: ReadinessState['revocations']): Check
     `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; ${rev.refs.length} revocation(s) in force, confirmed by all ${rev.liveGateways} live gateway(s)`,
     'lower `secrets.cacheTtlSeconds` (at most an hour)',
   );
+}
+
+/**
+ * The secrets key seals what the store keeps for upstreams (their OAuth tokens, the embedded secrets):
+ * one that cannot be read stops the gateway at start, and replicas sharing a store need the same one.
+ */
+function secretsKeyItem(config: Config, key: ReadinessState['secretsKey']): CheckItem {
+  const title = 'the secrets key can be read, and is the same on every replica';
+  const fix = 'make one with `openssl rand -base64 32` and set it as GATEHOUSE_SECRETS_KEY (the same on every replica)';
+  if (!key) return item('2.7', title, 'fail', 'the secrets key was not looked at', fix);
+  if (key.problem) return item('2.7', title, 'fail', `${key.problem}: the gateway will not start`, fix);
+  if (key.source === 'environment') return item('2.7', title, 'pass', 'GATEHOUSE_SECRETS_KEY is set and valid', fix);
+  const where =
+    key.source === 'file'
+      ? 'the key file in the state directory'
+      : 'a key file the gateway makes in the state directory at its first start';
+  // Replicas share a store only through PostgreSQL: each one's own key file would seal for itself alone.
+  if (config.storage.driver === 'postgres')
+    return item('2.7', title, 'warn', `${where}, one per replica: their store is shared, their keys are not`, fix);
+  return item('2.7', title, 'pass', `${where} (GATEHOUSE_SECRETS_KEY is not set)`, fix);
 }

@@ -130,3 +130,26 @@ test("an export's lag is counted from the position the exporter keeps", async ()
     await store.close();
   }
 });
+
+test('the secrets key: one set but not 32 bytes of base64 fails 2.7 saying how to make one; a good one passes', async () => {
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'k.db') });
+  try {
+    const key2_7 = async (env: NodeJS.ProcessEnv) =>
+      at(readiness(config, inv, noFacts, await gatherState(store, config, inv, Date.now(), env)), '2.7');
+    const hex = 'a1'.repeat(32); // `openssl rand -hex 32`
+    const bad = await key2_7({ GATEHOUSE_SECRETS_KEY: hex });
+    assert.equal(bad.status, 'fail');
+    assert.equal(
+      bad.why,
+      'GATEHOUSE_SECRETS_KEY is not 32 bytes of base64 (this one is hex): make one with `openssl rand -base64 32`: the gateway will not start',
+    );
+    assert.doesNotMatch(JSON.stringify(bad), /a1a1/);
+    const good = await key2_7({ GATEHOUSE_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') });
+    assert.deepEqual([good.status, good.why], ['pass', 'GATEHOUSE_SECRETS_KEY is set and valid']);
+    const none = await key2_7({});
+    assert.equal(none.status, 'pass');
+    assert.match(none.why, /^a key file the gateway makes in the state directory at its first start/);
+  } finally {
+    await store.close();
+  }
+});

@@ -2,7 +2,7 @@
  * What `gatehouse check` reads from the running system besides the config and the inventory, so that
  * no readiness item is a constant: the audit trail (records, calls left without an outcome, export
  * lag), the modes in force, revocations and which live gateways confirmed them, recorded approval
- * decisions, and whether every catalogued tool's input schema can be enforced. Each part is read on
+ * decisions, whether every catalogued tool's input schema can be enforced, and the secrets key. Each part is read on
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
 import { exportCursor } from '../audit/exports.ts';
@@ -13,6 +13,11 @@ import type { Config } from '../config/schema.ts';
 import type { InventoryData } from '../inventory/report.ts';
 import { isItemName } from '../catalog/names.ts';
 import { SchemaValidators } from '../policy/arguments.ts';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
+import { KEY_ENV, keyProblem } from '../credentials/local-store.ts';
+import { notPrivate } from '../util/private-path.ts';
 
 export interface ReadinessState {
   audit?: {
@@ -27,6 +32,8 @@ export interface ReadinessState {
   approvals?: { decided: number; unrecorded: number };
   /** Catalogued tools whose input schema cannot be compiled (so no call to them is let through). */
   uncheckable?: string[];
+  /** Where the secrets key comes from, and why it cannot be used when it cannot (never the key). */
+  secretsKey?: { source: 'environment' | 'file' | 'none'; problem?: string };
 }
 
 const STALE_MS = 5 * 60_000;
@@ -40,11 +47,33 @@ async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
+/**
+ * The secrets key as a start would read it (GATEHOUSE_SECRETS_KEY, else the key file in the state
+ * directory), only looked at: a missing key file is made by the gateway's first start, not here.
+ */
+async function secretsKey(config: Config, env: NodeJS.ProcessEnv): Promise<ReadinessState['secretsKey']> {
+  const fromEnv = env[KEY_ENV];
+  if (fromEnv) return { source: 'environment', problem: keyProblem(fromEnv, KEY_ENV) };
+  const file = join(config.gateway.stateDir, LOCAL_KEY_FILE);
+  try {
+    const why = notPrivate(file, await stat(file), 'the key file', 0o077);
+    return {
+      source: 'file',
+      problem: why ?? keyProblem(await readFile(file, 'utf8'), `the key file ${LOCAL_KEY_FILE}`),
+    };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { source: 'none' };
+    return { source: 'file', problem: `the key file ${LOCAL_KEY_FILE} cannot be read (${code ?? 'error'})` };
+  }
+}
+
 export async function gatherState(
   store: Store,
   config: Config,
   inv: InventoryData,
   now = Date.now(),
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ReadinessState> {
   const [audit, modes, revocations, approvals] = await Promise.all([
     part(async () => {
@@ -85,5 +114,5 @@ export async function gatherState(
     .filter((t) => t.present && !isItemName(t.tool))
     .filter((t) => validators.check(t.pin, (t.def as { inputSchema?: unknown }).inputSchema, {})?.path === '(schema)')
     .map((t) => `${t.server}/${t.tool}`);
-  return { audit, modes, revocations, approvals, uncheckable };
+  return { audit, modes, revocations, approvals, uncheckable, secretsKey: await secretsKey(config, env) };
 }
