@@ -4,6 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { ConfigError, parseConfig } from './load.ts';
 
 function errors(text: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -144,4 +147,22 @@ test('what is not a credential in a URL is taken: a host from the environment, a
     'https://x.example/mcp?key=&page=2&monkey=1',
   ])
     assert.deepEqual(errors(text(url), env), [], url);
+});
+
+test('the config’s problems and its policy files’ come at once, the config’s first', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-checks-'));
+  try {
+    writeFileSync(join(dir, 'p.yaml'), 'rules:\n  - id: r\n    effect: permitt\n');
+    const config = 'version: 1\nservers:\n  - { name: a, transport: stdio, comand: x }\npolicy: { files: [p.yaml] }\n';
+    let issues: string[] = [];
+    try {
+      parseConfig(config, join(dir, 'g.yaml'), {});
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      issues = err.issues.map((i) => `${relative(dir, i.file)}:${i.line}: ${i.path}`);
+    }
+    assert.deepEqual(issues, ['g.yaml:3: servers[0]', 'p.yaml:3: rules[0].effect']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -44,8 +44,12 @@ export function context(doc: Document, lc: LineCounter, file: string): Context {
   return ctx;
 }
 
-export function sorted(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
+/** By line within each file; the config's (`first`) before the policy files', those by name. */
+export function sorted(issues: ConfigIssue[], first?: string): ConfigIssue[] {
+  const rank = (i: ConfigIssue) => (i.file === first ? 0 : 1);
+  return issues.sort(
+    (a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column,
+  );
 }
 
 export function isObj(v: unknown): v is Obj {

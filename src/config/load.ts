@@ -2,8 +2,8 @@
  * Loading the YAML configuration: parse keeping node positions, substitute ${VAR} references,
  * validate against the schema (which also fills its defaults), check what a schema cannot (unique
  * names, limits that must agree) and make paths absolute. A YAML syntax error stops there; past
- * that, every problem is reported at once, sorted by line, each as `file:line:column: key.path:
- * message`. Messages never echo configuration values: a value may have come from the environment,
+ * that, every problem is reported at once, the policy files' with the config's, sorted by line (the
+ * config's first), each as `file:line:column: key.path: message`. Messages never echo configuration values: a value may have come from the environment,
  * and those may be secrets.
  */
 import { dirname, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
 import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 import { ConfigFileError, readConfigText } from './read-text.ts';
-import { context, sorted, type ConfigIssue, type Context } from './issues.ts';
+import { context, isObj, sorted, type ConfigIssue, type Context } from './issues.ts';
 import { substitute, substituteAll } from './references.ts';
 import { semanticChecks } from './semantic-checks.ts';
 import { validate } from './validate.ts';
@@ -76,35 +76,42 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   validate(raw, ctx);
   semanticChecks(raw, ctx);
-  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
+  // The policy files are read and compiled even when the config has problems: every problem of the
+  // load is said at once, the config's first, then each policy file's.
+  const policy = loadPolicy(raw, configDir, ctx);
+  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
   const config = normalise(raw as RawConfig, source, configDir);
-  const policy = loadPolicy(raw as RawConfig, configDir, ctx);
   if (policy && (raw as RawConfig).policy?.unknownTools === 'error') {
     const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
     for (const w of unknownToolWarnings(policy.compiled, known))
       ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
   }
-  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues));
+  if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
   return policy ? { ...config, policy } : config;
 }
 
 /** Read and compile the policy files; their problems join the config's, at their own file and line. */
-function loadPolicy(raw: RawConfig, configDir: string, ctx: Context): Config['policy'] {
-  const files = raw.policy?.files;
-  if (!files) return undefined;
+function loadPolicy(raw: unknown, configDir: string, ctx: Context): Config['policy'] {
+  // Read only when the config names its files as it should (its own errors say so otherwise).
+  const files: unknown = isObj(raw) && isObj(raw.policy) ? raw.policy.files : undefined;
+  if (!Array.isArray(files) || !files.every((f) => typeof f === 'string') || ctx.unset.has('policy.files'))
+    return undefined;
   const inputs: Array<{ text: string; source: string }> = [];
-  files.forEach((f, i) => {
+  let unread = false;
+  files.forEach((f: string, i) => {
     const path = resolve(configDir, f);
     try {
       inputs.push({ text: readConfigText(path), source: path });
     } catch (err) {
       const why = err instanceof ConfigFileError ? err.message : ((err as NodeJS.ErrnoException).code ?? 'error');
       ctx.add(['policy', 'files', i], `cannot read \`${f}\` (${why})`);
+      unread = true;
     }
   });
-  if (ctx.issues.length) return undefined;
+  if (unread || files.some((_, i) => ctx.unset.has(`policy.files[${i}]`))) return undefined;
   try {
-    const issuers = Array.isArray(raw.identity?.issuers) ? raw.identity.issuers.length : 0;
+    const identity = isObj(raw) && isObj(raw.identity) ? raw.identity : {};
+    const issuers = Array.isArray(identity.issuers) ? identity.issuers.length : 0;
     // Each issuer's subjects are its own namespace: with several, `alice` alone names nobody in particular.
     const refuseBareSubjects =
       issuers > 1 ? `identity names ${issuers} issuers, whose subjects are separate namespaces` : undefined;
