@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -282,4 +282,24 @@ test('gatehouse policy explain and gatehouse policy test', async () => {
   const ok = await runCli(['policy', 'test', join(ROOT, 'test/fixtures/policy/cases.yaml'), '-c', t.file]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /3 passed, 0 failed/);
+});
+
+test('config validate warns, at file:line, about a mode naming a server or tool that is not configured', async () => {
+  const dir = mkdtempSync(join(tmp, 'modes-'));
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    'modes:\n  servers:\n    nosuch: disabled\n  tools:\n    rec__record: shadow\n    recc__record: disabled\nrules: []\n',
+  );
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(
+    file,
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\npolicy: { files: [policy.yaml] }\nservers:\n${servers(join(dir, 'rec.jsonl'))}`,
+  );
+  const r = await runCli(['config', 'validate', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+  assert.deepEqual(warnings, [
+    `warning: ${join(dir, 'policy.yaml')}:3: the mode for server \`nosuch\` switches nothing: no server \`nosuch\` is configured`,
+    `warning: ${join(dir, 'policy.yaml')}:6: the mode for tool \`recc__record\` switches nothing: no server \`recc\` is configured`,
+  ]);
 });

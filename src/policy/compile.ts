@@ -67,6 +67,7 @@ export function compileAll(inputs: readonly PolicyText[], opts: CompileOptions =
     modes: { tenants: {}, servers: {}, tools: {} },
     ids: new Map(),
     modeAt: new Map(),
+    modesAt: {},
     issues: [],
     bareSubjects: opts.refuseBareSubjects,
   };
@@ -103,6 +104,7 @@ export function compileAll(inputs: readonly PolicyText[], opts: CompileOptions =
     rules: acc.rules,
     resources: acc.resources,
     modes: acc.modes,
+    modesAt: acc.modesAt,
     defaultApprovers: acc.defaultApprovers,
     sources: inputs.map((i) => i.source),
   });
@@ -115,6 +117,8 @@ interface Acc {
   defaultApprovers?: Approvers;
   ids: Map<string, string>;
   modeAt: Map<string, string>;
+  /** Where each tenant, server and tool mode is written, by `server:<name>` (and so on). */
+  modesAt: Record<string, { file: string; line: number }>;
   issues: PolicyIssue[];
   /** Set when bare approver subjects are ambiguous (several issuers): why they are refused. */
   bareSubjects?: string;
@@ -196,12 +200,13 @@ function section(doc: unknown, src: Source, acc: Acc): void {
 
 function modes(v: unknown, path: Path, src: Source, acc: Acc): void {
   if (!keys(v, path, ['gateway', 'tenants', 'servers', 'tools'], src, '`modes`')) return;
-  const one = (m: unknown, at: Path, slot: string, set: (mode: Mode) => void) => {
+  const one = (m: unknown, at: Path, slot: string, set: (mode: Mode) => void, key?: string) => {
     if (typeof m !== 'string' || !(MODES as readonly string[]).includes(m))
       return src.add(at, `unknown mode \`${String(m)}\`; one of ${MODES.map((x) => `\`${x}\``).join(', ')}`);
     const first = acc.modeAt.get(slot);
     if (first) return src.add(at, `mode for ${slot} is already set (${first})`);
     acc.modeAt.set(slot, `${src.file}:${src.line(at)}`);
+    if (key) acc.modesAt[key] = { file: src.file, line: src.line(at) };
     set(m as Mode);
   };
   if (v.gateway !== undefined) one(v.gateway, [...path, 'gateway'], 'the gateway', (m) => (acc.modes.gateway = m));
@@ -217,7 +222,14 @@ function modes(v: unknown, path: Path, src: Source, acc: Acc): void {
         src.add([...path, level], `tool modes take exact namespaced names, not \`${name}\``, name);
         continue;
       }
-      one(m, [...path, level, name], `${level.slice(0, -1)} \`${name}\``, (mode) => (acc.modes[level][name] = mode));
+      const kind = level.slice(0, -1);
+      one(
+        m,
+        [...path, level, name],
+        `${kind} \`${name}\``,
+        (mode) => (acc.modes[level][name] = mode),
+        `${kind}:${name}`,
+      );
     }
   }
 }

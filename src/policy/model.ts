@@ -130,6 +130,11 @@ export interface Policy {
   rules: readonly Rule[];
   resources: readonly ResourceRule[];
   modes: Modes;
+  /**
+   * Where each tenant, server and tool mode is written, keyed like run-time mode scopes
+   * (`server:<name>`): a mode naming nothing configured is reported there. Not part of the revision.
+   */
+  modesAt: Readonly<Record<string, { file: string; line: number }>>;
   /** Approvers for `default:class-approval` and approve rules that name none. */
   defaultApprovers?: Approvers;
   sources: readonly string[];

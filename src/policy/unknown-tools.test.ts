@@ -67,3 +67,40 @@ rules: []
     [['resources', 'policy.yaml:4', 'filez__*']],
   );
 });
+
+test('a server or tool mode naming nothing configured is a warning at its own line, like a rule', () => {
+  const p = compile(
+    `modes:
+  tenants: { anyone: shadow }
+  servers:
+    github: read_only
+    nosuch: disabled
+  tools:
+    githb__create_issue: disabled
+    github__delete_repo: disabled
+rules: []
+`,
+    'policy.yaml',
+  );
+  const w = unknownToolWarnings(p, { servers: new Set(['github']), separator: '__' });
+  assert.deepEqual(
+    w.map((x) => [x.rule, x.at, x.pattern]),
+    [
+      ['modes', 'policy.yaml:5', 'nosuch'],
+      ['modes', 'policy.yaml:7', 'githb__create_issue'],
+    ],
+  );
+  assert.match(w[0].message, /the mode for server `nosuch` switches nothing: no server `nosuch` is configured/);
+  const listed = unknownToolWarnings(p, {
+    servers: new Set(['github', 'nosuch', 'githb']),
+    tools: new Set(['github__list_repos']),
+    separator: '__',
+  });
+  assert.deepEqual(
+    listed.map((x) => x.message),
+    [
+      'the mode for tool `githb__create_issue` switches nothing: server `githb` has no tool `create_issue`',
+      'the mode for tool `github__delete_repo` switches nothing: server `github` has no tool `delete_repo`',
+    ],
+  );
+});

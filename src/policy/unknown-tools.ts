@@ -1,11 +1,14 @@
 /**
  * Policy rules that name tools nothing provides. A rule for `githb__create_issue` (a typo) or for a
  * server that was removed never matches, silently: the allow it meant to grant or the deny it meant
- * to enforce is not there. At load Gatehouse knows the configured servers (and the tools the
+ * to enforce is not there. A mode is the same: `modes: { servers: { githb: disabled } }` leaves the
+ * server it meant to switch off running, so server and tool modes are checked like rules' tools.
+ * (Tenant modes are not: tenants come from tokens and keys, so config cannot say which exist.) At load Gatehouse knows the configured servers (and the tools the
  * operator wrote down for them); once the catalogue is loaded it knows every discovered tool. Each
  * tool pattern is checked against what is known and every miss is a warning with the rule's id and
  * place (an error at load with `policy.unknownTools: error`). Pure.
  */
+import { compileGlob } from './glob.ts';
 import type { Glob, Policy } from './model.ts';
 
 export interface UnknownToolWarning {
@@ -72,6 +75,30 @@ export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownT
         pattern: rr.tool.source,
         message: `a resource rule names tool \`${rr.tool.source}\`, but ${why}`,
       });
+  }
+  out.push(...unknownModeWarnings(policy, known));
+  return out;
+}
+
+/** Server and tool modes naming what is not configured (or, once the catalogue is known, listed). */
+function unknownModeWarnings(policy: Policy, known: KnownTools): UnknownToolWarning[] {
+  const out: UnknownToolWarning[] = [];
+  const warn = (kind: 'server' | 'tool', name: string, why: string) => {
+    const at = policy.modesAt[`${kind}:${name}`] ?? { file: policy.sources[0] ?? '', line: 0 };
+    out.push({
+      rule: 'modes',
+      at: `${at.file}:${at.line}`,
+      file: at.file,
+      line: at.line,
+      pattern: name,
+      message: `the mode for ${kind} \`${name}\` switches nothing: ${why}`,
+    });
+  };
+  for (const server of Object.keys(policy.modes.servers))
+    if (!known.servers.has(server)) warn('server', server, `no server \`${server}\` is configured`);
+  for (const tool of Object.keys(policy.modes.tools)) {
+    const why = problem(compileGlob(tool), known);
+    if (why) warn('tool', tool, why);
   }
   return out;
 }
