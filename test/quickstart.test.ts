@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -97,4 +97,35 @@ test('shadow mode: a tool with an output schema answers that nothing ran, in a f
   } finally {
     assert.equal((await runCli(['mode', 'clear', '--gateway', '-c', file])).code, 0);
   }
+});
+
+test("policy test decides a case with the config's class: a case stating another is an error", async () => {
+  const file = join(dir, 'gatehouse.yaml');
+  const cases = join(dir, 'cases.yaml');
+  const head = `cases:
+  - name: a write waits for a person
+    subject: { subject: dev, tenant: default }
+    tool: files__write_file
+    args: { path: ${JSON.stringify(join(files, 'a.txt'))}, content: x }
+    expect: approve
+`;
+  writeFileSync(cases, head);
+  const ok = await runCli(['policy', 'test', cases, '-c', file]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /1 passed, 0 failed/);
+  writeFileSync(
+    cases,
+    `${head}  - name: a write called a read
+    subject: { subject: dev, tenant: default }
+    tool: files__write_file
+    class: READ
+    expect: allow
+`,
+  );
+  const bad = await runCli(['policy', 'test', cases, '-c', file]);
+  assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+  assert.match(
+    bad.stderr,
+    /cases\.yaml:10:\d+: cases\[1\]\.class: case `a write called a read` says class READ, but the config classifies `files__write_file` as WRITE/,
+  );
 });

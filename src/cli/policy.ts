@@ -64,11 +64,19 @@ function parseArgs(ctx: CliContext, json: string): unknown {
   }
 }
 
+/** The class the operator wrote in the config for a namespaced tool of `server`, if any. */
+function configuredClass(config: Config, server: string, tool: string): ToolClass | undefined {
+  const sep = config.gateway.namespaceSeparator;
+  if (!tool.startsWith(`${server}${sep}`)) return undefined;
+  const tools = config.servers.find((s) => s.name === server)?.tools;
+  const name = tool.slice(server.length + sep.length);
+  return tools && Object.hasOwn(tools, name) ? tools[name]?.class : undefined;
+}
+
 /** The tool's class: the configured one, else the inventory's; unreviewed counts as DESTRUCTIVE. */
 async function classOf(config: Config, server: string, tool: string): Promise<ToolClass> {
   const sep = config.gateway.namespaceSeparator;
-  const configured = config.servers.find((s) => s.name === server)?.tools?.[tool.slice(server.length + sep.length)]
-    ?.class;
+  const configured = configuredClass(config, server, tool);
   const store = await openStore(config.storage);
   try {
     const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === tool);
@@ -112,16 +120,21 @@ type TestOpts = { config: string; json?: boolean };
 function registerPolicyTest(policy: Command, ctx: CliContext): void {
   policy
     .command('test')
-    .description('run table-driven policy tests (cases: subject, tool, class, args, expected effect and rule)')
+    .description(
+      'run table-driven policy tests (cases: subject, tool, args, expected effect and rule; class when the config does not classify the tool)',
+    )
     .argument('<file>', 'a YAML file of cases')
     .addOption(ctx.configOption())
     .option('--json', 'print the results as JSON')
     .action((file: string, opts: TestOpts) => testAction(ctx, file, opts));
 }
 
-function readCases(ctx: CliContext, file: string): TableCase[] {
+/** The cases, each decided with the config's class for its tool when the config gives one (as at run time). */
+function readCases(ctx: CliContext, file: string, config: Config): TableCase[] {
   try {
-    return parseCases(readFileSync(resolve(file), 'utf8'), file);
+    return parseCases(readFileSync(resolve(file), 'utf8'), file, (server, tool) =>
+      configuredClass(config, server, tool),
+    );
   } catch (err) {
     if (err instanceof PolicyError) ctx.fail(`invalid test file:\n${err.message}`, 2);
     return ctx.fail(`cannot read \`${file}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
@@ -131,7 +144,7 @@ function readCases(ctx: CliContext, file: string): TableCase[] {
 async function testAction(ctx: CliContext, file: string, opts: TestOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
-  const cases = readCases(ctx, file);
+  const cases = readCases(ctx, file, config);
   const results = runTable(config.policy.compiled, cases);
   const failed = results.filter((r) => !r.pass);
   if (opts.json)

@@ -88,7 +88,9 @@ test('parseCases: strict, with positions', () => {
     () => parseCases(`cases:\n  - name: x\n    subject: {}\n    tool: a__b\n    expect: allow\n`, 'c.yaml'),
     (err: unknown) =>
       err instanceof PolicyError &&
-      err.issues.some((i) => /^required: `class` \(one of READ, WRITE, DESTRUCTIVE\)$/.test(i.message)),
+      err.issues.some((i) =>
+        /^required: `class` \(one of READ, WRITE, DESTRUCTIVE\): the config does not classify `a__b`$/.test(i.message),
+      ),
   );
 });
 
@@ -138,4 +140,48 @@ test('explain: every rule, matched or why not, and the decision', () => {
   ).join('\n');
   assert.match(refused, /resources: refused: .*at `repo`/);
   assert.match(refused, /decision: deny by `resource:refused`/);
+});
+
+const CLASSED = `cases:
+  - name: the config's class decides
+    subject: { subject: alice, tenant: acme }
+    tool: github__get_issue
+    args: { owner: acme, repo: widgets }
+    expect: allow
+  - name: a class the tool does not have
+    subject: { subject: alice, tenant: acme }
+    tool: github__delete_repo
+    class: READ
+    args: { owner: acme, repo: widgets }
+    expect: allow
+  - name: an unclassified tool with no class
+    subject: { subject: alice, tenant: acme }
+    tool: github__other
+    expect: deny
+`;
+
+test("parseCases: the config's class is the case's; another one stated, or none for an unclassified tool, is an error", () => {
+  const configured = (server: string, tool: string) =>
+    server === 'github'
+      ? ({ github__get_issue: 'READ', github__delete_repo: 'DESTRUCTIVE' } as const)[tool]
+      : undefined;
+  const err = (() => {
+    try {
+      parseCases(CLASSED, 'cases.yaml', configured);
+    } catch (e) {
+      return e as PolicyError;
+    }
+    return undefined;
+  })();
+  assert.ok(err instanceof PolicyError);
+  assert.deepEqual(
+    err.issues.map((i) => `${i.file}:${i.line}: ${i.path}: ${i.message}`),
+    [
+      'cases.yaml:10: cases[1].class: case `a class the tool does not have` says class READ, but the config classifies `github__delete_repo` as DESTRUCTIVE, the class the gateway acts on: write DESTRUCTIVE or leave `class` out',
+      'cases.yaml:13: cases[2].class: required: `class` (one of READ, WRITE, DESTRUCTIVE): the config does not classify `github__other`',
+    ],
+  );
+  const [first] = parseCases(CLASSED.split('  - name: a class')[0], 'cases.yaml', configured);
+  assert.equal(first.input.toolClass, 'READ');
+  assert.equal(runTable(POLICY, [first], NOW)[0].pass, true);
 });

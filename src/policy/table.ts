@@ -8,10 +8,15 @@
  *       subject: { subject: alice, tenant: acme, client: cli, roles: [dev] }
  *       server: github            # optional; default: the part of `tool` before the first `__`
  *       tool: github__get_issue
- *       class: READ
+ *       class: READ               # optional when the config classifies the tool
  *       args: { owner: acme, repo: widgets }
  *       expect: allow
  *       rule: read-acme           # optional: the rule id (or `default:deny`, ...) that must decide
+ *
+ * A case is decided with the class the gateway would act on. The operator's class in the config wins
+ * at run time, so it wins here too: a case may leave `class` out for such a tool, and a case stating
+ * another class is an error (it would test a decision the gateway never makes). A tool the config does
+ * not classify needs the case's `class`.
  *
  * The clock for `validUntil` is the `now` passed in (the CLI passes the current time).
  */
@@ -53,8 +58,11 @@ function unknownKeys(o: Obj, path: Path, allowed: string[], src: Source): void {
   }
 }
 
+/** The class the config gives a namespaced tool of `server`, if it gives one. */
+export type ConfiguredClass = (server: string, tool: string) => ToolClass | undefined;
+
 /** Parse a case file. Throws PolicyError listing every problem. */
-export function parseCases(text: string, file: string): TableCase[] {
+export function parseCases(text: string, file: string, configured: ConfiguredClass = () => undefined): TableCase[] {
   const { source: src, value } = readSource(text, file);
   const out: TableCase[] = [];
   if (!isObj(value) || !Array.isArray(value.cases))
@@ -63,7 +71,7 @@ export function parseCases(text: string, file: string): TableCase[] {
     ]);
   unknownKeys(value, [], ['cases'], src);
   for (const [i, c] of value.cases.entries()) {
-    const parsed = parseCase(c, ['cases', i], src);
+    const parsed = parseCase(c, ['cases', i], src, configured);
     if (parsed) out.push(parsed);
   }
   if (src.issues.length) throw new PolicyError(src.issues);
@@ -76,7 +84,7 @@ function defaultServer(tool: string | undefined): string {
 }
 
 /** One case at `path`, or undefined when it has a problem (each is added to `src`). */
-function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
+function parseCase(c: unknown, path: Path, src: Source, configured: ConfiguredClass): TableCase | undefined {
   if (!isObj(c)) {
     src.add(path, 'a case must be a mapping');
     return undefined;
@@ -89,13 +97,12 @@ function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
   const name = str('name');
   const tool = str('tool');
   const server = c.server === undefined ? defaultServer(tool) : str('server');
-  const cls = c.class as ToolClass;
   const oneOf = (k: string, allowed: readonly string[]) => {
     if (allowed.includes(c[k] as string)) return;
     const what = `one of ${allowed.join(', ')}`;
     src.add([...path, k], c[k] === undefined ? `required: \`${k}\` (${what})` : `must be ${what}`);
   };
-  oneOf('class', TOOL_CLASSES);
+  const cls = caseClass(c, path, src, tool && server !== undefined ? configured(server, tool) : undefined);
   oneOf('expect', EFFECTS);
   if (c.rule !== undefined) str('rule');
   const s = c.subject;
@@ -108,7 +115,7 @@ function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
     if (s[k] !== undefined && typeof s[k] !== 'string') src.add([...path, 'subject', k], 'must be a string');
   if (s.roles !== undefined && (!Array.isArray(s.roles) || s.roles.some((r) => typeof r !== 'string')))
     src.add([...path, 'subject', 'roles'], 'must be a list of strings');
-  if (!name || !tool || server === undefined) return undefined;
+  if (!name || !tool || server === undefined || !cls) return undefined;
   const principal = {
     subject: (s.subject as string) ?? '',
     ...(s.issuer !== undefined ? { issuer: s.issuer as string } : {}),
@@ -123,6 +130,27 @@ function parseCase(c: unknown, path: Path, src: Source): TableCase | undefined {
     ...(c.rule !== undefined ? { rule: c.rule as string } : {}),
     line: src.line(path),
   };
+}
+
+/**
+ * The class a case is decided with: the config's when it classifies the tool (a case stating another
+ * is an error), else the case's own, which is then required.
+ */
+function caseClass(c: Obj, path: Path, src: Source, configured: ToolClass | undefined): ToolClass | undefined {
+  const at = [...path, 'class'];
+  const what = `one of ${TOOL_CLASSES.join(', ')}`;
+  if (c.class === undefined) {
+    if (!configured) src.add(at, `required: \`class\` (${what}): the config does not classify \`${String(c.tool)}\``);
+    return configured;
+  }
+  if (!(TOOL_CLASSES as readonly unknown[]).includes(c.class)) return void src.add(at, `must be ${what}`);
+  const given = c.class as ToolClass;
+  if (configured && given !== configured)
+    return void src.add(
+      at,
+      `case \`${String(c.name)}\` says class ${given}, but the config classifies \`${String(c.tool)}\` as ${configured}, the class the gateway acts on: write ${configured} or leave \`class\` out`,
+    );
+  return given;
 }
 
 export function runTable(policy: Policy, cases: readonly TableCase[], now: Date | number = Date.now()): CaseResult[] {
