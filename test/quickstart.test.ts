@@ -1,12 +1,22 @@
 /**
  * The quickstart as shipped (examples/quickstart.yaml and its policy), as the README walks a newcomer
  * through it: the tools the config classifies READ run; a write waits for a person, runs once when
- * approved; the tools nobody classified are neither listed nor run. Its own port, state and files
- * folder; the sandbox as configured.
+ * approved, and its approver sees the file it writes; a path out of the folder is refused before
+ * anyone is asked; the tools nobody classified are neither listed nor run. Its own port, state and
+ * files folder; the sandbox as configured.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -16,16 +26,22 @@ import { ROOT, runCli, startCli } from './support/gateway.ts';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-quickstart-'));
 // The sandbox's user (nobody) must reach the folder the files server writes to, as in the repository.
 chmodSync(dir, 0o755);
-const files = join(dir, 'files');
+// The policy guards tmp/quickstart-files relative to its own folder, as in the repository: the test
+// keeps that layout (examples/ and tmp/ side by side) in its own directory.
+const files = join(dir, 'tmp', 'quickstart-files');
+const policy = join(dir, 'examples', 'quickstart-policy.yaml');
 let gw: Awaited<ReturnType<typeof startCli>>;
 let client: Client;
 
 before(async () => {
+  mkdirSync(join(dir, 'examples'), { mode: 0o755 });
+  mkdirSync(join(dir, 'tmp'), { mode: 0o755 });
+  copyFileSync(join(ROOT, 'examples/quickstart-policy.yaml'), policy);
   const text = readFileSync(join(ROOT, 'examples/quickstart.yaml'), 'utf8')
     .replace('port: 8765', 'port: 0')
     .replace(/stateDir: .*/, 'stateDir: state')
     .replaceAll('cwd: ..', `cwd: ${JSON.stringify(ROOT)}`)
-    .replace('../examples/quickstart-policy.yaml', JSON.stringify(join(ROOT, 'examples/quickstart-policy.yaml')))
+    .replace('../examples/quickstart-policy.yaml', JSON.stringify(policy))
     .replaceAll(`${'$'}{GATEHOUSE_CONFIG_DIR}/../tmp/quickstart-files`, files);
   gw = await startCli(text, dir);
   client = new Client({ name: 'newcomer', version: '1.0.0' });
@@ -61,6 +77,10 @@ test('a write waits for a person, and runs once when approved', async () => {
   const id = (first._meta?.['io.gatehouse/approval'] as { id: string } | undefined)?.id ?? '';
   assert.match(id, /^apr_/);
   const file = join(dir, 'gatehouse.yaml');
+  // Approvers see the exact target: the file, as the policy's resources name it.
+  const shown = await runCli(['approvals', 'show', id, '--json', '-c', file]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal((JSON.parse(shown.stdout) as { resource?: string }).resource, `path:${path}`);
   const ok = await runCli(['approvals', 'approve', id, '--role', 'gatehouse-admin', '--reason', 'try-out', '-c', file]);
   assert.equal(ok.code, 0, ok.stderr);
   const again = await client.callTool({
@@ -75,6 +95,19 @@ test('a write waits for a person, and runs once when approved', async () => {
     /already been used/,
     'an approval runs one call',
   );
+});
+
+test('a path out of the quickstart folder is refused before anyone is asked', async () => {
+  const before = await runCli(['approvals', 'list', '--json', '-c', join(dir, 'gatehouse.yaml')]);
+  const refused = [
+    [`${files}/../../state/x`, /denied by policy \(`resource:refused`\): path `.*` contains a `\.\.` segment/],
+    [join(dir, 'elsewhere.txt'), /denied by policy \(`resource:refused`\): path `.*` is outside `.*quickstart-files`/],
+  ] as const;
+  for (const [path, why] of refused)
+    await assert.rejects(client.callTool({ name: 'files__write_file', arguments: { path, content: 'x' } }), why);
+  assert.ok(!existsSync(join(dir, 'elsewhere.txt')), 'nothing was written');
+  const after = await runCli(['approvals', 'list', '--json', '-c', join(dir, 'gatehouse.yaml')]);
+  assert.equal(after.stdout, before.stdout, 'no approval was asked for');
 });
 
 test('shadow mode: a tool with an output schema answers that nothing ran, in a form an SDK client takes', async () => {

@@ -175,3 +175,15 @@ test('globs: * and ? only; regex syntax is literal', () => {
   assert.ok(toolGlobProblem('a\\d'));
   assert.equal(toolGlobProblem('github__*'), undefined);
 });
+
+test("a relative root is relative to the policy file's folder; without a file it is refused", () => {
+  const text = `resources:\n  - tool: fs__write\n    resource: { kind: path, arg: path, root: ../tmp/files }\nrules: []\n`;
+  assert.equal(compile(text, '/repo/examples/policy.yaml').resources[0].resources[0].root, '/repo/tmp/files');
+  assert.deepEqual(issues(text), [
+    {
+      line: 3,
+      path: 'resources[0].resource.root',
+      message: 'a relative root needs a policy file to be relative to; write an absolute path',
+    },
+  ]);
+});

@@ -9,6 +9,7 @@
  * in order, extraction rules, modes, default approvers) — not file names, positions, comments or key
  * order — so it changes exactly when the policy's meaning or wording changes.
  */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { sha256 } from '../util/sha256.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
@@ -312,12 +313,25 @@ function resourceSpec(s: unknown, at: Path, src: Source): ResourceSpec | undefin
   }
   if (s.root !== undefined) {
     if (kind !== 'path') return void src.add([...at, 'root'], '`root` is only for `path`');
-    const c = typeof s.root === 'string' ? canonicalPath(s.root) : undefined;
+    const root = typeof s.root === 'string' ? rootOf(s.root, src.file) : undefined;
+    if (typeof root === 'string') return void src.add([...at, 'root'], root);
+    const c = root ? canonicalPath(root.path) : undefined;
     if (!c?.ok || c.changed)
       return void src.add([...at, 'root'], `must be a canonical absolute path${c?.ok ? ` (\`${c.value}\`)` : ''}`);
     spec.root = c.value;
   }
   return spec;
+}
+
+/**
+ * A `root` as written: an absolute path, or one relative to the policy file's folder (`../data`), so
+ * that a policy shipped beside the folder it guards (the quickstart's) holds wherever it is checked
+ * out. A relative root of a text with no file behind it is refused: it would be relative to nothing.
+ */
+function rootOf(root: string, file: string): { path: string } | string {
+  if (root.startsWith('/') || root === '') return { path: root };
+  if (!isAbsolute(file)) return `a relative root needs a policy file to be relative to; write an absolute path`;
+  return { path: resolve(dirname(file), root) };
 }
 
 const RULE_KEYS = [
