@@ -120,6 +120,24 @@ function namesExplicitly(rule: Rule, tool: string, cls: ToolClass): boolean {
   return (rule.classes?.includes(cls) ?? false) || (rule.tools?.some((g) => g.literal && g.source === tool) ?? false);
 }
 
+/**
+ * Whether a call to `tool` (of class `cls`) with no extracted resource could be sent for approval, for
+ * some caller at some time: an approve rule covers it, or a WRITE or DESTRUCTIVE call matches an allow
+ * rule that names neither its class nor the tool (step 3: class approval). Subjects, validUntil and
+ * deny rules are not weighed: this says what approvers may be asked about, not what a caller gets.
+ */
+export function mayAskApproval(policy: Policy, tool: string, cls: ToolClass): boolean {
+  const covers = (r: Rule) =>
+    !r.resources &&
+    (r.tools ? r.tools.some((g) => globMatches(g, tool)) : !r.prompts) &&
+    (!r.classes || r.classes.includes(cls));
+  return policy.rules.some(
+    (r) =>
+      covers(r) &&
+      (r.effect === 'approve' || (r.effect === 'allow' && cls !== 'READ' && !namesExplicitly(r, tool, cls))),
+  );
+}
+
 type Verdict = Pick<Decision, 'effect' | 'rule' | 'reasons' | 'approvers'>;
 
 /** Step 3 of the header: the policy's verdict, before modes. */

@@ -130,12 +130,31 @@ function rotationItem(config: Config, rev: ReadinessState['revocations']): Check
       `revoked but not confirmed by every live gateway: ${list(rev.unconfirmed)}`,
       storeFix,
     );
+  const rotation = `rotation is picked up within ${config.secrets.cacheTtlSeconds} s`;
+  // Confirmation is only shown by a revocation some live gateway confirmed: with none on record, or
+  // no gateway running to confirm it, there is nothing to pass on.
+  if (!rev.refs.length)
+    return item(
+      '2.4',
+      title,
+      'warn',
+      `${rotation}; confirmation not yet exercised: no revocation on record`,
+      'drill it: `gatehouse credentials revoke <ref>` with the gateways running, then check again',
+    );
+  if (!rev.liveGateways)
+    return item(
+      '2.4',
+      title,
+      'warn',
+      `${rotation}; ${rev.refs.length} revocation(s) in force, but no live gateway to confirm them`,
+      'check again with the gateways running',
+    );
   const slowRotation = config.secrets.cacheTtlSeconds > 3600;
   return item(
     '2.4',
     title,
     slowRotation ? 'warn' : 'pass',
-    `rotation is picked up within ${config.secrets.cacheTtlSeconds} s; ${rev.refs.length} revocation(s) in force, confirmed by all ${rev.liveGateways} live gateway(s)`,
+    `${rotation}; ${rev.refs.length} revocation(s) in force, confirmed by all ${rev.liveGateways} live gateway(s)`,
     'lower `secrets.cacheTtlSeconds` (at most an hour)',
   );
 }

@@ -4,21 +4,21 @@
  */
 import type { ServerConfig } from '../config/schema.ts';
 import { item, list, type CheckItem, type Facts } from './checklist.ts';
-import { modeItem } from './execution-items.ts';
+import { exercisedModeItem } from './mode-items.ts';
 import type { ReadinessState } from './state.ts';
 
 export function rolloutItems(f: Facts): CheckItem[] {
   // Notifying needs an owner; repository and location are item 1.1's.
   const ownerless = f.enabled.filter((s) => !s.owner).map((s) => s.name);
   return [
-    modeItem(
+    exercisedModeItem(
       f,
       '7.1',
       'shadow mode: proposed writes are recorded, nothing executes',
       'shadow',
       '`gatehouse mode set shadow ...`, or `modes` in the policy; the caller is told nothing ran',
     ),
-    modeItem(
+    exercisedModeItem(
       f,
       '7.2',
       'a server or tool can be switched off at once',

@@ -1,11 +1,11 @@
 /**
- * The readiness items that used to be constants, computed from a real store: modes in force,
- * revocations a live gateway has not confirmed, calls left without an outcome, a store that cannot be
- * read, and tool schemas that cannot be enforced.
+ * The readiness items that used to be constants, computed from a real store: modes in force or ever
+ * set, revocations a live gateway has not confirmed, decided approvals, calls left without an
+ * outcome, a store that cannot be read, and tool schemas that cannot be enforced.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load.ts';
@@ -38,8 +38,11 @@ test('modes in force and unconfirmed revocations come from the store', async () 
     await store.modes.set({ scope: 'tenant:acme', mode: 'read_only', reason: 'audit', setBy: 'op', setAt: Date.now() });
     let items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
     assert.match(at(items, '7.2').why, /in force now: `?server:github/);
+    assert.equal(at(items, '7.2').status, 'pass');
     assert.match(at(items, '6.5').why, /tenant:acme/);
-    assert.equal(at(items, '2.4').status, 'pass');
+    // No revocation yet: confirmation has not been shown, so it is not passed.
+    assert.equal(at(items, '2.4').status, 'warn');
+    assert.match(at(items, '2.4').why, /confirmation not yet exercised: no revocation on record/);
     // A live gateway that has not confirmed a revocation: the item fails and names the reference.
     await store.revocations.heartbeat('gw-1', Date.now(), Date.now());
     await store.revocations.revoke({
@@ -152,4 +155,112 @@ test('the secrets key: one set but not 32 bytes of base64 fails 2.7 saying how t
   } finally {
     await store.close();
   }
+});
+
+test('a switch never thrown is not yet exercised (7.1, 7.2); one set and cleared since passes, naming who', async () => {
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'e.db') });
+  try {
+    let items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
+    for (const id of ['7.1', '7.2']) {
+      assert.equal(at(items, id).status, 'warn', at(items, id).why);
+      assert.match(at(items, id).why, /^not yet exercised: no `mode set (shadow|disabled)` in the audit trail/);
+    }
+    // A drill: `gatehouse mode set disabled --tool ...` (recorded as an admin action), since cleared.
+    const base = { v: 1 as const, stream: 'cli1', prev: '0'.repeat(64), hash: 'a'.repeat(64) };
+    await store.audit.appendBatch([
+      {
+        ...base,
+        id: 'm1',
+        seq: 1,
+        time: '2026-12-01T10:00:00.000Z',
+        kind: 'admin.action',
+        actor: { subject: 'cli:ops@host', tenant: '*', via: 'cli', issuer: '' },
+        detail: { action: 'mode.set', scope: 'tool:files__write_file', mode: 'disabled', reason: 'drill' },
+      },
+    ]);
+    items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
+    assert.equal(at(items, '7.2').status, 'pass');
+    assert.match(
+      at(items, '7.2').why,
+      /last set for tool:files__write_file by cli:ops@host at 2026-12-01T10:00:00\.000Z/,
+    );
+    assert.equal(at(items, '7.1').status, 'warn', 'shadow was never set');
+  } finally {
+    await store.close();
+  }
+});
+
+test('4.1 counts every approval a person decided: approved, denied, used, and expired after a decision', async () => {
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'f.db') });
+  try {
+    let items = readiness(config, inv, noFacts, await gatherState(store, config, inv));
+    assert.equal(at(items, '4.1').status, 'warn');
+    assert.match(at(items, '4.1').why, /not yet exercised: no approval has been decided/);
+    const now = Date.now();
+    const decision = {
+      by: { key: 'k', subject: 'lead', tenant: 't', roles: ['lead'] },
+      decision: 'approve' as const,
+      at: now,
+    };
+    const req = (id: string, status: string, decisions: unknown[]) =>
+      ({
+        id,
+        createdAt: now,
+        expiresAt: now + 60_000,
+        status,
+        tenant: 't',
+        requester: { key: 'r', subject: 'dev', tenant: 't', client: 'c' },
+        server: 'files',
+        tool: 'files__write_file',
+        toolClass: 'WRITE',
+        argsHash: 'sha256:x',
+        args: {},
+        pin: 'p',
+        policyRevision: 'r',
+        rule: 'default:class-approval',
+        approversRule: { count: 1 },
+        summary: 's',
+        decisions,
+      }) as never;
+    await store.approvals.create(req('apr_1', 'used', [decision]));
+    await store.approvals.create(req('apr_2', 'used', [decision]));
+    await store.approvals.create(req('apr_3', 'denied', [{ ...decision, decision: 'deny' }]));
+    await store.approvals.create(req('apr_4', 'expired', [decision]));
+    await store.approvals.create(req('apr_5', 'expired', []));
+    await store.approvals.create(req('apr_6', 'pending', []));
+    const state = await gatherState(store, config, inv);
+    assert.deepEqual(state.approvals, { decided: 4, unrecorded: 0, capped: false });
+    items = readiness(config, inv, noFacts, state);
+    assert.equal(at(items, '4.1').status, 'pass', at(items, '4.1').why);
+    assert.match(at(items, '4.1').why, /4 decision\(s\) on record/);
+  } finally {
+    await store.close();
+  }
+});
+
+test('4.1 fails when the policy may send a WRITE or DESTRUCTIVE tool for approval with no target to show', () => {
+  const pdir = mkdtempSync(join(dir, 'pol-'));
+  writeFileSync(
+    join(pdir, 'policy.yaml'),
+    `resources:
+  - { tool: files__write_file, resource: { kind: path, arg: path } }
+rules:
+  - { id: reads, classes: [READ], effect: allow }
+  - { id: changes, tools: ['files__*'], classes: [WRITE, DESTRUCTIVE], effect: approve }
+`,
+  );
+  const withPolicy = parseConfig(
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(pdir)} }\npolicy: { files: [policy.yaml] }\nservers:\n` +
+      '  - { name: files, transport: http, url: "https://f.example/mcp", tools: { write_file: { class: WRITE }, move_file: { class: DESTRUCTIVE }, read_file: { class: READ } } }\n' +
+      '  - { name: other, transport: http, url: "https://o.example/mcp", tools: { wipe: { class: DESTRUCTIVE } } }\n',
+    join(pdir, 'g.yaml'),
+  );
+  const state = { approvals: { decided: 1, unrecorded: 0, capped: false } };
+  const item = readiness(withPolicy, inv, noFacts, state).find((i) => i.id === '4.1')!;
+  assert.equal(item.status, 'fail');
+  // other__wipe is never sent for approval (no rule covers it: denied), read_file is READ.
+  assert.equal(
+    item.why,
+    'approvers would see no target for files__move_file: the policy may send them for approval and names no argument as their resource',
+  );
 });

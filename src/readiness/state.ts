@@ -1,8 +1,9 @@
 /**
  * What `gatehouse check` reads from the running system besides the config and the inventory, so that
  * no readiness item is a constant: the audit trail (records, calls left without an outcome, export
- * lag), the modes in force, revocations and which live gateways confirmed them, recorded approval
- * decisions, whether every catalogued tool's input schema can be enforced, and the secrets key. Each part is read on
+ * lag), the modes in force and those ever set, revocations and which live gateways confirmed them,
+ * recorded approval decisions, whether every catalogued tool's input schema can be enforced, and the
+ * secrets key. Each part is read on
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
 import { exportCursor } from '../audit/exports.ts';
@@ -29,7 +30,13 @@ export interface ReadinessState {
   };
   modes?: Array<{ scope: string; mode: string }>;
   revocations?: { refs: string[]; unconfirmed: string[]; liveGateways: number };
-  approvals?: { decided: number; unrecorded: number };
+  /**
+   * Approvals a person decided (approved, denied, used, or expired after a decision), of the newest
+   * APPROVALS_READ of each status (`capped`: there may be more).
+   */
+  approvals?: { decided: number; unrecorded: number; capped: boolean };
+  /** Run-time modes ever set (`mode.set` in the audit trail, by the CLI, console or an incident), oldest first. */
+  modeSets?: Array<{ mode: string; scope: string; by: string; time: string }>;
   /** Catalogued tools whose input schema cannot be compiled (so no call to them is let through). */
   uncheckable?: string[];
   /** Where the secrets key comes from, and why it cannot be used when it cannot (never the key). */
@@ -38,6 +45,9 @@ export interface ReadinessState {
 
 const STALE_MS = 5 * 60_000;
 const LAG_CAP = 10_000;
+const APPROVALS_READ = 200;
+/** Pages of admin actions searched for mode switches (each bounded in time by the store's search). */
+const MODE_PAGES = 20;
 
 async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -75,7 +85,7 @@ export async function gatherState(
   now = Date.now(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ReadinessState> {
-  const [audit, modes, revocations, approvals] = await Promise.all([
+  const [audit, modes, revocations, approvals, modeSets] = await Promise.all([
     part(async () => {
       const records = await store.audit.count();
       const open = await store.audit.openIntents([]);
@@ -99,14 +109,33 @@ export async function gatherState(
       return { refs: list.map((r) => r.ref), unconfirmed, liveGateways: live.length };
     }),
     part(async () => {
-      const decided = [
-        ...(await store.approvals.list({ status: 'approved', limit: 200 })),
-        ...(await store.approvals.list({ status: 'denied', limit: 200 })),
-      ];
+      // Approved, denied and used requests were decided by a person; an expired one only if someone
+      // decided before it expired (an approval left unused, or one of two approvers).
+      const lists = await Promise.all(
+        (['approved', 'denied', 'used', 'expired'] as const).map((status) =>
+          store.approvals.list({ status, limit: APPROVALS_READ }),
+        ),
+      );
+      const decided = lists.flat().filter((r) => r.status !== 'expired' || r.decisions.length > 0);
       const unrecorded = decided.filter(
         (r) => !r.decisions.length || r.decisions.some((d) => !d.by?.subject || !Number.isFinite(d.at)),
       ).length;
-      return { decided: decided.length, unrecorded };
+      return { decided: decided.length, unrecorded, capped: lists.some((l) => l.length >= APPROVALS_READ) };
+    }),
+    part(async () => {
+      const out: NonNullable<ReadinessState['modeSets']> = [];
+      let afterPosition: number | undefined;
+      for (let page = 0; page < MODE_PAGES; page++) {
+        const { rows, next } = await store.audit.search({ kind: 'admin.action', afterPosition, limit: 1000 });
+        for (const { event } of rows) {
+          const d = event.detail ?? {};
+          if (d.action === 'mode.set' && typeof d.mode === 'string')
+            out.push({ mode: d.mode, scope: String(d.scope ?? ''), by: event.actor?.subject ?? '', time: event.time });
+        }
+        if (next === undefined) break;
+        afterPosition = next;
+      }
+      return out;
     }),
   ]);
   const validators = new SchemaValidators();
@@ -114,5 +143,5 @@ export async function gatherState(
     .filter((t) => t.present && !isItemName(t.tool))
     .filter((t) => validators.check(t.pin, (t.def as { inputSchema?: unknown }).inputSchema, {})?.path === '(schema)')
     .map((t) => `${t.server}/${t.tool}`);
-  return { audit, modes, revocations, approvals, uncheckable, secretsKey: await secretsKey(config, env) };
+  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: await secretsKey(config, env) };
 }
