@@ -83,8 +83,42 @@ test('1.1 names what each server misses; 7.5 needs only an owner; 2.5 names what
   const items = readiness(config, { servers: [], tools: [] });
   const at = (id: string) => items.find((i) => i.id === id)!;
   assert.equal(at('1.1').why, 'missing for gh (repository)');
+  // Where a server runs is what the inventory shows: a stdio server without `location` is local.
+  const local = parseConfig(
+    'version: 1\nservers:\n  - { name: db, transport: stdio, command: x, owner: bob, repository: r }\n' +
+      '  - { name: web, transport: http, url: "https://web.example/mcp", owner: ann, repository: r }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
+  const docs = readiness(local, { servers: [], tools: [] }).find((i) => i.id === '1.1')!;
+  assert.equal(docs.status, 'pass', docs.why);
+  assert.equal(docs.why, '2 server(s) documented: db (local (stdio)), web (https://web.example/mcp)');
   assert.equal(at('7.5').status, 'pass', at('7.5').why);
   assert.match(at('2.5').why, /any API key may call any tool/);
+});
+
+test('1.3 and 1.4 name tools as `gatehouse inventory classify|accept` takes them', () => {
+  const config = parseConfig(
+    'version: 1\nservers:\n  - { name: everything, transport: stdio, command: x }\n',
+    '/etc/gh/g.yaml',
+    {},
+  );
+  const tool = (name: string, acceptedPin: string | null) =>
+    ({
+      server: 'everything',
+      tool: name,
+      present: true,
+      class: null,
+      pin: 'p1',
+      acceptedPin,
+      findings: [],
+      def: {},
+    }) as never;
+  const items = readiness(config, { servers: [], tools: [tool('get-env', 'p1'), tool('get-roots-list', null)] });
+  const at = (id: string) => items.find((i) => i.id === id)!;
+  assert.equal(at('1.3').why, '2 unreviewed (treated as DESTRUCTIVE): everything__get-env, everything__get-roots-list');
+  assert.match(at('1.3').fix, /`gatehouse inventory classify everything__get-env <READ\|WRITE\|DESTRUCTIVE>`/);
+  assert.equal(at('1.4').why, 'quarantined: everything__get-roots-list');
 });
 
 test('static credentials in the config fail 2.2, named by server and key (values never printed)', () => {

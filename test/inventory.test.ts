@@ -127,7 +127,7 @@ test('every tool of the real npm servers has a class; unreviewed ones count as D
   const check = await admin(real, 'check');
   const unreviewed = check.items.find((i) => i.id === '1.3')!;
   assert.equal(unreviewed.status, 'fail');
-  assert.match(unreviewed.why, /^\d+ unreviewed \(treated as DESTRUCTIVE\): everything\/echo/);
+  assert.match(unreviewed.why, /^\d+ unreviewed \(treated as DESTRUCTIVE\): everything__echo/);
 });
 
 test('classify records who and when; the running gateway acts on it within a poll', async () => {

@@ -7,10 +7,19 @@ import type { ServerConfig } from '../config/schema.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
 import { item, list, type CheckItem, type Facts } from './checklist.ts';
 
-/** Each server missing one of owner, repository and location, with what it misses (`files (owner, location)`). */
+/**
+ * Where a server runs, as the inventory and the admin API show it (src/inventory/report.ts): the
+ * configured `location`, else what its transport says (a stdio server is local, a remote one is at
+ * its URL). A location is never missing, so 1.1 never reports one the inventory shows.
+ */
+function locationOf(s: ServerConfig): string {
+  return s.location ?? (s.transport === 'stdio' ? 'local (stdio)' : s.url);
+}
+
+/** Each server missing its owner or repository, with what it misses (`files (owner, repository)`). */
 function undocumentedServers(enabled: ServerConfig[]): string[] {
   return enabled.flatMap((s) => {
-    const missing = (['owner', 'repository', 'location'] as const).filter((k) => !s[k]);
+    const missing = (['owner', 'repository'] as const).filter((k) => !s[k]);
     return missing.length ? [`${s.name} (${missing.join(', ')})`] : [];
   });
 }
@@ -27,8 +36,10 @@ export function inventoryItems(f: Facts): CheckItem[] {
       '1.1',
       'every server has an owner, a source repository and a location',
       undocumented.length ? 'fail' : 'pass',
-      undocumented.length ? `missing for ${list(undocumented)}` : `${enabled.length} server(s) documented`,
-      'set `owner`, `repository` and `location` on each server in the config',
+      undocumented.length
+        ? `missing for ${list(undocumented)}`
+        : `${enabled.length} server(s) documented: ${list(enabled.map((s) => `${s.name} (${locationOf(s)})`))}`,
+      'set `owner` and `repository` on each server in the config (`location` when where it runs is not its transport)',
     ),
     item(
       '1.2',
@@ -67,26 +78,34 @@ export function inventoryItems(f: Facts): CheckItem[] {
   ];
 }
 
-function classificationItem({ present, classes }: Facts): CheckItem {
+/** A tool as the CLI takes it (`gatehouse inventory classify|accept <server><sep><tool>`). */
+function toolName(f: Facts, t: { server: string; tool: string }): string {
+  return `${t.server}${f.config.gateway.namespaceSeparator}${t.tool}`;
+}
+
+function classificationItem(f: Facts): CheckItem {
+  const { present, classes } = f;
   const title = 'every tool is classified READ / WRITE / DESTRUCTIVE by an operator';
-  const fix = 'set `servers[].tools.<tool>.class` in the config, or run `gatehouse inventory classify <tool> <class>`';
+  const sep = f.config.gateway.namespaceSeparator;
+  const fix = `set \`servers[].tools.<tool>.class\` in the config, or run \`gatehouse inventory classify <server>${sep}<tool> <class>\``;
   const unreviewed = present
     .filter((t) => !effectiveClass(t, classes.get(t.server)?.get(t.tool)).reviewed)
-    .map((t) => `${t.server}/${t.tool}`);
+    .map((t) => toolName(f, t));
   if (unreviewed.length)
     return item(
       '1.3',
       title,
       'fail',
       `${unreviewed.length} unreviewed (treated as DESTRUCTIVE): ${list(unreviewed)}`,
-      fix,
+      `set \`servers[].tools.<tool>.class\` in the config, or run \`gatehouse inventory classify ${unreviewed[0]} <READ|WRITE|DESTRUCTIVE>\` (and so for each)`,
     );
   if (!present.length) return item('1.3', title, 'fail', 'no tools catalogued', fix);
   return item('1.3', title, 'pass', `${present.length} tool(s) classified`, fix);
 }
 
-function quarantineItem({ presentItems, inv, enabled }: Facts): CheckItem {
-  const quarantined = presentItems.filter((t) => toolQuarantine(t)).map((t) => `${t.server}/${t.tool}`);
+function quarantineItem(f: Facts): CheckItem {
+  const { presentItems, inv, enabled } = f;
+  const quarantined = presentItems.filter((t) => toolQuarantine(t)).map((t) => toolName(f, t));
   const qServers = inv.servers
     .filter((r) => enabled.some((s) => s.name === r.server) && serverQuarantine(r))
     .map((r) => r.server);
