@@ -1,11 +1,12 @@
 /**
  * Section 6 of the readiness checklist, safe execution: bounded requests, enforceable input
  * schemas, a minimal environment for stdio servers, the sandbox, a read-only mode, and a listener not
- * exposed without authentication. The item of a mode (`modeItem`) serves section 7 too.
+ * exposed without authentication. The item of a mode is ./mode-items.ts's, as in section 7.
  */
 import type { Config, StdioServerConfig } from '../config/schema.ts';
 import { sandboxReadiness, type SandboxFacts } from '../sandbox/readiness.ts';
 import { exposedHost, item, list, SECRET_NAME, type CheckItem, type Facts, type Server } from './checklist.ts';
+import { exercisedModeItem } from './mode-items.ts';
 
 export function executionItems(f: Facts, stdio: Array<StdioServerConfig & Server>, host: SandboxFacts): CheckItem[] {
   const { config, enabled } = f;
@@ -34,7 +35,7 @@ export function executionItems(f: Facts, stdio: Array<StdioServerConfig & Server
       'trim `servers[].inheritEnv`',
     ),
     item('6.4', 'tools run sandboxed with restricted egress', sb.status, sb.why, sb.fix),
-    modeItem(
+    exercisedModeItem(
       f,
       '6.5',
       'a read-only mode exists',
@@ -64,32 +65,6 @@ function schemaItem(uncheckable: string[], present: number): CheckItem {
     `${present} tool schema(s) compile (JSON Schema 2020-12 per pinned definition), plus depth, length, size and prototype-key bounds`,
     refreshFix,
   );
-}
-
-/** Where mode `mode` is in force now: set at run time (the store), or by the policy. */
-function inForce({ config, state }: Facts, mode: string): string[] {
-  const pol = config.policy?.compiled;
-  return [
-    ...(state.modes ?? []).filter((r) => r.mode === mode).map((r) => r.scope),
-    ...Object.entries({ ...(pol?.modes.tenants ?? {}), ...(pol?.modes.servers ?? {}), ...(pol?.modes.tools ?? {}) })
-      .filter(([, v]) => v === mode)
-      .map(([k]) => `${k} (policy)`),
-    ...(pol?.modes.gateway === mode ? ['gateway (policy)'] : []),
-  ];
-}
-
-/** The item of a mode: it passes only when the run-time modes can be read (else a switch would not be followed). */
-export function modeItem(f: Facts, id: string, title: string, mode: string, how: string): CheckItem {
-  if (!f.state.modes)
-    return item(
-      id,
-      title,
-      'fail',
-      'the run-time modes cannot be read from the store, so a switch would not be followed',
-      'check the store',
-    );
-  const now = inForce(f, mode);
-  return item(id, title, 'pass', `${how}; in force now: ${now.length ? list(now) : 'none'}`, 'check the store');
 }
 
 function listenerItem(config: Config): CheckItem {

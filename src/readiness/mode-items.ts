@@ -4,21 +4,37 @@
  * mode is in force now or the audit trail records it set (a drill counts); otherwise it warns that
  * the switch is not yet exercised. A store that cannot be read fails, as `modeItem` says.
  */
-import { item, type CheckItem, type Facts } from './checklist.ts';
-import { modeItem } from './execution-items.ts';
+import { item, list, type CheckItem, type Facts } from './checklist.ts';
 
-/** Whether `mode` is in force now: set at run time (the store), or by the policy. */
-function inForce({ config, state }: Facts, mode: string): boolean {
-  const m = config.policy?.compiled.modes;
-  const policy: Array<string | undefined> = m
-    ? [m.gateway, ...Object.values(m.tenants), ...Object.values(m.servers), ...Object.values(m.tools)]
-    : [];
-  return (state.modes ?? []).some((r) => r.mode === mode) || policy.includes(mode);
+/** Where mode `mode` is in force now: set at run time (the store), or by the policy. */
+function inForce({ config, state }: Facts, mode: string): string[] {
+  const pol = config.policy?.compiled;
+  return [
+    ...(state.modes ?? []).filter((r) => r.mode === mode).map((r) => r.scope),
+    ...Object.entries({ ...(pol?.modes.tenants ?? {}), ...(pol?.modes.servers ?? {}), ...(pol?.modes.tools ?? {}) })
+      .filter(([, v]) => v === mode)
+      .map(([k]) => `${k} (policy)`),
+    ...(pol?.modes.gateway === mode ? ['gateway (policy)'] : []),
+  ];
+}
+
+/** The item of a mode: it passes only when the run-time modes can be read (else a switch would not be followed). */
+function modeItem(f: Facts, id: string, title: string, mode: string, how: string): CheckItem {
+  if (!f.state.modes)
+    return item(
+      id,
+      title,
+      'fail',
+      'the run-time modes cannot be read from the store, so a switch would not be followed',
+      'check the store',
+    );
+  const now = inForce(f, mode);
+  return item(id, title, 'pass', `${how}; in force now: ${now.length ? list(now) : 'none'}`, 'check the store');
 }
 
 export function exercisedModeItem(f: Facts, id: string, title: string, mode: string, how: string): CheckItem {
   const base = modeItem(f, id, title, mode, how);
-  if (base.status !== 'pass' || inForce(f, mode)) return base;
+  if (base.status !== 'pass' || inForce(f, mode).length) return base;
   const last = f.state.modeSets?.filter((s) => s.mode === mode).at(-1);
   if (last) return { ...base, why: `${base.why}; last set for ${last.scope} by ${last.by} at ${last.time}` };
   if (!f.state.modeSets)
