@@ -64,7 +64,7 @@ const Messages = Type.Object(
         minimum: 1024,
         maximum: 1024 * MiB,
         description:
-          "Largest event on an HTTP server's streams of notifications (the GET stream of a 2025-11-25 session and `subscriptions/listen` streams), which also carry the server's requests outside a call (sampling, elicitation): a larger one is dropped unread and logged. Default 1 MiB (at most maxBytes).",
+          "Largest event on an HTTP server's streams of notifications (the GET stream of a 2025-11-25 session and `subscriptions/listen` streams), which also carry the server's requests outside a call (sampling, elicitation): a larger one is dropped unread and logged. A `transport: sse` server has one stream for everything: a notification or request of the server's larger than this is dropped once read. Default 1 MiB (at most maxBytes).",
       }),
     ),
   },
@@ -923,7 +923,7 @@ const PolicySettings = Type.Object(
     unknownTools: Type.Optional(
       Type.Union([Type.Literal('warn'), Type.Literal('error')], {
         description:
-          'A rule naming a tool of a server that is not configured: a warning at load (`warn`, default) or a load error (`error`).',
+          'A rule naming a tool of a server that is not configured, or a mode (`modes:`) naming a server or tool that is not: a warning at load (`warn`, default) or a load error (`error`).',
       }),
     ),
   },

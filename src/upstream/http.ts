@@ -26,7 +26,13 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from '../protocol/jsonrpc.ts';
-import { DEFAULT_MAX_EVENT_BYTES, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
+import {
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_MAX_NOTIFICATION_BYTES,
+  type SseEvent,
+  SseParser,
+  SseTooLargeError,
+} from './sse-reader.ts';
 import {
   type BodyReader,
   dropReader,
@@ -48,8 +54,6 @@ import { answerFor, INVALID, legacyHeaders, mediaType, protocolHeaders, synth, t
 
 /** Largest JSON body, and largest SSE event, accepted from an upstream unless its config says otherwise. */
 const MAX_BODY = DEFAULT_MAX_EVENT_BYTES;
-/** Largest event on a stream of notifications (the GET stream, `subscriptions/listen`), unless configured. */
-const DEFAULT_MAX_NOTIFICATION_BYTES = 1024 * 1024;
 const CONNECTIONS = 256;
 /** Notifications, responses and the GET stream's headers: no peer timeout watches these. */
 const CONTROL_TIMEOUT_MS = 30_000;

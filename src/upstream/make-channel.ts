@@ -56,7 +56,13 @@ export async function makeChannel(cfg: ServerConfig, ctx: ChannelContext): Promi
     const { LegacySseChannel } = await import('./sse.ts');
     return new LegacySseChannel(
       cfg.name,
-      { url: cfg.url, headers: cfg.headers, maxMessageBytes: maxBytes, budget },
+      {
+        url: cfg.url,
+        headers: cfg.headers,
+        maxMessageBytes: maxBytes,
+        maxNotificationBytes: cfg.messages?.maxNotificationBytes,
+        budget,
+      },
       log,
     );
   }

@@ -25,6 +25,8 @@ export interface SseEvent {
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** Largest notification (or request of the server's outside a call) unless the server's `messages.maxNotificationBytes` says otherwise. */
+export const DEFAULT_MAX_NOTIFICATION_BYTES = 1024 * 1024;
 
 export class SseTooLargeError extends Error {
   /** True when the event did not fit in the budget of bytes held from upstreams (not its own size). */

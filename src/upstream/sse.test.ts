@@ -28,6 +28,18 @@ function oddServer(): Server {
     if (req.url === '/evil') return void sse().write('event: endpoint\ndata: http://127.0.0.2:9/steal\n\n');
     if (req.url === '/silent') return void sse().write(': nothing to say\n\n');
     if (req.url === '/broken') return void sse().write('event: endpoint\ndata: post500\n\n');
+    if (req.url === '/loud') {
+      // A notification and a request of the server's over 1 KiB, a small notification, and a large answer.
+      const big = 'x'.repeat(2000);
+      const ev = (m: unknown) => `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', ...(m as object) })}\n\n`;
+      return void sse().write(
+        'event: endpoint\ndata: post500\n\n' +
+          ev({ method: 'notifications/message', params: { level: 'info', data: big } }) +
+          ev({ id: 'q', method: 'sampling/createMessage', params: { note: big } }) +
+          ev({ method: 'notifications/message', params: { level: 'info', data: 'small' } }) +
+          ev({ id: 7, result: { text: big } }),
+      );
+    }
     if (req.url === '/post500') return void req.resume().on('end', () => res.writeHead(500).end('boom'));
     res.writeHead(404).end();
   });
@@ -144,6 +156,25 @@ test('a request POST answered with an error status fails that request with its s
   assert.deepEqual(err.data, { httpStatus: 500 });
   await assert.rejects(peer.notify('notifications/initialized'), /upstream answered http 500/);
 });
+
+test(
+  "a notification or a request of the server's over maxNotificationBytes is dropped; answers are bounded by maxMessageBytes only",
+  LIMIT,
+  async () => {
+    const channel = new LegacySseChannel('t', { url: `${oddUrl}/loud`, maxNotificationBytes: 1024 }, log);
+    const got: unknown[] = [];
+    channel.setReceiver({ message: (m) => got.push(m), closed: () => {} });
+    await channel.ready();
+    for (const end = Date.now() + 3000; got.length < 2; await new Promise((res) => setTimeout(res, 10)))
+      assert.ok(Date.now() < end, `got ${JSON.stringify(got)}`);
+    await channel.close();
+    assert.deepEqual(
+      got.map((m) => (m as { method?: string; id?: number }).method ?? (m as { id?: number }).id),
+      ['notifications/message', 7],
+    );
+    assert.equal((got[0] as { params: { data: string } }).params.data, 'small');
+  },
+);
 
 test('close() ends the stream; the channel then refuses to send', LIMIT, async () => {
   const { channel, peer } = open(sdk.url);

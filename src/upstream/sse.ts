@@ -6,15 +6,25 @@
  * the stream drops, the channel closes and the pool reconnects. Every message arrives on that stream,
  * answers included: an event over the server's `messages.maxBytes`, or that does not fit in the
  * gateway's budget of bytes held from upstreams, closes it (its requests fail) as a stream that drops.
+ * A notification or a request of the server's larger than `messages.maxNotificationBytes` is dropped
+ * once read, counted and logged, as the Streamable HTTP channel drops one on its notification streams
+ * (here one stream carries everything, so an event's kind is known only once it is parsed).
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { OriginPool } from '../util/http1/pool.ts';
 import { type BodyReader, dropReader, exchange } from '../util/http1/exchange.ts';
 
 import type { Logger } from '../observability/logger.ts';
-import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import { classify, type JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { mediaType } from './http-wire.ts';
-import { DEFAULT_MAX_EVENT_BYTES, type SseEvent, SseParser, SseTooLargeError } from './sse-reader.ts';
+import {
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_MAX_NOTIFICATION_BYTES,
+  type SseEvent,
+  SseParser,
+  SseTooLargeError,
+} from './sse-reader.ts';
+import { LogBudget } from '../util/log-budget.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import type { Channel } from './types.ts';
 
@@ -32,7 +42,10 @@ export class LegacySseChannel implements Channel {
   readonly #connectMs: number;
   readonly #stop = new AbortController();
   readonly #maxMessage: number;
+  readonly #maxNotification: number;
   readonly #budget: ByteBudget;
+  /** What this server's oversized notifications make the gateway log. */
+  readonly #noisy = new LogBudget();
   #receiver: Receiver | undefined;
   /** The path (and query) to POST to, once the endpoint event has named it. */
   #endpoint: Promise<string> | undefined;
@@ -45,6 +58,7 @@ export class LegacySseChannel implements Channel {
       headers?: Record<string, string>;
       connectTimeoutMs?: number;
       maxMessageBytes?: number;
+      maxNotificationBytes?: number;
       budget?: ByteBudget;
     },
     log: Logger,
@@ -55,6 +69,7 @@ export class LegacySseChannel implements Channel {
     for (const [k, v] of Object.entries(opts.headers ?? {})) this.#headers[k.toLowerCase()] = v;
     this.#connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.#maxNotification = Math.min(opts.maxNotificationBytes ?? DEFAULT_MAX_NOTIFICATION_BYTES, this.#maxMessage);
     this.#budget = opts.budget ?? new ByteBudget();
     this.#log = log;
   }
@@ -181,7 +196,28 @@ export class LegacySseChannel implements Channel {
     } catch {
       return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
     }
+    const kind = classify(m).kind;
+    // Its length in UTF-16 units is at most its bytes: only a string that long can be over the bound.
+    if (
+      (kind === 'notification' || kind === 'request') &&
+      data.length > this.#maxNotification / 3 &&
+      Buffer.byteLength(data) > this.#maxNotification
+    ) {
+      this.#dropped(kind);
+      return;
+    }
     this.#receiver?.message(m);
+  }
+
+  /** A notification or request of the server's over `messages.maxNotificationBytes`: counted, logged (bounded). */
+  #dropped(kind: string): void {
+    this.#budget.refused('notification');
+    this.#noisy.line(Date.now(), (n) =>
+      this.#log.warn(
+        { upstream: this.description, kind, maxBytes: this.#maxNotification, ...(n ? { suppressed: n } : {}) },
+        'dropped an oversized upstream notification',
+      ),
+    );
   }
 
   /** The stream is gone (or never came): close everything and tell the peer, once. */
