@@ -307,6 +307,7 @@ test('usage errors exit 2 and say why', async () => {
   assert.match(unknown.stderr, /unknown server `nope`/);
   // A misspelt tool is no containment: refused, with the name meant; nothing is switched.
   const modesBefore = await t.gw.store.modes.list();
+  const revokedBefore = await t.gw.store.principalRevocations.list();
   const typo = await cli('incident', 'open', '--title', 'x', '--reason', 'y', '--tool', 'rec__recrod');
   assert.equal(typo.code, 2, typo.stdout);
   assert.match(
@@ -319,7 +320,35 @@ test('usage errors exit 2 and say why', async () => {
   const serverTypo = await runCli(['mode', 'set', 'disabled', '--server', 'recc', '--reason', 'r', '-c', t.file]);
   assert.equal(serverTypo.code, 2);
   assert.match(serverTypo.stderr, /unknown server `recc`: did you mean `rec`\?/);
+  // A misspelt tenant or principal is no containment either (walk L): refused with the name meant.
+  const tenantTypo = await cli('incident', 'open', '--title', 'x', '--reason', 'y', '--tenant', 'defualt');
+  assert.equal(tenantTypo.code, 2, tenantTypo.stdout);
+  assert.match(
+    tenantTypo.stderr,
+    /no tenant `defualt` is known .*: did you mean `default`\? \(a tenant not seen yet: --unseen\)/,
+  );
+  const nobody = await cli('incident', 'open', '--title', 'x', '--reason', 'y', '--principal', 'nobody-at-all');
+  assert.equal(nobody.code, 2, nobody.stdout);
+  assert.match(nobody.stderr, /no principal `nobody-at-all` is known/);
+  const modeTenant = await runCli([
+    'mode',
+    'set',
+    'read_only',
+    '--tenant',
+    'nosuchtenant',
+    '--reason',
+    'r',
+    '-c',
+    t.file,
+  ]);
+  assert.equal(modeTenant.code, 2, modeTenant.stdout);
+  assert.match(modeTenant.stderr, /no tenant `nosuchtenant` is known/);
   assert.deepEqual(await t.gw.store.modes.list(), modesBefore);
+  assert.deepEqual(await t.gw.store.principalRevocations.list(), revokedBefore);
+  // A tenant about to be onboarded, on purpose.
+  const onboarding = ['--tenant', 'newco', '--unseen', '--reason', 'r', '-c', t.file];
+  assert.equal((await runCli(['mode', 'set', 'disabled', ...onboarding])).code, 0);
+  assert.equal((await runCli(['mode', 'clear', '--tenant', 'newco', '-c', t.file])).code, 0);
   // Before the server lists it, on purpose.
   const ahead = await runCli([
     'mode',

@@ -106,6 +106,18 @@ test('a tenant admin contains and revokes its own tenant only; sees its own inci
     JSON.stringify(typo.body),
     /did you mean `leaky__record`\? \(a tool it has not listed yet: \\"allowUnknown\\": true\)/,
   );
+  // So is a misspelt tenant or principal (walk L); one not seen yet is named on purpose.
+  const tenantTypo = await api('ops', 'incidents', { title: 't', reason: 'r', tenant: 'globx' });
+  assert.equal(tenantTypo.status, 400);
+  assert.match(
+    JSON.stringify(tenantTypo.body),
+    /no tenant `globx` is known .*: did you mean `globex`\? \(a tenant not seen yet: \\"unseen\\": true\)/,
+  );
+  const nobody = await api('ops', 'incidents', { title: 't', reason: 'r', principal: 'nobody-at-all' });
+  assert.equal(nobody.status, 400);
+  assert.match(JSON.stringify(nobody.body), /no principal `nobody-at-all` is known/);
+  assert.deepEqual(await t.gw.store.modes.list(), []);
+  assert.deepEqual(await t.gw.store.principalRevocations.list(), []);
 
   const opened = await api('acme-admin', 'incidents', {
     title: 'acme agent gone rogue',

@@ -57,6 +57,8 @@ async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: 
   }
 }
 
+/** How long the audit trail is searched for a principal (its own process: no one else waits on it). */
+const CLI_SEARCH_MS = 5000;
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 /** Progress while gateways confirm; `end()` once they did (or the wait is over). */
@@ -110,6 +112,7 @@ type OpenOpts = {
   title: string;
   tool?: string;
   allowUnknown?: boolean;
+  unseen?: boolean;
   server?: string;
   tenant?: string;
   principal?: string;
@@ -133,6 +136,7 @@ function registerIncidentOpen(cmd: Command, ctx: CliContext): void {
     .option('--server <server>', 'every tool of a server: disabled')
     .option('--tenant <tenant>', 'every call of a tenant: disabled')
     .option('--principal <subject>', 'a person or service (`sub`): every token and API key refused')
+    .option('--unseen', 'the tenant or principal may be one the gateway has not seen yet (named nowhere)')
     .requiredOption('--reason <text>', 'why (recorded, and sent to the owners)')
     .option('--since <time>', "where the incident's audit window starts: 30m, 2h, 1d or an ISO time", '1h')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
@@ -177,6 +181,9 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
           scope: await checkTarget(s, config, scope.kind, scope.value, {
             allowUnknown: opts.allowUnknown,
             howToAllow: '--allow-unknown',
+            unseen: opts.unseen,
+            howToAllowUnseen: '--unseen',
+            budgetMs: CLI_SEARCH_MS,
           }),
           reason: opts.reason,
           windowStart,

@@ -23,19 +23,29 @@ const scopeOptions = (c: Command) =>
     .option('--tenant <tenant>', 'every call of a tenant')
     .option('--gateway', 'every call');
 
-type SetOpts = ScopeOpts & { reason: string; allowUnknown?: boolean; by?: string; config: string; json?: boolean };
+type SetOpts = ScopeOpts & {
+  reason: string;
+  allowUnknown?: boolean;
+  unseen?: boolean;
+  by?: string;
+  config: string;
+  json?: boolean;
+};
 
-/** A tool or server scope names one that exists: a misspelt name would be reported set while nothing was switched. */
+/**
+ * A tool, server or tenant scope names one that exists (or, for a tenant, one seen): a misspelt
+ * name would be reported set while nothing was switched.
+ */
 async function checkNamed(ctx: CliContext, config: Config, opts: SetOpts): Promise<void> {
-  let kind: 'tool' | 'server';
-  if (opts.tool !== undefined) kind = 'tool';
-  else if (opts.server !== undefined) kind = 'server';
-  else return;
+  const kind = (['tool', 'server', 'tenant'] as const).find((k) => opts[k] !== undefined);
+  if (!kind) return;
   try {
     await withStore(config, (s) =>
       checkTarget(s, config, kind, String(opts[kind]), {
         allowUnknown: opts.allowUnknown,
         howToAllow: '--allow-unknown',
+        unseen: opts.unseen,
+        howToAllowUnseen: '--unseen',
       }),
     );
   } catch (err) {
@@ -57,6 +67,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
   )
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--allow-unknown', 'the tool may be one its server has not listed yet')
+    .option('--unseen', 'the tenant may be one the gateway has not seen yet (named nowhere)')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the record as JSON')

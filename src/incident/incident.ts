@@ -15,6 +15,7 @@ import type { IncidentAction, IncidentRecord, ModeRecord, PrincipalRevocation, S
 import { confirmed, LIVE_MS, modeKey, principalKey, type Confirmation } from './acks.ts';
 import { isItemName } from '../catalog/names.ts';
 import { suggest } from '../util/suggest.ts';
+import { unknownName } from './known.ts';
 
 export type ScopeKind = IncidentRecord['scope']['kind'];
 export const SCOPE_KINDS: readonly ScopeKind[] = ['tool', 'server', 'tenant', 'principal'];
@@ -76,18 +77,40 @@ export function checkScope(config: Config, kind: string, value: string): Inciden
 }
 
 /**
- * `checkScope`, and a tool scope must name a tool the inventory knows (one its server has listed):
- * a misspelt name would be reported contained while nothing was. `allowUnknown` for a tool the
- * server has not listed yet (switched off before it appears); `howToAllow` says how, where it can be.
+ * `checkScope`, and the scope must name what exists: a tool the inventory knows (one its server has
+ * listed), a tenant or principal the gateway knows (./known.ts); a misspelt name would be reported
+ * contained while nothing was. `allowUnknown` for a tool the server has not listed yet (switched off
+ * before it appears), `unseen` for a tenant or principal not seen yet; `howToAllow` and
+ * `howToAllowUnseen` say how. Tenants and principals are checked where the caller can say `unseen`
+ * (given `howToAllowUnseen`). `tenant`: a tenant admin's, whose "did you mean" names nothing of
+ * another tenant's.
  */
 export async function checkTarget(
-  store: Pick<Store, 'inventory'>,
+  store: Pick<Store, 'inventory' | 'apiKeys' | 'audit'>,
   config: Config,
   kind: string,
   value: string,
-  opts: { allowUnknown?: boolean; howToAllow?: string } = {},
+  opts: {
+    allowUnknown?: boolean;
+    howToAllow?: string;
+    unseen?: boolean;
+    howToAllowUnseen?: string;
+    tenant?: string;
+    budgetMs?: number;
+  } = {},
 ): Promise<IncidentRecord['scope']> {
   const scope = checkScope(config, kind, value);
+  if (scope.kind === 'tenant' || scope.kind === 'principal') {
+    if (opts.howToAllowUnseen === undefined) return scope;
+    const why = await unknownName(store, config, scope.kind, value, {
+      unseen: opts.unseen,
+      howToAllow: opts.howToAllowUnseen,
+      tenant: opts.tenant,
+      budgetMs: opts.budgetMs,
+    });
+    if (why) throw new IncidentError('invalid', why);
+    return scope;
+  }
   if (scope.kind !== 'tool' || opts.allowUnknown) return scope;
   const server = serverOfTool(config, value) as string;
   const sep = config.gateway.namespaceSeparator;

@@ -3,7 +3,7 @@
  *
  *   GET  incidents[?status=open|closed]     list (newest first)
  *   GET  incidents/<id>                     one, with its action log
- *   POST incidents                          {title, reason, tool|server|tenant|principal, since?}: contain, confirmed, open
+ *   POST incidents                          {title, reason, tool|server|tenant|principal, since?, allowUnknown?, unseen?}: contain, confirmed, open
  *   POST incidents/<id>/revoke              revoke what the scope used, confirmed
  *   POST incidents/<id>/notify              tell the owners (SMTP from the gateway's $GATEHOUSE_SMTP_URL and $GATEHOUSE_SMTP_FROM)
  *   POST incidents/<id>/close               {note?, lift?}
@@ -172,7 +172,7 @@ async function openFromApi(
 ): Promise<{ status: number; body: unknown }> {
   const tenant = scope.platform ? undefined : scope.tenant;
   const usage =
-    '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h", "allowUnknown": true (optional)}';
+    '{"title", "reason", and one of "tool", "server", "tenant", "principal"; "since": "1h", "allowUnknown": true, "unseen": true (optional)}';
   const input = await body(req, usage);
   const kinds = SCOPE_KINDS.filter((k) => input[k] !== undefined);
   const title = str(input.title, 300);
@@ -201,6 +201,10 @@ async function openFromApi(
     scope: await checkTarget(deps.store, deps.config, kinds[0], value, {
       allowUnknown: input.allowUnknown === true,
       howToAllow: '"allowUnknown": true',
+      // A tenant admin names its own tenant (checked above): the one it is signed in to, seen or not.
+      unseen: input.unseen === true || tenant !== undefined,
+      howToAllowUnseen: '"unseen": true',
+      tenant,
     }),
     windowStart,
     announce: deps.announce,

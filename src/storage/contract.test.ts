@@ -264,6 +264,23 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.ok(expected.length >= 4, JSON.stringify(expected));
         assert.deepEqual(await a.streams(), expected);
       });
+      await t.test('audit: the tenants records name, in order, as many as asked for', async () => {
+        const a = store.audit;
+        const actor = (tenant: string) => ({ actor: { subject: 's', tenant, via: 'api-key' as const, issuer: '' } });
+        await a.appendBatch([
+          rec('T', 1, 'call.intent', actor('globex')),
+          rec('T', 2, 'call.intent', actor('acme')),
+          rec('T', 3, 'call.intent', actor('globex')),
+          rec('T', 4, 'call.intent', actor('initech')),
+        ]);
+        const all = await a.tenants(1000);
+        assert.deepEqual(
+          all.filter((x) => ['acme', 'globex', 'initech'].includes(x)),
+          ['acme', 'globex', 'initech'],
+        );
+        assert.deepEqual(all, [...new Set(all)].sort(), 'distinct, in order');
+        assert.deepEqual(await a.tenants(2), all.slice(0, 2));
+      });
       await t.test('ping answers', async () => {
         await store.ping();
       });

@@ -210,6 +210,11 @@ export interface AuditStore {
   streams(): Promise<Array<{ stream: string; lastSeq: number }>>;
   /** The number of records stored (pruned ones not included): an index-only count, no row is read. */
   count(): Promise<number>;
+  /**
+   * The tenants records name, in order, at most `limit`: a seek per tenant on (tenant, position), not
+   * a scan of the trail ("did you mean" when an incident names a tenant no record does).
+   */
+  tenants(limit: number): Promise<string[]>;
   /** Records of one stream by seq, from `fromSeq` on, as stored (body parsed; columns alongside for verification). */
   streamRecords(
     stream: string,
