@@ -136,6 +136,43 @@ test('config validate points at the line and key, in text and in json', () => {
   assert.ok(body.issues.some((i) => i.line === 5 && i.path === 'servers[0]'));
 });
 
+test('with --json every command prints its failure as JSON, with the same exit status (walk L)', () => {
+  const broken = join(dir, 'broken-json.yaml');
+  writeFileSync(broken, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');
+  const good = join(dir, 'good-json.yaml');
+  assert.equal(run('init', good).code, 0);
+  const quickstart = join(ROOT, 'examples/quickstart.yaml');
+  const cases: Array<{ args: string[]; match: RegExp; issues?: boolean }> = [
+    { args: ['check', '--json', '-c', broken], match: /^invalid configuration:/, issues: true },
+    { args: ['keys', 'list', '--json', '-c', broken], match: /^invalid configuration:/, issues: true },
+    { args: ['check', '--json', '-c', join(dir, 'missing.yaml')], match: /config file `.*missing\.yaml` not found/ },
+    { args: ['policy', 'test', join(dir, 'no-such-tests.yaml'), '--json', '-c', quickstart], match: /^cannot read `/ },
+    {
+      args: ['policy', 'test', join(dir, 'no-such-tests.yaml'), '--json', '-c', good],
+      match: /no policy is configured/,
+    },
+    {
+      args: ['keys', 'create', '-n', 'x', '-t', 't', '--json', '-c', broken],
+      match: /^invalid configuration:/,
+      issues: true,
+    },
+  ];
+  for (const c of cases) {
+    const r = run(...c.args);
+    assert.equal(r.code, 2, `${c.args.join(' ')}: ${r.err}`);
+    const body = JSON.parse(r.out) as { error: string; exitCode: number; issues?: Array<{ line: number }> };
+    assert.match(body.error, c.match, c.args.join(' '));
+    assert.equal(body.exitCode, 2);
+    if (c.issues) assert.equal(body.issues?.[0]?.line, 5);
+    assert.equal(r.err, '', 'nothing else');
+  }
+  // Without --json, the same failure is a line on stderr.
+  const text = run('check', '-c', broken);
+  assert.equal(text.code, 2);
+  assert.equal(text.out, '');
+  assert.match(text.err, /^gatehouse: invalid configuration:/);
+});
+
 test('start refuses an invalid config with the reason and exit status 2', () => {
   const file = join(dir, 'bad-start.yaml');
   writeFileSync(file, 'version: 2\nservers: []\n');

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 
@@ -21,19 +21,39 @@ const configOption = (): Option =>
     '$GATEHOUSE_CONFIG or gatehouse.yaml',
   );
 
+/** Whether the command being run was given `--json` (set once its options are parsed). */
+let json = false;
+
+/**
+ * Failures of a command given `--json` are printed as JSON too, on stdout where its answer would
+ * have gone (as `config validate --json` prints an invalid file), so a script reading it never gets
+ * plain text instead: `{"error", "exitCode"}`, with `file` and `issues` for an invalid config.
+ */
+export function jsonFailures(program: Command): void {
+  program.hook('preAction', (_program, action) => {
+    json = action.opts().json === true;
+  });
+}
+
+/** Prints a failure: a line on stderr, or with `--json` an object on stdout. */
+export function printFailure(message: string, code: number, detail: Record<string, unknown> = {}): void {
+  if (json) process.stdout.write(`${JSON.stringify({ error: message, exitCode: code, ...detail })}\n`);
+  else process.stderr.write(`gatehouse: ${message}\n`);
+}
+
 /** Exit status: 1 failure, 2 bad input (usage, invalid config). */
-function fail(message: string, code = 1): never {
-  process.stderr.write(`gatehouse: ${message}\n`);
+function fail(message: string, code = 1, detail?: Record<string, unknown>): never {
+  printFailure(message, code, detail);
   process.exit(code);
 }
 
 async function load(given: string): Promise<Config> {
   const file = resolve(given);
-  if (!existsSync(file)) fail(`config file \`${file}\` not found (create one with \`gatehouse init\`)`, 2);
+  if (!existsSync(file)) fail(`config file \`${file}\` not found (create one with \`gatehouse init\`)`, 2, { file });
   try {
     return await loadConfig(file);
   } catch (err) {
-    if (err instanceof ConfigError) fail(`invalid configuration:\n${err.message}`, 2);
+    if (err instanceof ConfigError) fail(`invalid configuration:\n${err.message}`, 2, { file, issues: err.issues });
     throw err;
   }
 }

@@ -29,8 +29,9 @@ const program = new Command('gatehouse')
 
 const named = commandNamed(process.argv.slice(2));
 if (named) {
-  const [register, { cliContext }] = await Promise.all([named.load(), import('./context.ts')]);
+  const [register, { cliContext, jsonFailures }] = await Promise.all([named.load(), import('./context.ts')]);
   register(program, cliContext);
+  jsonFailures(program);
 } else {
   // `--help`, no command, or an unknown one: the list (commander suggests the closest name).
   for (const c of COMMANDS) program.command(c.name).description(c.summary);
@@ -45,6 +46,10 @@ try {
   // what to fix; anything else is a failure of the command.
   const e = err as Error & { code?: unknown };
   if (process.env.GATEHOUSE_DEBUG === '1') process.stderr.write(`${e?.stack ?? String(err)}\n`);
-  process.stderr.write(`gatehouse: ${e?.message ?? String(err)}\n`);
-  process.exit(typeof e?.code === 'string' && /^E_(PROVIDER_AUTH|INVALID|CONFIG)/.test(e.code) ? 2 : 1);
+  const code = typeof e?.code === 'string' && /^E_(PROVIDER_AUTH|INVALID|CONFIG)/.test(e.code) ? 2 : 1;
+  const message = e?.message ?? String(err);
+  // A command's own failure, as JSON when it was given --json; without a command, as a line.
+  if (named) (await import('./context.ts')).printFailure(message, code);
+  else process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(code);
 }
