@@ -9,6 +9,8 @@ import { withStore } from './store.ts';
 import { adminScopeOf, caller } from './scope.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
+import { AUDIT_KINDS } from '../model/audit-event.ts';
+import { suggest } from '../util/suggest.ts';
 
 /** `--as` given: the scope of that credential; else the operator's (every tenant). */
 export async function scopeFor(
@@ -43,4 +45,14 @@ export function timeOption(ctx: CliContext, flag: string, v: string | undefined)
 /** Prints a result: `json` as one line of JSON with --json, else `text`. */
 export function printResult(asJson: boolean | undefined, json: unknown, text: string): void {
   process.stdout.write(asJson ? `${JSON.stringify(json)}\n` : `${text}\n`);
+}
+
+/** A `--kind` is one of the fixed list: a misspelt one would search for nothing and print an empty table. */
+export function kindOption(ctx: CliContext, v: string | undefined): string | undefined {
+  if (v === undefined || (AUDIT_KINDS as readonly string[]).includes(v)) return v;
+  const near = suggest(v, AUDIT_KINDS);
+  return ctx.fail(
+    `unknown record kind \`${v}\`${near ? `: did you mean \`${near}\`?` : ''} (the kinds: ${AUDIT_KINDS.join(', ')})`,
+    2,
+  );
 }

@@ -26,7 +26,7 @@ import { asOption, requirePlatform } from './scope.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { LIVE_MS } from '../incident/acks.ts';
 import { progress } from './progress.ts';
-import { printResult, scopeFor, timeOption } from './audit-common.ts';
+import { kindOption, printResult, scopeFor, timeOption } from './audit-common.ts';
 import { registerAuditPrune, registerAuditRetention } from './audit-two-person.ts';
 
 /** A tenant admin's view: its own tenant's records only. */
@@ -254,7 +254,7 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
     tenant: scope.platform ? opts.tenant : scope.tenant,
     tool: opts.tool,
     outcome: opts.outcome,
-    kind: opts.kind,
+    kind: kindOption(ctx, opts.kind),
     since: timeOption(ctx, '--since', opts.since),
     until: timeOption(ctx, '--until', opts.until),
     limit: /^\d{1,9}$/.test(opts.limit) && Number(opts.limit) > 0 ? Number(opts.limit) : undefined,

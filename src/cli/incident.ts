@@ -372,11 +372,9 @@ async function notifyAction(ctx: CliContext, id: string, opts: NotifyOpts): Prom
     ),
   ).catch((err: Error) => ctx.fail(err.message));
   process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
+  // On stderr, with or without --json (where it is also the answer's `warning`): nobody was told.
+  if (r.warning) process.stderr.write(`warning: ${r.warning}\n`);
   if (opts.json) return out(r);
-  if (!r.deliveries.length)
-    process.stdout.write(
-      `no owner to notify: set servers[].owner (an email) or servers[].contact for ${r.servers.join(', ') || 'the affected servers'}\n`,
-    );
   for (const d of r.deliveries)
     process.stdout.write(
       `${d.ok ? 'sent' : 'FAILED'} ${d.channel} to ${d.to} (${d.server}) after ${d.attempts} attempt(s)${d.error ? `: ${d.error}` : ''}\n`,

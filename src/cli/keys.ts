@@ -96,11 +96,16 @@ function registerKeysCreate(keys: Command, ctx: CliContext): void {
     .action((opts: CreateOpts) => createKey(ctx, opts));
 }
 
-/** The lifetime --expires gives: null for `never`; fails (exit 2) when it is no duration. */
+/**
+ * The lifetime --expires gives: null for `never`; fails (exit 2) when it is no duration, or none
+ * (`0d` made a key that had expired as it was printed).
+ */
 function lifetime(ctx: CliContext, expires: string): number | null {
   if (expires === 'never') return null;
   const ttl = parseDuration(expires);
   if (ttl === undefined) ctx.fail(`\`--expires ${expires}\` is not a duration like 90d, 12h or 30m (or \`never\`)`, 2);
+  if (ttl <= 0)
+    ctx.fail(`\`--expires ${expires}\` would make a key that has already expired: give a lifetime above zero`, 2);
   return ttl;
 }
 

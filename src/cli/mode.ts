@@ -99,16 +99,22 @@ export function registerMode(program: Command, ctx: CliContext): void {
     });
 
   scopeOptions(mode.command('clear').description('remove a run-time mode: the policy files decide again'))
+    .option('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ScopeOpts & { by?: string; config: string; json?: boolean }) => {
+    .action(async (opts: ScopeOpts & { reason?: string; by?: string; config: string; json?: boolean }) => {
       const scope = scopeKey(opts);
       if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
       const config = await ctx.load(opts.config);
+      const reason = opts.reason?.slice(0, 500);
       const had = await withStore(config, async (s) => {
         const r = await s.modes.clear(scope);
-        if (r) await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'mode.clear', { scope });
+        if (r)
+          await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'mode.clear', {
+            scope,
+            ...(reason ? { reason } : {}),
+          });
         return r;
       });
       if (!had) ctx.fail(`no run-time mode is set for ${scope}`, 2);

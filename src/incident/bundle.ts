@@ -29,7 +29,7 @@ import { exportCheckpoints, latestCheckpoints, loadOrCreateSigner } from '../aud
 import { timeline } from '../audit/timeline.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import type { IncidentRecord, Store } from '../storage/types.ts';
-import { addAction, getIncident, windowOf, type Actor } from './incident.ts';
+import { addAction, getIncident, IncidentError, windowOf, type Actor } from './incident.ts';
 import { touched, windowRecords, type Touched } from './window.ts';
 import { LIVE_MS } from './acks.ts';
 import {
@@ -180,7 +180,8 @@ export async function exportBundle(
   const now = opts.now ?? Date.now();
   const incident = await getIncident(store, id, opts.tenant);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if ((await readdir(dir)).length) throw new Error(`\`${dir}\` is not empty: export into a new directory`);
+  if ((await readdir(dir)).length)
+    throw new IncidentError('invalid', `\`${dir}\` is not empty: export into a new directory`);
   const { since, until } = windowOf(incident, now);
   const { records, truncated } = await windowRecords(store.audit, incident, now);
   const events = records.map((r) => r.event);

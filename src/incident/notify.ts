@@ -194,7 +194,7 @@ export async function notifyIncident(
   actor: Actor,
   id: string,
   opts: NotifyOptions = {},
-): Promise<{ incident: string; servers: string[]; deliveries: Delivery[] }> {
+): Promise<{ incident: string; servers: string[]; deliveries: Delivery[]; warning?: string }> {
   const incident = await getIncident(store, id, opts.tenant);
   // A tenant admin's notices go to the owners of servers other tenants share: one round of them per
   // incident in TENANT_NOTIFY_EVERY_MS, so the owners are told, not flooded. Platform admins are not held.
@@ -270,5 +270,9 @@ export async function notifyIncident(
       attempts: d.attempts,
     })),
   });
-  return { incident: id, servers, deliveries };
+  // Nobody to tell is not a failure of the step (the incident goes on), but it is not done either.
+  const warning = list.length
+    ? undefined
+    : `no owner to notify: set servers[].owner (an email) or servers[].contact for ${servers.join(', ') || 'the affected servers'}`;
+  return { incident: id, servers, deliveries, ...(warning ? { warning } : {}) };
 }

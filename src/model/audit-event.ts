@@ -11,22 +11,25 @@ import { canonicalJson } from '../util/canonical-json.ts';
 export const AUDIT_SCHEMA_VERSION = 1;
 export const GENESIS = '0'.repeat(64);
 
-type AuditKind =
-  | 'call.intent' // write-ahead: durable before the call goes upstream
-  | 'call.outcome' // after the call: outcome, latency, result as configured
-  | 'call.refused' // refused before anything went upstream (which stage, which error)
-  | 'call.unknown' // an intent whose outcome was never recorded (the process died): found at the next start
-  | 'inventory.event' // discovery, change, quarantine, accept, classification
-  | 'config.reloaded'
-  | 'approval.event' // requested, decided, used, refused
-  | 'admin.action' // keys, reviews, exports ... done through the CLI or the admin api
-  | 'stream.opened'
-  | 'stream.closed'
-  | 'audit.pruned'
-  | 'audit.replayed' // a stopped writer's spool stored (embedded store): records stored, a torn line dropped, a stop
-  | 'egress.refused' // a sandboxed server's connection refused by the egress proxy
-  | 'upstream.circuit' // an upstream's circuit breaker opened, let a probe through, or closed
-  | 'audit.checkpoint'; // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
+/** Every kind of record, one list: searches refuse a kind not in it (a typo would find nothing). */
+export const AUDIT_KINDS = [
+  'call.intent', // write-ahead: durable before the call goes upstream
+  'call.outcome', // after the call: outcome, latency, result as configured
+  'call.refused', // refused before anything went upstream (which stage, which error)
+  'call.unknown', // an intent whose outcome was never recorded (the process died): found at the next start
+  'inventory.event', // discovery, change, quarantine, accept, classification
+  'config.reloaded',
+  'approval.event', // requested, decided, used, refused
+  'admin.action', // keys, reviews, exports ... done through the CLI or the admin api
+  'stream.opened',
+  'stream.closed',
+  'audit.pruned',
+  'audit.replayed', // a stopped writer's spool stored (embedded store): records stored, a torn line dropped, a stop
+  'egress.refused', // a sandboxed server's connection refused by the egress proxy
+  'upstream.circuit', // an upstream's circuit breaker opened, let a probe through, or closed
+  'audit.checkpoint', // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
+] as const;
+type AuditKind = (typeof AUDIT_KINDS)[number];
 
 interface AuditActor {
   subject: string;

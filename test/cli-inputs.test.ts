@@ -1,0 +1,79 @@
+/**
+ * Bad input is exit 2 and says so, and a step that did nothing says that too (walk L), on a store
+ * without a gateway (the CLI works on the store directly): a key that would be born expired, an
+ * export into a folder that has files, a search for a kind of record that does not exist; `incident
+ * notify` with nobody to tell warns (exit 0); `mode clear --reason` is recorded like `mode set`'s.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './support/gateway.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-inputs-'));
+const file = join(dir, 'gatehouse.yaml');
+const cli = (...args: string[]) => runCli([...args, '-c', file]);
+let incident: string;
+
+before(async () => {
+  writeFileSync(
+    file,
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\n` +
+      'identity: { apiKeys: true }\nservers:\n  - { name: s, transport: stdio, command: /bin/true }\n',
+  );
+  const opened = await cli('incident', 'open', '--title', 't', '--server', 's', '--reason', 'r', '--json');
+  assert.equal(opened.code, 0, opened.stderr);
+  incident = (JSON.parse(opened.stdout) as { incident: { id: string } }).incident.id;
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a key that would be expired as it is made is refused', async () => {
+  for (const e of ['0d', '0h', '0m']) {
+    const r = await cli('keys', 'create', '-n', `k${e}`, '-t', 'acme', '-e', e);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, new RegExp(`\`--expires ${e}\` would make a key that has already expired`));
+  }
+  const listed = await cli('keys', 'list', '--json');
+  assert.doesNotMatch(listed.stdout, /k0[dhm]/, 'no key was made');
+  assert.equal((await cli('keys', 'create', '-n', 'k1m', '-t', 'acme', '-e', '1m')).code, 0);
+});
+
+test('an export into a folder that has files is bad input (exit 2)', async () => {
+  const out = join(dir, 'full');
+  mkdirSync(out);
+  writeFileSync(join(out, 'keep.txt'), 'x');
+  const r = await cli('incident', 'export', incident, '--out', out);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /is not empty: export into a new directory/);
+});
+
+test('notify with no owner to tell exits 0 with a warning on stderr, and in --json a field', async () => {
+  const text = await cli('incident', 'notify', incident);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stderr, /^warning: no owner to notify: set servers\[\]\.owner .* for s\n$/);
+  const json = await cli('incident', 'notify', incident, '--json');
+  assert.equal(json.code, 0, json.stderr);
+  assert.match((JSON.parse(json.stdout) as { warning: string }).warning, /^no owner to notify/);
+  assert.match(json.stderr, /^warning: no owner to notify/);
+});
+
+test('mode clear takes --reason, recorded like mode set', async () => {
+  assert.equal((await cli('mode', 'set', 'read_only', '--tool', 's__x', '--allow-unknown', '--reason', 'r')).code, 0);
+  const r = await cli('mode', 'clear', '--tool', 's__x', '--reason', 'all clear');
+  assert.equal(r.code, 0, r.stderr);
+  const found = await cli('audit', 'search', '--kind', 'admin.action', '--json');
+  const records = (JSON.parse(found.stdout) as { records: Array<{ detail?: Record<string, unknown> }> }).records;
+  assert.ok(
+    records.some((x) => x.detail?.action === 'mode.clear' && x.detail.reason === 'all clear'),
+    JSON.stringify(records.map((x) => x.detail)),
+  );
+});
+
+test('audit search refuses a kind of record that does not exist, with the one meant', async () => {
+  const r = await cli('audit', 'search', '--kind', 'egres.refused');
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /unknown record kind `egres\.refused`: did you mean `egress\.refused`\?/);
+  assert.equal(r.stdout, '');
+  assert.equal((await cli('audit', 'search', '--kind', 'egress.refused')).code, 0);
+});
