@@ -209,6 +209,39 @@ test('start serves; SIGHUP with a broken file keeps the last good config; a fixe
   }
 });
 
+test("a start's routine lines are at debug: a launcher's pipe closed, a server asking for roots before any call (walk L)", async () => {
+  const file = join(dir, 'routine.yaml');
+  writeFileSync(
+    file,
+    `version: 1\ngateway:\n  listen: { host: 127.0.0.1, port: 0 }\n  stateDir: ${JSON.stringify(join(dir, 'state-routine'))}\nservers:\n${everything('one')}`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_LOG_LEVEL: 'debug' };
+  delete env.NODE_TEST_CONTEXT;
+  // Descriptor 50 a pipe, not close-on-exec: the plumbing launchers (npm, shells) leave open.
+  const stdio = ['ignore', 'pipe', 'pipe', ...Array(47).fill('ignore'), 'pipe'] as const;
+  const child = spawn(process.execPath, [CLI, 'start', '--json', '-c', file], { env, stdio: [...stdio] });
+  try {
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const line = (what: string) => {
+      const l = err.split('\n').find((x) => x.includes(what));
+      return l ? (JSON.parse(l) as { level: number; method?: string; files?: unknown }) : undefined;
+    };
+    await eventually(() => line('closed descriptors inherited') && line('no call can be blamed for'), {
+      timeoutMs: 20_000,
+    });
+    assert.equal(line('closed descriptors inherited')?.level, 20, 'a pipe: debug');
+    assert.equal(line('closed descriptors inherited')?.files, undefined);
+    assert.equal(line('no call can be blamed for')?.method, 'roots/list');
+    assert.equal(line('no call can be blamed for')?.level, 20, 'roots asked before any call: debug');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+});
+
 test('gatehouse stdio serves a real client over stdin/stdout', async () => {
   const file = join(dir, 'stdio.yaml');
   writeFileSync(
@@ -272,6 +305,10 @@ test('start closes what its launcher left open (no server it starts inherits it)
       out += d.toString();
     });
     await eventually(() => /closed descriptors inherited from the launcher/.test(err), { timeoutMs: 20_000 });
+    // A file left open is worth the operator's line (at info), naming it.
+    const line = err.split('\n').find((l) => l.includes('closed descriptors inherited'));
+    assert.equal(JSON.parse(line ?? '{}').level, 30, line);
+    assert.ok((JSON.parse(line ?? '{}') as { files?: string[] }).files?.includes(secret), line);
     // Started (its server may run before: src/upstream/early-start.ts), so it records its start before it is stopped.
     await eventually(() => out.includes('"url"'), { timeoutMs: 20_000 });
     const open = (pid: number) =>

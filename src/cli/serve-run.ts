@@ -15,6 +15,7 @@ import { GatehouseError } from '../protocol/errors.ts';
 import type { CliContext } from './context.ts';
 import type { EarlyStarts } from '../upstream/early-start.ts';
 import type { RegistryEntry } from '../sandbox/registry.ts';
+import { isPlumbing, type ClosedDescriptor } from '../util/inherited-fds.ts';
 
 function startFailure(err: unknown, config: Config): string {
   if (err instanceof GatehouseError) return err.message;
@@ -108,7 +109,7 @@ export interface Prepared {
   file: string;
   config: Config;
   /** The descriptors inherited from the launcher, closed before any server started (src/util/inherited-fds.ts). */
-  closed: number[];
+  closed: ClosedDescriptor[];
   /** What an earlier gateway on this state directory left running, killed before any server started. */
   reaped: RegistryEntry[];
   early: EarlyStarts;
@@ -132,8 +133,14 @@ function handOver(p: Prepared, stop: () => Promise<void>): boolean {
 
 /** The gateway, with the servers started ahead handed to it; a failed start stops them (Gateway.start). */
 async function startGateway(p: Prepared, log: Logger, noHttp?: boolean): Promise<Gateway> {
-  if (p.closed.length)
-    log.info({ fds: p.closed }, 'closed descriptors inherited from the launcher: no server inherits them');
+  // Launchers leave pipes and sockets open routinely (npm, shells): closing those is at debug. A
+  // file or directory left open (a lock, a log) is worth an operator's line: a server could have
+  // read through it.
+  const fds = p.closed.map((c) => c.fd);
+  const files = p.closed.filter((c) => !isPlumbing(c.target)).map((c) => c.target);
+  const closedMsg = 'closed descriptors inherited from the launcher: no server inherits them';
+  if (files.length) log.info({ fds, files }, closedMsg);
+  else if (fds.length) log.debug({ fds }, closedMsg);
   for (const e of p.reaped)
     log.warn(
       { upstream: e.server, tenant: e.tenant, pid: e.pid, sandboxed: e.sandboxed },

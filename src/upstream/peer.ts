@@ -309,8 +309,11 @@ export class Peer {
         this.#armIdle(cause);
         answer = await cause.opts.onServerRequest(r);
       } else {
+        // Servers ask for roots as soon as they are initialized, before any call (both quickstart
+        // servers do), and the refusal is expected (they carry on without): at debug, not a line that
+        // reads like an error to a new operator. A question no call can be blamed for is worth info.
         this.#noisy.line(Date.now(), (n) =>
-          this.#log.info(
+          this.#log[r.method === 'roots/list' ? 'debug' : 'info'](
             { upstream: this.#channel.description, method: r.method, why: cause, ...(n ? { suppressed: n } : {}) },
             'server request no call can be blamed for',
           ),

@@ -30,7 +30,22 @@ function isV8Log(fd: number): boolean {
   return logfile !== undefined && name === basename(logfile.replaceAll('%p', String(pid)));
 }
 
-export function closeInheritedDescriptors(): number[] {
+/** A descriptor closed, and what it was open on (`/proc/self/fd`'s link: a path, `pipe:[…]`, `socket:[…]`; '' when unread). */
+export interface ClosedDescriptor {
+  fd: number;
+  target: string;
+}
+
+/**
+ * Whether a closed descriptor was a launcher's plumbing: a pipe, a socket, an anonymous inode or a
+ * device (npm's, a shell's, a supervisor's), which launchers leave open routinely and which holds no
+ * file; a file or a directory is not (a lock, a log: what a sandboxed server could have read through).
+ */
+export function isPlumbing(target: string): boolean {
+  return !target.startsWith('/') || target.startsWith('/dev/');
+}
+
+export function closeInheritedDescriptors(): ClosedDescriptor[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc/self/fd');
@@ -38,7 +53,7 @@ export function closeInheritedDescriptors(): number[] {
     return [];
   }
   const keep = Number(process.env.NODE_CHANNEL_FD ?? -1);
-  const closed: number[] = [];
+  const closed: ClosedDescriptor[] = [];
   for (const e of entries) {
     const fd = Number(e);
     if (!Number.isInteger(fd) || fd < 3 || fd === keep) continue;
@@ -51,9 +66,15 @@ export function closeInheritedDescriptors(): number[] {
       continue; // gone meanwhile (the directory listing's own descriptor)
     }
     if (flags & O_CLOEXEC || isV8Log(fd)) continue;
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // unread: said as ''
+    }
     try {
       closeSync(fd);
-      closed.push(fd);
+      closed.push({ fd, target });
     } catch {
       // already closed
     }
