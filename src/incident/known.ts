@@ -9,7 +9,7 @@
 import type { Config } from '../config/schema.ts';
 import type { ApproverSubject } from '../model/approval.ts';
 import type { Approvers, SubjectMatch } from '../policy/model.ts';
-import type { Store } from '../storage/types.ts';
+import type { ApiKeyRecord, Store } from '../storage/types.ts';
 import { suggest } from '../util/suggest.ts';
 
 /** Tenants read from the audit trail for "did you mean" (a seek each). */
@@ -92,7 +92,8 @@ export async function unknownName(
   } (a ${what} not seen yet: ${opts.howToAllow})`;
 }
 
-function ownSubjects(keys: Awaited<ReturnType<Store['apiKeys']['list']>>, tenant: string): string[] {
+/** The API keys' subjects of one tenant: a tenant admin's "did you mean" names no one else's. */
+function ownSubjects(keys: readonly ApiKeyRecord[], tenant: string): string[] {
   return keys
     .filter((k) => k.tenant === tenant)
     .flatMap((k) => [`apikey:${k.name}`, ...(k.subject ? [k.subject] : [])]);
