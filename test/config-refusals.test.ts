@@ -81,3 +81,17 @@ test('a secrets key made with `openssl rand -hex 32`: check fails 2.7 and start 
   );
   assert.doesNotMatch(checked.stdout + started.stderr, /a1a1/);
 });
+
+test('a listen address this machine does not have: start says which key, not the resolver', async () => {
+  const file = join(dir, 'not-here.yaml');
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): a well-formed address no machine here has.
+  writeFileSync(file, `${head('state-not-here').replace('host: 127.0.0.1', 'host: 192.0.2.1')}servers: []\n`);
+  assert.equal((await runCli(['config', 'validate', file])).code, 0);
+  const started = await runCli(['start', '--config', file]);
+  assert.equal(started.code, 1, started.stdout);
+  assert.match(
+    started.stderr,
+    /could not start: gateway\.listen\.host `192\.0\.2\.1` is not an address of this machine \(EADDRNOTAVAIL\)/,
+  );
+  assert.doesNotMatch(started.stderr, /\n\s+at /);
+});

@@ -19,8 +19,16 @@ import { isPlumbing, type ClosedDescriptor } from '../util/inherited-fds.ts';
 
 function startFailure(err: unknown, config: Config): string {
   if (err instanceof GatehouseError) return err.message;
-  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-    return `address ${config.gateway.listen.host}:${config.gateway.listen.port} is already in use`;
+  const { host, port } = config.gateway.listen;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (code === 'EADDRINUSE') return `address ${host}:${port} is already in use`;
+  // The listen address, said as the key it comes from, not as the resolver's words (`getaddrinfo ENOTFOUND x`).
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL')
+    return `gateway.listen.host \`${host}\` does not resolve (${code}): use an address of this machine (\`127.0.0.1\`, \`0.0.0.0\`) or a name that resolves to one`;
+  if (code === 'EADDRNOTAVAIL')
+    return `gateway.listen.host \`${host}\` is not an address of this machine (${code}): use one of its addresses, or \`0.0.0.0\` for all`;
+  if (code === 'EACCES')
+    return `gateway.listen.port ${port} needs privileges this process lacks (${code}): use a port above 1023, or a reverse proxy in front`;
   return (err as Error).message;
 }
 
