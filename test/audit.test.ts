@@ -155,6 +155,13 @@ test('a search or a run view given a position or a time that is not one is refus
       /`(since|until)` must be an ISO time/,
     );
   }
+  // A misspelt kind would find nothing and look like an empty trail: refused, with the nearest.
+  const typo = await fetch(`${t.url}/admin/v1/audit/search?kind=egres.refused`);
+  assert.equal(typo.status, 400);
+  assert.match(
+    ((await typo.json()) as { error: { message: string } }).error.message,
+    /unknown record kind `egres\.refused`: did you mean `egress\.refused`\?/,
+  );
   for (const n of ['-5', '0', 'lots']) {
     const cli = await runCli(['audit', 'search', '-n', n, '-c', t.file]);
     assert.equal(cli.code, 2, cli.stderr);

@@ -9,8 +9,7 @@ import { withStore } from './store.ts';
 import { adminScopeOf, caller } from './scope.ts';
 import type { Store } from '../storage/types.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
-import { AUDIT_KINDS } from '../model/audit-event.ts';
-import { suggest } from '../util/suggest.ts';
+import { unknownKind } from '../model/audit-event.ts';
 
 /** `--as` given: the scope of that credential; else the operator's (every tenant). */
 export async function scopeFor(
@@ -49,10 +48,6 @@ export function printResult(asJson: boolean | undefined, json: unknown, text: st
 
 /** A `--kind` is one of the fixed list: a misspelt one would search for nothing and print an empty table. */
 export function kindOption(ctx: CliContext, v: string | undefined): string | undefined {
-  if (v === undefined || (AUDIT_KINDS as readonly string[]).includes(v)) return v;
-  const near = suggest(v, AUDIT_KINDS);
-  return ctx.fail(
-    `unknown record kind \`${v}\`${near ? `: did you mean \`${near}\`?` : ''} (the kinds: ${AUDIT_KINDS.join(', ')})`,
-    2,
-  );
+  const why = v === undefined ? undefined : unknownKind(v);
+  return why ? ctx.fail(why, 2) : v;
 }

@@ -21,6 +21,7 @@ import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
 import { positionParam, readBody, timeParam } from './guards.ts';
+import { unknownKind } from '../model/audit-event.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { decodeSegment } from '../util/path-segment.ts';
@@ -66,13 +67,16 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
       const asked = str('tenant');
       if (!scope.platform && asked !== undefined && asked !== scope.tenant)
         throw new GatehouseError('E_FORBIDDEN', `forbidden: your admin role covers tenant \`${scope.tenant}\` only`);
+      const kind = str('kind');
+      const kindWhy = kind === undefined ? undefined : unknownKind(kind);
+      if (kindWhy) throw new GatehouseError('E_INVALID_PARAMS', `invalid params: ${kindWhy}`);
       // Searched a window at a time: `next` says where to go on when the search stopped before the end.
       const { rows, next } = await store.audit.search({
         subject: str('subject'),
         tenant: scope.platform ? asked : scope.tenant,
         tool: str('tool'),
         outcome: str('outcome'),
-        kind: str('kind'),
+        kind,
         since: num('since'),
         until: num('until'),
         afterPosition: positionParam(query, 'after'),

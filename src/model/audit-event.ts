@@ -7,12 +7,13 @@
 import { hash } from 'node:crypto';
 import { attachment } from '../util/attach.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import { suggest } from '../util/suggest.ts';
 
 export const AUDIT_SCHEMA_VERSION = 1;
 export const GENESIS = '0'.repeat(64);
 
 /** Every kind of record, one list: searches refuse a kind not in it (a typo would find nothing). */
-export const AUDIT_KINDS = [
+const AUDIT_KINDS = [
   'call.intent', // write-ahead: durable before the call goes upstream
   'call.outcome', // after the call: outcome, latency, result as configured
   'call.refused', // refused before anything went upstream (which stage, which error)
@@ -30,6 +31,13 @@ export const AUDIT_KINDS = [
   'audit.checkpoint', // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
 ] as const;
 type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/** Why `kind` names no record kind (with the nearest one), or undefined: a misspelt kind would find nothing. */
+export function unknownKind(kind: string): string | undefined {
+  if ((AUDIT_KINDS as readonly string[]).includes(kind)) return undefined;
+  const near = suggest(kind, AUDIT_KINDS);
+  return `unknown record kind \`${kind}\`${near ? `: did you mean \`${near}\`?` : ''} (the kinds: ${AUDIT_KINDS.join(', ')})`;
+}
 
 interface AuditActor {
   subject: string;
