@@ -524,6 +524,25 @@ test('incidents: a platform admin contains a tool by opening an incident (the MC
   // The lift is in force on this gateway before the page answers: the next call, with no wait, runs.
   const back = JSON.stringify((await call(keys['agent-t2'], 'shifty__lookup', { id: '6' })).body);
   assert.match(back, /lookup ran/, 'lifted');
+  // A misspelt tenant would be reported contained while nothing was: refused, with the nearest; one
+  // not seen yet is taken when the admin says so.
+  const openFor = async (tenant: string, unseen: boolean) => {
+    await p.goto(`${t.url}/console/incidents`);
+    await p.fill('input[name="title"]', `contain ${tenant}`);
+    await p.selectOption('select[name="kind"]', 'tenant');
+    await p.fill('input[name="value"]', tenant);
+    await p.fill('input[name="reason"]', 'drill');
+    if (unseen) await p.check('input[name="unseen"]');
+    await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+    return body(p);
+  };
+  assert.match(await openFor('t1x', false), /no tenant `t1x` is known[\s\S]*did you mean `t1`\?/);
+  const onboarding = await openFor('t9-onboarding', true);
+  assert.match(onboarding, /opened: tenant:t9-onboarding=disabled/);
+  await p.goto(`${t.url}/console/incidents/${/inc_[0-9a-f]{12}/.exec(onboarding)![0]}`);
+  await p.selectOption('select[name="lift"]', 'yes');
+  await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
+  assert.match(await body(p), /closed, containment lifted/);
   await ctx.close();
 });
 

@@ -136,16 +136,17 @@ export async function setMode(
   kind: string,
   name: string,
   reason: string,
+  unseen = false,
 ): Promise<Outcome> {
   if (!(MODES as readonly string[]).includes(mode))
     return { ok: false, message: `unknown mode \`${mode}\`: use ${MODES.join(', ')}` };
   const s = modeScope(a, kind, name.trim());
   if ('error' in s) return { ok: false, message: s.error };
   if (!reason.trim()) return { ok: false, message: 'give a reason (it is recorded)' };
-  if (kind === 'tool' || kind === 'server') {
-    // A misspelt name would be reported set while nothing was switched.
+  // A misspelt name would be reported set while nothing was switched. A tenant admin's is its own.
+  if (kind === 'tool' || kind === 'server' || (kind === 'tenant' && a.scope.platform)) {
     try {
-      await checkTarget(deps.store, deps.config, kind, name.trim());
+      await checkTarget(deps.store, deps.config, kind, name.trim(), { unseen, howToAllowUnseen: UNSEEN_HOW });
     } catch (err) {
       if (err instanceof IncidentError) return { ok: false, message: err.message };
       throw err;
@@ -334,6 +335,8 @@ function incidentActor(deps: ActionDeps, a: Actor): IncidentActor {
 
 /** How long opening waits for every live gateway to acknowledge the containment before it answers. */
 const INCIDENT_CONFIRM_MS = 10_000;
+/** How a console form names a tenant or person not seen yet on purpose. */
+const UNSEEN_HOW = 'tick "a tenant or person not seen yet"';
 
 /**
  * `gatehouse incident open`: contain at once (disable a tool, server or tenant, or revoke a person),
@@ -361,7 +364,14 @@ export async function openIncidentAction(
       };
   }
   try {
-    const scope = await checkTarget(deps.store, deps.config, kind, value);
+    // A tenant admin contains its own tenant (checked above); a platform admin's tenant or person must be one the gateway knows.
+    const scope = await checkTarget(
+      deps.store,
+      deps.config,
+      kind,
+      value,
+      a.scope.platform ? { unseen: f.get('unseen') === 'on', howToAllowUnseen: UNSEEN_HOW } : {},
+    );
     const r = await openIncident(deps.store, incidentActor(deps, a), {
       title: f.get('title') ?? '',
       scope,

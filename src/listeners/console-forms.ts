@@ -41,7 +41,10 @@ async function act(
     case 'inventory/classify':
       return { page: 'inventory', outcome: await actions.classifyTool(d, a, g('tool'), g('class')) };
     case 'modes/set':
-      return { page: 'modes', outcome: await actions.setMode(d, a, g('mode'), g('kind'), g('name'), g('reason')) };
+      return {
+        page: 'modes',
+        outcome: await actions.setMode(d, a, g('mode'), g('kind'), g('name'), g('reason'), g('unseen') === 'on'),
+      };
     case 'modes/clear':
       return { page: 'modes', outcome: await actions.clearMode(d, a, g('scope')) };
     case 'keys/create':
