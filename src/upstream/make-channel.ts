@@ -79,3 +79,21 @@ export async function makeChannel(cfg: ServerConfig, ctx: ChannelContext): Promi
     log,
   );
 }
+
+/** Commands that look a package up in a registry, or download it, before the server runs. */
+const FETCHERS = new Set(['npx', 'npm', 'pnpm', 'pnpx', 'yarn', 'bunx', 'uvx', 'pipx']);
+
+/**
+ * Why a stdio server that did not answer in time may have hung before it ran: a package runner (npx,
+ * uvx, ...) in a sandbox without network retries the registry quietly until the connect timeout, so
+ * the timeout alone says nothing (walk L: `gatehouse init`, then `start`, in an empty folder). Said
+ * with the error; undefined when that cannot be the reason.
+ */
+export function fetchHint(cfg: ServerConfig, err: unknown): string | undefined {
+  if (cfg.transport !== 'stdio' || !cfg.sandbox) return undefined;
+  if ((err as { code?: string } | undefined)?.code !== 'E_UPSTREAM_TIMEOUT') return undefined;
+  if (cfg.sandbox.network !== undefined && cfg.sandbox.network !== 'none') return undefined;
+  const command = cfg.command.split('/').at(-1) ?? '';
+  if (!FETCHERS.has(command)) return undefined;
+  return `it runs \`${command}\` in a sandbox without network, which waits for the registry until the connect timeout when the package is not installed: install the package where the server runs (\`npm install <package>\`), or allow the registry in \`sandbox.network\``;
+}

@@ -17,7 +17,7 @@ import type { VerdictStore } from '../storage/types.ts';
 import { Peer } from './peer.ts';
 import { ByteBudget } from '../util/byte-budget.ts';
 import { StdioChannel, type StdioOptions } from './stdio.ts';
-import { makeChannel } from './make-channel.ts';
+import { fetchHint, makeChannel } from './make-channel.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
 import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
 import type { CallOptions, Channel, Era, ServerIdentity, ServerRequestAnswer } from './types.ts';
@@ -398,9 +398,15 @@ export class Upstream extends EventEmitter<{
     } catch (err) {
       // A server that died or hangs usually said why on stderr (npm's "404 Not Found"): that is the error.
       const tail = channel instanceof StdioChannel ? await channel.stderrTail() : '';
-      this.#lastError = (err instanceof Error ? err.message : String(err)) + (tail ? `; its stderr: ${tail}` : '');
-      this.#log.warn({ err: this.#lastError }, 'upstream handshake failed');
+      const hint = fetchHint(this.cfg, err);
+      const why =
+        (err instanceof Error ? err.message : String(err)) +
+        (tail ? `; its stderr: ${tail}` : '') +
+        (hint ? `; ${hint}` : '');
+      this.#log.warn({ err: why }, 'upstream handshake failed');
       await peer.close().catch(() => {});
+      // After the close, which says only that the gateway closed it: the handshake's failure is the news.
+      if (this.#state !== 'stopped') this.#lastError = why;
       throw err;
     }
   }
