@@ -21,8 +21,9 @@ import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { findExecutable } from '../src/sandbox/paths.ts';
 import { sandboxReadiness } from '../src/sandbox/readiness.ts';
-import { parseAllow, vet } from '../src/sandbox/egress.ts';
-import { canonicalIp, namesGateway, reachesGateway } from '../src/sandbox/own-listener.ts';
+import { vet } from '../src/sandbox/egress.ts';
+import { parseAllow } from '../src/util/allow-entry.ts';
+import { canonicalIp, namesGateway, reachesGateway } from '../src/util/own-listener.ts';
 
 const EGRESS = join(ROOT, 'test/fixtures/upstreams/egress-server.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-egress-self-'));

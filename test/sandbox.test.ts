@@ -41,7 +41,8 @@ import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { starterConfig } from '../src/config/starter.ts';
 import { readiness } from '../src/readiness/check.ts';
-import { refusedAddress, vet, parseAllow } from '../src/sandbox/egress.ts';
+import { refusedAddress, vet } from '../src/sandbox/egress.ts';
+import { parseAllow } from '../src/util/allow-entry.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';
 

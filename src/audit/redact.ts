@@ -6,15 +6,10 @@
 // maxStringLength, and depth and node count are capped. If anything throws, the whole value is
 // replaced by WITHHELD: a redactor never hands back its input unredacted.
 //
-// Path syntax (small on purpose):
-//   $                 the root
-//   .name  ['name']  ["name"]   an object key (exact, case-sensitive; no `]` inside brackets)
-//   [3]               an array index          .*  [*]   any key or index
-//   ..name  ..*  ..[*]  ..[0]   recursive descent: the selector at any depth below
-// e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`. Names match object keys only, indices
-// match array elements only.
+// Paths: a small JSONPath (../util/json-path.ts), e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`.
 
 import { SecretMatcher, marker, redactWellKnown } from './secret-patterns.ts';
+import { parseJsonPath, type Step } from '../util/json-path.ts';
 
 export interface RedactorOptions {
   /** Exact secret values to remove wherever they appear. At least 6 characters each. */
@@ -80,13 +75,6 @@ const NODE_LIMIT_KEY = '[WITHHELD]';
 /** Characters dropped from the end of a cut string: a token straddling the cut is removed whole. */
 const CUT_LOOKBACK = 8192;
 
-interface Step {
-  desc: boolean;
-  any: boolean;
-  key?: string;
-  index?: number;
-}
-
 interface Ctx {
   count: number;
   kinds: Set<string>;
@@ -95,60 +83,6 @@ interface Ctx {
 }
 
 const normField = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
-
-/** A path not of the syntax above; `why` says where, without the path (the config names its key). */
-class InvalidPath extends Error {
-  readonly why: string;
-  constructor(src: string, why: string) {
-    super(`Redactor: invalid path ${JSON.stringify(src)}: ${why}`);
-    this.why = why;
-  }
-}
-
-/** Why `src` is not a path of the syntax above, or undefined: the config checks its paths at load. */
-export function redactionPathProblem(src: string): string | undefined {
-  try {
-    parsePath(src);
-    return undefined;
-  } catch (err) {
-    if (err instanceof InvalidPath) return err.why;
-    throw err;
-  }
-}
-
-function parsePath(src: string): Step[] {
-  const bad = (why: string) => new InvalidPath(src, why);
-  if (typeof src !== 'string' || !src.startsWith('$')) throw bad('must start with $');
-  const steps: Step[] = [];
-  let i = 1;
-  while (i < src.length) {
-    let desc = false;
-    if (src.startsWith('..', i)) {
-      desc = true;
-      i += 2;
-    } else if (src[i] === '.') i += 1;
-    else if (src[i] !== '[') throw bad(`unexpected ${JSON.stringify(src[i])} at ${i}`);
-    if (src[i] === '[') {
-      const close = src.indexOf(']', i);
-      if (close < 0) throw bad(`unclosed [ at ${i}`);
-      const inner = src.slice(i + 1, close);
-      i = close + 1;
-      if (inner === '*') steps.push({ desc, any: true });
-      else if (/^\d{1,9}$/.test(inner)) steps.push({ desc, any: false, index: Number(inner) });
-      else if (/^'[^']+'$|^"[^"]+"$/.test(inner)) steps.push({ desc, any: false, key: inner.slice(1, -1) });
-      else throw bad(`bad selector [${inner}]`);
-    } else {
-      let j = i;
-      while (j < src.length && src[j] !== '.' && src[j] !== '[' && src[j] !== ']') j++;
-      if (j === i) throw bad(`empty name at ${i}`);
-      const name = src.slice(i, j);
-      steps.push(name === '*' ? { desc, any: true } : { desc, any: false, key: name });
-      i = j;
-    }
-  }
-  if (steps.length > 0xffff) throw bad('too long');
-  return steps;
-}
 
 const stepMatches = (s: Step, key: string | number) =>
   s.any || (typeof key === 'number' ? s.index === key : s.key === key);
@@ -171,7 +105,7 @@ export class Redactor {
     this.matchers = secrets.length ? [new SecretMatcher(secrets)] : [];
     const fields = [...(opts.defaultFields === false ? [] : DEFAULT_FIELDS), ...(opts.fields ?? [])];
     this.fields = new Set(fields.map(normField));
-    this.paths = (opts.paths ?? []).map(parsePath);
+    this.paths = (opts.paths ?? []).map((p) => parseJsonPath(p, 'Redactor: '));
     // A traversal state is (path index, step index) packed as p * 65536 + i.
     this.rootStates = this.paths.flatMap((p, n) => (p.length ? [n * 65536] : []));
     this.rootMatched = this.paths.some((p) => p.length === 0);

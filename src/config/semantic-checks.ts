@@ -4,14 +4,14 @@
  * environment variable names, no credentials in URLs (./url-credentials.ts), issuers bound to their
  * tenants, https for the identity provider, scopes as RFC 6749 allows, a console that signs in at a
  * configured issuer, sandboxes' egress that stays off the gateway's own listener
- * (src/sandbox/config-checks.ts), and redaction paths the audit trail's redactor can read.
+ * (./sandbox-checks.ts), and redaction paths the audit trail's redactor can read.
  */
-import { redactionPathProblem } from '../audit/redact.ts';
+import { jsonPathProblem } from '../util/json-path.ts';
 import { addressChecks } from './address-checks.ts';
 import { urlCredentialChecks } from './url-credentials.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
-import { sandboxChecks } from '../sandbox/config-checks.ts';
+import { sandboxChecks } from './sandbox-checks.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function semanticChecks(raw: unknown, ctx: Context): void {
@@ -122,7 +122,7 @@ function redactionPathChecks(redact: Obj, ctx: Context): void {
   for (const [i, p] of paths.entries()) {
     const path = ['audit', 'redact', 'paths', i];
     if (typeof p !== 'string' || ctx.unset.has(formatPath(path))) continue;
-    const why = redactionPathProblem(p);
+    const why = jsonPathProblem(p);
     if (why)
       ctx.add(
         path,

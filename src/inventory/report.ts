@@ -38,6 +38,14 @@ export interface InventoryData {
 }
 
 /** A listed item's status: removed, else disabled with its server, else quarantined (it or its server), else active. */
+/**
+ * Where a server runs, as the inventory, the admin API and readiness item 1.1 show it: the configured
+ * `location`, else what its transport says (a stdio server is local, a remote one is at its URL).
+ */
+export function serverLocation(s: Config['servers'][number]): string {
+  return s.location ?? (s.transport === 'stdio' ? 'local (stdio)' : s.url);
+}
+
 function toolStatus(present: boolean, disabled: boolean, quarantined: boolean): InventoryRow['status'] {
   if (!present) return 'removed';
   if (disabled) return 'disabled';
@@ -53,7 +61,7 @@ export function inventoryRows(config: Config, data: InventoryData): InventoryRow
       server: s.name,
       owner: s.owner ?? '',
       repository: s.repository ?? '',
-      location: s.location ?? (s.transport === 'stdio' ? 'local (stdio)' : s.url),
+      location: serverLocation(s),
       environment: s.environment ?? '',
       transport: s.transport,
       scopes: s.scopes ?? [],

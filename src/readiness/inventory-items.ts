@@ -6,15 +6,7 @@
 import type { ServerConfig } from '../config/schema.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from '../inventory/review.ts';
 import { item, list, type CheckItem, type Facts } from './checklist.ts';
-
-/**
- * Where a server runs, as the inventory and the admin API show it (src/inventory/report.ts): the
- * configured `location`, else what its transport says (a stdio server is local, a remote one is at
- * its URL). A location is never missing, so 1.1 never reports one the inventory shows.
- */
-function locationOf(s: ServerConfig): string {
-  return s.location ?? (s.transport === 'stdio' ? 'local (stdio)' : s.url);
-}
+import { serverLocation } from '../inventory/report.ts';
 
 /** Each server missing its owner or repository, with what it misses (`files (owner, repository)`). */
 function undocumentedServers(enabled: ServerConfig[]): string[] {
@@ -38,7 +30,7 @@ export function inventoryItems(f: Facts): CheckItem[] {
       undocumented.length ? 'fail' : 'pass',
       undocumented.length
         ? `missing for ${list(undocumented)}`
-        : `${enabled.length} server(s) documented: ${list(enabled.map((s) => `${s.name} (${locationOf(s)})`))}`,
+        : `${enabled.length} server(s) documented: ${list(enabled.map((s) => `${s.name} (${serverLocation(s)})`))}`,
       'set `owner` and `repository` on each server in the config (`location` when where it runs is not its transport)',
     ),
     item(

@@ -7,13 +7,14 @@
  * addresses (an allowlist entry that is itself such an address literal opts that one address in;
  * metadata addresses never are), and connects to the very address it checked — so a name that
  * re-resolves elsewhere later (DNS rebinding) changes nothing. The gateway's own listener is refused
- * whatever the allowlist says (./own-listener.ts). Every refusal is reported.
+ * whatever the allowlist says (../util/own-listener.ts). Every refusal is reported.
  */
 import { BlockList, createServer, connect, isIP, type Server, type Socket } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { reachesGateway, type Listening } from './own-listener.ts';
+import { reachesGateway, type Listening } from '../util/own-listener.ts';
+import { type AllowEntry, parseAllow } from '../util/allow-entry.ts';
 
 export interface EgressRefusal {
   /** What the server asked for (host:port). */
@@ -30,19 +31,6 @@ export interface EgressRefusal {
     | 'reserved address'
     | 'unresolvable'
     | 'bad request';
-}
-
-export interface AllowEntry {
-  host: string;
-  port: number;
-}
-
-/** `host:port`, `[v6]:port` or `*.domain:port`; hosts compared in lower case. */
-export function parseAllow(entry: string): AllowEntry {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):(\d{1,5})$/.exec(entry);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
-    throw new Error(`egress allowlist entry \`${entry}\` is not host:port`);
-  return { host: m[1].replace(/^\[|\]$/g, '').toLowerCase(), port: Number(m[2]) };
 }
 
 const METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254']);

@@ -27,7 +27,7 @@ import {
 } from './limits.ts';
 import { ProcessRegistry, startTimeOf } from './registry.ts';
 import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
-import type { Listening } from './own-listener.ts';
+import type { Listening } from '../util/own-listener.ts';
 import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
 import type { GatewayFile } from './gateway-files.ts';
 import { findExecutable, real } from './paths.ts';

@@ -52,32 +52,19 @@ export async function makeChannel(cfg: ServerConfig, ctx: ChannelContext): Promi
       log,
     );
   }
+  const http = {
+    url: cfg.url,
+    headers: cfg.headers,
+    maxMessageBytes: maxBytes,
+    maxNotificationBytes: cfg.messages?.maxNotificationBytes,
+    budget,
+  };
   if (cfg.transport === 'sse') {
     const { LegacySseChannel } = await import('./sse.ts');
-    return new LegacySseChannel(
-      cfg.name,
-      {
-        url: cfg.url,
-        headers: cfg.headers,
-        maxMessageBytes: maxBytes,
-        maxNotificationBytes: cfg.messages?.maxNotificationBytes,
-        budget,
-      },
-      log,
-    );
+    return new LegacySseChannel(cfg.name, http, log);
   }
   const { StreamableHttpChannel } = await import('./http.ts');
-  return new StreamableHttpChannel(
-    cfg.name,
-    {
-      url: cfg.url,
-      headers: cfg.headers,
-      maxMessageBytes: maxBytes,
-      maxNotificationBytes: cfg.messages?.maxNotificationBytes,
-      budget,
-    },
-    log,
-  );
+  return new StreamableHttpChannel(cfg.name, http, log);
 }
 
 /** Commands that look a package up in a registry, or download it, before the server runs. */

@@ -1,13 +1,13 @@
 /**
  * What the config's checks (src/config/semantic-checks.ts) say of sandboxes: no egress allowlist
  * entry names the gateway's own listener. The proxy refuses such a connection anyway
- * (./own-listener.ts); an entry that could only ever be refused is a mistake, or an attempt, to
+ * (src/sandbox/egress.ts, ../util/own-listener.ts); an entry that could only ever be refused is a mistake, or an attempt, to
  * report at its line when the file is read.
  */
-import { isObj, type Context, type Obj } from '../config/issues.ts';
+import { isObj, type Context, type Obj } from './issues.ts';
 import { formatPath } from '../util/yaml-positions.ts';
-import { parseAllow } from './egress.ts';
-import { namesGateway, type Listening } from './own-listener.ts';
+import { parseAllow } from '../util/allow-entry.ts';
+import { namesGateway, type Listening } from '../util/own-listener.ts';
 
 export function sandboxChecks(raw: Obj, ctx: Context): void {
   const gateway = isObj(raw.gateway) ? raw.gateway : {};
