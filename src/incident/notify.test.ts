@@ -52,7 +52,8 @@ after(async () => {
 async function setup(): Promise<{ store: Store; config: ReturnType<typeof parseConfig> }> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-notify-'));
   const file = join(dir, 'gatehouse.yaml');
-  const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/`;
+  // A Slack-style webhook: its path is its credential.
+  const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/services/T0/B0/hook-secret-4711`;
   const yaml =
     `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\nservers:\n` +
     `  - { name: files, transport: stdio, command: /bin/true, owner: files@example.test, contact: { webhook: { url: ${JSON.stringify(hookUrl)}, secret: notify-secret-0123456789 } } }\n` +
@@ -96,7 +97,7 @@ test("only the affected servers' owners; an owner that is no address gets no ema
       r.recipients.map((x) => [x.channel, x.to.replace(/:\d+/, ':P')]),
       [
         ['email', 'files@example.test'],
-        ['webhook', 'http://127.0.0.1:P/'],
+        ['webhook', 'http://127.0.0.1:P/services/T0/B0/hook-secret-4711'],
       ],
     );
     const team = await openIncident(store, actor, {
@@ -154,6 +155,9 @@ test('deliveries are retried with backoff, and each is recorded, failed or not',
     );
     const after = await store.incidents.get(incident.id);
     assert.equal(after!.actions.at(-1)!.action, 'notified');
+    // The webhook's URL is its credential: deliveries, records and the action log show its origin only.
+    assert.match(webhook.to, /^http:\/\/127\.0\.0\.1:\d+\/…$/);
+    assert.doesNotMatch(JSON.stringify([r, recorded, after]), /hook-secret/);
 
     const none = await notifyIncident(store, config, actor, incident.id, { smtpUrl: '', attempts: 1 });
     assert.match(none.deliveries.find((d) => d.channel === 'email')!.error!, /no smtp server/);

@@ -33,12 +33,22 @@ export type Recipient =
 export interface Delivery {
   server: string;
   channel: Recipient['channel'];
+  /** An address, or a webhook's origin only (`webhookShown`). */
   to: string;
   ok: boolean;
   attempts: number;
   /** The last failure (no secret in it), when not ok. */
   error?: string;
   at: string;
+}
+
+/**
+ * A webhook as deliveries show it: its origin, the rest withheld. A Slack-style webhook's URL is its
+ * credential (its path), and deliveries go to the incident's action log, its audit record and the
+ * answer of whoever notified, a tenant admin included (walk M: the whole URL, token and all).
+ */
+function webhookShown(url: string): string {
+  return URL.canParse(url) ? `${new URL(url).origin}/…` : 'a webhook';
 }
 
 export interface NotifyOptions {
@@ -245,7 +255,13 @@ export async function notifyIncident(
           if (!res.ok) throw new Error(`the webhook answered ${res.status}`);
         });
       }
-      const d: Delivery = { server: r.server, channel: r.channel, to: r.to, ...outcome, at: new Date().toISOString() };
+      const d: Delivery = {
+        server: r.server,
+        channel: r.channel,
+        to: r.channel === 'webhook' ? webhookShown(r.to) : r.to,
+        ...outcome,
+        at: new Date().toISOString(),
+      };
       deliveries.push(d);
       await actor.record('incident.notice', {
         incident: id,
