@@ -137,6 +137,39 @@ test('a credential in an upstream or sink URL is refused at its line: user info,
   assert.doesNotMatch(got.join('\n'), /hunter2|abc123/);
 });
 
+test('a credential URL is refused however it is written: through a YAML alias, in a fragment, under a key name of a cloud', () => {
+  const use =
+    'put the credential in `headers:` (for a server, `credentials.headers` with a secret reference), where it is never logged';
+  // The reference is written under another key (walk M), and the URL is that value by alias.
+  const aliased = [
+    'version: 1',
+    'servers:',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
+    '  - { name: a, transport: http, url: "https://a.example/mcp", headers: { x-note: &u "http://127.0.0.1:43142/mcp?x=${UP_TOKEN}" } }',
+    '  - { name: b, transport: http, url: *u }',
+    '',
+  ].join('\n');
+  assert.deepEqual(errors(aliased, { UP_TOKEN: 'hunter2-CANARY' }), [
+    `g.yaml:4:38: servers[1].url: must not carry an environment variable: ${use}`,
+  ]);
+  const server = (name: string, url: string) => `  - { name: ${name}, transport: http, url: "${url}" }`;
+  const text = [
+    'version: 1',
+    'servers:',
+    server('a', 'https://x.example/mcp#access_token=abc123'),
+    server('b', 'https://x.example/mcp?subscription-key=abc123'),
+    server('c', 'https://x.example/api/mcp?code=abc123'),
+    server('d', 'https://x.example/mcp?secret_key=abc123&access_key=abc'),
+    '',
+  ].join('\n');
+  assert.deepEqual(errors(text, {}), [
+    `g.yaml:3:38: servers[0].url: must not carry a credential in its fragment (\`access_token\`): ${use}`,
+    `g.yaml:4:38: servers[1].url: must not carry a credential in its query (\`subscription-key\`): ${use}`,
+    `g.yaml:5:38: servers[2].url: must not carry a credential in its query (\`code\`): ${use}`,
+    `g.yaml:6:38: servers[3].url: must not carry a credential in its query (\`secret_key\`): ${use}`,
+  ]);
+});
+
 test('what is not a credential in a URL is taken: a host from the environment, a whole URL, an empty or plain parameter', () => {
   const text = (url: string) => `version: 1\nservers:\n  - { name: s, transport: http, url: "${url}" }\n`;
   const env = { UPSTREAM_HOST: 'mcp.internal', UPSTREAM_URL: 'https://mcp.internal/mcp?region=eu' };

@@ -22,8 +22,8 @@ export interface Context {
   issues: ConfigIssue[];
   /** Paths holding a reference that could not be substituted: schema errors there would be noise. */
   unset: Set<string>;
-  /** Values that held a `${VAR}` reference, as written (by key path): where a reference stood matters to some checks. */
-  references: Map<string, string>;
+  /** Values that held a `${VAR}` reference, as written (by node; `writtenAt` finds one by key path, through aliases). */
+  references: WeakMap<Node, string>;
   /** Report at `node`, or else at the deepest node along `path` that exists. */
   add(path: Path, message: string, node?: Node | null): void;
   line(node: Node): number;
@@ -34,7 +34,7 @@ export function context(doc: Document, lc: LineCounter, file: string): Context {
     doc,
     issues: [],
     unset: new Set(),
-    references: new Map(),
+    references: new WeakMap(),
     add(path, message, node) {
       const at = node ?? nearest(doc, path);
       ctx.issues.push({ file, ...position(lc, at?.range?.[0] ?? 0), path: formatPath(path), message });

@@ -3,7 +3,7 @@
  * string value, `$${` kept as a literal `${`; an unset variable or a malformed reference is reported
  * where it stands, and an unquoted value that becomes a number or boolean is read as one.
  */
-import { Scalar, isMap, isScalar, isSeq } from 'yaml';
+import { type Document, type Node, Scalar, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import { formatPath, type Path } from '../util/yaml-positions.ts';
 import type { Context } from './issues.ts';
 
@@ -38,7 +38,7 @@ export function substituteAll(node: unknown, path: Path, vars: NodeJS.ProcessEnv
   else if (isSeq(node)) for (const [i, item] of node.items.entries()) substituteAll(item, [...path, i], vars, ctx);
   else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
     const { value, missing, malformed } = substitute(node.value, vars);
-    ctx.references.set(formatPath(path), node.value);
+    ctx.references.set(node, node.value);
     for (const name of missing)
       ctx.add(path, `environment variable \`${name}\` is not set (use \`\${${name}:-default}\` for a default)`, node);
     if (malformed) ctx.add(path, 'malformed `${` reference (write `$${` for a literal `${`)', node);
@@ -52,4 +52,22 @@ function retype(value: string): string | number | boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
   return value;
+}
+
+/**
+ * The value at `path` as written, when it held a `${VAR}` reference: followed through aliases at every
+ * step (`url: *u` is the anchored value, written elsewhere), so a check of where a reference stood
+ * cannot be walked around by writing the value under another key.
+ */
+export function writtenAt(doc: Document, references: WeakMap<Node, string>, path: Path): string | undefined {
+  let node: unknown = doc.contents;
+  const resolve = (n: unknown) => (isAlias(n) ? n.resolve(doc) : n);
+  for (const key of path) {
+    node = resolve(node);
+    if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key))?.value;
+    else if (isSeq(node) && typeof key === 'number') node = node.items[key];
+    else return undefined;
+  }
+  node = resolve(node);
+  return node && typeof node === 'object' ? references.get(node as Node) : undefined;
 }

@@ -12,6 +12,7 @@
 import type { Path } from '../util/yaml-positions.ts';
 import { formatPath } from '../util/yaml-positions.ts';
 import { isObj, type Context, type Obj } from './issues.ts';
+import { writtenAt } from './references.ts';
 
 const USE_HEADERS =
   'put the credential in `headers:` (for a server, `credentials.headers` with a secret reference), where it is never logged';
@@ -20,8 +21,20 @@ const USE_HEADERS =
  * Query parameter names that carry credentials, compared lowercase without `-` and `_`: these
  * exactly, or any name ending in one of the suffixes (`x-api-key`, `dd-api-key`, `auth_token`).
  */
-const CREDENTIAL_PARAMS = new Set(['key', 'auth', 'pwd', 'pass', 'sig', 'jwt', 'bearer', 'credential', 'credentials']);
-const CREDENTIAL_SUFFIX = /(?:token|apikey|secret|password|passwd|signature|authorization|sessionid)$/;
+const CREDENTIAL_PARAMS = new Set([
+  'key',
+  'auth',
+  'pwd',
+  'pass',
+  'sig',
+  'jwt',
+  'bearer',
+  'credential',
+  'credentials',
+  'code', // Azure Functions' function key
+]);
+const CREDENTIAL_SUFFIX =
+  /(?:token|apikey|secret|password|passwd|signature|authorization|sessionid|(?:access|secret|subscription|shared|private|client|account|master|signing|app|auth)key)$/;
 
 /** The secret references of `credentials` (docs/credentials.md), resolved nowhere else. */
 const SECRET_REFERENCE = /^(?:vault|aws-sm|op):\/\/|^(?:local|env|exec):\S/i;
@@ -36,10 +49,15 @@ export function urlCredential(url: string): string | undefined {
   if (!URL.canParse(url)) return undefined;
   const u = new URL(url);
   if (u.username || u.password) return 'a user name or password';
-  for (const [name, value] of u.searchParams) {
-    if (value && credentialParam(name)) return `a credential in its query (\`${name}\`)`;
-    if (SECRET_REFERENCE.test(value)) return `a secret reference in its query (\`${name}\`)`;
-  }
+  // A fragment is never sent, but it is logged with the URL like a query (`#access_token=...`).
+  for (const [where, params] of [
+    ['query', u.searchParams],
+    ['fragment', new URLSearchParams(u.hash.slice(1))],
+  ] as const)
+    for (const [name, value] of params) {
+      if (value && credentialParam(name)) return `a credential in its ${where} (\`${name}\`)`;
+      if (SECRET_REFERENCE.test(value)) return `a secret reference in its ${where} (\`${name}\`)`;
+    }
   return undefined;
 }
 
@@ -65,7 +83,7 @@ export function urlCredentialChecks(raw: Obj, ctx: Context): void {
   for (const [path, url] of urls) {
     const key = formatPath(path);
     if (typeof url !== 'string' || ctx.unset.has(key)) continue;
-    const written = ctx.references.get(key);
+    const written = writtenAt(ctx.doc, ctx.references, path);
     const what = written !== undefined && referencePastHost(written) ? 'an environment variable' : urlCredential(url);
     if (what) ctx.add(path, `must not carry ${what}: ${USE_HEADERS}`);
   }
