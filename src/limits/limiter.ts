@@ -21,7 +21,7 @@ export interface LimitCall {
   /**
    * A request that continues a call rather than makes one (tasks/get, tasks/result, tasks/cancel):
    * counted by the rules that count every request of a principal or a tenant (scope `principal` or
-   * `tenant`, no `tools`), not by the rules of its tool, whose budget counts calls of it (a task
+   * `tenant`, no `tools` or `tools: ['*']`), not by the rules of its tool, whose budget counts calls of it (a task
    * polled every second would spend a tool's hourly budget in a minute).
    */
   continuation?: boolean;
@@ -91,7 +91,8 @@ export function compileRules(rules: readonly LimitRule[], divisor = 1): Compiled
       id: r.id,
       scope: r.scope,
       matches: globs ? (tool) => globs.some((g) => g.test(tool)) : () => true,
-      everyRequest: !globs && (r.scope === 'principal' || r.scope === 'tenant'),
+      // `tools: ['*']` is every tool, as no `tools` is (walk M).
+      everyRequest: (!r.tools || r.tools.includes('*')) && (r.scope === 'principal' || r.scope === 'tenant'),
     };
     if (r.rate)
       c.rate = {

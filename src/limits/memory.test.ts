@@ -219,4 +219,10 @@ test("a continuation (tasks/*) counts in every-request rules of its principal an
   assert.equal(refused(await l.acquire(poll, T0)).rule, 'per-user');
   // A call of the tool is counted by its rules, as before (per-user is spent).
   assert.equal(refused(await l.acquire(alice, T0)).rule, 'per-user');
+  // `tools: ['*']` is every tool: such a rule counts every request too (walk M).
+  const star = new MemoryLimiter([
+    { id: 'all', scope: 'principal', tools: ['*'], rate: { points: 1, perSeconds: 60 } },
+  ]);
+  assert.equal((await star.acquire(poll, T0)).ok, true);
+  assert.equal(refused(await star.acquire(poll, T0)).rule, 'all');
 });
