@@ -64,7 +64,7 @@ const Messages = Type.Object(
         minimum: 1024,
         maximum: 1024 * MiB,
         description:
-          "Largest event on an HTTP server's streams of notifications (the GET stream of a 2025-11-25 session and `subscriptions/listen` streams), which also carry the server's requests outside a call (sampling, elicitation): a larger one is dropped unread and logged. A `transport: sse` server has one stream for everything: a notification or request of the server's larger than this is dropped once read. Default 1 MiB (at most maxBytes).",
+          "Largest event on an HTTP server's streams of notifications (the GET stream of a 2025-11-25 session and `subscriptions/listen` streams), which also carry the server's requests outside a call (sampling, elicitation): a larger one is dropped unread and logged. A `transport: sse` server has one stream for everything: a notification larger than this is dropped once read (its requests, which may belong to a call, are bounded by maxBytes). Default 1 MiB (at most maxBytes).",
       }),
     ),
   },

@@ -158,21 +158,21 @@ test('a request POST answered with an error status fails that request with its s
 });
 
 test(
-  "a notification or a request of the server's over maxNotificationBytes is dropped; answers are bounded by maxMessageBytes only",
+  "a notification over maxNotificationBytes is dropped; a request of the server's (it may belong to a call) and an answer are bounded by maxMessageBytes only",
   LIMIT,
   async () => {
     const channel = new LegacySseChannel('t', { url: `${oddUrl}/loud`, maxNotificationBytes: 1024 }, log);
     const got: unknown[] = [];
     channel.setReceiver({ message: (m) => got.push(m), closed: () => {} });
     await channel.ready();
-    for (const end = Date.now() + 3000; got.length < 2; await new Promise((res) => setTimeout(res, 10)))
+    for (const end = Date.now() + 3000; got.length < 3; await new Promise((res) => setTimeout(res, 10)))
       assert.ok(Date.now() < end, `got ${JSON.stringify(got)}`);
     await channel.close();
     assert.deepEqual(
       got.map((m) => (m as { method?: string; id?: number }).method ?? (m as { id?: number }).id),
-      ['notifications/message', 7],
+      ['sampling/createMessage', 'notifications/message', 7],
     );
-    assert.equal((got[0] as { params: { data: string } }).params.data, 'small');
+    assert.equal((got[1] as { params: { data: string } }).params.data, 'small');
   },
 );
 

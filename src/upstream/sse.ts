@@ -6,9 +6,10 @@
  * the stream drops, the channel closes and the pool reconnects. Every message arrives on that stream,
  * answers included: an event over the server's `messages.maxBytes`, or that does not fit in the
  * gateway's budget of bytes held from upstreams, closes it (its requests fail) as a stream that drops.
- * A notification or a request of the server's larger than `messages.maxNotificationBytes` is dropped
- * once read, counted and logged, as the Streamable HTTP channel drops one on its notification streams
- * (here one stream carries everything, so an event's kind is known only once it is parsed).
+ * A notification larger than `messages.maxNotificationBytes` is dropped once read, counted and
+ * logged, as the Streamable HTTP channel drops one on its notification streams (here one stream
+ * carries everything, so an event's kind is known only once it is parsed); a request of the server's
+ * may belong to a call, and is bounded by `messages.maxBytes` like an answer.
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { OriginPool } from '../util/http1/pool.ts';
@@ -196,25 +197,26 @@ export class LegacySseChannel implements Channel {
     } catch {
       return void this.#log.warn({ upstream: this.description }, 'dropped a malformed sse event from upstream');
     }
-    const kind = classify(m).kind;
     // Its length in UTF-16 units is at most its bytes: only a string that long can be over the bound.
+    // A request of the server's is not dropped (its call would wait for an answer until it timed out,
+    // walk M): on this one stream it may belong to a call, where Streamable HTTP allows maxBytes too.
     if (
-      (kind === 'notification' || kind === 'request') &&
       data.length > this.#maxNotification / 3 &&
+      classify(m).kind === 'notification' &&
       Buffer.byteLength(data) > this.#maxNotification
     ) {
-      this.#dropped(kind);
+      this.#dropped();
       return;
     }
     this.#receiver?.message(m);
   }
 
-  /** A notification or request of the server's over `messages.maxNotificationBytes`: counted, logged (bounded). */
-  #dropped(kind: string): void {
+  /** A notification over `messages.maxNotificationBytes`: counted, logged (bounded). */
+  #dropped(): void {
     this.#budget.refused('notification');
     this.#noisy.line(Date.now(), (n) =>
       this.#log.warn(
-        { upstream: this.description, kind, maxBytes: this.#maxNotification, ...(n ? { suppressed: n } : {}) },
+        { upstream: this.description, maxBytes: this.#maxNotification, ...(n ? { suppressed: n } : {}) },
         'dropped an oversized upstream notification',
       ),
     );
