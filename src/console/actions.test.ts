@@ -45,7 +45,11 @@ function fakeStore() {
 }
 
 const config = {
-  identity: { platformAdminRoles: ['platform-admin'], requiredScopes: { mcp: ['mcp:tools'] }, issuers: [{}] },
+  identity: {
+    platformAdminRoles: ['platform-admin'],
+    requiredScopes: { mcp: ['mcp:tools'] },
+    issuers: [{ tenants: ['t1', 't2'] }],
+  },
   gateway: { namespaceSeparator: '__' },
   servers: [],
 } as unknown as Config;

@@ -79,7 +79,7 @@ function reference() {
     }),
     connections: new Counter({
       name: 'gatehouse_connections_refused_total',
-      help: 'http connections refused as they arrived: total (over gateway.maxConnections), address (over gateway.maxConnectionsPerAddress)',
+      help: 'http connections refused: total (over gateway.maxConnections) and address (over gateway.maxConnectionsPerAddress) as they arrived, pipelined (closed for sending more than 32 requests ahead of their answers)',
       labelNames: ['reason'],
       registers,
     }),
