@@ -26,6 +26,7 @@ import { exportBundle } from '../incident/bundle.ts';
 import { verifyBundle } from '../incident/bundle-verify.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
+import { anonymousMeaning } from '../identity/revocations.ts';
 import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
@@ -162,9 +163,16 @@ interface Containment extends Confirmation {
 
 function containmentLine(c: Containment, timeout: string): string {
   if (!c.confirmed)
-    return `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${timeout} s: ${c.missing.join(', ')}\n`;
-  if (c.gateways === 0) return `contained: ${c.target}; no gateway is running (each applies it as it starts)\n`;
-  return `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms\n`;
+    return `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${timeout} s: ${c.missing.join(', ')}`;
+  if (c.gateways === 0) return `contained: ${c.target}; no gateway is running (each applies it as it starts)`;
+  return `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms`;
+}
+
+/** What containing the scope means, when its name alone would mislead: `anonymous` is every caller without a credential. */
+function meaningOf(scope: { kind: ScopeKind; value: string }): string {
+  const m =
+    scope.kind === 'principal' ? anonymousMeaning({ kind: 'subject', value: scope.value, issuer: '' }) : undefined;
+  return m ? `: ${m}` : '';
 }
 
 async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
@@ -198,7 +206,7 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   process.exitCode = r.containment.confirmed ? 0 : 1;
   if (opts.json) return out(r);
   process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
-  process.stdout.write(containmentLine(r.containment, opts.timeout));
+  process.stdout.write(`${containmentLine(r.containment, opts.timeout)}${meaningOf(scope)}\n`);
   process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
 }
 

@@ -11,6 +11,7 @@ import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
+import { anonymousMeaning } from '../identity/revocations.ts';
 
 interface Target {
   subject?: string;
@@ -75,8 +76,9 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
   await announce(config.limits?.redis, { kind: 'revocations.changed' });
   if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  const meaning = anonymousMeaning(r);
   process.stdout.write(
-    `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second\n`,
+    `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second${meaning ? `: ${meaning}, until \`gatehouse principals restore --subject ${r.value}\`` : ''}\n`,
   );
 }
 

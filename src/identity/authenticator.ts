@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IdentityConfig } from '../config/schema.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { ApiKeyStore } from '../storage/types.ts';
-import { ANONYMOUS_KEY, API_KEY_ISSUER, principalKey, type Principal } from './principal.ts';
+import { ANONYMOUS_KEY, ANONYMOUS_SUBJECT, API_KEY_ISSUER, principalKey, type Principal } from './principal.ts';
 import { isLoopback, listedAddress } from '../util/address.ts';
 import { ApiKeys, looksLikeApiKey } from './api-keys.ts';
 import { TokenVerifier, type Principal as TokenPrincipal } from './jwt.ts';
@@ -60,7 +60,7 @@ export function verifiedWithin(p: Principal, maxAgeMs: number): boolean {
 }
 
 const ANONYMOUS: Principal = {
-  subject: 'anonymous',
+  subject: ANONYMOUS_SUBJECT,
   tenant: 'default',
   client: 'unknown',
   roles: [],
@@ -179,13 +179,13 @@ export class Authenticator {
           );
         }
         const client = forwardedClient(req.headers, trusted);
-        if (this.#anonymousLoopback && client !== undefined && isLoopback(client)) return ANONYMOUS;
+        if (this.#anonymousLoopback && client !== undefined && isLoopback(client)) return this.#anonymous();
         throw new GatehouseError(
           'E_UNAUTHENTICATED',
           'authentication required: no identity provider is configured, so only loopback callers are served',
         );
       }
-      if (this.#anonymousLoopback && isLoopback(remote)) return ANONYMOUS;
+      if (this.#anonymousLoopback && isLoopback(remote)) return this.#anonymous();
       throw new GatehouseError(
         'E_UNAUTHENTICATED',
         'authentication required: no identity provider is configured, so only loopback callers are served',
@@ -204,6 +204,20 @@ export class Authenticator {
     const presented: Presented = { token: m[1], verifiedAt: performance.now() };
     Object.defineProperty(principal, PRESENTED, { value: presented, enumerable: false });
     return principal;
+  }
+
+  /**
+   * The anonymous caller, unless its subject is revoked. Without identity every caller is `anonymous`:
+   * that is the name the audit trail shows, so it is the name an operator revokes (or contains in an
+   * incident), and the revocation refuses every caller without a credential until it is restored.
+   */
+  #anonymous(): Principal {
+    const why = this.#opts.revocations?.revoked(ANONYMOUS);
+    if (why)
+      throw new GatehouseError('E_UNAUTHENTICATED', `${why}: every caller without a credential is refused`, {
+        refused: { subject: ANONYMOUS.subject, issuer: ANONYMOUS.issuer, via: ANONYMOUS.via },
+      });
+    return ANONYMOUS;
   }
 
   /**

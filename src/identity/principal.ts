@@ -20,6 +20,9 @@ export interface Principal {
 /** The issuer of API-key principals (defined beside the rules that name people: model/ sits below identity/). */
 export { API_KEY_ISSUER } from '../model/approval.ts';
 
+/** The subject of every caller without a credential (the anonymous loopback caller). */
+export const ANONYMOUS_SUBJECT = 'anonymous';
+
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */
 export const ANONYMOUS_KEY = 'anonymous';
 

@@ -6,6 +6,7 @@
  * read, the last list stays in force (a revocation is never forgotten by a failed read).
  */
 import type { PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
+import { ANONYMOUS_SUBJECT } from './principal.ts';
 
 export interface RevocableIdentity {
   subject: string;
@@ -15,6 +16,15 @@ export interface RevocableIdentity {
 }
 
 const REVOCATION_POLL_MS = 500;
+
+/**
+ * What revoking this subject means when it is `anonymous` at every issuer: the callers that present no
+ * credential (without identity, every caller), not one person. Undefined for any other revocation.
+ */
+export function anonymousMeaning(r: { kind: string; value: string; issuer: string }): string | undefined {
+  if (r.kind !== 'subject' || r.value !== ANONYMOUS_SUBJECT || r.issuer) return undefined;
+  return 'every caller without a credential is refused (without identity, that is every caller)';
+}
 
 export class PrincipalRevocations {
   readonly #store: PrincipalRevocationStore;
