@@ -110,7 +110,10 @@ test('`incident open --principal anonymous` contains every caller without a cred
 test('the incident says what containing `anonymous` means', async () => {
   const opened = await cli('incident', 'open', '--title', 't', '--principal', 'anonymous', '--reason', 'r', '--unseen');
   assert.equal(opened.code, 0, opened.stderr);
-  assert.match(opened.stdout, /contained: subject anonymous; .*: every caller without a credential is refused/);
+  assert.match(
+    opened.stdout,
+    /contained: subject anonymous \(every caller without a credential is refused.*\); 1 live gateway\(s\) applied it/,
+  );
   const id = /incident (inc_[0-9a-f]+) opened/.exec(opened.stdout)?.[1] as string;
   assert.equal((await cli('incident', 'close', id, '--lift')).code, 0);
 });

@@ -2,7 +2,8 @@
  * Containment is confirmed by every live gateway, not just one: two gateways share a store; `incident
  * open` for a tool and for a person returns once both applied it (and both refuse at once after it
  * returns); a gateway that heartbeats but never applies (a hung replica) is named, and the command
- * exits 1 after its timeout.
+ * exits 1 after its timeout; one killed just before (its last heartbeat still fresh) is reported as
+ * stopped answering once its heartbeat goes stale, not waited for until the timeout.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,6 +110,49 @@ test('a gateway that is alive but never applies it is named; the command exits 1
   } finally {
     clearInterval(timer);
     await store.revocations.forget('gw-hung');
+    await store.close();
+  }
+});
+
+test('a gateway killed just before the containment is reported as stopped answering, not waited for', async () => {
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(tmp, 'shared.db') });
+  const killed = 'vm/gw/75b9748e06a9cabb';
+  const beat = () => store.revocations.heartbeat(killed, Date.now(), Date.now());
+  await beat();
+  // Alive until the command has written the containment, then killed: its last heartbeat is fresh
+  // when the command reads who is live, and goes stale while it waits.
+  const timer = setInterval(() => void beat(), 200);
+  const killedOnce = (async () => {
+    while (!(await store.modes.list()).some((m) => m.scope === 'tenant:killdrill'))
+      await new Promise((r) => setTimeout(r, 20));
+    clearInterval(timer);
+  })();
+  try {
+    const r = await runCli([
+      'incident',
+      'open',
+      '--title',
+      'x',
+      '--tenant',
+      'killdrill',
+      '--unseen',
+      '--reason',
+      'r',
+      '--timeout',
+      '20',
+      '-c',
+      gateways[0].file,
+    ]);
+    await killedOnce;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /contained: tenant:killdrill=disabled; 2 live gateway\(s\) applied it/);
+    assert.match(
+      r.stdout,
+      /1 gateway\(s\) stopped answering while waited for \(no heartbeat for over 5 s\), not counted: vm\/gw\/75b9748e06a9cabb \(on host vm\)/,
+    );
+  } finally {
+    clearInterval(timer);
+    await store.revocations.forget(killed);
     await store.close();
   }
 });

@@ -20,7 +20,6 @@ import {
   type Actor,
   type ScopeKind,
 } from '../incident/incident.ts';
-import type { Confirmation } from '../incident/acks.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle } from '../incident/bundle.ts';
 import { verifyBundle } from '../incident/bundle-verify.ts';
@@ -31,7 +30,7 @@ import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
-import { progress } from './progress.ts';
+import { confirmationText, waiting } from './confirmation.ts';
 
 /** One audit stream for the whole command, opened on its first record and closed at the end. */
 async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: Actor) => Promise<T>): Promise<T> {
@@ -62,16 +61,6 @@ async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: 
 const CLI_SEARCH_MS = 5000;
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-/** Progress while gateways confirm; `end()` once they did (or the wait is over). */
-const waiting = (json?: boolean) => {
-  const p = json ? undefined : progress();
-  return {
-    onWait:
-      p && ((missing: number, of: number) => p.update(`waiting for ${missing} of ${of} gateway(s) to confirm...`)),
-    end: () => p?.end(),
-  };
-};
-
 function describe(r: IncidentRecord): string {
   const lines = [
     `incident ${r.id}: ${r.title}`,
@@ -157,22 +146,11 @@ function givenScope(ctx: CliContext, opts: OpenOpts): { kind: ScopeKind; value: 
   return given[0];
 }
 
-interface Containment extends Confirmation {
-  target: string;
-}
-
-function containmentLine(c: Containment, timeout: string): string {
-  if (!c.confirmed)
-    return `contained: ${c.target}, but ${c.missing.length} gateway(s) did not confirm within ${timeout} s: ${c.missing.join(', ')}`;
-  if (c.gateways === 0) return `contained: ${c.target}; no gateway is running (each applies it as it starts)`;
-  return `contained: ${c.target}; ${c.gateways} live gateway(s) applied it within ${c.timeToEffectMs} ms`;
-}
-
 /** What containing the scope means, when its name alone would mislead: `anonymous` is every caller without a credential. */
 function meaningOf(scope: { kind: ScopeKind; value: string }): string {
   const m =
     scope.kind === 'principal' ? anonymousMeaning({ kind: 'subject', value: scope.value, issuer: '' }) : undefined;
-  return m ? `: ${m}` : '';
+  return m ? ` (${m})` : '';
 }
 
 async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
@@ -206,7 +184,9 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   process.exitCode = r.containment.confirmed ? 0 : 1;
   if (opts.json) return out(r);
   process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
-  process.stdout.write(`${containmentLine(r.containment, opts.timeout)}${meaningOf(scope)}\n`);
+  process.stdout.write(
+    `${confirmationText(`contained: ${r.containment.target}${meaningOf(scope)}`, r.containment, opts.timeout, 'applied it')}\n`,
+  );
   process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
 }
 
@@ -242,9 +222,7 @@ async function revokeAction(ctx: CliContext, id: string, opts: RevokeOpts): Prom
   process.stdout.write(`incident ${id}: servers ${r.servers.join(', ') || '(none)'}\n`);
   for (const c of r.credentials) {
     process.stdout.write(
-      c.confirmed
-        ? `revoked ${c.ref} at ${c.revokedAt}: ${c.gateways} live gateway(s) stopped serving it within ${c.timeToEffectMs} ms\n`
-        : `revoked ${c.ref} at ${c.revokedAt}, NOT confirmed by: ${c.missing.join(', ')}\n`,
+      `${confirmationText(`revoked ${c.ref} at ${c.revokedAt}`, c, opts.timeout, 'stopped serving it')}\n`,
     );
   }
   for (const k of r.apiKeys)

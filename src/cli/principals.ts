@@ -1,8 +1,8 @@
 /**
  * `gatehouse principals revoke|restore|list`: token principals revoked like API keys — every token of
  * a subject (of one issuer, or of every issuer and the API keys acting for that person), or one token
- * by its id (`jti`). Every gateway sharing the store applies a revocation within a second; each is
- * recorded in the audit trail.
+ * by its id (`jti`). Every gateway sharing the store applies a revocation within a second, and
+ * `revoke` waits until each live one has confirmed it (as `incident open` does); each is recorded in the audit trail.
  */
 import type { Command } from 'commander';
 import type { PrincipalRevocation } from '../storage/types.ts';
@@ -12,6 +12,8 @@ import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
+import { confirmed, LIVE_MS, liveNow, principalKey as ackKey } from '../incident/acks.ts';
+import { confirmationText, waiting } from './confirmation.ts';
 
 interface Target {
   subject?: string;
@@ -36,12 +38,12 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
   registerPrincipalsList(cmd, ctx);
 }
 
-type RevokeOpts = Target & { reason: string; by?: string; config: string; json?: boolean };
+type RevokeOpts = Target & { reason: string; by?: string; timeout: string; config: string; json?: boolean };
 
 function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
   cmd
     .command('revoke')
-    .description('refuse every token of a subject, or one token, on every gateway within a second')
+    .description('refuse every token of a subject, or one token, on every live gateway, and confirm it')
     .option(
       '--subject <subject>',
       'the subject (`sub`); also refuses API keys acting for this person unless --issuer is given',
@@ -50,8 +52,9 @@ function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
     .option('--issuer <issuer>', 'only tokens of this issuer (default: every issuer)')
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who revokes (recorded); default: cli:<user>@<host>')
+    .option('--timeout <seconds>', 'how long to wait for every live gateway to confirm', '30')
     .addOption(ctx.configOption())
-    .option('--json', 'print the revocation as JSON')
+    .option('--json', 'print the revocation and its confirmation as JSON')
     .action((opts: RevokeOpts) => revokePrincipal(ctx, opts));
 }
 
@@ -64,22 +67,36 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
     revokedBy: actorName(opts.by),
     revokedAt: Date.now(),
   };
-  await withStore(config, async (s) => {
+  const wait = waiting(opts.json);
+  const c = await withStore(config, async (s) => {
+    const live = await s.revocations.live(r.revokedAt - LIVE_MS);
     await s.principalRevocations.revoke(r);
+    // Revoking again keeps the first record: its time is the version gateways acknowledge.
+    const inForce =
+      (await s.principalRevocations.list()).find(
+        (x) => x.kind === r.kind && x.value === r.value && x.issuer === r.issuer,
+      ) ?? r;
     await recordAdmin(s, config.gateway.stateDir, r.revokedBy, 'principals.revoke', {
       kind: r.kind,
       value: r.value,
       issuer: r.issuer || '*',
       reason: r.reason,
     });
-  });
-  // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
-  await announce(config.limits?.redis, { kind: 'revocations.changed' });
-  if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    // Replicas sharing Redis re-read at once rather than at their next poll (best effort, bounded).
+    await announce(config.limits?.redis, { kind: 'revocations.changed' });
+    return confirmed(live, () => s.applyAcks.acks(ackKey(inForce)), {
+      at: r.revokedAt,
+      version: inForce.revokedAt,
+      timeoutMs: Number(opts.timeout) * 1000,
+      onWait: wait.onWait,
+      stillLive: liveNow(s.revocations),
+    });
+  }).finally(() => wait.end());
+  process.exitCode = c.confirmed ? 0 : 1;
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...r, ...c }, null, 2)}\n`);
   const meaning = anonymousMeaning(r);
-  process.stdout.write(
-    `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}; running gateways refuse it within a second${meaning ? `: ${meaning}, until \`gatehouse principals restore --subject ${r.value}\`` : ''}\n`,
-  );
+  const what = `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}${meaning ? ` (${meaning}, until \`gatehouse principals restore --subject ${r.value}\`)` : ''}`;
+  process.stdout.write(`${confirmationText(what, c, opts.timeout, 'refuse it')}\n`);
 }
 
 type RestoreOpts = Target & { by?: string; config: string; json?: boolean };

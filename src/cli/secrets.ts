@@ -16,7 +16,8 @@ import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
-import { progress, type Progress } from './progress.ts';
+import { confirmationText, waiting } from './confirmation.ts';
+import { confirmed, LIVE_MS, liveNow, type Confirmation } from '../incident/acks.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
@@ -167,16 +168,9 @@ function registerCredentialsRevoke(creds: Command, ctx: CliContext): void {
     .action((ref: string, opts: RevokeOpts) => revokeCredential(ctx, ref, opts));
 }
 
-interface RevokeResult {
-  ref: string;
-  revokedAt: string;
-  gateways: number;
-  confirmed: boolean;
-  timeToEffectMs: number | null;
-  missing: string[];
-}
+type RevokeResult = { ref: string; revokedAt: string } & Confirmation;
 
-/** Revokes `ref`, then waits until every live gateway has acknowledged it, or the timeout passes. */
+/** Revokes `ref`, then waits until every live gateway has acknowledged it (or stopped answering), or the timeout passes. */
 async function revokeAndConfirm(
   s: Store,
   stateDir: string,
@@ -187,48 +181,18 @@ async function revokeAndConfirm(
   const at = Date.now();
   await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
   await recordAdmin(s, stateDir, by, 'credentials.revoke', { ref, reason: opts.reason });
-  const live = await s.revocations.live(at - 5000);
-  const deadline = at + Number(opts.timeout) * 1000;
-  const shown = opts.json ? undefined : progress();
+  const live = await s.revocations.live(at - LIVE_MS);
+  const wait = waiting(opts.json);
   try {
-    return await confirmedBy(s, ref, at, live, deadline, shown);
+    const c = await confirmed(live, () => s.revocations.acks(ref), {
+      at,
+      timeoutMs: Number(opts.timeout) * 1000,
+      onWait: wait.onWait,
+      stillLive: liveNow(s.revocations),
+    });
+    return { ref, revokedAt: new Date(at).toISOString(), ...c };
   } finally {
-    shown?.end();
-  }
-}
-
-/** Waits until every gateway live at `at` acknowledged the revocation of `ref`, or `deadline`. */
-async function confirmedBy(
-  s: Store,
-  ref: string,
-  at: number,
-  live: string[],
-  deadline: number,
-  shown: Progress | undefined,
-): Promise<RevokeResult> {
-  for (;;) {
-    const acks = await s.revocations.acks(ref);
-    const missing = live.filter((i) => !acks.some((a) => a.instance === i));
-    if (!missing.length)
-      return {
-        ref,
-        revokedAt: new Date(at).toISOString(),
-        gateways: live.length,
-        confirmed: true,
-        timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
-        missing,
-      };
-    if (Date.now() > deadline)
-      return {
-        ref,
-        revokedAt: new Date(at).toISOString(),
-        gateways: live.length,
-        confirmed: false,
-        timeToEffectMs: null,
-        missing,
-      };
-    shown?.update(`waiting for ${missing.length} of ${live.length} gateway(s) to confirm...`);
-    await new Promise((r) => setTimeout(r, 100));
+    wait.end();
   }
 }
 
@@ -244,11 +208,7 @@ async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts):
   const result = await withStore(config, (s) => revokeAndConfirm(s, config.gateway.stateDir, ref, by, opts));
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    process.stdout.write(
-      result.confirmed
-        ? `revoked ${ref}: ${result.gateways} live gateway(s) stopped serving it within ${result.timeToEffectMs} ms\n`
-        : `revoked ${ref}, but ${result.missing.length} gateway(s) did not confirm within ${opts.timeout} s: ${result.missing.join(', ')}\n`,
-    );
+    process.stdout.write(`${confirmationText(`revoked ${ref}`, result, opts.timeout, 'stopped serving it')}\n`);
   }
   process.exitCode = result.confirmed ? 0 : 1;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApplyAcks, confirmed, modeKey, principalKey } from './acks.ts';
+import { ApplyAcks, confirmed, modeKey, principalKey, standing, stoppedLine } from './acks.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { ApplyAckStore, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
 
@@ -83,13 +83,55 @@ test('confirmed: waits for every live gateway at the version, reports the time t
   const pending = confirmed(['gw-1', 'gw-2'], () => store.acks('k'), { at: 100, version: 100, timeoutMs: 2000 });
   await tick(100);
   await store.ack('k', 'gw-2', 100, 340);
-  assert.deepEqual(await pending, { gateways: 2, confirmed: true, timeToEffectMs: 240, missing: [] });
+  assert.deepEqual(await pending, { gateways: 2, confirmed: true, timeToEffectMs: 240, missing: [], stopped: [] });
   const late = await confirmed(['gw-1', 'gw-3'], () => store.acks('k'), { at: 100, version: 100, timeoutMs: 100 });
-  assert.deepEqual(late, { gateways: 2, confirmed: false, timeToEffectMs: null, missing: ['gw-3'] });
+  assert.deepEqual(late, { gateways: 2, confirmed: false, timeToEffectMs: null, missing: ['gw-3'], stopped: [] });
   assert.deepEqual(await confirmed([], () => store.acks('k'), { at: 0, timeoutMs: 0 }), {
     gateways: 0,
     confirmed: true,
     timeToEffectMs: 0,
     missing: [],
+    stopped: [],
   });
+});
+
+test('standing: a gateway that stops heartbeating before it acknowledged is no longer waited for', () => {
+  const acked = [{ instance: 'gw-1', ackedAt: 5 }];
+  assert.deepEqual(standing(['gw-1', 'gw-2'], acked, undefined, []), { missing: ['gw-2'], stopped: [] });
+  assert.deepEqual(standing(['gw-1', 'gw-2'], acked, ['gw-1', 'gw-2'], []), { missing: ['gw-2'], stopped: [] });
+  assert.deepEqual(standing(['gw-1', 'gw-2'], acked, ['gw-1'], []), { missing: [], stopped: ['gw-2'] });
+  // Stopped stays stopped (a later read need not see it again); one that acknowledged after all is neither.
+  assert.deepEqual(standing(['gw-1', 'gw-2'], acked, ['gw-1', 'gw-2'], ['gw-2']), { missing: [], stopped: ['gw-2'] });
+  assert.deepEqual(standing(['gw-1', 'gw-2'], [...acked, { instance: 'gw-2', ackedAt: 9 }], ['gw-1'], ['gw-2']), {
+    missing: [],
+    stopped: [],
+  });
+  // Acknowledged, then stopped: it applied the change, nothing to report.
+  assert.deepEqual(standing(['gw-1'], acked, [], []), { missing: [], stopped: [] });
+});
+
+test('confirmed: a gateway killed while waited for is reported as stopped, not waited for until the deadline', async () => {
+  const store = fakeStore();
+  await store.ack('k', 'gw-1', 100, 150);
+  let alive = ['gw-1', 'vm/gw/75b9748e06a9cabb'];
+  const pending = confirmed(['gw-1', 'vm/gw/75b9748e06a9cabb'], () => store.acks('k'), {
+    at: 100,
+    version: 100,
+    timeoutMs: 60_000,
+    stillLive: async () => alive,
+  });
+  await tick(100);
+  alive = ['gw-1'];
+  assert.deepEqual(await pending, {
+    gateways: 2,
+    confirmed: true,
+    timeToEffectMs: 50,
+    missing: [],
+    stopped: ['vm/gw/75b9748e06a9cabb'],
+  });
+  assert.match(
+    stoppedLine(['vm/gw/75b9748e06a9cabb']),
+    /stopped answering .*no heartbeat for over 5 s.*vm\/gw\/75b9748e06a9cabb \(on host vm\)/,
+  );
+  assert.equal(stoppedLine([]), '');
 });

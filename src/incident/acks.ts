@@ -76,39 +76,98 @@ export class ApplyAcks {
 export interface Confirmation {
   /** Live gateways when the change was made. */
   gateways: number;
+  /** Every one of them that still runs has acknowledged. */
   confirmed: boolean;
   /** From the change to the last gateway's acknowledgement; null when not confirmed. */
   timeToEffectMs: number | null;
-  /** Gateways that did not acknowledge in time. */
+  /** Gateways, still heartbeating, that did not acknowledge in time. */
   missing: string[];
+  /**
+   * Gateways that stopped heartbeating while they were waited for (killed, or cut off from the store):
+   * no longer waited for, and reported apart. A gateway that cannot reach the store cannot log calls to
+   * the audit trail either; one that comes back reads the change before it heartbeats again.
+   */
+  stopped: string[];
+}
+
+/** An acknowledgement as the stores return it (credential revocations carry no version). */
+type Ack = { instance: string; ackedAt: number; version?: number };
+
+/**
+ * Where a wait stands: which gateways have yet to acknowledge, and which stopped heartbeating (not in
+ * `stillLive`, when it was read) before they did. Pure; `confirmed` is the loop around it.
+ */
+export function standing(
+  live: readonly string[],
+  got: readonly Ack[],
+  stillLive: readonly string[] | undefined,
+  stopped: readonly string[],
+): { missing: string[]; stopped: string[] } {
+  const unacked = live.filter((i) => !got.some((a) => a.instance === i));
+  const gone = stillLive ? unacked.filter((i) => !stillLive.includes(i)) : [];
+  return {
+    missing: unacked.filter((i) => !gone.includes(i) && !stopped.includes(i)),
+    stopped: [...new Set([...stopped, ...gone])].filter((i) => unacked.includes(i)),
+  };
 }
 
 /**
- * Wait until every gateway in `live` has acknowledged (a version >= `version`, when given), or the deadline.
- * `acks` reads the acknowledgements; `at` is when the change was made.
+ * Wait until every gateway in `live` has acknowledged (a version >= `version`, when given), stopped
+ * heartbeating (read through `stillLive` on every round, when given: a gateway killed just before the
+ * change is not waited for until the deadline), or the deadline. `acks` reads the acknowledgements;
+ * `at` is when the change was made. `credentials revoke`, `principals revoke` and every incident
+ * step wait here.
  */
 export async function confirmed(
   live: readonly string[],
-  acks: () => Promise<Array<{ instance: string; ackedAt: number; version?: number }>>,
-  opts: { at: number; version?: number; timeoutMs: number; onWait?: (missing: number, of: number) => void },
+  acks: () => Promise<Ack[]>,
+  opts: {
+    at: number;
+    version?: number;
+    timeoutMs: number;
+    onWait?: (missing: number, of: number) => void;
+    stillLive?: () => Promise<readonly string[]>;
+  },
 ): Promise<Confirmation> {
   const deadline = Date.now() + opts.timeoutMs;
+  let stopped: string[] = [];
   for (;;) {
     const got = (await acks()).filter((a) => opts.version === undefined || (a.version ?? 0) >= opts.version);
-    const missing = live.filter((i) => !got.some((a) => a.instance === i));
+    const now = standing(live, got, await opts.stillLive?.(), stopped);
+    stopped = now.stopped;
     const mine = got.filter((a) => live.includes(a.instance));
-    if (!missing.length)
+    if (!now.missing.length)
       return {
         gateways: live.length,
         confirmed: true,
         timeToEffectMs: mine.length ? Math.max(0, Math.max(...mine.map((a) => a.ackedAt)) - opts.at) : 0,
-        missing,
+        missing: [],
+        stopped,
       };
-    if (Date.now() > deadline) return { gateways: live.length, confirmed: false, timeToEffectMs: null, missing };
-    opts.onWait?.(missing.length, live.length);
+    if (Date.now() > deadline)
+      return { gateways: live.length, confirmed: false, timeToEffectMs: null, missing: now.missing, stopped };
+    opts.onWait?.(now.missing.length, live.length - stopped.length);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A gateway instance as an operator can find it: instance ids are the gateway's audit stream,
+ * `<host>/gw/<random>`, so the host is named and the stream's `gateway started` record tells when it started.
+ */
+export function gatewayName(instance: string): string {
+  const host = /^([^/]+)\/gw\//.exec(instance)?.[1];
+  return host ? `${instance} (on host ${host})` : instance;
+}
+
+/** How the gateways that stopped heartbeating while waited for are reported, or '' when none did. */
+export function stoppedLine(stopped: readonly string[]): string {
+  if (!stopped.length) return '';
+  return `${stopped.length} gateway(s) stopped answering while waited for (no heartbeat for over ${LIVE_MS / 1000} s), not counted: ${stopped.map(gatewayName).join(', ')}`;
+}
+
+/** The gateways live now (a heartbeat within LIVE_MS): what `confirmed` re-reads while it waits. */
+export const liveNow = (store: { live(since: number): Promise<string[]> }) => () => store.live(Date.now() - LIVE_MS);
 
 /** Gateways that heartbeat within this window count as live (they heartbeat every second). */
 export const LIVE_MS = 5000;

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import type { IncidentAction, IncidentRecord, ModeRecord, PrincipalRevocation, Store } from '../storage/types.ts';
-import { confirmed, LIVE_MS, modeKey, principalKey, type Confirmation } from './acks.ts';
+import { confirmed, LIVE_MS, liveNow, modeKey, principalKey, type Confirmation } from './acks.ts';
 import { isItemName } from '../catalog/names.ts';
 import { suggest } from '../util/suggest.ts';
 import { unknownName } from './known.ts';
@@ -178,6 +178,7 @@ export async function openIncident(
       version: inForce.revokedAt,
       timeoutMs,
       onWait: input.onWait,
+      stillLive: liveNow(store.revocations),
     });
     containment = { kind: 'principal', target: `subject ${value}`, at: now, ...c };
   } else {
@@ -196,6 +197,7 @@ export async function openIncident(
       version: rec.setAt,
       timeoutMs,
       onWait: input.onWait,
+      stillLive: liveNow(store.revocations),
     });
     containment = { kind: 'mode', target: `${rec.scope}=disabled`, at: now, ...c };
   }

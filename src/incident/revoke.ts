@@ -18,7 +18,7 @@
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { expandReference } from '../credentials/types.ts';
 import type { ApiKeyRecord, IncidentRecord, Store } from '../storage/types.ts';
-import { confirmed, LIVE_MS, type Confirmation } from './acks.ts';
+import { confirmed, LIVE_MS, liveNow, type Confirmation } from './acks.ts';
 import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 
@@ -172,6 +172,7 @@ export async function revokeIncident(
         at,
         timeoutMs: opts.timeoutMs ?? 30_000,
         onWait: opts.onWait,
+        stillLive: liveNow(store.revocations),
       })),
     })),
   );
