@@ -21,6 +21,7 @@ import type { PrincipalRevocations } from './revocations.ts';
 import type { AuthFailures } from './auth-failures.ts';
 import { forwardedClient, hasForwardingHeaders } from './forwarded.ts';
 import { authorizationHeader } from './authorization-header.ts';
+import { IssuerKeyWarnings } from './key-warnings.ts';
 
 export interface AuthenticatorOptions {
   /** Revoked subjects and token ids (followed from the store). */
@@ -29,6 +30,8 @@ export interface AuthenticatorOptions {
   failures?: AuthFailures;
   /** Without identity: proxies whose forwarding headers are believed. */
   trustedProxies?: readonly string[];
+  /** Where an issuer whose keys cannot be fetched is reported (once a minute per issuer). */
+  log?: { warn(fields: Record<string, unknown>, msg: string): void };
 }
 
 /** Who may use the admin api, and for what: every tenant, or one. */
@@ -101,7 +104,10 @@ export class Authenticator {
     for (const i of issuers)
       this.#bindings.set(i.issuer, { tenant: i.tenant, tenants: i.tenants, platform: i.platform });
     if (issuers.length) {
+      const log = opts.log;
+      const warnings = log && new IssuerKeyWarnings((fields, msg) => log.warn(fields, msg));
       this.#verifier = new TokenVerifier({
+        onKeysUnavailable: warnings && ((issuer, reason) => warnings.note(issuer, reason)),
         issuers,
         audience: cfg.resource,
         clockToleranceSec: cfg.clockToleranceSec,

@@ -330,6 +330,40 @@ describe('hostile and broken tokens', () => {
     assertRefused(await v.verify(await forge(claims())), 'issuer keys unavailable');
   });
 
+  test('an issuer whose keys cannot be fetched is reported with the issuer and why, never the token', async () => {
+    const dead = await loopback(() => {});
+    const url = `${dead.url}/jwks`;
+    const down = dead.url;
+    await dead.close();
+    const told: Array<[string, string]> = [];
+    const onKeysUnavailable = (issuer: string, reason: string) => void told.push([issuer, reason]);
+    const jwks = new TokenVerifier({
+      issuers: [{ issuer: op.issuer, jwksUri: url }],
+      audience: RESOURCE,
+      fetchTimeoutMs: 1000,
+      onKeysUnavailable,
+    });
+    const token = await forge(claims());
+    assertRefused(await jwks.verify(token), 'issuer keys unavailable');
+    // Discovery that finds nothing: each location tried, and why.
+    const discovery = new TokenVerifier({
+      issuers: [{ issuer: down }],
+      audience: RESOURCE,
+      fetchTimeoutMs: 1000,
+      onKeysUnavailable,
+    });
+    assertRefused(await discovery.verify(await forge({ ...claims(), iss: down })), 'issuer keys unavailable');
+    assertRefused(await discovery.verify(await forge({ ...claims(), iss: down })), 'issuer keys unavailable');
+    assert.deepEqual(
+      told.map(([issuer]) => issuer),
+      [op.issuer, down, down],
+    );
+    assert.match(told[0][1], new RegExp(`^${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ECONNREFUSED`));
+    assert.match(told[1][1], /^no usable discovery document \(.*\/\.well-known\/openid-configuration: ECONNREFUSED/);
+    assert.match(told[2][1], /not retried for 10 s/);
+    for (const [, reason] of told) for (const part of token.split('.')) assert.ok(!reason.includes(part));
+  });
+
   test('claims mapping: roles path, string roles, scp, azp fallback, no prototype walking', async () => {
     const v = new TokenVerifier({
       issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }],

@@ -41,6 +41,8 @@ export interface VerifierConfig {
   introspection?: IntrospectionConfig;
   /** timeout for discovery, JWKS and introspection requests; default 5000 */
   fetchTimeoutMs?: number;
+  /** Told each time an issuer's keys could not be fetched (discovery or JWKS), with why; never a token. */
+  onKeysUnavailable?: (issuer: string, reason: string) => void;
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -77,6 +79,8 @@ interface IssuerState {
   jwksUri?: string;
   pending?: Promise<JWTVerifyGetKey>;
   failedAt?: number;
+  /** Why discovery last failed (for the log while it is not retried). */
+  failure?: string;
 }
 
 export class TokenVerifier {
@@ -86,6 +90,7 @@ export class TokenVerifier {
   readonly #claims: ClaimNames;
   readonly #timeoutMs: number;
   readonly #introspector?: Introspector;
+  readonly #onKeysUnavailable: (issuer: string, reason: string) => void;
 
   /** Throws a TypeError for an unsafe or incomplete configuration (fail at start, not per request). */
   constructor(config: VerifierConfig) {
@@ -98,6 +103,7 @@ export class TokenVerifier {
       throw new TypeError('identity: clockToleranceSec must be 0..300');
     this.#claims = config.claims ?? {};
     this.#timeoutMs = config.fetchTimeoutMs ?? 5000;
+    this.#onKeysUnavailable = config.onKeysUnavailable ?? (() => {});
     const defaultLifetime = lifetimeLimit(config.maxTokenLifetimeSec ?? DEFAULT_MAX_LIFETIME_SEC, 'identity');
     for (const ic of config.issuers) {
       if (!isAllowedFetchUrl(ic.issuer))
@@ -159,7 +165,8 @@ export class TokenVerifier {
     let keys: JWTVerifyGetKey;
     try {
       keys = await this.#keysFor(state);
-    } catch {
+    } catch (err) {
+      this.#onKeysUnavailable(state.issuer, (err as Error).message);
       return fail('issuer keys unavailable');
     }
 
@@ -173,7 +180,9 @@ export class TokenVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {
-      return fail(reasonFor(err));
+      const reason = reasonFor(err);
+      if (reason === 'issuer keys unavailable') this.#onKeysUnavailable(state.issuer, jwksProblem(err, state.jwksUri));
+      return fail(reason);
     }
     // jose checks presence only; a numeric or empty `sub` would make a meaningless subject.
     if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid sub claim');
@@ -216,17 +225,21 @@ export class TokenVerifier {
     if (state.keys) return Promise.resolve(state.keys);
     if (state.pending) return state.pending;
     if (state.failedAt !== undefined && Date.now() - state.failedAt < DISCOVERY_RETRY_MS) {
-      return Promise.reject(new Error('discovery failed recently'));
+      return Promise.reject(
+        new Error(`${state.failure ?? 'discovery failed'} (not retried for ${DISCOVERY_RETRY_MS / 1000} s)`),
+      );
     }
     const uri = state.jwksUri ? Promise.resolve(state.jwksUri) : this.#discoverJwksUri(state.issuer);
     state.pending = uri.then(
       async (found) => {
+        state.jwksUri = found;
         state.keys = await this.#remoteKeys(found);
         state.pending = undefined;
         return state.keys;
       },
       (err: unknown) => {
         state.failedAt = Date.now();
+        state.failure = (err as Error).message;
         state.pending = undefined;
         throw err;
       },
@@ -235,6 +248,7 @@ export class TokenVerifier {
   }
 
   async #discoverJwksUri(issuer: string): Promise<string> {
+    const tried: string[] = [];
     for (const url of discoveryUrls(issuer)) {
       let doc: unknown;
       try {
@@ -245,17 +259,23 @@ export class TokenVerifier {
         });
         if (!res.ok) {
           await res.body?.cancel();
+          tried.push(`${url}: HTTP ${res.status}`);
           continue;
         }
         doc = await readJsonCapped(res);
-      } catch {
+      } catch (err) {
+        tried.push(`${url}: ${fetchProblem(err)}`);
         continue;
       }
       // RFC 8414 §3.3 / OIDC Discovery §4.3: the document must name exactly the issuer we asked about.
-      if (!isObject(doc) || doc.issuer !== issuer) continue;
+      if (!isObject(doc) || doc.issuer !== issuer) {
+        tried.push(`${url}: not a metadata document of this issuer`);
+        continue;
+      }
       if (typeof doc.jwks_uri === 'string' && isAllowedFetchUrl(doc.jwks_uri)) return doc.jwks_uri;
+      tried.push(`${url}: no usable jwks_uri`);
     }
-    throw new Error('no usable discovery document');
+    throw new Error(`no usable discovery document (${tried.join('; ')})`);
   }
 }
 
@@ -279,6 +299,20 @@ function discoveryUrls(issuer: string): string[] {
   if (path) urls.push(`${u.origin}/.well-known/openid-configuration${path}`);
   urls.push(`${u.origin}/.well-known/oauth-authorization-server${path}`);
   return urls;
+}
+
+/** Why a fetch failed, in a few words: the network error's code (ENOTFOUND, ECONNREFUSED), a timeout, or its message. */
+function fetchProblem(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out';
+  return e?.cause?.code ?? String(e?.message ?? err).slice(0, 200);
+}
+
+/** Why the JWKS could not be fetched (jose's code and message name the HTTP status or the timeout; never the token). */
+function jwksProblem(err: unknown, jwksUri: string | undefined): string {
+  const e = err as { code?: string };
+  const why = e?.code && e.code !== 'ERR_JOSE_GENERIC' ? `${e.code}: ${(err as Error).message}` : fetchProblem(err);
+  return `${jwksUri ? `${jwksUri}: ` : ''}${why.slice(0, 200)}`;
 }
 
 /** Maps a jose failure to a short, fixed, loggable reason (never echoing token content). */

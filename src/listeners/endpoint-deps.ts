@@ -115,6 +115,7 @@ export function endpointDeps(gw: EndpointSources, own: EndpointOwn): EndpointDep
       revocations: gw.principalRevocations,
       failures: gw.authFailures,
       trustedProxies: g.trustedProxies,
+      log: gw.log,
     }),
   };
 }
