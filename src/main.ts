@@ -290,6 +290,9 @@ export class Gateway {
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
   async #startParts(config: Config, opts: GatewayOptions): Promise<void> {
+    // The exports' failed attempts and backlog, in the metrics (before they start: the first attempt counts).
+    this.audit.exportFailed = (name, attempts) => this.metrics.auditExportFailures.inc({ export: name }, attempts);
+    this.metrics.exportLag = () => this.audit.exports.lag();
     try {
       await this.audit.start(
         { event: 'gateway started', config: config.source, servers: config.servers.map((s) => s.name) },

@@ -34,6 +34,8 @@ export class Audit {
   readonly #stopPruning = new AbortController();
   #orphans: NodeJS.Timeout | undefined;
   exports: AuditExports;
+  /** Failed export attempts, by export (set by the composition root: the metrics count them). */
+  exportFailed: (name: string, attempts: number) => void = () => {};
   /**
    * The streams of writers still running (set by the composition root: gateways heartbeat under their
    * stream's name). Their calls in flight are theirs to close; only a stopped writer's are orphans.
@@ -54,7 +56,7 @@ export class Audit {
     );
     this.log.durability = config.durability ?? 'process-crash';
     this.recorder = new CallRecorder(config);
-    this.exports = new AuditExports(config.exports, store, stateDir, ops);
+    this.exports = new AuditExports(config.exports, store, stateDir, ops, (n, a) => this.exportFailed(n, a));
   }
 
   /** Open the stream, close out what a stopped process left open (now and every 10 s), start retention. */
@@ -146,7 +148,9 @@ export class Audit {
     this.recorder = new CallRecorder(config);
     if (exportsChanged) {
       await this.exports.stop();
-      this.exports = new AuditExports(config.exports, this.store, this.#stateDir, this.#ops);
+      this.exports = new AuditExports(config.exports, this.store, this.#stateDir, this.#ops, (n, a) =>
+        this.exportFailed(n, a),
+      );
       this.exports.start();
     }
   }

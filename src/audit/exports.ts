@@ -53,12 +53,40 @@ function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
 }
 
 /** The name under which an export's position is kept in the store (audit_cursors). */
-export const exportCursor = (name: string): string => `export:${name}`;
+const exportCursor = (name: string): string => `export:${name}`;
+
+/** Records an export has not sent yet are counted up to this many (the count reads them). */
+export const LAG_CAP = 10_000;
+
+/**
+ * What one export has left to send, read from the store every replica shares: its cursor, the
+ * records after it (up to LAG_CAP), and when the oldest of them was written (how long it has waited).
+ */
+export interface ExportBacklog {
+  cursor: number;
+  lag: number;
+  oldest: string | undefined;
+}
+
+export async function exportBacklog(store: AuditStore, name: string): Promise<ExportBacklog> {
+  const cursor = await store.getCursor(exportCursor(name));
+  const rows = await store.read({ afterPosition: cursor, limit: LAG_CAP });
+  return { cursor, lag: rows.length, oldest: rows[0]?.event.time };
+}
 
 export class AuditExports {
   readonly #exporters: Array<{ exporter: Exporter; sink: Sink }> = [];
+  readonly #store: AuditStore;
 
-  constructor(configs: AuditExportConfig[], store: AuditStore, stateDir: string, log: Logger) {
+  /** `failed` is told of each failed attempt, by export (the metrics count them). */
+  constructor(
+    configs: AuditExportConfig[],
+    store: AuditStore,
+    stateDir: string,
+    log: Logger,
+    failed: (name: string, attempts: number) => void = () => {},
+  ) {
+    this.#store = store;
     const source = { read: (after: number, limit: number) => store.read({ afterPosition: after, limit }) };
     const cursors = {
       get: (name: string) => store.getCursor(exportCursor(name)),
@@ -73,11 +101,13 @@ export class AuditExports {
         source,
         cursors,
         secrets,
-        onError: (message, retryable) =>
+        onError: (message, retryable) => {
+          failed(cfg.name, 1);
           log.warn(
             { export: cfg.name, retryable, err: message },
             'audit export failing; it retries, nothing is dropped',
-          ),
+          );
+        },
       });
       this.#exporters.push({ exporter, sink });
     }
@@ -90,6 +120,14 @@ export class AuditExports {
   /** A new record was written: exporters need not wait for their next poll. */
   notify(): void {
     for (const e of this.#exporters) e.exporter.notify();
+  }
+
+  /** Records each export has not sent yet (up to LAG_CAP), read from the shared cursor at each call. */
+  async lag(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const { exporter } of this.#exporters)
+      out[exporter.name] = (await exportBacklog(this.#store, exporter.name)).lag;
+    return out;
   }
 
   status(): ExporterStatus[] {

@@ -66,6 +66,18 @@ function reference() {
       help: 'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)',
       registers,
     }),
+    exportLag: new Gauge({
+      name: 'gatehouse_audit_export_lag_records',
+      help: 'audit records each export has not delivered yet, from the cursor every replica shares (counted up to 10000)',
+      labelNames: ['export'],
+      registers,
+    }),
+    exportFailures: new Counter({
+      name: 'gatehouse_audit_export_failures_total',
+      help: 'failed attempts of this process to deliver a batch of audit records, by export (each is retried; nothing is dropped)',
+      labelNames: ['export'],
+      registers,
+    }),
     buffered: new Gauge({
       name: 'gatehouse_upstream_buffered_bytes',
       help: 'bytes held from upstream servers and not yet parsed, all servers together',
@@ -182,6 +194,21 @@ test('the gateway families render as prom-client rendered them, after the runtim
   both(
     () => m.requestsOverBudget.inc({ reason: 'tenant' }),
     () => r.overBudget.inc({ reason: 'tenant' }),
+  );
+  both(
+    () => m.auditExportFailures.inc({ export: 'siem' }, 2),
+    () => r.exportFailures.inc({ export: 'siem' }, 2),
+  );
+  // The exports' lag is read at the scrape; an export without a failure yet shows 0 failures.
+  both(
+    () => {
+      m.exportLag = async () => ({ siem: 12, archive: 0 });
+    },
+    () => {
+      r.exportLag.set({ export: 'siem' }, 12);
+      r.exportLag.set({ export: 'archive' }, 0);
+      r.exportFailures.inc({ export: 'archive' }, 0);
+    },
   );
   // The held bytes are read at the scrape, from the gateway's budgets.
   both(

@@ -60,6 +60,10 @@ abstract class Family<L extends string> {
     this.series.delete(this.key(labels));
   }
 
+  clear(): void {
+    this.series.clear();
+  }
+
   abstract readonly type: string;
 
   /** One line per series (counters and gauges; histograms write their buckets). */
@@ -193,6 +197,18 @@ export class Metrics {
     'READ calls executed without a write-ahead audit record (audit store unavailable, readWhenUnavailable: allow)',
     [],
   );
+  /** Records each audit export has not delivered yet (src/audit/exports.ts), read at each scrape. */
+  readonly #exportLag = new Gauge<'export'>(
+    'gatehouse_audit_export_lag_records',
+    'audit records each export has not delivered yet, from the cursor every replica shares (counted up to 10000)',
+    ['export'],
+  );
+  /** Failed attempts to deliver a batch, by export: a rate above zero is an export failing now. */
+  readonly auditExportFailures = new Counter<'export'>(
+    'gatehouse_audit_export_failures_total',
+    'failed attempts of this process to deliver a batch of audit records, by export (each is retried; nothing is dropped)',
+    ['export'],
+  );
   /** Bytes held from upstreams and not yet parsed (src/util/byte-budget.ts), read at each scrape. */
   readonly #upstreamBuffered = new Gauge(
     'gatehouse_upstream_buffered_bytes',
@@ -227,6 +243,8 @@ export class Metrics {
   bufferedBytes: () => number = () => 0;
   /** What #requestBuffered reads. */
   requestBufferedBytes: () => number = () => 0;
+  /** What #exportLag reads: records not yet delivered, by configured export. */
+  exportLag: () => Promise<Record<string, number>> = async () => ({});
   /** In the order they are rendered (the order prom-client registered them in). */
   readonly #families: Family<string>[] = [
     this.#calls,
@@ -239,6 +257,8 @@ export class Metrics {
     this.fanoutUp,
     this.limitsDegraded,
     this.auditFailOpen,
+    this.#exportLag,
+    this.auditExportFailures,
     this.#upstreamBuffered,
     this.upstreamRefused,
     this.connectionsRefused,
@@ -277,6 +297,13 @@ export class Metrics {
     const before = await runtime.metrics();
     this.#upstreamBuffered.set(this.bufferedBytes());
     this.#requestBuffered.set(this.requestBufferedBytes());
+    // The exports configured now: one removed by a reload leaves the lag gauge; a failing store leaves it empty.
+    const lag = await this.exportLag().catch(() => ({}));
+    this.#exportLag.clear();
+    for (const [name, n] of Object.entries(lag)) {
+      this.#exportLag.set({ export: name }, n);
+      this.auditExportFailures.inc({ export: name }, 0); // shown at 0 before the first failure
+    }
     const own = this.#families.map((f) => f.render()).join('\n\n');
     return { contentType: runtime.contentType, body: `${before}\n${own}\n` };
   }

@@ -2,9 +2,44 @@
  * Section 5 of the readiness checklist, audit: one structured, hash-chained event per call,
  * redaction of secrets and PII, retention, export to a SIEM.
  */
+import { LAG_CAP } from '../audit/exports.ts';
 import type { Config } from '../config/schema.ts';
-import { item, list, type CheckItem, type Facts } from './checklist.ts';
-import type { ReadinessState } from './state.ts';
+import { item, list, type CheckItem, type Facts, type Status } from './checklist.ts';
+import type { ExportState, ReadinessState } from './state.ts';
+
+/**
+ * An export is stalled when a record has waited longer than this after its cursor. A gateway sends a
+ * new record within about a second and retries a failed batch at least once a minute (its backoff's
+ * maximum), so a working export never leaves one waiting this long: no running gateway delivers to
+ * it (the destination refuses or cannot be reached), or no gateway runs at all.
+ */
+const STALL_MS = 5 * 60_000;
+/** Records behind at which an export that still moves is reported as behind. */
+const BEHIND = 1000;
+
+/** One export's state, judged: stalled fails, never delivered or far behind warns. */
+function exportState(name: string, e: ExportState): { status: Status; why: string } {
+  const n = e.lag >= LAG_CAP ? `${LAG_CAP}+` : `${e.lag}`;
+  if (e.lag && e.waitingMs > STALL_MS)
+    return {
+      status: 'fail',
+      why: `${name} has delivered ${e.delivered ? 'nothing' : 'no record ever, and nothing'} for ${Math.floor(e.waitingMs / 60_000)} min: ${n} record(s) waiting (the destination refuses or cannot be reached, or no gateway runs)`,
+    };
+  if (e.lag && !e.delivered) return { status: 'warn', why: `${name} has not delivered a record yet: ${n} waiting` };
+  if (e.lag >= BEHIND) return { status: 'warn', why: `${name} is ${n} records behind` };
+  return { status: 'pass', why: `${name} is up to date` };
+}
+
+/** The worst of the exports named, and what is wrong with each that is not up to date. */
+export function exportsJudged(
+  names: string[],
+  exports: Record<string, ExportState>,
+): { status: Status; problems: string[] } {
+  const judged = names.map((n) => exportState(n, exports[n] ?? { lag: 0, delivered: false, waitingMs: 0 }));
+  const problems = judged.filter((j) => j.status !== 'pass').map((j) => j.why);
+  const worst = judged.some((j) => j.status === 'fail') ? 'fail' : 'warn';
+  return { status: problems.length ? worst : 'pass', problems };
+}
 
 const DURABILITY = {
   'process-crash':
@@ -31,7 +66,7 @@ export function auditItems({ config, state }: Facts): CheckItem[] {
       a.retentionDays ? `${a.retentionDays} days, pruned with checkpoints` : 'records are kept forever',
       'set `audit.retentionDays`',
     ),
-    siemItem(siem, a.exports.length),
+    siemItem(siem, a.exports.length, state.audit),
   ];
 }
 
@@ -57,10 +92,22 @@ function auditTrailItem(config: Config, au: ReadinessState['audit']): CheckItem 
   );
 }
 
-function siemItem(siem: string[], exports: number): CheckItem {
+function siemItem(siem: string[], exports: number, au: ReadinessState['audit']): CheckItem {
   const title = 'audit events are exported to a SIEM';
   const fix = 'add an `audit.exports` entry (splunk-hec, elastic-bulk, otlp, or syslog)';
-  if (siem.length) return item('5.4', title, 'pass', `exported to ${list(siem)}`, fix);
+  if (siem.length) {
+    if (!au)
+      return item('5.4', title, 'fail', "the exports' positions cannot be read from the store", 'check the store');
+    const { status, problems } = exportsJudged(siem, au.exports);
+    if (status === 'pass') return item('5.4', title, 'pass', `exported to ${list(siem)}, up to date`, fix);
+    return item(
+      '5.4',
+      title,
+      status,
+      list(problems),
+      'see `audit export failing` in the gateway log and `gatehouse_audit_export_failures_total`; fix the destination (nothing is dropped: the export resumes where it stopped)',
+    );
+  }
   if (exports) return item('5.4', title, 'warn', 'only to local files', fix);
   return item('5.4', title, 'fail', 'no audit export is configured', fix);
 }

@@ -111,24 +111,67 @@ test("an export's lag is counted from the position the exporter keeps", async ()
   );
   const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'd.db') });
   try {
-    const base = {
-      v: 1 as const,
-      stream: 's1',
-      prev: '0'.repeat(64),
-      hash: 'a'.repeat(64),
-      time: new Date().toISOString(),
-    };
-    await store.audit.appendBatch(
-      [1, 2, 3].map((seq) => ({ ...base, id: `r${seq}`, seq, kind: 'config.reloaded' as const })),
-    );
+    await store.audit.appendBatch(records('s1', 3, new Date().toISOString()));
     let state = await gatherState(store, withExport, inv);
-    assert.deepEqual(state.audit?.exportLag, { siem: 3 });
+    assert.equal(state.audit?.exports.siem.lag, 3);
+    assert.equal(state.audit?.exports.siem.delivered, false);
     // Where the exporter (src/audit/exports.ts) keeps its position after sending all three.
     const last = (await store.audit.read({ limit: 10 })).at(-1)!.position;
     await store.audit.setCursor('export:siem', last);
     state = await gatherState(store, withExport, inv);
-    assert.deepEqual(state.audit?.exportLag, { siem: 0 });
+    assert.deepEqual(state.audit?.exports, { siem: { lag: 0, delivered: true, waitingMs: 0 } });
     assert.match(at(readiness(withExport, inv, noFacts, state), '7.4').why, /1 export\(s\) up to date/);
+  } finally {
+    await store.close();
+  }
+});
+
+/** `n` records of one stream written at `time` (the chain is not checked here). */
+function records(stream: string, n: number, time: string) {
+  const base = { v: 1 as const, stream, prev: '0'.repeat(64), hash: 'a'.repeat(64), time };
+  return Array.from({ length: n }, (_, i) => ({
+    ...base,
+    id: `${stream}-${i + 1}`,
+    seq: i + 1,
+    kind: 'config.reloaded' as const,
+  }));
+}
+
+test('a SIEM export that never delivered warns 5.4 and 7.4; one stalled for over five minutes fails 5.4', async () => {
+  const withSiem = parseConfig(
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(dir)} }\nservers: []\naudit:\n  exports: [{ name: siem, type: http, format: splunk-hec, url: "https://127.0.0.1:1/services/collector" }]\n`,
+    join(dir, 'g.yaml'),
+  );
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'siem.db') });
+  try {
+    const now = Date.parse('2026-12-07T12:00:00Z');
+    // Written a minute ago, nothing delivered: not yet stalled, but it has never delivered.
+    await store.audit.appendBatch(records('s1', 2, new Date(now - 60_000).toISOString()));
+    let items = readiness(withSiem, inv, noFacts, await gatherState(store, withSiem, inv, now));
+    assert.equal(at(items, '5.4').status, 'warn');
+    assert.equal(at(items, '5.4').why, 'siem has not delivered a record yet: 2 waiting');
+    assert.equal(at(items, '7.4').status, 'warn');
+    assert.match(at(items, '7.4').why, /siem has not delivered a record yet/);
+    // Ten minutes on, still nothing: stalled.
+    items = readiness(withSiem, inv, noFacts, await gatherState(store, withSiem, inv, now + 9 * 60_000));
+    assert.equal(at(items, '5.4').status, 'fail');
+    assert.match(
+      at(items, '5.4').why,
+      /^siem has delivered no record ever, and nothing for 10 min: 2 record\(s\) waiting/,
+    );
+    assert.match(at(items, '5.4').fix, /gatehouse_audit_export_failures_total/);
+    assert.equal(at(items, '7.4').status, 'warn', 'the trail itself is still readable');
+    // It delivered the first record, then stalled on the second.
+    const first = (await store.audit.read({ limit: 1 }))[0].position;
+    await store.audit.setCursor('export:siem', first);
+    items = readiness(withSiem, inv, noFacts, await gatherState(store, withSiem, inv, now + 9 * 60_000));
+    assert.match(at(items, '5.4').why, /^siem has delivered nothing for 10 min: 1 record\(s\) waiting/);
+    // Caught up.
+    await store.audit.setCursor('export:siem', first + 1);
+    items = readiness(withSiem, inv, noFacts, await gatherState(store, withSiem, inv, now + 9 * 60_000));
+    assert.equal(at(items, '5.4').status, 'pass');
+    assert.equal(at(items, '5.4').why, 'exported to siem, up to date');
+    assert.equal(at(items, '7.4').status, 'pass');
   } finally {
     await store.close();
   }

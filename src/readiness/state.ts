@@ -6,7 +6,7 @@
  * secrets key. Each part is read on
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
-import { exportCursor } from '../audit/exports.ts';
+import { exportBacklog } from '../audit/exports.ts';
 // The same window `gatehouse incident revoke` waits on: a gateway is live while it heartbeats.
 import { LIVE_MS } from '../incident/acks.ts';
 import type { Store } from '../storage/types.ts';
@@ -20,13 +20,23 @@ import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import { KEY_ENV, keyProblem } from '../credentials/local-store.ts';
 import { notPrivate } from '../util/private-path.ts';
 
+/** What one audit export has left to send. */
+export interface ExportState {
+  /** Records after its cursor (counted up to LAG_CAP, src/audit/exports.ts). */
+  lag: number;
+  /** Its cursor ever moved: some replica delivered at least one batch. */
+  delivered: boolean;
+  /** How long the oldest record it has not sent has waited (0 when none waits). */
+  waitingMs: number;
+}
+
 export interface ReadinessState {
   audit?: {
     records: number;
     /** Call intents older than STALE_MS without an outcome (or `unknown`) record. */
     unclosed: number;
-    /** Records each configured export has not sent yet (capped at LAG_CAP). */
-    exportLag: Record<string, number>;
+    /** Each configured export's backlog in the store every replica shares (exportState in audit-items.ts judges it). */
+    exports: Record<string, ExportState>;
   };
   modes?: Array<{ scope: string; mode: string }>;
   revocations?: { refs: string[]; unconfirmed: string[]; liveGateways: number };
@@ -44,7 +54,6 @@ export interface ReadinessState {
 }
 
 const STALE_MS = 5 * 60_000;
-const LAG_CAP = 10_000;
 const APPROVALS_READ = 200;
 /** Pages of admin actions searched for mode switches (each bounded in time by the store's search). */
 const MODE_PAGES = 20;
@@ -89,13 +98,14 @@ export async function gatherState(
     part(async () => {
       const records = await store.audit.count();
       const open = await store.audit.openIntents([]);
-      const exportLag: Record<string, number> = {};
+      const exports: Record<string, ExportState> = {};
       for (const e of config.audit.exports) {
-        const cursor = await store.audit.getCursor(exportCursor(e.name));
-        exportLag[e.name] = (await store.audit.read({ afterPosition: cursor, limit: LAG_CAP })).length;
+        const b = await exportBacklog(store.audit, e.name);
+        const waitingMs = b.oldest ? Math.max(0, now - Date.parse(b.oldest)) : 0;
+        exports[e.name] = { lag: b.lag, delivered: b.cursor > 0, waitingMs };
       }
       const unclosed = open.filter((r) => now - Date.parse(r.time) > STALE_MS).length;
-      return { records, unclosed, exportLag };
+      return { records, unclosed, exports };
     }),
     part(async () => (await store.modes.list()).map((m) => ({ scope: m.scope, mode: m.mode }))),
     part(async () => {
