@@ -161,3 +161,24 @@ test('calls without an outcome for five minutes warn 5.1, saying who closes them
   const clean = readiness(config, { servers: [], tools: [] }, undefined, { audit: { ...state.audit, unclosed: 0 } });
   assert.equal(clean.find((i) => i.id === '5.1')!.status, 'pass');
 });
+
+test('3.4 says what the rules lack, and only that Redis is configured (check cannot see it answer)', () => {
+  const limits = (rules: string, redis = '') =>
+    readiness(parseConfig(`version: 1\nlimits:\n${redis}  rules:\n${rules}servers: []\n`, '/etc/g.yaml', {}), {
+      servers: [],
+      tools: [],
+    }).find((i) => i.id === '3.4')!;
+  const rateOnly = limits('    - { id: r, scope: principal, rate: { points: 60, perSeconds: 60 } }\n');
+  assert.equal(rateOnly.status, 'warn');
+  assert.match(rateOnly.why, /; no concurrency cap$/);
+  assert.match(rateOnly.fix, /^add a rule with `concurrency:` to `limits.rules`/);
+  const capOnly = limits('    - { id: c, scope: principal_tool, concurrency: 2 }\n');
+  assert.match(capOnly.fix, /^add a rule with `rate:`/);
+  const shared = limits(
+    '    - { id: r, scope: principal, rate: { points: 60, perSeconds: 60 } }\n    - { id: c, scope: principal_tool, concurrency: 2 }\n',
+    '  redis: { url: "redis://127.0.0.1:44998/10" }\n',
+  );
+  assert.equal(shared.status, 'pass');
+  assert.doesNotMatch(shared.why, /shared through Redis/);
+  assert.match(shared.why, /configured Redis .*gatehouse_limits_degraded/);
+});

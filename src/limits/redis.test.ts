@@ -189,6 +189,22 @@ test('Redis unreachable: calls are limited by the stricter local limit and degra
   assert.equal((await l.acquire(db)).ok, true);
 });
 
+test('Redis unreachable at start: degraded is known before any limited call', async (t) => {
+  const closed = await freePort(); // nothing listens there
+  const events: Array<[boolean, string]> = [];
+  const l = new RedisLimiter([{ id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } }], {
+    url: `redis://127.0.0.1:${closed}`,
+    onDegraded: (d, why) => events.push([d, why]),
+  });
+  t.after(() => l.close());
+  assert.ok(await eventually(async () => l.degraded));
+  assert.equal(events.length, 1);
+  assert.match(events[0][1], /^redis unreachable at start \(.*ECONNREFUSED.*\); limiting locally, budgets divided$/);
+  // The first call goes local at once, and is not reported again.
+  assert.equal((await l.acquire(alice)).ok, true);
+  assert.equal(events.length, 1);
+});
+
 test('Redis down, hung, then back: local limits meanwhile, Redis again once it answers', async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   const { make } = setup(t);

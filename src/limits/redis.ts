@@ -157,7 +157,13 @@ export class RedisLimiter implements ReloadableLimiter {
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
-    this.#client.on('error', () => {}); // failures surface per command; unhandled 'error' would crash
+    // Failures surface per command (an unhandled 'error' would crash), except before the first
+    // connection: a Redis away at start makes the limits local from then on, and is said at once, not
+    // at the first limited call.
+    this.#client.on('error', (err: Error) => {
+      if (!this.#everReady && !this.#closing)
+        this.#setDegraded(true, `redis unreachable at start (${err.message}); limiting locally, budgets divided`);
+    });
     this.#firstReady = new Promise((resolve) =>
       this.#client.once('ready', () => {
         this.#everReady = true;

@@ -41,18 +41,33 @@ export function policyItems({ config, present, classes }: Facts): CheckItem[] {
   ];
 }
 
+/** What to add to `limits.rules`, given what they lack. */
+function limitsFix(rate: boolean, concurrency: boolean): string {
+  const replicas = '`limits.redis` for several replicas';
+  if (!rate && !concurrency) return `add \`limits.rules\` (rate and concurrency; ${replicas})`;
+  if (!concurrency)
+    return 'add a rule with `concurrency:` to `limits.rules` (a cap on calls at once, e.g. per principal and tool)';
+  if (!rate) return 'add a rule with `rate:` to `limits.rules` (points per period, e.g. per principal)';
+  return `adjust \`limits.rules\` (${replicas})`;
+}
+
 function limitsItem(config: Config): CheckItem {
   const title = 'rate limits and concurrency caps per user and per tool';
-  const fix = 'add `limits.rules` (rate and concurrency; `limits.redis` for several replicas)';
   const lim = config.limits?.rules ?? [];
-  if (!lim.length) return item('3.4', title, 'fail', 'no rate limit or concurrency cap is configured', fix);
   const rate = lim.some((r) => r.rate);
   const concurrency = lim.some((r) => r.concurrency);
+  const fix = limitsFix(rate, concurrency);
+  if (!lim.length) return item('3.4', title, 'fail', 'no rate limit or concurrency cap is configured', fix);
+  // The check reads the config, not the running replicas: whether their Redis answers is in their
+  // log and metrics (gatehouse_limits_degraded, gatehouse_fanout_up), so only "configured" is said.
+  const where = config.limits?.redis
+    ? ', to be shared through the configured Redis (whether it answers: `gatehouse_limits_degraded` on each replica)'
+    : ', in memory (one process)';
   return item(
     '3.4',
     title,
     rate && concurrency ? 'pass' : 'warn',
-    `${lim.length} rule(s)${config.limits?.redis ? ', shared through Redis' : ', in memory (one process)'}${concurrency ? '' : '; no concurrency cap'}${rate ? '' : '; no rate limit'}`,
+    `${lim.length} rule(s)${where}${concurrency ? '' : '; no concurrency cap'}${rate ? '' : '; no rate limit'}`,
     fix,
   );
 }

@@ -10,6 +10,7 @@ import { Fanout, announce, startFanout, type FanoutMessage } from './fanout.ts';
 import { Redis } from 'ioredis';
 import { requireService } from '../../test/support/services.ts';
 import { freePort } from '../../test/support/processes.ts';
+import { eventually } from '../../test/support/eventually.ts';
 
 const URL = 'redis://127.0.0.1:6379';
 
@@ -100,4 +101,32 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
   } finally {
     await down.close();
   }
+});
+
+test('Redis away at start is reported once, like a later loss: the log line and the metric', async () => {
+  const errors: string[] = [];
+  const live: boolean[] = [];
+  const dead = `redis://127.0.0.1:${await freePort()}`; // nothing listens there
+  const down = startFanout(
+    { url: dead },
+    {
+      sessions: { recheckMs: () => 5000, onEnded: () => {}, endedElsewhere: () => {}, distrustAll: () => {} },
+      revocations: { refresh: async () => {} },
+      log: { info() {}, error: (_o, m) => void errors.push(m) },
+      live: (up) => void live.push(up),
+    },
+  )!;
+  try {
+    assert.ok(await eventually(() => errors.length > 0, { timeoutMs: 10_000 }));
+    assert.deepEqual(errors, [
+      'fan-out: redis unreachable; every legacy session request re-reads the store until it is back',
+    ]);
+    // Several reconnection attempts later (ioredis retries every 100-1000 ms), still told once.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(errors.length, 1);
+    assert.deepEqual(live, [false]);
+  } finally {
+    await down.close();
+  }
+  assert.equal(errors.length, 1, 'closing on purpose is not an outage');
 });

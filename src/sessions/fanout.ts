@@ -4,7 +4,8 @@
  * prefix); a message is a hint to re-read or drop, never the truth: the store stays the truth, so a
  * lost message costs at most the followers' own delay.
  *
- * `live` is true only while the subscription is up. While it is down a replica cannot hear of changes
+ * `live` is true only while the subscription is up; `onLive` hears of every change, and of a first
+ * connection that fails (Redis away at start is an outage too). While it is down a replica cannot hear of changes
  * elsewhere, so callers fall back to the stricter path (sessions re-read the store on every request);
  * when it is (re)established, `onResync` runs so cached state is re-checked (messages may have been missed).
  */
@@ -27,7 +28,7 @@ export interface FanoutOptions {
   onMessage: (msg: FanoutMessage) => void;
   /** Called whenever the subscription is (re)established: re-check what is cached. */
   onResync?: () => void;
-  /** Called on every change of `live`. */
+  /** Called on every change of `live`, and with false when the first connection fails. */
   onLive?: (live: boolean) => void;
 }
 
@@ -40,6 +41,8 @@ export class Fanout {
   readonly #origin = randomBytes(8).toString('hex');
   readonly #opts: FanoutOptions;
   #live = false;
+  /** What onLive was last told: nothing yet, so a first connection that fails is reported like a later loss. */
+  #told: boolean | undefined;
   #closed = false;
 
   constructor(opts: FanoutOptions) {
@@ -112,8 +115,11 @@ export class Fanout {
   }
 
   #setLive(live: boolean): void {
-    if (this.#live === live || (live && this.#closed)) return;
+    if (this.#closed) return; // closing on purpose: not an outage to report
     this.#live = live;
+    // Once per change: a Redis away at start is told once, not at every reconnection attempt.
+    if (this.#told === live) return;
+    this.#told = live;
     try {
       this.#opts.onLive?.(live);
     } catch {
