@@ -182,6 +182,13 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
     { requestState: first.result.requestState.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')) },
   );
   assert.ok(tampered.error);
+  // Without --role the operator is told which role the request needs, and how to give it.
+  const roleless = await runCli(['approvals', 'approve', id, '--by', 'lead-on-call', '-c', t.file]);
+  assert.equal(roleless.code, 2);
+  assert.match(
+    roleless.stderr,
+    /not recorded: you are not an approver for this request: it needs role lead; you hold no role \(`--role` not given\): give the role you hold with `--role lead`/,
+  );
   const cli = await runCli([
     'approvals',
     'approve',

@@ -182,3 +182,38 @@ test('3.4 says what the rules lack, and only that Redis is configured (check can
   assert.doesNotMatch(shared.why, /shared through Redis/);
   assert.match(shared.why, /configured Redis .*gatehouse_limits_degraded/);
 });
+
+test('fix texts that can be followed: 2.4 without brokered credentials, 4.1 without a policy, 6.6 refusing everyone', () => {
+  const at = (yaml: string, id: string) =>
+    readiness(parseConfig(`version: 1\n${yaml}`, '/etc/g.yaml', {}), { servers: [], tools: [] }, undefined, {
+      revocations: { refs: [], unconfirmed: [], liveGateways: 1 },
+      approvals: { decided: 0, unrecorded: 0, capped: false },
+    }).find((i) => i.id === id)!;
+  // Nothing brokered: no reference `credentials revoke` would accept.
+  const none = at('servers: [{ name: s, transport: stdio, command: x }]\n', '2.4');
+  assert.match(none.why, /^no server uses brokered credentials: there is nothing Gatehouse can rotate or revoke/);
+  assert.doesNotMatch(none.fix, /credentials revoke/);
+  const brokered = at(
+    'servers: [{ name: gh, transport: stdio, command: x, credentials: { env: { GH_TOKEN: "env:GH_TOKEN" } } }]\n',
+    '2.4',
+  );
+  assert.match(brokered.fix, /^drill it: `gatehouse credentials revoke <ref>` \(a reference of gh\)/);
+  // No policy: nothing is sent for approval, so "a WRITE call, then approve" cannot be followed.
+  const noPolicy = at('servers: []\n', '4.1');
+  assert.match(noPolicy.why, /^no policy, so nothing is sent for approval/);
+  assert.match(noPolicy.fix, /^write a policy/);
+  assert.doesNotMatch(noPolicy.fix, /approvals approve/);
+  // Exposed, no identity, allowUnauthenticated: never: every caller is refused, as 2.1 says.
+  const never = at(
+    'gateway: { listen: { host: 0.0.0.0 }, allowUnauthenticated: never, trustedProxies: [10.0.0.1] }\nservers: []\n',
+    '6.6',
+  );
+  assert.equal(never.status, 'pass');
+  assert.equal(
+    never.why,
+    'listening on 0.0.0.0; no identity provider and `gateway.allowUnauthenticated: never`: every caller is refused',
+  );
+  const loopback = at('gateway: { listen: { host: 0.0.0.0 }, allowUnauthenticated: loopback }\nservers: []\n', '6.6');
+  assert.equal(loopback.status, 'warn');
+  assert.match(loopback.why, /unless they come from loopback/);
+});

@@ -112,7 +112,7 @@ async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promis
       `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
       `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
       `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
-      `  approvers: ${[...(r.approversRule.roles ?? []).map((x) => `role ${x}`), ...(r.approversRule.subjects ?? []).map(approverSubjectLabel)].join(' or ')}, ${r.approversRule.count} needed`,
+      `  approvers: ${approversOf(r)}, ${r.approversRule.count} needed`,
       ...r.decisions.map(
         (d) =>
           `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
@@ -125,6 +125,22 @@ async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promis
 }
 
 type Decision = 'approve' | 'deny';
+/** Who the request's rule lets decide: its roles and its people. */
+function approversOf(r: ApprovalRequest): string {
+  const rule = r.approversRule;
+  return [...(rule.roles ?? []).map((x) => `role ${x}`), ...(rule.subjects ?? []).map(approverSubjectLabel)].join(
+    ' or ',
+  );
+}
+
+function notAnApprover(r: ApprovalRequest, withCredential: boolean, roles: string): string {
+  const needed = r.approversRule.roles ?? [];
+  const held = roles.trim() ? `the roles given (${roles})` : 'no role (`--role` not given)';
+  const how =
+    withCredential || !needed.length ? '' : `; you hold ${held}: give the role you hold with \`--role ${needed[0]}\``;
+  return `you are not an approver for this request: it needs ${approversOf(r)}${how}`;
+}
+
 type DecideOpts = { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string };
 
 function registerApprovalsDecide(approvals: Command, ctx: CliContext, decision: Decision): void {
@@ -177,6 +193,8 @@ async function decideApproval(ctx: CliContext, decision: Decision, id: string, o
     const t = decide(r, approverFor(c, by, r, opts.role), decision, opts.reason, Date.now());
     if (!t.ok) {
       if (t.request) await s.approvals.transition(t.request, r.status);
+      // Say who may decide, and, for the operator without a credential, how to claim the role.
+      if (t.code === 'not_an_approver') return { ...t, message: notAnApprover(r, p !== undefined, opts.role) };
       return t;
     }
     if (!(await s.approvals.transition(t.request, 'pending')))

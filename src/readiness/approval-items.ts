@@ -91,7 +91,9 @@ function approvalRecordItem(
       title,
       'warn',
       `${targets}; not yet exercised: no approval has been decided`,
-      'try one: a WRITE call, then `gatehouse approvals approve <id>` (or the page)',
+      noTarget
+        ? 'try one: a WRITE call the policy sends for approval, then `gatehouse approvals approve <id> --role <role>` with a role its rule names (`gatehouse approvals show <id>` lists them), or the page'
+        : 'write a policy (`policy.files`) that sends WRITE calls for approval, approvers per rule or `defaults.approvers`; then try one',
     );
   const pageBase = config.approvals.baseUrl ?? config.gateway.publicUrl;
   return item(

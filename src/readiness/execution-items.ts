@@ -72,6 +72,15 @@ function listenerItem(config: Config): CheckItem {
   const fix = 'configure an identity provider before exposing the gateway';
   const id = config.identity;
   const host = config.gateway.listen.host;
+  // Without identity and without `allowUnauthenticated: loopback` nothing is served, proxy or not (as 2.1 says).
+  if (!id && config.gateway.allowUnauthenticated !== 'loopback')
+    return item(
+      '6.6',
+      title,
+      'pass',
+      `listening on ${host}; no identity provider and \`gateway.allowUnauthenticated: never\`: every caller is refused`,
+      fix,
+    );
   // Behind a reverse proxy every caller arrives from the proxy: without identity that is exposure.
   const proxies = id ? [] : (config.gateway.trustedProxies ?? []);
   if (proxies.length)
@@ -87,7 +96,7 @@ function listenerItem(config: Config): CheckItem {
   return item(
     '6.6',
     title,
-    config.gateway.allowUnauthenticated === 'loopback' ? 'warn' : 'pass',
+    'warn',
     `listening on ${host}; unauthenticated callers are refused unless they come from loopback`,
     fix,
   );

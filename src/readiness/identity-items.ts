@@ -75,7 +75,11 @@ export function identityItems(f: Facts): CheckItem[] {
       'move each credential to a secrets manager and reference it (docs/credentials.md)',
     ),
     brokeredCredentialItem(enabled),
-    rotationItem(config, f.state.revocations),
+    rotationItem(
+      config,
+      f.state.revocations,
+      enabled.filter((s) => s.credentials || (s.transport !== 'stdio' && s.oauth)).map((s) => s.name),
+    ),
     secretsKeyItem(config, f.state.secretsKey),
   ];
 }
@@ -118,7 +122,8 @@ function brokeredCredentialItem(enabled: ServerConfig[]): CheckItem {
   );
 }
 
-function rotationItem(config: Config, rev: ReadinessState['revocations']): CheckItem {
+/** `brokered`: the enabled servers whose credentials Gatehouse holds (what `credentials revoke` can name). */
+function rotationItem(config: Config, rev: ReadinessState['revocations'], brokered: string[]): CheckItem {
   const title = 'credentials can be rotated and revoked, with confirmation';
   const storeFix = 'check the store; a gateway that does not confirm is not following revocations (restart it)';
   if (!rev) return item('2.4', title, 'fail', 'the revocation records cannot be read from the store', storeFix);
@@ -134,13 +139,21 @@ function rotationItem(config: Config, rev: ReadinessState['revocations']): Check
   // Confirmation is only shown by a revocation some live gateway confirmed: with none on record, or
   // no gateway running to confirm it, there is nothing to pass on.
   if (!rev.refs.length)
-    return item(
-      '2.4',
-      title,
-      'warn',
-      `${rotation}; confirmation not yet exercised: no revocation on record`,
-      'drill it: `gatehouse credentials revoke <ref>` with the gateways running, then check again',
-    );
+    return brokered.length
+      ? item(
+          '2.4',
+          title,
+          'warn',
+          `${rotation}; confirmation not yet exercised: no revocation on record`,
+          `drill it: \`gatehouse credentials revoke <ref>\` (a reference of ${list(brokered)}) with the gateways running, then check again`,
+        )
+      : item(
+          '2.4',
+          title,
+          'warn',
+          'no server uses brokered credentials: there is nothing Gatehouse can rotate or revoke (secrets would have to be rotated and revoked at each server)',
+          'reference upstream secrets with `servers[].credentials`',
+        );
   if (!rev.liveGateways)
     return item(
       '2.4',

@@ -40,9 +40,9 @@ test('modes in force and unconfirmed revocations come from the store', async () 
     assert.match(at(items, '7.2').why, /in force now: `?server:github/);
     assert.equal(at(items, '7.2').status, 'pass');
     assert.match(at(items, '6.5').why, /tenant:acme/);
-    // No revocation yet: confirmation has not been shown, so it is not passed.
+    // No revocation yet (and no brokered credential to revoke): confirmation has not been shown, so it is not passed.
     assert.equal(at(items, '2.4').status, 'warn');
-    assert.match(at(items, '2.4').why, /confirmation not yet exercised: no revocation on record/);
+    assert.match(at(items, '2.4').why, /^no server uses brokered credentials/);
     // A live gateway that has not confirmed a revocation: the item fails and names the reference.
     await store.revocations.heartbeat('gw-1', Date.now(), Date.now());
     await store.revocations.revoke({
