@@ -29,7 +29,7 @@ import { unknownToolWarnings } from './policy/unknown-tools.ts';
 import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
-import { loadKey } from './credentials/local-store.ts';
+import { keyId, loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
@@ -125,6 +125,8 @@ export class Gateway {
   #bound: { address: string; port: number } | undefined;
   /** The listen address as configured at start (port 0 until bound): what a reload's config is compared with. */
   #listenAsConfigured: Config['gateway']['listen'] | undefined;
+  /** The id of the secrets key (never the key), recorded in the store beside this gateway's heartbeat. */
+  #keyId = '';
 
   private constructor(
     config: Config,
@@ -285,7 +287,9 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    return new Gateway(config, store, log, resolver, secretsKey, clock);
+    const gw = new Gateway(config, store, log, resolver, secretsKey, clock);
+    gw.#keyId = keyId(secretsKey);
+    return gw;
   }
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
@@ -301,6 +305,8 @@ export class Gateway {
       await this.inventory.start();
       await this.runtimeModes.start();
       await this.credentials.broker.start();
+      // Beside the heartbeat the broker just wrote: `gatehouse check` compares the replicas' keys by it.
+      await this.store.revocations.recordKeyId(this.audit.log.stream, this.#keyId, Date.now());
       await this.approvals.init();
       await this.principalRevocations.start();
       this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'));

@@ -217,3 +217,20 @@ test('fix texts that can be followed: 2.4 without brokered credentials, 4.1 with
   assert.equal(loopback.status, 'warn');
   assert.match(loopback.why, /unless they come from loopback/);
 });
+
+test('2.7 on PostgreSQL with no live gateway says there was nothing to compare with', () => {
+  const config = parseConfig(
+    'version: 1\nstorage: { driver: postgres, postgresUrl: "postgres://db.internal/gatehouse" }\nservers: []\n',
+    '/etc/g.yaml',
+    {},
+  );
+  const item = readiness(config, { servers: [], tools: [] }, undefined, {
+    secretsKey: { source: 'environment', keyId: '0123456789abcdef', gateways: [] },
+  }).find((i) => i.id === '2.7')!;
+  assert.equal(item.status, 'warn');
+  assert.match(item.why, /no live gateway to compare with .*`local:` secrets from its own state directory/);
+  const unread = readiness(config, { servers: [], tools: [] }, undefined, {
+    secretsKey: { source: 'environment', keyId: '0123456789abcdef' },
+  }).find((i) => i.id === '2.7')!;
+  assert.equal(unread.status, 'fail');
+});

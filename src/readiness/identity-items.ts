@@ -173,21 +173,63 @@ function rotationItem(config: Config, rev: ReadinessState['revocations'], broker
 }
 
 /**
- * The secrets key seals what the store keeps for upstreams (their OAuth tokens, the embedded secrets):
- * one that cannot be read stops the gateway at start, and replicas sharing a store need the same one.
+ * The secrets key seals what the store keeps for upstreams (their OAuth tokens): one that cannot be
+ * read stops the gateway at start, and replicas sharing a store need the same one. Each gateway
+ * records its key's id (never the key) beside its heartbeat; the live gateways' ids are compared with
+ * each other's and with the key this environment reads.
  */
 function secretsKeyItem(config: Config, key: ReadinessState['secretsKey']): CheckItem {
-  const title = 'the secrets key can be read, and is the same on every replica';
+  const title = 'the secrets key can be read, and every live gateway uses the same one';
   const fix = 'make one with `openssl rand -base64 32` and set it as GATEHOUSE_SECRETS_KEY (the same on every replica)';
   if (!key) return item('2.7', title, 'fail', 'the secrets key was not looked at', fix);
   if (key.problem) return item('2.7', title, 'fail', `${key.problem}: the gateway will not start`, fix);
-  if (key.source === 'environment') return item('2.7', title, 'pass', 'GATEHOUSE_SECRETS_KEY is set and valid', fix);
-  const where =
-    key.source === 'file'
-      ? 'the key file in the state directory'
-      : 'a key file the gateway makes in the state directory at its first start';
-  // Replicas share a store only through PostgreSQL: each one's own key file would seal for itself alone.
+  if (!key.gateways)
+    return item('2.7', title, 'fail', "the live gateways' key ids cannot be read from the store", 'check the store');
+  const own = ownKey(key.source);
+  const byKey = new Map<string, string[]>();
+  for (const g of key.gateways) if (g.keyId) byKey.set(g.keyId, [...(byKey.get(g.keyId) ?? []), g.instance]);
+  if (byKey.size > 1)
+    return item(
+      '2.7',
+      title,
+      'fail',
+      `the live gateways use ${byKey.size} different secrets keys (${[...byKey].map(([id, gws]) => `key ${id}: ${list(gws, 3)}`).join('; ')}): the upstream OAuth tokens one seals in the shared store the others cannot open, so their callers are asked to authorise again on the other replicas`,
+      fix,
+    );
+  const [theirs] = [...byKey.keys()];
+  if (theirs && key.keyId && theirs !== key.keyId)
+    return item(
+      '2.7',
+      title,
+      'warn',
+      `the live gateways share one key (${theirs}), but not ${own} (${key.keyId}): this check runs with another key than theirs`,
+      "run `gatehouse check` with the gateways' GATEHOUSE_SECRETS_KEY (or their state directory)",
+    );
+  const unrecorded = key.gateways.filter((g) => !g.keyId).map((g) => g.instance);
+  if (unrecorded.length)
+    return item(
+      '2.7',
+      title,
+      'warn',
+      `${own}; ${unrecorded.length} live gateway(s) recorded no key id (started by a version before it was recorded): ${list(unrecorded, 3)}`,
+      'restart them so their keys can be compared',
+    );
+  if (key.gateways.length)
+    return item('2.7', title, 'pass', `${own}; the same key as all ${key.gateways.length} live gateway(s)`, fix);
+  // Replicas share a store only through PostgreSQL: with none running there is nothing to compare.
   if (config.storage.driver === 'postgres')
-    return item('2.7', title, 'warn', `${where}, one per replica: their store is shared, their keys are not`, fix);
-  return item('2.7', title, 'pass', `${where} (GATEHOUSE_SECRETS_KEY is not set)`, fix);
+    return item(
+      '2.7',
+      title,
+      'warn',
+      `${own}; no live gateway to compare with (each replica reads its own GATEHOUSE_SECRETS_KEY, or its own key file, and its \`local:\` secrets from its own state directory)`,
+      'check again with the replicas running',
+    );
+  return item('2.7', title, 'pass', `${own}; no gateway running to compare with`, fix);
+}
+
+function ownKey(source: NonNullable<ReadinessState['secretsKey']>['source']): string {
+  if (source === 'environment') return 'GATEHOUSE_SECRETS_KEY (set and valid)';
+  if (source === 'file') return 'the key file in the state directory (GATEHOUSE_SECRETS_KEY is not set)';
+  return 'a key file the gateway makes in the state directory at its first start';
 }

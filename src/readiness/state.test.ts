@@ -12,6 +12,7 @@ import { parseConfig } from '../config/load.ts';
 import { openStore } from '../storage/index.ts';
 import { readiness } from './check.ts';
 import { gatherState } from './state.ts';
+import { keyId } from '../credentials/local-store.ts';
 import type { InventoryData } from '../inventory/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-state-'));
@@ -191,10 +192,56 @@ test('the secrets key: one set but not 32 bytes of base64 fails 2.7 saying how t
     );
     assert.doesNotMatch(JSON.stringify(bad), /a1a1/);
     const good = await key2_7({ GATEHOUSE_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') });
-    assert.deepEqual([good.status, good.why], ['pass', 'GATEHOUSE_SECRETS_KEY is set and valid']);
+    assert.deepEqual(
+      [good.status, good.why],
+      ['pass', 'GATEHOUSE_SECRETS_KEY (set and valid); no gateway running to compare with'],
+    );
     const none = await key2_7({});
     assert.equal(none.status, 'pass');
     assert.match(none.why, /^a key file the gateway makes in the state directory at its first start/);
+  } finally {
+    await store.close();
+  }
+});
+
+test("2.7 compares the live gateways' key ids with each other's and with this environment's key", async () => {
+  const store = await openStore({ driver: 'sqlite', sqlitePath: join(dir, 'ids.db') });
+  try {
+    const key = (n: number) => Buffer.alloc(32, n);
+    const env = { GATEHOUSE_SECRETS_KEY: key(1).toString('base64') };
+    const key2_7 = async (e: NodeJS.ProcessEnv = env) =>
+      at(readiness(config, inv, noFacts, await gatherState(store, config, inv, Date.now(), e)), '2.7');
+    // Three replicas on one store; each records its key's id at start (src/main.ts).
+    for (const gw of ['gw-1', 'gw-2', 'gw-3']) {
+      await store.revocations.heartbeat(gw, Date.now(), Date.now());
+      await store.revocations.recordKeyId(gw, keyId(key(1)), Date.now());
+    }
+    let item = await key2_7();
+    assert.deepEqual(
+      [item.status, item.why],
+      ['pass', 'GATEHOUSE_SECRETS_KEY (set and valid); the same key as all 3 live gateway(s)'],
+    );
+    // The CLI's environment has another key than theirs: said, not taken for theirs.
+    item = await key2_7({ GATEHOUSE_SECRETS_KEY: key(2).toString('base64') });
+    assert.equal(item.status, 'warn');
+    assert.match(item.why, /^the live gateways share one key \([0-9a-f]{16}\), but not GATEHOUSE_SECRETS_KEY/);
+    // A fourth replica started with another key: what a mismatch breaks, and who.
+    await store.revocations.heartbeat('gw-4', Date.now(), Date.now());
+    await store.revocations.recordKeyId('gw-4', keyId(key(3)), Date.now());
+    item = await key2_7();
+    assert.equal(item.status, 'fail');
+    assert.match(
+      item.why,
+      /^the live gateways use 2 different secrets keys \(key [0-9a-f]{16}: gw-1, gw-2, gw-3; key [0-9a-f]{16}: gw-4\)/,
+    );
+    assert.match(item.why, /asked to authorise again/);
+    assert.doesNotMatch(JSON.stringify(item), new RegExp(key(3).toString('base64').slice(0, 12)));
+    // One that recorded nothing (an older version) cannot be compared.
+    await store.revocations.forget('gw-4');
+    await store.revocations.heartbeat('gw-old', Date.now(), Date.now());
+    item = await key2_7();
+    assert.equal(item.status, 'warn');
+    assert.match(item.why, /1 live gateway\(s\) recorded no key id .*: gw-old$/);
   } finally {
     await store.close();
   }

@@ -17,7 +17,7 @@ import { SchemaValidators } from '../policy/arguments.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
-import { KEY_ENV, keyProblem } from '../credentials/local-store.ts';
+import { KEY_ENV, keyId, keyProblem } from '../credentials/local-store.ts';
 import { notPrivate } from '../util/private-path.ts';
 
 /** What one audit export has left to send. */
@@ -49,8 +49,17 @@ export interface ReadinessState {
   modeSets?: Array<{ mode: string; scope: string; by: string; time: string }>;
   /** Catalogued tools whose input schema cannot be compiled (so no call to them is let through). */
   uncheckable?: string[];
-  /** Where the secrets key comes from, and why it cannot be used when it cannot (never the key). */
-  secretsKey?: { source: 'environment' | 'file' | 'none'; problem?: string };
+  /**
+   * Where the secrets key comes from, and why it cannot be used when it cannot (never the key); its id
+   * (local-store.ts keyId) when it can be read, and the ids the live gateways recorded in the store
+   * (`gateways` undefined: they cannot be read; `keyId` undefined: that gateway recorded none).
+   */
+  secretsKey?: {
+    source: 'environment' | 'file' | 'none';
+    problem?: string;
+    keyId?: string;
+    gateways?: Array<{ instance: string; keyId: string | undefined }>;
+  };
 }
 
 const STALE_MS = 5 * 60_000;
@@ -70,16 +79,22 @@ async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
  * The secrets key as a start would read it (GATEHOUSE_SECRETS_KEY, else the key file in the state
  * directory), only looked at: a missing key file is made by the gateway's first start, not here.
  */
-async function secretsKey(config: Config, env: NodeJS.ProcessEnv): Promise<ReadinessState['secretsKey']> {
+async function secretsKey(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+): Promise<Omit<NonNullable<ReadinessState['secretsKey']>, 'gateways'>> {
+  const idOf = (base64: string) => keyId(Buffer.from(base64.trim(), 'base64'));
   const fromEnv = env[KEY_ENV];
-  if (fromEnv) return { source: 'environment', problem: keyProblem(fromEnv, KEY_ENV) };
+  if (fromEnv) {
+    const problem = keyProblem(fromEnv, KEY_ENV);
+    return { source: 'environment', problem, keyId: problem ? undefined : idOf(fromEnv) };
+  }
   const file = join(config.gateway.stateDir, LOCAL_KEY_FILE);
   try {
     const why = notPrivate(file, await stat(file), 'the key file', 0o077);
-    return {
-      source: 'file',
-      problem: why ?? keyProblem(await readFile(file, 'utf8'), `the key file ${LOCAL_KEY_FILE}`),
-    };
+    const text = why ? '' : await readFile(file, 'utf8');
+    const problem = why ?? keyProblem(text, `the key file ${LOCAL_KEY_FILE}`);
+    return { source: 'file', problem, keyId: problem ? undefined : idOf(text) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { source: 'none' };
@@ -153,5 +168,8 @@ export async function gatherState(
     .filter((t) => t.present && !isItemName(t.tool))
     .filter((t) => validators.check(t.pin, (t.def as { inputSchema?: unknown }).inputSchema, {})?.path === '(schema)')
     .map((t) => `${t.server}/${t.tool}`);
-  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: await secretsKey(config, env) };
+  // The live gateways' key ids, to compare with this one's and with each other's.
+  const gateways = await part(() => store.revocations.keyIds(now - LIVE_MS));
+  const key = { ...(await secretsKey(config, env)), gateways };
+  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: key };
 }

@@ -20,6 +20,7 @@ import { confirmed, LIVE_MS, modeKey } from '../incident/acks.ts';
 import { auditRepo, edge, eventsQuery, oldestBefore, streamsQuery } from './audit-repo.ts';
 import { openStore } from './index.ts';
 import { migrate } from './migrations.ts';
+import { storeOver } from './repos.ts';
 import { droppedMeanwhile } from './postgres.ts';
 import type { Database } from './schema.ts';
 import type { SessionRecord, Store, UpstreamVerdict } from './types.ts';
@@ -357,6 +358,25 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
           await r.forget('gw-stopped');
         },
       );
+      await t.test("a gateway's key id is kept beside its heartbeat; only live gateways are read", async () => {
+        const r = store.revocations;
+        const now = T0 + 100_000;
+        await r.heartbeat('gw-a', T0, now - 1000);
+        await r.recordKeyId('gw-a', 'aaaa000011112222', now - 900);
+        await r.heartbeat('gw-a', T0, now - 500); // a later heartbeat keeps it
+        await r.recordKeyId('gw-b', 'bbbb000011112222', now - 200); // before its first heartbeat: counts as one
+        await r.heartbeat('gw-old', T0, now - 60_000); // an older gateway that never recorded one
+        await r.heartbeat('gw-gone', T0, now - 3_600_000);
+        await r.recordKeyId('gw-gone', 'cccc000011112222', now - 3_600_000);
+        assert.deepEqual(await r.keyIds(now - 120_000), [
+          { instance: 'gw-a', keyId: 'aaaa000011112222' },
+          { instance: 'gw-b', keyId: 'bbbb000011112222' },
+          { instance: 'gw-old', keyId: undefined },
+        ]);
+        assert.deepEqual((await r.live(now - 120_000)).sort(), ['gw-a', 'gw-b', 'gw-old']);
+        for (const g of ['gw-a', 'gw-b', 'gw-old', 'gw-gone']) await r.forget(g);
+        assert.deepEqual(await r.keyIds(0), []);
+      });
       await t.test('dual control: one confirmation wins', async () => {
         const d = {
           id: 'd1',
@@ -590,6 +610,7 @@ test('migrations run once: a second run executes nothing', async () => {
       '0011_audit_open_intents',
       '0012_audit_tenant_index',
       '0013_console_signouts',
+      '0014_gateway_key_id',
     ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
@@ -628,6 +649,47 @@ test('sqlite: migration 0011 fills the open intents from the log and drops the i
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
   try {
     await openIntentsMigration(db, 'sqlite');
+  } finally {
+    await db.destroy();
+  }
+});
+
+/** 0014: gateways that heartbeated before it stay, with no key id; a key id recorded after it is read. */
+async function keyIdMigration(db: Kysely<Database>, driver: 'sqlite' | 'postgres', schema?: string) {
+  await migrate(db, { driver, schema, upTo: '0013_console_signouts' });
+  await sql`insert into gateway_instances (id, started_at, last_seen) values ('gw-before', ${T0}, ${T0})`.execute(db);
+  assert.deepEqual(await migrate(db, { driver, schema }), ['0014_gateway_key_id']);
+  const r = storeOver(db, driver).revocations;
+  await r.recordKeyId('gw-after', 'abcd000011112222', T0);
+  assert.deepEqual(await r.keyIds(T0), [
+    { instance: 'gw-after', keyId: 'abcd000011112222' },
+    { instance: 'gw-before', keyId: undefined },
+  ]);
+}
+
+test('sqlite: migration 0014 keeps the gateways seen before it, without a key id', async () => {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
+  try {
+    await keyIdMigration(db, 'sqlite');
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('postgres: migration 0014 keeps the gateways seen before it, without a key id', async (t) => {
+  const schema = await pgSchemaFor(t);
+  if (!schema) return;
+  const pool = new pg.Pool({ connectionString: pgTestUrl(), max: 1 });
+  await pool.query(`create schema "${schema}"`);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool,
+      onCreateConnection: async (c) =>
+        void (await c.executeQuery(sql`set search_path to ${sql.id(schema)}`.compile(db))),
+    }),
+  });
+  try {
+    await keyIdMigration(db, 'postgres', schema);
   } finally {
     await db.destroy();
   }

@@ -373,6 +373,17 @@ async function consoleSignoutsMigration(db: Kysely<unknown>): Promise<void> {
     .execute();
 }
 
+/**
+ * 0014: each gateway's secrets key, as its key id (a hash of the key under a fixed label, the one the
+ * local secret store already writes: it reveals nothing of a random 256-bit key), beside its
+ * heartbeat. Replicas on one store must share the key (what one seals in the store, another opens);
+ * `gatehouse check` compares the live gateways' ids with its own. Null for a gateway that has not
+ * said (one started before this migration).
+ */
+async function gatewayKeyIdMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('gateway_instances').addColumn('key_id', 'text').execute();
+}
+
 /** One migration's work; `driver` is for the few column types that differ. */
 type Step = (db: Kysely<unknown>, driver: Driver) => Promise<void>;
 
@@ -391,6 +402,7 @@ const STEPS: Record<string, Step> = {
   '0011_audit_open_intents': auditOpenIntentsMigration,
   '0012_audit_tenant_index': auditTenantIndexMigration,
   '0013_console_signouts': consoleSignoutsMigration,
+  '0014_gateway_key_id': gatewayKeyIdMigration,
 };
 
 /** The name of the last migration: a database that recorded it is up to date. */

@@ -245,6 +245,22 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
         (r) => r.id,
       );
     },
+    async recordKeyId(instance, keyId, at) {
+      await db
+        .insertInto('gateway_instances')
+        .values({ id: instance, started_at: at, last_seen: at, key_id: keyId })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ key_id: keyId }))
+        .execute();
+    },
+    async keyIds(since) {
+      const rows = await db
+        .selectFrom('gateway_instances')
+        .select(['id', 'key_id'])
+        .where('last_seen', '>=', since)
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => ({ instance: r.id, keyId: r.key_id ?? undefined }));
+    },
     async forget(instance) {
       await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
     },

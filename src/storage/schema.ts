@@ -144,6 +144,8 @@ interface GatewayInstancesTable {
   id: string;
   started_at: number;
   last_seen: number;
+  /** The id of its secrets key (migration 0014); null until it records it. */
+  key_id: string | null;
 }
 
 interface RevocationAcksTable {

@@ -293,6 +293,13 @@ export interface RevocationStore {
   heartbeat(instance: string, startedAt: number, at: number): Promise<void>;
   /** Gateways seen since `since`. */
   live(since: number): Promise<string[]>;
+  /**
+   * The id of a gateway's secrets key (local-store.ts keyId: never the key), kept beside its
+   * heartbeat (which it counts as, when the gateway has none yet): replicas on one store must share the key.
+   */
+  recordKeyId(instance: string, keyId: string, at: number): Promise<void>;
+  /** The gateways seen since `since`, with the key id each recorded (undefined: not recorded). */
+  keyIds(since: number): Promise<Array<{ instance: string; keyId: string | undefined }>>;
   forget(instance: string): Promise<void>;
   /**
    * Housekeeping for gateways that stopped without `forget` (killed processes; every start is a new
