@@ -55,12 +55,11 @@ function sinkFor(cfg: AuditExportConfig, stateDir: string): Sink {
 /** The name under which an export's position is kept in the store (audit_cursors). */
 const exportCursor = (name: string): string => `export:${name}`;
 
-/** Records an export has not sent yet are counted up to this many (the count reads them). */
-export const LAG_CAP = 10_000;
-
 /**
- * What one export has left to send, read from the store every replica shares: its cursor, the
- * records after it (up to LAG_CAP), and when the oldest of them was written (how long it has waited).
+ * What one export has left to send, read from the store every replica shares: its cursor, how many
+ * records are past it (the last position less the cursor: positions may skip a number where a
+ * transaction rolled back, so this is at most that many), and when the oldest of them was written.
+ * Two index seeks: read at every scrape of the metrics.
  */
 export interface ExportBacklog {
   cursor: number;
@@ -70,8 +69,12 @@ export interface ExportBacklog {
 
 export async function exportBacklog(store: AuditStore, name: string): Promise<ExportBacklog> {
   const cursor = await store.getCursor(exportCursor(name));
-  const rows = await store.read({ afterPosition: cursor, limit: LAG_CAP });
-  return { cursor, lag: rows.length, oldest: rows[0]?.event.time };
+  const { lastPosition, firstAt } = await store.tail(cursor);
+  return {
+    cursor,
+    lag: Math.max(0, lastPosition - cursor),
+    oldest: firstAt === undefined ? undefined : new Date(firstAt).toISOString(),
+  };
 }
 
 export class AuditExports {
@@ -122,7 +125,7 @@ export class AuditExports {
     for (const e of this.#exporters) e.exporter.notify();
   }
 
-  /** Records each export has not sent yet (up to LAG_CAP), read from the shared cursor at each call. */
+  /** Records each export has not sent yet, read from the shared cursor at each call. */
   async lag(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const { exporter } of this.#exporters)

@@ -68,7 +68,7 @@ function reference() {
     }),
     exportLag: new Gauge({
       name: 'gatehouse_audit_export_lag_records',
-      help: 'audit records each export has not delivered yet, from the cursor every replica shares (counted up to 10000)',
+      help: 'audit records each export has not delivered yet, from the cursor every replica shares (the last position less the cursor)',
       labelNames: ['export'],
       registers,
     }),

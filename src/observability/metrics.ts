@@ -200,7 +200,7 @@ export class Metrics {
   /** Records each audit export has not delivered yet (src/audit/exports.ts), read at each scrape. */
   readonly #exportLag = new Gauge<'export'>(
     'gatehouse_audit_export_lag_records',
-    'audit records each export has not delivered yet, from the cursor every replica shares (counted up to 10000)',
+    'audit records each export has not delivered yet, from the cursor every replica shares (the last position less the cursor)',
     ['export'],
   );
   /** Failed attempts to deliver a batch, by export: a rate above zero is an export failing now. */

@@ -22,7 +22,7 @@ import { notPrivate } from '../util/private-path.ts';
 
 /** What one audit export has left to send. */
 export interface ExportState {
-  /** Records after its cursor (counted up to LAG_CAP, src/audit/exports.ts). */
+  /** Records after its cursor (src/audit/exports.ts, exportBacklog). */
   lag: number;
   /** Its cursor ever moved: some replica delivered at least one batch. */
   delivered: boolean;

@@ -398,6 +398,20 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
       return r ? { seq: Number(r.seq), hash: r.hash, at: Number(r.at) } : undefined;
     },
     prune: (before, signal) => pruneBefore(db, before, signal),
+    async tail(after) {
+      const last = await db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.max('position').as('p'))
+        .executeTakeFirst();
+      const first = await db
+        .selectFrom('audit_events')
+        .select('at')
+        .where('position', '>', after)
+        .orderBy('position')
+        .limit(1)
+        .executeTakeFirst();
+      return { lastPosition: Number(last?.p ?? 0), firstAt: first ? Number(first.at) : undefined };
+    },
     async getCursor(name) {
       const r = await db.selectFrom('audit_cursors').select('position').where('name', '=', name).executeTakeFirst();
       return r ? Number(r.position) : 0;

@@ -226,6 +226,13 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.strictEqual(await a.count(), 4, 'a number, not a bigint string, on every driver');
         assert.equal(await a.prune(T0 - 1000), 2);
         assert.strictEqual(await a.count(), 2);
+        // The tail past a position: the last position, and when the first record after it was written.
+        const all = await a.read({ limit: 10 });
+        const last = all.at(-1)!.position;
+        assert.deepEqual(await a.tail(last), { lastPosition: last, firstAt: undefined });
+        const t = await a.tail(all[0].position);
+        assert.strictEqual(t.lastPosition, last, 'a number on every driver');
+        assert.strictEqual(t.firstAt, Date.parse(all[1].event.time));
       });
       await t.test('audit: openIntents gives the intents of other streams that no record closes', async () => {
         const a = store.audit;

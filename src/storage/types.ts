@@ -234,6 +234,11 @@ export interface AuditStore {
    */
   prune(before: number, signal?: AbortSignal): Promise<number>;
   getCursor(name: string): Promise<number>;
+  /**
+   * The trail past `after`: the last position stored, and when the first record after `after` was
+   * written (epoch ms). Two index seeks, no row read past them: an export's backlog at every scrape.
+   */
+  tail(after: number): Promise<{ lastPosition: number; firstAt: number | undefined }>;
   /** Moves the cursor forward to `position`; never back (another writer may have moved it further). */
   setCursor(name: string, position: number): Promise<void>;
   /**
