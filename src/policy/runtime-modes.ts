@@ -81,11 +81,16 @@ export class RuntimeModes {
   async sync(): Promise<void> {
     const rev = await this.#store.revision();
     if (rev === this.#revision) return;
-    const first = this.#revision === '';
+    const had = this.#records.length > 0;
     this.#records = await this.#store.list();
     this.#revision = rev;
-    if (this.#records.length || !first)
-      this.#log.warn({ modes: this.#records.map((r) => `${r.scope}=${r.mode}`) }, 'run-time modes applied');
+    // Modes in force are worth a warning on every change; the last one cleared is worth a line; a
+    // revision that moved with nothing in force before or after (a mode set and cleared between two
+    // polls, a store's first revision) is not news.
+    const modes = this.#records.map((r) => `${r.scope}=${r.mode}`);
+    if (modes.length) this.#log.warn({ modes }, 'run-time modes applied');
+    else if (had) this.#log.info("run-time modes cleared: the policy files' modes apply");
+    else this.#log.debug('run-time modes: none');
     this.#onChange();
   }
 
