@@ -77,3 +77,23 @@ test('audit search refuses a kind of record that does not exist, with the one me
   assert.equal(r.stdout, '');
   assert.equal((await cli('audit', 'search', '--kind', 'egress.refused')).code, 0);
 });
+
+test('with --json anywhere, a usage error is JSON on stdout too, exit 2, and no text on stderr', async () => {
+  for (const args of [
+    ['keys', 'list', '--json', '--bogus'],
+    ['approvals', 'show', '--json'],
+    ['bogus', '--json'],
+  ]) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, '', args.join(' '));
+    const out = JSON.parse(r.stdout) as { error: string; exitCode: number };
+    assert.equal(out.exitCode, 2);
+    assert.match(out.error, /unknown option '--bogus'|missing required argument 'id'|unknown command 'bogus'/);
+  }
+  // Without --json the same mistake is commander's text on stderr, as before.
+  const text = await cli('keys', 'list', '--bogus');
+  assert.equal(text.code, 2);
+  assert.equal(text.stdout, '');
+  assert.match(text.stderr, /^error: unknown option '--bogus'/);
+});

@@ -18,6 +18,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// `--json` anywhere before a `--`: commander's own usage errors are then JSON too, like every other
+// failure of such a command (context.ts), though they come before any command has read its options.
+const args = process.argv.slice(2);
+const end = args.indexOf('--');
+const wantsJson = (end < 0 ? args : args.slice(0, end)).includes('--json');
+
 const program = new Command('gatehouse')
   .description('Gatehouse: the control plane between AI agents and MCP servers')
   .version('0.1.0')
@@ -26,8 +32,11 @@ const program = new Command('gatehouse')
   // Usage errors (a missing required option, an unknown one, a missing argument) are bad input:
   // exit 2, as every other bad input is; commander has said what is wrong. Inherited by every command.
   .exitOverride();
+// With --json the error and the help after it are not written as text: the catch below prints the
+// error as `{"error", "exitCode"}` on stdout. `--help` itself still prints (on stdout).
+if (wantsJson) program.configureOutput({ writeErr: () => {} });
 
-const named = commandNamed(process.argv.slice(2));
+const named = commandNamed(args);
 if (named) {
   const [register, { cliContext, jsonFailures }] = await Promise.all([named.load(), import('./context.ts')]);
   register(program, cliContext);
@@ -40,7 +49,15 @@ if (named) {
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  if (err instanceof CommanderError) {
+    if (err.exitCode !== 0 && wantsJson) {
+      // A group given no command shows its help as the error; said here in words.
+      const error =
+        err.code === 'commander.help' ? 'a command is needed: see --help' : err.message.replace(/^error: /, '');
+      process.stdout.write(`${JSON.stringify({ error, exitCode: 2 })}\n`);
+    }
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
   // What a command could not do, said in one line: never a stack trace with the install's paths
   // (GATEHOUSE_DEBUG=1 prints it). Errors written for people (credentials, config, incidents) say
   // what to fix; anything else is a failure of the command.
