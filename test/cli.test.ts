@@ -69,8 +69,21 @@ test('init writes a starter config that validates; it refuses to overwrite witho
   assert.match(v.out, /valid \(1 server\)\n/);
   const again = run('init', file);
   assert.equal(again.code, 2);
-  assert.match(again.err, /exists; use --force/);
+  assert.match(again.err, /exists: nothing was written; use --force/);
   assert.equal(run('init', file, '--force').code, 0);
+});
+
+test('init into a folder that does not exist, or at a folder, says what is wrong (exit 2) and makes nothing', () => {
+  const missing = run('init', 'sub/dir/x.yaml');
+  assert.equal(missing.code, 2, missing.err);
+  assert.equal(
+    missing.err,
+    'gatehouse: the folder `sub/dir` does not exist: create it first (mkdir -p sub/dir), or give another path\n',
+  );
+  assert.deepEqual(readdirSync(dir).includes('sub'), false, 'no folder was made');
+  const folder = run('init', '.');
+  assert.equal(folder.code, 2, folder.err);
+  assert.match(folder.err, /^gatehouse: `\.` is a folder: give the path of a file, such as gatehouse\.yaml\n$/);
 });
 
 test('commands that change or report something print it as JSON with --json', () => {

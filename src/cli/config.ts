@@ -1,8 +1,8 @@
 /** `gatehouse init` (a commented starter config) and `gatehouse config validate` (errors at file:line). */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { starterConfig } from '../config/starter.ts';
@@ -37,6 +37,21 @@ async function validate(ctx: CliContext, path: string, json: boolean | undefined
   }
 }
 
+/**
+ * Why `init` will not write `file`, if it will not. A missing folder is not made: a mistyped path
+ * would otherwise leave folders behind, and the person meant some other place.
+ */
+function initRefusal(file: string, force: boolean): string | undefined {
+  const folder = dirname(resolve(file));
+  if (!existsSync(folder))
+    return `the folder \`${dirname(file)}\` does not exist: create it first (mkdir -p ${dirname(file)}), or give another path`;
+  if (!statSync(folder).isDirectory()) return `\`${dirname(file)}\` is not a folder: give another path`;
+  if (!existsSync(file)) return undefined;
+  if (statSync(file).isDirectory())
+    return `\`${file}\` is a folder: give the path of a file, such as ${join(file, 'gatehouse.yaml')}`;
+  return force ? undefined : `\`${file}\` exists: nothing was written; use --force to overwrite it`;
+}
+
 export function registerInit(program: Command, ctx: CliContext): void {
   program
     .command('init')
@@ -44,8 +59,13 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .argument('[file]', 'where to write it', 'gatehouse.yaml')
     .option('-f, --force', 'overwrite an existing file')
     .action(async (file: string, opts: { force?: boolean }) => {
-      if (existsSync(file) && !opts.force) ctx.fail(`\`${file}\` exists; use --force to overwrite it`, 2);
-      await writeFile(file, starterConfig(), { mode: 0o600 });
+      const refused = initRefusal(file, opts.force === true);
+      if (refused) ctx.fail(refused, 2);
+      try {
+        await writeFile(file, starterConfig(), { mode: 0o600 });
+      } catch (err) {
+        ctx.fail(`cannot write \`${file}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+      }
       process.stdout.write(`wrote ${file}; check it with: gatehouse config validate ${file}\n`);
     });
 }
