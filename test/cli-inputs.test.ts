@@ -68,6 +68,10 @@ test('mode clear takes --reason, recorded like mode set', async () => {
     records.some((x) => x.detail?.action === 'mode.clear' && x.detail.reason === 'all clear'),
     JSON.stringify(records.map((x) => x.detail)),
   );
+  // The table shows what each action was, not only that there was one.
+  const table = await cli('audit', 'search', '--kind', 'admin.action');
+  assert.match(table.stdout, /^TIME +EVENT +TOOL +ACTOR +OUTCOME +DETAIL +ID\n/);
+  assert.match(table.stdout, /admin\.action .*action=mode\.clear .*reason=all clear/);
 });
 
 test('audit search refuses a kind of record that does not exist, with the one meant', async () => {

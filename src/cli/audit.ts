@@ -18,6 +18,7 @@ import type { AuditQuery } from '../storage/types.ts';
 import { verifyAudit } from '../audit/verify.ts';
 import { timeline } from '../audit/timeline.ts';
 import { runRecords, searchAll } from '../audit/runs.ts';
+import { recordDetail } from './audit-detail.ts';
 import { EXPORT_FORMATS, formatRecords, type ExportFormat } from '../audit/export-formats.ts';
 import { render } from './format.ts';
 import type { CliContext } from './context.ts';
@@ -272,11 +273,20 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
   if (opts.json)
     return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
   const entries = timeline(rows.map((r) => r.event));
+  const details = new Map(rows.map((r) => [r.event.id, recordDetail(r.event)]));
   process.stdout.write(
     render(
       'table',
-      ['time', 'event', 'tool', 'actor', 'outcome', 'id'],
-      entries.map((e) => [e.time, e.kind, e.tool, e.actor, e.error ? `${e.outcome} ${e.error}` : e.outcome, e.id]),
+      ['time', 'event', 'tool', 'actor', 'outcome', 'detail', 'id'],
+      entries.map((e) => [
+        e.time,
+        e.kind,
+        e.tool,
+        e.actor,
+        e.error ? `${e.outcome} ${e.error}` : e.outcome,
+        details.get(e.id),
+        e.id,
+      ]),
       null,
     ),
   );
