@@ -484,7 +484,15 @@ test('the admin api needs an admin role: IdP admin and admin keys yes, agents no
   const none = await get();
   assert.equal(none.status, 401);
   assert.match(none.headers.get('www-authenticate')!, /^Bearer resource_metadata=/);
-  assert.equal((await get(await token('agent-a'))).status, 403);
+  // The admin API's own error shape, never the MCP endpoint's JSON-RPC envelope.
+  assert.deepEqual(await none.json(), {
+    error: { code: 'unauthenticated', message: 'authentication required: send a bearer token' },
+  });
+  const agent = await get(await token('agent-a'));
+  assert.equal(agent.status, 403);
+  assert.deepEqual(await agent.json(), {
+    error: { code: 'forbidden', message: 'forbidden: the admin api needs an admin role' },
+  });
   assert.equal((await get(await token('admin'))).status, 200);
   const adminKey = await createKey(t.file, { name: 'ops', tenant: 'acme', roles: 'admin', scopes: 'mcp:tools' });
   const agentKey = await createKey(t.file, { name: 'bot', tenant: 'acme', roles: 'agent', scopes: 'mcp:tools' });

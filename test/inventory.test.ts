@@ -241,7 +241,18 @@ test('poisoned definitions are quarantined at first sight; a readOnlyHint on del
   await c.close();
 });
 
-test('the admin api: read-only, unknown paths are 404', async () => {
-  assert.equal((await fetch(`${hostile.url}/admin/v1/nothing-here`)).status, 404);
-  assert.equal((await fetch(`${hostile.url}/admin/v1/inventory`, { method: 'POST' })).status, 405);
+test('the admin api: read-only, unknown paths are 404; errors in its own shape', async () => {
+  const missing = await fetch(`${hostile.url}/admin/v1/nothing-here`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: { code: 'not_found', message: 'not found' } });
+  for (const method of ['POST', 'DELETE']) {
+    const r = await fetch(`${hostile.url}/admin/v1/inventory`, { method });
+    assert.equal(r.status, 405, method);
+    assert.deepEqual(await r.json(), { error: { code: 'method_not_allowed', message: 'method not allowed' } }, method);
+  }
+  const bad = await fetch(`${hostile.url}/admin/v1/audit/search?since=yesterday`);
+  assert.equal(bad.status, 400);
+  const body = (await bad.json()) as Record<string, unknown>;
+  assert.equal(body.jsonrpc, undefined, 'not a JSON-RPC envelope');
+  assert.equal((body.error as { code: string }).code, 'invalid_params');
 });

@@ -38,6 +38,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdminDeps } from './admin-deps.ts';
+import { adminError } from './admin-errors.ts';
 import { readBody } from './guards.ts';
 import { mayUndo, setterName } from '../incident/authority.ts';
 
@@ -87,7 +88,7 @@ export async function handleIncidents(
     }
     if (path === 'incidents' && req.method === 'POST') return await openFromApi(req, admin, scope, deps);
     const m = /^incidents\/([^/]{1,64})(?:\/(revoke|notify|close|export))?$/.exec(path);
-    if (!m || !validId(m[1])) return { status: 404, body: { error: 'not found' } };
+    if (!m || !validId(m[1])) return { status: 404, body: adminError('not_found', 'not found') };
     const id = m[1];
     if (!m[2]) {
       if (req.method !== 'GET') throw new GatehouseError('E_METHOD_NOT_ALLOWED');
@@ -154,8 +155,8 @@ export async function handleIncidents(
     };
   } catch (err) {
     if (!(err instanceof IncidentError)) throw err;
-    if (err.code === 'not_found') return { status: 404, body: { error: 'not found' } };
-    if (err.code === 'conflict') return { status: 409, body: { error: err.message } };
+    if (err.code === 'not_found') return { status: 404, body: adminError('not_found', 'not found') };
+    if (err.code === 'conflict') return { status: 409, body: adminError('conflict', err.message) };
     throw new GatehouseError(
       err.code === 'forbidden' ? 'E_FORBIDDEN' : 'E_INVALID_PARAMS',
       `${err.code === 'forbidden' ? 'forbidden' : 'invalid params'}: ${err.message}`,

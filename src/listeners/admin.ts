@@ -23,6 +23,7 @@ import type { Principal } from '../identity/principal.ts';
 import { positionParam, readBody, timeParam } from './guards.ts';
 import { unknownKind } from '../model/audit-event.ts';
 import { handleIncidents } from './admin-incidents.ts';
+import { adminError } from './admin-errors.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { decodeSegment } from '../util/path-segment.ts';
 import { LIVE_MS } from '../incident/acks.ts';
@@ -293,7 +294,7 @@ export async function handleAdmin(
     throw new GatehouseError('E_METHOD_NOT_ALLOWED');
   }
   const body = await resource(path, url.searchParams, deps, scope);
-  if (body === undefined) return send(404, { error: 'not found' });
+  if (body === undefined) return send(404, adminError('not_found', 'not found'));
   res.setHeader('x-content-type-options', 'nosniff');
   send(200, body);
 }

@@ -17,6 +17,7 @@ import { checkHost, checkOrigin, clientGone, refuseRepeatedHeaders } from './gua
 import type { Store } from '../storage/types.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
+import { adminFailure } from './admin-errors.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
 import { handleConsole } from './console-http.ts';
 import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
@@ -125,7 +126,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     checkOrigin(req.headers.origin, ep.origins);
     return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path.startsWith(ADMIN_PREFIX)) throw new GatehouseError('E_METHOD_NOT_ALLOWED'); // in the admin API's shape
+    return json(res, 405, { error: 'method not allowed' });
+  }
   checkHost(req.headers.host, ep.hosts);
   if (path.startsWith(PRM_PREFIX)) {
     // RFC 9728: the path-suffixed forms (for /mcp and each /servers/<name>/mcp) and the root form.
@@ -194,7 +198,9 @@ export class HttpListener {
         const w = toWire(err, null, ep.log);
         if (!res.headersSent) {
           for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
-          json(res, plainHttpStatus(w.status, err), w.body);
+          // The admin API is REST: its errors are its own shape; every other route keeps the envelope.
+          const admin = (req.url ?? '/').startsWith(ADMIN_PREFIX);
+          json(res, plainHttpStatus(w.status, err), admin ? adminFailure(err, w.body.error.message) : w.body);
         } else res.end();
       });
     };
