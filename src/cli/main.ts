@@ -1,6 +1,7 @@
 /**
- * The `gatehouse` command. Every command takes --config (default: $GATEHOUSE_CONFIG or
- * gatehouse.yaml) and prints data as text, or as JSON with --json. Exit status: 0 ok, 1 failure,
+ * The `gatehouse` command. Every command that reads the configuration takes --config (default:
+ * $GATEHOUSE_CONFIG or gatehouse.yaml; `init` and `incident verify` need none) and prints data as
+ * text, or as JSON with --json. Exit status: 0 ok, 1 failure,
  * 2 bad input (usage, invalid config). Only the command being run is loaded (./commands.ts).
  */
 import { enableCompileCache } from 'node:module';
