@@ -210,6 +210,8 @@ test('start serves; SIGHUP with a broken file keeps the last good config; a fixe
     writeFileSync(g.file, head + everything('one') + everything('two'));
     g.child.kill('SIGHUP');
     await g.logged(/configuration reloaded/, logged);
+    // One line for the refused reload (the audit record of it is no second log line).
+    assert.equal(g.log().match(/configuration reload refused/g)?.length, 1, g.log());
     await eventually(async () => {
       const names = Object.keys(
         ((await (await fetch(`${g.url}/readyz`)).json()) as { upstreams: Record<string, string> }).upstreams,
