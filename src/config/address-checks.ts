@@ -1,6 +1,6 @@
 /**
  * The gateway's own addresses, checked for their form at load (the schema says only "a string"): the
- * host it listens on, the proxies it trusts and the browser origins it allows. Each is compared or
+ * host it listens on, the proxies it trusts, the browser origins and the Host headers it allows. Each is compared or
  * resolved later (a bind, the peer of a connection, an Origin header) where a mistake no longer says
  * which key it came from: a host that cannot be bound fails the start, and a proxy or an origin that
  * can never match is silently nobody. Messages never echo the value (one may be a secret pasted in
@@ -28,6 +28,13 @@ export function addressChecks(gateway: Obj, ctx: Context): void {
     const path = ['gateway', 'allowedOrigins', i];
     if (typeof o !== 'string' || ctx.unset.has(formatPath(path))) continue;
     const why = originProblem(o);
+    if (why) ctx.add(path, why);
+  }
+  const hosts: unknown[] = Array.isArray(gateway.allowedHosts) ? gateway.allowedHosts : [];
+  for (const [i, h] of hosts.entries()) {
+    const path = ['gateway', 'allowedHosts', i];
+    if (typeof h !== 'string' || ctx.unset.has(formatPath(path))) continue;
+    const why = allowedHostProblem(h);
     if (why) ctx.add(path, why);
   }
 }
@@ -77,5 +84,26 @@ function originProblem(entry: string): string | undefined {
   const web = url.protocol === 'http:' || url.protocol === 'https:';
   if (web && text !== url.origin)
     return `would never match: browsers send an origin lowercase and without its scheme's default port (${ORIGIN})`;
+  return undefined;
+}
+
+const HOST_HEADER =
+  'an allowed host is `host[:port]` as clients send it in `Host` (`mcp.example.com`, `mcp.example.com:8443`, `[2001:db8::1]:8765`)';
+
+/**
+ * What is wrong with an allowed Host header value, or undefined. The listener compares the Host
+ * header with each entry exactly, in lower case (src/listeners/guards.ts checkHost): a scheme, a
+ * path or user info is never in a Host header, so such an entry matches nobody.
+ */
+function allowedHostProblem(entry: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) return `must not have a scheme: ${HOST_HEADER}`;
+  if (/[/?#@\s]/.test(entry)) return `must not have a path, user info or spaces: ${HOST_HEADER}`;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(entry);
+  if (!m) return `write an IPv6 address in brackets: ${HOST_HEADER}`;
+  const [, host, port] = m;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    return `the port must be 1 to 65535: ${HOST_HEADER}`;
+  const v6 = host.startsWith('[') && isIpAddress(host.slice(1, -1));
+  if (!v6 && (host.startsWith('[') || hostProblem(host))) return `must be a host name or an IP address: ${HOST_HEADER}`;
   return undefined;
 }

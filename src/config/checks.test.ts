@@ -104,6 +104,27 @@ test('allowed origins are origins as browsers send them, each mistake said at it
   ]);
 });
 
+test('allowed hosts are Host header values (host[:port]), a URL or a path refused at its line (walk N)', () => {
+  const ok = ['mcp.example.com', 'mcp.example.com:8443', '10.0.0.5:8765', '[2001:db8::1]:8765', '[::1]'];
+  assert.deepEqual(errors(gateway(`  allowedHosts: ${JSON.stringify(ok)}\n`)), []);
+  const form =
+    'an allowed host is `host[:port]` as clients send it in `Host` (`mcp.example.com`, `mcp.example.com:8443`, `[2001:db8::1]:8765`)';
+  const bad = [
+    'https://mcp.example.com',
+    'mcp.example.com/mcp',
+    'mcp.example.com:99999',
+    '2001:db8::1',
+    'mcp_x.example',
+  ];
+  assert.deepEqual(errors(gateway(`  allowedHosts:\n${bad.map((o) => `    - "${o}"\n`).join('')}`)), [
+    `g.yaml:4:7: gateway.allowedHosts[0]: must not have a scheme: ${form}`,
+    `g.yaml:5:7: gateway.allowedHosts[1]: must not have a path, user info or spaces: ${form}`,
+    `g.yaml:6:7: gateway.allowedHosts[2]: the port must be 1 to 65535: ${form}`,
+    `g.yaml:7:7: gateway.allowedHosts[3]: write an IPv6 address in brackets: ${form}`,
+    `g.yaml:8:7: gateway.allowedHosts[4]: must be a host name or an IP address: ${form}`,
+  ]);
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [
@@ -160,6 +181,11 @@ test('a credential URL is refused however it is written: through a YAML alias, i
     server('b', 'https://x.example/mcp?subscription-key=abc123'),
     server('c', 'https://x.example/api/mcp?code=abc123'),
     server('d', 'https://x.example/mcp?secret_key=abc123&access_key=abc'),
+    server('e', 'https://x.example/mcp?pat=abc123'),
+    server('f', 'https://x.example/mcp?api-token=abc123'),
+    server('g', 'https://x.example/mcp?AccessKey=abc123'),
+    server('h', 'https://x.example/mcp?github_pat=abc123'),
+    server('i', 'https://x.example/mcp?passphrase=abc123'),
     '',
   ].join('\n');
   assert.deepEqual(errors(text, {}), [
@@ -167,6 +193,11 @@ test('a credential URL is refused however it is written: through a YAML alias, i
     `g.yaml:4:38: servers[1].url: must not carry a credential in its query (\`subscription-key\`): ${use}`,
     `g.yaml:5:38: servers[2].url: must not carry a credential in its query (\`code\`): ${use}`,
     `g.yaml:6:38: servers[3].url: must not carry a credential in its query (\`secret_key\`): ${use}`,
+    `g.yaml:7:38: servers[4].url: must not carry a credential in its query (\`pat\`): ${use}`,
+    `g.yaml:8:38: servers[5].url: must not carry a credential in its query (\`api-token\`): ${use}`,
+    `g.yaml:9:38: servers[6].url: must not carry a credential in its query (\`AccessKey\`): ${use}`,
+    `g.yaml:10:38: servers[7].url: must not carry a credential in its query (\`github_pat\`): ${use}`,
+    `g.yaml:11:38: servers[8].url: must not carry a credential in its query (\`passphrase\`): ${use}`,
   ]);
 });
 
@@ -177,7 +208,7 @@ test('what is not a credential in a URL is taken: a host from the environment, a
   for (const url of [
     `http://${ref('UPSTREAM_HOST')}:8080/mcp`,
     ref('UPSTREAM_URL'),
-    'https://x.example/mcp?key=&page=2&monkey=1',
+    'https://x.example/mcp?key=&page=2&monkey=1&path=a&pattern=b',
   ])
     assert.deepEqual(errors(text(url), env), [], url);
 });

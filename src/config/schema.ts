@@ -446,7 +446,8 @@ const Gateway = Type.Object(
     allowedHosts: Type.Optional(
       Type.Array(Type.String(), {
         default: [],
-        description: 'Host header values allowed besides loopback names and publicUrl.',
+        description:
+          'Host header values allowed besides loopback names and publicUrl: `host[:port]` as clients send it (no scheme, no path).',
       }),
     ),
     namespaceSeparator: Type.Optional(

@@ -19,7 +19,8 @@ const USE_HEADERS =
 
 /**
  * Query parameter names that carry credentials, compared lowercase without `-` and `_`: these
- * exactly, or any name ending in one of the suffixes (`x-api-key`, `dd-api-key`, `auth_token`).
+ * exactly, or any name ending in one of the suffixes (`x-api-key`, `dd-api-key`, `auth_token`, `pat` and
+ * `github_pat` for a personal access token).
  */
 const CREDENTIAL_PARAMS = new Set([
   'key',
@@ -34,7 +35,7 @@ const CREDENTIAL_PARAMS = new Set([
   'code', // Azure Functions' function key
 ]);
 const CREDENTIAL_SUFFIX =
-  /(?:token|apikey|secret|password|passwd|signature|authorization|sessionid|(?:access|secret|subscription|shared|private|client|account|master|signing|app|auth)key)$/;
+  /(?:token|apikey|secret|password|passwd|passphrase|signature|authorization|sessionid|pat|(?:access|secret|subscription|shared|private|client|account|master|signing|app|auth)key)$/;
 
 /** The secret references of `credentials` (docs/credentials.md), resolved nowhere else. */
 const SECRET_REFERENCE = /^(?:vault|aws-sm|op):\/\/|^(?:local|env|exec):\S/i;
