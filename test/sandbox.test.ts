@@ -89,7 +89,9 @@ before(async () => {
   for (const s of [allowed, forbidden]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s: Server) => (s.address() as { port: number }).port;
   const creds = `    credentials: { env: { API_TOKEN: "local:token-{tenant}" }, discoveryTenant: acme }\n${classes}`;
-  const allow = [`127.0.0.1:${port(allowed)}`, `localhost:${port(allowed)}`, '169.254.169.254:80'];
+  // A metadata address is refused at load (src/config/sandbox-checks.ts): the proxy's own refusal of
+  // one is tested on its decisions (`vet`) below.
+  const allow = [`127.0.0.1:${port(allowed)}`, `localhost.:${port(allowed)}`];
   // A home with credentials in it, and a project with a .env, both readable by anyone: only the
   // sandbox's masks keep them from a server that is shown the whole home.
   for (const [f, content] of Object.entries(HOME_FILES)) {
@@ -235,7 +237,7 @@ test('memory past the limit: killed sandboxed, granted unsandboxed', async (tc) 
   assert.equal(await call('acme', 'jailed__allocate', { mb: 16 }), 'ok: 16 MB', 'within the limit it works');
 });
 
-test('egress: only the allowlist, through the gateway proxy; loopback names, other ports and metadata refused and recorded', async (tc) => {
+test('egress: only the allowlist, through the gateway proxy; loopback names, other ports and the metadata address refused and recorded', async (tc) => {
   if (skip(tc)) return;
   const port = (s: Server) => (s.address() as { port: number }).port;
   // An allowed literal address: through the proxy, to the listener.
@@ -249,15 +251,15 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
   assert.equal(other.jailed, 'proxy: HTTP/1.1 403 Forbidden egress refused: not in allowlist');
   assert.equal(other.free, 'ok: connected');
   assert.equal(accepted.forbidden, 1, 'only the unsandboxed connection arrived');
-  // A listed name that resolves to loopback: refused after resolution.
+  // A listed name that resolves to loopback (listed as `localhost.`, asked for as `localhost`): refused after resolution.
   assert.equal(
     await call('acme', 'jailed__connect', { host: 'localhost', port: port(allowed) }),
     'proxy: HTTP/1.1 403 Forbidden egress refused: loopback address',
   );
-  // The metadata address is refused although listed, before any connection is attempted.
+  // The metadata address: never listed (the config refuses it), refused before any connection is attempted.
   assert.equal(
     await call('acme', 'jailed__connect', { host: '169.254.169.254', port: 80 }),
-    'proxy: HTTP/1.1 403 Forbidden egress refused: metadata address',
+    'proxy: HTTP/1.1 403 Forbidden egress refused: not in allowlist',
   );
   assert.equal(accepted.allowed, 1);
   // The audit log commits in groups: until the three records are written.
@@ -269,7 +271,7 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
       [
         ['jailed', 'acme', 'not in allowlist'],
         ['jailed', 'acme', 'loopback address'],
-        ['jailed', 'acme', 'metadata address'],
+        ['jailed', 'acme', 'not in allowlist'],
       ],
     );
     return true;
@@ -289,7 +291,7 @@ test('egress: only the allowlist, through the gateway proxy; loopback names, oth
     [
       ['acme', 'jailed', 'not in allowlist'],
       ['acme', 'jailed', 'loopback address'],
-      ['acme', 'jailed', 'metadata address'],
+      ['acme', 'jailed', 'not in allowlist'],
     ],
   );
   assert.deepEqual(await search('globex'), []);
@@ -320,6 +322,13 @@ test('egress decisions: what the proxy refuses after resolution', async () => {
     ((await vet(list.concat(parseAllow('localhost:443')), 'localhost', 443)) as { reason: string }).reason,
     'loopback address',
   );
+  // A fully qualified name's trailing dot is the same name, in an entry and in what a server asks for.
+  assert.deepEqual(parseAllow('API.example.com.:443'), { host: 'api.example.com', port: 443 });
+  assert.equal(
+    ((await vet(list.concat(parseAllow('localhost.:443')), 'localhost.', 443)) as { reason: string }).reason,
+    'loopback address',
+  );
+  assert.throws(() => parseAllow('https://api.example.com'), /must be `host:port`, `\[v6\]:port` or `\*.domain:port`/);
 });
 
 test('the seccomp filter: the architecture check first, every denied call refused with EPERM', () => {

@@ -125,6 +125,34 @@ test('allowed hosts are Host header values (host[:port]), a URL or a path refuse
   ]);
 });
 
+test('an egress allowlist entry the proxy could only refuse is refused at its line, and a malformed one says the form (walk N)', () => {
+  const server = (allow: string[]) =>
+    `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 8765 } }\nservers:\n  - name: s\n    transport: stdio\n    command: x\n    sandbox:\n      network:\n        allow:\n${allow.map((a) => `          - "${a}"\n`).join('')}`;
+  assert.deepEqual(
+    errors(server(['api.example.com:443', 'api.example.com.:443', '[2001:db8::1]:443', '10.0.0.5:5432'])),
+    [],
+  );
+  const form = 'must be `host:port`, `[v6]:port` or `*.domain:port` (a port from 1 to 65535)';
+  const metadata =
+    "is a cloud metadata address, which the egress proxy never connects to (it hands out the host's cloud credentials)";
+  const own =
+    "names the gateway's own listener (`gateway.listen`): the egress proxy never connects a sandboxed server to the gateway, whose callers from this machine hold the admin API until identity is configured";
+  const at = (j: number, message: string) => `g.yaml:${10 + j}:13: servers[0].sandbox.network.allow[${j}]: ${message}`;
+  assert.deepEqual(
+    errors(
+      server([
+        '169.254.169.254:80',
+        '[fd00:ec2::254]:80',
+        '0xa9fea9fe:80',
+        'localhost.:8765',
+        'https://api.example.com',
+        'api.example.com:0',
+      ]),
+    ),
+    [at(0, metadata), at(1, metadata), at(2, metadata), at(3, own), at(4, form), at(5, form)],
+  );
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [

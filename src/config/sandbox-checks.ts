@@ -1,19 +1,24 @@
 /**
- * What the config's checks (src/config/semantic-checks.ts) say of sandboxes: no egress allowlist
- * entry names the gateway's own listener. The proxy refuses such a connection anyway
- * (src/sandbox/egress.ts, ../util/own-listener.ts); an entry that could only ever be refused is a mistake, or an attempt, to
- * report at its line when the file is read.
+ * What the config's checks (src/config/semantic-checks.ts) say of sandboxes' egress allowlists: an
+ * entry the egress proxy could only ever refuse (src/sandbox/egress.ts) is a mistake, or an attempt,
+ * to report at its line when the file is read, by the proxy's own readings: the gateway's own
+ * listener (../util/own-listener.ts) and a cloud metadata address, in any spelling. Entries are read
+ * by the proxy's parser (../util/allow-entry.ts), which takes `localhost.` as `localhost`, as the
+ * proxy does what a server asks for.
  */
 import { isObj, type Context, type Obj } from './issues.ts';
 import { formatPath } from '../util/yaml-positions.ts';
-import { parseAllow } from '../util/allow-entry.ts';
-import { namesGateway, type Listening } from '../util/own-listener.ts';
+import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN, parseAllow, type AllowEntry } from '../util/allow-entry.ts';
+import { canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
+import { refusedAddress } from '../sandbox/egress.ts';
 
 export function sandboxChecks(raw: Obj, ctx: Context): void {
   const gateway = isObj(raw.gateway) ? raw.gateway : {};
   const listen = isObj(gateway.listen) ? gateway.listen : {};
-  if (typeof listen.host !== 'string' || typeof listen.port !== 'number') return;
-  const own: Listening = { address: listen.host, port: listen.port };
+  const own: Listening | undefined =
+    typeof listen.host === 'string' && typeof listen.port === 'number'
+      ? { address: listen.host, port: listen.port }
+      : undefined;
   const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
   for (const [i, server] of servers.entries()) {
     const sandbox = isObj(server) && isObj(server.sandbox) ? server.sandbox : {};
@@ -21,18 +26,27 @@ export function sandboxChecks(raw: Obj, ctx: Context): void {
     for (const [j, entry] of allow.entries()) {
       const path = ['servers', i, 'sandbox', 'network', 'allow', j];
       if (typeof entry !== 'string' || ctx.unset.has(formatPath(path))) continue;
-      let e: ReturnType<typeof parseAllow>;
+      let e: AllowEntry;
       try {
         e = parseAllow(entry);
       } catch {
-        continue; // the schema reports it
+        // The schema reports what does not have the form; a port out of range is said here.
+        if (new RegExp(ALLOW_ENTRY_PATTERN).test(entry)) ctx.add(path, ALLOW_ENTRY_FORM);
+        continue;
       }
       // The value is not echoed: it may have come from the environment.
-      if (namesGateway(e.host, e.port, own))
-        ctx.add(
-          path,
-          "names the gateway's own listener (`gateway.listen`): the egress proxy never connects a sandboxed server to the gateway, whose callers from this machine hold the admin API until identity is configured",
-        );
+      const why = entryProblem(e, own);
+      if (why) ctx.add(path, why);
     }
   }
+}
+
+/** Why the proxy would refuse every connection this entry allows, or undefined. */
+function entryProblem(e: AllowEntry, own: Listening | undefined): string | undefined {
+  if (own && namesGateway(e.host, e.port, own))
+    return "names the gateway's own listener (`gateway.listen`): the egress proxy never connects a sandboxed server to the gateway, whose callers from this machine hold the admin API until identity is configured";
+  const ip = canonicalIp(e.host);
+  if (ip && refusedAddress(ip) === 'metadata address')
+    return "is a cloud metadata address, which the egress proxy never connects to (it hands out the host's cloud credentials)";
+  return undefined;
 }

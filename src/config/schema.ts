@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { DEFAULT_QUERY_TIMEOUT_MS } from '../storage/index.ts';
 import type { Policy } from '../policy/model.ts';
+import { ALLOW_ENTRY_PATTERN } from '../util/allow-entry.ts';
 
 const Name = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]{0,47}$',
@@ -266,13 +267,10 @@ const Sandbox = Type.Object(
           Type.Literal('host'),
           Type.Object(
             {
-              allow: Type.Array(
-                Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9*][A-Za-z0-9.*-]*):[0-9]{1,5}$' }),
-                {
-                  description:
-                    "`host:port` (or `*.domain:port`) the server may connect to, through the gateway's egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).",
-                },
-              ),
+              allow: Type.Array(Type.String({ pattern: ALLOW_ENTRY_PATTERN }), {
+                description:
+                  "`host:port` (or `*.domain:port`) the server may connect to, through the gateway's egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).",
+              }),
             },
             { additionalProperties: false },
           ),

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Node } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { runCachedCjs, type CachedRun } from '../util/code-cache.ts';
+import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN } from '../util/allow-entry.ts';
 import { closestKey } from '../util/suggest.ts';
 import { formatPath, sentence, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
@@ -199,6 +200,7 @@ function unions(
 const PATTERN_WORDS: Record<string, string> = {
   '^/': 'must be an absolute path (starting with `/`)',
   '^https?://': 'must be an http(s) URL',
+  [ALLOW_ENTRY_PATTERN]: ALLOW_ENTRY_FORM,
   '^[a-z0-9][a-z0-9_-]{0,47}$':
     'must be 1 to 48 lowercase letters, digits, `_` or `-`, starting with a letter or digit',
 };

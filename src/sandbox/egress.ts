@@ -14,7 +14,7 @@ import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { reachesGateway, type Listening } from '../util/own-listener.ts';
-import { type AllowEntry, parseAllow } from '../util/allow-entry.ts';
+import { type AllowEntry, allowHost, parseAllow } from '../util/allow-entry.ts';
 
 export interface EgressRefusal {
   /** What the server asked for (host:port). */
@@ -116,13 +116,15 @@ export async function vet(
   own: OwnSockets = { listening: [], interfaces: [] },
 ): Promise<{ address: string } | EgressRefusal> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const entry = allowedBy(list, host, port);
+  // `localhost.` is `localhost`, as the allowlist's entries are read (../util/allow-entry.ts).
+  const name = allowHost(host);
+  const entry = allowedBy(list, name, port);
   if (!entry) return { target, reason: 'not in allowlist' };
   let addresses: string[];
-  if (isIP(host)) addresses = [host];
+  if (isIP(name)) addresses = [name];
   else {
     try {
-      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+      addresses = (await lookup(name, { all: true, verbatim: true })).map((a) => a.address);
     } catch {
       return { target, reason: 'unresolvable' };
     }
