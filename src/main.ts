@@ -33,6 +33,7 @@ import { keyId, loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
+import { gatewaySecretValues } from './config/gateway-secrets.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
@@ -104,6 +105,8 @@ export class Gateway {
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
   /** What a caller could carry of any tenant's secrets, learned ahead of any connection (ADR 0007). */
   readonly #secrets: SecretLearner;
+  /** The secrets key, scrubbed like the config's own secrets (at start and at each reload). */
+  #secretsKey: Buffer | undefined;
   /** The configured servers' connections: started, wired to the catalogue, retried, replaced on reload. */
   readonly fleet: UpstreamFleet;
   readonly approvals: ApprovalService;
@@ -287,9 +290,16 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    const gw = new Gateway(config, store, log, resolver, secretsKey, clock);
-    gw.#keyId = keyId(secretsKey);
-    return gw;
+    const gateway = new Gateway(config, store, log, resolver, secretsKey, clock);
+    gateway.#keyId = keyId(secretsKey);
+    gateway.#secretsKey = secretsKey;
+    gateway.#scrubOwnSecrets(config);
+    return gateway;
+  }
+
+  /** The gateway's own secrets are scrubbed from what it logs of its servers, as their credentials are. */
+  #scrubOwnSecrets(config: Config): void {
+    this.credentials.scrubber.own(gatewaySecretValues(config, process.env, this.#secretsKey));
   }
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
@@ -504,6 +514,7 @@ export class Gateway {
     ) {
       notes.push('storage changed: restart the gateway to apply it');
     }
+    this.#scrubOwnSecrets(next);
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
     this.requestBytes.max = requestBudgetBytes(next.gateway); // what is held stays held: the next request sees it

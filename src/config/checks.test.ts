@@ -153,6 +153,47 @@ test('an egress allowlist entry the proxy could only refuse is refused at its li
   );
 });
 
+test('a stdio server is never handed the gateway’s own secrets: inheritEnv, env and args refused at their line, never echoed (walk N)', () => {
+  const ref = (name: string) => `\${${name}}`;
+  const text = [
+    'version: 1',
+    `storage: { driver: postgres, postgresUrl: "${ref('DATABASE_URL')}" }`,
+    `gateway: { metricsToken: "${ref('METRICS_TOKEN')}" }`,
+    'servers:',
+    '  - name: boxed',
+    '    transport: stdio',
+    '    command: x',
+    '    sandbox: {}',
+    '    inheritEnv: [PATH, GATEHOUSE_SECRETS_KEY, DATABASE_URL]',
+    '  - name: open',
+    '    transport: stdio',
+    '    command: x',
+    `    args: ["${ref('GATEHOUSE_CONFIG_DIR')}/s.js", "--token=${ref('METRICS_TOKEN')}"]`,
+    `    env: { A: "${ref('GATEHOUSE_CREDENTIAL')}", B: "${ref('HOME')}", C: "$${ref('GATEHOUSE_X')}" }`,
+    '',
+  ].join('\n');
+  const env = {
+    DATABASE_URL: 'postgres://u:pw-CANARY@db/g',
+    METRICS_TOKEN: 'metrics-token-CANARY',
+    GATEHOUSE_CREDENTIAL: 'cli-CANARY',
+    HOME: '/home/u',
+  };
+  const why =
+    ' that no server may be handed: a server can print what it is given, and its output reaches callers and logs';
+  const gatewayOwn = (name: string) =>
+    `\`${name}\` is the gateway's own (every \`GATEHOUSE_*\` variable is: the secrets key among them)${why}`;
+  const configOwn = (name: string) =>
+    `\`${name}\` holds one of the gateway's own secrets (the config reads it for its own use)${why}`;
+  const found = errors(text, env);
+  assert.deepEqual(found, [
+    `g.yaml:9:24: servers[0].inheritEnv[1]: ${gatewayOwn('GATEHOUSE_SECRETS_KEY')}`,
+    `g.yaml:9:47: servers[0].inheritEnv[2]: ${configOwn('DATABASE_URL')}`,
+    `g.yaml:13:44: servers[1].args[1]: ${configOwn('METRICS_TOKEN')}`,
+    `g.yaml:14:15: servers[1].env.A: ${gatewayOwn('GATEHOUSE_CREDENTIAL')}`,
+  ]);
+  assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [

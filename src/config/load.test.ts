@@ -63,6 +63,8 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
     DATABASE_URL: 'postgres://gh@127.0.0.1:5432/gh',
     LOCAL_TOKEN: 'local-secret',
     REMOTE_TOKEN: 'remote-secret',
+    // The gateway's own (a server given it is refused): not the variable its servers are given.
+    VAULT_SECRET_ID: 'vault-secret-id',
   };
   const c = await loadConfig(join(FIXTURES, 'full.yaml'), env);
   const state = join(FIXTURES, 'state');
@@ -101,7 +103,7 @@ test('golden: the full fixture, every option set, loads to exactly this', async 
       cacheTtlSeconds: 30,
       vault: {
         address: 'https://vault.example.com:8200',
-        auth: { method: 'approle', roleId: 'gatehouse', secretId: 'local-secret' },
+        auth: { method: 'approle', roleId: 'gatehouse', secretId: 'vault-secret-id' },
       },
     },
     audit: {

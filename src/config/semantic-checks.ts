@@ -12,12 +12,15 @@ import { urlCredentialChecks } from './url-credentials.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from './sandbox-checks.ts';
+import { gatewayVariable, referencedNames, secretVariables } from './gateway-secrets.ts';
+import { writtenAt } from './references.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function semanticChecks(raw: unknown, ctx: Context): void {
   if (!isObj(raw)) return;
   serverChecks(raw, ctx);
   sandboxChecks(raw, ctx);
+  gatewaySecretChecks(raw, ctx);
   if (isObj(raw.gateway)) {
     requestBudgetCheck(raw.gateway, ctx);
     addressChecks(raw.gateway, ctx);
@@ -70,6 +73,35 @@ function serverChecks(raw: Obj, ctx: Context): void {
           );
       }
     }
+  }
+}
+
+/**
+ * A stdio server (sandboxed or not) is never handed the gateway's own secrets: not through
+ * `inheritEnv`, and not as `${VAR}` in its `env` or `args` (./gateway-secrets.ts). Whatever a server
+ * is handed it may print, and a server's output is the caller's to read.
+ */
+function gatewaySecretChecks(raw: Obj, ctx: Context): void {
+  const own = secretVariables(raw, ctx.doc, ctx.references);
+  const why =
+    ' that no server may be handed: a server can print what it is given, and its output reaches callers and logs';
+  const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
+  for (const [i, server] of servers.entries()) {
+    if (!isObj(server) || server.transport !== 'stdio') continue;
+    const inherit: unknown[] = Array.isArray(server.inheritEnv) ? server.inheritEnv : [];
+    for (const [j, name] of inherit.entries()) {
+      const problem = typeof name === 'string' ? gatewayVariable(name, own) : undefined;
+      if (problem) ctx.add(['servers', i, 'inheritEnv', j], `${problem}${why}`);
+    }
+    const given: Path[] = [
+      ...Object.keys(isObj(server.env) ? server.env : {}).map((k) => ['servers', i, 'env', k]),
+      ...(Array.isArray(server.args) ? server.args : []).map((_, j) => ['servers', i, 'args', j]),
+    ];
+    for (const path of given)
+      for (const name of referencedNames(writtenAt(ctx.doc, ctx.references, path))) {
+        const problem = gatewayVariable(name, own);
+        if (problem) ctx.add(path, `${problem}${why}`);
+      }
   }
 }
 

@@ -2,6 +2,9 @@
  * Removing injected credential values — in every encoding the redaction engine knows (raw, base64
  * at any alignment, URL, hex, JSON-escaped) — from what leaves the gateway: results, upstream error
  * messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
+ * The gateway's own secrets (its secrets key, its store's password: src/config/gateway-secrets.ts)
+ * are scrubbed with them, whatever the connections hold: a server handed one by mistake, or one that
+ * finds one, prints it to a log that shows nothing of it.
  */
 import type { Logger } from '../observability/logger.ts';
 import { SecretMatcher, marker, redactWellKnown } from '../audit/secret-patterns.ts';
@@ -10,6 +13,9 @@ const MAX_DEPTH = 64;
 
 export class SecretScrubber {
   #key = '';
+  /** The connections' values (update) and the gateway's own (own): scrubbed together. */
+  #given: readonly string[] = [];
+  #own: readonly string[] = [];
   #values = new Set<string>();
   #list: readonly string[] = [];
   #matcher: SecretMatcher | undefined;
@@ -31,7 +37,18 @@ export class SecretScrubber {
 
   /** Scrub with these values from now on (values shorter than 6 characters cannot be matched safely and are refused by the engine). */
   update(values: readonly string[]): void {
-    const usable = [...new Set(values.filter((v) => v.length >= 6))].sort();
+    this.#given = [...values];
+    this.#apply();
+  }
+
+  /** The gateway's own secrets, scrubbed from now on besides what `update` is given (replaced at each call). */
+  own(values: readonly string[]): void {
+    this.#own = [...values];
+    this.#apply();
+  }
+
+  #apply(): void {
+    const usable = [...new Set([...this.#given, ...this.#own].filter((v) => v.length >= 6))].sort();
     const key = usable.join('\u0000');
     if (key === this.#key) return;
     this.#key = key;
