@@ -123,30 +123,39 @@ function decodings(text: string): string[] {
  * An absolute POSIX path. `//` and `/./` collapse and a trailing slash goes (so the value changes);
  * `..` in any form, NUL, controls, backslashes and encoded separators are refused. With `root` (itself
  * canonical), the path must be the root or inside it by whole segments: `/srv/data/tenant1_secrets`
- * is not inside `/srv/data/tenant1`.
+ * is not inside `/srv/data/tenant1`. `shown` is what a refusal names instead of `raw` and `root`: for a
+ * path resolved through symlinks, the path the caller gave and the root as configured (where a link
+ * points on the gateway's host is not the caller's to learn).
  */
-export function canonicalPath(raw: unknown, root?: string, what = 'path'): Canon {
+export function canonicalPath(
+  raw: unknown,
+  root?: string,
+  what = 'path',
+  shown?: { path: string; root?: string },
+): Canon {
   const s = needString(raw, what);
   if (typeof s !== 'string') return s;
+  const named = show(shown?.path ?? s);
   if (s.length > 4096) return fail(`${what} is longer than 4096 characters`);
   if (s.includes('\0')) return fail(`${what} contains a nul character`);
-  if (INVISIBLE.test(s)) return fail(`${what} \`${show(s)}\` contains invisible or control characters`);
-  if (s.includes('\\')) return fail(`${what} \`${show(s)}\` contains a backslash`);
+  if (INVISIBLE.test(s)) return fail(`${what} \`${named}\` contains invisible or control characters`);
+  if (s.includes('\\')) return fail(`${what} \`${named}\` contains a backslash`);
   if (ENCODED_DANGER.test(s))
-    return fail(`${what} \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+    return fail(`${what} \`${named}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
   // Compatibility forms too: a fullwidth `．．／` is `../` to anything that normalises (NFKC) later.
   if ([s, ...decodings(s)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC'))))
-    return fail(`${what} \`${show(s)}\` contains a \`..\` segment`);
+    return fail(`${what} \`${named}\` contains a \`..\` segment`);
   if (separators(s.normalize('NFKC')) !== separators(s))
-    return fail(`${what} \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
-  if (!s.startsWith('/')) return fail(`${what} \`${show(s)}\` is not absolute`);
+    return fail(`${what} \`${named}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
+  if (!s.startsWith('/')) return fail(`${what} \`${named}\` is not absolute`);
   const value =
     '/' +
     s
       .split('/')
       .filter((seg) => seg !== '' && seg !== '.')
       .join('/');
-  if (root !== undefined && !insidePath(value, root)) return fail(`${what} \`${show(s)}\` is outside \`${root}\``);
+  if (root !== undefined && !insidePath(value, root))
+    return fail(`${what} \`${named}\` is outside \`${shown?.root ?? root}\``);
   return done(value, s);
 }
 

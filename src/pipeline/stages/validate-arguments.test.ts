@@ -184,6 +184,9 @@ test('a symlink never takes a path out of its extraction root', async () => {
     const err = await thrown(() => validateArguments(s, d()));
     assert.equal(err.code, 'E_POLICY_DENIED', path);
     assert.match(err.message, /is outside/);
+    // The path as the caller gave it: where the link points is not the caller's to learn (walk N).
+    assert.ok(err.message.includes(`\`${path}\``), err.message);
+    assert.ok(!err.message.includes('outside.txt`') && !err.message.includes('elsewhere'), err.message);
     assert.deepEqual(err.data, { rule: 'resource:refused' });
     assert.equal((s.upstream!.arguments as JsonObject).path, path, 'nothing forwarded changed');
   }
@@ -195,6 +198,10 @@ test('a symlink never takes a path out of its extraction root', async () => {
     validateArguments(tool('linked_root', { path: join(tmp, 'rootlink', 'link.txt') }), d()),
   );
   assert.equal(out.code, 'E_POLICY_DENIED');
+  assert.ok(
+    out.message.includes(`\`${join(tmp, 'rootlink', 'link.txt')}\` is outside \`${join(tmp, 'rootlink')}\``),
+    out.message,
+  );
 });
 
 test('traversal in any form is refused before anything is resolved: `..`, fullwidth `．．／`, `%2e%2e`, non-canonical paths', async () => {

@@ -66,7 +66,9 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
     if (r.kind === 'path' && r.args.length === 1 && localServer(deps, route.server)) {
       const real = await realPathOf(value);
       const root = specs[i]?.root;
-      const c = canonicalPath(real, root === undefined ? undefined : await realPathOf(root));
+      // A refusal names the path as given and the root as configured, never where a link points.
+      const shown = { path: value, ...(root === undefined ? {} : { root }) };
+      const c = canonicalPath(real, root === undefined ? undefined : await realPathOf(root), 'path', shown);
       if (!c.ok)
         throw new GatehouseError('E_POLICY_DENIED', `denied by policy (\`resource:refused\`): ${c.reason}`, {
           rule: 'resource:refused',
@@ -102,7 +104,7 @@ async function validateResource(s: CallState, deps: PipelineDeps): Promise<void>
   let resource = c.resource;
   let uri = c.uri;
   if (resource.kind === 'path' && localServer(deps, route.server)) {
-    const real = canonicalPath(await realPathOf(resource.value));
+    const real = canonicalPath(await realPathOf(resource.value), undefined, 'path', { path: resource.value });
     if (!real.ok) throw invalid(real.reason, 'uri');
     if (real.value !== resource.value) {
       resource = { kind: 'path', value: real.value };
