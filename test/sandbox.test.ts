@@ -472,6 +472,42 @@ test('readiness 6.4 looks at the real state directory: mode 0755 is readable by 
   }
 });
 
+test('readiness 6.4 names a declared sandbox path the sandbox user cannot be shown, by the launch’s own check (walk N)', (tc) => {
+  if (process.getuid?.() !== 0) return tc.skip('servers run as a user of their own only when the gateway runs as root');
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-paths-'));
+  try {
+    const closed = join(dir, 'closed');
+    const open = join(dir, 'open');
+    mkdirSync(closed, { mode: 0o700 });
+    mkdirSync(open, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const gone = join(dir, 'gone');
+    const servers = [
+      { name: 'boxed', transport: 'stdio' as const, command: 'x', sandbox: { paths: { read: [open, closed, gone] } } },
+      { name: 'free', transport: 'stdio' as const, command: 'x' },
+    ];
+    const facts = sandboxFacts(servers, join(dir, 'state'));
+    assert.deepEqual(
+      facts.unshowable?.map((u) => [u.server, u.path, u.why.replace(/ \(.*$/, '')]),
+      [
+        ['boxed', closed, 'is out of reach of uid 65534, the sandbox user'],
+        ['boxed', gone, 'does not exist'],
+      ],
+    );
+    const config = parseConfig(
+      `version: 1\nservers:\n  - { name: boxed, transport: stdio, command: x, sandbox: { paths: { read: [${JSON.stringify(closed)}] } } }\n`,
+      '/etc/gh/g.yaml',
+      {},
+    );
+    const item = readiness(config, { servers: [], tools: [] }, facts).find((i) => i.id === '6.4')!;
+    assert.equal(item.status, 'fail');
+    assert.match(item.why, new RegExp(`server \`boxed\`: sandbox path \`${closed}\` is out of reach of uid 65534`));
+    assert.match(item.fix, new RegExp(`give the sandbox user access to \`${closed}\``));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('new configurations are sandboxed: the starter (gatehouse init) and the quickstart', async () => {
   const starter = parseConfig(starterConfig(), '/srv/gh/gatehouse.yaml', {});
   assert.deepEqual(

@@ -194,6 +194,35 @@ test('a stdio server is never handed the gateway’s own secrets: inheritEnv, en
   assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
 });
 
+test('what a server could never start with is refused at load, at its line: a sandbox path in the state directory, a header value with a line break (walk N)', () => {
+  const ref = (name: string) => `\${${name}}`;
+  const text = [
+    'version: 1',
+    'gateway: { stateDir: /srv/gh-state }',
+    'servers:',
+    '  - name: boxed',
+    '    transport: stdio',
+    '    command: x',
+    '    cwd: /srv/gh-state/work',
+    `    sandbox: { paths: { read: ["${ref('GATEHOUSE_STATE_DIR')}/x", /srv/data], write: ["/srv/gh-state/{tenant}"] } }`,
+    '  - name: remote',
+    '    transport: http',
+    '    url: https://mcp.example.com/mcp',
+    `    headers: { X-Team: "${ref('TEAM')}", X-Ok: plain, "bad name": v }`,
+    '',
+  ].join('\n');
+  const kept = 'is in the state directory, which sandboxed servers never see: choose a folder elsewhere';
+  const found = errors(text, { TEAM: 'a\r\nX-Injected: 1-CANARY' });
+  assert.deepEqual(found, [
+    `g.yaml:7:10: servers[0].cwd: ${kept}`,
+    `g.yaml:8:32: servers[0].sandbox.paths.read[0]: ${kept}`,
+    `g.yaml:8:80: servers[0].sandbox.paths.write[0]: ${kept}`,
+    'g.yaml:12:24: servers[1].headers.X-Team: a header value cannot hold a line break, a NUL or another control character (the HTTP client refuses to send it)',
+    "g.yaml:12:48: servers[1].headers: `bad name` is not a header name (letters, digits and !#$%&'*+-.^_`|~)",
+  ]);
+  assert.ok(!found.join('\n').includes('CANARY'));
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [

@@ -75,7 +75,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     throw new ConfigError(sorted(ctx.issues));
   }
   validate(raw, ctx);
-  semanticChecks(raw, ctx);
+  semanticChecks(raw, ctx, { stateDir, configDir });
   // The policy files are read and compiled even when the config has problems: every problem of the
   // load is said at once, the config's first, then each policy file's.
   const policy = loadPolicy(raw, configDir, ctx);

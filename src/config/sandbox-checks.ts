@@ -6,13 +6,17 @@
  * by the proxy's parser (../util/allow-entry.ts), which takes `localhost.` as `localhost`, as the
  * proxy does what a server asks for.
  */
+import { resolve } from 'node:path';
 import { isObj, type Context, type Obj } from './issues.ts';
 import { formatPath } from '../util/yaml-positions.ts';
 import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN, parseAllow, type AllowEntry } from '../util/allow-entry.ts';
 import { canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
 import { refusedAddress } from '../sandbox/egress.ts';
+import { keptIn } from '../sandbox/server-view.ts';
+import { real } from '../sandbox/paths.ts';
 
-export function sandboxChecks(raw: Obj, ctx: Context): void {
+export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; configDir: string }): void {
+  pathChecks(raw, ctx, dirs);
   const gateway = isObj(raw.gateway) ? raw.gateway : {};
   const listen = isObj(gateway.listen) ? gateway.listen : {};
   const own: Listening | undefined =
@@ -49,4 +53,29 @@ function entryProblem(e: AllowEntry, own: Listening | undefined): string | undef
   if (ip && refusedAddress(ip) === 'metadata address')
     return "is a cloud metadata address, which the egress proxy never connects to (it hands out the host's cloud credentials)";
   return undefined;
+}
+
+/**
+ * A sandboxed server's declared paths, and its own cwd, in the state directory: the launch refuses
+ * them (src/sandbox/server-view.ts keptIn), every time, so they are refused here, by the same check,
+ * at their line. `{tenant}` stands for any tenant's folder. Whether the sandbox user can reach a path
+ * depends on the host, not on the file: `gatehouse check` says so (item 6.4).
+ */
+function pathChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; configDir: string }): void {
+  const stateDir = real(dirs.stateDir);
+  const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
+  for (const [i, server] of servers.entries()) {
+    if (!isObj(server) || !isObj(server.sandbox)) continue;
+    const paths = isObj(server.sandbox.paths) ? server.sandbox.paths : {};
+    const declared: Array<[Array<string | number>, unknown]> = [];
+    for (const kind of ['read', 'write'])
+      for (const [j, p] of (Array.isArray(paths[kind]) ? paths[kind] : []).entries())
+        declared.push([['servers', i, 'sandbox', 'paths', kind, j], p]);
+    if (typeof server.cwd === 'string') declared.push([['servers', i, 'cwd'], resolve(dirs.configDir, server.cwd)]);
+    for (const [path, p] of declared) {
+      if (typeof p !== 'string' || !p.startsWith('/') || ctx.unset.has(formatPath(path))) continue;
+      const why = keptIn(real(p.replaceAll('{tenant}', 'tenant')), stateDir);
+      if (why) ctx.add(path, why);
+    }
+  }
 }

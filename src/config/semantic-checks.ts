@@ -12,14 +12,17 @@ import { urlCredentialChecks } from './url-credentials.ts';
 import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from './sandbox-checks.ts';
+import { headerChecks } from './header-checks.ts';
 import { gatewayVariable, referencedNames, secretVariables } from './gateway-secrets.ts';
 import { writtenAt } from './references.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function semanticChecks(raw: unknown, ctx: Context): void {
+/** `dirs`: the state directory and the config's folder, as the loader resolved them. */
+export function semanticChecks(raw: unknown, ctx: Context, dirs: { stateDir: string; configDir: string }): void {
   if (!isObj(raw)) return;
   serverChecks(raw, ctx);
-  sandboxChecks(raw, ctx);
+  sandboxChecks(raw, ctx, dirs);
+  headerChecks(raw, ctx);
   gatewaySecretChecks(raw, ctx);
   if (isObj(raw.gateway)) {
     requestBudgetCheck(raw.gateway, ctx);

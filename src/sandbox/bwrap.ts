@@ -60,6 +60,19 @@ function unreachable(path: string, uid: number, gid: number, write: boolean): st
   return allows(path, need) ? undefined : `it is not ${write ? 'writable' : 'readable'} by that user`;
 }
 
+/**
+ * Why a path cannot be shown to the sandbox user: it does not exist, or (bubblewrap runs as that
+ * user) the user cannot reach it; undefined when it can. Asked at launch, and by `gatehouse check`
+ * (./readiness.ts) of the declared paths, before any server starts.
+ */
+export function bindProblem(path: string, uid: number, gid: number, write: boolean): string | undefined {
+  if (!existsSync(path)) return 'does not exist';
+  const blocked = uid === process.getuid?.() ? undefined : unreachable(path, uid, gid, write);
+  return blocked
+    ? `is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`
+    : undefined;
+}
+
 type Network = NonNullable<SandboxConfig['network']>;
 
 /** A bubblewrap command line being built, with the contents it reads from file descriptors 3, 4, ... */
@@ -130,13 +143,8 @@ export function bindPaths(
       b.push(how, p); // over the folders of every tenant; this one's own is bound into it next
       continue;
     }
-    if (!existsSync(p)) throw new Error(`server \`${server}\`: sandbox path \`${p}\` does not exist`);
-    // bubblewrap runs as the sandbox user: what it binds, that user must be able to reach.
-    const blocked = uid === process.getuid?.() ? undefined : unreachable(p, uid, gid, how === '--bind');
-    if (blocked)
-      throw new Error(
-        `server \`${server}\`: sandbox path \`${p}\` is out of reach of uid ${uid}, the sandbox user (${blocked}): give that user access, or choose another folder`,
-      );
+    const why = bindProblem(p, uid, gid, how === '--bind');
+    if (why) throw new Error(`server \`${server}\`: sandbox path \`${p}\` ${why}`);
     b.push(how, p, p);
   }
   for (const p of veils) b.push('--remount-ro', p);

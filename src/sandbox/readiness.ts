@@ -5,6 +5,8 @@
  * that helps. Reads the file system; decides nothing about a server's start (sandbox.ts does).
  */
 import type { StdioServerConfig } from '../config/schema.ts';
+import { existsSync } from 'node:fs';
+import { bindProblem } from './bwrap.ts';
 import { findExecutable, inside, permissionBits, real, statOf } from './paths.ts';
 import { sandboxUser } from './sandbox.ts';
 
@@ -17,6 +19,32 @@ export interface SandboxFacts {
    * root), so no file mode can keep them out.
    */
   stateDirExposed: Array<{ uid: number; why: string; path?: string; shared?: boolean }>;
+  /**
+   * Declared sandbox paths (`sandbox.paths`) the server's sandbox user could not be shown, by the
+   * launch's own check (bwrap.ts bindProblem): a server that names one never starts.
+   */
+  unshowable?: Array<{ server: string; path: string; why: string }>;
+}
+
+/** The declared paths of sandboxed servers that a launch would refuse (a `{tenant}` path depends on the tenant: not judged). */
+function unshowablePaths(servers: StdioServerConfig[]): NonNullable<SandboxFacts['unshowable']> {
+  const found: NonNullable<SandboxFacts['unshowable']> = [];
+  for (const s of servers) {
+    if (!s.sandbox) continue;
+    const { uid, gid } = sandboxUser(s);
+    const declared = [
+      ...(s.sandbox.paths?.read ?? []).map((p) => [p, false] as const),
+      ...(s.sandbox.paths?.write ?? []).map((p) => [p, true] as const),
+    ];
+    for (const [p, write] of declared) {
+      if (p.includes('{tenant}')) continue;
+      const path = real(p);
+      if (write && !existsSync(path)) continue; // made for the server at launch
+      const why = bindProblem(path, uid, gid, write);
+      if (why) found.push({ server: s.name, path, why });
+    }
+  }
+  return found;
 }
 
 /** Whether `uid`/`gid` may read or enter `path` by its mode bits (root may always). */
@@ -46,7 +74,7 @@ export function sandboxFacts(servers: StdioServerConfig[], stateDir: string, dat
     const dbWhy = outside ? reachable(outside, uid, gid) : undefined;
     if (outside && dbWhy) stateDirExposed.push({ uid, why: dbWhy, path: outside, ...shared });
   }
-  return { bwrap: !!findExecutable('bwrap'), stateDirExposed };
+  return { bwrap: !!findExecutable('bwrap'), stateDirExposed, unshowable: unshowablePaths(servers) };
 }
 
 /** Why a sandbox user can read the state directory (or a database kept outside it), and the fix that helps. */
@@ -96,6 +124,11 @@ export function sandboxReadiness(
       'install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)',
     ]);
   for (const e of facts.stateDirExposed) fails.push(exposure(e, stateDir));
+  for (const u of facts.unshowable ?? [])
+    fails.push([
+      `server \`${u.server}\`: sandbox path \`${u.path}\` ${u.why.replace(/: give that user access.*$/, '')}: the server cannot start`,
+      `give the sandbox user access to \`${u.path}\`, or take it out of \`servers[].sandbox.paths\` of \`${u.server}\``,
+    ]);
   if (fails.length)
     return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };
   const host = stdio.filter((s) => s.sandbox?.network === 'host');

@@ -83,6 +83,17 @@ export function serverProgram(
 }
 
 /**
+ * Why a declared path (or a server's own cwd) can never be shown: it is in the state directory or in
+ * one of the gateway's files, which sandboxes mask. Asked at launch, and when the config is read
+ * (src/config/sandbox-checks.ts: the state directory, known from the file alone).
+ */
+export function keptIn(path: string, stateDir: string, hidden: readonly GatewayFile[] = []): string | undefined {
+  const kept = inside(path, stateDir) ? 'the state directory' : hidden.find((h) => inside(path, h.path))?.what;
+  if (!kept) return undefined;
+  return `is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`;
+}
+
+/**
  * What the server may see: the node runtime, its command's package, the packages of the files its
  * arguments name, its folder and the declared paths; read-only unless declared writable. Nothing in
  * the state directory may be declared.
@@ -118,12 +129,8 @@ export function visiblePaths(
   // would show it: refused, with the reason.
   const declared = [...read, ...write, ...(cfg.cwd && cwd ? [cwd] : [])];
   for (const p of declared) {
-    const kept = inside(p, stateDir) ? 'the state directory' : o.hidden.find((h) => inside(p, h.path))?.what;
-    if (kept) {
-      throw new Error(
-        `server \`${cfg.name}\`: sandbox path \`${p}\` is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`,
-      );
-    }
+    const kept = keptIn(p, stateDir, o.hidden);
+    if (kept) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` ${kept}`);
   }
   for (const p of rw) ro.delete(p);
   // The folder that holds every tenant's `{tenant}` folder: where a shown folder shows it, an empty

@@ -1,0 +1,37 @@
+/**
+ * The headers the config sets on what the gateway sends (an HTTP server's `headers`, an audit sink's
+ * `headers`): a name that is no HTTP token, or a value with a control character (CR, LF, NUL: a
+ * header injected after it), is refused by the HTTP client at every send (src/util/http1/), so the
+ * server never starts and the sink never delivers. Refused here instead, at the line, by the
+ * client's own rules. A value from a secret reference is known only when it is resolved: the client
+ * refuses that one. Messages never echo the value (it is a credential, often).
+ */
+import { FIELD_VALUE, TOKEN } from '../util/http1/parser.ts';
+import { formatPath, type Path } from '../util/yaml-positions.ts';
+import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
+
+export function headerChecks(raw: Obj, ctx: Context): void {
+  const sets: Path[] = [];
+  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries())
+    if (isObj(s) && isObj(s.headers)) sets.push(['servers', i, 'headers']);
+  const audit = isObj(raw.audit) ? raw.audit : {};
+  for (const [i, e] of (Array.isArray(audit.exports) ? audit.exports : []).entries())
+    if (isObj(e) && isObj(e.headers)) sets.push(['audit', 'exports', i, 'headers']);
+  for (const at of sets) {
+    const headers = at.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], raw) as Obj;
+    for (const [name, value] of Object.entries(headers)) {
+      const path = [...at, name];
+      if (!TOKEN.test(name))
+        ctx.add(
+          at,
+          `\`${name.slice(0, 64)}\` is not a header name (letters, digits and !#$%&'*+-.^_\`|~)`,
+          keyOrMap(ctx.doc, at, name),
+        );
+      else if (typeof value === 'string' && !ctx.unset.has(formatPath(path)) && !FIELD_VALUE.test(value))
+        ctx.add(
+          path,
+          'a header value cannot hold a line break, a NUL or another control character (the HTTP client refuses to send it)',
+        );
+    }
+  }
+}
