@@ -170,6 +170,10 @@ test('a stdio server is never handed the gateway’s own secrets: inheritEnv, en
     '    command: x',
     `    args: ["${ref('GATEHOUSE_CONFIG_DIR')}/s.js", "--token=${ref('METRICS_TOKEN')}"]`,
     `    env: { A: "${ref('GATEHOUSE_CREDENTIAL')}", B: "${ref('HOME')}", C: "$${ref('GATEHOUSE_X')}" }`,
+    '  - name: remote',
+    '    transport: http',
+    '    url: https://mcp.example.com/mcp',
+    '    credentials: { headers: { X-Key: { ref: "env:GATEHOUSE_SECRETS_KEY" }, X-Ok: "env:UPSTREAM_KEY" } }',
     '',
   ].join('\n');
   const env = {
@@ -190,6 +194,7 @@ test('a stdio server is never handed the gateway’s own secrets: inheritEnv, en
     `g.yaml:9:47: servers[0].inheritEnv[2]: ${configOwn('DATABASE_URL')}`,
     `g.yaml:13:44: servers[1].args[1]: ${configOwn('METRICS_TOKEN')}`,
     `g.yaml:14:15: servers[1].env.A: ${gatewayOwn('GATEHOUSE_CREDENTIAL')}`,
+    `g.yaml:18:38: servers[2].credentials.headers.X-Key: ${gatewayOwn('GATEHOUSE_SECRETS_KEY')}`,
   ]);
   assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
 });

@@ -81,7 +81,8 @@ function serverChecks(raw: Obj, ctx: Context): void {
 
 /**
  * A stdio server (sandboxed or not) is never handed the gateway's own secrets: not through
- * `inheritEnv`, and not as `${VAR}` in its `env` or `args` (./gateway-secrets.ts). Whatever a server
+ * `inheritEnv`, and not as `${VAR}` in its `env` or `args` (./gateway-secrets.ts); nor is any server,
+ * as an `env:NAME` reference of its credentials (set in its environment or its request headers). Whatever a server
  * is handed it may print, and a server's output is the caller's to read.
  */
 function gatewaySecretChecks(raw: Obj, ctx: Context): void {
@@ -90,7 +91,12 @@ function gatewaySecretChecks(raw: Obj, ctx: Context): void {
     ' that no server may be handed: a server can print what it is given, and its output reaches callers and logs';
   const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
   for (const [i, server] of servers.entries()) {
-    if (!isObj(server) || server.transport !== 'stdio') continue;
+    if (!isObj(server)) continue;
+    for (const [path, name] of envReferences(server, i)) {
+      const problem = gatewayVariable(name, own);
+      if (problem) ctx.add(path, `${problem}${why}`);
+    }
+    if (server.transport !== 'stdio') continue;
     const inherit: unknown[] = Array.isArray(server.inheritEnv) ? server.inheritEnv : [];
     for (const [j, name] of inherit.entries()) {
       const problem = typeof name === 'string' ? gatewayVariable(name, own) : undefined;
@@ -106,6 +112,21 @@ function gatewaySecretChecks(raw: Obj, ctx: Context): void {
         if (problem) ctx.add(path, `${problem}${why}`);
       }
   }
+}
+
+/** The `env:NAME` secret references of a server's credentials (its environment, its headers), with where they stand. */
+function envReferences(server: Obj, i: number): Array<[Path, string]> {
+  const credentials = isObj(server.credentials) ? server.credentials : {};
+  const found: Array<[Path, string]> = [];
+  for (const kind of ['env', 'headers']) {
+    const refs = isObj(credentials[kind]) ? credentials[kind] : {};
+    for (const [key, v] of Object.entries(refs)) {
+      const ref = isObj(v) ? v.ref : v;
+      const name = typeof ref === 'string' ? /^env:(.+)$/i.exec(ref)?.[1] : undefined;
+      if (name) found.push([['servers', i, 'credentials', kind, key], name]);
+    }
+  }
+  return found;
 }
 
 /**
