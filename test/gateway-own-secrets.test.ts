@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from './support/gateway.ts';
-import { findExecutable } from '../src/sandbox/paths.ts';
+import { findExecutable } from '../src/util/paths.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-own-secrets-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ import { eventually } from './support/eventually.ts';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
-import { findExecutable } from '../src/sandbox/paths.ts';
+import { findExecutable } from '../src/util/paths.ts';
 import { sandboxReadiness } from '../src/sandbox/readiness.ts';
 import { vet } from '../src/sandbox/egress.ts';
 import { parseAllow } from '../src/util/allow-entry.ts';

@@ -30,7 +30,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { SandboxHost } from '../src/sandbox/sandbox.ts';
-import { findExecutable } from '../src/sandbox/paths.ts';
+import { findExecutable } from '../src/util/paths.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { readiness } from '../src/readiness/check.ts';
 import { postModernCall } from './support/rpc.ts';

@@ -36,12 +36,13 @@ import {
 import { localSecrets } from './support/secrets.ts';
 import { postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
-import { findExecutable } from '../src/sandbox/paths.ts';
+import { findExecutable } from '../src/util/paths.ts';
 import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { starterConfig } from '../src/config/starter.ts';
 import { readiness } from '../src/readiness/check.ts';
-import { refusedAddress, vet } from '../src/sandbox/egress.ts';
+import { vet } from '../src/sandbox/egress.ts';
+import { refusedAddress } from '../src/util/address-kind.ts';
 import { parseAllow } from '../src/util/allow-entry.ts';
 import { deniedSyscalls, seccompProgram } from '../src/sandbox/seccomp.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable } from '../src/sandbox/paths.ts';
+import { findExecutable } from '../src/util/paths.ts';
 import { runCli } from './support/gateway.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-errors-'));

@@ -11,9 +11,8 @@ import { isObj, type Context, type Obj } from './issues.ts';
 import { formatPath } from '../util/yaml-positions.ts';
 import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN, parseAllow, type AllowEntry } from '../util/allow-entry.ts';
 import { canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
-import { refusedAddress } from '../sandbox/egress.ts';
-import { keptIn } from '../sandbox/server-view.ts';
-import { real } from '../sandbox/paths.ts';
+import { refusedAddress } from '../util/address-kind.ts';
+import { keptIn, real } from '../util/paths.ts';
 
 export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; configDir: string }): void {
   pathChecks(raw, ctx, dirs);
@@ -57,7 +56,7 @@ function entryProblem(e: AllowEntry, own: Listening | undefined): string | undef
 
 /**
  * A sandboxed server's declared paths, and its own cwd, in the state directory: the launch refuses
- * them (src/sandbox/server-view.ts keptIn), every time, so they are refused here, by the same check,
+ * them (src/util/paths.ts keptIn, asked at launch by src/sandbox/server-view.ts), every time, so they are refused here, by the same check,
  * at their line. `{tenant}` stands for any tenant's folder. Whether the sandbox user can reach a path
  * depends on the host, not on the file: `gatehouse check` says so (item 6.4).
  */

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { checkServerNames } from '../config/server-names.ts';
-import { findExecutable } from '../sandbox/paths.ts';
+import { findExecutable } from '../util/paths.ts';
 import { sandboxUnavailable } from '../sandbox/sandbox.ts';
 
 /** Before anything opens: server names that can be namespaced, bubblewrap for sandboxed servers, the state directory. */

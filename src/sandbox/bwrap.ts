@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { inside, permissionBits, real, statOf } from './paths.ts';
+import { inside, permissionBits, real, statOf } from '../util/paths.ts';
 import { seccompProgram } from './seccomp.ts';
 import type { SandboxConfig } from './server-view.ts';
 

@@ -7,7 +7,7 @@
 import type { StdioServerConfig } from '../config/schema.ts';
 import { existsSync } from 'node:fs';
 import { bindProblem } from './bwrap.ts';
-import { findExecutable, inside, permissionBits, real, statOf } from './paths.ts';
+import { findExecutable, inside, permissionBits, real, statOf } from '../util/paths.ts';
 import { sandboxUser } from './sandbox.ts';
 
 /** What `gatehouse check` needs to know of this host for item 6.4. */

@@ -30,7 +30,7 @@ import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 import type { Listening } from '../util/own-listener.ts';
 import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { findExecutable, real } from './paths.ts';
+import { findExecutable, real } from '../util/paths.ts';
 import {
   makeWritableFolders,
   perTenant,

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import { isSafePlaceholderValue } from '../util/placeholder-value.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { findExecutable, inside, real } from './paths.ts';
+import { findExecutable, inside, keptIn, real } from '../util/paths.ts';
 
 /** The environment of a server: the inherited allowlist and its configured variables, nothing else. */
 export function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
@@ -80,17 +80,6 @@ export function serverProgram(
   const command = findExecutable(cfg.command, env.PATH ?? process.env.PATH, cwd ?? process.cwd());
   if (!command) throw new Error(`server \`${cfg.name}\`: command \`${cfg.command}\` not found`);
   return { cwd, env, command };
-}
-
-/**
- * Why a declared path (or a server's own cwd) can never be shown: it is in the state directory or in
- * one of the gateway's files, which sandboxes mask. Asked at launch, and when the config is read
- * (src/config/sandbox-checks.ts: the state directory, known from the file alone).
- */
-export function keptIn(path: string, stateDir: string, hidden: readonly GatewayFile[] = []): string | undefined {
-  const kept = inside(path, stateDir) ? 'the state directory' : hidden.find((h) => inside(path, h.path))?.what;
-  if (!kept) return undefined;
-  return `is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`;
 }
 
 /**

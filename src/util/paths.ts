@@ -51,3 +51,18 @@ export function permissionBits(st: Stats, uid: number, gid: number): number {
   if (st.gid === gid) return st.mode >> 3;
   return st.mode;
 }
+
+/**
+ * Why a declared path (or a server's own cwd) can never be shown: it is in the state directory or in
+ * one of the gateway's files, which sandboxes mask. Asked at launch, and when the config is read
+ * (src/config/sandbox-checks.ts: the state directory, known from the file alone).
+ */
+export function keptIn(
+  path: string,
+  stateDir: string,
+  hidden: ReadonlyArray<{ path: string; what: string }> = [],
+): string | undefined {
+  const kept = inside(path, stateDir) ? 'the state directory' : hidden.find((h) => inside(path, h.path))?.what;
+  if (!kept) return undefined;
+  return `is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`;
+}
