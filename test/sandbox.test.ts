@@ -186,7 +186,9 @@ test("the state directory: the gateway's secrets.key is out of sight sandboxed, 
   const path = join(t.gw.config.gateway.stateDir, 'secrets.key');
   const { jailed, free } = await both('acme', 'read_file', { path });
   assert.equal(jailed, 'ENOENT');
-  assert.equal(free, `ok: ${readFileSync(path).toString('base64')}`);
+  // Unsandboxed it reads the key; what it answers is scrubbed of the gateway's own secrets (walk N).
+  assert.equal(free, 'ok: [REDACTED:credential]');
+  assert.ok(readFileSync(path).length > 0);
 });
 
 test('the store: the SQLite database cannot be written sandboxed, can be unsandboxed', async (tc) => {
