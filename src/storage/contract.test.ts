@@ -683,7 +683,11 @@ test('sqlite: migration 0014 keeps the gateways seen before it, without a key id
   }
 });
 
-test('postgres: migration 0014 keeps the gateways seen before it, without a key id', async (t) => {
+/** A migration test on a PostgreSQL schema of its own (skipped, visibly, without PostgreSQL). */
+async function onPgSchema(
+  t: TestContext,
+  run: (db: Kysely<Database>, driver: 'postgres', schema: string) => Promise<void>,
+): Promise<void> {
   const schema = await pgSchemaFor(t);
   if (!schema) return;
   const pool = new pg.Pool({ connectionString: pgTestUrl(), max: 1 });
@@ -696,30 +700,17 @@ test('postgres: migration 0014 keeps the gateways seen before it, without a key 
     }),
   });
   try {
-    await keyIdMigration(db, 'postgres', schema);
+    await run(db, 'postgres', schema);
   } finally {
     await db.destroy();
   }
-});
+}
 
-test('postgres: migration 0011 fills the open intents from the log and drops the intent_id index', async (t) => {
-  const schema = await pgSchemaFor(t);
-  if (!schema) return;
-  const pool = new pg.Pool({ connectionString: pgTestUrl(), max: 1 });
-  await pool.query(`create schema "${schema}"`);
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool,
-      onCreateConnection: async (c) =>
-        void (await c.executeQuery(sql`set search_path to ${sql.id(schema)}`.compile(db))),
-    }),
-  });
-  try {
-    await openIntentsMigration(db, 'postgres', schema);
-  } finally {
-    await db.destroy();
-  }
-});
+test('postgres: migration 0014 keeps the gateways seen before it, without a key id', (t) =>
+  onPgSchema(t, keyIdMigration));
+
+test('postgres: migration 0011 fills the open intents from the log and drops the intent_id index', (t) =>
+  onPgSchema(t, openIntentsMigration));
 
 test('sqlite: pruning finds old records through the time index, not by reading every record', () =>
   withPlans(async (db, planOf) => {
