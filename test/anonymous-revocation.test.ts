@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ROOT, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { postModernCall } from './support/rpc.ts';
+import { openLegacySession, postModernCall } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-anonymous-'));
@@ -116,4 +116,37 @@ test('the incident says what containing `anonymous` means', async () => {
   );
   const id = /incident (inc_[0-9a-f]+) opened/.exec(opened.stdout)?.[1] as string;
   assert.equal((await cli('incident', 'close', id, '--lift')).code, 0);
+});
+
+test('what an anonymous caller opened before the revocation does not outlive it: its GET stream ends (walk O)', async () => {
+  // The last test's lift reaches the gateway within a second.
+  await eventually(async () => (await clientCall('before-stream')).ok);
+  const sid = await openLegacySession(t.url, 'streamer', { initialized: true });
+  const stream = await fetch(`${t.url}/mcp`, {
+    headers: {
+      accept: 'text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
+  });
+  assert.equal(stream.status, 200);
+  const reader = stream.body!.getReader();
+  const ended = (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // cut: ended too
+    }
+    return true;
+  })();
+  const revoked = await cli('principals', 'revoke', '--subject', 'anonymous', '--reason', 'streams');
+  assert.equal(revoked.code, 0, revoked.stderr);
+  try {
+    // Streams verify their caller every 5 s: bounded, not timed.
+    const done = await Promise.race([ended, new Promise((r) => setTimeout(() => r(false), 15_000))]);
+    assert.equal(done, true, 'the stream outlived the revocation');
+  } finally {
+    await reader.cancel().catch(() => {});
+    assert.equal((await cli('principals', 'restore', '--subject', 'anonymous')).code, 0);
+  }
 });

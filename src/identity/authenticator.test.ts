@@ -46,3 +46,22 @@ test('revoking `anonymous` at every issuer is said to mean every caller without 
   assert.equal(anonymousMeaning(revocation('anonymous', 'https://idp')), undefined);
   assert.equal(anonymousMeaning(revocation('alice')), undefined);
 });
+
+test('a caller without a credential admitted before its revocation is refused when checked again (walk O)', async () => {
+  const list: PrincipalRevocation[] = [];
+  const revocations = new PrincipalRevocations({
+    list: async () => list,
+    revoke: async () => {},
+    restore: async () => false,
+  });
+  revocations.apply(list);
+  const auth = new Authenticator(undefined, 'loopback', {} as ApiKeyStore, { revocations });
+  const anonymous = await auth.authenticate(loopback);
+  // The local user of `gatehouse stdio`: no listener authenticates it, so only these checks see it.
+  const local = { ...anonymous, subject: 'local', key: 'local', via: 'local' as const };
+  await auth.recheck(anonymous, 0);
+  assert.equal(auth.revokedWithoutCredential(local), undefined);
+  revocations.apply([revocation('anonymous'), revocation('local')]);
+  await assert.rejects(auth.recheck(anonymous, 60_000), /principal revoked: every caller without a credential/);
+  assert.equal(auth.revokedWithoutCredential(local), 'principal revoked');
+});

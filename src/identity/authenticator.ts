@@ -232,7 +232,22 @@ export class Authenticator {
    * this (reloaded) configuration. Throws as `authenticate` does; a credential that now names another
    * principal is refused. Anonymous and local principals (no credential presented) have nothing to check.
    */
+  /**
+   * Why a principal that presented no credential (the anonymous caller without identity, the local
+   * user of `gatehouse stdio`) is refused now, or undefined: its subject revoked since. An in-memory
+   * lookup, asked by every request's first stage and by every check again of a request that waited
+   * or a stream that stays open (walk O: the revocation reached only new HTTP requests).
+   */
+  revokedWithoutCredential(p: Principal): string | undefined {
+    if (presentedBy(p)) return undefined;
+    const why = this.#opts.revocations?.revoked(p);
+    if (!why) return undefined;
+    return p.subject === ANONYMOUS_SUBJECT ? `${why}: every caller without a credential is refused` : why;
+  }
+
   async recheck(p: Principal, maxAgeMs: number): Promise<void> {
+    const revoked = this.revokedWithoutCredential(p);
+    if (revoked) throw new GatehouseError('E_UNAUTHENTICATED', revoked);
     if (verifiedWithin(p, maxAgeMs)) return;
     const c = presentedBy(p) as Presented;
     if (!this.#cfg)

@@ -35,7 +35,7 @@ async function setup(servers: Record<string, JsonObject[]> = { a: [tool('one'), 
       upstreams,
       inventory: inventory as unknown as Inventory,
       policy: policyOf(POLICY),
-      identity: { classScopes: () => [], recheck: async () => {} } as never,
+      identity: { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never,
       credentials: { scrubber, configOf: () => undefined } as never,
     }),
     pageSize: 2,
@@ -106,7 +106,7 @@ test('a listing follows what the caller may use: scopes, roles and the identity 
 rules:
   - { id: ops, subjects: { roles: [ops] }, tools: ['*'], classes: [READ], effect: allow }
 `);
-  d.identity = { classScopes: () => [], recheck: async () => {} } as never;
+  d.identity = { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never;
   assert.deepEqual(await names(d, principal({ tenant: 'acme', roles: ['dev'] })), []);
   assert.deepEqual(await names(d, principal({ tenant: 'acme', roles: ['ops'] })), ['a__one', 'a__two', 'b__three']);
   assert.deepEqual(await names(d, principal({ tenant: 'acme', roles: ['dev'] })), []);
@@ -282,7 +282,7 @@ test('a rule that names only resources lists no prompt and only templates of its
 rules:
   - { id: files, subjects: { tenants: [acme] }, resources: ['/srv/acme/*'], effect: allow }
 `),
-      identity: { classScopes: () => [], recheck: async () => {} } as never,
+      identity: { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never,
       credentials: { scrubber: new SecretScrubber(), configOf: () => undefined } as never,
     }),
     pageSize: 50,

@@ -110,7 +110,7 @@ async function pipelineDeps() {
     metrics: { recordCall: (...a: unknown[]) => void calls.push(a) } as never,
     credentials: { scrubber: { value: <T>(v: T) => v, valuesWith: () => [] } } as never,
     inventory: { tool: () => ({ pin: 'p', quarantine: null, serverQuarantine: null, class: 'WRITE' }) } as never,
-    identity: { classScopes: () => [], recheck: async () => {} } as never,
+    identity: { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never,
     refusals: { check: () => {}, spend: async (...a: unknown[]) => void spent.push(a) } as never,
   });
   return { d, records, calls, spent };
@@ -249,7 +249,7 @@ rules:
     modes: policy.modes,
     audit: audit as never,
     inventory: { tool: () => ({ pin: 'sha256:p', quarantine: null, serverQuarantine: null, class: 'READ' }) } as never,
-    identity: { classScopes: () => [], recheck: async () => {} } as never,
+    identity: { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never,
     validators: new SchemaValidators(),
     limiter: undefined,
     credentials: {

@@ -65,7 +65,12 @@ export function state(init: StateInit = {}): CallState {
  * (`refusals`, `resultSecrets`, ...) read as not configured.
  */
 export function deps(over: Partial<PipelineDeps> = {}): PipelineDeps {
-  return { policy: undefined, modes: { tenants: {}, servers: {}, tools: {} }, ...over } as PipelineDeps;
+  return {
+    policy: undefined,
+    modes: { tenants: {}, servers: {}, tools: {} },
+    identity: { revokedWithoutCredential: () => undefined },
+    ...over,
+  } as PipelineDeps;
 }
 
 const silentLog = {

@@ -23,7 +23,12 @@ const FRESH_MS = 50;
 
 export const recheck: Stage = (s, deps) => {
   // Every request that did not wait: nothing to check, and no turn of the microtask queue for it.
-  if (!settingsChanged(deps) && verifiedWithin(s.ctx.principal, FRESH_MS)) return;
+  if (
+    !settingsChanged(deps) &&
+    verifiedWithin(s.ctx.principal, FRESH_MS) &&
+    !deps.identity.revokedWithoutCredential(s.ctx.principal)
+  )
+    return;
   return checkAgain(s, deps);
 };
 

@@ -102,7 +102,7 @@ test('a genuine handle for a tool the caller may no longer use is an unknown tas
     authorizeTarget(s, {
       ...d,
       modes: { tenants: {}, servers: {}, tools: { mt__slow: 'disabled' } },
-      identity: { classScopes: () => [], recheck: async () => {} } as never,
+      identity: { classScopes: () => [], recheck: async () => {}, revokedWithoutCredential: () => undefined } as never,
     }),
   );
   const forged = await thrown(() => routeTask(get(`${handle}x`), d));
