@@ -199,6 +199,36 @@ test('a stdio server is never handed the gateway’s own secrets: inheritEnv, en
   assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
 });
 
+test('nor through an HTTP upstream’s own headers or an exec: command that reads them (walk O)', () => {
+  const ref = (name: string) => `\${${name}}`;
+  const text = [
+    'version: 1',
+    `storage: { driver: postgres, postgresUrl: "${ref('DATABASE_URL')}" }`,
+    'servers:',
+    '  - name: remote',
+    '    transport: http',
+    '    url: https://mcp.example.com/mcp',
+    `    headers: { X-K: "${ref('GATEHOUSE_SECRETS_KEY')}", X-Db: "${ref('DATABASE_URL')}", X-Ok: "${ref('UPSTREAM_KEY')}" }`,
+    '    credentials:',
+    '      headers:',
+    '        X-A: "exec:printenv GATEHOUSE_SECRETS_KEY"',
+    '        X-B: "exec:cat /var/lib/gatehouse/secrets.key"',
+    '        X-C: "exec:vault-read upstream-key"',
+    '',
+  ].join('\n');
+  const env = { DATABASE_URL: 'postgres://u:pw-CANARY@db/g', GATEHOUSE_SECRETS_KEY: 'key-CANARY', UPSTREAM_KEY: 'k' };
+  const why =
+    ' that no server may be handed: a server can print what it is given, and its output reaches callers and logs';
+  const found = errors(text, env);
+  assert.deepEqual(found, [
+    `g.yaml:7:21: servers[0].headers.X-K: \`GATEHOUSE_SECRETS_KEY\` is the gateway's own (every \`GATEHOUSE_*\` variable is: the secrets key among them)${why}`,
+    `g.yaml:7:55: servers[0].headers.X-Db: \`DATABASE_URL\` holds one of the gateway's own secrets (the config reads it for its own use)${why}`,
+    `g.yaml:10:14: servers[0].credentials.headers.X-A: an \`exec:\` command that reads \`GATEHOUSE_SECRETS_KEY\`, a secret of the gateway's own${why}`,
+    `g.yaml:11:14: servers[0].credentials.headers.X-B: an \`exec:\` command that reads the gateway's secrets key file, a secret of the gateway's own${why}`,
+  ]);
+  assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
+});
+
 test('what a server could never start with is refused at load, at its line: a sandbox path in the state directory, a header value with a line break (walk N)', () => {
   const ref = (name: string) => `\${${name}}`;
   const text = [

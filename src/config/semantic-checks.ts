@@ -96,6 +96,17 @@ function gatewaySecretChecks(raw: Obj, ctx: Context): void {
       const problem = gatewayVariable(name, own);
       if (problem) ctx.add(path, `${problem}${why}`);
     }
+    for (const [path, command] of execReferences(server, i)) {
+      const variable = (command.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).find((n) => gatewayVariable(n, own));
+      const what = command.includes('secrets.key') ? "the gateway's secrets key file" : variable && `\`${variable}\``;
+      if (what) ctx.add(path, `an \`exec:\` command that reads ${what}, a secret of the gateway's own${why}`);
+    }
+    // An HTTP upstream's own headers are sent as written: a reference there hands the value over too (walk O).
+    for (const k of Object.keys(isObj(server.headers) ? server.headers : {}))
+      for (const name of referencedNames(writtenAt(ctx.doc, ctx.references, ['servers', i, 'headers', k]))) {
+        const problem = gatewayVariable(name, own);
+        if (problem) ctx.add(['servers', i, 'headers', k], `${problem}${why}`);
+      }
     if (server.transport !== 'stdio') continue;
     const inherit: unknown[] = Array.isArray(server.inheritEnv) ? server.inheritEnv : [];
     for (const [j, name] of inherit.entries()) {
@@ -114,20 +125,28 @@ function gatewaySecretChecks(raw: Obj, ctx: Context): void {
   }
 }
 
-/** The `env:NAME` secret references of a server's credentials (its environment, its headers), with where they stand. */
-function envReferences(server: Obj, i: number): Array<[Path, string]> {
+/** The secret references of a server's credentials (its environment, its headers) of one scheme, what follows it, and where they stand. */
+function credentialReferences(server: Obj, i: number, scheme: RegExp): Array<[Path, string]> {
   const credentials = isObj(server.credentials) ? server.credentials : {};
   const found: Array<[Path, string]> = [];
   for (const kind of ['env', 'headers']) {
     const refs = isObj(credentials[kind]) ? credentials[kind] : {};
     for (const [key, v] of Object.entries(refs)) {
       const ref = isObj(v) ? v.ref : v;
-      const name = typeof ref === 'string' ? /^env:(.+)$/i.exec(ref)?.[1] : undefined;
-      if (name) found.push([['servers', i, 'credentials', kind, key], name]);
+      const rest = typeof ref === 'string' ? scheme.exec(ref)?.[1] : undefined;
+      if (rest) found.push([['servers', i, 'credentials', kind, key], rest]);
     }
   }
   return found;
 }
+
+/** The `env:NAME` references of a server's credentials: the names. */
+const envReferences = (server: Obj, i: number) => credentialReferences(server, i, /^env:(.+)$/i);
+/**
+ * The `exec:` references of a server's credentials: their commands, run with the gateway's own
+ * environment, so one that prints a variable of the gateway's hands it over like `env:` (walk O).
+ */
+const execReferences = (server: Obj, i: number) => credentialReferences(server, i, /^exec:(.+)$/is);
 
 /**
  * Each tenant's requests hold at most half of `maxBufferedRequestBytes`: that half must hold one body
