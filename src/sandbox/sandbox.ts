@@ -9,7 +9,7 @@
  * Every process started (sandboxed or not) is written down, so a gateway killed outright has its
  * servers reaped by the next one.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 import type { Listening } from '../util/own-listener.ts';
 import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { findExecutable, real } from '../util/paths.ts';
+import { chownFolder, findExecutable, real } from '../util/paths.ts';
 import {
   makeWritableFolders,
   perTenant,
@@ -283,8 +283,8 @@ export class SandboxHost {
     held.proxy = proxy;
     await proxy.listen();
     if (process.getuid?.() === 0) {
-      chownSync(proxyDir, o.uid, o.gid);
-      chownSync(socket, o.uid, o.gid);
+      chownFolder(proxyDir, o.uid, o.gid);
+      lchownSync(socket, o.uid, o.gid); // the socket itself, never what a link there points to
     }
     b.push('--ro-bind', proxyDir, '/run/gatehouse');
     b.data(RELAY_SOURCE, '/run/gatehouse-relay.mjs');

@@ -3,13 +3,13 @@
  * paths and arguments, and the paths shown to it (read-only or writable), with the veils over the
  * folders of other tenants. Refuses a declared path in what the gateway keeps.
  */
-import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import { isSafePlaceholderValue } from '../util/placeholder-value.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { findExecutable, inside, keptIn, real } from '../util/paths.ts';
+import { chownFolder, findExecutable, inside, keptIn, real } from '../util/paths.ts';
 
 /** The environment of a server: the inherited allowlist and its configured variables, nothing else. */
 export function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
@@ -140,6 +140,6 @@ export function makeWritableFolders(rw: Set<string>, uid: number, gid: number): 
     if (existsSync(p)) continue;
     mkdirSync(dirname(p), { recursive: true, mode: 0o755 }); // parents the sandbox user can enter
     mkdirSync(p, { mode: 0o700 });
-    if (process.getuid?.() === 0) chownSync(p, uid, gid);
+    if (process.getuid?.() === 0) chownFolder(p, uid, gid);
   }
 }

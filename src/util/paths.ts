@@ -3,7 +3,7 @@
  * through its links, whether one path lies inside another, a file's status, and the mode bits that
  * apply to a user.
  */
-import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fchownSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { delimiter, join, resolve, sep } from 'node:path';
 
 /** An executable by name along PATH (or a path as given); undefined when there is none. */
@@ -65,4 +65,19 @@ export function keptIn(
   const kept = inside(path, stateDir) ? 'the state directory' : hidden.find((h) => inside(path, h.path))?.what;
   if (!kept) return undefined;
   return `is in ${kept.startsWith('the ') ? kept : `the gateway's ${kept}`}, which sandboxed servers never see: choose a folder elsewhere`;
+}
+
+/**
+ * Gives the folder just made at `path` to `uid`:`gid`, never what a symlink put in its place points
+ * to: the folder is opened without following links (O_NOFOLLOW, O_DIRECTORY) and its descriptor
+ * changed (walk O: mkdir then chown followed a symlink that a sandboxed server, writing the parent,
+ * swapped in between, and a root-owned file became the sandbox user's). A swapped path throws.
+ */
+export function chownFolder(path: string, uid: number, gid: number): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fchownSync(fd, uid, gid);
+  } finally {
+    closeSync(fd);
+  }
 }
