@@ -188,13 +188,3 @@ test('a call that waited for its turn in the ask lane is checked before it goes 
   await allowed;
   await peer.close();
 });
-
-test("a server's roots/list outside any call is answered with no roots; other questions then are still refused", async () => {
-  const ch = new FakeChannel();
-  const peer = new Peer(ch, silentLogger());
-  ch.deliver({ jsonrpc: '2.0', id: 'r', method: 'roots/list' });
-  assert.deepEqual(await ch.answerTo('r'), { jsonrpc: '2.0', id: 'r', result: { roots: [] } });
-  ch.deliver(sampling('s'));
-  assert.match(((await ch.answerTo('s')).error as { message: string }).message, /outside any call/);
-  await peer.close();
-});

@@ -45,21 +45,6 @@ interface Pending {
   cleanup(): void;
 }
 
-/** Why a server's question went to no caller when no call was in flight. */
-function outsideAnyCall(what: string): string {
-  return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
-}
-
-/**
- * The answer to a server's `roots/list` outside any call (servers ask as soon as they are
- * initialized): no roots. An empty list is a valid answer (the roots a client exposes may be none),
- * it exposes nothing of any caller, and a server told so carries on with its own configured bounds
- * instead of writing an error to its stderr on every start. A call's own roots still come from its
- * caller, asked when the server asks during that call; with calls in flight and no way to tell whose
- * question it is, the question is still refused, never answered for someone.
- */
-const NO_ROOTS: ServerRequestAnswer = { result: { roots: [] } };
-
 /** A call in flight whose caller can be asked the server's requests. */
 type AskingPending = Pending & { opts: Required<Pick<CallOptions, 'onServerRequest'>> };
 
@@ -307,7 +292,8 @@ export class Peer {
     if (canAsk(byToken)) return byToken;
     const calls = this.#pending.values().filter(canAsk);
     const what = `\`${r.method}\``;
-    if (!calls.length) return outsideAnyCall(what);
+    if (!calls.length)
+      return `${what} outside any call: the gateway relays questions only to the caller whose call caused them`;
     if (calls.length === 1) return calls[0];
     if (calls.every((p) => !p.opts.askable)) return `${what}: none of the callers with calls in flight can answer it`;
     return `${what}: ${calls.length} calls are in flight on this connection and the server did not say which one asks (no progress token); the gateway asks no caller it cannot be sure of`;
@@ -324,18 +310,15 @@ export class Peer {
         answer = await cause.opts.onServerRequest(r);
       } else {
         // Servers ask for roots as soon as they are initialized, before any call (both quickstart
-        // servers do): at debug, not a line that reads like an error to a new operator. A question no
-        // call can be blamed for is worth info.
+        // servers do), and the refusal is expected (they carry on without): at debug, not a line that
+        // reads like an error to a new operator. A question no call can be blamed for is worth info.
         this.#noisy.line(Date.now(), (n) =>
           this.#log[r.method === 'roots/list' ? 'debug' : 'info'](
             { upstream: this.#channel.description, method: r.method, why: cause, ...(n ? { suppressed: n } : {}) },
             'server request no call can be blamed for',
           ),
         );
-        answer =
-          r.method === 'roots/list' && cause === outsideAnyCall('`roots/list`')
-            ? NO_ROOTS
-            : await this.#onOrphanRequest(r, cause);
+        answer = await this.#onOrphanRequest(r, cause);
       }
     } catch (err) {
       this.#log.warn(
