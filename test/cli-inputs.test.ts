@@ -39,6 +39,14 @@ test('a key that would be expired as it is made is refused', async () => {
   assert.equal((await cli('keys', 'create', '-n', 'k1m', '-t', 'acme', '-e', '1m')).code, 0);
 });
 
+test('no key acts for the subject of callers without a credential (walk O): revoking `anonymous` never means a person too', async () => {
+  for (const person of ['anonymous', 'local']) {
+    const r = await cli('keys', 'create', '-n', `k-${person}`, '-t', 'acme', '-p', person);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, new RegExp(`\`--person ${person}\` is the subject of callers without a credential`));
+  }
+});
+
 test('an export into a folder that has files is bad input (exit 2)', async () => {
   const out = join(dir, 'full');
   mkdirSync(out);

@@ -147,9 +147,11 @@ function givenScope(ctx: CliContext, opts: OpenOpts): { kind: ScopeKind; value: 
 }
 
 /** What containing the scope means, when its name alone would mislead: `anonymous` is every caller without a credential. */
-function meaningOf(scope: { kind: ScopeKind; value: string }): string {
+function meaningOf(scope: { kind: ScopeKind; value: string }, identity: boolean): string {
   const m =
-    scope.kind === 'principal' ? anonymousMeaning({ kind: 'subject', value: scope.value, issuer: '' }) : undefined;
+    scope.kind === 'principal'
+      ? anonymousMeaning({ kind: 'subject', value: scope.value, issuer: '' }, identity)
+      : undefined;
   return m ? ` (${m})` : '';
 }
 
@@ -185,7 +187,7 @@ async function openAction(ctx: CliContext, opts: OpenOpts): Promise<void> {
   if (opts.json) return out(r);
   process.stdout.write(`incident ${r.incident.id} opened: ${r.incident.title}\n`);
   process.stdout.write(
-    `${confirmationText(`contained: ${r.containment.target}${meaningOf(scope)}`, r.containment, opts.timeout, 'applied it')}\n`,
+    `${confirmationText(`contained: ${r.containment.target}${meaningOf(scope, Boolean(config.identity))}`, r.containment, opts.timeout, 'applied it')}\n`,
   );
   process.stdout.write(`next: gatehouse incident revoke ${r.incident.id}\n`);
 }

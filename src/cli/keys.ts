@@ -3,6 +3,7 @@
  * printed once, at creation; the store keeps only its hash. Revocation takes effect on the next
  * request on every gateway sharing the store.
  */
+import { CALLERS_WITHOUT_CREDENTIAL } from '../identity/principal.ts';
 import type { Command } from 'commander';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
 import { openStore } from '../storage/index.ts';
@@ -114,6 +115,11 @@ function checkCreateOpts(ctx: CliContext, opts: CreateOpts): void {
   if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
   if (opts.person !== undefined && (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256))
     ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
+  if (opts.person !== undefined && CALLERS_WITHOUT_CREDENTIAL.has(opts.person))
+    ctx.fail(
+      `\`--person ${opts.person}\` is the subject of callers without a credential, not a person: give the person's subject`,
+      2,
+    );
 }
 
 async function createKey(ctx: CliContext, opts: CreateOpts): Promise<void> {

@@ -94,7 +94,7 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   }).finally(() => wait.end());
   process.exitCode = c.confirmed ? 0 : 1;
   if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...r, ...c }, null, 2)}\n`);
-  const meaning = anonymousMeaning(r);
+  const meaning = anonymousMeaning(r, Boolean(config.identity));
   const what = `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}${meaning ? ` (${meaning}, until \`gatehouse principals restore --subject ${r.value}\`)` : ''}`;
   process.stdout.write(`${confirmationText(what, c, opts.timeout, 'refuse it')}\n`);
 }

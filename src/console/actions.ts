@@ -6,6 +6,7 @@
  * and manages its own tenant's keys (never with a platform admin role); inventory reviews and modes
  * of tools, servers or the gateway serve every tenant, so they need a platform admin.
  */
+import { CALLERS_WITHOUT_CREDENTIAL } from '../identity/principal.ts';
 import type { Config } from '../config/schema.ts';
 import type { FanoutMessage } from '../sessions/fanout.ts';
 import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
@@ -247,6 +248,8 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
   if (!NAME.test(tenant)) return { ok: false, message: 'the tenant must be 1-64 letters, digits, `_`, `.` or `-`' };
   if (person && (person.startsWith('apikey:') || person.length > 256))
     return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
+  if (CALLERS_WITHOUT_CREDENTIAL.has(person))
+    return { ok: false, message: `\`${person}\` is the subject of callers without a credential, not a person` };
   const platformRoles = deps.config.identity?.platformAdminRoles ?? [];
   if (!a.scope.platform && roles.some((r) => platformRoles.includes(r)))
     return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };

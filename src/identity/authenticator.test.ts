@@ -42,9 +42,14 @@ test('without identity, a revoked `anonymous` refuses every caller without a cre
 });
 
 test('revoking `anonymous` at every issuer is said to mean every caller without a credential', () => {
-  assert.match(anonymousMeaning(revocation('anonymous')) ?? '', /every caller without a credential/);
-  assert.equal(anonymousMeaning(revocation('anonymous', 'https://idp')), undefined);
-  assert.equal(anonymousMeaning(revocation('alice')), undefined);
+  assert.match(anonymousMeaning(revocation('anonymous'), false) ?? '', /every caller without a credential/);
+  assert.equal(anonymousMeaning(revocation('anonymous', 'https://idp'), false), undefined);
+  assert.equal(anonymousMeaning(revocation('alice'), false), undefined);
+  // With identity every caller presents a credential already (walk O): said so, not "every caller".
+  assert.match(
+    anonymousMeaning(revocation('anonymous'), true) ?? '',
+    /refuses only tokens whose subject is `anonymous`/,
+  );
 });
 
 test('a caller without a credential admitted before its revocation is refused when checked again (walk O)', async () => {

@@ -18,12 +18,19 @@ export interface RevocableIdentity {
 const REVOCATION_POLL_MS = 500;
 
 /**
- * What revoking this subject means when it is `anonymous` at every issuer: the callers that present no
- * credential (without identity, every caller), not one person. Undefined for any other revocation.
+ * What revoking this subject means when it is `anonymous` at every issuer: without identity, the
+ * callers that present no credential (every caller), not one person; with identity (where every
+ * caller presents one already), nobody but a key or token whose subject is literally `anonymous`,
+ * which keys cannot be made for (walk O). Undefined for any other revocation.
  */
-export function anonymousMeaning(r: { kind: string; value: string; issuer: string }): string | undefined {
+export function anonymousMeaning(
+  r: { kind: string; value: string; issuer: string },
+  identity: boolean,
+): string | undefined {
   if (r.kind !== 'subject' || r.value !== ANONYMOUS_SUBJECT || r.issuer) return undefined;
-  return 'every caller without a credential is refused (without identity, that is every caller)';
+  return identity
+    ? 'with identity configured every caller presents a credential already: this refuses only tokens whose subject is `anonymous`'
+    : 'every caller without a credential is refused (without identity, that is every caller)';
 }
 
 export class PrincipalRevocations {
