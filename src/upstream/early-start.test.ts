@@ -69,6 +69,9 @@ test('a process that exited before it was handed over is not handed over', async
   const early = EarlyStarts.start(config([server('quits', { args: ['-e', 'process.exit(3)'] })]));
   const pid = early.pidOf('quits') as number;
   await eventually(() => !alive(pid));
+  // Gone from the system before node has read its exit status (SIGCHLD, then the exit event on a
+  // later turn): a CI run took it in between. Let node see the exit first.
+  await new Promise((r) => setTimeout(r, 250));
   assert.equal(early.take('quits', { ...spec, args: ['-e', 'process.exit(3)'] }), undefined);
 });
 
