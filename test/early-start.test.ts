@@ -68,11 +68,15 @@ test('a server started ahead is the one the gateway talks to, started once', asy
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise((r) => gw.once('exit', r));
+  let said = '';
+  gw.stderr.on('data', (d: Buffer) => (said += d.toString()));
   try {
-    await eventually(
+    // A gateway that exits (a port another test took meanwhile) or never gets ready says why.
+    const ready = await eventually(
       async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
       { timeoutMs: 30_000, intervalMs: 100 },
-    );
+    ).catch((err: Error) => err);
+    assert.equal(ready instanceof Error ? ready.message : 'ready', 'ready', `the gateway said: ${said.slice(-2000)}`);
     const pids = starts(log);
     assert.equal(pids.length, 1, `started once: ${pids.join(', ')}`);
     // The one process is the gateway's child, the connection's (initialised and listed: /readyz is 200).
