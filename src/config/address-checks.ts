@@ -16,25 +16,18 @@ export function addressChecks(gateway: Obj, ctx: Context): void {
     const why = hostProblem(listen.host);
     if (why) ctx.add(['gateway', 'listen', 'host'], why);
   }
-  const proxies: unknown[] = Array.isArray(gateway.trustedProxies) ? gateway.trustedProxies : [];
-  for (const [i, p] of proxies.entries()) {
-    const path = ['gateway', 'trustedProxies', i];
-    if (typeof p !== 'string' || ctx.unset.has(formatPath(path))) continue;
-    const why = proxyProblem(p);
-    if (why) ctx.add(path, why);
-  }
-  const origins: unknown[] = Array.isArray(gateway.allowedOrigins) ? gateway.allowedOrigins : [];
-  for (const [i, o] of origins.entries()) {
-    const path = ['gateway', 'allowedOrigins', i];
-    if (typeof o !== 'string' || ctx.unset.has(formatPath(path))) continue;
-    const why = originProblem(o);
-    if (why) ctx.add(path, why);
-  }
-  const hosts: unknown[] = Array.isArray(gateway.allowedHosts) ? gateway.allowedHosts : [];
-  for (const [i, h] of hosts.entries()) {
-    const path = ['gateway', 'allowedHosts', i];
-    if (typeof h !== 'string' || ctx.unset.has(formatPath(path))) continue;
-    const why = allowedHostProblem(h);
+  eachEntry(gateway, 'trustedProxies', proxyProblem, ctx);
+  eachEntry(gateway, 'allowedOrigins', originProblem, ctx);
+  eachEntry(gateway, 'allowedHosts', allowedHostProblem, ctx);
+}
+
+/** Each string entry of the list `gateway.<key>`, checked by `problem` and reported at its line. */
+function eachEntry(gateway: Obj, key: string, problem: (entry: string) => string | undefined, ctx: Context): void {
+  const list: unknown[] = Array.isArray(gateway[key]) ? gateway[key] : [];
+  for (const [i, entry] of list.entries()) {
+    const path = ['gateway', key, i];
+    if (typeof entry !== 'string' || ctx.unset.has(formatPath(path))) continue;
+    const why = problem(entry);
     if (why) ctx.add(path, why);
   }
 }

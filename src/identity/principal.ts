@@ -23,11 +23,14 @@ export { API_KEY_ISSUER } from '../model/approval.ts';
 /** The subject of every caller without a credential (the anonymous loopback caller). */
 export const ANONYMOUS_SUBJECT = 'anonymous';
 
+/** The subject of the local user of `gatehouse stdio` (src/listeners/stdio.ts). */
+export const LOCAL_SUBJECT = 'local';
+
 /**
  * The subjects of callers that present no credential (the anonymous loopback caller, the local user
  * of `gatehouse stdio`): no API key acts for them, so that revoking one never means a person too.
  */
-export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOUS_SUBJECT, 'local']);
+export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOUS_SUBJECT, LOCAL_SUBJECT]);
 
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */
 export const ANONYMOUS_KEY = 'anonymous';

@@ -20,7 +20,7 @@ import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
-import type { Principal } from '../identity/principal.ts';
+import { LOCAL_SUBJECT, type Principal } from '../identity/principal.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
 import { TransientMap } from '../util/transient-map.ts';
@@ -28,7 +28,7 @@ import { TransientMap } from '../util/transient-map.ts';
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const LOCAL_USER: Principal = {
-  subject: 'local',
+  subject: LOCAL_SUBJECT,
   tenant: 'default',
   client: 'stdio',
   roles: [],
