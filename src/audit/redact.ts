@@ -102,7 +102,7 @@ export class Redactor {
   constructor(opts: RedactorOptions = {}) {
     const secrets = Redactor.checkSecrets(opts.secrets ?? []);
     this.secretSet = new Set(secrets);
-    this.matchers = secrets.length ? [new SecretMatcher(secrets)] : [];
+    this.matchers = secrets.length ? [SecretMatcher.of(secrets)] : [];
     const fields = [...(opts.defaultFields === false ? [] : DEFAULT_FIELDS), ...(opts.fields ?? [])];
     this.fields = new Set(fields.map(normField));
     this.paths = (opts.paths ?? []).map((p) => parseJsonPath(p, 'Redactor: '));
@@ -137,7 +137,7 @@ export class Redactor {
     const fresh = Redactor.checkSecrets(extra).filter((s) => !this.secretSet.has(s));
     const copy = Object.assign(Object.create(Redactor.prototype) as Redactor, this);
     copy.secretSet = new Set([...this.secretSet, ...fresh]);
-    copy.matchers = fresh.length ? [...this.matchers, new SecretMatcher(fresh)] : this.matchers;
+    copy.matchers = fresh.length ? [...this.matchers, SecretMatcher.of(fresh)] : this.matchers;
     return copy;
   }
 

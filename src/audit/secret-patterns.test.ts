@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WELL_KNOWN, redactWellKnown } from './secret-patterns.ts';
+import { SecretMatcher, WELL_KNOWN, redactWellKnown } from './secret-patterns.ts';
 
 /** Every pattern applied, without the one scan that rules texts out: what redactWellKnown must equal. */
 function everyPattern(s: string, note: (kind: string) => void, except?: string): string {
@@ -194,4 +194,79 @@ test('the needs fit the scan: at most 30 patterns (a bit each), every one with n
     assert.ok(p.needs.length > 0, p.kind);
     for (const n of p.needs) assert.ok(n.length > 0, p.kind);
   }
+});
+
+test('one matcher per set of values: the same values in any order share it, other values do not', () => {
+  const a = SecretMatcher.of(['first-secret-value', 'second-secret-value']);
+  assert.equal(SecretMatcher.of(['second-secret-value', 'first-secret-value', 'first-secret-value']), a);
+  assert.notEqual(SecretMatcher.of(['first-secret-value']), a);
+  assert.notEqual(SecretMatcher.of(['first-secret-value', 'second-secret-value', 'third-secret-value']), a);
+});
+
+/** Every [start, end) where an encoding of `secret` occurs in `s`, found by indexOf (hex and percent forms in any case). */
+function occurrences(s: string, secret: string): Array<[number, number]> {
+  const bytes = Buffer.from(secret);
+  const exact = [secret, JSON.stringify(secret).slice(1, -1), bytes.toString('base64'), bytes.toString('base64url')];
+  const caseless = [bytes.toString('hex'), encodeURIComponent(secret)];
+  const found: Array<[number, number]> = [];
+  const all = (hay: string, needle: string) => {
+    for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) found.push([i, i + needle.length]);
+  };
+  for (const n of exact) all(s, n);
+  for (const n of caseless) all(s.toLowerCase(), n.toLowerCase());
+  return found;
+}
+
+test('both automata in one pass: every encoding of every value is covered, in any case where case does not matter', () => {
+  const secrets = ['p@ss/word+ünïcode-1', 'TOKEN-abcdef-0123', 'short1'];
+  const m = SecretMatcher.of(secrets);
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const filler = 'aZ09%+/=-_ xyz\u00e9\u4e2d';
+  const encodings = (secret: string) => {
+    const bytes = Buffer.from(secret);
+    return [
+      secret,
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      bytes.toString('hex').toUpperCase(),
+      encodeURIComponent(secret).toLowerCase(),
+      JSON.stringify(secret).slice(1, -1),
+    ];
+  };
+  for (let round = 0; round < 400; round++) {
+    let s = '';
+    while (s.length < 300 + rand(600)) {
+      if (rand(8) === 0) {
+        const e = encodings(secrets[rand(secrets.length)]);
+        s += e[rand(e.length)];
+      } else s += filler[rand(filler.length)];
+    }
+    const spans = m.find(s);
+    for (let i = 1; i < spans.length; i++) assert.ok(spans[i - 1][1] < spans[i][0], 'sorted, merged spans');
+    for (const secret of secrets)
+      for (const [a, b] of occurrences(s, secret))
+        assert.ok(
+          spans.some(([x, y]) => x <= a && b <= y),
+          `round ${round}: [${a}, ${b}) of an encoding is covered`,
+        );
+    assert.deepEqual(m.find(s), spans, 'the same text again: the same spans');
+  }
+});
+
+test('a long text scanned again is found as the first time; one that differs from it is scanned for itself', () => {
+  const m = SecretMatcher.of(['canary-value-9f8e7d']);
+  const plain = `3:17:${'x'.repeat(1019)}`;
+  const withSecret = `${plain.slice(0, -20)} canary-value-9f8e7d`;
+  assert.deepEqual(m.find(plain), []);
+  assert.deepEqual(m.find(plain), []);
+  assert.equal(withSecret.length, plain.length);
+  assert.deepEqual(m.find(withSecret), [[withSecret.length - 19, withSecret.length]]);
+  assert.deepEqual(m.find(`${'3:17:'}${'x'.repeat(1019)}`), [], 'another string with the first content');
+  assert.deepEqual(m.find(withSecret), [[withSecret.length - 19, withSecret.length]]);
+  // Another matcher has a memo of its own: it never answers with this one's finds.
+  assert.deepEqual(SecretMatcher.of(['other-value-123456']).find(withSecret), []);
 });

@@ -8,6 +8,8 @@
 // Everything here runs in time linear in the input (see the notes on each part). Nothing here
 // ever puts a secret into an error message or a kind name.
 
+import { hash } from 'node:crypto';
+
 export const marker = (kind: string): string => `[REDACTED:${kind}]`;
 
 // ---------------------------------------------------------------------------------------------
@@ -33,13 +35,13 @@ interface Needle {
  * symbol 0, which always leads back to the root), which keeps the table small.
  */
 class Automaton {
-  private readonly ascii = new Int32Array(128); // char code < 128 -> symbol
-  private readonly wide = new Map<number, number>(); // other char codes -> symbol
-  private readonly width: number; // alphabet size
-  private readonly delta: Int32Array; // delta[state * width + symbol] -> state
+  readonly ascii = new Int32Array(128); // char code < 128 -> symbol
+  readonly wide = new Map<number, number>(); // other char codes -> symbol
+  readonly width: number; // alphabet size
+  readonly delta: Int32Array; // delta[state * width + symbol] -> state
   /** length of the longest needle ending in this state, directly or through failure links (0: none). */
-  private readonly len: Int32Array;
-  private readonly b64: Uint8Array;
+  readonly len: Int32Array;
+  readonly b64: Uint8Array;
   /** the bits of every needle ending in this state, directly or through failure links. */
   private readonly bits: Int32Array;
 
@@ -111,17 +113,6 @@ class Automaton {
     }
   }
 
-  /** Appends (start, end, isBase64) triples for the longest needle ending at each position. */
-  scan(s: string, hits: number[]): void {
-    const { ascii, wide, width, delta, len, b64 } = this;
-    let st = 0;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      st = delta[st * width + (c < 128 ? ascii[c] : (wide.get(c) ?? 0))];
-      if (len[st] !== 0) hits.push(i + 1 - len[st], i + 1, b64[st]);
-    }
-  }
-
   /** The bits of every needle that occurs in `s`. */
   bitsOf(s: string): number {
     const { ascii, wide, width, delta, bits } = this;
@@ -187,15 +178,43 @@ function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] 
 
 const B64_CHAR = /[A-Za-z0-9+/_-]/;
 
+/** Texts the memos below keep: long enough that a scan costs more than a compare, and bounded. */
+const MEMO_MIN = 256;
+const MEMO_MAX = 64 * 1024;
+
 /**
  * A set of secret values compiled into two automata (exact and ASCII-case-insensitive).
  * find() returns merged [start, end) intervals to replace.
+ *
+ * One matcher per set of values (`SecretMatcher.of`): the scrubber (what callers and logs get) and
+ * the audit redactor (what the trail keeps) hold the same values, and each call's arguments and
+ * result pass both. The matcher remembers the last few long texts it scanned and what it found, so
+ * the second pass over a text is a string compare where a scan of 1 KB costs several µs; the answer is
+ * the scan's, since it depends only on the text and the values.
  */
 export class SecretMatcher {
   private readonly exact: Automaton;
   private readonly caseless: Automaton;
+  private readonly memoText: string[] = ['', '', '', ''];
+  private readonly memoSpans: ReadonlyArray<Span>[] = [[], [], [], []];
+  private memoNext = 0;
 
-  constructor(secrets: string[]) {
+  /** Matchers built, by a digest of their values; held only while something else holds them. */
+  private static readonly built = new Map<string, WeakRef<SecretMatcher>>();
+
+  /** The matcher of exactly these values (in any order, repeats ignored), shared while it is in use. */
+  static of(secrets: readonly string[]): SecretMatcher {
+    const values = [...new Set(secrets)].sort();
+    const key = hash('sha256', values.join('\u0000'));
+    const known = SecretMatcher.built.get(key)?.deref();
+    if (known) return known;
+    const made = new SecretMatcher(values);
+    for (const [k, ref] of SecretMatcher.built) if (!ref.deref()) SecretMatcher.built.delete(k);
+    SecretMatcher.built.set(key, new WeakRef(made));
+    return made;
+  }
+
+  private constructor(secrets: readonly string[]) {
     const exact: Needle[] = [];
     const caseless: Needle[] = [];
     for (const s of secrets) {
@@ -207,11 +226,22 @@ export class SecretMatcher {
     this.caseless = new Automaton(caseless, true);
   }
 
-  find(s: string): Array<[number, number]> {
-    const hits: number[] = [];
-    this.exact.scan(s, hits);
-    this.caseless.scan(s, hits);
-    const spans: Array<[number, number]> = [];
+  find(s: string): ReadonlyArray<Span> {
+    const memo = s.length >= MEMO_MIN && s.length <= MEMO_MAX;
+    if (memo) for (let i = 0; i < this.memoText.length; i++) if (this.memoText[i] === s) return this.memoSpans[i];
+    const spans = this.spans(s);
+    if (memo) {
+      this.memoText[this.memoNext] = s;
+      this.memoSpans[this.memoNext] = spans;
+      this.memoNext = (this.memoNext + 1) % this.memoText.length;
+    }
+    return spans;
+  }
+
+  private spans(s: string): ReadonlyArray<Span> {
+    const hits = this.scan(s);
+    if (!hits.length) return NO_SPANS;
+    const spans: Span[] = [];
     for (let h = 0; h < hits.length; h += 3) {
       let start = hits[h];
       let end = hits[h + 1];
@@ -231,9 +261,39 @@ export class SecretMatcher {
       if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
       else merged.push([sp[0], sp[1]]);
     }
-    return merged;
+    return Object.freeze(merged.map((m) => Object.freeze(m) as Span));
+  }
+
+  /**
+   * Both automata in one pass (one read of each character): (start, end, isBase64) triples for the
+   * longest needle of either ending at each position.
+   */
+  private scan(s: string): number[] {
+    const hits: number[] = [];
+    const x = this.exact;
+    const y = this.caseless;
+    const { ascii: xa, wide: xw, width: xn, delta: xd, len: xl, b64: xb } = x;
+    const { ascii: ya, wide: yw, width: yn, delta: yd, len: yl } = y;
+    let sx = 0;
+    let sy = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 128) {
+        sx = xd[sx * xn + xa[c]];
+        sy = yd[sy * yn + ya[c]];
+      } else {
+        sx = xd[sx * xn + (xw.get(c) ?? 0)];
+        sy = yd[sy * yn + (yw.get(c) ?? 0)];
+      }
+      if (xl[sx] !== 0) hits.push(i + 1 - xl[sx], i + 1, xb[sx]);
+      if (yl[sy] !== 0) hits.push(i + 1 - yl[sy], i + 1, 0);
+    }
+    return hits;
   }
 }
+
+type Span = readonly [number, number];
+const NO_SPANS: ReadonlyArray<Span> = Object.freeze([]);
 
 // ---------------------------------------------------------------------------------------------
 // 2. Well-known formats.
@@ -401,8 +461,6 @@ const NEEDS = () =>
  * redacted for the audit trail; the second finds the same text here (a string compare, where the
  * scan of 1 KB costs several µs). Only the bits are derived from a text; texts past MEMO_MAX are not kept.
  */
-const MEMO_MIN = 256;
-const MEMO_MAX = 64 * 1024;
 const memoText: string[] = ['', '', '', ''];
 const memoBits: number[] = [0, 0, 0, 0];
 let memoNext = 0;

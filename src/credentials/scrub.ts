@@ -55,7 +55,7 @@ export class SecretScrubber {
     this.#revision++;
     this.#values = new Set(usable);
     this.#list = Object.freeze(usable);
-    this.#matcher = usable.length ? new SecretMatcher(usable) : undefined;
+    this.#matcher = usable.length ? SecretMatcher.of(usable) : undefined;
   }
 
   text(s: string, matcher = this.#matcher): string {
@@ -80,7 +80,7 @@ export class SecretScrubber {
     // A connection's values are normally among those already held: the compiled matcher serves; a
     // new automaton is built only for values it does not know (building one costs more than a scan).
     const unknown = extra.filter((x) => x.length >= 6 && !this.#values.has(x));
-    const matcher = unknown.length ? new SecretMatcher([...new Set([...unknown, ...this.#values])]) : this.#matcher;
+    const matcher = unknown.length ? SecretMatcher.of([...new Set([...unknown, ...this.#values])]) : this.#matcher;
     if (!matcher) return v;
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return this.text(x, matcher);
