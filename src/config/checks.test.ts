@@ -258,6 +258,31 @@ test('what a server could never start with is refused at load, at its line: a sa
   assert.ok(!found.join('\n').includes('CANARY'));
 });
 
+test("a header the gateway writes itself is refused at its line: framing and connection for servers and sinks, the transport's for servers", () => {
+  const text = [
+    'version: 1',
+    'servers:',
+    '  - name: remote',
+    '    transport: http',
+    '    url: https://mcp.example.com/mcp',
+    '    headers: { Host: evil.example, Mcp-Session-Id: fixed, Content-Type: text/plain, X-Team: ok }',
+    '    credentials: { headers: { Connection: "local:c", Authorization: "local:token" } }',
+    'audit:',
+    '  exports:',
+    '    - { name: siem, type: http, format: splunk-hec, url: "https://siem.example.com/in", headers: { Transfer-Encoding: chunked, Accept: "*/*" } }',
+    '',
+  ].join('\n');
+  const client = 'the HTTP client writes it itself';
+  const transport = 'the gateway writes it as the MCP transport requires';
+  assert.deepEqual(errors(text), [
+    `g.yaml:6:16: servers[0].headers: \`Host\` cannot be set here: ${client}`,
+    `g.yaml:6:36: servers[0].headers: \`Mcp-Session-Id\` cannot be set here: ${transport}`,
+    `g.yaml:6:59: servers[0].headers: \`Content-Type\` cannot be set here: ${transport}`,
+    `g.yaml:7:31: servers[0].credentials.headers: \`Connection\` cannot be set here: ${client}`,
+    `g.yaml:10:100: audit.exports[0].headers: \`Transfer-Encoding\` cannot be set here: ${client}`,
+  ]);
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [

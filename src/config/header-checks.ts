@@ -5,23 +5,43 @@
  * server never starts and the sink never delivers. Refused here instead, at the line, by the
  * client's own rules. A value from a secret reference is known only when it is resolved: the client
  * refuses that one. Messages never echo the value (it is a credential, often).
+ *
+ * Names the gateway writes itself are refused too: the client's own (framing and connection, which
+ * it refuses at every send) and, for a server, the protocol's (`Content-Type`, `Accept`,
+ * `Last-Event-ID` and every `Mcp-*` header: a session id, version or method set by hand would be sent
+ * where the gateway sets none, or fight the one it sets).
  */
-import { FIELD_VALUE, TOKEN } from '../util/http1/parser.ts';
+const PROTOCOL = new Set(['content-type', 'accept', 'last-event-id']);
+
+/** Why the gateway, not the config, writes header `name`; undefined when the config may set it. */
+function ownedBy(name: string, server: boolean): string | undefined {
+  const n = name.toLowerCase();
+  if (CLIENT_HEADERS.has(n)) return 'the HTTP client writes it itself';
+  if (server && (PROTOCOL.has(n) || n.startsWith('mcp-'))) return 'the gateway writes it as the MCP transport requires';
+  return undefined;
+}
+import { CLIENT_HEADERS, FIELD_VALUE, TOKEN } from '../util/http1/parser.ts';
 import { formatPath, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 
 export function headerChecks(raw: Obj, ctx: Context): void {
   const sets: Path[] = [];
-  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries())
-    if (isObj(s) && isObj(s.headers)) sets.push(['servers', i, 'headers']);
+  for (const [i, s] of (Array.isArray(raw.servers) ? raw.servers : []).entries()) {
+    if (!isObj(s)) continue;
+    if (isObj(s.headers)) sets.push(['servers', i, 'headers']);
+    if (isObj(s.credentials) && isObj(s.credentials.headers)) sets.push(['servers', i, 'credentials', 'headers']);
+  }
+  const servers = sets.length;
   const audit = isObj(raw.audit) ? raw.audit : {};
   for (const [i, e] of (Array.isArray(audit.exports) ? audit.exports : []).entries())
     if (isObj(e) && isObj(e.headers)) sets.push(['audit', 'exports', i, 'headers']);
-  for (const at of sets) {
+  for (const [n, at] of sets.entries()) {
     const headers = at.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], raw) as Obj;
     for (const [name, value] of Object.entries(headers)) {
       const path = [...at, name];
-      if (!TOKEN.test(name))
+      const owned = TOKEN.test(name) ? ownedBy(name, n < servers) : undefined;
+      if (owned) ctx.add(at, `\`${name}\` cannot be set here: ${owned}`, keyOrMap(ctx.doc, at, name));
+      else if (!TOKEN.test(name))
         ctx.add(
           at,
           `\`${name.slice(0, 64)}\` is not a header name (letters, digits and !#$%&'*+-.^_\`|~)`,

@@ -40,6 +40,17 @@ const MAX_SIZE_LINE = 4096;
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A header value: visible characters, space and tab; no CR, LF, NUL or other control character. */
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers the client writes itself (framing, connection management): a request that sets one is refused. */
+export const CLIENT_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'expect',
+]);
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^\d{1,16}$/;
 const HEX = /^[0-9A-Fa-f]{1,13}$/;

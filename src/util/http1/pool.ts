@@ -23,7 +23,7 @@
  */
 import net from 'node:net';
 import { lazyRequire } from '../lazy.ts';
-import { FIELD_VALUE, HttpParseError, ResponseParser, type ResponseHeaders, TOKEN } from './parser.ts';
+import { CLIENT_HEADERS, FIELD_VALUE, HttpParseError, ResponseParser, type ResponseHeaders, TOKEN } from './parser.ts';
 
 export type { ResponseHeaders } from './parser.ts';
 
@@ -62,16 +62,6 @@ class HttpClientError extends Error {
 const PATH = /^\/[\x21-\x7e]*$/;
 /** A head with one of these goes out as latin1 bytes; without, as the ASCII it is, in one write with the body. */
 const LATIN1_HIGH = /[\x80-\xff]/;
-const OWNED = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'expect',
-]);
 /** Close an idle connection this long before the idle time its server announced. */
 const KEEP_ALIVE_MARGIN_MS = 2000;
 /** Idle time of a connection whose server announced none. */
@@ -168,7 +158,7 @@ export class OriginPool {
     for (const name in req.headers) {
       const value = req.headers[name] as string;
       if (!TOKEN.test(name)) throw new HttpClientError(`invalid header name \`${name.slice(0, 64)}\``);
-      if (OWNED.has(name.toLowerCase())) throw new HttpClientError(`header \`${name}\` is set by the client`);
+      if (CLIENT_HEADERS.has(name.toLowerCase())) throw new HttpClientError(`header \`${name}\` is set by the client`);
       if (!FIELD_VALUE.test(value)) throw new HttpClientError(`invalid value of header \`${name}\``);
       text += `${name}: ${value}\r\n`;
     }
