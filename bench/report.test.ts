@@ -142,12 +142,12 @@ test('repetitions become medians; gateway rows compare with direct and with the 
       reps: 3,
       roundMs: 10_000,
       gateway: { started: true, coldStartMs: 300, idleRssMb: 60 },
-      full: { started: true, coldStartMs: 350, idleRssMb: 65 },
+      full: { started: true, coldStartMs: 350, idleRssMb: 65, idlePrivateMb: 22.25 },
       relay: { coldStartMs: 50, idleRssMb: 45 },
       helpMs: 90,
       bare: { coldStartMs: 310, idleRssMb: 80 },
       withStdio: { coldStartMs: 420, idleRssMb: 81.5 },
-      withHttp: { coldStartMs: 330, idleRssMb: 95 },
+      withHttp: { coldStartMs: 330, idleRssMb: 95, idlePrivateMb: 30 },
     }),
     rows: [
       point('direct', 16, 5000),
@@ -158,14 +158,20 @@ test('repetitions become medians; gateway rows compare with direct and with the 
   });
   // Full control plane: 0.40x direct, 1.00x the relay, 700 µs CPU per call.
   assert.match(md, /\| 16 \| 2,000 \| 0\.67 \| 2\.00 \| 0\.40x \| 1\.00x \| 0\.47 \| 700 \| - \| 0 \|/);
-  assert.match(md, /\| Gatehouse whole control plane, HTTP \| 2,000 \(0\.40x\) \| 700 \| - \| 350 ms \| 65\.0 MB \|/);
+  assert.match(
+    md,
+    /\| Gatehouse whole control plane, HTTP \| 2,000 \(0\.40x\) \| 700 \| - \| 350 ms \| 65\.0 MB \(22\.3 private\) \|/,
+  );
   assert.match(md, /\| raw node:http relay \| 2,000 \(0\.40x\) \| 200 \| - \| 50 ms \| 45\.0 MB \|/);
   assert.match(md, /Every path measured 3 times, interleaved with the others; each figure is the median/);
   assert.match(md, /after a warm-up round in which every path ran 10000 ms at the largest N, unrecorded/);
   assert.match(md, /`gatehouse --help` \(dist\/\): 90 ms/);
-  assert.match(md, /Gateway alone \(no servers, .*\): cold start to `\/readyz` 200 in 310 ms, idle RSS 80\.0 MB/);
+  assert.match(md, /Gateway alone \(no servers, .*\): cold start to `\/readyz` 200 in 310 ms, idle RSS 80\.0 MB\./);
   assert.match(md, /Gateway with only the stdio echo server \(one tool; .*\): cold start in 420 ms, idle RSS 81\.5 MB/);
-  assert.match(md, /Gateway with only the HTTP echo server \(200 tools, .*\): cold start in 330 ms, idle RSS 95\.0 MB/);
+  assert.match(
+    md,
+    /Gateway with only the HTTP echo server \(200 tools, .*\): cold start in 330 ms, idle RSS 95\.0 MB \(30\.0 private\)\./,
+  );
 });
 
 test('--against: the other build has its rows, and this build over it per repetition, skipping failed points', () => {

@@ -64,7 +64,13 @@ export interface Row extends Measurement {
   failure?: string;
 }
 
-type Started = { started: true; coldStartMs: number; idleRssMb: number } | { started: false; error: string };
+/** A start's facts; `idlePrivateMb` is the anonymous part of the idle RSS (absent in results of older runs). */
+interface StartFacts {
+  coldStartMs: number;
+  idleRssMb: number;
+  idlePrivateMb?: number;
+}
+type Started = ({ started: true } & StartFacts) | { started: false; error: string };
 
 export interface Facts {
   date: string;
@@ -86,14 +92,14 @@ export interface Facts {
   against?: Started;
   /** Its commit, when its directory is a git checkout. */
   againstCommit?: string;
-  relay?: { idleRssMb: number; coldStartMs: number };
+  relay?: StartFacts;
   /** `gatehouse --help` from dist/, median wall time of several runs. */
   helpMs?: number;
   /** Gatehouse with no servers (its own start, without the upstreams'): median of three starts. */
-  bare?: { coldStartMs: number; idleRssMb: number };
+  bare?: StartFacts;
   /** Gatehouse as shipped with only the stdio echo server (one tool), then only the HTTP one (its tools): median of three starts each. */
-  withStdio?: { coldStartMs: number; idleRssMb: number };
-  withHttp?: { coldStartMs: number; idleRssMb: number };
+  withStdio?: StartFacts;
+  withHttp?: StartFacts;
 }
 
 export interface Result {
@@ -205,10 +211,15 @@ function table(path: PathId, rows: Row[], all: Row[]): string[] {
 function startedLine(name: string, s: Started | undefined): string | undefined {
   if (!s) return undefined;
   if (!s.started) return `- **${name}: could not be started, so its rows were not measured.** Reason: ${s.error}`;
-  return `- ${name}: idle RSS ${num(s.idleRssMb, 1)} MB after start; cold start to \`/readyz\` 200 in ${num(s.coldStartMs)} ms (both upstreams connected).`;
+  return `- ${name}: idle RSS ${rss(s)} after start; cold start to \`/readyz\` 200 in ${num(s.coldStartMs)} ms (both upstreams connected).`;
 }
 
-function startedFacts(s: Started | undefined): { coldStartMs: number; idleRssMb: number } | undefined {
+/** `79.4 MB (24.1 private)`: the idle RSS, and the part of it that is the process's own when known. */
+function rss(s: StartFacts): string {
+  return `${num(s.idleRssMb, 1)} MB${s.idlePrivateMb === undefined ? '' : ` (${num(s.idlePrivateMb, 1)} private)`}`;
+}
+
+function startedFacts(s: Started | undefined): StartFacts | undefined {
   return s?.started ? s : undefined;
 }
 
@@ -228,7 +239,7 @@ function summary(all: Row[], facts: Facts): string[] {
     ['against-http', `${other}, whole control plane, HTTP`, facts.against],
   ];
   const out = [
-    `| config | N=${top} calls/s (x direct) | CPU µs/call at N=${top} | +p50 at N=1 | cold start | idle RSS |`,
+    `| config | N=${top} calls/s (x direct) | CPU µs/call at N=${top} | +p50 at N=1 | cold start | idle RSS (private) |`,
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const [path, label, started] of configs) {
@@ -239,7 +250,7 @@ function summary(all: Row[], facts: Facts): string[] {
     const added = one ? compare(one, find('direct', 1)) : undefined;
     const s = path === 'relay' ? facts.relay : startedFacts(started);
     out.push(
-      `| ${label} | ${num(r.callsPerSec)} (${ratioCell(c)}) | ${num(r.cpuUsPerCall)} | ${added ? `${num(added.addedP50ms, 2)} ms` : '-'} | ${s ? `${num(s.coldStartMs)} ms` : '-'} | ${s ? `${num(s.idleRssMb, 1)} MB` : '-'} |`,
+      `| ${label} | ${num(r.callsPerSec)} (${ratioCell(c)}) | ${num(r.cpuUsPerCall)} | ${added ? `${num(added.addedP50ms, 2)} ms` : '-'} | ${s ? `${num(s.coldStartMs)} ms` : '-'} | ${s ? rss(s) : '-'} |`,
     );
   }
   return out.length > 2 ? [...out, ''] : [];
@@ -297,13 +308,13 @@ export function render(result: Result): string {
     ),
     facts.bare === undefined
       ? undefined
-      : `- Gateway alone (no servers, a new state directory; median of three starts): cold start to \`/readyz\` 200 in ${num(facts.bare.coldStartMs)} ms, idle RSS ${num(facts.bare.idleRssMb, 1)} MB.`,
+      : `- Gateway alone (no servers, a new state directory; median of three starts): cold start to \`/readyz\` 200 in ${num(facts.bare.coldStartMs)} ms, idle RSS ${rss(facts.bare)}.`,
     facts.withStdio === undefined
       ? undefined
-      : `- Gateway with only the stdio echo server (one tool; median of three starts): cold start in ${num(facts.withStdio.coldStartMs)} ms, idle RSS ${num(facts.withStdio.idleRssMb, 1)} MB.`,
+      : `- Gateway with only the stdio echo server (one tool; median of three starts): cold start in ${num(facts.withStdio.coldStartMs)} ms, idle RSS ${rss(facts.withStdio)}.`,
     facts.withHttp === undefined
       ? undefined
-      : `- Gateway with only the HTTP echo server (200 tools, the server the listings use; median of three starts): cold start in ${num(facts.withHttp.coldStartMs)} ms, idle RSS ${num(facts.withHttp.idleRssMb, 1)} MB.`,
+      : `- Gateway with only the HTTP echo server (200 tools, the server the listings use; median of three starts): cold start in ${num(facts.withHttp.coldStartMs)} ms, idle RSS ${rss(facts.withHttp)}.`,
     facts.helpMs === undefined ? undefined : `- \`gatehouse --help\` (dist/): ${num(facts.helpMs)} ms.`,
     '',
     ...summary(rows, facts),

@@ -149,9 +149,15 @@ async function point(job: Job, n: number, warmupMs = WARMUP_MS, measureMs = MEAS
   }
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
+/**
+ * A process's resident memory, and the part of it that is its own (anonymous pages: heaps, stacks,
+ * caches). The rest is file-backed, mostly the pages of the Node binary's code that ran: shared with
+ * every other process running that binary, and dropped by the kernel under pressure.
+ */
+function memoryMb(pid: number): { idleRssMb: number; idlePrivateMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { idleRssMb: kb('VmRSS'), idlePrivateMb: kb('RssAnon') };
 }
 
 /**
@@ -281,13 +287,13 @@ async function startsWith(
   dir: string,
   label: string,
   servers: Servers,
-): Promise<{ coldStartMs: number; idleRssMb: number } | undefined> {
-  const runs: Array<{ coldStartMs: number; idleRssMb: number }> = [];
+): Promise<{ coldStartMs: number; idleRssMb: number; idlePrivateMb: number } | undefined> {
+  const runs: Array<{ coldStartMs: number; idleRssMb: number; idlePrivateMb: number }> = [];
   try {
     for (let i = 0; i < 3; i++) {
       const gw = await startGateway(join(dir, `start-${i}`), servers, false);
       await sleep(1000);
-      runs.push({ coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) });
+      runs.push({ coldStartMs: gw.coldStartMs, ...memoryMb(gw.child.pid ?? 0) });
       await stop(gw.child);
     }
   } catch (err) {
@@ -295,7 +301,11 @@ async function startsWith(
     return undefined;
   }
   const mid = (xs: number[]) => xs.sort((a, b) => a - b)[1];
-  const r = { coldStartMs: mid(runs.map((x) => x.coldStartMs)), idleRssMb: mid(runs.map((x) => x.idleRssMb)) };
+  const r = {
+    coldStartMs: mid(runs.map((x) => x.coldStartMs)),
+    idleRssMb: mid(runs.map((x) => x.idleRssMb)),
+    idlePrivateMb: mid(runs.map((x) => x.idlePrivateMb)),
+  };
   say(`  gatehouse ${label}: ready in ${Math.round(r.coldStartMs)} ms, idle RSS ${r.idleRssMb.toFixed(1)} MB`);
   return r;
 }
@@ -313,7 +323,7 @@ async function tryGateway(
   try {
     const gw = await startGateway(dir, { http: echoUrl, stdio: true }, full, root);
     await sleep(1000);
-    const facts = { started: true as const, coldStartMs: gw.coldStartMs, idleRssMb: rssMb(gw.child.pid ?? 0) };
+    const facts = { started: true as const, coldStartMs: gw.coldStartMs, ...memoryMb(gw.child.pid ?? 0) };
     say(`  ready in ${Math.round(facts.coldStartMs)} ms, idle RSS ${facts.idleRssMb.toFixed(1)} MB`);
     return { gw, facts };
   } catch (err) {
@@ -381,7 +391,7 @@ async function measureAll(dir: string): Promise<{ rows: Row[]; facts: Partial<Fa
   );
   const relayPid = relay.child.pid ?? 0;
   await sleep(500);
-  const relayFacts = { coldStartMs: relay.ms, idleRssMb: rssMb(relayPid) };
+  const relayFacts = { coldStartMs: relay.ms, ...memoryMb(relayPid) };
   say('building dist/');
   // What operators run: the built JavaScript (type stripping alone costs ~27 MB of RSS).
   buildDist();
