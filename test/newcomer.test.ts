@@ -338,8 +338,11 @@ test('npm pack: the package lists bin/ and what bin needs; its bin runs dist/ (o
     'no sources, tests or tools',
   );
 
-  // An installed copy: the packed files, dist/ built from src, dependencies beside it.
-  const nm = join(dir, 'install/node_modules');
+  // An installed copy: the packed files, dist/ built from src, dependencies beside it. Under a folder
+  // with a space and a non-ASCII letter, as a home folder may be: the built entry resolves the
+  // bundle's chunks by URL itself (scripts/build.mjs), and a chunk reached by two spellings of its
+  // URL would load twice.
+  const nm = join(dir, 'Program Files é/node_modules');
   const at = join(nm, 'gatehouse');
   mkdirSync(at, { recursive: true });
   for (const f of files.filter((p) => !p.startsWith('dist/'))) cpSync(join(ROOT, f), join(at, f));

@@ -193,8 +193,9 @@ const MEMO_MAX = 64 * 1024;
  * the scan's, since it depends only on the text and the values.
  */
 export class SecretMatcher {
-  private readonly exact: Automaton;
-  private readonly caseless: Automaton;
+  /** The values until the automata are built: at the first scan, not when the matcher is made. */
+  private values: readonly string[] | undefined;
+  private automata: { exact: Automaton; caseless: Automaton } | undefined;
   private readonly memoText: string[] = ['', '', '', ''];
   private readonly memoSpans: ReadonlyArray<Span>[] = [[], [], [], []];
   private memoNext = 0;
@@ -215,15 +216,26 @@ export class SecretMatcher {
   }
 
   private constructor(secrets: readonly string[]) {
+    this.values = secrets;
+  }
+
+  /**
+   * Built on first use. The gateway makes the matcher of its own secrets while it starts, and the
+   * automata's loops over states and symbols ran hot enough there for V8 to compile them with
+   * TurboFan (on-stack replacement), which pages about 5 MB of the compiler's code in for good
+   * (ADR 0014); at a call's first scan that is welcome.
+   */
+  private build(): { exact: Automaton; caseless: Automaton } {
     const exact: Needle[] = [];
     const caseless: Needle[] = [];
-    for (const s of secrets) {
+    for (const s of this.values ?? []) {
       const e = secretEncodings(s);
       exact.push(...e.exact);
       for (const t of e.caseless) caseless.push({ text: t.toLowerCase(), b64: false });
     }
-    this.exact = new Automaton(exact, false);
-    this.caseless = new Automaton(caseless, true);
+    this.values = undefined;
+    this.automata = { exact: new Automaton(exact, false), caseless: new Automaton(caseless, true) };
+    return this.automata;
   }
 
   find(s: string): ReadonlyArray<Span> {
@@ -270,8 +282,7 @@ export class SecretMatcher {
    */
   private scan(s: string): number[] {
     const hits: number[] = [];
-    const x = this.exact;
-    const y = this.caseless;
+    const { exact: x, caseless: y } = this.automata ?? this.build();
     const { ascii: xa, wide: xw, width: xn, delta: xd, len: xl, b64: xb } = x;
     const { ascii: ya, wide: yw, width: yn, delta: yd, len: yl } = y;
     let sx = 0;
