@@ -12,7 +12,8 @@ import { MAX_OAUTH_RESPONSE_BYTES, UpstreamOAuth, endpointProblem } from './upst
 import type { HttpServerConfig } from '../config/schema.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { withLoopDelay } from '../../test/support/loop-delay.ts';
-import { seal } from '../util/seal.ts';
+import { seal, unseal } from '../util/seal.ts';
+import { SecretsKeys } from './key-watch.ts';
 
 type Handler = (
   path: string,
@@ -184,4 +185,44 @@ test('storedTokens: every stored token, then only the rows changed since (whatev
   await put('globex', { access_token: 'G2' }, 3); // refreshed by a replica whose clock is behind
   assert.deepEqual(await oauth.storedTokens(seen), ['G2']);
   assert.deepEqual((await oauth.storedTokens()).sort(), ['A1', 'G2', 'R1'], 'a new map: all of them');
+});
+
+test('resealStale: rows sealed under a replaced key are sealed under the current one (update time kept); others, and a row replaced meanwhile, are left', async () => {
+  const rows = new Map<string, { sealed: string; at: number }>();
+  let replaceOnRead: string | undefined; // a refresh elsewhere between the two reads of this tenant's row
+  const store: UpstreamTokenStore = {
+    ...memoryStore(),
+    put: async (s, t, sealed, at) => void rows.set(`${s}\u0000${t}`, { sealed, at }),
+    get: async (s, t) => {
+      const r = rows.get(`${s}\u0000${t}`);
+      if (t === replaceOnRead && r) {
+        replaceOnRead = undefined;
+        rows.set(`${s}\u0000${t}`, { sealed: seal(next, `${s}\u0000${t}`, '{"access_token":"N"}'), at: 9 });
+      }
+      return r?.sealed;
+    },
+    list: async () =>
+      [...rows].map(([k, r]) => ({ server: k.split('\u0000')[0], tenant: k.split('\u0000')[1], updatedAt: r.at })),
+  };
+  const [old, next, foreign] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+  const put = (tenant: string, access: string, k: Buffer) =>
+    store.put('remote', tenant, seal(k, `remote\u0000${tenant}`, JSON.stringify({ access_token: access })), 5);
+  await put('acme', 'A', old);
+  await put('globex', 'G', next);
+  await put('initech', 'X', foreign);
+  await put('umbrella', 'U', old);
+  replaceOnRead = 'umbrella';
+  const keys = new SecretsKeys(old);
+  keys.adopt(next);
+  assert.equal(await new UpstreamOAuth(store, keys).resealStale(), 1);
+  const opened = (tenant: string, k: Buffer) =>
+    unseal(k, `remote\u0000${tenant}`, rows.get(`remote\u0000${tenant}`)!.sealed);
+  assert.equal(opened('acme', next), '{"access_token":"A"}');
+  assert.equal(rows.get('remote\u0000acme')!.at, 5, 'the update time is kept');
+  assert.equal(opened('globex', next), '{"access_token":"G"}');
+  assert.equal(opened('initech', foreign), '{"access_token":"X"}', 'another key’s row is untouched');
+  assert.equal(opened('umbrella', next), '{"access_token":"N"}', 'the refresh made meanwhile is kept');
+  // Only the new key now: every row this gateway had opens with it.
+  const after = new UpstreamOAuth(store, next);
+  assert.deepEqual((await after.storedTokens()).sort(), ['A', 'G', 'N']);
 });

@@ -20,6 +20,7 @@ import type { Config, HttpServerConfig } from '../config/schema.ts';
 import { pagesBaseUrl } from '../config/pages-url.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
+import { SecretsKeys } from './key-watch.ts';
 
 /** Largest metadata or token response read (bytes): anything longer is refused, unread. */
 export const MAX_OAUTH_RESPONSE_BYTES = 64 * 1024;
@@ -89,15 +90,22 @@ const SKEW_MS = 30_000;
 
 export class UpstreamOAuth {
   readonly #store: UpstreamTokenStore;
-  readonly #key: Buffer;
+  /** The secrets key, and those it replaced while this process ran (credentials/key-watch.ts). */
+  readonly #keys: SecretsKeys;
   readonly #meta = new Map<string, Promise<Metadata>>();
   readonly #refreshing = new Map<string, Promise<TokenSet>>();
   readonly #clock: Clock;
 
-  constructor(store: UpstreamTokenStore, key: Buffer, clock: Clock = systemClock) {
+  constructor(store: UpstreamTokenStore, key: Buffer | SecretsKeys, clock: Clock = systemClock) {
     this.#store = store;
-    this.#key = key;
+    this.#keys = key instanceof SecretsKeys ? key : new SecretsKeys(key);
     this.#clock = clock;
+  }
+
+  /** A stored token set, opened with whichever key sealed it; throws when none does. */
+  async #open(server: string, tenant: string, sealed: string, aside = true): Promise<{ t: TokenSet; stale: boolean }> {
+    const o = await this.#keys.open((k) => unseal(k, `${server}\u0000${tenant}`, sealed), aside);
+    return { t: JSON.parse(o.value) as TokenSet, stale: o.stale };
   }
 
   #metadata(issuer: string): Promise<Metadata> {
@@ -120,7 +128,7 @@ export class UpstreamOAuth {
       state,
       server: server.name,
       tenant,
-      sealedVerifier: seal(this.#key, `pkce\u0000${state}`, verifier),
+      sealedVerifier: seal(this.#keys.current, `pkce\u0000${state}`, verifier),
       createdAt: this.#clock.now(),
     });
     const u = new URL(meta.authorization_endpoint);
@@ -154,7 +162,15 @@ export class UpstreamOAuth {
       );
     const server = servers(p.server);
     if (!server?.oauth) throw new GatehouseError('E_INVALID_PARAMS', `server ${quote(p.server)} no longer uses oauth`);
-    const verifier = unseal(this.#key, `pkce\u0000${state}`, p.sealedVerifier);
+    const verifier = await this.#keys
+      .open((k) => unseal(k, `pkce\u0000${state}`, p.sealedVerifier))
+      .then((o) => o.value)
+      .catch(() => {
+        throw new GatehouseError(
+          'E_INVALID_PARAMS',
+          'this authorization was started under another secrets key: start again with `gatehouse upstream authorize`',
+        );
+      });
     const tokens = await this.#token(server, (as, client, auth, extra) => {
       const params = oauth.validateAuthResponse(
         as,
@@ -210,7 +226,12 @@ export class UpstreamOAuth {
         `server ${quote(server.name)} is not authorized for ${who} yet: run \`gatehouse upstream authorize ${server.name} --tenant ${t}${subject ? ` --subject ${subject}` : ''}\``,
       );
     }
-    let t = JSON.parse(unseal(this.#key, `${server.name}\u0000${tenant}`, sealed)) as TokenSet;
+    let { t } = await this.#open(server.name, tenant, sealed).catch(() => {
+      throw new GatehouseError(
+        'E_CREDENTIAL_UNAVAILABLE',
+        `the authorization of server ${quote(server.name)} for tenant ${quote(tenant)} does not open with this gateway's secrets key: authorize again`,
+      );
+    });
     if (t.expires_at !== undefined && t.expires_at - SKEW_MS < this.#clock.now()) {
       if (!t.refresh_token)
         throw new GatehouseError(
@@ -258,7 +279,7 @@ export class UpstreamOAuth {
       const sealed = await this.#store.get(r.server, r.tenant);
       if (!sealed) continue;
       try {
-        const t = JSON.parse(unseal(this.#key, key, sealed)) as TokenSet;
+        const { t } = await this.#open(r.server, r.tenant, sealed, false);
         values.push(t.access_token, ...(t.refresh_token ? [t.refresh_token] : []));
       } catch {
         // not ours to read
@@ -311,9 +332,30 @@ export class UpstreamOAuth {
     await this.#store.put(
       server,
       tenant,
-      seal(this.#key, `${server}\u0000${tenant}`, JSON.stringify(t)),
+      seal(this.#keys.current, `${server}\u0000${tenant}`, JSON.stringify(t)),
       this.#clock.now(),
     );
+  }
+
+  /**
+   * Every stored token set sealed under a key this one replaced, sealed again under the current key
+   * (its update time kept: the tokens are the same); the number re-sealed. Rows no held key opens
+   * (another key's, damaged) are left as they are. A row replaced while this runs (a refresh on a
+   * replica) is not overwritten with the older tokens it read: it is read again just before, which
+   * leaves the moment between that read and the write, as for any two writers of the store.
+   */
+  async resealStale(): Promise<number> {
+    let n = 0;
+    for (const r of await this.#store.list()) {
+      const sealed = await this.#store.get(r.server, r.tenant);
+      if (!sealed) continue;
+      const opened = await this.#open(r.server, r.tenant, sealed, false).catch(() => undefined);
+      if (!opened?.stale || (await this.#store.get(r.server, r.tenant)) !== sealed) continue;
+      const again = seal(this.#keys.current, `${r.server}\u0000${r.tenant}`, JSON.stringify(opened.t));
+      await this.#store.put(r.server, r.tenant, again, r.updatedAt);
+      n++;
+    }
+    return n;
   }
 }
 
