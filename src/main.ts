@@ -31,6 +31,7 @@ import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
 import { keyId, loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
+import { type KeyFileWatch, SecretsKeys, watchKeyFile } from './credentials/key-watch.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
 import { gatewaySecretValues } from './config/gateway-secrets.ts';
@@ -105,8 +106,10 @@ export class Gateway {
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
   /** What a caller could carry of any tenant's secrets, learned ahead of any connection (ADR 0007). */
   readonly #secrets: SecretLearner;
-  /** The secrets key, scrubbed like the config's own secrets (at start and at each reload). */
-  #secretsKey: Buffer | undefined;
+  /** The secrets key (and those it replaced), scrubbed like the config's own secrets (at start, each reload, each rotation). */
+  #secretsKeys!: SecretsKeys;
+  /** Follows `gatehouse secrets rotate-key` (none when the key comes from the environment). */
+  #keyWatch: KeyFileWatch | undefined;
   /** The configured servers' connections: started, wired to the catalogue, retried, replaced on reload. */
   readonly fleet: UpstreamFleet;
   readonly approvals: ApprovalService;
@@ -128,15 +131,12 @@ export class Gateway {
   #bound: { address: string; port: number } | undefined;
   /** The listen address as configured at start (port 0 until bound): what a reload's config is compared with. */
   #listenAsConfigured: Config['gateway']['listen'] | undefined;
-  /** The id of the secrets key (never the key), recorded in the store beside this gateway's heartbeat. */
-  #keyId = '';
-
   private constructor(
     config: Config,
     store: Store,
     log: Logger,
     resolver: SecretResolver,
-    secretsKey: Buffer,
+    secretsKeys: SecretsKeys,
     clock?: Clock,
   ) {
     this.config = config;
@@ -157,7 +157,7 @@ export class Gateway {
     // The broker heartbeats under the audit stream's name: another gateway then leaves this one's calls in flight alone.
     const broker = new CredentialBroker(resolver, store.revocations, log, this.audit.log.stream);
     this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
-    broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKey, clock);
+    broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKeys, clock);
     const scrubber = new SecretScrubber();
     this.upstreamBytes = this.#byteBudget(config);
     this.requestBytes = requestBudget(requestBudgetBytes(config.gateway), config.gateway.maxBodyBytes, () => ({
@@ -290,16 +290,34 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    const gateway = new Gateway(config, store, log, resolver, secretsKey, clock);
-    gateway.#keyId = keyId(secretsKey);
-    gateway.#secretsKey = secretsKey;
+    const keys = new SecretsKeys(secretsKey);
+    const gateway = new Gateway(config, store, log, resolver, keys, clock);
+    gateway.#secretsKeys = keys;
     gateway.#scrubOwnSecrets(config);
     return gateway;
   }
 
   /** The gateway's own secrets are scrubbed from what it logs of its servers, as their credentials are. */
   #scrubOwnSecrets(config: Config): void {
-    this.credentials.scrubber.own(gatewaySecretValues(config, process.env, this.#secretsKey));
+    this.credentials.scrubber.own(this.#secretsKeys.all.flatMap((k) => gatewaySecretValues(config, process.env, k)));
+  }
+
+  /** The id of the secrets key (never the key), recorded in the store beside this gateway's heartbeat. */
+  #recordKeyId(): Promise<void> {
+    return this.store.revocations.recordKeyId(this.audit.log.stream, keyId(this.#secretsKeys.current), Date.now());
+  }
+
+  /** `gatehouse secrets rotate-key` moved a new key in: scrubbed, recorded, sealed with from now on (key-watch.ts). */
+  #keyRotated(key: Buffer): void {
+    this.#scrubOwnSecrets(this.config);
+    this.log.info({ keyId: keyId(key) }, 'secrets key rotated: sealing under the new key');
+    void this.#recordKeyId().catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'the new secrets key id is recorded at the next rotation or start'),
+    );
+    // What this gateway sealed under the old key before it noticed (rotate-key re-sealed the rest).
+    void this.credentials.broker.oauth
+      ?.resealStale()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'upstream tokens not re-sealed under the new key'));
   }
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
@@ -316,7 +334,7 @@ export class Gateway {
       await this.runtimeModes.start();
       await this.credentials.broker.start();
       // Beside the heartbeat the broker just wrote: `gatehouse check` compares the replicas' keys by it.
-      await this.store.revocations.recordKeyId(this.audit.log.stream, this.#keyId, Date.now());
+      await this.#recordKeyId();
       await this.approvals.init();
       await this.principalRevocations.start();
       this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'));
@@ -328,6 +346,9 @@ export class Gateway {
         log: this.log,
         live: (up) => this.metrics.fanoutUp.set(up ? 1 : 0),
       });
+      const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
+      this.#keyWatch = watchKeyFile(keyFile, this.#secretsKeys, (k) => this.#keyRotated(k));
+      this.#keyWatch?.start();
     } catch (err) {
       await this.store.close();
       throw err;
@@ -542,6 +563,7 @@ export class Gateway {
     this.fleet.stopRetrying();
     await this.#early?.stop();
     this.#secrets.stop();
+    this.#keyWatch?.stop();
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();

@@ -9,7 +9,9 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
-import { LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
+import { KEY_ENV, LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
+import { SecretsKeys } from '../credentials/key-watch.ts';
+import { UpstreamOAuth } from '../credentials/upstream-oauth.ts';
 import { credentialRefs, LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
@@ -118,28 +120,46 @@ async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Pr
 function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
   secrets
     .command('rotate-key')
-    .description('re-encrypt every secret under a new key; the old key stops working')
+    .description('re-encrypt every secret and upstream authorization under a new key file; the old key stops working')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((opts: ConfigOpts) => rotateKey(ctx, opts));
 }
 
+/**
+ * The store's secrets, then the upstream OAuth tokens sealed with the key, re-encrypted under a new
+ * key, which then replaces the key file. The new key is written aside first, and moved over the old
+ * one last: a crash at any step leaves, in the key file and beside it, the keys that open everything.
+ * Running gateways on this state directory notice the move within seconds (credentials/key-watch.ts).
+ */
 async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
+  // The replicas read that key, not the file: a new file would be a key they do not have.
+  if (process.env[KEY_ENV])
+    ctx.fail(
+      `the secrets key comes from ${KEY_ENV}: rotate-key rotates the key file only (unset ${KEY_ENV} where the key file is the one to rotate)`,
+      2,
+    );
   const config = await ctx.load(opts.config);
   const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
   const store = await localStore(config);
+  const keys = new SecretsKeys(await loadKey({ keyFile }));
   const next = generateKey();
-  // The new key is written aside first: a crash between the steps leaves a key that opens the store.
   await writeKeyFile(`${keyFile}.next`, next);
   await store.rotateKey(next);
-  await rename(`${keyFile}.next`, keyFile);
-  await withStore(config, (s) =>
-    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', { keyId: store.keyId }),
-  );
+  keys.adopt(next);
+  const tokens = await withStore(config, async (s) => {
+    const n = await new UpstreamOAuth(s.upstreamTokens, keys).resealStale();
+    await rename(`${keyFile}.next`, keyFile);
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', {
+      keyId: store.keyId,
+      upstreamTokens: n,
+    });
+    return n;
+  });
   done(
     opts,
-    { keyId: store.keyId },
-    `secrets re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it at their next read of the store`,
+    { keyId: store.keyId, upstreamTokens: tokens },
+    `secrets and ${tokens} upstream authorization(s) re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it within seconds`,
   );
 }
 
