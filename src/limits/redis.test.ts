@@ -246,6 +246,39 @@ test('Redis down, hung, then back: local limits meanwhile, Redis again once it a
   p.freeze(false);
 });
 
+test('the connection says degraded as it goes and comes, with no limited call between', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const { make } = setup(t);
+  const p = await tcpProxy(t, 6379);
+  await p.down(); // away at start
+  const events: Array<[boolean, string]> = [];
+  const l = make([{ id: 'r', scope: 'principal', rate: { points: 100, perSeconds: 60 } }], {
+    url: `redis://127.0.0.1:${p.port}`,
+    onDegraded: (d, why) => events.push([d, why]),
+  });
+  assert.ok(await eventually(async () => l.degraded), 'away at start: degraded');
+
+  await p.up();
+  assert.ok(await eventually(async () => !l.degraded), 'connected: no longer degraded, before any call');
+  await p.down();
+  assert.ok(await eventually(async () => l.degraded), 'connection lost: degraded, before any call');
+  await p.up();
+  assert.ok(await eventually(async () => !l.degraded), 'back: no longer degraded, before any call');
+  assert.deepEqual(
+    events.map(([d, why]) => [d, why.replace(/\(.*\)/, '(...)')]),
+    [
+      [true, 'redis unreachable at start (...); limiting locally, budgets divided'],
+      [false, 'redis reachable again'],
+      [true, 'redis connection lost; limiting locally, budgets divided'],
+      [false, 'redis reachable again'],
+    ],
+  );
+  // And the next call is Redis' again.
+  assert.equal((await l.acquire(alice)).ok, true);
+  assert.equal(l.degraded, false);
+  assert.equal(events.length, 4);
+});
+
 test('a gateway busy past the command timeout does not take a prompt Redis for a slow one', async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   const { make } = setup(t);

@@ -11,7 +11,8 @@
  * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`, counted so
  *   that a busy gateway's own delays do not count against Redis: `deadline`): the call is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
  *   `degraded` turns true. After `retryIntervalMs`, once the client is connected again, the next
- *   acquire tries Redis and, on success, leaves degraded mode.
+ *   acquire tries Redis and, on success, leaves degraded mode. The connection itself also decides:
+ *   lost, `degraded` turns true at once; ready again, false (the next acquire tries Redis).
  * - All keys of one acquire go to one script: on Redis Cluster they would need one hash slot (put a
  *   `{tag}` in keyPrefix). Not needed for a single Redis or a primary with replicas.
  */
@@ -170,6 +171,17 @@ export class RedisLimiter implements ReloadableLimiter {
         resolve();
       }),
     );
+    // The connection's own state is said as it changes, not only at the next limited call: an
+    // operator's alert on `gatehouse_limits_degraded` then clears when Redis is back (and fires when it
+    // goes) on a gateway that has no limited call meanwhile. A call that finds Redis failing while the
+    // connection stays up (hung, erroring) still turns it on, as before.
+    this.#client.on('ready', () => {
+      if (!this.#closing) this.#setDegraded(false, 'redis reachable again');
+    });
+    this.#client.on('close', () => {
+      if (this.#everReady && !this.#closing)
+        this.#setDegraded(true, 'redis connection lost; limiting locally, budgets divided');
+    });
     this.#renewTimer = setInterval(() => this.#renewAll(), Math.max(10, Math.floor(this.#ttl / 3)));
     this.#renewTimer.unref();
   }
