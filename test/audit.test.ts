@@ -127,7 +127,7 @@ test('every call: a durable intent before it, an outcome after it, joined into t
   await c.close();
 });
 
-test('a search or a run view given a position or a time that is not one is refused, naming the parameter; a real one pages on', async () => {
+test('a search or a run view given a position, a time or a page size that is not one is refused, naming the parameter; a real one pages on', async () => {
   const sid = 'no-such-run';
   for (const bad of ['1e309', '-1', 'abc', '9007199254740993', '1.5', '0x10'])
     for (const path of [
@@ -142,6 +142,20 @@ test('a search or a run view given a position or a time that is not one is refus
         /`after` must be a record position/,
       );
     }
+  // A page size that is not one was answered with the default page (or one record, or 5000): refused.
+  for (const bad of ['abc', '-5', '0', '1.5', '5001', '1e3', ' 7'])
+    for (const path of [
+      `audit/search?limit=${encodeURIComponent(bad)}`,
+      `inventory/events?limit=${encodeURIComponent(bad)}`,
+    ]) {
+      const r = await fetch(`${t.url}/admin/v1/${path}`);
+      assert.equal(r.status, 400, `${path}: ${r.status}`);
+      assert.deepEqual(await r.json(), {
+        error: { code: 'invalid_params', message: 'invalid params: `limit` must be a whole number from 1 to 5000' },
+      });
+    }
+  for (const path of ['audit/search?limit=5000', 'audit/search?limit=', 'inventory/events?limit=1'])
+    assert.equal((await fetch(`${t.url}/admin/v1/${path}`)).status, 200, path);
   // A run id whose percent-encoding is malformed names no run: not found, not an internal error.
   for (const path of ['audit/runs/%ZZ', 'audit/runs/a%E0%A4%A']) {
     const r = await fetch(`${t.url}/admin/v1/${path}`);

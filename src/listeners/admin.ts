@@ -20,7 +20,7 @@ import { runRecords } from '../audit/runs.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { confirmDual, requestDual } from '../identity/dual-control.ts';
 import type { Principal } from '../identity/principal.ts';
-import { positionParam, readBody, timeParam } from './guards.ts';
+import { countParam, positionParam, readBody, timeParam } from './guards.ts';
 import { unknownKind } from '../model/audit-event.ts';
 import { handleIncidents } from './admin-incidents.ts';
 import { adminError } from './admin-errors.ts';
@@ -33,6 +33,9 @@ export const ADMIN_PREFIX = '/admin/v1/';
 // The readiness report is the deployment's: its items count every tenant's audit records, approval
 // decisions, revocations and modes (0007, "Two kinds of admin").
 const PLATFORM_ONLY = new Set(['audit/verify', 'credentials', 'check']);
+
+/** The most records one page of `inventory/events` or `audit/search` answers (`?limit=`, default 200). */
+const MAX_PAGE = 5000;
 
 function requirePlatform(scope: AdminScope, what = 'this'): void {
   if (!scope.platform)
@@ -55,7 +58,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
         changes: reviewChanges(await inventoryFor(store, config, scope.platform), config.gateway.namespaceSeparator),
       };
     case 'inventory/events': {
-      const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
+      const limit = countParam(query, 'limit', 200, MAX_PAGE);
       const afterSeq = positionParam(query, 'after') ?? 0;
       const server = query.get('server') ?? undefined;
       return { events: await inventoryEventsFor(store, config, scope.platform, { server, afterSeq, limit }) };
@@ -63,7 +66,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
     case 'audit/search': {
       const num = (k: string) => timeParam(k, query.get(k));
       const str = (k: string) => query.get(k) ?? undefined;
-      const limit = Math.min(Math.max(Number(query.get('limit') ?? 200) || 200, 1), 5000);
+      const limit = countParam(query, 'limit', 200, MAX_PAGE);
       // A tenant admin searches its own tenant, whatever it asks for.
       const asked = str('tenant');
       if (!scope.platform && asked !== undefined && asked !== scope.tenant)

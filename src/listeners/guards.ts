@@ -252,6 +252,21 @@ export function positionParam(query: URLSearchParams, name: string): number | un
   return n || undefined;
 }
 
+/**
+ * How many records to answer, from a query parameter (`limit`): absent or empty is `fallback`;
+ * anything but a whole number from 1 to `max` is refused, naming the parameter and what it accepts
+ * (`abc`, `-5` or `0` silently answered as the default, or a larger number cut to `max`, would be
+ * another page than the one asked for).
+ */
+export function countParam(query: URLSearchParams, name: string, fallback: number, max: number): number {
+  const v = query.get(name);
+  if (v === null || v === '') return fallback;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= 1 && n <= max))
+    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${name}\` must be a whole number from 1 to ${max}`);
+  return n;
+}
+
 /** A time from a query parameter (`since`, `until`): absent or empty is undefined; one that does not parse is refused. */
 export function timeParam(name: string, v: string | null | undefined): number | undefined {
   if (v === null || v === undefined || v === '') return undefined;
