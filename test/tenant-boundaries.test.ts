@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, importJWK } from 'jose';
@@ -355,6 +356,95 @@ test("admins are scoped: a tenant admin reads its own tenant's audit records onl
   assert.equal((await admin('audit/verify', platform)).status, 200);
   // Agents are not admins at all.
   assert.equal((await admin('inventory', await oidcToken('agent-a'))).status, 403);
+});
+
+/** A request with its target sent exactly as written (fetch would resolve `.` and `..` first): status and JSON body. */
+function rawAt(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(t.url);
+    const req = request(
+      { host: u.hostname, port: u.port, method, path, headers: { host: u.host, ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the admin api answers at its own spelling only: no other spelling of a path gets round its checks', async () => {
+  const platform = await key('spelling-platform', 'ops', 'gatehouse-platform-admin', 'sol');
+  const acme = await key('spelling-acme', 'acme', 'admin', 'sam');
+  const as = (tok: string) => ({ authorization: `Bearer ${tok}` });
+  const error = (code: string, message: string) => ({ error: { code, message } });
+  const forbidden = error(
+    'forbidden',
+    'forbidden: this needs a platform admin; your admin role covers tenant `acme` only',
+  );
+  const unauthenticated = error('unauthenticated', 'authentication required: send a bearer token');
+  // Its own spelling: each check in turn, each in the admin API's shape.
+  const own = '/admin/v1/credentials';
+  assert.deepEqual(await rawAt('GET', own, {}), { status: 401, body: unauthenticated });
+  assert.deepEqual(await rawAt('GET', own, as(acme)), { status: 403, body: forbidden });
+  const served = await rawAt('GET', own, as(platform));
+  assert.equal(served.status, 200);
+  assert.ok(Array.isArray((served.body as { revoked: unknown }).revoked));
+  assert.deepEqual(await rawAt('GET', own, { ...as(platform), host: 'evil.example' }), {
+    status: 403,
+    body: error('host', 'host not allowed'),
+  });
+  // Under the prefix but resolving elsewhere: the admin API (authenticated first), and no resource —
+  // not `credentials` reached past a proxy that guards `/admin/v1/credentials` by its spelling.
+  for (const path of [
+    '/admin/v1/inventory/../credentials',
+    '/admin/v1/./credentials',
+    '/admin/v1/%2e%2e/v1/credentials',
+    '/admin/v1//credentials',
+  ]) {
+    assert.deepEqual(await rawAt('GET', path, {}), { status: 401, body: unauthenticated }, path);
+    for (const tok of [acme, platform])
+      assert.deepEqual(await rawAt('GET', path, as(tok)), { status: 404, body: error('not_found', 'not found') }, path);
+  }
+  // Not under the prefix: not the admin API at all (a plain 404, whoever asks), and the Host check
+  // every GET passes still applies.
+  for (const path of [
+    '//admin/v1/credentials',
+    '/admin//v1/credentials',
+    '/./admin/v1/credentials',
+    '/x/../admin/v1/credentials',
+  ]) {
+    for (const headers of [{}, as(acme), as(platform)])
+      assert.deepEqual(await rawAt('GET', path, headers), { status: 404, body: { error: 'not found' } }, path);
+    assert.equal((await rawAt('GET', path, { ...as(platform), host: 'evil.example' })).status, 403, path);
+  }
+  // An action by another spelling, from a page of another site: refused, and nothing revoked.
+  const revoke = JSON.stringify({ ref: 'local:spelling', reason: 'by another spelling' });
+  const post = { ...as(platform), 'content-type': 'application/json', origin: 'https://evil.example' };
+  assert.deepEqual(await rawAt('POST', '/admin/v1/credentials/revoke', post, revoke), {
+    status: 403,
+    body: error('origin', 'origin not allowed'),
+  });
+  const sameSite = { ...post, origin: new URL(t.url).origin };
+  assert.deepEqual(await rawAt('POST', '/admin/v1/x/../credentials/revoke', sameSite, revoke), {
+    status: 405,
+    body: error('method_not_allowed', 'method not allowed'),
+  });
+  assert.deepEqual(await rawAt('POST', '//admin/v1/credentials/revoke', sameSite, revoke), {
+    status: 405,
+    body: { error: 'method not allowed' },
+  });
+  assert.ok(!(await t.gw.store.revocations.list()).some((r) => r.ref === 'local:spelling'), 'nothing revoked');
 });
 
 test('pruning the audit trail needs two distinct people (not two credentials), through the api and the cli, and is recorded', async () => {

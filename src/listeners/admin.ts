@@ -269,19 +269,26 @@ async function dualControl(
   };
 }
 
+/**
+ * An admin request. `routed` is the path the listener routed it by (under ADMIN_PREFIX, as sent):
+ * the resource is named by that same string, never by a resolved form of it, so
+ * `/admin/v1/inventory/../credentials` is no resource (404) rather than `credentials` reached by a
+ * path that a proxy in front, guarding `/admin/v1/credentials`, would not have recognised.
+ */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,
+  routed: string,
   deps: AdminDeps,
   send: (status: number, body: unknown) => void,
 ): Promise<void> {
   const principal = await deps.identity.authenticate(req);
   const scope = deps.identity.adminScope(principal);
   if (!scope) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
-  const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
-  const path = url.pathname.slice(ADMIN_PREFIX.length);
+  const query = new URL(req.url ?? '/', 'http://gatehouse.invalid').searchParams;
+  const path = routed.slice(ADMIN_PREFIX.length);
   if (path === 'incidents' || path.startsWith('incidents/')) {
-    const r = await handleIncidents(req, path, url.searchParams, principal, scope, deps);
+    const r = await handleIncidents(req, path, query, principal, scope, deps);
     return send(r.status, r.body);
   }
   if (req.method === 'POST') {
@@ -296,7 +303,7 @@ export async function handleAdmin(
     }
     throw new GatehouseError('E_METHOD_NOT_ALLOWED');
   }
-  const body = await resource(path, url.searchParams, deps, scope);
+  const body = await resource(path, query, deps, scope);
   if (body === undefined) return send(404, adminError('not_found', 'not found'));
   res.setHeader('x-content-type-options', 'nosniff');
   send(200, body);

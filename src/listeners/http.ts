@@ -104,10 +104,22 @@ async function readiness(
   return { ready, store, upstreams };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+/**
+ * The path a request is routed by: its target as sent, up to the query, never resolved (`.`, `..`,
+ * `//` and `\` are not folded). A door is served at its one spelling only: a proxy in front that
+ * restricts `/admin/v1/` by its prefix and passes `//admin/v1/...` or `/x/../admin/v1/...` on as
+ * sent finds them not the admin API here either (a plain 404), never a way round its rule.
+ */
+function routePath(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0];
+}
+
+/** Whether `path` (routePath's) goes to the admin API: the routes below and the error shape both ask this. */
+const isAdminPath = (path: string): boolean => path.startsWith(ADMIN_PREFIX);
+
+async function route(req: IncomingMessage, res: ServerResponse, path: string, deps: HttpDeps): Promise<void> {
   // Before any route reads a header: every door (MCP, approvals, console, admin, metrics) alike.
   refuseRepeatedHeaders(req.rawHeaders);
-  const path = (req.url ?? '/').split('?')[0];
   const ep = deps.endpoint();
   if (path === '/mcp') return handleMcp(req, res, '', ep);
   const m = SERVER_PATH.exec(path);
@@ -121,13 +133,13 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     return handleConsole(req, res, path, deps.console());
   }
   // The admin api's few actions (revoking a credential, pruning the audit trail) are POSTs; everything else here is read-only.
-  if (req.method === 'POST' && path.startsWith(ADMIN_PREFIX)) {
+  if (req.method === 'POST' && isAdminPath(path)) {
     checkHost(req.headers.host, ep.hosts);
     checkOrigin(req.headers.origin, ep.origins);
-    return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
+    return handleAdmin(req, res, path, deps.admin(), (status, body) => json(res, status, body));
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    if (path.startsWith(ADMIN_PREFIX)) throw new GatehouseError('E_METHOD_NOT_ALLOWED'); // in the admin API's shape
+    if (isAdminPath(path)) throw new GatehouseError('E_METHOD_NOT_ALLOWED'); // in the admin API's shape
     return json(res, 405, { error: 'method not allowed' });
   }
   checkHost(req.headers.host, ep.hosts);
@@ -165,8 +177,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
       upstreams: r.upstreams,
     });
   }
-  if (path.startsWith(ADMIN_PREFIX))
-    return handleAdmin(req, res, deps.admin(), (status, body) => json(res, status, body));
+  if (isAdminPath(path)) return handleAdmin(req, res, path, deps.admin(), (status, body) => json(res, status, body));
   if (path === '/metrics') {
     requireScrapeToken(req, deps.metricsToken?.());
     const { contentType, body } = await ep.metrics.render();
@@ -192,14 +203,16 @@ export class HttpListener {
       () => deps.endpoint(),
     );
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
-      route(req, res, this.#deps).catch((err) => {
+      const path = routePath(req);
+      route(req, res, path, this.#deps).catch((err) => {
         const ep = deps.endpoint();
         if (clientGone(err, ep.log)) return; // a form or an admin body cut short, as on /mcp
         const w = toWire(err, null, ep.log);
         if (!res.headersSent) {
           for (const [k, v] of Object.entries(ep.identity.challenge(err))) res.setHeader(k, v);
           // The admin API is REST: its errors are its own shape; every other route keeps the envelope.
-          const admin = (req.url ?? '/').startsWith(ADMIN_PREFIX);
+          // Decided by the path the request was routed by, so the two never disagree.
+          const admin = isAdminPath(path);
           json(res, plainHttpStatus(w.status, err), admin ? adminFailure(err, w.body.error.message) : w.body);
         } else res.end();
       });
