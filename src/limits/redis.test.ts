@@ -279,6 +279,30 @@ test('the connection says degraded as it goes and comes, with no limited call be
   assert.equal(events.length, 4);
 });
 
+test('a retiring limiter, still connected for its calls in flight, no longer reports its connection', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const { make } = setup(t);
+  const p = await tcpProxy(t, 6379);
+  const events: boolean[] = [];
+  const l = make([{ id: 'c', scope: 'tool', tools: ['github__*'], concurrency: 2 }], {
+    url: `redis://127.0.0.1:${p.port}`,
+    onDegraded: (d) => events.push(d),
+  });
+  assert.ok(await l.ready());
+  const lease = await l.acquire(alice);
+  assert.ok(lease.ok);
+  const retired = l.retire(); // waits for the lease
+  // Its Redis goes and comes back while it waits: the gauge is its successor's to set, not its own.
+  await p.down();
+  await sleep(300);
+  await p.up();
+  assert.ok(await eventually(() => l.ready(0)), 'reconnected');
+  await sleep(300);
+  assert.deepEqual(events, []);
+  await lease.release();
+  await retired;
+});
+
 test('a gateway busy past the command timeout does not take a prompt Redis for a slow one', async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   const { make } = setup(t);

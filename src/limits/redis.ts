@@ -138,6 +138,8 @@ export class RedisLimiter implements ReloadableLimiter {
   /** Set while retiring: called when the last lease is released. */
   #drained?: () => void;
   #closing?: Promise<void>;
+  /** Replaced by another limiter (a reload): what its connection does no longer says anything of the limits. */
+  #retiring = false;
   #releasing = 0;
 
   constructor(rules: readonly LimitRule[], options: RedisLimiterOptions) {
@@ -176,10 +178,10 @@ export class RedisLimiter implements ReloadableLimiter {
     // goes) on a gateway that has no limited call meanwhile. A call that finds Redis failing while the
     // connection stays up (hung, erroring) still turns it on, as before.
     this.#client.on('ready', () => {
-      if (!this.#closing) this.#setDegraded(false, 'redis reachable again');
+      if (!this.#closing && !this.#retiring) this.#setDegraded(false, 'redis reachable again');
     });
     this.#client.on('close', () => {
-      if (this.#everReady && !this.#closing)
+      if (this.#everReady && !this.#closing && !this.#retiring)
         this.#setDegraded(true, 'redis connection lost; limiting locally, budgets divided');
     });
     this.#renewTimer = setInterval(() => this.#renewAll(), Math.max(10, Math.floor(this.#ttl / 3)));
@@ -243,6 +245,7 @@ export class RedisLimiter implements ReloadableLimiter {
    * hold the slots of calls that end until the TTL — and close when the last is released.
    */
   async retire(): Promise<void> {
+    this.#retiring = true; // its successor says whether the limits are degraded
     if (this.#busy > 0 && !this.#closing)
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
