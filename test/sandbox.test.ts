@@ -564,9 +564,10 @@ test('a CPU limit: a fifth of a core sandboxed, whatever is free unsandboxed', a
   const cpu = (t: string) => Number(/^cpu (\d+) ms$/.exec(t)![1]);
   const boxed = cpu(await call('acme', 'boxed__burn', { ms: 1500 }));
   assert.ok(boxed <= 1500 * 0.3, `sandboxed: ${boxed} ms of CPU in 1500 ms`);
-  // The machine is shared: the unsandboxed server gets what others leave, so it has a few tries.
+  // The machine is shared: the unsandboxed server gets what others leave, so it has a few tries (a
+  // full suite beside other work on two cores gave it 367-409 ms in three).
   const free: number[] = [];
-  for (let i = 0; i < 3 && !free.some((f) => f > boxed * 1.5); i++)
+  for (let i = 0; i < 5 && !free.some((f) => f > boxed * 1.5); i++)
     free.push(cpu(await call('acme', 'free__burn', { ms: 1500 })));
   assert.ok(
     free.some((f) => f > boxed * 1.5),
