@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, expire, newRequest, pendingCapReached, use } from './lifecycle.ts';
+import { decide, expire, maySee, newRequest, pendingCapReached, use } from './lifecycle.ts';
 import type { Transition } from './lifecycle.ts';
 import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
 
@@ -173,4 +173,23 @@ test('pending cap', () => {
   assert.equal(pendingCapReached(rs, 2), true);
   assert.equal(pendingCapReached(rs, 3), false);
   assert.equal(pendingCapReached(rs, 2, T0 + TTL), false, 'expired pending requests do not count');
+});
+
+test('who sees a request: a person of its tenant whom its rule names, never the requester (any of her credentials)', () => {
+  const r = request();
+  const person = { person: true };
+  assert.equal(maySee(r, { ...bob, ...person }), true);
+  // The requester holds the approver role too: her request does not exist for her, by key or by subject.
+  assert.equal(
+    maySee(r, { key: 'key:alice', subject: 'alice', tenant: 'acme', roles: ['approver'], ...person }),
+    false,
+  );
+  assert.equal(
+    maySee(r, { key: 'key:alice-sso', subject: 'alice', tenant: 'acme', roles: ['approver'], ...person }),
+    false,
+  );
+  assert.equal(maySee(r, { ...bob, person: false }), false, 'a service key');
+  assert.equal(maySee(r, bob), false, 'a credential of unknown kind');
+  assert.equal(maySee(r, { ...bob, tenant: 'globex', ...person }), false, 'another tenant');
+  assert.equal(maySee(r, { ...bob, roles: [], ...person }), false, 'no approver role');
 });

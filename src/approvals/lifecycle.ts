@@ -127,6 +127,21 @@ function samePerson(
   return a.key === b.key || (a.subject === b.subject && a.tenant === b.tenant);
 }
 
+/**
+ * May this person see the request at all (its page, the page's and the console's lists, the CLI with
+ * `--as`)? Only someone who could decide it: a person of its tenant whom its rule names, and not the
+ * requester. For anyone else, the requester included, it does not exist. `person` must be given
+ * (false for a service key): an approver of unknown kind sees nothing.
+ */
+export function maySee(req: ApprovalRequest, approver: Approver): boolean {
+  return (
+    approver.person === true &&
+    approver.tenant === req.tenant &&
+    !samePerson(approver, req.requester) &&
+    isAllowedApprover(req.approversRule, approver)
+  );
+}
+
 export function decide(
   req: ApprovalRequest,
   approver: Approver,

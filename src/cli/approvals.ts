@@ -7,7 +7,7 @@
  * Every decision is in the audit trail.
  */
 import type { Command } from 'commander';
-import { decide, isExpired } from '../approvals/lifecycle.ts';
+import { decide, isExpired, maySee } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { visible } from '../approvals/summary.ts';
 import { cliAuditLog } from './admin-record.ts';
@@ -15,15 +15,14 @@ import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';
-import { isAllowedApprover } from '../approvals/lifecycle.ts';
 import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from '../approvals/receipt.ts';
 
-/** What the page would let this caller see (the operator sees everything). */
+/** What the page would let this caller see: who could decide it, never the requester (the operator sees everything). */
 function visibleTo(c: Caller, r: ApprovalRequest): boolean {
   if (!c.principal) return true;
   const p = c.principal;
-  return r.tenant === p.tenant && c.identity.isPerson(p) && isAllowedApprover(r.approversRule, p);
+  return maySee(r, { ...p, person: c.identity.isPerson(p) });
 }
 
 export function registerApprovals(program: Command, ctx: CliContext): void {

@@ -75,6 +75,6 @@ export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
     'Approvals',
     items.length
       ? `<table><thead><tr><th>Action</th><th>Tool</th><th>Class</th><th>Requested by</th><th>Tenant</th><th>Expires</th></tr></thead><tbody>${items.join('')}</tbody></table><p class="muted">Each request opens on the approval page, where you read the exact call and its diff and decide.</p>`
-      : '<p>Nothing is waiting for your approval.</p><p class="muted">You see the requests you may decide: your tenant, an approver role of the rule.</p>',
+      : '<p>Nothing is waiting for your approval.</p><p class="muted">You see the requests you may decide: your tenant, an approver role of the rule, never your own.</p>',
   );
 }

@@ -4,7 +4,7 @@
  * or deny: a plain HTML form, CSRF-protected, no JavaScript). The viewer is authenticated like any
  * caller (bearer token or API key, typically added by an SSO proxy); without identity, loopback only.
  * A request is visible only to people who may decide it: its tenant, an approver role or subject of
- * its rule, and a person (not a service key); to anyone else it does not exist. Lookups and decisions
+ * its rule, a person (not a service key), not the requester; to anyone else it does not exist. Lookups and decisions
  * are rate limited per viewer. Responses carry a strict CSP and no-store.
  */
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
@@ -15,7 +15,7 @@ import type { ApprovalService } from '../approvals/service.ts';
 import { APPROVAL_CSS } from '../approvals/page-css.ts';
 import { APPROVAL_CSS_PATH, APPROVAL_PAGE_HEADERS, approvalPage, listPage, resultPage } from '../approvals/page.ts';
 import { receipt } from '../approvals/receipt.ts';
-import { isAllowedApprover } from '../approvals/lifecycle.ts';
+import { isAllowedApprover, maySee } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../identity/principal.ts';
 import { approverSubjectLabel, type ApprovalRequest, type CurrentContent } from '../model/approval.ts';
@@ -62,17 +62,19 @@ function limited(res: ServerResponse, limit: ViewerLimits, viewer: Principal): b
 
 /**
  * May this viewer see (and so perhaps decide) the request? Without identity (loopback, local
- * development) everyone may look. Otherwise: the request's tenant, an approver of its rule, a person.
+ * development) everyone may look. Otherwise: who could decide it (lifecycle `maySee`: its tenant, a
+ * person its rule names, not the requester).
  */
 function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator): boolean {
   if (!identity.enabled) return true;
-  if (!viewer.authenticated || ar.tenant !== viewer.tenant || !identity.isPerson(viewer)) return false;
-  return isAllowedApprover(ar.approversRule, {
+  if (!viewer.authenticated) return false;
+  return maySee(ar, {
     key: viewer.key,
     subject: viewer.subject,
     tenant: viewer.tenant,
     roles: viewer.roles,
     issuer: viewer.issuer,
+    person: identity.isPerson(viewer),
   });
 }
 

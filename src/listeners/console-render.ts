@@ -5,7 +5,7 @@
 import type { Store } from '../storage/types.ts';
 import type { ConsoleCookies } from '../console/session.ts';
 import { positionParam, timeParam } from './guards.ts';
-import { isAllowedApprover } from '../approvals/lifecycle.ts';
+import { maySee } from '../approvals/lifecycle.ts';
 import { inventoryRows, reviewChanges } from '../inventory/report.ts';
 import { inventoryFor } from '../inventory/tenant-view.ts';
 import { readiness, summary } from '../readiness/check.ts';
@@ -47,7 +47,7 @@ function view(v: Viewer, cookies: ConsoleCookies, flash?: View['flash']): View {
   };
 }
 
-/** The requests this person may decide, as the approval page lists them: its tenant, an approver of the rule, a person. */
+/** The requests this person may decide, as the approval page lists them: its tenant, a person its rule names, not the requester. */
 async function pendingFor(v: Viewer, deps: ConsoleDeps) {
   const p = v.principal;
   const all = await deps.approvals.store.list({
@@ -55,8 +55,8 @@ async function pendingFor(v: Viewer, deps: ConsoleDeps) {
     tenant: deps.identity.enabled ? p.tenant : undefined,
   });
   if (!deps.identity.enabled) return all;
-  if (!deps.identity.isPerson(p)) return [];
-  return all.filter((r) => r.tenant === p.tenant && isAllowedApprover(r.approversRule, p));
+  const person = deps.identity.isPerson(p);
+  return all.filter((r) => maySee(r, { ...p, person }));
 }
 
 export async function render(
