@@ -233,6 +233,19 @@ test("the diff is read with the requester's rights: a file the requester may not
   assert.deepEqual([withheld?.detail?.as, withheld?.detail?.effect], ['ann', 'deny']);
 });
 
+test('a write whose diff is too long to show is shown whole as its arguments: the end of the content is never out of sight', async () => {
+  const tail = `EVIL-TAIL-${randomUUID()}`;
+  const req = await ask(keys.agent, 'files__write_file', {
+    path: join(sandbox, 'public', 'long.txt'),
+    content: `${'benign line\n'.repeat(20_000)}${tail}\n`,
+  });
+  const page = await (await view('bob-1', `/approvals/${req.id}`)).text();
+  assert.ok(page.includes(tail), 'the last line that would run is on the page');
+  assert.match(page, /too long to show \(\d+ characters\): below is every argument, whole/);
+  assert.doesNotMatch(page, /was cut/);
+  assert.match(page, /class="decide decide-approve"/, 'seen whole, so it may be approved');
+});
+
 test("the diff read for an approver is scrubbed of the secrets the requester's connection holds", async () => {
   // A file that quotes the secret injected into acme's files process (a config file, say).
   writeFileSync(join(sandbox, 'public', 'settings.txt'), `endpoint=https://api.example\ntoken=${CANARY.acme}\n`);

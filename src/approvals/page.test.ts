@@ -137,3 +137,13 @@ test('list and result pages', () => {
   const res = resultPage('Denied <b>\u202E</b>');
   assert.ok(res.includes('Denied &lt;b&gt;⟨U+202E⟩&lt;/b&gt;'));
 });
+
+test('a write whose diff is too long shows its whole content, the tail included, and never a cut diff', () => {
+  const content = `${'benign line\n'.repeat(20_000)}EVIL-TAIL\n`;
+  const long = fixtureRequest('files__write_file', { path: '/srv/long.txt', content });
+  const html = approvalPage(long, receipt(long, { currentContent: null }), opts);
+  assert.ok(html.includes('EVIL-TAIL'), 'the end of the content is on the page');
+  assert.match(html, /<p class="warn">The diff against the current content is too long to show/);
+  assert.doesNotMatch(html, /was cut/);
+  assert.equal((html.match(/benign line/g) ?? []).length, 20_000, 'every line of it');
+});

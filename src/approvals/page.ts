@@ -137,7 +137,6 @@ function receiptHtml(r: Receipt): string {
     return [
       `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${text(r.path)}</code></h2>`,
       `<pre class="diff">${lines.join('\n')}</pre>`,
-      r.truncated ? '<p class="warn">The diff is too long and was cut here.</p>' : '',
       r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${block(r.otherArgs)}</pre>` : '',
     ].join('\n');
   }
@@ -147,7 +146,8 @@ function receiptHtml(r: Receipt): string {
       ([k, v]) =>
         `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${MULTILINE_FIELDS.has(k) ? block(v) : block(oneLine(v))}</pre></td></tr>`,
     );
-    return `<h2>Details</h2><table class="fields"><tbody>${rows.join('')}</tbody></table>`;
+    const note = r.note ? `<p class="warn">${text(r.note)}</p>` : '';
+    return `<h2>Details</h2>${note}<table class="fields"><tbody>${rows.join('')}</tbody></table>`;
   }
   return `<h2>Arguments</h2><pre class="json">${block(r.json)}</pre>`;
 }

@@ -67,3 +67,19 @@ test('anything else shows the full arguments as pretty JSON', () => {
   assert.deepEqual(r, { kind: 'arguments', json: JSON.stringify(args, null, 2) });
   assert.deepEqual(receipt(fixtureRequest('x__y', undefined)), { kind: 'arguments', json: 'null' });
 });
+
+test('a diff too long to show is never cut: the write shows every argument whole instead, and says why', () => {
+  const content = `${'benign line\n'.repeat(20_000)}EVIL-TAIL\n`;
+  const req = fixtureRequest('files__write_file', { path: '/srv/long.txt', content, mode: '0600' });
+  const r = receipt(req, { currentContent: 'old\n' });
+  assert.equal(r.kind, 'fields');
+  if (r.kind !== 'fields') return;
+  assert.deepEqual(r.rows, [
+    ['path', '/srv/long.txt'],
+    ['content', content],
+    ['mode', '0600'],
+  ]);
+  assert.match(r.note ?? '', /too long to show \(\d+ characters\): below is every argument, whole/);
+  // Short of the limit, the diff as before.
+  assert.equal(receipt(req, { currentContent: content.replace('EVIL-TAIL', 'x') }).kind, 'diff');
+});

@@ -11,8 +11,9 @@ const diff = lazyRequire<typeof import('diff')>('diff');
 import type { ApprovalRequest } from '../model/approval.ts';
 
 export type Receipt =
-  | { kind: 'diff'; path: string; newFile: boolean; unified: string; truncated: boolean; otherArgs?: string }
-  | { kind: 'fields'; rows: Array<[string, string]> }
+  | { kind: 'diff'; path: string; newFile: boolean; unified: string; otherArgs?: string }
+  /** `note`: why a write shows its arguments rather than its diff (the diff was too long to show). */
+  | { kind: 'fields'; rows: Array<[string, string]>; note?: string }
   | { kind: 'arguments'; json: string };
 
 export const PATH_ARGS = ['path', 'file', 'filePath', 'file_path', 'filename'] as const;
@@ -43,7 +44,11 @@ const FIELD_ORDER = [
   'description',
 ];
 
-/** Largest diff shown in full; beyond it the page says it was cut (the arguments JSON stays exact). */
+/**
+ * Largest diff shown. A longer one is not cut (a cut diff hid the end of the content from an approver
+ * who could still approve): the write shows its arguments instead, every one whole, as when the diff
+ * is withheld.
+ */
 const MAX_DIFF_CHARS = 200_000;
 
 function record(args: unknown): Record<string, unknown> | undefined {
@@ -79,7 +84,7 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
   const write = fileWrite(req.args);
   if (write && opts.currentContent !== undefined) {
     const newFile = opts.currentContent === null;
-    let unified = diff()
+    const unified = diff()
       .createTwoFilesPatch(
         newFile ? '/dev/null' : write.path,
         write.path,
@@ -91,13 +96,17 @@ export function receipt(req: ApprovalRequest, opts: { currentContent?: string | 
       )
       .replace(/^(?:Index: .*\n)?={3,}\n/, '') // the library's Index/separator lines: noise for one file
       .replace(/\n$/, '');
-    const truncated = unified.length > MAX_DIFF_CHARS;
-    if (truncated) unified = unified.slice(0, MAX_DIFF_CHARS);
+    if (unified.length > MAX_DIFF_CHARS)
+      return {
+        kind: 'fields',
+        rows: Object.entries(rec ?? {}).map(([k, v]) => [k, cell(v)]),
+        note: `The diff against the current content is too long to show (${unified.length} characters): below is every argument, whole, exactly as it will run.`,
+      };
     // Arguments besides path and content (mode, encoding, create flags...) still have to be seen.
     const rest = Object.fromEntries(
       Object.entries(rec ?? {}).filter(([k]) => k !== write.pathKey && k !== write.contentKey),
     );
-    const out: Receipt = { kind: 'diff', path: write.path, newFile, unified, truncated };
+    const out: Receipt = { kind: 'diff', path: write.path, newFile, unified };
     if (Object.keys(rest).length) out.otherArgs = JSON.stringify(rest, null, 2);
     return out;
   }
