@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { linesWith } from './support/lines.ts';
 import { firstInputRequest, modernMeta, postModern, replyOf, type Reply } from './support/rpc.ts';
 import { submitDecision } from './support/approval-page.ts';
@@ -38,6 +38,11 @@ before(async () => {
       'rules:',
       '  - id: alice-of-a-drops',
       `    subjects: { subjects: [{ issuer: ${JSON.stringify(idpA.issuer)}, subject: alice }] }`,
+      '    tools: [rec__other]',
+      '    effect: allow',
+      // The gateway's own service key: not ambiguous with two issuers, and no issuer's `sub` either.
+      '  - id: deploy-bot-drops',
+      '    subjects: { subjects: [apikey:deploy-bot] }',
       '    tools: [rec__other]',
       '    effect: allow',
       '',
@@ -87,6 +92,40 @@ test("a rule naming issuer A's alice: B's alice (same sub, her own signed token)
   assert.equal(fromA.error, undefined, JSON.stringify(fromA));
   assert.equal(ran(note), 1, "issuer A's alice did");
   assert.equal(await lists(aliceA), true);
+});
+
+test('`apikey:<name>` in a rule names the service key only: a token of an identity provider whose `sub` reads `apikey:deploy-bot` is refused', async () => {
+  const bot = await createKey(t.file, { name: 'deploy-bot', tenant: 'acme', scopes: 'mcp:tools' });
+  const impostor = await idpA.mint({ scope: 'mcp:tools' }, { subject: 'apikey:deploy-bot' });
+  const fake = await drop(impostor, `impostor-${randomUUID()}`);
+  assert.match(fake.error?.message ?? JSON.stringify(fake), /unknown tool|denied/);
+  assert.equal(ran('"impostor-'), 0, 'the impostor did not reach the upstream');
+  assert.equal(await lists(impostor), false, 'nor is the tool listed to it');
+  const note = `bot-${randomUUID()}`;
+  const fromBot = await drop(bot, note);
+  assert.equal(fromBot.error, undefined, JSON.stringify(fromBot));
+  assert.equal(ran(note), 1, 'the service key did');
+  // `policy explain` says the same, by issuer.
+  const explain = (issuer: string) =>
+    runCli([
+      'policy',
+      'explain',
+      '--subject',
+      'apikey:deploy-bot',
+      '--issuer',
+      issuer,
+      '--tenant',
+      'acme',
+      '--tool',
+      'rec__other',
+      '--class',
+      'DESTRUCTIVE',
+      '--json',
+      '-c',
+      t.file,
+    ]);
+  const effect = async (issuer: string) => JSON.parse((await explain(issuer)).stdout).decision.effect;
+  assert.deepEqual([await effect('gatehouse'), await effect(idpA.issuer)], ['allow', 'deny']);
 });
 
 test("a bare approver subject is the identity provider's person: a key made for `alice` cannot approve as her, and nothing reaches the upstream", async () => {

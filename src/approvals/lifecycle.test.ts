@@ -193,3 +193,29 @@ test('who sees a request: a person of its tenant whom its rule names, never the 
   assert.equal(maySee(r, { ...bob, tenant: 'globex', ...person }), false, 'another tenant');
   assert.equal(maySee(r, { ...bob, roles: [], ...person }), false, 'no approver role');
 });
+
+test('a service key and an identity provider user whose `sub` reads `apikey:<name>` are not confused', () => {
+  const idpKey = JSON.stringify(['jwt', 'https://idp.example.com', 'apikey:deploy-bot', 'acme']);
+  const impostor: Approver = {
+    key: idpKey,
+    subject: 'apikey:deploy-bot',
+    tenant: 'acme',
+    roles: [],
+    issuer: 'https://idp.example.com',
+    person: true,
+  };
+  // A rule (or a request stored before the policy compiled it so) naming the key bare: the key only.
+  for (const named of ['apikey:deploy-bot', { issuer: 'gatehouse', subject: 'apikey:deploy-bot' }]) {
+    const r = request({ subjects: [named], count: 1 });
+    refused(decide(r, impostor, 'approve', undefined, T0 + 1), 'not_an_approver');
+    assert.equal(maySee(r, impostor), false);
+  }
+  // The two-person rule stays on the safe side: the same subject in one tenant is taken for one person,
+  // so such a user can never count as a second approver beside, or decide the request of, that key.
+  const bot = JSON.stringify(['api-key', 'gatehouse', 'apikey:deploy-bot', 'acme']);
+  const byBot = {
+    ...request({ roles: ['approver'], count: 1 }),
+    requester: { ...request().requester, key: bot, subject: 'apikey:deploy-bot' },
+  };
+  refused(decide(byBot, { ...impostor, roles: ['approver'] }, 'approve', undefined, T0 + 1), 'self_approval');
+});

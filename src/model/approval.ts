@@ -50,16 +50,30 @@ export interface ApproversRule {
 /** The issuer of API-key principals: the gateway vouches for the person a key was made for. */
 export const API_KEY_ISSUER = 'gatehouse';
 
+/** The subject of a service key (one made for no person): `apikey:<name>`, the gateway's own. */
+const API_KEY_SUBJECT_PREFIX = 'apikey:';
+
+/**
+ * A rule's subject as written: `apikey:<name>` names the gateway's own service key, so it means that
+ * key's principal (`{ issuer: gatehouse, subject: apikey:<name> }`) and nothing else; never a user of
+ * an identity provider whose `sub` happens to read `apikey:<name>` (some let users pick it).
+ */
+export function ownKeySubject(s: string): ApproverSubject {
+  return s.startsWith(API_KEY_SUBJECT_PREFIX) ? { issuer: API_KEY_ISSUER, subject: s } : s;
+}
+
 /**
  * Does a rule's subject (an approver rule's, or a policy rule's `subjects.subjects`) name this caller?
  * `{ issuer, subject }` only that issuer's subject; a bare one the subject from an identity provider
  * (the config refuses bare subjects when several issuers are configured), never an API key's person:
  * keys are minted, by operators and admins, for whatever person they type, so a rule counts them only
- * when it says so (`{ issuer: gatehouse, subject }`).
+ * when it says so (`{ issuer: gatehouse, subject }`). A bare `apikey:<name>` is the service key's
+ * (`ownKeySubject`): the policy compiles it so, and a request stored before says it bare.
  */
 export function namesSubject(s: ApproverSubject, who: { subject: string; issuer?: string }): boolean {
-  if (typeof s === 'string') return s === who.subject && who.issuer !== API_KEY_ISSUER;
-  return who.issuer !== undefined && s.issuer === who.issuer && s.subject === who.subject;
+  const named = typeof s === 'string' ? ownKeySubject(s) : s;
+  if (typeof named === 'string') return named === who.subject && who.issuer !== API_KEY_ISSUER;
+  return who.issuer !== undefined && named.issuer === who.issuer && named.subject === who.subject;
 }
 
 /** How pages, the CLI and explanations name an approver rule's subject. */

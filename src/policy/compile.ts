@@ -33,7 +33,7 @@ import {
   type SubjectMatch,
 } from './model.ts';
 import type { Path } from '../util/yaml-positions.ts';
-import type { ApproverSubject } from '../model/approval.ts';
+import { ownKeySubject, type ApproverSubject } from '../model/approval.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
@@ -153,6 +153,7 @@ function strings(v: unknown, path: Path, src: Source): string[] | undefined {
 /**
  * Approvers' and rules' subjects: `alice` or `{ issuer: https://idp.example.com, subject: alice }`
  * (issuer `gatehouse`: an API key's person); a bare one is refused when `acc.bareSubjects` says why.
+ * `apikey:<name>` compiles to the service key's `{ issuer: gatehouse, subject: apikey:<name> }`.
  */
 function namedSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverSubject[] | undefined {
   if (!Array.isArray(v) || v.length === 0)
@@ -161,9 +162,11 @@ function namedSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverS
   v.forEach((s: unknown, i) => {
     const at = [...path, i];
     if (typeof s === 'string' && s.length > 0) {
-      if (acc.bareSubjects)
+      // `apikey:<name>` is the gateway's own service key, of no identity provider: never ambiguous.
+      const named = ownKeySubject(s);
+      if (typeof named === 'string' && acc.bareSubjects)
         src.add(at, `a bare subject \`${s}\` is ambiguous: ${acc.bareSubjects}; write \`{ issuer, subject }\``);
-      out.push(s);
+      out.push(named);
     } else if (!isObj(s)) src.add(at, 'must be a non-empty string, or `{ issuer, subject }`');
     else if (keys(s, at, ['issuer', 'subject'], src, 'a subject')) {
       const ok = (k: string) => typeof s[k] === 'string' && (s[k] as string).length > 0;

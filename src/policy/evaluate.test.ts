@@ -430,3 +430,37 @@ test('a rule naming `{ issuer, subject }` applies to that issuer’s subject onl
       ),
   );
 });
+
+test('`apikey:<name>` names the service key (issuer gatehouse) only, never a token whose `sub` reads so; it is never ambiguous', () => {
+  const text = [
+    'rules:',
+    '  - id: bot-deletes',
+    '    subjects: { subjects: [apikey:deploy-bot] }',
+    '    tools: [fs__delete]',
+    '    effect: approve',
+    '    approvers: { roles: [lead], subjects: [apikey:deploy-bot] }',
+    '',
+  ].join('\n');
+  // Compiled with several issuers configured: not refused as a bare subject, and means the key.
+  const policy = compileAll([{ text, source: 'p.yaml' }], { refuseBareSubjects: 'identity names 2 issuers' });
+  const own = { issuer: 'gatehouse', subject: 'apikey:deploy-bot' };
+  assert.deepEqual(policy.rules[0].subjects?.subjects, [own]);
+  const who = (issuer: string): PolicyPrincipal => ({
+    subject: 'apikey:deploy-bot',
+    issuer,
+    tenant: 'acme',
+    client: 'c',
+    roles: [],
+  });
+  const decide = (p: PolicyPrincipal) => evaluate(call(p, 'fs__delete', 'DESTRUCTIVE', {}), policy, NOW).effect;
+  assert.equal(decide(who('gatehouse')), 'approve');
+  assert.equal(decide(who('https://idp.example.com')), 'deny', "an identity provider's user who picked that sub");
+  assert.match(
+    checkRule(policy.rules[0], {
+      principal: who('https://idp.example.com'),
+      tool: 'fs__delete',
+      toolClass: 'DESTRUCTIVE',
+    }).why,
+    /is not one of `apikey:deploy-bot \(gatehouse\)`/,
+  );
+});
