@@ -244,6 +244,14 @@ test('a write whose diff is too long to show is shown whole as its arguments: th
   assert.match(page, /too long to show \(\d+ characters\): below is every argument, whole/);
   assert.doesNotMatch(page, /was cut/);
   assert.match(page, /class="decide decide-approve"/, 'seen whole, so it may be approved');
+  // Denied, so the agent's pending requests stay under its cap for the tests after.
+  const denied = await t.gw.approvals.decide(
+    req.id,
+    { key: 'k-dave', subject: 'dave', tenant: 'acme', roles: ['lead'], person: true },
+    'deny',
+    undefined,
+  );
+  assert.ok(denied.ok);
 });
 
 test("the diff read for an approver is scrubbed of the secrets the requester's connection holds", async () => {
