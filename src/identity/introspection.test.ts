@@ -51,6 +51,7 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     answers.set('opaque-expired', { ...active, exp: now() - 120 });
     answers.set('opaque-no-exp', { ...active, exp: undefined });
     answers.set('opaque-no-sub', { ...active, sub: undefined });
+    answers.set('opaque-key-sub', { ...active, sub: 'apikey:deploy-bot' });
   });
   after(() => idp?.close());
 
@@ -84,6 +85,7 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     assertRefused(await v.verify('opaque-expired'), 'token expired');
     assertRefused(await v.verify('opaque-no-exp'), 'missing exp claim');
     assertRefused(await v.verify('opaque-no-sub'), 'missing sub claim');
+    assertRefused(await v.verify('opaque-key-sub'), 'reserved sub claim');
     const before = idp.hits.length;
     assertRefused(await v.verify('opaque-inactive'), 'token inactive');
     assert.equal(idp.hits.length, before, 'negative answers are cached too');

@@ -8,6 +8,7 @@
 // lookups of one token share one introspection call. A flood of one bad token costs one call, not one each.
 import { createHash } from 'node:crypto';
 import { fail, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
+import { gatewaySubject } from './principal.ts';
 import type { ClaimNames, Principal, VerifyResult } from './claims.ts';
 
 export interface IntrospectionConfig {
@@ -115,6 +116,7 @@ export class Introspector {
     if (body.iss !== undefined && !(typeof body.iss === 'string' && issuers.has(body.iss))) return fail('wrong issuer');
     if (body.sub === undefined) return fail('missing sub claim');
     if (typeof body.sub !== 'string' || body.sub === '') return fail('invalid sub claim');
+    if (gatewaySubject(body.sub)) return fail('reserved sub claim');
     if (typeof body.exp !== 'number' || !Number.isFinite(body.exp)) return fail('missing exp claim');
     const tolMs = clockToleranceSec * 1000;
     if (body.exp * 1000 <= now - tolMs) return fail('token expired');

@@ -208,6 +208,14 @@ describe('hostile and broken tokens', () => {
     assert.equal((await verifier.verify(await forge({ ...claims(), aud: ['other', RESOURCE] }))).ok, true);
   });
 
+  test("a sub that names one of the gateway's own principals is refused: a service key's, anonymous, local (walk P)", async () => {
+    const own = 'reserved sub claim';
+    for (const sub of ['apikey:deploy-bot', 'apikey:', 'anonymous', 'local'])
+      assertRefused(await verifier.verify(await forge({ ...claims(), sub })), own);
+    for (const sub of ['apikey', 'Anonymous', 'local-admin', 'alice:apikey:x'])
+      assert.equal((await verifier.verify(await forge({ ...claims(), sub }))).ok, true, sub);
+  });
+
   test('sub and exp are required', async () => {
     const { sub: _s, ...noSub } = claims();
     assertRefused(await verifier.verify(await forge(noSub)), 'missing sub claim');

@@ -13,6 +13,7 @@ const loadJose = () => {
   return jose;
 };
 import { fail, isAllowedFetchUrl, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
+import { gatewaySubject } from './principal.ts';
 import type { ClaimNames, VerifyResult } from './claims.ts';
 import { Introspector } from './introspection.ts';
 import type { IntrospectionConfig } from './introspection.ts';
@@ -186,6 +187,7 @@ export class TokenVerifier {
     }
     // jose checks presence only; a numeric or empty `sub` would make a meaningless subject.
     if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid sub claim');
+    if (gatewaySubject(payload.sub)) return fail('reserved sub claim');
     const timing = this.#timingProblem(payload, state);
     if (timing) return fail(timing);
     return {

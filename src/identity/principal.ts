@@ -32,6 +32,17 @@ export const LOCAL_SUBJECT = 'local';
  */
 export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOUS_SUBJECT, LOCAL_SUBJECT]);
 
+/**
+ * Whether an identity provider's `sub` is one of the gateway's own (a service key's `apikey:<name>`,
+ * `anonymous`, `local`): such a token is refused. Revocation by subject, an incident's `--principal`,
+ * the two-person rule's "same person" and the audit trail's actor name principals by subject, and an
+ * identity provider that lets users pick their `sub` (some use the user name) would otherwise give
+ * one of its users the name of the gateway's key or of its callers without a credential.
+ */
+export function gatewaySubject(sub: string): boolean {
+  return sub.startsWith('apikey:') || CALLERS_WITHOUT_CREDENTIAL.has(sub);
+}
+
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */
 export const ANONYMOUS_KEY = 'anonymous';
 
