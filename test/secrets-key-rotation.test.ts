@@ -20,7 +20,7 @@ import { ROOT, runCli, stdioServer } from './support/gateway.ts';
 import { logTo } from './support/logs.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
-import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { followToRedirect, gatewayClient, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
 const CLIENT_SECRET = `rk-client-${randomUUID()}`;
@@ -40,16 +40,7 @@ before(async () => {
     resource,
     scopes: ['mcp:tools'],
     accessTokenTtl: 3600,
-    extraClients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: CLIENT_SECRET,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: [callback],
-        token_endpoint_auth_method: 'client_secret_basic',
-      },
-    ],
+    extraClients: [gatewayClient(callback, CLIENT_SECRET)],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);
   writeFileSync(

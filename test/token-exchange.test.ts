@@ -11,7 +11,13 @@ import { runCli, startGateway, type TestGateway } from './support/gateway.ts';
 import { postModernCall, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
-import { TOKEN_EXCHANGE, followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import {
+  TOKEN_EXCHANGE,
+  followToRedirect,
+  gatewayClient,
+  startOidcProvider,
+  type OidcFixture,
+} from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
 const SECRET = `gh-${randomUUID()}`;
@@ -30,14 +36,7 @@ before(async () => {
     scopes: ['mcp:tools'],
     tokenExchange: { audiences: [upstreamUrl] },
     extraClients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: SECRET,
-        grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
-        response_types: ['code'],
-        redirect_uris: [callback],
-        token_endpoint_auth_method: 'client_secret_basic',
-      },
+      { ...gatewayClient(callback, SECRET), grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE] },
     ],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);

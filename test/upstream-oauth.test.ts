@@ -12,7 +12,7 @@ import { createKey, runCli, startGateway, type TestGateway } from './support/gat
 import { logTo } from './support/logs.ts';
 import { modernMeta, postModern, type Reply } from './support/rpc.ts';
 import { freePort } from './support/processes.ts';
-import { followToRedirect, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
+import { followToRedirect, gatewayClient, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 import { eventually } from './support/eventually.ts';
 import { TestClock } from './support/clock.ts';
@@ -34,16 +34,7 @@ before(async () => {
     resource,
     scopes: ['mcp:tools'],
     accessTokenTtl: 36, // refreshed 30 s before expiry: due 6 s after it was issued
-    extraClients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: CLIENT_SECRET,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: [callback],
-        token_endpoint_auth_method: 'client_secret_basic',
-      },
-    ],
+    extraClients: [gatewayClient(callback, CLIENT_SECRET)],
   });
   upstream = await startProtectedServer(oidc.issuer, upPort);
   const log = logTo('debug', (c) => logs.push(c));
