@@ -31,7 +31,7 @@ import { Gateway } from '../src/main.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { SandboxHost } from '../src/sandbox/sandbox.ts';
 import { findExecutable } from '../src/util/paths.ts';
-import { sandboxFacts, type SandboxFacts } from '../src/sandbox/readiness.ts';
+import { sandboxFacts, sandboxReadiness, type SandboxFacts } from '../src/sandbox/readiness.ts';
 import { readiness } from '../src/readiness/check.ts';
 import { postModernCall } from './support/rpc.ts';
 
@@ -54,6 +54,9 @@ const FILES = {
   gitConfig: join(dir, '.git', 'config'),
 };
 const db = join(dir, 'data', 'gh.db');
+/** A folder of every tenant's folders, outside the servers' own folder (`dir`), shown whole (walk Q). */
+const shared = mkdtempSync(join(tmpdir(), 'gatehouse-sbshared-'));
+chmodSync(shared, 0o755);
 const exportDir = join(dir, 'export');
 let gw: Gateway;
 const keys: Record<string, string> = {};
@@ -77,6 +80,10 @@ before(async () => {
     server('jailed', `    sandbox: { paths: { read: ${JSON.stringify(linked)} } }\n`) +
     server('free', '') +
     server(
+      'whole',
+      `    sandbox: { paths: { read: ${JSON.stringify([...linked, shared])}, write: [${JSON.stringify(join(shared, '{tenant}'))}] } }\n`,
+    ) +
+    server(
       'perten',
       `    sandbox: { paths: { read: ${JSON.stringify(linked)}, write: [${JSON.stringify(join(dir, 'work', '{tenant}'))}] } }\n` +
         '    env: { OWN: "x" }\n',
@@ -96,6 +103,7 @@ before(async () => {
 after(async () => {
   await gw?.stop();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(shared, { recursive: true, force: true });
 });
 
 async function call(tenant: string, name: string, args: Record<string, unknown> = {}): Promise<string> {
@@ -158,6 +166,52 @@ test('{tenant} in paths.write: each tenant writes its own folder and cannot reac
   assert.equal(await call('globex', 'perten__read_file', { path: own('acme') }), 'ENOENT');
   assert.notEqual(await call('acme', 'perten__write_file', { path: own('globex') }), 'ok: written');
   assert.ok(!existsSync(join(dir, 'work', '{tenant}')), 'no folder named after the placeholder');
+});
+
+test("the folder of every tenant's folder, shown whole, shows each tenant its own folder only (walk Q)", async (tc) => {
+  if (skip(tc)) return;
+  writeFileSync(join(shared, 'common.txt'), 'for every tenant\n', { mode: 0o644 });
+  // Each tenant's connection makes its own folder, for the sandbox user, and writes a file there.
+  for (const tenant of ['acme', 'globex'])
+    assert.equal(await call(tenant, 'whole__write_file', { path: join(shared, tenant, 'own.txt') }), 'ok: written');
+  assert.equal(await call('acme', 'whole__read_file', { path: join(shared, 'globex', 'own.txt') }), 'ENOENT');
+  assert.equal(await call('globex', 'whole__read_file', { path: join(shared, 'acme', 'own.txt') }), 'ENOENT');
+  assert.equal(await call('acme', 'whole__list_dir', { path: shared }), 'ok: acme', 'only its own folder stands there');
+  assert.equal(
+    await call('acme', 'whole__read_file', { path: join(shared, 'acme', 'own.txt') }),
+    `ok: ${Buffer.from('hostile').toString('base64')}`,
+  );
+});
+
+test("a server whose program lies in the folder of every tenant's folder is refused, saying why (walk Q)", async (tc) => {
+  if (skip(tc)) return;
+  const stateDir = join(dir, 'veil-state');
+  mkdirSync(stateDir, { recursive: true });
+  const host = await SandboxHost.open(stateDir, silentLogger());
+  tc.after(() => host.close());
+  const root = join(dir, 'veil-root');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'server.mjs'), 'process.stdin.resume();\n');
+  const cfg = {
+    name: 'x',
+    transport: 'stdio' as const,
+    command: process.execPath,
+    args: [join(root, 'server.mjs')],
+    env: {},
+    sandbox: { paths: { write: [join(root, '{tenant}')] } },
+  };
+  await assert.rejects(
+    host.launch(cfg, 'acme'),
+    /server `x`: `.*\/veil-root\/server\.mjs` is in `.*\/veil-root`, which holds every tenant's `\{tenant\}` folder and is shown to each tenant as its own folder only/,
+  );
+  // `gatehouse check` 6.4 says so before any start.
+  const item = sandboxReadiness([cfg], stateDir, sandboxFacts([cfg], stateDir));
+  assert.equal(item.status, 'fail');
+  assert.match(
+    item.why,
+    /server `x`: `.*\/veil-root\/server\.mjs` is in `.*\/veil-root`, which holds every tenant's .*: the server cannot start/,
+  );
+  assert.match(item.fix, /keep the server's program and folder outside it \(docs\/sandbox\.md\)$/);
 });
 
 test('a cwd in the state directory is refused like a declared path; so is a tenant name that cannot be a folder', async (tc) => {

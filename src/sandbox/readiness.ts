@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { bindProblem } from './bwrap.ts';
 import { findExecutable, inside, permissionBits, real, statOf } from '../util/paths.ts';
 import { sandboxUser } from './sandbox.ts';
+import { perTenant, serverProgram, visiblePaths } from './server-view.ts';
 
 /** What `gatehouse check` needs to know of this host for item 6.4. */
 export interface SandboxFacts {
@@ -24,6 +25,12 @@ export interface SandboxFacts {
    * launch's own check (bwrap.ts bindProblem): a server that names one never starts.
    */
   unshowable?: Array<{ server: string; path: string; why: string }>;
+  /**
+   * Sandboxed servers whose launch would be refused for what it would show, by the launch's own
+   * reading (server-view.ts visiblePaths, for a tenant named `tenant`): e.g. its program in the
+   * folder that holds every tenant's `{tenant}` folder.
+   */
+  refused?: Array<{ server: string; why: string }>;
 }
 
 /** The declared paths of sandboxed servers that a launch would refuse (a `{tenant}` path depends on the tenant: not judged). */
@@ -74,7 +81,38 @@ export function sandboxFacts(servers: StdioServerConfig[], stateDir: string, dat
     const dbWhy = outside ? reachable(outside, uid, gid) : undefined;
     if (outside && dbWhy) stateDirExposed.push({ uid, why: dbWhy, path: outside, ...shared });
   }
-  return { bwrap: !!findExecutable('bwrap'), stateDirExposed, unshowable: unshowablePaths(servers) };
+  return {
+    bwrap: !!findExecutable('bwrap'),
+    stateDirExposed,
+    unshowable: unshowablePaths(servers),
+    refused: refusedLaunches(servers, stateDir),
+  };
+}
+
+/**
+ * What the launch of each sandboxed server with `{tenant}` paths would refuse, read as it reads it
+ * (for a tenant named `tenant`): its program in the folder of every tenant's folder, a path in the
+ * state directory.
+ */
+function refusedLaunches(servers: StdioServerConfig[], stateDir: string): NonNullable<SandboxFacts['refused']> {
+  const found: NonNullable<SandboxFacts['refused']> = [];
+  for (const s of servers) {
+    const paths = [...(s.sandbox?.paths?.read ?? []), ...(s.sandbox?.paths?.write ?? [])];
+    if (!s.sandbox || !paths.some((p) => p.includes('{tenant}'))) continue;
+    let program: ReturnType<typeof serverProgram>;
+    try {
+      program = serverProgram(s, stateDir);
+    } catch {
+      continue; // a command this machine does not have: its start says so, not judged here
+    }
+    try {
+      const args = (s.args ?? []).map((a) => perTenant(a, 'tenant'));
+      visiblePaths(s, s.sandbox, { ...program, args, stateDir, hidden: [], tenant: 'tenant' });
+    } catch (err) {
+      found.push({ server: s.name, why: (err as Error).message });
+    }
+  }
+  return found;
 }
 
 /** Why a sandbox user can read the state directory (or a database kept outside it), and the fix that helps. */
@@ -128,6 +166,11 @@ export function sandboxReadiness(
     fails.push([
       `server \`${u.server}\`: sandbox path \`${u.path}\` ${u.why.replace(/: give that user access.*$/, '')}: the server cannot start`,
       `give the sandbox user access to \`${u.path}\`, or take it out of \`servers[].sandbox.paths\` of \`${u.server}\``,
+    ]);
+  for (const r of facts.refused ?? [])
+    fails.push([
+      `${r.why.replace(/: [^:`]*$/, '')}: the server cannot start`,
+      `${r.why.replace(/^.*: /, '')} (docs/sandbox.md)`,
     ]);
   if (fails.length)
     return { status: 'fail', why: fails.map((f) => f[0]).join('; '), fix: fails.map((f) => f[1]).join('; ') };

@@ -107,11 +107,7 @@ export function visiblePaths(
   const nodePrefix = dirname(dirname(real(process.execPath)));
   if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
   for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
-  for (const a of o.args) {
-    if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
-    const p = resolve(cwd ?? process.cwd(), a);
-    if (existsSync(p) && statSync(p).isFile() && !system(p)) ro.add(packageRoot(real(p)));
-  }
+  for (const f of programFiles(o.args, cwd)) ro.add(packageRoot(f));
   if (cwd) ro.add(cwd);
   for (const p of read) ro.add(p);
   // A declared folder (or its own cwd) in what the gateway keeps would be hidden under its mask, or
@@ -122,16 +118,41 @@ export function visiblePaths(
     if (kept) throw new Error(`server \`${cfg.name}\`: sandbox path \`${p}\` ${kept}`);
   }
   for (const p of rw) ro.delete(p);
-  // The folder that holds every tenant's `{tenant}` folder: where a shown folder shows it, an empty
-  // one stands in for it, so that only this tenant's own is seen there (they all run as one user).
+  // The folder that holds every tenant's `{tenant}` folder: where a shown folder shows it (that
+  // folder itself, or one above it), an empty one stands in for it, so that only this tenant's own is
+  // seen there (they all run as one user). Shown as itself it was once left alone, and showed every
+  // tenant's folder (walk Q): a folder declared whole, a server's folder, or a script's folder without
+  // a package manifest.
   const veils = new Set<string>();
+  const own = new Set<string>();
   for (const p of [...(sb.paths?.read ?? []), ...(sb.paths?.write ?? [])]) {
     const at = p.indexOf('{tenant}');
     if (at < 0) continue;
     const root = real(dirname(p.slice(0, at + '{tenant}'.length)));
-    if ([...ro, ...rw].some((s) => s !== root && inside(root, s))) veils.add(root);
+    own.add(real(perTenant(p.slice(0, at + '{tenant}'.length), o.tenant)));
+    if ([...ro, ...rw].some((s) => inside(root, s))) veils.add(root);
   }
+  // What the server runs from must not lie under a veil (it would be hidden, and the server would not
+  // start for a reason no one could see): refused, saying why.
+  const runs = [command, real(command), ...programFiles(o.args, cwd), ...(cwd ? [cwd] : [])];
+  for (const v of veils)
+    for (const p of runs)
+      if (inside(p, v) && ![...own].some((d) => inside(p, d)))
+        throw new Error(
+          `server \`${cfg.name}\`: \`${p}\` is in \`${v}\`, which holds every tenant's \`{tenant}\` folder and is shown to each tenant as its own folder only: keep the server's program and folder outside it`,
+        );
   return { ro, rw, veils };
+}
+
+/** The files a server's arguments name (a script, a module): absolute, or relative to its folder. */
+function programFiles(args: string[], cwd: string | undefined): string[] {
+  const files: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
+    const p = resolve(cwd ?? process.cwd(), a);
+    if (existsSync(p) && statSync(p).isFile() && !system(p)) files.push(real(p));
+  }
+  return files;
 }
 
 /** A writable folder that does not exist yet is made for the server's user. */
