@@ -81,6 +81,9 @@ test('a write waits for a person, and runs once when approved', async () => {
   const shown = await runCli(['approvals', 'show', id, '--json', '-c', file]);
   assert.equal(shown.code, 0, shown.stderr);
   assert.equal((JSON.parse(shown.stdout) as { resource?: string }).resource, `path:${path}`);
+  // And the write as a diff against the file as it is (approvals.readTools): here, a new file (walk R).
+  const page = await fetch(`${gw.url}/approvals/${id}`).then((r) => r.text());
+  assert.match(page, /New file <code>[^<]*hello\.txt<\/code>/);
   const ok = await runCli(['approvals', 'approve', id, '--role', 'gatehouse-admin', '--reason', 'try-out', '-c', file]);
   assert.equal(ok.code, 0, ok.stderr);
   const again = await client.callTool({
