@@ -103,6 +103,7 @@ test('a rotated key is scrubbed, recorded for check 2.7 and sealed with at once;
     const r = await runCli(['secrets', 'rotate-key', '--json', '-c', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).upstreamTokens, 1, 'the stored authorization was re-sealed');
+    assert.equal(typeof JSON.parse(r.stdout).secrets, 'number', 'and the secrets counted (walk R)');
     const next = keyTexts();
     assert.notEqual(next.id, old.id);
     assert.equal(JSON.parse(r.stdout).keyId, next.id);

@@ -143,6 +143,7 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
   const store = await localStore(config);
   const keys = new SecretsKeys(await loadKey({ keyFile }));
+  const secretCount = (await store.list()).length;
   const next = generateKey();
   await writeKeyFile(`${keyFile}.next`, next);
   await store.rotateKey(next);
@@ -158,8 +159,8 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   });
   done(
     opts,
-    { keyId: store.keyId, upstreamTokens: tokens },
-    `secrets and ${tokens} upstream authorization(s) re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it within seconds`,
+    { keyId: store.keyId, secrets: secretCount, upstreamTokens: tokens },
+    `${secretCount} secret(s) and ${tokens} upstream authorization(s) re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it within seconds`,
   );
 }
 
