@@ -136,6 +136,34 @@ test('an error a command cannot get past is one line that says what to fix: no s
   );
 });
 
+test('secrets list names each secret as the store does and as a config refers to it, in text and in json (walk R)', () => {
+  const file = join(dir, 'secrets-list.yaml');
+  assert.equal(run('init', file).code, 0);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  delete env.GATEHOUSE_SECRETS_KEY;
+  const set = spawnSync(process.execPath, [CLI, 'secrets', 'set', 'demo-token', '-c', file], {
+    cwd: dir,
+    encoding: 'utf8',
+    env,
+    input: 'not-shown-value',
+  });
+  assert.equal(set.status, 0, set.stderr);
+  const text = spawnSync(process.execPath, [CLI, 'secrets', 'list', '-c', file], { cwd: dir, encoding: 'utf8', env });
+  assert.match(text.stdout, /^demo-token\s+local:demo-token\s+\d{4}-/m);
+  const json = spawnSync(process.execPath, [CLI, 'secrets', 'list', '--json', '-c', file], {
+    cwd: dir,
+    encoding: 'utf8',
+    env,
+  });
+  const listed = (JSON.parse(json.stdout) as { secrets: Array<{ name: string; ref: string }> }).secrets;
+  assert.deepEqual(
+    listed.map((x) => [x.name, x.ref]),
+    [['demo-token', 'local:demo-token']],
+  );
+  assert.ok(!`${text.stdout}${json.stdout}`.includes('not-shown-value'));
+});
+
 test('config validate points at the line and key, in text and in json', () => {
   const file = join(dir, 'broken.yaml');
   writeFileSync(file, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');

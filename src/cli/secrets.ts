@@ -87,12 +87,14 @@ function registerSecretsList(secrets: Command, ctx: CliContext): void {
 async function listSecrets(ctx: CliContext, opts: ListOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const rows = await (await localStore(config)).list();
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: rows }, null, 2)}\n`);
+  // The name the store knows, and the reference a config writes (`local:<name>`): both, in text and JSON.
+  const listed = rows.map((r) => ({ ...r, ref: `local:${r.name}` }));
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: listed }, null, 2)}\n`);
   process.stdout.write(
     render(
       'table',
-      ['name', 'updated'],
-      rows.map((r) => [`local:${r.name}`, r.updatedAt]),
+      ['name', 'reference', 'updated'],
+      listed.map((r) => [r.name, r.ref, r.updatedAt]),
       null,
     ),
   );
