@@ -78,7 +78,7 @@ test('mode clear takes --reason, recorded like mode set', async () => {
   );
   // The table shows what each action was, not only that there was one.
   const table = await cli('audit', 'search', '--kind', 'admin.action');
-  assert.match(table.stdout, /^TIME +EVENT +TOOL +ACTOR +OUTCOME +DETAIL +ID\n/);
+  assert.match(table.stdout, /^TIME +EVENT +TOOL +ACTOR +OUTCOME +DETAIL +ID +RUN\n/);
   assert.match(table.stdout, /admin\.action .*action=mode\.clear .*reason=all clear/);
 });
 

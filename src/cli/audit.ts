@@ -274,10 +274,12 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
     return void process.stdout.write(`${JSON.stringify({ records: rows.map((r) => r.event) }, null, 2)}\n`);
   const entries = timeline(rows.map((r) => r.event));
   const details = new Map(rows.map((r) => [r.event.id, recordDetail(r.event)]));
+  // The run a record belongs to: what `gatehouse audit run <id>` takes.
+  const runs = new Map(rows.map((r) => [r.event.id, r.event.runId ?? '']));
   process.stdout.write(
     render(
       'table',
-      ['time', 'event', 'tool', 'actor', 'outcome', 'detail', 'id'],
+      ['time', 'event', 'tool', 'actor', 'outcome', 'detail', 'id', 'run'],
       entries.map((e) => [
         e.time,
         e.kind,
@@ -286,6 +288,7 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
         e.error ? `${e.outcome} ${e.error}` : e.outcome,
         details.get(e.id),
         e.id,
+        runs.get(e.id),
       ]),
       null,
     ),
