@@ -9,6 +9,7 @@
  * byte of any file fails it; so does rewriting a file and its manifest entry, since the signature
  * covers the whole manifest.
  */
+import { statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCheckpointExport, signatureValid, type CheckpointDetail } from '../audit/checkpoint.ts';
@@ -127,6 +128,22 @@ async function readFiles(dir: string, manifest: Manifest, problems: BundleProble
 }
 
 /** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
+/** Why a bundle's manifest could not be read, in words: the folder is missing, or it is not a bundle. */
+function manifestProblem(dir: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR') {
+    let folder: boolean;
+    try {
+      folder = statSync(dir).isDirectory();
+    } catch {
+      return `no such folder \`${dir}\`: give the folder \`gatehouse incident export\` wrote`;
+    }
+    return folder
+      ? `missing: \`${dir}\` is not an evidence bundle (\`gatehouse incident export\` writes one)`
+      : `\`${dir}\` is not a folder: give the folder \`gatehouse incident export\` wrote`;
+  }
+  return err.code ? `unreadable (${err.code})` : 'not JSON: the bundle was damaged';
+}
+
 export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string>): Promise<BundleReport> {
   const problems: BundleProblem[] = [];
   const notes: string[] = [];
@@ -144,7 +161,7 @@ export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string
   try {
     manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   } catch (err) {
-    return fail('manifest.json', `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'not json'}`);
+    return fail('manifest.json', manifestProblem(dir, err as NodeJS.ErrnoException));
   }
   if (
     (manifest?.format !== BUNDLE_FORMAT && manifest?.format !== BUNDLE_FORMAT_1) ||

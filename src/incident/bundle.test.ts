@@ -176,6 +176,23 @@ test("the manifest's window and time are signed; a format-1 bundle still verifie
   assert.equal((await verifyBundle(old, trusted)).ok, false);
 });
 
+test('a folder that is missing, not a bundle, or not a folder is said so (walk R)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'gatehouse-verify-'));
+  const why = async (p: string) => (await verifyBundle(p)).problems.map((x) => `${x.file}: ${x.problem}`);
+  assert.deepEqual(await why(join(d, 'nope')), [
+    `manifest.json: no such folder \`${join(d, 'nope')}\`: give the folder \`gatehouse incident export\` wrote`,
+  ]);
+  assert.deepEqual(await why(d), [
+    `manifest.json: missing: \`${d}\` is not an evidence bundle (\`gatehouse incident export\` writes one)`,
+  ]);
+  writeFileSync(join(d, 'f'), 'x');
+  assert.deepEqual(await why(join(d, 'f')), [
+    `manifest.json: \`${join(d, 'f')}\` is not a folder: give the folder \`gatehouse incident export\` wrote`,
+  ]);
+  writeFileSync(join(d, 'manifest.json'), '{');
+  assert.deepEqual(await why(d), ['manifest.json: not JSON: the bundle was damaged']);
+});
+
 test('checkChain: each hash, each link within a stream, gaps named', () => {
   const mk = (stream: string, seq: number, prev: string): AuditEvent => {
     const e = {
