@@ -47,7 +47,10 @@ test('once the catalogue is known, tools a server does not have are warnings too
       ['flat', 'create_issue'],
     ],
   );
-  assert.match(w[1].message, /server `github` has no tool `create_issue`/);
+  assert.match(
+    w[1].message,
+    /server `github` has listed no tool `create_issue`; a warning, not an error: it may not be discovered yet/,
+  );
 });
 
 test('a resource rule naming an unknown server is a warning at its own line', () => {
@@ -98,9 +101,51 @@ rules: []
   });
   assert.deepEqual(
     listed.map((x) => x.message),
+    // `githb` lists nothing yet: its tools are not checked.
     [
-      'the mode for tool `githb__create_issue` switches nothing: server `githb` has no tool `create_issue`',
-      'the mode for tool `github__delete_repo` switches nothing: server `github` has no tool `delete_repo`',
+      'the mode for tool `github__delete_repo` switches nothing: server `github` has listed no tool `delete_repo`; a warning, not an error: it may not be discovered yet',
+    ],
+  );
+});
+
+test('a tool its server has not listed is a warning at its line with the nearest listed tool; a server without an inventory is not checked', () => {
+  const p = compile(
+    `rules:
+  - id: typo
+    effect: allow
+    tools: [everything__ehco, everything__echo, fresh__anything, everything__*]
+  - id: server
+    effect: allow
+    tools: [everythng__echo, everythng__*]
+modes:
+  servers: { everythng: disabled }
+`,
+    'policy.yaml',
+  );
+  const w = unknownToolWarnings(p, {
+    servers: new Set(['everything', 'fresh']),
+    tools: new Set(['everything__echo', 'everything__add']),
+    separator: '__',
+  });
+  assert.deepEqual(
+    w.map((x) => [x.at, x.message]),
+    [
+      [
+        'policy.yaml:2',
+        'rule `typo` names tool `everything__ehco`, but server `everything` has listed no tool `ehco` (did you mean `everything__echo`?); a warning, not an error: it may not be discovered yet',
+      ],
+      [
+        'policy.yaml:5',
+        'rule `server` names tool `everythng__echo`, but no server `everythng` is configured (did you mean `everything`?)',
+      ],
+      [
+        'policy.yaml:5',
+        'rule `server` names tool `everythng__*`, but no server `everythng` is configured (did you mean `everything`?)',
+      ],
+      [
+        'policy.yaml:9',
+        'the mode for server `everythng` switches nothing: no server `everythng` is configured (did you mean `everything`?)',
+      ],
     ],
   );
 });

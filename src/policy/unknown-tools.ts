@@ -6,10 +6,14 @@
  * (Tenant modes are not: tenants come from tokens and keys, so config cannot say which exist.) At load Gatehouse knows the configured servers (and the tools the
  * operator wrote down for them); once the catalogue is loaded it knows every discovered tool. Each
  * tool pattern is checked against what is known and every miss is a warning with the rule's id and
- * place (an error at load with `policy.unknownTools: error`). Pure.
+ * place (an error at load with `policy.unknownTools: error`), with the nearest known name ("did you
+ * mean"). A tool is checked only against a server whose inventory lists some tool: one not
+ * discovered yet may have any, and a tool missing from a known list may still appear, so it is a
+ * warning. Pure.
  */
 import { compileGlob } from './glob.ts';
 import type { Glob, Policy } from './model.ts';
+import { suggest } from '../util/suggest.ts';
 
 export interface UnknownToolWarning {
   rule: string;
@@ -24,9 +28,27 @@ export interface UnknownToolWarning {
 export interface KnownTools {
   /** Configured server names. */
   servers: ReadonlySet<string>;
-  /** Namespaced tool names known so far (configured or discovered); undefined: not loaded yet. */
+  /**
+   * Namespaced tool names known so far (configured, or listed in the inventory); undefined: not
+   * loaded yet. A server none of whose tools is here has no known inventory, and its tools are not
+   * checked: it may not have been discovered yet.
+   */
   tools?: ReadonlySet<string>;
   separator: string;
+}
+
+/** `no server` ... `is configured`, with the configured name nearest to it. */
+function noServer(server: string, known: KnownTools): string {
+  const near = suggest(server, [...known.servers]);
+  return `no server \`${server}\` is configured${near ? ` (did you mean \`${near}\`?)` : ''}`;
+}
+
+/** The tools (without the server part) the inventory lists for `server`; undefined: none known. */
+function toolsOf(server: string, known: KnownTools): string[] | undefined {
+  if (!known.tools) return undefined;
+  const prefix = `${server}${known.separator}`;
+  const names = [...known.tools].filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
+  return names.length ? names : undefined;
 }
 
 function problem(g: Glob, known: KnownTools): string | undefined {
@@ -34,18 +56,22 @@ function problem(g: Glob, known: KnownTools): string | undefined {
   if (g.literal) {
     if (cut <= 0) return `\`${g.source}\` is not a namespaced tool name (\`<server>${known.separator}<tool>\`)`;
     const server = g.source.slice(0, cut);
-    if (!known.servers.has(server)) return `no server \`${server}\` is configured`;
-    if (known.tools && !known.tools.has(g.source))
-      return `server \`${server}\` has no tool \`${g.source.slice(cut + known.separator.length)}\``;
-    return undefined;
+    if (!known.servers.has(server)) return noServer(server, known);
+    const listed = toolsOf(server, known);
+    const tool = g.source.slice(cut + known.separator.length);
+    if (!listed || listed.includes(tool)) return undefined;
+    const near = suggest(tool, listed);
+    // A warning, not an error: the server may list the tool later (a tool appears, a tenant's view differs).
+    return `server \`${server}\` has listed no tool \`${tool}\`${near ? ` (did you mean \`${server}${known.separator}${near}\`?)` : ''}; a warning, not an error: it may not be discovered yet`;
   }
   // A glob: its server part, when written literally, must name a configured server.
   const wild = Math.min(...['*', '?'].map((c) => (g.source.includes(c) ? g.source.indexOf(c) : Infinity)));
-  if (cut > 0 && cut < wild && !known.servers.has(g.source.slice(0, cut)))
-    return `no server \`${g.source.slice(0, cut)}\` is configured`;
-  if (known.tools && !g.source.startsWith('*') && ![...known.tools].some((t) => g.re.test(t)))
-    return 'it matches no known tool';
-  return undefined;
+  const server = cut > 0 && cut < wild ? g.source.slice(0, cut) : undefined;
+  if (server !== undefined && !known.servers.has(server)) return noServer(server, known);
+  if (!known.tools || g.source.startsWith('*')) return undefined;
+  // A server whose inventory is not known yet may have any tool.
+  if (server !== undefined && !toolsOf(server, known)) return undefined;
+  return [...known.tools].some((t) => g.re.test(t)) ? undefined : 'it matches no known tool';
 }
 
 export function unknownToolWarnings(policy: Policy, known: KnownTools): UnknownToolWarning[] {
@@ -95,7 +121,7 @@ function unknownModeWarnings(policy: Policy, known: KnownTools): UnknownToolWarn
     });
   };
   for (const server of Object.keys(policy.modes.servers))
-    if (!known.servers.has(server)) warn('server', server, `no server \`${server}\` is configured`);
+    if (!known.servers.has(server)) warn('server', server, noServer(server, known));
   for (const tool of Object.keys(policy.modes.tools)) {
     const why = problem(compileGlob(tool), known);
     if (why) warn('tool', tool, why);
