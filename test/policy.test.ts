@@ -300,6 +300,42 @@ test('config validate warns, at file:line, about a mode naming a server or tool 
   const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
   assert.deepEqual(warnings, [
     `warning: ${join(dir, 'policy.yaml')}:3: the mode for server \`nosuch\` switches nothing: no server \`nosuch\` is configured`,
-    `warning: ${join(dir, 'policy.yaml')}:6: the mode for tool \`recc__record\` switches nothing: no server \`recc\` is configured`,
+    `warning: ${join(dir, 'policy.yaml')}:6: the mode for tool \`recc__record\` switches nothing: no server \`recc\` is configured (did you mean \`rec\`?)`,
   ]);
+});
+
+test('config validate checks policy tools against the inventory, with "did you mean"; --json carries the warnings and leaves stderr quiet', async () => {
+  const dir = mkdtempSync(join(tmp, 'listed-'));
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(
+    policy,
+    'rules:\n  - id: typo\n    effect: allow\n    tools: [rec__recrod, rec__record, rec__*]\n  - id: server\n    effect: allow\n    tools: [recc__record]\n',
+  );
+  // The running gateway's store: its inventory lists rec's tools.
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(
+    file,
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(t.dir, 'state'))} }\npolicy: { files: [policy.yaml] }\nservers:\n${servers(rec)}`,
+  );
+  const typo =
+    'rule `typo` names tool `rec__recrod`, but server `rec` has listed no tool `recrod` (did you mean `rec__record`?); a warning, not an error: it may not be discovered yet';
+  const server = 'rule `server` names tool `recc__record`, but no server `recc` is configured (did you mean `rec`?)';
+  const text = await runCli(['config', 'validate', file]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.deepEqual(
+    text.stderr.split('\n').filter((l) => l.startsWith('warning:')),
+    [`warning: ${policy}:2: ${typo}`, `warning: ${policy}:5: ${server}`],
+  );
+  const json = await runCli(['config', 'validate', file, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal(json.stderr, '');
+  assert.deepEqual(JSON.parse(json.stdout), {
+    valid: true,
+    file,
+    servers: 1,
+    warnings: [
+      { file: policy, line: 2, column: 1, path: 'policy', message: typo },
+      { file: policy, line: 5, column: 1, path: 'policy', message: server },
+    ],
+  });
 });

@@ -8,24 +8,51 @@ import type { Config } from '../config/schema.ts';
 import { starterConfig } from '../config/starter.ts';
 import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 import type { CliContext } from './context.ts';
+import { withStore } from './store.ts';
+import { isItemName } from '../catalog/names.ts';
 
-function report(path: string, config: Config, json: boolean | undefined): void {
-  if (json) process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length })}\n`);
-  else
-    process.stdout.write(`${path}: valid (${config.servers.length} server${config.servers.length === 1 ? '' : 's'})\n`);
+/**
+ * The namespaced tools the inventory lists, so that a policy naming a tool its server never listed is
+ * warned of. Undefined when the store cannot be read: an SQLite file not made yet (validating must
+ * not create it) or a store that does not answer; only configured servers are checked then.
+ */
+async function listedTools(config: Config): Promise<Set<string> | undefined> {
+  if (config.storage.driver === 'sqlite' && !existsSync(config.storage.sqlitePath)) return undefined;
+  const sep = config.gateway.namespaceSeparator;
+  try {
+    return await withStore(config, async (s) => {
+      const tools = (await s.inventory.tools()).filter((t) => !isItemName(t.tool));
+      return new Set(tools.map((t) => `${t.server}${sep}${t.tool}`));
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+async function report(path: string, config: Config, json: boolean | undefined): Promise<void> {
   const policy = config.policy?.compiled;
   const warnings = policy
     ? unknownToolWarnings(policy, {
         servers: new Set(config.servers.map((s) => s.name)),
+        tools: await listedTools(config),
         separator: config.gateway.namespaceSeparator,
       })
     : [];
+  if (json) {
+    // In the shape of `issues`; stderr stays quiet, so the output is one JSON document.
+    const listed = warnings.map((w) => ({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message }));
+    process.stdout.write(
+      `${JSON.stringify({ valid: true, file: path, servers: config.servers.length, warnings: listed })}\n`,
+    );
+    return;
+  }
+  process.stdout.write(`${path}: valid (${config.servers.length} server${config.servers.length === 1 ? '' : 's'})\n`);
   for (const w of warnings) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
 }
 
 async function validate(ctx: CliContext, path: string, json: boolean | undefined): Promise<void> {
   try {
-    report(path, await loadConfig(path), json);
+    await report(path, await loadConfig(path), json);
   } catch (err) {
     if (err instanceof ConfigError) {
       if (json) process.stdout.write(`${JSON.stringify({ valid: false, file: path, issues: err.issues })}\n`);
