@@ -13,11 +13,13 @@ import { isItemName } from '../catalog/names.ts';
 
 /**
  * The namespaced tools the inventory lists, so that a policy naming a tool its server never listed is
- * warned of. Undefined when the store cannot be read: an SQLite file not made yet (validating must
- * not create it) or a store that does not answer; only configured servers are checked then.
+ * warned of. Undefined when the store is not read: an SQLite file not made yet (validating must not
+ * create it), PostgreSQL (validating must not wait on a network or migrate a database: a pipeline
+ * validates where the database is out of reach), a store that does not answer; only configured
+ * servers are checked then.
  */
 async function listedTools(config: Config): Promise<Set<string> | undefined> {
-  if (config.storage.driver === 'sqlite' && !existsSync(config.storage.sqlitePath)) return undefined;
+  if (config.storage.driver !== 'sqlite' || !existsSync(config.storage.sqlitePath)) return undefined;
   const sep = config.gateway.namespaceSeparator;
   try {
     return await withStore(config, async (s) => {
