@@ -3,6 +3,7 @@
 import { CredentialError } from './types.ts';
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
 import { DEFAULT_CACHE_TTL_MS } from './http.ts';
+import { inWords, missingEnv } from './secret-fixes.ts';
 
 export interface EnvProviderOptions {
   /** default: process.env, read at each resolution */
@@ -23,7 +24,7 @@ export class EnvProvider implements SecretProvider {
     const env = this.#opts.env ?? process.env;
     const value = Object.hasOwn(env, ref.path) ? env[ref.path] : undefined;
     if (!value)
-      throw new CredentialError('E_SECRET_NOT_FOUND', 'environment variable not set', {
+      throw new CredentialError('E_SECRET_NOT_FOUND', inWords(missingEnv(ref.path)), {
         provider: 'env',
         ref: ref.raw,
       });

@@ -205,5 +205,8 @@ describe('local encrypted store', () => {
     assert.equal(v.value, SECRET);
     assert.ok(v.version, 'version = updatedAt');
     await rejectsWith(r.resolve('local:{tenant}-github', { context: { tenant: 'other' } }), 'E_SECRET_NOT_FOUND');
+    await assert.rejects(r.resolve('local:acme-gitub'), {
+      message: 'local:acme-gitub: no such local secret `acme-gitub` (fix: gatehouse secrets set acme-gitub)',
+    });
   });
 });

@@ -16,6 +16,7 @@ import { openParts, sealParts } from '../util/seal.ts';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
+import { inWords, missingLocal } from './secret-fixes.ts';
 import { notPrivate } from '../util/private-path.ts';
 
 export const KEY_ENV = 'GATEHOUSE_SECRETS_KEY';
@@ -154,7 +155,7 @@ export class LocalSecretStore {
     const doc = await this.#read();
     const entry = Object.hasOwn(doc.entries, name) ? doc.entries[name] : undefined;
     if (!entry)
-      throw new CredentialError('E_SECRET_NOT_FOUND', 'no such local secret', {
+      throw new CredentialError('E_SECRET_NOT_FOUND', inWords(missingLocal(name)), {
         provider: PROVIDER,
         ref: `local:${name}`,
       });

@@ -149,7 +149,12 @@ describe('SecretResolver', () => {
     const r = new SecretResolver({ providers: [new EnvProvider({ env: { GH_TOKEN: 'CANARY-env', EMPTY: '' } })] });
     assert.equal((await r.resolve('env:GH_TOKEN')).value, 'CANARY-env');
     await assert.rejects(r.resolve('env:EMPTY'), { code: 'E_SECRET_NOT_FOUND' });
-    await assert.rejects(r.resolve('env:MISSING'), { code: 'E_SECRET_NOT_FOUND' });
+    // The reference names its provider once, and the message says what to do (walk R: `env: env:X: ...`).
+    await assert.rejects(r.resolve('env:MISSING'), {
+      code: 'E_SECRET_NOT_FOUND',
+      message:
+        "env:MISSING: the environment variable `MISSING` is not set (fix: set MISSING in the gateway's environment)",
+    });
     await assert.rejects(r.resolve('env:toString'), { code: 'E_SECRET_NOT_FOUND' }, 'no prototype lookups');
     process.env.GATEHOUSE_TEST_ENV_PROVIDER = 'from-process';
     try {

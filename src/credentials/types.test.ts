@@ -95,7 +95,7 @@ describe('parseReference', () => {
     })();
     assert.equal(
       e?.message,
-      'vault: vault://secret/mcp/github: a vault reference needs a #field (vault://<mount>/<path>#<field>)',
+      'vault://secret/mcp/github: a vault reference needs a #field (vault://<mount>/<path>#<field>)',
     );
   });
 });

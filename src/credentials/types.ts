@@ -53,7 +53,9 @@ export class CredentialError extends Error {
     what: string,
     opts: { ref?: string; provider?: string; status?: number } = {},
   ) {
-    const parts = [opts.provider, opts.ref !== undefined ? printable(opts.ref) : undefined].filter(
+    // `env:X` already names its provider: `env: env:X: ...` said it twice.
+    const named = opts.ref !== undefined && opts.provider !== undefined && opts.ref.startsWith(`${opts.provider}:`);
+    const parts = [named ? undefined : opts.provider, opts.ref !== undefined ? printable(opts.ref) : undefined].filter(
       (p) => p !== undefined,
     );
     const status = opts.status !== undefined ? ` (HTTP ${opts.status})` : '';

@@ -75,7 +75,7 @@ describe('vault provider', () => {
 
   test('missing secret (404) and missing field are E_SECRET_NOT_FOUND', async () => {
     const e = await rejectsWith(resolve(provider(), 'vault://secret/mcp/acme/nothing#token'), 'E_SECRET_NOT_FOUND');
-    assert.match(e.message, /^vault: vault:\/\/secret\/mcp\/acme\/nothing#token: secret not found \(HTTP 404\)$/);
+    assert.match(e.message, /^vault:\/\/secret\/mcp\/acme\/nothing#token: secret not found \(HTTP 404\)$/);
     await rejectsWith(resolve(provider(), 'vault://secret/mcp/acme/github#nope'), 'E_SECRET_NOT_FOUND');
   });
 
