@@ -127,6 +127,25 @@ export function keyFileReloader(keyFile: string): (wanted: string) => Promise<Bu
   };
 }
 
+/**
+ * The names the store file holds, read without its key (names are not secret; values stay sealed):
+ * what `gatehouse check` compares `local:` references with. No file: no names. A file that cannot be
+ * read or is not a store throws.
+ */
+export async function storedNames(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const d = JSON.parse(text) as Partial<StoreFile> | null;
+  if (!d || d.version !== FORMAT_VERSION || typeof d.entries !== 'object' || !d.entries || Array.isArray(d.entries))
+    throw new Error('the secret store file is not a version 1 store');
+  return Object.keys(d.entries);
+}
+
 export class LocalSecretStore {
   readonly file: string;
   #key: Buffer;

@@ -7,6 +7,7 @@
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { urlCredential } from '../config/url-credentials.ts';
 import { credentialRefs } from '../credentials/broker.ts';
+import type { MissingSecret } from '../credentials/missing-secrets.ts';
 import { item, list, SECRET_NAME, type CheckItem, type Facts } from './checklist.ts';
 import type { ReadinessState } from './state.ts';
 
@@ -74,7 +75,7 @@ export function identityItems(f: Facts): CheckItem[] {
       secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
       'move each credential to a secrets manager and reference it (docs/credentials.md)',
     ),
-    brokeredCredentialItem(enabled),
+    brokeredCredentialItem(enabled, f.state.missingSecrets),
     rotationItem(
       config,
       f.state.revocations,
@@ -100,9 +101,23 @@ function tokenItem(config: Config): CheckItem {
   return item('2.1', title, 'fail', why, fix);
 }
 
-function brokeredCredentialItem(enabled: ServerConfig[]): CheckItem {
+/**
+ * `missing`: `local:` and `env:` references that name nothing (state.ts). Such a server never starts
+ * (its credentials are unavailable), which fails the item before any question of where secrets live.
+ */
+function brokeredCredentialItem(enabled: ServerConfig[], missing: MissingSecret[] = []): CheckItem {
   const title = 'upstream credentials live in a secrets manager, per environment and per tenant';
   const fix = 'reference secrets per tenant (`{tenant}`) in Vault, AWS Secrets Manager or 1Password';
+  // check runs in its own environment, which a service manager may set apart from the gateway's
+  const here = missing.some((m) => m.ref.startsWith('env:')) ? ' (env: as this command sees its environment)' : '';
+  if (missing.length)
+    return item(
+      '2.3',
+      title,
+      'fail',
+      `credentials unavailable, the server cannot start: ${list(missing.map((m) => `${m.server} (${m.ref}: ${m.why})`))}${here}`,
+      [...new Set(missing.map((m) => m.fix))].join('; '),
+    );
   const credentialed = enabled.filter((s) => s.credentials);
   const managed = (ref: string) => /^(vault|aws-sm|op):/.test(ref);
   const refsOf = credentialRefs;

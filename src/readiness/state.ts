@@ -2,8 +2,8 @@
  * What `gatehouse check` reads from the running system besides the config and the inventory, so that
  * no readiness item is a constant: the audit trail (records, calls left without an outcome, export
  * lag), the modes in force and those ever set, revocations and which live gateways confirmed them,
- * recorded approval decisions, whether every catalogued tool's input schema can be enforced, and the
- * secrets key. Each part is read on
+ * recorded approval decisions, whether every catalogued tool's input schema can be enforced, the
+ * secrets key, and which `local:` and `env:` references name nothing. Each part is read on
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
 import { exportBacklog } from '../audit/exports.ts';
@@ -16,8 +16,9 @@ import { isItemName } from '../catalog/names.ts';
 import { SchemaValidators } from '../policy/arguments.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
-import { KEY_ENV, keyId, keyProblem } from '../credentials/local-store.ts';
+import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
+import { KEY_ENV, keyId, keyProblem, storedNames } from '../credentials/local-store.ts';
+import { missingSecrets, type MissingSecret } from '../credentials/missing-secrets.ts';
 import { notPrivate } from '../util/private-path.ts';
 
 /** What one audit export has left to send. */
@@ -60,6 +61,11 @@ export interface ReadinessState {
     keyId?: string;
     gateways?: Array<{ instance: string; keyId: string | undefined }>;
   };
+  /**
+   * The enabled servers' `local:` references the local store does not hold (names read, never values;
+   * not judged when the store cannot be read) and `env:` references to variables unset here.
+   */
+  missingSecrets?: MissingSecret[];
 }
 
 const STALE_MS = 5 * 60_000;
@@ -171,5 +177,10 @@ export async function gatherState(
   // The live gateways' key ids, to compare with this one's and with each other's.
   const gateways = await part(() => store.revocations.keyIds(now - LIVE_MS));
   const key = { ...(await secretsKey(config, env)), gateways };
-  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: key };
+  const local = await part(async () => new Set(await storedNames(join(config.gateway.stateDir, LOCAL_SECRETS_FILE))));
+  const missing = missingSecrets(
+    config.servers.filter((s) => !s.disabled),
+    { local, env },
+  );
+  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: key, missingSecrets: missing };
 }
