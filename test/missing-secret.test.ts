@@ -34,6 +34,25 @@ async function setup(): Promise<{ dir: string; file: string; store: LocalSecretS
 
 const ENV = { DEMO_UNSET_VAR: '', GATEHOUSE_LOG_LEVEL: 'silent' };
 
+test('inventory --refresh says which secret is missing and what to run, never a value', async () => {
+  const { dir, file } = await setup();
+  try {
+    const r = await runCli(['inventory', '--refresh', '-c', file], { env: ENV });
+    assert.match(
+      r.stderr,
+      /everything: not started, its credentials are unavailable: local:demo-tokn: no such local secret `demo-tokn` \(fix: gatehouse secrets set demo-tokn\)\n/,
+    );
+    assert.match(
+      r.stderr,
+      /other: not started, its credentials are unavailable: env:DEMO_UNSET_VAR: the environment variable `DEMO_UNSET_VAR` is not set \(fix: set DEMO_UNSET_VAR in the gateway's environment\)\n/,
+    );
+    assert.doesNotMatch(r.stderr, /not reachable \(unknown\)|local: local:|env: env:/);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(CANARY));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('check 2.3 fails on a local secret the store does not hold and an unset variable, with the fix', async () => {
   const { dir, file, store } = await setup();
   try {

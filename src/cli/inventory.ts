@@ -5,6 +5,8 @@
  * replica) picks up an accept or a classification within a second.
  */
 import { gatherState } from '../readiness/state.ts';
+import { credentialRefs, discoveryTenant, resolverFor } from '../credentials/broker.ts';
+import { CredentialError } from '../credentials/types.ts';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
@@ -44,13 +46,47 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
       const lastError = gw.upstreams.get(name)?.lastError;
       return lastError ? `: ${lastError}` : '';
     };
-    for (const s of enabled)
-      say(
-        `  ${s.name}: ${gw.upstreamReady(s.name) ? `${gw.catalog.list('tools', s.name).length} tool(s) visible` : `not reachable (${gw.upstreams.get(s.name)?.state ?? 'unknown'})${why(s.name)}`}`,
-      );
+    const unconnected = gw.fleet.unconnected();
+    for (const s of enabled) {
+      if (gw.upstreamReady(s.name)) say(`  ${s.name}: ${gw.catalog.list('tools', s.name).length} tool(s) visible`);
+      else if (unconnected.get(s.name) === 'credentials unavailable')
+        say(
+          `  ${s.name}: not started, its credentials are unavailable: ${(await credentialProblems(config, s)).join('; ')}`,
+        );
+      else
+        say(
+          `  ${s.name}: not reachable (${gw.upstreams.get(s.name)?.state ?? unconnected.get(s.name) ?? 'unknown'})${why(s.name)}`,
+        );
+    }
   } finally {
     await gw.stop();
   }
+}
+
+/**
+ * Why a server's credentials did not resolve, reference by reference, as the gateway's start met it
+ * (its discovery tenant): each is resolved again and only the error is kept. Credential errors name
+ * the reference and the fix, never a value (credentials/types.ts).
+ */
+async function credentialProblems(config: Config, cfg: Config['servers'][number]): Promise<string[]> {
+  const resolver = await resolverFor(config);
+  const context = { tenant: discoveryTenant(cfg), environment: cfg.environment ?? 'default' };
+  const out: string[] = [];
+  try {
+    for (const ref of new Set(credentialRefs(cfg)))
+      await resolver.resolve(ref, { context }).catch((err: unknown) => {
+        out.push(err instanceof CredentialError ? err.message : `${ref}: the secrets provider failed`);
+      });
+  } finally {
+    await resolver.close();
+  }
+  if (out.length) return out;
+  const oauth = cfg.transport !== 'stdio' && cfg.oauth;
+  return [
+    oauth
+      ? `it needs an upstream authorization: gatehouse upstream authorize ${cfg.name} -t ${context.tenant}`
+      : 'each reference resolves now (the gateway retries with backoff)',
+  ];
 }
 
 /** `server__tool` -> its parts, checked against the config. */
