@@ -56,14 +56,20 @@ test('inventory --refresh says which secret is missing and what to run, never a 
 test('check 2.3 fails on a local secret the store does not hold and an unset variable, with the fix', async () => {
   const { dir, file, store } = await setup();
   try {
-    const item2_3 = async (env: Record<string, string>) => {
+    const items = async (env: Record<string, string>) => {
       const r = await runCli(['check', '--json', '-c', file], { env });
       assert.ok(!r.stdout.includes(CANARY));
-      return (JSON.parse(r.stdout).items as Array<{ id: string; status: string; why: string; fix: string }>).find(
-        (i) => i.id === '2.3',
-      )!;
+      return JSON.parse(r.stdout).items as Array<{ id: string; status: string; why: string; fix: string }>;
     };
+    const item2_3 = async (env: Record<string, string>) => (await items(env)).find((i) => i.id === '2.3')!;
     const missing = await item2_3(ENV);
+    // 1.2 no longer sends the operator to a refresh that cannot discover them.
+    const discovered = (await items(ENV)).find((i) => i.id === '1.2')!;
+    assert.equal(
+      discovered.why,
+      'never discovered: everything, other; everything, other cannot start: credentials unavailable (2.3)',
+    );
+    assert.match(discovered.fix, /^give the servers their missing secrets \(2\.3\), then start the gateway/);
     assert.equal(missing.status, 'fail');
     assert.equal(
       missing.why,

@@ -20,6 +20,9 @@ export function inventoryItems(f: Facts): CheckItem[] {
   const { config, enabled, inv, present } = f;
   const undocumented = undocumentedServers(enabled);
   const undiscovered = enabled.filter((s) => !inv.servers.some((r) => r.server === s.name)).map((s) => s.name);
+  // A server whose secret is missing never starts: no refresh discovers it until 2.3 is fixed.
+  const noSecret = new Set(f.state.missingSecrets?.map((m) => m.server));
+  const blocked = undiscovered.filter((n) => noSecret.has(n));
   const noScopes = enabled.filter((s) => !s.scopes?.length).map((s) => s.name);
   const noResources = enabled.filter((s) => !s.resources?.length).map((s) => s.name);
   const quarantineNew = config.inventory.newTools === 'quarantine';
@@ -38,9 +41,9 @@ export function inventoryItems(f: Facts): CheckItem[] {
       'every server has been discovered and catalogued',
       undiscovered.length ? 'fail' : 'pass',
       undiscovered.length
-        ? `never discovered: ${list(undiscovered)}`
+        ? `never discovered: ${list(undiscovered)}${blocked.length ? `; ${list(blocked)} cannot start: credentials unavailable (2.3)` : ''}`
         : `${enabled.length} server(s), ${present.length} tool(s) catalogued`,
-      'start the gateway, or run `gatehouse inventory --refresh`',
+      `${blocked.length ? 'give the servers their missing secrets (2.3), then ' : ''}start the gateway, or run \`gatehouse inventory --refresh\``,
     ),
     classificationItem(f),
     quarantineItem(f),
