@@ -96,3 +96,22 @@ test('the whole gateway read-only, then in shadow mode, without any policy', asy
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown mode `off`: use enforce, shadow, read_only, disabled/);
 });
+
+test('mode set returns once every live gateway applied it, and says so: the next call is under the mode (walk R)', async () => {
+  const set = await runCli(['mode', 'set', 'disabled', '--tool', 'rec__record', '--reason', 'drill', '-c', t.file]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(
+    set.stdout,
+    /^tool:rec__record: disabled \(set by .*\); 1 live gateway\(s\) applied it within \d+ ms\n$/,
+  );
+  const before = calls();
+  await assert.rejects(c.callTool({ name: 'rec__record', arguments: { note: 'right after' } }), /unknown tool/);
+  assert.equal(calls(), before, 'nothing reached the upstream');
+  const json = await runCli(['mode', 'set', 'read_only', '--gateway', '--reason', 'r', '--json', '-c', t.file]);
+  assert.equal(json.code, 0, json.stderr);
+  const c2 = JSON.parse(json.stdout) as { scope: string; confirmed: boolean; gateways: number };
+  assert.deepEqual([c2.scope, c2.confirmed, c2.gateways], ['gateway', true, 1]);
+  for (const scope of [['--tool', 'rec__record'], ['--gateway']])
+    assert.equal((await runCli(['mode', 'clear', ...scope, '-c', t.file])).code, 0);
+  await until('the tool to come back', () => listed('rec__record'));
+});

@@ -14,6 +14,8 @@ import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 import { checkTarget, IncidentError } from '../incident/incident.ts';
 import type { Config } from '../config/schema.ts';
+import { confirmed, LIVE_MS, liveNow, modeKey } from '../incident/acks.ts';
+import { confirmationText, waiting } from './confirmation.ts';
 
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
 const scopeOptions = (c: Command) =>
@@ -28,6 +30,7 @@ type SetOpts = ScopeOpts & {
   allowUnknown?: boolean;
   unseen?: boolean;
   by?: string;
+  timeout: string;
   config: string;
   json?: boolean;
 };
@@ -69,8 +72,9 @@ export function registerMode(program: Command, ctx: CliContext): void {
     .option('--allow-unknown', 'the tool may be one its server has not listed yet')
     .option('--unseen', 'the tenant may be one the gateway has not seen yet (named nowhere)')
     .option('--by <name>', 'who (recorded); default: cli:<user>@<host>')
+    .option('--timeout <seconds>', 'how long to wait for every live gateway to confirm', '30')
     .addOption(ctx.configOption())
-    .option('--json', 'print the record as JSON')
+    .option('--json', 'print the record and its confirmation as JSON')
     .action(async (m: string, opts: SetOpts) => {
       if (!(MODES as readonly string[]).includes(m)) ctx.fail(`unknown mode \`${m}\`: use ${MODES.join(', ')}`, 2);
       const scope = scopeKey(opts);
@@ -84,18 +88,32 @@ export function registerMode(program: Command, ctx: CliContext): void {
         setBy: actorName(opts.by),
         setAt: Date.now(),
       };
-      await withStore(config, async (s) => {
+      // Like a revocation, the command returns once every live gateway applies it (walk R: a call made
+      // right after `mode set` ran under the mode before), or says which did not.
+      const wait = waiting(opts.json);
+      const c = await withStore(config, async (s) => {
+        const live = await s.revocations.live(rec.setAt - LIVE_MS);
         await s.modes.set(rec);
         await recordAdmin(s, config.gateway.stateDir, rec.setBy, 'mode.set', {
           scope,
           mode: rec.mode,
           reason: rec.reason,
         });
-      });
-      // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
-      await announce(config.limits?.redis, { kind: 'modes.changed' });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
-      process.stdout.write(`${scope}: ${rec.mode} (set by ${rec.setBy}; gateways apply it within a second)\n`);
+        // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
+        await announce(config.limits?.redis, { kind: 'modes.changed' });
+        return confirmed(live, () => s.applyAcks.acks(modeKey(scope)), {
+          at: rec.setAt,
+          version: rec.setAt,
+          timeoutMs: Number(opts.timeout) * 1000,
+          onWait: wait.onWait,
+          stillLive: liveNow(s.revocations),
+        });
+      }).finally(() => wait.end());
+      process.exitCode = c.confirmed ? 0 : 1;
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...rec, ...c }, null, 2)}\n`);
+      process.stdout.write(
+        `${confirmationText(`${scope}: ${rec.mode} (set by ${rec.setBy})`, c, opts.timeout, 'applied it')}\n`,
+      );
     });
 
   scopeOptions(mode.command('clear').description('remove a run-time mode: the policy files decide again'))
