@@ -75,46 +75,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'how long to wait for every live gateway to confirm', '30')
     .addOption(ctx.configOption())
     .option('--json', 'print the record and its confirmation as JSON')
-    .action(async (m: string, opts: SetOpts) => {
-      if (!(MODES as readonly string[]).includes(m)) ctx.fail(`unknown mode \`${m}\`: use ${MODES.join(', ')}`, 2);
-      const scope = scopeKey(opts);
-      if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
-      const config = await ctx.load(opts.config);
-      await checkNamed(ctx, config, opts);
-      const rec: ModeRecord = {
-        scope,
-        mode: m as ModeRecord['mode'],
-        reason: opts.reason.slice(0, 500),
-        setBy: actorName(opts.by),
-        setAt: Date.now(),
-      };
-      // Like a revocation, the command returns once every live gateway applies it (walk R: a call made
-      // right after `mode set` ran under the mode before), or says which did not.
-      const wait = waiting(opts.json);
-      const c = await withStore(config, async (s) => {
-        const live = await s.revocations.live(rec.setAt - LIVE_MS);
-        await s.modes.set(rec);
-        await recordAdmin(s, config.gateway.stateDir, rec.setBy, 'mode.set', {
-          scope,
-          mode: rec.mode,
-          reason: rec.reason,
-        });
-        // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
-        await announce(config.limits?.redis, { kind: 'modes.changed' });
-        return confirmed(live, () => s.applyAcks.acks(modeKey(scope)), {
-          at: rec.setAt,
-          version: rec.setAt,
-          timeoutMs: Number(opts.timeout) * 1000,
-          onWait: wait.onWait,
-          stillLive: liveNow(s.revocations),
-        });
-      }).finally(() => wait.end());
-      process.exitCode = c.confirmed ? 0 : 1;
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...rec, ...c }, null, 2)}\n`);
-      process.stdout.write(
-        `${confirmationText(`${scope}: ${rec.mode} (set by ${rec.setBy})`, c, opts.timeout, 'applied it')}\n`,
-      );
-    });
+    .action((m: string, opts: SetOpts) => setMode(ctx, m, opts));
 
   scopeOptions(mode.command('clear').description('remove a run-time mode: the policy files decide again'))
     .option('--reason <text>', 'why (recorded)')
@@ -159,4 +120,46 @@ export function registerMode(program: Command, ctx: CliContext): void {
         ),
       );
     });
+}
+
+/** `mode set`: recorded, announced, and waited for until every live gateway applied it. */
+async function setMode(ctx: CliContext, m: string, opts: SetOpts): Promise<void> {
+  if (!(MODES as readonly string[]).includes(m)) ctx.fail(`unknown mode \`${m}\`: use ${MODES.join(', ')}`, 2);
+  const scope = scopeKey(opts);
+  if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
+  const config = await ctx.load(opts.config);
+  await checkNamed(ctx, config, opts);
+  const rec: ModeRecord = {
+    scope,
+    mode: m as ModeRecord['mode'],
+    reason: opts.reason.slice(0, 500),
+    setBy: actorName(opts.by),
+    setAt: Date.now(),
+  };
+  // Like a revocation, the command returns once every live gateway applies it (walk R: a call made
+  // right after `mode set` ran under the mode before), or says which did not.
+  const wait = waiting(opts.json);
+  const c = await withStore(config, async (s) => {
+    const live = await s.revocations.live(rec.setAt - LIVE_MS);
+    await s.modes.set(rec);
+    await recordAdmin(s, config.gateway.stateDir, rec.setBy, 'mode.set', {
+      scope,
+      mode: rec.mode,
+      reason: rec.reason,
+    });
+    // Replicas sharing Redis apply it at once rather than at their next poll (best effort, bounded).
+    await announce(config.limits?.redis, { kind: 'modes.changed' });
+    return confirmed(live, () => s.applyAcks.acks(modeKey(scope)), {
+      at: rec.setAt,
+      version: rec.setAt,
+      timeoutMs: Number(opts.timeout) * 1000,
+      onWait: wait.onWait,
+      stillLive: liveNow(s.revocations),
+    });
+  }).finally(() => wait.end());
+  process.exitCode = c.confirmed ? 0 : 1;
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...rec, ...c }, null, 2)}\n`);
+  process.stdout.write(
+    `${confirmationText(`${scope}: ${rec.mode} (set by ${rec.setBy})`, c, opts.timeout, 'applied it')}\n`,
+  );
 }
