@@ -10,6 +10,7 @@
 import type { RevocableIdentity } from '../identity/revocations.ts';
 import { parsePrincipalKey } from '../identity/principal.ts';
 import type { ApiKeyStore } from '../storage/types.ts';
+import { isServiceKeySubject, serviceKeyName } from '../model/approval.ts';
 
 /** Why a decider may no longer vouch (`principal revoked`, `api key revoked`, ...), or undefined. */
 export type DeciderCheck = (by: { key: string; subject: string }) => Promise<string | undefined>;
@@ -24,8 +25,8 @@ export function deciderCheck(
     if (!who) return undefined;
     const revoked = revocations.revoked({ subject: by.subject, issuer: who.issuer, via: who.via });
     if (revoked) return revoked;
-    if (who.via !== 'api-key' || !who.subject.startsWith('apikey:')) return undefined;
-    const name = who.subject.slice('apikey:'.length);
+    if (who.via !== 'api-key' || !isServiceKeySubject(who.subject)) return undefined;
+    const name = serviceKeyName(who.subject);
     const key = (await apiKeys.list()).find((k) => k.name === name && k.tenant === who.tenant);
     if (!key || key.revokedAt !== null) return 'api key revoked';
     if (key.expiresAt !== null && key.expiresAt <= now()) return 'api key expired';

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
 import { adminScopeOf, asOption, caller } from './scope.ts';
+import { isServiceKeySubject } from '../model/approval.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -113,7 +114,7 @@ function lifetime(ctx: CliContext, expires: string): number | null {
 function checkCreateOpts(ctx: CliContext, opts: CreateOpts): void {
   if (!NAME.test(opts.name)) ctx.fail('`--name` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
   if (!NAME.test(opts.tenant)) ctx.fail('`--tenant` must be 1-64 letters, digits, `_`, `.` or `-`', 2);
-  if (opts.person !== undefined && (!opts.person || opts.person.startsWith('apikey:') || opts.person.length > 256))
+  if (opts.person !== undefined && (!opts.person || isServiceKeySubject(opts.person) || opts.person.length > 256))
     ctx.fail('`--person` must be a subject (not empty, not `apikey:...`)', 2);
   if (opts.person !== undefined && CALLERS_WITHOUT_CREDENTIAL.has(opts.person))
     ctx.fail(

@@ -27,6 +27,7 @@ import {
 } from '../incident/incident.ts';
 import type { IncidentRecord } from '../storage/types.ts';
 import { mayUndo, setterName } from '../incident/authority.ts';
+import { isServiceKeySubject } from '../model/approval.ts';
 
 export interface ActionDeps {
   config: Config;
@@ -246,7 +247,7 @@ export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams):
   const expires = (f.get('expires') ?? '90d').trim() || '90d';
   if (!NAME.test(name)) return { ok: false, message: 'the name must be 1-64 letters, digits, `_`, `.` or `-`' };
   if (!NAME.test(tenant)) return { ok: false, message: 'the tenant must be 1-64 letters, digits, `_`, `.` or `-`' };
-  if (person && (person.startsWith('apikey:') || person.length > 256))
+  if (person && (isServiceKeySubject(person) || person.length > 256))
     return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
   if (CALLERS_WITHOUT_CREDENTIAL.has(person))
     return { ok: false, message: `\`${person}\` is the subject of callers without a credential, not a person` };

@@ -22,6 +22,7 @@ import type { AuthFailures } from './auth-failures.ts';
 import { forwardedClient, hasForwardingHeaders } from './forwarded.ts';
 import { authorizationHeader } from './authorization-header.ts';
 import { IssuerKeyWarnings } from './key-warnings.ts';
+import { isServiceKeySubject, serviceKeySubject } from '../model/approval.ts';
 
 export interface AuthenticatorOptions {
   /** Revoked subjects and token ids (followed from the store). */
@@ -277,7 +278,12 @@ export class Authenticator {
       const k = r.record;
       // The key's own identity owns its sessions; the person it acts for (when it names one) is the
       // subject, so two keys of one person are one person to the two-person rule.
-      const own = { via: 'api-key' as const, issuer: API_KEY_ISSUER, subject: `apikey:${k.name}`, tenant: k.tenant };
+      const own = {
+        via: 'api-key' as const,
+        issuer: API_KEY_ISSUER,
+        subject: serviceKeySubject(k.name),
+        tenant: k.tenant,
+      };
       const p = {
         subject: k.subject ?? own.subject,
         tenant: k.tenant,
@@ -350,7 +356,7 @@ export class Authenticator {
   /** Whether this credential stands for a person (not a service key): only people approve. */
   isPerson(p: Principal): boolean {
     if (!p.authenticated) return !this.#cfg;
-    return !(p.via === 'api-key' && p.subject.startsWith('apikey:'));
+    return !(p.via === 'api-key' && isServiceKeySubject(p.subject));
   }
 
   /**

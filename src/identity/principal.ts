@@ -18,6 +18,7 @@ export interface Principal {
 }
 
 /** The issuer of API-key principals (defined beside the rules that name people: model/ sits below identity/). */
+import { isServiceKeySubject } from '../model/approval.ts';
 export { API_KEY_ISSUER } from '../model/approval.ts';
 
 /** The subject of every caller without a credential (the anonymous loopback caller). */
@@ -40,7 +41,7 @@ export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOU
  * one of its users the name of the gateway's key or of its callers without a credential.
  */
 export function gatewaySubject(sub: string): boolean {
-  return sub.startsWith('apikey:') || CALLERS_WITHOUT_CREDENTIAL.has(sub);
+  return isServiceKeySubject(sub) || CALLERS_WITHOUT_CREDENTIAL.has(sub);
 }
 
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */

@@ -7,7 +7,7 @@
  * has not called yet) is legitimate: the caller says so (`unseen`).
  */
 import type { Config } from '../config/schema.ts';
-import type { ApproverSubject } from '../model/approval.ts';
+import { serviceKeySubject, type ApproverSubject } from '../model/approval.ts';
 import type { Approvers, SubjectMatch } from '../policy/model.ts';
 import type { ApiKeyRecord, Store } from '../storage/types.ts';
 import { suggest } from '../util/suggest.ts';
@@ -75,7 +75,7 @@ export async function unknownName(
     if ((await store.audit.read({ tenant: value, limit: 1 })).length) return undefined;
     candidates = [...named.tenants, ...keys.map((k) => k.tenant), ...(await store.audit.tenants(SEEN_TENANTS))];
   } else {
-    const keySubjects = keys.flatMap((k) => [`apikey:${k.name}`, ...(k.subject ? [k.subject] : [])]);
+    const keySubjects = keys.flatMap((k) => [serviceKeySubject(k.name), ...(k.subject ? [k.subject] : [])]);
     if (named.subjects.has(value) || keySubjects.includes(value)) return undefined;
     const r = await store.audit.search({ subject: value, limit: 1 }, { budgetMs: opts.budgetMs ?? SUBJECT_SEARCH_MS });
     if (r.rows.length || r.next !== undefined) return undefined;
@@ -96,5 +96,5 @@ export async function unknownName(
 function ownSubjects(keys: readonly ApiKeyRecord[], tenant: string): string[] {
   return keys
     .filter((k) => k.tenant === tenant)
-    .flatMap((k) => [`apikey:${k.name}`, ...(k.subject ? [k.subject] : [])]);
+    .flatMap((k) => [serviceKeySubject(k.name), ...(k.subject ? [k.subject] : [])]);
 }

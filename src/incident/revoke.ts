@@ -21,6 +21,7 @@ import type { ApiKeyRecord, IncidentRecord, Store } from '../storage/types.ts';
 import { confirmed, LIVE_MS, liveNow, type Confirmation } from './acks.ts';
 import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
+import { serviceKeySubject } from '../model/approval.ts';
 
 interface PlannedRef {
   ref: string;
@@ -121,7 +122,7 @@ export async function plan(store: Store, config: Config, incident: IncidentRecor
  */
 function keyInScope(k: ApiKeyRecord, scope: IncidentRecord['scope']): boolean {
   if (scope.kind === 'tenant') return k.tenant === scope.value;
-  if (scope.kind === 'principal') return (k.subject ?? `apikey:${k.name}`) === scope.value;
+  if (scope.kind === 'principal') return (k.subject ?? serviceKeySubject(k.name)) === scope.value;
   return false;
 }
 

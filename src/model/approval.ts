@@ -53,13 +53,22 @@ export const API_KEY_ISSUER = 'gatehouse';
 /** The subject of a service key (one made for no person): `apikey:<name>`, the gateway's own. */
 const API_KEY_SUBJECT_PREFIX = 'apikey:';
 
+/** The subject of the service key named `name`. */
+export const serviceKeySubject = (name: string): string => `${API_KEY_SUBJECT_PREFIX}${name}`;
+
+/** Whether `subject` is written as a service key's (`apikey:<name>`), whoever carries it. */
+export const isServiceKeySubject = (subject: string): boolean => subject.startsWith(API_KEY_SUBJECT_PREFIX);
+
+/** The key name of a service key's subject. */
+export const serviceKeyName = (subject: string): string => subject.slice(API_KEY_SUBJECT_PREFIX.length);
+
 /**
  * A rule's subject as written: `apikey:<name>` names the gateway's own service key, so it means that
  * key's principal (`{ issuer: gatehouse, subject: apikey:<name> }`) and nothing else; never a user of
  * an identity provider whose `sub` happens to read `apikey:<name>` (some let users pick it).
  */
 export function ownKeySubject(s: string): ApproverSubject {
-  return s.startsWith(API_KEY_SUBJECT_PREFIX) ? { issuer: API_KEY_ISSUER, subject: s } : s;
+  return isServiceKeySubject(s) ? { issuer: API_KEY_ISSUER, subject: s } : s;
 }
 
 /**
