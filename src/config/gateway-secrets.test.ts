@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { logTo } from '../../test/support/logs.ts';
 import { parseConfig } from './load.ts';
 import { gatewaySecretValues } from './gateway-secrets.ts';
 import { SecretScrubber, scrubbingLogger } from '../credentials/scrub.ts';
@@ -43,15 +42,7 @@ test("the gateway's own secrets: the store's password (not its address), the met
 
 test("a server's stderr is logged without the gateway's own secrets", async () => {
   const lines: string[] = [];
-  const log = pino(
-    { level: 'info', base: undefined },
-    new Writable({
-      write: (c, _e, cb) => {
-        lines.push(...String(c).trim().split('\n'));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('info', (c) => lines.push(...c.trim().split('\n')), { base: undefined });
   const scrubber = new SecretScrubber();
   scrubber.own(gatewaySecretValues(config, env, KEY));
   const printed = ['store-pass-CANARY', env.METRICS_TOKEN, 'hec-token-CANARY', env.GATEHOUSE_SECRETS_KEY];

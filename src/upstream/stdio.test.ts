@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { logTo } from '../../test/support/logs.ts';
 import { droppedLineId, StdioChannel } from './stdio.ts';
 import { LogBudget } from '../util/log-budget.ts';
 import { Peer } from './peer.ts';
@@ -31,15 +31,7 @@ test('stderr lines: at most `burst` per window; the first line after says how ma
 
 test('a server that dies: its last stderr lines, and no log line names it twice', async () => {
   const lines: string[] = [];
-  const log = pino(
-    { level: 'info', base: undefined },
-    new Writable({
-      write: (c, _e, cb) => {
-        lines.push(...String(c).trim().split('\n'));
-        cb();
-      },
-    }),
-  );
+  const log = logTo('info', (c) => lines.push(...c.trim().split('\n')), { base: undefined });
   const script = 'for (let i = 1; i <= 12; i++) console.error("line " + i); process.exit(3)';
   const ch = new StdioChannel('dies', { command: process.execPath, args: ['-e', script], env: {} }, log);
   const closed = new Promise<Error | undefined>((res) => ch.setReceiver({ message: () => {}, closed: res }));
