@@ -217,8 +217,12 @@ function occurrences(s: string, secret: string): Array<[number, number]> {
   return found;
 }
 
-test('both automata in one pass: every encoding of every value is covered, in any case where case does not matter', () => {
-  const secrets = ['p@ss/word+ünïcode-1', 'TOKEN-abcdef-0123', 'short1'];
+/**
+ * 400 generated texts, each with encodings of the values among filler (non-ASCII letters included):
+ * every occurrence is covered. With few values a text is first searched natively for every needle,
+ * and only one that holds one is scanned; with many the scan alone: both are run.
+ */
+function everyEncodingCovered(secrets: string[]): void {
   const m = SecretMatcher.of(secrets);
   let seed = 7;
   const rand = (n: number) => {
@@ -255,6 +259,39 @@ test('both automata in one pass: every encoding of every value is covered, in an
         );
     assert.deepEqual(m.find(s), spans, 'the same text again: the same spans');
   }
+  // Each encoding alone in a text: nothing else in it may make the text worth a scan.
+  for (const secret of secrets)
+    for (const e of encodings(secret)) {
+      const s = `${filler}${e}${filler}`;
+      assert.deepEqual(
+        occurrences(s, secret).filter(([a, b]) => !m.find(s).some(([x, y]) => x <= a && b <= y)),
+        [],
+        `${JSON.stringify(e)} alone is covered`,
+      );
+    }
+}
+
+test('every encoding of every value is covered, in any case where case does not matter: the native search first', () => {
+  everyEncodingCovered(['TOKEN-abcdef-0123']);
+  everyEncodingCovered(['p@ss/word+ünïcode-1']);
+});
+
+test('every encoding of every value is covered, in any case where case does not matter: both automata in one pass', () => {
+  everyEncodingCovered(['p@ss/word+ünïcode-1', 'TOKEN-abcdef-0123', 'short1', 'canary-4f2a-9e1b', 'another/value+1']);
+});
+
+test('a letter outside ASCII that lowers to an ASCII one is no hit, in any encoding', () => {
+  const m = SecretMatcher.of(['key-value-42']);
+  // U+212A KELVIN SIGN lowers to "k": the native search of the lowered text sees the value, the scan rules it out.
+  assert.deepEqual(m.find('\u212Aey-value-42'), []);
+  assert.deepEqual(m.find('key-value-42'), [[0, 12]], 'a text as long as the value itself');
+  assert.deepEqual(m.find('ey-value-42'), [], 'shorter than any needle');
+  assert.deepEqual(m.find('\u0130 key-value-42 \u0130'), [[2, 14]]);
+  assert.deepEqual(
+    m.find('\u0130%6B%65%79%2D%76%61%6C%75%65%2D%34%32'),
+    [[1, 37]],
+    'every byte escaped, upper case, after a letter that lowers to two',
+  );
 });
 
 test('a long text scanned again is found as the first time; one that differs from it is scanned for itself', () => {
