@@ -39,6 +39,7 @@ import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
 import { GatewayLimits } from './limits/index.ts';
+import { taskKey } from './limits/task-lease.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
@@ -218,7 +219,12 @@ export class Gateway {
       },
     );
     this.catalog.on('changed', (kind, server, before) => this.subscriptions.listChanged(kind, server, before));
-    this.fleet = new UpstreamFleet({
+    this.fleet = this.#fleet(pool, scrubber, log);
+  }
+
+  /** The upstreams: started, catalogued, and what they say themselves sent where it belongs. */
+  #fleet(pool: CredentialedUpstreams, scrubber: SecretScrubber, log: Logger): UpstreamFleet {
+    return new UpstreamFleet({
       upstreams: this.upstreams,
       pool,
       scrubber,
@@ -230,6 +236,8 @@ export class Gateway {
       servers: () => this.config.servers,
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
+      // A task's end frees the concurrency slots it holds (src/pipeline/task-leases.ts).
+      taskEnded: (server, owner, taskId) => void this.#limits.limiter?.endTask(taskKey(server, owner, taskId)),
       prestarted: (server, spec) => this.#early?.take(server, spec),
     });
   }

@@ -5,6 +5,7 @@
  * there yet (a secret to create, an upstream authorization to complete) is retried with backoff, at
  * once when an authorization completes. A reload replaces what changed and drops what went.
  */
+import { isTerminal } from '../limits/task-lease.ts';
 import { connectionActor } from '../model/audit-event.ts';
 import type { AuditInput } from '../audit/log.ts';
 import type { Catalog, Kind } from '../catalog/catalog.ts';
@@ -50,6 +51,8 @@ export interface FleetDeps {
   resourceUpdated: (server: string, owner: string, n: JsonRpcNotification) => void;
   /** What the connection of `owner` lists of `kind` changed, where each owner is shown its own. */
   ownListChanged: (server: string, owner: string, kind: Kind) => void;
+  /** The upstream said a task on the connection of `owner` ended (a terminal notifications/tasks/status). */
+  taskEnded: (server: string, owner: string, upstreamTaskId: string) => void;
   /** A server's process started ahead of the gateway, if it was started as `spec` (src/upstream/early-start.ts). */
   prestarted: (server: string, spec: SpawnSpec) => ChildProcessWithoutNullStreams | undefined;
 }
@@ -274,6 +277,10 @@ export class UpstreamFleet {
       this.#deps.catalog
         .refresh(server, kinds)
         .catch((err: Error) => this.#deps.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
+    } else if (n.method === 'notifications/tasks/status') {
+      // Its end frees the slots the task holds, on whichever replica hears it (src/pipeline/task-leases.ts).
+      if (typeof n.params?.taskId === 'string' && isTerminal(n.params.status))
+        this.#deps.taskEnded(server, owner, n.params.taskId);
     } else if (n.method === 'notifications/resources/updated') {
       // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
       this.#deps.resourceUpdated(server, owner, this.#deps.scrubber.value(n));

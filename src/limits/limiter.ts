@@ -25,13 +25,29 @@ export interface LimitCall {
    * polled every second would spend a tool's hourly budget in a minute).
    */
   continuation?: boolean;
+  /**
+   * A continuation's task (its key: task-lease.ts). A cap whose slot the task holds already (its
+   * tools/call's lease, kept for the task: `Lease.holdForTask`) lets its requests through without
+   * another slot: a running task never locks out the polling that would see it end.
+   */
+  task?: string;
 }
 
 export interface Lease {
   ok: true;
   /** Return the concurrency leases. Idempotent; never throws. */
   release(): Promise<void>;
+  /**
+   * The call created a task: keep its concurrency leases, unrenewed, for `ttlMs` (task-lease.ts
+   * bounds it) or until `Limiter.endTask(task)`, whichever comes first, on whichever replica. After
+   * this, `release` does nothing. Never throws (a backend that fails lets the lease expire as a
+   * crashed holder's would).
+   */
+  holdForTask(task: string, ttlMs: number, now?: number): Promise<void>;
 }
+
+/** A lease that holds nothing (no concurrency rule matched). */
+export const NO_LEASE: Lease = { ok: true, release: async () => {}, holdForTask: async () => {} };
 
 export interface Refusal {
   ok: false;
@@ -47,6 +63,8 @@ export type AcquireResult = Lease | Refusal;
 export interface Limiter {
   /** `now` (epoch ms) is for tests of the memory backend; the Redis backend uses Redis' clock. */
   acquire(call: LimitCall, now?: number): Promise<AcquireResult>;
+  /** The task ended (or its upstream says so): its held leases are given back. Idempotent; never throws. */
+  endTask(task: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -3,10 +3,12 @@
  * and the stricter local fallback of the Redis backend. Our own token bucket rather than
  * rate-limiter-flexible's fixed window: it takes an explicit clock (deterministic tests), `burst` is
  * its capacity, and the Redis backend runs the same arithmetic in Lua, so falling back does not change
- * what a rule means.
+ * what a rule means. A lease kept for a task (Lease.holdForTask) stays counted until endTask or its
+ * deadline, checked at the next acquire.
  */
 import {
   CONCURRENCY_RETRY_MS,
+  NO_LEASE,
   checksFor,
   compileRules,
   refusal,
@@ -25,6 +27,12 @@ interface Bucket {
   at: number;
 }
 
+/** Concurrency leases kept for a task (Lease.holdForTask) until it ends or `deadline` (epoch ms) passes. */
+interface TaskHold {
+  keys: string[];
+  deadline: number;
+}
+
 /** Sweep full buckets (equivalent to absent) after this many acquires, so idle keys do not pile up. */
 const SWEEP_EVERY = 1000;
 
@@ -40,6 +48,9 @@ export class MemoryLimiter implements ReloadableLimiter {
   /** Calls in flight per concurrency key, removed at 0: they come and go with requests (see util/transient-map.ts). */
   readonly #inFlight = new TransientMap<string, number>();
   #sinceSweep = 0;
+  /** Leases kept for tasks, by task key; expired lazily, at the next acquire after the earliest deadline. */
+  readonly #tasks = new Map<string, TaskHold[]>();
+  #nextDeadline = Number.POSITIVE_INFINITY;
   /** Never: nothing to lose contact with (same shape as RedisLimiter). */
   readonly degraded = false;
 
@@ -65,7 +76,9 @@ export class MemoryLimiter implements ReloadableLimiter {
   /** Synchronous, so check-then-take cannot interleave with another acquire. */
   acquireNow(call: LimitCall, now = Date.now()): AcquireResult {
     if (++this.#sinceSweep >= SWEEP_EVERY) this.#sweep(now);
-    const checks = checksFor(this.#rules, call);
+    this.#expireTasks(now);
+    // A continuation passes the caps whose slot its own task holds, without taking another.
+    const checks = checksFor(this.#rules, call).filter((c) => c.kind === 'rate' || !this.#covers(call.task, c.key));
     const levels = checks.map((c) => (c.kind === 'rate' ? this.#level(c, now) : 0));
     // Check everything first; refuse with the longest wait, since all checks must pass.
     let worst: { check: Check; wait: number } | undefined;
@@ -83,19 +96,58 @@ export class MemoryLimiter implements ReloadableLimiter {
         held.push(c.key);
       }
     });
-    let released = false;
+    return held.length ? this.#lease(held) : NO_LEASE;
+  }
+
+  #lease(held: string[]): AcquireResult {
+    let done = false;
     return {
       ok: true,
       release: async () => {
-        if (released) return;
-        released = true;
-        for (const key of held) {
-          const n = (this.#inFlight.get(key) ?? 1) - 1;
-          if (n <= 0) this.#inFlight.delete(key);
-          else this.#inFlight.set(key, n);
-        }
+        if (done) return;
+        done = true;
+        this.#drop(held);
+      },
+      holdForTask: async (task, ttlMs, now = Date.now()) => {
+        if (done) return;
+        done = true;
+        const deadline = now + Math.max(0, ttlMs);
+        this.#tasks.set(task, [...(this.#tasks.get(task) ?? []), { keys: held, deadline }]);
+        this.#nextDeadline = Math.min(this.#nextDeadline, deadline);
       },
     };
+  }
+
+  async endTask(task: string): Promise<void> {
+    for (const h of this.#tasks.get(task) ?? []) this.#drop(h.keys);
+    this.#tasks.delete(task);
+  }
+
+  /** Whether `task` holds a live slot under concurrency key `key`. */
+  #covers(task: string | undefined, key: string): boolean {
+    return task !== undefined && (this.#tasks.get(task)?.some((h) => h.keys.includes(key)) ?? false);
+  }
+
+  /** Give back the slots of task leases whose deadline has passed (a task never seen again). */
+  #expireTasks(now: number): void {
+    if (now < this.#nextDeadline) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [task, holds] of this.#tasks) {
+      const live = holds.filter((h) => h.deadline > now);
+      for (const h of holds) if (h.deadline <= now) this.#drop(h.keys);
+      if (live.length) this.#tasks.set(task, live);
+      else this.#tasks.delete(task);
+      for (const h of live) next = Math.min(next, h.deadline);
+    }
+    this.#nextDeadline = next;
+  }
+
+  #drop(keys: readonly string[]): void {
+    for (const key of keys) {
+      const n = (this.#inFlight.get(key) ?? 1) - 1;
+      if (n <= 0) this.#inFlight.delete(key);
+      else this.#inFlight.set(key, n);
+    }
   }
 
   async acquire(call: LimitCall, now?: number): Promise<AcquireResult> {
@@ -105,6 +157,8 @@ export class MemoryLimiter implements ReloadableLimiter {
   async close(): Promise<void> {
     this.#buckets.clear();
     this.#inFlight.clear();
+    this.#tasks.clear();
+    this.#nextDeadline = Number.POSITIVE_INFINITY;
   }
 
   /** How long until `c` could pass (0: it passes now); `level` is its bucket's tokens for a rate check. */

@@ -7,6 +7,11 @@
  * - Concurrency: a sorted set per key of lease ids scored by expiry. Acquire drops expired ids before
  *   counting, so a crashed holder's lease frees its slot after `leaseTtlMs`; a running call's leases
  *   are renewed by one timer every ttl/3. Release removes the id.
+ * - Tasks: a call that created a task keeps its leases, re-scored to the task's deadline and never
+ *   renewed (HOLD), and a hash `t:<task key>` names them (lease id -> its keys) so that any replica
+ *   seeing the task end removes them (END); unseen, they expire at the deadline. A task's own tasks/*
+ *   requests pass the caps it holds a live slot in (ACQUIRE reads the hash). END and ACQUIRE read
+ *   keys named in the hash: on Redis Cluster the `{tag}` in keyPrefix keeps them in one slot.
  * - The clock is Redis' own (TIME in the script): replicas with skewed clocks still agree.
  * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`, counted so
  *   that a busy gateway's own delays do not count against Redis: `deadline`): the call is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
@@ -23,6 +28,7 @@ import { lazyRequire } from '../util/lazy.ts';
 const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 import {
   CONCURRENCY_RETRY_MS,
+  NO_LEASE,
   checksFor,
   compileRules,
   refusal,
@@ -45,14 +51,36 @@ local function keepLease(key, lease, ttl)
 end
 `;
 
-// KEYS: one per check. ARGV: lease id, lease ttl, concurrency retry ms, then per check kind ('r'|'c'),
-// a, b (rate: ms to refill one point, capacity; concurrency: cap, unused). Returns {0} or {index, wait ms}.
-const ACQUIRE = `${CLOCK}
+// The slots a task's record (a hash: lease id -> JSON list of the concurrency keys it holds) keeps
+// live, as a set: covered[key] = true.
+const COVERED = `local function coveredBy(record)
+  local covered = {}
+  local h = redis.call('HGETALL', record)
+  for j = 1, #h, 2 do
+    for _, k in ipairs(cjson.decode(h[j + 1])) do
+      local score = redis.call('ZSCORE', k, h[j])
+      if score and tonumber(score) > now then covered[k] = true end
+    end
+  end
+  return covered
+end
+`;
+
+// KEYS: one per check, then the task's record when ARGV[4] is '1' (a continuation of a task). ARGV:
+// lease id, lease ttl, concurrency retry ms, '1'|'0', then per check kind ('r'|'c'), a, b (rate: ms to
+// refill one point, capacity; concurrency: cap, unused). A cap whose slot the task holds is passed and
+// not taken. Returns {0, covered check indices...} or {index, wait ms}.
+const ACQUIRE = `${CLOCK}${COVERED}
 local lease, ttl, cwait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local n, covered = #KEYS, {}
+if ARGV[4] == '1' then
+  covered = coveredBy(KEYS[n])
+  n = n - 1
+end
 local level, at = {}, {}
 local worst, worstWait = 0, 0
-for i = 1, #KEYS do
-  local kind, a, b = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
+for i = 1, n do
+  local kind, a, b = ARGV[3 * i + 2], tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
   local wait = 0
   if kind == 'r' then
     local h = redis.call('HMGET', KEYS[i], 'tokens', 'at')
@@ -61,24 +89,27 @@ for i = 1, #KEYS do
     else tokens = math.min(b, tokens + math.max(0, now - last) / a) end
     level[i], at[i] = tokens, math.max(now, last)
     if tokens < 1 then wait = (1 - tokens) * a end
-  else
+  elseif not covered[KEYS[i]] then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     if redis.call('ZCARD', KEYS[i]) >= a then wait = cwait end
   end
   if wait > worstWait then worst, worstWait = i, wait end
 end
 if worst > 0 then return {worst, tostring(worstWait)} end
-for i = 1, #KEYS do
-  local kind, a, b = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
+local out = {0}
+for i = 1, n do
+  local kind, a, b = ARGV[3 * i + 2], tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
   if kind == 'r' then
     local left = level[i] - 1
     redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'at', tostring(at[i]))
     redis.call('PEXPIRE', KEYS[i], math.ceil((b - left) * a) + 1000)
+  elseif covered[KEYS[i]] then
+    out[#out + 1] = i
   else
     keepLease(KEYS[i], lease, ttl)
   end
 end
-return {0}`;
+return out`;
 
 // Re-adds rather than only updating: the call is still running, so it does hold the slot.
 const RENEW = `${CLOCK}
@@ -88,12 +119,39 @@ return 0`;
 const RELEASE = `for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 0`;
 
+// A call's leases kept for its task: KEYS[1] the task's record, then the concurrency keys. ARGV: lease
+// id, ms to the task's deadline. Scored by the deadline and never renewed; the record names the keys
+// so that whichever replica sees the task end can give them back (END).
+const HOLD = `${CLOCK}
+local keys = {}
+for i = 2, #KEYS do
+  keepLease(KEYS[i], ARGV[1], tonumber(ARGV[2]))
+  keys[#keys + 1] = KEYS[i]
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(keys))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) + 1000 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000) end
+return 0`;
+
+// KEYS[1]: a task's record. Removes every lease it names from the keys it names, then the record.
+const END = `local h = redis.call('HGETALL', KEYS[1])
+for j = 1, #h, 2 do
+  for _, k in ipairs(cjson.decode(h[j + 1])) do redis.call('ZREM', k, h[j]) end
+end
+redis.call('DEL', KEYS[1])
+return 0`;
+
 interface Script {
   src: string;
   sha: string;
 }
 const script = (src: string): Script => ({ src, sha: createHash('sha1').update(src).digest('hex') });
-const SCRIPTS = { acquire: script(ACQUIRE), renew: script(RENEW), release: script(RELEASE) };
+const SCRIPTS = {
+  acquire: script(ACQUIRE),
+  renew: script(RENEW),
+  release: script(RELEASE),
+  hold: script(HOLD),
+  end: script(END),
+};
 
 export interface RedisLimiterOptions {
   url: string;
@@ -201,23 +259,29 @@ export class RedisLimiter implements ReloadableLimiter {
 
   async acquire(call: LimitCall, now?: number): Promise<AcquireResult> {
     const checks = checksFor(this.#rules, call);
-    if (checks.length === 0) return { ok: true, release: async () => {} };
+    if (checks.length === 0) return NO_LEASE;
     // Just after start, give the connection one command timeout to open rather than going local.
     const grace = this.#startGraceUntil - Date.now();
     if (!this.#everReady && grace > 0) await within(this.#firstReady, grace);
     if (!this.#degraded || (Date.now() >= this.#retryAt && this.#client.status === 'ready')) {
       const id = randomUUID();
-      const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS];
+      const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS, call.task ? '1' : '0'];
       for (const c of checks) {
         if (c.kind === 'rate') args.push('r', String(c.rate.msPerPoint), c.rate.capacity);
         else args.push('c', c.cap, 0);
       }
       const keys = checks.map((c) => this.#prefix + (c.kind === 'rate' ? 'r:' : 'c:') + c.key);
       try {
-        const reply = (await this.#run(SCRIPTS.acquire, keys, args)) as [number, string?];
+        const reply = (await this.#run(
+          SCRIPTS.acquire,
+          call.task ? [...keys, this.#taskRecord(call.task)] : keys,
+          args,
+        )) as Array<number | string>;
         this.#setDegraded(false, 'redis reachable again');
-        if (reply[0] !== 0) return refusal(checks[reply[0] - 1], Number(reply[1]));
-        return this.#lease({ id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency') });
+        if (reply[0] !== 0) return refusal(checks[Number(reply[0]) - 1], Number(reply[1]));
+        // Lua's indices (1-based) of the caps the task covered: no slot taken there, none to renew.
+        const covered = new Set(reply.slice(1).map((i) => Number(i) - 1));
+        return this.#lease({ id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency' && !covered.has(i)) });
       } catch (err) {
         // The script may still have run (a timeout): its points stay spent and its lease, never
         // renewed, expires after the TTL. Both err on the strict side.
@@ -280,26 +344,44 @@ export class RedisLimiter implements ReloadableLimiter {
   }
 
   #lease(lease: HeldLease): AcquireResult {
-    if (lease.keys.length === 0) return { ok: true, release: async () => {} };
+    if (lease.keys.length === 0) return NO_LEASE;
     this.#held.add(lease);
-    let released = false;
+    let done = false;
+    const finish = async (run: Script, keys: string[], args: Array<string | number>): Promise<void> => {
+      if (done) return;
+      done = true;
+      this.#held.delete(lease);
+      this.#releasing++;
+      try {
+        await lease.renewing; // a renewal still in flight must not re-add the lease after this
+        // Failure is fine: the lease, no longer renewed, expires after the TTL.
+        await this.#run(run, keys, args).catch(() => {});
+      } finally {
+        this.#releasing--;
+        if (this.#busy === 0) this.#whenDrained();
+      }
+    };
     return {
       ok: true,
-      release: async () => {
-        if (released) return;
-        released = true;
-        this.#held.delete(lease);
-        this.#releasing++;
-        try {
-          await lease.renewing; // a renewal still in flight must not re-add the lease after its removal
-          // Failure is fine: the lease, no longer renewed, expires after the TTL.
-          await this.#run(SCRIPTS.release, lease.keys, [lease.id]).catch(() => {});
-        } finally {
-          this.#releasing--;
-          if (this.#busy === 0) this.#whenDrained();
-        }
-      },
+      release: () => finish(SCRIPTS.release, lease.keys, [lease.id]),
+      holdForTask: (task, ttlMs) =>
+        finish(SCRIPTS.hold, [this.#taskRecord(task), ...lease.keys], [lease.id, Math.max(0, Math.round(ttlMs))]),
     };
+  }
+
+  /**
+   * Give back a task's held leases, wherever they were taken: in Redis (any replica's), and in the
+   * local fallback (held while Redis was away). Redis failing: they expire at the task's deadline.
+   */
+  async endTask(task: string): Promise<void> {
+    await this.#fallback.endTask(task);
+    if (this.#closing) return;
+    await this.#run(SCRIPTS.end, [this.#taskRecord(task)], []).catch(() => {});
+  }
+
+  /** The Redis hash naming the leases a task holds (see HOLD). */
+  #taskRecord(task: string): string {
+    return `${this.#prefix}t:${task}`;
   }
 
   /** Leases held or being released: a retiring limiter stays connected while any is left. */

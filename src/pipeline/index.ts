@@ -190,7 +190,7 @@ export async function runRequest(
       );
       if (error) await deps.refusals?.spend(ctx.principal.tenant, ctx.principal.key, error);
     }
-    await s.release?.().catch(() => {});
+    await s.lease?.release().catch(() => {});
     deps.metrics.recordCall(
       s.route?.server ?? '',
       s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method,

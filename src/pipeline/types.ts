@@ -8,7 +8,7 @@ import type { Authenticator } from '../identity/authenticator.ts';
 import type { Audit } from '../audit/audit.ts';
 import type { Modes, Policy, Resource } from '../policy/model.ts';
 import type { SchemaValidators } from '../policy/arguments.ts';
-import type { Limiter } from '../limits/limiter.ts';
+import type { Lease, Limiter } from '../limits/limiter.ts';
 import type { RefusalBudget } from '../limits/refusals.ts';
 import type { ApprovalService } from '../approvals/service.ts';
 import type { CredentialedUpstreams } from '../credentials/upstreams.ts';
@@ -82,8 +82,8 @@ export interface CallState {
   up?: Upstream;
   /** Secret values injected into this call's upstream (redacted from its result, errors and audit). */
   injected?: string[];
-  /** Gives back the concurrency lease taken by the limit stage. */
-  release?: () => Promise<void>;
+  /** The concurrency leases taken by the limit stage: released when the request ends, or kept for its task. */
+  lease?: Lease;
   /** The stages of its row that decide it (route to inspect): run again by recheck when the settings changed. */
   decidedBy?: Steps;
   /** The stage running (for the refusal record). */

@@ -278,7 +278,9 @@ export class Peer {
       const calls = this.#pending.values().filter((x) => x.method !== 'subscriptions/listen');
       if (calls.length === 1) p = calls[0];
     }
-    if (p) p.opts.onNotification?.(n);
+    // A task's status concerns the task, not the request on whose stream it came (its end frees the
+    // slots the task holds: src/pipeline/task-leases.ts).
+    if (p && n.method !== 'notifications/tasks/status') p.opts.onNotification?.(n);
     else if (n.method !== 'notifications/message') this.#onEvent(n);
   }
 

@@ -11,6 +11,7 @@ function limited(answer: Awaited<ReturnType<Limiter['acquire']>>) {
       asked.push(c);
       return answer;
     },
+    endTask: async () => {},
     close: async () => {},
   };
   return { limiter, asked };
@@ -27,17 +28,17 @@ const call = () => {
 test('without a limiter nothing is limited', async () => {
   const s = call();
   await applyLimits(s, deps({ limiter: undefined }));
-  assert.equal(s.release, undefined);
+  assert.equal(s.lease, undefined);
 });
 
 test('the budget is keyed by the verified principal (its key: issuer, subject, tenant), its tenant and the namespaced tool; the lease is kept for release', async () => {
   let released = 0;
-  const { limiter, asked } = limited({ ok: true, release: async () => void released++ });
+  const { limiter, asked } = limited({ ok: true, release: async () => void released++, holdForTask: async () => {} });
   const s = call();
   await applyLimits(s, deps({ limiter }));
   assert.deepEqual(asked, [{ tenant: 'acme', subject: s.ctx.principal.key, tool: 'mt__write', continuation: false }]);
   assert.notEqual(asked[0].subject, 'alice', "two issuers' `alice` are two budgets");
-  await s.release!();
+  await s.lease!.release();
   assert.equal(released, 1);
 });
 
@@ -53,5 +54,5 @@ test('a refusal says which rule, and when to retry', async () => {
       { rule: 'per-user', retryAfterMs: 1500 },
     ],
   );
-  assert.equal(s.release, undefined);
+  assert.equal(s.lease, undefined);
 });

@@ -1,24 +1,29 @@
 /**
  * limit: rate limits and concurrency caps keyed by the verified principal, the tool and the tenant.
- * The concurrency lease is released when the request ends (runRequest). A task's later requests
+ * The concurrency lease is released when the request ends (runRequest), unless the call created a
+ * task: then the task keeps it until it ends (src/pipeline/task-leases.ts). A task's later requests
  * (tasks/*) count in the rules of every request of a principal or tenant, not in its tool's
- * (src/limits/limiter.ts). Refusals carry a retry-after.
+ * (src/limits/limiter.ts), and pass the caps whose slot their task holds. Refusals carry a retry-after.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
 import { routeOf } from './needs.ts';
+import { taskOf } from '../task-leases.ts';
 
-export const applyLimits: Stage = async (s, { limiter }) => {
+export const applyLimits: Stage = async (s, deps) => {
+  const { limiter } = deps;
   if (!limiter) return;
   const p = s.ctx.principal;
+  const continuation = s.method.startsWith('tasks/');
   const r = await limiter.acquire({
     tenant: p.tenant,
     subject: p.key,
     tool: routeOf(s).qualified,
-    continuation: s.method.startsWith('tasks/'),
+    continuation,
+    ...(continuation ? { task: taskOf(s, deps) } : {}),
   });
   if (r.ok) {
-    s.release = r.release;
+    s.lease = r;
     return;
   }
   throw new GatehouseError(

@@ -1,7 +1,8 @@
 /**
  * execute: the only stage that talks to the upstream. Exactly what validate made canonical goes out,
  * under the upstream's own names, on the caller's connection. Shadow simulates and says so. A task
- * handle comes back sealed for this caller; a subscription is kept on the caller's session, keyed by
+ * handle comes back sealed for this caller, and keeps the call's concurrency slots while the task
+ * runs (src/pipeline/task-leases.ts); a subscription is kept on the caller's session, keyed by
  * its tenant's connection, so only that tenant hears of updates.
  */
 import { forward } from '../../gateway/forward.ts';
@@ -15,6 +16,7 @@ import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
 import { beforeSending, settingsChanged } from './recheck.ts';
 import { inspectAnswers } from './inspect-arguments.ts';
 import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
+import { followTask } from '../task-leases.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
   const { holds, tasks, credentials, sessions } = deps;
@@ -68,6 +70,8 @@ export const executeRequest: Stage = async (s, deps) => {
     answers: inspectAnswers(s, deps),
   };
   const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
+  // A task keeps the call's concurrency slots while it runs; an ended one gives them back.
+  await followTask(s, deps, result);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')
       ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope)

@@ -1,0 +1,42 @@
+/**
+ * A task keeps the concurrency slots of the tools/call that created it for its life, not only while
+ * the call is in flight (else a caller asking for a task would start any number of runs of a capped
+ * tool at once). The call's lease is kept when its answer is a CreateTaskResult, for the task's ttl
+ * (bounded: src/limits/task-lease.ts), and given back when a tasks/* answer shows the task ended. An
+ * upstream's notifications/tasks/status ends it too (src/gateway/upstream-fleet.ts). The lease is
+ * named by the upstream task on its connection, so any replica that sees the end gives it back.
+ */
+import { connectionOwner } from '../credentials/broker.ts';
+import { isTerminal, taskKey, taskLeaseMs } from '../limits/task-lease.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { CallState, PipelineDeps } from './types.ts';
+import { routeOf, serverConfigOf, upstreamOf } from './stages/needs.ts';
+
+/** The key of the task a request names (tasks/*: the upstream's id from the sealed handle). */
+export function taskOf(s: CallState, deps: PipelineDeps, upstreamTaskId = upstreamOf(s).taskId): string {
+  const server = routeOf(s).server;
+  const p = s.ctx.principal;
+  return taskKey(
+    server,
+    connectionOwner(serverConfigOf(deps.credentials, server), p.tenant, p.subject),
+    String(upstreamTaskId),
+  );
+}
+
+/** Whether a tasks/* answer says the task runs no more (tasks/result answers once it has ended). */
+function ended(method: string, result: JsonObject): boolean {
+  return method === 'tasks/result' || isTerminal(result.status);
+}
+
+/** After the upstream answered: keep the call's slots for the task it created, or give back an ended task's. */
+export async function followTask(s: CallState, deps: PipelineDeps, result: JsonObject): Promise<void> {
+  if (s.method === 'tools/call') {
+    const task = result.task as JsonObject | undefined;
+    // Created already ended (or no task): the call's slots go back when the request ends, as any call's.
+    if (!s.lease || !task || typeof task.taskId !== 'string' || isTerminal(task.status)) return;
+    await s.lease.holdForTask(taskOf(s, deps, task.taskId), taskLeaseMs(task.ttl));
+  } else if (s.method.startsWith('tasks/') && ended(s.method, result)) {
+    // The limiter in force now: a reload since the request began may have replaced it.
+    await (deps.current?.() ?? deps).limiter?.endTask(taskOf(s, deps));
+  }
+}
