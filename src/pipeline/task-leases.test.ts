@@ -58,6 +58,12 @@ test('a CreateTaskResult working keeps the slot; one already ended, or a plain r
   assert.equal(await free(), false);
 });
 
+test('a task the result names at its top level (as TaskHandles.wrap seals it) keeps the slot too', async () => {
+  const { created, free } = setup();
+  await created(task('working').task);
+  assert.equal(await free(), false);
+});
+
 test('tasks/get or tasks/cancel with a terminal status, or any tasks/result answer, ends the hold; a status not terminal does not', async () => {
   for (const [method, answer, ends] of [
     ['tasks/get', { status: 'working' }, false],

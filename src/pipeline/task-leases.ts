@@ -31,7 +31,8 @@ function ended(method: string, result: JsonObject): boolean {
 /** After the upstream answered: keep the call's slots for the task it created, or give back an ended task's. */
 export async function followTask(s: CallState, deps: PipelineDeps, result: JsonObject): Promise<void> {
   if (s.method === 'tools/call') {
-    const task = result.task as JsonObject | undefined;
+    // Where TaskHandles.wrap finds a task to seal (src/gateway/tasks.ts): `task`, or the result itself.
+    const task = (result.task as JsonObject | undefined) ?? (typeof result.taskId === 'string' ? result : undefined);
     // Created already ended (or no task): the call's slots go back when the request ends, as any call's.
     if (!s.lease || !task || typeof task.taskId !== 'string' || isTerminal(task.status)) return;
     await s.lease.holdForTask(taskOf(s, deps, task.taskId), taskLeaseMs(task.ttl));
