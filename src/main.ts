@@ -43,6 +43,8 @@ import { taskKey } from './limits/task-lease.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
+import { startReplicaRelay } from './gateway/replicas.ts';
+import { newReplicaId, type ReplicaRelay } from './sessions/replica-relay.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { UpstreamFleet } from './gateway/upstream-fleet.ts';
 import type { EarlyStarts } from './upstream/early-start.ts';
@@ -81,6 +83,8 @@ export class Gateway {
   readonly audit: Audit;
   readonly sessions: Sessions;
   readonly subscriptions: Subscriptions;
+  /** This replica's name: in the ids of its questions and held calls, and its Redis channel's. */
+  readonly replica = newReplicaId();
   readonly holds = new Holds(undefined, () => ({
     total: 1000,
     perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal,
@@ -126,6 +130,8 @@ export class Gateway {
   readonly tracer: Tracer | undefined;
   /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
   #fanout: Fanout | undefined;
+  /** Answers to questions another replica asked, sent there (Redis pub/sub, when limits use Redis). */
+  #relay: ReplicaRelay | undefined;
   #endpoint!: EndpointDeps;
   url = '';
   /** The address and port the HTTP listener is bound to, once it is. */
@@ -202,10 +208,7 @@ export class Gateway {
     this.inventory.on('changed', (server, kinds) => {
       for (const kind of kinds) this.subscriptions.listChanged(kind, server);
     });
-    this.sessions = new Sessions(store.sessions, config.gateway.sessionIdleSeconds, () => ({
-      perPrincipal: this.config.gateway.maxSessionsPerPrincipal,
-      perTenant: this.config.gateway.maxSessionsPerTenant,
-    }));
+    this.sessions = this.#openSessions(store, config);
     this.subscriptions = new Subscriptions(
       this.sessions,
       () => ({
@@ -240,6 +243,15 @@ export class Gateway {
       taskEnded: (server, owner, taskId) => void this.#limits.limiter?.endTask(taskKey(server, owner, taskId)),
       prestarted: (server, spec) => this.#early?.take(server, spec),
     });
+  }
+
+  /** Legacy sessions: capped per principal and tenant (as configured now), their questions named after this replica. */
+  #openSessions(store: Store, config: Config): Sessions {
+    const caps = () => ({
+      perPrincipal: this.config.gateway.maxSessionsPerPrincipal,
+      perTenant: this.config.gateway.maxSessionsPerTenant,
+    });
+    return new Sessions(store.sessions, config.gateway.sessionIdleSeconds, caps, this.replica);
   }
 
   /** Approvals: decided by people whose credentials are checked again when the approval is used. */
@@ -353,6 +365,11 @@ export class Gateway {
         modes: this.runtimeModes,
         log: this.log,
         live: (up) => this.metrics.fanoutUp.set(up ? 1 : 0),
+      });
+      this.#relay = startReplicaRelay(config.limits?.redis, {
+        sessions: this.sessions,
+        maxBodyBytes: () => this.config.gateway.maxBodyBytes,
+        log: this.log,
       });
       const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
       this.#keyWatch = watchKeyFile(keyFile, this.#secretsKeys, (k) => this.#keyRotated(k));
@@ -576,6 +593,7 @@ export class Gateway {
     this.subscriptions.close();
     this.sessions.close();
     await this.#fanout?.close();
+    await this.#relay?.close();
     this.holds.close();
     this.principalRevocations.stop();
     this.authFailures.close();

@@ -62,7 +62,11 @@ export async function handleLegacy(
   return await answer(res, ctx, method, params, o.sse, deps, sessionHeaders, o.body);
 }
 
-/** A legacy client answering one of our server->client requests: handed to the session that asked. */
+/**
+ * A legacy client answering one of our server->client requests: handed to the session that asked,
+ * on this replica or (over Redis) on the one whose question it is, once the caller is known to own
+ * the session.
+ */
 export async function takeClientAnswer(
   res: ServerResponse,
   c: Extract<Classified, { kind: 'response' }>,
@@ -72,7 +76,7 @@ export async function takeClientAnswer(
   if (!caller.sessionId) throw new GatehouseError('E_SESSION_REQUIRED');
   const s = await deps.sessions.get(caller.sessionId, caller.principal.key, caller.scope);
   const reply = 'error' in c.msg ? { error: c.msg.error } : { result: c.msg.result };
-  if (c.msg.id !== null) s.answer(c.msg.id, reply);
+  if (c.msg.id !== null) await deps.sessions.answer(s, c.msg.id, reply);
   res.writeHead(202).end();
 }
 

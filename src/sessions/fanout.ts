@@ -20,12 +20,16 @@ export type FanoutMessage =
   | { kind: 'revocations.changed' }
   | { kind: 'modes.changed' };
 
-export interface FanoutOptions {
+export interface FanoutOptions<M extends { kind: string } = FanoutMessage> {
   url: string;
   /** Channel name; default `gatehouse:fanout`. Replicas of one deployment share it. */
   channel?: string;
+  /** This process's name in its messages (its own are not heard); default random. */
+  origin?: string;
+  /** The largest message heard, in characters; default 1024 (hints). */
+  maxMessage?: () => number;
   /** Called with every message published by another process. */
-  onMessage: (msg: FanoutMessage) => void;
+  onMessage: (msg: M) => void;
   /** Called whenever the subscription is (re)established: re-check what is cached. */
   onResync?: () => void;
   /** Called on every change of `live`, and with false when the first connection fails. */
@@ -34,20 +38,22 @@ export interface FanoutOptions {
 
 const MAX_MESSAGE = 1024;
 
-export class Fanout {
+export class Fanout<M extends { kind: string } = FanoutMessage> {
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #channel: string;
-  readonly #origin = randomBytes(8).toString('hex');
-  readonly #opts: FanoutOptions;
+  readonly #origin: string;
+  readonly #opts: FanoutOptions<M>;
   #live = false;
   /** What onLive was last told: nothing yet, so a first connection that fails is reported like a later loss. */
   #told: boolean | undefined;
   #closed = false;
 
-  constructor(opts: FanoutOptions) {
+  constructor(opts: FanoutOptions<M>) {
     this.#opts = opts;
     this.#channel = opts.channel ?? 'gatehouse:fanout';
+    this.#origin = opts.origin ?? randomBytes(8).toString('hex');
+    const maxMessage = opts.maxMessage ?? (() => MAX_MESSAGE);
     const common = {
       connectTimeout: 1000,
       commandTimeout: 500,
@@ -62,8 +68,8 @@ export class Fanout {
     this.#pub.on('error', () => {});
     this.#sub.on('error', () => {});
     this.#sub.on('message', (channel: string, text: string) => {
-      if (channel !== this.#channel || text.length > MAX_MESSAGE) return;
-      let m: { origin?: string; msg?: FanoutMessage };
+      if (channel !== this.#channel || text.length > maxMessage()) return;
+      let m: { origin?: string; msg?: M };
       try {
         m = JSON.parse(text) as typeof m;
       } catch {
@@ -93,8 +99,16 @@ export class Fanout {
   }
 
   /** Tell the other replicas. Never throws: a lost message only costs the followers' own delay. */
-  async publish(msg: FanoutMessage): Promise<void> {
-    await this.#pub.publish(this.#channel, JSON.stringify({ origin: this.#origin, msg })).catch(() => {});
+  async publish(msg: M): Promise<void> {
+    await this.publishTo(this.#channel, msg);
+  }
+
+  /** The same on another channel (one replica's own); false when Redis did not take it. */
+  async publishTo(channel: string, msg: M): Promise<boolean> {
+    return this.#pub.publish(channel, JSON.stringify({ origin: this.#origin, msg })).then(
+      () => true,
+      () => false,
+    );
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@ import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.ts';
 import type { SessionRecord, SessionStore } from '../storage/types.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
+import { askedBy, newReplicaId, questionId, type RelayedAnswer } from './replica-relay.ts';
 
 export interface MessageSink {
   send(msg: JsonRpcMessage): void;
@@ -38,14 +39,16 @@ export class LiveSession {
   readonly subscriptions = new Set<string>();
   logLevel: string | undefined;
   readonly #asks = new Map<RequestId, (a: ServerRequestAnswer) => void>();
-  #askSeq = 0;
+  /** The replica asking (named in each question's id, so an answer that reaches another replica is sent here). */
+  readonly #replica: string;
   lastTouch = 0;
   verifiedAt = Date.now();
   /** Why the session ended, once it has: a question put after that is answered with it at once. */
   #ended: string | undefined;
 
-  constructor(record: SessionRecord) {
+  constructor(record: SessionRecord, replica = newReplicaId()) {
     this.record = record;
+    this.#replica = replica;
   }
   get id(): string {
     return this.record.id;
@@ -58,7 +61,7 @@ export class LiveSession {
     if (this.#ended !== undefined) return Promise.resolve({ error: { code: -32603, message: this.#ended } });
     if (this.#asks.size >= MAX_PENDING_ASKS)
       return Promise.resolve({ error: { code: -32603, message: 'too many questions waiting for the client' } });
-    const id = `gh-${++this.#askSeq}`;
+    const id = questionId(this.#replica);
     return new Promise((resolve) => {
       const done = (a: ServerRequestAnswer) => {
         this.#asks.delete(id);
@@ -104,10 +107,23 @@ export class Sessions {
   recheckMs: () => number = () => RECHECK_MS;
   /** Called when this process ends a session (to tell the other replicas). */
   onEnded: (id: string) => void = () => {};
+  /** This replica's name, in the ids of the questions its sessions ask. */
+  readonly replica: string;
+  /**
+   * Sends an answer to the replica that asked (src/sessions/replica-relay.ts); false when it could
+   * not (no Redis, or Redis away): the answer is then dropped, as one for no question is.
+   */
+  relay: (to: string, m: RelayedAnswer) => Promise<boolean> = async () => false;
 
   /** `caps`: sessions one principal and one tenant may hold open (read at each new session, so a reload applies). */
-  constructor(store: SessionStore, idleSeconds: number, caps: () => SessionCaps | undefined = () => undefined) {
+  constructor(
+    store: SessionStore,
+    idleSeconds: number,
+    caps: () => SessionCaps | undefined = () => undefined,
+    replica = newReplicaId(),
+  ) {
     this.#store = store;
+    this.replica = replica;
     this.#idleMs = idleSeconds * 1000;
     this.#caps = caps;
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs));
@@ -159,7 +175,7 @@ export class Sessions {
     // (`gatehouse audit run <session>`), and operators paste these ids.
     const record: SessionRecord = { ...init, id: randomBytes(16).toString('hex'), createdAt: now, lastSeenAt: now };
     await this.#store.create(record);
-    const s = new LiveSession(record);
+    const s = new LiveSession(record, this.replica);
     s.lastTouch = now;
     this.#live.set(record.id, s);
     return s;
@@ -180,7 +196,7 @@ export class Sessions {
     if (!s) {
       const record = await this.#store.get(id);
       if (record && Date.now() - record.lastSeenAt <= this.#idleMs) {
-        s = new LiveSession(record);
+        s = new LiveSession(record, this.replica);
         this.#live.set(id, s);
       }
     }
@@ -193,6 +209,42 @@ export class Sessions {
       this.#store.touch(id, now).catch(() => {});
     }
     return s;
+  }
+
+  /**
+   * The client's answer to question `id` of session `s` (got for this caller: sessions.get checked it
+   * is theirs). Asked here, answered here; asked by another replica, sent there with who answered.
+   */
+  async answer(s: LiveSession, id: RequestId, reply: ServerRequestAnswer): Promise<void> {
+    const to = askedBy(id);
+    if (to === undefined || to === this.replica) {
+      s.answer(id, reply);
+      return;
+    }
+    const r = s.record;
+    const m: RelayedAnswer = {
+      kind: 'answer',
+      session: r.id,
+      principal: r.principal,
+      tenant: r.tenant ?? null,
+      scope: r.scope,
+      id: String(id),
+      reply,
+    };
+    await this.relay(to, m);
+  }
+
+  /**
+   * An answer another replica received for a question of this one: it goes to the session it names
+   * only when that session is live here and is the same principal's, tenant's and endpoint's; the
+   * id must be one of that session's own questions (each session keeps its own).
+   */
+  answerRelayed(m: RelayedAnswer): boolean {
+    const s = this.#live.get(m.session);
+    if (!s) return false;
+    const r = s.record;
+    if (r.principal !== m.principal || (r.tenant ?? null) !== m.tenant || r.scope !== m.scope) return false;
+    return s.answer(m.id, m.reply);
   }
 
   async delete(s: LiveSession): Promise<void> {

@@ -1,0 +1,174 @@
+/**
+ * Answers to an upstream's questions, carried to the replica that asked. A question (sampling,
+ * elicitation, roots) waits in the memory of the process whose call asked it: a legacy session's
+ * question under its id, a modern caller's held call under its request state. Both name the replica
+ * (`gh.<replica>.<random>`, `gh1.<replica>.<id>.<mac>`), so a replica that receives the answer sends
+ * it over Redis to that replica's own channel, `<limits.redis.keyPrefix>replica:<replica>`.
+ *
+ * What is sent was authenticated first, and names its session or hold with the principal and tenant
+ * that sent it: the replica that asked answers only a question of that session (its own map of
+ * questions) or a hold of that owner, so a message naming another session's question does nothing.
+ * Messages carry the answer (the caller's own data) and never a token or key.
+ *
+ * Without Redis, or while it is away, nothing is sent: an answer for another replica is dropped and
+ * a retry for another replica's hold is an invalid state, as before (docs/operations.md).
+ */
+import { randomBytes } from 'node:crypto';
+import type { JsonObject, RequestId } from '../protocol/jsonrpc.ts';
+import type { ServerRequestAnswer } from '../upstream/types.ts';
+import { Fanout } from './fanout.ts';
+
+/** A replica's name: random per gateway process (per Gateway, so two in one test process differ). */
+export function newReplicaId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+const REPLICA = /^[0-9a-f]{16}$/;
+
+const isReplicaId = (v: unknown): v is string => typeof v === 'string' && REPLICA.test(v);
+
+/** The id of a question a legacy session is asked: names the replica, unguessable. */
+export function questionId(replica: string): string {
+  return `gh.${replica}.${randomBytes(12).toString('base64url')}`;
+}
+
+/** The replica a legacy question's id names, if it is one of the gateway's. */
+export function askedBy(id: RequestId): string | undefined {
+  if (typeof id !== 'string') return undefined;
+  const m = /^gh\.([0-9a-f]{16})\.[A-Za-z0-9_-]{16}$/.exec(id);
+  return m?.[1];
+}
+
+/** A legacy client's answer, for the session's question on the replica that asked. */
+export interface RelayedAnswer {
+  kind: 'answer';
+  session: string;
+  principal: string | null;
+  tenant: string | null;
+  scope: string;
+  id: string;
+  reply: ServerRequestAnswer;
+}
+
+/** A modern caller's retry of a call held on another replica (its request state checked here first). */
+interface RelayedRetry {
+  kind: 'retry';
+  /** Correlates the outcome with the caller waiting on the sending replica. */
+  corr: string;
+  /** The sending replica: where the outcome goes. */
+  from: string;
+  state: string;
+  binding: string;
+  principal: string;
+  tenant: string;
+  inputResponses?: JsonObject;
+  capabilities: JsonObject;
+  /** How long the holding replica may take before the sender stops waiting. */
+  waitMs: number;
+}
+
+/** What a relayed retry came to: the call's next step for the caller, or the error it failed with. */
+type RetryOutcome =
+  | { result: JsonObject }
+  | { gatehouse: { code: string; message: string; data?: unknown } }
+  | { rpc: { code: number; message: string; data?: unknown } };
+
+interface RelayedOutcome {
+  kind: 'retried';
+  corr: string;
+  outcome: RetryOutcome;
+}
+
+/** The sender's caller left: the holding replica stops waiting for the call's next step. */
+interface RelayedCancel {
+  kind: 'cancel';
+  corr: string;
+}
+
+export type RelayMessage = RelayedAnswer | RelayedRetry | RelayedOutcome | RelayedCancel;
+
+export interface RelayHandlers {
+  answer(m: RelayedAnswer): void;
+  retry(m: RelayedRetry): void;
+  retried(m: RelayedOutcome): void;
+  cancel(m: RelayedCancel): void;
+}
+
+/** One replica's channel, and sending on the others'. */
+export class ReplicaRelay {
+  readonly id: string;
+  readonly #bus: Fanout<RelayMessage>;
+  readonly #prefix: string;
+
+  constructor(
+    redis: { url: string; keyPrefix?: string },
+    id: string,
+    handlers: RelayHandlers,
+    maxMessage: () => number,
+    onLive?: (live: boolean) => void,
+  ) {
+    this.id = id;
+    this.#prefix = redis.keyPrefix ?? 'gatehouse:limits:';
+    this.#bus = new Fanout<RelayMessage>({
+      url: redis.url,
+      channel: this.#channel(id),
+      origin: id,
+      maxMessage,
+      onMessage: (m) => dispatch(m, handlers),
+      onLive,
+    });
+  }
+
+  /** True while this replica hears its channel: only then is anything sent (an outcome could not come back). */
+  get live(): boolean {
+    return this.#bus.live;
+  }
+
+  ready(ms?: number): Promise<boolean> {
+    return this.#bus.ready(ms);
+  }
+
+  /** Send to replica `to`; false when not live or Redis did not take it. */
+  async send(to: string, m: RelayMessage): Promise<boolean> {
+    if (!this.live || !isReplicaId(to)) return false;
+    return this.#bus.publishTo(this.#channel(to), m);
+  }
+
+  close(): Promise<void> {
+    return this.#bus.close();
+  }
+
+  #channel(id: string): string {
+    return `${this.#prefix}replica:${id}`;
+  }
+}
+
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+const isName = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+/** An answer as a client may give one: a result object, or an error with a numeric code and a message. */
+function isReply(v: unknown): v is ServerRequestAnswer {
+  if (!isObject(v)) return false;
+  if ('result' in v) return isObject(v.result);
+  return isObject(v.error) && typeof v.error.code === 'number' && typeof v.error.message === 'string';
+}
+
+/** A relayed answer of the right shape (what Redis carries is checked as any input). */
+function isAnswer(m: RelayedAnswer): boolean {
+  return (
+    typeof m.session === 'string' &&
+    typeof m.id === 'string' &&
+    typeof m.scope === 'string' &&
+    isName(m.principal) &&
+    isName(m.tenant) &&
+    isReply(m.reply)
+  );
+}
+
+function dispatch(m: RelayMessage, h: RelayHandlers): void {
+  if (m.kind === 'answer') {
+    if (isAnswer(m)) h.answer(m);
+  } else if (m.kind === 'retry') h.retry(m);
+  else if (m.kind === 'retried') h.retried(m);
+  else if (m.kind === 'cancel') h.cancel(m);
+}
