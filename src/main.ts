@@ -44,7 +44,7 @@ import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
 import { startReplicaRelay } from './gateway/replicas.ts';
-import { newReplicaId, type ReplicaRelay } from './sessions/replica-relay.ts';
+import { newReplicaId } from './sessions/replica-relay.ts';
 import { TaskHandles } from './gateway/tasks.ts';
 import { UpstreamFleet } from './gateway/upstream-fleet.ts';
 import type { EarlyStarts } from './upstream/early-start.ts';
@@ -85,11 +85,15 @@ export class Gateway {
   readonly subscriptions: Subscriptions;
   /** This replica's name: in the ids of its questions and held calls, and its Redis channel's. */
   readonly replica = newReplicaId();
-  readonly holds = new Holds(undefined, () => ({
-    total: 1000,
-    perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal,
-    perTenant: this.config.gateway.maxHeldCallsPerTenant,
-  }));
+  readonly holds = new Holds(
+    undefined,
+    () => ({
+      total: 1000,
+      perPrincipal: this.config.gateway.maxHeldCallsPerPrincipal,
+      perTenant: this.config.gateway.maxHeldCallsPerTenant,
+    }),
+    this.replica,
+  );
   readonly metrics = new Metrics();
   /** Bytes held from upstreams and not yet parsed, all connections together (src/util/byte-budget.ts). */
   readonly upstreamBytes: ByteBudget;
@@ -131,7 +135,7 @@ export class Gateway {
   /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
   #fanout: Fanout | undefined;
   /** Answers to questions another replica asked, sent there (Redis pub/sub, when limits use Redis). */
-  #relay: ReplicaRelay | undefined;
+  #relay: { close(): Promise<void> } | undefined;
   #endpoint!: EndpointDeps;
   url = '';
   /** The address and port the HTTP listener is bound to, once it is. */
@@ -359,6 +363,7 @@ export class Gateway {
       await this.principalRevocations.start();
       this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'));
       this.#cursorKey = await this.store.approvals.sharedKey('list-cursors');
+      this.holds.useKey(await this.store.approvals.sharedKey('held-calls'));
       this.#fanout = startFanout(config.limits?.redis, {
         sessions: this.sessions,
         revocations: this.principalRevocations,
@@ -368,6 +373,7 @@ export class Gateway {
       });
       this.#relay = startReplicaRelay(config.limits?.redis, {
         sessions: this.sessions,
+        holds: this.holds,
         maxBodyBytes: () => this.config.gateway.maxBodyBytes,
         log: this.log,
       });

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -30,7 +30,8 @@ import {
   redisAvailable,
 } from './support/services.ts';
 import { postgresAvailable } from './support/services.ts';
-import { initializeRequest, postLegacy } from './support/rpc.ts';
+import { initializeRequest, postLegacy, postModernCall, replyOf } from './support/rpc.ts';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { listenOnLoopback } from './support/http.ts';
 import { sdkSessions } from './support/sdk-sessions.ts';
 
@@ -278,4 +279,130 @@ test('legacy without Redis: an answer on the other replica is acknowledged and d
   assert.equal(here.status, 202);
   const done = await stream.within(8000);
   assert.deepEqual((done as Msg).result, { content: [{ type: 'text', text: 'got:Kept' }] });
+});
+
+/** A 2026-07-28 call of `up__ask` on `g` as `tenant`; `extra`: the retry's requestState and inputResponses. */
+async function modernAsk(g: TestGateway, tenant: string, extra?: Record<string, unknown>) {
+  return replyOf(await postModernCall(g.url, 'up__ask', {}, { token: keys[tenant], capabilities: CAPS, extra }));
+}
+
+const accept = (name: string) => ({ q1: { action: 'accept', content: { name } } });
+
+/** What a forger on Redis would need of acme's hold: its principal's key and the binding (forward.ts). */
+async function acmeBinding(): Promise<{ principal: string; binding: string }> {
+  const sid = await session(a, 'acme');
+  const principal = (await a.gw.store.sessions.get(sid))!.principal!;
+  const binding = hash('sha256', JSON.stringify([principal, '', 'tools/call', 'up', 'ask']), 'base64url');
+  return { principal, binding };
+}
+
+test('modern: a retry that reaches the other replica resumes the held call there; the caller gets its result', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const first = await modernAsk(a, 'acme');
+  assert.equal(first.result.resultType, 'input_required', JSON.stringify(first));
+  const state = String(first.result.requestState);
+  assert.match(state, new RegExp(`^gh1\\.${a.gw.replica}\\.`), 'the state names replica A');
+  const before = answered.length;
+  const done = await modernAsk(b, 'acme', { requestState: state, inputResponses: accept('Ada') });
+  assert.deepEqual(done.result?.content, [{ type: 'text', text: 'got:Ada' }], JSON.stringify(done));
+  assert.deepEqual(answered.slice(before), ['Ada']);
+});
+
+test('modern: a real SDK client whose retries a load balancer sends to the other replica completes its call', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  let retriesOnB = 0;
+  const balanced: typeof fetch = async (input, init) => {
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Msg) : undefined;
+    if (body?.params?.requestState !== undefined) {
+      retriesOnB++;
+      return fetch(String(input).replace(a.url, b.url), init);
+    }
+    return fetch(input, init);
+  };
+  const client = new V2Client(
+    { name: 'balanced-modern', version: '2' },
+    { capabilities: CAPS, versionNegotiation: { mode: 'auto' } },
+  );
+  client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Grace' } }));
+  await client.connect(
+    new V2Transport(new URL(`${a.url}/mcp`), {
+      fetch: balanced,
+      requestInit: { headers: { authorization: `Bearer ${keys.acme}` } },
+    }),
+  );
+  try {
+    const r = await client.callTool({ name: 'up__ask', arguments: {} });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'got:Grace' }]);
+    assert.equal(retriesOnB, 1, 'the retry went to replica B');
+  } finally {
+    await client.close();
+  }
+});
+
+test("modern: another tenant's retry and forged retries (another principal, another tenant) resume nothing; the genuine one does", async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const { principal, binding } = await acmeBinding();
+  const first = await modernAsk(a, 'acme');
+  const state = String(first.result.requestState);
+  const before = answered.length;
+
+  // globex presents acme's state on B: its binding is globex's, so the seal fails there; nothing is sent.
+  const theirs = await modernAsk(b, 'globex', { requestState: state, inputResponses: accept('Mallory') });
+  assert.match(theirs.error?.message ?? '', /invalid or expired request state/, JSON.stringify(theirs));
+
+  // Straight onto A's channel, with the right binding but another owner: A answers an invalid state.
+  const listener = new Redis('redis://127.0.0.1:6379');
+  const pub = new Redis('redis://127.0.0.1:6379');
+  const me = randomBytes(8).toString('hex');
+  const outcomes: unknown[] = [];
+  try {
+    await listener.subscribe(`${prefix}replica:${me}`);
+    listener.on('message', (_c: string, text: string) => outcomes.push(JSON.parse(text).msg));
+    const forged = (corr: string, over: Record<string, unknown>) =>
+      pub.publish(
+        `${prefix}replica:${a.gw.replica}`,
+        JSON.stringify({
+          origin: me,
+          msg: {
+            kind: 'retry',
+            corr,
+            from: me,
+            state,
+            binding,
+            principal,
+            tenant: 'acme',
+            inputResponses: accept('Mallory'),
+            capabilities: CAPS,
+            waitMs: 2000,
+            ...over,
+          },
+        }),
+      );
+    assert.equal(await forged('p', { principal: principal.replace('acme', 'globex') }), 1);
+    await forged('t', { tenant: 'globex' });
+    await forged('b', { binding: hash('sha256', 'another call', 'base64url') });
+    const deadline = Date.now() + 5000;
+    while (outcomes.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    listener.disconnect();
+    await pub.quit();
+  }
+  assert.equal(outcomes.length, 3, JSON.stringify(outcomes));
+  for (const o of outcomes as Array<{ outcome: { gatehouse?: { code: string } } }>)
+    assert.equal(o.outcome.gatehouse?.code, 'E_INPUT_STATE', JSON.stringify(o));
+  assert.equal(answered.length, before, 'the upstream was answered nothing');
+
+  const done = await modernAsk(b, 'acme', { requestState: state, inputResponses: accept('Ada') });
+  assert.deepEqual(done.result?.content, [{ type: 'text', text: 'got:Ada' }], JSON.stringify(done));
+  assert.deepEqual(answered.slice(before), ['Ada']);
+});
+
+test('modern without Redis: a retry on the other replica is an invalid state (as before); on the holding one it completes', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const first = await modernAsk(c, 'acme');
+  const state = String(first.result.requestState);
+  const elsewhere = await modernAsk(d, 'acme', { requestState: state, inputResponses: accept('Lost') });
+  assert.match(elsewhere.error?.message ?? '', /invalid or expired request state/, JSON.stringify(elsewhere));
+  const here = await modernAsk(c, 'acme', { requestState: state, inputResponses: accept('Kept') });
+  assert.deepEqual(here.result?.content, [{ type: 'text', text: 'got:Kept' }], JSON.stringify(here));
 });

@@ -11,7 +11,7 @@
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
 import { hash, randomBytes } from 'node:crypto';
-import { forLegacyCaller, GatehouseError, urlElicitationsOf } from '../protocol/errors.ts';
+import { forLegacyCaller, GatehouseError, UpstreamRpcError, urlElicitationsOf } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
@@ -221,13 +221,26 @@ export async function forward(
 
   if (ctx.era === 'modern') {
     const state = params?.requestState;
-    if (holds.isOurs(state))
-      return resumeHeld(holds, ctx, params, holds.open(state, binding(up, ctx, method, params)), scrub);
+    if (holds.isOurs(state)) {
+      const bound = binding(up, ctx, method, params);
+      const at = holds.locate(state, bound);
+      if ('held' in at) return resumeHeld(holds, ctx, params, at.held, scrub);
+      // Held on another replica: the retry goes there (its seal checked here first), the outcome comes back.
+      const { principal } = ctx;
+      const retry = { state, binding: bound, principal: principal.key, tenant: principal.tenant };
+      const inputResponses = params?.inputResponses as JsonObject | undefined;
+      return holds.elsewhere(
+        at.replica,
+        { ...retry, inputResponses, capabilities: ctx.clientCapabilities },
+        ctx.signal,
+      );
+    }
     const base = upstreamParams(params, token);
     // A modern caller's retry of a modern upstream's input_required goes back verbatim.
     if (params?.inputResponses !== undefined) base.inputResponses = params.inputResponses;
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(up, ctx, method, params));
+    held.scrubs = { questions: scrub, result: scrubs.notices };
     const onNotification = relay(ctx, token, scrubs.notices, up);
     held.start((ask) =>
       up.request(method, base, {
@@ -317,9 +330,33 @@ function legacyShape(r: JsonObject): JsonObject {
   return rest;
 }
 
+/** What of a caller a held call's next step depends on: when it leaves, and what it can be asked. */
+type HeldCaller = Pick<RequestContext, 'signal' | 'clientCapabilities'>;
+
+/**
+ * A retry relayed from another replica (held-relay.ts), for a call held here: resumed as a local
+ * retry is, with the scrubs of the request that made the hold (what goes back over Redis is already
+ * what the caller may see); the caller's answers were checked on the replica it reached.
+ */
+export function resumeRelayed(
+  holds: Holds,
+  held: ReturnType<Holds['create']>,
+  caller: HeldCaller,
+  inputResponses: JsonObject | undefined,
+  scrubs: NonNullable<ReturnType<Holds['create']>['scrubs']>,
+): Promise<JsonObject> {
+  // An input_required's questions are scrubbed by their own rule already (a link keeps its format).
+  const scrubbed = (r: JsonObject) => (r.resultType === 'input_required' ? r : scrubs.result(r));
+  return resumeHeld(holds, caller, { inputResponses }, held, scrubs.questions).then(scrubbed, (err: unknown) => {
+    throw err instanceof UpstreamRpcError
+      ? new UpstreamRpcError(err.rpcCode, scrubs.result(err.message), scrubs.result(err.data))
+      : err;
+  });
+}
+
 async function resumeHeld(
   holds: Holds,
-  ctx: RequestContext,
+  ctx: HeldCaller,
   params: JsonObject | undefined,
   held: ReturnType<Holds['create']>,
   scrub: ScrubQuestion,
@@ -343,7 +380,7 @@ async function resumeHeld(
 /** The held call's next step as the caller must see it: questions (as input_required), its result or its failure. */
 async function stepHeld(
   holds: Holds,
-  ctx: RequestContext,
+  ctx: HeldCaller,
   held: ReturnType<Holds['create']>,
   scrub: ScrubQuestion,
 ): Promise<JsonObject> {
@@ -402,7 +439,7 @@ async function stepHeld(
  * asked for once the user has been to the links. A caller that did not declare URL elicitation gets
  * -32021 naming it, as for a question it cannot answer.
  */
-function askInstead(ctx: RequestContext, links: JsonObject[], scrub: ScrubQuestion): JsonObject {
+function askInstead(ctx: HeldCaller, links: JsonObject[], scrub: ScrubQuestion): JsonObject {
   if (!(ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url)
     throw new GatehouseError('E_MISSING_CAPABILITY', 'missing required client capability: `elicitation.url`', {
       requiredCapabilities: { elicitation: { url: {} } },

@@ -53,3 +53,31 @@ test('two waiting at once for one held call (two retries of one request state) a
     holds.close();
   }
 });
+
+test('a request state names its replica under a seal every replica checks: another binding, replica or key is invalid', () => {
+  const key = Buffer.alloc(32, 7);
+  const a = new Holds(60_000, undefined, 'a'.repeat(16));
+  const b = new Holds(60_000, undefined, 'b'.repeat(16));
+  const stranger = new Holds(60_000, undefined, 'c'.repeat(16));
+  a.useKey(key);
+  b.useKey(key);
+  try {
+    const h = a.create('bound');
+    const state = a.seal(h);
+    assert.match(state, /^gh1\.a{16}\./);
+    assert.equal((a.locate(state, 'bound') as { held: unknown }).held, h);
+    assert.deepEqual(b.locate(state, 'bound'), { replica: 'a'.repeat(16), id: h.id });
+    const invalid = { code: 'E_INPUT_STATE' };
+    assert.throws(() => b.locate(state, 'another caller'), invalid);
+    // The replica part is under the seal: pointing the state at another replica breaks it.
+    assert.throws(() => b.locate(state.replace('a'.repeat(16), 'b'.repeat(16)), 'bound'), invalid);
+    assert.throws(() => b.locate(`${state}.x`, 'bound'), invalid);
+    assert.throws(() => b.locate('gh1.AAAA.BBBB', 'bound'), invalid);
+    // A replica without the shared key checks nothing it did not seal.
+    assert.throws(() => stranger.locate(state, 'bound'), invalid);
+  } finally {
+    a.close();
+    b.close();
+    stranger.close();
+  }
+});

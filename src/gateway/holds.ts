@@ -10,6 +10,10 @@
  * it goes (answered, failed, abandoned, expired, the gateway stopping): the caller's answer
  * (`input_required`) ends long before, and bounding holds by count alone let one tenant keep hundreds
  * of megabytes of params unseen. Its tenant's next requests are refused at their body meanwhile.
+ *
+ * A request state names the replica holding the call and is sealed (HMAC) under a key every replica
+ * shares (the store's `held-calls` key), over the replica, the hold and the retry's binding: any
+ * replica checks it, and one that is not the holder sends the retry there (held-relay.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
@@ -19,6 +23,7 @@ import type { JsonObject, JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestHold } from '../util/request-budget.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { newReplicaId } from '../sessions/replica-relay.ts';
 
 const PREFIX = 'gh1.';
 const MAX_HOLDS = 1000;
@@ -53,12 +58,32 @@ interface Question {
 
 type Step = { done: JsonObject } | { failed: unknown } | { questions: Question[] };
 
+const INVALID_STATE = 'invalid or expired request state (it may belong to another gateway replica)';
+
+/** A caller's retry of a call another replica holds, its request state's seal checked here. */
+export interface ElsewhereRetry {
+  state: string;
+  binding: string;
+  principal: string;
+  tenant: string;
+  inputResponses: JsonObject | undefined;
+  capabilities: JsonObject;
+}
+
+/** What removes from the held call's words what must not reach its caller (its questions, its result), as when it was made. */
+export interface HeldScrubs {
+  questions: (method: string, params: JsonObject) => JsonObject;
+  result: <T>(v: T) => T;
+}
+
 const ABANDONED: ServerRequestAnswer = { error: { code: -32603, message: 'request abandoned by the client' } };
 
 export class HeldCall {
   readonly id: string;
   readonly binding: string;
   owner: HoldOwner | undefined;
+  /** The scrubs of the request that made it: a retry relayed from another replica is answered with them. */
+  scrubs: HeldScrubs | undefined;
   /** Lets go of the request bytes this call keeps (once): when the hold goes. */
   letGo: () => void = () => {};
   readonly #queue: Question[] = [];
@@ -144,7 +169,17 @@ export class HeldCall {
 }
 
 export class Holds {
-  readonly #secret = randomBytes(32);
+  /** Random until the shared key is given (useKey): one process's seals only. */
+  #secret: Buffer = randomBytes(32);
+  /** This replica's name, in each request state it seals. */
+  readonly replica: string;
+  /**
+   * Sends a retry to the replica holding its call and returns the outcome (held-relay.ts). Without a
+   * relay (no Redis, or Redis away) the state is invalid here, as it always was on another replica.
+   */
+  elsewhere: (replica: string, r: ElsewhereRetry, signal: AbortSignal) => Promise<JsonObject> = async () => {
+    throw new GatehouseError('E_INPUT_STATE', INVALID_STATE);
+  };
   readonly #holds = new Map<string, HeldCall>();
   readonly #ttlMs: number;
   readonly #sweeper: NodeJS.Timeout;
@@ -153,7 +188,8 @@ export class Holds {
   readonly #perTenant = new Map<string, number>();
 
   /** `caps`: fixed, or read at each new hold (so a config reload applies). */
-  constructor(ttlMs = 300_000, caps: HoldCaps | (() => HoldCaps) = DEFAULT_HOLD_CAPS) {
+  constructor(ttlMs = 300_000, caps: HoldCaps | (() => HoldCaps) = DEFAULT_HOLD_CAPS, replica = newReplicaId()) {
+    this.replica = replica;
     this.#ttlMs = ttlMs;
     this.#caps = typeof caps === 'function' ? caps : () => caps;
     this.#sweeper = setInterval(() => this.#sweep(), 10_000);
@@ -207,22 +243,33 @@ export class Holds {
     return typeof state === 'string' && state.startsWith(PREFIX);
   }
 
+  /** Seal once the shared key is known (at start, before any hold): every replica then checks every state. */
+  useKey(key: Buffer): void {
+    this.#secret = key;
+  }
+
   seal(h: HeldCall): string {
     h.sealed = true;
     h.expires = Date.now() + this.#ttlMs;
-    return `${PREFIX}${h.id}.${this.#mac(h.id, h.binding)}`;
+    return `${PREFIX}${this.replica}.${h.id}.${this.#mac(this.replica, h.id, h.binding)}`;
   }
 
-  /** The held call a sealed state names, checked against the retry's binding (tool, caller). */
-  open(state: string, binding: string): HeldCall {
-    const [, id = '', mac = ''] = state.split('.');
+  /**
+   * Where the held call a sealed state names is: here (checked against the retry's binding: tool,
+   * caller), or on another replica, once the seal is checked (the holder checks the rest).
+   */
+  locate(state: string, binding: string): { held: HeldCall } | { replica: string; id: string } {
+    const [, replica = '', id = '', mac = '', ...rest] = state.split('.');
+    if (rest.length || !/^[0-9a-f]{16}$/.test(replica) || !sameBytes(this.#mac(replica, id, binding), mac))
+      throw new GatehouseError('E_INPUT_STATE', INVALID_STATE);
+    if (replica !== this.replica) return { replica, id };
+    return { held: this.find(id, binding) };
+  }
+
+  /** The live held call `id` of this replica, made for `binding`. */
+  find(id: string, binding: string): HeldCall {
     const h = this.#holds.get(id);
-    if (!h || h.binding !== binding || !sameBytes(this.#mac(id, binding), mac) || h.expires < Date.now()) {
-      throw new GatehouseError(
-        'E_INPUT_STATE',
-        'invalid or expired request state (it may belong to another gateway replica)',
-      );
-    }
+    if (!h || h.binding !== binding || h.expires < Date.now()) throw new GatehouseError('E_INPUT_STATE', INVALID_STATE);
     return h;
   }
 
@@ -241,8 +288,8 @@ export class Holds {
     this.#perTenant.clear();
   }
 
-  #mac(id: string, binding: string): string {
-    return hmacSha256(this.#secret, `${id}\n${binding}`).toString('base64url');
+  #mac(replica: string, id: string, binding: string): string {
+    return hmacSha256(this.#secret, `${replica}\n${id}\n${binding}`).toString('base64url');
   }
 
   #sweep(): void {

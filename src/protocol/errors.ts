@@ -165,6 +165,11 @@ const CATALOGUE = {
 
 export type ErrorCode = keyof typeof CATALOGUE;
 
+/** Whether `v` names an error of the catalogue (one carried between replicas is checked so). */
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.hasOwn(CATALOGUE, v);
+}
+
 export function catalogueEntry(code: ErrorCode): Entry {
   return CATALOGUE[code];
 }

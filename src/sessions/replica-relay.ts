@@ -51,7 +51,7 @@ export interface RelayedAnswer {
 }
 
 /** A modern caller's retry of a call held on another replica (its request state checked here first). */
-interface RelayedRetry {
+export interface RelayedRetry {
   kind: 'retry';
   /** Correlates the outcome with the caller waiting on the sending replica. */
   corr: string;
@@ -68,19 +68,19 @@ interface RelayedRetry {
 }
 
 /** What a relayed retry came to: the call's next step for the caller, or the error it failed with. */
-type RetryOutcome =
+export type RetryOutcome =
   | { result: JsonObject }
   | { gatehouse: { code: string; message: string; data?: unknown } }
   | { rpc: { code: number; message: string; data?: unknown } };
 
-interface RelayedOutcome {
+export interface RelayedOutcome {
   kind: 'retried';
   corr: string;
   outcome: RetryOutcome;
 }
 
 /** The sender's caller left: the holding replica stops waiting for the call's next step. */
-interface RelayedCancel {
+export interface RelayedCancel {
   kind: 'cancel';
   corr: string;
 }
@@ -165,10 +165,31 @@ function isAnswer(m: RelayedAnswer): boolean {
   );
 }
 
+/** A relayed retry of the right shape. */
+function isRetry(m: RelayedRetry): boolean {
+  const strings = [m.corr, m.state, m.binding, m.principal, m.tenant].every((v) => typeof v === 'string');
+  return (
+    strings &&
+    isReplicaId(m.from) &&
+    (m.inputResponses === undefined || isObject(m.inputResponses)) &&
+    isObject(m.capabilities) &&
+    typeof m.waitMs === 'number' &&
+    m.waitMs > 0
+  );
+}
+
+/** A relayed outcome of the right shape: a result object, or an error with a code and a message. */
+function isOutcome(m: RelayedOutcome): boolean {
+  const o = m.outcome as JsonObject;
+  if (typeof m.corr !== 'string' || !isObject(o)) return false;
+  if ('result' in o) return isObject(o.result);
+  const e = (o.gatehouse ?? o.rpc) as JsonObject | undefined;
+  return isObject(e) && typeof e.message === 'string' && (typeof e.code === 'string' || typeof e.code === 'number');
+}
+
 function dispatch(m: RelayMessage, h: RelayHandlers): void {
-  if (m.kind === 'answer') {
-    if (isAnswer(m)) h.answer(m);
-  } else if (m.kind === 'retry') h.retry(m);
-  else if (m.kind === 'retried') h.retried(m);
-  else if (m.kind === 'cancel') h.cancel(m);
+  if (m.kind === 'answer' && isAnswer(m)) h.answer(m);
+  else if (m.kind === 'retry' && isRetry(m)) h.retry(m);
+  else if (m.kind === 'retried' && isOutcome(m)) h.retried(m);
+  else if (m.kind === 'cancel' && typeof m.corr === 'string') h.cancel(m);
 }
