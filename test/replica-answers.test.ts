@@ -33,6 +33,8 @@ import { postgresAvailable } from './support/services.ts';
 import { initializeRequest, postLegacy, postModernCall, replyOf } from './support/rpc.ts';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { listenOnLoopback } from './support/http.ts';
+import { tcpProxy } from './support/tcp-proxy.ts';
+import { eventually } from './support/eventually.ts';
 import { sdkSessions } from './support/sdk-sessions.ts';
 
 const schema = freshPgSchema();
@@ -68,9 +70,11 @@ function asking(): McpServer {
   return server;
 }
 
-async function replica(redis: boolean): Promise<TestGateway> {
+/** A replica of the deployment; `redis`: whether it uses Redis, and on which port (a proxy's, to cut it). */
+async function replica(redis: boolean | number): Promise<TestGateway> {
   const policy = join(tmp, 'policy.yaml');
-  const limits = redis ? `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}" }\n` : '';
+  const port = redis === true ? 6379 : redis;
+  const limits = redis ? `limits:\n  redis: { url: "redis://127.0.0.1:${port}", keyPrefix: "${prefix}" }\n` : '';
   return startGateway(
     `  - name: up\n    transport: http\n    url: ${JSON.stringify(upstream.url)}\n    tools: { ask: { class: READ } }\n`,
     {
@@ -405,4 +409,45 @@ test('modern without Redis: a retry on the other replica is an invalid state (as
   assert.match(elsewhere.error?.message ?? '', /invalid or expired request state/, JSON.stringify(elsewhere));
   const here = await modernAsk(c, 'acme', { requestState: state, inputResponses: accept('Kept') });
   assert.deepEqual(here.result?.content, [{ type: 'text', text: 'got:Kept' }], JSON.stringify(here));
+});
+
+test('while Redis is away for the replica an answer reaches, nothing is passed on (as without Redis); once back, it is', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const proxy = await tcpProxy(t, 6379);
+  const e = await replica(proxy.port);
+  t.after(() => e.close());
+  const fanoutUp = async () => /^gatehouse_fanout_up (\S+)$/m.exec(await (await fetch(`${e.url}/metrics`)).text())?.[1];
+  await eventually(async () => (await fanoutUp()) === '1');
+  const acme = await session(a, 'acme');
+  const legacy = await callAsking(a, acme, 'acme');
+  const first = await modernAsk(a, 'acme');
+  const state = String(first.result.requestState);
+  await proxy.down();
+  await eventually(async () => (await fanoutUp()) === '0');
+
+  const dropped = await postLegacy(e.url, answer(legacy.question.id, 'Lost'), { sid: acme, token: keys.acme });
+  assert.equal(dropped.status, 202);
+  assert.equal(await legacy.stream.within(600), 'pending');
+  const refused = await modernAsk(e, 'acme', { requestState: state, inputResponses: accept('Lost') });
+  assert.match(refused.error?.message ?? '', /invalid or expired request state/, JSON.stringify(refused));
+
+  // Back: the same answers on the same replica reach the questions (still waiting on A).
+  await proxy.up();
+  const done = await eventually(
+    async () => {
+      await postLegacy(e.url, answer(legacy.question.id, 'Back'), { sid: acme, token: keys.acme });
+      const got = await legacy.stream.within(300);
+      return got === 'pending' ? undefined : got;
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
+  assert.deepEqual(done.result, { content: [{ type: 'text', text: 'got:Back' }] });
+  const resumed = await eventually(
+    async () => {
+      const r = await modernAsk(e, 'acme', { requestState: state, inputResponses: accept('Back') });
+      return r.result ? r : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
+  assert.deepEqual(resumed.result.content, [{ type: 'text', text: 'got:Back' }]);
 });

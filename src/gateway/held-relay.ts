@@ -52,6 +52,7 @@ export class HeldRelay {
   /** Send a retry to the replica holding its call and wait for the outcome (the caller's next answer). */
   async send(to: string, r: ElsewhereRetry, signal: AbortSignal): Promise<JsonObject> {
     if (!this.#relay.live) throw new GatehouseError('E_INPUT_STATE', INVALID);
+    if (signal.aborted) throw new GatehouseError('E_CANCELLED');
     const corr = randomBytes(12).toString('base64url');
     let timer: NodeJS.Timeout | undefined;
     let onAbort = () => {};
@@ -96,7 +97,7 @@ export class HeldRelay {
   /** A retry of a call held here, from another replica: resumed, and its outcome sent back. */
   async serve(m: RelayedRetry): Promise<void> {
     let outcome = await this.#outcome(m);
-    if (JSON.stringify(outcome).length > this.#maxBytes())
+    if (Buffer.byteLength(JSON.stringify(outcome)) > this.#maxBytes())
       outcome = {
         gatehouse: {
           code: 'E_UPSTREAM_TOO_LARGE',

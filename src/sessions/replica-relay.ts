@@ -124,10 +124,6 @@ export class ReplicaRelay {
     return this.#bus.live;
   }
 
-  ready(ms?: number): Promise<boolean> {
-    return this.#bus.ready(ms);
-  }
-
   /** Send to replica `to`; false when not live or Redis did not take it. */
   async send(to: string, m: RelayMessage): Promise<boolean> {
     if (!this.live || !isReplicaId(to)) return false;
