@@ -17,7 +17,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestContext } from './context.ts';
 import { type AskingCall, completedOn, elicitationRoutes } from './elicitations.ts';
-import type { Holds } from './holds.ts';
+import type { HeldScrubs, Holds } from './holds.ts';
 
 const MAX_ROUNDS = 8;
 let tokenSeq = 0;
@@ -343,7 +343,7 @@ export function resumeRelayed(
   held: ReturnType<Holds['create']>,
   caller: HeldCaller,
   inputResponses: JsonObject | undefined,
-  scrubs: NonNullable<ReturnType<Holds['create']>['scrubs']>,
+  scrubs: HeldScrubs,
 ): Promise<JsonObject> {
   // An input_required's questions are scrubbed by their own rule already (a link keeps its format).
   const scrubbed = (r: JsonObject) => (r.resultType === 'input_required' ? r : scrubs.result(r));

@@ -263,11 +263,11 @@ export class Holds {
     if (rest.length || !/^[0-9a-f]{16}$/.test(replica) || !sameBytes(this.#mac(replica, id, binding), mac))
       throw new GatehouseError('E_INPUT_STATE', INVALID_STATE);
     if (replica !== this.replica) return { replica, id };
-    return { held: this.find(id, binding) };
+    return { held: this.#find(id, binding) };
   }
 
   /** The live held call `id` of this replica, made for `binding`. */
-  find(id: string, binding: string): HeldCall {
+  #find(id: string, binding: string): HeldCall {
     const h = this.#holds.get(id);
     if (!h || h.binding !== binding || h.expires < Date.now()) throw new GatehouseError('E_INPUT_STATE', INVALID_STATE);
     return h;
