@@ -464,6 +464,39 @@ test('approver subjects: with several issuers a bare subject is refused at its f
   }
 });
 
+test('a service key as an approver is refused at its file and line, whoever it is written for; as a rule subject it stays', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-key-approvers-'));
+  try {
+    const issues = (policy: string) => {
+      writeFileSync(join(dir, 'p.yaml'), policy);
+      try {
+        parseConfig('version: 1\nservers: []\npolicy: { files: [p.yaml] }\n', join(dir, 'gatehouse.yaml'));
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.issues.map((i) => `${relative(dir, i.file)}:${i.line}: ${i.path}: ${i.message}`);
+      }
+      return [];
+    };
+    const why =
+      'is a service key, and a service key cannot approve (it stands for no person): name the people or roles who decide';
+    const approve = (subjects: string) =>
+      `rules:\n  - id: writes\n    effect: approve\n    classes: [WRITE]\n    approvers:\n      roles: [lead]\n      subjects:\n${subjects}`;
+    assert.deepEqual(issues(approve('        - alice\n        - apikey:deploy-bot\n')), [
+      `p.yaml:9: rules[0].approvers.subjects[1]: \`apikey:deploy-bot\` ${why}`,
+    ]);
+    assert.deepEqual(issues(approve('        - { issuer: gatehouse, subject: "apikey:ci" }\n')), [
+      `p.yaml:8: rules[0].approvers.subjects[0]: \`apikey:ci\` ${why}`,
+    ]);
+    assert.deepEqual(issues(`defaults:\n  approvers:\n    subjects: [apikey:bot]\n`), [
+      `p.yaml:3: defaults.approvers.subjects[0]: \`apikey:bot\` ${why}`,
+    ]);
+    // A rule's own `subjects` (who may call) may name a service key: keys call, they do not approve.
+    assert.deepEqual(issues('rules:\n  - id: bot\n    effect: allow\n    subjects: { subjects: [apikey:bot] }\n'), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('loadConfig names the file as it was given', async () => {
   const given = relative(process.cwd(), join(FIXTURES, 'duplicate-key.yaml'));
   await assert.rejects(loadConfig(given, {}), (e: ConfigError) => {

@@ -79,6 +79,12 @@ const ERRORS: Array<[string, string, number, RegExp]> = [
     /duplicate key `effect` \(first at line 5\)/,
   ],
   ['__proto__ as a name', `${BASE}modes:\n  tenants:\n    __proto__: disabled\n`, 6, /`__proto__` is not allowed/],
+  [
+    'a service key as an approver',
+    `${BASE}  - id: r2\n    effect: approve\n    approvers: { subjects: [apikey:bot] }\n`,
+    6,
+    /`apikey:bot` is a service key, and a service key cannot approve/,
+  ],
   ['empty subject list', `${BASE}  - id: r2\n    effect: allow\n    subjects: { roles: [] }\n`, 6, /non-empty list/],
 ];
 

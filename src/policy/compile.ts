@@ -33,7 +33,7 @@ import {
   type SubjectMatch,
 } from './model.ts';
 import type { Path } from '../util/yaml-positions.ts';
-import { ownKeySubject, type ApproverSubject } from '../model/approval.ts';
+import { isServiceKeySubject, ownKeySubject, type ApproverSubject } from '../model/approval.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
@@ -242,13 +242,32 @@ function approvers(v: unknown, path: Path, src: Source, acc: Acc): Approvers | u
   if (!keys(v, path, ['roles', 'subjects', 'count'], src, '`approvers`')) return undefined;
   const out: { roles?: string[]; subjects?: ApproverSubject[]; count: 1 | 2 } = { count: 1 };
   if (v.roles !== undefined) out.roles = strings(v.roles, [...path, 'roles'], src);
-  if (v.subjects !== undefined) out.subjects = namedSubjects(v.subjects, [...path, 'subjects'], src, acc);
+  if (v.subjects !== undefined) {
+    out.subjects = namedSubjects(v.subjects, [...path, 'subjects'], src, acc);
+    if (Array.isArray(v.subjects)) serviceKeyApprovers(v.subjects, [...path, 'subjects'], src);
+  }
   if (v.count !== undefined) {
     if (v.count !== 1 && v.count !== 2) src.add([...path, 'count'], 'must be 1 or 2');
     else out.count = v.count;
   }
   if (!out.roles && !out.subjects) src.add(path, 'name approver `roles` or `subjects`');
   return out;
+}
+
+/**
+ * An approver is a person: a service key (`apikey:<name>`, made for no one) is refused on the
+ * approval page whatever the rule says (approvals/lifecycle.ts, `not_a_person`), so a rule naming one
+ * names nobody who can decide. Refused here, at its line, rather than leaving calls waiting.
+ */
+function serviceKeyApprovers(subjects: unknown[], path: Path, src: Source): void {
+  subjects.forEach((s, i) => {
+    const subject = isObj(s) ? s.subject : s; // whoever's issuer: no provider's token may carry `apikey:`
+    if (typeof subject === 'string' && isServiceKeySubject(subject))
+      src.add(
+        [...path, i],
+        `\`${subject}\` is a service key, and a service key cannot approve (it stands for no person): name the people or roles who decide`,
+      );
+  });
 }
 
 const SPEC_KEYS = ['kind', 'arg', 'template', 'root'];

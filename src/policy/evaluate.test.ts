@@ -438,7 +438,7 @@ test('`apikey:<name>` names the service key (issuer gatehouse) only, never a tok
     '    subjects: { subjects: [apikey:deploy-bot] }',
     '    tools: [fs__delete]',
     '    effect: approve',
-    '    approvers: { roles: [lead], subjects: [apikey:deploy-bot] }',
+    '    approvers: { roles: [lead] }', // not `apikey:deploy-bot`: a service key never approves (refused at load)
     '',
   ].join('\n');
   // Compiled with several issuers configured: not refused as a bare subject, and means the key.
