@@ -25,7 +25,7 @@ import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
 import { connectionActor } from './model/audit-event.ts';
 import { SchemaValidators } from './policy/arguments.ts';
-import { unknownToolWarnings } from './policy/unknown-tools.ts';
+import { policyNameWarnings } from './inventory/policy-names.ts';
 import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
@@ -282,13 +282,14 @@ export class Gateway {
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger();
     let gw: Gateway;
+    let warned: Set<string>;
     try {
       await prepareHost(config);
       gw = await Gateway.#open(config, log, opts.clock);
       await gw.#startParts(config, opts);
       gw.#endpoint = gw.#endpointDeps();
       gw.sandbox = await gw.#openSandbox(config);
-      gw.#warnUnknownTools(config);
+      warned = await gw.#warnUnknownTools(config);
       await gw.#secrets.start(); // before any call: the secrets a caller could carry are known
       if (!opts.noHttp) await gw.#listen(config);
     } catch (err) {
@@ -297,6 +298,8 @@ export class Gateway {
     }
     gw.#early = opts.early;
     for (const s of config.servers) if (!s.disabled) gw.fleet.add(s); // after listening: a failed start connects nothing
+    // Once the servers are first catalogued, the tools they list (new to a fresh inventory) are checked too.
+    void gw.fleet.untilCatalogued().then(() => gw.#warnUnknownTools(gw.config, warned));
     // What no connection adopted once every server's first start is over (its connection failed, say) is stopped.
     if (opts.early?.waiting) void gw.fleet.untilCatalogued().then(() => opts.early?.stop());
     return gw;
@@ -532,13 +535,21 @@ export class Gateway {
   }
 
   /** Apply a new configuration: upstreams added, removed or changed; listener settings need a restart. */
-  /** Policy rules that name tools of servers that are not configured: warnings, with the rule and its line. */
-  #warnUnknownTools(config: Config): void {
-    const policy = config.policy?.compiled;
-    if (!policy) return;
-    const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
-    for (const w of unknownToolWarnings(policy, known))
-      this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, `policy: ${w.message}`);
+  /**
+   * Policy rules and modes that name what is not configured, or a tool the inventory has never listed
+   * (the store's, as `gatehouse config validate` reads it): warnings, at the rule's file and line.
+   * `seen` holds what was said already (the pass after the first catalogue says only what is new).
+   */
+  async #warnUnknownTools(config: Config, seen = new Set<string>()): Promise<Set<string>> {
+    if (!config.policy) return seen;
+    const listed = await this.store.inventory.tools().catch(() => undefined);
+    for (const w of policyNameWarnings(config, listed)) {
+      const line = `policy: ${w.at}: ${w.message}`;
+      if (seen.has(line)) continue;
+      seen.add(line);
+      this.log.warn({ rule: w.rule, at: w.at, pattern: w.pattern }, line);
+    }
+    return seen;
   }
 
   /** A reload that was refused (the file is invalid, or applying it failed): recorded; the last good config stays. */
@@ -552,7 +563,7 @@ export class Gateway {
 
   async reload(next: Config): Promise<string[]> {
     checkServerNames(next);
-    this.#warnUnknownTools(next);
+    await this.#warnUnknownTools(next);
     const notes: string[] = [];
     const prev = this.config;
     const listening = this.#listenAsConfigured ?? prev.gateway.listen;

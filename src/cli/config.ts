@@ -6,40 +6,29 @@ import { dirname, join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { starterConfig } from '../config/starter.ts';
-import { unknownToolWarnings } from '../policy/unknown-tools.ts';
+import { policyNameWarnings } from '../inventory/policy-names.ts';
+import type { InventoryTool } from '../storage/types.ts';
 import type { CliContext } from './context.ts';
 import { withStore } from './store.ts';
-import { isItemName } from '../catalog/names.ts';
 
 /**
- * The namespaced tools the inventory lists, so that a policy naming a tool its server never listed is
- * warned of. Undefined when the store is not read: an SQLite file not made yet (validating must not
- * create it), PostgreSQL (validating must not wait on a network or migrate a database: a pipeline
- * validates where the database is out of reach), a store that does not answer; only configured
- * servers are checked then.
+ * The tools the inventory lists, so that a policy naming a tool its server never listed is warned
+ * of. Undefined when the store is not read: an SQLite file not made yet (validating must not create
+ * it), PostgreSQL (validating must not wait on a network or migrate a database: a pipeline validates
+ * where the database is out of reach), a store that does not answer; only configured servers are
+ * checked then.
  */
-async function listedTools(config: Config): Promise<Set<string> | undefined> {
+async function listedTools(config: Config): Promise<InventoryTool[] | undefined> {
   if (config.storage.driver !== 'sqlite' || !existsSync(config.storage.sqlitePath)) return undefined;
-  const sep = config.gateway.namespaceSeparator;
   try {
-    return await withStore(config, async (s) => {
-      const tools = (await s.inventory.tools()).filter((t) => !isItemName(t.tool));
-      return new Set(tools.map((t) => `${t.server}${sep}${t.tool}`));
-    });
+    return await withStore(config, (s) => s.inventory.tools());
   } catch {
     return undefined;
   }
 }
 
 async function report(path: string, config: Config, json: boolean | undefined): Promise<void> {
-  const policy = config.policy?.compiled;
-  const warnings = policy
-    ? unknownToolWarnings(policy, {
-        servers: new Set(config.servers.map((s) => s.name)),
-        tools: await listedTools(config),
-        separator: config.gateway.namespaceSeparator,
-      })
-    : [];
+  const warnings = policyNameWarnings(config, await listedTools(config));
   if (json) {
     // In the shape of `issues`; stderr stays quiet, so the output is one JSON document.
     const listed = warnings.map((w) => ({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message }));

@@ -13,7 +13,7 @@ import type { Config, RawConfig } from './schema.ts';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
-import { unknownToolWarnings } from '../policy/unknown-tools.ts';
+import { policyNameWarnings } from '../inventory/policy-names.ts';
 import { ConfigFileError, readConfigText } from './read-text.ts';
 import { context, isObj, sorted, type ConfigIssue, type Context } from './issues.ts';
 import { substitute, substituteAll } from './references.ts';
@@ -82,8 +82,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
   const config = normalise(raw as RawConfig, source, configDir);
   if (policy && (raw as RawConfig).policy?.unknownTools === 'error') {
-    const known = { servers: new Set(config.servers.map((s) => s.name)), separator: config.gateway.namespaceSeparator };
-    for (const w of unknownToolWarnings(policy.compiled, known))
+    for (const w of policyNameWarnings({ ...config, policy }))
       ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
   }
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));

@@ -4,21 +4,15 @@
  */
 import type { Config } from '../config/schema.ts';
 import { effectiveClass } from '../inventory/review.ts';
-import { item, type CheckItem, type Facts } from './checklist.ts';
+import { policyNameWarnings } from '../inventory/policy-names.ts';
+import type { InventoryData } from '../inventory/report.ts';
+import { item, list, type CheckItem, type Facts } from './checklist.ts';
 
-export function policyItems({ config, present, classes }: Facts): CheckItem[] {
+export function policyItems({ config, inv, present, classes }: Facts): CheckItem[] {
   const pol = config.policy?.compiled;
   const risky = present.filter((t) => effectiveClass(t, classes.get(t.server)?.get(t.tool)).class !== 'READ').length;
   return [
-    item(
-      '3.1',
-      'a tool allowlist decides who may call what',
-      pol ? 'pass' : 'fail',
-      pol
-        ? `policy revision ${pol.revision}: ${pol.rules.length} rule(s), deny by default`
-        : 'no policy is configured: every caller may call every active tool',
-      'write a policy (`policy.files`) and test it with `gatehouse policy test`',
-    ),
+    allowlistItem(config, inv.tools),
     item(
       '3.2',
       'exact resource allowlists bound what tools may touch',
@@ -39,6 +33,31 @@ export function policyItems({ config, present, classes }: Facts): CheckItem[] {
     ),
     limitsItem(config),
   ];
+}
+
+/**
+ * 3.1: a policy, and one whose rules and modes name what exists. A name that matches nothing (a typo,
+ * a removed server) grants or forbids nothing while reading as if it did: a warning, each at its
+ * file and line, read as `gatehouse config validate` and the gateway read it.
+ */
+function allowlistItem(config: Config, listed: InventoryData['tools']): CheckItem {
+  const title = 'a tool allowlist decides who may call what';
+  const fix = 'write a policy (`policy.files`) and test it with `gatehouse policy test`';
+  const pol = config.policy?.compiled;
+  if (!pol) return item('3.1', title, 'fail', 'no policy is configured: every caller may call every active tool', fix);
+  const why = `policy revision ${pol.revision}: ${pol.rules.length} rule(s), deny by default`;
+  const unknown = policyNameWarnings(config, listed);
+  if (!unknown.length) return item('3.1', title, 'pass', why, fix);
+  return item(
+    '3.1',
+    title,
+    'warn',
+    `${why}; ${unknown.length} name(s) match nothing, so they allow or forbid nothing: ${list(
+      unknown.map((w) => `${w.at}: ${w.message}`),
+      3,
+    )}`,
+    'correct or remove those names in the policy (`gatehouse config validate` lists each at its line)',
+  );
 }
 
 /** What to add to `limits.rules`, given what they lack. */
