@@ -177,6 +177,63 @@ test('config validate points at the line and key, in text and in json', () => {
   assert.ok(body.issues.some((i) => i.line === 5 && i.path === 'servers[0]'));
 });
 
+test("config validate warns at the line of a credential written in a server's headers or env, as check 2.2 judges it, never echoing it", () => {
+  const file = join(dir, 'clear-secrets.yaml');
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      `gateway: { stateDir: ${JSON.stringify(join(dir, 'state-clear'))} }`,
+      'servers:',
+      '  - name: remote',
+      '    transport: http',
+      '    url: https://mcp.example.com/mcp',
+      '    headers:',
+      '      X-Trace: "on"',
+      '      Authorization: "Bearer s3cr3t-literal-value"',
+      '  - name: local',
+      '    transport: stdio',
+      '    command: x',
+      '    env: { MODE: fast, LOG: "ghp_s3cr3tliteralvalue" }',
+      '',
+    ].join('\n'),
+  );
+  const text = run('config', 'validate', file);
+  assert.equal(text.code, 0, text.err);
+  const warnings = text.err.split('\n').filter((l) => l.startsWith('warning:'));
+  assert.equal(warnings.length, 2, text.err);
+  assert.match(
+    warnings[0],
+    /^warning: .*clear-secrets\.yaml:9:22: servers\[0\]\.headers\.Authorization: `Authorization` holds a credential written in the config \(`gatehouse check` fails it, item 2\.2: .*\): reference it instead, `credentials: \{ headers: \{ Authorization: \{ ref: "local:<name>", prefix: "Bearer " \} \} \}`, or `env:<NAME>`/,
+  );
+  assert.match(
+    warnings[1],
+    /clear-secrets\.yaml:13:\d+: servers\[1\]\.env\.LOG: `LOG` holds a credential .*`credentials: \{ env: \{ LOG: "local:<name>" \} \}`/,
+  );
+  const json = run('config', 'validate', file, '--json');
+  assert.equal(json.code, 0);
+  assert.equal(json.err, '');
+  const body = JSON.parse(json.out) as { valid: boolean; warnings: Array<{ line: number; path: string }> };
+  assert.deepEqual(
+    body.warnings.map((w) => [w.line, w.path]),
+    [
+      [9, 'servers[0].headers.Authorization'],
+      [13, 'servers[1].env.LOG'],
+    ],
+  );
+  assert.ok(!`${text.out}${text.err}${json.out}`.includes('s3cr3t'), 'the value is never echoed');
+  // The same judgement as check 2.2, which fails exactly these two.
+  const check = run('check', '--json', '-c', file);
+  const item = (JSON.parse(check.out) as { items: Array<{ id: string; status: string; why: string }> }).items.find(
+    (i) => i.id === '2.2',
+  );
+  assert.equal(item?.status, 'fail');
+  assert.equal(
+    item?.why,
+    'static credentials in remote (servers[0].headers.Authorization), local (servers[1].env.LOG)',
+  );
+});
+
 test('with --json every command prints its failure as JSON, with the same exit status (walk L)', () => {
   const broken = join(dir, 'broken-json.yaml');
   writeFileSync(broken, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');

@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { ConfigIssue } from '../config/issues.ts';
 import { starterConfig } from '../config/starter.ts';
 import { policyNameWarnings } from '../inventory/policy-names.ts';
 import type { InventoryTool } from '../storage/types.ts';
@@ -27,23 +28,26 @@ async function listedTools(config: Config): Promise<InventoryTool[] | undefined>
   }
 }
 
-async function report(path: string, config: Config, json: boolean | undefined): Promise<void> {
-  const warnings = policyNameWarnings(config, await listedTools(config));
+/** `loaded`: the loader's own warnings (a credential in clear), at their file, line and key. */
+async function report(path: string, config: Config, loaded: ConfigIssue[], json: boolean | undefined): Promise<void> {
+  const names = policyNameWarnings(config, await listedTools(config));
   if (json) {
     // In the shape of `issues`; stderr stays quiet, so the output is one JSON document.
-    const listed = warnings.map((w) => ({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message }));
-    process.stdout.write(
-      `${JSON.stringify({ valid: true, file: path, servers: config.servers.length, warnings: listed })}\n`,
-    );
+    const listed = names.map((w) => ({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message }));
+    const warnings = [...loaded, ...listed];
+    process.stdout.write(`${JSON.stringify({ valid: true, file: path, servers: config.servers.length, warnings })}\n`);
     return;
   }
   process.stdout.write(`${path}: valid (${config.servers.length} server${config.servers.length === 1 ? '' : 's'})\n`);
-  for (const w of warnings) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
+  for (const w of loaded) process.stderr.write(`warning: ${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}\n`);
+  for (const w of names) process.stderr.write(`warning: ${w.at}: ${w.message}\n`);
 }
 
 async function validate(ctx: CliContext, path: string, json: boolean | undefined): Promise<void> {
   try {
-    await report(path, await loadConfig(path), json);
+    const warnings: ConfigIssue[] = [];
+    const config = await loadConfig(path, process.env, warnings);
+    await report(path, config, warnings, json);
   } catch (err) {
     if (err instanceof ConfigError) {
       if (json) process.stdout.write(`${JSON.stringify({ valid: false, file: path, issues: err.issues })}\n`);

@@ -20,12 +20,16 @@ export type Obj = Record<string, unknown>;
 export interface Context {
   doc: Document;
   issues: ConfigIssue[];
+  /** What loads but is not as it should be (a credential in clear): said, never refused. */
+  warnings: ConfigIssue[];
   /** Paths holding a reference that could not be substituted: schema errors there would be noise. */
   unset: Set<string>;
   /** Values that held a `${VAR}` reference, as written (by node; `writtenAt` finds one by key path, through aliases). */
   references: WeakMap<Node, string>;
   /** Report at `node`, or else at the deepest node along `path` that exists. */
   add(path: Path, message: string, node?: Node | null): void;
+  /** A warning, placed as `add` places an issue. */
+  warn(path: Path, message: string): void;
   line(node: Node): number;
 }
 
@@ -33,11 +37,16 @@ export function context(doc: Document, lc: LineCounter, file: string): Context {
   const ctx: Context = {
     doc,
     issues: [],
+    warnings: [],
     unset: new Set(),
     references: new WeakMap(),
     add(path, message, node) {
       const at = node ?? nearest(doc, path);
       ctx.issues.push({ file, ...position(lc, at?.range?.[0] ?? 0), path: formatPath(path), message });
+    },
+    warn(path, message) {
+      const at = nearest(doc, path);
+      ctx.warnings.push({ file, ...position(lc, at?.range?.[0] ?? 0), path: formatPath(path), message });
     },
     line: (node) => lc.linePos(node.range?.[0] ?? 0).line,
   };

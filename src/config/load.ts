@@ -32,12 +32,22 @@ export class ConfigError extends Error {
 /** The source name for configuration that did not come from a file; paths resolve against the cwd. */
 const MEMORY_SOURCE = '<memory>';
 
-export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  return parseConfig(readConfigText(path), path, env);
+/** `warnings`, when given, receives what loads but should change (a credential in clear), sorted like issues. */
+export async function loadConfig(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  warnings?: ConfigIssue[],
+): Promise<Config> {
+  return parseConfig(readConfigText(path), path, env, warnings);
 }
 
 /** Parse configuration text; `source` names it in messages and anchors relative paths. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+  warnings?: ConfigIssue[],
+): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, uniqueKeys: false, prettyErrors: false });
   const ctx = context(doc, lineCounter, source);
@@ -86,6 +96,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
   }
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
+  warnings?.push(...sorted(ctx.warnings, source));
   return policy ? { ...config, policy } : config;
 }
 

@@ -4,7 +4,8 @@
  * environment variable names, no credentials in URLs (./url-credentials.ts), issuers bound to their
  * tenants, https for the identity provider, scopes as RFC 6749 allows, a console that signs in at a
  * configured issuer, sandboxes' egress that stays off the gateway's own listener
- * (./sandbox-checks.ts), and redaction paths the audit trail's redactor can read.
+ * (./sandbox-checks.ts), and redaction paths the audit trail's redactor can read. Credentials written
+ * in clear in a server's headers or environment are warned of (./static-secrets.ts).
  */
 import { jsonPathProblem } from '../util/json-path.ts';
 import { addressChecks } from './address-checks.ts';
@@ -13,6 +14,7 @@ import { formatPath, nodeAt, type Path } from '../util/yaml-positions.ts';
 import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from './sandbox-checks.ts';
 import { headerChecks } from './header-checks.ts';
+import { staticSecretChecks } from './static-secrets.ts';
 import { gatewayVariable, referencedNames, secretVariables } from './gateway-secrets.ts';
 import { writtenAt } from './references.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -23,6 +25,7 @@ export function semanticChecks(raw: unknown, ctx: Context, dirs: { stateDir: str
   serverChecks(raw, ctx);
   sandboxChecks(raw, ctx, dirs);
   headerChecks(raw, ctx);
+  staticSecretChecks(raw, ctx);
   gatewaySecretChecks(raw, ctx);
   if (isObj(raw.gateway)) {
     requestBudgetCheck(raw.gateway, ctx);

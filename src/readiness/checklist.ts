@@ -1,7 +1,7 @@
 /**
  * What every section of the readiness checklist shares: an item (id, section, title, status, why
- * and fix) and how one is made, the facts each section reads, and two tests that more than one
- * section uses (a secret-looking name, a listener off loopback).
+ * and fix) and how one is made, the facts each section reads, and a test that more than one
+ * section uses (a listener off loopback; a secret-looking name is ../config/static-secrets.ts's).
  */
 import type { Config } from '../config/schema.ts';
 import type { InventoryData } from '../inventory/report.ts';
@@ -29,8 +29,6 @@ const SECTIONS = [
   '6 safe execution',
   '7 rollout',
 ] as const;
-
-export const SECRET_NAME = /(?:token|secret|password|passwd|api[_-]?key|private[_-]?key|credential|auth)/i;
 
 export function list(items: string[], max = 5): string {
   return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;

@@ -5,7 +5,8 @@
  */
 import type { Config, StdioServerConfig } from '../config/schema.ts';
 import { sandboxReadiness, type SandboxFacts } from '../sandbox/readiness.ts';
-import { exposedHost, item, list, SECRET_NAME, type CheckItem, type Facts, type Server } from './checklist.ts';
+import { SECRET_NAME } from '../config/static-secrets.ts';
+import { exposedHost, item, list, type CheckItem, type Facts, type Server } from './checklist.ts';
 import { exercisedModeItem } from './mode-items.ts';
 
 export function executionItems(f: Facts, stdio: Array<StdioServerConfig & Server>, host: SandboxFacts): CheckItem[] {

@@ -8,12 +8,9 @@ import type { Config, ServerConfig } from '../config/schema.ts';
 import { urlCredential } from '../config/url-credentials.ts';
 import { credentialRefs } from '../credentials/broker.ts';
 import type { MissingSecret } from '../credentials/missing-secrets.ts';
-import { item, list, SECRET_NAME, type CheckItem, type Facts } from './checklist.ts';
+import { literalSecret } from '../config/static-secrets.ts';
+import { item, list, type CheckItem, type Facts } from './checklist.ts';
 import type { ReadinessState } from './state.ts';
-
-/** A value that is plainly a literal credential rather than a reference to one. */
-const STATIC_SECRET_VALUE =
-  /^(?:bearer|basic|token)\s+\S{8,}|^(?:ghp_|gho_|github_pat_|xox[abposr]-|sk-|sk_live_|AKIA|glpat-)\S+/i;
 
 /**
  * Where a server config carries a long-lived secret in clear (headers, environment, or its URL: the
@@ -26,8 +23,7 @@ function staticSecrets(s: ServerConfig, i: number): string[] {
     s.transport === 'stdio'
       ? Object.entries(s.env ?? {}).map(([k, v]) => [`servers[${i}].env.${k}`, k, v])
       : Object.entries(s.headers ?? {}).map(([k, v]) => [`servers[${i}].headers.${k}`, k, v]);
-  for (const [where, key, value] of pairs)
-    if (value && (SECRET_NAME.test(key) || STATIC_SECRET_VALUE.test(value))) out.push(`${s.name} (${where})`);
+  for (const [where, key, value] of pairs) if (literalSecret(key, value)) out.push(`${s.name} (${where})`);
   return out;
 }
 
