@@ -234,6 +234,38 @@ test('secrets and PII never reach a record, an export, a log line or a metric', 
   assert.ok(readFileSync(rec, 'utf8').includes(GH_TOKEN), 'the upstream itself got the arguments unchanged');
 });
 
+test('export --json prints what was written (records, file, format, range) and nothing on stderr; without it, progress on stderr only', async () => {
+  const dir = mkdtempSync(join(tmp, 'export-json-'));
+  const file = join(dir, 'out.jsonl');
+  const r = await runCli(['audit', 'export', '-o', file, '--since', '2020-01-01T00:00:00Z', '--json', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '', 'no progress with --json');
+  const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const times = lines.map((l) => (JSON.parse(l) as { time: string }).time);
+  assert.ok(lines.length > 0);
+  assert.deepEqual(summary, {
+    records: lines.length,
+    output: file,
+    format: 'jsonl',
+    since: '2020-01-01T00:00:00.000Z',
+    until: null,
+    first: times[0],
+    last: times.at(-1),
+  });
+  const text = await runCli(['audit', 'export', '-o', join(dir, 'out2.jsonl'), '-c', t.file]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.stdout, '');
+  assert.match(text.stderr, /exported \d+ records to .*out2\.jsonl\n$/);
+  // Without a file the records are on stdout: a summary there would be read as one of them.
+  const refused = await runCli(['audit', 'export', '--json', '-c', t.file]);
+  assert.equal(refused.code, 2);
+  assert.match(
+    (JSON.parse(refused.stdout) as { error: string }).error,
+    /`--json` prints a summary .*`--output <file>`/,
+  );
+});
+
 test('verify finds an edited, a deleted and a reordered record, each at its position', async () => {
   const dir = mkdtempSync(join(tmp, 'tamper-'));
   const g = await startGateway(servers(join(dir, 'rec.jsonl')), {

@@ -101,6 +101,8 @@ test('commands that change or report something print it as JSON with --json', ()
     ['secrets', 'rotate-key'],
     ['audit', 'checkpoints'],
     ['audit', 'key'],
+    ['audit', 'export'],
+    ['audit', 'verify'],
     ['incident', 'open'],
   ]) {
     const r = run(...cmd, '--help');

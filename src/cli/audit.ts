@@ -301,6 +301,7 @@ type ExportOpts = {
   until?: string;
   format: ExportFormat;
   output?: string;
+  json?: boolean;
   as?: string;
 };
 
@@ -313,11 +314,36 @@ function registerAuditExport(audit: Command, ctx: CliContext): void {
     .option('--until <time>', 'ISO time or a duration ago')
     .addOption(new Option('-f, --format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
     .option('-o, --output <file>', 'write here (mode 0600) instead of stdout')
+    .option('--json', 'with --output: print what was exported (records, file, format, range) as JSON, and no progress')
     .addOption(asOption())
     .action((opts: ExportOpts) => exportAction(ctx, opts));
 }
 
+/** What `export --json` prints: what was written where, and the range asked for and found (ISO, null when open or none). */
+function exportSummary(
+  opts: ExportOpts,
+  asked: { since?: number; until?: number },
+  written: { count: number; first?: string; last?: string },
+) {
+  const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+  return {
+    records: written.count,
+    output: opts.output,
+    format: opts.format,
+    since: iso(asked.since),
+    until: iso(asked.until),
+    first: written.first ?? null,
+    last: written.last ?? null,
+  };
+}
+
 async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
+  // The records go to stdout without a file: a summary there would be read as one of them.
+  if (opts.json && !opts.output)
+    ctx.fail(
+      '`--json` prints a summary of what was written to `--output <file>`: give one (without it, the records themselves are on stdout)',
+      2,
+    );
   const config = await ctx.load(opts.config);
   const { scope } = await scopeFor(ctx, config, opts.as);
   const since = timeOption(ctx, '--since', opts.since);
@@ -325,8 +351,8 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
   const output = opts.output;
   const out = output ? createWriteStream(output, { mode: 0o600, flags: 'wx' }) : process.stdout;
   if (output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(outputFailure(output, err), 2));
-  let count = 0;
-  const shown = progress();
+  const written: { count: number; first?: string; last?: string } = { count: 0 };
+  const shown = opts.json ? undefined : progress();
   await withStore(config, async (s) => {
     for (let after = 0; ; ) {
       // A tenant admin's records through the tenant's index, not the whole trail read and filtered.
@@ -335,14 +361,17 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
       if (!rows.length) break;
       const mine = rows.map((r) => r.event).filter(inScope(scope));
       if (mine.length && !out.write(formatRecords(opts.format, mine))) await once(out, 'drain');
-      count += mine.length;
+      written.count += mine.length;
+      written.first ??= mine[0]?.time;
+      written.last = mine.at(-1)?.time ?? written.last;
       after = rows[rows.length - 1].position;
-      if (output) shown.update(`exported ${count} records`);
+      if (output) shown?.update(`exported ${written.count} records`);
     }
   });
   if (output) {
     out.end();
     await once(out, 'finish');
-    shown.end(`exported ${count} records to ${output}`);
+    shown?.end(`exported ${written.count} records to ${output}`);
   }
+  if (opts.json) printResult(true, exportSummary(opts, { since, until }, written), '');
 }
