@@ -284,6 +284,11 @@ test('verify finds an edited, a deleted and a reordered record, each at its posi
   const clean = await runCli(['audit', 'verify', '--json', '-c', cfg]);
   assert.equal(clean.code, 0, clean.stdout);
   assert.deepEqual(JSON.parse(clean.stdout).problems, []);
+  assert.equal(clean.stderr, '', 'no progress with --json: stdout is the report alone');
+  const shown = await runCli(['audit', 'verify', '-c', cfg]);
+  assert.match(shown.stderr, /^verified \d+ records$/m, 'progress goes to stderr');
+  assert.doesNotMatch(shown.stdout, /verified/);
+  assert.match(shown.stdout, /^\d+ records in \d+ streams: the chain is intact\n$/);
 
   const db = new Sqlite(join(dir, 'a.db'));
   const rows = db.prepare('select position, stream, seq, body from audit_events order by position').all() as Array<{
