@@ -199,6 +199,12 @@ const ServerCommon = {
         "Who shares an upstream connection (a process, for stdio): each tenant's callers (default), or each user alone. `per-user` keeps what a stateful server remembers of one caller (roots it was given, files it opened) from every other caller of the same tenant, at the cost of a connection per user.",
     }),
   ),
+  roots: Type.Optional(
+    Type.Boolean({
+      description:
+        "Offer this server the callers' roots (`roots/list`, asked during a call and relayed to the caller who made it). Default true. `false`: the gateway declares no `roots` capability to it, so a server that asks as soon as it starts, when no caller can answer (and logs that it failed), does not ask, and one that takes its folders from its arguments keeps them.",
+    }),
+  ),
   timeouts: Type.Optional(Timeouts),
   messages: Type.Optional(Messages),
   circuit: Type.Optional(

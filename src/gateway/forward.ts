@@ -161,7 +161,11 @@ function questionName(method: unknown): string {
  */
 async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
   const { ctx } = a;
-  const refused = refusal(ctx, r);
+  // Declared to it as not there (`roots: false`): a server that asks anyway gets what it was told.
+  const undeclared = r.method === 'roots/list' && a.via.cfg.roots === false;
+  const refused = undeclared
+    ? { error: { code: -32601, message: 'the client does not support `roots/list`' } }
+    : refusal(ctx, r);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
   // Only the params are scrubbed: the caller answers the gateway's own id.

@@ -10,14 +10,26 @@ import type { Peer } from './peer.ts';
 import type { Era, ServerIdentity } from './types.ts';
 
 /** Capabilities the gateway offers upstream: it routes these requests to the caller that caused them. */
-export const GATEWAY_CLIENT_CAPABILITIES: JsonObject = {
+const GATEWAY_CLIENT_CAPABILITIES: JsonObject = {
   roots: { listChanged: true },
   sampling: {},
   elicitation: { form: {}, url: {} },
 };
 
+/** What is declared to a server: the gateway's capabilities, without `roots` for one configured `roots: false`. */
+export function capabilitiesFor(
+  cfg: { roots?: boolean },
+  offered: JsonObject = GATEWAY_CLIENT_CAPABILITIES,
+): JsonObject {
+  if (cfg.roots !== false) return offered;
+  const { roots: _roots, ...rest } = offered;
+  return rest;
+}
+
 export interface HandshakeOptions {
   timeoutMs: number;
+  /** The client capabilities declared (capabilitiesFor); default all the gateway offers. */
+  capabilities?: JsonObject;
   /** Known era from a cached verdict; skips the probe. */
   prior?: Era;
   /** The operator's choice (`era:` in config): `legacy` never probes; `modern` never falls back to `initialize`. */
@@ -34,10 +46,11 @@ function meansLegacy(err: unknown): boolean {
 }
 
 export async function handshake(peer: Peer, opts: HandshakeOptions): Promise<ServerIdentity> {
+  const capabilities = opts.capabilities ?? GATEWAY_CLIENT_CAPABILITIES;
   const call = { timeoutMs: opts.timeoutMs, maxTotalMs: opts.timeoutMs, signal: opts.signal };
   if (opts.only === 'modern' || (opts.only !== 'legacy' && opts.prior !== 'legacy')) {
     try {
-      const r = await peer.request('server/discover', { _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) }, call);
+      const r = await peer.request('server/discover', { _meta: modernMeta(capabilities) }, call);
       const versions = Array.isArray(r.supportedVersions) ? r.supportedVersions : [];
       if (versions.includes(MODERN_VERSION)) {
         const meta = (r._meta ?? {}) as JsonObject;
@@ -60,7 +73,7 @@ export async function handshake(peer: Peer, opts: HandshakeOptions): Promise<Ser
   }
   const r = await peer.request(
     'initialize',
-    { protocolVersion: LEGACY_VERSION, capabilities: GATEWAY_CLIENT_CAPABILITIES, clientInfo: GATEWAY_INFO },
+    { protocolVersion: LEGACY_VERSION, capabilities, clientInfo: GATEWAY_INFO },
     call,
   );
   if (typeof r.protocolVersion !== 'string')

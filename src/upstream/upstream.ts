@@ -19,7 +19,7 @@ import { ByteBudget } from '../util/byte-budget.ts';
 import { StdioChannel, type StdioOptions } from './stdio.ts';
 import { fetchHint, makeChannel } from './make-channel.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
-import { GATEWAY_CLIENT_CAPABILITIES, handshake } from './handshake.ts';
+import { capabilitiesFor, handshake } from './handshake.ts';
 import type { CallOptions, Channel, Era, ServerIdentity, ServerRequestAnswer } from './types.ts';
 
 export type UpstreamState = 'starting' | 'ready' | 'down' | 'stopped';
@@ -274,7 +274,7 @@ export class Upstream extends EventEmitter<{
     if (identity.era === 'modern') {
       const meta = {
         ...((params?._meta as JsonObject | undefined) ?? {}),
-        ...modernMeta(opts.clientCapabilities ?? GATEWAY_CLIENT_CAPABILITIES),
+        ...modernMeta(capabilitiesFor(this.cfg, opts.clientCapabilities)),
       };
       p = { ...(params ?? {}), _meta: meta };
     } else if (params && ('inputResponses' in params || 'requestState' in params)) {
@@ -363,7 +363,8 @@ export class Upstream extends EventEmitter<{
       const cached = this.#legacyOnly ? undefined : await this.#verdicts.get(this.name).catch(() => undefined);
       const prior = cached?.fingerprint === fp ? cached.era : undefined;
       const only = this.#legacyOnly ? 'legacy' : pinnedEra(this.cfg);
-      const identity = await handshake(peer, { timeoutMs: this.cfg.timeouts.connectMs, prior, only });
+      const capabilities = capabilitiesFor(this.cfg);
+      const identity = await handshake(peer, { timeoutMs: this.cfg.timeouts.connectMs, prior, only, capabilities });
       if (this.#peer !== peer) throw new Error('superseded');
       this.#identity = identity;
       this.#state = 'ready';
@@ -427,7 +428,7 @@ export class Upstream extends EventEmitter<{
     peer
       .request(
         'subscriptions/listen',
-        { notifications, _meta: modernMeta(GATEWAY_CLIENT_CAPABILITIES) },
+        { notifications, _meta: modernMeta(capabilitiesFor(this.cfg)) },
         {
           timeoutMs: forever,
           maxTotalMs: forever,
