@@ -13,7 +13,7 @@ import type { Config, RawConfig } from './schema.ts';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
 import { PolicyError } from '../policy/model.ts';
-import { policyNameWarnings } from '../inventory/policy-names.ts';
+import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 import { ConfigFileError, readConfigText } from './read-text.ts';
 import { context, isObj, sorted, type ConfigIssue, type Context } from './issues.ts';
 import { substitute, substituteAll } from './references.ts';
@@ -92,7 +92,9 @@ export function parseConfig(
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
   const config = normalise(raw as RawConfig, source, configDir);
   if (policy && (raw as RawConfig).policy?.unknownTools === 'error') {
-    for (const w of policyNameWarnings({ ...config, policy }))
+    // The servers only: what they list is not known here (src/inventory/policy-names.ts adds it elsewhere).
+    const servers = new Set(config.servers.map((s) => s.name));
+    for (const w of unknownToolWarnings(policy.compiled, { servers, separator: config.gateway.namespaceSeparator }))
       ctx.issues.push({ file: w.file, line: w.line, column: 1, path: 'policy', message: w.message });
   }
   if (ctx.issues.length) throw new ConfigError(sorted(ctx.issues, source));
