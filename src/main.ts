@@ -61,6 +61,9 @@ import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { endpointDeps } from './listeners/endpoint-deps.ts';
 import { GatehouseError } from './protocol/errors.ts';
 
+/** How long a gateway that re-sealed tokens after a key rotation tries to empty the store's log. */
+const KEY_LOG_MS = 30_000;
+
 export interface GatewayOptions {
   log?: Logger;
   /** Do not listen on HTTP (the stdio command). */
@@ -344,6 +347,13 @@ export class Gateway {
     // What this gateway sealed under the old key before it noticed (rotate-key re-sealed the rest).
     void this.credentials.broker.oauth
       ?.resealStale()
+      .then(async (n) => {
+        // What it replaced is zeroed in the file; the log's earlier versions of those rows go too.
+        if (n > 0 && (await this.store.emptyLog?.(KEY_LOG_MS)) === false)
+          this.log.warn(
+            'the store log still holds upstream tokens sealed under the old key: it is emptied at the next rotation or stop',
+          );
+      })
       .catch((err: Error) => this.log.warn({ err: err.message }, 'upstream tokens not re-sealed under the new key'));
   }
 

@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +138,50 @@ test('a rotated key is scrubbed, recorded for check 2.7 and sealed with at once;
   try {
     for (const tenant of ['acme', 'globex'])
       assert.ok(await accessToken(gw, tenant), `the authorization of ${tenant} opens after a restart`);
+  } finally {
+    await gw.stop();
+  }
+});
+
+/**
+ * The files of the state directory holding one of `sealed` (as stored, or its raw ciphertext), for each.
+ * Read by another process: closing a file of SQLite's in this one would drop the running gateway's
+ * locks on it (POSIX), and the CLI closing its connection would then empty the log itself.
+ */
+function holding(sealed: string[]): string[][] {
+  const scan = `
+    const { readdirSync, readFileSync, statSync } = require('node:fs');
+    const { join } = require('node:path');
+    const under = (d) => readdirSync(d).flatMap((n) => statSync(join(d, n)).isDirectory() ? under(join(d, n)) : [join(d, n)]);
+    const files = under(process.argv[1]).map((p) => ({ p, b: readFileSync(p) }));
+    const out = JSON.parse(process.argv[2]).map((s) => {
+      const raw = Buffer.from(s.split('.')[2], 'base64url');
+      return files.filter((f) => f.b.includes(Buffer.from(s)) || f.b.includes(raw)).map((f) => f.p);
+    });
+    process.stdout.write(JSON.stringify(out));`;
+  return JSON.parse(
+    execFileSync(process.execPath, ['-e', scan, join(dir, 'state'), JSON.stringify(sealed)], { encoding: 'utf8' }),
+  );
+}
+
+test('walk S: after rotate-key, no file of the state directory holds a token sealed under the old key (gateway running)', async () => {
+  const gw = await start();
+  try {
+    const sealed = () => gw.store.upstreamTokens.get('remote', 'acme').then((v) => v!);
+    await authorize('acme');
+    const replaced = await sealed(); // replaced below, before the rotation: zeroed where it was
+    await authorize('acme');
+    await authorize('globex');
+    const old = [replaced, await sealed(), (await gw.store.upstreamTokens.get('remote', 'globex'))!];
+    assert.notEqual(old[0], old[1]);
+    // Not vacuous: before the rotation the log holds them (the gateway keeps its connection open).
+    assert.ok(holding(old)[1]!.length > 0, 'the current token is in a file before the rotation');
+
+    const r = await runCli(['secrets', 'rotate-key', '--json', '-c', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).oldValuesErased, true);
+    assert.deepEqual(holding(old), [[], [], []], 'no token sealed under the old key is left in the state directory');
+    assert.ok(await accessToken(gw, 'acme'), 'the re-sealed token still opens');
   } finally {
     await gw.stop();
   }

@@ -128,11 +128,16 @@ function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
     .action((opts: ConfigOpts) => rotateKey(ctx, opts));
 }
 
+/** How long rotate-key waits for running gateways to let it empty the embedded store's log. */
+const EMPTY_LOG_MS = 30_000;
+
 /**
  * The store's secrets, then the upstream OAuth tokens sealed with the key, re-encrypted under a new
  * key, which then replaces the key file. The new key is written aside first, and moved over the old
  * one last: a crash at any step leaves, in the key file and beside it, the keys that open everything.
  * Running gateways on this state directory notice the move within seconds (credentials/key-watch.ts).
+ * The embedded store zeroes what it replaces; its write-ahead log, which still holds the tokens as
+ * sealed under the old key, is then emptied into it, so the old key opens nothing in the state directory.
  */
 async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   // The replicas read that key, not the file: a new file would be a key they do not have.
@@ -150,20 +155,26 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   await writeKeyFile(`${keyFile}.next`, next);
   await store.rotateKey(next);
   keys.adopt(next);
-  const tokens = await withStore(config, async (s) => {
+  const { tokens, emptied } = await withStore(config, async (s) => {
     const n = await new UpstreamOAuth(s.upstreamTokens, keys).resealStale();
     await rename(`${keyFile}.next`, keyFile);
     await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', {
       keyId: store.keyId,
       upstreamTokens: n,
     });
-    return n;
+    return { tokens: n, emptied: (await s.emptyLog?.(EMPTY_LOG_MS)) ?? true };
   });
   done(
     opts,
-    { keyId: store.keyId, secrets: secretCount, upstreamTokens: tokens },
+    { keyId: store.keyId, secrets: secretCount, upstreamTokens: tokens, oldValuesErased: emptied },
     `${secretCount} secret(s) and ${tokens} upstream authorization(s) re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it within seconds`,
   );
+  if (!emptied) {
+    process.stderr.write(
+      `gatehouse: the key is rotated, but the store's write-ahead log (${config.storage.sqlitePath}-wal) still holds the upstream authorizations as sealed under the old key: a gateway kept reading for ${EMPTY_LOG_MS / 1000} s. Stop the gateways on this state directory (the last one to stop empties the log), or run \`gatehouse secrets rotate-key\` again when they are idle\n`,
+    );
+    process.exitCode = 1;
+  }
 }
 
 type RevokeOpts = {

@@ -336,6 +336,7 @@ function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
 export interface SqliteExtras {
   writer: SqliteAuditWriter;
   apiKeyRow: ApiKeyRow;
+  emptyLog: Store['emptyLog'];
 }
 
 export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?: SqliteExtras): Store {
@@ -356,6 +357,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
     incidents: incidentRepo(db),
     applyAcks: applyAckRepo(db),
     consoleSignouts: consoleSignoutRepo(db),
+    emptyLog: sqlite?.emptyLog,
     async ping() {
       await sql`select 1`.execute(db);
       // The embedded store also fails readiness while the audit records it acknowledged cannot be stored.

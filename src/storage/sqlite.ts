@@ -64,13 +64,20 @@ export async function openSqlite(path: string): Promise<Store> {
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     await enableWal(sqlite);
     sqlite.pragma('synchronous = FULL');
+    // What is deleted or replaced (an upstream token sealed under a rotated key) is overwritten with
+    // zeros in the file, not left in free space for someone with the old key to find.
+    sqlite.pragma('secure_delete = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
     await db.connection().execute(migrateLocked);
     const keyRow = sqlite.prepare<[string], Selectable<ApiKeysTable>>(apiKeyById(db).sql);
     const writer = new SqliteAuditWriter(path);
     // What writers that stopped left in their spools is stored before anyone reads the trail.
     await writer.replay(auditRow);
-    return storeOver(db, 'sqlite', { writer, apiKeyRow: (id) => keyRow.get(id) });
+    return storeOver(db, 'sqlite', {
+      writer,
+      apiKeyRow: (id) => keyRow.get(id),
+      emptyLog: (timeoutMs) => emptyLog(path, timeoutMs),
+    });
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open the sqlite store \`${path}\`: ${(err as Error).message}`);
@@ -90,4 +97,30 @@ async function migrateLocked(conn: Kysely<Database>): Promise<void> {
     throw err;
   }
   await sql`commit`.execute(conn);
+}
+
+/**
+ * Copy the write-ahead log into the database file and truncate it to nothing, so no earlier version of
+ * a page (a value since replaced, zeroed in the file by secure_delete) is left in the log. The other
+ * connections (a running gateway's) must not be reading an older snapshot meanwhile: retried on a
+ * connection of its own that never blocks, until `timeoutMs`. false when it did not complete.
+ */
+async function emptyLog(path: string, timeoutMs: number): Promise<boolean> {
+  const db = new Sqlite(path);
+  try {
+    db.pragma('busy_timeout = 0');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        if (r?.busy === 0) return true;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      }
+      if (Date.now() > deadline) return false;
+      await sleep(20 + Math.random() * 80);
+    }
+  } finally {
+    db.close();
+  }
 }

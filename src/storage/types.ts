@@ -464,6 +464,12 @@ export interface Store {
   readonly incidents: IncidentStore;
   readonly applyAcks: ApplyAckStore;
   readonly consoleSignouts: ConsoleSignoutStore;
+  /**
+   * The embedded store only: empty its write-ahead log into the database file (where what was replaced
+   * or deleted is zeroed), so no file holds an earlier version of a row. false when other connections
+   * kept it from completing within `timeoutMs`.
+   */
+  readonly emptyLog?: (timeoutMs: number) => Promise<boolean>;
   /** Cheap liveness query for /readyz; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;
