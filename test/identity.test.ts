@@ -194,7 +194,7 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
     new SignJWT({ ...claims, ...over })
       .setProtectedHeader({ alg: 'ES256', kid: oidc.signingKey.kid, ...header })
       .setIssuer(String(over.iss ?? oidc.issuer))
-      .setAudience(String(over.aud ?? resource))
+      .setAudience(Array.isArray(over.aud) ? over.aud : String(over.aud ?? resource))
       .setIssuedAt(now - 5)
       .setExpirationTime(Number(over.exp ?? now + 300))
       .sign(k);
@@ -235,6 +235,10 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
       /wrong audience/,
     ],
     ['trailing-slash audience', await token('agent-a', 'mcp:tools mcp:read', `${resource}/`), /wrong audience/],
+    // walk S: ours and another (the README promises an exact audience), or ours twice.
+    ['audience array with another', await sign({ aud: [resource, 'http://evil'] }), /wrong audience/],
+    ['audience array, another first', await sign({ aud: ['http://evil', resource] }), /wrong audience/],
+    ['audience array, ours twice', await sign({ aud: [resource, resource] }), /wrong audience/],
     ['signed by another key', await sign({}, {}, otherKey), /bad signature|no matching key/],
     ['alg none', unsigned({ alg: 'none', typ: 'JWT' }, payload), /algorithm not allowed|malformed/],
     ['HS256 with the public key', hs256, /algorithm not allowed/],
@@ -251,6 +255,8 @@ test('forged, expired, misdirected and malformed tokens are refused with 401 and
     assert.match(challenge, /^Bearer resource_metadata="[^"]+", error="invalid_token"/, what);
     assert.match(await r.text(), reason, what);
   }
+  // An array of exactly our resource is our audience.
+  assert.equal((await post(INIT, bearer(await sign({ aud: [resource] })))).status, 200, 'aud: [resource]');
   const q = await fetch(`${t.url}/mcp?access_token=${await token('agent-a')}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },

@@ -29,6 +29,15 @@ export type VerifyResult = { ok: true; principal: Principal } | { ok: false; rea
 export const fail = (reason: string): VerifyResult => ({ ok: false, reason });
 
 /**
+ * A token's `aud` names this resource and nothing else: the string itself, or an array of exactly it.
+ * A token that also names another audience was issued to be presented there too, and whoever it was
+ * presented to could replay it here (RFC 8707 / RFC 9068: one token, one resource).
+ */
+export function exactAudience(aud: unknown, audience: string): boolean {
+  return aud === audience || (Array.isArray(aud) && aud.length === 1 && aud[0] === audience);
+}
+
+/**
  * Builds the principal from claims that have ALREADY been verified (signature + iss/aud/exp for a JWT,
  * or an `active: true` introspection answer). Callers check `sub` and `exp` before calling.
  */

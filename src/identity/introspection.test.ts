@@ -43,7 +43,9 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
       roles: ['agent'],
     };
     answers.set('opaque-good', active);
-    answers.set('opaque-good-2', { ...active, aud: ['x', RESOURCE], sub: 'svc-2' });
+    answers.set('opaque-good-2', { ...active, aud: [RESOURCE], sub: 'svc-2' });
+    answers.set('opaque-two-aud', { ...active, aud: [RESOURCE, 'http://evil.example'], sub: 'svc-3' });
+    answers.set('opaque-two-aud-same', { ...active, aud: [RESOURCE, RESOURCE], sub: 'svc-4' });
     answers.set('opaque-inactive', { ...active, active: false });
     answers.set('opaque-truthy', { ...active, active: 'true' });
     answers.set('opaque-wrong-aud', { ...active, aud: `${RESOURCE}/` });
@@ -81,6 +83,8 @@ describe('introspection (RFC 7662) for opaque tokens', () => {
     assertRefused(await v.verify('opaque-truthy'), 'token inactive');
     assertRefused(await v.verify('opaque-unknown'), 'token inactive');
     assertRefused(await v.verify('opaque-wrong-aud'), 'wrong audience');
+    assertRefused(await v.verify('opaque-two-aud'), 'wrong audience'); // walk S: ours and another
+    assertRefused(await v.verify('opaque-two-aud-same'), 'wrong audience');
     assertRefused(await v.verify('opaque-wrong-iss'), 'wrong issuer');
     assertRefused(await v.verify('opaque-expired'), 'token expired');
     assertRefused(await v.verify('opaque-no-exp'), 'missing exp claim');

@@ -7,7 +7,7 @@
 // past `exp`), negative ones 10 s (an unreachable server 1 s), each cache bounded; concurrent
 // lookups of one token share one introspection call. A flood of one bad token costs one call, not one each.
 import { createHash } from 'node:crypto';
-import { fail, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
+import { exactAudience, fail, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
 import { gatewaySubject } from './principal.ts';
 import type { ClaimNames, Principal, VerifyResult } from './claims.ts';
 
@@ -111,8 +111,7 @@ export class Introspector {
     if (body.active !== true) return fail('token inactive');
 
     const { audience, issuers, clockToleranceSec } = this.#opts;
-    const aud = body.aud;
-    if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return fail('wrong audience');
+    if (!exactAudience(body.aud, audience)) return fail('wrong audience');
     if (body.iss !== undefined && !(typeof body.iss === 'string' && issuers.has(body.iss))) return fail('wrong issuer');
     if (body.sub === undefined) return fail('missing sub claim');
     if (typeof body.sub !== 'string' || body.sub === '') return fail('invalid sub claim');

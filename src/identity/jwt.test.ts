@@ -194,18 +194,23 @@ describe('hostile and broken tokens', () => {
     assertRefused(await verifier.verify(await forge(noIss)), 'missing iss claim');
   });
 
-  test('audience: forged look-alikes, arrays and absence', async () => {
+  test('audience: forged look-alikes, arrays other than exactly ours, and absence', async () => {
     for (const aud of [
       'https://gateway.example.com.evil.test/mcp',
       `${RESOURCE}/`,
       [`${RESOURCE}/`, 'x'],
       'gateway.example.com',
+      // walk S: ours among others is not exactly ours (a token meant for another resource too).
+      ['other', RESOURCE],
+      [RESOURCE, 'http://evil'],
+      [RESOURCE, RESOURCE],
+      [],
     ]) {
       assertRefused(await verifier.verify(await forge({ ...claims(), aud })), 'wrong audience');
     }
     const { aud: _, ...noAud } = claims();
     assertRefused(await verifier.verify(await forge(noAud)), 'wrong audience');
-    assert.equal((await verifier.verify(await forge({ ...claims(), aud: ['other', RESOURCE] }))).ok, true);
+    assert.equal((await verifier.verify(await forge({ ...claims(), aud: [RESOURCE] }))).ok, true);
   });
 
   test("a sub that names one of the gateway's own principals is refused: a service key's, anonymous, local (walk P)", async () => {

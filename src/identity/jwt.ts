@@ -12,7 +12,7 @@ const loadJose = () => {
   jose ??= import('jose');
   return jose;
 };
-import { fail, isAllowedFetchUrl, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
+import { exactAudience, fail, isAllowedFetchUrl, isObject, principalFromClaims, readJsonCapped } from './claims.ts';
 import { gatewaySubject } from './principal.ts';
 import type { ClaimNames, VerifyResult } from './claims.ts';
 import { Introspector } from './introspection.ts';
@@ -185,6 +185,8 @@ export class TokenVerifier {
       if (reason === 'issuer keys unavailable') this.#onKeysUnavailable(state.issuer, jwksProblem(err, state.jwksUri));
       return fail(reason);
     }
+    // jose accepts an `aud` array that merely includes ours: only exactly ours is ours.
+    if (!exactAudience(payload.aud, this.#audience)) return fail('wrong audience');
     // jose checks presence only; a numeric or empty `sub` would make a meaningless subject.
     if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid sub claim');
     if (gatewaySubject(payload.sub)) return fail('reserved sub claim');
