@@ -190,6 +190,13 @@ test('a sandboxed server allowed its own gateway in every spelling reaches neith
     `0.0.0.0:${P}`,
     `127.1:${P}`,
     `localhost:${P}`,
+    // walk S: IPv6 forms that carry 127.0.0.1 (SIIT, NAT64, 6to4, Teredo, IPv4-compatible).
+    `[::ffff:0:7f00:1]:${P}`,
+    `[64:ff9b::7f00:1]:${P}`,
+    `[64:ff9b::127.0.0.1]:${P}`,
+    `[2002:7f00:1::]:${P}`,
+    `[2001:0:4136:e378:8000:63bf:80ff:fffe]:${P}`,
+    `[::7f00:1]:${P}`,
   ];
   const file = join(tmp, 'gatehouse.yaml');
   const text = configText(`{ host: 127.0.0.1, port: ${P} }`, [`127.0.0.1:${Q}`]).replace(

@@ -12,6 +12,7 @@ import { formatPath } from '../util/yaml-positions.ts';
 import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN, parseAllow, type AllowEntry } from '../util/allow-entry.ts';
 import { canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
 import { refusedAddress } from '../util/address-kind.ts';
+import { embeddedIpv4, type EmbeddingForm } from '../util/embedded-ipv4.ts';
 import { keptIn, real } from '../util/paths.ts';
 
 export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; configDir: string }): void {
@@ -44,6 +45,16 @@ export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; 
   }
 }
 
+const FORM_NAMES: Record<EmbeddingForm, string> = {
+  mapped: 'IPv4-mapped, ::ffff:0:0/96',
+  siit: 'SIIT, ::ffff:0:0:0/96',
+  compatible: 'IPv4-compatible, ::/96',
+  nat64: 'NAT64, 64:ff9b::/96',
+  'nat64-local': 'local NAT64, 64:ff9b:1::/48',
+  '6to4': '6to4, 2002::/16',
+  teredo: 'Teredo, 2001::/32',
+};
+
 /** Why the proxy would refuse every connection this entry allows, or undefined. */
 function entryProblem(e: AllowEntry, own: Listening | undefined): string | undefined {
   if (own && namesGateway(e.host, e.port, own))
@@ -51,6 +62,10 @@ function entryProblem(e: AllowEntry, own: Listening | undefined): string | undef
   const ip = canonicalIp(e.host);
   if (ip && refusedAddress(ip) === 'metadata address')
     return "is a cloud metadata address, which the egress proxy never connects to (it hands out the host's cloud credentials)";
+  const why = refusedAddress(e.host);
+  const embedded = why && embeddedIpv4(e.host);
+  if (embedded)
+    return `is an IPv6 address that carries an IPv4 one (${FORM_NAMES[embedded.form]}), a ${why} on a network that translates it, which the egress proxy refuses in this form: allow the IPv4 address itself if it is meant`;
   return undefined;
 }
 

@@ -16,6 +16,7 @@ import { networkInterfaces } from 'node:os';
 import { reachesGateway, type Listening } from '../util/own-listener.ts';
 import { type AllowEntry, allowHost, parseAllow } from '../util/allow-entry.ts';
 import { type AddressKind, refusedAddress } from '../util/address-kind.ts';
+import { embeddedIpv4 } from '../util/embedded-ipv4.ts';
 
 export interface EgressRefusal {
   /** What the server asked for (host:port). */
@@ -71,9 +72,10 @@ export async function vet(
     if (reachesGateway(address, port, own.listening, own.interfaces))
       return { target, address, reason: 'gateway address' };
     const why = refusedAddress(address);
-    // Naming an internal address literally in the allowlist lets that address in; a name never does.
-    if (why && (why === 'metadata address' || !isIP(entry.host) || entry.host !== address.toLowerCase()))
-      return { target, address, reason: why };
+    // Naming an internal address literally in the allowlist lets that address in; a name never does,
+    // nor an IPv6 form that carries an internal IPv4 address (NAT64, SIIT...): it names that one.
+    const literal = isIP(entry.host) && entry.host === address.toLowerCase() && !embeddedIpv4(address);
+    if (why && (why === 'metadata address' || !literal)) return { target, address, reason: why };
   }
   if (!addresses.length) return { target, reason: 'unresolvable' };
   return { address: addresses[0] };

@@ -4,6 +4,7 @@
  * config's checks ask it too (an allowlist entry that names a metadata address is refused at load).
  */
 import { BlockList, isIP } from 'node:net';
+import { embeddedIpv4, type EmbeddingForm } from './embedded-ipv4.ts';
 
 export type AddressKind =
   | 'metadata address'
@@ -43,7 +44,6 @@ const RESERVED = blocks([
   ['203.0.113.0', 24, 'ipv4'],
   ['224.0.0.0', 3, 'ipv4'],
   ['::', 128, 'ipv6'],
-  ['64:ff9b::', 96, 'ipv6'],
   ['64:ff9b:1::', 48, 'ipv6'],
   ['100::', 64, 'ipv6'],
   ['2001:db8::', 32, 'ipv6'],
@@ -51,14 +51,32 @@ const RESERVED = blocks([
   ['ff00::', 8, 'ipv6'],
 ]);
 
-/** Why an address may not be reached from a sandbox, or undefined for a public address. */
+/** The most serious first: what an address that may reach several is refused as. */
+const SEVERITY: AddressKind[] = [
+  'metadata address',
+  'loopback address',
+  'link-local address',
+  'private address',
+  'reserved address',
+];
+
+/** Forms refused even for a public IPv4 address: deprecated (RFC 4291, RFC 7526), or a network's own translator. */
+const RESERVED_FORMS = new Set<EmbeddingForm>(['compatible', '6to4', 'nat64-local']);
+
+/**
+ * Why an address may not be reached from a sandbox, or undefined for a public address. An IPv6
+ * address that carries an IPv4 one (mapped, SIIT, NAT64, 6to4, Teredo: ./embedded-ipv4.ts) is the
+ * IPv4 address it reaches: `64:ff9b::a9fe:a9fe` is the metadata service on a NAT64 network.
+ */
 export function refusedAddress(ip: string): AddressKind | undefined {
   const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
   const addr = ip.toLowerCase();
-  // An IPv4-mapped IPv6 address is the IPv4 address.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
-  if (mapped) return refusedAddress(mapped[1]);
-  if (family === 'ipv6' && addr.startsWith('::ffff:')) return 'reserved address';
+  const embedded = family === 'ipv6' ? embeddedIpv4(addr) : undefined;
+  if (embedded) {
+    const kinds = embedded.ipv4.map((v4) => refusedAddress(v4));
+    const worst = SEVERITY.find((k) => kinds.includes(k));
+    return worst ?? (RESERVED_FORMS.has(embedded.form) ? 'reserved address' : undefined);
+  }
   if (METADATA.has(addr)) return 'metadata address';
   if (LOOPBACK.check(addr, family)) return 'loopback address';
   if (LINK_LOCAL.check(addr, family)) return 'link-local address';

@@ -6,6 +6,7 @@
  * and the config's checks supply the listeners and the machine's interface addresses).
  */
 import { BlockList, isIP } from 'node:net';
+import { embeddedIpv4 } from './embedded-ipv4.ts';
 
 /** An address (or, as configured, a name) and a port the gateway listens on. */
 export interface Listening {
@@ -28,8 +29,9 @@ const unspecified = (ip: string) => UNSPECIFIED.check(ip, family(ip));
 /**
  * One spelling of an IP address, or undefined for a name: IPv4 as a dotted quad (`127.1`,
  * `0x7f000001` and `2130706433` are 127.0.0.1, as the resolver reads them), IPv6 compressed in
- * lower case without its zone, and an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`,
- * `::ffff:7f00:1`) as the IPv4 address it reaches.
+ * lower case without its zone, and an IPv6 address that carries an IPv4 one as the IPv4 address it
+ * reaches: IPv4-mapped (`::ffff:127.0.0.1`, `::ffff:7f00:1`), SIIT (`::ffff:0:7f00:1`), NAT64
+ * (`64:ff9b::7f00:1`), 6to4, Teredo, IPv4-compatible (./embedded-ipv4.ts).
  */
 export function canonicalIp(text: string): string | undefined {
   const t = text.replace(/^\[|\]$/g, '');
@@ -43,10 +45,8 @@ export function canonicalIp(text: string): string | undefined {
     host = parsedHost(t) ?? '';
   }
   if (!isIP(host)) return undefined;
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-  if (!mapped) return host;
-  const [hi, lo] = [Number.parseInt(mapped[1], 16), Number.parseInt(mapped[2], 16)];
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  const embedded = embeddedIpv4(host);
+  return embedded?.ipv4.length === 1 ? embedded.ipv4[0] : host;
 }
 
 /** The host as the WHATWG URL parser spells it (the parser every fetch uses), or undefined. */
