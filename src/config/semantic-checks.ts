@@ -7,6 +7,7 @@
  * (./sandbox-checks.ts), and redaction paths the audit trail's redactor can read. Credentials written
  * in clear in a server's headers or environment are warned of (./static-secrets.ts).
  */
+import { isPostgresUrl } from '../storage/mask.ts';
 import { jsonPathProblem } from '../util/json-path.ts';
 import { addressChecks } from './address-checks.ts';
 import { urlCredentialChecks } from './url-credentials.ts';
@@ -44,6 +45,12 @@ export function semanticChecks(raw: unknown, ctx: Context, dirs: { stateDir: str
   if (storage.driver === 'postgres' && !storage.postgresUrl && !ctx.unset.has('storage.postgresUrl')) {
     ctx.add(['storage', 'driver'], 'the `postgres` driver needs `postgresUrl`');
   }
+  // A value that is no URL (a password in the wrong variable) would be shown whole in a connection error.
+  if (typeof storage.postgresUrl === 'string' && storage.postgresUrl && !isPostgresUrl(storage.postgresUrl))
+    ctx.add(
+      ['storage', 'postgresUrl'],
+      'is not a `postgres://` or `postgresql://` URL (postgres://user@host:5432/db; a Unix socket: postgresql:///db?host=/run/postgresql); the value is not shown',
+    );
 }
 
 /** Server names are unique and free of the namespace separator; limits in order; env names valid. */

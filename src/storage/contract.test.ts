@@ -872,6 +872,12 @@ test('postgres: errors name the server but never the password', async (t) => {
   assert.doesNotMatch(encoded, /p@ss|p%40ss|w0rd/);
   const query = await refused('postgres://gh@127.0.0.1:1/test?password=qu3ry-pw');
   assert.doesNotMatch(query, /qu3ry-pw/);
+  // walk S: a value that is no postgres URL (a password in the wrong variable) is refused, never shown.
+  for (const v of ['hunter2-SUPERSECRET-9f8e', 'hunter2:SUPERSECRET-9f8e@127.0.0.1:1/test']) {
+    const m = await refused(v);
+    assert.match(m, /`storage\.postgresUrl` is not a `postgres:\/\/` or `postgresql:\/\/` URL/);
+    assert.doesNotMatch(m, /hunter2|SUPERSECRET/);
+  }
   await assert.rejects(openStore({ driver: 'postgres', sqlitePath: '' }), /`storage\.postgresUrl` is required/);
   await assert.rejects(
     openStore({ driver: 'postgres', sqlitePath: '', postgresUrl: pgTestUrl(), pgSchema: 'x"; drop' }),

@@ -4,6 +4,7 @@
  * (contract.test.ts).
  */
 import type { Store } from './types.ts';
+import { isPostgresUrl } from './mask.ts';
 
 export interface StoreConfig {
   driver: 'sqlite' | 'postgres';
@@ -26,6 +27,9 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.driver === 'sqlite') return (await import('./sqlite.ts')).openSqlite(cfg.sqlitePath);
   if (!cfg.postgresUrl) throw new Error('`storage.postgresUrl` is required with the postgres driver');
+  // The config refuses it at its line; a caller that did not load one is refused too, nothing of it shown.
+  if (!isPostgresUrl(cfg.postgresUrl))
+    throw new Error('`storage.postgresUrl` is not a `postgres://` or `postgresql://` URL (the value is not shown)');
   return (await import('./postgres.ts')).openPostgres(
     cfg.postgresUrl,
     cfg.pgSchema,

@@ -17,9 +17,20 @@ test('maskUrl leaves a url without a password alone', () => {
   assert.equal(maskUrl('postgres://postgres@127.0.0.1:5432/test'), 'postgres://postgres@127.0.0.1:5432/test');
 });
 
-test('maskUrl masks what it cannot parse generously', () => {
-  assert.equal(maskUrl('postgres://u:p@ss@[bad/db'), 'postgres://u:***@[bad/db');
-  assert.equal(maskUrl('host=h password=kw-pw dbname=x'), 'host=h password=*** dbname=x');
+test('maskUrl masks whole what is not a postgres URL (walk S: a password in the wrong variable)', () => {
+  const whole = '(storage.postgresUrl, not a postgres:// URL: not shown)';
+  for (const v of [
+    'postgres://u:p@ss@[bad/db',
+    'host=h password=kw-pw dbname=x',
+    'hunter2-SUPERSECRET-9f8e',
+    'hunter2:SUPERSECRET', // parses as a URL of scheme `hunter2:`
+    'mysql://u:p@h/db',
+  ])
+    assert.equal(maskUrl(v), whole, v);
+  assert.equal(
+    scrub('database "hunter2-SUPERSECRET-9f8e" does not exist', 'hunter2-SUPERSECRET-9f8e'),
+    `database "${whole}" does not exist`,
+  );
 });
 
 test('scrub removes the url and the password in every spelling', () => {

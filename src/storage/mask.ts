@@ -6,15 +6,22 @@
 
 const MASK = '***';
 
-/** `url` with its password (userinfo or `?password=`) replaced by `***`. */
-export function maskUrl(url: string): string {
-  let u: URL;
+/** What a connection string that is not a postgres URL is shown as: nothing of it (it may be a password). */
+const UNPARSED = '(storage.postgresUrl, not a postgres:// URL: not shown)';
+
+/** Whether `url` parses as a `postgres://` or `postgresql://` URL, the only connection strings the store takes. */
+export function isPostgresUrl(url: string): boolean {
   try {
-    u = new URL(url);
+    return ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
   } catch {
-    // Not a URL we can parse: mask generously (everything between `//user:` and the last `@`).
-    return url.replace(/(\/\/[^/:@]*:).*@/, `$1${MASK}@`).replace(/(password=)[^&\s]*/gi, `$1${MASK}`);
+    return false;
   }
+}
+
+/** `url` with its password (userinfo or `?password=`) replaced by `***`; anything but a postgres URL, whole. */
+export function maskUrl(url: string): string {
+  if (!isPostgresUrl(url)) return UNPARSED;
+  const u = new URL(url);
   if (u.password) u.password = MASK;
   if (u.searchParams.has('password')) u.searchParams.set('password', MASK);
   return u.toString();
@@ -32,11 +39,13 @@ function secretsOf(url: string): string[] {
       // a malformed escape: the raw spelling is still masked
     }
   };
-  try {
+  if (isPostgresUrl(url)) {
     const u = new URL(url);
     add(u.password);
     add(u.searchParams.get('password'));
-  } catch {
+  } else {
+    // Not a postgres URL: all of it may be the secret (a password in the wrong variable).
+    add(url);
     add(/\/\/[^/:@]*:(.*)@/.exec(url)?.[1] ?? null);
     add(/password=([^&\s]*)/i.exec(url)?.[1] ?? null);
   }
