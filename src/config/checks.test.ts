@@ -283,6 +283,35 @@ test("a header the gateway writes itself is refused at its line: framing and con
   ]);
 });
 
+test("walk S: header names that differ only in case are one header, refused at the second; Content-Encoding and Trailer are the gateway's", () => {
+  const text = [
+    'version: 1',
+    'servers:',
+    '  - name: remote',
+    '    transport: http',
+    '    url: https://mcp.example.com/mcp',
+    '    headers: { X-Api-Key: a-CANARY, x-api-key: b-CANARY, Content-Encoding: gzip, Trailer: X-Sum, X-Team: ok }',
+    '    credentials: { headers: { X-TEAM: "local:team", Authorization: "local:token" } }',
+    'audit:',
+    '  exports:',
+    '    - { name: siem, type: http, format: splunk-hec, url: "https://siem.example.com/in", headers: { X-Token: a, X-TOKEN: b, content-encoding: br } }',
+    '',
+  ].join('\n');
+  const body = 'it describes the body the gateway writes (never encoded, never with trailers)';
+  const twice = (name: string, first: string) =>
+    `\`${name}\` is set twice (as \`${first}\` too): header names are not case-sensitive, so only one would be sent; keep one`;
+  const found = errors(text);
+  assert.deepEqual(found, [
+    `g.yaml:6:37: servers[0].headers: ${twice('x-api-key', 'X-Api-Key')}`,
+    `g.yaml:6:58: servers[0].headers: \`Content-Encoding\` cannot be set here: ${body}`,
+    `g.yaml:6:82: servers[0].headers: \`Trailer\` cannot be set here: ${body}`,
+    `g.yaml:7:31: servers[0].credentials.headers: ${twice('X-TEAM', 'X-Team')}`,
+    `g.yaml:10:112: audit.exports[0].headers: ${twice('X-TOKEN', 'X-Token')}`,
+    `g.yaml:10:124: audit.exports[0].headers: \`content-encoding\` cannot be set here: ${body}`,
+  ]);
+  assert.ok(!found.join('\n').includes('CANARY'), 'no value is echoed');
+});
+
 test('a credential in an upstream or sink URL is refused at its line: user info, a reference past the host, a credential query', () => {
   const server = (url: string) => `  - { name: s, transport: http, url: "${url}" }`;
   const text = [

@@ -40,11 +40,16 @@ const MAX_SIZE_LINE = 4096;
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A header value: visible characters, space and tab; no CR, LF, NUL or other control character. */
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** Headers the client writes itself (framing, connection management): a request that sets one is refused. */
+/**
+ * Headers the client writes itself (framing, connection management), and those that describe the body
+ * it writes as it is (never encoded, never with trailers): a request that sets one is refused.
+ */
 export const CLIENT_HEADERS: ReadonlySet<string> = new Set([
   'host',
   'content-length',
   'transfer-encoding',
+  'content-encoding',
+  'trailer',
   'connection',
   'keep-alive',
   'upgrade',

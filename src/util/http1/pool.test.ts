@@ -194,6 +194,9 @@ test('refuses injected headers, headers it owns and bad paths: nothing reaches t
       [{ headers: { Host: 'evil.example' } }, /`Host` is set by the client/],
       [{ headers: { 'content-length': '0' } }, /set by the client/],
       [{ headers: { 'transfer-encoding': 'chunked' } }, /set by the client/],
+      // walk S: they describe the body the client writes as it is (never encoded, never with trailers).
+      [{ headers: { 'Content-Encoding': 'gzip' } }, /`Content-Encoding` is set by the client/],
+      [{ headers: { trailer: 'x-sum' } }, /`trailer` is set by the client/],
       [{ path: 'mcp' }, /invalid request path/],
       [{ path: '/a b' }, /invalid request path/],
       [{ path: '/a\r\nx: y' }, /invalid request path/],
