@@ -67,9 +67,17 @@ async function start(): Promise<Gateway> {
 
 /** A person of `tenant` authorizes server `remote` (the CLI seals the PKCE verifier; the gateway opens it). */
 async function authorize(tenant: string): Promise<void> {
+  await finish(tenant, await begin(tenant));
+}
+
+/** The authorization URL `upstream authorize` prints (its PKCE verifier pending, sealed, in the store). */
+async function begin(tenant: string): Promise<URL> {
   const r = await runCli(['upstream', 'authorize', 'remote', '--tenant', tenant, '--json', '-c', file]);
   assert.equal(r.code, 0, r.stderr);
-  const u = new URL(JSON.parse(r.stdout).url);
+  return new URL(JSON.parse(r.stdout).url);
+}
+
+async function finish(tenant: string, u: URL): Promise<void> {
   u.searchParams.set('login_hint', `someone-${tenant}`);
   const page = await (await fetch(await followToRedirect(u.href, callback))).text();
   assert.match(page, new RegExp(`now authorized to call server remote for tenant ${tenant}`), page.slice(0, 300));
@@ -164,7 +172,7 @@ function holding(sealed: string[]): string[][] {
   );
 }
 
-test('walk S: after rotate-key, no file of the state directory holds a token sealed under the old key (gateway running)', async () => {
+test('walk S: after rotate-key, no file of the state directory holds a token or a pending verifier sealed under the old key (gateway running)', async () => {
   const gw = await start();
   try {
     const sealed = () => gw.store.upstreamTokens.get('remote', 'acme').then((v) => v!);
@@ -172,7 +180,10 @@ test('walk S: after rotate-key, no file of the state directory holds a token sea
     const replaced = await sealed(); // replaced below, before the rotation: zeroed where it was
     await authorize('acme');
     await authorize('globex');
-    const old = [replaced, await sealed(), (await gw.store.upstreamTokens.get('remote', 'globex'))!];
+    const pending = await begin('initech'); // its verifier sealed under the old key, pending
+    const verifiers = (await gw.store.upstreamTokens.listPending()).map((p) => p.sealedVerifier);
+    assert.equal(verifiers.length, 1);
+    const old = [replaced, await sealed(), (await gw.store.upstreamTokens.get('remote', 'globex'))!, ...verifiers];
     assert.notEqual(old[0], old[1]);
     // Not vacuous: before the rotation the log holds them (the gateway keeps its connection open).
     assert.ok(holding(old)[1]!.length > 0, 'the current token is in a file before the rotation');
@@ -180,8 +191,9 @@ test('walk S: after rotate-key, no file of the state directory holds a token sea
     const r = await runCli(['secrets', 'rotate-key', '--json', '-c', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).oldValuesErased, true);
-    assert.deepEqual(holding(old), [[], [], []], 'no token sealed under the old key is left in the state directory');
+    assert.deepEqual(holding(old), [[], [], [], []], 'nothing sealed under the old key is left in the state directory');
     assert.ok(await accessToken(gw, 'acme'), 'the re-sealed token still opens');
+    await finish('initech', pending); // the re-sealed verifier too
   } finally {
     await gw.stop();
   }

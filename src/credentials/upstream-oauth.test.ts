@@ -43,7 +43,10 @@ async function as(handler: Handler): Promise<string> {
 }
 
 function memoryStore(): UpstreamTokenStore {
-  const pending = new Map<string, { server: string; tenant: string; sealedVerifier: string; createdAt: number }>();
+  const pending = new Map<
+    string,
+    { state: string; server: string; tenant: string; sealedVerifier: string; createdAt: number }
+  >();
   const tokens = new Map<string, string>();
   return {
     put: async (s, t, sealed) => void tokens.set(`${s}/${t}`, sealed),
@@ -55,6 +58,13 @@ function memoryStore(): UpstreamTokenStore {
       const p = pending.get(state);
       pending.delete(state);
       return p;
+    },
+    listPending: async () => [...pending.values()].map((p) => ({ state: p.state, sealedVerifier: p.sealedVerifier })),
+    resealPending: async (state, from, to) => {
+      const p = pending.get(state);
+      if (p?.sealedVerifier !== from) return false;
+      p.sealedVerifier = to;
+      return true;
     },
   };
 }

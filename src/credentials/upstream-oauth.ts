@@ -339,7 +339,8 @@ export class UpstreamOAuth {
 
   /**
    * Every stored token set sealed under a key this one replaced, sealed again under the current key
-   * (its update time kept: the tokens are the same); the number re-sealed. Rows no held key opens
+   * (its update time kept: the tokens are the same), and every pending authorization's verifier; the
+   * number of token sets re-sealed. Rows no held key opens
    * (another key's, damaged) are left as they are. A row replaced while this runs (a refresh on a
    * replica) is not overwritten with the older tokens it read: it is read again just before, which
    * leaves the moment between that read and the write, as for any two writers of the store.
@@ -355,7 +356,18 @@ export class UpstreamOAuth {
       await this.#store.put(r.server, r.tenant, again, r.updatedAt);
       n++;
     }
+    await this.#resealPending();
     return n;
+  }
+
+  /** The PKCE verifiers of authorizations still pending, likewise (a row taken meanwhile is left alone). */
+  async #resealPending(): Promise<void> {
+    for (const p of await this.#store.listPending()) {
+      const aad = `pkce\u0000${p.state}`;
+      const opened = await this.#keys.open((k) => unseal(k, aad, p.sealedVerifier), false).catch(() => undefined);
+      if (!opened?.stale) continue;
+      await this.#store.resealPending(p.state, p.sealedVerifier, seal(this.#keys.current, aad, opened.value));
+    }
   }
 }
 

@@ -322,6 +322,21 @@ function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
         })
         .execute();
     },
+    async listPending() {
+      return (await db.selectFrom('oauth_pending').select(['state', 'sealed_verifier']).execute()).map((r) => ({
+        state: r.state,
+        sealedVerifier: r.sealed_verifier,
+      }));
+    },
+    async resealPending(state, from, to) {
+      const r = await db
+        .updateTable('oauth_pending')
+        .set({ sealed_verifier: to })
+        .where('state', '=', state)
+        .where('sealed_verifier', '=', from)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    },
     async takePending(state) {
       const r = await db.selectFrom('oauth_pending').selectAll().where('state', '=', state).executeTakeFirst();
       if (!r) return undefined;

@@ -345,6 +345,10 @@ export interface UpstreamTokenStore {
     sealedVerifier: string;
     createdAt: number;
   }): Promise<void>;
+  /** The pending authorizations' states and sealed verifiers (to re-seal them under a new key). */
+  listPending(): Promise<Array<{ state: string; sealedVerifier: string }>>;
+  /** Replace a pending authorization's sealed verifier, if it is still `from`; whether it was. */
+  resealPending(state: string, from: string, to: string): Promise<boolean>;
   /** The pending authorization, removed as it is read (a state works once). */
   takePending(
     state: string,
