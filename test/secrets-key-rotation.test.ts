@@ -176,14 +176,35 @@ test('walk S: after rotate-key, no file of the state directory holds a token or 
   const gw = await start();
   try {
     const sealed = () => gw.store.upstreamTokens.get('remote', 'acme').then((v) => v!);
-    await authorize('acme');
+    const pendingNow = async () => (await gw.store.upstreamTokens.listPending()).map((p) => p.sealedVerifier);
+    // Verifiers taken (their rows deleted) before the rotation: zeroed where they were.
+    const taken: string[] = [];
+    const authorizeKeeping = async (tenant: string) => {
+      const u = await begin(tenant);
+      taken.push(...(await pendingNow()));
+      await finish(tenant, u);
+    };
+    await authorizeKeeping('acme');
     const replaced = await sealed(); // replaced below, before the rotation: zeroed where it was
-    await authorize('acme');
-    await authorize('globex');
+    await authorizeKeeping('acme');
+    await authorizeKeeping('globex');
+    await authorizeKeeping('umbrella');
+    assert.equal(taken.length, 4);
+    // A tenant's tokens forgotten before the rotation: deleted, and zeroed where they were.
+    const forgotten = (await gw.store.upstreamTokens.get('remote', 'umbrella'))!;
+    const f = await runCli(['upstream', 'forget', 'remote', '--tenant', 'umbrella', '-c', file]);
+    assert.equal(f.code, 0, f.stderr);
     const pending = await begin('initech'); // its verifier sealed under the old key, pending
-    const verifiers = (await gw.store.upstreamTokens.listPending()).map((p) => p.sealedVerifier);
+    const verifiers = await pendingNow();
     assert.equal(verifiers.length, 1);
-    const old = [replaced, await sealed(), (await gw.store.upstreamTokens.get('remote', 'globex'))!, ...verifiers];
+    const old = [
+      replaced,
+      await sealed(),
+      (await gw.store.upstreamTokens.get('remote', 'globex'))!,
+      ...verifiers,
+      ...taken,
+      forgotten,
+    ];
     assert.notEqual(old[0], old[1]);
     // Not vacuous: before the rotation the log holds them (the gateway keeps its connection open).
     assert.ok(holding(old)[1]!.length > 0, 'the current token is in a file before the rotation');
@@ -191,7 +212,11 @@ test('walk S: after rotate-key, no file of the state directory holds a token or 
     const r = await runCli(['secrets', 'rotate-key', '--json', '-c', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).oldValuesErased, true);
-    assert.deepEqual(holding(old), [[], [], [], []], 'nothing sealed under the old key is left in the state directory');
+    assert.deepEqual(
+      holding(old),
+      old.map(() => []),
+      'nothing sealed under the old key is left in the state directory',
+    );
     assert.ok(await accessToken(gw, 'acme'), 'the re-sealed token still opens');
     await finish('initech', pending); // the re-sealed verifier too
   } finally {
