@@ -10,6 +10,8 @@ import type { ByteBudget } from '../util/byte-budget.ts';
 import type { SandboxHost } from '../sandbox/sandbox.ts';
 import { stdioEnv } from '../sandbox/server-view.ts';
 import { StdioChannel, type StdioOptions } from './stdio.ts';
+import { lstatSync, realpathSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
 import type { Channel } from './types.ts';
 
 export interface ChannelContext {
@@ -67,6 +69,27 @@ export async function makeChannel(cfg: ServerConfig, ctx: ChannelContext): Promi
   return new StreamableHttpChannel(cfg.name, http, log);
 }
 
+/**
+ * Where the `node_modules` of a server's folder really is, when it is a link out of that folder to a
+ * folder the sandbox does not show (a checkout whose packages live elsewhere; pnpm and monorepo
+ * layouts): the sandbox shows the folder, and the link leads nowhere inside it. undefined otherwise.
+ */
+function linkedPackages(folder: string, shown: readonly string[]): string | undefined {
+  try {
+    const link = join(folder, 'node_modules');
+    if (!lstatSync(link).isSymbolicLink()) return undefined;
+    const target = realpathSync(link);
+    const under = (p: string, dir: string) => {
+      const r = relative(dir, p);
+      return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+    };
+    if (under(target, realpathSync(folder))) return undefined;
+    return shown.some((d) => under(target, d)) ? undefined : target;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Commands that look a package up in a registry, or download it, before the server runs. */
 const FETCHERS = new Set(['npx', 'npm', 'pnpm', 'pnpx', 'yarn', 'bunx', 'uvx', 'pipx']);
 
@@ -82,5 +105,8 @@ export function fetchHint(cfg: ServerConfig, err: unknown): string | undefined {
   if (cfg.sandbox.network !== undefined && cfg.sandbox.network !== 'none') return undefined;
   const command = cfg.command.split('/').at(-1) ?? '';
   if (!FETCHERS.has(command)) return undefined;
+  const linked = linkedPackages(cfg.cwd ?? process.cwd(), cfg.sandbox.paths?.read ?? []);
+  if (linked)
+    return `it runs \`${command}\` in a sandbox, which shows its folder but not where that folder's \`node_modules\` links to (\`${linked}\`), so the package is looked for in the registry, which a sandbox without network waits for until the connect timeout: add \`${linked}\` to \`sandbox.paths.read\``;
   return `it runs \`${command}\` in a sandbox without network, which waits for the registry until the connect timeout when the package is not installed: install the package where the server runs (\`npm install <package>\`), or allow the registry in \`sandbox.network\``;
 }
