@@ -47,6 +47,23 @@ test('no key acts for the subject of callers without a credential (walk O): revo
   }
 });
 
+test("no key's person reads as a service key's: `apikey:` in any case or after spaces is refused as the console refuses it (walk S, F7)", async () => {
+  for (const person of [' apikey:svc', 'APIKEY:svc', 'apikey:svc', '\u200bapikey:svc', 'ＡＰＩＫＥＹ：svc']) {
+    const r = await cli('keys', 'create', '-n', 'k-lookalike', '-t', 'acme', '-p', person);
+    assert.equal(r.code, 2, `${JSON.stringify(person)}: ${r.stdout}`);
+    assert.match(r.stderr, /`--person .*` (is written like a service key's subject|contains control or invisible)/);
+  }
+  const trimmed = await cli('keys', 'create', '-n', 'k-trimmed', '-t', 'acme', '-p', '  dave  ', '--json');
+  assert.equal(trimmed.code, 0, trimmed.stderr);
+  const listed = JSON.parse((await cli('keys', 'list', '--json')).stdout) as {
+    keys: { name: string; person: string | null }[];
+  };
+  assert.deepEqual(
+    listed.keys.filter((k) => k.name.startsWith('k-')).map((k) => [k.name, k.person]),
+    [['k-trimmed', 'dave']],
+  );
+});
+
 test('an export into a folder that has files is bad input (exit 2)', async () => {
   const out = join(dir, 'full');
   mkdirSync(out);

@@ -137,6 +137,27 @@ test("keys: a tenant admin cannot tell another tenant's key name from its own, a
   );
 });
 
+test("keys: a person's subject never reads as a service key's, whatever its case or spaces; it is stored trimmed (walk S, F7)", async () => {
+  const { d, keys } = deps();
+  const form = (o: Record<string, string>) => new URLSearchParams({ tenant: 't1', expires: '30d', ...o });
+  for (const person of [' apikey:svc', 'APIKEY:svc', 'apikey:svc', '\u3000Apikey:svc', '\u200bapikey:svc']) {
+    const r = await createKey(d, root, form({ name: 'k', person }));
+    assert.equal(r.ok, false, JSON.stringify(person));
+    assert.match(r.message, /^the person (is written like a service key's subject|contains control or invisible)/);
+  }
+  assert.equal(
+    (await createKey(d, root, form({ name: 'k', person: 'anonymous' }))).message.includes('without a credential'),
+    true,
+  );
+  assert.equal(keys.length, 0);
+  assert.equal((await createKey(d, root, form({ name: 'k', person: '  carol  ' }))).ok, true);
+  assert.equal((await createKey(d, root, form({ name: 'svc', person: '   ' }))).ok, true, 'blank: a service key');
+  assert.deepEqual(
+    keys.map((k) => k.subject),
+    ['carol', null],
+  );
+});
+
 test('keys: a tenant admin makes keys of its tenant, no stronger than itself; sees and revokes its tenant only', async () => {
   const { d, keys } = deps();
   const form = (o: Record<string, string>) => new URLSearchParams({ name: 'k', tenant: 't2', expires: '30d', ...o });

@@ -6,7 +6,7 @@
  * and manages its own tenant's keys (never with a platform admin role); inventory reviews and modes
  * of tools, servers or the gateway serve every tenant, so they need a platform admin.
  */
-import { CALLERS_WITHOUT_CREDENTIAL } from '../identity/principal.ts';
+import { personSubject } from '../identity/principal.ts';
 import type { Config } from '../config/schema.ts';
 import type { FanoutMessage } from '../sessions/fanout.ts';
 import type { Store, ModeRecord, ApiKeyRecord } from '../storage/types.ts';
@@ -27,7 +27,6 @@ import {
 } from '../incident/incident.ts';
 import type { IncidentRecord } from '../storage/types.ts';
 import { mayUndo, setterName } from '../incident/authority.ts';
-import { isServiceKeySubject } from '../model/approval.ts';
 
 export interface ActionDeps {
   config: Config;
@@ -242,15 +241,15 @@ function personRefusal(deps: ActionDeps, a: Actor, person: string): string | und
 export async function createKey(deps: ActionDeps, a: Actor, f: URLSearchParams): Promise<Outcome> {
   const name = f.get('name') ?? '';
   const tenant = a.scope.platform ? (f.get('tenant') ?? '') : a.scope.tenant;
-  const person = (f.get('person') ?? '').trim();
+  const given = personSubject(f.get('person') ?? '');
+  // An empty field makes a service key; anything else is a person's subject by the rule the CLI applies too.
+  const person = 'subject' in given ? given.subject : '';
   const roles = list(f.get('roles'));
   const expires = (f.get('expires') ?? '90d').trim() || '90d';
   if (!NAME.test(name)) return { ok: false, message: 'the name must be 1-64 letters, digits, `_`, `.` or `-`' };
   if (!NAME.test(tenant)) return { ok: false, message: 'the tenant must be 1-64 letters, digits, `_`, `.` or `-`' };
-  if (person && (isServiceKeySubject(person) || person.length > 256))
-    return { ok: false, message: 'the person must be a subject (not `apikey:...`)' };
-  if (CALLERS_WITHOUT_CREDENTIAL.has(person))
-    return { ok: false, message: `\`${person}\` is the subject of callers without a credential, not a person` };
+  if ('refused' in given && (f.get('person') ?? '').trim())
+    return { ok: false, message: `the person ${given.refused}` };
   const platformRoles = deps.config.identity?.platformAdminRoles ?? [];
   if (!a.scope.platform && roles.some((r) => platformRoles.includes(r)))
     return { ok: false, message: 'a tenant admin cannot make a key with a platform admin role' };

@@ -18,7 +18,7 @@ export interface Principal {
 }
 
 /** The issuer of API-key principals (defined beside the rules that name people: model/ sits below identity/). */
-import { isServiceKeySubject } from '../model/approval.ts';
+import { resemblesServiceKeySubject } from '../model/approval.ts';
 export { API_KEY_ISSUER } from '../model/approval.ts';
 
 /** The subject of every caller without a credential (the anonymous loopback caller). */
@@ -31,7 +31,7 @@ export const LOCAL_SUBJECT = 'local';
  * The subjects of callers that present no credential (the anonymous loopback caller, the local user
  * of `gatehouse stdio`): no API key acts for them, so that revoking one never means a person too.
  */
-export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOUS_SUBJECT, LOCAL_SUBJECT]);
+const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOUS_SUBJECT, LOCAL_SUBJECT]);
 
 /**
  * Whether an identity provider's `sub` is one of the gateway's own (a service key's `apikey:<name>`,
@@ -41,7 +41,28 @@ export const CALLERS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([ANONYMOU
  * one of its users the name of the gateway's key or of its callers without a credential.
  */
 export function gatewaySubject(sub: string): boolean {
-  return isServiceKeySubject(sub) || CALLERS_WITHOUT_CREDENTIAL.has(sub);
+  return resemblesServiceKeySubject(sub) || CALLERS_WITHOUT_CREDENTIAL.has(sub);
+}
+
+/** The longest subject a key may be made for. */
+const PERSON_SUBJECT_MAX = 256;
+
+/**
+ * A person's subject as an operator or admin typed it (`keys create --person`, the console's field):
+ * trimmed, or why it cannot be one. The one rule for every path that makes a key act for a person: not
+ * empty, no control or invisible characters, not written like a service key's (`apikey:` in any case,
+ * after spaces: the approval page would show the person as a key), not a caller without a credential.
+ */
+export function personSubject(given: string): { subject: string } | { refused: string } {
+  const subject = given.trim();
+  if (!subject) return { refused: 'is empty' };
+  if (subject.length > PERSON_SUBJECT_MAX) return { refused: `is longer than ${PERSON_SUBJECT_MAX} characters` };
+  if (/[\p{Cc}\p{Cf}]/u.test(subject)) return { refused: 'contains control or invisible characters' };
+  if (resemblesServiceKeySubject(subject))
+    return { refused: "is written like a service key's subject (`apikey:...`, in any case), which no person's is" };
+  if (CALLERS_WITHOUT_CREDENTIAL.has(subject))
+    return { refused: 'is the subject of callers without a credential, not a person' };
+  return { subject };
 }
 
 /** The anonymous loopback caller's key (subject `anonymous` of tenant `default`): not a JSON key. */

@@ -59,6 +59,16 @@ export const serviceKeySubject = (name: string): string => `${API_KEY_SUBJECT_PR
 /** Whether `subject` is written as a service key's (`apikey:<name>`), whoever carries it. */
 export const isServiceKeySubject = (subject: string): boolean => subject.startsWith(API_KEY_SUBJECT_PREFIX);
 
+/**
+ * Whether `subject` would read as a service key's on a page: `apikey:` in any case, after spaces,
+ * invisible characters and compatibility forms (`ＡＰＩＫＥＹ：`) are taken away. Only
+ * `isServiceKeySubject` says a subject IS one; this refuses a person's subject that merely looks so.
+ */
+export function resemblesServiceKeySubject(subject: string): boolean {
+  const plain = subject.normalize('NFKC').replace(/[\s\p{Cc}\p{Cf}]/gu, '');
+  return plain.toLowerCase().startsWith(API_KEY_SUBJECT_PREFIX);
+}
+
 /** The key name of a service key's subject. */
 export const serviceKeyName = (subject: string): string => subject.slice(API_KEY_SUBJECT_PREFIX.length);
 

@@ -33,7 +33,7 @@ import {
   type SubjectMatch,
 } from './model.ts';
 import type { Path } from '../util/yaml-positions.ts';
-import { isServiceKeySubject, ownKeySubject, type ApproverSubject } from '../model/approval.ts';
+import { isServiceKeySubject, ownKeySubject, resemblesServiceKeySubject, type ApproverSubject } from '../model/approval.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
@@ -164,7 +164,9 @@ function namedSubjects(v: unknown, path: Path, src: Source, acc: Acc): ApproverS
     if (typeof s === 'string' && s.length > 0) {
       // `apikey:<name>` is the gateway's own service key, of no identity provider: never ambiguous.
       const named = ownKeySubject(s);
-      if (typeof named === 'string' && acc.bareSubjects)
+      if (typeof named === 'string' && resemblesServiceKeySubject(s))
+        src.add(at, `\`${s}\` is written like a service key's subject but is not \`apikey:<name>\`: no person has it`);
+      else if (typeof named === 'string' && acc.bareSubjects)
         src.add(at, `a bare subject \`${s}\` is ambiguous: ${acc.bareSubjects}; write \`{ issuer, subject }\``);
       out.push(named);
     } else if (!isObj(s)) src.add(at, 'must be a non-empty string, or `{ issuer, subject }`');

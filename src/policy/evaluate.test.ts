@@ -464,3 +464,23 @@ test('`apikey:<name>` names the service key (issuer gatehouse) only, never a tok
     /is not one of `apikey:deploy-bot \(gatehouse\)`/,
   );
 });
+
+test("a rule's bare subject written like a service key's but not `apikey:<name>` is refused: no person has it (walk S, F7)", () => {
+  const text = [
+    'rules:',
+    '  - id: lookalike',
+    '    subjects: { subjects: [APIKEY:deploy-bot, " apikey:x"] }',
+    '    tools: [fs__delete]',
+    '    effect: allow',
+    '',
+  ].join('\n');
+  assert.throws(
+    () => compileAll([{ text, source: 'p.yaml' }]),
+    (e: PolicyError) =>
+      e.issues.length === 2 &&
+      e.issues[0].path === 'rules[0].subjects.subjects[0]' &&
+      /`APIKEY:deploy-bot` is written like a service key's subject but is not `apikey:<name>`/.test(
+        e.issues[0].message,
+      ),
+  );
+});
