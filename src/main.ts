@@ -477,6 +477,7 @@ export class Gateway {
         announce: (msg) => this.#announce(msg),
       }),
       oauthCallback: (code: string, state: string, iss?: string) => this.#upstreamAuthorized(code, state, iss),
+      oauthRefused: async (state: string) => this.credentials.broker.oauth?.abandon(state),
       metricsToken: () => this.config.gateway.metricsToken,
       approvalPage: () => ({
         identity: this.#endpoint.identity,

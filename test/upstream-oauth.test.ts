@@ -207,3 +207,31 @@ test('per user: each user of a tenant authorizes for themselves and calls with t
     /not authorized for user `apikey:dave` of tenant `acme` yet: run `gatehouse upstream authorize personal --tenant acme --subject apikey:dave`/,
   );
 });
+
+test("the callback shows nothing a link's author wrote: a fixed message for an unknown state, only a registered error code for a known one (walk S, F6)", async () => {
+  const spoof = '<img src=x>Click https://evil.test to retry';
+  const junk = await fetch(`${callback}?${new URLSearchParams({ error: spoof, state: 'junk' })}`);
+  assert.equal(junk.status, 400);
+  const junkPage = await junk.text();
+  assert.match(junkPage, /Not authorized: this authorization is unknown or expired/);
+  assert.doesNotMatch(junkPage, /evil|Click|img/);
+
+  // A real authorization, which the authorization server answers with an error (and text of its own).
+  const started = async () => {
+    const r = await runCli(['upstream', 'authorize', 'remote', '--tenant', 'globex', '--json', '-c', t.file]);
+    assert.equal(r.code, 0, r.stderr);
+    return new URL(JSON.parse(r.stdout).url).searchParams.get('state')!;
+  };
+  const state = await started();
+  const q = { error: 'access_denied', error_description: spoof, error_uri: 'https://evil.test/help', state };
+  const denied = await (await fetch(`${callback}?${new URLSearchParams(q)}`)).text();
+  assert.match(denied, /the authorization server answered `access_denied` for server remote, tenant globex/);
+  assert.doesNotMatch(denied, /evil|Click|img/);
+  // The state is spent: the same link again is unknown.
+  assert.match(await (await fetch(`${callback}?${new URLSearchParams(q)}`)).text(), /unknown or expired/);
+  const odd = await (
+    await fetch(`${callback}?${new URLSearchParams({ error: spoof, state: await started() })}`)
+  ).text();
+  assert.match(odd, /sent no code \(its answer is not shown here\) for server remote, tenant globex/);
+  assert.doesNotMatch(odd, /evil|Click|img/);
+});

@@ -184,6 +184,16 @@ export class UpstreamOAuth {
     return { server: p.server, tenant: p.tenant };
   }
 
+  /**
+   * The redirect back without a code (the person refused, or the authorization server failed): the
+   * authorization the state names, taken so its state is spent; undefined when unknown or expired.
+   */
+  async abandon(state: string): Promise<{ server: string; tenant: string } | undefined> {
+    const p = await this.#store.takePending(state);
+    if (!p || this.#clock.now() - p.createdAt > PENDING_MS) return undefined;
+    return { server: p.server, tenant: p.tenant };
+  }
+
   readonly #exchanged = new Map<string, TokenSet>();
 
   /**

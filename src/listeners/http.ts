@@ -21,12 +21,13 @@ import { adminFailure } from './admin-errors.ts';
 import { handleApprovalPage, type ApprovalPageDeps } from './approvals-http.ts';
 import { handleConsole } from './console-http.ts';
 import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
-import { resultPage } from '../approvals/page.ts';
+import { callbackPage, type CallbackDeps } from './oauth-callback.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
 import { ConnectionGate, connectionCaps, type ConnectionSettings } from './connection-gate.ts';
 import { QUEUE, takingTurns } from './request-turns.ts';
 
-export interface HttpDeps {
+/** Upstream OAuth's callback (oauth-callback.ts) among them. */
+export interface HttpDeps extends CallbackDeps {
   endpoint: () => EndpointDeps;
   store: Store;
   /** Connected and catalogued. */
@@ -37,8 +38,6 @@ export interface HttpDeps {
   approvalPage: () => ApprovalPageDeps;
   /** The operator console at /console/ (absent: 404). */
   console?: () => ConsoleDeps;
-  /** Upstream OAuth: the authorization server sent the browser back with a code. */
-  oauthCallback: (code: string, state: string, iss?: string) => Promise<{ server: string; tenant: string }>;
   /** When set, /metrics and /readyz need `Authorization: Bearer <it>`. */
   metricsToken?: () => string | undefined;
   /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
@@ -151,21 +150,8 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
     return json(res, 404, { error: 'not found' });
   }
   if (path === '/oauth/callback') {
-    const q = new URL(req.url ?? '/', 'http://x').searchParams;
-    const code = q.get('code');
-    const state = q.get('state');
-    if (!code || !state)
-      return json(res, 400, resultPage(`Not authorized: ${q.get('error') ?? 'no code'}.`), 'text/html; charset=utf-8');
-    // `iss` (RFC 9207): which authorization server sent the browser back, checked against the one asked.
-    const done = await deps.oauthCallback(code, state, q.get('iss') ?? undefined);
-    return json(
-      res,
-      200,
-      resultPage(
-        `Gatehouse is now authorized to call server ${done.server} for tenant ${done.tenant}. You can close this page.`,
-      ),
-      'text/html; charset=utf-8',
-    );
+    const page = await callbackPage(new URL(req.url ?? '/', 'http://x').searchParams, deps);
+    return json(res, page.status, page.html, 'text/html; charset=utf-8');
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {
