@@ -115,6 +115,30 @@ test('a call with an id above 2^53 is answered with that id', async () => {
   assert.match(text, /fine: ok/);
 });
 
+test('a request id that is a number but no integer written in digits is refused (MCP: string or integer), named, never echoed or recorded (walk S, F8)', async () => {
+  const sid = await session();
+  const s = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json' };
+  const before = up.calls.length;
+  for (const literal of ['1e400', '1.0000000000000000001', '-1e-400', '1.5', '1.0', '1e3', '1E+2']) {
+    const r = await post(call('__ID__', 'h__ok').replace('"__ID__"', literal), s);
+    const text = JSON.stringify(r.json);
+    assert.equal(r.status, 400, text);
+    assert.equal(r.json.error?.code, -32600, text);
+    assert.equal((r.json as { id?: unknown }).id, null, text);
+    assert.match(r.json.error!.message, /^invalid request: id must be a string or an integer written in digits, not `/);
+    assert.ok(r.json.error!.message.includes(`\`${literal}\``), text);
+  }
+  assert.equal(up.calls.length, before, 'nothing reached the upstream');
+  const trail = JSON.stringify(await t.gw.store.audit.read({ limit: 1000 }));
+  for (const literal of ['1e400', '1.0000000000000000001', '-1e-400']) assert.ok(!trail.includes(literal), literal);
+  // Integers in digits stay ids, above 2^53 and negative too.
+  for (const literal of ['-7', '0', '123456789012345678901234567890']) {
+    const body = call('__ID__', 'h__ok').replace('"__ID__"', literal);
+    const text = await (await fetch(`${t.url}/mcp`, { method: 'POST', headers: { ...H, ...s }, body })).text();
+    assert.match(text, new RegExp(`"id":${literal}[,}].*fine: ok`));
+  }
+});
+
 test('refused before the body is read or anything reaches the upstream: gzip, utf-7, other charsets, no Accept', async () => {
   const sid = await session();
   const before = up.calls.length;

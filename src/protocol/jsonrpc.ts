@@ -4,11 +4,6 @@ export type JsonObject = { [k: string]: unknown };
 export type RequestId = string | number;
 
 /**
- * A JSON-RPC number id that a double cannot hold exactly (above 2^53, or written `1.0`, `1e3`):
- * the original digits, written back verbatim by JSON.stringify (JSON.rawJSON) and by String().
- * At run time it stands where a RequestId number would (strict-json.ts makes it; nothing else does).
- */
-/**
  * One string per JSON-RPC id, for maps and comparisons: a string id and a number id never meet, and
  * an ExactNumberId is its digits as written (a double would merge ids above 2^53).
  */
@@ -16,6 +11,12 @@ export function idKey(id: unknown): string {
   return typeof id === 'string' ? `s:${id}` : `n:${String(id)}`;
 }
 
+/**
+ * A JSON-RPC number id that a double cannot hold exactly (above 2^53, or written `1.0`, `1e3`):
+ * the original digits, written back verbatim by JSON.stringify (JSON.rawJSON) and by String().
+ * At run time it stands where a RequestId number would (strict-json.ts makes it; nothing else does).
+ * A request's id is one only when written in digits (isId: `1.0` and `1e3` are refused there).
+ */
 export class ExactNumberId {
   readonly raw: string;
   constructor(raw: string) {
@@ -59,8 +60,27 @@ export type Classified =
   | { kind: 'response'; msg: JsonRpcResponse }
   | { kind: 'invalid'; reason: string; id: RequestId | null };
 
+/** An integer written as digits, as JSON-RPC ids are (an ExactNumberId's digits as sent, or a number's). */
+const INTEGER = /^-?\d+$/;
+
+/**
+ * MCP: an id is a string or an integer. A number id must be written as digits: `1.5` and `-1e-400`
+ * are no integer, and `1.0`, `1e3` or `1e400` are an integer written so that each reader holds a
+ * different value (the gateway its text, a JSON parser a double: `1e3` and `1000` one id to an
+ * upstream, two to the gateway, and `1e400` infinity).
+ */
 function isId(v: unknown): v is RequestId {
-  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || v instanceof ExactNumberId;
+  if (typeof v === 'string') return true;
+  if (typeof v === 'number') return Number.isInteger(v) && INTEGER.test(String(v));
+  return v instanceof ExactNumberId && INTEGER.test(v.raw);
+}
+
+/** What is wrong with a request's id that is no JSON-RPC id (a short view of a number, never all of it). */
+function idProblem(v: unknown): string {
+  if (typeof v !== 'number' && !(v instanceof ExactNumberId)) return 'id must be a string or an integer';
+  const raw = String(v);
+  const shown = raw.length > 40 ? `${raw.slice(0, 37)}...` : raw;
+  return `id must be a string or an integer written in digits, not \`${shown}\``;
 }
 
 function isPlainObject(v: unknown): v is JsonObject {
@@ -82,10 +102,10 @@ export function classify(v: unknown): Classified {
       return { kind: 'invalid', reason: 'params must be an object', id };
     }
     if ('id' in v) {
-      if (!isId(v.id)) return { kind: 'invalid', reason: 'id must be a string or a number', id: null };
       // An id is echoed, traced and recorded with every record of the call: a name, not a payload.
-      if (typeof v.id !== 'number' && String(v.id).length > MAX_ID_LENGTH)
+      if ((typeof v.id === 'string' || v.id instanceof ExactNumberId) && String(v.id).length > MAX_ID_LENGTH)
         return { kind: 'invalid', reason: `id must be at most ${MAX_ID_LENGTH} characters`, id: null };
+      if (!isId(v.id)) return { kind: 'invalid', reason: idProblem(v.id), id: null };
       return { kind: 'request', msg: v as unknown as JsonRpcRequest };
     }
     return { kind: 'notification', msg: v as unknown as JsonRpcNotification };

@@ -221,3 +221,23 @@ test('short integers are let through on their digits alone; a fraction, an expon
     );
   assert.deepEqual((parseStrictJson(args('[12,-3,0]'), 64) as { params: { a: number[] } }).params.a, [12, -3, 0]);
 });
+
+test('a request id is a string or an integer written in digits: other numbers are refused, naming the id (walk S, F8)', async () => {
+  const { classify } = await import('./jsonrpc.ts');
+  const at = (id: string) => classify(parseStrictJson(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`, 10));
+  for (const id of ['1e400', '1.0000000000000000001', '-1e-400', '1.5', '1.0', '1e3', '-0.0', '1e21']) {
+    const c = at(id);
+    assert.equal(c.kind, 'invalid', id);
+    assert.equal(
+      (c as { reason: string }).reason,
+      `id must be a string or an integer written in digits, not \`${id}\``,
+    );
+    assert.equal((c as { id: unknown }).id, null, 'never echoed');
+  }
+  assert.match((at(`1.${'0'.repeat(100)}1`) as { reason: string }).reason, /not `1\.0{35}\.\.\.`$/);
+  for (const id of ['0', '-0', '-7', '42', '9007199254740993', '123456789012345678901234567890', '"1e400"'])
+    assert.equal(at(id).kind, 'request', id);
+  // An invalid message with such an id is answered with id null, not the id as written.
+  const other = classify(parseStrictJson('{"jsonrpc":"1.0","id":1e400,"method":"ping"}', 10));
+  assert.deepEqual(other, { kind: 'invalid', reason: 'jsonrpc must be "2.0"', id: null });
+});

@@ -6,7 +6,8 @@
  *
  * The same scan notes how the top-level `id` was written. JSON.parse reads every number as a double,
  * so an id above 2^53 (or written `1.0`, `1e3`) would come back altered in the response: such an id
- * becomes an ExactNumberId that carries the original digits and writes them back verbatim. The same
+ * becomes an ExactNumberId that carries the original digits and writes them back verbatim (a request
+ * whose id is not an integer written in digits is then refused, jsonrpc.ts classify). The same
  * for `params.requestId` (which request a notifications/cancelled names), so that it still matches.
  * Any other number JSON.parse would alter (more digits than a 64-bit float holds, an exponent out of
  * its range) is refused (exact-numbers.ts): the upstream would be asked about another number than the
