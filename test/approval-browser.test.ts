@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { FILESYSTEM, ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { FILESYSTEM, ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { URL_ELICITATION, firstInputRequest, postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { haveBrowser, launchChromium } from './support/browser.ts';
 
@@ -106,4 +106,38 @@ test('denied in a real browser: the write never runs', async (tc) => {
   await ctx.close();
   assert.ok((await write('DESTROYED\n', { requestState: first.result.requestState })).error);
   assert.equal(readFileSync(join(sandbox, 'notes.txt'), 'utf8'), 'alpha\nBETA\ngamma\n');
+});
+
+test('look-alikes in a real browser: a Cyrillic letter in the path is shown with its code point and a notice; blank runs are counted; other-language text stays readable (walk S, F2)', async (tc) => {
+  if (!haveBrowser(browser, tc)) return;
+  const path = join(sandbox, 'dаta.txt'); // U+0430, not an ASCII a
+  const content = `Привет, мир\n${'\u3000'.repeat(40)}\nend\n`;
+  const first = await replyOf(
+    await postModernCall(
+      t.url,
+      'files__write_file',
+      { path, content },
+      { token: keys.agent, capabilities: URL_ELICITATION },
+    ),
+  );
+  assert.ok(first.result, JSON.stringify(first));
+  const { p, ctx } = await page(firstInputRequest(first).params.url);
+  const text = (await p.textContent('body'))!;
+  assert.equal(
+    (await p.locator('p.lookalike').textContent())?.trim(),
+    'The `path` contains characters outside ASCII: look-alikes possible (each is shown with its code point).',
+  );
+  assert.match((await p.locator('section.receipt h2').textContent())!, /^New file .*\/dа⟨U\+0430⟩ta\.txt$/);
+  assert.ok(text.includes('+Привет, мир'), 'a line in another script stays readable');
+  assert.ok(text.includes('+⟨U+3000 ×40⟩'), 'a blank run is counted');
+  // The CLI shows the same request so too.
+  const id = decodeURIComponent(new URL(firstInputRequest(first).params.url).pathname.split('/').at(-1)!);
+  const shown = await runCli(['approvals', 'show', id, '-c', t.file]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /Overwrite .*dаta\.txt/, 'the summary as it is');
+  assert.ok(shown.stdout.includes('dа⟨U+0430⟩ta.txt'), shown.stdout);
+  assert.ok(shown.stdout.includes('"content": "Привет, мир\\n⟨U+3000 ×40⟩\\nend\\n"'), shown.stdout);
+  assert.match(shown.stdout, /warning: The `path` contains characters outside ASCII: look-alikes possible/);
+  await Promise.all([p.waitForLoadState(), p.click('form.decide-deny button')]);
+  await ctx.close();
 });

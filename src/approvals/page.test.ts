@@ -147,3 +147,30 @@ test('a write whose diff is too long shows its whole content, the tail included,
   assert.doesNotMatch(html, /was cut/);
   assert.equal((html.match(/benign line/g) ?? []).length, 20_000, 'every line of it');
 });
+
+test('look-alike names: the target, a path field, the tool and the requester show each character outside ASCII with its code point, with a notice; values stay readable (walk S, F2)', () => {
+  const r = fixtureRequest(
+    'files__move_file',
+    { source: '/data/а.txt', destination: '/data/b.txt', message: 'Привет\u3000\u3000мир' },
+    { resource: 'path:/data/а.txt', requester: { key: 'key:x', subject: 'аlice', tenant: 'acme', client: 'c' } },
+  );
+  const html = approvalPage(r, receipt(r), opts);
+  assert.match(
+    html,
+    /<p class="warn lookalike">The target, `source` and requester contain characters outside ASCII: look-alikes possible \(each is shown with its code point\)\.<\/p>/,
+  );
+  assert.match(html, /<dt>Target<\/dt><dd><code>path:\/data\/а⟨U\+0430⟩\.txt<\/code><\/dd>/);
+  assert.match(html, /<dt>Requested by<\/dt><dd>а⟨U\+0430⟩lice /);
+  assert.match(html, /&quot;source&quot;: &quot;\/data\/а⟨U\+0430⟩\.txt&quot;/, 'the path argument');
+  assert.match(html, /&quot;destination&quot;: &quot;\/data\/b\.txt&quot;/);
+  assert.match(html, /Привет⟨U\+3000 ×2⟩мир/, 'free text marked, not mangled');
+  const ticket = fixtureRequest('github__create_issue', { owner: 'аcme', repo: 'web', title: 'Исправить вход' });
+  const fields = approvalPage(ticket, receipt(ticket), opts);
+  assert.equal(receipt(ticket).kind, 'fields');
+  assert.match(fields, /<pre class="cell">а⟨U\+0430⟩cme<\/pre>/);
+  assert.match(fields, /<pre class="cell">Исправить вход<\/pre>/);
+  assert.match(fields, /The `owner` contains characters outside ASCII/);
+  const plain = fixtureRequest('files__move_file', { source: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
+  assert.doesNotMatch(approvalPage(plain, receipt(plain), opts), /lookalike|⟨U\+/);
+  assert.match(listPage([r]), /<code>files__move_file<\/code> · а⟨U\+0430⟩lice/);
+});

@@ -9,7 +9,8 @@
  */
 import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from './receipt.ts';
-import { oneLine, visible } from './summary.ts';
+import { identifier, oneLine, outsideAsciiNotice, visible } from './marks.ts';
+import { argsJson, NAME_FIELDS, namesOutsideAscii } from './names.ts';
 
 export { APPROVAL_CSS } from './page-css.ts';
 
@@ -40,6 +41,17 @@ export function text(value: unknown): string {
 /** A value that must read as one line (a title, a name): line breaks shown as markers, never as breaks. */
 export function line(value: unknown): string {
   return escapeHtml(oneLine(typeof value === 'string' ? value : String(value)));
+}
+
+/** A name of what is acted on (target, path, tool, server, person): outside ASCII shown with code points (marks.ts). */
+export function ident(value: string): string {
+  return escapeHtml(identifier(value));
+}
+
+/** The notice beside names that hold characters outside ASCII (names.ts): which ones, and that look-alikes are possible. */
+function lookalikeNotice(req: ApprovalRequest): string {
+  const which = namesOutsideAscii(req);
+  return which.length ? `<p class="warn lookalike">${escapeHtml(outsideAsciiNotice(which))}</p>` : '';
 }
 
 /** Lines longer than this are folded, with a visible marker where each fold is. */
@@ -120,6 +132,11 @@ export function classBadge(c: string): string {
 
 const MULTILINE_FIELDS = new Set(['body', 'description', 'content', 'text', 'message', 'comment']);
 
+function fieldCell(k: string, v: string): string {
+  if (MULTILINE_FIELDS.has(k)) return block(v);
+  return block(NAME_FIELDS.has(k) ? identifier(v) : oneLine(v));
+}
+
 /** The class of one line of a unified diff: file header, hunk header, added, removed or context. */
 export function diffLineClass(line: string): string {
   if (line.startsWith('+++') || line.startsWith('---')) return 'meta';
@@ -129,27 +146,26 @@ export function diffLineClass(line: string): string {
   return 'ctx';
 }
 
-function receiptHtml(r: Receipt): string {
+function receiptHtml(r: Receipt, args: unknown): string {
   if (r.kind === 'diff') {
     const lines = r.unified.split('\n').map((line) => {
       return `<span class="${diffLineClass(line)}">${block(line)}</span>`;
     });
     return [
-      `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${text(r.path)}</code></h2>`,
+      `<h2>${r.newFile ? 'New file' : 'Changes to'} <code>${ident(r.path)}</code></h2>`,
       `<pre class="diff">${lines.join('\n')}</pre>`,
-      r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${block(r.otherArgs)}</pre>` : '',
+      r.otherArgs ? `<h3>Other arguments</h3><pre class="json">${block(argsJson(JSON.parse(r.otherArgs)))}</pre>` : '',
     ].join('\n');
   }
   if (r.kind === 'fields') {
     // Free text (a body, a description) keeps its lines; every other field must read as one line.
     const rows = r.rows.map(
-      ([k, v]) =>
-        `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${MULTILINE_FIELDS.has(k) ? block(v) : block(oneLine(v))}</pre></td></tr>`,
+      ([k, v]) => `<tr><th scope="row">${line(k)}</th><td><pre class="cell">${fieldCell(k, v)}</pre></td></tr>`,
     );
     const note = r.note ? `<p class="warn">${text(r.note)}</p>` : '';
     return `<h2>Details</h2>${note}<table class="fields"><tbody>${rows.join('')}</tbody></table>`;
   }
-  return `<h2>Arguments</h2><pre class="json">${block(r.json)}</pre>`;
+  return `<h2>Arguments</h2><pre class="json">${block(argsJson(args))}</pre>`;
 }
 
 function decisionsHtml(req: ApprovalRequest): string {
@@ -198,12 +214,13 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
   const body = [
     `<p class="status status-${text(req.status)}">Status: <strong>${text(req.status.toUpperCase())}</strong></p>`,
     `<h1 class="summary">${line(req.summary)}</h1>`,
+    lookalikeNotice(req),
     '<dl class="facts">',
-    `<dt>Server</dt><dd><code>${line(req.server)}</code></dd>`,
-    `<dt>Tool</dt><dd><code>${line(req.tool)}</code></dd>`,
-    `<dt>Target</dt><dd><code>${line(req.resource ?? '—')}</code></dd>`,
+    `<dt>Server</dt><dd><code>${ident(req.server)}</code></dd>`,
+    `<dt>Tool</dt><dd><code>${ident(req.tool)}</code></dd>`,
+    `<dt>Target</dt><dd><code>${req.resource === undefined ? '—' : ident(req.resource)}</code></dd>`,
     `<dt>Class</dt><dd>${classBadge(req.toolClass)}</dd>`,
-    `<dt>Requested by</dt><dd>${line(req.requester.subject)} (tenant ${line(req.requester.tenant)}, client ${line(req.requester.client)})</dd>`,
+    `<dt>Requested by</dt><dd>${ident(req.requester.subject)} (tenant ${line(req.requester.tenant)}, client ${line(req.requester.client)})</dd>`,
     `<dt>Created</dt><dd><time>${text(iso(req.createdAt))}</time></dd>`,
     `<dt>Expires</dt><dd><time>${text(iso(req.expiresAt))}</time></dd>`,
     `<dt>Needs</dt><dd>${text(need)}</dd>`,
@@ -211,7 +228,7 @@ export function approvalPage(req: ApprovalRequest, rcpt: Receipt, opts: PageOpti
     `<dt>Request</dt><dd><code>${text(req.id)}</code>, arguments <code>${text(req.argsHash)}</code></dd>`,
     '</dl>',
     opts.diffNote ? `<p class="warn diff-note">${text(opts.diffNote)}</p>` : '',
-    `<section class="receipt">${receiptHtml(rcpt)}</section>`,
+    `<section class="receipt">${receiptHtml(rcpt, req.args)}</section>`,
     `<section><h2>Decisions</h2>${decisionsHtml(req)}</section>`,
     `<p class="viewer">Signed in as ${text(opts.viewer.subject)}.</p>`,
     opts.why ? `<p class="why">${text(opts.why)}</p>` : '',
@@ -232,7 +249,7 @@ export function listPage(
     .sort((a, b) => b.createdAt - a.createdAt)
     .map(
       (r) =>
-        `<li><a href="${safeUrl(link(r.id))}">${line(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${line(r.tool)}</code> · ${line(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`,
+        `<li><a href="${safeUrl(link(r.id))}">${line(r.summary)}</a> ${classBadge(r.toolClass)}<br><small><code>${ident(r.tool)}</code> · ${ident(r.requester.subject)} · expires ${text(iso(r.expiresAt))}</small></li>`,
     );
   const body = `<h1>Pending approvals</h1>${items.length ? `<ul class="list">${items.join('')}</ul>` : '<p>Nothing is waiting for approval.</p>'}`;
   return doc('Pending approvals', body);

@@ -1,44 +1,15 @@
 /**
- * Plain-language summaries of an action ("Create issue Fix login in acme/web") and `visible()`, which
- * makes hidden characters visible. Output here is plain TEXT: every renderer (page.ts, webhook.ts)
- * escapes it for its own context. Nothing is ever stripped silently: an approver must SEE a spoofing
- * attempt (a bidi override reversing a file name, zero-width characters, invisible tag text).
+ * Plain-language summaries of an action ("Create issue Fix login in acme/web"), with hidden characters
+ * made visible (marks.ts). Output here is plain TEXT: every renderer (page.ts, webhook.ts) escapes it
+ * for its own context.
  */
 import { words } from '../inventory/classify.ts';
+import { oneLine } from './marks.ts';
 
 /** Namespaced tool name (`github__create_issue`) or bare tool name -> template. */
 export type SummaryTemplates = Readonly<Record<string, string>>;
 
 const MAX_VALUE_CHARS = 80;
-
-/** Hidden or misleading code points. `\n` and `\t` are kept (multi-line bodies and diffs). */
-// biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists invisible and combining code points one by one on purpose, to find and mark each of them
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0E\u{E0100}-\u{E01EF}]/gu;
-
-/**
- * Replace control characters (C0 but \n \t, DEL, C1), bidi controls, zero-width and other format
- * characters, tag characters, line/paragraph separators, lone surrogates, Hangul fillers and
- * variation selectors (not U+FE0F, the common emoji one) with `⟨U+202E⟩`-style markers.
- * Idempotent: the markers themselves are visible characters.
- */
-export function visible(text: string): string {
-  return text.replace(HIDDEN, (ch) => {
-    if (ch === '\n' || ch === '\t') return ch;
-    const cp = ch.codePointAt(0) ?? 0;
-    return `⟨U+${cp.toString(16).toUpperCase().padStart(4, '0')}⟩`;
-  });
-}
-
-/**
- * For text that must stay on one line (a summary, a title, a name): line breaks are made visible too,
- * so a newline in a title can never start what looks like a line of the page's own.
- */
-export function oneLine(text: string): string {
-  return visible(text).replace(
-    /[\n\t]/g,
-    (ch) => `⟨U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`,
-  );
-}
 
 /** Cut to `max` code points (never inside a surrogate pair), with an ellipsis when cut. */
 export function truncate(text: string, max = MAX_VALUE_CHARS): string {

@@ -11,7 +11,8 @@
  */
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
-import { truncate, visible } from './summary.ts';
+import { truncate } from './summary.ts';
+import { visible } from './marks.ts';
 
 /** Slack text from untrusted values: hidden characters marked, link/mention syntax neutralised. */
 export function mrkdwn(value: string, max = 2900): string {

@@ -9,7 +9,8 @@
 import type { Command } from 'commander';
 import { decide, isExpired, maySee } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
-import { visible } from '../approvals/summary.ts';
+import { identifier, outsideAsciiNotice, visible } from '../approvals/marks.ts';
+import { argsJson, NAME_FIELDS, namesOutsideAscii } from '../approvals/names.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';
 import { render } from './format.ts';
@@ -63,8 +64,8 @@ async function listApprovals(ctx: CliContext, opts: ListOpts): Promise<void> {
         r.id,
         isExpired(r, Date.now()) && r.status === 'pending' ? 'expired' : r.status,
         r.tenant,
-        r.requester.subject,
-        r.tool,
+        identifier(r.requester.subject),
+        identifier(r.tool),
         r.toolClass,
         visible(r.summary),
         new Date(r.expiresAt).toISOString(),
@@ -89,11 +90,18 @@ function registerApprovalsShow(approvals: Command, ctx: CliContext): void {
     .action((id: string, opts: ShowOpts) => showApproval(ctx, id, opts));
 }
 
+/** A line saying which names of the request hold characters outside ASCII, when any does. */
+function lookalikeNotice(r: ApprovalRequest): string[] {
+  const which = namesOutsideAscii(r);
+  return which.length ? [`  warning: ${outsideAsciiNotice(which)}`] : [];
+}
+
 /** The receipt as the terminal shows it: the diff, one line per field, or the arguments as JSON. */
-function receiptText(rc: Receipt): string {
+function receiptText(rc: Receipt, args: unknown): string {
   if (rc.kind === 'diff') return visible(rc.unified);
-  if (rc.kind === 'fields') return rc.rows.map(([k, v]) => `  ${k}: ${visible(v)}`).join('\n');
-  return visible(rc.json);
+  if (rc.kind === 'fields')
+    return rc.rows.map(([k, v]) => `  ${k}: ${NAME_FIELDS.has(k) ? identifier(v) : visible(v)}`).join('\n');
+  return visible(argsJson(args));
 }
 
 async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promise<void> {
@@ -109,15 +117,16 @@ async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promis
     [
       `${visible(r.summary)}`,
       `  id ${r.id}  status ${r.status}  class ${r.toolClass}`,
-      `  tool ${r.tool} on ${r.server}${r.resource ? `, target ${visible(r.resource)}` : ''}`,
-      `  requested by ${r.requester.subject} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
+      `  tool ${identifier(r.tool)} on ${identifier(r.server)}${r.resource ? `, target ${identifier(r.resource)}` : ''}`,
+      ...lookalikeNotice(r),
+      `  requested by ${identifier(r.requester.subject)} (tenant ${r.tenant}, client ${r.requester.client}) at ${new Date(r.createdAt).toISOString()}, expires ${new Date(r.expiresAt).toISOString()}`,
       `  approvers: ${approversOf(r)}, ${r.approversRule.count} needed`,
       ...r.decisions.map(
         (d) =>
           `  ${d.decision} by ${d.by.subject} at ${new Date(d.at).toISOString()}${d.reason ? `: ${visible(d.reason)}` : ''}`,
       ),
       '',
-      receiptText(receipt(r)),
+      receiptText(receipt(r), r.args),
       '',
     ].join('\n'),
   );

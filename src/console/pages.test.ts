@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditPage, inventoryPage, keysPage, loginPage, readinessPage, runPage, type View } from './pages.ts';
+import {
+  approvalsPage,
+  auditPage,
+  inventoryPage,
+  keysPage,
+  loginPage,
+  readinessPage,
+  runPage,
+  type View,
+} from './pages.ts';
+import { fixtureRequest } from '../approvals/fixtures.test-util.ts';
 import type { InventoryRow } from '../inventory/report.ts';
 import type { ApiKeyRecord } from '../storage/types.ts';
 
@@ -92,4 +102,13 @@ test("a tenant admin's readiness page says the report is a platform admin's, and
   const html = readinessPage(view, undefined, {});
   assert.match(html, /covers the whole gateway, every tenant's activity included: a platform admin reads it/);
   assert.doesNotMatch(html, /<table class="readiness"|Ready|pass/);
+});
+
+test('the approvals list shows a look-alike tool or requester with code points, and says look-alikes are possible (walk S, F2)', () => {
+  const r = fixtureRequest('files__write_filе', { path: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
+  const html = approvalsPage(view, [r]);
+  assert.match(html, /<code>files__write_filе⟨U\+0435⟩<\/code>/);
+  assert.match(html, /names with characters outside ASCII: look-alikes possible/);
+  const plain = fixtureRequest('files__write_file', { path: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
+  assert.doesNotMatch(approvalsPage(view, [plain]), /look-alikes|⟨U\+/);
 });

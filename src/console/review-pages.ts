@@ -4,7 +4,8 @@
  */
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
-import { block, diffLineClass, escapeHtml, line, safeUrl, text } from '../approvals/page.ts';
+import { block, diffLineClass, escapeHtml, ident, line, safeUrl, text } from '../approvals/page.ts';
+import { outsideAscii } from '../approvals/marks.ts';
 import { badge, csrfField, iso, layout, type View } from './page-frame.ts';
 
 function diffHtml(unified: string): string {
@@ -62,12 +63,20 @@ export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChan
   );
 }
 
+/** Beside a request whose names hold characters outside ASCII (its page says which, and shows each). */
+function lookalike(r: ApprovalRequest): string {
+  const names = [r.server, r.tool, r.resource ?? '', r.requester.subject];
+  return names.some(outsideAscii)
+    ? '<br><small class="warn lookalike">names with characters outside ASCII: look-alikes possible</small>'
+    : '';
+}
+
 export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
   const items = [...pending]
     .sort((a, b) => b.createdAt - a.createdAt)
     .map(
       (r) =>
-        `<tr><td><a href="${safeUrl(`/approvals/${encodeURIComponent(r.id)}`)}">${line(r.summary)}</a></td><td><code>${line(r.tool)}</code></td><td>${badge(r.toolClass)}</td><td>${line(r.requester.subject)}</td><td>${line(r.tenant)}</td><td>${text(iso(r.expiresAt))}</td></tr>`,
+        `<tr><td><a href="${safeUrl(`/approvals/${encodeURIComponent(r.id)}`)}">${line(r.summary)}</a>${lookalike(r)}</td><td><code>${ident(r.tool)}</code></td><td>${badge(r.toolClass)}</td><td>${ident(r.requester.subject)}</td><td>${line(r.tenant)}</td><td>${text(iso(r.expiresAt))}</td></tr>`,
     );
   return layout(
     v,
