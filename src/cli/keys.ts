@@ -118,7 +118,7 @@ function checkCreateOpts(ctx: CliContext, opts: CreateOpts): string | null {
   const person = personSubject(opts.person);
   if ('subject' in person) return person.subject;
   // Shown as JSON when it has what a terminal would hide or act on.
-  const plain = opts.person === opts.person.trim() && !/[\p{Cc}\p{Cf}]/u.test(opts.person);
+  const plain = opts.person !== '' && opts.person === opts.person.trim() && !/[\p{Cc}\p{Cf}]/u.test(opts.person);
   const shown = plain ? opts.person : JSON.stringify(opts.person);
   return ctx.fail(`\`--person ${shown}\` ${person.refused}: give the person's subject`, 2);
 }
