@@ -33,7 +33,12 @@ import {
   type SubjectMatch,
 } from './model.ts';
 import type { Path } from '../util/yaml-positions.ts';
-import { isServiceKeySubject, ownKeySubject, resemblesServiceKeySubject, type ApproverSubject } from '../model/approval.ts';
+import {
+  isServiceKeySubject,
+  ownKeySubject,
+  resemblesServiceKeySubject,
+  type ApproverSubject,
+} from '../model/approval.ts';
 import { suggest } from '../util/suggest.ts';
 import { readSource, type Source } from './source.ts';
 import { templateArgs } from './resources.ts';
