@@ -231,6 +231,9 @@ test("the diff is read with the requester's rights: a file the requester may not
   assert.deepEqual([read?.detail?.as, read?.detail?.rule], ['ann', 'read-public']);
   const withheld = events.find((e) => e.approval?.id === secret.id && e.detail?.event === 'diff.withheld');
   assert.deepEqual([withheld?.detail?.as, withheld?.detail?.effect], ['ann', 'deny']);
+  // Read with the requester's rights, recorded as hers: in her tenant's audit search.
+  assert.deepEqual([read?.actor?.subject, read?.actor?.tenant], ['ann', 'acme']);
+  assert.deepEqual([withheld?.actor?.subject, withheld?.actor?.tenant], ['ann', 'acme']);
 });
 
 test('a write whose diff is too long to show is shown whole as its arguments: the end of the content is never out of sight', async () => {

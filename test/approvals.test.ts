@@ -152,6 +152,21 @@ test('legacy: the call returns the pending approval; approved on the page; the r
     ['requested', 'approved', 'used', 'refused'],
   );
   assert.equal(audit[1].actor?.subject, 'lead1');
+  // Every one is the tenant's: its admin's audit search (by the tenant column, the actor's) finds them all.
+  assert.deepEqual(
+    audit.map((e) => [e.actor?.tenant, e.actor?.via]),
+    [
+      ['acme', 'requester'],
+      ['acme', 'approver'],
+      ['acme', 'requester'],
+      ['acme', 'requester'],
+    ],
+  );
+  assert.equal(audit[0].actor?.subject, 'agent');
+  const tenants = (await t.gw.store.audit.read({ kind: 'approval.event', tenant: 'acme', limit: 1000 })).filter(
+    (x) => x.event.approval?.id === pending.id,
+  );
+  assert.equal(tenants.length, 4, 'found by the tenant');
   await eventually(() => hooks.some((h) => h.body.includes(pending.id)), { timeoutMs: 10_000, intervalMs: 50 });
   const hook = hooks.find((h) => h.body.includes(pending.id))!;
   assert.ok(hook.ok, 'the webhook is signed');

@@ -10,6 +10,7 @@ import type { Policy } from '../policy/model.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { PATH_ARGS } from './receipt.ts';
 import type { ApprovalRequest, CurrentContent } from '../model/approval.ts';
+import { requesterActor } from '../model/audit-event.ts';
 
 export interface ReadForApproverDeps {
   /** The configured READ tool for this request's tool, if any. */
@@ -51,6 +52,7 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
         tool: req.tool,
         server: req.server,
         approval: { status: req.status, id: req.id },
+        actor: requesterActor(r, r.tenant),
         detail: { event: 'diff.withheld', readTool, path, as: r.subject, tenant: r.tenant, rule, effect: d.effect },
       });
       return {
@@ -63,6 +65,7 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
     tool: req.tool,
     server: req.server,
     approval: { status: req.status, id: req.id },
+    actor: requesterActor(r, r.tenant),
     detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule },
   });
   const text = textOf(await deps.read(target, path));

@@ -11,6 +11,7 @@ import type { Audit } from '../audit/audit.ts';
 import { bindingOf, newApprovalId } from './binding.ts';
 import { decide, expire, isExpired, newRequest, pendingCapReached, use, type Transition } from './lifecycle.ts';
 import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
+import { requesterActor } from '../model/audit-event.ts';
 import { summarize } from './summary.ts';
 import { sign, slackPayload } from './webhook.ts';
 import type { ToolClass } from '../model/tool-class.ts';
@@ -131,6 +132,7 @@ export class ApprovalService {
       class: req.toolClass,
       argsHash: req.argsHash,
       approval: { status: 'pending', id: req.id },
+      actor: requesterActor(req.requester, req.tenant),
       detail: { event: 'requested', requester: req.requester.subject, tenant: req.tenant, rule: req.rule },
     });
     void this.#notify(req);
@@ -151,6 +153,7 @@ export class ApprovalService {
         kind: 'approval.event',
         tool: req.tool,
         approval: { status: req.status, id },
+        actor: requesterActor(req.requester, req.tenant),
         detail: { event: 'refused', code: t.code },
       });
       return t;
@@ -161,6 +164,7 @@ export class ApprovalService {
       kind: 'approval.event',
       tool: req.tool,
       approval: { status: 'used', id, approvers: t.request.decisions.map((d) => d.by.subject) },
+      actor: requesterActor(req.requester, req.tenant),
       detail: { event: 'used' },
     });
     return t;

@@ -58,6 +58,15 @@ export function connectionActor(owner: string): AuditActor {
     : { subject: owner.slice(slash + 1), tenant: owner.slice(0, slash), via: 'connection', issuer: '' };
 }
 
+/**
+ * The actor of a record about an approval request that its requester caused (asking, using it, a use
+ * refused, the diff read with the requester's rights): the requester, in the request's tenant, so the
+ * tenant column is set and the tenant's admin finds the record in its audit search.
+ */
+export function requesterActor(r: { subject: string; issuer?: string }, tenant: string): AuditActor {
+  return { subject: r.subject, tenant, via: 'requester', issuer: r.issuer ?? '' };
+}
+
 export interface AuditEvent {
   v: typeof AUDIT_SCHEMA_VERSION;
   /** Unique id of this record. */
