@@ -128,7 +128,7 @@ export class Gateway {
   readonly principalRevocations: PrincipalRevocations;
   readonly authFailures: AuthFailures;
   /** Task handles sealed for their caller (the key is shared by every replica). */
-  tasks = new TaskHandles(Buffer.alloc(0));
+  tasks = new TaskHandles(Buffer.alloc(0), this.replica);
   /** Seals listing cursors; shared by every replica. */
   #cursorKey: Buffer | undefined;
   #early: EarlyStarts | undefined;
@@ -374,7 +374,7 @@ export class Gateway {
       await this.#recordKeyId();
       await this.approvals.init();
       await this.principalRevocations.start();
-      this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'));
+      this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'), this.replica);
       this.#cursorKey = await this.store.approvals.sharedKey('list-cursors');
       this.holds.useKey(await this.store.approvals.sharedKey('held-calls'));
       this.#fanout = startFanout(config.limits?.redis, {
@@ -387,6 +387,13 @@ export class Gateway {
       this.#relay = startReplicaRelay(config.limits?.redis, {
         sessions: this.sessions,
         holds: this.holds,
+        tasks: {
+          handles: () => this.tasks,
+          connection: (server, tenant, subject) => {
+            const cfg = this.fleet.configOf(server);
+            return cfg && this.credentials.pool.existing(cfg, tenant, subject);
+          },
+        },
         maxBodyBytes: () => this.config.gateway.maxBodyBytes,
         log: this.log,
       });

@@ -131,6 +131,17 @@ export class CredentialedUpstreams {
     return { up, values: m.values };
   }
 
+  /**
+   * The live connection for this server and owner, if there is one, without making one or resolving
+   * secrets: what holds a task another replica asks about (src/gateway/task-relay.ts).
+   */
+  existing(cfg: ServerConfig, tenant: string, subject?: string): Upstream | undefined {
+    const held = this.#held.get(CredentialedUpstreams.key(cfg, tenant, subject));
+    if (!held || held.up.state === 'stopped') return undefined;
+    held.lastUsed = Date.now(); // in use, as a request of its own would be: not idle
+    return held.up;
+  }
+
   /** Stop every connection holding `ref` now (calls in flight fail; new ones are refused). */
   async revoke(ref: string): Promise<void> {
     const stops: Promise<void>[] = [];

@@ -142,13 +142,14 @@ export class HeldRelay {
 }
 
 /** An error as it crosses to the other replica: the gateway's own by its code, an upstream's JSON-RPC error as it is. */
-function toOutcome(err: unknown): RetryOutcome {
+export function toOutcome(err: unknown): RetryOutcome {
   if (err instanceof GatehouseError) return { gatehouse: { code: err.code, message: err.message, data: err.data } };
   if (err instanceof UpstreamRpcError) return { rpc: { code: err.rpcCode, message: err.message, data: err.data } };
   return { gatehouse: { code: 'E_INTERNAL', message: 'internal error' } };
 }
 
-function fromOutcome(o: RetryOutcome): JsonObject {
+/** An outcome from the other replica as the caller here gets it: the result, or the error thrown again. */
+export function fromOutcome(o: RetryOutcome): JsonObject {
   if ('result' in o) return o.result;
   if ('rpc' in o) throw new UpstreamRpcError(o.rpc.code, o.rpc.message, o.rpc.data);
   const { code, message, data } = o.gatehouse;

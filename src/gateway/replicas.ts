@@ -1,13 +1,15 @@
 /**
  * Wiring of the replica relay (src/sessions/replica-relay.ts): this replica's channel on the limits'
- * Redis; the legacy sessions' answers and the modern callers' retries of held calls (held-relay.ts)
- * sent over it and received from it. Nothing without Redis.
+ * Redis; the legacy sessions' answers, the modern callers' retries of held calls (held-relay.ts) and
+ * the tasks/* requests for tasks another replica holds (task-relay.ts) sent over it and received
+ * from it. Nothing without Redis.
  */
 import type { Logger } from 'pino';
 import { ReplicaRelay } from '../sessions/replica-relay.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { HeldRelay } from './held-relay.ts';
 import type { Holds } from './holds.ts';
+import { type TaskHolder, TaskRelay } from './task-relay.ts';
 
 /** Room around the answer in a message (names, ids, the JSON around it). */
 const ENVELOPE = 64 * 1024;
@@ -15,6 +17,8 @@ const ENVELOPE = 64 * 1024;
 export interface RelayParts {
   sessions: Sessions;
   holds: Holds;
+  /** What a task's requests from other replicas need here (its handles, this replica's connections). */
+  tasks: Omit<TaskHolder, 'holds'>;
   /** The largest request body (gateway.maxBodyBytes): no answer relayed is larger. */
   maxBodyBytes: () => number;
   log: Pick<Logger, 'info' | 'error'>;
@@ -27,6 +31,7 @@ export function startReplicaRelay(
 ): { close(): Promise<void> } | undefined {
   if (!redis) return undefined;
   let held: HeldRelay | undefined;
+  let tasks: TaskRelay | undefined;
   const relay = new ReplicaRelay(
     redis,
     p.sessions.replica,
@@ -34,27 +39,39 @@ export function startReplicaRelay(
       answer: (m) => void p.sessions.answerRelayed(m),
       retry: (m) => void held?.serve(m).catch(() => {}),
       retried: (m) => held?.retried(m),
-      cancel: (m) => held?.cancel(m),
+      cancel: (m) => {
+        held?.cancel(m);
+        tasks?.cancel(m);
+      },
+      task: (m) => void tasks?.serve(m).catch(() => {}),
+      tasked: (m) => tasks?.answered(m),
     },
     () => p.maxBodyBytes() + ENVELOPE,
     (live) => {
       p.live?.(live);
       if (live)
-        p.log.info({ replica: p.sessions.replica }, 'replica relay: answers and retries for this replica reach it');
+        p.log.info(
+          { replica: p.sessions.replica },
+          'replica relay: answers, retries and task requests for this replica reach it',
+        );
       else
         p.log.error(
           {},
-          "replica relay: redis unreachable; answers and retries for another replica's questions fail until it is back",
+          'replica relay: redis unreachable; answers, retries and task requests for another replica fail until it is back',
         );
     },
   );
   held = new HeldRelay(relay, p.holds, p.maxBodyBytes);
   const h = held;
+  tasks = new TaskRelay(relay, { ...p.tasks, holds: p.holds }, p.maxBodyBytes);
+  const t = tasks;
   p.sessions.relay = (to, m) => relay.send(to, m);
   p.holds.elsewhere = (to, r, signal) => h.send(to, r, signal);
+  p.tasks.handles().elsewhere = (to, r, signal) => t.send(to, r, signal);
   return {
     close: () => {
       h.close();
+      t.close();
       return relay.close();
     },
   };

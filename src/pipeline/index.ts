@@ -231,7 +231,8 @@ function outcomeOf(s: CallState): Completed {
 function failedOutcome(stage: string | undefined, err: unknown): 'unknown' | 'error' {
   if (stage !== 'execute' || err instanceof UpstreamRpcError) return 'error';
   const notSent =
-    err instanceof GatehouseError && (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND');
+    err instanceof GatehouseError &&
+    (err.code === 'E_UPSTREAM_UNAVAILABLE' || err.code === 'E_METHOD_NOT_FOUND' || err.code === 'E_TASK_ELSEWHERE');
   return notSent ? 'error' : 'unknown';
 }
 

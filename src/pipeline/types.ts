@@ -46,6 +46,8 @@ export interface Route {
   qualified: string;
   /** The inventory item behind it (`prompt:<name>`, `resource:<uri>`, `template:<uriTemplate>`, or the tool's name). */
   item: string;
+  /** tasks/*: the replica whose connection holds the task, when it is another (src/gateway/task-relay.ts). */
+  holder?: string;
 }
 
 export interface CallState {

@@ -119,6 +119,8 @@ const CATALOGUE = {
   E_UNKNOWN_SERVER: { rpc: RPC.INVALID_REQUEST, http: 404, message: 'unknown server' },
   E_UNKNOWN_TASK: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown task' },
   E_INPUT_STATE: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'invalid or expired request state' },
+  /** The task lives in another replica's upstream connection, and no replica relay reaches it (no Redis, or away). */
+  E_TASK_ELSEWHERE: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'this task is held by another gateway replica' },
   E_UPSTREAM_UNAVAILABLE: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream unavailable' },
   E_UPSTREAM_TIMEOUT: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream timed out' },
   E_UPSTREAM_FAILED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'upstream failed' },

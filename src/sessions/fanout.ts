@@ -111,6 +111,14 @@ export class Fanout<M extends { kind: string } = FanoutMessage> {
     );
   }
 
+  /** The same, with how many listened (-1 when Redis did not take it). */
+  async publishCount(channel: string, msg: M): Promise<number> {
+    return this.#pub.publish(channel, JSON.stringify({ origin: this.#origin, msg })).then(
+      (n) => n,
+      () => -1,
+    );
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#live = false; // closing on purpose: not an outage to report

@@ -85,13 +85,50 @@ export interface RelayedCancel {
   corr: string;
 }
 
-export type RelayMessage = RelayedAnswer | RelayedRetry | RelayedOutcome | RelayedCancel;
+/**
+ * A tasks/get, tasks/result or tasks/cancel for a task this replica's connection holds, passed by the
+ * replica that received it (its pipeline ran): the holder opens the sealed handle again for this
+ * principal, tenant, subject and endpoint, and asks its own connection of that tenant.
+ */
+export interface RelayedTask {
+  kind: 'task';
+  corr: string;
+  from: string;
+  handle: string;
+  method: 'tasks/get' | 'tasks/result' | 'tasks/cancel';
+  /** The request's params less the handle: `_meta` at most. */
+  params: JsonObject;
+  principal: string;
+  tenant: string;
+  subject: string;
+  scope: string;
+  era: 'modern' | 'legacy';
+  waitMs: number;
+}
+
+/** What a relayed tasks/* request came to: the upstream's answer, or the error. */
+export interface RelayedTaskOutcome {
+  kind: 'tasked';
+  corr: string;
+  outcome: RetryOutcome;
+}
+
+export type RelayMessage =
+  | RelayedAnswer
+  | RelayedRetry
+  | RelayedOutcome
+  | RelayedCancel
+  | RelayedTask
+  | RelayedTaskOutcome;
 
 export interface RelayHandlers {
   answer(m: RelayedAnswer): void;
   retry(m: RelayedRetry): void;
   retried(m: RelayedOutcome): void;
+  /** The sender's caller left (a held call's retry or a task's request: by its correlation id). */
   cancel(m: RelayedCancel): void;
+  task(m: RelayedTask): void;
+  tasked(m: RelayedTaskOutcome): void;
 }
 
 /** One replica's channel, and sending on the others'. */
@@ -128,6 +165,12 @@ export class ReplicaRelay {
   async send(to: string, m: RelayMessage): Promise<boolean> {
     if (!this.live || !isReplicaId(to)) return false;
     return this.#bus.publishTo(this.#channel(to), m);
+  }
+
+  /** The same, true only when replica `to` listens (a replica that stopped hears nothing: no use waiting). */
+  async sendHeard(to: string, m: RelayMessage): Promise<boolean> {
+    if (!this.live || !isReplicaId(to)) return false;
+    return (await this.#bus.publishCount(this.#channel(to), m)) > 0;
   }
 
   close(): Promise<void> {
@@ -174,8 +217,24 @@ function isRetry(m: RelayedRetry): boolean {
   );
 }
 
+const TASK_METHODS = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);
+
+/** A relayed tasks/* request of the right shape. */
+function isTask(m: RelayedTask): boolean {
+  const strings = [m.corr, m.handle, m.principal, m.tenant, m.subject, m.scope].every((v) => typeof v === 'string');
+  return (
+    strings &&
+    isReplicaId(m.from) &&
+    TASK_METHODS.has(m.method) &&
+    isObject(m.params) &&
+    (m.era === 'modern' || m.era === 'legacy') &&
+    typeof m.waitMs === 'number' &&
+    m.waitMs > 0
+  );
+}
+
 /** A relayed outcome of the right shape: a result object, or an error with a code and a message. */
-function isOutcome(m: RelayedOutcome): boolean {
+function isOutcome(m: RelayedOutcome | RelayedTaskOutcome): boolean {
   const o = m.outcome as JsonObject;
   if (typeof m.corr !== 'string' || !isObject(o)) return false;
   if ('result' in o) return isObject(o.result);
@@ -188,4 +247,6 @@ function dispatch(m: RelayMessage, h: RelayHandlers): void {
   else if (m.kind === 'retry' && isRetry(m)) h.retry(m);
   else if (m.kind === 'retried' && isOutcome(m)) h.retried(m);
   else if (m.kind === 'cancel' && typeof m.corr === 'string') h.cancel(m);
+  else if (m.kind === 'task' && isTask(m)) h.task(m);
+  else if (m.kind === 'tasked' && isOutcome(m)) h.tasked(m);
 }

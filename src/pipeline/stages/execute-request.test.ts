@@ -71,13 +71,14 @@ test("a task id comes back sealed for this caller and endpoint; the upstream's r
   await executeRequest(s, d);
   const handle = (s.result!.task as JsonObject).taskId as string;
   assert.ok(!handle.includes('upstream-task-9'));
-  assert.deepEqual(tasks.open(handle, s.ctx.principal.key, ''), {
+  assert.deepEqual(tasks.open(handle, s.ctx.principal, ''), {
     server: 'mt',
     tool: 'mt__fetch',
     taskId: 'upstream-task-9',
+    replica: tasks.replica,
   });
-  assert.equal(tasks.open(handle, principal({ subject: 'bob' }).key, ''), undefined);
-  assert.equal(tasks.open(handle, s.ctx.principal.key, 'mt'), undefined);
+  assert.equal(tasks.open(handle, principal({ subject: 'bob' }), ''), undefined);
+  assert.equal(tasks.open(handle, s.ctx.principal, 'mt'), undefined);
 });
 
 test('what the upstream says on the way (log messages) is scrubbed of the secrets its connection holds', async () => {

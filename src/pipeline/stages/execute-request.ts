@@ -17,6 +17,7 @@ import { beforeSending, settingsChanged } from './recheck.ts';
 import { inspectAnswers } from './inspect-arguments.ts';
 import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 import { followTask } from '../task-leases.ts';
+import { askHolder } from '../task-holder.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
   const { holds, tasks, credentials, sessions } = deps;
@@ -69,11 +70,19 @@ export const executeRequest: Stage = async (s, deps) => {
     notices: scrubForCaller(s, deps),
     answers: inspectAnswers(s, deps),
   };
-  const result = await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
+  // A task another replica's connection holds is asked there (its answer comes back here).
+  const result = route.holder
+    ? await askHolder(s, deps, route.holder)
+    : await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
   // A task keeps the call's concurrency slots while it runs; an ended one gives them back.
   await followTask(s, deps, result);
   s.result =
     s.method === 'tools/call' || s.method.startsWith('tasks/')
-      ? tasks.wrap(result, { server: route.server, tool: route.qualified }, s.ctx.principal.key, s.ctx.scope)
+      ? tasks.wrap(
+          result,
+          { server: route.server, tool: route.qualified, replica: route.holder },
+          s.ctx.principal,
+          s.ctx.scope,
+        )
       : result;
 };
