@@ -5,8 +5,8 @@
  * its handle names A. Replica B runs the request's pipeline, relays it to A over Redis, and answers
  * with A's answer: tasks/get and tasks/result to the task's end, tasks/cancel, and the task's
  * concurrency slot (a cap of 1 shared in Redis) freed when B sees the end. Two real gateways share
- * one PostgreSQL schema and one Redis key prefix. Hostile: another tenant's caller with the handle,
- * altered handles, and messages straight onto A's channel naming another principal, tenant, subject
+ * one PostgreSQL schema and one Redis key prefix. Hostile: another tenant's caller, and another
+ * caller of the same tenant, with the handle, altered handles, and messages straight onto A's channel naming another principal, tenant, subject
  * or endpoint reach no task (the task goes on). Without Redis: a clear error, not "Task not found".
  */
 import { after, before, test } from 'node:test';
@@ -72,6 +72,7 @@ before(async () => {
   c = await replica(false);
   d = await replica(false);
   for (const tenant of ['acme', 'globex']) keys[tenant] = await createKey(a.file, { name: tenant, tenant });
+  keys.bob = await createKey(a.file, { name: 'bob', tenant: 'acme' });
   ready = true;
 });
 
@@ -83,12 +84,12 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A 2025-11-25 client of `tenant` on replica `g`. */
-async function client(g: TestGateway, tenant: string): Promise<Client> {
-  const x = new Client({ name: `tasks-${tenant}`, version: '1' });
+/** A 2025-11-25 client on replica `g` with the key `who` (acme, globex: their tenants; bob: another of acme). */
+async function client(g: TestGateway, who: string): Promise<Client> {
+  const x = new Client({ name: `tasks-${who}`, version: '1' });
   await x.connect(
     new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${keys[tenant]}` } },
+      requestInit: { headers: { authorization: `Bearer ${keys[who]}` } },
     }),
   );
   open.push(x);
@@ -175,10 +176,14 @@ test("hostile: another tenant's caller, altered handles and forged messages on A
   if (!ready) return t.skip('postgres and redis needed');
   const viaA = await client(a, 'acme');
   const globexB = await client(b, 'globex');
+  const bobB = await client(b, 'bob');
   const first = await deploy(viaA, 600_000);
   const handle = first.task.taskId;
-  // globex on B with acme's handle: its seal does not open for globex; nothing is relayed.
+  // globex, or bob of the same tenant (whose requests share A's connection), on B with acme's
+  // handle: its seal does not open for them; nothing is relayed.
   await assert.rejects(cancelTask(globexB, handle), /unknown task/);
+  await assert.rejects(cancelTask(bobB, handle), /unknown task/);
+  await assert.rejects(getTask(bobB, handle), /unknown task/);
   const [v, body, mac] = handle.split('.');
   const parts = JSON.parse(Buffer.from(body, 'base64url').toString()) as string[];
   const toB = Buffer.from(JSON.stringify([...parts.slice(0, 4), b.gw.replica])).toString('base64url');
