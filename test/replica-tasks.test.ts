@@ -32,6 +32,7 @@ import {
   redisAvailable,
 } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
+import { modernMeta, postModern, postModernCall, replyOf } from './support/rpc.ts';
 import { parsePrincipalKey } from '../src/identity/principal.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
@@ -163,6 +164,29 @@ test('tasks/cancel through B cancels the task on A and frees its slot', async (t
   assert.equal((await getTask(viaA, first.task.taskId)).status, 'cancelled', 'cancelled on A, where it runs');
   const next = await deploy(viaB, 0);
   await eventually(async () => (await getTask(viaA, next.task.taskId)).status === 'completed');
+});
+
+test('modern (2026-07-28) callers: a task started through A is followed through B to its end, and its slot freed', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const token = keys.acme;
+  const call = (g: TestGateway, ms: number) =>
+    postModernCall(g.url, 'tasks__deploy', { ms }, { token, extra: { task: { ttl: 60_000 } } }).then(replyOf);
+  const get = (g: TestGateway, taskId: string) =>
+    postModern(g.url, 'tasks/get', { taskId, _meta: modernMeta() }, { token, name: taskId }).then(replyOf);
+  const first = await call(a, 800);
+  const handle = String((first.result?.task as { taskId?: string } | undefined)?.taskId);
+  assert.equal(holderOf(handle), a.gw.replica, JSON.stringify(first));
+  assert.match((await call(b, 0)).error?.message ?? '', REFUSED);
+  const done = await eventually(async () => {
+    const r = await get(b, handle);
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    return r.result?.status === 'completed' ? r : undefined;
+  });
+  assert.equal(done.result?.taskId, handle);
+  const next = await call(b, 0);
+  const nextHandle = String((next.result?.task as { taskId?: string } | undefined)?.taskId);
+  assert.equal(holderOf(nextHandle), b.gw.replica, JSON.stringify(next));
+  await eventually(async () => (await get(a, nextHandle)).result?.status === 'completed');
 });
 
 /** acme's principal as A's store knows it (from a session): what a forger on Redis would need. */

@@ -28,7 +28,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
 import { fromOutcome, toOutcome } from './held-relay.ts';
-import type { Holds } from './holds.ts';
+import { type Holds, holdOwner } from './holds.ts';
 import { type ElsewhereTask, HELD_ELSEWHERE, type TaskHandles } from './tasks.ts';
 
 /** How much longer than the request may take the sender waits for the message back. */
@@ -150,7 +150,10 @@ export class TaskRelay {
         );
       const meta = m.params._meta;
       const params = { taskId: t.taskId, ...(meta && typeof meta === 'object' ? { _meta: meta } : {}) };
-      return { result: await forward(up, relayedContext(m, abort.signal), m.method, params, this.#holder.holds) };
+      // Owned by the caller as a local request is (a modern caller's request is held: its tenant's caps count it).
+      const owner = { principal: m.principal, tenant: m.tenant };
+      const ctx = relayedContext(m, abort.signal);
+      return { result: await holdOwner.run(owner, () => forward(up, ctx, m.method, params, this.#holder.holds)) };
     } catch (err) {
       if (abort.signal.reason === 'late')
         return {
