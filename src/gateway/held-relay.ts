@@ -8,34 +8,23 @@
  * request that made it, and sends back the outcome: the result, the next `input_required`, or the
  * error. The sender answers its caller with it, waiting a bounded time.
  */
-import { randomBytes } from 'node:crypto';
-import { GatehouseError, isErrorCode, UpstreamRpcError } from '../protocol/errors.ts';
+import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type {
-  RelayedCancel,
-  RelayedOutcome,
-  RelayedRetry,
-  ReplicaRelay,
-  RetryOutcome,
-} from '../sessions/replica-relay.ts';
+import type { RelayedCancel, RelayedOutcome, RelayedRetry, ReplicaRelay } from '../sessions/replica-relay.ts';
 import { resumeRelayed } from './forward.ts';
 import type { ElsewhereRetry, Holds } from './holds.ts';
+import { RelayCalls } from './relay-calls.ts';
 
 /** How long the holder waits for the call's next step; the sender waits a little longer for the message. */
 const WAIT_MS = 60_000;
-const SLACK_MS = 3_000;
 
 const INVALID = 'invalid or expired request state (it may belong to another gateway replica)';
 
 export class HeldRelay {
-  readonly #relay: Pick<ReplicaRelay, 'id' | 'live' | 'send'>;
+  readonly #relay: Pick<ReplicaRelay, 'live'>;
+  readonly #calls: RelayCalls;
   readonly #holds: Holds;
-  readonly #maxBytes: () => number;
   readonly #waitMs: number;
-  /** Callers here waiting for an outcome from another replica, by correlation id. */
-  readonly #waiting = new Map<string, (o: RetryOutcome) => void>();
-  /** Retries of other replicas' callers being served here, by correlation id (their caller may leave). */
-  readonly #serving = new Map<string, AbortController>();
 
   constructor(
     relay: Pick<ReplicaRelay, 'id' | 'live' | 'send'>,
@@ -44,114 +33,58 @@ export class HeldRelay {
     waitMs = WAIT_MS,
   ) {
     this.#relay = relay;
+    this.#calls = new RelayCalls(relay, maxBytes);
     this.#holds = holds;
-    this.#maxBytes = maxBytes;
     this.#waitMs = waitMs;
   }
 
   /** Send a retry to the replica holding its call and wait for the outcome (the caller's next answer). */
   async send(to: string, r: ElsewhereRetry, signal: AbortSignal): Promise<JsonObject> {
     if (!this.#relay.live) throw new GatehouseError('E_INPUT_STATE', INVALID);
-    if (signal.aborted) throw new GatehouseError('E_CANCELLED');
-    const corr = randomBytes(12).toString('base64url');
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort = () => {};
-    const outcome = new Promise<RetryOutcome | 'late' | 'left'>((resolve) => {
-      this.#waiting.set(corr, resolve);
-      timer = setTimeout(() => resolve('late'), this.#waitMs + SLACK_MS);
-      onAbort = () => resolve('left');
-      signal.addEventListener('abort', onAbort, { once: true });
+    const waitMs = this.#waitMs;
+    const retry = (corr: string, from: string): RelayedRetry => ({ kind: 'retry', corr, from, ...r, waitMs });
+    return this.#calls.call(to, retry, {
+      waitMs,
+      signal,
+      unsent: () => new GatehouseError('E_INPUT_STATE', INVALID),
+      late: (s) => `no answer in ${s} s from the gateway replica holding this call (it may have stopped)`,
     });
-    try {
-      const m: RelayedRetry = { kind: 'retry', corr, from: this.#relay.id, ...r, waitMs: this.#waitMs };
-      if (!(await this.#relay.send(to, m))) throw new GatehouseError('E_INPUT_STATE', INVALID);
-      const o = await outcome;
-      if (o === 'left') {
-        const cancel: RelayedCancel = { kind: 'cancel', corr };
-        void this.#relay.send(to, cancel);
-        throw new GatehouseError('E_CANCELLED');
-      }
-      if (o === 'late')
-        throw new GatehouseError(
-          'E_UPSTREAM_TIMEOUT',
-          `no answer in ${Math.round((this.#waitMs + SLACK_MS) / 1000)} s from the gateway replica holding this call (it may have stopped)`,
-        );
-      return fromOutcome(o);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      this.#waiting.delete(corr);
-    }
   }
 
   /** An outcome for a caller here. */
   retried(m: RelayedOutcome): void {
-    this.#waiting.get(m.corr)?.(m.outcome);
+    this.#calls.settle(m.corr, m.outcome);
   }
 
   /** Another replica's caller left: its retry here stops waiting. */
   cancel(m: RelayedCancel): void {
-    this.#serving.get(m.corr)?.abort('left');
+    this.#calls.cancel(m);
   }
 
   /** A retry of a call held here, from another replica: resumed, and its outcome sent back. */
   async serve(m: RelayedRetry): Promise<void> {
-    let outcome = await this.#outcome(m);
-    if (Buffer.byteLength(JSON.stringify(outcome)) > this.#maxBytes())
-      outcome = {
-        gatehouse: {
-          code: 'E_UPSTREAM_TOO_LARGE',
-          message: 'upstream response too large to pass between gateway replicas (over gateway.maxBodyBytes)',
-        },
-      };
-    const back: RelayedOutcome = { kind: 'retried', corr: m.corr, outcome };
-    await this.#relay.send(m.from, back);
+    const waitMs = Math.min(m.waitMs, this.#waitMs);
+    const late = `the call did not reach its next step within ${Math.round(waitMs / 1000)} s; it is still held: retry with the same requestState`;
+    const back = (corr: string, outcome: RelayedOutcome['outcome']): RelayedOutcome => ({
+      kind: 'retried',
+      corr,
+      outcome,
+    });
+    return this.#calls.serve(m, waitMs, (signal) => this.#resume(m, signal), late, back);
   }
 
-  async #outcome(m: RelayedRetry): Promise<RetryOutcome> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort('late'), Math.min(m.waitMs, this.#waitMs));
-    this.#serving.set(m.corr, abort);
-    try {
-      const at = this.#holds.locate(m.state, m.binding);
-      const held = 'held' in at ? at.held : undefined;
-      // The owner as a local retry is checked (its binding names the principal; the tenant too here).
-      const owner = held?.owner;
-      if (!held?.scrubs || (owner && (owner.principal !== m.principal || owner.tenant !== m.tenant)))
-        throw new GatehouseError('E_INPUT_STATE', INVALID);
-      const caller = { signal: abort.signal, clientCapabilities: m.capabilities };
-      return { result: await resumeRelayed(this.#holds, held, caller, m.inputResponses, held.scrubs) };
-    } catch (err) {
-      if (abort.signal.reason === 'late')
-        return {
-          gatehouse: {
-            code: 'E_UPSTREAM_TIMEOUT',
-            message: `the call did not reach its next step within ${Math.round(Math.min(m.waitMs, this.#waitMs) / 1000)} s; it is still held: retry with the same requestState`,
-          },
-        };
-      return toOutcome(err);
-    } finally {
-      clearTimeout(timer);
-      this.#serving.delete(m.corr);
-    }
+  /** The hold, checked as a local retry checks it (its binding names the principal; the tenant too here), resumed. */
+  #resume(m: RelayedRetry, signal: AbortSignal): Promise<JsonObject> {
+    const at = this.#holds.locate(m.state, m.binding);
+    const held = 'held' in at ? at.held : undefined;
+    const owner = held?.owner;
+    if (!held?.scrubs || (owner && (owner.principal !== m.principal || owner.tenant !== m.tenant)))
+      throw new GatehouseError('E_INPUT_STATE', INVALID);
+    const caller = { signal, clientCapabilities: m.capabilities };
+    return resumeRelayed(this.#holds, held, caller, m.inputResponses, held.scrubs);
   }
 
   close(): void {
-    for (const a of this.#serving.values()) a.abort('left');
+    this.#calls.close();
   }
-}
-
-/** An error as it crosses to the other replica: the gateway's own by its code, an upstream's JSON-RPC error as it is. */
-export function toOutcome(err: unknown): RetryOutcome {
-  if (err instanceof GatehouseError) return { gatehouse: { code: err.code, message: err.message, data: err.data } };
-  if (err instanceof UpstreamRpcError) return { rpc: { code: err.rpcCode, message: err.message, data: err.data } };
-  return { gatehouse: { code: 'E_INTERNAL', message: 'internal error' } };
-}
-
-/** An outcome from the other replica as the caller here gets it: the result, or the error thrown again. */
-export function fromOutcome(o: RetryOutcome): JsonObject {
-  if ('result' in o) return o.result;
-  if ('rpc' in o) throw new UpstreamRpcError(o.rpc.code, o.rpc.message, o.rpc.data);
-  const { code, message, data } = o.gatehouse;
-  throw isErrorCode(code) ? new GatehouseError(code, message, data) : new GatehouseError('E_INTERNAL');
 }

@@ -13,26 +13,16 @@
  * waits the server's `timeouts.maxTotalMs` and a little more; a caller that leaves aborts the request
  * on the holder. A holder that no longer listens (stopped) is known at once.
  */
-import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
-import type {
-  RelayedCancel,
-  RelayedTask,
-  RelayedTaskOutcome,
-  ReplicaRelay,
-  RetryOutcome,
-} from '../sessions/replica-relay.ts';
+import type { RelayedCancel, RelayedTask, RelayedTaskOutcome, ReplicaRelay } from '../sessions/replica-relay.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
-import { fromOutcome, toOutcome } from './held-relay.ts';
 import { type Holds, holdOwner } from './holds.ts';
+import { RelayCalls } from './relay-calls.ts';
 import { type ElsewhereTask, HELD_ELSEWHERE, type TaskHandles } from './tasks.ts';
-
-/** How much longer than the request may take the sender waits for the message back. */
-const SLACK_MS = 3_000;
 
 /** What the holder needs of its replica. */
 export interface TaskHolder {
@@ -46,13 +36,9 @@ export interface TaskHolder {
 const UNKNOWN = 'unknown task';
 
 export class TaskRelay {
-  readonly #relay: Pick<ReplicaRelay, 'id' | 'live' | 'send' | 'sendHeard'>;
+  readonly #relay: Pick<ReplicaRelay, 'live'>;
+  readonly #calls: RelayCalls;
   readonly #holder: TaskHolder;
-  readonly #maxBytes: () => number;
-  /** Callers here waiting for a holder's answer, by correlation id. */
-  readonly #waiting = new Map<string, (o: RetryOutcome) => void>();
-  /** Requests of other replicas' callers being asked here, by correlation id (their caller may leave). */
-  readonly #serving = new Map<string, AbortController>();
 
   constructor(
     relay: Pick<ReplicaRelay, 'id' | 'live' | 'send' | 'sendHeard'>,
@@ -60,117 +46,74 @@ export class TaskRelay {
     maxBytes: () => number,
   ) {
     this.#relay = relay;
+    this.#calls = new RelayCalls(relay, maxBytes);
     this.#holder = holder;
-    this.#maxBytes = maxBytes;
   }
 
   /** Send a tasks/* request to the replica holding its task and wait for the answer. */
   async send(to: string, r: ElsewhereTask, signal: AbortSignal): Promise<JsonObject> {
     if (!this.#relay.live) throw new GatehouseError('E_TASK_ELSEWHERE', HELD_ELSEWHERE);
-    if (signal.aborted) throw new GatehouseError('E_CANCELLED');
-    const corr = randomBytes(12).toString('base64url');
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort = () => {};
-    const answer = new Promise<RetryOutcome | 'late' | 'left'>((resolve) => {
-      this.#waiting.set(corr, resolve);
-      timer = setTimeout(() => resolve('late'), r.waitMs + SLACK_MS);
-      onAbort = () => resolve('left');
-      signal.addEventListener('abort', onAbort, { once: true });
+    const task = (corr: string, from: string): RelayedTask => ({
+      kind: 'task',
+      corr,
+      from,
+      ...r,
+      method: r.method as RelayedTask['method'],
     });
-    try {
-      const m: RelayedTask = {
-        kind: 'task',
-        corr,
-        from: this.#relay.id,
-        ...r,
-        method: r.method as RelayedTask['method'],
-      };
-      if (!(await this.#relay.sendHeard(to, m)))
-        throw new GatehouseError(
+    return this.#calls.call(to, task, {
+      waitMs: r.waitMs,
+      signal,
+      heard: true,
+      unsent: () =>
+        new GatehouseError(
           'E_TASK_ELSEWHERE',
           'this task is held by another gateway replica, which does not answer (stopped or restarted): its task ended with it',
-        );
-      const o = await answer;
-      if (o === 'left') {
-        const cancel: RelayedCancel = { kind: 'cancel', corr };
-        void this.#relay.send(to, cancel);
-        throw new GatehouseError('E_CANCELLED');
-      }
-      if (o === 'late')
-        throw new GatehouseError(
-          'E_UPSTREAM_TIMEOUT',
-          `no answer in ${Math.round((r.waitMs + SLACK_MS) / 1000)} s from the gateway replica holding this task (it may have stopped)`,
-        );
-      return fromOutcome(o);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      this.#waiting.delete(corr);
-    }
+        ),
+      late: (s) => `no answer in ${s} s from the gateway replica holding this task (it may have stopped)`,
+    });
   }
 
   /** An answer for a caller here. */
   answered(m: RelayedTaskOutcome): void {
-    this.#waiting.get(m.corr)?.(m.outcome);
+    this.#calls.settle(m.corr, m.outcome);
   }
 
   /** Another replica's caller left: its request here is aborted (no-op for a correlation id not served here). */
   cancel(m: RelayedCancel): void {
-    this.#serving.get(m.corr)?.abort('left');
+    this.#calls.cancel(m);
   }
 
   /** A request for a task held here, from another replica: asked, and its answer sent back. */
   async serve(m: RelayedTask): Promise<void> {
-    let outcome = await this.#outcome(m);
-    if (Buffer.byteLength(JSON.stringify(outcome)) > this.#maxBytes())
-      outcome = {
-        gatehouse: {
-          code: 'E_UPSTREAM_TOO_LARGE',
-          message: 'upstream response too large to pass between gateway replicas (over gateway.maxBodyBytes)',
-        },
-      };
-    const back: RelayedTaskOutcome = { kind: 'tasked', corr: m.corr, outcome };
-    await this.#relay.send(m.from, back);
+    const late = `upstream timed out after ${m.waitMs} ms (on the gateway replica holding the task)`;
+    const back = (corr: string, outcome: RelayedTaskOutcome['outcome']): RelayedTaskOutcome => ({
+      kind: 'tasked',
+      corr,
+      outcome,
+    });
+    return this.#calls.serve(m, m.waitMs, (signal) => this.#ask(m, signal), late, back);
   }
 
-  async #outcome(m: RelayedTask): Promise<RetryOutcome> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort('late'), m.waitMs);
-    this.#serving.set(m.corr, abort);
-    try {
-      // The binding again: the handle opens only for the principal, tenant, subject and endpoint it was sealed for.
-      const caller = { key: m.principal, tenant: m.tenant, subject: m.subject };
-      const t = this.#holder.handles().open(m.handle, caller, m.scope);
-      if (!t || t.replica !== this.#relay.id) throw new GatehouseError('E_UNKNOWN_TASK', UNKNOWN);
-      const up = this.#holder.connection(t.server, m.tenant, m.subject);
-      if (!up)
-        throw new GatehouseError(
-          'E_UNKNOWN_TASK',
-          'unknown task: the upstream connection that held it on its gateway replica has ended',
-        );
-      const meta = m.params._meta;
-      const params = { taskId: t.taskId, ...(meta && typeof meta === 'object' ? { _meta: meta } : {}) };
-      // Owned by the caller as a local request is (a modern caller's request is held: its tenant's caps count it).
-      const owner = { principal: m.principal, tenant: m.tenant };
-      const ctx = relayedContext(m, abort.signal);
-      return { result: await holdOwner.run(owner, () => forward(up, ctx, m.method, params, this.#holder.holds)) };
-    } catch (err) {
-      if (abort.signal.reason === 'late')
-        return {
-          gatehouse: {
-            code: 'E_UPSTREAM_TIMEOUT',
-            message: `upstream timed out after ${m.waitMs} ms (on the gateway replica holding the task)`,
-          },
-        };
-      return toOutcome(err);
-    } finally {
-      clearTimeout(timer);
-      this.#serving.delete(m.corr);
-    }
+  /** The binding again: the handle opens only for the principal, tenant, subject and endpoint it was sealed for. */
+  #ask(m: RelayedTask, signal: AbortSignal): Promise<JsonObject> {
+    const caller = { key: m.principal, tenant: m.tenant, subject: m.subject };
+    const t = this.#holder.handles().open(m.handle, caller, m.scope);
+    if (!t || t.replica !== this.#calls.id) throw new GatehouseError('E_UNKNOWN_TASK', UNKNOWN);
+    const up = this.#holder.connection(t.server, m.tenant, m.subject);
+    if (!up)
+      throw new GatehouseError(
+        'E_UNKNOWN_TASK',
+        'unknown task: the upstream connection that held it on its gateway replica has ended',
+      );
+    const meta = m.params._meta;
+    const params = { taskId: t.taskId, ...(meta && typeof meta === 'object' ? { _meta: meta } : {}) };
+    // Owned by the caller as a local request is (a modern caller's request is held: its tenant's caps count it).
+    const owner = { principal: m.principal, tenant: m.tenant };
+    return holdOwner.run(owner, () => forward(up, relayedContext(m, signal), m.method, params, this.#holder.holds));
   }
 
   close(): void {
-    for (const a of this.#serving.values()) a.abort('left');
+    this.#calls.close();
   }
 }
 
