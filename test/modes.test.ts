@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -114,4 +114,55 @@ test('mode set returns once every live gateway applied it, and says so: the next
   for (const scope of [['--tool', 'rec__record'], ['--gateway']])
     assert.equal((await runCli(['mode', 'clear', ...scope, '-c', t.file])).code, 0);
   await until('the tool to come back', () => listed('rec__record'));
+});
+
+test('mode list shows the policy files’ modes too, where each is written, and which a run-time mode overrides (walk T)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-modes-list-'));
+  try {
+    writeFileSync(
+      join(dir, 'policy.yaml'),
+      'modes:\n  gateway: enforce\n  tenants: { initech: shadow }\n  servers: { rec: read_only }\nrules: []\n',
+    );
+    writeFileSync(
+      join(dir, 'gatehouse.yaml'),
+      `version: 1\ngateway:\n  stateDir: ${JSON.stringify(join(dir, 'state'))}\npolicy:\n  files: [policy.yaml]\nservers: []\n`,
+    );
+    const file = join(dir, 'gatehouse.yaml');
+    const set = await runCli([
+      'mode',
+      'set',
+      'disabled',
+      '--tenant',
+      'initech',
+      '--unseen',
+      '--reason',
+      'r',
+      '-c',
+      file,
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    const list = JSON.parse((await runCli(['mode', 'list', '--json', '-c', file])).stdout);
+    assert.deepEqual(
+      list.modes.map((m: { scope: string; mode: string }) => [m.scope, m.mode]),
+      [['tenant:initech', 'disabled']],
+    );
+    assert.deepEqual(
+      list.policy.map((m: { scope: string; mode: string; line: number; overridden: boolean }) => [
+        m.scope,
+        m.mode,
+        m.line,
+        m.overridden,
+      ]),
+      [
+        ['gateway', 'enforce', 2, false],
+        ['tenant:initech', 'shadow', 3, true],
+        ['server:rec', 'read_only', 4, false],
+      ],
+    );
+    const text = (await runCli(['mode', 'list', '-c', file], { cwd: dir })).stdout;
+    assert.match(text, /server:rec\s+read_only\s+policy file\s+-\s+policy\.yaml:4/);
+    assert.match(text, /tenant:initech\s+shadow \(overridden by the mode set above\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

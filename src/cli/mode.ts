@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { ModeRecord } from '../storage/types.ts';
-import { scopeKey } from '../policy/runtime-modes.ts';
+import { policyModes, scopeKey } from '../policy/runtime-modes.ts';
+import { relative } from 'node:path';
 import { MODES } from '../policy/model.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
@@ -104,18 +105,30 @@ export function registerMode(program: Command, ctx: CliContext): void {
 
   mode
     .command('list')
-    .description('the run-time modes in force')
+    .description('the modes in force: those set at run time, then those of the policy files')
     .addOption(ctx.configOption())
     .option('--json', 'print as JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.modes.list());
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ modes: rows }, null, 2)}\n`);
+      // The policy files' modes are in force too, under any set here for the same scope.
+      const set = new Set(rows.map((r) => r.scope));
+      const files = policyModes(config.policy?.compiled).map((p) => ({ ...p, overridden: set.has(p.scope) }));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ modes: rows, policy: files }, null, 2)}\n`);
       process.stdout.write(
         render(
           'table',
           ['scope', 'mode', 'set by', 'set at', 'reason'],
-          rows.map((r) => [r.scope, r.mode, r.setBy, new Date(r.setAt).toISOString(), r.reason]),
+          [
+            ...rows.map((r) => [r.scope, r.mode, r.setBy, new Date(r.setAt).toISOString(), r.reason]),
+            ...files.map((p) => [
+              p.scope,
+              p.overridden ? `${p.mode} (overridden by the mode set above)` : p.mode,
+              'policy file',
+              '-',
+              `${relative(process.cwd(), p.file) || p.file}:${p.line}`,
+            ]),
+          ],
           null,
         ),
       );

@@ -220,7 +220,8 @@ function modes(v: unknown, path: Path, src: Source, acc: Acc): void {
     if (key) acc.modesAt[key] = { file: src.file, line: src.line(at) };
     set(m as Mode);
   };
-  if (v.gateway !== undefined) one(v.gateway, [...path, 'gateway'], 'the gateway', (m) => (acc.modes.gateway = m));
+  if (v.gateway !== undefined)
+    one(v.gateway, [...path, 'gateway'], 'the gateway', (m) => (acc.modes.gateway = m), 'gateway');
   for (const level of ['tenants', 'servers', 'tools'] as const) {
     const table = v[level];
     if (table === undefined) continue;

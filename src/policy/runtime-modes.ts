@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../observability/logger.ts';
 import type { ModeRecord, ModeStore } from '../storage/types.ts';
-import type { Modes } from './model.ts';
+import type { Modes, Policy } from './model.ts';
 
 const POLL_MS = 1000;
 
@@ -23,6 +23,31 @@ export function scopeKey(o: {
     o.gateway && 'gateway',
   ].filter(Boolean) as string[];
   return given.length === 1 ? given[0] : undefined;
+}
+
+/** A mode the policy files set, by its scope key (as `mode set` names scopes), with where it is written. */
+export interface PolicyMode {
+  scope: string;
+  mode: string;
+  file: string;
+  line: number;
+}
+
+/** The modes the policy files set, gateway first, then tenants, servers and tools, each sorted by name. */
+export function policyModes(policy: Pick<Policy, 'modes' | 'modesAt'> | undefined): PolicyMode[] {
+  if (!policy) return [];
+  const at = (scope: string) => policy.modesAt[scope] ?? { file: '', line: 0 };
+  const rows: PolicyMode[] = policy.modes.gateway
+    ? [{ scope: 'gateway', mode: policy.modes.gateway, ...at('gateway') }]
+    : [];
+  for (const [level, table] of [
+    ['tenant', policy.modes.tenants],
+    ['server', policy.modes.servers],
+    ['tool', policy.modes.tools],
+  ] as const)
+    for (const name of Object.keys(table).sort())
+      rows.push({ scope: `${level}:${name}`, mode: table[name], ...at(`${level}:${name}`) });
+  return rows;
 }
 
 export function mergeModes(base: Modes | undefined, over: readonly ModeRecord[]): Modes {
