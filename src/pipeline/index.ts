@@ -165,7 +165,8 @@ export async function runRequest(
     outcome = outcomeOf(s);
     // Every row ends at execute and redact, and a stage that halts answers itself: a result is set.
     if (!s.result) throw new GatehouseError('E_INTERNAL', `\`${method}\` passed its stages without a result`);
-    return s.result;
+    // The gateway's own answer to a task-augmented call goes as an error, audited as that answer (below).
+    if (!s.answerAsError) return s.result;
   } catch (err) {
     failure = err;
     error = err instanceof GatehouseError ? err.code : 'E_UPSTREAM_FAILED';
@@ -198,6 +199,7 @@ export async function runRequest(
       ms / 1000,
     ); // URIs would be unbounded labels
   }
+  throw s.answerAsError;
 }
 
 /** The stages that decide a request: what recheck runs again on new settings. */

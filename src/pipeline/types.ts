@@ -1,6 +1,7 @@
 /** The state of one upstream-bound request as it moves through the pipeline, and what stages may use. */
 import type { ApproverSubject } from '../model/approval.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { GatehouseError } from '../protocol/errors.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Inventory } from '../inventory/inventory.ts';
@@ -80,6 +81,11 @@ export interface CallState {
   approval?: { id: string; status: string; approvers?: string[] };
   /** A stage answered the call itself (a pending approval): the later stages do not run. */
   halt?: boolean;
+  /**
+   * The gateway's own answer (a pending approval, shadow) to a call that must not get it as a result:
+   * a task-augmented call (pipeline/task-answers.ts). Audited as the answer it replaces, sent as this error.
+   */
+  answerAsError?: GatehouseError;
   /** The caller's tenant's connection to the server (set by connect). */
   up?: Upstream;
   /** Secret values injected into this call's upstream (redacted from its result, errors and audit). */

@@ -18,6 +18,11 @@ const RPC = {
   MISSING_CLIENT_CAPABILITY: -32021,
   /** 2026-07-28: unsupported protocol version (data.supported lists ours). */
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
+  /**
+   * 2025-11-25's URLElicitationRequiredError: the request needs the URL elicitations in `data.elicitations`
+   * first (2026-07-28 has no such code: its callers get `input_required`).
+   */
+  URL_ELICITATION_REQUIRED: -32042,
   /** Implementation-defined range (-32000..-32019): Gatehouse refusals. */
   GATEWAY_REFUSED: -32001,
   UPSTREAM_UNAVAILABLE: -32002,
@@ -99,6 +104,17 @@ const CATALOGUE = {
   },
   /** Policy asks for a human approval the gateway cannot collect for this call. */
   E_APPROVAL_REQUIRED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'this call needs an approval' },
+  /**
+   * A task-augmented call (2025-11-25 tasks) needs an approval, and its caller declared URL elicitation:
+   * the approval page is in `data.elicitations` (it cannot be a task: nothing runs until it is approved).
+   */
+  E_URL_ELICITATION_REQUIRED: {
+    rpc: RPC.URL_ELICITATION_REQUIRED,
+    http: 200,
+    message: 'this call needs a person to open a page first',
+  },
+  /** A task-augmented call in shadow mode: recorded as proposed and not run, so there is no task to return. */
+  E_SHADOW: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'shadow mode: the call was recorded and did not run' },
   /** A presented approval cannot be used for this call (not approved, used, expired, bound to another call). */
   E_APPROVAL_REFUSED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'the approval cannot be used for this call' },
   /** Decided again, on settings that changed while it waited (pipeline/stages/recheck.ts), the call would not run as it was to. */
@@ -232,15 +248,12 @@ export class UpstreamRpcError extends Error {
   }
 }
 
-/** 2025-11-25's URLElicitationRequiredError: the request needs the URL elicitations in its data first (2026-07-28 has no such code). */
-const URL_ELICITATION_REQUIRED = -32042;
-
 /**
  * The URL elicitations a -32042 error carries (`data.elicitations`, each an `ElicitRequestURLParams`),
  * or undefined when it is not one (another code, no such list).
  */
 export function urlElicitationsOf(err: unknown): JsonObject[] | undefined {
-  if (!(err instanceof UpstreamRpcError) || err.rpcCode !== URL_ELICITATION_REQUIRED) return undefined;
+  if (!(err instanceof UpstreamRpcError) || err.rpcCode !== RPC.URL_ELICITATION_REQUIRED) return undefined;
   const data = err.data as { elicitations?: unknown } | null | undefined;
   const list = data && typeof data === 'object' ? data.elicitations : undefined;
   return Array.isArray(list) && list.length > 0 && list.every(isObject) ? list : undefined;

@@ -18,6 +18,7 @@ import { inspectAnswers } from './inspect-arguments.ts';
 import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 import { followTask } from '../task-leases.ts';
 import { askHolder } from '../task-holder.ts';
+import { asksForTask, shadowError } from '../task-answers.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
   const { holds, tasks, credentials, sessions } = deps;
@@ -32,6 +33,8 @@ export const executeRequest: Stage = async (s, deps) => {
     // error; nothing ran, so there is none: said as an error result (clients validate the rest).
     const isError = route.def.outputSchema !== undefined;
     s.result = { content: [{ type: 'text', text }], isError, _meta: { 'io.gatehouse/shadow': true } };
+    // A task-augmented call gets no task (nothing ran): the same words, as an error (task-answers.ts).
+    if (asksForTask(s)) s.answerAsError = shadowError(text, s.decision.rule);
     return;
   }
   if (s.method === 'resources/subscribe' || s.method === 'resources/unsubscribe') {

@@ -4,7 +4,8 @@
  * it — once, only if the tenant, principal, client, tool, arguments, tool pin and policy revision are
  * all the ones approved. Otherwise a request is made and the caller learns where a person decides it:
  * modern callers get `input_required` with a URL elicitation; legacy callers wait (when configured,
- * with progress) or get a result naming the pending approval and how to retry. Nothing the agent
+ * with progress) or get a result naming the pending approval and how to retry; a task-augmented call
+ * is not held, and gets that as a JSON-RPC error (../task-answers.ts). Nothing the agent
  * answers is ever an approval: only a decision recorded by an allowed approver is.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
@@ -13,6 +14,7 @@ import type { ApprovalRequest, BoundCall } from '../../model/approval.ts';
 import type { ApprovalService } from '../../approvals/service.ts';
 import type { CallState, Decision, PipelineDeps, Stage } from '../types.ts';
 import { routeOf } from './needs.ts';
+import { asksForTask, pendingApprovalError } from '../task-answers.ts';
 
 const META_KEY = 'io.gatehouse/approval';
 
@@ -48,6 +50,7 @@ export const requireApproval: Stage = async (s, deps) => {
   const url = approvals.pageUrl(req.id);
   s.approval = { id: req.id, status: 'pending' };
   if (s.ctx.era === 'modern') return askModern(s, approvals, req, url);
+  if (asksForTask(s)) return refuseTask(s, req, url);
   return waitLegacy(s, deps, req, url, call);
 };
 
@@ -138,6 +141,37 @@ function askModern(s: CallState, approvals: ApprovalService, req: ApprovalReques
 }
 
 /**
+ * A task-augmented call: no task can be created before the approval, and the caller asked not to wait
+ * for its result, so it is not held: it gets the page at once, as a JSON-RPC error (task-answers.ts),
+ * -32042 with a URL elicitation when it declared URL elicitation. The retry presents the approval.
+ */
+function refuseTask(s: CallState, req: ApprovalRequest, url: string): void {
+  pendingResult(s, req, url);
+  const elicitsUrl = Boolean((s.ctx.clientCapabilities.elicitation as JsonObject | undefined)?.url);
+  s.answerAsError = pendingApprovalError(
+    { id: req.id, url, summary: req.summary, expiresAt: req.expiresAt, retry: retryHow(req.id) },
+    elicitsUrl,
+  );
+}
+
+const retryHow = (id: string) => `Once it is approved, send the same call again with _meta {"${META_KEY}": "${id}"}.`;
+
+/** The legacy answer to a call still waiting for its approval (as it is audited). */
+function pendingResult(s: CallState, req: ApprovalRequest, url: string): void {
+  s.result = {
+    content: [
+      {
+        type: 'text',
+        text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. ${retryHow(req.id)} Nothing ran.`,
+      },
+    ],
+    isError: true,
+    _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
+  };
+  s.halt = true;
+}
+
+/**
  * The page a legacy client was shown (a URL elicitation) was decided on: 2025-11-25's
  * `notifications/elicitation/complete`, so the client may close what it opened. Not sent while the
  * request is still pending when the call stops waiting (the page is still to be used).
@@ -181,17 +215,7 @@ async function waitLegacy(
     if (shown) completed(s, req.id);
     return;
   }
-  s.result = {
-    content: [
-      {
-        type: 'text',
-        text: `This call needs a person's approval. Approval ${req.id} is pending at ${url}. Once it is approved, send the same call again with _meta {"${META_KEY}": "${req.id}"}. Nothing ran.`,
-      },
-    ],
-    isError: true,
-    _meta: { [META_KEY]: { id: req.id, url, status: 'pending', expiresAt: new Date(req.expiresAt).toISOString() } },
-  };
-  s.halt = true;
+  pendingResult(s, req, url);
 }
 
 /**
