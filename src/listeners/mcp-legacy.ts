@@ -89,6 +89,8 @@ async function initialize(
   deps: EndpointDeps,
 ): Promise<void> {
   const init = readInitialize(msg.params);
+  // What it declares depends on the servers' capabilities (tasks): known once they are catalogued (bounded).
+  await deps.catalogued?.();
   const session = await deps.sessions.create({ scope, ...init, principal: principal.key, tenant: principal.tenant });
   deps.metrics.sessions.set(deps.sessions.size);
   const body = JSON.stringify(success(msg.id, initializeResult(deps, scope, init.protocolVersion)));

@@ -303,6 +303,8 @@ class StdioClient {
 
   async #request(req: JsonRpcRequest): Promise<void> {
     if (req.method === 'initialize') {
+      // What it declares depends on the servers' capabilities (tasks): known once they are catalogued (bounded).
+      await this.#deps().catalogued?.();
       this.send(success(req.id, this.#initialize(req)));
       return;
     }

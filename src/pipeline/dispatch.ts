@@ -13,6 +13,7 @@ import type { PipelineDeps } from './types.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { paginateKeyed } from '../gateway/paginate.ts';
 import { listingFor } from './listings.ts';
+import { tasksOfAll, tasksOffered } from './task-capability.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -48,7 +49,22 @@ function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
   if (!scope) return gatewayCapabilities();
   const caps = { ...(deps.upstreams.get(scope)?.identity?.capabilities ?? {}) };
   delete caps.experimental;
+  // Its tasks only as far as the gateway carries them (no tasks/list): task-capability.ts.
+  delete caps.tasks;
+  const tasks = tasksOffered(deps.upstreams.get(scope)?.identity?.capabilities);
+  if (tasks) caps.tasks = tasks;
   return caps;
+}
+
+/**
+ * A 2025-11-25 session's capabilities. The aggregate endpoint declares tasks when a server behind it
+ * takes task-augmented calls (a client enforcing capabilities sends none otherwise).
+ */
+function legacyCapabilities(deps: DispatchDeps, scope: string): JsonObject {
+  const caps = serverCapabilities(deps, scope);
+  if (scope) return caps;
+  const tasks = tasksOfAll([...deps.upstreams.values()].map((u) => u.identity?.capabilities));
+  return tasks ? { ...caps, tasks } : caps;
 }
 
 /** What a legacy `initialize` asks for, read defensively; versions we do not speak negotiate down. */
@@ -67,12 +83,15 @@ export function readInitialize(params: JsonObject | undefined): {
   };
 }
 
-/** The `initialize` result: the gateway's identity, or the upstream's on a per-server endpoint. */
+/**
+ * The `initialize` result: the gateway's identity, or the upstream's on a per-server endpoint. Its
+ * capabilities depend on the servers' (tasks): the listeners wait for the first catalogue before.
+ */
 export function initializeResult(deps: DispatchDeps, scope: string, protocolVersion: string): JsonObject {
   const up = scope ? deps.upstreams.get(scope) : undefined;
   const result: JsonObject = {
     protocolVersion,
-    capabilities: serverCapabilities(deps, scope),
+    capabilities: legacyCapabilities(deps, scope),
     serverInfo:
       up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
   };

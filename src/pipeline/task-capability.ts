@@ -1,0 +1,32 @@
+/**
+ * The `tasks` server capability (2025-11-25) the gateway declares: only what it carries. It passes a
+ * task-augmented `tools/call` to a server that accepts one, and `tasks/get`, `tasks/result` and
+ * `tasks/cancel` to the task's own server (the method table, src/pipeline/index.ts); it has no
+ * `tasks/list` (a list would mix servers and callers), so `list` is never declared. Pure.
+ */
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** What of one server's `tasks` capability the gateway offers for it: undefined when it takes no task-augmented tools/call. */
+export function tasksOffered(capabilities: JsonObject | undefined): JsonObject | undefined {
+  const tasks = capabilities?.tasks;
+  if (!isObject(tasks) || !isObject(tasks.requests)) return undefined;
+  const tools = tasks.requests.tools;
+  if (!isObject(tools) || !isObject(tools.call)) return undefined;
+  return { ...(isObject(tasks.cancel) ? { cancel: {} } : {}), requests: { tools: { call: {} } } };
+}
+
+/**
+ * Over several servers (the aggregate endpoint): task-augmented tools/call when one of them takes it
+ * (each tool still says whether it does, `execution.taskSupport`); cancel when one of those cancels.
+ */
+export function tasksOfAll(all: Iterable<JsonObject | undefined>): JsonObject | undefined {
+  let offered: JsonObject | undefined;
+  for (const caps of all) {
+    const one = tasksOffered(caps);
+    if (!one) continue;
+    offered = { ...offered, ...one };
+  }
+  return offered;
+}
