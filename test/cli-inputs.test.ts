@@ -126,3 +126,33 @@ test('with --json anywhere, a usage error is JSON on stdout too, exit 2, and no 
   assert.equal(text.stdout, '');
   assert.match(text.stderr, /^error: unknown option '--bogus'/);
 });
+
+test('incident verify: a path that is no readable folder is bad input (exit 2); a folder that is no bundle fails (exit 1)', async () => {
+  const missing = join(dir, 'no-such-bundle');
+  const gone = await runCli(['incident', 'verify', missing]);
+  assert.equal(gone.code, 2, gone.stdout);
+  assert.equal(gone.stdout, '');
+  assert.match(
+    gone.stderr,
+    new RegExp(`no such folder \`${missing}\`: give the folder \`gatehouse incident export\` wrote`),
+  );
+  const asJson = await runCli(['incident', 'verify', missing, '--json']);
+  assert.equal(asJson.code, 2);
+  assert.equal(asJson.stderr, '');
+  assert.equal(JSON.parse(asJson.stdout).exitCode, 2);
+  const notFolder = await runCli(['incident', 'verify', file]);
+  assert.equal(notFolder.code, 2);
+  assert.match(notFolder.stderr, /is not a folder/);
+  if (process.getuid?.() !== 0) {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked, { mode: 0o000 });
+    const r = await runCli(['incident', 'verify', locked]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /the folder `.*locked` cannot be read \(EACCES\)/);
+  }
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  const notBundle = await runCli(['incident', 'verify', empty]);
+  assert.equal(notBundle.code, 1, 'a folder that does not verify is a failure, not bad input');
+  assert.match(notBundle.stdout, /FAIL manifest\.json: missing: .* is not an evidence bundle/);
+});

@@ -22,7 +22,7 @@ import {
 } from '../incident/incident.ts';
 import { revokeIncident } from '../incident/revoke.ts';
 import { exportBundle } from '../incident/bundle.ts';
-import { verifyBundle } from '../incident/bundle-verify.ts';
+import { bundlePathProblem, verifyBundle } from '../incident/bundle-verify.ts';
 import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
@@ -91,7 +91,7 @@ export function registerIncident(program: Command, ctx: CliContext): void {
   registerIncidentOpen(cmd, ctx);
   registerIncidentRevoke(cmd, ctx);
   registerIncidentExport(cmd, ctx);
-  registerIncidentVerify(cmd);
+  registerIncidentVerify(cmd, ctx);
   registerIncidentNotify(cmd, ctx);
   registerIncidentStatus(cmd, ctx);
   registerIncidentList(cmd, ctx);
@@ -298,7 +298,7 @@ async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Prom
 
 type VerifyOpts = { trustKey?: string[]; json?: boolean };
 
-function registerIncidentVerify(cmd: Command): void {
+function registerIncidentVerify(cmd: Command, ctx: CliContext): void {
   cmd
     .command('verify')
     .description(
@@ -310,11 +310,15 @@ function registerIncidentVerify(cmd: Command): void {
       'only signatures by these key ids count, one for each gateway (replica) whose streams the bundle holds (`gatehouse audit key` on each); default: any valid signature',
     )
     .option('--json', 'print the report as JSON')
-    .action((bundle: string, opts: VerifyOpts) => verifyAction(bundle, opts));
+    .action((bundle: string, opts: VerifyOpts) => verifyAction(ctx, bundle, opts));
 }
 
-async function verifyAction(bundle: string, opts: VerifyOpts): Promise<void> {
-  const r = await verifyBundle(resolve(bundle), opts.trustKey ? new Set(opts.trustKey) : undefined);
+async function verifyAction(ctx: CliContext, bundle: string, opts: VerifyOpts): Promise<void> {
+  const dir = resolve(bundle);
+  // A path that is no readable folder is bad input (2), as for audit verify; a bundle that fails is 1.
+  const bad = bundlePathProblem(dir);
+  if (bad) return ctx.fail(bad, 2);
+  const r = await verifyBundle(dir, opts.trustKey ? new Set(opts.trustKey) : undefined);
   process.exitCode = r.ok ? 0 : 1;
   if (opts.json) return out(r);
   for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);

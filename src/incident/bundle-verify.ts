@@ -9,7 +9,7 @@
  * byte of any file fails it; so does rewriting a file and its manifest entry, since the signature
  * covers the whole manifest.
  */
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCheckpointExport, signatureValid, type CheckpointDetail } from '../audit/checkpoint.ts';
@@ -127,22 +127,41 @@ async function readFiles(dir: string, manifest: Manifest, problems: BundleProble
   return text;
 }
 
-/** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
+/**
+ * What is wrong with the path given as a bundle, before anything of a bundle is read: no such folder,
+ * not a folder, or a folder that cannot be read. Undefined when it is a readable folder (whether it
+ * holds a bundle is for verifyBundle). The CLI says these are bad input, not a failed verification.
+ */
+export function bundlePathProblem(dir: string): string | undefined {
+  let folder: boolean;
+  try {
+    folder = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR'
+      ? `no such folder \`${dir}\`: give the folder \`gatehouse incident export\` wrote`
+      : `\`${dir}\` cannot be read (${code ?? 'unknown error'})`;
+  }
+  if (!folder) return `\`${dir}\` is not a folder: give the folder \`gatehouse incident export\` wrote`;
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    return `the folder \`${dir}\` cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`;
+  }
+  return undefined;
+}
+
 /** Why a bundle's manifest could not be read, in words: the folder is missing, or it is not a bundle. */
 function manifestProblem(dir: string, err: NodeJS.ErrnoException): string {
-  if (err.code === 'ENOENT' || err.code === 'ENOTDIR') {
-    let folder: boolean;
-    try {
-      folder = statSync(dir).isDirectory();
-    } catch {
-      return `no such folder \`${dir}\`: give the folder \`gatehouse incident export\` wrote`;
-    }
-    return folder
-      ? `missing: \`${dir}\` is not an evidence bundle (\`gatehouse incident export\` writes one)`
-      : `\`${dir}\` is not a folder: give the folder \`gatehouse incident export\` wrote`;
-  }
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
+    return (
+      bundlePathProblem(dir) ??
+      `missing: \`${dir}\` is not an evidence bundle (\`gatehouse incident export\` writes one)`
+    );
   return err.code ? `unreadable (${err.code})` : 'not JSON: the bundle was damaged';
 }
+
+/** Re-check a bundle offline. `trustedKeys`: key ids whose signatures count (default: any valid one). */
 
 export async function verifyBundle(dir: string, trustedKeys?: ReadonlySet<string>): Promise<BundleReport> {
   const problems: BundleProblem[] = [];
