@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -73,6 +73,7 @@ test('export checkpoints, cut the tail: the chain alone passes, the checkpoints 
   const exp = await cli('audit', 'checkpoints', '-o', cp);
   assert.equal(exp.code, 0, exp.stderr);
   assert.equal((await cli('audit', 'verify', '--checkpoints', cp)).code, 0);
+  await checkpointsAreSaidChecked(cp);
 
   const sqlite = new Sqlite(db);
   gwStream = (
@@ -90,6 +91,28 @@ test('export checkpoints, cut the tail: the chain alone passes, the checkpoints 
   assert.equal(checked.code, 1);
   assert.match(checked.stdout, /TRUNCATED: stream .*\/gw\/.* seq \d+: the stream ends at seq/);
 });
+
+/** verify --checkpoints says it checked them: how many, of how many streams, signed by which key (walk T). */
+async function checkpointsAreSaidChecked(cp: string): Promise<void> {
+  const exported = JSON.parse(readFileSync(cp, 'utf8')) as { checkpoints: Array<{ stream: string; keyId: string }> };
+  const n = exported.checkpoints.length;
+  const streams = new Set(exported.checkpoints.map((c) => c.stream)).size;
+  assert.ok(n > 0);
+  const keyId = JSON.parse((await cli('audit', 'key', '--json')).stdout).keyId as string;
+  const plain = await cli('audit', 'verify');
+  assert.doesNotMatch(plain.stdout, /checkpoint/, 'without --checkpoints nothing is said of them');
+  const trusted = await cli('audit', 'verify', '--checkpoints', cp, '--trust-key', keyId);
+  assert.equal(trusted.code, 0, trusted.stdout);
+  const said = `checked ${n} checkpoint\\(s\\) of ${streams} stream\\(s\\) from ${cp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, signed by key ${keyId}`;
+  assert.match(trusted.stdout, new RegExp(`${said} \\(only the keys given with --trust-key count\\)`));
+  const any = await cli('audit', 'verify', '--checkpoints', cp);
+  assert.match(any.stdout, new RegExp(`${said} \\(any valid signature counts: pass --trust-key`));
+  const other = await cli('audit', 'verify', '--checkpoints', cp, '--trust-key', 'someone-else');
+  assert.equal(other.code, 1);
+  assert.match(other.stdout, new RegExp(`checked ${n} checkpoint\\(s\\) .*, none with a valid, trusted signature`));
+  const json = JSON.parse((await cli('audit', 'verify', '--checkpoints', cp, '--trust-key', keyId, '--json')).stdout);
+  assert.deepEqual(json.checkpoints, { checked: n, streams, keyIds: [keyId], trusted: true });
+}
 
 test('a deleted stream is reported given the export', async () => {
   const cp = join(dir, 'checkpoints.json');

@@ -157,6 +157,27 @@ export function parseCheckpointExport(text: string): CheckpointExport {
   return v;
 }
 
+/** What an export of checkpoints held: how many, of how many streams, and the key ids of those whose signature verifies. */
+export interface CheckpointsChecked {
+  checked: number;
+  streams: number;
+  /** Key ids of the checkpoints whose signature verifies (and is trusted, when keys were given). */
+  keyIds: string[];
+  /** Whether only keys given by the operator (`--trust-key`) counted. */
+  trusted: boolean;
+}
+
+export function checkpointsChecked(exported: CheckpointExport, trusted?: ReadonlySet<string>): CheckpointsChecked {
+  const keyIds = new Set<string>();
+  for (const cp of exported.checkpoints) if (signatureValid(cp.stream, cp, trusted)) keyIds.add(cp.keyId);
+  return {
+    checked: exported.checkpoints.length,
+    streams: new Set(exported.checkpoints.map((c) => c.stream)).size,
+    keyIds: [...keyIds].sort(),
+    trusted: trusted !== undefined,
+  };
+}
+
 /**
  * Compare the store with exported checkpoints: each one's stream must still reach its seq with its
  * hash (or have been pruned past it, which leaves a retention checkpoint). A checkpoint whose

@@ -6,7 +6,14 @@
  */
 import type { AuditStore } from '../storage/types.ts';
 import { GENESIS, chainHash, type AuditEvent, type Problem } from '../model/audit-event.ts';
-import { checkAgainstCheckpoints, signatureValid, type CheckpointDetail, type CheckpointExport } from './checkpoint.ts';
+import {
+  checkAgainstCheckpoints,
+  checkpointsChecked,
+  signatureValid,
+  type CheckpointDetail,
+  type CheckpointExport,
+  type CheckpointsChecked,
+} from './checkpoint.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface VerifyReport {
@@ -14,6 +21,8 @@ export interface VerifyReport {
   streams: number;
   records: number;
   problems: Problem[];
+  /** Given an export of checkpoints: what of it was checked (and by which keys it is signed). */
+  checkpoints?: CheckpointsChecked;
 }
 
 const PAGE = 2000;
@@ -135,5 +144,12 @@ export async function verifyAudit(
   }
   if (opts.checkpoints) problems.push(...(await checkAgainstCheckpoints(store, opts.checkpoints, opts.trustedKeys)));
   const serious = problems.filter((p) => p.problem !== 'not closed');
-  return { ok: serious.length === 0, streams: streams.length, records, problems };
+  return { ok: serious.length === 0, streams: streams.length, records, problems, ...checkedOf(opts) };
+}
+
+/** With an export of checkpoints: what of it was checked, for the report. */
+function checkedOf(opts: { checkpoints?: CheckpointExport; trustedKeys?: ReadonlySet<string> }): {
+  checkpoints?: CheckpointsChecked;
+} {
+  return opts.checkpoints ? { checkpoints: checkpointsChecked(opts.checkpoints, opts.trustedKeys) } : {};
 }

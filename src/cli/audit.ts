@@ -12,6 +12,7 @@ import {
   parseCheckpointExport,
   signingKeyId,
   type CheckpointExport,
+  type CheckpointsChecked,
 } from '../audit/checkpoint.ts';
 import { once } from 'node:events';
 import type { AuditQuery } from '../storage/types.ts';
@@ -73,6 +74,17 @@ function registerAuditVerify(audit: Command, ctx: CliContext): void {
     .action((opts: VerifyOpts) => verifyAction(ctx, opts));
 }
 
+/** What `--checkpoints` checked: how many, of how many streams, signed by which keys. */
+function checkpointsLine(c: CheckpointsChecked, file: string): string {
+  const signed = c.keyIds.length
+    ? `signed by key ${c.keyIds.join(', ')}`
+    : `none with a valid${c.trusted ? ', trusted' : ''} signature`;
+  const trust = c.trusted
+    ? ' (only the keys given with --trust-key count)'
+    : " (any valid signature counts: pass --trust-key with your gateways' key ids to check who signed them)";
+  return `checked ${c.checked} checkpoint(s) of ${c.streams} stream(s) from ${file}, ${signed}${c.keyIds.length ? trust : ''}`;
+}
+
 function readCheckpoints(ctx: CliContext, file: string | undefined): CheckpointExport | undefined {
   if (!file) return undefined;
   try {
@@ -107,6 +119,8 @@ async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
     process.stdout.write(
       `${report.records} records in ${report.streams} streams: ${report.ok ? 'the chain is intact' : 'TAMPERING OR LOSS DETECTED'}\n`,
     );
+    if (report.checkpoints && opts.checkpoints)
+      process.stdout.write(`${checkpointsLine(report.checkpoints, opts.checkpoints)}\n`);
   }
   process.exitCode = report.ok ? 0 : 1;
 }
