@@ -200,7 +200,7 @@ export class Gateway {
     this.approvals = this.#approvalService(store, log);
     this.runtimeModes = new RuntimeModes(store.modes, log, () => {
       if (this.#endpoint) this.#settingsChanged();
-      acks.modesApplied(this.runtimeModes.records);
+      acks.modesApplied(this.runtimeModes.records, this.runtimeModes.cleared);
     });
     this.inventory = new Inventory(
       store.inventory,

@@ -111,9 +111,22 @@ test('mode set returns once every live gateway applied it, and says so: the next
   assert.equal(json.code, 0, json.stderr);
   const c2 = JSON.parse(json.stdout) as { scope: string; confirmed: boolean; gateways: number };
   assert.deepEqual([c2.scope, c2.confirmed, c2.gateways], ['gateway', true, 1]);
-  for (const scope of [['--tool', 'rec__record'], ['--gateway']])
-    assert.equal((await runCli(['mode', 'clear', ...scope, '-c', t.file])).code, 0);
-  await until('the tool to come back', () => listed('rec__record'));
+  // mode clear waits and says so the same way (walk T): the next call runs under the policy again.
+  const cleared = await runCli(['mode', 'clear', '--tool', 'rec__record', '--by', 'oncall', '-c', t.file]);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  assert.match(
+    cleared.stdout,
+    /^tool:rec__record: cleared \(by oncall\); 1 live gateway\(s\) applied it within \d+ ms\n$/,
+  );
+  const clearedJson = await runCli(['mode', 'clear', '--gateway', '--json', '-c', t.file]);
+  assert.equal(clearedJson.code, 0, clearedJson.stderr);
+  const c3 = JSON.parse(clearedJson.stdout) as { cleared: string; confirmed: boolean; gateways: number };
+  assert.deepEqual([c3.cleared, c3.confirmed, c3.gateways], ['gateway', true, 1]);
+  const r = await c.callTool({ name: 'rec__record', arguments: { note: 'right after the clear' } });
+  assert.ok(!r.isError, JSON.stringify(r));
+  const again = await runCli(['mode', 'clear', '--gateway', '-c', t.file]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /no run-time mode is set for gateway/);
 });
 
 test('mode list shows the policy files’ modes too, where each is written, and which a run-time mode overrides (walk T)', async () => {

@@ -15,7 +15,7 @@ import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 import { checkTarget, IncidentError } from '../incident/incident.ts';
 import type { Config } from '../config/schema.ts';
-import { confirmed, LIVE_MS, liveNow, modeKey } from '../incident/acks.ts';
+import { confirmed, LIVE_MS, liveNow, modeClearedKey, modeKey } from '../incident/acks.ts';
 import { confirmationText, waiting } from './confirmation.ts';
 
 type ScopeOpts = { tool?: string; server?: string; tenant?: string; gateway?: boolean };
@@ -81,27 +81,10 @@ export function registerMode(program: Command, ctx: CliContext): void {
   scopeOptions(mode.command('clear').description('remove a run-time mode: the policy files decide again'))
     .option('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who (recorded)')
+    .option('--timeout <seconds>', 'how long to wait for every live gateway to confirm', '30')
     .addOption(ctx.configOption())
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: ScopeOpts & { reason?: string; by?: string; config: string; json?: boolean }) => {
-      const scope = scopeKey(opts);
-      if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
-      const config = await ctx.load(opts.config);
-      const reason = opts.reason?.slice(0, 500);
-      const had = await withStore(config, async (s) => {
-        const r = await s.modes.clear(scope);
-        if (r)
-          await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'mode.clear', {
-            scope,
-            ...(reason ? { reason } : {}),
-          });
-        return r;
-      });
-      if (!had) ctx.fail(`no run-time mode is set for ${scope}`, 2);
-      await announce(config.limits?.redis, { kind: 'modes.changed' });
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ cleared: scope }, null, 2)}\n`);
-      process.stdout.write(`${scope}: cleared\n`);
-    });
+    .option('--json', 'print the result and its confirmation as JSON')
+    .action((opts: ClearOpts) => clearMode(ctx, opts));
 
   mode
     .command('list')
@@ -133,6 +116,38 @@ export function registerMode(program: Command, ctx: CliContext): void {
         ),
       );
     });
+}
+
+type ClearOpts = ScopeOpts & { reason?: string; by?: string; timeout: string; config: string; json?: boolean };
+
+/** `mode clear`: recorded, announced, and waited for until every live gateway applied it, as `mode set` is. */
+async function clearMode(ctx: CliContext, opts: ClearOpts): Promise<void> {
+  const scope = scopeKey(opts);
+  if (!scope) ctx.fail('give exactly one of --tool, --server, --tenant or --gateway', 2);
+  const config = await ctx.load(opts.config);
+  const reason = opts.reason?.slice(0, 500);
+  const by = actorName(opts.by);
+  const at = Date.now();
+  const wait = waiting(opts.json);
+  const c = await withStore(config, async (s) => {
+    // A gateway acknowledges a clear with the `setAt` of the record it saw go (acks.ts).
+    const removed = (await s.modes.list()).find((r) => r.scope === scope);
+    const live = await s.revocations.live(at - LIVE_MS);
+    if (!removed || !(await s.modes.clear(scope))) return undefined;
+    await recordAdmin(s, config.gateway.stateDir, by, 'mode.clear', { scope, ...(reason ? { reason } : {}) });
+    await announce(config.limits?.redis, { kind: 'modes.changed' });
+    return confirmed(live, () => s.applyAcks.acks(modeClearedKey(scope)), {
+      at,
+      version: removed.setAt,
+      timeoutMs: Number(opts.timeout) * 1000,
+      onWait: wait.onWait,
+      stillLive: liveNow(s.revocations),
+    });
+  }).finally(() => wait.end());
+  if (!c) return ctx.fail(`no run-time mode is set for ${scope}`, 2);
+  process.exitCode = c.confirmed ? 0 : 1;
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ cleared: scope, ...c }, null, 2)}\n`);
+  process.stdout.write(`${confirmationText(`${scope}: cleared (by ${by})`, c, opts.timeout, 'applied it')}\n`);
 }
 
 /** `mode set`: recorded, announced, and waited for until every live gateway applied it. */

@@ -10,6 +10,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { ApplyAckStore, ModeRecord, PrincipalRevocation, PrincipalRevocationStore } from '../storage/types.ts';
 
 export const modeKey = (scope: string) => `mode:${scope}`;
+/** A cleared mode, acknowledged with the `setAt` of the record the gateway saw removed. */
+export const modeClearedKey = (scope: string) => `mode-cleared:${scope}`;
 export const principalKey = (r: Pick<PrincipalRevocation, 'kind' | 'value' | 'issuer'>) =>
   `principal:${r.kind}:${r.issuer}:${r.value}`;
 
@@ -48,8 +50,12 @@ export class ApplyAcks {
     })();
   }
 
-  modesApplied(records: readonly ModeRecord[]): void {
-    this.applied(records.map((r) => ({ key: modeKey(r.scope), version: r.setAt })));
+  /** The modes in force, and those the same change removed (`mode clear` waits for those). */
+  modesApplied(records: readonly ModeRecord[], cleared: readonly ModeRecord[] = []): void {
+    this.applied([
+      ...records.map((r) => ({ key: modeKey(r.scope), version: r.setAt })),
+      ...cleared.map((r) => ({ key: modeClearedKey(r.scope), version: r.setAt })),
+    ]);
   }
 
   /**

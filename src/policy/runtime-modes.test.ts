@@ -47,3 +47,25 @@ test('an empty list of run-time modes is never a warning; modes in force are, an
     ],
   );
 });
+
+test('cleared: the modes the last change removed, not those replaced or still in force', async () => {
+  const store = fakeStore();
+  const { log } = capturedLog('info');
+  const modes = new RuntimeModes(store, log, () => {});
+  const other: ModeRecord = { ...mode, scope: 'gateway', mode: 'shadow', setAt: 2 };
+  store.records = [mode, other];
+  store.rev = '1';
+  await modes.sync();
+  assert.equal(modes.cleared.length, 0);
+  store.records = [{ ...other, mode: 'read_only', setAt: 3 }];
+  store.rev = '2';
+  await modes.sync();
+  assert.deepEqual([...modes.cleared], [mode], 'the tool mode went; the gateway mode was replaced, not cleared');
+  store.records = [];
+  store.rev = '3';
+  await modes.sync();
+  assert.deepEqual(
+    modes.cleared.map((r) => [r.scope, r.setAt]),
+    [['gateway', 3]],
+  );
+});

@@ -81,6 +81,7 @@ export class RuntimeModes {
   readonly #log: Logger;
   readonly #onChange: () => void;
   #records: ModeRecord[] = [];
+  #cleared: ModeRecord[] = [];
   #revision = '';
   #timer: NodeJS.Timeout | undefined;
 
@@ -92,6 +93,11 @@ export class RuntimeModes {
 
   get records(): readonly ModeRecord[] {
     return this.#records;
+  }
+
+  /** The modes the last change removed (their scope has none any more): what a `mode clear` waits to see applied. */
+  get cleared(): readonly ModeRecord[] {
+    return this.#cleared;
   }
 
   async start(): Promise<void> {
@@ -106,8 +112,11 @@ export class RuntimeModes {
   async sync(): Promise<void> {
     const rev = await this.#store.revision();
     if (rev === this.#revision) return;
-    const had = this.#records.length > 0;
+    const before = this.#records;
+    const had = before.length > 0;
     this.#records = await this.#store.list();
+    const scopes = new Set(this.#records.map((r) => r.scope));
+    this.#cleared = before.filter((r) => !scopes.has(r.scope));
     this.#revision = rev;
     // Modes in force are worth a warning on every change; the last one cleared is worth a line; a
     // revision that moved with nothing in force before or after (a mode set and cleared between two
