@@ -53,9 +53,14 @@ export interface Refusal {
   ok: false;
   /** The id of the rule that refused. */
   rule: string;
-  /** When a retry could succeed (ms, at least 1). */
+  /**
+   * When a retry could succeed (ms, at least 1). A cap whose slots running tasks hold: when the
+   * first of them is given back at the latest (its task's deadline); sooner once a task is seen to end.
+   */
   retryAfterMs: number;
   reason: string;
+  /** The cap's slots are all held by running tasks (Lease.holdForTask), not by calls in flight. */
+  heldByTask?: boolean;
 }
 
 export type AcquireResult = Lease | Refusal;
@@ -166,12 +171,14 @@ export function checksFor(rules: readonly CompiledRule[], call: LimitCall): Chec
 }
 
 /** (The 1e-6 absorbs float noise: 3600000.0000000005 ms is 3600000 ms.) */
-export function refusal(check: Check, retryAfterMs: number): Refusal {
+export function refusal(check: Check, retryAfterMs: number, heldByTask = false): Refusal {
   const what = check.kind === 'rate' ? 'rate limit' : `concurrency cap of ${check.rule.concurrency}`;
+  const held = heldByTask && check.kind === 'concurrency';
   return {
     ok: false,
     rule: check.rule.id,
     retryAfterMs: Math.max(1, Math.ceil(retryAfterMs - 1e-6)),
-    reason: `${what} reached (rule ${check.rule.id}, per ${check.rule.scope})`,
+    reason: `${what} reached (rule ${check.rule.id}, per ${check.rule.scope})${held ? ', held by running tasks' : ''}`,
+    ...(held ? { heldByTask: true } : {}),
   };
 }

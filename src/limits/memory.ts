@@ -81,12 +81,12 @@ export class MemoryLimiter implements ReloadableLimiter {
     const checks = checksFor(this.#rules, call).filter((c) => c.kind === 'rate' || !this.#covers(call.task, c.key));
     const levels = checks.map((c) => (c.kind === 'rate' ? this.#level(c, now) : 0));
     // Check everything first; refuse with the longest wait, since all checks must pass.
-    let worst: { check: Check; wait: number } | undefined;
+    let worst: { check: Check; wait: number; tasks: boolean } | undefined;
     checks.forEach((c, i) => {
-      const wait = this.#wait(c, levels[i]);
-      if (wait > 0 && (!worst || wait > worst.wait)) worst = { check: c, wait };
+      const w = this.#wait(c, levels[i], now);
+      if (w.wait > 0 && (!worst || w.wait > worst.wait)) worst = { check: c, ...w };
     });
-    if (worst) return refusal(worst.check, worst.wait);
+    if (worst) return refusal(worst.check, worst.wait, worst.tasks);
     const held: string[] = [];
     checks.forEach((c, i) => {
       if (c.kind === 'rate')
@@ -161,10 +161,20 @@ export class MemoryLimiter implements ReloadableLimiter {
     this.#nextDeadline = Number.POSITIVE_INFINITY;
   }
 
-  /** How long until `c` could pass (0: it passes now); `level` is its bucket's tokens for a rate check. */
-  #wait(c: Check, level: number): number {
-    if (c.kind === 'rate') return level >= 1 ? 0 : (1 - level) * c.rate.msPerPoint;
-    return (this.#inFlight.get(c.key) ?? 0) >= c.cap ? CONCURRENCY_RETRY_MS : 0;
+  /**
+   * How long until `c` could pass (0: it passes now); `level` is its bucket's tokens for a rate check.
+   * A full cap frees when some call ends (a guess), or, when running tasks hold every slot, at the
+   * soonest of their deadlines (`tasks`: sooner if one is seen to end).
+   */
+  #wait(c: Check, level: number, now: number): { wait: number; tasks: boolean } {
+    if (c.kind === 'rate') return { wait: level >= 1 ? 0 : (1 - level) * c.rate.msPerPoint, tasks: false };
+    const inFlight = this.#inFlight.get(c.key) ?? 0;
+    if (inFlight < c.cap) return { wait: 0, tasks: false };
+    const deadlines: number[] = [];
+    for (const holds of this.#tasks.values())
+      for (const h of holds) if (h.keys.includes(c.key)) deadlines.push(h.deadline);
+    if (deadlines.length < inFlight) return { wait: CONCURRENCY_RETRY_MS, tasks: false };
+    return { wait: Math.max(1, Math.min(...deadlines) - now), tasks: true };
   }
 
   /** Tokens in the bucket at `now` (a clock that went backwards refills nothing). */

@@ -107,3 +107,20 @@ test('redis unreachable: a slot held in the local fallback is freed by the same 
   await l.endTask('task-1');
   assert.equal((await l.acquire(deploy)).ok, true);
 });
+
+test('redis: a cap running tasks hold says so, with the soonest deadline as retry-after; a call in flight keeps the 1 s guess', async (t) => {
+  const [a, b] = await replicas(t, [{ ...DEPLOYS, concurrency: 2 }], 3_000);
+  await lease(await a.acquire(deploy)).holdForTask('task-1', 60_000);
+  await lease(await b.acquire(deploy)).holdForTask('task-2', 20_000);
+  const r = await a.acquire(deploy);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.heldByTask, true);
+  assert.ok(r.retryAfterMs > 19_000 && r.retryAfterMs <= 20_000, String(r.retryAfterMs));
+  assert.match(r.reason, /, held by running tasks$/);
+  await b.endTask('task-2');
+  const call = lease(await b.acquire(deploy));
+  const mixed = await a.acquire(deploy);
+  assert.deepEqual(mixed.ok ? undefined : [mixed.retryAfterMs, mixed.heldByTask], [1_000, undefined]);
+  await call.release();
+});

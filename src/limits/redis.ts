@@ -69,7 +69,8 @@ end
 // KEYS: one per check, then the task's record when ARGV[4] is '1' (a continuation of a task). ARGV:
 // lease id, lease ttl, concurrency retry ms, '1'|'0', then per check kind ('r'|'c'), a, b (rate: ms to
 // refill one point, capacity; concurrency: cap, unused). A cap whose slot the task holds is passed and
-// not taken. Returns {0, covered check indices...} or {index, wait ms}.
+// not taken. Returns {0, covered check indices...} or {index, wait ms, '1' when running tasks hold
+// every slot of that cap (the wait is then the soonest task deadline)}.
 const ACQUIRE = `${CLOCK}${COVERED}
 local lease, ttl, cwait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n, covered = #KEYS, {}
@@ -77,7 +78,7 @@ if ARGV[4] == '1' then
   covered = coveredBy(KEYS[n])
   n = n - 1
 end
-local level, at = {}, {}
+local level, at, tasks = {}, {}, {}
 local worst, worstWait = 0, 0
 for i = 1, n do
   local kind, a, b = ARGV[3 * i + 2], tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
@@ -91,11 +92,16 @@ for i = 1, n do
     if tokens < 1 then wait = (1 - tokens) * a end
   elseif not covered[KEYS[i]] then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-    if redis.call('ZCARD', KEYS[i]) >= a then wait = cwait end
+    if redis.call('ZCARD', KEYS[i]) >= a then
+      wait = cwait
+      -- A call's lease is never scored past now + ttl (renewed): the soonest past it is a task's deadline, and so are all the others.
+      local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+      if first[2] and tonumber(first[2]) > now + ttl then wait = tonumber(first[2]) - now; tasks[i] = true end
+    end
   end
   if wait > worstWait then worst, worstWait = i, wait end
 end
-if worst > 0 then return {worst, tostring(worstWait)} end
+if worst > 0 then return {worst, tostring(worstWait), tasks[worst] and '1' or '0'} end
 local out = {0}
 for i = 1, n do
   local kind, a, b = ARGV[3 * i + 2], tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
@@ -278,7 +284,7 @@ export class RedisLimiter implements ReloadableLimiter {
           args,
         )) as Array<number | string>;
         this.#setDegraded(false, 'redis reachable again');
-        if (reply[0] !== 0) return refusal(checks[Number(reply[0]) - 1], Number(reply[1]));
+        if (reply[0] !== 0) return refusal(checks[Number(reply[0]) - 1], Number(reply[1]), reply[2] === '1');
         // Lua's indices (1-based) of the caps the task covered: no slot taken there, none to renew.
         const covered = new Set(reply.slice(1).map((i) => Number(i) - 1));
         return this.#lease({ id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency' && !covered.has(i)) });

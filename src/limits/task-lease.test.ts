@@ -106,3 +106,21 @@ test('ttl: a task without one (absent, null, nonsense) holds for the default; no
   assert.notEqual(taskKey('ci', 'a', 'b\u0000c'), taskKey('ci', 'a\u0000b', 'c'));
   assert.equal(taskKey('ci', 'acme', 't-1'), taskKey('ci', 'acme', 't-1'));
 });
+
+test('memory: a cap running tasks hold says so, with the soonest deadline as retry-after; a call in flight keeps the 1 s guess', async () => {
+  const l = new MemoryLimiter([{ ...DEPLOYS, concurrency: 2 }]);
+  await lease(await l.acquire(deploy, T0)).holdForTask('a', 60_000, T0);
+  await lease(await l.acquire(deploy, T0)).holdForTask('b', 20_000, T0);
+  const r = await l.acquire(deploy, T0 + 5_000);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.ok ? undefined : [r.retryAfterMs, r.heldByTask], [15_000, true]);
+  assert.match(
+    r.ok ? '' : r.reason,
+    /concurrency cap of 2 reached \(rule deploys, per tenant_tool\), held by running tasks/,
+  );
+  await l.endTask('b');
+  const call = lease(await l.acquire(deploy, T0 + 6_000)); // a call in flight takes the freed slot
+  const mixed = await l.acquire(deploy, T0 + 7_000);
+  assert.deepEqual(mixed.ok ? undefined : [mixed.retryAfterMs, mixed.heldByTask], [1_000, undefined]);
+  await call.release();
+});

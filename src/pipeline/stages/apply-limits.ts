@@ -26,9 +26,14 @@ export const applyLimits: Stage = async (s, deps) => {
     s.lease = r;
     return;
   }
-  throw new GatehouseError(
-    'E_RATE_LIMITED',
-    `rate limited (${r.rule}): ${r.reason}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`,
-    { rule: r.rule, retryAfterMs: r.retryAfterMs },
-  );
+  const seconds = Math.ceil(r.retryAfterMs / 1000);
+  // A slot a running task holds frees when the task is seen to end, which no clock foretells.
+  const when = r.heldByTask
+    ? `a slot frees once one of them is seen to end (tasks/get, tasks/result), at the latest in ${seconds} s`
+    : `retry in ${seconds} s`;
+  throw new GatehouseError('E_RATE_LIMITED', `rate limited (${r.rule}): ${r.reason}; ${when}`, {
+    rule: r.rule,
+    retryAfterMs: r.retryAfterMs,
+    ...(r.heldByTask ? { heldByTask: true } : {}),
+  });
 };
