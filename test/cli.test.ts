@@ -23,6 +23,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EVERYTHING, ROOT, startCli } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
+import { requireService } from './support/services.ts';
 
 const CLI = join(ROOT, 'src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
@@ -234,6 +235,71 @@ test("config validate warns at the line of a credential written in a server's he
     item?.why,
     'static credentials in remote (servers[0].headers.Authorization), local (servers[1].env.LOG)',
   );
+});
+
+test('a password written in the store or Redis URL is warned of at its line and fails check 2.2; a reference to the environment is not (walk T)', async (t) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const write = (name: string, pg: string, redis: string) => {
+    const file = join(dir, name);
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        `gateway: { stateDir: ${JSON.stringify(join(dir, `state-${name}`))} }`,
+        `storage: { driver: postgres, postgresUrl: "${pg}" }`,
+        'limits:',
+        `  redis: { url: "${redis}" }`,
+        '  rules: []',
+        'servers: []',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  };
+  const literal = write(
+    'pw-literal.yaml',
+    'postgres://postgres:pg-s3cr3t@127.0.0.1:5432/test',
+    'redis://:rd-s3cr3t@127.0.0.1:6379',
+  );
+  const text = run('config', 'validate', literal);
+  assert.equal(text.code, 0, text.err);
+  const warnings = text.err.split('\n').filter((l) => l.startsWith('warning:'));
+  assert.equal(warnings.length, 2, text.err);
+  assert.match(
+    warnings[0],
+    /pw-literal\.yaml:3:\d+: storage\.postgresUrl: the URL holds a password written in the config \(`gatehouse check` fails it, item 2\.2: .*\): take it from the environment, `postgresUrl: "\$\{DATABASE_URL\}"`/,
+  );
+  assert.match(
+    warnings[1],
+    /pw-literal\.yaml:5:\d+: limits\.redis\.url: the URL holds a password .*`url: "\$\{REDIS_URL\}"`/,
+  );
+  assert.ok(!`${text.out}${text.err}`.includes('s3cr3t'), 'the password is never echoed');
+  const check = run('check', '--json', '-c', literal);
+  const item = (
+    JSON.parse(check.out) as { items: Array<{ id: string; status: string; why: string; fix: string }> }
+  ).items.find((i) => i.id === '2.2');
+  assert.equal(item?.status, 'fail', check.err);
+  assert.equal(
+    item?.why,
+    'static credentials in `storage.postgresUrl` (a password in the URL), `limits.redis.url` (a password in the URL)',
+  );
+  assert.match(item?.fix ?? '', /postgresUrl: "\$\{DATABASE_URL\}"/);
+  // References: the whole URL, or the password alone; a URL without a password.
+  const referenced = write(
+    'pw-referenced.yaml',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own `${VAR}` reference syntax
+    '${GATEHOUSE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own `${VAR}` reference syntax
+    'redis://:${GATEHOUSE_TEST_REDIS_PW:-x}@127.0.0.1:6379',
+  );
+  const clean = run('config', 'validate', referenced);
+  assert.equal(clean.code, 0, clean.err);
+  assert.doesNotMatch(clean.err, /warning/);
+  const passed = run('check', '--json', '-c', referenced);
+  const ok = (JSON.parse(passed.out) as { items: Array<{ id: string; status: string }> }).items.find(
+    (i) => i.id === '2.2',
+  );
+  assert.equal(ok?.status, 'pass', passed.err);
 });
 
 test('with --json every command prints its failure as JSON, with the same exit status (walk L)', () => {

@@ -75,6 +75,8 @@ export interface Config {
   /** Absent: no operator console. */
   console?: Static<typeof ConsoleSettings> & { redirectPath: string; sessionHours: number };
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
+  /** Paths of connection URLs (`storage.postgresUrl`) whose password is written in the file, not a `${VAR}` reference. */
+  literalPasswords?: string[];
 }
 
 export type IdentityConfig = Omit<

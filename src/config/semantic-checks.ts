@@ -16,6 +16,7 @@ import { isObj, keyOrMap, type Context, type Obj } from './issues.ts';
 import { sandboxChecks } from './sandbox-checks.ts';
 import { headerChecks } from './header-checks.ts';
 import { staticSecretChecks } from './static-secrets.ts';
+import { literalPasswordChecks } from './literal-passwords.ts';
 import { gatewayVariable, referencedNames, secretVariables } from './gateway-secrets.ts';
 import { writtenAt } from './references.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -27,6 +28,7 @@ export function semanticChecks(raw: unknown, ctx: Context, dirs: { stateDir: str
   sandboxChecks(raw, ctx, dirs);
   headerChecks(raw, ctx);
   staticSecretChecks(raw, ctx);
+  literalPasswordChecks(raw, ctx);
   gatewaySecretChecks(raw, ctx);
   if (isObj(raw.gateway)) {
     requestBudgetCheck(raw.gateway, ctx);

@@ -43,7 +43,10 @@ export function identityItems(f: Facts): CheckItem[] {
     id?.requiredScopes.mcp?.length &&
       (['READ', 'WRITE', 'DESTRUCTIVE'] as const).every((c) => id.requiredScopes[c]?.length),
   );
-  const secrets = enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s)));
+  const secrets = [
+    ...enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s))),
+    ...(config.literalPasswords ?? []).map((p) => `\`${p}\` (a password in the URL)`),
+  ];
   return [
     tokenItem(config),
     item(
@@ -69,7 +72,10 @@ export function identityItems(f: Facts): CheckItem[] {
       'no long-lived static token in the configuration',
       secrets.length ? 'fail' : 'pass',
       secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
-      'move each credential to a secrets manager and reference it (docs/credentials.md)',
+      config.literalPasswords?.length
+        ? // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
+          'move each credential to a secrets manager and reference it (docs/credentials.md); take a store or Redis URL from the environment (`postgresUrl: "${DATABASE_URL}"`)'
+        : 'move each credential to a secrets manager and reference it (docs/credentials.md)',
     ),
     brokeredCredentialItem(enabled, f.state.missingSecrets),
     rotationItem(
