@@ -303,9 +303,11 @@ class StdioClient {
 
   async #request(req: JsonRpcRequest): Promise<void> {
     if (req.method === 'initialize') {
-      // What it declares depends on the servers' capabilities (tasks): known once they are catalogued (bounded).
+      // The session is in place at once (a script may send its calls before the answer comes); what it
+      // declares depends on the servers' capabilities (tasks): known once they are catalogued (bounded).
+      const version = this.#initialize(req);
       await this.#deps().catalogued?.();
-      this.send(success(req.id, this.#initialize(req)));
+      this.send(success(req.id, initializeResult(this.#deps(), this.#scope, version)));
       return;
     }
     const declared = declaredVersion(req.params);
@@ -328,8 +330,9 @@ class StdioClient {
     }
   }
 
-  #initialize(req: JsonRpcRequest): JsonObject {
-    return initialize(req, this.#scope, this.#deps(), (s) => {
+  /** A new session for this client, in place at once: the protocol version its answer gives. */
+  #initialize(req: JsonRpcRequest): string {
+    return initialize(req, this.#scope, (s) => {
       this.#detach?.();
       this.#session = s;
       s.stream = this.#out; // list_changed and resource updates are written to stdout like everything else
@@ -386,11 +389,11 @@ class StdioClient {
   }
 }
 
-function initialize(req: JsonRpcRequest, scope: string, deps: EndpointDeps, set: (s: LiveSession) => void): JsonObject {
+function initialize(req: JsonRpcRequest, scope: string, set: (s: LiveSession) => void): string {
   const init = readInitialize(req.params);
   const now = Date.now();
   set(
     new LiveSession({ id: `stdio-${randomUUID()}`, scope, ...init, principal: null, createdAt: now, lastSeenAt: now }),
   );
-  return initializeResult(deps, scope, init.protocolVersion);
+  return init.protocolVersion;
 }
