@@ -151,3 +151,18 @@ test('a legacy caller gets 2025-shaped results from a modern upstream (no result
   assert.equal((r as Record<string, unknown>).resultType, undefined);
   await c.close();
 });
+
+test('a modern (SDK v2) caller reads a resource of a 2025-era upstream: ttlMs and cacheScope filled (no caching)', async () => {
+  const c = await modernClient();
+  for (const server of ['ehttp', 'esse']) {
+    const { resources } = await c.listResources();
+    const mine = resources.find((r) => r.uri.includes(server) && r.uri.endsWith('architecture.md'));
+    assert.ok(mine, `${server}: ${resources.map((r) => r.uri).join(', ')}`);
+    // The v2 client refuses a read without them (INVALID_RESULT): the read itself is the check.
+    const r = (await c.readResource({ uri: mine.uri })) as Record<string, unknown>;
+    assert.match(JSON.stringify(r.contents), /architecture/i);
+    assert.equal(r.ttlMs, 0);
+    assert.equal(r.cacheScope, 'private');
+  }
+  await c.close();
+});

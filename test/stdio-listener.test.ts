@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import type { Reply } from './support/rpc.ts';
 import { stdioClient } from './support/stdio.ts';
@@ -20,7 +20,8 @@ before(async () => {
   const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
   t = await startGateway(
     stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
-      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n`,
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n` +
+      stdioServer('everything', EVERYTHING, ['stdio']),
     {
       top: 'inventory: { newTools: accept }  # these tests add tools at run time\n',
     },
@@ -70,4 +71,21 @@ test('modern over stdio: a request with the 2026-07-28 _meta is served stateless
   const r = await waitFor((m) => m.id === 10);
   assert.equal(r.result.resultType, 'complete');
   assert.match(JSON.stringify(r.result.content), /hi/);
+});
+
+test('modern over stdio: resources/read of a 2025-era server carries ttlMs and cacheScope (no caching)', async () => {
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  send({ jsonrpc: '2.0', id: 20, method: 'resources/list', params: { _meta: meta } });
+  const listed = await waitFor((m) => m.id === 20);
+  const uri = listed.result.resources.find((r: { uri: string }) => r.uri.endsWith('architecture.md'))?.uri;
+  assert.ok(uri, JSON.stringify(listed.result.resources));
+  send({ jsonrpc: '2.0', id: 21, method: 'resources/read', params: { uri, _meta: meta } });
+  const r = await waitFor((m) => m.id === 21);
+  assert.equal(r.result.resultType, 'complete');
+  assert.equal(r.result.ttlMs, 0);
+  assert.equal(r.result.cacheScope, 'private');
+  assert.ok(r.result.contents.length > 0);
 });

@@ -10,6 +10,7 @@ import { GatehouseError } from '../protocol/errors.ts';
 import { idKey, success, type JsonObject, type JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import { META, requestedLogLevel } from '../protocol/era.ts';
 import { toWire } from '../protocol/wire.ts';
+import { modernResult } from '../protocol/modern-result.ts';
 import { dispatch } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -83,7 +84,7 @@ export async function answer(
     let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant, body }, () =>
       deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run(),
     );
-    if (ctx.era === 'modern' && result.resultType === undefined) result = { resultType: 'complete', ...result };
+    if (ctx.era === 'modern') result = modernResult(method, result);
     out.finish(success(ctx.requestId, result));
   } catch (err) {
     const w = toWire(err, ctx.requestId, deps.log.child({ traceId: ctx.traceId }));

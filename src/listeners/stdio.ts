@@ -18,6 +18,7 @@ import {
 import { META, declaredVersion, isModernVersion, requestedLogLevel } from '../protocol/era.ts';
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
+import { modernResult } from '../protocol/modern-result.ts';
 import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { LOCAL_SUBJECT, type Principal } from '../identity/principal.ts';
@@ -323,7 +324,7 @@ class StdioClient {
     const ctx = this.#context(req, abort.signal, session, declared);
     try {
       let result = await dispatch(ctx, req.method, req.params, this.#deps());
-      if (modern && result.resultType === undefined) result = { resultType: 'complete', ...result };
+      if (modern) result = modernResult(req.method, result);
       this.send(success(req.id, result));
     } finally {
       this.#inFlight.delete(idKey(req.id));
