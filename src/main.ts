@@ -246,6 +246,12 @@ export class Gateway {
       servers: () => this.config.servers,
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
+      // Scrubbed as a log message relayed during a call is (redact-result.ts), less the call's own values.
+      logMessage: (server, owner, n) => {
+        const scrubbed = scrubber.value(n);
+        const out = this.config.secrets.results === 'redact' ? scrubber.patterns(scrubbed) : scrubbed;
+        this.subscriptions.logMessage(server, owner, out);
+      },
       // A task's end frees the concurrency slots it holds (src/pipeline/task-leases.ts).
       taskEnded: (server, owner, taskId) => void this.#limits.limiter?.endTask(taskKey(server, owner, taskId)),
       prestarted: (server, spec) => this.#early?.take(server, spec),

@@ -52,6 +52,52 @@ test("a subscription hears only its own tenant's updates", async () => {
   await globex.close();
 });
 
+test("a log message said outside any call reaches only its tenant's sessions that asked for its level, scrubbed", async () => {
+  const heard: Record<string, Array<{ level: string; data: unknown }>> = {
+    info: [],
+    quiet: [],
+    critical: [],
+    globex: [],
+  };
+  const clients: Record<string, Client> = {};
+  for (const [name, tenant, level] of [
+    ['info', 'acme', 'info'],
+    ['quiet', 'acme', undefined],
+    ['critical', 'acme', 'critical'],
+    ['globex', 'globex', 'debug'],
+  ] as const) {
+    const c = await sdk(tenant);
+    c.setNotificationHandler(
+      LoggingMessageNotificationSchema,
+      (n) => void heard[name].push(n.params as { level: string; data: unknown }),
+    );
+    if (level) await c.setLoggingLevel(level);
+    clients[name] = c;
+  }
+  // acme's process speaks after the call has been answered: no call is in flight to give it to.
+  await clients.quiet.callTool({ name: 'mt__leak', arguments: { how: 'later' } });
+  await eventually(() => heard.info.length, { timeoutMs: 10_000, intervalMs: 20 });
+  await new Promise((r) => setTimeout(r, 300)); // the debug line (said right after) would have come by now
+  assert.deepEqual(
+    heard.info.map((m) => m.level),
+    ['error'],
+    'the session that asked for info hears the error, not the debug line',
+  );
+  assert.match(String(heard.info[0].data), /^error of acme later with /);
+  noCanary(heard, 'log messages');
+  assert.deepEqual(heard.quiet, [], 'a session that set no level hears nothing said outside its calls');
+  assert.deepEqual(heard.critical, [], 'an error is below critical');
+  assert.equal(heard.globex.length, 0, "acme's process is not globex's business, at any level");
+  // And the other way: globex's process speaks; no acme session hears it, globex's hears both lines.
+  await clients.globex.callTool({ name: 'mt__leak', arguments: { how: 'later' } });
+  await eventually(() => heard.globex.length === 2, { timeoutMs: 10_000, intervalMs: 20 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(heard.info.length, 1, "globex's lines never reach acme");
+  assert.match(String(heard.globex[0].data), /^error of globex later with /);
+  noCanary(heard, 'log messages');
+  for (const c of Object.values(clients)) await c.close();
+});
+
 test('everything an upstream says is scrubbed: descriptions, instructions, prompts, contents, progress, logs, sampling, deep and split results', async () => {
   const client = await sdk('globex', { sampling: {} });
   const asked: unknown[] = [];

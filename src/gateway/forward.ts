@@ -10,6 +10,7 @@
  *   session asked (elicitations.ts); a -32042 error asking them is `input_required` for a modern caller;
  * - the caller's `_meta` protocol keys never go upstream (the gateway speaks for itself).
  */
+import { admitsLevel } from '../protocol/log-levels.ts';
 import { hash, randomBytes } from 'node:crypto';
 import { forLegacyCaller, GatehouseError, UpstreamRpcError, urlElicitationsOf } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.ts';
@@ -57,14 +58,10 @@ function upstreamParams(params: JsonObject | undefined, token: string | undefine
   return out;
 }
 
-const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
-
 /** Should a log message at `level` reach this caller? */
 function wantsLog(ctx: RequestContext, level: unknown): boolean {
   if (ctx.logLevel === undefined) return ctx.era === 'legacy';
-  const min = LEVELS.indexOf(ctx.logLevel);
-  const at = LEVELS.indexOf(String(level));
-  return at >= 0 && at >= Math.max(0, min);
+  return admitsLevel(ctx.logLevel, level);
 }
 
 /** Removes what must not reach the caller from something the upstream says to it. */

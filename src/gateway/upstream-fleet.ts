@@ -49,6 +49,8 @@ export interface FleetDeps {
   servers: () => Config['servers'];
   /** A resource changed on the connection of `owner` (a tenant, or tenant/user): its value scrubbed. */
   resourceUpdated: (server: string, owner: string, n: JsonRpcNotification) => void;
+  /** A log message said on the connection of `owner` outside any call: its value scrubbed. */
+  logMessage: (server: string, owner: string, n: JsonRpcNotification) => void;
   /** What the connection of `owner` lists of `kind` changed, where each owner is shown its own. */
   ownListChanged: (server: string, owner: string, kind: Kind) => void;
   /** The upstream said a task on the connection of `owner` ended (a terminal notifications/tasks/status). */
@@ -284,6 +286,9 @@ export class UpstreamFleet {
     } else if (n.method === 'notifications/resources/updated') {
       // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
       this.#deps.resourceUpdated(server, owner, this.#deps.scrubber.value(n));
+    } else if (n.method === 'notifications/message') {
+      // Said outside any call: the same tenant's (user's) sessions that asked for its level hear it.
+      this.#deps.logMessage(server, owner, n);
     }
   }
 }

@@ -18,6 +18,7 @@ import type { RequestHold } from '../util/request-budget.ts';
 import { namespaceUri } from '../catalog/uris.ts';
 import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { sessionOwnedBy } from '../sessions/owner.ts';
+import { admitsLevel } from '../protocol/log-levels.ts';
 
 interface Listener {
   id: RequestId;
@@ -300,6 +301,20 @@ export class Subscriptions {
         method: 'notifications/resources/updated',
         params: { uri: s.record.scope ? uri : namespaceUri(server, uri) },
       });
+    }
+  }
+
+  /**
+   * A log message an upstream said outside any call, on the connection of `owner` (a tenant, or
+   * `tenant/user`), already scrubbed: only that owner's legacy sessions on the aggregate endpoint or
+   * that server's, whose `logging/setLevel` admits its level, hear it (nothing but its params). A
+   * 2026-07-28 caller hears log messages only during its own requests (ADR 0011).
+   */
+  logMessage(server: string, owner: string, n: JsonRpcNotification): void {
+    for (const s of this.#sessions.all()) {
+      if (!s.stream || s.logLevel === undefined || (s.record.scope !== '' && s.record.scope !== server)) continue;
+      if (!sessionOwnedBy(s.record.principal, owner) || !admitsLevel(s.logLevel, n.params?.level)) continue;
+      s.stream.send({ jsonrpc: '2.0', method: 'notifications/message', params: n.params ?? {} });
     }
   }
 

@@ -273,15 +273,17 @@ export class Peer {
     if (n.method === 'notifications/cancelled') return;
     let p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
     // A log message on a channel that cannot say which request it belongs to (stdio) is given to the
-    // only request in flight, if there is exactly one; otherwise it reaches no caller.
+    // only request in flight, if there is exactly one; otherwise it is the connection's, as one said
+    // outside any call.
     if (!p && relatedTo === undefined && n.method === 'notifications/message') {
       const calls = this.#pending.values().filter((x) => x.method !== 'subscriptions/listen');
       if (calls.length === 1) p = calls[0];
     }
     // A task's status concerns the task, not the request on whose stream it came (its end frees the
     // slots the task holds: src/pipeline/task-leases.ts).
+    // A log message of no call goes to the connection's owner's sessions (upstream-fleet.ts).
     if (p && n.method !== 'notifications/tasks/status') p.opts.onNotification?.(n);
-    else if (n.method !== 'notifications/message') this.#onEvent(n);
+    else this.#onEvent(n);
   }
 
   /** The call that caused server->client request `r`, or why none can be named. */
