@@ -166,3 +166,20 @@ test('a modern (SDK v2) caller reads a resource of a 2025-era upstream: ttlMs an
   }
   await c.close();
 });
+
+test("server/discover on a per-server endpoint says what initialize says there: the server's serverInfo and instructions", async () => {
+  const url = new URL(`${t.url}/servers/ehttp/mcp`);
+  const legacy = new V1Client({ name: 'legacy', version: '1' });
+  await legacy.connect(new V1Transport(url));
+  const modern = new V2Client({ name: 'modern', version: '2' }, { versionNegotiation: { mode: 'auto' } });
+  await modern.connect(new V2Transport(url));
+  assert.equal(modern.getProtocolEra(), 'modern');
+  const info = legacy.getServerVersion();
+  assert.notEqual(info?.name, 'gatehouse');
+  assert.equal(modern.getServerVersion()?.name, info?.name);
+  assert.equal(modern.getServerVersion()?.version, info?.version);
+  assert.ok(legacy.getInstructions(), 'server-everything has instructions');
+  assert.equal(modern.getInstructions(), legacy.getInstructions());
+  await legacy.close();
+  await modern.close();
+});

@@ -18,6 +18,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { createKey, runCli } from './support/gateway.ts';
+import { modernMeta, postModern, replyOf } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import {
   CANARY,
@@ -96,6 +97,14 @@ test("a log message said outside any call reaches only its tenant's sessions tha
   assert.match(String(heard.globex[0].data), /^error of globex later with /);
   noCanary(heard, 'log messages');
   for (const c of Object.values(clients)) await c.close();
+});
+
+test("server/discover on a server's own endpoint: its instructions, scrubbed as initialize scrubs them", async () => {
+  const r = await postModern(`${t.url}/servers/mt`, 'server/discover', { _meta: modernMeta() }, { token: keys.globex });
+  const result = (await replyOf(r)).result as unknown as { serverInfo: { name: string }; instructions: string };
+  assert.equal(result.serverInfo.name, 'tenant-server');
+  assert.match(result.instructions, /^This server connects with \[REDACTED:credential\]/);
+  noCanary(result, 'server/discover');
 });
 
 test('everything an upstream says is scrubbed: descriptions, instructions, prompts, contents, progress, logs, sampling, deep and split results', async () => {

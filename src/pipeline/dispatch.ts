@@ -84,21 +84,24 @@ export function readInitialize(params: JsonObject | undefined): {
 }
 
 /**
+ * Who answers on the endpoint `scope`: the gateway, or on a per-server endpoint the upstream, its
+ * serverInfo and instructions scrubbed like everything it says (they can quote what it was given).
+ * `initialize` and `server/discover` say the same.
+ */
+function identityOn(deps: DispatchDeps, scope: string): { serverInfo: JsonObject; instructions?: string } {
+  const own = scope ? deps.upstreams.get(scope)?.identity?.serverInfo : undefined;
+  const serverInfo = own && Object.keys(own).length ? deps.credentials.scrubber.value(own) : { ...GATEWAY_INFO };
+  const instructions = scope ? deps.inventory.instructions(scope) : deps.instructions;
+  if (!instructions) return { serverInfo };
+  return { serverInfo, instructions: scope ? deps.credentials.scrubber.value(instructions) : instructions };
+}
+
+/**
  * The `initialize` result: the gateway's identity, or the upstream's on a per-server endpoint. Its
  * capabilities depend on the servers' (tasks): the listeners wait for the first catalogue before.
  */
 export function initializeResult(deps: DispatchDeps, scope: string, protocolVersion: string): JsonObject {
-  const up = scope ? deps.upstreams.get(scope) : undefined;
-  const result: JsonObject = {
-    protocolVersion,
-    capabilities: legacyCapabilities(deps, scope),
-    serverInfo:
-      up?.identity?.serverInfo && Object.keys(up.identity.serverInfo).length ? up.identity.serverInfo : GATEWAY_INFO,
-  };
-  const instructions = scope ? deps.inventory.instructions(scope) : deps.instructions;
-  // An upstream's instructions can quote what it was given: scrubbed like everything it says.
-  if (instructions) result.instructions = scope ? deps.credentials.scrubber.value(instructions) : instructions;
-  return result;
+  return { protocolVersion, capabilities: legacyCapabilities(deps, scope), ...identityOn(deps, scope) };
 }
 
 function str(params: JsonObject | undefined, key: string): string {
@@ -142,16 +145,19 @@ export async function dispatch(
   switch (method) {
     case 'ping':
       return {};
-    case 'server/discover':
+    case 'server/discover': {
+      // As `initialize` on the same endpoint: on a per-server one, the server's identity and instructions.
+      const { serverInfo, instructions } = identityOn(deps, ctx.scope);
       return {
         supportedVersions: [...SUPPORTED_VERSIONS],
         capabilities: serverCapabilities(deps, ctx.scope),
-        serverInfo: GATEWAY_INFO,
-        ...(deps.instructions ? { instructions: deps.instructions } : {}),
+        serverInfo,
+        ...(instructions ? { instructions } : {}),
         ttlMs: 0,
         cacheScope: 'private',
-        _meta: { [META.serverInfo]: GATEWAY_INFO },
+        _meta: { [META.serverInfo]: serverInfo },
       };
+    }
     case 'logging/setLevel':
       if (ctx.session) ctx.session.logLevel = str(params, 'level');
       return {};
