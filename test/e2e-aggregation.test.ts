@@ -193,3 +193,30 @@ test('a legacy notifications/cancelled naming a request id above 2^53 cancels th
   await eventually(() => count(/"aborted":"wait"/g) > aborted);
   await call;
 });
+
+test("a legacy client's cancellation reaches the upstream with its own reason, when it is a short plain one", async () => {
+  const c = new Client({ name: 'canceller', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
+  const reasons = () =>
+    readFileSync(rec, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"notifications/cancelled"'))
+      .map((l) => (JSON.parse(l) as { params: { reason?: string } }).params.reason);
+  const cases = [
+    ['user stop', 'user stop'],
+    ['\u001b[2Jcleared\nscreen\u202e', '[2Jcleared screen'],
+    ['x'.repeat(300), 'cancelled by the client'],
+  ];
+  for (const [given, told] of cases) {
+    const before = reasons().length;
+    const waits = linesWith(rec, '"name":"wait"');
+    const abort = new AbortController();
+    const call = c.callTool({ name: 'cat__wait', arguments: {} }, undefined, { signal: abort.signal }).catch(() => 'x');
+    await eventually(() => linesWith(rec, '"name":"wait"') > waits);
+    abort.abort(given);
+    await call;
+    await eventually(() => reasons().length > before, { timeoutMs: 10_000, intervalMs: 20 });
+    assert.equal(reasons().at(-1), told, JSON.stringify(given));
+  }
+  await c.close();
+});

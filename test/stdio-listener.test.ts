@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVERYTHING, ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
@@ -16,8 +16,8 @@ let t: TestGateway;
 const client = stdioClient<Reply>();
 const { input, lines } = client;
 
+const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
 before(async () => {
-  const rec = join(mkdtempSync(join(tmpdir(), 'gatehouse-stdio-')), 'rec.jsonl');
   t = await startGateway(
     stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
       `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n` +
@@ -88,4 +88,17 @@ test('modern over stdio: resources/read of a 2025-era server carries ttlMs and c
   assert.equal(r.result.ttlMs, 0);
   assert.equal(r.result.cacheScope, 'private');
   assert.ok(r.result.contents.length > 0);
+});
+
+test("legacy over stdio: a cancellation reaches the upstream with the client's own reason", async () => {
+  send({ jsonrpc: '2.0', id: 30, method: 'tools/call', params: { name: 'rec__slow', arguments: { ms: 5000 } } });
+  await eventually(() => readFileSync(rec, 'utf8').includes('"name":"slow"'), { timeoutMs: 10_000 });
+  send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 30, reason: 'from stdio\n' } });
+  const told = () =>
+    readFileSync(rec, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"notifications/cancelled"'))
+      .map((l) => JSON.parse(l) as { msg?: { params?: { reason?: string } }; params?: { reason?: string } })
+      .map((m) => (m.msg ?? m).params?.reason);
+  assert.deepEqual(await eventually(() => (told().length ? told() : undefined), { timeoutMs: 10_000 }), ['from stdio']);
 });

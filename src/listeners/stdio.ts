@@ -19,6 +19,7 @@ import { META, declaredVersion, isModernVersion, requestedLogLevel } from '../pr
 import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import { modernResult } from '../protocol/modern-result.ts';
+import { callerCancelled } from '../protocol/cancel-reason.ts';
 import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { LOCAL_SUBJECT, type Principal } from '../identity/principal.ts';
@@ -235,7 +236,8 @@ class StdioClient {
         return undefined;
       }
       if (c.kind === 'notification') {
-        if (c.msg.method === 'notifications/cancelled') this.#cancel(idKey(c.msg.params?.requestId));
+        if (c.msg.method === 'notifications/cancelled')
+          this.#cancel(idKey(c.msg.params?.requestId), c.msg.params?.reason);
         return undefined;
       }
       return c.msg;
@@ -247,8 +249,8 @@ class StdioClient {
   }
 
   /** A cancelled request: aborted when in flight, dropped unanswered when still waiting. */
-  #cancel(key: string): void {
-    this.#inFlight.get(key)?.abort();
+  #cancel(key: string, reason: unknown): void {
+    this.#inFlight.get(key)?.abort(callerCancelled(reason, (x) => this.#deps().credentials.scrubber.text(x)));
     const kept = this.#waiting.filter((w) => idKey(w.req.id) !== key);
     if (kept.length === this.#waiting.length) return;
     this.#waiting = kept;

@@ -11,6 +11,7 @@
  * `ctx.mcpReq.requestSampling` does), calls of callers that can be asked run one at a time
  * (ask-lane.ts). Otherwise the server gets an error that says why, and no caller is asked.
  */
+import { cancelReasonOf } from '../protocol/cancel-reason.ts';
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import {
   classify,
@@ -110,7 +111,8 @@ export class Peer {
     if (opts.signal?.aborted) return Promise.reject(new GatehouseError('E_CANCELLED'));
     const id = this.#nextId++;
     return new Promise<JsonObject>((resolve, reject) => {
-      const onAbort = () => this.#cancel(p, new GatehouseError('E_CANCELLED'), 'cancelled by the client');
+      // The caller's own reason when it gave a plain one (src/protocol/cancel-reason.ts).
+      const onAbort = () => this.#cancel(p, new GatehouseError('E_CANCELLED'), cancelReasonOf(opts.signal?.reason));
       const p: Pending = {
         id,
         method,
