@@ -398,8 +398,10 @@ test('approvals and audit: the queue links to the approval page, which the conso
   const text = await body(bob.p);
   assert.match(text, /shifty__delete_file/);
   assert.doesNotMatch(text, /@t1/, 'nothing of t1');
+  // The approval's own records are the tenant's too (their actor is the requester or the approver).
+  assert.match(text, /approval\.event/);
   await shot(bob.p, 'audit');
-  await Promise.all([bob.p.waitForLoadState(), bob.p.click('table.audit td a')]);
+  await Promise.all([bob.p.waitForLoadState(), bob.p.click('table.audit td a[href*="/audit/runs/"]')]);
   assert.match(bob.p.url(), /\/console\/audit\/runs\//);
   assert.match(await body(bob.p), /shifty__delete_file/);
   await shot(bob.p, 'run');
