@@ -34,6 +34,7 @@ import {
 import { eventually } from './support/eventually.ts';
 import { modernMeta, postModern, postModernCall, replyOf } from './support/rpc.ts';
 import { parsePrincipalKey } from '../src/identity/principal.ts';
+import { deriveKey, unseal } from '../src/util/seal.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const REFUSED = /rate limited \(deploys\): concurrency cap of 1 reached/;
@@ -110,15 +111,23 @@ const taskResult = (x: Client, taskId: string) =>
 const cancelTask = (x: Client, taskId: string) =>
   x.request({ method: 'tasks/cancel', params: { taskId } }, z.object({ status: z.string() }).passthrough());
 
-/** The replica a handle names (the last part of its sealed body). */
-const holderOf = (handle: string) => JSON.parse(Buffer.from(handle.split('.')[1], 'base64url').toString())[4];
+/** The replica a handle names (the last part of its encrypted body, read with the replicas' shared key). */
+async function holderOf(handle: string): Promise<string> {
+  const key = await a.gw.store.approvals.sharedKey('task-handles');
+  const plain = unseal(
+    deriveKey(key, 'gatehouse task handles: aes-256-gcm key'),
+    'gatehouse task handle gh3',
+    handle.slice(4),
+  );
+  return JSON.parse(plain)[4];
+}
 
 test('a task started through A is followed through B to its end (tasks/get), and its slot is freed when B sees the end', async (t) => {
   if (!ready) return t.skip('postgres and redis needed');
   const viaA = await client(a, 'acme');
   const viaB = await client(b, 'acme');
   const first = await deploy(viaA, 1_500);
-  assert.equal(holderOf(first.task.taskId), a.gw.replica, 'the handle names replica A');
+  assert.equal(await holderOf(first.task.taskId), a.gw.replica, 'the handle names replica A');
   await assert.rejects(deploy(viaB, 0), REFUSED, 'the running task holds the shared slot');
   assert.equal((await getTask(viaB, first.task.taskId)).status, 'working');
   const done = await eventually(async () => {
@@ -128,7 +137,7 @@ test('a task started through A is followed through B to its end (tasks/get), and
   assert.equal(done.taskId, first.task.taskId, 'the answer carries the same handle, naming A');
   // Only B saw the end (the server never announces it, A was never asked): B gave the slot back.
   const second = await deploy(viaB, 0);
-  assert.equal(holderOf(second.task.taskId), b.gw.replica);
+  assert.equal(await holderOf(second.task.taskId), b.gw.replica);
   const result = await taskResult(viaB, first.task.taskId);
   assert.equal(result.content[0].text, 'deployed in 1500 ms');
   await eventually(async () => (await getTask(viaA, second.task.taskId)).status === 'completed');
@@ -175,7 +184,7 @@ test('modern (2026-07-28) callers: a task started through A is followed through 
     postModern(g.url, 'tasks/get', { taskId, _meta: modernMeta() }, { token, name: taskId }).then(replyOf);
   const first = await call(a, 800);
   const handle = String((first.result?.task as { taskId?: string } | undefined)?.taskId);
-  assert.equal(holderOf(handle), a.gw.replica, JSON.stringify(first));
+  assert.equal(await holderOf(handle), a.gw.replica, JSON.stringify(first));
   assert.match((await call(b, 0)).error?.message ?? '', REFUSED);
   const done = await eventually(async () => {
     const r = await get(b, handle);
@@ -185,7 +194,7 @@ test('modern (2026-07-28) callers: a task started through A is followed through 
   assert.equal(done.result?.taskId, handle);
   const next = await call(b, 0);
   const nextHandle = String((next.result?.task as { taskId?: string } | undefined)?.taskId);
-  assert.equal(holderOf(nextHandle), b.gw.replica, JSON.stringify(next));
+  assert.equal(await holderOf(nextHandle), b.gw.replica, JSON.stringify(next));
   await eventually(async () => (await get(a, nextHandle)).result?.status === 'completed');
 });
 
@@ -208,10 +217,12 @@ test("hostile: another tenant's caller, altered handles and forged messages on A
   await assert.rejects(cancelTask(globexB, handle), /unknown task/);
   await assert.rejects(cancelTask(bobB, handle), /unknown task/);
   await assert.rejects(getTask(bobB, handle), /unknown task/);
-  const [v, body, mac] = handle.split('.');
-  const parts = JSON.parse(Buffer.from(body, 'base64url').toString()) as string[];
-  const toB = Buffer.from(JSON.stringify([...parts.slice(0, 4), b.gw.replica])).toString('base64url');
-  await assert.rejects(cancelTask(globexB, `${v}.${toB}.${mac}`), /unknown task/, 'the replica is under the MAC');
+  // The replica is sealed in: a handle altered anywhere opens nothing.
+  const [v, iv, tag, ct] = handle.split('.');
+  const bytes = Buffer.from(ct, 'base64url');
+  bytes[bytes.length - 8] ^= 1;
+  const altered = `${v}.${iv}.${tag}.${bytes.toString('base64url')}`;
+  await assert.rejects(cancelTask(globexB, altered), /unknown task/, 'the replica is under the tag');
 
   // Straight onto A's channel: acme's handle, with another principal, tenant, subject or endpoint.
   const acme = await acmePrincipal(viaA);
@@ -251,7 +262,7 @@ test("hostile: another tenant's caller, altered handles and forged messages on A
     await forged('tenant', 'tasks/cancel', { tenant: 'globex' });
     await forged('subject', 'tasks/cancel', { subject: 'apikey:globex' });
     await forged('scope', 'tasks/cancel', { scope: 'tasks' });
-    await forged('altered', 'tasks/cancel', { handle: `${v}.${toB}.${mac}` });
+    await forged('altered', 'tasks/cancel', { handle: altered });
     // The control: everything as acme's, asking tasks/get (the witness that the channel answers).
     await forged('genuine', 'tasks/get', {});
     await eventually(async () => Object.keys(outcomes).length === 6 || undefined, { timeoutMs: 5000 });

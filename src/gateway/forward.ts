@@ -19,6 +19,7 @@ import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestContext } from './context.ts';
 import { type AskingCall, completedOn, elicitationRoutes } from './elicitations.ts';
 import type { HeldScrubs, Holds } from './holds.ts';
+import { RELATED_TASK } from './task-ids.ts';
 
 const MAX_ROUNDS = 8;
 let tokenSeq = 0;
@@ -318,13 +319,18 @@ async function forwardLegacy(
   }
 }
 
-/** A 2026-07-28 result as a 2025-11-25 caller expects it: no `resultType`, no modern result `_meta` keys. */
+/**
+ * A 2026-07-28 result as a 2025-11-25 caller expects it: no `resultType`, no modern result `_meta`
+ * keys (the related task's stays: 2025-11-25 says it, and the pipeline names the caller's handle in it).
+ */
 function legacyShape(r: JsonObject): JsonObject {
   if (r.resultType === undefined && r._meta === undefined) return r;
   const { resultType: _rt, ttlMs: _ttl, cacheScope: _cs, ...rest } = r;
   const meta = r._meta as JsonObject | undefined;
   if (meta) {
-    const kept = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')));
+    const kept = Object.fromEntries(
+      Object.entries(meta).filter(([k]) => k === RELATED_TASK || !k.startsWith('io.modelcontextprotocol/')),
+    );
     if (Object.keys(kept).length) rest._meta = kept;
     else delete rest._meta;
   }

@@ -1,22 +1,27 @@
 /**
  * Task handles. An upstream's task id is only meaningful on the connection (tenant) that started it,
- * and only its starter may read, await or cancel it. So the caller never sees the raw id: it gets a
- * handle sealed with a key every replica shares (the store's `task-handles` key), naming the server,
- * the tool (so modes and visibility apply again on every later request), the upstream's id, a digest
- * of the principal (its key, tenant and subject) and endpoint, and the replica whose connection holds
- * the task (a connection lives in one process: another replica relays the request there,
- * src/gateway/task-relay.ts). A handle presented by anyone else, altered, or from another endpoint
- * is an unknown task.
+ * and only its starter may read, await or cancel it. So the caller never sees the raw id: it gets an
+ * opaque handle, `gh3.<iv>.<tag>.<ciphertext>`, encrypted and authenticated (AES-256-GCM,
+ * src/util/seal.ts) under keys derived from the one every replica shares (the store's `task-handles`
+ * key). Sealed inside are the server, the tool (so modes and visibility apply again on every later
+ * request), the upstream's id, a digest of the principal (its key, tenant and subject) and endpoint,
+ * and the replica whose connection holds the task (a connection lives in one process: another replica
+ * relays the request there, src/gateway/task-relay.ts). The handle reveals none of them (its length
+ * is padded too) and cannot be altered; the same task for the same caller always has the same handle.
+ * A handle presented by anyone else, altered, or from another endpoint is an unknown task.
  *
- * Handles made before they named the replica (`gh1.`) still open, as before: for this replica's own
- * connection, since they cannot say another's.
+ * Handles made before they were encrypted (`gh2.`, only signed, and `gh1.`, from before they named the
+ * replica) still open until their tasks expire (24 hours at most): the answers about their tasks give
+ * them back as the caller sent them. A `gh1.` handle opens for this replica's own connection.
  */
 import { createHash } from 'node:crypto';
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
+import { deriveKey, sealFixed, unseal } from '../util/seal.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
 import { newReplicaId } from '../sessions/replica-relay.ts';
+import { replaceTaskId, taskIdsIn } from './task-ids.ts';
 
 export interface TaskTarget {
   server: string;
@@ -29,6 +34,12 @@ export interface TaskTarget {
 /** An opened handle: its task, and the replica whose connection holds it (none in a `gh1.` handle). */
 export interface OpenedTask extends TaskTarget {
   replica?: string;
+}
+
+/** The task a tasks/* request named: the upstream's id, and the handle the caller sent for it. */
+export interface KnownTask {
+  taskId: string;
+  handle: string;
 }
 
 /** Whom a handle is sealed for: the principal (its key names issuer, subject and tenant; tenant and subject again). */
@@ -56,8 +67,17 @@ const MAX_HANDLE = 2048;
 export const HELD_ELSEWHERE =
   'this task is held by another gateway replica; it can be followed from there only while the replicas cannot reach each other (no Redis, or Redis away): retry later, or send tasks/* for it to the replica that started it';
 
+/** What a `gh3.` handle's ciphertext is bound to. */
+const AAD = 'gatehouse task handle gh3';
+/** Plain texts are padded to a multiple of this, so a handle's length says little of what it holds. */
+const PAD = 64;
+
 export class TaskHandles {
+  /** The shared key: the MAC of `gh1.` and `gh2.` handles only. */
   readonly #key: Buffer;
+  /** Derived from it: the encryption of `gh3.` handles, and their nonces. */
+  readonly #enc: Buffer;
+  readonly #nonce: Buffer;
   /** This replica: named in the handles of tasks its connections hold. */
   readonly replica: string;
   /** Relays a request to the replica holding its task (set when the replica relay runs: gateway/replicas.ts). */
@@ -67,6 +87,8 @@ export class TaskHandles {
 
   constructor(key: Buffer, replica = newReplicaId()) {
     this.#key = key;
+    this.#enc = deriveKey(key, 'gatehouse task handles: aes-256-gcm key');
+    this.#nonce = deriveKey(key, 'gatehouse task handles: aes-256-gcm nonce');
     this.replica = replica;
   }
 
@@ -80,49 +102,76 @@ export class TaskHandles {
 
   seal(t: TaskTarget, caller: TaskCaller, scope: string, replica = this.replica): string {
     const who = TaskHandles.#who([caller.key, caller.tenant, caller.subject, scope]);
-    const body = Buffer.from(JSON.stringify([t.server, t.tool, t.taskId, who, replica])).toString('base64url');
-    return `gh2.${body}.${this.#mac(`gh2.${body}`)}`;
+    const plain = JSON.stringify([t.server, t.tool, t.taskId, who, replica]);
+    const padded = plain.padEnd(Math.ceil((plain.length + 1) / PAD) * PAD, ' ');
+    return `gh3.${sealFixed(this.#enc, this.#nonce, AAD, padded)}`;
   }
 
   open(handle: string, caller: TaskCaller, scope: string): OpenedTask | undefined {
     if (handle.length > MAX_HANDLE) return undefined;
-    const [v, body, mac, ...rest] = handle.split('.');
+    const [v, ...parts] = handle.split('.');
+    if (v === 'gh3') return parts.length === 3 ? this.#open3(parts.join('.'), caller, scope) : undefined;
+    const [body, mac, ...rest] = parts;
     if (rest.length || !body || !mac) return undefined;
     if (v === 'gh2') return this.#open2(body, mac, caller, scope);
     // Before handles named the replica: the MAC over the body alone, the principal's key and endpoint.
     if (v !== 'gh1' || !sameBytes(this.#mac(body), mac)) return undefined;
-    const [server, tool, taskId, who] = parse(body) ?? [];
+    const [server, tool, taskId, who] = parse(Buffer.from(body, 'base64url').toString('utf8')) ?? [];
     if (who !== TaskHandles.#who([caller.key, scope])) return undefined;
     return { server, tool, taskId };
   }
 
-  #open2(body: string, mac: string, caller: TaskCaller, scope: string): OpenedTask | undefined {
-    if (!sameBytes(this.#mac(`gh2.${body}`), mac)) return undefined;
-    const [server, tool, taskId, who, replica] = parse(body) ?? [];
+  #open3(sealed: string, caller: TaskCaller, scope: string): OpenedTask | undefined {
+    let plain: string;
+    try {
+      plain = unseal(this.#enc, AAD, sealed);
+    } catch {
+      return undefined; // altered, another key's, or not a handle
+    }
+    const [server, tool, taskId, who, replica] = parse(plain) ?? [];
     if (!replica || who !== TaskHandles.#who([caller.key, caller.tenant, caller.subject, scope])) return undefined;
     return { server, tool, taskId, replica };
   }
 
-  /** A result that carries a task handle, with the handle sealed for this caller (held by `at.replica`, else here). */
+  /** A `gh2.` handle (signed, not encrypted): minted before handles were encrypted. */
+  #open2(body: string, mac: string, caller: TaskCaller, scope: string): OpenedTask | undefined {
+    if (!sameBytes(this.#mac(`gh2.${body}`), mac)) return undefined;
+    const [server, tool, taskId, who, replica] = parse(Buffer.from(body, 'base64url').toString('utf8')) ?? [];
+    if (!replica || who !== TaskHandles.#who([caller.key, caller.tenant, caller.subject, scope])) return undefined;
+    return { server, tool, taskId, replica };
+  }
+
+  /**
+   * An answer about a task, for this caller: each upstream task id it names (the task's, its own
+   * `taskId`, its related task's `_meta`), wherever it says it, becomes the handle sealed for this
+   * caller (held by `at.replica`, else here). `known`: the task a tasks/* request named, whose handle
+   * is given back as the caller sent it.
+   */
   wrap(
     r: JsonObject,
     at: Omit<TaskTarget, 'taskId'> & { replica?: string },
     caller: TaskCaller,
     scope: string,
+    known?: KnownTask,
   ): JsonObject {
-    const seal = (taskId: string) =>
-      this.seal({ server: at.server, tool: at.tool, taskId }, caller, scope, at.replica ?? this.replica);
-    const task = r.task as JsonObject | undefined;
-    if (task && typeof task.taskId === 'string') return { ...r, task: { ...task, taskId: seal(task.taskId) } };
-    if (typeof r.taskId === 'string') return { ...r, taskId: seal(r.taskId) };
-    return r;
+    const ids = new Set(taskIdsIn(r));
+    if (known) ids.add(known.taskId);
+    let out = r;
+    for (const taskId of ids) {
+      const handle =
+        taskId === known?.taskId
+          ? known.handle
+          : this.seal({ server: at.server, tool: at.tool, taskId }, caller, scope, at.replica ?? this.replica);
+      out = replaceTaskId(out, taskId, handle);
+    }
+    return out;
   }
 }
 
-/** A handle's body: five strings at most (four in `gh1.`), or nothing. */
-function parse(body: string): string[] | undefined {
+/** A handle's plain text: five strings at most (four in `gh1.`), or nothing. */
+function parse(plain: string): string[] | undefined {
   try {
-    const v = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
+    const v = JSON.parse(plain) as unknown;
     return Array.isArray(v) && v.length <= 5 && v.every((x) => typeof x === 'string') ? v : undefined;
   } catch {
     return undefined;

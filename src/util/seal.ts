@@ -7,7 +7,8 @@
  * opening: `sealParts` (separate iv, tag and ciphertext; the local secret store) and `seal` (the
  * compact `iv.tag.ciphertext` in base64url; OAuth tokens and console cookies).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hmacSha256 } from './hmac.ts';
 
 const ALG = 'aes-256-gcm';
 const TAG_BYTES = 16;
@@ -33,6 +34,25 @@ export function openParts(key: Buffer, aad: string, sealed: Sealed): string {
   d.setAAD(Buffer.from(aad, 'utf8'));
   d.setAuthTag(sealed.tag);
   return Buffer.concat([d.update(sealed.ciphertext), d.final()]).toString('utf8');
+}
+
+/** A 32-byte key for one purpose (`info`), derived from `key` (HKDF-SHA-256): one key is never used by two algorithms. */
+export function deriveKey(key: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, 32));
+}
+
+/**
+ * `seal`, deterministic: the nonce is the HMAC (under `nonceKey`, not `key`) of the associated data
+ * and plain text, so the same text sealed twice gives the same string, and two texts share a nonce
+ * only if their MACs collide. For values whose equality may show (a task's handle, given again in
+ * every answer about the task); `unseal` opens it.
+ */
+export function sealFixed(key: Buffer, nonceKey: Buffer, aad: string, plain: string): string {
+  const iv = hmacSha256(nonceKey, aad, '\0', plain).subarray(0, 12);
+  const c = createCipheriv(ALG, key, iv);
+  c.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return [iv, c.getAuthTag(), ciphertext].map((b) => b.toString('base64url')).join('.');
 }
 
 /** `sealParts` as one string: `iv.tag.ciphertext`, each base64url. */

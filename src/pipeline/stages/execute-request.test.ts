@@ -6,6 +6,7 @@ import { SecretScrubber } from '../../credentials/scrub.ts';
 import type { JsonObject, JsonRpcNotification } from '../../protocol/jsonrpc.ts';
 import type { RequestContext } from '../../gateway/context.ts';
 import type { Upstream } from '../../upstream/upstream.ts';
+import { UpstreamRpcError } from '../../protocol/errors.ts';
 import { executeRequest } from './execute-request.ts';
 import { deps, fakeUpstream, principal, state, thrown } from './fakes.test-util.ts';
 
@@ -177,4 +178,79 @@ test('x-mcp-header parameters are mirrored by the gateway from the checked, cano
   const plain = toolCall(up);
   await executeRequest(plain, setup().d);
   assert.deepEqual(seen[1], undefined, 'no annotation, no headers');
+});
+
+/** A tasks/* request for the upstream task `id`, as route made it from the caller's `handle`. */
+function taskRequest(method: string, up: Upstream, id: string, handle: string, c: Partial<RequestContext> = {}) {
+  const s = state({ method, kind: 'tool', requested: handle, params: { taskId: handle }, ctx: c });
+  s.route = { server: 'mt', tool: 'fetch', def: { name: 'fetch' }, qualified: 'mt__fetch', item: 'fetch' };
+  s.upstream = { taskId: id };
+  s.up = up;
+  return s;
+}
+const ID = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+const RELATED = 'io.modelcontextprotocol/related-task';
+
+test("a tasks/* answer, error or message on the way names the caller's handle, never the upstream's task id", async () => {
+  const { d } = setup();
+  const heard: JsonRpcNotification[] = [];
+  const up = fakeUpstream();
+  up.request = (async (_m: string, _p: unknown, opts: { onNotification: (n: JsonRpcNotification) => void }) => {
+    opts.onNotification({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: `at ${ID}` },
+    });
+    return { taskId: ID, status: 'working', statusMessage: `task ${ID} is at stage 2` };
+  }) as never;
+  const got = taskRequest('tasks/get', up, ID, 'gh3.caller-handle', { outlet: { notify: (n) => void heard.push(n) } });
+  await executeRequest(got, d);
+  // (and no related-task _meta: a tasks/get answer names its task itself)
+  assert.deepEqual(got.result, {
+    taskId: 'gh3.caller-handle',
+    status: 'working',
+    statusMessage: 'task gh3.caller-handle is at stage 2',
+  });
+  assert.equal(heard[0].params!.data, 'at gh3.caller-handle');
+  up.request = (async () => {
+    throw new UpstreamRpcError(-32603, `Task ${ID} has no result stored`, { taskId: ID });
+  }) as never;
+  const err = await thrown(() => executeRequest(taskRequest('tasks/result', up, ID, 'gh3.caller-handle'), d));
+  assert.deepEqual(
+    [err.message, err.data],
+    ['Task gh3.caller-handle has no result stored', { taskId: 'gh3.caller-handle' }],
+  );
+});
+
+test("a legacy caller's tasks/result carries the related-task _meta naming its handle (the upstream's rewritten, or added)", async () => {
+  const { d } = setup();
+  const up = fakeUpstream();
+  for (const meta of [{ [RELATED]: { taskId: ID }, other: 1 }, undefined]) {
+    up.request = (async () => ({
+      content: [{ type: 'text', text: 'done' }],
+      ...(meta ? { _meta: meta } : {}),
+    })) as never;
+    const s = taskRequest('tasks/result', up, ID, 'gh3.caller-handle');
+    await executeRequest(s, d);
+    assert.deepEqual(s.result!._meta, { ...(meta ? { other: 1 } : {}), [RELATED]: { taskId: 'gh3.caller-handle' } });
+  }
+});
+
+test("a tools/call's progress naming its task's related-task _meta names the handle the call's answer gives", async () => {
+  const { d } = setup();
+  const heard: JsonRpcNotification[] = [];
+  const up = fakeUpstream();
+  up.request = (async (_m: string, _p: unknown, opts: { onNotification: (n: JsonRpcNotification) => void }) => {
+    opts.onNotification({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: 'started', _meta: { [RELATED]: { taskId: ID } } },
+    });
+    return { task: { taskId: ID, status: 'working' } };
+  }) as never;
+  const s = toolCall(up, { outlet: { notify: (n) => void heard.push(n) } });
+  await executeRequest(s, d);
+  const handle = (s.result!.task as JsonObject).taskId;
+  assert.deepEqual((heard[0].params!._meta as JsonObject)[RELATED], { taskId: handle });
+  assert.doesNotMatch(JSON.stringify([heard, s.result]), new RegExp(ID));
 });

@@ -19,9 +19,10 @@ import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 import { followTask } from '../task-leases.ts';
 import { askHolder } from '../task-holder.ts';
 import { asksForTask, shadowError } from '../task-answers.ts';
+import { namedTask, taskAnswer, taskError, taskScrubs } from '../task-results.ts';
 
 export const executeRequest: Stage = async (s, deps) => {
-  const { holds, tasks, credentials, sessions } = deps;
+  const { holds, credentials, sessions } = deps;
   const route = routeOf(s);
   // The intent's write took a while: settings replaced meanwhile decide the request again first.
   const recheckNow = beforeSending(s, deps);
@@ -68,24 +69,26 @@ export const executeRequest: Stage = async (s, deps) => {
   // Whatever the upstream says to the caller on the way is scrubbed as its result will be: its
   // questions (sampling, elicitation), its progress and log messages.
   // And what the caller answers them goes back checked as its arguments were.
-  const scrubs = {
-    questions: scrubQuestionForCaller(s, deps),
-    notices: scrubForCaller(s, deps),
-    answers: inspectAnswers(s, deps),
-  };
+  // And where they name a task, they name the caller's handle for it.
+  const known = namedTask(s);
+  const scrubs = taskScrubs(
+    s,
+    deps,
+    {
+      questions: scrubQuestionForCaller(s, deps),
+      notices: scrubForCaller(s, deps),
+      answers: inspectAnswers(s, deps),
+    },
+    known,
+  );
   // A task another replica's connection holds is asked there (its answer comes back here).
-  const result = route.holder
-    ? await askHolder(s, deps, route.holder)
-    : await forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow);
+  const result = await (route.holder
+    ? askHolder(s, deps, route.holder)
+    : forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow)
+  ).catch((err: unknown) => {
+    throw taskError(err, known);
+  });
   // A task keeps the call's concurrency slots while it runs; an ended one gives them back.
   await followTask(s, deps, result);
-  s.result =
-    s.method === 'tools/call' || s.method.startsWith('tasks/')
-      ? tasks.wrap(
-          result,
-          { server: route.server, tool: route.qualified, replica: route.holder },
-          s.ctx.principal,
-          s.ctx.scope,
-        )
-      : result;
+  s.result = s.method === 'tools/call' || known ? taskAnswer(s, deps, result, known) : result;
 };

@@ -28,6 +28,17 @@ async function setup() {
 const HERE = 'a'.repeat(16);
 const THERE = 'b'.repeat(16);
 
+/** A handle as the gateway signed them before they were encrypted (`gh2.`: readable, under the MAC). */
+function signedHandle(key: Buffer, parts: string[]) {
+  const body = Buffer.from(JSON.stringify(parts)).toString('base64url');
+  return `gh2.${body}.${createHmac('sha256', key).update(`gh2.${body}`).digest('base64url')}`;
+}
+const whoOf = (p: typeof alice, scope: string) =>
+  createHash('sha256')
+    .update(JSON.stringify([p.key, p.tenant, p.subject, scope]))
+    .digest('base64url')
+    .slice(0, 22);
+
 /** A handle as the gateway sealed them before they named the replica (`gh1.`). */
 function oldHandle(key: Buffer, server: string, tool: string, taskId: string, principalKey: string, scope: string) {
   const who = createHash('sha256')
@@ -52,13 +63,15 @@ test('a handle sealed for this caller routes to its server and tool; the upstrea
 });
 
 test("another principal's handle, another endpoint's, an altered one, a raw upstream id or another key's handle is an unknown task", async () => {
-  const { tasks, d } = await setup();
+  const { tasks, key, d } = await setup();
   const handle = tasks.seal({ server: 'mt', tool: 'mt__slow', taskId: 'upstream-42' }, alice, '');
-  const [v, body, mac] = handle.split('.');
+  const [v, iv, tag, ct] = handle.split('.');
+  const flip = (x: string) => (x[0] === 'A' ? 'B' : 'A') + x.slice(1);
+  const old = signedHandle(key, ['mt', 'mt__slow', 'upstream-42', whoOf(alice, ''), HERE]);
+  const [, oldBody, oldMac] = old.split('.');
   const forgedBody = Buffer.from(
-    JSON.stringify(['twin', 'twin__slow', 'upstream-42', JSON.parse(Buffer.from(body, 'base64url').toString())[3]]),
+    JSON.stringify(['twin', 'twin__slow', 'upstream-42', whoOf(alice, ''), HERE]),
   ).toString('base64url');
-  const flip = (x: string) => x.slice(0, -1) + (x.endsWith('A') ? 'B' : 'A');
   const cases: Array<[string, string, Parameters<typeof get>[1]]> = [
     ["bob presenting alice's handle", handle, { who: bob }],
     ['alice in another tenant', handle, { who: principal({ tenant: 'globex' }) }],
@@ -66,10 +79,17 @@ test("another principal's handle, another endpoint's, an altered one, a raw upst
     ["alice's key with another subject", handle, { who: { ...alice, subject: 'bob' } }],
     ['alice through another issuer', handle, { who: principal({ issuer: 'https://other.example' }) }],
     ['the per-server endpoint', handle, { scope: 'mt' }],
-    ['an altered mac', `${v}.${body}.${flip(mac)}`, {}],
-    ['an altered body', `${v}.${forgedBody}.${mac}`, {}],
-    ['another version', `gh1.${body}.${mac}`, {}],
-    ['another version still', `gh3.${body}.${mac}`, {}],
+    ['an altered nonce', `${v}.${flip(iv)}.${tag}.${ct}`, {}],
+    ['an altered tag', `${v}.${iv}.${flip(tag)}.${ct}`, {}],
+    ['an altered ciphertext', `${v}.${iv}.${tag}.${flip(ct)}`, {}],
+    ['a shortened ciphertext', `${v}.${iv}.${tag}.${ct.slice(0, -4)}`, {}],
+    ['parts missing', `${v}.${iv}.${tag}`, {}],
+    ['a part more', `${handle}.${ct}`, {}],
+    ['another version', `gh2.${iv}.${tag}.${ct}`, {}],
+    ['another version still', `gh4.${iv}.${tag}.${ct}`, {}],
+    ['a signed handle with an altered mac', `gh2.${oldBody}.${flip(oldMac)}`, {}],
+    ['a signed handle with an altered body', `gh2.${forgedBody}.${oldMac}`, {}],
+    ['a signed handle as another version', `gh1.${oldBody}.${oldMac}`, {}],
     ['a raw upstream id', 'upstream-42', {}],
     ['a namespaced raw id', 'mt__upstream-42', {}],
     [
@@ -140,11 +160,44 @@ test('a handle names the replica whose connection holds the task: another replic
   assert.deepEqual(there.upstream, { taskId: 'u-2' });
   // Not for bob, whichever replica holds it.
   assert.equal((await thrown(() => routeTask(get(there.requested, { who: bob }), d))).code, 'E_UNKNOWN_TASK');
-  // The replica in the handle cannot be changed: it is under the MAC.
-  const [v, body, mac] = there.requested.split('.');
-  const parts = JSON.parse(Buffer.from(body, 'base64url').toString()) as string[];
-  const moved = Buffer.from(JSON.stringify([...parts.slice(0, 4), HERE])).toString('base64url');
-  assert.equal((await thrown(() => routeTask(get(`${v}.${moved}.${mac}`), d))).code, 'E_UNKNOWN_TASK');
+  // The replica in the handle cannot be changed: it is under the encryption's tag, and not readable.
+  const [v, iv, tag, ct] = there.requested.split('.');
+  const bytes = Buffer.from(ct, 'base64url');
+  bytes[bytes.length - 3] ^= 1;
+  const moved = `${v}.${iv}.${tag}.${bytes.toString('base64url')}`;
+  assert.equal((await thrown(() => routeTask(get(moved), d))).code, 'E_UNKNOWN_TASK');
+});
+
+test('a handle is opaque: nothing of the server, tool, upstream id, principal or replica can be read from it', async () => {
+  const { tasks } = await setup();
+  const t = {
+    server: 'everything',
+    tool: 'everything__simulate-research-query',
+    taskId: 'a690b4dd3a6fe44d53e00b58d240cd9c',
+  };
+  const handle = tasks.seal(t, alice, '');
+  assert.match(handle, /^gh3\.[\w-]{16}\.[\w-]{22}\.[\w-]+$/);
+  const said = [handle, ...handle.split('.')].flatMap((p) => [p, Buffer.from(p, 'base64url').toString('latin1')]);
+  for (const secret of [t.server, 'simulate', t.taskId, t.taskId.slice(0, 8), alice.subject, alice.tenant, HERE])
+    assert.ok(!said.some((x) => x.includes(secret)), `${secret} shows in ${handle}`);
+  // The same task for the same caller: the same handle (a tasks/get answer names it as the call did).
+  assert.equal(tasks.seal(t, alice, ''), handle);
+  assert.notEqual(tasks.seal(t, bob, ''), handle);
+  // Its length says little: the ciphertext is padded to whole blocks of 64 bytes.
+  for (const taskId of ['1', t.taskId, 'x'.repeat(100)]) {
+    const ct = tasks.seal({ ...t, taskId }, alice, '').split('.')[3];
+    assert.equal(Buffer.from(ct, 'base64url').length % 64, 0, taskId);
+  }
+});
+
+test('a signed handle from before handles were encrypted (gh2) still opens, for its caller and endpoint only', async () => {
+  const { key, d } = await setup();
+  const old = signedHandle(key, ['mt', 'mt__slow', 'u-9', whoOf(alice, ''), THERE]);
+  const s = get(old);
+  await routeTask(s, d);
+  assert.deepEqual([s.route!.holder, s.upstream!.taskId], [THERE, 'u-9']);
+  assert.equal((await thrown(() => routeTask(get(old, { who: bob }), d))).code, 'E_UNKNOWN_TASK');
+  assert.equal((await thrown(() => routeTask(get(old, { scope: 'mt' }), d))).code, 'E_UNKNOWN_TASK');
 });
 
 test('a handle from before handles named the replica (gh1) still works where it was made: on this replica, for its caller only', async () => {
