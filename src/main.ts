@@ -40,6 +40,7 @@ import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
 import { GatewayLimits } from './limits/index.ts';
 import { taskKey } from './limits/task-lease.ts';
+import { relayTaskStatus } from './gateway/task-status.ts';
 import { Sessions } from './sessions/sessions.ts';
 import { announce, startFanout, type Fanout, type FanoutMessage } from './sessions/fanout.ts';
 import { Holds } from './gateway/holds.ts';
@@ -254,6 +255,8 @@ export class Gateway {
       },
       // A task's end frees the concurrency slots it holds (src/pipeline/task-leases.ts).
       taskEnded: (server, owner, taskId) => void this.#limits.limiter?.endTask(taskKey(server, owner, taskId)),
+      // And its caller hears it (src/gateway/task-status.ts).
+      taskStatus: (server, owner, n) => relayTaskStatus(this.sessions.all(), this.tasks.owners, server, owner, n),
       prestarted: (server, spec) => this.#early?.take(server, spec),
     });
   }

@@ -19,6 +19,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const RELATED = 'io.modelcontextprotocol/related-task';
@@ -115,7 +116,9 @@ test("tasks/result on a cancelled task: the upstream's error names the caller's 
   assert.ok(err.message.includes(handle), err.message);
 });
 
-test("tasks/result carries the related-task _meta naming the caller's handle", async () => {
+test("tasks/result carries the related-task _meta naming the caller's handle; the task's status reaches its starter only", async () => {
+  const bobs = await deploy('bob', 200); // the same connection as alice's
+  const ginas = await deploy('gina', 200); // another tenant's connection, its own upstream ids
   const handle = await deploy('alice', 300);
   const result = await clients.alice.request(
     { method: 'tasks/result', params: { taskId: handle } },
@@ -123,4 +126,15 @@ test("tasks/result carries the related-task _meta naming the caller's handle", a
   );
   assert.deepEqual(result._meta[RELATED], { taskId: handle });
   assert.equal((result.content[0] as { text: string }).text, 'deployed in 300 ms');
+  await eventually(() => heard.alice.some((n) => n.taskId === handle && n.status === 'completed'));
+  await eventually(() => heard.bob.some((n) => n.taskId === bobs && n.status === 'completed'));
+  await eventually(() => heard.gina.some((n) => n.taskId === ginas && n.status === 'completed'));
+  // Each heard of its own tasks only, by its own handles: never another's, never an upstream id.
+  const upstream = [...(await upstreamIds('alice')), ...(await upstreamIds('gina'))];
+  const own: Record<string, string[]> = { alice: [handle], bob: [bobs], gina: [ginas] };
+  for (const [who, ns] of Object.entries(heard)) {
+    const others = Object.entries(own).flatMap(([w, hs]) => (w === who ? [] : hs));
+    assert.ok(!ns.some((n) => others.includes(n.taskId)), `${who} heard another's task: ${JSON.stringify(ns)}`);
+    assert.ok(!upstream.some((id) => JSON.stringify(ns).includes(id)), `${who} heard an upstream id`);
+  }
 });

@@ -22,6 +22,7 @@ import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
 import { newReplicaId } from '../sessions/replica-relay.ts';
 import { replaceTaskId, taskIdsIn } from './task-ids.ts';
+import { TaskOwners } from './task-owners.ts';
 
 export interface TaskTarget {
   server: string;
@@ -78,6 +79,8 @@ export class TaskHandles {
   /** Derived from it: the encryption of `gh3.` handles, and their nonces. */
   readonly #enc: Buffer;
   readonly #nonce: Buffer;
+  /** Whose the tasks this replica's connections hold are: their status notifications go to them. */
+  readonly owners = new TaskOwners();
   /** This replica: named in the handles of tasks its connections hold. */
   readonly replica: string;
   /** Relays a request to the replica holding its task (set when the replica relay runs: gateway/replicas.ts). */

@@ -2,14 +2,17 @@
  * execute, for what an upstream says about a task: the caller sees its handle where the upstream
  * says its own task id (src/gateway/task-ids.ts) — in a result, an error, a progress or log message
  * on the way — and a 2025-11-25 caller's tasks/result carries the related-task `_meta` the protocol
- * requires.
+ * requires. A task created by a caller's session is remembered as that session's, so the upstream's
+ * status notifications reach it (src/gateway/task-owners.ts).
  */
 import type { Scrubs } from '../gateway/forward.ts';
 import { RELATED_TASK, replaceTaskId } from '../gateway/task-ids.ts';
 import type { KnownTask } from '../gateway/tasks.ts';
+import { isTerminal, taskLeaseMs } from '../limits/task-lease.ts';
 import { UpstreamRpcError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { routeOf, upstreamOf } from './stages/needs.ts';
+import { taskOf } from './task-leases.ts';
 import type { CallState, PipelineDeps } from './types.ts';
 
 /** The task a tasks/* request names: the upstream's id (from the handle it sent) and that handle. */
@@ -64,5 +67,17 @@ export function taskAnswer(
     const meta = (out._meta && typeof out._meta === 'object' ? out._meta : {}) as JsonObject;
     return { ...out, _meta: { ...meta, [RELATED_TASK]: { taskId: known.handle } } };
   }
+  if (s.method === 'tools/call') remember(s, deps, result, out);
   return out;
+}
+
+/** A task a caller's session started is that session's: the upstream's status notifications go to it. */
+function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: JsonObject): void {
+  const task = result.task as JsonObject | undefined;
+  const handle = (out.task as JsonObject | undefined)?.taskId;
+  const session = s.ctx.session;
+  if (!session || !task || typeof task.taskId !== 'string' || typeof handle !== 'string' || isTerminal(task.status))
+    return;
+  const owner = { session: session.id, principal: session.record.principal, handle };
+  deps.tasks.owners.remember(taskOf(s, deps, task.taskId), owner, taskLeaseMs(task.ttl));
 }

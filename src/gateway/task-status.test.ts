@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { taskKey } from '../limits/task-lease.ts';
+import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import type { LiveSession } from '../sessions/sessions.ts';
+import { TaskOwners } from './task-owners.ts';
+import { relayTaskStatus } from './task-status.ts';
+
+/** A session with a stream that keeps what it is sent. */
+function session(id: string, principal: string | null, heard: JsonRpcMessage[] = []) {
+  const stream = { send: (m: JsonRpcMessage) => void heard.push(m), closed: false, close: () => {} };
+  return { s: { id, record: { principal }, stream } as unknown as LiveSession, heard };
+}
+const status = (taskId: string, s = 'working') => ({
+  jsonrpc: '2.0' as const,
+  method: 'notifications/tasks/status',
+  params: { taskId, status: s, statusMessage: `task ${taskId} at stage 2` },
+});
+
+test("a task's status reaches the session that started it only, under its handle; its end forgets the task", () => {
+  const owners = new TaskOwners();
+  const alice = session('s-alice', 'k:alice');
+  const aliceOther = session('s-alice-2', 'k:alice');
+  const bob = session('s-bob', 'k:bob');
+  const impostor = session('s-alice', 'k:bob'); // another principal's session under the same id
+  const sessions = [alice.s, aliceOther.s, bob.s, impostor.s];
+  const id = 'upstream-task-00000001';
+  owners.remember(taskKey('ci', 'acme', id), { session: 's-alice', principal: 'k:alice', handle: 'gh3.H' }, 60_000);
+  relayTaskStatus(sessions, owners, 'ci', 'acme', status(id));
+  assert.deepEqual(alice.heard, [
+    {
+      jsonrpc: '2.0',
+      method: 'notifications/tasks/status',
+      params: { taskId: 'gh3.H', status: 'working', statusMessage: 'task gh3.H at stage 2' },
+    },
+  ]);
+  assert.deepEqual([aliceOther.heard, bob.heard, impostor.heard], [[], [], []]);
+  // The same upstream id on another tenant's connection, or another server: nobody's here.
+  relayTaskStatus(sessions, owners, 'ci', 'globex', status(id));
+  relayTaskStatus(sessions, owners, 'other', 'acme', status(id));
+  assert.equal(alice.heard.length, 1);
+  relayTaskStatus(sessions, owners, 'ci', 'acme', status(id, 'completed'));
+  assert.equal(alice.heard.length, 2);
+  assert.equal(owners.size, 0, 'ended: forgotten');
+  relayTaskStatus(sessions, owners, 'ci', 'acme', status(id, 'completed'));
+  assert.equal(alice.heard.length, 2);
+});
+
+test('the owners are bounded in number and in time', () => {
+  const owners = new TaskOwners(3);
+  const o = { session: 's', principal: 'p', handle: 'h' };
+  for (const k of ['a', 'b', 'c', 'd']) owners.remember(k, o, 1_000, 0);
+  assert.equal(owners.size, 3);
+  assert.equal(owners.find('a', 10), undefined, 'the oldest went first');
+  assert.deepEqual(owners.find('d', 10), { ...o, until: 1_000 });
+  assert.equal(owners.find('d', 1_000), undefined, 'past its time');
+});

@@ -1,0 +1,30 @@
+/**
+ * The upstream's notifications/tasks/status, to the caller whose task it is: the session that
+ * started it (src/gateway/task-owners.ts), on its stream, with the caller's handle for the upstream's
+ * task id. Never to another session, principal or tenant: a status whose task is not known here is
+ * told to nobody (its end still frees the task's slots: src/gateway/upstream-fleet.ts).
+ */
+import { isTerminal, taskKey } from '../limits/task-lease.ts';
+import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import type { LiveSession } from '../sessions/sessions.ts';
+import { replaceTaskId } from './task-ids.ts';
+import type { TaskOwners } from './task-owners.ts';
+
+/** `n` (scrubbed) said on the connection of `owner` to `server`, to the session that started its task. */
+export function relayTaskStatus(
+  sessions: Iterable<LiveSession>,
+  owners: TaskOwners,
+  server: string,
+  owner: string,
+  n: JsonRpcNotification,
+): void {
+  const id = n.params?.taskId;
+  if (typeof id !== 'string' || !n.params) return;
+  const key = taskKey(server, owner, id);
+  const who = owners.find(key);
+  if (!who) return;
+  if (isTerminal(n.params.status)) owners.forget(key);
+  for (const s of sessions)
+    if (s.id === who.session && s.record.principal === who.principal && s.stream && !s.stream.closed)
+      s.stream.send({ jsonrpc: '2.0', method: n.method, params: replaceTaskId(n.params, id, who.handle) });
+}
