@@ -124,7 +124,7 @@ test("task handles are sealed for their caller: tasks/get finds the right upstre
     { method: 'tools/call', params: { name: 'chaos__task', arguments: {} } },
     z.object({ task: z.object({ taskId: z.string() }) }).passthrough(),
   )) as { task: { taskId: string } };
-  assert.match(created.task.taskId, /^gh2\./);
+  assert.match(created.task.taskId, /^gh3\./);
   const got = (await client.request(
     { method: 'tasks/get', params: { taskId: created.task.taskId } },
     z.object({ taskId: z.string(), status: z.string() }).passthrough(),
