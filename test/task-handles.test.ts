@@ -26,11 +26,11 @@ const RELATED = 'io.modelcontextprotocol/related-task';
 let t: TestGateway;
 const clients: Record<string, Client> = {};
 /** The task status notifications each caller heard. */
-const heard: Record<string, Array<{ taskId: string; status: string }>> = {};
+const heard: Record<string, Array<{ taskId: string; status: string; statusMessage?: string }>> = {};
 
 before(async () => {
   t = await startGateway(
-    `${stdioServer('ci', SERVER, ['--tell-ids'])}    tools: { deploy: { class: WRITE }, seen: { class: READ } }\n`,
+    `${stdioServer('ci', SERVER, ['--tell-ids', '--say-started'])}    tools: { deploy: { class: WRITE }, seen: { class: READ } }\n`,
     { top: 'identity: { apiKeys: true }\ninventory: { newTools: accept }\n' },
   );
   for (const [name, tenant] of [
@@ -127,6 +127,15 @@ test("tasks/result carries the related-task _meta naming the caller's handle; th
   assert.deepEqual(result._meta[RELATED], { taskId: handle });
   assert.equal((result.content[0] as { text: string }).text, 'deployed in 300 ms');
   await eventually(() => heard.alice.some((n) => n.taskId === handle && n.status === 'completed'));
+  // The first status was said before the CreateTaskResult passed the gateway: it was kept for it.
+  const alices = heard.alice.filter((n) => n.taskId === handle);
+  assert.deepEqual(
+    alices.map((n) => [n.status, n.statusMessage]),
+    [
+      ['working', 'started'],
+      ['completed', 'started'],
+    ],
+  );
   await eventually(() => heard.bob.some((n) => n.taskId === bobs && n.status === 'completed'));
   await eventually(() => heard.gina.some((n) => n.taskId === ginas && n.status === 'completed'));
   // Each heard of its own tasks only, by its own handles: never another's, never an upstream id.

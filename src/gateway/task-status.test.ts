@@ -55,3 +55,15 @@ test('the owners are bounded in number and in time', () => {
   assert.deepEqual(owners.find('d', 10), { ...o, until: 1_000 });
   assert.equal(owners.find('d', 1_000), undefined, 'past its time');
 });
+
+test("a status said before its task is known is kept a moment for that task's CreateTaskResult, for no other", () => {
+  const owners = new TaskOwners();
+  const early = status('u-1');
+  const o = { session: 's', principal: 'p', handle: 'h' };
+  owners.park('ci\0acme\0u-1', early, 0);
+  owners.park('ci\0acme\0u-2', status('u-2'), 0);
+  assert.deepEqual(owners.remember('ci\0globex\0u-1', o, 60_000, 10), [], "another tenant's task of that id");
+  assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [early]);
+  assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [], 'told once');
+  assert.deepEqual(owners.remember('ci\0acme\0u-2', o, 60_000, 6_000), [], 'kept a moment only');
+});

@@ -7,6 +7,7 @@
  */
 import type { Scrubs } from '../gateway/forward.ts';
 import { RELATED_TASK, replaceTaskId } from '../gateway/task-ids.ts';
+import { tellOwner } from '../gateway/task-status.ts';
 import type { KnownTask } from '../gateway/tasks.ts';
 import { isTerminal, taskLeaseMs } from '../limits/task-lease.ts';
 import { UpstreamRpcError } from '../protocol/errors.ts';
@@ -71,7 +72,7 @@ export function taskAnswer(
   return out;
 }
 
-/** A task a caller's session started is that session's: the upstream's status notifications go to it. */
+/** A task a caller's session started is that session's: the upstream's status notifications go to it (those said already too). */
 function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: JsonObject): void {
   const task = result.task as JsonObject | undefined;
   const handle = (out.task as JsonObject | undefined)?.taskId;
@@ -79,5 +80,7 @@ function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: Jso
   if (!session || !task || typeof task.taskId !== 'string' || typeof handle !== 'string' || isTerminal(task.status))
     return;
   const owner = { session: session.id, principal: session.record.principal, handle };
-  deps.tasks.owners.remember(taskOf(s, deps, task.taskId), owner, taskLeaseMs(task.ttl));
+  const key = taskOf(s, deps, task.taskId);
+  const { owners } = deps.tasks;
+  for (const n of owners.remember(key, owner, taskLeaseMs(task.ttl))) tellOwner(session, owner, owners, key, n);
 }
