@@ -29,12 +29,12 @@ import { policyNameWarnings } from './inventory/policy-names.ts';
 import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
-import { keyId, loadKey } from './credentials/local-store.ts';
+import { loadKey } from './credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from './credentials/broker.ts';
-import { type KeyFileWatch, SecretsKeys, watchKeyFile } from './credentials/key-watch.ts';
+import { SecretsKeys } from './credentials/key-watch.ts';
+import { OwnKey } from './credentials/own-key.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
-import { gatewaySecretValues } from './config/gateway-secrets.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
 import { ApprovalService } from './approvals/service.ts';
 import { readForApprover } from './approvals/current-content.ts';
@@ -61,9 +61,6 @@ import { seesAny, viewDiffers, viewKey } from './pipeline/listings.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { endpointDeps } from './listeners/endpoint-deps.ts';
 import { GatehouseError } from './protocol/errors.ts';
-
-/** How long a gateway that re-sealed tokens after a key rotation tries to empty the store's log. */
-const KEY_LOG_MS = 30_000;
 
 export interface GatewayOptions {
   log?: Logger;
@@ -119,10 +116,8 @@ export class Gateway {
   readonly credentials: { broker: CredentialBroker; pool: CredentialedUpstreams; scrubber: SecretScrubber };
   /** What a caller could carry of any tenant's secrets, learned ahead of any connection (ADR 0007). */
   readonly #secrets: SecretLearner;
-  /** The secrets key (and those it replaced), scrubbed like the config's own secrets (at start, each reload, each rotation). */
-  #secretsKeys!: SecretsKeys;
-  /** Follows `gatehouse secrets rotate-key` (none when the key comes from the environment). */
-  #keyWatch: KeyFileWatch | undefined;
+  /** The secrets key (and those it replaced): scrubbed, its id recorded, rotations followed (own-key.ts). */
+  #ownKey!: OwnKey;
   /** The configured servers' connections: started, wired to the catalogue, retried, replaced on reload. */
   readonly fleet: UpstreamFleet;
   readonly approvals: ApprovalService;
@@ -331,39 +326,17 @@ export class Gateway {
     }
     const keys = new SecretsKeys(secretsKey);
     const gateway = new Gateway(config, store, log, resolver, keys, clock);
-    gateway.#secretsKeys = keys;
-    gateway.#scrubOwnSecrets(config);
+    gateway.#ownKey = new OwnKey({
+      keys,
+      scrubber: gateway.credentials.scrubber,
+      store,
+      stream: gateway.audit.log.stream,
+      oauth: () => gateway.credentials.broker.oauth,
+      config: () => gateway.config,
+      log,
+    });
+    gateway.#ownKey.scrub(config);
     return gateway;
-  }
-
-  /** The gateway's own secrets are scrubbed from what it logs of its servers, as their credentials are. */
-  #scrubOwnSecrets(config: Config): void {
-    this.credentials.scrubber.own(this.#secretsKeys.all.flatMap((k) => gatewaySecretValues(config, process.env, k)));
-  }
-
-  /** The id of the secrets key (never the key), recorded in the store beside this gateway's heartbeat. */
-  #recordKeyId(): Promise<void> {
-    return this.store.revocations.recordKeyId(this.audit.log.stream, keyId(this.#secretsKeys.current), Date.now());
-  }
-
-  /** `gatehouse secrets rotate-key` moved a new key in: scrubbed, recorded, sealed with from now on (key-watch.ts). */
-  #keyRotated(key: Buffer): void {
-    this.#scrubOwnSecrets(this.config);
-    this.log.info({ keyId: keyId(key) }, 'secrets key rotated: sealing under the new key');
-    void this.#recordKeyId().catch((err: Error) =>
-      this.log.warn({ err: err.message }, 'the new secrets key id is recorded at the next rotation or start'),
-    );
-    // What this gateway sealed under the old key before it noticed (rotate-key re-sealed the rest).
-    void this.credentials.broker.oauth
-      ?.resealStale()
-      .then(async (n) => {
-        // What it replaced is zeroed in the file; the log's earlier versions of those rows go too.
-        if (n > 0 && (await this.store.emptyLog?.(KEY_LOG_MS)) === false)
-          this.log.warn(
-            'the store log still holds upstream tokens sealed under the old key: it is emptied at the next rotation or stop',
-          );
-      })
-      .catch((err: Error) => this.log.warn({ err: err.message }, 'upstream tokens not re-sealed under the new key'));
   }
 
   /** The audit log (it records the start), then the parts that load their state from the store; the store closes when one fails. */
@@ -380,7 +353,7 @@ export class Gateway {
       await this.runtimeModes.start();
       await this.credentials.broker.start();
       // Beside the heartbeat the broker just wrote: `gatehouse check` compares the replicas' keys by it.
-      await this.#recordKeyId();
+      await this.#ownKey.record();
       await this.approvals.init();
       await this.principalRevocations.start();
       this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'), this.replica);
@@ -406,9 +379,7 @@ export class Gateway {
         maxBodyBytes: () => this.config.gateway.maxBodyBytes,
         log: this.log,
       });
-      const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
-      this.#keyWatch = watchKeyFile(keyFile, this.#secretsKeys, (k) => this.#keyRotated(k));
-      this.#keyWatch?.start();
+      this.#ownKey.watch(join(config.gateway.stateDir, LOCAL_KEY_FILE));
     } catch (err) {
       await this.store.close();
       throw err;
@@ -604,7 +575,7 @@ export class Gateway {
     ) {
       notes.push('storage changed: restart the gateway to apply it');
     }
-    this.#scrubOwnSecrets(next);
+    this.#ownKey.scrub(next);
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
     this.requestBytes.max = requestBudgetBytes(next.gateway); // what is held stays held: the next request sees it
@@ -632,7 +603,7 @@ export class Gateway {
     this.fleet.stopRetrying();
     await this.#early?.stop();
     this.#secrets.stop();
-    this.#keyWatch?.stop();
+    this.#ownKey.stop();
     await this.#http?.close();
     this.subscriptions.close();
     this.sessions.close();

@@ -1,0 +1,82 @@
+/**
+ * A running gateway's own secrets key: scrubbed with the config's own secrets from what its servers
+ * print (at start, each reload, each rotation), its id (never the key) recorded beside the gateway's
+ * heartbeat for `gatehouse check` 2.7, and `gatehouse secrets rotate-key` followed without a restart
+ * (key-watch.ts): from the rotation on, new values are sealed under the new key, and what this gateway
+ * sealed under the old one before it noticed is sealed again, the store's log of the old versions
+ * emptied (rotate-key re-sealed the rest).
+ */
+import type { Config } from '../config/schema.ts';
+import { gatewaySecretValues } from '../config/gateway-secrets.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Store } from '../storage/types.ts';
+import type { UpstreamOAuth } from './upstream-oauth.ts';
+import type { SecretScrubber } from './scrub.ts';
+import { type KeyFileWatch, type SecretsKeys, watchKeyFile } from './key-watch.ts';
+import { keyId } from './local-store.ts';
+
+/** How long a gateway that re-sealed tokens after a key rotation tries to empty the store's log. */
+const KEY_LOG_MS = 30_000;
+
+export interface OwnKeyParts {
+  keys: SecretsKeys;
+  scrubber: SecretScrubber;
+  store: Pick<Store, 'revocations' | 'emptyLog'>;
+  /** The gateway's audit stream: the heartbeat's name, beside which the key's id is recorded. */
+  stream: string;
+  /** The upstream OAuth tokens sealed under the key, when any server uses upstream OAuth. */
+  oauth: () => UpstreamOAuth | undefined;
+  config: () => Config;
+  log: Logger;
+}
+
+export class OwnKey {
+  readonly #p: OwnKeyParts;
+  #watch: KeyFileWatch | undefined;
+
+  constructor(p: OwnKeyParts) {
+    this.#p = p;
+  }
+
+  /** The gateway's own secrets (those of `config`, and every key held) are scrubbed from now on. */
+  scrub(config: Config): void {
+    this.#p.scrubber.own(this.#p.keys.all.flatMap((k) => gatewaySecretValues(config, process.env, k)));
+  }
+
+  /** The id of the key in force, recorded in the store beside this gateway's heartbeat. */
+  record(): Promise<void> {
+    return this.#p.store.revocations.recordKeyId(this.#p.stream, keyId(this.#p.keys.current), Date.now());
+  }
+
+  /** Follow the key file (none when the key comes from the environment). */
+  watch(keyFile: string): void {
+    this.#watch = watchKeyFile(keyFile, this.#p.keys, (k) => this.#rotated(k));
+    this.#watch?.start();
+  }
+
+  stop(): void {
+    this.#watch?.stop();
+  }
+
+  /** `gatehouse secrets rotate-key` moved a new key in: scrubbed, recorded, sealed with from now on. */
+  #rotated(key: Buffer): void {
+    const { log, store } = this.#p;
+    this.scrub(this.#p.config());
+    log.info({ keyId: keyId(key) }, 'secrets key rotated: sealing under the new key');
+    void this.record().catch((err: Error) =>
+      log.warn({ err: err.message }, 'the new secrets key id is recorded at the next rotation or start'),
+    );
+    // What this gateway sealed under the old key before it noticed (rotate-key re-sealed the rest).
+    void this.#p
+      .oauth()
+      ?.resealStale()
+      .then(async (n) => {
+        // What it replaced is zeroed in the file; the log's earlier versions of those rows go too.
+        if (n > 0 && (await store.emptyLog?.(KEY_LOG_MS)) === false)
+          log.warn(
+            'the store log still holds upstream tokens sealed under the old key: it is emptied at the next rotation or stop',
+          );
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'upstream tokens not re-sealed under the new key'));
+  }
+}
