@@ -163,6 +163,13 @@ test('legacy: the call returns the pending approval; approved on the page; the r
     ],
   );
   assert.equal(audit[0].actor?.subject, 'agent');
+  // The requester's records are in the call's run (its session): the run timeline shows the approval.
+  assert.deepEqual(
+    audit.map((e) => e.runId),
+    [sid, undefined, sid, sid],
+  );
+  const run = (await t.gw.store.audit.read({ runId: sid, limit: 1000 })).map((x) => x.event);
+  assert.ok(run.some((e) => e.kind === 'approval.event' && e.detail?.event === 'requested'));
   const tenants = (await t.gw.store.audit.read({ kind: 'approval.event', tenant: 'acme', limit: 1000 })).filter(
     (x) => x.event.approval?.id === pending.id,
   );

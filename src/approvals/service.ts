@@ -133,6 +133,7 @@ export class ApprovalService {
       argsHash: req.argsHash,
       approval: { status: 'pending', id: req.id },
       actor: requesterActor(req.requester, req.tenant),
+      runId: input.call.runId,
       detail: { event: 'requested', requester: req.requester.subject, tenant: req.tenant, rule: req.rule },
     });
     void this.#notify(req);
@@ -154,6 +155,7 @@ export class ApprovalService {
         tool: req.tool,
         approval: { status: req.status, id },
         actor: requesterActor(req.requester, req.tenant),
+        runId: call.runId,
         detail: { event: 'refused', code: t.code },
       });
       return t;
@@ -165,6 +167,7 @@ export class ApprovalService {
       tool: req.tool,
       approval: { status: 'used', id, approvers: t.request.decisions.map((d) => d.by.subject) },
       actor: requesterActor(req.requester, req.tenant),
+      runId: call.runId,
       detail: { event: 'used' },
     });
     return t;

@@ -48,6 +48,17 @@ export interface CallFacts {
 }
 
 /** Types and sizes, no values: `{ path: 'string(12)', lines: 'array(3)' }`. Keys are redacted like values. */
+/**
+ * The run a call belongs to: its session, else the caller's `_meta["io.gatehouse/run"]` label, else
+ * its trace id. Every record of the call carries it (its approval's too), so a run is reconstructed
+ * from them.
+ */
+export function runIdOf(ctx: { session?: { id: string }; traceId: string }, params: { _meta?: unknown }): string {
+  const meta = (params._meta ?? {}) as Record<string, unknown>;
+  const label = typeof meta['io.gatehouse/run'] === 'string' ? meta['io.gatehouse/run'].slice(0, 200) : undefined;
+  return ctx.session?.id ?? label ?? ctx.traceId;
+}
+
 function shapeOf(v: unknown, redactor: Redactor, depth = 0): unknown {
   if (v === null) return 'null';
   if (typeof v === 'string') return `string(${v.length})`;
@@ -209,14 +220,11 @@ export class CallRecorder {
     const ctx = s.ctx;
     const p = ctx.principal;
     const args = s.params.arguments;
-    const meta = (s.params._meta ?? {}) as Record<string, unknown>;
-    const runLabel =
-      typeof meta['io.gatehouse/run'] === 'string' ? (meta['io.gatehouse/run'] as string).slice(0, 200) : undefined;
     return {
       kind: 'call.intent',
       requestId: String(ctx.requestId),
       sessionId: ctx.session?.id,
-      runId: ctx.session?.id ?? runLabel ?? ctx.traceId,
+      runId: runIdOf(ctx, s.params),
       traceId: ctx.traceId,
       actor: { subject: p.subject, tenant: p.tenant, via: p.via, issuer: p.issuer },
       client: p.client,

@@ -153,6 +153,8 @@ export interface BoundCall {
   args: unknown;
   pin: string;
   policyRevision: string;
+  /** The run the call belongs to (its audit records'): the approval's own records carry it too. Not bound. */
+  runId?: string;
 }
 
 /** For a diff: the file's current content (null: no such file yet), or why it is not shown; undefined: no diff. */

@@ -74,6 +74,8 @@ const bound = (s: ReturnType<typeof call>): BoundCall => ({
   args: { path: '/srv/real.txt' },
   pin: 'sha256:pin',
   policyRevision: 'rev1',
+  // No session and no run label: the call's trace (src/audit/calls.ts runIdOf).
+  runId: 'trace-1',
 });
 
 test('a call policy does not send to a person passes untouched', async () => {

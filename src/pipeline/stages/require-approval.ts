@@ -11,6 +11,7 @@
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { ApprovalRequest, BoundCall } from '../../model/approval.ts';
+import { runIdOf } from '../../audit/calls.ts';
 import type { ApprovalService } from '../../approvals/service.ts';
 import type { CallState, Decision, PipelineDeps, Stage } from '../types.ts';
 import { routeOf } from './needs.ts';
@@ -31,6 +32,7 @@ function boundCall(s: CallState): BoundCall {
     args: s.upstream?.arguments ?? s.params.arguments ?? {},
     pin: s.toolPin ?? '',
     policyRevision: s.decision?.policyRevision ?? '',
+    runId: runIdOf(s.ctx, s.params),
   };
 }
 
