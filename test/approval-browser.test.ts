@@ -128,13 +128,15 @@ test('look-alikes in a real browser: a Cyrillic letter in the path is shown with
     'The `path` contains characters outside ASCII: look-alikes possible (each is shown with its code point).',
   );
   assert.match((await p.locator('section.receipt h2').textContent())!, /^New file .*\/dа⟨U\+0430⟩ta\.txt$/);
+  // The heading, the plain-language action, marks it as the fields do.
+  assert.match((await p.locator('h1.summary').textContent())!, /\/dа⟨U\+0430⟩ta\.txt/);
   assert.ok(text.includes('+Привет, мир'), 'a line in another script stays readable');
   assert.ok(text.includes('+⟨U+3000 ×40⟩'), 'a blank run is counted');
   // The CLI shows the same request so too.
   const id = decodeURIComponent(new URL(firstInputRequest(first).params.url).pathname.split('/').at(-1)!);
   const shown = await runCli(['approvals', 'show', id, '-c', t.file]);
   assert.equal(shown.code, 0, shown.stderr);
-  assert.match(shown.stdout, /Overwrite .*dаta\.txt/, 'the summary as it is');
+  assert.match(shown.stdout, /^Overwrite .*\/dа⟨U\+0430⟩ta\.txt$/m, 'the summary shows the look-alike too');
   assert.ok(shown.stdout.includes('dа⟨U+0430⟩ta.txt'), shown.stdout);
   assert.ok(shown.stdout.includes('"content": "Привет, мир\\n⟨U+3000 ×40⟩\\nend\\n"'), shown.stdout);
   assert.match(shown.stdout, /warning: The `path` contains characters outside ASCII: look-alikes possible/);

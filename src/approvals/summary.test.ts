@@ -83,3 +83,25 @@ test('default summary: tool words, key argument values, server', () => {
   assert.equal(defaultSummary('echo', 'not an object'), 'Echo');
   assert.equal(summarize('files__write_file', { path: '/srv/a.txt' }), 'Write file /srv/a.txt (files)');
 });
+
+test('a value that names what is acted on shows its look-alikes in the summary, in a template and by default; other text stays as written', () => {
+  const cyrillic = { path: '/data/\u0430.txt', title: 'Отчёт за май' };
+  assert.equal(
+    summarize('files__write_file', cyrillic),
+    'Write file /data/\u0430\u27e8U+0430\u27e9.txt Отчёт за май (files)',
+  );
+  assert.equal(
+    interpolate('Overwrite {path} ({title})', cyrillic),
+    'Overwrite /data/\u0430\u27e8U+0430\u27e9.txt (Отчёт за май)',
+  );
+  assert.equal(interpolate('Push to {r.repo}', { r: { repo: 'web\u0441' } }), 'Push to web\u0441\u27e8U+0441\u27e9');
+  assert.equal(
+    summarize('gh__merge', { owner: 'acme', repo: 'w\u0435b' }),
+    'Merge acme/w\u0435\u27e8U+0435\u27e9b (gh)',
+  );
+  assert.equal(
+    summarize('files__write_file', { path: '/data/a.txt' }),
+    'Write file /data/a.txt (files)',
+    'ASCII as it is',
+  );
+});

@@ -4,7 +4,8 @@
  * for its own context.
  */
 import { words } from '../inventory/classify.ts';
-import { oneLine } from './marks.ts';
+import { identifier, oneLine } from './marks.ts';
+import { NAME_FIELDS } from './names.ts';
 
 /** Namespaced tool name (`github__create_issue`) or bare tool name -> template. */
 export type SummaryTemplates = Readonly<Record<string, string>>;
@@ -39,7 +40,11 @@ function lookup(args: unknown, path: string): { found: boolean; value?: unknown 
 export function interpolate(template: string, args: unknown): string {
   return template.replace(/\{([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\}/g, (_, name: string) => {
     const hit = lookup(args, name);
-    return hit.found ? valueText(hit.value) : `‹missing: ${name}›`;
+    if (!hit.found) return `‹missing: ${name}›`;
+    // A value that names what is acted on (a path, a repository, a recipient) shows its look-alikes.
+    return NAME_FIELDS.has(name.slice(name.lastIndexOf('.') + 1))
+      ? identifier(valueText(hit.value))
+      : valueText(hit.value);
   });
 }
 
@@ -85,12 +90,14 @@ export function defaultSummary(tool: string, args: unknown): string {
   if (args && typeof args === 'object' && !Array.isArray(args)) {
     const rec = args as Record<string, unknown>;
     const shown = (k: string) => Object.hasOwn(rec, k) && (typeof rec[k] === 'string' || typeof rec[k] === 'number');
-    const values: string[] = [];
+    // Each value with whether it names what is acted on (then its look-alikes show: marks.ts identifier).
+    const values: Array<[string, boolean]> = [];
     // `{owner, repo}` reads as one thing: acme/web.
-    if (shown('owner') && shown('repo')) values.push(`${rec.owner}/${rec.repo}`);
+    if (shown('owner') && shown('repo')) values.push([`${rec.owner}/${rec.repo}`, true]);
     for (const k of KEY_ARGS)
-      if (shown(k) && !(values.length && (k === 'owner' || k === 'repo'))) values.push(String(rec[k]));
-    for (const v of values.slice(0, 2)) parts.push(valueText(v));
+      if (shown(k) && !(values.length && (k === 'owner' || k === 'repo')))
+        values.push([String(rec[k]), NAME_FIELDS.has(k)]);
+    for (const [v, name] of values.slice(0, 2)) parts.push(name ? identifier(valueText(v)) : valueText(v));
   }
   if (server) parts.push(`(${server})`);
   return parts.join(' ');
