@@ -28,8 +28,8 @@ export function keysPage(v: View, keys: ApiKeyRecord[], created?: { key: string;
       ? '<label>Tenant<input name="tenant" required maxlength="64"></label>'
       : `<label>Tenant<input name="tenant" value="${escapeHtml(v.tenant)}" readonly></label>`,
     '<label>Person (optional)<input name="person" maxlength="256"></label>',
-    '<label>Roles<input name="roles" maxlength="500" placeholder="agent"></label>',
-    '<label>Scopes<input name="scopes" maxlength="500" placeholder="default: those every call needs"></label>',
+    '<label>Roles<input name="roles" maxlength="500" placeholder="e.g. agent (empty: none)"></label>',
+    '<label>Scopes<input name="scopes" maxlength="500" placeholder="empty: those every call and read needs"></label>',
     `<label>Expires<input name="expires" value="90d" maxlength="20" size="6"${v.platform ? '' : ` title="at most ${TENANT_KEY_MAX_DAYS}d"`}></label>`,
     '<button type="submit">Create key</button>',
     '</form>',

@@ -20,7 +20,7 @@ import { deriveKey, sealFixed, unseal } from '../util/seal.ts';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
-import { newReplicaId } from '../sessions/replica-relay.ts';
+import { newReplicaId, type RelayedTask } from '../sessions/replica-relay.ts';
 import { replaceTaskId, taskIdsIn } from './task-ids.ts';
 import { TaskOwners } from './task-owners.ts';
 
@@ -46,21 +46,11 @@ export interface KnownTask {
 /** Whom a handle is sealed for: the principal (its key names issuer, subject and tenant; tenant and subject again). */
 export type TaskCaller = Pick<Principal, 'key' | 'tenant' | 'subject'>;
 
-/** A tasks/* request for a task another replica holds, as the pipeline passed it here (task-relay.ts). */
-export interface ElsewhereTask {
-  /** The caller's sealed handle: the holder opens it again for the same caller. */
-  handle: string;
-  method: string;
-  /** The request's params less the handle (the holder puts its upstream's id in). */
-  params: JsonObject;
-  principal: string;
-  tenant: string;
-  subject: string;
-  scope: string;
-  era: 'modern' | 'legacy';
-  /** How long the request may take (its server's `timeouts.maxTotalMs`). */
-  waitMs: number;
-}
+/**
+ * A tasks/* request for a task another replica holds, as the pipeline passes it here (task-relay.ts):
+ * what is relayed, less the relay's own fields; its method as the request named it.
+ */
+export type ElsewhereTask = Omit<RelayedTask, 'kind' | 'corr' | 'from' | 'method'> & { method: string };
 
 const MAX_HANDLE = 2048;
 

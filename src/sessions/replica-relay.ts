@@ -94,15 +94,17 @@ export interface RelayedTask {
   kind: 'task';
   corr: string;
   from: string;
+  /** The caller's sealed handle: the holder opens it again for the same caller. */
   handle: string;
   method: 'tasks/get' | 'tasks/result' | 'tasks/cancel';
-  /** The request's params less the handle: `_meta` at most. */
+  /** The request's params less the handle: `_meta` at most (the holder puts its upstream's id in). */
   params: JsonObject;
   principal: string;
   tenant: string;
   subject: string;
   scope: string;
   era: 'modern' | 'legacy';
+  /** How long the request may take (its server's `timeouts.maxTotalMs`). */
   waitMs: number;
 }
 
