@@ -6,6 +6,7 @@ import type { Clock } from './util/clock.ts';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from './config/schema.ts';
+import type { JsonRpcNotification } from './protocol/jsonrpc.ts';
 import { openStore } from './storage/index.ts';
 import type { Store } from './storage/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
@@ -230,6 +231,12 @@ export class Gateway {
 
   /** The upstreams: started, catalogued, and what they say themselves sent where it belongs. */
   #fleet(pool: CredentialedUpstreams, scrubber: SecretScrubber, log: Logger): UpstreamFleet {
+    // What a server says outside any call, to a caller, is scrubbed as what it says during one
+    // (injected values; well-known formats too under `secrets.results: redact`).
+    const notice = (n: JsonRpcNotification): JsonRpcNotification => {
+      const scrubbed = scrubber.value(n);
+      return this.config.secrets.results === 'redact' ? scrubber.patterns(scrubbed) : scrubbed;
+    };
     return new UpstreamFleet({
       upstreams: this.upstreams,
       pool,
@@ -243,15 +250,12 @@ export class Gateway {
       resourceUpdated: (server, owner, n) => this.subscriptions.resourceUpdated(server, owner, n),
       ownListChanged: (server, owner, kind) => this.subscriptions.ownListChanged(server, owner, kind),
       // Scrubbed as a log message relayed during a call is (redact-result.ts), less the call's own values.
-      logMessage: (server, owner, n) => {
-        const scrubbed = scrubber.value(n);
-        const out = this.config.secrets.results === 'redact' ? scrubber.patterns(scrubbed) : scrubbed;
-        this.subscriptions.logMessage(server, owner, out);
-      },
+      logMessage: (server, owner, n) => this.subscriptions.logMessage(server, owner, notice(n)),
       // A task's end frees the concurrency slots it holds (src/pipeline/task-leases.ts).
       taskEnded: (server, owner, taskId) => void this.#limits.limiter?.endTask(taskKey(server, owner, taskId)),
       // And its caller hears it (src/gateway/task-status.ts).
-      taskStatus: (server, owner, n) => relayTaskStatus(this.sessions.all(), this.tasks.owners, server, owner, n),
+      taskStatus: (server, owner, n) =>
+        relayTaskStatus(this.sessions.all(), this.tasks.owners, server, owner, notice(n)),
       prestarted: (server, spec) => this.#early?.take(server, spec),
     });
   }

@@ -23,6 +23,8 @@ import { eventually } from './support/eventually.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const RELATED = 'io.modelcontextprotocol/related-task';
+/** A token-shaped string the server puts in its status text (the pattern's shape; no real token). */
+const TOKEN = `ghp_${'A1b2C3d4E5'.repeat(4)}`;
 let t: TestGateway;
 const clients: Record<string, Client> = {};
 /** The task status notifications each caller heard. */
@@ -30,8 +32,9 @@ const heard: Record<string, Array<{ taskId: string; status: string; statusMessag
 
 before(async () => {
   t = await startGateway(
-    `${stdioServer('ci', SERVER, ['--tell-ids', '--say-started'])}    tools: { deploy: { class: WRITE }, seen: { class: READ } }\n`,
-    { top: 'identity: { apiKeys: true }\ninventory: { newTools: accept }\n' },
+    `${stdioServer('ci', SERVER, ['--tell-ids', '--say-started'])}    env: { STARTED_TEXT: "started ${TOKEN}" }\n    tools: { deploy: { class: WRITE }, seen: { class: READ } }\n`,
+    // A status's text is what the server says to the caller: well-known formats are redacted as in results.
+    { top: 'identity: { apiKeys: true }\ninventory: { newTools: accept }\nsecrets: { results: redact }\n' },
   );
   for (const [name, tenant] of [
     ['alice', 'acme'],
@@ -132,8 +135,8 @@ test("tasks/result carries the related-task _meta naming the caller's handle; th
   assert.deepEqual(
     alices.map((n) => [n.status, n.statusMessage]),
     [
-      ['working', 'started'],
-      ['completed', 'started'],
+      ['working', 'started [REDACTED:github-token]'],
+      ['completed', 'started [REDACTED:github-token]'],
     ],
   );
   await eventually(() => heard.bob.some((n) => n.taskId === bobs && n.status === 'completed'));

@@ -55,7 +55,7 @@ export interface FleetDeps {
   ownListChanged: (server: string, owner: string, kind: Kind) => void;
   /** The upstream said a task on the connection of `owner` ended (a terminal notifications/tasks/status). */
   taskEnded: (server: string, owner: string, upstreamTaskId: string) => void;
-  /** The upstream said a task's status on the connection of `owner`: for the caller whose task it is (scrubbed). */
+  /** The upstream said a task's status on the connection of `owner`: for the caller whose task it is (as said: the receiver scrubs it). */
   taskStatus: (server: string, owner: string, n: JsonRpcNotification) => void;
   /** A server's process started ahead of the gateway, if it was started as `spec` (src/upstream/early-start.ts). */
   prestarted: (server: string, spec: SpawnSpec) => ChildProcessWithoutNullStreams | undefined;
@@ -285,7 +285,7 @@ export class UpstreamFleet {
       // Its end frees the slots the task holds, on whichever replica hears it (src/pipeline/task-leases.ts).
       if (typeof n.params?.taskId === 'string' && isTerminal(n.params.status))
         this.#deps.taskEnded(server, owner, n.params.taskId);
-      this.#deps.taskStatus(server, owner, this.#deps.scrubber.value(n));
+      this.#deps.taskStatus(server, owner, n);
     } else if (n.method === 'notifications/resources/updated') {
       // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
       this.#deps.resourceUpdated(server, owner, this.#deps.scrubber.value(n));
