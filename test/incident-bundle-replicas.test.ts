@@ -127,6 +127,22 @@ test('two replicas: the printed verify command passes, naming both keys; one key
       [other, false],
     ].sort(),
   );
+  // Said to a person: three of the kind and a count, not a line per checkpoint (walk W: 34 lines).
+  const said = await runCli(['incident', 'verify', dir, '--trust-key', own]);
+  assert.equal(said.code, 1);
+  const fails = said.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+  const files = [...new Set(report.problems.map((p) => p.file))];
+  for (const f of files) {
+    const n = report.problems.filter((p) => p.file === f).length;
+    const lines = fails.filter((l) => l.startsWith(`FAIL ${f}: `));
+    assert.equal(lines.length, Math.min(n, 3) + (n > 3 ? 1 : 0), said.stdout);
+    if (n > 3)
+      assert.match(lines[3], new RegExp(`\\.\\.\\. and ${n - 3} more checkpoint\\(s\\) with the same problem`));
+  }
+  assert.equal(
+    fails.length,
+    files.reduce((sum, f) => sum + Math.min(report.problems.filter((p) => p.file === f).length, 4), 0),
+  );
   // --trust-key repeated works as well as one list.
   assert.equal((await runCli(['incident', 'verify', dir, '--trust-key', own, '--trust-key', other])).code, 0);
 });

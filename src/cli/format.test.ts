@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { csv, markdown, render, table } from './format.ts';
+import { csv, markdown, problemLines, render, table } from './format.ts';
 
 test('csv: RFC 4180 quoting, CRLF, and cells a spreadsheet would run as formulas defused', () => {
   const out = csv(
@@ -30,4 +30,30 @@ test('table: aligned columns, headers upper-cased, bidi and zero-width character
     'NAME      CLASS\nabc       READ\na\\u202eb  WRITE\n',
   );
   assert.equal(render('json', [], [], { rows: [] }), '{\n  "rows": []\n}\n');
+});
+
+test('problemLines: at most three of a kind, then a count; other kinds and files each their own lines', () => {
+  const untrusted = 'signed by key k1, which is not among the trusted keys';
+  const problems = [
+    ...Array.from({ length: 34 }, (_, i) => ({
+      file: 'checkpoints.json',
+      problem: `checkpoint of stream s1 seq ${i + 1}: ${untrusted}`,
+    })),
+    { file: 'audit.jsonl', problem: 'stream s1 seq 4: the record does not match its hash (edited)' },
+    { file: 'manifest.json', problem: 'the manifest is signed by key k1' },
+  ];
+  assert.deepEqual(problemLines(problems), [
+    `FAIL checkpoints.json: checkpoint of stream s1 seq 1: ${untrusted}`,
+    `FAIL checkpoints.json: checkpoint of stream s1 seq 2: ${untrusted}`,
+    `FAIL checkpoints.json: checkpoint of stream s1 seq 3: ${untrusted}`,
+    'FAIL checkpoints.json: ... and 31 more checkpoint(s) with the same problem (--json lists every one)',
+    'FAIL audit.jsonl: stream s1 seq 4: the record does not match its hash (edited)',
+    'FAIL manifest.json: the manifest is signed by key k1',
+  ]);
+  // Different problems of the same file are never folded together.
+  const two = [
+    { file: 'a', problem: 'stream s seq 1: x' },
+    { file: 'a', problem: 'stream s seq 2: y' },
+  ];
+  assert.equal(problemLines(two, 1).length, 2);
 });

@@ -54,3 +54,32 @@ export function render(format: Format, columns: string[], rows: Cell[][], json: 
   if (format === 'csv') return csv(columns, rows);
   return table(columns, rows);
 }
+
+/**
+ * Problems for people: at most `keep` of each kind, then how many more there are of it. A kind is the
+ * file and the problem said without the stream and seq it names (`checkpoint of stream s seq 9: ...`),
+ * so 34 checkpoints signed by one untrusted key read as three lines and a count, not 34 lines that
+ * differ by a number. --json keeps every problem.
+ */
+export function problemLines(problems: ReadonlyArray<{ file: string; problem: string }>, keep = 3): string[] {
+  const kinds = new Map<string, { file: string; shown: string[]; more: number; subject: string }>();
+  for (const p of problems) {
+    const m = /^((?:checkpoint of )?stream) \S+(?: seq \d+)?: (.*)$/s.exec(p.problem);
+    const key = `${p.file}\n${m ? m[2] : p.problem}`;
+    let kind = kinds.get(key);
+    if (!kind) {
+      kind = { file: p.file, shown: [], more: 0, subject: m?.[1] === 'stream' ? 'record' : 'checkpoint' };
+      kinds.set(key, kind);
+    }
+    if (kind.shown.length < keep) kind.shown.push(`FAIL ${p.file}: ${p.problem}`);
+    else kind.more++;
+  }
+  return [...kinds.values()].flatMap((k) =>
+    k.more
+      ? [
+          ...k.shown,
+          `FAIL ${k.file}: ... and ${k.more} more ${k.subject}(s) with the same problem (--json lists every one)`,
+        ]
+      : k.shown,
+  );
+}

@@ -27,7 +27,7 @@ import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
 import { actorName, type CliContext } from './context.ts';
-import { render } from './format.ts';
+import { problemLines, render } from './format.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { confirmationText, waiting } from './confirmation.ts';
@@ -321,7 +321,7 @@ async function verifyAction(ctx: CliContext, bundle: string, opts: VerifyOpts): 
   const r = await verifyBundle(dir, opts.trustKey ? new Set(opts.trustKey) : undefined);
   process.exitCode = r.ok ? 0 : 1;
   if (opts.json) return out(r);
-  for (const p of r.problems) process.stdout.write(`FAIL ${p.file}: ${p.problem}\n`);
+  for (const line of problemLines(r.problems)) process.stdout.write(`${line}\n`);
   for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(
     r.ok
