@@ -163,10 +163,10 @@ test('legacy: the call returns the pending approval; approved on the page; the r
     ],
   );
   assert.equal(audit[0].actor?.subject, 'agent');
-  // The requester's records are in the call's run (its session): the run timeline shows the approval.
+  // Every record is in the call's run (its session), the approver's decision too: the run timeline shows the approval.
   assert.deepEqual(
     audit.map((e) => e.runId),
-    [sid, undefined, sid, sid],
+    [sid, sid, sid, sid],
   );
   const run = (await t.gw.store.audit.read({ runId: sid, limit: 1000 })).map((x) => x.event);
   assert.ok(run.some((e) => e.kind === 'approval.event' && e.detail?.event === 'requested'));

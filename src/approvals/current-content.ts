@@ -53,6 +53,7 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
         server: req.server,
         approval: { status: req.status, id: req.id },
         actor: requesterActor(r, r.tenant),
+        runId: req.runId,
         detail: { event: 'diff.withheld', readTool, path, as: r.subject, tenant: r.tenant, rule, effect: d.effect },
       });
       return {
@@ -66,6 +67,7 @@ export async function readForApprover(req: ApprovalRequest, deps: ReadForApprove
     server: req.server,
     approval: { status: req.status, id: req.id },
     actor: requesterActor(r, r.tenant),
+    runId: req.runId,
     detail: { event: 'diff.read', readTool, path, as: r.subject, tenant: r.tenant, rule },
   });
   const text = textOf(await deps.read(target, path));

@@ -96,6 +96,7 @@ export function newRequest(input: {
     decisions: [],
   };
   if (input.resource !== undefined) req.resource = input.resource;
+  if (call.runId !== undefined) req.runId = call.runId;
   return req;
 }
 

@@ -13,6 +13,7 @@ import { decide, expire, isExpired, newRequest, pendingCapReached, use, type Tra
 import type { ApprovalRequest, Approver, ApproversRule, BoundCall } from '../model/approval.ts';
 import { requesterActor } from '../model/audit-event.ts';
 import { summarize } from './summary.ts';
+import { decisionRecord } from './decision-record.ts';
 import { sign, slackPayload } from './webhook.ts';
 import type { ToolClass } from '../model/tool-class.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
@@ -204,13 +205,14 @@ export class ApprovalService {
     }
     if (!(await this.#store.transition(t.request, 'pending')))
       return { ok: false, code: 'not_pending', message: 'the request changed meanwhile: reload it' };
-    await this.#audit.record({
-      kind: 'approval.event',
-      tool: req.tool,
-      approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
-      actor: { subject: approver.subject, tenant: approver.tenant, via: 'approver', issuer: '' },
-      detail: { event: decision === 'approve' ? 'approved' : 'denied', reason },
-    });
+    await this.#audit.record(
+      decisionRecord(t.request, decision, reason, {
+        subject: approver.subject,
+        tenant: approver.tenant,
+        via: 'approver',
+        issuer: '',
+      }),
+    );
     return t;
   }
 

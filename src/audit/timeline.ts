@@ -17,6 +17,15 @@ export interface TimelineEntry {
   requestId?: string;
   id: string;
   intent?: string;
+  /** An approval's record: which approval, and its step (requested, diff.read, approved, denied, used, refused). */
+  approval?: { id: string; step: string };
+}
+
+/** The approval a record tells of, and the step: the timeline shows the request, the diff read, the decision and the use. */
+function approvalStep(e: AuditEvent): TimelineEntry['approval'] {
+  if (e.kind !== 'approval.event' || !e.approval?.id) return undefined;
+  const step = e.detail?.event;
+  return { id: e.approval.id, step: typeof step === 'string' ? step : e.approval.status };
 }
 
 /** By time; records of one stream with the same time by their sequence number. */
@@ -41,6 +50,7 @@ export function timeline(events: AuditEvent[]): TimelineEntry[] {
     requestId: e.requestId,
     id: e.id,
     intent: e.intent,
+    approval: approvalStep(e),
   }));
 }
 

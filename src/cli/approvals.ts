@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { decide, isExpired, maySee } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
+import { decisionRecord } from '../approvals/decision-record.ts';
 import { identifier, outsideAsciiNotice, visible } from '../approvals/marks.ts';
 import { argsJson, NAME_FIELDS, namesOutsideAscii } from '../approvals/names.ts';
 import { cliAuditLog } from './admin-record.ts';
@@ -208,13 +209,14 @@ async function decideApproval(ctx: CliContext, decision: Decision, id: string, o
     if (!(await s.approvals.transition(t.request, 'pending')))
       return { ok: false as const, message: 'the request changed meanwhile' };
     const log = cliAuditLog(s, config.gateway.stateDir);
-    await log.append({
-      kind: 'approval.event',
-      tool: r.tool,
-      approval: { status: t.request.status, id, approvers: t.request.decisions.map((d) => d.by.subject) },
-      actor: { subject: by, tenant: r.tenant, via: p ? `cli:${p.via}` : 'cli', issuer: p?.issuer ?? '' },
-      detail: { event: decision === 'approve' ? 'approved' : 'denied', reason: opts.reason },
-    });
+    await log.append(
+      decisionRecord(t.request, decision, opts.reason, {
+        subject: by,
+        tenant: r.tenant,
+        via: p ? `cli:${p.via}` : 'cli',
+        issuer: p?.issuer ?? '',
+      }),
+    );
     await log.close();
     return t;
   });

@@ -214,7 +214,7 @@ async function runAction(ctx: CliContext, run: string, opts: RunOpts): Promise<v
       ['time', 'event', 'tool', 'class', 'actor', 'decision', 'outcome', 'ms'],
       entries.map((e) => [
         e.time,
-        e.kind,
+        e.approval ? `${e.kind} ${e.approval.step} ${e.approval.id}` : e.kind,
         e.tool,
         e.class,
         e.actor,

@@ -74,7 +74,7 @@ function noneFound(next: number | undefined): string {
 export function runPage(v: View, run: string, entries: TimelineEntry[], next?: number): string {
   const trs = entries.map(
     (e) =>
-      `<tr><td>${text(e.time)}</td><td>${text(e.kind)}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${text(e.class ?? '')}</td><td>${line(e.actor ?? '')}</td><td>${line(e.decision ?? '')}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.latencyMs === undefined ? '' : `${text(e.latencyMs)} ms`}</td></tr>`,
+      `<tr><td>${text(e.time)}</td><td>${text(e.kind)}${e.approval ? ` <small>${line(e.approval.step)} <code>${line(e.approval.id)}</code></small>` : ''}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${text(e.class ?? '')}</td><td>${line(e.actor ?? '')}</td><td>${line(e.decision ?? '')}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.latencyMs === undefined ? '' : `${text(e.latencyMs)} ms`}</td></tr>`,
   );
   return layout(
     v,

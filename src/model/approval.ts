@@ -140,6 +140,12 @@ export interface ApprovalRequest {
   usedAt?: number;
   /** principalKey of the caller that consumed the approval. */
   usedBy?: string;
+  /**
+   * The run of the call that asked (the audit's `runId`): every record of the approval carries it,
+   * those an approver's action writes too (decisions, the diff read), so the run's timeline tells
+   * the whole story. Absent on requests stored before it was kept: their records carry no run.
+   */
+  runId?: string;
 }
 
 /** The call an approval is for, or the retried call that wants to use it. */

@@ -39,7 +39,7 @@ export function unknownKind(kind: string): string | undefined {
   return `unknown record kind \`${kind}\`${near ? `: did you mean \`${near}\`?` : ''} (the kinds: ${AUDIT_KINDS.join(', ')})`;
 }
 
-interface AuditActor {
+export interface AuditActor {
   subject: string;
   tenant: string;
   via: string;
