@@ -157,7 +157,8 @@ async function browse(who: string, url: string) {
 test('only people holding an approver role of the tenant see or decide a request; everyone else gets "no such request"', async () => {
   const { id } = await ask(keys.agent, 'rec__other', { note: `visibility-${randomUUID()}` });
   for (const who of ['agent', 'gina', 'lead-bot']) {
-    assert.equal((await view(who, `/approvals/${id}`)).status, 404, `${who} does not see it`);
+    // The requester is only told the request is its own (403, nothing of it shown); anyone else gets 404.
+    assert.equal((await view(who, `/approvals/${id}`)).status, who === 'agent' ? 403 : 404, `${who} does not see it`);
     assert.doesNotMatch(await (await view(who, '/approvals')).text(), new RegExp(id), `${who}'s list does not name it`);
   }
   assert.equal((await decide('lead-bot', id, 'approve')).status, 404, 'a service key with the lead role is nobody');

@@ -16,7 +16,7 @@ import { URL_ELICITATION, firstInputRequest, modernMeta, postModernCall, replyOf
 import { submitDecision } from './support/approval-page.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
 import type { TimelineEntry } from '../src/audit/timeline.ts';
-import { ConsoleCookies, newSid } from '../src/console/session.ts';
+import { consoleCookie } from './support/console-cookie.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approval-runs-'));
 const schema = freshPgSchema();
@@ -120,11 +120,9 @@ function steps(entries: TimelineEntry[]): Record<string, string[]> {
   return out;
 }
 
-/** A console page for an admin signed in with `token` (the session cookie sealed as the gateway seals it). */
+/** A console page for an admin signed in with `token`. */
 async function consolePage(t: TestGateway, token: string, path: string): Promise<string> {
-  const cookies = new ConsoleCookies(await t.gw.store.approvals.sharedKey('console-session'), false);
-  const cookie = cookies.sessionCookie({ token, sid: newSid(), login: 0, exp: Date.now() + 600_000 }).split(';')[0];
-  const r = await fetch(`${t.url}${path}`, { headers: { cookie } });
+  const r = await fetch(`${t.url}${path}`, { headers: { cookie: await consoleCookie(t, token) } });
   assert.equal(r.status, 200, path);
   return r.text();
 }

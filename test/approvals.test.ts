@@ -26,6 +26,7 @@ import {
 } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 import { submitDecision } from './support/approval-page.ts';
+import { consoleCookie } from './support/console-cookie.ts';
 import { verify } from '../src/approvals/webhook.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-approvals-'));
@@ -264,15 +265,41 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
   const first = await modern('agent', 'rec__other', { note });
   const id = firstInputRequest(first).params.elicitationId;
   const state = first.result.requestState;
-  // The requester cannot approve: it is no approver, so for it the request does not exist.
-  const self = await decideOnPage('agent', id, 'approve');
-  assert.equal(self.status, 404);
-  // Another tenant's approver does not even see it.
-  assert.equal(
-    (await fetch(`${t.url}/approvals/${id}`, { headers: { authorization: `Bearer ${keys.glead}` } })).status,
-    404,
-  );
-  assert.equal((await decideOnPage('glead', id, 'approve')).status, 404);
+  // The requester cannot approve, and is told why (it knows the id: its call's answer gave it), but
+  // shown nothing of the request: no arguments, no form.
+  const self = await submitDecision(t.url, keys.agent, id, 'approve');
+  assert.deepEqual([self.page.status, self.answer.status], [403, 403]);
+  for (const html of [self.pageHtml, self.html]) {
+    assert.match(
+      html,
+      /You asked for this call: you cannot approve or deny your own request; someone else must decide it\./,
+    );
+    assert.doesNotMatch(html, new RegExp(`${note}|name="csrf"|rec__other`));
+  }
+  const selfCli = await runCli(['approvals', 'approve', id, '--as', keys.agent, '-c', t.file]);
+  assert.equal(selfCli.code, 2);
+  assert.match(selfCli.stderr, /not recorded: you asked for this call: you cannot approve or deny your own request/);
+  // Signed in to the console, the same (the console lends its session to the approval page).
+  const cookie = await consoleCookie(t, keys.agent);
+  const viaConsole = await fetch(`${t.url}/approvals/${id}`, { headers: { cookie } });
+  assert.equal(viaConsole.status, 403);
+  assert.match(await viaConsole.text(), /You asked for this call/);
+  // Anyone else who may not decide it learns nothing, whether it exists or not: another tenant's
+  // approver, another agent of the tenant, and the requester itself asking for an id that is not there.
+  const missing = `apr_${'x'.repeat(22)}`;
+  for (const [who, which] of [
+    ['glead', id],
+    ['racer', id],
+    ['agent', missing],
+    ['glead', missing],
+  ]) {
+    const page = await decideOnPage(who, which, 'approve');
+    assert.equal(page.status, 404, `${who} ${which}`);
+    assert.doesNotMatch(page.html, /your own request/);
+    const cli = await runCli(['approvals', 'approve', which, '--as', keys[who], '-c', t.file]);
+    assert.equal(cli.code, 2);
+    assert.equal(cli.stderr, 'gatehouse: not recorded: no such request\n', `${who} ${which}`);
+  }
   assert.equal((await decideOnPage('lead1', id, 'approve')).status, 200);
   // Another person of the tenant presenting it learns nothing of it: no such approval, as across tenants.
   const stranger = await modern('racer', 'rec__other', { note }, { requestState: state });

@@ -143,6 +143,20 @@ export function maySee(req: ApprovalRequest, approver: Approver): boolean {
   );
 }
 
+/** What the requester is told when it tries to decide its own request (the page, the CLI with `--as`). */
+export const OWN_REQUEST =
+  'You asked for this call: you cannot approve or deny your own request; someone else must decide it.';
+
+/**
+ * Is `who` the very principal that asked (its key, in its tenant)? Only it is told that the request
+ * is its own (OWN_REQUEST): it knows the id already, from its call's answer. To anyone else a request
+ * it may not see does not exist, whether it exists or not; even someone `samePerson` counts as the
+ * requester (the same subject under another issuer) gets no answer that tells a request is there.
+ */
+export function isRequester(req: ApprovalRequest, who: { key: string; tenant: string }): boolean {
+  return who.key === req.requester.key && who.tenant === req.tenant;
+}
+
 export function decide(
   req: ApprovalRequest,
   approver: Approver,
@@ -157,7 +171,7 @@ export function decide(
   if (approver.person === false)
     return refuse('not_a_person', 'Approvers are people: this credential is a service key that stands for no one.');
   if (approver.tenant !== req.tenant) return refuse('cross_tenant', 'This request belongs to another tenant.');
-  if (samePerson(approver, req.requester)) return refuse('self_approval', 'You cannot decide on your own request.');
+  if (samePerson(approver, req.requester)) return refuse('self_approval', OWN_REQUEST);
   if (!isAllowedApprover(req.approversRule, approver))
     return refuse('not_an_approver', 'You are not an approver for this request.');
   if (req.decisions.some((d) => samePerson(d.by, approver)))

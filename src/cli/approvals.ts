@@ -7,7 +7,7 @@
  * Every decision is in the audit trail.
  */
 import type { Command } from 'commander';
-import { decide, isExpired, maySee } from '../approvals/lifecycle.ts';
+import { decide, isExpired, isRequester, maySee, OWN_REQUEST } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { decisionRecord } from '../approvals/decision-record.ts';
 import { identifier, outsideAsciiNotice, visible } from '../approvals/marks.ts';
@@ -150,6 +150,11 @@ function notAnApprover(r: ApprovalRequest, withCredential: boolean, roles: strin
   return `you are not an approver for this request: it needs ${approversOf(r)}${how}`;
 }
 
+/** OWN_REQUEST as a CLI message (after `not recorded: `). */
+function ownRequest(): string {
+  return OWN_REQUEST.charAt(0).toLowerCase() + OWN_REQUEST.slice(1);
+}
+
 type DecideOpts = { by?: string; role: string; reason?: string; config: string; json?: boolean; as?: string };
 
 function registerApprovalsDecide(approvals: Command, ctx: CliContext, decision: Decision): void {
@@ -196,8 +201,10 @@ async function decideApproval(ctx: CliContext, decision: Decision, id: string, o
   const result = await withStore(config, async (s) => {
     const c = await caller(ctx, config, s, opts.as);
     const r = await s.approvals.get(id);
-    if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
     const p = c.principal;
+    // The requester is told why; anyone else who may not see it learns nothing (it does not exist).
+    if (r && p && isRequester(r, p)) return { ok: false as const, message: ownRequest() };
+    if (!r || !visibleTo(c, r)) return { ok: false as const, message: 'no such request' };
     if (p) by = p.subject;
     const t = decide(r, approverFor(c, by, r, opts.role), decision, opts.reason, Date.now());
     if (!t.ok) {

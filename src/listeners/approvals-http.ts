@@ -4,7 +4,8 @@
  * or deny: a plain HTML form, CSRF-protected, no JavaScript). The viewer is authenticated like any
  * caller (bearer token or API key, typically added by an SSO proxy); without identity, loopback only.
  * A request is visible only to people who may decide it: its tenant, an approver role or subject of
- * its rule, a person (not a service key), not the requester; to anyone else it does not exist. Lookups and decisions
+ * its rule, a person (not a service key), not the requester; the requester is told it cannot decide its
+ * own request (403, nothing of it shown), to anyone else it does not exist (404). Lookups and decisions
  * are rate limited per viewer. Responses carry a strict CSP and no-store.
  */
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
@@ -15,7 +16,7 @@ import type { ApprovalService } from '../approvals/service.ts';
 import { APPROVAL_CSS } from '../approvals/page-css.ts';
 import { APPROVAL_CSS_PATH, APPROVAL_PAGE_HEADERS, approvalPage, listPage, resultPage } from '../approvals/page.ts';
 import { receipt } from '../approvals/receipt.ts';
-import { isAllowedApprover, maySee } from '../approvals/lifecycle.ts';
+import { isAllowedApprover, isRequester, maySee, OWN_REQUEST } from '../approvals/lifecycle.ts';
 import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../identity/principal.ts';
 import { approverSubjectLabel, type ApprovalRequest, type CurrentContent } from '../model/approval.ts';
@@ -127,6 +128,9 @@ export async function handleApprovalPage(
   }
   const id = path.slice('/approvals/'.length);
   const ar = isApprovalId(id) ? await deps.approvals.get(id) : undefined;
+  // The requester is told it may not decide its own request (nothing more of it: no arguments, no diff).
+  if (ar && deps.identity.enabled && viewer.authenticated && isRequester(ar, viewer))
+    return send(res, 403, resultPage(OWN_REQUEST, { backUrl: '/approvals' }));
   // Another tenant's request, or one the viewer may not decide, looks exactly like one that does not exist.
   if (!ar || !mayView(ar, viewer, deps.identity))
     return send(res, 404, resultPage('No such approval request.', { backUrl: '/approvals' }));
