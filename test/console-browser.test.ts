@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { URL_ELICITATION, postModernCall, type Reply } from './support/rpc.ts';
+import { URL_ELICITATION, openLegacySession, postLegacy, postModernCall, type Reply } from './support/rpc.ts';
 import { haveBrowser, launchChromium } from './support/browser.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
@@ -546,6 +546,58 @@ test('incidents: a platform admin contains a tool by opening an incident (the MC
   await Promise.all([p.waitForLoadState(), p.click('form.card button')]);
   assert.match(await body(p), /closed, containment lifted/);
   await ctx.close();
+});
+
+test('look-alike names: the audit search, the run and incidents show every character outside ASCII of a tool or person with its code point, as the approval page does', async (tc) => {
+  if (!haveBrowser(browser, tc)) return;
+  // A tool name with two Cyrillic о (U+043E) and a zero-width space: refused (no such tool), and recorded.
+  const look = 'shifty__l\u043E\u043Ekup\u200B';
+  const shown = 'shifty__lо⟨U+043E⟩о⟨U+043E⟩kup⟨U+200B⟩';
+  const sid = await openLegacySession(t.url, 'lookalikes', { token: keys['agent-t2'], initialized: true });
+  const answer = await postLegacy(
+    t.url,
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: look, arguments: {} } },
+    { sid, token: keys['agent-t2'] },
+  );
+  assert.match(await answer.text(), /"error"|"isError":true/);
+  const { p, ctx } = await signIn('bob');
+  await p.goto(`${t.url}/console/audit?tool=${encodeURIComponent(look)}`);
+  assert.equal((await p.textContent('table.audit tbody tr td:nth-child(4)'))?.trim(), shown, 'the search');
+  await p.goto(`${t.url}/console/audit/runs/${encodeURIComponent(sid)}`);
+  const tools = await p.$$eval('table.timeline tbody td:nth-child(3)', (c) => c.map((x) => x.textContent ?? ''));
+  assert.ok(tools.includes(shown), `the run: ${tools.join(', ')}`);
+  assert.ok(!tools.some((x) => x.includes('\u200B') || /l\u043E\u043E/.test(x)), 'nowhere bare');
+  await ctx.close();
+  // The CLI's tables mark them the same way (one module: src/approvals/marks.ts).
+  for (const args of [
+    ['audit', 'search', '--tool', look],
+    ['audit', 'run', sid],
+  ]) {
+    const cli = await runCli([...args, '-c', t.file]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(cli.stdout.includes(shown), `${args[1]}: ${cli.stdout}`);
+    assert.ok(!cli.stdout.includes('\u200B') && !cli.stdout.includes('l\u043E\u043E'), `${args[1]}: nothing bare`);
+  }
+  // A platform admin contains a person not seen yet whose name has a Cyrillic а (U+0430), then lifts it.
+  const root = await signIn('root', 1);
+  await root.p.goto(`${t.url}/console/incidents`);
+  await root.p.fill('input[name="title"]', 'look-alike person');
+  await root.p.selectOption('select[name="kind"]', 'principal');
+  await root.p.fill('input[name="value"]', '\u0430lice');
+  await root.p.fill('input[name="reason"]', 'drill');
+  await root.p.check('input[name="unseen"]');
+  await Promise.all([root.p.waitForLoadState(), root.p.click('form.card button')]);
+  const id = /inc_[0-9a-f]{12}/.exec(await body(root.p))![0];
+  await root.p.goto(`${t.url}/console/incidents`);
+  const row = root.p.locator('table.incidents tr', { hasText: 'look-alike person' });
+  assert.equal((await row.locator('td:nth-child(2)').textContent())?.trim(), 'principal:а⟨U+0430⟩lice');
+  await root.p.goto(`${t.url}/console/incidents/${id}`);
+  assert.match(await body(root.p), /principal:а⟨U\+0430⟩lice/);
+  await root.p.goto(`${t.url}/console/incidents/${id}`);
+  await root.p.selectOption('select[name="lift"]', 'yes');
+  await Promise.all([root.p.waitForLoadState(), root.p.click('form.card button')]);
+  assert.match(await body(root.p), /closed, containment lifted/);
+  await root.ctx.close();
 });
 
 test('CSRF and origin: a form without the token, with a wrong token, from another origin, or without a session is refused; sign-out ends the session, copies of its cookie too', async (tc) => {

@@ -61,3 +61,25 @@ test('Slack text cannot mention or link: <!channel>, <https://evil|click>, @here
   assert.throws(() => slackPayload(req, 'https://x.example/a|b'));
   assert.throws(() => slackPayload(req, 'javascript:alert(1)'));
 });
+
+test('the names in the message are marked as on the page: outside ASCII with code points, with the notice', () => {
+  const req = fixtureRequest(
+    'files__write_file',
+    { path: '/data/а.txt\u200B' },
+    { resource: 'path:/data/а.txt\u200B', tool: 'files__write_fіle', summary: 'Write /data/а⟨U+0430⟩.txt⟨U+200B⟩' },
+  );
+  req.requester = { ...req.requester, subject: 'аlice\uFE0F' };
+  const p = slackPayload(req, 'https://gatehouse.example/approvals/apr_x');
+  const all = JSON.stringify(p);
+  assert.ok(all.includes('path:/data/а⟨U+0430⟩.txt⟨U+200B⟩'), 'the target');
+  assert.ok(all.includes('files__write_fі⟨U+0456⟩le'), 'the tool');
+  assert.ok(all.includes('а⟨U+0430⟩lice⟨U+FE0F⟩ (acme, claude)'), 'the requester');
+  // No name is shown bare: every Cyrillic letter is followed by its code point, no invisible character is left.
+  assert.doesNotMatch(all.replace(/(а|і)⟨U\+04[35][06]⟩/g, ''), /а|і|\u200B|\uFE0F/u);
+  assert.match(
+    p.text,
+    /:warning: The tool, target, `path` and requester contain characters outside ASCII: look-alikes possible \(each is shown with its code point\)\. — <https:\/\/gatehouse\.example\/approvals\/apr_x\|review>$/,
+  );
+  const plain = slackPayload(fixtureRequest('files__write_file', { path: '/data/a.txt' }), 'https://g.example/a');
+  assert.doesNotMatch(JSON.stringify(plain), /warning|U\+/);
+});

@@ -1,6 +1,9 @@
 /**
  * Telling approvers a request is waiting: a Slack-compatible message and signed generic webhooks.
  *
+ * Names (server, tool, target, requester, client) are marked as on the page (marks.ts `identifier`:
+ * every character outside printable ASCII with its code point), with the page's notice when any is.
+ *
  * Slack mrkdwn treats `<...>` as links and mentions (`<!channel>`, `<@U123>`, `<https://x|label>`),
  * so & < > are escaped in everything taken from the request. Bare `@channel`/`@here`/`@name` can
  * still be linked by some integrations, so `@` from the request becomes the visible look-alike `＠`
@@ -12,7 +15,8 @@
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
 import { truncate } from './summary.ts';
-import { visible } from './marks.ts';
+import { identifier, outsideAsciiNotice, visible } from './marks.ts';
+import { namesOutsideAscii } from './names.ts';
 
 /** Slack text from untrusted values: hidden characters marked, link/mention syntax neutralised. */
 export function mrkdwn(value: string, max = 2900): string {
@@ -40,16 +44,23 @@ export function slackPayload(req: ApprovalRequest, pageUrl: string): SlackPayloa
   const summary = mrkdwn(req.summary, 500);
   const cls = req.toolClass === 'DESTRUCTIVE' ? '*DESTRUCTIVE*' : mrkdwn(req.toolClass);
   const field = (label: string, value: string) => ({ type: 'mrkdwn', text: `*${label}*\n${mrkdwn(value, 500)}` });
+  // The names of what is acted on and by whom, as the page shows them: outside ASCII with code points.
+  const r = req.requester;
+  const which = namesOutsideAscii(req);
+  const notice = which.length ? `:warning: ${mrkdwn(outsideAsciiNotice(which))}` : '';
   return {
-    text: `Approval needed (${req.toolClass}): ${summary} — <${pageUrl}|review>`,
+    text: `Approval needed (${req.toolClass}): ${summary}${notice && ` ${notice}`} — <${pageUrl}|review>`,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*Approval needed* (${cls})\n${summary}` } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `*Approval needed* (${cls})\n${summary}${notice && `\n${notice}`}` },
+      },
       {
         type: 'section',
         fields: [
-          field('Tool', `${req.server} / ${req.tool}`),
-          field('Target', req.resource ?? '—'),
-          field('Requested by', `${req.requester.subject} (${req.requester.tenant}, ${req.requester.client})`),
+          field('Tool', `${identifier(req.server)} / ${identifier(req.tool)}`),
+          field('Target', req.resource === undefined ? '—' : identifier(req.resource)),
+          field('Requested by', `${identifier(r.subject)} (${r.tenant}, ${identifier(r.client)})`),
           field('Expires', iso(req.expiresAt)),
         ],
       },

@@ -30,6 +30,7 @@ import { LIVE_MS } from '../incident/acks.ts';
 import { progress } from './progress.ts';
 import { kindOption, printResult, scopeFor, timeOption } from './audit-common.ts';
 import { registerAuditPrune, registerAuditRetention } from './audit-two-person.ts';
+import { identifier } from '../approvals/marks.ts';
 
 /** A tenant admin's view: its own tenant's records only. */
 const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) =>
@@ -215,9 +216,9 @@ async function runAction(ctx: CliContext, run: string, opts: RunOpts): Promise<v
       entries.map((e) => [
         e.time,
         e.approval ? `${e.kind} ${e.approval.step} ${e.approval.id}` : e.kind,
-        e.tool,
+        e.tool === undefined ? undefined : identifier(e.tool),
         e.class,
-        e.actor,
+        e.actor === undefined ? undefined : identifier(e.actor),
         e.decision,
         e.error ? `${e.outcome} ${e.error}` : e.outcome,
         e.latencyMs === undefined ? '' : String(e.latencyMs),
@@ -297,8 +298,8 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
       entries.map((e) => [
         e.time,
         e.kind,
-        e.tool,
-        e.actor,
+        e.tool === undefined ? undefined : identifier(e.tool),
+        e.actor === undefined ? undefined : identifier(e.actor),
         e.error ? `${e.outcome} ${e.error}` : e.outcome,
         details.get(e.id),
         e.id,

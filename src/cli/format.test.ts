@@ -15,10 +15,10 @@ test('csv: RFC 4180 quoting, CRLF, and cells a spreadsheet would run as formulas
 });
 
 test('markdown: pipes escaped; control characters made visible', () => {
-  assert.equal(markdown(['a'], [['x|y\u001b[31m']]), '| a |\n|---|\n| x\\|y\\u001b[31m |\n');
+  assert.equal(markdown(['a'], [['x|y\u001b[31m\nz']]), '| a |\n|---|\n| x\\|y⟨U+001B⟩[31m⟨U+000A⟩z |\n');
 });
 
-test('table: aligned columns, headers upper-cased, bidi and zero-width characters shown as escapes', () => {
+test('table: aligned columns, headers upper-cased, bidi and zero-width characters marked as the pages mark them', () => {
   assert.equal(
     table(
       ['name', 'class'],
@@ -27,7 +27,7 @@ test('table: aligned columns, headers upper-cased, bidi and zero-width character
         ['a\u202Eb', 'WRITE'],
       ],
     ),
-    'NAME      CLASS\nabc       READ\na\\u202eb  WRITE\n',
+    'NAME        CLASS\nabc         READ\na⟨U+202E⟩b  WRITE\n',
   );
   assert.equal(render('json', [], [], { rows: [] }), '{\n  "rows": []\n}\n');
 });

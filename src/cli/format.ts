@@ -1,4 +1,5 @@
 /** Tables for people, Markdown for documents, CSV for spreadsheets: one renderer per format. */
+import { oneLine } from '../approvals/marks.ts';
 
 export type Cell = string | number | boolean | string[] | null | undefined;
 
@@ -8,13 +9,12 @@ function text(v: Cell): string {
   return String(v);
 }
 
-/** Control characters (from upstream names or reasons) are shown escaped, never sent to the terminal. */
+/**
+ * A cell on one line with every hidden character marked (`⟨U+202E⟩`), as the pages and the webhook
+ * mark them (marks.ts): control characters from upstream names or reasons never reach the terminal.
+ */
 function visible(s: string): string {
-  return s.replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control and invisible characters are what this escapes
-    /[\u0000-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return oneLine(s);
 }
 
 export function table(columns: string[], rows: Cell[][]): string {

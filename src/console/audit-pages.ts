@@ -4,7 +4,8 @@
  */
 import type { AuditEvent } from '../model/audit-event.ts';
 import type { TimelineEntry } from '../audit/timeline.ts';
-import { escapeHtml, line, text } from '../approvals/page.ts';
+import { escapeHtml, ident, line, text } from '../approvals/page.ts';
+import { identifier } from '../approvals/marks.ts';
 import { layout, type View } from './page-frame.ts';
 
 export interface AuditFilters {
@@ -41,7 +42,7 @@ export function auditPage(
   ].join('\n');
   const trs = rows.map(
     ({ position, event: e }) =>
-      `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}${typeof e.detail?.action === 'string' ? ` <small>${line(e.detail.action)}</small>` : ''}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${e.actor ? line(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${line(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`,
+      `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}${typeof e.detail?.action === 'string' ? ` <small>${line(e.detail.action)}</small>` : ''}</td><td>${e.tool ? `<code>${ident(e.tool)}</code>` : ''}</td><td>${e.actor ? ident(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${ident(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`,
   );
   const q = new URLSearchParams(
     Object.entries({ ...f, after: next })
@@ -74,12 +75,12 @@ function noneFound(next: number | undefined): string {
 export function runPage(v: View, run: string, entries: TimelineEntry[], next?: number): string {
   const trs = entries.map(
     (e) =>
-      `<tr><td>${text(e.time)}</td><td>${text(e.kind)}${e.approval ? ` <small>${line(e.approval.step)} <code>${line(e.approval.id)}</code></small>` : ''}</td><td>${e.tool ? `<code>${line(e.tool)}</code>` : ''}</td><td>${text(e.class ?? '')}</td><td>${line(e.actor ?? '')}</td><td>${line(e.decision ?? '')}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.latencyMs === undefined ? '' : `${text(e.latencyMs)} ms`}</td></tr>`,
+      `<tr><td>${text(e.time)}</td><td>${text(e.kind)}${e.approval ? ` <small>${line(e.approval.step)} <code>${line(e.approval.id)}</code></small>` : ''}</td><td>${e.tool ? `<code>${ident(e.tool)}</code>` : ''}</td><td>${text(e.class ?? '')}</td><td>${ident(e.actor ?? '')}</td><td>${line(e.decision ?? '')}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.latencyMs === undefined ? '' : `${text(e.latencyMs)} ms`}</td></tr>`,
   );
   return layout(
     v,
     'audit',
-    `Run ${run}`,
+    `Run ${identifier(run)}`,
     `<p><a href="/console/audit">Back to the search</a></p><table class="timeline"><thead><tr><th>Time</th><th>Kind</th><th>Tool</th><th>Class</th><th>Actor</th><th>Decision</th><th>Outcome</th><th>Latency</th></tr></thead><tbody>${trs.join('')}</tbody></table>${
       next === undefined
         ? ''
@@ -119,7 +120,7 @@ export function chainPage(v: View, p: ChainProof): string {
   const rows = [
     [
       'Record',
-      `<code>${text(e.id)}</code>, ${text(e.kind)}${e.tool ? ` <code>${line(e.tool)}</code>` : ''} at ${text(e.time)}`,
+      `<code>${text(e.id)}</code>, ${text(e.kind)}${e.tool ? ` <code>${ident(e.tool)}</code>` : ''} at ${text(e.time)}`,
     ],
     ['Stream', `<code>${line(e.stream)}</code>, seq ${text(e.seq)}`],
     [

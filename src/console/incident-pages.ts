@@ -3,7 +3,7 @@
  * form that contains and opens one, and one incident with what was done and how to close it.
  */
 import type { IncidentRecord, ModeRecord } from '../storage/types.ts';
-import { block, escapeHtml, line, text } from '../approvals/page.ts';
+import { block, escapeHtml, ident, line, text } from '../approvals/page.ts';
 import { csrfField, iso, layout, type View } from './page-frame.ts';
 
 /** A tenant or person the gateway has not seen yet is named on purpose (src/incident/known.ts). */
@@ -16,7 +16,7 @@ export function modesPage(v: View, modes: ModeRecord[], canClear: (m: ModeRecord
     const clear = canClear(m)
       ? `<form method="post" action="/console/modes/clear" class="inline">${csrfField(v)}<input type="hidden" name="scope" value="${escapeHtml(m.scope)}"><button type="submit">Clear</button></form>`
       : '';
-    return `<tr><td><code>${line(m.scope)}</code></td><td class="st-${escapeHtml(m.mode)}">${text(m.mode)}</td><td>${line(m.reason)}</td><td>${line(m.setBy)}</td><td>${text(iso(m.setAt))}</td><td>${clear}</td></tr>`;
+    return `<tr><td><code>${ident(m.scope)}</code></td><td class="st-${escapeHtml(m.mode)}">${text(m.mode)}</td><td>${line(m.reason)}</td><td>${ident(m.setBy)}</td><td>${text(iso(m.setAt))}</td><td>${clear}</td></tr>`;
   });
   const kinds = v.platform ? ['tool', 'server', 'tenant', 'gateway'] : ['tenant'];
   const form = [
@@ -65,7 +65,7 @@ export function incidentsPage(v: View, list: Array<Omit<IncidentRecord, 'actions
   ].join('\n');
   const rows = list.map(
     (r) =>
-      `<tr><td><a href="/console/incidents/${escapeHtml(encodeURIComponent(r.id))}">${line(r.title)}</a><br><small><code>${text(r.id)}</code></small></td><td><code>${line(`${r.scope.kind}:${r.scope.value}`)}</code></td><td class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</td><td>${line(r.openedBy)}</td><td>${text(iso(r.openedAt))}</td><td>${text(iso(r.closedAt))}</td></tr>`,
+      `<tr><td><a href="/console/incidents/${escapeHtml(encodeURIComponent(r.id))}">${line(r.title)}</a><br><small><code>${text(r.id)}</code></small></td><td><code>${ident(`${r.scope.kind}:${r.scope.value}`)}</code></td><td class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</td><td>${ident(r.openedBy)}</td><td>${text(iso(r.openedAt))}</td><td>${text(iso(r.closedAt))}</td></tr>`,
   );
   return layout(
     v,
@@ -87,7 +87,7 @@ export function incidentPage(v: View, r: IncidentRecord, canClose: boolean): str
   const audit = `/console/audit?${new URLSearchParams({ since: new Date(r.windowStart).toISOString(), until: new Date(until).toISOString(), ...(r.tenant && v.platform ? { tenant: r.tenant } : {}) })}`;
   const actions = r.actions.map(
     (x) =>
-      `<tr><td>${text(iso(x.at))}</td><td>${text(x.action)}</td><td>${line(x.by)}</td><td><pre>${block(JSON.stringify(x.detail, null, 1))}</pre></td></tr>`,
+      `<tr><td>${text(iso(x.at))}</td><td>${text(x.action)}</td><td>${ident(x.by)}</td><td><pre>${block(JSON.stringify(x.detail, null, 1))}</pre></td></tr>`,
   );
   const close =
     r.status === 'open' && canClose
@@ -104,9 +104,9 @@ export function incidentPage(v: View, r: IncidentRecord, canClose: boolean): str
     'incidents',
     r.title,
     [
-      `<p><code>${text(r.id)}</code> · <code>${line(`${r.scope.kind}:${r.scope.value}`)}</code> · <strong class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</strong></p>`,
+      `<p><code>${text(r.id)}</code> · <code>${ident(`${r.scope.kind}:${r.scope.value}`)}</code> · <strong class="st-${r.status === 'open' ? 'fail' : 'pass'}">${text(r.status)}</strong></p>`,
       `<p><strong>Why:</strong> ${line(r.reason)}</p>`,
-      `<p>Opened by ${line(r.openedBy)} at ${text(iso(r.openedAt))}${r.closedAt ? `; closed by ${line(r.closedBy ?? '')} at ${text(iso(r.closedAt))}` : ''}. <a href="${escapeHtml(audit)}">Its audit records</a> (from ${text(iso(r.windowStart))}).</p>`,
+      `<p>Opened by ${ident(r.openedBy)} at ${text(iso(r.openedAt))}${r.closedAt ? `; closed by ${ident(r.closedBy ?? '')} at ${text(iso(r.closedAt))}` : ''}. <a href="${escapeHtml(audit)}">Its audit records</a> (from ${text(iso(r.windowStart))}).</p>`,
       '<h2>What was done</h2>',
       `<table class="actions"><thead><tr><th>Time</th><th>Step</th><th>By</th><th>Detail</th></tr></thead><tbody>${actions.join('')}</tbody></table>`,
       close,

@@ -1,6 +1,6 @@
 /** The console's API keys page: the keys this viewer may see, revoking one, and creating one (shown once). */
 import type { ApiKeyRecord } from '../storage/types.ts';
-import { escapeHtml, line, text } from '../approvals/page.ts';
+import { escapeHtml, ident, line, text } from '../approvals/page.ts';
 import { TENANT_KEY_MAX_DAYS } from '../identity/api-keys.ts';
 import { csrfField, iso, layout, type View } from './page-frame.ts';
 
@@ -16,7 +16,7 @@ export function keysPage(v: View, keys: ApiKeyRecord[], created?: { key: string;
   const state = (r: ApiKeyRecord) => keyState(r, now);
   const trs = keys.map(
     (r) =>
-      `<tr id="key-${escapeHtml(r.name)}"><td><code>${line(r.id)}</code></td><td>${line(r.name)}</td><td>${line(r.tenant)}</td><td>${line(r.subject ?? '(service key)')}</td><td>${line(r.roles.join(', '))}</td><td>${line(r.scopes.join(' '))}</td><td class="st-${state(r)}">${state(r)}</td><td>${text(iso(r.expiresAt))}</td><td>${text(iso(r.lastUsedAt))}</td><td>${state(r) === 'revoked' ? '' : `<form method="post" action="/console/keys/revoke" class="inline">${csrfField(v)}<input type="hidden" name="id" value="${escapeHtml(r.id)}"><button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
+      `<tr id="key-${escapeHtml(r.name)}"><td><code>${line(r.id)}</code></td><td>${line(r.name)}</td><td>${line(r.tenant)}</td><td>${r.subject === null ? '(service key)' : ident(r.subject)}</td><td>${line(r.roles.join(', '))}</td><td>${line(r.scopes.join(' '))}</td><td class="st-${state(r)}">${state(r)}</td><td>${text(iso(r.expiresAt))}</td><td>${text(iso(r.lastUsedAt))}</td><td>${state(r) === 'revoked' ? '' : `<form method="post" action="/console/keys/revoke" class="inline">${csrfField(v)}<input type="hidden" name="id" value="${escapeHtml(r.id)}"><button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
   );
   const shown = created
     ? `<section class="card created"><div><p><strong>Key ${line(created.name)} created.</strong> Copy it now: it is stored hashed and cannot be shown again.</p><code class="secret">${text(created.key)}</code><p class="muted">Use it as <code>Authorization: Bearer &lt;key&gt;</code>.</p></div></section>`

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import {
   approvalsPage,
   auditPage,
+  chainPage,
+  incidentPage,
+  incidentsPage,
+  modesPage,
   inventoryPage,
   keysPage,
   loginPage,
@@ -12,7 +16,8 @@ import {
 } from './pages.ts';
 import { fixtureRequest } from '../approvals/fixtures.test-util.ts';
 import type { InventoryRow } from '../inventory/report.ts';
-import type { ApiKeyRecord } from '../storage/types.ts';
+import type { ApiKeyRecord, IncidentRecord } from '../storage/types.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 
 const view: View = { who: 'alice', role: 'tenant admin of t1', platform: false, tenant: 't1', csrf: 'tok"en' };
 
@@ -108,7 +113,110 @@ test('the approvals list shows a look-alike tool or requester with code points, 
   const r = fixtureRequest('files__write_filе', { path: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
   const html = approvalsPage(view, [r]);
   assert.match(html, /<code>files__write_filе⟨U\+0435⟩<\/code>/);
-  assert.match(html, /names with characters outside ASCII: look-alikes possible/);
+  assert.match(
+    html,
+    /The tool contains characters outside ASCII: look-alikes possible \(each is shown with its code point\)\./,
+  );
   const plain = fixtureRequest('files__write_file', { path: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
   assert.doesNotMatch(approvalsPage(view, [plain]), /look-alikes|⟨U\+/);
+});
+
+/** A tool name with a Cyrillic і (U+0456) and a zero-width space; a person with a Cyrillic а (U+0430). */
+const LOOK_TOOL = 'files__write_fіle\u200B';
+const LOOK_PERSON = 'аlice';
+
+/**
+ * The name is shown with its code points, and nowhere bare in what a person reads (no look-alike letter
+ * without its code point after it). Tags go first: a form's hidden field carries the real name.
+ */
+function marked(html: string, what: string): void {
+  assert.ok(html.includes('files__write_fі⟨U+0456⟩le⟨U+200B⟩'), `${what}: the tool with its code points`);
+  const shown = html.replace(/<[^>]*>/g, '').replace(/(і|а)⟨U\+04(56|30)⟩/g, '');
+  assert.doesNotMatch(shown, /і|а|\u200B/u, `${what}: nothing bare`);
+}
+
+test('every console page shows tool names, targets and people as the approval page does: outside ASCII with code points', () => {
+  const e = {
+    id: 'r1',
+    time: '2026-12-04T00:00:00.000Z',
+    kind: 'call.refused',
+    stream: 's',
+    seq: 1,
+    prev: 'p',
+    hash: 'h',
+    tool: LOOK_TOOL,
+    actor: { subject: LOOK_PERSON, tenant: 't1', via: 'api-key', issuer: 'gatehouse' },
+    runId: `run-${LOOK_PERSON}`,
+    outcome: 'refused',
+  } as unknown as AuditEvent;
+  const audit = auditPage(view, {}, [{ position: 1, event: e }], undefined);
+  marked(audit, 'audit search');
+  assert.ok(audit.includes('а⟨U+0430⟩lice@t1') && audit.includes('run-а⟨U+0430⟩lice'), 'the actor and the run');
+  const run = runPage(view, `run-${LOOK_PERSON}`, [
+    { time: e.time, kind: 'call.refused', id: 'r1', tool: LOOK_TOOL, actor: `${LOOK_PERSON}@t1` },
+  ]);
+  marked(run, 'run');
+  assert.match(run, /<h1>Run run-а⟨U\+0430⟩lice<\/h1>/);
+  marked(chainPage(view, { record: e, hashOk: true }), 'chain proof');
+  const row: InventoryRow = {
+    server: 'files',
+    tool: LOOK_TOOL,
+    class: 'WRITE',
+    review: 'operator',
+    proposed: 'WRITE',
+    status: 'quarantined',
+    reason: 'new',
+    pin: '',
+    owner: '',
+    repository: '',
+    location: '',
+    environment: '',
+    transport: 'stdio',
+    scopes: [],
+    resources: [],
+  };
+  marked(
+    inventoryPage(view, [row], [{ name: LOOK_TOOL, reason: 'new', accepted: null, current: {}, diff: '' }], true),
+    'inventory',
+  );
+  const incident: IncidentRecord = {
+    id: 'inc_1',
+    title: 'contain',
+    scope: { kind: 'tool', value: LOOK_TOOL },
+    tenant: null,
+    reason: 'why',
+    status: 'open',
+    openedBy: `${LOOK_PERSON}@t1`,
+    openedAt: 0,
+    windowStart: 0,
+    closedBy: null,
+    closedAt: null,
+    actions: [{ at: 0, by: `${LOOK_PERSON}@t1`, action: 'contain', detail: {} }],
+  };
+  marked(incidentsPage({ ...view, platform: true }, [incident]), 'incidents');
+  marked(incidentPage({ ...view, platform: true }, incident, true), 'incident');
+  marked(
+    modesPage(
+      { ...view, platform: true },
+      [{ scope: `tool:${LOOK_TOOL}`, mode: 'disabled', reason: 'r', setBy: LOOK_PERSON, setAt: 0 }],
+      () => true,
+    ),
+    'modes',
+  );
+  const key: ApiKeyRecord = {
+    id: 'k1',
+    name: 'bot',
+    hash: 'h',
+    tenant: 't1',
+    subject: LOOK_PERSON,
+    roles: [],
+    scopes: [],
+    createdAt: 0,
+    createdBy: 'x',
+    expiresAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    revokedBy: null,
+  };
+  assert.ok(keysPage(view, [key]).includes('<td>а⟨U+0430⟩lice</td>'), "a key's person");
 });

@@ -5,7 +5,8 @@
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
 import { block, diffLineClass, escapeHtml, ident, line, safeUrl, text } from '../approvals/page.ts';
-import { outsideAscii } from '../approvals/marks.ts';
+import { outsideAsciiNotice } from '../approvals/marks.ts';
+import { namesOutsideAscii } from '../approvals/names.ts';
 import { badge, csrfField, iso, layout, type View } from './page-frame.ts';
 
 function diffHtml(unified: string): string {
@@ -23,9 +24,9 @@ export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChan
     const name = r.tool || r.server;
     const review =
       r.tool && canReview && r.review !== 'read-only item' && r.status !== 'removed'
-        ? `<form method="post" action="/console/inventory/classify" class="inline">${csrfField(v)}<input type="hidden" name="tool" value="${escapeHtml(r.tool)}"><select name="class" aria-label="class of ${escapeHtml(r.tool)}">${classOptions(r.review === 'unreviewed' ? '' : r.class)}</select><button type="submit">Classify</button></form>`
+        ? `<form method="post" action="/console/inventory/classify" class="inline">${csrfField(v)}<input type="hidden" name="tool" value="${escapeHtml(r.tool)}"><select name="class" aria-label="class of ${ident(r.tool)}">${classOptions(r.review === 'unreviewed' ? '' : r.class)}</select><button type="submit">Classify</button></form>`
         : '';
-    return `<tr><td><code>${line(r.tool || `${r.server} (server)`)}</code></td><td>${badge(r.class)}</td><td>${text(r.review)}${r.proposed && r.review === 'unreviewed' ? ` <small>(proposed ${text(r.proposed)})</small>` : ''}</td><td class="st-${escapeHtml(r.status.replace(/ /g, '_'))}">${text(r.status)}${r.reason ? `<br><small>${line(r.reason)}</small>` : ''}</td><td>${line(r.owner || '—')}</td><td>${review}</td></tr>`.replace(
+    return `<tr><td><code>${r.tool ? ident(r.tool) : `${ident(r.server)} (server)`}</code></td><td>${badge(r.class)}</td><td>${text(r.review)}${r.proposed && r.review === 'unreviewed' ? ` <small>(proposed ${text(r.proposed)})</small>` : ''}</td><td class="st-${escapeHtml(r.status.replace(/ /g, '_'))}">${text(r.status)}${r.reason ? `<br><small>${line(r.reason)}</small>` : ''}</td><td>${line(r.owner || '—')}</td><td>${review}</td></tr>`.replace(
       '<td><code>',
       `<td id="row-${escapeHtml(name)}"><code>`,
     );
@@ -35,7 +36,7 @@ export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChan
         .map((c) =>
           [
             `<section class="card review" id="review-${escapeHtml(c.name)}"><div>`,
-            `<h2><code>${line(c.name)}</code> is quarantined</h2>`,
+            `<h2><code>${ident(c.name)}</code> is quarantined</h2>`,
             `<p><strong>Why:</strong> ${line(c.reason)}</p>`,
             diffHtml(c.diff),
             canReview
@@ -63,12 +64,10 @@ export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChan
   );
 }
 
-/** Beside a request whose names hold characters outside ASCII (its page says which, and shows each). */
+/** Beside a request whose names hold characters outside ASCII: which, as its page and the CLI say it. */
 function lookalike(r: ApprovalRequest): string {
-  const names = [r.server, r.tool, r.resource ?? '', r.requester.subject];
-  return names.some(outsideAscii)
-    ? '<br><small class="warn lookalike">names with characters outside ASCII: look-alikes possible</small>'
-    : '';
+  const which = namesOutsideAscii(r);
+  return which.length ? `<br><small class="warn lookalike">${escapeHtml(outsideAsciiNotice(which))}</small>` : '';
 }
 
 export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
