@@ -180,6 +180,17 @@ async function story(t: TestGateway, sandbox: string): Promise<void> {
   const all = await runCli(['audit', 'run', run, '--json', '-c', t.file]);
   const both = steps((JSON.parse(all.stdout) as { entries: TimelineEntry[] }).entries);
   assert.deepEqual(Object.keys(both).sort(), [idA, idB].sort());
+  // A request stored before the run was kept with it (its body has no runId) is decided as before;
+  // its decision names no run.
+  const { runId: _gone, ...old } = (await t.gw.store.approvals.get(idB))!;
+  const oldId = `apr_${randomUUID().replace(/-/g, '').slice(0, 22)}`;
+  await t.gw.store.approvals.create({ ...old, id: oldId, status: 'pending', decisions: [] });
+  const late = await runCli(['approvals', 'deny', oldId, '--as', keys.leadB, '-c', t.file]);
+  assert.equal(late.code, 0, late.stderr);
+  const rec = (await t.gw.store.audit.read({ kind: 'approval.event', limit: 1000 })).find(
+    (r) => r.event.approval?.id === oldId,
+  );
+  assert.deepEqual([rec?.event.detail?.event, rec?.event.runId], ['denied', undefined]);
 }
 
 test('SQLite: a run shows its approvals from request to use, each tenant its own', async () => {
