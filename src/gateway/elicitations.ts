@@ -114,7 +114,8 @@ const routes = new WeakMap<Upstream, ElicitationRoutes>();
 
 /**
  * The routes of one upstream connection, made when it first asks a URL elicitation: from then on it
- * hears its upstream's own notifications (those the peer could not give to a call in flight).
+ * hears its upstream's completions, on whichever stream they come (the peer gives them to the
+ * connection, never to a call: src/pipeline/upstream-methods.ts).
  */
 export function elicitationRoutes(up: Upstream): ElicitationRoutes {
   let r = routes.get(up);
@@ -125,9 +126,4 @@ export function elicitationRoutes(up: Upstream): ElicitationRoutes {
     r = made;
   }
   return r;
-}
-
-/** A notification said on a call's stream (forward.ts): a completion of what `up` asked goes where it belongs. */
-export function completedOn(up: Upstream, n: JsonRpcNotification): void {
-  routes.get(up)?.complete(n);
 }

@@ -17,7 +17,8 @@ import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../protoco
 import type { Upstream } from '../upstream/upstream.ts';
 import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestContext } from './context.ts';
-import { type AskingCall, completedOn, elicitationRoutes } from './elicitations.ts';
+import { type AskingCall, elicitationRoutes } from './elicitations.ts';
+import { hearerOf, upstreamNotification, upstreamRequest } from '../pipeline/upstream-methods.ts';
 import type { HeldScrubs, Holds } from './holds.ts';
 import { RELATED_TASK } from './task-ids.ts';
 
@@ -30,15 +31,9 @@ const TOKEN_PREFIX = `gh-${randomBytes(9).toString('base64url')}`;
 const MAY_ASK = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
 const ASKABLE = ['sampling', 'elicitation', 'roots'];
 
-const CAPABILITY_FOR: Record<string, string> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-};
-
-/** The client capability an upstream's question needs (own properties only: `constructor` needs none). */
+/** The client capability an upstream's question needs, as its row of the table says (none for a method not in it). */
 function capabilityFor(method: string): string | undefined {
-  return Object.hasOwn(CAPABILITY_FOR, method) ? CAPABILITY_FOR[method] : undefined;
+  return upstreamRequest(method)?.capability;
 }
 
 /** Params for upstream: caller's _meta without protocol keys, progress token swapped. */
@@ -90,24 +85,20 @@ export interface Scrubs {
   answers: CheckAnswer;
 }
 
-function relay(
-  ctx: RequestContext,
-  token: string | undefined,
-  scrub: Scrub,
-  up: Upstream,
-): (n: JsonRpcNotification) => void {
+/**
+ * What the upstream says during the call, to its caller: the peer gives a call only the notifications
+ * whose row of the table (src/pipeline/upstream-methods.ts) names the caller as the hearer there.
+ */
+function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n: JsonRpcNotification) => void {
   return (n) => {
+    const row = upstreamNotification(n.method);
+    if (!row || hearerOf(row, true) !== 'caller') return;
     if (n.method === 'notifications/progress') {
       if (ctx.progressToken === undefined || n.params?.progressToken !== token) return;
       // The caller's own token goes back as it sent it: set after scrubbing, never altered by it.
       const out = scrub(n);
       ctx.outlet.notify({ ...out, params: { ...out.params, progressToken: ctx.progressToken } });
-    } else if (n.method === 'notifications/message') {
-      if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(scrub(n));
-    } else {
-      // Said on this call's stream, but for whichever session was asked (on this connection: one tenant's).
-      completedOn(up, n);
-    }
+    } else if (wantsLog(ctx, n.params?.level)) ctx.outlet.notify(scrub(n)); // notifications/message
   };
 }
 
@@ -143,12 +134,31 @@ interface Asking {
   call: AskingCall;
 }
 
-/** The questions a caller can be asked (what an error may name: an upstream's other words are its own). */
-const QUESTIONS: ReadonlySet<string> = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list', 'ping']);
+/**
+ * A 2026-07-28 upstream's `input_required` asks its questions in its result, not by request: each
+ * must be one the table lets an upstream ask a caller (src/pipeline/upstream-methods.ts), as the peer
+ * checks a question asked by request. One that is not fails the call (there is no request to answer
+ * -32601 to), counted and logged as the connection's refusal; nothing of it reaches the caller.
+ */
+function knownQuestions(up: Upstream, result: JsonObject): JsonObject {
+  if (result.resultType !== 'input_required') return result;
+  const requests = result.inputRequests;
+  if (!requests || typeof requests !== 'object') return result;
+  for (const q of Object.values(requests as JsonObject)) {
+    const method = (q as JsonObject | null)?.method;
+    if (typeof method === 'string' && upstreamRequest(method)) continue;
+    up.emit('refused', 'request', typeof method === 'string' ? method : '');
+    throw new GatehouseError(
+      'E_UPSTREAM_PROTOCOL',
+      'the upstream asked for input the gateway relays to no client (method not found): the call is ended',
+    );
+  }
+  return result;
+}
 
-/** A question as an error names it: its method when it is one a caller can be asked, else not the upstream's text. */
+/** A question as an error names it: its method when the table names it, else not the upstream's text. */
 function questionName(method: unknown): string {
-  return typeof method === 'string' && QUESTIONS.has(method) ? `\`${method}\`` : 'a request it cannot be asked';
+  return typeof method === 'string' && upstreamRequest(method) ? `\`${method}\`` : 'a request it cannot be asked';
 }
 
 /**
@@ -243,18 +253,20 @@ export async function forward(
     if (typeof state === 'string') base.requestState = state;
     const held = holds.create(binding(up, ctx, method, params));
     held.scrubs = { questions: scrub, result: scrubs.notices };
-    const onNotification = relay(ctx, token, scrubs.notices, up);
+    const onNotification = relay(ctx, token, scrubs.notices);
     held.start((ask) =>
-      up.request(method, base, {
-        tenant: ctx.principal.tenant,
-        signal: ctx.signal,
-        headers,
-        clientCapabilities: declaredFor(ctx),
-        onNotification,
-        askable,
-        beforeSend,
-        onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
-      }),
+      up
+        .request(method, base, {
+          tenant: ctx.principal.tenant,
+          signal: ctx.signal,
+          headers,
+          clientCapabilities: declaredFor(ctx),
+          onNotification,
+          askable,
+          beforeSend,
+          onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
+        })
+        .then((r) => knownQuestions(up, r)),
     );
     return resumeHeld(holds, ctx, params, held, scrub);
   }
@@ -264,7 +276,7 @@ export async function forward(
   // classic API do), where 2026-07-28 would need `input_required`.
   const via = MAY_ASK.has(method) && askable ? ((await up.legacySession()) ?? up) : up;
   const asking: Asking = { ctx, scrub, check: scrubs.answers, via, call: { notify: (n) => ctx.outlet.notify(n) } };
-  const opts = { headers, beforeSend, askable, onNotification: relay(ctx, token, scrubs.notices, via) };
+  const opts = { headers, beforeSend, askable, onNotification: relay(ctx, token, scrubs.notices) };
   try {
     return await forwardLegacy(asking, method, params, token, opts);
   } finally {
@@ -299,7 +311,7 @@ async function forwardLegacy(
             remember(asking, e.elicitationId, scrub('elicitation/create', e).elicitationId);
         return Promise.reject(forLegacyCaller(err));
       });
-    if (result.resultType !== 'input_required') return legacyShape(result);
+    if (knownQuestions(via, result).resultType !== 'input_required') return legacyShape(result);
     if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
     const requests = (result.inputRequests ?? {}) as Record<string, JsonRpcRequest>;
     const responses: JsonObject = {};

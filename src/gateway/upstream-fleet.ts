@@ -24,6 +24,8 @@ import type { SpawnSpec } from '../upstream/early-start.ts';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { doubled } from '../util/backoff.ts';
 import { Coalescer } from '../util/coalesce.ts';
+import { hearerOf, upstreamNotification } from '../pipeline/upstream-methods.ts';
+import { type RefusedKind, RefusedMethods } from './refused-methods.ts';
 
 type ServerConfig = Config['servers'][number];
 
@@ -73,6 +75,8 @@ export class UpstreamFleet {
   #stopped = false;
   /** List changes said on tenants' own connections, folded per server, owner and kind. */
   readonly #ownChanges = new Coalescer(500);
+  /** What is logged of the methods servers sent that the gateway does not take. */
+  readonly #refusals = new RefusedMethods();
 
   constructor(deps: FleetDeps) {
     this.#deps = deps;
@@ -85,6 +89,7 @@ export class UpstreamFleet {
         this.#wire(server, up);
       } else {
         up.on('event', (n: JsonRpcNotification) => this.#onEvent(server, n, tenantKey));
+        up.on('refused', (kind, method) => this.#refusedMethod(server, tenantKey, kind, method));
         up.on('circuit', (c, tenant) => this.#circuitChanged(server, c, tenant ?? tenantKey));
       }
     };
@@ -232,7 +237,9 @@ export class UpstreamFleet {
     up.on('down', () => metrics.upstreamUp.set({ server: name }, 0));
     metrics.upstreamCircuit.set({ server: name }, 0);
     up.on('circuit', (c, tenant) => this.#circuitChanged(name, c, tenant));
-    up.on('event', (n: JsonRpcNotification) => this.#onEvent(name, n, discoveryTenant(this.#cfg.get(name))));
+    const owner = discoveryTenant(this.#cfg.get(name));
+    up.on('event', (n: JsonRpcNotification) => this.#onEvent(name, n, owner));
+    up.on('refused', (kind, method) => this.#refusedMethod(name, owner, kind, method));
   }
 
   async #remove(name: string): Promise<void> {
@@ -244,6 +251,7 @@ export class UpstreamFleet {
     this.#catalogued.delete(name);
     this.#deps.catalog.drop(name);
     this.#deps.metrics.upstreamUp.remove({ server: name });
+    this.#refusals.forget(name);
     await up?.stop();
   }
 
@@ -267,31 +275,74 @@ export class UpstreamFleet {
     });
   }
 
-  /** An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user). */
+  /**
+   * An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user), to
+   * whom its row of the table says (src/pipeline/upstream-methods.ts); the peer let through only
+   * methods the table names.
+   */
   #onEvent(server: string, n: JsonRpcNotification, owner: string): void {
-    const kinds = Object.hasOwn(LIST_CHANGED, n.method) ? LIST_CHANGED[n.method] : undefined;
+    const row = upstreamNotification(n.method);
+    switch (row && hearerOf(row, false)) {
+      case 'listing':
+        this.#listChanged(server, n.method, owner);
+        return;
+      case 'starter':
+        // Its end frees the slots the task holds, on whichever replica hears it (src/pipeline/task-leases.ts).
+        if (typeof n.params?.taskId === 'string' && isTerminal(n.params.status))
+          this.#deps.taskEnded(server, owner, n.params.taskId);
+        this.#deps.taskStatus(server, owner, n);
+        return;
+      case 'subscribers':
+        // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
+        this.#deps.resourceUpdated(server, owner, this.#deps.scrubber.value(n));
+        return;
+      case 'owner':
+        // Said outside any call: the same tenant's (user's) sessions that asked for its level hear it.
+        this.#deps.logMessage(server, owner, n);
+        return;
+      default:
+      // `asked`: the connection's elicitation routes hear it themselves (elicitations.ts).
+    }
+  }
+
+  /** A listing of `server` changed on the connection of `owner`: the catalogue's, or that owner's own. */
+  #listChanged(server: string, method: string, owner: string): void {
+    const kinds = Object.hasOwn(LIST_CHANGED, method) ? LIST_CHANGED[method] : undefined;
     const cfg = this.#cfg.get(server);
-    if (kinds && cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
+    if (!kinds) return;
+    if (cfg && variesByOwner(cfg) && owner !== discoveryTenant(cfg)) {
       // That owner's own listing changed (src/pipeline/own-resources.ts, own-definitions.ts), not the
       // catalogue's: only its sessions hear of it, at most twice a second however often it is said
       // (the catalogue's own refreshes are spaced likewise).
       const kind = kinds[0];
       this.#ownChanges.run(`${server}\0${owner}\0${kind}`, () => this.#deps.ownListChanged(server, owner, kind));
-    } else if (kinds) {
-      this.#deps.catalog
-        .refresh(server, kinds)
-        .catch((err: Error) => this.#deps.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
-    } else if (n.method === 'notifications/tasks/status') {
-      // Its end frees the slots the task holds, on whichever replica hears it (src/pipeline/task-leases.ts).
-      if (typeof n.params?.taskId === 'string' && isTerminal(n.params.status))
-        this.#deps.taskEnded(server, owner, n.params.taskId);
-      this.#deps.taskStatus(server, owner, n);
-    } else if (n.method === 'notifications/resources/updated') {
-      // Only the sessions of the tenant (or user) whose connection saw the change hear of it, scrubbed.
-      this.#deps.resourceUpdated(server, owner, this.#deps.scrubber.value(n));
-    } else if (n.method === 'notifications/message') {
-      // Said outside any call: the same tenant's (user's) sessions that asked for its level hear it.
-      this.#deps.logMessage(server, owner, n);
+      return;
     }
+    this.#deps.catalog
+      .refresh(server, kinds)
+      .catch((err: Error) => this.#deps.log.warn({ upstream: server, err: err.message }, 'catalogue refresh failed'));
+  }
+
+  /**
+   * The connection of `owner` refused a method its server sent (the peer: not in the table):
+   * counted, and logged once per server and method within a budget (refused-methods.ts). The
+   * method is the server's text: scrubbed of every tenant's secrets and quoted, bounded.
+   */
+  #refusedMethod(server: string, owner: string, kind: RefusedKind, method: string): void {
+    this.#deps.metrics.upstreamMethodsRefused.inc({ server, kind });
+    this.#refusals.refused(server, kind, method, Date.now(), (suppressed) =>
+      this.#deps.log.warn(
+        {
+          upstream: server,
+          tenant: owner,
+          kind,
+          method: quote(this.#deps.scrubber.value(method)),
+          ...(suppressed ? { suppressed } : {}),
+        },
+        kind === 'request'
+          ? 'refused a request of a server: the gateway takes no such method from servers (answered -32601)'
+          : 'dropped a notification of a server: the gateway takes no such method from servers',
+      ),
+    );
   }
 }

@@ -106,6 +106,12 @@ function reference() {
       labelNames: ['reason'],
       registers,
     }),
+    methodsRefused: new Counter({
+      name: 'gatehouse_upstream_methods_refused_total',
+      help: 'messages from upstream servers whose method the gateway does not take from servers, by server and kind: request (answered -32601), notification (dropped)',
+      labelNames: ['server', 'kind'],
+      registers,
+    }),
   };
 }
 
@@ -194,6 +200,10 @@ test('the gateway families render as prom-client rendered them, after the runtim
   both(
     () => m.requestsOverBudget.inc({ reason: 'tenant' }),
     () => r.overBudget.inc({ reason: 'tenant' }),
+  );
+  both(
+    () => m.upstreamMethodsRefused.inc({ server: 'fs', kind: 'notification' }),
+    () => r.methodsRefused.inc({ server: 'fs', kind: 'notification' }),
   );
   both(
     () => m.auditExportFailures.inc({ export: 'siem' }, 2),

@@ -239,6 +239,12 @@ export class Metrics {
     "requests refused over gateway.maxBufferedRequestBytes: tenant (over its tenant's half), unauthenticated (over the half of requests read before authentication), total (over the whole)",
     ['reason'],
   );
+  /** Methods a server sent that the gateway does not take from servers (src/pipeline/upstream-methods.ts). */
+  readonly upstreamMethodsRefused = new Counter<'server' | 'kind'>(
+    'gatehouse_upstream_methods_refused_total',
+    'messages from upstream servers whose method the gateway does not take from servers, by server and kind: request (answered -32601), notification (dropped)',
+    ['server', 'kind'],
+  );
   /** What #upstreamBuffered reads. */
   bufferedBytes: () => number = () => 0;
   /** What #requestBuffered reads. */
@@ -264,6 +270,7 @@ export class Metrics {
     this.connectionsRefused,
     this.#requestBuffered,
     this.requestsOverBudget,
+    this.upstreamMethodsRefused,
   ];
   #runtime: Promise<Registry> | undefined;
 

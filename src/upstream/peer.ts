@@ -12,7 +12,7 @@
  * (ask-lane.ts). Otherwise the server gets an error that says why, and no caller is asked.
  */
 import { cancelReasonOf } from '../protocol/cancel-reason.ts';
-import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
+import { GatehouseError, quote, UpstreamRpcError } from '../protocol/errors.ts';
 import {
   classify,
   type JsonObject,
@@ -26,6 +26,12 @@ import { AskLane } from './ask-lane.ts';
 import { TransientMap } from '../util/transient-map.ts';
 import { LogBudget } from '../util/log-budget.ts';
 import { inexactIn, quoteNumber } from '../protocol/exact-numbers.ts';
+import { hearerOf, upstreamNotification, upstreamRequest } from '../pipeline/upstream-methods.ts';
+
+const METHOD_NOT_FOUND = new GatehouseError('E_METHOD_NOT_FOUND');
+/** What a server is told of a request the gateway does not take from servers. */
+const refusedRequest = (method: string) =>
+  `method not found: the gateway takes no ${quote(method)} request from a server (it relays none of it to a client)`;
 
 /**
  * Answers whose altered numbers are let through: listings and the handshake, whose numbers are schema
@@ -62,6 +68,8 @@ export class Peer {
   #closed: Error | undefined;
   #onEvent: (n: JsonRpcNotification) => void = () => {};
   #onClose: (err?: Error) => void = () => {};
+  /** A message whose method the table does not name was refused (a request) or dropped (a notification). */
+  #onRefused: (kind: 'request' | 'notification', method: string) => void = () => {};
   readonly #lane = new AskLane();
   /** The server has asked something without saying for which call: from now on, calls of callers that can be asked run one at a time. */
   #asks = false;
@@ -90,6 +98,9 @@ export class Peer {
   }
   onClose(fn: (err?: Error) => void): void {
     this.#onClose = fn;
+  }
+  onRefused(fn: (kind: 'request' | 'notification', method: string) => void): void {
+    this.#onRefused = fn;
   }
   onOrphanRequest(fn: (r: JsonRpcRequest, why: string) => Promise<ServerRequestAnswer>): void {
     this.#onOrphanRequest = fn;
@@ -264,28 +275,38 @@ export class Peer {
   }
 
   #notification(n: JsonRpcNotification, relatedTo?: RequestId): void {
-    if (n.method === 'notifications/progress') {
-      const token = n.params?.progressToken;
-      const p = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
-      if (!p) return; // progress for nothing we asked about: drop
-      this.#armIdle(p);
+    // Only what the table names goes anywhere (src/pipeline/upstream-methods.ts).
+    const row = upstreamNotification(n.method);
+    if (!row) {
+      this.#onRefused('notification', n.method);
+      return;
+    }
+    const p = this.#callOf(n, relatedTo);
+    const hearer = hearerOf(row, p !== undefined);
+    if (p && hearer === 'caller') {
+      if (n.method === 'notifications/progress') this.#armIdle(p);
       p.opts.onNotification?.(n);
       return;
     }
-    if (n.method === 'notifications/cancelled') return;
-    let p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
-    // A log message on a channel that cannot say which request it belongs to (stdio) is given to the
-    // only request in flight, if there is exactly one; otherwise it is the connection's, as one said
-    // outside any call.
-    if (!p && relatedTo === undefined && n.method === 'notifications/message') {
-      const calls = this.#pending.values().filter((x) => x.method !== 'subscriptions/listen');
-      if (calls.length === 1) p = calls[0];
+    // Anyone else's (a task's starter, a resource's subscribers, the listing): the connection's
+    // event, whichever stream it came on (src/gateway/upstream-fleet.ts). Nobody's: dropped.
+    if (hearer !== undefined) this.#onEvent(n);
+  }
+
+  /**
+   * The call a notification is said during: the one whose progress token it carries (progress), whose
+   * stream it came on, or — a log message on a channel that cannot say which request it belongs to
+   * (stdio) — the only call in flight, if there is exactly one.
+   */
+  #callOf(n: JsonRpcNotification, relatedTo?: RequestId): Pending | undefined {
+    if (n.method === 'notifications/progress') {
+      const token = n.params?.progressToken;
+      return typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(token) : undefined;
     }
-    // A task's status concerns the task, not the request on whose stream it came (its end frees the
-    // slots the task holds: src/pipeline/task-leases.ts).
-    // A log message of no call goes to the connection's owner's sessions (upstream-fleet.ts).
-    if (p && n.method !== 'notifications/tasks/status') p.opts.onNotification?.(n);
-    else this.#onEvent(n);
+    const p = typeof relatedTo === 'number' ? this.#pending.get(relatedTo) : undefined;
+    if (p || relatedTo !== undefined || n.method !== 'notifications/message') return p;
+    const calls = this.#pending.values().filter((x) => x.method !== 'subscriptions/listen');
+    return calls.length === 1 ? calls[0] : undefined;
   }
 
   /** The call that caused server->client request `r`, or why none can be named. */
@@ -306,10 +327,17 @@ export class Peer {
   }
 
   async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
-    const cause = r.method === 'ping' ? undefined : this.#causeOf(r, relatedTo);
+    // Only what the table names is asked of anyone (src/pipeline/upstream-methods.ts); the gateway
+    // answers ping itself. Refused before any call is looked for: it neither reaches a caller nor
+    // makes this connection's calls run one at a time.
+    const row = upstreamRequest(r.method);
+    if (!row) this.#onRefused('request', r.method);
+    const cause = !row || row.inCall === 'gateway' ? undefined : this.#causeOf(r, relatedTo);
     let answer: ServerRequestAnswer;
     try {
-      if (cause === undefined) {
+      if (!row) {
+        answer = { error: { code: METHOD_NOT_FOUND.rpc, message: refusedRequest(r.method) } };
+      } else if (cause === undefined) {
         answer = { result: {} };
       } else if (typeof cause === 'object') {
         this.#armIdle(cause);

@@ -65,6 +65,8 @@ export class Upstream extends EventEmitter<{
   ready: [ServerIdentity];
   down: [];
   event: [JsonRpcNotification];
+  /** The server sent a method the gateway does not take from servers (src/pipeline/upstream-methods.ts): refused or dropped. */
+  refused: ['request' | 'notification', string];
   /** A breaker changed: the tenant whose calls it counts, or undefined for the connection's own (the gateway's requests). */
   circuit: [CircuitChange, string | undefined];
 }> {
@@ -213,6 +215,7 @@ export class Upstream extends EventEmitter<{
       });
       legacy.sandbox = this.sandbox;
       legacy.orphanHandler = (r, why) => this.orphanHandler(r, why);
+      legacy.on('refused', (kind, method) => this.emit('refused', kind, method));
       this.#legacy = legacy;
     }
     const legacy = this.#legacy;
@@ -356,6 +359,7 @@ export class Upstream extends EventEmitter<{
     this.#channel = channel;
     this.#peer = peer;
     peer.onEvent((n) => this.emit('event', n));
+    peer.onRefused((kind, method) => this.emit('refused', kind, method));
     peer.onOrphanRequest((r, why) => this.orphanHandler(r, why));
     peer.onClose((err) => this.#onPeerClosed(peer, err));
     try {

@@ -15,6 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './gateway.ts';
 import { localSecrets } from './secrets.ts';
 import { openLegacySession, postLegacy, type Reply } from './rpc.ts';
+import type { Logger } from '../../src/observability/logger.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
 export const data = join(tmp, 'data');
@@ -27,11 +28,11 @@ export const keys: Record<string, string> = {};
 export let t: TestGateway;
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/tenant-server.ts');
-const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist', 'report'];
+const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist', 'report', 'stray'];
 const classes = `    tools: { ${READ_TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 
-/** Starts the gateway before the test file's tests (a before() hook) and stops it after them. */
-export function startMediationGateway(): void {
+/** Starts the gateway before the test file's tests (a before() hook) and stops it after them; `log`: where it logs. */
+export function startMediationGateway(opts: { log?: Logger } = {}): void {
   before(async () => {
     mkdirSync(join(data, 'acme'), { recursive: true });
     mkdirSync(join(data, 'globex'), { recursive: true });
@@ -49,7 +50,7 @@ export function startMediationGateway(): void {
   rules:
     - id: tenants-read
       subjects: { tenants: [acme, globex] }
-      tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, mt__relist, mt__report, mt__extra, 'twin__*']
+      tools: [mt__whoami, mt__strict, mt__leak, mt__roots, mt__touch, mt__relist, mt__report, mt__extra, mt__stray, 'twin__*']
       classes: [READ]
       effect: allow
     - id: tenants-prompts
@@ -92,6 +93,7 @@ export function startMediationGateway(): void {
         creds +
         classes,
       {
+        log: opts.log,
         top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n`,
         before: async (stateDir: string) => {
           const store = await localSecrets(stateDir);
