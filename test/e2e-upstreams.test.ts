@@ -12,6 +12,7 @@ import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from
 import { EVERYTHING, ROOT, startGateway, type TestGateway } from './support/gateway.ts';
 import { startOnPort, startPrintingUrl, type Proc } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
+import { postModernCall, replyOf } from './support/rpc.ts';
 
 let t: TestGateway;
 const procs: Proc[] = [];
@@ -112,6 +113,24 @@ test('input_required from a modern upstream: played out as elicitation for a leg
   const r = await c.callTool({ name: 'modern__confirm', arguments: { action: 'ship' } });
   assert.equal(asked, 'Really ship?');
   assert.deepEqual(r.content, [{ type: 'text', text: 'did ship' }]);
+  await c.close();
+});
+
+test('input_required from a modern upstream asking a method no server may ask: the call ends, no caller of either era is asked', async () => {
+  const r = await postModernCall(t.url, 'modern__stray', {}, { capabilities: { elicitation: { form: {} } } });
+  const modern = await replyOf(r);
+  assert.equal(modern.result, undefined, JSON.stringify(modern));
+  assert.equal(modern.error?.code, -32603);
+  assert.match(String(modern.error?.message), /asked for input the gateway relays to no client \(method not found\)/);
+  assert.doesNotMatch(JSON.stringify(modern), /stray\/ask/);
+  const c = await legacyClient({ elicitation: { form: {} }, sampling: {}, roots: {} });
+  const asked: unknown[] = [];
+  c.fallbackRequestHandler = async (req) => {
+    asked.push(req);
+    return {};
+  };
+  await assert.rejects(c.callTool({ name: 'modern__stray', arguments: {} }), /relays to no client/);
+  assert.deepEqual(asked, []);
   await c.close();
 });
 
