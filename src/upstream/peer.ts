@@ -2,7 +2,10 @@
  * JSON-RPC correlation over one upstream channel: ids, timeouts (inactivity reset by progress, plus a
  * hard maximum), cancellation, progress routing, and server->client requests routed to the request
  * that caused them. Malformed or unexpected upstream messages are dropped and logged, never thrown:
- * one broken upstream must not reach the wrong caller or crash the gateway.
+ * one broken upstream must not reach the wrong caller or crash the gateway. Every request and
+ * notification is first looked up in the table of what a server may say
+ * (src/pipeline/upstream-methods.ts): one it does not name goes nowhere (a request is answered
+ * -32601) and is reported (`onRefused`), and one it names goes where its row says.
  *
  * Which request caused a server->client request: the one whose response stream it arrived on (HTTP),
  * else the one whose progress token it carries in `_meta`, else the only call in flight. That last rule
