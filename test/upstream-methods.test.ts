@@ -1,5 +1,5 @@
 /**
- * What an upstream may say toward callers is one table (src/pipeline/upstream-methods.ts), tried as
+ * What an upstream may say toward callers is one table (src/protocol/upstream-methods.ts), tried as
  * a hostile server would: two tenants' processes (test/fixtures/upstreams/tenant-server.ts, `stray`)
  * say a notification and ask a request that no row names, carrying their secret even in the method's
  * name, during a call and after it. No client session of either tenant hears or is asked anything of

@@ -115,7 +115,7 @@ const routes = new WeakMap<Upstream, ElicitationRoutes>();
 /**
  * The routes of one upstream connection, made when it first asks a URL elicitation: from then on it
  * hears its upstream's completions, on whichever stream they come (the peer gives them to the
- * connection, never to a call: src/pipeline/upstream-methods.ts).
+ * connection, never to a call: src/protocol/upstream-methods.ts).
  */
 export function elicitationRoutes(up: Upstream): ElicitationRoutes {
   let r = routes.get(up);

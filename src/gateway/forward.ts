@@ -18,7 +18,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { CallOptions, ServerRequestAnswer } from '../upstream/types.ts';
 import type { RequestContext } from './context.ts';
 import { type AskingCall, elicitationRoutes } from './elicitations.ts';
-import { hearerOf, upstreamNotification, upstreamRequest } from '../pipeline/upstream-methods.ts';
+import { hearerOf, upstreamNotification, upstreamRequest } from '../protocol/upstream-methods.ts';
 import type { HeldScrubs, Holds } from './holds.ts';
 import { RELATED_TASK } from './task-ids.ts';
 
@@ -87,7 +87,7 @@ export interface Scrubs {
 
 /**
  * What the upstream says during the call, to its caller: the peer gives a call only the notifications
- * whose row of the table (src/pipeline/upstream-methods.ts) names the caller as the hearer there.
+ * whose row of the table (src/protocol/upstream-methods.ts) names the caller as the hearer there.
  */
 function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n: JsonRpcNotification) => void {
   return (n) => {
@@ -136,7 +136,7 @@ interface Asking {
 
 /**
  * A 2026-07-28 upstream's `input_required` asks its questions in its result, not by request: each
- * must be one the table lets an upstream ask a caller (src/pipeline/upstream-methods.ts), as the peer
+ * must be one the table lets an upstream ask a caller (src/protocol/upstream-methods.ts), as the peer
  * checks a question asked by request. One that is not fails the call (there is no request to answer
  * -32601 to), counted and logged as the connection's refusal; nothing of it reaches the caller.
  */

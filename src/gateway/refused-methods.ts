@@ -1,5 +1,5 @@
 /**
- * What the gateway says of the methods it refused from a server (src/pipeline/upstream-methods.ts):
+ * What the gateway says of the methods it refused from a server (src/protocol/upstream-methods.ts):
  * every one is counted, and each server's each method is logged once, at warn. A hostile server can
  * make up methods as fast as it likes, so the log is bounded twice: at most `perServer` lines a
  * window per server (the first after a quiet window says how many were left out), and the methods

@@ -24,7 +24,7 @@ import type { SpawnSpec } from '../upstream/early-start.ts';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { doubled } from '../util/backoff.ts';
 import { Coalescer } from '../util/coalesce.ts';
-import { hearerOf, upstreamNotification } from '../pipeline/upstream-methods.ts';
+import { hearerOf, upstreamNotification } from '../protocol/upstream-methods.ts';
 import { type RefusedKind, RefusedMethods } from './refused-methods.ts';
 
 type ServerConfig = Config['servers'][number];
@@ -277,7 +277,7 @@ export class UpstreamFleet {
 
   /**
    * An upstream's own notification, from the connection of `owner` (a tenant, or tenant/user), to
-   * whom its row of the table says (src/pipeline/upstream-methods.ts); the peer let through only
+   * whom its row of the table says (src/protocol/upstream-methods.ts); the peer let through only
    * methods the table names.
    */
   #onEvent(server: string, n: JsonRpcNotification, owner: string): void {

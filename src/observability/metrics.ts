@@ -239,7 +239,7 @@ export class Metrics {
     "requests refused over gateway.maxBufferedRequestBytes: tenant (over its tenant's half), unauthenticated (over the half of requests read before authentication), total (over the whole)",
     ['reason'],
   );
-  /** Methods a server sent that the gateway does not take from servers (src/pipeline/upstream-methods.ts). */
+  /** Methods a server sent that the gateway does not take from servers (src/protocol/upstream-methods.ts). */
   readonly upstreamMethodsRefused = new Counter<'server' | 'kind'>(
     'gatehouse_upstream_methods_refused_total',
     'messages from upstream servers whose method the gateway does not take from servers, by server and kind: request (answered -32601), notification (dropped)',

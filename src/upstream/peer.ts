@@ -4,7 +4,7 @@
  * that caused them. Malformed or unexpected upstream messages are dropped and logged, never thrown:
  * one broken upstream must not reach the wrong caller or crash the gateway. Every request and
  * notification is first looked up in the table of what a server may say
- * (src/pipeline/upstream-methods.ts): one it does not name goes nowhere (a request is answered
+ * (src/protocol/upstream-methods.ts): one it does not name goes nowhere (a request is answered
  * -32601) and is reported (`onRefused`), and one it names goes where its row says.
  *
  * Which request caused a server->client request: the one whose response stream it arrived on (HTTP),
@@ -29,7 +29,7 @@ import { AskLane } from './ask-lane.ts';
 import { TransientMap } from '../util/transient-map.ts';
 import { LogBudget } from '../util/log-budget.ts';
 import { inexactIn, quoteNumber } from '../protocol/exact-numbers.ts';
-import { hearerOf, upstreamNotification, upstreamRequest } from '../pipeline/upstream-methods.ts';
+import { hearerOf, upstreamNotification, upstreamRequest } from '../protocol/upstream-methods.ts';
 
 const METHOD_NOT_FOUND = new GatehouseError('E_METHOD_NOT_FOUND');
 /** What a server is told of a request the gateway does not take from servers. */
@@ -278,7 +278,7 @@ export class Peer {
   }
 
   #notification(n: JsonRpcNotification, relatedTo?: RequestId): void {
-    // Only what the table names goes anywhere (src/pipeline/upstream-methods.ts).
+    // Only what the table names goes anywhere (src/protocol/upstream-methods.ts).
     const row = upstreamNotification(n.method);
     if (!row) {
       this.#onRefused('notification', n.method);
@@ -330,7 +330,7 @@ export class Peer {
   }
 
   async #serverRequest(r: JsonRpcRequest, relatedTo?: RequestId): Promise<void> {
-    // Only what the table names is asked of anyone (src/pipeline/upstream-methods.ts); the gateway
+    // Only what the table names is asked of anyone (src/protocol/upstream-methods.ts); the gateway
     // answers ping itself. Refused before any call is looked for: it neither reaches a caller nor
     // makes this connection's calls run one at a time.
     const row = upstreamRequest(r.method);

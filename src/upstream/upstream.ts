@@ -65,7 +65,7 @@ export class Upstream extends EventEmitter<{
   ready: [ServerIdentity];
   down: [];
   event: [JsonRpcNotification];
-  /** The server sent a method the gateway does not take from servers (src/pipeline/upstream-methods.ts): refused or dropped. */
+  /** The server sent a method the gateway does not take from servers (src/protocol/upstream-methods.ts): refused or dropped. */
   refused: ['request' | 'notification', string];
   /** A breaker changed: the tenant whose calls it counts, or undefined for the connection's own (the gateway's requests). */
   circuit: [CircuitChange, string | undefined];

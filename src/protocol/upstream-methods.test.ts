@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../observability/logger.ts';
-import type { JsonRpcMessage, JsonRpcNotification, RequestId } from '../protocol/jsonrpc.ts';
+import type { JsonRpcMessage, JsonRpcNotification, RequestId } from './jsonrpc.ts';
 import { Peer } from '../upstream/peer.ts';
 import type { Channel } from '../upstream/types.ts';
 import { RefusedMethods } from '../gateway/refused-methods.ts';
