@@ -1,15 +1,19 @@
 /**
  * Wiring of the replica relay (src/sessions/replica-relay.ts): this replica's channel on the limits'
  * Redis; the legacy sessions' answers, the modern callers' retries of held calls (held-relay.ts) and
- * the tasks/* requests for tasks another replica holds (task-relay.ts) sent over it and received
- * from it. Nothing without Redis.
+ * the tasks/* requests for tasks another replica holds (task-relay.ts), and the statuses of tasks
+ * held here for sessions whose GET stream is on another replica (task-status.ts) sent over it and
+ * received from it. Nothing without Redis.
  */
 import type { Logger } from 'pino';
 import { ReplicaRelay } from '../sessions/replica-relay.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { HeldRelay } from './held-relay.ts';
 import type { Holds } from './holds.ts';
+import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { TaskOwner } from './task-owners.ts';
 import { type TaskHolder, TaskRelay } from './task-relay.ts';
+import { statusArrived } from './task-status.ts';
 
 /** Room around the answer in a message (names, ids, the JSON around it). */
 const ENVELOPE = 64 * 1024;
@@ -45,6 +49,7 @@ export function startReplicaRelay(
       },
       task: (m) => void tasks?.serve(m).catch(() => {}),
       tasked: (m) => tasks?.answered(m),
+      status: (m) => statusArrived(p.sessions.cached(m.session), p.tasks.handles(), m),
     },
     () => p.maxBodyBytes() + ENVELOPE,
     (live) => {
@@ -68,6 +73,8 @@ export function startReplicaRelay(
   p.sessions.relay = (to, m) => relay.send(to, m);
   p.holds.elsewhere = (to, r, signal) => h.send(to, r, signal);
   p.tasks.handles().elsewhere = (to, r, signal) => t.send(to, r, signal);
+  p.sessions.onStream = (id, open) => relay.streams.stream(id, open);
+  p.tasks.handles().owners.away = (who, params) => void sendStatus(relay, who, params);
   return {
     close: () => {
       h.close();
@@ -75,4 +82,12 @@ export function startReplicaRelay(
       return relay.close();
     },
   };
+}
+
+/** A status of a task held here, to the replica holding its owner's GET stream (if another one does). */
+async function sendStatus(relay: ReplicaRelay, who: TaskOwner, params: JsonObject): Promise<void> {
+  const to = await relay.streams.where(who.session);
+  if (!to || to === relay.id) return;
+  const { session, principal, tenant, scope, handle } = who;
+  await relay.send(to, { kind: 'status', from: relay.id, session, principal, tenant, scope, handle, params });
 }

@@ -7,15 +7,18 @@
  * was given. In this process's memory, bounded in number and in time (the task's lease: its ttl, at
  * most 24 hours); a task not found here (another replica's, forgotten, the gateway restarted) is
  * told to nobody. A status said before its CreateTaskResult has passed (servers say the first at
- * once) is kept a moment for it, never for anyone else: only the same key finds it. The connection holding a task lives in the process that started it, so its status
- * is heard where the entry is.
+ * once) is kept a moment for it, never for anyone else: only the same key finds it. The connection
+ * holding a task lives in the process that started it, so its status is heard where the entry is;
+ * the session's GET stream may be on another replica, which `away` sends it to (the replica relay).
  */
-import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
 
 export interface TaskOwner {
-  /** The live session that started the task, and its principal as the session records it. */
+  /** The live session that started the task, and its principal, tenant and endpoint as the session records them. */
   session: string;
   principal: string | null;
+  tenant: string | null;
+  scope: string;
   /** The handle the caller was given for the task. */
   handle: string;
 }
@@ -30,6 +33,11 @@ export class TaskOwners {
   readonly #byTask = new Map<string, TaskOwner & { until: number }>();
   readonly #early = new Map<string, { notes: JsonRpcNotification[]; until: number }>();
   readonly #max: number;
+  /**
+   * A status (scrubbed, naming the handle) for an owner whose session has no stream here: sent to the
+   * replica holding its stream (gateway/replicas.ts); nothing without Redis.
+   */
+  away: (who: TaskOwner, params: JsonObject) => void = () => {};
 
   constructor(max = MAX_TASKS) {
     this.#max = max;

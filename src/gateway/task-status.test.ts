@@ -4,7 +4,8 @@ import { taskKey } from '../limits/task-lease.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { LiveSession } from '../sessions/sessions.ts';
 import { TaskOwners } from './task-owners.ts';
-import { relayTaskStatus } from './task-status.ts';
+import { relayTaskStatus, statusArrived } from './task-status.ts';
+import { TaskHandles } from './tasks.ts';
 
 /** A session with a stream that keeps what it is sent. */
 function session(id: string, principal: string | null, heard: JsonRpcMessage[] = []) {
@@ -25,7 +26,11 @@ test("a task's status reaches the session that started it only, under its handle
   const impostor = session('s-alice', 'k:bob'); // another principal's session under the same id
   const sessions = [alice.s, aliceOther.s, bob.s, impostor.s];
   const id = 'upstream-task-00000001';
-  owners.remember(taskKey('ci', 'acme', id), { session: 's-alice', principal: 'k:alice', handle: 'gh3.H' }, 60_000);
+  owners.remember(
+    taskKey('ci', 'acme', id),
+    { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H' },
+    60_000,
+  );
   relayTaskStatus(sessions, owners, 'ci', 'acme', status(id));
   assert.deepEqual(alice.heard, [
     {
@@ -48,7 +53,7 @@ test("a task's status reaches the session that started it only, under its handle
 
 test('the owners are bounded in number and in time', () => {
   const owners = new TaskOwners(3);
-  const o = { session: 's', principal: 'p', handle: 'h' };
+  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h' };
   for (const k of ['a', 'b', 'c', 'd']) owners.remember(k, o, 1_000, 0);
   assert.equal(owners.size, 3);
   assert.equal(owners.find('a', 10), undefined, 'the oldest went first');
@@ -59,11 +64,63 @@ test('the owners are bounded in number and in time', () => {
 test("a status said before its task is known is kept a moment for that task's CreateTaskResult, for no other", () => {
   const owners = new TaskOwners();
   const early = status('u-1');
-  const o = { session: 's', principal: 'p', handle: 'h' };
+  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h' };
   owners.park('ci\0acme\0u-1', early, 0);
   owners.park('ci\0acme\0u-2', status('u-2'), 0);
   assert.deepEqual(owners.remember('ci\0globex\0u-1', o, 60_000, 10), [], "another tenant's task of that id");
   assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [early]);
   assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [], 'told once');
   assert.deepEqual(owners.remember('ci\0acme\0u-2', o, 60_000, 6_000), [], 'kept a moment only');
+});
+
+test('a session whose stream is not here is told through `away` (scrubbed text, the handle); a session of another principal under that id is not', () => {
+  const owners = new TaskOwners();
+  const sent: unknown[] = [];
+  owners.away = (who, params) => void sent.push([who.session, params]);
+  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H' };
+  owners.remember(taskKey('ci', 'acme', 'upstream-task-00000002'), o, 60_000);
+  const noStream = { id: 's-alice', record: { principal: 'k:alice' }, stream: undefined } as unknown as LiveSession;
+  relayTaskStatus([], owners, 'ci', 'acme', status('upstream-task-00000002'));
+  relayTaskStatus([noStream], owners, 'ci', 'acme', status('upstream-task-00000002'));
+  relayTaskStatus([session('s-alice', 'k:bob').s], owners, 'ci', 'acme', status('upstream-task-00000002'));
+  const params = { taskId: 'gh3.H', status: 'working', statusMessage: 'task gh3.H at stage 2' };
+  assert.deepEqual(sent, [
+    ['s-alice', params],
+    ['s-alice', params],
+  ]);
+});
+
+test('a relayed status reaches the stream of the session it names only when the handle opens for its caller and names the sender', () => {
+  const key = Buffer.alloc(32, 7);
+  const holder = new TaskHandles(key, 'aaaaaaaaaaaaaaaa');
+  const here = new TaskHandles(key, 'bbbbbbbbbbbbbbbb');
+  const alice = { key: 'k:alice', tenant: 'acme', subject: 'alice' };
+  const handle = holder.seal({ server: 'ci', tool: 'ci__deploy', taskId: 'u-1' }, alice, '');
+  const heard: JsonRpcMessage[] = [];
+  const s = session('s-alice', 'k:alice', heard).s;
+  Object.assign(s.record, { tenant: 'acme', scope: '' });
+  s.streamOwner = alice as never;
+  const params = { taskId: handle, status: 'working' };
+  const m = {
+    kind: 'status' as const,
+    from: 'aaaaaaaaaaaaaaaa',
+    session: 's-alice',
+    principal: 'k:alice',
+    tenant: 'acme',
+    scope: '',
+    handle,
+    params,
+  };
+  for (const forged of [
+    { principal: 'k:bob' },
+    { tenant: 'globex' },
+    { scope: 'ci' },
+    { from: 'cccccccccccccccc' },
+    { handle: holder.seal({ server: 'ci', tool: 'ci__deploy', taskId: 'u-1' }, { ...alice, key: 'k:bob' }, '') },
+  ])
+    statusArrived(s, here, { ...m, ...forged });
+  statusArrived(undefined, here, m);
+  assert.deepEqual(heard, []);
+  statusArrived(s, here, m);
+  assert.deepEqual(heard, [{ jsonrpc: '2.0', method: 'notifications/tasks/status', params }]);
 });

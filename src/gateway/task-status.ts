@@ -3,13 +3,20 @@
  * started it (src/gateway/task-owners.ts), on its stream, with the caller's handle for the upstream's
  * task id. Never to another session, principal or tenant: a status whose task is not known here is
  * kept a moment for its CreateTaskResult, then told to nobody (its end still frees the task's slots:
- * src/gateway/upstream-fleet.ts).
+ * src/gateway/upstream-fleet.ts). A session whose GET stream is on another replica (a load balancer
+ * without affinity) hears it from there: the status, scrubbed here and naming the handle, crosses the
+ * replica relay, and that replica gives it only to that session's stream, whose caller the handle
+ * opens for (`statusArrived`).
  */
 import { isTerminal, taskKey } from '../limits/task-lease.ts';
 import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import type { RelayedStatus } from '../sessions/replica-relay.ts';
 import type { LiveSession } from '../sessions/sessions.ts';
 import { replaceTaskId } from './task-ids.ts';
 import type { TaskOwner, TaskOwners } from './task-owners.ts';
+import type { TaskHandles } from './tasks.ts';
+
+const STATUS = 'notifications/tasks/status';
 
 /** `n` (scrubbed) said on the connection of `owner` to `server`, to the session that started its task. */
 export function relayTaskStatus(
@@ -27,20 +34,41 @@ export function relayTaskStatus(
     owners.park(key, n); // its CreateTaskResult may be on its way
     return;
   }
-  for (const s of sessions) if (s.id === who.session) tellOwner(s, who, owners, key, n);
+  const here = [...sessions].filter((s) => s.id === who.session);
+  tellOwner(here.find((s) => s.record.principal === who.principal) ?? here[0], who, owners, key, n);
 }
 
-/** A status of the task `key`, to session `s` if it is the one that started it, under its handle; an end forgets the task. */
+/**
+ * A status of the task `key`, under its handle, to the session that started it: on its stream if it
+ * is here (`s`, this process's copy of it, if any), else to the replica holding its stream. An end
+ * forgets the task.
+ */
 export function tellOwner(
-  s: LiveSession,
+  s: LiveSession | undefined,
   who: TaskOwner,
   owners: TaskOwners,
   key: string,
   n: JsonRpcNotification,
 ): void {
   const id = n.params?.taskId;
-  if (typeof id !== 'string' || !n.params) return;
+  if (typeof id !== 'string' || !n.params || n.method !== STATUS) return;
   if (isTerminal(n.params.status)) owners.forget(key);
-  if (s.id === who.session && s.record.principal === who.principal && s.stream && !s.stream.closed)
-    s.stream.send({ jsonrpc: '2.0', method: n.method, params: replaceTaskId(n.params, id, who.handle) });
+  const params = replaceTaskId(n.params, id, who.handle);
+  if (s && (s.id !== who.session || s.record.principal !== who.principal)) return;
+  if (s?.stream && !s.stream.closed) s.stream.send({ jsonrpc: '2.0', method: STATUS, params });
+  else owners.away(who, params);
+}
+
+/**
+ * A status another replica's connection heard, for session `s` (this process's copy of the session the
+ * message names): to its stream only when the session is that principal's, tenant's and endpoint's,
+ * and the handle opens for the stream's caller and names the sending replica as its holder.
+ */
+export function statusArrived(s: LiveSession | undefined, handles: Pick<TaskHandles, 'open'>, m: RelayedStatus): void {
+  if (!s?.stream || s.stream.closed || !s.streamOwner) return;
+  const r = s.record;
+  if (r.principal !== m.principal || (r.tenant ?? null) !== m.tenant || r.scope !== m.scope) return;
+  const task = handles.open(m.handle, s.streamOwner, r.scope);
+  if (!task || task.replica !== m.from) return;
+  s.stream.send({ jsonrpc: '2.0', method: STATUS, params: m.params });
 }

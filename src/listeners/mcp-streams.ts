@@ -37,11 +37,13 @@ export async function openGetStream(
     { 'mcp-session-id': s.id },
     () => {
       if (s.stream === sink) s.stream = undefined;
+      if (!s.stream) deps.sessions.onStream(s.id, false); // not replaced by another GET here
     },
     unread,
   );
   s.stream = sink;
   s.streamOwner = principal;
+  deps.sessions.onStream(s.id, true);
   endWhenRevoked(sink, principal, deps);
 }
 

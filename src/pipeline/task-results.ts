@@ -79,7 +79,8 @@ function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: Jso
   const session = s.ctx.session;
   if (!session || !task || typeof task.taskId !== 'string' || typeof handle !== 'string' || isTerminal(task.status))
     return;
-  const owner = { session: session.id, principal: session.record.principal, handle };
+  const r = session.record;
+  const owner = { session: session.id, principal: r.principal, tenant: r.tenant ?? null, scope: r.scope, handle };
   const key = taskOf(s, deps, task.taskId);
   const { owners } = deps.tasks;
   for (const n of owners.remember(key, owner, taskLeaseMs(task.ttl))) tellOwner(session, owner, owners, key, n);

@@ -119,6 +119,34 @@ export class Fanout<M extends { kind: string } = FanoutMessage> {
     );
   }
 
+  /** Set `key` to `value` for `ms` (a replica's note beside its messages); false when Redis did not take it. */
+  async setKey(key: string, value: string, ms: number): Promise<boolean> {
+    return this.#pub.set(key, value, 'PX', ms).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** The value of `key`; undefined when there is none or Redis did not answer. */
+  async getKey(key: string): Promise<string | undefined> {
+    return this.#pub.get(key).then(
+      (v) => v ?? undefined,
+      () => undefined,
+    );
+  }
+
+  /** Delete `key` only while it still holds `value` (another process may have set it since). */
+  async deleteKeyIf(key: string, value: string): Promise<void> {
+    await this.#pub
+      .eval(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+        1,
+        key,
+        value,
+      )
+      .catch(() => {});
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#live = false; // closing on purpose: not an outage to report

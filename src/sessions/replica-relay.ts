@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { JsonObject, RequestId } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
 import { Fanout } from './fanout.ts';
+import { StreamPlaces } from './stream-places.ts';
 
 /** A replica's name: random per gateway process (per Gateway, so two in one test process differ). */
 export function newReplicaId(): string {
@@ -115,13 +116,32 @@ export interface RelayedTaskOutcome {
   outcome: RetryOutcome;
 }
 
+/**
+ * An upstream's notifications/tasks/status, heard on the replica whose connection holds the task, for
+ * the session that started it, whose GET stream is on the receiving replica: scrubbed already, naming
+ * the caller's handle. Delivered only to a stream of that session, principal, tenant and endpoint
+ * whose caller the handle opens for, held by the sending replica.
+ */
+export interface RelayedStatus {
+  kind: 'status';
+  from: string;
+  session: string;
+  principal: string | null;
+  tenant: string | null;
+  scope: string;
+  handle: string;
+  /** The notification's params (its `taskId` is `handle`). */
+  params: JsonObject;
+}
+
 export type RelayMessage =
   | RelayedAnswer
   | RelayedRetry
   | RelayedOutcome
   | RelayedCancel
   | RelayedTask
-  | RelayedTaskOutcome;
+  | RelayedTaskOutcome
+  | RelayedStatus;
 
 export interface RelayHandlers {
   answer(m: RelayedAnswer): void;
@@ -131,6 +151,7 @@ export interface RelayHandlers {
   cancel(m: RelayedCancel): void;
   task(m: RelayedTask): void;
   tasked(m: RelayedTaskOutcome): void;
+  status(m: RelayedStatus): void;
 }
 
 /** One replica's channel, and sending on the others'. */
@@ -138,6 +159,8 @@ export class ReplicaRelay {
   readonly id: string;
   readonly #bus: Fanout<RelayMessage>;
   readonly #prefix: string;
+  /** Where each legacy session's GET stream is: a task's status goes there (src/gateway/task-status.ts). */
+  readonly streams: StreamPlaces;
 
   constructor(
     redis: { url: string; keyPrefix?: string },
@@ -154,8 +177,12 @@ export class ReplicaRelay {
       origin: id,
       maxMessage,
       onMessage: (m) => dispatch(m, handlers),
-      onLive,
+      onLive: (live) => {
+        if (live) this.streams.renew(); // Redis may have lost the notes while away
+        onLive?.(live);
+      },
     });
+    this.streams = new StreamPlaces(this.#bus, this.#prefix, id);
   }
 
   /** True while this replica hears its channel: only then is anything sent (an outcome could not come back). */
@@ -176,6 +203,7 @@ export class ReplicaRelay {
   }
 
   close(): Promise<void> {
+    this.streams.close();
     return this.#bus.close();
   }
 
@@ -244,6 +272,19 @@ function isOutcome(m: RelayedOutcome | RelayedTaskOutcome): boolean {
   return isObject(e) && typeof e.message === 'string' && (typeof e.code === 'string' || typeof e.code === 'number');
 }
 
+/** A relayed task status of the right shape: its params name the handle as their task. */
+function isStatus(m: RelayedStatus): boolean {
+  return (
+    isReplicaId(m.from) &&
+    [m.session, m.scope, m.handle].every((v) => typeof v === 'string') &&
+    isName(m.principal) &&
+    isName(m.tenant) &&
+    isObject(m.params) &&
+    m.params.taskId === m.handle &&
+    typeof m.params.status === 'string'
+  );
+}
+
 function dispatch(m: RelayMessage, h: RelayHandlers): void {
   if (m.kind === 'answer' && isAnswer(m)) h.answer(m);
   else if (m.kind === 'retry' && isRetry(m)) h.retry(m);
@@ -251,4 +292,5 @@ function dispatch(m: RelayMessage, h: RelayHandlers): void {
   else if (m.kind === 'cancel' && typeof m.corr === 'string') h.cancel(m);
   else if (m.kind === 'task' && isTask(m)) h.task(m);
   else if (m.kind === 'tasked' && isOutcome(m)) h.tasked(m);
+  else if (m.kind === 'status' && isStatus(m)) h.status(m);
 }

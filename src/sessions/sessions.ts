@@ -114,6 +114,8 @@ export class Sessions {
    * not (no Redis, or Redis away): the answer is then dropped, as one for no question is.
    */
   relay: (to: string, m: RelayedAnswer) => Promise<boolean> = async () => false;
+  /** A session's GET stream opened here, or closed (src/sessions/stream-places.ts notes where it is). */
+  onStream: (id: string, open: boolean) => void = () => {};
 
   /** `caps`: sessions one principal and one tenant may hold open (read at each new session, so a reload applies). */
   constructor(
@@ -252,6 +254,11 @@ export class Sessions {
     s.close('the client ended the session');
     await this.#store.delete(s.id);
     this.onEnded(s.id);
+  }
+
+  /** Session `id` as this process has it (no store read), if it does. */
+  cached(id: string): LiveSession | undefined {
+    return this.#live.get(id);
   }
 
   /** Another replica ended session `id`: drop this process's copy (its GET stream closes). */

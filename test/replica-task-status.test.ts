@@ -1,0 +1,199 @@
+/**
+ * A task's notifications/tasks/status reaches its caller when the caller's GET stream is on another
+ * replica than the one whose upstream connection holds the task (a load balancer without affinity:
+ * here each client's POSTs go to replica A, its GET stream to B). Two real gateways share one
+ * PostgreSQL schema and one Redis key prefix; the SDK's own task server
+ * (test/fixtures/upstreams/task-server.ts, `--say-started`) says each task's statuses, its first one
+ * with a per-tenant canary secret injected into its environment. Hostile: alice's task is heard by
+ * alice only (not bob of the same tenant, whose tasks share A's connection, nor globex's gina), the
+ * canaries never reach anyone, and messages straight onto B's channel naming another principal,
+ * tenant, endpoint or sending replica, or an altered handle, reach no stream.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateTaskResultSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, pgUrlWithSchema } from './support/services.ts';
+import { postgresAvailable, redisAvailable } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
+import { localSecrets } from './support/secrets.ts';
+
+const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
+const CANARY = { acme: 'status-canary-acme-5c1e8a93d7', globex: 'status-canary-globex-b24f07e6a1' };
+const schema = freshPgSchema();
+const prefix = `gh-test-status-${randomBytes(4).toString('hex')}:`;
+let a: TestGateway, b: TestGateway;
+const keys: Record<string, string> = {};
+type Status = { taskId: string; status: string; statusMessage?: string };
+const heard: Record<string, Status[]> = {};
+const clients: Record<string, Client> = {};
+let ready = false;
+
+async function replica(): Promise<TestGateway> {
+  return startGateway(
+    `${stdioServer('ci', SERVER, ['--say-started'])}` +
+      '    credentials: { env: { STARTED_TEXT: "local:started-{tenant}" }, discoveryTenant: acme }\n' +
+      '    tools: { deploy: { class: READ } }\n',
+    {
+      storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(pgUrlWithSchema(schema))}\n`,
+      top:
+        'identity: { apiKeys: true }\ninventory: { newTools: accept }\n' +
+        `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}", commandTimeoutMs: 2000 }\n`,
+      before: async (stateDir) => {
+        const secrets = await localSecrets(stateDir);
+        for (const [tenant, canary] of Object.entries(CANARY))
+          await secrets.set(`started-${tenant}`, `started ${canary}`);
+      },
+    },
+  );
+}
+
+/** A 2025-11-25 client whose POSTs go to A and whose GET stream goes to B; what task statuses it hears. */
+async function split(who: string): Promise<Client> {
+  let opened: () => void = () => {};
+  const streamOpen = new Promise<void>((r) => {
+    opened = r;
+  });
+  const route: typeof fetch = async (input, init) => {
+    const get = (init?.method ?? 'GET') === 'GET';
+    const r = await fetch(get ? `${b.url}/mcp` : input, init);
+    if (get && r.ok) opened();
+    return r;
+  };
+  const c = new Client({ name: `status-${who}`, version: '1' });
+  heard[who] = [];
+  c.setNotificationHandler(TaskStatusNotificationSchema, (n) => void heard[who].push(n.params));
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${keys[who]}` } },
+      fetch: route,
+    }),
+  );
+  await streamOpen;
+  clients[who] = c;
+  return c;
+}
+
+before(async () => {
+  if (!(await postgresAvailable()) || !(await redisAvailable())) return;
+  const c0 = new pg.Client({ connectionString: pgTestUrl() });
+  await c0.connect();
+  await c0.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  await c0.end();
+  a = await replica();
+  b = await replica();
+  for (const [name, tenant] of [
+    ['alice', 'acme'],
+    ['bob', 'acme'],
+    ['gina', 'globex'],
+  ] as const)
+    keys[name] = await createKey(a.file, { name, tenant });
+  for (const who of ['alice', 'bob', 'gina']) await split(who);
+  // B noted the three streams in Redis (what A looks up to send a status there).
+  const r = new Redis('redis://127.0.0.1:6379');
+  await eventually(async () => (await r.keys(`${prefix}stream:*`)).length === 3 || undefined);
+  r.disconnect();
+  ready = true;
+});
+
+after(async () => {
+  await Promise.all(Object.values(clients).map((x) => x.close().catch(() => {})));
+  await Promise.all([a, b].filter(Boolean).map((g) => g.close()));
+  await dropPgSchema(schema).catch(() => {});
+  await dropRedisKeys(prefix).catch(() => {});
+});
+
+const deploy = async (who: string, ms: number) =>
+  (
+    await clients[who].request(
+      { method: 'tools/call', params: { name: 'ci__deploy', arguments: { ms }, task: { ttl: 60_000 } } },
+      CreateTaskResultSchema,
+    )
+  ).task.taskId;
+
+const sessionOf = (who: string) => (clients[who].transport as StreamableHTTPClientTransport).sessionId ?? '';
+
+test("a task's statuses reach its caller's stream on the other replica, scrubbed, and no one else's", async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const alices = await deploy('alice', 800);
+  const ginas = await deploy('gina', 800);
+  for (const [who, handle] of [
+    ['alice', alices],
+    ['gina', ginas],
+  ])
+    await eventually(() => heard[who].some((n) => n.taskId === handle && n.status === 'completed') || undefined);
+  const own = (who: string, handle: string) => heard[who].filter((n) => n.taskId === handle).map((n) => n.status);
+  assert.deepEqual(own('alice', alices), ['working', 'completed'], JSON.stringify(heard.alice));
+  assert.deepEqual(own('gina', ginas), ['working', 'completed'], JSON.stringify(heard.gina));
+  // The first status carried the tenant's injected secret: scrubbed on A before it crossed.
+  const first = heard.alice.find((n) => n.taskId === alices && n.status === 'working');
+  assert.equal(first?.statusMessage, '[REDACTED:credential]');
+  await new Promise((r) => setTimeout(r, 300)); // anything late would have arrived
+  const all = JSON.stringify(heard);
+  for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), `a canary in ${all}`);
+  assert.deepEqual(heard.bob, [], 'bob (same tenant, same connection on A) heard nothing');
+  assert.ok(!heard.gina.some((n) => n.taskId === alices) && !heard.alice.some((n) => n.taskId === ginas));
+});
+
+test("hostile: statuses forged onto B's channel reach no stream unless every field is the caller's own", async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const handle = await deploy('alice', 600_000);
+  await eventually(() => heard.alice.some((n) => n.taskId === handle) || undefined);
+  const bobHandle = await deploy('bob', 600_000);
+  const alicePrincipal = (await a.gw.store.sessions.get(sessionOf('alice')))?.principal ?? null;
+  const bobPrincipal = (await a.gw.store.sessions.get(sessionOf('bob')))?.principal ?? null;
+  const [v, iv, tag, ct] = handle.split('.');
+  const bytes = Buffer.from(ct, 'base64url');
+  bytes[bytes.length - 8] ^= 1;
+  const altered = `${v}.${iv}.${tag}.${bytes.toString('base64url')}`;
+  // A task as the protocol says one (the client drops a status that is not one).
+  const now = new Date().toISOString();
+  const TASK = { ttl: 60_000, createdAt: now, lastUpdatedAt: now };
+  const pub = new Redis('redis://127.0.0.1:6379');
+  const me = randomBytes(8).toString('hex');
+  const forge = (text: string, over: Record<string, unknown>) => {
+    const h = (over.handle as string | undefined) ?? handle;
+    const msg = {
+      kind: 'status',
+      from: a.gw.replica,
+      session: sessionOf('alice'),
+      principal: alicePrincipal,
+      tenant: 'acme',
+      scope: '',
+      handle: h,
+      params: { ...TASK, taskId: h, status: 'failed', statusMessage: `forged ${text} ${CANARY.globex}` },
+      ...over,
+    };
+    return pub.publish(`${prefix}replica:${b.gw.replica}`, JSON.stringify({ origin: me, msg }));
+  };
+  try {
+    assert.equal(await forge('principal', { principal: bobPrincipal }), 1, 'B listens on its channel');
+    await forge('tenant', { tenant: 'globex' });
+    await forge('scope', { scope: 'ci' });
+    await forge('sender', { from: me });
+    await forge('altered', { handle: altered });
+    await forge('bob-handle-alice-session', { handle: bobHandle });
+    await forge('alice-handle-bob-session', { session: sessionOf('bob'), principal: bobPrincipal });
+    await forge('gina-session', { session: sessionOf('gina'), tenant: 'globex' });
+    await forge('no-status', { params: { ...TASK, taskId: handle, status: undefined } });
+    // The witness that the channel delivers: every field the caller's own (Redis is trusted this far).
+    await forge('control', { params: { ...TASK, taskId: handle, status: 'working', statusMessage: 'control' } });
+    await eventually(() => heard.alice.some((n) => n.statusMessage === 'control') || undefined);
+  } finally {
+    await pub.quit();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const forged = Object.entries(heard).flatMap(([who, ns]) =>
+    ns.filter((n) => n.statusMessage?.startsWith('forged') || n.status === 'failed').map((n) => [who, n]),
+  );
+  assert.deepEqual(forged, [], 'no forged status reached a stream');
+  await clients.alice.request({ method: 'tasks/cancel', params: { taskId: handle } }, z.object({}).passthrough());
+  await clients.bob.request({ method: 'tasks/cancel', params: { taskId: bobHandle } }, z.object({}).passthrough());
+});
