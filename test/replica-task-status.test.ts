@@ -7,7 +7,9 @@
  * with a per-tenant canary secret injected into its environment. Hostile: alice's task is heard by
  * alice only (not bob of the same tenant, whose tasks share A's connection, nor globex's gina), the
  * canaries never reach anyone, and messages straight onto B's channel naming another principal,
- * tenant, endpoint or sending replica, or an altered handle, reach no stream.
+ * tenant, endpoint or sending replica, or an altered handle, reach no stream. And a tasks/result sent
+ * to B for a task A holds passes on the progress and log messages A's upstream says during it (the
+ * fixture's `--chatty=150`), to that caller only, scrubbed on B, naming the handle, the first 100.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,12 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateTaskResultSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  CreateTaskResultSchema,
+  LoggingMessageNotificationSchema,
+  TaskStatusNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, pgUrlWithSchema } from './support/services.ts';
@@ -38,7 +45,7 @@ let ready = false;
 
 async function replica(): Promise<TestGateway> {
   return startGateway(
-    `${stdioServer('ci', SERVER, ['--say-started'])}` +
+    `${stdioServer('ci', SERVER, ['--say-started', '--chatty=150'])}` +
       '    credentials: { env: { STARTED_TEXT: "local:started-{tenant}" }, discoveryTenant: acme }\n' +
       '    tools: { deploy: { class: READ } }\n',
     {
@@ -196,4 +203,41 @@ test("hostile: statuses forged onto B's channel reach no stream unless every fie
   assert.deepEqual(forged, [], 'no forged status reached a stream');
   await clients.alice.request({ method: 'tasks/cancel', params: { taskId: handle } }, z.object({}).passthrough());
   await clients.bob.request({ method: 'tasks/cancel', params: { taskId: bobHandle } }, z.object({}).passthrough());
+});
+
+/** A 2025-11-25 client with all its requests on B; the log messages it hears. */
+async function onB(who: string, logs: string[]): Promise<Client> {
+  const c = new Client({ name: `notes-${who}`, version: '1' });
+  c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${b.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${keys[who]}` } },
+    }),
+  );
+  clients[`${who}B`] = c;
+  return c;
+}
+
+test("tasks/result through B passes on A's upstream's progress and log messages to its caller only: scrubbed, the handle, bounded", async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const logs: Record<string, string[]> = { alice: [], bob: [], gina: [] };
+  const aliceB = await onB('alice', logs.alice);
+  await onB('bob', logs.bob);
+  await onB('gina', logs.gina);
+  const handle = await deploy('alice', 1_000);
+  const progress: unknown[] = [];
+  const result = await aliceB.request({ method: 'tasks/result', params: { taskId: handle } }, CallToolResultSchema, {
+    timeout: 20_000,
+    onprogress: (p) => void progress.push(p),
+  });
+  assert.equal((result.content[0] as { text: string }).text, 'deployed in 1000 ms');
+  assert.deepEqual(progress, [{ progress: 1, total: 2, message: `task ${handle} half way` }]);
+  // The progress message and 99 of the 150 log messages: 100 in all crossed.
+  assert.equal(logs.alice.length, 99, JSON.stringify(logs.alice.slice(-2)));
+  assert.equal(logs.alice[0], `tasks/result 1 of task ${handle}: [REDACTED:credential]`);
+  await new Promise((r) => setTimeout(r, 300));
+  const all = JSON.stringify(logs);
+  for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), 'a canary crossed');
+  assert.deepEqual([logs.bob, logs.gina], [[], []], 'only the caller heard them');
+  assert.ok(!heard.alice.some((n) => JSON.stringify(n).includes('tasks/result')));
 });

@@ -5,14 +5,25 @@
  * caller that leaves sends a cancel, which aborts the work on the other replica. The serving replica
  * runs the work under an abort signal bounded in time and sends back the result, the gateway's error
  * by its code, or the upstream's JSON-RPC error as it is, never more than gateway.maxBodyBytes.
+ * What the work says on the way for the caller (progress and log messages) goes back too, before the
+ * outcome: the first MAX_NOTES, each at most MAX_NOTE_BYTES (both ends count).
  */
 import { randomBytes } from 'node:crypto';
 import { GatehouseError, isErrorCode, UpstreamRpcError } from '../protocol/errors.ts';
-import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type { RelayedCancel, RelayMessage, ReplicaRelay, RetryOutcome } from '../sessions/replica-relay.ts';
+import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import type {
+  RelayedCancel,
+  RelayedNote,
+  RelayMessage,
+  ReplicaRelay,
+  RetryOutcome,
+} from '../sessions/replica-relay.ts';
 
 /** How much longer than the work may take the sender waits for the message back. */
 const SLACK_MS = 3_000;
+/** Progress and log messages one request passes back, at most, and the size of each (JSON). */
+const MAX_NOTES = 100;
+const MAX_NOTE_BYTES = 32 * 1024;
 
 type Relay = Pick<ReplicaRelay, 'id' | 'send'> & Partial<Pick<ReplicaRelay, 'sendHeard'>>;
 
@@ -26,6 +37,8 @@ export interface CallOptions {
   unsent: () => GatehouseError;
   /** Says what waited for what when no answer came in time (the sender's wait, in seconds). */
   late: (seconds: number) => string;
+  /** What the work says on the way for the caller (progress and log messages), as it arrives. */
+  onNote?: (n: JsonRpcNotification) => void;
 }
 
 export class RelayCalls {
@@ -33,6 +46,8 @@ export class RelayCalls {
   readonly #maxBytes: () => number;
   /** Callers here waiting for another replica's outcome, by correlation id. */
   readonly #waiting = new Map<string, (o: RetryOutcome) => void>();
+  /** Where their notes go, and how many more are taken. */
+  readonly #notes = new Map<string, { to: (n: JsonRpcNotification) => void; left: number }>();
   /** Work done here for other replicas' callers, by correlation id (their caller may leave). */
   readonly #serving = new Map<string, AbortController>();
 
@@ -53,6 +68,7 @@ export class RelayCalls {
     let onAbort = () => {};
     const outcome = new Promise<RetryOutcome | 'late' | 'left'>((resolve) => {
       this.#waiting.set(corr, resolve);
+      if (o.onNote) this.#notes.set(corr, { to: o.onNote, left: MAX_NOTES });
       timer = setTimeout(() => resolve('late'), o.waitMs + SLACK_MS);
       onAbort = () => resolve('left');
       o.signal.addEventListener('abort', onAbort, { once: true });
@@ -74,7 +90,16 @@ export class RelayCalls {
       clearTimeout(timer);
       o.signal.removeEventListener('abort', onAbort);
       this.#waiting.delete(corr);
+      this.#notes.delete(corr);
     }
+  }
+
+  /** A note for a caller here, while it waits (bounded; one for no one waiting is ignored). */
+  note(m: RelayedNote): void {
+    const w = this.#notes.get(m.corr);
+    if (!w || w.left <= 0 || Buffer.byteLength(JSON.stringify(m.note)) > MAX_NOTE_BYTES) return;
+    w.left--;
+    w.to(m.note);
   }
 
   /** An outcome for a caller here (a correlation id no one here waits for is ignored). */
@@ -94,16 +119,23 @@ export class RelayCalls {
   async serve(
     m: { corr: string; from: string },
     waitMs: number,
-    work: (signal: AbortSignal) => Promise<JsonObject>,
+    work: (signal: AbortSignal, note: (n: JsonRpcNotification) => void) => Promise<JsonObject>,
     late: string,
     back: (corr: string, outcome: RetryOutcome) => RelayMessage,
   ): Promise<void> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort('late'), waitMs);
     this.#serving.set(m.corr, abort);
+    let left = MAX_NOTES;
+    // Sent in order on one connection, so each arrives before the outcome sent after it.
+    const note = (n: JsonRpcNotification) => {
+      if (left <= 0 || Buffer.byteLength(JSON.stringify(n)) > MAX_NOTE_BYTES) return;
+      left--;
+      void this.#relay.send(m.from, { kind: 'note', corr: m.corr, note: n });
+    };
     let outcome: RetryOutcome;
     try {
-      outcome = { result: await work(abort.signal) };
+      outcome = { result: await work(abort.signal, note) };
     } catch (err) {
       outcome =
         abort.signal.reason === 'late' ? { gatehouse: { code: 'E_UPSTREAM_TIMEOUT', message: late } } : toOutcome(err);

@@ -50,6 +50,7 @@ export function startReplicaRelay(
       task: (m) => void tasks?.serve(m).catch(() => {}),
       tasked: (m) => tasks?.answered(m),
       status: (m) => statusArrived(p.sessions.cached(m.session), p.tasks.handles(), m),
+      note: (m) => tasks?.note(m),
     },
     () => p.maxBodyBytes() + ENVELOPE,
     (live) => {
@@ -72,7 +73,7 @@ export function startReplicaRelay(
   const t = tasks;
   p.sessions.relay = (to, m) => relay.send(to, m);
   p.holds.elsewhere = (to, r, signal) => h.send(to, r, signal);
-  p.tasks.handles().elsewhere = (to, r, signal) => t.send(to, r, signal);
+  p.tasks.handles().elsewhere = (to, r, signal, onNote) => t.send(to, r, signal, onNote);
   p.sessions.onStream = (id, open) => relay.streams.stream(id, open);
   p.tasks.handles().owners.away = (who, params) => void sendStatus(relay, who, params);
   return {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../protocol/errors.ts';
 import type { RelayMessage } from '../sessions/replica-relay.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -16,6 +16,8 @@ const alice = { key: '["api-key","gatehouse","apikey:alice","acme"]', tenant: 'a
 interface FakeUp {
   asked: Array<{ method: string; params: JsonObject; signal: AbortSignal }>;
   answer: (method: string, signal: AbortSignal) => Promise<JsonObject>;
+  /** What it says on the way (a progress message's token is the one it was asked with). */
+  say: JsonRpcNotification[];
 }
 
 /**
@@ -25,11 +27,20 @@ interface FakeUp {
 function pair(opts: { maxBytes?: number; connection?: boolean } = {}) {
   const key = Buffer.alloc(32, 7);
   const handles = { [A]: new TaskHandles(key, A), [B]: new TaskHandles(key, B) };
-  const up: FakeUp = { asked: [], answer: async () => ({ taskId: 'u-1', status: 'working' }) };
+  const up: FakeUp = { asked: [], answer: async () => ({ taskId: 'u-1', status: 'working' }), say: [] };
   const fakeUp = {
     name: 'mt',
-    request: (method: string, params: JsonObject, o: { signal: AbortSignal }) => {
+    request: (
+      method: string,
+      params: JsonObject,
+      o: { signal: AbortSignal; onNotification?: (n: JsonRpcNotification) => void },
+    ) => {
       up.asked.push({ method, params, signal: o.signal });
+      const token = (params._meta as JsonObject | undefined)?.progressToken;
+      for (const n of up.say)
+        o.onNotification?.(
+          n.method === 'notifications/progress' ? { ...n, params: { ...n.params, progressToken: token } } : n,
+        );
       return up.answer(method, o.signal);
     },
   } as unknown as Upstream;
@@ -43,6 +54,7 @@ function pair(opts: { maxBytes?: number; connection?: boolean } = {}) {
         if (m.kind === 'task') void r.serve(m);
         else if (m.kind === 'tasked') r.answered(m);
         else if (m.kind === 'cancel') r.cancel(m);
+        else if (m.kind === 'note') r.note(m);
       });
       return true;
     };
@@ -188,5 +200,34 @@ test('without a replica relay at all, the handles say the task is held elsewhere
   const p = pair();
   const err = await rejection(new TaskHandles(Buffer.alloc(32)).elsewhere(B, p.request(), AbortSignal.timeout(1000)));
   assert.equal(err.code, 'E_TASK_ELSEWHERE');
+  p.close();
+});
+
+test("the holder's progress and log messages come back to the caller's replica, before the answer: the first 100, none too large", async () => {
+  const p = pair();
+  const log = (data: string): JsonRpcNotification => ({
+    jsonrpc: '2.0',
+    method: 'notifications/message',
+    params: { level: 'info', data },
+  });
+  p.up.say = [
+    log('x'.repeat(40_000)), // over 32 KiB: not sent
+    { jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } },
+    ...Array.from({ length: 150 }, (_, i) => log(`line ${i}`)),
+  ];
+  const heard: JsonRpcNotification[] = [];
+  const got = await p.relays[B].send(A, p.request({ progress: true }), new AbortController().signal, (n) =>
+    heard.push(n),
+  );
+  assert.deepEqual(got, { taskId: 'u-1', status: 'working' });
+  assert.equal(heard.length, 100);
+  assert.equal(heard[0].method, 'notifications/progress');
+  assert.equal(typeof heard[0].params?.progressToken, 'string', "the holder's token: B puts its caller's in");
+  assert.deepEqual(heard[99].params, { level: 'info', data: 'line 98' });
+  // Without progress asked, none; a note for no one waiting is ignored.
+  heard.length = 0;
+  await p.relays[B].send(A, p.request(), new AbortController().signal, (n) => heard.push(n));
+  assert.ok(heard.every((n) => n.method === 'notifications/message'));
+  p.relays[B].note({ kind: 'note', corr: 'nobody', note: log('forged') });
   p.close();
 });

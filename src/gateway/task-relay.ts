@@ -14,9 +14,15 @@
  * on the holder. A holder that no longer listens (stopped) is known at once.
  */
 import { GatehouseError } from '../protocol/errors.ts';
-import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { RelayedCancel, RelayedTask, RelayedTaskOutcome, ReplicaRelay } from '../sessions/replica-relay.ts';
+import type {
+  RelayedCancel,
+  RelayedNote,
+  RelayedTask,
+  RelayedTaskOutcome,
+  ReplicaRelay,
+} from '../sessions/replica-relay.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { RequestContext } from './context.ts';
 import { forward } from './forward.ts';
@@ -51,7 +57,12 @@ export class TaskRelay {
   }
 
   /** Send a tasks/* request to the replica holding its task and wait for the answer. */
-  async send(to: string, r: ElsewhereTask, signal: AbortSignal): Promise<JsonObject> {
+  async send(
+    to: string,
+    r: ElsewhereTask,
+    signal: AbortSignal,
+    onNote?: (n: JsonRpcNotification) => void,
+  ): Promise<JsonObject> {
     if (!this.#relay.live) throw new GatehouseError('E_TASK_ELSEWHERE', HELD_ELSEWHERE);
     const task = (corr: string, from: string): RelayedTask => ({
       kind: 'task',
@@ -64,6 +75,7 @@ export class TaskRelay {
       waitMs: r.waitMs,
       signal,
       heard: true,
+      onNote,
       unsent: () =>
         new GatehouseError(
           'E_TASK_ELSEWHERE',
@@ -76,6 +88,11 @@ export class TaskRelay {
   /** An answer for a caller here. */
   answered(m: RelayedTaskOutcome): void {
     this.#calls.settle(m.corr, m.outcome);
+  }
+
+  /** A progress or log message for a caller here, said during its request on the holder. */
+  note(m: RelayedNote): void {
+    this.#calls.note(m);
   }
 
   /** Another replica's caller left: its request here is aborted (no-op for a correlation id not served here). */
@@ -91,11 +108,11 @@ export class TaskRelay {
       corr,
       outcome,
     });
-    return this.#calls.serve(m, m.waitMs, (signal) => this.#ask(m, signal), late, back);
+    return this.#calls.serve(m, m.waitMs, (signal, note) => this.#ask(m, signal, note), late, back);
   }
 
   /** The binding again: the handle opens only for the principal, tenant, subject and endpoint it was sealed for. */
-  #ask(m: RelayedTask, signal: AbortSignal): Promise<JsonObject> {
+  #ask(m: RelayedTask, signal: AbortSignal, note: (n: JsonRpcNotification) => void): Promise<JsonObject> {
     const caller = { key: m.principal, tenant: m.tenant, subject: m.subject };
     const t = this.#holder.handles().open(m.handle, caller, m.scope);
     if (!t || t.replica !== this.#calls.id) throw new GatehouseError('E_UNKNOWN_TASK', UNKNOWN);
@@ -109,7 +126,9 @@ export class TaskRelay {
     const params = { taskId: t.taskId, ...(meta && typeof meta === 'object' ? { _meta: meta } : {}) };
     // Owned by the caller as a local request is (a modern caller's request is held: its tenant's caps count it).
     const owner = { principal: m.principal, tenant: m.tenant };
-    return holdOwner.run(owner, () => forward(up, relayedContext(m, signal), m.method, params, this.#holder.holds));
+    return holdOwner.run(owner, () =>
+      forward(up, relayedContext(m, signal, note), m.method, params, this.#holder.holds),
+    );
   }
 
   close(): void {
@@ -119,10 +138,11 @@ export class TaskRelay {
 
 /**
  * The request as the holder's connection is asked it: the caller's principal key and tenant (its
- * breaker, a held call's binding), its era (the answer's shape), no progress or log messages, and
- * no questions (a tasks/* request asks none: forward.ts).
+ * breaker, a held call's binding), its era (the answer's shape), its progress and log messages sent
+ * back as `note` (unscrubbed: the caller's replica scrubs them, and puts the caller's own progress
+ * token in), and no questions (a tasks/* request asks none: forward.ts).
  */
-function relayedContext(m: RelayedTask, signal: AbortSignal): RequestContext {
+function relayedContext(m: RelayedTask, signal: AbortSignal, note: (n: JsonRpcNotification) => void): RequestContext {
   const principal: Principal = {
     subject: m.subject,
     tenant: m.tenant,
@@ -143,7 +163,9 @@ function relayedContext(m: RelayedTask, signal: AbortSignal): RequestContext {
     principal,
     clientCapabilities: {},
     clientInfo: {},
-    outlet: { notify: () => {} },
+    outlet: { notify: note },
     signal,
+    ...(m.progress ? { progressToken: m.corr } : {}),
+    ...(m.logLevel !== undefined ? { logLevel: m.logLevel } : {}),
   };
 }

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import { deriveKey, sealFixed, unseal } from '../util/seal.ts';
 import { GatehouseError } from '../protocol/errors.ts';
-import type { JsonObject } from '../protocol/jsonrpc.ts';
+import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { Principal } from '../identity/principal.ts';
 import { newReplicaId, type RelayedTask } from '../sessions/replica-relay.ts';
 import { replaceTaskId, taskIdsIn } from './task-ids.ts';
@@ -74,7 +74,12 @@ export class TaskHandles {
   /** This replica: named in the handles of tasks its connections hold. */
   readonly replica: string;
   /** Relays a request to the replica holding its task (set when the replica relay runs: gateway/replicas.ts). */
-  elsewhere: (to: string, r: ElsewhereTask, signal: AbortSignal) => Promise<JsonObject> = async () => {
+  elsewhere: (
+    to: string,
+    r: ElsewhereTask,
+    signal: AbortSignal,
+    onNote?: (n: JsonRpcNotification) => void,
+  ) => Promise<JsonObject> = async () => {
     throw new GatehouseError('E_TASK_ELSEWHERE', HELD_ELSEWHERE);
   };
 

@@ -14,7 +14,7 @@
  * a retry for another replica's hold is an invalid state, as before (docs/operations.md).
  */
 import { randomBytes } from 'node:crypto';
-import type { JsonObject, RequestId } from '../protocol/jsonrpc.ts';
+import type { JsonObject, JsonRpcNotification, RequestId } from '../protocol/jsonrpc.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
 import { Fanout } from './fanout.ts';
 import { StreamPlaces } from './stream-places.ts';
@@ -107,6 +107,10 @@ export interface RelayedTask {
   era: 'modern' | 'legacy';
   /** How long the request may take (its server's `timeouts.maxTotalMs`). */
   waitMs: number;
+  /** The caller asked for progress (its own token stays on its replica). */
+  progress?: boolean;
+  /** The lowest log level the caller wants (none: as its era has it). */
+  logLevel?: string;
 }
 
 /** What a relayed tasks/* request came to: the upstream's answer, or the error. */
@@ -134,6 +138,13 @@ export interface RelayedStatus {
   params: JsonObject;
 }
 
+/** A progress or log message the holder's upstream said during a relayed tasks/* request, for its caller. */
+export interface RelayedNote {
+  kind: 'note';
+  corr: string;
+  note: JsonRpcNotification;
+}
+
 export type RelayMessage =
   | RelayedAnswer
   | RelayedRetry
@@ -141,6 +152,7 @@ export type RelayMessage =
   | RelayedCancel
   | RelayedTask
   | RelayedTaskOutcome
+  | RelayedNote
   | RelayedStatus;
 
 export interface RelayHandlers {
@@ -152,6 +164,7 @@ export interface RelayHandlers {
   task(m: RelayedTask): void;
   tasked(m: RelayedTaskOutcome): void;
   status(m: RelayedStatus): void;
+  note(m: RelayedNote): void;
 }
 
 /** One replica's channel, and sending on the others'. */
@@ -259,8 +272,17 @@ function isTask(m: RelayedTask): boolean {
     isObject(m.params) &&
     (m.era === 'modern' || m.era === 'legacy') &&
     typeof m.waitMs === 'number' &&
-    m.waitMs > 0
+    m.waitMs > 0 &&
+    (m.progress === undefined || typeof m.progress === 'boolean') &&
+    (m.logLevel === undefined || typeof m.logLevel === 'string')
   );
+}
+
+const NOTES = new Set(['notifications/progress', 'notifications/message']);
+
+/** A relayed progress or log message of the right shape. */
+function isNote(m: RelayedNote): boolean {
+  return typeof m.corr === 'string' && isObject(m.note) && NOTES.has(m.note.method) && isObject(m.note.params);
 }
 
 /** A relayed outcome of the right shape: a result object, or an error with a code and a message. */
@@ -293,4 +315,5 @@ function dispatch(m: RelayMessage, h: RelayHandlers): void {
   else if (m.kind === 'task' && isTask(m)) h.task(m);
   else if (m.kind === 'tasked' && isOutcome(m)) h.tasked(m);
   else if (m.kind === 'status' && isStatus(m)) h.status(m);
+  else if (m.kind === 'note' && isNote(m)) h.note(m);
 }

@@ -83,7 +83,7 @@ export const executeRequest: Stage = async (s, deps) => {
   );
   // A task another replica's connection holds is asked there (its answer comes back here).
   const result = await (route.holder
-    ? askHolder(s, deps, route.holder)
+    ? askHolder(s, deps, route.holder, scrubs.notices)
     : forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow)
   ).catch((err: unknown) => {
     throw taskError(err, known);
