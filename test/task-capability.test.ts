@@ -2,7 +2,10 @@
  * The gateway declares the 2025-11-25 `tasks` capability for what it carries, so an SDK client that
  * enforces capabilities sends task-augmented calls through it: `requests.tools.call` when a server
  * behind the endpoint takes them, `cancel` when such a server cancels, never `list` (the gateway has
- * no tasks/list), and nothing when no server takes tasks. Real SDK client (enforceStrictCapabilities)
+ * no tasks/list), and nothing when no server takes tasks. A server configured but not connected yet
+ * when a session begins (here: its credential is not there yet) may take tasks once it connects:
+ * capabilities are fixed at initialize, so the session is told the gateway takes task-augmented
+ * calls, and runs one on that server once it is up. Real SDK client (enforceStrictCapabilities)
  * -> real gateway -> the SDK's own task-capable server (test/fixtures/upstreams/task-server.ts).
  */
 import { after, before, test } from 'node:test';
@@ -13,6 +16,8 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { eventually } from './support/eventually.ts';
+import { localSecrets } from './support/secrets.ts';
 
 const TASKS = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const RECORDING = join(ROOT, 'test/fixtures/upstreams/recording-server.ts');
@@ -21,6 +26,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-task-capability-'));
 const rec = `${stdioServer('rec', RECORDING)}    env: { RECORD_FILE: ${JSON.stringify(join(tmp, 'rec.jsonl'))} }\n    tools: { record: { class: READ } }\n`;
 let withTasks: TestGateway;
 let without: TestGateway;
+/** Its task server's credential is set only after the gateway started: it connects late. */
+let late: TestGateway;
 const clients: Client[] = [];
 
 before(async () => {
@@ -29,11 +36,16 @@ before(async () => {
     { top: 'inventory: { newTools: accept }\n' },
   );
   without = await startGateway(rec, { top: 'inventory: { newTools: accept }\n' });
+  late = await startGateway(
+    `${rec}${stdioServer('late', TASKS)}    credentials: { env: { STARTED_TEXT: "local:late-text" } }\n${deploy}`,
+    { top: 'inventory: { newTools: accept }\n', waitMs: 500 },
+  );
 });
 after(async () => {
   for (const c of clients) await c.close();
   await withTasks?.close();
   await without?.close();
+  await late?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -99,4 +111,30 @@ test('no server behind the gateway takes tasks: no tasks capability, and a stric
     (await c.listTools()).tools.some((x) => x.name === 'rec__record'),
     'the server behind it is up',
   );
+});
+
+test('a server not connected yet when a session begins: the session may send it task-augmented calls once it connects', async () => {
+  const c = await strict(`${late.url}/mcp`);
+  assert.ok(!(await c.listTools()).tools.some((x) => x.name === 'late__deploy'), 'not connected yet');
+  assert.deepEqual(c.getServerCapabilities()?.tasks, { cancel: {}, requests: { tools: { call: {} } } });
+  await (await localSecrets(join(late.dir, 'state'))).set('late-text', 'started late');
+  await eventually(async () => (await c.listTools()).tools.some((x) => x.name === 'late__deploy') || undefined, {
+    timeoutMs: 15_000,
+  });
+  const seen: string[] = [];
+  let text: unknown;
+  for await (const m of c.experimental.tasks.callToolStream(
+    { name: 'late__deploy', arguments: { ms: 50 } },
+    undefined,
+    { task: { ttl: 10_000 } },
+  )) {
+    seen.push(m.type);
+    if (m.type === 'error') assert.fail(String(m.error));
+    if (m.type === 'result') text = m.result.content;
+  }
+  assert.deepEqual(
+    seen.filter((x) => x !== 'taskStatus'),
+    ['taskCreated', 'result'],
+  );
+  assert.deepEqual(text, [{ type: 'text', text: 'deployed in 50 ms' }]);
 });

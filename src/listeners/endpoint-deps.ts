@@ -94,6 +94,7 @@ export function endpointDeps(gw: EndpointSources, own: EndpointOwn): EndpointDep
       configOf: (name: string) => gw.fleet.configOf(name),
     },
     upstreams: gw.upstreams,
+    servers: () => gw.config.servers.filter((s) => !s.disabled).map((s) => s.name),
     holds: gw.holds,
     tasks: gw.tasks,
     metrics: gw.metrics,

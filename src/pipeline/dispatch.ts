@@ -22,6 +22,8 @@ export interface DispatchDeps extends PipelineDeps {
   /** Settles once every upstream's first catalogue load finished or failed (bounded). */
   catalogued?: () => Promise<void>;
   instructions?: string;
+  /** The enabled servers of the configuration in force, connected or not (default: the connected ones). */
+  servers?: () => Iterable<string>;
 }
 
 const LISTS: Record<string, { kind: Kind; field: string; key: string }> = {
@@ -57,13 +59,16 @@ function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
 }
 
 /**
- * A 2025-11-25 session's capabilities. The aggregate endpoint declares tasks when a server behind it
- * takes task-augmented calls (a client enforcing capabilities sends none otherwise).
+ * A 2025-11-25 session's capabilities, fixed for the session at its initialize. The aggregate
+ * endpoint declares tasks when a server behind it takes task-augmented calls (a client enforcing
+ * capabilities sends none otherwise), or may: one configured but not connected yet (down, or its
+ * credentials not there yet) may declare them when it connects, after the session began.
  */
 function legacyCapabilities(deps: DispatchDeps, scope: string): JsonObject {
   const caps = serverCapabilities(deps, scope);
   if (scope) return caps;
-  const tasks = tasksOfAll([...deps.upstreams.values()].map((u) => u.identity?.capabilities));
+  const names = new Set([...(deps.servers?.() ?? []), ...deps.upstreams.keys()]);
+  const tasks = tasksOfAll([...names].map((n) => deps.upstreams.get(n)?.identity?.capabilities));
   return tasks ? { ...caps, tasks } : caps;
 }
 

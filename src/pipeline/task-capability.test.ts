@@ -19,7 +19,9 @@ test('tasksOffered: task-augmented tools/call and cancel as the server declares 
 
 test('tasksOfAll: offered when one server takes task calls; cancel when one of those cancels', () => {
   assert.equal(tasksOfAll([]), undefined);
-  assert.equal(tasksOfAll([undefined, { tools: {} }, { tasks: { cancel: {} } }]), undefined);
+  assert.equal(tasksOfAll([{}, { tools: {} }, { tasks: { cancel: {} } }]), undefined);
+  // A server not connected yet (capabilities unknown) may take tasks and cancel them when it connects.
+  assert.deepEqual(tasksOfAll([{ tools: {} }, undefined]), { cancel: {}, ...call });
   assert.deepEqual(tasksOfAll([{ tools: {} }, { tasks: call }]), call);
   assert.deepEqual(tasksOfAll([{ tasks: { cancel: {}, ...call } }, { tasks: call }]), { cancel: {}, ...call });
 });
