@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { runCli } from './support/gateway.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-inputs-'));
@@ -155,4 +157,29 @@ test('incident verify: a path that is no readable folder is bad input (exit 2); 
   const notBundle = await runCli(['incident', 'verify', empty]);
   assert.equal(notBundle.code, 1, 'a folder that does not verify is a failure, not bad input');
   assert.match(notBundle.stdout, /FAIL manifest\.json: missing: .* is not an evidence bundle/);
+});
+
+test('notify says on stderr where each delivery stands while it is retried (walk W: 9 s of silence), and --json stays clean', async () => {
+  const owned = join(dir, 'owned.yaml');
+  writeFileSync(
+    owned,
+    `version: 1\ngateway: { stateDir: ${JSON.stringify(join(dir, 'state'))} }\n` +
+      'identity: { apiKeys: true }\nservers:\n  - { name: s, transport: stdio, command: /bin/true, owner: owner@example.com }\n',
+  );
+  // A port nobody listens on: every attempt is refused at once.
+  const closed = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+  const args = ['incident', 'notify', incident, '--smtp', `smtp://127.0.0.1:${closed}`, '--attempts', '2', '-c', owned];
+  const text = await runCli(args);
+  assert.equal(text.code, 1, text.stderr);
+  assert.match(text.stderr, /^email to owner@example\.com \(s\): attempt 1 of 2/m);
+  assert.match(text.stdout, /^FAILED email to owner@example\.com \(s\) after 2 attempt\(s\)/m);
+  const json = await runCli([...args, '--json']);
+  assert.equal(json.code, 1);
+  assert.doesNotMatch(json.stderr, /attempt/);
+  assert.equal((JSON.parse(json.stdout) as { deliveries: Array<{ ok: boolean }> }).deliveries[0].ok, false);
 });

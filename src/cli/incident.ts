@@ -28,6 +28,7 @@ import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
 import { actorName, type CliContext } from './context.ts';
 import { problemLines, render } from './format.ts';
+import { progress } from './progress.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { confirmationText, waiting } from './confirmation.ts';
@@ -356,13 +357,17 @@ async function notifyAction(ctx: CliContext, id: string, opts: NotifyOpts): Prom
   const config = await ctx.load(opts.config);
   const attempts = Number(opts.attempts);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
+  // Retries can take seconds (backoff doubling from 0.5 s): where each delivery stands, on stderr.
+  const shown = opts.json ? undefined : progress();
   const r = await step(ctx, () =>
     withStore(config, (s) =>
       asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
-        notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts }),
+        notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts, onProgress: shown?.update }),
       ),
     ),
-  ).catch((err: Error) => ctx.fail(err.message));
+  )
+    .catch((err: Error) => ctx.fail(err.message))
+    .finally(() => shown?.end());
   process.exitCode = r.deliveries.every((d) => d.ok) ? 0 : 1;
   // On stderr, with or without --json (where it is also the answer's `warning`): nobody was told.
   if (r.warning) process.stderr.write(`warning: ${r.warning}\n`);

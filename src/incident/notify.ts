@@ -59,6 +59,8 @@ export interface NotifyOptions {
   backoffMs?: number;
   timeoutMs?: number;
   tenant?: string;
+  /** Where each delivery stands while it is tried (the CLI's progress line): a retry can take seconds. */
+  onProgress?: (text: string) => void;
 }
 
 export async function recipients(
@@ -159,15 +161,21 @@ async function withRetries(
   attempts: number,
   backoffMs: number,
   once: () => Promise<void>,
+  said?: (text: string) => void,
 ): Promise<{ ok: boolean; attempts: number; error?: string }> {
   let error = '';
   for (let i = 1; i <= attempts; i++) {
+    said?.(`attempt ${i} of ${attempts}`);
     try {
       await once();
       return { ok: true, attempts: i };
     } catch (err) {
       error = (err as Error).message.slice(0, 300);
-      if (i < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (i - 1)));
+      const wait = backoffMs * 2 ** (i - 1);
+      if (i < attempts) {
+        said?.(`attempt ${i} of ${attempts} failed (${error}); next in ${(wait / 1000).toFixed(1)} s`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
   return { ok: false, attempts, error };
@@ -196,6 +204,47 @@ export function smtpOptions(url: string, timeoutMs: number): SMTPTransport.Optio
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
   };
+}
+
+type Outcome = { ok: boolean; attempts: number; error?: string };
+type Mailer = { sendMail(m: object): Promise<unknown>; close(): void };
+interface Sending {
+  mailer?: Mailer;
+  from: string;
+  timeoutMs: number;
+  attempts: number;
+  backoffMs: number;
+  said?: (text: string) => void;
+}
+
+/** One recipient told of `incident`, with retries; where it stands goes to `said`, naming it. */
+async function deliver(r: Recipient, incident: IncidentRecord, o: Sending): Promise<Outcome> {
+  const { subject, text } = noticeText(incident, r.server);
+  const shownTo = r.channel === 'email' ? r.to : webhookShown(r.to);
+  const said = o.said && ((t: string) => o.said?.(`${r.channel} to ${shownTo} (${r.server}): ${t}`));
+  if (r.channel === 'email') {
+    const { mailer } = o;
+    if (!mailer) return { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
+    const mail = { from: o.from, to: r.to, subject, text, headers: { 'x-gatehouse-incident': incident.id } };
+    return withRetries(o.attempts, o.backoffMs, async () => void (await mailer.sendMail(mail)), said);
+  }
+  const body = slack(incident, r.server, text);
+  return withRetries(
+    o.attempts,
+    o.backoffMs,
+    async () => {
+      const res = await fetch(r.to, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...sign(body, r.secret, Date.now() / 1000) },
+        body,
+        signal: AbortSignal.timeout(o.timeoutMs),
+        redirect: 'error',
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`the webhook answered ${res.status}`);
+    },
+    said,
+  );
 }
 
 export async function notifyIncident(
@@ -227,34 +276,14 @@ export async function notifyIncident(
   const deliveries: Delivery[] = [];
   try {
     for (const r of list) {
-      const { subject, text } = noticeText(incident, r.server);
-      let outcome: { ok: boolean; attempts: number; error?: string };
-      if (r.channel === 'email') {
-        outcome = mailer
-          ? await withRetries(attempts, backoffMs, async () => {
-              await mailer.sendMail({
-                from,
-                to: r.to,
-                subject,
-                text,
-                headers: { 'x-gatehouse-incident': incident.id },
-              });
-            })
-          : { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
-      } else {
-        const body = slack(incident, r.server, text);
-        outcome = await withRetries(attempts, backoffMs, async () => {
-          const res = await fetch(r.to, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...sign(body, r.secret, Date.now() / 1000) },
-            body,
-            signal: AbortSignal.timeout(timeoutMs),
-            redirect: 'error',
-          });
-          await res.body?.cancel();
-          if (!res.ok) throw new Error(`the webhook answered ${res.status}`);
-        });
-      }
+      const outcome = await deliver(r, incident, {
+        mailer,
+        from,
+        timeoutMs,
+        attempts,
+        backoffMs,
+        said: opts.onProgress,
+      });
       const d: Delivery = {
         server: r.server,
         channel: r.channel,
