@@ -220,3 +220,14 @@ test('every console page shows tool names, targets and people as the approval pa
   };
   assert.ok(keysPage(view, [key]).includes('<td>а⟨U+0430⟩lice</td>'), "a key's person");
 });
+
+test('without identity the queue says each request is the viewer own and where it is decided (walk W: the page then refused every one)', () => {
+  const r = fixtureRequest('files__write_file', { path: '/data/a.txt' }, { resource: 'path:/data/a.txt' });
+  const anonymous = approvalsPage(view, [r], true);
+  assert.match(anonymous, /every caller and this console are the same anonymous principal/);
+  assert.match(anonymous, /<code>gatehouse approvals approve &lt;id&gt;<\/code>/);
+  assert.doesNotMatch(anonymous, /where you read the exact call and its diff and decide/);
+  const signedIn = approvalsPage(view, [r]);
+  assert.match(signedIn, /where you read the exact call and its diff and decide/);
+  assert.doesNotMatch(signedIn, /anonymous principal/);
+});

@@ -70,7 +70,16 @@ function lookalike(r: ApprovalRequest): string {
   return which.length ? `<br><small class="warn lookalike">${escapeHtml(outsideAsciiNotice(which))}</small>` : '';
 }
 
-export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
+/**
+ * Without identity every caller and this console are one anonymous principal: each request is the
+ * viewer's own, which its page will not let it decide (the requester never decides). Said here, with
+ * where it is decided instead, rather than a queue whose every entry then refuses (walk W).
+ */
+const ANONYMOUS_QUEUE =
+  '<p class="muted">Without identity (no <code>identity</code> in the configuration) every caller and this console are the same anonymous principal, so each request here is your own and its page will not let you decide it. Decide it from a terminal, where you act as the operator: <code>gatehouse approvals approve &lt;id&gt;</code> or <code>gatehouse approvals deny &lt;id&gt;</code> (the id is in the request\'s address).</p>';
+
+/** The queue: `anonymous` when the gateway has no identity (see ANONYMOUS_QUEUE). */
+export function approvalsPage(v: View, pending: ApprovalRequest[], anonymous = false): string {
   const items = [...pending]
     .sort((a, b) => b.createdAt - a.createdAt)
     .map(
@@ -82,7 +91,7 @@ export function approvalsPage(v: View, pending: ApprovalRequest[]): string {
     'approvals',
     'Approvals',
     items.length
-      ? `<table><thead><tr><th>Action</th><th>Tool</th><th>Class</th><th>Requested by</th><th>Tenant</th><th>Expires</th></tr></thead><tbody>${items.join('')}</tbody></table><p class="muted">Each request opens on the approval page, where you read the exact call and its diff and decide.</p>`
+      ? `<table><thead><tr><th>Action</th><th>Tool</th><th>Class</th><th>Requested by</th><th>Tenant</th><th>Expires</th></tr></thead><tbody>${items.join('')}</tbody></table>${anonymous ? ANONYMOUS_QUEUE : '<p class="muted">Each request opens on the approval page, where you read the exact call and its diff and decide.</p>'}`
       : '<p>Nothing is waiting for your approval.</p><p class="muted">You see the requests you may decide: your tenant, an approver role of the rule, never your own.</p>',
   );
 }

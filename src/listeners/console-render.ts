@@ -82,7 +82,7 @@ export async function render(
       );
     }
     case 'approvals':
-      return approvalsPage(vw, await pendingFor(v, deps));
+      return approvalsPage(vw, await pendingFor(v, deps), !deps.identity.enabled);
     case 'modes':
       return modesPage(vw, actions.visibleModes(a, await store.modes.list()), (m) => actions.mayClear(a, m));
     case 'incidents':
