@@ -73,8 +73,20 @@ test('the method table: the tools/call order, every row a subsequence of it with
         typeof row.skips[n] === 'string' && row.skips[n].trim().length > 10,
         `${method}: skipping ${n} needs a reason`,
       );
-    // Never skippable: who is calling, visibility, the write-ahead record, redaction.
-    for (const n of ['authenticate', 'route', 'classify', 'authorize', 'connect', 'record', 'execute', 'redact'])
+    // Never skippable: who is calling, visibility, credentials on their way out (every row's params
+    // reach an upstream: tasks/* skipped it, and a caller's `_meta` went on unchecked), the write-ahead
+    // record, redaction.
+    for (const n of [
+      'authenticate',
+      'route',
+      'classify',
+      'authorize',
+      'inspect',
+      'connect',
+      'record',
+      'execute',
+      'redact',
+    ])
       assert.ok(names.includes(n), `${method} skips ${n}`);
     // Only the route stage differs between rows; every other stage is the tools/call row's own.
     for (const [n, stage] of row.stages)

@@ -96,17 +96,20 @@ export const UPSTREAM_METHODS: Readonly<Record<string, UpstreamRow>> = {
   'tasks/cancel': taskRow(),
 };
 
-/** tasks/*: the continuation of a tools/call, by the caller that started it. */
+/**
+ * tasks/*: the continuation of a tools/call, by the caller that started it. Inspected: the caller's
+ * `_meta` goes on with the task's id (defined-params.ts), so a credential in it is refused as in any
+ * request's (before, the row skipped inspect and an upstream was handed another tenant's secret).
+ */
 function taskRow(): UpstreamRow {
   const why = 'the task belongs to a tools/call that passed it; the sealed handle binds it to that caller and tool';
   return {
     kind: 'tool',
     target: 'taskId',
-    stages: without(['validate', 'decide', 'inspect', 'approve'], { route: routeTask }),
+    stages: without(['validate', 'decide', 'approve'], { route: routeTask }),
     skips: {
       validate: why,
       decide: `${why} (modes and visibility apply again at authorize)`,
-      inspect: 'a task handle carries nothing of the caller',
       approve: why,
     },
   };
