@@ -11,7 +11,7 @@ import { idKey, success, type JsonObject, type JsonRpcRequest } from '../protoco
 import { META, requestedLogLevel } from '../protocol/era.ts';
 import { toWire } from '../protocol/wire.ts';
 import { modernResult } from '../protocol/modern-result.ts';
-import { callerCancelled } from '../protocol/cancel-reason.ts';
+import { type CredentialFinder, callerCancelled } from '../protocol/cancel-reason.ts';
 import { dispatch } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -138,16 +138,17 @@ const controllers = attachment<AbortController>('abortController');
 
 /**
  * A legacy notification: `notifications/cancelled` aborts the session's request it names, with the
- * caller's reason (a short plain one, scrubbed by `scrub`) for the upstream.
+ * caller's reason (a short plain one in which `credentials` finds nothing: cancel-reason.ts) for the upstream.
  */
 export function onLegacyNotification(
   session: LiveSession,
   method: string,
   params: JsonObject | undefined,
-  scrub: (s: string) => string,
+  credentials: CredentialFinder,
 ): void {
   if (method !== 'notifications/cancelled') return; // initialized, roots/list_changed, progress: nothing to do
   const rid = idKey(params?.requestId);
   for (const { ctx, ctl } of inFlight.values())
-    if (ctx.session === session && idKey(ctx.requestId) === rid) ctl.abort(callerCancelled(params?.reason, scrub));
+    if (ctx.session === session && idKey(ctx.requestId) === rid)
+      ctl.abort(callerCancelled(params?.reason, credentials));
 }

@@ -44,7 +44,7 @@ export async function handleLegacy(
   checkSessionVersion(session, versionHeader);
   const sessionHeaders = { 'mcp-session-id': session.id };
   if (c.kind === 'notification') {
-    onLegacyNotification(session, method, params, (x) => deps.credentials.scrubber.text(x));
+    onLegacyNotification(session, method, params, deps.credentials.scrubber);
     res.writeHead(202, sessionHeaders).end();
     return;
   }

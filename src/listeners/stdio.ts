@@ -250,7 +250,7 @@ class StdioClient {
 
   /** A cancelled request: aborted when in flight, dropped unanswered when still waiting. */
   #cancel(key: string, reason: unknown): void {
-    this.#inFlight.get(key)?.abort(callerCancelled(reason, (x) => this.#deps().credentials.scrubber.text(x)));
+    this.#inFlight.get(key)?.abort(callerCancelled(reason, this.#deps().credentials.scrubber));
     const kept = this.#waiting.filter((w) => idKey(w.req.id) !== key);
     if (kept.length === this.#waiting.length) return;
     this.#waiting = kept;

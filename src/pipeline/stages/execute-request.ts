@@ -14,7 +14,7 @@ import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { Stage } from '../types.ts';
 import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './needs.ts';
 import { beforeSending, settingsChanged } from './recheck.ts';
-import { inspectAnswers } from './inspect-arguments.ts';
+import { inspectAnswers, noteCancelReason } from './inspect-arguments.ts';
 import { scrubForCaller, scrubQuestionForCaller } from './redact-result.ts';
 import { followTask } from '../task-leases.ts';
 import { askHolder } from '../task-holder.ts';
@@ -86,6 +86,7 @@ export const executeRequest: Stage = async (s, deps) => {
     ? askHolder(s, deps, route.holder, scrubs.notices)
     : forward(connectionOf(s), s.ctx, s.method, s.upstream, holds, headers, scrubs, recheckNow)
   ).catch((err: unknown) => {
+    noteCancelReason(s);
     throw taskError(err, known);
   });
   // A task keeps the call's concurrency slots while it runs; an ended one gives them back.

@@ -7,6 +7,7 @@
  * such first, and approval turns policy's allow into a wait, never the other way round.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
+import { withheldCancelReason } from '../../protocol/cancel-reason.ts';
 import type { CheckAnswer } from '../../gateway/forward.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
@@ -60,4 +61,14 @@ export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: P
       s.decision = { ...s.decision, reasons: [...s.decision.reasons, `${why}: refused (secret:outbound)`] };
     throw refusedOutbound(why);
   };
+}
+
+/**
+ * A call its caller cancelled with a reason that carried a credential: the upstream was told the
+ * generic text instead (cancel-reason.ts), and the call's outcome record says so among its decision
+ * reasons, naming the kinds, never the value.
+ */
+export function noteCancelReason(s: CallState): void {
+  const why = withheldCancelReason(s.ctx.signal?.reason);
+  if (why && s.decision) s.decision = { ...s.decision, reasons: [...s.decision.reasons, why] };
 }
