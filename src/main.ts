@@ -15,6 +15,7 @@ import { prepareHost } from './gateway/host.ts';
 import { checkServerNames } from './config/server-names.ts';
 import { pagesBaseUrl } from './config/pages-url.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
+import { writableFolders } from './sandbox/data-paths.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
@@ -412,6 +413,19 @@ export class Gateway {
         { address: this.config.gateway.listen.host, port: this.config.gateway.listen.port },
         ...(this.#bound ? [this.#bound] : []),
       ],
+      {
+        // What any sandboxed server of the config in force writes: no link there is followed (walk F10).
+        grounds: () =>
+          writableFolders(this.config.servers.map((s) => (s.transport === 'stdio' ? s.sandbox : undefined))),
+        onPlanted: (server, owner, l) =>
+          void this.audit.record({
+            kind: 'sandbox.refused',
+            actor: connectionActor(owner),
+            server,
+            outcome: 'refused',
+            detail: { tenant: owner, path: l.path, link: l.link, reason: 'symbolic link' },
+          }),
+      },
     );
   }
 

@@ -36,6 +36,7 @@ const AuditEventSchema = Type.Object(
         'audit.pruned',
         'audit.replayed',
         'egress.refused',
+        'sandbox.refused',
         'upstream.circuit',
         'audit.checkpoint',
       ].map((k) => Type.Literal(k)),

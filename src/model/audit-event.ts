@@ -27,6 +27,7 @@ const AUDIT_KINDS = [
   'audit.pruned',
   'audit.replayed', // a stopped writer's spool stored (embedded store): records stored, a torn line dropped, a stop
   'egress.refused', // a sandboxed server's connection refused by the egress proxy
+  'sandbox.refused', // a sandboxed server's start refused: a path through a link a sandboxed server could have put there
   'upstream.circuit', // an upstream's circuit breaker opened, let a probe through, or closed
   'audit.checkpoint', // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
 ] as const;

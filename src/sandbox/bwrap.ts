@@ -4,13 +4,14 @@
  * gateway's files and credential files, secrets and home, and the chain of exec()s that joins the
  * control groups, drops to the server's user and sets resource limits before bubblewrap runs.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import type { GatewayFile } from './gateway-files.ts';
 import { inside, permissionBits, real, statOf } from '../util/paths.ts';
 import { seccompProgram } from './seccomp.ts';
+import { openUnfollowed } from './data-paths.ts';
 import type { SandboxConfig } from './server-view.ts';
 
 const SECRET_FILES = [
@@ -75,11 +76,14 @@ export function bindProblem(path: string, uid: number, gid: number, write: boole
 
 type Network = NonNullable<SandboxConfig['network']>;
 
-/** A bubblewrap command line being built, with the contents it reads from file descriptors 3, 4, ... */
+/**
+ * A bubblewrap command line being built, with what it reads from file descriptors 3, 4, ...: contents
+ * (written to a pipe), or a descriptor of ours passed as it is (a path to bind, opened unfollowed).
+ */
 export class BwrapCommand {
   readonly args: string[];
-  /** Descriptor 3 is the seccomp filter; the files made by `data` follow. */
-  readonly fds: Buffer[] = [seccompProgram()];
+  /** Descriptor 3 is the seccomp filter; the files made by `data` and the paths bound follow. */
+  readonly fds: Array<Buffer | number> = [seccompProgram()];
 
   constructor(args: string[]) {
     this.args = args;
@@ -93,6 +97,20 @@ export class BwrapCommand {
   data(content: string | Buffer, dest: string, perms = '0444'): void {
     this.fds.push(Buffer.from(content));
     this.args.push('--perms', perms, '--ro-bind-data', String(2 + this.fds.length), dest);
+  }
+
+  /**
+   * Bind what `fd` names at `dest`: bubblewrap mounts the very folder the descriptor holds, and stops
+   * ("Race condition binding dirfd") when what it mounted is not that one.
+   */
+  bindFd(fd: number, dest: string, readOnly: boolean): void {
+    this.fds.push(fd);
+    this.args.push(readOnly ? '--ro-bind-fd' : '--bind-fd', String(2 + this.fds.length), dest);
+  }
+
+  /** Close the descriptors of paths to bind (once the sandbox started, or when it will not). */
+  closeDescriptors(): void {
+    for (const fd of this.fds) if (typeof fd === 'number') closeSync(fd);
   }
 }
 
@@ -123,7 +141,11 @@ export function userFiles(b: BwrapCommand, uid: number, gid: number): void {
   b.data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
 }
 
-/** Bind the visible paths, shallowest first so deeper ones win; each must exist and be in the sandbox user's reach. */
+/**
+ * Bind the visible paths, shallowest first so deeper ones win; each must exist and be in the sandbox
+ * user's reach. Each is opened without following links and bound by its descriptor, so what is
+ * bound is what was checked, even if a folder is swapped for a link meanwhile (walk F10).
+ */
 export function bindPaths(
   b: BwrapCommand,
   server: string,
@@ -145,9 +167,17 @@ export function bindPaths(
     }
     const why = bindProblem(p, uid, gid, how === '--bind');
     if (why) throw new Error(`server \`${server}\`: sandbox path \`${p}\` ${why}`);
-    b.push(how, p, p);
+    b.bindFd(openUnfollowed(p), p, how === '--ro-bind');
   }
   for (const p of veils) b.push('--remount-ro', p);
+}
+
+function lstatOf(p: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `uid`/`gid` may enter every directory above `path` (so a mask there is needed, and can be mounted). */
@@ -192,8 +222,11 @@ export function maskSecrets(
   }
   for (const s of ro) {
     if (rw.has(s) || !statOf(s)?.isDirectory()) continue;
-    for (const f of readdirSync(s)) if (TOP_SECRETS.test(f)) masks.add(join(s, f));
-    if (statOf(join(s, '.git', 'config'))?.isFile()) masks.add(join(s, '.git', 'config'));
+    // A link is no file to mask (what it names is masked or not where it lies), and never followed.
+    for (const f of readdirSync(s))
+      if (TOP_SECRETS.test(f) && !lstatSync(join(s, f)).isSymbolicLink()) masks.add(join(s, f));
+    const git = lstatOf(join(s, '.git'));
+    if (git?.isDirectory() && lstatOf(join(s, '.git', 'config'))?.isFile()) masks.add(join(s, '.git', 'config'));
   }
   // Shallowest first, so a deeper mask is not covered; one the sandbox user cannot reach needs none
   // (and bubblewrap, running as that user, could not mount it).

@@ -30,6 +30,7 @@ import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 import type { Listening } from '../util/own-listener.ts';
 import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
 import type { GatewayFile } from './gateway-files.ts';
+import { PlantedLink } from './data-paths.ts';
 import { chownFolder, findExecutable, real } from '../util/paths.ts';
 import {
   makeWritableFolders,
@@ -46,8 +47,8 @@ export interface Launch {
   args: string[];
   env: Record<string, string>;
   cwd?: string;
-  /** Contents for file descriptors 3, 4, ... of the started process (read once, then closed). */
-  fds: Buffer[];
+  /** File descriptors 3, 4, ... of the started process: contents (read once from a pipe), or a descriptor of ours passed on. */
+  fds: Array<Buffer | number>;
   /** The process started: written down for reaping. */
   started(pid: number): void;
   /** The process is gone: remove what was made for it. */
@@ -115,6 +116,14 @@ function proxyEnv(url: string): Record<string, string> {
   };
 }
 
+/** What else a sandbox host asks the gateway, and tells it. */
+interface SandboxHooks {
+  /** The folders every sandboxed server of the config in force writes (asked at each launch): no link there is followed. */
+  grounds?: () => string[];
+  /** A launch refused: a path went through a link that a sandboxed server could have put there. */
+  onPlanted?: (server: string, tenant: string, l: PlantedLink) => void;
+}
+
 export class SandboxHost {
   readonly stateDir: string;
   readonly registry: ProcessRegistry;
@@ -123,6 +132,7 @@ export class SandboxHost {
   readonly #refused: (server: string, tenant: string, r: EgressRefusal) => void;
   readonly #files: () => GatewayFile[];
   readonly #listening: () => Listening[];
+  readonly #hooks: SandboxHooks;
 
   private constructor(
     stateDir: string,
@@ -130,12 +140,14 @@ export class SandboxHost {
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void,
     files: () => GatewayFile[],
     listening: () => Listening[],
+    hooks: SandboxHooks,
   ) {
     this.stateDir = real(stateDir);
     this.#log = log;
     this.#refused = onRefused;
     this.#files = files;
     this.#listening = listening;
+    this.#hooks = hooks;
     this.registry = new ProcessRegistry(stateDir);
     // Proxy sockets live outside the state directory (a socket path must stay short); named by our
     // process id, so a gateway started later removes those of gateways that are gone.
@@ -158,8 +170,9 @@ export class SandboxHost {
     onRefused: (server: string, tenant: string, r: EgressRefusal) => void = () => {},
     files: () => GatewayFile[] = () => [],
     listening: () => Listening[] = () => [],
+    hooks: SandboxHooks = {},
   ): Promise<SandboxHost> {
-    const host = new SandboxHost(stateDir, log, onRefused, files, listening);
+    const host = new SandboxHost(stateDir, log, onRefused, files, listening, hooks);
     const reaped = await host.registry.reap();
     for (const e of reaped)
       log.warn(
@@ -187,7 +200,7 @@ export class SandboxHost {
     };
     const registry = this.registry;
     const base = {
-      fds: [] as Buffer[],
+      fds: [] as Array<Buffer | number>,
       started: (pid: number) => registry.add({ ...entry, pid, startTime: startTimeOf(pid) ?? '' }),
     };
     if (!cfg.sandbox) {
@@ -212,29 +225,51 @@ export class SandboxHost {
     };
   }
 
+  /**
+   * What the server sees, as a bubblewrap command (with its descriptors of the paths it binds). A
+   * link that a sandboxed server put in a folder sandboxes write is refused, logged and recorded.
+   */
+  #view(cfg: StdioServerConfig, sb: SandboxConfig, tenant: string, user: { uid: number; gid: number }) {
+    const { uid, gid } = user;
+    const { cwd, env, command } = serverProgram(cfg, this.stateDir);
+    const args = (cfg.args ?? []).map((a) => perTenant(a, tenant));
+    const hidden = this.#files().map((f) => ({ ...f, path: real(f.path) }));
+    const b = new BwrapCommand(baseArgs(sb.network ?? 'none'));
+    try {
+      const o = { command, args, cwd, stateDir: this.stateDir, hidden, tenant, grounds: this.#hooks.grounds?.() };
+      const { ro, rw, veils } = visiblePaths(cfg, sb, o);
+      makeWritableFolders(rw, uid, gid);
+      userFiles(b, uid, gid);
+      bindPaths(b, cfg.name, { ro, rw, veils }, uid, gid);
+      maskSecrets(b, { ro, rw }, this.stateDir, hidden, { uid, gid });
+    } catch (err) {
+      b.closeDescriptors();
+      if (!(err instanceof PlantedLink)) throw err;
+      this.#log.warn(
+        { upstream: cfg.name, tenant, path: err.path, link: err.link },
+        'sandbox path refused: a symbolic link',
+      );
+      this.#hooks.onPlanted?.(cfg.name, tenant, err);
+      throw new Error(`server \`${cfg.name}\`: ${err.message}`);
+    }
+    secretsAndHome(b, cfg, sb, env);
+    return { b, cwd, env, command, args };
+  }
+
   /** Bubblewrap around the server, within its limits, with its egress proxy when it has an allowlist. */
   async #sandboxed(cfg: StdioServerConfig, sb: SandboxConfig, tenant: string, id: string): Promise<SandboxedLaunch> {
     const tools = sandboxTools(cfg.name);
     const { uid, gid } = sandboxUser(cfg);
-    const { cwd, env, command } = serverProgram(cfg, this.stateDir);
-    const args = (cfg.args ?? []).map((a) => perTenant(a, tenant));
-    const hidden = this.#files().map((f) => ({ ...f, path: real(f.path) }));
-    const { ro, rw, veils } = visiblePaths(cfg, sb, { command, args, cwd, stateDir: this.stateDir, hidden, tenant });
-    makeWritableFolders(rw, uid, gid);
+    const { b, cwd, env, command, args } = this.#view(cfg, sb, tenant, { uid, gid });
     const net = sb.network ?? 'none';
-    const b = new BwrapCommand(baseArgs(net));
-    userFiles(b, uid, gid);
-    bindPaths(b, cfg.name, { ro, rw, veils }, uid, gid);
-    maskSecrets(b, { ro, rw }, this.stateDir, hidden, { uid, gid });
-    secretsAndHome(b, cfg, sb, env);
-
     const limits = limitsOf(cfg);
     const backend = limitBackend();
-    const groups = backend.kind === 'rlimit' ? { dirs: [], procs: [] } : createGroups(backend, id, limits);
-    const held: Held = { groups: groups.dirs };
+    const held: Held = { groups: [] };
     let inner = [command, ...args];
-    if (typeof net === 'object') {
-      try {
+    let procs: string[] = [];
+    try {
+      if (backend.kind !== 'rlimit') ({ dirs: held.groups, procs } = createGroups(backend, id, limits));
+      if (typeof net === 'object')
         inner = await this.#openEgress(held, b, env, inner, {
           server: cfg.name,
           tenant,
@@ -243,14 +278,14 @@ export class SandboxHost {
           uid,
           gid,
         });
-      } catch (err) {
-        await release(held);
-        throw err;
-      }
+    } catch (err) {
+      b.closeDescriptors();
+      await release(held);
+      throw err;
     }
     // The root bubblewrap built is a tmpfs: read-only too, so only /tmp and the declared paths take writes.
     b.push('--remount-ro', '/', '--chdir', cwd ?? '/tmp', '--seccomp', '3', '--', ...inner);
-    const chain = execChain(tools, rlimitArgs(backend, limits), b.args, { uid, gid }, groups.procs);
+    const chain = execChain(tools, rlimitArgs(backend, limits), b.args, { uid, gid }, procs);
     this.#log.debug({ upstream: cfg.name, tenant, limits: backend.kind, uid }, 'starting sandboxed server');
     return {
       command: chain[0],
@@ -258,7 +293,7 @@ export class SandboxHost {
       env,
       cwd: '/',
       fds: b.fds,
-      groups: groups.dirs,
+      groups: held.groups,
       cleanup: () => release(held),
     };
   }

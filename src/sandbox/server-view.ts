@@ -3,13 +3,14 @@
  * paths and arguments, and the paths shown to it (read-only or writable), with the veils over the
  * folders of other tenants. Refuses a declared path in what the gateway keeps.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
 import { isSafePlaceholderValue } from '../util/placeholder-value.ts';
 import type { GatewayFile } from './gateway-files.ts';
-import { chownFolder, findExecutable, inside, keptIn, real } from '../util/paths.ts';
+import { findExecutable, inside, keptIn, real, statOf } from '../util/paths.ts';
+import { chownUnfollowed, resolveUnplanted, writableFolders } from './data-paths.ts';
 
 /** The environment of a server: the inherited allowlist and its configured variables, nothing else. */
 export function stdioEnv(cfg: StdioServerConfig): Record<string, string> {
@@ -97,17 +98,22 @@ export function visiblePaths(
     stateDir: string;
     hidden: GatewayFile[];
     tenant: string;
+    /** Folders other servers' sandboxes write (this one's are added): no link in them is followed. */
+    grounds?: readonly string[];
   },
 ): { ro: Set<string>; rw: Set<string>; veils: Set<string> } {
   const { command, cwd, stateDir } = o;
-  const read = (sb.paths?.read ?? []).map((p) => real(perTenant(p, o.tenant)));
-  const write = (sb.paths?.write ?? []).map((p) => real(perTenant(p, o.tenant)));
+  // A link a sandboxed server put in a folder it writes is refused, never followed (walk F10).
+  const grounds = [...writableFolders([sb]), ...(o.grounds ?? [])];
+  const resolved = (p: string) => resolveUnplanted(perTenant(p, o.tenant), grounds);
+  const read = (sb.paths?.read ?? []).map(resolved);
+  const write = (sb.paths?.write ?? []).map(resolved);
   const ro = new Set<string>();
   const rw = new Set<string>(write);
   const nodePrefix = dirname(dirname(real(process.execPath)));
   if (!inside(nodePrefix, '/usr')) ro.add(nodePrefix);
   for (const f of [command, real(command)]) if (!system(f)) ro.add(packageRoot(f));
-  for (const f of programFiles(o.args, cwd)) ro.add(packageRoot(f));
+  for (const f of programFiles(o.args, cwd, grounds)) ro.add(packageRoot(f));
   if (cwd) ro.add(cwd);
   for (const p of read) ro.add(p);
   // A declared folder (or its own cwd) in what the gateway keeps would be hidden under its mask, or
@@ -129,12 +135,12 @@ export function visiblePaths(
     const at = p.indexOf('{tenant}');
     if (at < 0) continue;
     const root = real(dirname(p.slice(0, at + '{tenant}'.length)));
-    own.add(real(perTenant(p.slice(0, at + '{tenant}'.length), o.tenant)));
+    own.add(resolved(p.slice(0, at + '{tenant}'.length)));
     if ([...ro, ...rw].some((s) => inside(root, s))) veils.add(root);
   }
   // What the server runs from must not lie under a veil (it would be hidden, and the server would not
   // start for a reason no one could see): refused, saying why.
-  const runs = [command, real(command), ...programFiles(o.args, cwd), ...(cwd ? [cwd] : [])];
+  const runs = [command, real(command), ...programFiles(o.args, cwd, grounds), ...(cwd ? [cwd] : [])];
   for (const v of veils)
     for (const p of runs)
       if (inside(p, v) && ![...own].some((d) => inside(p, d)))
@@ -144,23 +150,41 @@ export function visiblePaths(
   return { ro, rw, veils };
 }
 
-/** The files a server's arguments name (a script, a module): absolute, or relative to its folder. */
-function programFiles(args: string[], cwd: string | undefined): string[] {
+/**
+ * The files a server's arguments name (a script, a module): absolute, or relative to its folder;
+ * resolved without following a link in a folder that sandboxes write (`grounds`).
+ */
+function programFiles(args: string[], cwd: string | undefined, grounds: readonly string[]): string[] {
   const files: string[] = [];
   for (const a of args) {
     if (a.startsWith('-') || !(isAbsolute(a) || a.startsWith('.'))) continue;
-    const p = resolve(cwd ?? process.cwd(), a);
-    if (existsSync(p) && statSync(p).isFile() && !system(p)) files.push(real(p));
+    const p = resolveUnplanted(resolve(cwd ?? process.cwd(), a), grounds);
+    if (statOf(p)?.isFile() && !system(p)) files.push(p);
   }
   return files;
 }
 
-/** A writable folder that does not exist yet is made for the server's user. */
+function absent(p: string): boolean {
+  try {
+    lstatSync(p);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A writable folder that does not exist yet is made for the server's user, one folder at a time
+ * (mkdir never follows a link in the place of the folder it makes), and given to that user only if
+ * the kernel names the folder opened by the path made (a folder above swapped for a link is refused).
+ */
 export function makeWritableFolders(rw: Set<string>, uid: number, gid: number): void {
   for (const p of rw) {
-    if (existsSync(p)) continue;
-    mkdirSync(dirname(p), { recursive: true, mode: 0o755 }); // parents the sandbox user can enter
-    mkdirSync(p, { mode: 0o700 });
-    if (process.getuid?.() === 0) chownFolder(p, uid, gid);
+    if (!absent(p)) continue;
+    const missing: string[] = [];
+    for (let d = p; absent(d); d = dirname(d)) missing.unshift(d);
+    // Parents the sandbox user can enter; the folder itself its own.
+    for (const d of missing) mkdirSync(d, { mode: d === p ? 0o700 : 0o755 });
+    if (process.getuid?.() === 0) chownUnfollowed(p, uid, gid);
   }
 }

@@ -31,15 +31,15 @@ export interface SpawnSpec {
 }
 
 /**
- * Start a stdio server: pipes for stdin, stdout, stderr and `fds` more (a sandbox's seccomp filter
- * and files), in its own process group: a server started through a wrapper (npx, sh -c, uvx) is a
+ * Start a stdio server: pipes for stdin, stdout, stderr and one more for each content of `fds` (a
+ * sandbox's seccomp filter and files), a descriptor of `fds` passed on as it is, in its own process group: a server started through a wrapper (npx, sh -c, uvx) is a
  * grandchild, and stopping must reach it too, or it keeps running and holds our pipes open.
  */
-export function spawnServer(spec: SpawnSpec, fds = 0): ChildProcessWithoutNullStreams {
+export function spawnServer(spec: SpawnSpec, fds: ReadonlyArray<Buffer | number> = []): ChildProcessWithoutNullStreams {
   return spawn(spec.command, spec.args, {
     cwd: spec.cwd,
     env: spec.env,
-    stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: fds }, () => 'pipe' as const)],
+    stdio: ['pipe', 'pipe', 'pipe', ...fds.map((f) => (typeof f === 'number' ? f : ('pipe' as const)))],
     detached: true,
   }) as ChildProcessWithoutNullStreams;
 }

@@ -10,6 +10,7 @@
  */
 import { parseUpstreamJson } from '../protocol/exact-numbers.ts';
 import { isUtf8 } from 'node:buffer';
+import { closeSync } from 'node:fs';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawnServer, type SpawnSpec } from './early-start.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -28,8 +29,11 @@ export interface StdioOptions {
   maxLineBytes?: number;
   /** The gateway's budget of bytes held from upstreams (a channel without one has its own, of the default size). */
   budget?: ByteBudget;
-  /** Contents for file descriptors 3, 4, ... (a sandbox's seccomp filter and files), written once. */
-  fds?: Buffer[];
+  /**
+   * File descriptors 3, 4, ...: contents (a sandbox's seccomp filter and files), written once to a
+   * pipe, or a descriptor of ours (a path a sandbox binds), passed on and then closed here.
+   */
+  fds?: Array<Buffer | number>;
   /** The process started (its id, for the registry of started processes). */
   onStarted?: (pid: number) => void;
   /** The process is gone: release what was made for it. */
@@ -77,8 +81,12 @@ export class StdioChannel implements Channel {
     this.#budget = opts.budget ?? new ByteBudget();
     const fds = opts.fds ?? [];
     const spec = { command: opts.command, args: opts.args, env: opts.env, cwd: opts.cwd };
-    this.#child = (fds.length === 0 ? opts.prestarted?.(spec) : undefined) ?? spawnServer(spec, fds.length);
+    this.#child = (fds.length === 0 ? opts.prestarted?.(spec) : undefined) ?? spawnServer(spec, fds);
     fds.forEach((data, i) => {
+      if (typeof data === 'number') {
+        closeSync(data); // the child holds its own copy
+        return;
+      }
       const pipe = this.#child.stdio[3 + i] as unknown as import('node:stream').Writable;
       pipe.on('error', () => {}); // the reader is gone: the process failed to start, reported through 'exit'
       pipe.end(data);
