@@ -4,30 +4,15 @@
  * gateway's files and credential files, secrets and home, and the chain of exec()s that joins the
  * control groups, drops to the server's user and sets resource limits before bubblewrap runs.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { closeSync, existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { StdioServerConfig } from '../config/schema.ts';
-import type { GatewayFile } from './gateway-files.ts';
+import type { Masks } from './masks.ts';
 import { inside, permissionBits, real, statOf } from '../util/paths.ts';
 import { seccompProgram } from './seccomp.ts';
 import { openUnfollowed } from './data-paths.ts';
 import type { SandboxConfig } from './server-view.ts';
 
-const SECRET_FILES = [
-  '.ssh',
-  '.aws',
-  '.gnupg',
-  '.kube',
-  '.docker',
-  '.azure',
-  '.config/gcloud',
-  '.netrc',
-  '.npmrc',
-  '.pgpass',
-  '.git-credentials',
-  '.vault-token',
-];
 const ETC = [
   '/etc/ssl',
   '/etc/ca-certificates',
@@ -41,13 +26,6 @@ const ETC = [
   '/etc/nsswitch.conf',
   '/etc/mime.types',
 ];
-
-/**
- * Files that may hold a secret at the top of every directory shown read-only (a project's): `.env`
- * and its variants (`.env.local`, `.env.production`), credential files and a clone's `.git/config`
- * (a remote URL can carry a token).
- */
-const TOP_SECRETS = /^\.env(\..+)?$|^\.(npmrc|netrc|pgpass|git-credentials)$/;
 
 /** Why `uid`/`gid` cannot reach `path` (enter every ancestor; read it, or write it too), or undefined. */
 function unreachable(path: string, uid: number, gid: number, write: boolean): string | undefined {
@@ -141,101 +119,69 @@ export function userFiles(b: BwrapCommand, uid: number, gid: number): void {
   b.data(`root:x:0:\nsandbox:x:${gid}:\n`, '/etc/group');
 }
 
+type Op = 'ro' | 'rw' | 'veil' | 'entries' | 'dir' | 'file';
+/** At one path, what is mounted first: a bind, then what covers it. */
+const OP_ORDER: Op[] = ['ro', 'rw', 'veil', 'entries', 'dir', 'file'];
+
 /**
- * Bind the visible paths, shallowest first so deeper ones win; each must exist and be in the sandbox
- * user's reach. Each is opened without following links and bound by its descriptor, so what is
- * bound is what was checked, even if a folder is swapped for a link meanwhile (walk F10).
+ * Bind the visible paths and hide what they must not show (`masks`, ./masks.ts), shallowest first so
+ * deeper ones win; each path bound must exist and be in the sandbox user's reach. Each is opened
+ * without following links and bound by its descriptor, so what is bound is what was checked, even if
+ * a folder is swapped for a link meanwhile (walk F10). Folders made here (a veil, a veiled folder)
+ * are made read-only once everything inside them is mounted.
  */
 export function bindPaths(
   b: BwrapCommand,
   server: string,
-  shown: { ro: Set<string>; rw: Set<string>; veils: Set<string> },
+  shown: { ro: Set<string>; rw: Set<string>; veils: Set<string>; masks: Masks },
   uid: number,
   gid: number,
 ): void {
-  const { ro, rw, veils } = shown;
-  const byDepth = (a: string, c: string) => a.split(sep).length - c.split(sep).length || a.localeCompare(c);
-  const binds = [
-    ...[...ro].map((p) => ['--ro-bind', p] as const),
-    ...[...rw].map((p) => ['--bind', p] as const),
-    ...[...veils].map((p) => ['--tmpfs', p] as const),
-  ].sort((x, y) => byDepth(x[1], y[1]));
-  for (const [how, p] of binds) {
-    if (how === '--tmpfs') {
-      b.push(how, p); // over the folders of every tenant; this one's own is bound into it next
-      continue;
+  const { ro, rw, veils, masks } = shown;
+  const ops: Array<[Op, string]> = [
+    ...[...ro].map((p) => ['ro', p] as [Op, string]),
+    ...[...rw].map((p) => ['rw', p] as [Op, string]),
+    ...[...veils].map((p) => ['veil', p] as [Op, string]),
+    ...[...masks.veiled.keys()].map((p) => ['entries', p] as [Op, string]),
+    ...[...masks.dirs].map((p) => ['dir', p] as [Op, string]),
+    ...[...masks.files].map((p) => ['file', p] as [Op, string]),
+  ];
+  const depth = (p: string) => p.split(sep).length;
+  ops.sort(
+    ([k1, a], [k2, c]) => depth(a) - depth(c) || OP_ORDER.indexOf(k1) - OP_ORDER.indexOf(k2) || a.localeCompare(c),
+  );
+  for (const [op, p] of ops) {
+    if (op === 'veil')
+      b.push('--tmpfs', p); // over the folders of every tenant; this one's own is bound into it next
+    else if (op === 'entries') veiledFolder(b, p, masks.veiled.get(p) ?? new Set(), { uid, gid });
+    else if (op === 'dir') b.push('--tmpfs', p, '--remount-ro', p);
+    else if (op === 'file')
+      b.data('', p); // an empty file in its place
+    else {
+      const why = bindProblem(p, uid, gid, op === 'rw');
+      if (why) throw new Error(`server \`${server}\`: sandbox path \`${p}\` ${why}`);
+      b.bindFd(openUnfollowed(p), p, op === 'ro');
     }
-    const why = bindProblem(p, uid, gid, how === '--bind');
-    if (why) throw new Error(`server \`${server}\`: sandbox path \`${p}\` ${why}`);
-    b.bindFd(openUnfollowed(p), p, how === '--ro-bind');
   }
-  for (const p of veils) b.push('--remount-ro', p);
-}
-
-function lstatOf(p: string): ReturnType<typeof lstatSync> | undefined {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `uid`/`gid` may enter every directory above `path` (so a mask there is needed, and can be mounted). */
-function enterable(path: string, uid: number, gid: number): boolean {
-  if (uid === 0) return true;
-  const parts = path.split(sep).filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const st = statOf(sep + parts.slice(0, i).join(sep));
-    if (!st || (permissionBits(st, uid, gid) & 1) === 0) return false;
-  }
-  return true;
+  for (const p of [...veils, ...masks.veiled.keys()]) b.push('--remount-ro', p);
 }
 
 /**
- * Hide what a bound directory must not show: the state directory, the gateway's own files wherever
- * they lie (config, policy, database, exports: `hidden`), the credential files of the gateway's home,
- * and `.env` and credential files at the top of a read-only folder. A directory of the gateway's
- * that does not exist yet (an export's, the database's spool) is made first (0700, as the gateway
- * would): a mask can only cover what exists, and one made later in a shown folder would be seen.
+ * A read-only folder that holds something to hide, shown as a folder of its own: its other entries
+ * as they are now (links as links), an empty file for each hidden file there now, and nothing that
+ * is created or renamed in it later. An entry the sandbox user could not read is left out
+ * (bubblewrap, running as that user, could not bind it).
  */
-export function maskSecrets(
-  b: BwrapCommand,
-  shownPaths: { ro: Set<string>; rw: Set<string> },
-  stateDir: string,
-  hidden: GatewayFile[],
-  user: { uid: number; gid: number },
-): void {
-  const { ro, rw } = shownPaths;
-  const shown = [...ro, ...rw];
-  const isShown = (p: string) => shown.some((s) => inside(p, s));
-  const masks = new Set<string>();
-  if (isShown(stateDir)) masks.add(stateDir);
-  for (const h of hidden) {
-    if (!isShown(h.path) || inside(h.path, stateDir)) continue;
-    if (h.dir && !existsSync(h.path)) mkdirSync(h.path, { recursive: true, mode: 0o700 });
-    if (existsSync(h.path)) masks.add(h.path);
-  }
-  const home = real(homedir());
-  for (const f of SECRET_FILES) {
-    const p = join(home, f);
-    if (existsSync(p) && isShown(p)) masks.add(p);
-  }
-  for (const s of ro) {
-    if (rw.has(s) || !statOf(s)?.isDirectory()) continue;
-    // A link is no file to mask (what it names is masked or not where it lies), and never followed.
-    for (const f of readdirSync(s))
-      if (TOP_SECRETS.test(f) && !lstatSync(join(s, f)).isSymbolicLink()) masks.add(join(s, f));
-    const git = lstatOf(join(s, '.git'));
-    if (git?.isDirectory() && lstatOf(join(s, '.git', 'config'))?.isFile()) masks.add(join(s, '.git', 'config'));
-  }
-  // Shallowest first, so a deeper mask is not covered; one the sandbox user cannot reach needs none
-  // (and bubblewrap, running as that user, could not mount it).
-  const order = [...masks].sort((x, y) => x.split(sep).length - y.split(sep).length || x.localeCompare(y));
-  for (const m of order) {
-    if (order.some((o) => o !== m && inside(m, o) && statOf(o)?.isDirectory())) continue; // under a masked folder
-    if (!enterable(m, user.uid, user.gid)) continue;
-    if (statSync(m).isDirectory()) b.push('--tmpfs', m, '--remount-ro', m);
-    else b.data('', m); // an empty file in its place
+function veiledFolder(b: BwrapCommand, dir: string, hidden: Set<string>, user: { uid: number; gid: number }): void {
+  b.push('--tmpfs', dir);
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) continue; // gone meanwhile
+    if (hidden.has(name)) {
+      if (st.isFile()) b.data('', p);
+    } else if (st.isSymbolicLink()) b.push('--symlink', readlinkSync(p), p);
+    else if (!bindProblem(p, user.uid, user.gid, false)) b.bindFd(openUnfollowed(p), p, true);
   }
 }
 

@@ -28,7 +28,8 @@ import {
 import { ProcessRegistry, startTimeOf } from './registry.ts';
 import { EgressProxy, RELAY_SOURCE, type EgressRefusal } from './egress.ts';
 import type { Listening } from '../util/own-listener.ts';
-import { BwrapCommand, baseArgs, bindPaths, execChain, maskSecrets, secretsAndHome, userFiles } from './bwrap.ts';
+import { BwrapCommand, baseArgs, bindPaths, execChain, secretsAndHome, userFiles } from './bwrap.ts';
+import { secretMasks } from './masks.ts';
 import type { GatewayFile } from './gateway-files.ts';
 import { PlantedLink } from './data-paths.ts';
 import { chownFolder, findExecutable, real } from '../util/paths.ts';
@@ -240,8 +241,8 @@ export class SandboxHost {
       const { ro, rw, veils } = visiblePaths(cfg, sb, o);
       makeWritableFolders(rw, uid, gid);
       userFiles(b, uid, gid);
-      bindPaths(b, cfg.name, { ro, rw, veils }, uid, gid);
-      maskSecrets(b, { ro, rw }, this.stateDir, hidden, { uid, gid });
+      const masks = secretMasks({ ro, rw }, this.stateDir, hidden, { uid, gid });
+      bindPaths(b, cfg.name, { ro, rw, veils, masks }, uid, gid);
     } catch (err) {
       b.closeDescriptors();
       if (!(err instanceof PlantedLink)) throw err;
