@@ -16,6 +16,7 @@ import { checkServerNames } from './config/server-names.ts';
 import { pagesBaseUrl } from './config/pages-url.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
 import { writableFolders } from './sandbox/data-paths.ts';
+import { backingServices } from './util/own-listener.ts';
 import { ALL_KINDS, Catalog } from './catalog/catalog.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
@@ -412,6 +413,11 @@ export class Gateway {
       () => [
         { address: this.config.gateway.listen.host, port: this.config.gateway.listen.port },
         ...(this.#bound ? [this.#bound] : []),
+        // Its database and Redis, which trust local callers: never, whatever `allowLoopback` says.
+        ...backingServices({
+          postgres: this.config.storage.driver === 'postgres' ? this.config.storage.postgresUrl : undefined,
+          redis: this.config.limits?.redis?.url,
+        }),
       ],
       {
         // What any sandboxed server of the config in force writes: no link there is followed (walk F10).

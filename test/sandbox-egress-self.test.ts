@@ -105,8 +105,11 @@ test('vet: the gateway is refused whatever the allowlist says, before any litera
     const v = await vet(list, h, P, own);
     assert.equal('reason' in v && v.reason, 'gateway address', h);
   }
-  // The same entries without the gateway listening there: literal internal addresses pass as before.
-  assert.deepEqual(await vet(list, '127.0.0.1', P), { address: '127.0.0.1' });
+  // The same entries without the gateway listening there: a literal loopback address passes with
+  // `allowLoopback` only.
+  assert.deepEqual(await vet(list, '127.0.0.1', P, undefined, true), { address: '127.0.0.1' });
+  const v0 = await vet(list, '127.0.0.1', P);
+  assert.equal('reason' in v0 && v0.reason, 'loopback address');
   const wildcard = { listening: [{ address: '::', port: P }], interfaces: ['10.0.0.5'] };
   const v = await vet([parseAllow(`10.0.0.5:${P}`)], '10.0.0.5', P, wildcard);
   assert.equal('reason' in v && v.reason, 'gateway address', "the machine's own address, on a wildcard listener");
@@ -116,7 +119,8 @@ test('vet: the gateway is refused whatever the allowlist says, before any litera
 function configText(listen: string, allow: string[]): string {
   return (
     `version: 1\ngateway:\n  listen: ${listen}\n  stateDir: ${JSON.stringify(join(tmp, 'state'))}\nservers:\n` +
-    `${stdioServer('box', EGRESS)}    sandbox:\n      network:\n        allow:\n` +
+    // Loopback entries opted in: what is refused here is the gateway, whatever the opt-in.
+    `${stdioServer('box', EGRESS)}    sandbox:\n      network:\n        allowLoopback: true\n        allow:\n` +
     allow.map((a) => `          - ${JSON.stringify(a)}\n`).join('')
   );
 }
@@ -209,7 +213,7 @@ test('a sandboxed server allowed its own gateway in every spelling reaches neith
   // (a file checked before this rule, a check that misses a spelling), so they are put in after the load.
   const box = config.servers[0];
   assert.ok(box.transport === 'stdio' && box.sandbox);
-  box.sandbox.network = { allow: [`127.0.0.1:${Q}`, ...spelled] };
+  box.sandbox.network = { allow: [`127.0.0.1:${Q}`, ...spelled], allowLoopback: true };
   // A worktree whose node_modules is a link elsewhere: the server's packages are shown where they are.
   const modules = realpathSync(join(ROOT, 'node_modules'));
   if (modules !== join(ROOT, 'node_modules')) box.sandbox.paths = { read: [modules] };

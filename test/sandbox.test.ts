@@ -104,7 +104,7 @@ before(async () => {
   t = await startGateway(
     stdioServer('jailed', HOSTILE) +
       creds +
-      `    sandbox: { network: { allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
+      `    sandbox: { network: { allowLoopback: true, allow: ${JSON.stringify(allow)} }, limits: { processes: 64, memoryMb: 256 } }\n` +
       stdioServer('free', HOSTILE) +
       creds +
       stdioServer('boxed', HOSTILE) +

@@ -295,10 +295,10 @@ test('a value one of several shapes may take: the shape it has is checked, or on
   ]);
   // No branch's shape: one line with every shape, not one complaint per branch.
   assert.deepEqual(errors(server('maybe')), [
-    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`',
+    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`, `allowLoopback`',
   ]);
   assert.deepEqual(errors(server('5')), [
-    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`',
+    'g.yaml:7:16: servers[0].sandbox.network: must be `none`, `host` or a mapping with `allow`, `allowLoopback`',
   ]);
 });
 

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { isObj, type Context, type Obj } from './issues.ts';
 import { formatPath } from '../util/yaml-positions.ts';
 import { ALLOW_ENTRY_FORM, ALLOW_ENTRY_PATTERN, parseAllow, type AllowEntry } from '../util/allow-entry.ts';
-import { canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
+import { backingServices, canonicalIp, namesGateway, type Listening } from '../util/own-listener.ts';
 import { refusedAddress } from '../util/address-kind.ts';
 import { embeddedIpv4, type EmbeddingForm } from '../util/embedded-ipv4.ts';
 import { keptIn, real } from '../util/paths.ts';
@@ -23,10 +23,17 @@ export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; 
     typeof listen.host === 'string' && typeof listen.port === 'number'
       ? { address: listen.host, port: listen.port }
       : undefined;
+  const storage = isObj(raw.storage) ? raw.storage : {};
+  const limits = isObj(raw.limits) ? raw.limits : {};
+  const services = backingServices({
+    postgres: storage.driver === 'postgres' ? storage.postgresUrl : undefined,
+    redis: isObj(limits.redis) ? limits.redis.url : undefined,
+  });
   const servers: unknown[] = Array.isArray(raw.servers) ? raw.servers : [];
   for (const [i, server] of servers.entries()) {
     const sandbox = isObj(server) && isObj(server.sandbox) ? server.sandbox : {};
     const allow = isObj(sandbox.network) && Array.isArray(sandbox.network.allow) ? sandbox.network.allow : [];
+    const allowLoopback = isObj(sandbox.network) && sandbox.network.allowLoopback === true;
     for (const [j, entry] of allow.entries()) {
       const path = ['servers', i, 'sandbox', 'network', 'allow', j];
       if (typeof entry !== 'string' || ctx.unset.has(formatPath(path))) continue;
@@ -39,7 +46,7 @@ export function sandboxChecks(raw: Obj, ctx: Context, dirs: { stateDir: string; 
         continue;
       }
       // The value is not echoed: it may have come from the environment.
-      const why = entryProblem(e, own);
+      const why = entryProblem(e, own) ?? localProblem(e, services, allowLoopback);
       if (why) ctx.add(path, why);
     }
   }
@@ -66,6 +73,23 @@ function entryProblem(e: AllowEntry, own: Listening | undefined): string | undef
   const embedded = why && embeddedIpv4(e.host);
   if (embedded)
     return `is an IPv6 address that carries an IPv4 one (${FORM_NAMES[embedded.form]}), a ${why} on a network that translates it, which the egress proxy refuses in this form: allow the IPv4 address itself if it is meant`;
+  return undefined;
+}
+
+/**
+ * Why an entry is refused for what it reaches on this side: the gateway's own database or Redis
+ * (never, `allowLoopback` or not), or this machine named literally (loopback, the unspecified
+ * address), which reaches whatever listens on that port here (another gateway, a database, an admin
+ * port), so it needs `allowLoopback`.
+ */
+function localProblem(e: AllowEntry, services: ReturnType<typeof backingServices>, allowLoopback: boolean) {
+  const own = services.find((s) => namesGateway(e.host, e.port, s));
+  if (own)
+    return `names the gateway's own ${own.what}, which a local caller may reach without a password: the egress proxy never connects a sandboxed server to it, \`allowLoopback\` or not`;
+  const ip = canonicalIp(e.host);
+  if (!ip || (refusedAddress(ip) !== 'loopback address' && ip !== '0.0.0.0' && ip !== '::')) return undefined;
+  if (!allowLoopback)
+    return 'names this machine (a loopback address): it reaches whatever listens on that port here, another gateway, a database or an admin port; set `allowLoopback: true` beside `allow` if that is meant';
   return undefined;
 }
 

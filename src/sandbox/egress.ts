@@ -13,7 +13,7 @@ import { createServer, connect, isIP, type Server, type Socket } from 'node:net'
 import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { reachesGateway, type Listening } from '../util/own-listener.ts';
+import { canonicalIp, reachesGateway, type Listening } from '../util/own-listener.ts';
 import { type AllowEntry, allowHost, parseAllow } from '../util/allow-entry.ts';
 import { type AddressKind, refusedAddress } from '../util/address-kind.ts';
 import { embeddedIpv4 } from '../util/embedded-ipv4.ts';
@@ -23,8 +23,11 @@ export interface EgressRefusal {
   target: string;
   /** The resolved address that was refused, when resolution got that far. */
   address?: string;
-  reason: 'not in allowlist' | 'gateway address' | AddressKind | 'unresolvable' | 'bad request';
+  reason: 'not in allowlist' | 'gateway address' | AddressKind | LocalKind | 'unresolvable' | 'bad request';
 }
+
+/** This machine, reached with `allowLoopback` only. */
+type LocalKind = 'loopback address' | 'unspecified address' | 'address of this machine';
 
 function allowedBy(list: AllowEntry[], host: string, port: number): AllowEntry | undefined {
   const h = host.toLowerCase();
@@ -52,6 +55,7 @@ export async function vet(
   host: string,
   port: number,
   own: OwnSockets = { listening: [], interfaces: [] },
+  allowLoopback = false,
 ): Promise<{ address: string } | EgressRefusal> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   // `localhost.` is `localhost`, as the allowlist's entries are read (../util/allow-entry.ts).
@@ -76,9 +80,22 @@ export async function vet(
     // nor an IPv6 form that carries an internal IPv4 address (NAT64, SIIT...): it names that one.
     const literal = isIP(entry.host) && entry.host === address.toLowerCase() && !embeddedIpv4(address);
     if (why && (why === 'metadata address' || !literal)) return { target, address, reason: why };
+    // This machine (loopback, the unspecified address, an address of its own): whatever listens on
+    // that port here, another gateway or a database, only with `allowLoopback`.
+    const local = localAddress(address, own.interfaces);
+    if (local && !allowLoopback) return { target, address, reason: local };
   }
   if (!addresses.length) return { target, reason: 'unresolvable' };
   return { address: addresses[0] };
+}
+
+/** Why `address` is this machine (a literal opt-in then also needs `allowLoopback`), or undefined. */
+function localAddress(address: string, interfaces: string[]): LocalKind | undefined {
+  const ip = canonicalIp(address) ?? address.toLowerCase();
+  if (refusedAddress(ip) === 'loopback address') return 'loopback address';
+  if (ip === '0.0.0.0' || ip === '::') return 'unspecified address';
+  if (interfaces.some((i) => canonicalIp(i) === ip)) return 'address of this machine';
+  return undefined;
 }
 
 const MAX_HEAD = 16 * 1024;
@@ -90,13 +107,24 @@ export class EgressProxy {
   readonly #server: Server;
   readonly #path: string;
   readonly #allow: AllowEntry[];
+  readonly #allowLoopback: boolean;
   readonly #refused: (r: EgressRefusal) => void;
   readonly #listening: () => Listening[];
   readonly #open = new Set<Socket>();
 
-  /** `listening`: where the gateway listens now, asked at each connection. */
-  constructor(path: string, allow: string[], onRefused: (r: EgressRefusal) => void, listening: () => Listening[]) {
+  /**
+   * `listening`: where the gateway listens now, asked at each connection. `allowLoopback`: a literal
+   * entry may name this machine (`sandbox.network.allowLoopback`).
+   */
+  constructor(
+    path: string,
+    allow: string[],
+    onRefused: (r: EgressRefusal) => void,
+    listening: () => Listening[],
+    allowLoopback = false,
+  ) {
     this.#path = path;
+    this.#allowLoopback = allowLoopback;
     this.#allow = allow.map(parseAllow);
     this.#refused = onRefused;
     this.#listening = listening;
@@ -169,10 +197,13 @@ export class EgressProxy {
         rest,
       ]);
     }
-    const verdict = await vet(this.#allow, host, port, {
-      listening: this.#listening(),
-      interfaces: interfaceAddresses(),
-    });
+    const verdict = await vet(
+      this.#allow,
+      host,
+      port,
+      { listening: this.#listening(), interfaces: interfaceAddresses() },
+      this.#allowLoopback,
+    );
     if ('reason' in verdict) return this.#refuse(client, verdict, 403);
     const upstream = connect({ host: verdict.address, port, timeout: CONNECT_MS });
     this.#open.add(upstream);

@@ -276,6 +276,7 @@ export class SandboxHost {
           tenant,
           id,
           allow: net.allow,
+          allowLoopback: net.allowLoopback ?? false,
           uid,
           gid,
         });
@@ -309,13 +310,27 @@ export class SandboxHost {
     b: BwrapCommand,
     env: Record<string, string>,
     inner: string[],
-    o: { server: string; tenant: string; id: string; allow: string[]; uid: number; gid: number },
+    o: {
+      server: string;
+      tenant: string;
+      id: string;
+      allow: string[];
+      allowLoopback: boolean;
+      uid: number;
+      gid: number;
+    },
   ): Promise<string[]> {
     const proxyDir = join(this.#runDir, o.id.slice(-12));
     held.proxyDir = proxyDir;
     mkdirSync(proxyDir, { mode: 0o700 });
     const socket = join(proxyDir, 'egress.sock');
-    const proxy = new EgressProxy(socket, o.allow, (r) => this.#refused(o.server, o.tenant, r), this.#listening);
+    const proxy = new EgressProxy(
+      socket,
+      o.allow,
+      (r) => this.#refused(o.server, o.tenant, r),
+      this.#listening,
+      o.allowLoopback,
+    );
     held.proxy = proxy;
     await proxy.listen();
     if (process.getuid?.() === 0) {

@@ -98,3 +98,30 @@ export function namesGateway(host: string, port: number, listen: Listening): boo
   const covered = h === name || (h.startsWith('*.') && name.endsWith(h.slice(1)) && name.length > h.length - 1);
   return port === listen.port && covered;
 }
+
+/**
+ * The gateway's own database and Redis, from their URLs (`storage.postgresUrl`, `limits.redis.url`),
+ * as places no sandboxed server reaches: a local database trusts local callers. Unparsable or absent
+ * URLs give nothing (their own checks say so).
+ */
+export function backingServices(urls: {
+  postgres?: unknown;
+  redis?: unknown;
+}): Array<Listening & { what: 'database' | 'Redis' }> {
+  const found: Array<Listening & { what: 'database' | 'Redis' }> = [];
+  for (const [what, url, port] of [
+    ['database', urls.postgres, 5432],
+    ['Redis', urls.redis, 6379],
+  ] as const) {
+    if (typeof url !== 'string') continue;
+    try {
+      const u = new URL(url);
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      if (!host) continue;
+      found.push({ what, address: host === 'localhost' ? '127.0.0.1' : host, port: Number(u.port) || port });
+    } catch {
+      // not a URL: said where it is read
+    }
+  }
+  return found;
+}

@@ -258,8 +258,15 @@ const Sandbox = Type.Object(
             {
               allow: Type.Array(Type.String({ pattern: ALLOW_ENTRY_PATTERN }), {
                 description:
-                  "`host:port` (or `*.domain:port`) the server may connect to, through the gateway's egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are).",
+                  "`host:port` (or `*.domain:port`) the server may connect to, through the gateway's egress proxy; names resolving to private, loopback, link-local or metadata addresses are refused (an internal address is allowed only when written here as a literal; metadata addresses never are; a loopback one only with `allowLoopback`).",
               }),
+              allowLoopback: Type.Optional(
+                Type.Boolean({
+                  default: false,
+                  description:
+                    "Lets a literal loopback entry (`127.0.0.1:PORT`, `[::1]:PORT`, `0.0.0.0:PORT`) or an address of this machine through: it reaches whatever listens on that port here (another gateway, a database, an admin port), so it is refused unless set. The gateway's own listener, database and Redis are refused even then.",
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
