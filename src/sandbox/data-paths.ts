@@ -9,8 +9,10 @@
  */
 import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { SandboxConfig } from './server-view.ts';
+import type { StdioServerConfig } from '../config/schema.ts';
 import { inside, real } from '../util/paths.ts';
+
+type SandboxConfig = NonNullable<StdioServerConfig['sandbox']>;
 
 /** Open a path itself, not what it names (Linux x86_64 and arm64, the only ones a sandbox runs on). */
 const O_PATH = 0o10000000;
