@@ -33,9 +33,9 @@ import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
 import { loadKey } from './credentials/local-store.ts';
-import { LOCAL_KEY_FILE } from './credentials/broker.ts';
+import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from './credentials/broker.ts';
 import { SecretsKeys } from './credentials/key-watch.ts';
-import { OwnKey } from './credentials/own-key.ts';
+import { finishInterruptedRotation, OwnKey } from './credentials/own-key.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
 import type { SecretResolver } from './credentials/resolver.ts';
@@ -324,8 +324,10 @@ export class Gateway {
     let resolver: SecretResolver;
     let secretsKey: Buffer;
     try {
+      const [keyFile, secretsFile] = [LOCAL_KEY_FILE, LOCAL_SECRETS_FILE].map((f) => join(config.gateway.stateDir, f));
+      await finishInterruptedRotation({ keyFile, secretsFile, store }, log);
       resolver = await resolverFor(config);
-      secretsKey = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
+      secretsKey = await loadKey({ keyFile });
     } catch (err) {
       await store.close();
       throw err;

@@ -5,18 +5,17 @@
  * credential, and prints the time that took.
  */
 import type { Command } from 'commander';
-import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
-import { KEY_ENV, LocalSecretStore, generateKey, loadKey, writeKeyFile } from '../credentials/local-store.ts';
-import { SecretsKeys } from '../credentials/key-watch.ts';
-import { UpstreamOAuth } from '../credentials/upstream-oauth.ts';
+import { KEY_ENV, LocalSecretStore, loadKey } from '../credentials/local-store.ts';
+import { type RotationOutcome, rotateSecretsKey } from '../credentials/key-rotation.ts';
 import { credentialRefs, LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
 import { render } from './format.ts';
+import { progress } from './progress.ts';
 import { withStore } from './store.ts';
 import { confirmationText, waiting } from './confirmation.ts';
 import { confirmed, LIVE_MS, liveNow, type Confirmation } from '../incident/acks.ts';
@@ -133,11 +132,12 @@ const EMPTY_LOG_MS = 30_000;
 
 /**
  * The store's secrets, then the upstream OAuth tokens sealed with the key, re-encrypted under a new
- * key, which then replaces the key file. The new key is written aside first, and moved over the old
- * one last: a crash at any step leaves, in the key file and beside it, the keys that open everything.
- * Running gateways on this state directory notice the move within seconds (credentials/key-watch.ts).
- * The embedded store zeroes what it replaces; its write-ahead log, which still holds the tokens as
- * sealed under the old key, is then emptied into it, so the old key opens nothing in the state directory.
+ * key, which then replaces the key file (credentials/key-rotation.ts): interrupted at any point, the
+ * next run finds the new key written aside and finishes with it. Running gateways on this state
+ * directory notice the move within seconds (credentials/key-watch.ts). The embedded store zeroes what
+ * it replaces; its write-ahead log, which still holds the tokens as sealed under the old key, is then
+ * emptied into it, so the old key opens nothing in the state directory. Steps and progress on stderr
+ * (none with --json).
  */
 async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   // The replicas read that key, not the file: a new file would be a key they do not have.
@@ -147,34 +147,42 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
       2,
     );
   const config = await ctx.load(opts.config);
-  const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
-  const store = await localStore(config);
-  const keys = new SecretsKeys(await loadKey({ keyFile }));
-  const secretCount = (await store.list()).length;
-  const next = generateKey();
-  await writeKeyFile(`${keyFile}.next`, next);
-  await store.rotateKey(next);
-  keys.adopt(next);
-  const { tokens, emptied } = await withStore(config, async (s) => {
-    const n = await new UpstreamOAuth(s.upstreamTokens, keys).resealStale();
-    await rename(`${keyFile}.next`, keyFile);
+  const shown = opts.json ? undefined : progress();
+  const { r, emptied } = await withStore(config, async (s) => {
+    const r = (await rotateSecretsKey({
+      keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE),
+      secretsFile: join(config.gateway.stateDir, LOCAL_SECRETS_FILE),
+      tokens: s.upstreamTokens,
+      onStep: shown && ((text) => shown.end(`gatehouse: ${text}`)),
+      onRow: shown && ((done, of) => shown.update(`re-sealing upstream authorizations: ${done} of ${of}`)),
+    })) as RotationOutcome;
+    shown?.end();
     await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', {
-      keyId: store.keyId,
-      upstreamTokens: n,
+      keyId: r.keyId,
+      upstreamTokens: r.upstreamTokens,
+      ...(r.resumed && { resumed: r.resumed }),
     });
-    return { tokens: n, emptied: (await s.emptyLog?.(EMPTY_LOG_MS)) ?? true };
+    return { r, emptied: (await s.emptyLog?.(EMPTY_LOG_MS)) ?? true };
   });
-  done(
-    opts,
-    { keyId: store.keyId, secrets: secretCount, upstreamTokens: tokens, oldValuesErased: emptied },
-    `${secretCount} secret(s) and ${tokens} upstream authorization(s) re-encrypted under key ${store.keyId}; running gateways on this state directory switch to it within seconds`,
-  );
+  done(opts, { ...r, resumed: r.resumed ?? null, oldValuesErased: emptied }, rotatedText(r));
   if (!emptied) {
     process.stderr.write(
       `gatehouse: the key is rotated, but the store's write-ahead log (${config.storage.sqlitePath}-wal) still holds the upstream authorizations as sealed under the old key: a gateway kept reading for ${EMPTY_LOG_MS / 1000} s. Stop the gateways on this state directory (the last one to stop empties the log), or run \`gatehouse secrets rotate-key\` again when they are idle\n`,
     );
     process.exitCode = 1;
   }
+}
+
+/** What a rotation did, in a line or two. */
+function rotatedText(r: RotationOutcome): string {
+  const line = `${r.secrets} secret(s) and ${r.upstreamTokens} upstream authorization(s) re-encrypted under key ${r.keyId}; running gateways on this state directory switch to it within seconds`;
+  const resumed = r.resumed
+    ? `\nthis finished the rotation interrupted since ${r.resumed.startedAt}: ${r.upstreamTokensUnderNewKeyAlready} upstream authorization(s)${r.secretsUnderNewKeyAlready ? ' and the secrets' : ''} were under the new key already (run rotate-key again for another new key)`
+    : '';
+  const unreadable = r.unreadable
+    ? `\n${r.unreadable} upstream authorization(s) or pending verifier(s) open with neither key (another key's, or damaged): left as they are; authorize those again`
+    : '';
+  return `${line}${resumed}${unreadable}`;
 }
 
 type RevokeOpts = {

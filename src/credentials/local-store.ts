@@ -13,7 +13,7 @@
 //   resolver's cache TTL).
 import { createHash, randomBytes } from 'node:crypto';
 import { openParts, sealParts } from '../util/seal.ts';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
 import { inWords, missingLocal } from './secret-fixes.ts';
@@ -105,6 +105,25 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
 /** Write a key file atomically (0600). For rotation: write the new key aside, rotateKey(), then move it. */
 export async function writeKeyFile(path: string, key: Buffer): Promise<void> {
   await atomicWrite(path, `${key.toString('base64')}\n`);
+}
+
+/**
+ * Write a key file (0600) only where none is: whole or not at all (a temporary file linked into
+ * place); false when `path` exists already, which is then left as it is.
+ */
+export async function createKeyFile(path: string, key: Buffer): Promise<boolean> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  await atomicWrite(tmp, `${key.toString('base64')}\n`);
+  try {
+    await link(tmp, path);
+    await syncDir(dirname(path));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
 }
 
 /**
@@ -333,6 +352,10 @@ async function atomicWrite(path: string, text: string): Promise<void> {
     await unlink(tmp).catch(() => {});
     throw err;
   }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
   try {
     const d = await open(dir, 'r');
     await d.sync().finally(() => d.close());

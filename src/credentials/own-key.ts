@@ -13,10 +13,46 @@ import type { Store } from '../storage/types.ts';
 import type { UpstreamOAuth } from './upstream-oauth.ts';
 import type { SecretScrubber } from './scrub.ts';
 import { type KeyFileWatch, type SecretsKeys, watchKeyFile } from './key-watch.ts';
-import { keyId } from './local-store.ts';
+import { KEY_ENV, keyId } from './local-store.ts';
+import { rotateSecretsKey } from './key-rotation.ts';
 
 /** How long a gateway that re-sealed tokens after a key rotation tries to empty the store's log. */
 const KEY_LOG_MS = 30_000;
+
+/**
+ * At start, before the key is read: a `gatehouse secrets rotate-key` that was interrupted (its new key
+ * still beside the key file) is finished here, so the gateway starts on the new key with every sealed
+ * value under it. One that cannot be finished is logged, and the gateway starts on the key file's key
+ * (what is under the new one still opens through it, key-watch.ts).
+ */
+export async function finishInterruptedRotation(
+  p: { keyFile: string; secretsFile: string; store: Pick<Store, 'upstreamTokens'> },
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (env[KEY_ENV]) return; // rotate-key never rotates that key
+  try {
+    const r = await rotateSecretsKey(
+      {
+        keyFile: p.keyFile,
+        secretsFile: p.secretsFile,
+        tokens: p.store.upstreamTokens,
+        onStep: (text) => log.warn(`secrets key: ${text}`),
+      },
+      true,
+    );
+    if (r)
+      log.warn(
+        { keyId: r.keyId, upstreamTokens: r.upstreamTokens, alreadyUnderNewKey: r.upstreamTokensUnderNewKeyAlready },
+        'secrets key: the interrupted rotation is finished',
+      );
+  } catch (err) {
+    log.error(
+      { err: (err as Error).message },
+      'secrets key: an interrupted rotation could not be finished: run `gatehouse secrets rotate-key` to finish it',
+    );
+  }
+}
 
 export interface OwnKeyParts {
   keys: SecretsKeys;

@@ -356,29 +356,57 @@ export class UpstreamOAuth {
    * leaves the moment between that read and the write, as for any two writers of the store.
    */
   async resealStale(): Promise<number> {
-    let n = 0;
-    for (const r of await this.#store.list()) {
-      const sealed = await this.#store.get(r.server, r.tenant);
-      if (!sealed) continue;
-      const opened = await this.#open(r.server, r.tenant, sealed, false).catch(() => undefined);
-      if (!opened?.stale || (await this.#store.get(r.server, r.tenant)) !== sealed) continue;
-      const again = seal(this.#keys.current, `${r.server}\u0000${r.tenant}`, JSON.stringify(opened.t));
-      await this.#store.put(r.server, r.tenant, again, r.updatedAt);
-      n++;
+    return (await this.resealAll()).tokens.resealed;
+  }
+
+  /**
+   * resealStale, counted for the token sets and the pending verifiers: those re-sealed now, those under
+   * the current key already (never sealed again), and those no held key opens; `onRow` is told before
+   * the first token set and after each (done, of).
+   */
+  async resealAll(onRow?: (done: number, of: number) => void): Promise<{ tokens: ResealTally; pending: ResealTally }> {
+    const tokens: ResealTally = { resealed: 0, current: 0, unreadable: 0 };
+    const rows = await this.#store.list();
+    onRow?.(0, rows.length);
+    for (const [i, r] of rows.entries()) {
+      tokens[await this.#resealRow(r)]++;
+      onRow?.(i + 1, rows.length);
     }
-    await this.#resealPending();
-    return n;
+    return { tokens, pending: await this.#resealPending() };
+  }
+
+  async #resealRow(r: { server: string; tenant: string; updatedAt: number }): Promise<keyof ResealTally> {
+    const sealed = await this.#store.get(r.server, r.tenant);
+    if (!sealed) return 'current'; // deleted meanwhile: nothing left under any key
+    const opened = await this.#open(r.server, r.tenant, sealed, false).catch(() => undefined);
+    if (!opened) return 'unreadable';
+    if (!opened.stale || (await this.#store.get(r.server, r.tenant)) !== sealed) return 'current';
+    const again = seal(this.#keys.current, `${r.server}\u0000${r.tenant}`, JSON.stringify(opened.t));
+    await this.#store.put(r.server, r.tenant, again, r.updatedAt);
+    return 'resealed';
   }
 
   /** The PKCE verifiers of authorizations still pending, likewise (a row taken meanwhile is left alone). */
-  async #resealPending(): Promise<void> {
+  async #resealPending(): Promise<ResealTally> {
+    const tally: ResealTally = { resealed: 0, current: 0, unreadable: 0 };
     for (const p of await this.#store.listPending()) {
       const aad = `pkce\u0000${p.state}`;
       const opened = await this.#keys.open((k) => unseal(k, aad, p.sealedVerifier), false).catch(() => undefined);
-      if (!opened?.stale) continue;
-      await this.#store.resealPending(p.state, p.sealedVerifier, seal(this.#keys.current, aad, opened.value));
+      if (!opened) tally.unreadable++;
+      else if (!opened.stale) tally.current++;
+      else if (await this.#store.resealPending(p.state, p.sealedVerifier, seal(this.#keys.current, aad, opened.value)))
+        tally.resealed++;
+      else tally.current++; // taken meanwhile
     }
+    return tally;
   }
+}
+
+/** What a re-sealing pass found: sealed again now, under the current key already, opened by no held key. */
+export interface ResealTally {
+  resealed: number;
+  current: number;
+  unreadable: number;
 }
 
 /**
