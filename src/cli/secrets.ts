@@ -121,7 +121,9 @@ async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Pr
 function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
   secrets
     .command('rotate-key')
-    .description('re-encrypt every secret and upstream authorization under a new key file; the old key stops working')
+    .description(
+      're-encrypt every secret and upstream authorization under a new key file; the old key stops working (an interrupted rotation is finished)',
+    )
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((opts: ConfigOpts) => rotateKey(ctx, opts));
