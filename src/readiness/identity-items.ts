@@ -6,7 +6,7 @@
  */
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { urlCredential } from '../config/url-credentials.ts';
-import { credentialRefs } from '../credentials/broker.ts';
+import { credentialRefs, LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import type { MissingSecret } from '../credentials/missing-secrets.ts';
 import { literalSecret } from '../config/static-secrets.ts';
 import { item, list, type CheckItem, type Facts } from './checklist.ts';
@@ -212,6 +212,14 @@ function secretsKeyItem(config: Config, key: ReadinessState['secretsKey']): Chec
       'fail',
       `the live gateways use ${byKey.size} different secrets keys (${[...byKey].map(([id, gws]) => `key ${id}: ${list(gws, 3)}`).join('; ')}): the upstream OAuth tokens one seals in the shared store the others cannot open, so their callers are asked to authorise again on the other replicas`,
       fix,
+    );
+  if (key.rotating)
+    return item(
+      '2.7',
+      title,
+      'warn',
+      `${own}; a \`gatehouse secrets rotate-key\` was interrupted: its new key is still beside the key file (${LOCAL_KEY_FILE}.next), and the sealed secrets and upstream authorizations are under one key or the other`,
+      'run `gatehouse secrets rotate-key` to finish it (a gateway starting finishes it too); leave the .next file in place',
     );
   const [theirs] = [...byKey.keys()];
   if (theirs && key.keyId && theirs !== key.keyId)

@@ -60,6 +60,8 @@ export interface ReadinessState {
     problem?: string;
     keyId?: string;
     gateways?: Array<{ instance: string; keyId: string | undefined }>;
+    /** A `gatehouse secrets rotate-key` was interrupted: its new key is still beside the key file. */
+    rotating?: boolean;
   };
   /**
    * The enabled servers' `local:` references the local store does not hold (names read, never values;
@@ -100,7 +102,11 @@ async function secretsKey(
     const why = notPrivate(file, await stat(file), 'the key file', 0o077);
     const text = why ? '' : await readFile(file, 'utf8');
     const problem = why ?? keyProblem(text, `the key file ${LOCAL_KEY_FILE}`);
-    return { source: 'file', problem, keyId: problem ? undefined : idOf(text) };
+    const rotating = await stat(`${file}.next`).then(
+      () => true,
+      () => false,
+    );
+    return { source: 'file', problem, keyId: problem ? undefined : idOf(text), ...(rotating && { rotating }) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { source: 'none' };
