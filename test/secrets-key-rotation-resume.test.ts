@@ -319,6 +319,10 @@ test('SQLite: rotate-key killed after the secrets and part way through the token
   await scenario(t, '', 2000, 'cli');
 });
 
+test('SQLite: rotate-key killed three times; the next gateway start finishes it', async (t) => {
+  await scenario(t, '', 2000, 'gateway');
+});
+
 test('PostgreSQL: rotate-key killed twice; the next run finishes it', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
   const schema = await pgSchema();
@@ -329,7 +333,7 @@ test('PostgreSQL: rotate-key killed twice; the next run finishes it', async (t) 
   }
 });
 
-test('PostgreSQL: rotate-key killed twice; the next gateway start finishes it', async (t) => {
+test('PostgreSQL: rotate-key killed three times; the next gateway start finishes it', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
   const schema = await pgSchema();
   try {

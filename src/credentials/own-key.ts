@@ -26,7 +26,7 @@ const KEY_LOG_MS = 30_000;
  * (what is under the new one still opens through it, key-watch.ts).
  */
 export async function finishInterruptedRotation(
-  p: { keyFile: string; secretsFile: string; store: Pick<Store, 'upstreamTokens'> },
+  p: { keyFile: string; secretsFile: string; store: Pick<Store, 'upstreamTokens' | 'emptyLog'> },
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
@@ -41,11 +41,21 @@ export async function finishInterruptedRotation(
       },
       true,
     );
-    if (r)
-      log.warn(
-        { keyId: r.keyId, upstreamTokens: r.upstreamTokens, alreadyUnderNewKey: r.upstreamTokensUnderNewKeyAlready },
-        'secrets key: the interrupted rotation is finished',
-      );
+    if (!r) return;
+    log.warn(
+      { keyId: r.keyId, upstreamTokens: r.upstreamTokens, alreadyUnderNewKey: r.upstreamTokensUnderNewKeyAlready },
+      'secrets key: the interrupted rotation is finished',
+    );
+    // The store log's earlier versions of the rows re-sealed go too, as after rotate-key (not waited for).
+    void p.store
+      .emptyLog?.(KEY_LOG_MS)
+      .then((emptied) => {
+        if (!emptied)
+          log.warn(
+            'the store log still holds upstream tokens sealed under the old key: it is emptied at the next rotation or stop',
+          );
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'the store log was not emptied after the key rotation'));
   } catch (err) {
     log.error(
       { err: (err as Error).message },
