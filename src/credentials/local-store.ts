@@ -102,7 +102,7 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
   }
 }
 
-/** Write a key file atomically (0600). For rotation: write the new key aside, rotateKey(), then move it. */
+/** Write a key file atomically (0600), replacing any. (A rotation writes its new key with createKeyFile: never replaced.) */
 export async function writeKeyFile(path: string, key: Buffer): Promise<void> {
   await atomicWrite(path, `${key.toString('base64')}\n`);
 }
