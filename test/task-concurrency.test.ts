@@ -36,7 +36,10 @@ for (const backend of ['memory', 'redis'] as const)
           : '';
       t = await startGateway(
         `${stdioServer('quiet', SERVER, ['--quiet'])}    tools: { deploy: { class: WRITE } }\n` +
-          `${stdioServer('ci', SERVER)}    tools: { deploy: { class: WRITE } }\n`,
+          `${stdioServer('ci', SERVER)}    tools: { deploy: { class: WRITE } }\n` +
+          // A task holds its slot at least as long as its call could run in flight: this server's 1 s.
+          `${stdioServer('brief', SERVER, ['--quiet'])}    tools: { deploy: { class: WRITE } }\n` +
+          '    timeouts: { requestMs: 1000, maxTotalMs: 1000 }\n',
         {
           top:
             `inventory: { newTools: accept }\nlimits:\n${redis}  rules:\n` +
@@ -99,12 +102,31 @@ for (const backend of ['memory', 'redis'] as const)
 
     test('a task never seen again frees the slot once its ttl passes, not before', async () => {
       const started = Date.now();
-      await deploy('quiet', 600_000, 1_500);
-      await sleep(800);
-      await assert.rejects(deploy('quiet', 0), REFUSED);
-      await sleep(Math.max(0, 1_500 - (Date.now() - started)) + 100);
-      const second = await deploy('quiet', 0);
+      await deploy('brief', 600_000, 2_000);
+      await sleep(1_300);
+      await assert.rejects(deploy('brief', 0), REFUSED, "past the server's maxTotalMs, within the ttl");
+      await sleep(Math.max(0, 2_000 - (Date.now() - started)) + 100);
+      const second = await deploy('brief', 0);
       await eventually(async () => (await getTask(second.task.taskId)).status === 'completed');
+    });
+
+    test("a caller's tiny ttl does not shorten the hold: five deploys with ttl 1 under a cap of 1, one runs; a task seen to end frees it sooner", async () => {
+      const started = Date.now();
+      await deploy('brief', 600_000, 1);
+      for (let i = 0; i < 4; i++) {
+        await sleep(50);
+        await assert.rejects(deploy('brief', 600_000, 1), REFUSED, `deploy ${i + 2}: the first still runs`);
+      }
+      // Held for the server's maxTotalMs (1 s), not the ttl of 1 ms...
+      await sleep(Math.max(0, 700 - (Date.now() - started)));
+      await assert.rejects(deploy('brief', 0, 1), REFUSED);
+      await sleep(Math.max(0, 1_000 - (Date.now() - started)) + 100);
+      // ...and a task seen to end gives its slot back before the floor.
+      const short = await deploy('brief', 100, 500);
+      await assert.rejects(deploy('brief', 0, 500), REFUSED);
+      await eventually(async () => (await getTask(short.task.taskId)).status === 'completed');
+      const next = await deploy('brief', 0);
+      await eventually(async () => (await getTask(next.task.taskId)).status === 'completed');
     });
 
     test("the upstream's notifications/tasks/status saying completed gives the slot back, with no tasks/* asked; a task's polling passes the per-user cap it fills", async () => {

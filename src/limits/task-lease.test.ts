@@ -85,14 +85,20 @@ test('memory: a reload keeping the rule by id keeps the held task slots; a rule 
   assert.equal((await l.acquire(deploy, T0 + 3)).ok, true);
 });
 
-test('ttl: a task without one (absent, null, nonsense) holds for the default; none for longer than the maximum', () => {
-  assert.equal(taskLeaseMs(undefined), DEFAULT_TASK_LEASE_MS);
-  assert.equal(taskLeaseMs(null), DEFAULT_TASK_LEASE_MS);
-  assert.equal(taskLeaseMs(-5), DEFAULT_TASK_LEASE_MS);
-  assert.equal(taskLeaseMs('60000'), DEFAULT_TASK_LEASE_MS);
-  assert.equal(taskLeaseMs(Number.POSITIVE_INFINITY), DEFAULT_TASK_LEASE_MS);
-  assert.equal(taskLeaseMs(1500), 1500);
-  assert.equal(taskLeaseMs(365 * 24 * 3_600_000), MAX_TASK_LEASE_MS);
+test('ttl: a task without one (absent, null, nonsense) holds for the default; none for longer than the maximum, none shorter than the floor', () => {
+  assert.equal(taskLeaseMs(undefined, 0), DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs(null, 0), DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs(-5, 0), DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs('60000', 0), DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs(Number.POSITIVE_INFINITY, 0), DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs(1500, 0), 1500);
+  assert.equal(taskLeaseMs(365 * 24 * 3_600_000, 0), MAX_TASK_LEASE_MS);
+  // The floor (the server's maxTotalMs): a caller's tiny ttl holds at least that long, a long one its own.
+  assert.equal(taskLeaseMs(1, 300_000), 300_000);
+  assert.equal(taskLeaseMs(0, 300_000), 300_000);
+  assert.equal(taskLeaseMs(600_000, 300_000), 600_000);
+  assert.equal(taskLeaseMs(undefined, 2 * DEFAULT_TASK_LEASE_MS), 2 * DEFAULT_TASK_LEASE_MS);
+  assert.equal(taskLeaseMs(1, 10 * MAX_TASK_LEASE_MS), MAX_TASK_LEASE_MS);
   assert.deepEqual(['completed', 'failed', 'cancelled', 'working', 'input_required', undefined].map(isTerminal), [
     true,
     true,

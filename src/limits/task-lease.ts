@@ -8,7 +8,11 @@
  * notifications/tasks/status), or until its `ttl` passes: the upstream forgets the task then, so no
  * one will ever see it end. A task without a ttl (absent or null: "unlimited") holds them for
  * DEFAULT_TASK_LEASE_MS, and none longer than MAX_TASK_LEASE_MS, so that a task never seen again
- * does not hold a slot for ever.
+ * does not hold a slot for ever. None holds them shorter than the floor its caller passes (the
+ * server's `timeouts.maxTotalMs`: as long as the same call could hold them in flight): the ttl is
+ * the caller's to choose, and a tiny one (walk V: five `task: {ttl: 1}` deploys, each running 30 s,
+ * all passed a cap of 1) must not hand the slot back while the task still runs. Seen to end, it
+ * gives them back at once, floor or not.
  */
 import { createHash } from 'node:crypto';
 
@@ -24,10 +28,15 @@ export function isTerminal(status: unknown): boolean {
   return typeof status === 'string' && TERMINAL.has(status);
 }
 
-/** How long a task with this `ttl` (from its CreateTaskResult) keeps its slots. */
-export function taskLeaseMs(ttl: unknown): number {
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) return DEFAULT_TASK_LEASE_MS;
-  return Math.min(ttl, MAX_TASK_LEASE_MS);
+/**
+ * How long a task with this `ttl` (from its CreateTaskResult, which echoes what its caller asked)
+ * keeps its slots: at least `floorMs` (bounded by MAX_TASK_LEASE_MS; the pipeline passes the server's
+ * `timeouts.maxTotalMs`).
+ */
+export function taskLeaseMs(ttl: unknown, floorMs = 0): number {
+  const floor = Math.min(Math.max(0, floorMs), MAX_TASK_LEASE_MS);
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) return Math.max(floor, DEFAULT_TASK_LEASE_MS);
+  return Math.max(floor, Math.min(ttl, MAX_TASK_LEASE_MS));
 }
 
 /**

@@ -23,6 +23,8 @@ function setup() {
     const s = state({ method, requested: 'ci__deploy', ctx: { principal: who } });
     s.route = { server: 'ci', tool: 'deploy', def: {}, qualified: 'ci__deploy', item: 'deploy' };
     s.upstream = upstream as never;
+    // The connection's config: a task holds its slots at least its server's maxTotalMs.
+    s.up = { cfg: { timeouts: { maxTotalMs: 300_000 } } } as never;
     return s;
   };
   /** A tools/call that took the slot and was answered `result`; then the request ends (its release). */
@@ -56,6 +58,15 @@ test('a CreateTaskResult working keeps the slot; one already ended, or a plain r
   assert.equal(await free(), true);
   await created(task('working'));
   assert.equal(await free(), false);
+});
+
+test("a caller's tiny ttl does not shorten the hold below the server's maxTotalMs; the task's end still frees it", async () => {
+  const { created, free, at, d } = setup();
+  await created(task('working', 1));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(await free(), false, 'a ttl of 1 ms passed long ago: the floor keeps the slot');
+  await followTask(at('tasks/get', { taskId: 't-1' }), d, { status: 'completed' });
+  assert.equal(await free(), true);
 });
 
 test('a task the result names at its top level (as TaskHandles.wrap seals it) keeps the slot too', async () => {

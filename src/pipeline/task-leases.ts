@@ -2,7 +2,8 @@
  * A task keeps the concurrency slots of the tools/call that created it for its life, not only while
  * the call is in flight (else a caller asking for a task would start any number of runs of a capped
  * tool at once). The call's lease is kept when its answer is a CreateTaskResult, for the task's ttl
- * (bounded: src/limits/task-lease.ts), and given back when a tasks/* answer shows the task ended. An
+ * (bounded: src/limits/task-lease.ts; never shorter than the server's `timeouts.maxTotalMs`, whatever
+ * ttl the caller asked), and given back when a tasks/* answer shows the task ended. An
  * upstream's notifications/tasks/status ends it too (src/gateway/upstream-fleet.ts). The lease is
  * named by the upstream task on its connection, so any replica that sees the end gives it back.
  */
@@ -10,7 +11,7 @@ import { connectionOwner } from '../credentials/broker.ts';
 import { isTerminal, taskKey, taskLeaseMs } from '../limits/task-lease.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { CallState, PipelineDeps } from './types.ts';
-import { routeOf, serverConfigOf, upstreamOf } from './stages/needs.ts';
+import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './stages/needs.ts';
 
 /** The key of the task a request names (tasks/*: the upstream's id from the sealed handle). */
 export function taskOf(s: CallState, deps: PipelineDeps, upstreamTaskId = upstreamOf(s).taskId): string {
@@ -35,7 +36,9 @@ export async function followTask(s: CallState, deps: PipelineDeps, result: JsonO
     const task = (result.task as JsonObject | undefined) ?? (typeof result.taskId === 'string' ? result : undefined);
     // Created already ended (or no task): the call's slots go back when the request ends, as any call's.
     if (!s.lease || !task || typeof task.taskId !== 'string' || isTerminal(task.status)) return;
-    await s.lease.holdForTask(taskOf(s, deps, task.taskId), taskLeaseMs(task.ttl));
+    // The ttl is the caller's (the upstream echoes it): at least as long as the call could run in flight.
+    const floor = connectionOf(s).cfg.timeouts.maxTotalMs;
+    await s.lease.holdForTask(taskOf(s, deps, task.taskId), taskLeaseMs(task.ttl, floor));
   } else if (s.method.startsWith('tasks/') && ended(s.method, result)) {
     // The limiter in force now: a reload since the request began may have replaced it.
     await (deps.current?.() ?? deps).limiter?.endTask(taskOf(s, deps));
