@@ -226,3 +226,24 @@ test("a continuation (tasks/*) counts in every-request rules of its principal an
   assert.equal((await star.acquire(poll, T0)).ok, true);
   assert.equal(refused(await star.acquire(poll, T0)).rule, 'all');
 });
+
+test('record (the Redis backend mirror): takes points down to empty, never below, and holds slots but the covered ones', async () => {
+  const rules: LimitRule[] = [
+    { id: 'r', scope: 'principal', rate: { points: 10, perSeconds: 60 } },
+    { id: 'c', scope: 'principal', concurrency: 2 },
+  ];
+  const l = new MemoryLimiter(rules, { divisor: 2 }); // local: 5 points, a cap of 1
+  const [rate, cap] = compileRules(rules).map((r) => counterKey(r, alice));
+  assert.ok(rate);
+  const leases = Array.from({ length: 8 }, () => l.record(alice, new Set(), T0));
+  assert.deepEqual(leases[0].keys, [cap]);
+  // Eight spent elsewhere: the local share of five is empty, not owed back; a point refills in 12 s.
+  assert.equal(refused(await l.acquire(alice, T0)).rule, 'r');
+  assert.equal(refused(await l.acquire(alice, T0 + 12_000)).rule, 'c', 'a point refilled; the slots are held');
+  for (const x of leases) await x.release();
+  const one = await l.acquire(alice, T0 + 12_000);
+  assert.equal(one.ok, true);
+  assert.equal(refused(await l.acquire({ ...alice, tool: 'other' }, T0 + 12_000)).rule, 'r');
+  // A cap the call's task covers (said by Redis) is not taken.
+  assert.deepEqual(l.record(alice, new Set([cap]), T0 + 12_000).keys, []);
+});

@@ -15,8 +15,10 @@ import {
   type AcquireResult,
   type Check,
   type CompiledRule,
+  type Lease,
   type LimitCall,
   type ReloadableLimiter,
+  type Refusal,
 } from './limiter.ts';
 import type { LimitRule } from './model.ts';
 import { TransientMap } from '../util/transient-map.ts';
@@ -35,6 +37,13 @@ interface TaskHold {
 
 /** Sweep full buckets (equivalent to absent) after this many acquires, so idle keys do not pile up. */
 const SWEEP_EVERY = 1000;
+
+/** A lease of this limiter, with the concurrency keys it holds (the Redis backend names them in Redis too). */
+export interface MemoryLease extends Lease {
+  keys: readonly string[];
+}
+
+const NO_KEYS: MemoryLease = { ...NO_LEASE, keys: [] };
 
 export interface MemoryLimiterOptions {
   /** Divide every budget by this (the Redis backend's fallback); default 1. */
@@ -74,9 +83,8 @@ export class MemoryLimiter implements ReloadableLimiter {
   }
 
   /** Synchronous, so check-then-take cannot interleave with another acquire. */
-  acquireNow(call: LimitCall, now = Date.now()): AcquireResult {
-    if (++this.#sinceSweep >= SWEEP_EVERY) this.#sweep(now);
-    this.#expireTasks(now);
+  acquireNow(call: LimitCall, now = Date.now()): MemoryLease | Refusal {
+    this.#housekeep(now);
     // A continuation passes the caps whose slot its own task holds, without taking another.
     const checks = checksFor(this.#rules, call).filter((c) => c.kind === 'rate' || !this.#covers(call.task, c.key));
     const levels = checks.map((c) => (c.kind === 'rate' ? this.#level(c, now) : 0));
@@ -87,6 +95,32 @@ export class MemoryLimiter implements ReloadableLimiter {
       if (w.wait > 0 && (!worst || w.wait > worst.wait)) worst = { check: c, ...w };
     });
     if (worst) return refusal(worst.check, worst.wait, worst.tasks);
+    return this.#take(checks, levels, now);
+  }
+
+  /**
+   * Count a call another backend let through (the Redis backend's mirror: what this replica holds and
+   * spent there, which its local limits must know when Redis goes away). Nothing is checked: its
+   * points are taken, a bucket emptied at most (a spent local share, not a debt), and its concurrency
+   * slots are held but for the keys in `covered` (the caps its task holds already).
+   */
+  record(call: LimitCall, covered: ReadonlySet<string>, now = Date.now()): MemoryLease {
+    this.#housekeep(now);
+    const checks = checksFor(this.#rules, call).filter((c) => c.kind === 'rate' || !covered.has(c.key));
+    return this.#take(
+      checks,
+      checks.map((c) => (c.kind === 'rate' ? Math.max(1, this.#level(c, now)) : 0)),
+      now,
+    );
+  }
+
+  #housekeep(now: number): void {
+    if (++this.#sinceSweep >= SWEEP_EVERY) this.#sweep(now);
+    this.#expireTasks(now);
+  }
+
+  /** Take one point from each rate check (its bucket at `levels[i]`) and a slot of each concurrency check. */
+  #take(checks: readonly Check[], levels: readonly number[], now: number): MemoryLease {
     const held: string[] = [];
     checks.forEach((c, i) => {
       if (c.kind === 'rate')
@@ -96,13 +130,14 @@ export class MemoryLimiter implements ReloadableLimiter {
         held.push(c.key);
       }
     });
-    return held.length ? this.#lease(held) : NO_LEASE;
+    return held.length ? this.#lease(held) : NO_KEYS;
   }
 
-  #lease(held: string[]): AcquireResult {
+  #lease(held: string[]): MemoryLease {
     let done = false;
     return {
       ok: true,
+      keys: held,
       release: async () => {
         if (done) return;
         done = true;

@@ -15,9 +15,18 @@
  * - The clock is Redis' own (TIME in the script): replicas with skewed clocks still agree.
  * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`, counted so
  *   that a busy gateway's own delays do not count against Redis: `deadline`): the call is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
- *   `degraded` turns true. After `retryIntervalMs`, once the client is connected again, the next
- *   acquire tries Redis and, on success, leaves degraded mode. The connection itself also decides:
- *   lost, `degraded` turns true at once; ready again, false (the next acquire tries Redis).
+ *   `degraded` turns true. The local limits know what this replica holds and spent through Redis:
+ *   every call let through there is counted in the fallback too (MemoryLimiter.record: its slots
+ *   until released or its task ends, its points taken from the local share, emptied at most), so a
+ *   cut never gives a replica a fresh budget beside the calls and tasks it still runs (walk X: a cap
+ *   of 1 let a second call in on the replica whose first still ran; 10/10 spent gave 10 more).
+ * - Once Redis answers again, it is told what it missed before the next acquire (`#settle`): leases
+ *   taken locally and still held are added (and renewed from then on), tasks held locally are held
+ *   there, releases and task ends that failed are sent again, and an acquire whose answer was lost
+ *   (a timeout: the script may have run) has its lease id, known before sending, removed.
+ * - After `retryIntervalMs`, once the client is connected again, the next acquire tries Redis and, on
+ *   success, leaves degraded mode. The connection itself also decides: lost, `degraded` turns true
+ *   at once; ready again, false (the next acquire tries Redis; what Redis missed is sent at once).
  * - All keys of one acquire go to one script: on Redis Cluster they would need one hash slot (put a
  *   `{tag}` in keyPrefix). Not needed for a single Redis or a primary with replicas.
  */
@@ -33,11 +42,12 @@ import {
   compileRules,
   refusal,
   type AcquireResult,
+  type Check,
   type CompiledRule,
   type LimitCall,
   type ReloadableLimiter,
 } from './limiter.ts';
-import { MemoryLimiter } from './memory.ts';
+import { MemoryLimiter, type MemoryLease } from './memory.ts';
 import type { LimitRule } from './model.ts';
 
 // Redis >= 5 replicates script effects, so TIME before writes is allowed; replicate_commands makes
@@ -146,6 +156,12 @@ end
 redis.call('DEL', KEYS[1])
 return 0`;
 
+// Which of KEYS (task records) still exist: 1 or 0 each. A task another replica saw end, or past its
+// deadline, has none; this replica's local mirror of its hold then goes too.
+const LIVE = `local out = {}
+for i = 1, #KEYS do out[i] = redis.call('EXISTS', KEYS[i]) end
+return out`;
+
 interface Script {
   src: string;
   sha: string;
@@ -157,6 +173,7 @@ const SCRIPTS = {
   release: script(RELEASE),
   hold: script(HOLD),
   end: script(END),
+  live: script(LIVE),
 };
 
 export interface RedisLimiterOptions {
@@ -178,9 +195,20 @@ export interface RedisLimiterOptions {
 
 interface HeldLease {
   id: string;
+  /** Its concurrency keys in Redis. */
   keys: string[];
-  renewing?: Promise<unknown>;
+  /** The same slots in the local fallback: this replica's own count of what it holds. */
+  mirror: MemoryLease;
+  /** False: taken locally while Redis was away; added there once it answers (`#settle`, `#renew`). */
+  inRedis: boolean;
+  renewing?: Promise<void>;
 }
+
+/** What Redis must still be told once it answers again (`#settle`), in order. */
+type Owed =
+  | { op: 'release'; id: string; keys: string[] }
+  | { op: 'hold'; task: string; id: string; keys: string[]; deadline: number }
+  | { op: 'end'; task: string };
 
 export class RedisLimiter implements ReloadableLimiter {
   #rules: CompiledRule[];
@@ -205,6 +233,12 @@ export class RedisLimiter implements ReloadableLimiter {
   /** Replaced by another limiter (a reload): what its connection does no longer says anything of the limits. */
   #retiring = false;
   #releasing = 0;
+  #owed: Owed[] = [];
+  #settling?: Promise<void>;
+  /** Tasks whose hold this replica put in Redis and mirrors locally: dropped here once Redis has none. */
+  readonly #mirroredTasks = new Set<string>();
+  /** Held leases not in Redis yet (taken locally): `#settle` adds them. */
+  readonly #unplaced = new Set<HeldLease>();
 
   constructor(rules: readonly LimitRule[], options: RedisLimiterOptions) {
     this.#rules = compileRules(rules);
@@ -243,6 +277,7 @@ export class RedisLimiter implements ReloadableLimiter {
     // connection stays up (hung, erroring) still turns it on, as before.
     this.#client.on('ready', () => {
       if (!this.#closing && !this.#retiring) this.#setDegraded(false, 'redis reachable again');
+      if (!this.#closing) this.#settle().catch(() => {}); // the next acquire tries again
     });
     this.#client.on('close', () => {
       if (this.#everReady && !this.#closing && !this.#retiring)
@@ -271,31 +306,49 @@ export class RedisLimiter implements ReloadableLimiter {
     if (!this.#everReady && grace > 0) await within(this.#firstReady, grace);
     if (!this.#degraded || (Date.now() >= this.#retryAt && this.#client.status === 'ready')) {
       const id = randomUUID();
-      const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS, call.task ? '1' : '0'];
-      for (const c of checks) {
-        if (c.kind === 'rate') args.push('r', String(c.rate.msPerPoint), c.rate.capacity);
-        else args.push('c', c.cap, 0);
-      }
       const keys = checks.map((c) => this.#prefix + (c.kind === 'rate' ? 'r:' : 'c:') + c.key);
       try {
-        const reply = (await this.#run(
-          SCRIPTS.acquire,
-          call.task ? [...keys, this.#taskRecord(call.task)] : keys,
-          args,
-        )) as Array<number | string>;
-        this.#setDegraded(false, 'redis reachable again');
-        if (reply[0] !== 0) return refusal(checks[Number(reply[0]) - 1], Number(reply[1]), reply[2] === '1');
-        // Lua's indices (1-based) of the caps the task covered: no slot taken there, none to renew.
-        const covered = new Set(reply.slice(1).map((i) => Number(i) - 1));
-        return this.#lease({ id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency' && !covered.has(i)) });
+        return await this.#acquireInRedis(call, checks, id, keys);
       } catch (err) {
-        // The script may still have run (a timeout): its points stay spent and its lease, never
-        // renewed, expires after the TTL. Both err on the strict side.
+        // The script may still have run (a timeout): its points stay spent (the strict side), and its
+        // lease, never renewed, is removed by id once Redis answers again (else it would hold a slot
+        // for the TTL with no call behind it). A call let through locally is added there under its own.
+        this.#owe({ op: 'release', id, keys: keys.filter((_, i) => checks[i].kind === 'concurrency') });
         this.#retryAt = Date.now() + this.#retryInterval;
         this.#setDegraded(true, `redis failed (${(err as Error).message}); limiting locally, budgets divided`);
       }
     }
-    return this.#fallback.acquire(call, now);
+    // Locally: the fallback counts what this replica holds and spent through Redis too.
+    const local = this.#fallback.acquireNow(call, now);
+    if (!local.ok) return local;
+    return this.#lease({
+      id: randomUUID(),
+      keys: local.keys.map((k) => `${this.#prefix}c:${k}`),
+      mirror: local,
+      inRedis: false,
+    });
+  }
+
+  /** One acquire in Redis, after what Redis was owed; a lease counted locally too. Throws when Redis fails. */
+  async #acquireInRedis(call: LimitCall, checks: Check[], id: string, keys: string[]): Promise<AcquireResult> {
+    await this.#settle(); // leases this replica took while Redis was away count before this call
+    const args: Array<string | number> = [id, this.#ttl, CONCURRENCY_RETRY_MS, call.task ? '1' : '0'];
+    for (const c of checks) {
+      if (c.kind === 'rate') args.push('r', String(c.rate.msPerPoint), c.rate.capacity);
+      else args.push('c', c.cap, 0);
+    }
+    const reply = (await this.#run(
+      SCRIPTS.acquire,
+      call.task ? [...keys, this.#taskRecord(call.task)] : keys,
+      args,
+    )) as Array<number | string>;
+    this.#setDegraded(false, 'redis reachable again');
+    if (reply[0] !== 0) return refusal(checks[Number(reply[0]) - 1], Number(reply[1]), reply[2] === '1');
+    // Lua's indices (1-based) of the caps the task covered: no slot taken there, none to renew.
+    const covered = new Set(reply.slice(1).map((i) => Number(i) - 1));
+    const mirror = this.#fallback.record(call, new Set(checks.filter((_, i) => covered.has(i)).map((c) => c.key)));
+    const held = keys.filter((_, i) => checks[i].kind === 'concurrency' && !covered.has(i));
+    return this.#lease({ id, keys: held, mirror, inRedis: true });
   }
 
   /**
@@ -332,6 +385,9 @@ export class RedisLimiter implements ReloadableLimiter {
   async #close(): Promise<void> {
     clearInterval(this.#renewTimer);
     this.#held.clear();
+    this.#owed = [];
+    this.#mirroredTasks.clear();
+    this.#unplaced.clear();
     this.#whenDrained();
     await this.#fallback.close();
     // quit waits for pending replies; a dead or hung Redis gets a plain disconnect instead.
@@ -350,18 +406,20 @@ export class RedisLimiter implements ReloadableLimiter {
   }
 
   #lease(lease: HeldLease): AcquireResult {
-    if (lease.keys.length === 0) return NO_LEASE;
+    if (lease.keys.length === 0) return NO_LEASE; // and its mirror holds none either
     this.#held.add(lease);
+    if (!lease.inRedis) this.#unplaced.add(lease);
     let done = false;
-    const finish = async (run: Script, keys: string[], args: Array<string | number>): Promise<void> => {
+    const finish = async (local: () => Promise<void>, send: () => Promise<void>): Promise<void> => {
       if (done) return;
       done = true;
       this.#held.delete(lease);
+      this.#unplaced.delete(lease);
       this.#releasing++;
       try {
-        await lease.renewing; // a renewal still in flight must not re-add the lease after this
-        // Failure is fine: the lease, no longer renewed, expires after the TTL.
-        await this.#run(run, keys, args).catch(() => {});
+        await local();
+        await lease.renewing?.catch(() => {}); // a renewal still in flight must not re-add the lease after this
+        await send();
       } finally {
         this.#releasing--;
         if (this.#busy === 0) this.#whenDrained();
@@ -369,20 +427,114 @@ export class RedisLimiter implements ReloadableLimiter {
     };
     return {
       ok: true,
-      release: () => finish(SCRIPTS.release, lease.keys, [lease.id]),
-      holdForTask: (task, ttlMs) =>
-        finish(SCRIPTS.hold, [this.#taskRecord(task), ...lease.keys], [lease.id, Math.max(0, Math.round(ttlMs))]),
+      release: () =>
+        finish(
+          () => lease.mirror.release(),
+          async () => {
+            if (!lease.inRedis) return; // taken locally and never added: nothing there to remove
+            const owed: Owed = { op: 'release', id: lease.id, keys: lease.keys };
+            await this.#run(SCRIPTS.release, owed.keys, [owed.id]).catch(() => this.#owe(owed));
+          },
+        ),
+      holdForTask: (task, ttlMs) => {
+        const ms = Math.max(0, Math.round(ttlMs));
+        const owed: Owed = { op: 'hold', task, id: lease.id, keys: lease.keys, deadline: Date.now() + ms };
+        return finish(
+          () => lease.mirror.holdForTask(task, ms),
+          async () => {
+            if (!lease.inRedis) return this.#owe(owed);
+            await this.#sendHold(owed).catch(() => this.#owe(owed));
+          },
+        );
+      },
     };
+  }
+
+  /** A task's hold, in Redis for what is left of its time (none left: the lease is removed). */
+  async #sendHold(o: Owed & { op: 'hold' }): Promise<void> {
+    const left = o.deadline - Date.now();
+    if (left <= 0) {
+      await this.#run(SCRIPTS.release, o.keys, [o.id]);
+      return;
+    }
+    await this.#run(SCRIPTS.hold, [this.#taskRecord(o.task), ...o.keys], [o.id, left]);
+    this.#mirroredTasks.add(o.task);
+  }
+
+  /** Keep `o` for Redis' return (the oldest go first past OWED_MAX: they expire there on their own). */
+  #owe(o: Owed): void {
+    if (this.#closing || (o.op !== 'end' && o.keys.length === 0)) return;
+    this.#owed.push(o);
+    if (this.#owed.length > OWED_MAX) this.#owed.shift();
+  }
+
+  /**
+   * Tell Redis what it missed while away, before anything else is asked of it: leases held locally
+   * are added (renewed from then on), then the releases, holds and task ends it was owed, in order.
+   * Throws when Redis fails; what is left stays owed.
+   */
+  #settle(): Promise<void> {
+    if (this.#owed.length === 0 && this.#unplaced.size === 0) return Promise.resolve();
+    this.#settling ??= this.#settleNow().finally(() => {
+      this.#settling = undefined;
+    });
+    return this.#settling;
+  }
+
+  async #settleNow(): Promise<void> {
+    await Promise.all([...this.#unplaced].map((l) => this.#renew(l)));
+    while (this.#owed.length > 0) {
+      const o = this.#owed[0];
+      if (o.op === 'release') await this.#run(SCRIPTS.release, o.keys, [o.id]);
+      else if (o.op === 'hold') await this.#sendHold(o);
+      else await this.#run(SCRIPTS.end, [this.#taskRecord(o.task)], []);
+      // endTask may have replaced it meanwhile (a hold become a release): the replacement is sent next.
+      const i = this.#owed.indexOf(o);
+      if (i >= 0) this.#owed.splice(i, 1);
+    }
+  }
+
+  /** Re-add (or add, for one taken locally) a running call's lease in Redis, for another TTL. */
+  #renew(lease: HeldLease): Promise<void> {
+    lease.renewing ??= this.#run(SCRIPTS.renew, lease.keys, [lease.id, this.#ttl])
+      .then(() => {
+        lease.inRedis = true;
+        this.#unplaced.delete(lease);
+      })
+      .finally(() => {
+        lease.renewing = undefined;
+      });
+    return lease.renewing;
   }
 
   /**
    * Give back a task's held leases, wherever they were taken: in Redis (any replica's), and in the
-   * local fallback (held while Redis was away). Redis failing: they expire at the task's deadline.
+   * local fallback (held while Redis was away, or this replica's mirror). Redis failing: the end is
+   * sent again once it answers, and they expire at the task's deadline meanwhile.
    */
   async endTask(task: string): Promise<void> {
     await this.#fallback.endTask(task);
+    this.#mirroredTasks.delete(task);
     if (this.#closing) return;
-    await this.#run(SCRIPTS.end, [this.#taskRecord(task)], []).catch(() => {});
+    // A hold Redis is still owed becomes the removal of its lease.
+    this.#owed = this.#owed.map((o): Owed => (o.op === 'hold' && o.task === task ? { ...o, op: 'release' } : o));
+    await this.#run(SCRIPTS.end, [this.#taskRecord(task)], []).catch(() => this.#owe({ op: 'end', task }));
+  }
+
+  /** Tasks another replica saw end (or past their deadline) have no record in Redis: their local mirror goes. */
+  async #dropEndedMirrors(): Promise<void> {
+    if (this.#mirroredTasks.size === 0 || this.#degraded) return;
+    const tasks = [...this.#mirroredTasks];
+    const live = (await this.#run(
+      SCRIPTS.live,
+      tasks.map((t) => this.#taskRecord(t)),
+      [],
+    )) as number[];
+    for (const [i, task] of tasks.entries()) {
+      if (live[i] !== 0) continue;
+      this.#mirroredTasks.delete(task);
+      await this.#fallback.endTask(task);
+    }
   }
 
   /** The Redis hash naming the leases a task holds (see HOLD). */
@@ -396,16 +548,12 @@ export class RedisLimiter implements ReloadableLimiter {
   }
 
   #renewAll(): void {
-    for (const lease of this.#held) {
-      if (lease.renewing) continue;
-      // A failed renewal is not retried early: if Redis stays away the lease expires, and the call
-      // keeps running uncounted in Redis — the price of a crashed holder never leaking a slot.
-      lease.renewing = this.#run(SCRIPTS.renew, lease.keys, [lease.id, this.#ttl])
-        .catch(() => {})
-        .finally(() => {
-          lease.renewing = undefined;
-        });
-    }
+    // A failed renewal is not retried early: if Redis stays away the lease expires there, and the call
+    // keeps running uncounted in Redis (still counted locally) — the price of a crashed holder never
+    // leaking a slot. The next renewal that succeeds adds it again.
+    for (const lease of this.#held) this.#renew(lease).catch(() => {});
+    if (this.#owed.length > 0 && this.#client.status === 'ready') this.#settle().catch(() => {});
+    this.#dropEndedMirrors().catch(() => {});
   }
 
   async #run(s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
@@ -427,6 +575,9 @@ export class RedisLimiter implements ReloadableLimiter {
     }
   }
 }
+
+/** At most this many releases, holds and ends kept for Redis' return. */
+const OWED_MAX = 10_000;
 
 /** ioredis' own command timeout, kept as a backstop under `deadline`. */
 const BACKSTOP_MS = 10_000;
