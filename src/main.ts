@@ -60,6 +60,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { tracerFromEnv, type Tracer } from './observability/tracing.ts';
 import { HttpListener } from './listeners/http.ts';
 import { Subscriptions } from './listeners/subscriptions.ts';
+import { noticeAudience } from './listeners/notice-audience.ts';
 import { seesAny, viewDiffers, viewKey } from './pipeline/listings.ts';
 import type { EndpointDeps } from './listeners/mcp-endpoint.ts';
 import { endpointDeps } from './listeners/endpoint-deps.ts';
@@ -134,6 +135,11 @@ export class Gateway {
   #http: HttpListener | undefined;
   /** Spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (src/observability/tracing.ts). */
   readonly tracer: Tracer | undefined;
+  /** Who may hear what an upstream says outside any call, under the settings in force (src/listeners/notice-audience.ts). */
+  readonly #audience = noticeAudience(
+    () => this.#endpoint,
+    (who) => this.principalRevocations.revoked(who),
+  );
   /** Session ends and revocations told to the other replicas at once (Redis pub/sub, when limits use Redis). */
   #fanout: Fanout | undefined;
   /** Answers to questions another replica asked, sent there (Redis pub/sub, when limits use Redis). */
@@ -226,6 +232,7 @@ export class Gateway {
         seesAny: (who, server, kind, items) => seesAny(this.#endpoint, who, server, kind, items),
         key: viewKey,
       },
+      this.#audience,
     );
     this.catalog.on('changed', (kind, server, before) => this.subscriptions.listChanged(kind, server, before));
     this.fleet = this.#fleet(pool, scrubber, log);
@@ -365,6 +372,7 @@ export class Gateway {
       await this.approvals.init();
       await this.principalRevocations.start();
       this.tasks = new TaskHandles(await this.store.approvals.sharedKey('task-handles'), this.replica);
+      this.tasks.owners.hears = (who, server, tool) => this.#audience.tool(who, server, tool);
       this.#cursorKey = await this.store.approvals.sharedKey('list-cursors');
       this.holds.useKey(await this.store.approvals.sharedKey('held-calls'));
       this.#fanout = startFanout(config.limits?.redis, {

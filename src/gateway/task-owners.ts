@@ -6,12 +6,17 @@
  * src/limits/task-lease.ts) is remembered with the session that started it and the handle its caller
  * was given. In this process's memory, bounded in number and in time (the task's lease: its ttl, at
  * most 24 hours); a task not found here (another replica's, forgotten, the gateway restarted) is
- * told to nobody. A status said before its CreateTaskResult has passed (servers say the first at
- * once) is kept a moment for it, never for anyone else: only the same key finds it. The connection
+ * told to nobody. The bounds are each principal's (and, for statuses kept early, each connection
+ * owner's) before they are the replica's: one caller starting task after task pushes out only its own
+ * oldest, never another's (src/util/fair-map.ts). A status said before its CreateTaskResult has passed
+ * (servers say the first at once) is kept a moment for it, never for anyone else: only the same key
+ * finds it. The connection
  * holding a task lives in the process that started it, so its status is heard where the entry is;
  * the session's GET stream may be on another replica, which `away` sends it to (the replica relay).
  */
+import type { Principal } from '../identity/principal.ts';
 import type { JsonObject, JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import { FairMap } from '../util/fair-map.ts';
 
 export interface TaskOwner {
   /** The live session that started the task, and its principal, tenant and endpoint as the session records them. */
@@ -21,48 +26,54 @@ export interface TaskOwner {
   scope: string;
   /** The handle the caller was given for the task. */
   handle: string;
+  /** The task's server and tool (as the aggregate endpoint names it): its caller hears of it while it may still use that tool. */
+  server: string;
+  tool: string;
 }
 
+/** Tasks remembered in all, and for one principal (its tenant and key). */
 const MAX_TASKS = 10_000;
-/** Statuses of tasks not known yet: kept this long, this many tasks, this many statuses each. */
+const TASKS_EACH = 1_000;
+/** Statuses of tasks not known yet: kept this long, this many tasks (in all, per connection owner), this many statuses each. */
 const EARLY_MS = 5_000;
 const MAX_EARLY = 1_000;
+const EARLY_PER_OWNER = 100;
 const EARLY_EACH = 8;
 
 export class TaskOwners {
-  readonly #byTask = new Map<string, TaskOwner & { until: number }>();
-  readonly #early = new Map<string, { notes: JsonRpcNotification[]; until: number }>();
-  readonly #max: number;
+  readonly #byTask: FairMap<TaskOwner & { until: number }>;
+  readonly #early = new FairMap<{ notes: JsonRpcNotification[]; until: number }>(MAX_EARLY, EARLY_PER_OWNER);
   /**
    * A status (scrubbed, naming the handle) for an owner whose session has no stream here: sent to the
    * replica holding its stream (gateway/replicas.ts); nothing without Redis.
    */
   away: (who: TaskOwner, params: JsonObject) => void = () => {};
+  /**
+   * Whether the caller of a stream may still hear of a task of `tool` (src/listeners/notice-audience.ts:
+   * policy, modes and revocations in force now); set by the gateway.
+   */
+  hears: (who: Principal, server: string, tool: string) => boolean = () => true;
 
-  constructor(max = MAX_TASKS) {
-    this.#max = max;
+  constructor(max = MAX_TASKS, each = TASKS_EACH) {
+    this.#byTask = new FairMap(max, each);
   }
 
   /** `task` (its key) was started by `owner` and runs at most `ms` from now: the statuses said of it before, to tell it. */
   remember(task: string, owner: TaskOwner, ms: number, now = Date.now()): JsonRpcNotification[] {
-    this.#byTask.delete(task);
-    this.#byTask.set(task, { ...owner, until: now + ms });
-    bound(this.#byTask, this.#max);
+    this.#byTask.set(task, `${owner.tenant}\n${owner.principal}`, { ...owner, until: now + ms });
     const early = this.#early.get(task);
     this.#early.delete(task);
     return early && early.until > now ? early.notes : [];
   }
 
-  /** A status of `task`, not known (yet): kept a moment for its CreateTaskResult. */
-  park(task: string, n: JsonRpcNotification, now = Date.now()): void {
+  /** A status of `task`, said on the connection of `owner` (a tenant, or tenant/user), not known (yet): kept a moment for its CreateTaskResult. */
+  park(task: string, owner: string, n: JsonRpcNotification, now = Date.now()): void {
     const e = this.#early.get(task);
     if (e && e.until > now) {
       if (e.notes.length < EARLY_EACH) e.notes.push(n);
       return;
     }
-    this.#early.delete(task);
-    this.#early.set(task, { notes: [n], until: now + EARLY_MS });
-    bound(this.#early, MAX_EARLY);
+    this.#early.set(task, owner, { notes: [n], until: now + EARLY_MS });
   }
 
   /** Who started `task`, unless it is unknown here or past its time. */
@@ -78,13 +89,5 @@ export class TaskOwners {
 
   get size(): number {
     return this.#byTask.size;
-  }
-}
-
-/** The oldest entries go first: the bound holds whatever the callers start or the upstreams say. */
-function bound(m: Map<string, unknown>, max: number): void {
-  for (const k of m.keys()) {
-    if (m.size <= max) break;
-    m.delete(k);
   }
 }

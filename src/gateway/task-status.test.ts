@@ -10,8 +10,11 @@ import { TaskHandles } from './tasks.ts';
 /** A session with a stream that keeps what it is sent. */
 function session(id: string, principal: string | null, heard: JsonRpcMessage[] = []) {
   const stream = { send: (m: JsonRpcMessage) => void heard.push(m), closed: false, close: () => {} };
-  return { s: { id, record: { principal }, stream } as unknown as LiveSession, heard };
+  const streamOwner = { key: principal, tenant: 'acme', subject: String(principal).slice(2) };
+  return { s: { id, record: { principal }, stream, streamOwner } as unknown as LiveSession, heard };
 }
+/** The task's server and tool, as a TaskOwner names them. */
+const CI = { server: 'ci', tool: 'ci__deploy' };
 const status = (taskId: string, s = 'working') => ({
   jsonrpc: '2.0' as const,
   method: 'notifications/tasks/status',
@@ -28,7 +31,7 @@ test("a task's status reaches the session that started it only, under its handle
   const id = 'upstream-task-00000001';
   owners.remember(
     taskKey('ci', 'acme', id),
-    { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H' },
+    { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI },
     60_000,
   );
   relayTaskStatus(sessions, owners, 'ci', 'acme', status(id));
@@ -53,7 +56,7 @@ test("a task's status reaches the session that started it only, under its handle
 
 test('the owners are bounded in number and in time', () => {
   const owners = new TaskOwners(3);
-  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h' };
+  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h', ...CI };
   for (const k of ['a', 'b', 'c', 'd']) owners.remember(k, o, 1_000, 0);
   assert.equal(owners.size, 3);
   assert.equal(owners.find('a', 10), undefined, 'the oldest went first');
@@ -64,9 +67,9 @@ test('the owners are bounded in number and in time', () => {
 test("a status said before its task is known is kept a moment for that task's CreateTaskResult, for no other", () => {
   const owners = new TaskOwners();
   const early = status('u-1');
-  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h' };
-  owners.park('ci\0acme\0u-1', early, 0);
-  owners.park('ci\0acme\0u-2', status('u-2'), 0);
+  const o = { session: 's', principal: 'p', tenant: 't', scope: '', handle: 'h', ...CI };
+  owners.park('ci\0acme\0u-1', 'acme', early, 0);
+  owners.park('ci\0acme\0u-2', 'acme', status('u-2'), 0);
   assert.deepEqual(owners.remember('ci\0globex\0u-1', o, 60_000, 10), [], "another tenant's task of that id");
   assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [early]);
   assert.deepEqual(owners.remember('ci\0acme\0u-1', o, 60_000, 10), [], 'told once');
@@ -77,7 +80,7 @@ test('a session whose stream is not here is told through `away` (scrubbed text, 
   const owners = new TaskOwners();
   const sent: unknown[] = [];
   owners.away = (who, params) => void sent.push([who.session, params]);
-  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H' };
+  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI };
   owners.remember(taskKey('ci', 'acme', 'upstream-task-00000002'), o, 60_000);
   const noStream = { id: 's-alice', record: { principal: 'k:alice' }, stream: undefined } as unknown as LiveSession;
   relayTaskStatus([], owners, 'ci', 'acme', status('upstream-task-00000002'));
@@ -123,4 +126,65 @@ test('a relayed status reaches the stream of the session it names only when the 
   assert.deepEqual(heard, []);
   statusArrived(s, here, m);
   assert.deepEqual(heard, [{ jsonrpc: '2.0', method: 'notifications/tasks/status', params }]);
+});
+
+test("one principal starting task after task pushes out only its own oldest, never another tenant's or principal's (walk V F4)", () => {
+  const owners = new TaskOwners();
+  const gina = { session: 's-gina', principal: 'k:gina', tenant: 'globex', scope: '', handle: 'gh3.G', ...CI };
+  const bob = { session: 's-bob', principal: 'k:bob', tenant: 'acme', scope: '', handle: 'gh3.B', ...CI };
+  owners.remember(taskKey('ci', 'globex', 'gina-1'), gina, 300_000, 0);
+  owners.remember(taskKey('ci', 'acme', 'bob-1'), bob, 300_000, 0);
+  const alice = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.A', ...CI };
+  for (let i = 0; i < 10_050; i++) owners.remember(taskKey('ci', 'acme', `alice-${i}`), alice, 1, 0);
+  assert.equal(owners.find(taskKey('ci', 'globex', 'gina-1'), 10)?.handle, 'gh3.G', "gina's task is still hers");
+  assert.equal(owners.find(taskKey('ci', 'acme', 'bob-1'), 10)?.handle, 'gh3.B', 'and so is bob of the same tenant');
+  assert.ok(owners.size <= 10_000, `bounded in all: ${owners.size}`);
+  // Many principals of one tenant, each under its own share, still push out only the largest holders'.
+  for (let k = 0; k < 12; k++)
+    for (let i = 0; i < 1_000; i++)
+      owners.remember(taskKey('ci', 'acme', `k${k}-${i}`), { ...alice, principal: `k:${k}` }, 300_000, 0);
+  assert.ok(owners.size <= 10_000, `bounded in all: ${owners.size}`);
+  assert.equal(owners.find(taskKey('ci', 'globex', 'gina-1'), 10)?.handle, 'gh3.G');
+  assert.equal(owners.find(taskKey('ci', 'acme', 'bob-1'), 10)?.handle, 'gh3.B');
+});
+
+test("statuses said early on one connection never push out another connection's", () => {
+  const owners = new TaskOwners();
+  owners.park(taskKey('ci', 'globex', 'g-1'), 'globex', status('g-1'), 0);
+  for (let i = 0; i < 2_000; i++) owners.park(taskKey('ci', 'acme', `a-${i}`), 'acme', status(`a-${i}`), 0);
+  const o = { session: 's', principal: 'k:gina', tenant: 'globex', scope: '', handle: 'h', ...CI };
+  assert.equal(owners.remember(taskKey('ci', 'globex', 'g-1'), o, 60_000, 10).length, 1);
+});
+
+test('a status reaches its starter only while it may still use the task tool here (a reload, a mode, a revocation since)', () => {
+  const owners = new TaskOwners();
+  let allowed = false;
+  const asked: unknown[] = [];
+  owners.hears = (who, server, tool) => {
+    asked.push([who.key, server, tool]);
+    return allowed;
+  };
+  const alice = session('s-alice', 'k:alice');
+  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI };
+  owners.remember(taskKey('ci', 'acme', 'u-9'), o, 60_000);
+  relayTaskStatus([alice.s], owners, 'ci', 'acme', status('u-9'));
+  assert.deepEqual(alice.heard, [], 'not told while the tool is out of its reach');
+  assert.deepEqual(asked, [['k:alice', 'ci', 'ci__deploy']]);
+  allowed = true;
+  relayTaskStatus([alice.s], owners, 'ci', 'acme', status('u-9'));
+  assert.equal(alice.heard.length, 1);
+  // Relayed from another replica: asked of the stream's caller here.
+  const key = Buffer.alloc(32, 7);
+  const holder = new TaskHandles(key, 'aaaaaaaaaaaaaaaa');
+  const here = new TaskHandles(key, 'bbbbbbbbbbbbbbbb');
+  const who = { key: 'k:alice', tenant: 'acme', subject: 'alice' };
+  const handle = holder.seal({ server: 'ci', tool: 'ci__deploy', taskId: 'u-1' }, who, '');
+  const heard: JsonRpcMessage[] = [];
+  const s = session('s-alice', 'k:alice', heard).s;
+  Object.assign(s.record, { tenant: 'acme', scope: '' });
+  s.streamOwner = who as never;
+  here.owners.hears = () => false;
+  const m = { kind: 'status' as const, from: 'aaaaaaaaaaaaaaaa', session: 's-alice', principal: 'k:alice' };
+  statusArrived(s, here, { ...m, tenant: 'acme', scope: '', handle, params: { taskId: handle, status: 'working' } });
+  assert.deepEqual(heard, []);
 });

@@ -6,7 +6,9 @@
  * src/gateway/upstream-fleet.ts). A session whose GET stream is on another replica (a load balancer
  * without affinity) hears it from there: the status, scrubbed here and naming the handle, crosses the
  * replica relay, and that replica gives it only to that session's stream, whose caller the handle
- * opens for (`statusArrived`).
+ * opens for (`statusArrived`). Either way only while that caller may still use the task's tool under
+ * the policy, modes and revocations in force when the status comes (`TaskOwners.hears`): a caller
+ * whose tenant was switched off, or whom a reload denied the tool, after the task started hears nothing.
  */
 import { isTerminal, taskKey } from '../limits/task-lease.ts';
 import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
@@ -31,7 +33,7 @@ export function relayTaskStatus(
   const key = taskKey(server, owner, id);
   const who = owners.find(key);
   if (!who) {
-    owners.park(key, n); // its CreateTaskResult may be on its way
+    owners.park(key, owner, n); // its CreateTaskResult may be on its way
     return;
   }
   const here = [...sessions].filter((s) => s.id === who.session);
@@ -55,20 +57,28 @@ export function tellOwner(
   if (isTerminal(n.params.status)) owners.forget(key);
   const params = replaceTaskId(n.params, id, who.handle);
   if (s && (s.id !== who.session || s.record.principal !== who.principal)) return;
-  if (s?.stream && !s.stream.closed) s.stream.send({ jsonrpc: '2.0', method: STATUS, params });
-  else owners.away(who, params);
+  if (s?.stream && !s.stream.closed) {
+    if (s.streamOwner && owners.hears(s.streamOwner, who.server, who.tool))
+      s.stream.send({ jsonrpc: '2.0', method: STATUS, params });
+  } else owners.away(who, params); // the replica holding the stream asks the same of its caller
 }
 
 /**
  * A status another replica's connection heard, for session `s` (this process's copy of the session the
  * message names): to its stream only when the session is that principal's, tenant's and endpoint's,
- * and the handle opens for the stream's caller and names the sending replica as its holder.
+ * the handle opens for the stream's caller and names the sending replica as its holder, and that
+ * caller may still use the task's tool here, now.
  */
-export function statusArrived(s: LiveSession | undefined, handles: Pick<TaskHandles, 'open'>, m: RelayedStatus): void {
+export function statusArrived(
+  s: LiveSession | undefined,
+  handles: Pick<TaskHandles, 'open' | 'owners'>,
+  m: RelayedStatus,
+): void {
   if (!s?.stream || s.stream.closed || !s.streamOwner) return;
   const r = s.record;
   if (r.principal !== m.principal || (r.tenant ?? null) !== m.tenant || r.scope !== m.scope) return;
   const task = handles.open(m.handle, s.streamOwner, r.scope);
   if (!task || task.replica !== m.from) return;
+  if (!handles.owners.hears(s.streamOwner, task.server, task.tool)) return;
   s.stream.send({ jsonrpc: '2.0', method: STATUS, params: m.params });
 }

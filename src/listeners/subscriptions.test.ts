@@ -253,6 +253,7 @@ test("a change of one owner's own resources reaches that owner's sessions and li
   const session = (who: string, principal: string | null, scope = '') => ({
     stream: { send: () => void heard.push(who) },
     record: { scope, principal },
+    streamOwner: caller(principal ?? 'anonymous'),
   });
   const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
   const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'globex' });
@@ -317,4 +318,64 @@ test('listen streams are capped per principal and per tenant; a closed one frees
   open('amy', 'acme'); // a closed stream frees its place
   for (let i = 0; i < 3; i++) listen(subs, { toolsListChanged: true }, '', 'anonymous');
   assert.throws(() => listen(subs, { toolsListChanged: true }, '', 'anonymous'), /in tenant `default`/);
+});
+
+test('what a server says outside any call reaches only callers who may still see it (the server, the resource): walk V F5', () => {
+  const heard: Array<[string, string]> = [];
+  const alice = principalKey({ via: 'jwt', issuer: 'i', subject: 'alice', tenant: 'acme' });
+  const bob = principalKey({ via: 'jwt', issuer: 'i', subject: 'bob', tenant: 'acme' });
+  const session = (who: string, principal: string) => ({
+    stream: { send: (m: { method: string }) => void heard.push([who, m.method]) },
+    record: { scope: '', principal },
+    streamOwner: caller(principal),
+    logLevel: 'debug',
+    subscriptions: new Set(['ev\u0000h://payroll']),
+  });
+  const sessions = {
+    *all() {
+      yield session('alice', alice);
+      yield session('bob', bob);
+      yield session('bob-2', bob);
+    },
+  } as unknown as Sessions;
+  const asked: string[] = [];
+  const subs = new Subscriptions(sessions, undefined, undefined, {
+    server: (who, server) => {
+      asked.push(`${who.subject} ${server}`);
+      return who.subject === 'bob';
+    },
+    resource: (who, _server, uri) => who.subject === 'bob' && uri === 'h://payroll',
+    tool: () => true,
+  });
+  const aliceListen = listen(subs, { resourcesListChanged: true }, '', alice);
+  const bobListen = listen(subs, { resourcesListChanged: true }, '', bob);
+  subs.logMessage('ev', 'acme', {
+    jsonrpc: '2.0',
+    method: 'notifications/message',
+    params: { level: 'info', data: 'x' },
+  });
+  assert.deepEqual(heard, [
+    ['bob', 'notifications/message'],
+    ['bob-2', 'notifications/message'],
+  ]);
+  assert.deepEqual(asked, ['alice ev', 'bob ev'], 'asked once per visibility key');
+  heard.length = 0;
+  subs.resourceUpdated('ev', 'acme', {
+    jsonrpc: '2.0',
+    method: 'notifications/resources/updated',
+    params: { uri: 'h://payroll' },
+  });
+  assert.deepEqual(
+    heard.map(([who]) => who),
+    ['bob', 'bob-2'],
+  );
+  heard.length = 0;
+  subs.ownListChanged('ev', 'acme', 'resources');
+  assert.deepEqual(
+    heard.map(([who]) => who),
+    ['bob', 'bob-2'],
+  );
+  assert.equal(aliceListen.messages.length, 0, 'a listen stream of a caller who may not see the server');
+  assert.equal(bobListen.messages.length, 1);
+  subs.close();
 });

@@ -4,7 +4,9 @@
  * sessions subscribed to that URI. Only the types a listener asked for are ever sent to it, and a
  * change to a server's list only to callers who may see something of that server, before or after
  * the change, and a change of modes or policy only to callers whose own view changed: a caller of one
- * tenant never hears when another tenant's server or settings change.
+ * tenant never hears when another tenant's server or settings change. What a server says outside any
+ * call (a log message, a resource update, a change of a connection's own listing) reaches a caller only
+ * while it may still see that server (that resource) under the settings in force (notice-audience.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { META } from '../protocol/era.ts';
@@ -19,6 +21,7 @@ import { namespaceUri } from '../catalog/uris.ts';
 import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { sessionOwnedBy } from '../sessions/owner.ts';
 import { admitsLevel } from '../protocol/log-levels.ts';
+import { EVERYONE, type NoticeAudience } from './notice-audience.ts';
 
 interface Listener {
   id: RequestId;
@@ -85,6 +88,7 @@ export class Subscriptions {
   readonly #sessions: Sessions;
   readonly #caps: () => ListenCaps;
   readonly #visibility: Visibility;
+  readonly #audience: NoticeAudience;
   readonly #listeners = new Set<Listener>();
   readonly #pending = new Map<string, Change>();
   #flush: NodeJS.Timeout | undefined;
@@ -93,10 +97,12 @@ export class Subscriptions {
     sessions: Sessions,
     caps: () => ListenCaps = () => ({ perPrincipal: 10, perTenant: 1000 }),
     visibility: Visibility = { listed: () => [], seesAny: () => true, key: (who) => who.key },
+    audience: NoticeAudience = EVERYONE,
   ) {
     this.#sessions = sessions;
     this.#caps = caps;
     this.#visibility = visibility;
+    this.#audience = audience;
   }
 
   /**
@@ -261,13 +267,33 @@ export class Subscriptions {
 
   /**
    * What `server` lists of `kind` on the connection of `owner` (a tenant, or `tenant/user`) changed,
-   * where each owner is shown its own: only that owner's sessions and listen streams hear of it.
+   * where each owner is shown its own: only that owner's sessions and listen streams hear of it, and
+   * of them only callers who may still see something of that server.
    */
   ownListChanged(server: string, owner: string, kind: Kind): void {
+    const sees = this.#seesServer(server);
     this.#tell(
       FILTER_FOR[kind],
-      (scope, principal) => (scope === '' || scope === server) && sessionOwnedBy(principal, owner),
+      (scope, principal, who) =>
+        (scope === '' || scope === server) && sessionOwnedBy(principal, owner) && who !== undefined && sees(who),
     );
+  }
+
+  /**
+   * Whether a caller may hear what `server` says outside any call: asked once per visibility key of
+   * one notice's hearers (each answer is kept per key across notices too: listings.ts `heardOf`).
+   */
+  #seesServer(server: string): (who: Principal) => boolean {
+    const verdicts = new Map<string, boolean>();
+    return (who) => {
+      const key = this.#visibility.key(who);
+      let v = verdicts.get(key);
+      if (v === undefined) {
+        v = this.#audience.server(who, server);
+        verdicts.set(key, v);
+      }
+      return v;
+    };
   }
 
   /** Sends a `type` change to the sessions' streams and the listen streams that asked for it whose endpoint and caller `hears`. */
@@ -287,15 +313,22 @@ export class Subscriptions {
   /**
    * An upstream says a resource changed, on the connection of `owner` (a tenant, or `tenant/user`):
    * only that tenant's (user's) sessions subscribed to that URI of that server hear of it, under the
-   * URI they subscribed with (namespaced on the aggregate endpoint).
+   * URI they subscribed with (namespaced on the aggregate endpoint), and of them only callers who may
+   * still see that resource (a policy reload, a mode or a revocation since they subscribed).
    */
   resourceUpdated(server: string, owner: string, n: JsonRpcNotification): void {
     const uri = n.params?.uri;
     if (typeof uri !== 'string') return;
     const key = `${server}\u0000${uri}`;
+    const verdicts = new Map<string, boolean>();
+    const sees = (who: Principal) => {
+      const k = this.#visibility.key(who);
+      if (!verdicts.has(k)) verdicts.set(k, this.#audience.resource(who, server, uri));
+      return verdicts.get(k) === true;
+    };
     for (const s of this.#sessions.all()) {
       if (!s.stream || !s.subscriptions.has(key) || (s.record.scope !== '' && s.record.scope !== server)) continue;
-      if (!sessionOwnedBy(s.record.principal, owner)) continue;
+      if (!sessionOwnedBy(s.record.principal, owner) || !s.streamOwner || !sees(s.streamOwner)) continue;
       s.stream.send({
         jsonrpc: '2.0',
         method: 'notifications/resources/updated',
@@ -307,13 +340,16 @@ export class Subscriptions {
   /**
    * A log message an upstream said outside any call, on the connection of `owner` (a tenant, or
    * `tenant/user`), already scrubbed: only that owner's legacy sessions on the aggregate endpoint or
-   * that server's, whose `logging/setLevel` admits its level, hear it (nothing but its params). A
-   * 2026-07-28 caller hears log messages only during its own requests (ADR 0011).
+   * that server's, whose `logging/setLevel` admits its level and whose caller may still see something
+   * of that server, hear it (nothing but its params). A 2026-07-28 caller hears log messages only
+   * during its own requests (ADR 0011).
    */
   logMessage(server: string, owner: string, n: JsonRpcNotification): void {
+    const sees = this.#seesServer(server);
     for (const s of this.#sessions.all()) {
       if (!s.stream || s.logLevel === undefined || (s.record.scope !== '' && s.record.scope !== server)) continue;
       if (!sessionOwnedBy(s.record.principal, owner) || !admitsLevel(s.logLevel, n.params?.level)) continue;
+      if (!s.streamOwner || !sees(s.streamOwner)) continue;
       s.stream.send({ jsonrpc: '2.0', method: 'notifications/message', params: n.params ?? {} });
     }
   }

@@ -46,6 +46,7 @@ const caches = new WeakMap<
     shared: StampedCache<SharedItem[]>;
     visible: StampedCache<KeyedItems<JsonObject>>;
     views: StampedCache<KeyedItems<JsonObject>>;
+    servers: StampedCache<boolean>;
   }
 >();
 
@@ -57,6 +58,8 @@ function cachesOf(catalog: Catalog) {
       shared: new StampedCache<SharedItem[]>(1024),
       visible: new StampedCache<KeyedItems<JsonObject>>(256),
       views: new StampedCache<KeyedItems<JsonObject>>(256),
+      // Servers x visibility keys that hear out-of-call notices (heardOf).
+      servers: new StampedCache<boolean>(4096),
     };
     caches.set(catalog, c);
   }
@@ -144,6 +147,44 @@ export async function seesServer(caller: Caller, deps: PipelineDeps): Promise<bo
   if (kinds.some((kind) => listing(caller, { kind, key: KEY_OF[kind] }, deps).items.length)) return true;
   if (!ownedServers(deps, caller.scope).length) return false;
   return (await resourceListing(caller, { kind: 'resources', key: KEY_OF.resources }, deps)).items.length > 0;
+}
+
+/**
+ * Whether `p` may see anything of `server` now, by the test its listings apply (policy, modes, scopes,
+ * quarantine): whether it may hear what the server says outside any call (a log message, a resource
+ * update, a task's status: listeners/notice-audience.ts). At once, without a connection: of a server
+ * whose connections differ by tenant, its resources are judged as the catalogue lists them (the
+ * discovery connection's, reviewed): a caller who may see none of them, nor a tool, prompt or template,
+ * hears nothing of it, even if its own connection lists a resource it may see. Kept per server and
+ * visibility key, while the listings' own stamp holds.
+ */
+export function heardOf(deps: PipelineDeps, p: RequestContext['principal'], server: string): boolean {
+  const now = Date.now();
+  const lists = NOTICE_KINDS.map((kind) => sharedList(deps, server, kind, now));
+  const stamp = [...lists, deps.policy, deps.modes, deps.identity];
+  return cachesOf(deps.catalog).servers.get(`${server}\u0000${viewKey(p)}`, stamp, now, () => ({
+    value:
+      lists.some((all, i) => all.some((s) => visibleTo(deps, p, NOTICE_KINDS[i], s))) ||
+      (ownedServers(deps, server).length > 0 &&
+        seesAny(deps, p, server, 'resources', deps.catalog.list('resources', server))),
+    expiresAt: policyExpiry(deps, now),
+  }));
+}
+const NOTICE_KINDS: Kind[] = ['tools', 'prompts', 'resourceTemplates', 'resources'];
+
+/**
+ * Whether `p` may use the tool `qualified` (as the aggregate endpoint names it) of `server`: the test
+ * authorize applies to a call of it, its class the inventory's. Whether it hears of a task it started.
+ */
+export function seesTool(
+  deps: PipelineDeps,
+  p: RequestContext['principal'],
+  server: string,
+  qualified: string,
+): boolean {
+  const prefix = deps.catalog.qualify(server, '');
+  if (!qualified.startsWith(prefix)) return false;
+  return seesAny(deps, p, server, 'tools', [{ name: qualified.slice(prefix.length) }]);
 }
 
 /** The listing of `list.kind` a caller is shown, before its page is cut. */

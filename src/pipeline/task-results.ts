@@ -80,7 +80,16 @@ function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: Jso
   if (!session || !task || typeof task.taskId !== 'string' || typeof handle !== 'string' || isTerminal(task.status))
     return;
   const r = session.record;
-  const owner = { session: session.id, principal: r.principal, tenant: r.tenant ?? null, scope: r.scope, handle };
+  const { server, qualified: tool } = routeOf(s);
+  const owner = {
+    session: session.id,
+    principal: r.principal,
+    tenant: r.tenant ?? null,
+    scope: r.scope,
+    handle,
+    server,
+    tool,
+  };
   const key = taskOf(s, deps, task.taskId);
   const { owners } = deps.tasks;
   for (const n of owners.remember(key, owner, taskLeaseMs(task.ttl))) tellOwner(session, owner, owners, key, n);
