@@ -10,6 +10,8 @@
  * tenant, endpoint or sending replica, or an altered handle, reach no stream. And a tasks/result sent
  * to B for a task A holds passes on the progress and log messages A's upstream says during it (the
  * fixture's `--chatty=150`), to that caller only, scrubbed on B, naming the handle, the first 100.
+ * And a tenant switched off after its task started (`mode set disabled --tenant`) hears nothing of it
+ * on B: B asks whether the stream's caller may still use the task's tool (walk V F5).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +28,7 @@ import {
   TaskStatusNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, pgUrlWithSchema } from './support/services.ts';
 import { postgresAvailable, redisAvailable } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
@@ -240,4 +242,24 @@ test("tasks/result through B passes on A's upstream's progress and log messages 
   for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), 'a canary crossed');
   assert.deepEqual([logs.bob, logs.gina], [[], []], 'only the caller heard them');
   assert.ok(!heard.alice.some((n) => JSON.stringify(n).includes('tasks/result')));
+});
+
+test('a tenant switched off after its task started hears nothing of it on the other replica (walk V F5)', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const started = Date.now();
+  const alices = await deploy('alice', 8_000);
+  const ginas = await deploy('gina', 8_000);
+  await eventually(() => heard.gina.some((n) => n.taskId === ginas) || undefined);
+  const mode = (...args: string[]) =>
+    runCli(['mode', ...args, '--tenant', 'globex', '--reason', 'walk V', '-c', a.file]);
+  assert.equal((await mode('set', 'disabled')).code, 0);
+  assert.ok(Date.now() - started < 7_500, 'the tenant was off before the task could end (a slow machine: retry)');
+  // alice's task, of the tenant still on, ends at the same time: the witness that the statuses were said.
+  await eventually(() => heard.alice.some((n) => n.taskId === alices && n.status === 'completed') || undefined, {
+    timeoutMs: 15_000,
+  });
+  await new Promise((r) => setTimeout(r, 1_500)); // gina's, said at the same time, would have crossed by now
+  const own = heard.gina.filter((n) => n.taskId === ginas).map((n) => n.status);
+  assert.equal((await mode('clear')).code, 0);
+  assert.deepEqual(own, ['working'], 'no status of her task while her tenant is off');
 });
