@@ -92,3 +92,19 @@ test('a result over the cap is bounded in both modes; every record stays small',
   assert.equal(o.result, '[WITHHELD: result larger than 32768 characters of JSON]');
   assert.equal(o.withheld, true);
 });
+
+test('arguments holding a lone surrogate are recorded in every mode: hashed with U+FFFD in its place, and marked', () => {
+  const args = JSON.parse('{"note":"a\\ud800b","k\\udc00":["x"]}');
+  const mended = { note: 'a\ufffdb', 'k\ufffd': ['x'] };
+  for (const mode of ['redacted', 'shape', 'none']) {
+    const rec = new CallRecorder(config(mode));
+    const refused = rec.refused(facts(args), 'route', 'E_UNKNOWN_TOOL', 1);
+    const intent = rec.intent(facts(args));
+    const clean = rec.refused(facts(mended), 'route', 'E_UNKNOWN_TOOL', 1);
+    assert.equal(refused.argsHash, clean.argsHash, mode);
+    assert.equal(intent.argsHash, clean.argsHash, mode);
+    assert.deepEqual(refused.detail, { replacedUnpairedSurrogates: true }, mode);
+    assert.deepEqual(intent.detail, { replacedUnpairedSurrogates: true }, mode);
+    assert.equal(clean.detail, undefined, mode);
+  }
+});

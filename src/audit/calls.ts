@@ -13,6 +13,7 @@ import type { AuditConfig } from '../config/schema.ts';
 import { sha256 } from '../util/sha256.ts';
 import { attachment } from '../util/attach.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import { loneSurrogateAt, wellFormed } from '../util/well-formed.ts';
 import type { AuditInput } from './log.ts';
 import { Redactor, WITHHELD } from './redact.ts';
 
@@ -127,14 +128,28 @@ function fitsAsJson(v: unknown, max: number): boolean {
 }
 
 /** The hash and size of an argument object already hashed: a call's intent and outcome carry the same one. */
-const ARGS_DIGEST = attachment<{ hash: string; chars: number }>('argsDigest');
+const ARGS_DIGEST = attachment<{ hash: string; chars: number; mended?: true }>('argsDigest');
 
-function argsDigest(args: unknown): { hash: string; chars: number } {
+/**
+ * The arguments' hash over RFC 8785 JSON, which cannot encode a lone UTF-16 surrogate: arguments
+ * holding one (refused at validate, but recorded by every stage that refuses before it) are hashed
+ * with U+FFFD in its place, and the record says so (`detail.replacedUnpairedSurrogates`). Never
+ * throws for them: a refusal record that could not be written would lose the trace of the hostile call.
+ */
+function argsDigest(args: unknown): { hash: string; chars: number; mended?: true } {
   const memo = typeof args === 'object' && args !== null;
   const known = memo ? ARGS_DIGEST.get(args) : undefined;
   if (known) return known;
-  const json = canonicalJson(args);
-  const digest = { hash: `sha256:${sha256(json)}`, chars: json.length };
+  let json: string;
+  let mended: true | undefined;
+  try {
+    json = canonicalJson(args);
+  } catch (err) {
+    if (loneSurrogateAt(args) === undefined) throw err;
+    json = canonicalJson(wellFormed(args));
+    mended = true;
+  }
+  const digest = { hash: `sha256:${sha256(json)}`, chars: json.length, mended };
   if (memo) ARGS_DIGEST.set(args, digest);
   return digest;
 }
@@ -219,7 +234,7 @@ export class CallRecorder {
   #common(s: CallFacts): AuditInput {
     const ctx = s.ctx;
     const p = ctx.principal;
-    const args = s.params.arguments;
+    const digest = s.params.arguments === undefined ? undefined : argsDigest(s.params.arguments);
     return {
       kind: 'call.intent',
       requestId: String(ctx.requestId),
@@ -243,7 +258,8 @@ export class CallRecorder {
           }
         : undefined,
       approval: s.approval,
-      argsHash: args === undefined ? undefined : argsDigest(args).hash,
+      argsHash: digest?.hash,
+      detail: digest?.mended ? { replacedUnpairedSurrogates: true } : undefined,
     };
   }
 

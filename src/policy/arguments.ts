@@ -9,6 +9,7 @@
  */
 import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import { lazyRequire } from '../util/lazy.ts';
+import { pathText } from '../util/well-formed.ts';
 import { RegExpBudgetError, ajvRegExpEngine } from './regexp.ts';
 
 // Loaded with the first schema check, not at start (86 modules, about 2 MB and 35 ms).
@@ -27,14 +28,8 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type ArgumentProblem = { path: string; message: string };
 
-/** One step of a path: `[2]` for an index, `.name` for a plain key, `["odd key"]` for any other. */
-function pathPart(p: string | number): string {
-  if (typeof p === 'number') return `[${p}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`;
-}
-
 function pathOf(parts: Array<string | number>): string {
-  return parts.length ? parts.map(pathPart).join('').replace(/^\./, '') : '(arguments)';
+  return parts.length ? pathText(parts) : '(arguments)';
 }
 
 /** The first bound the arguments break, or undefined. Iterative: hostile nesting cannot overflow the stack. */

@@ -355,3 +355,41 @@ test('completions: the argument is checked; a template reference is judged by th
   assert.deepEqual(listed.upstream!.ref, { type: 'ref/resource', uri: 'https://example.com/x' });
   assert.equal(listed.upstream!.uri, undefined, 'the URI goes in `ref`, nowhere else');
 });
+
+test('a lone UTF-16 surrogate anywhere in the params is invalid params naming where, for every kind; nothing is forwarded', async () => {
+  const cases: Array<[ReturnType<typeof tool>, string]> = [
+    [tool('fetch_any', { path: 'a\ud800b' }), 'arguments.path'],
+    [tool('fetch_any', { list: ['ok', 'x\udc00'] }), 'arguments.list[1]'],
+    [tool('fetch_any', { opts: { 'k\udc00': 1 } }), 'arguments.opts["k\\udc00"]'],
+    [tool('fetch_any', { '\ud83d': 1 }), 'arguments["\\ud83d"]'],
+    [resource('file:///data/a\ud800.txt'), 'uri'],
+  ];
+  const meta = tool('fetch_any', { path: '/x' });
+  (meta.params as JsonObject)._meta = { progressToken: '\udfff' };
+  cases.push([meta, '_meta.progressToken']);
+  const prompt = state({
+    method: 'prompts/get',
+    kind: 'prompt',
+    requested: 'mt__p',
+    params: { name: 'p', arguments: { a: '\ud800' } },
+  });
+  prompt.route = { server: 'mt', tool: 'p', def: {}, qualified: 'mt__p', item: 'prompt:p' };
+  cases.push([prompt, 'arguments.a']);
+  for (const [s, path] of cases) {
+    const before = structuredClone(s.upstream);
+    const err = await thrown(() => validateArguments(s, d()));
+    assert.equal(err.code, 'E_INVALID_PARAMS', path);
+    assert.equal(
+      err.message,
+      `invalid params: \`${path}\` holds a lone UTF-16 surrogate (half of a pair): not Unicode text`,
+    );
+    assert.deepEqual(err.data, { path });
+    assert.ok(err.message.isWellFormed(), 'the message itself is Unicode text');
+    assert.deepEqual(s.upstream, before);
+    // Refused as malformed, not as too large: the audit keeps (a well-formed copy of) the arguments.
+    assert.equal(s.outOfBounds, undefined);
+  }
+  // A pair is text: an emoji passes.
+  const pair = tool('fetch_any', { path: '/data/\ud83d\ude00.txt' });
+  await validateArguments(pair, d());
+});

@@ -7,6 +7,7 @@
  *   server is judged (and forwarded) as the real path behind any symlink;
  * - prompt: arguments an object of strings within bounds;
  * - resource: the URI canonical (traversal, encodings and look-alikes refused), forwarded canonical.
+ * Before any of them, for every kind: no lone UTF-16 surrogate anywhere in the params.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
@@ -15,6 +16,7 @@ import { canonicalPath, canonicalResourceUri, realPathOf } from '../../policy/ca
 import { extractResources, extractionFor } from '../../policy/resources.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 import { routeOf, upstreamOf } from './needs.ts';
+import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
 
 const MAX_PROMPT_ARG = 64 * 1024;
 
@@ -123,7 +125,20 @@ async function validateResource(s: CallState, deps: PipelineDeps): Promise<void>
   else s.upstream = { ...s.upstream, uri };
 }
 
+/**
+ * Text that is not Unicode — half of a UTF-16 surrogate pair, which JSON's `\ud800` lets through —
+ * anywhere in the params. Refused before anything reads them: policy judges text, RFC 8785 (the
+ * audit's argument hash, an approval's binding) cannot encode it, and nobody should pass it upstream.
+ */
+function refuseLoneSurrogates(s: CallState): void {
+  const at = loneSurrogateAt(s.params);
+  if (!at) return;
+  const path = pathText(at);
+  throw invalid(`\`${path}\` holds a lone UTF-16 surrogate (half of a pair): not Unicode text`, path);
+}
+
 export const validateArguments: Stage = async (s, deps) => {
+  refuseLoneSurrogates(s);
   if (s.method === 'completion/complete') {
     const a = s.params.argument as JsonObject | undefined;
     if (
