@@ -337,3 +337,55 @@ test('a call that passes every stage: recorded before it goes out, sent canonica
     [['record', 'decide']],
   );
 });
+
+test('whatever recording throws, the concurrency slot is given back first, the call counted and the refusal spent', async () => {
+  const { d, events } = await fullDeps();
+  const released: string[] = [];
+  const spent: unknown[][] = [];
+  const counted: unknown[][] = [];
+  const lease = { ok: true, release: async () => void released.push('lease') };
+  const rd = {
+    ...d,
+    limiter: { acquire: async () => lease },
+    refusals: { check: () => {}, spend: async (...a: unknown[]) => void spent.push(a) },
+    metrics: { recordCall: (...a: unknown[]) => void counted.push(a) },
+    audit: {
+      ...d.audit,
+      // The store refuses the intent and then the refusal record too.
+      log: { append: async () => Promise.reject(new Error('the audit store refused the write')) },
+      record: async () => {
+        throw new Error('the audit store refused the write');
+      },
+    },
+  } as unknown as PipelineDeps;
+  const err = await thrown(() =>
+    runRequest(ctx(), 'tools/call', { name: 'mt__fetch', arguments: { url: 'https://docs.example/a' } }, rd),
+  );
+  assert.match(String(err.message), /audit store refused/);
+  assert.deepEqual(released, ['lease'], 'the slot is free for the next call, of any tenant');
+  assert.equal(counted.length, 1);
+  assert.equal(spent.length, 1, 'the refusal spent the budget though its record failed');
+  assert.ok(!events.some(([k]) => k === 'upstream'), 'nothing went upstream without its intent record');
+  // A release that throws (a limiter's store away) keeps nothing else from happening either.
+  const throwing = {
+    ...rd,
+    limiter: {
+      acquire: async () => ({
+        ok: true,
+        release: () => {
+          throw new Error('gone');
+        },
+      }),
+    },
+  };
+  await thrown(() =>
+    runRequest(
+      ctx(),
+      'tools/call',
+      { name: 'mt__fetch', arguments: { url: 'https://docs.example/a' } },
+      throwing as never,
+    ),
+  );
+  assert.equal(counted.length, 2);
+  assert.equal(spent.length, 2);
+});

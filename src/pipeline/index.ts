@@ -179,7 +179,37 @@ export async function runRequest(
     if (err instanceof UpstreamRpcError) throw scrubErrorForCaller(s, deps)(err);
     throw err;
   } finally {
-    const ms = performance.now() - s.startedAt;
+    await closeRequest(s, deps, outcome, error, failure);
+  }
+  throw s.answerAsError;
+}
+
+/**
+ * After a request, whatever happened: its concurrency slot given back, its metrics, its audit record
+ * and, for a refusal, its cost to the refusal budget. The slot goes first and on its own, and the
+ * budget is spent even when recording fails: nothing recording throws (the store away, a value it
+ * cannot encode) may keep a slot held for every tenant or let refusals go uncounted.
+ */
+async function closeRequest(
+  s: CallState,
+  deps: PipelineDeps,
+  outcome: string,
+  error: string | undefined,
+  failure: unknown,
+): Promise<void> {
+  const ms = performance.now() - s.startedAt;
+  try {
+    await s.lease?.release();
+  } catch {
+    // A lease the limiter cannot release ends with its time to live.
+  }
+  deps.metrics.recordCall(
+    s.route?.server ?? '',
+    s.kind === 'tool' && s.method === 'tools/call' ? (s.route?.tool ?? '') : s.method,
+    outcome,
+    ms / 1000,
+  ); // URIs would be unbounded labels
+  try {
     // Records are redacted of every tenant's injected secrets, not only this call's: a request may
     // carry another's (what inspect refuses, or lets through when the operator allows or approves it).
     const secrets = deps.credentials.scrubber.valuesWith(s.injected);
@@ -192,17 +222,10 @@ export async function runRequest(
       await deps.audit.record(
         deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms, secrets),
       );
-      if (error) await deps.refusals?.spend(ctx.principal.tenant, ctx.principal.key, error);
     }
-    await s.lease?.release().catch(() => {});
-    deps.metrics.recordCall(
-      s.route?.server ?? '',
-      s.kind === 'tool' && method === 'tools/call' ? (s.route?.tool ?? '') : method,
-      outcome,
-      ms / 1000,
-    ); // URIs would be unbounded labels
+  } finally {
+    if (!s.intent && error) await deps.refusals?.spend(s.ctx.principal.tenant, s.ctx.principal.key, error);
   }
-  throw s.answerAsError;
 }
 
 /** The stages that decide a request: what recheck runs again on new settings. */
