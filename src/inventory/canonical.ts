@@ -1,10 +1,15 @@
 /**
  * Pins: SHA-256 over the RFC 8785 (JCS) canonical JSON of what a client is shown, so that the same
- * definition always hashes the same, whatever key order or number spelling the upstream used.
+ * definition always hashes the same, whatever key order or number spelling the upstream used. A lone
+ * UTF-16 surrogate, which RFC 8785 cannot encode, is shown (and so pinned) as U+FFFD; the scan marks
+ * the definition (`unpaired-surrogate`), so it is held for review.
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { sha256 } from '../util/sha256.ts';
+import { wellFormed } from '../util/well-formed.ts';
+
+const pinOf = (v: unknown): string => `sha256:${sha256(canonicalJson(wellFormed(v)))}`;
 
 /**
  * The fields of a tool a client sees and a model or host reads: every one of them is pinned. `_meta`
@@ -39,17 +44,17 @@ export function pinnedPart(def: JsonObject): JsonObject {
 
 /** `sha256:<hex>` of a tool's pinned part. */
 export function toolPin(def: JsonObject): string {
-  return `sha256:${sha256(canonicalJson(pinnedPart(def)))}`;
+  return pinOf(pinnedPart(def));
 }
 
 /** The pin a tool had before `_meta` and `icons` were pinned. */
 export function legacyToolPin(def: JsonObject): string {
-  return `sha256:${sha256(canonicalJson(pick(def, LEGACY_TOOL_FIELDS)))}`;
+  return pinOf(pick(def, LEGACY_TOOL_FIELDS));
 }
 
 /** `sha256:<hex>` of a server's instructions (absent instructions pin as the empty string). */
 export function instructionsPin(instructions: string | undefined): string {
-  return `sha256:${sha256(canonicalJson(instructions ?? ''))}`;
+  return pinOf(instructions ?? '');
 }
 
 /**
@@ -63,5 +68,5 @@ export function itemPin(def: JsonObject): string {
     const { lastModified: _l, ...a } = ann;
     rest.annotations = a;
   }
-  return `sha256:${sha256(canonicalJson(rest))}`;
+  return pinOf(rest);
 }

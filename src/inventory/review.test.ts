@@ -336,3 +336,47 @@ test('a tool accepted under the pin of before `_meta` and `icons` were pinned st
     'and its _meta is scanned',
   );
 });
+
+test('a lone surrogate in a listed definition holds that item for review, kept and pinned with U+FFFD; the rest are accepted', () => {
+  // As the walk's hostile upstream listed it: a lone surrogate in the description, a parameter name and its description.
+  const hostile = JSON.parse(
+    '{"name":"surrdesc","description":"lone \\ud800 surrogate","inputSchema":{"type":"object","properties":{"k\\udc00":{"type":"string","description":"x\\ud800"}}}}',
+  ) as JsonObject;
+  const prompt = JSON.parse('{"name":"p","description":"a\\udfff"}') as JsonObject;
+  const resource = JSON.parse('{"uri":"file:///a","name":"a\\ud83d"}') as JsonObject;
+  const { state, change } = run([
+    [
+      obs([echo, hostile], 1000, {
+        prompts: [prompt],
+        resources: [resource],
+        serverInfo: JSON.parse('{"name":"demo\\ud800","version":"1"}'),
+      }),
+    ],
+  ]);
+  const e = tool(state, 'echo');
+  assert.equal(toolQuarantine(e), null, 'the clean tool is accepted');
+  const h = tool(state, 'surrdesc');
+  assert.equal(h.acceptedPin, null);
+  assert.equal(
+    toolQuarantine(h),
+    'poisoning scan: description: a lone UTF-16 surrogate (not Unicode text), shown as U+FFFD',
+  );
+  const shown = h.def as { description: string; inputSchema: { properties: Record<string, { description: string }> } };
+  assert.equal(shown.description, 'lone \ufffd surrogate');
+  assert.deepEqual(shown.inputSchema.properties, { 'k\ufffd': { type: 'string', description: 'x\ufffd' } });
+  assert.equal(h.pin, toolPin(shown as unknown as JsonObject));
+  assert.equal(h.pin, toolPin(hostile), 'pinned as shown');
+  assert.match(toolQuarantine(tool(state, 'prompt:p')) ?? '', /^poisoning scan: description: a lone UTF-16 surrogate/);
+  assert.match(
+    toolQuarantine(tool(state, 'resource:file:///a')) ?? '',
+    /^poisoning scan: name: a lone UTF-16 surrogate/,
+  );
+  // Nothing the store keeps holds a lone surrogate (PostgreSQL's text and jsonb refuse them).
+  assert.ok(JSON.stringify({ state, change }).isWellFormed());
+  assert.doesNotMatch(JSON.stringify({ state, change }), /\\ud[89a-f]/);
+  assert.equal(serverQuarantine(state.server!), null, 'the server is not held for its serverInfo');
+  // Instructions holding one hold the server, as poisoned instructions do.
+  const held = run([[obs([echo], 2000, { instructions: 'Demo \ud800 server.' })]]).state;
+  assert.equal(held.server?.instructions, 'Demo \ufffd server.');
+  assert.match(serverQuarantine(held.server!) ?? '', /instructions: a lone UTF-16 surrogate/);
+});

@@ -21,7 +21,8 @@ import { instructionsPin, itemPin, legacyToolPin, pinnedPart, toolPin } from './
 import { canonicalJson } from '../util/canonical-json.ts';
 import { proposeClass } from './classify.ts';
 import type { ToolClass } from '../model/tool-class.ts';
-import { scanInstructions, scanItem, scanTool, summarize, type Finding } from './scan.ts';
+import { scanInstructions, scanItem, scanSurrogates, scanTool, summarize, type Finding } from './scan.ts';
+import { wellFormed } from '../util/well-formed.ts';
 
 export type NewToolRule = 'quarantine' | 'accept';
 
@@ -74,7 +75,8 @@ export function effectiveClass(
 }
 
 function snapshotOf(obs: Observation, iPin: string): { digest: string; content: JsonObject } {
-  const content: JsonObject = {
+  // Kept as shown: a lone surrogate (the definitions' own are marked by their findings) as U+FFFD.
+  const content: JsonObject = wellFormed({
     serverInfo: (obs.serverInfo ?? null) as JsonObject,
     protocolVersion: obs.protocolVersion,
     instructionsPin: iPin,
@@ -83,7 +85,7 @@ function snapshotOf(obs: Observation, iPin: string): { digest: string; content: 
     prompts: obs.prompts.map((p) => String(p.name ?? '')).sort(),
     resources: obs.resources.map((r) => String(r.uri ?? '')).sort(),
     resourceTemplates: obs.resourceTemplates.map((r) => String(r.uriTemplate ?? '')).sort(),
-  };
+  });
   return { digest: `sha256:${sha256(canonicalJson(content))}`, content };
 }
 
@@ -103,7 +105,8 @@ type ServerAcceptance = Pick<InventoryServer, 'acceptedPin' | 'acceptedInstructi
 /** What is accepted of a server's instructions: as before, else on first sight what it shows, unless poisoned. */
 function serverAcceptance(
   prev: InventoryServer | undefined,
-  obs: Observation,
+  instructions: string | undefined,
+  at: number,
   iPin: string,
   poisoned: boolean,
 ): ServerAcceptance {
@@ -114,27 +117,32 @@ function serverAcceptance(
   if (poisoned) return { acceptedPin: null, acceptedInstructions: null, acceptedBy: null, acceptedAt: null };
   return {
     acceptedPin: iPin,
-    acceptedInstructions: obs.instructions ?? null,
+    acceptedInstructions: instructions ?? null,
     acceptedBy: SYSTEM_ACTOR,
-    acceptedAt: obs.at,
+    acceptedAt: at,
   };
 }
 
 /** The server's new record, and the events of its instructions (discovered, changed, quarantined, restored). */
 function reconcileServer(prev: InventoryServer | undefined, obs: Observation, emit: Emit): InventoryServer {
   const at = obs.at;
-  const iPin = instructionsPin(obs.instructions);
-  const iFindings = scanInstructions(obs.instructions, { otherTools: obs.otherTools });
+  // Stored and shown with U+FFFD for a lone surrogate (the store's text cannot hold one); marked.
+  const instructions = obs.instructions?.toWellFormed();
+  const iPin = instructionsPin(instructions);
+  const iFindings = [
+    ...scanSurrogates(obs.instructions, 'instructions'),
+    ...scanInstructions(instructions, { otherTools: obs.otherTools }),
+  ];
   const server: InventoryServer = {
     server: obs.server,
     firstSeen: prev?.firstSeen ?? at,
     lastSeen: at,
-    serverInfo: obs.serverInfo ?? null,
-    protocolVersion: obs.protocolVersion,
-    instructions: obs.instructions ?? null,
+    serverInfo: wellFormed(obs.serverInfo ?? null),
+    protocolVersion: obs.protocolVersion.toWellFormed(),
+    instructions: instructions ?? null,
     instructionsPin: iPin,
     findings: iFindings,
-    ...serverAcceptance(prev, obs, iPin, iFindings.length > 0),
+    ...serverAcceptance(prev, instructions, obs.at, iPin, iFindings.length > 0),
   };
   if (!prev) emit(null, 'server.discovered', { serverInfo: server.serverInfo, instructionsPin: iPin });
   else if (prev.instructionsPin !== iPin)
@@ -164,26 +172,34 @@ interface ListedItem {
  */
 function listedItems(obs: Observation, rule: NewToolRule): ListedItem[] {
   const opts = { otherTools: obs.otherTools };
-  const item = (name: string, def: JsonObject, itemRule: NewToolRule): ListedItem => ({
-    name,
-    def,
-    pin: itemPin(def),
-    findings: scanItem(def, opts),
-    rule: itemRule,
-    tool: false,
-  });
-  return [
-    ...obs.tools.map((def) => ({
-      name: String(def.name),
+  // Each kept, pinned and scanned as shown: a lone surrogate (not Unicode text; the store cannot hold
+  // it, RFC 8785 cannot pin it) as U+FFFD, and a finding that holds the item for review.
+  const item = (raw: JsonObject, name: (def: JsonObject) => string, itemRule: NewToolRule): ListedItem => {
+    const def = wellFormed(raw);
+    return {
+      name: name(def),
       def,
-      pin: toolPin(def),
-      findings: scanTool(def, opts),
-      rule,
-      tool: true,
-    })),
-    ...obs.prompts.map((def) => item(`prompt:${String(def.name)}`, def, rule)),
-    ...obs.resourceTemplates.map((def) => item(`template:${String(def.uriTemplate)}`, def, rule)),
-    ...obs.resources.map((def) => item(`resource:${String(def.uri)}`, def, 'accept')),
+      pin: itemPin(def),
+      findings: [...scanSurrogates(raw), ...scanItem(def, opts)],
+      rule: itemRule,
+      tool: false,
+    };
+  };
+  return [
+    ...obs.tools.map((raw) => {
+      const def = wellFormed(raw);
+      return {
+        name: String(def.name),
+        def,
+        pin: toolPin(def),
+        findings: [...scanSurrogates(raw), ...scanTool(def, opts)],
+        rule,
+        tool: true,
+      };
+    }),
+    ...obs.prompts.map((def) => item(def, (d) => `prompt:${String(d.name)}`, rule)),
+    ...obs.resourceTemplates.map((def) => item(def, (d) => `template:${String(d.uriTemplate)}`, rule)),
+    ...obs.resources.map((def) => item(def, (d) => `resource:${String(d.uri)}`, 'accept')),
   ];
 }
 

@@ -7,6 +7,7 @@
  */
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { wholeScriptConfusable } from '../catalog/names.ts';
+import { loneSurrogateAt, pathText } from '../util/well-formed.ts';
 
 export interface Finding {
   kind:
@@ -16,7 +17,8 @@ export interface Finding {
     | 'credential-reference'
     | 'cross-tool-reference'
     | 'oversized'
-    | 'confusable-name';
+    | 'confusable-name'
+    | 'unpaired-surrogate';
   /** Where: `description`, `inputSchema.properties.path.description`, `inputSchema.properties[name]`, `instructions`. */
   where: string;
   detail: string;
@@ -220,9 +222,9 @@ function dedupe(fs: Finding[]): Finding[] {
   });
 }
 
-/** Text without escape sequences and hidden characters: what clients are shown. */
+/** Text without escape sequences and hidden characters, and with no lone surrogate: what clients are shown. */
 export function sanitizeText(text: string): string {
-  return text.replace(ANSI_SEQUENCE, '').replace(ESCAPE, '').replace(HIDDEN, '');
+  return text.replace(ANSI_SEQUENCE, '').replace(ESCAPE, '').replace(HIDDEN, '').toWellFormed();
 }
 
 /**
@@ -240,6 +242,18 @@ export function sanitize<T>(value: T, depth = 0): T {
     ) as T;
   }
   return value;
+}
+
+/**
+ * A lone UTF-16 surrogate anywhere in a definition (a string or a key), which JSON's `\ud800` lets an
+ * upstream send: not Unicode text, so nothing can pin, store or show it as it is. The gateway keeps the
+ * definition with U+FFFD in its place (review.ts) and this finding holds it for review.
+ */
+export function scanSurrogates(def: unknown, root = ''): Finding[] {
+  const at = loneSurrogateAt(def);
+  if (!at) return [];
+  const where = pathText(root ? [root, ...at] : at) || '(definition)';
+  return [{ kind: 'unpaired-surrogate', where, detail: 'a lone UTF-16 surrogate (not Unicode text), shown as U+FFFD' }];
 }
 
 /** One line for operators: the findings' details, joined. */
