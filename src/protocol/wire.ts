@@ -29,7 +29,7 @@ export function toWire(err: unknown, id: RequestId | null, log?: Logger): WireEr
     // operator the reason.
     if (err.cause !== undefined && log)
       CAUSE_LOG.line(Date.now(), (left) =>
-        log.error({ code: err.code, err: describe(err.cause), ...leftOut(left) }, err.message),
+        log.error({ code: err.code, ...describe(err.cause), ...leftOut(left) }, err.message),
       );
     let data = err.data;
     if (err.code === 'E_PROTOCOL_VERSION' && data === undefined) data = { supported: SUPPORTED_VERSIONS };
@@ -40,18 +40,17 @@ export function toWire(err: unknown, id: RequestId | null, log?: Logger): WireEr
   }
   // Not the caller's doing (a bug, or a value something below could not handle): the caller gets
   // -32603 and nothing of it, the operator one line.
-  if (log)
-    INTERNAL_LOG.line(Date.now(), (left) => log.warn({ err: describe(err), ...leftOut(left) }, 'internal error'));
+  if (log) INTERNAL_LOG.line(Date.now(), (left) => log.warn({ ...describe(err), ...leftOut(left) }, 'internal error'));
   const e = catalogueEntry('E_INTERNAL');
   return { status: e.http, body: failure(id, e.rpc, e.message) };
 }
 
-/** The error's first line, cut; its stack only when debugging. */
-function describe(err: unknown): { message: string; stack?: string } {
+/** The error's first line, cut (as `err`); its stack only when debugging. */
+function describe(err: unknown): { err: string; stack?: string } {
   const text = err instanceof Error ? err.message : String(err);
   const message = text.split('\n', 1)[0].slice(0, MAX_MESSAGE).toWellFormed();
   const debug = process.env.GATEHOUSE_DEBUG === '1' && err instanceof Error;
-  return debug ? { message, stack: err.stack } : { message };
+  return debug ? { err: message, stack: err.stack } : { err: message };
 }
 
 function leftOut(n: number): { leftOut?: number } {
