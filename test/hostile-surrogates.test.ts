@@ -9,6 +9,8 @@
  * reaching the upstream and the slot free; the tool is held for review, and the rest serve.
  */
 import { after, before, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { hostileInputHttp, type HostileInput } from './fixtures/upstreams/hostile-input-http.ts';
 import { capturedLog } from './support/logs.ts';
+import { dropRedisKeys, requireService } from './support/services.ts';
 import { modernHeaders, modernMeta, openLegacySession, postLegacy, postModernCall, type Reply } from './support/rpc.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-surrogates-'));
@@ -215,4 +218,35 @@ test('an upstream listing a tool with lone surrogates: that tool is held for rev
   assert.match(JSON.stringify(surr.findings), /unpaired-surrogate/);
   assert.equal((surr.def as { description: string }).description, 'lone \ufffd surrogate');
   assert.ok(!logs.lines.some((l) => /surrogate is not allowed/i.test(JSON.stringify(l))));
+});
+
+test('redis: the cap shared by replicas is not held by a hostile call either (the walk: the holding replica kept renewing it)', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const keyPrefix = `gatehouse-test:surrogates:${randomUUID()}:`;
+  t.after(() => dropRedisKeys(keyPrefix));
+  const rec = join(tmp, 'rec-redis.jsonl');
+  writeFileSync(rec, '');
+  const g = await startGateway(
+    stdioServer('rec', join(ROOT, 'test/fixtures/upstreams/recording-server.ts')) +
+      `    env: { RECORD_FILE: ${JSON.stringify(rec)} }\n    tools: { record: { class: READ } }\n`,
+    {
+      top:
+        'identity: { apiKeys: true }\n' +
+        `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${keyPrefix}", leaseTtlMs: 1000 }\n` +
+        "  rules:\n    - { id: record-cap, scope: tool, tools: ['rec__record'], concurrency: 1 }\n",
+    },
+  );
+  t.after(() => g.close());
+  const acme = await createKey(g.file, { name: 'acme-bot', tenant: 'acme', scopes: 'x' });
+  const globex = await createKey(g.file, { name: 'globex-bot', tenant: 'globex', scopes: 'x' });
+  const hostile = await answer(await postModernCall(g.url, 'rec__record', { note: 'x\ud800' }, { token: acme }));
+  assert.equal(hostile.error?.code, -32602, JSON.stringify(hostile));
+  await sleep(1500); // past the lease's time to live: only a renewing holder would keep the slot
+  const b = await answer(await postModernCall(g.url, 'rec__record', { note: 'globex' }, { token: globex }));
+  assert.ok(b.result, JSON.stringify(b));
+  const lines = readFileSync(rec, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"tools/call"'));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /globex/);
 });
