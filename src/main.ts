@@ -22,10 +22,11 @@ import { Inventory } from './inventory/inventory.ts';
 import { PrincipalRevocations } from './identity/revocations.ts';
 import { deciderCheck } from './approvals/deciders.ts';
 import { SecretLearner } from './credentials/known-secrets.ts';
-import { ApplyAcks, LIVE_MS } from './incident/acks.ts';
+import { ApplyAcks } from './incident/acks.ts';
 import { AuthFailures } from './identity/auth-failures.ts';
 import { effectiveRetentionDays } from './identity/dual-control.ts';
 import { Audit } from './audit/audit.ts';
+import { STOPPED_AFTER_MS } from './audit/liveness.ts';
 import { connectionActor } from './model/audit-event.ts';
 import { SchemaValidators } from './policy/arguments.ts';
 import { policyNameWarnings } from './inventory/policy-names.ts';
@@ -175,7 +176,8 @@ export class Gateway {
     this.#limits = new GatewayLimits(config.limits, this.#limitsDegraded);
     // The broker heartbeats under the audit stream's name: another gateway then leaves this one's calls in flight alone.
     const broker = new CredentialBroker(resolver, store.revocations, log, this.audit.log.stream);
-    this.audit.liveStreams = () => store.revocations.live(Date.now() - LIVE_MS);
+    this.audit.liveStreams = () => store.revocations.live(STOPPED_AFTER_MS);
+    broker.onHeartbeat = (sent, taken) => this.audit.liveness.gaps.beat(sent, taken);
     broker.oauth = new UpstreamOAuth(store.upstreamTokens, secretsKeys, clock);
     const scrubber = new SecretScrubber();
     this.upstreamBytes = this.#byteBudget(config);

@@ -120,7 +120,7 @@ test('a rotated key is scrubbed, recorded for check 2.7 and sealed with at once;
     // The running gateway follows within seconds: its own record of the key it holds says so.
     const instance = gw.audit.log.stream;
     await eventually(
-      async () => (await gw.store.revocations.keyIds(0)).find((g) => g.instance === instance)?.keyId === next.id,
+      async () => (await gw.store.revocations.keyIds(60_000)).find((g) => g.instance === instance)?.keyId === next.id,
       { timeoutMs: 10_000 },
     );
     const from = logs.length;

@@ -11,13 +11,15 @@ import { AuditLog, newStreamName, stateDirCheckpoints, type AuditInput } from '.
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditExports } from './exports.ts';
+import { Liveness } from './liveness.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
 /**
  * How often the calls of a writer that stopped are looked for while the gateway runs: a writer counts
- * as stopped 5 s after its last heartbeat (LIVE_MS), so a process restarted at once finds the calls of
- * the one before it still "live" at start, and closes them here, within about 15 s.
+ * as stopped once its last heartbeat is STOPPED_AFTER_MS (15 s) old by the store's clock (liveness.ts),
+ * so a process restarted at once finds the calls of the one before it still "live" at start, and
+ * closes them here: at most 25 s after that writer's last heartbeat.
  */
 const ORPHANS_EVERY_MS = 10_000;
 
@@ -38,14 +40,18 @@ export class Audit {
   exportFailed: (name: string, attempts: number) => void = () => {};
   /**
    * The streams of writers still running (set by the composition root: gateways heartbeat under their
-   * stream's name). Their calls in flight are theirs to close; only a stopped writer's are orphans.
+   * stream's name, and the store reads them within STOPPED_AFTER_MS by its own clock, never this
+   * process's). Their calls in flight are theirs to close; only a stopped writer's are orphans.
    */
   liveStreams: () => Promise<readonly string[]> = async () => [];
+  /** This gateway's own heartbeats, and the late outcome of a call another gateway closed meanwhile. */
+  readonly liveness: Liveness;
 
   constructor(store: AuditStore, config: AuditConfig, ops: Logger, stateDir: string, stream = newStreamName('gw')) {
     this.store = store;
     this.config = config;
     this.#ops = ops;
+    this.liveness = new Liveness(store, ops);
     this.#stateDir = stateDir;
     // Signed checkpoints (checkpoint.ts) with the state directory's key, so a cut stream is detectable.
     this.log = new AuditLog(

@@ -107,7 +107,7 @@ async function verifyAction(ctx: CliContext, opts: VerifyOpts): Promise<void> {
       trustedKeys,
       onProgress: shown && ((n: number) => shown.update(`verified ${n} records`)),
       // The streams of running gateways are still being written: no closing record yet is no loss.
-      liveStreams: new Set(await s.revocations.live(Date.now() - LIVE_MS)),
+      liveStreams: new Set(await s.revocations.live(LIVE_MS)),
     }),
   );
   shown?.end();

@@ -132,7 +132,7 @@ async function clearMode(ctx: CliContext, opts: ClearOpts): Promise<void> {
   const c = await withStore(config, async (s) => {
     // A gateway acknowledges a clear with the `setAt` of the record it saw go (acks.ts).
     const removed = (await s.modes.list()).find((r) => r.scope === scope);
-    const live = await s.revocations.live(at - LIVE_MS);
+    const live = await s.revocations.live(LIVE_MS);
     if (!removed || !(await s.modes.clear(scope))) return undefined;
     await recordAdmin(s, config.gateway.stateDir, by, 'mode.clear', { scope, ...(reason ? { reason } : {}) });
     await announce(config.limits?.redis, { kind: 'modes.changed' });
@@ -168,7 +168,7 @@ async function setMode(ctx: CliContext, m: string, opts: SetOpts): Promise<void>
   // right after `mode set` ran under the mode before), or says which did not.
   const wait = waiting(opts.json);
   const c = await withStore(config, async (s) => {
-    const live = await s.revocations.live(rec.setAt - LIVE_MS);
+    const live = await s.revocations.live(LIVE_MS);
     await s.modes.set(rec);
     await recordAdmin(s, config.gateway.stateDir, rec.setBy, 'mode.set', {
       scope,

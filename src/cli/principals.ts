@@ -69,7 +69,7 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   };
   const wait = waiting(opts.json);
   const c = await withStore(config, async (s) => {
-    const live = await s.revocations.live(r.revokedAt - LIVE_MS);
+    const live = await s.revocations.live(LIVE_MS);
     await s.principalRevocations.revoke(r);
     // Revoking again keeps the first record: its time is the version gateways acknowledge.
     const inForce =

@@ -225,7 +225,7 @@ async function revokeAndConfirm(
   const at = Date.now();
   await s.revocations.revoke({ ref, reason: opts.reason.slice(0, 500), revokedBy: by, revokedAt: at });
   await recordAdmin(s, stateDir, by, 'credentials.revoke', { ref, reason: opts.reason });
-  const live = await s.revocations.live(at - LIVE_MS);
+  const live = await s.revocations.live(LIVE_MS);
   const wait = waiting(opts.json);
   try {
     const c = await confirmed(live, () => s.revocations.acks(ref), {

@@ -163,6 +163,11 @@ export class CredentialBroker {
   #housekept = 0;
   /** Upstream OAuth (tokens per server and tenant), when the gateway has a secrets key. */
   oauth: UpstreamOAuth | undefined;
+  /**
+   * Called after each heartbeat the store took, with when it was sent and when it was taken
+   * (performance.now()): how long this gateway may have looked stopped to the others (src/audit/liveness.ts).
+   */
+  onHeartbeat: (sentAt: number, takenAt: number) => void = () => {};
   /** Called with each newly revoked reference (the pool stops what holds it). */
   onRevoked: (ref: string) => Promise<void> = async () => {};
 
@@ -191,7 +196,10 @@ export class CredentialBroker {
    */
   async follow(): Promise<void> {
     const now = Date.now();
-    await this.#store.heartbeat(this.instance, this.#started, now);
+    const issued = performance.now();
+    // The store's clock, not this process's: replicas whose clocks disagree still agree on who is live.
+    await this.#store.heartbeat(this.instance, this.#started);
+    this.onHeartbeat(issued, performance.now());
     const list = await this.#store.list();
     const refs = new Set(list.map((r) => r.ref));
     // A reference revoked again (its acknowledgements were reset) is purged and acknowledged again.
@@ -207,7 +215,7 @@ export class CredentialBroker {
     if (now - this.#housekept >= HOUSEKEEPING_MS) {
       this.#housekept = now;
       await this.#store
-        .forgetStale(now - FORGET_AFTER_MS)
+        .forgetStale(FORGET_AFTER_MS)
         .catch((err: Error) => this.#log.warn({ err: err.message }, 'credentials: forgetting stopped gateways failed'));
     }
   }

@@ -173,7 +173,7 @@ export function stoppedLine(stopped: readonly string[]): string {
 }
 
 /** The gateways live now (a heartbeat within LIVE_MS): what `confirmed` re-reads while it waits. */
-export const liveNow = (store: { live(since: number): Promise<string[]> }) => () => store.live(Date.now() - LIVE_MS);
+export const liveNow = (store: { live(withinMs: number): Promise<string[]> }) => () => store.live(LIVE_MS);
 
 /** Gateways that heartbeat within this window count as live (they heartbeat every second). */
 export const LIVE_MS = 5000;

@@ -203,7 +203,7 @@ export async function exportBundle(
     'verification.json': JSON.stringify(
       {
         store: await verifyAudit(store.audit, {
-          liveStreams: new Set(await store.revocations.live(Date.now() - LIVE_MS)),
+          liveStreams: new Set(await store.revocations.live(LIVE_MS)),
         }),
         window: {
           records: events.length,

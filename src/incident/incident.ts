@@ -153,7 +153,7 @@ export async function openIncident(
   if (!reason) throw new IncidentError('invalid', 'an incident needs a reason');
   const id = `inc_${randomBytes(6).toString('hex')}`;
   const { kind, value } = input.scope;
-  const live = await store.revocations.live(now - LIVE_MS);
+  const live = await store.revocations.live(LIVE_MS);
   let containment: OpenResult['containment'];
   const timeoutMs = input.timeoutMs ?? 30_000;
   if (kind === 'principal') {

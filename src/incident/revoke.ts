@@ -159,7 +159,7 @@ export async function revokeIncident(
   const incident = await getIncident(store, id, opts.tenant);
   const p = await plan(store, config, incident);
   const at = Date.now();
-  const live = await store.revocations.live(at - LIVE_MS);
+  const live = await store.revocations.live(LIVE_MS);
   const reason = `incident ${id}: ${incident.title}`.slice(0, 500);
   for (const r of p.refs) {
     await store.revocations.revoke({ ref: r.ref, reason, revokedBy: actor.name, revokedAt: at });

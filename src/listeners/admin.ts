@@ -91,7 +91,7 @@ async function resource(path: string, query: URLSearchParams, deps: AdminDeps, s
     case 'audit/verify':
       // This gateway's stream and every other running gateway's are still being written.
       return verifyAudit(store.audit, {
-        liveStreams: new Set([deps.auditStream, ...(await store.revocations.live(Date.now() - LIVE_MS))]),
+        liveStreams: new Set([deps.auditStream, ...(await store.revocations.live(LIVE_MS))]),
       });
     case 'credentials':
       return { revoked: await store.revocations.list() };
@@ -140,7 +140,7 @@ async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): 
     actor: { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer },
     detail: { action: 'credentials.revoke', ref: input.ref, reason: input.reason },
   });
-  const live = await s.revocations.live(at - 5000);
+  const live = await s.revocations.live(LIVE_MS);
   for (const deadline = at + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
     const acks = await s.revocations.acks(input.ref);
     const missing = live.filter((i) => !acks.some((a) => a.instance === i));

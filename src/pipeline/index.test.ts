@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CallRecorder } from '../audit/calls.ts';
 import type { AuditInput } from '../audit/log.ts';
+import { Liveness } from '../audit/liveness.ts';
+import { silentLogger } from '../observability/logger.ts';
 import type { AuditConfig } from '../config/schema.ts';
 import { KNOWN_METHODS } from './dispatch.ts';
 import { TaskHandles } from '../gateway/tasks.ts';
@@ -114,7 +116,11 @@ async function pipelineDeps() {
   const records: AuditInput[] = [];
   const calls: unknown[][] = [];
   const spent: unknown[][] = [];
-  const audit = { recorder: new CallRecorder(AUDIT_CONFIG), record: async (r: AuditInput) => void records.push(r) };
+  const audit = {
+    recorder: new CallRecorder(AUDIT_CONFIG),
+    record: async (r: AuditInput) => void records.push(r),
+    liveness: new Liveness({} as never, silentLogger()), // no silence: the store is never asked
+  };
   const d = deps({
     catalog,
     upstreams,
@@ -246,6 +252,7 @@ rules:
   const audit = {
     config: { readWhenUnavailable: 'refuse' },
     recorder: new CallRecorder(AUDIT_CONFIG),
+    liveness: new Liveness({} as never, silentLogger()), // no silence: the store is never asked
     log: {
       append: async (r: AuditInput) => {
         events.push(['intent', r]);

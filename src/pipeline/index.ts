@@ -217,7 +217,9 @@ async function closeRequest(
     // the record stage gets a refusal record instead. Awaited: the answer leaves once it is recorded.
     if (s.intent) {
       const o = error ? failedOutcome(s.stage, failure) : (outcome as Completed);
-      await deps.audit.record(deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets));
+      const record = deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets);
+      // Late when this gateway looked stopped and another closed the call as unknown meanwhile (liveness.ts).
+      await deps.audit.record(await deps.audit.liveness.outcome(record, s.intent, s.startedAt));
     } else if (error || s.halt) {
       await deps.audit.record(
         deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms, secrets),

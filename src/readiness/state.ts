@@ -137,7 +137,7 @@ export async function gatherState(
     part(async () => (await store.modes.list()).map((m) => ({ scope: m.scope, mode: m.mode }))),
     part(async () => {
       const list = await store.revocations.list();
-      const live = await store.revocations.live(now - LIVE_MS);
+      const live = await store.revocations.live(LIVE_MS);
       const unconfirmed: string[] = [];
       for (const r of list) {
         const acked = new Set((await store.revocations.acks(r.ref)).map((a) => a.instance));
@@ -181,7 +181,7 @@ export async function gatherState(
     .filter((t) => validators.check(t.pin, (t.def as { inputSchema?: unknown }).inputSchema, {})?.path === '(schema)')
     .map((t) => `${t.server}/${t.tool}`);
   // The live gateways' key ids, to compare with this one's and with each other's.
-  const gateways = await part(() => store.revocations.keyIds(now - LIVE_MS));
+  const gateways = await part(() => store.revocations.keyIds(LIVE_MS));
   const key = { ...(await secretsKey(config, env)), gateways };
   const local = await part(async () => new Set(await storedNames(join(config.gateway.stateDir, LOCAL_SECRETS_FILE))));
   const missing = missingSecrets(

@@ -286,6 +286,33 @@ async function pruneChunk(db: Kysely<Database>, before: number): Promise<number 
   });
 }
 
+/** AuditStore.closedAsUnknown: whether the intent is still open (its row), then the rows after it. */
+async function closedAsUnknown(
+  db: Kysely<Database>,
+  intent: Pick<AuditEvent, 'id' | 'stream' | 'seq'>,
+): Promise<AuditEvent | undefined> {
+  const open = await db.selectFrom('audit_open_intents').select('id').where('id', '=', intent.id).executeTakeFirst();
+  if (open) return undefined;
+  const at = await db
+    .selectFrom('audit_events')
+    .select('position')
+    .where('stream', '=', intent.stream)
+    .where('seq', '=', intent.seq)
+    .executeTakeFirst();
+  if (!at) return undefined;
+  // No index on intent_id (migration 0011): the rows after the intent, in position order.
+  const r = await db
+    .selectFrom('audit_events')
+    .select('body')
+    .where('position', '>', Number(at.position))
+    .where('intent_id', '=', intent.id)
+    .where('kind', '=', 'call.unknown')
+    .orderBy('position')
+    .limit(1)
+    .executeTakeFirst();
+  return r ? (JSON.parse(r.body) as AuditEvent) : undefined;
+}
+
 export function auditRepo(
   db: Kysely<Database>,
   driver: 'sqlite' | 'postgres',
@@ -318,6 +345,7 @@ function spooled(repo: AuditStore, writer: SqliteAuditWriter): AuditStore {
     streamRecords: settled(repo.streamRecords),
     checkpoint: settled(repo.checkpoint),
     prune: settled(repo.prune),
+    closedAsUnknown: settled(repo.closedAsUnknown),
     async openIntents(excludeStreams) {
       await writer.replay(auditRow);
       await writer.settled();
@@ -393,6 +421,7 @@ function tables(db: Kysely<Database>, driver: 'sqlite' | 'postgres', sqliteWrite
       }
       return events;
     },
+    closedAsUnknown: (intent) => closedAsUnknown(db, intent),
     async checkpoint(stream) {
       const r = await db.selectFrom('audit_checkpoints').selectAll().where('stream', '=', stream).executeTakeFirst();
       return r ? { seq: Number(r.seq), hash: r.hash, at: Number(r.at) } : undefined;

@@ -252,6 +252,10 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.equal((await a.openIntents(['C']))[0].kind, 'call.intent');
         await a.appendBatch([rec('C', 3, 'call.unknown', { intent: 'A-2', outcome: 'unknown' })]);
         assert.deepEqual(ids(await a.openIntents(['C'])), ['B-1']);
+        // Who closed an intent: the call.unknown another writer recorded, nothing while open or closed by its outcome.
+        assert.equal((await a.closedAsUnknown(rec('A', 2, 'call.intent')))?.id, 'C-3');
+        assert.equal(await a.closedAsUnknown(rec('B', 1, 'call.intent')), undefined, 'still open');
+        assert.equal(await a.closedAsUnknown(rec('A', 1, 'call.intent')), undefined, 'closed by its outcome');
       });
       await t.test('audit: an open intent pruned away is no longer open', async () => {
         const a = store.audit;
@@ -321,7 +325,8 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
           const r = store.revocations;
           const acks = store.applyAcks;
           const H = 3_600_000;
-          const now = T0 + 10 * H;
+          // Heartbeats are read against the store's clock (the machine's here): times relative to it.
+          const now = Date.now();
           const key = modeKey('tool:a__b');
           const who = async () => (await acks.acks(key)).map((a) => a.instance).sort();
           await r.heartbeat('gw-killed', T0, now - 2 * H);
@@ -336,7 +341,7 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
           await r.ack('vault://x#y', 'gw-killed', now - 3 * H);
           await r.ack('vault://x#y', 'gw-live', now - 3 * H);
           assert.equal(
-            await r.forgetStale(now - H),
+            await r.forgetStale(H),
             5,
             "gw-killed's heartbeat, two acks and its revocation ack, gw-forgotten's ack",
           );
@@ -347,14 +352,14 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
           );
           assert.deepEqual(await who(), ['gw-live', 'gw-starting', 'gw-stopped']);
           assert.deepEqual(await acks.acks('mode:gateway'), []);
-          assert.deepEqual((await r.live(now - 2 * H - 1)).sort(), ['gw-live', 'gw-stopped']);
-          assert.equal(await r.forgetStale(now - H), 0);
+          assert.deepEqual((await r.live(2 * H)).sort(), ['gw-live', 'gw-stopped']);
+          assert.equal(await r.forgetStale(H), 0);
           // A gateway forgotten while it was out of touch is live again at its next heartbeat.
           await r.heartbeat('gw-killed', T0, now);
-          assert.deepEqual((await r.live(now - LIVE_MS)).sort(), ['gw-killed', 'gw-live']);
+          assert.deepEqual((await r.live(LIVE_MS)).sort(), ['gw-killed', 'gw-live']);
           // What an incident waits for still reads: the live gateways' acknowledgements, at the version.
           await acks.ack(key, 'gw-killed', 1, now);
-          const c = await confirmed(await r.live(now - LIVE_MS), () => acks.acks(key), {
+          const c = await confirmed(await r.live(LIVE_MS), () => acks.acks(key), {
             at: now - 3 * H,
             version: 1,
             timeoutMs: 0,
@@ -367,7 +372,7 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
       );
       await t.test("a gateway's key id is kept beside its heartbeat; only live gateways are read", async () => {
         const r = store.revocations;
-        const now = T0 + 100_000;
+        const now = Date.now();
         await r.heartbeat('gw-a', T0, now - 1000);
         await r.recordKeyId('gw-a', 'aaaa000011112222', now - 900);
         await r.heartbeat('gw-a', T0, now - 500); // a later heartbeat keeps it
@@ -375,12 +380,12 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await r.heartbeat('gw-old', T0, now - 60_000); // an older gateway that never recorded one
         await r.heartbeat('gw-gone', T0, now - 3_600_000);
         await r.recordKeyId('gw-gone', 'cccc000011112222', now - 3_600_000);
-        assert.deepEqual(await r.keyIds(now - 120_000), [
+        assert.deepEqual(await r.keyIds(120_000), [
           { instance: 'gw-a', keyId: 'aaaa000011112222' },
           { instance: 'gw-b', keyId: 'bbbb000011112222' },
           { instance: 'gw-old', keyId: undefined },
         ]);
-        assert.deepEqual((await r.live(now - 120_000)).sort(), ['gw-a', 'gw-b', 'gw-old']);
+        assert.deepEqual((await r.live(120_000)).sort(), ['gw-a', 'gw-b', 'gw-old']);
         for (const g of ['gw-a', 'gw-b', 'gw-old', 'gw-gone']) await r.forget(g);
         assert.deepEqual(await r.keyIds(0), []);
       });
@@ -668,7 +673,7 @@ async function keyIdMigration(db: Kysely<Database>, driver: 'sqlite' | 'postgres
   assert.deepEqual(await migrate(db, { driver, schema }), ['0014_gateway_key_id']);
   const r = storeOver(db, driver).revocations;
   await r.recordKeyId('gw-after', 'abcd000011112222', T0);
-  assert.deepEqual(await r.keyIds(T0), [
+  assert.deepEqual(await r.keyIds(Date.now() - T0 + 60_000), [
     { instance: 'gw-after', keyId: 'abcd000011112222' },
     { instance: 'gw-before', keyId: undefined },
   ]);

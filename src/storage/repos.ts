@@ -3,7 +3,7 @@
  * both drivers. JSON columns are text (serialised here); timestamps arrive as numbers from either
  * driver (the PostgreSQL pool parses BIGINT as a number, see postgres.ts).
  */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { type RawBuilder, sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from './schema.ts';
 import { inventoryRepo } from './inventory-repo.ts';
 import { type ApiKeyRow, apiKeyRepo } from './api-key-repo.ts';
@@ -178,6 +178,23 @@ function modeRepo(db: Kysely<Database>): ModeStore {
 }
 
 /**
+ * The store's clock, in epoch ms: heartbeats are written with it and every liveness window is read
+ * against it, so replicas whose own clocks disagree still agree on who is live (a replica with its
+ * clock ten minutes ahead saw every other one as stopped, and closed their calls in flight).
+ * PostgreSQL's `clock_timestamp()` (the statement's time, not the transaction's); SQLite's `'now'`,
+ * the machine's clock every process on the file shares.
+ */
+function storeNow(driver: Store['driver']): RawBuilder<number> {
+  return driver === 'postgres'
+    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+}
+
+/** The store's clock `ms` ago (see storeNow). */
+const storeAgo = (driver: Store['driver'], ms: number): RawBuilder<number> =>
+  sql<number>`(${storeNow(driver)} - ${Math.max(0, Math.round(ms))})`;
+
+/**
  * Deletes the acknowledgements in `table` made before `before` by a gateway not seen since (no
  * heartbeat in gateway_instances at or after it): readers only wait for gateways seen in the last
  * seconds. A gateway acknowledges the modes it starts with before its first heartbeat, so an
@@ -186,7 +203,7 @@ function modeRepo(db: Kysely<Database>): ModeStore {
 async function pruneAcks(
   db: Kysely<Database>,
   table: 'apply_acks' | 'revocation_acks',
-  before: number,
+  before: RawBuilder<number>,
 ): Promise<number> {
   const seen = db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', before);
   const r = await db
@@ -197,7 +214,7 @@ async function pruneAcks(
   return Number(r.numDeletedRows);
 }
 
-function revocationRepo(db: Kysely<Database>): RevocationStore {
+function revocationRepo(db: Kysely<Database>, driver: Store['driver']): RevocationStore {
   return {
     async revoke(r) {
       const row = { reason: r.reason, revoked_by: r.revokedBy, revoked_at: r.revokedAt };
@@ -234,29 +251,34 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
       return rows.map((r) => ({ instance: r.instance, ackedAt: Number(r.acked_at) }));
     },
     async heartbeat(instance, startedAt, at) {
+      const seen = at ?? storeNow(driver);
       await db
         .insertInto('gateway_instances')
-        .values({ id: instance, started_at: startedAt, last_seen: at })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ last_seen: at }))
+        .values({ id: instance, started_at: startedAt, last_seen: seen })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ last_seen: seen }))
         .execute();
     },
-    async live(since) {
-      return (await db.selectFrom('gateway_instances').select('id').where('last_seen', '>=', since).execute()).map(
-        (r) => r.id,
-      );
+    async live(withinMs) {
+      return (
+        await db
+          .selectFrom('gateway_instances')
+          .select('id')
+          .where('last_seen', '>=', storeAgo(driver, withinMs))
+          .execute()
+      ).map((r) => r.id);
     },
     async recordKeyId(instance, keyId, at) {
       await db
         .insertInto('gateway_instances')
-        .values({ id: instance, started_at: at, last_seen: at, key_id: keyId })
+        .values({ id: instance, started_at: at, last_seen: storeNow(driver), key_id: keyId })
         .onConflict((oc) => oc.column('id').doUpdateSet({ key_id: keyId }))
         .execute();
     },
-    async keyIds(since) {
+    async keyIds(withinMs) {
       const rows = await db
         .selectFrom('gateway_instances')
         .select(['id', 'key_id'])
-        .where('last_seen', '>=', since)
+        .where('last_seen', '>=', storeAgo(driver, withinMs))
         .orderBy('id')
         .execute();
       return rows.map((r) => ({ instance: r.id, keyId: r.key_id ?? undefined }));
@@ -264,7 +286,8 @@ function revocationRepo(db: Kysely<Database>): RevocationStore {
     async forget(instance) {
       await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
     },
-    async forgetStale(before) {
+    async forgetStale(olderThanMs) {
+      const before = storeAgo(driver, olderThanMs);
       // The acknowledgements first: they are judged by the heartbeats (either order gives the same result).
       const acks = (await pruneAcks(db, 'apply_acks', before)) + (await pruneAcks(db, 'revocation_acks', before));
       const r = await db.deleteFrom('gateway_instances').where('last_seen', '<', before).executeTakeFirst();
@@ -364,7 +387,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
     apiKeys: apiKeyRepo(db, sqlite?.apiKeyRow),
     audit: auditRepo(db, driver, sqliteWriter),
     modes: modeRepo(db),
-    revocations: revocationRepo(db),
+    revocations: revocationRepo(db, driver),
     approvals: approvalRepo(db),
     upstreamTokens: tokenRepo(db),
     principalRevocations: principalRevocationRepo(db),

@@ -227,6 +227,12 @@ export interface AuditStore {
    * flight, not the log's size.
    */
   openIntents(excludeStreams: readonly string[]): Promise<AuditEvent[]>;
+  /**
+   * The `call.unknown` record another gateway closed this intent with (it took the intent's writer
+   * for stopped: Audit.closeOrphans), or undefined while the intent is open or closed otherwise. Asked
+   * only when the writer may have looked stopped (src/audit/liveness.ts): the rows after the intent are read.
+   */
+  closedAsUnknown(intent: Pick<AuditEvent, 'id' | 'stream' | 'seq'>): Promise<AuditEvent | undefined>;
   checkpoint(stream: string): Promise<{ seq: number; hash: string; at: number } | undefined>;
   /**
    * Delete records older than `before`, keeping a checkpoint (seq, hash) of the last deleted per
@@ -295,26 +301,30 @@ export interface RevocationStore {
   list(): Promise<Revocation[]>;
   ack(ref: string, instance: string, at: number): Promise<void>;
   acks(ref: string): Promise<Array<{ instance: string; ackedAt: number }>>;
-  heartbeat(instance: string, startedAt: number, at: number): Promise<void>;
-  /** Gateways seen since `since`. */
-  live(since: number): Promise<string[]>;
+  /**
+   * This gateway is live now, by the store's clock (PostgreSQL's, or the machine's for SQLite): never
+   * the gateway's own, so replicas whose clocks disagree still agree on who is live. `at` only where a
+   * test writes a heartbeat of the past.
+   */
+  heartbeat(instance: string, startedAt: number, at?: number): Promise<void>;
+  /** Gateways whose last heartbeat is at most `withinMs` old by the store's clock. */
+  live(withinMs: number): Promise<string[]>;
   /**
    * The id of a gateway's secrets key (local-store.ts keyId: never the key), kept beside its
    * heartbeat (which it counts as, when the gateway has none yet): replicas on one store must share the key.
    */
   recordKeyId(instance: string, keyId: string, at: number): Promise<void>;
-  /** The gateways seen since `since`, with the key id each recorded (undefined: not recorded). */
-  keyIds(since: number): Promise<Array<{ instance: string; keyId: string | undefined }>>;
+  /** The gateways live within `withinMs` (as `live`), with the key id each recorded (undefined: not recorded). */
+  keyIds(withinMs: number): Promise<Array<{ instance: string; keyId: string | undefined }>>;
   forget(instance: string): Promise<void>;
   /**
    * Housekeeping for gateways that stopped without `forget` (killed processes; every start is a new
-   * instance): deletes the gateways not seen since `before`, and the acknowledgements (of applied
-   * changes and of credential revocations) made before then by a gateway not seen since. Every reader
-   * counts only gateways seen in the last seconds, so with `before` far older than that none of them
-   * sees a difference. The
-   * number of rows deleted.
+   * instance): deletes the gateways whose heartbeat is older than `olderThanMs` by the store's clock,
+   * and the acknowledgements (of applied changes and of credential revocations) made before then by a
+   * gateway not seen since. Every reader counts only gateways seen in the last seconds, so with
+   * `olderThanMs` far longer than that none of them sees a difference. The number of rows deleted.
    */
-  forgetStale(before: number): Promise<number>;
+  forgetStale(olderThanMs: number): Promise<number>;
 }
 
 export interface ApprovalStore {

@@ -35,8 +35,8 @@ async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000): P
 }
 
 /** A PostgreSQL URL in `schema` whose connections carry `app` as application_name (so a drill can cut exactly them). */
-function pgUrl(schema: string, app: string): string {
-  const u = new URL(pgTestUrl());
+function pgUrl(schema: string, app: string, base = pgTestUrl()): string {
+  const u = new URL(base);
   u.searchParams.set('options', `-c search_path=${schema}`);
   u.searchParams.set('application_name', app);
   return u.toString();
@@ -78,6 +78,10 @@ export interface DeploymentOptions {
   /** More top-level YAML sections (identity, policy, approvals...). */
   top?: string;
   secretsKey: string;
+  /** The PostgreSQL URL replicas connect to, before its schema and name (default pgTestUrl(): e.g. a tcp-proxy's). */
+  postgresBase?: string;
+  /** More `storage` keys, indented under it (e.g. `  queryTimeoutMs: 60000\n`). */
+  storageExtra?: string;
 }
 
 function replicaYaml(
@@ -95,8 +99,8 @@ gateway:
   trustedProxies: [127.0.0.1]
 storage:
   driver: postgres
-  postgresUrl: ${JSON.stringify(pgUrl(o.schema, o.app))}
-inventory: { newTools: accept }
+  postgresUrl: ${JSON.stringify(pgUrl(o.schema, o.app, o.postgresBase))}
+${o.storageExtra ?? ''}inventory: { newTools: accept }
 limits:
   redis: { url: ${JSON.stringify(redisUrl)}, keyPrefix: ${JSON.stringify(o.keyPrefix)}, fallbackDivisor: 3 }
   rules:
