@@ -253,7 +253,7 @@ test('a replica killed with a call in flight: the skewed replica closes the call
   assert.deepEqual(kinds(records), [['call.unknown', 'unknown']]);
   assert.notEqual(records[0].stream, intent.stream, 'by the surviving replica');
   // Its last heartbeat was at most a second before the kill: closed no sooner than the 15 s grace
-  // allows, and no later than the grace and the next look (10 s), with a little slack for the reads.
+  // allows, and no later than the grace and the next look (10 s): 26 s, and slack for a busy machine.
   assert.ok(tookMs >= 13_500, `closed ${Math.round(tookMs)} ms after the kill: not before the grace`);
-  assert.ok(tookMs <= 27_000, `closed ${Math.round(tookMs)} ms after the kill`);
+  assert.ok(tookMs <= 29_000, `closed ${Math.round(tookMs)} ms after the kill`);
 });
