@@ -284,6 +284,80 @@ test('gatehouse policy explain and gatehouse policy test', async () => {
   assert.match(ok.stdout, /3 passed, 0 failed/);
 });
 
+const explainCall = (tool: string, ...extra: string[]) =>
+  runCli([
+    'policy',
+    'explain',
+    '--subject',
+    'dev',
+    '--tenant',
+    'acme',
+    '--roles',
+    'dev',
+    '--tool',
+    tool,
+    ...extra,
+    '-c',
+    t.file,
+  ]);
+
+test('policy explain reads the modes set at run time, as the gateway does: a tool switched off is explained as denied', async () => {
+  const before = await explainCall('rec__record');
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, /^mode: enforce \(default\)$/m);
+  assert.match(before.stdout, /=> ALLOW \(acme-reads\)\n$/);
+  const set = await runCli([
+    'mode',
+    'set',
+    'disabled',
+    '--tool',
+    'rec__record',
+    '--reason',
+    'walk',
+    '--by',
+    'ops-1',
+    '-c',
+    t.file,
+  ]);
+  assert.equal(set.code, 0, set.stderr);
+  try {
+    const after = await explainCall('rec__record');
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stdout, /^mode: disabled \(tool:rec__record, set at run time by ops-1 at [0-9T:.-]+Z: walk\)$/m);
+    assert.match(after.stdout, /=> DENY \(mode:disabled\)\n$/);
+    // The gateway refuses the call, as explained, and nothing reaches the upstream.
+    const calls = upstreamCalls();
+    const refused = await call(keys.dev, 'rec__record', { note: 'x' });
+    assert.ok(refused.body.error || refused.body.result?.isError, JSON.stringify(refused.body));
+    assert.equal(upstreamCalls(), calls);
+    const json = JSON.parse((await explainCall('rec__record', '--json')).stdout);
+    assert.equal(json.decision.rule, 'mode:disabled');
+  } finally {
+    assert.equal((await runCli(['mode', 'clear', '--tool', 'rec__record', '-c', t.file])).code, 0);
+  }
+});
+
+test('policy explain of a tool its server has not listed says so, with "did you mean" (exit 2); --allow-unknown explains it anyway', async () => {
+  const typo = await explainCall('rec__open_isue');
+  assert.equal(typo.code, 2, typo.stdout);
+  assert.equal(typo.stdout, '');
+  assert.equal(
+    typo.stderr,
+    'gatehouse: server `rec` has listed no tool `open_isue`: did you mean `rec__open_issue`? (a tool it has not listed yet: --allow-unknown)\n',
+  );
+  const json = await explainCall('rec__open_isue', '--json');
+  assert.equal(json.code, 2);
+  assert.equal(JSON.parse(json.stdout).exitCode, 2);
+  const server = await explainCall('recc__open_issue');
+  assert.equal(server.code, 2, server.stdout);
+  assert.match(server.stderr, /`recc__open_issue` names no configured server/);
+  const allowed = await explainCall('rec__not_yet', '--allow-unknown');
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stdout, /call: `rec__not_yet` \(DESTRUCTIVE\)/);
+  assert.match(allowed.stdout, /^tool: not listed by its server yet: until it is, the gateway refuses it as unknown$/m);
+  assert.match(allowed.stdout, /=> DENY \(default:deny\)\n$/);
+});
+
 test('config validate warns, at file:line, about a mode naming a server or tool that is not configured', async () => {
   const dir = mkdtempSync(join(tmp, 'modes-'));
   writeFileSync(

@@ -11,7 +11,10 @@ import { explain } from '../policy/explain.ts';
 import { parseCases, runTable, type TableCase } from '../policy/table.ts';
 import { PolicyError } from '../policy/model.ts';
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
-import { openStore } from '../storage/index.ts';
+import { mergeModes } from '../policy/runtime-modes.ts';
+import { checkTarget, IncidentError, serverOfTool } from '../incident/incident.ts';
+import type { ModeRecord } from '../storage/types.ts';
+import { withStore } from './store.ts';
 import type { Config } from '../config/schema.ts';
 import type { CliContext } from './context.ts';
 
@@ -32,6 +35,7 @@ type ExplainOpts = {
   tool: string;
   class?: string;
   args: string;
+  allowUnknown?: boolean;
   config: string;
   json?: boolean;
 };
@@ -51,6 +55,7 @@ function registerPolicyExplain(policy: Command, ctx: CliContext): void {
       'READ, WRITE or DESTRUCTIVE (default: from the inventory; unreviewed counts as DESTRUCTIVE)',
     )
     .option('--args <json>', 'the arguments as JSON', '{}')
+    .option('--allow-unknown', 'the tool may be one its server has not listed yet (explained as if listed)')
     .addOption(ctx.configOption())
     .option('--json', 'print the decision and the explanation as JSON')
     .action((opts: ExplainOpts) => explainAction(ctx, opts));
@@ -73,29 +78,58 @@ function configuredClass(config: Config, server: string, tool: string): ToolClas
   return tools && Object.hasOwn(tools, name) ? tools[name]?.class : undefined;
 }
 
-/** The tool's class: the configured one, else the inventory's; unreviewed counts as DESTRUCTIVE. */
-async function classOf(config: Config, server: string, tool: string): Promise<ToolClass> {
+/** What the gateway reads from the store for a call: the inventory's class of the tool, and the modes set at run time. */
+interface StoreView {
+  /** Whether its server has listed the tool (`--allow-unknown` explains one it has not). */
+  listed: boolean;
+  inventoryClass: ToolClass | undefined;
+  modes: ModeRecord[];
+}
+
+/**
+ * The store's view of the call. The tool must be one its server has listed (a misspelt name would
+ * be explained as an unreviewed DESTRUCTIVE tool while the gateway knows no such tool), unless
+ * `--allow-unknown` (a tool not listed yet: it is explained as it would be decided once listed).
+ */
+async function storeView(ctx: CliContext, config: Config, opts: ExplainOpts): Promise<StoreView> {
   const sep = config.gateway.namespaceSeparator;
-  const configured = configuredClass(config, server, tool);
-  const store = await openStore(config.storage);
   try {
-    const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === tool);
-    return configured ?? (rec?.class as ToolClass | null) ?? 'DESTRUCTIVE';
-  } finally {
-    await store.close();
+    return await withStore(config, async (store) => {
+      await checkTarget(store, config, 'tool', opts.tool, {
+        allowUnknown: opts.allowUnknown,
+        howToAllow: '--allow-unknown',
+      });
+      const server = serverOfTool(config, opts.tool) as string;
+      const rec = (await store.inventory.tools(server)).find((t) => `${t.server}${sep}${t.tool}` === opts.tool);
+      return {
+        listed: rec !== undefined,
+        inventoryClass: (rec?.class as ToolClass | null) ?? undefined,
+        modes: await store.modes.list(),
+      };
+    });
+  } catch (err) {
+    if (err instanceof IncidentError) ctx.fail(err.message, 2);
+    throw err;
   }
 }
+
+/** Who set a run-time mode, when and why, for the scope it is in force from. */
+const setAtRunTime = (modes: readonly ModeRecord[]) => (from: string) => {
+  const r = modes.find((m) => m.scope === from);
+  return r && `set at run time by ${r.setBy} at ${new Date(r.setAt).toISOString()}: ${r.reason}`;
+};
 
 async function explainAction(ctx: CliContext, opts: ExplainOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   if (!config.policy) ctx.fail('no policy is configured (`policy.files` in the config)', 2);
   const args = parseArgs(ctx, opts.args);
-  const sep = config.gateway.namespaceSeparator;
-  const server = opts.tool.includes(sep) ? opts.tool.slice(0, opts.tool.indexOf(sep)) : '';
-  let toolClass = opts.class?.toUpperCase() as ToolClass | undefined;
-  if (toolClass && !TOOL_CLASSES.includes(toolClass))
+  const given = opts.class?.toUpperCase() as ToolClass | undefined;
+  if (given && !TOOL_CLASSES.includes(given))
     ctx.fail(`unknown class \`${opts.class}\`: use ${TOOL_CLASSES.join(', ')}`, 2);
-  if (!toolClass) toolClass = await classOf(config, server, opts.tool);
+  const view = await storeView(ctx, config, opts);
+  const server = serverOfTool(config, opts.tool) as string;
+  // The class: the one given, else the configured one, else the inventory's; unreviewed counts as DESTRUCTIVE.
+  const toolClass = given ?? configuredClass(config, server, opts.tool) ?? view.inventoryClass ?? 'DESTRUCTIVE';
   const input = {
     principal: {
       subject: opts.subject,
@@ -109,8 +143,12 @@ async function explainAction(ctx: CliContext, opts: ExplainOpts): Promise<void> 
     toolClass,
     arguments: args,
   };
-  const decision = evaluate(input, config.policy.compiled, Date.now());
-  const lines = explain(input, config.policy.compiled, Date.now());
+  // The modes as the gateway holds them: the policy files', with those set at run time over them.
+  const policy = { ...config.policy.compiled, modes: mergeModes(config.policy.compiled.modes, view.modes) };
+  const decision = evaluate(input, policy, Date.now());
+  const lines = explain(input, policy, Date.now(), setAtRunTime(view.modes));
+  if (!view.listed)
+    lines.splice(2, 0, 'tool: not listed by its server yet: until it is, the gateway refuses it as unknown');
   if (opts.json) return void process.stdout.write(`${JSON.stringify({ decision, explanation: lines }, null, 2)}\n`);
   process.stdout.write(`${lines.join('\n')}\n=> ${decision.effect.toUpperCase()} (${decision.rule})\n`);
 }

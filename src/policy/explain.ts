@@ -8,7 +8,16 @@ import { resolveMode } from './modes.ts';
 import { extractResources } from './resources.ts';
 import type { EvaluationInput, Policy, Resource } from './model.ts';
 
-export function explain(input: EvaluationInput, policy: Policy, now: Date | number = Date.now()): string[] {
+/**
+ * `origin` says more about where the mode in force was set (`gatehouse mode set`: by whom, why) given
+ * the scope it came from; the policy files' modes need nothing more.
+ */
+export function explain(
+  input: EvaluationInput,
+  policy: Policy,
+  now: Date | number = Date.now(),
+  origin: (from: string) => string | undefined = () => undefined,
+): string[] {
   const at = typeof now === 'number' ? now : now.getTime();
   const p = input.principal;
   const lines = [
@@ -16,7 +25,8 @@ export function explain(input: EvaluationInput, policy: Policy, now: Date | numb
     `call: \`${input.tool}\` (${input.toolClass}) on server \`${input.server}\` by subject \`${p.subject}\`, tenant \`${p.tenant}\`, client \`${p.client}\`, roles ${p.roles.length ? p.roles.map((r) => `\`${r}\``).join(', ') : '(none)'}`,
   ];
   const m = resolveMode(policy.modes, { tenant: p.tenant, server: input.server, tool: input.tool });
-  lines.push(`mode: ${m.mode} (${m.from})`);
+  const set = origin(m.from);
+  lines.push(`mode: ${m.mode} (${m.from}${set ? `, ${set}` : ''})`);
   let resources: readonly Resource[] | undefined = input.resources;
   if (resources === undefined) {
     const x = extractResources(policy.resources, input.tool, input.arguments);
