@@ -183,3 +183,24 @@ test('notify says on stderr where each delivery stands while it is retried (walk
   assert.doesNotMatch(json.stderr, /attempt/);
   assert.equal((JSON.parse(json.stdout) as { deliveries: Array<{ ok: boolean }> }).deliveries[0].ok, false);
 });
+
+test('principals revoke refuses a subject the gateway has never seen, with "did you mean", as incident open does; --unseen revokes one ahead of time', async () => {
+  assert.equal((await cli('keys', 'create', '-n', 'k-alice', '-t', 'acme', '-p', 'alice')).code, 0);
+  const typo = await cli('principals', 'revoke', '--subject', 'alcie', '--reason', 'typo');
+  assert.equal(typo.code, 2, typo.stdout);
+  assert.equal(
+    typo.stderr,
+    'gatehouse: no principal `alcie` is known (named in the configuration, by an API key, or in the audit trail): did you mean `alice`? (a principal not seen yet: --unseen)\n',
+  );
+  const incident = await cli('incident', 'open', '--title', 't', '--principal', 'alcie', '--reason', 'r');
+  assert.equal(incident.code, 2, 'incident open refuses it the same way');
+  assert.equal(incident.stderr, typo.stderr);
+  assert.deepEqual(JSON.parse((await cli('principals', 'list', '--json')).stdout).revoked, [], 'nothing was revoked');
+  const known = await cli('principals', 'revoke', '--subject', 'alice', '--reason', 'left');
+  assert.equal(known.code, 0, known.stderr);
+  const ahead = await cli('principals', 'revoke', '--subject', 'newcomer', '--reason', 'never to call', '--unseen');
+  assert.equal(ahead.code, 0, ahead.stderr);
+  assert.match(ahead.stdout, /^subject newcomer revoked for every issuer/);
+  const listed = JSON.parse((await cli('principals', 'list', '--json')).stdout).revoked as { value: string }[];
+  assert.deepEqual(listed.map((r) => r.value).sort(), ['alice', 'newcomer']);
+});

@@ -14,6 +14,9 @@ import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
 import { confirmed, LIVE_MS, liveNow, principalKey as ackKey } from '../incident/acks.ts';
 import { confirmationText, waiting } from './confirmation.ts';
+import { unknownName } from '../incident/known.ts';
+import { ANONYMOUS_SUBJECT } from '../identity/principal.ts';
+import type { Config } from '../config/schema.ts';
 
 interface Target {
   subject?: string;
@@ -38,7 +41,14 @@ export function registerPrincipals(program: Command, ctx: CliContext): void {
   registerPrincipalsList(cmd, ctx);
 }
 
-type RevokeOpts = Target & { reason: string; by?: string; timeout: string; config: string; json?: boolean };
+type RevokeOpts = Target & {
+  reason: string;
+  unseen?: boolean;
+  by?: string;
+  timeout: string;
+  config: string;
+  json?: boolean;
+};
 
 function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
   cmd
@@ -51,6 +61,7 @@ function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
     .option('--token-id <jti>', 'one token, by its `jti`')
     .option('--issuer <issuer>', 'only tokens of this issuer (default: every issuer)')
     .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--unseen', 'the subject may be one the gateway has not seen yet (named nowhere): revoked before it calls')
     .option('--by <name>', 'who revokes (recorded); default: cli:<user>@<host>')
     .option('--timeout <seconds>', 'how long to wait for every live gateway to confirm', '30')
     .addOption(ctx.configOption())
@@ -58,9 +69,27 @@ function registerPrincipalsRevoke(cmd: Command, ctx: CliContext): void {
     .action((opts: RevokeOpts) => revokePrincipal(ctx, opts));
 }
 
+/** How long the audit trail is searched for the subject (the CLI is its own process: no one else waits on it). */
+const CLI_SEARCH_MS = 5000;
+
+/**
+ * A subject must be one the gateway knows, as `incident open --principal` requires (../incident/known.ts):
+ * a misspelt one would be reported revoked while the person it meant still calls. `--unseen` revokes one
+ * not seen yet; `anonymous` (callers without a credential) needs no lookup. A token id cannot be checked.
+ */
+async function checkSubject(ctx: CliContext, config: Config, t: Target, unseen?: boolean): Promise<void> {
+  if (t.subject === undefined || t.subject === ANONYMOUS_SUBJECT) return;
+  const subject = t.subject;
+  const why = await withStore(config, (s) =>
+    unknownName(s, config, 'principal', subject, { unseen, howToAllow: '--unseen', budgetMs: CLI_SEARCH_MS }),
+  );
+  if (why) ctx.fail(why, 2);
+}
+
 async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void> {
   const t = target(ctx, opts);
   const config = await ctx.load(opts.config);
+  await checkSubject(ctx, config, opts, opts.unseen);
   const r: PrincipalRevocation = {
     ...t,
     reason: opts.reason.slice(0, 500),
