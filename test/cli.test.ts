@@ -322,16 +322,35 @@ test('with --json every command prints its failure as JSON, with the same exit s
       match: /^invalid configuration:/,
       issues: true,
     },
+    { args: ['config', 'validate', broken, '--json'], match: /^invalid configuration:/, issues: true },
+    {
+      args: ['config', 'validate', join(dir, 'missing.yaml'), '--json'],
+      match: /config file `.*missing\.yaml` not found \(create one with `gatehouse init`\)/,
+    },
   ];
   for (const c of cases) {
     const r = run(...c.args);
     assert.equal(r.code, 2, `${c.args.join(' ')}: ${r.err}`);
-    const body = JSON.parse(r.out) as { error: string; exitCode: number; issues?: Array<{ line: number }> };
+    const body = JSON.parse(r.out) as {
+      error: string;
+      exitCode: number;
+      issues?: Array<{ line: number }>;
+      valid?: boolean;
+      file?: string;
+    };
     assert.match(body.error, c.match, c.args.join(' '));
     assert.equal(body.exitCode, 2);
     if (c.issues) assert.equal(body.issues?.[0]?.line, 5);
     assert.equal(r.err, '', 'nothing else');
+    // `config validate` answers whether the file is valid, and names it, in its failures too.
+    if (c.args[0] === 'config') assert.deepEqual([body.valid, typeof body.file], [false, 'string']);
   }
+  const missing = run('config', 'validate', join(dir, 'missing.yaml'));
+  assert.equal(missing.code, 2);
+  assert.match(
+    missing.err,
+    /^gatehouse: config file `.*missing\.yaml` not found \(create one with `gatehouse init`\)\n$/,
+  );
   // Without --json, the same failure is a line on stderr.
   const text = run('check', '-c', broken);
   assert.equal(text.code, 2);

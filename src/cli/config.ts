@@ -9,7 +9,7 @@ import type { ConfigIssue } from '../config/issues.ts';
 import { starterConfig } from '../config/starter.ts';
 import { policyNameWarnings } from '../inventory/policy-names.ts';
 import type { InventoryTool } from '../storage/types.ts';
-import type { CliContext } from './context.ts';
+import { type CliContext, printFailure } from './context.ts';
 import { withStore } from './store.ts';
 
 /**
@@ -49,13 +49,22 @@ async function validate(ctx: CliContext, path: string, json: boolean | undefined
     const config = await loadConfig(path, process.env, warnings);
     await report(path, config, warnings, json);
   } catch (err) {
+    // With --json, a failure in the shape of every command's (`{"error", "exitCode"}`, with `file` and
+    // `issues` for a file that does not load), and `valid: false` as the answer to the question asked.
     if (err instanceof ConfigError) {
-      if (json) process.stdout.write(`${JSON.stringify({ valid: false, file: path, issues: err.issues })}\n`);
+      if (json)
+        printFailure(`invalid configuration:\n${err.message}`, 2, { valid: false, file: path, issues: err.issues });
       else process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
     const code = (err as NodeJS.ErrnoException).code;
-    ctx.fail(code === 'ENOENT' ? `config file \`${path}\` not found` : (err as Error).message, 2);
+    ctx.fail(
+      code === 'ENOENT'
+        ? `config file \`${path}\` not found (create one with \`gatehouse init\`)`
+        : (err as Error).message,
+      2,
+      { valid: false, file: path },
+    );
   }
 }
 

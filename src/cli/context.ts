@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.ts';
 export interface CliContext {
   configOption: () => Option;
   load: (file: string) => Promise<Config>;
-  fail: (message: string, code?: number) => never;
+  fail: (message: string, code?: number, detail?: Record<string, unknown>) => never;
 }
 
 const configOption = (): Option =>
