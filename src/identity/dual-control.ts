@@ -62,6 +62,24 @@ export async function confirmDual(
 const forever = (days: number): number => (days === 0 ? Number.POSITIVE_INFINITY : days);
 
 /**
+ * The last audit retention two people approved (or the baseline the first gateway recorded:
+ * `params.baseline`), undefined before either. Read only.
+ */
+export async function approvedRetention(store: Pick<DualControlStore, 'list'>): Promise<DualControlRecord | undefined> {
+  return (await store.list('done'))
+    .filter((r) => r.action === 'audit.retention')
+    .sort((a, b) => (a.confirmedAt ?? 0) - (b.confirmedAt ?? 0))
+    .at(-1);
+}
+
+/** The retention pruning applies: the configured one, never shorter than the approved one. 0 is forever. Pure. */
+export function retentionInForce(configured: number, approved: number | undefined): number {
+  if (approved === undefined) return configured;
+  const days = Math.max(forever(configured), forever(approved));
+  return days === Number.POSITIVE_INFINITY ? 0 : days;
+}
+
+/**
  * The audit retention actually applied: never shorter than the last retention two people approved
  * (`audit.retention` requests), so one person editing the config cannot make the gateway prune away
  * records. The first retention seen is the baseline. 0 means forever. `onHeld` is told when the
@@ -73,10 +91,7 @@ export async function effectiveRetentionDays(
   onHeld: (approved: number) => void = () => {},
   now = Date.now(),
 ): Promise<number> {
-  const approved = (await store.list('done'))
-    .filter((r) => r.action === 'audit.retention')
-    .sort((a, b) => (a.confirmedAt ?? 0) - (b.confirmedAt ?? 0))
-    .at(-1);
+  const approved = await approvedRetention(store);
   if (!approved) {
     await store.create({
       id: `dc_${randomBytes(12).toString('hex')}`,
@@ -92,7 +107,6 @@ export async function effectiveRetentionDays(
     return configured;
   }
   const floor = Number(approved.params.days);
-  const days = Math.max(forever(configured), forever(floor));
   if (forever(configured) < forever(floor)) onHeld(floor);
-  return days === Number.POSITIVE_INFINITY ? 0 : days;
+  return retentionInForce(configured, floor);
 }

@@ -5,6 +5,7 @@
 import type { Config } from '../config/schema.ts';
 import { item, list, type CheckItem, type Facts, type Status } from './checklist.ts';
 import type { ExportState, ReadinessState } from './state.ts';
+import { retentionInForce } from '../identity/dual-control.ts';
 
 /**
  * An export is stalled when a record has waited longer than this after its cursor. A gateway sends a
@@ -58,15 +59,46 @@ export function auditItems({ config, state }: Facts): CheckItem[] {
       `arguments: ${a.arguments}, results: ${a.results}; ${a.redact.fields.length + a.redact.paths.length ? `${a.redact.fields.length} PII field(s), ${a.redact.paths.length} path(s) configured` : 'built-in secret detection only, no PII fields or paths configured'}`,
       'list your PII in `audit.redact.fields` / `audit.redact.paths`, or keep only shapes (`audit.arguments: shape`)',
     ),
-    item(
-      '5.3',
-      'retention is configured',
-      a.retentionDays ? 'pass' : 'warn',
-      a.retentionDays ? `${a.retentionDays} days, pruned with checkpoints` : 'records are kept forever',
-      'set `audit.retentionDays`',
-    ),
+    retentionItem(a.retentionDays, state.retention),
     siemItem(siem, a.exports.length, state.audit),
   ];
+}
+
+const days = (n: number) => (n ? `${n} days` : 'forever');
+
+/**
+ * 5.3: the retention pruning applies, and where it comes from. Pruning never goes below the last
+ * retention two people approved (`gatehouse audit retention`): the config's is in force unless it is
+ * shorter, and then the approved one is, held over it.
+ */
+function retentionItem(configured: number, approved: ReadinessState['retention']): CheckItem {
+  const title = 'retention is configured';
+  const fix = 'set `audit.retentionDays`';
+  const by =
+    approved &&
+    `asked by ${approved.requestedBy}, confirmed by ${approved.confirmedBy} at ${new Date(approved.confirmedAt).toISOString()}`;
+  const inForce = retentionInForce(configured, approved?.days);
+  if (approved && inForce !== configured)
+    return item(
+      '5.3',
+      title,
+      'warn',
+      `${inForce ? `${inForce} days, pruned with checkpoints` : 'records are kept forever'}: the retention two people approved (${approved.baseline ? 'the baseline the first gateway recorded' : by}), held over the configured ${days(configured)} (\`audit.retentionDays\`)`,
+      `set \`audit.retentionDays: ${approved.days}\`, or have two people approve ${days(configured)} (\`gatehouse audit retention --days ${configured}\`)`,
+    );
+  const floor =
+    approved && !approved.baseline
+      ? `; the least it may be is the ${days(approved.days)} two people approved (${by})`
+      : '';
+  if (!configured)
+    return item('5.3', title, 'warn', `records are kept forever (\`audit.retentionDays: 0\`)${floor}`, fix);
+  return item(
+    '5.3',
+    title,
+    'pass',
+    `${configured} days (\`audit.retentionDays\`), pruned with checkpoints${floor}`,
+    fix,
+  );
 }
 
 function auditTrailItem(config: Config, au: ReadinessState['audit']): CheckItem {

@@ -7,6 +7,7 @@
  * its own; a part that cannot be read is `undefined`, and the items that need it fail.
  */
 import { exportBacklog } from '../audit/exports.ts';
+import { approvedRetention } from '../identity/dual-control.ts';
 // The same window `gatehouse incident revoke` waits on: a gateway is live while it heartbeats.
 import { LIVE_MS } from '../incident/acks.ts';
 import type { Store } from '../storage/types.ts';
@@ -48,6 +49,11 @@ export interface ReadinessState {
   approvals?: { decided: number; unrecorded: number; capped: boolean };
   /** Run-time modes ever set (`mode.set` in the audit trail, by the CLI, console or an incident), oldest first. */
   modeSets?: Array<{ mode: string; scope: string; by: string; time: string }>;
+  /**
+   * The last audit retention two people approved (`gatehouse audit retention`), or the baseline the
+   * first gateway recorded; absent before either, undefined when it cannot be read.
+   */
+  retention?: { days: number; baseline: boolean; requestedBy: string; confirmedBy: string; confirmedAt: number } | null;
   /** Catalogued tools whose input schema cannot be compiled (so no call to them is let through). */
   uncheckable?: string[];
   /**
@@ -188,5 +194,26 @@ export async function gatherState(
     config.servers.filter((s) => !s.disabled),
     { local, env },
   );
-  return { audit, modes, revocations, approvals, modeSets, uncheckable, secretsKey: key, missingSecrets: missing };
+  const retention = await part(async () => {
+    const r = await approvedRetention(store.dualControl);
+    if (!r) return null;
+    return {
+      days: Number(r.params.days),
+      baseline: r.params.baseline === true,
+      requestedBy: r.requestedBy,
+      confirmedBy: r.confirmedBy ?? '',
+      confirmedAt: r.confirmedAt ?? 0,
+    };
+  });
+  return {
+    audit,
+    modes,
+    revocations,
+    approvals,
+    modeSets,
+    retention,
+    uncheckable,
+    secretsKey: key,
+    missingSecrets: missing,
+  };
 }
