@@ -319,6 +319,25 @@ test('golden errors: a missing environment variable is reported where it is used
   ]);
 });
 
+test("an unset variable inside a union (vault auth) is the one error there: not every other auth method's complaints after it (operator walk)", () => {
+  const text = [
+    'version: 1',
+    'secrets:',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
+    '  vault: { address: "https://vault.internal:8200", auth: { method: approle, roleId: gatehouse, secretId: "${VAULT_SECRET_ID}" } }',
+    'servers:',
+    '  - { name: s, transport: stdio, command: x }',
+    '',
+  ].join('\n');
+  assert.deepEqual(errors(text), [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${...}` is the config's reference syntax under test
+    'g.yaml:3:106: secrets.vault.auth.secretId: environment variable `VAULT_SECRET_ID` is not set (use `${VAULT_SECRET_ID:-default}` for a default)',
+  ]);
+  // Set, it loads; a wrong method beside a set variable is still said.
+  assert.doesNotThrow(() => parseConfig(text, 'g.yaml', { VAULT_SECRET_ID: 'x' }));
+  assert.ok(errors(text.replace('approle', 'aprole'), 'g.yaml', { VAULT_SECRET_ID: 'x' }).length > 0);
+});
+
 test('golden errors: duplicate server names and duplicate YAML keys', () => {
   assert.deepEqual(fixtureErrors('duplicate-server.yaml'), [
     'duplicate-server.yaml:10:11: servers[2].name: duplicate server name (first used by servers[0] at line 3)',

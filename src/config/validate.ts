@@ -121,7 +121,14 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
     hints.set(e, closestKey(key, missing) ?? closestKey(key, known));
   }
   const typos = new Set([...hints].map(([e, hint]) => `${e.instancePath}/${hint}`));
-  const { skip, merged } = unions(list, choices);
+  // A union whose value holds an unset `${VAR}`: every branch fails for want of it (the value is
+  // empty), and its complaints (other methods' keys, other constants) would bury the one cause, said
+  // where the reference stands.
+  const holdsUnset = (pointer: string) => {
+    const at = formatPath([...base, ...pointerToPath(pointer)]);
+    return [...ctx.unset].some((u) => at === '' || u === at || u.startsWith(`${at}.`) || u.startsWith(`${at}[`));
+  };
+  const { skip, merged } = unions(list, choices, holdsUnset);
   const seen = new Set<string>();
   for (const e of list) {
     const path = [...base, ...pointerToPath(e.instancePath)];
@@ -160,12 +167,17 @@ function report(errors: ErrorObject[] | null | undefined, base: Path, ctx: Conte
 function unions(
   list: readonly ErrorObject[],
   choices: readonly ErrorObject[],
+  holdsUnset: (instancePath: string) => boolean,
 ): { skip: Set<ErrorObject>; merged: Map<ErrorObject, string> } {
   const skip = new Set<ErrorObject>();
   const merged = new Map<ErrorObject, string>();
   for (const u of list) {
     if (u.keyword !== 'anyOf' || choices.includes(u)) continue;
     const prefix = `${u.schemaPath}/`;
+    if (holdsUnset(u.instancePath)) {
+      for (const e of list) if (e.schemaPath.startsWith(prefix)) skip.add(e);
+      continue;
+    }
     const branches = new Map<string, ErrorObject[]>();
     for (const e of list) {
       if (!e.schemaPath.startsWith(prefix)) continue;
