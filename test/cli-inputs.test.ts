@@ -204,3 +204,23 @@ test('principals revoke refuses a subject the gateway has never seen, with "did 
   const listed = JSON.parse((await cli('principals', 'list', '--json')).stdout).revoked as { value: string }[];
   assert.deepEqual(listed.map((r) => r.value).sort(), ['alice', 'newcomer']);
 });
+
+test('audit search takes only an outcome there is, and a range that ends before it starts is refused; an empty export says so (operator walk)', async () => {
+  const outcome = await cli('audit', 'search', '--outcome', 'whatever');
+  assert.equal(outcome.code, 2, outcome.stdout);
+  assert.match(outcome.stderr, /argument 'whatever' is invalid\. Allowed choices are ok, tool_error, error, refused/);
+  assert.equal((await cli('audit', 'search', '--outcome', 'refused')).code, 0);
+  for (const cmd of ['search', 'export']) {
+    const r = await cli('audit', cmd, '--since', '1h', '--until', '2h');
+    assert.equal(r.code, 2, `${cmd}: ${r.stdout}`);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^gatehouse: `--since 1h` \(.*Z\) is after `--until 2h` \(.*Z\): the range holds nothing; the earlier time is --since/,
+    );
+  }
+  const empty = await cli('audit', 'export', '--since', '2000-01-01T00:00:00Z', '--until', '2000-01-02T00:00:00Z');
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout, '');
+  assert.equal(empty.stderr, 'exported 0 records\n');
+});

@@ -36,9 +36,27 @@ export function parseTimeOption(ctx: CliContext, flag: string, v: string): numbe
   return t;
 }
 
-export function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
+function timeOption(ctx: CliContext, flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   return parseTimeOption(ctx, flag, v);
+}
+
+/**
+ * `--since` and `--until` as times, the range checked: one that ends before it starts holds nothing,
+ * and would be reported as an empty search or export rather than as the mistake it is (exit 2).
+ */
+export function timeRange(
+  ctx: CliContext,
+  opts: { since?: string; until?: string },
+): { since?: number; until?: number } {
+  const since = timeOption(ctx, '--since', opts.since);
+  const until = timeOption(ctx, '--until', opts.until);
+  if (since !== undefined && until !== undefined && since > until)
+    ctx.fail(
+      `\`--since ${opts.since}\` (${new Date(since).toISOString()}) is after \`--until ${opts.until}\` (${new Date(until).toISOString()}): the range holds nothing; the earlier time is --since (a duration counts back from now: --since 2h --until 1h)`,
+      2,
+    );
+  return { since, until };
 }
 
 /** Prints a result: `json` as one line of JSON with --json, else `text`. */

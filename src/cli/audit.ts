@@ -28,7 +28,8 @@ import { asOption, requirePlatform } from './scope.ts';
 import type { AdminScope } from '../identity/authenticator.ts';
 import { LIVE_MS } from '../incident/acks.ts';
 import { progress } from './progress.ts';
-import { kindOption, printResult, scopeFor, timeOption } from './audit-common.ts';
+import { kindOption, printResult, scopeFor, timeRange } from './audit-common.ts';
+import { OUTCOMES } from '../model/audit-event.ts';
 import { registerAuditPrune, registerAuditRetention } from './audit-two-person.ts';
 import { identifier } from '../approvals/marks.ts';
 
@@ -250,7 +251,7 @@ function registerAuditSearch(audit: Command, ctx: CliContext): void {
     .option('--subject <subject>', "the actor's subject")
     .option('--tenant <tenant>', "the actor's tenant")
     .option('--tool <tool>', 'namespaced tool name')
-    .option('--outcome <outcome>', 'ok, tool_error, error, refused, input_required, unknown')
+    .addOption(new Option('--outcome <outcome>', "the call's outcome").choices(OUTCOMES))
     .option('--kind <kind>', 'e.g. call.intent, call.outcome, call.refused, inventory.event')
     .option('--since <time>', 'ISO time or a duration ago (24h)')
     .option('--until <time>', 'ISO time or a duration ago')
@@ -271,8 +272,7 @@ async function searchAction(ctx: CliContext, opts: SearchOpts): Promise<void> {
     tool: opts.tool,
     outcome: opts.outcome,
     kind: kindOption(ctx, opts.kind),
-    since: timeOption(ctx, '--since', opts.since),
-    until: timeOption(ctx, '--until', opts.until),
+    ...timeRange(ctx, opts),
     limit: /^\d{1,9}$/.test(opts.limit) && Number(opts.limit) > 0 ? Number(opts.limit) : undefined,
   };
   if (q.limit === undefined) ctx.fail(`\`--limit ${opts.limit}\`: give a whole number of records, 1 or more`, 2);
@@ -361,8 +361,7 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
     );
   const config = await ctx.load(opts.config);
   const { scope } = await scopeFor(ctx, config, opts.as);
-  const since = timeOption(ctx, '--since', opts.since);
-  const until = timeOption(ctx, '--until', opts.until);
+  const { since, until } = timeRange(ctx, opts);
   const output = opts.output;
   const out = output ? createWriteStream(output, { mode: 0o600, flags: 'wx' }) : process.stdout;
   if (output) await once(out, 'open').catch((err: NodeJS.ErrnoException) => ctx.fail(outputFailure(output, err), 2));
@@ -387,6 +386,9 @@ async function exportAction(ctx: CliContext, opts: ExportOpts): Promise<void> {
     out.end();
     await once(out, 'finish');
     shown?.end(`exported ${written.count} records to ${output}`);
+  } else {
+    // The records on stdout; the count on stderr, so an export that found none says so.
+    shown?.end(`exported ${written.count} records`);
   }
   if (opts.json) printResult(true, exportSummary(opts, { since, until }, written), '');
 }

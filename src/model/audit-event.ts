@@ -68,6 +68,9 @@ export function requesterActor(r: { subject: string; issuer?: string }, tenant: 
   return { subject: r.subject, tenant, via: 'requester', issuer: r.issuer ?? '' };
 }
 
+/** A call's outcome as recorded (what `gatehouse audit search --outcome` takes). */
+export const OUTCOMES = ['ok', 'tool_error', 'error', 'refused', 'input_required', 'unknown', 'shadow'] as const;
+
 export interface AuditEvent {
   v: typeof AUDIT_SCHEMA_VERSION;
   /** Unique id of this record. */
@@ -100,7 +103,7 @@ export interface AuditEvent {
   resources?: string[];
   decision?: { effect: string; rule: string; reasons: string[]; policyRevision?: string };
   approval?: { status: string; id?: string; approvers?: string[] };
-  outcome?: 'ok' | 'tool_error' | 'error' | 'refused' | 'input_required' | 'unknown' | 'shadow';
+  outcome?: (typeof OUTCOMES)[number];
   /** Error code (E_*) of a refusal or failure. */
   error?: string;
   /** The pipeline stage that refused. */
