@@ -253,6 +253,11 @@ test('golden errors: a YAML syntax error points at its line', () => {
   ]);
 });
 
+test('a line indented too far or too short is pointed at where its text starts, not at column 1 (operator walk)', () => {
+  const text = 'version: 1\ngateway:\n  listen:\n    port: 1\n   host: x\nservers: []\n';
+  assert.deepEqual(errors(text), ['g.yaml:5:4: all mapping items must start at the same column']);
+});
+
 test('golden errors: unknown keys, with the closest known key when one is near', () => {
   assert.deepEqual(fixtureErrors('unknown-key.yaml'), [
     'unknown-key.yaml:4:3: gateway: unknown key `maxBodySize` (did you mean `maxBodyBytes`?)',

@@ -8,7 +8,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { position, sentence, type Path } from '../util/yaml-positions.ts';
+import { position, sentence, syntaxOffset, type Path } from '../util/yaml-positions.ts';
 import type { Config, RawConfig } from './schema.ts';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
@@ -55,7 +55,7 @@ export function parseConfig(
   // After the first syntax error the parse is unreliable, and what follows is mostly its echo.
   const syntax = doc.errors[0];
   if (syntax) {
-    const at = position(lineCounter, syntax.pos[0]);
+    const at = position(lineCounter, syntaxOffset(text, syntax.pos[0]));
     let message =
       syntax.code === 'MULTIPLE_DOCS'
         ? 'only one YAML document is allowed (found a second `---`)'

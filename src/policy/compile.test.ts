@@ -193,3 +193,16 @@ test("a relative root is relative to the policy file's folder; without a file it
     },
   ]);
 });
+
+test('a policy line indented wrongly is pointed at where its text starts, not at column 1 (operator walk)', () => {
+  try {
+    compile('rules:\n  - id: a\n    effect: allow\n   tools: [x]\n', 'p.yaml');
+    assert.fail('expected a PolicyError');
+  } catch (err) {
+    assert.ok(err instanceof PolicyError);
+    assert.deepEqual(
+      err.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`),
+      ['p.yaml:4:4: sequence item without - indicator'],
+    );
+  }
+});

@@ -4,7 +4,16 @@
  * that, the compiler collects every problem before throwing. Messages never echo long values.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
-import { formatPath, keyNode, nearest, nodeAt, position, sentence, type Path } from '../util/yaml-positions.ts';
+import {
+  formatPath,
+  keyNode,
+  nearest,
+  nodeAt,
+  position,
+  sentence,
+  syntaxOffset,
+  type Path,
+} from '../util/yaml-positions.ts';
 import { PolicyError, type PolicyIssue } from './model.ts';
 
 export interface Source {
@@ -55,7 +64,7 @@ export function readSource(text: string, file: string): { source: Source; value:
       syntax.code === 'MULTIPLE_DOCS'
         ? 'only one YAML document is allowed (found a second `---`)'
         : sentence(syntax.message);
-    throw new PolicyError([{ file, ...pos(syntax.pos[0]), path: '', message }]);
+    throw new PolicyError([{ file, ...pos(syntaxOffset(text, syntax.pos[0])), path: '', message }]);
   }
   duplicateKeys(doc.contents, [], source);
   let value: unknown;

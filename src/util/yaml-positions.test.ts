@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineCounter, parseDocument } from 'yaml';
-import { formatPath, keyNode, nearest, nodeAt, position, sentence } from './yaml-positions.ts';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, syntaxOffset } from './yaml-positions.ts';
 
 const lc = new LineCounter();
 const doc = parseDocument('a:\n  b:\n    - x\n  "odd key": 1\n', { lineCounter: lc });
@@ -26,4 +26,13 @@ test('sentence: the first line, without position, lowercase, no final period', (
     'nested mappings are not allowed',
   );
   assert.equal(sentence('Bad thing.'), 'bad thing');
+});
+
+test('syntaxOffset moves an offset within leading spaces to the text, and leaves any other alone', () => {
+  const text = 'a: 1\n   b: 2\n\nc';
+  assert.equal(syntaxOffset(text, 5), 8, 'start of an indented line: its first character');
+  assert.equal(syntaxOffset(text, 9), 9, 'within the text: unchanged');
+  assert.equal(syntaxOffset(text, 0), 0, 'an unindented line: unchanged');
+  assert.equal(syntaxOffset(text, 13), 13, 'an empty line: unchanged');
+  assert.equal(syntaxOffset('x\n   ', 2), 2, 'spaces to the end: unchanged');
 });

@@ -23,6 +23,19 @@ export function position(lc: LineCounter, offset: number): { line: number; colum
   return { line, column: col };
 }
 
+/**
+ * Where a YAML syntax error is said: the parser places some (a line indented one space too far or
+ * too short: "all mapping items must start at the same column") at the start of the line, column
+ * 1, where nothing is wrong; within a line's leading spaces it is the first character after them.
+ */
+export function syntaxOffset(text: string, offset: number): number {
+  const start = text.lastIndexOf('\n', offset - 1) + 1;
+  if (!/^[ \t]*$/.test(text.slice(start, offset))) return offset;
+  const indent = /^[ \t]*/.exec(text.slice(start))?.[0].length ?? 0;
+  const first = start + indent;
+  return first > offset && text[first] !== '\n' && first < text.length ? first : offset;
+}
+
 /** The node at `path`, if there is one. */
 export function nodeAt(doc: Document, path: Path): Node | undefined {
   const n: unknown = path.length === 0 ? doc.contents : doc.getIn(path, true);
