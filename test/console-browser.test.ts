@@ -218,6 +218,9 @@ test('inventory: a platform admin sees the quarantined tool, its reason and diff
   assert.match(text, /instruction/i);
   assert.match(text, /platform-team/);
   await shot(p, 'inventory');
+  // Flagged by the poisoning scan: its findings are shown, and the accept needs the box under them ticked.
+  assert.match(text, /The poisoning scan flagged this definition/);
+  await p.check('section[id="review-shifty__instructed"] input[name="confirmFindings"]');
   await Promise.all([p.waitForLoadState(), p.click('section[id="review-shifty__instructed"] button')]);
   assert.match(await body(p), /shifty__instructed: .*by root@ops/);
   await eventually(

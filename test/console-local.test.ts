@@ -62,7 +62,19 @@ test('loopback without identity: the operator console, with a CSRF cookie; forms
     403,
     'another origin',
   );
-  const ok = await post({ tool: 'shifty__ansi', csrf }, { origin: t.url });
+  // Flagged by the poisoning scan: the page asks for a ticked box, and without it nothing is accepted.
+  assert.match(inv, /<input type="checkbox" name="confirmFindings" required>/);
+  const unticked = await post({ tool: 'shifty__ansi', csrf }, { origin: t.url });
+  assert.match(
+    await unticked.text(),
+    /cannot accept `shifty__ansi`: the poisoning scan flagged it: .*an ANSI terminal escape sequence/,
+  );
+  assert.match(
+    await (await fetch(`${t.url}/console/inventory`, { headers: { cookie } })).text(),
+    /<code>shifty__ansi<\/code> is quarantined/,
+    'still quarantined',
+  );
+  const ok = await post({ tool: 'shifty__ansi', csrf, confirmFindings: 'on' }, { origin: t.url });
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /shifty__ansi: definition accepted by anonymous@default/);
   assert.equal((await fetch(`${t.url}/console/nope`, { headers: { cookie } })).status, 404);

@@ -190,7 +190,34 @@ test('a rug pull: the changed tool is quarantined at once, hidden, refused with 
   assert.match(change.diff, /^\+.*IMPORTANT/m);
   assert.match(change.diff, /^\+\s+"context": \{$/m);
 
-  const acc = await runCli(['inventory', 'accept', 'shifty__lookup', '--by', 'bob', '-c', hostile.file]);
+  // Flagged by the poisoning scan: shown, and not accepted without --confirm-findings (operator walk).
+  const unconfirmed = await runCli(['inventory', 'accept', 'shifty__lookup', '--by', 'bob', '-c', hostile.file]);
+  assert.equal(unconfirmed.code, 2, unconfirmed.stdout);
+  assert.equal(unconfirmed.stdout, '');
+  assert.match(unconfirmed.stderr, /^\+.*IMPORTANT/m, 'the diff is shown');
+  assert.match(
+    unconfirmed.stderr,
+    /gatehouse: not accepted `shifty__lookup`: the poisoning scan flagged it: .*hidden-instruction tag.*confirm with --confirm-findings\n$/,
+  );
+  const json = await runCli(['inventory', 'accept', 'shifty__lookup', '--json', '-c', hostile.file]);
+  assert.equal(json.code, 2);
+  const body = JSON.parse(json.stdout) as { exitCode: number; findings: string[]; diff: string };
+  assert.ok(body.findings.some((f) => /hidden-instruction tag/.test(f)));
+  assert.match(body.diff, /IMPORTANT/);
+  assert.ok(!(await toolNames(c)).includes('shifty__lookup'), 'still hidden from clients');
+  await assert.rejects(c.callTool({ name: 'shifty__lookup', arguments: { id: '2' } }), /quarantined/);
+  assert.equal(calls(shiftyRec).length, before, 'nothing reached the upstream');
+
+  const acc = await runCli([
+    'inventory',
+    'accept',
+    'shifty__lookup',
+    '--confirm-findings',
+    '--by',
+    'bob',
+    '-c',
+    hostile.file,
+  ]);
   assert.equal(acc.code, 0, acc.stderr);
   assert.match(acc.stdout, /definition accepted by bob/);
   await until('lookup to be listed again', async () => (await toolNames(c)).includes('shifty__lookup'));
@@ -232,8 +259,19 @@ test('poisoned definitions are quarantined at first sight; a readOnlyHint on del
     await assert.rejects(c.callTool({ name: `poison__${n}`, arguments: {} }), /quarantined/);
   assert.deepEqual(calls(poisonRec), [], 'nothing reached the upstream');
 
-  // Accepted by an operator, it is served, but sanitised: no escape sequence reaches the client.
-  assert.equal((await runCli(['inventory', 'accept', 'poison__ansi', '-c', hostile.file])).code, 0);
+  // Not accepted without a confirmation of its findings (operator walk): an instruction to ignore
+  // instructions would reach clients verbatim.
+  const instructed = await runCli(['inventory', 'accept', 'poison__instructed', '-c', hostile.file]);
+  assert.equal(instructed.code, 2, instructed.stdout);
+  assert.match(instructed.stderr, /the poisoning scan flagged it: .*instruction to ignore instructions/);
+  assert.ok(!(await toolNames(c)).includes('poison__instructed'), 'still hidden from clients');
+  await assert.rejects(c.callTool({ name: 'poison__instructed', arguments: {} }), /quarantined/);
+  assert.deepEqual(calls(poisonRec), [], 'nothing reached the upstream');
+  // Accepted by an operator who confirmed the findings, it is served, but sanitised: no escape sequence reaches the client.
+  assert.equal(
+    (await runCli(['inventory', 'accept', 'poison__ansi', '--confirm-findings', '-c', hostile.file])).code,
+    0,
+  );
   const ansi = await until('ansi to be listed', async () =>
     (await c.listTools()).tools.find((t) => t.name === 'poison__ansi'),
   );

@@ -186,21 +186,39 @@ function registerInventoryAccept(inv: Command, ctx: CliContext): void {
     )
     .argument('<tool>', '<server><sep><tool>, or a server name for its instructions')
     .addOption(ctx.configOption())
+    .option(
+      '--confirm-findings',
+      'accept a definition the poisoning scan flagged, having read its findings and diff (without it, they are shown and nothing is accepted)',
+    )
     .option('--by <name>', 'who accepts (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
-    .action((name: string, opts: ReviewOpts) => acceptDefinition(ctx, name, opts));
+    .action((name: string, opts: AcceptOpts) => acceptDefinition(ctx, name, opts));
 }
 
-async function acceptDefinition(ctx: CliContext, name: string, opts: ReviewOpts): Promise<void> {
+type AcceptOpts = ReviewOpts & { confirmFindings?: boolean };
+
+async function acceptDefinition(ctx: CliContext, name: string, opts: AcceptOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const { server, tool } = parseTool(config, name, ctx.fail);
   const by = actorName(opts.by);
+  const confirm = { confirmed: opts.confirmFindings === true, how: '--confirm-findings' };
   const r = await withStore(config, async (store) => {
-    const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now()));
+    const res = await store.inventory.update(server, (state) => accept(state, tool, by, Date.now(), confirm));
     if (res.ok && !res.unchanged)
-      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.accept', { server, tool, result: res.message });
+      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.accept', {
+        server,
+        tool,
+        result: res.message,
+        ...(opts.confirmFindings ? { findingsConfirmed: true } : {}),
+      });
     return res;
   });
+  if (!r.ok && r.findings) {
+    // What would be accepted, shown before the refusal: the diff, then the findings in the message.
+    const diff = definitionDiff(name, r.before, r.after);
+    if (!opts.json) process.stderr.write(diff);
+    ctx.fail(`not accepted \`${name}\`: ${r.message}`, 2, { findings: r.findings, diff });
+  }
   if (!r.ok) ctx.fail(`cannot accept \`${name}\`: ${r.message}`, 2);
   const diff = definitionDiff(name, r.before, r.after);
   if (opts.json)

@@ -75,16 +75,31 @@ function splitName(config: Config, name: string): { server: string; tool: string
 
 const PLATFORM = 'this needs a platform admin: the inventory serves every tenant';
 
-/** `gatehouse inventory accept <tool>`: accept a quarantined tool's current definition (or a server's instructions). */
-export async function acceptItem(deps: ActionDeps, a: Actor, name: string): Promise<Outcome> {
+/**
+ * `gatehouse inventory accept <tool>`: accept a quarantined tool's current definition (or a server's
+ * instructions); one the poisoning scan flagged only with `findingsConfirmed`.
+ */
+export async function acceptItem(
+  deps: ActionDeps,
+  a: Actor,
+  name: string,
+  findingsConfirmed = false,
+): Promise<Outcome> {
   if (!a.scope.platform) return { ok: false, message: PLATFORM };
   const t = splitName(deps.config, name);
   if (!t) return { ok: false, message: `unknown server in \`${name}\`` };
   const who = by(a);
-  const r = await deps.store.inventory.update(t.server, (state) => accept(state, t.tool, who, Date.now()));
+  // A definition the poisoning scan flagged needs the box under its findings ticked (the CLI's --confirm-findings).
+  const confirm = { confirmed: findingsConfirmed, how: 'the box "I have read the findings" under them' };
+  const r = await deps.store.inventory.update(t.server, (state) => accept(state, t.tool, who, Date.now(), confirm));
   if (!r.ok) return { ok: false, message: `cannot accept \`${name}\`: ${r.message}` };
   if (r.unchanged) return { ok: true, message: `${name}: ${r.message}` };
-  await recordAction(deps, a, 'inventory.accept', { server: t.server, tool: t.tool, result: r.message });
+  await recordAction(deps, a, 'inventory.accept', {
+    server: t.server,
+    tool: t.tool,
+    result: r.message,
+    ...(findingsConfirmed ? { findingsConfirmed: true } : {}),
+  });
   return { ok: true, message: `${name}: ${r.message} by ${who}` };
 }
 

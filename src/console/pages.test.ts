@@ -42,7 +42,16 @@ test('no script anywhere, the CSRF token in every form, values escaped and hidde
   const html = inventoryPage(
     { ...view, platform: true },
     [row],
-    [{ name: row.tool, reason: 'new', accepted: null, current: { d: '\u001b[8mhidden' }, diff: '+ "\u001b[8mhidden"' }],
+    [
+      {
+        name: row.tool,
+        reason: 'new',
+        accepted: null,
+        current: { d: '\u001b[8mhidden' },
+        diff: '+ "\u001b[8mhidden"',
+        findings: ['description: <img src=x onerror=alert(1)>'],
+      },
+    ],
     true,
   );
   assert.doesNotMatch(html, /<script|<img|onerror=alert\(1\)>/i);
@@ -52,6 +61,11 @@ test('no script anywhere, the CSRF token in every form, values escaped and hidde
   assert.match(html, /⟨U\+000A⟩/, 'a reason reads as one line');
   const forms = html.match(/<form method="post"[\s\S]*?<\/form>/g)!;
   assert.ok(forms.length >= 3);
+  // A flagged definition's accept shows its findings (escaped) and needs its box ticked.
+  const acceptForm = forms.find((f) => f.includes('inventory/accept'))!;
+  assert.match(acceptForm, /The poisoning scan flagged this definition/);
+  assert.match(acceptForm, /<li>description: &lt;img src=x onerror=alert\(1\)&gt;<\/li>/);
+  assert.match(acceptForm, /<input type="checkbox" name="confirmFindings" required>/);
   for (const f of forms) assert.match(f, /name="csrf" value="tok&quot;en"/);
 });
 
@@ -59,7 +73,7 @@ test('a tenant admin gets no review forms; a created key is shown once, in that 
   const html = inventoryPage(
     view,
     [],
-    [{ name: 's__t', reason: 'new tool', accepted: null, current: {}, diff: '' }],
+    [{ name: 's__t', reason: 'new tool', accepted: null, current: {}, diff: '', findings: [] }],
     false,
   );
   assert.doesNotMatch(html, /inventory\/accept/);

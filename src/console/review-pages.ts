@@ -16,6 +16,17 @@ function diffHtml(unified: string): string {
   return `<pre class="diff">${lines.join('')}</pre>`;
 }
 
+/**
+ * The accept button; for a definition the poisoning scan flagged, its findings and a box to tick
+ * first (the server refuses the accept without it, as the CLI does without --confirm-findings).
+ */
+function acceptForm(v: View, c: ReviewChange): string {
+  const flagged = c.findings.length
+    ? `<p class="warn"><strong>The poisoning scan flagged this definition:</strong></p><ul>${c.findings.map((f) => `<li>${line(f)}</li>`).join('')}</ul><p>Accepted, its text reaches clients as written.</p><label><input type="checkbox" name="confirmFindings" required> I have read the findings and the diff above</label> `
+    : '';
+  return `<form method="post" action="/console/inventory/accept" class="inline">${csrfField(v)}<input type="hidden" name="tool" value="${escapeHtml(c.name)}">${flagged}<button type="submit">Accept this definition</button></form>`;
+}
+
 export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChange[], canReview: boolean): string {
   const classOptions = (cur: string) =>
     (cur ? '' : '<option value="" selected disabled>class…</option>') +
@@ -40,7 +51,7 @@ export function inventoryPage(v: View, rows: InventoryRow[], changes: ReviewChan
             `<p><strong>Why:</strong> ${line(c.reason)}</p>`,
             diffHtml(c.diff),
             canReview
-              ? `<form method="post" action="/console/inventory/accept" class="inline">${csrfField(v)}<input type="hidden" name="tool" value="${escapeHtml(c.name)}"><button type="submit">Accept this definition</button></form>`
+              ? acceptForm(v, c)
               : '<p class="muted">A platform admin accepts definitions: they apply to every tenant.</p>',
             '</div></section>',
           ].join('\n'),

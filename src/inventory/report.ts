@@ -11,6 +11,7 @@ import type { InventoryServer, InventoryTool } from '../storage/types.ts';
 import type { ToolClass } from '../model/tool-class.ts';
 import { configuredClasses } from './inventory.ts';
 import { effectiveClass, serverQuarantine, toolQuarantine } from './review.ts';
+import type { Finding } from './scan.ts';
 
 export interface InventoryRow {
   server: string;
@@ -132,7 +133,11 @@ export interface ReviewChange {
   accepted: unknown;
   current: unknown;
   diff: string;
+  /** What the poisoning scan found in the current definition (`where: what`): accepting it needs a confirmation. */
+  findings: string[];
 }
+
+const said = (findings: unknown[]) => (findings as Finding[]).map((f) => `${f.where}: ${f.detail}`);
 
 /** What waits for review (everything quarantined), or one tool or server's state when `target` is given. */
 export function reviewChanges(
@@ -151,6 +156,7 @@ export function reviewChanges(
         accepted: s.acceptedInstructions,
         current: s.instructions,
         diff: definitionDiff(`${s.server} instructions`, s.acceptedInstructions, s.instructions),
+        findings: said(s.findings),
       });
     }
   }
@@ -165,6 +171,7 @@ export function reviewChanges(
         accepted: t.acceptedDef,
         current: t.def,
         diff: definitionDiff(full, t.acceptedDef, t.def),
+        findings: said(t.findings),
       });
   }
   return changes;

@@ -329,6 +329,55 @@ export interface ReviewResult {
   /** For accept: the accepted definition before and after (for the diff). */
   before?: unknown;
   after?: unknown;
+  /**
+   * For accept: what the poisoning scan found in the definition, refused until the person accepting
+   * confirms having read it (`ok` false, nothing changed).
+   */
+  findings?: string[];
+}
+
+/** How the person accepting confirms a definition the poisoning scan flagged: `confirmed` once they did; `how` names the way, for the refusal. */
+export interface FindingsConfirmation {
+  confirmed: boolean;
+  how: string;
+}
+
+/**
+ * What the poisoning scan found in what an accept would put in force (a tool's current definition,
+ * or the server's instructions), with the definition before and after: nothing when it is in force
+ * already or the scan found nothing.
+ */
+function flagged(state: InventoryState, tool: string | null): { findings: Finding[]; before: unknown; after: unknown } {
+  const server = state.server;
+  if (tool === null)
+    return server && server.acceptedPin !== server.instructionsPin
+      ? { findings: server.findings as Finding[], before: server.acceptedInstructions, after: server.instructions }
+      : { findings: [], before: undefined, after: undefined };
+  const t = state.tools.find((x) => x.tool === tool);
+  return t && t.acceptedPin !== t.pin
+    ? { findings: t.findings as Finding[], before: t.acceptedDef, after: t.def }
+    : { findings: [], before: undefined, after: undefined };
+}
+
+/**
+ * An accept of a definition the poisoning scan flagged, refused until confirmed: once accepted its
+ * text reaches clients as written (an instruction to ignore instructions, a mention of ~/.ssh), so
+ * the person accepting must have seen the findings, not only clicked through a quarantine.
+ */
+function unconfirmedFindings(
+  state: InventoryState,
+  tool: string | null,
+  confirm: FindingsConfirmation,
+): ReviewResult | undefined {
+  const f = flagged(state, tool);
+  if (!f.findings.length || confirm.confirmed) return undefined;
+  return {
+    ok: false,
+    message: `the poisoning scan flagged it: ${summarize(f.findings)}. Accepted, this text reaches clients as written: read it, then confirm with ${confirm.how}`,
+    before: f.before,
+    after: f.after,
+    findings: f.findings.map((x) => `${x.where}: ${x.detail}`),
+  };
 }
 
 /** Who accepted what is in force, and when (`gatehouse` at discovery, under `newTools: accept`). */
@@ -338,15 +387,21 @@ function alreadyAccepted(x: { acceptedBy: string | null; acceptedAt: number | nu
   return `already accepted${by}${at}`;
 }
 
-/** Accept a tool's current definition (or, with `tool` null, the server's instructions). */
+/**
+ * Accept a tool's current definition (or, with `tool` null, the server's instructions); one the
+ * poisoning scan flagged only when `confirm.confirmed`.
+ */
 export function accept(
   state: InventoryState,
   tool: string | null,
   actor: string,
   at: number,
+  confirm: FindingsConfirmation,
 ): { change: InventoryChange; result: ReviewResult } {
   const server = state.server;
   if (!server) return { change: {}, result: { ok: false, message: NOT_DISCOVERED } };
+  const refused = unconfirmedFindings(state, tool, confirm);
+  if (refused) return { change: {}, result: refused };
   if (tool === null) {
     if (server.acceptedPin === server.instructionsPin)
       return {

@@ -37,7 +37,10 @@ async function act(
   const g = (k: string) => f.get(k) ?? '';
   switch (path) {
     case 'inventory/accept':
-      return { page: 'inventory', outcome: await actions.acceptItem(d, a, g('tool')) };
+      return {
+        page: 'inventory',
+        outcome: await actions.acceptItem(d, a, g('tool'), g('confirmFindings') === 'on'),
+      };
     case 'inventory/classify':
       return { page: 'inventory', outcome: await actions.classifyTool(d, a, g('tool'), g('class')) };
     case 'modes/set':
