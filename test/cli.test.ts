@@ -302,6 +302,45 @@ test('a password written in the store or Redis URL is warned of at its line and 
   assert.equal(ok?.status, 'pass', passed.err);
 });
 
+test('a webhook signing key written in the config is warned of at its line and fails check 2.2, never echoed; one from the environment passes (operator walk)', () => {
+  const file = join(dir, 'webhook-key.yaml');
+  const literal = 'literal-hook-key-0123456789';
+  const config = (secret: string) =>
+    [
+      'version: 1',
+      `gateway: { stateDir: ${JSON.stringify(join(dir, 'state-hook'))} }`,
+      'servers:',
+      '  - name: s',
+      '    transport: stdio',
+      '    command: x',
+      `    contact: { webhook: { url: "https://hooks.example.com/s", secret: ${JSON.stringify(secret)} } }`,
+      '',
+    ].join('\n');
+  writeFileSync(file, config(literal));
+  const v = run('config', 'validate', file);
+  assert.equal(v.code, 0, v.err);
+  assert.match(
+    v.err,
+    /^warning: .*webhook-key\.yaml:7:\d+: servers\[0\]\.contact\.webhook\.secret: the webhook signing key is written in the config \(`gatehouse check` fails it, item 2\.2/m,
+  );
+  const checked = run('check', '--json', '-c', file);
+  const item = (JSON.parse(checked.out) as { items: Array<{ id: string; status: string; why: string }> }).items.find(
+    (i) => i.id === '2.2',
+  );
+  assert.deepEqual(
+    [item?.status, item?.why],
+    ['fail', 'static credentials in `servers[0].contact.webhook.secret` (a webhook signing key)'],
+  );
+  assert.ok(!`${v.out}${v.err}${checked.out}${checked.err}`.includes(literal), 'never echoed');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax under test
+  writeFileSync(file, config('${HOOK_KEY}'));
+  const env: NodeJS.ProcessEnv = { ...process.env, HOOK_KEY: literal };
+  delete env.NODE_TEST_CONTEXT;
+  const clean = spawnSync(process.execPath, [CLI, 'config', 'validate', file], { cwd: dir, encoding: 'utf8', env });
+  assert.equal(clean.status, 0, clean.stderr);
+  assert.doesNotMatch(clean.stderr, /warning/);
+});
+
 test('with --json every command prints its failure as JSON, with the same exit status (walk L)', () => {
   const broken = join(dir, 'broken-json.yaml');
   writeFileSync(broken, 'version: 1\nservers:\n  - name: a\n    transport: stdio\n    comand: npx\n');

@@ -17,6 +17,7 @@ import { unknownToolWarnings } from '../policy/unknown-tools.ts';
 import { ConfigFileError, readConfigText } from './read-text.ts';
 import { context, isObj, sorted, type ConfigIssue, type Context } from './issues.ts';
 import { substitute, substituteAll } from './references.ts';
+import { literalKeyPaths } from './literal-keys.ts';
 import { literalPasswordPaths } from './literal-passwords.ts';
 import { semanticChecks } from './semantic-checks.ts';
 import { validate } from './validate.ts';
@@ -102,7 +103,13 @@ export function parseConfig(
   warnings?.push(...sorted(ctx.warnings, source));
   // Said by the readiness check too (item 2.2), which sees the config only as loaded.
   const literal = isObj(raw) ? literalPasswordPaths(raw, doc, ctx.references, ctx.unset) : [];
-  return { ...config, ...(policy ? { policy } : {}), ...(literal.length ? { literalPasswords: literal } : {}) };
+  const keys = isObj(raw) ? literalKeyPaths(raw, doc, ctx.references, ctx.unset) : [];
+  return {
+    ...config,
+    ...(policy ? { policy } : {}),
+    ...(literal.length ? { literalPasswords: literal } : {}),
+    ...(keys.length ? { literalKeys: keys } : {}),
+  };
 }
 
 /** Read and compile the policy files; their problems join the config's, at their own file and line. */

@@ -77,6 +77,8 @@ export interface Config {
   servers: Array<ServerConfig & { timeouts: Required<Static<typeof Timeouts>> }>;
   /** Paths of connection URLs (`storage.postgresUrl`) whose password is written in the file, not a `${VAR}` reference. */
   literalPasswords?: string[];
+  /** Paths of webhook signing keys (`servers[0].contact.webhook.secret`) written in the file, not a `${VAR}` reference. */
+  literalKeys?: string[];
 }
 
 export type IdentityConfig = Omit<

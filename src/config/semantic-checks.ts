@@ -18,6 +18,7 @@ import { headerChecks } from './header-checks.ts';
 import { staticSecretChecks } from './static-secrets.ts';
 import { literalPasswordChecks } from './literal-passwords.ts';
 import { gatewayVariable, referencedNames, secretVariables } from './gateway-secrets.ts';
+import { literalKeyChecks } from './literal-keys.ts';
 import { writtenAt } from './references.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -29,6 +30,7 @@ export function semanticChecks(raw: unknown, ctx: Context, dirs: { stateDir: str
   headerChecks(raw, ctx);
   staticSecretChecks(raw, ctx);
   literalPasswordChecks(raw, ctx);
+  literalKeyChecks(raw, ctx);
   gatewaySecretChecks(raw, ctx);
   if (isObj(raw.gateway)) {
     requestBudgetCheck(raw.gateway, ctx);

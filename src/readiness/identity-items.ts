@@ -46,6 +46,7 @@ export function identityItems(f: Facts): CheckItem[] {
   const secrets = [
     ...enabled.flatMap((s) => staticSecrets(s, config.servers.indexOf(s))),
     ...(config.literalPasswords ?? []).map((p) => `\`${p}\` (a password in the URL)`),
+    ...(config.literalKeys ?? []).map((p) => `\`${p}\` (a webhook signing key)`),
   ];
   return [
     tokenItem(config),
@@ -72,10 +73,7 @@ export function identityItems(f: Facts): CheckItem[] {
       'no long-lived static token in the configuration',
       secrets.length ? 'fail' : 'pass',
       secrets.length ? `static credentials in ${list(secrets)}` : 'no server carries a literal credential',
-      config.literalPasswords?.length
-        ? // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
-          'move each credential to a secrets manager and reference it (docs/credentials.md); take a store or Redis URL from the environment (`postgresUrl: "${DATABASE_URL}"`)'
-        : 'move each credential to a secrets manager and reference it (docs/credentials.md)',
+      secretsFix(config),
     ),
     brokeredCredentialItem(enabled, f.state.missingSecrets),
     rotationItem(
@@ -85,6 +83,18 @@ export function identityItems(f: Facts): CheckItem[] {
     ),
     secretsKeyItem(config, f.state.secretsKey),
   ];
+}
+
+/** 2.2's fix: references for servers' credentials, the environment for the gateway's own URLs and keys. */
+function secretsFix(config: Config): string {
+  const fix = ['move each credential to a secrets manager and reference it (docs/credentials.md)'];
+  if (config.literalPasswords?.length)
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
+    fix.push('take a store or Redis URL from the environment (`postgresUrl: "${DATABASE_URL}"`)');
+  if (config.literalKeys?.length)
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is the config's reference syntax, quoted for the reader
+    fix.push('take a webhook signing key from the environment (`secret: "${WEBHOOK_SECRET}"`)');
+  return fix.join('; ');
 }
 
 function tokenItem(config: Config): CheckItem {
