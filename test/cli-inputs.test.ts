@@ -224,3 +224,31 @@ test('audit search takes only an outcome there is, and a range that ends before 
   assert.equal(empty.stdout, '');
   assert.equal(empty.stderr, 'exported 0 records\n');
 });
+
+test('keys list shows the person each key acts for and its scopes; credentials restore records its --reason; a CLI actor reads as one (operator walk)', async () => {
+  assert.equal(
+    (await cli('keys', 'create', '-n', 'k-bob', '-t', 'acme', '-p', 'bob', '-s', 'mcp:tools,mcp:read')).code,
+    0,
+  );
+  assert.equal((await cli('keys', 'create', '-n', 'k-svc', '-t', 'acme', '-s', 'mcp:tools')).code, 0);
+  const table = (await cli('keys', 'list')).stdout.split('\n');
+  assert.match(table[0], /^ID +NAME +TENANT +PERSON +ROLES +SCOPES +STATE +EXPIRES +LAST USED$/);
+  assert.match(table.find((l) => /\bk-bob\b/.test(l)) ?? '', /\bacme +bob +mcp:tools mcp:read +active/);
+  assert.match(table.find((l) => /\bk-svc\b/.test(l)) ?? '', /\bacme +\(service key\) +.*mcp:tools +active/);
+
+  const ref = 'env:GATEHOUSE_TEST_RESTORE';
+  const revoked = await cli('credentials', 'revoke', ref, '--reason', 'leaked', '--allow-unknown', '--by', 'carol');
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const restored = await cli('credentials', 'restore', ref, '--reason', 'rotated at the provider', '--by', 'carol');
+  assert.equal(restored.code, 0, restored.stderr);
+  const found = JSON.parse((await cli('audit', 'search', '--kind', 'admin.action', '--json')).stdout) as {
+    records: Array<{ detail: Record<string, unknown> }>;
+  };
+  const restore = found.records.find((r) => r.detail.action === 'credentials.restore' && r.detail.ref === ref);
+  assert.equal(restore?.detail.reason, 'rotated at the provider');
+
+  // The CLI's own name (`cli:<user>@<host>`, or --by) is shown as it is, never glued to a tenant by another `@`.
+  const text = (await cli('audit', 'search', '--kind', 'admin.action')).stdout;
+  assert.match(text, /\bcarol \(cli\)/);
+  assert.doesNotMatch(text, /@\*|cli:\S+@\S+@/);
+});

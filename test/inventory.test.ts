@@ -158,6 +158,13 @@ test('classify records who and when; the running gateway acts on it within a pol
   const bad = await runCli(['inventory', 'classify', 'files__list_directory', 'harmless', '-c', real.file]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown class `harmless`: use READ, WRITE, DESTRUCTIVE/);
+  // A misspelt tool names the one meant, as `mode set` does (operator walk).
+  const typo = await runCli(['inventory', 'classify', 'files__list_directry', 'READ', '-c', real.file]);
+  assert.equal(typo.code, 2);
+  assert.equal(
+    typo.stderr,
+    'gatehouse: cannot classify `files__list_directry`: the server does not list such a tool: did you mean `files__list_directory`?\n',
+  );
 });
 
 test('a rug pull: the changed tool is quarantined at once, hidden, refused with nothing upstream; accept restores it', async () => {

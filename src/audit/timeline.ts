@@ -35,6 +35,16 @@ function byTime(a: AuditEvent, b: AuditEvent): number {
   return a.stream === b.stream ? a.seq - b.seq : 0;
 }
 
+/**
+ * How a record's actor is shown: `subject@tenant` for a caller; the CLI's own name (`cli:<user>@<host>`,
+ * or `--by`) as it is, with the tenant acted on said apart (`cli:root@vm@default` read as a subject
+ * `cli:root` of tenant `vm@default`, or worse).
+ */
+export function actorLabel(a: NonNullable<AuditEvent['actor']>): string {
+  if (a.via !== 'cli' || a.issuer) return `${a.subject}@${a.tenant}`;
+  return a.tenant && a.tenant !== '*' ? `${a.subject} (cli, tenant ${a.tenant})` : `${a.subject} (cli)`;
+}
+
 export function timeline(events: AuditEvent[]): TimelineEntry[] {
   const sorted = [...events].sort(byTime);
   return sorted.map((e) => ({
@@ -42,7 +52,7 @@ export function timeline(events: AuditEvent[]): TimelineEntry[] {
     kind: e.kind,
     tool: e.tool,
     class: e.class,
-    actor: e.actor ? `${e.actor.subject}@${e.actor.tenant}` : undefined,
+    actor: e.actor ? actorLabel(e.actor) : undefined,
     decision: e.decision ? `${e.decision.effect} (${e.decision.rule})` : undefined,
     outcome: e.outcome,
     error: e.error,

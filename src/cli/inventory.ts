@@ -14,6 +14,8 @@ import { silentLogger } from '../observability/logger.ts';
 import type { Store } from '../storage/types.ts';
 import { TOOL_CLASSES, type ToolClass } from '../model/tool-class.ts';
 import { accept, classify } from '../inventory/review.ts';
+import { isItemName } from '../catalog/names.ts';
+import { suggest } from '../util/suggest.ts';
 import {
   definitionDiff,
   inventoryRows,
@@ -228,6 +230,16 @@ async function acceptDefinition(ctx: CliContext, name: string, opts: AcceptOpts)
   process.stdout.write(`${diff}${name}: ${r.message}${r.unchanged ? '' : ` by ${by}`}\n`);
 }
 
+/** The listed tool of `server` nearest a name it does not list (a typo), namespaced, as `mode set` suggests one. */
+async function nearTool(store: Store, config: Config, server: string, tool: string): Promise<string | undefined> {
+  const listed = (await store.inventory.tools(server))
+    .filter((t) => t.present && !isItemName(t.tool))
+    .map((t) => t.tool);
+  if (listed.includes(tool)) return undefined;
+  const near = suggest(tool, listed);
+  return near && `${server}${config.gateway.namespaceSeparator}${near}`;
+}
+
 function registerInventoryClassify(inv: Command, ctx: CliContext): void {
   inv
     .command('classify')
@@ -255,9 +267,9 @@ async function classifyTool(ctx: CliContext, name: string, cls: string, opts: Re
     );
     if (res.ok)
       await recordAdmin(store, config.gateway.stateDir, by, 'inventory.classify', { server, tool, class: upper });
-    return res;
+    return { ...res, near: res.ok ? undefined : await nearTool(store, config, server, tool) };
   });
-  if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}`, 2);
+  if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}${r.near ? `: did you mean \`${r.near}\`?` : ''}`, 2);
   const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
   const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
   if (opts.json)

@@ -189,8 +189,19 @@ async function listKeys(ctx: CliContext, opts: ListOpts): Promise<void> {
   process.stdout.write(
     render(
       'table',
-      ['id', 'name', 'tenant', 'roles', 'state', 'expires', 'last used'],
-      rows.map((r) => [r.id, r.name, r.tenant, r.roles, r.state, r.expiresAt ?? 'never', r.lastUsedAt ?? '']),
+      ['id', 'name', 'tenant', 'person', 'roles', 'scopes', 'state', 'expires', 'last used'],
+      // A key without a person is a service key: it acts as `apikey:<name>` and cannot approve.
+      rows.map((r) => [
+        r.id,
+        r.name,
+        r.tenant,
+        r.person ?? '(service key)',
+        r.roles,
+        r.scopes,
+        r.state,
+        r.expiresAt ?? 'never',
+        r.lastUsedAt ?? '',
+      ]),
       null,
     ),
   );

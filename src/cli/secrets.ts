@@ -257,13 +257,14 @@ async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts):
   process.exitCode = result.confirmed ? 0 : 1;
 }
 
-type RestoreOpts = { by?: string; config: string; json?: boolean };
+type RestoreOpts = { reason?: string; by?: string; config: string; json?: boolean };
 
 function registerCredentialsRestore(creds: Command, ctx: CliContext): void {
   creds
     .command('restore')
     .description('lift a revocation (after the secret was replaced in its manager)')
     .argument('<reference>')
+    .option('--reason <text>', 'why (recorded), as a revocation records its own')
     .option('--by <name>', 'who (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
@@ -274,7 +275,12 @@ async function restoreCredential(ctx: CliContext, ref: string, opts: RestoreOpts
   const config = await ctx.load(opts.config);
   const had = await withStore(config, async (s) => {
     const r = await s.revocations.restore(ref);
-    if (r) await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'credentials.restore', { ref });
+    const reason = opts.reason?.slice(0, 500);
+    if (r)
+      await recordAdmin(s, config.gateway.stateDir, actorName(opts.by), 'credentials.restore', {
+        ref,
+        ...(reason ? { reason } : {}),
+      });
     return r;
   });
   if (!had) ctx.fail(`\`${ref}\` is not revoked`, 2);

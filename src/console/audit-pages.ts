@@ -3,7 +3,7 @@
  * record's place in its hash chain.
  */
 import type { AuditEvent } from '../model/audit-event.ts';
-import type { TimelineEntry } from '../audit/timeline.ts';
+import { actorLabel, type TimelineEntry } from '../audit/timeline.ts';
 import { escapeHtml, ident, line, text } from '../approvals/page.ts';
 import { identifier } from '../approvals/marks.ts';
 import { layout, type View } from './page-frame.ts';
@@ -42,7 +42,7 @@ export function auditPage(
   ].join('\n');
   const trs = rows.map(
     ({ position, event: e }) =>
-      `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}${typeof e.detail?.action === 'string' ? ` <small>${line(e.detail.action)}</small>` : ''}</td><td>${e.tool ? `<code>${ident(e.tool)}</code>` : ''}</td><td>${e.actor ? ident(`${e.actor.subject}@${e.actor.tenant}`) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${ident(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`,
+      `<tr><td>${text(position)}</td><td>${text(e.time)}</td><td>${text(e.kind)}${typeof e.detail?.action === 'string' ? ` <small>${line(e.detail.action)}</small>` : ''}</td><td>${e.tool ? `<code>${ident(e.tool)}</code>` : ''}</td><td>${e.actor ? ident(actorLabel(e.actor)) : ''}</td><td class="o-${escapeHtml(e.outcome ?? '')}">${text(e.outcome ?? '')}${e.error ? ` <small>${line(e.error)}</small>` : ''}</td><td>${e.decision ? line(`${e.decision.effect} (${e.decision.rule})`) : ''}</td><td>${e.runId ? `<a href="/console/audit/runs/${escapeHtml(encodeURIComponent(e.runId))}">${ident(e.runId.slice(0, 24))}</a>` : ''}</td><td><a href="/console/audit/chain/${escapeHtml(encodeURIComponent(e.stream))}/${escapeHtml(String(e.seq))}">proof</a></td></tr>`,
   );
   const q = new URLSearchParams(
     Object.entries({ ...f, after: next })
