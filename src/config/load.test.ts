@@ -256,6 +256,10 @@ test('golden errors: a YAML syntax error points at its line', () => {
 test('a line indented too far or too short is pointed at where its text starts, not at column 1 (operator walk)', () => {
   const text = 'version: 1\ngateway:\n  listen:\n    port: 1\n   host: x\nservers: []\n';
   assert.deepEqual(errors(text), ['g.yaml:5:4: all mapping items must start at the same column']);
+  const deeper = 'version: 1\nservers:\n  - name: a\n    transport: stdio\n     command: x\n';
+  assert.deepEqual(errors(deeper), [
+    'g.yaml:5:6: this line is indented further than `transport` above it, so it reads as part of that value: line it up with the keys beside it',
+  ]);
 });
 
 test('golden errors: unknown keys, with the closest known key when one is near', () => {

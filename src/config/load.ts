@@ -8,7 +8,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { position, sentence, syntaxOffset, type Path } from '../util/yaml-positions.ts';
+import { position, sentence, syntaxError, type Path } from '../util/yaml-positions.ts';
 import type { Config, RawConfig } from './schema.ts';
 import { DEFAULT_STATE_DIR } from './defaults.ts';
 import { compileAll } from '../policy/compile.ts';
@@ -56,11 +56,9 @@ export function parseConfig(
   // After the first syntax error the parse is unreliable, and what follows is mostly its echo.
   const syntax = doc.errors[0];
   if (syntax) {
-    const at = position(lineCounter, syntaxOffset(text, syntax.pos[0]));
-    let message =
-      syntax.code === 'MULTIPLE_DOCS'
-        ? 'only one YAML document is allowed (found a second `---`)'
-        : sentence(syntax.message);
+    const said = syntaxError(text, syntax);
+    const at = position(lineCounter, said.offset);
+    let message = said.message;
     // `{ port: ${PORT} }`: inside `{ }` a brace is YAML's, so the reference breaks the mapping.
     if (/flow-map|flow map|flow collection/i.test(syntax.message) && /\$\{/.test(text.split('\n')[at.line - 1] ?? ''))
       message +=

@@ -11,7 +11,7 @@ import {
   nodeAt,
   position,
   sentence,
-  syntaxOffset,
+  syntaxError,
   type Path,
 } from '../util/yaml-positions.ts';
 import { PolicyError, type PolicyIssue } from './model.ts';
@@ -60,11 +60,8 @@ export function readSource(text: string, file: string): { source: Source; value:
   };
   const syntax = doc.errors[0];
   if (syntax) {
-    const message =
-      syntax.code === 'MULTIPLE_DOCS'
-        ? 'only one YAML document is allowed (found a second `---`)'
-        : sentence(syntax.message);
-    throw new PolicyError([{ file, ...pos(syntaxOffset(text, syntax.pos[0])), path: '', message }]);
+    const said = syntaxError(text, syntax);
+    throw new PolicyError([{ file, ...pos(said.offset), path: '', message: said.message }]);
   }
   duplicateKeys(doc.contents, [], source);
   let value: unknown;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineCounter, parseDocument } from 'yaml';
-import { formatPath, keyNode, nearest, nodeAt, position, sentence, syntaxOffset } from './yaml-positions.ts';
+import { formatPath, keyNode, nearest, nodeAt, position, sentence, syntaxError } from './yaml-positions.ts';
 
 const lc = new LineCounter();
 const doc = parseDocument('a:\n  b:\n    - x\n  "odd key": 1\n', { lineCounter: lc });
@@ -28,11 +28,21 @@ test('sentence: the first line, without position, lowercase, no final period', (
   assert.equal(sentence('Bad thing.'), 'bad thing');
 });
 
-test('syntaxOffset moves an offset within leading spaces to the text, and leaves any other alone', () => {
+test('syntaxError points at a mis-indented line where its text starts, and at a line indented deeper than the key above it', () => {
+  const at = (text: string, code: string, offset: number) =>
+    syntaxError(text, { code, message: 'm', pos: [offset, offset + 1] });
   const text = 'a: 1\n   b: 2\n\nc';
-  assert.equal(syntaxOffset(text, 5), 8, 'start of an indented line: its first character');
-  assert.equal(syntaxOffset(text, 9), 9, 'within the text: unchanged');
-  assert.equal(syntaxOffset(text, 0), 0, 'an unindented line: unchanged');
-  assert.equal(syntaxOffset(text, 13), 13, 'an empty line: unchanged');
-  assert.equal(syntaxOffset('x\n   ', 2), 2, 'spaces to the end: unchanged');
+  assert.equal(at(text, 'BAD_INDENT', 5).offset, 8, 'start of an indented line: its first character');
+  assert.equal(at(text, 'BAD_INDENT', 9).offset, 9, 'within the text: unchanged');
+  assert.equal(at(text, 'BAD_INDENT', 0).offset, 0, 'an unindented line: unchanged');
+  assert.equal(at(text, 'BAD_INDENT', 13).offset, 13, 'an empty line: unchanged');
+  assert.equal(at('x\n   ', 'BAD_INDENT', 2).offset, 2, 'spaces to the end: unchanged');
+  // `b: 1` then `   c: 2`: the parser complains at `1`; the line at fault is the next.
+  assert.deepEqual(at('a:\n  b: 1\n   c: 2\n', 'BLOCK_AS_IMPLICIT_KEY', 8), {
+    offset: 13,
+    message:
+      'this line is indented further than `b` above it, so it reads as part of that value: line it up with the keys beside it',
+  });
+  assert.equal(at('a:\n  b: 1\n', 'BLOCK_AS_IMPLICIT_KEY', 8).message, 'm', 'no deeper line: as the parser says');
+  assert.equal(at('---\n', 'MULTIPLE_DOCS', 0).message, 'only one YAML document is allowed (found a second `---`)');
 });

@@ -23,17 +23,51 @@ export function position(lc: LineCounter, offset: number): { line: number; colum
   return { line, column: col };
 }
 
+const indentOf = (line: string) => /^[ \t]*/.exec(line)?.[0].length ?? 0;
+
 /**
  * Where a YAML syntax error is said: the parser places some (a line indented one space too far or
  * too short: "all mapping items must start at the same column") at the start of the line, column
  * 1, where nothing is wrong; within a line's leading spaces it is the first character after them.
  */
-export function syntaxOffset(text: string, offset: number): number {
+function syntaxOffset(text: string, offset: number): number {
   const start = text.lastIndexOf('\n', offset - 1) + 1;
   if (!/^[ \t]*$/.test(text.slice(start, offset))) return offset;
-  const indent = /^[ \t]*/.exec(text.slice(start))?.[0].length ?? 0;
-  const first = start + indent;
+  const first = start + indentOf(text.slice(start));
   return first > offset && text[first] !== '\n' && first < text.length ? first : offset;
+}
+
+/**
+ * A key line indented further than the key line above it (`transport: stdio` then `␣command: x`):
+ * the parser reads it as part of the value above and complains there, at the end of that line. The
+ * offset of the deeper line's first character and the key above, or undefined when it is not that.
+ */
+function deeperLine(text: string, offset: number): { offset: number; above: string } | undefined {
+  const start = text.lastIndexOf('\n', offset - 1) + 1;
+  const end = text.indexOf('\n', offset);
+  if (end < 0) return undefined;
+  const above = text.slice(start, end);
+  const nextEnd = text.indexOf('\n', end + 1);
+  const next = text.slice(end + 1, nextEnd < 0 ? undefined : nextEnd);
+  const key = /^[ \t]*(?:- )?([^\s#:][^:]*):/.exec(above)?.[1];
+  if (!key || !/^[ \t]*[^\s#-][^:]*:(\s|$)/.test(next) || indentOf(next) <= indentOf(above)) return undefined;
+  return { offset: end + 1 + indentOf(next), above: key.trim() };
+}
+
+/** A YAML syntax error as said in the config's and the policy files' errors: where, and what. */
+export function syntaxError(
+  text: string,
+  e: { code: string; message: string; pos: [number, number] },
+): { offset: number; message: string } {
+  if (e.code === 'MULTIPLE_DOCS')
+    return { offset: e.pos[0], message: 'only one YAML document is allowed (found a second `---`)' };
+  const deeper = e.code === 'BLOCK_AS_IMPLICIT_KEY' ? deeperLine(text, e.pos[0]) : undefined;
+  if (deeper)
+    return {
+      offset: deeper.offset,
+      message: `this line is indented further than \`${deeper.above}\` above it, so it reads as part of that value: line it up with the keys beside it`,
+    };
+  return { offset: syntaxOffset(text, e.pos[0]), message: sentence(e.message) };
 }
 
 /** The node at `path`, if there is one. */
