@@ -190,7 +190,12 @@ test('every console page shows tool names, targets and people as the approval pa
     resources: [],
   };
   marked(
-    inventoryPage(view, [row], [{ name: LOOK_TOOL, reason: 'new', accepted: null, current: {}, diff: '' }], true),
+    inventoryPage(
+      view,
+      [row],
+      [{ name: LOOK_TOOL, reason: 'new', accepted: null, current: {}, diff: '', findings: [] }],
+      true,
+    ),
     'inventory',
   );
   const incident: IncidentRecord = {
