@@ -252,3 +252,19 @@ test('keys list shows the person each key acts for and its scopes; credentials r
   assert.match(text, /\bcarol \(cli\)/);
   assert.doesNotMatch(text, /@\*|cli:\S+@\S+@/);
 });
+
+test('--json says every moment as ISO 8601, as keys, secrets and audit records do (walk W: incident list, mode list and approvals said epoch milliseconds)', async () => {
+  const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  const incidents = JSON.parse((await cli('incident', 'list', '--json')).stdout) as {
+    incidents: Array<{ openedAt: unknown; windowStart: unknown }>;
+  };
+  assert.ok(incidents.incidents.length > 0);
+  for (const i of incidents.incidents) {
+    assert.match(String(i.openedAt), iso);
+    assert.match(String(i.windowStart), iso);
+  }
+  assert.equal((await cli('mode', 'set', 'read_only', '--tool', 's__y', '--allow-unknown', '--reason', 'r')).code, 0);
+  const modes = JSON.parse((await cli('mode', 'list', '--json')).stdout) as { modes: Array<{ setAt: unknown }> };
+  assert.ok(modes.modes.length > 0);
+  for (const m of modes.modes) assert.match(String(m.setAt), iso);
+});

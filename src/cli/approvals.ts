@@ -14,7 +14,7 @@ import { identifier, outsideAsciiNotice, visible } from '../approvals/marks.ts';
 import { argsJson, NAME_FIELDS, namesOutsideAscii } from '../approvals/names.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
 import { asOption, caller, type Caller } from './scope.ts';
 import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
@@ -56,7 +56,7 @@ async function listApprovals(ctx: CliContext, opts: ListOpts): Promise<void> {
       visibleTo(c, r),
     );
   });
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ approvals: rows }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ approvals: rows }));
   process.stdout.write(
     render(
       'table',
@@ -113,7 +113,7 @@ async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promis
     return found && visibleTo(c, found) ? found : undefined;
   });
   if (!r) ctx.fail(`no approval request \`${id}\``, 2);
-  if (opts.json) return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText(r));
   process.stdout.write(
     [
       `${visible(r.summary)}`,
@@ -228,7 +228,7 @@ async function decideApproval(ctx: CliContext, decision: Decision, id: string, o
     return t;
   });
   if (!result.ok) ctx.fail(`not recorded: ${result.message}`, 2);
-  if (opts.json) return void process.stdout.write(`${JSON.stringify(result.request, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText(result.request));
   process.stdout.write(
     `${id}: ${decision === 'approve' ? 'approved' : 'denied'} by ${by}; the request is now ${result.request.status}\n`,
   );

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { csv, markdown, problemLines, render, table } from './format.ts';
+import { csv, jsonText, markdown, problemLines, render, table } from './format.ts';
 
 test('csv: RFC 4180 quoting, CRLF, and cells a spreadsheet would run as formulas defused', () => {
   const out = csv(
@@ -56,4 +56,15 @@ test('problemLines: at most three of a kind, then a count; other kinds and files
     { file: 'a', problem: 'stream s seq 2: y' },
   ];
   assert.equal(problemLines(two, 1).length, 2);
+});
+
+test('jsonText: numbers under time keys become ISO 8601; other numbers and implausible moments stay', () => {
+  const at = Date.UTC(2026, 11, 7, 10, 0, 0);
+  assert.deepEqual(JSON.parse(jsonText({ createdAt: at, actions: [{ at }], version: at, count: 3, setAt: 5 })), {
+    createdAt: '2026-12-07T10:00:00.000Z',
+    actions: [{ at: '2026-12-07T10:00:00.000Z' }],
+    version: at,
+    count: 3,
+    setAt: 5,
+  });
 });

@@ -27,7 +27,7 @@ import { notifyIncident } from '../incident/notify.ts';
 import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
 import { actorName, type CliContext } from './context.ts';
-import { problemLines, render } from './format.ts';
+import { jsonText, problemLines, render } from './format.ts';
 import { progress } from './progress.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
@@ -61,7 +61,7 @@ async function asActor<T>(store: Store, stateDir: string, name: string, fn: (a: 
 /** How long the audit trail is searched for a principal (its own process: no one else waits on it). */
 const CLI_SEARCH_MS = 5000;
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
-const out = (v: unknown): void => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+const out = (v: unknown): void => void process.stdout.write(jsonText(v));
 function describe(r: IncidentRecord): string {
   const lines = [
     `incident ${r.id}: ${r.title}`,

@@ -24,7 +24,7 @@ import {
   type InventoryRow,
 } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
-import { FORMATS, render, type Format } from './format.ts';
+import { type Format, FORMATS, jsonText, render } from './format.ts';
 import { recordAdmin } from './admin-record.ts';
 import { withStore } from './store.ts';
 import { actorName, type CliContext } from './context.ts';
@@ -172,7 +172,7 @@ async function diffInventory(ctx: CliContext, name: string | undefined, opts: Di
   const target = name ? parseTool(config, name, ctx.fail) : undefined;
   const changes = reviewChanges(await withStore(config, readInventory), sep, target);
   if (target && !changes.length) ctx.fail(`\`${name}\` is not in the inventory`, 2);
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ changes }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ changes }));
   if (!changes.length)
     return void process.stdout.write('nothing is waiting for review: every definition is the accepted one\n');
   for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
@@ -225,7 +225,7 @@ async function acceptDefinition(ctx: CliContext, name: string, opts: AcceptOpts)
   const diff = definitionDiff(name, r.before, r.after);
   if (opts.json)
     return void process.stdout.write(
-      `${JSON.stringify({ accepted: name, by: r.unchanged ? null : by, result: r.message, diff }, null, 2)}\n`,
+      jsonText({ accepted: name, by: r.unchanged ? null : by, result: r.message, diff }),
     );
   process.stdout.write(`${diff}${name}: ${r.message}${r.unchanged ? '' : ` by ${by}`}\n`);
 }
@@ -273,9 +273,7 @@ async function classifyTool(ctx: CliContext, name: string, cls: string, opts: Re
   const overridden = config.servers.find((s) => s.name === server)?.tools?.[tool]?.class;
   const note = overridden && overridden !== upper ? ` (note: the config says ${overridden}, and the config wins)` : '';
   if (opts.json)
-    return void process.stdout.write(
-      `${JSON.stringify({ tool: name, class: upper, by, configClass: overridden ?? null }, null, 2)}\n`,
-    );
+    return void process.stdout.write(jsonText({ tool: name, class: upper, by, configClass: overridden ?? null }));
   process.stdout.write(`${name}: ${r.message} by ${by}${note}\n`);
 }
 
@@ -297,7 +295,7 @@ async function inventoryEvents(ctx: CliContext, opts: EventsOpts): Promise<void>
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1) ctx.fail('`--limit` must be a positive integer', 2);
   const events = await withStore(config, (s) => s.inventory.events({ server: opts.server, limit }));
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ events }));
   const rows = events.map((e) => [
     new Date(e.at).toISOString(),
     e.server,
@@ -329,8 +327,7 @@ async function checkAction(ctx: CliContext, opts: CheckOpts): Promise<void> {
     return readiness(config, inv, undefined, await gatherState(store, config, inv));
   });
   const totals = summary(items);
-  if (opts.json)
-    process.stdout.write(`${JSON.stringify({ ready: totals.fail === 0, summary: totals, items }, null, 2)}\n`);
+  if (opts.json) process.stdout.write(jsonText({ ready: totals.fail === 0, summary: totals, items }));
   else {
     let section = '';
     for (const i of items) {

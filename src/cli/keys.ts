@@ -11,7 +11,7 @@ import type { ApiKeyRecord, Store } from '../storage/types.ts';
 import { recordAdmin } from './admin-record.ts';
 import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './context.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { adminScopeOf, asOption, caller } from './scope.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -155,7 +155,7 @@ async function createKey(ctx: CliContext, opts: CreateOpts): Promise<void> {
       expiresAt: record.expiresAt,
     });
   });
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ key, ...shown(record, now) }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ key, ...shown(record, now) }));
   process.stdout.write(`${key}\n`);
   process.stderr.write(
     `created key ${record.id} (${opts.name}) for tenant ${opts.tenant}${record.roles.length ? `, roles ${record.roles.join(', ')}` : ''}${scopes.length ? `, scopes ${scopes.join(' ')}` : ''}; expires ${record.expiresAt ? new Date(record.expiresAt).toISOString() : 'never'}.\nstore it now: it cannot be shown again. use it as: Authorization: Bearer <key>\n`,
@@ -185,7 +185,7 @@ async function listKeys(ctx: CliContext, opts: ListOpts): Promise<void> {
       return (await keys.list()).filter((k) => scope.platform || k.tenant === scope.tenant);
     })
   ).map((r) => shown(r, now));
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: rows }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ keys: rows }));
   process.stdout.write(
     render(
       'table',
@@ -233,7 +233,7 @@ async function revokeKey(ctx: CliContext, idOrName: string, opts: RevokeOpts): P
     return rec;
   });
   if (!r) ctx.fail(`no key with id or name \`${idOrName}\``, 2);
-  if (opts.json) return void process.stdout.write(`${JSON.stringify(shown(r, Date.now()), null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText(shown(r, Date.now())));
   // The store returns the record as it stands after the revocation: revoked, now or before.
   if (r.revokedAt === null) ctx.fail(`key \`${idOrName}\` was not revoked`);
   process.stdout.write(`key ${r.id} (${r.name}) revoked at ${new Date(r.revokedAt).toISOString()} by ${r.revokedBy}\n`);

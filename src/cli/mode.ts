@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import { MODES } from '../policy/model.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 import { checkTarget, IncidentError } from '../incident/incident.ts';
@@ -97,7 +97,7 @@ export function registerMode(program: Command, ctx: CliContext): void {
       // The policy files' modes are in force too, under any set here for the same scope.
       const set = new Set(rows.map((r) => r.scope));
       const files = policyModes(config.policy?.compiled).map((p) => ({ ...p, overridden: set.has(p.scope) }));
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ modes: rows, policy: files }, null, 2)}\n`);
+      if (opts.json) return void process.stdout.write(jsonText({ modes: rows, policy: files }));
       process.stdout.write(
         render(
           'table',
@@ -146,7 +146,7 @@ async function clearMode(ctx: CliContext, opts: ClearOpts): Promise<void> {
   }).finally(() => wait.end());
   if (!c) return ctx.fail(`no run-time mode is set for ${scope}`, 2);
   process.exitCode = c.confirmed ? 0 : 1;
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ cleared: scope, ...c }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ cleared: scope, ...c }));
   process.stdout.write(`${confirmationText(`${scope}: cleared (by ${by})`, c, opts.timeout, 'applied it')}\n`);
 }
 
@@ -186,7 +186,7 @@ async function setMode(ctx: CliContext, m: string, opts: SetOpts): Promise<void>
     });
   }).finally(() => wait.end());
   process.exitCode = c.confirmed ? 0 : 1;
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...rec, ...c }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ ...rec, ...c }));
   process.stdout.write(
     `${confirmationText(`${scope}: ${rec.mode} (set by ${rec.setBy})`, c, opts.timeout, 'applied it')}\n`,
   );

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { PrincipalRevocation } from '../storage/types.ts';
 import { recordAdmin } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
 import { announce } from '../sessions/fanout.ts';
 import { anonymousMeaning } from '../identity/revocations.ts';
@@ -122,7 +122,7 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
     });
   }).finally(() => wait.end());
   process.exitCode = c.confirmed ? 0 : 1;
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...r, ...c }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ ...r, ...c }));
   const meaning = anonymousMeaning(r, Boolean(config.identity));
   const what = `${r.kind === 'subject' ? 'subject' : 'token'} ${r.value} revoked${r.issuer ? ` for issuer ${r.issuer}` : ' for every issuer'}${meaning ? ` (${meaning}, until \`gatehouse principals restore --subject ${r.value}\`)` : ''}`;
   process.stdout.write(`${confirmationText(what, c, opts.timeout, 'refuse it')}\n`);
@@ -158,9 +158,7 @@ async function restorePrincipal(ctx: CliContext, opts: RestoreOpts): Promise<voi
   });
   if (!done) ctx.fail(`no such revocation of ${t.kind} \`${t.value}\``, 2);
   if (opts.json)
-    return void process.stdout.write(
-      `${JSON.stringify({ restored: { kind: t.kind, value: t.value, issuer: t.issuer || '*' } }, null, 2)}\n`,
-    );
+    return void process.stdout.write(jsonText({ restored: { kind: t.kind, value: t.value, issuer: t.issuer || '*' } }));
   process.stdout.write(`${t.kind} ${t.value} restored\n`);
 }
 
@@ -178,7 +176,7 @@ function registerPrincipalsList(cmd: Command, ctx: CliContext): void {
 async function listRevocations(ctx: CliContext, opts: ListOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const rows = await withStore(config, (s) => s.principalRevocations.list());
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ revoked: rows }));
   process.stdout.write(
     render(
       'table',

@@ -14,7 +14,7 @@ import { credentialRefs, LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { progress } from './progress.ts';
 import { withStore } from './store.ts';
 import { confirmationText, waiting } from './confirmation.ts';
@@ -88,7 +88,7 @@ async function listSecrets(ctx: CliContext, opts: ListOpts): Promise<void> {
   const rows = await (await localStore(config)).list();
   // The name the store knows, and the reference a config writes (`local:<name>`): both, in text and JSON.
   const listed = rows.map((r) => ({ ...r, ref: `local:${r.name}` }));
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ secrets: listed }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ secrets: listed }));
   process.stdout.write(
     render(
       'table',
@@ -250,7 +250,7 @@ async function revokeCredential(ctx: CliContext, ref: string, opts: RevokeOpts):
     );
   const by = actorName(opts.by);
   const result = await withStore(config, (s) => revokeAndConfirm(s, config.gateway.stateDir, ref, by, opts));
-  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (opts.json) process.stdout.write(jsonText(result));
   else {
     process.stdout.write(`${confirmationText(`revoked ${ref}`, result, opts.timeout, 'stopped serving it')}\n`);
   }
@@ -299,7 +299,7 @@ function registerCredentialsList(creds: Command, ctx: CliContext): void {
 async function listRevokedCredentials(ctx: CliContext, opts: ListOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const rows = await withStore(config, (s) => s.revocations.list());
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ revoked: rows }, null, 2)}\n`);
+  if (opts.json) return void process.stdout.write(jsonText({ revoked: rows }));
   process.stdout.write(
     render(
       'table',
@@ -312,7 +312,7 @@ async function listRevokedCredentials(ctx: CliContext, opts: ListOpts): Promise<
 
 /** A command's result: `json` as one JSON document with --json, else the line `text`. */
 function done(opts: { json?: boolean }, json: Record<string, unknown>, text: string): void {
-  process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+  process.stdout.write(opts.json ? jsonText(json) : `${text}\n`);
 }
 
 /** `: did you mean ...?` for the configured reference nearest to `ref`, or nothing. */

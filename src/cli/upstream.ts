@@ -11,7 +11,7 @@ import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from '../credentials/upstream-oauth.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
-import { render } from './format.ts';
+import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
@@ -71,7 +71,7 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
     .action(async (opts: { config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
       const rows = await withStore(config, (s) => s.upstreamTokens.list());
-      if (opts.json) return void process.stdout.write(`${JSON.stringify({ authorizations: rows }, null, 2)}\n`);
+      if (opts.json) return void process.stdout.write(jsonText({ authorizations: rows }));
       process.stdout.write(
         render(
           'table',
@@ -102,10 +102,7 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
         return r;
       });
       if (!had) ctx.fail(`no authorization of \`${name}\` for tenant \`${opts.tenant}\``, 2);
-      if (opts.json)
-        return void process.stdout.write(
-          `${JSON.stringify({ forgot: { server: name, tenant: opts.tenant } }, null, 2)}\n`,
-        );
+      if (opts.json) return void process.stdout.write(jsonText({ forgot: { server: name, tenant: opts.tenant } }));
       process.stdout.write(`forgot the tokens of ${name} for ${opts.tenant}\n`);
     });
 }
