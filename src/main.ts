@@ -489,6 +489,7 @@ export class Gateway {
       timeouts: { headersMs: config.gateway.headersTimeoutMs, bodyMs: config.gateway.bodyTimeoutMs },
       connections: () => this.config.gateway,
       store,
+      auditWritable: () => this.audit.writable,
       upstreamReady: (n) => this.fleet.ready(n),
       upstreamsUnconnected: () => this.fleet.unconnected(),
       admin: () => ({

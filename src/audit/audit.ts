@@ -7,7 +7,7 @@
 import type { AuditConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
-import { AuditLog, newStreamName, stateDirCheckpoints, type AuditInput } from './log.ts';
+import { AuditLog, newRecordId, newStreamName, stateDirCheckpoints, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditExports } from './exports.ts';
@@ -22,6 +22,40 @@ const PRUNE_EVERY_MS = 3_600_000;
  * closes them here: at most 25 s after that writer's last heartbeat.
  */
 const ORPHANS_EVERY_MS = 10_000;
+/** While the trail refuses records (or outcomes wait to be written), it is tried again this often. */
+const MEND_EVERY_MS = 1_000;
+/** Most outcomes kept in memory while the store refuses them; past that, their calls end as `call.unknown`. */
+const MAX_HELD = 1_000;
+
+const ORPHAN_REASON = 'no outcome was recorded: the process handling the call stopped before it finished';
+const OWN_LOST_REASON =
+  'the audit store failed while this intent was written and the gateway did not learn that it was: the call was refused, or ran as a READ let through without its record';
+const HELD_REFUSED_REASON =
+  'the audit store refused the outcome when the call ended, and this record alone when it took records again';
+const LATE_NOTE =
+  'the audit store refused this outcome when the call ended: the caller was answered E_AUDIT_OUTCOME_UNRECORDED, and the gateway kept it until the store took records again';
+/** The most open intents the store lists at once (audit-repo.ts openIntents). */
+const OPEN_READ = 10_000;
+
+/** The `call.unknown` record closing intent `i`. */
+function unknownOf(i: AuditEvent, reason: string): AuditInput {
+  return {
+    kind: 'call.unknown',
+    intent: i.id,
+    outcome: 'unknown',
+    requestId: i.requestId,
+    sessionId: i.sessionId,
+    runId: i.runId,
+    traceId: i.traceId,
+    actor: i.actor,
+    client: i.client,
+    server: i.server,
+    tool: i.tool,
+    class: i.class,
+    argsHash: i.argsHash,
+    detail: { reason, stream: i.stream, seq: i.seq },
+  };
+}
 
 export class Audit {
   readonly log: AuditLog;
@@ -36,6 +70,15 @@ export class Audit {
   readonly #stopPruning = new AbortController();
   #orphans: NodeJS.Timeout | undefined;
   exports: AuditExports;
+  /** The intents of calls in flight (closeOrphans leaves them to their call). */
+  readonly #inFlight = new Set<string>();
+  /** Outcomes the store refused, by intent: written once it takes records again (#closeOwn). */
+  readonly #held = new Map<string, AuditInput>();
+  /** When the trail first refused a record since it last took one; undefined while it takes them. */
+  #failedSince: number | undefined;
+  #mender: NodeJS.Timeout | undefined;
+  #mending = false;
+  #closed = false;
   /** Failed export attempts, by export (set by the composition root: the metrics count them). */
   exportFailed: (name: string, attempts: number) => void = () => {};
   /**
@@ -88,38 +131,138 @@ export class Audit {
   }
 
   /**
-   * Marks `call.unknown` the calls whose writer stopped before recording an outcome: intents of
-   * streams other than this one and the live writers'. A gateway still running (another replica, the
-   * stdio command) keeps its calls in flight. The number closed.
+   * Closes the calls no one will close: marks `call.unknown` the intents of writers that stopped
+   * before recording an outcome (streams other than this one and the live writers': a gateway still
+   * running, another replica or the stdio command, keeps its calls in flight), and this process's own
+   * intents that no call in flight holds (#closeOwn). The number of other writers' calls closed.
    */
   async closeOrphans(): Promise<number> {
-    const open = await this.store.openIntents([this.log.stream, ...(await this.liveStreams())]);
+    // Taken before the store is read: a call that ends while it is read counts as in flight.
+    const busy = new Set(this.#inFlight);
+    const heldBefore = new Set(this.#held.keys());
+    const live = (await this.liveStreams()).filter((s) => s !== this.log.stream);
+    const open = await this.store.openIntents(live);
     await this.#recordReplays();
+    let orphans = 0;
     for (const i of open) {
-      await this.log.append({
-        kind: 'call.unknown',
-        intent: i.id,
-        outcome: 'unknown',
-        requestId: i.requestId,
-        sessionId: i.sessionId,
-        runId: i.runId,
-        traceId: i.traceId,
-        actor: i.actor,
-        client: i.client,
-        server: i.server,
-        tool: i.tool,
-        class: i.class,
-        argsHash: i.argsHash,
-        detail: {
-          reason: 'no outcome was recorded: the process handling the call stopped before it finished',
-          stream: i.stream,
-          seq: i.seq,
-        },
-      });
+      if (i.stream !== this.log.stream) {
+        await this.log.append(unknownOf(i, ORPHAN_REASON));
+        orphans++;
+      } else if (!busy.has(i.id) && !this.#inFlight.has(i.id)) await this.#closeOwn(i);
     }
-    if (open.length)
-      this.#ops.warn({ count: open.length }, 'audit: calls without a recorded outcome were marked unknown');
-    return open.length;
+    // An outcome kept for an intent no longer open was stored after all (a commit whose answer was lost).
+    const openIds = new Set(open.map((i) => i.id));
+    if (open.length < OPEN_READ)
+      for (const id of heldBefore) if (!openIds.has(id) && !this.#inFlight.has(id)) this.#held.delete(id);
+    if (orphans) this.#ops.warn({ count: orphans }, 'audit: calls without a recorded outcome were marked unknown');
+    return orphans;
+  }
+
+  /**
+   * An intent of this process's own stream that no call in flight holds: its outcome, when the store
+   * refused it and it is kept, else `call.unknown` (the gateway did not learn whether the intent was
+   * written: a commit whose answer was lost).
+   */
+  async #closeOwn(i: AuditEvent): Promise<void> {
+    const held = this.#held.get(i.id);
+    if (held) {
+      try {
+        await this.log.append({ ...held, detail: { ...held.detail, recordedLate: LATE_NOTE } });
+        this.#held.delete(i.id);
+        this.#ops.warn({ intent: i.id }, 'audit: an outcome the store refused is recorded now');
+        return;
+      } catch {
+        // The store refuses it still (then the record below fails too), or refuses this record alone.
+      }
+    }
+    await this.log.append(unknownOf(i, held ? HELD_REFUSED_REASON : OWN_LOST_REASON));
+    this.#held.delete(i.id);
+    this.#ops.warn({ intent: i.id }, 'audit: a call of this gateway without a recorded outcome was marked unknown');
+  }
+
+  /**
+   * The write-ahead intent of a call, durable when it resolves. The call is in flight until its
+   * outcome (outcome()): no sweep closes its intent meanwhile.
+   */
+  async intent(input: AuditInput): Promise<AuditEvent> {
+    input.id ??= newRecordId();
+    const id = input.id;
+    this.#inFlight.add(id);
+    try {
+      return await this.#written(input);
+    } catch (err) {
+      // Refused: the call fails closed. Had the store taken it all the same (a commit whose answer
+      // was lost), the sweep closes it (#closeOwn).
+      this.#inFlight.delete(id);
+      throw err;
+    }
+  }
+
+  /**
+   * The outcome of a call whose intent is written; resolves once it is durable. When the store
+   * refuses it, it is kept and written (closing its intent) once the store takes records again, and
+   * this rejects: the answer must not leave as if it were recorded (ADR 0006).
+   */
+  async outcome(input: AuditInput): Promise<void> {
+    const intent = input.intent ?? '';
+    try {
+      await this.#written(input);
+    } catch (err) {
+      if (this.#held.size < MAX_HELD) this.#held.set(intent, input);
+      throw err;
+    } finally {
+      this.#inFlight.delete(intent);
+    }
+  }
+
+  /** Whether the trail takes records: false from a write the store refused until it takes one again. */
+  get writable(): boolean {
+    return this.#failedSince === undefined;
+  }
+
+  /** An append that notes the store refusing it, and has the trail tried again until it takes records. */
+  #written(input: AuditInput): Promise<AuditEvent> {
+    return this.log.append(input).catch((err: Error) => {
+      // The log counts a failure of the store, not a record it refused alone (log.ts storeDown).
+      if (this.log.failures > 0) this.#failing();
+      throw err;
+    });
+  }
+
+  #failing(): void {
+    this.#failedSince ??= Date.now();
+    if (this.#mender || this.#closed) return;
+    this.#mender = setInterval(() => void this.#mend(), MEND_EVERY_MS);
+    this.#mender.unref();
+  }
+
+  /**
+   * Once the store takes records again: an `audit.resumed` record says since when it refused them,
+   * and this process's own open intents are closed (the outcomes it kept, else unknown).
+   */
+  async #mend(): Promise<void> {
+    if (this.#mending) return;
+    this.#mending = true;
+    try {
+      if (this.#failedSince !== undefined) {
+        const since = this.#failedSince;
+        await this.log.append({
+          kind: 'audit.resumed',
+          detail: { failedSince: new Date(since).toISOString(), outcomesKept: this.#held.size },
+        });
+        if (this.#failedSince === since) this.#failedSince = undefined;
+        this.#ops.warn({ failedSince: new Date(since).toISOString() }, 'audit: the store takes records again');
+      }
+      await this.closeOrphans();
+      if (!this.#held.size && this.#failedSince === undefined) {
+        clearInterval(this.#mender);
+        this.#mender = undefined;
+      }
+    } catch {
+      // Still refused: tried again in a second (logged every 10 s by the sweep of stopped writers).
+    } finally {
+      this.#mending = false;
+    }
   }
 
   /**
@@ -182,7 +325,7 @@ export class Audit {
 
   /** Best effort for records nothing waits on (a failure is logged, and counted by the log). */
   record(input: AuditInput): Promise<AuditEvent | undefined> {
-    return this.log.append(input).catch((err: Error) => {
+    return this.#written(input).catch((err: Error) => {
       this.#ops.error({ kind: input.kind, err: err.message }, 'audit: record not written');
       return undefined;
     });
@@ -203,6 +346,10 @@ export class Audit {
   async close(): Promise<void> {
     clearInterval(this.#pruner);
     clearInterval(this.#orphans);
+    this.#closed = true;
+    clearInterval(this.#mender);
+    // Outcomes kept while the store refused them: one more try before the stream closes.
+    if (this.#held.size || this.#failedSince !== undefined) await this.#mend();
     // A prune still going stops after its chunk; what it removed is recorded before the stream closes.
     this.#stopPruning.abort();
     await this.#pruning?.catch(() => {});

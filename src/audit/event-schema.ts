@@ -38,6 +38,7 @@ const AuditEventSchema = Type.Object(
         'egress.refused',
         'sandbox.refused',
         'upstream.circuit',
+        'audit.resumed',
         'audit.checkpoint',
       ].map((k) => Type.Literal(k)),
     ),

@@ -62,11 +62,19 @@ function refused(err: unknown): Error {
  * Whether a failed write says the store itself is unavailable (connection, server, lock, resources)
  * rather than refusing this data. PostgreSQL errors carry an SQLSTATE: classes 08 (connection), 53
  * (resources), 57 (operator intervention: shutdown, terminated), 58 (system) and XX (internal) are
- * the store's; 22 (data), 23 (integrity), 54 (too large) are the record's. Errors without one (a
- * socket, the SQLite writer thread) are read by their message.
+ * the store's; 22 (data), 23 (integrity), 54 (too large) are the record's. A failed system call (the
+ * disk full under the spool) is the store's. Other errors (a socket, the SQLite writer thread) are
+ * read by their message.
  */
 export function storeDown(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
+  // A system call's failure (the spool's write: ENOSPC, EFBIG past a file size limit, EIO) is the
+  // store's, whatever its message says ("file too large" is no record too large).
+  if (
+    typeof (err as { errno?: unknown })?.errno === 'number' &&
+    typeof (err as { syscall?: unknown }).syscall === 'string'
+  )
+    return true;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57|58|XX)/.test(code);
   const message = String((err as Error)?.message ?? err);
   return !/SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)|constraint|too (big|large|long)|invalid (byte|input)|out of range/i.test(
@@ -104,7 +112,7 @@ function mend(v: unknown, depth: number): unknown {
  * page, where random ids (version 4) dirtied a page each, and every dirty page is a 4 KB write per
  * commit. Node 24 before 24.16 lacks randomUUIDv7: those get a random id, as before.
  */
-const newRecordId: () => string = typeof randomUUIDv7 === 'function' ? () => randomUUIDv7() : () => randomUUID();
+export const newRecordId: () => string = typeof randomUUIDv7 === 'function' ? () => randomUUIDv7() : () => randomUUID();
 
 /**
  * A stream name no other writer uses: host, kind of writer, a random suffix of 64 bits. Every CLI

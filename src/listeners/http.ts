@@ -30,6 +30,8 @@ import { QUEUE, takingTurns } from './request-turns.ts';
 export interface HttpDeps extends CallbackDeps {
   endpoint: () => EndpointDeps;
   store: Store;
+  /** Whether the audit trail takes records (false from a write the store refused until it takes one again). */
+  auditWritable?: () => boolean;
   /** Connected and catalogued. */
   upstreamReady: (name: string) => boolean;
   /** Enabled servers with no connection yet, and why (their credentials are unavailable, or starting). */
@@ -78,15 +80,18 @@ function plainHttpStatus(wireStatus: number, err: unknown): number {
 
 async function readiness(
   deps: HttpDeps,
-): Promise<{ ready: boolean; store: string; upstreams: Record<string, string> }> {
+): Promise<{ ready: boolean; store: string; audit: string; upstreams: Record<string, string> }> {
   let store = 'ok';
   try {
     await deps.store.ping();
   } catch {
     store = 'unavailable';
   }
+  // The store may answer a query and still refuse the trail's writes (its disk full): every call
+  // would be refused, so this replica is out of rotation until a record is written again.
+  const audit = deps.auditWritable?.() === false ? 'unavailable: audit records cannot be written' : 'ok';
   const upstreams: Record<string, string> = {};
-  let ready = store === 'ok';
+  let ready = store === 'ok' && audit === 'ok';
   for (const [name, up] of deps.endpoint().upstreams) {
     // The connection's own breaker (the gateway's listings): a tenant's calls count in that tenant's
     // breaker, which neither takes this replica out of rotation nor is shown to whoever reads this.
@@ -100,7 +105,7 @@ async function readiness(
     upstreams[name] = why;
     ready = false;
   }
-  return { ready, store, upstreams };
+  return { ready, store, audit, upstreams };
 }
 
 /**
@@ -160,6 +165,7 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
     return json(res, r.ready ? 200 : 503, {
       status: r.ready ? 'ready' : 'not ready',
       store: r.store,
+      audit: r.audit,
       upstreams: r.upstreams,
     });
   }

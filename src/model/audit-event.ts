@@ -29,6 +29,7 @@ const AUDIT_KINDS = [
   'egress.refused', // a sandboxed server's connection refused by the egress proxy
   'sandbox.refused', // a sandboxed server's start refused: a path through a link a sandboxed server could have put there
   'upstream.circuit', // an upstream's circuit breaker opened, let a probe through, or closed
+  'audit.resumed', // the store takes records again after refusing them (since when, outcomes kept meanwhile)
   'audit.checkpoint', // a signed checkpoint of this stream (stream, seq, hash, Ed25519 signature)
 ] as const;
 type AuditKind = (typeof AUDIT_KINDS)[number];

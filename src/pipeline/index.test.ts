@@ -120,6 +120,7 @@ async function pipelineDeps() {
     recorder: new CallRecorder(AUDIT_CONFIG),
     record: async (r: AuditInput) => void records.push(r),
     liveness: new Liveness({} as never, silentLogger()), // no silence: the store is never asked
+    outcome: async (r: AuditInput) => void records.push(r),
   };
   const d = deps({
     catalog,
@@ -253,13 +254,12 @@ rules:
     config: { readWhenUnavailable: 'refuse' },
     recorder: new CallRecorder(AUDIT_CONFIG),
     liveness: new Liveness({} as never, silentLogger()), // no silence: the store is never asked
-    log: {
-      append: async (r: AuditInput) => {
-        events.push(['intent', r]);
-        return { ...r, id: 'evt-intent' };
-      },
+    intent: async (r: AuditInput) => {
+      events.push(['intent', r]);
+      return { ...r, id: 'evt-intent' };
     },
     record: async (r: AuditInput) => void events.push(['record', r]),
+    outcome: async (r: AuditInput) => void events.push(['record', r]),
   };
   const d = deps({
     catalog,
@@ -359,7 +359,7 @@ test('whatever recording throws, the concurrency slot is given back first, the c
     audit: {
       ...d.audit,
       // The store refuses the intent and then the refusal record too.
-      log: { append: async () => Promise.reject(new Error('the audit store refused the write')) },
+      intent: async () => Promise.reject(new Error('the audit store refused the write')),
       record: async () => {
         throw new Error('the audit store refused the write');
       },

@@ -25,6 +25,7 @@ import { recheck } from './stages/recheck.ts';
 import { recordIntent } from './stages/record-intent.ts';
 import { executeRequest } from './stages/execute-request.ts';
 import { redactResult, scrubErrorForCaller } from './stages/redact-result.ts';
+import type { AuditInput } from '../audit/log.ts';
 import type { CallState, PipelineDeps, Stage, Steps, TargetKind } from './types.ts';
 
 /** A tools/call, the fullest row; the others are this list with stages left out (said why below). */
@@ -136,12 +137,31 @@ export const LOCAL_METHODS: Readonly<Record<string, string>> = {
   'subscriptions/listen': "a stream of the gateway's own change notifications (listener)",
 };
 
-/** Run one upstream-bound request through its row. The finally block writes its audit record. */
+/**
+ * Run one upstream-bound request through its row. The answer leaves once its outcome is recorded:
+ * when the store refuses the outcome, the caller gets E_AUDIT_OUTCOME_UNRECORDED instead (ADR 0006).
+ */
 export async function runRequest(
   ctx: RequestContext,
   method: string,
   params: JsonObject,
   deps: PipelineDeps,
+): Promise<JsonObject> {
+  const lost: { error?: GatehouseError } = {};
+  const answer = await runRow(ctx, method, params, deps, lost).catch((err: unknown) => {
+    throw lost.error ?? err;
+  });
+  if (lost.error) throw lost.error;
+  return answer;
+}
+
+/** runRequest's work; the finally block writes its audit record (`lost`: the outcome the store refused). */
+async function runRow(
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject,
+  deps: PipelineDeps,
+  lost: { error?: GatehouseError },
 ): Promise<JsonObject> {
   // Own rows only: `constructor` or `__proto__` is no method, not an inherited member.
   const row = Object.hasOwn(UPSTREAM_METHODS, method) ? UPSTREAM_METHODS[method] : undefined;
@@ -179,7 +199,7 @@ export async function runRequest(
     if (err instanceof UpstreamRpcError) throw scrubErrorForCaller(s, deps)(err);
     throw err;
   } finally {
-    await closeRequest(s, deps, outcome, error, failure);
+    await closeRequest(s, deps, { outcome, error, failure }, lost);
   }
   throw s.answerAsError;
 }
@@ -193,9 +213,8 @@ export async function runRequest(
 async function closeRequest(
   s: CallState,
   deps: PipelineDeps,
-  outcome: string,
-  error: string | undefined,
-  failure: unknown,
+  { outcome, error, failure }: { outcome: string; error: string | undefined; failure: unknown },
+  lost: { error?: GatehouseError },
 ): Promise<void> {
   const ms = performance.now() - s.startedAt;
   try {
@@ -219,7 +238,7 @@ async function closeRequest(
       const o = error ? failedOutcome(s.stage, failure) : (outcome as Completed);
       const record = deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets);
       // Late when this gateway looked stopped and another closed the call as unknown meanwhile (liveness.ts).
-      await deps.audit.record(await deps.audit.liveness.outcome(record, s.intent, s.startedAt));
+      lost.error = await closeIntent(deps, await deps.audit.liveness.outcome(record, s.intent, s.startedAt));
     } else if (error || s.halt) {
       await deps.audit.record(
         deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms, secrets),
@@ -228,6 +247,17 @@ async function closeRequest(
   } finally {
     if (!s.intent && error) await deps.refusals?.spend(s.ctx.principal.tenant, s.ctx.principal.key, error);
   }
+}
+
+/**
+ * Writes a call's outcome, closing its intent; the error the caller gets instead of its answer when
+ * the store refuses it (the audit keeps the outcome and records it once the store is back).
+ */
+function closeIntent(deps: PipelineDeps, outcome: AuditInput): Promise<GatehouseError | undefined> {
+  return deps.audit.outcome(outcome).then(
+    () => undefined,
+    (err: Error) => new GatehouseError('E_AUDIT_OUTCOME_UNRECORDED', undefined, undefined, err),
+  );
 }
 
 /** The stages that decide a request: what recheck runs again on new settings. */

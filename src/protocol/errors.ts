@@ -95,6 +95,17 @@ const CATALOGUE = {
     http: 200,
     message: 'the audit trail cannot be written: the call was refused',
   },
+  /**
+   * The call ran (the upstream answered, or may have acted) and its outcome record could not be
+   * written: the answer is withheld rather than sent unrecorded. The gateway keeps the outcome and
+   * records it once the store takes records again (ADR 0006).
+   */
+  E_AUDIT_OUTCOME_UNRECORDED: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 200,
+    message:
+      'the call reached the upstream and may have taken effect, but its outcome could not be recorded in the audit trail, so its answer is withheld: check before repeating it',
+  },
   E_POLICY_DENIED: { rpc: RPC.GATEWAY_REFUSED, http: 200, message: 'denied by policy' },
   /** An upstream's answer holds a number JSON.parse altered: the gateway refuses it rather than pass another number on. */
   E_INEXACT_RESULT: {

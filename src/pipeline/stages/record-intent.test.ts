@@ -18,12 +18,10 @@ function audit(store: 'up' | 'down', readWhenUnavailable: 'allow' | 'refuse' = '
         secrets,
       }),
     },
-    log: {
-      append: async (r: unknown) => {
-        if (store === 'down') throw new Error('store unavailable');
-        appended.push(r);
-        return { id: 'evt-1', ...(r as object) };
-      },
+    intent: async (r: unknown) => {
+      if (store === 'down') throw new Error('store unavailable');
+      appended.push(r);
+      return { id: 'evt-1', ...(r as object) };
     },
   };
   let failOpen = 0;

@@ -9,7 +9,7 @@ import type { Stage } from '../types.ts';
 export const recordIntent: Stage = async (s, { audit, metrics, credentials }) => {
   try {
     // Its arguments redacted of every tenant's injected secrets (policy may let one through: secrets.outbound).
-    s.intent = await audit.log.append(audit.recorder.intent(s, credentials.scrubber.valuesWith(s.injected)));
+    s.intent = await audit.intent(audit.recorder.intent(s, credentials.scrubber.valuesWith(s.injected)));
   } catch {
     if (s.toolClass === 'READ' && audit.config.readWhenUnavailable === 'allow') {
       metrics.auditFailOpen.inc();
