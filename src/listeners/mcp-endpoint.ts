@@ -87,8 +87,13 @@ export async function handleMcp(
       setTimeout(() => req.destroy(), 5000).unref();
       return;
     }
-    sendError(res, err, answering.id, deps.log, deps.identity.challenge(err));
+    sendError(res, err, answering.id, deps.log, { ...deps.identity.challenge(err), ...retryLater(err) });
   }
+}
+
+/** The store away (a session looked up or made, a key checked): 503, and when to try again. */
+function retryLater(err: unknown): Record<string, string> {
+  return err instanceof GatehouseError && err.code === 'E_STORE_UNAVAILABLE' ? { 'retry-after': '5' } : {};
 }
 
 /** Refusals of a body while it is read: its connection is closed after the answer. */

@@ -26,6 +26,16 @@ const MAX_PENDING_ASKS = 64;
 /** What a session keeps of the client's self-description (capabilities and info), at most. */
 const MAX_CLIENT_JSON = 64 * 1024;
 
+/**
+ * A store operation whose failure is the gateway's condition, not the caller's: 503 "store
+ * unavailable" with Retry-After (worth a retry), the reason in the log, never an internal error.
+ */
+function stored<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    throw new GatehouseError('E_STORE_UNAVAILABLE', undefined, undefined, err);
+  });
+}
+
 export interface SessionCaps {
   perPrincipal: number;
   perTenant: number;
@@ -154,7 +164,7 @@ export class Sessions {
     const caps = this.#caps();
     if (caps) {
       const since = now - this.#idleMs;
-      if (init.tenant && (await this.#store.count({ tenant: init.tenant, since })) >= caps.perTenant) {
+      if (init.tenant && (await stored(this.#store.count({ tenant: init.tenant, since }))) >= caps.perTenant) {
         throw new GatehouseError(
           'E_RATE_LIMITED',
           `too many open sessions in tenant \`${init.tenant}\` (at most ${caps.perTenant}): end some (DELETE) or let them idle out`,
@@ -164,7 +174,7 @@ export class Sessions {
       if (
         init.principal &&
         init.principal !== ANONYMOUS_KEY &&
-        (await this.#store.count({ principal: init.principal, since })) >= caps.perPrincipal
+        (await stored(this.#store.count({ principal: init.principal, since }))) >= caps.perPrincipal
       ) {
         throw new GatehouseError(
           'E_RATE_LIMITED',
@@ -176,7 +186,7 @@ export class Sessions {
     // Hex, not base64url: an id that starts with `-` reads as an option to every command line
     // (`gatehouse audit run <session>`), and operators paste these ids.
     const record: SessionRecord = { ...init, id: randomBytes(16).toString('hex'), createdAt: now, lastSeenAt: now };
-    await this.#store.create(record);
+    await stored(this.#store.create(record));
     const s = new LiveSession(record, this.replica);
     s.lastTouch = now;
     this.#live.set(record.id, s);
@@ -188,7 +198,7 @@ export class Sessions {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) throw new GatehouseError('E_SESSION_NOT_FOUND');
     let s = this.#live.get(id);
     if (s && Date.now() - s.verifiedAt >= this.recheckMs()) {
-      if (!(await this.#store.get(id))) {
+      if (!(await stored(this.#store.get(id)))) {
         this.#live.delete(id);
         s.close('session ended');
         throw new GatehouseError('E_SESSION_NOT_FOUND');
@@ -196,7 +206,7 @@ export class Sessions {
       s.verifiedAt = Date.now();
     }
     if (!s) {
-      const record = await this.#store.get(id);
+      const record = await stored(this.#store.get(id));
       if (record && Date.now() - record.lastSeenAt <= this.#idleMs) {
         s = new LiveSession(record, this.replica);
         this.#live.set(id, s);
@@ -252,7 +262,7 @@ export class Sessions {
   async delete(s: LiveSession): Promise<void> {
     this.#live.delete(s.id);
     s.close('the client ended the session');
-    await this.#store.delete(s.id);
+    await stored(this.#store.delete(s.id));
     this.onEnded(s.id);
   }
 
