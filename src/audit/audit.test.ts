@@ -59,3 +59,35 @@ test('closing stops a prune between chunks; what it removed is recorded and the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a live gateway closes its own intents no call holds (one whose write was reported failed but stored), never a call's in flight", async () => {
+  const { dir, config, store } = await trail(0);
+  const audit = new Audit(store.audit, config.audit, silentLogger(), config.gateway.stateDir);
+  try {
+    await audit.start({ event: 'test' }, false);
+    const call = { kind: 'call.intent', requestId: '1', tool: 'fs__write', class: 'WRITE' } as const;
+    const inFlight = await audit.intent({ ...call });
+    // In the store, on this stream, and no call holds it: what a commit whose answer was lost leaves.
+    const lost = await audit.log.append({ ...call, requestId: '2' });
+    assert.equal(await audit.closeOrphans(), 0, 'no other writer');
+    const closing = (id: string) => store.audit.read({}).then((rows) => rows.filter((r) => r.event.intent === id));
+    const closed = await closing(lost.id);
+    assert.deepEqual(
+      closed.map((r) => [r.event.kind, r.event.outcome]),
+      [['call.unknown', 'unknown']],
+    );
+    assert.match(String(closed[0].event.detail?.reason), /did not learn/);
+    assert.deepEqual(await closing(inFlight.id), [], 'the call in flight closes its own intent');
+    await audit.outcome({ ...call, kind: 'call.outcome', intent: inFlight.id, outcome: 'ok' });
+    await audit.closeOrphans();
+    assert.deepEqual(
+      (await closing(inFlight.id)).map((r) => r.event.kind),
+      ['call.outcome'],
+      'closed once, by its outcome',
+    );
+  } finally {
+    await audit.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
