@@ -24,6 +24,9 @@ import { ROOT, startCli, startGateway, stdioServer } from './support/gateway.ts'
 import { eventually } from './support/eventually.ts';
 import { tcpProxy } from './support/tcp-proxy.ts';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
+import { openStore } from '../src/storage/index.ts';
+import { AuditLog, newStreamName } from '../src/audit/log.ts';
+import { verifyAudit } from '../src/audit/verify.ts';
 
 const CHAOS = join(ROOT, 'test/fixtures/upstreams/chaos-server.ts');
 const SERVERS = `${stdioServer('chaos', CHAOS)}    tools: { slow: { class: WRITE }, ok: { class: WRITE } }\n`;
@@ -194,4 +197,47 @@ test('postgresql cut under calls in flight: answered "outcome unrecorded", /read
     Array.from({ length: CALLS }, () => [['call.outcome', 'ok']]),
   );
   await eventually(async () => (await readyz(g.url)).status === 200, { timeoutMs: 10_000 });
+});
+
+test('postgresql: a commit whose answer was lost leaves the stream writable: the next record chains on what was stored', async (t: TestContext) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const schema = freshPgSchema();
+  const app = `gatehouse-lost-commit-${schema}`;
+  const admin = new pg.Client({ connectionString: pgTestUrl() });
+  await admin.connect();
+  t.after(async () => {
+    await admin.end();
+    await dropPgSchema(schema).catch(() => {});
+  });
+  const proxy = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const u = new URL(pgTestUrl());
+  u.port = String(proxy.port);
+  u.searchParams.set('application_name', app);
+  const store = await openStore({
+    driver: 'postgres',
+    sqlitePath: '',
+    postgresUrl: u.toString(),
+    pgSchema: schema,
+    queryTimeoutMs: 2000,
+  });
+  t.after(() => store.close());
+  const log = new AuditLog(store.audit, newStreamName('gw'));
+  await log.append({ kind: 'config.reloaded', detail: { n: 'first' } });
+  proxy.freezeOn('commit');
+  const lost = log.append({ kind: 'config.reloaded', detail: { n: 'lost' } });
+  // The insert made, the commit held at the proxy.
+  await eventually(() => proxy.frozen());
+  proxy.deliverAndLose();
+  await assert.rejects(lost, 'the writer never heard the commit');
+  const stored = async () =>
+    (await admin.query(`select seq, body from "${schema}".audit_events order by seq`)).rows.map(
+      (r: { body: string }) => (JSON.parse(r.body) as { detail?: { n?: string } }).detail?.n,
+    );
+  assert.deepEqual(await stored(), ['first', 'lost'], 'the server made the commit');
+  // Before, the writer chained the next record on its old head: (stream, seq) taken, refused for good.
+  await log.append({ kind: 'config.reloaded', detail: { n: 'after' } });
+  await log.append({ kind: 'config.reloaded', detail: { n: 'again' } });
+  assert.deepEqual(await stored(), ['first', 'lost', 'after', 'again']);
+  const report = await verifyAudit(store.audit);
+  assert.equal(report.ok, true, JSON.stringify(report.problems));
 });

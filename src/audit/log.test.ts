@@ -16,6 +16,13 @@ function fakeStore(opts: { down?: () => boolean } = {}) {
         throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
       rows.push(...events);
     },
+    async streamRecords(stream: string, fromSeq: number, limit: number) {
+      if (opts.down?.()) throw new Error('Connection terminated unexpectedly');
+      return rows
+        .filter((e) => e.stream === stream && e.seq >= fromSeq)
+        .slice(0, limit)
+        .map((e, i) => ({ position: i + 1, stream: e.stream, seq: e.seq, body: JSON.stringify(e) }));
+    },
   } as unknown as AuditStore;
   return { store, rows, calls: () => calls };
 }

@@ -54,6 +54,10 @@ interface Pending {
 
 const MAX_BATCH = 500;
 
+const UNSURE = new Error(
+  'the audit store refused the write: it is unavailable, and cannot say whether the last write was stored',
+);
+
 function refused(err: unknown): Error {
   return new Error(`the audit store refused the write: ${(err as Error).message}`);
 }
@@ -133,6 +137,8 @@ export class AuditLog {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /** A write failed with the store away: whether it was stored is read back before the next (#resync). */
+  #unsure = false;
   /** Consecutive failed batches; the call path reads it to fail closed quickly. */
   failures = 0;
   /** What an acknowledged append survives (`audit.durability`); the strongest unless told otherwise. */
@@ -198,11 +204,17 @@ export class AuditLog {
       await nextTurn();
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, MAX_BATCH);
+        if (this.#unsure && !(await this.#resync())) {
+          this.failures++;
+          for (const p of batch) p.reject(UNSURE);
+          continue;
+        }
         const { events, taken } = this.#chain(batch);
         if (!events.length) continue;
         try {
           await this.#store.appendBatch(events, this.durability);
         } catch (err) {
+          if (storeDown(err)) this.#unsure = true;
           if (events.length === 1 || storeDown(err)) {
             this.failures++;
             const e = refused(err);
@@ -216,6 +228,28 @@ export class AuditLog {
       }
     } finally {
       this.#flushing = undefined;
+    }
+  }
+
+  /**
+   * After a write failed with the store away, the store may have made it all the same (a commit
+   * whose answer was lost): before anything is chained again, the head moves to the last record of
+   * this stream the store holds (only forward). Chained on the old head, every later record took a
+   * (stream, seq) already stored and was refused for good. False when the store cannot say.
+   */
+  async #resync(): Promise<boolean> {
+    try {
+      for (;;) {
+        const rows = await this.#store.streamRecords(this.stream, this.#seq + 1, MAX_BATCH);
+        if (!rows.length) break;
+        const last = rows[rows.length - 1];
+        this.#seq = last.seq;
+        this.#prev = (JSON.parse(last.body) as AuditEvent).hash;
+      }
+      this.#unsure = false;
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -276,7 +310,10 @@ export class AuditLog {
         await this.#store.appendBatch(events, this.durability);
         this.#commit(taken, events);
       } catch (err) {
-        if (storeDown(err)) this.failures++;
+        if (storeDown(err)) {
+          this.failures++;
+          this.#unsure = true;
+        }
         const e = refused(err);
         taken[0].reject(e);
         // The store went down meanwhile: the rest fail closed now, not one timeout each.

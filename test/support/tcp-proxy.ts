@@ -24,6 +24,13 @@ export interface TcpProxy {
    * is not seen by the other (which stays open until the test ends); new ones work.
    */
   lose(): void;
+  /**
+   * What is held (freezeOn) reaches the server, and nothing it answers on the connections open now
+   * reaches the client: a commit the server made whose answer was lost.
+   */
+  deliverAndLose(): void;
+  /** Whether it holds what clients send (freeze, or freezeOn met). */
+  frozen(): boolean;
 }
 
 export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpProxy> {
@@ -90,6 +97,12 @@ export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpP
     lose: () => {
       for (const s of sockets) lost.add(s);
       held.splice(0);
+    },
+    frozen: () => frozen,
+    deliverAndLose: () => {
+      for (const s of sockets) lost.add(s);
+      frozen = false;
+      for (const { to, data } of held.splice(0)) if (!to.destroyed) to.write(data);
     },
   };
 }
