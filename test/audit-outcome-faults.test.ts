@@ -23,6 +23,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ROOT, startCli, startGateway, stdioServer } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { tcpProxy } from './support/tcp-proxy.ts';
+import { postModernCall } from './support/rpc.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
 import { openStore } from '../src/storage/index.ts';
 import { AuditLog, newStreamName } from '../src/audit/log.ts';
@@ -240,4 +242,81 @@ test('postgresql: a commit whose answer was lost leaves the stream writable: the
   assert.deepEqual(await stored(), ['first', 'lost', 'after', 'again']);
   const report = await verifyAudit(store.audit);
   assert.equal(report.ok, true, JSON.stringify(report.problems));
+});
+
+test('postgresql cut and restored twice under load: no call answered OK without its outcome stored, every intent closed once by the live gateway', async (t: TestContext) => {
+  if (!(await requireService(t, 'postgres'))) return;
+  const schema = freshPgSchema();
+  const admin = new pg.Client({ connectionString: pgTestUrl() });
+  await admin.connect();
+  t.after(async () => {
+    await admin.end();
+    await dropPgSchema(schema).catch(() => {});
+  });
+  await admin.query(`create schema "${schema}"`);
+  const proxy = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
+  const u = new URL(pgTestUrl());
+  u.port = String(proxy.port);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  const g = await startGateway(SERVERS, {
+    storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(u.toString())}\n`,
+  });
+  t.after(() => g.close());
+
+  const answers = new Map<string, 'ok' | 'unrecorded' | 'other'>();
+  let n = 0;
+  let stop = false;
+  const worker = async () => {
+    while (!stop) {
+      const id = `load-${n++}`;
+      const r = await postModernCall(g.url, 'chaos__slow', { ms: (n % 5) * 30 }, { id }).catch(() => undefined);
+      const text = r ? await r.text() : '';
+      if (/"slept \d+"/.test(text)) answers.set(id, 'ok');
+      else if (/outcome could not be recorded/.test(text)) answers.set(id, 'unrecorded');
+      else answers.set(id, 'other');
+    }
+  };
+  const workers = Array.from({ length: 12 }, () => worker());
+  try {
+    for (const [ms, cut] of [
+      [800, true],
+      [600, false],
+      [800, true],
+      [400, false],
+    ] as const) {
+      await sleep(ms);
+      await (cut ? proxy.down() : proxy.up());
+    }
+  } finally {
+    await sleep(600);
+    stop = true;
+    await Promise.all(workers);
+  }
+  // The gateway still running: every intent closed once, by the records below.
+  const byIntent = async () => {
+    const all = (await admin.query(`${SELECT.replace('audit_events', `"${schema}".audit_events`)}`)).rows as Row[];
+    const intents = all.filter((r) => r.kind === 'call.intent' && r.body.includes('chaos__slow'));
+    return intents.map((i) => ({
+      requestId: (JSON.parse(i.body) as { requestId: string }).requestId,
+      closed: all.filter((r) => r.intent === i.id),
+    }));
+  };
+  await eventually(async () => (await byIntent()).every((i) => i.closed.length >= 1), { timeoutMs: 30_000 });
+  const intents = await byIntent();
+  const count = (a: string) => [...answers.values()].filter((x) => x === a).length;
+  const tally = `ok ${count('ok')}, unrecorded ${count('unrecorded')}, other ${count('other')}, intents ${intents.length}`;
+  t.diagnostic(tally);
+  assert.ok(count('ok') > 0, tally);
+  for (const i of intents)
+    assert.equal(i.closed.length, 1, `intent of ${i.requestId} closed ${i.closed.length} times (${tally})`);
+  const closing = new Map(intents.map((i) => [i.requestId, i.closed[0]]));
+  for (const [id, a] of answers) {
+    const c = closing.get(id);
+    if (a === 'ok') {
+      assert.ok(c, `${id} answered OK without an intent (${tally})`);
+      assert.deepEqual([c.kind, c.outcome], ['call.outcome', 'ok'], `${id} answered OK (${tally})`);
+      assert.doesNotMatch(c.body, /recordedLate/, `${id} answered OK before its outcome was stored`);
+    }
+    if (a === 'unrecorded') assert.ok(c, `${id} answered "unrecorded" without an intent`);
+  }
 });

@@ -7,7 +7,7 @@
 import type { AuditConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditStore, InventoryEventInput } from '../storage/types.ts';
-import { AuditLog, newRecordId, newStreamName, stateDirCheckpoints, type AuditInput } from './log.ts';
+import { AuditLog, newRecordId, newStreamName, stateDirCheckpoints, storeDown, type AuditInput } from './log.ts';
 import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditExports } from './exports.ts';
@@ -78,6 +78,7 @@ export class Audit {
   #failedSince: number | undefined;
   #mender: NodeJS.Timeout | undefined;
   #mending = false;
+  #sweeping: Promise<number> | undefined;
   #closed = false;
   /** Failed export attempts, by export (set by the composition root: the metrics count them). */
   exportFailed: (name: string, attempts: number) => void = () => {};
@@ -136,7 +137,15 @@ export class Audit {
    * running, another replica or the stdio command, keeps its calls in flight), and this process's own
    * intents that no call in flight holds (#closeOwn). The number of other writers' calls closed.
    */
-  async closeOrphans(): Promise<number> {
+  closeOrphans(): Promise<number> {
+    // One sweep at a time (the 10 s one and the mending one): two would both close an intent they read open.
+    this.#sweeping ??= this.#sweep().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<number> {
     // Taken before the store is read: a call that ends while it is read counts as in flight.
     const busy = new Set(this.#inFlight);
     const heldBefore = new Set(this.#held.keys());
@@ -171,8 +180,10 @@ export class Audit {
         this.#held.delete(i.id);
         this.#ops.warn({ intent: i.id }, 'audit: an outcome the store refused is recorded now');
         return;
-      } catch {
-        // The store refuses it still (then the record below fails too), or refuses this record alone.
+      } catch (err) {
+        // The store away (it may even have stored it, unanswered: the next sweep finds the intent
+        // closed): tried again then. Only a record the store refuses alone is given up for unknown.
+        if (storeDown((err as Error).cause ?? err)) throw err;
       }
     }
     await this.log.append(unknownOf(i, held ? HELD_REFUSED_REASON : OWN_LOST_REASON));

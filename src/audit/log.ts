@@ -59,7 +59,7 @@ const UNSURE = new Error(
 );
 
 function refused(err: unknown): Error {
-  return new Error(`the audit store refused the write: ${(err as Error).message}`);
+  return new Error(`the audit store refused the write: ${(err as Error).message}`, { cause: err });
 }
 
 /**
