@@ -115,6 +115,8 @@ test('sqlite, the spool cannot grow (EFBIG, as a full disk): calls in flight are
   execFileSync('prlimit', ['--pid', String(pid), `--fsize=${Math.max(...spool)}:unlimited`]);
   try {
     assertUnrecordedAnswers(await settle(calls));
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    assert.match(metrics, /gatehouse_tool_calls_total\{[^}]*outcome="E_AUDIT_OUTCOME_UNRECORDED"[^}]*\} 3\b/);
     const down = await readyz(g.url);
     assert.equal(down.status, 503, JSON.stringify(down.body));
     assert.match(down.body.audit ?? '', /^unavailable/);

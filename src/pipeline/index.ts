@@ -222,12 +222,7 @@ async function closeRequest(
   } catch {
     // A lease the limiter cannot release ends with its time to live.
   }
-  deps.metrics.recordCall(
-    s.route?.server ?? '',
-    s.kind === 'tool' && s.method === 'tools/call' ? (s.route?.tool ?? '') : s.method,
-    outcome,
-    ms / 1000,
-  ); // URIs would be unbounded labels
+  let counted = outcome;
   try {
     // Records are redacted of every tenant's injected secrets, not only this call's: a request may
     // carry another's (what inspect refuses, or lets through when the operator allows or approves it).
@@ -239,12 +234,19 @@ async function closeRequest(
       const record = deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets);
       // Late when this gateway looked stopped and another closed the call as unknown meanwhile (liveness.ts).
       lost.error = await closeIntent(deps, await deps.audit.liveness.outcome(record, s.intent, s.startedAt));
+      if (lost.error) counted = lost.error.code; // counted as what its caller got
     } else if (error || s.halt) {
       await deps.audit.record(
         deps.audit.recorder.refused(s, s.stage ?? 'receive', error ?? 'E_APPROVAL_PENDING', ms, secrets),
       );
     }
   } finally {
+    deps.metrics.recordCall(
+      s.route?.server ?? '',
+      s.kind === 'tool' && s.method === 'tools/call' ? (s.route?.tool ?? '') : s.method,
+      counted,
+      ms / 1000,
+    ); // URIs would be unbounded labels
     if (!s.intent && error) await deps.refusals?.spend(s.ctx.principal.tenant, s.ctx.principal.key, error);
   }
 }
