@@ -76,7 +76,7 @@ test("a live gateway closes its own intents no call holds (one whose write was r
       closed.map((r) => [r.event.kind, r.event.outcome]),
       [['call.unknown', 'unknown']],
     );
-    assert.match(String(closed[0].event.detail?.reason), /did not learn/);
+    assert.match(String(closed[0].event.detail?.reason), /reported not written though it was/);
     assert.deepEqual(await closing(inFlight.id), [], 'the call in flight closes its own intent');
     await audit.outcome({ ...call, kind: 'call.outcome', intent: inFlight.id, outcome: 'ok' });
     await audit.closeOrphans();

@@ -29,7 +29,7 @@ const MAX_HELD = 1_000;
 
 const ORPHAN_REASON = 'no outcome was recorded: the process handling the call stopped before it finished';
 const OWN_LOST_REASON =
-  'the audit store failed while this intent was written and the gateway did not learn that it was: the call was refused, or ran as a READ let through without its record';
+  'the audit store failed during this call and this gateway holds no outcome for it: its intent was reported not written though it was (the call was refused, or ran as a READ let through without its record), or its outcome was refused while the gateway already kept as many as it holds';
 const HELD_REFUSED_REASON =
   'the audit store refused the outcome when the call ended, and this record alone when it took records again';
 const LATE_NOTE =
