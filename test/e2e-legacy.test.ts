@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  CallToolResultSchema,
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ListRootsRequestSchema,
@@ -69,6 +70,29 @@ test('an unknown tool and a tool of an unknown server give the same error', asyn
   assert.ok(a instanceof Error && b instanceof Error);
   assert.match(a.message, /-32602.*unknown tool/);
   assert.equal(a.message.replace('everything__nope', 'X'), b.message.replace('ghost__echo', 'X'));
+  await client.close();
+});
+
+test('arguments that do not match the input schema are a tool result with isError naming every problem, as the server itself answers', async () => {
+  const client = await connect();
+  const r = await client.callTool({ name: 'everything__get-sum', arguments: { a: 'one' } });
+  assert.equal(r.isError, true, JSON.stringify(r));
+  const text = (r.content as Array<{ type: string; text: string }>)[0].text;
+  assert.match(text, /input schema of `everything__get-sum`; nothing was sent to the server/);
+  assert.match(text, /^- `a` must be number$/m);
+  assert.match(text, /^- `b` is required$/m);
+  const rows = await t.gw.store.audit.read({ kind: 'call.refused', limit: 100 });
+  const refused = rows.map((x) => x.event).filter((e) => e.tool === 'everything__get-sum');
+  assert.deepEqual(
+    refused.map((e) => [e.stage, e.error]),
+    [['validate', 'E_INVALID_ARGUMENTS']],
+  );
+  // Malformed requests stay protocol errors: `arguments` not an object.
+  const malformed = await client
+    .request({ method: 'tools/call', params: { name: 'everything__get-sum', arguments: [1, 2] } }, CallToolResultSchema)
+    .catch((e: Error) => e);
+  assert.ok(malformed instanceof Error);
+  assert.match(malformed.message, /-32602.*`arguments` must be an object/);
   await client.close();
 });
 

@@ -189,7 +189,8 @@ test('visibility before everything: bad arguments or a missing scope never tell 
   assert.deepEqual((await rpc('noread', 'tools/list', {})).result.tools, []);
   // A visible tool with bad arguments does say what is wrong.
   const bad = await rpc('acme', 'tools/call', { name: 'mt__strict', arguments: { repo: 1 } });
-  assert.match(bad.error.message, /invalid params: `(repo|n)`/);
+  assert.equal(bad.result?.isError, true, JSON.stringify(bad));
+  assert.match(bad.result.content[0].text, /^- `(repo|n)` /m);
   assert.equal(count('tools/call'), before);
 });
 

@@ -98,10 +98,11 @@ test('hostile resource values are refused and nothing reaches the upstream', asy
   ];
   for (const [what, args] of hostile) {
     const r = await call(keys.dev, 'rec__open_issue', args);
-    assert.ok(r.body.error, `${what}: ${JSON.stringify(r.body)}`);
-    // Refused by policy for the resource (or, for the array, by the schema), never for another reason.
-    assert.match(r.body.error.message, /denied by policy|`repo` must be string/, what);
-    if (process.env.SHOW_REASONS) process.stderr.write(`${what}: ${r.body.error.message}\n`);
+    // Refused by policy for the resource (or, for the array, by the schema: a tool result with
+    // isError), never for another reason.
+    const said = r.body.error?.message ?? (r.body.result?.isError === true ? r.body.result.content[0].text : '');
+    assert.match(said, /denied by policy|`repo` must be string/, `${what}: ${JSON.stringify(r.body)}`);
+    if (process.env.SHOW_REASONS) process.stderr.write(`${what}: ${said}\n`);
   }
   const paths: Array<[string, string]> = [
     ['a sibling with the root as prefix', '/srv/data/tenant1_secrets/a.txt'],
@@ -128,14 +129,25 @@ test('hostile resource values are refused and nothing reaches the upstream', asy
   );
 });
 
-test('arguments are validated against the input schema: -32602 with the failing path', async () => {
+test('arguments are validated against the input schema: a tool result with isError naming every problem, recorded as refused, nothing upstream', async () => {
   const before = upstreamCalls();
-  const r = await call(keys.dev, 'rec__open_issue', { owner: 'acme', repo: 'widgets', title: 42 });
-  assert.equal(r.body.error.code, -32602);
-  assert.match(r.body.error.message, /`title` must be string/);
-  const missing = await call(keys.dev, 'rec__open_issue', { owner: 'acme', repo: 'widgets' });
-  assert.match(missing.body.error.message, /`title` is required/);
+  const r = await call(keys.dev, 'rec__open_issue', { owner: 'acme', title: 42 });
+  assert.equal(r.body.error, undefined, JSON.stringify(r.body));
+  assert.equal(r.body.result.isError, true);
+  assert.equal(r.body.result.resultType, 'complete');
+  const text: string = r.body.result.content[0].text;
+  assert.match(text, /^the arguments do not match the input schema of `rec__open_issue`; nothing was sent/);
+  assert.match(text, /^- `repo` is required$/m);
+  assert.match(text, /^- `title` must be string$/m);
+  const rows = (await t.gw.store.audit.read({ kind: 'call.refused', limit: 1000 })).map((x) => x.event);
+  const refused = rows.filter((e) => e.tool === 'rec__open_issue' && e.error === 'E_INVALID_ARGUMENTS');
+  assert.deepEqual(
+    refused.map((e) => [e.stage, e.outcome]),
+    [['validate', 'refused']],
+  );
+  // Past the global bounds is a malformed request, not a tool execution error: -32602 naming where.
   const deep = await call(keys.dev, 'rec__record', { note: 'x', x: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) });
+  assert.equal(deep.body.error.code, -32602);
   assert.match(deep.body.error.message, /nested deeper than 32 levels/);
   assert.equal(upstreamCalls(), before);
 });

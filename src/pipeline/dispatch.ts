@@ -14,6 +14,7 @@ import type { RequestContext } from '../gateway/context.ts';
 import { paginateKeyed } from '../gateway/paginate.ts';
 import { listingFor } from './listings.ts';
 import { tasksOfAll, tasksOffered } from './task-capability.ts';
+import { toolErrorResult } from './argument-problems.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -125,6 +126,20 @@ const REMOVED_IN_MODERN = new Set([
   'resources/unsubscribe',
 ]);
 
+/**
+ * A request that reaches an upstream, through its row; a `tools/call` refused for its arguments
+ * (recorded as refused at validate, nothing sent) is answered as a tool execution error.
+ */
+async function runUpstream(ctx: RequestContext, method: string, params: JsonObject, deps: DispatchDeps) {
+  try {
+    return await runRequest(ctx, method, params, deps);
+  } catch (err) {
+    const result = toolErrorResult(err, method, params, ctx.era);
+    if (result) return result;
+    throw err;
+  }
+}
+
 export async function dispatch(
   ctx: RequestContext,
   method: string,
@@ -137,7 +152,7 @@ export async function dispatch(
   // Just after start, an empty listing or "unknown tool" would be wrong: wait (bounded) for the first catalogue.
   if (deps.catalogued && (list || Object.hasOwn(UPSTREAM_METHODS, method))) await deps.catalogued();
   // Everything that reaches an upstream passes its row of the method table.
-  if (Object.hasOwn(UPSTREAM_METHODS, method)) return runRequest(ctx, method, params ?? {}, deps);
+  if (Object.hasOwn(UPSTREAM_METHODS, method)) return runUpstream(ctx, method, params ?? {}, deps);
   if (list) {
     const binding = { key: deps.cursorKey, bind: JSON.stringify([method, ctx.scope, ctx.principal.key]) };
     const items = await listingFor(ctx, list, deps);

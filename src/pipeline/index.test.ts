@@ -297,7 +297,7 @@ test('visibility before validation: a forbidden tool with malformed arguments is
     [missing.code, missing.message.replace('mt__nope', 'X')],
   );
   const usable = await thrown(() => runRequest(ctx(), 'tools/call', bad, d));
-  assert.equal(usable.code, 'E_INVALID_PARAMS');
+  assert.equal(usable.code, 'E_INVALID_ARGUMENTS');
   assert.deepEqual(
     events.filter(([k]) => k !== 'record'),
     [],
@@ -308,7 +308,7 @@ test('visibility before validation: a forbidden tool with malformed arguments is
     [
       ['authorize', 'E_UNKNOWN_TOOL'],
       ['route', 'E_UNKNOWN_TOOL'],
-      ['validate', 'E_INVALID_PARAMS'],
+      ['validate', 'E_INVALID_ARGUMENTS'],
     ],
   );
 });

@@ -7,7 +7,7 @@
  * backtracking pattern from an upstream cannot stop the event loop, and a value too long to check
  * within the budget is refused, never waved through.
  */
-import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { lazyRequire } from '../util/lazy.ts';
 import { pathText } from '../util/well-formed.ts';
 import { RegExpBudgetError, ajvRegExpEngine } from './regexp.ts';
@@ -67,12 +67,28 @@ export function checkBounds(args: unknown): ArgumentProblem | undefined {
 }
 
 const MAX_SCHEMA_CHARS = 1_000_000;
+/** At most this many schema problems are reported for one call. */
+export const MAX_PROBLEMS = 50;
 
 /** Our words for the schema failures that name an argument; Ajv's message for the rest. */
 const SCHEMA_MESSAGES = new Map([
   ['required', 'is required'],
   ['additionalProperties', 'is not an accepted argument'],
 ]);
+
+/** One Ajv error as the caller is told it: the argument's path (ours) and what is wrong with it. */
+function problemOf(e: ErrorObject): ArgumentProblem {
+  const where = e.instancePath
+    ? e.instancePath
+        .slice(1)
+        .split('/')
+        .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    : [];
+  if (e.keyword === 'required') where.push((e.params as { missingProperty: string }).missingProperty);
+  if (e.keyword === 'additionalProperties') where.push((e.params as { additionalProperty: string }).additionalProperty);
+  const message = SCHEMA_MESSAGES.get(e.keyword) ?? e.message ?? 'is invalid';
+  return { path: pathOf(where.map((p) => (/^\d+$/.test(p) ? Number(p) : p))), message };
+}
 
 export class SchemaValidators {
   #compiler: Ajv2020 | undefined;
@@ -82,7 +98,7 @@ export class SchemaValidators {
     if (!this.#compiler) {
       this.#compiler = new (ajv2020().Ajv2020)({
         strict: false,
-        allErrors: false,
+        allErrors: true,
         validateFormats: true,
         unicodeRegExp: true,
         code: { regExp: ajvRegExpEngine },
@@ -94,6 +110,15 @@ export class SchemaValidators {
 
   /** Validate `args` against `schema` (cached by `pin`); the first problem, or undefined. */
   check(pin: string, schema: unknown, args: unknown): ArgumentProblem | undefined {
+    return this.problems(pin, schema, args)[0];
+  }
+
+  /**
+   * Validate `args` against `schema` (cached by `pin`): every problem, each with its path (the same
+   * one once), at most MAX_PROBLEMS of them; none when they match. Ajv reports all it finds (`allErrors`):
+   * the arguments were bounded before (checkBounds), and a pattern runs on RE2 within its budget.
+   */
+  problems(pin: string, schema: unknown, args: unknown): ArgumentProblem[] {
     let v = this.#byPin.get(pin);
     if (!v) {
       v = this.#compile(schema);
@@ -101,32 +126,31 @@ export class SchemaValidators {
       this.#byPin.set(pin, v);
     }
     if (v instanceof Error)
-      return {
-        path: '(schema)',
-        message: `the tool's input schema cannot be used (${v.message}), so no call is let through`,
-      };
+      return [
+        {
+          path: '(schema)',
+          message: `the tool's input schema cannot be used (${v.message}), so no call is let through`,
+        },
+      ];
     try {
-      if (v(args ?? {})) return undefined;
+      if (v(args ?? {})) return [];
     } catch (err) {
-      if (err instanceof RegExpBudgetError) return { path: '(arguments)', message: err.message };
-      return {
-        path: '(arguments)',
-        message: 'could not be checked against the input schema, so no call is let through',
-      };
+      if (err instanceof RegExpBudgetError) return [{ path: '(arguments)', message: err.message }];
+      return [
+        { path: '(arguments)', message: 'could not be checked against the input schema, so no call is let through' },
+      ];
     }
-    const e = v.errors?.[0];
-    if (!e) return { path: '(arguments)', message: 'do not match the input schema' };
-    const where = e.instancePath
-      ? e.instancePath
-          .slice(1)
-          .split('/')
-          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-      : [];
-    if (e.keyword === 'required') where.push((e.params as { missingProperty: string }).missingProperty);
-    if (e.keyword === 'additionalProperties')
-      where.push((e.params as { additionalProperty: string }).additionalProperty);
-    const message = SCHEMA_MESSAGES.get(e.keyword) ?? e.message ?? 'is invalid';
-    return { path: pathOf(where.map((p) => (/^\d+$/.test(p) ? Number(p) : p))), message };
+    const seen = new Set<string>();
+    const out: ArgumentProblem[] = [];
+    for (const e of v.errors ?? []) {
+      const p = problemOf(e);
+      const key = `${p.path}\u0000${p.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(p);
+      if (out.length >= MAX_PROBLEMS) break;
+    }
+    return out.length ? out : [{ path: '(arguments)', message: 'do not match the input schema' }];
   }
 
   #compile(schema: unknown): ValidateFunction | Error {

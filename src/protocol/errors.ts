@@ -85,6 +85,16 @@ const CATALOGUE = {
   E_NOT_INITIALIZED: { rpc: RPC.INVALID_REQUEST, http: 400, message: 'session not initialized' },
   E_METHOD_NOT_FOUND: { rpc: RPC.METHOD_NOT_FOUND, http: 200, message: 'method not found' },
   E_INVALID_PARAMS: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'invalid params' },
+  /**
+   * A tool's arguments do not match its input schema (`data.problems`: each path and what is wrong).
+   * A tool execution error in MCP's terms: the caller gets a tool result with `isError: true`
+   * (pipeline/argument-problems.ts); -32602 only where a result cannot be given (a task-augmented call).
+   */
+  E_INVALID_ARGUMENTS: {
+    rpc: RPC.INVALID_PARAMS,
+    http: 200,
+    message: "invalid params: the arguments do not match the tool's input schema",
+  },
   /** Unknown and forbidden tools look the same on purpose. */
   E_UNKNOWN_TOOL: { rpc: RPC.INVALID_PARAMS, http: 200, message: 'unknown tool' },
   /** The inventory holds the tool (or its server) back until an operator reviews it. */

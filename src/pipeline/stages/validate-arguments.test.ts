@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SchemaValidators } from '../../policy/arguments.ts';
+import { type ArgumentProblem, SchemaValidators } from '../../policy/arguments.ts';
 import type { ServerConfig } from '../../config/schema.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import type { PipelineDeps, Route } from '../types.ts';
@@ -70,29 +70,53 @@ function resource(uri: string, method = 'resources/read', item = `resource:${uri
   return s;
 }
 
-test('schema errors are invalid params naming the failing path; nothing is forwarded', async () => {
-  const cases: Array<[unknown, string, RegExp]> = [
-    [{ n: 'x' }, 'n', /`n` must be integer/],
-    [{ opts: { depth: 1.5 } }, 'opts.depth', /`opts\.depth`/],
-    [{ list: ['a', 2] }, 'list[1]', /`list\[1\]`/],
-    [{ nope: 1 }, 'nope', /`nope` is not an accepted argument/],
+test('schema errors are refused naming every failing path, for a tool result; nothing is forwarded', async () => {
+  const cases: Array<[unknown, ArgumentProblem[]]> = [
+    [{ n: 'x' }, [{ path: 'n', message: 'must be integer' }]],
+    [{ opts: { depth: 1.5 } }, [{ path: 'opts.depth', message: 'must be integer' }]],
+    [{ list: ['a', 2] }, [{ path: 'list[1]', message: 'must be string' }]],
+    [{ nope: 1 }, [{ path: 'nope', message: 'is not an accepted argument' }]],
+    // Every problem, not only the first.
+    [
+      { n: 'x', list: [1, 'a', 2], nope: 1 },
+      [
+        { path: 'nope', message: 'is not an accepted argument' },
+        { path: 'n', message: 'must be integer' },
+        { path: 'list[0]', message: 'must be string' },
+        { path: 'list[2]', message: 'must be string' },
+      ],
+    ],
   ];
-  for (const [args, path, message] of cases) {
+  for (const [args, problems] of cases) {
     const s = tool('fetch_any', args);
     const before = structuredClone(s.upstream);
     const err = await thrown(() => validateArguments(s, d()));
-    assert.equal(err.code, 'E_INVALID_PARAMS', JSON.stringify(args));
-    assert.match(err.message, /^invalid params: /);
-    assert.match(err.message, message);
-    assert.deepEqual(err.data, { path });
+    assert.equal(err.code, 'E_INVALID_ARGUMENTS', JSON.stringify(args));
+    assert.deepEqual(err.data, { problems }, JSON.stringify(args));
+    assert.equal(
+      err.message,
+      `invalid params: the arguments do not match the input schema of \`mt__fetch_any\`: ${problems.map((p) => `\`${p.path}\` ${p.message}`).join('; ')}`,
+    );
     assert.deepEqual(s.upstream, before);
+    assert.equal(s.outOfBounds, undefined);
   }
   const required = tool('strict', {});
   required.route!.def = {
-    inputSchema: { type: 'object', required: ['repo'], properties: { repo: { type: 'string' } } },
+    inputSchema: { type: 'object', required: ['repo', 'n'], properties: { repo: { type: 'string' } } },
   };
   const err = await thrown(() => validateArguments(required, d()));
-  assert.deepEqual([err.message, err.data], ['invalid params: `repo` is required', { path: 'repo' }]);
+  assert.deepEqual(err.data, {
+    problems: [
+      { path: 'repo', message: 'is required' },
+      { path: 'n', message: 'is required' },
+    ],
+  });
+  // A schema the gateway cannot use is not the arguments' fault: invalid params, as before.
+  const unusable = tool('broken', {});
+  unusable.route!.def = { inputSchema: 'not a schema' };
+  const bad = await thrown(() => validateArguments(unusable, d()));
+  assert.equal(bad.code, 'E_INVALID_PARAMS');
+  assert.match(bad.message, /^invalid params: `\(schema\)` the tool's input schema cannot be used/);
 });
 
 test('arguments must be an object (or absent), within the global bounds', async () => {

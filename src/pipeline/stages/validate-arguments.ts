@@ -1,8 +1,9 @@
 /**
  * validate: what the caller sent is untrusted, and what goes upstream is exactly what policy will
  * judge. Per kind:
- * - tool: arguments a JSON object (or absent) within the global bounds, matching the tool's input
- *   schema from the inventory (-32602 naming the failing path); then the target resources are
+ * - tool: arguments a JSON object (or absent) within the global bounds (-32602 naming the path
+ *   otherwise), matching the tool's input schema from the inventory (otherwise refused with every
+ *   problem and its path, which the caller gets as a tool result with isError: argument-problems.ts); then the target resources are
  *   extracted and canonicalised, a URL is forwarded in its canonical form, and a path on a local
  *   server is judged (and forwarded) as the real path behind any symlink;
  * - prompt: arguments an object of strings within bounds;
@@ -17,6 +18,7 @@ import { extractResources, extractionFor } from '../../policy/resources.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 import { routeOf, upstreamOf } from './needs.ts';
 import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
+import { argumentRefusal } from '../argument-problems.ts';
 
 const MAX_PROMPT_ARG = 64 * 1024;
 
@@ -49,8 +51,11 @@ async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
   const route = routeOf(s);
   const bound = checkBounds(args);
   if (bound) throw outOfBounds(s, `\`${bound.path}\` ${bound.message}`, bound.path);
-  const problem = deps.validators.check(s.toolPin ?? '', route.def.inputSchema, args);
-  if (problem) throw invalid(`\`${problem.path}\` ${problem.message}`, problem.path);
+  const problems = deps.validators.problems(s.toolPin ?? '', route.def.inputSchema, args);
+  // A schema the gateway cannot use is no fault of the arguments: the caller cannot correct it.
+  if (problems[0]?.path === '(schema)') throw invalid(`\`(schema)\` ${problems[0].message}`, '(schema)');
+  // Every problem, each with its path: a tool result with isError (dispatch, argument-problems.ts).
+  if (problems.length) throw argumentRefusal(s.requested, problems);
   if (!deps.policy) return;
   const x = extractResources(deps.policy.resources, route.qualified, args ?? {});
   if (!x.ok)
