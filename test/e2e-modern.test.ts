@@ -164,6 +164,28 @@ test('modern: log messages are relayed only when the request asks for them, at o
   ]);
 });
 
+test('modern: a log level in _meta that is no MCP level is -32602 naming the levels; nothing is relayed', async () => {
+  for (const level of ['verbose', 3, null]) {
+    const r = await raw(
+      'tools/call',
+      { name: 'rec__log', arguments: {}, _meta: { ...META, 'io.modelcontextprotocol/logLevel': level } },
+      { 'mcp-name': 'rec__log' },
+    );
+    const replies = (Array.isArray(r.body) ? r.body : [r.body]) as Reply[];
+    assert.deepEqual(
+      replies.filter((m) => m.method === 'notifications/message'),
+      [],
+      String(level),
+    );
+    const last = replies.at(-1);
+    assert.equal(last?.error?.code, -32602, JSON.stringify(r.body));
+    assert.match(
+      last?.error?.message ?? '',
+      /`_meta\.io\.modelcontextprotocol\/logLevel` is .*, not a log level \(one of debug, info, notice, warning, error, critical, alert, emergency\)/,
+    );
+  }
+});
+
 test('modern: closing the connection cancels the call upstream', async () => {
   const ac = new AbortController();
   const started = Date.now();

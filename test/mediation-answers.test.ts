@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   CreateMessageRequestSchema,
+  EmptyResultSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceListChangedNotificationSchema,
@@ -97,6 +98,37 @@ test("a log message said outside any call reaches only its tenant's sessions tha
   assert.match(String(heard.globex[0].data), /^error of globex later with /);
   noCanary(heard, 'log messages');
   for (const c of Object.values(clients)) await c.close();
+});
+
+test('logging/setLevel with no MCP log level is -32602 naming the levels, and leaves the session hearing nothing', async () => {
+  const c = await sdk('acme');
+  const heard: unknown[] = [];
+  c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void heard.push(n.params));
+  for (const params of [{ level: 'verbose' }, { level: 'DEBUG' }, { level: 3 }, {}]) {
+    const err = await c
+      .request({ method: 'logging/setLevel', params } as never, EmptyResultSchema)
+      .catch((e: Error) => e);
+    assert.ok(err instanceof Error, JSON.stringify(params));
+    assert.match(
+      err.message,
+      /-32602.*`level` (is .*, not a log level|is required) \(one of debug, info, notice, warning, error, critical, alert, emergency\)/,
+      JSON.stringify(params),
+    );
+  }
+  // Before, `verbose` was kept, and an unknown minimum let every level through to this session.
+  const other = await sdk('acme');
+  await other.callTool({ name: 'mt__leak', arguments: { how: 'later' } });
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual(heard, [], 'a refused level is no level: nothing said outside its calls');
+  await c.setLoggingLevel('error');
+  await other.callTool({ name: 'mt__leak', arguments: { how: 'later' } });
+  await eventually(() => heard.length, { timeoutMs: 10_000, intervalMs: 20 });
+  assert.deepEqual(
+    heard.map((m) => (m as { level: string }).level),
+    ['error'],
+  );
+  await c.close();
+  await other.close();
 });
 
 test("server/discover on a server's own endpoint: its instructions, scrubbed as initialize scrubs them", async () => {

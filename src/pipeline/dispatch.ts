@@ -14,6 +14,7 @@ import type { RequestContext } from '../gateway/context.ts';
 import { paginateKeyed } from '../gateway/paginate.ts';
 import { listingFor } from './listings.ts';
 import { tasksOfAll, tasksOffered } from './task-capability.ts';
+import { logLevelOf } from '../protocol/log-levels.ts';
 import { toolErrorResult } from './argument-problems.ts';
 
 export interface DispatchDeps extends PipelineDeps {
@@ -110,13 +111,6 @@ export function initializeResult(deps: DispatchDeps, scope: string, protocolVers
   return { protocolVersion, capabilities: legacyCapabilities(deps, scope), ...identityOn(deps, scope) };
 }
 
-function str(params: JsonObject | undefined, key: string): string {
-  const v = params?.[key];
-  if (typeof v !== 'string' || v.length === 0)
-    throw new GatehouseError('E_INVALID_PARAMS', `invalid params: \`${key}\` must be a non-empty string`);
-  return v;
-}
-
 /** Methods 2026-07-28 removed: a modern caller gets `method not found` for them. */
 const REMOVED_IN_MODERN = new Set([
   'initialize',
@@ -148,6 +142,8 @@ export async function dispatch(
 ): Promise<JsonObject> {
   if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method))
     throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
+  // A 2026-07-28 request's log level is its own (`_meta`): one that is no level is refused (logging, Error Handling).
+  if (ctx.era === 'modern' && ctx.logLevel !== undefined) logLevelOf(ctx.logLevel, `_meta.${META.logLevel}`);
   const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   // Just after start, an empty listing or "unknown tool" would be wrong: wait (bounded) for the first catalogue.
   if (deps.catalogued && (list || Object.hasOwn(UPSTREAM_METHODS, method))) await deps.catalogued();
@@ -178,9 +174,12 @@ export async function dispatch(
         _meta: { [META.serverInfo]: serverInfo },
       };
     }
-    case 'logging/setLevel':
-      if (ctx.session) ctx.session.logLevel = str(params, 'level');
+    case 'logging/setLevel': {
+      // Checked before it is kept: an unknown minimum would let every level through (admitsLevel).
+      const level = logLevelOf(params?.level, 'level');
+      if (ctx.session) ctx.session.logLevel = level;
       return {};
+    }
     default:
       // Not in the method table (initialize and subscriptions/listen are the listener's): refused.
       throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);

@@ -35,7 +35,9 @@ export function declaredVersion(params: JsonObject | undefined): string | undefi
 /** The lowest log level a modern request asks to be relayed, from its _meta (none: no log messages). */
 export function requestedLogLevel(meta: JsonObject): string | undefined {
   const level = meta[META.logLevel];
-  return typeof level === 'string' ? level : undefined;
+  // Present but no string: kept as its JSON text, which no level is (dispatch refuses it, naming it).
+  if (level === undefined) return undefined;
+  return typeof level === 'string' ? level : JSON.stringify(level);
 }
 
 export const GATEWAY_INFO = { name: 'gatehouse', title: 'Gatehouse MCP gateway', version: '0.1.0' } as const;
