@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { LEGACY_VERSIONS } from '../protocol/era.ts';
-import { KNOWN_METHODS } from '../pipeline/dispatch.ts';
+import { KNOWN_METHODS, declaredOn } from '../pipeline/dispatch.ts';
 import type { RequestHold } from '../util/request-budget.ts';
 import { checkModernHeaders, checkParamHeaders } from './mcp-headers.ts';
 import { answer, makeContext } from './mcp-answer.ts';
@@ -34,7 +34,8 @@ export async function handleModern(
   const meta = (params?._meta ?? {}) as JsonObject;
   const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
   if (method === 'subscriptions/listen') {
-    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body);
+    const declared = declaredOn(deps, caller.scope);
+    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body, declared);
     if (sink) endWhenRevoked(sink, caller.principal, deps);
     return;
   }

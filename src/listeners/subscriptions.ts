@@ -22,6 +22,7 @@ import { ANONYMOUS_KEY } from '../identity/principal.ts';
 import { sessionOwnedBy } from '../sessions/owner.ts';
 import { admitsLevel } from '../protocol/log-levels.ts';
 import { EVERYONE, type NoticeAudience } from './notice-audience.ts';
+import { supportsNotification } from '../pipeline/endpoint-capabilities.ts';
 
 interface Listener {
   id: RequestId;
@@ -117,13 +118,16 @@ export class Subscriptions {
     scope: string,
     who: Principal,
     hold?: RequestHold,
+    declared?: JsonObject,
   ): StreamSink | undefined {
     this.#admit(who);
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
+    // Only the types asked for that the endpoint supports (`declared`: a server's own endpoint's capabilities).
+    const honoured = (type: string) => (asked[type] === true && supportsNotification(type, declared)) || undefined;
     const filter: Listener['filter'] = {
-      toolsListChanged: asked.toolsListChanged === true || undefined,
-      promptsListChanged: asked.promptsListChanged === true || undefined,
-      resourcesListChanged: asked.resourcesListChanged === true || undefined,
+      toolsListChanged: honoured('toolsListChanged'),
+      promptsListChanged: honoured('promptsListChanged'),
+      resourcesListChanged: honoured('resourcesListChanged'),
     };
     if (this.#listeners.size >= MAX_LISTENERS) {
       res.writeHead(503).end();

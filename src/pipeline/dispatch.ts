@@ -16,6 +16,7 @@ import { listingFor } from './listings.ts';
 import { tasksOfAll, tasksOffered } from './task-capability.ts';
 import { logLevelOf } from '../protocol/log-levels.ts';
 import { toolErrorResult } from './argument-problems.ts';
+import { undeclaredFor } from './endpoint-capabilities.ts';
 
 export interface DispatchDeps extends PipelineDeps {
   pageSize: number;
@@ -58,6 +59,15 @@ function serverCapabilities(deps: DispatchDeps, scope: string): JsonObject {
   const tasks = tasksOffered(deps.upstreams.get(scope)?.identity?.capabilities);
   if (tasks) caps.tasks = tasks;
   return caps;
+}
+
+/**
+ * What the per-server endpoint `scope` declares, once its server's capabilities are known (it has
+ * connected); undefined on the aggregate endpoint, which declares the gateway's own.
+ */
+export function declaredOn(deps: DispatchDeps, scope: string): JsonObject | undefined {
+  if (!scope || !deps.upstreams.get(scope)?.identity?.capabilities) return undefined;
+  return serverCapabilities(deps, scope);
 }
 
 /**
@@ -147,6 +157,14 @@ export async function dispatch(
   const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined;
   // Just after start, an empty listing or "unknown tool" would be wrong: wait (bounded) for the first catalogue.
   if (deps.catalogued && (list || Object.hasOwn(UPSTREAM_METHODS, method))) await deps.catalogued();
+  // A server's own endpoint answers only what the server declared (endpoint-capabilities.ts).
+  const declared = declaredOn(deps, ctx.scope);
+  const missing = declared && undeclaredFor(method, declared);
+  if (missing)
+    throw new GatehouseError(
+      'E_METHOD_NOT_FOUND',
+      `method not found: ${quote(method)} (the server behind this endpoint does not declare \`${missing}\`)`,
+    );
   // Everything that reaches an upstream passes its row of the method table.
   if (Object.hasOwn(UPSTREAM_METHODS, method)) return runUpstream(ctx, method, params ?? {}, deps);
   if (list) {
