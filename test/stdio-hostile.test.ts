@@ -108,3 +108,24 @@ test('a line over the limit that arrives with its newline in one read is refused
   assert.equal(seen[0].error?.message, 'request body too large');
   assert.equal(seen[1].id, 'after-whole');
 });
+
+test('a request whose id cannot be read (1.5, 1e3) or that is no request is -32600 with id null, as over HTTP; a malformed answer is not answered', async () => {
+  const from = lines.length;
+  input.write('{"jsonrpc":"2.0","id":1.5,"method":"ping"}\n');
+  input.write('{"jsonrpc":"2.0","id":1e3,"method":"ping"}\n');
+  input.write('{"jsonrpc":"1.0","method":"ping"}\n');
+  // An answer of the client's without an id: answering it could make two peers answer each other.
+  input.write('{"jsonrpc":"2.0","result":{}}\n');
+  input.write('{"jsonrpc":"2.0","id":"after-ids","method":"ping"}\n');
+  const seen = (await answersUntil(from, (a) => a.id === 'after-ids')) as Array<Reply & { id?: unknown }>;
+  assert.deepEqual(
+    seen.map((a) => [a.id, a.error?.code ?? 'ok']),
+    [
+      [null, -32600],
+      [null, -32600],
+      [null, -32600],
+      ['after-ids', 'ok'],
+    ],
+  );
+  assert.match(seen[0].error?.message ?? '', /^invalid request: .*id/);
+});

@@ -215,6 +215,7 @@ class StdioClient {
 
   #take(bytes: Buffer): JsonRpcRequest | undefined {
     let id: RequestId | null = null;
+    let answerOfTheClient = false;
     try {
       let text: string;
       try {
@@ -228,6 +229,9 @@ class StdioClient {
       const c = classify(parsed);
       if (c.kind === 'invalid') {
         id = c.id;
+        // Shaped as an answer (no method): not answered without its id, or two peers could answer each other.
+        const o = parsed as Record<string, unknown> | null;
+        answerOfTheClient = typeof o === 'object' && o !== null && !('method' in o) && ('result' in o || 'error' in o);
         throw new GatehouseError('E_INVALID_REQUEST', `invalid request: ${c.reason}`);
       }
       if (c.kind === 'response') {
@@ -242,8 +246,9 @@ class StdioClient {
       }
       return c.msg;
     } catch (err) {
-      if (id !== null || !(err instanceof GatehouseError) || err.code !== 'E_INVALID_REQUEST')
-        this.send(toWire(err, id, this.#deps().log).body);
+      // JSON-RPC 2.0: an invalid request is answered, with id null when its id cannot be read (a number
+      // id like 1.5 or 1e3), as over HTTP; before, such a line went unanswered.
+      if (id !== null || !answerOfTheClient) this.send(toWire(err, id, this.#deps().log).body);
       return undefined;
     }
   }
