@@ -10,6 +10,8 @@
  * tenant, endpoint or sending replica, or an altered handle, reach no stream. And a tasks/result sent
  * to B for a task A holds passes on the progress and log messages A's upstream says during it (the
  * fixture's `--chatty=150`), to that caller only, scrubbed on B, naming the handle, the first 100.
+ * And a task's progress said after its CreateTaskResult (task-server `--progress`) reaches its
+ * caller's stream on B the same way, under the caller's own token (walk Y F2).
  * And a tenant switched off after its task started (`mode set disabled --tenant`) hears nothing of it
  * on B: B asks whether the stream's caller may still use the task's tool (walk V F5).
  */
@@ -28,6 +30,7 @@ import {
   TaskStatusNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { JsonObject } from '../src/protocol/jsonrpc.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, pgUrlWithSchema } from './support/services.ts';
 import { postgresAvailable, redisAvailable } from './support/services.ts';
@@ -42,14 +45,15 @@ let a: TestGateway, b: TestGateway;
 const keys: Record<string, string> = {};
 type Status = { taskId: string; status: string; statusMessage?: string };
 const heard: Record<string, Status[]> = {};
+const progressHeard: Record<string, JsonObject[]> = {};
 const clients: Record<string, Client> = {};
 let ready = false;
 
 async function replica(): Promise<TestGateway> {
   return startGateway(
-    `${stdioServer('ci', SERVER, ['--say-started', '--chatty=150'])}` +
+    `${stdioServer('ci', SERVER, ['--say-started', '--chatty=150', '--progress'])}` +
       '    credentials: { env: { STARTED_TEXT: "local:started-{tenant}" }, discoveryTenant: acme }\n' +
-      '    tools: { deploy: { class: READ } }\n',
+      '    tools: { deploy: { class: READ }, job: { class: READ } }\n',
     {
       storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(pgUrlWithSchema(schema))}\n`,
       top:
@@ -79,12 +83,18 @@ async function split(who: string): Promise<Client> {
   const c = new Client({ name: `status-${who}`, version: '1' });
   heard[who] = [];
   c.setNotificationHandler(TaskStatusNotificationSchema, (n) => void heard[who].push(n.params));
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${keys[who]}` } },
-      fetch: route,
-    }),
-  );
+  const transport = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${keys[who]}` } },
+    fetch: route,
+  });
+  await c.connect(transport);
+  // The SDK client drops progress under a token it did not make itself: read it as it arrives.
+  progressHeard[who] = [];
+  const inner = transport.onmessage;
+  transport.onmessage = (m) => {
+    if ('method' in m && m.method === 'notifications/progress') progressHeard[who].push(m.params as JsonObject);
+    inner?.(m);
+  };
   await streamOpen;
   clients[who] = c;
   return c;
@@ -149,6 +159,80 @@ test("a task's statuses reach its caller's stream on the other replica, scrubbed
   for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), `a canary in ${all}`);
   assert.deepEqual(heard.bob, [], 'bob (same tenant, same connection on A) heard nothing');
   assert.ok(!heard.gina.some((n) => n.taskId === alices) && !heard.alice.some((n) => n.taskId === ginas));
+});
+
+test("a task's progress after its CreateTaskResult reaches its caller's stream on the other replica, under its own token, and no one else's (walk Y F2)", async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const job = async (who: string, token: string) =>
+    (
+      await clients[who].request(
+        {
+          method: 'tools/call',
+          params: {
+            name: 'ci__job',
+            arguments: { steps: 3, gapMs: 200 },
+            task: { ttl: 60_000 },
+            _meta: { progressToken: token },
+          },
+        },
+        CreateTaskResultSchema,
+      )
+    ).task.taskId;
+  const steps = (who: string) => progressHeard[who].filter((p) => String(p.message).includes(' step '));
+  const [alices, ginas] = await Promise.all([job('alice', 'a-tp'), job('gina', 'a-tp')]);
+  await eventually(() => (steps('alice').length === 3 && steps('gina').length === 3) || undefined, {
+    timeoutMs: 10_000,
+  });
+  await new Promise((r) => setTimeout(r, 300)); // anything late would have arrived
+  for (const [who, handle] of [
+    ['alice', alices],
+    ['gina', ginas],
+  ]) {
+    assert.deepEqual(
+      steps(who).map((p) => [p.progressToken, p.progress, p.message]),
+      [1, 2, 3].map((i) => ['a-tp', i, `task ${handle} step ${i}: [REDACTED:credential]`]),
+      JSON.stringify(progressHeard[who]),
+    );
+  }
+  assert.deepEqual(steps('bob'), [], 'bob (same tenant, same connection on A) heard nothing');
+  const all = JSON.stringify(progressHeard);
+  for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), `a canary in ${all}`);
+  // Forged onto B's channel: a progress for alice's session under bob's name reaches nobody; all hers, her stream.
+  const bobPrincipal = (await a.gw.store.sessions.get(sessionOf('bob')))?.principal ?? null;
+  const alicePrincipal = (await a.gw.store.sessions.get(sessionOf('alice')))?.principal ?? null;
+  const pub = new Redis('redis://127.0.0.1:6379');
+  const forge = (text: string, over: Record<string, unknown>) => {
+    const msg = {
+      kind: 'status',
+      method: 'notifications/progress',
+      from: a.gw.replica,
+      session: sessionOf('alice'),
+      principal: alicePrincipal,
+      tenant: 'acme',
+      scope: '',
+      handle: alices,
+      params: { progressToken: 'a-tp', progress: 9, message: `forged ${text}` },
+      ...over,
+    };
+    return pub.publish(
+      `${prefix}replica:${b.gw.replica}`,
+      JSON.stringify({ origin: randomBytes(8).toString('hex'), msg }),
+    );
+  };
+  try {
+    await forge('principal', { principal: bobPrincipal });
+    await forge('gina-handle', { handle: ginas });
+    await forge('control', {});
+    await eventually(() => progressHeard.alice.some((p) => p.message === 'forged control') || undefined);
+  } finally {
+    await pub.quit();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const forged = Object.values(progressHeard).flatMap((ps) => ps.filter((p) => String(p.message).startsWith('forged')));
+  assert.deepEqual(
+    forged.map((p) => p.message),
+    ['forged control'],
+  );
 });
 
 test("hostile: statuses forged onto B's channel reach no stream unless every field is the caller's own", async (t) => {

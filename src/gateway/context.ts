@@ -33,4 +33,9 @@ export interface RequestContext {
   logLevel?: string;
   /** The caller's progress token, when it asked for progress. */
   progressToken?: string | number;
+  /**
+   * The token the gateway gave the upstream in the caller's place (forward.ts), once the request is
+   * sent: a task the call creates keeps it (src/gateway/task-owners.ts).
+   */
+  upstreamProgressToken?: string;
 }

@@ -228,6 +228,7 @@ export async function forward(
   beforeSend?: () => Promise<void>,
 ): Promise<JsonObject> {
   const token = ctx.progressToken !== undefined ? `${TOKEN_PREFIX}-${++tokenSeq}` : undefined;
+  if (token !== undefined) ctx.upstreamProgressToken = token;
   const scrub = scrubs.questions;
   const askable = ASKABLE.some((c) => ctx.clientCapabilities[c]);
 

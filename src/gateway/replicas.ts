@@ -11,7 +11,7 @@ import type { Sessions } from '../sessions/sessions.ts';
 import { HeldRelay } from './held-relay.ts';
 import type { Holds } from './holds.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
-import type { TaskOwner } from './task-owners.ts';
+import type { TaskNotice, TaskOwner } from './task-owners.ts';
 import { type TaskHolder, TaskRelay } from './task-relay.ts';
 import { statusArrived } from './task-status.ts';
 
@@ -75,7 +75,7 @@ export function startReplicaRelay(
   p.holds.elsewhere = (to, r, signal) => h.send(to, r, signal);
   p.tasks.handles().elsewhere = (to, r, signal, onNote) => t.send(to, r, signal, onNote);
   p.sessions.onStream = (id, open) => relay.streams.stream(id, open);
-  p.tasks.handles().owners.away = (who, params) => void sendStatus(relay, who, params);
+  p.tasks.handles().owners.away = (who, params, method) => void sendStatus(relay, who, params, method);
   return {
     close: () => {
       h.close();
@@ -85,10 +85,21 @@ export function startReplicaRelay(
   };
 }
 
-/** A status of a task held here, to the replica holding its owner's GET stream (if another one does). */
-async function sendStatus(relay: ReplicaRelay, who: TaskOwner, params: JsonObject): Promise<void> {
+/** A status (or progress) of a task held here, to the replica holding its owner's GET stream (if another one does). */
+async function sendStatus(relay: ReplicaRelay, who: TaskOwner, params: JsonObject, method: TaskNotice): Promise<void> {
   const to = await relay.streams.where(who.session);
   if (!to || to === relay.id) return;
   const { session, principal, tenant, scope, handle } = who;
-  await relay.send(to, { kind: 'status', from: relay.id, session, principal, tenant, scope, handle, params });
+  const progress = method === 'notifications/progress' ? { method } : {};
+  await relay.send(to, {
+    kind: 'status',
+    from: relay.id,
+    session,
+    principal,
+    tenant,
+    scope,
+    handle,
+    ...progress,
+    params,
+  });
 }

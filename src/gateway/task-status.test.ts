@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { taskKey } from '../limits/task-lease.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import type { LiveSession } from '../sessions/sessions.ts';
-import { TaskOwners } from './task-owners.ts';
+import { progressKey, TaskOwners } from './task-owners.ts';
 import { relayTaskStatus, statusArrived } from './task-status.ts';
 import { TaskHandles } from './tasks.ts';
 
@@ -187,4 +187,83 @@ test('a status reaches its starter only while it may still use the task tool her
   const m = { kind: 'status' as const, from: 'aaaaaaaaaaaaaaaa', session: 's-alice', principal: 'k:alice' };
   statusArrived(s, here, { ...m, tenant: 'acme', scope: '', handle, params: { taskId: handle, status: 'working' } });
   assert.deepEqual(heard, []);
+});
+
+const progress = (token: string, n: number, taskId = 'upstream-task-00000001') => ({
+  jsonrpc: '2.0' as const,
+  method: 'notifications/progress',
+  params: { progressToken: token, progress: n, message: `task ${taskId} step ${n}` },
+});
+
+test("a task's progress reaches its starter only, under the caller's own token and the handle, until the task ends", () => {
+  const owners = new TaskOwners();
+  const alice = session('s-alice', 'k:alice');
+  const bob = session('s-bob', 'k:bob');
+  const sessions = [alice.s, bob.s];
+  const id = 'upstream-task-00000001';
+  const key = taskKey('ci', 'acme', id);
+  const progressOf = { key: progressKey('ci', 'acme', 'gh-x-1'), caller: 'mine', taskId: id };
+  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI };
+  // Said before the CreateTaskResult passed: kept a moment for it.
+  relayTaskStatus(sessions, owners, 'ci', 'acme', progress('gh-x-1', 1));
+  const early = owners.remember(key, { ...o, progress: progressOf }, 60_000);
+  assert.equal(early.length, 1);
+  relayTaskStatus(sessions, owners, 'ci', 'acme', progress('gh-x-1', 2));
+  // The same token on another tenant's connection or another server, or a token no task was given: nobody's.
+  relayTaskStatus(sessions, owners, 'ci', 'globex', progress('gh-x-1', 3));
+  relayTaskStatus(sessions, owners, 'other', 'acme', progress('gh-x-1', 3));
+  relayTaskStatus(sessions, owners, 'ci', 'acme', progress('gh-x-2', 3));
+  assert.deepEqual(alice.heard, [
+    {
+      jsonrpc: '2.0',
+      method: 'notifications/progress',
+      params: { progressToken: 'mine', progress: 2, message: 'task gh3.H step 2' },
+    },
+  ]);
+  assert.deepEqual(bob.heard, []);
+  relayTaskStatus(sessions, owners, 'ci', 'acme', status(id, 'completed'));
+  relayTaskStatus(sessions, owners, 'ci', 'acme', progress('gh-x-1', 4));
+  assert.deepEqual(
+    alice.heard.map((m) => ('method' in m ? m.method : '')),
+    ['notifications/progress', 'notifications/tasks/status'],
+    'ended: its token is nobody’s',
+  );
+  // A task remembered without a progress token: a progress naming nothing reaches nobody.
+  owners.remember(taskKey('ci', 'acme', 'u-2'), o, 60_000);
+  relayTaskStatus(sessions, owners, 'ci', 'acme', progress('gh-x-1', 5, 'u-2'));
+  assert.equal(alice.heard.length, 2);
+});
+
+test("a task's progress for a session whose stream is elsewhere goes through `away`, named a progress", () => {
+  const owners = new TaskOwners();
+  const away: unknown[] = [];
+  owners.away = (who, params, method) => void away.push([who.session, method, params]);
+  const id = 'upstream-task-00000001';
+  const progressOf = { key: progressKey('ci', 'acme', 'gh-x-9'), caller: 7, taskId: id };
+  const o = { session: 's-far', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI };
+  owners.remember(taskKey('ci', 'acme', id), { ...o, progress: progressOf }, 60_000);
+  relayTaskStatus([], owners, 'ci', 'acme', progress('gh-x-9', 1));
+  assert.deepEqual(away, [
+    ['s-far', 'notifications/progress', { progressToken: 7, progress: 1, message: 'task gh3.H step 1' }],
+  ]);
+});
+
+test('an answer showing the task ended ends its progress; its statuses still reach its starter', () => {
+  const owners = new TaskOwners();
+  const alice = session('s-alice', 'k:alice');
+  const id = 'upstream-task-00000001';
+  const key = taskKey('ci', 'acme', id);
+  const o = { session: 's-alice', principal: 'k:alice', tenant: 'acme', scope: '', handle: 'gh3.H', ...CI };
+  owners.remember(
+    key,
+    { ...o, progress: { key: progressKey('ci', 'acme', 'gh-x-3'), caller: 'c', taskId: id } },
+    60_000,
+  );
+  owners.endProgress(key);
+  relayTaskStatus([alice.s], owners, 'ci', 'acme', progress('gh-x-3', 1));
+  relayTaskStatus([alice.s], owners, 'ci', 'acme', status(id, 'cancelled'));
+  assert.deepEqual(
+    alice.heard.map((m) => ('method' in m ? m.method : '')),
+    ['notifications/tasks/status'],
+  );
 });

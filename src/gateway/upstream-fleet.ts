@@ -57,7 +57,7 @@ export interface FleetDeps {
   ownListChanged: (server: string, owner: string, kind: Kind) => void;
   /** The upstream said a task on the connection of `owner` ended (a terminal notifications/tasks/status). */
   taskEnded: (server: string, owner: string, upstreamTaskId: string) => void;
-  /** The upstream said a task's status on the connection of `owner`: for the caller whose task it is (as said: the receiver scrubs it). */
+  /** The upstream said a task's status (or progress) on the connection of `owner`: for the caller whose task it is (as said: the receiver scrubs it). */
   taskStatus: (server: string, owner: string, n: JsonRpcNotification) => void;
   /** A server's process started ahead of the gateway, if it was started as `spec` (src/upstream/early-start.ts). */
   prestarted: (server: string, spec: SpawnSpec) => ChildProcessWithoutNullStreams | undefined;

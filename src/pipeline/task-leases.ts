@@ -15,13 +15,13 @@ import { connectionOf, routeOf, serverConfigOf, upstreamOf } from './stages/need
 
 /** The key of the task a request names (tasks/*: the upstream's id from the sealed handle). */
 export function taskOf(s: CallState, deps: PipelineDeps, upstreamTaskId = upstreamOf(s).taskId): string {
-  const server = routeOf(s).server;
+  return taskKey(routeOf(s).server, ownerOf(s, deps), String(upstreamTaskId));
+}
+
+/** Whose connection to its server the request goes on (a tenant, or tenant/user: src/credentials/broker.ts). */
+export function ownerOf(s: CallState, deps: PipelineDeps): string {
   const p = s.ctx.principal;
-  return taskKey(
-    server,
-    connectionOwner(serverConfigOf(deps.credentials, server), p.tenant, p.subject),
-    String(upstreamTaskId),
-  );
+  return connectionOwner(serverConfigOf(deps.credentials, routeOf(s).server), p.tenant, p.subject);
 }
 
 /** Whether a tasks/* answer says the task runs no more (tasks/result answers once it has ended). */

@@ -3,17 +3,19 @@
  * says its own task id (src/gateway/task-ids.ts) — in a result, an error, a progress or log message
  * on the way — and a 2025-11-25 caller's tasks/result carries the related-task `_meta` the protocol
  * requires. A task created by a caller's session is remembered as that session's, so the upstream's
- * status notifications reach it (src/gateway/task-owners.ts).
+ * status notifications reach it (src/gateway/task-owners.ts), and so does its progress when the call
+ * asked for progress (under the caller's own token, for the task's lifetime).
  */
 import type { Scrubs } from '../gateway/forward.ts';
 import { RELATED_TASK, replaceTaskId } from '../gateway/task-ids.ts';
+import { progressKey } from '../gateway/task-owners.ts';
 import { tellOwner } from '../gateway/task-status.ts';
 import type { KnownTask } from '../gateway/tasks.ts';
 import { isTerminal, taskLeaseMs } from '../limits/task-lease.ts';
 import { UpstreamRpcError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { routeOf, upstreamOf } from './stages/needs.ts';
-import { taskOf } from './task-leases.ts';
+import { ownerOf, taskOf } from './task-leases.ts';
 import type { CallState, PipelineDeps } from './types.ts';
 
 /** The task a tasks/* request names: the upstream's id (from the handle it sent) and that handle. */
@@ -69,6 +71,9 @@ export function taskAnswer(
     return { ...out, _meta: { ...meta, [RELATED_TASK]: { taskId: known.handle } } };
   }
   if (s.method === 'tools/call') remember(s, deps, result, out);
+  // An answer showing the task ended (tasks/cancel, tasks/get, tasks/result): its progress token is nobody's now.
+  else if (known && (s.method === 'tasks/result' || isTerminal(result.status)))
+    deps.tasks.owners.endProgress(taskOf(s, deps));
   return out;
 }
 
@@ -81,6 +86,12 @@ function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: Jso
     return;
   const r = session.record;
   const { server, qualified: tool } = routeOf(s);
+  // The call's progress token lives on with the task (src/gateway/task-owners.ts).
+  const { progressToken: caller, upstreamProgressToken: sent } = s.ctx;
+  const progress =
+    caller !== undefined && sent !== undefined
+      ? { progress: { key: progressKey(server, ownerOf(s, deps), sent), caller, taskId: task.taskId } }
+      : {};
   const owner = {
     session: session.id,
     principal: r.principal,
@@ -89,6 +100,7 @@ function remember(s: CallState, deps: PipelineDeps, result: JsonObject, out: Jso
     handle,
     server,
     tool,
+    ...progress,
   };
   const key = taskOf(s, deps, task.taskId);
   const { owners } = deps.tasks;

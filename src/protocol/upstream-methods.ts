@@ -13,7 +13,8 @@
  * - `caller`: the caller whose call it is, on that call's stream (a request: asked of that caller);
  * - `owner`: the sessions of the connection's owner (its tenant, or its user) that asked for it;
  * - `subscribers`: the owner's sessions subscribed to the resource it names;
- * - `starter`: the session that started the task it names, alone (src/gateway/task-status.ts);
+ * - `starter`: the session that started the task it names (a progress: whose call's token it carries), alone
+ *   (src/gateway/task-status.ts);
  * - `asked`: the session the gateway asked the elicitation it names (src/gateway/elicitations.ts);
  * - `listing`: no caller: the gateway fetches the listing again (the catalogue, or the owner's own)
  *   and tells callers of a change itself;
@@ -28,7 +29,7 @@ export const FROM_UPSTREAM_STAGES = {
   redact: 'under `secrets.results: redact`, well-known secret formats removed as from a result (redact-result.ts)',
   'task-ids':
     "where it names a task the caller holds, the upstream's id replaced by the caller's handle (src/gateway/task-ids.ts)",
-  token: "the gateway's progress token swapped back for the caller's own (forward.ts)",
+  token: "the gateway's progress token swapped back for the caller's own (forward.ts; a task's: task-status.ts)",
   level: 'only to callers that asked for its level (logging/setLevel; a modern call: its own level)',
   capability: 'asked only of a caller that declared the capability; otherwise refused -32601 (forward.ts)',
   answer: "the caller's answer checked as its arguments are (inspectAnswers) before it goes upstream",
@@ -82,8 +83,9 @@ export const UPSTREAM_REQUESTS: Readonly<Record<string, FromUpstreamRow>> = {
 export const UPSTREAM_NOTIFICATIONS: Readonly<Record<string, FromUpstreamRow>> = {
   'notifications/progress': {
     inCall: 'caller',
+    outside: 'starter',
     stages: ['route', 'token', 'scrub', 'redact', 'task-ids'],
-    why: "the progress of the call whose token it carries; a token no call gave is nobody's",
+    why: "the progress of the call whose token it carries; after a task-augmented call's CreateTaskResult, of the task, to its starter while the task runs (progress.mdx); a token no call gave is nobody's",
   },
   'notifications/message': {
     inCall: 'caller',

@@ -121,7 +121,7 @@ export interface RelayedTaskOutcome {
 }
 
 /**
- * An upstream's notifications/tasks/status, heard on the replica whose connection holds the task, for
+ * An upstream's notifications/tasks/status (or a task's notifications/progress), heard on the replica whose connection holds the task, for
  * the session that started it, whose GET stream is on the receiving replica: scrubbed already, naming
  * the caller's handle. Delivered only to a stream of that session, principal, tenant and endpoint
  * whose caller the handle opens for, held by the sending replica.
@@ -134,7 +134,9 @@ export interface RelayedStatus {
   tenant: string | null;
   scope: string;
   handle: string;
-  /** The notification's params (its `taskId` is `handle`). */
+  /** A task's progress (said under the caller's own token: progress.mdx); none: its status. */
+  method?: 'notifications/progress';
+  /** The notification's params (a status's `taskId` is `handle`; a progress's token the caller's own). */
   params: JsonObject;
 }
 
@@ -302,8 +304,11 @@ function isStatus(m: RelayedStatus): boolean {
     isName(m.principal) &&
     isName(m.tenant) &&
     isObject(m.params) &&
-    m.params.taskId === m.handle &&
-    typeof m.params.status === 'string'
+    (m.method === undefined
+      ? m.params.taskId === m.handle && typeof m.params.status === 'string'
+      : m.method === 'notifications/progress' &&
+        (typeof m.params.progressToken === 'string' || typeof m.params.progressToken === 'number') &&
+        typeof m.params.progress === 'number')
   );
 }
 
