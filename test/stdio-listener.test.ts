@@ -48,9 +48,13 @@ test('legacy over stdio: initialize, call, and list_changed reaches the client',
     params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
   });
   assert.equal((await waitFor((m) => m.id === 1)).result.protocolVersion, '2025-11-25');
+  // Heard once the client is initialized and has listed tools (src/listeners/list-changed-gate.ts).
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  send({ jsonrpc: '2.0', id: 4, method: 'tools/list' });
+  await waitFor((m) => m.id === 4);
   send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'rec__add_tool', arguments: { name: 'late' } } });
   const answered = await waitFor((m) => m.id === 2 && m.result);
-  // The change the call made, told after its answer (the first catalogue's may have been told before).
+  // The change the call made, told after its answer.
   await waitFor((m) => m.method === 'notifications/tools/list_changed' && lines.indexOf(m) > lines.indexOf(answered));
   send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
   const list = await waitFor((m) => m.id === 3);

@@ -26,6 +26,7 @@ import { LOCAL_SUBJECT, type Principal } from '../identity/principal.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
 import type { EndpointDeps } from './mcp-endpoint.ts';
 import { TransientMap } from '../util/transient-map.ts';
+import { ListChangedGate } from './list-changed-gate.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -153,6 +154,8 @@ class StdioClient {
   /** Requests in flight by `idKey` of their id (an id above 2^53 stays exact). */
   readonly #inFlight = new TransientMap<string, AbortController>();
   #session: LiveSession | undefined;
+  /** When the session hears of list changes (list-changed-gate.ts). */
+  #gate: ListChangedGate | undefined;
   #detach: (() => void) | undefined;
 
   readonly #maxInFlight: number;
@@ -242,6 +245,7 @@ class StdioClient {
       if (c.kind === 'notification') {
         if (c.msg.method === 'notifications/cancelled')
           this.#cancel(idKey(c.msg.params?.requestId), c.msg.params?.reason);
+        else if (c.msg.method === 'notifications/initialized') this.#gate?.initialized();
         return undefined;
       }
       return c.msg;
@@ -325,6 +329,7 @@ class StdioClient {
     if (!modern) {
       session = this.#session;
       if (!session) throw new GatehouseError('E_NOT_INITIALIZED');
+      this.#gate?.asked(req.method);
     }
     const abort = new AbortController();
     this.#inFlight.set(idKey(req.id), abort);
@@ -343,7 +348,9 @@ class StdioClient {
     return initialize(req, this.#scope, (s) => {
       this.#detach?.();
       this.#session = s;
-      s.stream = this.#out; // list_changed and resource updates are written to stdout like everything else
+      this.#gate = new ListChangedGate();
+      // list_changed (once the client may hear it: the gate) and resource updates are written to stdout like everything else
+      s.stream = this.#gate.sink(this.#out);
       s.streamOwner = LOCAL_USER;
       this.#detach = this.#deps().sessions.attachLocal(s);
     });
