@@ -7,7 +7,8 @@
  * alice's; a tenant switched off after its task started hears none of it; once a task is cancelled, what
  * the server still says under its token reaches nobody. Real SDK clients -> a real
  * gateway -> the SDK's task server (test/fixtures/upstreams/task-server.ts `--progress`), a canary
- * secret of each tenant injected into its process.
+ * secret of each tenant injected into its process. And over `gatehouse stdio` (the walk's route), the
+ * same.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { localSecrets } from './support/secrets.ts';
 import { eventually } from './support/eventually.ts';
+import { stdioClient } from './support/stdio.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const CANARY = { acme: 'progress-canary-acme-7d2e91c4b0', globex: 'progress-canary-globex-3f8a60d5e2' };
@@ -28,6 +30,7 @@ const PEOPLE = [
   ['gina', 'globex'],
 ] as const;
 type Who = (typeof PEOPLE)[number][0];
+const LOCAL_CANARY = 'progress-canary-default-91b0c7e4d2';
 type Progress = { progressToken: string | number; progress: number; total?: number; message?: string };
 
 let t: TestGateway;
@@ -48,6 +51,7 @@ before(async () => {
       before: async (stateDir) => {
         const secrets = await localSecrets(stateDir);
         for (const [tenant, canary] of Object.entries(CANARY)) await secrets.set(`canary-${tenant}`, canary);
+        await secrets.set('canary-default', LOCAL_CANARY); // the stdio caller's tenant
       },
     },
   );
@@ -180,4 +184,56 @@ test('once its task is cancelled, what the server still says under its token rea
   await new Promise((r) => setTimeout(r, 2_600)); // the server says the remaining steps meanwhile
   assert.equal(progressOf('bob').length, heardThen, JSON.stringify(heard.bob));
   assert.ok(heardThen - before < 4);
+});
+
+test("over stdio, the task's progress reaches the client under its own token after the CreateTaskResult", async () => {
+  type Line = { id?: number; method?: string; params?: Progress; result?: { task?: { taskId: string } } };
+  const client = stdioClient<Line>();
+  client.serve(() => t.gw.endpoint);
+  const send = (m: object) => client.input.write(`${JSON.stringify({ jsonrpc: '2.0', ...m })}\n`);
+  const answer = (id: number) => eventually(() => client.lines.find((m) => m.id === id), { timeoutMs: 10_000 });
+  try {
+    send({
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'stdio-tp', version: '1' } },
+    });
+    await answer(1);
+    send({ method: 'notifications/initialized' });
+    send({
+      id: 2,
+      method: 'tools/call',
+      params: {
+        name: 'ci__job',
+        arguments: { steps: 3, gapMs: 200 },
+        task: { ttl: 60_000 },
+        _meta: { progressToken: 'tp-1' },
+      },
+    });
+    const created = await answer(2);
+    const handle = String(created.result?.task?.taskId);
+    const progress = () => client.lines.filter((m) => m.method === 'notifications/progress');
+    await eventually(() => progress().length === 3 || undefined, { timeoutMs: 10_000 }).catch(() =>
+      assert.fail(JSON.stringify(client.lines)),
+    );
+    assert.deepEqual(
+      progress().map((m) => [
+        m.params?.progressToken,
+        m.params?.progress,
+        String(m.params?.message).startsWith(`task ${handle} step`),
+      ]),
+      [
+        ['tp-1', 1, true],
+        ['tp-1', 2, true],
+        ['tp-1', 3, true],
+      ],
+    );
+    assert.ok(client.lines.indexOf(created) < client.lines.indexOf(progress()[0]));
+    assert.ok(
+      !JSON.stringify(client.lines).includes(CANARY.acme),
+      'the local user is of tenant default: no canary either',
+    );
+  } finally {
+    await client.close();
+  }
 });
