@@ -154,8 +154,8 @@ class StdioClient {
   /** Requests in flight by `idKey` of their id (an id above 2^53 stays exact). */
   readonly #inFlight = new TransientMap<string, AbortController>();
   #session: LiveSession | undefined;
-  /** When the session hears of list changes (list-changed-gate.ts). */
-  #gate: ListChangedGate | undefined;
+  /** When the client hears of list changes (list-changed-gate.ts): its notifications/initialized may come before its initialize starts. */
+  readonly #gate = new ListChangedGate();
   #detach: (() => void) | undefined;
 
   readonly #maxInFlight: number;
@@ -245,7 +245,7 @@ class StdioClient {
       if (c.kind === 'notification') {
         if (c.msg.method === 'notifications/cancelled')
           this.#cancel(idKey(c.msg.params?.requestId), c.msg.params?.reason);
-        else if (c.msg.method === 'notifications/initialized') this.#gate?.initialized();
+        else if (c.msg.method === 'notifications/initialized') this.#gate.initialized();
         return undefined;
       }
       return c.msg;
@@ -329,7 +329,7 @@ class StdioClient {
     if (!modern) {
       session = this.#session;
       if (!session) throw new GatehouseError('E_NOT_INITIALIZED');
-      this.#gate?.asked(req.method);
+      this.#gate.asked(req.method);
     }
     const abort = new AbortController();
     this.#inFlight.set(idKey(req.id), abort);
@@ -348,7 +348,6 @@ class StdioClient {
     return initialize(req, this.#scope, (s) => {
       this.#detach?.();
       this.#session = s;
-      this.#gate = new ListChangedGate();
       // list_changed (once the client may hear it: the gate) and resource updates are written to stdout like everything else
       s.stream = this.#gate.sink(this.#out);
       s.streamOwner = LOCAL_USER;
