@@ -222,6 +222,7 @@ test("a task's progress after its CreateTaskResult reaches its caller's stream o
   try {
     await forge('principal', { principal: bobPrincipal });
     await forge('gina-handle', { handle: ginas });
+    await forge('no-token', { params: { progress: 9, message: 'forged no-token' } });
     await forge('control', {});
     await eventually(() => progressHeard.alice.some((p) => p.message === 'forged control') || undefined);
   } finally {
