@@ -31,7 +31,7 @@ test('healthz and readyz', async () => {
   assert.deepEqual(await (await fetch(`${t.url}/healthz`)).json(), { status: 'ok' });
   const r = await fetch(`${t.url}/readyz`);
   assert.equal(r.status, 200);
-  assert.deepEqual(await r.json(), { status: 'ready', store: 'ok', upstreams: { rec: 'ready' } });
+  assert.deepEqual(await r.json(), { status: 'ready', store: 'ok', audit: 'ok', upstreams: { rec: 'ready' } });
 });
 
 test('metrics count calls by server, tool and outcome, with latency', async () => {
