@@ -102,12 +102,31 @@ function relay(ctx: RequestContext, token: string | undefined, scrub: Scrub): (n
   };
 }
 
-/** Questions the caller cannot answer (it did not declare the capability) are refused here. */
-function refusal(ctx: RequestContext, r: JsonRpcRequest): ServerRequestAnswer | undefined {
-  if (r.method === 'ping') return { result: {} };
-  const cap = capabilityFor(r.method);
-  if (!cap || !ctx.clientCapabilities[cap])
-    return { error: { code: -32601, message: `the client does not support \`${r.method}\`` } };
+/**
+ * What the gateway answers itself, for the connection `via`, when an upstream asks a question during
+ * a call, whoever the caller: what its row of the table (src/protocol/upstream-methods.ts) says the
+ * gateway hears (ping: an empty result), and `roots/list` of a server configured `roots: false`
+ * (declared to it as not there: it gets what it was told). Undefined: a question for the caller.
+ */
+function gatewayAnswer(via: Upstream, method: string): ServerRequestAnswer | undefined {
+  const row = upstreamRequest(method);
+  if (row?.inCall === 'gateway') return { result: {} };
+  if (!row || (method === 'roots/list' && via.cfg.roots === false))
+    return { error: { code: -32601, message: `the client does not support \`${method}\`` } };
+  return undefined;
+}
+
+/**
+ * THE rule for a question an upstream asks during a call, asked by request (a 2025-11-25 server) or in
+ * an `input_required` result (2026-07-28), of a caller of either era: the gateway's own answer
+ * (gatewayAnswer), or -32601 when the caller did not declare the capability its row needs; undefined
+ * when the caller is to be asked.
+ */
+function answerHere(via: Upstream, caps: JsonObject, method: string): ServerRequestAnswer | undefined {
+  const own = gatewayAnswer(via, method);
+  if (own) return own;
+  const cap = capabilityFor(method);
+  if (!cap || !caps[cap]) return { error: { code: -32601, message: `the client does not support \`${method}\`` } };
   return undefined;
 }
 
@@ -138,7 +157,8 @@ interface Asking {
  * A 2026-07-28 upstream's `input_required` asks its questions in its result, not by request: each
  * must be one the table lets an upstream ask a caller (src/protocol/upstream-methods.ts), as the peer
  * checks a question asked by request. One that is not fails the call (there is no request to answer
- * -32601 to), counted and logged as the connection's refusal; nothing of it reaches the caller.
+ * -32601 to), counted and logged as the connection's refusal; nothing of it reaches the caller. The
+ * rest then meet the rule of a question asked by request (answerHere: askLegacy, sortQuestions).
  */
 function knownQuestions(up: Upstream, result: JsonObject): JsonObject {
   if (result.resultType !== 'input_required') return result;
@@ -156,6 +176,63 @@ function knownQuestions(up: Upstream, result: JsonObject): JsonObject {
   return result;
 }
 
+/** What a modern caller's call to a 2026-07-28 upstream gives back: its result, or the answers the gateway gives for it. */
+type Sorted = { result: JsonObject } | { answers: JsonObject; state: unknown };
+
+/**
+ * A 2026-07-28 upstream's `input_required` for a modern caller, its questions put to the one rule
+ * (answerHere) a question asked by request meets: only those for the caller reach it. What the gateway
+ * answers itself (ping) goes back upstream in a retry of its own when no question is left for the
+ * caller (a caller's retry would not carry it). 2026-07-28 has no error answer in `inputResponses`, so
+ * a question the gateway refuses ends the call, as it ends a legacy caller's: -32021 naming the
+ * sampling or elicitation capability the caller did not declare (as for a question asked by request),
+ * else (roots: not declared, or the server configured `roots: false`) the client could not answer it.
+ */
+function sortQuestions(up: Upstream, caps: JsonObject, result: JsonObject): Sorted {
+  const requests = knownQuestions(up, result).inputRequests;
+  if (result.resultType !== 'input_required' || !requests || typeof requests !== 'object') return { result };
+  const mine: JsonObject = {};
+  const answers: JsonObject = {};
+  const missing: JsonObject = {};
+  for (const [key, q] of Object.entries(requests as JsonObject)) {
+    const method = String((q as JsonObject).method);
+    const own = answerHere(up, caps, method);
+    if (!own) mine[key] = q;
+    else if ('result' in own) answers[key] = own.result;
+    else if (method !== 'roots/list' && !caps[capabilityFor(method) ?? '']) missing[capabilityFor(method) ?? ''] = {};
+    else throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer ${questionName(method)}`);
+  }
+  if (Object.keys(missing).length)
+    throw new GatehouseError(
+      'E_MISSING_CAPABILITY',
+      `missing required client capability: ${Object.keys(missing)
+        .map((c) => `\`${c}\``)
+        .join(', ')}`,
+      { requiredCapabilities: missing },
+    );
+  if (Object.keys(mine).length || !Object.keys(answers).length) return { result: { ...result, inputRequests: mine } };
+  return { answers, state: result.requestState };
+}
+
+/** A modern caller's call to a modern upstream: the questions the gateway answers itself are answered upstream here. */
+async function modernUpstreamCall(
+  up: Upstream,
+  ctx: RequestContext,
+  method: string,
+  params: JsonObject,
+  opts: Parameters<Upstream['request']>[2],
+): Promise<JsonObject> {
+  let p = params;
+  for (let round = 0; ; round++) {
+    const sorted = sortQuestions(up, ctx.clientCapabilities, await up.request(method, p, opts));
+    if ('result' in sorted) return sorted.result;
+    if (round >= MAX_ROUNDS) throw new GatehouseError('E_UPSTREAM_PROTOCOL', 'upstream asked for input too many times');
+    const { requestState: _s, ...rest } = params;
+    p = { ...rest, inputResponses: sorted.answers };
+    if (typeof sorted.state === 'string') p.requestState = sorted.state;
+  }
+}
+
 /** A question as an error names it: its method when the table names it, else not the upstream's text. */
 function questionName(method: unknown): string {
   return typeof method === 'string' && upstreamRequest(method) ? `\`${method}\`` : 'a request it cannot be asked';
@@ -169,11 +246,7 @@ function questionName(method: unknown): string {
  */
 async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
   const { ctx } = a;
-  // Declared to it as not there (`roots: false`): a server that asks anyway gets what it was told.
-  const undeclared = r.method === 'roots/list' && a.via.cfg.roots === false;
-  const refused = undeclared
-    ? { error: { code: -32601, message: 'the client does not support `roots/list`' } }
-    : refusal(ctx, r);
+  const refused = answerHere(a.via, ctx.clientCapabilities, r.method);
   if (refused) return refused;
   if (!ctx.outlet.ask) return { error: { code: -32601, message: `the client cannot be asked \`${r.method}\` now` } };
   // Only the params are scrubbed: the caller answers the gateway's own id.
@@ -256,18 +329,20 @@ export async function forward(
     held.scrubs = { questions: scrub, result: scrubs.notices };
     const onNotification = relay(ctx, token, scrubs.notices);
     held.start((ask) =>
-      up
-        .request(method, base, {
-          tenant: ctx.principal.tenant,
-          signal: ctx.signal,
-          headers,
-          clientCapabilities: declaredFor(ctx),
-          onNotification,
-          askable,
-          beforeSend,
-          onServerRequest: (r) => (r.method === 'ping' ? Promise.resolve({ result: {} }) : ask(r)),
-        })
-        .then((r) => knownQuestions(up, r)),
+      modernUpstreamCall(up, ctx, method, base, {
+        tenant: ctx.principal.tenant,
+        signal: ctx.signal,
+        headers,
+        clientCapabilities: declaredFor(ctx),
+        onNotification,
+        askable,
+        beforeSend,
+        // The caller's capabilities are checked when its questions are put to it (stepHeld).
+        onServerRequest: (r) => {
+          const own = gatewayAnswer(up, r.method);
+          return own ? Promise.resolve(own) : ask(r);
+        },
+      }),
     );
     return resumeHeld(holds, ctx, params, held, scrub);
   }
