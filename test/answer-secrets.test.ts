@@ -58,6 +58,8 @@ after(async () => {
 interface Answers {
   sampled: string;
   name: string;
+  /** More of the form's answer: its content's other keys, its `_meta`. */
+  form?: { content?: Record<string, unknown>; _meta?: Record<string, unknown> };
 }
 const PLAIN: Answers = { sampled: 'a plain summary', name: 'Ada' };
 
@@ -78,7 +80,11 @@ async function ask(
   const elicited = (params: { mode?: string }) =>
     params.mode === 'url'
       ? { action: 'accept' as const }
-      : { action: 'accept' as const, content: { name: answers.name } };
+      : {
+          action: 'accept' as const,
+          content: { name: answers.name, ...answers.form?.content },
+          ...(answers.form?._meta ? { _meta: answers.form._meta } : {}),
+        };
   const requestInit = { headers: { authorization: `Bearer ${keys[tenant]}` } };
   const url = new URL(`${t.url}/mcp`);
   const call = { name: `${server}__ask`, arguments: {} };
@@ -161,6 +167,34 @@ for (const [what, answers, secret] of [
       assert.equal(o.code, -32001, `${era} ${server}: ${JSON.stringify(o)}`);
       assert.match(o.message, /secret:outbound/);
       assert.ok(!holds(o, secret), o.message);
+    }
+  });
+}
+
+for (const [where, answers, path] of [
+  ['a value', { ...PLAIN, name: 'lone \ud800 here' }, 'content.name'],
+  ['a key', { ...PLAIN, form: { content: { 'k\udc00': 'x' } } }, 'content["k\\udc00"]'],
+  ['its _meta', { ...PLAIN, form: { _meta: { 'm\ud800': 1 } } }, '_meta["m\\ud800"]'],
+] as const) {
+  test(`a lone UTF-16 surrogate in ${where} of an elicitation answer never reaches an upstream: -32602 naming where, in both eras`, async () => {
+    // A legacy upstream that asked on the call's stream is told the gateway refused the answer.
+    const o = await ask('legacy', 'globex', 'old', answers);
+    assert.ok('text' in o && o.isError, JSON.stringify(o));
+    assert.match(o.text, /the gateway refused the client's answer/);
+    assert.ok(!/\\ud[89a-f]|[\ud800-\udfff]/i.test(o.text), o.text);
+    // A modern upstream's retry is not made: the caller is told where its answer is not Unicode text.
+    // (The 2026-07-28 SDK client sends no `_meta` of its own in an answer: a legacy caller only, there.)
+    const modern = path.startsWith('_meta')
+      ? []
+      : ([
+          ['modern', 'new'],
+          ['modern', 'old'],
+        ] as const);
+    for (const [era, server] of [['legacy', 'new'] as const, ...modern]) {
+      const r = await ask(era, 'globex', server, answers);
+      assert.ok('code' in r, `${era} ${server}: ${JSON.stringify(r)}`);
+      assert.equal(r.code, -32602, `${era} ${server}: ${JSON.stringify(r)}`);
+      assert.ok(r.message.includes(path) && /lone UTF-16 surrogate/.test(r.message), `${era} ${server}: ${r.message}`);
     }
   });
 }

@@ -259,10 +259,11 @@ async function askLegacy(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAns
   return answer;
 }
 
-/** A question an upstream asked by request: a refused answer is an error to it, naming nothing of the answer. */
+/** A question an upstream asked by request: a refused answer (a credential, text that is not Unicode) is an error to it, naming nothing of the answer. */
 function askedOnStream(a: Asking, r: JsonRpcRequest): Promise<ServerRequestAnswer> {
   return askLegacy(a, r).catch((err: unknown) => {
-    if (!(err instanceof GatehouseError) || err.code !== 'E_POLICY_DENIED') throw err;
+    if (!(err instanceof GatehouseError) || (err.code !== 'E_POLICY_DENIED' && err.code !== 'E_INVALID_PARAMS'))
+      throw err;
     return { error: { code: -32603, message: "the gateway refused the client's answer" } };
   });
 }

@@ -9,6 +9,7 @@
 import { GatehouseError } from '../../protocol/errors.ts';
 import { withheldCancelReason } from '../../protocol/cancel-reason.ts';
 import type { CheckAnswer } from '../../gateway/forward.ts';
+import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
 export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => {
@@ -53,6 +54,7 @@ function refusedOutbound(why: string): GatehouseError {
  */
 export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: PipelineDeps): CheckAnswer {
   return (method, answer) => {
+    refuseLoneSurrogates(method, answer);
     if ((outboundSecrets ?? 'deny') === 'allow') return;
     const found = credentials.scrubber.find(answer);
     if (!found.length) return;
@@ -61,6 +63,22 @@ export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: P
       s.decision = { ...s.decision, reasons: [...s.decision.reasons, `${why}: refused (secret:outbound)`] };
     throw refusedOutbound(why);
   };
+}
+
+/**
+ * An answer holding text that is not Unicode (a lone UTF-16 surrogate, in a value or a key) is refused
+ * as a request's params holding one are (validate: validate-arguments.ts), naming where: the answer
+ * goes upstream where a request's params would, and before, validate never saw it.
+ */
+function refuseLoneSurrogates(method: string, answer: unknown): void {
+  const at = loneSurrogateAt(answer);
+  if (!at) return;
+  const path = pathText(at);
+  throw new GatehouseError(
+    'E_INVALID_PARAMS',
+    `invalid params: the client's answer to \`${method}\`: \`${path}\` holds a lone UTF-16 surrogate (half of a pair): not Unicode text`,
+    { path },
+  );
 }
 
 /**
