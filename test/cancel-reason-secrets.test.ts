@@ -95,7 +95,8 @@ async function toldOf(id: unknown): Promise<string> {
 }
 
 function noSecretReached(): void {
-  const got = readFileSync(rec, 'utf8');
+  // As the upstream would read it: whatever mark split a token, the token is what it shows.
+  const got = readFileSync(rec, 'utf8').replace(/\\u(034f|fe0f|200b|d800)|[\u034f\ufe0f\u200b]/gi, '');
   for (const s of SECRETS) assert.ok(!got.includes(s), `the upstream received ${s.slice(0, 8)}…`);
 }
 
@@ -147,6 +148,9 @@ for (const [what, reason, ms] of [
   ["another tenant's canary", `other ${CANARY.globex}`, 5004],
   ["the caller's own tenant's canary, base64", Buffer.from(CANARY.acme).toString('base64'), 5005],
   ['a GitHub token split by a zero-width space', `t ${GHP.slice(0, 14)}\u200b${GHP.slice(14)}`, 5006],
+  ['a GitHub token split by U+034F (a combining mark)', `t ${GHP.slice(0, 14)}\u034f${GHP.slice(14)}`, 5010],
+  ['an AWS key split by a variation selector', `aws AKIA\ufe0f${AKIA.slice(4)}`, 5011],
+  ['a GitHub token split by a lone surrogate', `t ${GHP.slice(0, 14)}\ud800${GHP.slice(14)}`, 5012],
 ] as const)
   test(`a raw 2025-11-25 notifications/cancelled whose reason holds ${what}: not passed on`, async () => {
     const sid = await openLegacySession(t.url, 'raw-acme', { token: keys.acme, initialized: true });
@@ -184,6 +188,42 @@ test('a plain reason still reaches the upstream as the caller wrote it (and the 
   );
   assert.equal(await toldOf(id), 'user pressed stop');
   assert.ok(!reasonsOf(await outcomeOf(5007)).some((r) => WITHHELD.test(r)));
+  await call.catch(() => {});
+});
+
+test('tools/call arguments holding a GitHub token or an AWS key split by an invisible mark are refused (secret:outbound), for both tenants; the plain text still goes', async () => {
+  for (const tenant of ['acme', 'globex'])
+    for (const note of [
+      `t ${GHP.slice(0, 14)}\u034f${GHP.slice(14)}`,
+      `aws AKIA\ufe0f${AKIA.slice(4)}`,
+      `aws AKIA\u200b\u0301${AKIA.slice(4)}`,
+    ]) {
+      const r = await postModernCall(t.url, 'rec__record', { note }, { token: keys[tenant] });
+      const reply = JSON.parse(await r.text());
+      assert.equal(reply.error?.code, -32001, JSON.stringify(reply));
+      assert.match(reply.error.message, /secret:outbound/);
+    }
+  noSecretReached();
+  const ok = await postModernCall(t.url, 'rec__record', { note: 'café, nai\u0308ve \u034f' }, { token: keys.acme });
+  assert.equal(JSON.parse(await ok.text()).error, undefined);
+  assert.ok(readFileSync(rec, 'utf8').includes('café, nai\u0308ve \u034f'), 'forwarded as written');
+});
+
+test('a reason holding a lone UTF-16 surrogate reaches the upstream with U+FFFD in its place (a notification cannot be refused)', async () => {
+  const sid = await openLegacySession(t.url, 'lone-acme', { token: keys.acme, initialized: true });
+  const call = postLegacy(
+    t.url,
+    { jsonrpc: '2.0', id: 'lone', method: 'tools/call', params: { name: 'rec__slow', arguments: { ms: 5013 } } },
+    { sid, token: keys.acme },
+  ).then((r) => r.text());
+  const id = await slowArrived(5013);
+  await postLegacy(
+    t.url,
+    { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'lone', reason: 'stop \ud800 now' } },
+    { sid, token: keys.acme },
+  );
+  assert.equal(await toldOf(id), 'stop \ufffd now');
+  assert.doesNotMatch(readFileSync(rec, 'utf8'), /\\ud[89a-f][0-9a-f]{2}|[\ud800-\udfff]/i);
   await call.catch(() => {});
 });
 

@@ -42,7 +42,18 @@ const CANARY = {
 };
 const GHP = `ghp_${'Z9y8X7w6V5'.repeat(4)}`;
 const AKIA = 'AKIAIOSFODNN7EXAMPLE';
-const SECRETS = [CANARY.globex, CANARY.acme, GHP, AKIA, Buffer.from(CANARY.globex).toString('base64')];
+/** The same, split by a mark that shows nothing (U+034F combining grapheme joiner, U+FE0F variation selector). */
+const GHP_SPLIT = `${GHP.slice(0, 20)}\u034f${GHP.slice(20)}`;
+const AKIA_SPLIT = `AKIA\ufe0f${AKIA.slice(4)}`;
+const SECRETS = [
+  CANARY.globex,
+  CANARY.acme,
+  GHP,
+  AKIA,
+  Buffer.from(CANARY.globex).toString('base64'),
+  GHP_SPLIT,
+  AKIA_SPLIT,
+];
 const schema = freshPgSchema();
 const prefix = `gh-test-task-meta-${randomBytes(4).toString('hex')}:`;
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-task-meta-'));
@@ -149,6 +160,7 @@ const HOSTILE: Array<[string, Record<string, unknown>]> = [
   ["another tenant's canary", { note: CANARY.globex }],
   ["another tenant's canary, base64", { deep: { x: [Buffer.from(CANARY.globex).toString('base64')] } }],
   ['a GitHub token and an AWS key', { tok: GHP, [AKIA]: 'key' }],
+  ['a GitHub token and an AWS key split by invisible marks', { tok: GHP_SPLIT, [AKIA_SPLIT]: 'key' }],
 ];
 
 test('a plain `_meta` key of the caller still reaches the upstream with tasks/get, locally and through B (forwarded as checked)', async (t) => {
@@ -246,4 +258,31 @@ test('tools/call with the same `_meta` is refused as before (the rule the tasks/
     ),
     /secret:outbound/,
   );
+});
+
+/** A lone UTF-16 surrogate in what an upstream received (as sent, or as its JSON escape). */
+const LONE = /\\ud[89a-f][0-9a-f]{2}|[\ud800-\udfff]/i;
+
+test('tasks/* with a lone UTF-16 surrogate in `_meta` (a value, a key) is refused -32602 naming where, on A and through B; no upstream receives it', async (t) => {
+  if (!ready) return t.skip('postgres and redis needed');
+  const viaA = await client(a, 'globex');
+  const viaB = await client(b, 'globex');
+  const handle = await deploy(viaA, 600_000);
+  for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel'])
+    for (const [meta, path] of [
+      [{ k: 'lone \ud800' }, '_meta.k'],
+      [{ 'k\udc00': 1 }, '_meta["k\\udc00"]'],
+    ] as const)
+      for (const [where, x] of [
+        ['A', viaA],
+        ['B', viaB],
+      ] as const) {
+        const r = await ask(x, method, handle, meta);
+        assert.ok('code' in r, `${method} went through on ${where}: ${JSON.stringify(r)}`);
+        assert.equal(r.code, -32602, r.message);
+        assert.ok(r.message.includes(path) && /lone UTF-16 surrogate/.test(r.message), r.message);
+      }
+  assert.doesNotMatch(received(), LONE);
+  const still = await ask(viaB, 'tasks/get', handle, {});
+  assert.equal((still as { result?: { status?: string } }).result?.status, 'working', JSON.stringify(still));
 });

@@ -46,3 +46,19 @@ test('a secret split across text blocks is cut out of each part, whatever sits b
   assert.equal((out.content[2] as { resource: { uri: string; text: string } }).resource.uri, 'file:///a');
   assert.deepEqual(scrubber.find({ content }), ['injected credential'], 'and found, for what goes upstream');
 });
+
+test('find: a token split by a mark that shows nothing (combining, variation selector, U+034F, zero-width, a lone surrogate) is found', () => {
+  const canary = 'canary-Vb7Nq3Lp9Zx';
+  const scrubber = new SecretScrubber();
+  scrubber.update([canary]);
+  const split = (t: string, at: number, mark: string) => `note: ${t.slice(0, at)}${mark}${t.slice(at)} end`;
+  for (const mark of ['\u034f', '\ufe0f', '\u0301', '\u200b', '\u{e0100}', '\ud800', '\udc00\u0301']) {
+    assert.deepEqual(scrubber.find({ a: split(GITHUB, 20, mark) }), ['github-token'], JSON.stringify(mark));
+    assert.deepEqual(scrubber.find({ [split('AKIAIOSFODNN7EXAMPLE', 4, mark)]: 1 }), ['aws-access-key'], 'in a key');
+    assert.deepEqual(scrubber.find([split(canary, 9, mark)]), ['injected credential']);
+  }
+  // Text whose marks hide no token is not a credential, and is never changed by the look.
+  const plain = { t: 'café, nai\u0308ve, e\u0301te\u0301, 👍\ufe0f, a\u200bb' };
+  assert.deepEqual(scrubber.find(plain), []);
+  assert.equal(plain.t, 'café, nai\u0308ve, e\u0301te\u0301, 👍\ufe0f, a\u200bb');
+});

@@ -11,6 +11,20 @@ import { SecretMatcher, marker, redactWellKnown } from '../audit/secret-patterns
 
 const MAX_DEPTH = 64;
 
+/**
+ * A run of characters that show nothing or nothing of their own between two printable ASCII ones,
+ * where no text but a split token has them: default-ignorable code points (zero-width characters,
+ * variation selectors, U+034F), format characters, combining marks (Mn, Me), and lone UTF-16
+ * surrogates (Cs). `ghp_…` or `AKIA…` split by one reads as the token to whoever shows it.
+ */
+const HIDING = /(?<=[\x21-\x7e])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cs}]+(?=[\x21-\x7e])/gu;
+
+/** `text` and, when it holds a run that hides a token (HIDING), `text` without them: looked at only, never what is forwarded. */
+function readings(text: string): string[] {
+  const plain = text.replace(HIDING, '');
+  return plain === text ? [text] : [text, plain];
+}
+
 export class SecretScrubber {
   #key = '';
   /** The connections' values (update) and the gateway's own (own): scrubbed together. */
@@ -95,15 +109,18 @@ export class SecretScrubber {
   /**
    * What in `v` (any depth, keys too, across consecutive content blocks) is a credential: an injected
    * value of any tenant's connection (in every encoding), or a well-known secret format (private keys,
-   * JWTs, cloud and API tokens; not the `password=` heuristic, which names too much that is not one).
+   * JWTs, cloud and API tokens; not the `password=` heuristic, which names too much that is not one),
+   * also where invisible or combining marks split it (HIDING: looked for without them too).
    * The kinds found, empty when none; past the depth bound, `nested too deeply to check`.
    */
   find(v: unknown): string[] {
     const found = new Set<string>();
     const matcher = this.#matcher;
     const look = (text: string) => {
-      if (matcher?.find(text).length) found.add('injected credential');
-      redactWellKnown(text, (kind) => found.add(kind), 'key-value');
+      for (const t of readings(text)) {
+        if (matcher?.find(t).length) found.add('injected credential');
+        redactWellKnown(t, (kind) => found.add(kind), 'key-value');
+      }
     };
     const walk = (x: unknown, depth: number): void => {
       if (typeof x === 'string') {

@@ -40,7 +40,8 @@ export interface CredentialFinder {
  * The caller's reason as the upstream may be told it: a string of at most 200 characters once
  * control and format characters (line breaks, escapes, bidi and zero-width marks) are removed, in
  * which `credentials` finds nothing (looked for in the caller's words as sent and as cleaned: a
- * format mark inside a token hides it from neither); anything else (absent, not a string, empty,
+ * format mark inside a token hides it from neither, nor does a combining mark: the finder's own
+ * look), its lone UTF-16 surrogates replaced by U+FFFD; anything else (absent, not a string, empty,
  * too long, carrying a credential) gives the generic text.
  */
 export function callerCancelled(reason: unknown, credentials: CredentialFinder): CallerCancelled {
@@ -51,7 +52,8 @@ export function callerCancelled(reason: unknown, credentials: CredentialFinder):
     .trim();
   if (!plain || plain.length > MAX_REASON) return new CallerCancelled(GENERIC);
   const found = new Set([reason, plain, reason.replace(/[\p{Cc}\p{Cf}]/gu, '')].flatMap((t) => credentials.find(t)));
-  return found.size ? new CallerCancelled(GENERIC, [...found]) : new CallerCancelled(plain);
+  // A lone UTF-16 surrogate is not Unicode text: replaced (U+FFFD), as a notification cannot be refused.
+  return found.size ? new CallerCancelled(GENERIC, [...found]) : new CallerCancelled(plain.toWellFormed());
 }
 
 /** What the upstream is told of a request aborted with this signal reason. */

@@ -9,6 +9,7 @@
 import { GatehouseError, quote } from '../../protocol/errors.ts';
 import type { Stage } from '../types.ts';
 import { definedParams } from '../defined-params.ts';
+import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
 
 export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
   const t = tasks.open(s.requested, s.ctx.principal, s.ctx.scope);
@@ -16,6 +17,14 @@ export const routeTask: Stage = (s, { catalog, tasks, upstreams }) => {
     t && catalog.resolve('tools', s.ctx.scope ? (catalog.split(t.tool)?.name ?? '') : t.tool, s.ctx.scope || undefined);
   if (!t || !hit || hit.server !== t.server || !upstreams.has(t.server))
     throw new GatehouseError('E_UNKNOWN_TASK', `unknown task ${quote(s.requested.slice(0, 80))}`);
+  // The row skips validate: its params (`_meta` goes on) are refused for text that is not Unicode here, as validate refuses any request's.
+  const at = loneSurrogateAt(s.params);
+  if (at)
+    throw new GatehouseError(
+      'E_INVALID_PARAMS',
+      `invalid params: \`${pathText(at)}\` holds a lone UTF-16 surrogate (half of a pair): not Unicode text`,
+      { path: pathText(at) },
+    );
   s.route = { server: t.server, tool: hit.name, def: hit.def, qualified: t.tool, item: hit.name };
   if (t.replica && t.replica !== tasks.replica) s.route.holder = t.replica;
   s.upstream = definedParams(s.method, { ...s.params, taskId: t.taskId });
