@@ -14,24 +14,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ROOT, startGateway, type TestGateway } from './support/gateway.ts';
+import { ROOT, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { startPrintingUrl, type Proc } from './support/processes.ts';
 import { postModernCall, replyOf } from './support/rpc.ts';
 
-const RECORD = join(mkdtempSync(join(tmpdir(), 'gh-mq-')), 'asks.jsonl');
+const TMP = mkdtempSync(join(tmpdir(), 'gh-mq-'));
+const RECORD = join(TMP, 'asks.jsonl');
+/** What the 2025-11-25 server (test/fixtures/upstreams/tenant-server.ts) received. */
+const LEGACY_RECORD = join(TMP, 'legacy.jsonl');
 const SECRET_ROOT = 'file:///home/alice/secret-project';
 let t: TestGateway;
 let up: Proc;
 
 before(async () => {
   writeFileSync(RECORD, '');
+  writeFileSync(LEGACY_RECORD, '');
   process.env.RECORD_FILE = RECORD;
   up = await startPrintingUrl(join(ROOT, 'test/fixtures/upstreams/modern-server.ts'));
   delete process.env.RECORD_FILE;
   const url = JSON.stringify(up.url);
   t = await startGateway(
     `  - { name: closed, transport: http, url: ${url}, roots: false }\n` +
-      `  - { name: open, transport: http, url: ${url} }\n`,
+      `  - { name: open, transport: http, url: ${url} }\n` +
+      `${stdioServer('old', join(ROOT, 'test/fixtures/upstreams/tenant-server.ts'))}    roots: false\n` +
+      `    env: { RECORD_FILE: ${JSON.stringify(LEGACY_RECORD)}, TENANT_TOKEN: "canary-acme-mq" }\n`,
     { top: 'inventory: { newTools: accept }\n' },
   );
 });
@@ -135,4 +141,14 @@ test('ping in input_required is answered by the gateway, never put to the caller
     ),
   );
   assert.deepEqual(Object.keys(mixed.result.inputRequests), ['e']);
+});
+
+test('roots/list asked by request by a 2025-11-25 server configured `roots: false`: a modern caller is not asked, the server is refused', async () => {
+  // tenant-server.ts `roots` asks roots/list during the call whatever it was told (the SDK does not check).
+  const r = await replyOf(await postModernCall(t.url, 'old__roots', {}, { capabilities: { roots: {} } }));
+  assert.deepEqual(r.result?.content, [{ type: 'text', text: '[]' }], JSON.stringify(r));
+  const answers = readFileSync(LEGACY_RECORD, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('does not support `roots/list`'));
+  assert.equal(answers.length, 1, 'the server was answered -32601 by the gateway');
 });
