@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,6 +44,7 @@ before(async () => {
 after(async () => {
   await t?.close();
   await up?.stop();
+  rmSync(TMP, { recursive: true, force: true });
 });
 
 /** What the upstream got since `from` (a line count of its record). */
