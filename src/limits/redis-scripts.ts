@@ -89,12 +89,18 @@ return 0`;
 const RELEASE = `for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 0`;
 
-// A call's leases kept for its task: KEYS[1] the task's record, then the concurrency keys. ARGV: lease
-// id, ms to the task's deadline. Scored by the deadline and never renewed; the record names the keys
-// so that whichever replica sees the task end can give them back (END).
+// A call's leases kept for its task: KEYS[1] the task's record, KEYS[2] its end mark, then the
+// concurrency keys. ARGV: lease id, ms to the task's deadline. Scored by the deadline and never
+// renewed; the record names the keys so that whichever replica sees the task end can give them back
+// (END). Also how the holding replica writes a hold back that Redis lost (LIVE said 0). A task some
+// replica saw end (its end mark is there) is not held: the lease is removed instead, and 1 returned.
 const HOLD = `${CLOCK}
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  return 1
+end
 local keys = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   keepLease(KEYS[i], ARGV[1], tonumber(ARGV[2]))
   keys[#keys + 1] = KEYS[i]
 end
@@ -102,18 +108,38 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(keys))
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) + 1000 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000) end
 return 0`;
 
-// KEYS[1]: a task's record. Removes every lease it names from the keys it names, then the record.
+// KEYS[1]: a task's record, KEYS[2]: its end mark. Removes every lease the record names from the keys
+// it names, then the record, and leaves the end mark for as long as the record had left, at least
+// ARGV[1] ms: the replicas holding the task read it (LIVE) and drop their hold rather than write back
+// a record that looks lost.
 const END = `local h = redis.call('HGETALL', KEYS[1])
 for j = 1, #h, 2 do
   for _, k in ipairs(cjson.decode(h[j + 1])) do redis.call('ZREM', k, h[j]) end
 end
+local left = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[1]))
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', left)
 return 0`;
 
-// Which of KEYS (task records) still exist: 1 or 0 each. A task another replica saw end, or past its
-// deadline, has none; this replica's local mirror of its hold then goes too.
+// KEYS: per task its record then its end mark. Per task: 2 when some replica saw it end (the end mark),
+// 1 when its record is there with every lease it names in its key, 0 when Redis has lost some of it
+// (a restart without persistence, FLUSHALL, eviction) or its deadline has passed: the holding replica
+// then writes its hold back (HOLD) while its deadline has not passed, else drops its local mirror.
 const LIVE = `local out = {}
-for i = 1, #KEYS do out[i] = redis.call('EXISTS', KEYS[i]) end
+for i = 1, #KEYS, 2 do
+  local state = 0
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then state = 2
+  elseif redis.call('EXISTS', KEYS[i]) == 1 then
+    state = 1
+    local h = redis.call('HGETALL', KEYS[i])
+    for j = 1, #h, 2 do
+      for _, k in ipairs(cjson.decode(h[j + 1])) do
+        if not redis.call('ZSCORE', k, h[j]) then state = 0 end
+      end
+    end
+  end
+  out[#out + 1] = state
+end
 return out`;
 
 export interface Script {

@@ -22,7 +22,7 @@ async function replicas(
   t: TestContext,
   rules: LimitRule[],
   leaseTtlMs = 30_000,
-): Promise<[RedisLimiter, RedisLimiter]> {
+): Promise<[RedisLimiter, RedisLimiter, string]> {
   await requireService(t, 'redis');
   const prefix = `gatehouse-test:task-limits:${randomUUID()}:`;
   const make = () => new RedisLimiter(rules, { url: REDIS, keyPrefix: prefix, leaseTtlMs, commandTimeoutMs: 2000 });
@@ -32,7 +32,7 @@ async function replicas(
     await dropRedisKeys(prefix);
   });
   for (const l of pair) assert.ok(await l.ready(), 'redis ready');
-  return pair;
+  return [...pair, prefix];
 }
 
 function lease(r: AcquireResult): Lease {
@@ -123,4 +123,31 @@ test('redis: a cap running tasks hold says so, with the soonest deadline as retr
   const mixed = await a.acquire(deploy);
   assert.deepEqual(mixed.ok ? undefined : [mixed.retryAfterMs, mixed.heldByTask], [1_000, undefined]);
   await call.release();
+});
+
+test('redis losing its data: the replica holding a running task writes its hold back; a task another replica saw end stays ended', async (t) => {
+  const [a, b, prefix] = await replicas(t, [DEPLOYS], 600);
+  await lease(await a.acquire(deploy)).holdForTask('task-1', 60_000);
+  await dropRedisKeys(prefix); // as a restart without persistence or FLUSHALL would
+  await sleep(600); // past a renewal round (ttl/3) and the lease ttl
+  assert.equal(refusedBy(await b.acquire(deploy)), 'deploys', 'the running task still holds the only slot');
+  assert.equal(refusedBy(await a.acquire(deploy)), 'deploys');
+  await b.endTask('task-1'); // the end seen elsewhere still frees it
+  await sleep(600); // a's check reads the end mark: it drops its copy rather than write it back
+  const next = lease(await a.acquire(deploy));
+  await next.release();
+  await dropRedisKeys(prefix);
+  await sleep(600);
+  assert.equal((await b.acquire(deploy)).ok, true, 'an ended task is not written back');
+  assert.equal(a.degraded || b.degraded, false);
+});
+
+test('redis losing its data: a hold past its deadline is not written back', async (t) => {
+  const [a, b, prefix] = await replicas(t, [DEPLOYS], 300);
+  await lease(await a.acquire(deploy)).holdForTask('task-1', 500);
+  await dropRedisKeys(prefix);
+  await sleep(200);
+  assert.equal(refusedBy(await b.acquire(deploy)), 'deploys', 'written back before its deadline');
+  await sleep(1_500);
+  assert.equal((await b.acquire(deploy)).ok, true, 'free once the deadline has passed');
 });

@@ -12,6 +12,16 @@
  *   seeing the task end removes them (END); unseen, they expire at the deadline. A task's own tasks/*
  *   requests pass the caps it holds a live slot in (ACQUIRE reads the hash). END and ACQUIRE read
  *   keys named in the hash: on Redis Cluster the `{tag}` in keyPrefix keeps them in one slot.
+ * - A task's end is marked: END leaves `t-ended:<task key>` for as long as the record had left (at
+ *   least END_MARK_MS), and HOLD refuses a task so marked. The replica that holds a task knows its
+ *   hold (lease id, keys, deadline) and checks it every ttl/3 (LIVE): marked ended, its local mirror
+ *   goes; record and leases there, nothing to do; some of it gone while the deadline has not passed,
+ *   Redis lost it (a restart without persistence, FLUSHALL, eviction) and the hold is written back,
+ *   as a running call's lease is by its renewal (2026-12-07, walk Z: a wiped Redis let a second
+ *   deploy task in under a cap of 1 while the first ran; the mirror was dropped too). A mark is
+ *   chosen over Redis' run_id, which says nothing of FLUSHALL or eviction. Redis losing the mark too
+ *   after another replica saw the end (a second loss within END_MARK_MS, or a replica away from Redis
+ *   longer than the mark lasts) errs strict: the hold is written back and lasts to its deadline.
  * - The clock is Redis' own (TIME in the script): replicas with skewed clocks still agree.
  * - Redis unreachable, erroring or slow (every command times out after `commandTimeoutMs`, counted so
  *   that a busy gateway's own delays do not count against Redis: `deadline`): the call is limited locally by the rules divided by `fallbackDivisor` — stricter, never unlimited — and
@@ -85,6 +95,14 @@ type Owed =
   | { op: 'hold'; task: string; id: string; keys: string[]; deadline: number }
   | { op: 'end'; task: string };
 
+/** A lease this replica put in Redis for a task: what it writes back if Redis loses it. */
+interface TaskHold {
+  id: string;
+  keys: string[];
+  /** Epoch ms (this replica's clock). */
+  deadline: number;
+}
+
 export class RedisLimiter implements ReloadableLimiter {
   #rules: CompiledRule[];
   readonly #fallback: MemoryLimiter;
@@ -110,8 +128,12 @@ export class RedisLimiter implements ReloadableLimiter {
   #releasing = 0;
   #owed: Owed[] = [];
   #settling?: Promise<void>;
-  /** Tasks whose hold this replica put in Redis and mirrors locally: dropped here once Redis has none. */
-  readonly #mirroredTasks = new Set<string>();
+  /**
+   * Tasks whose hold this replica put in Redis and mirrors locally, with what it holds for each:
+   * dropped here once the task is marked ended or past its deadline, written back if Redis lost it.
+   */
+  readonly #mirroredTasks = new Map<string, TaskHold[]>();
+  #checkingHolds?: Promise<void>;
   /** Held leases not in Redis yet (taken locally): `#settle` adds them. */
   readonly #unplaced = new Set<HeldLease>();
 
@@ -332,8 +354,20 @@ export class RedisLimiter implements ReloadableLimiter {
       await this.#run(SCRIPTS.release, o.keys, [o.id]);
       return;
     }
-    await this.#run(SCRIPTS.hold, [this.#taskRecord(o.task), ...o.keys], [o.id, left]);
-    this.#mirroredTasks.add(o.task);
+    if (await this.#hold(o.task, o)) {
+      await this.#fallback.endTask(o.task); // some replica saw it end already: nothing to hold
+      return;
+    }
+    const holds = this.#mirroredTasks.get(o.task) ?? [];
+    holds.push({ id: o.id, keys: o.keys, deadline: o.deadline });
+    this.#mirroredTasks.set(o.task, holds);
+  }
+
+  /** Put (or put back) `h` in Redis for what is left of its time; whether the task is marked ended. */
+  async #hold(task: string, h: TaskHold): Promise<boolean> {
+    const left = Math.max(1, h.deadline - Date.now());
+    const keys = [this.#taskRecord(task), this.#endMark(task), ...h.keys];
+    return (await this.#run(SCRIPTS.hold, keys, [h.id, left])) === 1;
   }
 
   /** Keep `o` for Redis' return (the oldest go first past OWED_MAX: they expire there on their own). */
@@ -362,7 +396,7 @@ export class RedisLimiter implements ReloadableLimiter {
       const o = this.#owed[0];
       if (o.op === 'release') await this.#run(SCRIPTS.release, o.keys, [o.id]);
       else if (o.op === 'hold') await this.#sendHold(o);
-      else await this.#run(SCRIPTS.end, [this.#taskRecord(o.task)], []);
+      else await this.#sendEnd(o.task);
       // endTask may have replaced it meanwhile (a hold become a release): the replacement is sent next.
       const i = this.#owed.indexOf(o);
       if (i >= 0) this.#owed.splice(i, 1);
@@ -393,20 +427,37 @@ export class RedisLimiter implements ReloadableLimiter {
     if (this.#closing) return;
     // A hold Redis is still owed becomes the removal of its lease.
     this.#owed = this.#owed.map((o): Owed => (o.op === 'hold' && o.task === task ? { ...o, op: 'release' } : o));
-    await this.#run(SCRIPTS.end, [this.#taskRecord(task)], []).catch(() => this.#owe({ op: 'end', task }));
+    await this.#sendEnd(task).catch(() => this.#owe({ op: 'end', task }));
   }
 
-  /** Tasks another replica saw end (or past their deadline) have no record in Redis: their local mirror goes. */
-  async #dropEndedMirrors(): Promise<void> {
-    if (this.#mirroredTasks.size === 0 || this.#degraded) return;
+  async #sendEnd(task: string): Promise<void> {
+    const mark = Math.max(END_MARK_MS, this.#ttl * 3);
+    await this.#run(SCRIPTS.end, [this.#taskRecord(task), this.#endMark(task)], [mark]);
+  }
+
+  /** The holds of this replica's tasks, checked in Redis (one check at a time). */
+  #checkHolds(): Promise<void> {
+    if (this.#mirroredTasks.size === 0 || this.#degraded) return Promise.resolve();
+    this.#checkingHolds ??= this.#checkHoldsNow().finally(() => {
+      this.#checkingHolds = undefined;
+    });
+    return this.#checkingHolds;
+  }
+
+  /**
+   * A task marked ended (another replica saw it end) or past its deadline: its local mirror goes. A
+   * task whose record or leases Redis lost before its deadline: its hold is written back (see header).
+   */
+  async #checkHoldsNow(): Promise<void> {
     const tasks = [...this.#mirroredTasks];
-    const live = (await this.#run(
-      SCRIPTS.live,
-      tasks.map((t) => this.#taskRecord(t)),
-      [],
-    )) as number[];
-    for (const [i, task] of tasks.entries()) {
-      if (live[i] !== 0) continue;
+    const keys = tasks.flatMap(([t]) => [this.#taskRecord(t), this.#endMark(t)]);
+    const states = (await this.#run(SCRIPTS.live, keys, [])) as number[];
+    for (const [i, [task, holds]] of tasks.entries()) {
+      if (states[i] === 1 || this.#mirroredTasks.get(task) !== holds) continue; // intact, or ended here meanwhile
+      const running = holds.filter((h) => h.deadline > Date.now());
+      let ended = states[i] === 2 || running.length === 0;
+      for (const h of ended ? [] : running) ended = (await this.#hold(task, h)) || ended;
+      if (!ended) continue;
       this.#mirroredTasks.delete(task);
       await this.#fallback.endTask(task);
     }
@@ -415,6 +466,11 @@ export class RedisLimiter implements ReloadableLimiter {
   /** The Redis hash naming the leases a task holds (see HOLD). */
   #taskRecord(task: string): string {
     return `${this.#prefix}t:${task}`;
+  }
+
+  /** The mark END leaves: some replica saw the task end (see HOLD, LIVE). */
+  #endMark(task: string): string {
+    return `${this.#prefix}t-ended:${task}`;
   }
 
   /** Leases held or being released: a retiring limiter stays connected while any is left. */
@@ -428,7 +484,7 @@ export class RedisLimiter implements ReloadableLimiter {
     // leaking a slot. The next renewal that succeeds adds it again.
     for (const lease of this.#held) this.#renew(lease).catch(() => {});
     if (this.#owed.length > 0 && this.#client.status === 'ready') this.#settle().catch(() => {});
-    this.#dropEndedMirrors().catch(() => {});
+    this.#checkHolds().catch(() => {});
   }
 
   async #run(s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
@@ -450,6 +506,9 @@ export class RedisLimiter implements ReloadableLimiter {
     }
   }
 }
+
+/** A task's end mark lasts at least this long (or 3 lease TTLs), past which a record lost is written back. */
+const END_MARK_MS = 60_000;
 
 /** At most this many releases, holds and ends kept for Redis' return. */
 const OWED_MAX = 10_000;
