@@ -7,6 +7,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { embeddedIpv4 } from './embedded-ipv4.ts';
+import { lazyRequire } from './lazy.ts';
 
 /** An address (or, as configured, a name) and a port the gateway listens on. */
 export interface Listening {
@@ -99,29 +100,69 @@ export function namesGateway(host: string, port: number, listen: Listening): boo
   return port === listen.port && covered;
 }
 
+/** What pg makes of a connection string, with the environment (PGHOST, PGPORT) and its defaults. */
+type PgParameters = new (config: { connectionString: string }) => { host?: unknown; port?: unknown };
+const pgParameters = lazyRequire<PgParameters>('pg/lib/connection-parameters.js');
+/** What ioredis makes of a URL (its query fills in what the URL leaves out; `path` is a unix socket). */
+type RedisUrl = { parseURL(url: string): { host?: unknown; port?: unknown; path?: unknown } };
+const redisUrl = lazyRequire<RedisUrl>('ioredis/built/utils/index.js');
+
+/** Query parameters that make pg read files (and fail on a missing one); none of them moves the address. */
+const PG_FILE_PARAMS = ['sslcert', 'sslkey', 'sslrootcert'];
+
+/**
+ * Where pg connects for `url`, read by pg itself: the query's `host` and `port` before the URL's,
+ * then PGHOST and PGPORT, then localhost:5432 (2026-12-07, walk Z: `postgres:///test?host=127.0.0.1`
+ * named no hostname, so a sandbox with `allowLoopback` could list and reach the gateway's own
+ * database). A unix socket (a host starting with `/`) is no TCP address: undefined.
+ */
+function postgresAddress(url: string): Listening | undefined {
+  let p: InstanceType<PgParameters>;
+  try {
+    p = new (pgParameters())({ connectionString: url });
+  } catch {
+    try {
+      const u = new URL(url);
+      for (const k of PG_FILE_PARAMS) u.searchParams.delete(k);
+      p = new (pgParameters())({ connectionString: u.href });
+    } catch {
+      return undefined; // not a connection string pg takes: said where it is read
+    }
+  }
+  return tcp(p.host, p.port);
+}
+
+/** Where ioredis connects for `url`: the URL's host and port, else its query's, else localhost:6379; a unix socket is none. */
+function redisAddress(url: string): Listening | undefined {
+  try {
+    const o = redisUrl().parseURL(url);
+    return o.path ? undefined : tcp(o.host ?? 'localhost', o.port ?? 6379);
+  } catch {
+    return undefined; // not a URL: said where it is read
+  }
+}
+
+function tcp(host: unknown, port: unknown): Listening | undefined {
+  const h = typeof host === 'string' ? host.replace(/^\[|\]$/g, '') : '';
+  const n = Number.parseInt(String(port), 10);
+  if (!h || h.startsWith('/') || !(n > 0 && n < 65536)) return undefined;
+  return { address: h.toLowerCase() === 'localhost' ? '127.0.0.1' : h, port: n };
+}
+
 /**
  * The gateway's own database and Redis, from their URLs (`storage.postgresUrl`, `limits.redis.url`),
- * as places no sandboxed server reaches: a local database trusts local callers. Unparsable or absent
- * URLs give nothing (their own checks say so).
+ * as places no sandboxed server reaches: a local database trusts local callers. Each is read as its
+ * client reads it (query parameters, environment, defaults); a unix socket, an unparsable or an absent
+ * URL gives nothing (their own checks say so).
  */
 export function backingServices(urls: {
   postgres?: unknown;
   redis?: unknown;
 }): Array<Listening & { what: 'database' | 'Redis' }> {
   const found: Array<Listening & { what: 'database' | 'Redis' }> = [];
-  for (const [what, url, port] of [
-    ['database', urls.postgres, 5432],
-    ['Redis', urls.redis, 6379],
-  ] as const) {
-    if (typeof url !== 'string') continue;
-    try {
-      const u = new URL(url);
-      const host = u.hostname.replace(/^\[|\]$/g, '');
-      if (!host) continue;
-      found.push({ what, address: host === 'localhost' ? '127.0.0.1' : host, port: Number(u.port) || port });
-    } catch {
-      // not a URL: said where it is read
-    }
-  }
+  const db = typeof urls.postgres === 'string' ? postgresAddress(urls.postgres) : undefined;
+  if (db) found.push({ what: 'database', ...db });
+  const redis = typeof urls.redis === 'string' ? redisAddress(urls.redis) : undefined;
+  if (redis) found.push({ what: 'Redis', ...redis });
   return found;
 }
