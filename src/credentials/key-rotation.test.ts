@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { seal, unseal } from '../util/seal.ts';
@@ -85,6 +85,39 @@ test('a new key beside the key file that group or others can read is refused, sa
       /the new key of an interrupted rotation, .*secrets\.key\.next is accessible by group or others \(mode 644\); chmod 600 it/,
     );
     assert.ok(keyOf(s.keyFile).equals(s.old), 'the key file is left as it was');
+    assert.equal(await new LocalSecretStore(s.secretsFile, s.old).get('s'), 'v');
+  });
+});
+
+test('a .next that is a symbolic link (dangling or to a private key) or not a regular file is refused by name, at once; nothing is written', async () => {
+  await withTempStore(async (store, dir) => {
+    const s = await state(dir, store.upstreamTokens, 1);
+    const next = `${s.keyFile}.next`;
+    const parts = { keyFile: s.keyFile, secretsFile: s.secretsFile, tokens: store.upstreamTokens };
+    const elsewhere = join(dir, 'elsewhere.key');
+    await createKeyFile(elsewhere, generateKey()); // a private key of this user's: still not followed
+    for (const [make, is] of [
+      [() => symlinkSync(join(dir, 'nonexistent'), next), 'a symbolic link'],
+      [() => symlinkSync(elsewhere, next), 'a symbolic link'],
+      [() => mkdirSync(next), 'not a regular file'],
+    ] as const) {
+      make();
+      const started = Date.now();
+      for (const resumeOnly of [false, true])
+        await assert.rejects(
+          rotateSecretsKey(parts, resumeOnly),
+          new RegExp(`the new key of an interrupted rotation, .*secrets\\.key\\.next is ${is}; .*remove it`),
+        );
+      assert.ok(Date.now() - started < 2_000, 'refused at once, not after rounds of new keys');
+      assert.ok(keyOf(s.keyFile).equals(s.old), 'the key file is left as it was');
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('.tmp-')),
+        [],
+        'no new key written aside',
+      );
+      rmSync(next, { recursive: true });
+    }
+    assert.ok(existsSync(elsewhere), 'the file a link named is left alone');
     assert.equal(await new LocalSecretStore(s.secretsFile, s.old).get('s'), 'v');
   });
 });

@@ -10,8 +10,13 @@
  * rotate-key or the next gateway start. At every point each sealed value opens under exactly one of
  * the key file's key and `.next`'s; what is under the new key already is not sealed again; two
  * processes finishing the same rotation at once do the same work, and the second move finds it done.
+ * `.next` is only ever a regular file this command linked in: one that is a symbolic link (dangling
+ * or not) or anything else is refused, naming it, before it is read (walk Z: a dangling link made
+ * rotate-key loop for ever, a new key written and fsynced each round, since linking over it failed
+ * while following it found nothing); and beginning is tried a bounded number of times.
  */
-import { readFile, rename, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { UpstreamTokenStore } from '../storage/types.ts';
 import { notPrivate } from '../util/private-path.ts';
@@ -58,19 +63,36 @@ export interface RotationParts {
 
 const nextFile = (keyFile: string): string => `${keyFile}.next`;
 
-/** The unfinished rotation `.next` beside `keyFile` holds, if any; a `.next` that is not a private key throws, saying why. */
+/** Times `begin` tries to write a new key aside or find the one another process wrote, before giving up. */
+const MAX_BEGINS = 5;
+
+const WHAT_NEXT = 'the new key of an interrupted rotation,';
+
+/**
+ * The unfinished rotation `.next` beside `keyFile` holds, if any; a `.next` that is not a private
+ * regular file (a symbolic link, dangling or not, is refused without being followed) throws, saying why.
+ */
 async function interruptedRotation(keyFile: string): Promise<{ key: Buffer; found: Interrupted } | undefined> {
   const file = nextFile(keyFile);
   let text: string;
   let startedAt: Date;
   try {
-    const st = await stat(file);
-    const why = notPrivate(file, st, 'the new key of an interrupted rotation,', 0o077);
-    if (why) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', why);
-    startedAt = st.mtime;
-    text = await readFile(file, 'utf8');
+    // O_NOFOLLOW: a link is refused by the open itself (ELOOP), so nothing can be swapped in after a check.
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notRegular(file);
+      const why = notPrivate(file, st, WHAT_NEXT, 0o077);
+      if (why) throw new GatehouseError('E_CREDENTIAL_UNAVAILABLE', why);
+      startedAt = st.mtime;
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw notRegular(file, 'a symbolic link');
     throw err;
   }
   const key = parseKey(text, `the new key of an interrupted rotation, ${file},`);
@@ -99,6 +121,13 @@ export async function rotateSecretsKey(p: RotationParts, resumeOnly = false): Pr
   };
 }
 
+function notRegular(file: string, is = 'not a regular file'): GatehouseError {
+  return new GatehouseError(
+    'E_CREDENTIAL_UNAVAILABLE',
+    `${WHAT_NEXT} ${file} is ${is}; rotate-key only ever writes a regular file there: remove it (after checking what put it there) and run \`gatehouse secrets rotate-key\` again`,
+  );
+}
+
 /** What a rotation found unfinished, in words. */
 function foundText(f: Interrupted): string {
   return `found an interrupted key rotation (the new key, id ${f.keyId}, written aside at ${f.startedAt}): finishing it with that key`;
@@ -109,19 +138,25 @@ async function begin(
   p: RotationParts,
   resumeOnly: boolean,
 ): Promise<{ key: Buffer; resumed?: Interrupted } | undefined> {
-  const found = await interruptedRotation(p.keyFile);
-  if (found) {
-    p.onStep?.(foundText(found.found));
-    return { key: found.key, resumed: found.found };
+  for (let attempt = 1; attempt <= MAX_BEGINS; attempt++) {
+    const found = await interruptedRotation(p.keyFile);
+    if (found) {
+      p.onStep?.(foundText(found.found));
+      return { key: found.key, resumed: found.found };
+    }
+    if (resumeOnly) return undefined;
+    const key = generateKey();
+    if (await createKeyFile(nextFile(p.keyFile), key)) {
+      p.onStep?.(`the new key (id ${keyId(key)}) written aside (${nextFile(p.keyFile)})`);
+      return { key };
+    }
+    // Another process began one this very moment: that one is finished instead (the next round finds
+    // it), or finished it already (the next round writes a new one).
   }
-  if (resumeOnly) return undefined;
-  const key = generateKey();
-  if (await createKeyFile(nextFile(p.keyFile), key)) {
-    p.onStep?.(`the new key (id ${keyId(key)}) written aside (${nextFile(p.keyFile)})`);
-    return { key };
-  }
-  // Another process began one this very moment: that one is finished instead.
-  return (await begin(p, true)) ?? begin(p, false);
+  throw new GatehouseError(
+    'E_CREDENTIAL_UNAVAILABLE',
+    `could not write the new key aside (${nextFile(p.keyFile)}) in ${MAX_BEGINS} tries: something there exists when written and is gone when read; nothing was rotated`,
+  );
 }
 
 /** The embedded secrets file under `next` (unless it is already: then it is not written again). */

@@ -1,7 +1,7 @@
 // The embedded encrypted store (local-store.ts) and the local: provider, on real files in a temp dir.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -152,6 +152,28 @@ describe('local encrypted store', () => {
     await rejectsWith(new LocalSecretStore(f, first).get('a'), 'E_PROVIDER_AUTH');
     await writeKeyFile(kf, generateKey());
     await rejectsWith(new LocalSecretStore(f, first, keyFileReloader(kf)).get('a'), 'E_PROVIDER_AUTH');
+  });
+
+  test("a running gateway's store takes a rotated key only from a file of its own: another user's (even 0600) or a linked .next is no key", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root, to give a file to another user');
+    const f = file();
+    const kf = join(f, '..', 'secrets.key');
+    const first = generateKey();
+    await writeKeyFile(kf, first);
+    const gateway = new LocalSecretStore(f, first, keyFileReloader(kf));
+    await gateway.set('a', SECRET);
+    const planted = generateKey(); // written as rotate-key would, then given away (0600 kept)
+    await writeKeyFile(`${kf}.next`, planted);
+    await chown(`${kf}.next`, 65534, 65534);
+    await new LocalSecretStore(f, first).rotateKey(planted); // the store now names the planted key
+    await rejectsWith(gateway.get('a'), 'E_PROVIDER_AUTH');
+    await rm(`${kf}.next`);
+    await writeKeyFile(join(f, '..', 'mine.key'), planted); // this user's own, 0600, but linked in
+    await symlink(join(f, '..', 'mine.key'), `${kf}.next`);
+    await rejectsWith(new LocalSecretStore(f, first, keyFileReloader(kf)).get('a'), 'E_PROVIDER_AUTH');
+    await rm(`${kf}.next`);
+    await writeKeyFile(`${kf}.next`, planted); // the same key, as rotate-key writes it: taken
+    assert.equal(await new LocalSecretStore(f, first, keyFileReloader(kf)).get('a'), SECRET);
   });
 
   test('rotation writes the file 0600 atomically (no temp files left behind)', async () => {

@@ -13,7 +13,7 @@
 //   resolver's cache TTL).
 import { createHash, randomBytes } from 'node:crypto';
 import { openParts, sealParts } from '../util/seal.ts';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
 import { inWords, missingLocal } from './secret-fixes.ts';
@@ -128,14 +128,17 @@ export async function createKeyFile(path: string, key: Buffer): Promise<boolean>
 
 /**
  * For a running gateway: the key `gatehouse secrets rotate-key` put in place (the key file, or the
- * `.next` file it writes first), when its id is the one the store now names.
+ * `.next` file it writes first), when its id is the one the store now names. Either is taken only
+ * when private to this user, by owner and mode as loadKey and the rotation take them (walk Z: only
+ * the mode was checked, so a key another user planted there was taken); `.next`, which rotate-key
+ * only ever writes as a regular file, not through a symbolic link.
  */
 export function keyFileReloader(keyFile: string): (wanted: string) => Promise<Buffer | undefined> {
   return async (wanted) => {
     for (const f of [keyFile, `${keyFile}.next`]) {
       try {
-        const st = await stat(f);
-        if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) continue;
+        const st = f === keyFile ? await stat(f) : await lstat(f);
+        if (!st.isFile() || notPrivate(f, st, 'key file', 0o077)) continue;
         const k = parseKey(await readFile(f, 'utf8'), `key file ${f}`);
         if (keyId(k) === wanted) return k;
       } catch {
