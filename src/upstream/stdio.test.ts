@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { logTo } from '../../test/support/logs.ts';
+import { eventually } from '../../test/support/eventually.ts';
 import { droppedLineId, StdioChannel } from './stdio.ts';
 import { LogBudget } from '../util/log-budget.ts';
 import { Peer } from './peer.ts';
@@ -93,4 +94,54 @@ test('the id of a dropped line, where SDKs write it: first (after jsonrpc) or la
   assert.equal(droppedLineId(b('{"result":{"x":"aaa'), b('aaa","id":3}}')), undefined, 'a nested id');
   assert.equal(droppedLineId(b('{"method":"notifications/message","params":'), b('"}}')), undefined);
   assert.equal(droppedLineId(b('{"jsonrpc":"2.0","id":"s1","result"'), b('"}}')), undefined, 'not one of ours');
+});
+
+/** A server that, asked `junk` with {n, bad}, writes n lines that are not JSON and `bad` that are not UTF-8, then answers. */
+const JUNK_SERVER = `
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => {
+  const m = JSON.parse(l);
+  let out = '';
+  for (let i = 0; i < m.params.n; i++) out += 'not json ' + i + '\\n';
+  process.stdout.write(out);
+  for (let i = 0; i < m.params.bad; i++) process.stdout.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"x","params":{"s":"'), Buffer.from([0xff]), Buffer.from('"}}\\n')]));
+  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { ok: true } }) + '\\n');
+});`;
+
+test('a server writing junk lines: a bounded number of warnings, then one with the count left out; its answers still arrive', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 }); // the budget's clock; the child and its pipes run for real
+  const lines: Array<{ msg: string; suppressed?: number; upstream?: string }> = [];
+  const log = logTo(
+    'info',
+    (c) =>
+      lines.push(
+        ...c
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ),
+    { base: undefined },
+  );
+  const ch = new StdioChannel('junk', { command: process.execPath, args: ['-e', JUNK_SERVER], env: {} }, log);
+  const answers: unknown[] = [];
+  ch.setReceiver({ message: (m) => answers.push(m), closed: () => {} });
+  const ask = async (id: number, n: number, bad: number) => {
+    await ch.send({ jsonrpc: '2.0', id, method: 'junk', params: { n, bad } });
+    await eventually(() => answers.length === id);
+  };
+  const dropped = () =>
+    lines.filter((l) => /^(dropped non-json|refused upstream output that is not UTF-8)/.test(l.msg));
+  try {
+    await ask(1, 2000, 50);
+    const burst = new LogBudget().burst;
+    assert.equal(dropped().length, burst, `at most ${burst} lines for 2050 dropped`);
+    assert.ok(dropped().every((l) => l.upstream === 'stdio:junk' && l.suppressed === undefined));
+    t.mock.timers.tick(new LogBudget().windowMs); // a window later, the next dropped line says the rest
+    await ask(2, 1, 0);
+    assert.equal(dropped().length, burst + 1);
+    assert.equal(dropped().at(-1)?.suppressed, 2050 - burst);
+    assert.deepEqual(answers.at(-1), { jsonrpc: '2.0', id: 2, result: { ok: true } });
+  } finally {
+    await ch.close();
+  }
 });

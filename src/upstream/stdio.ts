@@ -70,6 +70,7 @@ export class StdioChannel implements Channel {
   #bufLen = 0;
   /** Dropping a line to its end: why, and its first and last bytes (for its id). */
   #dropping: { overBudget: boolean; head: Buffer; tail: Buffer } | undefined;
+  /** Lines of this server's output dropped (junk, not UTF-8, too large): at most `burst` said a window. */
   readonly #noisy = new LogBudget();
   #exited: Promise<void>;
   #closing = false;
@@ -251,6 +252,17 @@ export class StdioChannel implements Channel {
     );
   }
 
+  /**
+   * A line of the server's output dropped, said within the server's budget of such lines (#noisy): a
+   * server writing junk as fast as it likes gets `burst` lines a window, then one with the count of
+   * what was left out (walk Z: 2000 junk lines were 2000 warnings, 276 KB of log from one burst).
+   */
+  #warnDropped(bytes: number, msg: string): void {
+    this.#noisy.line(Date.now(), (n) =>
+      this.#log.warn({ upstream: this.description, bytes, ...(n ? { suppressed: n } : {}) }, msg),
+    );
+  }
+
   /** The dropped line ended with `piece`: the request it answers, if its ends name one, fails now. */
   #dropped(piece: Buffer): void {
     const d = this.#dropping;
@@ -272,13 +284,13 @@ export class StdioChannel implements Channel {
     try {
       msg = parseUpstreamJson(line.toString('utf8'));
     } catch {
-      this.#log.warn({ upstream: this.description, bytes: line.length }, 'dropped non-json upstream output');
+      this.#warnDropped(line.length, 'dropped non-json upstream output');
       return;
     }
     // Bytes that are not UTF-8 are never passed on decoded as U+FFFD: a response becomes an error for
     // its request (so the caller is not left waiting), anything else is dropped.
     if (!isUtf8(line)) {
-      this.#log.warn({ upstream: this.description, bytes: line.length }, 'refused upstream output that is not UTF-8');
+      this.#warnDropped(line.length, 'refused upstream output that is not UTF-8');
       const id = (msg as { id?: unknown } | null)?.id;
       const response = msg && typeof msg === 'object' && ('result' in msg || 'error' in msg);
       if (response && (typeof id === 'string' || typeof id === 'number'))
