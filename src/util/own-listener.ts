@@ -101,14 +101,29 @@ export function namesGateway(host: string, port: number, listen: Listening): boo
 }
 
 /** What pg makes of a connection string, with the environment (PGHOST, PGPORT) and its defaults. */
-type PgParameters = new (config: { connectionString: string }) => { host?: unknown; port?: unknown };
+type PgParameters = new (config: {
+  connectionString: string;
+  ssl: boolean;
+  sslnegotiation: string;
+}) => { host?: unknown; port?: unknown };
 const pgParameters = lazyRequire<PgParameters>('pg/lib/connection-parameters.js');
 /** What ioredis makes of a URL (its query fills in what the URL leaves out; `path` is a unix socket). */
 type RedisUrl = { parseURL(url: string): { host?: unknown; port?: unknown; path?: unknown } };
 const redisUrl = lazyRequire<RedisUrl>('ioredis/built/utils/index.js');
 
-/** Query parameters that make pg read files (and fail on a missing one); none of them moves the address. */
-const PG_FILE_PARAMS = ['sslcert', 'sslkey', 'sslrootcert'];
+/**
+ * Query parameters about TLS: pg reads files for some (synchronously, failing on a missing one) and
+ * refuses some combinations; none of them moves the address, so they are left out of the reading.
+ */
+const PG_TLS_PARAMS = new Set([
+  'ssl',
+  'sslcert',
+  'sslkey',
+  'sslrootcert',
+  'sslmode',
+  'sslnegotiation',
+  'uselibpqcompat',
+]);
 
 /**
  * Where pg connects for `url`, read by pg itself: the query's `host` and `port` before the URL's,
@@ -117,19 +132,32 @@ const PG_FILE_PARAMS = ['sslcert', 'sslkey', 'sslrootcert'];
  * database). A unix socket (a host starting with `/`) is no TCP address: undefined.
  */
 function postgresAddress(url: string): Listening | undefined {
-  let p: InstanceType<PgParameters>;
   try {
-    p = new (pgParameters())({ connectionString: url });
+    const p = new (pgParameters())({ connectionString: withoutTls(url), ssl: false, sslnegotiation: 'postgres' });
+    return tcp(p.host, p.port);
   } catch {
-    try {
-      const u = new URL(url);
-      for (const k of PG_FILE_PARAMS) u.searchParams.delete(k);
-      p = new (pgParameters())({ connectionString: u.href });
-    } catch {
-      return undefined; // not a connection string pg takes: said where it is read
-    }
+    return undefined; // not a connection string pg takes: said where it is read
   }
-  return tcp(p.host, p.port);
+}
+
+/** `url` without its TLS query parameters (by name as pg decodes it), every other byte as it was. */
+function withoutTls(url: string): string {
+  const q = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (q < 0 || (hash >= 0 && hash < q)) return url;
+  const end = hash < 0 ? url.length : hash;
+  const kept = url
+    .slice(q + 1, end)
+    .split('&')
+    .filter((pair) => {
+      const name = pair.split('=', 1)[0].replaceAll('+', ' ');
+      try {
+        return !PG_TLS_PARAMS.has(decodeURIComponent(name));
+      } catch {
+        return true;
+      }
+    });
+  return `${url.slice(0, q + 1)}${kept.join('&')}${url.slice(end)}`;
 }
 
 /** Where ioredis connects for `url`: the URL's host and port, else its query's, else localhost:6379; a unix socket is none. */
