@@ -69,6 +69,7 @@ test("config: the gateway's own database is refused however pg finds it (query h
     'postgres://gh@10.9.9.9:5432/gh?host=127.0.0.1&port=5433', // the query wins over the URL's own
     // TLS parameters moving nothing, one naming a file that is not there (pg would fail reading it).
     'postgres:///gh?sslmode=require&sslrootcert=/nonexistent/ca.pem&host=127.0.0.1&port=5433',
+    'postgres:///gh?uselibpqcompat=true&sslmode=verify-ca&host=127.0.0.1&port=5433', // pg refuses this one
   ]) {
     const found = issues(configText(store(url), '127.0.0.1:5433'));
     assert.equal(found.length, 1, url);
