@@ -26,9 +26,14 @@ for (const backend of ['memory', 'redis'] as const)
         backend === 'redis'
           ? `  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${PREFIX}", commandTimeoutMs: 2000 }\n`
           : '';
-      t = await startGateway(`${stdioServer('ci', SERVER)}    tools: { deploy: { class: WRITE } }\n`, {
-        top: `inventory: { newTools: accept }\nlimits:\n${redis}  rules:\n    - { id: deploys, scope: tenant_tool, tools: ['*__deploy'], concurrency: 1 }\n`,
-      });
+      // A task holds its slot for its ttl, at least its server's maxTotalMs (a ttl of 1 ms is no way around a
+      // cap): 20 s here, so the 45 s ttl is the deadline said.
+      t = await startGateway(
+        `${stdioServer('ci', SERVER)}    tools: { deploy: { class: WRITE } }\n    timeouts: { requestMs: 20000, maxTotalMs: 20000 }\n`,
+        {
+          top: `inventory: { newTools: accept }\nlimits:\n${redis}  rules:\n    - { id: deploys, scope: tenant_tool, tools: ['*__deploy'], concurrency: 1 }\n`,
+        },
+      );
       client = new Client({ name: 'task-cap-retry', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
     });
