@@ -202,14 +202,7 @@ function sortQuestions(up: Upstream, caps: JsonObject, result: JsonObject): Sort
     else if (method !== 'roots/list' && !caps[capabilityFor(method) ?? '']) missing[capabilityFor(method) ?? ''] = {};
     else throw new GatehouseError('E_UPSTREAM_FAILED', `the client could not answer ${questionName(method)}`);
   }
-  if (Object.keys(missing).length)
-    throw new GatehouseError(
-      'E_MISSING_CAPABILITY',
-      `missing required client capability: ${Object.keys(missing)
-        .map((c) => `\`${c}\``)
-        .join(', ')}`,
-      { requiredCapabilities: missing },
-    );
+  if (Object.keys(missing).length) throw missingCapabilities(missing);
   if (Object.keys(mine).length || !Object.keys(answers).length) return { result: { ...result, inputRequests: mine } };
   return { answers, state: result.requestState };
 }
@@ -231,6 +224,16 @@ async function modernUpstreamCall(
     p = { ...rest, inputResponses: sorted.answers };
     if (typeof sorted.state === 'string') p.requestState = sorted.state;
   }
+}
+
+/** The refusal of questions the caller cannot be asked: the capabilities they need, named (-32021). */
+function missingCapabilities(missing: JsonObject): GatehouseError {
+  const named = Object.keys(missing)
+    .map((c) => `\`${c}\``)
+    .join(', ');
+  return new GatehouseError('E_MISSING_CAPABILITY', `missing required client capability: ${named}`, {
+    requiredCapabilities: missing,
+  });
 }
 
 /** A question as an error names it: its method when the table names it, else not the upstream's text. */
@@ -497,13 +500,7 @@ async function stepHeld(
     if (Object.keys(missing).length) {
       held.abandon();
       holds.release(held);
-      throw new GatehouseError(
-        'E_MISSING_CAPABILITY',
-        `missing required client capability: ${Object.keys(missing)
-          .map((c) => `\`${c}\``)
-          .join(', ')}`,
-        { requiredCapabilities: missing },
-      );
+      throw missingCapabilities(missing);
     }
     const asked = step.questions.filter((q) => ctx.clientCapabilities[capabilityFor(q.request.method) ?? '']);
     if (asked.length) {
