@@ -10,11 +10,10 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { FILESYSTEM, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { URL_ELICITATION, firstInputRequest, modernMeta, postModernCall, replyOf, type Reply } from './support/rpc.ts';
 import { submitDecision } from './support/approval-page.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
+import { createPgSchema, dropPgSchema, freshPgSchema, pgUrlWithSchema, requireService } from './support/services.ts';
 import type { TimelineEntry } from '../src/audit/timeline.ts';
 import { consoleCookie } from './support/console-cookie.ts';
 
@@ -23,12 +22,7 @@ const schema = freshPgSchema();
 const gateways: TestGateway[] = [];
 
 before(async () => {
-  const c = new pg.Client({ connectionString: pgTestUrl() });
-  await c
-    .connect()
-    .then(() => c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`))
-    .finally(() => c.end())
-    .catch(() => {}); // PostgreSQL away: its test is skipped (requireService)
+  await createPgSchema(schema).catch(() => {}); // PostgreSQL away: its test is skipped (requireService)
 });
 after(async () => {
   for (const g of gateways) await g.close();

@@ -14,7 +14,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash, randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,10 +21,10 @@ import { ElicitRequestSchema, ElicitResultSchema } from '@modelcontextprotocol/s
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createKey, startGateway, type TestGateway } from './support/gateway.ts';
 import {
+  createPgSchema,
   dropPgSchema,
   dropRedisKeys,
   freshPgSchema,
-  pgTestUrl,
   pgUrlWithSchema,
   redisAvailable,
 } from './support/services.ts';
@@ -86,10 +85,7 @@ async function replica(redis: boolean | number): Promise<TestGateway> {
 
 before(async () => {
   if (!(await postgresAvailable()) || !(await redisAvailable())) return;
-  const c0 = new pg.Client({ connectionString: pgTestUrl() });
-  await c0.connect();
-  await c0.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c0.end();
+  await createPgSchema(schema);
   writeFileSync(
     join(tmp, 'policy.yaml'),
     "rules:\n  - { id: both, subjects: { tenants: [acme, globex] }, tools: ['up__*'], effect: allow }\n",

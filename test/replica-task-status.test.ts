@@ -19,7 +19,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -32,7 +31,7 @@ import {
 import { z } from 'zod';
 import type { JsonObject } from '../src/protocol/jsonrpc.ts';
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, pgUrlWithSchema } from './support/services.ts';
+import { createPgSchema, dropPgSchema, dropRedisKeys, freshPgSchema, pgUrlWithSchema } from './support/services.ts';
 import { postgresAvailable, redisAvailable } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { localSecrets } from './support/secrets.ts';
@@ -102,10 +101,7 @@ async function split(who: string): Promise<Client> {
 
 before(async () => {
   if (!(await postgresAvailable()) || !(await redisAvailable())) return;
-  const c0 = new pg.Client({ connectionString: pgTestUrl() });
-  await c0.connect();
-  await c0.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c0.end();
+  await createPgSchema(schema);
   a = await replica();
   b = await replica();
   for (const [name, tenant] of [

@@ -15,7 +15,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -23,10 +22,10 @@ import { CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotoc
 import { z } from 'zod';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import {
+  createPgSchema,
   dropPgSchema,
   dropRedisKeys,
   freshPgSchema,
-  pgTestUrl,
   pgUrlWithSchema,
   postgresAvailable,
   redisAvailable,
@@ -61,10 +60,7 @@ async function replica(redis: boolean): Promise<TestGateway> {
 
 before(async () => {
   if (!(await postgresAvailable()) || !(await redisAvailable())) return;
-  const c0 = new pg.Client({ connectionString: pgTestUrl() });
-  await c0.connect();
-  await c0.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c0.end();
+  await createPgSchema(schema);
   writeFileSync(
     join(tmp, 'policy.yaml'),
     "rules:\n  - { id: both, subjects: { tenants: [acme, globex] }, tools: ['tasks__*'], effect: allow }\n",

@@ -5,11 +5,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EVERYTHING, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
+import { createPgSchema, dropPgSchema, freshPgSchema, pgUrlWithSchema, requireService } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { postLegacy } from './support/rpc.ts';
 
@@ -33,10 +32,7 @@ const post = (url: string, sid: string, body: unknown) => postLegacy(url, body, 
 
 test('a session started on replica A is served by replica B, and ended everywhere', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
-  const c = new pg.Client({ connectionString: pgTestUrl() });
-  await c.connect();
-  await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c.end();
+  await createPgSchema(schema);
   const [a, b] = await Promise.all([replica(), replica()]);
   assert.equal(a.gw.store.driver, 'postgres');
 

@@ -14,7 +14,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { parseConfig } from '../src/config/load.ts';
 import { Gateway } from '../src/main.ts';
 import { keyId, LocalSecretStore } from '../src/credentials/local-store.ts';
@@ -26,7 +25,7 @@ import { logTo, type LogLine } from './support/logs.ts';
 import { freePort } from './support/processes.ts';
 import { eventually } from './support/eventually.ts';
 import { modernMeta, postModern, type Reply } from './support/rpc.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, pgUrlWithSchema, requireService } from './support/services.ts';
+import { createPgSchema, dropPgSchema, freshPgSchema, pgUrlWithSchema, requireService } from './support/services.ts';
 import { followToRedirect, gatewayClient, startOidcProvider, type OidcFixture } from './fixtures/oidc/provider.ts';
 import { startProtectedServer, type ProtectedServer } from './fixtures/upstreams/protected-http.ts';
 
@@ -348,10 +347,7 @@ test('PostgreSQL: rotate-key killed three times; the next gateway start finishes
 
 async function pgSchema(): Promise<string> {
   const schema = freshPgSchema();
-  const c = new pg.Client({ connectionString: pgTestUrl() });
-  await c.connect();
-  await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c.end();
+  await createPgSchema(schema);
   return schema;
 }
 

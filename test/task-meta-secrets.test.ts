@@ -16,7 +16,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -24,10 +23,10 @@ import { z } from 'zod';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { localSecrets } from './support/secrets.ts';
 import {
+  createPgSchema,
   dropPgSchema,
   dropRedisKeys,
   freshPgSchema,
-  pgTestUrl,
   pgUrlWithSchema,
   postgresAvailable,
   redisAvailable,
@@ -83,10 +82,7 @@ function replica(record: string): Promise<TestGateway> {
 
 before(async () => {
   if (!(await postgresAvailable()) || !(await redisAvailable())) return;
-  const c0 = new pg.Client({ connectionString: pgTestUrl() });
-  await c0.connect();
-  await c0.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await c0.end();
+  await createPgSchema(schema);
   writeFileSync(
     join(tmp, 'policy.yaml'),
     "rules:\n  - { id: both, subjects: { tenants: [acme, globex] }, tools: ['tasks__*'], effect: allow }\n",

@@ -76,6 +76,17 @@ export function freshPgSchema(): string {
   return `t_${randomBytes(6).toString('hex')}`;
 }
 
+/** Create a test schema (empty, in pgTestUrl()'s database) for a gateway's store to migrate into. */
+export async function createPgSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: pgTestUrl(), connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${c.escapeIdentifier(schema)}`);
+  } finally {
+    await c.end();
+  }
+}
+
 /** Drop a test schema and everything in it (from pgTestUrl() when no url is given). */
 export async function dropPgSchema(schema: string): Promise<void>;
 export async function dropPgSchema(url: string, schema: string): Promise<void>;
