@@ -19,10 +19,17 @@ const MAX_DEPTH = 64;
  */
 const HIDING = /(?<=[\x21-\x7e])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cs}]+(?=[\x21-\x7e])/gu;
 
-/** `text` and, when it holds a run that hides a token (HIDING), `text` without them: looked at only, never what is forwarded. */
-function readings(text: string): string[] {
+/** Every character HIDING could take is outside ASCII: a text without one has no second reading. */
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * `text` without the runs that hide a token (HIDING), when it holds one: looked at only, never what
+ * is forwarded; undefined when there is none (most texts: ASCII, tested first without a copy).
+ */
+function unhidden(text: string): string | undefined {
+  if (!NOT_ASCII.test(text)) return undefined;
   const plain = text.replace(HIDING, '');
-  return plain === text ? [text] : [text, plain];
+  return plain === text ? undefined : plain;
 }
 
 export class SecretScrubber {
@@ -116,11 +123,14 @@ export class SecretScrubber {
   find(v: unknown): string[] {
     const found = new Set<string>();
     const matcher = this.#matcher;
+    const lookAt = (t: string) => {
+      if (matcher?.find(t).length) found.add('injected credential');
+      redactWellKnown(t, (kind) => found.add(kind), 'key-value');
+    };
     const look = (text: string) => {
-      for (const t of readings(text)) {
-        if (matcher?.find(t).length) found.add('injected credential');
-        redactWellKnown(t, (kind) => found.add(kind), 'key-value');
-      }
+      lookAt(text);
+      const plain = unhidden(text);
+      if (plain !== undefined) lookAt(plain);
     };
     const walk = (x: unknown, depth: number): void => {
       if (typeof x === 'string') {

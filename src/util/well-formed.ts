@@ -22,6 +22,31 @@ function pathOf(step: Step): ValuePath {
 
 /** The first lone surrogate in `value` (in a string or an object key), as its path; undefined when none. */
 export function loneSurrogateAt(value: unknown): ValuePath | undefined {
+  // Every call's params are walked: first without building paths (nothing allocated but the stack),
+  // and only a value that holds one walked again for where.
+  return holdsLoneSurrogate(value) ? firstPath(value) : undefined;
+}
+
+function holdsLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        if (!k.isWellFormed()) return true;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return false;
+}
+
+function firstPath(value: unknown): ValuePath | undefined {
   const stack: Array<[unknown, Step]> = [[value, undefined]];
   for (let top = stack.pop(); top; top = stack.pop()) {
     const [v, at] = top;
