@@ -73,8 +73,12 @@ export class Liveness {
    * answered after they land, just before the outcome: a closer that read this gateway's heartbeat as
    * stale in the milliseconds before that, and wrote after the answer, is the one case left unmarked.
    */
-  async outcome(input: AuditInput, intent: AuditEvent, startedAt: number): Promise<AuditInput> {
-    if (!this.gaps.atRisk(startedAt)) return input;
+  outcome(input: AuditInput, intent: AuditEvent, startedAt: number): AuditInput | Promise<AuditInput> {
+    // Every call's outcome passes here: the healthy case answers at once, no promise made.
+    return this.gaps.atRisk(startedAt) ? this.#lateOrNot(input, intent) : input;
+  }
+
+  async #lateOrNot(input: AuditInput, intent: AuditEvent): Promise<AuditInput> {
     const unknown = await this.#store.closedAsUnknown(intent).catch((err: Error) => {
       this.#ops.warn({ err: err.message, intent: intent.id }, 'audit: could not read whether a call was closed');
       return undefined;

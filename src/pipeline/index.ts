@@ -233,7 +233,8 @@ async function closeRequest(
       const o = error ? failedOutcome(s.stage, failure) : (outcome as Completed);
       const record = deps.audit.recorder.outcome(s, s.intent.id, o, ms, error, secrets);
       // Late when this gateway looked stopped and another closed the call as unknown meanwhile (liveness.ts).
-      lost.error = await closeIntent(deps, await deps.audit.liveness.outcome(record, s.intent, s.startedAt));
+      const checked = deps.audit.liveness.outcome(record, s.intent, s.startedAt);
+      lost.error = await closeIntent(deps, checked instanceof Promise ? await checked : checked);
       if (lost.error) counted = lost.error.code; // counted as what its caller got
     } else if (error || s.halt) {
       await deps.audit.record(
