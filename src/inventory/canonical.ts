@@ -7,9 +7,19 @@
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { sha256 } from '../util/sha256.ts';
-import { wellFormed } from '../util/well-formed.ts';
+import { loneSurrogateAt, wellFormed } from '../util/well-formed.ts';
 
-const pinOf = (v: unknown): string => `sha256:${sha256(canonicalJson(wellFormed(v)))}`;
+/** Canonical JSON refuses a lone surrogate: only a definition it refuses is walked (ADR 0014). */
+function pinOf(v: unknown): string {
+  let text: string;
+  try {
+    text = canonicalJson(v);
+  } catch (err) {
+    if (loneSurrogateAt(v) === undefined) throw err;
+    text = canonicalJson(wellFormed(v));
+  }
+  return `sha256:${sha256(text)}`;
+}
 
 /**
  * The fields of a tool a client sees and a model or host reads: every one of them is pinned. `_meta`

@@ -22,7 +22,7 @@ import { canonicalJson } from '../util/canonical-json.ts';
 import { proposeClass } from './classify.ts';
 import type { ToolClass } from '../model/tool-class.ts';
 import { scanInstructions, scanItem, scanSurrogates, scanTool, summarize, type Finding } from './scan.ts';
-import { wellFormed } from '../util/well-formed.ts';
+import { loneSurrogateAt, mayHoldLoneSurrogate, wellFormed } from '../util/well-formed.ts';
 
 export type NewToolRule = 'quarantine' | 'accept';
 
@@ -75,8 +75,7 @@ export function effectiveClass(
 }
 
 function snapshotOf(obs: Observation, iPin: string): { digest: string; content: JsonObject } {
-  // Kept as shown: a lone surrogate (the definitions' own are marked by their findings) as U+FFFD.
-  const content: JsonObject = wellFormed({
+  const shown: JsonObject = {
     serverInfo: (obs.serverInfo ?? null) as JsonObject,
     protocolVersion: obs.protocolVersion,
     instructionsPin: iPin,
@@ -85,8 +84,18 @@ function snapshotOf(obs: Observation, iPin: string): { digest: string; content: 
     prompts: obs.prompts.map((p) => String(p.name ?? '')).sort(),
     resources: obs.resources.map((r) => String(r.uri ?? '')).sort(),
     resourceTemplates: obs.resourceTemplates.map((r) => String(r.uriTemplate ?? '')).sort(),
-  });
-  return { digest: `sha256:${sha256(canonicalJson(content))}`, content };
+  };
+  // Kept as shown: a lone surrogate (the definitions' own are marked by their findings) as U+FFFD.
+  // Canonical JSON refuses one, so only a snapshot it refuses is walked: a walk of every definition
+  // at every discovery was one long loop V8 optimised with TurboFan during a start, paging about
+  // 5 MB of the compiler's code in for good (ADR 0014).
+  try {
+    return { digest: `sha256:${sha256(canonicalJson(shown))}`, content: shown };
+  } catch (err) {
+    if (loneSurrogateAt(shown) === undefined) throw err;
+    const content = wellFormed(shown);
+    return { digest: `sha256:${sha256(canonicalJson(content))}`, content };
+  }
 }
 
 function byKey(key: string): (a: JsonObject, b: JsonObject) => number {
@@ -173,26 +182,30 @@ interface ListedItem {
 function listedItems(obs: Observation, rule: NewToolRule): ListedItem[] {
   const opts = { otherTools: obs.otherTools };
   // Each kept, pinned and scanned as shown: a lone surrogate (not Unicode text; the store cannot hold
-  // it, RFC 8785 cannot pin it) as U+FFFD, and a finding that holds the item for review.
+  // it, RFC 8785 cannot pin it) as U+FFFD, and a finding that holds the item for review. The listing
+  // is looked at once; only one that may hold one is walked item by item (ADR 0014).
+  const clean = !mayHoldLoneSurrogate([obs.tools, obs.prompts, obs.resourceTemplates, obs.resources]);
+  const shown = (raw: JsonObject): JsonObject => (clean ? raw : wellFormed(raw));
+  const surrogates = (raw: JsonObject): Finding[] => (clean ? [] : scanSurrogates(raw));
   const item = (raw: JsonObject, name: (def: JsonObject) => string, itemRule: NewToolRule): ListedItem => {
-    const def = wellFormed(raw);
+    const def = shown(raw);
     return {
       name: name(def),
       def,
       pin: itemPin(def),
-      findings: [...scanSurrogates(raw), ...scanItem(def, opts)],
+      findings: [...surrogates(raw), ...scanItem(def, opts)],
       rule: itemRule,
       tool: false,
     };
   };
   return [
     ...obs.tools.map((raw) => {
-      const def = wellFormed(raw);
+      const def = shown(raw);
       return {
         name: String(def.name),
         def,
         pin: toolPin(def),
-        findings: [...scanSurrogates(raw), ...scanTool(def, opts)],
+        findings: [...surrogates(raw), ...scanTool(def, opts)],
         rule,
         tool: true,
       };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalJson } from './canonical-json.ts';
-import { loneSurrogateAt, pathText, wellFormed } from './well-formed.ts';
+import { loneSurrogateAt, mayHoldLoneSurrogate, pathText, wellFormed } from './well-formed.ts';
 
 test('the first lone surrogate is found in strings and keys, at any depth, and named by its path', () => {
   assert.equal(loneSurrogateAt({ a: 'ok', b: ['\ud83d\ude00'] }), undefined, 'a pair is text');
@@ -42,4 +42,33 @@ test('a well-formed copy replaces each lone surrogate by U+FFFD; a value without
   let x = wellFormed(deep) as { a: unknown } | string;
   while (typeof x !== 'string') x = x.a as { a: unknown } | string;
   assert.equal(x, 'bottom\ufffd');
+});
+
+test('the one-pass look says "maybe" for every value the walk finds one in, and "no" for clean data', () => {
+  const hostile = [
+    '\ud800',
+    { a: 'x\udfff' },
+    { 'k\udbff': 1 },
+    [[['deep', { b: ['\udc00y'] }]]],
+    { text: 'a pair 😀 then a lone \ud83d' },
+  ];
+  for (const v of hostile) {
+    assert.ok(loneSurrogateAt(v), 'the walk finds it');
+    assert.equal(mayHoldLoneSurrogate(v), true, JSON.stringify(v));
+  }
+  const clean = [
+    { a: 'plain', n: 1, pair: '😀', list: [null, true, 'é'] },
+    [],
+    'text',
+    { text: 'ordinary \\ backslash' },
+  ];
+  for (const v of clean) assert.equal(mayHoldLoneSurrogate(v), false, JSON.stringify(v));
+  // A text that merely spells the escape is a false "maybe" (then walked): never a missed one.
+  assert.equal(mayHoldLoneSurrogate({ doc: 'write \\ud800 to send half a pair' }), true);
+  assert.equal(loneSurrogateAt({ doc: 'write \\ud800 to send half a pair' }), undefined);
+  // Not JSON data: the walk decides.
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.equal(mayHoldLoneSurrogate(cyclic), true);
+  assert.equal(mayHoldLoneSurrogate({ big: 1n }), true);
 });
