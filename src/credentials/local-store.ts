@@ -14,10 +14,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { openParts, sealParts } from '../util/seal.ts';
 import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
 import { inWords, missingLocal } from './secret-fixes.ts';
-import { notPrivate } from '../util/private-path.ts';
+import { notPrivate, notPrivateDir } from '../util/private-path.ts';
 
 export const KEY_ENV = 'GATEHOUSE_SECRETS_KEY';
 const KEY_BYTES = 32;
@@ -84,7 +85,7 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const key = generateKey();
-  await mkdir(dirname(opts.keyFile), { recursive: true, mode: 0o700 });
+  await privateDir(dirname(opts.keyFile));
   try {
     // 'wx': if another process created it meanwhile, use theirs.
     const fh = await open(opts.keyFile, 'wx', 0o600);
@@ -157,7 +158,7 @@ export function keyFileReloader(keyFile: string): (wanted: string) => Promise<Bu
 export async function storedNames(file: string): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readPrivate(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -260,13 +261,14 @@ export class LocalSecretStore {
   async #read(): Promise<StoreFile> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = await readPrivate(this.file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
         return { version: FORMAT_VERSION, keyId: this.keyId, entries: {} };
+      if (err instanceof CredentialError) throw err;
       throw new CredentialError(
         'E_PROVIDER_UNAVAILABLE',
-        `cannot read the secret store (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        `cannot read the secret store (${(err as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link: the store writes a file of its own, never a link' : ((err as NodeJS.ErrnoException).code ?? 'error')})`,
         { provider: PROVIDER },
       );
     }
@@ -305,6 +307,23 @@ export class LocalSecretStore {
   }
 }
 
+/**
+ * The store file's text, opened without following a link (the store only ever writes a regular file
+ * of its own by rename): a link planted in its place is not read, nor is a file another user owns or
+ * can write (walk AA).
+ */
+async function readPrivate(file: string): Promise<string> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    const why = st.isFile() ? notPrivate(file, st, 'the secret store file', 0o022) : `${file} is not a file`;
+    if (why) throw new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 function checkName(name: string): void {
   if (!NAME.test(name))
     throw new CredentialError('E_REF_INVALID', 'invalid local secret name (letters, digits, _ . @ -; at most 128)', {
@@ -337,10 +356,21 @@ function decrypt(key: Buffer, name: string, e: Entry): string {
   }
 }
 
+/**
+ * Made (0700) when missing; refused, before anything is written in it, when another user owns it or
+ * can write in it, as the store refuses such a state directory: a key or sealed values written there
+ * could be swapped or removed by its owner (walk AA: `secrets set` wrote both, then the store refused).
+ */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const why = notPrivateDir(dir, 'the directory of the secret store');
+  if (why) throw new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
+}
+
 /** temp file (0600, same directory) + fsync + rename + directory fsync. */
 async function atomicWrite(path: string, text: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await privateDir(dir);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   const fh = await open(tmp, 'wx', 0o600);
   try {

@@ -2,7 +2,7 @@
  * The embedded store: one SQLite file in the state directory (better-sqlite3 under kysely), readable
  * only by the gateway's user. `gatehouse start` needs nothing else.
  */
-import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
@@ -13,7 +13,7 @@ import { keepingStatements } from './kept-statements.ts';
 import { migrate } from './migrations.ts';
 import { storeOver } from './repos.ts';
 import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
-import { notPrivate } from '../util/private-path.ts';
+import { notPrivateDir } from '../util/private-path.ts';
 import type { ApiKeysTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -51,7 +51,7 @@ export async function openSqlite(path: string): Promise<Store> {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // Another user who can write the directory can swap the database (and its keys) for their own.
-    const why = notPrivate(dirname(path), statSync(dirname(path)), 'the state directory', 0o022);
+    const why = notPrivateDir(dirname(path), 'the state directory');
     if (why) throw new Error(why);
     createPrivately(path); // the -wal and -shm files SQLite creates take the same mode
     sqlite = new Sqlite(path);

@@ -4,7 +4,7 @@
  * was planted (whoever owns it can change it, and the store's contents with it); a state directory
  * others can write lets them swap the database for one holding their own admin key. POSIX only.
  */
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats, statSync } from 'node:fs';
 
 /** Why `st` (of `path`, a `what`) is not private to this user, or undefined when it is. `mask`: the mode bits others must not have. */
 export function notPrivate(path: string, st: Stats, what: string, mask: 0o077 | 0o022): string | undefined {
@@ -35,4 +35,20 @@ export function notPrivateKey(path: string, st: Stats, what: string): string | u
   const mounted =
     (st.uid === 0 || st.uid === uid) && (mode & 0o027) === 0 && ((mode & 0o040) === 0 || groups.includes(st.gid));
   return mounted ? undefined : mine;
+}
+
+/**
+ * Why directory `dir` may not hold what the gateway keeps (its store, its secrets and their key), or
+ * undefined: another user than this one or root owns it, or group or others can write in it (they
+ * could swap a file for their own), or it is a symbolic link another user owns (they can point it
+ * elsewhere later; root's links are taken).
+ */
+export function notPrivateDir(dir: string, what: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  const uid = process.getuid?.();
+  const link = lstatSync(dir);
+  if (link.isSymbolicLink() && uid !== undefined && link.uid !== uid && link.uid !== 0)
+    return `${what} ${dir} is a symbolic link of user ${link.uid}, not of the user running gatehouse (${uid}): whoever owns it can point it elsewhere; use a directory of your own`;
+  const st = statSync(dir);
+  return st.uid === 0 && (st.mode & 0o022) === 0 ? undefined : notPrivate(dir, st, what, 0o022);
 }
