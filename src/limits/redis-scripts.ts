@@ -81,6 +81,28 @@ for i = 1, n do
 end
 return out`;
 
+// Points a replica spent locally while Redis was away (local-points.ts), added to their bucket once it
+// is back. KEYS[1]: the bucket, KEYS[2]: the run's sent mark. ARGV: ms to refill one point, capacity,
+// points, ms since the run's latest point, ms the mark lasts (until the run would be over). Taken as
+// spent at the later of the run's latest point and the bucket's last change (never earlier than they
+// were, so no refill is counted that was not there), emptying the bucket at most, then refilled to
+// now. A run already counted (its mark is there: an answer lost, the catch-up sent again) is not
+// counted twice. Returns 1 when counted, 0 when it had been.
+const POINTS = `${CLOCK}
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local a, b, k = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local spent = now - math.max(0, tonumber(ARGV[4]))
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, last = tonumber(h[1]), tonumber(h[2])
+if tokens == nil or last == nil then tokens, last = b, spent end
+local at = math.min(now, math.max(spent, last))
+local level = math.min(b, tokens + math.max(0, at - last) / a)
+level = math.min(b, math.max(0, level - k) + math.max(0, now - at) / a)
+redis.call('HSET', KEYS[1], 'tokens', tostring(level), 'at', tostring(math.max(now, last)))
+redis.call('PEXPIRE', KEYS[1], math.ceil((b - level) * a) + 1000)
+redis.call('SET', KEYS[2], '1', 'PX', math.max(1, math.ceil(tonumber(ARGV[5]))))
+return 1`;
+
 // Re-adds rather than only updating: the call is still running, so it does hold the slot.
 const RENEW = `${CLOCK}
 for i = 1, #KEYS do keepLease(KEYS[i], ARGV[1], tonumber(ARGV[2])) end
@@ -154,4 +176,5 @@ export const SCRIPTS = {
   hold: script(HOLD),
   end: script(END),
   live: script(LIVE),
+  points: script(POINTS),
 };

@@ -30,10 +30,18 @@
  *   until released or its task ends, its points taken from the local share, emptied at most), so a
  *   cut never gives a replica a fresh budget beside the calls and tasks it still runs (walk X: a cap
  *   of 1 let a second call in on the replica whose first still ran; 10/10 spent gave 10 more).
+ *   The bound in a cut: each replica allows 1/`fallbackDivisor` of every rule (capacity and refill),
+ *   less what it spent through Redis itself; N replicas, N/`fallbackDivisor` of it between them. A
+ *   replica does not know what the others spent there: one that spent nothing starts a full share.
  * - Once Redis answers again, it is told what it missed before the next acquire (`#settle`): leases
  *   taken locally and still held are added (and renewed from then on), tasks held locally are held
- *   there, releases and task ends that failed are sent again, and an acquire whose answer was lost
- *   (a timeout: the script may have run) has its lease id, known before sending, removed.
+ *   there, releases and task ends that failed are sent again, an acquire whose answer was lost
+ *   (a timeout: the script may have run) has its lease id, known before sending, removed, and the
+ *   rate points spent locally are added to their buckets (local-points.ts, POINTS: once, however
+ *   often sent; none that have refilled by then), so that no replica finds a fresh budget in Redis
+ *   for the rest of the window (2026-12-07: two replicas spent 3 + 3 of 10 an hour in a cut, and
+ *   Redis, back, let 10 more through). An acquire whose answer was lost may then count its point
+ *   twice (in Redis, and locally): the strict side, one point per timeout.
  * - After `retryIntervalMs`, once the client is connected again, the next acquire tries Redis and, on
  *   success, leaves degraded mode. The connection itself also decides: lost, `degraded` turns true
  *   at once; ready again, false (the next acquire tries Redis; what Redis missed is sent at once).
@@ -57,6 +65,7 @@ import {
   type LimitCall,
   type ReloadableLimiter,
 } from './limiter.ts';
+import { LocalPoints, runOver, type SpentRun } from './local-points.ts';
 import { MemoryLimiter, type MemoryLease } from './memory.ts';
 import type { LimitRule } from './model.ts';
 import { SCRIPTS, type Script } from './redis-scripts.ts';
@@ -93,7 +102,8 @@ interface HeldLease {
 type Owed =
   | { op: 'release'; id: string; keys: string[] }
   | { op: 'hold'; task: string; id: string; keys: string[]; deadline: number }
-  | { op: 'end'; task: string };
+  | { op: 'end'; task: string }
+  | { op: 'points'; run: SpentRun };
 
 /** A lease this replica put in Redis for a task: what it writes back if Redis loses it. */
 interface TaskHold {
@@ -136,6 +146,8 @@ export class RedisLimiter implements ReloadableLimiter {
   #checkingHolds?: Promise<void>;
   /** Held leases not in Redis yet (taken locally): `#settle` adds them. */
   readonly #unplaced = new Set<HeldLease>();
+  /** Rate points spent locally, per bucket: `#settle` adds them there (local-points.ts). */
+  readonly #spent = new LocalPoints();
 
   constructor(rules: readonly LimitRule[], options: RedisLimiterOptions) {
     this.#rules = compileRules(rules);
@@ -218,6 +230,7 @@ export class RedisLimiter implements ReloadableLimiter {
     // Locally: the fallback counts what this replica holds and spent through Redis too.
     const local = this.#fallback.acquireNow(call, now);
     if (!local.ok) return local;
+    for (const c of checks) if (c.kind === 'rate') this.#spent.add(`${this.#prefix}r:${c.key}`, c.rate, Date.now());
     return this.#lease({
       id: randomUUID(),
       keys: local.keys.map((k) => `${this.#prefix}c:${k}`),
@@ -285,6 +298,7 @@ export class RedisLimiter implements ReloadableLimiter {
     this.#owed = [];
     this.#mirroredTasks.clear();
     this.#unplaced.clear();
+    this.#spent.clear();
     this.#whenDrained();
     await this.#fallback.close();
     // quit waits for pending replies; a dead or hung Redis gets a plain disconnect instead.
@@ -372,18 +386,18 @@ export class RedisLimiter implements ReloadableLimiter {
 
   /** Keep `o` for Redis' return (the oldest go first past OWED_MAX: they expire there on their own). */
   #owe(o: Owed): void {
-    if (this.#closing || (o.op !== 'end' && o.keys.length === 0)) return;
+    if (this.#closing || ('keys' in o && o.keys.length === 0)) return;
     this.#owed.push(o);
     if (this.#owed.length > OWED_MAX) this.#owed.shift();
   }
 
   /**
    * Tell Redis what it missed while away, before anything else is asked of it: leases held locally
-   * are added (renewed from then on), then the releases, holds and task ends it was owed, in order.
-   * Throws when Redis fails; what is left stays owed.
+   * are added (renewed from then on), then the releases, holds, task ends and rate points spent
+   * locally it was owed, in order. Throws when Redis fails; what is left stays owed.
    */
   #settle(): Promise<void> {
-    if (this.#owed.length === 0 && this.#unplaced.size === 0) return Promise.resolve();
+    if (this.#owed.length === 0 && this.#unplaced.size === 0 && this.#spent.size === 0) return Promise.resolve();
     this.#settling ??= this.#settleNow().finally(() => {
       this.#settling = undefined;
     });
@@ -392,15 +406,30 @@ export class RedisLimiter implements ReloadableLimiter {
 
   async #settleNow(): Promise<void> {
     await Promise.all([...this.#unplaced].map((l) => this.#renew(l)));
+    for (const run of this.#spent.take(Date.now())) this.#owe({ op: 'points', run });
     while (this.#owed.length > 0) {
       const o = this.#owed[0];
       if (o.op === 'release') await this.#run(SCRIPTS.release, o.keys, [o.id]);
       else if (o.op === 'hold') await this.#sendHold(o);
+      else if (o.op === 'points') await this.#sendPoints(o.run);
       else await this.#sendEnd(o.task);
       // endTask may have replaced it meanwhile (a hold become a release): the replacement is sent next.
       const i = this.#owed.indexOf(o);
       if (i >= 0) this.#owed.splice(i, 1);
     }
+  }
+
+  /**
+   * Add a run of points spent locally to its bucket (POINTS), unless they have all refilled by now.
+   * Its mark lasts as long as a retry could come (until the run is over), so a retry counts once.
+   */
+  async #sendPoints(run: SpentRun): Promise<void> {
+    const now = Date.now();
+    if (runOver(run, now)) return;
+    const ago = Math.max(0, now - run.last);
+    const markMs = run.capacity * run.msPerPoint - ago + MARK_MARGIN_MS;
+    const keys = [run.key, `${this.#prefix}r-sent:${run.id}`];
+    await this.#run(SCRIPTS.points, keys, [run.msPerPoint, run.capacity, run.points, ago, markMs]);
   }
 
   /** Re-add (or add, for one taken locally) a running call's lease in Redis, for another TTL. */
@@ -483,7 +512,8 @@ export class RedisLimiter implements ReloadableLimiter {
     // keeps running uncounted in Redis (still counted locally) — the price of a crashed holder never
     // leaking a slot. The next renewal that succeeds adds it again.
     for (const lease of this.#held) this.#renew(lease).catch(() => {});
-    if (this.#owed.length > 0 && this.#client.status === 'ready') this.#settle().catch(() => {});
+    if ((this.#owed.length > 0 || this.#spent.size > 0) && this.#client.status === 'ready')
+      this.#settle().catch(() => {});
     this.#checkHolds().catch(() => {});
   }
 
@@ -510,7 +540,10 @@ export class RedisLimiter implements ReloadableLimiter {
 /** A task's end mark lasts at least this long (or 3 lease TTLs), past which a record lost is written back. */
 const END_MARK_MS = 60_000;
 
-/** At most this many releases, holds and ends kept for Redis' return. */
+/** A run's sent mark outlives the run by this much: a retry sent just before it is over still finds it. */
+const MARK_MARGIN_MS = 60_000;
+
+/** At most this many releases, holds, ends and runs of points kept for Redis' return. */
 const OWED_MAX = 10_000;
 
 /** ioredis' own command timeout, kept as a backstop under `deadline`. */
