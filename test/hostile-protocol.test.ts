@@ -225,6 +225,34 @@ test('a missing header is named as missing, a header that disagrees as not match
   assert.match(noAccept.json.error.message, /accept must include application\/json or text\/event-stream/);
 });
 
+test('a client that accepts only text/event-stream gets every answer as a stream, never a JSON body its Accept refused (walk AA)', async () => {
+  const only = { ...modernHeaders('rec__record'), accept: 'text/event-stream' };
+  const events = async (r: Response) => {
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const text = await r.text();
+    const data = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as Reply);
+    assert.equal(data.length, 1, text);
+    return data[0];
+  };
+  const ok = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...only },
+    body: modernCall('rec__record', { note: 'sse only' }),
+  });
+  assert.equal(ok.status, 200);
+  assert.equal((await events(ok)).result.resultType, 'complete');
+  // An error keeps the status its era gives it, in the one form the client takes.
+  const unknown = await fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...only, 'mcp-name': 'rec__nope' },
+    body: modernCall('rec__nope'),
+  });
+  assert.equal((await events(unknown)).error.code, -32602);
+});
+
 test("a method named like an object's inherited property is an unknown method, not a lookup into the prototype", async () => {
   for (const method of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
     const body = JSON.stringify({

@@ -52,4 +52,6 @@ test('accept header', () => {
   assert.deepEqual(acceptsJsonAndSse('application/json, text/event-stream'), { ok: true, sse: true });
   assert.deepEqual(acceptsJsonAndSse('application/json'), { ok: true, sse: false });
   assert.equal(acceptsJsonAndSse('text/html').ok, false);
+  assert.deepEqual(acceptsJsonAndSse('text/event-stream'), { ok: true, sse: 'only' });
+  assert.deepEqual(acceptsJsonAndSse('application/json;q=0, text/event-stream'), { ok: true, sse: 'only' });
 });

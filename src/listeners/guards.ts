@@ -188,18 +188,22 @@ function accepts(ranges: Array<{ type: string; q: number }>, type: string): bool
   return exact !== undefined && exact.q > 0;
 }
 
+/** How a POST's answer may go: as an SSE stream or JSON as the gateway chooses, only JSON, or only SSE. */
+export type SseAnswer = boolean | 'only';
+
 /**
  * What a POST may be answered with. The client must send Accept (the transport spec: it MUST list
  * application/json and text/event-stream); a missing header, or one that accepts neither, is 406.
- * A client that accepts only JSON is still served, with plain JSON responses (no stream), because
- * refusing it would gain nothing.
+ * A client that accepts only one of them is still served in that one, because refusing it would gain
+ * nothing: only JSON, plain JSON responses (no stream); only SSE (`'only'`), every answer as a
+ * stream, never a JSON body its Accept refused (walk AA).
  */
-export function acceptsJsonAndSse(accept: string | undefined): { ok: boolean; sse: boolean } {
+export function acceptsJsonAndSse(accept: string | undefined): { ok: boolean; sse: SseAnswer } {
   if (!accept?.trim()) return { ok: false, sse: false };
   const ranges = mediaRanges(accept);
   const json = accepts(ranges, 'application/json');
   const sse = accepts(ranges, 'text/event-stream');
-  return { ok: json || sse, sse };
+  return { ok: json || sse, sse: sse && !json ? 'only' : sse };
 }
 
 /** A GET stream needs Accept to list text/event-stream (the transport spec). */

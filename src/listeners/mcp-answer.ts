@@ -4,6 +4,7 @@
  * SSE stream), the HTTP status of an error, and the requests in flight that a legacy
  * `notifications/cancelled` aborts.
  */
+import type { SseAnswer } from './guards.ts';
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -67,7 +68,7 @@ export async function answer(
   ctx: RequestContext,
   method: string,
   params: JsonObject | undefined,
-  sse: boolean,
+  sse: SseAnswer,
   deps: EndpointDeps,
   headers: Record<string, string> = {},
   body?: RequestHold,
@@ -109,7 +110,7 @@ export async function answer(
  * property of a request's object made V8 keep every request since the last full collection under
  * load (6-10 MB promoted per scavenge; see util/transient-map.ts and ADR 0014), a literal does not.
  */
-function outletFor(out: Responder, session: LiveSession | undefined, sse: boolean): RequestContext['outlet'] {
+function outletFor(out: Responder, session: LiveSession | undefined, sse: SseAnswer): RequestContext['outlet'] {
   if (!session) return { notify: (n) => out.send(n) };
   return {
     notify: (n) => out.send(n),

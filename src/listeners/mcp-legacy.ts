@@ -3,6 +3,7 @@
  * message must name it (same principal, same endpoint) and its negotiated version, a client's answer
  * to a question the gateway asked goes to that session, and DELETE ends it.
  */
+import type { SseAnswer } from './guards.ts';
 import type { ServerResponse } from 'node:http';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { success, type Classified, type JsonObject, type JsonRpcRequest } from '../protocol/jsonrpc.ts';
@@ -19,7 +20,7 @@ export async function handleLegacy(
   res: ServerResponse,
   c: Call,
   caller: Caller,
-  o: { versionHeader: string | undefined; sse: boolean; body: RequestHold },
+  o: { versionHeader: string | undefined; sse: SseAnswer; body: RequestHold },
   deps: EndpointDeps,
 ): Promise<void> {
   const { method, params } = c.msg;

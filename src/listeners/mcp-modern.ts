@@ -2,6 +2,7 @@
  * The stateless POST path of the 2026-07-28 era: no session, the request's `_meta` says who the
  * client is and what it can do, and its Mcp-* headers must agree with its body.
  */
+import type { SseAnswer } from './guards.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
@@ -19,7 +20,7 @@ export async function handleModern(
   res: ServerResponse,
   c: Call,
   caller: Caller,
-  o: { declared: string | undefined; versionHeader: string | undefined; sse: boolean; body: RequestHold },
+  o: { declared: string | undefined; versionHeader: string | undefined; sse: SseAnswer; body: RequestHold },
   deps: EndpointDeps,
 ): Promise<void> {
   const { method, params } = c.msg;

@@ -4,6 +4,7 @@
  * request comes first (and the client accepts it) the answer becomes an SSE stream. Long-lived
  * streams (GET, subscriptions/listen) are SSE from the start, with keep-alive comments.
  */
+import type { SseAnswer } from './guards.ts';
 import type { ServerResponse } from 'node:http';
 import { messageBody } from '../gateway/paginate.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
@@ -109,8 +110,8 @@ function endWith(res: ServerResponse, body: string | readonly Buffer[]): void {
   res.end(body[body.length - 1]);
 }
 
-function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
-  res.writeHead(200, {
+function sseHeaders(res: ServerResponse, extra: Record<string, string>, status = 200): void {
+  res.writeHead(status, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
@@ -122,14 +123,17 @@ function sseHeaders(res: ServerResponse, extra: Record<string, string>): void {
 export class Responder implements MessageSink {
   readonly #res: ServerResponse;
   readonly #sseOk: boolean;
+  /** The client's Accept takes no JSON: the final answer goes as a stream too. */
+  readonly #sseOnly: boolean;
   readonly #headers: Record<string, string>;
   readonly #unsent: Unsent;
   #mode: 'pending' | 'sse' | 'done' = 'pending';
 
   /** `hold`: the request's bytes, which what its client leaves unread of the answer joins (see Unsent). */
-  constructor(res: ServerResponse, acceptsSse: boolean, headers: Record<string, string> = {}, hold?: RequestHold) {
+  constructor(res: ServerResponse, acceptsSse: SseAnswer, headers: Record<string, string> = {}, hold?: RequestHold) {
     this.#res = res;
-    this.#sseOk = acceptsSse;
+    this.#sseOk = acceptsSse !== false;
+    this.#sseOnly = acceptsSse === 'only';
     this.#headers = headers;
     this.#unsent = new Unsent(res, hold);
   }
@@ -154,6 +158,10 @@ export class Responder implements MessageSink {
     // JSON.stringify(msg); a listing's kept page is serialised once for every caller, and its bytes
     // go out as kept, in one writev with the rest.
     const body = messageBody(msg);
+    if (this.#mode === 'pending' && this.#sseOnly) {
+      sseHeaders(this.#res, { ...this.#headers, ...extraHeaders }, status);
+      this.#mode = 'sse';
+    }
     if (this.#mode === 'sse')
       endWith(
         this.#res,
