@@ -260,6 +260,33 @@ test('modern: input_required with a URL elicitation and a sealed requestState; a
   );
 });
 
+test("a page's form is bound to the sign-in it was loaded with: another console session or credential of the same person cannot post it (walk AA)", async () => {
+  const first = await modern('agent', 'rec__other', { note: `bound-${randomUUID()}` });
+  const id = firstInputRequest(first).params.elicitationId;
+  const [one, two] = [await consoleCookie(t, keys.lead1), await consoleCookie(t, keys.lead1)];
+  const page = await fetch(`${t.url}/approvals/${id}`, { headers: { cookie: one } });
+  const token = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1];
+  assert.ok(token, 'the page has a form');
+  const post = (headers: Record<string, string>) =>
+    fetch(`${t.url}/approvals/${id}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: token, decision: 'deny' }).toString(),
+    });
+  for (const [what, headers] of [
+    ['the next console session', { cookie: two }],
+    ["the person's API key", { authorization: `Bearer ${keys.lead1}` }],
+  ] as const) {
+    const r = await post(headers);
+    assert.equal(r.status, 403, what);
+    assert.match(await r.text(), /This form has expired: reload the page and decide again\./, what);
+  }
+  assert.equal((await t.gw.store.approvals.get(id))?.status, 'pending', 'nothing recorded');
+  const r = await post({ cookie: one });
+  assert.equal(r.status, 200, await r.text());
+  assert.equal((await t.gw.store.approvals.get(id))?.status, 'denied');
+});
+
 test('bypasses: changed arguments, self-approval, another tenant, one person twice, expiry, a new policy revision, 20 concurrent uses', async () => {
   const note = `bypass-${randomUUID()}`;
   const first = await modern('agent', 'rec__other', { note });

@@ -8,7 +8,6 @@
  * own request (403, nothing of it shown), to anyone else it does not exist (404). Lookups and decisions
  * are rate limited per viewer. Responses carry a strict CSP and no-store.
  */
-import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../protocol/errors.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
@@ -21,6 +20,7 @@ import { isApprovalId } from '../approvals/binding.ts';
 import type { Principal } from '../identity/principal.ts';
 import { approverSubjectLabel, type ApprovalRequest, type CurrentContent } from '../model/approval.ts';
 import { DECISIONS, LOOKUPS, ViewerLimits } from '../approvals/viewer-limits.ts';
+import { formToken, formTokenOk } from '../approvals/form-token.ts';
 
 export interface ApprovalPageDeps {
   identity: Authenticator;
@@ -29,6 +29,8 @@ export interface ApprovalPageDeps {
   /** Current content of a file a write would change, read with the requester's rights through the server's configured READ tool. */
   currentContent(req: ApprovalRequest): Promise<CurrentContent>;
   limits?: { lookups: ViewerLimits; decisions: ViewerLimits };
+  /** What signed the viewer in for this page, which its form is bound to: set for a console session (its id); else the Authorization header. */
+  binding?: string;
 }
 
 // One budget per process for every viewer (the deps are rebuilt per request).
@@ -79,8 +81,9 @@ function mayView(ar: ApprovalRequest, viewer: Principal, identity: Authenticator
   });
 }
 
-function csrf(approvals: ApprovalService, id: string, viewer: Principal): string {
-  return hmacSha256(approvals.seal('csrf'), `${id}\n${viewer.key}`).toString('base64url');
+/** What the viewer's form is bound to besides who they are: their console session, else their credential. */
+function bindingOf(req: IncomingMessage, deps: ApprovalPageDeps): string {
+  return deps.binding ?? `authorization:${req.headers.authorization ?? ''}`;
 }
 
 async function form(req: IncomingMessage): Promise<URLSearchParams> {
@@ -140,7 +143,8 @@ export async function handleApprovalPage(
     const origin = req.headers.origin;
     if (origin !== undefined && !deps.origins.has(origin)) throw new GatehouseError('E_ORIGIN');
     const f = await form(req);
-    if (!sameBytes(f.get('csrf') ?? '', csrf(deps.approvals, id, viewer)))
+    const key = deps.approvals.seal('csrf');
+    if (!formTokenOk(key, f.get('csrf') ?? '', id, viewer.key, bindingOf(req, deps), Date.now()))
       return send(
         res,
         403,
@@ -170,7 +174,7 @@ export async function handleApprovalPage(
     res,
     200,
     approvalPage(ar, rcpt, {
-      csrfToken: csrf(deps.approvals, id, viewer),
+      csrfToken: formToken(deps.approvals.seal('csrf'), id, viewer.key, bindingOf(req, deps), Date.now()),
       actionUrl: `/approvals/${id}`,
       viewer: { subject: viewer.subject },
       canDecide: !note,

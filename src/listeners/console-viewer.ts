@@ -116,5 +116,6 @@ export async function withConsoleViewer(
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { ...approval, identity };
+  // The form is bound to this console session: a token from an earlier sign-in is spent (walk AA).
+  return { ...approval, identity, binding: `console:${session.sid}` };
 }
