@@ -70,6 +70,8 @@ before(async () => {
     ['spammer', 'acme', 'agent'],
     ['racer', 'acme', 'agent'],
     ['teller', 'acme', 'agent'],
+    ['asker', 'acme', 'agent'],
+    ['gasker', 'globex', 'agent'],
   ]) {
     keys[name] = await createKey(t.file, { name, tenant, person: name, roles, scopes: 'x' });
   }
@@ -411,6 +413,53 @@ test('bypasses: changed arguments, self-approval, another tenant, one person twi
       ran('other', `${note}-changed`) +
       ran('other', `${note}-pin`),
     0,
+  );
+});
+
+test('`approvals show --as` the requester: told the request is its own, shown nothing; another requester, of its tenant or another, learns nothing', async () => {
+  const note = `show-own-${randomUUID()}`;
+  const mine = firstInputRequest(await modern('asker', 'rec__other', { note })).params.elicitationId;
+  const theirs = firstInputRequest(await modern('gasker', 'rec__other', { note })).params.elicitationId;
+  const colleague = firstInputRequest(await modern('racer', 'rec__other', { note })).params.elicitationId;
+  const show = (id: string, who: string, ...more: string[]) =>
+    runCli(['approvals', 'show', id, ...more, '--as', keys[who], '-c', t.file]);
+  // The failure, as a line on stderr or with --json an object on stdout (and nothing else).
+  const failure = (r: { code: number; stdout: string; stderr: string }, json: boolean) => {
+    assert.equal(r.code, 2);
+    assert.equal(json ? r.stderr : r.stdout, '');
+    if (!json) return r.stderr;
+    const o = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(o).sort(), ['error', 'exitCode']);
+    return `gatehouse: ${o.error}\n`;
+  };
+  for (const json of [false, true]) {
+    const flags = json ? ['--json'] : [];
+    assert.equal(
+      failure(await show(mine, 'asker', ...flags), json),
+      'gatehouse: not shown: you asked for this call: you cannot approve or deny your own request; someone else must decide it.\n',
+    );
+    // Another tenant's request, a colleague's, one the asker's own requests' tenant holds for
+    // others, and an id that is not there read alike: nothing tells that a request exists.
+    const missing = `apr_${'y'.repeat(22)}`;
+    for (const [id, who] of [
+      [theirs, 'asker'],
+      [colleague, 'asker'],
+      [mine, 'gasker'],
+      [mine, 'racer'],
+      [missing, 'asker'],
+    ]) {
+      const r = failure(await show(id, who, ...flags), json);
+      assert.equal(r, `gatehouse: no approval request \`${id}\`\n`, `${who} ${id}`);
+    }
+  }
+  // An approver of the tenant is shown it; the requester's list holds none of the three.
+  const lead = await show(mine, 'lead1', '--json');
+  assert.equal(lead.code, 0, lead.stderr);
+  assert.equal(JSON.parse(lead.stdout).id, mine);
+  const listed = JSON.parse((await runCli(['approvals', 'list', '--json', '--as', keys.asker, '-c', t.file])).stdout);
+  assert.deepEqual(
+    (listed.approvals as Array<{ id: string }>).filter((a) => [mine, theirs, colleague].includes(a.id)),
+    [],
   );
 });
 

@@ -107,11 +107,15 @@ function receiptText(rc: Receipt, args: unknown): string {
 
 async function showApproval(ctx: CliContext, id: string, opts: ShowOpts): Promise<void> {
   const config = await ctx.load(opts.config);
-  const r = await withStore(config, async (s) => {
+  const { r, own } = await withStore(config, async (s) => {
     const c = await caller(ctx, config, s, opts.as);
     const found = await s.approvals.get(id);
-    return found && visibleTo(c, found) ? found : undefined;
+    // The requester is told the request is its own, as the page and approve|deny tell it, and shown
+    // nothing of it; anyone else who may not see it learns nothing (it does not exist).
+    if (found && c.principal && isRequester(found, c.principal)) return { r: undefined, own: true };
+    return { r: found && visibleTo(c, found) ? found : undefined, own: false };
   });
+  if (own) ctx.fail(`not shown: ${ownRequest()}`, 2);
   if (!r) ctx.fail(`no approval request \`${id}\``, 2);
   if (opts.json) return void process.stdout.write(jsonText(r));
   process.stdout.write(
@@ -150,7 +154,7 @@ function notAnApprover(r: ApprovalRequest, withCredential: boolean, roles: strin
   return `you are not an approver for this request: it needs ${approversOf(r)}${how}`;
 }
 
-/** OWN_REQUEST as a CLI message (after `not recorded: `). */
+/** OWN_REQUEST as a CLI message (after `not recorded: ` or `not shown: `). */
 function ownRequest(): string {
   return OWN_REQUEST.charAt(0).toLowerCase() + OWN_REQUEST.slice(1);
 }
