@@ -571,7 +571,7 @@ test('look-alike names: the audit search, the run and incidents show every chara
   assert.ok(tools.includes(shown), `the run: ${tools.join(', ')}`);
   assert.ok(!tools.some((x) => x.includes('\u200B') || /l\u043E\u043E/.test(x)), 'nowhere bare');
   await ctx.close();
-  // The CLI's tables mark them the same way (one module: src/approvals/marks.ts).
+  // The CLI's tables mark them the same way (one module: src/util/marks.ts).
   for (const args of [
     ['audit', 'search', '--tool', look],
     ['audit', 'run', sid],

@@ -5,7 +5,7 @@
  * outside ASCII.
  */
 import type { ApprovalRequest } from '../model/approval.ts';
-import { identifier, outsideAscii } from './marks.ts';
+import { identifier, outsideAscii } from '../util/marks.ts';
 
 /** Arguments that name what is acted on: shown as identifiers (outside ASCII with code points). */
 export const NAME_FIELDS: ReadonlySet<string> = new Set([

@@ -9,7 +9,7 @@
  */
 import { approverSubjectLabel, type ApprovalRequest } from '../model/approval.ts';
 import type { Receipt } from './receipt.ts';
-import { identifier, oneLine, outsideAsciiNotice, visible } from './marks.ts';
+import { identifier, oneLine, outsideAsciiNotice, visible } from '../util/marks.ts';
 import { argsJson, NAME_FIELDS, namesOutsideAscii } from './names.ts';
 
 export { APPROVAL_CSS } from './page-css.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultSummary, interpolate, summarize, truncate } from './summary.ts';
-import { visible } from './marks.ts';
+import { visible } from '../util/marks.ts';
 
 test('visible() marks bidi, zero-width, tag and control characters instead of stripping them', () => {
   assert.equal(visible('invoice\u202Efdp.exe'), 'invoice⟨U+202E⟩fdp.exe');

@@ -4,7 +4,7 @@
  * for its own context.
  */
 import { words } from '../inventory/classify.ts';
-import { identifier, oneLine } from './marks.ts';
+import { identifier, oneLine } from '../util/marks.ts';
 import { NAME_FIELDS } from './names.ts';
 
 /** Namespaced tool name (`github__create_issue`) or bare tool name -> template. */

@@ -15,7 +15,7 @@
 import { hmacSha256, sameBytes } from '../util/hmac.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
 import { truncate } from './summary.ts';
-import { identifier, outsideAsciiNotice, visible } from './marks.ts';
+import { identifier, outsideAsciiNotice, visible } from '../util/marks.ts';
 import { namesOutsideAscii } from './names.ts';
 
 /** Slack text from untrusted values: hidden characters marked, link/mention syntax neutralised. */

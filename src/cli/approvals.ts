@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { decide, isExpired, isRequester, maySee, OWN_REQUEST } from '../approvals/lifecycle.ts';
 import { receipt } from '../approvals/receipt.ts';
 import { decisionRecord } from '../approvals/decision-record.ts';
-import { identifier, outsideAsciiNotice, visible } from '../approvals/marks.ts';
+import { identifier, outsideAsciiNotice, visible } from '../util/marks.ts';
 import { argsJson, NAME_FIELDS, namesOutsideAscii } from '../approvals/names.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';

@@ -31,7 +31,7 @@ import { progress } from './progress.ts';
 import { kindOption, printResult, scopeFor, timeRange } from './audit-common.ts';
 import { OUTCOMES } from '../model/audit-event.ts';
 import { registerAuditPrune, registerAuditRetention } from './audit-two-person.ts';
-import { identifier } from '../approvals/marks.ts';
+import { identifier } from '../util/marks.ts';
 
 /** A tenant admin's view: its own tenant's records only. */
 const inScope = (scope: AdminScope) => (e: { actor?: { tenant?: string } }) =>

@@ -1,5 +1,5 @@
 /** Tables for people, Markdown for documents, CSV for spreadsheets: one renderer per format. */
-import { oneLine } from '../approvals/marks.ts';
+import { oneLine } from '../util/marks.ts';
 
 export type Cell = string | number | boolean | string[] | null | undefined;
 

@@ -5,7 +5,7 @@
 import type { AuditEvent } from '../model/audit-event.ts';
 import { actorLabel, type TimelineEntry } from '../audit/timeline.ts';
 import { escapeHtml, ident, line, text } from '../approvals/page.ts';
-import { identifier } from '../approvals/marks.ts';
+import { identifier } from '../util/marks.ts';
 import { layout, type View } from './page-frame.ts';
 
 export interface AuditFilters {

@@ -5,7 +5,7 @@
 import type { InventoryRow, ReviewChange } from '../inventory/report.ts';
 import type { ApprovalRequest } from '../model/approval.ts';
 import { block, diffLineClass, escapeHtml, ident, line, safeUrl, text } from '../approvals/page.ts';
-import { outsideAsciiNotice } from '../approvals/marks.ts';
+import { outsideAsciiNotice } from '../util/marks.ts';
 import { namesOutsideAscii } from '../approvals/names.ts';
 import { badge, csrfField, iso, layout, type View } from './page-frame.ts';
 

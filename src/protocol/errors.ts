@@ -5,6 +5,7 @@
  * Internal failures map to -32603 and never carry details onto the wire.
  */
 import type { JsonObject } from './jsonrpc.ts';
+import { identifier } from '../util/marks.ts';
 
 const RPC = {
   PARSE_ERROR: -32700,
@@ -282,14 +283,16 @@ export function urlElicitationsOf(err: unknown): JsonObject[] | undefined {
 
 const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
-/** Quote user input for messages: backticks, bounded, control characters made visible. */
+/**
+ * Quote user input for messages: backticks, bounded, and marked as every name shown to a person is
+ * (`identifier`, src/util/marks.ts): each character outside printable ASCII with its code point, so
+ * a tool named `dе⟨U+0435⟩lete_repo` (Cyrillic е) never reads as `delete_repo`, and controls, bidi
+ * overrides, zero-width characters and combining marks show as `⟨U+202E⟩` rather than act.
+ */
 export function quote(value: unknown, max = 80): string {
-  let s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  if (s.length > max) s = `${s.slice(0, max)}…`;
-  s = s.replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control and invisible characters are what this makes visible
-    /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-  return `\`${s}\``;
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  if (s.length <= max) return `\`${identifier(s)}\``;
+  // Cut between code points: half a surrogate pair would show as a character that was never sent.
+  const cut = /[\ud800-\udbff]$/.test(s.slice(0, max)) ? max - 1 : max;
+  return `\`${identifier(s.slice(0, cut))}…\``;
 }

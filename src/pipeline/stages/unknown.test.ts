@@ -15,11 +15,13 @@ test('one "no such thing" answer per kind, naming what was asked for', () => {
   assert.equal(tool.rpc, -32602);
 });
 
-test('what the caller sent is quoted bounded and with controls escaped', () => {
+test('what the caller sent is quoted bounded and marked: hidden characters and look-alikes show their code points', () => {
   const e = unknownTarget({ kind: 'tool', requested: `mt__${'a'.repeat(200)}\u202e` });
   assert.ok(e.message.length < 120, e.message);
   const hidden = unknownTarget({ kind: 'tool', requested: 'mt__x\u200bz' });
-  assert.equal(hidden.message, 'unknown tool `mt__x\\u200bz`');
+  assert.equal(hidden.message, 'unknown tool `mt__x⟨U+200B⟩z`');
+  const cyrillic = unknownTarget({ kind: 'tool', requested: 'gh__d\u0435lete_repo' });
+  assert.equal(cyrillic.message, 'unknown tool `gh__d\u0435⟨U+0435⟩lete_repo`');
 });
 
 test('on the tasks row the target is a handle: no such thing is an unknown task, whatever the kind', () => {
