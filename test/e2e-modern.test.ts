@@ -6,6 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +104,50 @@ test('server/discover answers without a session', async () => {
   assert.ok(body.result.supportedVersions.includes('2025-11-25'));
   assert.equal(body.result.resultType, 'complete');
   assert.ok(body.result.capabilities.tools);
+});
+
+const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+
+test('server/discover follows 2026-07-28: no serverInfo of its own, who answers in _meta; every result the v2 client gets names the same server', async () => {
+  // schema/2026-07-28/schema.ts: DiscoverResult is supportedVersions, capabilities, instructions and
+  // the cacheable fields; basic/index.mdx: serverInfo goes in every result's _meta.
+  for (const base of [t.url, `${t.url}/servers/everything`]) {
+    const res = await postModern(base, 'server/discover', { _meta: modernMeta() }, { id: 1 });
+    const { result } = (await res.json()) as { result: Record<string, unknown> & { _meta: Record<string, unknown> } };
+    assert.equal(Object.hasOwn(result, 'serverInfo'), false, base);
+    assert.ok((result._meta[SERVER_INFO] as { name?: string })?.name, base);
+  }
+  for (const [path, gateway] of [
+    ['/mcp', true],
+    ['/servers/everything/mcp', false],
+  ] as const) {
+    const client = new Client({ name: 'e2e-modern', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}${path}`)));
+    try {
+      assert.equal(client.getProtocolEra(), 'modern');
+      const who = client.getServerVersion();
+      assert.equal(who?.name === 'gatehouse', gateway, `${path}: ${JSON.stringify(who)}`);
+      const prefix = gateway ? 'everything__' : '';
+      const results: Array<[string, { _meta?: Record<string, unknown> }]> = [
+        ['tools/list', await client.listTools()],
+        ['prompts/list', await client.listPrompts()],
+        ['resources/list', await client.listResources()],
+        ['tools/call', await client.callTool({ name: `${prefix}echo`, arguments: { message: 'who' } })],
+      ];
+      for (const [method, r] of results) assert.deepEqual(r._meta?.[SERVER_INFO], who, `${path} ${method}`);
+    } finally {
+      await client.close();
+    }
+  }
+  // A 2025-11-25 caller's results carry none of it: serverInfo is its initialize's.
+  const legacy = new V1Client({ name: 'e2e-legacy', version: '1.0.0' });
+  await legacy.connect(new V1Transport(new URL(`${t.url}/mcp`)));
+  try {
+    assert.equal(legacy.getServerVersion()?.name, 'gatehouse');
+    assert.equal((await legacy.listTools())._meta?.[SERVER_INFO], undefined);
+  } finally {
+    await legacy.close();
+  }
 });
 
 const META = modernMeta();

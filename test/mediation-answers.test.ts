@@ -133,8 +133,12 @@ test('logging/setLevel with no MCP log level is -32602 naming the levels, and le
 
 test("server/discover on a server's own endpoint: its instructions, scrubbed as initialize scrubs them", async () => {
   const r = await postModern(`${t.url}/servers/mt`, 'server/discover', { _meta: modernMeta() }, { token: keys.globex });
-  const result = (await replyOf(r)).result as unknown as { serverInfo: { name: string }; instructions: string };
-  assert.equal(result.serverInfo.name, 'tenant-server');
+  const result = (await replyOf(r)).result as unknown as {
+    _meta: { 'io.modelcontextprotocol/serverInfo': { name: string } };
+    instructions: string;
+  };
+  // Who answers is in `_meta`, as on every 2026-07-28 result (DiscoverResult has no serverInfo of its own).
+  assert.equal(result._meta['io.modelcontextprotocol/serverInfo'].name, 'tenant-server');
   assert.match(result.instructions, /^This server connects with \[REDACTED:credential\]/);
   noCanary(result, 'server/discover');
 });

@@ -106,3 +106,21 @@ test("legacy over stdio: a cancellation reaches the upstream with the client's o
       .map((m) => (m.msg ?? m).params?.reason);
   assert.deepEqual(await eventually(() => (told().length ? told() : undefined), { timeoutMs: 10_000 }), ['from stdio']);
 });
+
+test('modern over stdio: server/discover has no serverInfo of its own; it and every result name the gateway in _meta', async () => {
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  send({ jsonrpc: '2.0', id: 40, method: 'server/discover', params: { _meta: meta } });
+  send({ jsonrpc: '2.0', id: 41, method: 'tools/list', params: { _meta: meta } });
+  const discover = await waitFor((m) => m.id === 40);
+  assert.ok(discover.result, JSON.stringify(discover));
+  assert.equal(Object.hasOwn(discover.result, 'serverInfo'), false);
+  for (const r of [discover, await waitFor((m) => m.id === 41)])
+    assert.equal(
+      (r.result._meta?.['io.modelcontextprotocol/serverInfo'] as { name?: string } | undefined)?.name,
+      'gatehouse',
+      JSON.stringify(r),
+    );
+});

@@ -13,7 +13,7 @@ import { META, requestedLogLevel } from '../protocol/era.ts';
 import { toWire } from '../protocol/wire.ts';
 import { modernResult } from '../protocol/modern-result.ts';
 import { type CredentialFinder, callerCancelled } from '../protocol/cancel-reason.ts';
-import { dispatch } from '../pipeline/dispatch.ts';
+import { dispatch, serverInfoOn } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { LiveSession } from '../sessions/sessions.ts';
@@ -86,7 +86,7 @@ export async function answer(
     let result = await holdOwner.run({ principal: ctx.principal.key, tenant: ctx.principal.tenant, body }, () =>
       deps.tracer ? deps.tracer.request(ctx, method, res.req, run) : run(),
     );
-    if (ctx.era === 'modern') result = modernResult(method, result);
+    if (ctx.era === 'modern') result = modernResult(method, result, serverInfoOn(deps, ctx.scope));
     out.finish(success(ctx.requestId, result));
   } catch (err) {
     const w = toWire(err, ctx.requestId, deps.log.child({ traceId: ctx.traceId }));

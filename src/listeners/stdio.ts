@@ -20,7 +20,7 @@ import { parseStrictJson } from '../protocol/strict-json.ts';
 import { toWire } from '../protocol/wire.ts';
 import { modernResult } from '../protocol/modern-result.ts';
 import { callerCancelled } from '../protocol/cancel-reason.ts';
-import { dispatch, initializeResult, readInitialize } from '../pipeline/dispatch.ts';
+import { dispatch, initializeResult, readInitialize, serverInfoOn } from '../pipeline/dispatch.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { LOCAL_SUBJECT, type Principal } from '../identity/principal.ts';
 import { LiveSession, type MessageSink } from '../sessions/sessions.ts';
@@ -336,7 +336,7 @@ class StdioClient {
     const ctx = this.#context(req, abort.signal, session, declared);
     try {
       let result = await dispatch(ctx, req.method, req.params, this.#deps());
-      if (modern) result = modernResult(req.method, result);
+      if (modern) result = modernResult(req.method, result, serverInfoOn(this.#deps(), this.#scope));
       this.send(success(req.id, result));
     } finally {
       this.#inFlight.delete(idKey(req.id));

@@ -106,11 +106,19 @@ export function readInitialize(params: JsonObject | undefined): {
  * `initialize` and `server/discover` say the same.
  */
 function identityOn(deps: DispatchDeps, scope: string): { serverInfo: JsonObject; instructions?: string } {
-  const own = scope ? deps.upstreams.get(scope)?.identity?.serverInfo : undefined;
-  const serverInfo = own && Object.keys(own).length ? deps.credentials.scrubber.value(own) : { ...GATEWAY_INFO };
+  const serverInfo = serverInfoOn(deps, scope);
   const instructions = scope ? deps.inventory.instructions(scope) : deps.instructions;
   if (!instructions) return { serverInfo };
   return { serverInfo, instructions: scope ? deps.credentials.scrubber.value(instructions) : instructions };
+}
+
+/**
+ * Who answers on the endpoint `scope`, as `initialize` names it there: what a 2026-07-28 result carries
+ * in `_meta["io.modelcontextprotocol/serverInfo"]` (modernResult), the discover result included.
+ */
+export function serverInfoOn(deps: DispatchDeps, scope: string): JsonObject {
+  const own = scope ? deps.upstreams.get(scope)?.identity?.serverInfo : undefined;
+  return own && Object.keys(own).length ? deps.credentials.scrubber.value(own) : { ...GATEWAY_INFO };
 }
 
 /**
@@ -181,15 +189,15 @@ export async function dispatch(
       return {};
     case 'server/discover': {
       // As `initialize` on the same endpoint: on a per-server one, the server's identity and instructions.
-      const { serverInfo, instructions } = identityOn(deps, ctx.scope);
+      // 2026-07-28's DiscoverResult has no `serverInfo` of its own: who answers is in `_meta`, as on
+      // every modern result (modernResult puts it there; schema/2026-07-28/schema.ts, DiscoverResult).
+      const { instructions } = identityOn(deps, ctx.scope);
       return {
         supportedVersions: [...SUPPORTED_VERSIONS],
         capabilities: serverCapabilities(deps, ctx.scope),
-        serverInfo,
         ...(instructions ? { instructions } : {}),
         ttlMs: 0,
         cacheScope: 'private',
-        _meta: { [META.serverInfo]: serverInfo },
       };
     }
     case 'logging/setLevel': {
