@@ -81,7 +81,8 @@ interface InventoryEvent {
 }
 interface AdminAnswer {
   rows: Row[];
-  events: InventoryEvent[];
+  /** As the admin API answers them: each moment in ISO 8601. */
+  events: Array<Omit<InventoryEvent, 'at'> & { at: string }>;
   items: Array<{ id: string; status: string; why: string }>;
 }
 
@@ -154,7 +155,7 @@ test('classify records who and when; the running gateway acts on it within a pol
   const e = events.find((x) => x.kind === 'tool.classified' && x.tool === 'list_directory')!;
   assert.equal(e.actor, 'alice');
   assert.equal(e.detail.class, 'READ');
-  assert.ok(Math.abs(e.at - Date.now()) < 60_000);
+  assert.ok(Math.abs(Date.parse(e.at) - Date.now()) < 60_000, e.at);
   const bad = await runCli(['inventory', 'classify', 'files__list_directory', 'harmless', '-c', real.file]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown class `harmless`: use READ, WRITE, DESTRUCTIVE/);

@@ -1,5 +1,6 @@
 /** Tables for people, Markdown for documents, CSV for spreadsheets: one renderer per format. */
 import { oneLine } from '../util/marks.ts';
+import { isoTime } from '../util/iso-times.ts';
 
 export type Cell = string | number | boolean | string[] | null | undefined;
 
@@ -84,14 +85,12 @@ export function problemLines(problems: ReadonlyArray<{ file: string; problem: st
   );
 }
 
-/** A key whose number is a moment: `createdAt`, `expiresAt`, `setAt`, an action's `at`, a window's edges. */
-const TIME_KEY = /(?:At|^at|^windowStart|^windowEnd)$/;
-
 /**
  * What `--json` prints: indented, every moment as an ISO 8601 text (records keep epoch milliseconds,
  * and some commands printed them so while keys, secrets and audit records said ISO: walk W). A number
- * under a time key that is not a plausible moment (before 2001, after 5138) is left as it is.
+ * under a time key that is not a plausible moment (before 2001, after 5138) is left as it is. The
+ * admin API answers by the same rule (util/iso-times.ts).
  */
 export function jsonText(value: unknown): string {
-  return `${JSON.stringify(value, (key, v) => (TIME_KEY.test(key) && typeof v === 'number' && v > 1e12 && v < 1e14 ? new Date(v).toISOString() : v), 2)}\n`;
+  return `${JSON.stringify(value, isoTime, 2)}\n`;
 }

@@ -27,12 +27,20 @@ import { adminError } from './admin-errors.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { decodeSegment } from '../util/path-segment.ts';
 import { LIVE_MS } from '../incident/acks.ts';
+import { withIsoTimes } from '../util/iso-times.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
 
 // The readiness report is the deployment's: its items count every tenant's audit records, approval
 // decisions, revocations and modes (0007, "Two kinds of admin").
 const PLATFORM_ONLY = new Set(['audit/verify', 'credentials', 'check']);
+
+/**
+ * Answers given as they were written, times included: audit records (their `time` is ISO 8601
+ * already, and the hash chain covers every field) and an incident's evidence bundle (its manifest
+ * describes the files beside it). Every other answer says each moment in ISO 8601 (withIsoTimes).
+ */
+const AS_WRITTEN = /^(?:audit\/search|audit\/runs\/.*|incidents\/[^/]+\/export)$/;
 
 /** The most records one page of `inventory/events` or `audit/search` answers (`?limit=`, default 200). */
 const MAX_PAGE = 5000;
@@ -162,6 +170,8 @@ interface DualOp {
   parse(input: Record<string, unknown>): Record<string, unknown> | undefined;
   /** Run it once a second person confirmed; what the answer says. */
   run(params: Record<string, unknown>, deps: AdminDeps): Promise<Record<string, unknown>>;
+  /** The parameters as the request's answer and record say them (a moment in ISO 8601, as the confirmation says it). */
+  shown?(params: Record<string, unknown>): Record<string, unknown>;
   usage: string;
 }
 
@@ -177,6 +187,7 @@ const DUAL_OPS: Record<string, DualOp> = {
       removed: await deps.store.audit.prune(Number(p.before)),
       before: new Date(Number(p.before)).toISOString(),
     }),
+    shown: (p) => ({ before: new Date(Number(p.before)).toISOString() }),
   },
   'audit/retention': {
     action: 'audit.retention',
@@ -252,17 +263,18 @@ async function dualControl(
     throw new GatehouseError('E_INVALID_PARAMS', `invalid params: send ${op.usage}`);
   const reason = input.reason.slice(0, 500);
   const r = await requestDual(deps.store.dualControl, op.action, { ...params, reason }, admin.subject);
+  const shown = op.shown ? op.shown(params) : params;
   await deps.record({
     kind: 'admin.action',
     actor,
-    detail: { action: `${op.action}.requested`, request: r.id, ...params, reason },
+    detail: { action: `${op.action}.requested`, request: r.id, ...shown, reason },
   });
   return {
     status: 202,
     body: {
       request: r.id,
       status: 'pending',
-      ...params,
+      ...shown,
       expiresAt: new Date(r.expiresAt).toISOString(),
       confirm: `${ADMIN_PREFIX}${m[1]}/${r.id}/confirm (by another person)`,
     },
@@ -280,13 +292,15 @@ export async function handleAdmin(
   res: ServerResponse,
   routed: string,
   deps: AdminDeps,
-  send: (status: number, body: unknown) => void,
+  reply: (status: number, body: unknown) => void,
 ): Promise<void> {
+  const path = routed.slice(ADMIN_PREFIX.length);
+  // Every moment as ISO 8601, as the CLI's --json prints it; evidence as it was written (see AS_WRITTEN).
+  const send = (status: number, body: unknown) => reply(status, AS_WRITTEN.test(path) ? body : withIsoTimes(body));
   const principal = await deps.identity.authenticate(req);
   const scope = deps.identity.adminScope(principal);
   if (!scope) throw new GatehouseError('E_FORBIDDEN', 'forbidden: the admin api needs an admin role');
   const query = new URL(req.url ?? '/', 'http://gatehouse.invalid').searchParams;
-  const path = routed.slice(ADMIN_PREFIX.length);
   if (path === 'incidents' || path.startsWith('incidents/')) {
     const r = await handleIncidents(req, path, query, principal, scope, deps);
     return send(r.status, r.body);
