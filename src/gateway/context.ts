@@ -12,6 +12,14 @@ interface Outlet {
   ask?: (method: string, params: JsonObject, signal: AbortSignal) => Promise<ServerRequestAnswer>;
 }
 
+/**
+ * What holds a caller's resource subscriptions (keys `server\0uri`): a legacy session, or a 2026-07-28
+ * `subscriptions/listen` stream that named `resourceSubscriptions` (src/listeners/listen-resources.ts).
+ */
+interface ResourceSubscriber {
+  readonly subscriptions: Set<string>;
+}
+
 export interface RequestContext {
   era: 'modern' | 'legacy';
   protocolVersion: string;
@@ -24,6 +32,8 @@ export interface RequestContext {
   clientCapabilities: JsonObject;
   clientInfo: JsonObject;
   session?: LiveSession;
+  /** A listen stream's own resources/subscribe (and unsubscribe when it closes): where the subscription is kept. */
+  subscriber?: ResourceSubscriber;
   outlet: Outlet;
   signal: AbortSignal;
   /**

@@ -102,6 +102,7 @@ export function endpointDeps(gw: EndpointSources, own: EndpointOwn): EndpointDep
     current: own.current,
     sessions: gw.sessions,
     subscriptions: gw.subscriptions,
+    listenSubscribers: () => gw.subscriptions.subscribers(),
     log: gw.log,
     pageSize: g.pageSize,
     cursorKey: own.cursorKey,

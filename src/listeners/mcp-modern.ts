@@ -12,6 +12,7 @@ import type { RequestHold } from '../util/request-budget.ts';
 import { checkModernHeaders, checkParamHeaders } from './mcp-headers.ts';
 import { answer, makeContext } from './mcp-answer.ts';
 import { endWhenRevoked } from './mcp-streams.ts';
+import { listenResources } from './listen-resources.ts';
 import type { Call, Caller, EndpointDeps } from './mcp-types.ts';
 
 /** A 2026-07-28 message: stateless, its Mcp-* headers checked against the body. */
@@ -36,7 +37,11 @@ export async function handleModern(
   const ctx = makeContext(res, c.msg, caller.scope, caller.principal, 'modern', o.declared ?? LEGACY_VERSIONS[0], meta);
   if (method === 'subscriptions/listen') {
     const declared = declaredOn(deps, caller.scope);
-    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body, declared);
+    // Past the caps nothing is subscribed; the URIs named are subscribed before the acknowledgment names them.
+    deps.subscriptions.admit(caller.principal);
+    const resources = await listenResources(ctx, params, deps);
+    if (res.destroyed || ctx.signal.aborted) return resources?.closed();
+    const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body, declared, resources);
     if (sink) endWhenRevoked(sink, caller.principal, deps);
     return;
   }

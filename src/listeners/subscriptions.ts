@@ -31,6 +31,15 @@ interface Listener {
   who: Principal;
   filter: { toolsListChanged?: boolean; promptsListChanged?: boolean; resourcesListChanged?: boolean };
   sink: StreamSink;
+  /** Its `resourceSubscriptions`, as subscribed through the pipeline (`server\0uri`: listen-resources.ts). */
+  resources: Set<string>;
+}
+
+/** A listen stream's `resourceSubscriptions`: the keys subscribed, the URIs acknowledged, and what its end undoes. */
+export interface ListenResources {
+  subscriptions: Set<string>;
+  acknowledged: string[];
+  closed: () => void;
 }
 
 const FILTER_FOR: Record<Kind, keyof Listener['filter']> = {
@@ -119,8 +128,9 @@ export class Subscriptions {
     who: Principal,
     hold?: RequestHold,
     declared?: JsonObject,
+    resources?: ListenResources,
   ): StreamSink | undefined {
-    this.#admit(who);
+    this.admit(who);
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     // Only the types asked for that the endpoint supports (`declared`: a server's own endpoint's capabilities).
     const honoured = (type: string) => (asked[type] === true && supportsNotification(type, declared)) || undefined;
@@ -131,6 +141,7 @@ export class Subscriptions {
     };
     if (this.#listeners.size >= MAX_LISTENERS) {
       res.writeHead(503).end();
+      resources?.closed();
       return undefined;
     }
     const l: Listener = {
@@ -139,11 +150,21 @@ export class Subscriptions {
       who,
       filter,
       sink: undefined as unknown as StreamSink,
+      resources: resources?.subscriptions ?? new Set(),
     };
-    l.sink = new StreamSink(res, {}, () => this.#listeners.delete(l), hold);
+    l.sink = new StreamSink(
+      res,
+      {},
+      () => {
+        this.#listeners.delete(l);
+        resources?.closed();
+      },
+      hold,
+    );
     this.#listeners.add(l);
     const ack: JsonObject = {};
     for (const [k, v] of Object.entries(filter)) if (v) ack[k] = true;
+    if (resources?.acknowledged.length) ack.resourceSubscriptions = resources.acknowledged;
     l.sink.send({
       jsonrpc: '2.0',
       method: 'notifications/subscriptions/acknowledged',
@@ -152,8 +173,13 @@ export class Subscriptions {
     return l.sink;
   }
 
+  /** The listen streams' resource subscriptions, whose (principal key) each is: a connection's upstream subscription is shared by them. */
+  *subscribers(): Generator<{ subscriptions: ReadonlySet<string>; principal: string }> {
+    for (const l of this.#listeners) if (l.resources.size) yield { subscriptions: l.resources, principal: l.who.key };
+  }
+
   /** Refuses a stream past the caller's or its tenant's cap (the anonymous loopback caller has only its tenant's). */
-  #admit(who: { key: string; tenant: string }): void {
+  admit(who: { key: string; tenant: string }): void {
     const caps = this.#caps();
     let tenant = 0;
     let mine = 0;
@@ -337,6 +363,16 @@ export class Subscriptions {
         jsonrpc: '2.0',
         method: 'notifications/resources/updated',
         params: { uri: s.record.scope ? uri : namespaceUri(server, uri) },
+      });
+    }
+    // 2026-07-28: the listen streams that named the URI in `resourceSubscriptions`, on the same terms.
+    for (const l of this.#listeners) {
+      if (!l.resources.has(key) || (l.scope !== '' && l.scope !== server)) continue;
+      if (!sessionOwnedBy(l.who.key, owner) || !sees(l.who)) continue;
+      l.sink.send({
+        jsonrpc: '2.0',
+        method: 'notifications/resources/updated',
+        params: { uri: l.scope ? uri : namespaceUri(server, uri), _meta: { [META.subscriptionId]: l.id } },
       });
     }
   }

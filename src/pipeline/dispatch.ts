@@ -158,7 +158,8 @@ export async function dispatch(
   params: JsonObject | undefined,
   deps: DispatchDeps,
 ): Promise<JsonObject> {
-  if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method))
+  // A listen stream's `resourceSubscriptions` are subscribed through the row of resources/subscribe.
+  if (ctx.era === 'modern' && REMOVED_IN_MODERN.has(method) && !(ctx.subscriber && method.startsWith('resources/')))
     throw new GatehouseError('E_METHOD_NOT_FOUND', `method not found: ${quote(method)}`);
   // A 2026-07-28 request's log level is its own (`_meta`): one that is no level is refused (logging, Error Handling).
   if (ctx.era === 'modern' && ctx.logLevel !== undefined) logLevelOf(ctx.logLevel, `_meta.${META.logLevel}`);

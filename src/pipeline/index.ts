@@ -134,7 +134,8 @@ export const LOCAL_METHODS: Readonly<Record<string, string>> = {
   'resources/list':
     "from the catalogue: visible resources only, namespaced, sanitised and scrubbed; a server whose connections differ by tenant lists the caller's own connection's (scanned like the catalogue's)",
   'resources/templates/list': 'from the catalogue: visible templates only, namespaced, sanitised and scrubbed',
-  'subscriptions/listen': "a stream of the gateway's own change notifications (listener)",
+  'subscriptions/listen':
+    "a stream of the gateway's own change notifications (listener); each uri of its resourceSubscriptions passes the row of resources/subscribe (listen-resources.ts)",
 };
 
 /**

@@ -126,6 +126,8 @@ export interface PipelineDeps {
   resultSecrets?: 'redact' | 'pass';
   /** Legacy sessions (resource subscriptions are shared per tenant connection). */
   sessions?: Sessions;
+  /** The listen streams' resource subscriptions (whose, by principal key): shared per connection as the sessions' are. */
+  listenSubscribers?: () => Iterable<{ subscriptions: ReadonlySet<string>; principal: string }>;
   /** Task handles bound to the principal that started the task. */
   tasks: TaskHandles;
   upstreams: Map<string, Upstream>;

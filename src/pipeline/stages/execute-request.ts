@@ -2,8 +2,8 @@
  * execute: the only stage that talks to the upstream. Exactly what validate made canonical goes out,
  * under the upstream's own names, on the caller's connection. Shadow simulates and says so. A task
  * handle comes back sealed for this caller, and keeps the call's concurrency slots while the task
- * runs (src/pipeline/task-leases.ts); a subscription is kept on the caller's session, keyed by
- * its tenant's connection, so only that tenant hears of updates.
+ * runs (src/pipeline/task-leases.ts); a subscription is kept on the caller's session (or 2026-07-28
+ * listen stream), keyed by its tenant's connection, so only that tenant hears of updates.
  */
 import { forward } from '../../gateway/forward.ts';
 import { connectionOwner } from '../../credentials/broker.ts';
@@ -39,19 +39,21 @@ export const executeRequest: Stage = async (s, deps) => {
     return;
   }
   if (s.method === 'resources/subscribe' || s.method === 'resources/unsubscribe') {
-    const session = s.ctx.session;
-    if (!session)
-      throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
+    // A legacy session's, or a 2026-07-28 listen stream's (`resourceSubscriptions`).
+    const holder = s.ctx.session ?? s.ctx.subscriber;
+    if (!holder) throw new GatehouseError('E_METHOD_NOT_FOUND', `method ${quote(s.method)} needs a 2025-11-25 session`);
     const key = `${route.server}\u0000${String(upstreamOf(s).uri)}`;
-    // The upstream subscription belongs to the tenant's connection, shared by its sessions: it is
-    // made by the first of them and ended by the last, never under another session's feet.
+    // The upstream subscription belongs to the tenant's connection, shared by its sessions and listen
+    // streams: it is made by the first of them and ended by the last, never under another's feet.
     const p = s.ctx.principal;
     const owner = connectionOwner(serverConfigOf(credentials, route.server), p.tenant, p.subject);
-    const others = [...(sessions?.all() ?? [])].some(
-      (x) => x !== session && x.subscriptions.has(key) && sessionOwnedBy(x.record.principal, owner),
-    );
-    if (s.method === 'resources/subscribe') session.subscriptions.add(key);
-    else session.subscriptions.delete(key);
+    const mine = holder.subscriptions;
+    const others = [
+      ...[...(sessions?.all() ?? [])].map((x) => ({ subscriptions: x.subscriptions, principal: x.record.principal })),
+      ...(deps.listenSubscribers?.() ?? []),
+    ].some((h) => h.subscriptions !== mine && h.subscriptions.has(key) && sessionOwnedBy(h.principal, owner));
+    if (s.method === 'resources/subscribe') mine.add(key);
+    else mine.delete(key);
     // A 2026-07-28 upstream has no resources/subscribe: the gateway keeps the subscription itself.
     if (connectionOf(s).identity?.era === 'modern' || others) {
       s.result = {};
