@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { localSecrets } from './support/secrets.ts';
 import { eventually } from './support/eventually.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -36,6 +36,7 @@ type Who = (typeof PEOPLE)[number][0];
 const URI = 'gatehouse:mt/secret://token';
 
 let t: TestGateway;
+const keys = {} as Record<Who, string>;
 const clients = {} as Record<Who, Client>;
 /** The resource updates each caller heard: the uri and the subscription id they were tagged with. */
 const heard = {} as Record<Who, Array<{ uri: string; sub: unknown }>>;
@@ -80,6 +81,7 @@ before(async () => {
   );
   for (const [name, tenant] of PEOPLE) {
     const key = await createKey(t.file, { name, tenant, person: name, scopes: 'mcp:tools' });
+    keys[name] = key;
     const c = new Client({ name, version: '1' }, { versionNegotiation: { mode: 'auto' } });
     heard[name] = [];
     c.setNotificationHandler('notifications/resources/updated', (n) => {
@@ -147,6 +149,24 @@ test("a listen stream's resourceSubscriptions hear that resource's updates on th
   await g.close();
 });
 
+test("on a server's own endpoint the uri is the server's own, and so is the one its updates name", async () => {
+  const c = new Client({ name: 'gina-mt', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+  const got: string[] = [];
+  c.setNotificationHandler('notifications/resources/updated', (n) => void got.push(n.params.uri));
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${t.url}/servers/mt/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${keys.gina}` } },
+    }),
+  );
+  const sub = await c.listen({ resourceSubscriptions: ['secret://token'] });
+  assert.deepEqual(sub.honoredFilter.resourceSubscriptions, ['secret://token']);
+  await touch('gina');
+  await eventually(() => got.length === 1, { timeoutMs: 10_000, intervalMs: 20 });
+  assert.deepEqual(got, ['secret://token']);
+  await sub.close();
+  await c.close();
+});
+
 test('a caller the policy denies the resource is not acknowledged it, and hears none of its updates', async () => {
   const m = await clients.mallory.listen({ resourceSubscriptions: [URI, 'gatehouse:nosuch/x://y'] });
   assert.equal(m.honoredFilter.resourceSubscriptions, undefined, 'forbidden and unknown look alike: neither');
@@ -177,4 +197,17 @@ test('a reload that denies a caller the resource: its stream hears no more of it
   await t.gw.reload(await loadConfig(t.file));
   await ann.close();
   await a.close();
+});
+
+test('a revoked person hears nothing more on its stream, while another of its tenant does', async () => {
+  const b = await clients.bob.listen({ resourceSubscriptions: [URI] });
+  const a = await clients.alice.listen({ resourceSubscriptions: [URI] });
+  const [alices, bobs] = [heard.alice.length, heard.bob.length];
+  const r = await runCli(['principals', 'revoke', '--subject', 'bob', '--reason', 'drill', '-c', t.file]);
+  assert.equal(r.code, 0, r.stderr);
+  await touch('alice');
+  await eventually(() => heard.alice.length === alices + 1, { timeoutMs: 10_000, intervalMs: 20 });
+  await pause(300);
+  assert.equal(heard.bob.length, bobs, 'bob hears nothing once revoked');
+  await Promise.all([a.close(), b.close()]);
 });
