@@ -50,12 +50,14 @@ export async function listenResources(
   const meta = params?._meta as JsonObject | undefined;
   for (const uri of uris) {
     if (ctx.signal.aborted) break;
-    const before = subscriptions.size;
+    const had = new Set(subscriptions);
     try {
       await dispatch(own(ctx, subscriptions, ctx.signal), 'resources/subscribe', { uri, _meta: meta ?? {} }, deps);
-      if (subscriptions.size > before) acknowledged.push(uri);
+      if (subscriptions.size > had.size) acknowledged.push(uri);
     } catch {
-      // Unknown, forbidden, refused or failed: not acknowledged (the decision is in the audit trail).
+      // Unknown, forbidden, refused or failed (the upstream too: kept before it was asked): not
+      // acknowledged, and not held (the decision is in the audit trail).
+      for (const key of subscriptions) if (!had.has(key)) subscriptions.delete(key);
     }
   }
   let done = false;
