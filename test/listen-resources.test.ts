@@ -19,6 +19,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { localSecrets } from './support/secrets.ts';
 import { eventually } from './support/eventually.ts';
+import { modernMeta, postModern, replyOf } from './support/rpc.ts';
 import { loadConfig } from '../src/config/load.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-listen-resources-'));
@@ -178,6 +179,30 @@ test('a caller the policy denies the resource is not acknowledged it, and hears 
   assert.deepEqual(heard.mallory, [], 'mallory hears nothing');
   await m.close();
   await a.close();
+  // Each was decided and recorded as a resources/subscribe is: mallory's refusal too.
+  const refused = await t.gw.store.audit.read({ kind: 'call.refused', tenant: 'acme', limit: 500 });
+  assert.ok(
+    refused.some((r) => r.event.method === 'resources/subscribe' && JSON.stringify(r.event).includes('mallory')),
+    "a refusal record for mallory's subscription",
+  );
+});
+
+test('a filter whose resourceSubscriptions are not a short list of uris is refused (-32602), and nothing is subscribed', async () => {
+  const subs = reached('resources/subscribe', 'acme');
+  for (const bad of ['secret://token', [1], Array.from({ length: 65 }, (_, i) => `x://${i}`)]) {
+    const ac = new AbortController();
+    const r = await replyOf(
+      await postModern(
+        t.url,
+        'subscriptions/listen',
+        { notifications: { resourceSubscriptions: bad }, _meta: modernMeta() },
+        { token: keys.alice, signal: ac.signal },
+      ),
+    );
+    ac.abort();
+    assert.equal(r.error?.code, -32602, JSON.stringify(r));
+  }
+  assert.equal(reached('resources/subscribe', 'acme'), subs);
 });
 
 test('a reload that denies a caller the resource: its stream hears no more of it', async () => {
