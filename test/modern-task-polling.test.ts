@@ -7,7 +7,8 @@
  * (`notifications/tasks` for listen `taskIds`) is a MAY of a task shape the gateway does not give its
  * callers. So this pins: tasks/get carries the task's status message and its end; a listen stream
  * asking `taskIds` is not acknowledged them and hears nothing of the task, however chatty its server;
- * another tenant's caller polling the handle finds no task. Passes on the code before the listen
+ * another tenant's caller polling the handle finds no task (the witness that the stream would deliver:
+ * the tools list change it asked for does reach the same handler). Passes on the code before the listen
  * stream's resource subscriptions too: it verifies a decision, it does not show a change.
  * Real SDK v2 client (listen) and raw 2026-07-28 requests -> a real gateway -> the SDK's task server.
  */
@@ -16,7 +17,7 @@ import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
+import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
 import { modernMeta, postModern, postModernCall, replyOf } from './support/rpc.ts';
 import { eventually } from './support/eventually.ts';
 
@@ -80,6 +81,13 @@ test('a 2026-07-28 caller follows its task by polling: status message, then its 
   await eventually(async () => (await get('alice', jobHandle)).result?.status === 'completed', { timeoutMs: 10_000 });
   await eventually(async () => (await get('alice', handle)).result?.status === 'completed', { timeoutMs: 10_000 });
   assert.deepEqual(pushed, [], 'no task status, progress or log message on the listen stream');
+  // The witness: what the stream was asked for does reach this handler (a tool switched off changes her tools).
+  const mode = (...args: string[]) =>
+    runCli(['mode', ...args, '--tool', 'ci__job', '--reason', 'witness', '-c', t.file]);
+  assert.equal((await mode('set', 'disabled')).code, 0);
+  await eventually(() => pushed.length > 0, { timeoutMs: 10_000, intervalMs: 20 });
+  assert.deepEqual(pushed, ['notifications/tools/list_changed']);
+  assert.equal((await mode('clear')).code, 0);
   await sub.close();
   await c.close();
 });
