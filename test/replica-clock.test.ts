@@ -7,10 +7,9 @@
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { freePort } from './support/processes.ts';
 import { openLegacySession, postLegacy } from './support/rpc.ts';
@@ -25,18 +24,9 @@ import {
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { tcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import { skewedClockEnv } from './support/clock-skew.ts';
 
 const SKEW_MS = 600_000;
-/** Shifts this process's wall clock (Date only; monotonic clocks and PostgreSQL's untouched). */
-const SKEW_PRELOAD = `const skew = Number(process.env.GATEHOUSE_TEST_SKEW_MS || 0);
-const RealDate = Date;
-const realNow = RealDate.now.bind(RealDate);
-class SkewDate extends RealDate {
-  constructor(...a) { if (a.length === 0) super(realNow() + skew); else super(...a); }
-  static now() { return realNow() + skew; }
-}
-globalThis.Date = SkewDate;
-`;
 
 const schema = freshPgSchema();
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-replica-clock-'));
@@ -47,8 +37,6 @@ let started = false;
 
 before(async () => {
   await createSchema(schema).catch(() => {});
-  const preload = join(tmp, 'skew.mjs');
-  writeFileSync(preload, SKEW_PRELOAD);
   const port = await freePort();
   opts = {
     schema,
@@ -61,10 +49,7 @@ before(async () => {
   };
   try {
     healthy = await startReplica('clock-a', opts, port);
-    skewed = await startReplica('clock-b', opts, await freePort(), undefined, {
-      NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`,
-      GATEHOUSE_TEST_SKEW_MS: String(SKEW_MS),
-    });
+    skewed = await startReplica('clock-b', opts, await freePort(), undefined, skewedClockEnv(tmp, SKEW_MS));
     started = true;
   } catch {
     // PostgreSQL or Redis missing: each test says so (requireService).

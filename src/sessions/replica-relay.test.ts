@@ -8,7 +8,11 @@ import { Sessions } from './sessions.ts';
 function memoryStore(): SessionStore {
   const rows = new Map<string, SessionRecord>();
   return {
-    create: async (r) => void rows.set(r.id, { ...r }),
+    create: async (r) => {
+      const stored = { ...r, createdAt: r.createdAt ?? Date.now(), lastSeenAt: r.lastSeenAt ?? Date.now() };
+      rows.set(r.id, stored);
+      return { ...stored };
+    },
     get: async (id) => rows.get(id),
     touch: async () => {},
     delete: async (id) => rows.delete(id),

@@ -51,7 +51,12 @@ export class LiveSession {
   readonly #asks = new Map<RequestId, (a: ServerRequestAnswer) => void>();
   /** The replica asking (named in each question's id, so an answer that reaches another replica is sent here). */
   readonly #replica: string;
+  /**
+   * When this process last wrote the session's use to the store, and last served it: this process's
+   * own clock, compared only with itself (the store's record is judged by the store's clock).
+   */
   lastTouch = 0;
+  lastUsed = Date.now();
   verifiedAt = Date.now();
   /** Why the session ended, once it has: a question put after that is answered with it at once. */
   #ended: string | undefined;
@@ -148,10 +153,10 @@ export class Sessions {
 
   /**
    * A new session, within the caps: per principal (authenticated callers) and per tenant, counting
-   * sessions not idle (across replicas: the store counts). The client's self-description is bounded.
+   * sessions not idle (across replicas: the store counts, by its own clock). The client's
+   * self-description is bounded. The store stamps the session's times with its clock.
    */
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt'>): Promise<LiveSession> {
-    const now = Date.now();
     if (
       JSON.stringify(init.clientCapabilities ?? null).length + JSON.stringify(init.clientInfo ?? null).length >
       MAX_CLIENT_JSON
@@ -163,8 +168,8 @@ export class Sessions {
     }
     const caps = this.#caps();
     if (caps) {
-      const since = now - this.#idleMs;
-      if (init.tenant && (await stored(this.#store.count({ tenant: init.tenant, since }))) >= caps.perTenant) {
+      const withinMs = this.#idleMs;
+      if (init.tenant && (await stored(this.#store.count({ tenant: init.tenant, withinMs }))) >= caps.perTenant) {
         throw new GatehouseError(
           'E_RATE_LIMITED',
           `too many open sessions in tenant \`${init.tenant}\` (at most ${caps.perTenant}): end some (DELETE) or let them idle out`,
@@ -174,7 +179,7 @@ export class Sessions {
       if (
         init.principal &&
         init.principal !== ANONYMOUS_KEY &&
-        (await stored(this.#store.count({ principal: init.principal, since }))) >= caps.perPrincipal
+        (await stored(this.#store.count({ principal: init.principal, withinMs }))) >= caps.perPrincipal
       ) {
         throw new GatehouseError(
           'E_RATE_LIMITED',
@@ -185,11 +190,10 @@ export class Sessions {
     }
     // Hex, not base64url: an id that starts with `-` reads as an option to every command line
     // (`gatehouse audit run <session>`), and operators paste these ids.
-    const record: SessionRecord = { ...init, id: randomBytes(16).toString('hex'), createdAt: now, lastSeenAt: now };
-    await stored(this.#store.create(record));
+    const record = await stored(this.#store.create({ ...init, id: randomBytes(16).toString('hex') }));
     const s = new LiveSession(record, this.replica);
-    s.lastTouch = now;
-    this.#live.set(record.id, s);
+    s.lastTouch = s.lastUsed;
+    this.#keep(s);
     return s;
   }
 
@@ -199,26 +203,27 @@ export class Sessions {
     let s = this.#live.get(id);
     if (s && Date.now() - s.verifiedAt >= this.recheckMs()) {
       if (!(await stored(this.#store.get(id)))) {
-        this.#live.delete(id);
+        this.#drop(s);
         s.close('session ended');
         throw new GatehouseError('E_SESSION_NOT_FOUND');
       }
       s.verifiedAt = Date.now();
     }
     if (!s) {
-      const record = await stored(this.#store.get(id));
-      if (record && Date.now() - record.lastSeenAt <= this.#idleMs) {
+      // Idle or not is the store's judgement, by its clock: this process's may be off by any amount.
+      const record = await stored(this.#store.get(id, this.#idleMs));
+      if (record) {
         s = new LiveSession(record, this.replica);
-        this.#live.set(id, s);
+        this.#keep(s);
       }
     }
     if (!s || s.record.principal !== principal || s.record.scope !== scope)
       throw new GatehouseError('E_SESSION_NOT_FOUND');
     const now = Date.now();
-    s.record.lastSeenAt = now;
+    s.lastUsed = now;
     if (now - s.lastTouch > TOUCH_EVERY_MS) {
       s.lastTouch = now;
-      this.#store.touch(id, now).catch(() => {});
+      this.#store.touch(id).catch(() => {});
     }
     return s;
   }
@@ -260,7 +265,7 @@ export class Sessions {
   }
 
   async delete(s: LiveSession): Promise<void> {
-    this.#live.delete(s.id);
+    this.#drop(s);
     s.close('the client ended the session');
     await stored(this.#store.delete(s.id));
     this.onEnded(s.id);
@@ -275,8 +280,16 @@ export class Sessions {
   endedElsewhere(id: string): void {
     const s = this.#live.get(id);
     if (!s) return;
-    this.#live.delete(id);
+    this.#drop(s);
     s.close('session ended');
+  }
+
+  #keep(s: LiveSession): void {
+    this.#live.set(s.id, s);
+  }
+
+  #drop(s: LiveSession): void {
+    this.#live.delete(s.id);
   }
 
   /** Re-check every cached copy against the store on its next use (fan-out messages may have been missed). */
@@ -309,14 +322,18 @@ export class Sessions {
     this.#live.clear();
   }
 
+  /**
+   * This process's copies idle by its own clock (times it took itself) are dropped; the store's
+   * records idle by the store's clock are deleted, whichever replica used them last.
+   */
   async #sweep(): Promise<void> {
     const before = Date.now() - this.#idleMs;
-    for (const [id, s] of this.#live) {
-      if (s.record.lastSeenAt < before) {
-        this.#live.delete(id);
+    for (const s of [...this.#live.values()]) {
+      if (s.lastUsed < before) {
+        this.#drop(s);
         s.close('session expired (idle)');
       }
     }
-    await this.#store.purgeIdle(before).catch(() => {});
+    await this.#store.purgeIdle(this.#idleMs).catch(() => {});
   }
 }

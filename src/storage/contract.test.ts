@@ -166,6 +166,38 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await store.sessions.touch('s-nobody', T0);
         assert.equal(await store.sessions.get('s-nobody'), undefined);
       });
+      await t.test("a session's times are the store's clock unless given; create returns them", async () => {
+        // The store's clock is this machine's here (SQLite, and the PostgreSQL the tests use): a
+        // second either side allows for rounding and a busy machine, not for a clock of its own.
+        const before = Date.now() - 1000;
+        const { createdAt, lastSeenAt, ...fresh } = session('s-stamped', { principal: 'p-stamp', tenant: 't-stamp' });
+        const made = await store.sessions.create(fresh);
+        const after = Date.now() + 1000;
+        assert.deepEqual(await store.sessions.get('s-stamped'), made);
+        for (const at of [made.createdAt, made.lastSeenAt]) {
+          assert.equal(typeof at, 'number');
+          assert.ok(at >= before && at <= after, `${at} is now (${before}..${after})`);
+        }
+        await store.sessions.touch('s-stamped', T0);
+        await store.sessions.touch('s-stamped');
+        const touched = (await store.sessions.get('s-stamped'))!.lastSeenAt;
+        assert.ok(touched >= before && touched <= Date.now() + 1000, 'touched by the store clock');
+        assert.equal((await store.sessions.get('s-stamped'))!.createdAt, made.createdAt);
+        const given = await store.sessions.create({ ...fresh, id: 's-given', createdAt: T0, lastSeenAt: T0 + 1 });
+        assert.deepEqual([given.createdAt, given.lastSeenAt], [T0, T0 + 1]);
+      });
+      await t.test("get with a window: only a session seen within it by the store's clock", async () => {
+        const now = Date.now();
+        await store.sessions.create(session('w-old', { lastSeenAt: now - 2 * 3_600_000 }));
+        await store.sessions.create(session('w-new', { lastSeenAt: now - 60_000 }));
+        assert.equal(await store.sessions.get('w-old', 3_600_000), undefined);
+        assert.equal((await store.sessions.get('w-old', 3 * 3_600_000))?.id, 'w-old');
+        assert.equal((await store.sessions.get('w-old'))?.id, 'w-old', 'no window: any');
+        assert.equal((await store.sessions.get('w-new', 3_600_000))?.id, 'w-new');
+        assert.equal(await store.sessions.get('w-absent', 3_600_000), undefined);
+        await store.sessions.delete('w-old');
+        await store.sessions.delete('w-new');
+      });
       await t.test('delete says whether it removed a session', async () => {
         await store.sessions.create(session('s-del'));
         assert.equal(await store.sessions.delete('s-del'), true);
@@ -173,24 +205,30 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         assert.equal(await store.sessions.delete('s-del'), false);
         assert.equal(await store.sessions.delete('s-never'), false);
       });
-      await t.test('purgeIdle removes exactly the sessions last seen before the cut-off', async () => {
-        // Far in the past, so the sessions of the other subtests are never candidates.
-        for (const [id, at] of [
-          ['p-1000', 1000],
-          ['p-1999', 1999],
-          ['p-2000', 2000],
-          ['p-3000', 3000],
-          ['p-touched', 1000],
-        ] as const) {
-          await store.sessions.create(session(id, { createdAt: at, lastSeenAt: at }));
-        }
-        await store.sessions.touch('p-touched', 5000);
-        assert.equal(await store.sessions.purgeIdle(2000), 2);
-        assert.equal(await store.sessions.get('p-1000'), undefined);
-        assert.equal(await store.sessions.get('p-1999'), undefined);
-        for (const id of ['p-2000', 'p-3000', 'p-touched', 's-rich']) assert.ok(await store.sessions.get(id), id);
-        assert.equal(await store.sessions.purgeIdle(2000), 0);
-      });
+      await t.test(
+        "purgeIdle removes exactly the sessions not seen for the idle time by the store's clock",
+        async () => {
+          const H = 3_600_000;
+          // The sessions of the other subtests (at T0, long ago) first, so the count below is this test's.
+          await store.sessions.purgeIdle(10 * H);
+          const now = Date.now();
+          for (const [id, at] of [
+            ['p-2h', now - 2 * H],
+            ['p-1h1m', now - H - 60_000],
+            ['p-59m', now - H + 60_000],
+            ['p-1m', now - 60_000],
+            ['p-touched', now - 2 * H],
+          ] as const) {
+            await store.sessions.create(session(id, { createdAt: at, lastSeenAt: at }));
+          }
+          await store.sessions.touch('p-touched'); // now, by the store's clock
+          assert.equal(await store.sessions.purgeIdle(H), 2);
+          assert.equal(await store.sessions.get('p-2h'), undefined);
+          assert.equal(await store.sessions.get('p-1h1m'), undefined);
+          for (const id of ['p-59m', 'p-1m', 'p-touched', 's-rich']) assert.ok(await store.sessions.get(id), id);
+          assert.equal(await store.sessions.purgeIdle(H), 0);
+        },
+      );
       await t.test('verdicts: absent, put, get, overwrite; servers are independent', async () => {
         assert.equal(await store.verdicts.get('up'), undefined);
         await store.verdicts.put(verdict('up'));
@@ -297,13 +335,17 @@ function runContract(name: string, setup: (t: TestContext) => Promise<Opener | u
         await store.ping();
       });
       await t.test('sessions are counted per principal and per tenant, idle ones not', async () => {
-        await store.sessions.create(session('c-1', { principal: 'p1', tenant: 't1', lastSeenAt: T0 + 10 }));
-        await store.sessions.create(session('c-2', { principal: 'p1', tenant: 't1', lastSeenAt: T0 + 10 }));
-        await store.sessions.create(session('c-3', { principal: 'p2', tenant: 't1', lastSeenAt: T0 + 10 }));
-        await store.sessions.create(session('c-4', { principal: 'p1', tenant: 't1', lastSeenAt: T0 - 10 }));
-        assert.equal(await store.sessions.count({ principal: 'p1', since: T0 }), 2);
-        assert.equal(await store.sessions.count({ tenant: 't1', since: T0 }), 3);
-        assert.equal(await store.sessions.count({ tenant: 't2', since: T0 }), 0);
+        // Idle by the store's clock: a window of an hour, sessions seen a minute and two hours ago.
+        const now = Date.now();
+        const [seen, idle, H] = [now - 60_000, now - 2 * 3_600_000, 3_600_000];
+        await store.sessions.create(session('c-1', { principal: 'p1', tenant: 't1', lastSeenAt: seen }));
+        await store.sessions.create(session('c-2', { principal: 'p1', tenant: 't1', lastSeenAt: seen }));
+        await store.sessions.create(session('c-3', { principal: 'p2', tenant: 't1', lastSeenAt: seen }));
+        await store.sessions.create(session('c-4', { principal: 'p1', tenant: 't1', lastSeenAt: idle }));
+        assert.equal(await store.sessions.count({ principal: 'p1', withinMs: H }), 2);
+        assert.equal(await store.sessions.count({ tenant: 't1', withinMs: H }), 3);
+        assert.equal(await store.sessions.count({ tenant: 't2', withinMs: H }), 0);
+        assert.equal(await store.sessions.count({ tenant: 't1', withinMs: 3 * H }), 4);
         assert.equal((await store.sessions.get('c-1'))!.tenant, 't1');
       });
       await t.test('principal revocations: revoke keeps the first record, restore lifts it', async () => {

@@ -41,10 +41,28 @@ function toRecord(r: Selectable<SessionsTable>): SessionRecord {
   };
 }
 
-function sessionRepo(db: Kysely<Database>): SessionStore {
+/**
+ * The store's clock, in epoch ms: heartbeats and sessions' times are written with it and every
+ * liveness or idleness window is read against it, so replicas whose own clocks disagree still agree
+ * on who is live and which sessions are idle (a replica with its clock ten minutes ahead saw every
+ * other one as stopped, and closed their calls in flight; it also purged their live sessions).
+ * PostgreSQL's `clock_timestamp()` (the statement's time, not the transaction's); SQLite's `'now'`,
+ * the machine's clock every process on the file shares.
+ */
+function storeNow(driver: Store['driver']): RawBuilder<number> {
+  return driver === 'postgres'
+    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+}
+
+/** The store's clock `ms` ago (see storeNow). */
+const storeAgo = (driver: Store['driver'], ms: number): RawBuilder<number> =>
+  sql<number>`(${storeNow(driver)} - ${Math.max(0, Math.round(ms))})`;
+
+function sessionRepo(db: Kysely<Database>, driver: Store['driver']): SessionStore {
   return {
     async create(r) {
-      await db
+      const stamped = await db
         .insertInto('sessions')
         .values({
           id: r.id,
@@ -54,31 +72,39 @@ function sessionRepo(db: Kysely<Database>): SessionStore {
           client_capabilities: toJson(r.clientCapabilities),
           principal: r.principal,
           tenant: r.tenant ?? null,
-          created_at: r.createdAt,
-          last_seen_at: r.lastSeenAt,
+          created_at: r.createdAt ?? storeNow(driver),
+          last_seen_at: r.lastSeenAt ?? storeNow(driver),
         })
-        .execute();
+        .returning(['created_at', 'last_seen_at'])
+        .executeTakeFirstOrThrow();
+      return { ...r, createdAt: Number(stamped.created_at), lastSeenAt: Number(stamped.last_seen_at) };
     },
-    async get(id) {
-      const r = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    async get(id, withinMs) {
+      let q = db.selectFrom('sessions').selectAll().where('id', '=', id);
+      if (withinMs !== undefined) q = q.where('last_seen_at', '>=', storeAgo(driver, withinMs));
+      const r = await q.executeTakeFirst();
       return r ? toRecord(r) : undefined;
     },
     async touch(id, at) {
-      await db.updateTable('sessions').set({ last_seen_at: at }).where('id', '=', id).execute();
+      await db
+        .updateTable('sessions')
+        .set({ last_seen_at: at ?? storeNow(driver) })
+        .where('id', '=', id)
+        .execute();
     },
     async delete(id) {
       const r = await db.deleteFrom('sessions').where('id', '=', id).executeTakeFirst();
       return r.numDeletedRows > 0n;
     },
-    async purgeIdle(before) {
-      const r = await db.deleteFrom('sessions').where('last_seen_at', '<', before).executeTakeFirst();
+    async purgeIdle(idleMs) {
+      const r = await db.deleteFrom('sessions').where('last_seen_at', '<', storeAgo(driver, idleMs)).executeTakeFirst();
       return Number(r.numDeletedRows);
     },
     async count(q) {
       let query = db
         .selectFrom('sessions')
         .select((eb) => eb.fn.countAll().as('n'))
-        .where('last_seen_at', '>=', q.since);
+        .where('last_seen_at', '>=', storeAgo(driver, q.withinMs));
       if (q.principal !== undefined) query = query.where('principal', '=', q.principal);
       if (q.tenant !== undefined) query = query.where('tenant', '=', q.tenant);
       return Number((await query.executeTakeFirst())?.n ?? 0);
@@ -176,23 +202,6 @@ function modeRepo(db: Kysely<Database>): ModeStore {
     },
   };
 }
-
-/**
- * The store's clock, in epoch ms: heartbeats are written with it and every liveness window is read
- * against it, so replicas whose own clocks disagree still agree on who is live (a replica with its
- * clock ten minutes ahead saw every other one as stopped, and closed their calls in flight).
- * PostgreSQL's `clock_timestamp()` (the statement's time, not the transaction's); SQLite's `'now'`,
- * the machine's clock every process on the file shares.
- */
-function storeNow(driver: Store['driver']): RawBuilder<number> {
-  return driver === 'postgres'
-    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
-    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
-}
-
-/** The store's clock `ms` ago (see storeNow). */
-const storeAgo = (driver: Store['driver'], ms: number): RawBuilder<number> =>
-  sql<number>`(${storeNow(driver)} - ${Math.max(0, Math.round(ms))})`;
 
 /**
  * Deletes the acknowledgements in `table` made before `before` by a gateway not seen since (no
@@ -381,7 +390,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
   const sqliteWriter = sqlite?.writer;
   return {
     driver,
-    sessions: sessionRepo(db),
+    sessions: sessionRepo(db, driver),
     verdicts: verdictRepo(db),
     inventory: inventoryRepo(db, driver),
     apiKeys: apiKeyRepo(db, sqlite?.apiKeyRow),

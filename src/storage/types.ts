@@ -32,15 +32,29 @@ export interface UpstreamVerdict {
   probedAt: number; // epoch ms
 }
 
+/**
+ * A session to store. Its times are stamped with the store's clock unless given (tests): replicas'
+ * own clocks may disagree (ADR 0013), so every time a session is judged by is the store's.
+ */
+type NewSession = Omit<SessionRecord, 'createdAt' | 'lastSeenAt'> &
+  Partial<Pick<SessionRecord, 'createdAt' | 'lastSeenAt'>>;
+
+/**
+ * Legacy sessions. Idleness is judged by the store's clock (PostgreSQL's, or the one machine's for
+ * SQLite), never by the caller's: a replica whose clock is ahead must not end the others' sessions.
+ */
 export interface SessionStore {
-  create(r: SessionRecord): Promise<void>;
-  get(id: string): Promise<SessionRecord | undefined>;
-  touch(id: string, at: number): Promise<void>;
+  /** Stores `r` (a duplicate id is refused); the record as stored, with its times. */
+  create(r: NewSession): Promise<SessionRecord>;
+  /** Session `id`; with `withinMs`, only if it was last seen within that long by the store's clock. */
+  get(id: string, withinMs?: number): Promise<SessionRecord | undefined>;
+  /** Marks session `id` seen now by the store's clock (`at`: at that time instead, for tests). */
+  touch(id: string, at?: number): Promise<void>;
   delete(id: string): Promise<boolean>;
-  /** Delete sessions last seen before `before`; returns how many. */
-  purgeIdle(before: number): Promise<number>;
-  /** Sessions of one principal or one tenant last seen at or after `since`. */
-  count(q: { principal?: string; tenant?: string; since: number }): Promise<number>;
+  /** Delete sessions not seen for `idleMs` by the store's clock; returns how many. */
+  purgeIdle(idleMs: number): Promise<number>;
+  /** Sessions of one principal or one tenant seen within the last `withinMs` by the store's clock. */
+  count(q: { principal?: string; tenant?: string; withinMs: number }): Promise<number>;
   /** End every session of a tenant, or of principals whose key contains `subject` (an incident); how many. */
   deleteMatching(q: { tenant?: string; subject?: string }): Promise<number>;
 }

@@ -82,6 +82,8 @@ export interface DeploymentOptions {
   postgresBase?: string;
   /** More `storage` keys, indented under it (e.g. `  queryTimeoutMs: 60000\n`). */
   storageExtra?: string;
+  /** More `gateway` keys, indented under it (e.g. `  sessionIdleSeconds: 120\n`). */
+  gatewayExtra?: string;
 }
 
 function replicaYaml(
@@ -97,7 +99,7 @@ gateway:
   stateDir: ${JSON.stringify(stateDir)}
   publicUrl: ${o.publicUrl}
   trustedProxies: [127.0.0.1]
-storage:
+${o.gatewayExtra ?? ''}storage:
   driver: postgres
   postgresUrl: ${JSON.stringify(pgUrl(o.schema, o.app, o.postgresBase))}
 ${o.storageExtra ?? ''}inventory: { newTools: accept }
