@@ -35,6 +35,7 @@ import { listenOnLoopback } from './support/http.ts';
 import { tcpProxy } from './support/tcp-proxy.ts';
 import { eventually } from './support/eventually.ts';
 import { sdkSessions } from './support/sdk-sessions.ts';
+import { sessionDigest } from '../src/sessions/session-digest.ts';
 
 const schema = freshPgSchema();
 const prefix = `gh-test-answers-${randomBytes(4).toString('hex')}:`;
@@ -198,18 +199,31 @@ test('legacy: a real SDK client whose answers a load balancer sends to the other
   };
   const client = new Client({ name: 'balanced', version: '1' }, { capabilities: CAPS });
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Grace' } }));
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
-      fetch: balanced,
-      requestInit: { headers: { authorization: `Bearer ${keys.acme}` } },
-    }),
-  );
+  const transport = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
+    fetch: balanced,
+    requestInit: { headers: { authorization: `Bearer ${keys.acme}` } },
+  });
+  // What B sends A over Redis, as anyone subscribed to A's channel reads it.
+  const onA: string[] = [];
+  const watcher = new Redis('redis://127.0.0.1:6379');
+  await watcher.subscribe(`${prefix}replica:${a.gw.replica}`);
+  watcher.on('message', (_c: string, text: string) => void onA.push(text));
+  await client.connect(transport);
   try {
     const r = await client.callTool({ name: 'up__ask', arguments: {} }, undefined, { timeout: 8000 });
     assert.deepEqual(r.content, [{ type: 'text', text: 'got:Grace' }]);
     assert.equal(sentToB.length, 1, 'the answer went to replica B');
     assert.match(sentToB[0], new RegExp(`^gh\\.${a.gw.replica}\\.`), "the question's id names replica A");
+    const sid = transport.sessionId!;
+    const answers = onA.map((text) => JSON.parse(text).msg).filter((m) => m.kind === 'answer');
+    assert.deepEqual(
+      answers.map((m) => m.session),
+      [sessionDigest(sid)],
+      'the relayed answer names the session by its digest',
+    );
+    assert.ok(!onA.some((text) => text.includes(sid)), "the session's id never crossed Redis");
   } finally {
+    watcher.disconnect();
     await client.close();
   }
 });
@@ -239,7 +253,7 @@ test("legacy: another tenant's answer, another's session, and forged messages re
           origin: b.gw.replica,
           msg: {
             kind: 'answer',
-            session: acme,
+            session: sessionDigest(acme),
             principal: record!.principal,
             tenant: 'acme',
             scope: '',

@@ -3,7 +3,8 @@
  * replicas on a fresh PostgreSQL schema, B's wall clock ten minutes ahead (the preload of
  * test/replica-clock.test.ts), sessions idle after 120 s. B takes A's sessions as live, counts them
  * toward the tenant's cap, and its sweeps leave them alone; before, B refused A's sessions as idle,
- * let a tenant past its cap, and purged every session A's callers held.
+ * let a tenant past its cap, and purged every session A's callers held. And what crosses Redis
+ * between them (a real subscriber on every channel of the deployment) never holds a session id.
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { createKey } from './support/gateway.ts';
 import { freePort } from './support/processes.ts';
 import { initializeRequest, openLegacySession, postLegacy } from './support/rpc.ts';
@@ -24,6 +26,7 @@ import {
 import { dropPgSchema, dropRedisKeys, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { skewedClockEnv } from './support/clock-skew.ts';
+import { sessionDigest } from '../src/sessions/session-digest.ts';
 
 const SKEW_MS = 600_000;
 const IDLE_S = 120;
@@ -38,8 +41,10 @@ let a: Replica | undefined;
 let b: Replica | undefined;
 let bStartedAt = 0;
 const keys: Record<string, string> = {};
-/** Every session id this file opened. */
+/** Every session id this file opened, and every message published on the deployment's channels. */
 const opened: string[] = [];
+const published: Array<{ channel: string; text: string }> = [];
+let watcher: Redis | undefined;
 let started = false;
 
 before(async () => {
@@ -57,12 +62,16 @@ before(async () => {
     top: 'identity: { apiKeys: true }\n',
   };
   try {
+    watcher = new Redis(opts.redisUrl);
+    await watcher.psubscribe(`${keyPrefix}*`);
+    watcher.on('pmessage', (_p: string, channel: string, text: string) => void published.push({ channel, text }));
     a = await startReplica('sclock-a', opts, port);
     b = await startReplica('sclock-b', opts, await freePort(), undefined, skewedClockEnv(tmp, SKEW_MS));
     bStartedAt = performance.now();
     const env = { GATEHOUSE_SECRETS_KEY: opts.secretsKey };
     keys.alice = await createKey(a.file, { name: 'alice', tenant: 'acme', env });
     keys.gina = await createKey(a.file, { name: 'gina', tenant: 'globex', env });
+    keys.ivy = await createKey(a.file, { name: 'ivy', tenant: 'initech', env });
     started = true;
   } catch {
     // PostgreSQL or Redis missing: each test says so (requireService).
@@ -71,6 +80,7 @@ before(async () => {
 after(async () => {
   await a?.stop();
   await b?.stop();
+  watcher?.disconnect();
   if (started) {
     await dropPgSchema(schema).catch(() => {});
     await dropRedisKeys(keyPrefix).catch(() => {});
@@ -157,4 +167,26 @@ test("the sweeps of a replica ten minutes ahead leave the other replica's live s
   await new Promise((r) => setTimeout(r, 5500));
   assert.equal(await use(a!, sid, 'gina'), 200);
   assert.equal(await use(b!, sid, 'gina'), 200);
+});
+
+test('what the replicas publish on Redis names sessions by a digest, never by their id', async (t) => {
+  if (!(await usable(t))) return;
+  // Made on B, ended on A (which loads it first): B hears of the end over the fan-out.
+  const sid = await open(b!, 'ivy');
+  assert.equal(await use(b!, sid, 'ivy'), 200, 'B has its copy');
+  const ended = await fetch(`${a!.url}/mcp`, {
+    method: 'DELETE',
+    headers: { 'mcp-session-id': sid, authorization: `Bearer ${keys.ivy}` },
+  });
+  assert.equal(ended.status, 204, await ended.text());
+  // B drops its copy before its own re-read (5 s): it heard of the end.
+  await eventually(async () => (await use(b!, sid, 'ivy')) === 404 || undefined, { timeoutMs: 3000 });
+  const ends = published.filter((m) => m.channel === `${keyPrefix}fanout` && m.text.includes('session.ended'));
+  assert.ok(ends.length > 0, 'the end was published');
+  const all = published.map((m) => m.text).join('\n');
+  for (const id of opened) assert.ok(!all.includes(id), `session id ${opened.indexOf(id)} on Redis: ${all}`);
+  assert.ok(
+    ends.some((m) => JSON.parse(m.text).msg.session === sessionDigest(sid)),
+    'named by its digest',
+  );
 });

@@ -35,6 +35,7 @@ import { createPgSchema, dropPgSchema, dropRedisKeys, freshPgSchema, pgUrlWithSc
 import { postgresAvailable, redisAvailable } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { localSecrets } from './support/secrets.ts';
+import { sessionDigest } from '../src/sessions/session-digest.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const CANARY = { acme: 'status-canary-acme-5c1e8a93d7', globex: 'status-canary-globex-b24f07e6a1' };
@@ -47,6 +48,9 @@ const heard: Record<string, Status[]> = {};
 const progressHeard: Record<string, JsonObject[]> = {};
 const clients: Record<string, Client> = {};
 let ready = false;
+/** What is published on B's channel (a real subscriber): statuses cross it. */
+const bChannel: string[] = [];
+let watcher: Redis | undefined;
 
 async function replica(): Promise<TestGateway> {
   return startGateway(
@@ -110,6 +114,9 @@ before(async () => {
     ['gina', 'globex'],
   ] as const)
     keys[name] = await createKey(a.file, { name, tenant });
+  watcher = new Redis('redis://127.0.0.1:6379');
+  await watcher.subscribe(`${prefix}replica:${b.gw.replica}`);
+  watcher.on('message', (_c: string, text: string) => void bChannel.push(text));
   for (const who of ['alice', 'bob', 'gina']) await split(who);
   // B noted the three streams in Redis (what A looks up to send a status there).
   const r = new Redis('redis://127.0.0.1:6379');
@@ -119,6 +126,7 @@ before(async () => {
 });
 
 after(async () => {
+  watcher?.disconnect();
   await Promise.all(Object.values(clients).map((x) => x.close().catch(() => {})));
   await Promise.all([a, b].filter(Boolean).map((g) => g.close()));
   await dropPgSchema(schema).catch(() => {});
@@ -155,6 +163,12 @@ test("a task's statuses reach its caller's stream on the other replica, scrubbed
   for (const canary of Object.values(CANARY)) assert.ok(!all.includes(canary), `a canary in ${all}`);
   assert.deepEqual(heard.bob, [], 'bob (same tenant, same connection on A) heard nothing');
   assert.ok(!heard.gina.some((n) => n.taskId === alices) && !heard.alice.some((n) => n.taskId === ginas));
+  // What crossed Redis named each session by the digest of its id, never by the id (a bearer-like handle).
+  await watcher?.unsubscribe(); // the hostile test counts B's channel's listeners: B alone
+  const statuses = bChannel.map((text) => JSON.parse(text).msg).filter((m) => m.kind === 'status');
+  assert.ok(statuses.some((m) => m.session === sessionDigest(sessionOf('alice')) && m.handle === alices));
+  for (const who of ['alice', 'bob', 'gina'])
+    assert.ok(!bChannel.some((text) => text.includes(sessionOf(who))), `${who}'s session id on B's channel`);
 });
 
 test("a task's progress after its CreateTaskResult reaches its caller's stream on the other replica, under its own token, and no one else's (walk Y F2)", async (t) => {
@@ -202,7 +216,7 @@ test("a task's progress after its CreateTaskResult reaches its caller's stream o
       kind: 'status',
       method: 'notifications/progress',
       from: a.gw.replica,
-      session: sessionOf('alice'),
+      session: sessionDigest(sessionOf('alice')),
       principal: alicePrincipal,
       tenant: 'acme',
       scope: '',
@@ -253,7 +267,7 @@ test("hostile: statuses forged onto B's channel reach no stream unless every fie
     const msg = {
       kind: 'status',
       from: a.gw.replica,
-      session: sessionOf('alice'),
+      session: sessionDigest(sessionOf('alice')),
       principal: alicePrincipal,
       tenant: 'acme',
       scope: '',
@@ -270,8 +284,9 @@ test("hostile: statuses forged onto B's channel reach no stream unless every fie
     await forge('sender', { from: me });
     await forge('altered', { handle: altered });
     await forge('bob-handle-alice-session', { handle: bobHandle });
-    await forge('alice-handle-bob-session', { session: sessionOf('bob'), principal: bobPrincipal });
-    await forge('gina-session', { session: sessionOf('gina'), tenant: 'globex' });
+    await forge('alice-handle-bob-session', { session: sessionDigest(sessionOf('bob')), principal: bobPrincipal });
+    await forge('gina-session', { session: sessionDigest(sessionOf('gina')), tenant: 'globex' });
+    await forge('raw-session-id', { session: sessionOf('alice') }); // named by its id, not its digest
     await forge('no-status', { params: { ...TASK, taskId: handle, status: undefined } });
     // The witness that the channel delivers: every field the caller's own (Redis is trusted this far).
     await forge('control', { params: { ...TASK, taskId: handle, status: 'working', statusMessage: 'control' } });

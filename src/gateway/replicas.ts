@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { ReplicaRelay } from '../sessions/replica-relay.ts';
 import type { Sessions } from '../sessions/sessions.ts';
+import { sessionDigest } from '../sessions/session-digest.ts';
 import { HeldRelay } from './held-relay.ts';
 import type { Holds } from './holds.ts';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
@@ -49,7 +50,7 @@ export function startReplicaRelay(
       },
       task: (m) => void tasks?.serve(m).catch(() => {}),
       tasked: (m) => tasks?.answered(m),
-      status: (m) => statusArrived(p.sessions.cached(m.session), p.tasks.handles(), m),
+      status: (m) => statusArrived(p.sessions.cachedByDigest(m.session), p.tasks.handles(), m),
       note: (m) => tasks?.note(m),
     },
     () => p.maxBodyBytes() + ENVELOPE,
@@ -89,12 +90,12 @@ export function startReplicaRelay(
 async function sendStatus(relay: ReplicaRelay, who: TaskOwner, params: JsonObject, method: TaskNotice): Promise<void> {
   const to = await relay.streams.where(who.session);
   if (!to || to === relay.id) return;
-  const { session, principal, tenant, scope, handle } = who;
+  const { principal, tenant, scope, handle } = who;
   const progress = method === 'notifications/progress' ? { method } : {};
   await relay.send(to, {
     kind: 'status',
     from: relay.id,
-    session,
+    session: sessionDigest(who.session),
     principal,
     tenant,
     scope,

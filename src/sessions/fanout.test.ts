@@ -31,7 +31,7 @@ test('messages reach the other replicas, not the sender; junk is ignored; announ
     assert.ok(await a.ready());
     assert.ok(await b.ready());
     assert.deepEqual(resyncs, { a: 1, b: 1 }, 'the first subscription re-checks what was cached before it');
-    await a.publish({ kind: 'session.ended', id: 'abc' });
+    await a.publish({ kind: 'session.ended', session: 'abc' });
     const raw = new Redis(URL);
     await raw.publish(`${prefix}fanout`, 'not json');
     await raw.publish(`${prefix}fanout`, JSON.stringify({ origin: 'x', msg: { nokind: 1 } }));
@@ -39,7 +39,7 @@ test('messages reach the other replicas, not the sender; junk is ignored; announ
     raw.disconnect();
     assert.equal(await announce({ url: URL, keyPrefix: prefix }, { kind: 'revocations.changed' }), true);
     for (let i = 0; i < 100 && got.b.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(got.b, [{ kind: 'session.ended', id: 'abc' }, { kind: 'revocations.changed' }]);
+    assert.deepEqual(got.b, [{ kind: 'session.ended', session: 'abc' }, { kind: 'revocations.changed' }]);
     assert.deepEqual(got.a, [{ kind: 'revocations.changed' }], 'the sender does not hear itself');
   } finally {
     await a.close();
@@ -74,7 +74,7 @@ test('the gateway wiring: an end elsewhere drops the copy; down means re-read ev
     assert.ok(await f.ready());
     assert.equal(sessions.recheckMs(), 5000, 'live: the cached copy is trusted (ends arrive at once)');
     assert.equal(distrusted, 1);
-    await announce({ url: URL, keyPrefix: prefix }, { kind: 'session.ended', id: 's1' });
+    await announce({ url: URL, keyPrefix: prefix }, { kind: 'session.ended', session: 's1' });
     for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(ended, ['s1']);
     const before = synced;

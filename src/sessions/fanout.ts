@@ -16,9 +16,8 @@ import { lazyRequire } from '../util/lazy.ts';
 const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export type FanoutMessage =
-  | { kind: 'session.ended'; id: string }
-  | { kind: 'revocations.changed' }
-  | { kind: 'modes.changed' };
+  /** `session`: the digest of the session's id (src/sessions/session-digest.ts), never the id. */
+  { kind: 'session.ended'; session: string } | { kind: 'revocations.changed' } | { kind: 'modes.changed' };
 
 export interface FanoutOptions<M extends { kind: string } = FanoutMessage> {
   url: string;
@@ -182,8 +181,8 @@ export class Fanout<M extends { kind: string } = FanoutMessage> {
 export interface FanoutFollowers {
   sessions: {
     recheckMs: () => number;
-    onEnded: (id: string) => void;
-    endedElsewhere(id: string): void;
+    onEnded: (digest: string) => void;
+    endedElsewhere(digest: string): void;
     distrustAll(): void;
   };
   revocations: { refresh(): Promise<void> };
@@ -207,7 +206,7 @@ export function startFanout(
     url: redis.url,
     channel: `${redis.keyPrefix ?? 'gatehouse:limits:'}fanout`,
     onMessage: (msg) => {
-      if (msg.kind === 'session.ended' && typeof msg.id === 'string') f.sessions.endedElsewhere(msg.id);
+      if (msg.kind === 'session.ended' && typeof msg.session === 'string') f.sessions.endedElsewhere(msg.session);
       else if (msg.kind === 'revocations.changed') void f.revocations.refresh().catch(() => {});
       else if (msg.kind === 'modes.changed') void f.modes?.sync().catch(() => {});
     },
@@ -225,7 +224,7 @@ export function startFanout(
   });
   const trusted = f.sessions.recheckMs;
   f.sessions.recheckMs = () => (fanout.live ? trusted() : 0);
-  f.sessions.onEnded = (id) => void fanout.publish({ kind: 'session.ended', id });
+  f.sessions.onEnded = (digest) => void fanout.publish({ kind: 'session.ended', session: digest });
   return fanout;
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { SessionRecord, SessionStore } from '../storage/types.ts';
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 import { askedBy, newReplicaId, questionId, type RelayedAnswer } from './replica-relay.ts';
+import { sessionDigest } from './session-digest.ts';
 import { Sessions } from './sessions.ts';
 
 function memoryStore(): SessionStore {
@@ -53,7 +54,7 @@ test('a relayed answer reaches the question only for the same session, principal
   const { sessions, s, answer, id } = await asked(newReplicaId());
   const m: RelayedAnswer = {
     kind: 'answer',
-    session: s.id,
+    session: sessionDigest(s.id),
     principal: 'key:acme:alice',
     tenant: 'acme',
     scope: '',
@@ -64,6 +65,7 @@ test('a relayed answer reaches the question only for the same session, principal
   assert.equal(sessions.answerRelayed({ ...m, tenant: 'globex' }), false);
   assert.equal(sessions.answerRelayed({ ...m, scope: 'other' }), false);
   assert.equal(sessions.answerRelayed({ ...m, session: 'f'.repeat(32) }), false);
+  assert.equal(sessions.answerRelayed({ ...m, session: s.id }), false, 'named by its digest, never its id');
   assert.equal(sessions.answerRelayed({ ...m, id: questionId(sessions.replica) }), false);
   assert.equal(sessions.answerRelayed(m), true);
   assert.deepEqual(await answer, { result: { action: 'accept' } });
@@ -85,7 +87,7 @@ test("an answer for another replica's question is relayed there with who answere
       elsewhere,
       {
         kind: 'answer',
-        session: s.id,
+        session: sessionDigest(s.id),
         principal: 'key:acme:alice',
         tenant: 'acme',
         scope: '',

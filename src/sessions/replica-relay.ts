@@ -8,7 +8,8 @@
  * What is sent was authenticated first, and names its session or hold with the principal and tenant
  * that sent it: the replica that asked answers only a question of that session (its own map of
  * questions) or a hold of that owner, so a message naming another session's question does nothing.
- * Messages carry the answer (the caller's own data) and never a token or key.
+ * Messages carry the answer (the caller's own data) and never a token, key or session id (a digest
+ * of it names the session: the id is a bearer-like handle, and anyone subscribed reads the channel).
  *
  * Without Redis, or while it is away, nothing is sent: an answer for another replica is dropped and
  * a retry for another replica's hold is an invalid state, as before (docs/operations.md).
@@ -43,6 +44,7 @@ export function askedBy(id: RequestId): string | undefined {
 /** A legacy client's answer, for the session's question on the replica that asked. */
 export interface RelayedAnswer {
   kind: 'answer';
+  /** The digest of the session's id (src/sessions/session-digest.ts): the id is the caller's handle and stays off Redis. */
   session: string;
   principal: string | null;
   tenant: string | null;
@@ -129,6 +131,7 @@ export interface RelayedTaskOutcome {
 export interface RelayedStatus {
   kind: 'status';
   from: string;
+  /** The digest of the session's id, as in RelayedAnswer. */
   session: string;
   principal: string | null;
   tenant: string | null;

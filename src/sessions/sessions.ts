@@ -12,6 +12,7 @@ import type { JsonObject, JsonRpcMessage, RequestId } from '../protocol/jsonrpc.
 import type { SessionRecord, SessionStore } from '../storage/types.ts';
 import type { ServerRequestAnswer } from '../upstream/types.ts';
 import { askedBy, newReplicaId, questionId, type RelayedAnswer } from './replica-relay.ts';
+import { sessionDigest } from './session-digest.ts';
 
 export interface MessageSink {
   send(msg: JsonRpcMessage): void;
@@ -58,12 +59,15 @@ export class LiveSession {
   lastTouch = 0;
   lastUsed = Date.now();
   verifiedAt = Date.now();
+  /** The digest of the id: what crosses Redis instead of the id (src/sessions/session-digest.ts). */
+  readonly digest: string;
   /** Why the session ended, once it has: a question put after that is answered with it at once. */
   #ended: string | undefined;
 
   constructor(record: SessionRecord, replica = newReplicaId()) {
     this.record = record;
     this.#replica = replica;
+    this.digest = sessionDigest(record.id);
   }
   get id(): string {
     return this.record.id;
@@ -110,6 +114,8 @@ export class LiveSession {
 export class Sessions {
   readonly #store: SessionStore;
   readonly #live = new Map<string, LiveSession>();
+  /** The same sessions by the digest of their id: how messages from other replicas name them. */
+  readonly #byDigest = new Map<string, LiveSession>();
   readonly #idleMs: number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -120,8 +126,8 @@ export class Sessions {
    * configured but down, the gateway sets it to 0: every request re-reads (the stricter fallback).
    */
   recheckMs: () => number = () => RECHECK_MS;
-  /** Called when this process ends a session (to tell the other replicas). */
-  onEnded: (id: string) => void = () => {};
+  /** Called when this process ends a session (to tell the other replicas), with the digest of its id. */
+  onEnded: (digest: string) => void = () => {};
   /** This replica's name, in the ids of the questions its sessions ask. */
   readonly replica: string;
   /**
@@ -241,7 +247,7 @@ export class Sessions {
     const r = s.record;
     const m: RelayedAnswer = {
       kind: 'answer',
-      session: r.id,
+      session: s.digest,
       principal: r.principal,
       tenant: r.tenant ?? null,
       scope: r.scope,
@@ -253,11 +259,11 @@ export class Sessions {
 
   /**
    * An answer another replica received for a question of this one: it goes to the session it names
-   * only when that session is live here and is the same principal's, tenant's and endpoint's; the
-   * id must be one of that session's own questions (each session keeps its own).
+   * (by the digest of its id) only when that session is live here and is the same principal's,
+   * tenant's and endpoint's; the id must be one of that session's own questions (each keeps its own).
    */
   answerRelayed(m: RelayedAnswer): boolean {
-    const s = this.#live.get(m.session);
+    const s = this.#byDigest.get(m.session);
     if (!s) return false;
     const r = s.record;
     if (r.principal !== m.principal || (r.tenant ?? null) !== m.tenant || r.scope !== m.scope) return false;
@@ -268,17 +274,17 @@ export class Sessions {
     this.#drop(s);
     s.close('the client ended the session');
     await stored(this.#store.delete(s.id));
-    this.onEnded(s.id);
+    this.onEnded(s.digest);
   }
 
-  /** Session `id` as this process has it (no store read), if it does. */
-  cached(id: string): LiveSession | undefined {
-    return this.#live.get(id);
+  /** The session whose id has digest `digest`, as this process has it (no store read), if it does. */
+  cachedByDigest(digest: string): LiveSession | undefined {
+    return this.#byDigest.get(digest);
   }
 
-  /** Another replica ended session `id`: drop this process's copy (its GET stream closes). */
-  endedElsewhere(id: string): void {
-    const s = this.#live.get(id);
+  /** Another replica ended the session whose id has digest `digest`: drop this process's copy (its GET stream closes). */
+  endedElsewhere(digest: string): void {
+    const s = this.#byDigest.get(digest);
     if (!s) return;
     this.#drop(s);
     s.close('session ended');
@@ -286,10 +292,12 @@ export class Sessions {
 
   #keep(s: LiveSession): void {
     this.#live.set(s.id, s);
+    this.#byDigest.set(s.digest, s);
   }
 
   #drop(s: LiveSession): void {
     this.#live.delete(s.id);
+    this.#byDigest.delete(s.digest);
   }
 
   /** Re-check every cached copy against the store on its next use (fan-out messages may have been missed). */
@@ -320,6 +328,7 @@ export class Sessions {
     clearInterval(this.#sweeper);
     for (const s of this.#live.values()) s.close('the gateway is stopping');
     this.#live.clear();
+    this.#byDigest.clear();
   }
 
   /**

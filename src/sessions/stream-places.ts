@@ -8,8 +8,8 @@
  * the stream closes unless another replica's stream replaced it. A note only says where to send: the
  * replica it names delivers only to a stream of that session, principal, tenant and endpoint.
  */
-import { createHash } from 'node:crypto';
 import type { Fanout } from './fanout.ts';
+import { sessionDigest } from './session-digest.ts';
 
 /** How long a note lasts unless renewed, and how often this replica renews its own. */
 const NOTE_MS = 2 * 60 * 60_000;
@@ -60,6 +60,6 @@ export class StreamPlaces {
 
   /** A digest, not the id: the session id is the caller's to present, and Redis keys are listed. */
   #key(id: string): string {
-    return `${this.#prefix}stream:${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
+    return `${this.#prefix}stream:${sessionDigest(id)}`;
   }
 }
