@@ -12,6 +12,7 @@ import { isItemName, nameProblem, skeleton } from './names.ts';
 import { namespaceUri, splitUri } from './uris.ts';
 import { templateMatcher, type TemplateMatcher } from './template.ts';
 import { asciiJson } from '../util/ascii-json.ts';
+import { canonicalResourceUri } from '../policy/canonical.ts';
 
 export type Kind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -106,6 +107,8 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   readonly separator: string;
   readonly #upstreams: Map<string, Upstream>;
   readonly #parts = new Map<string, Part>();
+  /** Each listing of resources by canonical URI (listedAt), while that listing is current. */
+  readonly #canonical = new WeakMap<JsonObject[], Map<string, JsonObject[]>>();
   readonly #refreshes = new Map<string, Refresh>();
   /** When each server's last refresh began, and the gap before the next may begin. */
   readonly #last = new Map<string, { startedAt: number; gap: number }>();
@@ -315,27 +318,50 @@ export class Catalog extends EventEmitter<{ changed: [Kind, string, readonly Jso
   }
 
   /**
-   * The server a resource URI belongs to and the URI as that server wrote it: on the aggregate endpoint
-   * from its namespace (`gatehouse:<server>/...`), on a per-server endpoint the server itself. `def` is
-   * the listed resource, else the one template it matches (`template: true`), else undefined: a URI the
-   * server did not list can still be read where policy allows it.
+   * The server a resource URI names and the URI the caller wrote for it: on the aggregate endpoint from
+   * its namespace (`gatehouse:<server>/...`), on a per-server endpoint the server itself. Undefined for
+   * an unknown server, and for one that said it has no resources: nothing is asked of it.
    */
-  resolveResource(
-    uri: string,
-    scope?: string,
-  ): { server: string; uri: string; def?: JsonObject; template?: boolean } | undefined {
+  resourceServer(uri: string, scope?: string): { server: string; uri: string } | undefined {
     const target = scope ? { server: scope, uri } : splitUri(uri);
     if (!target || !this.#upstreams.has(target.server)) return undefined;
-    // A server that said it has no resources has none to read or watch: nothing is asked of it.
     const identity = this.#upstreams.get(target.server)?.identity;
     if (identity && !identity.capabilities.resources) return undefined;
-    const part = this.#parts.get(target.server);
-    if (!part) return undefined;
-    const listed = part.resources.find((r) => r.uri === target.uri);
-    if (listed) return { ...target, def: listed };
-    const i = part.templateRes.findIndex((re) => re.test(target.uri));
-    if (i >= 0) return { ...target, def: part.resourceTemplates[i], template: true };
-    return target;
+    return this.#parts.has(target.server) ? target : undefined;
+  }
+
+  /**
+   * The resources `server` lists whose URI is `uri` in canonical form (src/policy/canonical.ts): a
+   * caller's other spelling of a listed URI names that resource, and so does the server's own (two
+   * spellings listed are both found). Empty: a URI the server did not list.
+   */
+  listedAt(server: string, uri: string): JsonObject[] {
+    const listed = this.#parts.get(server)?.resources;
+    if (!listed) return [];
+    let index = this.#canonical.get(listed);
+    if (!index) {
+      // Built on the first read after a listing changed, not at discovery: most servers are never read.
+      index = new Map();
+      for (const r of listed) {
+        const c = typeof r.uri === 'string' ? canonicalResourceUri(r.uri) : undefined;
+        // A URI that has no canonical form can never be read (every read is canonical first).
+        if (c?.ok) index.set(c.uri, [...(index.get(c.uri) ?? []), r]);
+      }
+      this.#canonical.set(listed, index);
+    }
+    return index.get(uri) ?? [];
+  }
+
+  /** The first template of `server` that `uri` matches (bounded, linear-time matchers), if any. */
+  templateFor(server: string, uri: string): JsonObject | undefined {
+    const part = this.#parts.get(server);
+    const i = part ? part.templateRes.findIndex((re) => re.test(uri)) : -1;
+    return i >= 0 ? part?.resourceTemplates[i] : undefined;
+  }
+
+  /** The template `server` lists written exactly as `text`: a completion names a template itself. */
+  templateNamed(server: string, text: string): JsonObject | undefined {
+    return this.#parts.get(server)?.resourceTemplates.find((t) => t.uriTemplate === text);
   }
 
   /**

@@ -39,7 +39,7 @@ export type TargetKind = 'tool' | 'prompt' | 'resource';
 
 export interface Route {
   server: string;
-  /** The name the upstream knows it by: a tool or prompt name, or the resource URI as the upstream wrote it. */
+  /** The name the upstream knows it by: a tool or prompt name, or the resource URI as it goes upstream (canonical). */
   tool: string;
   /** The definition from the inventory (a tool, prompt, resource or resource template). */
   def: JsonObject;
@@ -49,6 +49,10 @@ export interface Route {
   item: string;
   /** tasks/*: the replica whose connection holds the task, when it is another (src/gateway/task-relay.ts). */
   holder?: string;
+  /** A resource URI the server lists spelt another way too: those items, whose quarantine applies as well. */
+  also?: string[];
+  /** A resource URI: the canonical resource policy judges, or why the URI has none (refused at validate). */
+  resource?: Resource | { refused: string };
 }
 
 export interface CallState {

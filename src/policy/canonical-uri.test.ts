@@ -87,6 +87,35 @@ test('other schemes are ids: serialised by WHATWG, traversal and encoded separat
   refused('secret://user:pw@host/x', /credentials/);
 });
 
+test('one resource, one name: scheme case and percent-encoded unreserved characters are canonical, `.` segments and look-alike dots refused', () => {
+  for (const raw of ['TENANT://ta/evil', 'tenant://ta/%65vil', 'tenant://t%61/evil', 'Tenant://ta/%65%76%69%6C'])
+    assert.equal(ok(raw).uri, 'tenant://ta/evil', raw);
+  // Other percent-encodings stay, with uppercase hex.
+  assert.equal(ok('tenant://ta/a%c3%a9').uri, 'tenant://ta/a%C3%A9');
+  for (const raw of ['tenant://ta/./evil', 'tenant://ta/././evil', 'tenant://ta/evil/.', 'urn:a/./b'])
+    refused(raw, /`\.` segment/);
+  for (const raw of [
+    'tenant://ta/\uff0e/evil',
+    'tenant://ta/%EF%BC%8E/evil',
+    'tenant://ta\uff0fevil',
+    'tenant://ta/\u2024/evil', // one dot leader
+  ])
+    refused(raw, /look-alike/);
+  refused('tenant://ta/\u2025/evil', /\.\./); // two dot leader
+});
+
+test('http(s) URIs: look-alike dots in the path are refused as in a path; percent-encoded unreserved characters decoded', () => {
+  for (const raw of [
+    'https://docs.allowed.test/x/\uff0e\uff0e/y',
+    'https://docs.allowed.test/\u2025/x',
+    'https://docs.allowed.test/x/%EF%BC%8E%EF%BC%8E/y',
+  ])
+    refused(raw, /`\.\.` segment/);
+  refused('https://docs.allowed.test/x/\uff0e/y', /look-alike/);
+  refused('https://docs.allowed.test/x\uff0fy', /look-alike/);
+  assert.equal(ok('https://docs.allowed.test/%7euser/%41?q=%2d%2f').uri, 'https://docs.allowed.test/~user/A?q=-%2F');
+});
+
 test('what is not a URI at all is refused with a reason', () => {
   refused(undefined, /must be a string/);
   refused(7, /must be a string/);

@@ -119,6 +119,30 @@ function decodings(text: string): string[] {
   return out;
 }
 
+/** Whether a path text or one of its decodings holds `..` (also once NFKC-normalised: fullwidth `．．`). */
+function traverses(text: string): boolean {
+  return [text, ...decodings(text)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC')));
+}
+
+/** Whether a text or one of its decodings holds look-alikes of `.`, `/` or `\` (what NFKC makes them). */
+function lookAlikeSeparators(text: string): boolean {
+  return [text, ...decodings(text)].some((x) => separators(x.normalize('NFKC')) !== separators(x));
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/**
+ * RFC 3986 §6.2.2: a percent-encoded unreserved character (`%65` for `e`) is that character, and the
+ * hex digits of the others are uppercase. Without it `tenant://x/%65vil` names `tenant://x/evil` to
+ * an upstream that decodes, while no check that compares texts sees it as that.
+ */
+function percentNormalised(uri: string): string {
+  return uri.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+    const c = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+}
+
 /**
  * An absolute POSIX path. `//` and `/./` collapse and a trailing slash goes (so the value changes);
  * `..` in any form, NUL, controls, backslashes and encoded separators are refused. With `root` (itself
@@ -143,8 +167,7 @@ export function canonicalPath(
   if (ENCODED_DANGER.test(s))
     return fail(`${what} \`${named}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
   // Compatibility forms too: a fullwidth `．．／` is `../` to anything that normalises (NFKC) later.
-  if ([s, ...decodings(s)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC'))))
-    return fail(`${what} \`${named}\` contains a \`..\` segment`);
+  if (traverses(s)) return fail(`${what} \`${named}\` contains a \`..\` segment`);
   if (separators(s.normalize('NFKC')) !== separators(s))
     return fail(`${what} \`${named}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
   if (!s.startsWith('/')) return fail(`${what} \`${named}\` is not absolute`);
@@ -188,8 +211,13 @@ export function canonicalUrl(raw: unknown, what = 'url'): Canon {
     return fail(`${what} \`${show(u.host)}\` must not contain credentials`);
   if (ENCODED_DANGER.test(u.pathname))
     return fail(`${what} path \`${show(u.pathname)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul`);
+  // As in a path: WHATWG resolves `..` but percent-encodes a fullwidth `．．` or `‥`, which an upstream
+  // that decodes and normalises (NFKC) then reads as `..`.
+  if (traverses(u.pathname)) return fail(`${what} path \`${show(u.pathname)}\` contains a \`..\` segment`);
+  if (lookAlikeSeparators(u.pathname))
+    return fail(`${what} path \`${show(u.pathname)}\` contains look-alikes of \`.\`, \`/\` or \`\\\``);
   u.hash = '';
-  return done(u.href, s);
+  return done(percentNormalised(u.href), s);
 }
 
 export type UriCanon =
@@ -246,9 +274,14 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
   const rest = s.slice(s.indexOf(':') + 1);
   if (ENCODED_DANGER.test(rest))
     return { ok: false, reason: `uri \`${show(s)}\` contains a percent-encoded \`.\`, \`/\`, \`\\\`, \`%\` or nul` };
-  if ([rest, ...decodings(rest)].some((x) => dotDotSegment(x) || dotDotSegment(x.normalize('NFKC'))))
-    return { ok: false, reason: `uri \`${show(s)}\` contains a \`..\` segment` };
-  const id = canonicalId(u.href, 'uri', false);
+  if (traverses(rest)) return { ok: false, reason: `uri \`${show(s)}\` contains a \`..\` segment` };
+  // An id names its resource one way: WHATWG drops a `.` segment (`a/./b` is `a/b`, `a/.` is `a/`), an
+  // upstream may not, so either reading is a second name for something the gateway checked as another.
+  if (rest.split('/').some((seg) => seg === '.'))
+    return { ok: false, reason: `uri \`${show(s)}\` contains a \`.\` segment` };
+  if (lookAlikeSeparators(rest))
+    return { ok: false, reason: `uri \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\`` };
+  const id = canonicalId(percentNormalised(u.href), 'uri', false);
   if (!id.ok) return id;
   return { ok: true, resource: { kind: 'id', value: id.value }, uri: id.value, changed: id.value !== s };
 }

@@ -22,5 +22,7 @@ export const classifyTarget: Stage = (s, { inventory }) => {
   const t = inventory.item(route.server, route.item);
   s.toolClass = 'READ';
   s.toolPin = t.pin;
-  s.quarantine = t.serverQuarantine ?? t.quarantine;
+  // A server that lists one resource under two spellings of its URI: either's quarantine holds.
+  const twin = route.also?.map((i) => inventory.item(route.server, i).quarantine).find((q) => q);
+  s.quarantine = t.serverQuarantine ?? t.quarantine ?? twin ?? null;
 };

@@ -33,6 +33,22 @@ test('a resource reference is routed as that resource (template); the upstream g
   assert.deepEqual(s.upstream!.ref, { type: 'ref/resource', uri: 'file:///{+path}' });
 });
 
+test('a resource reference to a URI is routed by its canonical form, which is what goes in `ref`', async () => {
+  const listed = { mt: { resources: [{ uri: 'tenant://a/evil', name: 'evil' }] } };
+  const { catalog, upstreams } = await catalogOf(listed);
+  const s = complete({ type: 'ref/resource', uri: 'gatehouse:mt/TENANT://a/%65vil' }, 'resource');
+  await routeCompletion(s, deps({ catalog, upstreams, credentials: { configOf: () => undefined } as never }));
+  assert.deepEqual(
+    [s.route!.qualified, s.route!.item, s.upstream!.ref, s.upstream!.uri],
+    [
+      'gatehouse:mt/tenant://a/evil',
+      'resource:tenant://a/evil',
+      { type: 'ref/resource', uri: 'tenant://a/evil' },
+      undefined,
+    ],
+  );
+});
+
 test('what the caller may not name it cannot complete: an unknown prompt or resource is unknown', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   assert.equal(

@@ -27,6 +27,7 @@ test('on the aggregate endpoint `gatehouse:<server>/<uri>` routes to that server
     def: TOKEN,
     qualified: 'gatehouse:mt/secret://token',
     item: 'resource:secret://token',
+    resource: { kind: 'id', value: 'secret://token' },
   });
   assert.deepEqual(s.upstream, { uri: 'secret://token' });
   // The same URI listed by a second server is that server's: neither captures the other's reads.
@@ -100,4 +101,49 @@ test("with per-tenant credentials a listed resource is its discovery tenant's: t
   const file = read('gatehouse:mt/file:///srv/notes.txt', '', 'globex');
   await routeResource(file, perTenant);
   assert.equal(file.route!.item, 'template:file:///{+path}');
+});
+
+test('another spelling of a listed URI is that listed resource to every later stage, and goes upstream canonical', async () => {
+  const { catalog, upstreams } = await catalogOf(servers);
+  for (const uri of ['gatehouse:mt/SECRET://token', 'gatehouse:mt/secret://t%6Fken', 'gatehouse:mt/Secret://%74oken']) {
+    const s = read(uri);
+    await routeResource(s, deps({ catalog, upstreams, ...alike }));
+    assert.deepEqual(
+      [s.route!.tool, s.route!.qualified, s.route!.item, s.route!.def, s.upstream!.uri],
+      ['secret://token', 'gatehouse:mt/secret://token', 'resource:secret://token', TOKEN, 'secret://token'],
+      uri,
+    );
+  }
+  // The per-server endpoint alike.
+  const scoped = read('SECRET://tok%65n', 'mt');
+  await routeResource(scoped, deps({ catalog, upstreams, ...alike }));
+  assert.deepEqual([scoped.route!.item, scoped.upstream!.uri], ['resource:secret://token', 'secret://token']);
+});
+
+test('a server listing one resource under two spellings: the read names both items', async () => {
+  const twice = {
+    mt: {
+      resources: [
+        { uri: 'tenant://a/evil', name: 'evil' },
+        { uri: 'TENANT://a/%65vil', name: 'x' },
+      ],
+    },
+  };
+  const { catalog, upstreams } = await catalogOf(twice);
+  const s = read('gatehouse:mt/tenant://a/evil');
+  await routeResource(s, deps({ catalog, upstreams, ...alike }));
+  assert.deepEqual(
+    [s.route!.item, s.route!.also, s.upstream!.uri],
+    ['resource:tenant://a/evil', ['resource:TENANT://a/%65vil'], 'tenant://a/evil'],
+  );
+});
+
+test('a URI with no canonical form is routed to its server with no item, and why is kept for validate', async () => {
+  const { catalog, upstreams } = await catalogOf(servers);
+  for (const uri of ['secret://a/../token', 'secret://a/./token', 'secret://a/\uff0e/token', 'secret://a/token/.']) {
+    const s = read(`gatehouse:mt/${uri}`);
+    await routeResource(s, deps({ catalog, upstreams, ...alike }));
+    assert.deepEqual([s.route!.server, s.route!.tool, s.route!.item], ['mt', uri, ''], uri);
+    assert.match((s.route!.resource as { refused: string }).refused, /segment|look-alike/, uri);
+  }
 });

@@ -7,16 +7,18 @@
  *   extracted and canonicalised, a URL is forwarded in its canonical form, and a path on a local
  *   server is judged (and forwarded) as the real path behind any symlink;
  * - prompt: arguments an object of strings within bounds;
- * - resource: the URI canonical (traversal, encodings and look-alikes refused), forwarded canonical.
+ * - resource: the URI made canonical by route (src/pipeline/resource-uri.ts, so every stage saw that
+ *   form) is what policy judges; one that has no canonical form is refused here, after visibility.
  * Before any of them, for every kind: no lone UTF-16 surrogate anywhere in the params.
  */
 import { GatehouseError } from '../../protocol/errors.ts';
 import type { JsonObject } from '../../protocol/jsonrpc.ts';
 import { checkBounds } from '../../policy/arguments.ts';
-import { canonicalPath, canonicalResourceUri, realPathOf } from '../../policy/canonical.ts';
+import { canonicalPath, realPathOf } from '../../policy/canonical.ts';
 import { extractResources, extractionFor } from '../../policy/resources.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
-import { routeOf, upstreamOf } from './needs.ts';
+import { routeOf } from './needs.ts';
+import { localServer } from '../resource-uri.ts';
 import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
 import { argumentRefusal } from '../argument-problems.ts';
 
@@ -37,11 +39,6 @@ function invalid(message: string, path?: string): GatehouseError {
 function outOfBounds(s: CallState, message: string, path: string): GatehouseError {
   s.outOfBounds = message;
   return invalid(message, path);
-}
-
-/** Whether paths of this server name files the gateway sees too (a local process). */
-function localServer(deps: PipelineDeps, server: string): boolean {
-  return deps.credentials.configOf(server)?.transport === 'stdio';
 }
 
 async function validateTool(s: CallState, deps: PipelineDeps): Promise<void> {
@@ -104,30 +101,15 @@ function validatePrompt(s: CallState): void {
   if (problem) throw outOfBounds(s, `\`${problem.path}\` ${problem.message}`, problem.path);
 }
 
-async function validateResource(s: CallState, deps: PipelineDeps): Promise<void> {
-  const route = routeOf(s);
-  const c = canonicalResourceUri(route.tool);
-  if (!c.ok) throw invalid(c.reason, 'uri');
-  let resource = c.resource;
-  let uri = c.uri;
-  if (resource.kind === 'path' && localServer(deps, route.server)) {
-    const real = canonicalPath(await realPathOf(resource.value), undefined, 'path', { path: resource.value });
-    if (!real.ok) throw invalid(real.reason, 'uri');
-    if (real.value !== resource.value) {
-      resource = { kind: 'path', value: real.value };
-      uri = new URL(
-        `file://${real.value
-          .split('/')
-          .map((seg) => encodeURIComponent(seg))
-          .join('/')}`,
-      ).href;
-    }
-  }
-  s.resources = [resource];
-  // completion/complete names the resource in its `ref`.
-  if (s.method === 'completion/complete')
-    s.upstream = { ...s.upstream, ref: { ...(upstreamOf(s).ref as JsonObject), uri } };
-  else s.upstream = { ...s.upstream, uri };
+/**
+ * The URI was made canonical (and, for a local server, real) by route, before anything looked it up:
+ * what goes upstream is already that form. Here a URI that has none is refused, after visibility.
+ */
+function validateResource(s: CallState): void {
+  const r = routeOf(s).resource;
+  if (!r) throw new GatehouseError('E_INTERNAL', 'the route of a resource has no canonical URI');
+  if ('refused' in r) throw invalid(r.refused, 'uri');
+  s.resources = [r];
 }
 
 /**
@@ -159,5 +141,5 @@ export const validateArguments: Stage = async (s, deps) => {
   }
   if (s.kind === 'tool') return validateTool(s, deps);
   if (s.kind === 'prompt') return s.method === 'prompts/get' ? validatePrompt(s) : undefined;
-  return validateResource(s, deps);
+  return validateResource(s);
 };
