@@ -189,8 +189,9 @@ export function insidePath(path: string, root: string): boolean {
 
 /**
  * An http(s) URL as WHATWG URL serialises it: lowercase scheme and host, IDNA to punycode, default
- * port removed, dot segments resolved. Refused: other schemes (`javascript:`, `file:`), userinfo,
- * whitespace/controls/backslashes (which parsers disagree about), encoded separators in the path.
+ * port removed, dot segments resolved, percent-encoded unreserved characters decoded. Refused: other
+ * schemes (`javascript:`, `file:`), userinfo, whitespace/controls/backslashes (which parsers disagree
+ * about), encoded separators and look-alikes of `.`, `/` and `\` in the path.
  * The fragment is dropped (it never reaches a server), which counts as a change.
  */
 export function canonicalUrl(raw: unknown, what = 'url'): Canon {
@@ -227,8 +228,9 @@ export type UriCanon =
 /**
  * A resource URI as policy judges it and as it then goes upstream. `file:` URIs are paths (so path
  * patterns and roots apply; the path is decoded once, and traversal in any encoding is refused);
- * http(s) URIs are urls; any other scheme is an id whose value is the URI as WHATWG serialises it
- * (dot segments and encoded separators refused, no userinfo). `uri` is the canonical form: the one
+ * http(s) URIs are urls; any other scheme is an id whose value is the URI as WHATWG serialises it,
+ * percent-encoded unreserved characters decoded (dot segments, their look-alikes and encoded separators
+ * refused, no userinfo). `uri` is the canonical form: the one
  * forwarded.
  */
 export function canonicalResourceUri(raw: unknown): UriCanon {
