@@ -159,3 +159,37 @@ test('look-alike dots in a URL argument are refused naming where, as in a path; 
   });
   assert.equal(ok.result?.content?.[0]?.text, 'fetched https://docs.allowed.test/y', JSON.stringify(ok));
 });
+
+test("another tenant's own poisoned resource, hidden from its listing, is refused to it by any spelling; its process reads none", async () => {
+  // globex is not the discovery tenant: its listing, and what its scan flags, are its own connection's.
+  const reads = () =>
+    reached().filter((r) => r.tenant === 'globex' && RESOURCE_METHODS.includes(r.msg.method ?? '')).length;
+  keys['globex-spellings'] = await createKey(t.file, {
+    name: 'globex-spellings',
+    tenant: 'globex',
+    scopes: 'mcp:read',
+  });
+  const c = await sdk('globex-spellings');
+  const listed = (await c.listResources()).resources.map((r) => r.uri);
+  assert.ok(listed.includes('gatehouse:mt/tenant://globex/notes'), listed.join(' '));
+  assert.ok(!listed.some((u) => u.includes('evil')), listed.join(' '));
+  const before = reads();
+  for (const uri of ['tenant://globex/evil', 'TENANT://globex/evil', 'tenant://globex/%65vil']) {
+    for (const [what, p] of [
+      ['read', c.readResource({ uri: `gatehouse:mt/${uri}` })],
+      ['subscribe', c.subscribeResource({ uri: `gatehouse:mt/${uri}` })],
+      [
+        'complete',
+        c.complete({ ref: { type: 'ref/resource', uri: `gatehouse:mt/${uri}` }, argument: { name: 'x', value: 'a' } }),
+      ],
+    ] as const) {
+      const e = await refusal(`${what} ${uri}`, p);
+      assert.equal(e.code, QUARANTINED, `${what} ${uri}: ${e.message}`);
+    }
+  }
+  assert.equal(reads(), before, "globex's process was asked for its poisoned resource");
+  // Its notes stay readable.
+  const notes = await c.readResource({ uri: 'gatehouse:mt/tenant://globex/notes' });
+  assert.equal((notes.contents[0] as { text: string }).text, 'globex notes');
+  await c.close();
+});

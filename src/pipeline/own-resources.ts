@@ -7,9 +7,13 @@
  * reconnects or is replaced. What a connection lists passes the scan the inventory gives a new listed
  * resource (flagged: not shown) and is sanitised the same way; then the same visibility test and
  * scrubbing as every listing. A caller whom no rule lets see any resource of the server makes no
- * connection and sends nothing upstream.
+ * connection and sends nothing upstream. What the scan flags in a connection's listing is refused to a
+ * request naming it as well (`checkOwnResource`), as the catalogue's quarantine refuses the discovery
+ * owner's.
  */
 import { listAll } from '../catalog/catalog.ts';
+import { canonicalResourceUri } from '../policy/canonical.ts';
+import { GatehouseError, quote } from '../protocol/errors.ts';
 import { namespaceUri } from '../catalog/uris.ts';
 import { connectionOwner, discoveryTenant, variesByOwner } from '../credentials/broker.ts';
 import { callerToken } from '../identity/authenticator.ts';
@@ -90,6 +94,42 @@ export function catalogueOwner(
   return (
     !cfg || !variesByOwner(cfg) || connectionOwner(cfg, principal.tenant, principal.subject) === discoveryTenant(cfg)
   );
+}
+
+/**
+ * Per connection listing (while its connection keeps it) and catalogue version (the scan reads the
+ * other servers' tool names): the canonical URIs of what it lists that the inventory's scan flags.
+ */
+const flaggedOf = new WeakMap<JsonObject[], { version: number; uris: Set<string> }>();
+
+/**
+ * For a request naming a resource on the caller's own connection where that is not the catalogue's
+ * (`connect`): a resource that connection lists and the scan flags — hidden from the caller's own
+ * listing — is refused as quarantined, by whatever spelling (`uri` is canonical: resource-uri.ts).
+ * What the discovery tenant lists is not consulted: the caller's own listing is its own data.
+ */
+export async function checkOwnResource(
+  deps: PipelineDeps,
+  read: { server: string; uri: string; requested: string },
+  up: Upstream,
+): Promise<void> {
+  const items = await connectionListing(up, 'resources');
+  const version = deps.catalog.version;
+  let kept = flaggedOf.get(items);
+  if (kept?.version !== version) {
+    const uris = new Set<string>();
+    for (const def of items) {
+      const c = typeof def.uri === 'string' ? canonicalResourceUri(def.uri) : undefined;
+      if (c?.ok && !presented(deps, read.server, def)) uris.add(c.uri);
+    }
+    kept = { version, uris };
+    flaggedOf.set(items, kept);
+  }
+  if (kept.uris.has(read.uri))
+    throw new GatehouseError(
+      'E_TOOL_QUARANTINED',
+      `resource ${quote(read.requested)} is quarantined until an operator reviews it`,
+    );
 }
 
 /** A resource a connection listed, as a client may see it: undefined when the inventory's scan flags it. */

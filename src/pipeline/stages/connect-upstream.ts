@@ -4,10 +4,12 @@
  * is ever answered from another tenant's connection. Unavailable credentials refuse the request here,
  * before any record says it went upstream. Where connections differ by tenant, a tool or prompt is
  * used only if the caller's connection defines it as the catalogue does (src/pipeline/own-definitions.ts):
- * the definition the inventory reviewed is the one that runs.
+ * the definition the inventory reviewed is the one that runs; a resource its own listing holds that the
+ * inventory's scan flags is refused as quarantined (src/pipeline/own-resources.ts).
  */
 import { callerToken } from '../../identity/authenticator.ts';
 import { checkOwnDefinition, foreignDefinitions } from '../own-definitions.ts';
+import { checkOwnResource } from '../own-resources.ts';
 import type { Stage } from '../types.ts';
 import { routeOf, serverConfigOf } from './needs.ts';
 
@@ -29,4 +31,7 @@ export const connectUpstream: Stage = async (s, deps) => {
       { kind: s.kind === 'tool' ? 'tools' : 'prompts', server: route.server, name: route.tool, requested: s.requested },
       held,
     );
+  // A resource: what the caller's own connection lists and the scan flags is quarantined for it too.
+  if (s.kind === 'resource' && foreignDefinitions(deps, route.server, p))
+    await checkOwnResource(deps, { server: route.server, uri: route.tool, requested: s.requested }, held.up);
 };
