@@ -20,6 +20,7 @@ export interface MessageSink {
   close(): void;
 }
 
+/** How often, at most, a session's use is written to the store (and at least three times per idle time). */
 const TOUCH_EVERY_MS = 30_000;
 /** How long this process trusts its cached copy before checking the store again (another replica may have ended it). */
 const RECHECK_MS = 5_000;
@@ -117,6 +118,11 @@ export class Sessions {
   /** The same sessions by the digest of their id: how messages from other replicas name them. */
   readonly #byDigest = new Map<string, LiveSession>();
   readonly #idleMs: number;
+  /**
+   * Every third of the idle time at most: a use written only every 30 s let any replica's sweep end a
+   * session in use when the idle time was shorter (`sessionIdleSeconds` may be 10).
+   */
+  readonly #touchEveryMs: number;
   readonly #sweeper: NodeJS.Timeout;
 
   readonly #caps: () => SessionCaps | undefined;
@@ -148,6 +154,7 @@ export class Sessions {
     this.#store = store;
     this.replica = replica;
     this.#idleMs = idleSeconds * 1000;
+    this.#touchEveryMs = Math.min(TOUCH_EVERY_MS, this.#idleMs / 3);
     this.#caps = caps;
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs));
     this.#sweeper.unref();
@@ -227,7 +234,7 @@ export class Sessions {
       throw new GatehouseError('E_SESSION_NOT_FOUND');
     const now = Date.now();
     s.lastUsed = now;
-    if (now - s.lastTouch > TOUCH_EVERY_MS) {
+    if (now - s.lastTouch > this.#touchEveryMs) {
       s.lastTouch = now;
       this.#store.touch(id).catch(() => {});
     }
