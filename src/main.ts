@@ -13,6 +13,7 @@ import type { Upstream } from './upstream/upstream.ts';
 import { SandboxHost } from './sandbox/sandbox.ts';
 import { prepareHost } from './gateway/host.ts';
 import { checkServerNames } from './config/server-names.ts';
+import { planReload } from './gateway/reload-plan.ts';
 import { pagesBaseUrl } from './config/pages-url.ts';
 import { gatewayFiles } from './sandbox/gateway-files.ts';
 import { writableFolders } from './sandbox/data-paths.ts';
@@ -569,7 +570,6 @@ export class Gateway {
     return this.fleet.ready(name);
   }
 
-  /** Apply a new configuration: upstreams added, removed or changed; listener settings need a restart. */
   /**
    * Policy rules and modes that name what is not configured, or a tool the inventory has never listed
    * (the store's, as `gatehouse config validate` reads it): warnings, at the rule's file and line.
@@ -596,22 +596,16 @@ export class Gateway {
     });
   }
 
+  /**
+   * Apply a new configuration: upstreams added, removed or changed. Refused, the running config
+   * kept, when it would weaken the security posture unasked (src/gateway/reload-plan.ts). The
+   * listener, storage and state directory keep what runs: they need a restart, and the notes say so.
+   */
   async reload(next: Config): Promise<string[]> {
     checkServerNames(next);
-    await this.#warnUnknownTools(next);
-    const notes: string[] = [];
     const prev = this.config;
-    const listening = this.#listenAsConfigured ?? prev.gateway.listen;
-    if (next.gateway.listen.host !== listening.host || next.gateway.listen.port !== listening.port) {
-      notes.push('listen address changed: restart the gateway to apply it');
-    }
-    if (
-      next.storage.driver !== prev.storage.driver ||
-      next.storage.sqlitePath !== prev.storage.sqlitePath ||
-      next.storage.postgresUrl !== prev.storage.postgresUrl
-    ) {
-      notes.push('storage changed: restart the gateway to apply it');
-    }
+    const notes = planReload(prev, this.#listenAsConfigured ?? prev.gateway.listen, next);
+    await this.#warnUnknownTools(next);
     this.#ownKey.scrub(next);
     notes.push(...(await this.fleet.apply(next.servers, prev.servers)));
     this.upstreamBytes.max = next.gateway.maxUpstreamBufferedBytes;
@@ -628,7 +622,8 @@ export class Gateway {
       next.identity?.resourceFromListen && this.config.identity?.resourceFromListen
         ? { ...next.identity, resource: this.config.identity.resource }
         : next.identity;
-    this.config = { ...next, gateway: { ...next.gateway, listen: this.config.gateway.listen }, identity };
+    const gateway = { ...next.gateway, listen: prev.gateway.listen, stateDir: prev.gateway.stateDir };
+    this.config = { ...next, gateway, storage: prev.storage, identity };
     this.#settingsChanged();
     void this.#secrets.learn(); // the new servers' and tenants' secrets
     await this.audit.reconfigure(next.audit);

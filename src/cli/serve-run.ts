@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { watchConfig, type ConfigWatcher } from '../config/watch.ts';
 import type { Config } from '../config/schema.ts';
 import { Gateway } from '../main.ts';
+import { reloadLevel } from '../gateway/reload-plan.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { serveStdio } from '../listeners/stdio.ts';
 import { GatehouseError } from '../protocol/errors.ts';
@@ -44,7 +45,8 @@ function watchAndReload(gw: Gateway, file: string, config: Config, log: Logger):
   const reload = async (next: Config) => {
     try {
       const notes = await gw.reload(next);
-      log.info({ notes }, 'configuration reloaded');
+      // Applied only in part (a restart applies the rest), or weaker with the file's consent: warn.
+      log[reloadLevel(notes)]({ notes }, 'configuration reloaded');
     } catch (err) {
       refused(err as Error);
     }

@@ -53,9 +53,11 @@ export type RawConfig = Static<typeof ConfigSchema>;
 export interface Config {
   /** Absolute path of the file it came from (or '<memory>'). */
   source: string;
-  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl' | 'metricsToken'>> & {
+  gateway: Required<Omit<Static<typeof Gateway>, 'publicUrl' | 'metricsToken' | 'reloadMayWeaken'>> & {
     publicUrl?: string;
     metricsToken?: string;
+    /** Read at reload only (src/config/weakening.ts). */
+    reloadMayWeaken?: Static<typeof Gateway>['reloadMayWeaken'];
     listen: Required<Static<typeof Listen>>;
   };
   storage: { driver: 'sqlite' | 'postgres'; sqlitePath: string; postgresUrl?: string; queryTimeoutMs?: number };

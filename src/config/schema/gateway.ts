@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { DEFAULT_STATE_DIR } from '../defaults.ts';
 import { DEFAULT_QUERY_TIMEOUT_MS } from '../../storage/index.ts';
 import { MiB } from './common.ts';
+import { WEAKENING_KINDS } from '../weakening-kinds.ts';
 
 export const Listen = Type.Object(
   {
@@ -113,6 +114,12 @@ export const Gateway = Type.Object(
         default: [],
         description:
           'IP addresses (IPv4 or IPv6; one per proxy, not ranges) of reverse proxies in front of the gateway. Without identity, a request carrying Forwarded, X-Forwarded-For, X-Real-IP, Via or a like header is refused unless it comes from one of these.',
+      }),
+    ),
+    reloadMayWeaken: Type.Optional(
+      Type.Array(Type.Union(WEAKENING_KINDS.map((k) => Type.Literal(k))), {
+        description:
+          'A reload that would weaken one of these is applied (with a warning) instead of refused: `identity` (section removed), `anonymous`, `proxies`, `issuers`, `policy` (section removed), `audit`, `sandbox`, `secrets`, `metrics`. Read from the new file at reload only; remove it once applied. See docs/operations.md.',
       }),
     ),
     metricsToken: Type.Optional(

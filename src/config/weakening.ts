@@ -1,0 +1,209 @@
+/**
+ * What a reloaded configuration would weaken, compared with the one running. Pure: the reload
+ * (src/gateway/reload-plan.ts, from Gateway.reload) refuses the config when a `refuse` weakening is not named in the new
+ * config's `gateway.reloadMayWeaken`, and notes the `warn` ones at warn level. The table of every
+ * switch and why it is refused or warned is in ADR 0003 and docs/operations.md.
+ *
+ * Why refuse at all: a file half-written by an editor or config management, or truncated, still
+ * parses when what is cut is a whole section, and a section's absence is the weakest setting for
+ * `identity:` (anonymous loopback callers), `policy:` (every call allowed) and a server's `sandbox:`
+ * (unsandboxed). A start is deliberate and says what it runs; a reload happens to whatever the file
+ * holds at that moment.
+ */
+import type { Config, ServerConfig } from './schema.ts';
+import type { Mode } from '../policy/model.ts';
+import type { WeakeningKind } from './weakening-kinds.ts';
+
+export interface Weakening {
+  kind: WeakeningKind;
+  /** `refuse`: the reload is refused unless the new config names `kind`; `warn`: applied, logged at warn level. */
+  decision: 'refuse' | 'warn';
+  /** What would be weaker, in the operator's words (names settings, never values of secrets). */
+  says: string;
+}
+
+type Found = Weakening[];
+const refuse = (kind: WeakeningKind, says: string): Weakening => ({ kind, decision: 'refuse', says });
+const warn = (kind: WeakeningKind, says: string): Weakening => ({ kind, decision: 'warn', says });
+const added = <T>(before: readonly T[] = [], after: readonly T[] = []): T[] => after.filter((x) => !before.includes(x));
+
+/** Every weakening from `running` to `next`, refused ones first. */
+export function weakenings(running: Config, next: Config): Weakening[] {
+  const found: Found = [
+    ...identityWeakenings(running, next),
+    ...gatewayWeakenings(running, next),
+    ...policyWeakenings(running, next),
+    ...auditWeakenings(running, next),
+    ...serverWeakenings(running, next),
+    ...secretsWeakenings(running, next),
+  ];
+  return [...found.filter((w) => w.decision === 'refuse'), ...found.filter((w) => w.decision === 'warn')];
+}
+
+/** The refused weakenings the new config does not accept by name (`gateway.reloadMayWeaken`). */
+export function unaccepted(found: readonly Weakening[], next: Config): Weakening[] {
+  const accepted = new Set<string>(next.gateway.reloadMayWeaken ?? []);
+  return found.filter((w) => w.decision === 'refuse' && !accepted.has(w.kind));
+}
+
+/** The refusal's message: what would be weakened and the two ways to do it deliberately. */
+export function refusalMessage(refused: readonly Weakening[]): string {
+  const kinds = [...new Set(refused.map((w) => w.kind))];
+  return `the new configuration would weaken the gateway's security: ${refused.map((w) => w.says).join('; ')}. Kept the running configuration. If this is meant, restart the gateway with the new file, or add \`reloadMayWeaken: [${kinds.join(', ')}]\` under \`gateway:\` in it (see docs/operations.md)`;
+}
+
+function identityWeakenings(running: Config, next: Config): Found {
+  const was = running.identity;
+  const now = next.identity;
+  if (!was) return [];
+  if (!now) {
+    const anonymous = next.gateway.allowUnauthenticated === 'loopback';
+    return [
+      refuse(
+        'identity',
+        anonymous
+          ? 'identity removed: callers without a credential would be served from loopback addresses (allowUnauthenticated: loopback)'
+          : 'identity removed: every caller would be refused (allowUnauthenticated: never)',
+      ),
+    ];
+  }
+  const found: Found = [];
+  const before = new Map(was.issuers.map((i) => [i.issuer, i]));
+  for (const i of now.issuers) {
+    const b = before.get(i.issuer);
+    if (!b) {
+      found.push(warn('issuers', `issuer ${i.issuer} added: its tokens are accepted`));
+      continue;
+    }
+    if (i.platform && !b.platform)
+      found.push(refuse('issuers', `issuer ${i.issuer} made a platform issuer: its tokens may act for any tenant`));
+    const [from, to] = [issuerTenants(b), issuerTenants(i)];
+    if (!i.platform && from !== 'any' && (to === 'any' || added(from, to).length))
+      found.push(refuse('issuers', `issuer ${i.issuer} may act for more tenants than it did (tenant/tenants)`));
+  }
+  if (!was.apiKeys && now.apiKeys) found.push(warn('identity', 'identity.apiKeys turned on: API keys are accepted'));
+  if (now.issuers.length === 0 && !now.apiKeys)
+    found.push(warn('identity', 'identity has no issuer and apiKeys is off: every caller would be refused'));
+  found.push(...identityLoosened(was, now));
+  return found;
+}
+
+/** The tenants an issuer's tokens may act for: `tenant`, else `tenants`, else any its tokens name. */
+function issuerTenants(i: NonNullable<Config['identity']>['issuers'][number]): readonly string[] | 'any' {
+  if (i.platform) return 'any';
+  if (i.tenant !== undefined) return [i.tenant];
+  return i.tenants ?? 'any';
+}
+
+/** Settings inside `identity:` that accept more tokens or grant more (warned: an edit, not a cut file). */
+function identityLoosened(was: NonNullable<Config['identity']>, now: NonNullable<Config['identity']>): Found {
+  const found: Found = [];
+  for (const [k, scopes] of Object.entries(was.requiredScopes) as [string, string[] | undefined][]) {
+    const kept = now.requiredScopes[k as keyof typeof now.requiredScopes] ?? [];
+    if ((scopes ?? []).some((s) => !kept.includes(s)))
+      found.push(warn('identity', `identity.requiredScopes.${k} requires less than it did`));
+  }
+  if (now.maxTokenLifetimeSec > was.maxTokenLifetimeSec)
+    found.push(warn('identity', 'identity.maxTokenLifetimeSec raised'));
+  if (now.clockToleranceSec > was.clockToleranceSec) found.push(warn('identity', 'identity.clockToleranceSec raised'));
+  if (now.defaultTenant !== undefined && was.defaultTenant === undefined)
+    found.push(warn('identity', 'identity.defaultTenant set: tokens without a tenant claim are accepted'));
+  for (const key of ['adminRoles', 'platformAdminRoles'] as const)
+    if (added(was[key], now[key]).length) found.push(warn('identity', `identity.${key}: roles added`));
+  return found;
+}
+
+function gatewayWeakenings(running: Config, next: Config): Found {
+  const found: Found = [];
+  if (!next.identity && next.gateway.allowUnauthenticated === 'loopback' && running.identity === undefined) {
+    if (running.gateway.allowUnauthenticated === 'never')
+      found.push(
+        refuse('anonymous', 'gateway.allowUnauthenticated: never -> loopback: callers without a credential served'),
+      );
+  }
+  const proxies = added(running.gateway.trustedProxies, next.gateway.trustedProxies);
+  if (proxies.length)
+    found.push(
+      refuse(
+        'proxies',
+        `gateway.trustedProxies widened (${proxies.join(', ')}): their forwarding headers are believed`,
+      ),
+    );
+  if (running.gateway.metricsToken !== undefined && next.gateway.metricsToken === undefined)
+    found.push(refuse('metrics', 'gateway.metricsToken removed: /metrics and /readyz would answer anyone'));
+  return found;
+}
+
+function policyWeakenings(running: Config, next: Config): Found {
+  if (!running.policy) return [];
+  if (!next.policy)
+    return [refuse('policy', 'policy removed: every call would be allowed, WRITE and DESTRUCTIVE without approval')];
+  const found: Found = [];
+  const was = running.policy.compiled.modes;
+  const now = next.policy.compiled.modes;
+  const shadow = (before: Mode | undefined, after: Mode | undefined) => after === 'shadow' && before !== 'shadow';
+  if (shadow(was.gateway, now.gateway))
+    found.push(warn('policy', 'policy mode of the gateway -> shadow: calls are recorded, nothing is enforced or run'));
+  for (const level of ['tenants', 'servers', 'tools'] as const)
+    for (const [name, mode] of Object.entries(now[level]))
+      if (shadow(Object.hasOwn(was[level], name) ? was[level][name] : undefined, mode))
+        found.push(warn('policy', `policy mode of ${level.slice(0, -1)} ${name} -> shadow`));
+  return found;
+}
+
+function auditWeakenings(running: Config, next: Config): Found {
+  const found: Found = [];
+  const [was, now] = [running.audit, next.audit];
+  if (was.durability === 'power-loss' && now.durability !== 'power-loss')
+    found.push(refuse('audit', `audit.durability: power-loss -> ${now.durability}`));
+  if (was.readWhenUnavailable === 'refuse' && now.readWhenUnavailable === 'allow')
+    found.push(refuse('audit', 'audit.readWhenUnavailable: refuse -> allow: READ calls run unrecorded'));
+  const gone = was.exports.map((e) => e.name).filter((n) => !now.exports.some((e) => e.name === n));
+  if (gone.length) found.push(refuse('audit', `audit export(s) removed: ${gone.join(', ')}`));
+  if (now.retentionDays !== 0 && (was.retentionDays === 0 || now.retentionDays < was.retentionDays))
+    found.push(warn('audit', `audit.retentionDays shortened to ${now.retentionDays}`));
+  if (added(now.redact.fields, was.redact.fields).length || added(now.redact.paths, was.redact.paths).length)
+    found.push(warn('audit', 'audit.redact: fewer fields or paths removed from records'));
+  return found;
+}
+
+type Sandbox = NonNullable<Extract<ServerConfig, { transport: 'stdio' }>['sandbox']>;
+
+function serverWeakenings(running: Config, next: Config): Found {
+  const found: Found = [];
+  for (const now of next.servers) {
+    const was = running.servers.find((s) => s.name === now.name);
+    if (was?.transport !== 'stdio' || now.transport !== 'stdio' || !was.sandbox) continue;
+    if (!now.sandbox) found.push(refuse('sandbox', `server ${now.name}: sandbox removed: it would run unsandboxed`));
+    else found.push(...sandboxLoosened(now.name, was.sandbox, now.sandbox));
+  }
+  return found;
+}
+
+function sandboxLoosened(name: string, was: Sandbox, now: Sandbox): Found {
+  const found: Found = [];
+  const net = (s: Sandbox) => s.network ?? 'none';
+  const [a, b] = [net(was), net(now)];
+  if (b === 'host' && a !== 'host')
+    found.push(refuse('sandbox', `server ${name}: sandbox.network -> host: unrestricted network`));
+  if (typeof b === 'object') {
+    const before = typeof a === 'object' ? a.allow : [];
+    if (added(before, b.allow).length) found.push(warn('sandbox', `server ${name}: sandbox.network.allow widened`));
+    if (b.allowLoopback && !(typeof a === 'object' && a.allowLoopback))
+      found.push(refuse('sandbox', `server ${name}: sandbox.network.allowLoopback turned on`));
+  }
+  if (added(was.paths?.write, now.paths?.write).length)
+    found.push(warn('sandbox', `server ${name}: sandbox.paths.write widened`));
+  return found;
+}
+
+function secretsWeakenings(running: Config, next: Config): Found {
+  const found: Found = [];
+  const outbound = (c: Config) => c.secrets.outbound ?? 'deny';
+  const rank = { deny: 0, approve: 1, allow: 2 } as const;
+  if (rank[outbound(next)] > rank[outbound(running)])
+    found.push(refuse('secrets', `secrets.outbound: ${outbound(running)} -> ${outbound(next)}`));
+  if (running.secrets.results === 'redact' && next.secrets.results !== 'redact')
+    found.push(refuse('secrets', 'secrets.results: redact -> pass: well-known secret formats reach callers'));
+  return found;
+}
