@@ -5,7 +5,7 @@
  * Made before routing, so the catalogue item, its quarantine, policy, an approval's binding and the
  * audit all see what goes upstream, not another spelling of it.
  */
-import { canonicalPath, canonicalResourceUri, realPathOf } from '../policy/canonical.ts';
+import { canonicalPath, canonicalResourceUri, fileUri, realPathOf } from '../policy/canonical.ts';
 import type { Resource } from '../policy/model.ts';
 import type { PipelineDeps } from './types.ts';
 
@@ -41,11 +41,6 @@ export async function forwardedUri(
   const real = canonicalPath(await realPathOf(path), undefined, 'path', { path });
   if (!real.ok) return real;
   if (real.value === path) return { ok: true, resource: c.resource, uri: c.uri, forms: [c.uri] };
-  const uri = new URL(
-    `file://${real.value
-      .split('/')
-      .map((seg) => encodeURIComponent(seg))
-      .join('/')}`,
-  ).href;
+  const uri = fileUri(real.value);
   return { ok: true, resource: { kind: 'path', value: real.value }, uri, forms: [c.uri, uri] };
 }

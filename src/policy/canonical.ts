@@ -265,12 +265,7 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
     }
     const p = canonicalPath(decoded, undefined, 'uri path');
     if (!p.ok) return p;
-    const uri = new URL(
-      `file://${p.value
-        .split('/')
-        .map((seg) => encodeURIComponent(seg))
-        .join('/')}`,
-    ).href;
+    const uri = fileUri(p.value);
     return { ok: true, resource: { kind: 'path', value: p.value }, uri, changed: uri !== s };
   }
   const rest = s.slice(s.indexOf(':') + 1);
@@ -316,4 +311,14 @@ export async function realPathOf(path: string, hops = 0): Promise<string> {
       cur = cur.slice(0, i);
     }
   }
+}
+
+/** The `file:` URI of canonical absolute path `path`, each segment percent-encoded. */
+export function fileUri(path: string): string {
+  return new URL(
+    `file://${path
+      .split('/')
+      .map((seg) => encodeURIComponent(seg))
+      .join('/')}`,
+  ).href;
 }
