@@ -382,3 +382,32 @@ test('pathological inputs complete with correct results', () => {
   assert.equal(canaries.count, 20_000);
   assert.equal(canaries.text, '[REDACTED:secret] '.repeat(20_000));
 });
+
+test('a record keeps no form the finder reads through: escapes of any mix, look-alike letters, UTF-16', () => {
+  const value = 'canary-rec-9Zt81Wd4Lm';
+  const red = new Redactor({ secrets: [value] });
+  const wide = (s: string) => [...s].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join('');
+  const forms = [
+    value.replace(/-/g, '%2D'),
+    value.replace(/c/g, '\\u0063'),
+    [...Buffer.from(value)].map((b) => `\\x${b.toString(16)}`).join(''),
+    value.replace(/a/g, '&#97;'),
+    wide(value),
+    `${value.slice(0, 6)}\u200b${value.slice(6)}`,
+    Buffer.from(value, 'utf16le').toString('hex'),
+    Buffer.from(value, 'utf16le').swap16().toString('hex'),
+  ];
+  for (const form of forms) {
+    const out = red.redact({ result: `said ${form}.`, [`key ${form}`]: 1 });
+    assert.deepEqual(out.value, { result: 'said [REDACTED:secret].', 'key [REDACTED:secret]': 1 }, form);
+    assert.deepEqual(out.kinds, ['secret']);
+  }
+  // A well-known format escaped: its kind, cut from the original text.
+  const token = `ghp_${'Q7x2Lm9Kp4'.repeat(3)}Zt81Wd`;
+  const pct = [...token].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+  const out = new Redactor().redact({ note: `see ${pct} and ${wide('AKIAIOSFODNN7EXAMPLE')}` });
+  // Two in one text: one marker from the first to the end of the last (what lies between goes too).
+  assert.deepEqual(out.value, { note: 'see [REDACTED:secret]' });
+  assert.deepEqual(out.kinds, ['aws-access-key', 'github-token']);
+  assert.equal(new Redactor().redactString(`x ${pct} y`).text, 'x [REDACTED:github-token] y');
+});

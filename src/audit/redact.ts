@@ -1,14 +1,14 @@
 // Redaction engine for everything Gatehouse stores or exports (audit records, logs, exports).
 //
-// Removes: configured secret values in all their encodings (./secret-patterns.ts, SecretMatcher),
-// well-known secret formats (WELL_KNOWN), configured/default sensitive field names, and configured
+// Removes: configured secret values in the encodings it knows (./secret-patterns.ts, SecretMatcher),
+// well-known secret formats (WELL_KNOWN), both also in a text's decoded view (./decoded-view.ts), configured/default sensitive field names, and configured
 // JSON paths. Runs in bounded time: every string scan is linear, strings are cut at
 // maxStringLength, and depth and node count are capped. If anything throws, the whole value is
 // replaced by WITHHELD: a redactor never hands back its input unredacted.
 //
 // Paths: a small JSONPath (../util/json-path.ts), e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`.
 
-import { SecretMatcher, marker, redactWellKnown } from './secret-patterns.ts';
+import { SecretMatcher, marker, redactWellKnown, redactWellKnownDecoded } from './secret-patterns.ts';
 import { parseJsonPath, type Step } from '../util/json-path.ts';
 
 export interface RedactorOptions {
@@ -268,7 +268,7 @@ export class Redactor {
       ctx.count++;
       ctx.kinds.add(kind);
     };
-    s = redactWellKnown(s, note);
+    s = redactWellKnownDecoded(redactWellKnown(s, note), note);
     return cut ? `${s}[TRUNCATED: ${input.length} chars]` : s;
   }
 }

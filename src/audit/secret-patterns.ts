@@ -1,14 +1,17 @@
 // Secret detection primitives used by the audit redactor (./redact.ts):
 //
-//  1. SecretMatcher: finds configured secret VALUES (injected credentials, canaries) in every
-//     encoding we know they travel in (raw, base64 std/url incl. embedded in a longer stream,
-//     percent/form encoding, hex, JSON-escaped and double JSON-escaped).
+//  1. SecretMatcher: finds configured secret VALUES (injected credentials, canaries) in the
+//     encodings we know they travel in (raw, base64 std/url incl. embedded in a longer stream, of
+//     UTF-8 and UTF-16LE, percent/form encoding, hex of UTF-8 and UTF-16 LE/BE, JSON-escaped and
+//     double JSON-escaped), and in a text's decoded view (./decoded-view.ts: percent, `\u`/`\x`
+//     and HTML escapes however mixed, NFKD look-alikes, invisible characters inside ASCII left out).
 //  2. WELL_KNOWN: recognisers for well-known secret FORMATS (JWTs, cloud/API tokens, PEM keys, ...).
 //
 // Everything here runs in time linear in the input (see the notes on each part). Nothing here
 // ever puts a secret into an error message or a kind name.
 
 import { hash } from 'node:crypto';
+import { decodedText, decodedView } from './decoded-view.ts';
 
 export const marker = (kind: string): string => `[REDACTED:${kind}]`;
 
@@ -141,6 +144,9 @@ function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] 
   const exact = new Map<string, boolean>();
   const add = (t: string, b64 = false) => exact.set(t, (exact.get(t) ?? false) || b64);
   add(secret);
+  // As a text's decoded view reads it (a value outside ASCII: NFKD, marks inside ASCII left out).
+  const seen = decodedText(secret);
+  if (seen !== undefined && seen.length >= 6) add(seen);
   // JSON-escaped: as JSON.stringify writes it, with \uXXXX for non-ASCII (either hex case),
   // with escaped slashes, and escaped twice (a JSON document carried inside a JSON string).
   for (const once of [jsonInner(secret), uEscape(jsonInner(secret), false), uEscape(jsonInner(secret), true)]) {
@@ -149,29 +155,35 @@ function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] 
     add(jsonInner(once));
   }
   const bytes = Buffer.from(secret, 'utf8');
+  // UTF-16LE as well: what Windows tools encode (PowerShell's -EncodedCommand is base64 of it).
+  const utf16 = Buffer.from(secret, 'utf16le');
   const std = bytes.toString('base64');
   for (const b of [std, unpad(std), toUrlSafe(std), unpad(toUrlSafe(std))]) add(b, true);
   // Inside a longer base64 stream the secret starts at byte offset 0, 1 or 2 of a 3-byte group.
   // Character j of the encoding carries bits [6j, 6j+6) of the stream; only characters whose
   // bits all come from the secret are stable, the edge characters depend on the neighbours.
-  for (let k = 0; k < 3; k++) {
-    const enc = unpad(Buffer.concat([Buffer.alloc(k), bytes]).toString('base64'));
-    const stable = enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
-    if (stable.length >= 8) {
-      add(stable, true);
-      add(toUrlSafe(stable), true);
+  for (const encoded of [bytes, utf16]) {
+    for (let k = 0; k < 3; k++) {
+      const enc = unpad(Buffer.concat([Buffer.alloc(k), encoded]).toString('base64'));
+      const stable = enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + encoded.length)) / 6));
+      if (stable.length >= 8) {
+        add(stable, true);
+        add(toUrlSafe(stable), true);
+      }
     }
   }
   // Matched case-insensitively (an encoder may write %2f or %2F, hex in either case).
   const component = encodeURIComponent(secret);
   const caseless = new Set<string>([
     bytes.toString('hex'),
+    utf16.toString('hex'), // UTF-16LE
+    Buffer.from(utf16).swap16().toString('hex'), // UTF-16BE
     component,
     component.replace(/%20/g, '+'), // application/x-www-form-urlencoded
     new URLSearchParams({ v: secret }).toString().slice(2), // also escapes !'()~
-    [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''), // every byte escaped
     encodeURI(secret),
-    encodeURIComponent(component), // encoded twice (a URL inside a query parameter)
+    // Every byte escaped, some escaped and some not, escaped twice (a URL inside a query parameter):
+    // the decoded view finds those (./decoded-view.ts).
   ]);
   return { exact: [...exact].map(([text, b64]) => ({ text, b64 })), caseless: [...caseless] };
 }
@@ -209,6 +221,8 @@ export class SecretMatcher {
   private needles: { exact: Needle[]; caseless: Needle[] } | undefined;
   /** The needles' texts, when there are few enough for the native search (`mayHold`). */
   private prefilter: { exact: string[]; caseless: string[] } | undefined;
+  /** Every needle is ASCII (a value outside ASCII is rare): the decoded text's non-ASCII runs are no part of a hit. */
+  private asciiOnly = true;
   /** The shortest needle's length: a shorter text holds none (most of a catalogue's texts: names, types, keys). */
   private shortest = 0;
   private automata: { exact: Automaton; caseless: Automaton } | undefined;
@@ -246,6 +260,7 @@ export class SecretMatcher {
     }
     this.values = undefined;
     this.needles = { exact, caseless };
+    this.asciiOnly = exact.every((n) => !NOT_ASCII.test(n.text));
     this.shortest = Math.min(...exact.map((n) => n.text.length), ...caseless.map((n) => n.text.length));
     if (exact.length + caseless.length <= PREFILTER_MAX)
       this.prefilter = { exact: exact.map((n) => n.text), caseless: caseless.map((n) => n.text) };
@@ -275,12 +290,27 @@ export class SecretMatcher {
     return this.automata;
   }
 
+  /**
+   * The spans of `s` that hold a value, read as it is and, when it holds an escape or a character
+   * outside ASCII, as its decoded view (./decoded-view.ts: percent, `\u`/`\x` and HTML escapes,
+   * NFKD look-alikes, invisible characters inside ASCII left out), each found span cut from the
+   * original.
+   */
   find(s: string): ReadonlyArray<Span> {
     if (!this.needles) this.makeNeedles();
-    if (s.length < this.shortest) return NO_SPANS;
+    // Only NFKD makes a text longer (a ligature, a squared word): a shorter ASCII text holds none.
+    if (s.length < this.shortest && !NOT_ASCII.test(s)) return NO_SPANS;
     const memo = s.length >= MEMO_MIN && s.length <= MEMO_MAX;
     if (memo) for (let i = 0; i < this.memoText.length; i++) if (this.memoText[i] === s) return this.memoSpans[i];
-    const spans = this.mayHold(s) ? this.spans(s) : NO_SPANS;
+    const found = this.mayHold(s) ? this.spans(s) : [];
+    const decoded = decodedText(s);
+    if (
+      decoded !== undefined &&
+      this.mayHold(this.asciiOnly ? asciiRuns(decoded) : decoded) &&
+      this.spans(decoded).length
+    )
+      found.push(...this.viewSpans(s));
+    const spans = found.length ? merged(found) : NO_SPANS;
     if (memo) {
       this.memoText[this.memoNext] = s;
       this.memoSpans[this.memoNext] = spans;
@@ -289,10 +319,22 @@ export class SecretMatcher {
     return spans;
   }
 
-  private spans(s: string): ReadonlyArray<Span> {
+  /**
+   * Where in `s` what its decoded text holds came from (the view with its map, made only now); the
+   * whole text where the map's reading no longer finds it (NFKD reordering marks, which matters only
+   * to a value with marks of its own).
+   */
+  private viewSpans(s: string): Array<[number, number]> {
+    const view = decodedView(s);
+    const spans = view ? this.spans(view.text) : [];
+    if (!view || !spans.length) return [[0, s.length]];
+    return spans.map(([a, b]) => [view.from[a], view.to[b - 1]]);
+  }
+
+  /** The (unmerged) spans of `s` that hold a needle, base64 ones widened. */
+  private spans(s: string): Array<[number, number]> {
     const hits = this.scan(s);
-    if (!hits.length) return NO_SPANS;
-    const spans: Span[] = [];
+    const spans: Array<[number, number]> = [];
     for (let h = 0; h < hits.length; h += 3) {
       let start = hits[h];
       let end = hits[h + 1];
@@ -305,14 +347,7 @@ export class SecretMatcher {
       }
       spans.push([start, end]);
     }
-    spans.sort((a, b) => a[0] - b[0]);
-    const merged: Array<[number, number]> = [];
-    for (const sp of spans) {
-      const last = merged[merged.length - 1];
-      if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
-      else merged.push([sp[0], sp[1]]);
-    }
-    return Object.freeze(merged.map((m) => Object.freeze(m) as Span));
+    return spans;
   }
 
   /**
@@ -344,6 +379,26 @@ export class SecretMatcher {
 
 type Span = readonly [number, number];
 const NO_SPANS: ReadonlyArray<Span> = Object.freeze([]);
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * `s` with each run outside ASCII one NUL: what the native search looks through when every needle is
+ * ASCII (a one-byte string: a two-byte one costs it about 0.6 µs a needle for 1 KB).
+ */
+const asciiRuns = (s: string) => (NOT_ASCII.test(s) ? s.replace(NOT_ASCII_RUNS, '\u0000') : s);
+const NOT_ASCII_RUNS = /[\u0080-\uffff]+/g;
+
+/** Spans sorted and overlapping ones joined, frozen. */
+function merged(spans: Array<[number, number]>): ReadonlyArray<Span> {
+  spans.sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const sp of spans) {
+    const last = out[out.length - 1];
+    if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
+    else out.push([sp[0], sp[1]]);
+  }
+  return Object.freeze(out.map((m) => Object.freeze(m) as Span));
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. Well-known formats.
@@ -546,3 +601,37 @@ export function redactWellKnown(s: string, note: (kind: string) => void, except?
   }
   return out;
 }
+
+/**
+ * `s` with the well-known formats its decoded view shows (./decoded-view.ts: a token percent- or
+ * `\u`-escaped, in fullwidth letters, split by invisible marks) cut out, each `note`d: what
+ * `redactWellKnown` does for what the text shows as it is (run that first). The view's changed part
+ * (from the first to the last character the formats replaced) is mapped back to the original and
+ * replaced by one marker (named `secret` when it took several kinds): two tokens in one text take
+ * what lies between them with them, which only removes more.
+ */
+export function redactWellKnownDecoded(s: string, note: (kind: string) => void, except?: string): string {
+  const decoded = decodedText(s);
+  if (decoded === undefined || redactWellKnown(decoded, nothing, except) === decoded) return s;
+  const view = decodedView(s);
+  // One marker for the changed part: named by its kind, or `secret` when it took several.
+  let first: string | undefined;
+  const noteFirst = (kind: string) => {
+    first = first === undefined || first === kind ? kind : 'secret';
+    note(kind);
+  };
+  const v = view?.text ?? '';
+  const red = view ? redactWellKnown(v, noteFirst, except) : v;
+  if (!view || red === v || first === undefined) {
+    redactWellKnown(decoded, note, except);
+    return marker('secret');
+  }
+  let p = 0;
+  while (p < v.length && v[p] === red[p]) p++;
+  let q = 0;
+  while (q < v.length - p && v[v.length - 1 - q] === red[red.length - 1 - q]) q++;
+  if (v.length - q <= p) return marker(first); // no changed part to map back: take the whole text
+  return s.slice(0, view.from[p]) + marker(first) + s.slice(view.to[v.length - q - 1]);
+}
+
+const nothing = () => {};

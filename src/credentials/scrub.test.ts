@@ -62,3 +62,71 @@ test('find: a token split by a mark that shows nothing (combining, variation sel
   assert.deepEqual(scrubber.find(plain), []);
   assert.equal(plain.t, 'café, nai\u0308ve, e\u0301te\u0301, 👍\ufe0f, a\u200bb');
 });
+
+/** A canary and each form of it the finder reads through (src/audit/decoded-view.ts), by name. */
+const TB = 'canary-tb-7Qx2Lm9Kp4Zt81';
+const fullwidth = (s: string) => [...s].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join('');
+const FORMS: Record<string, string> = {
+  'every byte percent-encoded': [...Buffer.from(TB)].map((b) => `%${b.toString(16)}`).join(''),
+  'one character percent-encoded (not one encodeURIComponent escapes)': TB.replace(/-/g, '%2D'),
+  'percent-encoded twice': TB.replace(/-/g, '%252d'),
+  '\\u escapes as text': [...TB].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+  'JSON escaped twice as text': TB.replace(/c/g, '\\\\u0063'),
+  '\\u{} escapes': TB.replace(/a/g, '\\u{61}'),
+  '\\x escapes': [...Buffer.from(TB)].map((b) => `\\x${b.toString(16)}`).join(''),
+  'HTML references': TB.replace(/a/g, '&#97;').replace(/-/g, '&#x2D;'),
+  'fullwidth letters': fullwidth(TB),
+  'fullwidth in part': TB.slice(0, 10) + fullwidth(TB.slice(10)),
+  'mathematical bold digits': TB.replace(/\d/g, (d) => String.fromCodePoint(0x1d7ce + Number(d))),
+  'fullwidth percent escapes': fullwidth('%63%61') + TB.slice(2),
+  'UTF-16LE hex': Buffer.from(TB, 'utf16le').toString('hex'),
+  'UTF-16BE hex, upper case': Buffer.from(TB, 'utf16le').swap16().toString('hex').toUpperCase(),
+  'UTF-16LE base64 (PowerShell)': Buffer.from(TB, 'utf16le').toString('base64'),
+};
+
+test('find: another value percent-, \\u-, \\x- or HTML-escaped (any mix), in look-alike letters or UTF-16, is a credential', () => {
+  const scrubber = new SecretScrubber();
+  scrubber.update([TB, 'canary-ta-0000aaaa1111']);
+  for (const [name, form] of Object.entries(FORMS)) {
+    assert.deepEqual(scrubber.find({ repo: `see ${form} end` }), ['injected credential'], name);
+    assert.deepEqual(scrubber.find({ [`k ${form}`]: 1 }), ['injected credential'], `${name}, in a key`);
+  }
+});
+
+test('text, value: each form is cut out of what it was written in, the rest kept', () => {
+  const scrubber = new SecretScrubber();
+  scrubber.update([TB]);
+  for (const [name, form] of Object.entries(FORMS)) {
+    assert.equal(scrubber.text(`see ${form} end`), 'see [REDACTED:credential] end', name);
+    assert.deepEqual(scrubber.value({ a: [`x ${form}`] }), { a: ['x [REDACTED:credential]'] }, name);
+  }
+});
+
+test('find: a well-known token escaped or in look-alike letters is one', () => {
+  const scrubber = new SecretScrubber();
+  const pct = [...GITHUB].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+  assert.deepEqual(scrubber.find({ a: `token=${pct}` }), ['github-token']);
+  assert.deepEqual(scrubber.find({ a: fullwidth('AKIAIOSFODNN7EXAMPLE') }), ['aws-access-key']);
+  assert.deepEqual(scrubber.find({ a: GITHUB.replace(/_/g, '\\u005f') }), ['github-token']);
+  assert.equal(scrubber.patterns(`t ${pct} end`), 't [REDACTED:github-token] end');
+});
+
+test('find: look-alike texts that hold no value are not credentials', () => {
+  const scrubber = new SecretScrubber();
+  scrubber.update([TB]);
+  const near = `${TB.slice(0, -1)}2`;
+  const benign = [
+    'search?q=100%25%20done&x=%zz%4',
+    'C:\\Users\\ada\\x41 \\u00e9t\\u00e9 \\u{1F600}',
+    '&#169; 2026 &amp; &#x;',
+    'ｈｅｌｌｏ　ｗｏｒｌｄ，你好',
+    'café, naïve, e\u0301te\u0301, 👍\ufe0f',
+    near.replace(/-/g, '%2D'),
+    fullwidth(near),
+    Buffer.from(near, 'utf16le').toString('hex'),
+  ];
+  for (const b of benign) {
+    assert.deepEqual(scrubber.find({ a: b }), [], b);
+    assert.equal(scrubber.text(b), b, b);
+  }
+});

@@ -1,36 +1,18 @@
 /**
  * Removing injected credential values — in every encoding the redaction engine knows (raw, base64
- * at any alignment, URL, hex, JSON-escaped) — from what leaves the gateway: results, upstream error
- * messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
+ * at any alignment, URL, hex, UTF-16, JSON-escaped, and what a text's decoded view shows: percent,
+ * `\u`/`\x` and HTML escapes however mixed, NFKD look-alikes) — from what leaves the gateway:
+ * results, upstream error messages and log lines. An upstream that echoes its environment or headers back gives nothing away.
  * The gateway's own secrets (its secrets key, its store's password: src/config/gateway-secrets.ts)
  * are scrubbed with them, whatever the connections hold: a server handed one by mistake, or one that
  * finds one, prints it to a log that shows nothing of it.
  */
 import type { Logger } from '../observability/logger.ts';
-import { SecretMatcher, marker, redactWellKnown } from '../audit/secret-patterns.ts';
+import { SecretMatcher, marker, redactWellKnown, redactWellKnownDecoded } from '../audit/secret-patterns.ts';
+import { decodedText } from '../audit/decoded-view.ts';
 
 const MAX_DEPTH = 64;
-
-/**
- * A run of characters that show nothing or nothing of their own between two printable ASCII ones,
- * where no text but a split token has them: default-ignorable code points (zero-width characters,
- * variation selectors, U+034F), format characters, combining marks (Mn, Me), and lone UTF-16
- * surrogates (Cs). `ghp_…` or `AKIA…` split by one reads as the token to whoever shows it.
- */
-const HIDING = /(?<=[\x21-\x7e])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cs}]+(?=[\x21-\x7e])/gu;
-
-/** Every character HIDING could take is outside ASCII: a text without one has no second reading. */
-const NOT_ASCII = /[\u0080-\uffff]/;
-
-/**
- * `text` without the runs that hide a token (HIDING), when it holds one: looked at only, never what
- * is forwarded; undefined when there is none (most texts: ASCII, tested first without a copy).
- */
-function unhidden(text: string): string | undefined {
-  if (!NOT_ASCII.test(text)) return undefined;
-  const plain = text.replace(HIDING, '');
-  return plain === text ? undefined : plain;
-}
+const nothing = () => {};
 
 export class SecretScrubber {
   #key = '';
@@ -117,20 +99,20 @@ export class SecretScrubber {
    * What in `v` (any depth, keys too, across consecutive content blocks) is a credential: an injected
    * value of any tenant's connection (in every encoding), or a well-known secret format (private keys,
    * JWTs, cloud and API tokens; not the `password=` heuristic, which names too much that is not one),
-   * also where invisible or combining marks split it (HIDING: looked for without them too).
+   * also in the text's decoded view (../audit/decoded-view.ts): percent, `\u`/`\x` and HTML escapes,
+   * NFKD look-alikes, and a token split by invisible or combining marks, looked for without them.
    * The kinds found, empty when none; past the depth bound, `nested too deeply to check`.
    */
   find(v: unknown): string[] {
     const found = new Set<string>();
     const matcher = this.#matcher;
-    const lookAt = (t: string) => {
-      if (matcher?.find(t).length) found.add('injected credential');
-      redactWellKnown(t, (kind) => found.add(kind), 'key-value');
-    };
+    const note = (kind: string) => found.add(kind);
     const look = (text: string) => {
-      lookAt(text);
-      const plain = unhidden(text);
-      if (plain !== undefined) lookAt(plain);
+      // The matcher reads the decoded view itself (and cuts what it finds out of the original).
+      if (matcher?.find(text).length) found.add('injected credential');
+      redactWellKnown(text, note, 'key-value');
+      const decoded = decodedText(text);
+      if (decoded !== undefined) redactWellKnown(decoded, note, 'key-value');
     };
     const walk = (x: unknown, depth: number): void => {
       if (typeof x === 'string') {
@@ -159,7 +141,7 @@ export class SecretScrubber {
 
   /** A deep copy with well-known secret formats replaced by markers (results, when configured). */
   patterns<T>(v: T): T {
-    const text = (s: string) => redactWellKnown(s, () => {});
+    const text = (s: string) => redactWellKnownDecoded(redactWellKnown(s, nothing), nothing);
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return text(x);
       if (!x || typeof x !== 'object') return x;

@@ -5,7 +5,7 @@
  * that tells the upstream.
  *
  * A reason is free text going upstream, like a request's: one that carries a credential (another
- * tenant's injected secret in any encoding, or a well-known format: a GitHub token, an AWS key; the
+ * tenant's injected secret raw or in an encoding the finder recognises, or a well-known format: a GitHub token, an AWS key; the
  * `secret:outbound` check's own finder) is not passed on at all, whatever `secrets.outbound` says —
  * a notification cannot be held for approval, and no server needs a credential in a cancel reason.
  * Before, only the injected values were cut out and a `ghp_…` or `AKIA…` token reached the upstream.

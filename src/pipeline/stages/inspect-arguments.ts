@@ -1,6 +1,6 @@
 /**
  * inspect: what goes upstream must not carry a credential — another tenant's injected secret (an agent
- * that saw one elsewhere, in any encoding), or a well-known secret format (a private key, a JWT, a
+ * that saw one elsewhere, raw or in an encoding the finder recognises: docs/policy.md), or a well-known secret format (a private key, a JWT, a
  * cloud or API token) on its way out through arguments or `_meta`. Config `secrets.outbound` says
  * what follows: `deny` (default), `approve` (a tool call waits for a person who sees the arguments;
  * anything else is denied), or `allow`. After decide: a target the caller may not use is refused as
