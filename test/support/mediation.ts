@@ -31,8 +31,11 @@ const SERVER = join(ROOT, 'test/fixtures/upstreams/tenant-server.ts');
 const READ_TOOLS = ['whoami', 'read_file', 'fetch', 'strict', 'leak', 'roots', 'touch', 'relist', 'report', 'stray'];
 const classes = `    tools: { ${READ_TOOLS.map((n) => `${n}: { class: READ }`).join(', ')} }\n`;
 
-/** Starts the gateway before the test file's tests (a before() hook) and stops it after them; `log`: where it logs. */
-export function startMediationGateway(opts: { log?: Logger } = {}): void {
+/**
+ * Starts the gateway before the test file's tests (a before() hook) and stops it after them; `log`:
+ * where it logs; `audit`: the `audit:` section's settings (YAML flow mapping), if any.
+ */
+export function startMediationGateway(opts: { log?: Logger; audit?: string } = {}): void {
   before(async () => {
     mkdirSync(join(data, 'acme'), { recursive: true });
     mkdirSync(join(data, 'globex'), { recursive: true });
@@ -94,7 +97,7 @@ export function startMediationGateway(opts: { log?: Logger } = {}): void {
         classes,
       {
         log: opts.log,
-        top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n`,
+        top: `identity: { apiKeys: true, requiredScopes: { READ: [mcp:read] } }\npolicy: { files: [${JSON.stringify(policy)}] }\ninventory: { newTools: quarantine }\nsecrets: { results: redact }\n${opts.audit ? `audit: ${opts.audit}\n` : ''}`,
         before: async (stateDir: string) => {
           const store = await localSecrets(stateDir);
           await store.set('canary-acme', CANARY.acme);
