@@ -154,7 +154,7 @@ export const SecretsSettings = Type.Object(
     outbound: Type.Optional(
       Type.Union([Type.Literal('deny'), Type.Literal('approve'), Type.Literal('allow')], {
         description:
-          "What happens to a request whose arguments carry a credential: any tenant's injected secret (in any encoding) or a well-known secret format (private keys, JWTs, cloud and API tokens). `deny` (default), `approve` (a tool call waits for a person; anything else is denied), or `allow`.",
+          "What happens to a request whose arguments carry a credential: any tenant's injected secret (raw or in an encoding it recognises: base64, hex, UTF-16, percent, JSON, \\u/\\x and HTML escapes, look-alike letters; not compression or base64 twice) or a well-known secret format (private keys, JWTs, cloud and API tokens). `deny` (default), `approve` (a tool call waits for a person; anything else is denied), or `allow`.",
       }),
     ),
     results: Type.Optional(
