@@ -52,6 +52,9 @@ test('the decoding is bounded: escapes of escapes three deep at most, linear in 
   const out = decodedText(long);
   assert.ok(performance.now() - started < 2000, 'a megabyte of escapes decodes in bounded time');
   assert.equal(out, '%'.repeat(200_000));
+  assert.equal(decodedText(''), undefined, 'a text too long for the memo leaves no answer behind');
+  assert.equal(decodedText('a%41'), 'aA');
+  assert.equal(decodedText('a%41'), 'aA', 'the memo answers as the reading');
   const marks = `a${'\u0301'.repeat(100_000)}b`;
   assert.equal(decodedText(marks), 'ab');
   assert.equal(decodedView(marks)?.to[1], marks.length);

@@ -50,6 +50,7 @@ export interface DecodedView {
 /** The last text asked about and its decoded text: the finders ask for a text's twice (values, formats). */
 let lastText = '';
 let lastDecoded: string | undefined;
+const MEMO_MAX = 64 * 1024;
 
 /**
  * `s` with its escapes undone and its look-alikes folded, when that changes it; undefined otherwise.
@@ -58,9 +59,16 @@ let lastDecoded: string | undefined;
  */
 export function decodedText(s: string): string | undefined {
   if (s === lastText) return lastDecoded;
-  lastText = s;
-  lastDecoded = undefined;
-  if (!hasMarkers(s)) return undefined;
+  const decoded = hasMarkers(s) ? decode(s) : undefined;
+  // A longer text is not kept alive by the memo (the redactor reads strings of up to 1 MiB).
+  if (s.length <= MEMO_MAX) {
+    lastText = s;
+    lastDecoded = decoded;
+  }
+  return decoded;
+}
+
+function decode(s: string): string | undefined {
   let t = s;
   let fold = NOT_ASCII.test(t);
   for (let round = 0; round < ROUNDS; round++) {
@@ -84,8 +92,7 @@ export function decodedText(s: string): string | undefined {
     }
     if (!changed || !hasEscapes(t)) break;
   }
-  lastDecoded = t === s ? undefined : t;
-  return lastDecoded;
+  return t === s ? undefined : t;
 }
 
 const hasEscapes = (t: string) => t.includes('%') || t.includes('\\') || t.includes('&#');
