@@ -245,12 +245,17 @@ async function closeRequest(
   } finally {
     deps.metrics.recordCall(
       s.route?.server ?? '',
-      s.kind === 'tool' && s.method === 'tools/call' ? (s.route?.tool ?? '') : s.method,
+      s.kind === 'tool' && s.method === 'tools/call' ? toolLabel(s.route) : s.method,
       counted,
       ms / 1000,
     ); // URIs would be unbounded labels
     if (!s.intent && error) await deps.refusals?.spend(s.ctx.principal.tenant, s.ctx.principal.key, error);
   }
+}
+
+/** A call's tool as a metric label: a catalogued name; a name of a server never catalogued is the caller's text (unbounded), so none. */
+function toolLabel(route: CallState['route']): string {
+  return !route || route.unconnected ? '' : route.tool;
 }
 
 /**

@@ -53,6 +53,8 @@ export interface Route {
   also?: string[];
   /** A resource URI: the canonical resource policy judges, or why the URI has none (refused at validate). */
   resource?: Resource | { refused: string };
+  /** A name of a configured server with no catalogue yet (stages/unconnected.ts): refused at authorize, after visibility. */
+  unconnected?: true;
 }
 
 export interface CallState {

@@ -169,3 +169,28 @@ test("usable() is the listings' test too: it agrees with authorize", () => {
   assert.equal(usable(d, principal({ tenant: 'globex' }), t('mt__read', 'READ')), false);
   assert.equal(usable(d, principal(), t('mt__off', 'READ')), false);
 });
+
+test('a server that never connected: a caller who may see the name is told so, one who may not gets unknown tool', async () => {
+  const d = deps({ policy: POLICY, modes: POLICY.modes, identity: identity() });
+  const unconnected = (tenant: string, name: string, cls: ToolClass = 'READ') => {
+    const s = call(name, cls, { tenant, quarantine: 'not in the inventory' });
+    s.route = { ...s.route!, unconnected: true };
+    return s;
+  };
+  const seen = await thrown(() => authorizeTarget(unconnected('acme', 'mt__get-sum'), d));
+  assert.equal(seen.code, 'E_UPSTREAM_UNAVAILABLE');
+  assert.equal(seen.rpc, -32603);
+  assert.match(seen.message, /^upstream `mt` is not connected: /);
+  // Another tenant, a tool policy denies, one a mode switched off: exactly what a name of no server gets.
+  for (const [tenant, name, cls] of [
+    ['globex', 'mt__get-sum', 'READ'],
+    ['acme', 'mt__drop', 'READ'],
+    ['acme', 'mt__off', 'READ'],
+    ['frozen', 'mt__write', 'WRITE'],
+  ] as const)
+    await sameAsUnknown(
+      await thrown(() => authorizeTarget(unconnected(tenant, name, cls), d)),
+      name,
+      `${tenant} ${name}`,
+    );
+});

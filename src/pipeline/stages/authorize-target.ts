@@ -13,6 +13,7 @@ import type { Principal } from '../../identity/principal.ts';
 import type { PipelineDeps, Stage, TargetKind, ToolClass } from '../types.ts';
 import { unknownTarget } from './unknown.ts';
 import { routeOf } from './needs.ts';
+import { notConnected } from './unconnected.ts';
 
 /** Whether `principal` may use the target at all (its arguments not yet known). */
 export function usable(
@@ -53,6 +54,8 @@ export const authorizeTarget: Stage = (s, deps) => {
     })
   )
     throw unknownTarget(s);
+  // Only now, to a caller who may see the name: the server it names has not connected.
+  if (route.unconnected) throw notConnected(route.server);
   if (s.quarantine) {
     const what = s.kind === 'tool' ? 'tool' : s.kind;
     throw new GatehouseError(

@@ -24,6 +24,9 @@ test("a namespaced prompt routes to its server; the upstream is sent the prompt'
   assert.deepEqual(s.upstream, { name: 'greet', arguments: { name: 'Ada' } });
 });
 
+/** No server is configured beyond those catalogued. */
+const NOT_CONFIGURED = { configOf: () => undefined } as never;
+
 test('an unknown prompt, a tool name, an unknown server and a server without a connection are all `unknown prompt`', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
   for (const [name, ups] of [
@@ -33,7 +36,7 @@ test('an unknown prompt, a tool name, an unknown server and a server without a c
     ['mt__greet', new Map()],
   ] as const) {
     const s = state({ method: 'prompts/get', kind: 'prompt', requested: name, params: { name } });
-    const err = await thrown(() => routePrompt(s, deps({ catalog, upstreams: ups })));
+    const err = await thrown(() => routePrompt(s, deps({ catalog, upstreams: ups, credentials: NOT_CONFIGURED })));
     assert.deepEqual([err.code, err.message], ['E_UNKNOWN_PROMPT', `unknown prompt \`${name}\``], name);
     assert.equal(s.route, undefined);
   }

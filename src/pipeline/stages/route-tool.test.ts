@@ -8,6 +8,10 @@ const servers = {
   mt: { tools: [{ name: 'read_file', inputSchema: SCHEMA }] },
   twin: { tools: [{ name: 'read_file' }] },
 };
+/** The servers configured: mt and twin, and `late`, which has no catalogue (it never connected). */
+const credentials = {
+  configOf: (n: string) => (['mt', 'twin', 'late'].includes(n) ? ({ name: n } as never) : undefined),
+} as never;
 
 test('a namespaced name routes to its server, and the upstream is sent its own name with the other params', async () => {
   const { catalog, upstreams } = await catalogOf(servers);
@@ -42,7 +46,7 @@ test('an unknown tool, a tool of an unknown server, a bare name and a server wit
   ];
   for (const [name, ups] of cases) {
     const s = state({ requested: name, params: { name } });
-    const err = await thrown(() => routeTool(s, deps({ catalog, upstreams: ups })));
+    const err = await thrown(() => routeTool(s, deps({ catalog, upstreams: ups, credentials })));
     assert.equal(err.code, 'E_UNKNOWN_TOOL', name);
     assert.equal(err.message, `unknown tool \`${name}\``);
     assert.equal(err.data, undefined);
@@ -61,6 +65,27 @@ test("on a per-server endpoint names are the server's own: a namespaced name or 
   for (const name of ['mt__read_file', 'twin__read_file']) {
     const err = await thrown(() =>
       routeTool(state({ requested: name, params: { name }, ctx: { scope: 'mt' } }), deps({ catalog, upstreams })),
+    );
+    assert.equal(err.code, 'E_UNKNOWN_TOOL', name);
+  }
+});
+
+test('a name of a configured server that never connected is routed as written and marked, for authorize to judge', async () => {
+  const { catalog, upstreams } = await catalogOf(servers);
+  const s = state({ requested: 'late__get-sum', params: { name: 'late__get-sum', arguments: { a: 1 } } });
+  await routeTool(s, deps({ catalog, upstreams, credentials }));
+  assert.deepEqual(s.route, {
+    server: 'late',
+    tool: 'get-sum',
+    def: {},
+    qualified: 'late__get-sum',
+    item: 'get-sum',
+    unconnected: true,
+  });
+  // Not configured (or disabled), or a name of no server at all: unknown, as before.
+  for (const name of ['gone__get-sum', 'late__', 'get-sum']) {
+    const err = await thrown(() =>
+      routeTool(state({ requested: name, params: { name } }), deps({ catalog, upstreams, credentials })),
     );
     assert.equal(err.code, 'E_UNKNOWN_TOOL', name);
   }
