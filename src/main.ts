@@ -504,6 +504,7 @@ export class Gateway {
       oauthCallback: (code: string, state: string, iss?: string) => this.#upstreamAuthorized(code, state, iss),
       oauthRefused: async (state: string) => this.credentials.broker.oauth?.abandon(state),
       metricsToken: () => this.config.gateway.metricsToken,
+      identityConfigured: () => this.config.identity !== undefined,
       approvalPage: () => ({
         identity: this.#endpoint.identity,
         approvals: this.approvals,

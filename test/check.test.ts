@@ -234,3 +234,26 @@ test('2.7 on PostgreSQL with no live gateway says there was nothing to compare w
   }).find((i) => i.id === '2.7')!;
   assert.equal(unread.status, 'fail');
 });
+
+test('6.7 warns while /metrics and /readyz answer anyone off loopback or through a proxy, and passes with a scrape token', () => {
+  const at = (gateway: string, env: Record<string, string> = {}) =>
+    readiness(
+      parseConfig(`version: 1\ngateway: ${gateway}\nidentity: { apiKeys: true }\nservers: []\n`, '/etc/g.yaml', env),
+      { servers: [], tools: [] },
+    ).find((i) => i.id === '6.7')!;
+  const exposed = at('{ listen: { host: 0.0.0.0 } }');
+  assert.equal(exposed.status, 'warn');
+  assert.equal(
+    exposed.why,
+    'callers of /mcp authenticate, but no `gateway.metricsToken` and the listener is on 0.0.0.0: /metrics shows anyone every tool name and its call counts, /readyz whether the gateway is ready',
+  );
+  assert.match(exposed.fix, /^set `gateway\.metricsToken`/);
+  // On loopback behind a reverse proxy, anyone the proxy serves reaches it.
+  const proxied = at('{ listen: { host: 127.0.0.1 }, trustedProxies: [10.0.0.1] }');
+  assert.equal(proxied.status, 'warn');
+  assert.match(proxied.why, /no `gateway\.metricsToken` and requests forwarded by 10\.0\.0\.1 are served/);
+  assert.equal(at('{ listen: { host: 127.0.0.1 } }').status, 'pass');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's reference syntax
+  const token = at('{ listen: { host: 0.0.0.0 }, metricsToken: "${SCRAPE}" }', { SCRAPE: 'a-scrape-token-0123456789' });
+  assert.deepEqual([token.status, token.why], ['pass', '/metrics and /readyz need the scrape token']);
+});

@@ -90,8 +90,9 @@ test('a server whose discovery secret is missing: its callers are told it is not
   writeFileSync(t.file, readFileSync(t.file, 'utf8').replace('local:demo-{tenant}', 'local:demo-prod-{tenant}'));
   await t.gw.reload(parseConfig(readFileSync(t.file, 'utf8'), t.file));
   await eventually(async () => {
-    const r = (await (await fetch(`${t.url}/readyz`)).json()) as { upstreams: Record<string, string> };
-    return r.upstreams.everything === 'credentials unavailable';
+    // Identity is configured and no scrape token: /readyz says why without naming the server.
+    const r = (await (await fetch(`${t.url}/readyz`)).json()) as { upstreams: string };
+    return r.upstreams === '0 of 1 ready; not ready: 1 credentials unavailable';
   });
 
   const answers: Record<string, Answer> = {};

@@ -23,6 +23,7 @@ import { handleConsole } from './console-http.ts';
 import { withConsoleViewer, type ConsoleDeps } from './console-viewer.ts';
 import { callbackPage, type CallbackDeps } from './oauth-callback.ts';
 import { requireScrapeToken } from '../identity/scrape-token.ts';
+import { type Readiness, readyzBody } from './readyz-body.ts';
 import { ConnectionGate, connectionCaps, type ConnectionSettings } from './connection-gate.ts';
 import { QUEUE, takingTurns } from './request-turns.ts';
 
@@ -42,6 +43,8 @@ export interface HttpDeps extends CallbackDeps {
   console?: () => ConsoleDeps;
   /** When set, /metrics and /readyz need `Authorization: Bearer <it>`. */
   metricsToken?: () => string | undefined;
+  /** Whether callers authenticate (`identity:` configured): then /readyz names no server without the scrape token. */
+  identityConfigured?: () => boolean;
   /** Slow clients: headers must arrive within headersTimeoutMs (default 10 s), bodies within bodyTimeoutMs (default 30 s). */
   timeouts?: { headersMs?: number; bodyMs?: number };
   /** `gateway.maxConnections`, `maxConnectionsPerAddress`, `trustedProxies` (read per connection: a reload applies). */
@@ -78,9 +81,7 @@ function plainHttpStatus(wireStatus: number, err: unknown): number {
   return err instanceof GatehouseError && err.code !== 'E_INTERNAL' ? 400 : 500;
 }
 
-async function readiness(
-  deps: HttpDeps,
-): Promise<{ ready: boolean; store: string; audit: string; upstreams: Record<string, string> }> {
+async function readiness(deps: HttpDeps): Promise<Readiness> {
   let store = 'ok';
   try {
     await deps.store.ping();
@@ -160,14 +161,11 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   }
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') {
-    requireScrapeToken(req, deps.metricsToken?.());
+    const token = deps.metricsToken?.();
+    requireScrapeToken(req, token);
     const r = await readiness(deps);
-    return json(res, r.ready ? 200 : 503, {
-      status: r.ready ? 'ready' : 'not ready',
-      store: r.store,
-      audit: r.audit,
-      upstreams: r.upstreams,
-    });
+    // Server names to the scrape token's holder, or where no caller authenticates anyway (readyz-body.ts).
+    return json(res, r.ready ? 200 : 503, readyzBody(r, Boolean(token) || !deps.identityConfigured?.()));
   }
   if (isAdminPath(path)) return handleAdmin(req, res, path, deps.admin(), (status, body) => json(res, status, body));
   if (path === '/metrics') {

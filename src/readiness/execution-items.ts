@@ -1,7 +1,7 @@
 /**
  * Section 6 of the readiness checklist, safe execution: bounded requests, enforceable input
- * schemas, a minimal environment for stdio servers, the sandbox, a read-only mode, and a listener not
- * exposed without authentication. The item of a mode is ./mode-items.ts's, as in section 7.
+ * schemas, a minimal environment for stdio servers, the sandbox, a read-only mode, a listener not
+ * exposed without authentication, and its /metrics and /readyz not open to whoever reaches it. The item of a mode is ./mode-items.ts's, as in section 7.
  */
 import type { Config, StdioServerConfig } from '../config/schema.ts';
 import { sandboxReadiness, type SandboxFacts } from '../sandbox/readiness.ts';
@@ -44,6 +44,7 @@ export function executionItems(f: Facts, stdio: Array<StdioServerConfig & Server
       '`gatehouse mode set read_only --gateway|--tenant|--server|--tool`, or `modes` in the policy',
     ),
     listenerItem(config),
+    scrapeItem(config),
   ];
 }
 
@@ -101,4 +102,35 @@ function listenerItem(config: Config): CheckItem {
     `listening on ${host}; unauthenticated callers are refused unless they come from loopback`,
     fix,
   );
+}
+
+/**
+ * /metrics names every tool with its call counts, and /readyz (without the scrape token, counts only:
+ * src/listeners/readyz-body.ts) whether the gateway is ready: both answer anyone who reaches the
+ * listener unless `gateway.metricsToken` is set. Reached from off the machine (a listener off loopback)
+ * or through a reverse proxy (`trustedProxies`), that is anyone the proxy serves.
+ */
+function scrapeItem(config: Config): CheckItem {
+  const title = '/metrics and /readyz are not open to whoever reaches the listener';
+  const fix =
+    'set `gateway.metricsToken` (from the environment) and give it to the scraper and the readiness probe, or probe `/healthz` only';
+  const g = config.gateway;
+  if (g.metricsToken) return item('6.7', title, 'pass', '/metrics and /readyz need the scrape token', fix);
+  const reach = reachedBy(config, g.trustedProxies ?? []);
+  if (!reach)
+    return item('6.7', title, 'pass', 'no scrape token, but listening on loopback only and behind no proxy', fix);
+  const who = config.identity ? 'callers of /mcp authenticate, but ' : '';
+  return item(
+    '6.7',
+    title,
+    'warn',
+    `${who}no \`gateway.metricsToken\` and ${reach}: /metrics shows anyone every tool name and its call counts, /readyz whether the gateway is ready`,
+    fix,
+  );
+}
+
+/** How callers other than this machine's reach the listener, in words ('' when none do). */
+function reachedBy(config: Config, proxies: string[]): string {
+  if (exposedHost(config)) return `the listener is on ${config.gateway.listen.host}`;
+  return proxies.length ? `requests forwarded by ${list(proxies)} are served` : '';
 }
