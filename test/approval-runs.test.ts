@@ -174,6 +174,20 @@ async function story(t: TestGateway, sandbox: string): Promise<void> {
   const all = await runCli(['audit', 'run', run, '--json', '-c', t.file]);
   const both = steps((JSON.parse(all.stdout) as { entries: TimelineEntry[] }).entries);
   assert.deepEqual(Object.keys(both).sort(), [idA, idB].sort());
+  // A run label is each caller's own choice: the operator is told the run holds two tenants' callers,
+  // and may look at one (walk AA: a caller could add its records to another tenant's run).
+  assert.deepEqual((JSON.parse(all.stdout) as { tenants: string[] }).tenants, ['acme', 'globex']);
+  const text = await runCli(['audit', 'run', run, '-c', t.file]);
+  assert.match(
+    text.stderr,
+    /holds records of callers of 2 tenants \(acme, globex\): a run label is the caller's own choice/,
+  );
+  const onlyA = await runCli(['audit', 'run', run, '--tenant', 'acme', '--json', '-c', t.file]);
+  const viewA = JSON.parse(onlyA.stdout) as { tenants: string[]; entries: TimelineEntry[] };
+  assert.deepEqual([viewA.tenants, Object.keys(steps(viewA.entries))], [['acme'], [idA]]);
+  const across = await runCli(['audit', 'run', run, '--tenant', 'acme', '--as', keys.adminB, '-c', t.file]);
+  assert.equal(across.code, 2);
+  assert.match(across.stderr, /--tenant: you administer tenant `globex` only/);
   // A request stored before the run was kept with it (its body has no runId) is decided as before;
   // its decision names no run.
   const { runId: _gone, ...old } = (await t.gw.store.approvals.get(idB))!;

@@ -184,7 +184,7 @@ async function keyAction(ctx: CliContext, opts: KeyOpts): Promise<void> {
   printResult(opts.json, { keyId, stateDir }, `${keyId}  (${stateDir})`);
 }
 
-type RunOpts = { config: string; json?: boolean; as?: string };
+type RunOpts = { config: string; json?: boolean; as?: string; tenant?: string };
 
 function registerAuditRun(audit: Command, ctx: CliContext): void {
   audit
@@ -194,6 +194,7 @@ function registerAuditRun(audit: Command, ctx: CliContext): void {
     )
     .argument('<run>', 'run, session or trace id')
     .addOption(ctx.configOption())
+    .option('--tenant <tenant>', "only the records of this tenant's callers (a run label is the caller's own choice)")
     .option('--json', 'print the timeline as JSON')
     .addOption(asOption())
     .action((run: string, opts: RunOpts) => runAction(ctx, run, opts));
@@ -203,13 +204,21 @@ async function runAction(ctx: CliContext, run: string, opts: RunOpts): Promise<v
   const config = await ctx.load(opts.config);
   const { scope } = await scopeFor(ctx, config, opts.as);
   // All of the run, however long: a page of the store at a time (runs.ts), with no limit or time budget here.
-  const tenant = scope.platform ? undefined : scope.tenant;
+  if (!scope.platform && opts.tenant !== undefined && opts.tenant !== scope.tenant)
+    ctx.fail(`--tenant: you administer tenant \`${scope.tenant}\` only`, 2);
+  const tenant = scope.platform ? opts.tenant : scope.tenant;
   const { rows } = await withStore(config, (s) =>
     runRecords(s.audit, run, { tenant, limit: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY }),
   );
   if (!rows.length) ctx.fail(`no audit records for run \`${run}\``, 2);
   const entries = timeline(rows.map((r) => r.event));
-  if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, entries }, null, 2)}\n`);
+  // A run label is chosen by the caller: callers of another tenant may have used the same one (walk AA).
+  const tenants = [...new Set(rows.flatMap((r) => (r.event.actor?.tenant ? [r.event.actor.tenant] : [])))].sort();
+  if (opts.json) return void process.stdout.write(`${JSON.stringify({ run, tenants, entries }, null, 2)}\n`);
+  if (tenants.length > 1)
+    process.stderr.write(
+      `gatehouse: run \`${run}\` holds records of callers of ${tenants.length} tenants (${tenants.join(', ')}): a run label is the caller's own choice; --tenant shows one\n`,
+    );
   process.stdout.write(
     render(
       'table',
