@@ -13,7 +13,8 @@
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainHash, GENESIS, type AuditEvent } from '../model/audit-event.ts';
-import { spoolDir, writerAlive, type SpoolRow } from './sqlite-audit-spool.ts';
+import { spoolDir, type SpoolRow } from './sqlite-audit-spool.ts';
+import { writerAlive } from '../util/writer-file.ts';
 import type { SpoolReplay } from './types.ts';
 
 export interface ReplayDeps<R extends SpoolRow> {

@@ -20,7 +20,8 @@ import { basename, join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { GENESIS, seal, type AuditEvent } from '../model/audit-event.ts';
 import { openStore } from './index.ts';
-import { AuditSpool, MAX_RECORDS, spoolDir, writerAlive } from './sqlite-audit-spool.ts';
+import { AuditSpool, MAX_RECORDS, spoolDir } from './sqlite-audit-spool.ts';
+import { writerAlive } from '../util/writer-file.ts';
 import { SqliteAuditWriter } from './sqlite-audit-writer.ts';
 import { auditRow } from './audit-repo.ts';
 

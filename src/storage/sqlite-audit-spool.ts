@@ -12,7 +12,6 @@
  * closed as they do when the store cannot take a record; and once storing them has failed (the
  * database refusing writes), appends are refused until a retry succeeds.
  */
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -20,13 +19,12 @@ import {
   futimesSync,
   mkdirSync,
   openSync,
-  readFileSync,
   statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { writerFileName } from '../util/writer-file.ts';
 
 /** A record as stored: its columns, `body` its text (see audit-repo.ts auditRow). */
 export interface SpoolRow {
@@ -44,51 +42,12 @@ export const MAX_RECORDS = 10_000;
 const MAX_BYTES = 16 * 1024 * 1024;
 /** An ingested-through file is emptied once it is this large. */
 const TRUNCATE_AT = 4 * 1024 * 1024;
-/** A live writer touches its file this often; another host's file untouched for STALE_MS is a dead writer's. */
+/** A live writer touches its file this often (another host's file untouched for 30 s is a dead writer's: util/writer-file.ts). */
 const HEARTBEAT_MS = 10_000;
-const STALE_MS = 30_000;
-
-const HOST = hostname()
-  .replace(/[^A-Za-z0-9-]/g, '_')
-  .slice(0, 60);
-
-/** When process `pid` started (clock ticks since boot, Linux); '0' where that cannot be read. */
-function startOf(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0';
-  } catch {
-    return '0';
-  }
-}
-
-const OWN_START = startOf(process.pid);
 
 /** The spool directory of the SQLite file at `dbPath`. */
 export function spoolDir(dbPath: string): string {
   return `${dbPath}-spool`;
-}
-
-/**
- * Whether the writer of spool file `name` may still be running. On this host: its PID is running and
- * started when the file's writer did (a PID reused by another process is not the writer). A file
- * from another host (a state directory on shared storage): unless it has not been touched for
- * STALE_MS. A name not in the spool's form is never touched.
- */
-export function writerAlive(name: string, mtimeMs: number, now = Date.now()): boolean {
-  const m = /^(.+)\.(\d+)\.(\d+)\.[0-9a-f]+\.jsonl$/.exec(name);
-  if (!m) return true;
-  const [, host, pidText, start] = m;
-  if (host !== HOST) return now - mtimeMs < STALE_MS;
-  const pid = Number(pidText);
-  if (pid === process.pid) return start === OWN_START || start === '0';
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-  const running = startOf(pid);
-  return running === '0' || start === '0' || running === start;
 }
 
 /**
@@ -134,7 +93,7 @@ export class AuditSpool<R extends SpoolRow> {
   constructor(dbPath: string, ingest: (rows: R[]) => Promise<void>) {
     const dir = spoolDir(dbPath);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.path = join(dir, `${HOST}.${process.pid}.${OWN_START}.${randomBytes(4).toString('hex')}.jsonl`);
+    this.path = join(dir, writerFileName());
     this.#fd = openSync(this.path, 'a', 0o600);
     this.#ingest = ingest;
     this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT_MS);
