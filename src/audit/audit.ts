@@ -12,6 +12,8 @@ import { CallRecorder } from './calls.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { AuditExports } from './exports.ts';
 import { Liveness } from './liveness.ts';
+import { KeptOutcomeFiles, type KeptFile } from './kept-file.ts';
+import { keptLine, notItsIntent, type KeptLine, type KeptRecord } from './kept-record.ts';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -73,7 +75,9 @@ export class Audit {
   /** The intents of calls in flight (closeOrphans leaves them to their call). */
   readonly #inFlight = new Set<string>();
   /** Outcomes the store refused, by intent: written once it takes records again (#closeOwn). */
-  readonly #held = new Map<string, AuditInput>();
+  readonly #held = new Map<string, KeptRecord>();
+  /** The same outcomes on disk, for the next process should this one stop first (kept-file.ts). */
+  readonly #kept: KeptOutcomeFiles;
   /** When the trail first refused a record since it last took one; undefined while it takes them. */
   #failedSince: number | undefined;
   #mender: NodeJS.Timeout | undefined;
@@ -97,6 +101,7 @@ export class Audit {
     this.#ops = ops;
     this.liveness = new Liveness(store, ops);
     this.#stateDir = stateDir;
+    this.#kept = new KeptOutcomeFiles(stateDir);
     // Signed checkpoints (checkpoint.ts) with the state directory's key, so a cut stream is detectable.
     this.log = new AuditLog(
       store,
@@ -152,8 +157,11 @@ export class Audit {
     const live = (await this.liveStreams()).filter((s) => s !== this.log.stream);
     const open = await this.store.openIntents(live);
     await this.#recordReplays();
+    // Before any intent is closed as unknown: the outcomes a stopped process kept on disk close theirs.
+    const recovered = await this.#recordKept();
     let orphans = 0;
     for (const i of open) {
+      if (recovered.has(i.id)) continue;
       if (i.stream !== this.log.stream) {
         await this.log.append(unknownOf(i, ORPHAN_REASON));
         orphans++;
@@ -163,6 +171,14 @@ export class Audit {
     const openIds = new Set(open.map((i) => i.id));
     if (open.length < OPEN_READ)
       for (const id of heldBefore) if (!openIds.has(id) && !this.#inFlight.has(id)) this.#held.delete(id);
+    // Nothing of this process's waits any more: its file of kept outcomes goes (what it holds is settled:
+    // a file left behind is read back by the next start, which finds those intents closed).
+    if (!this.#held.size)
+      try {
+        this.#kept.clearOwn();
+      } catch (err) {
+        this.#ops.warn({ err: (err as Error).message }, 'audit: the file of kept outcomes could not be removed');
+      }
     if (orphans) this.#ops.warn({ count: orphans }, 'audit: calls without a recorded outcome were marked unknown');
     return orphans;
   }
@@ -219,11 +235,110 @@ export class Audit {
     try {
       await this.#written(input);
     } catch (err) {
-      if (this.#held.size < MAX_HELD) this.#held.set(intent, input);
+      if (this.#held.size < MAX_HELD) this.#keep(intent, input);
       throw err;
     } finally {
       this.#inFlight.delete(intent);
     }
+  }
+
+  /**
+   * Keeps the outcome the store refused: in memory, and on disk before the caller is answered, so a
+   * process that stops before the store is back leaves it to the next. Its record id is set now: the
+   * record written later, by this process or the next, is the same one.
+   */
+  #keep(intent: string, input: AuditInput): void {
+    const kept: KeptRecord = { ...input, id: input.id ?? newRecordId(), intent };
+    this.#held.set(intent, kept);
+    try {
+      this.#kept.keep(keptLine(this.log.stream, kept));
+    } catch (err) {
+      this.#ops.error(
+        { intent, err: (err as Error).message },
+        'audit: an outcome the store refused could not be kept on disk: it is lost if the gateway stops before the store takes records again',
+      );
+    }
+  }
+
+  /**
+   * The outcomes processes that stopped kept on disk (kept-file.ts), each recorded once: by its own
+   * record (the one that process would have written), closing its intent, when the intent is open;
+   * dropped when the store holds it closed. A file refused is kept for the operator, logged and
+   * recorded (`audit.replayed`, `stopped`); its calls are then closed as `call.unknown` like any
+   * stopped writer's. The intents closed here.
+   */
+  async #recordKept(): Promise<Set<string>> {
+    const closed = new Set<string>();
+    const files = this.#kept.take();
+    if (!files.length) return closed;
+    // Every open intent, the live writers' too: a writer stopped a moment ago still looks live by its
+    // heartbeat (15 s), where its file says it stopped.
+    const open = await this.store.openIntents([]);
+    const byId = new Map(open.map((i) => [i.id, i]));
+    for (const f of files) await this.#recordKeptFile(f, byId, open.length < OPEN_READ, closed);
+    return closed;
+  }
+
+  async #recordKeptFile(
+    f: KeptFile,
+    open: Map<string, AuditEvent>,
+    complete: boolean,
+    closed: Set<string>,
+  ): Promise<void> {
+    const due: KeptLine[] = [];
+    const waiting: KeptLine[] = [];
+    for (const [n, k] of f.lines.entries()) {
+      const i = open.get(k.record.intent);
+      const why = i && notItsIntent(k, i, this.log.stream);
+      if (why) f.refused ??= { line: n + 1, reason: why };
+      else if (i) due.push(k);
+      // Not open: recorded before that process stopped (or closed otherwise), unless the list was cut short.
+      else if (complete) f.dropped++;
+      else waiting.push(k);
+    }
+    if (f.refused) return this.#refuseKept(f);
+    f.lines = [...due, ...waiting];
+    for (const k of due) {
+      try {
+        await this.#written({ ...k.record, detail: { ...k.record.detail, recordedLate: LATE_NOTE } });
+        f.stored++;
+        closed.add(k.record.intent);
+      } catch (err) {
+        // The store away: tried again at the next sweep. A record the store refuses alone is given up:
+        // its intent is closed as unknown like any stopped writer's.
+        if (storeDown((err as Error).cause ?? err)) throw err;
+        this.#ops.error({ intent: k.record.intent, err: (err as Error).message }, 'audit: a kept outcome was refused');
+      }
+      open.delete(k.record.intent);
+      f.lines = f.lines.filter((x) => x !== k);
+    }
+    if (waiting.length) return;
+    this.#kept.settle(f);
+    this.#ops.warn(
+      { file: f.name, stored: f.stored, dropped: f.dropped, torn: f.torn },
+      'audit: outcomes a stopped gateway kept on disk are recorded',
+    );
+    await this.record({ kind: 'audit.replayed', outcome: 'ok', detail: this.#keptReport(f) });
+  }
+
+  async #refuseKept(f: KeptFile): Promise<void> {
+    const keptAs = this.#kept.refuse(f);
+    this.#ops.error(
+      { file: f.name, keptAs, line: f.refused?.line, reason: f.refused?.reason },
+      'audit: a kept-outcomes file was refused: nothing of it is recorded, it is kept for the operator, and its calls are closed as unknown',
+    );
+    await this.record({ kind: 'audit.replayed', outcome: 'error', detail: { ...this.#keptReport(f), keptAs } });
+  }
+
+  #keptReport(f: KeptFile): Record<string, unknown> {
+    return {
+      file: `${f.name}`,
+      keptOutcomes: true,
+      stored: f.stored,
+      dropped: f.dropped,
+      torn: f.torn,
+      stopped: f.refused,
+    };
   }
 
   /** Whether the trail takes records: false from a write the store refused until it takes one again. */
@@ -361,6 +476,11 @@ export class Audit {
     clearInterval(this.#mender);
     // Outcomes kept while the store refused them: one more try before the stream closes.
     if (this.#held.size || this.#failedSince !== undefined) await this.#mend();
+    if (this.#held.size)
+      this.#ops.warn(
+        { count: this.#held.size, file: this.#kept.ownFile },
+        'audit: outcomes the store refused are left on disk; the next start records them',
+      );
     // A prune still going stops after its chunk; what it removed is recorded before the stream closes.
     this.#stopPruning.abort();
     await this.#pruning?.catch(() => {});
