@@ -34,9 +34,10 @@ import { policyNameWarnings } from './inventory/policy-names.ts';
 import { RuntimeModes } from './policy/runtime-modes.ts';
 import { CredentialBroker, resolverFor } from './credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from './credentials/upstream-oauth.ts';
-import { loadKey } from './credentials/local-store.ts';
+import { loadKeys } from './credentials/held-keys.ts';
+import { reportFileSecrets } from './credentials/file-secrets.ts';
 import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from './credentials/broker.ts';
-import { SecretsKeys } from './credentials/key-watch.ts';
+import type { SecretsKeys } from './credentials/key-watch.ts';
 import { finishInterruptedRotation, OwnKey } from './credentials/own-key.ts';
 import { CredentialedUpstreams } from './credentials/upstreams.ts';
 import { SecretScrubber } from './credentials/scrub.ts';
@@ -332,17 +333,17 @@ export class Gateway {
   static async #open(config: Config, log: Logger, clock?: Clock): Promise<Gateway> {
     const store = await openStore(config.storage);
     let resolver: SecretResolver;
-    let secretsKey: Buffer;
+    let keys: SecretsKeys;
     try {
       const [keyFile, secretsFile] = [LOCAL_KEY_FILE, LOCAL_SECRETS_FILE].map((f) => join(config.gateway.stateDir, f));
       await finishInterruptedRotation({ keyFile, secretsFile, store }, log);
-      resolver = await resolverFor(config);
-      secretsKey = await loadKey({ keyFile });
+      keys = await loadKeys(keyFile);
+      resolver = await resolverFor(config, store, keys);
+      if (store.driver === 'postgres') await reportFileSecrets(secretsFile, log);
     } catch (err) {
       await store.close();
       throw err;
     }
-    const keys = new SecretsKeys(secretsKey);
     const gateway = new Gateway(config, store, log, resolver, keys, clock);
     gateway.#ownKey = new OwnKey({
       keys,

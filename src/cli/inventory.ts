@@ -71,17 +71,20 @@ async function refresh(config: Config, quiet: boolean): Promise<void> {
  * the reference and the fix, never a value (credentials/types.ts).
  */
 async function credentialProblems(config: Config, cfg: Config['servers'][number]): Promise<string[]> {
-  const resolver = await resolverFor(config);
   const context = { tenant: discoveryTenant(cfg), environment: cfg.environment ?? 'default' };
   const out: string[] = [];
-  try {
-    for (const ref of new Set(credentialRefs(cfg)))
-      await resolver.resolve(ref, { context }).catch((err: unknown) => {
-        out.push(err instanceof CredentialError ? err.message : `${ref}: the secrets provider failed`);
-      });
-  } finally {
-    await resolver.close();
-  }
+  // With PostgreSQL, `local:` secrets are read from its database (ADR 0016).
+  await withStore(config, async (store) => {
+    const resolver = await resolverFor(config, store);
+    try {
+      for (const ref of new Set(credentialRefs(cfg)))
+        await resolver.resolve(ref, { context }).catch((err: unknown) => {
+          out.push(err instanceof CredentialError ? err.message : `${ref}: the secrets provider failed`);
+        });
+    } finally {
+      await resolver.close();
+    }
+  });
   if (out.length) return out;
   const oauth = cfg.transport !== 'stdio' && cfg.oauth;
   return [

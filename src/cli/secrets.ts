@@ -8,9 +8,19 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../storage/types.ts';
-import { KEY_ENV, LocalSecretStore, loadKey } from '../credentials/local-store.ts';
+import { KEY_ENV } from '../credentials/local-store.ts';
+import { loadKeys, PREVIOUS_KEY_ENV, previousKeyProblem } from '../credentials/held-keys.ts';
+import { rotateEnvKey } from '../credentials/env-key-rotation.ts';
+import { migrateFileSecrets } from '../credentials/file-secrets.ts';
+import { type LocalSecrets, SharedSecretStore } from '../credentials/shared-store.ts';
 import { type RotationOutcome, rotateSecretsKey } from '../credentials/key-rotation.ts';
-import { credentialRefs, LOCAL_KEY_FILE, LOCAL_SECRETS_FILE, serversUsing } from '../credentials/broker.ts';
+import {
+  credentialRefs,
+  LOCAL_KEY_FILE,
+  LOCAL_SECRETS_FILE,
+  localSecrets,
+  serversUsing,
+} from '../credentials/broker.ts';
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
 import { recordAdmin } from './admin-record.ts';
@@ -22,9 +32,9 @@ import { confirmed, LIVE_MS, liveNow, type Confirmation } from '../incident/acks
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
-async function localStore(config: Config): Promise<LocalSecretStore> {
-  const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
-  return new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key);
+/** `fn` with the `local:` secrets: the shared database's with PostgreSQL, the state directory's file with SQLite (ADR 0016). */
+function withSecrets<T>(config: Config, fn: (secrets: LocalSecrets, s: Store) => Promise<T>): Promise<T> {
+  return withStore(config, async (s) => fn(await localSecrets(config, s), s));
 }
 
 async function readStdin(): Promise<string> {
@@ -41,6 +51,7 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
   registerSecretsList(secrets, ctx);
   registerSecretsDelete(secrets, ctx);
   registerSecretsRotateKey(secrets, ctx);
+  registerSecretsMigrate(secrets, ctx);
 
   const creds = program.command('credentials').description('revoke or restore upstream credentials (any reference)');
   registerCredentialsRevoke(creds, ctx);
@@ -67,10 +78,10 @@ async function setSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promi
   if (process.stdin.isTTY) process.stderr.write(`value for local:${name} (then Enter, Ctrl-D): `);
   const value = await readStdin();
   if (!value) ctx.fail('no value on standard input', 2);
-  await (await localStore(config)).set(name, value);
-  await withStore(config, (s) =>
-    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', { name }),
-  );
+  await withSecrets(config, async (secrets, s) => {
+    await secrets.set(name, value);
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', { name });
+  });
   done(opts, { stored: `local:${name}` }, `stored local:${name}`);
 }
 
@@ -85,7 +96,7 @@ function registerSecretsList(secrets: Command, ctx: CliContext): void {
 
 async function listSecrets(ctx: CliContext, opts: ListOpts): Promise<void> {
   const config = await ctx.load(opts.config);
-  const rows = await (await localStore(config)).list();
+  const rows = await withSecrets(config, (secrets) => secrets.list());
   // The name the store knows, and the reference a config writes (`local:<name>`): both, in text and JSON.
   const listed = rows.map((r) => ({ ...r, ref: `local:${r.name}` }));
   if (opts.json) return void process.stdout.write(jsonText({ secrets: listed }));
@@ -111,10 +122,12 @@ function registerSecretsDelete(secrets: Command, ctx: CliContext): void {
 
 async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promise<void> {
   const config = await ctx.load(opts.config);
-  if (!(await (await localStore(config)).delete(name))) ctx.fail(`no secret local:${name}`, 2);
-  await withStore(config, (s) =>
-    recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', { name }),
-  );
+  const deleted = await withSecrets(config, async (secrets, s) => {
+    if (!(await secrets.delete(name))) return false;
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', { name });
+    return true;
+  });
+  if (!deleted) ctx.fail(`no secret local:${name}`, 2);
   done(opts, { deleted: `local:${name}` }, `deleted local:${name}`);
 }
 
@@ -143,11 +156,7 @@ const EMPTY_LOG_MS = 30_000;
  */
 async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
   // The replicas read that key, not the file: a new file would be a key they do not have.
-  if (process.env[KEY_ENV])
-    ctx.fail(
-      `the secrets key comes from ${KEY_ENV}: rotate-key rotates the key file only (unset ${KEY_ENV} where the key file is the one to rotate)`,
-      2,
-    );
+  if (process.env[KEY_ENV]) return rotateEnvironmentKey(ctx, opts);
   const config = await ctx.load(opts.config);
   const shown = opts.json ? undefined : progress();
   const { r, emptied } = await withStore(config, async (s) => {
@@ -173,6 +182,75 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
     );
     process.exitCode = 1;
   }
+}
+
+/**
+ * The key from the environment: the replicas were given the new key (GATEHOUSE_SECRETS_KEY) with the
+ * old one beside it (GATEHOUSE_SECRETS_KEY_PREVIOUS) by a rolling restart; everything sealed under the
+ * old one is sealed again under the new one (credentials/env-key-rotation.ts).
+ */
+async function rotateEnvironmentKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
+  if (!process.env[PREVIOUS_KEY_ENV])
+    ctx.fail(
+      `the secrets key comes from ${KEY_ENV}: rotate-key does not make that key. Roll it (docs/operations.md, "Rotating GATEHOUSE_SECRETS_KEY"): give every replica the new key as ${KEY_ENV} and the old one as ${PREVIOUS_KEY_ENV}, then run rotate-key with both set, as they are, to re-seal everything under the new key`,
+      2,
+    );
+  const why = previousKeyProblem();
+  if (why) ctx.fail(why, 2);
+  const config = await ctx.load(opts.config);
+  const keys = await loadKeys(join(config.gateway.stateDir, LOCAL_KEY_FILE));
+  const r = await withStore(config, async (s) => {
+    const r = await rotateEnvKey(s, join(config.gateway.stateDir, LOCAL_SECRETS_FILE), keys);
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.rotate-key', {
+      keyId: r.keyId,
+      previousKeyId: r.previousKeyId,
+      upstreamTokens: r.upstreamTokens,
+    });
+    return r;
+  });
+  const unreadable = r.unreadable + r.secrets.unreadable;
+  done(
+    opts,
+    { ...r },
+    `${r.secrets.resealed} secret(s) (${r.secrets.current} under it already), ${r.upstreamTokens} upstream authorization(s) and ${r.pendingVerifiers} pending verifier(s) re-sealed under key ${r.keyId} (from ${r.previousKeyId}); ${PREVIOUS_KEY_ENV} can be taken away from the replicas now${unreadable ? `\n${unreadable} sealed value(s) open with neither key: left as they are (set those secrets again, authorize those upstreams again)` : ''}`,
+  );
+  if (unreadable) process.exitCode = 1;
+}
+
+function registerSecretsMigrate(secrets: Command, ctx: CliContext): void {
+  secrets
+    .command('migrate')
+    .description(
+      "PostgreSQL: move the `local:` secrets from this state directory's file into the database every replica reads",
+    )
+    .addOption(ctx.configOption())
+    .option('--json', 'print the result as JSON')
+    .action((opts: ConfigOpts) => migrateSecrets(ctx, opts));
+}
+
+/** The file's secrets into the shared database (a name there already is kept), then the file renamed aside. */
+async function migrateSecrets(ctx: CliContext, opts: ConfigOpts): Promise<void> {
+  const config = await ctx.load(opts.config);
+  if (config.storage.driver !== 'postgres')
+    ctx.fail("the store is SQLite: `local:` secrets stay in the state directory's file (nothing to migrate)", 2);
+  const keys = await loadKeys(join(config.gateway.stateDir, LOCAL_KEY_FILE));
+  const r = await withStore(config, async (s) => {
+    const r = await migrateFileSecrets(
+      join(config.gateway.stateDir, LOCAL_SECRETS_FILE),
+      keys,
+      new SharedSecretStore(s.localSecrets, keys),
+    );
+    if (r.moved.length)
+      await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.migrate', { names: r.moved });
+    return r;
+  });
+  const kept = r.kept.length
+    ? `; ${r.kept.length} the database held already, kept as they are there: ${r.kept.join(', ')}`
+    : '';
+  const moved = r.renamedTo
+    ? `${r.moved.length} secret(s) moved into the database${kept}; the file is now ${r.renamedTo} (remove it once the replicas use the secrets)`
+    : 'no local: secrets in the file: nothing to move';
+  done(opts, { ...r }, moved);
 }
 
 /** What a rotation did, in a line or two. */

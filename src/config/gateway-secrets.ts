@@ -44,7 +44,12 @@ const GATEWAY_PREFIX = 'GATEHOUSE_';
 const HARMLESS = new Set(['GATEHOUSE_CONFIG_DIR', 'GATEHOUSE_STATE_DIR']);
 
 /** The gateway's secrets that come from its environment alone (no config key names them). */
-const ENV_SECRETS = ['GATEHOUSE_SECRETS_KEY', 'GATEHOUSE_CREDENTIAL', 'GATEHOUSE_SMTP_URL'];
+const ENV_SECRETS = [
+  'GATEHOUSE_SECRETS_KEY',
+  'GATEHOUSE_SECRETS_KEY_PREVIOUS',
+  'GATEHOUSE_CREDENTIAL',
+  'GATEHOUSE_SMTP_URL',
+];
 
 /** The concrete key paths in `raw` that SECRET_PATHS name, with their values. */
 function secretPaths(raw: unknown): Array<[Path, unknown]> {

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config, ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RevocationStore } from '../storage/types.ts';
+import type { RevocationStore, Store } from '../storage/types.ts';
 import { GatehouseError, quote } from '../protocol/errors.ts';
 import { SecretResolver } from './resolver.ts';
 import { VaultProvider } from './vault.ts';
@@ -21,8 +21,11 @@ import { OnePasswordProvider } from './onepassword.ts';
 import { ExecProvider } from './exec.ts';
 import { EnvProvider } from './env.ts';
 import { LocalProvider } from './local.ts';
-import { keyFileReloader, LocalSecretStore, loadKey } from './local-store.ts';
+import { keyFileReloader, keyId, LocalSecretStore, loadKey } from './local-store.ts';
 import { CredentialError, expandReference } from './types.ts';
+import type { SecretsKeys } from './key-watch.ts';
+import { loadKeys } from './held-keys.ts';
+import { type LocalSecrets, SharedSecretStore } from './shared-store.ts';
 import type { UpstreamOAuth } from './upstream-oauth.ts';
 
 export interface Materialized {
@@ -47,23 +50,27 @@ const HOUSEKEEPING_MS = 60_000;
  */
 const FORGET_AFTER_MS = 3_600_000;
 
+/**
+ * Where `local:` secrets are kept: with PostgreSQL (what replicas share), in its database, read with
+ * the keys held (`keys`); with SQLite, in the state directory's file (ADR 0016).
+ */
+export async function localSecrets(config: Config, store: Store, keys?: SecretsKeys): Promise<LocalSecrets> {
+  const keyFile = join(config.gateway.stateDir, LOCAL_KEY_FILE);
+  if (store.driver === 'postgres') return new SharedSecretStore(store.localSecrets, keys ?? (await loadKeys(keyFile)));
+  // A key rotated by `gatehouse secrets rotate-key` is picked up at the next read, without a restart.
+  const key = keys?.current ?? (await loadKey({ keyFile }));
+  const fromFile = keyFileReloader(keyFile);
+  // The file names the key it is under: any key held (GATEHOUSE_SECRETS_KEY_PREVIOUS too), else the key file's.
+  const reload = async (wanted: string) => keys?.all.find((k) => keyId(k) === wanted) ?? fromFile(wanted);
+  return new LocalSecretStore(join(config.gateway.stateDir, LOCAL_SECRETS_FILE), key, reload);
+}
+
 /** The providers a config names (local and env always; the managers when configured). */
-export async function resolverFor(config: Config): Promise<SecretResolver> {
+export async function resolverFor(config: Config, store: Store, keys?: SecretsKeys): Promise<SecretResolver> {
   const ttl = config.secrets.cacheTtlSeconds * 1000;
   const s = config.secrets;
   const resolver = new SecretResolver();
-  const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
-  resolver.register(
-    new LocalProvider({
-      // A key rotated by `gatehouse secrets rotate-key` is picked up at the next read, without a restart.
-      store: new LocalSecretStore(
-        join(config.gateway.stateDir, LOCAL_SECRETS_FILE),
-        key,
-        keyFileReloader(join(config.gateway.stateDir, LOCAL_KEY_FILE)),
-      ),
-      cacheTtlMs: ttl,
-    }),
-  );
+  resolver.register(new LocalProvider({ store: await localSecrets(config, store, keys), cacheTtlMs: ttl }));
   resolver.register(new EnvProvider({ cacheTtlMs: ttl }));
   resolver.register(new ExecProvider({ cacheTtlMs: ttl, timeoutMs: s.exec?.timeoutMs }));
   if (s.vault) {

@@ -324,7 +324,7 @@ async function readPrivate(file: string): Promise<string> {
   }
 }
 
-function checkName(name: string): void {
+export function checkName(name: string): void {
   if (!NAME.test(name))
     throw new CredentialError('E_REF_INVALID', 'invalid local secret name (letters, digits, _ . @ -; at most 128)', {
       provider: PROVIDER,

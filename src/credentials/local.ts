@@ -1,11 +1,12 @@
-// `local:<name>`: a secret from the embedded encrypted store (local-store.ts). The store re-reads its
-// file on each resolution, so the resolver's cache TTL bounds how long a changed value takes to show.
+// `local:<name>`: a secret from the embedded encrypted store: the state directory's file (local-store.ts)
+// with SQLite, the shared database (shared-store.ts) with PostgreSQL. Either is read again on each
+// resolution, so the resolver's cache TTL bounds how long a changed value takes to show.
 import type { ParsedRef, SecretProvider, SecretValue } from './types.ts';
-import type { LocalSecretStore } from './local-store.ts';
+import type { LocalSecrets } from './shared-store.ts';
 import { DEFAULT_CACHE_TTL_MS } from './http.ts';
 
 export interface LocalProviderOptions {
-  store: LocalSecretStore;
+  store: LocalSecrets;
   cacheTtlMs?: number;
   now?: () => number;
 }

@@ -89,9 +89,14 @@ export class OwnKey {
     this.#p.scrubber.own(this.#p.keys.all.flatMap((k) => gatewaySecretValues(config, process.env, k)));
   }
 
-  /** The id of the key in force, recorded in the store beside this gateway's heartbeat. */
+  /**
+   * The id of the key in force, and of the one held beside it (GATEHOUSE_SECRETS_KEY_PREVIOUS, or the
+   * key a rotation replaced), recorded in the store beside this gateway's heartbeat: check 2.7 takes a
+   * key roll where every gateway opens what any seals.
+   */
   record(): Promise<void> {
-    return this.#p.store.revocations.recordKeyId(this.#p.stream, keyId(this.#p.keys.current), Date.now());
+    const [current, other] = this.#p.keys.all;
+    return this.#p.store.revocations.recordKeyId(this.#p.stream, keyId(current), Date.now(), other && keyId(other));
   }
 
   /** Follow the key file (none when the key comes from the environment). */

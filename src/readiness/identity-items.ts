@@ -7,6 +7,7 @@
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { urlCredential } from '../config/url-credentials.ts';
 import { credentialRefs, LOCAL_KEY_FILE } from '../credentials/broker.ts';
+import { PREVIOUS_KEY_ENV } from '../credentials/held-keys.ts';
 import type { MissingSecret } from '../credentials/missing-secrets.ts';
 import { literalSecret } from '../config/static-secrets.ts';
 import { item, list, type CheckItem, type Facts } from './checklist.ts';
@@ -215,13 +216,22 @@ function secretsKeyItem(config: Config, key: ReadinessState['secretsKey']): Chec
   const own = ownKey(key.source);
   const byKey = new Map<string, string[]>();
   for (const g of key.gateways) if (g.keyId) byKey.set(g.keyId, [...(byKey.get(g.keyId) ?? []), g.instance]);
-  if (byKey.size > 1)
+  const keys = [...byKey].map(([id, gws]) => `key ${id}: ${list(gws, 3)}`).join('; ');
+  if (byKey.size > 1 && !eachOpensAll(key.gateways, [...byKey.keys()]))
     return item(
       '2.7',
       title,
       'fail',
-      `the live gateways use ${byKey.size} different secrets keys (${[...byKey].map(([id, gws]) => `key ${id}: ${list(gws, 3)}`).join('; ')}): the upstream OAuth tokens one seals in the shared store the others cannot open, so their callers are asked to authorise again on the other replicas`,
-      fix,
+      `the live gateways seal with ${byKey.size} different secrets keys (${keys}), and some hold only one of them: the \`local:\` secrets and upstream OAuth tokens one seals in the shared store the others cannot open, so their calls fail or their callers are asked to authorise again`,
+      `${fix}; to roll a new key without downtime, give every replica the other key as ${PREVIOUS_KEY_ENV} (docs/operations.md)`,
+    );
+  if (byKey.size > 1)
+    return item(
+      '2.7',
+      title,
+      'warn',
+      `a key roll is in progress: the live gateways seal with ${byKey.size} keys (${keys}), and each holds all of them (as GATEHOUSE_SECRETS_KEY or ${PREVIOUS_KEY_ENV}), so each opens what any seals`,
+      `finish the rolling restart (every replica the new key as GATEHOUSE_SECRETS_KEY, the old one as ${PREVIOUS_KEY_ENV}), then run \`gatehouse secrets rotate-key\` with both set`,
     );
   if (key.rotating)
     return item(
@@ -257,10 +267,18 @@ function secretsKeyItem(config: Config, key: ReadinessState['secretsKey']): Chec
       '2.7',
       title,
       'warn',
-      `${own}; no live gateway to compare with (each replica reads its own GATEHOUSE_SECRETS_KEY, or its own key file, and its \`local:\` secrets from its own state directory)`,
+      `${own}; no live gateway to compare with (each replica reads its own GATEHOUSE_SECRETS_KEY, or its own key file, and opens the \`local:\` secrets of the shared database with it)`,
       'check again with the replicas running',
     );
   return item('2.7', title, 'pass', `${own}; no gateway running to compare with`, fix);
+}
+
+/** Every gateway holds (as its current or its previous key) every key any of them seals with. */
+function eachOpensAll(
+  gateways: Array<{ keyId: string | undefined; previousKeyId?: string }>,
+  sealedWith: string[],
+): boolean {
+  return gateways.every((g) => sealedWith.every((id) => id === g.keyId || id === g.previousKeyId));
 }
 
 function ownKey(source: NonNullable<ReadinessState['secretsKey']>['source']): string {

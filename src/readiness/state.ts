@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { LOCAL_KEY_FILE, LOCAL_SECRETS_FILE } from '../credentials/broker.ts';
 import { KEY_ENV, keyId, keyProblem, storedNames } from '../credentials/local-store.ts';
 import { missingSecrets, type MissingSecret } from '../credentials/missing-secrets.ts';
+import { PREVIOUS_KEY_ENV, previousKeyProblem } from '../credentials/held-keys.ts';
 import { notPrivate } from '../util/private-path.ts';
 
 /** What one audit export has left to send. */
@@ -65,7 +66,9 @@ export interface ReadinessState {
     source: 'environment' | 'file' | 'none';
     problem?: string;
     keyId?: string;
-    gateways?: Array<{ instance: string; keyId: string | undefined }>;
+    /** The id of GATEHOUSE_SECRETS_KEY_PREVIOUS, when set and usable (a key roll: opened with, never sealed with). */
+    previousKeyId?: string;
+    gateways?: Array<{ instance: string; keyId: string | undefined; previousKeyId?: string }>;
     /** A `gatehouse secrets rotate-key` was interrupted: its new key is still beside the key file. */
     rotating?: boolean;
   };
@@ -100,14 +103,20 @@ async function secretsKey(
   const idOf = (base64: string) => keyId(Buffer.from(base64.trim(), 'base64'));
   const fromEnv = env[KEY_ENV];
   if (fromEnv) {
-    const problem = keyProblem(fromEnv, KEY_ENV);
-    return { source: 'environment', problem, keyId: problem ? undefined : idOf(fromEnv) };
+    const problem = keyProblem(fromEnv, KEY_ENV) ?? previousKeyProblem(env);
+    const previous = env[PREVIOUS_KEY_ENV];
+    return {
+      source: 'environment',
+      problem,
+      keyId: problem ? undefined : idOf(fromEnv),
+      ...(!problem && previous && { previousKeyId: idOf(previous) }),
+    };
   }
   const file = join(config.gateway.stateDir, LOCAL_KEY_FILE);
   try {
     const why = notPrivate(file, await stat(file), 'the key file', 0o077);
     const text = why ? '' : await readFile(file, 'utf8');
-    const problem = why ?? keyProblem(text, `the key file ${LOCAL_KEY_FILE}`);
+    const problem = why ?? keyProblem(text, `the key file ${LOCAL_KEY_FILE}`) ?? previousKeyProblem(env);
     const rotating = await stat(`${file}.next`).then(
       () => true,
       () => false,
@@ -115,9 +124,16 @@ async function secretsKey(
     return { source: 'file', problem, keyId: problem ? undefined : idOf(text), ...(rotating && { rotating }) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { source: 'none' };
+    if (code === 'ENOENT')
+      return { source: 'none', ...(previousKeyProblem(env) && { problem: previousKeyProblem(env) }) };
     return { source: 'file', problem: `the key file ${LOCAL_KEY_FILE} cannot be read (${code ?? 'error'})` };
   }
+}
+
+/** The `local:` names a start would find: in the shared database with PostgreSQL, the state directory's file with SQLite (ADR 0016). */
+async function localNames(store: Store, config: Config): Promise<Set<string>> {
+  if (store.driver === 'postgres') return new Set((await store.localSecrets.list()).map((r) => r.name));
+  return new Set(await storedNames(join(config.gateway.stateDir, LOCAL_SECRETS_FILE)));
 }
 
 export async function gatherState(
@@ -189,7 +205,7 @@ export async function gatherState(
   // The live gateways' key ids, to compare with this one's and with each other's.
   const gateways = await part(() => store.revocations.keyIds(LIVE_MS));
   const key = { ...(await secretsKey(config, env)), gateways };
-  const local = await part(async () => new Set(await storedNames(join(config.gateway.stateDir, LOCAL_SECRETS_FILE))));
+  const local = await part(() => localNames(store, config));
   const missing = missingSecrets(
     config.servers.filter((s) => !s.disabled),
     { local, env },

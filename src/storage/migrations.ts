@@ -384,6 +384,21 @@ async function gatewayKeyIdMigration(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('gateway_instances').addColumn('key_id', 'text').execute();
 }
 
+/**
+ * The `local:` secrets every replica reads (ADR 0016): kept in the shared database when the store is
+ * PostgreSQL, each sealed under the secrets key; and the second key a gateway holds during a key roll.
+ */
+async function sharedSecretsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('local_secrets')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('sealed', 'text', (c) => c.notNull())
+    .addColumn('key_id', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.alterTable('gateway_instances').addColumn('previous_key_id', 'text').execute();
+}
+
 /** One migration's work; `driver` is for the few column types that differ. */
 type Step = (db: Kysely<unknown>, driver: Driver) => Promise<void>;
 
@@ -403,6 +418,7 @@ const STEPS: Record<string, Step> = {
   '0012_audit_tenant_index': auditTenantIndexMigration,
   '0013_console_signouts': consoleSignoutsMigration,
   '0014_gateway_key_id': gatewayKeyIdMigration,
+  '0015_shared_secrets': sharedSecretsMigration,
 };
 
 /** The name of the last migration: a database that recorded it is up to date. */

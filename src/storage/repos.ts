@@ -18,6 +18,7 @@ import type {
   RevocationStore,
   SessionRecord,
   UpstreamTokenStore,
+  LocalSecretRows,
   SessionStore,
   Store,
   UpstreamVerdict,
@@ -276,21 +277,26 @@ function revocationRepo(db: Kysely<Database>, driver: Store['driver']): Revocati
           .execute()
       ).map((r) => r.id);
     },
-    async recordKeyId(instance, keyId, at) {
+    async recordKeyId(instance, keyId, at, previousKeyId) {
+      const ids = { key_id: keyId, previous_key_id: previousKeyId ?? null };
       await db
         .insertInto('gateway_instances')
-        .values({ id: instance, started_at: at, last_seen: storeNow(driver), key_id: keyId })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ key_id: keyId }))
+        .values({ id: instance, started_at: at, last_seen: storeNow(driver), ...ids })
+        .onConflict((oc) => oc.column('id').doUpdateSet(ids))
         .execute();
     },
     async keyIds(withinMs) {
       const rows = await db
         .selectFrom('gateway_instances')
-        .select(['id', 'key_id'])
+        .select(['id', 'key_id', 'previous_key_id'])
         .where('last_seen', '>=', storeAgo(driver, withinMs))
         .orderBy('id')
         .execute();
-      return rows.map((r) => ({ instance: r.id, keyId: r.key_id ?? undefined }));
+      return rows.map((r) => ({
+        instance: r.id,
+        keyId: r.key_id ?? undefined,
+        ...(r.previous_key_id && { previousKeyId: r.previous_key_id }),
+      }));
     },
     async forget(instance) {
       await db.deleteFrom('gateway_instances').where('id', '=', instance).execute();
@@ -379,6 +385,52 @@ function tokenRepo(db: Kysely<Database>): UpstreamTokenStore {
   };
 }
 
+function localSecretRepo(db: Kysely<Database>): LocalSecretRows {
+  return {
+    async get(name) {
+      const r = await db
+        .selectFrom('local_secrets')
+        .select(['sealed', 'key_id', 'updated_at'])
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return r && { sealed: r.sealed, keyId: r.key_id, updatedAt: Number(r.updated_at) };
+    },
+    async put(name, sealed, keyId, at) {
+      await db
+        .insertInto('local_secrets')
+        .values({ name, sealed, key_id: keyId, updated_at: at })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ sealed, key_id: keyId, updated_at: at }))
+        .execute();
+    },
+    async add(name, sealed, keyId, at) {
+      const r = await db
+        .insertInto('local_secrets')
+        .values({ name, sealed, key_id: keyId, updated_at: at })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .executeTakeFirst();
+      return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    },
+    async reseal(name, from, to, keyId) {
+      const r = await db
+        .updateTable('local_secrets')
+        .set({ sealed: to, key_id: keyId })
+        .where('name', '=', name)
+        .where('sealed', '=', from)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    },
+    async delete(name) {
+      const r = await db.deleteFrom('local_secrets').where('name', '=', name).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async list() {
+      return (
+        await db.selectFrom('local_secrets').select(['name', 'key_id', 'updated_at']).orderBy('name').execute()
+      ).map((r) => ({ name: r.name, keyId: r.key_id, updatedAt: Number(r.updated_at) }));
+    },
+  };
+}
+
 /** What only the SQLite store has: its audit writer, and a synchronous read for the lookup every API-key request makes. */
 export interface SqliteExtras {
   writer: SqliteAuditWriter;
@@ -399,6 +451,7 @@ export function storeOver(db: Kysely<Database>, driver: Store['driver'], sqlite?
     revocations: revocationRepo(db, driver),
     approvals: approvalRepo(db),
     upstreamTokens: tokenRepo(db),
+    localSecrets: localSecretRepo(db),
     principalRevocations: principalRevocationRepo(db),
     dualControl: dualControlRepo(db),
     incidents: incidentRepo(db),

@@ -146,6 +146,8 @@ interface GatewayInstancesTable {
   last_seen: number;
   /** The id of its secrets key (migration 0014); null until it records it. */
   key_id: string | null;
+  /** The id of the other key it opens with during a key roll (migration 0015); null when it holds one. */
+  previous_key_id: string | null;
 }
 
 interface RevocationAcksTable {
@@ -173,6 +175,16 @@ interface UpstreamTokensTable {
   server: string;
   tenant: string;
   sealed: string;
+  updated_at: number;
+}
+
+/** The embedded `local:` secret store when the store is PostgreSQL (migration 0015): one sealed row per name. */
+interface LocalSecretsTable {
+  name: string;
+  /** `seal` (util/seal.ts) of the value under the secrets key, bound to `name`. */
+  sealed: string;
+  /** The id of the key it is sealed under (local-store.ts keyId). */
+  key_id: string;
   updated_at: number;
 }
 
@@ -249,6 +261,7 @@ export interface Database {
   principal_revocations: PrincipalRevocationsTable;
   dual_control: DualControlTable;
   upstream_tokens: UpstreamTokensTable;
+  local_secrets: LocalSecretsTable;
   oauth_pending: OauthPendingTable;
   approvals: ApprovalsTable;
   gateway_keys: GatewayKeysTable;

@@ -327,9 +327,12 @@ export interface RevocationStore {
    * The id of a gateway's secrets key (local-store.ts keyId: never the key), kept beside its
    * heartbeat (which it counts as, when the gateway has none yet): replicas on one store must share the key.
    */
-  recordKeyId(instance: string, keyId: string, at: number): Promise<void>;
-  /** The gateways live within `withinMs` (as `live`), with the key id each recorded (undefined: not recorded). */
-  keyIds(withinMs: number): Promise<Array<{ instance: string; keyId: string | undefined }>>;
+  recordKeyId(instance: string, keyId: string, at: number, previousKeyId?: string): Promise<void>;
+  /**
+   * The gateways live within `withinMs` (as `live`), with the key id each recorded (undefined: not
+   * recorded) and the id of the other key it opens with during a key roll (GATEHOUSE_SECRETS_KEY_PREVIOUS).
+   */
+  keyIds(withinMs: number): Promise<Array<{ instance: string; keyId: string | undefined; previousKeyId?: string }>>;
   forget(instance: string): Promise<void>;
   /**
    * Housekeeping for gateways that stopped without `forget` (killed processes; every start is a new
@@ -377,6 +380,21 @@ export interface UpstreamTokenStore {
   takePending(
     state: string,
   ): Promise<{ server: string; tenant: string; sealedVerifier: string; createdAt: number } | undefined>;
+}
+
+/**
+ * The `local:` secrets in the shared database (used when the store is PostgreSQL; SQLite keeps them in
+ * the state directory's file): values arrive and leave sealed, each with the id of its key.
+ */
+export interface LocalSecretRows {
+  get(name: string): Promise<{ sealed: string; keyId: string; updatedAt: number } | undefined>;
+  put(name: string, sealed: string, keyId: string, at: number): Promise<void>;
+  /** Insert only where the name is not taken yet (a migration from the file); whether it was inserted. */
+  add(name: string, sealed: string, keyId: string, at: number): Promise<boolean>;
+  /** Replace a row's sealed value if it is still `from` (a key rotation); whether it was. */
+  reseal(name: string, from: string, to: string, keyId: string): Promise<boolean>;
+  delete(name: string): Promise<boolean>;
+  list(): Promise<Array<{ name: string; keyId: string; updatedAt: number }>>;
 }
 
 /** A revoked token principal: every token of a subject, or one token by its `jti`. */
@@ -487,6 +505,7 @@ export interface Store {
   readonly revocations: RevocationStore;
   readonly approvals: ApprovalStore;
   readonly upstreamTokens: UpstreamTokenStore;
+  readonly localSecrets: LocalSecretRows;
   readonly principalRevocations: PrincipalRevocationStore;
   readonly dualControl: DualControlStore;
   readonly incidents: IncidentStore;
