@@ -228,7 +228,7 @@ test('2.7 on PostgreSQL with no live gateway says there was nothing to compare w
     secretsKey: { source: 'environment', keyId: '0123456789abcdef', gateways: [] },
   }).find((i) => i.id === '2.7')!;
   assert.equal(item.status, 'warn');
-  assert.match(item.why, /no live gateway to compare with .*`local:` secrets from its own state directory/);
+  assert.match(item.why, /no live gateway to compare with .*opens the `local:` secrets of the shared database with it/);
   const unread = readiness(config, { servers: [], tools: [] }, undefined, {
     secretsKey: { source: 'environment', keyId: '0123456789abcdef' },
   }).find((i) => i.id === '2.7')!;

@@ -34,12 +34,14 @@ import { ROOT, createKey, runCli, startGateway, stdioServer, type TestGateway } 
 import { createPgSchema, dropPgSchema, dropRedisKeys, freshPgSchema, pgUrlWithSchema } from './support/services.ts';
 import { postgresAvailable, redisAvailable } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
-import { localSecrets } from './support/secrets.ts';
+import { setSharedSecrets } from './support/secrets.ts';
 import { sessionDigest } from '../src/sessions/session-digest.ts';
 
 const SERVER = join(ROOT, 'test/fixtures/upstreams/task-server.ts');
 const CANARY = { acme: 'status-canary-acme-5c1e8a93d7', globex: 'status-canary-globex-b24f07e6a1' };
 const schema = freshPgSchema();
+// The replicas' one secrets key, as docs/operations.md has it (in-process replicas read this environment).
+process.env.GATEHOUSE_SECRETS_KEY ??= randomBytes(32).toString('base64');
 const prefix = `gh-test-status-${randomBytes(4).toString('hex')}:`;
 let a: TestGateway, b: TestGateway;
 const keys: Record<string, string> = {};
@@ -62,11 +64,15 @@ async function replica(): Promise<TestGateway> {
       top:
         'identity: { apiKeys: true }\ninventory: { newTools: accept }\n' +
         `limits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}", commandTimeoutMs: 2000 }\n`,
-      before: async (stateDir) => {
-        const secrets = await localSecrets(stateDir);
-        for (const [tenant, canary] of Object.entries(CANARY))
-          await secrets.set(`started-${tenant}`, `started ${canary}`);
-      },
+      // Replicas on PostgreSQL share one key and read `local:` secrets from the database (ADR 0016).
+      before: (stateDir) =>
+        setSharedSecrets(
+          stateDir,
+          pgUrlWithSchema(schema),
+          Object.fromEntries(
+            Object.entries(CANARY).map(([tenant, canary]) => [`started-${tenant}`, `started ${canary}`]),
+          ),
+        ),
     },
   );
 }

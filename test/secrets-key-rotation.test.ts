@@ -224,10 +224,11 @@ test('walk S: after rotate-key, no file of the state directory holds a token or 
   }
 });
 
-test('rotate-key refuses a key that comes from the environment (the replicas would not have the new one)', async () => {
+test('rotate-key makes no key when it comes from the environment (the replicas would not have it): it says how to roll one', async () => {
   const r = await runCli(['secrets', 'rotate-key', '-c', file], {
     env: { GATEHOUSE_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') },
   });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /the secrets key comes from GATEHOUSE_SECRETS_KEY: rotate-key rotates the key file only/);
+  assert.match(r.stderr, /the secrets key comes from GATEHOUSE_SECRETS_KEY: rotate-key does not make that key/);
+  assert.match(r.stderr, /the old one as GATEHOUSE_SECRETS_KEY_PREVIOUS, then run rotate-key with both set/);
 });

@@ -21,7 +21,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './support/gateway.ts';
-import { localSecrets } from './support/secrets.ts';
+import { setSharedSecrets } from './support/secrets.ts';
 import {
   createPgSchema,
   dropPgSchema,
@@ -54,6 +54,8 @@ const SECRETS = [
   AKIA_SPLIT,
 ];
 const schema = freshPgSchema();
+// The replicas' one secrets key, as docs/operations.md has it (in-process replicas read this environment).
+process.env.GATEHOUSE_SECRETS_KEY ??= randomBytes(32).toString('base64');
 const prefix = `gh-test-task-meta-${randomBytes(4).toString('hex')}:`;
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-task-meta-'));
 const recordOf = { a: join(tmp, 'a.jsonl'), b: join(tmp, 'b.jsonl') };
@@ -72,10 +74,13 @@ function replica(record: string): Promise<TestGateway> {
       top:
         `identity: { apiKeys: true }\npolicy: { files: [${JSON.stringify(join(tmp, 'policy.yaml'))}] }\n` +
         `inventory: { newTools: accept }\nlimits:\n  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}", commandTimeoutMs: 2000 }\n`,
-      before: async (stateDir) => {
-        const secrets = await localSecrets(stateDir);
-        for (const [tenant, value] of Object.entries(CANARY)) await secrets.set(`task-key-${tenant}`, value);
-      },
+      // Replicas on PostgreSQL share one key and read `local:` secrets from the database (ADR 0016).
+      before: (stateDir) =>
+        setSharedSecrets(
+          stateDir,
+          pgUrlWithSchema(schema),
+          Object.fromEntries(Object.entries(CANARY).map(([tenant, value]) => [`task-key-${tenant}`, value])),
+        ),
     },
   );
 }

@@ -665,6 +665,7 @@ test('migrations run once: a second run executes nothing', async () => {
       '0012_audit_tenant_index',
       '0013_console_signouts',
       '0014_gateway_key_id',
+      '0015_shared_secrets',
     ]);
     assert.deepEqual(await migrate(db, { driver: 'sqlite' }), []);
   } finally {
@@ -708,11 +709,36 @@ test('sqlite: migration 0011 fills the open intents from the log and drops the i
   }
 });
 
+test('local secret rows (ADR 0016): put replaces, add keeps what is there, reseal only from the value read', async () => {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
+  try {
+    await migrate(db, { driver: 'sqlite' });
+    const rows = storeOver(db, 'sqlite').localSecrets;
+    await rows.put('a', 'sealed-1', 'k1', T0);
+    await rows.put('a', 'sealed-2', 'k1', T0 + 1);
+    assert.deepEqual(await rows.get('a'), { sealed: 'sealed-2', keyId: 'k1', updatedAt: T0 + 1 });
+    assert.equal(await rows.add('a', 'other', 'k1', T0 + 2), false);
+    assert.equal(await rows.add('b', 'sealed-b', 'k1', T0 + 2), true);
+    assert.equal(await rows.reseal('a', 'sealed-1', 'x', 'k2'), false, 'changed meanwhile: left to its writer');
+    assert.equal(await rows.reseal('a', 'sealed-2', 'sealed-3', 'k2'), true);
+    assert.deepEqual(await rows.list(), [
+      { name: 'a', keyId: 'k2', updatedAt: T0 + 1 },
+      { name: 'b', keyId: 'k1', updatedAt: T0 + 2 },
+    ]);
+    assert.equal(await rows.delete('a'), true);
+    assert.equal(await rows.delete('a'), false);
+    assert.equal(await rows.get('a'), undefined);
+  } finally {
+    await db.destroy();
+  }
+});
+
 /** 0014: gateways that heartbeated before it stay, with no key id; a key id recorded after it is read. */
 async function keyIdMigration(db: Kysely<Database>, driver: 'sqlite' | 'postgres', schema?: string) {
   await migrate(db, { driver, schema, upTo: '0013_console_signouts' });
   await sql`insert into gateway_instances (id, started_at, last_seen) values ('gw-before', ${T0}, ${T0})`.execute(db);
-  assert.deepEqual(await migrate(db, { driver, schema }), ['0014_gateway_key_id']);
+  assert.deepEqual(await migrate(db, { driver, schema, upTo: '0014_gateway_key_id' }), ['0014_gateway_key_id']);
+  await migrate(db, { driver, schema });
   const r = storeOver(db, driver).revocations;
   await r.recordKeyId('gw-after', 'abcd000011112222', T0);
   assert.deepEqual(await r.keyIds(Date.now() - T0 + 60_000), [
