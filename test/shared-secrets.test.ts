@@ -11,7 +11,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { LocalSecretStore } from '../src/credentials/local-store.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, createKey, startCli, stdioServer } from './support/gateway.ts';
@@ -35,7 +36,7 @@ const newKey = () => randomBytes(32).toString('base64');
 const digest = (v: string) => `API_TOKEN=sha256:${createHash('sha256').update(v).digest('hex')}`;
 
 /** A replica's config: its own state directory, the shared schema, one server holding `local:canary-{tenant}`. */
-function replicaYaml(name: string, schema: string): string {
+function replicaYaml(name: string, schema: string, discovery = 'acme'): string {
   const state = join(dir, schema, name);
   mkdirSync(state, { recursive: true });
   return (
@@ -44,7 +45,7 @@ function replicaYaml(name: string, schema: string): string {
     'identity: { apiKeys: true }\nsecrets:\n  cacheTtlSeconds: 1\nservers:\n' +
     stdioServer('leaky', REC) +
     `    env: { RECORD_FILE: ${JSON.stringify(join(dir, schema, `${name}.jsonl`))} }\n` +
-    '    credentials: { env: { API_TOKEN: "local:canary-{tenant}" }, discoveryTenant: acme }\n' +
+    `    credentials: { env: { API_TOKEN: "local:canary-{tenant}" }, discoveryTenant: ${discovery} }\n` +
     '    tools: { echo_env: { class: READ }, record: { class: READ } }\n'
   );
 }
@@ -52,23 +53,23 @@ function replicaYaml(name: string, schema: string): string {
 type Env = Record<string, string | undefined>;
 
 /** Where a replica's config is written (startCli writes `gatehouse.yaml` in its folder). */
-function configOf(name: string, schema: string): { folder: string; file: string } {
+function configOf(name: string, schema: string, discovery?: string): { folder: string; file: string } {
   const folder = join(dir, schema, `${name}-cfg`);
   mkdirSync(folder, { recursive: true });
   const file = join(folder, 'gatehouse.yaml');
-  writeFileSync(file, replicaYaml(name, schema));
+  writeFileSync(file, replicaYaml(name, schema, discovery));
   return { folder, file };
 }
 
 /** A replica started with exactly these secrets keys in its environment (others removed). */
-async function startReplica(name: string, schema: string, keys: Env) {
+async function startReplica(name: string, schema: string, keys: Env, discovery?: string) {
   const saved = {
     GATEHOUSE_SECRETS_KEY: process.env.GATEHOUSE_SECRETS_KEY,
     GATEHOUSE_SECRETS_KEY_PREVIOUS: process.env.GATEHOUSE_SECRETS_KEY_PREVIOUS,
   };
   setKeys(keys);
   try {
-    return await startCli(replicaYaml(name, schema), configOf(name, schema).folder);
+    return await startCli(replicaYaml(name, schema, discovery), configOf(name, schema, discovery).folder);
   } finally {
     setKeys(saved);
   }
@@ -234,4 +235,31 @@ test('an environment key rolled across a rolling restart: every call answered, t
   // canary-beta was sealed under the old key only: it opens with the new one alone since rotate-key.
   const beta = await createKey(up.r1.file, { name: 'beta', tenant: 'beta', scopes: 'x' });
   await holds(up.r1.url, beta, betaValue, 'beta on the new key alone');
+});
+
+test("secrets left in a replica's state directory file: its start says to run `secrets migrate`, which moves them into the database", async (t) => {
+  if (!pgUp) return void t.skip('PostgreSQL is not reachable');
+  const schema = freshPgSchema();
+  schemas.push(schema);
+  await createPgSchema(schema);
+  const keys = { GATEHOUSE_SECRETS_KEY: newKey() };
+  const { file } = configOf('r1', schema, 'beta');
+  await setSecret(file, 'canary-beta', `beta-${randomUUID()}`, keys);
+  // acme's, as a version before ADR 0016 kept it: in the state directory's file, under the same key.
+  const stateFile = join(dir, schema, 'r1', 'secrets.enc.json');
+  const v = `acme-file-${randomUUID()}`;
+  await new LocalSecretStore(stateFile, Buffer.from(keys.GATEHOUSE_SECRETS_KEY, 'base64')).set('canary-acme', v);
+  const r1 = await startReplica('r1', schema, keys, 'beta');
+  t.after(() => r1.stop());
+  const said = await r1.logged(/local: secret\(s\) are in this state directory's file/);
+  assert.match(said, /run `gatehouse secrets migrate`/);
+  assert.match(said, /canary-acme/);
+  assert.ok(!said.includes(v));
+  const acme = await createKey(file, { name: 'acme', tenant: 'acme', scopes: 'x' });
+  assert.match(await held(r1.url, acme), /^error: .*credentials of server .*unavailable/);
+  const m = await cli(['secrets', 'migrate', '--json', '-c', file], keys);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual((JSON.parse(m.stdout) as { moved: string[] }).moved, ['canary-acme']);
+  assert.ok(!existsSync(stateFile) && existsSync(`${stateFile}.migrated`), 'the file is renamed aside');
+  await holds(r1.url, acme, v, 'after secrets migrate');
 });
