@@ -64,7 +64,7 @@ test('secrets set writes nothing into a state directory another user owns or can
           chownSync(d, NOBODY, NOBODY);
           return d;
         },
-        /the directory of the secret store .*nobody-777 belongs to user 65534, not to the user running gatehouse \(0\)/,
+        /nobody-777 belongs to user 65534, not to the user running gatehouse \(0\)/,
       ],
       [
         "root's, mode 777",
