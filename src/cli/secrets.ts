@@ -164,6 +164,7 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
       keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE),
       secretsFile: join(config.gateway.stateDir, LOCAL_SECRETS_FILE),
       tokens: s.upstreamTokens,
+      secrets: s.driver === 'postgres' ? s.localSecrets : undefined,
       onStep: shown && ((text) => shown.end(`gatehouse: ${text}`)),
       onRow: shown && ((done, of) => shown.update(`re-sealing upstream authorizations: ${done} of ${of}`)),
     })) as RotationOutcome;

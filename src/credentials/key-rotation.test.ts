@@ -12,6 +12,8 @@ import { seal, unseal } from '../util/seal.ts';
 import { withTempStore } from '../../test/support/temp-store.ts';
 import { rotateSecretsKey } from './key-rotation.ts';
 import { createKeyFile, generateKey, keyId, LocalSecretStore, writeKeyFile } from './local-store.ts';
+import { SecretsKeys } from './key-watch.ts';
+import { SharedSecretStore } from './shared-store.ts';
 
 const aad = (tenant: string) => `remote\u0000${tenant}`;
 const keyOf = (file: string) => Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
@@ -119,5 +121,23 @@ test('a .next that is a symbolic link (dangling or to a private key) or not a re
     }
     assert.ok(existsSync(elsewhere), 'the file a link named is left alone');
     assert.equal(await new LocalSecretStore(s.secretsFile, s.old).get('s'), 'v');
+  });
+});
+
+test('with the secrets in the database (PostgreSQL, ADR 0016), rotate-key re-seals their rows too: they open with the new key alone', async () => {
+  await withTempStore(async (store, dir) => {
+    const s = await state(dir, store.upstreamTokens, 1);
+    await new SharedSecretStore(store.localSecrets, new SecretsKeys(s.old)).set('db-secret', 'db-value');
+    const r = (await rotateSecretsKey({
+      keyFile: s.keyFile,
+      secretsFile: s.secretsFile,
+      tokens: store.upstreamTokens,
+      secrets: store.localSecrets,
+    }))!;
+    assert.equal(r.secrets, 2, 'the file one and the database one');
+    const next = keyOf(s.keyFile);
+    const alone = new SharedSecretStore(store.localSecrets, new SecretsKeys(next));
+    assert.equal((await alone.getEntry('db-secret')).value, 'db-value');
+    assert.equal((await store.localSecrets.get('db-secret'))?.keyId, keyId(next));
   });
 });

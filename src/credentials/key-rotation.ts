@@ -18,11 +18,12 @@
 import { constants } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { GatehouseError } from '../protocol/errors.ts';
-import type { UpstreamTokenStore } from '../storage/types.ts';
+import type { LocalSecretRows, UpstreamTokenStore } from '../storage/types.ts';
 import { notPrivate } from '../util/private-path.ts';
 import { SecretsKeys } from './key-watch.ts';
 import { createKeyFile, generateKey, keyId, LocalSecretStore, loadKey, parseKey } from './local-store.ts';
 import { type ResealTally, UpstreamOAuth } from './upstream-oauth.ts';
+import { SharedSecretStore } from './shared-store.ts';
 
 /** Passes over the rows before the old key is removed: the last must find none under it. */
 const MAX_PASSES = 4;
@@ -55,6 +56,8 @@ export interface RotationParts {
   keyFile: string;
   secretsFile: string;
   tokens: UpstreamTokenStore;
+  /** With PostgreSQL, the `local:` secrets in the database (ADR 0016): re-sealed with the token sets. */
+  secrets?: LocalSecretRows;
   /** Each step as it begins ("the secrets re-encrypted..."), for an operator watching. */
   onStep?: (text: string) => void;
   /** Upstream token sets re-sealed so far, of how many. */
@@ -109,12 +112,12 @@ export async function rotateSecretsKey(p: RotationParts, resumeOnly = false): Pr
   if (!begun) return undefined;
   const next = begun.key;
   const secrets = await reencryptSecrets(p, old, next);
-  const sealed = await resealRows(p, old, next);
+  const { shared, ...sealed } = await resealRows(p, old, next);
   await moveKey(p.keyFile, next);
   p.onStep?.(`the key file holds the new key (id ${keyId(next)}); the old key is removed`);
   return {
     keyId: keyId(next),
-    secrets: secrets.count,
+    secrets: secrets.count + shared,
     secretsUnderNewKeyAlready: secrets.already,
     ...sealed,
     ...(begun.resumed && { resumed: begun.resumed }),
@@ -187,19 +190,22 @@ type Sealed = Pick<
  * after pass until one finds none left under the old key (a gateway refreshing a token meanwhile
  * seals it under the key file's key, still the old one): only then may the old key go.
  */
-async function resealRows(p: RotationParts, old: Buffer, next: Buffer): Promise<Sealed> {
+async function resealRows(p: RotationParts, old: Buffer, next: Buffer): Promise<Sealed & { shared: number }> {
   const keys = new SecretsKeys(old);
   keys.adopt(next);
   const oauth = new UpstreamOAuth(p.tokens, keys);
-  const out: Sealed = { upstreamTokens: 0, upstreamTokensUnderNewKeyAlready: 0, pendingVerifiers: 0, unreadable: 0 };
+  const shared = p.secrets && new SharedSecretStore(p.secrets, keys);
+  const out = { upstreamTokens: 0, upstreamTokensUnderNewKeyAlready: 0, pendingVerifiers: 0, unreadable: 0, shared: 0 };
   for (let pass = 1; pass <= MAX_PASSES; pass++) {
     if (pass === 2) p.onStep?.('checking that every upstream authorization opens with the new key');
+    const s = (await shared?.resealAll()) ?? { resealed: 0, current: 0, unreadable: 0 };
+    if (pass === 1) out.shared = s.resealed + s.current + s.unreadable;
     const r = await oauth.resealAll(pass === 1 ? p.onRow : undefined);
     if (pass === 1) out.upstreamTokensUnderNewKeyAlready = r.tokens.current;
     out.upstreamTokens += r.tokens.resealed;
     out.pendingVerifiers += r.pending.resealed;
-    out.unreadable = r.tokens.unreadable + r.pending.unreadable;
-    if (pass > 1 && !resealedAny(r)) return out;
+    out.unreadable = r.tokens.unreadable + r.pending.unreadable + s.unreadable;
+    if (pass > 1 && !resealedAny(r) && s.resealed === 0) return out;
   }
   throw new GatehouseError(
     'E_CREDENTIAL_UNAVAILABLE',

@@ -26,7 +26,11 @@ const KEY_LOG_MS = 30_000;
  * (what is under the new one still opens through it, key-watch.ts).
  */
 export async function finishInterruptedRotation(
-  p: { keyFile: string; secretsFile: string; store: Pick<Store, 'upstreamTokens' | 'emptyLog'> },
+  p: {
+    keyFile: string;
+    secretsFile: string;
+    store: Pick<Store, 'driver' | 'upstreamTokens' | 'localSecrets' | 'emptyLog'>;
+  },
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
@@ -37,6 +41,7 @@ export async function finishInterruptedRotation(
         keyFile: p.keyFile,
         secretsFile: p.secretsFile,
         tokens: p.store.upstreamTokens,
+        secrets: p.store.driver === 'postgres' ? p.store.localSecrets : undefined,
         onStep: (text) => log.warn(`secrets key: ${text}`),
       },
       true,
