@@ -29,4 +29,11 @@ test('local: by the store names, env: by the environment, expanded for the disco
     missingSecrets(servers, { ...known, local: undefined }).map((m) => m.ref),
     ['env:EMPTY', 'env:default'],
   );
+  // PostgreSQL: a name left in the state directory's file is said to need `secrets migrate`.
+  assert.deepEqual(
+    missingSecrets(servers, { ...known, inFile: new Set(['acme-gh']) })
+      .filter((m) => m.ref.startsWith('local:'))
+      .map((m) => [m.ref, m.fix]),
+    [['local:acme-gh', 'gatehouse secrets migrate']],
+  );
 });

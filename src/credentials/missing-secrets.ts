@@ -8,7 +8,7 @@
  */
 import type { ServerConfig } from '../config/schema.ts';
 import { credentialRefs, discoveryTenant } from './broker.ts';
-import { missingEnv, missingLocal, type SecretFix } from './secret-fixes.ts';
+import { missingEnv, missingLocal, type SecretFix, unmigratedLocal } from './secret-fixes.ts';
 import { expandReference, parseReference } from './types.ts';
 
 export interface MissingSecret extends SecretFix {
@@ -20,6 +20,8 @@ export interface MissingSecret extends SecretFix {
 export interface KnownSecrets {
   /** the local store's names; undefined when the store cannot be read (local: is then not judged) */
   local: ReadonlySet<string> | undefined;
+  /** With PostgreSQL: the names left in the state directory's file, which is not read (ADR 0016). */
+  inFile?: ReadonlySet<string>;
   env: NodeJS.ProcessEnv;
 }
 
@@ -49,7 +51,8 @@ function gapOf(
   } catch {
     return undefined; // an invalid reference is the config check's to report
   }
-  if (scheme === 'local' && known.local && !known.local.has(path)) return { ref, ...missingLocal(path) };
+  if (scheme === 'local' && known.local && !known.local.has(path))
+    return { ref, ...(known.inFile?.has(path) ? unmigratedLocal(path) : missingLocal(path)) };
   // An empty variable counts as missing, as the env provider has it.
   if (scheme === 'env' && !(Object.hasOwn(known.env, path) && known.env[path])) return { ref, ...missingEnv(path) };
   return undefined;

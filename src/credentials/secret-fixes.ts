@@ -15,6 +15,14 @@ export function missingLocal(name: string): SecretFix {
   return { why: `no such local secret \`${name}\``, fix: `gatehouse secrets set ${name}` };
 }
 
+/** With PostgreSQL: the name is in the state directory's file, which a gateway on PostgreSQL does not read (ADR 0016). */
+export function unmigratedLocal(name: string): SecretFix {
+  return {
+    why: `local secret \`${name}\` is in the state directory's file, which a gateway on PostgreSQL does not read`,
+    fix: 'gatehouse secrets migrate',
+  };
+}
+
 export function missingEnv(name: string): SecretFix {
   return {
     why: `the environment variable \`${name}\` is not set`,

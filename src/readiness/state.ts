@@ -206,9 +206,14 @@ export async function gatherState(
   const gateways = await part(() => store.revocations.keyIds(LIVE_MS));
   const key = { ...(await secretsKey(config, env)), gateways };
   const local = await part(() => localNames(store, config));
+  // With PostgreSQL, names still in the file are reported with what moves them.
+  const inFile =
+    store.driver === 'postgres'
+      ? await part(async () => new Set(await storedNames(join(config.gateway.stateDir, LOCAL_SECRETS_FILE))))
+      : undefined;
   const missing = missingSecrets(
     config.servers.filter((s) => !s.disabled),
-    { local, env },
+    { local, env, inFile },
   );
   const retention = await part(async () => {
     const r = await approvedRetention(store.dualControl);
