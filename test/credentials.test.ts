@@ -205,6 +205,16 @@ test('revocation: confirmed by every live gateway, with the time to effect; call
   const events = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event);
   assert.ok(events.some((e) => e.detail?.action === 'credentials.revoke' && e.actor?.subject === 'sec'));
   assert.equal((await runCli(['credentials', 'restore', 'local:canary-{tenant}', '-c', t.file])).code, 0);
+  // The drill is done and lifted: readiness 2.4 reads its confirmation from the audit trail.
+  const check = await runCli(['check', '--json', '-c', t.file]);
+  const item = (JSON.parse(check.stdout).items as Array<{ id: string; status: string; why: string }>).find(
+    (i) => i.id === '2.4',
+  )!;
+  assert.equal(item.status, 'pass', item.why);
+  assert.match(
+    item.why,
+    /last revocation confirmed: local:canary-\{tenant\} by 1 live gateway\(s\), revoked by sec at /,
+  );
   await eventually(
     async () => {
       assert.ok((await call('globex', 'leaky__echo_env', { name: 'API_TOKEN' })).result, 'restored');
@@ -286,5 +296,8 @@ test('revocation through the admin api: platform admins only, confirmed, recorde
     await fetch(`${t.url}/admin/v1/credentials`, { headers: { authorization: `Bearer ${admin}` } })
   ).json()) as { revoked: Array<{ ref: string; revokedBy: string }> };
   assert.ok(listed.revoked.some((x) => x.ref === 'local:canary-acme' && x.revokedBy === 'apikey:ops-admin@acme'));
+  // Its confirmation is recorded too (readiness 2.4 reads it after the revocation is lifted).
+  const events = (await t.gw.store.audit.read({ kind: 'admin.action', limit: 1000 })).map((x) => x.event);
+  assert.ok(events.some((e) => e.detail?.action === 'credentials.confirmed' && e.detail.ref === 'local:canary-acme'));
   assert.equal((await runCli(['credentials', 'restore', 'local:canary-acme', '-c', t.file])).code, 0);
 });

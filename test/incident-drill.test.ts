@@ -283,6 +283,7 @@ test('the drill: open, revoke, export + verify, notify, status, close', async (s
       'incident.open',
       'mode.set',
       'credentials.revoke',
+      'credentials.confirmed',
       'incident.revoked',
       'incident.exported',
       'incident.notified',

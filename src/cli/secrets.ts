@@ -28,7 +28,7 @@ import { jsonText, render } from './format.ts';
 import { progress } from './progress.ts';
 import { withStore } from './store.ts';
 import { confirmationText, waiting } from './confirmation.ts';
-import { confirmed, LIVE_MS, liveNow, type Confirmation } from '../incident/acks.ts';
+import { confirmed, confirmedDetail, LIVE_MS, liveNow, type Confirmation } from '../incident/acks.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
@@ -313,6 +313,8 @@ async function revokeAndConfirm(
       onWait: wait.onWait,
       stillLive: liveNow(s.revocations),
     });
+    const detail = confirmedDetail(ref, c);
+    if (detail) await recordAdmin(s, stateDir, by, 'credentials.confirmed', detail);
     return { ref, revokedAt: new Date(at).toISOString(), ...c };
   } finally {
     wait.end();

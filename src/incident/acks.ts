@@ -172,6 +172,20 @@ export function stoppedLine(stopped: readonly string[]): string {
   return `${stopped.length} gateway(s) stopped answering while waited for (no heartbeat for over ${LIVE_MS / 1000} s), not counted: ${stopped.map(gatewayName).join(', ')}`;
 }
 
+/**
+ * What the audit trail keeps of a revocation every live gateway confirmed (`credentials.confirmed`),
+ * so that readiness (2.4) still sees the drill after the revocation is lifted; undefined when no
+ * gateway confirmed it (none running, or not all of them).
+ */
+export function confirmedDetail(
+  ref: string,
+  c: Pick<Confirmation, 'confirmed' | 'gateways' | 'stopped' | 'timeToEffectMs'>,
+): Record<string, unknown> | undefined {
+  const gateways = c.gateways - c.stopped.length;
+  if (!c.confirmed || gateways <= 0) return undefined;
+  return { ref, gateways, timeToEffectMs: c.timeToEffectMs };
+}
+
 /** The gateways live now (a heartbeat within LIVE_MS): what `confirmed` re-reads while it waits. */
 export const liveNow = (store: { live(withinMs: number): Promise<string[]> }) => () => store.live(LIVE_MS);
 

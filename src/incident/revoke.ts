@@ -18,7 +18,7 @@
 import type { Config, ServerConfig } from '../config/schema.ts';
 import { expandReference } from '../credentials/types.ts';
 import type { ApiKeyRecord, IncidentRecord, Store } from '../storage/types.ts';
-import { confirmed, LIVE_MS, liveNow, type Confirmation } from './acks.ts';
+import { confirmed, confirmedDetail, LIVE_MS, liveNow, type Confirmation } from './acks.ts';
 import { addAction, getIncident, scopeServer, type Actor } from './incident.ts';
 import { touched, windowRecords } from './window.ts';
 import { serviceKeySubject } from '../model/approval.ts';
@@ -177,6 +177,10 @@ export async function revokeIncident(
       })),
     })),
   );
+  for (const c of credentials) {
+    const detail = confirmedDetail(c.ref, c);
+    if (detail) await actor.record('credentials.confirmed', { ...detail, incident: id });
+  }
   const apiKeys: RevokeResult['apiKeys'] = [];
   const platformRoles = config.identity?.platformAdminRoles ?? [];
   for (const k of p.apiKeys) {

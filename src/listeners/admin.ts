@@ -26,7 +26,7 @@ import { handleIncidents } from './admin-incidents.ts';
 import { adminError } from './admin-errors.ts';
 import type { AdminDeps } from './admin-deps.ts';
 import { decodeSegment } from '../util/path-segment.ts';
-import { LIVE_MS } from '../incident/acks.ts';
+import { confirmedDetail, LIVE_MS } from '../incident/acks.ts';
 import { withIsoTimes } from '../util/iso-times.ts';
 
 export const ADMIN_PREFIX = '/admin/v1/';
@@ -152,14 +152,28 @@ async function revoke(req: IncomingMessage, admin: Principal, deps: AdminDeps): 
   for (const deadline = at + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
     const acks = await s.revocations.acks(input.ref);
     const missing = live.filter((i) => !acks.some((a) => a.instance === i));
-    if (!missing.length)
+    if (!missing.length) {
+      const timeToEffectMs = acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0;
+      const detail = confirmedDetail(input.ref, {
+        confirmed: true,
+        gateways: live.length,
+        stopped: [],
+        timeToEffectMs,
+      });
+      if (detail)
+        await deps.record({
+          kind: 'admin.action',
+          actor: { subject: admin.subject, tenant: admin.tenant, via: admin.via, issuer: admin.issuer },
+          detail: { action: 'credentials.confirmed', ...detail },
+        });
       return {
         ref: input.ref,
         revokedAt: new Date(at).toISOString(),
         gateways: live.length,
         confirmed: true,
-        timeToEffectMs: acks.length ? Math.max(...acks.map((a) => a.ackedAt)) - at : 0,
+        timeToEffectMs,
       };
+    }
   }
   return { ref: input.ref, revokedAt: new Date(at).toISOString(), gateways: live.length, confirmed: false };
 }

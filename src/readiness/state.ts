@@ -44,6 +44,11 @@ export interface ReadinessState {
   modes?: Array<{ scope: string; mode: string }>;
   revocations?: { refs: string[]; unconfirmed: string[]; liveGateways: number };
   /**
+   * Revocations ever confirmed by the live gateways (`credentials.confirmed` in the audit trail, by the
+   * CLI, the admin API or an incident), oldest first: a drill counts after its revocation was lifted.
+   */
+  revocationsConfirmed?: Array<{ ref: string; gateways: number; by: string; time: string }>;
+  /**
    * Approvals a person decided (approved, denied, used, or expired after a decision), of the newest
    * APPROVALS_READ of each status (`capped`: there may be more).
    */
@@ -81,8 +86,31 @@ export interface ReadinessState {
 
 const STALE_MS = 5 * 60_000;
 const APPROVALS_READ = 200;
-/** Pages of admin actions searched for mode switches (each bounded in time by the store's search). */
+/** Pages of admin actions searched for mode switches and confirmed revocations (each bounded in time by the store's search). */
 const MODE_PAGES = 20;
+
+/** Mode switches and confirmed revocations, read from the admin actions of the audit trail (oldest first). */
+async function adminHistory(
+  store: Store,
+): Promise<Required<Pick<ReadinessState, 'modeSets' | 'revocationsConfirmed'>>> {
+  const modeSets: NonNullable<ReadinessState['modeSets']> = [];
+  const revocationsConfirmed: NonNullable<ReadinessState['revocationsConfirmed']> = [];
+  let afterPosition: number | undefined;
+  for (let page = 0; page < MODE_PAGES; page++) {
+    const { rows, next } = await store.audit.search({ kind: 'admin.action', afterPosition, limit: 1000 });
+    for (const { event } of rows) {
+      const d = event.detail ?? {};
+      const by = event.actor?.subject ?? '';
+      if (d.action === 'mode.set' && typeof d.mode === 'string')
+        modeSets.push({ mode: d.mode, scope: String(d.scope ?? ''), by, time: event.time });
+      if (d.action === 'credentials.confirmed' && typeof d.ref === 'string' && Number(d.gateways) > 0)
+        revocationsConfirmed.push({ ref: d.ref, gateways: Number(d.gateways), by, time: event.time });
+    }
+    if (next === undefined) break;
+    afterPosition = next;
+  }
+  return { modeSets, revocationsConfirmed };
+}
 
 async function part<T>(f: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -143,7 +171,7 @@ export async function gatherState(
   now = Date.now(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ReadinessState> {
-  const [audit, modes, revocations, approvals, modeSets] = await Promise.all([
+  const [audit, modes, revocations, approvals, history] = await Promise.all([
     part(async () => {
       const records = await store.audit.count();
       const open = await store.audit.openIntents([]);
@@ -181,21 +209,7 @@ export async function gatherState(
       ).length;
       return { decided: decided.length, unrecorded, capped: lists.some((l) => l.length >= APPROVALS_READ) };
     }),
-    part(async () => {
-      const out: NonNullable<ReadinessState['modeSets']> = [];
-      let afterPosition: number | undefined;
-      for (let page = 0; page < MODE_PAGES; page++) {
-        const { rows, next } = await store.audit.search({ kind: 'admin.action', afterPosition, limit: 1000 });
-        for (const { event } of rows) {
-          const d = event.detail ?? {};
-          if (d.action === 'mode.set' && typeof d.mode === 'string')
-            out.push({ mode: d.mode, scope: String(d.scope ?? ''), by: event.actor?.subject ?? '', time: event.time });
-        }
-        if (next === undefined) break;
-        afterPosition = next;
-      }
-      return out;
-    }),
+    part(() => adminHistory(store)),
   ]);
   const validators = new SchemaValidators();
   const uncheckable = inv.tools
@@ -231,7 +245,8 @@ export async function gatherState(
     modes,
     revocations,
     approvals,
-    modeSets,
+    modeSets: history?.modeSets,
+    revocationsConfirmed: history?.revocationsConfirmed,
     retention,
     uncheckable,
     secretsKey: key,
