@@ -122,6 +122,21 @@ test('with --json anywhere, a usage error is JSON on stdout too, exit 2, and no 
     assert.equal(out.exitCode, 2);
     assert.match(out.error, /unknown option '--bogus'|missing required argument 'id'|unknown command 'bogus'/);
   }
+  // An option given one of the command's flags as its value (the value left out) is a usage error,
+  // JSON since --json is on the command line, not a search for the kind `--json` (walk F7).
+  const taken = await cli('audit', 'search', '--kind', '--json');
+  assert.equal(taken.code, 2, taken.stderr);
+  assert.equal(taken.stderr, '');
+  assert.deepEqual(JSON.parse(taken.stdout), {
+    error:
+      "option '--kind <kind>' argument missing: `--json` is an option of this command, not a value (to give it as the value, write --kind=--json)",
+    exitCode: 2,
+  });
+  // `--kind=--json` gives that value on purpose: the command itself then says there is no such kind.
+  const kept = await cli('audit', 'search', '--kind=--json', '--json');
+  assert.equal(kept.code, 2);
+  assert.equal(kept.stderr, '');
+  assert.match(JSON.parse(kept.stdout).error, /unknown record kind `--json`/);
   // Without --json the same mistake is commander's text on stderr, as before.
   const text = await cli('keys', 'list', '--bogus');
   assert.equal(text.code, 2);

@@ -7,6 +7,7 @@ import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { flagTakenAsValue } from './flag-values.ts';
 import type { Config } from '../config/schema.ts';
 
 export interface CliContext {
@@ -25,13 +26,16 @@ const configOption = (): Option =>
 let json = false;
 
 /**
- * Failures of a command given `--json` are printed as JSON too, on stdout where its answer would
- * have gone (as `config validate --json` prints an invalid file), so a script reading it never gets
- * plain text instead: `{"error", "exitCode"}`, with `file` and `issues` for an invalid config.
+ * Failures of a command given `--json` (anywhere before a `--`) are printed as JSON too, on stdout
+ * where its answer would have gone (as `config validate --json` prints an invalid file), so a script
+ * reading it never gets plain text instead: `{"error", "exitCode"}`, with `file` and `issues` for an invalid config.
  */
-export function jsonFailures(program: Command): void {
+export function jsonFailures(program: Command, wantsJson: boolean): void {
   program.hook('preAction', (_program, action) => {
-    json = action.opts().json === true;
+    // `--json` anywhere before a `--` (docs/operations.md), even where an option took it as its value.
+    json = wantsJson || action.opts().json === true;
+    const taken = flagTakenAsValue(process.argv.slice(2), action);
+    if (taken) action.error(taken, { exitCode: 2, code: 'commander.optionMissingArgument' });
   });
 }
 

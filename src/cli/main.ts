@@ -41,7 +41,7 @@ const named = commandNamed(args);
 if (named) {
   const [register, { cliContext, jsonFailures }] = await Promise.all([named.load(), import('./context.ts')]);
   register(program, cliContext);
-  jsonFailures(program);
+  jsonFailures(program, wantsJson);
 } else {
   // `--help`, no command, or an unknown one: the list (commander suggests the closest name).
   for (const c of COMMANDS) program.command(c.name).description(c.summary);
