@@ -191,8 +191,23 @@ test('notify says on stderr where each delivery stands while it is retried (walk
   const args = ['incident', 'notify', incident, '--smtp', `smtp://127.0.0.1:${closed}`, '--attempts', '2', '-c', owned];
   const text = await runCli(args);
   assert.equal(text.code, 1, text.stderr);
-  assert.match(text.stderr, /^email to owner@example\.com \(s\): attempt 1 of 2/m);
+  // In a pipe (not a terminal) every attempt and every failure is a line of its own, none thinned
+  // away by the once-a-second limit counters have (operator walk F8: attempt 2 and the failures were).
+  const to = 'email to owner@example\\.com \\(s\\)';
+  assert.match(
+    text.stderr,
+    new RegExp(
+      `^${to}: attempt 1 of 2\n${to}: attempt 1 of 2 failed \\(.*ECONNREFUSED.*\\); next in 0\\.5 s\n${to}: attempt 2 of 2\n`,
+    ),
+  );
   assert.match(text.stdout, /^FAILED email to owner@example\.com \(s\) after 2 attempt\(s\)/m);
+  // The incident's own log says why, not only that it failed.
+  const status = JSON.parse((await runCli(['incident', 'status', incident, '--json', '-c', owned])).stdout) as {
+    actions: Array<{ action: string; detail: { deliveries?: Array<{ ok: boolean; error?: string }> } }>;
+  };
+  const notified = status.actions.findLast((a) => a.action === 'notified');
+  assert.equal(notified?.detail.deliveries?.[0].ok, false);
+  assert.match(notified?.detail.deliveries?.[0].error ?? '', /ECONNREFUSED/);
   const json = await runCli([...args, '--json']);
   assert.equal(json.code, 1);
   assert.doesNotMatch(json.stderr, /attempt/);

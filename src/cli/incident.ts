@@ -357,12 +357,13 @@ async function notifyAction(ctx: CliContext, id: string, opts: NotifyOpts): Prom
   const config = await ctx.load(opts.config);
   const attempts = Number(opts.attempts);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) ctx.fail('`--attempts` is 1 to 10', 2);
-  // Retries can take seconds (backoff doubling from 0.5 s): where each delivery stands, on stderr.
+  // Retries can take seconds (backoff doubling from 0.5 s): where each delivery stands, on stderr,
+  // every attempt and failure a line of its own (a note: none thinned away in a log).
   const shown = opts.json ? undefined : progress();
   const r = await step(ctx, () =>
     withStore(config, (s) =>
       asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
-        notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts, onProgress: shown?.update }),
+        notifyIncident(s, config, a, id, { smtpUrl: opts.smtp, from: opts.from, attempts, onProgress: shown?.note }),
       ),
     ),
   )

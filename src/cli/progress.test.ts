@@ -43,3 +43,22 @@ test('in a log, the end says where the count stood at the end', () => {
   p.end();
   assert.equal(s.text(), 'verified 4 records\nverified 104 records\n');
 });
+
+test('a note is never thrown away: in a log each is a line, however fast they come; on a terminal each is kept', () => {
+  const log = sink(false);
+  const p = progress(log.stream, 1000);
+  p.note('attempt 1 of 2');
+  p.note('attempt 1 of 2 failed (connect ECONNREFUSED); next in 0.5 s');
+  p.note('attempt 2 of 2');
+  p.end();
+  assert.equal(
+    log.text(),
+    'attempt 1 of 2\nattempt 1 of 2 failed (connect ECONNREFUSED); next in 0.5 s\nattempt 2 of 2\n',
+  );
+  const term = sink(true);
+  const q = progress(term.stream);
+  q.update('waiting...');
+  q.note('attempt 1 of 2 failed');
+  q.end();
+  assert.equal(term.text(), '\rwaiting...\x1b[K\rattempt 1 of 2 failed\x1b[K\n');
+});

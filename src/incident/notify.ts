@@ -207,6 +207,24 @@ export function smtpOptions(url: string, timeoutMs: number): SMTPTransport.Optio
 }
 
 type Outcome = { ok: boolean; attempts: number; error?: string };
+
+/**
+ * A failure as it is shown, recorded in the audit trail and in the incident's log: the webhook's URL
+ * (its path is often the secret, as Slack's is) and the smtp password never in it.
+ */
+function secretFree(error: string, secrets: readonly string[]): string {
+  return secrets.filter((x) => x.length >= 4).reduce((e, x) => e.split(x).join('…'), error);
+}
+
+/** What of the smtp url and a webhook url is secret: the password, the webhook's path and query. */
+function secretsOf(smtpUrl: string | undefined, r: Recipient): string[] {
+  const parts = (url: string | undefined) => {
+    if (!url || !URL.canParse(url)) return url ? [url] : [];
+    const u = new URL(url);
+    return [url, u.password, decodeURIComponent(u.password), `${u.pathname}${u.search}`.replace(/^\/$/, '')];
+  };
+  return [...parts(smtpUrl).slice(1, 3), ...(r.channel === 'webhook' ? parts(r.to) : [])];
+}
 type Mailer = { sendMail(m: object): Promise<unknown>; close(): void };
 interface Sending {
   mailer?: Mailer;
@@ -215,13 +233,27 @@ interface Sending {
   attempts: number;
   backoffMs: number;
   said?: (text: string) => void;
+  smtpUrl?: string;
 }
 
 /** One recipient told of `incident`, with retries; where it stands goes to `said`, naming it. */
 async function deliver(r: Recipient, incident: IncidentRecord, o: Sending): Promise<Outcome> {
-  const { subject, text } = noticeText(incident, r.server);
   const shownTo = r.channel === 'email' ? r.to : webhookShown(r.to);
-  const said = o.said && ((t: string) => o.said?.(`${r.channel} to ${shownTo} (${r.server}): ${t}`));
+  const secrets = secretsOf(o.smtpUrl, r);
+  const said =
+    o.said && ((t: string) => o.said?.(`${r.channel} to ${shownTo} (${r.server}): ${secretFree(t, secrets)}`));
+  const outcome = await tryDelivery(r, incident, o, said);
+  return outcome.error === undefined ? outcome : { ...outcome, error: secretFree(outcome.error, secrets) };
+}
+
+/** The attempts to tell `r`, as they fail (their errors as they come). */
+async function tryDelivery(
+  r: Recipient,
+  incident: IncidentRecord,
+  o: Sending,
+  said: ((t: string) => void) | undefined,
+): Promise<Outcome> {
+  const { subject, text } = noticeText(incident, r.server);
   if (r.channel === 'email') {
     const { mailer } = o;
     if (!mailer) return { ok: false, attempts: 0, error: 'no smtp server: give --smtp or set GATEHOUSE_SMTP_URL' };
@@ -283,6 +315,7 @@ export async function notifyIncident(
         attempts,
         backoffMs,
         said: opts.onProgress,
+        smtpUrl,
       });
       const d: Delivery = {
         server: r.server,
@@ -313,6 +346,8 @@ export async function notifyIncident(
       to: d.to,
       ok: d.ok,
       attempts: d.attempts,
+      // Why it failed, as the audit record says it: the log alone then tells what to fix.
+      ...(d.error ? { error: d.error } : {}),
     })),
   });
   // Nobody to tell is not a failure of the step (the incident goes on), but it is not done either.
