@@ -75,6 +75,16 @@ test('an export into a folder that has files is bad input (exit 2)', async () =>
   assert.match(r.stderr, /is not empty: export into a new directory/);
 });
 
+test('incident export says on stderr where it stands (a window holds up to 500,000 records), as audit export does; --json stays clean', async () => {
+  const text = await cli('incident', 'export', incident, '--out', join(dir, 'bundle-progress'));
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stderr, /^read \d+ audit record\(s\) of the window$/m);
+  assert.match(text.stdout, /^wrote .*bundle-progress: \d+ audit record\(s\)/m);
+  const json = await cli('incident', 'export', incident, '--out', join(dir, 'bundle-progress-json'), '--json');
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal(json.stderr, '');
+});
+
 test('notify with no owner to tell exits 0 with a warning on stderr, and in --json a field', async () => {
   const text = await cli('incident', 'notify', incident);
   assert.equal(text.code, 0, text.stderr);

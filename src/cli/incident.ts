@@ -258,11 +258,17 @@ function registerIncidentExport(cmd: Command, ctx: CliContext): void {
 async function exportAction(ctx: CliContext, id: string, opts: ExportOpts): Promise<void> {
   const config = await ctx.load(opts.config);
   const dir = resolve(opts.out);
+  // A window holds up to 500,000 records, and the store's whole chain is verified: where it stands, on stderr.
+  const shown = opts.json ? undefined : progress();
   const r = await step(ctx, () =>
     withStore(config, (s) =>
-      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) => exportBundle(s, config, a, id, dir)),
+      asActor(s, config.gateway.stateDir, actorName(opts.by), (a) =>
+        exportBundle(s, config, a, id, dir, { onProgress: shown?.update }),
+      ),
     ),
-  ).catch((err: Error) => ctx.fail(err.message));
+  )
+    .catch((err: Error) => ctx.fail(err.message))
+    .finally(() => shown?.end());
   const trust = r.keys.map((k) => k.keyId);
   const verify = `gatehouse incident verify ${r.dir} --trust-key ${trust.join(' ')}`;
   if (opts.json)

@@ -175,7 +175,12 @@ export async function exportBundle(
   actor: Actor,
   id: string,
   dir: string,
-  opts: { tenant?: string; now?: number } = {},
+  opts: {
+    tenant?: string;
+    now?: number;
+    /** Where a long export stands, in words (a window holds up to 500,000 records): the CLI shows it. */
+    onProgress?: (text: string) => void;
+  } = {},
 ): Promise<ExportResult> {
   const now = opts.now ?? Date.now();
   const incident = await getIncident(store, id, opts.tenant);
@@ -183,7 +188,13 @@ export async function exportBundle(
   if ((await readdir(dir)).length)
     throw new IncidentError('invalid', `\`${dir}\` is not empty: export into a new directory`);
   const { since, until } = windowOf(incident, now);
-  const { records, truncated } = await windowRecords(store.audit, incident, now);
+  const said = opts.onProgress;
+  const { records, truncated } = await windowRecords(
+    store.audit,
+    incident,
+    now,
+    said && ((n) => said(`read ${n} audit record(s) of the window`)),
+  );
   const events = records.map((r) => r.event);
   const t = touched(incident.scope, events);
   const tenants = bundleTenants(incident.scope, t);
@@ -192,6 +203,7 @@ export async function exportBundle(
   const stubs = shown.filter(isStub).length;
   const runs = [];
   for (const run of t.runs) {
+    said?.(`read ${runs.length} of ${t.runs.length} run timeline(s)`);
     const inRun = (await store.audit.read({ runId: run, limit: 100_000 })).map((r) => r.event);
     runs.push({ run, entries: timeline(inRun.filter(whole)) });
   }
@@ -204,6 +216,7 @@ export async function exportBundle(
       {
         store: await verifyAudit(store.audit, {
           liveStreams: new Set(await store.revocations.live(LIVE_MS)),
+          onProgress: said && ((n) => said(`verified ${n} records of the store's chain`)),
         }),
         window: {
           records: events.length,

@@ -11,12 +11,14 @@ export async function windowRecords(
   audit: AuditStore,
   r: Pick<IncidentRecord, 'windowStart' | 'closedAt'>,
   now = Date.now(),
+  onProgress?: (records: number) => void,
 ): Promise<{ records: Array<{ position: number; event: AuditEvent }>; truncated: boolean }> {
   const { since, until } = windowOf(r, now);
   const records: Array<{ position: number; event: AuditEvent }> = [];
   for (let after = 0; ; ) {
     const page = await audit.read({ since, until, afterPosition: after || undefined, limit: PAGE });
     records.push(...page);
+    onProgress?.(Math.min(records.length, MAX_WINDOW_RECORDS));
     if (records.length >= MAX_WINDOW_RECORDS) return { records: records.slice(0, MAX_WINDOW_RECORDS), truncated: true };
     if (page.length < PAGE) return { records, truncated: false };
     after = page[page.length - 1].position;
