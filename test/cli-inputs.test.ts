@@ -224,6 +224,14 @@ test('notify says on stderr where each delivery stands while it is retried (walk
   assert.equal((JSON.parse(json.stdout) as { deliveries: Array<{ ok: boolean }> }).deliveries[0].ok, false);
 });
 
+test('incident status says each action in words, moments as ISO 8601 as --json does, not raw JSON in epoch milliseconds (operator walk F10)', async () => {
+  const r = await cli('incident', 'status', incident);
+  assert.equal(r.code, 0, r.stderr);
+  const contained = r.stdout.split('\n').find((l) => /^ {4}\S+ {2}contained /.test(l)) ?? '';
+  assert.match(contained, /by \S+ {2}kind: mode; target: server:s=disabled; at: \d{4}-\d\d-\d\dT[\d:.]+Z; /);
+  assert.doesNotMatch(r.stdout, /[{}"]|\b\d{13}\b/);
+});
+
 test('principals revoke refuses a subject the gateway has never seen, with "did you mean", as incident open does; --unseen revokes one ahead of time', async () => {
   assert.equal((await cli('keys', 'create', '-n', 'k-alice', '-t', 'acme', '-p', 'alice')).code, 0);
   const typo = await cli('principals', 'revoke', '--subject', 'alcie', '--reason', 'typo');

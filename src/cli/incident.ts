@@ -29,6 +29,7 @@ import { anonymousMeaning } from '../identity/revocations.ts';
 import { actorName, type CliContext } from './context.ts';
 import { jsonText, problemLines, render } from './format.ts';
 import { progress } from './progress.ts';
+import { actionDetailText } from './action-text.ts';
 import { withStore } from './store.ts';
 import { cliAuditLog } from './admin-record.ts';
 import { confirmationText, waiting } from './confirmation.ts';
@@ -70,7 +71,7 @@ function describe(r: IncidentRecord): string {
     `  reason:  ${r.reason}`,
     `  opened:  by ${r.openedBy} at ${iso(r.openedAt)}; audit window from ${iso(r.windowStart)}`,
     '  actions:',
-    ...r.actions.map((a) => `    ${iso(a.at)}  ${a.action.padEnd(9)}  by ${a.by}  ${JSON.stringify(a.detail)}`),
+    ...r.actions.map((a) => `    ${iso(a.at)}  ${a.action.padEnd(9)}  by ${a.by}  ${actionDetailText(a.detail)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
