@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { runCli } from './support/gateway.ts';
+import { localSecrets } from './support/secrets.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { openStore } from '../src/storage/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-inputs-'));
 const file = join(dir, 'gatehouse.yaml');
@@ -93,6 +96,37 @@ test('notify with no owner to tell exits 0 with a warning on stderr, and in --js
   assert.equal(json.code, 0, json.stderr);
   assert.match((JSON.parse(json.stdout) as { warning: string }).warning, /^no owner to notify/);
   assert.match(json.stderr, /^warning: no owner to notify/);
+});
+
+test('every command whose action is recorded takes --reason and records it (operator walk F11): principals restore, keys revoke, secrets delete, upstream forget', async () => {
+  const state = join(dir, 'state');
+  await (await localSecrets(state)).set('to-delete', 'x');
+  const store = await openStore((await loadConfig(file)).storage);
+  await store.upstreamTokens.put('s', 'acme', 'sealed', Date.now()).finally(() => store.close());
+  assert.equal((await cli('principals', 'revoke', '--subject', 'carol', '--unseen', '--reason', 'r')).code, 0);
+  assert.equal((await cli('keys', 'create', '-n', 'k-reason', '-t', 'acme', '--reason', 'for the drill')).code, 0);
+  const steps: Array<[string[], string]> = [
+    [['principals', 'restore', '--subject', 'carol', '--reason', 'cleared by security'], 'principals.restore'],
+    [['keys', 'revoke', 'k-reason', '--reason', 'left the team'], 'keys.revoke'],
+    [['secrets', 'delete', 'to-delete', '--reason', 'replaced by vault'], 'secrets.delete'],
+    [['upstream', 'forget', 's', '-t', 'acme', '--reason', 'tenant offboarded'], 'upstream.forget'],
+  ];
+  for (const [args] of steps) {
+    const r = await cli(...args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const found = JSON.parse(
+    (await cli('audit', 'search', '--kind', 'admin.action', '--limit', '1000', '--json')).stdout,
+  ) as {
+    records: Array<{ detail?: { action?: string; reason?: string } }>;
+  };
+  for (const [args, action] of steps)
+    assert.ok(
+      found.records.some((e) => e.detail?.action === action && e.detail.reason === args[args.indexOf('--reason') + 1]),
+      action,
+    );
+  const created = found.records.find((e) => e.detail?.action === 'keys.create' && e.detail.reason);
+  assert.equal(created?.detail?.reason, 'for the drill');
 });
 
 test('mode clear takes --reason, recorded like mode set', async () => {

@@ -1,6 +1,20 @@
 /** Admin actions done through the CLI go into the audit trail, in a stream of their own, signed. */
 import { AuditLog, newStreamName, stateDirCheckpoints, type CheckpointOptions } from '../audit/log.ts';
+import { Option } from 'commander';
 import type { Store } from '../storage/types.ts';
+
+/**
+ * `--reason`, as every command whose action is recorded in the audit trail takes it (those that
+ * require one, `credentials revoke`, `mode set`, `principals revoke`, declare their own): why,
+ * recorded with the action.
+ */
+export const reasonOption = (): Option => new Option('--reason <text>', 'why (recorded with the action)');
+
+/** The reason as an action's record carries it: at most 500 characters, and no key when none was given. */
+export function withReason(reason: string | undefined): { reason?: string } {
+  const r = reason?.slice(0, 500);
+  return r ? { reason: r } : {};
+}
 
 /**
  * A command's own audit stream. Its last record is signed when it closes, with the state directory's

@@ -25,7 +25,7 @@ import {
 } from '../inventory/report.ts';
 import { readiness, summary } from '../readiness/check.ts';
 import { type Format, FORMATS, jsonText, render } from './format.ts';
-import { recordAdmin } from './admin-record.ts';
+import { reasonOption, recordAdmin, withReason } from './admin-record.ts';
 import { withStore } from './store.ts';
 import { actorName, type CliContext } from './context.ts';
 
@@ -181,7 +181,7 @@ async function diffInventory(ctx: CliContext, name: string | undefined, opts: Di
   for (const c of changes) process.stdout.write(`## ${c.name}: ${c.reason}\n${c.diff || '(no difference)\n'}\n`);
 }
 
-type ReviewOpts = { config: string; by?: string; json?: boolean };
+type ReviewOpts = { config: string; reason?: string; by?: string; json?: boolean };
 
 function registerInventoryAccept(inv: Command, ctx: CliContext): void {
   inv
@@ -195,6 +195,7 @@ function registerInventoryAccept(inv: Command, ctx: CliContext): void {
       '--confirm-findings',
       'accept a definition the poisoning scan flagged, having read its findings and diff (without it, they are shown and nothing is accepted)',
     )
+    .addOption(reasonOption())
     .option('--by <name>', 'who accepts (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .action((name: string, opts: AcceptOpts) => acceptDefinition(ctx, name, opts));
@@ -215,6 +216,7 @@ async function acceptDefinition(ctx: CliContext, name: string, opts: AcceptOpts)
         tool,
         result: res.message,
         ...(opts.confirmFindings ? { findingsConfirmed: true } : {}),
+        ...withReason(opts.reason),
       });
     return res;
   });
@@ -250,6 +252,7 @@ function registerInventoryClassify(inv: Command, ctx: CliContext): void {
     .argument('<tool>', '<server><sep><tool>')
     .argument('<class>', TOOL_CLASSES.join(' | '))
     .addOption(ctx.configOption())
+    .addOption(reasonOption())
     .option('--by <name>', 'who classifies (recorded); default: cli:<user>@<host>')
     .option('--json', 'print the result as JSON')
     .action((name: string, cls: string, opts: ReviewOpts) => classifyTool(ctx, name, cls, opts));
@@ -269,7 +272,12 @@ async function classifyTool(ctx: CliContext, name: string, cls: string, opts: Re
       classify(state, tool, upper as ToolClass, by, Date.now()),
     );
     if (res.ok)
-      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.classify', { server, tool, class: upper });
+      await recordAdmin(store, config.gateway.stateDir, by, 'inventory.classify', {
+        server,
+        tool,
+        class: upper,
+        ...withReason(opts.reason),
+      });
     return { ...res, near: res.ok ? undefined : await nearTool(store, config, server, tool) };
   });
   if (!r.ok) ctx.fail(`cannot classify \`${name}\`: ${r.message}${r.near ? `: did you mean \`${r.near}\`?` : ''}`, 2);

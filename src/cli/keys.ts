@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { newApiKey, parseDuration } from '../identity/api-keys.ts';
 import { openStore } from '../storage/index.ts';
 import type { ApiKeyRecord, Store } from '../storage/types.ts';
-import { recordAdmin } from './admin-record.ts';
+import { reasonOption, recordAdmin, withReason } from './admin-record.ts';
 import type { Config } from '../config/schema.ts';
 import { actorName, type CliContext } from './context.ts';
 import { jsonText, render } from './format.ts';
@@ -70,6 +70,7 @@ type CreateOpts = {
   roles: string;
   scopes?: string;
   expires: string;
+  reason?: string;
   by?: string;
   config: string;
   json?: boolean;
@@ -91,6 +92,7 @@ function registerKeysCreate(keys: Command, ctx: CliContext): void {
       'comma-separated scopes; default: those identity.requiredScopes asks of every request and of READ calls',
     )
     .option('-e, --expires <duration>', 'lifetime: 90d, 12h, 30m; `never` for no expiry', '90d')
+    .addOption(reasonOption())
     .option('--by <name>', 'who creates it (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the key and its record as JSON')
@@ -153,6 +155,7 @@ async function createKey(ctx: CliContext, opts: CreateOpts): Promise<void> {
       roles: record.roles,
       scopes: record.scopes,
       expiresAt: record.expiresAt,
+      ...withReason(opts.reason),
     });
   });
   if (opts.json) return void process.stdout.write(jsonText({ key, ...shown(record, now) }));
@@ -207,13 +210,14 @@ async function listKeys(ctx: CliContext, opts: ListOpts): Promise<void> {
   );
 }
 
-type RevokeOpts = { by?: string; config: string; json?: boolean };
+type RevokeOpts = { reason?: string; by?: string; config: string; json?: boolean };
 
 function registerKeysRevoke(keys: Command, ctx: CliContext): void {
   keys
     .command('revoke')
     .description('revoke a key by id or name: refused from the next request on')
     .argument('<key>', 'the key id or name')
+    .addOption(reasonOption())
     .option('--by <name>', 'who revokes it (recorded); default: cli:<user>@<host>')
     .addOption(ctx.configOption())
     .option('--json', 'print the record as JSON')
@@ -229,6 +233,7 @@ async function revokeKey(ctx: CliContext, idOrName: string, opts: RevokeOpts): P
         id: rec.id,
         name: rec.name,
         revokedAt: rec.revokedAt,
+        ...withReason(opts.reason),
       });
     return rec;
   });

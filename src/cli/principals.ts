@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { PrincipalRevocation } from '../storage/types.ts';
-import { recordAdmin } from './admin-record.ts';
+import { reasonOption, recordAdmin, withReason } from './admin-record.ts';
 import { actorName, type CliContext } from './context.ts';
 import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
@@ -128,7 +128,7 @@ async function revokePrincipal(ctx: CliContext, opts: RevokeOpts): Promise<void>
   process.stdout.write(`${confirmationText(what, c, opts.timeout, 'refuse it')}\n`);
 }
 
-type RestoreOpts = Target & { by?: string; config: string; json?: boolean };
+type RestoreOpts = Target & { reason?: string; by?: string; config: string; json?: boolean };
 
 function registerPrincipalsRestore(cmd: Command, ctx: CliContext): void {
   cmd
@@ -137,6 +137,7 @@ function registerPrincipalsRestore(cmd: Command, ctx: CliContext): void {
     .option('--subject <subject>', 'the subject (`sub`) whose revocation is lifted')
     .option('--token-id <jti>', 'the one token (`jti`) whose revocation is lifted')
     .option('--issuer <issuer>', 'as given when revoking')
+    .addOption(reasonOption())
     .option('--by <name>', 'who restores (recorded)')
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
@@ -153,6 +154,7 @@ async function restorePrincipal(ctx: CliContext, opts: RestoreOpts): Promise<voi
         kind: t.kind,
         value: t.value,
         issuer: t.issuer || '*',
+        ...withReason(opts.reason),
       });
     return ok;
   });

@@ -23,7 +23,7 @@ import {
 } from '../credentials/broker.ts';
 import { suggest } from '../util/suggest.ts';
 import { actorName, type CliContext } from './context.ts';
-import { recordAdmin } from './admin-record.ts';
+import { reasonOption, recordAdmin, withReason } from './admin-record.ts';
 import { jsonText, render } from './format.ts';
 import { progress } from './progress.ts';
 import { withStore } from './store.ts';
@@ -59,7 +59,7 @@ export function registerSecrets(program: Command, ctx: CliContext): void {
   registerCredentialsList(creds, ctx);
 }
 
-type ConfigOpts = { config: string; json?: boolean };
+type ConfigOpts = { config: string; json?: boolean; reason?: string };
 type ListOpts = { config: string; json?: boolean };
 
 function registerSecretsSet(secrets: Command, ctx: CliContext): void {
@@ -67,6 +67,7 @@ function registerSecretsSet(secrets: Command, ctx: CliContext): void {
     .command('set')
     .description('store a secret; the value is read from standard input (never from the command line)')
     .argument('<name>', 'referenced as local:<name>')
+    .addOption(reasonOption())
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((name: string, opts: ConfigOpts) => setSecret(ctx, name, opts));
@@ -80,7 +81,10 @@ async function setSecret(ctx: CliContext, name: string, opts: ConfigOpts): Promi
   if (!value) ctx.fail('no value on standard input', 2);
   await withSecrets(config, async (secrets, s) => {
     await secrets.set(name, value);
-    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', { name });
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.set', {
+      name,
+      ...withReason(opts.reason),
+    });
   });
   done(opts, { stored: `local:${name}` }, `stored local:${name}`);
 }
@@ -115,6 +119,7 @@ function registerSecretsDelete(secrets: Command, ctx: CliContext): void {
     .command('delete')
     .description('remove a secret')
     .argument('<name>')
+    .addOption(reasonOption())
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((name: string, opts: ConfigOpts) => deleteSecret(ctx, name, opts));
@@ -124,7 +129,10 @@ async function deleteSecret(ctx: CliContext, name: string, opts: ConfigOpts): Pr
   const config = await ctx.load(opts.config);
   const deleted = await withSecrets(config, async (secrets, s) => {
     if (!(await secrets.delete(name))) return false;
-    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', { name });
+    await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'secrets.delete', {
+      name,
+      ...withReason(opts.reason),
+    });
     return true;
   });
   if (!deleted) ctx.fail(`no secret local:${name}`, 2);
@@ -137,6 +145,7 @@ function registerSecretsRotateKey(secrets: Command, ctx: CliContext): void {
     .description(
       're-encrypt every secret and upstream authorization under a new key file; the old key stops working (an interrupted rotation is finished)',
     )
+    .addOption(reasonOption())
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
     .action((opts: ConfigOpts) => rotateKey(ctx, opts));
@@ -173,6 +182,7 @@ async function rotateKey(ctx: CliContext, opts: ConfigOpts): Promise<void> {
       keyId: r.keyId,
       upstreamTokens: r.upstreamTokens,
       ...(r.resumed && { resumed: r.resumed }),
+      ...withReason(opts.reason),
     });
     return { r, emptied: (await s.emptyLog?.(EMPTY_LOG_MS)) ?? true };
   });

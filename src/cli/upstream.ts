@@ -10,7 +10,7 @@ import { loadKey } from '../credentials/local-store.ts';
 import { LOCAL_KEY_FILE } from '../credentials/broker.ts';
 import { oauthCallbackUrl, UpstreamOAuth } from '../credentials/upstream-oauth.ts';
 import { actorName, type CliContext } from './context.ts';
-import { recordAdmin } from './admin-record.ts';
+import { reasonOption, recordAdmin, withReason } from './admin-record.ts';
 import { jsonText, render } from './format.ts';
 import { withStore } from './store.ts';
 
@@ -31,38 +31,45 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
       '-s, --subject <subject>',
       'for `oauth.per: user`: the user (their verified subject); without it, the tenant-wide one used for discovery',
     )
+    .addOption(reasonOption())
     .addOption(ctx.configOption())
     .option('--json', 'print the URL as JSON')
-    .action(async (name: string, opts: { tenant: string; subject?: string; config: string; json?: boolean }) => {
-      if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
-      if (opts.subject !== undefined && !SUBJECT.test(opts.subject))
-        ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
-      const config = await ctx.load(opts.config);
-      const server = config.servers.find((s) => s.name === name);
-      if (!server || server.transport === 'stdio' || !server.oauth)
-        ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
-      const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
-      const url = await withStore(config, async (s) => {
-        const owner = opts.subject ? `${opts.tenant}/${opts.subject}` : opts.tenant;
-        const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(
-          server as HttpServerConfig,
-          owner,
-          oauthCallbackUrl(config),
-        );
-        await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'upstream.authorize', {
-          server: name,
-          tenant: opts.tenant,
-          subject: opts.subject,
+    .action(
+      async (
+        name: string,
+        opts: { tenant: string; subject?: string; reason?: string; config: string; json?: boolean },
+      ) => {
+        if (!TENANT.test(opts.tenant)) ctx.fail('`--tenant` must be 1-128 letters, digits and `_ . @ + -`', 2);
+        if (opts.subject !== undefined && !SUBJECT.test(opts.subject))
+          ctx.fail('`--subject` must be 1-256 characters without spaces, `/` or controls', 2);
+        const config = await ctx.load(opts.config);
+        const server = config.servers.find((s) => s.name === name);
+        if (!server || server.transport === 'stdio' || !server.oauth)
+          ctx.fail(`server \`${name}\` is not an http server with \`oauth\``, 2);
+        const key = await loadKey({ keyFile: join(config.gateway.stateDir, LOCAL_KEY_FILE) });
+        const url = await withStore(config, async (s) => {
+          const owner = opts.subject ? `${opts.tenant}/${opts.subject}` : opts.tenant;
+          const u = await new UpstreamOAuth(s.upstreamTokens, key).authorizeUrl(
+            server as HttpServerConfig,
+            owner,
+            oauthCallbackUrl(config),
+          );
+          await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'upstream.authorize', {
+            server: name,
+            tenant: opts.tenant,
+            subject: opts.subject,
+            ...withReason(opts.reason),
+          });
+          return u;
         });
-        return u;
-      });
-      if (opts.json)
-        return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);
-      process.stdout.write(`${url}\n`);
-      process.stderr.write(
-        `open this URL as a person of tenant ${opts.tenant} within ten minutes; the gateway must be reachable at ${oauthCallbackUrl(config)}\n`,
-      );
-    });
+        if (opts.json)
+          return void process.stdout.write(`${JSON.stringify({ url, redirectUri: oauthCallbackUrl(config) })}\n`);
+        process.stdout.write(`${url}\n`);
+        process.stderr.write(
+          `open this URL as a person of tenant ${opts.tenant} within ten minutes; the gateway must be reachable at ${oauthCallbackUrl(config)}\n`,
+        );
+      },
+    );
 
   up.command('list')
     .description('authorizations held: server, tenant, last update (never tokens)')
@@ -82,15 +89,20 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
       );
     });
 
+  registerForget(up, ctx);
+}
+
+function registerForget(up: Command, ctx: CliContext): void {
   up.command('forget')
     .description(
       "delete a tenant's tokens for a server (to revoke at once everywhere, use `gatehouse credentials revoke oauth:<server>:<tenant>`)",
     )
     .argument('<server>')
     .requiredOption('-t, --tenant <tenant>', 'the tenant whose tokens are deleted')
+    .addOption(reasonOption())
     .addOption(ctx.configOption())
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, opts: { tenant: string; config: string; json?: boolean }) => {
+    .action(async (name: string, opts: { tenant: string; reason?: string; config: string; json?: boolean }) => {
       const config = await ctx.load(opts.config);
       const had = await withStore(config, async (s) => {
         const r = await s.upstreamTokens.delete(name, opts.tenant);
@@ -98,6 +110,7 @@ export function registerUpstream(program: Command, ctx: CliContext): void {
           await recordAdmin(s, config.gateway.stateDir, actorName(undefined), 'upstream.forget', {
             server: name,
             tenant: opts.tenant,
+            ...withReason(opts.reason),
           });
         return r;
       });
