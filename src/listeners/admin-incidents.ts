@@ -9,9 +9,11 @@
  *   POST incidents/<id>/close               {note?, lift?}
  *   POST incidents/<id>/export              the evidence bundle as JSON ({manifest, files}); platform admins only
  *
- * A platform admin may do all of it. A tenant admin sees and acts on its own tenant's incidents only
- * (another's looks like none), and may open one only for its own tenant (`tenant`): disabling a tool
- * or server, or revoking a person at every issuer, reaches beyond one tenant. The evidence bundle
+ * A platform admin may do all of it. A tenant admin sees its own tenant's incidents only (another's
+ * looks like none), revokes and notifies on them, closes only those its tenant's admins opened (one
+ * the platform or the CLI opened is the platform's to close: authority.ts), and may open one only
+ * for its own tenant (`tenant`): disabling a tool or server, or revoking a person at every issuer,
+ * reaches beyond one tenant. The evidence bundle
  * (`gatehouse incident export` writes it to a folder) is answered as JSON to platform admins only: it
  * holds store-wide state (the inventory, every revocation, the chain verification). Written to a
  * private temporary folder, read back whole, and removed.
