@@ -88,6 +88,30 @@ test('secrets set writes nothing into a state directory another user owns or can
         },
         /planted-link is a symbolic link of user 65534, not of the user running gatehouse \(0\): whoever owns it can point it elsewhere/,
       ],
+      [
+        "root's private directory inside a folder of nobody's (walk CC: they could rename it away)",
+        () => {
+          const up = join(dir, 'nobody-folder');
+          mkdirSync(up, { mode: 0o755 });
+          chownSync(up, NOBODY, NOBODY);
+          const d = join(up, 'state');
+          mkdirSync(d, { mode: 0o700 });
+          return d;
+        },
+        /state is inside .*nobody-folder, which belongs to user 65534: they can rename it and put one of theirs in its place/,
+      ],
+      [
+        "root's private directory inside a folder others can write, without the sticky bit /tmp has",
+        () => {
+          const up = join(dir, 'open-folder');
+          mkdirSync(up);
+          chmodSync(up, 0o777);
+          const d = join(up, 'state');
+          mkdirSync(d, { mode: 0o700 });
+          return d;
+        },
+        /state is inside .*open-folder, which group or others can write \(mode 777\): they can rename it/,
+      ],
     ];
     for (const [what, make, why] of cases) {
       const state = make();
@@ -125,7 +149,21 @@ test('the secrets file is read only as a regular file of its own: a planted link
     if (asRoot) {
       writeFileSync(file, '{"version":1,"keyId":"x","entries":{}}\n', { mode: 0o600 });
       chownSync(file, NOBODY, NOBODY);
-      await assert.rejects(store.list(), /the secret store file .* belongs to user 65534/);
+      await assert.rejects(store.list(), /the secret store file .* belongs to user 65534/); // The key file: a link of nobody's to a key of root's is not followed (walk CC: it was checked
+      // by path, then read by path, following the link).
+      const rootKey = join(dir, 'root.key');
+      writeFileSync(rootKey, `${Buffer.alloc(32, 9).toString('base64')}\n`, { mode: 0o600 });
+      const planted = join(dir, 'planted.key');
+      symlinkSync(rootKey, planted);
+      lchownSync(planted, NOBODY, NOBODY);
+      await assert.rejects(
+        loadKey({ keyFile: planted, env: {} }),
+        /key file .*planted\.key is a symbolic link of user 65534: whoever owns it can point it elsewhere/,
+      );
+      // Root's own link to it is followed (a key mounted elsewhere, linked in by its owner).
+      const own = join(dir, 'own-link.key');
+      symlinkSync(rootKey, own);
+      assert.equal((await loadKey({ keyFile: own, env: {} })).length, 32);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
 //   resolver's cache TTL).
 import { createHash, randomBytes } from 'node:crypto';
 import { openParts, sealParts } from '../util/seal.ts';
-import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { CredentialError } from './types.ts';
@@ -77,10 +77,7 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
   const fromEnv = (opts.env ?? process.env)[KEY_ENV];
   if (fromEnv) return parseKey(fromEnv, KEY_ENV);
   try {
-    const st = await stat(opts.keyFile);
-    const why = notPrivate(opts.keyFile, st, 'key file', 0o077);
-    if (why) throw new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
-    return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
+    return await readKeyFile(opts.keyFile, true);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -97,9 +94,35 @@ export async function loadKey(opts: { keyFile: string; env?: NodeJS.ProcessEnv }
     }
     return key;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-      return parseKey(await readFile(opts.keyFile, 'utf8'), `key file ${opts.keyFile}`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await readKeyFile(opts.keyFile, true);
     throw err;
+  }
+}
+
+/**
+ * A key file's key, read from what was checked (walk CC: the file was checked by path, then read by
+ * path again, following links): its folder private (notPrivateDir), then the file opened once and
+ * judged by that open file (this user's, 0600; a regular file). `links`: a symbolic link is followed
+ * only when this user or root owns it (in a private folder no one else can change it); else none is.
+ */
+async function readKeyFile(path: string, links: boolean): Promise<Buffer> {
+  const refuse = (why: string) => new CredentialError('E_PROVIDER_AUTH', why, { provider: PROVIDER });
+  const l = await lstat(path); // a missing file: ENOENT, as before
+  const folder = notPrivateDir(dirname(path), 'the folder of the key file');
+  if (folder) throw refuse(folder);
+  const uid = process.getuid?.();
+  if (l.isSymbolicLink() && (!links || (uid !== undefined && l.uid !== uid && l.uid !== 0)))
+    throw refuse(
+      `key file ${path} is a symbolic link${links ? ` of user ${l.uid}: whoever owns it can point it elsewhere` : ''}`,
+    );
+  const fh = await open(path, constants.O_RDONLY | (links ? 0 : constants.O_NOFOLLOW));
+  try {
+    const st = await fh.stat();
+    const why = st.isFile() ? notPrivate(path, st, 'key file', 0o077) : `key file ${path} is not a file`;
+    if (why) throw refuse(why);
+    return parseKey(await fh.readFile('utf8'), `key file ${path}`);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -138,9 +161,7 @@ export function keyFileReloader(keyFile: string): (wanted: string) => Promise<Bu
   return async (wanted) => {
     for (const f of [keyFile, `${keyFile}.next`]) {
       try {
-        const st = f === keyFile ? await stat(f) : await lstat(f);
-        if (!st.isFile() || notPrivate(f, st, 'key file', 0o077)) continue;
-        const k = parseKey(await readFile(f, 'utf8'), `key file ${f}`);
+        const k = await readKeyFile(f, f === keyFile);
         if (keyId(k) === wanted) return k;
       } catch {
         // missing or unreadable: the next candidate
