@@ -251,6 +251,26 @@ test('a client that accepts only text/event-stream gets every answer as a stream
     body: modernCall('rec__nope'),
   });
   assert.equal((await events(unknown)).error.code, -32602);
+  // Refused before dispatch (walk CC): bad JSON, a batch, an unknown session, a header that disagrees.
+  for (const [what, body, headers, status] of [
+    ['bad JSON', '{"jsonrpc":', only, 400],
+    ['a batch', '[]', only, 400],
+    [
+      'an unknown session',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+      { accept: 'text/event-stream', 'mcp-session-id': 'f'.repeat(32) },
+      404,
+    ],
+    ['a header that disagrees', modernCall('rec__record'), { ...only, 'mcp-name': 'rec__other' }, 400],
+  ] as const) {
+    const r = await fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    assert.equal(r.status, status, what);
+    assert.ok((await events(r)).error, what);
+  }
 });
 
 test("a method named like an object's inherited property is an unknown method, not a lookup into the prototype", async () => {

@@ -41,16 +41,26 @@ function sendError(
   id: RequestId | null,
   log: Logger,
   headers: Record<string, string> = {},
+  sseOnly = false,
 ): void {
   const w = toWire(err, id, log);
   const status = preDispatchStatus(w.status, w.body.error.code);
-  const body = JSON.stringify(w.body);
+  const json = JSON.stringify(w.body);
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  // A POST whose Accept takes only SSE gets its refusal as an event too, with the same status (walk CC).
+  const [type, body] = sseOnly
+    ? ['text/event-stream', `event: message\ndata: ${json}\n\n`]
+    : ['application/json', json];
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/** Whether `req` is a POST whose Accept takes text/event-stream and not JSON. */
+function wantsSseOnly(req: IncomingMessage): boolean {
+  return req.method === 'POST' && acceptsJsonAndSse(header(req, 'accept')).sse === 'only';
 }
 
 /** The id of the request being answered, once known, for the error response. */
@@ -82,12 +92,13 @@ export async function handleMcp(
     if (err instanceof GatehouseError && BODY_REFUSALS.has(err.code)) {
       // Answer 413 (408, 503) first, then discard what the client is still sending (bounded, held nowhere), then hang up.
       const retry: Record<string, string> = err.code === 'E_TOO_MANY_REQUEST_BYTES' ? { 'retry-after': '1' } : {};
-      sendError(res, err, answering.id, deps.log, { connection: 'close', ...retry });
+      sendError(res, err, answering.id, deps.log, { connection: 'close', ...retry }, wantsSseOnly(req));
       req.resume();
       setTimeout(() => req.destroy(), 5000).unref();
       return;
     }
-    sendError(res, err, answering.id, deps.log, { ...deps.identity.challenge(err), ...retryLater(err) });
+    const headers = { ...deps.identity.challenge(err), ...retryLater(err) };
+    sendError(res, err, answering.id, deps.log, headers, wantsSseOnly(req));
   }
 }
 
