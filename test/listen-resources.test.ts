@@ -32,6 +32,7 @@ const PEOPLE = [
   ['ann', 'acme'],
   ['mallory', 'acme'],
   ['gina', 'globex'],
+  ['nina', 'acme'],
 ] as const;
 type Who = (typeof PEOPLE)[number][0];
 const URI = 'gatehouse:mt/secret://token';
@@ -53,7 +54,7 @@ rules:
     effect: allow
   - id: tenant-resources
     subjects: { tenants: [acme, globex] }
-    resources: ['secret://token']
+    resources: ['secret://token', 'tenant://acme/notes']
     effect: allow
   - id: no-mt
     subjects: { subjects: [${denied.join(', ')}] }
@@ -235,4 +236,34 @@ test('a revoked person hears nothing more on its stream, while another of its te
   await pause(300);
   assert.equal(heard.bob.length, bobs, 'bob hears nothing once revoked');
   await Promise.all([a.close(), b.close()]);
+});
+
+test("listens past the caller's cap, opened at once, subscribe nothing that outlives them (walk CC)", async () => {
+  const NOTES = 'gatehouse:mt/tenant://acme/notes';
+  const subs = reached('resources/subscribe', 'acme');
+  // Thirteen at once against a cap of ten a principal: each was admitted before its subscriptions were
+  // made, and one refused only after had made them, and kept its hold on them for good.
+  const opened = await Promise.all(
+    Array.from({ length: 13 }, async () => {
+      const ac = new AbortController();
+      const r = await postModern(
+        t.url,
+        'subscriptions/listen',
+        { notifications: { resourceSubscriptions: [NOTES] }, _meta: modernMeta() },
+        { token: keys.nina, signal: ac.signal },
+      );
+      return { r, ac };
+    }),
+  );
+  const refused = opened.filter((o) => o.r.headers.get('content-type')?.startsWith('application/json'));
+  assert.equal(opened.length - refused.length, 10, 'ten streams open');
+  for (const o of refused) assert.match(JSON.stringify(await replyOf(o.r)), /too many open listen streams for you/);
+  // Only the ten admitted streams subscribed (each through the pipeline, recorded): the three past the
+  // cap were refused before any subscription was made for them.
+  const subscribed = (await t.gw.store.audit.read({ kind: 'call.intent', limit: 100_000 })).filter(
+    (r) => r.event.method === 'resources/subscribe' && r.event.actor?.subject === 'nina',
+  );
+  assert.equal(subscribed.length, 10, 'a subscription per admitted stream, none for the refused');
+  assert.ok(reached('resources/subscribe', 'acme') > subs, 'the admitted streams subscribed upstream');
+  for (const o of opened) o.ac.abort();
 });

@@ -38,8 +38,13 @@ export async function handleModern(
   if (method === 'subscriptions/listen') {
     const declared = declaredOn(deps, caller.scope);
     // Past the caps nothing is subscribed; the URIs named are subscribed before the acknowledgment names them.
-    deps.subscriptions.admit(caller.principal);
-    const resources = await listenResources(ctx, params, deps);
+    const release = deps.subscriptions.reserve(caller.principal);
+    let resources: Awaited<ReturnType<typeof listenResources>>;
+    try {
+      resources = await listenResources(ctx, params, deps);
+    } finally {
+      release();
+    }
     if (res.destroyed || ctx.signal.aborted) return resources?.closed();
     const sink = deps.subscriptions.listen(res, c.msg, caller.scope, caller.principal, o.body, declared, resources);
     if (sink) endWhenRevoked(sink, caller.principal, deps);

@@ -130,7 +130,12 @@ export class Subscriptions {
     declared?: JsonObject,
     resources?: ListenResources,
   ): StreamSink | undefined {
-    this.admit(who);
+    try {
+      this.admit(who);
+    } catch (err) {
+      resources?.closed(); // refused past a cap: what was subscribed for it ends (walk CC)
+      throw err;
+    }
     const asked = ((req.params?.notifications ?? {}) as JsonObject) || {};
     // Only the types asked for that the endpoint supports (`declared`: a server's own endpoint's capabilities).
     const honoured = (type: string) => (asked[type] === true && supportsNotification(type, declared)) || undefined;
@@ -178,12 +183,26 @@ export class Subscriptions {
     for (const l of this.#listeners) if (l.resources.size) yield { subscriptions: l.resources, principal: l.who.key };
   }
 
+  /**
+   * Holds `who`'s place while its listen's resources are subscribed (listen-resources.ts, up to 64
+   * upstream subscriptions): parallel listens count against the caps before any is made (walk CC:
+   * each passed the cap, subscribed, and was refused only after). Refused past a cap; the place is
+   * given back by the function returned.
+   */
+  reserve(who: { key: string; tenant: string }): () => void {
+    this.admit(who);
+    const place = { who };
+    this.#reserved.add(place);
+    return () => this.#reserved.delete(place);
+  }
+  readonly #reserved = new Set<{ who: { key: string; tenant: string } }>();
+
   /** Refuses a stream past the caller's or its tenant's cap (the anonymous loopback caller has only its tenant's). */
   admit(who: { key: string; tenant: string }): void {
     const caps = this.#caps();
     let tenant = 0;
     let mine = 0;
-    for (const l of this.#listeners) {
+    for (const l of [...this.#listeners, ...this.#reserved]) {
       if (l.who.tenant !== who.tenant) continue;
       tenant++;
       if (l.who.key === who.key) mine++;
