@@ -102,6 +102,16 @@ test('one resource, one name: scheme case and percent-encoded unreserved charact
   ])
     refused(raw, /look-alike/);
   refused('tenant://ta/\u2025/evil', /\.\./); // two dot leader
+  // Respellings (walk CC): a fragment and an empty query go; `//` is refused; composed and decomposed
+  // text, raw or percent-encoded, is one name.
+  for (const raw of ['tenant://ta/evil#x', 'tenant://ta/evil?', 'tenant://ta/evil?#'])
+    assert.equal(ok(raw).uri, 'tenant://ta/evil', raw);
+  refused('tenant://ta//evil', /empty segment/);
+  const composed = ok('tenant://ta/\u00e9vil').uri;
+  for (const raw of ['tenant://ta/e\u0301vil', 'tenant://ta/e%CC%81vil', 'tenant://ta/%c3%a9vil'])
+    assert.equal(ok(raw).uri, composed, raw);
+  // A query that says something stays.
+  assert.equal(ok('tenant://ta/evil?v=1').uri, 'tenant://ta/evil?v=1');
 });
 
 test('http(s) URIs: look-alike dots in the path are refused as in a path; percent-encoded unreserved characters decoded', () => {

@@ -278,9 +278,34 @@ export function canonicalResourceUri(raw: unknown): UriCanon {
     return { ok: false, reason: `uri \`${show(s)}\` contains a \`.\` segment` };
   if (lookAlikeSeparators(rest))
     return { ok: false, reason: `uri \`${show(s)}\` contains look-alikes of \`.\`, \`/\` or \`\\\`` };
-  const id = canonicalId(percentNormalised(u.href), 'uri', false);
+  if (u.pathname.includes('//')) return { ok: false, reason: `uri \`${show(s)}\` has an empty segment (\`//\`)` };
+  const id = canonicalId(percentNormalised(oneSpelling(u)), 'uri', false);
   if (!id.ok) return id;
   return { ok: true, resource: { kind: 'id', value: id.value }, uri: id.value, changed: id.value !== s };
+}
+
+/**
+ * A custom-scheme URI with what only respells it taken out (walk CC: each reached the upstream as
+ * another name than the quarantined one): a fragment (a part of what is read, not another resource;
+ * dropped as for http), an empty query, and non-ASCII text however it was composed or encoded (NFC,
+ * then encoded again as WHATWG encodes it).
+ */
+function oneSpelling(u: URL): string {
+  const v = new URL(u.href);
+  v.hash = '';
+  if (v.search === '') v.search = '';
+  const text = v.href.replace(/(?:%[89A-Fa-f][0-9A-Fa-f])+/g, (run) => {
+    try {
+      return decodeURIComponent(run); // bytes of characters outside ASCII only: never a delimiter
+    } catch {
+      return run;
+    }
+  });
+  try {
+    return new URL(text.normalize('NFC')).href;
+  } catch {
+    return v.href;
+  }
 }
 
 /**
