@@ -104,11 +104,14 @@ export function parseConfig(
   const keys = isObj(raw) ? literalKeyPaths(raw, doc, ctx.references, ctx.unset) : [];
   return {
     ...config,
-    ...(policy ? { policy } : {}),
+    ...(policy ? { policy: { ...policy, ...unknownTools(raw as RawConfig) } } : {}),
     ...(literal.length ? { literalPasswords: literal } : {}),
     ...(keys.length ? { literalKeys: keys } : {}),
   };
 }
+
+/** `policy.unknownTools` as written, kept for the reload's comparison (src/config/weakening-policy.ts). */
+const unknownTools = (raw: RawConfig) => (raw.policy?.unknownTools ? { unknownTools: raw.policy.unknownTools } : {});
 
 /** Read and compile the policy files; their problems join the config's, at their own file and line. */
 function loadPolicy(raw: unknown, configDir: string, ctx: Context): Config['policy'] {

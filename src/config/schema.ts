@@ -64,7 +64,11 @@ export interface Config {
   inventory: Required<Static<typeof InventorySettings>>;
   audit: AuditConfig;
   /** Absent: no policy engine (every call is allowed, and `gatehouse check` says so). */
-  policy?: { files: string[]; compiled: Policy };
+  policy?: {
+    files: string[];
+    compiled: Policy /** As written (compared at reload: ./weakening-policy.ts). */;
+    unknownTools?: 'warn' | 'error';
+  };
   limits?: LimitsConfig;
   secrets: Static<typeof SecretsSettings> & { cacheTtlSeconds: number };
   approvals: Static<typeof ApprovalsSettings> & {

@@ -129,3 +129,149 @@ test('a reload plan: refused, or noted against what runs; a note needing a resta
     n.join('; '),
   );
 });
+
+// The attacker walk's findings (HIGH): each weakening it got through, now refused or warned.
+writeFileSync(
+  join(dir, 'rw.yaml'),
+  'rules:\n  - { id: r, classes: [READ], effect: allow }\n  - { id: w, classes: [WRITE], effect: deny }\n',
+);
+writeFileSync(join(dir, 'all.yaml'), 'rules:\n  - { id: all, classes: [READ, WRITE, DESTRUCTIVE], effect: allow }\n');
+writeFileSync(
+  join(dir, 'ap.yaml'),
+  'rules:\n  - { id: r, classes: [READ], effect: allow }\n  - { id: w, tools: [f__put], effect: approve }\n',
+);
+writeFileSync(
+  join(dir, 'ap-allow.yaml'),
+  'rules:\n  - { id: r, classes: [READ], effect: allow }\n  - { id: w, tools: [f__put], effect: allow }\n',
+);
+writeFileSync(
+  join(dir, 'off.yaml'),
+  'modes: { tools: { f__get: disabled } }\nrules: [{ id: r, classes: [READ], effect: allow }]\n',
+);
+writeFileSync(
+  join(dir, 'sh-t.yaml'),
+  'modes: { gateway: shadow, tenants: { acme: enforce } }\nrules: [{ id: r, classes: [WRITE], effect: allow }]\n',
+);
+writeFileSync(
+  join(dir, 'sh.yaml'),
+  'modes: { gateway: shadow }\nrules: [{ id: r, classes: [WRITE], effect: allow }]\n',
+);
+writeFileSync(join(dir, 'none.yaml'), 'rules: []\n');
+const POL = (file: string) => `identity: { apiKeys: true }\npolicy: { files: [${file}] }\n`;
+const says = (a: Config, b: Config) => weakenings(a, b).map((w) => `${w.decision} ${w.kind}: ${w.says}`);
+
+test('a policy that allows more is warned, naming per class and tool what widened; a stricter one is not', () => {
+  const w = says(load(POL('rw.yaml')), load(POL('all.yaml')));
+  assert.equal(w.length, 1, w.join('\n'));
+  assert.match(w[0], /^warn policy: policy allows more than it did/);
+  assert.match(w[0], /WRITE deny -> allow: any tool/);
+  assert.match(w[0], /DESTRUCTIVE deny -> allow: any tool/);
+  assert.match(says(load(POL('ap.yaml')), load(POL('ap-allow.yaml')))[0], /WRITE approve -> allow: f__put/);
+  assert.match(says(load(POL('off.yaml')), load(POL('p.yaml')))[0], /READ deny -> allow: f__get/);
+  assert.deepEqual(found(load(POL('all.yaml')), load(POL('rw.yaml'))), []);
+  assert.deepEqual(found(load(POL('p.yaml')), load(POL('none.yaml'))), []);
+});
+
+test("a tenant's enforce entry removed under a shadow gateway is warned as that tenant going to shadow", () => {
+  const w = says(load(POL('sh-t.yaml')), load(POL('sh.yaml')));
+  assert.ok(
+    w.some((x) => /warn policy: policy mode of tenant acme -> shadow/.test(x)),
+    w.join('\n'),
+  );
+});
+
+test('limits removed, or a rule of them, is refused; a rule raised is warned', () => {
+  const lim = (rule: string) => load(`${FULL}limits: { rules: [${rule}] }\n`);
+  const base = '{ id: a, scope: principal, rate: { points: 5, perSeconds: 60 } }';
+  assert.deepEqual(found(lim(base), load(FULL)), ['refuse limits']);
+  assert.deepEqual(found(lim(base), lim('{ id: b, scope: principal, concurrency: 2 }')), ['refuse limits']);
+  assert.deepEqual(found(lim(base), lim('{ id: a, scope: principal, rate: { points: 50, perSeconds: 60 } }')), [
+    'warn limits',
+  ]);
+  assert.deepEqual(found(lim(base), lim('{ id: a, scope: principal, rate: { points: 1, perSeconds: 60 } }')), []);
+});
+
+test('inventory accept, audit capture lowered, an export moved: refused', () => {
+  assert.deepEqual(found(load(FULL), load(`${FULL}inventory: { newTools: accept }\n`)), ['refuse inventory']);
+  assert.deepEqual(found(load(FULL), load(`${FULL}audit: { arguments: none }\n`)), ['refuse audit']);
+  assert.deepEqual(found(load(FULL), load(`${FULL}audit: { results: none }\n`)), ['refuse audit']);
+  const exp = (url: string) =>
+    load(`${FULL}audit: { exports: [{ name: siem, type: http, format: otlp, url: "${url}" }] }\n`);
+  assert.deepEqual(found(exp('https://siem.example/v1/logs'), exp('https://evil.example/v1/logs')), ['refuse audit']);
+});
+
+test('identity trust widened is refused: keys from another host, algorithms, claims, admin roles, platform issuers', () => {
+  const idp = (extra: string, top = '') =>
+    load(
+      `identity: { ${top}issuers: [{ issuer: "https://idp.example", tenant: acme${extra} }] }\npolicy: { files: [p.yaml] }\n`,
+    );
+  assert.deepEqual(found(idp(''), idp(', jwksUri: "https://evil.example/jwks"')), ['refuse issuers']);
+  assert.deepEqual(found(idp(''), idp(', jwksUri: "https://idp.example/keys"')), []);
+  assert.deepEqual(found(idp(''), idp(', algorithms: [RS256, RS512]')), ['refuse issuers']);
+  assert.deepEqual(found(idp(''), idp('', 'claims: { tenant: sub }, ')), ['refuse identity']);
+  assert.deepEqual(found(idp(''), idp('', 'adminRoles: [everyone], ')), ['refuse identity']);
+  const two = (second: string) =>
+    load(
+      `identity: { issuers: [{ issuer: "https://idp.example", tenant: acme }${second}] }\npolicy: { files: [p.yaml] }\n`,
+    );
+  // Removed, then added back as platform (two reloads): the second is refused like "made platform".
+  assert.deepEqual(found(two(''), two(', { issuer: "https://other.example", platform: true }')), ['refuse issuers']);
+  // The same issuer under another spelling, beside the one running, is that issuer made platform.
+  assert.deepEqual(found(two(''), two(', { issuer: "https://idp.example/", platform: true }')), ['refuse issuers']);
+});
+
+test('a credential that loses {tenant} is refused (one secret for every tenant); another per-tenant secret is warned', () => {
+  const cred = (ref: string) =>
+    load(
+      FULL,
+      '',
+      `  - { name: f, transport: stdio, command: /bin/true, sandbox: {}, credentials: { env: { TOKEN: "${ref}" } } }\n`,
+    );
+  assert.deepEqual(found(cred('local:tok-{tenant}'), cred('local:tok-acme')), ['refuse credentials']);
+  assert.deepEqual(found(cred('local:tok-{tenant}'), cred('local:key-{tenant}')), ['warn credentials']);
+  assert.deepEqual(found(cred('local:tok-{tenant}'), cred('local:tok-{tenant}')), []);
+});
+
+test('a sandbox dropped by any spelling is refused: renamed, removed and added back, made http, opened to /', () => {
+  const srv = (s: string) => load(FULL, '', `  - ${s}\n`);
+  assert.deepEqual(found(load(FULL), srv('{ name: g, transport: stdio, command: /bin/true }')), ['refuse sandbox']);
+  const other = '  - { name: o, transport: stdio, command: /bin/false, sandbox: {} }\n';
+  assert.deepEqual(
+    found(load(FULL, '', other), load(FULL, '', `${other}  - { name: f, transport: stdio, command: /bin/cat }\n`)),
+    ['refuse sandbox'],
+  );
+  assert.deepEqual(found(load(FULL), srv('{ name: f, transport: http, url: "https://up.example/mcp" }')), [
+    'refuse sandbox',
+    'warn servers',
+  ]);
+  assert.deepEqual(
+    found(load(FULL), srv('{ name: f, transport: stdio, command: /bin/true, sandbox: { paths: { read: [/] } } }')),
+    ['refuse sandbox'],
+  );
+  const plain = (s: string) => load(FULL, '', `  - { name: f, ${s} }\n`);
+  assert.deepEqual(
+    found(plain('transport: stdio, command: /bin/true'), plain('transport: http, url: "https://up.example/mcp"')),
+    ['warn servers', 'warn servers'],
+  );
+});
+
+test('warned: adminRoles-free edits the guard does not judge itself, approvals raised, unknownTools relaxed', () => {
+  assert.deepEqual(found(load(FULL), load(`${FULL}approvals: { maxPendingPerPrincipal: 500 }\n`)), ['warn policy']);
+  assert.deepEqual(
+    found(
+      load('identity: { apiKeys: true }\npolicy: { files: [p.yaml], unknownTools: error }\n'),
+      load('identity: { apiKeys: true }\npolicy: { files: [p.yaml], unknownTools: warn }\n'),
+    ),
+    ['warn policy'],
+  );
+  // The default: a setting no comparison judges is named at warn level, never applied in silence.
+  const w = says(load(FULL), load(FULL, '  allowedHosts: [evil.example]\n'));
+  assert.deepEqual(w, ['warn anonymous: gateway.allowedHosts changed (not compared by the reload guard: review it)']);
+  const cls = (c: string) =>
+    load(
+      FULL,
+      '',
+      `  - { name: f, transport: stdio, command: /bin/true, sandbox: {}, tools: { put: { class: ${c} } } }\n`,
+    );
+  assert.deepEqual(found(cls('WRITE'), cls('READ')), ['warn servers']);
+});

@@ -10,22 +10,14 @@
  * (unsandboxed). A start is deliberate and says what it runs; a reload happens to whatever the file
  * holds at that moment.
  */
-import type { Config, ServerConfig } from './schema.ts';
-import type { Mode } from '../policy/model.ts';
-import type { WeakeningKind } from './weakening-kinds.ts';
-
-export interface Weakening {
-  kind: WeakeningKind;
-  /** `refuse`: the reload is refused unless the new config names `kind`; `warn`: applied, logged at warn level. */
-  decision: 'refuse' | 'warn';
-  /** What would be weaker, in the operator's words (names settings, never values of secrets). */
-  says: string;
-}
+import type { Config } from './schema.ts';
+import { type Weakening, added, refuse, warn } from './weakening-kinds.ts';
+import { approvalWeakenings, limitsWeakenings, policyWeakenings } from './weakening-policy.ts';
+import { serverWeakenings } from './weakening-servers.ts';
+import { unreviewed } from './weakening-unreviewed.ts';
 
 type Found = Weakening[];
-const refuse = (kind: WeakeningKind, says: string): Weakening => ({ kind, decision: 'refuse', says });
-const warn = (kind: WeakeningKind, says: string): Weakening => ({ kind, decision: 'warn', says });
-const added = <T>(before: readonly T[] = [], after: readonly T[] = []): T[] => after.filter((x) => !before.includes(x));
+type Issuer = NonNullable<Config['identity']>['issuers'][number];
 
 /** Every weakening from `running` to `next`, refused ones first. */
 export function weakenings(running: Config, next: Config): Weakening[] {
@@ -33,9 +25,12 @@ export function weakenings(running: Config, next: Config): Weakening[] {
     ...identityWeakenings(running, next),
     ...gatewayWeakenings(running, next),
     ...policyWeakenings(running, next),
+    ...limitsWeakenings(running, next),
+    ...approvalWeakenings(running, next),
     ...auditWeakenings(running, next),
     ...serverWeakenings(running, next),
     ...secretsWeakenings(running, next),
+    ...unreviewed(running, next),
   ];
   return [...found.filter((w) => w.decision === 'refuse'), ...found.filter((w) => w.decision === 'warn')];
 }
@@ -67,20 +62,7 @@ function identityWeakenings(running: Config, next: Config): Found {
       ),
     ];
   }
-  const found: Found = [];
-  const before = new Map(was.issuers.map((i) => [i.issuer, i]));
-  for (const i of now.issuers) {
-    const b = before.get(i.issuer);
-    if (!b) {
-      found.push(warn('issuers', `issuer ${i.issuer} added: its tokens are accepted`));
-      continue;
-    }
-    if (i.platform && !b.platform)
-      found.push(refuse('issuers', `issuer ${i.issuer} made a platform issuer: its tokens may act for any tenant`));
-    const [from, to] = [issuerTenants(b), issuerTenants(i)];
-    if (!i.platform && from !== 'any' && (to === 'any' || added(from, to).length))
-      found.push(refuse('issuers', `issuer ${i.issuer} may act for more tenants than it did (tenant/tenants)`));
-  }
+  const found: Found = issuerWeakenings(was.issuers, now.issuers);
   if (!was.apiKeys && now.apiKeys) found.push(warn('identity', 'identity.apiKeys turned on: API keys are accepted'));
   if (now.issuers.length === 0 && !now.apiKeys)
     found.push(warn('identity', 'identity has no issuer and apiKeys is off: every caller would be refused'));
@@ -88,8 +70,45 @@ function identityWeakenings(running: Config, next: Config): Found {
   return found;
 }
 
+/** An issuer as tokens name it: `https://idp/` and `https://idp` are one issuer, however spelt. */
+const issuerKey = (iss: string) => iss.replace(/\/+$/, '');
+const jwksHost = (i: Issuer) => new URL(i.jwksUri ?? i.issuer).host;
+const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+
+/**
+ * Whose tokens are believed, for whom: a platform issuer, added or made so, may act for any tenant;
+ * keys fetched from another host, or more algorithms, trust tokens the running config would refuse.
+ * Judged against the running issuer of the same spelling-insensitive name, so removing an issuer
+ * and adding it back (two reloads) still meets the rule for an added one.
+ */
+function issuerWeakenings(was: readonly Issuer[], now: readonly Issuer[]): Found {
+  const found: Found = [];
+  const before = new Map(was.map((i) => [issuerKey(i.issuer), i]));
+  for (const i of now) {
+    const b = before.get(issuerKey(i.issuer));
+    if (!b) {
+      if (i.platform)
+        found.push(refuse('issuers', `platform issuer ${i.issuer} added: its tokens may act for any tenant`));
+      else found.push(warn('issuers', `issuer ${i.issuer} added: its tokens are accepted`));
+      continue;
+    }
+    if (i.platform && !b.platform)
+      found.push(refuse('issuers', `issuer ${i.issuer} made a platform issuer: its tokens may act for any tenant`));
+    const [from, to] = [issuerTenants(b), issuerTenants(i)];
+    if (!i.platform && from !== 'any' && (to === 'any' || added(from, to).length))
+      found.push(refuse('issuers', `issuer ${i.issuer} may act for more tenants than it did (tenant/tenants)`));
+    if (jwksHost(i) !== jwksHost(b))
+      found.push(refuse('issuers', `issuer ${i.issuer}: keys fetched from another host (jwksUri)`));
+    if (added(b.algorithms ?? DEFAULT_ALGORITHMS, i.algorithms ?? DEFAULT_ALGORITHMS).length)
+      found.push(refuse('issuers', `issuer ${i.issuer}: algorithms widened`));
+    if ((i.maxTokenLifetimeSec ?? 0) > (b.maxTokenLifetimeSec ?? Number.POSITIVE_INFINITY))
+      found.push(warn('issuers', `issuer ${i.issuer}: maxTokenLifetimeSec raised`));
+  }
+  return found;
+}
+
 /** The tenants an issuer's tokens may act for: `tenant`, else `tenants`, else any its tokens name. */
-function issuerTenants(i: NonNullable<Config['identity']>['issuers'][number]): readonly string[] | 'any' {
+function issuerTenants(i: Issuer): readonly string[] | 'any' {
   if (i.platform) return 'any';
   if (i.tenant !== undefined) return [i.tenant];
   return i.tenants ?? 'any';
@@ -109,7 +128,16 @@ function identityLoosened(was: NonNullable<Config['identity']>, now: NonNullable
   if (now.defaultTenant !== undefined && was.defaultTenant === undefined)
     found.push(warn('identity', 'identity.defaultTenant set: tokens without a tenant claim are accepted'));
   for (const key of ['adminRoles', 'platformAdminRoles'] as const)
-    if (added(was[key], now[key]).length) found.push(warn('identity', `identity.${key}: roles added`));
+    if (added(was[key], now[key]).length)
+      found.push(refuse('identity', `identity.${key}: roles added: their holders administer the gateway`));
+  for (const key of ['tenant', 'roles', 'clientId'] as const)
+    if (was.claims[key] !== now.claims[key])
+      found.push(
+        refuse(
+          'identity',
+          `identity.claims.${key}: ${was.claims[key]} -> ${now.claims[key]}: another claim is believed`,
+        ),
+      );
   return found;
 }
 
@@ -134,23 +162,6 @@ function gatewayWeakenings(running: Config, next: Config): Found {
   return found;
 }
 
-function policyWeakenings(running: Config, next: Config): Found {
-  if (!running.policy) return [];
-  if (!next.policy)
-    return [refuse('policy', 'policy removed: every call would be allowed, WRITE and DESTRUCTIVE without approval')];
-  const found: Found = [];
-  const was = running.policy.compiled.modes;
-  const now = next.policy.compiled.modes;
-  const shadow = (before: Mode | undefined, after: Mode | undefined) => after === 'shadow' && before !== 'shadow';
-  if (shadow(was.gateway, now.gateway))
-    found.push(warn('policy', 'policy mode of the gateway -> shadow: calls are recorded, nothing is enforced or run'));
-  for (const level of ['tenants', 'servers', 'tools'] as const)
-    for (const [name, mode] of Object.entries(now[level]))
-      if (shadow(Object.hasOwn(was[level], name) ? was[level][name] : undefined, mode))
-        found.push(warn('policy', `policy mode of ${level.slice(0, -1)} ${name} -> shadow`));
-  return found;
-}
-
 function auditWeakenings(running: Config, next: Config): Found {
   const found: Found = [];
   const [was, now] = [running.audit, next.audit];
@@ -160,6 +171,15 @@ function auditWeakenings(running: Config, next: Config): Found {
     found.push(refuse('audit', 'audit.readWhenUnavailable: refuse -> allow: READ calls run unrecorded'));
   const gone = was.exports.map((e) => e.name).filter((n) => !now.exports.some((e) => e.name === n));
   if (gone.length) found.push(refuse('audit', `audit export(s) removed: ${gone.join(', ')}`));
+  for (const e of now.exports) {
+    const b = was.exports.find((x) => x.name === e.name);
+    if (b && destination(b) !== destination(e))
+      found.push(refuse('audit', `audit export ${e.name} points elsewhere: records go to another destination`));
+  }
+  const kept = { none: 0, shape: 1, redacted: 2 } as const;
+  for (const k of ['arguments', 'results'] as const)
+    if (kept[now[k]] < kept[was[k]])
+      found.push(refuse('audit', `audit.${k}: ${was[k]} -> ${now[k]}: less is recorded`));
   if (now.retentionDays !== 0 && (was.retentionDays === 0 || now.retentionDays < was.retentionDays))
     found.push(warn('audit', `audit.retentionDays shortened to ${now.retentionDays}`));
   if (added(now.redact.fields, was.redact.fields).length || added(now.redact.paths, was.redact.paths).length)
@@ -167,34 +187,11 @@ function auditWeakenings(running: Config, next: Config): Found {
   return found;
 }
 
-type Sandbox = NonNullable<Extract<ServerConfig, { transport: 'stdio' }>['sandbox']>;
-
-function serverWeakenings(running: Config, next: Config): Found {
-  const found: Found = [];
-  for (const now of next.servers) {
-    const was = running.servers.find((s) => s.name === now.name);
-    if (was?.transport !== 'stdio' || now.transport !== 'stdio' || !was.sandbox) continue;
-    if (!now.sandbox) found.push(refuse('sandbox', `server ${now.name}: sandbox removed: it would run unsandboxed`));
-    else found.push(...sandboxLoosened(now.name, was.sandbox, now.sandbox));
-  }
-  return found;
-}
-
-function sandboxLoosened(name: string, was: Sandbox, now: Sandbox): Found {
-  const found: Found = [];
-  const net = (s: Sandbox) => s.network ?? 'none';
-  const [a, b] = [net(was), net(now)];
-  if (b === 'host' && a !== 'host')
-    found.push(refuse('sandbox', `server ${name}: sandbox.network -> host: unrestricted network`));
-  if (typeof b === 'object') {
-    const before = typeof a === 'object' ? a.allow : [];
-    if (added(before, b.allow).length) found.push(warn('sandbox', `server ${name}: sandbox.network.allow widened`));
-    if (b.allowLoopback && !(typeof a === 'object' && a.allowLoopback))
-      found.push(refuse('sandbox', `server ${name}: sandbox.network.allowLoopback turned on`));
-  }
-  if (added(was.paths?.write, now.paths?.write).length)
-    found.push(warn('sandbox', `server ${name}: sandbox.paths.write widened`));
-  return found;
+/** Where an audit export sends its records. */
+function destination(e: Config['audit']['exports'][number]): string {
+  if (e.type === 'file') return `file:${e.dir}`;
+  if (e.type === 'http') return e.url;
+  return `${e.host}:${e.port}`;
 }
 
 function secretsWeakenings(running: Config, next: Config): Found {

@@ -119,7 +119,7 @@ export const Gateway = Type.Object(
     reloadMayWeaken: Type.Optional(
       Type.Array(Type.Union(WEAKENING_KINDS.map((k) => Type.Literal(k))), {
         description:
-          'A reload that would weaken one of these is applied (with a warning) instead of refused: `identity` (section removed), `anonymous`, `proxies`, `issuers`, `policy` (section removed), `audit`, `sandbox`, `secrets`, `metrics`. Read from the new file at reload only; remove it once applied. See docs/operations.md.',
+          'A reload that would weaken one of these is applied (with a warning) instead of refused: `identity` (section removed, claims mapping, admin roles), `anonymous`, `proxies`, `issuers`, `policy` (section removed), `limits` (removed, or a rule of them), `inventory` (newTools accept), `audit`, `sandbox`, `servers`, `credentials` (a reference losing `{tenant}`), `secrets`, `metrics`. Read from the new file at reload only; remove it once applied. See docs/operations.md.',
       }),
     ),
     metricsToken: Type.Optional(
