@@ -18,7 +18,7 @@ const RANK: Record<Effect, number> = { deny: 0, shadow: 1, approve: 2, allow: 3 
 /** A name no policy uses: the probe of "anyone else". */
 const OTHER = '~other';
 /** Beyond this many evaluations, the comparison is not made and the change is named for review. */
-const MAX_PROBES = 200_000;
+const MAX_PROBES = 50_000;
 
 export function policyWeakenings(running: Config, next: Config): Weakening[] {
   if (!running.policy) return [];

@@ -40,12 +40,10 @@ export function serverWeakenings(running: Config, next: Config): Weakening[] {
       else found.push(warn('sandbox', `server ${name} added without a sandbox`));
     } else if (was && was.transport !== now.transport)
       found.push(warn('servers', `server ${name}: transport ${was.transport} -> ${now.transport}`));
-    if (was?.transport === 'http' && now.transport === 'http' && host(was.url) !== host(now.url))
-      found.push(
-        Object.keys(now.credentials?.headers ?? {}).length
-          ? refuse('credentials', `server ${name}: url moved to another host, its credential headers sent there`)
-          : warn('servers', `server ${name}: url moved to another host`),
-      );
+    // Any url change is named by the default (weakening-unreviewed.ts); another host with credentials is refused.
+    const sends = Object.keys(now.credentials?.headers ?? {}).length > 0;
+    if (was?.transport === 'http' && now.transport === 'http' && sends && host(was.url) !== host(now.url))
+      found.push(refuse('credentials', `server ${name}: url moved to another host, its credential headers sent there`));
   }
   return found;
 }

@@ -12,14 +12,14 @@ const JUDGED: readonly RegExp[] = [
   /^(source|literalPasswords|literalKeys|storage)\b/,
   /^gateway\.(listen|stateDir|reloadMayWeaken|allowUnauthenticated|trustedProxies|metricsToken)\b/,
   /^identity\.(resourceFromListen|apiKeys|requiredScopes|maxTokenLifetimeSec|clockToleranceSec|defaultTenant|adminRoles|platformAdminRoles|claims)\b/,
-  /^identity\.issuers\.[^ ]+\.(issuer|jwksUri|algorithms|tenant|tenants|platform)\b/,
+  /^identity\.issuers\.[^ ]+\.(issuer|jwksUri|algorithms|tenant|tenants|platform|maxTokenLifetimeSec)\b/,
   /^policy\.(files|compiled|unknownTools)\b/,
   /^limits\.rules\b/,
   /^inventory\.newTools\b/,
   /^approvals\.(maxPendingPerPrincipal|maxPendingPerTenant|ttlSeconds)\b/,
   /^audit\.(durability|readWhenUnavailable|exports|retentionDays|redact|arguments|results)\b/,
   /^secrets\.(outbound|results)\b/,
-  /^servers\.[^ ]+\.(transport|url|sandbox|credentials|name|timeouts|restart|circuit|messages|owner|contact|repository|location|environment|description)\b/,
+  /^servers\.[^ ]+\.(transport|sandbox|credentials|name|timeouts|restart|circuit|messages|owner|contact|repository|location|environment|description)\b/,
 ];
 
 /** Whose section a path is in, for the kind its note carries. */

@@ -275,3 +275,13 @@ test('warned: adminRoles-free edits the guard does not judge itself, approvals r
     );
   assert.deepEqual(found(cls('WRITE'), cls('READ')), ['warn servers']);
 });
+
+test('an http server moved to another host: refused when it sends credential headers there, else named', () => {
+  const http = (url: string, creds = '') => load(FULL, '', `  - { name: h, transport: http, url: "${url}"${creds} }\n`);
+  const headers = ', credentials: { headers: { Authorization: "local:h-{tenant}" } }';
+  assert.deepEqual(found(http('https://up.example/mcp', headers), http('https://evil.example/mcp', headers)), [
+    'refuse credentials',
+    'warn servers',
+  ]);
+  assert.deepEqual(found(http('https://up.example/mcp'), http('https://evil.example/mcp')), ['warn servers']);
+});

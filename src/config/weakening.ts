@@ -1,5 +1,8 @@
 /**
- * What a reloaded configuration would weaken, compared with the one running. Pure: the reload
+ * What a reloaded configuration would weaken, compared with the one running: identity, gateway,
+ * audit and secrets here; policy, limits, approvals and inventory in ./weakening-policy.ts; servers,
+ * sandboxes and credentials in ./weakening-servers.ts; every other changed setting, named for review,
+ * in ./weakening-unreviewed.ts (the default: nothing is applied in silence). Pure: the reload
  * (src/gateway/reload-plan.ts, from Gateway.reload) refuses the config when a `refuse` weakening is not named in the new
  * config's `gateway.reloadMayWeaken`, and notes the `warn` ones at warn level. The table of every
  * switch and why it is refused or warned is in ADR 0003 and docs/operations.md.
