@@ -106,8 +106,16 @@ function sandboxLoosened(name: string, was: Sandbox, now: Sandbox): Weakening[] 
   }
   for (const key of ['read', 'write'] as const) {
     const more = added(was.paths?.[key], now.paths?.[key]);
+    const scoped = (was.paths?.[key] ?? []).some((p) => p.includes(TENANT));
     if (more.includes('/'))
       found.push(refuse('sandbox', `server ${name}: sandbox.paths.${key} includes /: the whole host`));
+    else if (scoped && more.some((p) => !p.includes(TENANT)))
+      found.push(
+        refuse(
+          'sandbox',
+          `server ${name}: sandbox.paths.${key} no longer names {tenant}: tenants would share a folder`,
+        ),
+      );
     else if (more.length) found.push(warn('sandbox', `server ${name}: sandbox.paths.${key} widened`));
   }
   const rest = (s: Sandbox) => JSON.stringify([s.user, s.secrets, s.limits]);

@@ -248,6 +248,10 @@ test('a sandbox dropped by any spelling is refused: renamed, removed and added b
     found(load(FULL), srv('{ name: f, transport: stdio, command: /bin/true, sandbox: { paths: { read: [/] } } }')),
     ['refuse sandbox'],
   );
+  const w = (p: string) =>
+    srv(`{ name: f, transport: stdio, command: /bin/true, sandbox: { paths: { write: [${p}] } } }`);
+  assert.deepEqual(found(w('"/data/{tenant}"'), w('/data/shared')), ['refuse sandbox']);
+  assert.deepEqual(found(w('"/data/{tenant}"'), w('"/data/{tenant}", "/data/{tenant}/more"')), ['warn sandbox']);
   const plain = (s: string) => load(FULL, '', `  - { name: f, ${s} }\n`);
   assert.deepEqual(
     found(plain('transport: stdio, command: /bin/true'), plain('transport: http, url: "https://up.example/mcp"')),
