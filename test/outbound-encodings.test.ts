@@ -93,3 +93,32 @@ test("an upstream saying its own secret in such a form: the caller's answer and 
   noForm(stored, CANARY.acme, 'a stored record');
   assert.match(stored, /connected with \[REDACTED:(secret|credential)\]/, 'the result is kept, redacted');
 });
+
+test('a text that reads as far more once decoded (3 MB of U+FDFA, NFKD: 18 each) is refused as not inspectable, recorded, while another caller is served', async () => {
+  const before = reached().length;
+  const wide = '\ufdfa'.repeat(999_000);
+  const [hostile, other] = await Promise.all([
+    rpc('acme', 'tools/call', { name: 'mt__strict', arguments: { repo: `%63anary ${wide}`, n: 1 } }),
+    rpc('globex', 'tools/call', { name: 'mt__strict', arguments: { repo: 'plain', n: 1 } }),
+  ]);
+  const message = hostile.error?.message ?? '';
+  assert.match(message, /secret:outbound/, JSON.stringify(hostile).slice(0, 300));
+  assert.match(message, /cannot be checked for credentials \(not inspectable: `arguments\.repo`/);
+  assert.equal(other.result?.content?.[0]?.text, 'ok', JSON.stringify(other).slice(0, 300));
+  const after = reached().slice(before);
+  assert.equal(after.filter((r) => r.tenant === 'acme').length, 0, 'nothing of the refused call reached an upstream');
+  const served = after.filter((r) => r.tenant === 'globex' && r.msg.method === 'tools/call');
+  assert.equal(served.length, 1, 'the other call did');
+  const refused = await eventually(async () => {
+    const recs = (await t.gw.store.audit.read({ kind: 'call.refused', tenant: 'acme', limit: 5000 })).map((x) =>
+      JSON.stringify(x.event),
+    );
+    return recs.find((x) => x.includes('not inspectable'));
+  });
+  assert.ok(!refused.includes('\ufdfa'.repeat(8)), 'the record keeps none of the text');
+  assert.match(
+    refused,
+    /"repo":"\[REDACTED:(secret|not-inspectable)\]"/,
+    'the arguments are kept, that text redacted whole',
+  );
+});

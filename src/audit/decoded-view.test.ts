@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodedText, decodedView } from './decoded-view.ts';
+import { UNREAD, boundOf, decodedMade, decodedText, decodedView, withDecodeBudget } from './decoded-view.ts';
+import { Redactor } from './redact.ts';
 
 /** Each form and what it reads as. */
 const FORMS: Array<[string, string]> = [
@@ -52,7 +53,6 @@ test('the decoding is bounded: escapes of escapes three deep at most, linear in 
   const out = decodedText(long);
   assert.ok(performance.now() - started < 2000, 'a megabyte of escapes decodes in bounded time');
   assert.equal(out, '%'.repeat(200_000));
-  assert.equal(decodedText(''), undefined, 'a text too long for the memo leaves no answer behind');
   assert.equal(decodedText('a%41'), 'aA');
   assert.equal(decodedText('a%41'), 'aA', 'the memo answers as the reading');
   const marks = `a${'\u0301'.repeat(100_000)}b`;
@@ -63,4 +63,73 @@ test('the decoding is bounded: escapes of escapes three deep at most, linear in 
 test('text outside ASCII that hides nothing keeps its letters (only look-alikes fold)', () => {
   assert.equal(decodedText('日本語のテキスト'), undefined);
   assert.equal(decodedText('ｈｅｌｌｏ，世界'), 'hello,世界');
+});
+
+/** The attacker walk's hostile texts (about 1 MiB each): what each reads as, and the characters made reading it. */
+const HOSTILE: Array<[string, string]> = [
+  ['999k U+FDFA (NFKD: 18 each)', '\ufdfa'.repeat(999_000)],
+  ['%63anary and U+FDFA', `%63anary ${'\ufdfa'.repeat(999_000)}`],
+  ['a fake GitHub token escaped and U+FDFA', `%67hp_${'a1B2c3D4e5'.repeat(3)}F6g7H8 ${'\ufdfa'.repeat(999_000)}`],
+  ['&#xFDFA; references', '&#xFDFA;'.repeat(131_072)],
+  ['\\u0025 escapes of percent escapes of U+FDFA', '\\u0025EF\\u0025B7\\u0025BA'.repeat(43_690)],
+];
+
+test('a text whose reading would grow past its bound is UNREAD, and no more than the bound is made reading it', () => {
+  for (const [name, s] of HOSTILE) {
+    const before = decodedMade();
+    assert.equal(decodedText(s), UNREAD, name);
+    const made = decodedMade() - before;
+    // Every prefix reads as at most four times itself plus 16K: NFKD stops within a chunk of that.
+    assert.ok(made <= 64 * 1024, `${name}: ${made} characters made (before: up to 18,874,368)`);
+    assert.equal(decodedText(s), UNREAD, `${name}: the memo answers as the reading`);
+  }
+});
+
+test('escape runs, invisible runs and combining marks only shrink a text: read whole, never past the input', () => {
+  for (const [name, s] of [
+    ['nested %2525', '%25252D'.repeat(150_000)],
+    ['mixed escapes', '%2D\\u0063\\x41&#99;\\u{63}'.repeat(40_000)],
+    ['combining run', `a${'\u0301'.repeat(50)}`.repeat(20_000)],
+    ['zero-width run', 'a\u200b'.repeat(500_000)],
+  ]) {
+    const before = decodedMade();
+    const d = decodedText(s);
+    assert.equal(typeof d, 'string', name);
+    assert.ok((d as string).length <= s.length, name);
+    assert.ok(decodedMade() - before <= s.length, `${name}: NFKD made no more than the text`);
+  }
+});
+
+test('ordinary text outside ASCII is read whole: Korean (NFKD: three letters a syllable), a short run of ligatures', () => {
+  const korean = '한국어 텍스트입니다 '.repeat(50_000);
+  const d = decodedText(korean);
+  assert.equal(typeof d, 'string');
+  assert.ok((d as string).length > 2 * korean.length && (d as string).length <= boundOf(korean.length));
+  assert.equal(decodedText(`${'\ufdfa'.repeat(800)} %41`), `${'\ufdfa'.normalize('NFKD').repeat(800)} A`);
+  // The view (with its map) reads a long text as the text reading does, chunks and all.
+  const mixed = `${'ｃａｎ 한국어 é '.repeat(20_000)}%41`;
+  assert.equal(decodedView(mixed)?.text, decodedText(mixed));
+});
+
+test('one walk (a request, a record) shares one bound: texts that each fit are UNREAD once it is spent', () => {
+  const before = decodedMade();
+  const answers = withDecodeBudget(() =>
+    Array.from({ length: 700 }, (_, i) => decodedText(`${i} ${'\ufdfa'.repeat(900)}`)),
+  );
+  assert.equal(typeof answers[0], 'string', 'each fits its own bound (900 ligatures: 16,200 characters)');
+  assert.equal(answers.at(-1), UNREAD, "past the walk's budget");
+  const made = decodedMade() - before;
+  assert.ok(made <= 8 * 1024 * 1024 + 17_000, `${made} characters made for 700 texts (unbounded: 11.3M)`);
+  // Outside a walk each text has its own bound again (the spent budget left no answer behind).
+  assert.equal(typeof decodedText(`699 ${'\ufdfa'.repeat(900)}`), 'string');
+});
+
+test('the audit redactor takes a text past the bound whole, the one that holds a secret too', () => {
+  const secret = 'canary-acme-0123456789';
+  const r = new Redactor({ secrets: [secret], maxStringLength: 2_000_000 });
+  for (const [name, s] of [...HOSTILE, ['a secret and U+FDFA', `${secret} ${'\ufdfa'.repeat(999_000)}`]]) {
+    const out = JSON.stringify(r.redact({ text: s }).value);
+    assert.ok(!out.includes('\ufdfa') && !out.includes('FDFA') && !out.includes(secret), name);
+    assert.match(out, /\[REDACTED:(not-inspectable|secret)\]/, name);
+  }
 });

@@ -12,7 +12,14 @@
  * it came from, so a secret found in it is cut out of the original.
  *
  * Bounded: at most ROUNDS rounds (an escape of an escape: `%5Cu0063`, `\\u0063`, `％４３`), each linear
- * in its text (NFKD grows a character to at most 18). A text without a marker (`%`, `\`, `&#`, a
+ * in its text. Escapes and invisible runs only shrink a text; NFKD grows one character to up to 18
+ * (U+FDFA), so a reading is made only up to `boundOf` characters (four times the text, at least 16K,
+ * at most 4M) and, within `withDecodeBudget`, up to what the walk has left (one request or record):
+ * NFKD is made a chunk at a time, each chunk small enough that its output cannot pass what is left,
+ * so no more than the bound is ever made. Past it the reading is UNREAD and each finder decides what
+ * that means: the outbound check refuses the text as not inspectable, the redactors take it whole
+ * (docs/policy.md). Before, 3 MB of U+FDFA made 18.9M characters and their maps: 1.3 GB and
+ * seconds of a blocked event loop. A text without a marker (`%`, `\`, `&#`, a
  * character outside ASCII) has no view: native searches decide (about 0.3 µs for 1 KB), so plain
  * ASCII costs what it did. Not undone (no bounded reading can): base64 of base64, compression,
  * encryption, any transform of the caller's choosing (docs/policy.md says so).
@@ -33,6 +40,43 @@ const ESCAPE =
 const HIDING =
   /(?<=[\x21-\x7e])(?=[\u0080-\u{10ffff}])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cs}]+(?=[\x21-\x7e])/gu;
 const ROUNDS = 3;
+/** NFKD makes one UTF-16 code unit at most this many (U+FDFA). */
+const MOST = 18;
+const GROWTH = 4;
+const FLOOR = 16 * 1024;
+const DECODED_MAX = 4 * 1024 * 1024;
+
+/** A text whose decoded reading would pass its bound: not made. */
+export const UNREAD: unique symbol = Symbol('unread');
+export type Decoded = string | undefined | typeof UNREAD;
+
+/**
+ * The most a text of `n` characters may read as decoded: four times it (Korean, NFKD's largest
+ * ordinary growth, is three), at least 16K (a short text of ligatures), at most 4M characters.
+ */
+export const boundOf = (n: number): number => Math.min(DECODED_MAX, Math.max(FLOOR, GROWTH * n));
+
+/** What the decoded readings of the current walk may still make (characters). */
+let budget = Number.POSITIVE_INFINITY;
+/** Characters the decoded readings made since the process started (NFKD output and escapes undone): tests count work with it. */
+let made = 0;
+export const decodedMade = (): number => made;
+
+/**
+ * `f` with every decoded reading made inside it sharing one bound: twice the largest text's (8M
+ * characters), so a request or record of many texts that each grow to their bound is bounded as a
+ * whole (700K one-character strings of U+FDFA, 4 MiB, would read as 12.6M). A text read after the
+ * walk's budget is spent is UNREAD. Nested calls share the outer one's.
+ */
+export function withDecodeBudget<T>(f: () => T): T {
+  if (budget !== Number.POSITIVE_INFINITY) return f();
+  budget = 2 * DECODED_MAX;
+  try {
+    return f();
+  } finally {
+    budget = Number.POSITIVE_INFINITY;
+  }
+}
 
 /**
  * False when the decoding cannot change `s`: no `%`, `\`, `&#`, nor a character outside ASCII (UTF-8
@@ -51,26 +95,35 @@ export interface DecodedView {
 
 /** The last text asked about and its decoded text: the finders ask for a text's twice (values, formats). */
 let lastText = '';
-let lastDecoded: string | undefined;
-const MEMO_MAX = 64 * 1024;
+let lastDecoded: Decoded;
 
 /**
- * `s` with its escapes undone and its look-alikes folded, when that changes it; undefined otherwise.
- * Text only (native replaces and NFKD, no map): what the finders search first. Where it holds
- * something, `decodedView` says where in `s` that came from.
+ * `s` with its escapes undone and its look-alikes folded, when that changes it; undefined otherwise;
+ * UNREAD when that would pass its bound (`boundOf`, or what the walk's budget has left). Text only
+ * (native replaces and NFKD, no map): what the finders search first. Where it holds something,
+ * `decodedView` says where in `s` that came from.
  */
-export function decodedText(s: string): string | undefined {
+export function decodedText(s: string): Decoded {
   if (s === lastText) return lastDecoded;
-  const decoded = hasMarkers(s) ? decode(s) : undefined;
-  // A longer text is not kept alive by the memo (the redactor reads strings of up to 1 MiB).
-  if (s.length <= MEMO_MAX) {
-    lastText = s;
-    lastDecoded = decoded;
-  }
+  if (!hasMarkers(s)) return remember(s, undefined);
+  const own = boundOf(s.length);
+  const limit = Math.min(own, budget);
+  const decoded = decode(s, limit);
+  if (typeof decoded === 'string') budget -= decoded.length;
+  else if (decoded === UNREAD) budget -= limit;
+  // Unread for want of the walk's budget is no answer about the text itself: not remembered.
+  return decoded === UNREAD && limit < own ? decoded : remember(s, decoded);
+}
+
+function remember(s: string, decoded: Decoded): Decoded {
+  // Any length: the finders ask for a long text's twice too, and what is kept is bounded (one text
+  // and a reading of at most 4M characters, until the next text).
+  lastText = s;
+  lastDecoded = decoded;
   return decoded;
 }
 
-function decode(s: string): string | undefined {
+function decode(s: string, limit: number): Decoded {
   let t = s;
   let fold = NOT_ASCII.test(t);
   for (let round = 0; round < ROUNDS; round++) {
@@ -86,7 +139,9 @@ function decode(s: string): string | undefined {
     if (fold) {
       fold = false;
       // NFKD, not NFKC: `e` and U+0301 stay two characters, and the mark goes as one that hides.
-      const f = t.normalize('NFKD').replace(HIDING, '');
+      const n = foldBounded(t, limit);
+      if (n === undefined) return UNREAD;
+      const f = n.replace(HIDING, '');
       if (f !== t) {
         t = f;
         changed = true;
@@ -95,6 +150,43 @@ function decode(s: string): string | undefined {
     if (!changed || !hasEscapes(t)) break;
   }
   return t === s ? undefined : t;
+}
+
+/**
+ * NFKD of `t`, or undefined when it would pass `limit` characters or any prefix of `t` would read as
+ * more than GROWTH times itself plus FLOOR: in one go when even all of it at the most growth stays
+ * within (every text up to about 1,100 characters), else a chunk at a time, each small enough that
+ * its NFKD cannot pass either, so no more is made than the bound (3 MB of U+FDFA stops after 21K
+ * characters made). A chunk ends before a character below U+0300 where there is one near (a
+ * starter: NFKD reorders only runs of marks), else never inside a surrogate pair.
+ */
+function foldBounded(t: string, limit: number): string | undefined {
+  if (t.length * MOST <= limit && t.length * (MOST - GROWTH) <= FLOOR) {
+    const f = t.normalize('NFKD');
+    made += f.length;
+    return f;
+  }
+  let out = '';
+  for (let i = 0; i < t.length; ) {
+    const prefix = (GROWTH * i + FLOOR - out.length) / (MOST - GROWTH);
+    const n = Math.floor(Math.min(prefix, (limit - out.length) / MOST));
+    if (n < 1) return undefined;
+    const end = chunkEnd(t, i, Math.min(t.length, i + n));
+    const f = t.slice(i, end).normalize('NFKD');
+    made += f.length;
+    out += f;
+    if (out.length > limit || out.length > GROWTH * end + FLOOR) return undefined;
+    i = end;
+  }
+  return out;
+}
+
+function chunkEnd(t: string, i: number, end: number): number {
+  if (end >= t.length) return t.length;
+  for (let p = end; p > i && p > end - 64; p--) if (t.charCodeAt(p) < 0x300) return p;
+  const c = t.charCodeAt(end);
+  if (c < 0xdc00 || c > 0xdfff) return end;
+  return end - 1 > i ? end - 1 : end + 1;
 }
 
 const hasEscapes = (t: string) => t.includes('%') || t.includes('\\') || t.includes('&#');
@@ -113,9 +205,9 @@ export function decodedView(s: string): DecodedView | undefined {
   const apply = (out: Out | undefined): boolean => {
     if (!out) return false;
     // Compose: the view's character j came from the step input's [out.from[j], out.to[j]).
-    const f = new Int32Array(out.text.length);
-    const t = new Int32Array(out.text.length);
-    for (let j = 0; j < out.text.length; j++) {
+    const f = new Int32Array(out.length);
+    const t = new Int32Array(out.length);
+    for (let j = 0; j < out.length; j++) {
       f[j] = from ? from[out.from[j]] : out.from[j];
       t[j] = to ? to[out.to[j] - 1] : out.to[j];
     }
@@ -142,24 +234,45 @@ export function decodedView(s: string): DecodedView | undefined {
   return from && to && text !== s ? { text, from, to } : undefined;
 }
 
-/** One step's output: the text and, per character, the range of the step's input it came from. */
+/**
+ * One step's output: the text and, per character, the range of the step's input it came from. The
+ * map is two typed arrays grown by doubling (4 bytes a character each, where arrays of numbers took
+ * 8 and a push per character), the text its pieces joined once.
+ */
 class Out {
-  text = '';
-  from: number[] = [];
-  to: number[] = [];
+  #parts: string[] = [];
+  length = 0;
+  from = new Int32Array(64);
+  to = new Int32Array(64);
+  get text(): string {
+    if (this.#parts.length > 1) this.#parts = [this.#parts.join('')];
+    return this.#parts[0] ?? '';
+  }
+  #room(k: number): void {
+    if (this.length + k <= this.from.length) return;
+    const size = Math.max(2 * this.from.length, this.length + k);
+    const from = new Int32Array(size);
+    const to = new Int32Array(size);
+    from.set(this.from.subarray(0, this.length));
+    to.set(this.to.subarray(0, this.length));
+    this.from = from;
+    this.to = to;
+  }
   push(t: string, a: number, b: number): void {
-    this.text += t;
-    for (let k = 0; k < t.length; k++) {
-      this.from.push(a);
-      this.to.push(b);
-    }
+    this.#parts.push(t);
+    this.#room(t.length);
+    this.from.fill(a, this.length, this.length + t.length);
+    this.to.fill(b, this.length, this.length + t.length);
+    this.length += t.length;
   }
   /** `src[a, b)` unchanged, each character from itself. */
   copy(src: string, a: number, b: number): void {
-    this.text += src.slice(a, b);
+    if (b <= a) return;
+    this.#parts.push(src.slice(a, b));
+    this.#room(b - a);
     for (let k = a; k < b; k++) {
-      this.from.push(k);
-      this.to.push(k + 1);
+      this.from[this.length] = k;
+      this.to[this.length++] = k + 1;
     }
   }
 }

@@ -9,6 +9,7 @@
 // Paths: a small JSONPath (../util/json-path.ts), e.g. `$.arguments.email`, `$.items[*].card`, `$..ssn`.
 
 import { SecretMatcher, marker, redactWellKnown, redactWellKnownDecoded } from './secret-patterns.ts';
+import { withDecodeBudget } from './decoded-view.ts';
 import { parseJsonPath, type Step } from '../util/json-path.ts';
 
 export interface RedactorOptions {
@@ -146,7 +147,8 @@ export class Redactor {
     try {
       let out: unknown;
       if (this.rootMatched && value !== undefined) out = this.hit('path', ctx);
-      else out = this.walk(value, 0, this.rootStates, ctx);
+      // One bound for the record's decoded readings (./decoded-view.ts): a text past it is redacted whole.
+      else out = withDecodeBudget(() => this.walk(value, 0, this.rootStates, ctx));
       return { value: out, count: ctx.count, withheld: ctx.withheld, kinds: [...ctx.kinds].sort() };
     } catch {
       return { value: WITHHELD, count: 0, withheld: true, kinds: ['error'] };
@@ -156,7 +158,7 @@ export class Redactor {
   redactString(s: string): { text: string; count: number } {
     const ctx: Ctx = { count: 0, kinds: new Set(), nodes: 0, withheld: false };
     try {
-      return { text: this.str(String(s), ctx), count: ctx.count };
+      return { text: withDecodeBudget(() => this.str(String(s), ctx)), count: ctx.count };
     } catch {
       return { text: WITHHELD, count: 0 };
     }

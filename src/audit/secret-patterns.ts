@@ -11,9 +11,11 @@
 // ever puts a secret into an error message or a kind name.
 
 import { hash } from 'node:crypto';
-import { decodedText, decodedView } from './decoded-view.ts';
+import { UNREAD, decodedText, decodedView } from './decoded-view.ts';
 
 export const marker = (kind: string): string => `[REDACTED:${kind}]`;
+/** The kind of a text redacted whole because its decoded view would pass its bound (./decoded-view.ts). */
+const NOT_INSPECTABLE = 'not-inspectable';
 
 // ---------------------------------------------------------------------------------------------
 // 1. Secret values: Aho-Corasick.
@@ -146,7 +148,7 @@ function secretEncodings(secret: string): { exact: Needle[]; caseless: string[] 
   add(secret);
   // As a text's decoded view reads it (a value outside ASCII: NFKD, marks inside ASCII left out).
   const seen = decodedText(secret);
-  if (seen !== undefined && seen.length >= 6) add(seen);
+  if (typeof seen === 'string' && seen.length >= 6) add(seen);
   // JSON-escaped: as JSON.stringify writes it, with \uXXXX for non-ASCII (either hex case),
   // with escaped slashes, and escaped twice (a JSON document carried inside a JSON string).
   for (const once of [jsonInner(secret), uEscape(jsonInner(secret), false), uEscape(jsonInner(secret), true)]) {
@@ -294,7 +296,8 @@ export class SecretMatcher {
    * The spans of `s` that hold a value, read as it is and, when it holds an escape or a character
    * outside ASCII, as its decoded view (./decoded-view.ts: percent, `\u`/`\x` and HTML escapes,
    * NFKD look-alikes, invisible characters inside ASCII left out), each found span cut from the
-   * original.
+   * original. A text whose decoded view would pass its bound (./decoded-view.ts: UNREAD) is one
+   * span, the whole text: what cannot be read is taken whole (`hasRaw` says what its raw reading holds).
    */
   find(s: string): ReadonlyArray<Span> {
     if (!this.needles) this.makeNeedles();
@@ -304,7 +307,8 @@ export class SecretMatcher {
     if (memo) for (let i = 0; i < this.memoText.length; i++) if (this.memoText[i] === s) return this.memoSpans[i];
     const found = this.mayHold(s) ? this.spans(s) : [];
     const decoded = decodedText(s);
-    if (
+    if (decoded === UNREAD) found.push([0, s.length]);
+    else if (
       decoded !== undefined &&
       this.mayHold(this.asciiOnly ? asciiRuns(decoded) : decoded) &&
       this.spans(decoded).length
@@ -317,6 +321,12 @@ export class SecretMatcher {
       this.memoNext = (this.memoNext + 1) % this.memoText.length;
     }
     return spans;
+  }
+
+  /** Whether `s` as it is (not its decoded view) holds a value: the outbound check's answer for a text it cannot read decoded. */
+  hasRaw(s: string): boolean {
+    if (!this.needles) this.makeNeedles();
+    return this.mayHold(s) && this.spans(s).length > 0;
   }
 
   /**
@@ -608,10 +618,16 @@ export function redactWellKnown(s: string, note: (kind: string) => void, except?
  * `redactWellKnown` does for what the text shows as it is (run that first). The view's changed part
  * (from the first to the last character the formats replaced) is mapped back to the original and
  * replaced by one marker (named `secret` when it took several kinds): two tokens in one text take
- * what lies between them with them, which only removes more.
+ * what lies between them with them, which only removes more. A text whose decoded view would pass
+ * its bound (./decoded-view.ts: UNREAD) is replaced whole by `[REDACTED:not-inspectable]`.
  */
 export function redactWellKnownDecoded(s: string, note: (kind: string) => void, except?: string): string {
   const decoded = decodedText(s);
+  // Past the decoded reading's bound the text is not stored or shown: what it hides cannot be told.
+  if (decoded === UNREAD) {
+    note(NOT_INSPECTABLE);
+    return marker(NOT_INSPECTABLE);
+  }
   if (decoded === undefined || redactWellKnown(decoded, nothing, except) === decoded) return s;
   const view = decodedView(s);
   // One marker for the changed part: named by its kind, or `secret` when it took several.

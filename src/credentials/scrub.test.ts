@@ -130,3 +130,28 @@ test('find: look-alike texts that hold no value are not credentials', () => {
     assert.equal(scrubber.text(b), b, b);
   }
 });
+
+test('a text whose decoded reading would pass its bound is never clean: find names where, value and patterns take it whole', () => {
+  const secret = 'canary-acme-0123456789';
+  const scrubber = new SecretScrubber();
+  scrubber.update([secret]);
+  const wide = '\ufdfa'.repeat(999_000);
+  const found = scrubber.find({ name: 'echo', arguments: { notes: [{ text: `%63anary ${wide}` }] } });
+  assert.equal(found.length, 1, found.join(' | '));
+  assert.match(found[0], /^not inspectable: `arguments\.notes\[0\]\.text` does not read within its bound/);
+  // Content blocks read together (a value split across them) are bounded as one text too.
+  const blocks = scrubber.find({ arguments: { notes: ['ok', { text: wide }] } }).map((k) => k.split('` ')[0]);
+  assert.deepEqual(blocks, ['not inspectable: `arguments.notes', 'not inspectable: `arguments.notes[1].text']);
+  // Its raw reading still decides what it says.
+  const both = scrubber.find({ arguments: { q: `${secret} ${wide}` } });
+  assert.deepEqual(
+    both.map((k) => k.split(':')[0]),
+    ['injected credential', 'not inspectable'],
+  );
+  const value = scrubber.value({ text: `${secret.replace('c', '%63')} ${wide}` });
+  assert.deepEqual(value, { text: '[REDACTED:credential]' });
+  const shown = scrubber.patterns({ text: `%67hp_${'Q7x2Lm9Kp4'.repeat(3)}Zt81Wd ${wide}` });
+  assert.deepEqual(shown, { text: '[REDACTED:not-inspectable]' });
+  // A short run of the same reads as it is (one bound of its own per text).
+  assert.deepEqual(scrubber.find({ q: `${'\ufdfa'.repeat(10)} plain` }), []);
+});

@@ -9,7 +9,8 @@
  */
 import type { Logger } from '../observability/logger.ts';
 import { SecretMatcher, marker, redactWellKnown, redactWellKnownDecoded } from '../audit/secret-patterns.ts';
-import { decodedText } from '../audit/decoded-view.ts';
+import { UNREAD, boundOf, decodedText, withDecodeBudget } from '../audit/decoded-view.ts';
+import { type ValuePath, pathText } from '../util/well-formed.ts';
 
 const MAX_DEPTH = 64;
 const nothing = () => {};
@@ -80,6 +81,10 @@ export class SecretScrubber {
    * consecutive array items (content blocks) is found in their concatenation and removed from each.
    */
   value<T>(v: T, extra: readonly string[] = []): T {
+    return withDecodeBudget(() => this.#value(v, extra));
+  }
+
+  #value<T>(v: T, extra: readonly string[]): T {
     // A connection's values are normally among those already held: the compiled matcher serves; a
     // new automaton is built only for values it does not know (building one costs more than a scan).
     const unknown = extra.filter((x) => x.length >= 6 && !this.#values.has(x));
@@ -101,22 +106,42 @@ export class SecretScrubber {
    * JWTs, cloud and API tokens; not the `password=` heuristic, which names too much that is not one),
    * also in the text's decoded view (../audit/decoded-view.ts): percent, `\u`/`\x` and HTML escapes,
    * NFKD look-alikes, and a token split by invisible or combining marks, looked for without them.
-   * The kinds found, empty when none; past the depth bound, `nested too deeply to check`.
+   * The kinds found, empty when none; past the depth bound, `nested too deeply to check`; a text
+   * whose decoded view would pass its bound (../audit/decoded-view.ts, per text and per call), `not
+   * inspectable: …` naming where (what its raw reading holds is still said): never clean.
    */
   find(v: unknown): string[] {
+    return withDecodeBudget(() => this.#find(v));
+  }
+
+  #find(v: unknown): string[] {
     const found = new Set<string>();
     const matcher = this.#matcher;
     const note = (kind: string) => found.add(kind);
-    const look = (text: string) => {
+    const look = (text: string, at: ValuePath) => {
+      const decoded = decodedText(text);
+      if (decoded === UNREAD) {
+        // What its raw reading holds is still said; the rest cannot be read: never clean.
+        if (matcher?.hasRaw(text)) found.add('injected credential');
+        redactWellKnown(text, note, 'key-value');
+        found.add(notInspectable(at, text.length));
+        return;
+      }
       // The matcher reads the decoded view itself (and cuts what it finds out of the original).
       if (matcher?.find(text).length) found.add('injected credential');
       redactWellKnown(text, note, 'key-value');
-      const decoded = decodedText(text);
       if (decoded !== undefined) redactWellKnown(decoded, note, 'key-value');
     };
-    const walk = (x: unknown, depth: number): void => {
+    const joined = (texts: string[], at: ValuePath) => {
+      const all = texts.join('');
+      if (decodedText(all) !== UNREAD) {
+        if (matcher?.find(all).length) found.add('injected credential');
+      } else if (matcher?.hasRaw(all)) found.add('injected credential');
+      else found.add(notInspectable(at, all.length));
+    };
+    const walk = (x: unknown, depth: number, at: ValuePath): void => {
       if (typeof x === 'string') {
-        look(x);
+        look(x, at);
         return;
       }
       if (!x || typeof x !== 'object') return;
@@ -126,21 +151,25 @@ export class SecretScrubber {
       }
       if (Array.isArray(x)) {
         const texts = x.map(textOf).filter((t): t is string => t !== undefined);
-        if (texts.length > 1 && matcher?.find(texts.join('')).length) found.add('injected credential');
-        for (const y of x) walk(y, depth + 1);
+        if (texts.length > 1 && matcher) joined(texts, at);
+        for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, [...at, i]);
         return;
       }
       for (const [k, y] of Object.entries(x)) {
-        look(k);
-        walk(y, depth + 1);
+        look(k, [...at, k]);
+        walk(y, depth + 1, [...at, k]);
       }
     };
-    walk(v, 0);
+    walk(v, 0, []);
     return [...found];
   }
 
   /** A deep copy with well-known secret formats replaced by markers (results, when configured). */
   patterns<T>(v: T): T {
+    return withDecodeBudget(() => this.#patterns(v));
+  }
+
+  #patterns<T>(v: T): T {
     const text = (s: string) => redactWellKnownDecoded(redactWellKnown(s, nothing), nothing);
     const walk = (x: unknown, depth: number): unknown => {
       if (typeof x === 'string') return text(x);
@@ -196,6 +225,12 @@ export class SecretScrubber {
     });
   }
 }
+
+/** A kind `find` says for a text it cannot read decoded: where, and the bound it would pass. */
+const NOT_INSPECTABLE = 'not inspectable';
+export const isNotInspectable = (kind: string): boolean => kind.startsWith(NOT_INSPECTABLE);
+const notInspectable = (at: ValuePath, n: number): string =>
+  `${NOT_INSPECTABLE}: \`${pathText(at) || '(the whole value)'}\` does not read within its bound with its escapes and look-alikes undone (at most ${boundOf(n)} characters, four times its length in any part)`;
 
 const IDENTIFIERS = new Set(['uri', 'uriTemplate', 'mimeType', 'type', 'name']);
 const WITHHELD_DEEP = '[withheld: nested too deeply to check for secrets]';

@@ -10,6 +10,7 @@ import { GatehouseError } from '../../protocol/errors.ts';
 import { withheldCancelReason } from '../../protocol/cancel-reason.ts';
 import type { CheckAnswer } from '../../gateway/forward.ts';
 import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
+import { isNotInspectable } from '../../credentials/scrub.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
 export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => {
@@ -17,8 +18,9 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
   if (effect === 'allow' || s.decision?.effect === 'shadow') return;
   const found = credentials.scrubber.find(s.upstream);
   if (!found.length) return;
-  const why = `the request carries a credential (${found.join(', ')})`;
-  if (effect === 'approve' && s.method === 'tools/call') {
+  const why = carries('the request', found);
+  // A text the finder cannot read is refused, not put before a person: what it hides is not shown either.
+  if (effect === 'approve' && s.method === 'tools/call' && !found.some(isNotInspectable)) {
     s.decision = {
       ...s.decision,
       effect: 'approval',
@@ -36,6 +38,18 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
   };
   throw refusedOutbound(why);
 };
+
+/**
+ * Why `subject` is refused: the credential kinds found, and each text that could not be read decoded
+ * within its bound (../../audit/decoded-view.ts), by where.
+ */
+function carries(subject: string, found: string[]): string {
+  const kinds = found.filter((k) => !isNotInspectable(k));
+  const unread = found.filter(isNotInspectable);
+  const parts = kinds.length ? [`${subject} carries a credential (${kinds.join(', ')})`] : [];
+  if (unread.length) parts.push(`${subject} cannot be checked for credentials (${unread.join('; ')})`);
+  return parts.join('; ');
+}
 
 /** The refusal of what carries a credential on its way out, said `why` (the kinds found, never a value). */
 function refusedOutbound(why: string): GatehouseError {
@@ -58,7 +72,7 @@ export function inspectAnswers(s: CallState, { credentials, outboundSecrets }: P
     if ((outboundSecrets ?? 'deny') === 'allow') return;
     const found = credentials.scrubber.find(answer);
     if (!found.length) return;
-    const why = `the client's answer to \`${method}\` carries a credential (${found.join(', ')})`;
+    const why = carries(`the client's answer to \`${method}\``, found);
     if (s.decision)
       s.decision = { ...s.decision, reasons: [...s.decision.reasons, `${why}: refused (secret:outbound)`] };
     throw refusedOutbound(why);
