@@ -568,6 +568,11 @@ export class Gateway {
   }
 
   /** Connected and its catalogue loaded: what /readyz reports per upstream. */
+  /** Whether every tenant's secrets to look for in requests are learned, or a promise of it (known-secrets.ts). */
+  secretsLearned(): true | Promise<boolean> {
+    return this.#secrets.learned();
+  }
+
   upstreamReady(name: string): boolean {
     return this.fleet.ready(name);
   }

@@ -23,6 +23,8 @@ const EVERY_MS = 10 * 60_000;
 const NEW_TENANTS_MS = 5_000;
 /** How long a start waits for what it learns before it goes on (the rest is learned meanwhile). */
 const START_WAIT_MS = 2_000;
+/** How long a request that needs them waits for the first round, past the start's wait, before it is refused. */
+const CALL_WAIT_MS = 10_000;
 
 /** The tenants this gateway knows of, from its config and its API keys. */
 async function knownTenants(config: Config, apiKeys: ApiKeyStore): Promise<string[]> {
@@ -88,9 +90,27 @@ export class SecretLearner {
     }
   }
 
+  /** The first round, until it is over (with or without failure: what could not be learned is logged). */
+  #first: Promise<void> | undefined;
+  #firstOver = false;
+
+  /**
+   * Whether the first round is over: true, or a promise of whether it was within CALL_WAIT_MS. What
+   * goes upstream is checked against every tenant's secrets (pipeline inspect): before they are
+   * learned, a request waits for them, and is refused rather than sent unchecked (a start slower
+   * than START_WAIT_MS let another tenant's secret through: seen under load).
+   */
+  learned(): true | Promise<boolean> {
+    if (this.#firstOver || !this.#first) return true;
+    return Promise.race([this.#first.then(() => true), sleep(CALL_WAIT_MS).then(() => this.#firstOver)]);
+  }
+
   /** Learn (waiting at most START_WAIT_MS), then new tenants every five seconds and all every ten minutes. */
   async start(): Promise<void> {
-    await Promise.race([this.learn(), sleep(START_WAIT_MS)]);
+    this.#first = this.learn().finally(() => {
+      this.#firstOver = true;
+    });
+    await Promise.race([this.#first, sleep(START_WAIT_MS)]);
     this.#timer = setInterval(() => void this.learn(), EVERY_MS);
     this.#timer.unref();
     this.#newTenants = setInterval(() => void this.learn(true), NEW_TENANTS_MS);

@@ -40,6 +40,8 @@ export interface EndpointSources {
   validators: SchemaValidators;
   approvals: ApprovalService;
   credentials: { pool: CredentialedUpstreams; scrubber: SecretScrubber };
+  /** Whether every tenant's secrets to look for are learned (true), or a promise of it. */
+  secretsLearned(): true | Promise<boolean>;
   fleet: UpstreamFleet;
   upstreams: Map<string, Upstream>;
   holds: Holds;
@@ -92,6 +94,7 @@ export function endpointDeps(gw: EndpointSources, own: EndpointOwn): EndpointDep
       pool: gw.credentials.pool,
       scrubber: gw.credentials.scrubber,
       configOf: (name: string) => gw.fleet.configOf(name),
+      learned: () => gw.secretsLearned(),
     },
     upstreams: gw.upstreams,
     servers: () => gw.config.servers.filter((s) => !s.disabled).map((s) => s.name),

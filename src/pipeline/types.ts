@@ -125,6 +125,8 @@ export interface PipelineDeps {
     pool: CredentialedUpstreams;
     scrubber: SecretScrubber;
     configOf: (server: string) => ServerConfig | undefined;
+    /** Whether every tenant's secrets to look for are learned (true), or a promise of it (known-secrets.ts). */
+    learned?: () => true | Promise<boolean>;
   };
   /** What a request carrying a credential gets (`secrets.outbound`); default deny. */
   outboundSecrets?: 'deny' | 'approve' | 'allow';

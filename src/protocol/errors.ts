@@ -175,6 +175,16 @@ const CATALOGUE = {
     message: 'the gateway holds too much unread upstream data: the response was refused',
   },
   E_CANCELLED: { rpc: RPC.INTERNAL_ERROR, http: 200, message: 'request cancelled' },
+  /**
+   * Just started, the gateway has not yet learned every tenant's secrets that it looks for in what
+   * goes upstream (credentials/known-secrets.ts), and did not within a few seconds: a request is not
+   * sent unchecked; worth retrying.
+   */
+  E_SECRETS_NOT_LEARNED: {
+    rpc: RPC.INTERNAL_ERROR,
+    http: 503,
+    message: 'the gateway is still learning the secrets it looks for in requests: retry shortly',
+  },
   E_SHUTTING_DOWN: { rpc: RPC.INTERNAL_ERROR, http: 503, message: 'gateway shutting down' },
   /** Over `gateway.maxConnections` or `maxConnectionsPerAddress`: the connection is answered and closed before it is read. */
   E_TOO_MANY_CONNECTIONS: {

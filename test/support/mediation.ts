@@ -15,6 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ROOT, createKey, startGateway, stdioServer, type TestGateway } from './gateway.ts';
 import { localSecrets } from './secrets.ts';
 import { openLegacySession, postLegacy, type Reply } from './rpc.ts';
+import { eventually } from './eventually.ts';
 import type { Logger } from '../../src/observability/logger.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-mediation-'));
@@ -116,6 +117,11 @@ export function startMediationGateway(opts: { log?: Logger; audit?: string } = {
       keys[tenant] = await createKey(t.file, { name: tenant, tenant, scopes });
     }
     keys.acme2 = await createKey(t.file, { name: 'acme-two', tenant: 'acme', scopes: 'mcp:read' });
+    // The keys made the tenants known after the start: the gateway learns a new tenant's secrets
+    // within five seconds (credentials/known-secrets.ts); tests of the outbound check start once it has.
+    await eventually(() => Object.values(CANARY).every((c) => t.gw.credentials.scrubber.find({ c }).length > 0), {
+      timeoutMs: 15_000,
+    });
   });
   after(async () => {
     await t?.close();

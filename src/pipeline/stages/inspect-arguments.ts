@@ -13,9 +13,20 @@ import { loneSurrogateAt, pathText } from '../../util/well-formed.ts';
 import { isNotInspectable } from '../../credentials/scrub.ts';
 import type { CallState, PipelineDeps, Stage } from '../types.ts';
 
-export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => {
-  const effect = outboundSecrets ?? 'deny';
+export const inspectArguments: Stage = (s, deps) => {
+  const effect = deps.outboundSecrets ?? 'deny';
   if (effect === 'allow' || s.decision?.effect === 'shadow') return;
+  // Just started: every tenant's secrets are looked for once learned, never sent unchecked before.
+  const learned = deps.credentials.learned?.() ?? true;
+  if (learned !== true)
+    return learned.then((ok) => {
+      if (!ok) throw new GatehouseError('E_SECRETS_NOT_LEARNED');
+      inspectLearned(s, deps, effect);
+    });
+  inspectLearned(s, deps, effect);
+};
+
+function inspectLearned(s: CallState, { credentials }: PipelineDeps, effect: 'deny' | 'approve'): void {
   const found = credentials.scrubber.find(s.upstream);
   if (!found.length) return;
   const why = carries('the request', found);
@@ -37,7 +48,7 @@ export const inspectArguments: Stage = (s, { credentials, outboundSecrets }) => 
     reasons: [...(s.decision?.reasons ?? []), why],
   };
   throw refusedOutbound(why);
-};
+}
 
 /**
  * Why `subject` is refused: the credential kinds found, and each text that could not be read decoded
