@@ -1,7 +1,7 @@
 /**
  * Legacy sessions are judged by the store's clock, not by each replica's own (ADR 0013): two real
  * replicas on a fresh PostgreSQL schema, B's wall clock ten minutes ahead (the preload of
- * test/replica-clock.test.ts), sessions idle after 120 s. B takes A's sessions as live, counts them
+ * test/replica-clock.test.ts), sessions idle after 40 s. B takes A's sessions as live, counts them
  * toward the tenant's cap, and its sweeps leave them alone; before, B refused A's sessions as idle,
  * let a tenant past its cap, and purged every session A's callers held. And what crosses Redis
  * between them (a real subscriber on every channel of the deployment) never holds a session id.
@@ -29,9 +29,9 @@ import { skewedClockEnv } from './support/clock-skew.ts';
 import { sessionDigest } from '../src/sessions/session-digest.ts';
 
 const SKEW_MS = 600_000;
-const IDLE_S = 120;
+const IDLE_S = 40;
 /** A replica sweeps every min(60 s, idle time) from its start. */
-const SWEEP_MS = 60_000;
+const SWEEP_MS = 40_000;
 
 const schema = freshPgSchema();
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-session-clock-'));
