@@ -14,13 +14,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, runCli, startCli, stdioServer } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
-import { tcpProxy } from './support/tcp-proxy.ts';
-import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
+import { pgBehindProxy } from './support/pg-behind-proxy.ts';
+import { requireService } from './support/services.ts';
 
 const CHAOS = join(ROOT, 'test/fixtures/upstreams/chaos-server.ts');
 const SERVERS = `servers:\n${stdioServer('chaos', CHAOS)}    tools: { slow: { class: WRITE }, ok: { class: WRITE } }\n`;
@@ -69,18 +68,7 @@ async function sqliteSetup(t: TestContext, dir: string): Promise<Setup> {
 }
 
 async function pgSetup(t: TestContext, dir: string): Promise<Setup> {
-  const schema = freshPgSchema();
-  const admin = new pg.Client({ connectionString: pgTestUrl() });
-  await admin.connect();
-  t.after(async () => {
-    await admin.end();
-    await dropPgSchema(schema).catch(() => {});
-  });
-  await admin.query(`create schema "${schema}"`);
-  const proxy = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
-  const u = new URL(pgTestUrl());
-  u.port = String(proxy.port);
-  u.searchParams.set('options', `-c search_path=${schema}`);
+  const { schema, admin, proxy, url: u } = await pgBehindProxy(t);
   const state = join(dir, 'state');
   return {
     yaml: `version: 1\ngateway: { listen: { host: 127.0.0.1, port: 0 }, stateDir: ${JSON.stringify(state)} }\nstorage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(u.toString())}\n${SERVERS}`,

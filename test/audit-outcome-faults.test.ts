@@ -23,6 +23,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ROOT, startCli, startGateway, stdioServer } from './support/gateway.ts';
 import { eventually } from './support/eventually.ts';
 import { tcpProxy } from './support/tcp-proxy.ts';
+import { pgBehindProxy } from './support/pg-behind-proxy.ts';
 import { postModernCall } from './support/rpc.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dropPgSchema, freshPgSchema, pgTestUrl, requireService } from './support/services.ts';
@@ -152,18 +153,7 @@ test('sqlite, the spool cannot grow (EFBIG, as a full disk): calls in flight are
 
 test('postgresql cut under calls in flight: answered "outcome unrecorded", /readyz 503; the store back, the live gateway records their outcomes', async (t: TestContext) => {
   if (!(await requireService(t, 'postgres'))) return;
-  const schema = freshPgSchema();
-  const admin = new pg.Client({ connectionString: pgTestUrl() });
-  await admin.connect();
-  t.after(async () => {
-    await admin.end();
-    await dropPgSchema(schema).catch(() => {});
-  });
-  await admin.query(`create schema "${schema}"`);
-  const proxy = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
-  const u = new URL(pgTestUrl());
-  u.port = String(proxy.port);
-  u.searchParams.set('options', `-c search_path=${schema}`);
+  const { schema, admin, proxy, url: u } = await pgBehindProxy(t);
   const g = await startGateway(SERVERS, {
     storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(u.toString())}\n`,
   });
@@ -248,18 +238,7 @@ test('postgresql: a commit whose answer was lost leaves the stream writable: the
 
 test('postgresql cut and restored twice under load: no call answered OK without its outcome stored, every intent closed once by the live gateway', async (t: TestContext) => {
   if (!(await requireService(t, 'postgres'))) return;
-  const schema = freshPgSchema();
-  const admin = new pg.Client({ connectionString: pgTestUrl() });
-  await admin.connect();
-  t.after(async () => {
-    await admin.end();
-    await dropPgSchema(schema).catch(() => {});
-  });
-  await admin.query(`create schema "${schema}"`);
-  const proxy = await tcpProxy(t, Number(new URL(pgTestUrl()).port || 5432));
-  const u = new URL(pgTestUrl());
-  u.port = String(proxy.port);
-  u.searchParams.set('options', `-c search_path=${schema}`);
+  const { schema, admin, proxy, url: u } = await pgBehindProxy(t);
   const g = await startGateway(SERVERS, {
     storage: `storage:\n  driver: postgres\n  postgresUrl: ${JSON.stringify(u.toString())}\n`,
   });
